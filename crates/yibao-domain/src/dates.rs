@@ -1,0 +1,47 @@
+//! Calendar helpers. Dates are plain `time::Date`; nothing here reads a clock.
+
+use time::{Date, Month};
+
+/// The one textual date format: ISO 8601 calendar date, `2026-05-31`.
+pub const DATE_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]");
+
+pub fn parse_date(text: &str) -> Result<Date, time::error::Parse> {
+    Date::parse(text.trim(), DATE_FORMAT)
+}
+
+/// The first day of the month after `date` (R-ENR-4: "the month after the change").
+#[must_use]
+pub fn first_of_next_month(date: Date) -> Date {
+    let (year, month) = if date.month() == Month::December { (date.year() + 1, Month::January) } else { (date.year(), date.month().next()) };
+    Date::from_calendar_date(year, month, 1).expect("first of a month exists")
+}
+
+/// `date` plus `months` calendar months; a day past the end of the target month is
+/// clamped to its last day (31 January + 1 month = 28 or 29 February).
+#[must_use]
+pub fn add_months(date: Date, months: u32) -> Date {
+    let zero_based = date.year() * 12 + i32::from(u8::from(date.month())) - 1 + i32::try_from(months).expect("months fit");
+    let year = zero_based.div_euclid(12);
+    let month = Month::try_from(u8::try_from(zero_based.rem_euclid(12) + 1).expect("1..=12")).expect("valid month");
+    let last_day = time::util::days_in_month(month, year);
+    Date::from_calendar_date(year, month, date.day().min(last_day)).expect("clamped day exists")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn month_arithmetic() {
+        assert_eq!(first_of_next_month(date!(2026 - 12 - 15)), date!(2027 - 01 - 01));
+        assert_eq!(first_of_next_month(date!(2026 - 05 - 01)), date!(2026 - 06 - 01));
+        assert_eq!(add_months(date!(2026 - 01 - 31), 1), date!(2026 - 02 - 28));
+        assert_eq!(add_months(date!(2024 - 01 - 31), 1), date!(2024 - 02 - 29));
+        assert_eq!(add_months(date!(2026 - 07 - 15), 6), date!(2027 - 01 - 15));
+        assert_eq!(add_months(date!(2026 - 07 - 15), 12), date!(2027 - 07 - 15));
+        assert_eq!(parse_date("2026-05-31").unwrap(), date!(2026 - 05 - 31));
+        assert!(parse_date("2026-02-30").is_err());
+    }
+}

@@ -1,0 +1,27 @@
+//! Pure domain types of Yibao (医保).
+//!
+//! Nothing here does I/O, reads a clock or draws randomness (ARCHITECTURE.md, invariant
+//! `pure-core`). Every type is "parsed, not validated": a value that exists is valid.
+//!
+//! - [`Fen`] is the only carrier of money (integer fen, 1 yuan = 100 fen).
+//! - [`RatioBp`] is the only carrier of ratios (integer basis points, 100% = 10 000 bp).
+//! - [`Rounding`] and [`Rounding::round_div`] are the one place where a division rounds.
+//! - [`NationalId`] is an 18-character resident identity number with its GB 11643 check
+//!   digit (R-ENR-1); [`RegionCode`] a 6-digit GB/T 2260 division code (R-GEO-1).
+
+mod catalogue;
+mod dates;
+mod money;
+mod national_id;
+mod region;
+mod scheme;
+
+pub use catalogue::{CatalogueClass, ItemCode, ItemCodeError};
+pub use dates::{add_months, first_of_next_month, parse_date, DATE_FORMAT};
+pub use money::{Fen, MoneyError, RatioBp, Rounding};
+pub use national_id::{NationalId, NationalIdError, Sex};
+pub use region::{RegionCode, RegionError, RegionLevel};
+pub use scheme::{
+    AssistanceGroup, ClaimKind, DeliveryKind, InstitutionLevel, PersonCategory, Place, Scheme,
+    Tier, TierError,
+};

@@ -1,0 +1,278 @@
+//! Schemes, tiers, institution levels and the other closed vocabularies of the domain.
+//! Each carries the national platform's dictionary code where one exists (SPEC, "Codes").
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// An insurance scheme (险种), each with its own fund (R-SCH-1, R-SCH-2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scheme {
+    /// Employee basic medical insurance (城镇职工基本医疗保险), with personal accounts.
+    Employee,
+    /// Resident basic medical insurance (城乡居民基本医疗保险; urban residents + NCMS).
+    Resident,
+    /// Maternity insurance (生育保险).
+    Maternity,
+    /// Critical-illness insurance for residents (大病保险) and the employees' large-amount
+    /// supplement (职工大额医疗费用补助); one layer, which fund pays depends on the basic scheme.
+    CriticalIllness,
+    /// Supplementary insurance (补充医疗保险), e.g. ZZ-NCMS's rural supplementary insurance.
+    Supplementary,
+    /// Medical assistance (医疗救助), the last public layer for the poor.
+    MedicalAssistance,
+}
+
+impl Scheme {
+    pub const ALL: [Scheme; 6] = [
+        Scheme::Employee,
+        Scheme::Resident,
+        Scheme::Maternity,
+        Scheme::CriticalIllness,
+        Scheme::Supplementary,
+        Scheme::MedicalAssistance,
+    ];
+
+    /// The two basic schemes a person is enrolled in at most one of (R-ENR-2).
+    #[must_use]
+    pub const fn is_basic(self) -> bool {
+        matches!(self, Scheme::Employee | Scheme::Resident)
+    }
+
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Employee => "employee",
+            Scheme::Resident => "resident",
+            Scheme::Maternity => "maternity",
+            Scheme::CriticalIllness => "critical-illness",
+            Scheme::Supplementary => "supplementary",
+            Scheme::MedicalAssistance => "medical-assistance",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Scheme> {
+        Scheme::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    #[must_use]
+    pub const fn name_zh(self) -> &'static str {
+        match self {
+            Scheme::Employee => "职工基本医疗保险",
+            Scheme::Resident => "城乡居民基本医疗保险",
+            Scheme::Maternity => "生育保险",
+            Scheme::CriticalIllness => "大病保险/职工大额",
+            Scheme::Supplementary => "补充医疗保险",
+            Scheme::MedicalAssistance => "医疗救助",
+        }
+    }
+}
+
+impl fmt::Display for Scheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One of the four contribution tiers (缴费档次), 1 the highest (R-ENR-3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub struct Tier(u8);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("tier {0} does not exist: tiers are 1 (highest) to 4")]
+pub struct TierError(pub u8);
+
+impl Tier {
+    pub const ALL: [Tier; 4] = [Tier(1), Tier(2), Tier(3), Tier(4)];
+
+    pub const fn new(number: u8) -> Result<Tier, TierError> {
+        if number >= 1 && number <= 4 { Ok(Tier(number)) } else { Err(TierError(number)) }
+    }
+
+    #[must_use]
+    pub const fn get(self) -> u8 {
+        self.0
+    }
+
+    /// Tier 1 is the highest; moving from 3 to 2 is moving up.
+    #[must_use]
+    pub const fn is_higher_than(self, other: Tier) -> bool {
+        self.0 < other.0
+    }
+}
+
+impl TryFrom<u8> for Tier {
+    type Error = TierError;
+    fn try_from(value: u8) -> Result<Self, Self::Error> {
+        Tier::new(value)
+    }
+}
+impl From<Tier> for u8 {
+    fn from(t: Tier) -> u8 {
+        t.0
+    }
+}
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Level of a designated institution (定点医疗机构等级), R-BEN-5.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InstitutionLevel {
+    /// Primary: township health centres, community health centres, level-1 hospitals (一级/乡镇).
+    Primary,
+    /// Secondary: county hospitals, level-2 hospitals (二级/县级).
+    Secondary,
+    /// Tertiary: city and provincial hospitals, level-3 hospitals (三级/市级).
+    Tertiary,
+}
+
+impl InstitutionLevel {
+    pub const ALL: [InstitutionLevel; 3] = [InstitutionLevel::Primary, InstitutionLevel::Secondary, InstitutionLevel::Tertiary];
+
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            InstitutionLevel::Primary => "primary",
+            InstitutionLevel::Secondary => "secondary",
+            InstitutionLevel::Tertiary => "tertiary",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<InstitutionLevel> {
+        InstitutionLevel::ALL.into_iter().find(|l| l.as_str() == text)
+    }
+}
+
+/// Where care was given relative to the person's pooling region (R-BEN-6). Out-of-area
+/// care keeps the institution's level and lowers the pooled-fund ratio.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Place {
+    #[default]
+    InArea,
+    OutOfArea,
+}
+
+impl Place {
+    pub const ALL: [Place; 2] = [Place::InArea, Place::OutOfArea];
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Place::InArea => "in-area",
+            Place::OutOfArea => "out-of-area",
+        }
+    }
+    pub fn parse(text: &str) -> Option<Place> {
+        Place::ALL.into_iter().find(|p| p.as_str() == text)
+    }
+}
+
+/// What a person is, for benefits that differ by person type.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PersonCategory {
+    /// An employee in work (在职职工).
+    #[default]
+    Employed,
+    /// A retired employee (退休人员).
+    Retired,
+    /// A resident (城乡居民): adults outside work, minors, students, rural residents.
+    Resident,
+}
+
+impl PersonCategory {
+    pub const ALL: [PersonCategory; 3] = [PersonCategory::Employed, PersonCategory::Retired, PersonCategory::Resident];
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PersonCategory::Employed => "employed",
+            PersonCategory::Retired => "retired",
+            PersonCategory::Resident => "resident",
+        }
+    }
+    pub fn parse(text: &str) -> Option<PersonCategory> {
+        PersonCategory::ALL.into_iter().find(|p| p.as_str() == text)
+    }
+}
+
+/// Groups eligible for medical assistance (医疗救助对象) and for the poor's terms in
+/// critical-illness insurance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AssistanceGroup {
+    /// Destitute persons (特困供养人员).
+    Destitute,
+    /// Minimum-living-standard households (低保对象).
+    Dibao,
+    /// Low-income households (低收入/低保边缘).
+    LowIncome,
+    /// Impoverished by illness (因病致贫重病患者).
+    ImpoverishedByIllness,
+}
+
+impl AssistanceGroup {
+    pub const ALL: [AssistanceGroup; 4] = [
+        AssistanceGroup::Destitute,
+        AssistanceGroup::Dibao,
+        AssistanceGroup::LowIncome,
+        AssistanceGroup::ImpoverishedByIllness,
+    ];
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AssistanceGroup::Destitute => "destitute",
+            AssistanceGroup::Dibao => "dibao",
+            AssistanceGroup::LowIncome => "low-income",
+            AssistanceGroup::ImpoverishedByIllness => "impoverished-by-illness",
+        }
+    }
+    pub fn parse(text: &str) -> Option<AssistanceGroup> {
+        AssistanceGroup::ALL.into_iter().find(|g| g.as_str() == text)
+    }
+}
+
+/// The kind of a claim, with the national `med_type` code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClaimKind {
+    /// Ordinary inpatient stay (普通住院), med_type 2101.
+    Inpatient,
+    /// General outpatient under outpatient pooling (普通门诊/门诊统筹), med_type 11.
+    GeneralOutpatient,
+    /// Outpatient care for a certified chronic or special disease (门诊慢特病), med_type 14.
+    ChronicOutpatient,
+    /// Childbirth (生育住院), med_type 52.
+    Maternity,
+}
+
+impl ClaimKind {
+    #[must_use]
+    pub const fn med_type(self) -> &'static str {
+        match self {
+            ClaimKind::Inpatient => "2101",
+            ClaimKind::GeneralOutpatient => "11",
+            ClaimKind::ChronicOutpatient => "14",
+            ClaimKind::Maternity => "52",
+        }
+    }
+}
+
+/// How a pregnancy ended, which sets maternity leave days and the lump sum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeliveryKind {
+    /// Normal delivery (顺产).
+    Normal,
+    /// Difficult delivery, including caesarean section (难产/剖宫产).
+    Difficult,
+    /// Miscarriage before four months of pregnancy (怀孕未满4个月流产).
+    MiscarriageEarly,
+    /// Miscarriage at four months or later (怀孕满4个月流产).
+    MiscarriageLate,
+}
