@@ -1,0 +1,218 @@
+//! The registry of every policy parameter a pack may hold: its key, value type, the
+//! dimensions it may vary by and when it is required. An unknown key is refused at load.
+//! The reference for pack authors is `docs/policy-packs.md`; keep the two in step.
+
+use yibao_domain::Scheme;
+
+/// What kind of value a key holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueKind {
+    /// Yuan, stored as fen; never negative.
+    Money,
+    /// 0%–100%.
+    Ratio,
+    /// 0%–100%, used as a reduction or bonus in percentage points.
+    Points,
+    /// A percentage that may exceed 100% (wage-base bounds), up to 1000%.
+    Multiple,
+    /// Whole months.
+    Months,
+    /// Whole days.
+    Days,
+    Flag,
+    /// A marginal scale of up to four bands.
+    Bands,
+    /// A single ratio or a marginal scale; stored as bands either way.
+    RatioOrBands,
+}
+
+impl ValueKind {
+    #[must_use]
+    pub const fn describe(self) -> &'static str {
+        match self {
+            ValueKind::Money => "an amount in yuan (an integer or a string such as \"12.50\")",
+            ValueKind::Ratio | ValueKind::Points => "a percentage string such as \"85%\"",
+            ValueKind::Multiple => "a percentage string such as \"300%\"",
+            ValueKind::Months => "a whole number of months",
+            ValueKind::Days => "a whole number of days",
+            ValueKind::Flag => "true or false",
+            ValueKind::Bands => "a list of { above = yuan, ratio = \"x%\" } bands",
+            ValueKind::RatioOrBands => "a percentage string or a list of { above = yuan, ratio = \"x%\" } bands",
+        }
+    }
+}
+
+/// A dimension a parameter may vary by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dim {
+    Region,
+    Scheme,
+    Tier,
+    Level,
+    Category,
+    Group,
+}
+
+impl Dim {
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Dim::Region => "region",
+            Dim::Scheme => "scheme",
+            Dim::Tier => "tier",
+            Dim::Level => "level",
+            Dim::Category => "category",
+            Dim::Group => "group",
+        }
+    }
+}
+
+/// One registered parameter.
+#[derive(Debug)]
+pub struct ParamSpec {
+    pub key: ParamKey,
+    pub name: &'static str,
+    pub kind: ValueKind,
+    pub dims: &'static [Dim],
+    /// The pack must resolve this key for every combination when it lists any of these
+    /// schemes; empty means optional.
+    pub required_when: &'static [Scheme],
+    /// Only required in a pack that has tiers.
+    pub requires_tiers: bool,
+    pub label_zh: &'static str,
+    pub label_en: &'static str,
+}
+
+use Dim::{Category as C, Group as G, Level as L, Region as R, Scheme as S, Tier as T};
+const BASIC: &[Scheme] = &[Scheme::Employee, Scheme::Resident];
+const RESIDENT: &[Scheme] = &[Scheme::Resident];
+const EMPLOYEE: &[Scheme] = &[Scheme::Employee];
+const MATERNITY: &[Scheme] = &[Scheme::Maternity];
+const CRITICAL: &[Scheme] = &[Scheme::CriticalIllness];
+const ASSISTANCE: &[Scheme] = &[Scheme::MedicalAssistance];
+const SUPPLEMENTARY: &[Scheme] = &[Scheme::Supplementary];
+const OPTIONAL: &[Scheme] = &[];
+
+macro_rules! registry {
+    ($( $variant:ident = $name:literal, $kind:ident, [$($dim:ident),*], $req:ident, $tiers:literal, $zh:literal, $en:literal; )*) => {
+        /// Every parameter key a pack may hold.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum ParamKey { $($variant),* }
+
+        /// The registry, in `ParamKey` order.
+        pub static PARAMS: &[ParamSpec] = &[
+            $(ParamSpec {
+                key: ParamKey::$variant,
+                name: $name,
+                kind: ValueKind::$kind,
+                dims: &[$($dim),*],
+                required_when: $req,
+                requires_tiers: $tiers,
+                label_zh: $zh,
+                label_en: $en,
+            }),*
+        ];
+    };
+}
+
+registry! {
+    ResidentContribution = "resident.contribution", Money, [R, T], RESIDENT, false, "居民个人缴费", "resident personal contribution";
+    ResidentSubsidyCentral = "resident.subsidy.central", Money, [R, T], RESIDENT, false, "中央财政补助", "central government subsidy";
+    ResidentSubsidyProvincial = "resident.subsidy.provincial", Money, [R, T], RESIDENT, false, "省级财政补助", "provincial subsidy";
+    ResidentSubsidyCity = "resident.subsidy.city", Money, [R, T], RESIDENT, false, "市级财政补助", "city subsidy";
+    ResidentSubsidyCounty = "resident.subsidy.county", Money, [R, T], RESIDENT, false, "县级财政补助", "county subsidy";
+    ResidentAssistedShare = "resident.assisted_share", Ratio, [G], OPTIONAL, false, "民政资助参保比例", "share of contribution paid by civil affairs";
+    EmployeeAverageWageMonthly = "employee.average_wage_monthly", Money, [R], EMPLOYEE, false, "上年度社会平均工资（月）", "last year's average monthly wage";
+    EmployeeBaseFloor = "employee.base_floor", Multiple, [R], EMPLOYEE, false, "缴费基数下限", "contribution base floor";
+    EmployeeBaseCeiling = "employee.base_ceiling", Multiple, [R], EMPLOYEE, false, "缴费基数上限", "contribution base ceiling";
+    EmployeeEmployerRate = "employee.employer_rate", Ratio, [R, T], EMPLOYEE, false, "单位缴费费率", "employer contribution rate";
+    EmployeeEmployeeRate = "employee.employee_rate", Ratio, [R, T], EMPLOYEE, false, "个人缴费费率", "employee contribution rate";
+    EmployeeAccountFromEmployee = "employee.account_from_employee", Ratio, [R, C], EMPLOYEE, false, "个人缴费划入个人账户比例", "share of the employee's contribution credited to the personal account";
+    EmployeeAccountFromEmployer = "employee.account_from_employer", Ratio, [R, C], EMPLOYEE, false, "单位缴费划入个人账户比例", "share of the employer's contribution credited to the personal account";
+    EmployeeRetireeAccountMonthly = "employee.retiree_account_monthly", Money, [R], EMPLOYEE, false, "退休人员个人账户月划入额", "monthly credit to a retiree's personal account";
+    MaternityEmployerRate = "maternity.employer_rate", Ratio, [R], MATERNITY, false, "生育保险单位费率", "maternity insurance employer rate";
+    SupplementaryContributionPersonal = "supplementary.contribution_personal", Money, [R], SUPPLEMENTARY, false, "补充保险个人缴费", "supplementary insurance personal contribution";
+    SupplementaryContributionGovernment = "supplementary.contribution_government", Money, [R], SUPPLEMENTARY, false, "补充保险政府补贴", "supplementary insurance government subsidy";
+    TierUpgradeWaitingMonths = "tier.upgrade_waiting_months", Months, [R, T], OPTIONAL, true, "升档等待期", "waiting period after moving up a tier";
+    ClassBShare = "catalogue.class_b_share", Ratio, [S, T, C], BASIC, false, "乙类先行自付比例", "class-B personal share paid first";
+    InpatientDeductible = "inpatient.deductible", Money, [R, S, T, L, C], BASIC, false, "住院起付标准", "inpatient deductible";
+    InpatientDeductibleRepeat = "inpatient.deductible_repeat", Money, [R, S, T, L, C], OPTIONAL, false, "再次住院起付标准", "deductible from the second admission of the year";
+    InpatientDeductibleAnnualMax = "inpatient.deductible_annual_max", Money, [R, S, T, C], OPTIONAL, false, "年度起付线累计上限", "annual total of inpatient deductibles";
+    InpatientDeductibleWaived = "inpatient.deductible_waived", Flag, [G], OPTIONAL, false, "免起付线", "deductible waived for the group";
+    InpatientRatio = "inpatient.ratio", RatioOrBands, [R, S, T, L, C], BASIC, false, "住院统筹基金支付比例", "inpatient pooled-fund ratio";
+    InpatientUnreferredReduction = "inpatient.unreferred_reduction", Points, [R, S, T, L], OPTIONAL, false, "未转诊降低比例", "reduction without referral";
+    OutOfAreaReductionReferred = "outofarea.reduction_referred", Points, [R, S, T], BASIC, false, "异地就医（转诊/急诊）降低比例", "out-of-area reduction with referral or emergency";
+    OutOfAreaReductionUnreferred = "outofarea.reduction_unreferred", Points, [R, S, T], BASIC, false, "异地就医（未转诊）降低比例", "out-of-area reduction without referral";
+    PooledAnnualCap = "pooled.annual_cap", Money, [R, S, T, C], BASIC, false, "统筹基金年度最高支付限额", "pooled fund annual cap";
+    OutpatientDeductible = "outpatient.deductible", Money, [R, S, T, L], BASIC, false, "门诊统筹起付标准", "outpatient pooling deductible";
+    OutpatientRatio = "outpatient.ratio", Ratio, [R, S, T, L], BASIC, false, "门诊统筹支付比例", "outpatient pooling ratio";
+    OutpatientAnnualLimit = "outpatient.annual_limit", Money, [R, S, T], BASIC, false, "门诊统筹年度限额", "outpatient pooling annual limit";
+    ChronicDeductible = "chronic.deductible", Money, [R, S, T], BASIC, false, "门诊慢特病起付标准", "chronic outpatient deductible";
+    ChronicRatio = "chronic.ratio", Ratio, [R, S, T, L], BASIC, false, "门诊慢特病支付比例", "chronic outpatient ratio";
+    CriticalThreshold = "critical.threshold", Money, [R, S, T], CRITICAL, false, "大病保险起付标准", "critical-illness threshold";
+    CriticalBands = "critical.bands", Bands, [R, S, T], CRITICAL, false, "大病保险分段支付比例", "critical-illness bands";
+    CriticalAnnualCap = "critical.annual_cap", Money, [R, S, T], CRITICAL, false, "大病保险年度最高支付限额", "critical-illness annual cap";
+    CriticalPoorThresholdShare = "critical.poor_threshold_share", Ratio, [G], OPTIONAL, false, "困难群体起付线比例", "threshold share for the poor";
+    CriticalPoorRatioBonus = "critical.poor_ratio_bonus", Points, [G], OPTIONAL, false, "困难群体支付比例提高", "ratio bonus for the poor";
+    CriticalPoorUncapped = "critical.poor_uncapped", Flag, [G], OPTIONAL, false, "困难群体取消封顶线", "no cap for the poor";
+    AssistanceDeductible = "assistance.deductible", Money, [R, G], OPTIONAL, false, "医疗救助起付标准", "medical assistance deductible";
+    AssistanceRatio = "assistance.ratio", Ratio, [R, G], ASSISTANCE, false, "医疗救助比例", "medical assistance ratio";
+    AssistanceAnnualLimit = "assistance.annual_limit", Money, [R, G], ASSISTANCE, false, "医疗救助年度限额", "medical assistance annual limit";
+    SupplementaryRatio = "supplementary.ratio", Ratio, [R], SUPPLEMENTARY, false, "补充保险支付比例", "supplementary insurance ratio";
+    SupplementaryAnnualCap = "supplementary.annual_cap", Money, [R], SUPPLEMENTARY, false, "补充保险年度最高支付限额", "supplementary insurance annual cap";
+    AccountPaysSelfPaidItems = "account.pays_self_paid_items", Flag, [R], OPTIONAL, false, "个人账户可支付自费部分", "personal account may pay self-paid items";
+    MaternityLumpSumNormal = "maternity.lump_sum.normal", Money, [R, L], MATERNITY, false, "顺产定额", "lump sum, normal delivery";
+    MaternityLumpSumDifficult = "maternity.lump_sum.difficult", Money, [R, L], MATERNITY, false, "难产/剖宫产定额", "lump sum, difficult delivery or caesarean";
+    MaternityLumpSumMiscarriageEarly = "maternity.lump_sum.miscarriage_early", Money, [R, L], MATERNITY, false, "流产（未满4个月）定额", "lump sum, miscarriage before 4 months";
+    MaternityLumpSumMiscarriageLate = "maternity.lump_sum.miscarriage_late", Money, [R, L], MATERNITY, false, "流产（满4个月）定额", "lump sum, miscarriage at 4 months or later";
+    MaternityLeaveNormal = "maternity.leave_days.normal", Days, [R], MATERNITY, false, "产假天数", "maternity leave days";
+    MaternityLeaveDifficultExtra = "maternity.leave_days.difficult_extra", Days, [R], MATERNITY, false, "难产增加产假天数", "extra days for a difficult delivery";
+    MaternityLeaveExtraBaby = "maternity.leave_days.extra_baby", Days, [R], MATERNITY, false, "多胞胎每多一婴增加天数", "extra days per additional baby";
+    MaternityLeaveMiscarriageEarly = "maternity.leave_days.miscarriage_early", Days, [R], MATERNITY, false, "流产（未满4个月）产假", "leave days, miscarriage before 4 months";
+    MaternityLeaveMiscarriageLate = "maternity.leave_days.miscarriage_late", Days, [R], MATERNITY, false, "流产（满4个月）产假", "leave days, miscarriage at 4 months or later";
+}
+
+impl ParamKey {
+    #[must_use]
+    pub fn spec(self) -> &'static ParamSpec {
+        let spec = &PARAMS[self as usize];
+        debug_assert_eq!(spec.key, self);
+        spec
+    }
+
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        self.spec().name
+    }
+
+    pub fn parse(name: &str) -> Option<ParamKey> {
+        PARAMS.iter().find(|p| p.name == name).map(|p| p.key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_is_in_key_order_and_names_are_unique() {
+        for (index, spec) in PARAMS.iter().enumerate() {
+            assert_eq!(spec.key as usize, index, "{}", spec.name);
+            assert_eq!(ParamKey::parse(spec.name), Some(spec.key));
+        }
+        let mut names: Vec<_> = PARAMS.iter().map(|p| p.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), PARAMS.len());
+    }
+
+    #[test]
+    fn every_key_is_documented_for_pack_authors() {
+        let doc = include_str!("../../../docs/policy-packs.md");
+        for spec in PARAMS {
+            // Keys sharing a prefix are documented as `a.b` / `.c`; check the last segment.
+            let last = spec.name.rsplit('.').next().unwrap_or(spec.name);
+            assert!(doc.contains(spec.name) || doc.contains(&format!(".{last}`")), "{} is not in docs/policy-packs.md", spec.name);
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! Policy packs: every parameter of a city's insurance rules as a series of dated, cited
+//! values, selected by region, scheme, tier, institution level, person category and
+//! assistance group (R-BEN-7: a claim is settled under the values in force on its date of
+//! service; R-GEO-3: several policies inside one city).
+//!
+//! The crate does no I/O: [`Policy::from_toml`] takes the text and a label for messages.
+//! The format is documented for pack authors in `docs/policy-packs.md`.
+
+mod keys;
+mod load;
+mod lookup;
+mod value;
+
+use std::collections::HashMap;
+use std::fmt;
+
+use time::Date;
+use yibao_domain::{AssistanceGroup, Fen, InstitutionLevel, ItemCode, PersonCategory, RatioBp, RegionCode, Rounding, Scheme, Tier};
+
+pub use keys::{Dim, PARAMS, ParamKey, ParamSpec, ValueKind};
+pub use load::{PolicyError, PolicyErrorKind, PolicyErrors};
+pub use lookup::{Found, LookupError, LookupFailure, Query};
+pub use value::{BANDS_MAX, Band, Bands, Value};
+
+/// Which day of a stay is its date of service: it fixes the policy in force and the year
+/// whose accumulators the claim counts against (the New Year rule the SPEC asks for).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ServiceDateRule {
+    #[default]
+    Admission,
+    Discharge,
+}
+
+/// A document that citations may name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Source {
+    pub id: String,
+    pub title: String,
+}
+
+/// One dated value and where it comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dated {
+    pub from: Date,
+    pub until: Option<Date>,
+    pub value: Value,
+    pub cite: String,
+}
+
+/// Which combinations an entry applies to; `None` means any.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Selector {
+    pub region: Option<RegionCode>,
+    pub scheme: Option<Scheme>,
+    pub tier: Option<Tier>,
+    pub level: Option<InstitutionLevel>,
+    pub category: Option<PersonCategory>,
+    pub group: Option<AssistanceGroup>,
+}
+
+impl fmt::Display for Selector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts: Vec<String> = Vec::new();
+        if let Some(r) = self.region {
+            parts.push(format!("region={r}"));
+        }
+        if let Some(s) = self.scheme {
+            parts.push(format!("scheme={s}"));
+        }
+        if let Some(t) = self.tier {
+            parts.push(format!("tier={t}"));
+        }
+        if let Some(l) = self.level {
+            parts.push(format!("level={}", l.as_str()));
+        }
+        if let Some(c) = self.category {
+            parts.push(format!("category={}", c.as_str()));
+        }
+        if let Some(g) = self.group {
+            parts.push(format!("group={}", g.as_str()));
+        }
+        if parts.is_empty() { f.write_str("all") } else { f.write_str(&parts.join(", ")) }
+    }
+}
+
+/// One `[[param]]` of a pack.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub selector: Selector,
+    pub values: Vec<Dated>,
+    /// 1-based line of the entry in its file, for messages.
+    pub line: usize,
+}
+
+/// A catalogue item (R-BEN-1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CatalogueItem {
+    pub code: ItemCode,
+    pub name: String,
+    pub class: yibao_domain::CatalogueClass,
+    /// Wholly self-paid unless the claim line says the hospital approved it (限制使用).
+    pub restricted: bool,
+    /// Price caps by institution level (primary, secondary, tertiary).
+    pub price_cap: [Option<Fen>; 3],
+    /// Class B only: this item's own first-paid share, overriding `catalogue.class_b_share`.
+    pub selfpay_share: Option<RatioBp>,
+}
+
+impl CatalogueItem {
+    #[must_use]
+    pub fn price_cap_at(&self, level: InstitutionLevel) -> Option<Fen> {
+        self.price_cap[level as usize]
+    }
+}
+
+/// A certified chronic or special outpatient disease (门诊慢特病).
+#[derive(Clone, Debug)]
+pub struct ChronicDisease {
+    /// ICD-10 prefix matched against a claim's diagnosis.
+    pub code: String,
+    pub name_zh: String,
+    pub name_en: String,
+    pub annual_limit: Vec<Dated>,
+}
+
+/// A loaded, validated policy pack.
+#[derive(Debug)]
+pub struct Policy {
+    pub id: String,
+    pub name: String,
+    pub region: RegionCode,
+    pub effective_from: Date,
+    pub effective_until: Option<Date>,
+    pub rounding: Rounding,
+    pub service_date: ServiceDateRule,
+    pub schemes: Vec<Scheme>,
+    /// Tiers allowed per basic scheme; empty when the city has no tiers.
+    pub tiers: Vec<(Scheme, Vec<Tier>)>,
+    pub sources: Vec<Source>,
+    /// Entries per key, indexed by `ParamKey as usize`.
+    entries: Vec<Vec<Entry>>,
+    pub chronic_diseases: Vec<ChronicDisease>,
+    catalogue: HashMap<ItemCode, CatalogueItem>,
+}
+
+impl Policy {
+    /// Loads and validates a pack. `file` is only used in messages.
+    pub fn from_toml(file: &str, text: &str) -> Result<Policy, PolicyErrors> {
+        load::load(file, text)
+    }
+
+    #[must_use]
+    pub fn has_scheme(&self, scheme: Scheme) -> bool {
+        self.schemes.contains(&scheme)
+    }
+
+    #[must_use]
+    pub fn has_tiers(&self) -> bool {
+        !self.tiers.is_empty()
+    }
+
+    /// The tiers a person of `scheme` may hold; empty when the pack has no tiers.
+    #[must_use]
+    pub fn tiers_for(&self, scheme: Scheme) -> &[Tier] {
+        self.tiers.iter().find(|(s, _)| *s == scheme).map_or(&[], |(_, t)| t.as_slice())
+    }
+
+    #[must_use]
+    pub fn catalogue_item(&self, code: &ItemCode) -> Option<&CatalogueItem> {
+        self.catalogue.get(code)
+    }
+
+    pub fn catalogue(&self) -> impl Iterator<Item = &CatalogueItem> {
+        self.catalogue.values()
+    }
+
+    #[must_use]
+    pub fn entries(&self, key: ParamKey) -> &[Entry] {
+        &self.entries[key as usize]
+    }
+
+    /// The certified disease a diagnosis belongs to: the longest matching prefix.
+    #[must_use]
+    pub fn chronic_disease_for(&self, diagnosis: &str) -> Option<&ChronicDisease> {
+        self.chronic_diseases.iter().filter(|d| diagnosis.starts_with(d.code.as_str())).max_by_key(|d| d.code.len())
+    }
+
+    #[must_use]
+    pub fn source_title(&self, id: &str) -> Option<&str> {
+        self.sources.iter().find(|s| s.id == id).map(|s| s.title.as_str())
+    }
+}
