@@ -18,7 +18,7 @@ mod scheme;
 
 pub use catalogue::{CatalogueClass, ItemCode, ItemCodeError};
 pub use dates::{add_months, first_of_next_month, parse_date, DATE_FORMAT};
-pub use money::{Fen, MoneyError, RatioBp, Rounding};
+pub use money::{Fen, MoneyError, RatioBp, Rounding, serde_yuan};
 pub use national_id::{NationalId, NationalIdError, Sex};
 pub use region::{RegionCode, RegionError, RegionLevel};
 pub use scheme::{

@@ -379,3 +379,32 @@ mod tests {
         }
     }
 }
+
+/// Serde for amounts written in yuan on the wire: `"12.50"` (or a JSON integer of yuan).
+/// Floats are refused: a float cannot hold most amounts exactly.
+pub mod serde_yuan {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Fen;
+
+    pub fn serialize<S: Serializer>(fen: &Fen, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(fen)
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Wire {
+        Text(String),
+        Yuan(i64),
+        Float(f64),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Fen, D::Error> {
+        match Wire::deserialize(deserializer)? {
+            Wire::Text(text) => Fen::parse_yuan(&text).map_err(serde::de::Error::custom),
+            Wire::Yuan(yuan) if yuan.unsigned_abs() <= 10_000_000_000 => Ok(Fen::yuan(yuan)),
+            Wire::Yuan(yuan) => Err(serde::de::Error::custom(format!("{yuan} yuan is beyond the largest amount allowed"))),
+            Wire::Float(f) => Err(serde::de::Error::custom(format!("{f}: write amounts as strings such as \"12.50\", never as floating-point numbers"))),
+        }
+    }
+}

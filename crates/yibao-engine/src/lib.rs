@@ -1,1 +1,18 @@
-//! placeholder
+//! The settlement engine of Yibao: one claim through every benefit layer in one pure call
+//! (R-BEN-4, one-bill settlement), contributions (R-FIN) and the tier-switch rules
+//! (R-ENR-4). No I/O, no clock, no randomness: dates and accumulators are passed in.
+
+mod claim;
+mod contribution;
+mod settle;
+mod settlement;
+mod tier;
+
+pub use claim::{
+    Accumulators, BABIES_LIMIT, BILL_LIMIT, Claim, ClaimError, ClaimLine, Coverage, Delivery, LINES_LIMIT, Quantity, TIER_CHANGES_LIMIT, TierChange,
+    TierHistory,
+};
+pub use contribution::{EmployeeContribution, ResidentContribution, SupplementaryContribution, employee_contribution, resident_contribution, supplementary_contribution};
+pub use settle::{Explain, SettleError, settle, settle_into};
+pub use settlement::{Language, LineSettlement, LineVerdict, Rule, Settlement, Step};
+pub use tier::{TierHistoryError, TierOrPolicyError, tier_on};

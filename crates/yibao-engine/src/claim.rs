@@ -1,0 +1,366 @@
+//! What a designated institution submits: one claim with its lines (R-BEN-4), and what
+//! the engine knows of the person (coverage, tier history, year-to-date accumulators).
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use time::Date;
+use yibao_domain::{AssistanceGroup, ClaimKind, DeliveryKind, Fen, InstitutionLevel, ItemCode, NationalId, PersonCategory, Place, RegionCode, Scheme, Tier, serde_yuan};
+
+/// Most lines one claim may carry. A long inpatient stay has hundreds; above this a
+/// hospital must split its upload (TIGER_STYLE: a limit on everything).
+pub const LINES_LIMIT: usize = 5_000;
+/// Largest unit price: 10 million yuan.
+pub const UNIT_PRICE_LIMIT: Fen = Fen::yuan(10_000_000);
+/// Largest quantity on a line, in thousandths: 1,000,000 units.
+pub const QUANTITY_LIMIT_MILLI: u32 = 1_000_000_000;
+/// Largest bill: 100 million yuan.
+pub const BILL_LIMIT: Fen = Fen::yuan(100_000_000);
+/// Longest stay: two years.
+pub const STAY_DAYS_LIMIT: i64 = 731;
+/// Most tier changes a person's history may hold.
+pub const TIER_CHANGES_LIMIT: usize = 64;
+pub const BABIES_LIMIT: u8 = 9;
+
+/// A quantity in thousandths of a unit (the national interface allows fractional counts:
+/// half a box, 0.25 of a vial).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Quantity(u32);
+
+impl Quantity {
+    #[must_use]
+    pub const fn from_milli(milli: u32) -> Quantity {
+        Quantity(milli)
+    }
+    #[must_use]
+    pub const fn units(units: u32) -> Quantity {
+        Quantity(units * 1000)
+    }
+    #[must_use]
+    pub const fn milli(self) -> u32 {
+        self.0
+    }
+
+    /// `"2"`, `"0.5"`, `"1.125"`: at most three decimals.
+    pub fn parse(text: &str) -> Option<Quantity> {
+        let (whole, frac) = text.trim().split_once('.').unwrap_or((text.trim(), ""));
+        if whole.is_empty() || whole.len() > 7 || frac.len() > 3 || !whole.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let milli = whole.parse::<u32>().ok()? * 1000 + format!("{frac:0<3}").parse::<u32>().ok()?;
+        Some(Quantity(milli))
+    }
+}
+
+impl std::fmt::Display for Quantity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (whole, frac) = (self.0 / 1000, self.0 % 1000);
+        if frac == 0 { write!(f, "{whole}") } else { write!(f, "{}", format!("{whole}.{frac:03}").trim_end_matches('0')) }
+    }
+}
+
+impl Serialize for Quantity {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Quantity {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Wire {
+            Units(u32),
+            Text(String),
+        }
+        match Wire::deserialize(deserializer)? {
+            Wire::Units(n) if n <= QUANTITY_LIMIT_MILLI / 1000 => Ok(Quantity::units(n)),
+            Wire::Units(n) => Err(serde::de::Error::custom(format!("quantity {n} is too large"))),
+            Wire::Text(text) => Quantity::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("'{text}' is not a quantity (at most three decimals, e.g. \"0.5\")"))),
+        }
+    }
+}
+
+/// One line of a bill (费用明细).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimLine {
+    /// National catalogue code (`med_list_codg`).
+    pub code: ItemCode,
+    #[serde(rename = "quantity")]
+    pub quantity: Quantity,
+    #[serde(with = "serde_yuan")]
+    pub unit_price: Fen,
+    /// For a restricted-use item: the hospital's approval (限制使用审批) is on file.
+    #[serde(default)]
+    pub approved: bool,
+}
+
+/// Childbirth details of a maternity claim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Delivery {
+    pub kind: DeliveryKind,
+    #[serde(default = "one")]
+    pub babies: u8,
+    /// Employer's average monthly wage last year, for the maternity allowance (生育津贴);
+    /// absent when the allowance is not claimed with this bill.
+    #[serde(default, with = "optional_yuan")]
+    pub employer_average_wage_monthly: Option<Fen>,
+}
+
+const fn one() -> u8 {
+    1
+}
+
+mod optional_yuan {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use yibao_domain::Fen;
+
+    pub fn serialize<S: Serializer>(value: &Option<Fen>, serializer: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(fen) => serializer.collect_str(fen),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Fen>, D::Error> {
+        #[derive(Deserialize)]
+        struct Wrapper(#[serde(with = "yibao_domain::serde_yuan")] Fen);
+        Ok(Option::<Wrapper>::deserialize(deserializer)?.map(|w| w.0))
+    }
+}
+
+/// One claim, as the hospital's billing system submits it at discharge.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Claim {
+    /// The institution's own id for this claim (its idempotency key at the service).
+    pub claim_id: String,
+    /// Designated institution code, `H` + region + serial.
+    pub institution_code: String,
+    pub institution_level: InstitutionLevel,
+    #[serde(default)]
+    pub place: Place,
+    pub kind: ClaimKind,
+    pub admission_date: Date,
+    pub discharge_date: Date,
+    /// Main diagnosis, ICD-10 insurance edition (`I10.x00`).
+    pub diagnosis: String,
+    /// Admitted on a referral (转诊) from a lower level or from the home region.
+    #[serde(default)]
+    pub referral: bool,
+    /// An emergency admission counts as referred for out-of-area care.
+    #[serde(default)]
+    pub emergency: bool,
+    /// Deductible already paid at the referring hospital in the same episode: on an
+    /// upward referral the patient pays only the difference (起付线连续计算).
+    #[serde(default, with = "serde_yuan")]
+    pub referred_deductible_paid: Fen,
+    #[serde(default)]
+    pub delivery: Option<Delivery>,
+    pub lines: Vec<ClaimLine>,
+}
+
+/// Why a claim cannot be settled as submitted: the caller must correct it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClaimError {
+    #[error("the claim has no lines")]
+    NoLines,
+    #[error("the claim has {0} lines; at most {LINES_LIMIT} per claim")]
+    TooManyLines(usize),
+    #[error("line {line}: quantity must be above zero and at most 1,000,000")]
+    BadQuantity { line: usize },
+    #[error("line {line}: unit price must be between 0 and 10,000,000 yuan")]
+    BadUnitPrice { line: usize },
+    #[error("the bill's total is above 100,000,000 yuan")]
+    BillTooLarge,
+    #[error("discharge date {discharge} is before admission date {admission}")]
+    DischargeBeforeAdmission { admission: Date, discharge: Date },
+    #[error("the stay of {0} days is longer than two years")]
+    StayTooLong(i64),
+    #[error("a maternity claim needs its delivery (kind, babies)")]
+    MaternityWithoutDelivery,
+    #[error("only a maternity claim has a delivery")]
+    DeliveryOnNonMaternity,
+    #[error("babies must be 1 to {BABIES_LIMIT}")]
+    BadBabies,
+    #[error("the claim id must be 1 to 64 printable characters")]
+    BadClaimId,
+    #[error("'{0}' is not a designated institution code: 'H' or 'P', 6-digit region, 5-digit serial")]
+    BadInstitutionCode(String),
+    #[error("'{0}' is not an ICD-10 diagnosis code")]
+    BadDiagnosis(String),
+    #[error("the referred deductible may not be negative")]
+    NegativeReferredDeductible,
+}
+
+impl ClaimError {
+    #[must_use]
+    pub const fn code(&self) -> &'static str {
+        match self {
+            ClaimError::NoLines => "claim.no_lines",
+            ClaimError::TooManyLines(_) => "claim.too_many_lines",
+            ClaimError::BadQuantity { .. } => "claim.bad_quantity",
+            ClaimError::BadUnitPrice { .. } => "claim.bad_unit_price",
+            ClaimError::BillTooLarge => "claim.bill_too_large",
+            ClaimError::DischargeBeforeAdmission { .. } => "claim.discharge_before_admission",
+            ClaimError::StayTooLong(_) => "claim.stay_too_long",
+            ClaimError::MaternityWithoutDelivery => "claim.maternity_without_delivery",
+            ClaimError::DeliveryOnNonMaternity => "claim.delivery_on_non_maternity",
+            ClaimError::BadBabies => "claim.bad_babies",
+            ClaimError::BadClaimId => "claim.bad_claim_id",
+            ClaimError::BadInstitutionCode(_) => "claim.bad_institution_code",
+            ClaimError::BadDiagnosis(_) => "claim.bad_diagnosis",
+            ClaimError::NegativeReferredDeductible => "claim.negative_referred_deductible",
+        }
+    }
+}
+
+impl Claim {
+    /// Checks everything about the claim that needs no policy. Allocation-free.
+    pub fn check(&self) -> Result<(), ClaimError> {
+        if self.claim_id.is_empty() || self.claim_id.len() > 64 || self.claim_id.chars().any(char::is_control) {
+            return Err(ClaimError::BadClaimId);
+        }
+        let code = self.institution_code.as_bytes();
+        let code_ok = code.len() == 12 && matches!(code[0], b'H' | b'P') && code[1..].iter().all(u8::is_ascii_digit);
+        if !code_ok {
+            return Err(ClaimError::BadInstitutionCode(self.institution_code.clone()));
+        }
+        let dx = self.diagnosis.as_bytes();
+        let dx_ok = (3..=16).contains(&dx.len()) && dx[0].is_ascii_uppercase() && dx.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'.');
+        if !dx_ok {
+            return Err(ClaimError::BadDiagnosis(self.diagnosis.clone()));
+        }
+        if self.lines.is_empty() {
+            return Err(ClaimError::NoLines);
+        }
+        if self.lines.len() > LINES_LIMIT {
+            return Err(ClaimError::TooManyLines(self.lines.len()));
+        }
+        let mut bill_upper_bound: i128 = 0;
+        for (index, line) in self.lines.iter().enumerate() {
+            if line.quantity.milli() == 0 || line.quantity.milli() > QUANTITY_LIMIT_MILLI {
+                return Err(ClaimError::BadQuantity { line: index + 1 });
+            }
+            if line.unit_price.is_negative() || line.unit_price > UNIT_PRICE_LIMIT {
+                return Err(ClaimError::BadUnitPrice { line: index + 1 });
+            }
+            bill_upper_bound += i128::from(line.unit_price.get()) * i128::from(line.quantity.milli()) / 1000 + 1;
+        }
+        if bill_upper_bound > i128::from(BILL_LIMIT.get()) {
+            return Err(ClaimError::BillTooLarge);
+        }
+        if self.discharge_date < self.admission_date {
+            return Err(ClaimError::DischargeBeforeAdmission { admission: self.admission_date, discharge: self.discharge_date });
+        }
+        let stay = (self.discharge_date - self.admission_date).whole_days();
+        if stay > STAY_DAYS_LIMIT {
+            return Err(ClaimError::StayTooLong(stay));
+        }
+        match (self.kind, self.delivery) {
+            (ClaimKind::Maternity, None) => return Err(ClaimError::MaternityWithoutDelivery),
+            (ClaimKind::Maternity, Some(d)) if d.babies == 0 || d.babies > BABIES_LIMIT => return Err(ClaimError::BadBabies),
+            (kind, Some(_)) if kind != ClaimKind::Maternity => return Err(ClaimError::DeliveryOnNonMaternity),
+            _ => {}
+        }
+        if self.referred_deductible_paid.is_negative() {
+            return Err(ClaimError::NegativeReferredDeductible);
+        }
+        Ok(())
+    }
+}
+
+/// A change of tier requested on a date (R-ENR-4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierChange {
+    pub requested_on: Date,
+    pub tier: Tier,
+}
+
+/// A person's tier since enrolment and every change asked for since.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierHistory {
+    pub initial: Tier,
+    pub since: Date,
+    #[serde(default)]
+    pub changes: Vec<TierChange>,
+}
+
+/// What the engine needs to know about the insured person.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Coverage {
+    pub person_id: NationalId,
+    /// Where the person is insured (参保地): a county or the city itself.
+    pub region: RegionCode,
+    /// The basic scheme: employee or resident.
+    pub scheme: Scheme,
+    pub category: PersonCategory,
+    pub coverage_from: Date,
+    #[serde(default)]
+    pub coverage_until: Option<Date>,
+    /// Required when the policy has tiers.
+    #[serde(default)]
+    pub tier_history: Option<TierHistory>,
+    #[serde(default)]
+    pub assistance_group: Option<AssistanceGroup>,
+    /// Enrolled in supplementary insurance this year.
+    #[serde(default)]
+    pub supplementary: bool,
+    /// Enrolled in maternity insurance.
+    #[serde(default)]
+    pub maternity: bool,
+    /// ICD-10 prefixes of the chronic/special diseases certified for this person (认定).
+    #[serde(default)]
+    pub certified_chronic_diseases: Vec<String>,
+    #[serde(default, with = "serde_yuan")]
+    pub personal_account_balance: Fen,
+    /// The person chose to pay their share from the personal account first.
+    #[serde(default)]
+    pub use_personal_account: bool,
+}
+
+/// Year-to-date counters per person, basic scheme and year, read and returned by the
+/// engine (the national interface's transaction 5206). All start at zero each year.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Accumulators {
+    pub year: i32,
+    pub admissions: u32,
+    #[serde(with = "serde_yuan")]
+    pub inpatient_deductible_paid: Fen,
+    /// Pooled fund paid (inpatient + chronic outpatient), against `pooled.annual_cap`.
+    #[serde(with = "serde_yuan")]
+    pub pooled_paid: Fen,
+    #[serde(with = "serde_yuan")]
+    pub outpatient_deductible_paid: Fen,
+    #[serde(with = "serde_yuan")]
+    pub outpatient_pooled_paid: Fen,
+    #[serde(with = "serde_yuan")]
+    pub chronic_deductible_paid: Fen,
+    #[serde(with = "serde_yuan")]
+    pub chronic_paid: Fen,
+    /// In-scope cost the person still bore after the pooled and supplementary funds
+    /// (deductible, coinsurance, above the cap): the base of critical-illness insurance.
+    #[serde(with = "serde_yuan")]
+    pub inscope_burden: Fen,
+    #[serde(with = "serde_yuan")]
+    pub critical_paid: Fen,
+    #[serde(with = "serde_yuan")]
+    pub assistance_deductible_paid: Fen,
+    #[serde(with = "serde_yuan")]
+    pub assistance_paid: Fen,
+    #[serde(with = "serde_yuan")]
+    pub supplementary_paid: Fen,
+    #[serde(with = "serde_yuan")]
+    pub maternity_paid: Fen,
+}
+
+impl Accumulators {
+    #[must_use]
+    pub fn new_year(year: i32) -> Accumulators {
+        Accumulators { year, ..Accumulators::default() }
+    }
+}

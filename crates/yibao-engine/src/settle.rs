@@ -1,0 +1,724 @@
+//! The settlement engine: one claim through every layer, in one pure function.
+//!
+//! Order of computation (each value dated by the date of service, R-BEN-7):
+//! 1. lines: wholly self-paid, over price cap, class-B share, in scope;
+//! 2. the basic fund of the claim's kind: inpatient (deductible, ratio or bands with
+//!    referral/out-of-area adjustments, annual cap), general outpatient pooling, chronic
+//!    outpatient, or the maternity fund's lump sum;
+//! 3. supplementary insurance, which extends the pooled fund above its annual cap
+//!    (ZZ-NCMS §三(五));
+//! 4. critical illness / employees' large amount, on the year's cumulative in-scope burden;
+//! 5. medical assistance, the last public layer (托底), on what is left;
+//! 6. the personal account, then cash.
+//!
+//! Supplementary is computed before critical illness and assistance because it continues
+//! the pooled fund above its cap; computing it after them would let a larger bill lower
+//! what the patient pays (see ARCHITECTURE.md, invariant `monotone-in-bill`). The
+//! settlement still lists the layers in the national order.
+
+use time::Date;
+use yibao_domain::{CatalogueClass, ClaimKind, DeliveryKind, Fen, PersonCategory, Place, RatioBp, Rounding, Scheme, Tier};
+use yibao_policy::{Found, LookupError, ParamKey, Policy, Query, ServiceDateRule};
+
+use crate::claim::{Accumulators, Claim, ClaimError, Coverage};
+use crate::settlement::{LineSettlement, LineVerdict, Rule, Settlement, Step};
+use crate::tier::{TierHistoryError, TierOrPolicyError, tier_on};
+
+/// Why a claim was refused. Nothing is paid; the caller learns what to correct.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettleError {
+    #[error(transparent)]
+    Claim(#[from] ClaimError),
+    #[error("the policy pack has no value for this claim: {0}")]
+    NoPolicyValue(LookupError),
+    #[error("the date of service {date} is before the policy pack's first day {effective_from}")]
+    BeforePolicy { date: Date, effective_from: Date },
+    #[error("the date of service {date} is after the policy pack's last day {effective_until}")]
+    AfterPolicy { date: Date, effective_until: Date },
+    #[error("the person is not covered on {date} (coverage {from} to {})", until.map_or_else(|| "open".to_owned(), |u| u.to_string()))]
+    NotCovered { date: Date, from: Date, until: Option<Date> },
+    #[error("{0} is not a basic scheme: a person is insured under employee or resident insurance")]
+    NotABasicScheme(Scheme),
+    #[error("the policy pack does not include {0} insurance")]
+    SchemeNotInPolicy(Scheme),
+    #[error("the person's region {person} is outside the policy pack's region {policy}")]
+    RegionOutsidePolicy { person: String, policy: String },
+    #[error("the policy has tiers: the person needs a tier history")]
+    MissingTierHistory,
+    #[error("tier {tier} is not a tier of {scheme} insurance in this policy")]
+    TierNotAllowed { tier: Tier, scheme: Scheme },
+    #[error("a {category:?} person cannot be insured under {scheme} insurance")]
+    CategoryMismatch { category: PersonCategory, scheme: Scheme },
+    #[error(transparent)]
+    TierHistory(TierHistoryError),
+    #[error("diagnosis {diagnosis} is not a chronic or special disease certified for this person")]
+    NotACertifiedChronicDisease { diagnosis: String },
+    #[error("the person is not enrolled in maternity insurance")]
+    NotMaternityInsured,
+    #[error("the accumulators are for {accumulators}, a later year than the date of service's {service}: settle with that year's accumulators")]
+    AccumulatorsFromLaterYear { accumulators: i32, service: i32 },
+}
+
+impl SettleError {
+    /// Stable machine code.
+    #[must_use]
+    pub const fn code(&self) -> &'static str {
+        match self {
+            SettleError::Claim(e) => e.code(),
+            SettleError::NoPolicyValue(_) => "settle.no_policy_value",
+            SettleError::BeforePolicy { .. } => "settle.before_policy",
+            SettleError::AfterPolicy { .. } => "settle.after_policy",
+            SettleError::NotCovered { .. } => "settle.not_covered",
+            SettleError::NotABasicScheme(_) => "settle.not_a_basic_scheme",
+            SettleError::SchemeNotInPolicy(_) => "settle.scheme_not_in_policy",
+            SettleError::RegionOutsidePolicy { .. } => "settle.region_outside_policy",
+            SettleError::MissingTierHistory => "settle.missing_tier_history",
+            SettleError::TierNotAllowed { .. } => "settle.tier_not_allowed",
+            SettleError::CategoryMismatch { .. } => "settle.category_mismatch",
+            SettleError::TierHistory(_) => "settle.bad_tier_history",
+            SettleError::NotACertifiedChronicDisease { .. } => "settle.not_a_certified_chronic_disease",
+            SettleError::NotMaternityInsured => "settle.not_maternity_insured",
+            SettleError::AccumulatorsFromLaterYear { .. } => "settle.accumulators_from_later_year",
+        }
+    }
+}
+
+impl From<LookupError> for SettleError {
+    fn from(e: LookupError) -> Self {
+        SettleError::NoPolicyValue(e)
+    }
+}
+
+/// Whether to record the step-by-step explanation. Off in the batch path: no allocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Explain {
+    Off,
+    On,
+}
+
+/// Settles one claim. See [`settle_into`] for the allocation-free form.
+pub fn settle(policy: &Policy, claim: &Claim, person: &Coverage, accumulators: &Accumulators, explain: Explain) -> Result<Settlement, SettleError> {
+    let mut out = Settlement::default();
+    settle_into(policy, claim, person, accumulators, explain, &mut out)?;
+    Ok(out)
+}
+
+/// Settles one claim into `out`, reusing its buffers: with `Explain::Off` and a buffer
+/// that has settled a claim of as many lines before, nothing is allocated.
+/// On error `out` holds no meaningful settlement.
+pub fn settle_into(policy: &Policy, claim: &Claim, person: &Coverage, accumulators: &Accumulators, explain: Explain, out: &mut Settlement) -> Result<(), SettleError> {
+    claim.check()?;
+    let mut run = Run { policy, claim, person, explain: explain == Explain::On, out, rounding: policy.rounding };
+    run.reset();
+    run.settle(accumulators)?;
+    debug_assert_eq!(run.out.check_identities(), Ok(()));
+    assert!(run.out.fund_pay_sumamt + run.out.psn_part_amt + run.out.hosp_part_amt == run.out.medfee_sumamt, "payers must sum to the bill");
+    Ok(())
+}
+
+struct Run<'a> {
+    policy: &'a Policy,
+    claim: &'a Claim,
+    person: &'a Coverage,
+    explain: bool,
+    out: &'a mut Settlement,
+    rounding: Rounding,
+}
+
+impl Run<'_> {
+    fn reset(&mut self) {
+        let lines = std::mem::take(&mut self.out.lines);
+        let explanation = std::mem::take(&mut self.out.explanation);
+        *self.out = Settlement::default();
+        self.out.lines = lines;
+        self.out.lines.clear();
+        self.out.explanation = explanation;
+        self.out.explanation.clear();
+    }
+
+    fn step(&mut self, rule: Rule, found: Option<(&'static str, String, &str)>, before: Fen, amount: Fen, after: Fen) {
+        if self.explain {
+            let (param, value, cite) = match found {
+                Some((p, v, c)) => (Some(p), Some(v), Some(c.to_owned())),
+                None => (None, None, None),
+            };
+            self.out.explanation.push(Step { rule, line: None, param, value, cite, before, amount, after });
+        }
+    }
+
+    /// A step about a parameter found in the pack; the value text is built only when
+    /// explaining.
+    fn step_found<T: std::fmt::Display>(&mut self, rule: Rule, found: &Found<'_, T>, before: Fen, amount: Fen, after: Fen) {
+        if self.explain {
+            self.step(rule, Some((found.key.name(), found.value.to_string(), found.cite)), before, amount, after);
+        }
+    }
+
+    fn note(&mut self, rule: Rule, text: impl FnOnce() -> String, before: Fen, amount: Fen, after: Fen) {
+        if self.explain {
+            let value = text();
+            self.out.explanation.push(Step { rule, line: None, param: None, value: Some(value), cite: None, before, amount, after });
+        }
+    }
+
+    fn settle(&mut self, accumulators: &Accumulators) -> Result<(), SettleError> {
+        let (policy, claim, person) = (self.policy, self.claim, self.person);
+        // -- who, when, under which policy and tier --
+        let date = match policy.service_date {
+            ServiceDateRule::Admission => claim.admission_date,
+            ServiceDateRule::Discharge => claim.discharge_date,
+        };
+        if date < policy.effective_from {
+            return Err(SettleError::BeforePolicy { date, effective_from: policy.effective_from });
+        }
+        if let Some(until) = policy.effective_until
+            && date > until
+        {
+            return Err(SettleError::AfterPolicy { date, effective_until: until });
+        }
+        if !person.scheme.is_basic() {
+            return Err(SettleError::NotABasicScheme(person.scheme));
+        }
+        let fund_scheme = if claim.kind == ClaimKind::Maternity { Scheme::Maternity } else { person.scheme };
+        if !policy.has_scheme(fund_scheme) {
+            return Err(SettleError::SchemeNotInPolicy(fund_scheme));
+        }
+        if !policy.region.contains(person.region) {
+            return Err(SettleError::RegionOutsidePolicy { person: person.region.to_string(), policy: policy.region.to_string() });
+        }
+        let category_ok = match person.scheme {
+            Scheme::Employee => person.category != PersonCategory::Resident,
+            _ => person.category == PersonCategory::Resident,
+        };
+        if !category_ok {
+            return Err(SettleError::CategoryMismatch { category: person.category, scheme: person.scheme });
+        }
+        if date < person.coverage_from || person.coverage_until.is_some_and(|u| date > u) {
+            return Err(SettleError::NotCovered { date, from: person.coverage_from, until: person.coverage_until });
+        }
+        let tier = self.tier_in_force(date)?;
+        let year = date.year();
+        let mut acc = match accumulators.year {
+            y if y == year => *accumulators,
+            y if y > year => return Err(SettleError::AccumulatorsFromLaterYear { accumulators: y, service: year }),
+            _ => Accumulators::new_year(year),
+        };
+        self.out.med_type = claim.kind.med_type();
+        self.out.insutype = match (fund_scheme, person.scheme) {
+            (Scheme::Maternity, _) => "510",
+            (_, Scheme::Employee) => "310",
+            _ => "390",
+        };
+        self.out.service_date = Some(date);
+        self.out.year = year;
+        self.out.tier = tier;
+        self.note(
+            Rule::ServiceDate,
+            || {
+                let which = match policy.service_date {
+                    ServiceDateRule::Admission => "admission",
+                    ServiceDateRule::Discharge => "discharge",
+                };
+                let tier_text = tier.map_or_else(|| "no tiers".to_owned(), |t| format!("tier {t}"));
+                format!("{date} ({which}); year {year}; {} insurance, {tier_text}; policy {}", person.scheme, policy.id)
+            },
+            Fen::ZERO,
+            Fen::ZERO,
+            Fen::ZERO,
+        );
+
+        let query = Query {
+            region: Some(person.region),
+            scheme: Some(person.scheme),
+            tier,
+            level: Some(claim.institution_level),
+            category: Some(person.category),
+            group: person.assistance_group,
+        };
+
+        // -- lines --
+        self.settle_lines(&query, date, fund_scheme)?;
+        let inscope = self.out.inscp_scp_amt;
+
+        // -- basic fund of the claim's kind --
+        let mut cut_off = Fen::ZERO; // what the pooled cap kept the pooled fund from paying
+        match claim.kind {
+            ClaimKind::Inpatient => cut_off = self.inpatient(&query, date, &mut acc)?,
+            ClaimKind::GeneralOutpatient => self.general_outpatient(&query, date, &mut acc)?,
+            ClaimKind::ChronicOutpatient => self.chronic_outpatient(&query, date, &mut acc)?,
+            ClaimKind::Maternity => self.maternity(&query, date, &mut acc)?,
+        }
+        assert!(self.out.hifp_pay <= inscope + self.out.preselfpay_amt, "the basic fund never pays more than the eligible cost");
+
+        // -- supplementary, critical illness, assistance: inpatient and chronic only --
+        let layered = matches!(claim.kind, ClaimKind::Inpatient | ClaimKind::ChronicOutpatient);
+        let mut burden = inscope - self.out.hifp_pay; // in-scope cost the person still bears
+        if layered && claim.kind == ClaimKind::Inpatient && person.supplementary && policy.has_scheme(Scheme::Supplementary) {
+            let paid = self.supplementary(&query, date, cut_off, burden, &mut acc)?;
+            burden -= paid;
+        }
+        if layered && policy.has_scheme(Scheme::CriticalIllness) {
+            let paid = self.critical(&query, date, burden, &mut acc)?;
+            burden -= paid;
+        } else if layered {
+            acc.inscope_burden += burden;
+        }
+        if layered && policy.has_scheme(Scheme::MedicalAssistance) && person.assistance_group.is_some() {
+            let paid = self.assistance(&query, date, burden, &mut acc)?;
+            burden -= paid;
+        }
+        debug_assert!(!burden.is_negative());
+
+        // -- totals, personal account, cash --
+        let out = &mut *self.out;
+        out.fund_pay_sumamt = out.hifp_pay + out.hifmi_pay + out.hifob_pay + out.maf_pay + out.oth_pay;
+        out.psn_part_amt = out.medfee_sumamt - out.fund_pay_sumamt - out.hosp_part_amt;
+        out.acct_balance_after = person.personal_account_balance;
+        if person.scheme == Scheme::Employee && person.use_personal_account && person.personal_account_balance > Fen::ZERO {
+            let everything = policy.flag_or(ParamKey::AccountPaysSelfPaidItems, &query, date, false)?;
+            let eligible = if everything.value {
+                out.psn_part_amt
+            } else {
+                out.psn_part_amt.saturating_remainder(out.fulamt_ownpay_amt + out.overlmt_selfpay)
+            };
+            let pay = eligible.min(person.personal_account_balance);
+            out.acct_pay = pay;
+            out.acct_balance_after = person.personal_account_balance - pay;
+            let part = out.psn_part_amt;
+            self.step_found(Rule::PersonalAccount, &everything, part, pay, part - pay);
+        }
+        let out = &mut *self.out;
+        out.psn_cash_pay = out.psn_part_amt - out.acct_pay;
+        let (part, cash) = (out.psn_part_amt, out.psn_cash_pay);
+        self.note(Rule::Cash, || "psn_part_amt − acct_pay".to_owned(), part, cash, Fen::ZERO);
+        self.out.accumulators = acc;
+        Ok(())
+    }
+
+    fn tier_in_force(&self, date: Date) -> Result<Option<Tier>, SettleError> {
+        let (policy, person) = (self.policy, self.person);
+        let allowed = policy.tiers_for(person.scheme);
+        if allowed.is_empty() {
+            return Ok(None);
+        }
+        let history = person.tier_history.as_ref().ok_or(SettleError::MissingTierHistory)?;
+        let waiting = |target: Tier, requested_on: Date| {
+            let query = Query { region: Some(person.region), tier: Some(target), ..Query::default() };
+            policy.count(ParamKey::TierUpgradeWaitingMonths, &query, requested_on).map(|f| f.value)
+        };
+        let tier = match tier_on(history, date, waiting) {
+            Ok(Some(tier)) => tier,
+            Ok(None) => return Err(SettleError::NotCovered { date, from: history.since, until: person.coverage_until }),
+            Err(TierOrPolicyError::History(e)) => return Err(SettleError::TierHistory(e)),
+            Err(TierOrPolicyError::Policy(e)) => return Err(SettleError::NoPolicyValue(e)),
+        };
+        if !allowed.contains(&tier) {
+            return Err(SettleError::TierNotAllowed { tier, scheme: person.scheme });
+        }
+        Ok(Some(tier))
+    }
+
+    fn settle_lines(&mut self, query: &Query, date: Date, fund_scheme: Scheme) -> Result<(), SettleError> {
+        let (policy, claim) = (self.policy, self.claim);
+        let level = claim.institution_level;
+        let mut class_b_share: Option<Found<'_, RatioBp>> = None;
+        for (index, line) in claim.lines.iter().enumerate() {
+            let total = self.rounding.scale(line.unit_price, i64::from(line.quantity.milli()), 1000);
+            let item = policy.catalogue_item(&line.code);
+            let mut result = LineSettlement {
+                code: line.code,
+                quantity: line.quantity,
+                unit_price: line.unit_price,
+                class: item.map(|i| i.class),
+                verdict: LineVerdict::Covered,
+                det_item_fee_sumamt: total,
+                fulamt_ownpay_amt: Fen::ZERO,
+                overlmt_selfpay: Fen::ZERO,
+                preselfpay_amt: Fen::ZERO,
+                inscp_scp_amt: Fen::ZERO,
+                selfpay_prop_bp: 0,
+            };
+            let mut share_found: Option<(&'static str, String, String)> = None;
+            match item {
+                None => {
+                    result.verdict = LineVerdict::OutOfCatalogue;
+                    result.fulamt_ownpay_amt = total;
+                }
+                Some(item) if item.class == CatalogueClass::C => {
+                    result.verdict = LineVerdict::ClassC;
+                    result.fulamt_ownpay_amt = total;
+                }
+                Some(item) if item.restricted && !line.approved => {
+                    result.verdict = LineVerdict::RestrictedNotApproved;
+                    result.fulamt_ownpay_amt = total;
+                }
+                Some(item) => {
+                    if let Some(cap) = item.price_cap_at(level)
+                        && line.unit_price > cap
+                    {
+                        result.overlmt_selfpay = self.rounding.scale(line.unit_price - cap, i64::from(line.quantity.milli()), 1000);
+                    }
+                    let rest = total - result.overlmt_selfpay;
+                    if item.class == CatalogueClass::B {
+                        let share = match item.selfpay_share {
+                            Some(own) => {
+                                if self.explain {
+                                    share_found = Some(("catalogue item selfpay_share", own.to_string(), format!("catalogue {}", item.code)));
+                                }
+                                own
+                            }
+                            None if fund_scheme == Scheme::Maternity => RatioBp::ZERO,
+                            None => {
+                                if class_b_share.is_none() {
+                                    class_b_share = Some(policy.ratio(ParamKey::ClassBShare, query, date)?);
+                                }
+                                let found = class_b_share.expect("just set");
+                                if self.explain {
+                                    share_found = Some((found.key.name(), found.value.to_string(), found.cite.to_owned()));
+                                }
+                                found.value
+                            }
+                        };
+                        result.selfpay_prop_bp = share.get();
+                        result.preselfpay_amt = self.rounding.apply(rest, share);
+                    }
+                    result.inscp_scp_amt = rest - result.preselfpay_amt;
+                }
+            }
+            debug_assert_eq!(result.fulamt_ownpay_amt + result.overlmt_selfpay + result.preselfpay_amt + result.inscp_scp_amt, total);
+            let out = &mut *self.out;
+            out.medfee_sumamt += total;
+            out.fulamt_ownpay_amt += result.fulamt_ownpay_amt;
+            out.overlmt_selfpay += result.overlmt_selfpay;
+            out.preselfpay_amt += result.preselfpay_amt;
+            out.inscp_scp_amt += result.inscp_scp_amt;
+            out.lines.push(result);
+            if self.explain {
+                let name = item.map_or("(not in the catalogue)", |i| i.name.as_str());
+                let class = item.map_or("-", |i| i.class.code());
+                let mut text = format!(
+                    "{} {name}: class {class}, {} × {} = {}; wholly self-paid {}, over price cap {}, class-B share {}, in scope {}",
+                    line.code, line.quantity, line.unit_price, total, result.fulamt_ownpay_amt, result.overlmt_selfpay, result.preselfpay_amt, result.inscp_scp_amt
+                );
+                if let Some((key, value, _)) = &share_found {
+                    text.push_str(&format!(" ({key} = {value})"));
+                }
+                self.out.explanation.push(Step {
+                    rule: Rule::Line,
+                    line: Some(index + 1),
+                    param: None,
+                    value: Some(text),
+                    cite: share_found.map(|(_, _, cite)| cite),
+                    before: total,
+                    amount: total - result.inscp_scp_amt,
+                    after: result.inscp_scp_amt,
+                });
+            }
+        }
+        let out = &*self.out;
+        let (bill, set_aside, inscope) = (out.medfee_sumamt, out.fulamt_ownpay_amt + out.overlmt_selfpay + out.preselfpay_amt, out.inscp_scp_amt);
+        self.note(Rule::Scope, || "medfee_sumamt − fulamt_ownpay_amt − overlmt_selfpay − preselfpay_amt = inscp_scp_amt".to_owned(), bill, set_aside, inscope);
+        Ok(())
+    }
+
+    /// Inpatient: deductible, ratio (bands, referral and out-of-area adjustments), cap.
+    /// Returns what the cap cut off, for supplementary insurance.
+    fn inpatient(&mut self, query: &Query, date: Date, acc: &mut Accumulators) -> Result<Fen, SettleError> {
+        let (policy, claim) = (self.policy, self.claim);
+        let inscope = self.out.inscp_scp_amt;
+
+        // Deductible.
+        let first = policy.money(ParamKey::InpatientDeductible, query, date)?;
+        let mut due = first.value;
+        let waived = policy.flag_or(ParamKey::InpatientDeductibleWaived, &Query { group: query.group, ..Query::default() }, date, false)?;
+        if waived.value {
+            self.step_found(Rule::DeductibleWaived, &waived, inscope, Fen::ZERO, inscope);
+            due = Fen::ZERO;
+        } else if acc.admissions > 0 {
+            let repeat = policy.money_or(ParamKey::InpatientDeductibleRepeat, query, date, first.value)?;
+            self.step_found(Rule::DeductibleRepeat, &repeat, inscope, repeat.value, inscope);
+            due = repeat.value;
+        } else {
+            self.step_found(Rule::Deductible, &first, inscope, first.value, inscope);
+        }
+        if !due.is_zero() && claim.referral && !claim.referred_deductible_paid.is_zero() {
+            let credited = due.min(claim.referred_deductible_paid);
+            let before = due;
+            due -= credited;
+            self.note(Rule::DeductibleReferralCredit, || format!("referred_deductible_paid = {}", claim.referred_deductible_paid), before, credited, due);
+        }
+        let annual = policy.money_or(ParamKey::InpatientDeductibleAnnualMax, query, date, Fen::ZERO)?;
+        if annual.from.is_some() {
+            let left = annual.value.saturating_remainder(acc.inpatient_deductible_paid);
+            if left < due {
+                let before = due;
+                due = left;
+                self.step_found(Rule::DeductibleAnnualMax, &annual, before, before - due, due);
+            }
+        }
+        let deductible = inscope.min(due);
+        self.out.act_pay_dedc = deductible;
+        let base = inscope - deductible;
+        self.note(Rule::Deductible, || "act_pay_dedc = min(inscp_scp_amt, deductible due)".to_owned(), inscope, deductible, base);
+
+        // Ratio, with referral and out-of-area adjustments.
+        let ratio = policy.bands(ParamKey::InpatientRatio, query, date)?;
+        let mut bands = ratio.value;
+        let reduction = match (claim.place, claim.referral || claim.emergency) {
+            (Place::OutOfArea, true) => Some(policy.ratio(ParamKey::OutOfAreaReductionReferred, query, date)?),
+            (Place::OutOfArea, false) => Some(policy.ratio(ParamKey::OutOfAreaReductionUnreferred, query, date)?),
+            (Place::InArea, false) => Some(policy.ratio_or(ParamKey::InpatientUnreferredReduction, query, date, RatioBp::ZERO)?),
+            (Place::InArea, true) => None,
+        };
+        if let Some(reduction) = reduction
+            && !reduction.value.get().eq(&0)
+        {
+            bands = bands.adjusted(reduction.value, RatioBp::ZERO);
+            self.step_found(Rule::RatioReduction, &reduction, base, Fen::ZERO, base);
+        }
+        self.out.pool_prop_bp = bands.as_slice()[0].ratio.get();
+        let payable = bands.apply(base, self.rounding);
+        if self.explain {
+            let value = if bands == ratio.value { ratio.value.to_string() } else { format!("{} → {}", ratio.value, bands) };
+            self.step(Rule::PooledFund, Some((ratio.key.name(), value, ratio.cite)), base, payable, base - payable);
+        }
+
+        // Annual cap.
+        let cap = policy.money(ParamKey::PooledAnnualCap, query, date)?;
+        let left = cap.value.saturating_remainder(acc.pooled_paid);
+        let paid = payable.min(left);
+        self.step_found(Rule::PooledCap, &cap, payable, paid, payable - paid);
+        self.out.hifp_pay = paid;
+        acc.admissions += 1;
+        acc.inpatient_deductible_paid += deductible;
+        acc.pooled_paid += paid;
+        Ok(payable - paid)
+    }
+
+    fn general_outpatient(&mut self, query: &Query, date: Date, acc: &mut Accumulators) -> Result<(), SettleError> {
+        let policy = self.policy;
+        let inscope = self.out.inscp_scp_amt;
+        let deductible_year = policy.money(ParamKey::OutpatientDeductible, query, date)?;
+        let deductible = inscope.min(deductible_year.value.saturating_remainder(acc.outpatient_deductible_paid));
+        self.step_found(Rule::OutpatientDeductible, &deductible_year, inscope, deductible, inscope - deductible);
+        let base = inscope - deductible;
+        let ratio = policy.ratio(ParamKey::OutpatientRatio, query, date)?;
+        let payable = self.rounding.apply(base, ratio.value);
+        self.step_found(Rule::PooledFund, &ratio, base, payable, base - payable);
+        let limit = policy.money(ParamKey::OutpatientAnnualLimit, query, date)?;
+        let paid = payable.min(limit.value.saturating_remainder(acc.outpatient_pooled_paid));
+        self.step_found(Rule::OutpatientLimit, &limit, payable, paid, payable - paid);
+        self.out.act_pay_dedc = deductible;
+        self.out.pool_prop_bp = ratio.value.get();
+        self.out.hifp_pay = paid;
+        acc.outpatient_deductible_paid += deductible;
+        acc.outpatient_pooled_paid += paid;
+        Ok(())
+    }
+
+    fn chronic_outpatient(&mut self, query: &Query, date: Date, acc: &mut Accumulators) -> Result<(), SettleError> {
+        let (policy, claim, person) = (self.policy, self.claim, self.person);
+        let inscope = self.out.inscp_scp_amt;
+        let disease = policy
+            .chronic_disease_for(&claim.diagnosis)
+            .filter(|d| person.certified_chronic_diseases.iter().any(|c| *c == d.code))
+            .ok_or_else(|| SettleError::NotACertifiedChronicDisease { diagnosis: claim.diagnosis.clone() })?;
+        let limit = chronic_limit_on(&disease.annual_limit, date).ok_or(SettleError::BeforePolicy { date, effective_from: policy.effective_from })?;
+        let deductible_year = policy.money(ParamKey::ChronicDeductible, query, date)?;
+        let deductible = inscope.min(deductible_year.value.saturating_remainder(acc.chronic_deductible_paid));
+        self.step_found(Rule::ChronicDeductible, &deductible_year, inscope, deductible, inscope - deductible);
+        let base = inscope - deductible;
+        let ratio = policy.ratio(ParamKey::ChronicRatio, query, date)?;
+        let payable = self.rounding.apply(base, ratio.value);
+        self.step_found(Rule::PooledFund, &ratio, base, payable, base - payable);
+        let cap = policy.money(ParamKey::PooledAnnualCap, query, date)?;
+        let left = limit.0.saturating_remainder(acc.chronic_paid).min(cap.value.saturating_remainder(acc.pooled_paid));
+        let paid = payable.min(left);
+        if self.explain {
+            let text = format!("{} {} / {}: annual limit {} 元 (pooled.annual_cap {} 元)", disease.code, disease.name_zh, disease.name_en, limit.0, cap.value);
+            self.step(Rule::ChronicDisease, Some(("chronic_disease.annual_limit", text, limit.1)), payable, paid, payable - paid);
+        }
+        self.out.act_pay_dedc = deductible;
+        self.out.pool_prop_bp = ratio.value.get();
+        self.out.hifp_pay = paid;
+        acc.chronic_deductible_paid += deductible;
+        acc.chronic_paid += paid;
+        acc.pooled_paid += paid;
+        Ok(())
+    }
+
+    fn maternity(&mut self, query: &Query, date: Date, acc: &mut Accumulators) -> Result<(), SettleError> {
+        let (policy, claim, person) = (self.policy, self.claim, self.person);
+        if !person.maternity {
+            return Err(SettleError::NotMaternityInsured);
+        }
+        let delivery = claim.delivery.expect("checked: a maternity claim has a delivery");
+        let lump_key = match delivery.kind {
+            DeliveryKind::Normal => ParamKey::MaternityLumpSumNormal,
+            DeliveryKind::Difficult => ParamKey::MaternityLumpSumDifficult,
+            DeliveryKind::MiscarriageEarly => ParamKey::MaternityLumpSumMiscarriageEarly,
+            DeliveryKind::MiscarriageLate => ParamKey::MaternityLumpSumMiscarriageLate,
+        };
+        let lump = policy.money(lump_key, query, date)?;
+        // The lump sum pays the delivery's eligible cost (in scope and class-B share; a
+        // maternity claim has no class-B share), never more than it.
+        let eligible = self.out.inscp_scp_amt + self.out.preselfpay_amt;
+        let paid = eligible.min(lump.value);
+        self.step_found(Rule::MaternityLumpSum, &lump, eligible, paid, eligible - paid);
+        self.out.hifp_pay = paid;
+        acc.maternity_paid += paid;
+
+        if let Some(wage) = delivery.employer_average_wage_monthly {
+            let days_of = |key| policy.count(key, query, date);
+            let (days, detail) = match delivery.kind {
+                DeliveryKind::MiscarriageEarly => {
+                    let d = days_of(ParamKey::MaternityLeaveMiscarriageEarly)?;
+                    (d.value, format!("{} = {} [{}]", d.key.name(), d.value, d.cite))
+                }
+                DeliveryKind::MiscarriageLate => {
+                    let d = days_of(ParamKey::MaternityLeaveMiscarriageLate)?;
+                    (d.value, format!("{} = {} [{}]", d.key.name(), d.value, d.cite))
+                }
+                DeliveryKind::Normal | DeliveryKind::Difficult => {
+                    let base = days_of(ParamKey::MaternityLeaveNormal)?;
+                    let mut days = base.value;
+                    let mut detail = format!("{} = {} [{}]", base.key.name(), base.value, base.cite);
+                    if delivery.kind == DeliveryKind::Difficult {
+                        let extra = days_of(ParamKey::MaternityLeaveDifficultExtra)?;
+                        days += extra.value;
+                        detail.push_str(&format!(" + {} = {} [{}]", extra.key.name(), extra.value, extra.cite));
+                    }
+                    if delivery.babies > 1 {
+                        let per = days_of(ParamKey::MaternityLeaveExtraBaby)?;
+                        days += per.value * u32::from(delivery.babies - 1);
+                        detail.push_str(&format!(" + {} × {} = {} [{}]", per.key.name(), delivery.babies - 1, per.value * u32::from(delivery.babies - 1), per.cite));
+                    }
+                    (days, detail)
+                }
+            };
+            // wage ÷ 30 × days, rounded once at the end.
+            let allowance = self.rounding.scale(wage, i64::from(days), 30);
+            self.out.maternity_allowance = allowance;
+            self.note(Rule::MaternityAllowance, || format!("{wage} ÷ 30 × {days} days; {detail}"), wage, allowance, Fen::ZERO);
+        }
+        Ok(())
+    }
+
+    /// Supplementary insurance pays, at its ratio, what the pooled fund's annual cap kept
+    /// it from paying, up to its own annual cap.
+    fn supplementary(&mut self, query: &Query, date: Date, cut_off: Fen, burden: Fen, acc: &mut Accumulators) -> Result<Fen, SettleError> {
+        let policy = self.policy;
+        let region_query = Query { region: query.region, ..Query::default() };
+        let ratio = policy.ratio(ParamKey::SupplementaryRatio, &region_query, date)?;
+        let cap = policy.money(ParamKey::SupplementaryAnnualCap, &region_query, date)?;
+        let payable = self.rounding.apply(cut_off, ratio.value).min(burden);
+        self.step_found(Rule::Supplementary, &ratio, cut_off, payable, cut_off - payable.min(cut_off));
+        let paid = payable.min(cap.value.saturating_remainder(acc.supplementary_paid));
+        if paid != payable || !cut_off.is_zero() {
+            self.step_found(Rule::PooledCap, &cap, payable, paid, payable - paid);
+        }
+        self.out.oth_pay = paid;
+        acc.supplementary_paid += paid;
+        Ok(paid)
+    }
+
+    /// Critical illness (residents) or large-amount (employees): the marginal scale on the
+    /// year's cumulative in-scope burden above the threshold, minus what it already paid.
+    fn critical(&mut self, query: &Query, date: Date, burden: Fen, acc: &mut Accumulators) -> Result<Fen, SettleError> {
+        let policy = self.policy;
+        let q = Query { region: query.region, scheme: query.scheme, tier: query.tier, ..Query::default() };
+        let group_query = Query { group: query.group, ..Query::default() };
+        let threshold = policy.money(ParamKey::CriticalThreshold, &q, date)?;
+        let bands = policy.bands(ParamKey::CriticalBands, &q, date)?;
+        let cap = policy.money(ParamKey::CriticalAnnualCap, &q, date)?;
+        let (mut threshold_value, mut scale, mut capped) = (threshold.value, bands.value, true);
+        if query.group.is_some() {
+            let share = policy.ratio_or(ParamKey::CriticalPoorThresholdShare, &group_query, date, RatioBp::FULL)?;
+            let bonus = policy.ratio_or(ParamKey::CriticalPoorRatioBonus, &group_query, date, RatioBp::ZERO)?;
+            let uncapped = policy.flag_or(ParamKey::CriticalPoorUncapped, &group_query, date, false)?;
+            threshold_value = self.rounding.apply(threshold_value, share.value);
+            scale = scale.adjusted(RatioBp::ZERO, bonus.value);
+            capped = !uncapped.value;
+            if share.from.is_some() {
+                self.step_found(Rule::CriticalThreshold, &share, threshold.value, threshold_value, threshold_value);
+            }
+            if bonus.from.is_some() {
+                self.step_found(Rule::Critical, &bonus, Fen::ZERO, Fen::ZERO, Fen::ZERO);
+            }
+            if uncapped.from.is_some() {
+                self.step_found(Rule::CriticalCap, &uncapped, Fen::ZERO, Fen::ZERO, Fen::ZERO);
+            }
+        }
+        let before = acc.inscope_burden;
+        let after = before + burden;
+        acc.inscope_burden = after;
+        let above = after.saturating_remainder(threshold_value);
+        self.note(
+            Rule::CriticalThreshold,
+            || format!("{} = {} 元 [{}]; year-to-date burden {} + this claim {} = {}", threshold.key.name(), threshold_value, threshold.cite, before, burden, after),
+            after,
+            threshold_value.min(after),
+            above,
+        );
+        let due_year = scale.apply(above, self.rounding);
+        let mut due = due_year.saturating_remainder(acc.critical_paid).min(burden);
+        if self.explain {
+            let value = if scale == bands.value { bands.value.to_string() } else { format!("{} → {}", bands.value, scale) };
+            let text = format!("{value}; due this year {due_year}, already paid {}", acc.critical_paid);
+            self.step(Rule::Critical, Some((bands.key.name(), text, bands.cite)), burden, due, burden - due);
+        }
+        if capped {
+            let left = cap.value.saturating_remainder(acc.critical_paid);
+            if left < due {
+                let before_cap = due;
+                due = left;
+                self.step_found(Rule::CriticalCap, &cap, before_cap, due, before_cap - due);
+            }
+        }
+        acc.critical_paid += due;
+        match self.person.scheme {
+            Scheme::Employee => self.out.hifob_pay = due,
+            _ => self.out.hifmi_pay = due,
+        }
+        Ok(due)
+    }
+
+    /// Medical assistance: on the in-scope burden left, after its own annual deductible,
+    /// at the group's ratio, up to its annual limit.
+    fn assistance(&mut self, query: &Query, date: Date, burden: Fen, acc: &mut Accumulators) -> Result<Fen, SettleError> {
+        let policy = self.policy;
+        let q = Query { region: query.region, group: query.group, ..Query::default() };
+        let deductible_year = policy.money_or(ParamKey::AssistanceDeductible, &q, date, Fen::ZERO)?;
+        let deductible = burden.min(deductible_year.value.saturating_remainder(acc.assistance_deductible_paid));
+        if deductible_year.from.is_some() {
+            self.step_found(Rule::AssistanceDeductible, &deductible_year, burden, deductible, burden - deductible);
+        }
+        let base = burden - deductible;
+        let ratio = policy.ratio(ParamKey::AssistanceRatio, &q, date)?;
+        let payable = self.rounding.apply(base, ratio.value);
+        self.step_found(Rule::Assistance, &ratio, base, payable, base - payable);
+        let limit = policy.money(ParamKey::AssistanceAnnualLimit, &q, date)?;
+        let paid = payable.min(limit.value.saturating_remainder(acc.assistance_paid));
+        if paid != payable {
+            self.step_found(Rule::AssistanceLimit, &limit, payable, paid, payable - paid);
+        }
+        acc.assistance_deductible_paid += deductible;
+        acc.assistance_paid += paid;
+        self.out.maf_pay = paid;
+        Ok(paid)
+    }
+}
+
+/// The value of a chronic disease's dated limit on `date`, with its citation.
+fn chronic_limit_on(values: &[yibao_policy::Dated], date: Date) -> Option<(Fen, &str)> {
+    let index = values.partition_point(|v| v.from <= date);
+    let dated = values.get(index.checked_sub(1)?)?;
+    if dated.until.is_some_and(|u| u < date) {
+        return None;
+    }
+    match dated.value {
+        yibao_policy::Value::Money(fen) => Some((fen, dated.cite.as_str())),
+        _ => None,
+    }
+}
+

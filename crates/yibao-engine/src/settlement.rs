@@ -1,0 +1,289 @@
+//! The one-bill settlement (一单制结算) and its step-by-step explanation. Field names follow
+//! the national platform's vocabulary (SPEC, "How one bill is settled").
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use time::Date;
+use yibao_domain::{CatalogueClass, Fen, ItemCode, Tier, serde_yuan};
+use yibao_policy::ParamKey;
+
+use crate::claim::{Accumulators, Quantity};
+
+/// Why a line, or part of it, is the person's own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LineVerdict {
+    /// Class A or B, in scope (after any class-B share and price cap).
+    Covered,
+    /// Not in the catalogue: wholly self-paid.
+    OutOfCatalogue,
+    /// Class C (丙类): wholly self-paid.
+    ClassC,
+    /// Restricted-use item without the hospital's approval: wholly self-paid.
+    RestrictedNotApproved,
+}
+
+/// One line's split (费用明细结算).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct LineSettlement {
+    pub code: ItemCode,
+    pub quantity: Quantity,
+    #[serde(with = "serde_yuan")]
+    pub unit_price: Fen,
+    /// `chrgitm_lv`: the class, when the item is in the catalogue.
+    pub class: Option<CatalogueClass>,
+    pub verdict: LineVerdict,
+    #[serde(with = "serde_yuan")]
+    pub det_item_fee_sumamt: Fen,
+    #[serde(with = "serde_yuan")]
+    pub fulamt_ownpay_amt: Fen,
+    #[serde(with = "serde_yuan")]
+    pub overlmt_selfpay: Fen,
+    #[serde(with = "serde_yuan")]
+    pub preselfpay_amt: Fen,
+    #[serde(with = "serde_yuan")]
+    pub inscp_scp_amt: Fen,
+    /// The class-B share applied (`selfpay_prop`).
+    pub selfpay_prop_bp: u32,
+}
+
+/// One step of the computation: which rule, which parameter with its value and citation,
+/// and the amounts before, decided and after.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Step {
+    pub rule: Rule,
+    /// 1-based line number for line steps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub param: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cite: Option<String>,
+    /// The amount the rule works on.
+    #[serde(with = "serde_yuan")]
+    pub before: Fen,
+    /// The amount the rule decides (paid, taken or set aside).
+    #[serde(with = "serde_yuan")]
+    pub amount: Fen,
+    /// What remains for the next rule.
+    #[serde(with = "serde_yuan")]
+    pub after: Fen,
+}
+
+macro_rules! rules {
+    ($($variant:ident => $zh:literal, $en:literal;)*) => {
+        /// Every rule a settlement applies, in the order they run.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+        #[serde(rename_all = "kebab-case")]
+        pub enum Rule { $($variant),* }
+
+        impl Rule {
+            #[must_use]
+            pub const fn title_zh(self) -> &'static str {
+                match self { $(Rule::$variant => $zh),* }
+            }
+            #[must_use]
+            pub const fn title_en(self) -> &'static str {
+                match self { $(Rule::$variant => $en),* }
+            }
+        }
+    };
+}
+
+rules! {
+    ServiceDate => "就诊日期、年度与适用档次", "Date of service, year and tier in force";
+    Line => "费用明细", "Bill line";
+    Scope => "政策范围内费用", "In-scope cost";
+    Deductible => "起付标准", "Deductible";
+    DeductibleRepeat => "再次住院起付标准", "Deductible for a repeat admission";
+    DeductibleWaived => "困难群体免起付线", "Deductible waived for the group";
+    DeductibleReferralCredit => "转诊起付线连续计算", "Deductible already paid at the referring hospital";
+    DeductibleAnnualMax => "年度起付线累计上限", "Annual total of deductibles";
+    RatioReduction => "支付比例调整（转诊/异地）", "Ratio adjustment (referral, out of area)";
+    PooledFund => "基本医疗保险统筹基金支付", "Basic pooled fund pays";
+    PooledCap => "统筹基金年度最高支付限额", "Pooled fund annual cap";
+    OutpatientDeductible => "门诊统筹年度起付标准", "Outpatient pooling deductible";
+    OutpatientLimit => "门诊统筹年度限额", "Outpatient pooling annual limit";
+    ChronicDisease => "门诊慢特病病种与限额", "Chronic or special outpatient disease and its limit";
+    ChronicDeductible => "门诊慢特病起付标准", "Chronic outpatient deductible";
+    MaternityLumpSum => "生育医疗费用定额支付", "Maternity lump sum for the delivery";
+    MaternityAllowance => "生育津贴（上年度职工月平均工资÷30×产假天数）", "Maternity allowance (average monthly wage ÷ 30 × leave days)";
+    Supplementary => "补充医疗保险（统筹封顶线以上）", "Supplementary insurance (above the pooled cap)";
+    CriticalThreshold => "大病保险起付标准", "Critical-illness threshold";
+    Critical => "大病保险/职工大额分段支付", "Critical illness / large-amount insurance, by bands";
+    CriticalCap => "大病保险年度最高支付限额", "Critical-illness annual cap";
+    AssistanceDeductible => "医疗救助起付标准", "Medical assistance deductible";
+    Assistance => "医疗救助", "Medical assistance";
+    AssistanceLimit => "医疗救助年度限额", "Medical assistance annual limit";
+    PersonalAccount => "个人账户支付", "Personal account pays";
+    Cash => "个人现金支付", "Patient pays in cash";
+}
+
+/// The result of settling one claim.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Settlement {
+    pub med_type: &'static str,
+    pub insutype: &'static str,
+    pub service_date: Option<Date>,
+    pub year: i32,
+    pub tier: Option<Tier>,
+    pub lines: Vec<LineSettlement>,
+    /// Total bill.
+    #[serde(with = "serde_yuan")]
+    pub medfee_sumamt: Fen,
+    /// Wholly self-paid (out of catalogue, class C, restricted without approval).
+    #[serde(with = "serde_yuan")]
+    pub fulamt_ownpay_amt: Fen,
+    /// Above the price cap.
+    #[serde(with = "serde_yuan")]
+    pub overlmt_selfpay: Fen,
+    /// Class-B share paid first.
+    #[serde(with = "serde_yuan")]
+    pub preselfpay_amt: Fen,
+    /// In scope.
+    #[serde(with = "serde_yuan")]
+    pub inscp_scp_amt: Fen,
+    /// Deductible paid by this claim.
+    #[serde(with = "serde_yuan")]
+    pub act_pay_dedc: Fen,
+    /// Basic pooled fund (for a maternity claim, the maternity fund).
+    #[serde(with = "serde_yuan")]
+    pub hifp_pay: Fen,
+    /// The pooled-fund ratio applied (first band), in basis points.
+    pub pool_prop_bp: u32,
+    /// Residents' critical-illness insurance.
+    #[serde(with = "serde_yuan")]
+    pub hifmi_pay: Fen,
+    /// Employees' large-amount insurance.
+    #[serde(with = "serde_yuan")]
+    pub hifob_pay: Fen,
+    /// Medical assistance.
+    #[serde(with = "serde_yuan")]
+    pub maf_pay: Fen,
+    /// Other funds: supplementary insurance.
+    #[serde(with = "serde_yuan")]
+    pub oth_pay: Fen,
+    #[serde(with = "serde_yuan")]
+    pub fund_pay_sumamt: Fen,
+    #[serde(with = "serde_yuan")]
+    pub acct_pay: Fen,
+    #[serde(with = "serde_yuan")]
+    pub psn_cash_pay: Fen,
+    /// Personal burden: personal account + cash.
+    #[serde(with = "serde_yuan")]
+    pub psn_part_amt: Fen,
+    /// Hospital burden (none under fee-for-service; kept for the identity).
+    #[serde(with = "serde_yuan")]
+    pub hosp_part_amt: Fen,
+    /// Maternity allowance paid to the person by the maternity fund, outside the bill.
+    #[serde(with = "serde_yuan")]
+    pub maternity_allowance: Fen,
+    #[serde(with = "serde_yuan")]
+    pub acct_balance_after: Fen,
+    /// The person's year-to-date counters after this claim.
+    pub accumulators: Accumulators,
+    /// Empty unless the explanation was asked for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub explanation: Vec<Step>,
+}
+
+impl Settlement {
+    /// The identities every settlement satisfies to the fen (ARCHITECTURE.md, invariant
+    /// `payers-sum-to-bill`). Returns the first that fails.
+    pub fn check_identities(&self) -> Result<(), &'static str> {
+        let lines_total: Fen = self.lines.iter().map(|l| l.det_item_fee_sumamt).sum();
+        let parts = self.fulamt_ownpay_amt + self.overlmt_selfpay + self.preselfpay_amt + self.inscp_scp_amt;
+        let funds = self.hifp_pay + self.hifmi_pay + self.hifob_pay + self.maf_pay + self.oth_pay;
+        let amounts = [
+            self.medfee_sumamt, self.fulamt_ownpay_amt, self.overlmt_selfpay, self.preselfpay_amt, self.inscp_scp_amt, self.act_pay_dedc,
+            self.hifp_pay, self.hifmi_pay, self.hifob_pay, self.maf_pay, self.oth_pay, self.acct_pay, self.psn_cash_pay, self.hosp_part_amt,
+        ];
+        if amounts.iter().any(|a| a.is_negative()) {
+            Err("an amount is negative")
+        } else if lines_total != self.medfee_sumamt {
+            Err("lines do not sum to medfee_sumamt")
+        } else if parts != self.medfee_sumamt {
+            Err("self-paid, over-cap, class-B share and in-scope do not sum to medfee_sumamt")
+        } else if funds != self.fund_pay_sumamt {
+            Err("fund payments do not sum to fund_pay_sumamt")
+        } else if self.acct_pay + self.psn_cash_pay != self.psn_part_amt {
+            Err("personal account + cash is not psn_part_amt")
+        } else if self.fund_pay_sumamt + self.psn_part_amt + self.hosp_part_amt != self.medfee_sumamt {
+            Err("funds + person + hospital is not medfee_sumamt")
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The explanation as numbered lines, in Chinese or English.
+    #[must_use]
+    pub fn render_explanation(&self, language: Language) -> String {
+        let mut out = String::new();
+        for (index, step) in self.explanation.iter().enumerate() {
+            let title = match language {
+                Language::Zh => step.rule.title_zh(),
+                Language::En => step.rule.title_en(),
+            };
+            let _ = write!(out, "{:>2}. {title}", index + 1);
+            if let Some(line) = step.line {
+                let _ = match language {
+                    Language::Zh => write!(out, " 第{line}行"),
+                    Language::En => write!(out, " {line}"),
+                };
+            }
+            if let Some(param) = step.param {
+                let label = ParamKey::parse(param).map(|k| match language {
+                    Language::Zh => k.spec().label_zh,
+                    Language::En => k.spec().label_en,
+                });
+                let _ = write!(out, " — {}{param}", label.map(|l| format!("{l} ")).unwrap_or_default());
+            }
+            if let Some(value) = &step.value {
+                let _ = if step.param.is_some() { write!(out, " = {value}") } else { write!(out, ": {value}") };
+            }
+            if let Some(cite) = &step.cite {
+                let _ = match language {
+                    Language::Zh => write!(out, "〔依据：{cite}〕"),
+                    Language::En => write!(out, " [source: {cite}]"),
+                };
+            }
+            if step.rule != Rule::ServiceDate {
+                let _ = match language {
+                    Language::Zh => write!(out, "\n    计算基数 {} 元，本项金额 {} 元，剩余 {} 元", step.before, step.amount, step.after),
+                    Language::En => write!(out, "\n    base {} yuan, this step {} yuan, remaining {} yuan", step.before, step.amount, step.after),
+                };
+            }
+            out.push('\n');
+        }
+        let _ = match language {
+            Language::Zh => write!(
+                out,
+                "合计：总费用 {} 元 = 基金支付 {} 元（统筹 {}，大病/大额 {}，救助 {}，补充 {}）+ 个人负担 {} 元（个人账户 {}，现金 {}）",
+                self.medfee_sumamt, self.fund_pay_sumamt, self.hifp_pay, self.hifmi_pay + self.hifob_pay, self.maf_pay, self.oth_pay, self.psn_part_amt, self.acct_pay, self.psn_cash_pay
+            ),
+            Language::En => write!(
+                out,
+                "Total: bill {} yuan = funds {} yuan (pooled {}, critical/large-amount {}, assistance {}, supplementary {}) + person {} yuan (account {}, cash {})",
+                self.medfee_sumamt, self.fund_pay_sumamt, self.hifp_pay, self.hifmi_pay + self.hifob_pay, self.maf_pay, self.oth_pay, self.psn_part_amt, self.acct_pay, self.psn_cash_pay
+            ),
+        };
+        if !self.maternity_allowance.is_zero() {
+            let _ = match language {
+                Language::Zh => write!(out, "；另付生育津贴 {} 元", self.maternity_allowance),
+                Language::En => write!(out, "; maternity allowance paid besides: {} yuan", self.maternity_allowance),
+            };
+        }
+        out.push('\n');
+        out
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Language {
+    Zh,
+    En,
+}
+
