@@ -145,10 +145,10 @@ registry! {
     OutOfAreaReductionUnreferred = "outofarea.reduction_unreferred", Points, [R, S, T], BASIC, false, "异地就医（未转诊）降低比例", "out-of-area reduction without referral";
     PooledAnnualCap = "pooled.annual_cap", Money, [R, S, T, C], BASIC, false, "统筹基金年度最高支付限额", "pooled fund annual cap";
     OutpatientDeductible = "outpatient.deductible", Money, [R, S, T, L], BASIC, false, "门诊统筹起付标准", "outpatient pooling deductible";
-    OutpatientRatio = "outpatient.ratio", Ratio, [R, S, T, L], BASIC, false, "门诊统筹支付比例", "outpatient pooling ratio";
-    OutpatientAnnualLimit = "outpatient.annual_limit", Money, [R, S, T], BASIC, false, "门诊统筹年度限额", "outpatient pooling annual limit";
+    OutpatientRatio = "outpatient.ratio", Ratio, [R, S, T, L, C], BASIC, false, "门诊统筹支付比例", "outpatient pooling ratio";
+    OutpatientAnnualLimit = "outpatient.annual_limit", Money, [R, S, T, C], BASIC, false, "门诊统筹年度限额", "outpatient pooling annual limit";
     ChronicDeductible = "chronic.deductible", Money, [R, S, T], BASIC, false, "门诊慢特病起付标准", "chronic outpatient deductible";
-    ChronicRatio = "chronic.ratio", Ratio, [R, S, T, L], BASIC, false, "门诊慢特病支付比例", "chronic outpatient ratio";
+    ChronicRatio = "chronic.ratio", Ratio, [R, S, T, L, C], BASIC, false, "门诊慢特病支付比例", "chronic outpatient ratio";
     CriticalThreshold = "critical.threshold", Money, [R, S, T], CRITICAL, false, "大病保险起付标准", "critical-illness threshold";
     CriticalBands = "critical.bands", Bands, [R, S, T], CRITICAL, false, "大病保险分段支付比例", "critical-illness bands";
     CriticalAnnualCap = "critical.annual_cap", Money, [R, S, T], CRITICAL, false, "大病保险年度最高支付限额", "critical-illness annual cap";

@@ -565,7 +565,7 @@ fn check_cite(cite: &str, sources: &[Source]) -> Result<(), String> {
     if let Some(reason) = cite.strip_prefix("assumption:") {
         return if reason.trim().chars().count() >= 3 { Ok(()) } else { Err("an assumption must say why: 'assumption: <reason>'".into()) };
     }
-    let first = cite.split(|c: char| c.is_whitespace() || c == '§').next().unwrap_or_default();
+    let first = cite.split(|c: char| c.is_whitespace() || matches!(c, '§' | ':' | ',' | '：' | '，')).next().unwrap_or_default();
     if !first.is_empty() && sources.iter().any(|s| s.id == first) {
         return Ok(());
     }
