@@ -248,11 +248,12 @@ impl Run<'_> {
             ClaimKind::ChronicOutpatient => self.chronic_outpatient(&query, date, &mut acc)?,
             ClaimKind::Maternity => self.maternity(&query, date, &mut acc)?,
         }
-        assert!(self.out.hifp_pay <= inscope + self.out.preselfpay_amt, "the basic fund never pays more than the eligible cost");
+        assert!(self.out.hifp_pay <= inscope, "the basic fund never pays more than the in-scope cost");
 
         // -- supplementary, critical illness, assistance: inpatient and chronic only --
         let layered = matches!(claim.kind, ClaimKind::Inpatient | ClaimKind::ChronicOutpatient);
-        let mut burden = inscope - self.out.hifp_pay; // in-scope cost the person still bears
+        // In-scope cost the person still bears; only the layered kinds carry it further.
+        let mut burden = if layered { inscope - self.out.hifp_pay } else { Fen::ZERO };
         if layered && claim.kind == ClaimKind::Inpatient && person.supplementary && policy.has_scheme(Scheme::Supplementary) {
             let paid = self.supplementary(&query, date, cut_off, burden, &mut acc)?;
             burden -= paid;
@@ -359,7 +360,8 @@ impl Run<'_> {
                         result.overlmt_selfpay = self.rounding.scale(line.unit_price - cap, i64::from(line.quantity.milli()), 1000);
                     }
                     let rest = total - result.overlmt_selfpay;
-                    if item.class == CatalogueClass::B {
+                    // A maternity claim has no class-B share: the lump sum covers the delivery.
+                    if item.class == CatalogueClass::B && fund_scheme != Scheme::Maternity {
                         let share = match item.selfpay_share {
                             Some(own) => {
                                 if self.explain {
@@ -367,7 +369,6 @@ impl Run<'_> {
                                 }
                                 own
                             }
-                            None if fund_scheme == Scheme::Maternity => RatioBp::ZERO,
                             None => {
                                 if class_b_share.is_none() {
                                     class_b_share = Some(policy.ratio(ParamKey::ClassBShare, query, date)?);
@@ -560,9 +561,8 @@ impl Run<'_> {
             DeliveryKind::MiscarriageLate => ParamKey::MaternityLumpSumMiscarriageLate,
         };
         let lump = policy.money(lump_key, query, date)?;
-        // The lump sum pays the delivery's eligible cost (in scope and class-B share; a
-        // maternity claim has no class-B share), never more than it.
-        let eligible = self.out.inscp_scp_amt + self.out.preselfpay_amt;
+        // The lump sum pays the delivery's in-scope cost, never more than it.
+        let eligible = self.out.inscp_scp_amt;
         let paid = eligible.min(lump.value);
         self.step_found(Rule::MaternityLumpSum, &lump, eligible, paid, eligible - paid);
         self.out.hifp_pay = paid;

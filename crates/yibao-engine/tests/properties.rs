@@ -1,0 +1,191 @@
+//! Invariants of the settlement engine over generated people and years of claims, against
+//! the base test pack (ARCHITECTURE.md: `payers-sum-to-bill`, `caps-hold`, `monotone-in-bill`).
+
+use proptest::prelude::*;
+use time::{Date, Duration, macros::date};
+use yibao_domain::{AssistanceGroup, ClaimKind, DeliveryKind, Fen, InstitutionLevel, ItemCode, NationalId, PersonCategory, Place, RegionCode, Scheme};
+use yibao_engine::{Accumulators, Claim, ClaimLine, Coverage, Delivery, Explain, Quantity, Settlement, settle};
+use yibao_policy::Policy;
+
+const CODES: &[&str] = &[
+    "XA00000000A000000000001",
+    "XB00000000A000000000002",
+    "XB00000000A000000000003",
+    "ZC000000000000000004",
+    "XB00000000A000000000005",
+    "001201000010000",
+    "XB00000000A000000000006",
+    "C00000000000000000007",
+    "XZ99999999A999999999999",
+];
+
+// The base pack's caps (tests/packs/base.toml).
+const POOLED_CAP: Fen = Fen::yuan(300_000);
+const OUTPATIENT_LIMIT: Fen = Fen::yuan(500);
+const CHRONIC_LIMIT_I10: Fen = Fen::yuan(3_000);
+const CRITICAL_CAP: Fen = Fen::yuan(400_000);
+const ASSISTANCE_LIMIT: Fen = Fen::yuan(50_000);
+const SUPPLEMENTARY_CAP: Fen = Fen::yuan(120_000);
+
+fn policy() -> Policy {
+    let text = include_str!("packs/base.toml");
+    Policy::from_toml("base.toml", text).expect("base pack loads")
+}
+
+fn person_strategy() -> impl Strategy<Value = Coverage> {
+    (any::<bool>(), any::<bool>(), prop::option::of(0usize..4), any::<bool>(), any::<bool>(), 0i64..500_000, any::<bool>()).prop_map(
+        |(employee, retired, group, supplementary, maternity, balance_fen, use_account)| Coverage {
+            person_id: NationalId::from_parts(RegionCode::parse("419921").expect("region"), date!(1970 - 05 - 17), 17).expect("id"),
+            region: RegionCode::parse("419921").expect("region"),
+            scheme: if employee { Scheme::Employee } else { Scheme::Resident },
+            category: match (employee, retired) {
+                (true, true) => PersonCategory::Retired,
+                (true, false) => PersonCategory::Employed,
+                _ => PersonCategory::Resident,
+            },
+            coverage_from: date!(2010 - 01 - 01),
+            coverage_until: None,
+            tier_history: None,
+            assistance_group: group.map(|g| AssistanceGroup::ALL[g]),
+            supplementary,
+            maternity: maternity && employee,
+            certified_chronic_diseases: vec!["I10".to_owned()],
+            personal_account_balance: Fen::new(balance_fen),
+            use_personal_account: use_account,
+        },
+    )
+}
+
+fn line_strategy() -> impl Strategy<Value = ClaimLine> {
+    (0..CODES.len(), 1u32..4_000, 0i64..5_000_000, any::<bool>()).prop_map(|(code, quantity_milli, price_fen, approved)| ClaimLine {
+        code: ItemCode::parse(CODES[code]).expect("code"),
+        quantity: Quantity::from_milli(quantity_milli),
+        unit_price: Fen::new(price_fen),
+        approved,
+    })
+}
+
+fn claim_strategy() -> impl Strategy<Value = Claim> {
+    (0u8..4, 0usize..3, any::<bool>(), any::<bool>(), any::<bool>(), 0i64..364, prop::collection::vec(line_strategy(), 1..8), 0u8..4).prop_map(
+        |(kind, level, out_of_area, referral, emergency, day, lines, delivery)| {
+            let kind = [ClaimKind::Inpatient, ClaimKind::GeneralOutpatient, ClaimKind::ChronicOutpatient, ClaimKind::Maternity][usize::from(kind)];
+            let admission: Date = date!(2024 - 01 - 01) + Duration::days(day);
+            Claim {
+                claim_id: format!("P-{day}"),
+                institution_code: "H41992100007".to_owned(),
+                institution_level: InstitutionLevel::ALL[level],
+                place: if out_of_area { Place::OutOfArea } else { Place::InArea },
+                kind,
+                admission_date: admission,
+                discharge_date: admission + Duration::days(3),
+                diagnosis: if kind == ClaimKind::ChronicOutpatient { "I10.x00".to_owned() } else { "K35.900".to_owned() },
+                referral,
+                emergency,
+                referred_deductible_paid: Fen::ZERO,
+                delivery: (kind == ClaimKind::Maternity).then(|| Delivery {
+                    kind: [DeliveryKind::Normal, DeliveryKind::Difficult, DeliveryKind::MiscarriageEarly, DeliveryKind::MiscarriageLate][usize::from(delivery)],
+                    babies: 1 + delivery % 2,
+                    employer_average_wage_monthly: Some(Fen::yuan(7_000)),
+                }),
+                lines,
+            }
+        },
+    )
+}
+
+fn amounts(s: &Settlement) -> [Fen; 15] {
+    [
+        s.medfee_sumamt, s.fulamt_ownpay_amt, s.overlmt_selfpay, s.preselfpay_amt, s.inscp_scp_amt, s.act_pay_dedc, s.hifp_pay, s.hifmi_pay, s.hifob_pay,
+        s.maf_pay, s.oth_pay, s.acct_pay, s.psn_cash_pay, s.hosp_part_amt, s.maternity_allowance,
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// Over any year of claims: every settlement balances to the fen, no amount is negative,
+    /// the accumulators are the sums of what was paid, and no cap is ever exceeded.
+    #[test]
+    fn a_year_of_claims_keeps_every_invariant(person in person_strategy(), mut claims in prop::collection::vec(claim_strategy(), 1..12)) {
+        let policy = policy();
+        claims.sort_by_key(|c| c.admission_date);
+        let mut acc = Accumulators::default();
+        let mut paid = [Fen::ZERO; 6]; // pooled (inpatient+chronic), outpatient, critical, assistance, supplementary, account
+        let mut balance = person.personal_account_balance;
+        for claim in &claims {
+            let mut who = person.clone();
+            who.personal_account_balance = balance;
+            let s = match settle(&policy, claim, &who, &acc, Explain::Off) {
+                Ok(s) => s,
+                // A maternity claim for someone without maternity insurance is refused, and
+                // that is the only refusal these inputs may produce.
+                Err(e) => { prop_assert_eq!(e.code(), "settle.not_maternity_insured"); continue; }
+            };
+            prop_assert_eq!(s.check_identities(), Ok(()));
+            for a in amounts(&s) { prop_assert!(!a.is_negative(), "negative amount in {:?}", s); }
+            prop_assert!(s.acct_pay <= balance);
+            match claim.kind {
+                ClaimKind::Inpatient | ClaimKind::ChronicOutpatient => paid[0] += s.hifp_pay,
+                ClaimKind::GeneralOutpatient => paid[1] += s.hifp_pay,
+                ClaimKind::Maternity => {}
+            }
+            paid[2] += s.hifmi_pay + s.hifob_pay;
+            paid[3] += s.maf_pay;
+            paid[4] += s.oth_pay;
+            paid[5] += s.acct_pay;
+            balance = s.acct_balance_after;
+            acc = s.accumulators;
+            prop_assert_eq!(acc.pooled_paid, paid[0]);
+            prop_assert_eq!(acc.outpatient_pooled_paid, paid[1]);
+            prop_assert_eq!(acc.critical_paid, paid[2]);
+            prop_assert_eq!(acc.assistance_paid, paid[3]);
+            prop_assert_eq!(acc.supplementary_paid, paid[4]);
+            prop_assert!(acc.pooled_paid <= POOLED_CAP);
+            prop_assert!(acc.outpatient_pooled_paid <= OUTPATIENT_LIMIT);
+            prop_assert!(acc.chronic_paid <= CHRONIC_LIMIT_I10);
+            prop_assert!(acc.critical_paid <= CRITICAL_CAP);
+            prop_assert!(acc.assistance_paid <= ASSISTANCE_LIMIT);
+            prop_assert!(acc.supplementary_paid <= SUPPLEMENTARY_CAP);
+        }
+        prop_assert_eq!(person.personal_account_balance - balance, paid[5]);
+    }
+
+    /// A larger bill never makes the patient pay less, whatever the person has already
+    /// used this year.
+    #[test]
+    fn a_larger_bill_never_lowers_what_the_patient_pays(
+        person in person_strategy(),
+        history in prop::collection::vec(claim_strategy(), 0..4),
+        claim in claim_strategy(),
+        line in 0usize..8,
+        extra_fen in 1i64..20_000_000,
+    ) {
+        let policy = policy();
+        let mut acc = Accumulators::default();
+        let mut sorted = history;
+        sorted.sort_by_key(|c| c.admission_date);
+        for earlier in sorted.iter().filter(|c| c.admission_date <= claim.admission_date) {
+            if let Ok(s) = settle(&policy, earlier, &person, &acc, Explain::Off) { acc = s.accumulators; }
+        }
+        let Ok(base) = settle(&policy, &claim, &person, &acc, Explain::Off) else { return Ok(()); };
+        let mut bigger = claim.clone();
+        let index = line % bigger.lines.len();
+        bigger.lines[index].unit_price = Fen::new((bigger.lines[index].unit_price.get() + extra_fen).min(10_000_000_00));
+        let more = settle(&policy, &bigger, &person, &acc, Explain::Off).expect("a bigger bill settles like the smaller one");
+        prop_assert!(more.psn_part_amt >= base.psn_part_amt, "patient paid {} for the bill of {} but {} for the larger bill of {}", base.psn_part_amt, base.medfee_sumamt, more.psn_part_amt, more.medfee_sumamt);
+        prop_assert!(more.medfee_sumamt >= base.medfee_sumamt);
+    }
+
+    /// The explanation is a view: asking for it changes no amount.
+    #[test]
+    fn explaining_changes_nothing(person in person_strategy(), claim in claim_strategy()) {
+        let policy = policy();
+        let plain = settle(&policy, &claim, &person, &Accumulators::default(), Explain::Off);
+        let explained = settle(&policy, &claim, &person, &Accumulators::default(), Explain::On);
+        match (plain, explained) {
+            (Ok(a), Ok(mut b)) => { prop_assert!(!b.explanation.is_empty()); b.explanation.clear(); prop_assert_eq!(a, b); }
+            (Err(a), Err(b)) => prop_assert_eq!(a, b),
+            (a, b) => prop_assert!(false, "{:?} vs {:?}", a, b),
+        }
+    }
+}
