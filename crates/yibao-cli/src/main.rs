@@ -1,15 +1,18 @@
-//! `yibao`: the one binary. Thin: parses arguments, reads files, calls the pure crates,
-//! prints results. Exit codes: 0 success, 1 the input was refused (the message says why),
-//! 2 usage error (clap).
+//! `yibao`: the one binary. Thin: parses arguments, reads files, calls the pure crates and
+//! prints the results. Exit codes: 0 success; 1 the input was refused (stderr says why,
+//! with a stable code); 2 usage error.
+
+mod demo;
+mod files;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use yibao_policy::Policy;
+use clap::{Parser, Subcommand, ValueEnum};
+use yibao_engine::{Explain, Language, settle};
 
 #[derive(Parser, Debug)]
-#[command(name = "yibao", version, about = "Yibao (医保): a city's public medical and maternity insurance")]
+#[command(name = "yibao", version, about = "Yibao (医保): a city's public basic medical and maternity insurance")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -17,10 +20,35 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Settle the demo city's example claims with its embedded policy pack: no files, no set-up.
+    Demo {
+        /// Also print each settlement's step-by-step explanation.
+        #[arg(long)]
+        explain: bool,
+    },
     /// Policy packs.
     Policy {
         #[command(subcommand)]
         command: PolicyCommand,
+    },
+    /// Settle one claim (one-bill settlement through every layer) and print it as JSON.
+    Settle {
+        /// The policy pack (TOML).
+        #[arg(long)]
+        policy: PathBuf,
+        /// The claim (JSON), as a hospital submits it.
+        #[arg(long)]
+        claim: PathBuf,
+        /// The person: {"coverage": {…}, "accumulators": {…}} (JSON). Without it, a
+        /// resident of the pack's city in its lowest tier, with nothing used this year.
+        #[arg(long)]
+        person: Option<PathBuf>,
+        /// After the JSON, print the step-by-step explanation.
+        #[arg(long)]
+        explain: bool,
+        /// Language of the explanation.
+        #[arg(long, value_enum, default_value_t = Lang::Both)]
+        lang: Lang,
     },
 }
 
@@ -33,24 +61,35 @@ enum PolicyCommand {
     },
 }
 
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Lang {
+    Zh,
+    En,
+    Both,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let result = match cli.command {
+        Command::Demo { explain } => demo::run(explain),
         Command::Policy { command: PolicyCommand::Check { files } } => policy_check(&files),
+        Command::Settle { policy, claim, person, explain, lang } => settle_command(&policy, &claim, person.as_deref(), explain, lang),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
     }
 }
 
-fn load_policy(path: &PathBuf) -> Result<Policy, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    Policy::from_toml(&path.display().to_string(), &text).map_err(|e| e.to_string())
-}
-
-fn policy_check(files: &[PathBuf]) -> ExitCode {
-    let mut failed = false;
-    for path in files {
-        match load_policy(path) {
+fn policy_check(paths: &[PathBuf]) -> Result<(), String> {
+    let mut problems = Vec::new();
+    for path in paths {
+        match files::load_policy(path) {
             Ok(policy) => {
-                let params: usize = yibao_policy::PARAMS.iter().map(|p| policy.entries(p.key).len()).sum();
+                let entries: usize = yibao_policy::PARAMS.iter().map(|p| policy.entries(p.key).len()).sum();
                 println!(
                     "{}: ok — {} ({}), region {}, from {}, {} parameter entries, {} catalogue items, {} chronic diseases",
                     path.display(),
@@ -58,16 +97,46 @@ fn policy_check(files: &[PathBuf]) -> ExitCode {
                     policy.name,
                     policy.region,
                     policy.effective_from,
-                    params,
+                    entries,
                     policy.catalogue().count(),
                     policy.chronic_diseases.len()
                 );
             }
-            Err(message) => {
-                failed = true;
-                eprintln!("{message}");
-            }
+            Err(message) => problems.push(message),
         }
     }
-    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+    if problems.is_empty() { Ok(()) } else { Err(problems.join("\n")) }
+}
+
+fn settle_command(policy_path: &std::path::Path, claim_path: &std::path::Path, person_path: Option<&std::path::Path>, explain: bool, lang: Lang) -> Result<(), String> {
+    let policy = files::load_policy(policy_path)?;
+    let claim = files::load_claim(claim_path)?;
+    let person = match person_path {
+        Some(path) => files::load_person(path)?,
+        None => {
+            let person = files::default_person(&policy);
+            eprintln!(
+                "no --person: settling for a {} of {} in tier {}, with nothing used this year",
+                person.coverage.scheme,
+                person.coverage.region,
+                person.coverage.tier_history.as_ref().map_or_else(|| "-".to_owned(), |h| h.initial.to_string())
+            );
+            person
+        }
+    };
+    let accumulators = person.accumulators.unwrap_or_default();
+    let settlement = settle(&policy, &claim, &person.coverage, &accumulators, if explain { Explain::On } else { Explain::Off })
+        .map_err(|e| format!("{}: refused [{}]: {e}", claim_path.display(), e.code()))?;
+    println!("{}", serde_json::to_string_pretty(&settlement).map_err(|e| e.to_string())?);
+    if explain {
+        for language in match lang {
+            Lang::Zh => &[Language::Zh][..],
+            Lang::En => &[Language::En][..],
+            Lang::Both => &[Language::Zh, Language::En][..],
+        } {
+            println!();
+            print!("{}", settlement.render_explanation(*language));
+        }
+    }
+    Ok(())
 }

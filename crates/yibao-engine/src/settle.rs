@@ -395,12 +395,9 @@ impl Run<'_> {
             out.inscp_scp_amt += result.inscp_scp_amt;
             out.lines.push(result);
             if self.explain {
-                let name = item.map_or("(not in the catalogue)", |i| i.name.as_str());
-                let class = item.map_or("-", |i| i.class.code());
-                let mut text = format!(
-                    "{} {name}: class {class}, {} × {} = {}; wholly self-paid {}, over price cap {}, class-B share {}, in scope {}",
-                    line.code, line.quantity, line.unit_price, total, result.fulamt_ownpay_amt, result.overlmt_selfpay, result.preselfpay_amt, result.inscp_scp_amt
-                );
+                // The amounts are rendered per language from `out.lines`; the step keeps
+                // the item's name and the share's provenance.
+                let mut text = format!("{} {}", line.code, item.map_or("", |i| i.name.as_str()));
                 if let Some((key, value, _)) = &share_found {
                     text.push_str(&format!(" ({key} = {value})"));
                 }
@@ -612,9 +609,9 @@ impl Run<'_> {
         let ratio = policy.ratio(ParamKey::SupplementaryRatio, &region_query, date)?;
         let cap = policy.money(ParamKey::SupplementaryAnnualCap, &region_query, date)?;
         let payable = self.rounding.apply(cut_off, ratio.value).min(burden);
-        self.step_found(Rule::Supplementary, &ratio, cut_off, payable, cut_off - payable.min(cut_off));
         let paid = payable.min(cap.value.saturating_remainder(acc.supplementary_paid));
-        if paid != payable || !cut_off.is_zero() {
+        if !cut_off.is_zero() {
+            self.step_found(Rule::Supplementary, &ratio, cut_off, payable, cut_off - payable.min(cut_off));
             self.step_found(Rule::PooledCap, &cap, payable, paid, payable - paid);
         }
         self.out.oth_pay = paid;

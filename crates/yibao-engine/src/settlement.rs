@@ -241,6 +241,45 @@ impl Settlement {
                 });
                 let _ = write!(out, " — {}{param}", label.map(|l| format!("{l} ")).unwrap_or_default());
             }
+            if step.rule == Rule::ServiceDate {
+                let tier = self.tier.map(|t| t.to_string());
+                let date = self.service_date.map(|d| d.to_string()).unwrap_or_default();
+                let _ = match (language, tier) {
+                    (Language::Zh, Some(t)) => write!(out, "：{date}，{} 年度，第 {t} 档", self.year),
+                    (Language::Zh, None) => write!(out, "：{date}，{} 年度", self.year),
+                    (Language::En, Some(t)) => write!(out, ": {date}, year {}, tier {t}", self.year),
+                    (Language::En, None) => write!(out, ": {date}, year {}", self.year),
+                };
+            }
+            if let Some(line) = step.line.and_then(|n| self.lines.get(n - 1)) {
+                let class = line.class.map_or("-", |c| c.code());
+                let _ = match language {
+                    Language::Zh => write!(
+                        out,
+                        "\n    {} 类别{class}，{} × {} = {} 元；全自费 {}，超限价自付 {}，乙类先行自付 {}，政策范围内 {}",
+                        step.value.as_deref().unwrap_or_default(), line.quantity, line.unit_price, line.det_item_fee_sumamt,
+                        line.fulamt_ownpay_amt, line.overlmt_selfpay, line.preselfpay_amt, line.inscp_scp_amt
+                    ),
+                    Language::En => write!(
+                        out,
+                        "\n    {} class {class}, {} × {} = {} yuan; wholly self-paid {}, over the price cap {}, class-B share {}, in scope {}",
+                        step.value.as_deref().unwrap_or_default(), line.quantity, line.unit_price, line.det_item_fee_sumamt,
+                        line.fulamt_ownpay_amt, line.overlmt_selfpay, line.preselfpay_amt, line.inscp_scp_amt
+                    ),
+                };
+                if let Some(cite) = &step.cite {
+                    let _ = match language {
+                        Language::Zh => write!(out, "〔依据：{cite}〕"),
+                        Language::En => write!(out, " [source: {cite}]"),
+                    };
+                }
+                out.push('\n');
+                continue;
+            }
+            if step.rule == Rule::ServiceDate {
+                out.push('\n');
+                continue;
+            }
             if let Some(value) = &step.value {
                 let _ = if step.param.is_some() { write!(out, " = {value}") } else { write!(out, ": {value}") };
             }
