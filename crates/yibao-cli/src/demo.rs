@@ -40,14 +40,20 @@ const EXAMPLES: &[(&str, &str, &str)] = &[
 pub fn run(explain: bool) -> Result<(), String> {
     let policy = Policy::from_toml("policies/demo-city.toml (embedded)", DEMO_POLICY).map_err(|e| e.to_string())?;
     println!("Yibao demo — {} ({}), policy in force from {}", policy.name, policy.region, policy.effective_from);
-    println!("Every amount in yuan. Funds: pooled = basic pooled fund (or the maternity fund), critical = critical illness / employees' large amount.\n");
-    println!("{:<4} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}", "#", "bill", "pooled", "critical", "assist", "suppl", "account", "cash", "allowance");
+    println!(
+        "Every amount in yuan. Funds: pooled = basic pooled fund (or the maternity fund), critical = critical illness / employees' large amount.\n"
+    );
+    println!(
+        "{:<4} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "#", "bill", "pooled", "critical", "assist", "suppl", "account", "cash", "allowance"
+    );
     let mut settled = Vec::new();
     for (index, (title, claim_text, person_text)) in EXAMPLES.iter().enumerate() {
         let claim = parse_claim(title, claim_text)?;
         let person = parse_person(title, person_text)?;
         let accumulators = person.accumulators.unwrap_or_default();
-        let s = settle(&policy, &claim, &person.coverage, &accumulators, Explain::On).map_err(|e| format!("{title}: refused [{}]: {e}", e.code()))?;
+        let s = settle(&policy, &claim, &person.coverage, &accumulators, Explain::On)
+            .map_err(|e| format!("{title}: refused [{}]: {e}", e.code()))?;
         println!(
             "{:<4} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
             index + 1,

@@ -52,7 +52,8 @@ pub fn parse_person(label: &str, text: &str) -> Result<PersonFile, String> {
 pub fn default_person(policy: &Policy) -> PersonFile {
     let scheme = if policy.has_scheme(Scheme::Resident) { Scheme::Resident } else { Scheme::Employee };
     let category = if scheme == Scheme::Resident { PersonCategory::Resident } else { PersonCategory::Employed };
-    let tier_history = policy.tiers_for(scheme).last().map(|&tier| TierHistory { initial: tier, since: policy.effective_from, changes: Vec::new() });
+    let tier_history =
+        policy.tiers_for(scheme).last().map(|&tier| TierHistory { initial: tier, since: policy.effective_from, changes: Vec::new() });
     let person_id = NationalId::from_parts(policy.region, time::macros::date!(1980 - 01 - 01), 1).expect("a valid id from a valid region");
     PersonFile {
         coverage: Coverage {

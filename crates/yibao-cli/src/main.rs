@@ -108,7 +108,13 @@ fn policy_check(paths: &[PathBuf]) -> Result<(), String> {
     if problems.is_empty() { Ok(()) } else { Err(problems.join("\n")) }
 }
 
-fn settle_command(policy_path: &std::path::Path, claim_path: &std::path::Path, person_path: Option<&std::path::Path>, explain: bool, lang: Lang) -> Result<(), String> {
+fn settle_command(
+    policy_path: &std::path::Path,
+    claim_path: &std::path::Path,
+    person_path: Option<&std::path::Path>,
+    explain: bool,
+    lang: Lang,
+) -> Result<(), String> {
     let policy = files::load_policy(policy_path)?;
     let claim = files::load_claim(claim_path)?;
     let person = match person_path {

@@ -86,7 +86,15 @@ fn examples_settle_to_balanced_json_with_an_explanation() {
     }
     // R-ENR-4: the resident asked for tier 2 in November 2025; a 9-month wait means the March
     // 2026 stay is still settled under tier 3.
-    let out = yibao(&["settle", "--policy", "policies/demo-city.toml", "--claim", "examples/claims/inpatient-stent-tertiary.json", "--person", "examples/persons/resident-tier3.json"]);
+    let out = yibao(&[
+        "settle",
+        "--policy",
+        "policies/demo-city.toml",
+        "--claim",
+        "examples/claims/inpatient-stent-tertiary.json",
+        "--person",
+        "examples/persons/resident-tier3.json",
+    ]);
     let value: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(value["tier"], 3);
 }
@@ -97,10 +105,22 @@ fn bad_input_exits_1_with_a_stable_code_and_no_output() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let cases = [
         ("{ not json", "[claim.malformed]"),
-        (r#"{"claim_id":"x","institution_code":"H41990200003","institution_level":"tertiary","kind":"inpatient","admission_date":"2026-03-02","discharge_date":"2026-03-01","diagnosis":"I21.000","lines":[{"code":"XA10BAE010A001010100315","quantity":1,"unit_price":"1.00"}]}"#, "[claim.discharge_before_admission]"),
-        (r#"{"claim_id":"x","institution_code":"H41990200003","institution_level":"tertiary","kind":"inpatient","admission_date":"2026-03-02","discharge_date":"2026-03-03","diagnosis":"I21.000","lines":[{"code":"XA10BAE010A001010100315","quantity":1,"unit_price":1.5}]}"#, "never as floating-point"),
-        (r#"{"claim_id":"x","institution_code":"H41990200003","institution_level":"tertiary","kind":"inpatient","admission_date":"2020-03-02","discharge_date":"2020-03-03","diagnosis":"I21.000","lines":[{"code":"XA10BAE010A001010100315","quantity":1,"unit_price":"1.00"}]}"#, "[settle.before_policy]"),
-        (r#"{"claim_id":"x","institution_code":"H41990200003","institution_level":"tertiary","kind":"inpatient","admission_date":"2026-03-02","discharge_date":"2026-03-03","diagnosis":"I21.000","surprise":1,"lines":[]}"#, "unknown field `surprise`"),
+        (
+            r#"{"claim_id":"x","institution_code":"H41990200003","institution_level":"tertiary","kind":"inpatient","admission_date":"2026-03-02","discharge_date":"2026-03-01","diagnosis":"I21.000","lines":[{"code":"XA10BAE010A001010100315","quantity":1,"unit_price":"1.00"}]}"#,
+            "[claim.discharge_before_admission]",
+        ),
+        (
+            r#"{"claim_id":"x","institution_code":"H41990200003","institution_level":"tertiary","kind":"inpatient","admission_date":"2026-03-02","discharge_date":"2026-03-03","diagnosis":"I21.000","lines":[{"code":"XA10BAE010A001010100315","quantity":1,"unit_price":1.5}]}"#,
+            "never as floating-point",
+        ),
+        (
+            r#"{"claim_id":"x","institution_code":"H41990200003","institution_level":"tertiary","kind":"inpatient","admission_date":"2020-03-02","discharge_date":"2020-03-03","diagnosis":"I21.000","lines":[{"code":"XA10BAE010A001010100315","quantity":1,"unit_price":"1.00"}]}"#,
+            "[settle.before_policy]",
+        ),
+        (
+            r#"{"claim_id":"x","institution_code":"H41990200003","institution_level":"tertiary","kind":"inpatient","admission_date":"2026-03-02","discharge_date":"2026-03-03","diagnosis":"I21.000","surprise":1,"lines":[]}"#,
+            "unknown field `surprise`",
+        ),
     ];
     for (index, (claim, expected)) in cases.iter().enumerate() {
         let path = dir.join(format!("claim-{index}.json"));

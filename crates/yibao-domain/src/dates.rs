@@ -3,8 +3,7 @@
 use time::{Date, Month};
 
 /// The one textual date format: ISO 8601 calendar date, `2026-05-31`.
-pub const DATE_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
-    time::macros::format_description!("[year]-[month]-[day]");
+pub const DATE_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!("[year]-[month]-[day]");
 
 pub fn parse_date(text: &str) -> Result<Date, time::error::Parse> {
     Date::parse(text.trim(), DATE_FORMAT)
@@ -13,7 +12,8 @@ pub fn parse_date(text: &str) -> Result<Date, time::error::Parse> {
 /// The first day of the month after `date` (R-ENR-4: "the month after the change").
 #[must_use]
 pub fn first_of_next_month(date: Date) -> Date {
-    let (year, month) = if date.month() == Month::December { (date.year() + 1, Month::January) } else { (date.year(), date.month().next()) };
+    let (year, month) =
+        if date.month() == Month::December { (date.year() + 1, Month::January) } else { (date.year(), date.month().next()) };
     Date::from_calendar_date(year, month, 1).expect("first of a month exists")
 }
 
@@ -29,6 +29,7 @@ pub fn add_months(date: Date, months: u32) -> Date {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use time::macros::date;

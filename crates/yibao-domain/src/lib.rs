@@ -17,11 +17,8 @@ mod region;
 mod scheme;
 
 pub use catalogue::{CatalogueClass, ItemCode, ItemCodeError};
-pub use dates::{add_months, first_of_next_month, parse_date, DATE_FORMAT};
+pub use dates::{DATE_FORMAT, add_months, first_of_next_month, parse_date};
 pub use money::{Fen, MoneyError, RatioBp, Rounding, serde_yuan};
 pub use national_id::{NationalId, NationalIdError, Sex};
 pub use region::{RegionCode, RegionError, RegionLevel};
-pub use scheme::{
-    AssistanceGroup, ClaimKind, DeliveryKind, InstitutionLevel, PersonCategory, Place, Scheme,
-    Tier, TierError,
-};
+pub use scheme::{AssistanceGroup, ClaimKind, DeliveryKind, InstitutionLevel, PersonCategory, Place, Scheme, Tier, TierError};

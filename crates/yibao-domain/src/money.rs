@@ -223,7 +223,7 @@ impl fmt::Display for RatioBp {
         let frac = self.0 % 100;
         if frac == 0 {
             write!(f, "{whole}%")
-        } else if frac % 10 == 0 {
+        } else if frac.is_multiple_of(10) {
             write!(f, "{whole}.{}%", frac / 10)
         } else {
             write!(f, "{whole}.{frac:02}%")
@@ -275,10 +275,18 @@ impl Rounding {
                 Rounding::Down => quotient,
                 Rounding::Up => away,
                 Rounding::HalfUp => {
-                    if twice >= den { away } else { quotient }
+                    if twice >= den {
+                        away
+                    } else {
+                        quotient
+                    }
                 }
                 Rounding::HalfEven => {
-                    if twice > den || (twice == den && quotient % 2 != 0) { away } else { quotient }
+                    if twice > den || (twice == den && quotient % 2 != 0) {
+                        away
+                    } else {
+                        quotient
+                    }
                 }
             }
         };
@@ -299,6 +307,7 @@ impl Rounding {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -404,7 +413,9 @@ pub mod serde_yuan {
             Wire::Text(text) => Fen::parse_yuan(&text).map_err(serde::de::Error::custom),
             Wire::Yuan(yuan) if yuan.unsigned_abs() <= 10_000_000_000 => Ok(Fen::yuan(yuan)),
             Wire::Yuan(yuan) => Err(serde::de::Error::custom(format!("{yuan} yuan is beyond the largest amount allowed"))),
-            Wire::Float(f) => Err(serde::de::Error::custom(format!("{f}: write amounts as strings such as \"12.50\", never as floating-point numbers"))),
+            Wire::Float(f) => {
+                Err(serde::de::Error::custom(format!("{f}: write amounts as strings such as \"12.50\", never as floating-point numbers")))
+            }
         }
     }
 }

@@ -77,14 +77,7 @@ impl NationalId {
         if sequence > 999 || birth.year() < 1000 || birth.year() > 9999 {
             return None;
         }
-        let text = format!(
-            "{}{:04}{:02}{:02}{:03}0",
-            address,
-            birth.year(),
-            u8::from(birth.month()),
-            birth.day(),
-            sequence
-        );
+        let text = format!("{}{:04}{:02}{:02}{:03}0", address, birth.year(), u8::from(birth.month()), birth.day(), sequence);
         let mut id: [u8; 18] = text.as_bytes().try_into().ok()?;
         id[17] = check_char(&id);
         Some(NationalId(id))
@@ -178,6 +171,7 @@ impl<'de> Deserialize<'de> for NationalId {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use time::macros::date;
@@ -201,10 +195,7 @@ mod tests {
         assert_eq!(NationalId::parse("1101051949123100"), Err(NationalIdError::WrongLength(16)));
         assert_eq!(NationalId::parse("11010519491231X02X"), Err(NationalIdError::NotADigit { position: 15 }));
         assert_eq!(NationalId::parse("11010519490231002X"), Err(NationalIdError::BadBirthDate("19490231".into())));
-        assert_eq!(
-            NationalId::parse("110105194912310021"),
-            Err(NationalIdError::CheckDigitMismatch { expected: 'X', found: '1' })
-        );
+        assert_eq!(NationalId::parse("110105194912310021"), Err(NationalIdError::CheckDigitMismatch { expected: 'X', found: '1' }));
         assert_eq!(NationalId::parse("00010519491231002X"), Err(NationalIdError::BadAddressCode("000105".into())));
     }
 

@@ -25,14 +25,8 @@ pub enum Scheme {
 }
 
 impl Scheme {
-    pub const ALL: [Scheme; 6] = [
-        Scheme::Employee,
-        Scheme::Resident,
-        Scheme::Maternity,
-        Scheme::CriticalIllness,
-        Scheme::Supplementary,
-        Scheme::MedicalAssistance,
-    ];
+    pub const ALL: [Scheme; 6] =
+        [Scheme::Employee, Scheme::Resident, Scheme::Maternity, Scheme::CriticalIllness, Scheme::Supplementary, Scheme::MedicalAssistance];
 
     /// The two basic schemes a person is enrolled in at most one of (R-ENR-2).
     #[must_use]
@@ -217,12 +211,8 @@ pub enum AssistanceGroup {
 }
 
 impl AssistanceGroup {
-    pub const ALL: [AssistanceGroup; 4] = [
-        AssistanceGroup::Destitute,
-        AssistanceGroup::Dibao,
-        AssistanceGroup::LowIncome,
-        AssistanceGroup::ImpoverishedByIllness,
-    ];
+    pub const ALL: [AssistanceGroup; 4] =
+        [AssistanceGroup::Destitute, AssistanceGroup::Dibao, AssistanceGroup::LowIncome, AssistanceGroup::ImpoverishedByIllness];
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {

@@ -43,7 +43,12 @@ fn person() -> Coverage {
 }
 
 fn line(code: &str, quantity: u32, price_fen: i64) -> ClaimLine {
-    ClaimLine { code: ItemCode::parse(code).expect("code"), quantity: Quantity::units(quantity), unit_price: Fen::new(price_fen), approved: true }
+    ClaimLine {
+        code: ItemCode::parse(code).expect("code"),
+        quantity: Quantity::units(quantity),
+        unit_price: Fen::new(price_fen),
+        approved: true,
+    }
 }
 
 fn outpatient() -> Claim {

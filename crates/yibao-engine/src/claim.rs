@@ -3,7 +3,10 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::Date;
-use yibao_domain::{AssistanceGroup, ClaimKind, DeliveryKind, Fen, InstitutionLevel, ItemCode, NationalId, PersonCategory, Place, RegionCode, Scheme, Tier, serde_yuan};
+use yibao_domain::{
+    AssistanceGroup, ClaimKind, DeliveryKind, Fen, InstitutionLevel, ItemCode, NationalId, PersonCategory, Place, RegionCode, Scheme, Tier,
+    serde_yuan,
+};
 
 /// Most lines one claim may carry. A long inpatient stay has hundreds; above this a
 /// hospital must split its upload (TIGER_STYLE: a limit on everything).
@@ -42,7 +45,12 @@ impl Quantity {
     /// `"2"`, `"0.5"`, `"1.125"`: at most three decimals.
     pub fn parse(text: &str) -> Option<Quantity> {
         let (whole, frac) = text.trim().split_once('.').unwrap_or((text.trim(), ""));
-        if whole.is_empty() || whole.len() > 7 || frac.len() > 3 || !whole.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        if whole.is_empty()
+            || whole.len() > 7
+            || frac.len() > 3
+            || !whole.bytes().all(|b| b.is_ascii_digit())
+            || !frac.bytes().all(|b| b.is_ascii_digit())
+        {
             return None;
         }
         let milli = whole.parse::<u32>().ok()? * 1000 + format!("{frac:0<3}").parse::<u32>().ok()?;
@@ -74,7 +82,8 @@ impl<'de> Deserialize<'de> for Quantity {
         match Wire::deserialize(deserializer)? {
             Wire::Units(n) if n <= QUANTITY_LIMIT_MILLI / 1000 => Ok(Quantity::units(n)),
             Wire::Units(n) => Err(serde::de::Error::custom(format!("quantity {n} is too large"))),
-            Wire::Text(text) => Quantity::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("'{text}' is not a quantity (at most three decimals, e.g. \"0.5\")"))),
+            Wire::Text(text) => Quantity::parse(&text)
+                .ok_or_else(|| serde::de::Error::custom(format!("'{text}' is not a quantity (at most three decimals, e.g. \"0.5\")"))),
         }
     }
 }
@@ -227,7 +236,8 @@ impl Claim {
             return Err(ClaimError::BadInstitutionCode(self.institution_code.clone()));
         }
         let dx = self.diagnosis.as_bytes();
-        let dx_ok = (3..=16).contains(&dx.len()) && dx[0].is_ascii_uppercase() && dx.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'.');
+        let dx_ok =
+            (3..=16).contains(&dx.len()) && dx[0].is_ascii_uppercase() && dx.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'.');
         if !dx_ok {
             return Err(ClaimError::BadDiagnosis(self.diagnosis.clone()));
         }

@@ -28,7 +28,13 @@ pub struct ResidentContribution {
 }
 
 /// Resident contribution for coverage in force on `date`.
-pub fn resident_contribution(policy: &Policy, region: RegionCode, tier: Option<Tier>, group: Option<AssistanceGroup>, date: Date) -> Result<ResidentContribution, LookupError> {
+pub fn resident_contribution(
+    policy: &Policy,
+    region: RegionCode,
+    tier: Option<Tier>,
+    group: Option<AssistanceGroup>,
+    date: Date,
+) -> Result<ResidentContribution, LookupError> {
     let q = Query { region: Some(region), tier, ..Query::default() };
     let full = policy.money(ParamKey::ResidentContribution, &q, date)?.value;
     let share = policy.ratio_or(ParamKey::ResidentAssistedShare, &Query { group, ..Query::default() }, date, RatioBp::ZERO)?.value;
@@ -38,7 +44,15 @@ pub fn resident_contribution(policy: &Policy, region: RegionCode, tier: Option<T
     let city = policy.money(ParamKey::ResidentSubsidyCity, &q, date)?.value;
     let county = policy.money(ParamKey::ResidentSubsidyCounty, &q, date)?.value;
     let personal = full - civil_affairs;
-    Ok(ResidentContribution { personal, civil_affairs, central, provincial, city, county, total: personal + civil_affairs + central + provincial + city + county })
+    Ok(ResidentContribution {
+        personal,
+        civil_affairs,
+        central,
+        provincial,
+        city,
+        county,
+        total: personal + civil_affairs + central + provincial + city + county,
+    })
 }
 
 /// An employee's monthly contribution (R-FIN-1): the wage bounded to the base floor and
@@ -72,7 +86,13 @@ pub fn employee_contribution(
     let q = Query { region: Some(region), scheme: Some(Scheme::Employee), tier, category: Some(category), ..Query::default() };
     if category == PersonCategory::Retired {
         let credit = policy.money(ParamKey::EmployeeRetireeAccountMonthly, &q, date)?.value;
-        return Ok(EmployeeContribution { base: Fen::ZERO, employer: Fen::ZERO, employee: Fen::ZERO, to_account: credit, to_pool: Fen::ZERO - credit });
+        return Ok(EmployeeContribution {
+            base: Fen::ZERO,
+            employer: Fen::ZERO,
+            employee: Fen::ZERO,
+            to_account: credit,
+            to_pool: Fen::ZERO - credit,
+        });
     }
     let average = policy.money(ParamKey::EmployeeAverageWageMonthly, &q, date)?.value;
     let floor = policy.rounding.scale(average, i64::from(policy.multiple(ParamKey::EmployeeBaseFloor, &q, date)?.value), 10_000);

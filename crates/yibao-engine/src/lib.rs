@@ -9,10 +9,13 @@ mod settlement;
 mod tier;
 
 pub use claim::{
-    Accumulators, BABIES_LIMIT, BILL_LIMIT, Claim, ClaimError, ClaimLine, Coverage, Delivery, LINES_LIMIT, Quantity, TIER_CHANGES_LIMIT, TierChange,
-    TierHistory,
+    Accumulators, BABIES_LIMIT, BILL_LIMIT, Claim, ClaimError, ClaimLine, Coverage, Delivery, LINES_LIMIT, Quantity, TIER_CHANGES_LIMIT,
+    TierChange, TierHistory,
 };
-pub use contribution::{EmployeeContribution, ResidentContribution, SupplementaryContribution, employee_contribution, resident_contribution, supplementary_contribution};
+pub use contribution::{
+    EmployeeContribution, ResidentContribution, SupplementaryContribution, employee_contribution, resident_contribution,
+    supplementary_contribution,
+};
 pub use settle::{Explain, SettleError, settle, settle_into};
 pub use settlement::{Language, LineSettlement, LineVerdict, Rule, Settlement, Step};
 pub use tier::{TierHistoryError, TierOrPolicyError, tier_on};

@@ -55,7 +55,9 @@ pub enum SettleError {
     NotACertifiedChronicDisease { diagnosis: String },
     #[error("the person is not enrolled in maternity insurance")]
     NotMaternityInsured,
-    #[error("the accumulators are for {accumulators}, a later year than the date of service's {service}: settle with that year's accumulators")]
+    #[error(
+        "the accumulators are for {accumulators}, a later year than the date of service's {service}: settle with that year's accumulators"
+    )]
     AccumulatorsFromLaterYear { accumulators: i32, service: i32 },
 }
 
@@ -97,7 +99,13 @@ pub enum Explain {
 }
 
 /// Settles one claim. See [`settle_into`] for the allocation-free form.
-pub fn settle(policy: &Policy, claim: &Claim, person: &Coverage, accumulators: &Accumulators, explain: Explain) -> Result<Settlement, SettleError> {
+pub fn settle(
+    policy: &Policy,
+    claim: &Claim,
+    person: &Coverage,
+    accumulators: &Accumulators,
+    explain: Explain,
+) -> Result<Settlement, SettleError> {
     let mut out = Settlement::default();
     settle_into(policy, claim, person, accumulators, explain, &mut out)?;
     Ok(out)
@@ -106,7 +114,14 @@ pub fn settle(policy: &Policy, claim: &Claim, person: &Coverage, accumulators: &
 /// Settles one claim into `out`, reusing its buffers: with `Explain::Off` and a buffer
 /// that has settled a claim of as many lines before, nothing is allocated.
 /// On error `out` holds no meaningful settlement.
-pub fn settle_into(policy: &Policy, claim: &Claim, person: &Coverage, accumulators: &Accumulators, explain: Explain, out: &mut Settlement) -> Result<(), SettleError> {
+pub fn settle_into(
+    policy: &Policy,
+    claim: &Claim,
+    person: &Coverage,
+    accumulators: &Accumulators,
+    explain: Explain,
+    out: &mut Settlement,
+) -> Result<(), SettleError> {
     claim.check()?;
     let mut run = Run { policy, claim, person, explain: explain == Explain::On, out, rounding: policy.rounding };
     run.reset();
@@ -365,7 +380,8 @@ impl Run<'_> {
                         let share = match item.selfpay_share {
                             Some(own) => {
                                 if self.explain {
-                                    share_found = Some(("catalogue item selfpay_share", own.to_string(), format!("catalogue {}", item.code)));
+                                    share_found =
+                                        Some(("catalogue item selfpay_share", own.to_string(), format!("catalogue {}", item.code)));
                                 }
                                 own
                             }
@@ -414,8 +430,15 @@ impl Run<'_> {
             }
         }
         let out = &*self.out;
-        let (bill, set_aside, inscope) = (out.medfee_sumamt, out.fulamt_ownpay_amt + out.overlmt_selfpay + out.preselfpay_amt, out.inscp_scp_amt);
-        self.note(Rule::Scope, || "medfee_sumamt − fulamt_ownpay_amt − overlmt_selfpay − preselfpay_amt = inscp_scp_amt".to_owned(), bill, set_aside, inscope);
+        let (bill, set_aside, inscope) =
+            (out.medfee_sumamt, out.fulamt_ownpay_amt + out.overlmt_selfpay + out.preselfpay_amt, out.inscp_scp_amt);
+        self.note(
+            Rule::Scope,
+            || "medfee_sumamt − fulamt_ownpay_amt − overlmt_selfpay − preselfpay_amt = inscp_scp_amt".to_owned(),
+            bill,
+            set_aside,
+            inscope,
+        );
         Ok(())
     }
 
@@ -443,7 +466,13 @@ impl Run<'_> {
             let credited = due.min(claim.referred_deductible_paid);
             let before = due;
             due -= credited;
-            self.note(Rule::DeductibleReferralCredit, || format!("referred_deductible_paid = {}", claim.referred_deductible_paid), before, credited, due);
+            self.note(
+                Rule::DeductibleReferralCredit,
+                || format!("referred_deductible_paid = {}", claim.referred_deductible_paid),
+                before,
+                credited,
+                due,
+            );
         }
         let annual = policy.money_or(ParamKey::InpatientDeductibleAnnualMax, query, date, Fen::ZERO)?;
         if annual.from.is_some() {
@@ -519,9 +548,10 @@ impl Run<'_> {
         let inscope = self.out.inscp_scp_amt;
         let disease = policy
             .chronic_disease_for(&claim.diagnosis)
-            .filter(|d| person.certified_chronic_diseases.iter().any(|c| *c == d.code))
+            .filter(|d| person.certified_chronic_diseases.contains(&d.code))
             .ok_or_else(|| SettleError::NotACertifiedChronicDisease { diagnosis: claim.diagnosis.clone() })?;
-        let limit = chronic_limit_on(&disease.annual_limit, date).ok_or(SettleError::BeforePolicy { date, effective_from: policy.effective_from })?;
+        let limit = chronic_limit_on(&disease.annual_limit, date)
+            .ok_or(SettleError::BeforePolicy { date, effective_from: policy.effective_from })?;
         let deductible_year = policy.money(ParamKey::ChronicDeductible, query, date)?;
         let deductible = inscope.min(deductible_year.value.saturating_remainder(acc.chronic_deductible_paid));
         self.step_found(Rule::ChronicDeductible, &deductible_year, inscope, deductible, inscope - deductible);
@@ -533,7 +563,10 @@ impl Run<'_> {
         let left = limit.0.saturating_remainder(acc.chronic_paid).min(cap.value.saturating_remainder(acc.pooled_paid));
         let paid = payable.min(left);
         if self.explain {
-            let text = format!("{} {} / {}: annual limit {} 元 (pooled.annual_cap {} 元)", disease.code, disease.name_zh, disease.name_en, limit.0, cap.value);
+            let text = format!(
+                "{} {} / {}: annual limit {} 元 (pooled.annual_cap {} 元)",
+                disease.code, disease.name_zh, disease.name_en, limit.0, cap.value
+            );
             self.step(Rule::ChronicDisease, Some(("chronic_disease.annual_limit", text, limit.1)), payable, paid, payable - paid);
         }
         self.out.act_pay_dedc = deductible;
@@ -588,7 +621,13 @@ impl Run<'_> {
                     if delivery.babies > 1 {
                         let per = days_of(ParamKey::MaternityLeaveExtraBaby)?;
                         days += per.value * u32::from(delivery.babies - 1);
-                        detail.push_str(&format!(" + {} × {} = {} [{}]", per.key.name(), delivery.babies - 1, per.value * u32::from(delivery.babies - 1), per.cite));
+                        detail.push_str(&format!(
+                            " + {} × {} = {} [{}]",
+                            per.key.name(),
+                            delivery.babies - 1,
+                            per.value * u32::from(delivery.babies - 1),
+                            per.cite
+                        ));
                     }
                     (days, detail)
                 }
@@ -652,7 +691,17 @@ impl Run<'_> {
         let above = after.saturating_remainder(threshold_value);
         self.note(
             Rule::CriticalThreshold,
-            || format!("{} = {} 元 [{}]; year-to-date burden {} + this claim {} = {}", threshold.key.name(), threshold_value, threshold.cite, before, burden, after),
+            || {
+                format!(
+                    "{} = {} 元 [{}]; year-to-date burden {} + this claim {} = {}",
+                    threshold.key.name(),
+                    threshold_value,
+                    threshold.cite,
+                    before,
+                    burden,
+                    after
+                )
+            },
             after,
             threshold_value.min(after),
             above,
@@ -718,4 +767,3 @@ fn chronic_limit_on(values: &[yibao_policy::Dated], date: Date) -> Option<(Fen, 
         _ => None,
     }
 }
-

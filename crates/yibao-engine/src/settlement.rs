@@ -198,8 +198,20 @@ impl Settlement {
         let parts = self.fulamt_ownpay_amt + self.overlmt_selfpay + self.preselfpay_amt + self.inscp_scp_amt;
         let funds = self.hifp_pay + self.hifmi_pay + self.hifob_pay + self.maf_pay + self.oth_pay;
         let amounts = [
-            self.medfee_sumamt, self.fulamt_ownpay_amt, self.overlmt_selfpay, self.preselfpay_amt, self.inscp_scp_amt, self.act_pay_dedc,
-            self.hifp_pay, self.hifmi_pay, self.hifob_pay, self.maf_pay, self.oth_pay, self.acct_pay, self.psn_cash_pay, self.hosp_part_amt,
+            self.medfee_sumamt,
+            self.fulamt_ownpay_amt,
+            self.overlmt_selfpay,
+            self.preselfpay_amt,
+            self.inscp_scp_amt,
+            self.act_pay_dedc,
+            self.hifp_pay,
+            self.hifmi_pay,
+            self.hifob_pay,
+            self.maf_pay,
+            self.oth_pay,
+            self.acct_pay,
+            self.psn_cash_pay,
+            self.hosp_part_amt,
         ];
         if amounts.iter().any(|a| a.is_negative()) {
             Err("an amount is negative")
@@ -257,14 +269,26 @@ impl Settlement {
                     Language::Zh => write!(
                         out,
                         "\n    {} 类别{class}，{} × {} = {} 元；全自费 {}，超限价自付 {}，乙类先行自付 {}，政策范围内 {}",
-                        step.value.as_deref().unwrap_or_default(), line.quantity, line.unit_price, line.det_item_fee_sumamt,
-                        line.fulamt_ownpay_amt, line.overlmt_selfpay, line.preselfpay_amt, line.inscp_scp_amt
+                        step.value.as_deref().unwrap_or_default(),
+                        line.quantity,
+                        line.unit_price,
+                        line.det_item_fee_sumamt,
+                        line.fulamt_ownpay_amt,
+                        line.overlmt_selfpay,
+                        line.preselfpay_amt,
+                        line.inscp_scp_amt
                     ),
                     Language::En => write!(
                         out,
                         "\n    {} class {class}, {} × {} = {} yuan; wholly self-paid {}, over the price cap {}, class-B share {}, in scope {}",
-                        step.value.as_deref().unwrap_or_default(), line.quantity, line.unit_price, line.det_item_fee_sumamt,
-                        line.fulamt_ownpay_amt, line.overlmt_selfpay, line.preselfpay_amt, line.inscp_scp_amt
+                        step.value.as_deref().unwrap_or_default(),
+                        line.quantity,
+                        line.unit_price,
+                        line.det_item_fee_sumamt,
+                        line.fulamt_ownpay_amt,
+                        line.overlmt_selfpay,
+                        line.preselfpay_amt,
+                        line.inscp_scp_amt
                     ),
                 };
                 if let Some(cite) = &step.cite {
@@ -292,7 +316,9 @@ impl Settlement {
             if step.rule != Rule::ServiceDate {
                 let _ = match language {
                     Language::Zh => write!(out, "\n    计算基数 {} 元，本项金额 {} 元，剩余 {} 元", step.before, step.amount, step.after),
-                    Language::En => write!(out, "\n    base {} yuan, this step {} yuan, remaining {} yuan", step.before, step.amount, step.after),
+                    Language::En => {
+                        write!(out, "\n    base {} yuan, this step {} yuan, remaining {} yuan", step.before, step.amount, step.after)
+                    }
                 };
             }
             out.push('\n');
@@ -301,12 +327,28 @@ impl Settlement {
             Language::Zh => write!(
                 out,
                 "合计：总费用 {} 元 = 基金支付 {} 元（统筹 {}，大病/大额 {}，救助 {}，补充 {}）+ 个人负担 {} 元（个人账户 {}，现金 {}）",
-                self.medfee_sumamt, self.fund_pay_sumamt, self.hifp_pay, self.hifmi_pay + self.hifob_pay, self.maf_pay, self.oth_pay, self.psn_part_amt, self.acct_pay, self.psn_cash_pay
+                self.medfee_sumamt,
+                self.fund_pay_sumamt,
+                self.hifp_pay,
+                self.hifmi_pay + self.hifob_pay,
+                self.maf_pay,
+                self.oth_pay,
+                self.psn_part_amt,
+                self.acct_pay,
+                self.psn_cash_pay
             ),
             Language::En => write!(
                 out,
                 "Total: bill {} yuan = funds {} yuan (pooled {}, critical/large-amount {}, assistance {}, supplementary {}) + person {} yuan (account {}, cash {})",
-                self.medfee_sumamt, self.fund_pay_sumamt, self.hifp_pay, self.hifmi_pay + self.hifob_pay, self.maf_pay, self.oth_pay, self.psn_part_amt, self.acct_pay, self.psn_cash_pay
+                self.medfee_sumamt,
+                self.fund_pay_sumamt,
+                self.hifp_pay,
+                self.hifmi_pay + self.hifob_pay,
+                self.maf_pay,
+                self.oth_pay,
+                self.psn_part_amt,
+                self.acct_pay,
+                self.psn_cash_pay
             ),
         };
         if !self.maternity_allowance.is_zero() {
@@ -325,4 +367,3 @@ pub enum Language {
     Zh,
     En,
 }
-

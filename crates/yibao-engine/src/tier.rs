@@ -19,7 +19,11 @@ pub enum TierHistoryError {
 
 /// The tier in force on `date`, or `None` before enrolment. `waiting_months(target,
 /// requested_on)` gives the waiting period for moving up to `target`.
-pub fn tier_on<E>(history: &TierHistory, date: Date, mut waiting_months: impl FnMut(Tier, Date) -> Result<u32, E>) -> Result<Option<Tier>, TierOrPolicyError<E>> {
+pub fn tier_on<E>(
+    history: &TierHistory,
+    date: Date,
+    mut waiting_months: impl FnMut(Tier, Date) -> Result<u32, E>,
+) -> Result<Option<Tier>, TierOrPolicyError<E>> {
     if history.changes.len() > TIER_CHANGES_LIMIT {
         return Err(TierOrPolicyError::History(TierHistoryError::TooManyChanges));
     }
@@ -67,6 +71,7 @@ pub enum TierOrPolicyError<E> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::claim::TierChange;
@@ -84,10 +89,13 @@ mod tests {
         }
     }
 
-    /// One table: (changes, date asked about, tier expected), with a 6-month wait.
+    /// (changes requested, date asked about, tier expected).
+    type TierCase = (&'static [(Date, u8)], Date, Option<u8>);
+
+    /// One table of cases, with a 6-month wait.
     #[test]
     fn r_enr_4_tier_in_force() {
-        let cases: &[(&[(Date, u8)], Date, Option<u8>)] = &[
+        let cases: &[TierCase] = &[
             (&[], date!(2025 - 12 - 31), None),
             (&[], date!(2026 - 06 - 01), Some(3)),
             // Down from 3 to 4 on 10 March: tier 4 from 1 April.
@@ -105,7 +113,7 @@ mod tests {
             (&[(date!(2026 - 08 - 01), 4)], date!(2026 - 07 - 15), Some(3)),
         ];
         for (changes, on, want) in cases {
-            let got = tier_on(&history(changes), *on, |_, _| Ok::<u32, ()>(6)).unwrap();
+            let got = tier_on(&history(changes), *on, |_, _| Ok::<u32, ()>(6)).expect("a valid history");
             assert_eq!(got, want.map(tier), "changes {changes:?} on {on}");
         }
     }
@@ -113,6 +121,9 @@ mod tests {
     #[test]
     fn refuses_unordered_history() {
         let h = history(&[(date!(2026 - 05 - 01), 4), (date!(2026 - 03 - 01), 2)]);
-        assert_eq!(tier_on(&h, date!(2026 - 12 - 01), |_, _| Ok::<u32, ()>(6)), Err(TierOrPolicyError::History(TierHistoryError::OutOfOrder)));
+        assert_eq!(
+            tier_on(&h, date!(2026 - 12 - 01), |_, _| Ok::<u32, ()>(6)),
+            Err(TierOrPolicyError::History(TierHistoryError::OutOfOrder))
+        );
     }
 }

@@ -51,25 +51,35 @@ fn settling_into_a_reused_buffer_allocates_nothing() {
         personal_account_balance: Fen::ZERO,
         use_personal_account: false,
     };
-    let line = |code: &str, price: i64| ClaimLine { code: ItemCode::parse(code).expect("code"), quantity: Quantity::units(2), unit_price: Fen::new(price), approved: true };
-    let claims: Vec<Claim> = [(ClaimKind::GeneralOutpatient, InstitutionLevel::Primary), (ClaimKind::Inpatient, InstitutionLevel::Tertiary)]
-        .into_iter()
-        .map(|(kind, level)| Claim {
-            claim_id: "A-1".to_owned(),
-            institution_code: "H41990200003".to_owned(),
-            institution_level: level,
-            place: Place::InArea,
-            kind,
-            admission_date: date!(2026 - 03 - 02),
-            discharge_date: date!(2026 - 03 - 11),
-            diagnosis: "I21.000".to_owned(),
-            referral: true,
-            emergency: false,
-            referred_deductible_paid: Fen::ZERO,
-            delivery: None,
-            lines: vec![line("001109000010000", 5_000), line("XB01ACL058A001010101723", 2_500_000), line("C1402031180000000482", 16_500)],
-        })
-        .collect();
+    let line = |code: &str, price: i64| ClaimLine {
+        code: ItemCode::parse(code).expect("code"),
+        quantity: Quantity::units(2),
+        unit_price: Fen::new(price),
+        approved: true,
+    };
+    let claims: Vec<Claim> =
+        [(ClaimKind::GeneralOutpatient, InstitutionLevel::Primary), (ClaimKind::Inpatient, InstitutionLevel::Tertiary)]
+            .into_iter()
+            .map(|(kind, level)| Claim {
+                claim_id: "A-1".to_owned(),
+                institution_code: "H41990200003".to_owned(),
+                institution_level: level,
+                place: Place::InArea,
+                kind,
+                admission_date: date!(2026 - 03 - 02),
+                discharge_date: date!(2026 - 03 - 11),
+                diagnosis: "I21.000".to_owned(),
+                referral: true,
+                emergency: false,
+                referred_deductible_paid: Fen::ZERO,
+                delivery: None,
+                lines: vec![
+                    line("001109000010000", 5_000),
+                    line("XB01ACL058A001010101723", 2_500_000),
+                    line("C1402031180000000482", 16_500),
+                ],
+            })
+            .collect();
     let accumulators = Accumulators::new_year(2026);
     let mut out = Settlement::default();
     for claim in &claims {

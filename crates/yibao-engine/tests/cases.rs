@@ -125,7 +125,8 @@ fn check(path: &Path) -> Result<usize, String> {
         }
     }
     let policy = load_pack(&case)?;
-    let person: Coverage = toml::Value::Table(merged(default_person(), case.get("person"))).try_into().map_err(|e| format!("person: {e}"))?;
+    let person: Coverage =
+        toml::Value::Table(merged(default_person(), case.get("person"))).try_into().map_err(|e| format!("person: {e}"))?;
     let start: Accumulators = match case.get("accumulators") {
         Some(v) => v.clone().try_into().map_err(|e| format!("accumulators: {e}"))?,
         None => Accumulators::default(),
@@ -193,7 +194,11 @@ fn check(path: &Path) -> Result<usize, String> {
 #[test]
 fn settlement_cases() {
     let dir = crate_dir().join("tests/cases");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).expect("tests/cases").filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("tests/cases")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
     files.sort();
     let mut failures = Vec::new();
     let mut total = 0;

@@ -7,8 +7,8 @@ use std::fmt;
 use serde::Deserialize;
 use time::Date;
 use yibao_domain::{
-    AssistanceGroup, CatalogueClass, Fen, InstitutionLevel, ItemCode, PersonCategory, RatioBp, RegionCode, RegionLevel, Rounding,
-    Scheme, Tier, parse_date,
+    AssistanceGroup, CatalogueClass, Fen, InstitutionLevel, ItemCode, PersonCategory, RatioBp, RegionCode, RegionLevel, Rounding, Scheme,
+    Tier, parse_date,
 };
 
 use crate::keys::{PARAMS, ParamKey, ValueKind};
@@ -34,7 +34,10 @@ pub enum PolicyErrorKind {
     /// A `[[param]]` key that is not in the registry.
     UnknownKey(String),
     /// A selector dimension the key does not vary by.
-    DimensionNotAllowed { key: String, dim: &'static str },
+    DimensionNotAllowed {
+        key: String,
+        dim: &'static str,
+    },
     /// A value of the wrong shape.
     BadValue(String),
     NegativeMoney(String),
@@ -237,9 +240,14 @@ pub(crate) fn load(file: &str, text: &str) -> Result<Policy, PolicyErrors> {
 
 fn build(loader: &mut Loader<'_>, raw: RawPack) -> Option<Policy> {
     let header = raw.pack;
-    let id_ok = !header.id.is_empty() && header.id.len() <= 64 && header.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let id_ok = !header.id.is_empty()
+        && header.id.len() <= 64
+        && header.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if !id_ok {
-        loader.fail("pack.id", PolicyErrorKind::Invalid(format!("'{}' is not a pack id: lower-case letters, digits and '-', at most 64", header.id)));
+        loader.fail(
+            "pack.id",
+            PolicyErrorKind::Invalid(format!("'{}' is not a pack id: lower-case letters, digits and '-', at most 64", header.id)),
+        );
     }
     if header.name.trim().is_empty() {
         loader.fail("pack.name", PolicyErrorKind::Invalid("the pack needs a name".into()));
@@ -247,7 +255,8 @@ fn build(loader: &mut Loader<'_>, raw: RawPack) -> Option<Policy> {
     let region = match RegionCode::parse(&header.region) {
         Ok(r) if r.level() == RegionLevel::City => Some(r),
         Ok(r) => {
-            loader.fail("pack.region", PolicyErrorKind::Invalid(format!("{r} is not a city: a pooling region is a city code ending in 00")));
+            loader
+                .fail("pack.region", PolicyErrorKind::Invalid(format!("{r} is not a city: a pooling region is a city code ending in 00")));
             None
         }
         Err(e) => {
@@ -276,14 +285,19 @@ fn build(loader: &mut Loader<'_>, raw: RawPack) -> Option<Policy> {
         None | Some("admission") => ServiceDateRule::Admission,
         Some("discharge") => ServiceDateRule::Discharge,
         Some(other) => {
-            loader.fail("pack.service_date", PolicyErrorKind::Invalid(format!("'{other}' is not a service-date rule: admission or discharge")));
+            loader.fail(
+                "pack.service_date",
+                PolicyErrorKind::Invalid(format!("'{other}' is not a service-date rule: admission or discharge")),
+            );
             ServiceDateRule::Admission
         }
     };
     let mut schemes = Vec::new();
     for name in &header.schemes {
         match Scheme::parse(name) {
-            Some(s) if schemes.contains(&s) => loader.fail("pack.schemes", PolicyErrorKind::Invalid(format!("scheme '{name}' is listed twice"))),
+            Some(s) if schemes.contains(&s) => {
+                loader.fail("pack.schemes", PolicyErrorKind::Invalid(format!("scheme '{name}' is listed twice")))
+            }
             Some(s) => schemes.push(s),
             None => loader.fail("pack.schemes", PolicyErrorKind::Invalid(format!("unknown scheme '{name}'"))),
         }
@@ -340,7 +354,12 @@ fn build(loader: &mut Loader<'_>, raw: RawPack) -> Option<Policy> {
     }
 
     if raw.param.len() > PARAMS_LIMIT || raw.item.len() > ITEMS_LIMIT || raw.chronic_disease.len() > DISEASES_LIMIT {
-        loader.fail("file", PolicyErrorKind::Invalid(format!("a pack holds at most {PARAMS_LIMIT} params, {ITEMS_LIMIT} items and {DISEASES_LIMIT} chronic diseases")));
+        loader.fail(
+            "file",
+            PolicyErrorKind::Invalid(format!(
+                "a pack holds at most {PARAMS_LIMIT} params, {ITEMS_LIMIT} items and {DISEASES_LIMIT} chronic diseases"
+            )),
+        );
         return None;
     }
 
@@ -364,7 +383,9 @@ fn build(loader: &mut Loader<'_>, raw: RawPack) -> Option<Policy> {
         let line = loader.line_of(spanned.span().start);
         let raw_disease = spanned.into_inner();
         let place = format!("line {line}, chronic_disease {}", raw_disease.code);
-        let code_ok = !raw_disease.code.is_empty() && raw_disease.code.len() <= 16 && raw_disease.code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.');
+        let code_ok = !raw_disease.code.is_empty()
+            && raw_disease.code.len() <= 16
+            && raw_disease.code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.');
         if !code_ok {
             loader.fail(place.clone(), PolicyErrorKind::Invalid(format!("'{}' is not an ICD-10 code prefix", raw_disease.code)));
         }
@@ -376,7 +397,12 @@ fn build(loader: &mut Loader<'_>, raw: RawPack) -> Option<Policy> {
         }
         let values = parse_series(loader, &sources, &place, ValueKind::Money, ParamKey::OutpatientAnnualLimit, raw_disease.annual_limit);
         if let Some(values) = values {
-            chronic_diseases.push(ChronicDisease { code: raw_disease.code, name_zh: raw_disease.name_zh, name_en: raw_disease.name_en, annual_limit: values });
+            chronic_diseases.push(ChronicDisease {
+                code: raw_disease.code,
+                name_zh: raw_disease.name_zh,
+                name_en: raw_disease.name_en,
+                annual_limit: values,
+            });
         }
     }
 
@@ -385,10 +411,10 @@ fn build(loader: &mut Loader<'_>, raw: RawPack) -> Option<Policy> {
         let line = loader.line_of(spanned.span().start);
         let item = spanned.into_inner();
         if let Some(parsed) = parse_item(loader, line, item) {
-            if catalogue.contains_key(&parsed.code) {
-                loader.fail(format!("line {line}"), PolicyErrorKind::Overlap(format!("catalogue item {} is listed twice", parsed.code)));
+            if let std::collections::hash_map::Entry::Vacant(e) = catalogue.entry(parsed.code) {
+                e.insert(parsed);
             } else {
-                catalogue.insert(parsed.code, parsed);
+                loader.fail(format!("line {line}"), PolicyErrorKind::Overlap(format!("catalogue item {} is listed twice", parsed.code)));
             }
         }
     }
@@ -438,7 +464,13 @@ fn date_of(value: &toml::Value) -> Result<Date, String> {
     }
 }
 
-fn parse_param(loader: &mut Loader<'_>, sources: &[Source], pack_region: Option<RegionCode>, line: usize, param: RawParam) -> Option<(ParamKey, Entry)> {
+fn parse_param(
+    loader: &mut Loader<'_>,
+    sources: &[Source],
+    pack_region: Option<RegionCode>,
+    line: usize,
+    param: RawParam,
+) -> Option<(ParamKey, Entry)> {
     let Some(key) = ParamKey::parse(&param.key) else {
         loader.fail(format!("line {line}"), PolicyErrorKind::UnknownKey(param.key));
         return None;
@@ -448,7 +480,10 @@ fn parse_param(loader: &mut Loader<'_>, sources: &[Source], pack_region: Option<
     let mut ok = true;
     let mut allow = |loader: &mut Loader<'_>, dim: Dim, present: bool| -> bool {
         if present && !spec.dims.contains(&dim) {
-            loader.fail(format!("line {line}, param {}", spec.name), PolicyErrorKind::DimensionNotAllowed { key: spec.name.to_owned(), dim: dim.name() });
+            loader.fail(
+                format!("line {line}, param {}", spec.name),
+                PolicyErrorKind::DimensionNotAllowed { key: spec.name.to_owned(), dim: dim.name() },
+            );
             ok = false;
             return false;
         }
@@ -497,7 +532,10 @@ fn parse_param(loader: &mut Loader<'_>, sources: &[Source], pack_region: Option<
         let text = param.group.as_deref().unwrap_or_default();
         match AssistanceGroup::parse(text) {
             Some(g) => selector.group = Some(g),
-            None => loader.fail(place.clone(), PolicyErrorKind::Invalid(format!("group '{text}' is not destitute, dibao, low-income or impoverished-by-illness"))),
+            None => loader.fail(
+                place.clone(),
+                PolicyErrorKind::Invalid(format!("group '{text}' is not destitute, dibao, low-income or impoverished-by-illness")),
+            ),
         }
     }
     let place = format!("line {line}, param {} ({selector})", spec.name);
@@ -506,7 +544,14 @@ fn parse_param(loader: &mut Loader<'_>, sources: &[Source], pack_region: Option<
 }
 
 /// A series of dated values: ordered, no overlap, no gap, each cited and typed.
-fn parse_series(loader: &mut Loader<'_>, sources: &[Source], place: &str, kind: ValueKind, key: ParamKey, raw: Vec<RawValue>) -> Option<Vec<Dated>> {
+fn parse_series(
+    loader: &mut Loader<'_>,
+    sources: &[Source],
+    place: &str,
+    kind: ValueKind,
+    key: ParamKey,
+    raw: Vec<RawValue>,
+) -> Option<Vec<Dated>> {
     if raw.is_empty() {
         loader.fail(place, PolicyErrorKind::Missing("a parameter needs at least one value".into()));
         return None;
@@ -544,14 +589,25 @@ fn parse_series(loader: &mut Loader<'_>, sources: &[Source], place: &str, kind: 
         if let Some(previous) = values.last() {
             let previous_end = previous.until;
             if from <= previous.from || previous_end.is_some_and(|end| from <= end) {
-                let message = format!("the value from {from} overlaps the previous value (from {}{})", previous.from, previous_end.map(|e| format!(" until {e}")).unwrap_or_default());
+                let message = format!(
+                    "the value from {from} overlaps the previous value (from {}{})",
+                    previous.from,
+                    previous_end.map(|e| format!(" until {e}")).unwrap_or_default()
+                );
                 loader.fail(place.clone(), PolicyErrorKind::Overlap(message));
                 continue;
             }
             if let Some(end) = previous_end
                 && end.next_day() != Some(from)
             {
-                loader.fail(place.clone(), PolicyErrorKind::Gap(format!("no value between {} and {}", end.next_day().unwrap_or(end), from.previous_day().unwrap_or(from))));
+                loader.fail(
+                    place.clone(),
+                    PolicyErrorKind::Gap(format!(
+                        "no value between {} and {}",
+                        end.next_day().unwrap_or(end),
+                        from.previous_day().unwrap_or(from)
+                    )),
+                );
                 continue;
             }
         }
@@ -580,12 +636,16 @@ fn parse_money(value: &toml::Value) -> Result<Fen, PolicyErrorKind> {
     let fen = match value {
         toml::Value::Integer(yuan) => {
             if yuan.unsigned_abs() > PARAM_MONEY_LIMIT_YUAN.unsigned_abs() {
-                return Err(PolicyErrorKind::BadValue(format!("{yuan} yuan is beyond the largest parameter ({PARAM_MONEY_LIMIT_YUAN} yuan)")));
+                return Err(PolicyErrorKind::BadValue(format!(
+                    "{yuan} yuan is beyond the largest parameter ({PARAM_MONEY_LIMIT_YUAN} yuan)"
+                )));
             }
             Fen::yuan(*yuan)
         }
         toml::Value::String(text) => Fen::parse_yuan(text).map_err(|e| PolicyErrorKind::BadValue(e.to_string()))?,
-        toml::Value::Float(f) => return Err(PolicyErrorKind::BadValue(format!("{f}: write money as an integer or a string such as \"12.50\", never a float"))),
+        toml::Value::Float(f) => {
+            return Err(PolicyErrorKind::BadValue(format!("{f}: write money as an integer or a string such as \"12.50\", never a float")));
+        }
         other => return Err(PolicyErrorKind::BadValue(format!("{other} is not {}", ValueKind::Money.describe()))),
     };
     if fen.is_negative() {
@@ -621,7 +681,12 @@ fn parse_multiple(value: &toml::Value) -> Result<u32, PolicyErrorKind> {
     let number = text.trim().strip_suffix('%').ok_or_else(bad)?;
     // Reuse the exact decimal parser: n% = (n/10)% × 10, which stays ≤ 100% for n ≤ 1000.
     let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
-    if whole.is_empty() || whole.len() > 4 || frac.len() > 2 || !whole.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+    if whole.is_empty()
+        || whole.len() > 4
+        || frac.len() > 2
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
         return Err(bad());
     }
     let bp = whole.parse::<u32>().map_err(|_| bad())? * 100 + format!("{frac:0<2}").parse::<u32>().map_err(|_| bad())?;
@@ -705,7 +770,10 @@ fn parse_item(loader: &mut Loader<'_>, line: usize, item: RawItem) -> Option<Cat
                         Ok(fen) => price_cap[level as usize] = Some(fen),
                         Err(kind) => loader.fail(place.clone(), kind),
                     },
-                    None => loader.fail(place.clone(), PolicyErrorKind::Invalid(format!("price_cap level '{name}' is not primary, secondary or tertiary"))),
+                    None => loader.fail(
+                        place.clone(),
+                        PolicyErrorKind::Invalid(format!("price_cap level '{name}' is not primary, secondary or tertiary")),
+                    ),
                 }
             }
         }
@@ -801,7 +869,10 @@ fn check_coverage(loader: &mut Loader<'_>, policy: &Policy) {
             loader.fail(format!("param {}", spec.name), PolicyErrorKind::Missing(message));
         }
         if total > MISSING_REPORTED_PER_KEY {
-            loader.fail(format!("param {}", spec.name), PolicyErrorKind::Missing(format!("… and {} more combinations without a value", total - MISSING_REPORTED_PER_KEY)));
+            loader.fail(
+                format!("param {}", spec.name),
+                PolicyErrorKind::Missing(format!("… and {} more combinations without a value", total - MISSING_REPORTED_PER_KEY)),
+            );
         }
     }
 
@@ -823,11 +894,17 @@ fn check_one(policy: &Policy, key: ParamKey, query: &Selector, required: bool, m
     let best: Vec<&&Entry> = matching.iter().filter(|e| specificity(&e.selector) == best_rank).collect();
     if best.len() > 1 {
         let lines: Vec<String> = best.iter().map(|e| format!("line {} ({})", e.line, e.selector)).collect();
-        overlaps.insert(format!("{} for {query} matches equally specific entries at {}: add an entry naming more dimensions, or drop one", key.name(), lines.join(" and ")));
+        overlaps.insert(format!(
+            "{} for {query} matches equally specific entries at {}: add an entry naming more dimensions, or drop one",
+            key.name(),
+            lines.join(" and ")
+        ));
         return;
     }
     if required {
-        check_period(policy, &best[0].values, &format!("{} ({}) at line {}", key.name(), best[0].selector, best[0].line), &mut |m| missing.push(m));
+        check_period(policy, &best[0].values, &format!("{} ({}) at line {}", key.name(), best[0].selector, best[0].line), &mut |m| {
+            missing.push(m)
+        });
     }
 }
 

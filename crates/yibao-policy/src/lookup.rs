@@ -139,13 +139,20 @@ impl Policy {
 
     /// Like `typed`, but an optional key the pack leaves out (or has no value on the date)
     /// gives `default`.
-    fn typed_or<T>(&self, key: ParamKey, query: &Query, date: Date, default: T, pick: impl Fn(Value) -> Option<T>) -> Result<Found<'_, T>, LookupError> {
+    fn typed_or<T>(
+        &self,
+        key: ParamKey,
+        query: &Query,
+        date: Date,
+        default: T,
+        pick: impl Fn(Value) -> Option<T>,
+    ) -> Result<Found<'_, T>, LookupError> {
         debug_assert!(key.spec().required_when.is_empty() && !key.spec().requires_tiers, "{} is required, not optional", key.name());
         match self.typed(key, query, date, pick) {
             Ok(found) => Ok(found),
-            Err(LookupError { failure: LookupFailure::NoEntry | LookupFailure::BeforeFirst { .. } | LookupFailure::Ended { .. }, .. }) => {
-                Ok(Found { key, value: default, cite: "default", from: None })
-            }
+            Err(LookupError {
+                failure: LookupFailure::NoEntry | LookupFailure::BeforeFirst { .. } | LookupFailure::Ended { .. }, ..
+            }) => Ok(Found { key, value: default, cite: "default", from: None }),
             Err(other) => Err(other),
         }
     }

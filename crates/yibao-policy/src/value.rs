@@ -144,6 +144,7 @@ impl fmt::Display for Value {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
