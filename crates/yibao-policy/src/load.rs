@@ -476,6 +476,7 @@ fn parse_param(
         return None;
     };
     let spec = key.spec();
+    let errors_before = loader.errors.len();
     let mut selector = Selector::default();
     let mut ok = true;
     let mut allow = |loader: &mut Loader<'_>, dim: Dim, present: bool| -> bool {
@@ -540,7 +541,10 @@ fn parse_param(
     }
     let place = format!("line {line}, param {} ({selector})", spec.name);
     let values = parse_series(loader, sources, &place, spec.kind, key, param.values)?;
-    ok.then_some((key, Entry { selector, values, line }))
+    // An entry whose selector had an error is dropped, so that it cannot also be reported
+    // as overlapping the entry it would have become without that dimension.
+    let selector_ok = ok && loader.errors.len() == errors_before;
+    selector_ok.then_some((key, Entry { selector, values, line }))
 }
 
 /// A series of dated values: ordered, no overlap, no gap, each cited and typed.
@@ -665,6 +669,8 @@ fn parse_ratio(value: &toml::Value) -> Result<RatioBp, PolicyErrorKind> {
             }
             RatioBp::parse_percent(text).map_err(|e| match e {
                 yibao_domain::MoneyError::RatioOver100(t) => PolicyErrorKind::RatioOver100(t),
+                // "1000%" is well formed but too large for the ratio parser's three digits.
+                _ if parse_multiple(value).is_ok() => PolicyErrorKind::RatioOver100(text.clone()),
                 other => PolicyErrorKind::BadValue(other.to_string()),
             })
         }
@@ -849,6 +855,9 @@ fn check_coverage(loader: &mut Loader<'_>, policy: &Policy) {
                                     category: if uses(Dim::Category) { category } else { None },
                                     group: if uses(Dim::Group) { group } else { None },
                                 };
+                                // A key that varies by assistance group is only ever looked up
+                                // for a person in a group (medical assistance, the poor's terms).
+                                let required_here = required_here && !(uses(Dim::Group) && group.is_none());
                                 if !seen.insert(query) && !required_here {
                                     continue;
                                 }
