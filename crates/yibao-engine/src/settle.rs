@@ -349,7 +349,7 @@ impl Run<'_> {
                 verdict: LineVerdict::Covered,
                 det_item_fee_sumamt: total,
                 fulamt_ownpay_amt: Fen::ZERO,
-                overlmt_selfpay: Fen::ZERO,
+                overlmt_amt: Fen::ZERO,
                 preselfpay_amt: Fen::ZERO,
                 inscp_scp_amt: Fen::ZERO,
                 selfpay_prop_bp: 0,
@@ -372,9 +372,9 @@ impl Run<'_> {
                     if let Some(cap) = item.price_cap_at(level)
                         && line.unit_price > cap
                     {
-                        result.overlmt_selfpay = self.rounding.scale(line.unit_price - cap, i64::from(line.quantity.milli()), 1000);
+                        result.overlmt_amt = self.rounding.scale(line.unit_price - cap, i64::from(line.quantity.milli()), 1000);
                     }
-                    let rest = total - result.overlmt_selfpay;
+                    let rest = total - result.overlmt_amt;
                     // A maternity claim has no class-B share: the lump sum covers the delivery.
                     if item.class == CatalogueClass::B && fund_scheme != Scheme::Maternity {
                         let share = match item.selfpay_share {
@@ -402,11 +402,11 @@ impl Run<'_> {
                     result.inscp_scp_amt = rest - result.preselfpay_amt;
                 }
             }
-            debug_assert_eq!(result.fulamt_ownpay_amt + result.overlmt_selfpay + result.preselfpay_amt + result.inscp_scp_amt, total);
+            debug_assert_eq!(result.fulamt_ownpay_amt + result.overlmt_amt + result.preselfpay_amt + result.inscp_scp_amt, total);
             let out = &mut *self.out;
             out.medfee_sumamt += total;
             out.fulamt_ownpay_amt += result.fulamt_ownpay_amt;
-            out.overlmt_selfpay += result.overlmt_selfpay;
+            out.overlmt_selfpay += result.overlmt_amt;
             out.preselfpay_amt += result.preselfpay_amt;
             out.inscp_scp_amt += result.inscp_scp_amt;
             out.lines.push(result);
@@ -651,7 +651,7 @@ impl Run<'_> {
         let paid = payable.min(cap.value.saturating_remainder(acc.supplementary_paid));
         if !cut_off.is_zero() {
             self.step_found(Rule::Supplementary, &ratio, cut_off, payable, cut_off - payable.min(cut_off));
-            self.step_found(Rule::PooledCap, &cap, payable, paid, payable - paid);
+            self.step_found(Rule::SupplementaryCap, &cap, payable, paid, payable - paid);
         }
         self.out.oth_pay = paid;
         acc.supplementary_paid += paid;

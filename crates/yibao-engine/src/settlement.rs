@@ -39,7 +39,8 @@ pub struct LineSettlement {
     #[serde(with = "serde_yuan")]
     pub fulamt_ownpay_amt: Fen,
     #[serde(with = "serde_yuan")]
-    pub overlmt_selfpay: Fen,
+    /// Above the price cap (`overlmt_amt`).
+    pub overlmt_amt: Fen,
     #[serde(with = "serde_yuan")]
     pub preselfpay_amt: Fen,
     #[serde(with = "serde_yuan")]
@@ -112,6 +113,7 @@ rules! {
     MaternityLumpSum => "生育医疗费用定额支付", "Maternity lump sum for the delivery";
     MaternityAllowance => "生育津贴（上年度职工月平均工资÷30×产假天数）", "Maternity allowance (average monthly wage ÷ 30 × leave days)";
     Supplementary => "补充医疗保险（统筹封顶线以上）", "Supplementary insurance (above the pooled cap)";
+    SupplementaryCap => "补充医疗保险年度最高支付限额", "Supplementary insurance annual cap";
     CriticalThreshold => "大病保险起付标准", "Critical-illness threshold";
     Critical => "大病保险/职工大额分段支付", "Critical illness / large-amount insurance, by bands";
     CriticalCap => "大病保险年度最高支付限额", "Critical-illness annual cap";
@@ -274,7 +276,7 @@ impl Settlement {
                         line.unit_price,
                         line.det_item_fee_sumamt,
                         line.fulamt_ownpay_amt,
-                        line.overlmt_selfpay,
+                        line.overlmt_amt,
                         line.preselfpay_amt,
                         line.inscp_scp_amt
                     ),
@@ -286,7 +288,7 @@ impl Settlement {
                         line.unit_price,
                         line.det_item_fee_sumamt,
                         line.fulamt_ownpay_amt,
-                        line.overlmt_selfpay,
+                        line.overlmt_amt,
                         line.preselfpay_amt,
                         line.inscp_scp_amt
                     ),
