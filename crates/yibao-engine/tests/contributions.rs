@@ -1,0 +1,79 @@
+//! Contributions (R-FIN), hand-worked against the base test pack and the ZZ-NCMS seed pack.
+
+use time::macros::date;
+use yibao_domain::{AssistanceGroup, Fen, PersonCategory, RegionCode};
+use yibao_engine::{employee_contribution, resident_contribution, supplementary_contribution};
+use yibao_policy::Policy;
+
+fn base() -> Policy {
+    Policy::from_toml("base.toml", include_str!("packs/base.toml")).expect("base pack")
+}
+
+fn yuan(text: &str) -> Fen {
+    Fen::parse_yuan(text).expect("yuan")
+}
+
+/// R-FIN-2: personal contribution per tier plus subsidies per government level; civil
+/// affairs pays the assisted share for the poor.
+#[test]
+fn resident_contribution_and_subsidies() {
+    let policy = base();
+    let region = RegionCode::parse("419902").expect("region");
+    let on = date!(2024 - 01 - 01);
+    let ordinary = resident_contribution(&policy, region, None, None, on).expect("values in force");
+    assert_eq!(
+        (ordinary.personal, ordinary.civil_affairs, ordinary.central, ordinary.provincial, ordinary.city, ordinary.county, ordinary.total),
+        (yuan("400"), Fen::ZERO, yuan("420"), yuan("140"), yuan("70"), yuan("70"), yuan("1100"))
+    );
+    // Dibao: civil affairs pays 70% of the 400 personal contribution.
+    let dibao = resident_contribution(&policy, region, None, Some(AssistanceGroup::Dibao), on).expect("values in force");
+    assert_eq!((dibao.personal, dibao.civil_affairs, dibao.total), (yuan("120"), yuan("280"), yuan("1100")));
+    // The destitute pay nothing themselves.
+    let destitute = resident_contribution(&policy, region, None, Some(AssistanceGroup::Destitute), on).expect("values in force");
+    assert_eq!((destitute.personal, destitute.civil_affairs), (Fen::ZERO, yuan("400")));
+    // A low-income person has no assisted share in this pack.
+    let low = resident_contribution(&policy, region, None, Some(AssistanceGroup::LowIncome), on).expect("values in force");
+    assert_eq!((low.personal, low.civil_affairs), (yuan("400"), Fen::ZERO));
+}
+
+/// R-FIN-1: base = wage bounded to 60%–300% of the average wage (6,000), employer 6%,
+/// employee 2%, the employee's 2% to the personal account (post-2021 rule).
+#[test]
+fn employee_contribution_bounds_rates_and_account() {
+    let policy = base();
+    let region = RegionCode::parse("419902").expect("region");
+    let on = date!(2024 - 06 - 01);
+    let cases = [
+        // (monthly wage, base, employer, employee)
+        ("2000.00", "3600.00", "216.00", "72.00"),     // below the floor of 3,600
+        ("25000.00", "18000.00", "1080.00", "360.00"), // above the ceiling of 18,000
+        ("8123.45", "8123.45", "487.41", "162.47"),    // 487.407 and 162.469, half-up
+    ];
+    for (wage, base_yuan, employer, employee) in cases {
+        let c = employee_contribution(&policy, region, None, PersonCategory::Employed, yuan(wage), on).expect("values in force");
+        assert_eq!((c.base, c.employer, c.employee), (yuan(base_yuan), yuan(employer), yuan(employee)), "wage {wage}");
+        assert_eq!(c.to_account, c.employee, "wage {wage}: the employee's share goes to the account");
+        assert_eq!(c.to_pool, c.employer, "wage {wage}: the employer's share goes to pooling");
+    }
+    // Retirees pay nothing; their account is credited 90 a month from pooling.
+    let retired = employee_contribution(&policy, region, None, PersonCategory::Retired, Fen::ZERO, on).expect("values in force");
+    assert_eq!((retired.employer, retired.employee, retired.to_account, retired.to_pool), (Fen::ZERO, Fen::ZERO, yuan("90"), yuan("-90")));
+}
+
+/// R-FIN-3 (ZZ-NCMS §三(五)): 10 yuan a year, 9 from the person and 1 from city finance.
+#[test]
+fn rural_supplementary_is_nine_plus_one() {
+    let policy = Policy::from_toml("zz-ncms-2011.toml", include_str!("../../../policies/zz-ncms-2011.toml")).expect("seed pack");
+    let c =
+        supplementary_contribution(&policy, RegionCode::parse("410122").expect("region"), date!(2012 - 01 - 01)).expect("values in force");
+    assert_eq!((c.personal, c.government), (yuan("9"), yuan("1")));
+}
+
+/// A contribution asked for before the pack's first day names the missing parameter.
+#[test]
+fn contribution_before_the_pack_names_the_parameter() {
+    let policy = base();
+    let error = resident_contribution(&policy, RegionCode::parse("419902").expect("region"), None, None, date!(2009 - 12 - 31))
+        .expect_err("before the pack");
+    assert!(error.to_string().contains("resident.contribution") && error.to_string().contains("2010-01-01"), "{error}");
+}
