@@ -132,7 +132,7 @@ fn settle_command(
     };
     let accumulators = person.accumulators.unwrap_or_default();
     let settlement = settle(&policy, &claim, &person.coverage, &accumulators, if explain { Explain::On } else { Explain::Off })
-        .map_err(|e| format!("{}: refused [{}]: {e}", claim_path.display(), e.code()))?;
+        .map_err(|e| format!("{}: refused under {} [{}]: {e}", claim_path.display(), policy_path.display(), e.code()))?;
     println!("{}", serde_json::to_string_pretty(&settlement).map_err(|e| e.to_string())?);
     if explain {
         for language in match lang {

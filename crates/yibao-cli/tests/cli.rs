@@ -129,6 +129,9 @@ fn bad_input_exits_1_with_a_stable_code_and_no_output() {
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "case {index}: {stderr}");
         assert!(stderr.contains(expected), "case {index}: expected {expected} in {stderr}");
+        if stderr.contains("refused") {
+            assert!(stderr.contains("under policies/demo-city.toml"), "case {index}: the policy file is named: {stderr}");
+        }
         assert!(out.stdout.is_empty(), "case {index}: nothing is printed for a refused claim");
     }
 }
