@@ -1,0 +1,309 @@
+//! The contract every backend passes, run by each backend's tests against a fresh
+//! database (SQLite file, throwaway PostgreSQL server). The settlements are computed by the
+//! real engine under the demo city's pack.
+
+use std::sync::Arc;
+
+use time::macros::{date, datetime};
+use yibao_domain::{Fen, NationalId, PersonCategory, RegionCode, Scheme, Tier};
+use yibao_engine::{Accumulators, Claim, Coverage, Explain, TierChange, TierHistory, settle};
+use yibao_policy::Policy;
+
+use crate::{Actor, ClaimStatus, NewHousehold, NewPerson, PersonQuery, SettleRequest, Store, StoreError, verify_audit};
+
+const DEMO_POLICY: &str = include_str!("../../../policies/demo-city.toml");
+const CITY: &str = "419900";
+const EAST: &str = "419921";
+const WEST: &str = "419922";
+
+fn region(code: &str) -> RegionCode {
+    RegionCode::parse(code).expect("test region")
+}
+
+fn clerk(region_code: &str) -> Actor {
+    Actor {
+        who: format!("clerk-{region_code}"),
+        role: "enrolment_clerk".into(),
+        source: "127.0.0.1".into(),
+        at: datetime!(2026-03-01 09:30 UTC),
+    }
+}
+
+fn person_id(region_code: &str, serial: u16) -> NationalId {
+    NationalId::from_parts(region(region_code), date!(1970 - 05 - 17), serial).expect("test id")
+}
+
+fn coverage(id: NationalId, region_code: &str) -> Coverage {
+    Coverage {
+        person_id: id,
+        region: region(region_code),
+        scheme: Scheme::Resident,
+        category: PersonCategory::Resident,
+        coverage_from: date!(2024 - 01 - 01),
+        coverage_until: None,
+        tier_history: Some(TierHistory { initial: Tier::new(3).expect("tier"), since: date!(2024 - 01 - 01), changes: Vec::new() }),
+        assistance_group: None,
+        supplementary: false,
+        maternity: false,
+        certified_chronic_diseases: Vec::new(),
+        personal_account_balance: Fen::ZERO,
+        use_personal_account: false,
+    }
+}
+
+async fn enrolled<S: Store>(store: &S, region_code: &str, serial: u16, household: &str) -> NationalId {
+    let id = person_id(region_code, serial);
+    let scope = region(region_code);
+    match store
+        .create_household(
+            &clerk(region_code),
+            scope,
+            NewHousehold { household_id: household.into(), region: scope, address: "幸福路 1 号".into() },
+        )
+        .await
+    {
+        Ok(_) | Err(StoreError::HouseholdExists(_)) => {}
+        Err(e) => panic!("create household: {e}"),
+    }
+    let person = NewPerson {
+        name: format!("张{serial}"),
+        card_no: Some(format!("C{region_code}{serial:05}")),
+        household_id: household.into(),
+        coverage: coverage(id, region_code),
+    };
+    store.enrol(&clerk(region_code), scope, person).await.expect("enrol");
+    id
+}
+
+fn claim(claim_id: &str, price_yuan: i64, day: u8) -> Claim {
+    let json = format!(
+        r#"{{"claim_id":"{claim_id}","institution_code":"H41992100007","institution_level":"tertiary","kind":"inpatient",
+        "admission_date":"2026-03-{day:02}","discharge_date":"2026-03-{day:02}","diagnosis":"I21.000","referral":true,
+        "lines":[{{"code":"XA10BAE010A001010100315","quantity":1,"unit_price":"{price_yuan}.00"}}]}}"#
+    );
+    serde_json::from_str(&json).expect("test claim")
+}
+
+fn request(claim: &Claim, person: NationalId) -> SettleRequest {
+    SettleRequest {
+        institution_code: claim.institution_code.clone(),
+        claim_id: claim.claim_id.clone(),
+        person_id: person,
+        year: claim.admission_date.year(),
+        claim_json: serde_json::to_string(claim).expect("json"),
+    }
+}
+
+fn policy() -> Policy {
+    Policy::from_toml("policies/demo-city.toml", DEMO_POLICY).expect("demo pack")
+}
+
+/// Runs every case; panics naming the first that fails.
+pub async fn run<S: Store>(store: Arc<S>) {
+    enrolment_and_search(&*store).await;
+    double_enrolment_is_refused(&*store).await;
+    a_county_sees_only_itself(&*store).await;
+    settlement_is_idempotent(&*store).await;
+    a_refused_settlement_writes_nothing(&*store).await;
+    reversal_restores_the_accumulators(&*store).await;
+    tier_changes_and_end_of_coverage(&*store).await;
+    concurrent_settlements_never_share_a_deductible(Arc::clone(&store)).await;
+    the_audit_chain_is_intact(&*store).await;
+}
+
+async fn enrolment_and_search<S: Store>(store: &S) {
+    let id = enrolled(store, EAST, 1, "HH-EAST-1").await;
+    let found = store.person(region(EAST), &id).await.expect("read back");
+    assert_eq!((found.name.as_str(), found.household_id.as_str()), ("张1", "HH-EAST-1"));
+    assert_eq!(found.coverage, coverage(id, EAST));
+    for query in [
+        PersonQuery { person_id: Some(id), ..PersonQuery::default() },
+        PersonQuery { name_prefix: Some("张1".into()), ..PersonQuery::default() },
+        PersonQuery { card_no: Some(format!("C{EAST}00001")), ..PersonQuery::default() },
+        PersonQuery { household_id: Some("HH-EAST-1".into()), ..PersonQuery::default() },
+    ] {
+        let hits = store.search_persons(region(EAST), &query).await.expect("search");
+        assert!(hits.iter().any(|p| p.person_id == id), "search {query:?} finds the person");
+    }
+    let missing = store.person(region(EAST), &person_id(EAST, 999)).await;
+    assert!(matches!(missing, Err(StoreError::PersonNotFound(_))), "{missing:?}");
+}
+
+async fn double_enrolment_is_refused<S: Store>(store: &S) {
+    let id = enrolled(store, EAST, 2, "HH-EAST-2").await;
+    // The same person again, from another county: refused, naming the first enrolment.
+    store
+        .create_household(
+            &clerk(WEST),
+            region(WEST),
+            NewHousehold { household_id: "HH-WEST-2".into(), region: region(WEST), address: "x".into() },
+        )
+        .await
+        .expect("household");
+    let again = NewPerson { name: "张2".into(), card_no: None, household_id: "HH-WEST-2".into(), coverage: coverage(id, WEST) };
+    match store.enrol(&clerk(WEST), region(WEST), again).await {
+        Err(e @ StoreError::AlreadyEnrolled { .. }) => {
+            assert_eq!(e.code(), "person.already_enrolled");
+            assert!(e.to_string().contains(EAST) && e.to_string().contains("HH-EAST-2"), "{e}");
+        }
+        other => panic!("a second enrolment must be refused: {other:?}"),
+    }
+    let in_west = store
+        .search_persons(region(WEST), &PersonQuery { household_id: Some("HH-WEST-2".into()), ..PersonQuery::default() })
+        .await
+        .expect("search");
+    assert!(in_west.is_empty(), "nothing was written for the refused enrolment");
+    // A person in a household that does not exist is refused.
+    let orphan =
+        NewPerson { name: "李".into(), card_no: None, household_id: "HH-NONE".into(), coverage: coverage(person_id(WEST, 3), WEST) };
+    assert!(matches!(store.enrol(&clerk(WEST), region(WEST), orphan).await, Err(StoreError::HouseholdNotFound(_))));
+}
+
+async fn a_county_sees_only_itself<S: Store>(store: &S) {
+    let id = enrolled(store, EAST, 4, "HH-EAST-4").await;
+    let denied = store.person(region(WEST), &id).await;
+    assert!(matches!(denied, Err(StoreError::PersonNotFound(_))), "a county cannot read another county's person: {denied:?}");
+    assert!(store.person(region(CITY), &id).await.is_ok(), "the city sees every county");
+    let hits = store.search_persons(region(WEST), &PersonQuery { person_id: Some(id), ..PersonQuery::default() }).await.expect("search");
+    assert!(hits.is_empty(), "search never crosses the scope");
+    // Enrolling into a county outside one's scope is refused.
+    let outside =
+        NewPerson { name: "王".into(), card_no: None, household_id: "HH-EAST-4".into(), coverage: coverage(person_id(EAST, 5), EAST) };
+    assert!(matches!(store.enrol(&clerk(WEST), region(WEST), outside).await, Err(StoreError::OutsideRegion { .. })));
+}
+
+async fn settlement_is_idempotent<S: Store>(store: &S) {
+    let policy = policy();
+    let id = enrolled(store, EAST, 10, "HH-EAST-10").await;
+    let c = claim("IDEMP-1", 5000, 2);
+    let compute = |cov: &Coverage, acc: &Accumulators| settle(&policy, &c, cov, acc, Explain::On);
+    let first = store.settle(&clerk(EAST), region(EAST), request(&c, id), &compute).await.expect("settles");
+    assert!(!first.replayed);
+    let again = store.settle(&clerk(EAST), region(EAST), request(&c, id), &compute).await.expect("replays");
+    assert!(again.replayed, "a retry is a replay");
+    assert_eq!(again.claim.settlement_json, first.claim.settlement_json, "a retry returns the first settlement");
+    let acc = store.accumulators(region(EAST), &id, 2026).await.expect("accumulators");
+    assert_eq!(acc.admissions, 1, "the retry did not count twice");
+    assert_eq!(Fen::new(first.claim.fund_pay_fen), acc.pooled_paid);
+    // Same claim id, different content: refused.
+    let changed = claim("IDEMP-1", 6000, 2);
+    let conflict = store.settle(&clerk(EAST), region(EAST), request(&changed, id), &compute).await;
+    assert!(matches!(conflict, Err(StoreError::IdempotencyConflict { .. })), "{conflict:?}");
+    let history = store.claims_of_person(region(EAST), &id).await.expect("history");
+    assert_eq!(history.len(), 1);
+    assert!(history[0].settlement_json.contains("\"explanation\""), "the claim keeps its explanation");
+}
+
+async fn a_refused_settlement_writes_nothing<S: Store>(store: &S) {
+    let policy = policy();
+    let id = enrolled(store, EAST, 11, "HH-EAST-11").await;
+    let before = store.audit_entries(region(EAST), 0, 100_000).await.expect("audit").len();
+    // A stay before the pack's first day is refused by the engine.
+    let mut early = claim("EARLY-1", 500, 2);
+    early.admission_date = date!(2023 - 12 - 30);
+    early.discharge_date = date!(2023 - 12 - 31);
+    let compute = |cov: &Coverage, acc: &Accumulators| settle(&policy, &early, cov, acc, Explain::Off);
+    let mut req = request(&early, id);
+    req.year = 2023;
+    match store.settle(&clerk(EAST), region(EAST), req, &compute).await {
+        Err(e @ StoreError::Refused { .. }) => assert_eq!(e.code(), "settle.before_policy"),
+        other => panic!("expected a refusal: {other:?}"),
+    }
+    assert!(store.claims_of_person(region(EAST), &id).await.expect("history").is_empty());
+    assert_eq!(store.accumulators(region(EAST), &id, 2023).await.expect("acc"), Accumulators::new_year(2023));
+    assert_eq!(store.audit_entries(region(EAST), 0, 100_000).await.expect("audit").len(), before, "no audit entry for a refusal");
+    // Another county's person cannot be settled from this county.
+    let other = enrolled(store, WEST, 12, "HH-WEST-12").await;
+    let c = claim("SCOPE-1", 500, 2);
+    let compute = |cov: &Coverage, acc: &Accumulators| settle(&policy, &c, cov, acc, Explain::Off);
+    assert!(matches!(store.settle(&clerk(EAST), region(EAST), request(&c, other), &compute).await, Err(StoreError::PersonNotFound(_))));
+}
+
+async fn reversal_restores_the_accumulators<S: Store>(store: &S) {
+    let policy = policy();
+    let id = enrolled(store, EAST, 20, "HH-EAST-20").await;
+    let (a, b) = (claim("REV-A", 4000, 3), claim("REV-B", 7000, 9));
+    for c in [&a, &b] {
+        let compute = |cov: &Coverage, acc: &Accumulators| settle(&policy, c, cov, acc, Explain::Off);
+        store.settle(&clerk(EAST), region(EAST), request(c, id), &compute).await.expect("settles");
+    }
+    let after_a_only = {
+        let compute = |cov: &Coverage, acc: &Accumulators| settle(&policy, &a, cov, acc, Explain::Off);
+        compute(&coverage(id, EAST), &Accumulators::new_year(2026)).expect("a alone").accumulators
+    };
+    // A is not the latest: refused.
+    assert!(matches!(
+        store.reverse(&clerk(EAST), region(EAST), "H41992100007", "REV-A", "wrong patient").await,
+        Err(StoreError::NotLatestClaim(_))
+    ));
+    let reversed = store.reverse(&clerk(EAST), region(EAST), "H41992100007", "REV-B", "billing error").await.expect("reverse B");
+    assert_eq!(reversed.status, ClaimStatus::Reversed);
+    assert_eq!(reversed.reversal_reason.as_deref(), Some("billing error"));
+    assert_eq!(store.accumulators(region(EAST), &id, 2026).await.expect("acc"), after_a_only, "B's counters are undone exactly");
+    assert!(matches!(
+        store.reverse(&clerk(EAST), region(EAST), "H41992100007", "REV-B", "again").await,
+        Err(StoreError::AlreadyReversed(_))
+    ));
+    // Now A is the latest live claim and may be reversed; the year is back to zero.
+    store.reverse(&clerk(EAST), region(EAST), "H41992100007", "REV-A", "test").await.expect("reverse A");
+    assert_eq!(store.accumulators(region(EAST), &id, 2026).await.expect("acc"), Accumulators::new_year(2026));
+    assert!(matches!(store.reverse(&clerk(EAST), region(EAST), "H41992100007", "NOPE", "x").await, Err(StoreError::ClaimNotFound { .. })));
+}
+
+async fn tier_changes_and_end_of_coverage<S: Store>(store: &S) {
+    let id = enrolled(store, WEST, 30, "HH-WEST-30").await;
+    let change = TierChange { requested_on: date!(2026 - 02 - 10), tier: Tier::new(2).expect("tier") };
+    let person = store.request_tier_change(&clerk(WEST), region(WEST), &id, change).await.expect("tier change");
+    assert_eq!(person.coverage.tier_history.as_ref().map(|h| h.changes.clone()), Some(vec![change]));
+    let earlier = TierChange { requested_on: date!(2026 - 01 - 10), tier: Tier::new(4).expect("tier") };
+    let refused = store.request_tier_change(&clerk(WEST), region(WEST), &id, earlier).await;
+    assert!(matches!(refused, Err(StoreError::Invalid(_))), "a change dated before the last one is refused: {refused:?}");
+    let ended = store.end_coverage(&clerk(WEST), region(WEST), &id, date!(2026 - 06 - 30)).await.expect("end");
+    assert_eq!(ended.coverage.coverage_until, Some(date!(2026 - 06 - 30)));
+    let before_start = store.end_coverage(&clerk(WEST), region(WEST), &id, date!(2023 - 01 - 01)).await;
+    assert!(matches!(before_start, Err(StoreError::Invalid(_))), "{before_start:?}");
+}
+
+async fn concurrent_settlements_never_share_a_deductible<S: Store>(store: Arc<S>) {
+    const CLAIMS: usize = 16;
+    let policy = Arc::new(policy());
+    let id = enrolled(&*store, EAST, 40, "HH-EAST-40").await;
+    let claims: Vec<Claim> = (0..CLAIMS).map(|n| claim(&format!("CONC-{n}"), 3000, 10)).collect();
+    let mut tasks = Vec::new();
+    for c in claims.clone() {
+        let (store, policy) = (Arc::clone(&store), Arc::clone(&policy));
+        tasks.push(tokio::spawn(async move {
+            let compute = |cov: &Coverage, acc: &Accumulators| settle(&policy, &c, cov, acc, Explain::Off);
+            store.settle(&clerk(EAST), region(EAST), request(&c, id), &compute).await
+        }));
+    }
+    let mut fund_total = 0;
+    for task in tasks {
+        fund_total += task.await.expect("task").expect("settles").claim.fund_pay_fen;
+    }
+    // The same claims one by one, in memory.
+    let mut acc = Accumulators::new_year(2026);
+    for c in &claims {
+        acc = settle(&policy, c, &coverage(id, EAST), &acc, Explain::Off).expect("settles").accumulators;
+    }
+    let stored = store.accumulators(region(EAST), &id, 2026).await.expect("acc");
+    assert_eq!(stored, acc, "the year's totals equal the claims settled one by one");
+    // Sixteen stays cross the critical-illness threshold: the funds paid are the pooled
+    // fund's and critical illness's together.
+    assert!(stored.critical_paid > Fen::ZERO, "the year reached critical illness");
+    assert_eq!(Fen::new(fund_total), stored.pooled_paid + stored.critical_paid + stored.assistance_paid + stored.supplementary_paid);
+    assert_eq!(store.claims_of_person(region(EAST), &id).await.expect("history").len(), CLAIMS);
+}
+
+async fn the_audit_chain_is_intact<S: Store>(store: &S) {
+    let verification = verify_audit(store).await.expect("verify");
+    assert!(verification.is_intact(), "{:?}", verification.breaks);
+    assert!(verification.entries >= 20, "every write is audited: {} entries", verification.entries);
+    let east = store.audit_entries(region(EAST), 0, 100_000).await.expect("audit");
+    assert!(
+        east.iter().any(|e| e.action == "claim.settle")
+            && east.iter().any(|e| e.action == "claim.reverse")
+            && east.iter().any(|e| e.action == "person.enrol")
+    );
+    assert!(east.iter().all(|e| e.actor == "clerk-419921" && e.source == "127.0.0.1"));
+}

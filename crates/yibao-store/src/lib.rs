@@ -1,0 +1,215 @@
+//! The store boundary of Yibao (R-SYS-2: one central store; R-SYS-6: everything that moves
+//! money or changes an entitlement is traceable).
+//!
+//! One narrow [`Store`] trait with a SQLite implementation (the embedded default) and a
+//! PostgreSQL implementation (production), each with its own SQL and migrations. Every
+//! method that touches regional data takes the caller's region scope, and every row carries
+//! `region_code` in its keys, so the schema can later be distributed by region (Citus).
+//! [`contract`] is the one test suite both backends run.
+//!
+//! The store does I/O but decides no money: a settlement's amounts come from the pure
+//! engine, which the store runs *inside* its transaction through [`SettleFn`], so that the
+//! accumulators it reads are the ones it writes back (no two settlements for one person
+//! can spend the same remaining deductible or cap).
+
+mod audit;
+pub mod contract;
+mod records;
+
+use std::future::Future;
+
+pub use audit::{AuditEntry, AuditVerification, GENESIS_HASH, entry_hash};
+pub use records::{
+    Actor, ClaimRecord, ClaimStatus, HouseholdRecord, NewHousehold, NewPerson, PersonQuery, PersonRecord, SEARCH_LIMIT, SettleOutcome,
+    SettleRequest,
+};
+use time::Date;
+use yibao_domain::{NationalId, RegionCode};
+use yibao_engine::{Accumulators, Coverage, SettleError, Settlement, TierChange};
+
+/// The engine call a settlement runs inside the store's transaction: given the person's
+/// coverage and this year's accumulators as they stand, the settlement to write.
+pub type SettleFn<'a> = &'a (dyn Fn(&Coverage, &Accumulators) -> Result<Settlement, SettleError> + Sync);
+
+/// Why a store operation did not happen. Nothing was written when any of these is returned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "{person} is already enrolled in basic medical insurance in region {region} (household {household}): a person is enrolled once (R-ENR-2)"
+    )]
+    AlreadyEnrolled { person: String, region: String, household: String },
+    #[error("no person {0} in this region")]
+    PersonNotFound(String),
+    #[error("no household {0} in this region")]
+    HouseholdNotFound(String),
+    #[error("household {0} already exists")]
+    HouseholdExists(String),
+    #[error("no claim {claim_id} from institution {institution}")]
+    ClaimNotFound { institution: String, claim_id: String },
+    #[error("claim {0} is already reversed")]
+    AlreadyReversed(String),
+    #[error("claim {0} is not the person's latest settlement this year: reverse the later ones first")]
+    NotLatestClaim(String),
+    #[error("region {asked} is outside your region {scope}")]
+    OutsideRegion { asked: String, scope: String },
+    #[error("claim {claim_id} was already submitted with different content: an institution's claim id names one claim")]
+    IdempotencyConflict { claim_id: String },
+    #[error("settlement refused [{code}]: {message}")]
+    Refused { code: &'static str, message: String },
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    /// The database failed; the message is for logs, not for callers.
+    #[error("storage failure: {0}")]
+    Backend(String),
+}
+
+impl StoreError {
+    /// Stable machine code.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::AlreadyEnrolled { .. } => "person.already_enrolled",
+            StoreError::PersonNotFound(_) => "person.not_found",
+            StoreError::HouseholdNotFound(_) => "household.not_found",
+            StoreError::HouseholdExists(_) => "household.exists",
+            StoreError::ClaimNotFound { .. } => "claim.not_found",
+            StoreError::AlreadyReversed(_) => "claim.already_reversed",
+            StoreError::NotLatestClaim(_) => "claim.not_latest",
+            StoreError::OutsideRegion { .. } => "access.outside_region",
+            StoreError::IdempotencyConflict { .. } => "claim.idempotency_conflict",
+            StoreError::Refused { code, .. } => code,
+            StoreError::Invalid(_) => "request.invalid",
+            StoreError::Backend(_) => "store.failure",
+        }
+    }
+}
+
+/// Checks that `asked` lies inside the caller's `scope` (a city sees its counties; a county
+/// sees only itself, R-GEO-2).
+pub fn check_scope(scope: RegionCode, asked: RegionCode) -> Result<(), StoreError> {
+    if scope.contains(asked) { Ok(()) } else { Err(StoreError::OutsideRegion { asked: asked.to_string(), scope: scope.to_string() }) }
+}
+
+/// The store. Every future is `Send` so that a server can hold the store behind an `Arc`.
+pub trait Store: Send + Sync + 'static {
+    /// Creates a household (以户为单位, R-ENR-1) in `household.region`, which must lie in `scope`.
+    fn create_household(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        household: NewHousehold,
+    ) -> impl Future<Output = Result<HouseholdRecord, StoreError>> + Send;
+
+    /// Enrols a person in basic medical insurance. Refused, naming the existing record, if
+    /// the national ID is already enrolled anywhere (R-ENR-2).
+    fn enrol(&self, actor: &Actor, scope: RegionCode, person: NewPerson) -> impl Future<Output = Result<PersonRecord, StoreError>> + Send;
+
+    fn person(&self, scope: RegionCode, person: &NationalId) -> impl Future<Output = Result<PersonRecord, StoreError>> + Send;
+
+    fn search_persons(&self, scope: RegionCode, query: &PersonQuery) -> impl Future<Output = Result<Vec<PersonRecord>, StoreError>> + Send;
+
+    /// Records a tier change asked for on `change.requested_on` (R-ENR-4: when it takes
+    /// effect is decided from the history at settlement time).
+    fn request_tier_change(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        person: &NationalId,
+        change: TierChange,
+    ) -> impl Future<Output = Result<PersonRecord, StoreError>> + Send;
+
+    /// Ends coverage on `until` (the last covered day).
+    fn end_coverage(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        person: &NationalId,
+        until: Date,
+    ) -> impl Future<Output = Result<PersonRecord, StoreError>> + Send;
+
+    /// Settles a claim in one transaction: idempotent on (institution, claim id) — a retry
+    /// returns the first settlement and never pays twice; otherwise locks the person's
+    /// accumulators for the year, runs `compute`, and writes the claim, the new
+    /// accumulators and the audit entry together, or nothing.
+    fn settle(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        request: SettleRequest,
+        compute: SettleFn<'_>,
+    ) -> impl Future<Output = Result<SettleOutcome, StoreError>> + Send;
+
+    /// Reverses (冲正) a settled claim and restores the accumulators it changed. Only the
+    /// person's latest live claim of that year can be reversed, so the restored counters are
+    /// exactly those before it.
+    fn reverse(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        institution: &str,
+        claim_id: &str,
+        reason: &str,
+    ) -> impl Future<Output = Result<ClaimRecord, StoreError>> + Send;
+
+    fn claim(&self, scope: RegionCode, institution: &str, claim_id: &str) -> impl Future<Output = Result<ClaimRecord, StoreError>> + Send;
+
+    /// A person's claims, newest first.
+    fn claims_of_person(&self, scope: RegionCode, person: &NationalId)
+    -> impl Future<Output = Result<Vec<ClaimRecord>, StoreError>> + Send;
+
+    /// A person's accumulators for a year (zeros if nothing was settled).
+    fn accumulators(
+        &self,
+        scope: RegionCode,
+        person: &NationalId,
+        year: i32,
+    ) -> impl Future<Output = Result<Accumulators, StoreError>> + Send;
+
+    /// Audit entries of a region's chain, in order, from `after_seq` (exclusive).
+    fn audit_entries(
+        &self,
+        region: RegionCode,
+        after_seq: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<AuditEntry>, StoreError>> + Send;
+
+    /// Every region that has an audit chain.
+    fn audit_regions(&self) -> impl Future<Output = Result<Vec<RegionCode>, StoreError>> + Send;
+}
+
+/// Walks every region's chain and recomputes every hash (`yibao audit verify`).
+pub async fn verify_audit<S: Store>(store: &S) -> Result<AuditVerification, StoreError> {
+    const PAGE: i64 = 1_000;
+    let mut verification = AuditVerification::default();
+    for region in store.audit_regions().await? {
+        let mut previous_hash = GENESIS_HASH.to_owned();
+        let mut expected_seq = 1;
+        loop {
+            let page = store.audit_entries(region, expected_seq - 1, PAGE).await?;
+            if page.is_empty() {
+                break;
+            }
+            for entry in &page {
+                verification.entries += 1;
+                let recomputed = entry_hash(&previous_hash, entry);
+                if entry.seq != expected_seq || entry.prev_hash != previous_hash || entry.hash != recomputed {
+                    verification.breaks.push(format!(
+                        "region {region}, entry {}: {}",
+                        entry.seq,
+                        if entry.seq != expected_seq {
+                            format!("sequence jumps from {} to {}", expected_seq - 1, entry.seq)
+                        } else if entry.prev_hash != previous_hash {
+                            "does not link to the entry before it".to_owned()
+                        } else {
+                            "its content does not match its hash (edited after it was written)".to_owned()
+                        }
+                    ));
+                }
+                previous_hash = entry.hash.clone();
+                expected_seq = entry.seq + 1;
+            }
+        }
+        verification.regions += 1;
+    }
+    Ok(verification)
+}

@@ -1,0 +1,380 @@
+//! Throwaway, real PostgreSQL servers for tests.
+//!
+//! [`TestPostgres::start`] gives each caller its own PostgreSQL server, running from a
+//! fresh directory under `/tmp` on a free port of `127.0.0.1`. Dropping the handle stops
+//! the server (`pg_ctl -m immediate stop`) and removes the directory.
+//!
+//! If the environment variable [`URL_ENV`] (`YIBAO_TEST_DATABASE_URL`) is set and not
+//! empty, nothing is started: the handle just carries that URL and dropping it does
+//! nothing.
+//!
+//! The server binaries (`initdb`, `pg_ctl`) are looked up on `PATH`, then under
+//! `/usr/lib/postgresql/<version>/bin/` (highest version first). If they are missing,
+//! [`TestPostgres::start`] returns an error telling how to install them; callers are
+//! expected to fail the test with it, never to skip.
+//!
+//! PostgreSQL refuses to run as root, so when the current user is root the binaries run
+//! as the `postgres` OS user through `runuser` (the user is created with `useradd` if it
+//! does not exist), and the directory is handed over to that user.
+
+use std::ffi::OsStr;
+use std::fmt::Write as _;
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Environment variable naming an existing database to use instead of starting one.
+pub const URL_ENV: &str = "YIBAO_TEST_DATABASE_URL";
+
+/// OS user the server runs as when the current user is root.
+const PG_OS_USER: &str = "postgres";
+
+/// How many ports to try before giving up on starting the server.
+const START_ATTEMPTS: usize = 5;
+
+/// How many lines of the server log to quote in an error.
+const LOG_TAIL_LINES: usize = 30;
+
+/// Makes directory names unique among the handles of one process.
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A PostgreSQL server for one test; see the [crate documentation](crate).
+#[derive(Debug)]
+pub struct TestPostgres {
+    url: String,
+    /// `None` when the URL came from [`URL_ENV`] and nothing was started.
+    server: Option<Server>,
+}
+
+/// A server this crate started and must stop.
+#[derive(Debug)]
+struct Server {
+    /// Temporary directory holding `data/`, `log` and the Unix socket.
+    dir: PathBuf,
+    pg_ctl: PathBuf,
+    /// Run commands through `runuser -u postgres --` (we are root).
+    as_root: bool,
+    /// Set once the server has been started, so drop knows to stop it.
+    running: bool,
+}
+
+impl TestPostgres {
+    /// Starts a fresh PostgreSQL server, or returns a handle to the database named by
+    /// [`URL_ENV`] if that variable is set.
+    ///
+    /// # Errors
+    ///
+    /// A human-readable message if the PostgreSQL binaries are missing, or if the
+    /// server could not be initialised or started (with the end of the server log).
+    pub fn start() -> Result<Self, String> {
+        if let Some(url) = std::env::var_os(URL_ENV) {
+            let url = url.into_string().map_err(|_| format!("{URL_ENV} is not valid UTF-8"))?;
+            if !url.trim().is_empty() {
+                return Ok(Self { url: url.trim().to_owned(), server: None });
+            }
+        }
+        Self::start_server()
+    }
+
+    /// Starts a fresh PostgreSQL server, ignoring [`URL_ENV`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`TestPostgres::start`].
+    pub fn start_server() -> Result<Self, String> {
+        let bins = find_binaries()?;
+        let as_root = running_as_root();
+        let owner = if as_root { Some(ensure_postgres_user()?) } else { None };
+
+        let dir = make_unique_dir()?;
+        // From here on, dropping `server` removes the directory (and stops the server
+        // once it runs), whatever goes wrong.
+        let mut server = Server { dir, pg_ctl: bins.pg_ctl.clone(), as_root, running: false };
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::chown(&server.dir, Some(uid), Some(gid))
+                .map_err(|e| format!("cannot hand {} over to the {PG_OS_USER} user: {e}", server.dir.display()))?;
+        }
+
+        server.initdb(&bins.initdb)?;
+
+        let mut failures = String::new();
+        for attempt in 1..=START_ATTEMPTS {
+            let port = free_port()?;
+            match server.pg_ctl_start(port) {
+                Ok(()) => {
+                    return Ok(Self { url: format!("postgres://{PG_OS_USER}@127.0.0.1:{port}/postgres"), server: Some(server) });
+                }
+                Err(e) => {
+                    let _ = writeln!(failures, "attempt {attempt} (port {port}): {e}");
+                }
+            }
+        }
+        Err(format!(
+            "could not start PostgreSQL in {} after {START_ATTEMPTS} attempts:\n{failures}{}",
+            server.dir.display(),
+            server.log_tail()
+        ))
+    }
+
+    /// Connection URL, e.g. `postgres://postgres@127.0.0.1:54321/postgres`.
+    #[must_use]
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Temporary directory of a server started by this handle (holding `data/`, `log`
+    /// and the Unix socket), or `None` when the URL came from [`URL_ENV`].
+    #[must_use]
+    pub fn dir(&self) -> Option<&Path> {
+        self.server.as_ref().map(|s| s.dir.as_path())
+    }
+}
+
+impl Server {
+    fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    fn log_file(&self) -> PathBuf {
+        self.dir.join("log")
+    }
+
+    /// A command running `program` as the right OS user, from the temporary directory
+    /// (the `postgres` user may not be allowed into our working directory).
+    fn command(&self, program: &Path) -> Command {
+        let mut cmd = if self.as_root {
+            let mut c = Command::new("runuser");
+            c.args(["-u", PG_OS_USER, "--"]).arg(program);
+            c
+        } else {
+            Command::new(program)
+        };
+        cmd.current_dir(&self.dir);
+        // Keep the caller's libpq settings away from the server tools.
+        for var in ["PGDATA", "PGPORT", "PGHOST", "PGOPTIONS", "PGUSER", "PGDATABASE"] {
+            cmd.env_remove(var);
+        }
+        cmd
+    }
+
+    fn initdb(&self, initdb: &Path) -> Result<(), String> {
+        let mut cmd = self.command(initdb);
+        cmd.arg("-D").arg(self.data_dir()).args(["-N", "-U", PG_OS_USER, "--auth=trust"]).args(["-E", "UTF8", "--locale=C"]);
+        let out = run(&mut cmd)?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!("initdb failed ({}) in {}:\n{}", out.status, self.dir.display(), output_text(&out)))
+        }
+    }
+
+    fn pg_ctl_start(&mut self, port: u16) -> Result<(), String> {
+        let options = format!(
+            "-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={} \
+             -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+            self.dir.display()
+        );
+        let mut cmd = self.command(&self.pg_ctl);
+        cmd.arg("-D").arg(self.data_dir()).arg("-l").arg(self.log_file()).arg("-o").arg(options).args(["-w", "-t", "60", "start"]);
+        // Until proven otherwise, assume something may be running so drop stops it.
+        self.running = true;
+        let out = run(&mut cmd)?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            // A server that timed out might still be coming up; make sure it is gone
+            // before trying another port.
+            self.stop();
+            Err(format!("pg_ctl start failed ({}): {}", out.status, output_text(&out).trim()))
+        }
+    }
+
+    /// Stops the server if it may be running; errors are ignored (nothing to do then).
+    fn stop(&mut self) {
+        if !self.running {
+            return;
+        }
+        let mut cmd = self.command(&self.pg_ctl);
+        cmd.arg("-D").arg(self.data_dir()).args(["-m", "immediate", "-w", "stop"]);
+        let _ = run(&mut cmd);
+        self.running = false;
+    }
+
+    /// Last lines of the server log, formatted for an error message.
+    fn log_tail(&self) -> String {
+        let path = self.log_file();
+        match fs::read_to_string(&path) {
+            Ok(text) => {
+                let lines: Vec<&str> = text.lines().collect();
+                let start = lines.len().saturating_sub(LOG_TAIL_LINES);
+                format!("--- last lines of {} ---\n{}", path.display(), lines[start..].join("\n"))
+            }
+            Err(e) => format!("(no server log at {}: {e})", path.display()),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Paths of the PostgreSQL server tools.
+#[derive(Debug, Clone)]
+struct Binaries {
+    initdb: PathBuf,
+    pg_ctl: PathBuf,
+}
+
+/// Finds `initdb` and `pg_ctl`: on `PATH` first, then in the highest-versioned
+/// `/usr/lib/postgresql/<version>/bin/`.
+fn find_binaries() -> Result<Binaries, String> {
+    let from_dir = |dir: &Path| {
+        let initdb = dir.join("initdb");
+        let pg_ctl = dir.join("pg_ctl");
+        (initdb.is_file() && pg_ctl.is_file()).then_some(Binaries { initdb, pg_ctl })
+    };
+
+    if let Some(path) = std::env::var_os("PATH") {
+        // Both tools from the same directory, so their versions match.
+        if let Some(found) = std::env::split_paths(&path).find_map(|d| from_dir(&d)) {
+            return Ok(found);
+        }
+    }
+
+    let mut versions: Vec<(Vec<u64>, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name();
+            let version = parse_version(name.to_str()?)?;
+            Some((version, entry.path().join("bin")))
+        })
+        .collect();
+    versions.sort();
+    if let Some(found) = versions.iter().rev().find_map(|(_, dir)| from_dir(dir)) {
+        return Ok(found);
+    }
+
+    Err(format!(
+        "PostgreSQL server binaries (initdb, pg_ctl) not found on PATH nor under \
+         /usr/lib/postgresql/*/bin/; install them (e.g. `apt-get install postgresql`) \
+         or set {URL_ENV} to an existing database"
+    ))
+}
+
+/// `"15"` → `[15]`, `"9.6"` → `[9, 6]`; anything else is not a version directory.
+fn parse_version(name: &str) -> Option<Vec<u64>> {
+    name.split('.').map(|part| part.parse().ok()).collect()
+}
+
+/// Whether the effective user is root, asked of `id -u` (falling back to `$USER`).
+fn running_as_root() -> bool {
+    match Command::new("id").arg("-u").output() {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).trim() == "0",
+        _ => std::env::var("USER").is_ok_and(|u| u == "root"),
+    }
+}
+
+/// Uid and gid of the `postgres` OS user, creating the user if needed.
+fn ensure_postgres_user() -> Result<(u32, u32), String> {
+    if lookup_id("-u").is_err() {
+        let out = run(Command::new("useradd").args([
+            "--system",
+            "--no-create-home",
+            "--user-group",
+            "--shell",
+            "/usr/sbin/nologin",
+            PG_OS_USER,
+        ]))?;
+        // Status 9: created meanwhile by a concurrent caller.
+        if !out.status.success() && out.status.code() != Some(9) {
+            return Err(format!(
+                "running as root, the `{PG_OS_USER}` OS user does not exist and \
+                 `useradd` failed ({}): {}",
+                out.status,
+                output_text(&out).trim()
+            ));
+        }
+    }
+    Ok((lookup_id("-u")?, lookup_id("-g")?))
+}
+
+/// `id <flag> postgres` as a number.
+fn lookup_id(flag: &str) -> Result<u32, String> {
+    let out = run(Command::new("id").args([flag, PG_OS_USER]))?;
+    if !out.status.success() {
+        return Err(format!("`id {flag} {PG_OS_USER}` failed: {}", output_text(&out).trim()));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim().parse().map_err(|e| format!("`id {flag} {PG_OS_USER}` printed {text:?}: {e}"))
+}
+
+/// Creates a new, private directory under `/tmp`, unique to this process and call.
+fn make_unique_dir() -> Result<PathBuf, String> {
+    let pid = std::process::id();
+    let mut last_error = None;
+    for _ in 0..100 {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let dir = PathBuf::from(format!("/tmp/yibao-testpg-{pid}-{n}-{nanos}"));
+        // `create_dir` fails if the path exists, so the directory is ours alone.
+        match fs::create_dir(&dir) {
+            Ok(()) => {
+                use std::os::unix::fs::PermissionsExt as _;
+                let perms = fs::Permissions::from_mode(0o700);
+                if let Err(e) = fs::set_permissions(&dir, perms) {
+                    let _ = fs::remove_dir_all(&dir);
+                    return Err(format!("cannot restrict {}: {e}", dir.display()));
+                }
+                return Ok(dir);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last_error = Some(e),
+            Err(e) => return Err(format!("cannot create {}: {e}", dir.display())),
+        }
+    }
+    Err(format!("cannot create a unique directory under /tmp: {}", last_error.map_or_else(String::new, |e| e.to_string())))
+}
+
+/// A port on 127.0.0.1 that was free a moment ago (the caller retries if it is taken
+/// meanwhile).
+fn free_port() -> Result<u16, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot bind 127.0.0.1:0 to find a free port: {e}"))?;
+    listener.local_addr().map(|a| a.port()).map_err(|e| format!("cannot read the port of a bound socket: {e}"))
+}
+
+/// Runs a command to completion, describing a failure to launch it.
+fn run(cmd: &mut Command) -> Result<Output, String> {
+    cmd.output().map_err(|e| {
+        let args: Vec<&OsStr> = cmd.get_args().collect();
+        format!(
+            "cannot run {} {}: {e}",
+            cmd.get_program().to_string_lossy(),
+            args.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
+        )
+    })
+}
+
+/// Stdout and stderr of a finished command, for error messages.
+fn output_text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_version;
+
+    #[test]
+    fn versions_parse_and_order_numerically() {
+        assert_eq!(parse_version("15"), Some(vec![15]));
+        assert_eq!(parse_version("9.6"), Some(vec![9, 6]));
+        assert_eq!(parse_version("common"), None);
+        assert!(parse_version("10") > parse_version("9.6"));
+    }
+}
