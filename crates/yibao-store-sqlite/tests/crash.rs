@@ -1,0 +1,164 @@
+//! Crash safety (issue 3, "Bad input and faults"): a process settling a burst of claims is
+//! killed with SIGKILL mid-burst. After reopening, every settlement it acknowledged is
+//! there, none is half-written (each claim has its accumulators and audit entry, or
+//! nothing), the accumulators agree with the claims, and the audit chain is intact.
+//!
+//! The test runs itself as the child process (`YIBAO_CRASH_CHILD_DB` set), so the child is
+//! real code against a real file, not a simulation.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use time::macros::{date, datetime};
+use yibao_domain::{Fen, NationalId, PersonCategory, RegionCode, Scheme, Tier};
+use yibao_engine::{Accumulators, Claim, Coverage, Explain, TierHistory, settle};
+use yibao_policy::Policy;
+use yibao_store::{Actor, ClaimStatus, NewHousehold, NewPerson, SettleRequest, Store, StoreError, verify_audit};
+use yibao_store_sqlite::SqliteStore;
+
+const CHILD_ENV: &str = "YIBAO_CRASH_CHILD_DB";
+const ACKS_BEFORE_KILL: usize = 60;
+const BURST: usize = 100_000;
+
+fn region() -> RegionCode {
+    RegionCode::parse("419921").expect("region")
+}
+
+fn person() -> NationalId {
+    NationalId::from_parts(region(), date!(1966 - 08 - 08), 88).expect("id")
+}
+
+fn actor() -> Actor {
+    Actor { who: "H41992100007".into(), role: "institution".into(), source: "127.0.0.1".into(), at: datetime!(2026-05-01 10:00 UTC) }
+}
+
+fn claim(n: usize) -> Claim {
+    // A day in 2026 from the claim number, so the stays are spread over the year.
+    let day = 1 + n % 28;
+    let month = 1 + (n / 28) % 12;
+    serde_json::from_str(&format!(
+        r#"{{"claim_id":"CRASH-{n}","institution_code":"H41992100007","institution_level":"secondary","kind":"inpatient",
+        "admission_date":"2026-{month:02}-{day:02}","discharge_date":"2026-{month:02}-{day:02}","diagnosis":"K35.900","referral":true,
+        "lines":[{{"code":"XA10BAE010A001010100315","quantity":1,"unit_price":"{}.00"}}]}}"#,
+        800 + (n * 37) % 5_000
+    ))
+    .expect("claim")
+}
+
+async fn child(path: &str) {
+    let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("pack");
+    let store = SqliteStore::open(std::path::Path::new(path)).await.expect("open");
+    store
+        .create_household(&actor(), region(), NewHousehold { household_id: "HH-CRASH".into(), region: region(), address: "x".into() })
+        .await
+        .expect("household");
+    let coverage = Coverage {
+        person_id: person(),
+        region: region(),
+        scheme: Scheme::Resident,
+        category: PersonCategory::Resident,
+        coverage_from: date!(2024 - 01 - 01),
+        coverage_until: None,
+        tier_history: Some(TierHistory { initial: Tier::new(2).expect("tier"), since: date!(2024 - 01 - 01), changes: Vec::new() }),
+        assistance_group: None,
+        supplementary: true,
+        maternity: false,
+        certified_chronic_diseases: Vec::new(),
+        personal_account_balance: Fen::ZERO,
+        use_personal_account: false,
+    };
+    store
+        .enrol(&actor(), region(), NewPerson { name: "赵".into(), card_no: None, household_id: "HH-CRASH".into(), coverage })
+        .await
+        .expect("enrol");
+    // Claims are settled in date order, one year's counters growing with each.
+    let mut claims: Vec<Claim> = (0..BURST).map(claim).collect();
+    claims.sort_by_key(|c| c.admission_date);
+    for c in &claims {
+        let compute = |cov: &Coverage, acc: &Accumulators| settle(&policy, c, cov, acc, Explain::Off);
+        let request = SettleRequest {
+            institution_code: c.institution_code.clone(),
+            claim_id: c.claim_id.clone(),
+            person_id: person(),
+            year: 2026,
+            claim_json: serde_json::to_string(c).expect("json"),
+        };
+        store.settle(&actor(), region(), request, &compute).await.expect("settles");
+        // Acknowledged only after the commit returned.
+        println!("ack {}", c.claim_id);
+    }
+}
+
+#[test]
+fn a_kill_mid_burst_loses_no_acknowledged_settlement() {
+    if let Ok(path) = std::env::var(CHILD_ENV) {
+        tokio::runtime::Runtime::new().expect("runtime").block_on(child(&path));
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("yibao-crash-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let db = dir.join("yibao.db");
+    let mut child = Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", "a_kill_mid_burst_loses_no_acknowledged_settlement", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, &db)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("child");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut acked = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("line");
+        if let Some(id) = line.strip_prefix("ack ") {
+            acked.push(id.to_owned());
+            if acked.len() == ACKS_BEFORE_KILL {
+                child.kill().expect("SIGKILL"); // Child::kill is SIGKILL on Unix
+                break;
+            }
+        }
+    }
+    let status = child.wait().expect("wait");
+    assert!(!status.success(), "the child was killed, not finished: {status:?}");
+    assert_eq!(acked.len(), ACKS_BEFORE_KILL, "the child acknowledged settlements before it was killed");
+
+    tokio::runtime::Runtime::new().expect("runtime").block_on(async {
+        let store = Arc::new(SqliteStore::open(&db).await.expect("reopens after the crash"));
+        for id in &acked {
+            let record = store.claim(region(), "H41992100007", id).await.unwrap_or_else(|e| panic!("acknowledged {id} is lost: {e}"));
+            assert_eq!(record.status, ClaimStatus::Settled);
+        }
+        // Perhaps one more committed after the last acknowledgement: never half of one.
+        let claims = store.claims_of_person(region(), &person()).await.expect("history");
+        assert!(claims.len() == acked.len() || claims.len() == acked.len() + 1, "{} claims for {} acks", claims.len(), acked.len());
+        let acc = store.accumulators(region(), &person(), 2026).await.expect("accumulators");
+        assert_eq!(acc.admissions as usize, claims.len(), "every claim has its accumulator update, and no other");
+        let funds: i64 = claims.iter().map(|c| c.fund_pay_fen).sum();
+        assert_eq!(
+            Fen::new(funds),
+            acc.pooled_paid + acc.critical_paid + acc.assistance_paid + acc.supplementary_paid,
+            "accumulators agree with the claims"
+        );
+        let verification = verify_audit(&*store).await.expect("verify");
+        assert!(verification.is_intact(), "{:?}", verification.breaks);
+        // enrolment + household + one entry per settled claim
+        assert_eq!(verification.entries, 2 + claims.len());
+        // The store still works: the next claim settles.
+        let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("pack");
+        let next = claim(BURST + 1);
+        let compute = |cov: &Coverage, a: &Accumulators| settle(&policy, &next, cov, a, Explain::Off);
+        let request = SettleRequest {
+            institution_code: next.institution_code.clone(),
+            claim_id: next.claim_id.clone(),
+            person_id: person(),
+            year: 2026,
+            claim_json: serde_json::to_string(&next).expect("json"),
+        };
+        match store.settle(&actor(), region(), request, &compute).await {
+            Ok(_) | Err(StoreError::Refused { .. }) => {}
+            Err(e) => panic!("the store works after the crash: {e}"),
+        }
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
