@@ -2,6 +2,7 @@
 //! prints the results. Exit codes: 0 success; 1 the input was refused (stderr says why,
 //! with a stable code); 2 usage error.
 
+mod audit;
 mod demo;
 mod files;
 
@@ -30,6 +31,11 @@ enum Command {
     Policy {
         #[command(subcommand)]
         command: PolicyCommand,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
     },
     /// Settle one claim (one-bill settlement through every layer) and print it as JSON.
     Settle {
@@ -61,6 +67,16 @@ enum PolicyCommand {
     },
 }
 
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Recompute every hash of every region's audit chain; exit 1 naming each broken entry.
+    Verify {
+        /// The SQLite data directory (holds yibao.db).
+        #[arg(long, default_value = "./yibao-data", env = "YIBAO_DATA_DIR")]
+        data_dir: PathBuf,
+    },
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Lang {
     Zh,
@@ -73,6 +89,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo { explain } => demo::run(explain),
         Command::Policy { command: PolicyCommand::Check { files } } => policy_check(&files),
+        Command::Audit { command: AuditCommand::Verify { data_dir } } => audit::verify(&data_dir),
         Command::Settle { policy, claim, person, explain, lang } => settle_command(&policy, &claim, person.as_deref(), explain, lang),
     };
     match result {

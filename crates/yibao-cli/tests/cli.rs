@@ -145,3 +145,19 @@ fn demo_runs_with_no_files() {
     assert!(stdout.contains("Demo City") && stdout.contains("27120.00"), "{stdout}");
     assert_eq!(stdout.lines().filter(|l| l.starts_with(char::is_numeric)).count(), 10, "5 result rows and 5 titles:\n{stdout}");
 }
+
+#[test]
+fn audit_verify_needs_a_database_and_reports_an_intact_chain() {
+    let dir = std::env::temp_dir().join(format!("yibao-cli-audit-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let missing = yibao(&["audit", "verify", "--data-dir", dir.to_str().expect("utf-8")]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(text(&missing.stderr).contains("[store.not_found]"), "{}", text(&missing.stderr));
+    // An empty database (created by opening it) verifies with zero entries.
+    std::fs::write(dir.join("yibao.db"), b"").expect("empty file");
+    let out = yibao(&["audit", "verify", "--data-dir", dir.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("audit log intact: 0 entries"), "{}", text(&out.stdout));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -17,3 +17,42 @@ async fn sqlite_passes_the_store_contract() {
     assert!(verification.is_intact() && verification.entries > 20, "{verification:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The audit log refuses edits; and if someone with file access drops the guard and edits
+/// history anyway, verification names the broken entry (R-SYS-6).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_audit_entry_is_detected() {
+    use sqlx::Connection;
+    let dir = std::env::temp_dir().join(format!("yibao-sqlite-tamper-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("yibao.db");
+    let store = SqliteStore::open(&path).await.expect("opens");
+    let actor = yibao_store::Actor {
+        who: "clerk".into(),
+        role: "enrolment_clerk".into(),
+        source: "10.1.2.3".into(),
+        at: time::macros::datetime!(2026-03-01 09:30 UTC),
+    };
+    let region = yibao_domain::RegionCode::parse("419921").expect("region");
+    for n in 1..=3 {
+        let household = yibao_store::NewHousehold { household_id: format!("HH-{n}"), region, address: "x".into() };
+        yibao_store::Store::create_household(&store, &actor, region, household).await.expect("household");
+    }
+    assert!(yibao_store::verify_audit(&store).await.expect("verify").is_intact());
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.expect("connect");
+    let refused = sqlx::query("UPDATE audit_log SET detail = '{}' WHERE seq = 2").execute(&mut conn).await;
+    assert!(refused.is_err_and(|e| e.to_string().contains("append-only")), "the trigger refuses edits");
+    sqlx::raw_sql("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET detail = '{\"forged\":true}' WHERE seq = 2")
+        .execute(&mut conn)
+        .await
+        .expect("attacker edits");
+    let verification = yibao_store::verify_audit(&store).await.expect("verify");
+    assert_eq!(verification.breaks.len(), 1, "{:?}", verification.breaks);
+    assert!(
+        verification.breaks[0].contains("region 419921, entry 2") && verification.breaks[0].contains("edited"),
+        "{:?}",
+        verification.breaks
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
