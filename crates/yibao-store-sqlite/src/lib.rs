@@ -3,6 +3,8 @@
 //! every write in a `BEGIN IMMEDIATE` transaction so that concurrent writers queue instead
 //! of failing or interleaving. Hand-written SQL; migrations embedded and run at open.
 
+mod access;
+
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -17,7 +19,8 @@ use yibao_store::{
 };
 
 /// Migrations, in order. Applied once each, recorded in `schema_migrations`.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] =
+    &[(1, include_str!("../migrations/0001_init.sql")), (2, include_str!("../migrations/0002_access_contributions.sql"))];
 /// Connections in the pool: SQLite has one writer at a time; readers run beside it.
 const POOL_SIZE: u32 = 8;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -25,26 +28,26 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// A store in one SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
 }
 
-fn backend(e: sqlx::Error) -> StoreError {
+pub(crate) fn backend(e: sqlx::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
-fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+pub(crate) fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Backend(e.to_string()))
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Backend(format!("stored JSON unreadable: {e}")))
 }
 
-fn region_of(text: &str) -> Result<RegionCode, StoreError> {
+pub(crate) fn region_of(text: &str) -> Result<RegionCode, StoreError> {
     RegionCode::parse(text).map_err(|e| StoreError::Backend(e.to_string()))
 }
 
-fn id_of(text: &str) -> Result<NationalId, StoreError> {
+pub(crate) fn id_of(text: &str) -> Result<NationalId, StoreError> {
     NationalId::parse(text).map_err(|e| StoreError::Backend(e.to_string()))
 }
 
@@ -88,13 +91,13 @@ impl SqliteStore {
         tx.commit().await.map_err(backend)
     }
 
-    async fn write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+    pub(crate) async fn write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
         self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(backend)
     }
 }
 
 /// Appends one audit entry to `region`'s chain inside `tx`.
-async fn audit(
+pub(crate) async fn audit(
     tx: &mut Transaction<'static, Sqlite>,
     actor: &Actor,
     region: RegionCode,
@@ -182,7 +185,7 @@ const CLAIM_COLUMNS: &str = "region_code, institution_code, claim_id, person_id,
 
 /// The person's row, found through the global index, if it lies inside `scope`. A person
 /// outside the scope is reported as not found: a county learns nothing of another's people.
-async fn locate(
+pub(crate) async fn locate(
     tx: &mut Transaction<'static, Sqlite>,
     scope: RegionCode,
     person: &NationalId,
@@ -671,7 +674,7 @@ impl Store for SqliteStore {
 }
 
 /// The inclusive range of region codes inside `scope`, as text.
-fn scope_bounds(scope: RegionCode) -> (String, String) {
+pub(crate) fn scope_bounds(scope: RegionCode) -> (String, String) {
     let code = scope.get();
     match scope.level() {
         yibao_domain::RegionLevel::Province => (format!("{:06}", code), format!("{:06}", code + 9_999)),

@@ -10,7 +10,9 @@ async fn sqlite_passes_the_store_contract() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     let store = SqliteStore::open(&dir.join("yibao.db")).await.expect("opens");
-    yibao_store::contract::run(Arc::new(store)).await;
+    let store = Arc::new(store);
+    yibao_store::contract::run(Arc::clone(&store)).await;
+    yibao_store::contract::run_access_and_contributions(store).await;
     // Reopening applies no migration twice and keeps every row.
     let reopened = SqliteStore::open(&dir.join("yibao.db")).await.expect("reopens");
     let verification = yibao_store::verify_audit(&reopened).await.expect("verify");

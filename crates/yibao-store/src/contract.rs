@@ -307,3 +307,102 @@ async fn the_audit_chain_is_intact<S: Store>(store: &S) {
     );
     assert!(east.iter().all(|e| e.actor == "clerk-419921" && e.source == "127.0.0.1"));
 }
+
+/// The contract of [`crate::AccessStore`] and [`crate::ContributionStore`].
+pub async fn run_access_and_contributions<S: Store + crate::AccessStore + crate::ContributionStore>(store: Arc<S>) {
+    staff_sessions_and_institutions(&*store).await;
+    contributions_and_arrears(&*store).await;
+}
+
+async fn staff_sessions_and_institutions<S: Store + crate::AccessStore>(store: &S) {
+    use crate::{NewInstitution, NewStaff, Role};
+    let admin = clerk(CITY);
+    let staff = NewStaff {
+        username: "east.clerk".into(),
+        display_name: "东县经办员".into(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        role: Role::EnrolmentClerk,
+        region: region(EAST),
+    };
+    let created = store.create_staff(&admin, staff.clone()).await.expect("staff");
+    assert_eq!((created.role, created.region, created.active), (Role::EnrolmentClerk, region(EAST), true));
+    assert!(matches!(store.create_staff(&admin, staff).await, Err(StoreError::Exists(_))), "a username is unique");
+    let bad = NewStaff {
+        username: "bad name".into(),
+        display_name: "x".into(),
+        password_hash: "x".into(),
+        role: Role::Auditor,
+        region: region(EAST),
+    };
+    assert!(matches!(store.create_staff(&admin, bad).await, Err(StoreError::Invalid(_))));
+    assert_eq!(store.staff("east.clerk").await.expect("read").map(|s| s.password_hash.starts_with("$argon2id$")), Some(true));
+    assert_eq!(store.staff("nobody").await.expect("read"), None);
+
+    let expires = datetime!(2026-03-01 17:30 UTC);
+    store.create_session(&admin, "token-hash-1", "east.clerk", expires).await.expect("session");
+    let session = store.session("token-hash-1").await.expect("read").expect("exists");
+    assert_eq!(
+        (session.username.as_str(), session.role, session.region, session.expires_at, session.revoked, session.active),
+        ("east.clerk", Role::EnrolmentClerk, region(EAST), expires, false, true)
+    );
+    store.revoke_session(&admin, "token-hash-1").await.expect("revoke");
+    assert!(store.session("token-hash-1").await.expect("read").expect("exists").revoked, "revocation takes effect at once");
+    assert_eq!(store.session("unknown").await.expect("read"), None);
+    assert!(store.create_session(&admin, "token-hash-2", "nobody", expires).await.is_err(), "no session for an unknown account");
+
+    let hospital = NewInstitution {
+        code: "H41992100007".into(),
+        name: "东县人民医院".into(),
+        region: region(EAST),
+        level: yibao_domain::InstitutionLevel::Secondary,
+        api_key_hash: "key-hash-east".into(),
+    };
+    store.create_institution(&admin, hospital.clone()).await.expect("institution");
+    assert!(matches!(store.create_institution(&admin, hospital).await, Err(StoreError::Exists(_))));
+    let bad_code = NewInstitution {
+        code: "X1".into(),
+        name: "x".into(),
+        region: region(EAST),
+        level: yibao_domain::InstitutionLevel::Primary,
+        api_key_hash: "k2".into(),
+    };
+    assert!(matches!(store.create_institution(&admin, bad_code).await, Err(StoreError::Invalid(_))));
+    assert_eq!(store.institution_by_key("key-hash-east").await.expect("read").map(|i| i.code), Some("H41992100007".to_owned()));
+    assert_eq!(store.institution_by_key("wrong").await.expect("read"), None);
+    assert_eq!(store.institutions(region(EAST)).await.expect("list").len(), 1);
+    assert!(store.institutions(region(WEST)).await.expect("list").is_empty(), "a county lists only its own institutions");
+}
+
+async fn contributions_and_arrears<S: Store + crate::ContributionStore>(store: &S) {
+    use crate::{ContributionKind, NewContribution};
+    let a = enrolled(store, EAST, 50, "HH-EAST-50").await;
+    let b = enrolled(store, EAST, 51, "HH-EAST-50").await;
+    let c = enrolled(store, WEST, 52, "HH-WEST-52").await;
+    let record = |person, due, paid| NewContribution {
+        person_id: person,
+        kind: ContributionKind::Resident,
+        period: "2026".into(),
+        due_fen: due,
+        paid_fen: paid,
+        breakdown_json: "{}".into(),
+    };
+    store.record_contribution(&clerk(EAST), region(EAST), record(a, 40_000, 40_000)).await.expect("a pays in full");
+    store.record_contribution(&clerk(EAST), region(EAST), record(b, 40_000, 10_000)).await.expect("b pays part");
+    store.record_contribution(&clerk(EAST), region(EAST), record(b, 40_000, 5_000)).await.expect("b pays more");
+    store.record_contribution(&clerk(WEST), region(WEST), record(c, 40_000, 0)).await.expect("c owes all");
+    assert!(
+        matches!(store.record_contribution(&clerk(WEST), region(WEST), record(a, 1, 1)).await, Err(StoreError::PersonNotFound(_))),
+        "scope"
+    );
+    let mut bad = record(a, 1, 1);
+    bad.period = "26".into();
+    assert!(matches!(store.record_contribution(&clerk(EAST), region(EAST), bad).await, Err(StoreError::Invalid(_))));
+    assert_eq!(store.contributions_of(region(EAST), &b).await.expect("list").len(), 2);
+    let (persons, counties) = store.arrears(region(CITY), "2026").await.expect("arrears");
+    let owed: Vec<(NationalId, i64)> = persons.iter().map(|p| (p.person_id, p.owed_fen)).collect();
+    assert!(owed.contains(&(b, 25_000)) && owed.contains(&(c, 40_000)) && !owed.iter().any(|(p, _)| *p == a), "{owed:?}");
+    let east = counties.iter().find(|c| c.region == region(EAST)).expect("east county");
+    assert_eq!((east.persons, east.owed_fen), (1, 25_000));
+    let (west_only, _) = store.arrears(region(WEST), "2026").await.expect("arrears");
+    assert!(west_only.iter().all(|p| p.region == region(WEST)), "a county sees only its own arrears");
+}

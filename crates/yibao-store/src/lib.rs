@@ -12,13 +12,17 @@
 //! accumulators it reads are the ones it writes back (no two settlements for one person
 //! can spend the same remaining deductible or cap).
 
+mod access;
 mod audit;
 pub mod contract;
+mod contribution;
 mod records;
 
 use std::future::Future;
 
+pub use access::{AccessStore, InstitutionRecord, NewInstitution, NewStaff, Role, SessionRecord, StaffRecord};
 pub use audit::{AuditEntry, AuditVerification, GENESIS_HASH, entry_hash};
+pub use contribution::{ContributionKind, ContributionRecord, ContributionStore, CountyArrears, NewContribution, PersonArrears};
 pub use records::{
     Actor, ClaimRecord, ClaimStatus, HouseholdRecord, NewHousehold, NewPerson, PersonQuery, PersonRecord, SEARCH_LIMIT, SettleOutcome,
     SettleRequest,
@@ -56,6 +60,8 @@ pub enum StoreError {
     IdempotencyConflict { claim_id: String },
     #[error("settlement refused [{code}]: {message}")]
     Refused { code: &'static str, message: String },
+    #[error("{0} already exists")]
+    Exists(String),
     #[error("invalid request: {0}")]
     Invalid(String),
     /// The database failed; the message is for logs, not for callers.
@@ -78,6 +84,7 @@ impl StoreError {
             StoreError::OutsideRegion { .. } => "access.outside_region",
             StoreError::IdempotencyConflict { .. } => "claim.idempotency_conflict",
             StoreError::Refused { code, .. } => code,
+            StoreError::Exists(_) => "request.exists",
             StoreError::Invalid(_) => "request.invalid",
             StoreError::Backend(_) => "store.failure",
         }

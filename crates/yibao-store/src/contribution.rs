@@ -1,0 +1,102 @@
+//! Contributions as collected (R-FIN-4): each payment credited to its person, scheme and
+//! period, with what was due, so arrears (欠费) are known per person and per county.
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+use yibao_domain::{NationalId, RegionCode};
+
+use crate::{Actor, StoreError};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContributionKind {
+    /// Resident basic insurance for a coverage year: personal part and subsidies.
+    Resident,
+    /// Employee basic insurance for a month: employer and employee parts.
+    Employee,
+    /// Rural supplementary insurance for a year: 9 personal + 1 government (ZZ-NCMS).
+    Supplementary,
+}
+
+impl ContributionKind {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ContributionKind::Resident => "resident",
+            ContributionKind::Employee => "employee",
+            ContributionKind::Supplementary => "supplementary",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ContributionKind> {
+        [ContributionKind::Resident, ContributionKind::Employee, ContributionKind::Supplementary].into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewContribution {
+    pub person_id: NationalId,
+    pub kind: ContributionKind,
+    /// `2026` for a yearly contribution, `2026-05` for a monthly one.
+    pub period: String,
+    /// What the policy says is due from the payer, in fen.
+    pub due_fen: i64,
+    /// What was actually paid, in fen.
+    pub paid_fen: i64,
+    /// The computed breakdown (personal, employer, subsidies by level…), JSON.
+    pub breakdown_json: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ContributionRecord {
+    pub region: RegionCode,
+    pub seq: i64,
+    pub person_id: NationalId,
+    pub kind: ContributionKind,
+    pub period: String,
+    pub due_fen: i64,
+    pub paid_fen: i64,
+    pub breakdown_json: String,
+    pub recorded_at: String,
+}
+
+/// What a person still owes for a period.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PersonArrears {
+    pub person_id: NationalId,
+    pub name: String,
+    pub region: RegionCode,
+    pub kind: ContributionKind,
+    pub period: String,
+    pub owed_fen: i64,
+}
+
+/// What a county's people still owe, in total.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CountyArrears {
+    pub region: RegionCode,
+    pub persons: i64,
+    pub owed_fen: i64,
+}
+
+pub trait ContributionStore: Send + Sync + 'static {
+    /// Records a contribution for a person in scope, with its audit entry, in one transaction.
+    fn record_contribution(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        contribution: NewContribution,
+    ) -> impl Future<Output = Result<ContributionRecord, StoreError>> + Send;
+    fn contributions_of(
+        &self,
+        scope: RegionCode,
+        person: &NationalId,
+    ) -> impl Future<Output = Result<Vec<ContributionRecord>, StoreError>> + Send;
+    /// Arrears in scope for a period prefix (`2026` matches the year and its months).
+    fn arrears(
+        &self,
+        scope: RegionCode,
+        period: &str,
+    ) -> impl Future<Output = Result<(Vec<PersonArrears>, Vec<CountyArrears>), StoreError>> + Send;
+}
