@@ -148,6 +148,107 @@ pub(crate) async fn audit(
     Ok(())
 }
 
+/// Enrols one person inside `tx`: scope, one enrolment per national ID, the household
+/// exists; writes the index, the person and the audit entry.
+pub(crate) async fn insert_person(
+    tx: &mut Transaction<'static, Sqlite>,
+    actor: &Actor,
+    scope: RegionCode,
+    person: NewPerson,
+) -> Result<PersonRecord, StoreError> {
+    let region = person.coverage.region;
+    check_scope(scope, region)?;
+    if person.name.trim().is_empty() || person.name.chars().count() > 64 {
+        return Err(StoreError::Invalid("a name has 1 to 64 characters".into()));
+    }
+    let id = person.coverage.person_id;
+    let existing: Option<(String, String)> = sqlx::query_as("SELECT region_code, household_id FROM person_index WHERE person_id = $1")
+        .bind(id.as_str())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(backend)?;
+    if let Some((existing_region, household)) = existing {
+        return Err(StoreError::AlreadyEnrolled { person: id.to_string(), region: existing_region, household });
+    }
+    let household: Option<i64> = sqlx::query_scalar("SELECT 1 FROM households WHERE region_code = $1 AND household_id = $2")
+        .bind(region.to_string())
+        .bind(&person.household_id)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(backend)?;
+    if household.is_none() {
+        return Err(StoreError::HouseholdNotFound(person.household_id));
+    }
+    let record = PersonRecord {
+        person_id: id,
+        name: person.name,
+        card_no: person.card_no,
+        household_id: person.household_id,
+        coverage: person.coverage,
+        enrolled_at: actor.at_text(),
+        updated_at: actor.at_text(),
+    };
+    sqlx::query("INSERT INTO person_index (person_id, region_code, household_id) VALUES ($1, $2, $3)")
+        .bind(id.as_str())
+        .bind(region.to_string())
+        .bind(&record.household_id)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    sqlx::query("INSERT INTO persons (region_code, person_id, household_id, name, card_no, coverage, enrolled_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        .bind(region.to_string())
+        .bind(id.as_str())
+        .bind(&record.household_id)
+        .bind(&record.name)
+        .bind(&record.card_no)
+        .bind(json(&record.coverage)?)
+        .bind(&record.enrolled_at)
+        .bind(&record.updated_at)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    audit(tx, actor, region, "person.enrol", id.as_str(), json(&record)?).await?;
+    Ok(record)
+}
+
+/// Creates one household inside `tx`.
+pub(crate) async fn insert_household(
+    tx: &mut Transaction<'static, Sqlite>,
+    actor: &Actor,
+    scope: RegionCode,
+    household: NewHousehold,
+) -> Result<HouseholdRecord, StoreError> {
+    check_scope(scope, household.region)?;
+    if household.household_id.trim().is_empty() || household.household_id.len() > 64 {
+        return Err(StoreError::Invalid("a household id has 1 to 64 characters".into()));
+    }
+    let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM households WHERE region_code = $1 AND household_id = $2")
+        .bind(household.region.to_string())
+        .bind(&household.household_id)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(backend)?;
+    if exists.is_some() {
+        return Err(StoreError::HouseholdExists(household.household_id));
+    }
+    let record = HouseholdRecord {
+        household_id: household.household_id,
+        region: household.region,
+        address: household.address,
+        created_at: actor.at_text(),
+    };
+    sqlx::query("INSERT INTO households (region_code, household_id, address, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(record.region.to_string())
+        .bind(&record.household_id)
+        .bind(&record.address)
+        .bind(&record.created_at)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    audit(tx, actor, record.region, "household.create", &record.household_id, json(&record)?).await?;
+    Ok(record)
+}
+
 fn person_from_row(row: &SqliteRow) -> Result<PersonRecord, StoreError> {
     Ok(PersonRecord {
         person_id: id_of(row.try_get("person_id").map_err(backend)?)?,
@@ -285,93 +386,15 @@ async fn find_claim(tx: &mut Transaction<'static, Sqlite>, institution: &str, cl
 
 impl Store for SqliteStore {
     async fn create_household(&self, actor: &Actor, scope: RegionCode, household: NewHousehold) -> Result<HouseholdRecord, StoreError> {
-        check_scope(scope, household.region)?;
-        if household.household_id.trim().is_empty() || household.household_id.len() > 64 {
-            return Err(StoreError::Invalid("a household id has 1 to 64 characters".into()));
-        }
         let mut tx = self.write().await?;
-        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM households WHERE region_code = $1 AND household_id = $2")
-            .bind(household.region.to_string())
-            .bind(&household.household_id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(backend)?;
-        if exists.is_some() {
-            return Err(StoreError::HouseholdExists(household.household_id));
-        }
-        let record = HouseholdRecord {
-            household_id: household.household_id,
-            region: household.region,
-            address: household.address,
-            created_at: actor.at_text(),
-        };
-        sqlx::query("INSERT INTO households (region_code, household_id, address, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(record.region.to_string())
-            .bind(&record.household_id)
-            .bind(&record.address)
-            .bind(&record.created_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        audit(&mut tx, actor, record.region, "household.create", &record.household_id, json(&record)?).await?;
+        let record = insert_household(&mut tx, actor, scope, household).await?;
         tx.commit().await.map_err(backend)?;
         Ok(record)
     }
 
     async fn enrol(&self, actor: &Actor, scope: RegionCode, person: NewPerson) -> Result<PersonRecord, StoreError> {
-        let region = person.coverage.region;
-        check_scope(scope, region)?;
-        if person.name.trim().is_empty() || person.name.chars().count() > 64 {
-            return Err(StoreError::Invalid("a name has 1 to 64 characters".into()));
-        }
-        let id = person.coverage.person_id;
         let mut tx = self.write().await?;
-        let existing: Option<(String, String)> = sqlx::query_as("SELECT region_code, household_id FROM person_index WHERE person_id = $1")
-            .bind(id.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(backend)?;
-        if let Some((existing_region, household)) = existing {
-            return Err(StoreError::AlreadyEnrolled { person: id.to_string(), region: existing_region, household });
-        }
-        let household: Option<i64> = sqlx::query_scalar("SELECT 1 FROM households WHERE region_code = $1 AND household_id = $2")
-            .bind(region.to_string())
-            .bind(&person.household_id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(backend)?;
-        if household.is_none() {
-            return Err(StoreError::HouseholdNotFound(person.household_id));
-        }
-        let record = PersonRecord {
-            person_id: id,
-            name: person.name,
-            card_no: person.card_no,
-            household_id: person.household_id,
-            coverage: person.coverage,
-            enrolled_at: actor.at_text(),
-            updated_at: actor.at_text(),
-        };
-        sqlx::query("INSERT INTO person_index (person_id, region_code, household_id) VALUES ($1, $2, $3)")
-            .bind(id.as_str())
-            .bind(region.to_string())
-            .bind(&record.household_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        sqlx::query("INSERT INTO persons (region_code, person_id, household_id, name, card_no, coverage, enrolled_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-            .bind(region.to_string())
-            .bind(id.as_str())
-            .bind(&record.household_id)
-            .bind(&record.name)
-            .bind(&record.card_no)
-            .bind(json(&record.coverage)?)
-            .bind(&record.enrolled_at)
-            .bind(&record.updated_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        audit(&mut tx, actor, region, "person.enrol", id.as_str(), json(&record)?).await?;
+        let record = insert_person(&mut tx, actor, scope, person).await?;
         tx.commit().await.map_err(backend)?;
         Ok(record)
     }
@@ -680,5 +703,30 @@ pub(crate) fn scope_bounds(scope: RegionCode) -> (String, String) {
         yibao_domain::RegionLevel::Province => (format!("{:06}", code), format!("{:06}", code + 9_999)),
         yibao_domain::RegionLevel::City => (format!("{:06}", code), format!("{:06}", code + 99)),
         yibao_domain::RegionLevel::County => (scope.to_string(), scope.to_string()),
+    }
+}
+
+impl yibao_store::ImportStore for SqliteStore {
+    async fn import(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        households: Vec<yibao_store::ImportHousehold>,
+    ) -> Result<yibao_store::ImportSummary, StoreError> {
+        if households.len() > yibao_store::IMPORT_LIMIT {
+            return Err(StoreError::Invalid(format!("an import carries at most {} households", yibao_store::IMPORT_LIMIT)));
+        }
+        let mut tx = self.write().await?;
+        let mut summary = yibao_store::ImportSummary::default();
+        for entry in households {
+            insert_household(&mut tx, actor, scope, entry.household).await?;
+            summary.households += 1;
+            for member in entry.members {
+                insert_person(&mut tx, actor, scope, member).await?;
+                summary.persons += 1;
+            }
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(summary)
     }
 }

@@ -406,3 +406,42 @@ async fn contributions_and_arrears<S: Store + crate::ContributionStore>(store: &
     let (west_only, _) = store.arrears(region(WEST), "2026").await.expect("arrears");
     assert!(west_only.iter().all(|p| p.region == region(WEST)), "a county sees only its own arrears");
 }
+
+/// The contract of [`crate::ImportStore`]: a batch is imported whole or not at all.
+pub async fn run_import<S: Store + crate::ImportStore>(store: Arc<S>) {
+    use crate::{ImportHousehold, NewHousehold};
+    let household = |n: u16| ImportHousehold {
+        household: NewHousehold { household_id: format!("HH-IMP-{n}"), region: region(WEST), address: "x".into() },
+        members: (0..2)
+            .map(|m| NewPerson {
+                name: format!("导{n}-{m}"),
+                card_no: None,
+                household_id: format!("HH-IMP-{n}"),
+                coverage: coverage(person_id(WEST, 600 + n * 2 + m), WEST),
+            })
+            .collect(),
+    };
+    let summary = store.import(&clerk(WEST), region(WEST), (0..3).map(household).collect()).await.expect("imports");
+    assert_eq!((summary.households, summary.persons), (3, 6));
+    assert_eq!(
+        store
+            .search_persons(region(WEST), &PersonQuery { name_prefix: Some("导".into()), ..PersonQuery::default() })
+            .await
+            .expect("search")
+            .len(),
+        6
+    );
+    // A batch whose last member is already enrolled: refused whole.
+    let mut batch: Vec<ImportHousehold> = (10..13).map(household).collect();
+    batch[2].members[1].coverage = coverage(person_id(WEST, 600), WEST);
+    let refused = store.import(&clerk(WEST), region(WEST), batch).await;
+    assert!(matches!(refused, Err(StoreError::AlreadyEnrolled { .. })), "{refused:?}");
+    let found = store
+        .search_persons(region(WEST), &PersonQuery { household_id: Some("HH-IMP-10".into()), ..PersonQuery::default() })
+        .await
+        .expect("search");
+    assert!(found.is_empty(), "nothing of the refused batch was written");
+    // Outside the scope: refused.
+    let outside = store.import(&clerk(EAST), region(EAST), vec![household(20)]).await;
+    assert!(matches!(outside, Err(StoreError::OutsideRegion { .. })), "{outside:?}");
+}

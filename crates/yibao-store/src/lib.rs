@@ -16,6 +16,7 @@ mod access;
 mod audit;
 pub mod contract;
 mod contribution;
+mod import;
 mod records;
 
 use std::future::Future;
@@ -23,6 +24,7 @@ use std::future::Future;
 pub use access::{AccessStore, InstitutionRecord, NewInstitution, NewStaff, Role, SessionRecord, StaffRecord};
 pub use audit::{AuditEntry, AuditVerification, GENESIS_HASH, entry_hash};
 pub use contribution::{ContributionKind, ContributionRecord, ContributionStore, CountyArrears, NewContribution, PersonArrears};
+pub use import::{IMPORT_LIMIT, ImportHousehold, ImportStore, ImportSummary};
 pub use records::{
     Actor, ClaimRecord, ClaimStatus, HouseholdRecord, NewHousehold, NewPerson, PersonQuery, PersonRecord, SEARCH_LIMIT, SettleOutcome,
     SettleRequest,
