@@ -7,7 +7,7 @@
 use time::Date;
 use yibao_domain::{Tier, add_months, first_of_next_month};
 
-use crate::claim::{TIER_CHANGES_LIMIT, TierHistory};
+use crate::claim::{TIER_CHANGES_LIMIT, TierChange, TierHistory};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TierHistoryError {
@@ -50,17 +50,29 @@ pub fn tier_on<E>(
         if change.tier == current {
             continue;
         }
-        let effective = if change.tier.is_higher_than(current) {
-            let months = waiting_months(change.tier, change.requested_on).map_err(TierOrPolicyError::Policy)?;
-            add_months(change.requested_on, months)
+        let months = if change.tier.is_higher_than(current) {
+            waiting_months(change.tier, change.requested_on).map_err(TierOrPolicyError::Policy)?
         } else {
-            first_of_next_month(change.requested_on)
+            0
         };
+        let effective = change_takes_effect(current, *change, months);
         timeline[len] = (effective, change.tier);
         len += 1;
     }
     let tier = timeline[..len].iter().rev().find(|(effective, _)| *effective <= date).map_or(history.initial, |(_, tier)| *tier);
     Ok(Some(tier))
+}
+
+/// The first day the tier asked for in `change` applies, moving from `current`: the first
+/// of the next month when moving down, `waiting_months` after the request when moving up
+/// (R-ENR-4). `waiting_months` is ignored when moving down.
+#[must_use]
+pub fn change_takes_effect(current: Tier, change: TierChange, waiting_months: u32) -> Date {
+    if change.tier.is_higher_than(current) {
+        add_months(change.requested_on, waiting_months)
+    } else {
+        first_of_next_month(change.requested_on)
+    }
 }
 
 /// Either the history is malformed or the policy has no waiting period for the date.
@@ -74,7 +86,6 @@ pub enum TierOrPolicyError<E> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::claim::TierChange;
     use time::macros::date;
 
     fn tier(n: u8) -> Tier {

@@ -1,0 +1,357 @@
+//! The HTTP API in-process (`tower::ServiceExt::oneshot`) over a real SQLite store and the
+//! demo city's policy: sign-in and revocation, enrolment and its refusals, a county clerk
+//! kept out of another county on every endpoint, settlement (pre-settlement, idempotent
+//! settlement, reversal) by a designated institution, the audit chain, the OpenAPI document.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::{Value, json};
+use time::macros::datetime;
+use tower::ServiceExt;
+use yibao_domain::{InstitutionLevel, RegionCode};
+use yibao_policy::Policy;
+use yibao_server::auth::{digest, hash_password};
+use yibao_server::{AppState, Backend, app};
+use yibao_store::{AccessStore, Actor, NewInstitution, NewStaff, Role};
+use yibao_store_sqlite::SqliteStore;
+
+const EAST_PERSON: &str = "41992119620314004X";
+const WEST_PERSON: &str = "419922197806025527";
+
+struct Api {
+    router: axum::Router,
+}
+
+enum Auth<'a> {
+    None,
+    Token(&'a str),
+    Key(&'a str),
+}
+
+impl Api {
+    async fn call(&self, method: &str, path: &str, auth: Auth<'_>, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(method).uri(path).header("content-type", "application/json");
+        request = match auth {
+            Auth::None => request,
+            Auth::Token(t) => request.header("authorization", format!("Bearer {t}")),
+            Auth::Key(k) => request.header("x-api-key", k),
+        };
+        let request = request.body(body.map_or_else(Body::empty, |b| Body::from(b.to_string()))).expect("request");
+        let response = self.router.clone().oneshot(request).await.expect("response");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 16 * 1024 * 1024).await.expect("body");
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    async fn sign_in(&self, username: &str) -> String {
+        let (status, body) = self
+            .call("POST", "/api/session", Auth::None, Some(json!({ "username": username, "password": format!("pw-{username}") })))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["token"].as_str().expect("token").to_owned()
+    }
+}
+
+async fn setup(name: &str) -> Api {
+    let dir = std::env::temp_dir().join(format!("yibao-api-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let store = SqliteStore::open(&dir.join("yibao.db")).await.expect("store");
+    let actor =
+        Actor { who: "setup".into(), role: "city_administrator".into(), source: "test".into(), at: datetime!(2026-01-01 08:00 UTC) };
+    for (username, role, region) in [
+        ("admin", Role::CityAdministrator, "419900"),
+        ("east.clerk", Role::EnrolmentClerk, "419921"),
+        ("west.clerk", Role::EnrolmentClerk, "419922"),
+        ("east.claims", Role::ClaimsOfficer, "419921"),
+        ("west.claims", Role::ClaimsOfficer, "419922"),
+        ("accountant", Role::FundAccountant, "419900"),
+        ("auditor", Role::Auditor, "419900"),
+    ] {
+        let staff = NewStaff {
+            username: username.into(),
+            display_name: username.into(),
+            password_hash: hash_password(&format!("pw-{username}")).expect("hash"),
+            role,
+            region: RegionCode::parse(region).expect("region"),
+        };
+        store.create_staff(&actor, staff).await.expect("staff");
+    }
+    for (code, key, region) in [("H41992100007", "key-east", "419921"), ("H41990200003", "key-center", "419902")] {
+        let institution = NewInstitution {
+            code: code.into(),
+            name: code.into(),
+            region: RegionCode::parse(region).expect("region"),
+            level: InstitutionLevel::Secondary,
+            api_key_hash: digest(key),
+        };
+        store.create_institution(&actor, institution).await.expect("institution");
+    }
+    let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
+    Api { router: app(AppState { store: Arc::new(Backend::Sqlite(store)), policy: Arc::new(policy) }) }
+}
+
+fn enrolment(id: &str, region: &str, household: &str) -> Value {
+    json!({ "person_id": id, "name": "张三", "card_no": "C0001", "household_id": household, "region": region, "scheme": "resident", "category": "resident", "tier": 3, "coverage_from": "2024-01-01", "supplementary": true })
+}
+
+async fn enrol_both(api: &Api) -> (String, String) {
+    let east = api.sign_in("east.clerk").await;
+    let west = api.sign_in("west.clerk").await;
+    for (token, region, household, id) in [(&east, "419921", "HH-E1", EAST_PERSON), (&west, "419922", "HH-W1", WEST_PERSON)] {
+        let (status, body) = api
+            .call(
+                "POST",
+                "/api/households",
+                Auth::Token(token),
+                Some(json!({ "household_id": household, "region": region, "address": "幸福村 1 组" })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (status, body) = api.call("POST", "/api/persons", Auth::Token(token), Some(enrolment(id, region, household))).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    (east, west)
+}
+
+fn claim(claim_id: &str, institution: &str) -> Value {
+    json!({ "claim_id": claim_id, "institution_code": institution, "institution_level": "secondary", "kind": "inpatient",
+            "admission_date": "2026-03-02", "discharge_date": "2026-03-08", "diagnosis": "K35.900", "referral": true,
+            "lines": [{ "code": "XA10BAE010A001010100315", "quantity": 2, "unit_price": "2500.00" }] })
+}
+
+#[tokio::test]
+async fn sessions_sign_in_and_are_revoked_at_once() {
+    let api = setup("session").await;
+    let (status, body) = api.call("POST", "/api/session", Auth::None, Some(json!({ "username": "admin", "password": "wrong" }))).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("auth.required")));
+    let token = api.sign_in("admin").await;
+    let (status, me) = api.call("GET", "/api/me", Auth::Token(&token), None).await;
+    assert_eq!((status, me["role"].as_str(), me["region"].as_str()), (StatusCode::OK, Some("city_administrator"), Some("419900")));
+    assert_eq!(api.call("DELETE", "/api/session", Auth::Token(&token), None).await.0, StatusCode::NO_CONTENT);
+    let (status, body) = api.call("GET", "/api/me", Auth::Token(&token), None).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("auth.required")), "a signed-out token no longer works");
+    assert_eq!(api.call("GET", "/api/persons?name=张", Auth::None, None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(api.call("GET", "/api/me", Auth::Token("forged"), None).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn enrolment_refuses_bad_and_duplicate_input_with_stable_codes() {
+    let api = setup("enrol").await;
+    let (east, _) = enrol_both(&api).await;
+    let cases: Vec<(Value, StatusCode, &str)> = vec![
+        (enrolment(EAST_PERSON, "419921", "HH-E1"), StatusCode::CONFLICT, "person.already_enrolled"),
+        (enrolment("419921196203140048", "419921", "HH-E1"), StatusCode::UNPROCESSABLE_ENTITY, "request.malformed"),
+        (json!({ "name": "x" }), StatusCode::UNPROCESSABLE_ENTITY, "request.malformed"),
+        (enrolment("419921196203140058", "419922", "HH-W1"), StatusCode::FORBIDDEN, "access.outside_region"),
+        (
+            {
+                let mut e = enrolment("419921199001010013", "419921", "HH-E1");
+                e["tier"] = json!(9);
+                e
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "request.malformed",
+        ),
+        (
+            {
+                let mut e = enrolment("419921199001010013", "419921", "HH-E1");
+                e["tier"] = Value::Null;
+                e
+            },
+            StatusCode::BAD_REQUEST,
+            "person.bad_tier",
+        ),
+        (
+            {
+                let mut e = enrolment("419921199001010013", "419921", "HH-E1");
+                e["category"] = json!("retired");
+                e
+            },
+            StatusCode::BAD_REQUEST,
+            "person.bad_category",
+        ),
+        (enrolment("419921199001010013", "419921", "HH-NONE"), StatusCode::NOT_FOUND, "household.not_found"),
+    ];
+    for (index, (body, status, code)) in cases.into_iter().enumerate() {
+        let (got, answer) = api.call("POST", "/api/persons", Auth::Token(&east), Some(body)).await;
+        assert_eq!((got, answer["code"].as_str()), (status, Some(code)), "case {index}: {answer}");
+        assert!(answer["message"].as_str().is_some_and(|m| !m.is_empty()), "case {index} says what is wrong");
+    }
+    let (status, body) = api.call("POST", "/api/persons", Auth::Token(&east), Some(json!("not an object"))).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("request.malformed")));
+    let (_, found) = api.call("GET", "/api/persons?household=HH-E1", Auth::Token(&east), None).await;
+    assert_eq!(found.as_array().map(Vec::len), Some(1), "no refused enrolment wrote anything");
+}
+
+/// R-GEO-2: a county clerk can neither read nor change another county's people, on every
+/// endpoint that names a person.
+#[tokio::test]
+async fn a_county_clerk_cannot_reach_another_county_on_any_endpoint() {
+    let api = setup("isolation").await;
+    let (_, west) = enrol_both(&api).await;
+    let p = EAST_PERSON;
+    let attempts: Vec<(&str, String, Option<Value>)> = vec![
+        ("GET", format!("/api/persons/{p}"), None),
+        ("POST", format!("/api/persons/{p}/tier-changes"), Some(json!({ "requested_on": "2026-02-01", "tier": 2 }))),
+        ("POST", format!("/api/persons/{p}/end-coverage"), Some(json!({ "until": "2026-12-31" }))),
+        ("GET", format!("/api/persons/{p}/accumulators?year=2026"), None),
+        ("POST", format!("/api/persons/{p}/contributions"), Some(json!({ "kind": "resident", "period": "2026", "paid": "400.00" }))),
+        ("GET", format!("/api/persons/{p}/contributions"), None),
+    ];
+    for (method, path, body) in attempts {
+        let (status, answer) = api.call(method, &path, Auth::Token(&west), body).await;
+        assert_eq!((status, answer["code"].as_str()), (StatusCode::NOT_FOUND, Some("person.not_found")), "{method} {path}: {answer}");
+    }
+    let (status, found) = api.call("GET", &format!("/api/persons?id={p}"), Auth::Token(&west), None).await;
+    assert_eq!((status, found.as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "search never crosses counties");
+    let (_, arrears) = api.call("GET", "/api/arrears?period=2026", Auth::Token(&west), None).await;
+    assert!(arrears["persons"].as_array().is_some_and(|a| a.iter().all(|p| p["region"] == "419922")));
+    // The east person is unchanged: the city administrator sees no tier change, no end.
+    let admin = api.sign_in("admin").await;
+    let (status, person) = api.call("GET", &format!("/api/persons/{p}"), Auth::Token(&admin), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(person["coverage"]["coverage_until"], Value::Null);
+    assert_eq!(person["coverage"]["tier_history"]["changes"], json!([]));
+}
+
+#[tokio::test]
+async fn tier_change_and_contributions() {
+    let api = setup("tiers").await;
+    let (east, _) = enrol_both(&api).await;
+    let (status, out) = api
+        .call(
+            "POST",
+            &format!("/api/persons/{EAST_PERSON}/tier-changes"),
+            Auth::Token(&east),
+            Some(json!({ "requested_on": "2026-02-10", "tier": 2 })),
+        )
+        .await;
+    // Up from 3 to 2: the demo city waits 9 months.
+    assert_eq!((status, out["benefits_from"].as_str()), (StatusCode::OK, Some("2026-11-10")), "{out}");
+    let (status, out) = api
+        .call(
+            "POST",
+            &format!("/api/persons/{EAST_PERSON}/tier-changes"),
+            Auth::Token(&east),
+            Some(json!({ "requested_on": "2026-03-10", "tier": 4 })),
+        )
+        .await;
+    assert_eq!((status, out["benefits_from"].as_str()), (StatusCode::OK, Some("2026-04-01")), "down: the month after");
+    let accountant = api.sign_in("accountant").await;
+    let (status, record) = api
+        .call(
+            "POST",
+            &format!("/api/persons/{EAST_PERSON}/contributions"),
+            Auth::Token(&accountant),
+            Some(json!({ "kind": "resident", "period": "2026", "paid": "100.00" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{record}");
+    let due = record["due_fen"].as_i64().expect("due");
+    assert!(due > 10_000, "the policy's personal contribution for the year: {due}");
+    let (_, arrears) = api.call("GET", "/api/arrears?period=2026", Auth::Token(&accountant), None).await;
+    assert_eq!(arrears["persons"][0]["owed_fen"].as_i64(), Some(due - 10_000), "{arrears}");
+    let (status, body) = api
+        .call(
+            "POST",
+            &format!("/api/persons/{EAST_PERSON}/contributions"),
+            Auth::Token(&accountant),
+            Some(json!({ "kind": "resident", "period": "2026", "paid": 1.5 })),
+        )
+        .await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("request.malformed")), "floats are refused");
+}
+
+#[tokio::test]
+async fn institutions_settle_their_own_claims_once_and_reverse_them() {
+    let api = setup("settle").await;
+    enrol_both(&api).await;
+    let body = json!({ "person_id": EAST_PERSON, "claim": claim("C-1", "H41992100007") });
+    // Pre-settlement: the figures, nothing written.
+    let (status, pre) = api.call("POST", "/api/pre-settlements", Auth::Key("key-east"), Some(body.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{pre}");
+    let admin = api.sign_in("admin").await;
+    let (_, acc) = api.call("GET", &format!("/api/persons/{EAST_PERSON}/accumulators?year=2026"), Auth::Token(&admin), None).await;
+    assert_eq!(acc["admissions"], 0, "a pre-settlement writes nothing");
+    // Settlement, then a retry.
+    let (status, first) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(body.clone())).await;
+    assert_eq!((status, first["replayed"].as_bool()), (StatusCode::CREATED, Some(false)), "{first}");
+    assert_eq!(first["settlement"]["fund_pay_sumamt"], pre["fund_pay_sumamt"], "pre-settlement and settlement agree");
+    let (status, again) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(body.clone())).await;
+    assert_eq!((status, again["replayed"].as_bool()), (StatusCode::OK, Some(true)));
+    assert_eq!(again["settlement"], first["settlement"]);
+    let (_, acc) = api.call("GET", &format!("/api/persons/{EAST_PERSON}/accumulators?year=2026"), Auth::Token(&admin), None).await;
+    assert_eq!(acc["admissions"], 1, "the retry did not pay twice");
+    // Another institution's claim, a staff member, a changed retry, a missing key.
+    let (status, _) = api.call("POST", "/api/settlements", Auth::Key("key-center"), Some(body.clone())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(api.call("POST", "/api/settlements", Auth::Token(&admin), Some(body.clone())).await.0, StatusCode::FORBIDDEN);
+    let mut changed = body.clone();
+    changed["claim"]["lines"][0]["quantity"] = json!(3);
+    let (status, answer) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(changed)).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::CONFLICT, Some("claim.idempotency_conflict")));
+    assert_eq!(api.call("POST", "/api/settlements", Auth::Key("key-wrong"), Some(body.clone())).await.0, StatusCode::UNAUTHORIZED);
+    // A claim the engine refuses: 422 with the engine's code, nothing written.
+    let mut early = json!({ "person_id": EAST_PERSON, "claim": claim("C-2", "H41992100007") });
+    early["claim"]["admission_date"] = json!("2023-06-01");
+    early["claim"]["discharge_date"] = json!("2023-06-02");
+    let (status, answer) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(early)).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("settle.before_policy")), "{answer}");
+    // Queries: the institution and the east claims officer see it; the west officer does not.
+    assert_eq!(api.call("GET", "/api/settlements/H41992100007/C-1", Auth::Key("key-east"), None).await.0, StatusCode::OK);
+    assert_eq!(api.call("GET", "/api/settlements/H41992100007/C-1", Auth::Key("key-center"), None).await.0, StatusCode::FORBIDDEN);
+    let west_claims = api.sign_in("west.claims").await;
+    assert_eq!(api.call("GET", "/api/settlements/H41992100007/C-1", Auth::Token(&west_claims), None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        api.call("POST", "/api/settlements/H41992100007/C-1/reversal", Auth::Token(&west_claims), Some(json!({ "reason": "x" }))).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let east_claims = api.sign_in("east.claims").await;
+    let (status, history) = api.call("GET", &format!("/api/persons/{EAST_PERSON}/claims"), Auth::Token(&east_claims), None).await;
+    assert_eq!((status, history.as_array().map(Vec::len)), (StatusCode::OK, Some(1)));
+    let (status, reversed) = api
+        .call("POST", "/api/settlements/H41992100007/C-1/reversal", Auth::Token(&east_claims), Some(json!({ "reason": "wrong patient" })))
+        .await;
+    assert_eq!((status, reversed["status"].as_str()), (StatusCode::OK, Some("reversed")), "{reversed}");
+    let (_, acc) = api.call("GET", &format!("/api/persons/{EAST_PERSON}/accumulators?year=2026"), Auth::Token(&admin), None).await;
+    assert_eq!(acc["admissions"], 0, "reversal restored the accumulators");
+    // The audit chain: readable by the auditor, not by a clerk; intact.
+    let auditor = api.sign_in("auditor").await;
+    let (status, verification) = api.call("GET", "/api/audit/verify", Auth::Token(&auditor), None).await;
+    assert_eq!((status, verification["breaks"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "{verification}");
+    let (status, trail) = api.call("GET", "/api/audit?region=419921&limit=1000", Auth::Token(&auditor), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let actions: Vec<&str> = trail.as_array().expect("entries").iter().filter_map(|e| e["action"].as_str()).collect();
+    assert!(actions.contains(&"claim.settle") && actions.contains(&"claim.reverse") && actions.contains(&"person.enrol"), "{actions:?}");
+    assert!(trail.as_array().expect("entries").iter().any(|e| e["actor"] == "H41992100007"), "who settled is recorded");
+    let east_clerk = api.sign_in("east.clerk").await;
+    assert_eq!(api.call("GET", "/api/audit/verify", Auth::Token(&east_clerk), None).await.0, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route_and_docs_are_served() {
+    let api = setup("openapi").await;
+    let (status, doc) = api.call("GET", "/api/openapi.json", Auth::None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    for path in [
+        "/api/session",
+        "/api/persons",
+        "/api/persons/{id}",
+        "/api/persons/{id}/tier-changes",
+        "/api/settlements",
+        "/api/pre-settlements",
+        "/api/settlements/{institution}/{claim_id}/reversal",
+        "/api/arrears",
+        "/api/audit/verify",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} is documented");
+    }
+    let response =
+        api.router.clone().oneshot(Request::builder().uri("/api/docs/").body(Body::empty()).expect("request")).await.expect("response");
+    assert_eq!(response.status(), StatusCode::OK);
+    let (status, body) = api.call("GET", "/api/nowhere", Auth::None, None).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("route.not_found")));
+}
