@@ -6,7 +6,7 @@ use yibao_policy::Policy;
 
 use crate::files::{parse_claim, parse_person};
 
-const DEMO_POLICY: &str = include_str!("../../../policies/demo-city.toml");
+pub const DEMO_POLICY: &str = include_str!("../../../policies/demo-city.toml");
 
 /// (title, claim, person) for each example.
 const EXAMPLES: &[(&str, &str, &str)] = &[

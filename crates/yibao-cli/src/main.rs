@@ -5,6 +5,7 @@
 mod audit;
 mod demo;
 mod files;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,6 +22,9 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the platform: the HTTP API on SQLite in a data directory (created and loaded
+    /// with the demo city on first start), or on PostgreSQL with --database-url.
+    Serve(serve::ServeArgs),
     /// Settle the demo city's example claims with its embedded policy pack: no files, no set-up.
     Demo {
         /// Also print each settlement's step-by-step explanation.
@@ -88,6 +92,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo { explain } => demo::run(explain),
+        Command::Serve(args) => serve::run(args),
         Command::Policy { command: PolicyCommand::Check { files } } => policy_check(&files),
         Command::Audit { command: AuditCommand::Verify { data_dir } } => audit::verify(&data_dir),
         Command::Settle { policy, claim, person, explain, lang } => settle_command(&policy, &claim, person.as_deref(), explain, lang),

@@ -1,7 +1,7 @@
 //! Staff, sessions, institutions and contributions on SQLite.
 
-use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, Sqlite, Transaction};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use yibao_domain::{InstitutionLevel, NationalId, RegionCode};
@@ -239,49 +239,28 @@ impl ContributionStore for SqliteStore {
         scope: RegionCode,
         contribution: NewContribution,
     ) -> Result<ContributionRecord, StoreError> {
-        let period_ok = matches!(contribution.period.len(), 4 | 7)
-            && contribution.period.bytes().enumerate().all(|(i, b)| if i == 4 { b == b'-' } else { b.is_ascii_digit() });
-        if !period_ok {
-            return Err(StoreError::Invalid(format!("'{}' is not a period: YYYY or YYYY-MM", contribution.period)));
-        }
-        if contribution.due_fen < 0 || contribution.paid_fen < 0 {
-            return Err(StoreError::Invalid("amounts may not be negative".into()));
-        }
         let mut tx = self.write().await?;
-        let (region, _) = locate(&mut tx, scope, &contribution.person_id).await?;
-        check_scope(scope, region)?;
-        let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM contributions WHERE region_code = $1")
-            .bind(region.to_string())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(backend)?;
-        let record = ContributionRecord {
-            region,
-            seq,
-            person_id: contribution.person_id,
-            kind: contribution.kind,
-            period: contribution.period,
-            due_fen: contribution.due_fen,
-            paid_fen: contribution.paid_fen,
-            breakdown_json: contribution.breakdown_json,
-            recorded_at: actor.at_text(),
-        };
-        sqlx::query("INSERT INTO contributions (region_code, seq, person_id, kind, period, due_fen, paid_fen, breakdown, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-            .bind(region.to_string())
-            .bind(seq)
-            .bind(record.person_id.as_str())
-            .bind(record.kind.as_str())
-            .bind(&record.period)
-            .bind(record.due_fen)
-            .bind(record.paid_fen)
-            .bind(&record.breakdown_json)
-            .bind(&record.recorded_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        audit(&mut tx, actor, region, "contribution.record", record.person_id.as_str(), json(&record)?).await?;
+        let record = insert_contribution(&mut tx, actor, scope, contribution).await?;
         tx.commit().await.map_err(backend)?;
         Ok(record)
+    }
+
+    async fn record_contributions(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        contributions: Vec<NewContribution>,
+    ) -> Result<usize, StoreError> {
+        if contributions.len() > yibao_store::IMPORT_LIMIT {
+            return Err(StoreError::Invalid(format!("a batch carries at most {} contributions", yibao_store::IMPORT_LIMIT)));
+        }
+        let mut tx = self.write().await?;
+        let count = contributions.len();
+        for contribution in contributions {
+            insert_contribution(&mut tx, actor, scope, contribution).await?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(count)
     }
 
     async fn contributions_of(&self, scope: RegionCode, person: &NationalId) -> Result<Vec<ContributionRecord>, StoreError> {
@@ -339,4 +318,54 @@ impl ContributionStore for SqliteStore {
         persons.truncate(usize::try_from(SEARCH_LIMIT).unwrap_or(200));
         Ok((persons, counties))
     }
+}
+
+/// Records one contribution inside `tx`, with its audit entry.
+pub(crate) async fn insert_contribution(
+    tx: &mut Transaction<'static, Sqlite>,
+    actor: &Actor,
+    scope: RegionCode,
+    contribution: NewContribution,
+) -> Result<ContributionRecord, StoreError> {
+    let period_ok = matches!(contribution.period.len(), 4 | 7)
+        && contribution.period.bytes().enumerate().all(|(i, b)| if i == 4 { b == b'-' } else { b.is_ascii_digit() });
+    if !period_ok {
+        return Err(StoreError::Invalid(format!("'{}' is not a period: YYYY or YYYY-MM", contribution.period)));
+    }
+    if contribution.due_fen < 0 || contribution.paid_fen < 0 {
+        return Err(StoreError::Invalid("amounts may not be negative".into()));
+    }
+    let (region, _) = locate(tx, scope, &contribution.person_id).await?;
+    check_scope(scope, region)?;
+    let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM contributions WHERE region_code = $1")
+        .bind(region.to_string())
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(backend)?;
+    let record = ContributionRecord {
+        region,
+        seq,
+        person_id: contribution.person_id,
+        kind: contribution.kind,
+        period: contribution.period,
+        due_fen: contribution.due_fen,
+        paid_fen: contribution.paid_fen,
+        breakdown_json: contribution.breakdown_json,
+        recorded_at: actor.at_text(),
+    };
+    sqlx::query("INSERT INTO contributions (region_code, seq, person_id, kind, period, due_fen, paid_fen, breakdown, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+        .bind(region.to_string())
+        .bind(seq)
+        .bind(record.person_id.as_str())
+        .bind(record.kind.as_str())
+        .bind(&record.period)
+        .bind(record.due_fen)
+        .bind(record.paid_fen)
+        .bind(&record.breakdown_json)
+        .bind(&record.recorded_at)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    audit(tx, actor, region, "contribution.record", record.person_id.as_str(), json(&record)?).await?;
+    Ok(record)
 }

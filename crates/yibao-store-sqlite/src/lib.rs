@@ -411,14 +411,14 @@ impl Store for SqliteStore {
         let (low, high) = scope_bounds(scope);
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {PERSON_COLUMNS} FROM persons WHERE region_code BETWEEN $1 AND $2 \
-             AND ($3 IS NULL OR person_id = $3) AND ($4 IS NULL OR name LIKE $4 || '%') \
+             AND ($3 IS NULL OR person_id = $3) AND ($4 IS NULL OR name LIKE $4 || '%' ESCAPE '\\') \
              AND ($5 IS NULL OR card_no = $5) AND ($6 IS NULL OR household_id = $6) \
              ORDER BY region_code, person_id LIMIT $7"
         )))
         .bind(low)
         .bind(high)
         .bind(query.person_id.map(|p| p.to_string()))
-        .bind(query.name_prefix.as_ref().map(|n| n.replace(['%', '_'], "")))
+        .bind(query.name_prefix.as_ref().map(|n| n.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")))
         .bind(&query.card_no)
         .bind(&query.household_id)
         .bind(SEARCH_LIMIT)

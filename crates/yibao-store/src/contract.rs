@@ -445,3 +445,47 @@ pub async fn run_import<S: Store + crate::ImportStore>(store: Arc<S>) {
     let outside = store.import(&clerk(EAST), region(EAST), vec![household(20)]).await;
     assert!(matches!(outside, Err(StoreError::OutsideRegion { .. })), "{outside:?}");
 }
+
+/// Bulk contributions are recorded whole or not at all.
+pub async fn run_bulk_contributions<S: Store + crate::ContributionStore>(store: Arc<S>) {
+    use crate::{ContributionKind, NewContribution};
+    let a = enrolled(&*store, EAST, 70, "HH-EAST-70").await;
+    let record = |person, paid| NewContribution {
+        person_id: person,
+        kind: ContributionKind::Resident,
+        period: "2025".into(),
+        due_fen: 40_000,
+        paid_fen: paid,
+        breakdown_json: "{}".into(),
+    };
+    assert_eq!(store.record_contributions(&clerk(EAST), region(EAST), vec![record(a, 40_000), record(a, 0)]).await.expect("batch"), 2);
+    // A batch with a person outside the scope: refused whole.
+    let refused = store.record_contributions(&clerk(EAST), region(EAST), vec![record(a, 1), record(person_id(WEST, 998), 1)]).await;
+    assert!(matches!(refused, Err(StoreError::PersonNotFound(_))), "{refused:?}");
+    assert_eq!(store.contributions_of(region(EAST), &a).await.expect("list").len(), 2, "nothing of the refused batch was written");
+}
+
+/// Name search treats `%`, `_` and `\` as themselves.
+pub async fn run_search_escaping<S: Store>(store: Arc<S>) {
+    let scope = region(WEST);
+    store
+        .create_household(&clerk(WEST), scope, NewHousehold { household_id: "HH-ESC".into(), region: scope, address: "x".into() })
+        .await
+        .expect("household");
+    for (serial, name) in [(801, "王_明"), (802, "王小明"), (803, "100%李")] {
+        let person = NewPerson {
+            name: name.into(),
+            card_no: None,
+            household_id: "HH-ESC".into(),
+            coverage: coverage(person_id(WEST, serial), WEST),
+        };
+        store.enrol(&clerk(WEST), scope, person).await.expect("enrol");
+    }
+    let names = |hits: Vec<crate::PersonRecord>| hits.into_iter().map(|p| p.name).collect::<Vec<_>>();
+    let underscore =
+        store.search_persons(scope, &PersonQuery { name_prefix: Some("王_".into()), ..PersonQuery::default() }).await.expect("search");
+    assert_eq!(names(underscore), vec!["王_明".to_owned()], "'_' matches itself, not any character");
+    let percent =
+        store.search_persons(scope, &PersonQuery { name_prefix: Some("100%".into()), ..PersonQuery::default() }).await.expect("search");
+    assert_eq!(names(percent), vec!["100%李".to_owned()]);
+}

@@ -88,6 +88,14 @@ pub trait ContributionStore: Send + Sync + 'static {
         scope: RegionCode,
         contribution: NewContribution,
     ) -> impl Future<Output = Result<ContributionRecord, StoreError>> + Send;
+    /// Records many contributions in one transaction, whole or nothing (bulk collection
+    /// files from the tax bureau or a bank; the demo city's first load).
+    fn record_contributions(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        contributions: Vec<NewContribution>,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
     fn contributions_of(
         &self,
         scope: RegionCode,

@@ -1,0 +1,108 @@
+//! `yibao serve`: the platform. With no options: an SQLite database in `./yibao-data`,
+//! created and loaded with the demo city on first start, the API on 127.0.0.1:8080.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+use yibao_policy::Policy;
+use yibao_server::{AppState, Backend};
+use yibao_store::{AccessStore, Actor};
+use yibao_store_sqlite::SqliteStore;
+
+use crate::audit::DATABASE_FILE;
+
+const DEMO_SEED: u64 = 2026;
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Where to listen.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "YIBAO_LISTEN")]
+    listen: SocketAddr,
+    /// Where the SQLite database lives (created if missing).
+    #[arg(long, default_value = "./yibao-data", env = "YIBAO_DATA_DIR")]
+    data_dir: PathBuf,
+    /// The policy pack (TOML). Default: the demo city's, compiled into the binary.
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// Do not load the demo city into an empty database.
+    #[arg(long)]
+    no_demo: bool,
+    /// How many households the demo city starts with.
+    #[arg(long, default_value_t = 3_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    demo_households: u32,
+}
+
+pub fn run(args: ServeArgs) -> Result<(), String> {
+    let policy = match &args.policy {
+        Some(path) => crate::files::load_policy(path)?,
+        None => Policy::from_toml("policies/demo-city.toml (embedded)", crate::demo::DEMO_POLICY).map_err(|e| e.to_string())?,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    runtime.block_on(serve(args, policy))
+}
+
+async fn serve(args: ServeArgs, policy: Policy) -> Result<(), String> {
+    std::fs::create_dir_all(&args.data_dir).map_err(|e| format!("{}: cannot create the data directory: {e}", args.data_dir.display()))?;
+    let path = args.data_dir.join(DATABASE_FILE);
+    let store = SqliteStore::open(&path).await.map_err(|e| format!("{}: {e}", path.display()))?;
+    let first_start = store.staff("admin").await.map_err(|e| e.to_string())?.is_none();
+    let mut demo = None;
+    if first_start && !args.no_demo {
+        let households = usize::try_from(args.demo_households).unwrap_or(3_000);
+        let city = yibao_demo::generate(DEMO_SEED, households);
+        let actor = Actor { who: "yibao-serve".into(), role: "system".into(), source: "first start".into(), at: OffsetDateTime::now_utc() };
+        eprintln!("first start: loading the demo city ({households} households) into {} …", path.display());
+        let started = std::time::Instant::now();
+        let hash = |password: &str| yibao_server::auth::hash_password(password).unwrap_or_default();
+        let summary = yibao_demo::load(&store, &actor, &policy, &city, &hash).await.map_err(|e| format!("loading the demo city: {e}"))?;
+        eprintln!(
+            "loaded {} households, {} persons, {} staff, {} institutions, {} contributions in {:.1} s",
+            summary.households,
+            summary.persons,
+            summary.staff,
+            summary.institutions,
+            summary.contributions,
+            started.elapsed().as_secs_f64()
+        );
+        demo = Some(city);
+    }
+    let state = AppState { store: Arc::new(Backend::Sqlite(store)), policy: Arc::new(policy) };
+    let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    println!("Yibao is serving {} on http://{address}/api/ (docs: http://{address}/api/docs/)", state.policy.name);
+    println!("data: {}", path.display());
+    if let Some(city) = &demo {
+        println!("demo logins (POST /api/session; demo only):");
+        for staff in &city.staff {
+            println!("  {:<14} {:<22} {:<20} {}", staff.username, staff.password, staff.role.as_str(), staff.region);
+        }
+        println!("demo institution API keys (header X-Api-Key; demo only):");
+        for institution in city.institutions.iter().take(4) {
+            println!("  {} {:<24} {}", institution.code, institution.api_key, institution.name);
+        }
+    } else if first_start {
+        println!("empty database, no demo loaded (--no-demo): create staff accounts before use");
+    }
+    axum::serve(listener, yibao_server::app(state)).with_graceful_shutdown(shutdown()).await.map_err(|e| e.to_string())
+}
+
+/// Ctrl-C or SIGTERM: finish the requests in flight, then stop.
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,154 @@
+//! The server as a real process: killed with SIGKILL in the middle of a burst of
+//! settlements and restarted, every acknowledged settlement is there, none is half-written,
+//! the accumulators agree with the claims and the audit chain is intact (issue 3).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+fn start(data_dir: &std::path::Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_yibao"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--demo-households", "20", "--data-dir", data_dir.to_str().expect("utf-8")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("yibao serve starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        assert!(Instant::now() < deadline, "the server did not start");
+        let line = lines.next().expect("a line").expect("utf-8");
+        if let Some(rest) = line.split("http://").nth(1) {
+            let address = rest.split('/').next().expect("address").to_owned();
+            // Keep draining stdout so the server never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines {});
+            return (child, address);
+        }
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection; the status and the JSON body.
+fn call(address: &str, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&Value>) -> (u16, Value) {
+    let mut stream = TcpStream::connect(address).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let payload = body.map(Value::to_string).unwrap_or_default();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        payload.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(&payload);
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status");
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+fn claim(n: usize) -> Value {
+    json!({ "claim_id": format!("KILL-{n}"), "institution_code": "H41990200001", "institution_level": "tertiary", "kind": "inpatient",
+            "admission_date": "2026-04-01", "discharge_date": "2026-04-03", "diagnosis": "K35.900", "referral": true,
+            "lines": [{ "code": "XA10BAE010A001010100315", "quantity": 1, "unit_price": format!("{}.00", 900 + n * 13) }] })
+}
+
+#[test]
+fn a_server_killed_mid_burst_keeps_every_acknowledged_settlement() {
+    let dir = std::env::temp_dir().join(format!("yibao-serve-kill-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (mut server, address) = start(&dir);
+    let key = [("X-Api-Key", "demo-key-H41990200001")];
+    // A resident of the demo city to settle for.
+    let (status, signed_in) =
+        call(&address, "POST", "/api/session", &[], Some(&json!({ "username": "admin", "password": "demo-admin-2026" })));
+    assert_eq!(status, 200, "{signed_in}");
+    let token = format!("Bearer {}", signed_in["token"].as_str().expect("token"));
+    let (_, people) = call(&address, "GET", "/api/persons?name=%E7%8E%8B", &[("Authorization", &token)], None);
+    let mut candidates: Vec<Value> = people.as_array().cloned().unwrap_or_default();
+    if candidates.is_empty() {
+        let (_, any) = call(&address, "GET", "/api/persons?household=HH-419902-000001", &[("Authorization", &token)], None);
+        candidates = any.as_array().cloned().unwrap_or_default();
+    }
+    let person = candidates.iter().find(|p| p["coverage"]["scheme"] == "resident").expect("a resident").clone();
+    let person_id = person["person_id"].as_str().expect("id").to_owned();
+
+    // The burst: one client thread settling claims, acknowledging each 201.
+    let (sender, receiver) = std::sync::mpsc::channel::<String>();
+    let burst_address = address.clone();
+    let burst_person = person_id.clone();
+    std::thread::spawn(move || {
+        for n in 0..10_000 {
+            let body = json!({ "person_id": burst_person, "claim": claim(n) });
+            let mut stream = match TcpStream::connect(&burst_address) {
+                Ok(s) => s,
+                Err(_) => return, // the server is gone
+            };
+            let payload = body.to_string();
+            let request = format!(
+                "POST /api/settlements HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nX-Api-Key: demo-key-H41990200001\r\nContent-Length: {}\r\n\r\n{payload}",
+                payload.len()
+            );
+            if stream.write_all(request.as_bytes()).is_err() {
+                return;
+            }
+            let mut response = String::new();
+            if stream.read_to_string(&mut response).is_err() || !response.starts_with("HTTP/1.1 201") {
+                return;
+            }
+            if sender.send(format!("KILL-{n}")).is_err() {
+                return;
+            }
+        }
+    });
+    let mut acknowledged = Vec::new();
+    while acknowledged.len() < 25 {
+        acknowledged.push(receiver.recv_timeout(Duration::from_secs(60)).expect("settlements are acknowledged"));
+    }
+    server.kill().expect("SIGKILL");
+    server.wait().expect("reaped");
+    // Anything acknowledged between the last read and the kill counts too.
+    while let Ok(id) = receiver.recv_timeout(Duration::from_millis(200)) {
+        acknowledged.push(id);
+    }
+
+    let (mut server, address) = start(&dir);
+    for id in &acknowledged {
+        let (status, found) = call(&address, "GET", &format!("/api/settlements/H41990200001/{id}"), &key, None);
+        assert_eq!(status, 200, "acknowledged {id} is lost: {found}");
+    }
+    let (status, claims) = call(&address, "GET", &format!("/api/persons/{person_id}/claims"), &[("Authorization", &token)], None);
+    assert_eq!(status, 200, "{claims}");
+    let claims = claims.as_array().expect("claims").clone();
+    assert!(
+        claims.len() == acknowledged.len() || claims.len() == acknowledged.len() + 1,
+        "{} stored, {} acknowledged",
+        claims.len(),
+        acknowledged.len()
+    );
+    let (_, acc) = call(&address, "GET", &format!("/api/persons/{person_id}/accumulators?year=2026"), &[("Authorization", &token)], None);
+    assert_eq!(acc["admissions"].as_u64(), Some(claims.len() as u64), "one accumulator update per claim, no more: {acc}");
+    let fund: i64 = claims.iter().map(|c| c["fund_pay_fen"].as_i64().expect("fen")).sum();
+    let yuan = |v: &Value| yibao_domain::Fen::parse_yuan(v.as_str().expect("yuan")).expect("yuan").get();
+    assert_eq!(
+        fund,
+        yuan(&acc["pooled_paid"]) + yuan(&acc["critical_paid"]) + yuan(&acc["assistance_paid"]) + yuan(&acc["supplementary_paid"]),
+        "accumulators agree with the claims"
+    );
+    let (status, verification) = call(&address, "GET", "/api/audit/verify", &[("Authorization", &token)], None);
+    assert_eq!((status, verification["breaks"].as_array().map(Vec::len)), (200, Some(0)), "{verification}");
+    server.kill().expect("stop");
+    server.wait().expect("reaped");
+    let out = Command::new(env!("CARGO_BIN_EXE_yibao"))
+        .args(["audit", "verify", "--data-dir", dir.to_str().expect("utf-8")])
+        .output()
+        .expect("verify");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}

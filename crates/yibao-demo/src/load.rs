@@ -1,0 +1,193 @@
+//! Loading a demo city into a store, through the store's API only.
+
+use serde::Serialize;
+use time::Date;
+use time::macros::date;
+use yibao_domain::{Fen, NationalId, PersonCategory, RegionCode, Scheme};
+use yibao_engine::{Coverage, TierOrPolicyError, employee_contribution, resident_contribution, tier_on};
+use yibao_policy::{ParamKey, Policy, Query};
+use yibao_store::{
+    AccessStore, Actor, ContributionKind, ContributionStore, ImportStore, NewContribution, NewInstitution, NewStaff, Store, StoreError,
+};
+
+use crate::DemoCity;
+use crate::rng::stream_for;
+
+/// Most households one import call carries (one transaction each).
+pub const IMPORT_CHUNK: usize = 5_000;
+/// The coverage year whose resident contributions are recorded.
+pub const CONTRIBUTION_YEAR: i32 = 2026;
+const RESIDENT_DATE: Date = date!(2026 - 01 - 01);
+/// The months of employee contributions recorded.
+const EMPLOYEE_MONTHS: [(&str, Date); 2] = [("2026-01", date!(2026 - 01 - 01)), ("2026-02", date!(2026 - 02 - 01))];
+
+/// What a load wrote.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LoadSummary {
+    pub households: usize,
+    pub persons: usize,
+    pub staff: usize,
+    pub institutions: usize,
+    pub contributions: usize,
+}
+
+/// Loads `city` into a fresh store as `actor`: staff accounts (their passwords hashed with
+/// `hash_password`), institutions (API keys hashed with [`crate::api_key_hash`]), the
+/// households of each county by bulk import (runs of one county, at most
+/// [`IMPORT_CHUNK`] households per call), then contributions:
+///
+/// - residents, 2026 (R-FIN-2): what is due is the personal part from
+///   [`resident_contribution`] for the tier in force on 1 January 2026 and the person's
+///   assistance group; about 90% paid in full, 6% in part, 4% nothing (arrears);
+/// - employees in work, January and February 2026 (R-FIN-1): employer and employee parts
+///   from [`employee_contribution`] on a plausible wage; about 3% of employers did not pay.
+///   Retirees pay nothing and get no record.
+///
+/// Who paid and what they earn follow from each national ID, so a load is as
+/// reproducible as the city. A store that already holds any of it refuses the load
+/// ([`StoreError::Exists`], [`StoreError::HouseholdExists`]); an import is whole or nothing,
+/// but the load as a whole is not one transaction.
+pub async fn load<S>(
+    store: &S,
+    actor: &Actor,
+    policy: &Policy,
+    city: &DemoCity,
+    hash_password: &(dyn Fn(&str) -> String + Sync),
+) -> Result<LoadSummary, StoreError>
+where
+    S: Store + AccessStore + ContributionStore + ImportStore,
+{
+    let mut summary = LoadSummary::default();
+    for staff in &city.staff {
+        let account = NewStaff {
+            username: staff.username.clone(),
+            display_name: staff.display_name.clone(),
+            password_hash: hash_password(&staff.password),
+            role: staff.role,
+            region: staff.region,
+        };
+        store.create_staff(actor, account).await?;
+        summary.staff += 1;
+    }
+    for institution in &city.institutions {
+        let record = NewInstitution {
+            code: institution.code.clone(),
+            name: institution.name.clone(),
+            region: institution.region,
+            level: institution.level,
+            api_key_hash: crate::api_key_hash(&institution.api_key),
+        };
+        store.create_institution(actor, record).await?;
+        summary.institutions += 1;
+    }
+    let households = &city.households;
+    let mut start = 0;
+    while start < households.len() {
+        let region = households[start].household.region;
+        let mut end = start + 1;
+        while end < households.len() && end - start < IMPORT_CHUNK && households[end].household.region == region {
+            end += 1;
+        }
+        let imported = store.import(actor, region, households[start..end].to_vec()).await?;
+        summary.households += imported.households;
+        summary.persons += imported.persons;
+        start = end;
+    }
+    // One transaction per county and chunk: a bulk collection file, not one commit each.
+    let mut batch: Vec<NewContribution> = Vec::new();
+    let mut batch_region: Option<RegionCode> = None;
+    for person in city.persons() {
+        let region = person.coverage.region;
+        if batch_region != Some(region) || batch.len() >= IMPORT_CHUNK {
+            if let Some(previous) = batch_region.filter(|_| !batch.is_empty()) {
+                summary.contributions += store.record_contributions(actor, previous, std::mem::take(&mut batch)).await?;
+            }
+            batch_region = Some(region);
+        }
+        batch.extend(contributions(policy, &person.coverage)?);
+    }
+    if let Some(region) = batch_region.filter(|_| !batch.is_empty()) {
+        summary.contributions += store.record_contributions(actor, region, batch).await?;
+    }
+    Ok(summary)
+}
+
+fn lookup_failed(what: &str, region: RegionCode, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Invalid(format!("the policy gives no {what} in region {region}: {e}"))
+}
+
+fn breakdown<T: Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+/// The contributions recorded for one person.
+fn contributions(policy: &Policy, coverage: &Coverage) -> Result<Vec<NewContribution>, StoreError> {
+    let region = coverage.region;
+    let id = coverage.person_id;
+    let tier = match &coverage.tier_history {
+        None => None,
+        Some(history) => {
+            let waiting = |target, requested_on| {
+                let query = Query { region: Some(region), tier: Some(target), ..Query::default() };
+                policy.count(ParamKey::TierUpgradeWaitingMonths, &query, requested_on).map(|f| f.value)
+            };
+            match tier_on(history, RESIDENT_DATE, waiting) {
+                Ok(tier) => tier.or(Some(history.initial)),
+                Err(TierOrPolicyError::History(e)) => return Err(StoreError::Invalid(format!("{id}: {e}"))),
+                Err(TierOrPolicyError::Policy(e)) => return Err(lookup_failed("tier waiting period", region, e)),
+            }
+        }
+    };
+    let mut out = Vec::new();
+    match (coverage.scheme, coverage.category) {
+        (Scheme::Resident, _) => {
+            let due = resident_contribution(policy, region, tier, coverage.assistance_group, RESIDENT_DATE)
+                .map_err(|e| lookup_failed("resident contribution", region, e))?;
+            let paid = resident_payment(&id, due.personal);
+            out.push(NewContribution {
+                person_id: id,
+                kind: ContributionKind::Resident,
+                period: CONTRIBUTION_YEAR.to_string(),
+                due_fen: due.personal.get(),
+                paid_fen: paid.get(),
+                breakdown_json: breakdown(&due)?,
+            });
+        }
+        (Scheme::Employee, PersonCategory::Employed) => {
+            let mut draw = stream_for(id.as_str(), 0x5741_4745);
+            // Skewed to the low end like real wages: 3,000 to 15,000 yuan, median ≈ 5,300.
+            let spread = draw.below(1_000) * draw.below(1_000);
+            let wage = Fen::yuan(3_000 + i64::try_from(spread * 12_000 / 1_000_000).unwrap_or(0));
+            let employer_paid = !draw.chance(30);
+            for (period, date) in EMPLOYEE_MONTHS {
+                let due = employee_contribution(policy, region, tier, coverage.category, wage, date)
+                    .map_err(|e| lookup_failed("employee contribution", region, e))?;
+                let due_total = due.employer + due.employee;
+                out.push(NewContribution {
+                    person_id: id,
+                    kind: ContributionKind::Employee,
+                    period: period.to_owned(),
+                    due_fen: due_total.get(),
+                    paid_fen: if employer_paid { due_total.get() } else { 0 },
+                    breakdown_json: breakdown(&due)?,
+                });
+            }
+        }
+        _ => {}
+    }
+    Ok(out)
+}
+
+/// What a resident paid of `due`: about 90% in full, 6% part (a fifth to four fifths, in
+/// whole yuan), 4% nothing.
+fn resident_payment(id: &NationalId, due: Fen) -> Fen {
+    let mut draw = stream_for(id.as_str(), u64::from(CONTRIBUTION_YEAR.unsigned_abs()));
+    match draw.below(1_000) {
+        0..900 => due,
+        900..960 => {
+            let percent = draw.range(20, 80);
+            Fen::yuan(due.get() / 100 * percent / 100)
+        }
+        _ => Fen::ZERO,
+    }
+}
