@@ -28,7 +28,12 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// A store in one SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
+    /// Readers: several connections beside the writer (WAL).
     pub(crate) pool: SqlitePool,
+    /// The one writer connection. SQLite allows one writer at a time; queueing writers on
+    /// this pool's fair semaphore is much kinder to tail latency than letting them spin in
+    /// SQLite's busy handler.
+    writer: SqlitePool,
 }
 
 pub(crate) fn backend(e: sqlx::Error) -> StoreError {
@@ -61,14 +66,15 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
+        let writer = SqlitePoolOptions::new().max_connections(1).acquire_timeout(BUSY_TIMEOUT).connect_with(options.clone()).await.map_err(backend)?;
         let pool = SqlitePoolOptions::new().max_connections(POOL_SIZE).connect_with(options).await.map_err(backend)?;
-        let store = SqliteStore { pool };
+        let store = SqliteStore { pool, writer };
         store.migrate().await?;
         Ok(store)
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(backend)?;
+        let mut tx = self.write().await?;
         sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)")
             .execute(&mut *tx)
             .await
@@ -92,7 +98,7 @@ impl SqliteStore {
     }
 
     pub(crate) async fn write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(backend)
+        self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(backend)
     }
 }
 

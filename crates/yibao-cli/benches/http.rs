@@ -1,0 +1,120 @@
+//! Settlements over HTTP on loopback (issue 3 benchmark, not a test): the real server and
+//! the SQLite store (WAL, synchronous=FULL: every acknowledged settlement is durable),
+//! 1, 8 and 64 concurrent keep-alive clients, each settling its own person's claims.
+//!
+//! Run: `cargo bench -p yibao-cli --bench http`. Prints settlements/s and p50/p99 latency.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use time::OffsetDateTime;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use yibao_policy::Policy;
+use yibao_server::{AppState, Backend};
+use yibao_store::Actor;
+use yibao_store_sqlite::SqliteStore;
+
+const REQUESTS_PER_LEVEL: usize = 2_000;
+const LEVELS: [usize; 3] = [1, 8, 64];
+
+fn claim(n: usize) -> String {
+    format!(
+        r#"{{"claim_id":"BENCH-{n}","institution_code":"H41990200001","institution_level":"tertiary","kind":"general-outpatient","admission_date":"2026-04-01","discharge_date":"2026-04-01","diagnosis":"J06.900","lines":[{{"code":"001102000010000","quantity":1,"unit_price":"10.00"}},{{"code":"XJ01CAA040E001010100163","quantity":2,"unit_price":"8.50"}},{{"code":"ZA01BAG0120010100357","quantity":1,"unit_price":"15.80"}}]}}"#
+    )
+}
+
+/// Sends one request on a keep-alive connection and reads the whole response; the status.
+async fn post(reader: &mut BufReader<TcpStream>, body: &str) -> u16 {
+    let request = format!(
+        "POST /api/settlements HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nX-Api-Key: demo-key-H41990200001\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    reader.get_mut().write_all(request.as_bytes()).await.expect("send");
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line).await.expect("status");
+    let status = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status code");
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).await.expect("header");
+        if line == "\r\n" {
+            break;
+        }
+        if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = value.trim().parse().expect("length");
+        }
+    }
+    let mut body = vec![0u8; length];
+    reader.read_exact(&mut body).await.expect("body");
+    status
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let dir = std::env::temp_dir().join(format!("yibao-bench-http-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
+        let store = SqliteStore::open(&dir.join("yibao.db")).await.expect("store");
+        let city = yibao_demo::generate(7, 100);
+        let actor = Actor { who: "bench".into(), role: "system".into(), source: "bench".into(), at: OffsetDateTime::now_utc() };
+        let hash = |p: &str| yibao_server::auth::hash_password(p).unwrap_or_default();
+        yibao_demo::load(&store, &actor, &policy, &city, &hash).await.expect("demo city");
+        let persons: Vec<String> =
+            city.persons().filter(|p| p.coverage.scheme == yibao_domain::Scheme::Resident).map(|p| p.coverage.person_id.to_string()).take(64).collect();
+        let state = AppState { store: Arc::new(Backend::Sqlite(store)), policy: Arc::new(policy) };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        tokio::spawn(async move { axum::serve(listener, yibao_server::app(state)).await.expect("serve") });
+
+        println!("settlements over HTTP, SQLite (WAL, synchronous=FULL), 3-line outpatient claims, {REQUESTS_PER_LEVEL} per level");
+        println!("{:>8} {:>14} {:>10} {:>10} {:>10}", "clients", "settlements/s", "p50 ms", "p99 ms", "max ms");
+        let mut next_claim = 0usize;
+        for clients in LEVELS {
+            let per_client = REQUESTS_PER_LEVEL / clients;
+            let started = Instant::now();
+            let mut tasks = Vec::new();
+            for client in 0..clients {
+                let person = persons[client % persons.len()].clone();
+                let first = next_claim + client * per_client;
+                tasks.push(tokio::spawn(async move {
+                    let stream = TcpStream::connect(address).await.expect("connect");
+                    stream.set_nodelay(true).expect("nodelay");
+                    let mut reader = BufReader::new(stream);
+                    let mut latencies = Vec::with_capacity(per_client);
+                    for n in first..first + per_client {
+                        let body = format!(r#"{{"person_id":"{person}","claim":{}}}"#, claim(n));
+                        let sent = Instant::now();
+                        let status = post(&mut reader, &body).await;
+                        assert_eq!(status, 201, "claim {n}");
+                        latencies.push(sent.elapsed());
+                    }
+                    latencies
+                }));
+            }
+            let mut latencies = Vec::with_capacity(REQUESTS_PER_LEVEL);
+            for task in tasks {
+                latencies.extend(task.await.expect("client"));
+            }
+            let elapsed = started.elapsed();
+            next_claim += clients * per_client;
+            latencies.sort();
+            let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+            println!(
+                "{:>8} {:>14.0} {:>10.2} {:>10.2} {:>10.2}",
+                clients,
+                latencies.len() as f64 / elapsed.as_secs_f64(),
+                ms(percentile(&latencies, 0.50)),
+                ms(percentile(&latencies, 0.99)),
+                ms(*latencies.last().expect("latencies"))
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}
