@@ -66,8 +66,12 @@ fn main() {
         let actor = Actor { who: "bench".into(), role: "system".into(), source: "bench".into(), at: OffsetDateTime::now_utc() };
         let hash = |p: &str| yibao_server::auth::hash_password(p).unwrap_or_default();
         yibao_demo::load(&store, &actor, &policy, &city, &hash).await.expect("demo city");
-        let persons: Vec<String> =
-            city.persons().filter(|p| p.coverage.scheme == yibao_domain::Scheme::Resident).map(|p| p.coverage.person_id.to_string()).take(64).collect();
+        let persons: Vec<String> = city
+            .persons()
+            .filter(|p| p.coverage.scheme == yibao_domain::Scheme::Resident)
+            .map(|p| p.coverage.person_id.to_string())
+            .take(64)
+            .collect();
         let state = AppState { store: Arc::new(Backend::Sqlite(store)), policy: Arc::new(policy) };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("address");

@@ -78,6 +78,9 @@ enum AuditCommand {
         /// The SQLite data directory (holds yibao.db).
         #[arg(long, default_value = "./yibao-data", env = "YIBAO_DATA_DIR")]
         data_dir: PathBuf,
+        /// Verify a PostgreSQL database instead.
+        #[arg(long, env = "YIBAO_DATABASE_URL")]
+        database_url: Option<String>,
     },
 }
 
@@ -94,7 +97,7 @@ fn main() -> ExitCode {
         Command::Demo { explain } => demo::run(explain),
         Command::Serve(args) => serve::run(args),
         Command::Policy { command: PolicyCommand::Check { files } } => policy_check(&files),
-        Command::Audit { command: AuditCommand::Verify { data_dir } } => audit::verify(&data_dir),
+        Command::Audit { command: AuditCommand::Verify { data_dir, database_url } } => audit::verify(&data_dir, database_url.as_deref()),
         Command::Settle { policy, claim, person, explain, lang } => settle_command(&policy, &claim, person.as_deref(), explain, lang),
     };
     match result {

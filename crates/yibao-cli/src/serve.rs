@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use yibao_policy::Policy;
 use yibao_server::{AppState, Backend};
 use yibao_store::{AccessStore, Actor};
+use yibao_store_postgres::PostgresStore;
 use yibao_store_sqlite::SqliteStore;
 
 use crate::audit::DATABASE_FILE;
@@ -23,6 +24,9 @@ pub struct ServeArgs {
     /// Where the SQLite database lives (created if missing).
     #[arg(long, default_value = "./yibao-data", env = "YIBAO_DATA_DIR")]
     data_dir: PathBuf,
+    /// Run on PostgreSQL instead of SQLite: `postgres://user@host:port/database`.
+    #[arg(long, env = "YIBAO_DATABASE_URL")]
+    database_url: Option<String>,
     /// The policy pack (TOML). Default: the demo city's, compiled into the binary.
     #[arg(long)]
     policy: Option<PathBuf>,
@@ -44,19 +48,38 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
 }
 
 async fn serve(args: ServeArgs, policy: Policy) -> Result<(), String> {
-    std::fs::create_dir_all(&args.data_dir).map_err(|e| format!("{}: cannot create the data directory: {e}", args.data_dir.display()))?;
-    let path = args.data_dir.join(DATABASE_FILE);
-    let store = SqliteStore::open(&path).await.map_err(|e| format!("{}: {e}", path.display()))?;
-    let first_start = store.staff("admin").await.map_err(|e| e.to_string())?.is_none();
+    let (backend, location) = match &args.database_url {
+        Some(url) => {
+            let store = PostgresStore::connect(url).await.map_err(|e| format!("{}: {e}", redact(url)))?;
+            (Backend::Postgres(store), redact(url))
+        }
+        None => {
+            std::fs::create_dir_all(&args.data_dir)
+                .map_err(|e| format!("{}: cannot create the data directory: {e}", args.data_dir.display()))?;
+            let path = args.data_dir.join(DATABASE_FILE);
+            let store = SqliteStore::open(&path).await.map_err(|e| format!("{}: {e}", path.display()))?;
+            (Backend::Sqlite(store), path.display().to_string())
+        }
+    };
+    let first_start = match &backend {
+        Backend::Sqlite(s) => s.staff("admin").await,
+        Backend::Postgres(s) => s.staff("admin").await,
+    }
+    .map_err(|e| e.to_string())?
+    .is_none();
     let mut demo = None;
     if first_start && !args.no_demo {
         let households = usize::try_from(args.demo_households).unwrap_or(3_000);
         let city = yibao_demo::generate(DEMO_SEED, households);
         let actor = Actor { who: "yibao-serve".into(), role: "system".into(), source: "first start".into(), at: OffsetDateTime::now_utc() };
-        eprintln!("first start: loading the demo city ({households} households) into {} …", path.display());
+        eprintln!("first start: loading the demo city ({households} households) into {location} …");
         let started = std::time::Instant::now();
         let hash = |password: &str| yibao_server::auth::hash_password(password).unwrap_or_default();
-        let summary = yibao_demo::load(&store, &actor, &policy, &city, &hash).await.map_err(|e| format!("loading the demo city: {e}"))?;
+        let summary = match &backend {
+            Backend::Sqlite(s) => yibao_demo::load(s, &actor, &policy, &city, &hash).await,
+            Backend::Postgres(s) => yibao_demo::load(s, &actor, &policy, &city, &hash).await,
+        }
+        .map_err(|e| format!("loading the demo city: {e}"))?;
         eprintln!(
             "loaded {} households, {} persons, {} staff, {} institutions, {} contributions in {:.1} s",
             summary.households,
@@ -68,11 +91,12 @@ async fn serve(args: ServeArgs, policy: Policy) -> Result<(), String> {
         );
         demo = Some(city);
     }
-    let state = AppState { store: Arc::new(Backend::Sqlite(store)), policy: Arc::new(policy) };
+    let path = location;
+    let state = AppState { store: Arc::new(backend), policy: Arc::new(policy) };
     let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     println!("Yibao is serving {} on http://{address}/api/ (docs: http://{address}/api/docs/)", state.policy.name);
-    println!("data: {}", path.display());
+    println!("data: {path}");
     if let Some(city) = &demo {
         println!("demo logins (POST /api/session; demo only):");
         for staff in &city.staff {
@@ -104,5 +128,17 @@ async fn shutdown() {
     tokio::select! {
         () = ctrl_c => {}
         () = terminate => {}
+    }
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
     }
 }

@@ -10,23 +10,37 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 fn start(data_dir: &std::path::Path) -> (Child, String) {
+    start_with(&["--data-dir", data_dir.to_str().expect("utf-8")])
+}
+
+fn start_with(store: &[&str]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_yibao"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--demo-households", "20", "--data-dir", data_dir.to_str().expect("utf-8")])
+        .args(["serve", "--listen", "127.0.0.1:0", "--demo-households", "20"])
+        .args(store)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("yibao serve starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        assert!(Instant::now() < deadline, "the server did not start");
-        let line = lines.next().expect("a line").expect("utf-8");
-        if let Some(rest) = line.split("http://").nth(1) {
-            let address = rest.split('/').next().expect("address").to_owned();
-            // Keep draining stdout so the server never blocks on a full pipe.
-            std::thread::spawn(move || for _ in lines {});
-            return (child, address);
+    let address = child.stdout.take().and_then(|stdout| {
+        let mut lines = BufReader::new(stdout).lines();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline {
+            let line = lines.next()?.ok()?;
+            if let Some(rest) = line.split("http://").nth(1) {
+                let address = rest.split('/').next()?.to_owned();
+                // Keep draining stdout so the server never blocks on a full pipe.
+                std::thread::spawn(move || for _ in lines {});
+                return Some(address);
+            }
+        }
+        None
+    });
+    match address {
+        Some(address) => (child, address),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the server did not start");
         }
     }
 }
@@ -151,4 +165,30 @@ fn a_server_killed_mid_burst_keeps_every_acknowledged_settlement() {
         .expect("verify");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `yibao serve --database-url`: the same platform on PostgreSQL, loaded with the demo city
+/// on first start, serving the same API; `yibao audit verify --database-url` checks it.
+#[test]
+fn serve_runs_on_postgresql() {
+    let postgres = yibao_testpg::TestPostgres::start().unwrap_or_else(|e| panic!("PostgreSQL for the serve test: {e}"));
+    let (mut server, address) = start_with(&["--database-url", postgres.url()]);
+    let (status, health) = call(&address, "GET", "/api/health", &[], None);
+    assert_eq!((status, health["policy"].as_str()), (200, Some("demo-city")));
+    let (status, signed_in) =
+        call(&address, "POST", "/api/session", &[], Some(&json!({ "username": "east.clerk", "password": "demo-east-clerk-2026" })));
+    assert_eq!(status, 200, "{signed_in}");
+    let token = format!("Bearer {}", signed_in["token"].as_str().expect("token"));
+    let (status, people) = call(&address, "GET", "/api/persons?household=HH-419921-000001", &[("Authorization", &token)], None);
+    assert_eq!(status, 200, "{people}");
+    assert!(people.as_array().is_some_and(|p| !p.is_empty()), "the demo city was loaded into PostgreSQL: {people}");
+    server.kill().expect("stop");
+    server.wait().expect("reaped");
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_yibao")).args(["audit", "verify", "--database-url", postgres.url()]).output().expect("verify");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("audit log intact"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

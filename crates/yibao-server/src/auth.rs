@@ -12,8 +12,8 @@ use time::OffsetDateTime;
 use yibao_domain::RegionCode;
 use yibao_store::{AccessStore, Role};
 
+use crate::AppState;
 use crate::error::ApiError;
-use crate::{AppState, Backend};
 
 /// An authenticated caller.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,9 +92,7 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
         if let Some(token) = bearer(parts) {
-            let session = match &*state.store {
-                Backend::Sqlite(s) => s.session(&digest(token)).await?,
-            };
+            let session = crate::store!(state, session(&digest(token)))?;
             let session = session.ok_or_else(|| ApiError::unauthorized("unknown session token: sign in again"))?;
             if session.revoked || !session.active {
                 return Err(ApiError::unauthorized("this session was ended: sign in again"));
@@ -105,9 +103,7 @@ impl FromRequestParts<AppState> for Caller {
             return Ok(Caller::Staff { username: session.username, role: session.role, region: session.region });
         }
         if let Some(key) = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
-            let institution = match &*state.store {
-                Backend::Sqlite(s) => s.institution_by_key(&digest(key.trim())).await?,
-            };
+            let institution = crate::store!(state, institution_by_key(&digest(key.trim())))?;
             let institution = institution.filter(|i| i.active).ok_or_else(|| ApiError::unauthorized("unknown or inactive API key"))?;
             return Ok(Caller::Institution { code: institution.code, region: institution.region });
         }

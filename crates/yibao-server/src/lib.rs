@@ -16,6 +16,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use yibao_policy::Policy;
+use yibao_store_postgres::PostgresStore;
 use yibao_store_sqlite::SqliteStore;
 
 pub use error::{ApiError, ErrorBody};
@@ -31,6 +32,7 @@ pub const SESSION_HOURS: i64 = 8;
 #[derive(Debug)]
 pub enum Backend {
     Sqlite(SqliteStore),
+    Postgres(PostgresStore),
 }
 
 /// Calls the same store method on whichever backend is in use.
@@ -39,6 +41,7 @@ macro_rules! store {
     ($state:expr, $method:ident ( $($arg:expr),* $(,)? )) => {
         match &*$state.store {
             $crate::Backend::Sqlite(s) => s.$method($($arg),*).await,
+            $crate::Backend::Postgres(s) => s.$method($($arg),*).await,
         }
     };
 }

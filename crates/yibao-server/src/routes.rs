@@ -688,6 +688,7 @@ async fn audit_verify(State(state): State<AppState>, caller: Caller) -> Result<R
     caller.staff(AUDITORS)?;
     let verification = match &*state.store {
         crate::Backend::Sqlite(s) => yibao_store::verify_audit(s).await?,
+        crate::Backend::Postgres(s) => yibao_store::verify_audit(s).await?,
     };
     Ok(Json(verification).into_response())
 }

@@ -59,6 +59,24 @@ async fn setup(name: &str) -> Api {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
     let store = SqliteStore::open(&dir.join("yibao.db")).await.expect("store");
+    seed(&store).await;
+    api(Backend::Sqlite(store))
+}
+
+/// The same API on a real throwaway PostgreSQL server (kept alive by the returned handle).
+async fn setup_postgres() -> (Api, yibao_testpg::TestPostgres) {
+    let server = yibao_testpg::TestPostgres::start().unwrap_or_else(|e| panic!("PostgreSQL for the API tests: {e}"));
+    let store = yibao_store_postgres::PostgresStore::connect(server.url()).await.expect("connect");
+    seed(&store).await;
+    (api(Backend::Postgres(store)), server)
+}
+
+fn api(backend: Backend) -> Api {
+    let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
+    Api { router: app(AppState { store: Arc::new(backend), policy: Arc::new(policy) }) }
+}
+
+async fn seed<S: AccessStore>(store: &S) {
     let actor =
         Actor { who: "setup".into(), role: "city_administrator".into(), source: "test".into(), at: datetime!(2026-01-01 08:00 UTC) };
     for (username, role, region) in [
@@ -89,8 +107,6 @@ async fn setup(name: &str) -> Api {
         };
         store.create_institution(&actor, institution).await.expect("institution");
     }
-    let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
-    Api { router: app(AppState { store: Arc::new(Backend::Sqlite(store)), policy: Arc::new(policy) }) }
 }
 
 fn enrolment(id: &str, region: &str, household: &str) -> Value {
@@ -267,8 +283,24 @@ async fn tier_change_and_contributions() {
 
 #[tokio::test]
 async fn institutions_settle_their_own_claims_once_and_reverse_them() {
-    let api = setup("settle").await;
-    enrol_both(&api).await;
+    settle_flow(&setup("settle").await).await;
+}
+
+/// The same flows on PostgreSQL: settlement, replay, reversal, audit, and county isolation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_behaves_the_same_on_postgresql() {
+    let (api, _server) = setup_postgres().await;
+    settle_flow(&api).await;
+    let west = api.sign_in("west.clerk").await;
+    let (status, answer) = api.call("GET", &format!("/api/persons/{EAST_PERSON}"), Auth::Token(&west), None).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::NOT_FOUND, Some("person.not_found")));
+    let east = api.sign_in("east.clerk").await;
+    let (status, answer) = api.call("POST", "/api/persons", Auth::Token(&east), Some(enrolment(EAST_PERSON, "419921", "HH-E1"))).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::CONFLICT, Some("person.already_enrolled")));
+}
+
+async fn settle_flow(api: &Api) {
+    enrol_both(api).await;
     let body = json!({ "person_id": EAST_PERSON, "claim": claim("C-1", "H41992100007") });
     // Pre-settlement: the figures, nothing written.
     let (status, pre) = api.call("POST", "/api/pre-settlements", Auth::Key("key-east"), Some(body.clone())).await;

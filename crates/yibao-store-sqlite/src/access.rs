@@ -286,7 +286,7 @@ impl ContributionStore for SqliteStore {
              FROM contributions c JOIN persons p ON p.region_code = c.region_code AND p.person_id = c.person_id \
              WHERE c.region_code BETWEEN $1 AND $2 AND c.period LIKE $3 \
              GROUP BY c.region_code, c.person_id, p.name, c.kind, c.period HAVING MAX(c.due_fen) - SUM(c.paid_fen) > 0 \
-             ORDER BY c.region_code, owed DESC, c.person_id",
+             ORDER BY c.region_code, owed DESC, c.person_id, c.kind, c.period",
         )
         .bind(&low)
         .bind(&high)

@@ -66,7 +66,12 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
-        let writer = SqlitePoolOptions::new().max_connections(1).acquire_timeout(BUSY_TIMEOUT).connect_with(options.clone()).await.map_err(backend)?;
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(BUSY_TIMEOUT)
+            .connect_with(options.clone())
+            .await
+            .map_err(backend)?;
         let pool = SqlitePoolOptions::new().max_connections(POOL_SIZE).connect_with(options).await.map_err(backend)?;
         let store = SqliteStore { pool, writer };
         store.migrate().await?;

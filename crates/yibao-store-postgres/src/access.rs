@@ -1,0 +1,452 @@
+//! Staff, sessions, institutions and contributions on PostgreSQL.
+//!
+//! Lists are ordered by byte value (`COLLATE "C"`), as SQLite orders text, whatever the
+//! database's collation: the two backends return the same rows in the same order.
+
+use sqlx::postgres::PgRow;
+use sqlx::{Postgres, Row, Transaction};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use yibao_domain::{InstitutionLevel, NationalId, RegionCode};
+use yibao_store::{
+    AccessStore, Actor, ContributionKind, ContributionRecord, ContributionStore, CountyArrears, InstitutionRecord, NewContribution,
+    NewInstitution, NewStaff, PersonArrears, Role, SEARCH_LIMIT, SessionRecord, StaffRecord, StoreError,
+};
+
+use crate::{Audits, PostgresStore, audit, backend, id_of, json, like_prefix, person_region, region_of, scope_bounds};
+
+fn role_of(text: &str) -> Result<Role, StoreError> {
+    Role::parse(text).ok_or_else(|| StoreError::Backend(format!("unknown role {text}")))
+}
+
+fn level_of(text: &str) -> Result<InstitutionLevel, StoreError> {
+    InstitutionLevel::parse(text).ok_or_else(|| StoreError::Backend(format!("unknown level {text}")))
+}
+
+fn kind_of(text: &str) -> Result<ContributionKind, StoreError> {
+    ContributionKind::parse(text).ok_or_else(|| StoreError::Backend(format!("unknown kind {text}")))
+}
+
+fn time_text(at: OffsetDateTime) -> Result<String, StoreError> {
+    at.format(&Rfc3339).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+fn staff_from_row(row: &PgRow) -> Result<StaffRecord, StoreError> {
+    Ok(StaffRecord {
+        username: row.try_get("username").map_err(backend)?,
+        display_name: row.try_get("display_name").map_err(backend)?,
+        password_hash: row.try_get("password_hash").map_err(backend)?,
+        role: role_of(row.try_get("role").map_err(backend)?)?,
+        region: region_of(row.try_get("region_code").map_err(backend)?)?,
+        active: row.try_get("active").map_err(backend)?,
+    })
+}
+
+fn institution_from_row(row: &PgRow) -> Result<InstitutionRecord, StoreError> {
+    Ok(InstitutionRecord {
+        code: row.try_get("code").map_err(backend)?,
+        name: row.try_get("name").map_err(backend)?,
+        region: region_of(row.try_get("region_code").map_err(backend)?)?,
+        level: level_of(row.try_get("level").map_err(backend)?)?,
+        active: row.try_get("active").map_err(backend)?,
+    })
+}
+
+fn contribution_from_row(row: &PgRow) -> Result<ContributionRecord, StoreError> {
+    Ok(ContributionRecord {
+        region: region_of(row.try_get("region_code").map_err(backend)?)?,
+        seq: row.try_get("seq").map_err(backend)?,
+        person_id: id_of(row.try_get("person_id").map_err(backend)?)?,
+        kind: kind_of(row.try_get("kind").map_err(backend)?)?,
+        period: row.try_get("period").map_err(backend)?,
+        due_fen: row.try_get("due_fen").map_err(backend)?,
+        paid_fen: row.try_get("paid_fen").map_err(backend)?,
+        breakdown_json: row.try_get("breakdown").map_err(backend)?,
+        recorded_at: row.try_get("recorded_at").map_err(backend)?,
+    })
+}
+
+impl AccessStore for PostgresStore {
+    async fn create_staff(&self, actor: &Actor, staff: NewStaff) -> Result<StaffRecord, StoreError> {
+        if staff.username.is_empty()
+            || staff.username.len() > 64
+            || !staff.username.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        {
+            return Err(StoreError::Invalid("a username has 1 to 64 letters, digits, '-', '_' or '.'".into()));
+        }
+        let mut tx = self.write().await?;
+        // Refused if the account exists, or is created meanwhile by a concurrent request (this
+        // insert waits for it to commit, then inserts nothing).
+        let inserted = sqlx::query(
+            "INSERT INTO staff (username, display_name, password_hash, role, region_code, active, created_at) VALUES ($1, $2, $3, $4, $5, TRUE, $6) \
+             ON CONFLICT (username) DO NOTHING",
+        )
+        .bind(&staff.username)
+        .bind(&staff.display_name)
+        .bind(&staff.password_hash)
+        .bind(staff.role.as_str())
+        .bind(staff.region.to_string())
+        .bind(actor.at_text())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if inserted.rows_affected() == 0 {
+            return Err(StoreError::Exists(format!("staff account {}", staff.username)));
+        }
+        let record = StaffRecord {
+            username: staff.username,
+            display_name: staff.display_name,
+            password_hash: staff.password_hash,
+            role: staff.role,
+            region: staff.region,
+            active: true,
+        };
+        audit(&mut tx, actor, record.region, "staff.create", &record.username, json(&record)?).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(record)
+    }
+
+    async fn staff(&self, username: &str) -> Result<Option<StaffRecord>, StoreError> {
+        let row = sqlx::query("SELECT username, display_name, password_hash, role, region_code, active FROM staff WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(staff_from_row).transpose()
+    }
+
+    async fn create_session(&self, actor: &Actor, token_hash: &str, username: &str, expires_at: OffsetDateTime) -> Result<(), StoreError> {
+        let expires = time_text(expires_at)?;
+        let mut tx = self.write().await?;
+        let region: Option<String> = sqlx::query_scalar("SELECT region_code FROM staff WHERE username = $1 AND active")
+            .bind(username)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let region = region_of(&region.ok_or_else(|| StoreError::Invalid(format!("no active staff account {username}")))?)?;
+        sqlx::query("INSERT INTO sessions (token_hash, username, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(token_hash)
+            .bind(username)
+            .bind(actor.at_text())
+            .bind(&expires)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        audit(&mut tx, actor, region, "session.create", username, format!("{{\"expires_at\":\"{expires}\"}}")).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn session(&self, token_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT s.username, s.expires_at, s.revoked_at, f.role, f.region_code, f.active FROM sessions s JOIN staff f ON f.username = s.username WHERE s.token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        let Some(row) = row else { return Ok(None) };
+        let expires: String = row.try_get("expires_at").map_err(backend)?;
+        Ok(Some(SessionRecord {
+            username: row.try_get("username").map_err(backend)?,
+            role: role_of(row.try_get("role").map_err(backend)?)?,
+            region: region_of(row.try_get("region_code").map_err(backend)?)?,
+            expires_at: OffsetDateTime::parse(&expires, &Rfc3339).map_err(|e| StoreError::Backend(e.to_string()))?,
+            revoked: row.try_get::<Option<String>, _>("revoked_at").map_err(backend)?.is_some(),
+            active: row.try_get("active").map_err(backend)?,
+        }))
+    }
+
+    async fn revoke_session(&self, actor: &Actor, token_hash: &str) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        let found: Option<(String, String)> = sqlx::query_as(
+            "SELECT s.username, f.region_code FROM sessions s JOIN staff f ON f.username = s.username WHERE s.token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let Some((username, region)) = found else { return Ok(()) };
+        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
+            .bind(actor.at_text())
+            .bind(token_hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        audit(&mut tx, actor, region_of(&region)?, "session.revoke", &username, "{}".to_owned()).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn create_institution(&self, actor: &Actor, institution: NewInstitution) -> Result<InstitutionRecord, StoreError> {
+        let code = institution.code.as_bytes();
+        if code.len() != 12 || !matches!(code[0], b'H' | b'P') || !code[1..].iter().all(u8::is_ascii_digit) {
+            return Err(StoreError::Invalid(format!(
+                "'{}' is not a designated institution code: 'H' or 'P', 6-digit region, 5-digit serial",
+                institution.code
+            )));
+        }
+        let mut tx = self.write().await?;
+        // Refused if the code exists, or is created meanwhile (as for staff accounts). An API
+        // key hash already in use fails on its unique constraint, as on SQLite.
+        let inserted = sqlx::query(
+            "INSERT INTO institutions (code, name, region_code, level, api_key_hash, active, created_at) VALUES ($1, $2, $3, $4, $5, TRUE, $6) \
+             ON CONFLICT (code) DO NOTHING",
+        )
+        .bind(&institution.code)
+        .bind(&institution.name)
+        .bind(institution.region.to_string())
+        .bind(institution.level.as_str())
+        .bind(&institution.api_key_hash)
+        .bind(actor.at_text())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if inserted.rows_affected() == 0 {
+            return Err(StoreError::Exists(format!("institution {}", institution.code)));
+        }
+        let record = InstitutionRecord {
+            code: institution.code,
+            name: institution.name,
+            region: institution.region,
+            level: institution.level,
+            active: true,
+        };
+        audit(&mut tx, actor, record.region, "institution.create", &record.code, json(&record)?).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(record)
+    }
+
+    async fn institution_by_key(&self, api_key_hash: &str) -> Result<Option<InstitutionRecord>, StoreError> {
+        let row = sqlx::query("SELECT code, name, region_code, level, active FROM institutions WHERE api_key_hash = $1")
+            .bind(api_key_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(institution_from_row).transpose()
+    }
+
+    async fn institutions(&self, scope: RegionCode) -> Result<Vec<InstitutionRecord>, StoreError> {
+        let (low, high) = scope_bounds(scope);
+        let rows = sqlx::query(
+            "SELECT code, name, region_code, level, active FROM institutions WHERE region_code BETWEEN $1 AND $2 \
+             ORDER BY code COLLATE \"C\" LIMIT $3",
+        )
+        .bind(low)
+        .bind(high)
+        .bind(SEARCH_LIMIT)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(institution_from_row).collect()
+    }
+}
+
+/// Per person, kind and period in scope (`$1`..`$2`) and matching the period pattern (`$3`):
+/// what was due less what was paid, where positive. Every contribution's person exists (a
+/// foreign key), so the persons' names are joined afterwards.
+const OWED: &str = "SELECT c.region_code, c.person_id, c.kind, c.period, (MAX(c.due_fen) - SUM(c.paid_fen))::bigint AS owed \
+     FROM contributions c WHERE c.region_code BETWEEN $1 AND $2 AND c.period LIKE $3 ESCAPE '\\' \
+     GROUP BY c.region_code, c.person_id, c.kind, c.period HAVING MAX(c.due_fen) - SUM(c.paid_fen) > 0";
+
+impl ContributionStore for PostgresStore {
+    async fn record_contribution(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        contribution: NewContribution,
+    ) -> Result<ContributionRecord, StoreError> {
+        let mut tx = self.write().await?;
+        let mut audits = Audits::default();
+        let record = insert_contribution(&mut tx, actor, scope, contribution, &mut audits).await?;
+        audits.append(&mut tx, actor).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(record)
+    }
+
+    async fn record_contributions(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        contributions: Vec<NewContribution>,
+    ) -> Result<usize, StoreError> {
+        if contributions.len() > yibao_store::IMPORT_LIMIT {
+            return Err(StoreError::Invalid(format!("a batch carries at most {} contributions", yibao_store::IMPORT_LIMIT)));
+        }
+        let mut tx = self.write().await?;
+        lock_counters(&mut tx, scope, &contributions).await?;
+        let mut audits = Audits::default();
+        let count = contributions.len();
+        for contribution in contributions {
+            insert_contribution(&mut tx, actor, scope, contribution, &mut audits).await?;
+        }
+        audits.append(&mut tx, actor).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(count)
+    }
+
+    async fn contributions_of(&self, scope: RegionCode, person: &NationalId) -> Result<Vec<ContributionRecord>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let region = person_region(&mut tx, scope, person).await?;
+        let rows = sqlx::query(
+            "SELECT region_code, seq, person_id, kind, period, due_fen, paid_fen, breakdown, recorded_at FROM contributions \
+             WHERE region_code = $1 AND person_id = $2 ORDER BY period COLLATE \"C\" DESC, seq DESC LIMIT $3",
+        )
+        .bind(region.to_string())
+        .bind(person.as_str())
+        .bind(SEARCH_LIMIT)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        rows.iter().map(contribution_from_row).collect()
+    }
+
+    async fn arrears(&self, scope: RegionCode, period: &str) -> Result<(Vec<PersonArrears>, Vec<CountyArrears>), StoreError> {
+        let (low, high) = scope_bounds(scope);
+        // As on SQLite: '%' and '_' are dropped from the prefix; anything else matches itself.
+        let pattern = format!("{}%", like_prefix(&period.replace(['%', '_'], "")));
+        // The persons (the first SEARCH_LIMIT) and the counties' totals (over all of them)
+        // are read from one snapshot, so they agree.
+        let mut tx = self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await.map_err(backend)?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT o.region_code, o.person_id, p.name, o.kind, o.period, o.owed FROM ({OWED}) o \
+             JOIN persons p ON p.region_code = o.region_code AND p.person_id = o.person_id \
+             ORDER BY o.region_code COLLATE \"C\", o.owed DESC, o.person_id COLLATE \"C\", o.kind COLLATE \"C\", o.period COLLATE \"C\" LIMIT $4"
+        )))
+        .bind(&low)
+        .bind(&high)
+        .bind(&pattern)
+        .bind(SEARCH_LIMIT)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let totals = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT o.region_code, COUNT(*) AS persons, SUM(o.owed)::bigint AS owed FROM ({OWED}) o \
+             GROUP BY o.region_code ORDER BY o.region_code COLLATE \"C\""
+        )))
+        .bind(&low)
+        .bind(&high)
+        .bind(&pattern)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        let persons = rows
+            .iter()
+            .map(|row| {
+                Ok(PersonArrears {
+                    person_id: id_of(row.try_get("person_id").map_err(backend)?)?,
+                    name: row.try_get("name").map_err(backend)?,
+                    region: region_of(row.try_get("region_code").map_err(backend)?)?,
+                    kind: kind_of(row.try_get("kind").map_err(backend)?)?,
+                    period: row.try_get("period").map_err(backend)?,
+                    owed_fen: row.try_get("owed").map_err(backend)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let counties = totals
+            .iter()
+            .map(|row| {
+                Ok(CountyArrears {
+                    region: region_of(row.try_get("region_code").map_err(backend)?)?,
+                    persons: row.try_get("persons").map_err(backend)?,
+                    owed_fen: row.try_get("owed").map_err(backend)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok((persons, counties))
+    }
+}
+
+/// Locks, in ascending order, the contribution counters of the regions in `scope` that the
+/// batch's persons are enrolled in, so that two batches spanning the same counties never
+/// wait on each other in a cycle. [`insert_contribution`] then finds its counter locked by
+/// its own transaction.
+async fn lock_counters(
+    tx: &mut Transaction<'static, Postgres>,
+    scope: RegionCode,
+    contributions: &[NewContribution],
+) -> Result<(), StoreError> {
+    let (low, high) = scope_bounds(scope);
+    let persons: Vec<String> = contributions.iter().map(|c| c.person_id.to_string()).collect();
+    let regions: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT region_code FROM person_index WHERE person_id = ANY($1) AND region_code BETWEEN $2 AND $3 ORDER BY region_code",
+    )
+    .bind(&persons)
+    .bind(&low)
+    .bind(&high)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(backend)?;
+    for region in regions {
+        sqlx::query("INSERT INTO contribution_seqs (region_code, seq) VALUES ($1, 0) ON CONFLICT (region_code) DO NOTHING")
+            .bind(&region)
+            .execute(&mut **tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query("SELECT seq FROM contribution_seqs WHERE region_code = $1 FOR UPDATE")
+            .bind(&region)
+            .execute(&mut **tx)
+            .await
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// Records one contribution inside `tx`, and queues its audit entry in `audits`.
+///
+/// The region's number comes from its counter row, incremented in the same statement that
+/// locks it until `tx` ends: concurrent recorders in one region take 1, 2, 3… one after
+/// the other, and a rolled-back recording gives its number back. (Taking the audit head
+/// first instead would deadlock: the contribution's foreign key takes a `KEY SHARE` lock on
+/// the person's row, which waits for a settlement or tier change holding that row while it
+/// waits for the head.)
+pub(crate) async fn insert_contribution(
+    tx: &mut Transaction<'static, Postgres>,
+    actor: &Actor,
+    scope: RegionCode,
+    contribution: NewContribution,
+    audits: &mut Audits,
+) -> Result<ContributionRecord, StoreError> {
+    let period_ok = matches!(contribution.period.len(), 4 | 7)
+        && contribution.period.bytes().enumerate().all(|(i, b)| if i == 4 { b == b'-' } else { b.is_ascii_digit() });
+    if !period_ok {
+        return Err(StoreError::Invalid(format!("'{}' is not a period: YYYY or YYYY-MM", contribution.period)));
+    }
+    if contribution.due_fen < 0 || contribution.paid_fen < 0 {
+        return Err(StoreError::Invalid("amounts may not be negative".into()));
+    }
+    let region = person_region(tx, scope, &contribution.person_id).await?;
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT INTO contribution_seqs (region_code, seq) VALUES ($1, 1) ON CONFLICT (region_code) DO UPDATE SET seq = contribution_seqs.seq + 1 RETURNING seq",
+    )
+    .bind(region.to_string())
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(backend)?;
+    let record = ContributionRecord {
+        region,
+        seq,
+        person_id: contribution.person_id,
+        kind: contribution.kind,
+        period: contribution.period,
+        due_fen: contribution.due_fen,
+        paid_fen: contribution.paid_fen,
+        breakdown_json: contribution.breakdown_json,
+        recorded_at: actor.at_text(),
+    };
+    sqlx::query("INSERT INTO contributions (region_code, seq, person_id, kind, period, due_fen, paid_fen, breakdown, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+        .bind(region.to_string())
+        .bind(seq)
+        .bind(record.person_id.as_str())
+        .bind(record.kind.as_str())
+        .bind(&record.period)
+        .bind(record.due_fen)
+        .bind(record.paid_fen)
+        .bind(&record.breakdown_json)
+        .bind(&record.recorded_at)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    audits.push(region, "contribution.record", record.person_id.as_str(), json(&record)?);
+    Ok(record)
+}

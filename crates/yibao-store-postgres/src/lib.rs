@@ -1,0 +1,951 @@
+//! The PostgreSQL store: Yibao's production backend. Hand-written SQL; migrations embedded
+//! and run at connect, each in its own transaction behind an advisory lock so that several
+//! servers starting at once migrate once.
+//!
+//! Every write runs in one `READ COMMITTED` transaction and takes explicit row locks, always
+//! in the same order so that two writers never wait on each other in a cycle:
+//!
+//! 1. the person's accumulators row for the year (settlement, reversal): a zero row is
+//!    inserted if missing, then locked with `SELECT ... FOR UPDATE`, so two settlements
+//!    for one person run one after the other and the second reads what the first wrote;
+//! 2. the person's row (settlement, reversal, tier change, end of coverage), so that a
+//!    read-modify-write of the coverage JSON loses no concurrent change;
+//! 3. the claim row (reversal);
+//! 4. last, the head of the region's audit chain, so a region's entries are numbered and
+//!    chained in commit order.
+//!
+//! Beside these, before the audit head: the keys being inserted (a concurrent insert of the
+//! same key waits for the first to end), the region's contribution counter (see
+//! `access::insert_contribution`; a batch takes all its regions' counters first, in
+//! ascending order), and the `KEY SHARE` lock a contribution's foreign key takes on the
+//! person's row. Writers that touch many rows (an import, a batch of contributions) collect
+//! their audit entries and append them at the end, region by region in ascending order
+//! (`Audits`), so the heads stay their last locks too.
+//!
+//! The uniqueness guards are plain primary keys. Households, enrolments (`person_index`),
+//! staff accounts and institutions are inserted with `ON CONFLICT DO NOTHING`: when two
+//! requests race, the loser's insert waits for the winner to commit, inserts nothing, and the
+//! loser reads the winner's row in the same transaction (each statement sees what committed
+//! before it) to name it in the refusal. A settlement's claim key (`claim_keys`) is a plain
+//! insert: the loser's fails with a unique violation (SQLSTATE 23505), its transaction is
+//! rolled back, and the first settlement is reported as a replay.
+
+mod access;
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::{Postgres, Row, Transaction};
+use time::Date;
+use yibao_domain::{NationalId, RegionCode};
+use yibao_engine::{Accumulators, Coverage, TierChange};
+use yibao_store::{
+    Actor, AuditEntry, ClaimRecord, ClaimStatus, HouseholdRecord, NewHousehold, NewPerson, PersonQuery, PersonRecord, SEARCH_LIMIT,
+    SettleFn, SettleOutcome, SettleRequest, Store, StoreError, check_scope, entry_hash,
+};
+
+/// Migrations, in order. Applied once each, recorded in `schema_migrations`.
+const MIGRATIONS: &[(i64, &str)] =
+    &[(1, include_str!("../migrations/0001_init.sql")), (2, include_str!("../migrations/0002_access_contributions.sql"))];
+/// Connections in the pool.
+const POOL_SIZE: u32 = 16;
+/// How long a caller waits for a free connection before the operation fails.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Key of the transaction-level advisory lock that lets one migrator run at a time
+/// ("yibao" in ASCII).
+const MIGRATION_LOCK: i64 = 0x79_69_62_61_6f;
+/// SQLSTATE of a unique violation.
+const UNIQUE_VIOLATION: &str = "23505";
+
+/// A store in one PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pub(crate) pool: PgPool,
+}
+
+pub(crate) fn backend(e: sqlx::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// Whether `e` is a unique violation of `constraint`.
+fn is_unique_violation(e: &sqlx::Error, constraint: &str) -> bool {
+    match e {
+        sqlx::Error::Database(db) => db.code().as_deref() == Some(UNIQUE_VIOLATION) && db.constraint() == Some(constraint),
+        _ => false,
+    }
+}
+
+pub(crate) fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Backend(format!("stored JSON unreadable: {e}")))
+}
+
+pub(crate) fn region_of(text: &str) -> Result<RegionCode, StoreError> {
+    RegionCode::parse(text).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+pub(crate) fn id_of(text: &str) -> Result<NationalId, StoreError> {
+    NationalId::parse(text).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (e.g. `postgres://user@host:5432/yibao`) and
+    /// applies pending migrations.
+    pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
+        let pool = PgPoolOptions::new().max_connections(POOL_SIZE).acquire_timeout(ACQUIRE_TIMEOUT).connect(url).await.map_err(backend)?;
+        let store = PostgresStore { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        for (version, sql) in MIGRATIONS {
+            let mut tx = self.pool.begin().await.map_err(backend)?;
+            // Held until this transaction ends: a concurrent migrator waits here, then finds
+            // the migration applied.
+            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(MIGRATION_LOCK).execute(&mut *tx).await.map_err(backend)?;
+            sqlx::query(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+            let applied: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+            if applied.is_none() {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(*sql)).execute(&mut *tx).await.map_err(backend)?;
+                sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)")
+                    .bind(version)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+            }
+            tx.commit().await.map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    /// A write transaction. The isolation level is named rather than taken from the
+    /// server's default: the locking below is designed for `READ COMMITTED` (each statement
+    /// sees what committed before it, a locked row is re-read after the wait).
+    pub(crate) async fn write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        self.pool.begin_with("BEGIN ISOLATION LEVEL READ COMMITTED").await.map_err(backend)
+    }
+}
+
+/// Appends one audit entry to `region`'s chain inside `tx`. Takes the chain head's row lock,
+/// which every writer takes last.
+pub(crate) async fn audit(
+    tx: &mut Transaction<'static, Postgres>,
+    actor: &Actor,
+    region: RegionCode,
+    action: &str,
+    entity: &str,
+    detail: String,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO audit_heads (region_code, seq, hash) VALUES ($1, 0, $2) ON CONFLICT (region_code) DO NOTHING")
+        .bind(region.to_string())
+        .bind(yibao_store::GENESIS_HASH)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    let (prev_seq, prev_hash): (i64, String) = sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE region_code = $1 FOR UPDATE")
+        .bind(region.to_string())
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(backend)?;
+    let mut entry = AuditEntry {
+        region: region.to_string(),
+        seq: prev_seq + 1,
+        at: actor.at_text(),
+        actor: actor.who.clone(),
+        source: actor.source.clone(),
+        action: action.to_owned(),
+        entity: entity.to_owned(),
+        detail,
+        prev_hash,
+        hash: String::new(),
+    };
+    entry.hash = entry_hash(&entry.prev_hash, &entry);
+    sqlx::query("INSERT INTO audit_log (region_code, seq, at, actor, source, action, entity, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+        .bind(&entry.region)
+        .bind(entry.seq)
+        .bind(&entry.at)
+        .bind(&entry.actor)
+        .bind(&entry.source)
+        .bind(&entry.action)
+        .bind(&entry.entity)
+        .bind(&entry.detail)
+        .bind(&entry.prev_hash)
+        .bind(&entry.hash)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    sqlx::query("UPDATE audit_heads SET seq = $2, hash = $3 WHERE region_code = $1")
+        .bind(&entry.region)
+        .bind(entry.seq)
+        .bind(&entry.hash)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+/// Audit entries a writer has yet to append. A writer that touches many rows collects its
+/// entries here and appends them at the end, so the chain heads stay the last locks it takes:
+/// an import that held a head while inserting its next person could wait on a concurrent
+/// enrolment of that person, which itself waits for the head.
+#[derive(Debug, Default)]
+pub(crate) struct Audits(Vec<PendingAudit>);
+
+#[derive(Debug)]
+struct PendingAudit {
+    region: RegionCode,
+    action: &'static str,
+    entity: String,
+    detail: String,
+}
+
+impl Audits {
+    pub(crate) fn push(&mut self, region: RegionCode, action: &'static str, entity: &str, detail: String) {
+        self.0.push(PendingAudit { region, action, entity: entity.to_owned(), detail });
+    }
+
+    /// Appends the entries inside `tx`, region by region in ascending order (in each region,
+    /// in the order pushed): two writers spanning the same regions take their heads in the
+    /// same order.
+    pub(crate) async fn append(mut self, tx: &mut Transaction<'static, Postgres>, actor: &Actor) -> Result<(), StoreError> {
+        self.0.sort_by_key(|entry| entry.region);
+        for entry in self.0 {
+            audit(tx, actor, entry.region, entry.action, &entry.entity, entry.detail).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Where `person` is enrolled, as a refusal, if anywhere.
+async fn enrolled_already(tx: &mut Transaction<'static, Postgres>, person: &NationalId) -> Result<Option<StoreError>, StoreError> {
+    let existing: Option<(String, String)> = sqlx::query_as("SELECT region_code, household_id FROM person_index WHERE person_id = $1")
+        .bind(person.as_str())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(backend)?;
+    Ok(existing.map(|(region, household)| StoreError::AlreadyEnrolled { person: person.to_string(), region, household }))
+}
+
+/// Enrols one person inside `tx`: scope, one enrolment per national ID, the household
+/// exists; writes the index and the person, and queues the audit entry in `audits`.
+pub(crate) async fn insert_person(
+    tx: &mut Transaction<'static, Postgres>,
+    actor: &Actor,
+    scope: RegionCode,
+    person: NewPerson,
+    audits: &mut Audits,
+) -> Result<PersonRecord, StoreError> {
+    let region = person.coverage.region;
+    check_scope(scope, region)?;
+    if person.name.trim().is_empty() || person.name.chars().count() > 64 {
+        return Err(StoreError::Invalid("a name has 1 to 64 characters".into()));
+    }
+    let id = person.coverage.person_id;
+    if let Some(refusal) = enrolled_already(tx, &id).await? {
+        return Err(refusal);
+    }
+    let household: Option<i32> = sqlx::query_scalar("SELECT 1 FROM households WHERE region_code = $1 AND household_id = $2")
+        .bind(region.to_string())
+        .bind(&person.household_id)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(backend)?;
+    if household.is_none() {
+        return Err(StoreError::HouseholdNotFound(person.household_id));
+    }
+    let record = PersonRecord {
+        person_id: id,
+        name: person.name,
+        card_no: person.card_no,
+        household_id: person.household_id,
+        coverage: person.coverage,
+        enrolled_at: actor.at_text(),
+        updated_at: actor.at_text(),
+    };
+    let indexed = sqlx::query(
+        "INSERT INTO person_index (person_id, region_code, household_id) VALUES ($1, $2, $3) ON CONFLICT (person_id) DO NOTHING",
+    )
+    .bind(id.as_str())
+    .bind(region.to_string())
+    .bind(&record.household_id)
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    if indexed.rows_affected() == 0 {
+        // Enrolled meanwhile by a concurrent request (in this region or another), which has
+        // committed: name it.
+        return Err(enrolled_already(tx, &id).await?.unwrap_or_else(|| StoreError::Backend(format!("{id} is indexed but unreadable"))));
+    }
+    sqlx::query("INSERT INTO persons (region_code, person_id, household_id, name, card_no, coverage, enrolled_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8)")
+        .bind(region.to_string())
+        .bind(id.as_str())
+        .bind(&record.household_id)
+        .bind(&record.name)
+        .bind(&record.card_no)
+        .bind(json(&record.coverage)?)
+        .bind(&record.enrolled_at)
+        .bind(&record.updated_at)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    audits.push(region, "person.enrol", id.as_str(), json(&record)?);
+    Ok(record)
+}
+
+/// Creates one household inside `tx`, and queues the audit entry in `audits`.
+pub(crate) async fn insert_household(
+    tx: &mut Transaction<'static, Postgres>,
+    actor: &Actor,
+    scope: RegionCode,
+    household: NewHousehold,
+    audits: &mut Audits,
+) -> Result<HouseholdRecord, StoreError> {
+    check_scope(scope, household.region)?;
+    if household.household_id.trim().is_empty() || household.household_id.len() > 64 {
+        return Err(StoreError::Invalid("a household id has 1 to 64 characters".into()));
+    }
+    let record = HouseholdRecord {
+        household_id: household.household_id,
+        region: household.region,
+        address: household.address,
+        created_at: actor.at_text(),
+    };
+    // Refused if the household exists, or is created meanwhile by a concurrent request (this
+    // insert waits for it to commit, then inserts nothing).
+    let inserted = sqlx::query(
+        "INSERT INTO households (region_code, household_id, address, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (region_code, household_id) DO NOTHING",
+    )
+    .bind(record.region.to_string())
+    .bind(&record.household_id)
+    .bind(&record.address)
+    .bind(&record.created_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    if inserted.rows_affected() == 0 {
+        return Err(StoreError::HouseholdExists(record.household_id));
+    }
+    audits.push(record.region, "household.create", &record.household_id, json(&record)?);
+    Ok(record)
+}
+
+fn person_from_row(row: &PgRow) -> Result<PersonRecord, StoreError> {
+    Ok(PersonRecord {
+        person_id: id_of(row.try_get("person_id").map_err(backend)?)?,
+        name: row.try_get("name").map_err(backend)?,
+        card_no: row.try_get("card_no").map_err(backend)?,
+        household_id: row.try_get("household_id").map_err(backend)?,
+        coverage: from_json(row.try_get("coverage").map_err(backend)?)?,
+        enrolled_at: row.try_get("enrolled_at").map_err(backend)?,
+        updated_at: row.try_get("updated_at").map_err(backend)?,
+    })
+}
+
+fn claim_from_row(row: &PgRow) -> Result<ClaimRecord, StoreError> {
+    let status: String = row.try_get("status").map_err(backend)?;
+    Ok(ClaimRecord {
+        region: region_of(row.try_get("region_code").map_err(backend)?)?,
+        institution_code: row.try_get("institution_code").map_err(backend)?,
+        claim_id: row.try_get("claim_id").map_err(backend)?,
+        person_id: id_of(row.try_get("person_id").map_err(backend)?)?,
+        year: row.try_get("year").map_err(backend)?,
+        status: if status == "reversed" { ClaimStatus::Reversed } else { ClaimStatus::Settled },
+        settled_at: row.try_get("settled_at").map_err(backend)?,
+        medfee_fen: row.try_get("medfee_fen").map_err(backend)?,
+        fund_pay_fen: row.try_get("fund_pay_fen").map_err(backend)?,
+        psn_part_fen: row.try_get("psn_part_fen").map_err(backend)?,
+        settlement_json: row.try_get("settlement").map_err(backend)?,
+        claim_json: row.try_get("claim").map_err(backend)?,
+        reversed_at: row.try_get("reversed_at").map_err(backend)?,
+        reversal_reason: row.try_get("reversal_reason").map_err(backend)?,
+    })
+}
+
+const PERSON_COLUMNS: &str = "person_id, name, card_no, household_id, coverage::text AS coverage, enrolled_at, updated_at";
+const CLAIM_COLUMNS: &str = "region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, settlement, claim, reversed_at, reversal_reason";
+
+/// The region of the person's enrolment, found through the global index, if it lies inside
+/// `scope`. A person outside the scope is reported as not found: a county learns nothing of
+/// another's people.
+pub(crate) async fn person_region(
+    tx: &mut Transaction<'static, Postgres>,
+    scope: RegionCode,
+    person: &NationalId,
+) -> Result<RegionCode, StoreError> {
+    let region: Option<String> = sqlx::query_scalar("SELECT region_code FROM person_index WHERE person_id = $1")
+        .bind(person.as_str())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(backend)?;
+    let region = match region {
+        Some(r) => region_of(&r)?,
+        None => return Err(StoreError::PersonNotFound(person.to_string())),
+    };
+    if !scope.contains(region) {
+        return Err(StoreError::PersonNotFound(person.to_string()));
+    }
+    Ok(region)
+}
+
+/// The person's row in `region`, locked until the end of `tx` when `for_update`.
+async fn load_person(
+    tx: &mut Transaction<'static, Postgres>,
+    region: RegionCode,
+    person: &NationalId,
+    for_update: bool,
+) -> Result<PersonRecord, StoreError> {
+    let lock = if for_update { " FOR UPDATE" } else { "" };
+    let row =
+        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {PERSON_COLUMNS} FROM persons WHERE region_code = $1 AND person_id = $2{lock}")))
+            .bind(region.to_string())
+            .bind(person.as_str())
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(backend)?;
+    person_from_row(&row)
+}
+
+/// The person's row, if it lies inside `scope` (reads).
+async fn locate(
+    tx: &mut Transaction<'static, Postgres>,
+    scope: RegionCode,
+    person: &NationalId,
+) -> Result<(RegionCode, PersonRecord), StoreError> {
+    let region = person_region(tx, scope, person).await?;
+    Ok((region, load_person(tx, region, person, false).await?))
+}
+
+/// The person's row, if it lies inside `scope`, locked until the end of `tx` (writes that
+/// change the coverage).
+async fn locate_for_update(
+    tx: &mut Transaction<'static, Postgres>,
+    scope: RegionCode,
+    person: &NationalId,
+) -> Result<(RegionCode, PersonRecord), StoreError> {
+    let region = person_region(tx, scope, person).await?;
+    Ok((region, load_person(tx, region, person, true).await?))
+}
+
+async fn save_coverage(
+    tx: &mut Transaction<'static, Postgres>,
+    actor: &Actor,
+    region: RegionCode,
+    person: &NationalId,
+    coverage: &Coverage,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE persons SET coverage = $1::jsonb, updated_at = $2 WHERE region_code = $3 AND person_id = $4")
+        .bind(json(coverage)?)
+        .bind(actor.at_text())
+        .bind(region.to_string())
+        .bind(person.as_str())
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+async fn load_accumulators(
+    tx: &mut Transaction<'static, Postgres>,
+    region: RegionCode,
+    person: &NationalId,
+    year: i32,
+) -> Result<Accumulators, StoreError> {
+    let state: Option<String> =
+        sqlx::query_scalar("SELECT state::text FROM accumulators WHERE region_code = $1 AND person_id = $2 AND year = $3")
+            .bind(region.to_string())
+            .bind(person.as_str())
+            .bind(year)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(backend)?;
+    state.map_or_else(|| Ok(Accumulators::new_year(year)), |s| from_json(&s))
+}
+
+/// The person's accumulators for `year`, with the row locked until the end of `tx`: the
+/// first lock every settlement and reversal takes. A zero row is written first if there is
+/// none, so that there is a row to lock (it goes away with the rest if `tx` rolls back).
+async fn lock_accumulators(
+    tx: &mut Transaction<'static, Postgres>,
+    region: RegionCode,
+    person: &NationalId,
+    year: i32,
+) -> Result<Accumulators, StoreError> {
+    sqlx::query(
+        "INSERT INTO accumulators (region_code, person_id, year, state) VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT (region_code, person_id, year) DO NOTHING",
+    )
+    .bind(region.to_string())
+    .bind(person.as_str())
+    .bind(year)
+    .bind(json(&Accumulators::new_year(year))?)
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    let state: String =
+        sqlx::query_scalar("SELECT state::text FROM accumulators WHERE region_code = $1 AND person_id = $2 AND year = $3 FOR UPDATE")
+            .bind(region.to_string())
+            .bind(person.as_str())
+            .bind(year)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(backend)?;
+    from_json(&state)
+}
+
+async fn save_accumulators(
+    tx: &mut Transaction<'static, Postgres>,
+    region: RegionCode,
+    person: &NationalId,
+    acc: &Accumulators,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO accumulators (region_code, person_id, year, state) VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT (region_code, person_id, year) DO UPDATE SET state = excluded.state")
+        .bind(region.to_string())
+        .bind(person.as_str())
+        .bind(acc.year)
+        .bind(json(acc)?)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+async fn find_claim(tx: &mut Transaction<'static, Postgres>, institution: &str, claim_id: &str) -> Result<Option<ClaimRecord>, StoreError> {
+    let region: Option<String> = sqlx::query_scalar("SELECT region_code FROM claim_keys WHERE institution_code = $1 AND claim_id = $2")
+        .bind(institution)
+        .bind(claim_id)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(backend)?;
+    let Some(region) = region else { return Ok(None) };
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {CLAIM_COLUMNS} FROM claims WHERE region_code = $1 AND institution_code = $2 AND claim_id = $3"
+    )))
+    .bind(region)
+    .bind(institution)
+    .bind(claim_id)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(backend)?;
+    claim_from_row(&row).map(Some)
+}
+
+/// The answer to a request whose (institution, claim id) is already settled: the first
+/// settlement if the content is the same, a conflict if not, and not found if the first
+/// claim lies outside the caller's scope.
+fn replay(existing: ClaimRecord, scope: RegionCode, request: SettleRequest) -> Result<SettleOutcome, StoreError> {
+    check_scope(scope, existing.region)
+        .map_err(|_| StoreError::ClaimNotFound { institution: request.institution_code.clone(), claim_id: request.claim_id.clone() })?;
+    if existing.claim_json != request.claim_json {
+        return Err(StoreError::IdempotencyConflict { claim_id: request.claim_id });
+    }
+    Ok(SettleOutcome { claim: existing, replayed: true })
+}
+
+impl Store for PostgresStore {
+    async fn create_household(&self, actor: &Actor, scope: RegionCode, household: NewHousehold) -> Result<HouseholdRecord, StoreError> {
+        let mut tx = self.write().await?;
+        let mut audits = Audits::default();
+        let record = insert_household(&mut tx, actor, scope, household, &mut audits).await?;
+        audits.append(&mut tx, actor).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(record)
+    }
+
+    async fn enrol(&self, actor: &Actor, scope: RegionCode, person: NewPerson) -> Result<PersonRecord, StoreError> {
+        let mut tx = self.write().await?;
+        let mut audits = Audits::default();
+        let record = insert_person(&mut tx, actor, scope, person, &mut audits).await?;
+        audits.append(&mut tx, actor).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(record)
+    }
+
+    async fn person(&self, scope: RegionCode, person: &NationalId) -> Result<PersonRecord, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let (_, record) = locate(&mut tx, scope, person).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(record)
+    }
+
+    async fn search_persons(&self, scope: RegionCode, query: &PersonQuery) -> Result<Vec<PersonRecord>, StoreError> {
+        // Region scope: a city code matches its counties by range; a county matches itself.
+        let (low, high) = scope_bounds(scope);
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {PERSON_COLUMNS} FROM persons WHERE region_code BETWEEN $1 AND $2 \
+             AND ($3::text IS NULL OR person_id = $3) AND ($4::text IS NULL OR name LIKE $4 || '%' ESCAPE '\\') \
+             AND ($5::text IS NULL OR card_no = $5) AND ($6::text IS NULL OR household_id = $6) \
+             ORDER BY region_code, person_id LIMIT $7"
+        )))
+        .bind(low)
+        .bind(high)
+        .bind(query.person_id.map(|p| p.to_string()))
+        .bind(query.name_prefix.as_deref().map(like_prefix))
+        .bind(&query.card_no)
+        .bind(&query.household_id)
+        .bind(SEARCH_LIMIT)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(person_from_row).collect()
+    }
+
+    async fn request_tier_change(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        person: &NationalId,
+        change: TierChange,
+    ) -> Result<PersonRecord, StoreError> {
+        let mut tx = self.write().await?;
+        let (region, mut record) = locate_for_update(&mut tx, scope, person).await?;
+        let history = record
+            .coverage
+            .tier_history
+            .as_mut()
+            .ok_or_else(|| StoreError::Invalid("the person has no tier (the city has no tiers)".into()))?;
+        if change.requested_on < history.since || history.changes.last().is_some_and(|last| change.requested_on < last.requested_on) {
+            return Err(StoreError::Invalid(format!("a tier change on {} is before the person's last tier event", change.requested_on)));
+        }
+        if history.changes.len() >= yibao_engine::TIER_CHANGES_LIMIT {
+            return Err(StoreError::Invalid(format!("a person's tier history holds at most {} changes", yibao_engine::TIER_CHANGES_LIMIT)));
+        }
+        history.changes.push(change);
+        save_coverage(&mut tx, actor, region, person, &record.coverage).await?;
+        audit(&mut tx, actor, region, "person.tier_change", person.as_str(), json(&change)?).await?;
+        tx.commit().await.map_err(backend)?;
+        record.updated_at = actor.at_text();
+        Ok(record)
+    }
+
+    async fn end_coverage(&self, actor: &Actor, scope: RegionCode, person: &NationalId, until: Date) -> Result<PersonRecord, StoreError> {
+        let mut tx = self.write().await?;
+        let (region, mut record) = locate_for_update(&mut tx, scope, person).await?;
+        if until < record.coverage.coverage_from {
+            return Err(StoreError::Invalid(format!(
+                "coverage cannot end on {until}, before it began on {}",
+                record.coverage.coverage_from
+            )));
+        }
+        record.coverage.coverage_until = Some(until);
+        save_coverage(&mut tx, actor, region, person, &record.coverage).await?;
+        audit(&mut tx, actor, region, "person.end_coverage", person.as_str(), format!("{{\"until\":\"{until}\"}}")).await?;
+        tx.commit().await.map_err(backend)?;
+        record.updated_at = actor.at_text();
+        Ok(record)
+    }
+
+    async fn settle(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        request: SettleRequest,
+        compute: SettleFn<'_>,
+    ) -> Result<SettleOutcome, StoreError> {
+        let mut tx = self.write().await?;
+        if let Some(existing) = find_claim(&mut tx, &request.institution_code, &request.claim_id).await? {
+            return replay(existing, scope, request);
+        }
+        // Locks: the accumulators row, then the person's row, then (in `audit`) the chain head.
+        let region = person_region(&mut tx, scope, &request.person_id).await?;
+        let before = lock_accumulators(&mut tx, region, &request.person_id, request.year).await?;
+        let person = load_person(&mut tx, region, &request.person_id, true).await?;
+        let settlement = compute(&person.coverage, &before).map_err(|e| StoreError::Refused { code: e.code(), message: e.to_string() })?;
+        let after = settlement.accumulators;
+        if after.year != request.year {
+            return Err(StoreError::Invalid(format!("the claim counts against {}, not {}", after.year, request.year)));
+        }
+        let record = ClaimRecord {
+            region,
+            institution_code: request.institution_code,
+            claim_id: request.claim_id,
+            person_id: request.person_id,
+            year: request.year,
+            status: ClaimStatus::Settled,
+            settled_at: actor.at_text(),
+            medfee_fen: settlement.medfee_sumamt.get(),
+            fund_pay_fen: settlement.fund_pay_sumamt.get(),
+            psn_part_fen: settlement.psn_part_amt.get(),
+            settlement_json: json(&settlement)?,
+            claim_json: request.claim_json,
+            reversed_at: None,
+            reversal_reason: None,
+        };
+        let keyed = sqlx::query("INSERT INTO claim_keys (institution_code, claim_id, region_code) VALUES ($1, $2, $3)")
+            .bind(&record.institution_code)
+            .bind(&record.claim_id)
+            .bind(region.to_string())
+            .execute(&mut *tx)
+            .await;
+        match keyed {
+            // The same (institution, claim id) was settled meanwhile by a concurrent request:
+            // undo this attempt and answer as a retry would be answered.
+            Err(e) if is_unique_violation(&e, "claim_keys_pkey") => {
+                tx.rollback().await.map_err(backend)?;
+                let mut tx = self.pool.begin().await.map_err(backend)?;
+                let existing = find_claim(&mut tx, &record.institution_code, &record.claim_id).await?;
+                tx.commit().await.map_err(backend)?;
+                let existing = existing.ok_or_else(|| StoreError::Backend("a conflicting claim key has no claim".into()))?;
+                let request = SettleRequest {
+                    institution_code: record.institution_code,
+                    claim_id: record.claim_id,
+                    person_id: record.person_id,
+                    year: record.year,
+                    claim_json: record.claim_json,
+                };
+                return replay(existing, scope, request);
+            }
+            other => other.map_err(backend)?,
+        };
+        sqlx::query(
+            "INSERT INTO claims (region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, settlement, claim, acc_before, acc_after) \
+             VALUES ($1, $2, $3, $4, $5, 'settled', $6, $7, $8, $9, $10, $11, $12::jsonb, $13::jsonb)",
+        )
+        .bind(region.to_string())
+        .bind(&record.institution_code)
+        .bind(&record.claim_id)
+        .bind(record.person_id.as_str())
+        .bind(record.year)
+        .bind(&record.settled_at)
+        .bind(record.medfee_fen)
+        .bind(record.fund_pay_fen)
+        .bind(record.psn_part_fen)
+        .bind(&record.settlement_json)
+        .bind(&record.claim_json)
+        .bind(json(&before)?)
+        .bind(json(&after)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        save_accumulators(&mut tx, region, &record.person_id, &after).await?;
+        if settlement.acct_balance_after != person.coverage.personal_account_balance {
+            let mut coverage = person.coverage.clone();
+            coverage.personal_account_balance = settlement.acct_balance_after;
+            save_coverage(&mut tx, actor, region, &record.person_id, &coverage).await?;
+        }
+        let detail = format!(
+            "{{\"institution\":{},\"claim_id\":{},\"person\":\"{}\",\"medfee_fen\":{},\"fund_pay_fen\":{},\"psn_part_fen\":{}}}",
+            json(&record.institution_code)?,
+            json(&record.claim_id)?,
+            record.person_id,
+            record.medfee_fen,
+            record.fund_pay_fen,
+            record.psn_part_fen
+        );
+        audit(&mut tx, actor, region, "claim.settle", &format!("{}/{}", record.institution_code, record.claim_id), detail).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(SettleOutcome { claim: record, replayed: false })
+    }
+
+    async fn reverse(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        institution: &str,
+        claim_id: &str,
+        reason: &str,
+    ) -> Result<ClaimRecord, StoreError> {
+        if reason.trim().is_empty() || reason.chars().count() > 500 {
+            return Err(StoreError::Invalid("a reversal needs a reason of 1 to 500 characters".into()));
+        }
+        let not_found = || StoreError::ClaimNotFound { institution: institution.to_owned(), claim_id: claim_id.to_owned() };
+        let mut tx = self.write().await?;
+        let mut record = find_claim(&mut tx, institution, claim_id).await?.ok_or_else(not_found)?;
+        if !scope.contains(record.region) {
+            return Err(not_found());
+        }
+        if record.status == ClaimStatus::Reversed {
+            return Err(StoreError::AlreadyReversed(claim_id.to_owned()));
+        }
+        // Locks: the accumulators row, then the claim row, then the person's row if the
+        // personal account is refunded, then (in `audit`) the chain head. The claim is read
+        // again under the locks: a concurrent reversal or settlement has finished by now.
+        let current = lock_accumulators(&mut tx, record.region, &record.person_id, record.year).await?;
+        let (status, before, after): (String, String, String) = sqlx::query_as(
+            "SELECT status, acc_before::text, acc_after::text FROM claims WHERE region_code = $1 AND institution_code = $2 AND claim_id = $3 FOR UPDATE",
+        )
+        .bind(record.region.to_string())
+        .bind(institution)
+        .bind(claim_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if status == ClaimStatus::Reversed.as_str() {
+            return Err(StoreError::AlreadyReversed(claim_id.to_owned()));
+        }
+        let (before, after): (Accumulators, Accumulators) = (from_json(&before)?, from_json(&after)?);
+        if current != after {
+            return Err(StoreError::NotLatestClaim(claim_id.to_owned()));
+        }
+        save_accumulators(&mut tx, record.region, &record.person_id, &before).await?;
+        // Give back what the personal account paid.
+        let acct_pay: Option<String> = serde_json::from_str::<serde_json::Value>(&record.settlement_json)
+            .ok()
+            .and_then(|v| v.get("acct_pay").and_then(|a| a.as_str().map(str::to_owned)));
+        if let Some(paid) = acct_pay.and_then(|p| yibao_domain::Fen::parse_yuan(&p).ok()).filter(|p| !p.is_zero()) {
+            let person = load_person(&mut tx, record.region, &record.person_id, true).await?;
+            let mut coverage = person.coverage;
+            coverage.personal_account_balance += paid;
+            save_coverage(&mut tx, actor, record.region, &record.person_id, &coverage).await?;
+        }
+        record.status = ClaimStatus::Reversed;
+        record.reversed_at = Some(actor.at_text());
+        record.reversal_reason = Some(reason.to_owned());
+        sqlx::query("UPDATE claims SET status = 'reversed', reversed_at = $1, reversal_reason = $2 WHERE region_code = $3 AND institution_code = $4 AND claim_id = $5")
+            .bind(&record.reversed_at)
+            .bind(reason)
+            .bind(record.region.to_string())
+            .bind(institution)
+            .bind(claim_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        audit(
+            &mut tx,
+            actor,
+            record.region,
+            "claim.reverse",
+            &format!("{institution}/{claim_id}"),
+            format!("{{\"reason\":{}}}", json(&reason)?),
+        )
+        .await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(record)
+    }
+
+    async fn claim(&self, scope: RegionCode, institution: &str, claim_id: &str) -> Result<ClaimRecord, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let record = find_claim(&mut tx, institution, claim_id).await?.filter(|c| scope.contains(c.region));
+        tx.commit().await.map_err(backend)?;
+        record.ok_or_else(|| StoreError::ClaimNotFound { institution: institution.to_owned(), claim_id: claim_id.to_owned() })
+    }
+
+    async fn claims_of_person(&self, scope: RegionCode, person: &NationalId) -> Result<Vec<ClaimRecord>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let (region, _) = locate(&mut tx, scope, person).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {CLAIM_COLUMNS} FROM claims WHERE region_code = $1 AND person_id = $2 ORDER BY settled_at DESC, claim_id DESC LIMIT $3"
+        )))
+        .bind(region.to_string())
+        .bind(person.as_str())
+        .bind(SEARCH_LIMIT)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        rows.iter().map(claim_from_row).collect()
+    }
+
+    async fn accumulators(&self, scope: RegionCode, person: &NationalId, year: i32) -> Result<Accumulators, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let (region, _) = locate(&mut tx, scope, person).await?;
+        let acc = load_accumulators(&mut tx, region, person, year).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(acc)
+    }
+
+    async fn audit_entries(&self, region: RegionCode, after_seq: i64, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT region_code, seq, at, actor, source, action, entity, detail, prev_hash, hash FROM audit_log WHERE region_code = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(region.to_string())
+        .bind(after_seq)
+        .bind(limit.clamp(1, 100_000))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                Ok(AuditEntry {
+                    region: row.try_get("region_code").map_err(backend)?,
+                    seq: row.try_get("seq").map_err(backend)?,
+                    at: row.try_get("at").map_err(backend)?,
+                    actor: row.try_get("actor").map_err(backend)?,
+                    source: row.try_get("source").map_err(backend)?,
+                    action: row.try_get("action").map_err(backend)?,
+                    entity: row.try_get("entity").map_err(backend)?,
+                    detail: row.try_get("detail").map_err(backend)?,
+                    prev_hash: row.try_get("prev_hash").map_err(backend)?,
+                    hash: row.try_get("hash").map_err(backend)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn audit_regions(&self) -> Result<Vec<RegionCode>, StoreError> {
+        let codes: Vec<String> =
+            sqlx::query_scalar("SELECT region_code FROM audit_heads ORDER BY region_code").fetch_all(&self.pool).await.map_err(backend)?;
+        codes.iter().map(|c| region_of(c)).collect()
+    }
+}
+
+/// `prefix` as a `LIKE` pattern prefix: `\`, `%` and `_` match themselves.
+pub(crate) fn like_prefix(prefix: &str) -> String {
+    let mut pattern = String::with_capacity(prefix.len());
+    for c in prefix.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern
+}
+
+/// The inclusive range of region codes inside `scope`, as text.
+pub(crate) fn scope_bounds(scope: RegionCode) -> (String, String) {
+    let code = scope.get();
+    match scope.level() {
+        yibao_domain::RegionLevel::Province => (format!("{:06}", code), format!("{:06}", code + 9_999)),
+        yibao_domain::RegionLevel::City => (format!("{:06}", code), format!("{:06}", code + 99)),
+        yibao_domain::RegionLevel::County => (scope.to_string(), scope.to_string()),
+    }
+}
+
+impl yibao_store::ImportStore for PostgresStore {
+    async fn import(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        households: Vec<yibao_store::ImportHousehold>,
+    ) -> Result<yibao_store::ImportSummary, StoreError> {
+        if households.len() > yibao_store::IMPORT_LIMIT {
+            return Err(StoreError::Invalid(format!("an import carries at most {} households", yibao_store::IMPORT_LIMIT)));
+        }
+        let mut tx = self.write().await?;
+        let mut audits = Audits::default();
+        let mut summary = yibao_store::ImportSummary::default();
+        for entry in households {
+            insert_household(&mut tx, actor, scope, entry.household, &mut audits).await?;
+            summary.households += 1;
+            for member in entry.members {
+                insert_person(&mut tx, actor, scope, member, &mut audits).await?;
+                summary.persons += 1;
+            }
+        }
+        audits.append(&mut tx, actor).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_prefix;
+
+    #[test]
+    fn like_metacharacters_match_themselves() {
+        assert_eq!(like_prefix("张三"), "张三");
+        assert_eq!(like_prefix(r"a%b_c\d"), r"a\%b\_c\\d");
+    }
+}
