@@ -2,6 +2,9 @@
 //! the SQLite store (WAL, synchronous=FULL: every acknowledged settlement is durable),
 //! 1, 8 and 64 concurrent keep-alive clients, each settling its own person's claims.
 //!
+//! The same on PostgreSQL (a throwaway server from `yibao-testpg`, or the server at
+//! `YIBAO_TEST_DATABASE_URL`).
+//!
 //! Run: `cargo bench -p yibao-cli --bench http`. Prints settlements/s and p50/p99 latency.
 
 use std::sync::Arc;
@@ -60,65 +63,89 @@ fn main() {
         let dir = std::env::temp_dir().join(format!("yibao-bench-http-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("dir");
-        let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
-        let store = SqliteStore::open(&dir.join("yibao.db")).await.expect("store");
-        let city = yibao_demo::generate(7, 100);
-        let actor = Actor { who: "bench".into(), role: "system".into(), source: "bench".into(), at: OffsetDateTime::now_utc() };
-        let hash = |p: &str| yibao_server::auth::hash_password(p).unwrap_or_default();
-        yibao_demo::load(&store, &actor, &policy, &city, &hash).await.expect("demo city");
-        let persons: Vec<String> = city
-            .persons()
-            .filter(|p| p.coverage.scheme == yibao_domain::Scheme::Resident)
-            .map(|p| p.coverage.person_id.to_string())
-            .take(64)
-            .collect();
-        let state = AppState { store: Arc::new(Backend::Sqlite(store)), policy: Arc::new(policy) };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let address = listener.local_addr().expect("address");
-        tokio::spawn(async move { axum::serve(listener, yibao_server::app(state)).await.expect("serve") });
-
-        println!("settlements over HTTP, SQLite (WAL, synchronous=FULL), 3-line outpatient claims, {REQUESTS_PER_LEVEL} per level");
-        println!("{:>8} {:>14} {:>10} {:>10} {:>10}", "clients", "settlements/s", "p50 ms", "p99 ms", "max ms");
-        let mut next_claim = 0usize;
-        for clients in LEVELS {
-            let per_client = REQUESTS_PER_LEVEL / clients;
-            let started = Instant::now();
-            let mut tasks = Vec::new();
-            for client in 0..clients {
-                let person = persons[client % persons.len()].clone();
-                let first = next_claim + client * per_client;
-                tasks.push(tokio::spawn(async move {
-                    let stream = TcpStream::connect(address).await.expect("connect");
-                    stream.set_nodelay(true).expect("nodelay");
-                    let mut reader = BufReader::new(stream);
-                    let mut latencies = Vec::with_capacity(per_client);
-                    for n in first..first + per_client {
-                        let body = format!(r#"{{"person_id":"{person}","claim":{}}}"#, claim(n));
-                        let sent = Instant::now();
-                        let status = post(&mut reader, &body).await;
-                        assert_eq!(status, 201, "claim {n}");
-                        latencies.push(sent.elapsed());
-                    }
-                    latencies
-                }));
-            }
-            let mut latencies = Vec::with_capacity(REQUESTS_PER_LEVEL);
-            for task in tasks {
-                latencies.extend(task.await.expect("client"));
-            }
-            let elapsed = started.elapsed();
-            next_claim += clients * per_client;
-            latencies.sort();
-            let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-            println!(
-                "{:>8} {:>14.0} {:>10.2} {:>10.2} {:>10.2}",
-                clients,
-                latencies.len() as f64 / elapsed.as_secs_f64(),
-                ms(percentile(&latencies, 0.50)),
-                ms(percentile(&latencies, 0.99)),
-                ms(*latencies.last().expect("latencies"))
-            );
-        }
+        let sqlite = SqliteStore::open(&dir.join("yibao.db")).await.expect("store");
+        let persons = load(&sqlite).await;
+        run_levels("SQLite (WAL, synchronous=FULL)", Backend::Sqlite(sqlite), &persons).await;
         let _ = std::fs::remove_dir_all(&dir);
+
+        let server = yibao_testpg::TestPostgres::start().expect("PostgreSQL for the benchmark");
+        let postgres = yibao_store_postgres::PostgresStore::connect(server.url()).await.expect("connect");
+        let persons = load(&postgres).await;
+        let durability = if std::env::var(yibao_testpg::URL_ENV).is_ok() {
+            "the server at YIBAO_TEST_DATABASE_URL"
+        } else {
+            "throwaway server: fsync=off, synchronous_commit=off"
+        };
+        run_levels(&format!("PostgreSQL ({durability})"), Backend::Postgres(postgres), &persons).await;
     });
+}
+
+fn policy() -> Policy {
+    Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy")
+}
+
+/// Loads a 100-household demo city; the national IDs of 64 residents.
+async fn load<S>(store: &S) -> Vec<String>
+where
+    S: yibao_store::Store + yibao_store::AccessStore + yibao_store::ContributionStore + yibao_store::ImportStore,
+{
+    let city = yibao_demo::generate(7, 100);
+    let actor = Actor { who: "bench".into(), role: "system".into(), source: "bench".into(), at: OffsetDateTime::now_utc() };
+    let hash = |p: &str| yibao_server::auth::hash_password(p).unwrap_or_default();
+    yibao_demo::load(store, &actor, &policy(), &city, &hash).await.expect("demo city");
+    city.persons()
+        .filter(|p| p.coverage.scheme == yibao_domain::Scheme::Resident)
+        .map(|p| p.coverage.person_id.to_string())
+        .take(64)
+        .collect()
+}
+
+async fn run_levels(name: &str, backend: Backend, persons: &[String]) {
+    let state = AppState { store: Arc::new(backend), policy: Arc::new(policy()) };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let server = tokio::spawn(async move { axum::serve(listener, yibao_server::app(state)).await.expect("serve") });
+    println!("\nsettlements over HTTP on {name}, 3-line outpatient claims, {REQUESTS_PER_LEVEL} per level");
+    println!("{:>8} {:>14} {:>10} {:>10} {:>10}", "clients", "settlements/s", "p50 ms", "p99 ms", "max ms");
+    let mut next_claim = 0usize;
+    for clients in LEVELS {
+        let per_client = REQUESTS_PER_LEVEL / clients;
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for client in 0..clients {
+            let person = persons[client % persons.len()].clone();
+            let first = next_claim + client * per_client;
+            tasks.push(tokio::spawn(async move {
+                let stream = TcpStream::connect(address).await.expect("connect");
+                stream.set_nodelay(true).expect("nodelay");
+                let mut reader = BufReader::new(stream);
+                let mut latencies = Vec::with_capacity(per_client);
+                for n in first..first + per_client {
+                    let body = format!(r#"{{"person_id":"{person}","claim":{}}}"#, claim(n));
+                    let sent = Instant::now();
+                    let status = post(&mut reader, &body).await;
+                    assert_eq!(status, 201, "claim {n}");
+                    latencies.push(sent.elapsed());
+                }
+                latencies
+            }));
+        }
+        let mut latencies = Vec::with_capacity(REQUESTS_PER_LEVEL);
+        for task in tasks {
+            latencies.extend(task.await.expect("client"));
+        }
+        let elapsed = started.elapsed();
+        next_claim += clients * per_client;
+        latencies.sort();
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        println!(
+            "{:>8} {:>14.0} {:>10.2} {:>10.2} {:>10.2}",
+            clients,
+            latencies.len() as f64 / elapsed.as_secs_f64(),
+            ms(percentile(&latencies, 0.50)),
+            ms(percentile(&latencies, 0.99)),
+            ms(*latencies.last().expect("latencies"))
+        );
+    }
+    server.abort();
 }
