@@ -14,8 +14,8 @@ use yibao_domain::{AssistanceGroup, Fen, NationalId, PersonCategory, RegionCode,
 use yibao_engine::{Claim, Coverage, Explain, TierChange, TierHistory, change_takes_effect, settle};
 use yibao_policy::{ParamKey, Query as PolicyQuery, ServiceDateRule};
 use yibao_store::{
-    AccessStore, Actor, ContributionKind, ContributionStore, NewContribution, NewHousehold, NewPerson, PersonQuery, Role, SettleRequest,
-    Store,
+    AccessStore, Actor, ContributionKind, ContributionStore, NewContribution, NewHousehold, NewPerson, PersonQuery, PersonUpdate, Role,
+    SettleRequest, Store,
 };
 
 use crate::auth::{Caller, bearer, digest, new_token, verify_password};
@@ -351,6 +351,56 @@ async fn change_tier(
     let benefits_from = change_takes_effect(in_force, change, waiting);
     let person = store!(state, request_tier_change(&actor(&caller, &headers), scope, &id, change))?;
     Ok(Json(TierChangeOut { person, benefits_from: benefits_from.to_string() }))
+}
+
+/// A present field, `null` included: `Some(None)` for `null`, and (with `#[serde(default)]`)
+/// `None` when the field is absent.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// Changes to a person's details: an absent field is left as it is; `null` clears the card
+/// number or the assistance group.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PersonUpdateIn {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub card_no: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable, example = "dibao")]
+    pub assistance_group: Option<Option<AssistanceGroup>>,
+    pub supplementary: Option<bool>,
+    pub maternity: Option<bool>,
+    pub certified_chronic_diseases: Option<Vec<String>>,
+}
+
+/// Update a person's details (name, card number, assistance group, supplementary and
+/// maternity insurance, certified chronic diseases). The change is audited (`person.update`,
+/// old and new values); an update that changes nothing is refused.
+#[utoipa::path(patch, path = "/api/persons/{id}", request_body = PersonUpdateIn, params(("id" = String, Path, description = "National ID")), responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)), tag = "persons")]
+async fn update_person(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<String>,
+    Body(input): Body<PersonUpdateIn>,
+) -> Result<Response, ApiError> {
+    let (_, _, scope) = caller.staff(ENROLMENT)?;
+    let update = PersonUpdate {
+        name: input.name,
+        card_no: input.card_no,
+        assistance_group: input.assistance_group,
+        supplementary: input.supplementary,
+        maternity: input.maternity,
+        certified_chronic_diseases: input.certified_chronic_diseases,
+    };
+    Ok(Json(store!(state, update_person(&actor(&caller, &headers), scope, &person_id(&id)?, update))?).into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -702,8 +752,8 @@ async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Yibao API", description = "A city's public basic medical and maternity insurance: enrolment, contributions, one-bill settlement."),
-    paths(sign_in, sign_out, me, create_household, enrol, search, person, change_tier, end_coverage, accumulators, person_claims, record_contribution, contributions_of, arrears, pre_settle, settle_claim, get_settlement, reverse, audit_trail, audit_verify, health),
-    components(schemas(ErrorBody, SignIn, SessionOut, Me, HouseholdIn, EnrolIn, TierChangeIn, TierChangeOut, EndCoverageIn, ContributionIn, ArrearsOut, SettleIn, SettleOut, ReversalIn)),
+    paths(sign_in, sign_out, me, create_household, enrol, search, person, update_person, change_tier, end_coverage, accumulators, person_claims, record_contribution, contributions_of, arrears, pre_settle, settle_claim, get_settlement, reverse, audit_trail, audit_verify, health),
+    components(schemas(ErrorBody, SignIn, SessionOut, Me, HouseholdIn, EnrolIn, PersonUpdateIn, TierChangeIn, TierChangeOut, EndCoverageIn, ContributionIn, ArrearsOut, SettleIn, SettleOut, ReversalIn)),
     tags((name = "session"), (name = "persons"), (name = "contributions"), (name = "settlements"), (name = "audit"))
 )]
 #[derive(Debug)]
@@ -720,7 +770,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/me", get(me))
         .route("/api/households", post(create_household))
         .route("/api/persons", post(enrol).get(search))
-        .route("/api/persons/{id}", get(person))
+        .route("/api/persons/{id}", get(person).patch(update_person))
         .route("/api/persons/{id}/tier-changes", post(change_tier))
         .route("/api/persons/{id}/end-coverage", post(end_coverage))
         .route("/api/persons/{id}/accumulators", get(accumulators))

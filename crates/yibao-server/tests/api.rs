@@ -211,6 +211,7 @@ async fn a_county_clerk_cannot_reach_another_county_on_any_endpoint() {
     let p = EAST_PERSON;
     let attempts: Vec<(&str, String, Option<Value>)> = vec![
         ("GET", format!("/api/persons/{p}"), None),
+        ("PATCH", format!("/api/persons/{p}"), Some(json!({ "name": "李四", "card_no": null }))),
         ("POST", format!("/api/persons/{p}/tier-changes"), Some(json!({ "requested_on": "2026-02-01", "tier": 2 }))),
         ("POST", format!("/api/persons/{p}/end-coverage"), Some(json!({ "until": "2026-12-31" }))),
         ("GET", format!("/api/persons/{p}/accumulators?year=2026"), None),
@@ -231,6 +232,39 @@ async fn a_county_clerk_cannot_reach_another_county_on_any_endpoint() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(person["coverage"]["coverage_until"], Value::Null);
     assert_eq!(person["coverage"]["tier_history"]["changes"], json!([]));
+    assert_eq!((person["name"].as_str(), person["card_no"].as_str()), (Some("张三"), Some("C0001")), "no update either");
+}
+
+#[tokio::test]
+async fn a_clerk_updates_a_person_and_reads_it_back() {
+    let api = setup("update").await;
+    let (east, _) = enrol_both(&api).await;
+    let path = format!("/api/persons/{EAST_PERSON}");
+    let (status, updated) = api
+        .call("PATCH", &path, Auth::Token(&east), Some(json!({ "name": "张三丰", "card_no": "C0002", "assistance_group": "dibao" })))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    let (status, person) = api.call("GET", &path, Auth::Token(&east), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(person, updated, "GET shows the update");
+    assert_eq!((person["name"].as_str(), person["card_no"].as_str()), (Some("张三丰"), Some("C0002")));
+    assert_eq!(person["coverage"]["assistance_group"], "dibao");
+    assert_eq!(person["coverage"]["supplementary"], true, "an absent field is unchanged");
+    // null clears; an absent field stays.
+    let (status, cleared) = api.call("PATCH", &path, Auth::Token(&east), Some(json!({ "card_no": null }))).await;
+    assert_eq!(status, StatusCode::OK, "{cleared}");
+    assert_eq!((cleared["card_no"].clone(), cleared["coverage"]["assistance_group"].as_str()), (Value::Null, Some("dibao")));
+    for (body, code) in [
+        (json!({}), "request.invalid"),
+        (json!({ "name": "" }), "request.invalid"),
+        (json!({ "certified_chronic_diseases": ["bad code"] }), "request.invalid"),
+        (json!({ "household_id": "HH-X" }), "request.malformed"),
+    ] {
+        let (status, answer) = api.call("PATCH", &path, Auth::Token(&east), Some(body.clone())).await;
+        assert!(status.is_client_error() && answer["code"] == code, "{body}: {status} {answer}");
+    }
+    let (_, doc) = api.call("GET", "/api/openapi.json", Auth::None, None).await;
+    assert!(doc["paths"]["/api/persons/{id}"].get("patch").is_some(), "the PATCH is documented");
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@
 //! 1. the person's accumulators row for the year (settlement, reversal): a zero row is
 //!    inserted if missing, then locked with `SELECT ... FOR UPDATE`, so two settlements
 //!    for one person run one after the other and the second reads what the first wrote;
-//! 2. the person's row (settlement, reversal, tier change, end of coverage), so that a
+//! 2. the person's row (settlement, reversal, tier change, end of coverage, update), so that a
 //!    read-modify-write of the coverage JSON loses no concurrent change;
 //! 3. the claim row (reversal);
 //! 4. last, the head of the region's audit chain, so a region's entries are numbered and
@@ -40,8 +40,8 @@ use time::Date;
 use yibao_domain::{NationalId, RegionCode};
 use yibao_engine::{Accumulators, Coverage, TierChange};
 use yibao_store::{
-    Actor, AuditEntry, ClaimRecord, ClaimStatus, HouseholdRecord, NewHousehold, NewPerson, PersonQuery, PersonRecord, SEARCH_LIMIT,
-    SettleFn, SettleOutcome, SettleRequest, Store, StoreError, check_scope, entry_hash,
+    Actor, AuditEntry, ClaimRecord, ClaimStatus, HouseholdRecord, NewHousehold, NewPerson, PersonQuery, PersonRecord, PersonUpdate,
+    SEARCH_LIMIT, SettleFn, SettleOutcome, SettleRequest, Store, StoreError, check_scope, entry_hash,
 };
 
 /// Migrations, in order. Applied once each, recorded in `schema_migrations`.
@@ -643,6 +643,33 @@ impl Store for PostgresStore {
         audit(&mut tx, actor, region, "person.end_coverage", person.as_str(), format!("{{\"until\":\"{until}\"}}")).await?;
         tx.commit().await.map_err(backend)?;
         record.updated_at = actor.at_text();
+        Ok(record)
+    }
+
+    async fn update_person(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        person: &NationalId,
+        update: PersonUpdate,
+    ) -> Result<PersonRecord, StoreError> {
+        let mut tx = self.write().await?;
+        // The person's row first, the audit head last (see the module's lock order).
+        let (region, mut record) = locate_for_update(&mut tx, scope, person).await?;
+        let detail = update.apply(&mut record)?;
+        record.updated_at = actor.at_text();
+        sqlx::query("UPDATE persons SET name = $1, card_no = $2, updated_at = $3 WHERE region_code = $4 AND person_id = $5")
+            .bind(&record.name)
+            .bind(&record.card_no)
+            .bind(&record.updated_at)
+            .bind(region.to_string())
+            .bind(person.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        save_coverage(&mut tx, actor, region, person, &record.coverage).await?;
+        audit(&mut tx, actor, region, "person.update", person.as_str(), detail).await?;
+        tx.commit().await.map_err(backend)?;
         Ok(record)
     }
 

@@ -37,6 +37,7 @@ async fn postgres_passes_the_import_contract() {
     let pg = server();
     let store = Arc::new(PostgresStore::connect(pg.url()).await.expect("connects"));
     yibao_store::contract::run_import(Arc::clone(&store)).await;
+    yibao_store::contract::run_person_update(Arc::clone(&store)).await;
     assert_audit_intact(&store).await;
 }
 

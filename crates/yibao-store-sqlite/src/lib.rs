@@ -15,7 +15,7 @@ use yibao_domain::{NationalId, RegionCode};
 use yibao_engine::{Accumulators, Coverage, TierChange};
 use yibao_store::{
     Actor, AuditEntry, ClaimRecord, ClaimStatus, GENESIS_HASH, HouseholdRecord, NewHousehold, NewPerson, PersonQuery, PersonRecord,
-    SEARCH_LIMIT, SettleFn, SettleOutcome, SettleRequest, Store, StoreError, check_scope, entry_hash,
+    PersonUpdate, SEARCH_LIMIT, SettleFn, SettleOutcome, SettleRequest, Store, StoreError, check_scope, entry_hash,
 };
 
 /// Migrations, in order. Applied once each, recorded in `schema_migrations`.
@@ -481,6 +481,32 @@ impl Store for SqliteStore {
         audit(&mut tx, actor, region, "person.end_coverage", person.as_str(), format!("{{\"until\":\"{until}\"}}")).await?;
         tx.commit().await.map_err(backend)?;
         record.updated_at = actor.at_text();
+        Ok(record)
+    }
+
+    async fn update_person(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        person: &NationalId,
+        update: PersonUpdate,
+    ) -> Result<PersonRecord, StoreError> {
+        let mut tx = self.write().await?;
+        let (region, mut record) = locate(&mut tx, scope, person).await?;
+        let detail = update.apply(&mut record)?;
+        record.updated_at = actor.at_text();
+        sqlx::query("UPDATE persons SET name = $1, card_no = $2, updated_at = $3 WHERE region_code = $4 AND person_id = $5")
+            .bind(&record.name)
+            .bind(&record.card_no)
+            .bind(&record.updated_at)
+            .bind(region.to_string())
+            .bind(person.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        save_coverage(&mut tx, actor, region, person, &record.coverage).await?;
+        audit(&mut tx, actor, region, "person.update", person.as_str(), detail).await?;
+        tx.commit().await.map_err(backend)?;
         Ok(record)
     }
 

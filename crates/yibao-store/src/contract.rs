@@ -489,3 +489,65 @@ pub async fn run_search_escaping<S: Store>(store: Arc<S>) {
         store.search_persons(scope, &PersonQuery { name_prefix: Some("100%".into()), ..PersonQuery::default() }).await.expect("search");
     assert_eq!(names(percent), vec!["100%李".to_owned()]);
 }
+
+/// A person's details are updated in one audited write; outside the scope, invalid or
+/// empty updates change nothing.
+pub async fn run_person_update<S: Store>(store: Arc<S>) {
+    use crate::PersonUpdate;
+    use yibao_domain::AssistanceGroup;
+    let store = &*store;
+    let id = enrolled(store, EAST, 900, "HH-EAST-900").await;
+    let update = PersonUpdate {
+        name: Some("李九百".into()),
+        card_no: Some(Some("C-NEW-900".into())),
+        assistance_group: Some(Some(AssistanceGroup::Dibao)),
+        certified_chronic_diseases: Some(vec!["I10".into(), "E11.9".into()]),
+        ..PersonUpdate::default()
+    };
+    let updated = store.update_person(&clerk(EAST), region(EAST), &id, update).await.expect("update");
+    let read = store.person(region(EAST), &id).await.expect("read back");
+    assert_eq!(read, updated, "the returned record is the stored one");
+    assert_eq!((read.name.as_str(), read.card_no.as_deref()), ("李九百", Some("C-NEW-900")));
+    assert_eq!(read.coverage.assistance_group, Some(AssistanceGroup::Dibao));
+    assert_eq!(read.coverage.certified_chronic_diseases, vec!["I10".to_owned(), "E11.9".to_owned()]);
+    assert_eq!(read.household_id, "HH-EAST-900");
+    assert_eq!(read.coverage.tier_history, coverage(id, EAST).tier_history, "what was not asked for is unchanged");
+    let audit = store.audit_entries(region(EAST), 0, 100_000).await.expect("audit");
+    let entry = audit.iter().rev().find(|e| e.action == "person.update" && e.entity == id.as_str()).expect("audited");
+    let detail: serde_json::Value = serde_json::from_str(&entry.detail).expect("detail is JSON");
+    assert_eq!(detail["name"]["old"], "张900");
+    assert_eq!(detail["name"]["new"], "李九百");
+    assert!(detail.get("supplementary").is_none(), "only what changed is recorded: {detail}");
+    // Another county's clerk: not found, nothing changed.
+    let outside =
+        store.update_person(&clerk(WEST), region(WEST), &id, PersonUpdate { name: Some("王".into()), ..PersonUpdate::default() }).await;
+    assert!(matches!(outside, Err(StoreError::PersonNotFound(_))), "{outside:?}");
+    // An invalid name, or an invalid code beside a valid change: refused, nothing changed.
+    for invalid in [
+        PersonUpdate { name: Some("   ".into()), ..PersonUpdate::default() },
+        PersonUpdate { name: Some("长".repeat(65)), ..PersonUpdate::default() },
+        PersonUpdate { maternity: Some(true), certified_chronic_diseases: Some(vec!["i10".into()]), ..PersonUpdate::default() },
+    ] {
+        let refused = store.update_person(&clerk(EAST), region(EAST), &id, invalid).await;
+        assert!(matches!(refused, Err(StoreError::Invalid(_))), "{refused:?}");
+    }
+    // Nothing to change: an empty update, or one that repeats the stored values.
+    for empty in [PersonUpdate::default(), PersonUpdate { name: Some("李九百".into()), ..PersonUpdate::default() }] {
+        let refused = store.update_person(&clerk(EAST), region(EAST), &id, empty).await;
+        assert!(matches!(&refused, Err(StoreError::Invalid(m)) if m == "nothing to change"), "{refused:?}");
+    }
+    assert_eq!(store.person(region(EAST), &id).await.expect("read back"), read, "refused updates changed nothing");
+    let after = store.audit_entries(region(EAST), 0, 100_000).await.expect("audit");
+    assert_eq!(after.len(), audit.len(), "refused updates wrote no audit entry");
+    // Clearing the card and the group.
+    let cleared = store
+        .update_person(
+            &clerk(EAST),
+            region(EAST),
+            &id,
+            PersonUpdate { card_no: Some(None), assistance_group: Some(None), ..PersonUpdate::default() },
+        )
+        .await
+        .expect("clear");
+    assert_eq!((cleared.card_no, cleared.coverage.assistance_group), (None, None));
+}

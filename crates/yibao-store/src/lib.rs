@@ -26,8 +26,8 @@ pub use audit::{AuditEntry, AuditVerification, GENESIS_HASH, entry_hash};
 pub use contribution::{ContributionKind, ContributionRecord, ContributionStore, CountyArrears, NewContribution, PersonArrears};
 pub use import::{IMPORT_LIMIT, ImportHousehold, ImportStore, ImportSummary};
 pub use records::{
-    Actor, ClaimRecord, ClaimStatus, HouseholdRecord, NewHousehold, NewPerson, PersonQuery, PersonRecord, SEARCH_LIMIT, SettleOutcome,
-    SettleRequest,
+    Actor, CHRONIC_DISEASES_LIMIT, ClaimRecord, ClaimStatus, HouseholdRecord, NewHousehold, NewPerson, PersonQuery, PersonRecord,
+    PersonUpdate, SEARCH_LIMIT, SettleOutcome, SettleRequest,
 };
 use time::Date;
 use yibao_domain::{NationalId, RegionCode};
@@ -134,6 +134,18 @@ pub trait Store: Send + Sync + 'static {
         scope: RegionCode,
         person: &NationalId,
         until: Date,
+    ) -> impl Future<Output = Result<PersonRecord, StoreError>> + Send;
+
+    /// Changes a person's details (name, card number, assistance group, supplementary and
+    /// maternity insurance, certified chronic diseases) and audits what changed
+    /// (`person.update`), in one transaction; returns the new record. Refused when nothing
+    /// would change.
+    fn update_person(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        person: &NationalId,
+        update: PersonUpdate,
     ) -> impl Future<Output = Result<PersonRecord, StoreError>> + Send;
 
     /// Settles a claim in one transaction: idempotent on (institution, claim id) — a retry

@@ -1,9 +1,12 @@
 //! What the store reads and writes.
 
 use serde::Serialize;
+use serde_json::{Value, json};
 use time::OffsetDateTime;
-use yibao_domain::{NationalId, RegionCode};
+use yibao_domain::{AssistanceGroup, NationalId, RegionCode};
 use yibao_engine::Coverage;
+
+use crate::StoreError;
 
 /// Most rows a search returns.
 pub const SEARCH_LIMIT: i64 = 200;
@@ -126,4 +129,89 @@ pub struct ClaimRecord {
 pub struct SettleOutcome {
     pub claim: ClaimRecord,
     pub replayed: bool,
+}
+
+/// Most chronic/special diseases certified for one person.
+pub const CHRONIC_DISEASES_LIMIT: usize = 32;
+
+/// Changes to a person's details (issue 3). `None` leaves a field unchanged; for the
+/// clearable fields, `Some(None)` clears it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PersonUpdate {
+    pub name: Option<String>,
+    pub card_no: Option<Option<String>>,
+    pub assistance_group: Option<Option<AssistanceGroup>>,
+    pub supplementary: Option<bool>,
+    pub maternity: Option<bool>,
+    pub certified_chronic_diseases: Option<Vec<String>>,
+}
+
+impl PersonUpdate {
+    /// Checks the update and applies it to `record` (name, card number and the coverage),
+    /// returning what changed as JSON (`{"field": {"old": .., "new": ..}}`) for the audit
+    /// entry. Leaves `record` untouched when it refuses. An update that changes nothing is
+    /// refused.
+    pub fn apply(self, record: &mut PersonRecord) -> Result<String, StoreError> {
+        self.validate()?;
+        let mut changed = serde_json::Map::new();
+        let mut next = record.clone();
+        if let Some(name) = self.name {
+            note(&mut changed, "name", &mut next.name, name);
+        }
+        if let Some(card_no) = self.card_no {
+            note(&mut changed, "card_no", &mut next.card_no, card_no);
+        }
+        if let Some(group) = self.assistance_group {
+            note(&mut changed, "assistance_group", &mut next.coverage.assistance_group, group);
+        }
+        if let Some(supplementary) = self.supplementary {
+            note(&mut changed, "supplementary", &mut next.coverage.supplementary, supplementary);
+        }
+        if let Some(maternity) = self.maternity {
+            note(&mut changed, "maternity", &mut next.coverage.maternity, maternity);
+        }
+        if let Some(diseases) = self.certified_chronic_diseases {
+            note(&mut changed, "certified_chronic_diseases", &mut next.coverage.certified_chronic_diseases, diseases);
+        }
+        if changed.is_empty() {
+            return Err(StoreError::Invalid("nothing to change".into()));
+        }
+        *record = next;
+        serde_json::to_string(&Value::Object(changed)).map_err(|e| StoreError::Backend(e.to_string()))
+    }
+
+    fn validate(&self) -> Result<(), StoreError> {
+        if let Some(name) = &self.name
+            && (name.trim().is_empty() || name.chars().count() > 64)
+        {
+            return Err(StoreError::Invalid("a name has 1 to 64 characters".into()));
+        }
+        if let Some(Some(card_no)) = &self.card_no
+            && (card_no.trim().is_empty() || card_no.chars().count() > 32)
+        {
+            return Err(StoreError::Invalid("a card number has 1 to 32 characters (null clears it)".into()));
+        }
+        if let Some(diseases) = &self.certified_chronic_diseases {
+            if diseases.len() > CHRONIC_DISEASES_LIMIT {
+                return Err(StoreError::Invalid(format!("a person has at most {CHRONIC_DISEASES_LIMIT} certified chronic diseases")));
+            }
+            if let Some(bad) = diseases.iter().find(|code| {
+                code.is_empty() || code.len() > 16 || !code.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '.')
+            }) {
+                return Err(StoreError::Invalid(format!(
+                    "a chronic disease code has 1 to 16 characters of A-Z, 0-9 and '.': {}",
+                    serde_json::to_string(bad).unwrap_or_default()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Sets `old` to `new` and notes the change in `changed`, if they differ.
+fn note<T: Serialize + PartialEq>(changed: &mut serde_json::Map<String, Value>, field: &str, old: &mut T, new: T) {
+    if *old != new {
+        changed.insert(field.to_owned(), json!({ "old": &*old, "new": &new }));
+        *old = new;
+    }
 }
