@@ -4,8 +4,8 @@ use serde::Serialize;
 use time::Date;
 use time::macros::date;
 use yibao_domain::{Fen, NationalId, PersonCategory, RegionCode, Scheme};
-use yibao_engine::{Coverage, TierOrPolicyError, employee_contribution, resident_contribution, tier_on};
-use yibao_policy::{ParamKey, Policy, Query};
+use yibao_engine::{Coverage, TierOrPolicyError, employee_contribution, resident_contribution, tier_on, upgrade_waiting_months};
+use yibao_policy::Policy;
 use yibao_store::{
     AccessStore, Actor, ContributionKind, ContributionStore, ImportStore, NewContribution, NewInstitution, NewStaff, Store, StoreError,
 };
@@ -126,17 +126,11 @@ fn contributions(policy: &Policy, coverage: &Coverage) -> Result<Vec<NewContribu
     let id = coverage.person_id;
     let tier = match &coverage.tier_history {
         None => None,
-        Some(history) => {
-            let waiting = |target, requested_on| {
-                let query = Query { region: Some(region), tier: Some(target), ..Query::default() };
-                policy.count(ParamKey::TierUpgradeWaitingMonths, &query, requested_on).map(|f| f.value)
-            };
-            match tier_on(history, RESIDENT_DATE, waiting) {
-                Ok(tier) => tier.or(Some(history.initial)),
-                Err(TierOrPolicyError::History(e)) => return Err(StoreError::Invalid(format!("{id}: {e}"))),
-                Err(TierOrPolicyError::Policy(e)) => return Err(lookup_failed("tier waiting period", region, e)),
-            }
-        }
+        Some(history) => match tier_on(history, RESIDENT_DATE, |target, on| upgrade_waiting_months(policy, region, target, on)) {
+            Ok(tier) => tier.or(Some(history.initial)),
+            Err(TierOrPolicyError::History(e)) => return Err(StoreError::Invalid(format!("{id}: {e}"))),
+            Err(TierOrPolicyError::Policy(e)) => return Err(lookup_failed("tier waiting period", region, e)),
+        },
     };
     let mut out = Vec::new();
     match (coverage.scheme, coverage.category) {

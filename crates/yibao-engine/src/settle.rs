@@ -22,7 +22,7 @@ use yibao_policy::{Found, LookupError, ParamKey, Policy, Query, ServiceDateRule}
 
 use crate::claim::{Accumulators, Claim, ClaimError, Coverage};
 use crate::settlement::{LineSettlement, LineVerdict, Rule, Settlement, Step};
-use crate::tier::{TierHistoryError, TierOrPolicyError, tier_on};
+use crate::tier::{TierHistoryError, TierOrPolicyError, tier_on, upgrade_waiting_months};
 
 /// Why a claim was refused. Nothing is paid; the caller learns what to correct.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -318,11 +318,7 @@ impl Run<'_> {
             return Ok(None);
         }
         let history = person.tier_history.as_ref().ok_or(SettleError::MissingTierHistory)?;
-        let waiting = |target: Tier, requested_on: Date| {
-            let query = Query { region: Some(person.region), tier: Some(target), ..Query::default() };
-            policy.count(ParamKey::TierUpgradeWaitingMonths, &query, requested_on).map(|f| f.value)
-        };
-        let tier = match tier_on(history, date, waiting) {
+        let tier = match tier_on(history, date, |target, on| upgrade_waiting_months(policy, person.region, target, on)) {
             Ok(Some(tier)) => tier,
             Ok(None) => return Err(SettleError::NotCovered { date, from: history.since, until: person.coverage_until }),
             Err(TierOrPolicyError::History(e)) => return Err(SettleError::TierHistory(e)),

@@ -75,6 +75,19 @@ pub fn change_takes_effect(current: Tier, change: TierChange, waiting_months: u3
     }
 }
 
+/// The waiting period (R-ENR-4) for moving up to `target` in `region`, from the policy in
+/// force on the day of the request. The one place that reads `tier.upgrade_waiting_months`:
+/// pass `|target, on| upgrade_waiting_months(policy, region, target, on)` to [`tier_on`].
+pub fn upgrade_waiting_months(
+    policy: &yibao_policy::Policy,
+    region: yibao_domain::RegionCode,
+    target: Tier,
+    requested_on: Date,
+) -> Result<u32, yibao_policy::LookupError> {
+    let query = yibao_policy::Query { region: Some(region), tier: Some(target), ..yibao_policy::Query::default() };
+    policy.count(yibao_policy::ParamKey::TierUpgradeWaitingMonths, &query, requested_on).map(|f| f.value)
+}
+
 /// Either the history is malformed or the policy has no waiting period for the date.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TierOrPolicyError<E> {

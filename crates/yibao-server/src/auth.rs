@@ -83,15 +83,16 @@ pub fn new_token() -> Result<String, ApiError> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-pub fn bearer(parts: &Parts) -> Option<&str> {
-    parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+/// The token of an `Authorization: Bearer …` header.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
 }
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
-        if let Some(token) = bearer(parts) {
+        if let Some(token) = bearer(&parts.headers) {
             let session = crate::store!(state, session(&digest(token)))?;
             let session = session.ok_or_else(|| ApiError::unauthorized("unknown session token: sign in again"))?;
             if session.revoked || !session.active {

@@ -11,8 +11,10 @@ use serde::{Deserialize, Serialize};
 use time::{Date, Duration, OffsetDateTime};
 use utoipa::{OpenApi, ToSchema};
 use yibao_domain::{AssistanceGroup, Fen, NationalId, PersonCategory, RegionCode, Scheme, Tier, serde_yuan};
-use yibao_engine::{Claim, Coverage, Explain, TierChange, TierHistory, change_takes_effect, settle};
-use yibao_policy::{ParamKey, Query as PolicyQuery, ServiceDateRule};
+use yibao_engine::{
+    Claim, Coverage, Explain, TierChange, TierHistory, TierOrPolicyError, change_takes_effect, settle, upgrade_waiting_months,
+};
+use yibao_policy::ServiceDateRule;
 use yibao_store::{
     AccessStore, Actor, ContributionKind, ContributionStore, NewContribution, NewHousehold, NewPerson, PersonQuery, PersonUpdate, Role,
     SettleRequest, Store,
@@ -103,15 +105,9 @@ async fn sign_in(
 /// Sign out: the token stops working at once.
 #[utoipa::path(delete, path = "/api/session", responses((status = 204), (status = 401, body = ErrorBody)), tag = "session")]
 async fn sign_out(State(state): State<AppState>, caller: Caller, headers: axum::http::HeaderMap) -> Result<StatusCode, ApiError> {
-    let token = bearer_from(&headers).ok_or_else(|| ApiError::unauthorized("no session to end"))?;
-    store!(state, revoke_session(&actor(&caller, &headers), &digest(&token)))?;
+    let token = bearer(&headers).ok_or_else(|| ApiError::unauthorized("no session to end"))?;
+    store!(state, revoke_session(&actor(&caller, &headers), &digest(token)))?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-fn bearer_from(headers: &axum::http::HeaderMap) -> Option<String> {
-    let (mut parts, ()) = axum::http::Request::builder().body(()).ok()?.into_parts();
-    parts.headers = headers.clone();
-    bearer(&parts).map(str::to_owned)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -327,27 +323,16 @@ async fn change_tier(
     let history =
         current.coverage.tier_history.as_ref().ok_or_else(|| ApiError::bad_request("person.bad_tier", "this person has no tier"))?;
     // The tier in force on the request day decides up or down.
-    let in_force = yibao_engine::tier_on(history, input.requested_on, |target, on| {
-        state
-            .policy
-            .count(
-                ParamKey::TierUpgradeWaitingMonths,
-                &PolicyQuery { region: Some(current.coverage.region), tier: Some(target), ..PolicyQuery::default() },
-                on,
-            )
-            .map(|f| f.value)
-    })
-    .map_err(|e| ApiError::bad_request("person.bad_tier", format!("{e:?}")))?
-    .unwrap_or(history.initial);
-    let waiting = state
-        .policy
-        .count(
-            ParamKey::TierUpgradeWaitingMonths,
-            &PolicyQuery { region: Some(current.coverage.region), tier: Some(input.tier), ..PolicyQuery::default() },
-            input.requested_on,
-        )
-        .map(|f| f.value)
-        .map_err(|e| ApiError::bad_request("policy.no_value", e.to_string()))?;
+    let region = current.coverage.region;
+    let policy_gap = |e: yibao_policy::LookupError| ApiError::bad_request("policy.no_value", e.to_string());
+    let in_force =
+        yibao_engine::tier_on(history, input.requested_on, |target, on| upgrade_waiting_months(&state.policy, region, target, on))
+            .map_err(|e| match e {
+                TierOrPolicyError::History(e) => ApiError::bad_request("person.bad_tier", e.to_string()),
+                TierOrPolicyError::Policy(e) => policy_gap(e),
+            })?
+            .unwrap_or(history.initial);
+    let waiting = upgrade_waiting_months(&state.policy, region, input.tier, input.requested_on).map_err(policy_gap)?;
     let benefits_from = change_takes_effect(in_force, change, waiting);
     let person = store!(state, request_tier_change(&actor(&caller, &headers), scope, &id, change))?;
     Ok(Json(TierChangeOut { person, benefits_from: benefits_from.to_string() }))
@@ -664,7 +649,9 @@ fn settle_out(record: yibao_store::ClaimRecord, replayed: bool) -> Result<Settle
         institution_code: record.institution_code,
         claim_id: record.claim_id,
         status: record.status.as_str().to_owned(),
-        settlement: serde_json::from_str(&record.settlement_json).map_err(|e| ApiError::bad_request("store.failure", e.to_string()))?,
+        settlement: serde_json::from_str(&record.settlement_json).map_err(|e| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store.failure", format!("a stored settlement is unreadable: {e}"))
+        })?,
     })
 }
 
