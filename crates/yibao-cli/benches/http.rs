@@ -6,6 +6,7 @@
 //! `YIBAO_TEST_DATABASE_URL`).
 //!
 //! Run: `cargo bench -p yibao-cli --bench http`. Prints settlements/s and p50/p99 latency.
+//! `YIBAO_BENCH_BACKENDS=sqlite` (or `postgres`) measures one backend only.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -63,10 +64,16 @@ fn main() {
         let dir = std::env::temp_dir().join(format!("yibao-bench-http-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("dir");
-        let sqlite = SqliteStore::open(&dir.join("yibao.db")).await.expect("store");
-        let persons = load(&sqlite).await;
-        run_levels("SQLite (WAL, synchronous=FULL)", Backend::Sqlite(sqlite), &persons).await;
-        let _ = std::fs::remove_dir_all(&dir);
+        let only = std::env::var("YIBAO_BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
+        if only.contains("sqlite") {
+            let sqlite = SqliteStore::open(&dir.join("yibao.db")).await.expect("store");
+            let persons = load(&sqlite).await;
+            run_levels("SQLite (WAL, synchronous=FULL)", Backend::Sqlite(sqlite), &persons).await;
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        if !only.contains("postgres") {
+            return;
+        }
 
         let server = yibao_testpg::TestPostgres::start().expect("PostgreSQL for the benchmark");
         let postgres = yibao_store_postgres::PostgresStore::connect(server.url()).await.expect("connect");

@@ -635,10 +635,8 @@ async fn settle_claim(
         year: year_of(&state, &input.claim),
         claim_json,
     };
-    let policy = std::sync::Arc::clone(&state.policy);
-    let claim = &input.claim;
-    let compute = move |coverage: &Coverage, acc: &yibao_engine::Accumulators| settle(&policy, claim, coverage, acc, Explain::On);
-    let outcome = store!(state, settle(&actor(&caller, &headers), state.policy.region, request, &compute))?;
+    let compute = yibao_store::engine_settlement(std::sync::Arc::clone(&state.policy), input.claim, Explain::On);
+    let outcome = store!(state, settle(&actor(&caller, &headers), state.policy.region, request, compute.clone()))?;
     let status = if outcome.replayed { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, Json(settle_out(outcome.claim, outcome.replayed)?)).into_response())
 }

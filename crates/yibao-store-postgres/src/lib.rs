@@ -678,7 +678,7 @@ impl Store for PostgresStore {
         actor: &Actor,
         scope: RegionCode,
         request: SettleRequest,
-        compute: SettleFn<'_>,
+        compute: SettleFn,
     ) -> Result<SettleOutcome, StoreError> {
         let mut tx = self.write().await?;
         if let Some(existing) = find_claim(&mut tx, &request.institution_code, &request.claim_id).await? {

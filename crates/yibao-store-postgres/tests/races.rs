@@ -8,9 +8,10 @@ use std::sync::Arc;
 
 use time::macros::{date, datetime};
 use yibao_domain::{Fen, NationalId, PersonCategory, RegionCode, Scheme, Tier};
-use yibao_engine::{Accumulators, Claim, Coverage, Explain, TierChange, TierHistory, settle};
+use yibao_engine::{Claim, Coverage, Explain, TierChange, TierHistory};
 use yibao_policy::Policy;
 use yibao_store::{
+    engine_settlement,
     AccessStore, Actor, ContributionKind, ContributionStore, ImportHousehold, ImportStore, NewContribution, NewHousehold, NewPerson,
     NewStaff, PersonQuery, Role, SettleRequest, Store, StoreError, verify_audit,
 };
@@ -116,8 +117,8 @@ async fn identical_settlements_at_once_pay_once() {
     for _ in 0..RACERS {
         let (store, policy, c) = (Arc::clone(&store), Arc::clone(&policy), c.clone());
         tasks.push(tokio::spawn(async move {
-            let compute = |cov: &Coverage, acc: &Accumulators| settle(&policy, &c, cov, acc, Explain::Off);
-            store.settle(&clerk(), region(EAST), request(&c, id), &compute).await
+            let compute = engine_settlement(Arc::clone(&policy), c.clone(), Explain::Off);
+            store.settle(&clerk(), region(EAST), request(&c, id), compute).await
         }));
     }
     let mut outcomes = Vec::new();
@@ -146,8 +147,8 @@ async fn one_claim_id_for_two_people_at_once_settles_one() {
         let c = claim("SHARED-ID", 1000 + n as i64);
         let (store, policy) = (Arc::clone(&store), Arc::clone(&policy));
         tasks.push(tokio::spawn(async move {
-            let compute = |cov: &Coverage, acc: &Accumulators| settle(&policy, &c, cov, acc, Explain::Off);
-            (id, store.settle(&clerk(), region(EAST), request(&c, id), &compute).await)
+            let compute = engine_settlement(Arc::clone(&policy), c.clone(), Explain::Off);
+            (id, store.settle(&clerk(), region(EAST), request(&c, id), compute).await)
         }));
     }
     let mut winners = Vec::new();
@@ -270,8 +271,8 @@ async fn settlements_and_tier_changes_at_once_lose_no_update() {
     for (n, c) in claims.iter().cloned().enumerate() {
         let (settler, policy) = (Arc::clone(&store), Arc::clone(&policy));
         settles.push(tokio::spawn(async move {
-            let compute = |cov: &Coverage, acc: &Accumulators| settle(&policy, &c, cov, acc, Explain::Off);
-            settler.settle(&clerk(), region(WEST), request(&c, id), &compute).await
+            let compute = engine_settlement(Arc::clone(&policy), c.clone(), Explain::Off);
+            settler.settle(&clerk(), region(WEST), request(&c, id), compute).await
         }));
         let changer = Arc::clone(&store);
         changes.push(tokio::spawn(async move {

@@ -12,9 +12,9 @@ use std::sync::Arc;
 
 use time::macros::{date, datetime};
 use yibao_domain::{Fen, NationalId, PersonCategory, RegionCode, Scheme, Tier};
-use yibao_engine::{Accumulators, Claim, Coverage, Explain, TierHistory, settle};
+use yibao_engine::{Claim, Coverage, Explain, TierHistory};
 use yibao_policy::Policy;
-use yibao_store::{Actor, ClaimStatus, NewHousehold, NewPerson, SettleRequest, Store, StoreError, verify_audit};
+use yibao_store::{Actor, ClaimStatus, engine_settlement, NewHousehold, NewPerson, SettleRequest, Store, StoreError, verify_audit};
 use yibao_store_sqlite::SqliteStore;
 
 const CHILD_ENV: &str = "YIBAO_CRASH_CHILD_DB";
@@ -47,7 +47,7 @@ fn claim(n: usize) -> Claim {
 }
 
 async fn child(path: &str) {
-    let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("pack");
+    let policy = Arc::new(Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("pack"));
     let store = SqliteStore::open(std::path::Path::new(path)).await.expect("open");
     store
         .create_household(&actor(), region(), NewHousehold { household_id: "HH-CRASH".into(), region: region(), address: "x".into() })
@@ -76,7 +76,7 @@ async fn child(path: &str) {
     let mut claims: Vec<Claim> = (0..BURST).map(claim).collect();
     claims.sort_by_key(|c| c.admission_date);
     for c in &claims {
-        let compute = |cov: &Coverage, acc: &Accumulators| settle(&policy, c, cov, acc, Explain::Off);
+        let compute = engine_settlement(Arc::clone(&policy), c.clone(), Explain::Off);
         let request = SettleRequest {
             institution_code: c.institution_code.clone(),
             claim_id: c.claim_id.clone(),
@@ -84,7 +84,7 @@ async fn child(path: &str) {
             year: 2026,
             claim_json: serde_json::to_string(c).expect("json"),
         };
-        store.settle(&actor(), region(), request, &compute).await.expect("settles");
+        store.settle(&actor(), region(), request, compute).await.expect("settles");
         // Acknowledged only after the commit returned.
         println!("ack {}", c.claim_id);
     }
@@ -147,7 +147,7 @@ fn a_kill_mid_burst_loses_no_acknowledged_settlement() {
         // The store still works: the next claim settles.
         let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("pack");
         let next = claim(BURST + 1);
-        let compute = |cov: &Coverage, a: &Accumulators| settle(&policy, &next, cov, a, Explain::Off);
+        let compute = engine_settlement(Arc::new(policy), next.clone(), Explain::Off);
         let request = SettleRequest {
             institution_code: next.institution_code.clone(),
             claim_id: next.claim_id.clone(),
@@ -155,7 +155,7 @@ fn a_kill_mid_burst_loses_no_acknowledged_settlement() {
             year: 2026,
             claim_json: serde_json::to_string(&next).expect("json"),
         };
-        match store.settle(&actor(), region(), request, &compute).await {
+        match store.settle(&actor(), region(), request, compute).await {
             Ok(_) | Err(StoreError::Refused { .. }) => {}
             Err(e) => panic!("the store works after the crash: {e}"),
         }

@@ -9,7 +9,7 @@ use yibao_domain::{Fen, NationalId, PersonCategory, RegionCode, Scheme, Tier};
 use yibao_engine::{Accumulators, Claim, Coverage, Explain, TierChange, TierHistory, settle};
 use yibao_policy::Policy;
 
-use crate::{Actor, ClaimStatus, NewHousehold, NewPerson, PersonQuery, SettleRequest, Store, StoreError, verify_audit};
+use crate::{Actor, ClaimStatus, engine_settlement, NewHousehold, NewPerson, PersonQuery, SettleRequest, Store, StoreError, verify_audit};
 
 const DEMO_POLICY: &str = include_str!("../../../policies/demo-city.toml");
 const CITY: &str = "419900";
@@ -94,7 +94,11 @@ fn request(claim: &Claim, person: NationalId) -> SettleRequest {
     }
 }
 
-fn policy() -> Policy {
+fn policy() -> Arc<Policy> {
+    Arc::new(policy_value())
+}
+
+fn policy_value() -> Policy {
     Policy::from_toml("policies/demo-city.toml", DEMO_POLICY).expect("demo pack")
 }
 
@@ -176,10 +180,10 @@ async fn settlement_is_idempotent<S: Store>(store: &S) {
     let policy = policy();
     let id = enrolled(store, EAST, 10, "HH-EAST-10").await;
     let c = claim("IDEMP-1", 5000, 2);
-    let compute = |cov: &Coverage, acc: &Accumulators| settle(&policy, &c, cov, acc, Explain::On);
-    let first = store.settle(&clerk(EAST), region(EAST), request(&c, id), &compute).await.expect("settles");
+    let compute = engine_settlement(Arc::clone(&policy), c.clone(), Explain::On);
+    let first = store.settle(&clerk(EAST), region(EAST), request(&c, id), compute.clone()).await.expect("settles");
     assert!(!first.replayed);
-    let again = store.settle(&clerk(EAST), region(EAST), request(&c, id), &compute).await.expect("replays");
+    let again = store.settle(&clerk(EAST), region(EAST), request(&c, id), compute.clone()).await.expect("replays");
     assert!(again.replayed, "a retry is a replay");
     assert_eq!(again.claim.settlement_json, first.claim.settlement_json, "a retry returns the first settlement");
     let acc = store.accumulators(region(EAST), &id, 2026).await.expect("accumulators");
@@ -187,7 +191,7 @@ async fn settlement_is_idempotent<S: Store>(store: &S) {
     assert_eq!(Fen::new(first.claim.fund_pay_fen), acc.pooled_paid);
     // Same claim id, different content: refused.
     let changed = claim("IDEMP-1", 6000, 2);
-    let conflict = store.settle(&clerk(EAST), region(EAST), request(&changed, id), &compute).await;
+    let conflict = store.settle(&clerk(EAST), region(EAST), request(&changed, id), compute.clone()).await;
     assert!(matches!(conflict, Err(StoreError::IdempotencyConflict { .. })), "{conflict:?}");
     let history = store.claims_of_person(region(EAST), &id).await.expect("history");
     assert_eq!(history.len(), 1);
@@ -202,10 +206,10 @@ async fn a_refused_settlement_writes_nothing<S: Store>(store: &S) {
     let mut early = claim("EARLY-1", 500, 2);
     early.admission_date = date!(2023 - 12 - 30);
     early.discharge_date = date!(2023 - 12 - 31);
-    let compute = |cov: &Coverage, acc: &Accumulators| settle(&policy, &early, cov, acc, Explain::Off);
+    let compute = engine_settlement(Arc::clone(&policy), early.clone(), Explain::Off);
     let mut req = request(&early, id);
     req.year = 2023;
-    match store.settle(&clerk(EAST), region(EAST), req, &compute).await {
+    match store.settle(&clerk(EAST), region(EAST), req, compute.clone()).await {
         Err(e @ StoreError::Refused { .. }) => assert_eq!(e.code(), "settle.before_policy"),
         other => panic!("expected a refusal: {other:?}"),
     }
@@ -215,8 +219,8 @@ async fn a_refused_settlement_writes_nothing<S: Store>(store: &S) {
     // Another county's person cannot be settled from this county.
     let other = enrolled(store, WEST, 12, "HH-WEST-12").await;
     let c = claim("SCOPE-1", 500, 2);
-    let compute = |cov: &Coverage, acc: &Accumulators| settle(&policy, &c, cov, acc, Explain::Off);
-    assert!(matches!(store.settle(&clerk(EAST), region(EAST), request(&c, other), &compute).await, Err(StoreError::PersonNotFound(_))));
+    let compute = engine_settlement(Arc::clone(&policy), c.clone(), Explain::Off);
+    assert!(matches!(store.settle(&clerk(EAST), region(EAST), request(&c, other), compute.clone()).await, Err(StoreError::PersonNotFound(_))));
 }
 
 async fn reversal_restores_the_accumulators<S: Store>(store: &S) {
@@ -224,11 +228,11 @@ async fn reversal_restores_the_accumulators<S: Store>(store: &S) {
     let id = enrolled(store, EAST, 20, "HH-EAST-20").await;
     let (a, b) = (claim("REV-A", 4000, 3), claim("REV-B", 7000, 9));
     for c in [&a, &b] {
-        let compute = |cov: &Coverage, acc: &Accumulators| settle(&policy, c, cov, acc, Explain::Off);
-        store.settle(&clerk(EAST), region(EAST), request(c, id), &compute).await.expect("settles");
+        let compute = engine_settlement(Arc::clone(&policy), c.clone(), Explain::Off);
+        store.settle(&clerk(EAST), region(EAST), request(c, id), compute.clone()).await.expect("settles");
     }
     let after_a_only = {
-        let compute = |cov: &Coverage, acc: &Accumulators| settle(&policy, &a, cov, acc, Explain::Off);
+        let compute = engine_settlement(Arc::clone(&policy), a.clone(), Explain::Off);
         compute(&coverage(id, EAST), &Accumulators::new_year(2026)).expect("a alone").accumulators
     };
     // A is not the latest: refused.
@@ -266,15 +270,15 @@ async fn tier_changes_and_end_of_coverage<S: Store>(store: &S) {
 
 async fn concurrent_settlements_never_share_a_deductible<S: Store>(store: Arc<S>) {
     const CLAIMS: usize = 16;
-    let policy = Arc::new(policy());
+    let policy = policy();
     let id = enrolled(&*store, EAST, 40, "HH-EAST-40").await;
     let claims: Vec<Claim> = (0..CLAIMS).map(|n| claim(&format!("CONC-{n}"), 3000, 10)).collect();
     let mut tasks = Vec::new();
     for c in claims.clone() {
         let (store, policy) = (Arc::clone(&store), Arc::clone(&policy));
         tasks.push(tokio::spawn(async move {
-            let compute = |cov: &Coverage, acc: &Accumulators| settle(&policy, &c, cov, acc, Explain::Off);
-            store.settle(&clerk(EAST), region(EAST), request(&c, id), &compute).await
+            let compute = engine_settlement(Arc::clone(&policy), c.clone(), Explain::Off);
+            store.settle(&clerk(EAST), region(EAST), request(&c, id), compute.clone()).await
         }));
     }
     let mut fund_total = 0;

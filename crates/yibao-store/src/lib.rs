@@ -34,8 +34,16 @@ use yibao_domain::{NationalId, RegionCode};
 use yibao_engine::{Accumulators, Coverage, SettleError, Settlement, TierChange};
 
 /// The engine call a settlement runs inside the store's transaction: given the person's
-/// coverage and this year's accumulators as they stand, the settlement to write.
-pub type SettleFn<'a> = &'a (dyn Fn(&Coverage, &Accumulators) -> Result<Settlement, SettleError> + Sync);
+/// coverage and this year's accumulators as they stand, the settlement to write. Owned
+/// (`Arc`, `'static`) because a store may run it on its writer thread, batched with other
+/// writers' work (SQLite group commit), after the caller has handed it over.
+pub type SettleFn = std::sync::Arc<dyn Fn(&Coverage, &Accumulators) -> Result<Settlement, SettleError> + Send + Sync>;
+
+/// The usual [`SettleFn`]: the engine settling `claim` under `policy`.
+#[must_use]
+pub fn engine_settlement(policy: std::sync::Arc<yibao_policy::Policy>, claim: yibao_engine::Claim, explain: yibao_engine::Explain) -> SettleFn {
+    std::sync::Arc::new(move |coverage: &Coverage, acc: &Accumulators| yibao_engine::settle(&policy, &claim, coverage, acc, explain))
+}
 
 /// Why a store operation did not happen. Nothing was written when any of these is returned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -157,7 +165,7 @@ pub trait Store: Send + Sync + 'static {
         actor: &Actor,
         scope: RegionCode,
         request: SettleRequest,
-        compute: SettleFn<'_>,
+        compute: SettleFn,
     ) -> impl Future<Output = Result<SettleOutcome, StoreError>> + Send;
 
     /// Reverses (冲正) a settled claim and restores the accumulators it changed. Only the
