@@ -108,15 +108,22 @@ where
 }
 
 async fn run_levels(name: &str, backend: Backend, persons: &[String]) {
-    let state = AppState { store: Arc::new(backend), policy: Arc::new(policy()) };
+    let store = Arc::new(backend);
+    // SQLite's group commit: write transactions and requests so far.
+    let writer_stats = |store: &Backend| match store {
+        Backend::Sqlite(sqlite) => sqlite.writer_stats(),
+        Backend::Postgres(_) => (0, 0),
+    };
+    let state = AppState { store: Arc::clone(&store), policy: Arc::new(policy()) };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
     let server = tokio::spawn(async move { axum::serve(listener, yibao_server::app(state)).await.expect("serve") });
     println!("\nsettlements over HTTP on {name}, 3-line outpatient claims, {REQUESTS_PER_LEVEL} per level");
-    println!("{:>8} {:>14} {:>10} {:>10} {:>10}", "clients", "settlements/s", "p50 ms", "p99 ms", "max ms");
+    println!("{:>8} {:>14} {:>10} {:>10} {:>10} {:>12}", "clients", "settlements/s", "p50 ms", "p99 ms", "max ms", "per commit");
     let mut next_claim = 0usize;
     for clients in LEVELS {
         let per_client = REQUESTS_PER_LEVEL / clients;
+        let (batches_before, requests_before) = writer_stats(&store);
         let started = Instant::now();
         let mut tasks = Vec::new();
         for client in 0..clients {
@@ -145,13 +152,19 @@ async fn run_levels(name: &str, backend: Backend, persons: &[String]) {
         next_claim += clients * per_client;
         latencies.sort();
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let (batches_after, requests_after) = writer_stats(&store);
+        let per_commit = match batches_after - batches_before {
+            0 => "-".to_owned(),
+            batches => format!("{:.1}", (requests_after - requests_before) as f64 / batches as f64),
+        };
         println!(
-            "{:>8} {:>14.0} {:>10.2} {:>10.2} {:>10.2}",
+            "{:>8} {:>14.0} {:>10.2} {:>10.2} {:>10.2} {:>12}",
             clients,
             latencies.len() as f64 / elapsed.as_secs_f64(),
             ms(percentile(&latencies, 0.50)),
             ms(percentile(&latencies, 0.99)),
-            ms(*latencies.last().expect("latencies"))
+            ms(*latencies.last().expect("latencies")),
+            per_commit
         );
     }
     server.abort();

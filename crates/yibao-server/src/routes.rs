@@ -584,9 +584,10 @@ pub struct SettleOut {
     pub institution_code: String,
     pub claim_id: String,
     pub status: String,
-    /// The one-bill settlement with national field names and its explanation.
+    /// The one-bill settlement with national field names and its explanation, passed
+    /// through as stored (checked to be JSON, not rebuilt).
     #[schema(value_type = Object)]
-    pub settlement: serde_json::Value,
+    pub settlement: Box<serde_json::value::RawValue>,
 }
 
 fn year_of(state: &AppState, claim: &Claim) -> i32 {
@@ -647,7 +648,7 @@ fn settle_out(record: yibao_store::ClaimRecord, replayed: bool) -> Result<Settle
         institution_code: record.institution_code,
         claim_id: record.claim_id,
         status: record.status.as_str().to_owned(),
-        settlement: serde_json::from_str(&record.settlement_json).map_err(|e| {
+        settlement: serde_json::value::RawValue::from_string(record.settlement_json).map_err(|e| {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store.failure", format!("a stored settlement is unreadable: {e}"))
         })?,
     })

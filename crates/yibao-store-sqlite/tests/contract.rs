@@ -28,7 +28,6 @@ async fn sqlite_passes_the_store_contract() {
 /// history anyway, verification names the broken entry (R-SYS-6).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edited_audit_entry_is_detected() {
-    use sqlx::Connection;
     let dir = std::env::temp_dir().join(format!("yibao-sqlite-tamper-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -46,12 +45,10 @@ async fn an_edited_audit_entry_is_detected() {
         yibao_store::Store::create_household(&store, &actor, region, household).await.expect("household");
     }
     assert!(yibao_store::verify_audit(&store).await.expect("verify").is_intact());
-    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.expect("connect");
-    let refused = sqlx::query("UPDATE audit_log SET detail = '{}' WHERE seq = 2").execute(&mut conn).await;
+    let conn = rusqlite::Connection::open(&path).expect("connect");
+    let refused = conn.execute("UPDATE audit_log SET detail = '{}' WHERE seq = 2", []);
     assert!(refused.is_err_and(|e| e.to_string().contains("append-only")), "the trigger refuses edits");
-    sqlx::raw_sql("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET detail = '{\"forged\":true}' WHERE seq = 2")
-        .execute(&mut conn)
-        .await
+    conn.execute_batch("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET detail = '{\"forged\":true}' WHERE seq = 2")
         .expect("attacker edits");
     let verification = yibao_store::verify_audit(&store).await.expect("verify");
     assert_eq!(verification.breaks.len(), 1, "{:?}", verification.breaks);

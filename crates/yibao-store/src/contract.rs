@@ -112,6 +112,7 @@ pub async fn run<S: Store>(store: Arc<S>) {
     reversal_restores_the_accumulators(&*store).await;
     tier_changes_and_end_of_coverage(&*store).await;
     concurrent_settlements_never_share_a_deductible(Arc::clone(&store)).await;
+    failures_among_concurrent_settlements_touch_only_themselves(Arc::clone(&store)).await;
     the_audit_chain_is_intact(&*store).await;
 }
 
@@ -297,6 +298,65 @@ async fn concurrent_settlements_never_share_a_deductible<S: Store>(store: Arc<S>
     assert!(stored.critical_paid > Fen::ZERO, "the year reached critical illness");
     assert_eq!(Fen::new(fund_total), stored.pooled_paid + stored.critical_paid + stored.assistance_paid + stored.supplementary_paid);
     assert_eq!(store.claims_of_person(region(EAST), &id).await.expect("history").len(), CLAIMS);
+}
+
+/// Settlements arriving together may be written together (SQLite group-commits them in one
+/// transaction): a refused one, one for an unknown person and one whose computation panics
+/// must each leave no trace, and the others must all stand.
+async fn failures_among_concurrent_settlements_touch_only_themselves<S: Store>(store: Arc<S>) {
+    const ROUNDS: usize = 6;
+    let policy = policy();
+    let id = enrolled(&*store, EAST, 60, "HH-EAST-60").await;
+    let audit_before = store.audit_entries(region(EAST), 0, 100_000).await.expect("audit").len();
+    let mut tasks = Vec::new();
+    for n in 0..ROUNDS * 4 {
+        let (store, policy) = (Arc::clone(&store), Arc::clone(&policy));
+        tasks.push((
+            n,
+            tokio::spawn(async move {
+                let mut c = claim(&format!("MIX-{n}"), 2500, 12);
+                let mut person = id;
+                let compute: crate::SettleFn = match n % 4 {
+                    0 => engine_settlement(Arc::clone(&policy), c.clone(), Explain::Off),
+                    1 => {
+                        // Before the pack's first day: the engine refuses.
+                        c.admission_date = date!(2023 - 12 - 30);
+                        c.discharge_date = date!(2023 - 12 - 31);
+                        engine_settlement(Arc::clone(&policy), c.clone(), Explain::Off)
+                    }
+                    2 => Arc::new(|_: &Coverage, _: &Accumulators| panic!("a computation that fails hard (contract test)")),
+                    _ => {
+                        person = person_id(EAST, 998);
+                        engine_settlement(Arc::clone(&policy), c.clone(), Explain::Off)
+                    }
+                };
+                let mut req = request(&c, person);
+                req.year = 2026;
+                store.settle(&clerk(EAST), region(EAST), req, compute).await
+            }),
+        ));
+    }
+    let mut settled = 0;
+    for (n, task) in tasks {
+        let outcome = task.await;
+        if n % 4 == 0 {
+            assert!(outcome.as_ref().is_ok_and(Result::is_ok), "claim {n} settles: {outcome:?}");
+            settled += 1;
+        } else {
+            assert!(!outcome.as_ref().is_ok_and(Result::is_ok), "claim {n} must fail: {outcome:?}");
+        }
+    }
+    assert_eq!(settled, ROUNDS);
+    let history = store.claims_of_person(region(EAST), &id).await.expect("history");
+    assert_eq!(history.len(), ROUNDS, "only the good claims were written");
+    assert!(history.iter().all(|c| c.claim_id.strip_prefix("MIX-").and_then(|n| n.parse::<usize>().ok()).is_some_and(|n| n % 4 == 0)));
+    let mut acc = Accumulators::new_year(2026);
+    for _ in 0..ROUNDS {
+        acc = settle(&policy, &claim("MIX-0", 2500, 12), &coverage(id, EAST), &acc, Explain::Off).expect("settles").accumulators;
+    }
+    assert_eq!(store.accumulators(region(EAST), &id, 2026).await.expect("acc"), acc, "the good claims count, the others do not");
+    let audit_after = store.audit_entries(region(EAST), 0, 100_000).await.expect("audit").len();
+    assert_eq!(audit_after - audit_before, ROUNDS, "one audit entry per written claim and none for the failures");
 }
 
 async fn the_audit_chain_is_intact<S: Store>(store: &S) {
