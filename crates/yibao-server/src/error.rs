@@ -40,7 +40,11 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {
         let status = match &error {
-            StoreError::PersonNotFound(_) | StoreError::HouseholdNotFound(_) | StoreError::ClaimNotFound { .. } => StatusCode::NOT_FOUND,
+            StoreError::PersonNotFound(_)
+            | StoreError::HouseholdNotFound(_)
+            | StoreError::ClaimNotFound { .. }
+            | StoreError::StaffNotFound(_)
+            | StoreError::InstitutionNotFound(_) => StatusCode::NOT_FOUND,
             StoreError::AlreadyEnrolled { .. }
             | StoreError::HouseholdExists(_)
             | StoreError::Exists(_)

@@ -7,6 +7,7 @@
 //! (R-BEN-4). Every write goes through the store, which records it in the audit chain in the
 //! same transaction (R-SYS-6).
 
+mod admin;
 pub mod auth;
 mod error;
 mod routes;

@@ -41,7 +41,7 @@ fn malformed(rejection: &JsonRejection) -> ApiError {
     ApiError::new(rejection.status(), "request.malformed", rejection.body_text())
 }
 
-fn actor(caller: &Caller, headers: &axum::http::HeaderMap) -> Actor {
+pub(crate) fn actor(caller: &Caller, headers: &axum::http::HeaderMap) -> Actor {
     let source = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).unwrap_or("direct").chars().take(64).collect();
     Actor { who: caller.name().to_owned(), role: caller.role_name().to_owned(), source, at: OffsetDateTime::now_utc() }
 }
@@ -50,7 +50,7 @@ fn person_id(text: &str) -> Result<NationalId, ApiError> {
     NationalId::parse(text).map_err(|e| ApiError::bad_request("person.bad_id", e.to_string()))
 }
 
-const READERS: &[Role] = &[Role::EnrolmentClerk, Role::ClaimsOfficer, Role::FundAccountant, Role::Auditor, Role::CityAdministrator];
+pub(crate) const READERS: &[Role] = &[Role::EnrolmentClerk, Role::ClaimsOfficer, Role::FundAccountant, Role::Auditor, Role::CityAdministrator];
 const ENROLMENT: &[Role] = &[Role::EnrolmentClerk, Role::CityAdministrator];
 const CONTRIBUTIONS: &[Role] = &[Role::FundAccountant, Role::EnrolmentClerk, Role::CityAdministrator];
 const CLAIMS_READERS: &[Role] = &[Role::ClaimsOfficer, Role::Auditor, Role::CityAdministrator];
@@ -738,9 +738,9 @@ async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Yibao API", description = "A city's public basic medical and maternity insurance: enrolment, contributions, one-bill settlement."),
-    paths(sign_in, sign_out, me, create_household, enrol, search, person, update_person, change_tier, end_coverage, accumulators, person_claims, record_contribution, contributions_of, arrears, pre_settle, settle_claim, get_settlement, reverse, audit_trail, audit_verify, health),
-    components(schemas(ErrorBody, SignIn, SessionOut, Me, HouseholdIn, EnrolIn, PersonUpdateIn, TierChangeIn, TierChangeOut, EndCoverageIn, ContributionIn, ArrearsOut, SettleIn, SettleOut, ReversalIn)),
-    tags((name = "session"), (name = "persons"), (name = "contributions"), (name = "settlements"), (name = "audit"))
+    paths(sign_in, sign_out, me, crate::admin::change_own_password, crate::admin::list_staff, crate::admin::create_staff, crate::admin::update_staff, crate::admin::list_institutions, crate::admin::create_institution, crate::admin::update_institution, crate::admin::rotate_api_key, create_household, enrol, search, person, update_person, change_tier, end_coverage, accumulators, person_claims, record_contribution, contributions_of, arrears, pre_settle, settle_claim, get_settlement, reverse, audit_trail, audit_verify, health),
+    components(schemas(ErrorBody, crate::admin::StaffIn, crate::admin::StaffUpdateIn, crate::admin::PasswordChangeIn, crate::admin::InstitutionIn, crate::admin::InstitutionUpdateIn, crate::admin::InstitutionKeyOut, SignIn, SessionOut, Me, HouseholdIn, EnrolIn, PersonUpdateIn, TierChangeIn, TierChangeOut, EndCoverageIn, ContributionIn, ArrearsOut, SettleIn, SettleOut, ReversalIn)),
+    tags((name = "session"), (name = "administration"), (name = "persons"), (name = "contributions"), (name = "settlements"), (name = "audit"))
 )]
 #[derive(Debug)]
 pub struct ApiDoc;
@@ -754,6 +754,12 @@ pub fn router() -> Router<AppState> {
         .route("/api/health", get(health))
         .route("/api/session", post(sign_in).delete(sign_out))
         .route("/api/me", get(me))
+        .route("/api/me/password", post(crate::admin::change_own_password))
+        .route("/api/staff", get(crate::admin::list_staff).post(crate::admin::create_staff))
+        .route("/api/staff/{username}", axum::routing::patch(crate::admin::update_staff))
+        .route("/api/institutions", get(crate::admin::list_institutions).post(crate::admin::create_institution))
+        .route("/api/institutions/{code}", axum::routing::patch(crate::admin::update_institution))
+        .route("/api/institutions/{code}/api-key", post(crate::admin::rotate_api_key))
         .route("/api/households", post(create_household))
         .route("/api/persons", post(enrol).get(search))
         .route("/api/persons/{id}", get(person).patch(update_person))

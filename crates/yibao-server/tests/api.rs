@@ -224,6 +224,14 @@ async fn a_county_clerk_cannot_reach_another_county_on_any_endpoint() {
     }
     let (status, found) = api.call("GET", &format!("/api/persons?id={p}"), Auth::Token(&west), None).await;
     assert_eq!((status, found.as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "search never crosses counties");
+    // Nor can the west clerk create a household or enrol a person in the east county.
+    let (status, answer) = api
+        .call("POST", "/api/households", Auth::Token(&west), Some(json!({ "household_id": "HH-E9", "region": "419921", "address": "x" })))
+        .await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::FORBIDDEN, Some("access.outside_region")), "{answer}");
+    let (status, answer) =
+        api.call("POST", "/api/persons", Auth::Token(&west), Some(enrolment("419921198001010019", "419921", "HH-E1"))).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::FORBIDDEN, Some("access.outside_region")), "{answer}");
     let (_, arrears) = api.call("GET", "/api/arrears?period=2026", Auth::Token(&west), None).await;
     assert!(arrears["persons"].as_array().is_some_and(|a| a.iter().all(|p| p["region"] == "419922")));
     // The east person is unchanged: the city administrator sees no tier change, no end.
@@ -412,6 +420,11 @@ async fn the_openapi_document_lists_every_route_and_docs_are_served() {
         "/api/settlements/{institution}/{claim_id}/reversal",
         "/api/arrears",
         "/api/audit/verify",
+        "/api/staff",
+        "/api/staff/{username}",
+        "/api/me/password",
+        "/api/institutions",
+        "/api/institutions/{code}/api-key",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is documented");
     }
@@ -420,4 +433,89 @@ async fn the_openapi_document_lists_every_route_and_docs_are_served() {
     assert_eq!(response.status(), StatusCode::OK);
     let (status, body) = api.call("GET", "/api/nowhere", Auth::None, None).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("route.not_found")));
+}
+
+/// The city administrator manages accounts and institutions; a county administrator only
+/// their county's; a deactivated account, a changed password and a replaced API key stop
+/// working at once.
+#[tokio::test]
+async fn administrators_manage_staff_and_institutions_within_their_region() {
+    let api = setup("admin").await;
+    let admin = api.sign_in("admin").await;
+    let new_staff = |username: &str, role: &str, region: &str| {
+        json!({ "username": username, "display_name": username, "password": format!("pw-{username}"), "role": role, "region": region })
+    };
+    let (status, body) = api.call("POST", "/api/staff", Auth::Token(&admin), Some(new_staff("east.auditor", "auditor", "419921"))).await;
+    assert_eq!((status, body["role"].as_str(), body.get("password_hash")), (StatusCode::CREATED, Some("auditor"), None), "{body}");
+    let cases = [
+        (new_staff("east.auditor", "auditor", "419921"), StatusCode::CONFLICT, "request.exists"),
+        (new_staff("x", "auditor", "419921"), StatusCode::BAD_REQUEST, "staff.weak_password"),
+        (new_staff("east.boss", "boss", "419921"), StatusCode::BAD_REQUEST, "staff.bad_role"),
+        (new_staff("bad name!", "auditor", "419921"), StatusCode::BAD_REQUEST, "request.invalid"),
+    ];
+    for (input, expected, code) in cases {
+        let (status, body) = api.call("POST", "/api/staff", Auth::Token(&admin), Some(input)).await;
+        assert_eq!((status, body["code"].as_str()), (expected, Some(code)), "{body}");
+    }
+    // A county administrator works inside the county only.
+    let (status, _) =
+        api.call("POST", "/api/staff", Auth::Token(&admin), Some(new_staff("east.admin", "city_administrator", "419921"))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let east_admin = api.sign_in("east.admin").await;
+    let (status, body) = api.call("POST", "/api/staff", Auth::Token(&east_admin), Some(new_staff("west.x", "auditor", "419922"))).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("access.outside_region")));
+    let (status, listed) = api.call("GET", "/api/staff", Auth::Token(&east_admin), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let listed: Vec<&str> = listed.as_array().expect("list").iter().filter_map(|s| s["username"].as_str()).collect();
+    assert!(listed.contains(&"east.clerk") && !listed.contains(&"west.clerk") && !listed.contains(&"admin"), "{listed:?}");
+    let (status, body) = api.call("PATCH", "/api/staff/west.clerk", Auth::Token(&east_admin), Some(json!({ "active": false }))).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("staff.not_found")));
+    let clerk = api.sign_in("east.clerk").await;
+    assert_eq!(api.call("GET", "/api/staff", Auth::Token(&clerk), None).await.0, StatusCode::FORBIDDEN, "clerks manage no accounts");
+    let (status, body) = api.call("PATCH", "/api/staff/admin", Auth::Token(&admin), Some(json!({ "active": false }))).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("staff.self_lockout")));
+
+    // Deactivation ends the account's session at once and refuses sign-in.
+    let auditor = api.sign_in("east.auditor").await;
+    assert_eq!(api.call("GET", "/api/me", Auth::Token(&auditor), None).await.0, StatusCode::OK);
+    let (status, body) = api.call("PATCH", "/api/staff/east.auditor", Auth::Token(&east_admin), Some(json!({ "active": false }))).await;
+    assert_eq!((status, body["active"].as_bool()), (StatusCode::OK, Some(false)), "{body}");
+    assert_eq!(api.call("GET", "/api/me", Auth::Token(&auditor), None).await.0, StatusCode::UNAUTHORIZED);
+    let signin = json!({ "username": "east.auditor", "password": "pw-east.auditor" });
+    assert_eq!(api.call("POST", "/api/session", Auth::None, Some(signin)).await.0, StatusCode::UNAUTHORIZED);
+
+    // A staff member changes their own password: the old sessions end, the new one works.
+    let wrong = json!({ "current_password": "nope", "new_password": "a-new-password-1" });
+    assert_eq!(api.call("POST", "/api/me/password", Auth::Token(&clerk), Some(wrong)).await.0, StatusCode::UNAUTHORIZED);
+    let change = json!({ "current_password": "pw-east.clerk", "new_password": "a-new-password-1" });
+    assert_eq!(api.call("POST", "/api/me/password", Auth::Token(&clerk), Some(change)).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(api.call("GET", "/api/me", Auth::Token(&clerk), None).await.0, StatusCode::UNAUTHORIZED);
+    let signin = json!({ "username": "east.clerk", "password": "a-new-password-1" });
+    assert_eq!(api.call("POST", "/api/session", Auth::None, Some(signin)).await.0, StatusCode::OK);
+
+    // Institutions: the key is shown once; a new key replaces it; suspension stops it.
+    let hospital = json!({ "code": "H41992100009", "name": "东县中医院", "region": "419921", "level": "tertiary" });
+    let (status, created) = api.call("POST", "/api/institutions", Auth::Token(&east_admin), Some(hospital.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let first_key = created["api_key"].as_str().expect("key").to_owned();
+    let (status, me) = api.call("GET", "/api/me", Auth::Key(&first_key), None).await;
+    assert_eq!((status, me["name"].as_str()), (StatusCode::OK, Some("H41992100009")));
+    assert_eq!(api.call("POST", "/api/institutions", Auth::Token(&east_admin), Some(hospital)).await.0, StatusCode::CONFLICT);
+    let elsewhere = json!({ "code": "H41992200009", "name": "西县医院", "region": "419922", "level": "primary" });
+    assert_eq!(api.call("POST", "/api/institutions", Auth::Token(&east_admin), Some(elsewhere)).await.0, StatusCode::FORBIDDEN);
+    let (status, rotated) = api.call("POST", "/api/institutions/H41992100009/api-key", Auth::Token(&east_admin), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let second_key = rotated["api_key"].as_str().expect("key").to_owned();
+    assert_ne!(first_key, second_key);
+    assert_eq!(api.call("GET", "/api/me", Auth::Key(&first_key), None).await.0, StatusCode::UNAUTHORIZED, "the old key stops at once");
+    assert_eq!(api.call("GET", "/api/me", Auth::Key(&second_key), None).await.0, StatusCode::OK);
+    let (status, _) = api.call("PATCH", "/api/institutions/H41992100009", Auth::Token(&admin), Some(json!({ "active": false }))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(api.call("GET", "/api/me", Auth::Key(&second_key), None).await.0, StatusCode::UNAUTHORIZED, "a suspended institution");
+    let (status, body) =
+        api.call("PATCH", "/api/institutions/H41990200003", Auth::Token(&east_admin), Some(json!({ "name": "x" }))).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("institution.not_found")));
+    let (status, listed) = api.call("GET", "/api/institutions", Auth::Token(&east_admin), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(listed.as_array().is_some_and(|l| l.iter().all(|i| i["region"] == "419921") && l.len() == 2), "{listed}");
 }

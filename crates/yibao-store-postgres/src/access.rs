@@ -9,8 +9,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use yibao_domain::{InstitutionLevel, NationalId, RegionCode};
 use yibao_store::{
-    AccessStore, Actor, ContributionKind, ContributionRecord, ContributionStore, CountyArrears, InstitutionRecord, NewContribution,
-    NewInstitution, NewStaff, PersonArrears, Role, SEARCH_LIMIT, SessionRecord, StaffRecord, StoreError,
+    AccessStore, Actor, ContributionKind, ContributionRecord, ContributionStore, CountyArrears, InstitutionRecord, InstitutionUpdate,
+    NewContribution, NewInstitution, NewStaff, PersonArrears, Role, SEARCH_LIMIT, SessionRecord, StaffRecord, StaffUpdate, StoreError,
 };
 
 use crate::{Audits, PostgresStore, audit, backend, id_of, json, like_prefix, person_region, region_of, scope_bounds};
@@ -237,6 +237,92 @@ impl AccessStore for PostgresStore {
         .await
         .map_err(backend)?;
         rows.iter().map(institution_from_row).collect()
+    }
+
+    async fn staff_in(&self, scope: RegionCode) -> Result<Vec<StaffRecord>, StoreError> {
+        let (low, high) = scope_bounds(scope);
+        let rows = sqlx::query(
+            "SELECT username, display_name, password_hash, role, region_code, active FROM staff WHERE region_code BETWEEN $1 AND $2 \
+             ORDER BY username COLLATE \"C\" LIMIT $3",
+        )
+        .bind(low)
+        .bind(high)
+        .bind(SEARCH_LIMIT)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(staff_from_row).collect()
+    }
+
+    async fn update_staff(&self, actor: &Actor, scope: RegionCode, username: &str, update: StaffUpdate) -> Result<StaffRecord, StoreError> {
+        let mut tx = self.write().await?;
+        let row = sqlx::query("SELECT username, display_name, password_hash, role, region_code, active FROM staff WHERE username = $1 FOR UPDATE")
+            .bind(username)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let mut record = row
+            .as_ref()
+            .map(staff_from_row)
+            .transpose()?
+            .filter(|staff| scope.contains(staff.region))
+            .ok_or_else(|| StoreError::StaffNotFound(username.to_owned()))?;
+        let (detail, ends_sessions) = update.apply(scope, &mut record)?;
+        sqlx::query("UPDATE staff SET display_name = $1, password_hash = $2, role = $3, region_code = $4, active = $5 WHERE username = $6")
+            .bind(&record.display_name)
+            .bind(&record.password_hash)
+            .bind(record.role.as_str())
+            .bind(record.region.to_string())
+            .bind(record.active)
+            .bind(username)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if ends_sessions {
+            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE username = $2 AND revoked_at IS NULL")
+                .bind(actor.at_text())
+                .bind(username)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        audit(&mut tx, actor, record.region, "staff.update", username, detail).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(record)
+    }
+
+    async fn update_institution(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        code: &str,
+        update: InstitutionUpdate,
+    ) -> Result<InstitutionRecord, StoreError> {
+        let mut tx = self.write().await?;
+        let row = sqlx::query("SELECT code, name, region_code, level, active FROM institutions WHERE code = $1 FOR UPDATE")
+            .bind(code)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let mut record = row
+            .as_ref()
+            .map(institution_from_row)
+            .transpose()?
+            .filter(|institution| scope.contains(institution.region))
+            .ok_or_else(|| StoreError::InstitutionNotFound(code.to_owned()))?;
+        let detail = update.apply(scope, &mut record)?;
+        sqlx::query("UPDATE institutions SET name = $1, level = $2, active = $3, api_key_hash = COALESCE($4, api_key_hash) WHERE code = $5")
+            .bind(&record.name)
+            .bind(record.level.as_str())
+            .bind(record.active)
+            .bind(&update.api_key_hash)
+            .bind(code)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        audit(&mut tx, actor, record.region, "institution.update", code, detail).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(record)
     }
 }
 

@@ -5,8 +5,9 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use yibao_domain::{InstitutionLevel, NationalId, RegionCode};
 use yibao_store::{
-    AccessStore, Actor, ContributionKind, ContributionRecord, ContributionStore, CountyArrears, InstitutionRecord, NewContribution,
-    NewInstitution, NewStaff, PersonArrears, Role, SEARCH_LIMIT, SessionRecord, StaffRecord, StoreError, check_scope,
+    AccessStore, Actor, ContributionKind, ContributionRecord, ContributionStore, CountyArrears, InstitutionRecord, InstitutionUpdate,
+    NewContribution, NewInstitution, NewStaff, PersonArrears, Role, SEARCH_LIMIT, SessionRecord, StaffRecord, StaffUpdate, StoreError,
+    check_scope,
 };
 
 use crate::{SqliteStore, audit, col, exec, id_of, json, locate, query_all, query_opt, region_of, scope_bounds};
@@ -28,6 +29,7 @@ fn time_text(at: OffsetDateTime) -> Result<String, StoreError> {
 }
 
 const STAFF_BY_NAME: &str = "SELECT username, display_name, password_hash, role, region_code, active FROM staff WHERE username = ?1";
+const INSTITUTION_BY_CODE: &str = "SELECT code, name, region_code, level, active FROM institutions WHERE code = ?1";
 
 fn staff_from_row(row: &Row<'_>) -> Result<StaffRecord, StoreError> {
     Ok(StaffRecord {
@@ -213,6 +215,64 @@ impl AccessStore for SqliteStore {
                 params![low, high, SEARCH_LIMIT],
                 institution_from_row,
             )
+        })
+        .await
+    }
+
+    async fn staff_in(&self, scope: RegionCode) -> Result<Vec<StaffRecord>, StoreError> {
+        let (low, high) = scope_bounds(scope);
+        self.read(move |conn| {
+            query_all(
+                conn,
+                "SELECT username, display_name, password_hash, role, region_code, active FROM staff WHERE region_code BETWEEN ?1 AND ?2 ORDER BY username LIMIT ?3",
+                params![low, high, SEARCH_LIMIT],
+                staff_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn update_staff(&self, actor: &Actor, scope: RegionCode, username: &str, update: StaffUpdate) -> Result<StaffRecord, StoreError> {
+        let (actor, username) = (actor.clone(), username.to_owned());
+        self.write(move |conn| {
+            let mut record = query_opt(conn, STAFF_BY_NAME, [&username], staff_from_row)?
+                .filter(|staff| scope.contains(staff.region))
+                .ok_or_else(|| StoreError::StaffNotFound(username.clone()))?;
+            let (detail, ends_sessions) = update.apply(scope, &mut record)?;
+            exec(
+                conn,
+                "UPDATE staff SET display_name = ?1, password_hash = ?2, role = ?3, region_code = ?4, active = ?5 WHERE username = ?6",
+                params![record.display_name, record.password_hash, record.role.as_str(), record.region.to_string(), i64::from(record.active), username],
+            )?;
+            if ends_sessions {
+                exec(conn, "UPDATE sessions SET revoked_at = ?1 WHERE username = ?2 AND revoked_at IS NULL", params![actor.at_text(), username])?;
+            }
+            audit(conn, &actor, record.region, "staff.update", &username, detail)?;
+            Ok(record)
+        })
+        .await
+    }
+
+    async fn update_institution(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        code: &str,
+        update: InstitutionUpdate,
+    ) -> Result<InstitutionRecord, StoreError> {
+        let (actor, code) = (actor.clone(), code.to_owned());
+        self.write(move |conn| {
+            let mut record = query_opt(conn, INSTITUTION_BY_CODE, [&code], institution_from_row)?
+                .filter(|institution| scope.contains(institution.region))
+                .ok_or_else(|| StoreError::InstitutionNotFound(code.clone()))?;
+            let detail = update.apply(scope, &mut record)?;
+            exec(
+                conn,
+                "UPDATE institutions SET name = ?1, level = ?2, active = ?3, api_key_hash = COALESCE(?4, api_key_hash) WHERE code = ?5",
+                params![record.name, record.level.as_str(), i64::from(record.active), update.api_key_hash, code],
+            )?;
+            audit(conn, &actor, record.region, "institution.update", &code, detail)?;
+            Ok(record)
         })
         .await
     }

@@ -105,6 +105,101 @@ pub struct InstitutionRecord {
     pub active: bool,
 }
 
+/// Changes to a staff account (by a city administrator, or a password change by its
+/// owner). `None` leaves a field as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StaffUpdate {
+    pub display_name: Option<String>,
+    pub role: Option<Role>,
+    pub region: Option<RegionCode>,
+    pub active: Option<bool>,
+    /// A new argon2 PHC string.
+    pub password_hash: Option<String>,
+}
+
+impl StaffUpdate {
+    /// Applies the update to `record`, checking that the account stays inside `scope`.
+    /// Returns the audit detail (old and new values; never a hash) and whether the
+    /// account's sessions must end (deactivated, moved, demoted or given a new password).
+    pub fn apply(&self, scope: RegionCode, record: &mut StaffRecord) -> Result<(String, bool), StoreError> {
+        crate::check_scope(scope, record.region)?;
+        let mut changes = serde_json::Map::new();
+        let mut ends_sessions = false;
+        if let Some(name) = &self.display_name {
+            if name.trim().is_empty() || name.chars().count() > 64 {
+                return Err(StoreError::Invalid("a display name has 1 to 64 characters".into()));
+            }
+            changes.insert("display_name".into(), serde_json::json!([record.display_name, name]));
+            record.display_name.clone_from(name);
+        }
+        if let Some(role) = self.role.filter(|r| *r != record.role) {
+            changes.insert("role".into(), serde_json::json!([record.role, role]));
+            record.role = role;
+            ends_sessions = true;
+        }
+        if let Some(region) = self.region.filter(|r| *r != record.region) {
+            crate::check_scope(scope, region)?;
+            changes.insert("region".into(), serde_json::json!([record.region.to_string(), region.to_string()]));
+            record.region = region;
+            ends_sessions = true;
+        }
+        if let Some(active) = self.active.filter(|a| *a != record.active) {
+            changes.insert("active".into(), serde_json::json!([record.active, active]));
+            record.active = active;
+            ends_sessions |= !active;
+        }
+        if let Some(hash) = &self.password_hash {
+            changes.insert("password".into(), serde_json::json!("changed"));
+            record.password_hash.clone_from(hash);
+            ends_sessions = true;
+        }
+        if changes.is_empty() {
+            return Err(StoreError::Invalid("the update changes nothing".into()));
+        }
+        Ok((serde_json::Value::Object(changes).to_string(), ends_sessions))
+    }
+}
+
+/// Changes to a designated institution. A new API key hash replaces the old key at once.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InstitutionUpdate {
+    pub name: Option<String>,
+    pub level: Option<InstitutionLevel>,
+    pub active: Option<bool>,
+    /// SHA-256 of the new API key, hex.
+    pub api_key_hash: Option<String>,
+}
+
+impl InstitutionUpdate {
+    /// Applies the update to `record` (inside `scope`); returns the audit detail.
+    pub fn apply(&self, scope: RegionCode, record: &mut InstitutionRecord) -> Result<String, StoreError> {
+        crate::check_scope(scope, record.region)?;
+        let mut changes = serde_json::Map::new();
+        if let Some(name) = &self.name {
+            if name.trim().is_empty() || name.chars().count() > 128 {
+                return Err(StoreError::Invalid("an institution name has 1 to 128 characters".into()));
+            }
+            changes.insert("name".into(), serde_json::json!([record.name, name]));
+            record.name.clone_from(name);
+        }
+        if let Some(level) = self.level.filter(|l| *l != record.level) {
+            changes.insert("level".into(), serde_json::json!([record.level.as_str(), level.as_str()]));
+            record.level = level;
+        }
+        if let Some(active) = self.active.filter(|a| *a != record.active) {
+            changes.insert("active".into(), serde_json::json!([record.active, active]));
+            record.active = active;
+        }
+        if self.api_key_hash.is_some() {
+            changes.insert("api_key".into(), serde_json::json!("replaced"));
+        }
+        if changes.is_empty() {
+            return Err(StoreError::Invalid("the update changes nothing".into()));
+        }
+        Ok(serde_json::Value::Object(changes).to_string())
+    }
+}
+
 /// The access store.
 pub trait AccessStore: Send + Sync + 'static {
     /// Creates a staff account. Refused if the username exists.
@@ -127,4 +222,24 @@ pub trait AccessStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<InstitutionRecord, StoreError>> + Send;
     fn institution_by_key(&self, api_key_hash: &str) -> impl Future<Output = Result<Option<InstitutionRecord>, StoreError>> + Send;
     fn institutions(&self, scope: RegionCode) -> impl Future<Output = Result<Vec<InstitutionRecord>, StoreError>> + Send;
+    /// Staff accounts whose region lies inside `scope`, by username (at most
+    /// [`crate::SEARCH_LIMIT`]).
+    fn staff_in(&self, scope: RegionCode) -> impl Future<Output = Result<Vec<StaffRecord>, StoreError>> + Send;
+    /// Changes a staff account inside `scope` ([`StaffUpdate::apply`]); when the change
+    /// calls for it, every live session of the account ends in the same transaction.
+    fn update_staff(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        username: &str,
+        update: StaffUpdate,
+    ) -> impl Future<Output = Result<StaffRecord, StoreError>> + Send;
+    /// Changes a designated institution inside `scope` ([`InstitutionUpdate::apply`]).
+    fn update_institution(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        code: &str,
+        update: InstitutionUpdate,
+    ) -> impl Future<Output = Result<InstitutionRecord, StoreError>> + Send;
 }

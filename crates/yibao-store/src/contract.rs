@@ -375,6 +375,7 @@ async fn the_audit_chain_is_intact<S: Store>(store: &S) {
 /// The contract of [`crate::AccessStore`] and [`crate::ContributionStore`].
 pub async fn run_access_and_contributions<S: Store + crate::AccessStore + crate::ContributionStore>(store: Arc<S>) {
     staff_sessions_and_institutions(&*store).await;
+    staff_and_institutions_are_managed_within_scope(&*store).await;
     contributions_and_arrears(&*store).await;
 }
 
@@ -435,6 +436,70 @@ async fn staff_sessions_and_institutions<S: Store + crate::AccessStore>(store: &
     assert_eq!(store.institution_by_key("wrong").await.expect("read"), None);
     assert_eq!(store.institutions(region(EAST)).await.expect("list").len(), 1);
     assert!(store.institutions(region(WEST)).await.expect("list").is_empty(), "a county lists only its own institutions");
+}
+
+/// An administrator manages accounts and institutions of their own region only; deactivating
+/// an account, moving it or giving it a new password ends its sessions at once.
+async fn staff_and_institutions_are_managed_within_scope<S: Store + crate::AccessStore>(store: &S) {
+    use crate::{InstitutionUpdate, NewStaff, Role, StaffUpdate};
+    let admin = clerk(CITY);
+    let staff = NewStaff {
+        username: "west.officer".into(),
+        display_name: "西县审核员".into(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$b2xk".into(),
+        role: Role::ClaimsOfficer,
+        region: region(WEST),
+    };
+    store.create_staff(&admin, staff).await.expect("staff");
+    let expires = datetime!(2026-03-01 17:30 UTC);
+    store.create_session(&admin, "west-token", "west.officer", expires).await.expect("session");
+    // Listing is scoped.
+    let in_west: Vec<String> = store.staff_in(region(WEST)).await.expect("list").into_iter().map(|s| s.username).collect();
+    assert!(in_west.contains(&"west.officer".to_owned()) && !in_west.contains(&"east.clerk".to_owned()), "{in_west:?}");
+    assert!(store.staff_in(region(CITY)).await.expect("list").iter().any(|s| s.username == "east.clerk"), "the city sees all");
+    // A county administrator cannot touch another county's account, nor move one out.
+    let renamed = StaffUpdate { display_name: Some("改名".into()), ..StaffUpdate::default() };
+    let denied = store.update_staff(&clerk(EAST), region(EAST), "west.officer", renamed.clone()).await;
+    assert!(matches!(denied, Err(StoreError::StaffNotFound(_))), "{denied:?}");
+    let moved_out = StaffUpdate { region: Some(region(EAST)), ..StaffUpdate::default() };
+    assert!(matches!(store.update_staff(&clerk(WEST), region(WEST), "west.officer", moved_out).await, Err(StoreError::OutsideRegion { .. })));
+    assert!(matches!(
+        store.update_staff(&admin, region(CITY), "west.officer", StaffUpdate::default()).await,
+        Err(StoreError::Invalid(_))
+    ));
+    // A rename keeps the session; a new password ends it.
+    let record = store.update_staff(&admin, region(CITY), "west.officer", renamed).await.expect("rename");
+    assert_eq!(record.display_name, "改名");
+    assert!(!store.session("west-token").await.expect("read").expect("exists").revoked, "a rename ends no session");
+    let new_password = StaffUpdate { password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$bmV3".into()), ..StaffUpdate::default() };
+    store.update_staff(&admin, region(CITY), "west.officer", new_password).await.expect("password");
+    assert!(store.session("west-token").await.expect("read").expect("exists").revoked, "a new password ends every session");
+    assert!(store.staff("west.officer").await.expect("read").is_some_and(|s| s.password_hash.ends_with("bmV3")));
+    store.create_session(&admin, "west-token-2", "west.officer", expires).await.expect("session");
+    let deactivate = StaffUpdate { active: Some(false), ..StaffUpdate::default() };
+    let record = store.update_staff(&admin, region(CITY), "west.officer", deactivate).await.expect("deactivate");
+    assert!(!record.active);
+    let session = store.session("west-token-2").await.expect("read").expect("exists");
+    assert!(session.revoked && !session.active, "a deactivated account's sessions end");
+    assert!(store.create_session(&admin, "west-token-3", "west.officer", expires).await.is_err(), "no new session either");
+    let audit = store.audit_entries(region(WEST), 0, 100_000).await.expect("audit");
+    let updates: Vec<&str> = audit.iter().filter(|e| e.action == "staff.update").map(|e| e.detail.as_str()).collect();
+    assert_eq!(updates.len(), 3);
+    assert!(updates.iter().all(|d| !d.contains("argon2")), "the audit never holds a password hash: {updates:?}");
+
+    // Institutions: a new key replaces the old one at once; deactivation is audited.
+    let rotate = InstitutionUpdate { api_key_hash: Some("key-hash-east-2".into()), ..InstitutionUpdate::default() };
+    let denied = store.update_institution(&clerk(WEST), region(WEST), "H41992100007", rotate.clone()).await;
+    assert!(matches!(denied, Err(StoreError::InstitutionNotFound(_))), "{denied:?}");
+    store.update_institution(&admin, region(CITY), "H41992100007", rotate).await.expect("rotate");
+    assert_eq!(store.institution_by_key("key-hash-east").await.expect("read"), None, "the old key stops working");
+    assert!(store.institution_by_key("key-hash-east-2").await.expect("read").is_some_and(|i| i.active));
+    let off = InstitutionUpdate { active: Some(false), ..InstitutionUpdate::default() };
+    let record = store.update_institution(&clerk(EAST), region(EAST), "H41992100007", off).await.expect("deactivate");
+    assert!(!record.active);
+    assert!(store.institution_by_key("key-hash-east-2").await.expect("read").is_some_and(|i| !i.active));
+    let on = InstitutionUpdate { active: Some(true), ..InstitutionUpdate::default() };
+    store.update_institution(&admin, region(CITY), "H41992100007", on).await.expect("reactivate");
 }
 
 async fn contributions_and_arrears<S: Store + crate::ContributionStore>(store: &S) {

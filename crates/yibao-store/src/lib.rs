@@ -21,7 +21,7 @@ mod records;
 
 use std::future::Future;
 
-pub use access::{AccessStore, InstitutionRecord, NewInstitution, NewStaff, Role, SessionRecord, StaffRecord};
+pub use access::{AccessStore, InstitutionRecord, InstitutionUpdate, NewInstitution, NewStaff, Role, SessionRecord, StaffRecord, StaffUpdate};
 pub use audit::{AuditEntry, AuditVerification, GENESIS_HASH, entry_hash};
 pub use contribution::{ContributionKind, ContributionRecord, ContributionStore, CountyArrears, NewContribution, PersonArrears};
 pub use import::{IMPORT_LIMIT, ImportHousehold, ImportStore, ImportSummary};
@@ -58,6 +58,10 @@ pub enum StoreError {
     HouseholdNotFound(String),
     #[error("household {0} already exists")]
     HouseholdExists(String),
+    #[error("no staff account {0} in this region")]
+    StaffNotFound(String),
+    #[error("no designated institution {0} in this region")]
+    InstitutionNotFound(String),
     #[error("no claim {claim_id} from institution {institution}")]
     ClaimNotFound { institution: String, claim_id: String },
     #[error("claim {0} is already reversed")]
@@ -89,6 +93,8 @@ impl StoreError {
             StoreError::HouseholdNotFound(_) => "household.not_found",
             StoreError::HouseholdExists(_) => "household.exists",
             StoreError::ClaimNotFound { .. } => "claim.not_found",
+            StoreError::StaffNotFound(_) => "staff.not_found",
+            StoreError::InstitutionNotFound(_) => "institution.not_found",
             StoreError::AlreadyReversed(_) => "claim.already_reversed",
             StoreError::NotLatestClaim(_) => "claim.not_latest",
             StoreError::OutsideRegion { .. } => "access.outside_region",
