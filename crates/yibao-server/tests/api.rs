@@ -519,3 +519,47 @@ async fn administrators_manage_staff_and_institutions_within_their_region() {
     assert_eq!(status, StatusCode::OK);
     assert!(listed.as_array().is_some_and(|l| l.iter().all(|i| i["region"] == "419921") && l.len() == 2), "{listed}");
 }
+
+/// Settlements for one person arriving over HTTP at the same moment: the year's totals are
+/// those of the same claims settled one by one (issue 3: no remaining deductible or cap is
+/// spent twice), and every claim is paid once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_settlements_over_http_equal_the_claims_settled_one_by_one() {
+    const CLAIMS: usize = 12;
+    let api = Arc::new(setup("concurrent").await);
+    enrol_both(&api).await;
+    let claims: Vec<Value> = (0..CLAIMS).map(|n| claim(&format!("CONC-{n}"), "H41992100007")).collect();
+    let mut tasks = Vec::new();
+    for c in claims.clone() {
+        let api = Arc::clone(&api);
+        tasks.push(tokio::spawn(async move {
+            api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(json!({ "person_id": EAST_PERSON, "claim": c }))).await
+        }));
+    }
+    let mut fund_paid_fen = 0;
+    for task in tasks {
+        let (status, body) = task.await.expect("task");
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let paid = body["settlement"]["fund_pay_sumamt"].as_str().expect("amount");
+        fund_paid_fen += yibao_domain::Fen::parse_yuan(paid).expect("yuan").get();
+    }
+    // The same claims one by one, in memory, from the person as stored.
+    let admin = api.sign_in("admin").await;
+    let (_, person) = api.call("GET", &format!("/api/persons/{EAST_PERSON}"), Auth::Token(&admin), None).await;
+    let coverage: yibao_engine::Coverage = serde_json::from_value(person["coverage"].clone()).expect("coverage");
+    let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
+    let mut expected = yibao_engine::Accumulators::new_year(2026);
+    let mut expected_fund_fen = 0;
+    for c in &claims {
+        let c: yibao_engine::Claim = serde_json::from_value(c.clone()).expect("claim");
+        let settlement = yibao_engine::settle(&policy, &c, &coverage, &expected, yibao_engine::Explain::Off).expect("settles");
+        expected_fund_fen += settlement.fund_pay_sumamt.get();
+        expected = settlement.accumulators;
+    }
+    let (status, stored) = api.call("GET", &format!("/api/persons/{EAST_PERSON}/accumulators?year=2026"), Auth::Token(&admin), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stored, serde_json::to_value(expected).expect("json"), "the year's totals equal the claims settled one by one");
+    assert_eq!(fund_paid_fen, expected_fund_fen, "the funds paid what the claims settled one by one would have");
+    let (_, history) = api.call("GET", &format!("/api/persons/{EAST_PERSON}/claims"), Auth::Token(&admin), None).await;
+    assert_eq!(history.as_array().map(Vec::len), Some(CLAIMS));
+}
