@@ -69,12 +69,7 @@ fn contribution_from_row(row: &Row<'_>) -> Result<ContributionRecord, StoreError
 
 impl AccessStore for SqliteStore {
     async fn create_staff(&self, actor: &Actor, staff: NewStaff) -> Result<StaffRecord, StoreError> {
-        if staff.username.is_empty()
-            || staff.username.len() > 64
-            || !staff.username.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-        {
-            return Err(StoreError::Invalid("a username has 1 to 64 letters, digits, '-', '_' or '.'".into()));
-        }
+        staff.check()?;
         let actor = actor.clone();
         self.write(move |conn| {
             if query_opt(conn, "SELECT 1 FROM staff WHERE username = ?1", [&staff.username], |row| col::<i64>(row, 0))?.is_some() {
@@ -161,13 +156,7 @@ impl AccessStore for SqliteStore {
     }
 
     async fn create_institution(&self, actor: &Actor, institution: NewInstitution) -> Result<InstitutionRecord, StoreError> {
-        let code = institution.code.as_bytes();
-        if code.len() != 12 || !matches!(code[0], b'H' | b'P') || !code[1..].iter().all(u8::is_ascii_digit) {
-            return Err(StoreError::Invalid(format!(
-                "'{}' is not a designated institution code: 'H' or 'P', 6-digit region, 5-digit serial",
-                institution.code
-            )));
-        }
+        institution.check()?;
         let actor = actor.clone();
         self.write(move |conn| {
             if query_opt(conn, "SELECT 1 FROM institutions WHERE code = ?1", [&institution.code], |row| col::<i64>(row, 0))?.is_some() {

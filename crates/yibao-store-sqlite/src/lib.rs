@@ -424,16 +424,7 @@ fn settle_in(conn: &Connection, actor: &Actor, scope: RegionCode, request: Settl
         coverage.personal_account_balance = settlement.acct_balance_after;
         save_coverage(conn, actor, region, &record.person_id, &coverage)?;
     }
-    let detail = format!(
-        "{{\"institution\":{},\"claim_id\":{},\"person\":\"{}\",\"medfee_fen\":{},\"fund_pay_fen\":{},\"psn_part_fen\":{}}}",
-        json(&record.institution_code)?,
-        json(&record.claim_id)?,
-        record.person_id,
-        record.medfee_fen,
-        record.fund_pay_fen,
-        record.psn_part_fen
-    );
-    audit(conn, actor, region, "claim.settle", &format!("{}/{}", record.institution_code, record.claim_id), detail)?;
+    audit(conn, actor, region, "claim.settle", &format!("{}/{}", record.institution_code, record.claim_id), record.settle_audit_detail()?)?;
     Ok(SettleOutcome { claim: record, replayed: false })
 }
 
@@ -517,18 +508,7 @@ impl Store for SqliteStore {
         let (actor, person) = (actor.clone(), *person);
         self.write(move |conn| {
             let (region, mut record) = locate(conn, scope, &person)?;
-            let history = record
-                .coverage
-                .tier_history
-                .as_mut()
-                .ok_or_else(|| StoreError::Invalid("the person has no tier (the city has no tiers)".into()))?;
-            if change.requested_on < history.since || history.changes.last().is_some_and(|last| change.requested_on < last.requested_on) {
-                return Err(StoreError::Invalid(format!("a tier change on {} is before the person's last tier event", change.requested_on)));
-            }
-            if history.changes.len() >= yibao_engine::TIER_CHANGES_LIMIT {
-                return Err(StoreError::Invalid(format!("a person's tier history holds at most {} changes", yibao_engine::TIER_CHANGES_LIMIT)));
-            }
-            history.changes.push(change);
+            record.request_tier_change(change)?;
             save_coverage(conn, &actor, region, &person, &record.coverage)?;
             audit(conn, &actor, region, "person.tier_change", person.as_str(), json(&change)?)?;
             record.updated_at = actor.at_text();
@@ -541,13 +521,7 @@ impl Store for SqliteStore {
         let (actor, person) = (actor.clone(), *person);
         self.write(move |conn| {
             let (region, mut record) = locate(conn, scope, &person)?;
-            if until < record.coverage.coverage_from {
-                return Err(StoreError::Invalid(format!(
-                    "coverage cannot end on {until}, before it began on {}",
-                    record.coverage.coverage_from
-                )));
-            }
-            record.coverage.coverage_until = Some(until);
+            record.end_coverage(until)?;
             save_coverage(conn, &actor, region, &person, &record.coverage)?;
             audit(conn, &actor, region, "person.end_coverage", person.as_str(), format!("{{\"until\":\"{until}\"}}"))?;
             record.updated_at = actor.at_text();

@@ -62,6 +62,17 @@ pub struct NewStaff {
     pub region: RegionCode,
 }
 
+impl NewStaff {
+    /// A username has 1 to 64 ASCII letters, digits, '-', '_' or '.'.
+    pub fn check(&self) -> Result<(), StoreError> {
+        let name = &self.username;
+        if name.is_empty() || name.len() > 64 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.') {
+            return Err(StoreError::Invalid("a username has 1 to 64 letters, digits, '-', '_' or '.'".into()));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct StaffRecord {
     pub username: String,
@@ -94,6 +105,21 @@ pub struct NewInstitution {
     pub level: InstitutionLevel,
     /// SHA-256 of the institution's API key, hex.
     pub api_key_hash: String,
+}
+
+impl NewInstitution {
+    /// A designated institution's code: 'H' (hospital) or 'P' (pharmacy), the 6-digit
+    /// region and a 5-digit serial.
+    pub fn check(&self) -> Result<(), StoreError> {
+        let code = self.code.as_bytes();
+        if code.len() != 12 || !matches!(code[0], b'H' | b'P') || !code[1..].iter().all(u8::is_ascii_digit) {
+            return Err(StoreError::Invalid(format!(
+                "'{}' is not a designated institution code: 'H' or 'P', 6-digit region, 5-digit serial",
+                self.code
+            )));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -146,6 +146,53 @@ pub struct PersonUpdate {
     pub certified_chronic_diseases: Option<Vec<String>>,
 }
 
+impl PersonRecord {
+    /// Records a tier change request (R-ENR-4) in the person's history: refused when the
+    /// city has no tiers, when it is dated before the last tier event, or when the history
+    /// is full. The engine decides from the history when the change takes effect.
+    pub fn request_tier_change(&mut self, change: yibao_engine::TierChange) -> Result<(), StoreError> {
+        let history = self
+            .coverage
+            .tier_history
+            .as_mut()
+            .ok_or_else(|| StoreError::Invalid("the person has no tier (the city has no tiers)".into()))?;
+        if change.requested_on < history.since || history.changes.last().is_some_and(|last| change.requested_on < last.requested_on) {
+            return Err(StoreError::Invalid(format!("a tier change on {} is before the person's last tier event", change.requested_on)));
+        }
+        if history.changes.len() >= yibao_engine::TIER_CHANGES_LIMIT {
+            return Err(StoreError::Invalid(format!("a person's tier history holds at most {} changes", yibao_engine::TIER_CHANGES_LIMIT)));
+        }
+        history.changes.push(change);
+        Ok(())
+    }
+
+    /// Ends coverage on `until` (the last covered day), not before coverage began.
+    pub fn end_coverage(&mut self, until: time::Date) -> Result<(), StoreError> {
+        if until < self.coverage.coverage_from {
+            return Err(StoreError::Invalid(format!("coverage cannot end on {until}, before it began on {}", self.coverage.coverage_from)));
+        }
+        self.coverage.coverage_until = Some(until);
+        Ok(())
+    }
+}
+
+impl ClaimRecord {
+    /// The audit entry's detail for a settled claim: who, which claim, whose, and the
+    /// three totals (the settlement itself is in the claim row).
+    pub fn settle_audit_detail(&self) -> Result<String, StoreError> {
+        let text = |value: &str| serde_json::to_string(value).map_err(|e| StoreError::Backend(e.to_string()));
+        Ok(format!(
+            "{{\"institution\":{},\"claim_id\":{},\"person\":\"{}\",\"medfee_fen\":{},\"fund_pay_fen\":{},\"psn_part_fen\":{}}}",
+            text(&self.institution_code)?,
+            text(&self.claim_id)?,
+            self.person_id,
+            self.medfee_fen,
+            self.fund_pay_fen,
+            self.psn_part_fen
+        ))
+    }
+}
+
 impl PersonUpdate {
     /// Checks the update and applies it to `record` (name, card number and the coverage),
     /// returning what changed as JSON (`{"field": {"old": .., "new": ..}}`) for the audit
