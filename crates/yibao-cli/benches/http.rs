@@ -2,8 +2,10 @@
 //! the SQLite store (WAL, synchronous=FULL: every acknowledged settlement is durable),
 //! 1, 8 and 64 concurrent keep-alive clients, each settling its own person's claims.
 //!
-//! The same on PostgreSQL (a throwaway server from `yibao-testpg`, or the server at
-//! `YIBAO_TEST_DATABASE_URL`).
+//! The same on PostgreSQL: a throwaway server from `yibao-testpg`, durable (fsync=on,
+//! synchronous_commit=on) unless `YIBAO_BENCH_PG_DURABILITY=off` (the test servers'
+//! fsync=off) or `both`; or the server at `YIBAO_TEST_DATABASE_URL`. The heading names the
+//! configuration measured.
 //!
 //! Run: `cargo bench -p yibao-cli --bench http`. Prints settlements/s and p50/p99 latency.
 //! `YIBAO_BENCH_BACKENDS=sqlite` (or `postgres`) measures one backend only.
@@ -75,15 +77,34 @@ fn main() {
             return;
         }
 
-        let server = yibao_testpg::TestPostgres::start().expect("PostgreSQL for the benchmark");
-        let postgres = yibao_store_postgres::PostgresStore::connect(server.url()).await.expect("connect");
-        let persons = load(&postgres).await;
-        let durability = if std::env::var(yibao_testpg::URL_ENV).is_ok() {
-            "the server at YIBAO_TEST_DATABASE_URL"
-        } else {
-            "throwaway server: fsync=off, synchronous_commit=off"
-        };
-        run_levels(&format!("PostgreSQL ({durability})"), Backend::Postgres(postgres), &persons).await;
+        // A durable throwaway server unless YIBAO_BENCH_PG_DURABILITY says `off` (the test
+        // servers' fsync=off) or `both`.
+        let wanted = std::env::var("YIBAO_BENCH_PG_DURABILITY").unwrap_or_else(|_| "durable".into());
+        let mut durabilities = Vec::new();
+        if wanted.contains("durable") || wanted.contains("both") {
+            durabilities.push(yibao_testpg::Durability::Durable);
+        }
+        if wanted.contains("off") || wanted.contains("both") {
+            durabilities.push(yibao_testpg::Durability::Off);
+        }
+        for durability in durabilities {
+            let server = match durability {
+                yibao_testpg::Durability::Durable => yibao_testpg::TestPostgres::start_durable(),
+                yibao_testpg::Durability::Off => yibao_testpg::TestPostgres::start(),
+            }
+            .expect("PostgreSQL for the benchmark");
+            let postgres = yibao_store_postgres::PostgresStore::connect(server.url()).await.expect("connect");
+            let persons = load(&postgres).await;
+            let configuration = match server.durability() {
+                Some(durability) => format!("throwaway server: {}", durability.describe()),
+                None => "the server at YIBAO_TEST_DATABASE_URL".to_owned(),
+            };
+            run_levels(&format!("PostgreSQL ({configuration})"), Backend::Postgres(postgres), &persons).await;
+            if server.durability().is_none() {
+                // The same database would be measured twice.
+                break;
+            }
+        }
     });
 }
 
@@ -109,10 +130,11 @@ where
 
 async fn run_levels(name: &str, backend: Backend, persons: &[String]) {
     let store = Arc::new(backend);
-    // SQLite's group commit: write transactions and requests so far.
+    // Group commit: write transactions and requests so far (on PostgreSQL, settlement
+    // batches and the settlements in them).
     let writer_stats = |store: &Backend| match store {
         Backend::Sqlite(sqlite) => sqlite.writer_stats(),
-        Backend::Postgres(_) => (0, 0),
+        Backend::Postgres(postgres) => postgres.writer_stats(),
     };
     let state = AppState { store: Arc::clone(&store), policy: Arc::new(policy()) };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

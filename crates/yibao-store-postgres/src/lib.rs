@@ -29,12 +29,19 @@
 //! before it) to name it in the refusal. A settlement's claim key (`claim_keys`) is a plain
 //! insert: the loser's fails with a unique violation (SQLSTATE 23505), its transaction is
 //! rolled back, and the first settlement is reported as a replay.
+//!
+//! Settlements do not run on the caller's task: they are queued for a writer thread that
+//! commits the settlements waiting together, several in one transaction, with the same
+//! locks in the same order, and answers each once its transaction has committed (see
+//! `settle.rs`).
 
 mod access;
+mod settle;
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
 use time::Date;
 use yibao_domain::{NationalId, RegionCode};
@@ -45,8 +52,11 @@ use yibao_store::{
 };
 
 /// Migrations, in order. Applied once each, recorded in `schema_migrations`.
-const MIGRATIONS: &[(i64, &str)] =
-    &[(1, include_str!("../migrations/0001_init.sql")), (2, include_str!("../migrations/0002_access_contributions.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_access_contributions.sql")),
+    (3, include_str!("../migrations/0003_settlement_lz4.sql")),
+];
 /// Connections in the pool.
 const POOL_SIZE: u32 = 16;
 /// How long a caller waits for a free connection before the operation fails.
@@ -61,6 +71,9 @@ const UNIQUE_VIOLATION: &str = "23505";
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pub(crate) pool: PgPool,
+    /// The queue of the settlement writers (see [`settle`]).
+    settler: tokio::sync::mpsc::Sender<settle::SettleJob>,
+    stats: std::sync::Arc<settle::WriterStats>,
 }
 
 pub(crate) fn backend(e: sqlx::Error) -> StoreError {
@@ -68,7 +81,7 @@ pub(crate) fn backend(e: sqlx::Error) -> StoreError {
 }
 
 /// Whether `e` is a unique violation of `constraint`.
-fn is_unique_violation(e: &sqlx::Error, constraint: &str) -> bool {
+pub(crate) fn is_unique_violation(e: &sqlx::Error, constraint: &str) -> bool {
     match e {
         sqlx::Error::Database(db) => db.code().as_deref() == Some(UNIQUE_VIOLATION) && db.constraint() == Some(constraint),
         _ => false,
@@ -95,40 +108,31 @@ impl PostgresStore {
     /// Connects to the database at `url` (e.g. `postgres://user@host:5432/yibao`) and
     /// applies pending migrations.
     pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
-        let pool = PgPoolOptions::new().max_connections(POOL_SIZE).acquire_timeout(ACQUIRE_TIMEOUT).connect(url).await.map_err(backend)?;
-        let store = PostgresStore { pool };
-        store.migrate().await?;
-        Ok(store)
-    }
-
-    async fn migrate(&self) -> Result<(), StoreError> {
-        for (version, sql) in MIGRATIONS {
-            let mut tx = self.pool.begin().await.map_err(backend)?;
-            // Held until this transaction ends: a concurrent migrator waits here, then finds
-            // the migration applied.
-            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(MIGRATION_LOCK).execute(&mut *tx).await.map_err(backend)?;
-            sqlx::query(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
-            )
-            .execute(&mut *tx)
+        let options: PgConnectOptions = url.parse().map_err(backend)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.clone())
             .await
             .map_err(backend)?;
-            let applied: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
-                .bind(version)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(backend)?;
-            if applied.is_none() {
-                sqlx::raw_sql(sqlx::AssertSqlSafe(*sql)).execute(&mut *tx).await.map_err(backend)?;
-                sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)")
-                    .bind(version)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(backend)?;
-            }
-            tx.commit().await.map_err(backend)?;
-        }
-        Ok(())
+        migrate(&pool).await?;
+        let stats = std::sync::Arc::new(settle::WriterStats::default());
+        let settler = settle::spawn_writer(options, &stats)?;
+        Ok(PostgresStore { pool, settler, stats })
+    }
+
+    /// Group commit at work: (batch transactions, settlement requests in them) since the
+    /// store connected. Their ratio is the mean batch size.
+    #[must_use]
+    pub fn writer_stats(&self) -> (u64, u64) {
+        (self.stats.batches.load(Ordering::Relaxed), self.stats.requests.load(Ordering::Relaxed))
+    }
+
+    /// Batches that failed before their commit (a claim key settled meanwhile by another
+    /// server, a constraint, a deadlock) and were settled again request by request.
+    #[must_use]
+    pub fn writer_fallbacks(&self) -> u64 {
+        self.stats.fallbacks.load(Ordering::Relaxed)
     }
 
     /// A write transaction. The isolation level is named rather than taken from the
@@ -139,62 +143,128 @@ impl PostgresStore {
     }
 }
 
-/// Appends one audit entry to `region`'s chain inside `tx`. Takes the chain head's row lock,
-/// which every writer takes last.
+/// Applies the migrations not yet applied.
+async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
+    for (version, sql) in MIGRATIONS {
+        let mut tx = pool.begin().await.map_err(backend)?;
+        // Held until this transaction ends: a concurrent migrator waits here, then finds
+        // the migration applied.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(MIGRATION_LOCK).execute(&mut *tx).await.map_err(backend)?;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let applied: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+            .bind(version)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if applied.is_none() {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(*sql)).execute(&mut *tx).await.map_err(backend)?;
+            sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)").bind(version).execute(&mut *tx).await.map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// One audit entry to append: who, what, on which entity, and the change as JSON.
+#[derive(Debug)]
+pub(crate) struct NewAudit<'a> {
+    pub(crate) actor: &'a Actor,
+    pub(crate) action: &'a str,
+    pub(crate) entity: String,
+    pub(crate) detail: String,
+}
+
+/// Locks `region`'s chain head (creating it at the genesis hash if the region has none yet)
+/// and returns its number and hash. `ON CONFLICT DO UPDATE` locks the existing row and, in
+/// `READ COMMITTED`, returns its latest committed version after any wait.
+const HEAD_LOCK: &str = "INSERT INTO audit_heads (region_code, seq, hash) VALUES ($1, 0, $2) \
+     ON CONFLICT (region_code) DO UPDATE SET seq = audit_heads.seq RETURNING seq, hash";
+
+/// Appends entries (one array per column) and moves the head to the last, in one statement.
+const AUDIT_APPEND: &str = "WITH appended AS ( \
+         INSERT INTO audit_log (region_code, seq, at, actor, source, action, entity, detail, prev_hash, hash) \
+         SELECT $1, u.seq, u.at, u.actor, u.source, u.action, u.entity, u.detail, u.prev_hash, u.hash \
+         FROM unnest($2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[]) \
+             AS u(seq, at, actor, source, action, entity, detail, prev_hash, hash) \
+     ) \
+     UPDATE audit_heads SET seq = $11, hash = $12 WHERE region_code = $1";
+
+/// Appends `entries` to `region`'s chain inside `tx`, in order, in two statements whatever
+/// their number: the head's row lock (which every writer takes last, and holds until its
+/// transaction ends, so a region's entries are numbered and chained in commit order), then
+/// the entries and the new head.
+pub(crate) async fn append_audits(tx: &mut PgConnection, region: RegionCode, entries: Vec<NewAudit<'_>>) -> Result<(), StoreError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let region_code = region.to_string();
+    let (mut seq, mut hash): (i64, String) =
+        sqlx::query_as(HEAD_LOCK).bind(&region_code).bind(yibao_store::GENESIS_HASH).fetch_one(&mut *tx).await.map_err(backend)?;
+    let len = entries.len();
+    let (mut seqs, mut ats, mut actors, mut sources) =
+        (Vec::with_capacity(len), Vec::with_capacity(len), Vec::with_capacity(len), Vec::with_capacity(len));
+    let (mut actions, mut entities, mut details, mut prev_hashes, mut hashes) =
+        (Vec::with_capacity(len), Vec::with_capacity(len), Vec::with_capacity(len), Vec::with_capacity(len), Vec::with_capacity(len));
+    for new in entries {
+        seq += 1;
+        let mut entry = AuditEntry {
+            region: region_code.clone(),
+            seq,
+            at: new.actor.at_text(),
+            actor: new.actor.who.clone(),
+            source: new.actor.source.clone(),
+            action: new.action.to_owned(),
+            entity: new.entity,
+            detail: new.detail,
+            prev_hash: hash,
+            hash: String::new(),
+        };
+        entry.hash = entry_hash(&entry.prev_hash, &entry);
+        hash = entry.hash.clone();
+        seqs.push(entry.seq);
+        ats.push(entry.at);
+        actors.push(entry.actor);
+        sources.push(entry.source);
+        actions.push(entry.action);
+        entities.push(entry.entity);
+        details.push(entry.detail);
+        prev_hashes.push(entry.prev_hash);
+        hashes.push(entry.hash);
+    }
+    sqlx::query(AUDIT_APPEND)
+        .bind(&region_code)
+        .bind(seqs)
+        .bind(ats)
+        .bind(actors)
+        .bind(sources)
+        .bind(actions)
+        .bind(entities)
+        .bind(details)
+        .bind(prev_hashes)
+        .bind(hashes)
+        .bind(seq)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+/// Appends one audit entry to `region`'s chain inside `tx` (see [`append_audits`]).
 pub(crate) async fn audit(
-    tx: &mut Transaction<'static, Postgres>,
+    tx: &mut PgConnection,
     actor: &Actor,
     region: RegionCode,
     action: &str,
     entity: &str,
     detail: String,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO audit_heads (region_code, seq, hash) VALUES ($1, 0, $2) ON CONFLICT (region_code) DO NOTHING")
-        .bind(region.to_string())
-        .bind(yibao_store::GENESIS_HASH)
-        .execute(&mut **tx)
-        .await
-        .map_err(backend)?;
-    let (prev_seq, prev_hash): (i64, String) = sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE region_code = $1 FOR UPDATE")
-        .bind(region.to_string())
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(backend)?;
-    let mut entry = AuditEntry {
-        region: region.to_string(),
-        seq: prev_seq + 1,
-        at: actor.at_text(),
-        actor: actor.who.clone(),
-        source: actor.source.clone(),
-        action: action.to_owned(),
-        entity: entity.to_owned(),
-        detail,
-        prev_hash,
-        hash: String::new(),
-    };
-    entry.hash = entry_hash(&entry.prev_hash, &entry);
-    sqlx::query("INSERT INTO audit_log (region_code, seq, at, actor, source, action, entity, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
-        .bind(&entry.region)
-        .bind(entry.seq)
-        .bind(&entry.at)
-        .bind(&entry.actor)
-        .bind(&entry.source)
-        .bind(&entry.action)
-        .bind(&entry.entity)
-        .bind(&entry.detail)
-        .bind(&entry.prev_hash)
-        .bind(&entry.hash)
-        .execute(&mut **tx)
-        .await
-        .map_err(backend)?;
-    sqlx::query("UPDATE audit_heads SET seq = $2, hash = $3 WHERE region_code = $1")
-        .bind(&entry.region)
-        .bind(entry.seq)
-        .bind(&entry.hash)
-        .execute(&mut **tx)
-        .await
-        .map_err(backend)?;
-    Ok(())
+    append_audits(tx, region, vec![NewAudit { actor, action, entity: entity.to_owned(), detail }]).await
 }
 
 /// Audit entries a writer has yet to append. A writer that touches many rows collects its
@@ -220,20 +290,26 @@ impl Audits {
     /// Appends the entries inside `tx`, region by region in ascending order (in each region,
     /// in the order pushed): two writers spanning the same regions take their heads in the
     /// same order.
-    pub(crate) async fn append(mut self, tx: &mut Transaction<'static, Postgres>, actor: &Actor) -> Result<(), StoreError> {
+    pub(crate) async fn append(mut self, tx: &mut PgConnection, actor: &Actor) -> Result<(), StoreError> {
         self.0.sort_by_key(|entry| entry.region);
-        for entry in self.0 {
-            audit(tx, actor, entry.region, entry.action, &entry.entity, entry.detail).await?;
+        let mut entries = self.0.into_iter().peekable();
+        while let Some(first) = entries.next() {
+            let region = first.region;
+            let mut batch = vec![NewAudit { actor, action: first.action, entity: first.entity, detail: first.detail }];
+            while let Some(next) = entries.next_if(|entry| entry.region == region) {
+                batch.push(NewAudit { actor, action: next.action, entity: next.entity, detail: next.detail });
+            }
+            append_audits(tx, region, batch).await?;
         }
         Ok(())
     }
 }
 
 /// Where `person` is enrolled, as a refusal, if anywhere.
-async fn enrolled_already(tx: &mut Transaction<'static, Postgres>, person: &NationalId) -> Result<Option<StoreError>, StoreError> {
+async fn enrolled_already(tx: &mut PgConnection, person: &NationalId) -> Result<Option<StoreError>, StoreError> {
     let existing: Option<(String, String)> = sqlx::query_as("SELECT region_code, household_id FROM person_index WHERE person_id = $1")
         .bind(person.as_str())
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(backend)?;
     Ok(existing.map(|(region, household)| StoreError::AlreadyEnrolled { person: person.to_string(), region, household }))
@@ -242,7 +318,7 @@ async fn enrolled_already(tx: &mut Transaction<'static, Postgres>, person: &Nati
 /// Enrols one person inside `tx`: scope, one enrolment per national ID, the household
 /// exists; writes the index and the person, and queues the audit entry in `audits`.
 pub(crate) async fn insert_person(
-    tx: &mut Transaction<'static, Postgres>,
+    tx: &mut PgConnection,
     actor: &Actor,
     scope: RegionCode,
     person: NewPerson,
@@ -260,7 +336,7 @@ pub(crate) async fn insert_person(
     let household: Option<i32> = sqlx::query_scalar("SELECT 1 FROM households WHERE region_code = $1 AND household_id = $2")
         .bind(region.to_string())
         .bind(&person.household_id)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(backend)?;
     if household.is_none() {
@@ -281,7 +357,7 @@ pub(crate) async fn insert_person(
     .bind(id.as_str())
     .bind(region.to_string())
     .bind(&record.household_id)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await
     .map_err(backend)?;
     if indexed.rows_affected() == 0 {
@@ -298,7 +374,7 @@ pub(crate) async fn insert_person(
         .bind(json(&record.coverage)?)
         .bind(&record.enrolled_at)
         .bind(&record.updated_at)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await
         .map_err(backend)?;
     audits.push(region, "person.enrol", id.as_str(), json(&record)?);
@@ -307,7 +383,7 @@ pub(crate) async fn insert_person(
 
 /// Creates one household inside `tx`, and queues the audit entry in `audits`.
 pub(crate) async fn insert_household(
-    tx: &mut Transaction<'static, Postgres>,
+    tx: &mut PgConnection,
     actor: &Actor,
     scope: RegionCode,
     household: NewHousehold,
@@ -332,7 +408,7 @@ pub(crate) async fn insert_household(
     .bind(&record.household_id)
     .bind(&record.address)
     .bind(&record.created_at)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await
     .map_err(backend)?;
     if inserted.rows_affected() == 0 {
@@ -342,7 +418,7 @@ pub(crate) async fn insert_household(
     Ok(record)
 }
 
-fn person_from_row(row: &PgRow) -> Result<PersonRecord, StoreError> {
+pub(crate) fn person_from_row(row: &PgRow) -> Result<PersonRecord, StoreError> {
     Ok(PersonRecord {
         person_id: id_of(row.try_get("person_id").map_err(backend)?)?,
         name: row.try_get("name").map_err(backend)?,
@@ -354,7 +430,7 @@ fn person_from_row(row: &PgRow) -> Result<PersonRecord, StoreError> {
     })
 }
 
-fn claim_from_row(row: &PgRow) -> Result<ClaimRecord, StoreError> {
+pub(crate) fn claim_from_row(row: &PgRow) -> Result<ClaimRecord, StoreError> {
     let status: String = row.try_get("status").map_err(backend)?;
     Ok(ClaimRecord {
         region: region_of(row.try_get("region_code").map_err(backend)?)?,
@@ -380,14 +456,10 @@ const CLAIM_COLUMNS: &str = "region_code, institution_code, claim_id, person_id,
 /// The region of the person's enrolment, found through the global index, if it lies inside
 /// `scope`. A person outside the scope is reported as not found: a county learns nothing of
 /// another's people.
-pub(crate) async fn person_region(
-    tx: &mut Transaction<'static, Postgres>,
-    scope: RegionCode,
-    person: &NationalId,
-) -> Result<RegionCode, StoreError> {
+pub(crate) async fn person_region(tx: &mut PgConnection, scope: RegionCode, person: &NationalId) -> Result<RegionCode, StoreError> {
     let region: Option<String> = sqlx::query_scalar("SELECT region_code FROM person_index WHERE person_id = $1")
         .bind(person.as_str())
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(backend)?;
     let region = match region {
@@ -401,8 +473,8 @@ pub(crate) async fn person_region(
 }
 
 /// The person's row in `region`, locked until the end of `tx` when `for_update`.
-async fn load_person(
-    tx: &mut Transaction<'static, Postgres>,
+pub(crate) async fn load_person(
+    tx: &mut PgConnection,
     region: RegionCode,
     person: &NationalId,
     for_update: bool,
@@ -412,18 +484,14 @@ async fn load_person(
         sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {PERSON_COLUMNS} FROM persons WHERE region_code = $1 AND person_id = $2{lock}")))
             .bind(region.to_string())
             .bind(person.as_str())
-            .fetch_one(&mut **tx)
+            .fetch_one(&mut *tx)
             .await
             .map_err(backend)?;
     person_from_row(&row)
 }
 
 /// The person's row, if it lies inside `scope` (reads).
-async fn locate(
-    tx: &mut Transaction<'static, Postgres>,
-    scope: RegionCode,
-    person: &NationalId,
-) -> Result<(RegionCode, PersonRecord), StoreError> {
+async fn locate(tx: &mut PgConnection, scope: RegionCode, person: &NationalId) -> Result<(RegionCode, PersonRecord), StoreError> {
     let region = person_region(tx, scope, person).await?;
     Ok((region, load_person(tx, region, person, false).await?))
 }
@@ -431,7 +499,7 @@ async fn locate(
 /// The person's row, if it lies inside `scope`, locked until the end of `tx` (writes that
 /// change the coverage).
 async fn locate_for_update(
-    tx: &mut Transaction<'static, Postgres>,
+    tx: &mut PgConnection,
     scope: RegionCode,
     person: &NationalId,
 ) -> Result<(RegionCode, PersonRecord), StoreError> {
@@ -439,8 +507,8 @@ async fn locate_for_update(
     Ok((region, load_person(tx, region, person, true).await?))
 }
 
-async fn save_coverage(
-    tx: &mut Transaction<'static, Postgres>,
+pub(crate) async fn save_coverage(
+    tx: &mut PgConnection,
     actor: &Actor,
     region: RegionCode,
     person: &NationalId,
@@ -451,24 +519,19 @@ async fn save_coverage(
         .bind(actor.at_text())
         .bind(region.to_string())
         .bind(person.as_str())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await
         .map_err(backend)?;
     Ok(())
 }
 
-async fn load_accumulators(
-    tx: &mut Transaction<'static, Postgres>,
-    region: RegionCode,
-    person: &NationalId,
-    year: i32,
-) -> Result<Accumulators, StoreError> {
+async fn load_accumulators(tx: &mut PgConnection, region: RegionCode, person: &NationalId, year: i32) -> Result<Accumulators, StoreError> {
     let state: Option<String> =
         sqlx::query_scalar("SELECT state::text FROM accumulators WHERE region_code = $1 AND person_id = $2 AND year = $3")
             .bind(region.to_string())
             .bind(person.as_str())
             .bind(year)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *tx)
             .await
             .map_err(backend)?;
     state.map_or_else(|| Ok(Accumulators::new_year(year)), |s| from_json(&s))
@@ -477,8 +540,8 @@ async fn load_accumulators(
 /// The person's accumulators for `year`, with the row locked until the end of `tx`: the
 /// first lock every settlement and reversal takes. A zero row is written first if there is
 /// none, so that there is a row to lock (it goes away with the rest if `tx` rolls back).
-async fn lock_accumulators(
-    tx: &mut Transaction<'static, Postgres>,
+pub(crate) async fn lock_accumulators(
+    tx: &mut PgConnection,
     region: RegionCode,
     person: &NationalId,
     year: i32,
@@ -490,7 +553,7 @@ async fn lock_accumulators(
     .bind(person.as_str())
     .bind(year)
     .bind(json(&Accumulators::new_year(year))?)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await
     .map_err(backend)?;
     let state: String =
@@ -498,14 +561,14 @@ async fn lock_accumulators(
             .bind(region.to_string())
             .bind(person.as_str())
             .bind(year)
-            .fetch_one(&mut **tx)
+            .fetch_one(&mut *tx)
             .await
             .map_err(backend)?;
     from_json(&state)
 }
 
-async fn save_accumulators(
-    tx: &mut Transaction<'static, Postgres>,
+pub(crate) async fn save_accumulators(
+    tx: &mut PgConnection,
     region: RegionCode,
     person: &NationalId,
     acc: &Accumulators,
@@ -515,17 +578,17 @@ async fn save_accumulators(
         .bind(person.as_str())
         .bind(acc.year)
         .bind(json(acc)?)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await
         .map_err(backend)?;
     Ok(())
 }
 
-async fn find_claim(tx: &mut Transaction<'static, Postgres>, institution: &str, claim_id: &str) -> Result<Option<ClaimRecord>, StoreError> {
+pub(crate) async fn find_claim(tx: &mut PgConnection, institution: &str, claim_id: &str) -> Result<Option<ClaimRecord>, StoreError> {
     let region: Option<String> = sqlx::query_scalar("SELECT region_code FROM claim_keys WHERE institution_code = $1 AND claim_id = $2")
         .bind(institution)
         .bind(claim_id)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(backend)?;
     let Some(region) = region else { return Ok(None) };
@@ -535,7 +598,7 @@ async fn find_claim(tx: &mut Transaction<'static, Postgres>, institution: &str, 
     .bind(region)
     .bind(institution)
     .bind(claim_id)
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await
     .map_err(backend)?;
     claim_from_row(&row).map(Some)
@@ -544,7 +607,7 @@ async fn find_claim(tx: &mut Transaction<'static, Postgres>, institution: &str, 
 /// The answer to a request whose (institution, claim id) is already settled: the first
 /// settlement if the content is the same, a conflict if not, and not found if the first
 /// claim lies outside the caller's scope.
-fn replay(existing: ClaimRecord, scope: RegionCode, request: SettleRequest) -> Result<SettleOutcome, StoreError> {
+pub(crate) fn replay(existing: ClaimRecord, scope: RegionCode, request: SettleRequest) -> Result<SettleOutcome, StoreError> {
     check_scope(scope, existing.region)
         .map_err(|_| StoreError::ClaimNotFound { institution: request.institution_code.clone(), claim_id: request.claim_id.clone() })?;
     if existing.claim_json != request.claim_json {
@@ -680,99 +743,12 @@ impl Store for PostgresStore {
         request: SettleRequest,
         compute: SettleFn,
     ) -> Result<SettleOutcome, StoreError> {
-        let mut tx = self.write().await?;
-        if let Some(existing) = find_claim(&mut tx, &request.institution_code, &request.claim_id).await? {
-            return replay(existing, scope, request);
-        }
-        // Locks: the accumulators row, then the person's row, then (in `audit`) the chain head.
-        let region = person_region(&mut tx, scope, &request.person_id).await?;
-        let before = lock_accumulators(&mut tx, region, &request.person_id, request.year).await?;
-        let person = load_person(&mut tx, region, &request.person_id, true).await?;
-        let settlement = compute(&person.coverage, &before).map_err(|e| StoreError::Refused { code: e.code(), message: e.to_string() })?;
-        let after = settlement.accumulators;
-        if after.year != request.year {
-            return Err(StoreError::Invalid(format!("the claim counts against {}, not {}", after.year, request.year)));
-        }
-        let record = ClaimRecord {
-            region,
-            institution_code: request.institution_code,
-            claim_id: request.claim_id,
-            person_id: request.person_id,
-            year: request.year,
-            status: ClaimStatus::Settled,
-            settled_at: actor.at_text(),
-            medfee_fen: settlement.medfee_sumamt.get(),
-            fund_pay_fen: settlement.fund_pay_sumamt.get(),
-            psn_part_fen: settlement.psn_part_amt.get(),
-            settlement_json: json(&settlement)?,
-            claim_json: request.claim_json,
-            reversed_at: None,
-            reversal_reason: None,
-        };
-        let keyed = sqlx::query("INSERT INTO claim_keys (institution_code, claim_id, region_code) VALUES ($1, $2, $3)")
-            .bind(&record.institution_code)
-            .bind(&record.claim_id)
-            .bind(region.to_string())
-            .execute(&mut *tx)
-            .await;
-        match keyed {
-            // The same (institution, claim id) was settled meanwhile by a concurrent request:
-            // undo this attempt and answer as a retry would be answered.
-            Err(e) if is_unique_violation(&e, "claim_keys_pkey") => {
-                tx.rollback().await.map_err(backend)?;
-                let mut tx = self.pool.begin().await.map_err(backend)?;
-                let existing = find_claim(&mut tx, &record.institution_code, &record.claim_id).await?;
-                tx.commit().await.map_err(backend)?;
-                let existing = existing.ok_or_else(|| StoreError::Backend("a conflicting claim key has no claim".into()))?;
-                let request = SettleRequest {
-                    institution_code: record.institution_code,
-                    claim_id: record.claim_id,
-                    person_id: record.person_id,
-                    year: record.year,
-                    claim_json: record.claim_json,
-                };
-                return replay(existing, scope, request);
-            }
-            other => other.map_err(backend)?,
-        };
-        sqlx::query(
-            "INSERT INTO claims (region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, settlement, claim, acc_before, acc_after) \
-             VALUES ($1, $2, $3, $4, $5, 'settled', $6, $7, $8, $9, $10, $11, $12::jsonb, $13::jsonb)",
-        )
-        .bind(region.to_string())
-        .bind(&record.institution_code)
-        .bind(&record.claim_id)
-        .bind(record.person_id.as_str())
-        .bind(record.year)
-        .bind(&record.settled_at)
-        .bind(record.medfee_fen)
-        .bind(record.fund_pay_fen)
-        .bind(record.psn_part_fen)
-        .bind(&record.settlement_json)
-        .bind(&record.claim_json)
-        .bind(json(&before)?)
-        .bind(json(&after)?)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        save_accumulators(&mut tx, region, &record.person_id, &after).await?;
-        if settlement.acct_balance_after != person.coverage.personal_account_balance {
-            let mut coverage = person.coverage.clone();
-            coverage.personal_account_balance = settlement.acct_balance_after;
-            save_coverage(&mut tx, actor, region, &record.person_id, &coverage).await?;
-        }
-        let detail = format!(
-            "{{\"institution\":{},\"claim_id\":{},\"person\":\"{}\",\"medfee_fen\":{},\"fund_pay_fen\":{},\"psn_part_fen\":{}}}",
-            json(&record.institution_code)?,
-            json(&record.claim_id)?,
-            record.person_id,
-            record.medfee_fen,
-            record.fund_pay_fen,
-            record.psn_part_fen
-        );
-        audit(&mut tx, actor, region, "claim.settle", &format!("{}/{}", record.institution_code, record.claim_id), detail).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(SettleOutcome { claim: record, replayed: false })
+        // Committed by a writer task, in a group with the settlements queued beside it (see
+        // `settle`); the answer comes after the group's COMMIT.
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = settle::SettleJob { actor: actor.clone(), scope, request, compute, reply };
+        self.settler.send(job).await.map_err(|_| StoreError::Backend("the settlement writer has stopped".into()))?;
+        answer.await.map_err(|_| StoreError::Backend("the settlement writer stopped before answering".into()))?
     }
 
     async fn reverse(

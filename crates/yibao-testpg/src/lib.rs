@@ -4,6 +4,12 @@
 //! fresh directory under `/tmp` on a free port of `127.0.0.1`. Dropping the handle stops
 //! the server (`pg_ctl -m immediate stop`) and removes the directory.
 //!
+//! That server runs with `fsync=off`, `synchronous_commit=off` and `full_page_writes=off`
+//! ([`Durability::Off`]): tests do not need to survive a power cut, and run faster.
+//! [`TestPostgres::start_durable`] starts one with PostgreSQL's durable settings
+//! ([`Durability::Durable`]: a commit returns only once its WAL is on disk), for
+//! benchmarks whose figures must include the cost of durability.
+//!
 //! If the environment variable [`URL_ENV`] (`YIBAO_TEST_DATABASE_URL`) is set and not
 //! empty, nothing is started: the handle just carries that URL and dropping it does
 //! nothing.
@@ -41,6 +47,36 @@ const LOG_TAIL_LINES: usize = 30;
 /// Makes directory names unique among the handles of one process.
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// How a started server treats the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// `fsync=off`, `synchronous_commit=off`, `full_page_writes=off`: nothing waits for the
+    /// disk, and a crash of the machine may lose or corrupt data. For tests.
+    Off,
+    /// `fsync=on`, `synchronous_commit=on`, `full_page_writes=on` (PostgreSQL's defaults,
+    /// named explicitly): a commit returns once its WAL has been flushed to disk.
+    Durable,
+}
+
+impl Durability {
+    /// The server settings, as `postgres -c` options.
+    fn options(self) -> &'static str {
+        match self {
+            Durability::Off => "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+            Durability::Durable => "-c fsync=on -c synchronous_commit=on -c full_page_writes=on",
+        }
+    }
+
+    /// The settings in words, for reports.
+    #[must_use]
+    pub fn describe(self) -> &'static str {
+        match self {
+            Durability::Off => "fsync=off, synchronous_commit=off, full_page_writes=off",
+            Durability::Durable => "fsync=on, synchronous_commit=on, full_page_writes=on",
+        }
+    }
+}
+
 /// A PostgreSQL server for one test; see the [crate documentation](crate).
 #[derive(Debug)]
 pub struct TestPostgres {
@@ -59,6 +95,7 @@ struct Server {
     as_root: bool,
     /// Set once the server has been started, so drop knows to stop it.
     running: bool,
+    durability: Durability,
 }
 
 impl TestPostgres {
@@ -70,21 +107,42 @@ impl TestPostgres {
     /// A human-readable message if the PostgreSQL binaries are missing, or if the
     /// server could not be initialised or started (with the end of the server log).
     pub fn start() -> Result<Self, String> {
-        if let Some(url) = std::env::var_os(URL_ENV) {
-            let url = url.into_string().map_err(|_| format!("{URL_ENV} is not valid UTF-8"))?;
-            if !url.trim().is_empty() {
-                return Ok(Self { url: url.trim().to_owned(), server: None });
-            }
-        }
-        Self::start_server()
+        Self::from_env()?.map_or_else(|| Self::start_server_with(Durability::Off), Ok)
     }
 
-    /// Starts a fresh PostgreSQL server, ignoring [`URL_ENV`].
+    /// As [`TestPostgres::start`], but a server started here is durable
+    /// ([`Durability::Durable`]). A database named by [`URL_ENV`] is used as it is.
+    ///
+    /// # Errors
+    ///
+    /// As for [`TestPostgres::start`].
+    pub fn start_durable() -> Result<Self, String> {
+        Self::from_env()?.map_or_else(|| Self::start_server_with(Durability::Durable), Ok)
+    }
+
+    /// A handle on the database named by [`URL_ENV`], if set and not empty.
+    fn from_env() -> Result<Option<Self>, String> {
+        let Some(url) = std::env::var_os(URL_ENV) else { return Ok(None) };
+        let url = url.into_string().map_err(|_| format!("{URL_ENV} is not valid UTF-8"))?;
+        let url = url.trim();
+        Ok((!url.is_empty()).then(|| Self { url: url.to_owned(), server: None }))
+    }
+
+    /// Starts a fresh PostgreSQL server ([`Durability::Off`]), ignoring [`URL_ENV`].
     ///
     /// # Errors
     ///
     /// As for [`TestPostgres::start`].
     pub fn start_server() -> Result<Self, String> {
+        Self::start_server_with(Durability::Off)
+    }
+
+    /// Starts a fresh PostgreSQL server with the given durability, ignoring [`URL_ENV`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`TestPostgres::start`].
+    pub fn start_server_with(durability: Durability) -> Result<Self, String> {
         let bins = find_binaries()?;
         let as_root = running_as_root();
         let owner = if as_root { Some(ensure_postgres_user()?) } else { None };
@@ -92,7 +150,7 @@ impl TestPostgres {
         let dir = make_unique_dir()?;
         // From here on, dropping `server` removes the directory (and stops the server
         // once it runs), whatever goes wrong.
-        let mut server = Server { dir, pg_ctl: bins.pg_ctl.clone(), as_root, running: false };
+        let mut server = Server { dir, pg_ctl: bins.pg_ctl.clone(), as_root, running: false, durability };
         if let Some((uid, gid)) = owner {
             std::os::unix::fs::chown(&server.dir, Some(uid), Some(gid))
                 .map_err(|e| format!("cannot hand {} over to the {PG_OS_USER} user: {e}", server.dir.display()))?;
@@ -123,6 +181,13 @@ impl TestPostgres {
     #[must_use]
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The durability of a server started by this handle, or `None` when the URL came
+    /// from [`URL_ENV`] (whatever that server is configured with).
+    #[must_use]
+    pub fn durability(&self) -> Option<Durability> {
+        self.server.as_ref().map(|s| s.durability)
     }
 
     /// Temporary directory of a server started by this handle (holding `data/`, `log`
@@ -173,9 +238,9 @@ impl Server {
 
     fn pg_ctl_start(&mut self, port: u16) -> Result<(), String> {
         let options = format!(
-            "-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={} \
-             -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
-            self.dir.display()
+            "-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={} {}",
+            self.dir.display(),
+            self.durability.options()
         );
         let mut cmd = self.command(&self.pg_ctl);
         cmd.arg("-D").arg(self.data_dir()).arg("-l").arg(self.log_file()).arg("-o").arg(options).args(["-w", "-t", "60", "start"]);

@@ -63,3 +63,15 @@ fn start_honours_the_url_variable_when_set() {
         }
     }
 }
+
+#[test]
+fn durability_is_what_was_asked_for() {
+    let settings =
+        "select current_setting('fsync') || ',' || current_setting('synchronous_commit') || ',' || current_setting('full_page_writes')";
+    let durable = TestPostgres::start_server_with(yibao_testpg::Durability::Durable).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(durable.durability(), Some(yibao_testpg::Durability::Durable));
+    assert_eq!(psql(durable.url(), settings).trim(), "on,on,on");
+    let fast = start_timed();
+    assert_eq!(fast.durability(), Some(yibao_testpg::Durability::Off));
+    assert_eq!(psql(fast.url(), settings).trim(), "off,off,off");
+}
