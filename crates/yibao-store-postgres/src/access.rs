@@ -68,12 +68,7 @@ fn contribution_from_row(row: &PgRow) -> Result<ContributionRecord, StoreError> 
 
 impl AccessStore for PostgresStore {
     async fn create_staff(&self, actor: &Actor, staff: NewStaff) -> Result<StaffRecord, StoreError> {
-        if staff.username.is_empty()
-            || staff.username.len() > 64
-            || !staff.username.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-        {
-            return Err(StoreError::Invalid("a username has 1 to 64 letters, digits, '-', '_' or '.'".into()));
-        }
+        staff.check()?;
         let mut tx = self.write().await?;
         // Refused if the account exists, or is created meanwhile by a concurrent request (this
         // insert waits for it to commit, then inserts nothing).
@@ -177,13 +172,7 @@ impl AccessStore for PostgresStore {
     }
 
     async fn create_institution(&self, actor: &Actor, institution: NewInstitution) -> Result<InstitutionRecord, StoreError> {
-        let code = institution.code.as_bytes();
-        if code.len() != 12 || !matches!(code[0], b'H' | b'P') || !code[1..].iter().all(u8::is_ascii_digit) {
-            return Err(StoreError::Invalid(format!(
-                "'{}' is not a designated institution code: 'H' or 'P', 6-digit region, 5-digit serial",
-                institution.code
-            )));
-        }
+        institution.check()?;
         let mut tx = self.write().await?;
         // Refused if the code exists, or is created meanwhile (as for staff accounts). An API
         // key hash already in use fails on its unique constraint, as on SQLite.

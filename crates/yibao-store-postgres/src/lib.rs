@@ -673,18 +673,7 @@ impl Store for PostgresStore {
     ) -> Result<PersonRecord, StoreError> {
         let mut tx = self.write().await?;
         let (region, mut record) = locate_for_update(&mut tx, scope, person).await?;
-        let history = record
-            .coverage
-            .tier_history
-            .as_mut()
-            .ok_or_else(|| StoreError::Invalid("the person has no tier (the city has no tiers)".into()))?;
-        if change.requested_on < history.since || history.changes.last().is_some_and(|last| change.requested_on < last.requested_on) {
-            return Err(StoreError::Invalid(format!("a tier change on {} is before the person's last tier event", change.requested_on)));
-        }
-        if history.changes.len() >= yibao_engine::TIER_CHANGES_LIMIT {
-            return Err(StoreError::Invalid(format!("a person's tier history holds at most {} changes", yibao_engine::TIER_CHANGES_LIMIT)));
-        }
-        history.changes.push(change);
+        record.request_tier_change(change)?;
         save_coverage(&mut tx, actor, region, person, &record.coverage).await?;
         audit(&mut tx, actor, region, "person.tier_change", person.as_str(), json(&change)?).await?;
         tx.commit().await.map_err(backend)?;
@@ -695,13 +684,7 @@ impl Store for PostgresStore {
     async fn end_coverage(&self, actor: &Actor, scope: RegionCode, person: &NationalId, until: Date) -> Result<PersonRecord, StoreError> {
         let mut tx = self.write().await?;
         let (region, mut record) = locate_for_update(&mut tx, scope, person).await?;
-        if until < record.coverage.coverage_from {
-            return Err(StoreError::Invalid(format!(
-                "coverage cannot end on {until}, before it began on {}",
-                record.coverage.coverage_from
-            )));
-        }
-        record.coverage.coverage_until = Some(until);
+        record.end_coverage(until)?;
         save_coverage(&mut tx, actor, region, person, &record.coverage).await?;
         audit(&mut tx, actor, region, "person.end_coverage", person.as_str(), format!("{{\"until\":\"{until}\"}}")).await?;
         tx.commit().await.map_err(backend)?;
