@@ -19,7 +19,7 @@ pub struct PersonFile {
     pub accumulators: Option<Accumulators>,
 }
 
-fn read(path: &Path) -> Result<String, String> {
+pub fn read(path: &Path) -> Result<String, String> {
     let size = std::fs::metadata(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?.len();
     if size > FILE_LIMIT_BYTES {
         return Err(format!("{}: {size} bytes is larger than the {FILE_LIMIT_BYTES} bytes a file may have", path.display()));

@@ -6,6 +6,7 @@ mod audit;
 mod demo;
 mod files;
 mod serve;
+mod synth;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +42,12 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Write a synthetic city (insured persons, designated institutions and a year of
+    /// claims) to CSV files, one pair per block of persons.
+    Synth(synth::SynthArgs),
+    /// Simulate a synthetic city's year in memory: enrolment, contributions, every claim
+    /// settled, the fund books, monthly pooling and the year end; print the statements.
+    Simulate(synth::SimulateArgs),
     /// Settle one claim (one-bill settlement through every layer) and print it as JSON.
     Settle {
         /// The policy pack (TOML).
@@ -99,6 +106,8 @@ fn main() -> ExitCode {
         Command::Policy { command: PolicyCommand::Check { files } } => policy_check(&files),
         Command::Audit { command: AuditCommand::Verify { data_dir, database_url } } => audit::verify(&data_dir, database_url.as_deref()),
         Command::Settle { policy, claim, person, explain, lang } => settle_command(&policy, &claim, person.as_deref(), explain, lang),
+        Command::Synth(args) => synth::synth(&args),
+        Command::Simulate(args) => synth::simulate_command(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

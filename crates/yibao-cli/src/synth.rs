@@ -1,0 +1,262 @@
+//! `yibao synth` (the synthetic city to files) and `yibao simulate` (its year in memory).
+//! Everything that decides a person, a claim or an amount is in `yibao-synth`; this module
+//! parses arguments, runs the worker threads that write files, shows progress and prints.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Instant;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use yibao_policy::Policy;
+use yibao_synth::format::{CLAIM_HEADER, FORMAT, INSTITUTION_HEADER, PERSON_HEADER, write_claim, write_institution, write_person};
+use yibao_synth::{City, Config, Financing, SimOptions, apply_reform, render, render_comparison, simulate};
+
+use crate::demo::DEMO_POLICY;
+use crate::files;
+
+/// What both commands share: which city.
+#[derive(Args, Debug)]
+pub struct CityArgs {
+    /// Insured persons, 1000 to 13000000.
+    #[arg(long)]
+    insured: u64,
+    /// The seed: the same seed gives the same city and year, whatever the threads.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The calendar year of the claims.
+    #[arg(long, default_value_t = yibao_synth::DEFAULT_YEAR)]
+    year: i32,
+    /// Worker threads (default: the machine's cores). The output does not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Persons per block, the unit of generation. Part of the city's identity: another
+    /// block size draws another city.
+    #[arg(long, default_value_t = yibao_synth::assumptions::BLOCK_PERSONS)]
+    block_persons: u32,
+}
+
+#[derive(Args, Debug)]
+pub struct SynthArgs {
+    #[command(flatten)]
+    city: CityArgs,
+    /// The directory to write into (created if missing; files of the same names are replaced).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct SimulateArgs {
+    #[command(flatten)]
+    city: CityArgs,
+    /// The policy pack (TOML) for the demo city; default: the embedded policies/demo-city.toml.
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// A reform (TOML overlay of [[param]] entries and [financing]): simulate the same year
+    /// under the pack and under the pack with the reform, and print them side by side.
+    #[arg(long)]
+    reform: Option<PathBuf>,
+}
+
+impl CityArgs {
+    fn city(&self) -> Result<City, String> {
+        let config = Config { insured: self.insured, seed: self.seed, year: self.year, block_persons: self.block_persons };
+        City::new(config).map_err(|e| format!("{e} [synth.config]"))
+    }
+
+    fn threads(&self) -> usize {
+        self.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)).max(1)
+    }
+}
+
+fn progress(total: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    let template = format!("{{elapsed_precise}} [{{bar:40}}] {{human_pos}}/{{human_len}} {what} ({{per_sec}}, {{eta}} left)");
+    if let Ok(style) = ProgressStyle::with_template(&template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+fn create(path: &Path) -> Result<BufWriter<File>, String> {
+    File::create(path).map(|f| BufWriter::with_capacity(1 << 20, f)).map_err(|e| format!("{}: cannot write: {e}", path.display()))
+}
+
+fn write_err(path: &Path) -> impl Fn(std::io::Error) -> String + '_ {
+    move |e| format!("{}: cannot write: {e}", path.display())
+}
+
+/// One block's two files; returns (persons, claims) written.
+fn write_block(city: &City, dir: &Path, index: u32) -> Result<(u64, u64), String> {
+    let block = city.block(index);
+    let persons_path = dir.join("persons").join(format!("persons-{index:05}.csv"));
+    let mut out = create(&persons_path)?;
+    let mut line = String::with_capacity(256);
+    writeln!(out, "{PERSON_HEADER}").map_err(write_err(&persons_path))?;
+    for person in &block.persons {
+        line.clear();
+        write_person(&mut line, city, person);
+        line.push('\n');
+        out.write_all(line.as_bytes()).map_err(write_err(&persons_path))?;
+    }
+    out.flush().map_err(write_err(&persons_path))?;
+    let claims_path = dir.join("claims").join(format!("claims-{index:05}.csv"));
+    let mut out = create(&claims_path)?;
+    writeln!(out, "{CLAIM_HEADER}").map_err(write_err(&claims_path))?;
+    let events = block.claims(city);
+    let mut claim = None;
+    for event in &events {
+        let person = block.person(event).ok_or("a claim's person is in its block")?;
+        let claim = match &mut claim {
+            Some(c) => {
+                city.fill_claim(person, event, c);
+                c
+            }
+            None => claim.insert(city.claim(person, event)),
+        };
+        line.clear();
+        write_claim(&mut line, person.id, claim);
+        line.push('\n');
+        out.write_all(line.as_bytes()).map_err(write_err(&claims_path))?;
+    }
+    out.flush().map_err(write_err(&claims_path))?;
+    Ok((block.persons.len() as u64, events.len() as u64))
+}
+
+pub fn synth(args: &SynthArgs) -> Result<(), String> {
+    let city = args.city.city()?;
+    let dir = &args.out;
+    for sub in ["persons", "claims"] {
+        std::fs::create_dir_all(dir.join(sub)).map_err(|e| format!("{}: cannot create: {e}", dir.join(sub).display()))?;
+    }
+    let started = Instant::now();
+    let path = dir.join("institutions.csv");
+    let mut out = create(&path)?;
+    writeln!(out, "{INSTITUTION_HEADER}").map_err(write_err(&path))?;
+    let mut line = String::new();
+    for institution in &city.institutions {
+        line.clear();
+        write_institution(&mut line, institution);
+        writeln!(out, "{line}").map_err(write_err(&path))?;
+    }
+    out.flush().map_err(write_err(&path))?;
+
+    let blocks = city.config.blocks();
+    let bar = progress(city.config.insured, "persons");
+    let next = AtomicU32::new(0);
+    let written: Mutex<Vec<(u32, u64, u64)>> = Mutex::new(Vec::new());
+    let failure: Mutex<Option<String>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..args.city.threads() {
+            scope.spawn(|| {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    if index >= blocks {
+                        break;
+                    }
+                    match write_block(&city, dir, index) {
+                        Ok((persons, claims)) => {
+                            written.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((index, persons, claims));
+                            bar.inc(persons);
+                        }
+                        Err(e) => {
+                            *failure.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e);
+                            next.store(blocks, Ordering::Relaxed);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    bar.finish_and_clear();
+    if let Some(e) = failure.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
+        return Err(e);
+    }
+    let mut written = written.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    written.sort_unstable();
+    let claims: u64 = written.iter().map(|w| w.2).sum();
+    let manifest = serde_json::json!({
+        "format": FORMAT,
+        "city": city.city.to_string(),
+        "counties": city.counties.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "insured": city.config.insured,
+        "seed": city.config.seed,
+        "year": city.config.year,
+        "block_persons": city.config.block_persons,
+        "institutions": city.institutions.len(),
+        "claims": claims,
+        "catalogue": "policies/demo-city.toml",
+        "files": written.iter().map(|(index, persons, claims)| serde_json::json!({
+            "persons": format!("persons/persons-{index:05}.csv"),
+            "person_lines": persons,
+            "claims": format!("claims/claims-{index:05}.csv"),
+            "claim_lines": claims,
+        })).collect::<Vec<_>>(),
+    });
+    let path = dir.join("manifest.json");
+    let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())?;
+    std::fs::write(&path, text + "\n").map_err(write_err(&path))?;
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "wrote {} insured ({} blocks) and {} claims of {} to {}",
+        city.config.insured,
+        blocks,
+        claims,
+        city.config.year,
+        dir.display()
+    );
+    eprintln!("{seconds:.1} s, {:.0} claims/s, {} threads", claims as f64 / seconds.max(1e-9), args.city.threads());
+    Ok(())
+}
+
+pub fn simulate_command(args: &SimulateArgs) -> Result<(), String> {
+    let (label, text) = match &args.policy {
+        Some(path) => (path.display().to_string(), files::read(path)?),
+        None => ("policies/demo-city.toml (embedded)".to_owned(), DEMO_POLICY.to_owned()),
+    };
+    let policy = Policy::from_toml(&label, &text).map_err(|e| e.to_string())?;
+    let reform = match &args.reform {
+        Some(path) => {
+            let (merged, reform) = apply_reform(&text, &files::read(path)?, Financing::default())
+                .map_err(|e| format!("{}: {e} [synth.reform]", path.display()))?;
+            let policy = Policy::from_toml(&format!("{label} with the reform {}", path.display()), &merged)
+                .map_err(|e| format!("{e}\n{}: the reform does not make a valid pack [synth.reform]", path.display()))?;
+            Some((policy, reform))
+        }
+        None => None,
+    };
+    let city = args.city.city()?;
+    let threads = args.city.threads();
+    let runs = if reform.is_some() { 2 } else { 1 };
+    let bar = progress(city.config.insured * runs, "persons");
+    let started = Instant::now();
+    let result = simulate(&city, &policy, &SimOptions { threads, ..SimOptions::default() }, &|persons| bar.inc(persons))
+        .map_err(|e| format!("{e} [synth.simulate]"))?;
+    if let Some((reformed, reform)) = &reform {
+        let options = SimOptions { threads, financing: reform.financing };
+        let other = simulate(&city, reformed, &options, &|persons| bar.inc(persons)).map_err(|e| format!("{e} [synth.simulate]"))?;
+        bar.finish_and_clear();
+        print!("{}", render_comparison(&result, &other, &reform.name));
+        eprintln!(
+            "the reform replaced {} and added {} entries; {} claims refused under it; {:.1} s for both years",
+            reform.replaced,
+            reform.added,
+            other.refused(),
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(());
+    }
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    print!("{}", render(&result));
+    eprintln!(
+        "simulated {} insured and {} claims in {seconds:.1} s ({:.0} claims/s, {threads} threads)",
+        city.config.insured,
+        result.claims() + result.refused(),
+        (result.claims() + result.refused()) as f64 / seconds.max(1e-9)
+    );
+    Ok(())
+}

@@ -1,0 +1,182 @@
+//! `yibao synth` and `yibao simulate` end to end on a small city: the files are the same
+//! whatever the threads, read back and settle under the demo pack; the simulation prints
+//! the same statements whatever the threads; bad input exits 1 with a stable code.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use yibao_engine::{Accumulators, Explain, settle};
+use yibao_policy::Policy;
+use yibao_synth::format::{CLAIM_HEADER, PERSON_HEADER, parse_claim, parse_person};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn yibao(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_yibao")).args(args).current_dir(root()).output().expect("runs yibao")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("yibao-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Every file under `dir`, relative path → bytes.
+fn files(dir: &Path) -> HashMap<String, Vec<u8>> {
+    let mut out = HashMap::new();
+    for sub in ["", "persons", "claims"] {
+        for entry in std::fs::read_dir(dir.join(sub)).expect("a directory") {
+            let path = entry.expect("entry").path();
+            if path.is_file() {
+                let name = path.strip_prefix(dir).expect("inside").to_string_lossy().into_owned();
+                out.insert(name, std::fs::read(&path).expect("read"));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn synth_writes_the_same_city_with_any_threads_and_it_settles() {
+    let (one, two) = (temp("synth-1"), temp("synth-2"));
+    for (dir, threads) in [(&one, "1"), (&two, "2")] {
+        let out = yibao(&[
+            "synth",
+            "--insured",
+            "2500",
+            "--seed",
+            "9",
+            "--block-persons",
+            "1000",
+            "--threads",
+            threads,
+            "--out",
+            dir.to_str().expect("utf-8"),
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("wrote 2500 insured (3 blocks)"), "{}", text(&out.stdout));
+    }
+    let written = files(&one);
+    assert_eq!(written, files(&two), "the same files, byte for byte, with 1 and 2 threads");
+    assert_eq!(written.len(), 1 + 1 + 3 + 3, "manifest, institutions, 3 person files, 3 claim files: {:?}", written.keys());
+
+    let manifest: serde_json::Value = serde_json::from_slice(&written["manifest.json"]).expect("JSON");
+    assert_eq!(manifest["format"], "yibao-synth/1");
+    assert_eq!(manifest["insured"], 2500);
+    let policy = Policy::from_toml("demo-city.toml", &std::fs::read_to_string(root().join("policies/demo-city.toml")).expect("pack"))
+        .expect("loads");
+    let mut persons = HashMap::new();
+    let mut claims = 0u64;
+    let mut state: HashMap<String, Accumulators> = HashMap::new();
+    for file in manifest["files"].as_array().expect("files") {
+        let body = text(&written[file["persons"].as_str().expect("name")]);
+        let mut lines = body.lines();
+        assert_eq!(lines.next(), Some(PERSON_HEADER));
+        let mut count = 0;
+        for line in lines {
+            let (coverage, _) = parse_person(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+            persons.insert(coverage.person_id, coverage);
+            count += 1;
+        }
+        assert_eq!(file["person_lines"], count);
+        // The claims are in date order and settle, each person's in turn.
+        let body = text(&written[file["claims"].as_str().expect("name")]);
+        let mut lines = body.lines();
+        assert_eq!(lines.next(), Some(CLAIM_HEADER));
+        let mut last = String::new();
+        for line in lines {
+            let (id, claim) = parse_claim(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+            let day = claim.discharge_date.to_string();
+            assert!(day >= last, "date order: {line}");
+            last = day;
+            let coverage = &persons[&id];
+            let accumulators = state.entry(id.to_string()).or_insert_with(|| Accumulators::new_year(2025));
+            let settled =
+                settle(&policy, &claim, coverage, accumulators, Explain::Off).unwrap_or_else(|e| panic!("{line}: [{}] {e}", e.code()));
+            *accumulators = settled.accumulators;
+            claims += 1;
+        }
+    }
+    assert_eq!(persons.len(), 2500);
+    assert_eq!(manifest["claims"], claims);
+    assert!(claims > 12_000, "{claims} claims for 2 500 insured");
+    let _ = std::fs::remove_dir_all(&one);
+    let _ = std::fs::remove_dir_all(&two);
+}
+
+#[test]
+fn simulate_prints_the_same_year_with_any_threads() {
+    let run = |threads: &str| yibao(&["simulate", "--insured", "2500", "--seed", "4", "--block-persons", "1000", "--threads", threads]);
+    let one = run("1");
+    assert!(one.status.success(), "{}", text(&one.stderr));
+    let report = text(&one.stdout);
+    for expected in [
+        "Synthetic city-year 2025",
+        "2,500 insured, seed 4, policy demo-city",
+        "(refused: 0)",
+        "职工基本医疗保险基金 employee@419900",
+        "城乡居民基本医疗保险基金 resident@419900",
+        "城乡居民大病保险资金 resident-critical-illness@419900",
+        "生育保险基金 maternity@419900",
+        "医疗救助基金 medical-assistance@419900",
+        "市级调剂金 municipal-adjustment@419900",
+        "419921 东县",
+        "every fund balances",
+    ] {
+        assert!(report.contains(expected), "{expected} missing from:\n{report}");
+    }
+    assert!(text(&one.stderr).contains("claims/s"), "{}", text(&one.stderr));
+    let two = run("2");
+    assert!(two.status.success(), "{}", text(&two.stderr));
+    assert_eq!(text(&two.stdout), report, "the same report with 1 and 2 threads");
+    // An explicit pack file gives the same year as the embedded one.
+    let file = yibao(&["simulate", "--insured", "2500", "--seed", "4", "--block-persons", "1000", "--policy", "policies/demo-city.toml"]);
+    assert!(file.status.success(), "{}", text(&file.stderr));
+    assert_eq!(text(&file.stdout), report);
+}
+
+#[test]
+fn bad_city_or_pack_exits_1_with_a_stable_code() {
+    let small = yibao(&["simulate", "--insured", "10"]);
+    assert_eq!(small.status.code(), Some(1));
+    assert!(text(&small.stderr).contains("[synth.config]"), "{}", text(&small.stderr));
+    let other = yibao(&["simulate", "--insured", "1000", "--policy", "policies/smx-2021.toml"]);
+    assert_eq!(other.status.code(), Some(1));
+    assert!(text(&other.stderr).contains("[synth.simulate]") && text(&other.stderr).contains("411200"), "{}", text(&other.stderr));
+    assert!(other.stdout.is_empty());
+    let dir = temp("synth-bad");
+    let out = yibao(&["synth", "--insured", "20000000", "--out", dir.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("[synth.config]"), "{}", text(&out.stderr));
+    assert!(!dir.exists(), "nothing is written for a refused city");
+    let usage = yibao(&["simulate"]);
+    assert_eq!(usage.status.code(), Some(2), "--insured is required");
+}
+
+#[test]
+fn simulate_with_a_reform_prints_it_beside_the_baseline() {
+    let out = yibao(&["simulate", "--insured", "2000", "--seed", "2", "--reform", "examples/reforms/tier3-inpatient-plus5.toml"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("Reform: Tier-3 residents"), "{stdout}");
+    for expected in ["baseline", "reform", "resident 419900 city", "Out-of-pocket by income group", "balance: reform"] {
+        assert!(stdout.contains(expected), "{expected} missing:\n{stdout}");
+    }
+    assert!(text(&out.stderr).contains("the reform replaced 3 and added 0 entries"), "{}", text(&out.stderr));
+    let dir = temp("reform-bad");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "[reform]\nname = \"gap\"\n[[param]]\nkey = \"pooled.annual_cap\"\nscheme = \"resident\"\ntier = 3\nvalues = [{ from = \"2025-01-01\", value = 160000, cite = \"\" }]\n").expect("write");
+    let out = yibao(&["simulate", "--insured", "1000", "--reform", bad.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("[synth.reform]"), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
