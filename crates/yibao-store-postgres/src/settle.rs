@@ -76,7 +76,6 @@
 //! [`WRITER_CONNECTIONS`] connections: one batch committing while the next is written.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -85,7 +84,7 @@ use sqlx::{Connection, Row};
 use tokio::sync::{mpsc, oneshot};
 use yibao_domain::{NationalId, RegionCode};
 use yibao_engine::{Accumulators, Coverage};
-use yibao_store::{Actor, ClaimRecord, ClaimStatus, SettleFn, SettleOutcome, SettleRequest, StoreError};
+use yibao_store::{Actor, SettleFn, SettleOutcome, SettleRequest, StoreError};
 
 use crate::{
     NewAudit, append_audits, audit, backend, find_claim, is_unique_violation, json, load_person, lock_accumulators, person_from_row,
@@ -559,38 +558,15 @@ async fn try_batch(
         let (Some(before), Some(person)) = (accumulators.get(&acc_key).copied(), persons.get_mut(&person_key)) else {
             return Err(StoreError::Backend("a locked row went missing".into()).into());
         };
-        let settlement = match std::panic::catch_unwind(AssertUnwindSafe(|| (r.compute)(&person.coverage, &before))) {
-            Ok(Ok(settlement)) => settlement,
-            Ok(Err(e)) => {
-                answers[i] = Some(Err(StoreError::Refused { code: e.code(), message: e.to_string() }));
-                continue;
-            }
-            Err(_) => {
-                answers[i] = Some(Err(StoreError::Backend("the settlement computation panicked".into())));
+        let settlement = match yibao_store::run_settlement(&r.compute, &person.coverage, &before, r.request.year) {
+            Ok(settlement) => settlement,
+            Err(refused) => {
+                answers[i] = Some(Err(refused));
                 continue;
             }
         };
         let after = settlement.accumulators;
-        if after.year != r.request.year {
-            answers[i] = Some(Err(StoreError::Invalid(format!("the claim counts against {}, not {}", after.year, r.request.year))));
-            continue;
-        }
-        let record = ClaimRecord {
-            region,
-            institution_code: r.request.institution_code.clone(),
-            claim_id: r.request.claim_id.clone(),
-            person_id: r.request.person_id,
-            year: r.request.year,
-            status: ClaimStatus::Settled,
-            settled_at: r.actor.at_text(),
-            medfee_fen: settlement.medfee_sumamt.get(),
-            fund_pay_fen: settlement.fund_pay_sumamt.get(),
-            psn_part_fen: settlement.psn_part_amt.get(),
-            settlement_json: json(&settlement)?,
-            claim_json: r.request.claim_json.clone(),
-            reversed_at: None,
-            reversal_reason: None,
-        };
+        let record = yibao_store::settled_claim(region, &r.request, &settlement, r.actor.at_text())?;
         claims.region.push(region.to_string());
         claims.institution.push(record.institution_code.clone());
         claims.claim_id.push(record.claim_id.clone());
@@ -713,29 +689,9 @@ pub(crate) async fn settle_one(
     let region = person_region(&mut tx, scope, &request.person_id).await?;
     let before = lock_accumulators(&mut tx, region, &request.person_id, request.year).await?;
     let person = load_person(&mut tx, region, &request.person_id, true).await?;
-    let settlement = std::panic::catch_unwind(AssertUnwindSafe(|| compute(&person.coverage, &before)))
-        .map_err(|_| StoreError::Backend("the settlement computation panicked".into()))?
-        .map_err(|e| StoreError::Refused { code: e.code(), message: e.to_string() })?;
+    let settlement = yibao_store::run_settlement(compute, &person.coverage, &before, request.year)?;
     let after = settlement.accumulators;
-    if after.year != request.year {
-        return Err(StoreError::Invalid(format!("the claim counts against {}, not {}", after.year, request.year)));
-    }
-    let record = ClaimRecord {
-        region,
-        institution_code: request.institution_code,
-        claim_id: request.claim_id,
-        person_id: request.person_id,
-        year: request.year,
-        status: ClaimStatus::Settled,
-        settled_at: actor.at_text(),
-        medfee_fen: settlement.medfee_sumamt.get(),
-        fund_pay_fen: settlement.fund_pay_sumamt.get(),
-        psn_part_fen: settlement.psn_part_amt.get(),
-        settlement_json: json(&settlement)?,
-        claim_json: request.claim_json,
-        reversed_at: None,
-        reversal_reason: None,
-    };
+    let record = yibao_store::settled_claim(region, &request, &settlement, actor.at_text())?;
     let keyed = sqlx::query("INSERT INTO claim_keys (institution_code, claim_id, region_code) VALUES ($1, $2, $3)")
         .bind(&record.institution_code)
         .bind(&record.claim_id)

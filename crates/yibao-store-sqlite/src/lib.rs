@@ -17,7 +17,8 @@ use yibao_domain::{NationalId, RegionCode};
 use yibao_engine::{Accumulators, Coverage, TierChange};
 use yibao_store::{
     Actor, AuditEntry, ClaimRecord, ClaimStatus, GENESIS_HASH, HouseholdRecord, NewHousehold, NewPerson, PersonQuery, PersonRecord,
-    PersonUpdate, SEARCH_LIMIT, SettleFn, SettleOutcome, SettleRequest, Store, StoreError, check_scope, entry_hash,
+    PersonUpdate, SEARCH_LIMIT, SettleFn, SettleOutcome, SettleRequest, Store, StoreError, check_scope, entry_hash, run_settlement,
+    settled_claim,
 };
 
 pub use db::BATCH_LEN_MAX;
@@ -371,27 +372,9 @@ fn settle_in(conn: &Connection, actor: &Actor, scope: RegionCode, request: Settl
     }
     let (region, person) = locate(conn, scope, &request.person_id)?;
     let before = load_accumulators(conn, region, &request.person_id, request.year)?;
-    let settlement = compute(&person.coverage, &before).map_err(|e| StoreError::Refused { code: e.code(), message: e.to_string() })?;
+    let settlement = run_settlement(compute, &person.coverage, &before, request.year)?;
     let after = settlement.accumulators;
-    if after.year != request.year {
-        return Err(StoreError::Invalid(format!("the claim counts against {}, not {}", after.year, request.year)));
-    }
-    let record = ClaimRecord {
-        region,
-        institution_code: request.institution_code,
-        claim_id: request.claim_id,
-        person_id: request.person_id,
-        year: request.year,
-        status: ClaimStatus::Settled,
-        settled_at: actor.at_text(),
-        medfee_fen: settlement.medfee_sumamt.get(),
-        fund_pay_fen: settlement.fund_pay_sumamt.get(),
-        psn_part_fen: settlement.psn_part_amt.get(),
-        settlement_json: json(&settlement)?,
-        claim_json: request.claim_json,
-        reversed_at: None,
-        reversal_reason: None,
-    };
+    let record = settled_claim(region, &request, &settlement, actor.at_text())?;
     let region_text = region.to_string();
     exec(
         conn,

@@ -45,6 +45,40 @@ pub fn engine_settlement(policy: std::sync::Arc<yibao_policy::Policy>, claim: yi
     std::sync::Arc::new(move |coverage: &Coverage, acc: &Accumulators| yibao_engine::settle(&policy, &claim, coverage, acc, explain))
 }
 
+/// Runs `compute` on the values a store read under its locks. A refusal is
+/// [`StoreError::Refused`]; a panic is [`StoreError::Backend`] (the computation is the
+/// caller's code, and a bug in it must fail its own request, not the store's writer); a
+/// settlement counted against another year than the request's is [`StoreError::Invalid`].
+pub fn run_settlement(compute: &SettleFn, coverage: &Coverage, before: &Accumulators, year: i32) -> Result<Settlement, StoreError> {
+    let settlement = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| compute(coverage, before)))
+        .map_err(|_| StoreError::Backend("the settlement computation panicked".into()))?
+        .map_err(|e| StoreError::Refused { code: e.code(), message: e.to_string() })?;
+    if settlement.accumulators.year != year {
+        return Err(StoreError::Invalid(format!("the claim counts against {}, not {year}", settlement.accumulators.year)));
+    }
+    Ok(settlement)
+}
+
+/// The claim row of a fresh settlement of `request` in `region`.
+pub fn settled_claim(region: RegionCode, request: &SettleRequest, settlement: &Settlement, settled_at: String) -> Result<ClaimRecord, StoreError> {
+    Ok(ClaimRecord {
+        region,
+        institution_code: request.institution_code.clone(),
+        claim_id: request.claim_id.clone(),
+        person_id: request.person_id,
+        year: request.year,
+        status: ClaimStatus::Settled,
+        settled_at,
+        medfee_fen: settlement.medfee_sumamt.get(),
+        fund_pay_fen: settlement.fund_pay_sumamt.get(),
+        psn_part_fen: settlement.psn_part_amt.get(),
+        settlement_json: serde_json::to_string(settlement).map_err(|e| StoreError::Backend(e.to_string()))?,
+        claim_json: request.claim_json.clone(),
+        reversed_at: None,
+        reversal_reason: None,
+    })
+}
+
 /// Why a store operation did not happen. Nothing was written when any of these is returned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
