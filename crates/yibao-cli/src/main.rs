@@ -43,7 +43,8 @@ enum Command {
         command: AuditCommand,
     },
     /// Write a synthetic city (insured persons, designated institutions and a year of
-    /// claims) to CSV files, one pair per block of persons.
+    /// claims) to CSV files, one pair per block of persons, and/or into an empty store
+    /// (--data-dir, --database-url), its claims settled there with --settle.
     Synth(synth::SynthArgs),
     /// Simulate a synthetic city's year in memory: enrolment, contributions, every claim
     /// settled, the fund books, monthly pooling and the year end; print the statements.

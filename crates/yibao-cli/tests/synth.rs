@@ -180,3 +180,140 @@ fn simulate_with_a_reform_prints_it_beside_the_baseline() {
     assert!(out.stdout.is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The synthetic city as `yibao synth --data-dir` draws it (the same seed and block size).
+fn store_city(insured: u64, seed: u64) -> yibao_synth::City {
+    yibao_synth::City::new(yibao_synth::Config { block_persons: 500, ..yibao_synth::Config::new(insured, seed) }).expect("a valid city")
+}
+
+#[test]
+fn synth_into_sqlite_settles_the_year_as_the_engine_does_and_audits_it() {
+    use yibao_store::{AccessStore, ContributionStore, Store};
+
+    let dir = temp("synth-sqlite");
+    let data_dir = dir.to_str().expect("utf-8");
+    let out = yibao(&["synth", "--insured", "1000", "--seed", "5", "--block-persons", "500", "--data-dir", data_dir, "--settle"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("wrote 1000 insured in "), "{stdout}");
+    assert!(stdout.contains("synth-H41990200001-"), "the institutions' API keys are printed once: {stdout}");
+    assert!(text(&out.stderr).contains("settlements/s"), "{}", text(&out.stderr));
+    let settled: u64 = stdout.split("settled ").nth(1).and_then(|s| s.split(' ').next()).and_then(|n| n.parse().ok()).expect("settled N");
+
+    let city = store_city(1000, 5);
+    let policy = Policy::from_toml("demo-city.toml", &std::fs::read_to_string(root().join("policies/demo-city.toml")).expect("pack"))
+        .expect("loads");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let store = yibao_store_sqlite::SqliteStore::open(&dir.join("yibao.db")).await.expect("opens");
+        let scope = city.city;
+        // The in-area institutions, each with the key printed for it.
+        let institutions = store.institutions(scope).await.expect("institutions");
+        assert_eq!(institutions.len(), city.institutions.iter().filter(|i| city.city.contains(i.region)).count());
+        let line = stdout.lines().find(|l| l.trim_start().starts_with("H41990200001 ")).expect("a key line");
+        let key = line.split_whitespace().nth(1).expect("the key");
+        let found = store.institution_by_key(&yibao_demo::api_key_hash(key)).await.expect("lookup");
+        assert_eq!(found.map(|i| i.code), Some("H41990200001".to_owned()));
+
+        let (mut persons, mut claims, mut employees) = (0, 0u64, 0);
+        let mut events = Vec::new();
+        for person in city.persons() {
+            let record = store.person(scope, &person.id).await.unwrap_or_else(|e| panic!("{}: {e}", person.id));
+            persons += 1;
+            // The person's year settled claim by claim with the engine, as the store does:
+            // the accumulators and the personal account carried from one claim to the next.
+            let mut coverage = person.coverage(&city);
+            let mut expected = Accumulators::new_year(2025);
+            let mut count = 0;
+            city.year_of(&person, &mut events);
+            for event in &events {
+                if let Ok(s) = settle(&policy, &city.claim(&person, event), &coverage, &expected, Explain::Off) {
+                    expected = s.accumulators;
+                    coverage.personal_account_balance = s.acct_balance_after;
+                    count += 1;
+                }
+            }
+            let stored = store.accumulators(scope, &person.id, 2025).await.expect("accumulators");
+            assert_eq!(stored, expected, "{}: the store's accumulators are the engine's", person.id);
+            assert_eq!(record.coverage.personal_account_balance, coverage.personal_account_balance, "{}", person.id);
+            let stored_claims = store.claims_of_person(scope, &person.id).await.expect("claims");
+            assert_eq!(stored_claims.len(), count, "{}", person.id);
+            claims += count as u64;
+            if person.scheme == yibao_domain::Scheme::Employee && person.category == yibao_domain::PersonCategory::Employed {
+                employees += 1;
+                assert_eq!(store.contributions_of(scope, &person.id).await.expect("contributions").len(), 12, "{}", person.id);
+            }
+        }
+        assert_eq!(persons, 1000);
+        assert!(employees > 0);
+        assert_eq!(claims, settled, "every claim the engine settles is in the store");
+        assert!(claims > 4_000, "{claims} claims for 1 000 insured");
+    });
+
+    let verify = yibao(&["audit", "verify", "--data-dir", data_dir]);
+    assert!(verify.status.success() && text(&verify.stdout).contains("audit log intact"), "{}", text(&verify.stderr));
+    // A store that holds a city is refused, and nothing is added to it.
+    let again = yibao(&["synth", "--insured", "1000", "--seed", "6", "--data-dir", data_dir]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(text(&again.stderr).contains("[synth.store_not_empty]"), "{}", text(&again.stderr));
+    let verify_again = yibao(&["audit", "verify", "--data-dir", data_dir]);
+    assert_eq!(text(&verify_again.stdout), text(&verify.stdout), "the refused run wrote nothing");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn synth_into_postgresql_enrols_the_city_and_writes_the_files_too() {
+    use yibao_store::{AccessStore, ContributionStore, Store};
+
+    let postgres = yibao_testpg::TestPostgres::start().unwrap_or_else(|e| panic!("PostgreSQL for the synth test: {e}"));
+    let files_dir = temp("synth-pg-files");
+    let out = yibao(&[
+        "synth",
+        "--insured",
+        "1000",
+        "--seed",
+        "7",
+        "--block-persons",
+        "500",
+        "--database-url",
+        postgres.url(),
+        "--out",
+        files_dir.to_str().expect("utf-8"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("wrote 1000 insured in "), "{stdout}");
+    assert!(!stdout.contains("settled"), "no --settle, no settlements: {stdout}");
+    assert!(files_dir.join("manifest.json").is_file(), "the files are written as well");
+
+    let city = store_city(1000, 7);
+    let households: std::collections::HashSet<u64> = city.persons().map(|p| p.household).collect();
+    assert!(stdout.contains(&format!("in {} households", households.len())), "{stdout}");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let store = yibao_store_postgres::PostgresStore::connect(postgres.url()).await.expect("connects");
+        let scope = city.city;
+        assert_eq!(
+            store.institutions(scope).await.expect("institutions").len(),
+            city.institutions.iter().filter(|i| city.city.contains(i.region)).count()
+        );
+        assert!(store.staff("admin").await.expect("staff").is_some());
+        let (mut persons, mut contributions) = (0, 0);
+        for person in city.persons() {
+            let record = store.person(scope, &person.id).await.unwrap_or_else(|e| panic!("{}: {e}", person.id));
+            assert_eq!(record.coverage, person.coverage(&city), "{}", person.id);
+            persons += 1;
+            contributions += store.contributions_of(scope, &person.id).await.expect("contributions").len();
+        }
+        assert_eq!(persons, 1000);
+        assert!(stdout.contains(&format!(", {contributions} contributions and ")), "{contributions}: {stdout}");
+        let first = city.persons().next().expect("a person");
+        assert!(store.claims_of_person(scope, &first.id).await.expect("claims").is_empty());
+    });
+    let verify = yibao(&["audit", "verify", "--database-url", postgres.url()]);
+    assert!(verify.status.success() && text(&verify.stdout).contains("audit log intact"), "{}", text(&verify.stderr));
+    let again = yibao(&["synth", "--insured", "1000", "--database-url", postgres.url(), "--settle"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(text(&again.stderr).contains("[synth.store_not_empty]"), "{}", text(&again.stderr));
+    let _ = std::fs::remove_dir_all(&files_dir);
+}
