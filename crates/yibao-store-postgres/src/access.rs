@@ -7,29 +7,15 @@ use sqlx::postgres::PgRow;
 use sqlx::{Postgres, Row, Transaction};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use yibao_domain::{InstitutionLevel, NationalId, RegionCode};
+use yibao_domain::{NationalId, RegionCode};
 use yibao_store::{
-    AccessStore, Actor, ContributionKind, ContributionRecord, ContributionStore, CountyArrears, InstitutionRecord, InstitutionUpdate,
-    NewContribution, NewInstitution, NewStaff, PersonArrears, Role, SEARCH_LIMIT, SessionRecord, StaffRecord, StaffUpdate, StoreError,
+    AccessStore, Actor, ContributionRecord, ContributionStore, CountyArrears, InstitutionRecord, InstitutionUpdate,
+    NewContribution, NewInstitution, NewStaff, PersonArrears, SEARCH_LIMIT, SessionRecord, StaffRecord, StaffUpdate, StoreError,
 };
 
+use yibao_store::stored::{kind_of, level_of, role_of, time_text};
+
 use crate::{Audits, PostgresStore, audit, backend, id_of, json, like_prefix, person_region, region_of, scope_bounds};
-
-fn role_of(text: &str) -> Result<Role, StoreError> {
-    Role::parse(text).ok_or_else(|| StoreError::Backend(format!("unknown role {text}")))
-}
-
-fn level_of(text: &str) -> Result<InstitutionLevel, StoreError> {
-    InstitutionLevel::parse(text).ok_or_else(|| StoreError::Backend(format!("unknown level {text}")))
-}
-
-fn kind_of(text: &str) -> Result<ContributionKind, StoreError> {
-    ContributionKind::parse(text).ok_or_else(|| StoreError::Backend(format!("unknown kind {text}")))
-}
-
-fn time_text(at: OffsetDateTime) -> Result<String, StoreError> {
-    at.format(&Rfc3339).map_err(|e| StoreError::Backend(e.to_string()))
-}
 
 fn staff_from_row(row: &PgRow) -> Result<StaffRecord, StoreError> {
     Ok(StaffRecord {

@@ -88,21 +88,7 @@ pub(crate) fn is_unique_violation(e: &sqlx::Error, constraint: &str) -> bool {
     }
 }
 
-pub(crate) fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Backend(e.to_string()))
-}
-
-pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Backend(format!("stored JSON unreadable: {e}")))
-}
-
-pub(crate) fn region_of(text: &str) -> Result<RegionCode, StoreError> {
-    RegionCode::parse(text).map_err(|e| StoreError::Backend(e.to_string()))
-}
-
-pub(crate) fn id_of(text: &str) -> Result<NationalId, StoreError> {
-    NationalId::parse(text).map_err(|e| StoreError::Backend(e.to_string()))
-}
+pub(crate) use yibao_store::stored::{from_json, id_of, json, region_of, scope_bounds};
 
 impl PostgresStore {
     /// Connects to the database at `url` (e.g. `postgres://user@host:5432/yibao`) and
@@ -742,9 +728,7 @@ impl Store for PostgresStore {
         claim_id: &str,
         reason: &str,
     ) -> Result<ClaimRecord, StoreError> {
-        if reason.trim().is_empty() || reason.chars().count() > 500 {
-            return Err(StoreError::Invalid("a reversal needs a reason of 1 to 500 characters".into()));
-        }
+        yibao_store::check_reversal_reason(reason)?;
         let not_found = || StoreError::ClaimNotFound { institution: institution.to_owned(), claim_id: claim_id.to_owned() };
         let mut tx = self.write().await?;
         let mut record = find_claim(&mut tx, institution, claim_id).await?.ok_or_else(not_found)?;
@@ -776,10 +760,8 @@ impl Store for PostgresStore {
         }
         save_accumulators(&mut tx, record.region, &record.person_id, &before).await?;
         // Give back what the personal account paid.
-        let acct_pay: Option<String> = serde_json::from_str::<serde_json::Value>(&record.settlement_json)
-            .ok()
-            .and_then(|v| v.get("acct_pay").and_then(|a| a.as_str().map(str::to_owned)));
-        if let Some(paid) = acct_pay.and_then(|p| yibao_domain::Fen::parse_yuan(&p).ok()).filter(|p| !p.is_zero()) {
+        let paid = record.personal_account_paid()?;
+        if !paid.is_zero() {
             let person = load_person(&mut tx, record.region, &record.person_id, true).await?;
             let mut coverage = person.coverage;
             coverage.personal_account_balance += paid;
@@ -886,16 +868,6 @@ pub(crate) fn like_prefix(prefix: &str) -> String {
         pattern.push(c);
     }
     pattern
-}
-
-/// The inclusive range of region codes inside `scope`, as text.
-pub(crate) fn scope_bounds(scope: RegionCode) -> (String, String) {
-    let code = scope.get();
-    match scope.level() {
-        yibao_domain::RegionLevel::Province => (format!("{:06}", code), format!("{:06}", code + 9_999)),
-        yibao_domain::RegionLevel::City => (format!("{:06}", code), format!("{:06}", code + 99)),
-        yibao_domain::RegionLevel::County => (scope.to_string(), scope.to_string()),
-    }
 }
 
 impl yibao_store::ImportStore for PostgresStore {

@@ -3,30 +3,16 @@
 use rusqlite::{Connection, Row, params};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use yibao_domain::{InstitutionLevel, NationalId, RegionCode};
+use yibao_domain::{NationalId, RegionCode};
 use yibao_store::{
-    AccessStore, Actor, ContributionKind, ContributionRecord, ContributionStore, CountyArrears, InstitutionRecord, InstitutionUpdate,
-    NewContribution, NewInstitution, NewStaff, PersonArrears, Role, SEARCH_LIMIT, SessionRecord, StaffRecord, StaffUpdate, StoreError,
+    AccessStore, Actor, ContributionRecord, ContributionStore, CountyArrears, InstitutionRecord, InstitutionUpdate,
+    NewContribution, NewInstitution, NewStaff, PersonArrears, SEARCH_LIMIT, SessionRecord, StaffRecord, StaffUpdate, StoreError,
     check_scope,
 };
 
+use yibao_store::stored::{kind_of, level_of, role_of, time_text};
+
 use crate::{SqliteStore, audit, col, exec, id_of, json, locate, query_all, query_opt, region_of, scope_bounds};
-
-fn role_of(text: &str) -> Result<Role, StoreError> {
-    Role::parse(text).ok_or_else(|| StoreError::Backend(format!("unknown role {text}")))
-}
-
-fn level_of(text: &str) -> Result<InstitutionLevel, StoreError> {
-    InstitutionLevel::parse(text).ok_or_else(|| StoreError::Backend(format!("unknown level {text}")))
-}
-
-fn kind_of(text: &str) -> Result<ContributionKind, StoreError> {
-    ContributionKind::parse(text).ok_or_else(|| StoreError::Backend(format!("unknown kind {text}")))
-}
-
-fn time_text(at: OffsetDateTime) -> Result<String, StoreError> {
-    at.format(&Rfc3339).map_err(|e| StoreError::Backend(e.to_string()))
-}
 
 const STAFF_BY_NAME: &str = "SELECT username, display_name, password_hash, role, region_code, active FROM staff WHERE username = ?1";
 const INSTITUTION_BY_CODE: &str = "SELECT code, name, region_code, level, active FROM institutions WHERE code = ?1";

@@ -34,21 +34,7 @@ pub struct SqliteStore {
     db: Arc<db::Database>,
 }
 
-pub(crate) fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Backend(e.to_string()))
-}
-
-pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Backend(format!("stored JSON unreadable: {e}")))
-}
-
-pub(crate) fn region_of(text: &str) -> Result<RegionCode, StoreError> {
-    RegionCode::parse(text).map_err(|e| StoreError::Backend(e.to_string()))
-}
-
-pub(crate) fn id_of(text: &str) -> Result<NationalId, StoreError> {
-    NationalId::parse(text).map_err(|e| StoreError::Backend(e.to_string()))
-}
+pub(crate) use yibao_store::stored::{from_json, id_of, json, region_of, scope_bounds};
 
 /// Runs a statement that returns no rows; the number of rows changed.
 pub(crate) fn exec(conn: &Connection, sql: &str, params: impl Params) -> Result<usize, StoreError> {
@@ -432,10 +418,8 @@ fn reverse_in(conn: &Connection, actor: &Actor, scope: RegionCode, institution: 
     }
     save_accumulators(conn, record.region, &record.person_id, &before)?;
     // Give back what the personal account paid.
-    let acct_pay: Option<String> = serde_json::from_str::<serde_json::Value>(&record.settlement_json)
-        .ok()
-        .and_then(|v| v.get("acct_pay").and_then(|a| a.as_str().map(str::to_owned)));
-    if let Some(paid) = acct_pay.and_then(|p| yibao_domain::Fen::parse_yuan(&p).ok()).filter(|p| !p.is_zero()) {
+    let paid = record.personal_account_paid()?;
+    if !paid.is_zero() {
         let (_, person) = locate(conn, scope, &record.person_id)?;
         let mut coverage = person.coverage;
         coverage.personal_account_balance += paid;
@@ -550,9 +534,7 @@ impl Store for SqliteStore {
         claim_id: &str,
         reason: &str,
     ) -> Result<ClaimRecord, StoreError> {
-        if reason.trim().is_empty() || reason.chars().count() > 500 {
-            return Err(StoreError::Invalid("a reversal needs a reason of 1 to 500 characters".into()));
-        }
+        yibao_store::check_reversal_reason(reason)?;
         let (actor, institution, claim_id, reason) = (actor.clone(), institution.to_owned(), claim_id.to_owned(), reason.to_owned());
         self.write(move |conn| reverse_in(conn, &actor, scope, &institution, &claim_id, &reason)).await
     }
@@ -613,16 +595,6 @@ impl Store for SqliteStore {
     async fn audit_regions(&self) -> Result<Vec<RegionCode>, StoreError> {
         self.read(|conn| query_all(conn, "SELECT region_code FROM audit_heads ORDER BY region_code", [], |row| region_of(&col::<String>(row, 0)?)))
             .await
-    }
-}
-
-/// The inclusive range of region codes inside `scope`, as text.
-pub(crate) fn scope_bounds(scope: RegionCode) -> (String, String) {
-    let code = scope.get();
-    match scope.level() {
-        yibao_domain::RegionLevel::Province => (format!("{:06}", code), format!("{:06}", code + 9_999)),
-        yibao_domain::RegionLevel::City => (format!("{:06}", code), format!("{:06}", code + 99)),
-        yibao_domain::RegionLevel::County => (scope.to_string(), scope.to_string()),
     }
 }
 

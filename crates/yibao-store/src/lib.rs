@@ -18,6 +18,7 @@ pub mod contract;
 mod contribution;
 mod import;
 mod records;
+pub mod stored;
 
 use std::future::Future;
 
@@ -77,6 +78,14 @@ pub fn settled_claim(region: RegionCode, request: &SettleRequest, settlement: &S
         reversed_at: None,
         reversal_reason: None,
     })
+}
+
+/// A reversal (冲正) gives its reason: 1 to 500 characters.
+pub fn check_reversal_reason(reason: &str) -> Result<(), StoreError> {
+    if reason.trim().is_empty() || reason.chars().count() > 500 {
+        return Err(StoreError::Invalid("a reversal needs a reason of 1 to 500 characters".into()));
+    }
+    Ok(())
 }
 
 /// Why a store operation did not happen. Nothing was written when any of these is returned.

@@ -179,6 +179,16 @@ impl PersonRecord {
 impl ClaimRecord {
     /// The audit entry's detail for a settled claim: who, which claim, whose, and the
     /// three totals (the settlement itself is in the claim row).
+    /// What the person's account paid towards this claim (`acct_pay`), which a reversal
+    /// gives back. A stored settlement without a readable `acct_pay` is an error, never a
+    /// silent zero: a reversal must not keep the person's money.
+    pub fn personal_account_paid(&self) -> Result<yibao_domain::Fen, StoreError> {
+        let unreadable = |why: String| StoreError::Backend(format!("claim {}/{}: stored settlement unreadable: {why}", self.institution_code, self.claim_id));
+        let settlement: serde_json::Value = serde_json::from_str(&self.settlement_json).map_err(|e| unreadable(e.to_string()))?;
+        let paid = settlement.get("acct_pay").and_then(serde_json::Value::as_str).ok_or_else(|| unreadable("no acct_pay".into()))?;
+        yibao_domain::Fen::parse_yuan(paid).map_err(|e| unreadable(e.to_string()))
+    }
+
     pub fn settle_audit_detail(&self) -> Result<String, StoreError> {
         let text = |value: &str| serde_json::to_string(value).map_err(|e| StoreError::Backend(e.to_string()));
         Ok(format!(
@@ -260,5 +270,42 @@ fn note<T: Serialize + PartialEq>(changed: &mut serde_json::Map<String, Value>, 
     if *old != new {
         changed.insert(field.to_owned(), json!({ "old": &*old, "new": &new }));
         *old = new;
+    }
+}
+
+#[cfg(test)]
+mod personal_account_tests {
+    use super::*;
+
+    fn claim_with(settlement_json: &str) -> ClaimRecord {
+        ClaimRecord {
+            region: RegionCode::parse("419921").expect("region"),
+            institution_code: "H41992100007".into(),
+            claim_id: "C-1".into(),
+            person_id: NationalId::parse("41992119620314004X").expect("id"),
+            year: 2026,
+            status: ClaimStatus::Settled,
+            settled_at: "2026-03-01T00:00:00Z".into(),
+            medfee_fen: 0,
+            fund_pay_fen: 0,
+            psn_part_fen: 0,
+            settlement_json: settlement_json.into(),
+            claim_json: "{}".into(),
+            reversed_at: None,
+            reversal_reason: None,
+        }
+    }
+
+    #[test]
+    fn what_the_account_paid_is_read_back_to_the_fen() {
+        assert_eq!(claim_with(r#"{"acct_pay":"12.30"}"#).personal_account_paid(), Ok(yibao_domain::Fen::new(1_230)));
+    }
+
+    #[test]
+    fn an_unreadable_settlement_is_an_error_not_a_zero_refund() {
+        for stored in ["{}", "not json", r#"{"acct_pay":12.3}"#, r#"{"acct_pay":"1.234"}"#] {
+            let answer = claim_with(stored).personal_account_paid();
+            assert!(matches!(answer, Err(StoreError::Backend(_))), "{stored}: {answer:?}");
+        }
     }
 }
