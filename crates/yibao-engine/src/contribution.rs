@@ -1,13 +1,13 @@
 //! Contributions (R-FIN): what a person, an employer and each level of government pay in
 //! for a year's (or month's) coverage, under the values in force on a date.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::Date;
 use yibao_domain::{AssistanceGroup, Fen, PersonCategory, RatioBp, RegionCode, Scheme, Tier, serde_yuan};
 use yibao_policy::{LookupError, ParamKey, Policy, Query};
 
 /// A resident's yearly contribution and the subsidies that go with it (R-FIN-2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResidentContribution {
     /// What the person pays.
     #[serde(with = "serde_yuan")]
@@ -57,7 +57,7 @@ pub fn resident_contribution(
 
 /// An employee's monthly contribution (R-FIN-1): the wage bounded to the base floor and
 /// ceiling, employer and employee rates, and the personal-account credit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EmployeeContribution {
     #[serde(with = "serde_yuan")]
     pub base: Fen,
@@ -106,7 +106,7 @@ pub fn employee_contribution(
 }
 
 /// Rural supplementary insurance (R-FIN-3): personal part and government part.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SupplementaryContribution {
     #[serde(with = "serde_yuan")]
     pub personal: Fen,

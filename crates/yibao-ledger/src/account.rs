@@ -102,6 +102,24 @@ impl Holder {
     pub fn insurer(code: &str) -> Result<Holder, LedgerError> {
         Ok(Holder::Insurer(PartyCode::parse(code)?))
     }
+
+    /// Reads back what [`Display`](fmt::Display) wrote: `region:419921`, `person:…`.
+    pub fn parse(text: &str) -> Result<Holder, LedgerError> {
+        let bad = || LedgerError::BadHolder(text.to_owned());
+        if text == "central-finance" {
+            return Ok(Holder::CentralFinance);
+        }
+        let (kind, code) = text.split_once(':').ok_or_else(bad)?;
+        let region = || RegionCode::parse(code).map_err(|_| bad());
+        match kind {
+            "region" => Ok(Holder::Region(region()?)),
+            "finance" => Ok(Holder::Finance(region()?)),
+            "institution" => Holder::institution(code),
+            "insurer" => Holder::insurer(code),
+            "person" => NationalId::parse(code).map(Holder::Person).map_err(|_| bad()),
+            _ => Err(bad()),
+        }
+    }
 }
 
 impl fmt::Display for Holder {
@@ -418,5 +436,17 @@ mod tests {
         let fund = Fund::new(FundScheme::Employee, region("419900"));
         let key = AccountKey::of_unit(fund, region("419921"), AccountKind::Income);
         assert_eq!(key.to_string(), "employee@419900/region:419921/income");
+        for holder in [
+            Holder::Region(region("419921")),
+            Holder::Finance(region("410000")),
+            Holder::CentralFinance,
+            Holder::institution("H41992100001").unwrap(),
+            Holder::insurer("PICC01").unwrap(),
+        ] {
+            assert_eq!(Holder::parse(&holder.to_string()), Ok(holder));
+        }
+        for bad in ["", "region", "region:41992", "planet:1", "person:123"] {
+            assert_eq!(Holder::parse(bad), Err(LedgerError::BadHolder(bad.to_owned())), "{bad}");
+        }
     }
 }

@@ -15,12 +15,14 @@ use crate::transfer::{Reason, SettlementLayer, TransferId};
 pub enum LedgerError {
     #[error("'{0}' is not a transfer id: 1 to 128 printable ASCII characters without spaces")]
     BadTransferId(String),
-    #[error("'{0}' is not a business record id: 1 to 64 characters without control characters")]
+    #[error("'{0}' is not a business record id: 1 to 96 bytes without control characters")]
     BadRecordId(String),
     #[error("'{0}' is not a party code: 1 to 20 upper-case letters and digits")]
     BadPartyCode(String),
     #[error("'{0}' is not an institution code: H or P followed by 11 digits")]
     BadInstitutionCode(String),
+    #[error("'{0}' is not an account holder: region:CODE, finance:CODE, central-finance, institution:CODE, insurer:CODE or person:ID")]
+    BadHolder(String),
 
     #[error("account {0} already exists")]
     AccountExists(AccountKey),
@@ -109,6 +111,7 @@ impl LedgerError {
             LedgerError::BadRecordId(_) => "ledger.bad_record_id",
             LedgerError::BadPartyCode(_) => "ledger.bad_party_code",
             LedgerError::BadInstitutionCode(_) => "ledger.bad_institution_code",
+            LedgerError::BadHolder(_) => "ledger.bad_holder",
             LedgerError::AccountExists(_) => "ledger.account_exists",
             LedgerError::AccountLimit => "ledger.account_limit",
             LedgerError::HolderKindMismatch { .. } => "ledger.holder_kind_mismatch",
@@ -167,6 +170,7 @@ mod tests {
             LedgerError::BadRecordId(String::new()),
             LedgerError::BadPartyCode(String::new()),
             LedgerError::BadInstitutionCode(String::new()),
+            LedgerError::BadHolder(String::new()),
             LedgerError::AccountExists(account),
             LedgerError::AccountLimit,
             LedgerError::HolderKindMismatch { holder: Holder::CentralFinance, kind: AccountKind::Income },

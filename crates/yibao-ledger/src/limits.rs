@@ -17,8 +17,9 @@ pub const BATCH_LIMIT: usize = 8_190;
 /// under 80.
 pub const TRANSFER_ID_LEN_LIMIT: usize = 128;
 
-/// Bytes in the id of the business record a transfer links to (a claim id is at most 64).
-pub const RECORD_ID_LEN_LIMIT: usize = 64;
+/// Bytes in the id of the business record a transfer links to: a settlement's is its
+/// institution's code, `/` and the claim id (at most 12 + 1 + 64).
+pub const RECORD_ID_LEN_LIMIT: usize = 96;
 
 /// Characters in an institution's or insurer's code (`H41010000012` has 12).
 pub const PARTY_CODE_LEN_LIMIT: usize = 20;

@@ -282,6 +282,26 @@ pub enum RecordKind {
 }
 
 impl RecordKind {
+    pub const ALL: [RecordKind; 13] = [
+        RecordKind::Contribution,
+        RecordKind::Subsidy,
+        RecordKind::Settlement,
+        RecordKind::SettlementReversal,
+        RecordKind::InstitutionPayment,
+        RecordKind::PoolingRun,
+        RecordKind::AdjustmentLevy,
+        RecordKind::DeficitWaterfall,
+        RecordKind::LegacyDeficit,
+        RecordKind::InterestCredit,
+        RecordKind::Handover,
+        RecordKind::AuditApproval,
+        RecordKind::OpeningBalance,
+    ];
+
+    pub fn parse(text: &str) -> Option<RecordKind> {
+        RecordKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -446,6 +466,14 @@ mod tests {
         }
         let adjustments: Vec<&str> = Reason::ALL.into_iter().filter(|r| r.is_adjustment()).map(Reason::code).collect();
         assert_eq!(adjustments, ["adjustment-levy", "deficit-cover", "handover", "audited-adjustment"]);
+    }
+
+    #[test]
+    fn record_kinds_round_trip() {
+        for kind in RecordKind::ALL {
+            assert_eq!(RecordKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(RecordKind::parse("claim"), None);
     }
 
     #[test]

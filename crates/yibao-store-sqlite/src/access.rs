@@ -5,9 +5,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use yibao_domain::{NationalId, RegionCode};
 use yibao_store::{
-    AccessStore, Actor, ContributionRecord, ContributionStore, CountyArrears, InstitutionRecord, InstitutionUpdate,
-    NewContribution, NewInstitution, NewStaff, PersonArrears, SEARCH_LIMIT, SessionRecord, StaffRecord, StaffUpdate, StoreError,
-    check_scope,
+    AccessStore, Actor, ContributionRecord, ContributionStore, CountyArrears, InstitutionRecord, InstitutionUpdate, NewContribution,
+    NewInstitution, NewStaff, PersonArrears, SEARCH_LIMIT, SessionRecord, StaffRecord, StaffUpdate, StoreError, check_scope,
 };
 
 use yibao_store::stored::{kind_of, level_of, role_of, time_text};
@@ -135,7 +134,11 @@ impl AccessStore for SqliteStore {
                 |row| Ok((col::<String>(row, 0)?, region_of(&col::<String>(row, 1)?)?)),
             )?;
             let Some((username, region)) = found else { return Ok(()) };
-            exec(conn, "UPDATE sessions SET revoked_at = ?1 WHERE token_hash = ?2 AND revoked_at IS NULL", params![actor.at_text(), token_hash])?;
+            exec(
+                conn,
+                "UPDATE sessions SET revoked_at = ?1 WHERE token_hash = ?2 AND revoked_at IS NULL",
+                params![actor.at_text(), token_hash],
+            )?;
             audit(conn, &actor, region, "session.revoke", &username, "{}".to_owned())
         })
         .await
@@ -176,7 +179,12 @@ impl AccessStore for SqliteStore {
     async fn institution_by_key(&self, api_key_hash: &str) -> Result<Option<InstitutionRecord>, StoreError> {
         let api_key_hash = api_key_hash.to_owned();
         self.read(move |conn| {
-            query_opt(conn, "SELECT code, name, region_code, level, active FROM institutions WHERE api_key_hash = ?1", [&api_key_hash], institution_from_row)
+            query_opt(
+                conn,
+                "SELECT code, name, region_code, level, active FROM institutions WHERE api_key_hash = ?1",
+                [&api_key_hash],
+                institution_from_row,
+            )
         })
         .await
     }
@@ -217,10 +225,21 @@ impl AccessStore for SqliteStore {
             exec(
                 conn,
                 "UPDATE staff SET display_name = ?1, password_hash = ?2, role = ?3, region_code = ?4, active = ?5 WHERE username = ?6",
-                params![record.display_name, record.password_hash, record.role.as_str(), record.region.to_string(), i64::from(record.active), username],
+                params![
+                    record.display_name,
+                    record.password_hash,
+                    record.role.as_str(),
+                    record.region.to_string(),
+                    i64::from(record.active),
+                    username
+                ],
             )?;
             if ends_sessions {
-                exec(conn, "UPDATE sessions SET revoked_at = ?1 WHERE username = ?2 AND revoked_at IS NULL", params![actor.at_text(), username])?;
+                exec(
+                    conn,
+                    "UPDATE sessions SET revoked_at = ?1 WHERE username = ?2 AND revoked_at IS NULL",
+                    params![actor.at_text(), username],
+                )?;
             }
             audit(conn, &actor, record.region, "staff.update", &username, detail)?;
             Ok(record)
@@ -342,7 +361,12 @@ impl ContributionStore for SqliteStore {
 }
 
 /// Records one contribution, with its audit entry, inside the writer's transaction.
-pub(crate) fn insert_contribution(conn: &Connection, actor: &Actor, scope: RegionCode, contribution: NewContribution) -> Result<ContributionRecord, StoreError> {
+pub(crate) fn insert_contribution(
+    conn: &Connection,
+    actor: &Actor,
+    scope: RegionCode,
+    contribution: NewContribution,
+) -> Result<ContributionRecord, StoreError> {
     let period_ok = matches!(contribution.period.len(), 4 | 7)
         && contribution.period.bytes().enumerate().all(|(i, b)| if i == 4 { b == b'-' } else { b.is_ascii_digit() });
     if !period_ok {
@@ -351,7 +375,7 @@ pub(crate) fn insert_contribution(conn: &Connection, actor: &Actor, scope: Regio
     if contribution.due_fen < 0 || contribution.paid_fen < 0 {
         return Err(StoreError::Invalid("amounts may not be negative".into()));
     }
-    let (region, _) = locate(conn, scope, &contribution.person_id)?;
+    let (region, person) = locate(conn, scope, &contribution.person_id)?;
     check_scope(scope, region)?;
     let seq = query_opt(conn, "SELECT COALESCE(MAX(seq), 0) + 1 FROM contributions WHERE region_code = ?1", [region.to_string()], |row| {
         col::<i64>(row, 0)
@@ -383,6 +407,15 @@ pub(crate) fn insert_contribution(conn: &Connection, actor: &Actor, scope: Regio
             record.recorded_at
         ],
     )?;
+    let entries = yibao_store::books::contribution_entries(&record, actor.at.date())?;
+    crate::books::post(conn, actor, &entries)?;
+    let credited: yibao_domain::Fen =
+        entries.iter().filter(|e| e.transfer.reason == yibao_ledger::Reason::PersonalAccountCredit).map(|e| e.transfer.amount_fen).sum();
+    if !credited.is_zero() {
+        let mut coverage = person.coverage;
+        coverage.personal_account_balance += credited;
+        crate::save_coverage(conn, actor, region, &record.person_id, &coverage)?;
+    }
     audit(conn, actor, region, "contribution.record", record.person_id.as_str(), json(&record)?)?;
     Ok(record)
 }

@@ -81,7 +81,8 @@ impl Database {
     /// Opens the file (creating it if needed), lets `prepare` bring the schema up to date on
     /// the writing connection, then starts the writer thread.
     pub(crate) fn open(path: &Path, prepare: impl FnOnce(&Connection) -> Result<(), StoreError>) -> Result<Database, StoreError> {
-        let writer = open_connection(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        let writer =
+            open_connection(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         prepare(&writer)?;
         let (jobs, queue) = mpsc::channel(QUEUE_LEN_MAX);
         let stats = Arc::new(WriterStats::default());
@@ -205,7 +206,8 @@ fn run_writer(conn: &Connection, mut queue: mpsc::Receiver<WriteJob>, stats: &Wr
                 Err(_) => (false, None),
             };
             deliveries.extend(delivery);
-            let closed = if succeeded { conn.execute_batch("RELEASE request") } else { conn.execute_batch("ROLLBACK TO request; RELEASE request") };
+            let closed =
+                if succeeded { conn.execute_batch("RELEASE request") } else { conn.execute_batch("ROLLBACK TO request; RELEASE request") };
             // Some errors (disk full, I/O) make SQLite roll back the whole transaction by
             // itself; the requests before this one are then gone and the batch must fail.
             if let Err(e) = closed {

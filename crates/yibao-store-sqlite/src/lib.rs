@@ -7,6 +7,7 @@
 //! has returned. Reads run on read-only connections beside it, each in one snapshot.
 
 mod access;
+mod books;
 mod db;
 
 use std::sync::Arc;
@@ -25,8 +26,11 @@ pub use db::BATCH_LEN_MAX;
 pub(crate) use db::backend;
 
 /// Migrations, in order. Applied once each, recorded in `schema_migrations`.
-const MIGRATIONS: &[(i64, &str)] =
-    &[(1, include_str!("../migrations/0001_init.sql")), (2, include_str!("../migrations/0002_access_contributions.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_access_contributions.sql")),
+    (3, include_str!("../migrations/0003_ledger.sql")),
+];
 
 /// A store in one SQLite file. Cloning shares the same writer and readers.
 #[derive(Debug, Clone)]
@@ -126,7 +130,14 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
 }
 
 /// Appends one audit entry to `region`'s chain, inside the caller's transaction.
-pub(crate) fn audit(conn: &Connection, actor: &Actor, region: RegionCode, action: &str, entity: &str, detail: String) -> Result<(), StoreError> {
+pub(crate) fn audit(
+    conn: &Connection,
+    actor: &Actor,
+    region: RegionCode,
+    action: &str,
+    entity: &str,
+    detail: String,
+) -> Result<(), StoreError> {
     let region_text = region.to_string();
     let head = query_opt(conn, "SELECT seq, hash FROM audit_heads WHERE region_code = ?1", [&region_text], |row| {
         Ok((col::<i64>(row, 0)?, col::<String>(row, 1)?))
@@ -148,7 +159,18 @@ pub(crate) fn audit(conn: &Connection, actor: &Actor, region: RegionCode, action
     exec(
         conn,
         "INSERT INTO audit_log (region_code, seq, at, actor, source, action, entity, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        params![entry.region, entry.seq, entry.at, entry.actor, entry.source, entry.action, entry.entity, entry.detail, entry.prev_hash, entry.hash],
+        params![
+            entry.region,
+            entry.seq,
+            entry.at,
+            entry.actor,
+            entry.source,
+            entry.action,
+            entry.entity,
+            entry.detail,
+            entry.prev_hash,
+            entry.hash
+        ],
     )?;
     exec(
         conn,
@@ -210,12 +232,22 @@ pub(crate) fn insert_person(conn: &Connection, actor: &Actor, scope: RegionCode,
             record.updated_at
         ],
     )?;
+    let opening = record.coverage.personal_account_balance;
+    if opening.is_negative() {
+        return Err(StoreError::Invalid("a personal account's balance may not be negative".into()));
+    }
+    books::post(conn, actor, &yibao_store::books::opening_account_entries(region, id, opening, actor.at.date())?)?;
     audit(conn, actor, region, "person.enrol", id.as_str(), json(&record)?)?;
     Ok(record)
 }
 
 /// Creates one household.
-pub(crate) fn insert_household(conn: &Connection, actor: &Actor, scope: RegionCode, household: NewHousehold) -> Result<HouseholdRecord, StoreError> {
+pub(crate) fn insert_household(
+    conn: &Connection,
+    actor: &Actor,
+    scope: RegionCode,
+    household: NewHousehold,
+) -> Result<HouseholdRecord, StoreError> {
     check_scope(scope, household.region)?;
     if household.household_id.trim().is_empty() || household.household_id.len() > 64 {
         return Err(StoreError::Invalid("a household id has 1 to 64 characters".into()));
@@ -244,8 +276,7 @@ pub(crate) fn insert_household(conn: &Connection, actor: &Actor, scope: RegionCo
     Ok(record)
 }
 
-const PERSON_BY_KEY: &str =
-    "SELECT person_id, name, card_no, household_id, coverage, enrolled_at, updated_at FROM persons WHERE region_code = ?1 AND person_id = ?2";
+const PERSON_BY_KEY: &str = "SELECT person_id, name, card_no, household_id, coverage, enrolled_at, updated_at FROM persons WHERE region_code = ?1 AND person_id = ?2";
 const PERSON_SEARCH: &str = "SELECT person_id, name, card_no, household_id, coverage, enrolled_at, updated_at FROM persons \
      WHERE region_code BETWEEN ?1 AND ?2 \
      AND (?3 IS NULL OR person_id = ?3) AND (?4 IS NULL OR name LIKE ?4 || '%' ESCAPE '\\') \
@@ -303,7 +334,13 @@ pub(crate) fn locate(conn: &Connection, scope: RegionCode, person: &NationalId) 
     Ok((region, record))
 }
 
-fn save_coverage(conn: &Connection, actor: &Actor, region: RegionCode, person: &NationalId, coverage: &Coverage) -> Result<(), StoreError> {
+pub(crate) fn save_coverage(
+    conn: &Connection,
+    actor: &Actor,
+    region: RegionCode,
+    person: &NationalId,
+    coverage: &Coverage,
+) -> Result<(), StoreError> {
     exec(
         conn,
         "UPDATE persons SET coverage = ?1, updated_at = ?2 WHERE region_code = ?3 AND person_id = ?4",
@@ -345,12 +382,16 @@ fn find_claim(conn: &Connection, institution: &str, claim_id: &str) -> Result<Op
 }
 
 /// Settles one claim inside the writer's transaction (see [`Store::settle`]).
-fn settle_in(conn: &Connection, actor: &Actor, scope: RegionCode, request: SettleRequest, compute: &SettleFn) -> Result<SettleOutcome, StoreError> {
+fn settle_in(
+    conn: &Connection,
+    actor: &Actor,
+    scope: RegionCode,
+    request: SettleRequest,
+    compute: &SettleFn,
+) -> Result<SettleOutcome, StoreError> {
     if let Some(existing) = find_claim(conn, &request.institution_code, &request.claim_id)? {
-        check_scope(scope, existing.region).map_err(|_| StoreError::ClaimNotFound {
-            institution: request.institution_code.clone(),
-            claim_id: request.claim_id.clone(),
-        })?;
+        check_scope(scope, existing.region)
+            .map_err(|_| StoreError::ClaimNotFound { institution: request.institution_code.clone(), claim_id: request.claim_id.clone() })?;
         if existing.claim_json != request.claim_json {
             return Err(StoreError::IdempotencyConflict { claim_id: request.claim_id });
         }
@@ -388,6 +429,15 @@ fn settle_in(conn: &Connection, actor: &Actor, scope: RegionCode, request: Settl
         ],
     )?;
     save_accumulators(conn, region, &record.person_id, &after)?;
+    let entries = yibao_store::books::settlement_entries(
+        region,
+        &record.institution_code,
+        &record.claim_id,
+        record.person_id,
+        &settlement,
+        actor.at.date(),
+    )?;
+    books::post(conn, actor, &entries)?;
     if settlement.acct_balance_after != person.coverage.personal_account_balance {
         let mut coverage = person.coverage.clone();
         coverage.personal_account_balance = settlement.acct_balance_after;
@@ -398,7 +448,14 @@ fn settle_in(conn: &Connection, actor: &Actor, scope: RegionCode, request: Settl
 }
 
 /// Reverses one claim inside the writer's transaction (see [`Store::reverse`]).
-fn reverse_in(conn: &Connection, actor: &Actor, scope: RegionCode, institution: &str, claim_id: &str, reason: &str) -> Result<ClaimRecord, StoreError> {
+fn reverse_in(
+    conn: &Connection,
+    actor: &Actor,
+    scope: RegionCode,
+    institution: &str,
+    claim_id: &str,
+    reason: &str,
+) -> Result<ClaimRecord, StoreError> {
     let not_found = || StoreError::ClaimNotFound { institution: institution.to_owned(), claim_id: claim_id.to_owned() };
     let mut record = find_claim(conn, institution, claim_id)?.filter(|c| scope.contains(c.region)).ok_or_else(not_found)?;
     if record.status == ClaimStatus::Reversed {
@@ -425,6 +482,9 @@ fn reverse_in(conn: &Connection, actor: &Actor, scope: RegionCode, institution: 
         coverage.personal_account_balance += paid;
         save_coverage(conn, actor, record.region, &record.person_id, &coverage)?;
     }
+    let record_id = yibao_store::books::settlement_record_id(institution, claim_id);
+    let originals = books::entries_caused_by(conn, record.region.city(), "settlement", &record_id)?;
+    books::post(conn, actor, &yibao_store::books::reversal_entries(&originals, institution, claim_id, actor.at.date())?)?;
     record.status = ClaimStatus::Reversed;
     record.reversed_at = Some(actor.at_text());
     record.reversal_reason = Some(reason.to_owned());
@@ -521,7 +581,13 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn settle(&self, actor: &Actor, scope: RegionCode, request: SettleRequest, compute: SettleFn) -> Result<SettleOutcome, StoreError> {
+    async fn settle(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        request: SettleRequest,
+        compute: SettleFn,
+    ) -> Result<SettleOutcome, StoreError> {
         let actor = actor.clone();
         self.write(move |conn| settle_in(conn, &actor, scope, request, &compute)).await
     }
@@ -593,8 +659,10 @@ impl Store for SqliteStore {
     }
 
     async fn audit_regions(&self) -> Result<Vec<RegionCode>, StoreError> {
-        self.read(|conn| query_all(conn, "SELECT region_code FROM audit_heads ORDER BY region_code", [], |row| region_of(&col::<String>(row, 0)?)))
-            .await
+        self.read(|conn| {
+            query_all(conn, "SELECT region_code FROM audit_heads ORDER BY region_code", [], |row| region_of(&col::<String>(row, 0)?))
+        })
+        .await
     }
 }
 

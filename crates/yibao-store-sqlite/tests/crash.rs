@@ -14,7 +14,7 @@ use time::macros::{date, datetime};
 use yibao_domain::{Fen, NationalId, PersonCategory, RegionCode, Scheme, Tier};
 use yibao_engine::{Claim, Coverage, Explain, TierHistory};
 use yibao_policy::Policy;
-use yibao_store::{Actor, ClaimStatus, engine_settlement, NewHousehold, NewPerson, SettleRequest, Store, StoreError, verify_audit};
+use yibao_store::{Actor, ClaimStatus, NewHousehold, NewPerson, SettleRequest, Store, StoreError, engine_settlement, verify_audit};
 use yibao_store_sqlite::SqliteStore;
 
 const CHILD_ENV: &str = "YIBAO_CRASH_CHILD_DB";

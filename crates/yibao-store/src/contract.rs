@@ -9,7 +9,7 @@ use yibao_domain::{Fen, NationalId, PersonCategory, RegionCode, Scheme, Tier};
 use yibao_engine::{Accumulators, Claim, Coverage, Explain, TierChange, TierHistory, settle};
 use yibao_policy::Policy;
 
-use crate::{Actor, ClaimStatus, engine_settlement, NewHousehold, NewPerson, PersonQuery, SettleRequest, Store, StoreError, verify_audit};
+use crate::{Actor, ClaimStatus, NewHousehold, NewPerson, PersonQuery, SettleRequest, Store, StoreError, engine_settlement, verify_audit};
 
 const DEMO_POLICY: &str = include_str!("../../../policies/demo-city.toml");
 const CITY: &str = "419900";
@@ -92,6 +92,23 @@ fn request(claim: &Claim, person: NationalId) -> SettleRequest {
         year: claim.admission_date.year(),
         claim_json: serde_json::to_string(claim).expect("json"),
     }
+}
+
+/// A resident's 2026 contribution as the engine computes it: 400.00 personal, and
+/// subsidies of 300.00 central, 100.00 provincial, 50.00 city and 50.00 county.
+#[must_use]
+pub fn resident_breakdown() -> String {
+    let yuan = |y: i64| Fen::new(y * 100);
+    serde_json::to_string(&yibao_engine::ResidentContribution {
+        personal: yuan(400),
+        civil_affairs: Fen::ZERO,
+        central: yuan(300),
+        provincial: yuan(100),
+        city: yuan(50),
+        county: yuan(50),
+        total: yuan(900),
+    })
+    .expect("json")
 }
 
 fn policy() -> Arc<Policy> {
@@ -221,7 +238,10 @@ async fn a_refused_settlement_writes_nothing<S: Store>(store: &S) {
     let other = enrolled(store, WEST, 12, "HH-WEST-12").await;
     let c = claim("SCOPE-1", 500, 2);
     let compute = engine_settlement(Arc::clone(&policy), c.clone(), Explain::Off);
-    assert!(matches!(store.settle(&clerk(EAST), region(EAST), request(&c, other), compute.clone()).await, Err(StoreError::PersonNotFound(_))));
+    assert!(matches!(
+        store.settle(&clerk(EAST), region(EAST), request(&c, other), compute.clone()).await,
+        Err(StoreError::PersonNotFound(_))
+    ));
 }
 
 async fn reversal_restores_the_accumulators<S: Store>(store: &S) {
@@ -462,11 +482,11 @@ async fn staff_and_institutions_are_managed_within_scope<S: Store + crate::Acces
     let denied = store.update_staff(&clerk(EAST), region(EAST), "west.officer", renamed.clone()).await;
     assert!(matches!(denied, Err(StoreError::StaffNotFound(_))), "{denied:?}");
     let moved_out = StaffUpdate { region: Some(region(EAST)), ..StaffUpdate::default() };
-    assert!(matches!(store.update_staff(&clerk(WEST), region(WEST), "west.officer", moved_out).await, Err(StoreError::OutsideRegion { .. })));
     assert!(matches!(
-        store.update_staff(&admin, region(CITY), "west.officer", StaffUpdate::default()).await,
-        Err(StoreError::Invalid(_))
+        store.update_staff(&clerk(WEST), region(WEST), "west.officer", moved_out).await,
+        Err(StoreError::OutsideRegion { .. })
     ));
+    assert!(matches!(store.update_staff(&admin, region(CITY), "west.officer", StaffUpdate::default()).await, Err(StoreError::Invalid(_))));
     // A rename keeps the session; a new password ends it.
     let record = store.update_staff(&admin, region(CITY), "west.officer", renamed).await.expect("rename");
     assert_eq!(record.display_name, "改名");
@@ -513,7 +533,7 @@ async fn contributions_and_arrears<S: Store + crate::ContributionStore>(store: &
         period: "2026".into(),
         due_fen: due,
         paid_fen: paid,
-        breakdown_json: "{}".into(),
+        breakdown_json: resident_breakdown(),
     };
     store.record_contribution(&clerk(EAST), region(EAST), record(a, 40_000, 40_000)).await.expect("a pays in full");
     store.record_contribution(&clerk(EAST), region(EAST), record(b, 40_000, 10_000)).await.expect("b pays part");
@@ -585,7 +605,7 @@ pub async fn run_bulk_contributions<S: Store + crate::ContributionStore>(store: 
         period: "2025".into(),
         due_fen: 40_000,
         paid_fen: paid,
-        breakdown_json: "{}".into(),
+        breakdown_json: resident_breakdown(),
     };
     assert_eq!(store.record_contributions(&clerk(EAST), region(EAST), vec![record(a, 40_000), record(a, 0)]).await.expect("batch"), 2);
     // A batch with a person outside the scope: refused whole.
@@ -679,4 +699,152 @@ pub async fn run_person_update<S: Store>(store: Arc<S>) {
         .await
         .expect("clear");
     assert_eq!((cleared.card_no, cleared.coverage.assistance_group), (None, None));
+}
+
+/// The fund books post with the business (R-FND-1, R-FND-2, R-SCH-2). County 419923 is used
+/// by this case only, so its amounts are exact whatever ran before. Worked by hand:
+/// - a resident pays 400.00 in full and brings 500.00 of subsidies (300 central, 100
+///   provincial, 50 city, 50 county): the county's resident income account holds 900.00;
+/// - an employee enrolled with 500.00 in their personal account pays 800.00 (employer
+///   600.00, employee 200.00), of which 260.00 goes to the account: the employee income
+///   account holds 800.00, the account 760.00 (and the coverage says so too);
+/// - the resident's claim of 10,000.00 is settled: the hospital is owed what the layers pay,
+///   each in its own fund;
+/// - the March run sweeps 900.00 and 800.00 to the special accounts, and pays the hospital;
+/// - the claim is reversed after it was paid: the hospital owes it back, and April pays it
+///   nothing.
+pub async fn run_books<S: Store + crate::ContributionStore + crate::FundStore>(store: Arc<S>) {
+    use crate::{ContributionKind, NewContribution};
+    use yibao_ledger::{AccountKind, FundScheme, Holder, YearMonth};
+    const SOUTH: &str = "419923";
+    let south = region(SOUTH);
+    let city = region(CITY);
+    let accountant =
+        Actor { who: "accountant".into(), role: "fund_accountant".into(), source: "127.0.0.1".into(), at: datetime!(2026-04-01 09:00 UTC) };
+
+    let resident = enrolled(&*store, SOUTH, 1, "HH-SOUTH-1").await;
+    let employee = person_id(SOUTH, 2);
+    let mut cover = coverage(employee, SOUTH);
+    cover.scheme = Scheme::Employee;
+    cover.category = PersonCategory::Employed;
+    cover.personal_account_balance = Fen::new(50_000);
+    cover.use_personal_account = true;
+    let new_person = NewPerson { name: "李二".into(), card_no: None, household_id: "HH-SOUTH-1".into(), coverage: cover };
+    store.enrol(&clerk(SOUTH), south, new_person).await.expect("employee enrols");
+
+    let contribution = |person, kind, due_fen, paid_fen, breakdown_json| NewContribution {
+        person_id: person,
+        kind,
+        period: "2026".into(),
+        due_fen,
+        paid_fen,
+        breakdown_json,
+    };
+    store
+        .record_contribution(&clerk(SOUTH), south, contribution(resident, ContributionKind::Resident, 40_000, 40_000, resident_breakdown()))
+        .await
+        .expect("resident pays");
+    let employee_breakdown = serde_json::to_string(&yibao_engine::EmployeeContribution {
+        base: Fen::new(1_000_000),
+        employer: Fen::new(60_000),
+        employee: Fen::new(20_000),
+        to_account: Fen::new(26_000),
+        to_pool: Fen::new(54_000),
+    })
+    .expect("json");
+    store
+        .record_contribution(&clerk(SOUTH), south, contribution(employee, ContributionKind::Employee, 80_000, 80_000, employee_breakdown))
+        .await
+        .expect("employee pays");
+    let stored = store.person(south, &employee).await.expect("employee");
+    assert_eq!(stored.coverage.personal_account_balance, Fen::new(76_000), "500.00 + 260.00");
+
+    let balance = |accounts: &[yibao_ledger::AccountState], scheme: FundScheme, holder: Holder, kind: AccountKind| {
+        accounts
+            .iter()
+            .find(|a| a.key() == yibao_ledger::AccountKey::new(yibao_ledger::Fund::new(scheme, city), holder, kind))
+            .map(|a| a.balance_fen())
+    };
+    let accounts = store.fund_accounts(city).await.expect("accounts");
+    assert_eq!(balance(&accounts, FundScheme::Resident, Holder::Region(south), AccountKind::Income), Some(Fen::new(90_000)));
+    assert_eq!(balance(&accounts, FundScheme::Employee, Holder::Region(south), AccountKind::Income), Some(Fen::new(80_000)));
+    assert_eq!(balance(&accounts, FundScheme::Employee, Holder::Person(employee), AccountKind::PersonalAccount), Some(Fen::new(76_000)));
+    // The county's finance paid its 50.00 (central finance's account is the whole city's).
+    assert_eq!(balance(&accounts, FundScheme::Resident, Holder::Finance(south), AccountKind::External), Some(Fen::new(5_000)));
+
+    // A hospital of this county, which no other case uses.
+    let mut c = claim("BOOKS-1", 10_000, 10);
+    c.institution_code = "H41992300001".into();
+    let settled = store
+        .settle(&clerk(SOUTH), south, request(&c, resident), engine_settlement(policy(), c.clone(), Explain::Off))
+        .await
+        .expect("settles");
+    let settlement: serde_json::Value = serde_json::from_str(&settled.claim.settlement_json).expect("json");
+    let field = |name: &str| settlement[name].as_str().map_or(0, |y| Fen::parse_yuan(y).expect("yuan").get());
+    let (pooled, critical) = (field("hifp_pay"), field("hifmi_pay"));
+    assert!(pooled > 0, "the pooled fund pays part of a 10,000.00 admission");
+    let hospital = Holder::institution("H41992300001").expect("code");
+    let accounts = store.fund_accounts(city).await.expect("accounts");
+    assert_eq!(balance(&accounts, FundScheme::Resident, hospital, AccountKind::Payable), Some(Fen::new(pooled)));
+    assert_eq!(
+        balance(&accounts, FundScheme::ResidentCriticalIllness, hospital, AccountKind::Payable).unwrap_or(Fen::ZERO),
+        Fen::new(critical)
+    );
+
+    // Pooling is the city's: a county clerk may not run it.
+    let march = YearMonth::parse("2026-03").expect("month");
+    let refused = store.run_pooling(&accountant, south, march, march.last_day()).await;
+    assert!(matches!(refused, Err(StoreError::OutsideRegion { .. })), "{refused:?}");
+    // The other cases' claims cost the city's resident fund more than their counties
+    // collected: the fund's balance brought in from before covers them (R-SYS-3).
+    let opening = |scheme| crate::FundReceipt {
+        kind: crate::ReceiptKind::OpeningBalance,
+        scheme,
+        unit: city,
+        amount_fen: Fen::new(100_000_000),
+        value_date: date!(2026 - 01 - 01),
+        reference: "OB-2026".into(),
+    };
+    let refused = store.record_fund_receipt(&clerk(SOUTH), south, opening(FundScheme::Resident)).await;
+    assert!(matches!(refused, Err(StoreError::OutsideRegion { .. })), "{refused:?}");
+    for scheme in FundScheme::ALL.into_iter().filter(|s| *s != FundScheme::MunicipalAdjustment) {
+        store.record_fund_receipt(&accountant, city, opening(scheme)).await.expect("opening balance");
+    }
+    store.record_fund_receipt(&accountant, city, opening(FundScheme::Resident)).await.expect("booking it again is a replay");
+    let accounts = store.fund_accounts(city).await.expect("accounts");
+    assert_eq!(balance(&accounts, FundScheme::Resident, Holder::Region(city), AccountKind::External), Some(Fen::new(100_000_000)), "once");
+    let first = store.run_pooling(&accountant, city, march, march.last_day()).await.expect("the March run");
+    assert!(first.ran_now);
+    let resident_run = first.run.funds.iter().find(|f| f.fund == "resident@419900").expect("the resident fund ran");
+    let south_run = resident_run.units.iter().find(|u| u.unit == SOUTH).expect("the county ran");
+    assert_eq!((south_run.swept_fen, south_run.disbursed_fen), (90_000, pooled));
+    assert_eq!(south_run.payments, [crate::pooling::Payment { payee: hospital.to_string(), amount_fen: pooled }]);
+    let again = store.run_pooling(&accountant, city, march, march.last_day()).await.expect("run again");
+    assert!(!again.ran_now && again.run == first.run, "a month runs once");
+    let accounts = store.fund_accounts(city).await.expect("accounts");
+    assert_eq!(balance(&accounts, FundScheme::Resident, Holder::Region(south), AccountKind::Income), Some(Fen::ZERO));
+    assert_eq!(balance(&accounts, FundScheme::Resident, hospital, AccountKind::Payable), Some(Fen::ZERO), "paid in full");
+    assert_eq!(balance(&accounts, FundScheme::Resident, Holder::Region(south), AccountKind::Expenditure), Some(Fen::ZERO), "paid on");
+
+    // Reversed after payment: the hospital owes the money back; April pays it nothing.
+    store.reverse(&clerk(SOUTH), south, "H41992300001", "BOOKS-1", "wrong patient").await.expect("reverses");
+    let accounts = store.fund_accounts(city).await.expect("accounts");
+    assert_eq!(balance(&accounts, FundScheme::Resident, hospital, AccountKind::Payable), Some(Fen::new(-pooled)));
+    let april = YearMonth::parse("2026-04").expect("month");
+    let run = store.run_pooling(&accountant, city, april, april.last_day()).await.expect("the April run").run;
+    if let Some(unit) = run.funds.iter().find(|f| f.fund == "resident@419900").and_then(|f| f.units.iter().find(|u| u.unit == SOUTH)) {
+        assert!(unit.payments.iter().all(|p| p.payee != hospital.to_string()), "{unit:?}");
+        assert!(unit.owed_back.contains(&crate::pooling::Payment { payee: hospital.to_string(), amount_fen: pooled }), "{unit:?}");
+    }
+    assert_eq!(store.pooling_runs(city).await.expect("runs").len(), 2);
+
+    // A county sees the movements its own business caused, nothing of the others'.
+    let movements = store.fund_movements(south, date!(2026 - 01 - 01), date!(2026 - 12 - 31)).await.expect("movements");
+    assert!(!movements.is_empty() && movements.iter().all(|m| m.unit == SOUTH), "{movements:?}");
+    let subsidies: i64 = movements.iter().filter(|m| m.reason == "subsidy").map(|m| m.amount_fen).sum();
+    assert_eq!(subsidies, 50_000);
+
+    let verification = crate::verify_books(&*store).await.expect("verify");
+    assert!(verification.breaches.is_empty(), "{:?}", verification.breaches);
+    assert!(verification.transfers >= 12, "{verification:?}");
 }

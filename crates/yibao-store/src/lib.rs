@@ -14,17 +14,23 @@
 
 mod access;
 mod audit;
+pub mod books;
 pub mod contract;
 mod contribution;
+mod fund;
 mod import;
+pub mod pooling;
 mod records;
 pub mod stored;
 
 use std::future::Future;
 
-pub use access::{AccessStore, InstitutionRecord, InstitutionUpdate, NewInstitution, NewStaff, Role, SessionRecord, StaffRecord, StaffUpdate};
+pub use access::{
+    AccessStore, InstitutionRecord, InstitutionUpdate, NewInstitution, NewStaff, Role, SessionRecord, StaffRecord, StaffUpdate,
+};
 pub use audit::{AuditEntry, AuditVerification, GENESIS_HASH, entry_hash};
 pub use contribution::{ContributionKind, ContributionRecord, ContributionStore, CountyArrears, NewContribution, PersonArrears};
+pub use fund::{BooksVerification, ENTRIES_PAGE_LIMIT, FundReceipt, FundStore, ReceiptKind, Movement, PoolingOutcome, city_of, verify_books};
 pub use import::{IMPORT_LIMIT, ImportHousehold, ImportStore, ImportSummary};
 pub use records::{
     Actor, CHRONIC_DISEASES_LIMIT, ClaimRecord, ClaimStatus, HouseholdRecord, NewHousehold, NewPerson, PersonQuery, PersonRecord,
@@ -42,7 +48,11 @@ pub type SettleFn = std::sync::Arc<dyn Fn(&Coverage, &Accumulators) -> Result<Se
 
 /// The usual [`SettleFn`]: the engine settling `claim` under `policy`.
 #[must_use]
-pub fn engine_settlement(policy: std::sync::Arc<yibao_policy::Policy>, claim: yibao_engine::Claim, explain: yibao_engine::Explain) -> SettleFn {
+pub fn engine_settlement(
+    policy: std::sync::Arc<yibao_policy::Policy>,
+    claim: yibao_engine::Claim,
+    explain: yibao_engine::Explain,
+) -> SettleFn {
     std::sync::Arc::new(move |coverage: &Coverage, acc: &Accumulators| yibao_engine::settle(&policy, &claim, coverage, acc, explain))
 }
 
@@ -61,7 +71,12 @@ pub fn run_settlement(compute: &SettleFn, coverage: &Coverage, before: &Accumula
 }
 
 /// The claim row of a fresh settlement of `request` in `region`.
-pub fn settled_claim(region: RegionCode, request: &SettleRequest, settlement: &Settlement, settled_at: String) -> Result<ClaimRecord, StoreError> {
+pub fn settled_claim(
+    region: RegionCode,
+    request: &SettleRequest,
+    settlement: &Settlement,
+    settled_at: String,
+) -> Result<ClaimRecord, StoreError> {
     Ok(ClaimRecord {
         region,
         institution_code: request.institution_code.clone(),

@@ -183,7 +183,9 @@ impl ClaimRecord {
     /// gives back. A stored settlement without a readable `acct_pay` is an error, never a
     /// silent zero: a reversal must not keep the person's money.
     pub fn personal_account_paid(&self) -> Result<yibao_domain::Fen, StoreError> {
-        let unreadable = |why: String| StoreError::Backend(format!("claim {}/{}: stored settlement unreadable: {why}", self.institution_code, self.claim_id));
+        let unreadable = |why: String| {
+            StoreError::Backend(format!("claim {}/{}: stored settlement unreadable: {why}", self.institution_code, self.claim_id))
+        };
         let settlement: serde_json::Value = serde_json::from_str(&self.settlement_json).map_err(|e| unreadable(e.to_string()))?;
         let paid = settlement.get("acct_pay").and_then(serde_json::Value::as_str).ok_or_else(|| unreadable("no acct_pay".into()))?;
         yibao_domain::Fen::parse_yuan(paid).map_err(|e| unreadable(e.to_string()))

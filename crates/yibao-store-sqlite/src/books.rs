@@ -1,0 +1,314 @@
+//! The fund books in SQLite: posting inside the caller's transaction, and the reads the
+//! pooling run and the reports need (see `yibao_store::books`, `yibao_store::fund`).
+
+use rusqlite::{Connection, Row, params};
+use time::Date;
+use yibao_domain::{Fen, RegionCode};
+use yibao_ledger::{AccountState, FundScheme, Holder, YearMonth};
+use yibao_store::books::{AccountRow, Entry, TransferRow, date_text, key_columns, needs, post_onto};
+use yibao_store::pooling::{Outstanding, PoolingInputs, PoolingRun, plan_pooling};
+use yibao_store::stored::{from_json, json, region_of, scope_bounds};
+use yibao_store::{Actor, FundReceipt, FundStore, Movement, PoolingOutcome, StoreError, check_scope, city_of};
+
+use crate::{SqliteStore, audit, col, exec, query_all, query_opt};
+
+const ACCOUNT_COLUMNS: &str = "region_code, fund_scheme, holder, kind, no_overdraft, opened_on, debits_posted_fen, credits_posted_fen";
+const TRANSFER_COLUMNS: &str = "region_code, transfer_id, fund_scheme, debit_holder, debit_kind, credit_holder, credit_kind, amount_fen, reason, cause_kind, cause_id, value_date, reverses, pair_id, unit_code";
+
+fn account_row(row: &Row<'_>) -> Result<AccountRow, StoreError> {
+    Ok(AccountRow {
+        region_code: col(row, 0)?,
+        fund_scheme: col(row, 1)?,
+        holder: col(row, 2)?,
+        kind: col(row, 3)?,
+        no_overdraft: col::<i64>(row, 4)? != 0,
+        opened_on: col(row, 5)?,
+        debits_posted_fen: col(row, 6)?,
+        credits_posted_fen: col(row, 7)?,
+    })
+}
+
+fn transfer_row(row: &Row<'_>) -> Result<TransferRow, StoreError> {
+    Ok(TransferRow {
+        region_code: col(row, 0)?,
+        transfer_id: col(row, 1)?,
+        fund_scheme: col(row, 2)?,
+        debit_holder: col(row, 3)?,
+        debit_kind: col(row, 4)?,
+        credit_holder: col(row, 5)?,
+        credit_kind: col(row, 6)?,
+        amount_fen: col(row, 7)?,
+        reason: col(row, 8)?,
+        cause_kind: col(row, 9)?,
+        cause_id: col(row, 10)?,
+        value_date: col(row, 11)?,
+        reverses: col(row, 12)?,
+        pair_id: col(row, 13)?,
+        unit_code: col(row, 14)?,
+    })
+}
+
+/// Posts `entries` inside the caller's transaction: loads what they touch, posts by the
+/// ledger's rules, writes the accounts and the new transfers. Refused whole, writing
+/// nothing, if any rule refuses (`books-with-business`).
+pub(crate) fn post(conn: &Connection, actor: &Actor, entries: &[Entry]) -> Result<(), StoreError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let needs = needs(entries);
+    let mut accounts = Vec::with_capacity(needs.accounts.len());
+    for key in &needs.accounts {
+        let (region, scheme, holder, kind) = key_columns(key);
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE region_code = ?1 AND fund_scheme = ?2 AND holder = ?3 AND kind = ?4"
+        );
+        if let Some(row) = query_opt(conn, &sql, params![region, scheme, holder, kind], account_row)? {
+            accounts.push(row.state()?);
+        }
+    }
+    let regions: std::collections::BTreeSet<String> = entries.iter().map(|e| e.transfer.fund().region.to_string()).collect();
+    let mut transfers = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for region in &regions {
+        let by_id = format!("SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE region_code = ?1 AND transfer_id = ?2");
+        for id in &needs.transfers {
+            if let Some(row) = query_opt(conn, &by_id, params![region, id.as_str()], transfer_row)?
+                && seen.insert(row.transfer_id.clone())
+            {
+                transfers.push((row.entry()?.transfer, row));
+            }
+        }
+        let by_original = format!("SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE region_code = ?1 AND reverses = ?2");
+        for original in &needs.reversals_of {
+            for row in query_all(conn, &by_original, params![region, original.as_str()], transfer_row)? {
+                if seen.insert(row.transfer_id.clone()) {
+                    transfers.push((row.entry()?.transfer, row));
+                }
+            }
+        }
+    }
+    let posting = post_onto(accounts, transfers.into_iter().map(|(t, _)| t).collect(), entries)?;
+    for (state, is_new) in &posting.accounts {
+        let row = AccountRow::of(state);
+        if *is_new {
+            exec(
+                conn,
+                &format!("INSERT INTO ledger_accounts ({ACCOUNT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+                params![
+                    row.region_code,
+                    row.fund_scheme,
+                    row.holder,
+                    row.kind,
+                    i64::from(row.no_overdraft),
+                    row.opened_on,
+                    row.debits_posted_fen,
+                    row.credits_posted_fen
+                ],
+            )?;
+        } else {
+            exec(
+                conn,
+                "UPDATE ledger_accounts SET debits_posted_fen = ?1, credits_posted_fen = ?2 WHERE region_code = ?3 AND fund_scheme = ?4 AND holder = ?5 AND kind = ?6",
+                params![row.debits_posted_fen, row.credits_posted_fen, row.region_code, row.fund_scheme, row.holder, row.kind],
+            )?;
+        }
+    }
+    let at = actor.at_text();
+    for entry in &posting.entries {
+        let r = TransferRow::of(entry);
+        exec(
+            conn,
+            &format!(
+                "INSERT INTO ledger_transfers ({TRANSFER_COLUMNS}, posted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+            ),
+            params![
+                r.region_code,
+                r.transfer_id,
+                r.fund_scheme,
+                r.debit_holder,
+                r.debit_kind,
+                r.credit_holder,
+                r.credit_kind,
+                r.amount_fen,
+                r.reason,
+                r.cause_kind,
+                r.cause_id,
+                r.value_date,
+                r.reverses,
+                r.pair_id,
+                r.unit_code,
+                at
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+/// The transfers a business record caused, in posting order.
+pub(crate) fn entries_caused_by(conn: &Connection, city: RegionCode, kind: &str, id: &str) -> Result<Vec<Entry>, StoreError> {
+    let sql = format!(
+        "SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE region_code = ?1 AND cause_kind = ?2 AND cause_id = ?3 ORDER BY rowid"
+    );
+    query_all(conn, &sql, params![city.to_string(), kind, id], transfer_row)?.iter().map(TransferRow::entry).collect()
+}
+
+fn pooling_inputs(conn: &Connection, city: RegionCode, month: YearMonth, value_date: Date) -> Result<PoolingInputs, StoreError> {
+    let city_text = city.to_string();
+    let accounts = query_all(
+        conn,
+        &format!("SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE region_code = ?1 AND kind IN ('income', 'fiscal-special')"),
+        [&city_text],
+        account_row,
+    )?
+    .iter()
+    .map(AccountRow::state)
+    .collect::<Result<Vec<_>, _>>()?;
+    // What each unit's insured owe each payee on the value date: payable credits less debits.
+    let outstanding = query_all(
+        conn,
+        "SELECT fund_scheme, unit_code, CASE WHEN credit_kind = 'payable' THEN credit_holder ELSE debit_holder END AS payee, \
+                SUM(CASE WHEN credit_kind = 'payable' THEN amount_fen ELSE -amount_fen END) \
+         FROM ledger_transfers WHERE region_code = ?1 AND value_date <= ?2 AND (credit_kind = 'payable' OR debit_kind = 'payable') \
+         GROUP BY fund_scheme, unit_code, payee ORDER BY fund_scheme, unit_code, payee",
+        params![city_text, date_text(value_date)],
+        |row| {
+            let scheme: String = col(row, 0)?;
+            let payee: String = col(row, 2)?;
+            Ok(Outstanding {
+                fund: FundScheme::parse(&scheme).ok_or_else(|| StoreError::Backend(format!("stored fund unreadable: {scheme}")))?,
+                unit: region_of(&col::<String>(row, 1)?)?,
+                payee: Holder::parse(&payee).map_err(|e| StoreError::Backend(e.to_string()))?,
+                outstanding_fen: Fen::new(col(row, 3)?),
+            })
+        },
+    )?;
+    Ok(PoolingInputs { city, month, value_date, accounts, outstanding })
+}
+
+fn run_pooling_in(
+    conn: &Connection,
+    actor: &Actor,
+    scope: RegionCode,
+    month: YearMonth,
+    value_date: Date,
+) -> Result<PoolingOutcome, StoreError> {
+    let city = city_of(scope)?;
+    let city_text = city.to_string();
+    let month_text = month.to_string();
+    let earlier =
+        query_opt(conn, "SELECT result FROM pooling_runs WHERE region_code = ?1 AND month = ?2", params![city_text, month_text], |row| {
+            col::<String>(row, 0)
+        })?;
+    if let Some(result) = earlier {
+        return Ok(PoolingOutcome { run: from_json(&result)?, ran_now: false });
+    }
+    let (run, entries) = plan_pooling(&pooling_inputs(conn, city, month, value_date)?)?;
+    post(conn, actor, &entries)?;
+    let result = json(&run)?;
+    exec(
+        conn,
+        "INSERT INTO pooling_runs (region_code, month, run_at, actor, result) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![city_text, month_text, actor.at_text(), actor.who, result],
+    )?;
+    audit(conn, actor, city, "fund.pooling_run", &month_text, result)?;
+    Ok(PoolingOutcome { run, ran_now: true })
+}
+
+impl FundStore for SqliteStore {
+    async fn record_fund_receipt(&self, actor: &Actor, scope: RegionCode, receipt: FundReceipt) -> Result<(), StoreError> {
+        let actor = actor.clone();
+        self.write(move |conn| {
+            let city = city_of(scope)?;
+            check_scope(city, receipt.unit)?;
+            let entry = receipt.entry()?;
+            post(conn, &actor, std::slice::from_ref(&entry))?;
+            let detail = format!(
+                "{{\"transfer\":{},\"amount_fen\":{}}}",
+                json(&entry.transfer.id.as_str())?,
+                receipt.amount_fen.get()
+            );
+            audit(conn, &actor, city, "fund.receipt", entry.transfer.id.as_str(), detail)
+        })
+        .await
+    }
+
+    async fn run_pooling(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        month: YearMonth,
+        value_date: Date,
+    ) -> Result<PoolingOutcome, StoreError> {
+        let actor = actor.clone();
+        self.write(move |conn| run_pooling_in(conn, &actor, scope, month, value_date)).await
+    }
+
+    async fn pooling_runs(&self, scope: RegionCode) -> Result<Vec<PoolingRun>, StoreError> {
+        let city = scope.city().to_string();
+        self.read(move |conn| {
+            query_all(conn, "SELECT result FROM pooling_runs WHERE region_code = ?1 ORDER BY month DESC", [city], |row| {
+                from_json(&col::<String>(row, 0)?)
+            })
+        })
+        .await
+    }
+
+    async fn fund_accounts(&self, scope: RegionCode) -> Result<Vec<AccountState>, StoreError> {
+        let city = city_of(scope)?.to_string();
+        self.read(move |conn| {
+            let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE region_code = ?1 ORDER BY fund_scheme, holder, kind");
+            let rows = query_all(conn, &sql, [city], account_row)?;
+            let mut states: Vec<AccountState> = rows.iter().map(AccountRow::state).collect::<Result<_, _>>()?;
+            states.sort_by_key(AccountState::key);
+            Ok(states)
+        })
+        .await
+    }
+
+    async fn fund_entries(&self, scope: RegionCode, after: i64, limit: i64) -> Result<Vec<(i64, Entry)>, StoreError> {
+        let city = city_of(scope)?.to_string();
+        let limit = limit.clamp(1, yibao_store::ENTRIES_PAGE_LIMIT);
+        self.read(move |conn| {
+            let sql = format!(
+                "SELECT {TRANSFER_COLUMNS}, rowid FROM ledger_transfers WHERE region_code = ?1 AND rowid > ?2 ORDER BY rowid LIMIT ?3"
+            );
+            query_all(conn, &sql, params![city, after, limit], |row| Ok((col::<i64>(row, 15)?, transfer_row(row)?.entry()?)))
+        })
+        .await
+    }
+
+    async fn fund_movements(&self, scope: RegionCode, from: Date, to: Date) -> Result<Vec<Movement>, StoreError> {
+        let city = scope.city().to_string();
+        let (low, high) = scope_bounds(scope);
+        self.read(move |conn| {
+            query_all(
+                conn,
+                "SELECT fund_scheme, unit_code, reason, debit_kind, credit_kind, COUNT(*), SUM(amount_fen) FROM ledger_transfers \
+                 WHERE region_code = ?1 AND unit_code BETWEEN ?2 AND ?3 AND value_date BETWEEN ?4 AND ?5 \
+                 GROUP BY fund_scheme, unit_code, reason, debit_kind, credit_kind ORDER BY fund_scheme, unit_code, reason, debit_kind, credit_kind",
+                params![city, low, high, date_text(from), date_text(to)],
+                |row| {
+                    Ok(Movement {
+                        fund_scheme: col(row, 0)?,
+                        unit: col(row, 1)?,
+                        reason: col(row, 2)?,
+                        debit_kind: col(row, 3)?,
+                        credit_kind: col(row, 4)?,
+                        transfers: col(row, 5)?,
+                        amount_fen: col(row, 6)?,
+                    })
+                },
+            )
+        })
+        .await
+    }
+
+    async fn fund_cities(&self) -> Result<Vec<RegionCode>, StoreError> {
+        self.read(|conn| {
+            query_all(conn, "SELECT DISTINCT region_code FROM ledger_accounts ORDER BY region_code", [], |row| {
+                region_of(&col::<String>(row, 0)?)
+            })
+        })
+        .await
+    }
+}

@@ -1,0 +1,581 @@
+//! The fund books inside the store (R-FND-1, R-SCH-2, R-SYS-6): what each business record
+//! posts, and the one posting step both backends run inside the record's transaction
+//! (ARCHITECTURE.md `books-with-business`).
+//!
+//! Every write that moves money — a contribution with its subsidies, a settlement layer by
+//! layer, a reversal, a personal-account payment, an opening personal-account balance — is
+//! turned here into [`Entry`]s: ledger transfers (pure `yibao-ledger`) with the unit whose
+//! business caused them. A backend loads the accounts and earlier transfers the entries
+//! name ([`needs`]), hands them to [`post_onto`], which posts through the ledger's own rules
+//! (`Ledger::resume` + `Ledger::post`), and writes back what it returns, in the same
+//! transaction as the business row. A refusal leaves nothing written.
+//!
+//! Funds are city funds (统收统支, R-FND-2): a person's region decides the unit (the county,
+//! or the city itself for 市本级) and the fund's region is its city.
+
+use std::collections::BTreeSet;
+
+use time::Date;
+use yibao_domain::{Fen, NationalId, RegionCode};
+use yibao_engine::{EmployeeContribution, ResidentContribution, Settlement, SupplementaryContribution};
+use yibao_ledger::{
+    Account, AccountKey, AccountKind, AccountState, BusinessRef, Fund, FundScheme, Holder, Ledger, LedgerError, PostOutcome, Reason,
+    RecordKind, SettlementLayer, Transfer, TransferId, limits::TRANSFER_ID_LEN_LIMIT,
+};
+
+use crate::{ContributionKind, ContributionRecord, StoreError};
+
+/// A transfer as the store keeps it: with the unit (a county, or the city itself) whose
+/// business record caused it, so a month's income and spending are known per county.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub unit: RegionCode,
+    pub transfer: Transfer,
+}
+
+/// The fund of `scheme` for a person or unit of `region`: the city's (R-FND-2).
+#[must_use]
+pub fn fund_for(scheme: FundScheme, region: RegionCode) -> Fund {
+    Fund::new(scheme, region.city())
+}
+
+/// A ledger refusal of a business write: the write is refused with the ledger's code.
+pub fn refused(error: LedgerError) -> StoreError {
+    StoreError::Refused { code: error.code(), message: error.to_string() }
+}
+
+/// A transfer id for leg `leg` of record `record` under `prefix`: readable
+/// (`st/H41992100001/C-1/hifp`) when the record id is printable ASCII and short enough,
+/// otherwise the record id's SHA-256 (a claim id may hold any printable character).
+pub fn record_transfer_id(prefix: &str, record: &str, leg: &str) -> TransferId {
+    let readable = format!("{prefix}/{record}/{leg}");
+    if readable.len() <= TRANSFER_ID_LEN_LIMIT
+        && let Ok(id) = TransferId::parse(&readable)
+    {
+        return id;
+    }
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(record.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    TransferId::parse(&format!("{prefix}/#{hex}/{leg}")).expect("a hex digest between short ASCII parts")
+}
+
+fn cause(kind: RecordKind, id: &str) -> Result<BusinessRef, StoreError> {
+    BusinessRef::new(kind, id).map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
+fn push(entries: &mut Vec<Entry>, unit: RegionCode, transfer: Transfer) {
+    if transfer.amount_fen.get() > 0 {
+        entries.push(Entry { unit, transfer });
+    }
+}
+
+/// What a recorded contribution posts (R-FIN-1, R-FIN-2), on the day it was recorded.
+///
+/// The payment arrives in the unit's income account (收入户) from the unit's insured
+/// (their outside-world account). A payment in full also brings what it entitles:
+/// - resident: the subsidies the breakdown names, each from its payer's finance (central,
+///   provincial, city, county; civil affairs for the assistance groups, booked to the
+///   county's finance);
+/// - employee: the share for the person's personal account (个人账户), credited to it;
+/// - supplementary: the government part, from the county's finance.
+///
+/// A partial payment is pooled income only: a person in arrears is not yet insured for the
+/// period, so no subsidy is drawn and no account credited until it is paid in full.
+pub fn contribution_entries(record: &ContributionRecord, on: Date) -> Result<Vec<Entry>, StoreError> {
+    let unit = record.region;
+    let record_id = format!("{}/{}", unit, record.seq);
+    let contribution = cause(RecordKind::Contribution, &record_id)?;
+    let subsidy = cause(RecordKind::Subsidy, &record_id)?;
+    let paid = Fen::new(record.paid_fen);
+    let in_full = record.paid_fen >= record.due_fen;
+    let unreadable =
+        |e: serde_json::Error| StoreError::Invalid(format!("the contribution's breakdown is not a {} one: {e}", record.kind.as_str()));
+    let id = |leg: &str| record_transfer_id("ct", &record_id, leg);
+    let mut entries = Vec::new();
+    let (scheme, to_account) = match record.kind {
+        ContributionKind::Resident => (FundScheme::Resident, Fen::ZERO),
+        ContributionKind::Supplementary => (FundScheme::Supplementary, Fen::ZERO),
+        ContributionKind::Employee => {
+            let breakdown: EmployeeContribution = serde_json::from_str(&record.breakdown_json).map_err(unreadable)?;
+            (FundScheme::Employee, if in_full { breakdown.to_account.min(paid) } else { Fen::ZERO })
+        }
+    };
+    let fund = fund_for(scheme, unit);
+    let income = AccountKey::of_unit(fund, unit, AccountKind::Income);
+    let insured = AccountKey::of_unit(fund, unit, AccountKind::External);
+    push(&mut entries, unit, Transfer::new(id("paid"), income, insured, paid - to_account, Reason::Contribution, contribution.clone(), on));
+    push(
+        &mut entries,
+        unit,
+        Transfer::new(
+            id("account"),
+            income,
+            AccountKey::new(fund, Holder::Person(record.person_id), AccountKind::PersonalAccount),
+            to_account,
+            Reason::PersonalAccountCredit,
+            contribution,
+            on,
+        ),
+    );
+    if !in_full {
+        return Ok(entries);
+    }
+    let from = |holder: Holder| AccountKey::new(fund, holder, AccountKind::External);
+    let subsidies: Vec<(&str, Holder, Fen)> = match record.kind {
+        ContributionKind::Resident => {
+            let b: ResidentContribution = serde_json::from_str(&record.breakdown_json).map_err(unreadable)?;
+            vec![
+                ("civil-affairs", Holder::Finance(unit), b.civil_affairs),
+                ("central", Holder::CentralFinance, b.central),
+                ("provincial", Holder::Finance(unit.province()), b.provincial),
+                ("city", Holder::Finance(unit.city()), b.city),
+                ("county", Holder::Finance(unit), b.county),
+            ]
+        }
+        ContributionKind::Supplementary => {
+            let b: SupplementaryContribution = serde_json::from_str(&record.breakdown_json).map_err(unreadable)?;
+            vec![("government", Holder::Finance(unit), b.government)]
+        }
+        ContributionKind::Employee => Vec::new(),
+    };
+    for (payer, holder, amount) in subsidies {
+        push(&mut entries, unit, Transfer::new(id(payer), income, from(holder), amount, Reason::Subsidy, subsidy.clone(), on));
+    }
+    Ok(entries)
+}
+
+/// The record id of a settlement: its institution and claim id.
+#[must_use]
+pub fn settlement_record_id(institution: &str, claim_id: &str) -> String {
+    format!("{institution}/{claim_id}")
+}
+
+/// What a settlement posts (R-BEN-4), on the day it was settled: each layer from its own
+/// fund (`layer-from-its-fund`) as owed to the institution (应付), the personal account's
+/// share moved from the person's account to the institution, and the maternity allowance
+/// owed to the person.
+///
+/// The pooled layer is paid by the fund of the settlement's insurance type (310 employee,
+/// 390 resident, 510 maternity); `hifmi_pay` by residents' critical-illness insurance,
+/// `hifob_pay` by employees' large-amount fund, `maf_pay` by medical assistance, `oth_pay`
+/// by supplementary insurance.
+pub fn settlement_entries(
+    unit: RegionCode,
+    institution: &str,
+    claim_id: &str,
+    person: NationalId,
+    settlement: &Settlement,
+    on: Date,
+) -> Result<Vec<Entry>, StoreError> {
+    let record_id = settlement_record_id(institution, claim_id);
+    let cause = cause(RecordKind::Settlement, &record_id)?;
+    let hospital = Holder::institution(institution).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let pooled = match settlement.insutype {
+        "310" => FundScheme::Employee,
+        "390" => FundScheme::Resident,
+        "510" => FundScheme::Maternity,
+        other => return Err(StoreError::Invalid(format!("a settlement of insurance type '{other}' has no pooled fund"))),
+    };
+    let layers = [
+        (SettlementLayer::Pooled, pooled, settlement.hifp_pay),
+        (SettlementLayer::CriticalIllness, FundScheme::ResidentCriticalIllness, settlement.hifmi_pay),
+        (SettlementLayer::LargeAmount, FundScheme::EmployeeLargeAmount, settlement.hifob_pay),
+        (SettlementLayer::Assistance, FundScheme::MedicalAssistance, settlement.maf_pay),
+        (SettlementLayer::Supplementary, FundScheme::Supplementary, settlement.oth_pay),
+    ];
+    let mut entries = Vec::new();
+    for (layer, scheme, amount) in layers {
+        let fund = fund_for(scheme, unit);
+        push(
+            &mut entries,
+            unit,
+            Transfer::new(
+                record_transfer_id("st", &record_id, layer.field()),
+                AccountKey::new(fund, hospital, AccountKind::External),
+                AccountKey::new(fund, hospital, AccountKind::Payable),
+                amount,
+                Reason::Settlement(layer),
+                cause.clone(),
+                on,
+            ),
+        );
+    }
+    let employee = fund_for(FundScheme::Employee, unit);
+    push(
+        &mut entries,
+        unit,
+        Transfer::new(
+            record_transfer_id("st", &record_id, "acct_pay"),
+            AccountKey::new(employee, Holder::Person(person), AccountKind::PersonalAccount),
+            AccountKey::new(employee, hospital, AccountKind::Payable),
+            settlement.acct_pay,
+            Reason::PersonalAccountPayment,
+            cause.clone(),
+            on,
+        ),
+    );
+    let maternity = fund_for(FundScheme::Maternity, unit);
+    push(
+        &mut entries,
+        unit,
+        Transfer::new(
+            record_transfer_id("st", &record_id, "maternity_allowance"),
+            AccountKey::new(maternity, Holder::Person(person), AccountKind::External),
+            AccountKey::new(maternity, Holder::Person(person), AccountKind::Payable),
+            settlement.maternity_allowance,
+            Reason::Settlement(SettlementLayer::MaternityAllowance),
+            cause,
+            on,
+        ),
+    );
+    Ok(entries)
+}
+
+/// What reversing a settlement posts: each of its transfers reversed in full (冲正), on the
+/// day of the reversal. `originals` are the settlement's transfers as stored.
+pub fn reversal_entries(originals: &[Entry], institution: &str, claim_id: &str, on: Date) -> Result<Vec<Entry>, StoreError> {
+    let record_id = settlement_record_id(institution, claim_id);
+    let cause = cause(RecordKind::SettlementReversal, &record_id)?;
+    Ok(originals
+        .iter()
+        .map(|original| {
+            let leg = original.transfer.id.as_str().rsplit('/').next().unwrap_or("leg");
+            Entry {
+                unit: original.unit,
+                transfer: original.transfer.reversal(
+                    record_transfer_id("rv", &record_id, leg),
+                    original.transfer.amount_fen,
+                    cause.clone(),
+                    on,
+                ),
+            }
+        })
+        .collect())
+}
+
+/// A personal account's balance brought in when its owner is enrolled or imported (R-SYS-3):
+/// money already in the employees' fund, now the person's.
+pub fn opening_account_entries(unit: RegionCode, person: NationalId, balance: Fen, on: Date) -> Result<Vec<Entry>, StoreError> {
+    let fund = fund_for(FundScheme::Employee, unit);
+    let mut entries = Vec::new();
+    push(
+        &mut entries,
+        unit,
+        Transfer::new(
+            record_transfer_id("ob", person.as_str(), "account"),
+            AccountKey::special(fund),
+            AccountKey::new(fund, Holder::Person(person), AccountKind::PersonalAccount),
+            balance,
+            Reason::Handover,
+            cause(RecordKind::OpeningBalance, person.as_str())?,
+            on,
+        ),
+    );
+    Ok(entries)
+}
+
+/// The first value date the store's accounts accept. An account is opened when a business
+/// record first touches it, but a run for an earlier month (a pooling run, a correction)
+/// must still be able to post to it, so the store dates every account from here: before
+/// any policy the shipped packs carry.
+pub const BOOKS_EPOCH: Date = time::macros::date!(2000 - 01 - 01);
+
+/// The account the store opens on first use: dated [`BOOKS_EPOCH`], with its kind's
+/// overdraft rule (`Account::open`), except that a payable may go negative. A payee whose
+/// claim is reversed after it was paid owes that money back, and it is deducted from what
+/// the fund pays it next (R-BEN-4).
+pub fn open_account(key: AccountKey) -> Result<Account, StoreError> {
+    let account = Account::open(key, BOOKS_EPOCH).map_err(refused)?;
+    Ok(if key.kind == AccountKind::Payable { account.with_no_overdraft(false) } else { account })
+}
+
+/// What a backend loads before posting entries: the accounts they touch, in key order (the
+/// order to lock them in), and the transfers they may refer to — their own ids (a replay),
+/// the transfers they reverse or pair with — plus every earlier reversal of those they
+/// reverse.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Needs {
+    pub accounts: Vec<AccountKey>,
+    pub transfers: Vec<TransferId>,
+    pub reversals_of: Vec<TransferId>,
+}
+
+#[must_use]
+pub fn needs(entries: &[Entry]) -> Needs {
+    let mut accounts = BTreeSet::new();
+    let mut transfers = BTreeSet::new();
+    let mut reversals_of = BTreeSet::new();
+    for Entry { transfer, .. } in entries {
+        accounts.insert(transfer.debit);
+        accounts.insert(transfer.credit);
+        transfers.insert(transfer.id.clone());
+        if let Some(original) = &transfer.reverses {
+            transfers.insert(original.clone());
+            reversals_of.insert(original.clone());
+        }
+        if let Some(pair) = &transfer.pair {
+            transfers.insert(pair.clone());
+        }
+    }
+    Needs {
+        accounts: accounts.into_iter().collect(),
+        transfers: transfers.into_iter().collect(),
+        reversals_of: reversals_of.into_iter().collect(),
+    }
+}
+
+/// What posting decided: the accounts to write back (`is_new`: to insert rather than
+/// update) and the entries to insert, in posting order. Entries already posted with the
+/// same content are left out (a replay writes nothing).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Posting {
+    pub accounts: Vec<(AccountState, bool)>,
+    pub entries: Vec<Entry>,
+}
+
+/// Posts `entries` onto the stored `accounts` and `transfers` a backend loaded for them
+/// ([`needs`]), opening missing accounts ([`open_account`]), by the ledger's rules: all of
+/// them or none.
+pub fn post_onto(accounts: Vec<AccountState>, transfers: Vec<Transfer>, entries: &[Entry]) -> Result<Posting, StoreError> {
+    let known: BTreeSet<AccountKey> = accounts.iter().map(AccountState::key).collect();
+    let mut ledger = Ledger::resume(accounts, transfers).map_err(|e| StoreError::Backend(format!("stored books unreadable: {e}")))?;
+    let batch: Vec<Transfer> = entries.iter().map(|e| e.transfer.clone()).collect();
+    let mut opened = BTreeSet::new();
+    for transfer in &batch {
+        for key in [transfer.debit, transfer.credit] {
+            if !known.contains(&key) && opened.insert(key) {
+                ledger.create_account(open_account(key)?).map_err(refused)?;
+            }
+        }
+    }
+    let outcomes = ledger.post(&batch).map_err(refused)?;
+    let mut touched = BTreeSet::new();
+    let mut fresh = Vec::new();
+    for (entry, outcome) in entries.iter().zip(outcomes) {
+        if outcome == PostOutcome::Posted {
+            touched.insert(entry.transfer.debit);
+            touched.insert(entry.transfer.credit);
+            fresh.push(entry.clone());
+        }
+    }
+    let accounts = touched.into_iter().map(|key| (*ledger.account(&key).expect("opened or loaded above"), opened.contains(&key))).collect();
+    Ok(Posting { accounts, entries: fresh })
+}
+
+/// An account as a row: the fund's region first (the distribution column), then the
+/// fund, holder and kind as text, the overdraft rule, the opening day and the totals.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountRow {
+    pub region_code: String,
+    pub fund_scheme: String,
+    pub holder: String,
+    pub kind: String,
+    pub no_overdraft: bool,
+    pub opened_on: String,
+    pub debits_posted_fen: i64,
+    pub credits_posted_fen: i64,
+}
+
+impl AccountRow {
+    #[must_use]
+    pub fn of(state: &AccountState) -> AccountRow {
+        let key = state.key();
+        AccountRow {
+            region_code: key.fund.region.to_string(),
+            fund_scheme: key.fund.scheme.as_str().to_owned(),
+            holder: key.holder.to_string(),
+            kind: key.kind.as_str().to_owned(),
+            no_overdraft: state.account.no_overdraft,
+            opened_on: date_text(state.account.opened_on),
+            debits_posted_fen: state.debits_posted_fen.get(),
+            credits_posted_fen: state.credits_posted_fen.get(),
+        }
+    }
+
+    pub fn state(&self) -> Result<AccountState, StoreError> {
+        let key = key_of(&self.region_code, &self.fund_scheme, &self.holder, &self.kind)?;
+        let account = Account { key, no_overdraft: self.no_overdraft, opened_on: date_of(&self.opened_on)? };
+        Ok(AccountState {
+            account,
+            debits_posted_fen: Fen::new(self.debits_posted_fen),
+            credits_posted_fen: Fen::new(self.credits_posted_fen),
+        })
+    }
+}
+
+/// The key columns of an account: (fund region, fund scheme, holder, kind) as text.
+#[must_use]
+pub fn key_columns(key: &AccountKey) -> (String, &'static str, String, &'static str) {
+    (key.fund.region.to_string(), key.fund.scheme.as_str(), key.holder.to_string(), key.kind.as_str())
+}
+
+pub fn key_of(region: &str, scheme: &str, holder: &str, kind: &str) -> Result<AccountKey, StoreError> {
+    let unreadable = |what: &str| StoreError::Backend(format!("stored account unreadable: {what}"));
+    let region = RegionCode::parse(region).map_err(|_| unreadable(region))?;
+    let scheme = FundScheme::parse(scheme).ok_or_else(|| unreadable(scheme))?;
+    let holder = Holder::parse(holder).map_err(|_| unreadable(holder))?;
+    let kind = AccountKind::parse(kind).ok_or_else(|| unreadable(kind))?;
+    Ok(AccountKey::new(Fund::new(scheme, region), holder, kind))
+}
+
+/// A transfer as a row. `region_code` is the fund's region, `unit_code` the unit whose
+/// business caused it; the two accounts are given by holder and kind within the fund.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransferRow {
+    pub region_code: String,
+    pub transfer_id: String,
+    pub fund_scheme: String,
+    pub debit_holder: String,
+    pub debit_kind: String,
+    pub credit_holder: String,
+    pub credit_kind: String,
+    pub amount_fen: i64,
+    pub reason: String,
+    pub cause_kind: String,
+    pub cause_id: String,
+    pub value_date: String,
+    pub reverses: Option<String>,
+    pub pair_id: Option<String>,
+    pub unit_code: String,
+}
+
+impl TransferRow {
+    /// The row of an entry. Both accounts are in one fund (`one-fund-per-transfer`, which
+    /// posting checked before any row is made).
+    #[must_use]
+    pub fn of(entry: &Entry) -> TransferRow {
+        let t = &entry.transfer;
+        debug_assert_eq!(t.debit.fund, t.credit.fund, "posting refuses a transfer between funds");
+        TransferRow {
+            region_code: t.fund().region.to_string(),
+            transfer_id: t.id.as_str().to_owned(),
+            fund_scheme: t.fund().scheme.as_str().to_owned(),
+            debit_holder: t.debit.holder.to_string(),
+            debit_kind: t.debit.kind.as_str().to_owned(),
+            credit_holder: t.credit.holder.to_string(),
+            credit_kind: t.credit.kind.as_str().to_owned(),
+            amount_fen: t.amount_fen.get(),
+            reason: t.reason.code().to_owned(),
+            cause_kind: t.cause.kind.as_str().to_owned(),
+            cause_id: t.cause.id.clone(),
+            value_date: date_text(t.value_date),
+            reverses: t.reverses.as_ref().map(|id| id.as_str().to_owned()),
+            pair_id: t.pair.as_ref().map(|id| id.as_str().to_owned()),
+            unit_code: entry.unit.to_string(),
+        }
+    }
+
+    pub fn entry(&self) -> Result<Entry, StoreError> {
+        let unreadable = |what: &str| StoreError::Backend(format!("stored transfer {} unreadable: {what}", self.transfer_id));
+        let id = |text: &str| TransferId::parse(text).map_err(|_| unreadable(text));
+        let transfer = Transfer {
+            id: id(&self.transfer_id)?,
+            debit: key_of(&self.region_code, &self.fund_scheme, &self.debit_holder, &self.debit_kind)?,
+            credit: key_of(&self.region_code, &self.fund_scheme, &self.credit_holder, &self.credit_kind)?,
+            amount_fen: Fen::new(self.amount_fen),
+            reason: Reason::parse(&self.reason).ok_or_else(|| unreadable(&self.reason))?,
+            cause: BusinessRef {
+                kind: RecordKind::parse(&self.cause_kind).ok_or_else(|| unreadable(&self.cause_kind))?,
+                id: self.cause_id.clone(),
+            },
+            value_date: date_of(&self.value_date)?,
+            reverses: self.reverses.as_deref().map(id).transpose()?,
+            pair: self.pair_id.as_deref().map(id).transpose()?,
+        };
+        Ok(Entry { unit: RegionCode::parse(&self.unit_code).map_err(|_| unreadable(&self.unit_code))?, transfer })
+    }
+}
+
+/// A value date as stored: `YYYY-MM-DD`, which sorts as text.
+#[must_use]
+pub fn date_text(date: Date) -> String {
+    format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day())
+}
+
+pub fn date_of(text: &str) -> Result<Date, StoreError> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    Date::parse(text, &format).map_err(|_| StoreError::Backend(format!("stored date unreadable: {text}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    fn region(code: &str) -> RegionCode {
+        RegionCode::parse(code).unwrap()
+    }
+
+    #[test]
+    fn transfer_ids_are_readable_or_digested() {
+        assert_eq!(record_transfer_id("st", "H41992100001/C-1", "hifp_pay").as_str(), "st/H41992100001/C-1/hifp_pay");
+        let odd = record_transfer_id("st", "H41992100001/住院 1", "hifp_pay");
+        assert!(odd.as_str().starts_with("st/#") && odd.as_str().ends_with("/hifp_pay"), "{odd}");
+        assert_ne!(odd, record_transfer_id("st", "H41992100001/住院 2", "hifp_pay"));
+    }
+
+    #[test]
+    fn rows_round_trip() {
+        let fund = fund_for(FundScheme::Resident, region("419921"));
+        assert_eq!(fund.region, region("419900"));
+        let entry = Entry {
+            unit: region("419921"),
+            transfer: Transfer::new(
+                TransferId::parse("t-1").unwrap(),
+                AccountKey::of_unit(fund, region("419921"), AccountKind::Income),
+                AccountKey::new(fund, Holder::CentralFinance, AccountKind::External),
+                Fen::new(12_345),
+                Reason::Subsidy,
+                BusinessRef::new(RecordKind::Subsidy, "419921/7").unwrap(),
+                date!(2026 - 03 - 09),
+            ),
+        };
+        assert_eq!(TransferRow::of(&entry).entry().unwrap(), entry);
+        let state = AccountState::new(open_account(entry.transfer.debit).unwrap());
+        assert_eq!(AccountRow::of(&state).state().unwrap(), state);
+        let mut bad = TransferRow::of(&entry);
+        bad.reason = "gift".into();
+        assert!(matches!(bad.entry(), Err(StoreError::Backend(_))));
+    }
+
+    #[test]
+    fn posting_opens_accounts_refuses_overdrafts_and_skips_replays() {
+        let unit = region("419921");
+        let person = NationalId::parse("41992119620314004X").unwrap();
+        let on = date!(2026 - 02 - 01);
+        // 100.00 brought in: the special account holds it, the person owns it.
+        let opening = opening_account_entries(unit, person, Fen::new(10_000), on).unwrap();
+        let posting = post_onto(vec![], vec![], &opening).unwrap();
+        assert_eq!(posting.entries, opening);
+        let balances: Vec<(AccountKind, i64, bool)> =
+            posting.accounts.iter().map(|(s, is_new)| (s.key().kind, s.balance_fen().get(), *is_new)).collect();
+        assert_eq!(balances, [(AccountKind::FiscalSpecial, 10_000, true), (AccountKind::PersonalAccount, 10_000, true)]);
+        // Posting the same entries again onto the books they made writes nothing.
+        let stored: Vec<AccountState> = posting.accounts.iter().map(|(s, _)| *s).collect();
+        let transfers: Vec<Transfer> = opening.iter().map(|e| e.transfer.clone()).collect();
+        let again = post_onto(stored.clone(), transfers.clone(), &opening).unwrap();
+        assert_eq!(again, Posting::default());
+        // A settlement paying 100.01 from a 100.00 account is refused, and writes nothing.
+        let mut settlement = Settlement::default();
+        settlement.insutype = "310";
+        settlement.acct_pay = Fen::new(10_001);
+        let entries = settlement_entries(unit, "H41992100001", "C-1", person, &settlement, on).unwrap();
+        assert!(matches!(
+            post_onto(stored.clone(), transfers.clone(), &entries),
+            Err(StoreError::Refused { code: "ledger.overdraft", .. })
+        ));
+        // 60.00 from the account and 240.00 pooled: the hospital is owed 300.00 in the employee fund.
+        settlement.acct_pay = Fen::new(6_000);
+        settlement.hifp_pay = Fen::new(24_000);
+        let entries = settlement_entries(unit, "H41992100001", "C-1", person, &settlement, on).unwrap();
+        let posting = post_onto(stored, transfers, &entries).unwrap();
+        let payable = posting.accounts.iter().find(|(s, _)| s.key().kind == AccountKind::Payable).unwrap().0;
+        assert_eq!(payable.balance_fen(), Fen::new(30_000));
+        assert!(!payable.account.no_overdraft, "a payable may go negative: a reversed, already-paid claim is owed back");
+        // Its reversal undoes each leg.
+        let reversal = reversal_entries(&posting.entries, "H41992100001", "C-1", on).unwrap();
+        assert_eq!(reversal.len(), 2);
+        assert!(reversal.iter().all(|e| e.transfer.reason == Reason::Reversal && e.transfer.reverses.is_some()));
+    }
+}

@@ -1,0 +1,176 @@
+//! The fund books as the store serves them: the monthly pooling run, the accounts, the
+//! transfers, and the movements reports are made of (R-FND-1…4). Reads are scoped like every
+//! other read: a city's staff see its funds; a county's staff see the movements its own
+//! business caused and nothing of other counties (R-GEO-2).
+
+use std::future::Future;
+
+use serde::Serialize;
+use time::Date;
+use yibao_domain::{RegionCode, RegionLevel};
+use yibao_ledger::{AccountState, Breach, YearMonth, check_books};
+
+use crate::books::Entry;
+use crate::pooling::PoolingRun;
+use crate::{Actor, StoreError};
+
+/// The most transfers one page of [`FundStore::fund_entries`] returns.
+pub const ENTRIES_PAGE_LIMIT: i64 = 100_000;
+
+/// The sum of the transfers of one fund, unit and reason over a period, and the account
+/// kinds they moved between: the rows every fund report is made of.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Movement {
+    pub fund_scheme: String,
+    pub unit: String,
+    pub reason: String,
+    pub debit_kind: String,
+    pub credit_kind: String,
+    pub transfers: i64,
+    pub amount_fen: i64,
+}
+
+/// What a pooling run did, and whether this call did it (`false`: the month had been run,
+/// and this is its record; nothing changed).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PoolingOutcome {
+    pub run: PoolingRun,
+    pub ran_now: bool,
+}
+
+/// City-level staff only: pooling, and the whole books, belong to the city (R-FND-2).
+pub fn city_of(scope: RegionCode) -> Result<RegionCode, StoreError> {
+    match scope.level() {
+        RegionLevel::City => Ok(scope),
+        _ => Err(StoreError::OutsideRegion { asked: scope.city().to_string(), scope: scope.to_string() }),
+    }
+}
+
+/// Money a fund receives from outside its business records, booked by a fund accountant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReceiptKind {
+    /// 期初余额: the fund's balance brought in when the books start (R-SYS-3), held in the
+    /// special account and owned by the unit that accumulated it.
+    OpeningBalance,
+    /// 财政垫付: city finance advances what the special account lacks (R-FND-5), booked as
+    /// a deficit cover from city finance.
+    FinanceAdvance,
+}
+
+/// A receipt into a fund's special account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FundReceipt {
+    pub kind: ReceiptKind,
+    pub scheme: yibao_ledger::FundScheme,
+    /// The unit whose money it is (opening balance) or for whom it is advanced.
+    pub unit: RegionCode,
+    pub amount_fen: yibao_domain::Fen,
+    pub value_date: Date,
+    /// The voucher or approval it is booked on: 1 to 40 printable ASCII characters,
+    /// unique per fund (a second booking on the same reference is a replay).
+    pub reference: String,
+}
+
+impl FundReceipt {
+    /// The entry it posts: special account ← the payer's outside-world account.
+    pub fn entry(&self) -> Result<Entry, StoreError> {
+        use yibao_ledger::{AccountKey, AccountKind, BusinessRef, Holder, Reason, RecordKind, Transfer, TransferId};
+        if self.amount_fen.get() <= 0 {
+            return Err(StoreError::Invalid("a receipt's amount must be positive".into()));
+        }
+        if self.scheme == yibao_ledger::FundScheme::MunicipalAdjustment {
+            return Err(StoreError::Invalid("the adjustment fund receives only the levy (R-FND-5)".into()));
+        }
+        let ok = !self.reference.is_empty() && self.reference.len() <= 40 && self.reference.bytes().all(|b| b.is_ascii_graphic() && b != b'/');
+        if !ok {
+            return Err(StoreError::Invalid("a reference has 1 to 40 printable ASCII characters, no '/'".into()));
+        }
+        let fund = crate::books::fund_for(self.scheme, self.unit);
+        let (payer, reason, cause_kind, prefix) = match self.kind {
+            ReceiptKind::OpeningBalance => (Holder::Region(self.unit), Reason::Handover, RecordKind::OpeningBalance, "opening"),
+            ReceiptKind::FinanceAdvance => (Holder::Finance(fund.region), Reason::DeficitCover, RecordKind::DeficitWaterfall, "advance"),
+        };
+        let id = TransferId::parse(&format!("{prefix}/{fund}/{}/{}", self.unit, self.reference)).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let cause = BusinessRef::new(cause_kind, &format!("{prefix}/{}", self.reference)).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        Ok(Entry {
+            unit: self.unit,
+            transfer: Transfer::new(
+                id,
+                AccountKey::special(fund),
+                AccountKey::new(fund, payer, AccountKind::External),
+                self.amount_fen,
+                reason,
+                cause,
+                self.value_date,
+            ),
+        })
+    }
+}
+
+pub trait FundStore: Send + Sync + 'static {
+    /// Books a receipt into a fund (city staff), with its audit entry. Booking the same
+    /// reference again with the same content changes nothing.
+    fn record_fund_receipt(&self, actor: &Actor, scope: RegionCode, receipt: FundReceipt) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Runs `month`'s pooling for the city of `scope` on `value_date`, in one transaction
+    /// with its record and audit entry; a month already run returns its record unchanged.
+    fn run_pooling(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        month: YearMonth,
+        value_date: Date,
+    ) -> impl Future<Output = Result<PoolingOutcome, StoreError>> + Send;
+
+    /// The pooling runs of the city of `scope`, newest first.
+    fn pooling_runs(&self, scope: RegionCode) -> impl Future<Output = Result<Vec<PoolingRun>, StoreError>> + Send;
+
+    /// Every account of the city's books, in key order (city staff).
+    fn fund_accounts(&self, scope: RegionCode) -> impl Future<Output = Result<Vec<AccountState>, StoreError>> + Send;
+
+    /// The city's transfers in posting order after position `after` (0 for the first
+    /// page), at most `limit`, with their positions (city staff).
+    fn fund_entries(&self, scope: RegionCode, after: i64, limit: i64)
+    -> impl Future<Output = Result<Vec<(i64, Entry)>, StoreError>> + Send;
+
+    /// Movements dated `from..=to` caused by units in `scope`, by fund, unit and reason.
+    fn fund_movements(&self, scope: RegionCode, from: Date, to: Date) -> impl Future<Output = Result<Vec<Movement>, StoreError>> + Send;
+
+    /// The cities that have books.
+    fn fund_cities(&self) -> impl Future<Output = Result<Vec<RegionCode>, StoreError>> + Send;
+}
+
+/// What `yibao fund check` found: how much it read and every invariant breach.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BooksVerification {
+    pub cities: usize,
+    pub accounts: usize,
+    pub transfers: usize,
+    pub total_posted_fen: i128,
+    pub breaches: Vec<Breach>,
+}
+
+/// Reads every city's books and checks every ledger invariant over them (`check_books`).
+pub async fn verify_books<S: FundStore>(store: &S) -> Result<BooksVerification, StoreError> {
+    let mut verification = BooksVerification::default();
+    for city in store.fund_cities().await? {
+        let accounts = store.fund_accounts(city).await?;
+        let mut transfers = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = store.fund_entries(city, after, ENTRIES_PAGE_LIMIT).await?;
+            let Some(&(last, _)) = page.last() else { break };
+            after = last;
+            transfers.extend(page.into_iter().map(|(_, entry)| entry.transfer));
+        }
+        verification.cities += 1;
+        verification.accounts += accounts.len();
+        verification.transfers += transfers.len();
+        verification.total_posted_fen += transfers.iter().map(|t| i128::from(t.amount_fen.get())).sum::<i128>();
+        if let Err(breaches) = check_books(&accounts, &transfers) {
+            verification.breaches.extend(breaches);
+        }
+    }
+    Ok(verification)
+}

@@ -1,0 +1,208 @@
+//! The monthly pooling run (统收统支, R-FND-2) over the stored books: what a backend reads,
+//! the pure plan it turns that into, and the record it keeps of the run.
+//!
+//! For every fund of the city, on the run's value date:
+//! 1. each unit's income account (收入户) is swept in full to the city fiscal special account;
+//! 2. what each unit's payees are owed — the settlements of its insured less their
+//!    reversals less what was paid before — is paid from the special account to the city
+//!    expenditure account and on to the unit's expenditure account (`yibao_ledger::plan_month`);
+//! 3. the unit's expenditure account pays each payee (拨付定点机构).
+//!
+//! A payee whose reversals exceed its new claims is owed nothing this month; what it owes
+//! back stays on its payable and is deducted from its next payments. A run is one
+//! transaction and one row per city and month: running a month again returns the first
+//! run's record and changes nothing.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use time::Date;
+use yibao_domain::{Fen, RegionCode};
+use yibao_ledger::{
+    AccountKey, AccountKind, AccountState, BusinessRef, Fund, FundScheme, Holder, MonthInputs, Reason, RecordKind, Transfer, UnitMonth,
+    YearMonth, plan_month,
+};
+
+use crate::StoreError;
+use crate::books::{Entry, record_transfer_id, refused};
+
+/// What one unit's insured owe one payee in one fund, as the books stand on the run's
+/// value date: payable credits from settlements and personal-account payments, less
+/// reversals and payments, of transfers caused by that unit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outstanding {
+    pub fund: FundScheme,
+    pub unit: RegionCode,
+    pub payee: Holder,
+    pub outstanding_fen: Fen,
+}
+
+/// What a backend reads for a run: the city's income and special accounts as they stand,
+/// and what is outstanding per fund, unit and payee.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolingInputs {
+    pub city: RegionCode,
+    pub month: YearMonth,
+    pub value_date: Date,
+    /// The income and fiscal special accounts of the city's funds.
+    pub accounts: Vec<AccountState>,
+    pub outstanding: Vec<Outstanding>,
+}
+
+/// The record of a run, kept with it and shown to the fund accountant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolingRun {
+    pub city: String,
+    pub month: String,
+    pub value_date: String,
+    pub funds: Vec<FundRun>,
+    pub transfers: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FundRun {
+    pub fund: String,
+    pub name_zh: String,
+    pub special_before_fen: i64,
+    pub swept_fen: i64,
+    pub disbursed_fen: i64,
+    pub special_after_fen: i64,
+    pub units: Vec<UnitRun>,
+    /// One line per step, in Chinese and English, saying where each amount comes from.
+    pub notes: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitRun {
+    pub unit: String,
+    pub swept_fen: i64,
+    pub disbursed_fen: i64,
+    pub payments: Vec<Payment>,
+    /// Payees who owe more back than they are owed; deducted from later payments.
+    pub owed_back: Vec<Payment>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payment {
+    pub payee: String,
+    pub amount_fen: i64,
+}
+
+/// Plans a run: the record and the entries to post, all or nothing. Refused when a special
+/// account cannot pay its units' expenditure (`ledger.special_account_short`), naming it.
+pub fn plan_pooling(inputs: &PoolingInputs) -> Result<(PoolingRun, Vec<Entry>), StoreError> {
+    let city = inputs.city;
+    let month = inputs.month;
+    if !month.contains(inputs.value_date) {
+        return Err(StoreError::Invalid(format!("the run's date {} is not in {month}", inputs.value_date)));
+    }
+    let balance = |key: &AccountKey| inputs.accounts.iter().find(|s| s.key() == *key).map_or(Fen::ZERO, AccountState::balance_fen);
+    // Funds with anything to sweep or pay, in scheme order; units within each in code order.
+    let mut funds: BTreeMap<FundScheme, BTreeMap<RegionCode, Vec<&Outstanding>>> = BTreeMap::new();
+    for state in &inputs.accounts {
+        let key = state.key();
+        if let (AccountKind::Income, Holder::Region(unit)) = (key.kind, key.holder) {
+            funds.entry(key.fund.scheme).or_default().entry(unit).or_default();
+        }
+    }
+    for line in &inputs.outstanding {
+        funds.entry(line.fund).or_default().entry(line.unit).or_default().push(line);
+    }
+    funds.remove(&FundScheme::MunicipalAdjustment);
+
+    let mut record = PoolingRun {
+        city: city.to_string(),
+        month: month.to_string(),
+        value_date: crate::books::date_text(inputs.value_date),
+        funds: Vec::new(),
+        transfers: 0,
+    };
+    let mut entries = Vec::new();
+    for (scheme, units) in funds {
+        let fund = Fund::new(scheme, city);
+        let special_before = balance(&AccountKey::special(fund));
+        let mut unit_months = Vec::new();
+        let mut unit_runs = Vec::new();
+        for (&unit, lines) in &units {
+            let owed: Fen = lines.iter().map(|l| l.outstanding_fen).filter(|f| f.get() > 0).sum();
+            let income = balance(&AccountKey::of_unit(fund, unit, AccountKind::Income));
+            unit_months.push(UnitMonth { unit, income_balance_fen: income, expenditure_fen: owed });
+            let mut run = UnitRun {
+                unit: unit.to_string(),
+                swept_fen: income.get(),
+                disbursed_fen: owed.get(),
+                payments: Vec::new(),
+                owed_back: Vec::new(),
+            };
+            for line in lines {
+                let payment = Payment { payee: line.payee.to_string(), amount_fen: line.outstanding_fen.get() };
+                match line.outstanding_fen.get() {
+                    0 => {}
+                    n if n > 0 => run.payments.push(payment),
+                    _ => run.owed_back.push(Payment { amount_fen: -payment.amount_fen, ..payment }),
+                }
+            }
+            unit_runs.push(run);
+        }
+        let plan = plan_month(
+            &MonthInputs { fund, month, value_date: inputs.value_date, special_balance_fen: special_before, units: unit_months },
+            |_| false,
+        )
+        .map_err(refused)?;
+        let mut notes: Vec<String> = plan.transfers.iter().map(|p| p.note.to_string()).collect();
+        for planned in plan.transfers {
+            entries.push(Entry { unit: unit_of_step(&planned.transfer, city), transfer: planned.transfer });
+        }
+        let cause = BusinessRef::new(RecordKind::InstitutionPayment, &format!("{fund}/{month}")).map_err(refused)?;
+        for (&unit, lines) in &units {
+            for line in lines.iter().filter(|l| l.outstanding_fen.get() > 0) {
+                let amount = line.outstanding_fen;
+                notes.push(format!(
+                    "[{}] {month} 支付：{unit} 支出户向 {} 支付 {amount} 元 / {month} payment: the expenditure account of {unit} pays {} {amount} yuan",
+                    scheme.name_zh(),
+                    line.payee,
+                    line.payee
+                ));
+                entries.push(Entry {
+                    unit,
+                    transfer: Transfer::new(
+                        record_transfer_id("pay", &format!("{month}/{fund}/{unit}"), &line.payee.to_string().replace(':', "-")),
+                        AccountKey::new(fund, line.payee, AccountKind::Payable),
+                        AccountKey::of_unit(fund, unit, AccountKind::Expenditure),
+                        amount,
+                        Reason::InstitutionPayment,
+                        cause.clone(),
+                        inputs.value_date,
+                    ),
+                });
+            }
+        }
+        record.funds.push(FundRun {
+            fund: fund.to_string(),
+            name_zh: scheme.name_zh().to_owned(),
+            special_before_fen: special_before.get(),
+            swept_fen: plan.swept_fen.get(),
+            disbursed_fen: plan.disbursed_fen.get(),
+            special_after_fen: (special_before + plan.swept_fen - plan.disbursed_fen).get(),
+            units: unit_runs,
+            notes,
+        });
+    }
+    record.transfers = entries.len();
+    Ok((record, entries))
+}
+
+/// The unit a step of `plan_month` was made for, read from its id
+/// (`pool/{month}/{fund}/{unit}/{step}`).
+fn unit_of_step(transfer: &Transfer, city: RegionCode) -> RegionCode {
+    transfer.id.as_str().split('/').nth(3).and_then(|code| RegionCode::parse(code).ok()).unwrap_or(city)
+}
+
+/// The value date of a run of `month` on `day` of it, or on its last day.
+pub fn run_date(month: YearMonth, day: Option<u8>) -> Result<Date, StoreError> {
+    match day {
+        None => Ok(month.last_day()),
+        Some(day) => Date::from_calendar_date(month.year(), month.first_day().month(), day)
+            .map_err(|_| StoreError::Invalid(format!("{month} has no day {day}"))),
+    }
+}
