@@ -9,8 +9,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use yibao_domain::{NationalId, RegionCode};
 use yibao_store::{
-    AccessStore, Actor, ContributionRecord, ContributionStore, CountyArrears, InstitutionRecord, InstitutionUpdate,
-    NewContribution, NewInstitution, NewStaff, PersonArrears, SEARCH_LIMIT, SessionRecord, StaffRecord, StaffUpdate, StoreError,
+    AccessStore, Actor, ContributionRecord, ContributionStore, CountyArrears, InstitutionRecord, InstitutionUpdate, NewContribution,
+    NewInstitution, NewStaff, PersonArrears, SEARCH_LIMIT, SessionRecord, StaffRecord, StaffUpdate, StoreError,
 };
 
 use yibao_store::stored::{kind_of, level_of, role_of, time_text};
@@ -231,11 +231,13 @@ impl AccessStore for PostgresStore {
 
     async fn update_staff(&self, actor: &Actor, scope: RegionCode, username: &str, update: StaffUpdate) -> Result<StaffRecord, StoreError> {
         let mut tx = self.write().await?;
-        let row = sqlx::query("SELECT username, display_name, password_hash, role, region_code, active FROM staff WHERE username = $1 FOR UPDATE")
-            .bind(username)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(backend)?;
+        let row = sqlx::query(
+            "SELECT username, display_name, password_hash, role, region_code, active FROM staff WHERE username = $1 FOR UPDATE",
+        )
+        .bind(username)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
         let mut record = row
             .as_ref()
             .map(staff_from_row)
@@ -286,15 +288,17 @@ impl AccessStore for PostgresStore {
             .filter(|institution| scope.contains(institution.region))
             .ok_or_else(|| StoreError::InstitutionNotFound(code.to_owned()))?;
         let detail = update.apply(scope, &mut record)?;
-        sqlx::query("UPDATE institutions SET name = $1, level = $2, active = $3, api_key_hash = COALESCE($4, api_key_hash) WHERE code = $5")
-            .bind(&record.name)
-            .bind(record.level.as_str())
-            .bind(record.active)
-            .bind(&update.api_key_hash)
-            .bind(code)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        sqlx::query(
+            "UPDATE institutions SET name = $1, level = $2, active = $3, api_key_hash = COALESCE($4, api_key_hash) WHERE code = $5",
+        )
+        .bind(&record.name)
+        .bind(record.level.as_str())
+        .bind(record.active)
+        .bind(&update.api_key_hash)
+        .bind(code)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
         audit(&mut tx, actor, record.region, "institution.update", code, detail).await?;
         tx.commit().await.map_err(backend)?;
         Ok(record)
@@ -508,6 +512,17 @@ pub(crate) async fn insert_contribution(
         .execute(&mut **tx)
         .await
         .map_err(backend)?;
+    let entries = yibao_store::books::contribution_entries(&record, actor.at.date())?;
+    let credited: yibao_domain::Fen =
+        entries.iter().filter(|e| e.transfer.reason == yibao_ledger::Reason::PersonalAccountCredit).map(|e| e.transfer.amount_fen).sum();
+    if !credited.is_zero() {
+        // The person's row before the accounts: the lock order of every writer.
+        let person = crate::load_person(tx, region, &record.person_id, true).await?;
+        let mut coverage = person.coverage;
+        coverage.personal_account_balance += credited;
+        crate::save_coverage(tx, actor, region, &record.person_id, &coverage).await?;
+    }
+    crate::books::post(tx, &actor.at_text(), &entries).await?;
     audits.push(region, "contribution.record", record.person_id.as_str(), json(&record)?);
     Ok(record)
 }

@@ -36,6 +36,7 @@
 //! `settle.rs`).
 
 mod access;
+mod books;
 mod settle;
 
 use std::sync::atomic::Ordering;
@@ -56,6 +57,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_access_contributions.sql")),
     (3, include_str!("../migrations/0003_settlement_lz4.sql")),
+    (4, include_str!("../migrations/0004_ledger.sql")),
 ];
 /// Connections in the pool.
 const POOL_SIZE: u32 = 16;
@@ -363,6 +365,12 @@ pub(crate) async fn insert_person(
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
+    let opening = record.coverage.personal_account_balance;
+    if opening.is_negative() {
+        return Err(StoreError::Invalid("a personal account's balance may not be negative".into()));
+    }
+    let entries = yibao_store::books::opening_account_entries(region, id, opening, actor.at.date())?;
+    books::post(tx, &actor.at_text(), &entries).await?;
     audits.push(region, "person.enrol", id.as_str(), json(&record)?);
     Ok(record)
 }
@@ -767,6 +775,10 @@ impl Store for PostgresStore {
             coverage.personal_account_balance += paid;
             save_coverage(&mut tx, actor, record.region, &record.person_id, &coverage).await?;
         }
+        let record_id = yibao_store::books::settlement_record_id(institution, claim_id);
+        let originals = books::entries_caused_by(&mut tx, record.region.city(), "settlement", &record_id).await?;
+        let entries = yibao_store::books::reversal_entries(&originals, institution, claim_id, actor.at.date())?;
+        books::post(&mut tx, &actor.at_text(), &entries).await?;
         record.status = ClaimStatus::Reversed;
         record.reversed_at = Some(actor.at_text());
         record.reversal_reason = Some(reason.to_owned());

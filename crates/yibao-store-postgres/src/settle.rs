@@ -551,6 +551,8 @@ async fn try_batch(
     let mut claims = ClaimColumns::default();
     let mut written: BTreeMap<AccKey, Accumulators> = BTreeMap::new();
     let mut audits: BTreeMap<RegionCode, Vec<NewAudit<'_>>> = BTreeMap::new();
+    let mut ledger_entries = Vec::new();
+    let mut posted_at: Option<String> = None;
     for &(i, region) in &live {
         let r = &requests[i];
         let acc_key = (region, r.request.person_id, r.request.year);
@@ -580,6 +582,15 @@ async fn try_batch(
         claims.claim.push(record.claim_json.clone());
         claims.acc_before.push(json(&before)?);
         claims.acc_after.push(json(&after)?);
+        ledger_entries.extend(yibao_store::books::settlement_entries(
+            region,
+            &record.institution_code,
+            &record.claim_id,
+            record.person_id,
+            &settlement,
+            r.actor.at.date(),
+        )?);
+        posted_at.get_or_insert_with(|| r.actor.at_text());
         accumulators.insert(acc_key, after);
         written.insert(acc_key, after);
         if settlement.acct_balance_after != person.coverage.personal_account_balance {
@@ -635,12 +646,18 @@ async fn try_batch(
         .await
         .map_err(backend)?;
 
-    // 6. The audit chains, region by region in ascending order, heads last.
+    // 6. The fund books: every settlement's transfers, posted together (a refusal sends the
+    // batch to be settled one by one, so it fails only its own request).
+    if let Some(posted_at) = posted_at {
+        crate::books::post(&mut tx, &posted_at, &ledger_entries).await?;
+    }
+
+    // 7. The audit chains, region by region in ascending order, heads last.
     for (region, entries) in audits {
         append_audits(&mut tx, region, entries).await?;
     }
 
-    // 7. Commit, letting the next batch start meanwhile; then the answers.
+    // 8. Commit, letting the next batch start meanwhile; then the answers.
     if let Some(ready) = ready.take() {
         let _ = ready.send(());
     }
@@ -743,6 +760,15 @@ pub(crate) async fn settle_one(
         coverage.personal_account_balance = settlement.acct_balance_after;
         save_coverage(&mut tx, actor, region, &record.person_id, &coverage).await?;
     }
+    let entries = yibao_store::books::settlement_entries(
+        region,
+        &record.institution_code,
+        &record.claim_id,
+        record.person_id,
+        &settlement,
+        actor.at.date(),
+    )?;
+    crate::books::post(&mut tx, &actor.at_text(), &entries).await?;
     let entity = format!("{}/{}", record.institution_code, record.claim_id);
     audit(&mut tx, actor, region, "claim.settle", &entity, record.settle_audit_detail()?).await?;
     tx.commit().await.map_err(backend)?;

@@ -25,6 +25,15 @@ async fn postgres_passes_the_store_contract() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_passes_the_books_contract() {
+    let pg = server();
+    let store = Arc::new(PostgresStore::connect(pg.url()).await.expect("connects"));
+    yibao_store::contract::run(Arc::clone(&store)).await;
+    yibao_store::contract::run_books(Arc::clone(&store)).await;
+    assert_audit_intact(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_passes_the_access_and_contribution_contract() {
     let pg = server();
     let store = Arc::new(PostgresStore::connect(pg.url()).await.expect("connects"));
@@ -64,7 +73,7 @@ async fn concurrent_connects_migrate_once() {
     let pool = sqlx::PgPool::connect(pg.url()).await.expect("raw connection");
     let versions: Vec<i64> =
         sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version").fetch_all(&pool).await.expect("read");
-    assert_eq!(versions, vec![1, 2, 3]);
+    assert_eq!(versions, vec![1, 2, 3, 4]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,9 +11,8 @@ use yibao_domain::{Fen, NationalId, PersonCategory, RegionCode, Scheme, Tier};
 use yibao_engine::{Claim, Coverage, Explain, TierChange, TierHistory};
 use yibao_policy::Policy;
 use yibao_store::{
-    engine_settlement,
     AccessStore, Actor, ContributionKind, ContributionStore, ImportHousehold, ImportStore, NewContribution, NewHousehold, NewPerson,
-    NewStaff, PersonQuery, Role, SettleRequest, Store, StoreError, verify_audit,
+    NewStaff, PersonQuery, Role, SettleRequest, Store, StoreError, engine_settlement, verify_audit,
 };
 use yibao_store_postgres::PostgresStore;
 use yibao_testpg::TestPostgres;
@@ -323,7 +322,7 @@ fn contribution(person: NationalId, paid_fen: i64) -> NewContribution {
         period: "2026".into(),
         due_fen: 40_000,
         paid_fen,
-        breakdown_json: "{}".into(),
+        breakdown_json: yibao_store::contract::resident_breakdown(),
     }
 }
 

@@ -111,6 +111,20 @@ pub fn resident_breakdown() -> String {
     .expect("json")
 }
 
+/// An employee's monthly contribution as the engine computes it, with nothing for the
+/// personal account unless `to_account_fen` says so.
+#[must_use]
+pub fn employee_breakdown(employer_fen: i64, employee_fen: i64, to_account_fen: i64) -> String {
+    serde_json::to_string(&yibao_engine::EmployeeContribution {
+        base: Fen::ZERO,
+        employer: Fen::new(employer_fen),
+        employee: Fen::new(employee_fen),
+        to_account: Fen::new(to_account_fen),
+        to_pool: Fen::new(employer_fen + employee_fen - to_account_fen),
+    })
+    .expect("json")
+}
+
 fn policy() -> Arc<Policy> {
     Arc::new(policy_value())
 }

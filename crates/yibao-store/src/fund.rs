@@ -82,7 +82,8 @@ impl FundReceipt {
         if self.scheme == yibao_ledger::FundScheme::MunicipalAdjustment {
             return Err(StoreError::Invalid("the adjustment fund receives only the levy (R-FND-5)".into()));
         }
-        let ok = !self.reference.is_empty() && self.reference.len() <= 40 && self.reference.bytes().all(|b| b.is_ascii_graphic() && b != b'/');
+        let ok =
+            !self.reference.is_empty() && self.reference.len() <= 40 && self.reference.bytes().all(|b| b.is_ascii_graphic() && b != b'/');
         if !ok {
             return Err(StoreError::Invalid("a reference has 1 to 40 printable ASCII characters, no '/'".into()));
         }
@@ -91,8 +92,10 @@ impl FundReceipt {
             ReceiptKind::OpeningBalance => (Holder::Region(self.unit), Reason::Handover, RecordKind::OpeningBalance, "opening"),
             ReceiptKind::FinanceAdvance => (Holder::Finance(fund.region), Reason::DeficitCover, RecordKind::DeficitWaterfall, "advance"),
         };
-        let id = TransferId::parse(&format!("{prefix}/{fund}/{}/{}", self.unit, self.reference)).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let cause = BusinessRef::new(cause_kind, &format!("{prefix}/{}", self.reference)).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let id = TransferId::parse(&format!("{prefix}/{fund}/{}/{}", self.unit, self.reference))
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let cause =
+            BusinessRef::new(cause_kind, &format!("{prefix}/{}", self.reference)).map_err(|e| StoreError::Invalid(e.to_string()))?;
         Ok(Entry {
             unit: self.unit,
             transfer: Transfer::new(
@@ -111,7 +114,12 @@ impl FundReceipt {
 pub trait FundStore: Send + Sync + 'static {
     /// Books a receipt into a fund (city staff), with its audit entry. Booking the same
     /// reference again with the same content changes nothing.
-    fn record_fund_receipt(&self, actor: &Actor, scope: RegionCode, receipt: FundReceipt) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn record_fund_receipt(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        receipt: FundReceipt,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Runs `month`'s pooling for the city of `scope` on `value_date`, in one transaction
     /// with its record and audit entry; a month already run returns its record unchanged.

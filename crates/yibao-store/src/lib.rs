@@ -30,7 +30,9 @@ pub use access::{
 };
 pub use audit::{AuditEntry, AuditVerification, GENESIS_HASH, entry_hash};
 pub use contribution::{ContributionKind, ContributionRecord, ContributionStore, CountyArrears, NewContribution, PersonArrears};
-pub use fund::{BooksVerification, ENTRIES_PAGE_LIMIT, FundReceipt, FundStore, ReceiptKind, Movement, PoolingOutcome, city_of, verify_books};
+pub use fund::{
+    BooksVerification, ENTRIES_PAGE_LIMIT, FundReceipt, FundStore, Movement, PoolingOutcome, ReceiptKind, city_of, verify_books,
+};
 pub use import::{IMPORT_LIMIT, ImportHousehold, ImportStore, ImportSummary};
 pub use records::{
     Actor, CHRONIC_DISEASES_LIMIT, ClaimRecord, ClaimStatus, HouseholdRecord, NewHousehold, NewPerson, PersonQuery, PersonRecord,

@@ -1,0 +1,57 @@
+-- The fund books (R-FND-1, R-SCH-2): accounts with their posted totals, and immutable
+-- transfers, posted in the same transaction as the business record that caused them.
+-- region_code is the fund's region (the city under city-level pooling), the distribution
+-- column; unit_code is the county (or the city itself) whose business caused a transfer.
+CREATE TABLE ledger_accounts (
+    region_code        TEXT NOT NULL,
+    fund_scheme        TEXT NOT NULL,
+    holder             TEXT NOT NULL,
+    kind               TEXT NOT NULL,
+    no_overdraft       BOOLEAN NOT NULL,
+    opened_on          TEXT NOT NULL,
+    debits_posted_fen  BIGINT NOT NULL CHECK (debits_posted_fen >= 0),
+    credits_posted_fen BIGINT NOT NULL CHECK (credits_posted_fen >= 0),
+    PRIMARY KEY (region_code, fund_scheme, holder, kind)
+);
+
+CREATE TABLE ledger_transfers (
+    region_code   TEXT NOT NULL,
+    transfer_id   TEXT NOT NULL,
+    seq           BIGINT GENERATED ALWAYS AS IDENTITY,
+    fund_scheme   TEXT NOT NULL,
+    debit_holder  TEXT NOT NULL,
+    debit_kind    TEXT NOT NULL,
+    credit_holder TEXT NOT NULL,
+    credit_kind   TEXT NOT NULL,
+    amount_fen    BIGINT NOT NULL CHECK (amount_fen > 0),
+    reason        TEXT NOT NULL,
+    cause_kind    TEXT NOT NULL,
+    cause_id      TEXT NOT NULL,
+    value_date    TEXT NOT NULL,
+    reverses      TEXT,
+    pair_id       TEXT,
+    unit_code     TEXT NOT NULL,
+    posted_at     TEXT NOT NULL,
+    PRIMARY KEY (region_code, transfer_id)
+);
+CREATE INDEX ledger_transfers_by_seq ON ledger_transfers (region_code, seq);
+CREATE INDEX ledger_transfers_by_cause ON ledger_transfers (region_code, cause_kind, cause_id);
+CREATE INDEX ledger_transfers_by_reverses ON ledger_transfers (region_code, reverses) WHERE reverses IS NOT NULL;
+CREATE INDEX ledger_transfers_by_date ON ledger_transfers (region_code, value_date);
+
+CREATE FUNCTION ledger_transfers_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'transfers are immutable: post a reversal';
+END $$;
+CREATE TRIGGER ledger_transfers_no_change BEFORE UPDATE OR DELETE ON ledger_transfers
+    FOR EACH ROW EXECUTE FUNCTION ledger_transfers_immutable();
+
+-- One pooling run per city and month (R-FND-2): what it moved, and why.
+CREATE TABLE pooling_runs (
+    region_code TEXT NOT NULL,
+    month       TEXT NOT NULL,
+    run_at      TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    result      TEXT NOT NULL,
+    PRIMARY KEY (region_code, month)
+);

@@ -1,0 +1,372 @@
+//! The fund books in PostgreSQL: posting inside the caller's transaction, set-based (one
+//! statement per step, whatever the number of entries), and the reads the pooling run and
+//! the reports need (see `yibao_store::books`, `yibao_store::fund`).
+//!
+//! Locks: a posting creates the accounts it needs (`ON CONFLICT DO NOTHING`) and then locks
+//! them, both in `AccountKey` order, after any person or accumulator rows its business
+//! record locked and before the audit chain's head: the order every writer follows.
+
+use sqlx::Row;
+use sqlx::postgres::{PgConnection, PgRow};
+use time::Date;
+use yibao_domain::{Fen, RegionCode};
+use yibao_ledger::{AccountState, FundScheme, Holder, YearMonth};
+use yibao_store::books::{AccountRow, Entry, TransferRow, date_text, needs, open_account, post_onto};
+use yibao_store::pooling::{Outstanding, PoolingInputs, PoolingRun, plan_pooling};
+use yibao_store::{Actor, FundReceipt, FundStore, Movement, PoolingOutcome, StoreError, check_scope, city_of};
+
+use crate::{PostgresStore, audit, backend, from_json, json, region_of, scope_bounds};
+
+const ACCOUNT_COLUMNS: &str = "region_code, fund_scheme, holder, kind, no_overdraft, opened_on, debits_posted_fen, credits_posted_fen";
+const TRANSFER_COLUMNS: &str = "region_code, transfer_id, fund_scheme, debit_holder, debit_kind, credit_holder, credit_kind, amount_fen, reason, cause_kind, cause_id, value_date, reverses, pair_id, unit_code";
+
+fn account_row(row: &PgRow) -> Result<AccountRow, StoreError> {
+    Ok(AccountRow {
+        region_code: row.try_get("region_code").map_err(backend)?,
+        fund_scheme: row.try_get("fund_scheme").map_err(backend)?,
+        holder: row.try_get("holder").map_err(backend)?,
+        kind: row.try_get("kind").map_err(backend)?,
+        no_overdraft: row.try_get("no_overdraft").map_err(backend)?,
+        opened_on: row.try_get("opened_on").map_err(backend)?,
+        debits_posted_fen: row.try_get("debits_posted_fen").map_err(backend)?,
+        credits_posted_fen: row.try_get("credits_posted_fen").map_err(backend)?,
+    })
+}
+
+fn transfer_row(row: &PgRow) -> Result<TransferRow, StoreError> {
+    let get = |name: &str| row.try_get::<String, _>(name).map_err(backend);
+    Ok(TransferRow {
+        region_code: get("region_code")?,
+        transfer_id: get("transfer_id")?,
+        fund_scheme: get("fund_scheme")?,
+        debit_holder: get("debit_holder")?,
+        debit_kind: get("debit_kind")?,
+        credit_holder: get("credit_holder")?,
+        credit_kind: get("credit_kind")?,
+        amount_fen: row.try_get("amount_fen").map_err(backend)?,
+        reason: get("reason")?,
+        cause_kind: get("cause_kind")?,
+        cause_id: get("cause_id")?,
+        value_date: get("value_date")?,
+        reverses: row.try_get("reverses").map_err(backend)?,
+        pair_id: row.try_get("pair_id").map_err(backend)?,
+        unit_code: get("unit_code")?,
+    })
+}
+
+/// Account rows as parallel arrays, for `UNNEST`.
+#[derive(Default)]
+struct AccountColumns {
+    region: Vec<String>,
+    scheme: Vec<String>,
+    holder: Vec<String>,
+    kind: Vec<String>,
+    no_overdraft: Vec<bool>,
+    opened_on: Vec<String>,
+    debits: Vec<i64>,
+    credits: Vec<i64>,
+}
+
+impl AccountColumns {
+    fn push(&mut self, row: AccountRow) {
+        self.region.push(row.region_code);
+        self.scheme.push(row.fund_scheme);
+        self.holder.push(row.holder);
+        self.kind.push(row.kind);
+        self.no_overdraft.push(row.no_overdraft);
+        self.opened_on.push(row.opened_on);
+        self.debits.push(row.debits_posted_fen);
+        self.credits.push(row.credits_posted_fen);
+    }
+}
+
+/// Posts `entries` inside the caller's transaction: creates and locks the accounts they
+/// touch, loads the transfers they refer to, posts by the ledger's rules, and writes the
+/// totals and the new transfers. Refused whole, writing nothing, if any rule refuses.
+pub(crate) async fn post(tx: &mut PgConnection, posted_at: &str, entries: &[Entry]) -> Result<(), StoreError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let needs = needs(entries);
+    let mut wanted = AccountColumns::default();
+    for key in &needs.accounts {
+        wanted.push(AccountRow::of(&AccountState::new(open_account(*key)?)));
+    }
+    sqlx::query(
+        "INSERT INTO ledger_accounts (region_code, fund_scheme, holder, kind, no_overdraft, opened_on, debits_posted_fen, credits_posted_fen) \
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::text[], $7::int8[], $8::int8[]) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&wanted.region)
+    .bind(&wanted.scheme)
+    .bind(&wanted.holder)
+    .bind(&wanted.kind)
+    .bind(&wanted.no_overdraft)
+    .bind(&wanted.opened_on)
+    .bind(&wanted.debits)
+    .bind(&wanted.credits)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS k(r, s, h, kd, ord) \
+         JOIN ledger_accounts a ON a.region_code = k.r AND a.fund_scheme = k.s AND a.holder = k.h AND a.kind = k.kd \
+         ORDER BY k.ord FOR UPDATE OF a",
+        ACCOUNT_COLUMNS.split(", ").map(|c| format!("a.{c}")).collect::<Vec<_>>().join(", ")
+    )))
+    .bind(&wanted.region)
+    .bind(&wanted.scheme)
+    .bind(&wanted.holder)
+    .bind(&wanted.kind)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(backend)?;
+    let accounts: Vec<AccountState> = rows.iter().map(|row| account_row(row)?.state()).collect::<Result<_, _>>()?;
+    let regions: Vec<String> =
+        entries.iter().map(|e| e.transfer.fund().region.to_string()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let ids: Vec<&str> = needs.transfers.iter().map(|id| id.as_str()).collect();
+    let originals: Vec<&str> = needs.reversals_of.iter().map(|id| id.as_str()).collect();
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE region_code = ANY($1) AND (transfer_id = ANY($2) OR reverses = ANY($3)) ORDER BY seq"
+    )))
+    .bind(&regions)
+    .bind(&ids)
+    .bind(&originals)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(backend)?;
+    let transfers = rows.iter().map(|row| Ok(transfer_row(row)?.entry()?.transfer)).collect::<Result<Vec<_>, StoreError>>()?;
+    let posting = post_onto(accounts, transfers, entries)?;
+
+    let mut totals = AccountColumns::default();
+    for (state, _) in &posting.accounts {
+        totals.push(AccountRow::of(state));
+    }
+    sqlx::query(
+        "UPDATE ledger_accounts a SET debits_posted_fen = u.d, credits_posted_fen = u.c \
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[]) AS u(r, s, h, k, d, c) \
+         WHERE a.region_code = u.r AND a.fund_scheme = u.s AND a.holder = u.h AND a.kind = u.k",
+    )
+    .bind(&totals.region)
+    .bind(&totals.scheme)
+    .bind(&totals.holder)
+    .bind(&totals.kind)
+    .bind(&totals.debits)
+    .bind(&totals.credits)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+
+    let rows: Vec<TransferRow> = posting.entries.iter().map(TransferRow::of).collect();
+    let column = |f: fn(&TransferRow) -> String| rows.iter().map(f).collect::<Vec<String>>();
+    let optional = |f: fn(&TransferRow) -> Option<String>| rows.iter().map(f).collect::<Vec<Option<String>>>();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO ledger_transfers ({TRANSFER_COLUMNS}, posted_at) \
+         SELECT *, $16 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int8[], \
+                                  $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])"
+    )))
+    .bind(column(|r| r.region_code.clone()))
+    .bind(column(|r| r.transfer_id.clone()))
+    .bind(column(|r| r.fund_scheme.clone()))
+    .bind(column(|r| r.debit_holder.clone()))
+    .bind(column(|r| r.debit_kind.clone()))
+    .bind(column(|r| r.credit_holder.clone()))
+    .bind(column(|r| r.credit_kind.clone()))
+    .bind(rows.iter().map(|r| r.amount_fen).collect::<Vec<i64>>())
+    .bind(column(|r| r.reason.clone()))
+    .bind(column(|r| r.cause_kind.clone()))
+    .bind(column(|r| r.cause_id.clone()))
+    .bind(column(|r| r.value_date.clone()))
+    .bind(optional(|r| r.reverses.clone()))
+    .bind(optional(|r| r.pair_id.clone()))
+    .bind(column(|r| r.unit_code.clone()))
+    .bind(posted_at)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+/// The transfers a business record caused, in posting order.
+pub(crate) async fn entries_caused_by(tx: &mut PgConnection, city: RegionCode, kind: &str, id: &str) -> Result<Vec<Entry>, StoreError> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE region_code = $1 AND cause_kind = $2 AND cause_id = $3 ORDER BY seq"
+    )))
+    .bind(city.to_string())
+    .bind(kind)
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(backend)?;
+    rows.iter().map(|row| transfer_row(row)?.entry()).collect()
+}
+
+async fn pooling_inputs(tx: &mut PgConnection, city: RegionCode, month: YearMonth, value_date: Date) -> Result<PoolingInputs, StoreError> {
+    let city_text = city.to_string();
+    // The income and special accounts are locked: no contribution lands between the
+    // balance read here and the sweep that empties it.
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE region_code = $1 AND kind IN ('income', 'fiscal-special') \
+         ORDER BY fund_scheme, holder, kind FOR UPDATE"
+    )))
+    .bind(&city_text)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(backend)?;
+    let accounts = rows.iter().map(|row| account_row(row)?.state()).collect::<Result<Vec<_>, _>>()?;
+    let rows = sqlx::query(
+        "SELECT fund_scheme, unit_code, CASE WHEN credit_kind = 'payable' THEN credit_holder ELSE debit_holder END AS payee, \
+                SUM(CASE WHEN credit_kind = 'payable' THEN amount_fen ELSE -amount_fen END)::int8 AS outstanding \
+         FROM ledger_transfers WHERE region_code = $1 AND value_date <= $2 AND (credit_kind = 'payable' OR debit_kind = 'payable') \
+         GROUP BY fund_scheme, unit_code, payee ORDER BY fund_scheme, unit_code, payee",
+    )
+    .bind(&city_text)
+    .bind(date_text(value_date))
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(backend)?;
+    let outstanding = rows
+        .iter()
+        .map(|row| {
+            let scheme: String = row.try_get("fund_scheme").map_err(backend)?;
+            let payee: String = row.try_get("payee").map_err(backend)?;
+            Ok(Outstanding {
+                fund: FundScheme::parse(&scheme).ok_or_else(|| StoreError::Backend(format!("stored fund unreadable: {scheme}")))?,
+                unit: region_of(row.try_get("unit_code").map_err(backend)?)?,
+                payee: Holder::parse(&payee).map_err(|e| StoreError::Backend(e.to_string()))?,
+                outstanding_fen: Fen::new(row.try_get("outstanding").map_err(backend)?),
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(PoolingInputs { city, month, value_date, accounts, outstanding })
+}
+
+impl FundStore for PostgresStore {
+    async fn record_fund_receipt(&self, actor: &Actor, scope: RegionCode, receipt: FundReceipt) -> Result<(), StoreError> {
+        let city = city_of(scope)?;
+        check_scope(city, receipt.unit)?;
+        let entry = receipt.entry()?;
+        let mut tx = self.write().await?;
+        post(&mut tx, &actor.at_text(), std::slice::from_ref(&entry)).await?;
+        let detail = format!("{{\"transfer\":{},\"amount_fen\":{}}}", json(&entry.transfer.id.as_str())?, receipt.amount_fen.get());
+        audit(&mut tx, actor, city, "fund.receipt", entry.transfer.id.as_str(), detail).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn run_pooling(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        month: YearMonth,
+        value_date: Date,
+    ) -> Result<PoolingOutcome, StoreError> {
+        let city = city_of(scope)?;
+        let (city_text, month_text) = (city.to_string(), month.to_string());
+        let mut tx = self.write().await?;
+        // One run per city at a time: the run's row is claimed first, so a second run of the
+        // same month waits here and then finds the first one's record.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('pooling:' || $1))")
+            .bind(&city_text)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let earlier: Option<String> = sqlx::query_scalar("SELECT result FROM pooling_runs WHERE region_code = $1 AND month = $2")
+            .bind(&city_text)
+            .bind(&month_text)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if let Some(result) = earlier {
+            return Ok(PoolingOutcome { run: from_json(&result)?, ran_now: false });
+        }
+        let (run, entries) = plan_pooling(&pooling_inputs(&mut tx, city, month, value_date).await?)?;
+        post(&mut tx, &actor.at_text(), &entries).await?;
+        let result = json(&run)?;
+        sqlx::query("INSERT INTO pooling_runs (region_code, month, run_at, actor, result) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&city_text)
+            .bind(&month_text)
+            .bind(actor.at_text())
+            .bind(&actor.who)
+            .bind(&result)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        audit(&mut tx, actor, city, "fund.pooling_run", &month_text, result).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(PoolingOutcome { run, ran_now: true })
+    }
+
+    async fn pooling_runs(&self, scope: RegionCode) -> Result<Vec<PoolingRun>, StoreError> {
+        let results: Vec<String> = sqlx::query_scalar("SELECT result FROM pooling_runs WHERE region_code = $1 ORDER BY month DESC")
+            .bind(scope.city().to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        results.iter().map(|r| from_json(r)).collect()
+    }
+
+    async fn fund_accounts(&self, scope: RegionCode) -> Result<Vec<AccountState>, StoreError> {
+        let city = city_of(scope)?.to_string();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE region_code = $1")))
+            .bind(city)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        let mut states: Vec<AccountState> = rows.iter().map(|row| account_row(row)?.state()).collect::<Result<_, _>>()?;
+        states.sort_by_key(AccountState::key);
+        Ok(states)
+    }
+
+    async fn fund_entries(&self, scope: RegionCode, after: i64, limit: i64) -> Result<Vec<(i64, Entry)>, StoreError> {
+        let city = city_of(scope)?.to_string();
+        let limit = limit.clamp(1, yibao_store::ENTRIES_PAGE_LIMIT);
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {TRANSFER_COLUMNS}, seq FROM ledger_transfers WHERE region_code = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+        )))
+        .bind(city)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(|row| Ok((row.try_get("seq").map_err(backend)?, transfer_row(row)?.entry()?))).collect()
+    }
+
+    async fn fund_movements(&self, scope: RegionCode, from: Date, to: Date) -> Result<Vec<Movement>, StoreError> {
+        let (low, high) = scope_bounds(scope);
+        let rows = sqlx::query(
+            "SELECT fund_scheme, unit_code, reason, debit_kind, credit_kind, COUNT(*)::int8 AS transfers, SUM(amount_fen)::int8 AS amount FROM ledger_transfers \
+             WHERE region_code = $1 AND unit_code BETWEEN $2 AND $3 AND value_date BETWEEN $4 AND $5 \
+             GROUP BY fund_scheme, unit_code, reason, debit_kind, credit_kind ORDER BY fund_scheme, unit_code, reason, debit_kind, credit_kind",
+        )
+        .bind(scope.city().to_string())
+        .bind(low)
+        .bind(high)
+        .bind(date_text(from))
+        .bind(date_text(to))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                Ok(Movement {
+                    fund_scheme: row.try_get("fund_scheme").map_err(backend)?,
+                    unit: row.try_get("unit_code").map_err(backend)?,
+                    reason: row.try_get("reason").map_err(backend)?,
+                    debit_kind: row.try_get("debit_kind").map_err(backend)?,
+                    credit_kind: row.try_get("credit_kind").map_err(backend)?,
+                    transfers: row.try_get("transfers").map_err(backend)?,
+                    amount_fen: row.try_get("amount").map_err(backend)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn fund_cities(&self) -> Result<Vec<RegionCode>, StoreError> {
+        let codes: Vec<String> = sqlx::query_scalar("SELECT DISTINCT region_code FROM ledger_accounts ORDER BY region_code")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        codes.iter().map(|c| region_of(c)).collect()
+    }
+}
