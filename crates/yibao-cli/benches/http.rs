@@ -115,7 +115,7 @@ fn policy() -> Policy {
 /// Loads a 100-household demo city; the national IDs of 64 residents.
 async fn load<S>(store: &S) -> Vec<String>
 where
-    S: yibao_store::Store + yibao_store::AccessStore + yibao_store::ContributionStore + yibao_store::ImportStore,
+    S: yibao_store::Store + yibao_store::AccessStore + yibao_store::ContributionStore + yibao_store::ImportStore + yibao_store::FundStore,
 {
     let city = yibao_demo::generate(7, 100);
     let actor = Actor { who: "bench".into(), role: "system".into(), source: "bench".into(), at: OffsetDateTime::now_utc() };

@@ -5,6 +5,7 @@
 mod audit;
 mod demo;
 mod files;
+mod fund;
 mod serve;
 mod synth;
 
@@ -36,6 +37,16 @@ enum Command {
     Policy {
         #[command(subcommand)]
         command: PolicyCommand,
+    },
+    /// The monthly pooling run (R-FND-2).
+    Pool {
+        #[command(subcommand)]
+        command: fund::PoolCommand,
+    },
+    /// The fund books: check every invariant, reports as CSV, receipts.
+    Fund {
+        #[command(subcommand)]
+        command: fund::FundCommand,
     },
     /// The audit log.
     Audit {
@@ -107,6 +118,8 @@ fn main() -> ExitCode {
         Command::Policy { command: PolicyCommand::Check { files } } => policy_check(&files),
         Command::Audit { command: AuditCommand::Verify { data_dir, database_url } } => audit::verify(&data_dir, database_url.as_deref()),
         Command::Settle { policy, claim, person, explain, lang } => settle_command(&policy, &claim, person.as_deref(), explain, lang),
+        Command::Pool { command } => fund::pool(&command),
+        Command::Fund { command } => fund::fund(&command),
         Command::Synth(args) => synth::synth(&args),
         Command::Simulate(args) => synth::simulate_command(&args),
     };

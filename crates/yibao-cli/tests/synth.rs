@@ -223,6 +223,9 @@ fn synth_into_sqlite_settles_the_year_as_the_engine_does_and_audits_it() {
             // The person's year settled claim by claim with the engine, as the store does:
             // the accumulators and the personal account carried from one claim to the next.
             let mut coverage = person.coverage(&city);
+            // Every month's contribution paid in full credited its share to the account
+            // before the year's claims were settled (R-FIN-1).
+            coverage.personal_account_balance += account_credits(&store, scope, &person.id).await;
             let mut expected = Accumulators::new_year(2025);
             let mut count = 0;
             city.year_of(&person, &mut events);
@@ -301,7 +304,9 @@ fn synth_into_postgresql_enrols_the_city_and_writes_the_files_too() {
         let (mut persons, mut contributions) = (0, 0);
         for person in city.persons() {
             let record = store.person(scope, &person.id).await.unwrap_or_else(|e| panic!("{}: {e}", person.id));
-            assert_eq!(record.coverage, person.coverage(&city), "{}", person.id);
+            let mut expected = person.coverage(&city);
+            expected.personal_account_balance += account_credits(&store, scope, &person.id).await;
+            assert_eq!(record.coverage, expected, "{}", person.id);
             persons += 1;
             contributions += store.contributions_of(scope, &person.id).await.expect("contributions").len();
         }
@@ -316,4 +321,21 @@ fn synth_into_postgresql_enrols_the_city_and_writes_the_files_too() {
     assert_eq!(again.status.code(), Some(1));
     assert!(text(&again.stderr).contains("[synth.store_not_empty]"), "{}", text(&again.stderr));
     let _ = std::fs::remove_dir_all(&files_dir);
+}
+
+/// What a person's employee contributions, each paid in full, credited to their personal
+/// account: the share the engine's breakdown names (R-FIN-1).
+async fn account_credits<S: yibao_store::ContributionStore>(
+    store: &S,
+    scope: yibao_domain::RegionCode,
+    person: &yibao_domain::NationalId,
+) -> yibao_domain::Fen {
+    let mut credited = yibao_domain::Fen::ZERO;
+    for c in store.contributions_of(scope, person).await.expect("contributions") {
+        if c.kind == yibao_store::ContributionKind::Employee && c.paid_fen >= c.due_fen {
+            let breakdown: yibao_engine::EmployeeContribution = serde_json::from_str(&c.breakdown_json).expect("a breakdown");
+            credited += breakdown.to_account;
+        }
+    }
+    credited
 }

@@ -29,7 +29,23 @@ pub struct LoadSummary {
     pub staff: usize,
     pub institutions: usize,
     pub contributions: usize,
+    /// Funds given their opening balance.
+    pub fund_openings: usize,
 }
+
+/// The balances the demo city's funds bring into the books on 1 January 2026 (R-SYS-3),
+/// held at the city level: roughly half a year of the demo city's spending, so that the
+/// monthly pooling run can pay what the counties' settlements owe before the year's
+/// income has built up.
+pub const DEMO_OPENING_BALANCES_YUAN: [(yibao_ledger::FundScheme, i64); 7] = [
+    (yibao_ledger::FundScheme::Resident, 5_000_000),
+    (yibao_ledger::FundScheme::ResidentCriticalIllness, 500_000),
+    (yibao_ledger::FundScheme::Employee, 3_000_000),
+    (yibao_ledger::FundScheme::EmployeeLargeAmount, 300_000),
+    (yibao_ledger::FundScheme::Maternity, 200_000),
+    (yibao_ledger::FundScheme::Supplementary, 100_000),
+    (yibao_ledger::FundScheme::MedicalAssistance, 300_000),
+];
 
 /// Loads `city` into a fresh store as `actor`: staff accounts (their passwords hashed with
 /// `hash_password`), institutions (API keys hashed with [`crate::api_key_hash`]), the
@@ -55,7 +71,7 @@ pub async fn load<S>(
     hash_password: &(dyn Fn(&str) -> String + Sync),
 ) -> Result<LoadSummary, StoreError>
 where
-    S: Store + AccessStore + ContributionStore + ImportStore,
+    S: Store + AccessStore + ContributionStore + ImportStore + yibao_store::FundStore,
 {
     let mut summary = LoadSummary::default();
     for staff in &city.staff {
@@ -108,6 +124,20 @@ where
     }
     if let Some(region) = batch_region.filter(|_| !batch.is_empty()) {
         summary.contributions += store.record_contributions(actor, region, batch).await?;
+    }
+    if let Some(city_code) = city.households.first().map(|h| h.household.region.city()) {
+        for (scheme, yuan) in DEMO_OPENING_BALANCES_YUAN {
+            let receipt = yibao_store::FundReceipt {
+                kind: yibao_store::ReceiptKind::OpeningBalance,
+                scheme,
+                unit: city_code,
+                amount_fen: yibao_domain::Fen::yuan(yuan),
+                value_date: date!(2026 - 01 - 01),
+                reference: "DEMO-OPENING-2026".into(),
+            };
+            store.record_fund_receipt(actor, city_code, receipt).await?;
+            summary.fund_openings += 1;
+        }
     }
     Ok(summary)
 }

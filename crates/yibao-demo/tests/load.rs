@@ -24,7 +24,7 @@ async fn five_hundred_households_load_into_sqlite() {
     let employed = city.persons().filter(|p| p.coverage.maternity).count();
     assert_eq!(
         summary,
-        LoadSummary { households: 500, persons, staff: 8, institutions: 14, contributions: residents + 2 * employed },
+        LoadSummary { households: 500, persons, staff: 8, institutions: 14, contributions: residents + 2 * employed, fund_openings: 7 },
         "every resident has a 2026 record, every employee in work two months"
     );
 

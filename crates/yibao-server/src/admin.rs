@@ -29,10 +29,7 @@ fn check_password(password: &str) -> Result<(), ApiError> {
     if (PASSWORD_CHARS_MIN..=PASSWORD_CHARS_MAX).contains(&chars) {
         Ok(())
     } else {
-        Err(ApiError::bad_request(
-            "staff.weak_password",
-            format!("a password has {PASSWORD_CHARS_MIN} to {PASSWORD_CHARS_MAX} characters"),
-        ))
+        Err(ApiError::bad_request("staff.weak_password", format!("a password has {PASSWORD_CHARS_MIN} to {PASSWORD_CHARS_MAX} characters")))
     }
 }
 
@@ -209,8 +206,13 @@ pub(crate) async fn create_institution(
     let (_, _, scope) = caller.staff(ADMINISTRATORS)?;
     check_scope(scope, input.region)?;
     let api_key = new_token()?;
-    let institution =
-        NewInstitution { code: input.code, name: input.name, region: input.region, level: level(&input.level)?, api_key_hash: digest(&api_key) };
+    let institution = NewInstitution {
+        code: input.code,
+        name: input.name,
+        region: input.region,
+        level: level(&input.level)?,
+        api_key_hash: digest(&api_key),
+    };
     let record = store!(state, create_institution(&actor(&caller, &headers), institution))?;
     Ok((StatusCode::CREATED, axum::Json(InstitutionKeyOut { institution: record, api_key })).into_response())
 }

@@ -50,7 +50,8 @@ fn person_id(text: &str) -> Result<NationalId, ApiError> {
     NationalId::parse(text).map_err(|e| ApiError::bad_request("person.bad_id", e.to_string()))
 }
 
-pub(crate) const READERS: &[Role] = &[Role::EnrolmentClerk, Role::ClaimsOfficer, Role::FundAccountant, Role::Auditor, Role::CityAdministrator];
+pub(crate) const READERS: &[Role] =
+    &[Role::EnrolmentClerk, Role::ClaimsOfficer, Role::FundAccountant, Role::Auditor, Role::CityAdministrator];
 const ENROLMENT: &[Role] = &[Role::EnrolmentClerk, Role::CityAdministrator];
 const CONTRIBUTIONS: &[Role] = &[Role::FundAccountant, Role::EnrolmentClerk, Role::CityAdministrator];
 const CLAIMS_READERS: &[Role] = &[Role::ClaimsOfficer, Role::Auditor, Role::CityAdministrator];
@@ -738,9 +739,9 @@ async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Yibao API", description = "A city's public basic medical and maternity insurance: enrolment, contributions, one-bill settlement."),
-    paths(sign_in, sign_out, me, crate::admin::change_own_password, crate::admin::list_staff, crate::admin::create_staff, crate::admin::update_staff, crate::admin::list_institutions, crate::admin::create_institution, crate::admin::update_institution, crate::admin::rotate_api_key, create_household, enrol, search, person, update_person, change_tier, end_coverage, accumulators, person_claims, record_contribution, contributions_of, arrears, pre_settle, settle_claim, get_settlement, reverse, audit_trail, audit_verify, health),
-    components(schemas(ErrorBody, crate::admin::StaffIn, crate::admin::StaffUpdateIn, crate::admin::PasswordChangeIn, crate::admin::InstitutionIn, crate::admin::InstitutionUpdateIn, crate::admin::InstitutionKeyOut, SignIn, SessionOut, Me, HouseholdIn, EnrolIn, PersonUpdateIn, TierChangeIn, TierChangeOut, EndCoverageIn, ContributionIn, ArrearsOut, SettleIn, SettleOut, ReversalIn)),
-    tags((name = "session"), (name = "administration"), (name = "persons"), (name = "contributions"), (name = "settlements"), (name = "audit"))
+    paths(sign_in, sign_out, me, crate::admin::change_own_password, crate::admin::list_staff, crate::admin::create_staff, crate::admin::update_staff, crate::admin::list_institutions, crate::admin::create_institution, crate::admin::update_institution, crate::admin::rotate_api_key, create_household, enrol, search, person, update_person, change_tier, end_coverage, accumulators, person_claims, record_contribution, contributions_of, arrears, pre_settle, settle_claim, get_settlement, reverse, audit_trail, audit_verify, crate::funds::run_pooling, crate::funds::pooling_runs, crate::funds::record_receipt, crate::funds::accounts, crate::funds::movements, crate::funds::check, health),
+    components(schemas(ErrorBody, crate::admin::StaffIn, crate::admin::StaffUpdateIn, crate::admin::PasswordChangeIn, crate::admin::InstitutionIn, crate::admin::InstitutionUpdateIn, crate::admin::InstitutionKeyOut, SignIn, SessionOut, Me, HouseholdIn, EnrolIn, PersonUpdateIn, TierChangeIn, TierChangeOut, EndCoverageIn, ContributionIn, ArrearsOut, SettleIn, SettleOut, ReversalIn, crate::funds::PoolingRunIn, crate::funds::ReceiptIn, crate::funds::AccountOut, crate::funds::CheckOut)),
+    tags((name = "session"), (name = "administration"), (name = "persons"), (name = "contributions"), (name = "settlements"), (name = "funds"), (name = "audit"))
 )]
 #[derive(Debug)]
 pub struct ApiDoc;
@@ -773,6 +774,11 @@ pub fn router() -> Router<AppState> {
         .route("/api/settlements", post(settle_claim))
         .route("/api/settlements/{institution}/{claim_id}", get(get_settlement))
         .route("/api/settlements/{institution}/{claim_id}/reversal", post(reverse))
+        .route("/api/funds/pooling-runs", post(crate::funds::run_pooling).get(crate::funds::pooling_runs))
+        .route("/api/funds/receipts", post(crate::funds::record_receipt))
+        .route("/api/funds/accounts", get(crate::funds::accounts))
+        .route("/api/funds/movements", get(crate::funds::movements))
+        .route("/api/funds/check", get(crate::funds::check))
         .route("/api/audit", get(audit_trail))
         .route("/api/audit/verify", get(audit_verify))
         .route("/api/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))

@@ -341,6 +341,81 @@ async fn the_api_behaves_the_same_on_postgresql() {
     assert_eq!((status, answer["code"].as_str()), (StatusCode::CONFLICT, Some("person.already_enrolled")));
 }
 
+#[tokio::test]
+async fn the_fund_accountant_books_runs_the_month_and_checks_the_books() {
+    funds_flow(&setup("funds").await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fund_books_behave_the_same_on_postgresql() {
+    let (api, _server) = setup_postgres().await;
+    funds_flow(&api).await;
+}
+
+/// R-FND-1/2: a settlement owes the hospital; the accountant books the fund's opening
+/// balance and runs the month's pooling, which pays the hospital; the month runs once; the
+/// books check sound; clerks can do none of it.
+async fn funds_flow(api: &Api) {
+    enrol_both(api).await;
+    let accountant = api.sign_in("accountant").await;
+    let east_clerk = api.sign_in("east.clerk").await;
+    let opening = json!({ "kind": "opening-balance", "scheme": "resident", "unit": "419900", "amount": "1000000.00", "date": "2026-01-01", "reference": "OB-1" });
+    let (status, refusal) = api.call("POST", "/api/funds/receipts", Auth::Token(&east_clerk), Some(opening.clone())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refusal}");
+    let (status, body) = api.call("POST", "/api/funds/receipts", Auth::Token(&accountant), Some(opening)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let bad = json!({ "kind": "opening-balance", "scheme": "pension", "unit": "419900", "amount": "1.00", "date": "2026-01-01", "reference": "OB-2" });
+    let (status, body) = api.call("POST", "/api/funds/receipts", Auth::Token(&accountant), Some(bad)).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("fund.bad_scheme")));
+
+    let body = json!({ "person_id": EAST_PERSON, "claim": claim("F-1", "H41992100007") });
+    let (status, settled) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{settled}");
+    let pooled = yibao_domain::Fen::parse_yuan(settled["settlement"]["hifp_pay"].as_str().expect("hifp_pay")).expect("yuan");
+    assert!(pooled.get() > 0);
+
+    // The settlement is dated today: run this month.
+    let today = time::OffsetDateTime::now_utc().date();
+    let month = format!("{:04}-{:02}", today.year(), u8::from(today.month()));
+    let run = json!({ "month": month });
+    assert_eq!(api.call("POST", "/api/funds/pooling-runs", Auth::Token(&east_clerk), Some(run.clone())).await.0, StatusCode::FORBIDDEN);
+    let (status, first) = api.call("POST", "/api/funds/pooling-runs", Auth::Token(&accountant), Some(run.clone())).await;
+    assert_eq!((status, first["ran_now"].as_bool()), (StatusCode::CREATED, Some(true)), "{first}");
+    let resident = first["run"]["funds"].as_array().expect("funds").iter().find(|f| f["fund"] == "resident@419900").expect("resident fund");
+    let east = resident["units"].as_array().expect("units").iter().find(|u| u["unit"] == "419921").expect("east");
+    assert_eq!(east["payments"], json!([{ "payee": "institution:H41992100007", "amount_fen": pooled.get() }]));
+    assert!(resident["notes"].as_array().is_some_and(|n| !n.is_empty()), "the run explains every amount");
+    let (status, again) = api.call("POST", "/api/funds/pooling-runs", Auth::Token(&accountant), Some(run)).await;
+    assert_eq!((status, again["ran_now"].as_bool()), (StatusCode::OK, Some(false)));
+    assert_eq!(again["run"], first["run"], "a month runs once");
+    let (status, bad) = api.call("POST", "/api/funds/pooling-runs", Auth::Token(&accountant), Some(json!({ "month": "2026-13" }))).await;
+    assert_eq!((status, bad["code"].as_str()), (StatusCode::BAD_REQUEST, Some("fund.bad_month")));
+
+    let auditor = api.sign_in("auditor").await;
+    let (status, accounts) = api.call("GET", "/api/funds/accounts", Auth::Token(&auditor), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let payable = accounts
+        .as_array()
+        .expect("accounts")
+        .iter()
+        .find(|a| a["fund"] == "resident@419900" && a["holder"] == "institution:H41992100007" && a["kind"] == "payable")
+        .expect("the hospital's payable");
+    assert_eq!(payable["balance"], "0.00", "paid in full: {payable}");
+    assert_eq!(api.call("GET", "/api/funds/accounts", Auth::Token(&east_clerk), None).await.0, StatusCode::FORBIDDEN);
+    let (status, check) = api.call("GET", "/api/funds/check", Auth::Token(&auditor), None).await;
+    assert_eq!((status, check["sound"].as_bool()), (StatusCode::OK, Some(true)), "{check}");
+    let (status, movements) = api.call("GET", "/api/funds/movements?from=2026-01-01&to=2026-12-31", Auth::Token(&accountant), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let settled_fen: i64 = movements
+        .as_array()
+        .expect("movements")
+        .iter()
+        .filter(|m| m["reason"] == "settlement.pooled" && m["unit"] == "419921")
+        .filter_map(|m| m["amount_fen"].as_i64())
+        .sum();
+    assert_eq!(settled_fen, pooled.get());
+}
+
 async fn settle_flow(api: &Api) {
     enrol_both(api).await;
     let body = json!({ "person_id": EAST_PERSON, "claim": claim("C-1", "H41992100007") });
@@ -425,6 +500,11 @@ async fn the_openapi_document_lists_every_route_and_docs_are_served() {
         "/api/me/password",
         "/api/institutions",
         "/api/institutions/{code}/api-key",
+        "/api/funds/pooling-runs",
+        "/api/funds/receipts",
+        "/api/funds/accounts",
+        "/api/funds/movements",
+        "/api/funds/check",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is documented");
     }
@@ -442,9 +522,7 @@ async fn the_openapi_document_lists_every_route_and_docs_are_served() {
 async fn administrators_manage_staff_and_institutions_within_their_region() {
     let api = setup("admin").await;
     let admin = api.sign_in("admin").await;
-    let new_staff = |username: &str, role: &str, region: &str| {
-        json!({ "username": username, "display_name": username, "password": format!("pw-{username}"), "role": role, "region": region })
-    };
+    let new_staff = |username: &str, role: &str, region: &str| json!({ "username": username, "display_name": username, "password": format!("pw-{username}"), "role": role, "region": region });
     let (status, body) = api.call("POST", "/api/staff", Auth::Token(&admin), Some(new_staff("east.auditor", "auditor", "419921"))).await;
     assert_eq!((status, body["role"].as_str(), body.get("password_hash")), (StatusCode::CREATED, Some("auditor"), None), "{body}");
     let cases = [
@@ -512,8 +590,7 @@ async fn administrators_manage_staff_and_institutions_within_their_region() {
     let (status, _) = api.call("PATCH", "/api/institutions/H41992100009", Auth::Token(&admin), Some(json!({ "active": false }))).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(api.call("GET", "/api/me", Auth::Key(&second_key), None).await.0, StatusCode::UNAUTHORIZED, "a suspended institution");
-    let (status, body) =
-        api.call("PATCH", "/api/institutions/H41990200003", Auth::Token(&east_admin), Some(json!({ "name": "x" }))).await;
+    let (status, body) = api.call("PATCH", "/api/institutions/H41990200003", Auth::Token(&east_admin), Some(json!({ "name": "x" }))).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("institution.not_found")));
     let (status, listed) = api.call("GET", "/api/institutions", Auth::Token(&east_admin), None).await;
     assert_eq!(status, StatusCode::OK);

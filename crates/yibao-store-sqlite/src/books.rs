@@ -222,11 +222,7 @@ impl FundStore for SqliteStore {
             check_scope(city, receipt.unit)?;
             let entry = receipt.entry()?;
             post(conn, &actor, std::slice::from_ref(&entry))?;
-            let detail = format!(
-                "{{\"transfer\":{},\"amount_fen\":{}}}",
-                json(&entry.transfer.id.as_str())?,
-                receipt.amount_fen.get()
-            );
+            let detail = format!("{{\"transfer\":{},\"amount_fen\":{}}}", json(&entry.transfer.id.as_str())?, receipt.amount_fen.get());
             audit(conn, &actor, city, "fund.receipt", entry.transfer.id.as_str(), detail)
         })
         .await

@@ -163,22 +163,29 @@ pub struct BooksVerification {
 pub async fn verify_books<S: FundStore>(store: &S) -> Result<BooksVerification, StoreError> {
     let mut verification = BooksVerification::default();
     for city in store.fund_cities().await? {
-        let accounts = store.fund_accounts(city).await?;
-        let mut transfers = Vec::new();
-        let mut after = 0;
-        loop {
-            let page = store.fund_entries(city, after, ENTRIES_PAGE_LIMIT).await?;
-            let Some(&(last, _)) = page.last() else { break };
-            after = last;
-            transfers.extend(page.into_iter().map(|(_, entry)| entry.transfer));
-        }
-        verification.cities += 1;
-        verification.accounts += accounts.len();
-        verification.transfers += transfers.len();
-        verification.total_posted_fen += transfers.iter().map(|t| i128::from(t.amount_fen.get())).sum::<i128>();
-        if let Err(breaches) = check_books(&accounts, &transfers) {
-            verification.breaches.extend(breaches);
-        }
+        verify_city_books(store, city, &mut verification).await?;
     }
     Ok(verification)
+}
+
+/// Reads one city's books and checks every ledger invariant over them, adding to
+/// `verification`.
+pub async fn verify_city_books<S: FundStore>(store: &S, city: RegionCode, verification: &mut BooksVerification) -> Result<(), StoreError> {
+    let accounts = store.fund_accounts(city).await?;
+    let mut transfers = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.fund_entries(city, after, ENTRIES_PAGE_LIMIT).await?;
+        let Some(&(last, _)) = page.last() else { break };
+        after = last;
+        transfers.extend(page.into_iter().map(|(_, entry)| entry.transfer));
+    }
+    verification.cities += 1;
+    verification.accounts += accounts.len();
+    verification.transfers += transfers.len();
+    verification.total_posted_fen += transfers.iter().map(|t| i128::from(t.amount_fen.get())).sum::<i128>();
+    if let Err(breaches) = check_books(&accounts, &transfers) {
+        verification.breaches.extend(breaches);
+    }
+    Ok(())
 }

@@ -1,0 +1,342 @@
+//! `yibao pool run` and `yibao fund check|report|receipt`: the fund books from the command
+//! line, on the SQLite data directory or a PostgreSQL database (R-FND-1…4).
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand, ValueEnum};
+use time::{Date, OffsetDateTime};
+use yibao_domain::{Fen, RegionCode};
+use yibao_ledger::{FundScheme, YearMonth};
+use yibao_store::{Actor, FundReceipt, FundStore, ReceiptKind, StoreError};
+use yibao_store_postgres::PostgresStore;
+use yibao_store_sqlite::SqliteStore;
+
+use crate::audit::DATABASE_FILE;
+
+/// Where the books are.
+#[derive(Args, Debug, Clone)]
+pub struct StoreArgs {
+    /// The SQLite data directory (holds yibao.db).
+    #[arg(long, default_value = "./yibao-data", env = "YIBAO_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// A PostgreSQL database instead.
+    #[arg(long, env = "YIBAO_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PoolCommand {
+    /// Run a month's pooling (统收统支, R-FND-2): every county's income swept to the city
+    /// fiscal special account, each county's expenditure paid down, each payee paid. A month
+    /// runs once; running it again prints the first run and changes nothing.
+    Run {
+        /// The month, YYYY-MM.
+        #[arg(long)]
+        month: String,
+        /// The day of the month the run is dated (the configured sweep day); default the last.
+        #[arg(long)]
+        day: Option<u8>,
+        /// The city (default: the only city with books).
+        #[arg(long)]
+        city: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum FundCommand {
+    /// Verify every ledger invariant over the stored books; exit 1 naming each breach.
+    Check {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// A fund report as CSV: the statement (movements by fund, unit and reason over a
+    /// period) or the trial balance (every account's totals and balance, fund totals).
+    Report {
+        #[arg(long, value_enum, default_value_t = ReportKind::Statement)]
+        kind: ReportKind,
+        /// First day, YYYY-MM-DD (statement).
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day, YYYY-MM-DD (statement).
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        city: Option<String>,
+        /// Write the CSV here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Book a receipt into a fund's special account: its opening balance when the books
+    /// start (R-SYS-3), or an advance from city finance (R-FND-5).
+    Receipt {
+        #[arg(long, value_enum)]
+        kind: ReceiptArg,
+        /// The fund: employee, resident, maternity, resident-critical-illness…
+        #[arg(long)]
+        scheme: String,
+        /// The unit whose money it is: a county, or the city itself.
+        #[arg(long)]
+        unit: String,
+        /// Yuan, two decimals.
+        #[arg(long)]
+        amount: String,
+        /// Value date, YYYY-MM-DD.
+        #[arg(long)]
+        date: String,
+        /// The voucher it is booked on (a second booking on it is a replay).
+        #[arg(long)]
+        reference: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ReportKind {
+    Statement,
+    TrialBalance,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ReceiptArg {
+    OpeningBalance,
+    FinanceAdvance,
+}
+
+/// One of the two stores.
+enum Books {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+macro_rules! books {
+    ($books:expr, $method:ident ( $($arg:expr),* $(,)? )) => {
+        match $books {
+            Books::Sqlite(s) => s.$method($($arg),*).await,
+            Books::Postgres(s) => s.$method($($arg),*).await,
+        }
+    };
+}
+
+async fn open(args: &StoreArgs) -> Result<Books, String> {
+    if let Some(url) = &args.database_url {
+        return PostgresStore::connect(url).await.map(Books::Postgres).map_err(|e| e.to_string());
+    }
+    let path = args.data_dir.join(DATABASE_FILE);
+    if !path.exists() {
+        return Err(format!(
+            "{}: no database here [store.not_found]; start the platform once to create it, or pass --data-dir",
+            path.display()
+        ));
+    }
+    SqliteStore::open(&path).await.map(Books::Sqlite).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Runtime::new().map_err(|e| e.to_string())
+}
+
+fn failed(e: StoreError) -> String {
+    format!("{e} [{}]", e.code())
+}
+
+/// The command line acts as a fund accountant of the city, under the operator's login name.
+fn actor() -> Actor {
+    let who = std::env::var("USER").unwrap_or_else(|_| "operator".into());
+    Actor { who: format!("cli:{who}"), role: "fund_accountant".into(), source: "cli".into(), at: OffsetDateTime::now_utc() }
+}
+
+async fn city(books: &Books, asked: Option<&str>) -> Result<RegionCode, String> {
+    if let Some(code) = asked {
+        return RegionCode::parse(code).map_err(|e| format!("--city: {e}"));
+    }
+    let cities = books!(books, fund_cities()).map_err(failed)?;
+    match cities.as_slice() {
+        [one] => Ok(*one),
+        [] => Err("the store holds no fund books yet [books.empty]".into()),
+        _ => Err(format!("the store holds the books of several cities ({cities:?}): pass --city")),
+    }
+}
+
+fn date(flag: &str, text: &str) -> Result<Date, String> {
+    yibao_store::books::date_of(text).map_err(|_| format!("{flag}: '{text}' is not a date YYYY-MM-DD"))
+}
+
+pub fn pool(command: &PoolCommand) -> Result<(), String> {
+    let PoolCommand::Run { month, day, city: asked, store } = command;
+    let month = YearMonth::parse(month).map_err(|e| format!("--month: {e}"))?;
+    let value_date = yibao_store::pooling::run_date(month, *day).map_err(failed)?;
+    runtime()?.block_on(async {
+        let books = open(store).await?;
+        let city = city(&books, asked.as_deref()).await?;
+        let outcome = books!(&books, run_pooling(&actor(), city, month, value_date)).map_err(failed)?;
+        let run = &outcome.run;
+        println!(
+            "pooling run {} for city {} dated {}: {}",
+            run.month,
+            run.city,
+            run.value_date,
+            if outcome.ran_now { format!("{} transfers posted", run.transfers) } else { "already run; nothing changed".into() }
+        );
+        for fund in &run.funds {
+            println!(
+                "  {} {}: special account {} → swept {} → disbursed {} → {}",
+                fund.fund,
+                fund.name_zh,
+                Fen::new(fund.special_before_fen),
+                Fen::new(fund.swept_fen),
+                Fen::new(fund.disbursed_fen),
+                Fen::new(fund.special_after_fen)
+            );
+            for note in &fund.notes {
+                println!("    {note}");
+            }
+        }
+        Ok(())
+    })
+}
+
+pub fn fund(command: &FundCommand) -> Result<(), String> {
+    match command {
+        FundCommand::Check { store } => check(store),
+        FundCommand::Report { kind, from, to, city, out, store } => {
+            report(*kind, from.as_deref(), to.as_deref(), city.as_deref(), out.as_deref(), store)
+        }
+        FundCommand::Receipt { kind, scheme, unit, amount, date: day, reference, store } => {
+            let receipt = FundReceipt {
+                kind: match kind {
+                    ReceiptArg::OpeningBalance => ReceiptKind::OpeningBalance,
+                    ReceiptArg::FinanceAdvance => ReceiptKind::FinanceAdvance,
+                },
+                scheme: FundScheme::parse(scheme).ok_or_else(|| format!("--scheme: '{scheme}' is not a fund"))?,
+                unit: RegionCode::parse(unit).map_err(|e| format!("--unit: {e}"))?,
+                amount_fen: Fen::parse_yuan(amount).map_err(|e| format!("--amount: {e}"))?,
+                value_date: date("--date", day)?,
+                reference: reference.clone(),
+            };
+            runtime()?.block_on(async {
+                let books = open(store).await?;
+                books!(&books, record_fund_receipt(&actor(), receipt.unit.city(), receipt.clone())).map_err(failed)?;
+                println!(
+                    "booked {} yuan into {}@{} for {} on {}",
+                    receipt.amount_fen,
+                    receipt.scheme,
+                    receipt.unit.city(),
+                    receipt.unit,
+                    day
+                );
+                Ok(())
+            })
+        }
+    }
+}
+
+fn check(store: &StoreArgs) -> Result<(), String> {
+    let verification = runtime()?.block_on(async {
+        let books = open(store).await?;
+        match &books {
+            Books::Sqlite(s) => yibao_store::verify_books(s).await,
+            Books::Postgres(s) => yibao_store::verify_books(s).await,
+        }
+        .map_err(failed)
+    })?;
+    if verification.breaches.is_empty() {
+        println!(
+            "fund books sound: {} accounts and {} transfers in {} cities, {} yuan posted; every fund balanced, totals match, no forbidden overdraft, adjustments paired",
+            verification.accounts,
+            verification.transfers,
+            verification.cities,
+            yuan_wide(verification.total_posted_fen)
+        );
+        Ok(())
+    } else {
+        let lines: Vec<String> = verification.breaches.iter().map(|b| format!("[{}] {b}", b.code())).collect();
+        Err(format!("fund books BROKEN [books.broken]: {} breaches\n{}", lines.len(), lines.join("\n")))
+    }
+}
+
+fn yuan_wide(fen: i128) -> String {
+    let sign = if fen < 0 { "-" } else { "" };
+    format!("{sign}{}.{:02}", fen.unsigned_abs() / 100, fen.unsigned_abs() % 100)
+}
+
+fn report(
+    kind: ReportKind,
+    from: Option<&str>,
+    to: Option<&str>,
+    asked: Option<&str>,
+    out: Option<&Path>,
+    store: &StoreArgs,
+) -> Result<(), String> {
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    runtime()?.block_on(async {
+        let books = open(store).await?;
+        let city = city(&books, asked).await?;
+        match kind {
+            ReportKind::Statement => {
+                let from = date("--from", from.ok_or("a statement needs --from and --to")?)?;
+                let to = date("--to", to.ok_or("a statement needs --from and --to")?)?;
+                rows.push(["fund", "unit", "reason", "debit_kind", "credit_kind", "transfers", "amount_yuan"].map(String::from).to_vec());
+                for m in books!(&books, fund_movements(city, from, to)).map_err(failed)? {
+                    rows.push(vec![
+                        m.fund_scheme,
+                        m.unit,
+                        m.reason,
+                        m.debit_kind,
+                        m.credit_kind,
+                        m.transfers.to_string(),
+                        Fen::new(m.amount_fen).to_string(),
+                    ]);
+                }
+            }
+            ReportKind::TrialBalance => {
+                rows.push(["fund", "holder", "kind", "kind_zh", "debits_yuan", "credits_yuan", "balance_yuan"].map(String::from).to_vec());
+                let accounts = books!(&books, fund_accounts(city)).map_err(failed)?;
+                let mut totals: std::collections::BTreeMap<String, (i128, i128)> = std::collections::BTreeMap::new();
+                for a in &accounts {
+                    let key = a.key();
+                    let total = totals.entry(key.fund.to_string()).or_default();
+                    total.0 += i128::from(a.debits_posted_fen.get());
+                    total.1 += i128::from(a.credits_posted_fen.get());
+                    rows.push(vec![
+                        key.fund.to_string(),
+                        key.holder.to_string(),
+                        key.kind.as_str().into(),
+                        key.kind.name_zh().into(),
+                        a.debits_posted_fen.to_string(),
+                        a.credits_posted_fen.to_string(),
+                        a.balance_fen().to_string(),
+                    ]);
+                }
+                for (fund, (debits, credits)) in totals {
+                    rows.push(vec![
+                        fund,
+                        "TOTAL".into(),
+                        String::new(),
+                        "合计".into(),
+                        yuan_wide(debits),
+                        yuan_wide(credits),
+                        yuan_wide(debits - credits),
+                    ]);
+                }
+            }
+        }
+        Ok::<(), String>(())
+    })?;
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for row in &rows {
+        writer.write_record(row).map_err(|e| e.to_string())?;
+    }
+    let bytes = writer.into_inner().map_err(|e| e.to_string())?;
+    match out {
+        Some(path) => std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display())),
+        None => {
+            use std::io::Write;
+            std::io::stdout().write_all(&bytes).map_err(|e| e.to_string())
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! The fund books from the command line (R-FND-1, R-FND-2, R-SYS-6): a synthetic city
+//! settled into a SQLite store, its books checked, a month's pooling refused while a fund
+//! cannot pay and run once it can, the reports as CSV, and a tampered account named by
+//! `yibao fund check`.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn yibao(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_yibao")).args(args).current_dir(root()).output().expect("runs yibao")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const FUNDS: [&str; 7] =
+    ["employee", "employee-large-amount", "resident", "resident-critical-illness", "maternity", "supplementary", "medical-assistance"];
+
+#[test]
+fn the_books_are_checked_pooled_reported_and_a_tampered_account_is_named() {
+    let dir = std::env::temp_dir().join(format!("yibao-cli-fund-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data_dir = dir.to_str().expect("utf-8");
+    let out = yibao(&["synth", "--insured", "1000", "--seed", "3", "--block-persons", "500", "--data-dir", data_dir, "--settle"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let out = yibao(&["fund", "check", "--data-dir", data_dir]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("fund books sound"), "{}", text(&out.stdout));
+
+    // The settlements are dated today; residents' critical-illness insurance has no income
+    // of its own yet, so the month cannot be paid: refused, naming the fund, nothing posted.
+    let today = time::OffsetDateTime::now_utc().date();
+    let month = format!("{:04}-{:02}", today.year(), u8::from(today.month()));
+    let out = yibao(&["pool", "run", "--month", &month, "--data-dir", data_dir]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("ledger.special_account_short"), "{}", text(&out.stderr));
+
+    for fund in FUNDS {
+        let out = yibao(&[
+            "fund",
+            "receipt",
+            "--kind",
+            "opening-balance",
+            "--scheme",
+            fund,
+            "--unit",
+            "419900",
+            "--amount",
+            "2000000.00",
+            "--date",
+            "2026-01-01",
+            "--reference",
+            "OB-2026",
+            "--data-dir",
+            data_dir,
+        ]);
+        assert!(out.status.success(), "{fund}: {}", text(&out.stderr));
+    }
+    let out = yibao(&["pool", "run", "--month", &month, "--data-dir", data_dir]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("transfers posted") && stdout.contains("归集") && stdout.contains("sweep"), "{stdout}");
+    let again = yibao(&["pool", "run", "--month", &month, "--data-dir", data_dir]);
+    assert!(again.status.success() && text(&again.stdout).contains("already run; nothing changed"), "{}", text(&again.stdout));
+
+    // The trial balance: every fund's debits equal its credits.
+    let csv_path = dir.join("trial-balance.csv");
+    let out = yibao(&["fund", "report", "--kind", "trial-balance", "--out", csv_path.to_str().expect("utf-8"), "--data-dir", data_dir]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let csv = std::fs::read_to_string(&csv_path).expect("written");
+    let totals: Vec<&str> = csv.lines().filter(|l| l.contains(",TOTAL,")).collect();
+    assert!(totals.len() >= FUNDS.len(), "{csv}");
+    for line in totals {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(cells[4], cells[5], "debits equal credits: {line}");
+        assert_eq!(cells[6], "0.00", "{line}");
+    }
+    let out = yibao(&["fund", "report", "--kind", "statement", "--from", "2026-01-01", "--to", "2026-12-31", "--data-dir", data_dir]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let statement = text(&out.stdout);
+    assert!(
+        statement.starts_with("fund,unit,reason,") && statement.contains("settlement.pooled") && statement.contains(",sweep,"),
+        "{statement}"
+    );
+
+    // Someone with file access changes an account's total: the check names it and fails.
+    let conn = rusqlite::Connection::open(dir.join("yibao.db")).expect("connect");
+    let changed = conn
+        .execute("UPDATE ledger_accounts SET credits_posted_fen = credits_posted_fen + 100 WHERE kind = 'payable' AND rowid = (SELECT MIN(rowid) FROM ledger_accounts WHERE kind = 'payable')", [])
+        .expect("tamper");
+    assert_eq!(changed, 1);
+    drop(conn);
+    let out = yibao(&["fund", "check", "--data-dir", data_dir]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("books.broken") && stderr.contains("books.posted_totals") && stderr.contains("books.fund_unbalanced"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

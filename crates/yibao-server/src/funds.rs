@@ -1,0 +1,192 @@
+//! The fund books over HTTP (R-FND-1…4): the monthly pooling run, receipts into a fund,
+//! the trial balance, movements for statements, the runs' records and the book check.
+//! Fund accountants and city administrators act; auditors read. Pooling and the whole
+//! books are the city's (R-FND-2); a county's staff read only the movements its own
+//! business caused (R-GEO-2).
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use time::Date;
+use utoipa::{IntoParams, ToSchema};
+use yibao_domain::{Fen, RegionCode};
+use yibao_ledger::{FundScheme, YearMonth};
+use yibao_store::{BooksVerification, FundReceipt, FundStore, ReceiptKind, Role, city_of};
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorBody};
+use crate::routes::{Body, actor};
+use crate::{AppState, Backend, store};
+
+const FUND_WRITERS: &[Role] = &[Role::FundAccountant, Role::CityAdministrator];
+const FUND_READERS: &[Role] = &[Role::FundAccountant, Role::CityAdministrator, Role::Auditor];
+
+fn date(field: &str, text: &str) -> Result<Date, ApiError> {
+    yibao_store::books::date_of(text)
+        .map_err(|_| ApiError::bad_request("fund.bad_date", format!("{field}: '{text}' is not a date YYYY-MM-DD")))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PoolingRunIn {
+    /// `2026-05`.
+    month: String,
+    /// The day of the month the run is dated (the configured sweep day); default the last.
+    day: Option<u8>,
+}
+
+/// Run a month's pooling for the caller's city: sweep, disburse, pay. A month runs once:
+/// 201 with the run, or 200 with the first run's record when it had run already.
+#[utoipa::path(post, path = "/api/funds/pooling-runs", request_body = PoolingRunIn, responses((status = 201, body = Object), (status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "funds")]
+pub(crate) async fn run_pooling(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Body(input): Body<PoolingRunIn>,
+) -> Result<Response, ApiError> {
+    let (_, _, scope) = caller.staff(FUND_WRITERS)?;
+    let month = YearMonth::parse(&input.month).map_err(|e| ApiError::bad_request("fund.bad_month", e.to_string()))?;
+    let value_date = yibao_store::pooling::run_date(month, input.day)?;
+    let outcome = store!(state, run_pooling(&actor(&caller, &headers), scope, month, value_date))?;
+    let status = if outcome.ran_now { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, axum::Json(outcome)).into_response())
+}
+
+/// The pooling runs of the caller's city, newest first.
+#[utoipa::path(get, path = "/api/funds/pooling-runs", responses((status = 200, body = Object), (status = 403, body = ErrorBody)), tag = "funds")]
+pub(crate) async fn pooling_runs(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    let (_, _, scope) = caller.staff(FUND_READERS)?;
+    Ok(axum::Json(store!(state, pooling_runs(scope))?).into_response())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReceiptIn {
+    /// `opening-balance` or `finance-advance`.
+    #[schema(value_type = String)]
+    kind: ReceiptKind,
+    /// The fund: `employee`, `resident`, `maternity`, `resident-critical-illness`…
+    scheme: String,
+    /// The unit whose money it is: a county, or the city itself.
+    #[schema(value_type = String)]
+    unit: RegionCode,
+    /// Yuan, two decimals.
+    #[serde(with = "yibao_domain::serde_yuan")]
+    #[schema(value_type = String)]
+    amount: Fen,
+    /// Value date, `YYYY-MM-DD`.
+    date: String,
+    /// The voucher it is booked on; booking the same one again changes nothing.
+    reference: String,
+}
+
+/// Book a receipt into a fund's special account: the opening balance brought in when the
+/// books start (R-SYS-3), or an advance from city finance (R-FND-5).
+#[utoipa::path(post, path = "/api/funds/receipts", request_body = ReceiptIn, responses((status = 201, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)), tag = "funds")]
+pub(crate) async fn record_receipt(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Body(input): Body<ReceiptIn>,
+) -> Result<Response, ApiError> {
+    let (_, _, scope) = caller.staff(FUND_WRITERS)?;
+    let scheme = FundScheme::parse(&input.scheme)
+        .ok_or_else(|| ApiError::bad_request("fund.bad_scheme", format!("'{}' is not a fund", input.scheme)))?;
+    let receipt = FundReceipt {
+        kind: input.kind,
+        scheme,
+        unit: input.unit,
+        amount_fen: input.amount,
+        value_date: date("date", &input.date)?,
+        reference: input.reference,
+    };
+    store!(state, record_fund_receipt(&actor(&caller, &headers), scope, receipt))?;
+    Ok((StatusCode::CREATED, axum::Json(serde_json::json!({"booked": true}))).into_response())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountOut {
+    fund: String,
+    holder: String,
+    kind: String,
+    kind_zh: String,
+    #[serde(with = "yibao_domain::serde_yuan")]
+    #[schema(value_type = String)]
+    debits: Fen,
+    #[serde(with = "yibao_domain::serde_yuan")]
+    #[schema(value_type = String)]
+    credits: Fen,
+    /// On the account kind's normal side; negative means overdrawn or owed back.
+    #[serde(with = "yibao_domain::serde_yuan")]
+    #[schema(value_type = String)]
+    balance: Fen,
+}
+
+/// The trial balance of the caller's city: every account with its totals and balance.
+#[utoipa::path(get, path = "/api/funds/accounts", responses((status = 200, body = [AccountOut]), (status = 403, body = ErrorBody)), tag = "funds")]
+pub(crate) async fn accounts(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    let (_, _, scope) = caller.staff(FUND_READERS)?;
+    let accounts = store!(state, fund_accounts(scope))?;
+    let out: Vec<AccountOut> = accounts
+        .iter()
+        .map(|a| {
+            let key = a.key();
+            AccountOut {
+                fund: key.fund.to_string(),
+                holder: key.holder.to_string(),
+                kind: key.kind.as_str().into(),
+                kind_zh: key.kind.name_zh().into(),
+                debits: a.debits_posted_fen,
+                credits: a.credits_posted_fen,
+                balance: a.balance_fen(),
+            }
+        })
+        .collect();
+    Ok(axum::Json(out).into_response())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PeriodQuery {
+    /// First day, `YYYY-MM-DD`.
+    from: String,
+    /// Last day, `YYYY-MM-DD`.
+    to: String,
+}
+
+/// Movements by fund, unit and reason over a period: what a fund statement is made of. A
+/// county's staff see their own county's.
+#[utoipa::path(get, path = "/api/funds/movements", params(PeriodQuery), responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)), tag = "funds")]
+pub(crate) async fn movements(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<PeriodQuery>,
+) -> Result<Response, ApiError> {
+    let (_, _, scope) = caller.staff(FUND_READERS)?;
+    let (from, to) = (date("from", &query.from)?, date("to", &query.to)?);
+    if from > to {
+        return Err(ApiError::bad_request("fund.bad_period", "from is after to"));
+    }
+    Ok(axum::Json(store!(state, fund_movements(scope, from, to))?).into_response())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckOut {
+    sound: bool,
+    accounts: usize,
+    transfers: usize,
+    breaches: Vec<String>,
+}
+
+/// Check every ledger invariant over the caller's city's books (R-SCH-2, R-SYS-6).
+#[utoipa::path(get, path = "/api/funds/check", responses((status = 200, body = CheckOut), (status = 403, body = ErrorBody)), tag = "funds")]
+pub(crate) async fn check(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    let (_, _, scope) = caller.staff(FUND_READERS)?;
+    let city = city_of(scope)?;
+    let mut verification = BooksVerification::default();
+    match &*state.store {
+        Backend::Sqlite(s) => yibao_store::verify_city_books(s, city, &mut verification).await,
+        Backend::Postgres(s) => yibao_store::verify_city_books(s, city, &mut verification).await,
+    }?;
+    let breaches: Vec<String> = verification.breaches.iter().map(|b| format!("[{}] {b}", b.code())).collect();
+    Ok(axum::Json(CheckOut { sound: breaches.is_empty(), accounts: verification.accounts, transfers: verification.transfers, breaches })
+        .into_response())
+}
