@@ -1,7 +1,7 @@
 //! Crash safety (issue 3, "Bad input and faults"): a process settling a burst of claims is
 //! killed with SIGKILL mid-burst. After reopening, every settlement it acknowledged is
-//! there, none is half-written (each claim has its accumulators and audit entry, or
-//! nothing), the accumulators agree with the claims, and the audit chain is intact.
+//! there, none is half-written (each claim has its accumulators, audit entry and fund
+//! transfers, or nothing), the accumulators agree with the claims, and the audit chain is intact.
 //!
 //! The test runs itself as the child process (`YIBAO_CRASH_CHILD_DB` set), so the child is
 //! real code against a real file, not a simulation.
@@ -144,6 +144,20 @@ fn a_kill_mid_burst_loses_no_acknowledged_settlement() {
         assert!(verification.is_intact(), "{:?}", verification.breaks);
         // enrolment + household + one entry per settled claim
         assert_eq!(verification.entries, 2 + claims.len());
+        // The fund books hold each surviving claim's transfers and nothing of a lost one:
+        // what the funds owe the hospital is exactly what the claims say the funds pay.
+        let books = yibao_store::verify_books(&*store).await.expect("books");
+        assert!(books.breaches.is_empty(), "{:?}", books.breaches);
+        let city = RegionCode::parse("419900").expect("city");
+        let owed: i64 = yibao_store::FundStore::fund_accounts(&*store, city)
+            .await
+            .expect("accounts")
+            .iter()
+            .filter(|a| a.key().kind == yibao_ledger::AccountKind::Payable)
+            .map(|a| a.balance_fen().get())
+            .sum();
+        let paid_by_account: i64 = claims.iter().map(|c| c.personal_account_paid().expect("readable").get()).sum();
+        assert_eq!(owed, funds + paid_by_account, "every claim's layers are booked, and no other's");
         // The store still works: the next claim settles.
         let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("pack");
         let next = claim(BURST + 1);
