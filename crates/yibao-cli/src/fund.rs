@@ -187,10 +187,10 @@ pub fn pool(command: &PoolCommand) -> Result<(), String> {
                 "  {} {}: special account {} → swept {} → disbursed {} → {}",
                 fund.fund,
                 fund.name_zh,
-                Fen::new(fund.special_before_fen),
-                Fen::new(fund.swept_fen),
-                Fen::new(fund.disbursed_fen),
-                Fen::new(fund.special_after_fen)
+                yuan_wide(fund.special_before_fen.into()),
+                yuan_wide(fund.swept_fen.into()),
+                yuan_wide(fund.disbursed_fen.into()),
+                yuan_wide(fund.special_after_fen.into())
             );
             for note in &fund.notes {
                 println!("    {note}");
@@ -289,7 +289,7 @@ fn report(
                         m.debit_kind,
                         m.credit_kind,
                         m.transfers.to_string(),
-                        Fen::new(m.amount_fen).to_string(),
+                        yuan_wide(m.amount_fen.into()),
                     ]);
                 }
             }

@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 /// overflows in `i128` and sums of millions of amounts never overflow in `i64`.
 pub const FEN_LIMIT: i64 = 1_000_000_000_000;
 
+/// The largest sum of amounts (an account's posted totals over its life): ten million
+/// times [`FEN_LIMIT`], far below `i64::MAX`, so adding one more amount cannot overflow.
+pub const TOTAL_LIMIT_FEN: i64 = 1_000_000_000_000_000_000;
+
 /// An amount of money in fen (分). 1 yuan (元) = 100 fen.
 ///
 /// Arithmetic panics on overflow (release builds keep `overflow-checks`), because a wrapped
@@ -40,6 +44,21 @@ impl Fen {
     pub const fn new(fen: i64) -> Fen {
         assert!(fen <= FEN_LIMIT && fen >= -FEN_LIMIT, "amount beyond FEN_LIMIT");
         Fen(fen)
+    }
+
+    /// Wraps a count of fen read from storage: one amount, within ±[`FEN_LIMIT`], or
+    /// `None`. Never panics, so a bad stored value is an error its reader reports.
+    #[must_use]
+    pub const fn checked(fen: i64) -> Option<Fen> {
+        if fen <= FEN_LIMIT && fen >= -FEN_LIMIT { Some(Fen(fen)) } else { None }
+    }
+
+    /// Wraps a sum of amounts read from storage (an account's posted totals, a report's
+    /// column), which may exceed [`FEN_LIMIT`] but stays within ±[`TOTAL_LIMIT_FEN`], or
+    /// `None`.
+    #[must_use]
+    pub const fn checked_total(fen: i64) -> Option<Fen> {
+        if fen <= TOTAL_LIMIT_FEN && fen >= -TOTAL_LIMIT_FEN { Some(Fen(fen)) } else { None }
     }
 
     /// Whole yuan.

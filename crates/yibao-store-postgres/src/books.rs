@@ -9,7 +9,7 @@
 use sqlx::Row;
 use sqlx::postgres::{PgConnection, PgRow};
 use time::Date;
-use yibao_domain::{Fen, RegionCode};
+use yibao_domain::RegionCode;
 use yibao_ledger::{AccountState, FundScheme, Holder, YearMonth};
 use yibao_store::books::{AccountRow, Entry, TransferRow, date_text, needs, open_account, post_onto};
 use yibao_store::pooling::{Outstanding, PoolingInputs, PoolingRun, plan_pooling};
@@ -234,7 +234,7 @@ async fn pooling_inputs(tx: &mut PgConnection, city: RegionCode, month: YearMont
                 fund: FundScheme::parse(&scheme).ok_or_else(|| StoreError::Backend(format!("stored fund unreadable: {scheme}")))?,
                 unit: region_of(row.try_get("unit_code").map_err(backend)?)?,
                 payee: Holder::parse(&payee).map_err(|e| StoreError::Backend(e.to_string()))?,
-                outstanding_fen: Fen::new(row.try_get("outstanding").map_err(backend)?),
+                outstanding_fen: yibao_store::books::total_of(row.try_get("outstanding").map_err(backend)?)?,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;

@@ -3,7 +3,7 @@
 
 use rusqlite::{Connection, Row, params};
 use time::Date;
-use yibao_domain::{Fen, RegionCode};
+use yibao_domain::RegionCode;
 use yibao_ledger::{AccountState, FundScheme, Holder, YearMonth};
 use yibao_store::books::{AccountRow, Entry, TransferRow, date_text, key_columns, needs, post_onto};
 use yibao_store::pooling::{Outstanding, PoolingInputs, PoolingRun, plan_pooling};
@@ -178,7 +178,7 @@ fn pooling_inputs(conn: &Connection, city: RegionCode, month: YearMonth, value_d
                 fund: FundScheme::parse(&scheme).ok_or_else(|| StoreError::Backend(format!("stored fund unreadable: {scheme}")))?,
                 unit: region_of(&col::<String>(row, 1)?)?,
                 payee: Holder::parse(&payee).map_err(|e| StoreError::Backend(e.to_string()))?,
-                outstanding_fen: Fen::new(col(row, 3)?),
+                outstanding_fen: yibao_store::books::total_of(col(row, 3)?)?,
             })
         },
     )?;

@@ -398,8 +398,8 @@ impl AccountRow {
         let account = Account { key, no_overdraft: self.no_overdraft, opened_on: date_of(&self.opened_on)? };
         Ok(AccountState {
             account,
-            debits_posted_fen: Fen::new(self.debits_posted_fen),
-            credits_posted_fen: Fen::new(self.credits_posted_fen),
+            debits_posted_fen: total_of(self.debits_posted_fen)?,
+            credits_posted_fen: total_of(self.credits_posted_fen)?,
         })
     }
 }
@@ -473,7 +473,7 @@ impl TransferRow {
             id: id(&self.transfer_id)?,
             debit: key_of(&self.region_code, &self.fund_scheme, &self.debit_holder, &self.debit_kind)?,
             credit: key_of(&self.region_code, &self.fund_scheme, &self.credit_holder, &self.credit_kind)?,
-            amount_fen: Fen::new(self.amount_fen),
+            amount_fen: Fen::checked(self.amount_fen).ok_or_else(|| unreadable("an amount beyond the limit"))?,
             reason: Reason::parse(&self.reason).ok_or_else(|| unreadable(&self.reason))?,
             cause: BusinessRef {
                 kind: RecordKind::parse(&self.cause_kind).ok_or_else(|| unreadable(&self.cause_kind))?,
@@ -485,6 +485,12 @@ impl TransferRow {
         };
         Ok(Entry { unit: RegionCode::parse(&self.unit_code).map_err(|_| unreadable(&self.unit_code))?, transfer })
     }
+}
+
+/// A stored sum of amounts (an account's total, a report's column): refused, not a panic,
+/// when beyond what the books hold.
+pub fn total_of(fen: i64) -> Result<Fen, StoreError> {
+    Fen::checked_total(fen).ok_or_else(|| StoreError::Backend(format!("stored total {fen} fen is beyond the books' limit")))
 }
 
 /// A value date as stored: `YYYY-MM-DD`, which sorts as text.
@@ -537,6 +543,15 @@ mod tests {
         let mut bad = TransferRow::of(&entry);
         bad.reason = "gift".into();
         assert!(matches!(bad.entry(), Err(StoreError::Backend(_))));
+        // A stored amount beyond the limit is an error, never a panic; a total may be large.
+        let mut bad = TransferRow::of(&entry);
+        bad.amount_fen = i64::MAX;
+        assert!(matches!(bad.entry(), Err(StoreError::Backend(_))));
+        let mut large = AccountRow::of(&state);
+        large.debits_posted_fen = 5_000_000_000_000_000;
+        assert_eq!(large.state().unwrap().debits_posted_fen.get(), 5_000_000_000_000_000);
+        large.debits_posted_fen = i64::MAX;
+        assert!(matches!(large.state(), Err(StoreError::Backend(_))));
     }
 
     #[test]
