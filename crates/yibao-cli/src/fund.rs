@@ -51,6 +51,23 @@ pub enum FundCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Close a year (R-FND-4, R-FND-5): the adjustment-fund levy on what each unit
+    /// collected, the deficit waterfall (own surplus, adjustment fund, city and county
+    /// finance), each fund's indicators and warnings. A year closes once.
+    Close {
+        #[arg(long)]
+        year: i32,
+        /// The levy's share of collected pooled income, e.g. 10%.
+        #[arg(long, default_value = "10%")]
+        levy: String,
+        /// City finance's share of a deficit left to finance when the county met its targets.
+        #[arg(long, default_value = "50%")]
+        city_share: String,
+        #[arg(long)]
+        city: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// A fund report as CSV: the statement (movements by fund, unit and reason over a
     /// period) or the trial balance (every account's totals and balance, fund totals).
     Report {
@@ -203,6 +220,7 @@ pub fn pool(command: &PoolCommand) -> Result<(), String> {
 pub fn fund(command: &FundCommand) -> Result<(), String> {
     match command {
         FundCommand::Check { store } => check(store),
+        FundCommand::Close { year, levy, city_share, city: asked, store } => close(*year, levy, city_share, asked.as_deref(), store),
         FundCommand::Report { kind, from, to, city, out, store } => {
             report(*kind, from.as_deref(), to.as_deref(), city.as_deref(), out.as_deref(), store)
         }
@@ -233,6 +251,47 @@ pub fn fund(command: &FundCommand) -> Result<(), String> {
             })
         }
     }
+}
+
+fn close(year: i32, levy: &str, city_share: &str, asked: Option<&str>, store: &StoreArgs) -> Result<(), String> {
+    let options = yibao_store::closing::YearEndOptions {
+        levy_ratio_bp: yibao_domain::RatioBp::parse_percent(levy).map_err(|e| format!("--levy: {e}"))?,
+        city_share_when_met_bp: yibao_domain::RatioBp::parse_percent(city_share).map_err(|e| format!("--city-share: {e}"))?,
+        ..yibao_store::closing::YearEndOptions::default()
+    };
+    runtime()?.block_on(async {
+        let books = open(store).await?;
+        let city = city(&books, asked).await?;
+        let outcome = books!(&books, close_year(&actor(), city, year, options)).map_err(failed)?;
+        let r = &outcome.record;
+        println!(
+            "year-end close {} for city {}: {}; levy {}% = {} yuan, adjustment fund used {} yuan",
+            r.year,
+            r.city,
+            if outcome.ran_now { format!("{} transfers posted", r.transfers) } else { "already closed; nothing changed".into() },
+            f64::from(r.levy_ratio_bp) / 100.0,
+            yuan_wide(r.levy_total_fen.into()),
+            yuan_wide(r.adjustment_used_fen.into())
+        );
+        for l in &r.levy {
+            println!("  {}", l.note);
+        }
+        for p in &r.positions {
+            let rate = p.surplus_rate_bp.map_or_else(|| "-".to_owned(), |bp| format!("{:.2}%", bp as f64 / 100.0));
+            let months = p.months_covered_centi.map_or_else(|| "-".to_owned(), |c| format!("{:.2}", c as f64 / 100.0));
+            println!(
+                "  {} {}: income {} spending {} surplus rate {rate} months covered {months}",
+                p.fund,
+                p.unit,
+                yuan_wide(p.income_fen.into()),
+                yuan_wide(p.spending_fen.into())
+            );
+            for line in p.notes.iter().chain(&p.warnings) {
+                println!("    {line}");
+            }
+        }
+        Ok(())
+    })
 }
 
 fn check(store: &StoreArgs) -> Result<(), String> {

@@ -69,6 +69,18 @@ fn the_books_are_checked_pooled_reported_and_a_tampered_account_is_named() {
     let again = yibao(&["pool", "run", "--month", &month, "--data-dir", data_dir]);
     assert!(again.status.success() && text(&again.stdout).contains("already run; nothing changed"), "{}", text(&again.stdout));
 
+    // The year closes once: the levy, the waterfall, the indicators.
+    let year = today.year().to_string();
+    let out = yibao(&["fund", "close", "--year", &year, "--data-dir", data_dir]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains(&format!("year-end close {year} for city 419900")) && stdout.contains("transfers posted"), "{stdout}");
+    assert!(stdout.contains("调剂金") && stdout.contains("surplus rate"), "the levy and the indicators are explained: {stdout}");
+    let again = yibao(&["fund", "close", "--year", &year, "--data-dir", data_dir]);
+    assert!(text(&again.stdout).contains("already closed; nothing changed"), "{}", text(&again.stdout));
+    let out = yibao(&["fund", "check", "--data-dir", data_dir]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
     // The trial balance: every fund's debits equal its credits.
     let csv_path = dir.join("trial-balance.csv");
     let out = yibao(&["fund", "report", "--kind", "trial-balance", "--out", csv_path.to_str().expect("utf-8"), "--data-dir", data_dir]);

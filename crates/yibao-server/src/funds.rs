@@ -60,6 +60,56 @@ pub(crate) async fn pooling_runs(State(state): State<AppState>, caller: Caller) 
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+pub struct YearCloseIn {
+    year: i32,
+    /// The levy's share of collected pooled income; default `10%`.
+    levy: Option<String>,
+    /// City finance's share of a deficit left to finance when the county met its targets;
+    /// default `50%`.
+    city_share: Option<String>,
+    /// Each county's targets and results (R-ENR-6); a county without counts as having met them.
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    targets: Vec<yibao_store::closing::UnitTargets>,
+}
+
+/// Close a year for the caller's city: the adjustment-fund levy, the deficit waterfall,
+/// the indicators. A year closes once: 201 with the record, or 200 with the first close's.
+#[utoipa::path(post, path = "/api/funds/year-closes", request_body = YearCloseIn, responses((status = 201, body = Object), (status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)), tag = "funds")]
+pub(crate) async fn close_year(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Body(input): Body<YearCloseIn>,
+) -> Result<Response, ApiError> {
+    let (_, _, scope) = caller.staff(FUND_WRITERS)?;
+    let ratio = |field: &str, text: Option<&str>, default: yibao_domain::RatioBp| match text {
+        None => Ok(default),
+        Some(t) => yibao_domain::RatioBp::parse_percent(t).map_err(|e| ApiError::bad_request("fund.bad_ratio", format!("{field}: {e}"))),
+    };
+    let defaults = yibao_store::closing::YearEndOptions::default();
+    if !(2000..=2100).contains(&input.year) {
+        return Err(ApiError::bad_request("fund.bad_year", "year is between 2000 and 2100"));
+    }
+    let options = yibao_store::closing::YearEndOptions {
+        levy_ratio_bp: ratio("levy", input.levy.as_deref(), defaults.levy_ratio_bp)?,
+        city_share_when_met_bp: ratio("city_share", input.city_share.as_deref(), defaults.city_share_when_met_bp)?,
+        targets: input.targets,
+        ..defaults
+    };
+    let outcome = store!(state, close_year(&actor(&caller, &headers), scope, input.year, options))?;
+    let status = if outcome.ran_now { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, axum::Json(outcome)).into_response())
+}
+
+/// The year-end closes of the caller's city, newest first.
+#[utoipa::path(get, path = "/api/funds/year-closes", responses((status = 200, body = Object), (status = 403, body = ErrorBody)), tag = "funds")]
+pub(crate) async fn year_closes(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    let (_, _, scope) = caller.staff(FUND_READERS)?;
+    Ok(axum::Json(store!(state, year_closes(scope))?).into_response())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct ReceiptIn {
     /// `opening-balance` or `finance-advance`.
     #[schema(value_type = String)]

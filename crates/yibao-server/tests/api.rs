@@ -414,6 +414,20 @@ async fn funds_flow(api: &Api) {
         .filter_map(|m| m["amount_fen"].as_i64())
         .sum();
     assert_eq!(settled_fen, pooled.get());
+
+    // The year closes once; a clerk cannot close it.
+    let close = json!({ "year": 2026, "levy": "10%" });
+    assert_eq!(api.call("POST", "/api/funds/year-closes", Auth::Token(&east_clerk), Some(close.clone())).await.0, StatusCode::FORBIDDEN);
+    let (status, closed) = api.call("POST", "/api/funds/year-closes", Auth::Token(&accountant), Some(close.clone())).await;
+    assert_eq!((status, closed["ran_now"].as_bool()), (StatusCode::CREATED, Some(true)), "{closed}");
+    assert!(closed["record"]["positions"].as_array().is_some_and(|p| !p.is_empty()), "{closed}");
+    let (status, again) = api.call("POST", "/api/funds/year-closes", Auth::Token(&accountant), Some(close)).await;
+    assert_eq!((status, again["record"].clone()), (StatusCode::OK, closed["record"].clone()));
+    let (status, bad) =
+        api.call("POST", "/api/funds/year-closes", Auth::Token(&accountant), Some(json!({ "year": 2026, "levy": "110%" }))).await;
+    assert_eq!((status, bad["code"].as_str()), (StatusCode::BAD_REQUEST, Some("fund.bad_ratio")));
+    let (status, check) = api.call("GET", "/api/funds/check", Auth::Token(&auditor), None).await;
+    assert_eq!((status, check["sound"].as_bool()), (StatusCode::OK, Some(true)), "{check}");
 }
 
 async fn settle_flow(api: &Api) {
@@ -505,6 +519,7 @@ async fn the_openapi_document_lists_every_route_and_docs_are_served() {
         "/api/funds/accounts",
         "/api/funds/movements",
         "/api/funds/check",
+        "/api/funds/year-closes",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is documented");
     }

@@ -10,10 +10,11 @@ use sqlx::Row;
 use sqlx::postgres::{PgConnection, PgRow};
 use time::Date;
 use yibao_domain::RegionCode;
-use yibao_ledger::{AccountState, FundScheme, Holder, YearMonth};
-use yibao_store::books::{AccountRow, Entry, TransferRow, date_text, needs, open_account, post_onto};
+use yibao_ledger::{AccountKey, AccountState, Fund, FundScheme, Holder, YearMonth};
+use yibao_store::books::{AccountRow, BOOKS_EPOCH, Entry, TransferRow, date_text, needs, open_account, post_onto};
+use yibao_store::closing::{YearEndInputs, YearEndOptions, YearEndRecord, plan_year_end, year_bounds};
 use yibao_store::pooling::{Outstanding, PoolingInputs, PoolingRun, plan_pooling};
-use yibao_store::{Actor, FundReceipt, FundStore, Movement, PoolingOutcome, StoreError, check_scope, city_of};
+use yibao_store::{Actor, FundReceipt, FundStore, Movement, PoolingOutcome, StoreError, YearEndOutcome, check_scope, city_of};
 
 use crate::{PostgresStore, audit, backend, from_json, json, region_of, scope_bounds};
 
@@ -201,6 +202,37 @@ pub(crate) async fn entries_caused_by(tx: &mut PgConnection, city: RegionCode, k
     rows.iter().map(|row| transfer_row(row)?.entry()).collect()
 }
 
+/// Movements dated `from..=to` caused by units in `scope`, by fund, unit, reason and kinds.
+async fn movements_in(conn: &mut PgConnection, scope: RegionCode, from: Date, to: Date) -> Result<Vec<Movement>, StoreError> {
+    let (low, high) = scope_bounds(scope);
+    let rows = sqlx::query(
+        "SELECT fund_scheme, unit_code, reason, debit_kind, credit_kind, COUNT(*)::int8 AS transfers, SUM(amount_fen)::int8 AS amount FROM ledger_transfers \
+         WHERE region_code = $1 AND unit_code BETWEEN $2 AND $3 AND value_date BETWEEN $4 AND $5 \
+         GROUP BY fund_scheme, unit_code, reason, debit_kind, credit_kind ORDER BY fund_scheme, unit_code, reason, debit_kind, credit_kind",
+    )
+    .bind(scope.city().to_string())
+    .bind(low)
+    .bind(high)
+    .bind(date_text(from))
+    .bind(date_text(to))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(backend)?;
+    rows.iter()
+        .map(|row| {
+            Ok(Movement {
+                fund_scheme: row.try_get("fund_scheme").map_err(backend)?,
+                unit: row.try_get("unit_code").map_err(backend)?,
+                reason: row.try_get("reason").map_err(backend)?,
+                debit_kind: row.try_get("debit_kind").map_err(backend)?,
+                credit_kind: row.try_get("credit_kind").map_err(backend)?,
+                transfers: row.try_get("transfers").map_err(backend)?,
+                amount_fen: row.try_get("amount").map_err(backend)?,
+            })
+        })
+        .collect()
+}
+
 async fn pooling_inputs(tx: &mut PgConnection, city: RegionCode, month: YearMonth, value_date: Date) -> Result<PoolingInputs, StoreError> {
     let city_text = city.to_string();
     // The income and special accounts are locked: no contribution lands between the
@@ -242,6 +274,78 @@ async fn pooling_inputs(tx: &mut PgConnection, city: RegionCode, month: YearMont
 }
 
 impl FundStore for PostgresStore {
+    async fn close_year(&self, actor: &Actor, scope: RegionCode, year: i32, options: YearEndOptions) -> Result<YearEndOutcome, StoreError> {
+        let city = city_of(scope)?;
+        let city_text = city.to_string();
+        let mut tx = self.write().await?;
+        // One close per city at a time; the pooling runs share the lock, so a close never
+        // reads half of a run.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('pooling:' || $1))")
+            .bind(&city_text)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let earlier: Option<String> = sqlx::query_scalar("SELECT result FROM year_closes WHERE region_code = $1 AND year = $2")
+            .bind(&city_text)
+            .bind(year)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if let Some(result) = earlier {
+            return Ok(YearEndOutcome { record: from_json(&result)?, ran_now: false });
+        }
+        let (first, last) = year_bounds(year)?;
+        let before_last = first.previous_day().unwrap_or(BOOKS_EPOCH);
+        let adjustment = AccountState::new(open_account(AccountKey::special(Fund::adjustment(city)))?);
+        let key = AccountRow::of(&adjustment);
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE region_code = $1 AND fund_scheme = $2 AND holder = $3 AND kind = $4 FOR UPDATE"
+        )))
+        .bind(&key.region_code)
+        .bind(&key.fund_scheme)
+        .bind(&key.holder)
+        .bind(&key.kind)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let adjustment_balance_fen = match row {
+            Some(row) => account_row(&row)?.state()?.balance_fen(),
+            None => yibao_domain::Fen::ZERO,
+        };
+        let inputs = YearEndInputs {
+            city,
+            year,
+            before: movements_in(&mut tx, city, BOOKS_EPOCH, before_last).await?,
+            during: movements_in(&mut tx, city, first, last).await?,
+            adjustment_balance_fen,
+            options,
+        };
+        let (record, entries) = plan_year_end(&inputs)?;
+        post(&mut tx, &actor.at_text(), &entries).await?;
+        let result = json(&record)?;
+        sqlx::query("INSERT INTO year_closes (region_code, year, run_at, actor, result) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&city_text)
+            .bind(year)
+            .bind(actor.at_text())
+            .bind(&actor.who)
+            .bind(&result)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        audit(&mut tx, actor, city, "fund.year_close", &year.to_string(), result).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(YearEndOutcome { record, ran_now: true })
+    }
+
+    async fn year_closes(&self, scope: RegionCode) -> Result<Vec<YearEndRecord>, StoreError> {
+        let results: Vec<String> = sqlx::query_scalar("SELECT result FROM year_closes WHERE region_code = $1 ORDER BY year DESC")
+            .bind(scope.city().to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        results.iter().map(|r| from_json(r)).collect()
+    }
+
     async fn record_fund_receipt(&self, actor: &Actor, scope: RegionCode, receipt: FundReceipt) -> Result<(), StoreError> {
         let city = city_of(scope)?;
         check_scope(city, receipt.unit)?;
@@ -333,33 +437,8 @@ impl FundStore for PostgresStore {
     }
 
     async fn fund_movements(&self, scope: RegionCode, from: Date, to: Date) -> Result<Vec<Movement>, StoreError> {
-        let (low, high) = scope_bounds(scope);
-        let rows = sqlx::query(
-            "SELECT fund_scheme, unit_code, reason, debit_kind, credit_kind, COUNT(*)::int8 AS transfers, SUM(amount_fen)::int8 AS amount FROM ledger_transfers \
-             WHERE region_code = $1 AND unit_code BETWEEN $2 AND $3 AND value_date BETWEEN $4 AND $5 \
-             GROUP BY fund_scheme, unit_code, reason, debit_kind, credit_kind ORDER BY fund_scheme, unit_code, reason, debit_kind, credit_kind",
-        )
-        .bind(scope.city().to_string())
-        .bind(low)
-        .bind(high)
-        .bind(date_text(from))
-        .bind(date_text(to))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(backend)?;
-        rows.iter()
-            .map(|row| {
-                Ok(Movement {
-                    fund_scheme: row.try_get("fund_scheme").map_err(backend)?,
-                    unit: row.try_get("unit_code").map_err(backend)?,
-                    reason: row.try_get("reason").map_err(backend)?,
-                    debit_kind: row.try_get("debit_kind").map_err(backend)?,
-                    credit_kind: row.try_get("credit_kind").map_err(backend)?,
-                    transfers: row.try_get("transfers").map_err(backend)?,
-                    amount_fen: row.try_get("amount").map_err(backend)?,
-                })
-            })
-            .collect()
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        movements_in(&mut conn, scope, from, to).await
     }
 
     async fn fund_cities(&self) -> Result<Vec<RegionCode>, StoreError> {

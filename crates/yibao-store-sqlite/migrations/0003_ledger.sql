@@ -48,3 +48,14 @@ CREATE TABLE pooling_runs (
     result      TEXT NOT NULL,
     PRIMARY KEY (region_code, month)
 );
+
+-- One year-end close per city and year (R-FND-4, R-FND-5): the levy, the deficit waterfall
+-- and the indicators, with every amount explained.
+CREATE TABLE year_closes (
+    region_code TEXT NOT NULL,
+    year        INTEGER NOT NULL,
+    run_at      TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    result      TEXT NOT NULL,
+    PRIMARY KEY (region_code, year)
+);

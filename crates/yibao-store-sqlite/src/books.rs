@@ -4,11 +4,12 @@
 use rusqlite::{Connection, Row, params};
 use time::Date;
 use yibao_domain::RegionCode;
-use yibao_ledger::{AccountState, FundScheme, Holder, YearMonth};
-use yibao_store::books::{AccountRow, Entry, TransferRow, date_text, key_columns, needs, post_onto};
+use yibao_ledger::{AccountKey, AccountState, Fund, FundScheme, Holder, YearMonth};
+use yibao_store::books::{AccountRow, BOOKS_EPOCH, Entry, TransferRow, date_text, key_columns, needs, post_onto};
+use yibao_store::closing::{YearEndInputs, YearEndOptions, YearEndRecord, plan_year_end, year_bounds};
 use yibao_store::pooling::{Outstanding, PoolingInputs, PoolingRun, plan_pooling};
 use yibao_store::stored::{from_json, json, region_of, scope_bounds};
-use yibao_store::{Actor, FundReceipt, FundStore, Movement, PoolingOutcome, StoreError, check_scope, city_of};
+use yibao_store::{Actor, FundReceipt, FundStore, Movement, PoolingOutcome, StoreError, YearEndOutcome, check_scope, city_of};
 
 use crate::{SqliteStore, audit, col, exec, query_all, query_opt};
 
@@ -152,6 +153,75 @@ pub(crate) fn entries_caused_by(conn: &Connection, city: RegionCode, kind: &str,
     query_all(conn, &sql, params![city.to_string(), kind, id], transfer_row)?.iter().map(TransferRow::entry).collect()
 }
 
+/// Movements dated `from..=to` caused by units in `scope`, by fund, unit, reason and kinds.
+fn movements_in(conn: &Connection, scope: RegionCode, from: Date, to: Date) -> Result<Vec<Movement>, StoreError> {
+    let (low, high) = scope_bounds(scope);
+    query_all(
+        conn,
+        "SELECT fund_scheme, unit_code, reason, debit_kind, credit_kind, COUNT(*), SUM(amount_fen) FROM ledger_transfers \
+         WHERE region_code = ?1 AND unit_code BETWEEN ?2 AND ?3 AND value_date BETWEEN ?4 AND ?5 \
+         GROUP BY fund_scheme, unit_code, reason, debit_kind, credit_kind ORDER BY fund_scheme, unit_code, reason, debit_kind, credit_kind",
+        params![scope.city().to_string(), low, high, date_text(from), date_text(to)],
+        |row| {
+            Ok(Movement {
+                fund_scheme: col(row, 0)?,
+                unit: col(row, 1)?,
+                reason: col(row, 2)?,
+                debit_kind: col(row, 3)?,
+                credit_kind: col(row, 4)?,
+                transfers: col(row, 5)?,
+                amount_fen: col(row, 6)?,
+            })
+        },
+    )
+}
+
+fn close_year_in(
+    conn: &Connection,
+    actor: &Actor,
+    scope: RegionCode,
+    year: i32,
+    options: YearEndOptions,
+) -> Result<YearEndOutcome, StoreError> {
+    let city = city_of(scope)?;
+    let city_text = city.to_string();
+    let earlier =
+        query_opt(conn, "SELECT result FROM year_closes WHERE region_code = ?1 AND year = ?2", params![city_text, year], |row| {
+            col::<String>(row, 0)
+        })?;
+    if let Some(result) = earlier {
+        return Ok(YearEndOutcome { record: from_json(&result)?, ran_now: false });
+    }
+    let (first, last) = year_bounds(year)?;
+    let before_last = first.previous_day().unwrap_or(BOOKS_EPOCH);
+    let adjustment = AccountKey::special(Fund::adjustment(city));
+    let (region, scheme, holder, kind) = key_columns(&adjustment);
+    let sql =
+        format!("SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE region_code = ?1 AND fund_scheme = ?2 AND holder = ?3 AND kind = ?4");
+    let adjustment_balance_fen = match query_opt(conn, &sql, params![region, scheme, holder, kind], account_row)? {
+        Some(row) => row.state()?.balance_fen(),
+        None => yibao_domain::Fen::ZERO,
+    };
+    let inputs = YearEndInputs {
+        city,
+        year,
+        before: movements_in(conn, city, BOOKS_EPOCH, before_last)?,
+        during: movements_in(conn, city, first, last)?,
+        adjustment_balance_fen,
+        options,
+    };
+    let (record, entries) = plan_year_end(&inputs)?;
+    post(conn, actor, &entries)?;
+    let result = json(&record)?;
+    exec(
+        conn,
+        "INSERT INTO year_closes (region_code, year, run_at, actor, result) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![city_text, year, actor.at_text(), actor.who, result],
+    )?;
+    audit(conn, actor, city, "fund.year_close", &year.to_string(), result)?;
+    Ok(YearEndOutcome { record, ran_now: true })
+}
+
 fn pooling_inputs(conn: &Connection, city: RegionCode, month: YearMonth, value_date: Date) -> Result<PoolingInputs, StoreError> {
     let city_text = city.to_string();
     let accounts = query_all(
@@ -215,6 +285,21 @@ fn run_pooling_in(
 }
 
 impl FundStore for SqliteStore {
+    async fn close_year(&self, actor: &Actor, scope: RegionCode, year: i32, options: YearEndOptions) -> Result<YearEndOutcome, StoreError> {
+        let actor = actor.clone();
+        self.write(move |conn| close_year_in(conn, &actor, scope, year, options)).await
+    }
+
+    async fn year_closes(&self, scope: RegionCode) -> Result<Vec<YearEndRecord>, StoreError> {
+        let city = scope.city().to_string();
+        self.read(move |conn| {
+            query_all(conn, "SELECT result FROM year_closes WHERE region_code = ?1 ORDER BY year DESC", [city], |row| {
+                from_json(&col::<String>(row, 0)?)
+            })
+        })
+        .await
+    }
+
     async fn record_fund_receipt(&self, actor: &Actor, scope: RegionCode, receipt: FundReceipt) -> Result<(), StoreError> {
         let actor = actor.clone();
         self.write(move |conn| {
@@ -274,29 +359,7 @@ impl FundStore for SqliteStore {
     }
 
     async fn fund_movements(&self, scope: RegionCode, from: Date, to: Date) -> Result<Vec<Movement>, StoreError> {
-        let city = scope.city().to_string();
-        let (low, high) = scope_bounds(scope);
-        self.read(move |conn| {
-            query_all(
-                conn,
-                "SELECT fund_scheme, unit_code, reason, debit_kind, credit_kind, COUNT(*), SUM(amount_fen) FROM ledger_transfers \
-                 WHERE region_code = ?1 AND unit_code BETWEEN ?2 AND ?3 AND value_date BETWEEN ?4 AND ?5 \
-                 GROUP BY fund_scheme, unit_code, reason, debit_kind, credit_kind ORDER BY fund_scheme, unit_code, reason, debit_kind, credit_kind",
-                params![city, low, high, date_text(from), date_text(to)],
-                |row| {
-                    Ok(Movement {
-                        fund_scheme: col(row, 0)?,
-                        unit: col(row, 1)?,
-                        reason: col(row, 2)?,
-                        debit_kind: col(row, 3)?,
-                        credit_kind: col(row, 4)?,
-                        transfers: col(row, 5)?,
-                        amount_fen: col(row, 6)?,
-                    })
-                },
-            )
-        })
-        .await
+        self.read(move |conn| movements_in(conn, scope, from, to)).await
     }
 
     async fn fund_cities(&self) -> Result<Vec<RegionCode>, StoreError> {

@@ -862,3 +862,123 @@ pub async fn run_books<S: Store + crate::ContributionStore + crate::FundStore>(s
     assert!(verification.breaches.is_empty(), "{:?}", verification.breaches);
     assert!(verification.transfers >= 12, "{verification:?}");
 }
+
+/// A year of a two-county city where one county runs a deficit (R-FND-2, R-FND-5), on a
+/// city no other case uses (429900). Worked by hand:
+/// - brought forward from 2025 in the resident fund: county A 100,000.00, county B 10,000.00;
+/// - 2026 income: A's three residents and B's two each pay 400.00 with 500.00 of subsidies,
+///   so A collects 2,700.00 and B 1,800.00;
+/// - 2026 spending: one claim in A whose pooled layer is 1,000.00, one in B of 50,000.00;
+/// - the March pooling run sweeps 4,500.00 into the special account (110,000.00 → 114,500.00)
+///   and pays 51,000.00 down to the counties and on to the hospitals: 63,500.00 remain;
+/// - the close levies 10% of what each collected: A 270.00, B 180.00, 450.00 in all;
+/// - B's current deficit is 50,000.00 − 1,800.00 = 48,200.00: its own surplus covers
+///   10,000.00, the adjustment fund its 450.00, and the 37,750.00 left is shared by city and
+///   county finance half and half (B met its targets): 18,875.00 each, booked as owed to the
+///   fund. A has no deficit.
+pub async fn run_year<S: Store + crate::ContributionStore + crate::FundStore>(store: Arc<S>) {
+    use crate::{ContributionKind, NewContribution};
+    use yibao_engine::Settlement;
+    use yibao_ledger::{AccountKind, FundScheme, Holder, YearMonth};
+    const A: &str = "429921";
+    const B: &str = "429922";
+    let city = region("429900");
+    let accountant =
+        Actor { who: "accountant".into(), role: "fund_accountant".into(), source: "127.0.0.1".into(), at: datetime!(2026-12-31 18:00 UTC) };
+    let yuan = |y: i64| Fen::new(y * 100);
+
+    for (unit, amount) in [(A, 100_000), (B, 10_000)] {
+        let receipt = crate::FundReceipt {
+            kind: crate::ReceiptKind::OpeningBalance,
+            scheme: FundScheme::Resident,
+            unit: region(unit),
+            amount_fen: yuan(amount),
+            value_date: date!(2025 - 12 - 31),
+            reference: "OB-2025".into(),
+        };
+        store.record_fund_receipt(&accountant, city, receipt).await.expect("brought forward");
+    }
+    let mut people = Vec::new();
+    for (unit, count) in [(A, 3u16), (B, 2)] {
+        for serial in 1..=count {
+            let person = enrolled(&*store, unit, serial, &format!("HH-{unit}")).await;
+            let paid = NewContribution {
+                person_id: person,
+                kind: ContributionKind::Resident,
+                period: "2026".into(),
+                due_fen: 40_000,
+                paid_fen: 40_000,
+                breakdown_json: resident_breakdown(),
+            };
+            store.record_contribution(&clerk(unit), region(unit), paid).await.expect("pays");
+            people.push((unit, person));
+        }
+    }
+    // The hospitals' claims, settled with the amounts given (the engine is tested elsewhere).
+    for (unit, hospital, pooled) in [(A, "H42992100001", 1_000), (B, "H42992200001", 50_000)] {
+        let person = people.iter().find(|(u, _)| *u == unit).expect("a resident").1;
+        let request = SettleRequest {
+            institution_code: hospital.into(),
+            claim_id: format!("YEAR-{unit}"),
+            person_id: person,
+            year: 2026,
+            claim_json: "{}".into(),
+        };
+        let compute: crate::SettleFn = Arc::new(move |_: &Coverage, _: &Accumulators| {
+            let mut settlement = Settlement { insutype: "390", year: 2026, ..Settlement::default() };
+            settlement.accumulators = Accumulators::new_year(2026);
+            settlement.medfee_sumamt = yuan(pooled + 100);
+            settlement.hifp_pay = yuan(pooled);
+            settlement.fund_pay_sumamt = yuan(pooled);
+            settlement.psn_part_amt = yuan(100);
+            Ok(settlement)
+        });
+        store.settle(&clerk(unit), region(unit), request, compute).await.expect("settles");
+    }
+
+    let march = YearMonth::parse("2026-03").expect("month");
+    let run = store.run_pooling(&accountant, city, march, march.last_day()).await.expect("the March run").run;
+    let resident = run.funds.iter().find(|f| f.fund == "resident@429900").expect("resident fund");
+    assert_eq!(
+        (resident.special_before_fen, resident.swept_fen, resident.disbursed_fen, resident.special_after_fen),
+        (yuan(110_000).get(), yuan(4_500).get(), yuan(51_000).get(), yuan(63_500).get())
+    );
+
+    let close = store.close_year(&accountant, city, 2026, crate::closing::YearEndOptions::default()).await.expect("the close");
+    assert!(close.ran_now);
+    let record = &close.record;
+    let levy: Vec<(&str, &str, i64)> = record.levy.iter().map(|l| (l.fund.as_str(), l.contributor.as_str(), l.levy_fen)).collect();
+    assert_eq!(levy, [("resident@429900", A, yuan(270).get()), ("resident@429900", B, yuan(180).get())]);
+    assert_eq!((record.levy_total_fen, record.adjustment_used_fen), (yuan(450).get(), yuan(450).get()));
+    let position = |unit: &str| record.positions.iter().find(|p| p.fund == "resident@429900" && p.unit == unit).expect("a position");
+    let b = position(B);
+    assert_eq!(
+        (b.income_fen, b.spending_fen, b.surplus_brought_forward_fen, b.deficit_fen),
+        (yuan(1_800).get(), yuan(50_000).get(), yuan(10_000).get(), yuan(48_200).get())
+    );
+    assert_eq!(
+        (b.from_surplus_fen, b.from_adjustment_fen, b.city_finance_fen, b.county_finance_fen),
+        (yuan(10_000).get(), yuan(450).get(), yuan(18_875).get(), yuan(18_875).get())
+    );
+    assert!(!b.notes.is_empty(), "the close explains every amount it moved");
+    let a = position(A);
+    assert_eq!((a.income_fen, a.spending_fen, a.deficit_fen), (yuan(2_700).get(), yuan(1_000).get(), 0));
+    assert_eq!(a.surplus_rate_bp, Some(6_296), "(2,700 − 1,000) ÷ 2,700 = 62.96%");
+
+    let again = store.close_year(&accountant, city, 2026, crate::closing::YearEndOptions::default()).await.expect("again");
+    assert!(!again.ran_now && again.record == close.record, "a year closes once");
+    let refused = store.close_year(&clerk(A), region(A), 2026, crate::closing::YearEndOptions::default()).await;
+    assert!(matches!(refused, Err(StoreError::OutsideRegion { .. })), "a county cannot close the city's year: {refused:?}");
+
+    let accounts = store.fund_accounts(city).await.expect("accounts");
+    let balance = |fund: yibao_ledger::Fund, holder: Holder, kind: AccountKind| {
+        accounts.iter().find(|s| s.key() == yibao_ledger::AccountKey::new(fund, holder, kind)).map(|s| s.balance_fen())
+    };
+    let resident_fund = yibao_ledger::Fund::new(FundScheme::Resident, city);
+    assert_eq!(balance(yibao_ledger::Fund::adjustment(city), Holder::Region(city), AccountKind::FiscalSpecial), Some(Fen::ZERO));
+    assert_eq!(balance(resident_fund, Holder::Finance(city), AccountKind::Receivable), Some(yuan(18_875)));
+    assert_eq!(balance(resident_fund, Holder::Finance(region(B)), AccountKind::Receivable), Some(yuan(18_875)));
+    assert_eq!(store.year_closes(city).await.expect("closes").len(), 1);
+    let verification = crate::verify_books(&*store).await.expect("verify");
+    assert!(verification.breaches.is_empty(), "{:?}", verification.breaches);
+}

@@ -38,6 +38,14 @@ pub struct PoolingOutcome {
     pub ran_now: bool,
 }
 
+/// What a year-end close did, and whether this call did it (`false`: the year had been
+/// closed, and this is its record; nothing changed).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct YearEndOutcome {
+    pub record: crate::closing::YearEndRecord,
+    pub ran_now: bool,
+}
+
 /// City-level staff only: pooling, and the whole books, belong to the city (R-FND-2).
 pub fn city_of(scope: RegionCode) -> Result<RegionCode, StoreError> {
     match scope.level() {
@@ -130,6 +138,20 @@ pub trait FundStore: Send + Sync + 'static {
         month: YearMonth,
         value_date: Date,
     ) -> impl Future<Output = Result<PoolingOutcome, StoreError>> + Send;
+
+    /// Closes `year` for the city of `scope` (31 December): the adjustment-fund levy, the
+    /// deficit waterfall and the indicators, in one transaction with its record and audit
+    /// entry; a year already closed returns its record unchanged.
+    fn close_year(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        year: i32,
+        options: crate::closing::YearEndOptions,
+    ) -> impl Future<Output = Result<YearEndOutcome, StoreError>> + Send;
+
+    /// The year-end closes of the city of `scope`, newest first.
+    fn year_closes(&self, scope: RegionCode) -> impl Future<Output = Result<Vec<crate::closing::YearEndRecord>, StoreError>> + Send;
 
     /// The pooling runs of the city of `scope`, newest first.
     fn pooling_runs(&self, scope: RegionCode) -> impl Future<Output = Result<Vec<PoolingRun>, StoreError>> + Send;

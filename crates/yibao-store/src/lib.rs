@@ -15,6 +15,7 @@
 mod access;
 mod audit;
 pub mod books;
+pub mod closing;
 pub mod contract;
 mod contribution;
 mod fund;
@@ -31,8 +32,8 @@ pub use access::{
 pub use audit::{AuditEntry, AuditVerification, GENESIS_HASH, entry_hash};
 pub use contribution::{ContributionKind, ContributionRecord, ContributionStore, CountyArrears, NewContribution, PersonArrears};
 pub use fund::{
-    BooksVerification, ENTRIES_PAGE_LIMIT, FundReceipt, FundStore, Movement, PoolingOutcome, ReceiptKind, city_of, verify_books,
-    verify_city_books,
+    BooksVerification, ENTRIES_PAGE_LIMIT, FundReceipt, FundStore, Movement, PoolingOutcome, ReceiptKind, YearEndOutcome, city_of,
+    verify_books, verify_city_books,
 };
 pub use import::{IMPORT_LIMIT, ImportHousehold, ImportStore, ImportSummary};
 pub use records::{
