@@ -9,7 +9,9 @@
 
 mod admin;
 pub mod auth;
+mod console;
 mod error;
+mod funds;
 mod routes;
 
 use std::sync::Arc;
@@ -55,5 +57,5 @@ pub struct AppState {
 
 /// The whole API.
 pub fn app(state: AppState) -> Router {
-    routes::router().layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES)).with_state(state)
+    routes::router().merge(console::router()).layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES)).with_state(state)
 }

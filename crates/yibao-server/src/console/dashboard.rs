@@ -1,0 +1,226 @@
+//! The dashboard: per county, persons enrolled and contributions due against collected;
+//! settlements per day. Charts (ECharts) over the same numbers as the tables, so the page
+//! says everything without JavaScript.
+//!
+//! The store has no aggregate queries yet, so the figures are summed from the audit trail
+//! of the regions in the user's scope (every enrolment, contribution and settlement writes
+//! one audit entry in its own transaction, R-SYS-6), read through `Store::audit_entries`,
+//! plus `ContributionStore::arrears`. That walks the whole trail per view; a store method
+//! returning these totals per county and per day would replace it. Fund balances and
+//! early-warning indicators come with the fund books.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+use serde::Serialize;
+use serde_json::Value;
+use yibao_store::{ContributionStore, Store, StoreError};
+
+use super::audit::regions_in_scope;
+use super::i18n::Lang;
+use super::page::{Page, render, store_error_page, yuan};
+use super::session::ConsoleUser;
+use crate::{AppState, store};
+
+/// Most audit entries one dashboard view reads per region.
+const TRAIL_LIMIT: i64 = 200_000;
+const TRAIL_PAGE: i64 = 1_000;
+/// Days of settlements shown.
+const DAYS_SHOWN: usize = 31;
+
+#[derive(Debug, Default, Clone)]
+struct CountyTotals {
+    enrolled: i64,
+    ended: i64,
+    due_fen: i64,
+    paid_fen: i64,
+}
+
+#[derive(Debug, Default, Clone)]
+struct DayTotals {
+    settled: i64,
+    reversed: i64,
+    medfee_fen: i64,
+    fund_pay_fen: i64,
+}
+
+#[derive(Debug, Default)]
+struct Totals {
+    counties: BTreeMap<String, CountyTotals>,
+    days: BTreeMap<String, DayTotals>,
+    truncated: bool,
+}
+
+fn fen(detail: &Value, field: &str) -> i64 {
+    detail.get(field).and_then(Value::as_i64).unwrap_or(0)
+}
+
+async fn totals(state: &AppState, user: &ConsoleUser) -> Result<Totals, StoreError> {
+    let mut totals = Totals::default();
+    for region in regions_in_scope(state, user.region).await? {
+        let mut after = 0;
+        loop {
+            let batch = store!(state, audit_entries(region, after, TRAIL_PAGE))?;
+            let full = i64::try_from(batch.len()).unwrap_or(i64::MAX) == TRAIL_PAGE;
+            for entry in &batch {
+                after = entry.seq;
+                let county = totals.counties.entry(entry.region.clone()).or_default();
+                let day = entry.at.get(..10).unwrap_or_default().to_owned();
+                match entry.action.as_str() {
+                    "person.enrol" => county.enrolled += 1,
+                    "person.end_coverage" => county.ended += 1,
+                    "contribution.record" => {
+                        let detail: Value = serde_json::from_str(&entry.detail).unwrap_or(Value::Null);
+                        county.due_fen += fen(&detail, "due_fen");
+                        county.paid_fen += fen(&detail, "paid_fen");
+                    }
+                    "claim.settle" => {
+                        let detail: Value = serde_json::from_str(&entry.detail).unwrap_or(Value::Null);
+                        let totals_of_day = totals.days.entry(day).or_default();
+                        totals_of_day.settled += 1;
+                        totals_of_day.medfee_fen += fen(&detail, "medfee_fen");
+                        totals_of_day.fund_pay_fen += fen(&detail, "fund_pay_fen");
+                    }
+                    "claim.reverse" => totals.days.entry(day).or_default().reversed += 1,
+                    _ => {}
+                }
+            }
+            if !full {
+                break;
+            }
+            if after >= TRAIL_LIMIT {
+                totals.truncated = true;
+                break;
+            }
+        }
+    }
+    // Regions with a chain but no enrolment or contribution (the city's own chain of staff
+    // and sessions) add nothing to the county table.
+    totals.counties.retain(|_, c| c.enrolled > 0 || c.due_fen > 0 || c.paid_fen > 0);
+    Ok(totals)
+}
+
+#[derive(Debug)]
+pub struct CountyRow {
+    pub region: String,
+    pub enrolled: i64,
+    pub ended: i64,
+    pub due_yuan: String,
+    pub paid_yuan: String,
+    pub owed_yuan: String,
+    /// Collected as a share of what was due, in tenths of a percent, shown as `97.5%`.
+    pub collected_share: String,
+}
+
+#[derive(Debug)]
+pub struct DayRow {
+    pub day: String,
+    pub settled: i64,
+    pub reversed: i64,
+    pub medfee_yuan: String,
+    pub fund_pay_yuan: String,
+}
+
+/// The charts' data, read by `dashboard.js` (amounts in yuan as decimal strings).
+#[derive(Debug, Serialize)]
+struct ChartData {
+    labels: BTreeMap<&'static str, String>,
+    counties: Vec<String>,
+    enrolled: Vec<i64>,
+    due: Vec<String>,
+    paid: Vec<String>,
+    days: Vec<String>,
+    settled: Vec<i64>,
+    fund_pay: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console/dashboard.html")]
+struct DashboardTemplate {
+    page: Page,
+    year: i32,
+    counties: Vec<CountyRow>,
+    days: Vec<DayRow>,
+    chart_json: String,
+    truncated: bool,
+}
+
+/// `paid / due` in tenths of a percent, rounded down, as text; `—` when nothing was due.
+fn share(paid_fen: i64, due_fen: i64) -> String {
+    if due_fen <= 0 {
+        return "—".into();
+    }
+    let permille = i128::from(paid_fen) * 1000 / i128::from(due_fen);
+    format!("{}.{}%", permille / 10, permille % 10)
+}
+
+fn chart_labels(lang: Lang) -> BTreeMap<&'static str, String> {
+    ["chart-enrolled", "chart-due", "chart-paid", "chart-settled", "chart-fund-pay"].into_iter().map(|k| (k, lang.t(k))).collect()
+}
+
+pub async fn show(State(state): State<AppState>, user: ConsoleUser) -> Response {
+    let page = match Page::guard(&user, "dashboard", "dashboard-title", "/console") {
+        Ok(page) => page,
+        Err(response) => return response,
+    };
+    let lang = user.lang;
+    let year = time::OffsetDateTime::now_utc().year();
+    let totals = match totals(&state, &user).await {
+        Ok(totals) => totals,
+        Err(error) => return store_error_page(lang, &error),
+    };
+    let owed: BTreeMap<String, i64> = match store!(state, arrears(user.region, &year.to_string())) {
+        Ok((_, counties)) => counties.into_iter().map(|c| (c.region.to_string(), c.owed_fen)).collect(),
+        Err(error) => return store_error_page(lang, &error),
+    };
+    let counties: Vec<CountyRow> = totals
+        .counties
+        .iter()
+        .map(|(region, c)| CountyRow {
+            region: region.clone(),
+            enrolled: c.enrolled,
+            ended: c.ended,
+            due_yuan: yuan(c.due_fen),
+            paid_yuan: yuan(c.paid_fen),
+            owed_yuan: yuan(owed.get(region).copied().unwrap_or(0)),
+            collected_share: share(c.paid_fen, c.due_fen),
+        })
+        .collect();
+    let recent: Vec<(&String, &DayTotals)> = totals.days.iter().rev().take(DAYS_SHOWN).collect::<Vec<_>>().into_iter().rev().collect();
+    let days: Vec<DayRow> = recent
+        .iter()
+        .map(|(day, d)| DayRow {
+            day: (*day).clone(),
+            settled: d.settled,
+            reversed: d.reversed,
+            medfee_yuan: yuan(d.medfee_fen),
+            fund_pay_yuan: yuan(d.fund_pay_fen),
+        })
+        .collect();
+    let chart = ChartData {
+        labels: chart_labels(lang),
+        counties: totals.counties.keys().cloned().collect(),
+        enrolled: totals.counties.values().map(|c| c.enrolled).collect(),
+        due: totals.counties.values().map(|c| yuan(c.due_fen)).collect(),
+        paid: totals.counties.values().map(|c| yuan(c.paid_fen)).collect(),
+        days: recent.iter().map(|(day, _)| (*day).clone()).collect(),
+        settled: recent.iter().map(|(_, d)| d.settled).collect(),
+        fund_pay: recent.iter().map(|(_, d)| yuan(d.fund_pay_fen)).collect(),
+    };
+    // Inside a <script type="application/json"> block: `<` is escaped so no value can
+    // close the element.
+    let chart_json = serde_json::to_string(&chart).unwrap_or_else(|_| "{}".into()).replace('<', "\\u003c");
+    render(&DashboardTemplate { page, year, counties, days, chart_json, truncated: totals.truncated })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn share_is_exact_tenths() {
+        assert_eq!(super::share(975, 1000), "97.5%");
+        assert_eq!(super::share(1, 3), "33.3%");
+        assert_eq!(super::share(5, 0), "—");
+    }
+}

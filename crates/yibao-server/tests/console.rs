@@ -1,0 +1,511 @@
+//! The staff console in-process (`tower::ServiceExt::oneshot`) over a real SQLite store and
+//! the demo city's policy: sign-in with a cookie session, expiry, CSRF, menus per role, a
+//! county clerk kept out of another county's person (R-GEO-2), household enrolment through
+//! the form, field errors next to their fields, tier change with the day its benefits
+//! start, settlement, slip and reversal, the language switch, and the two catalogues.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::json;
+use time::macros::datetime;
+use tower::ServiceExt;
+use yibao_domain::{InstitutionLevel, RegionCode};
+use yibao_policy::Policy;
+use yibao_server::auth::{digest, hash_password};
+use yibao_server::{AppState, Backend, app};
+use yibao_store::{AccessStore, Actor, NewInstitution, NewStaff, Role};
+use yibao_store_sqlite::SqliteStore;
+
+/// A national ID with its GB 11643 check digit: `prefix` is region, birth date and sequence
+/// (17 digits).
+fn national_id(prefix: &str) -> String {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = prefix.chars().zip(WEIGHTS).map(|(c, w)| c.to_digit(10).expect("digit") * w).sum();
+    let check = b"10X98765432"[(sum % 11) as usize] as char;
+    format!("{prefix}{check}")
+}
+
+struct Console {
+    router: axum::Router,
+}
+
+struct Page {
+    status: StatusCode,
+    location: String,
+    set_cookie: Vec<String>,
+    body: String,
+}
+
+impl Console {
+    async fn send(&self, request: Request<Body>) -> Page {
+        let response = self.router.clone().oneshot(request).await.expect("response");
+        let status = response.status();
+        let location = response.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let set_cookie = response.headers().get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).map(str::to_owned).collect();
+        let bytes = axum::body::to_bytes(response.into_body(), 16 * 1024 * 1024).await.expect("body");
+        Page { status, location, set_cookie, body: String::from_utf8_lossy(&bytes).into_owned() }
+    }
+
+    async fn get(&self, path: &str, cookie: &str) -> Page {
+        let request = Request::builder().uri(path).header(header::COOKIE, cookie).body(Body::empty()).expect("request");
+        self.send(request).await
+    }
+
+    async fn post(&self, path: &str, cookie: &str, form: &[(&str, &str)]) -> Page {
+        let body: String = form.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
+        let request = Request::builder()
+            .method("POST")
+            .uri(path)
+            .header(header::COOKIE, cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .expect("request");
+        self.send(request).await
+    }
+
+    async fn api(&self, method: &str, path: &str, api_key: &str, body: serde_json::Value) -> (StatusCode, serde_json::Value) {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("x-api-key", api_key)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("request");
+        let page = self.send(request).await;
+        (page.status, serde_json::from_str(&page.body).unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Signs in through the form; the cookie header to send afterwards.
+    async fn sign_in(&self, username: &str) -> String {
+        let password = format!("pw-{username}");
+        let page = self.post("/console/login", "", &[("username", username), ("password", &password), ("next", "/console")]).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+        let cookie = page.set_cookie.iter().find(|c| c.starts_with("yibao_session=")).expect("session cookie");
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+        cookie.split(';').next().expect("pair").to_owned()
+    }
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+/// The CSRF token of the page's first form.
+fn csrf(body: &str) -> String {
+    let marker = "name=\"_csrf\" value=\"";
+    let start = body.find(marker).expect("a form with a CSRF token") + marker.len();
+    body[start..].split('"').next().expect("token").to_owned()
+}
+
+/// The text of the element with `id`, up to its closing tag.
+fn element_text<'a>(body: &'a str, id: &str) -> Option<&'a str> {
+    let start = body.find(&format!("id=\"{id}\""))?;
+    let open_end = start + body[start..].find('>')? + 1;
+    let close = open_end + body[open_end..].find('<')?;
+    Some(&body[open_end..close])
+}
+
+async fn setup(name: &str) -> Console {
+    let dir = std::env::temp_dir().join(format!("yibao-console-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let store = SqliteStore::open(&dir.join("yibao.db")).await.expect("store");
+    let actor =
+        Actor { who: "setup".into(), role: "city_administrator".into(), source: "test".into(), at: datetime!(2026-01-01 08:00 UTC) };
+    for (username, role, region) in [
+        ("admin", Role::CityAdministrator, "419900"),
+        ("east.clerk", Role::EnrolmentClerk, "419921"),
+        ("west.clerk", Role::EnrolmentClerk, "419922"),
+        ("east.claims", Role::ClaimsOfficer, "419921"),
+        ("auditor", Role::Auditor, "419900"),
+    ] {
+        let staff = NewStaff {
+            username: username.into(),
+            display_name: username.into(),
+            password_hash: hash_password(&format!("pw-{username}")).expect("hash"),
+            role,
+            region: RegionCode::parse(region).expect("region"),
+        };
+        store.create_staff(&actor, staff).await.expect("staff");
+    }
+    let institution = NewInstitution {
+        code: "H41992100007".into(),
+        name: "东县人民医院".into(),
+        region: RegionCode::parse("419921").expect("region"),
+        level: InstitutionLevel::Secondary,
+        api_key_hash: digest("key-east"),
+    };
+    store.create_institution(&actor, institution).await.expect("institution");
+    let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
+    Console { router: app(AppState { store: Arc::new(Backend::Sqlite(store)), policy: Arc::new(policy) }) }
+}
+
+/// Enrols a household of one or two through the form as `cookie`; the redirect's target.
+async fn enrol(console: &Console, cookie: &str, household: &str, region: &str, members: &[(&str, &str)]) -> Page {
+    let form_page = console.get("/console/households/new", cookie).await;
+    assert_eq!(form_page.status, StatusCode::OK);
+    let token = csrf(&form_page.body);
+    let mut fields: Vec<(String, String)> = vec![
+        ("_csrf".into(), token),
+        ("household_id".into(), household.into()),
+        ("region".into(), region.into()),
+        ("address".into(), "柳河乡王庄村 1 号".into()),
+        ("coverage_from".into(), "2026-01-01".into()),
+        ("tier".into(), "3".into()),
+    ];
+    for (index, (id, name)) in members.iter().enumerate() {
+        fields.push((format!("m{index}_id"), (*id).into()));
+        fields.push((format!("m{index}_name"), (*name).into()));
+    }
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    console.post("/console/households/new", cookie, &fields).await
+}
+
+#[tokio::test]
+async fn signing_in_sets_a_strict_http_only_cookie_and_expiry_sends_back_to_sign_in() {
+    let console = setup("login").await;
+    let page = console.get("/console/people", "").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert!(page.location.starts_with("/console/login?next=/console/people"), "{}", page.location);
+
+    let page = console.post("/console/login", "", &[("username", "east.clerk"), ("password", "wrong")]).await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    assert!(element_text(&page.body, "password-error").is_some_and(|e| e.contains("用户名或密码错误")), "{}", page.body);
+
+    let cookie = console.sign_in("east.clerk").await;
+    let request = Request::builder().uri("/console").header(header::COOKIE, &cookie).body(Body::empty()).expect("request");
+    let response = console.router.clone().oneshot(request).await.expect("response");
+    let headers = response.headers();
+    assert_eq!(
+        headers.get(header::CACHE_CONTROL).and_then(|v| v.to_str().ok()),
+        Some("no-store"),
+        "pages with personal data are not cached"
+    );
+    assert_eq!(headers.get(header::X_FRAME_OPTIONS).and_then(|v| v.to_str().ok()), Some("DENY"));
+    let page = console.get("/console", &cookie).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("east.clerk"));
+
+    // Signing out revokes the session in the store: the old cookie no longer works.
+    let token = csrf(&page.body);
+    let out = console.post("/console/logout", &cookie, &[("_csrf", &token)]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    let page = console.get("/console", &cookie).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert!(page.location.contains("expired=1"), "{}", page.location);
+
+    // A forged or unknown token is the same as none.
+    assert_eq!(console.get("/console", "yibao_session=forged").await.status, StatusCode::SEE_OTHER);
+    // A sign-in posted from another site is refused.
+    let request = Request::builder()
+        .method("POST")
+        .uri("/console/login")
+        .header(header::HOST, "127.0.0.1:8080")
+        .header(header::ORIGIN, "http://evil.example")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from("username=east.clerk&password=pw-east.clerk"))
+        .expect("request");
+    assert_eq!(console.send(request).await.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn an_expired_session_redirects_to_sign_in() {
+    let dir = std::env::temp_dir().join(format!("yibao-console-expired-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let store = SqliteStore::open(&dir.join("yibao.db")).await.expect("store");
+    let actor =
+        Actor { who: "setup".into(), role: "city_administrator".into(), source: "test".into(), at: datetime!(2026-01-01 08:00 UTC) };
+    let staff = NewStaff {
+        username: "east.clerk".into(),
+        display_name: "east.clerk".into(),
+        password_hash: hash_password("pw").expect("hash"),
+        role: Role::EnrolmentClerk,
+        region: RegionCode::parse("419921").expect("region"),
+    };
+    store.create_staff(&actor, staff).await.expect("staff");
+    store.create_session(&actor, &digest("old-token"), "east.clerk", datetime!(2026-01-01 16:00 UTC)).await.expect("session");
+    let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
+    let console = Console { router: app(AppState { store: Arc::new(Backend::Sqlite(store)), policy: Arc::new(policy) }) };
+    let page = console.get("/console/people", "yibao_session=old-token").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert!(page.location.starts_with("/console/login?next=/console/people&expired=1"), "{}", page.location);
+    let login = console.get(&page.location, "").await;
+    assert!(login.body.contains("会话已过期"), "{}", login.body);
+}
+
+#[tokio::test]
+async fn enrolling_a_household_through_the_form_creates_its_members() {
+    let console = setup("enrol").await;
+    let clerk = console.sign_in("east.clerk").await;
+    let (first, second) = (national_id("41992119800101001"), national_id("41992120100202002"));
+    let page = enrol(&console, &clerk, "HH-E-100", "419921", &[(&first, "王建国"), (&second, "王小明")]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(page.location, "/console/households/HH-E-100?enrolled=2");
+
+    let household = console.get(&page.location, &clerk).await;
+    assert_eq!(household.status, StatusCode::OK);
+    assert!(household.body.contains("王建国") && household.body.contains("王小明"));
+    let person = console.get(&format!("/console/people/{first}"), &clerk).await;
+    assert_eq!(person.status, StatusCode::OK);
+    assert!(person.body.contains("王建国") && person.body.contains("HH-E-100"));
+    let search = console.get("/console/people?name=%E7%8E%8B", &clerk).await;
+    assert!(search.body.contains(&first) && search.body.contains(&second), "{}", search.body);
+
+    // Enrolling the same person again is refused next to that member's ID, and nothing of
+    // the second household is written (one transaction).
+    let third = national_id("41992119900303003");
+    let page = enrol(&console, &clerk, "HH-E-101", "419921", &[(&third, "李四"), (&first, "王建国")]).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&page.body, "m1_id-error").is_some_and(|e| e.contains("已参加基本医疗保险")), "{}", page.body);
+    assert_eq!(console.get(&format!("/console/people/{third}"), &clerk).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn form_errors_are_shown_next_to_their_fields() {
+    let console = setup("errors").await;
+    let clerk = console.sign_in("east.clerk").await;
+    let page = enrol(&console, &clerk, "", "419922", &[("41992119800101001X", "")]).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&page.body, "household_id-error").is_some_and(|e| e.contains("家庭编号")), "{}", page.body);
+    assert!(
+        element_text(&page.body, "region-error").is_some_and(|e| e.contains("管辖")),
+        "a county clerk cannot enrol into another county"
+    );
+    assert!(element_text(&page.body, "m0_id-error").is_some_and(|e| e.contains("校验码")));
+    assert!(element_text(&page.body, "m0_name-error").is_some());
+    // What was typed is kept.
+    assert!(page.body.contains("value=\"41992119800101001X\""));
+
+    let search = console.get("/console/people?id=123", &clerk).await;
+    assert_eq!(search.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&search.body, "id-error").is_some());
+}
+
+#[tokio::test]
+async fn a_county_clerk_cannot_open_another_countys_person_or_household() {
+    let console = setup("scope").await;
+    let east = console.sign_in("east.clerk").await;
+    let west = console.sign_in("west.clerk").await;
+    let person = national_id("41992119700505005");
+    assert_eq!(enrol(&console, &east, "HH-E-7", "419921", &[(&person, "赵东")]).await.status, StatusCode::SEE_OTHER);
+
+    let page = console.get(&format!("/console/people/{person}"), &west).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(!page.body.contains("赵东"), "another county's data must not appear");
+    let page = console.get("/console/households/HH-E-7", &west).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(!page.body.contains("赵东"));
+    let page = console.get("/console/people?name=%E8%B5%B5", &west).await;
+    assert!(!page.body.contains("赵东"));
+    // Nor change it: a write with the west clerk's own valid CSRF token is not found either.
+    let token = csrf(&console.get("/console/people", &west).await.body);
+    let page = console.post(&format!("/console/people/{person}/end-coverage"), &west, &[("_csrf", &token), ("until", "2026-06-30")]).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    // The city administrator sees every county.
+    let admin = console.sign_in("admin").await;
+    assert_eq!(console.get(&format!("/console/people/{person}"), &admin).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn menus_follow_the_role_and_other_pages_are_forbidden() {
+    let console = setup("roles").await;
+    let clerk = console.sign_in("east.clerk").await;
+    let claims = console.sign_in("east.claims").await;
+    let auditor = console.sign_in("auditor").await;
+    let clerk_home = console.get("/console", &clerk).await.body;
+    assert!(clerk_home.contains("href=\"/console/households/new\"") && !clerk_home.contains("href=\"/console/claims\""));
+    assert!(!clerk_home.contains("href=\"/console/audit\""));
+    let claims_home = console.get("/console", &claims).await.body;
+    assert!(claims_home.contains("href=\"/console/claims\"") && !claims_home.contains("href=\"/console/households/new\""));
+    assert_eq!(console.get("/console/households/new", &claims).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(console.get("/console/audit", &clerk).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(console.get("/console/claims", &clerk).await.status, StatusCode::FORBIDDEN);
+    let trail = console.get("/console/audit", &auditor).await;
+    assert_eq!(trail.status, StatusCode::OK);
+    assert!(trail.body.contains("session.create"), "{}", trail.body);
+    let verify = console.get("/console/audit/verify", &auditor).await;
+    assert!(element_text(&verify.body, "audit-verdict").is_some_and(|v| v.contains("完整")), "{}", verify.body);
+}
+
+#[tokio::test]
+async fn a_post_without_the_sessions_csrf_token_is_refused() {
+    let console = setup("csrf").await;
+    let clerk = console.sign_in("east.clerk").await;
+    let person = national_id("41992119700505005");
+    assert_eq!(enrol(&console, &clerk, "HH-E-8", "419921", &[(&person, "钱东")]).await.status, StatusCode::SEE_OTHER);
+    let path = format!("/console/people/{person}/end-coverage");
+    assert_eq!(console.post(&path, &clerk, &[("until", "2026-06-30")]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(console.post(&path, &clerk, &[("_csrf", "0000"), ("until", "2026-06-30")]).await.status, StatusCode::FORBIDDEN);
+    let page = console.get(&format!("/console/people/{person}"), &clerk).await;
+    assert!(page.body.contains("长期"), "coverage is still open-ended");
+}
+
+#[tokio::test]
+async fn a_tier_change_shows_when_the_new_tiers_benefits_start() {
+    let console = setup("tier").await;
+    let clerk = console.sign_in("east.clerk").await;
+    let person = national_id("41992119650707007");
+    assert_eq!(enrol(&console, &clerk, "HH-E-9", "419921", &[(&person, "孙东")]).await.status, StatusCode::SEE_OTHER);
+    let page = console.get(&format!("/console/people/{person}"), &clerk).await;
+    let token = csrf(&page.body);
+    let path = format!("/console/people/{person}/tier");
+
+    let refused = console.post(&path, &clerk, &[("_csrf", &token), ("tier", "9"), ("requested_on", "2026-13-01")]).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&refused.body, "tier-error").is_some() && element_text(&refused.body, "requested_on-error").is_some());
+
+    // Down from tier 3 to tier 4 on 10 May: from the first of the next month (R-ENR-4).
+    let page = console.post(&path, &clerk, &[("_csrf", &token), ("tier", "4"), ("requested_on", "2026-05-10")]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let shown = console.get(&page.location, &clerk).await;
+    assert!(shown.body.contains("新档次待遇自 2026-06-01 起享受"), "{}", shown.body);
+    assert!(shown.body.contains("<td>2026-05-10</td><td>4</td><td>2026-06-01</td>"), "the history shows when each change applies");
+    // The notice repeats only a real date and tier.
+    let crafted = console.get(&format!("/console/people/{person}?done=tier&tier=4&from=%E5%85%8D%E8%B4%B9"), &clerk).await;
+    assert!(!crafted.body.contains("免费"));
+}
+
+#[tokio::test]
+async fn a_settlement_shows_its_explanation_prints_a_slip_and_is_reversed_with_a_reason() {
+    let console = setup("claims").await;
+    let clerk = console.sign_in("east.clerk").await;
+    let person = national_id("41992119620314004");
+    assert_eq!(enrol(&console, &clerk, "HH-E-10", "419921", &[(&person, "周东")]).await.status, StatusCode::SEE_OTHER);
+    let claim = json!({ "claim_id": "C-1", "institution_code": "H41992100007", "institution_level": "secondary", "kind": "inpatient",
+        "admission_date": "2026-03-02", "discharge_date": "2026-03-08", "diagnosis": "K35.900", "referral": true,
+        "lines": [{ "code": "XA10BAE010A001010100315", "quantity": 2, "unit_price": "2500.00" }] });
+    let (status, settled) = console.api("POST", "/api/settlements", "key-east", json!({ "person_id": person, "claim": claim })).await;
+    assert_eq!(status, StatusCode::CREATED, "{settled}");
+    let fund_pay = settled["settlement"]["fund_pay_sumamt"].as_str().expect("fund pay").to_owned();
+
+    let officer = console.sign_in("east.claims").await;
+    let list = console.get(&format!("/console/claims?person={person}"), &officer).await;
+    assert!(list.body.contains("/console/claims/H41992100007/C-1"), "{}", list.body);
+    let page = console.get("/console/claims/H41992100007/C-1", &officer).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("基本医疗保险统筹基金支付") && page.body.contains(&fund_pay), "{}", page.body);
+    assert!(page.body.contains("周东"));
+    let slip = console.get("/console/claims/H41992100007/C-1/slip", &officer).await;
+    assert_eq!(slip.status, StatusCode::OK);
+    assert!(slip.body.contains("医疗保险费用结算单") && slip.body.contains(&fund_pay) && slip.body.contains("slip.css"));
+
+    let token = csrf(&page.body);
+    let refused = console.post("/console/claims/H41992100007/C-1/reversal", &officer, &[("_csrf", &token), ("reason", "  ")]).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&refused.body, "reason-error").is_some(), "{}", refused.body);
+    let done = console.post("/console/claims/H41992100007/C-1/reversal", &officer, &[("_csrf", &token), ("reason", "录入错误")]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    let page = console.get(&done.location, &officer).await;
+    assert!(page.body.contains("已冲正") && page.body.contains("录入错误"));
+    // A clerk's role does not read claims.
+    assert_eq!(console.get("/console/claims/H41992100007/C-1", &clerk).await.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_language_switch_changes_the_labels_and_is_kept_in_a_cookie() {
+    let console = setup("lang").await;
+    let clerk = console.sign_in("east.clerk").await;
+    let chinese = console.get("/console/people", &clerk).await;
+    assert!(chinese.body.contains("人员查询") && chinese.body.contains("<html lang=\"zh-CN\">"));
+    let switch = console.get("/console/lang?to=en&next=/console/people", &clerk).await;
+    assert_eq!((switch.status, switch.location.as_str()), (StatusCode::SEE_OTHER, "/console/people"));
+    let lang_cookie = switch.set_cookie.iter().find(|c| c.starts_with("yibao_lang=")).expect("language cookie");
+    let lang_pair = lang_cookie.split(';').next().expect("pair");
+    assert_eq!(lang_pair, "yibao_lang=en");
+    let english = console.get("/console/people", &format!("{clerk}; {lang_pair}")).await;
+    assert!(english.body.contains("Find a person") && english.body.contains("<html lang=\"en\">"), "{}", english.body);
+    assert!(!english.body.contains("人员查询"));
+    // Never a redirect off the console.
+    let outside = console.get("/console/lang?to=en&next=//evil.example/", &clerk).await;
+    assert_eq!(outside.location, "/console");
+}
+
+#[tokio::test]
+async fn policy_pages_show_values_with_citations_and_differences() {
+    let console = setup("policy").await;
+    let clerk = console.sign_in("east.clerk").await;
+    let page = console.get("/console/policy?region=419921&scheme=resident&tier=3&on=2026-03-01", &clerk).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("inpatient.deductible") && page.body.contains("住院起付标准"), "{}", page.body);
+    let diff = console.get("/console/policy/diff?region=419921&scheme=resident&tier=3&from=2024-03-01&to=2026-03-01", &clerk).await;
+    assert_eq!(diff.status, StatusCode::OK);
+    let bad = console.get("/console/policy?on=yesterday", &clerk).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&bad.body, "on-error").is_some());
+}
+
+#[test]
+fn both_catalogues_hold_the_same_labels() {
+    let keys = |file: &str| -> BTreeSet<String> {
+        let path = format!("{}/locales/{file}/console.ftl", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path)
+            .expect("catalogue")
+            .lines()
+            .filter(|l| l.chars().next().is_some_and(|c| c.is_ascii_lowercase()))
+            .filter_map(|l| l.split_once(" =").map(|(k, _)| k.to_owned()))
+            .collect()
+    };
+    let (zh, en) = (keys("zh-CN"), keys("en"));
+    assert!(zh.len() > 200);
+    assert_eq!(zh.symmetric_difference(&en).collect::<Vec<_>>(), Vec::<&String>::new());
+}
+
+#[tokio::test]
+async fn the_city_administrator_manages_staff_accounts_and_institutions() {
+    let console = setup("admin").await;
+    let admin = console.sign_in("admin").await;
+    let clerk = console.sign_in("east.clerk").await;
+    assert_eq!(console.get("/console/staff", &clerk).await.status, StatusCode::FORBIDDEN);
+    let page = console.get("/console/staff", &admin).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let token = csrf(&page.body);
+
+    let short = [
+        ("_csrf", token.as_str()),
+        ("username", "north.clerk"),
+        ("display_name", "北县经办"),
+        ("password", "short"),
+        ("role", "enrolment_clerk"),
+        ("region", "419921"),
+    ];
+    let refused = console.post("/console/staff", &admin, &short).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&refused.body, "password-error").is_some_and(|e| e.contains("10 至 128")), "{}", refused.body);
+
+    let good = [
+        ("_csrf", token.as_str()),
+        ("username", "north.clerk"),
+        ("display_name", "北县经办"),
+        ("password", "pw-north.clerk"),
+        ("role", "enrolment_clerk"),
+        ("region", "419921"),
+    ];
+    let created = console.post("/console/staff", &admin, &good).await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let north = console.sign_in("north.clerk").await;
+    assert_eq!(console.get("/console/people", &north).await.status, StatusCode::OK);
+
+    // Deactivating ends the account's sessions at once.
+    let done = console.post("/console/staff/north.clerk/active", &admin, &[("_csrf", &token), ("active", "0")]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    assert_eq!(console.get("/console/people", &north).await.status, StatusCode::SEE_OTHER);
+    // No administrator locks themselves out.
+    assert_eq!(
+        console.post("/console/staff/admin/active", &admin, &[("_csrf", &token), ("active", "0")]).await.status,
+        StatusCode::BAD_REQUEST
+    );
+
+    // Suspending an institution stops its API key.
+    let done = console.post("/console/institutions/H41992100007/active", &admin, &[("_csrf", &token), ("active", "0")]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    let list = console.get("/console/institutions", &admin).await;
+    assert!(list.body.contains("已暂停"), "{}", list.body);
+    let (status, _) = console.api("GET", "/api/settlements/H41992100007/none", "key-east", json!(null)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}

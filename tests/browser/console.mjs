@@ -1,0 +1,198 @@
+// The staff console in a real browser: Debian's headless Chromium driven by playwright-core.
+// Started by crates/yibao-server/tests/browser.rs against a server on 127.0.0.1 with a
+// fresh SQLite store and these accounts (see that file):
+//   east.clerk / west.clerk (enrolment clerks of counties 419921 / 419922),
+//   east.claims (claims officer, 419921), auditor and admin (city), institution H41992100007 with
+//   API key key-east.
+// Usage: node console.mjs <base-url> <screenshot-dir>
+// Every page is written to <screenshot-dir>/NN-name.png on every run. Exit 0 = all passed.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const [base, shots] = process.argv.slice(2);
+if (!base || !shots) {
+  console.error('usage: node console.mjs <base-url> <screenshot-dir>');
+  process.exit(2);
+}
+mkdirSync(shots, { recursive: true });
+
+/** A national ID with its GB 11643 check digit. */
+function nationalId(prefix17) {
+  const weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+  const sum = [...prefix17].reduce((s, c, i) => s + Number(c) * weights[i], 0);
+  return prefix17 + '10X98765432'[sum % 11];
+}
+
+function check(condition, message) {
+  if (!condition) throw new Error(`check failed: ${message}`);
+  console.log(`ok - ${message}`);
+}
+
+let shotNumber = 0;
+async function shot(page, name) {
+  shotNumber += 1;
+  const file = join(shots, `${String(shotNumber).padStart(2, '0')}-${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+}
+
+async function signIn(browser, username) {
+  const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: 'zh-CN' });
+  const page = await context.newPage();
+  await page.goto(`${base}/console/login`);
+  await page.fill('#username', username);
+  await page.fill('#password', `pw-${username}`);
+  await Promise.all([page.waitForURL(`${base}/console`), page.click('button[type=submit]')]);
+  return { context, page };
+}
+
+/** Submits the form holding `selector` and waits for the next page (plain POST, redirect, GET). */
+async function submit(page, selector) {
+  await Promise.all([page.waitForNavigation(), page.click(selector)]);
+}
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+});
+
+let failed = false;
+try {
+  const head = nationalId('41992119800101001');
+  const child = nationalId('41992120120202002');
+
+  // ---- an enrolment clerk of the east county ----
+  const clerk = await signIn(browser, 'east.clerk');
+  let page = clerk.page;
+  await shot(page, 'dashboard-clerk');
+  const menu = await page.locator('nav.menu').innerText();
+  check(menu.includes('家庭参保登记') && !menu.includes('审计日志'), 'the clerk sees the enrolment menu and not the audit menu');
+
+  await page.goto(`${base}/console/households/new`);
+  await shot(page, 'enrol-form');
+  // A mistyped ID is refused next to its field, and what was typed is kept.
+  await page.fill('#household_id', 'HH-B-1');
+  await page.fill('#address', '东县柳河乡王庄村 8 号');
+  await page.selectOption('#tier', '3');
+  await page.fill('#m0_id', '419921198001010010');
+  await page.fill('#m0_name', '王建国');
+  await submit(page, '#enrol-form button[type=submit]');
+  check(await page.locator('#m0_id-error').isVisible(), 'a bad national ID is shown next to its field');
+  check((await page.inputValue('#household_id')) === 'HH-B-1', 'the form keeps what was typed');
+  await shot(page, 'enrol-form-error');
+
+  await page.fill('#m0_id', head);
+  await page.fill('#m1_id', child);
+  await page.fill('#m1_name', '王小明');
+  await page.check('input[name=m1_supplementary]');
+  await submit(page, '#enrol-form button[type=submit]');
+  check(page.url().startsWith(`${base}/console/households/HH-B-1`), 'enrolment leads to the household page');
+  const household = await page.locator('main').innerText();
+  check(household.includes('王建国') && household.includes('王小明'), 'the household shows both members');
+  await shot(page, 'household');
+
+  await page.click(`a[href="/console/people/${head}"]`);
+  await page.waitForURL(`${base}/console/people/${head}`);
+  await shot(page, 'person');
+  await page.selectOption('#tier', '4');
+  await page.fill('#requested_on', '2026-05-10');
+  await submit(page, '#tier-form button[type=submit]');
+  const notice = await page.locator('.notice').innerText();
+  check(notice.includes('2026-06-01'), `the tier change says when the new tier's benefits start (${notice})`);
+  await shot(page, 'tier-changed');
+
+  await page.selectOption('#kind', 'resident');
+  await page.fill('#period', '2026');
+  await page.fill('#paid', '200.00');
+  await submit(page, '#contribution-form button[type=submit]');
+  check((await page.locator('.notice').innerText()).length > 0, 'a contribution is recorded from the person page');
+  await shot(page, 'contribution-recorded');
+
+  await page.goto(`${base}/console/arrears?period=2026`);
+  await shot(page, 'arrears');
+  await page.goto(`${base}/console/policy?region=419921&scheme=resident&tier=3&on=2026-03-01`);
+  check((await page.locator('main').innerText()).includes('住院起付标准'), 'the policy page lists the parameters in force');
+  await shot(page, 'policy');
+  await page.goto(`${base}/console/policy/diff?region=419921&scheme=resident&tier=3&from=2024-03-01&to=2026-03-01`);
+  await shot(page, 'policy-diff');
+
+  // The language switch, kept in a cookie.
+  await page.goto(`${base}/console/people/${head}`);
+  await Promise.all([page.waitForNavigation(), page.click('a.lang')]);
+  check((await page.locator('h1').innerText()) === 'Insured person', 'the language switch turns the labels to English');
+  await shot(page, 'person-english');
+  await Promise.all([page.waitForNavigation(), page.click('a.lang')]);
+  await page.goto(`${base}/console`);
+  await shot(page, 'dashboard-after-enrolment');
+
+  // ---- a designated hospital settles a claim through the API ----
+  const response = await fetch(`${base}/api/settlements`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': 'key-east' },
+    body: JSON.stringify({
+      person_id: head,
+      claim: {
+        claim_id: 'B-1', institution_code: 'H41992100007', institution_level: 'secondary', kind: 'inpatient',
+        admission_date: '2026-03-02', discharge_date: '2026-03-08', diagnosis: 'K35.900', referral: true,
+        lines: [{ code: 'XA10BAE010A001010100315', quantity: 2, unit_price: '2500.00' }],
+      },
+    }),
+  });
+  const settled = await response.json();
+  check(response.status === 201, `the hospital's claim is settled (${response.status})`);
+  const fundPay = settled.settlement.fund_pay_sumamt;
+
+  // ---- the claims officer opens the settlement and its slip ----
+  const officer = await signIn(browser, 'east.claims');
+  page = officer.page;
+  await page.goto(`${base}/console/claims?person=${head}`);
+  await shot(page, 'claims-of-person');
+  await Promise.all([page.waitForNavigation(), page.click('a[href="/console/claims/H41992100007/B-1"]')]);
+  const settlement = await page.locator('main').innerText();
+  check(settlement.includes(fundPay) && settlement.includes('基本医疗保险统筹基金支付'), `the settlement shows the funds' ${fundPay} yuan and the steps`);
+  await shot(page, 'settlement');
+  await Promise.all([page.waitForNavigation(), page.click('a[href="/console/claims/H41992100007/B-1/slip"]')]);
+  const slip = await page.locator('.sheet').innerText();
+  check(slip.includes('医疗保险费用结算单') && slip.includes(fundPay), 'the slip shows the layers and amounts');
+  await page.emulateMedia({ media: 'print' });
+  await shot(page, 'slip-print');
+  await page.pdf({ path: join(shots, 'slip.pdf'), format: 'A4', printBackground: true });
+  await page.emulateMedia({ media: 'screen' });
+
+  // ---- the west county's clerk cannot open the east county's person by URL ----
+  const west = await signIn(browser, 'west.clerk');
+  page = west.page;
+  const answer = await page.goto(`${base}/console/people/${head}`);
+  const body = await page.locator('body').innerText();
+  check(answer.status() === 404 && !body.includes('王建国'), `another county's person is not found (${answer.status()})`);
+  await shot(page, 'other-county-not-found');
+  const household404 = await page.goto(`${base}/console/households/HH-B-1`);
+  check(household404.status() === 404, "another county's household is not found");
+
+  // ---- the auditor: trail and chain ----
+  const auditor = await signIn(browser, 'auditor');
+  page = auditor.page;
+  await shot(page, 'dashboard-city');
+  await page.goto(`${base}/console/audit?region=419921`);
+  check((await page.locator('main').innerText()).includes('claim.settle'), 'the audit trail lists the settlement');
+  await shot(page, 'audit-trail');
+  await page.goto(`${base}/console/audit/verify`);
+  check((await page.locator('#audit-verdict').innerText()).includes('完整'), 'the audit chains verify');
+  await shot(page, 'audit-verify');
+
+  // ---- the city administrator: staff and institutions ----
+  const admin = await signIn(browser, 'admin');
+  page = admin.page;
+  await page.goto(`${base}/console/staff`);
+  check((await page.locator('main').innerText()).includes('east.clerk'), 'the administrator lists the staff accounts');
+  await shot(page, 'staff');
+  await page.goto(`${base}/console/institutions`);
+  await shot(page, 'institutions');
+} catch (error) {
+  failed = true;
+  console.error(error);
+} finally {
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);
