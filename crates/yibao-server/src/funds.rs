@@ -52,6 +52,24 @@ pub(crate) async fn run_pooling(
     Ok((status, axum::Json(outcome)).into_response())
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct MonthQuery {
+    /// `2026-05`.
+    month: String,
+    /// The day of the month the run would be dated; default the last.
+    day: Option<u8>,
+}
+
+/// What running a month's pooling would do now, without doing it (a month already run
+/// gives its record).
+#[utoipa::path(get, path = "/api/funds/pooling-runs/preview", params(MonthQuery), responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "funds")]
+pub(crate) async fn preview_pooling(State(state): State<AppState>, caller: Caller, Query(query): Query<MonthQuery>) -> Result<Response, ApiError> {
+    let (_, _, scope) = caller.staff(FUND_READERS)?;
+    let month = YearMonth::parse(&query.month).map_err(|e| ApiError::bad_request("fund.bad_month", e.to_string()))?;
+    let value_date = yibao_store::pooling::run_date(month, query.day)?;
+    Ok(axum::Json(store!(state, preview_pooling(scope, month, value_date))?.run).into_response())
+}
+
 /// The pooling runs of the caller's city, newest first.
 #[utoipa::path(get, path = "/api/funds/pooling-runs", responses((status = 200, body = Object), (status = 403, body = ErrorBody)), tag = "funds")]
 pub(crate) async fn pooling_runs(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {

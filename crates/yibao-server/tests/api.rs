@@ -379,7 +379,10 @@ async fn funds_flow(api: &Api) {
     let month = format!("{:04}-{:02}", today.year(), u8::from(today.month()));
     let run = json!({ "month": month });
     assert_eq!(api.call("POST", "/api/funds/pooling-runs", Auth::Token(&east_clerk), Some(run.clone())).await.0, StatusCode::FORBIDDEN);
+    let (status, preview) = api.call("GET", &format!("/api/funds/pooling-runs/preview?month={month}"), Auth::Token(&accountant), None).await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
     let (status, first) = api.call("POST", "/api/funds/pooling-runs", Auth::Token(&accountant), Some(run.clone())).await;
+    assert_eq!(preview, first["run"], "the preview shows what the run then does");
     assert_eq!((status, first["ran_now"].as_bool()), (StatusCode::CREATED, Some(true)), "{first}");
     let resident = first["run"]["funds"].as_array().expect("funds").iter().find(|f| f["fund"] == "resident@419900").expect("resident fund");
     let east = resident["units"].as_array().expect("units").iter().find(|u| u["unit"] == "419921").expect("east");

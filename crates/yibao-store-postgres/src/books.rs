@@ -233,13 +233,14 @@ async fn movements_in(conn: &mut PgConnection, scope: RegionCode, from: Date, to
         .collect()
 }
 
-async fn pooling_inputs(tx: &mut PgConnection, city: RegionCode, month: YearMonth, value_date: Date) -> Result<PoolingInputs, StoreError> {
+async fn pooling_inputs(tx: &mut PgConnection, city: RegionCode, month: YearMonth, value_date: Date, lock: bool) -> Result<PoolingInputs, StoreError> {
     let city_text = city.to_string();
     // The income and special accounts are locked: no contribution lands between the
     // balance read here and the sweep that empties it.
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE region_code = $1 AND kind IN ('income', 'fiscal-special') \
-         ORDER BY fund_scheme, holder, kind FOR UPDATE"
+         ORDER BY fund_scheme, holder, kind{}",
+        if lock { " FOR UPDATE" } else { "" }
     )))
     .bind(&city_text)
     .fetch_all(&mut *tx)
@@ -383,7 +384,7 @@ impl FundStore for PostgresStore {
         if let Some(result) = earlier {
             return Ok(PoolingOutcome { run: from_json(&result)?, ran_now: false });
         }
-        let (run, entries) = plan_pooling(&pooling_inputs(&mut tx, city, month, value_date).await?)?;
+        let (run, entries) = plan_pooling(&pooling_inputs(&mut tx, city, month, value_date, true).await?)?;
         post(&mut tx, &actor.at_text(), &entries).await?;
         let result = json(&run)?;
         sqlx::query("INSERT INTO pooling_runs (region_code, month, run_at, actor, result) VALUES ($1, $2, $3, $4, $5)")
@@ -398,6 +399,24 @@ impl FundStore for PostgresStore {
         audit(&mut tx, actor, city, "fund.pooling_run", &month_text, result).await?;
         tx.commit().await.map_err(backend)?;
         Ok(PoolingOutcome { run, ran_now: true })
+    }
+
+    async fn preview_pooling(&self, scope: RegionCode, month: YearMonth, value_date: Date) -> Result<PoolingOutcome, StoreError> {
+        let city = city_of(scope)?;
+        // A read-only snapshot: the same inputs a run would lock, none locked.
+        let mut tx = self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await.map_err(backend)?;
+        let earlier: Option<String> = sqlx::query_scalar("SELECT result FROM pooling_runs WHERE region_code = $1 AND month = $2")
+            .bind(city.to_string())
+            .bind(month.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if let Some(result) = earlier {
+            return Ok(PoolingOutcome { run: from_json(&result)?, ran_now: false });
+        }
+        let (run, _) = plan_pooling(&pooling_inputs(&mut tx, city, month, value_date, false).await?)?;
+        tx.rollback().await.map_err(backend)?;
+        Ok(PoolingOutcome { run, ran_now: false })
     }
 
     async fn pooling_runs(&self, scope: RegionCode) -> Result<Vec<PoolingRun>, StoreError> {

@@ -324,6 +324,24 @@ impl FundStore for SqliteStore {
         self.write(move |conn| run_pooling_in(conn, &actor, scope, month, value_date)).await
     }
 
+    async fn preview_pooling(&self, scope: RegionCode, month: YearMonth, value_date: Date) -> Result<PoolingOutcome, StoreError> {
+        self.read(move |conn| {
+            let city = city_of(scope)?;
+            let earlier = query_opt(
+                conn,
+                "SELECT result FROM pooling_runs WHERE region_code = ?1 AND month = ?2",
+                params![city.to_string(), month.to_string()],
+                |row| col::<String>(row, 0),
+            )?;
+            if let Some(result) = earlier {
+                return Ok(PoolingOutcome { run: from_json(&result)?, ran_now: false });
+            }
+            let (run, _) = plan_pooling(&pooling_inputs(conn, city, month, value_date)?)?;
+            Ok(PoolingOutcome { run, ran_now: false })
+        })
+        .await
+    }
+
     async fn pooling_runs(&self, scope: RegionCode) -> Result<Vec<PoolingRun>, StoreError> {
         let city = scope.city().to_string();
         self.read(move |conn| {

@@ -292,3 +292,125 @@ pub fn plan_year_end(inputs: &YearEndInputs) -> Result<(YearEndRecord, Vec<Entry
     };
     Ok((record, entries))
 }
+
+/// Interest credited to each fund separately (分别计息, R-SCH-2): on the daily balance of
+/// its fiscal special account over a period, at the annual rate in force, actual days over
+/// 365, rounded once per fund by the books' rounding rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InterestInputs {
+    pub city: RegionCode,
+    pub from: Date,
+    pub to: Date,
+    pub annual_rate_bp: RatioBp,
+    pub rounding: Rounding,
+    /// Per fund: the special account's balance at the end of the day before `from`, and
+    /// its net change on each day of the period that had one.
+    pub funds: Vec<(FundScheme, i64, Vec<(Date, i64)>)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InterestLine {
+    pub fund: String,
+    /// Σ over the days of the balance at each day's end, in fen-days.
+    pub balance_days_fen: i128,
+    pub interest_fen: i64,
+    pub note: String,
+}
+
+/// Days in the period, the first and last included.
+fn days_between(from: Date, to: Date) -> i64 {
+    (to - from).whole_days() + 1
+}
+
+/// Plans the interest of a period: one transfer per fund with interest, from the outside
+/// world (the bank) into the special account. Its id names the fund and the period, so
+/// crediting the same period again is a replay, and a different amount for it is refused.
+pub fn plan_interest(inputs: &InterestInputs) -> Result<(Vec<InterestLine>, Vec<Entry>), StoreError> {
+    use yibao_ledger::{AccountKey, BusinessRef, Reason, RecordKind, TransferId};
+    if inputs.to < inputs.from {
+        return Err(StoreError::Invalid("the period ends before it starts".into()));
+    }
+    if days_between(inputs.from, inputs.to) > 366 {
+        return Err(StoreError::Invalid("interest is credited for at most a year at a time".into()));
+    }
+    let city = inputs.city;
+    let period = format!("{}..{}", crate::books::date_text(inputs.from), crate::books::date_text(inputs.to));
+    let cause = BusinessRef::new(RecordKind::InterestCredit, &period).map_err(refused)?;
+    let mut lines = Vec::new();
+    let mut entries = Vec::new();
+    for (scheme, opening, changes) in &inputs.funds {
+        let mut balance = i128::from(*opening);
+        let mut day = inputs.from;
+        let mut balance_days: i128 = 0;
+        let mut changes: Vec<&(Date, i64)> = changes.iter().filter(|(d, _)| *d >= inputs.from && *d <= inputs.to).collect();
+        changes.sort();
+        let mut next = changes.into_iter().peekable();
+        loop {
+            while let Some((_, change)) = next.next_if(|(d, _)| *d == day) {
+                balance += i128::from(*change);
+            }
+            balance_days += balance.max(0);
+            if day == inputs.to {
+                break;
+            }
+            day = day.next_day().ok_or_else(|| StoreError::Invalid("the period runs past the calendar".into()))?;
+        }
+        let interest = inputs.rounding.round_div(balance_days * i128::from(inputs.annual_rate_bp.get()), 10_000 * 365);
+        let fund = Fund::new(*scheme, city);
+        let rate = f64::from(inputs.annual_rate_bp.get()) / 100.0;
+        let note = format!(
+            "[{}] {period} 利息：财政专户日积数 {} 元·日 × 年利率 {rate:.2}% ÷ 365 = {} 元 / interest: {} yuan-days × {rate:.2}% a year ÷ 365 = {} yuan",
+            scheme.name_zh(),
+            Fen::checked_total(i64::try_from(balance_days / 100).unwrap_or(i64::MAX)).map_or_else(|| "-".into(), |f| f.to_string()),
+            Fen::new(interest),
+            Fen::checked_total(i64::try_from(balance_days / 100).unwrap_or(i64::MAX)).map_or_else(|| "-".into(), |f| f.to_string()),
+            Fen::new(interest)
+        );
+        if interest > 0 {
+            let id = TransferId::parse(&format!("interest/{fund}/{period}")).map_err(refused)?;
+            entries.push(Entry {
+                unit: city,
+                transfer: Transfer::new(
+                    id,
+                    AccountKey::special(fund),
+                    AccountKey::new(fund, yibao_ledger::Holder::Region(city), AccountKind::External),
+                    Fen::new(interest),
+                    Reason::Interest,
+                    cause.clone(),
+                    inputs.to,
+                ),
+            });
+        }
+        lines.push(InterestLine { fund: fund.to_string(), balance_days_fen: balance_days, interest_fen: interest, note });
+    }
+    Ok((lines, entries))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn interest_accrues_on_each_days_closing_balance() {
+        // 10,000.00 for the first 10 days of January, 30,000.00 for the other 21 (a deposit
+        // of 20,000.00 on the 11th): 100,000.00 + 630,000.00 = 730,000.00 yuan-days; at
+        // 1.50% a year ÷ 365: 30.00 yuan exactly.
+        let inputs = InterestInputs {
+            city: RegionCode::parse("419900").unwrap(),
+            from: date!(2026 - 01 - 01),
+            to: date!(2026 - 01 - 31),
+            annual_rate_bp: RatioBp::new(150),
+            rounding: Rounding::HalfUp,
+            funds: vec![(FundScheme::Resident, 1_000_000, vec![(date!(2026 - 01 - 11), 2_000_000)]), (FundScheme::Maternity, 0, vec![])],
+        };
+        let (lines, entries) = plan_interest(&inputs).unwrap();
+        assert_eq!(lines[0].balance_days_fen, 73_000_000);
+        assert_eq!(lines[0].interest_fen, 3_000);
+        assert_eq!(lines[1].interest_fen, 0);
+        assert_eq!(entries.len(), 1, "no transfer for a fund without interest");
+        assert_eq!(entries[0].transfer.id.as_str(), "interest/resident@419900/2026-01-01..2026-01-31");
+        let backwards = InterestInputs { to: date!(2025 - 12 - 31), ..inputs };
+        assert!(plan_interest(&backwards).is_err());
+    }
+}

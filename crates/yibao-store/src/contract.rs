@@ -827,8 +827,10 @@ pub async fn run_books<S: Store + crate::ContributionStore + crate::FundStore>(s
     store.record_fund_receipt(&accountant, city, opening(FundScheme::Resident)).await.expect("booking it again is a replay");
     let accounts = store.fund_accounts(city).await.expect("accounts");
     assert_eq!(balance(&accounts, FundScheme::Resident, Holder::Region(city), AccountKind::External), Some(Fen::new(100_000_000)), "once");
+    let preview = store.preview_pooling(city, march, march.last_day()).await.expect("the preview");
     let first = store.run_pooling(&accountant, city, march, march.last_day()).await.expect("the March run");
     assert!(first.ran_now);
+    assert_eq!(preview.run, first.run, "the preview shows what the run then did");
     let resident_run = first.run.funds.iter().find(|f| f.fund == "resident@419900").expect("the resident fund ran");
     let south_run = resident_run.units.iter().find(|u| u.unit == SOUTH).expect("the county ran");
     assert_eq!((south_run.swept_fen, south_run.disbursed_fen), (90_000, pooled));

@@ -153,6 +153,15 @@ pub trait FundStore: Send + Sync + 'static {
     /// The year-end closes of the city of `scope`, newest first.
     fn year_closes(&self, scope: RegionCode) -> impl Future<Output = Result<Vec<crate::closing::YearEndRecord>, StoreError>> + Send;
 
+    /// What `run_pooling` would do for `month` on `value_date` as the books stand now,
+    /// without doing it (the accountant's preview). A month already run gives its record.
+    fn preview_pooling(
+        &self,
+        scope: RegionCode,
+        month: YearMonth,
+        value_date: Date,
+    ) -> impl Future<Output = Result<PoolingOutcome, StoreError>> + Send;
+
     /// The pooling runs of the city of `scope`, newest first.
     fn pooling_runs(&self, scope: RegionCode) -> impl Future<Output = Result<Vec<PoolingRun>, StoreError>> + Send;
 
