@@ -68,6 +68,23 @@ pub enum FundCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Credit each fund the interest on its special account's daily balance over a period
+    /// at the annual rate in force (R-SCH-2). Crediting the same period again changes nothing.
+    Interest {
+        /// First day, YYYY-MM-DD.
+        #[arg(long)]
+        from: String,
+        /// Last day, YYYY-MM-DD.
+        #[arg(long)]
+        to: String,
+        /// The annual rate, e.g. 1.5%.
+        #[arg(long)]
+        rate: String,
+        #[arg(long)]
+        city: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// A fund report as CSV: the statement (movements by fund, unit and reason over a
     /// period) or the trial balance (every account's totals and balance, fund totals).
     Report {
@@ -220,6 +237,19 @@ pub fn pool(command: &PoolCommand) -> Result<(), String> {
 pub fn fund(command: &FundCommand) -> Result<(), String> {
     match command {
         FundCommand::Check { store } => check(store),
+        FundCommand::Interest { from, to, rate, city: asked, store } => {
+            let (from, to) = (date("--from", from)?, date("--to", to)?);
+            let rate = yibao_domain::RatioBp::parse_percent(rate).map_err(|e| format!("--rate: {e}"))?;
+            runtime()?.block_on(async {
+                let books = open(store).await?;
+                let city = city(&books, asked.as_deref()).await?;
+                let lines = books!(&books, credit_interest(&actor(), city, from, to, rate)).map_err(failed)?;
+                for line in lines {
+                    println!("{}", line.note);
+                }
+                Ok(())
+            })
+        }
         FundCommand::Close { year, levy, city_share, city: asked, store } => close(*year, levy, city_share, asked.as_deref(), store),
         FundCommand::Report { kind, from, to, city, out, store } => {
             report(*kind, from.as_deref(), to.as_deref(), city.as_deref(), out.as_deref(), store)

@@ -63,7 +63,11 @@ pub struct MonthQuery {
 /// What running a month's pooling would do now, without doing it (a month already run
 /// gives its record).
 #[utoipa::path(get, path = "/api/funds/pooling-runs/preview", params(MonthQuery), responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "funds")]
-pub(crate) async fn preview_pooling(State(state): State<AppState>, caller: Caller, Query(query): Query<MonthQuery>) -> Result<Response, ApiError> {
+pub(crate) async fn preview_pooling(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<MonthQuery>,
+) -> Result<Response, ApiError> {
     let (_, _, scope) = caller.staff(FUND_READERS)?;
     let month = YearMonth::parse(&query.month).map_err(|e| ApiError::bad_request("fund.bad_month", e.to_string()))?;
     let value_date = yibao_store::pooling::run_date(month, query.day)?;
@@ -125,6 +129,32 @@ pub(crate) async fn close_year(
 pub(crate) async fn year_closes(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let (_, _, scope) = caller.staff(FUND_READERS)?;
     Ok(axum::Json(store!(state, year_closes(scope))?).into_response())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct InterestIn {
+    /// First day, `YYYY-MM-DD`.
+    from: String,
+    /// Last day, `YYYY-MM-DD`.
+    to: String,
+    /// The annual rate in force, e.g. `1.5%`.
+    rate: String,
+}
+
+/// Credit each of the city's funds the interest on its special account's daily balance
+/// (R-SCH-2: each fund separately). The same period again changes nothing.
+#[utoipa::path(post, path = "/api/funds/interest", request_body = InterestIn, responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)), tag = "funds")]
+pub(crate) async fn credit_interest(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Body(input): Body<InterestIn>,
+) -> Result<Response, ApiError> {
+    let (_, _, scope) = caller.staff(FUND_WRITERS)?;
+    let (from, to) = (date("from", &input.from)?, date("to", &input.to)?);
+    let rate =
+        yibao_domain::RatioBp::parse_percent(&input.rate).map_err(|e| ApiError::bad_request("fund.bad_ratio", format!("rate: {e}")))?;
+    Ok(axum::Json(store!(state, credit_interest(&actor(&caller, &headers), scope, from, to, rate))?).into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -739,8 +739,8 @@ async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Yibao API", description = "A city's public basic medical and maternity insurance: enrolment, contributions, one-bill settlement."),
-    paths(sign_in, sign_out, me, crate::admin::change_own_password, crate::admin::list_staff, crate::admin::create_staff, crate::admin::update_staff, crate::admin::list_institutions, crate::admin::create_institution, crate::admin::update_institution, crate::admin::rotate_api_key, create_household, enrol, search, person, update_person, change_tier, end_coverage, accumulators, person_claims, record_contribution, contributions_of, arrears, pre_settle, settle_claim, get_settlement, reverse, audit_trail, audit_verify, crate::funds::run_pooling, crate::funds::pooling_runs, crate::funds::preview_pooling, crate::funds::record_receipt, crate::funds::accounts, crate::funds::movements, crate::funds::check, crate::funds::close_year, crate::funds::year_closes, health),
-    components(schemas(ErrorBody, crate::admin::StaffIn, crate::admin::StaffUpdateIn, crate::admin::PasswordChangeIn, crate::admin::InstitutionIn, crate::admin::InstitutionUpdateIn, crate::admin::InstitutionKeyOut, SignIn, SessionOut, Me, HouseholdIn, EnrolIn, PersonUpdateIn, TierChangeIn, TierChangeOut, EndCoverageIn, ContributionIn, ArrearsOut, SettleIn, SettleOut, ReversalIn, crate::funds::PoolingRunIn, crate::funds::ReceiptIn, crate::funds::AccountOut, crate::funds::CheckOut, crate::funds::YearCloseIn)),
+    paths(sign_in, sign_out, me, crate::admin::change_own_password, crate::admin::list_staff, crate::admin::create_staff, crate::admin::update_staff, crate::admin::list_institutions, crate::admin::create_institution, crate::admin::update_institution, crate::admin::rotate_api_key, create_household, enrol, search, person, update_person, change_tier, end_coverage, accumulators, person_claims, record_contribution, contributions_of, arrears, pre_settle, settle_claim, get_settlement, reverse, audit_trail, audit_verify, crate::funds::run_pooling, crate::funds::pooling_runs, crate::funds::preview_pooling, crate::funds::record_receipt, crate::funds::accounts, crate::funds::movements, crate::funds::check, crate::funds::close_year, crate::funds::year_closes, crate::funds::credit_interest, health),
+    components(schemas(ErrorBody, crate::admin::StaffIn, crate::admin::StaffUpdateIn, crate::admin::PasswordChangeIn, crate::admin::InstitutionIn, crate::admin::InstitutionUpdateIn, crate::admin::InstitutionKeyOut, SignIn, SessionOut, Me, HouseholdIn, EnrolIn, PersonUpdateIn, TierChangeIn, TierChangeOut, EndCoverageIn, ContributionIn, ArrearsOut, SettleIn, SettleOut, ReversalIn, crate::funds::PoolingRunIn, crate::funds::ReceiptIn, crate::funds::AccountOut, crate::funds::CheckOut, crate::funds::YearCloseIn, crate::funds::InterestIn)),
     tags((name = "session"), (name = "administration"), (name = "persons"), (name = "contributions"), (name = "settlements"), (name = "funds"), (name = "audit"))
 )]
 #[derive(Debug)]
@@ -780,6 +780,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/funds/accounts", get(crate::funds::accounts))
         .route("/api/funds/movements", get(crate::funds::movements))
         .route("/api/funds/check", get(crate::funds::check))
+        .route("/api/funds/interest", post(crate::funds::credit_interest))
         .route("/api/funds/year-closes", post(crate::funds::close_year).get(crate::funds::year_closes))
         .route("/api/audit", get(audit_trail))
         .route("/api/audit/verify", get(audit_verify))

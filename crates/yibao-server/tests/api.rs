@@ -379,7 +379,8 @@ async fn funds_flow(api: &Api) {
     let month = format!("{:04}-{:02}", today.year(), u8::from(today.month()));
     let run = json!({ "month": month });
     assert_eq!(api.call("POST", "/api/funds/pooling-runs", Auth::Token(&east_clerk), Some(run.clone())).await.0, StatusCode::FORBIDDEN);
-    let (status, preview) = api.call("GET", &format!("/api/funds/pooling-runs/preview?month={month}"), Auth::Token(&accountant), None).await;
+    let (status, preview) =
+        api.call("GET", &format!("/api/funds/pooling-runs/preview?month={month}"), Auth::Token(&accountant), None).await;
     assert_eq!(status, StatusCode::OK, "{preview}");
     let (status, first) = api.call("POST", "/api/funds/pooling-runs", Auth::Token(&accountant), Some(run.clone())).await;
     assert_eq!(preview, first["run"], "the preview shows what the run then does");
@@ -429,6 +430,14 @@ async fn funds_flow(api: &Api) {
     let (status, bad) =
         api.call("POST", "/api/funds/year-closes", Auth::Token(&accountant), Some(json!({ "year": 2026, "levy": "110%" }))).await;
     assert_eq!((status, bad["code"].as_str()), (StatusCode::BAD_REQUEST, Some("fund.bad_ratio")));
+    // Interest: the resident fund's special account held 1,000,000.00 all January:
+    // 31,000,000.00 yuan-days × 1.50% ÷ 365 = 1,273.97 (1,273.972…).
+    let interest = json!({ "from": "2026-01-01", "to": "2026-01-31", "rate": "1.5%" });
+    assert_eq!(api.call("POST", "/api/funds/interest", Auth::Token(&east_clerk), Some(interest.clone())).await.0, StatusCode::FORBIDDEN);
+    let (status, lines) = api.call("POST", "/api/funds/interest", Auth::Token(&accountant), Some(interest)).await;
+    assert_eq!(status, StatusCode::OK, "{lines}");
+    let resident = lines.as_array().expect("lines").iter().find(|l| l["fund"] == "resident@419900").expect("resident");
+    assert_eq!(resident["interest_fen"], 127_397, "{resident}");
     let (status, check) = api.call("GET", "/api/funds/check", Auth::Token(&auditor), None).await;
     assert_eq!((status, check["sound"].as_bool()), (StatusCode::OK, Some(true)), "{check}");
 }
@@ -523,6 +532,7 @@ async fn the_openapi_document_lists_every_route_and_docs_are_served() {
         "/api/funds/movements",
         "/api/funds/check",
         "/api/funds/year-closes",
+        "/api/funds/interest",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is documented");
     }

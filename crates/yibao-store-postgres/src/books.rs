@@ -12,7 +12,9 @@ use time::Date;
 use yibao_domain::RegionCode;
 use yibao_ledger::{AccountKey, AccountState, Fund, FundScheme, Holder, YearMonth};
 use yibao_store::books::{AccountRow, BOOKS_EPOCH, Entry, TransferRow, date_text, needs, open_account, post_onto};
-use yibao_store::closing::{YearEndInputs, YearEndOptions, YearEndRecord, plan_year_end, year_bounds};
+use yibao_store::closing::{
+    InterestInputs, InterestLine, YearEndInputs, YearEndOptions, YearEndRecord, plan_interest, plan_year_end, special_history, year_bounds,
+};
 use yibao_store::pooling::{Outstanding, PoolingInputs, PoolingRun, plan_pooling};
 use yibao_store::{Actor, FundReceipt, FundStore, Movement, PoolingOutcome, StoreError, YearEndOutcome, check_scope, city_of};
 
@@ -233,7 +235,45 @@ async fn movements_in(conn: &mut PgConnection, scope: RegionCode, from: Date, to
         .collect()
 }
 
-async fn pooling_inputs(tx: &mut PgConnection, city: RegionCode, month: YearMonth, value_date: Date, lock: bool) -> Result<PoolingInputs, StoreError> {
+/// The special accounts' net change per fund and day, up to `to`, leaving out the interest
+/// credited for `period` itself: interest does not earn interest in the period it is for.
+async fn special_daily(
+    conn: &mut PgConnection,
+    city: RegionCode,
+    to: Date,
+    period: &str,
+) -> Result<Vec<(FundScheme, Date, i64)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT fund_scheme, value_date, SUM(CASE WHEN debit_kind = 'fiscal-special' THEN amount_fen ELSE -amount_fen END)::int8 AS change FROM ledger_transfers \
+         WHERE region_code = $1 AND (debit_kind = 'fiscal-special' OR credit_kind = 'fiscal-special') AND value_date <= $2 \
+           AND NOT (reason = 'interest' AND cause_id = $3) \
+         GROUP BY fund_scheme, value_date ORDER BY fund_scheme, value_date",
+    )
+    .bind(city.to_string())
+    .bind(date_text(to))
+    .bind(period)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(backend)?;
+    rows.iter()
+        .map(|row| {
+            let scheme: String = row.try_get("fund_scheme").map_err(backend)?;
+            Ok((
+                FundScheme::parse(&scheme).ok_or_else(|| StoreError::Backend(format!("stored fund unreadable: {scheme}")))?,
+                yibao_store::books::date_of(row.try_get("value_date").map_err(backend)?)?,
+                row.try_get("change").map_err(backend)?,
+            ))
+        })
+        .collect()
+}
+
+async fn pooling_inputs(
+    tx: &mut PgConnection,
+    city: RegionCode,
+    month: YearMonth,
+    value_date: Date,
+    lock: bool,
+) -> Result<PoolingInputs, StoreError> {
     let city_text = city.to_string();
     // The income and special accounts are locked: no contribution lands between the
     // balance read here and the sweep that empties it.
@@ -336,6 +376,37 @@ impl FundStore for PostgresStore {
         audit(&mut tx, actor, city, "fund.year_close", &year.to_string(), result).await?;
         tx.commit().await.map_err(backend)?;
         Ok(YearEndOutcome { record, ran_now: true })
+    }
+
+    async fn credit_interest(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        from: Date,
+        to: Date,
+        annual_rate_bp: yibao_domain::RatioBp,
+    ) -> Result<Vec<InterestLine>, StoreError> {
+        let city = city_of(scope)?;
+        let mut tx = self.write().await?;
+        // Under the city's pooling lock: no run moves the special accounts meanwhile.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('pooling:' || $1))")
+            .bind(city.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let inputs = InterestInputs {
+            city,
+            from,
+            to,
+            annual_rate_bp,
+            rounding: yibao_domain::Rounding::HalfUp,
+            funds: special_history(&special_daily(&mut tx, city, to, &yibao_store::closing::interest_period(from, to)).await?, from),
+        };
+        let (lines, entries) = plan_interest(&inputs)?;
+        post(&mut tx, &actor.at_text(), &entries).await?;
+        audit(&mut tx, actor, city, "fund.interest", &format!("{}..{}", date_text(from), date_text(to)), json(&lines)?).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(lines)
     }
 
     async fn year_closes(&self, scope: RegionCode) -> Result<Vec<YearEndRecord>, StoreError> {

@@ -6,7 +6,9 @@ use time::Date;
 use yibao_domain::RegionCode;
 use yibao_ledger::{AccountKey, AccountState, Fund, FundScheme, Holder, YearMonth};
 use yibao_store::books::{AccountRow, BOOKS_EPOCH, Entry, TransferRow, date_text, key_columns, needs, post_onto};
-use yibao_store::closing::{YearEndInputs, YearEndOptions, YearEndRecord, plan_year_end, year_bounds};
+use yibao_store::closing::{
+    InterestInputs, InterestLine, YearEndInputs, YearEndOptions, YearEndRecord, plan_interest, plan_year_end, special_history, year_bounds,
+};
 use yibao_store::pooling::{Outstanding, PoolingInputs, PoolingRun, plan_pooling};
 use yibao_store::stored::{from_json, json, region_of, scope_bounds};
 use yibao_store::{Actor, FundReceipt, FundStore, Movement, PoolingOutcome, StoreError, YearEndOutcome, check_scope, city_of};
@@ -222,6 +224,27 @@ fn close_year_in(
     Ok(YearEndOutcome { record, ran_now: true })
 }
 
+/// The special accounts' net change per fund and day, up to `to`, leaving out the interest
+/// credited for `period` itself: interest does not earn interest in the period it is for.
+fn special_daily(conn: &Connection, city: RegionCode, to: Date, period: &str) -> Result<Vec<(FundScheme, Date, i64)>, StoreError> {
+    query_all(
+        conn,
+        "SELECT fund_scheme, value_date, SUM(CASE WHEN debit_kind = 'fiscal-special' THEN amount_fen ELSE -amount_fen END) FROM ledger_transfers \
+         WHERE region_code = ?1 AND (debit_kind = 'fiscal-special' OR credit_kind = 'fiscal-special') AND value_date <= ?2 \
+           AND NOT (reason = 'interest' AND cause_id = ?3) \
+         GROUP BY fund_scheme, value_date ORDER BY fund_scheme, value_date",
+        params![city.to_string(), date_text(to), period],
+        |row| {
+            let scheme: String = col(row, 0)?;
+            Ok((
+                FundScheme::parse(&scheme).ok_or_else(|| StoreError::Backend(format!("stored fund unreadable: {scheme}")))?,
+                yibao_store::books::date_of(&col::<String>(row, 1)?)?,
+                col(row, 2)?,
+            ))
+        },
+    )
+}
+
 fn pooling_inputs(conn: &Connection, city: RegionCode, month: YearMonth, value_date: Date) -> Result<PoolingInputs, StoreError> {
     let city_text = city.to_string();
     let accounts = query_all(
@@ -288,6 +311,33 @@ impl FundStore for SqliteStore {
     async fn close_year(&self, actor: &Actor, scope: RegionCode, year: i32, options: YearEndOptions) -> Result<YearEndOutcome, StoreError> {
         let actor = actor.clone();
         self.write(move |conn| close_year_in(conn, &actor, scope, year, options)).await
+    }
+
+    async fn credit_interest(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        from: Date,
+        to: Date,
+        annual_rate_bp: yibao_domain::RatioBp,
+    ) -> Result<Vec<InterestLine>, StoreError> {
+        let actor = actor.clone();
+        self.write(move |conn| {
+            let city = city_of(scope)?;
+            let inputs = InterestInputs {
+                city,
+                from,
+                to,
+                annual_rate_bp,
+                rounding: yibao_domain::Rounding::HalfUp,
+                funds: special_history(&special_daily(conn, city, to, &yibao_store::closing::interest_period(from, to))?, from),
+            };
+            let (lines, entries) = plan_interest(&inputs)?;
+            post(conn, &actor, &entries)?;
+            audit(conn, &actor, city, "fund.interest", &format!("{}..{}", date_text(from), date_text(to)), json(&lines)?)?;
+            Ok(lines)
+        })
+        .await
     }
 
     async fn year_closes(&self, scope: RegionCode) -> Result<Vec<YearEndRecord>, StoreError> {

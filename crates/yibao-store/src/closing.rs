@@ -317,6 +317,24 @@ pub struct InterestLine {
     pub note: String,
 }
 
+/// Per fund: the special account's balance before `from` and its net change on each day
+/// of `from..=to`, from its net change per fund and day as a backend sums it.
+#[must_use]
+pub fn special_history(daily: &[(FundScheme, Date, i64)], from: Date) -> Vec<(FundScheme, i64, Vec<(Date, i64)>)> {
+    let mut funds: BTreeMap<FundScheme, (i64, Vec<(Date, i64)>)> = BTreeMap::new();
+    for &(scheme, day, change) in daily {
+        let line = funds.entry(scheme).or_default();
+        if day < from { line.0 += change } else { line.1.push((day, change)) }
+    }
+    funds.into_iter().map(|(scheme, (opening, changes))| (scheme, opening, changes)).collect()
+}
+
+/// The record id of an interest credit: its period, `2026-01-01..2026-12-31`.
+#[must_use]
+pub fn interest_period(from: Date, to: Date) -> String {
+    format!("{}..{}", crate::books::date_text(from), crate::books::date_text(to))
+}
+
 /// Days in the period, the first and last included.
 fn days_between(from: Date, to: Date) -> i64 {
     (to - from).whole_days() + 1
@@ -334,7 +352,7 @@ pub fn plan_interest(inputs: &InterestInputs) -> Result<(Vec<InterestLine>, Vec<
         return Err(StoreError::Invalid("interest is credited for at most a year at a time".into()));
     }
     let city = inputs.city;
-    let period = format!("{}..{}", crate::books::date_text(inputs.from), crate::books::date_text(inputs.to));
+    let period = interest_period(inputs.from, inputs.to);
     let cause = BusinessRef::new(RecordKind::InterestCredit, &period).map_err(refused)?;
     let mut lines = Vec::new();
     let mut entries = Vec::new();

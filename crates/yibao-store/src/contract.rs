@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use time::macros::{date, datetime};
-use yibao_domain::{Fen, NationalId, PersonCategory, RegionCode, Scheme, Tier};
+use yibao_domain::{Fen, NationalId, PersonCategory, RatioBp, RegionCode, Scheme, Tier};
 use yibao_engine::{Accumulators, Claim, Coverage, Explain, TierChange, TierHistory, settle};
 use yibao_policy::Policy;
 
@@ -981,6 +981,23 @@ pub async fn run_year<S: Store + crate::ContributionStore + crate::FundStore>(st
     assert_eq!(balance(resident_fund, Holder::Finance(city), AccountKind::Receivable), Some(yuan(18_875)));
     assert_eq!(balance(resident_fund, Holder::Finance(region(B)), AccountKind::Receivable), Some(yuan(18_875)));
     assert_eq!(store.year_closes(city).await.expect("closes").len(), 1);
+
+    // Interest at 1.50% a year on the resident fund's special account (R-SCH-2): 110,000.00
+    // from 1 January to 30 March (89 days), 63,500.00 from 31 March (the run) to 31 December
+    // (276 days; the levy out and the adjustment fund's cover in cancel on the 31st):
+    // 27,316,000.00 yuan-days × 1.5% ÷ 365 = 1,122.575… → 1,122.58. The adjustment fund held
+    // nothing overnight: no interest.
+    let rate = RatioBp::new(150);
+    let lines = store.credit_interest(&accountant, city, date!(2026 - 01 - 01), date!(2026 - 12 - 31), rate).await.expect("interest");
+    let resident_interest = lines.iter().find(|l| l.fund == "resident@429900").expect("resident");
+    assert_eq!((resident_interest.balance_days_fen, resident_interest.interest_fen), (2_731_600_000, 112_258));
+    assert!(lines.iter().filter(|l| l.fund != "resident@429900").all(|l| l.interest_fen == 0), "{lines:?}");
+    let again = store.credit_interest(&accountant, city, date!(2026 - 01 - 01), date!(2026 - 12 - 31), rate).await.expect("again");
+    assert_eq!(again, lines, "crediting the same period again changes nothing");
+    let accounts = store.fund_accounts(city).await.expect("accounts");
+    let special = accounts.iter().find(|s| s.key() == yibao_ledger::AccountKey::special(resident_fund)).expect("special");
+    assert_eq!(special.balance_fen(), yuan(63_500) + Fen::new(112_258));
+
     let verification = crate::verify_books(&*store).await.expect("verify");
     assert!(verification.breaches.is_empty(), "{:?}", verification.breaches);
 }

@@ -150,6 +150,18 @@ pub trait FundStore: Send + Sync + 'static {
         options: crate::closing::YearEndOptions,
     ) -> impl Future<Output = Result<YearEndOutcome, StoreError>> + Send;
 
+    /// Credits each of the city's funds the interest on its special account's daily balance
+    /// over `from..=to` at `annual_rate_bp` (分别计息, R-SCH-2), in one transaction with its
+    /// audit entry. Crediting the same period again changes nothing.
+    fn credit_interest(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        from: Date,
+        to: Date,
+        annual_rate_bp: yibao_domain::RatioBp,
+    ) -> impl Future<Output = Result<Vec<crate::closing::InterestLine>, StoreError>> + Send;
+
     /// The year-end closes of the city of `scope`, newest first.
     fn year_closes(&self, scope: RegionCode) -> impl Future<Output = Result<Vec<crate::closing::YearEndRecord>, StoreError>> + Send;
 
