@@ -18,7 +18,7 @@ mod scheme;
 
 pub use catalogue::{CatalogueClass, ItemCode, ItemCodeError};
 pub use dates::{DATE_FORMAT, add_months, first_of_next_month, parse_date};
-pub use money::{Fen, MoneyError, RatioBp, Rounding, serde_yuan};
+pub use money::{FEN_LIMIT, Fen, MoneyError, RatioBp, Rounding, TOTAL_LIMIT_FEN, serde_yuan};
 pub use national_id::{NationalId, NationalIdError, Sex};
 pub use region::{RegionCode, RegionError, RegionLevel};
 pub use scheme::{AssistanceGroup, ClaimKind, DeliveryKind, InstitutionLevel, PersonCategory, Place, Scheme, Tier, TierError};

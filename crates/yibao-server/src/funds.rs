@@ -132,6 +132,70 @@ pub(crate) async fn year_closes(State(state): State<AppState>, caller: Caller) -
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+pub struct BudgetIn {
+    year: i32,
+    /// The fund: `resident`, `employee`, `maternity`…
+    scheme: String,
+    /// A county, or the city itself.
+    unit: String,
+    /// Planned income, yuan.
+    #[serde(with = "yibao_domain::serde_yuan")]
+    #[schema(value_type = String)]
+    income: Fen,
+    /// Planned spending, yuan.
+    #[serde(with = "yibao_domain::serde_yuan")]
+    #[schema(value_type = String)]
+    spending: Fen,
+}
+
+/// Set or revise a fund's budget for a year and unit (R-FND-3).
+#[utoipa::path(put, path = "/api/funds/budgets", request_body = BudgetIn, responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)), tag = "funds")]
+pub(crate) async fn set_budget(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Body(input): Body<BudgetIn>,
+) -> Result<Response, ApiError> {
+    let (_, _, scope) = caller.staff(FUND_WRITERS)?;
+    let budget = yibao_store::Budget {
+        year: input.year,
+        fund_scheme: input.scheme,
+        unit: input.unit,
+        income_fen: input.income.get(),
+        spending_fen: input.spending.get(),
+    };
+    store!(state, set_budget(&actor(&caller, &headers), scope, budget.clone()))?;
+    Ok(axum::Json(budget).into_response())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ExecutionQuery {
+    year: i32,
+    /// Through which month; default 12 (the final accounts).
+    month: Option<u8>,
+}
+
+/// Budget execution month by month (R-FND-3): every budget of the year in the caller's
+/// region, with what was booked against it so far.
+#[utoipa::path(get, path = "/api/funds/budgets", params(ExecutionQuery), responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)), tag = "funds")]
+pub(crate) async fn budget_execution(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ExecutionQuery>,
+) -> Result<Response, ApiError> {
+    let (_, _, scope) = caller.staff(FUND_READERS)?;
+    let month = query.month.unwrap_or(12);
+    if !(1..=12).contains(&month) || !(2000..=2100).contains(&query.year) {
+        return Err(ApiError::bad_request("fund.bad_period", "year is 2000 to 2100 and month 1 to 12"));
+    }
+    let execution = match &*state.store {
+        Backend::Sqlite(s) => yibao_store::budget_execution(s, scope, query.year, month).await,
+        Backend::Postgres(s) => yibao_store::budget_execution(s, scope, query.year, month).await,
+    }?;
+    Ok(axum::Json(execution).into_response())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct InterestIn {
     /// First day, `YYYY-MM-DD`.
     from: String,

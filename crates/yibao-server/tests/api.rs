@@ -430,6 +430,17 @@ async fn funds_flow(api: &Api) {
     let (status, bad) =
         api.call("POST", "/api/funds/year-closes", Auth::Token(&accountant), Some(json!({ "year": 2026, "levy": "110%" }))).await;
     assert_eq!((status, bad["code"].as_str()), (StatusCode::BAD_REQUEST, Some("fund.bad_ratio")));
+    // A budget for the east county's resident fund, and its execution through the year.
+    let budget = json!({ "year": today.year(), "scheme": "resident", "unit": "419921", "income": "0.00", "spending": "100000.00" });
+    assert_eq!(api.call("PUT", "/api/funds/budgets", Auth::Token(&east_clerk), Some(budget.clone())).await.0, StatusCode::FORBIDDEN);
+    let (status, body) = api.call("PUT", "/api/funds/budgets", Auth::Token(&accountant), Some(budget)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, execution) = api.call("GET", &format!("/api/funds/budgets?year={}", today.year()), Auth::Token(&auditor), None).await;
+    assert_eq!(status, StatusCode::OK, "{execution}");
+    let months = execution[0]["months"].as_array().expect("months");
+    assert_eq!(months.len(), 12);
+    assert_eq!(months[11][2], pooled.get(), "the year's spending against the budget: {execution}");
+
     // Interest: the resident fund's special account held 1,000,000.00 all January:
     // 31,000,000.00 yuan-days × 1.50% ÷ 365 = 1,273.97 (1,273.972…).
     let interest = json!({ "from": "2026-01-01", "to": "2026-01-31", "rate": "1.5%" });
@@ -533,6 +544,7 @@ async fn the_openapi_document_lists_every_route_and_docs_are_served() {
         "/api/funds/check",
         "/api/funds/year-closes",
         "/api/funds/interest",
+        "/api/funds/budgets",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is documented");
     }

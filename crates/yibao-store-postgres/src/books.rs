@@ -16,7 +16,7 @@ use yibao_store::closing::{
     InterestInputs, InterestLine, YearEndInputs, YearEndOptions, YearEndRecord, plan_interest, plan_year_end, special_history, year_bounds,
 };
 use yibao_store::pooling::{Outstanding, PoolingInputs, PoolingRun, plan_pooling};
-use yibao_store::{Actor, FundReceipt, FundStore, Movement, PoolingOutcome, StoreError, YearEndOutcome, check_scope, city_of};
+use yibao_store::{Actor, Budget, FundReceipt, FundStore, Movement, PoolingOutcome, StoreError, YearEndOutcome, check_scope, city_of};
 
 use crate::{PostgresStore, audit, backend, from_json, json, region_of, scope_bounds};
 
@@ -488,6 +488,58 @@ impl FundStore for PostgresStore {
         let (run, _) = plan_pooling(&pooling_inputs(&mut tx, city, month, value_date, false).await?)?;
         tx.rollback().await.map_err(backend)?;
         Ok(PoolingOutcome { run, ran_now: false })
+    }
+
+    async fn set_budget(&self, actor: &Actor, scope: RegionCode, budget: Budget) -> Result<(), StoreError> {
+        let city = city_of(scope)?;
+        let (_, unit) = budget.check()?;
+        check_scope(city, unit)?;
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO fund_budgets (region_code, year, fund_scheme, unit_code, income_fen, spending_fen, set_at, actor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (region_code, year, fund_scheme, unit_code) DO UPDATE SET income_fen = excluded.income_fen, spending_fen = excluded.spending_fen, set_at = excluded.set_at, actor = excluded.actor",
+        )
+        .bind(city.to_string())
+        .bind(budget.year)
+        .bind(&budget.fund_scheme)
+        .bind(&budget.unit)
+        .bind(budget.income_fen)
+        .bind(budget.spending_fen)
+        .bind(actor.at_text())
+        .bind(&actor.who)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let entity = format!("{}/{}/{}", budget.year, budget.fund_scheme, budget.unit);
+        let detail = format!("{{\"income_fen\":{},\"spending_fen\":{}}}", budget.income_fen, budget.spending_fen);
+        audit(&mut tx, actor, city, "fund.budget", &entity, detail).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn budgets(&self, scope: RegionCode, year: i32) -> Result<Vec<Budget>, StoreError> {
+        let (low, high) = scope_bounds(scope);
+        let rows = sqlx::query(
+            "SELECT year, fund_scheme, unit_code, income_fen, spending_fen FROM fund_budgets \
+             WHERE region_code = $1 AND year = $2 AND unit_code BETWEEN $3 AND $4 ORDER BY fund_scheme, unit_code",
+        )
+        .bind(scope.city().to_string())
+        .bind(year)
+        .bind(low)
+        .bind(high)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                Ok(Budget {
+                    year: row.try_get("year").map_err(backend)?,
+                    fund_scheme: row.try_get("fund_scheme").map_err(backend)?,
+                    unit: row.try_get("unit_code").map_err(backend)?,
+                    income_fen: row.try_get("income_fen").map_err(backend)?,
+                    spending_fen: row.try_get("spending_fen").map_err(backend)?,
+                })
+            })
+            .collect()
     }
 
     async fn pooling_runs(&self, scope: RegionCode) -> Result<Vec<PoolingRun>, StoreError> {

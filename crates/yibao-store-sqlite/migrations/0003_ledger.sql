@@ -59,3 +59,16 @@ CREATE TABLE year_closes (
     result      TEXT NOT NULL,
     PRIMARY KEY (region_code, year)
 );
+
+-- Yearly budgets per fund and unit (R-FND-3); execution is read from the transfers.
+CREATE TABLE fund_budgets (
+    region_code  TEXT NOT NULL,
+    year         INTEGER NOT NULL,
+    fund_scheme  TEXT NOT NULL,
+    unit_code    TEXT NOT NULL,
+    income_fen   INTEGER NOT NULL CHECK (income_fen >= 0),
+    spending_fen INTEGER NOT NULL CHECK (spending_fen >= 0),
+    set_at       TEXT NOT NULL,
+    actor        TEXT NOT NULL,
+    PRIMARY KEY (region_code, year, fund_scheme, unit_code)
+);

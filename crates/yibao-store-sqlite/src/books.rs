@@ -11,7 +11,7 @@ use yibao_store::closing::{
 };
 use yibao_store::pooling::{Outstanding, PoolingInputs, PoolingRun, plan_pooling};
 use yibao_store::stored::{from_json, json, region_of, scope_bounds};
-use yibao_store::{Actor, FundReceipt, FundStore, Movement, PoolingOutcome, StoreError, YearEndOutcome, check_scope, city_of};
+use yibao_store::{Actor, Budget, FundReceipt, FundStore, Movement, PoolingOutcome, StoreError, YearEndOutcome, check_scope, city_of};
 
 use crate::{SqliteStore, audit, col, exec, query_all, query_opt};
 
@@ -388,6 +388,48 @@ impl FundStore for SqliteStore {
             }
             let (run, _) = plan_pooling(&pooling_inputs(conn, city, month, value_date)?)?;
             Ok(PoolingOutcome { run, ran_now: false })
+        })
+        .await
+    }
+
+    async fn set_budget(&self, actor: &Actor, scope: RegionCode, budget: Budget) -> Result<(), StoreError> {
+        let actor = actor.clone();
+        self.write(move |conn| {
+            let city = city_of(scope)?;
+            let (_, unit) = budget.check()?;
+            check_scope(city, unit)?;
+            exec(
+                conn,
+                "INSERT INTO fund_budgets (region_code, year, fund_scheme, unit_code, income_fen, spending_fen, set_at, actor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+                 ON CONFLICT (region_code, year, fund_scheme, unit_code) DO UPDATE SET income_fen = excluded.income_fen, spending_fen = excluded.spending_fen, set_at = excluded.set_at, actor = excluded.actor",
+                params![city.to_string(), budget.year, budget.fund_scheme, budget.unit, budget.income_fen, budget.spending_fen, actor.at_text(), actor.who],
+            )?;
+            let entity = format!("{}/{}/{}", budget.year, budget.fund_scheme, budget.unit);
+            let detail = format!("{{\"income_fen\":{},\"spending_fen\":{}}}", budget.income_fen, budget.spending_fen);
+            audit(conn, &actor, city, "fund.budget", &entity, detail)
+        })
+        .await
+    }
+
+    async fn budgets(&self, scope: RegionCode, year: i32) -> Result<Vec<Budget>, StoreError> {
+        let (low, high) = scope_bounds(scope);
+        let city = scope.city().to_string();
+        self.read(move |conn| {
+            query_all(
+                conn,
+                "SELECT year, fund_scheme, unit_code, income_fen, spending_fen FROM fund_budgets \
+                 WHERE region_code = ?1 AND year = ?2 AND unit_code BETWEEN ?3 AND ?4 ORDER BY fund_scheme, unit_code",
+                params![city, year, low, high],
+                |row| {
+                    Ok(Budget {
+                        year: col(row, 0)?,
+                        fund_scheme: col(row, 1)?,
+                        unit: col(row, 2)?,
+                        income_fen: col(row, 3)?,
+                        spending_fen: col(row, 4)?,
+                    })
+                },
+            )
         })
         .await
     }

@@ -115,6 +115,22 @@ pub struct PositionOut {
     pub notes: Vec<String>,
 }
 
+/// What a movement adds to its fund's income and spending of the period, in fen:
+/// contributions to the pool and subsidies are income; settlement layers are spending, and
+/// their reversals take it back. Nothing else (pooling, payments, adjustments) is either.
+#[must_use]
+pub fn income_and_spending(m: &Movement) -> (i64, i64) {
+    if m.reason == "contribution" || m.reason == "subsidy" {
+        (m.amount_fen, 0)
+    } else if m.reason.starts_with("settlement.") {
+        (0, m.amount_fen)
+    } else if m.reason == "reversal" && m.debit_kind == AccountKind::Payable.as_str() && m.credit_kind == AccountKind::External.as_str() {
+        (0, -m.amount_fen)
+    } else {
+        (0, 0)
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default)]
 struct Year {
     income: i64,
@@ -158,12 +174,10 @@ pub fn plan_year_end(inputs: &YearEndInputs) -> Result<(YearEndRecord, Vec<Entry
                 if m.debit_kind == external {
                     line.brought_forward -= m.amount_fen;
                 }
-            } else if m.reason == "contribution" || m.reason == "subsidy" {
-                line.income += m.amount_fen;
-            } else if m.reason.starts_with("settlement.") {
-                line.spending += m.amount_fen;
-            } else if m.reason == "reversal" && m.debit_kind == AccountKind::Payable.as_str() && m.credit_kind == external {
-                line.spending -= m.amount_fen;
+            } else {
+                let (income, spending) = income_and_spending(m);
+                line.income += income;
+                line.spending += spending;
             }
         }
     }

@@ -938,6 +938,29 @@ pub async fn run_year<S: Store + crate::ContributionStore + crate::FundStore>(st
         store.settle(&clerk(unit), region(unit), request, compute).await.expect("settles");
     }
 
+    // Budgets (R-FND-3): B planned 2,000.00 of income and 20,000.00 of spending; revised to
+    // 25,000.00. Its execution in March: 1,800.00 of 2,000.00 (90.00%) and 50,000.00 of
+    // 25,000.00 (200.00%). A county cannot set the city's budgets.
+    let budget = |spending: i64| crate::Budget {
+        year: 2026,
+        fund_scheme: "resident".into(),
+        unit: B.into(),
+        income_fen: yuan(2_000).get(),
+        spending_fen: yuan(spending).get(),
+    };
+    let refused = store.set_budget(&clerk(B), region(B), budget(20_000)).await;
+    assert!(matches!(refused, Err(StoreError::OutsideRegion { .. })), "{refused:?}");
+    store.set_budget(&accountant, city, budget(20_000)).await.expect("budget");
+    store.set_budget(&accountant, city, budget(25_000)).await.expect("revised");
+    let bad = crate::Budget { fund_scheme: "pension".into(), ..budget(1) };
+    assert!(matches!(store.set_budget(&accountant, city, bad).await, Err(StoreError::Invalid(_))));
+    let execution = crate::budget_execution(&*store, region(B), 2026, 3).await.expect("execution");
+    assert_eq!(execution.len(), 1);
+    assert_eq!(execution[0].budget.spending_fen, yuan(25_000).get(), "the revision holds");
+    assert_eq!(execution[0].months, [(1, 0, 0), (2, 0, 0), (3, yuan(1_800).get(), yuan(50_000).get())]);
+    assert_eq!((execution[0].income_executed_bp, execution[0].spending_executed_bp), (Some(9_000), Some(20_000)));
+    assert!(crate::budget_execution(&*store, region(A), 2026, 3).await.expect("A's").is_empty(), "A sees only its own");
+
     let march = YearMonth::parse("2026-03").expect("month");
     let run = store.run_pooling(&accountant, city, march, march.last_day()).await.expect("the March run").run;
     let resident = run.funds.iter().find(|f| f.fund == "resident@429900").expect("resident fund");

@@ -46,6 +46,91 @@ pub struct YearEndOutcome {
     pub ran_now: bool,
 }
 
+/// A fund's budget for a year and a unit (R-FND-3): the income and spending the bureau
+/// planned, against which execution is reported month by month.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Budget {
+    pub year: i32,
+    pub fund_scheme: String,
+    pub unit: String,
+    pub income_fen: i64,
+    pub spending_fen: i64,
+}
+
+impl Budget {
+    pub fn check(&self) -> Result<(yibao_ledger::FundScheme, RegionCode), StoreError> {
+        let scheme = yibao_ledger::FundScheme::parse(&self.fund_scheme)
+            .filter(|s| *s != yibao_ledger::FundScheme::MunicipalAdjustment)
+            .ok_or_else(|| StoreError::Invalid(format!("'{}' is not a fund with a budget", self.fund_scheme)))?;
+        let unit = RegionCode::parse(&self.unit).map_err(|e| StoreError::Invalid(format!("unit: {e}")))?;
+        if !(2000..=2100).contains(&self.year) {
+            return Err(StoreError::Invalid("a budget's year is between 2000 and 2100".into()));
+        }
+        let amount_ok = |fen: i64| (0..=yibao_domain::TOTAL_LIMIT_FEN).contains(&fen);
+        if !amount_ok(self.income_fen) || !amount_ok(self.spending_fen) {
+            return Err(StoreError::Invalid("a budget's amounts are not negative".into()));
+        }
+        Ok((scheme, unit))
+    }
+}
+
+/// A budget's execution: what was booked month by month against it (cumulative).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BudgetExecution {
+    pub budget: Budget,
+    /// `(month, income so far, spending so far)` in fen, January first.
+    pub months: Vec<(u8, i64, i64)>,
+    /// Income and spending so far as shares of the budget, basis points (none for a zero budget).
+    pub income_executed_bp: Option<i64>,
+    pub spending_executed_bp: Option<i64>,
+}
+
+/// Every budget of `year` in `scope` with its execution month by month (R-FND-3), up to
+/// `through_month` (12 for the final accounts).
+pub async fn budget_execution<S: FundStore>(
+    store: &S,
+    scope: RegionCode,
+    year: i32,
+    through_month: u8,
+) -> Result<Vec<BudgetExecution>, StoreError> {
+    let budgets = store.budgets(scope, year).await?;
+    let mut monthly: std::collections::BTreeMap<(String, String), Vec<(u8, i64, i64)>> = std::collections::BTreeMap::new();
+    let (mut income_so_far, mut spending_so_far): (
+        std::collections::BTreeMap<(String, String), i64>,
+        std::collections::BTreeMap<(String, String), i64>,
+    ) = Default::default();
+    for month in 1..=through_month.min(12) {
+        let ym = YearMonth::new(year, month).ok_or_else(|| StoreError::Invalid(format!("{year}-{month:02} is not a month")))?;
+        for m in store.fund_movements(scope, ym.first_day(), ym.last_day()).await? {
+            let (income, spending) = crate::closing::income_and_spending(&m);
+            let key = (m.fund_scheme.clone(), m.unit.clone());
+            *income_so_far.entry(key.clone()).or_default() += income;
+            *spending_so_far.entry(key).or_default() += spending;
+        }
+        for b in &budgets {
+            let key = (b.fund_scheme.clone(), b.unit.clone());
+            let row = (month, income_so_far.get(&key).copied().unwrap_or(0), spending_so_far.get(&key).copied().unwrap_or(0));
+            monthly.entry(key).or_default().push(row);
+        }
+    }
+    let share = |done: i64, planned: i64| {
+        (planned > 0).then(|| yibao_domain::Rounding::HalfUp.round_div(i128::from(done) * 10_000, i128::from(planned)))
+    };
+    Ok(budgets
+        .into_iter()
+        .map(|budget| {
+            let months = monthly.remove(&(budget.fund_scheme.clone(), budget.unit.clone())).unwrap_or_default();
+            let (income, spending) = months.last().map_or((0, 0), |&(_, i, s)| (i, s));
+            BudgetExecution {
+                income_executed_bp: share(income, budget.income_fen),
+                spending_executed_bp: share(spending, budget.spending_fen),
+                budget,
+                months,
+            }
+        })
+        .collect())
+}
+
 /// City-level staff only: pooling, and the whole books, belong to the city (R-FND-2).
 pub fn city_of(scope: RegionCode) -> Result<RegionCode, StoreError> {
     match scope.level() {
@@ -173,6 +258,13 @@ pub trait FundStore: Send + Sync + 'static {
         month: YearMonth,
         value_date: Date,
     ) -> impl Future<Output = Result<PoolingOutcome, StoreError>> + Send;
+
+    /// Sets (or revises) a fund's budget for a year and unit in the city of `scope` (city
+    /// staff), with its audit entry.
+    fn set_budget(&self, actor: &Actor, scope: RegionCode, budget: Budget) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The budgets of `year` for units in `scope`.
+    fn budgets(&self, scope: RegionCode, year: i32) -> impl Future<Output = Result<Vec<Budget>, StoreError>> + Send;
 
     /// The pooling runs of the city of `scope`, newest first.
     fn pooling_runs(&self, scope: RegionCode) -> impl Future<Output = Result<Vec<PoolingRun>, StoreError>> + Send;
