@@ -5,7 +5,7 @@
 //! The month is written straight into the ledger tables, consistent with the ledger's rules
 //! (and checked afterwards), because posting 10 million transfers through 5 million business
 //! writes would measure the settlement path, which `benches/http.rs` measures already:
-//! - 9 in 10 transfers are settlement layers owed to one of 400 hospitals, by a county's
+//! - 9 in 10 transfers are settlement layers owed to one of 1,000 hospitals, by a county's
 //!   insured (`settlement.pooled` in the resident or employee fund);
 //! - 1 in 10 are contributions into a county's income account;
 //! - the special accounts hold an opening balance large enough to pay the month.
@@ -24,7 +24,7 @@ use yibao_store::{Actor, FundStore};
 use yibao_store_sqlite::SqliteStore;
 
 const COUNTIES: u32 = 10;
-const HOSPITALS: u32 = 400;
+const HOSPITALS: u32 = 1_000;
 
 fn peak_rss_mib() -> u64 {
     std::fs::read_to_string("/proc/self/status")

@@ -87,9 +87,14 @@ impl AccountColumns {
 /// touch, loads the transfers they refer to, posts by the ledger's rules, and writes the
 /// totals and the new transfers. Refused whole, writing nothing, if any rule refuses.
 pub(crate) async fn post(tx: &mut PgConnection, posted_at: &str, entries: &[Entry]) -> Result<(), StoreError> {
-    if entries.is_empty() {
-        return Ok(());
+    for batch in yibao_store::books::batches(entries) {
+        post_batch(tx, posted_at, batch).await?;
     }
+    Ok(())
+}
+
+/// Posts one batch of at most `BATCH_LIMIT` entries (see `batches`).
+async fn post_batch(tx: &mut PgConnection, posted_at: &str, entries: &[Entry]) -> Result<(), StoreError> {
     let needs = needs(entries);
     let mut wanted = AccountColumns::default();
     for key in &needs.accounts {

@@ -55,9 +55,14 @@ fn transfer_row(row: &Row<'_>) -> Result<TransferRow, StoreError> {
 /// ledger's rules, writes the accounts and the new transfers. Refused whole, writing
 /// nothing, if any rule refuses (`books-with-business`).
 pub(crate) fn post(conn: &Connection, actor: &Actor, entries: &[Entry]) -> Result<(), StoreError> {
-    if entries.is_empty() {
-        return Ok(());
+    for batch in yibao_store::books::batches(entries) {
+        post_batch(conn, actor, batch)?;
     }
+    Ok(())
+}
+
+/// Posts one batch of at most `BATCH_LIMIT` entries (see `batches`).
+fn post_batch(conn: &Connection, actor: &Actor, entries: &[Entry]) -> Result<(), StoreError> {
     let needs = needs(entries);
     let mut accounts = Vec::with_capacity(needs.accounts.len());
     for key in &needs.accounts {

@@ -290,6 +290,31 @@ pub fn open_account(key: AccountKey) -> Result<Account, StoreError> {
     Ok(if key.kind == AccountKind::Payable { account.with_no_overdraft(false) } else { account })
 }
 
+/// Splits entries into the batches a backend posts one after the other inside one
+/// database transaction: each at most `yibao_ledger::limits::BATCH_LIMIT` entries, and never
+/// between the two legs of an adjustment pair (they name each other, so they post
+/// together). A run that pays thousands of payees is several batches and still one
+/// transaction: all of it or nothing.
+#[must_use]
+pub fn batches(entries: &[Entry]) -> Vec<&[Entry]> {
+    let limit = yibao_ledger::limits::BATCH_LIMIT;
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < entries.len() {
+        let mut end = (start + limit).min(entries.len());
+        // Do not cut a pair: if the last entry's pair is just after the cut, stop before it.
+        if end < entries.len()
+            && let Some(pair) = &entries[end - 1].transfer.pair
+            && entries[end].transfer.id == *pair
+        {
+            end -= 1;
+        }
+        out.push(&entries[start..end]);
+        start = end;
+    }
+    out
+}
+
 /// What a backend loads before posting entries: the accounts they touch, in key order (the
 /// order to lock them in), and the transfers they may refer to — their own ids (a replay),
 /// the transfers they reverse or pair with — plus every earlier reversal of those they
@@ -519,6 +544,43 @@ mod tests {
         let odd = record_transfer_id("st", "H41992100001/住院 1", "hifp_pay");
         assert!(odd.as_str().starts_with("st/#") && odd.as_str().ends_with("/hifp_pay"), "{odd}");
         assert_ne!(odd, record_transfer_id("st", "H41992100001/住院 2", "hifp_pay"));
+    }
+
+    #[test]
+    fn batches_hold_at_most_the_limit_and_keep_pairs_together() {
+        use yibao_ledger::{FundUnit, cross_fund_pair, limits::BATCH_LIMIT};
+        let city = region("419900");
+        let on = date!(2026 - 12 - 31);
+        let cause = BusinessRef::new(RecordKind::AdjustmentLevy, "levy/2026").unwrap();
+        let single = |n: usize| Entry {
+            unit: city,
+            transfer: Transfer::new(
+                TransferId::parse(&format!("t-{n}")).unwrap(),
+                AccountKey::special(fund_for(FundScheme::Resident, city)),
+                AccountKey::of_unit(fund_for(FundScheme::Resident, city), city, AccountKind::External),
+                Fen::new(1),
+                Reason::Handover,
+                cause.clone(),
+                on,
+            ),
+        };
+        // BATCH_LIMIT − 1 singles, then a pair across the limit, then one more.
+        let mut entries: Vec<Entry> = (0..BATCH_LIMIT - 1).map(single).collect();
+        let legs = cross_fund_pair(
+            (TransferId::parse("p-out").unwrap(), TransferId::parse("p-in").unwrap()),
+            FundUnit { fund: fund_for(FundScheme::Resident, city), unit: city },
+            FundUnit { fund: Fund::adjustment(city), unit: city },
+            Fen::new(5),
+            Reason::AdjustmentLevy,
+            &cause,
+            on,
+        );
+        entries.extend(legs.into_iter().map(|transfer| Entry { unit: city, transfer }));
+        entries.push(single(BATCH_LIMIT + 5));
+        let split = batches(&entries);
+        assert_eq!(split.iter().map(|b| b.len()).collect::<Vec<_>>(), [BATCH_LIMIT - 1, 3]);
+        assert_eq!(split.iter().map(|b| b.len()).sum::<usize>(), entries.len());
+        assert!(batches(&[]).is_empty());
     }
 
     #[test]
