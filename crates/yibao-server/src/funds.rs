@@ -196,6 +196,67 @@ pub(crate) async fn budget_execution(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+pub struct HandoverIn {
+    /// The fund handed over, e.g. `ncms`.
+    from: String,
+    /// The fund receiving it, e.g. `resident`.
+    to: String,
+    /// `YYYY-MM-DD`.
+    cut_off: String,
+    reference: String,
+}
+
+fn scheme(field: &str, text: &str) -> Result<FundScheme, ApiError> {
+    FundScheme::parse(text).ok_or_else(|| ApiError::bad_request("fund.bad_scheme", format!("{field}: '{text}' is not a fund")))
+}
+
+/// Prepare and sign the inventory of a fund to hand over at its cut-off (R-FND-7).
+#[utoipa::path(post, path = "/api/funds/handovers", request_body = HandoverIn, responses((status = 201, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)), tag = "funds")]
+pub(crate) async fn prepare_handover(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Body(input): Body<HandoverIn>,
+) -> Result<Response, ApiError> {
+    let (_, _, scope) = caller.staff(FUND_WRITERS)?;
+    let request = yibao_store::handover::HandoverRequest {
+        from: scheme("from", &input.from)?,
+        to: scheme("to", &input.to)?,
+        cut_off: date("cut_off", &input.cut_off)?,
+        reference: input.reference,
+    };
+    let inventory = store!(state, prepare_handover(&actor(&caller, &headers), scope, request))?;
+    Ok((StatusCode::CREATED, axum::Json(inventory)).into_response())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ConfirmationIn {
+    /// The signed inventory's checksum, as the receiving side read it.
+    checksum: String,
+}
+
+/// The receiving side confirms a handover with the inventory's checksum; every balance
+/// then moves to the receiving fund.
+#[utoipa::path(post, path = "/api/funds/handovers/{reference}/confirmation", request_body = ConfirmationIn, params(("reference" = String, Path)), responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)), tag = "funds")]
+pub(crate) async fn confirm_handover(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    axum::extract::Path(reference): axum::extract::Path<String>,
+    Body(input): Body<ConfirmationIn>,
+) -> Result<Response, ApiError> {
+    let (_, _, scope) = caller.staff(FUND_WRITERS)?;
+    Ok(axum::Json(store!(state, confirm_handover(&actor(&caller, &headers), scope, &reference, &input.checksum))?).into_response())
+}
+
+/// The handovers of the caller's city, with their inventories.
+#[utoipa::path(get, path = "/api/funds/handovers", responses((status = 200, body = Object), (status = 403, body = ErrorBody)), tag = "funds")]
+pub(crate) async fn handovers(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    let (_, _, scope) = caller.staff(FUND_READERS)?;
+    Ok(axum::Json(store!(state, handovers(scope))?).into_response())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct InterestIn {
     /// First day, `YYYY-MM-DD`.
     from: String,

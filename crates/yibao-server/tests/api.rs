@@ -441,6 +441,21 @@ async fn funds_flow(api: &Api) {
     assert_eq!(months.len(), 12);
     assert_eq!(months[11][2], pooled.get(), "the year's spending against the budget: {execution}");
 
+    // A handover is signed by one person and confirmed by another, quoting its checksum.
+    let admin = api.sign_in("admin").await;
+    let ncms = json!({ "kind": "opening-balance", "scheme": "ncms", "unit": "419921", "amount": "500.00", "date": "2026-01-01", "reference": "NCMS-OB" });
+    assert_eq!(api.call("POST", "/api/funds/receipts", Auth::Token(&accountant), Some(ncms)).await.0, StatusCode::CREATED);
+    let handover = json!({ "from": "ncms", "to": "resident", "cut_off": "2026-06-30", "reference": "H-1" });
+    let (status, inventory) = api.call("POST", "/api/funds/handovers", Auth::Token(&accountant), Some(handover)).await;
+    assert_eq!(status, StatusCode::CREATED, "{inventory}");
+    let checksum = inventory["checksum"].as_str().expect("checksum").to_owned();
+    let confirm = json!({ "checksum": checksum });
+    let (status, refusal) =
+        api.call("POST", "/api/funds/handovers/H-1/confirmation", Auth::Token(&accountant), Some(confirm.clone())).await;
+    assert_eq!((status, refusal["code"].as_str()), (StatusCode::BAD_REQUEST, Some("request.invalid")), "the signer does not confirm");
+    let (status, confirmed) = api.call("POST", "/api/funds/handovers/H-1/confirmation", Auth::Token(&admin), Some(confirm)).await;
+    assert_eq!((status, confirmed["confirmed_by"].as_str()), (StatusCode::OK, Some("admin")), "{confirmed}");
+
     // Interest: the resident fund's special account held 1,000,000.00 all January:
     // 31,000,000.00 yuan-days × 1.50% ÷ 365 = 1,273.97 (1,273.972…).
     let interest = json!({ "from": "2026-01-01", "to": "2026-01-31", "rate": "1.5%" });
@@ -545,6 +560,8 @@ async fn the_openapi_document_lists_every_route_and_docs_are_served() {
         "/api/funds/year-closes",
         "/api/funds/interest",
         "/api/funds/budgets",
+        "/api/funds/handovers",
+        "/api/funds/handovers/{reference}/confirmation",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is documented");
     }

@@ -79,3 +79,13 @@ CREATE TABLE fund_budgets (
     actor        TEXT NOT NULL,
     PRIMARY KEY (region_code, year, fund_scheme, unit_code)
 );
+
+-- Fund handovers (R-FND-7): the signed inventory, and who confirmed it.
+CREATE TABLE fund_handovers (
+    region_code  TEXT NOT NULL,
+    reference    TEXT NOT NULL,
+    inventory    TEXT NOT NULL,
+    prepared_by  TEXT NOT NULL,
+    confirmed_by TEXT,
+    PRIMARY KEY (region_code, reference)
+);

@@ -15,6 +15,7 @@ use yibao_store::books::{AccountRow, BOOKS_EPOCH, Entry, TransferRow, date_text,
 use yibao_store::closing::{
     InterestInputs, InterestLine, YearEndInputs, YearEndOptions, YearEndRecord, plan_interest, plan_year_end, special_history, year_bounds,
 };
+use yibao_store::handover::{HandoverRequest, Inventory, check_confirmation, handover_entries, inventory};
 use yibao_store::pooling::{Outstanding, PoolingInputs, PoolingRun, plan_pooling};
 use yibao_store::{Actor, Budget, FundReceipt, FundStore, Movement, PoolingOutcome, StoreError, YearEndOutcome, check_scope, city_of};
 
@@ -270,6 +271,31 @@ async fn special_daily(
             ))
         })
         .collect()
+}
+
+/// The accounts of one fund (locked), and how many of its transfers are dated up to and
+/// after `cut_off`.
+async fn fund_state(tx: &mut PgConnection, fund: Fund, cut_off: Date) -> Result<(Vec<AccountState>, i64, i64), StoreError> {
+    let (region, scheme) = (fund.region.to_string(), fund.scheme.as_str());
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE region_code = $1 AND fund_scheme = $2 ORDER BY holder, kind FOR UPDATE"
+    )))
+    .bind(&region)
+    .bind(scheme)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(backend)?;
+    let accounts = rows.iter().map(|row| account_row(row)?.state()).collect::<Result<Vec<_>, _>>()?;
+    let (upto, later): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*) FILTER (WHERE value_date <= $3), COUNT(*) FILTER (WHERE value_date > $3) FROM ledger_transfers WHERE region_code = $1 AND fund_scheme = $2",
+    )
+    .bind(&region)
+    .bind(scheme)
+    .bind(date_text(cut_off))
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(backend)?;
+    Ok((accounts, upto, later))
 }
 
 async fn pooling_inputs(
@@ -545,6 +571,96 @@ impl FundStore for PostgresStore {
                 })
             })
             .collect()
+    }
+
+    async fn prepare_handover(&self, actor: &Actor, scope: RegionCode, request: HandoverRequest) -> Result<Inventory, StoreError> {
+        let city = city_of(scope)?;
+        request.check()?;
+        let mut tx = self.write().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('pooling:' || $1))")
+            .bind(city.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let (accounts, transfers, later) = fund_state(&mut tx, Fund::new(request.from, city), request.cut_off).await?;
+        if later > 0 {
+            return Err(StoreError::Invalid(format!(
+                "{} has {later} transfers dated after the cut-off {}: a fund is handed over as its books stand",
+                request.from, request.cut_off
+            )));
+        }
+        if accounts.is_empty() {
+            return Err(StoreError::Invalid(format!("{} has no books to hand over", request.from)));
+        }
+        let inventory = inventory(city, &request, &accounts, transfers, &actor.who, &actor.at_text());
+        let inserted = sqlx::query(
+            "INSERT INTO fund_handovers (region_code, reference, inventory, prepared_by) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(city.to_string())
+        .bind(&request.reference)
+        .bind(json(&inventory)?)
+        .bind(&actor.who)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if inserted.rows_affected() == 0 {
+            return Err(StoreError::Exists(format!("handover {}", request.reference)));
+        }
+        audit(&mut tx, actor, city, "fund.handover_signed", &request.reference, json(&inventory)?).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(inventory)
+    }
+
+    async fn confirm_handover(&self, actor: &Actor, scope: RegionCode, reference: &str, checksum: &str) -> Result<Inventory, StoreError> {
+        let city = city_of(scope)?;
+        let mut tx = self.write().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('pooling:' || $1))")
+            .bind(city.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let stored: Option<String> =
+            sqlx::query_scalar("SELECT inventory FROM fund_handovers WHERE region_code = $1 AND reference = $2 FOR UPDATE")
+                .bind(city.to_string())
+                .bind(reference)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+        let mut signed: Inventory =
+            from_json(&stored.ok_or_else(|| StoreError::Invalid(format!("no handover {reference} in city {city}")))?)?;
+        let unreadable = || StoreError::Backend("stored handover unreadable".into());
+        let request = HandoverRequest {
+            from: FundScheme::parse(signed.from_fund.split('@').next().unwrap_or_default()).ok_or_else(unreadable)?,
+            to: FundScheme::parse(signed.to_fund.split('@').next().unwrap_or_default()).ok_or_else(unreadable)?,
+            cut_off: yibao_store::books::date_of(&signed.cut_off)?,
+            reference: signed.reference.clone(),
+        };
+        let (accounts, transfers, _) = fund_state(&mut tx, Fund::new(request.from, city), request.cut_off).await?;
+        let recomputed = inventory(city, &request, &accounts, transfers, &signed.prepared_by, &signed.prepared_at);
+        check_confirmation(&signed, &recomputed, &actor.who, checksum)?;
+        post(&mut tx, &actor.at_text(), &handover_entries(city, &request, &accounts)?).await?;
+        signed.confirmed_by = Some(actor.who.clone());
+        signed.confirmed_at = Some(actor.at_text());
+        sqlx::query("UPDATE fund_handovers SET inventory = $1, confirmed_by = $2 WHERE region_code = $3 AND reference = $4")
+            .bind(json(&signed)?)
+            .bind(&actor.who)
+            .bind(city.to_string())
+            .bind(reference)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        audit(&mut tx, actor, city, "fund.handover_confirmed", reference, format!("{{\"checksum\":{}}}", json(&signed.checksum)?)).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(signed)
+    }
+
+    async fn handovers(&self, scope: RegionCode) -> Result<Vec<Inventory>, StoreError> {
+        let results: Vec<String> = sqlx::query_scalar("SELECT inventory FROM fund_handovers WHERE region_code = $1 ORDER BY reference")
+            .bind(scope.city().to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        results.iter().map(|r| from_json(r)).collect()
     }
 
     async fn pooling_runs(&self, scope: RegionCode) -> Result<Vec<PoolingRun>, StoreError> {

@@ -9,6 +9,7 @@ use yibao_store::books::{AccountRow, BOOKS_EPOCH, Entry, TransferRow, date_text,
 use yibao_store::closing::{
     InterestInputs, InterestLine, YearEndInputs, YearEndOptions, YearEndRecord, plan_interest, plan_year_end, special_history, year_bounds,
 };
+use yibao_store::handover::{HandoverRequest, Inventory, check_confirmation, handover_entries, inventory};
 use yibao_store::pooling::{Outstanding, PoolingInputs, PoolingRun, plan_pooling};
 use yibao_store::stored::{from_json, json, region_of, scope_bounds};
 use yibao_store::{Actor, Budget, FundReceipt, FundStore, Movement, PoolingOutcome, StoreError, YearEndOutcome, check_scope, city_of};
@@ -250,6 +251,89 @@ fn special_daily(conn: &Connection, city: RegionCode, to: Date, period: &str) ->
     )
 }
 
+/// The accounts of one fund, and how many of its transfers are dated up to and after `cut_off`.
+fn fund_state(conn: &Connection, fund: Fund, cut_off: Date) -> Result<(Vec<AccountState>, i64, i64), StoreError> {
+    let (region, scheme) = (fund.region.to_string(), fund.scheme.as_str());
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE region_code = ?1 AND fund_scheme = ?2");
+    let accounts =
+        query_all(conn, &sql, params![region, scheme], account_row)?.iter().map(AccountRow::state).collect::<Result<Vec<_>, _>>()?;
+    let count = |op: &str| {
+        query_opt(
+            conn,
+            &format!("SELECT COUNT(*) FROM ledger_transfers WHERE region_code = ?1 AND fund_scheme = ?2 AND value_date {op} ?3"),
+            params![region, scheme, date_text(cut_off)],
+            |row| col::<i64>(row, 0),
+        )
+        .map(Option::unwrap_or_default)
+    };
+    Ok((accounts, count("<=")?, count(">")?))
+}
+
+fn prepare_handover_in(conn: &Connection, actor: &Actor, scope: RegionCode, request: &HandoverRequest) -> Result<Inventory, StoreError> {
+    let city = city_of(scope)?;
+    request.check()?;
+    let (accounts, transfers, later) = fund_state(conn, Fund::new(request.from, city), request.cut_off)?;
+    if later > 0 {
+        return Err(StoreError::Invalid(format!(
+            "{} has {later} transfers dated after the cut-off {}: a fund is handed over as its books stand",
+            request.from, request.cut_off
+        )));
+    }
+    if accounts.is_empty() {
+        return Err(StoreError::Invalid(format!("{} has no books to hand over", request.from)));
+    }
+    let inventory = inventory(city, request, &accounts, transfers, &actor.who, &actor.at_text());
+    let inserted = exec(
+        conn,
+        "INSERT INTO fund_handovers (region_code, reference, inventory, prepared_by) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+        params![city.to_string(), request.reference, json(&inventory)?, actor.who],
+    )?;
+    if inserted == 0 {
+        return Err(StoreError::Exists(format!("handover {}", request.reference)));
+    }
+    audit(conn, actor, city, "fund.handover_signed", &request.reference, json(&inventory)?)?;
+    Ok(inventory)
+}
+
+fn confirm_handover_in(
+    conn: &Connection,
+    actor: &Actor,
+    scope: RegionCode,
+    reference: &str,
+    quoted: &str,
+) -> Result<Inventory, StoreError> {
+    let city = city_of(scope)?;
+    let stored = query_opt(
+        conn,
+        "SELECT inventory FROM fund_handovers WHERE region_code = ?1 AND reference = ?2",
+        params![city.to_string(), reference],
+        |row| col::<String>(row, 0),
+    )?
+    .ok_or_else(|| StoreError::Invalid(format!("no handover {reference} in city {city}")))?;
+    let mut signed: Inventory = from_json(&stored)?;
+    let request = HandoverRequest {
+        from: FundScheme::parse(signed.from_fund.split('@').next().unwrap_or_default())
+            .ok_or_else(|| StoreError::Backend("stored handover unreadable".into()))?,
+        to: FundScheme::parse(signed.to_fund.split('@').next().unwrap_or_default())
+            .ok_or_else(|| StoreError::Backend("stored handover unreadable".into()))?,
+        cut_off: yibao_store::books::date_of(&signed.cut_off)?,
+        reference: signed.reference.clone(),
+    };
+    let (accounts, transfers, _) = fund_state(conn, Fund::new(request.from, city), request.cut_off)?;
+    let recomputed = inventory(city, &request, &accounts, transfers, &signed.prepared_by, &signed.prepared_at);
+    check_confirmation(&signed, &recomputed, &actor.who, quoted)?;
+    post(conn, actor, &handover_entries(city, &request, &accounts)?)?;
+    signed.confirmed_by = Some(actor.who.clone());
+    signed.confirmed_at = Some(actor.at_text());
+    exec(
+        conn,
+        "UPDATE fund_handovers SET inventory = ?1, confirmed_by = ?2 WHERE region_code = ?3 AND reference = ?4",
+        params![json(&signed)?, actor.who, city.to_string(), reference],
+    )?;
+    audit(conn, actor, city, "fund.handover_confirmed", reference, format!("{{\"checksum\":{}}}", json(&signed.checksum)?))?;
+    Ok(signed)
+}
+
 fn pooling_inputs(conn: &Connection, city: RegionCode, month: YearMonth, value_date: Date) -> Result<PoolingInputs, StoreError> {
     let city_text = city.to_string();
     let accounts = query_all(
@@ -435,6 +519,26 @@ impl FundStore for SqliteStore {
                     })
                 },
             )
+        })
+        .await
+    }
+
+    async fn prepare_handover(&self, actor: &Actor, scope: RegionCode, request: HandoverRequest) -> Result<Inventory, StoreError> {
+        let actor = actor.clone();
+        self.write(move |conn| prepare_handover_in(conn, &actor, scope, &request)).await
+    }
+
+    async fn confirm_handover(&self, actor: &Actor, scope: RegionCode, reference: &str, checksum: &str) -> Result<Inventory, StoreError> {
+        let (actor, reference, checksum) = (actor.clone(), reference.to_owned(), checksum.to_owned());
+        self.write(move |conn| confirm_handover_in(conn, &actor, scope, &reference, &checksum)).await
+    }
+
+    async fn handovers(&self, scope: RegionCode) -> Result<Vec<Inventory>, StoreError> {
+        let city = scope.city().to_string();
+        self.read(move |conn| {
+            query_all(conn, "SELECT inventory FROM fund_handovers WHERE region_code = ?1 ORDER BY reference", [city], |row| {
+                from_json(&col::<String>(row, 0)?)
+            })
         })
         .await
     }

@@ -1021,6 +1021,61 @@ pub async fn run_year<S: Store + crate::ContributionStore + crate::FundStore>(st
     let special = accounts.iter().find(|s| s.key() == yibao_ledger::AccountKey::special(resident_fund)).expect("special");
     assert_eq!(special.balance_fen(), yuan(63_500) + Fen::new(112_258));
 
+    // The retired NCMS fund handed over into the residents' fund at 30 June 2026 (R-FND-7,
+    // R-SCH-3): it holds 30,000.00 brought in for county A, and 5,000.00 owed to a hospital.
+    // The inventory lists both; the receiving side confirms with its checksum; the NCMS
+    // accounts are then empty and the residents' fund holds both.
+    let ncms = yibao_ledger::Fund::new(FundScheme::Ncms, city);
+    store
+        .record_fund_receipt(
+            &accountant,
+            city,
+            crate::FundReceipt {
+                kind: crate::ReceiptKind::OpeningBalance,
+                scheme: FundScheme::Ncms,
+                unit: region(A),
+                amount_fen: yuan(30_000),
+                value_date: date!(2026 - 01 - 01),
+                reference: "NCMS-OB".into(),
+            },
+        )
+        .await
+        .expect("NCMS balance");
+    let request = crate::handover::HandoverRequest {
+        from: FundScheme::Ncms,
+        to: FundScheme::Resident,
+        cut_off: date!(2026 - 06 - 30),
+        reference: "NCMS-2026".into(),
+    };
+    let inventory = store.prepare_handover(&accountant, city, request.clone()).await.expect("signed");
+    assert_eq!(
+        inventory.lines.iter().map(|l| (l.kind.as_str(), l.balance_fen)).collect::<Vec<_>>(),
+        [("fiscal-special", yuan(30_000).get()), ("external", yuan(30_000).get())]
+    );
+    assert_eq!(inventory.checksum.len(), 64);
+    assert!(matches!(store.prepare_handover(&accountant, city, request).await, Err(StoreError::Exists(_))), "a reference is used once");
+    let receiver = Actor { who: "receiver".into(), ..accountant.clone() };
+    let same_person = store.confirm_handover(&accountant, city, "NCMS-2026", &inventory.checksum).await;
+    assert!(matches!(same_person, Err(StoreError::Invalid(_))), "who signed does not confirm: {same_person:?}");
+    let wrong = store.confirm_handover(&receiver, city, "NCMS-2026", &"0".repeat(64)).await;
+    assert!(matches!(wrong, Err(StoreError::Invalid(_))), "{wrong:?}");
+    let confirmed = store.confirm_handover(&receiver, city, "NCMS-2026", &inventory.checksum).await.expect("confirmed");
+    assert_eq!(confirmed.confirmed_by.as_deref(), Some("receiver"));
+    let accounts = store.fund_accounts(city).await.expect("accounts");
+    let balance = |fund: yibao_ledger::Fund, holder: Holder, kind: AccountKind| {
+        accounts.iter().find(|s| s.key() == yibao_ledger::AccountKey::new(fund, holder, kind)).map(|s| s.balance_fen())
+    };
+    assert_eq!(balance(ncms, Holder::Region(city), AccountKind::FiscalSpecial), Some(Fen::ZERO), "the NCMS fund is empty");
+    assert_eq!(balance(ncms, Holder::Region(city), AccountKind::InterFund), Some(Fen::new(-3_000_000)), "and says where it went");
+    assert_eq!(balance(resident_fund, Holder::Region(city), AccountKind::InterFund), Some(yuan(30_000)));
+    assert_eq!(
+        balance(resident_fund, Holder::Region(city), AccountKind::FiscalSpecial),
+        Some(yuan(63_500) + Fen::new(112_258) + yuan(30_000))
+    );
+    let again = store.confirm_handover(&receiver, city, "NCMS-2026", &inventory.checksum).await;
+    assert!(matches!(again, Err(StoreError::Exists(_))), "a handover is confirmed once: {again:?}");
+    assert_eq!(store.handovers(city).await.expect("handovers").len(), 1);
+
     let verification = crate::verify_books(&*store).await.expect("verify");
     assert!(verification.breaches.is_empty(), "{:?}", verification.breaches);
 }

@@ -266,6 +266,29 @@ pub trait FundStore: Send + Sync + 'static {
     /// The budgets of `year` for units in `scope`.
     fn budgets(&self, scope: RegionCode, year: i32) -> impl Future<Output = Result<Vec<Budget>, StoreError>> + Send;
 
+    /// Prepares and signs the inventory of a fund to hand over at its cut-off (R-FND-7):
+    /// refused if the fund has transfers dated after the cut-off, or the reference is taken.
+    fn prepare_handover(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        request: crate::handover::HandoverRequest,
+    ) -> impl Future<Output = Result<crate::handover::Inventory, StoreError>> + Send;
+
+    /// The receiving side confirms a handover by quoting its checksum: another person than
+    /// who signed it, and only if the books still match the inventory; then every balance
+    /// moves to the receiving fund, in one transaction with the confirmation.
+    fn confirm_handover(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        reference: &str,
+        checksum: &str,
+    ) -> impl Future<Output = Result<crate::handover::Inventory, StoreError>> + Send;
+
+    /// The handovers of the city of `scope`.
+    fn handovers(&self, scope: RegionCode) -> impl Future<Output = Result<Vec<crate::handover::Inventory>, StoreError>> + Send;
+
     /// The pooling runs of the city of `scope`, newest first.
     fn pooling_runs(&self, scope: RegionCode) -> impl Future<Output = Result<Vec<PoolingRun>, StoreError>> + Send;
 

@@ -19,6 +19,7 @@ pub mod closing;
 pub mod contract;
 mod contribution;
 mod fund;
+pub mod handover;
 mod import;
 pub mod pooling;
 mod records;
