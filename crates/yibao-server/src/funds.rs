@@ -256,6 +256,79 @@ pub(crate) async fn handovers(State(state): State<AppState>, caller: Caller) -> 
     Ok(axum::Json(store!(state, handovers(scope))?).into_response())
 }
 
+/// Establish a county's legacy deficit with its repayment terms (R-FND-6).
+#[utoipa::path(post, path = "/api/funds/legacy-deficits", request_body = Object, responses((status = 201, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)), tag = "funds")]
+pub(crate) async fn establish_legacy_deficit(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Body(request): Body<yibao_store::legacy::LegacyRequest>,
+) -> Result<Response, ApiError> {
+    let (_, _, scope) = caller.staff(FUND_WRITERS)?;
+    let view = store!(state, establish_legacy_deficit(&actor(&caller, &headers), scope, request))?;
+    Ok((StatusCode::CREATED, axum::Json(view)).into_response())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RepaymentIn {
+    /// `YYYY-MM-DD`.
+    on: String,
+    /// Yuan.
+    #[serde(with = "yibao_domain::serde_yuan")]
+    #[schema(value_type = String)]
+    amount: Fen,
+    /// The voucher; the same one again is a replay.
+    reference: String,
+}
+
+/// Book a repayment (or the city's withholding) of a county's legacy gap.
+#[utoipa::path(post, path = "/api/funds/legacy-deficits/{scheme}/{county}/repayments", request_body = RepaymentIn, params(("scheme" = String, Path), ("county" = String, Path)), responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)), tag = "funds")]
+pub(crate) async fn record_legacy_repayment(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    axum::extract::Path((fund, county)): axum::extract::Path<(String, String)>,
+    Body(input): Body<RepaymentIn>,
+) -> Result<Response, ApiError> {
+    let (_, _, scope) = caller.staff(FUND_WRITERS)?;
+    let county = RegionCode::parse(&county).map_err(|e| ApiError::bad_request("fund.bad_unit", e.to_string()))?;
+    let view = store!(
+        state,
+        record_legacy_repayment(
+            &actor(&caller, &headers),
+            scope,
+            scheme("scheme", &fund)?,
+            county,
+            date("on", &input.on)?,
+            input.amount,
+            &input.reference
+        )
+    )?;
+    Ok(axum::Json(view).into_response())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AsOfQuery {
+    /// `YYYY-MM-DD`; default today.
+    as_of: Option<String>,
+}
+
+/// What each county in the caller's region still owes of its legacy deficit, and any
+/// missed instalment.
+#[utoipa::path(get, path = "/api/funds/legacy-deficits", params(AsOfQuery), responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)), tag = "funds")]
+pub(crate) async fn legacy_deficits(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<AsOfQuery>,
+) -> Result<Response, ApiError> {
+    let (_, _, scope) = caller.staff(FUND_READERS)?;
+    let as_of = match query.as_of {
+        Some(text) => date("as_of", &text)?,
+        None => time::OffsetDateTime::now_utc().date(),
+    };
+    Ok(axum::Json(store!(state, legacy_deficits(scope, as_of))?).into_response())
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct InterestIn {
     /// First day, `YYYY-MM-DD`.

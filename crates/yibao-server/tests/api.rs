@@ -456,6 +456,18 @@ async fn funds_flow(api: &Api) {
     let (status, confirmed) = api.call("POST", "/api/funds/handovers/H-1/confirmation", Auth::Token(&admin), Some(confirm)).await;
     assert_eq!((status, confirmed["confirmed_by"].as_str()), (StatusCode::OK, Some("admin")), "{confirmed}");
 
+    // A legacy deficit of the west county repaid at once by 2026-12-31, and repaid in part.
+    let legacy = json!({ "scheme": "resident", "county": "419922", "established_on": "2026-01-01", "opening_gap_fen": 500_000, "paid_into_adjustment_fen": 0, "terms": { "kind": "at-once", "due": "2026-12-31" } });
+    let (status, view) = api.call("POST", "/api/funds/legacy-deficits", Auth::Token(&accountant), Some(legacy)).await;
+    assert_eq!((status, view["gap_fen"].as_i64()), (StatusCode::CREATED, Some(500_000)), "{view}");
+    let repay = json!({ "on": "2026-03-01", "amount": "1000.00", "reference": "R-1" });
+    let (status, view) =
+        api.call("POST", "/api/funds/legacy-deficits/resident/419922/repayments", Auth::Token(&accountant), Some(repay)).await;
+    assert_eq!((status, view["owed_fen"].as_i64()), (StatusCode::OK, Some(400_000)), "{view}");
+    let (status, views) = api.call("GET", "/api/funds/legacy-deficits?as_of=2027-01-01", Auth::Token(&auditor), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(views[0]["missed"], json!([["2026-12-31", 400_000]]), "{views}");
+
     // Interest: the resident fund's special account held 1,000,000.00 all January:
     // 31,000,000.00 yuan-days × 1.50% ÷ 365 = 1,273.97 (1,273.972…).
     let interest = json!({ "from": "2026-01-01", "to": "2026-01-31", "rate": "1.5%" });
@@ -562,6 +574,8 @@ async fn the_openapi_document_lists_every_route_and_docs_are_served() {
         "/api/funds/budgets",
         "/api/funds/handovers",
         "/api/funds/handovers/{reference}/confirmation",
+        "/api/funds/legacy-deficits",
+        "/api/funds/legacy-deficits/{scheme}/{county}/repayments",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is documented");
     }

@@ -89,3 +89,13 @@ CREATE TABLE fund_handovers (
     confirmed_by TEXT,
     PRIMARY KEY (region_code, reference)
 );
+
+-- Counties' legacy deficits (R-FND-6): the request as established; repayments are transfers.
+CREATE TABLE legacy_deficits (
+    region_code    TEXT NOT NULL,
+    fund_scheme    TEXT NOT NULL,
+    unit_code      TEXT NOT NULL,
+    request        TEXT NOT NULL,
+    established_by TEXT NOT NULL,
+    PRIMARY KEY (region_code, fund_scheme, unit_code)
+);

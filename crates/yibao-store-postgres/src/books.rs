@@ -16,6 +16,7 @@ use yibao_store::closing::{
     InterestInputs, InterestLine, YearEndInputs, YearEndOptions, YearEndRecord, plan_interest, plan_year_end, special_history, year_bounds,
 };
 use yibao_store::handover::{HandoverRequest, Inventory, check_confirmation, handover_entries, inventory};
+use yibao_store::legacy::{LegacyRequest, LegacyView, establish, repayment_entry, view as legacy_view};
 use yibao_store::pooling::{Outstanding, PoolingInputs, PoolingRun, plan_pooling};
 use yibao_store::{Actor, Budget, FundReceipt, FundStore, Movement, PoolingOutcome, StoreError, YearEndOutcome, check_scope, city_of};
 
@@ -296,6 +297,57 @@ async fn fund_state(tx: &mut PgConnection, fund: Fund, cut_off: Date) -> Result<
     .await
     .map_err(backend)?;
     Ok((accounts, upto, later))
+}
+
+/// What a county paid into the adjustment fund, as the books say: the credits of its
+/// position there.
+async fn paid_into_adjustment(tx: &mut PgConnection, city: RegionCode, county: RegionCode) -> Result<yibao_domain::Fen, StoreError> {
+    let key = AccountRow::of(&AccountState::new(open_account(AccountKey::of_unit(
+        Fund::adjustment(city),
+        county,
+        yibao_ledger::AccountKind::InterFund,
+    ))?));
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE region_code = $1 AND fund_scheme = $2 AND holder = $3 AND kind = $4"
+    )))
+    .bind(&key.region_code)
+    .bind(&key.fund_scheme)
+    .bind(&key.holder)
+    .bind(&key.kind)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(backend)?;
+    Ok(match row {
+        Some(row) => account_row(&row)?.state()?.credits_posted_fen,
+        None => yibao_domain::Fen::ZERO,
+    })
+}
+
+/// A stored legacy deficit's schedule and the repayments booked against it.
+async fn legacy_of(
+    conn: &mut PgConnection,
+    city: RegionCode,
+    request: &LegacyRequest,
+) -> Result<(yibao_ledger::LegacySchedule, Vec<yibao_ledger::Repayment>), StoreError> {
+    let inputs = request.inputs(city, yibao_domain::Fen::ZERO)?;
+    let (schedule, _) = establish(&inputs)?;
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT value_date, amount_fen FROM ledger_transfers WHERE region_code = $1 AND fund_scheme = $2 AND reason = 'legacy-repayment' \
+         AND credit_holder = $3 AND credit_kind = 'receivable' ORDER BY value_date",
+    )
+    .bind(city.to_string())
+    .bind(inputs.fund.scheme.as_str())
+    .bind(yibao_ledger::Holder::Finance(inputs.county).to_string())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(backend)?;
+    let repayments = rows
+        .iter()
+        .map(|(day, amount)| {
+            Ok(yibao_ledger::Repayment { on: yibao_store::books::date_of(day)?, amount_fen: yibao_store::books::total_of(*amount)? })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok((schedule, repayments))
 }
 
 async fn pooling_inputs(
@@ -661,6 +713,101 @@ impl FundStore for PostgresStore {
             .await
             .map_err(backend)?;
         results.iter().map(|r| from_json(r)).collect()
+    }
+
+    async fn establish_legacy_deficit(&self, actor: &Actor, scope: RegionCode, request: LegacyRequest) -> Result<LegacyView, StoreError> {
+        let city = city_of(scope)?;
+        let county = RegionCode::parse(&request.county).map_err(|e| StoreError::Invalid(format!("county: {e}")))?;
+        check_scope(city, county)?;
+        let mut tx = self.write().await?;
+        // Resolved now and kept: a later levy does not change an established offset.
+        let mut request = request;
+        let paid_in = paid_into_adjustment(&mut tx, city, county).await?;
+        let inputs = request.inputs(city, paid_in)?;
+        request.paid_into_adjustment_fen = Some(inputs.paid_into_adjustment_fen.get());
+        let inserted = sqlx::query(
+            "INSERT INTO legacy_deficits (region_code, fund_scheme, unit_code, request, established_by) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        )
+        .bind(city.to_string())
+        .bind(inputs.fund.scheme.as_str())
+        .bind(county.to_string())
+        .bind(json(&request)?)
+        .bind(&actor.who)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if inserted.rows_affected() == 0 {
+            return Err(StoreError::Exists(format!("the legacy deficit of {county} in {}", inputs.fund.scheme)));
+        }
+        let (schedule, entries) = establish(&inputs)?;
+        post(&mut tx, &actor.at_text(), &entries).await?;
+        let view = legacy_view(&schedule, &[], inputs.established_on)?;
+        audit(&mut tx, actor, city, "fund.legacy_deficit", &format!("{}/{county}", inputs.fund), json(&view)?).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(view)
+    }
+
+    async fn record_legacy_repayment(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        scheme: FundScheme,
+        county: RegionCode,
+        on: Date,
+        amount_fen: yibao_domain::Fen,
+        reference: &str,
+    ) -> Result<LegacyView, StoreError> {
+        let city = city_of(scope)?;
+        let mut tx = self.write().await?;
+        let text: Option<String> = sqlx::query_scalar(
+            "SELECT request FROM legacy_deficits WHERE region_code = $1 AND fund_scheme = $2 AND unit_code = $3 FOR UPDATE",
+        )
+        .bind(city.to_string())
+        .bind(scheme.as_str())
+        .bind(county.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let request: LegacyRequest =
+            from_json(&text.ok_or_else(|| StoreError::Invalid(format!("no legacy deficit of {county} in {scheme}")))?)?;
+        let (schedule, _) = legacy_of(&mut tx, city, &request).await?;
+        let entry = repayment_entry(&schedule, on, amount_fen, reference)?;
+        post(&mut tx, &actor.at_text(), std::slice::from_ref(&entry)).await?;
+        let (schedule, repayments) = legacy_of(&mut tx, city, &request).await?;
+        let view = legacy_view(&schedule, &repayments, on)?;
+        audit(
+            &mut tx,
+            actor,
+            city,
+            "fund.legacy_repayment",
+            entry.transfer.id.as_str(),
+            format!("{{\"amount_fen\":{}}}", amount_fen.get()),
+        )
+        .await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(view)
+    }
+
+    async fn legacy_deficits(&self, scope: RegionCode, as_of: Date) -> Result<Vec<LegacyView>, StoreError> {
+        let (low, high) = scope_bounds(scope);
+        let city = scope.city();
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        let texts: Vec<String> = sqlx::query_scalar(
+            "SELECT request FROM legacy_deficits WHERE region_code = $1 AND unit_code BETWEEN $2 AND $3 ORDER BY fund_scheme, unit_code",
+        )
+        .bind(city.to_string())
+        .bind(low)
+        .bind(high)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(backend)?;
+        let mut views = Vec::with_capacity(texts.len());
+        for text in texts {
+            let request: LegacyRequest = from_json(&text)?;
+            let (schedule, repayments) = legacy_of(&mut conn, city, &request).await?;
+            views.push(legacy_view(&schedule, &repayments, as_of)?);
+        }
+        Ok(views)
     }
 
     async fn pooling_runs(&self, scope: RegionCode) -> Result<Vec<PoolingRun>, StoreError> {

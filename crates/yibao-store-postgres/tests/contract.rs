@@ -31,6 +31,7 @@ async fn postgres_passes_the_books_contract() {
     yibao_store::contract::run(Arc::clone(&store)).await;
     yibao_store::contract::run_books(Arc::clone(&store)).await;
     yibao_store::contract::run_year(Arc::clone(&store)).await;
+    yibao_store::contract::run_legacy(Arc::clone(&store)).await;
     assert_audit_intact(&store).await;
 }
 

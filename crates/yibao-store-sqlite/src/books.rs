@@ -10,6 +10,7 @@ use yibao_store::closing::{
     InterestInputs, InterestLine, YearEndInputs, YearEndOptions, YearEndRecord, plan_interest, plan_year_end, special_history, year_bounds,
 };
 use yibao_store::handover::{HandoverRequest, Inventory, check_confirmation, handover_entries, inventory};
+use yibao_store::legacy::{LegacyRequest, LegacyView, establish, repayment_entry, view as legacy_view};
 use yibao_store::pooling::{Outstanding, PoolingInputs, PoolingRun, plan_pooling};
 use yibao_store::stored::{from_json, json, region_of, scope_bounds};
 use yibao_store::{Actor, Budget, FundReceipt, FundStore, Movement, PoolingOutcome, StoreError, YearEndOutcome, check_scope, city_of};
@@ -334,6 +335,53 @@ fn confirm_handover_in(
     Ok(signed)
 }
 
+/// What a county paid into the adjustment fund, as the books say: the credits of its
+/// position there.
+fn paid_into_adjustment(conn: &Connection, city: RegionCode, county: RegionCode) -> Result<yibao_domain::Fen, StoreError> {
+    let key = AccountKey::of_unit(Fund::adjustment(city), county, yibao_ledger::AccountKind::InterFund);
+    let (region, scheme, holder, kind) = key_columns(&key);
+    let sql =
+        format!("SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE region_code = ?1 AND fund_scheme = ?2 AND holder = ?3 AND kind = ?4");
+    Ok(query_opt(conn, &sql, params![region, scheme, holder, kind], account_row)?
+        .map(|row| row.state())
+        .transpose()?
+        .map_or(yibao_domain::Fen::ZERO, |s| s.credits_posted_fen))
+}
+
+/// A stored legacy deficit's schedule and the repayments booked against it.
+fn legacy_of(
+    conn: &Connection,
+    city: RegionCode,
+    request: &LegacyRequest,
+) -> Result<(yibao_ledger::LegacySchedule, Vec<yibao_ledger::Repayment>), StoreError> {
+    let inputs = request.inputs(city, yibao_domain::Fen::ZERO)?;
+    let (schedule, _) = establish(&inputs)?;
+    let repayments = query_all(
+        conn,
+        "SELECT value_date, amount_fen FROM ledger_transfers WHERE region_code = ?1 AND fund_scheme = ?2 AND reason = 'legacy-repayment' \
+         AND credit_holder = ?3 AND credit_kind = 'receivable' ORDER BY value_date",
+        params![city.to_string(), inputs.fund.scheme.as_str(), yibao_ledger::Holder::Finance(inputs.county).to_string()],
+        |row| {
+            Ok(yibao_ledger::Repayment {
+                on: yibao_store::books::date_of(&col::<String>(row, 0)?)?,
+                amount_fen: yibao_store::books::total_of(col(row, 1)?)?,
+            })
+        },
+    )?;
+    Ok((schedule, repayments))
+}
+
+fn stored_legacy(conn: &Connection, city: RegionCode, scheme: FundScheme, county: RegionCode) -> Result<LegacyRequest, StoreError> {
+    let text = query_opt(
+        conn,
+        "SELECT request FROM legacy_deficits WHERE region_code = ?1 AND fund_scheme = ?2 AND unit_code = ?3",
+        params![city.to_string(), scheme.as_str(), county.to_string()],
+        |row| col::<String>(row, 0),
+    )?
+    .ok_or_else(|| StoreError::Invalid(format!("no legacy deficit of {county} in {scheme}")))?;
+    from_json(&text)
+}
+
 fn pooling_inputs(conn: &Connection, city: RegionCode, month: YearMonth, value_date: Date) -> Result<PoolingInputs, StoreError> {
     let city_text = city.to_string();
     let accounts = query_all(
@@ -539,6 +587,87 @@ impl FundStore for SqliteStore {
             query_all(conn, "SELECT inventory FROM fund_handovers WHERE region_code = ?1 ORDER BY reference", [city], |row| {
                 from_json(&col::<String>(row, 0)?)
             })
+        })
+        .await
+    }
+
+    async fn establish_legacy_deficit(&self, actor: &Actor, scope: RegionCode, request: LegacyRequest) -> Result<LegacyView, StoreError> {
+        let actor = actor.clone();
+        self.write(move |conn| {
+            let city = city_of(scope)?;
+            let county = RegionCode::parse(&request.county).map_err(|e| StoreError::Invalid(format!("county: {e}")))?;
+            check_scope(city, county)?;
+            // Resolved now and kept: a later levy does not change an established offset.
+            let mut request = request;
+            let paid_in = paid_into_adjustment(conn, city, county)?;
+            let inputs = request.inputs(city, paid_in)?;
+            request.paid_into_adjustment_fen = Some(inputs.paid_into_adjustment_fen.get());
+            let inserted = exec(
+                conn,
+                "INSERT INTO legacy_deficits (region_code, fund_scheme, unit_code, request, established_by) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                params![city.to_string(), inputs.fund.scheme.as_str(), county.to_string(), json(&request)?, actor.who],
+            )?;
+            if inserted == 0 {
+                return Err(StoreError::Exists(format!("the legacy deficit of {county} in {}", inputs.fund.scheme)));
+            }
+            let (schedule, entries) = establish(&inputs)?;
+            post(conn, &actor, &entries)?;
+            let view = legacy_view(&schedule, &[], inputs.established_on)?;
+            audit(conn, &actor, city, "fund.legacy_deficit", &format!("{}/{county}", inputs.fund), json(&view)?)?;
+            Ok(view)
+        })
+        .await
+    }
+
+    async fn record_legacy_repayment(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        scheme: FundScheme,
+        county: RegionCode,
+        on: Date,
+        amount_fen: yibao_domain::Fen,
+        reference: &str,
+    ) -> Result<LegacyView, StoreError> {
+        let (actor, reference) = (actor.clone(), reference.to_owned());
+        self.write(move |conn| {
+            let city = city_of(scope)?;
+            let request = stored_legacy(conn, city, scheme, county)?;
+            let (schedule, _) = legacy_of(conn, city, &request)?;
+            let entry = repayment_entry(&schedule, on, amount_fen, &reference)?;
+            post(conn, &actor, std::slice::from_ref(&entry))?;
+            let (schedule, repayments) = legacy_of(conn, city, &request)?;
+            let view = legacy_view(&schedule, &repayments, on)?;
+            audit(
+                conn,
+                &actor,
+                city,
+                "fund.legacy_repayment",
+                entry.transfer.id.as_str(),
+                format!("{{\"amount_fen\":{}}}", amount_fen.get()),
+            )?;
+            Ok(view)
+        })
+        .await
+    }
+
+    async fn legacy_deficits(&self, scope: RegionCode, as_of: Date) -> Result<Vec<LegacyView>, StoreError> {
+        let (low, high) = scope_bounds(scope);
+        let city = scope.city();
+        self.read(move |conn| {
+            let requests = query_all(
+                conn,
+                "SELECT request FROM legacy_deficits WHERE region_code = ?1 AND unit_code BETWEEN ?2 AND ?3 ORDER BY fund_scheme, unit_code",
+                params![city.to_string(), low, high],
+                |row| from_json::<LegacyRequest>(&col::<String>(row, 0)?),
+            )?;
+            requests
+                .iter()
+                .map(|request| {
+                    let (schedule, repayments) = legacy_of(conn, city, request)?;
+                    legacy_view(&schedule, &repayments, as_of)
+                })
+                .collect()
         })
         .await
     }

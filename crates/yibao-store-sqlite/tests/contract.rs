@@ -18,7 +18,8 @@ async fn sqlite_passes_the_store_contract() {
     yibao_store::contract::run_search_escaping(Arc::clone(&store)).await;
     yibao_store::contract::run_person_update(Arc::clone(&store)).await;
     yibao_store::contract::run_books(Arc::clone(&store)).await;
-    yibao_store::contract::run_year(store).await;
+    yibao_store::contract::run_year(Arc::clone(&store)).await;
+    yibao_store::contract::run_legacy(store).await;
     // Reopening applies no migration twice and keeps every row.
     let reopened = SqliteStore::open(&dir.join("yibao.db")).await.expect("reopens");
     let verification = yibao_store::verify_audit(&reopened).await.expect("verify");

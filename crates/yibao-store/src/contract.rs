@@ -1079,3 +1079,71 @@ pub async fn run_year<S: Store + crate::ContributionStore + crate::FundStore>(st
     let verification = crate::verify_books(&*store).await.expect("verify");
     assert!(verification.breaches.is_empty(), "{:?}", verification.breaches);
 }
+
+/// A county's legacy deficit (R-FND-6) on a city no other case uses (439900). Worked by hand:
+/// - in 2025 county X's two residents pay 400.00 with 500.00 of subsidies: 1,800.00, swept
+///   into the special account in March; the 2025 close levies 10%: 180.00 into the adjustment fund, booked as X's;
+/// - X's opening gap of 10,000.00 is established on 1 January 2026: 180.00 is offset by what
+///   X paid into the adjustment fund, 9,820.00 is owed by X's finance, by the end of 2028
+///   with at least 30% in each of 2026 and 2027: 2,946.00 by 31 December 2026, 5,892.00 in
+///   all by 31 December 2027, 9,820.00 by 31 December 2028;
+/// - X repays 2,000.00 on 30 June 2026: on 1 January 2027 it still owes 7,820.00 and has
+///   missed the 2026 instalment by 946.00.
+pub async fn run_legacy<S: Store + crate::ContributionStore + crate::FundStore>(store: Arc<S>) {
+    use crate::legacy::{LegacyRequest, TermsIn};
+    use crate::{ContributionKind, NewContribution};
+    use yibao_ledger::FundScheme;
+    const X: &str = "439921";
+    let city = region("439900");
+    let yuan = |y: i64| Fen::new(y * 100);
+    let clerk_2025 = Actor { at: datetime!(2025-03-01 09:00 UTC), ..clerk(X) };
+    let accountant =
+        Actor { who: "accountant".into(), role: "fund_accountant".into(), source: "127.0.0.1".into(), at: datetime!(2026-01-02 09:00 UTC) };
+    for serial in 1..=2 {
+        let person = enrolled(&*store, X, serial, "HH-X").await;
+        let paid = NewContribution {
+            person_id: person,
+            kind: ContributionKind::Resident,
+            period: "2025".into(),
+            due_fen: 40_000,
+            paid_fen: 40_000,
+            breakdown_json: resident_breakdown(),
+        };
+        store.record_contribution(&clerk_2025, region(X), paid).await.expect("pays");
+    }
+    // The March run sweeps the 1,800.00 into the special account, whence the levy is paid.
+    let march = yibao_ledger::YearMonth::parse("2025-03").expect("month");
+    store.run_pooling(&accountant, city, march, march.last_day()).await.expect("the March run");
+    let close = store.close_year(&accountant, city, 2025, crate::closing::YearEndOptions::default()).await.expect("2025 closes");
+    assert_eq!(close.record.levy_total_fen, yuan(180).get());
+
+    let request = LegacyRequest {
+        scheme: "resident".into(),
+        county: X.into(),
+        established_on: "2026-01-01".into(),
+        opening_gap_fen: yuan(10_000).get(),
+        paid_into_adjustment_fen: None,
+        terms: TermsIn::Instalments { end: "2028-12-31".into(), minimum_per_year: vec![(2026, 3_000), (2027, 3_000)] },
+    };
+    let refused = store.establish_legacy_deficit(&clerk(X), region(X), request.clone()).await;
+    assert!(matches!(refused, Err(StoreError::OutsideRegion { .. })), "{refused:?}");
+    let view = store.establish_legacy_deficit(&accountant, city, request.clone()).await.expect("established");
+    assert_eq!((view.opening_gap_fen, view.offset_fen, view.gap_fen), (yuan(10_000).get(), yuan(180).get(), yuan(9_820).get()));
+    let instalments: Vec<(&str, i64)> = view.instalments.iter().map(|(due, _, cumulative)| (due.as_str(), *cumulative)).collect();
+    assert_eq!(instalments, [("2026-12-31", yuan(2_946).get()), ("2027-12-31", yuan(5_892).get()), ("2028-12-31", yuan(9_820).get())]);
+    assert!(matches!(store.establish_legacy_deficit(&accountant, city, request).await, Err(StoreError::Exists(_))), "once");
+
+    let repaid = store
+        .record_legacy_repayment(&accountant, city, FundScheme::Resident, region(X), date!(2026 - 06 - 30), yuan(2_000), "R1")
+        .await
+        .expect("repays");
+    assert_eq!((repaid.paid_fen, repaid.owed_fen), (yuan(2_000).get(), yuan(7_820).get()));
+    assert!(repaid.missed.is_empty(), "nothing is due before 31 December 2026");
+    let views = store.legacy_deficits(region(X), date!(2027 - 01 - 01)).await.expect("the county reads its own");
+    assert_eq!(views.len(), 1);
+    assert_eq!(views[0].owed_fen, yuan(7_820).get());
+    assert_eq!(views[0].missed, [("2026-12-31".to_owned(), yuan(946).get())], "the missed instalment is flagged");
+    assert!(store.legacy_deficits(region("419921"), date!(2027 - 01 - 01)).await.expect("another county").is_empty());
+    let verification = crate::verify_books(&*store).await.expect("verify");
+    assert!(verification.breaches.is_empty(), "{:?}", verification.breaches);
+}

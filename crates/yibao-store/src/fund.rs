@@ -289,6 +289,35 @@ pub trait FundStore: Send + Sync + 'static {
     /// The handovers of the city of `scope`.
     fn handovers(&self, scope: RegionCode) -> impl Future<Output = Result<Vec<crate::handover::Inventory>, StoreError>> + Send;
 
+    /// Establishes a county's legacy deficit once (R-FND-6): its offset from the adjustment
+    /// fund and the receivable from county finance posted, the request kept.
+    fn establish_legacy_deficit(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        request: crate::legacy::LegacyRequest,
+    ) -> impl Future<Output = Result<crate::legacy::LegacyView, StoreError>> + Send;
+
+    /// Books a repayment (or the city's withholding) of a county's legacy gap.
+    fn record_legacy_repayment(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        scheme: yibao_ledger::FundScheme,
+        county: RegionCode,
+        on: Date,
+        amount_fen: yibao_domain::Fen,
+        reference: &str,
+    ) -> impl Future<Output = Result<crate::legacy::LegacyView, StoreError>> + Send;
+
+    /// Every legacy deficit of counties in `scope`: what each still owes on `as_of`, and any
+    /// missed instalment.
+    fn legacy_deficits(
+        &self,
+        scope: RegionCode,
+        as_of: Date,
+    ) -> impl Future<Output = Result<Vec<crate::legacy::LegacyView>, StoreError>> + Send;
+
     /// The pooling runs of the city of `scope`, newest first.
     fn pooling_runs(&self, scope: RegionCode) -> impl Future<Output = Result<Vec<PoolingRun>, StoreError>> + Send;
 

@@ -21,6 +21,7 @@ mod contribution;
 mod fund;
 pub mod handover;
 mod import;
+pub mod legacy;
 pub mod pooling;
 mod records;
 pub mod stored;
