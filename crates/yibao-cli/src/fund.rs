@@ -22,6 +22,10 @@ pub struct StoreArgs {
     /// A PostgreSQL database instead.
     #[arg(long, env = "YIBAO_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// The policy pack in force (its `fund.*` keys: sweep day, levy ratio, deficit share,
+    /// warning thresholds). Default: the demo city's, as `yibao serve` uses.
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -33,7 +37,8 @@ pub enum PoolCommand {
         /// The month, YYYY-MM.
         #[arg(long)]
         month: String,
-        /// The day of the month the run is dated (the configured sweep day); default the last.
+        /// The day of the month the run is dated; default the pack's `fund.sweep_day`, else
+        /// the month's last day.
         #[arg(long)]
         day: Option<u8>,
         /// The city (default: the only city with books).
@@ -57,12 +62,14 @@ pub enum FundCommand {
     Close {
         #[arg(long)]
         year: i32,
-        /// The levy's share of collected pooled income, e.g. 10%.
-        #[arg(long, default_value = "10%")]
-        levy: String,
-        /// City finance's share of a deficit left to finance when the county met its targets.
-        #[arg(long, default_value = "50%")]
-        city_share: String,
+        /// The levy's share of collected pooled income, e.g. 10%; default the pack's
+        /// `fund.adjustment_levy_ratio`, else 10%.
+        #[arg(long)]
+        levy: Option<String>,
+        /// City finance's share of a deficit left to finance when the county met its
+        /// targets; default the pack's `fund.deficit_city_share`, else 50%.
+        #[arg(long)]
+        city_share: Option<String>,
         #[arg(long)]
         city: Option<String>,
         #[command(flatten)]
@@ -203,10 +210,15 @@ fn date(flag: &str, text: &str) -> Result<Date, String> {
 pub fn pool(command: &PoolCommand) -> Result<(), String> {
     let PoolCommand::Run { month, day, city: asked, store } = command;
     let month = YearMonth::parse(month).map_err(|e| format!("--month: {e}"))?;
-    let value_date = yibao_store::pooling::run_date(month, *day).map_err(failed)?;
+    let policy = crate::serve::policy_or_demo(store.policy.as_deref())?;
     runtime()?.block_on(async {
         let books = open(store).await?;
         let city = city(&books, asked.as_deref()).await?;
+        let day = match day {
+            Some(day) => Some(*day),
+            None => yibao_store::pooling::sweep_day(&policy, city, month).map_err(failed)?,
+        };
+        let value_date = yibao_store::pooling::run_date(month, day).map_err(failed)?;
         let outcome = books!(&books, run_pooling(&actor(), city, month, value_date)).map_err(failed)?;
         let run = &outcome.run;
         println!(
@@ -250,7 +262,9 @@ pub fn fund(command: &FundCommand) -> Result<(), String> {
                 Ok(())
             })
         }
-        FundCommand::Close { year, levy, city_share, city: asked, store } => close(*year, levy, city_share, asked.as_deref(), store),
+        FundCommand::Close { year, levy, city_share, city: asked, store } => {
+            close(*year, levy.as_deref(), city_share.as_deref(), asked.as_deref(), store)
+        }
         FundCommand::Report { kind, from, to, city, out, store } => {
             report(*kind, from.as_deref(), to.as_deref(), city.as_deref(), out.as_deref(), store)
         }
@@ -283,15 +297,19 @@ pub fn fund(command: &FundCommand) -> Result<(), String> {
     }
 }
 
-fn close(year: i32, levy: &str, city_share: &str, asked: Option<&str>, store: &StoreArgs) -> Result<(), String> {
-    let options = yibao_store::closing::YearEndOptions {
-        levy_ratio_bp: yibao_domain::RatioBp::parse_percent(levy).map_err(|e| format!("--levy: {e}"))?,
-        city_share_when_met_bp: yibao_domain::RatioBp::parse_percent(city_share).map_err(|e| format!("--city-share: {e}"))?,
-        ..yibao_store::closing::YearEndOptions::default()
-    };
+fn close(year: i32, levy: Option<&str>, city_share: Option<&str>, asked: Option<&str>, store: &StoreArgs) -> Result<(), String> {
+    let policy = crate::serve::policy_or_demo(store.policy.as_deref())?;
+    let year_end = time::Date::from_calendar_date(year, time::Month::December, 31).map_err(|e| format!("--year: {e}"))?;
     runtime()?.block_on(async {
         let books = open(store).await?;
         let city = city(&books, asked).await?;
+        let mut options = yibao_store::closing::YearEndOptions::from_policy(&policy, city, year_end).map_err(failed)?;
+        if let Some(levy) = levy {
+            options.levy_ratio_bp = yibao_domain::RatioBp::parse_percent(levy).map_err(|e| format!("--levy: {e}"))?;
+        }
+        if let Some(share) = city_share {
+            options.city_share_when_met_bp = yibao_domain::RatioBp::parse_percent(share).map_err(|e| format!("--city-share: {e}"))?;
+        }
         let outcome = books!(&books, close_year(&actor(), city, year, options)).map_err(failed)?;
         let r = &outcome.record;
         println!(

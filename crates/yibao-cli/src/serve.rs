@@ -38,11 +38,16 @@ pub struct ServeArgs {
     demo_households: u32,
 }
 
+/// The pack at `path`, or the demo city's compiled into the binary.
+pub fn policy_or_demo(path: Option<&std::path::Path>) -> Result<Policy, String> {
+    match path {
+        Some(path) => crate::files::load_policy(path),
+        None => Policy::from_toml("policies/demo-city.toml (embedded)", crate::demo::DEMO_POLICY).map_err(|e| e.to_string()),
+    }
+}
+
 pub fn run(args: ServeArgs) -> Result<(), String> {
-    let policy = match &args.policy {
-        Some(path) => crate::files::load_policy(path)?,
-        None => Policy::from_toml("policies/demo-city.toml (embedded)", crate::demo::DEMO_POLICY).map_err(|e| e.to_string())?,
-    };
+    let policy = policy_or_demo(args.policy.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     runtime.block_on(serve(args, policy))
 }

@@ -37,7 +37,9 @@ fn the_books_are_checked_pooled_reported_and_a_tampered_account_is_named() {
     // of its own yet, so the month cannot be paid: refused, naming the fund, nothing posted.
     let today = time::OffsetDateTime::now_utc().date();
     let month = format!("{:04}-{:02}", today.year(), u8::from(today.month()));
-    let out = yibao(&["pool", "run", "--month", &month, "--data-dir", data_dir]);
+    // Dated on the month's last day, whatever the pack's sweep day: today's settlements are in.
+    let last = time::util::days_in_month(today.month(), today.year()).to_string();
+    let out = yibao(&["pool", "run", "--month", &month, "--day", &last, "--data-dir", data_dir]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
     assert!(text(&out.stderr).contains("ledger.special_account_short"), "{}", text(&out.stderr));
 
@@ -62,11 +64,11 @@ fn the_books_are_checked_pooled_reported_and_a_tampered_account_is_named() {
         ]);
         assert!(out.status.success(), "{fund}: {}", text(&out.stderr));
     }
-    let out = yibao(&["pool", "run", "--month", &month, "--data-dir", data_dir]);
+    let out = yibao(&["pool", "run", "--month", &month, "--day", &last, "--data-dir", data_dir]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("transfers posted") && stdout.contains("归集") && stdout.contains("sweep"), "{stdout}");
-    let again = yibao(&["pool", "run", "--month", &month, "--data-dir", data_dir]);
+    let again = yibao(&["pool", "run", "--month", &month, "--day", &last, "--data-dir", data_dir]);
     assert!(again.status.success() && text(&again.stdout).contains("already run; nothing changed"), "{}", text(&again.stdout));
 
     // The year closes once: the levy, the waterfall, the indicators.

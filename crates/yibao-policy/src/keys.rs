@@ -170,6 +170,13 @@ registry! {
     MaternityLeaveExtraBaby = "maternity.leave_days.extra_baby", Days, [R], MATERNITY, false, "多胞胎每多一婴增加天数", "extra days per additional baby";
     MaternityLeaveMiscarriageEarly = "maternity.leave_days.miscarriage_early", Days, [R], MATERNITY, false, "流产（未满4个月）产假", "leave days, miscarriage before 4 months";
     MaternityLeaveMiscarriageLate = "maternity.leave_days.miscarriage_late", Days, [R], MATERNITY, false, "流产（满4个月）产假", "leave days, miscarriage at 4 months or later";
+    FundSweepDay = "fund.sweep_day", Days, [R], OPTIONAL, false, "收入户归集日", "day of the month the income accounts are swept to the city special account";
+    FundAdjustmentLevyRatio = "fund.adjustment_levy_ratio", Ratio, [R], OPTIONAL, false, "市级调剂金提取比例", "share of collected pooled income levied into the adjustment fund";
+    FundDeficitCityShare = "fund.deficit_city_share", Ratio, [R], OPTIONAL, false, "缺口市级财政分担比例", "city finance's share of a deficit left to finance, for a county that met its targets";
+    FundWarningSurplusRateMin = "fund.warning.surplus_rate_min", Ratio, [R], OPTIONAL, false, "当期结余率预警下限", "current surplus rate below which a fund is warned";
+    FundWarningSurplusRateMax = "fund.warning.surplus_rate_max", Ratio, [R], OPTIONAL, false, "当期结余率预警上限", "current surplus rate above which a fund is warned";
+    FundWarningMonthsMin = "fund.warning.months_min", Months, [R], OPTIONAL, false, "累计结余可支付月数预警下限", "months of spending the accumulated surplus covers, below which a fund is warned";
+    FundWarningMonthsMax = "fund.warning.months_max", Months, [R], OPTIONAL, false, "累计结余可支付月数预警上限", "months of spending the accumulated surplus covers, above which a fund is warned";
 }
 
 impl ParamKey {

@@ -31,7 +31,8 @@ fn date(field: &str, text: &str) -> Result<Date, ApiError> {
 pub struct PoolingRunIn {
     /// `2026-05`.
     month: String,
-    /// The day of the month the run is dated (the configured sweep day); default the last.
+    /// The day of the month the run is dated; default the policy's `fund.sweep_day`, else
+    /// the month's last day.
     day: Option<u8>,
 }
 
@@ -46,7 +47,11 @@ pub(crate) async fn run_pooling(
 ) -> Result<Response, ApiError> {
     let (_, _, scope) = caller.staff(FUND_WRITERS)?;
     let month = YearMonth::parse(&input.month).map_err(|e| ApiError::bad_request("fund.bad_month", e.to_string()))?;
-    let value_date = yibao_store::pooling::run_date(month, input.day)?;
+    let day = match input.day {
+        Some(day) => Some(day),
+        None => yibao_store::pooling::sweep_day(&state.policy, scope.city(), month)?,
+    };
+    let value_date = yibao_store::pooling::run_date(month, day)?;
     let outcome = store!(state, run_pooling(&actor(&caller, &headers), scope, month, value_date))?;
     let status = if outcome.ran_now { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, axum::Json(outcome)).into_response())
@@ -70,7 +75,11 @@ pub(crate) async fn preview_pooling(
 ) -> Result<Response, ApiError> {
     let (_, _, scope) = caller.staff(FUND_READERS)?;
     let month = YearMonth::parse(&query.month).map_err(|e| ApiError::bad_request("fund.bad_month", e.to_string()))?;
-    let value_date = yibao_store::pooling::run_date(month, query.day)?;
+    let day = match query.day {
+        Some(day) => Some(day),
+        None => yibao_store::pooling::sweep_day(&state.policy, scope.city(), month)?,
+    };
+    let value_date = yibao_store::pooling::run_date(month, day)?;
     Ok(axum::Json(store!(state, preview_pooling(scope, month, value_date))?.run).into_response())
 }
 
@@ -84,10 +93,11 @@ pub(crate) async fn pooling_runs(State(state): State<AppState>, caller: Caller) 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct YearCloseIn {
     year: i32,
-    /// The levy's share of collected pooled income; default `10%`.
+    /// The levy's share of collected pooled income; default the policy's
+    /// `fund.adjustment_levy_ratio`, else `10%`.
     levy: Option<String>,
     /// City finance's share of a deficit left to finance when the county met its targets;
-    /// default `50%`.
+    /// default the policy's `fund.deficit_city_share`, else `50%`.
     city_share: Option<String>,
     /// Each county's targets and results (R-ENR-6); a county without counts as having met them.
     #[serde(default)]
@@ -109,10 +119,12 @@ pub(crate) async fn close_year(
         None => Ok(default),
         Some(t) => yibao_domain::RatioBp::parse_percent(t).map_err(|e| ApiError::bad_request("fund.bad_ratio", format!("{field}: {e}"))),
     };
-    let defaults = yibao_store::closing::YearEndOptions::default();
     if !(2000..=2100).contains(&input.year) {
         return Err(ApiError::bad_request("fund.bad_year", "year is between 2000 and 2100"));
     }
+    let year_end = Date::from_calendar_date(input.year, time::Month::December, 31)
+        .map_err(|e| ApiError::bad_request("fund.bad_year", e.to_string()))?;
+    let defaults = yibao_store::closing::YearEndOptions::from_policy(&state.policy, scope.city(), year_end)?;
     let options = yibao_store::closing::YearEndOptions {
         levy_ratio_bp: ratio("levy", input.levy.as_deref(), defaults.levy_ratio_bp)?,
         city_share_when_met_bp: ratio("city_share", input.city_share.as_deref(), defaults.city_share_when_met_bp)?,

@@ -377,10 +377,12 @@ async fn funds_flow(api: &Api) {
     // The settlement is dated today: run this month.
     let today = time::OffsetDateTime::now_utc().date();
     let month = format!("{:04}-{:02}", today.year(), u8::from(today.month()));
-    let run = json!({ "month": month });
+    // Dated on the month's last day, whatever the pack's sweep day: today's settlement is in.
+    let last = time::util::days_in_month(today.month(), today.year());
+    let run = json!({ "month": month, "day": last });
     assert_eq!(api.call("POST", "/api/funds/pooling-runs", Auth::Token(&east_clerk), Some(run.clone())).await.0, StatusCode::FORBIDDEN);
     let (status, preview) =
-        api.call("GET", &format!("/api/funds/pooling-runs/preview?month={month}"), Auth::Token(&accountant), None).await;
+        api.call("GET", &format!("/api/funds/pooling-runs/preview?month={month}&day={last}"), Auth::Token(&accountant), None).await;
     assert_eq!(status, StatusCode::OK, "{preview}");
     let (status, first) = api.call("POST", "/api/funds/pooling-runs", Auth::Token(&accountant), Some(run.clone())).await;
     assert_eq!(preview, first["run"], "the preview shows what the run then does");

@@ -58,6 +58,63 @@ impl Default for YearEndOptions {
     }
 }
 
+fn policy_failed(e: yibao_policy::LookupError) -> StoreError {
+    StoreError::Invalid(format!("the policy in force: {e}"))
+}
+
+/// A whole-number parameter the pack may leave out: `None` when it has no entry for the
+/// region; an entry that does not cover `on` is an error (a gap in the pack).
+pub(crate) fn optional_count(
+    policy: &yibao_policy::Policy,
+    key: yibao_policy::ParamKey,
+    region: RegionCode,
+    on: Date,
+) -> Result<Option<u32>, StoreError> {
+    let query = yibao_policy::Query { region: Some(region), ..yibao_policy::Query::default() };
+    if policy.entry_for(key, &query).is_none() {
+        return Ok(None);
+    }
+    policy.count(key, &query, on).map(|found| Some(found.value)).map_err(policy_failed)
+}
+
+fn optional_ratio(
+    policy: &yibao_policy::Policy,
+    key: yibao_policy::ParamKey,
+    region: RegionCode,
+    on: Date,
+) -> Result<Option<RatioBp>, StoreError> {
+    let query = yibao_policy::Query { region: Some(region), ..yibao_policy::Query::default() };
+    if policy.entry_for(key, &query).is_none() {
+        return Ok(None);
+    }
+    policy.ratio(key, &query, on).map(|found| Some(found.value)).map_err(policy_failed)
+}
+
+impl YearEndOptions {
+    /// The options the policy in force for `city` on `on` sets (`fund.adjustment_levy_ratio`,
+    /// `fund.deficit_city_share`, `fund.warning.*`), the defaults where it is silent, and
+    /// the pack's rounding.
+    pub fn from_policy(policy: &yibao_policy::Policy, city: RegionCode, on: Date) -> Result<YearEndOptions, StoreError> {
+        use yibao_policy::ParamKey as K;
+        let defaults = YearEndOptions::default();
+        let months = |key| optional_count(policy, key, city, on).map(|m| m.map(|m| i64::from(m) * 100));
+        let rate = |key| optional_ratio(policy, key, city, on).map(|r| r.map(|r| i64::from(r.get())));
+        let common = WarningThresholds::COMMON;
+        Ok(YearEndOptions {
+            levy_ratio_bp: optional_ratio(policy, K::FundAdjustmentLevyRatio, city, on)?.unwrap_or(defaults.levy_ratio_bp),
+            city_share_when_met_bp: optional_ratio(policy, K::FundDeficitCityShare, city, on)?.unwrap_or(defaults.city_share_when_met_bp),
+            rounding: policy.rounding,
+            targets: Vec::new(),
+            thresholds: WarningThresholds {
+                surplus_rate_min_bp: rate(K::FundWarningSurplusRateMin)?.or(common.surplus_rate_min_bp),
+                surplus_rate_max_bp: rate(K::FundWarningSurplusRateMax)?.or(common.surplus_rate_max_bp),
+                months_min_centi: months(K::FundWarningMonthsMin)?.or(common.months_min_centi),
+                months_max_centi: months(K::FundWarningMonthsMax)?.or(common.months_max_centi),
+            },
+        })
+    }
+}
+
 /// What a backend reads for a close.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct YearEndInputs {
@@ -422,6 +479,30 @@ pub fn plan_interest(inputs: &InterestInputs) -> Result<(Vec<InterestLine>, Vec<
 mod tests {
     use super::*;
     use time::macros::date;
+
+    #[test]
+    fn the_policy_in_force_sets_the_close_and_the_sweep_day() {
+        let policy = yibao_policy::Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).unwrap();
+        let city = RegionCode::parse("419900").unwrap();
+        let options = YearEndOptions::from_policy(&policy, city, date!(2026 - 12 - 31)).unwrap();
+        assert_eq!((options.levy_ratio_bp.get(), options.city_share_when_met_bp.get()), (1_000, 5_000));
+        assert_eq!(
+            options.thresholds,
+            WarningThresholds {
+                surplus_rate_min_bp: Some(0),
+                surplus_rate_max_bp: None,
+                months_min_centi: Some(600),
+                months_max_centi: Some(900)
+            }
+        );
+        let month = yibao_ledger::YearMonth::parse("2026-02").unwrap();
+        assert_eq!(crate::pooling::sweep_day(&policy, city, month).unwrap(), Some(25));
+        // A pack without fund keys: the defaults.
+        let silent = yibao_policy::Policy::from_toml("cq-2009.toml", include_str!("../../../policies/cq-2009.toml")).unwrap();
+        let chongqing = RegionCode::parse("500100").unwrap();
+        assert_eq!(YearEndOptions::from_policy(&silent, chongqing, date!(2026 - 12 - 31)).unwrap().levy_ratio_bp, DEFAULT_LEVY_RATIO_BP);
+        assert_eq!(crate::pooling::sweep_day(&silent, chongqing, month).unwrap(), None);
+    }
 
     #[test]
     fn interest_accrues_on_each_days_closing_balance() {

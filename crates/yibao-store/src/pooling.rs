@@ -198,6 +198,13 @@ fn unit_of_step(transfer: &Transfer, city: RegionCode) -> RegionCode {
     transfer.id.as_str().split('/').nth(3).and_then(|code| RegionCode::parse(code).ok()).unwrap_or(city)
 }
 
+/// The day of the month the policy in force for `city` sweeps on (`fund.sweep_day`), if it
+/// says; a day past the month's end means its last day.
+pub fn sweep_day(policy: &yibao_policy::Policy, city: RegionCode, month: YearMonth) -> Result<Option<u8>, StoreError> {
+    let day = crate::closing::optional_count(policy, yibao_policy::ParamKey::FundSweepDay, city, month.first_day())?;
+    Ok(day.map(|d| u8::try_from(d.min(u32::from(month.last_day().day()))).unwrap_or(28)))
+}
+
 /// The value date of a run of `month` on `day` of it, or on its last day.
 pub fn run_date(month: YearMonth, day: Option<u8>) -> Result<Date, StoreError> {
     match day {
