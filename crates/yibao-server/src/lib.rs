@@ -12,6 +12,7 @@ pub mod auth;
 mod console;
 mod error;
 mod funds;
+mod reforms;
 mod routes;
 
 use std::sync::Arc;

@@ -482,6 +482,34 @@ async fn funds_flow(api: &Api) {
     assert_eq!((status, check["sound"].as_bool()), (StatusCode::OK, Some(true)), "{check}");
 }
 
+/// Issue 6: the reform what-if over HTTP: the same synthetic city-year under the demo pack
+/// and under "tier-3 inpatient +5 points"; the pooled fund pays more, patients less.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reform_is_simulated_beside_the_baseline() {
+    let api = setup("reform").await;
+    let accountant = api.sign_in("accountant").await;
+    let reform = include_str!("../../../examples/reforms/tier3-inpatient-plus5.toml");
+    let body = json!({ "reform": reform, "insured": 2_000, "seed": 3 });
+    let east_clerk = api.sign_in("east.clerk").await;
+    assert_eq!(api.call("POST", "/api/reforms/simulations", Auth::Token(&east_clerk), Some(body.clone())).await.0, StatusCode::FORBIDDEN);
+    let (status, result) = api.call("POST", "/api/reforms/simulations", Auth::Token(&accountant), Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{result}");
+    assert_eq!((result["insured"].as_u64(), result["seed"].as_u64()), (Some(2_000), Some(3)));
+    let total = |what: &str| result["totals"].as_array().expect("totals").iter().find(|t| t[0] == what).cloned().expect(what);
+    let hifp = total("hifp");
+    assert!(hifp[2].as_i64() > hifp[1].as_i64(), "the pooled fund pays more under the reform: {hifp}");
+    let out_of_pocket = total("out_of_pocket");
+    assert!(out_of_pocket[2].as_i64() < out_of_pocket[1].as_i64(), "patients pay less: {out_of_pocket}");
+    assert!(result["balancing_income"].as_array().is_some_and(|b| !b.is_empty()));
+    let (status, bad) =
+        api.call("POST", "/api/reforms/simulations", Auth::Token(&accountant), Some(json!({ "reform": "[reform]\nname = 1" }))).await;
+    assert_eq!((status, bad["code"].as_str()), (StatusCode::BAD_REQUEST, Some("reform.invalid")), "{bad}");
+    let (status, bad) = api
+        .call("POST", "/api/reforms/simulations", Auth::Token(&accountant), Some(json!({ "reform": reform, "insured": 10_000_000 })))
+        .await;
+    assert_eq!((status, bad["code"].as_str()), (StatusCode::BAD_REQUEST, Some("reform.bad_size")));
+}
+
 async fn settle_flow(api: &Api) {
     enrol_both(api).await;
     let body = json!({ "person_id": EAST_PERSON, "claim": claim("C-1", "H41992100007") });
@@ -578,6 +606,7 @@ async fn the_openapi_document_lists_every_route_and_docs_are_served() {
         "/api/funds/handovers/{reference}/confirmation",
         "/api/funds/legacy-deficits",
         "/api/funds/legacy-deficits/{scheme}/{county}/repayments",
+        "/api/reforms/simulations",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is documented");
     }

@@ -39,7 +39,7 @@ pub use person::Person;
 pub use reform::{Reform, ReformError, apply_reform};
 pub use rng::{SplitMix64, mix64};
 pub use sim::{
-    AccountMemo, FUNDS, Financing, FundLine, GroupTotals, Layer, LayerTotals, Payer, Population, Refusal, SimError, SimOptions, SimResult,
-    UnitLine, render, render_comparison, simulate,
+    AccountMemo, BalancingIncome, Comparison, FUNDS, Financing, FundLine, FundUnitChange, GroupTotals, Layer, LayerTotals, Payer,
+    Population, Refusal, SimError, SimOptions, SimResult, UnitLine, comparison, render, render_comparison, simulate,
 };
 pub use stream::{Block, Chunks};

@@ -39,7 +39,7 @@ use yibao_ledger::{DEFAULT_LEVY_RATIO_BP, FundScheme, Ledger};
 use yibao_policy::{ParamKey, Policy, Query};
 
 pub use books::{FundLine, UnitLine};
-pub use report::{render, render_comparison};
+pub use report::{BalancingIncome, Comparison, FundUnitChange, comparison, render, render_comparison};
 pub use tally::{AccountMemo, FUNDS, GroupTotals, Layer, LayerTotals, Payer, Population, Refusal};
 
 use crate::city::{City, Config};

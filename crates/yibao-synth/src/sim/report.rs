@@ -356,3 +356,124 @@ pub fn render_comparison(base: &SimResult, reform: &SimResult, name: &str) -> St
     }
     out
 }
+
+/// The reform beside the baseline as data, for the API and the console's charts: the same
+/// figures as [`render_comparison`], amounts in fen.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Comparison {
+    pub reform: String,
+    pub insured: u64,
+    pub seed: u64,
+    pub claims: u64,
+    pub baseline_policy: String,
+    /// `(what, baseline, reform)`: funds paid on claims and each layer, and patients'
+    /// out-of-pocket.
+    pub totals: Vec<(String, i64, i64)>,
+    /// Fund spending per scheme and county (the city's total as unit `all`).
+    pub spending: Vec<FundUnitChange>,
+    /// `(group, baseline, reform)`: out-of-pocket per person a year by assistance group.
+    pub out_of_pocket_per_person: Vec<(String, i64, i64)>,
+    /// Income per insured person a year that would balance each fund.
+    pub balancing_income: Vec<BalancingIncome>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct FundUnitChange {
+    pub fund: String,
+    pub unit: String,
+    pub spending_baseline_fen: i64,
+    pub spending_reform_fen: i64,
+    pub surplus_rate_baseline_bp: Option<i64>,
+    pub surplus_rate_reform_bp: Option<i64>,
+    pub months_covered_baseline_centi: Option<i64>,
+    pub months_covered_reform_centi: Option<i64>,
+    pub closing_baseline_fen: i64,
+    pub closing_reform_fen: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct BalancingIncome {
+    pub fund: String,
+    pub persons: u64,
+    pub income_now_fen: i64,
+    pub balancing_baseline_fen: i64,
+    pub balancing_reform_fen: i64,
+}
+
+/// The comparison of two results of the same city (see [`render_comparison`]).
+#[must_use]
+pub fn comparison(base: &SimResult, reform: &SimResult, name: &str) -> Comparison {
+    let (b, r) = (base.totals(), reform.totals());
+    let totals = [
+        ("funds", b.funds, r.funds),
+        ("hifp", b.hifp, r.hifp),
+        ("hifmi", b.hifmi, r.hifmi),
+        ("hifob", b.hifob, r.hifob),
+        ("maf", b.maf, r.maf),
+        ("oth", b.oth, r.oth),
+        ("out_of_pocket", b.account + b.cash, r.account + r.cash),
+    ]
+    .into_iter()
+    .map(|(what, x, y)| (what.to_owned(), x.get(), y.get()))
+    .collect();
+    let mut spending = Vec::new();
+    for (bf, rf) in base.funds.iter().zip(&reform.funds) {
+        if bf.by_layer.is_empty() {
+            continue;
+        }
+        for (bl, rl) in bf.units.iter().chain(std::iter::once(&bf.total)).zip(rf.units.iter().chain(std::iter::once(&rf.total))) {
+            let is_total = std::ptr::eq(bl, &bf.total);
+            spending.push(FundUnitChange {
+                fund: bf.fund.scheme.as_str().to_owned(),
+                unit: if is_total { "all".to_owned() } else { bl.unit.to_string() },
+                spending_baseline_fen: bl.spending.get(),
+                spending_reform_fen: rl.spending.get(),
+                surplus_rate_baseline_bp: bl.surplus_rate_bp,
+                surplus_rate_reform_bp: rl.surplus_rate_bp,
+                months_covered_baseline_centi: bl.months_covered_centi,
+                months_covered_reform_centi: rl.months_covered_centi,
+                closing_baseline_fen: bl.closing.get(),
+                closing_reform_fen: rl.closing.get(),
+            });
+        }
+    }
+    let groups = ["none", "destitute", "dibao", "low-income", "impoverished-by-illness"];
+    let out_of_pocket_per_person = groups
+        .iter()
+        .zip(&base.groups)
+        .zip(&reform.groups)
+        .map(|((name, bg), rg)| {
+            (
+                (*name).to_owned(),
+                per(bg.totals.account + bg.totals.cash, bg.persons).get(),
+                per(rg.totals.account + rg.totals.cash, rg.persons).get(),
+            )
+        })
+        .collect();
+    let balancing_income = base
+        .funds
+        .iter()
+        .zip(&reform.funds)
+        .filter_map(|(bf, rf)| {
+            let persons = covered(base, bf.fund.scheme);
+            (!bf.by_layer.is_empty() && persons > 0).then(|| BalancingIncome {
+                fund: bf.fund.scheme.as_str().to_owned(),
+                persons,
+                income_now_fen: per(rf.total.own_income, persons).get(),
+                balancing_baseline_fen: per(bf.total.spending, persons).get(),
+                balancing_reform_fen: per(rf.total.spending, persons).get(),
+            })
+        })
+        .collect();
+    Comparison {
+        reform: name.to_owned(),
+        insured: base.config.insured,
+        seed: base.config.seed,
+        claims: base.claims(),
+        baseline_policy: base.policy.clone(),
+        totals,
+        spending,
+        out_of_pocket_per_person,
+        balancing_income,
+    }
+}
