@@ -2,12 +2,12 @@
 // Started by crates/yibao-server/tests/browser.rs against a server on 127.0.0.1 with a
 // fresh SQLite store and these accounts (see that file):
 //   east.clerk / west.clerk (enrolment clerks of counties 419921 / 419922),
-//   east.claims (claims officer, 419921), auditor and admin (city), institution H41992100007 with
-//   API key key-east.
+//   east.claims (claims officer, 419921), funds (fund accountant, city), auditor and admin
+//   (city), institution H41992100007 with API key key-east.
 // Usage: node console.mjs <base-url> <screenshot-dir>
 // Every page is written to <screenshot-dir>/NN-name.png on every run. Exit 0 = all passed.
 
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -17,6 +17,8 @@ if (!base || !shots) {
   process.exit(2);
 }
 mkdirSync(shots, { recursive: true });
+// Numbers shift when pages are added: an earlier run's screenshots would mislead a reviewer.
+for (const old of readdirSync(shots).filter((f) => /^\d\d-.*\.png$/.test(f))) unlinkSync(join(shots, old));
 
 /** A national ID with its GB 11643 check digit. */
 function nationalId(prefix17) {
@@ -159,6 +161,71 @@ try {
   await shot(page, 'slip-print');
   await page.pdf({ path: join(shots, 'slip.pdf'), format: 'A4', printBackground: true });
   await page.emulateMedia({ media: 'screen' });
+
+  // ---- the fund accountant runs the month the claim was settled in ----
+  // Settlements are dated on the day they are settled, so the claim is in this month's run.
+  const today = new Date();
+  const month = `${today.getUTCFullYear()}-${String(today.getUTCMonth() + 1).padStart(2, '0')}`;
+  const accountant = await signIn(browser, 'funds');
+  page = accountant.page;
+  await page.goto(`${base}/console/funds/pooling`);
+  await shot(page, 'pooling');
+  await page.fill('#month', month);
+  // Dated today: the demo policy sweeps on the 25th, and a claim settled after it would
+  // wait for next month's run.
+  await page.fill('#day', String(today.getUTCDate()));
+  await submit(page, '#preview-button');
+  // The clerk's 200 yuan of contributions cannot pay the claim: the refusal is shown next
+  // to the month field until the fund's opening balance is booked.
+  check(await page.locator('#month-error').isVisible(), `the short special account is shown next to the month (${await page.locator('#month-error').innerText()})`);
+  await shot(page, 'pooling-refused');
+  for (const [scheme, reference] of [['resident', 'OB-RES-1'], ['resident-critical-illness', 'OB-CI-1']]) {
+    await page.goto(`${base}/console/funds/receipts`);
+    await page.selectOption('#kind', 'opening-balance');
+    await page.selectOption('#scheme', scheme);
+    await page.fill('#unit', '419921');
+    await page.fill('#amount', '100000.00');
+    await page.fill('#reference', reference);
+    await submit(page, '#receipt-form button[type=submit]');
+    check((await page.locator('.notice').innerText()).length > 0, `the ${scheme} fund's opening balance is booked`);
+  }
+  await shot(page, 'receipts');
+  await page.goto(`${base}/console/funds/pooling`);
+  await page.fill('#month', month);
+  // Dated today: the demo policy sweeps on the 25th, and a claim settled after it would
+  // wait for next month's run.
+  await page.fill('#day', String(today.getUTCDate()));
+  await submit(page, '#preview-button');
+  const preview = await page.locator('#preview').innerText();
+  check(preview.includes('institution:H41992100007'), 'the preview shows the payment to the hospital');
+  await shot(page, 'pooling-preview');
+  await submit(page, '#run-button');
+  check(page.url().startsWith(`${base}/console/funds/pooling/${month}`), 'running the month leads to its record');
+  const record = await page.locator('#run-record').innerText();
+  check(record.includes('institution:H41992100007') && (await page.locator('.notice').innerText()).length > 0, "the run's record shows the hospital's payment");
+  await shot(page, 'pooling-run');
+  await page.goto(`${base}/console/funds?month=${month}`);
+  check((await page.locator('#statement-table').innerText()).includes('419921'), "the statement lists the east county's fund rows");
+  await page.waitForSelector('#chart-fund-flows svg');
+  await shot(page, 'fund-statement');
+  const csv = await page.request.get(`${base}/console/funds/statement.csv?month=${month}`);
+  check(csv.ok() && csv.headers()['content-type'].startsWith('text/csv'), 'the statement downloads as CSV');
+  await page.goto(`${base}/console/funds/accounts`);
+  check(!(await page.locator('#fund-totals').innerText()).includes('不平衡'), 'every fund balances in the trial balance');
+  await shot(page, 'fund-accounts');
+  await page.goto(`${base}/console/funds/year-end`);
+  // This year, so the record has the claim's county in it (a demo: the bureau closes a
+  // year after it ends).
+  await page.fill('#year', String(today.getUTCFullYear()));
+  await submit(page, '#close-form button[type=submit]');
+  check(page.url().startsWith(`${base}/console/funds/year-end/`), 'closing a year leads to its record');
+  await shot(page, 'year-end-record');
+  await page.goto(`${base}/console/funds/year-end`);
+  await shot(page, 'year-end');
+  await page.goto(`${base}/console`);
+  check(await page.locator('#dashboard-funds').isVisible(), 'the dashboard shows the fund balances');
+  await page.waitForSelector('#chart-fund-balances svg');
+  await shot(page, 'dashboard-funds');
 
   // ---- the west county's clerk cannot open the east county's person by URL ----
   const west = await signIn(browser, 'west.clerk');

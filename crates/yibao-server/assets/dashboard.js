@@ -29,6 +29,13 @@
       yAxis: [{ type: 'value', minInterval: 1, name: l['chart-settled'] }, { type: 'value', name: l['chart-fund-pay'] }],
       series: [{ name: l['chart-settled'], type: 'bar', barMaxWidth: 40, data: data.settled }, { name: l['chart-fund-pay'], type: 'line', yAxisIndex: 1, data: data.fund_pay.map(Number) }]
     });
+    var balances = init('chart-fund-balances');
+    if (balances && data.funds) balances.setOption({
+      animation: false, tooltip: { trigger: 'axis' }, legend: { top: 0, data: [l['chart-fund-balance']] },
+      grid: { left: 16, right: 40, top: 40, bottom: 28, containLabel: true },
+      xAxis: { type: 'value' }, yAxis: { type: 'category', data: data.funds },
+      series: [{ name: l['chart-fund-balance'], type: 'bar', barMaxWidth: 28, data: data.fund_balance.map(Number), itemStyle: { color: '#2e7d32' } }]
+    });
   }
   // Loaded at the end of the dashboard's content, after the data block: on a full page load
   // and when a boosted menu link swaps the page in.

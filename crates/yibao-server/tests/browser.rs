@@ -53,6 +53,7 @@ async fn seeded_store(dir: &Path) -> SqliteStore {
         ("west.clerk", Role::EnrolmentClerk, "419922"),
         ("east.claims", Role::ClaimsOfficer, "419921"),
         ("auditor", Role::Auditor, "419900"),
+        ("funds", Role::FundAccountant, "419900"),
     ] {
         let staff = NewStaff {
             username: username.into(),

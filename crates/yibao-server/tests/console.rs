@@ -2,7 +2,9 @@
 //! the demo city's policy: sign-in with a cookie session, expiry, CSRF, menus per role, a
 //! county clerk kept out of another county's person (R-GEO-2), household enrolment through
 //! the form, field errors next to their fields, tier change with the day its benefits
-//! start, settlement, slip and reversal, the language switch, and the two catalogues.
+//! start, settlement, slip and reversal, the language switch, the two catalogues, and the
+//! fund books' pages (pooling preview, refusal, receipt, run and record; statements kept
+//! to a county's own rows; the trial balance; the year-end close).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -123,6 +125,8 @@ async fn setup(name: &str) -> Console {
         ("west.clerk", Role::EnrolmentClerk, "419922"),
         ("east.claims", Role::ClaimsOfficer, "419921"),
         ("auditor", Role::Auditor, "419900"),
+        ("funds", Role::FundAccountant, "419900"),
+        ("east.funds", Role::FundAccountant, "419921"),
     ] {
         let staff = NewStaff {
             username: username.into(),
@@ -508,4 +512,224 @@ async fn the_city_administrator_manages_staff_accounts_and_institutions() {
     assert!(list.body.contains("已暂停"), "{}", list.body);
     let (status, _) = console.api("GET", "/api/settlements/H41992100007/none", "key-east", json!(null)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// This month, `YYYY-MM`: settlements are dated on the day they are settled.
+fn this_month() -> String {
+    let today = time::OffsetDateTime::now_utc().date();
+    format!("{:04}-{:02}", today.year(), u8::from(today.month()))
+}
+
+/// Enrols a person of `region` through the clerk's form and settles a claim for them
+/// through the API as the east county's hospital; the funds' share in yuan.
+async fn settle_a_claim(console: &Console, clerk: &str, person: &str, household: &str) -> String {
+    assert_eq!(enrol(console, clerk, household, "419921", &[(person, "孙东")]).await.status, StatusCode::SEE_OTHER);
+    let claim = json!({ "claim_id": "P-1", "institution_code": "H41992100007", "institution_level": "secondary", "kind": "inpatient",
+        "admission_date": "2026-03-02", "discharge_date": "2026-03-08", "diagnosis": "K35.900", "referral": true,
+        "lines": [{ "code": "XA10BAE010A001010100315", "quantity": 2, "unit_price": "2500.00" }] });
+    let (status, settled) = console.api("POST", "/api/settlements", "key-east", json!({ "person_id": person, "claim": claim })).await;
+    assert_eq!(status, StatusCode::CREATED, "{settled}");
+    settled["settlement"]["fund_pay_sumamt"].as_str().expect("fund pay").to_owned()
+}
+
+/// Books an opening balance through the receipts form as `cookie`.
+async fn book_opening_balance(console: &Console, cookie: &str, scheme: &str, amount: &str, reference: &str) -> Page {
+    let form = console.get("/console/funds/receipts", cookie).await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    let token = csrf(&form.body);
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let fields = [
+        ("_csrf", token.as_str()),
+        ("kind", "opening-balance"),
+        ("scheme", scheme),
+        ("unit", "419921"),
+        ("amount", amount),
+        ("date", today.as_str()),
+        ("reference", reference),
+    ];
+    console.post("/console/funds/receipts", cookie, &fields).await
+}
+
+#[tokio::test]
+async fn the_fund_accountant_previews_and_runs_a_month_and_its_record_shows_the_payment() {
+    let console = setup("pooling").await;
+    let clerk = console.sign_in("east.clerk").await;
+    let fund_pay = settle_a_claim(&console, &clerk, &national_id("41992119630415003"), "HH-E-20").await;
+    let month = this_month();
+    // Dated today: the demo policy sweeps on the 25th, and a claim settled after it would
+    // wait for next month's run.
+    let day = time::OffsetDateTime::now_utc().day().to_string();
+    let funds = console.sign_in("funds").await;
+    let home = console.get("/console", &funds).await.body;
+    assert!(home.contains("href=\"/console/funds/pooling\"") && home.contains("href=\"/console/funds\""), "{home}");
+
+    // Nothing was collected: the special account cannot pay, and the preview says so next
+    // to the month field, with the store's message.
+    let short = console.get(&format!("/console/funds/pooling?month={month}&day={day}"), &funds).await;
+    assert_eq!(short.status, StatusCode::BAD_REQUEST, "{}", short.body);
+    let refusal = element_text(&short.body, "month-error").expect("the refusal next to the month field");
+    assert!(refusal.contains("财政专户资金不足"), "{refusal}");
+    assert!(!short.body.contains("id=\"run-form\""));
+
+    // A bad receipt is refused next to its field; a good one is booked.
+    let bad = book_opening_balance(&console, &funds, "resident", "-5", "OB-BAD").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&bad.body, "amount-error").is_some(), "{}", bad.body);
+    for (scheme, reference) in [("resident", "OB-RES-1"), ("resident-critical-illness", "OB-CI-1")] {
+        let booked = book_opening_balance(&console, &funds, scheme, "100000.00", reference).await;
+        assert_eq!(
+            (booked.status, booked.location.as_str()),
+            (StatusCode::SEE_OTHER, "/console/funds/receipts?done=booked"),
+            "{}",
+            booked.body
+        );
+    }
+
+    let preview = console.get(&format!("/console/funds/pooling?month={month}&day={day}"), &funds).await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
+    assert!(preview.body.contains("institution:H41992100007") && preview.body.contains("100000.00"), "{}", preview.body);
+    assert!(preview.body.contains("支付"), "the notes are shown in Chinese");
+    assert!(!preview.body.contains(" / "), "only the Chinese half of each note is shown");
+    assert!(preview.body.contains("id=\"run-form\"") && !preview.body.contains("本月已执行过"), "{}", preview.body);
+    let token = csrf(&preview.body);
+    // A preview changes nothing.
+    assert!(console.get("/console/funds/pooling", &funds).await.body.contains(&console_no_runs()));
+
+    let ran = console.post("/console/funds/pooling", &funds, &[("_csrf", &token), ("month", &month), ("day", &day)]).await;
+    assert_eq!(ran.status, StatusCode::SEE_OTHER, "{}", ran.body);
+    assert_eq!(ran.location, format!("/console/funds/pooling/{month}?done=ran"));
+    let record = console.get(&ran.location, &funds).await;
+    assert_eq!(record.status, StatusCode::OK);
+    let payments: Vec<&str> = record.body.split("<tr class=\"payment\">").skip(1).collect();
+    assert!(!payments.is_empty(), "{}", record.body);
+    assert!(payments.iter().all(|row| row.contains("institution:H41992100007")));
+    // What the hospital is paid over the funds is what the funds paid on its claim.
+    let paid_fen: i64 = payments
+        .iter()
+        .map(|row| {
+            let cell = row.split("<td class=\"num\">").nth(1).and_then(|c| c.split('<').next()).expect("amount");
+            let (yuan, fen) = cell.split_once('.').expect("two decimals");
+            yuan.parse::<i64>().expect("yuan") * 100 + fen.parse::<i64>().expect("fen")
+        })
+        .sum();
+    let (yuan, fen) = fund_pay.split_once('.').expect("two decimals");
+    assert_eq!(paid_fen, yuan.parse::<i64>().expect("yuan") * 100 + fen.parse::<i64>().expect("fen"));
+
+    // In English, the notes' English halves and the funds' English names.
+    let english = console.get(&format!("/console/funds/pooling/{month}"), &format!("{funds}; yibao_lang=en")).await;
+    assert!(english.body.contains("payment: the expenditure account of 419921 pays institution:H41992100007"), "{}", english.body);
+    assert!(english.body.contains("Resident basic medical insurance fund") && !english.body.contains("支出户"), "{}", english.body);
+
+    // The statement counts the month's disbursement once (it leaves the special account
+    // once, then moves on from the city's expenditure account to the county's).
+    let csv = console.get(&format!("/console/funds/statement.csv?month={month}"), &funds).await;
+    let row = format!("城乡居民基本医疗保险基金,419921,0.00,{fund_pay},0.00,{fund_pay},{fund_pay},0.00");
+    assert!(csv.body.contains(&row), "{}", csv.body);
+
+    // A month runs once: running it again leads to the first run's record.
+    let again = console.post("/console/funds/pooling", &funds, &[("_csrf", &token), ("month", &month), ("day", &day)]).await;
+    assert_eq!(again.location, format!("/console/funds/pooling/{month}?done=had-run"));
+    let list = console.get("/console/funds/pooling", &funds).await;
+    assert!(list.body.contains(&format!("href=\"/console/funds/pooling/{month}\"")));
+    let previewed_again = console.get(&format!("/console/funds/pooling?month={month}&day={day}"), &funds).await;
+    assert!(previewed_again.body.contains("本月已执行过") && !previewed_again.body.contains("id=\"run-form\""));
+    // The trial balance balances per fund; the auditor reads it but may not run a month.
+    let auditor = console.sign_in("auditor").await;
+    let accounts = console.get("/console/funds/accounts", &auditor).await;
+    assert_eq!(accounts.status, StatusCode::OK);
+    assert!(accounts.body.contains("平衡") && !accounts.body.contains("不平衡"), "{}", accounts.body);
+    let token = csrf(&accounts.body);
+    let refused = console.post("/console/funds/pooling", &auditor, &[("_csrf", &token), ("month", &month)]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    // The dashboard shows the special accounts' balances.
+    let home = console.get("/console", &funds).await.body;
+    assert!(home.contains("id=\"dashboard-funds\"") && home.contains("resident@419900"), "{home}");
+}
+
+/// The empty-list cell of the pooling runs' table.
+fn console_no_runs() -> String {
+    "<tr><td colspan=\"5\">暂无数据</td></tr>".to_owned()
+}
+
+#[tokio::test]
+async fn staff_who_do_not_keep_the_books_get_403_on_the_fund_pages() {
+    let console = setup("funds-roles").await;
+    let clerk = console.sign_in("east.clerk").await;
+    let home = console.get("/console", &clerk).await.body;
+    assert!(!home.contains("href=\"/console/funds"), "{home}");
+    for path in [
+        "/console/funds",
+        "/console/funds?month=2026-11",
+        "/console/funds/statement.csv?month=2026-11",
+        "/console/funds/pooling",
+        "/console/funds/pooling?month=2026-11",
+        "/console/funds/accounts",
+        "/console/funds/year-end",
+        "/console/funds/receipts",
+    ] {
+        assert_eq!(console.get(path, &clerk).await.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let token = csrf(&console.get("/console/people", &clerk).await.body);
+    for path in ["/console/funds/pooling", "/console/funds/year-end", "/console/funds/receipts"] {
+        let page = console.post(path, &clerk, &[("_csrf", &token), ("month", "2026-11"), ("year", "2025")]).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_county_fund_accountant_reads_only_its_own_countys_statement() {
+    let console = setup("funds-scope").await;
+    for (clerk, region, household, prefix) in
+        [("east.clerk", "419921", "HH-E-30", "41992119700101003"), ("west.clerk", "419922", "HH-W-30", "41992219700101004")]
+    {
+        let cookie = console.sign_in(clerk).await;
+        let person = national_id(prefix);
+        assert_eq!(enrol(&console, &cookie, household, region, &[(&person, "钱")]).await.status, StatusCode::SEE_OTHER);
+        let token = csrf(&console.get(&format!("/console/people/{person}"), &cookie).await.body);
+        let fields = [("_csrf", token.as_str()), ("kind", "resident"), ("period", "2026"), ("paid", "200.00")];
+        let paid = console.post(&format!("/console/people/{person}/contributions"), &cookie, &fields).await;
+        assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.body);
+    }
+    let period = "/console/funds?from=2026-01-01&to=2026-12-31";
+    let admin = console.sign_in("admin").await;
+    let city = console.get(period, &admin).await;
+    assert_eq!(city.status, StatusCode::OK);
+    assert!(city.body.contains("<td>419921</td>") && city.body.contains("<td>419922</td>"), "{}", city.body);
+    assert!(city.body.contains("200.00"));
+
+    let east = console.sign_in("east.funds").await;
+    let statement = console.get(period, &east).await;
+    assert_eq!(statement.status, StatusCode::OK);
+    assert!(statement.body.contains("<td>419921</td>") && !statement.body.contains("419922"), "{}", statement.body);
+    let csv = console.get("/console/funds/statement.csv?from=2026-01-01&to=2026-12-31", &east).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.body.contains("419921,200.00") && !csv.body.contains("419922"), "{}", csv.body);
+    // Pooling, the trial balance, the close and receipts are the city's.
+    assert!(!statement.body.contains("href=\"/console/funds/pooling\""));
+    for path in ["/console/funds/pooling", "/console/funds/accounts", "/console/funds/year-end", "/console/funds/receipts"] {
+        assert_eq!(console.get(path, &east).await.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    // A bad period is shown next to its field.
+    let bad = console.get("/console/funds?from=2026-12-31&to=2026-01-01", &east).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&bad.body, "to-error").is_some());
+}
+
+#[tokio::test]
+async fn a_year_is_closed_once_through_the_form() {
+    let console = setup("year-end").await;
+    let funds = console.sign_in("funds").await;
+    let form = console.get("/console/funds/year-end", &funds).await;
+    assert_eq!(form.status, StatusCode::OK);
+    let token = csrf(&form.body);
+    let bad = console.post("/console/funds/year-end", &funds, &[("_csrf", &token), ("year", "1999"), ("levy", "ten")]).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&bad.body, "year-error").is_some() && element_text(&bad.body, "levy-error").is_some(), "{}", bad.body);
+    let closed = console.post("/console/funds/year-end", &funds, &[("_csrf", &token), ("year", "2025"), ("levy", "")]).await;
+    assert_eq!((closed.status, closed.location.as_str()), (StatusCode::SEE_OTHER, "/console/funds/year-end/2025"), "{}", closed.body);
+    let record = console.get(&closed.location, &funds).await;
+    assert_eq!(record.status, StatusCode::OK);
+    assert!(record.body.contains("10.00%"), "{}", record.body);
+    let list = console.get("/console/funds/year-end", &funds).await;
+    assert!(list.body.contains("href=\"/console/funds/year-end/2025\""));
 }

@@ -7,7 +7,9 @@
 //! one audit entry in its own transaction, R-SYS-6), read through `Store::audit_entries`,
 //! plus `ContributionStore::arrears`. That walks the whole trail per view; a store method
 //! returning these totals per county and per day would replace it. Fund balances and
-//! early-warning indicators come with the fund books.
+//! For city-level staff who read the fund books, the dashboard adds each fund's fiscal
+//! special account balance (财政专户, R-FND-1, from the trial balance) and the warnings of
+//! the latest year-end close (R-FND-4).
 
 use std::collections::BTreeMap;
 
@@ -16,11 +18,13 @@ use axum::extract::State;
 use axum::response::Response;
 use serde::Serialize;
 use serde_json::Value;
-use yibao_store::{ContributionStore, Store, StoreError};
+use yibao_store::{ContributionStore, FundStore, Store, StoreError};
 
 use super::audit::regions_in_scope;
+use super::funds::fund_name;
+use super::funds::year_end::{CloseWarning, latest_warnings};
 use super::i18n::Lang;
-use super::page::{Page, render, store_error_page, yuan};
+use super::page::{FUND_READERS, Page, render, store_error_page, yuan};
 use super::session::ConsoleUser;
 use crate::{AppState, store};
 
@@ -134,6 +138,49 @@ struct ChartData {
     days: Vec<String>,
     settled: Vec<i64>,
     fund_pay: Vec<String>,
+    funds: Vec<String>,
+    fund_balance: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct FundBalanceRow {
+    pub fund: String,
+    pub name: String,
+    pub balance_yuan: String,
+}
+
+/// What the dashboard shows of the fund books: `None` for staff who do not read them.
+#[derive(Debug)]
+pub struct FundPanel {
+    pub balances: Vec<FundBalanceRow>,
+    /// The year of the latest close, if any.
+    pub close_year: Option<i32>,
+    pub warnings: Vec<CloseWarning>,
+}
+
+/// Each fund's special account balance and the latest close's warnings, for city-level
+/// staff who read the fund books (the store refuses the books to a county's scope).
+async fn fund_panel(state: &AppState, user: &ConsoleUser) -> Result<Option<(FundPanel, Vec<(String, i64)>)>, StoreError> {
+    if user.region.level() != yibao_domain::RegionLevel::City || !user.may(FUND_READERS) {
+        return Ok(None);
+    }
+    let lang = user.lang;
+    let accounts = store!(state, fund_accounts(user.region))?;
+    let specials: Vec<(String, i64)> = accounts
+        .iter()
+        .filter(|a| a.key().kind == yibao_ledger::AccountKind::FiscalSpecial)
+        .map(|a| (a.key().fund.to_string(), a.balance_fen().get()))
+        .collect();
+    let balances = specials
+        .iter()
+        .map(|(fund, fen)| FundBalanceRow { fund: fund.clone(), name: fund_name(lang, fund), balance_yuan: yuan(*fen) })
+        .collect();
+    let closes = store!(state, year_closes(user.region))?;
+    let (close_year, warnings) = match latest_warnings(lang, &closes) {
+        Some((year, warnings)) => (Some(year), warnings),
+        None => (None, Vec::new()),
+    };
+    Ok(Some((FundPanel { balances, close_year, warnings }, specials)))
 }
 
 #[derive(Template)]
@@ -145,6 +192,7 @@ struct DashboardTemplate {
     days: Vec<DayRow>,
     chart_json: String,
     truncated: bool,
+    funds: Option<FundPanel>,
 }
 
 /// `paid / due` in tenths of a percent, rounded down, as text; `—` when nothing was due.
@@ -157,7 +205,10 @@ fn share(paid_fen: i64, due_fen: i64) -> String {
 }
 
 fn chart_labels(lang: Lang) -> BTreeMap<&'static str, String> {
-    ["chart-enrolled", "chart-due", "chart-paid", "chart-settled", "chart-fund-pay"].into_iter().map(|k| (k, lang.t(k))).collect()
+    ["chart-enrolled", "chart-due", "chart-paid", "chart-settled", "chart-fund-pay", "chart-fund-balance"]
+        .into_iter()
+        .map(|k| (k, lang.t(k)))
+        .collect()
 }
 
 pub async fn show(State(state): State<AppState>, user: ConsoleUser) -> Response {
@@ -199,6 +250,11 @@ pub async fn show(State(state): State<AppState>, user: ConsoleUser) -> Response 
             fund_pay_yuan: yuan(d.fund_pay_fen),
         })
         .collect();
+    let (funds, specials) = match fund_panel(&state, &user).await {
+        Ok(Some((panel, specials))) => (Some(panel), specials),
+        Ok(None) => (None, Vec::new()),
+        Err(error) => return store_error_page(lang, &error),
+    };
     let chart = ChartData {
         labels: chart_labels(lang),
         counties: totals.counties.keys().cloned().collect(),
@@ -208,11 +264,13 @@ pub async fn show(State(state): State<AppState>, user: ConsoleUser) -> Response 
         days: recent.iter().map(|(day, _)| (*day).clone()).collect(),
         settled: recent.iter().map(|(_, d)| d.settled).collect(),
         fund_pay: recent.iter().map(|(_, d)| yuan(d.fund_pay_fen)).collect(),
+        funds: specials.iter().map(|(fund, _)| fund_name(lang, fund)).collect(),
+        fund_balance: specials.iter().map(|(_, fen)| yuan(*fen)).collect(),
     };
     // Inside a <script type="application/json"> block: `<` is escaped so no value can
     // close the element.
     let chart_json = serde_json::to_string(&chart).unwrap_or_else(|_| "{}".into()).replace('<', "\\u003c");
-    render(&DashboardTemplate { page, year, counties, days, chart_json, truncated: totals.truncated })
+    render(&DashboardTemplate { page, year, counties, days, chart_json, truncated: totals.truncated, funds })
 }
 
 #[cfg(test)]

@@ -10,9 +10,9 @@
 //!
 //! Layout: `page.rs` (menu per role, layout data, errors, money, pagination), `session.rs`
 //! (cookie session, CSRF), `i18n.rs` (catalogues), `assets.rs`, then one module per menu
-//! section.
+//! section (`funds/` holds the fund books' pages, R-FND-1…5).
 //!
-//! Adding a page (the fund books' pages, for instance):
+//! Adding a page:
 //! 1. a row in [`page::MENU`] (`id`, `href`, label key, the roles that see it);
 //! 2. a handler taking `ConsoleUser` that starts with `Page::guard(&user, "<id>", "<title
 //!    key>", "<path>")`, reads the store with `user.region` as scope, and renders a
@@ -31,6 +31,7 @@ mod audit;
 mod claims;
 mod contributions;
 mod dashboard;
+mod funds;
 mod i18n;
 mod login;
 mod page;
@@ -67,6 +68,14 @@ pub fn router() -> Router<AppState> {
         .route("/console/claims/{institution}/{claim_id}/reversal", post(claims::reverse))
         .route("/console/policy", get(policy::in_force))
         .route("/console/policy/diff", get(policy::diff))
+        .route("/console/funds", get(funds::statement::show))
+        .route("/console/funds/statement.csv", get(funds::statement::csv))
+        .route("/console/funds/pooling", get(funds::pooling::show).post(funds::pooling::run))
+        .route("/console/funds/pooling/{month}", get(funds::pooling::record))
+        .route("/console/funds/accounts", get(funds::accounts::show))
+        .route("/console/funds/year-end", get(funds::year_end::show).post(funds::year_end::close))
+        .route("/console/funds/year-end/{year}", get(funds::year_end::record))
+        .route("/console/funds/receipts", get(funds::receipts::form).post(funds::receipts::book))
         .route("/console/audit", get(audit::trail))
         .route("/console/audit/verify", get(audit::verify))
         .route("/console/staff", get(admin::staff).post(admin::create_staff))

@@ -31,6 +31,10 @@ pub const REVERSERS: &[Role] = &[Role::ClaimsOfficer, Role::CityAdministrator];
 pub const AUDITORS: &[Role] = &[Role::Auditor, Role::CityAdministrator];
 /// Staff accounts and designated institutions.
 pub const ADMINISTRATORS: &[Role] = &[Role::CityAdministrator];
+/// Read the fund books (as the API's `GET /api/funds/…`): statements, runs, closes.
+pub const FUND_READERS: &[Role] = &[Role::FundAccountant, Role::Auditor, Role::CityAdministrator];
+/// Act on the fund books: run a month's pooling, close a year, book a receipt.
+pub const FUND_WRITERS: &[Role] = &[Role::FundAccountant, Role::CityAdministrator];
 
 /// One menu section: where it lives, its label's catalogue key, who sees it.
 #[derive(Debug)]
@@ -39,20 +43,42 @@ pub struct Section {
     pub href: &'static str,
     pub label: &'static str,
     pub roles: &'static [Role],
+    /// Shown only to city-level staff: pooling, the whole books and the year-end close
+    /// are the city's (R-FND-2); the store refuses a county's scope anyway.
+    pub city_only: bool,
+}
+
+impl Section {
+    const fn new(id: &'static str, href: &'static str, label: &'static str, roles: &'static [Role]) -> Section {
+        Section { id, href, label, roles, city_only: false }
+    }
+
+    const fn city(id: &'static str, href: &'static str, label: &'static str, roles: &'static [Role]) -> Section {
+        Section { id, href, label, roles, city_only: true }
+    }
+
+    fn shown_to(&self, user: &ConsoleUser) -> bool {
+        user.may(self.roles) && (!self.city_only || user.region.level() == yibao_domain::RegionLevel::City)
+    }
 }
 
 /// The console's menu, in display order.
 pub const MENU: &[Section] = &[
-    Section { id: "dashboard", href: "/console", label: "menu-dashboard", roles: ALL_STAFF },
-    Section { id: "people", href: "/console/people", label: "menu-people", roles: ALL_STAFF },
-    Section { id: "enrol", href: "/console/households/new", label: "menu-enrol", roles: ENROLMENT },
-    Section { id: "contributions", href: "/console/contributions", label: "menu-contributions", roles: CONTRIBUTIONS },
-    Section { id: "arrears", href: "/console/arrears", label: "menu-arrears", roles: ARREARS },
-    Section { id: "claims", href: "/console/claims", label: "menu-claims", roles: CLAIMS },
-    Section { id: "policy", href: "/console/policy", label: "menu-policy", roles: ALL_STAFF },
-    Section { id: "audit", href: "/console/audit", label: "menu-audit", roles: AUDITORS },
-    Section { id: "staff", href: "/console/staff", label: "menu-staff", roles: ADMINISTRATORS },
-    Section { id: "institutions", href: "/console/institutions", label: "menu-institutions", roles: ADMINISTRATORS },
+    Section::new("dashboard", "/console", "menu-dashboard", ALL_STAFF),
+    Section::new("people", "/console/people", "menu-people", ALL_STAFF),
+    Section::new("enrol", "/console/households/new", "menu-enrol", ENROLMENT),
+    Section::new("contributions", "/console/contributions", "menu-contributions", CONTRIBUTIONS),
+    Section::new("arrears", "/console/arrears", "menu-arrears", ARREARS),
+    Section::new("claims", "/console/claims", "menu-claims", CLAIMS),
+    Section::new("policy", "/console/policy", "menu-policy", ALL_STAFF),
+    Section::new("funds", "/console/funds", "menu-funds", FUND_READERS),
+    Section::city("pooling", "/console/funds/pooling", "menu-pooling", FUND_READERS),
+    Section::city("fund-accounts", "/console/funds/accounts", "menu-fund-accounts", FUND_READERS),
+    Section::city("year-end", "/console/funds/year-end", "menu-year-end", FUND_READERS),
+    Section::city("receipts", "/console/funds/receipts", "menu-receipts", FUND_WRITERS),
+    Section::new("audit", "/console/audit", "menu-audit", AUDITORS),
+    Section::new("staff", "/console/staff", "menu-staff", ADMINISTRATORS),
+    Section::new("institutions", "/console/institutions", "menu-institutions", ADMINISTRATORS),
 ];
 
 #[derive(Debug)]
@@ -81,7 +107,7 @@ impl Page {
     /// The page of `section` for `user`, or the 403 page if the user's role may not see it.
     #[expect(clippy::result_large_err, reason = "the error is the response itself, built once per request and returned at once")]
     pub fn guard(user: &ConsoleUser, section: &'static str, title_key: &str, here: &str) -> Result<Page, Response> {
-        let allowed = MENU.iter().find(|s| s.id == section).is_some_and(|s| user.may(s.roles));
+        let allowed = MENU.iter().find(|s| s.id == section).is_some_and(|s| s.shown_to(user));
         if !allowed {
             return Err(error_page(user.lang, StatusCode::FORBIDDEN, "error-forbidden", None));
         }
@@ -99,7 +125,7 @@ impl Page {
             region: user.region.to_string(),
             menu: MENU
                 .iter()
-                .filter(|s| user.may(s.roles))
+                .filter(|s| s.shown_to(user))
                 .map(|s| MenuLink { href: s.href, label: lang.t(s.label), active: s.id == section })
                 .collect(),
             csrf: user.csrf.clone(),
