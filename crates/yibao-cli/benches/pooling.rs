@@ -100,7 +100,7 @@ fn main() {
             state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
             let fund = funds[(state >> 60) as usize % 2];
             let county = counties[((state >> 40) % u64::from(COUNTIES)) as usize];
-            let amount = 100 + ((state >> 20) % 500_000) as i64;
+            let amount = 100 + ((state >> 20) % 100_000) as i64;
             let (debit, credit, reason, cause_kind) = if n % 10 == 0 {
                 (
                     AccountKey::of_unit(fund, county, AccountKind::Income),

@@ -100,7 +100,10 @@ async fn serve(args: ServeArgs, policy: Policy) -> Result<(), String> {
     let state = AppState { store: Arc::new(backend), policy: Arc::new(policy) };
     let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
-    println!("Yibao is serving {} on http://{address}/api/ (docs: http://{address}/api/docs/)", state.policy.name);
+    println!(
+        "Yibao is serving {} on http://{address}/api/ (docs: http://{address}/api/docs/); the staff console is http://{address}/console/",
+        state.policy.name
+    );
     println!("data: {path}");
     if let Some(city) = &demo {
         println!("demo logins (POST /api/session; demo only):");

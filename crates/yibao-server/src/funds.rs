@@ -304,18 +304,14 @@ pub(crate) async fn record_legacy_repayment(
 ) -> Result<Response, ApiError> {
     let (_, _, scope) = caller.staff(FUND_WRITERS)?;
     let county = RegionCode::parse(&county).map_err(|e| ApiError::bad_request("fund.bad_unit", e.to_string()))?;
-    let view = store!(
-        state,
-        record_legacy_repayment(
-            &actor(&caller, &headers),
-            scope,
-            scheme("scheme", &fund)?,
-            county,
-            date("on", &input.on)?,
-            input.amount,
-            &input.reference
-        )
-    )?;
+    let repayment = yibao_store::legacy::LegacyRepayment {
+        scheme: scheme("scheme", &fund)?,
+        county,
+        on: date("on", &input.on)?,
+        amount_fen: input.amount,
+        reference: input.reference,
+    };
+    let view = store!(state, record_legacy_repayment(&actor(&caller, &headers), scope, repayment))?;
     Ok(axum::Json(view).into_response())
 }
 

@@ -16,7 +16,7 @@ use yibao_store::closing::{
     InterestInputs, InterestLine, YearEndInputs, YearEndOptions, YearEndRecord, plan_interest, plan_year_end, special_history, year_bounds,
 };
 use yibao_store::handover::{HandoverRequest, Inventory, check_confirmation, handover_entries, inventory};
-use yibao_store::legacy::{LegacyRequest, LegacyView, establish, repayment_entry, view as legacy_view};
+use yibao_store::legacy::{LegacyRepayment, LegacyRequest, LegacyView, establish, repayment_entry, view as legacy_view};
 use yibao_store::pooling::{Outstanding, PoolingInputs, PoolingRun, plan_pooling};
 use yibao_store::{Actor, Budget, FundReceipt, FundStore, Movement, PoolingOutcome, StoreError, YearEndOutcome, check_scope, city_of};
 
@@ -751,13 +751,10 @@ impl FundStore for PostgresStore {
         &self,
         actor: &Actor,
         scope: RegionCode,
-        scheme: FundScheme,
-        county: RegionCode,
-        on: Date,
-        amount_fen: yibao_domain::Fen,
-        reference: &str,
+        repayment: LegacyRepayment,
     ) -> Result<LegacyView, StoreError> {
         let city = city_of(scope)?;
+        let LegacyRepayment { scheme, county, on, amount_fen, reference } = repayment;
         let mut tx = self.write().await?;
         let text: Option<String> = sqlx::query_scalar(
             "SELECT request FROM legacy_deficits WHERE region_code = $1 AND fund_scheme = $2 AND unit_code = $3 FOR UPDATE",
@@ -771,7 +768,7 @@ impl FundStore for PostgresStore {
         let request: LegacyRequest =
             from_json(&text.ok_or_else(|| StoreError::Invalid(format!("no legacy deficit of {county} in {scheme}")))?)?;
         let (schedule, _) = legacy_of(&mut tx, city, &request).await?;
-        let entry = repayment_entry(&schedule, on, amount_fen, reference)?;
+        let entry = repayment_entry(&schedule, on, amount_fen, &reference)?;
         post(&mut tx, &actor.at_text(), std::slice::from_ref(&entry)).await?;
         let (schedule, repayments) = legacy_of(&mut tx, city, &request).await?;
         let view = legacy_view(&schedule, &repayments, on)?;

@@ -10,7 +10,7 @@ use yibao_store::closing::{
     InterestInputs, InterestLine, YearEndInputs, YearEndOptions, YearEndRecord, plan_interest, plan_year_end, special_history, year_bounds,
 };
 use yibao_store::handover::{HandoverRequest, Inventory, check_confirmation, handover_entries, inventory};
-use yibao_store::legacy::{LegacyRequest, LegacyView, establish, repayment_entry, view as legacy_view};
+use yibao_store::legacy::{LegacyRepayment, LegacyRequest, LegacyView, establish, repayment_entry, view as legacy_view};
 use yibao_store::pooling::{Outstanding, PoolingInputs, PoolingRun, plan_pooling};
 use yibao_store::stored::{from_json, json, region_of, scope_bounds};
 use yibao_store::{Actor, Budget, FundReceipt, FundStore, Movement, PoolingOutcome, StoreError, YearEndOutcome, check_scope, city_of};
@@ -623,15 +623,12 @@ impl FundStore for SqliteStore {
         &self,
         actor: &Actor,
         scope: RegionCode,
-        scheme: FundScheme,
-        county: RegionCode,
-        on: Date,
-        amount_fen: yibao_domain::Fen,
-        reference: &str,
+        repayment: LegacyRepayment,
     ) -> Result<LegacyView, StoreError> {
-        let (actor, reference) = (actor.clone(), reference.to_owned());
+        let actor = actor.clone();
         self.write(move |conn| {
             let city = city_of(scope)?;
+            let LegacyRepayment { scheme, county, on, amount_fen, reference } = repayment;
             let request = stored_legacy(conn, city, scheme, county)?;
             let (schedule, _) = legacy_of(conn, city, &request)?;
             let entry = repayment_entry(&schedule, on, amount_fen, &reference)?;

@@ -634,9 +634,7 @@ mod tests {
         let again = post_onto(stored.clone(), transfers.clone(), &opening).unwrap();
         assert_eq!(again, Posting::default());
         // A settlement paying 100.01 from a 100.00 account is refused, and writes nothing.
-        let mut settlement = Settlement::default();
-        settlement.insutype = "310";
-        settlement.acct_pay = Fen::new(10_001);
+        let mut settlement = Settlement { insutype: "310", acct_pay: Fen::new(10_001), ..Settlement::default() };
         let entries = settlement_entries(unit, "H41992100001", "C-1", person, &settlement, on).unwrap();
         assert!(matches!(
             post_onto(stored.clone(), transfers.clone(), &entries),

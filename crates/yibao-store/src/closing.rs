@@ -364,6 +364,10 @@ pub fn plan_year_end(inputs: &YearEndInputs) -> Result<(YearEndRecord, Vec<Entry
     Ok((record, entries))
 }
 
+/// One fund's special account over a period: its balance the day before, and its net
+/// change on each day that had one.
+pub type SpecialHistory = (FundScheme, i64, Vec<(Date, i64)>);
+
 /// Interest credited to each fund separately (分别计息, R-SCH-2): on the daily balance of
 /// its fiscal special account over a period, at the annual rate in force, actual days over
 /// 365, rounded once per fund by the books' rounding rule.
@@ -376,7 +380,7 @@ pub struct InterestInputs {
     pub rounding: Rounding,
     /// Per fund: the special account's balance at the end of the day before `from`, and
     /// its net change on each day of the period that had one.
-    pub funds: Vec<(FundScheme, i64, Vec<(Date, i64)>)>,
+    pub funds: Vec<SpecialHistory>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -391,7 +395,7 @@ pub struct InterestLine {
 /// Per fund: the special account's balance before `from` and its net change on each day
 /// of `from..=to`, from its net change per fund and day as a backend sums it.
 #[must_use]
-pub fn special_history(daily: &[(FundScheme, Date, i64)], from: Date) -> Vec<(FundScheme, i64, Vec<(Date, i64)>)> {
+pub fn special_history(daily: &[(FundScheme, Date, i64)], from: Date) -> Vec<SpecialHistory> {
     let mut funds: BTreeMap<FundScheme, (i64, Vec<(Date, i64)>)> = BTreeMap::new();
     for &(scheme, day, change) in daily {
         let line = funds.entry(scheme).or_default();

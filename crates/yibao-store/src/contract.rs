@@ -1134,7 +1134,17 @@ pub async fn run_legacy<S: Store + crate::ContributionStore + crate::FundStore>(
     assert!(matches!(store.establish_legacy_deficit(&accountant, city, request).await, Err(StoreError::Exists(_))), "once");
 
     let repaid = store
-        .record_legacy_repayment(&accountant, city, FundScheme::Resident, region(X), date!(2026 - 06 - 30), yuan(2_000), "R1")
+        .record_legacy_repayment(
+            &accountant,
+            city,
+            crate::legacy::LegacyRepayment {
+                scheme: FundScheme::Resident,
+                county: region(X),
+                on: date!(2026 - 06 - 30),
+                amount_fen: yuan(2_000),
+                reference: "R1".into(),
+            },
+        )
         .await
         .expect("repays");
     assert_eq!((repaid.paid_fen, repaid.owed_fen), (yuan(2_000).get(), yuan(7_820).get()));

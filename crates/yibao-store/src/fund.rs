@@ -3,6 +3,7 @@
 //! other read: a city's staff see its funds; a county's staff see the movements its own
 //! business caused and nothing of other counties (R-GEO-2).
 
+use std::collections::BTreeMap;
 use std::future::Future;
 
 use serde::Serialize;
@@ -85,6 +86,9 @@ pub struct BudgetExecution {
     pub spending_executed_bp: Option<i64>,
 }
 
+/// A fund and unit as movements and budgets name them: (fund scheme, unit code).
+type FundUnitKey = (String, String);
+
 /// Every budget of `year` in `scope` with its execution month by month (R-FND-3), up to
 /// `through_month` (12 for the final accounts).
 pub async fn budget_execution<S: FundStore>(
@@ -94,11 +98,10 @@ pub async fn budget_execution<S: FundStore>(
     through_month: u8,
 ) -> Result<Vec<BudgetExecution>, StoreError> {
     let budgets = store.budgets(scope, year).await?;
-    let mut monthly: std::collections::BTreeMap<(String, String), Vec<(u8, i64, i64)>> = std::collections::BTreeMap::new();
-    let (mut income_so_far, mut spending_so_far): (
-        std::collections::BTreeMap<(String, String), i64>,
-        std::collections::BTreeMap<(String, String), i64>,
-    ) = Default::default();
+    // Keyed by (fund scheme, unit).
+    let mut monthly: BTreeMap<FundUnitKey, Vec<(u8, i64, i64)>> = BTreeMap::new();
+    let mut income_so_far: BTreeMap<FundUnitKey, i64> = BTreeMap::new();
+    let mut spending_so_far: BTreeMap<FundUnitKey, i64> = BTreeMap::new();
     for month in 1..=through_month.min(12) {
         let ym = YearMonth::new(year, month).ok_or_else(|| StoreError::Invalid(format!("{year}-{month:02} is not a month")))?;
         for m in store.fund_movements(scope, ym.first_day(), ym.last_day()).await? {
@@ -303,11 +306,7 @@ pub trait FundStore: Send + Sync + 'static {
         &self,
         actor: &Actor,
         scope: RegionCode,
-        scheme: yibao_ledger::FundScheme,
-        county: RegionCode,
-        on: Date,
-        amount_fen: yibao_domain::Fen,
-        reference: &str,
+        repayment: crate::legacy::LegacyRepayment,
     ) -> impl Future<Output = Result<crate::legacy::LegacyView, StoreError>> + Send;
 
     /// Every legacy deficit of counties in `scope`: what each still owes on `as_of`, and any

@@ -105,6 +105,17 @@ pub fn repayment_entry(schedule: &LegacySchedule, on: Date, amount_fen: Fen, ref
     Ok(Entry { unit: schedule.county, transfer: planned.transfer })
 }
 
+/// A repayment (or the city's withholding) of a county's legacy gap, as booked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LegacyRepayment {
+    pub scheme: FundScheme,
+    pub county: RegionCode,
+    pub on: Date,
+    pub amount_fen: Fen,
+    /// The voucher: 1 to 40 printable ASCII characters, no `/`; the same again is a replay.
+    pub reference: String,
+}
+
 /// What a county owes of its legacy deficit on a day, as the bureau reads it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LegacyView {
