@@ -197,6 +197,17 @@ async fn post_batch(tx: &mut PgConnection, posted_at: &str, entries: &[Entry]) -
     Ok(())
 }
 
+/// Takes the city's books lock for the rest of the transaction: pooling runs, closes,
+/// interest and handovers of one city run one at a time, so none reads half of another.
+async fn lock_city_books(tx: &mut PgConnection, city: RegionCode) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('pooling:' || $1))")
+        .bind(city.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
 /// The transfers a business record caused, in posting order.
 pub(crate) async fn entries_caused_by(tx: &mut PgConnection, city: RegionCode, kind: &str, id: &str) -> Result<Vec<Entry>, StoreError> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -404,11 +415,7 @@ impl FundStore for PostgresStore {
         let mut tx = self.write().await?;
         // One close per city at a time; the pooling runs share the lock, so a close never
         // reads half of a run.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('pooling:' || $1))")
-            .bind(&city_text)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        lock_city_books(&mut tx, city).await?;
         let earlier: Option<String> = sqlx::query_scalar("SELECT result FROM year_closes WHERE region_code = $1 AND year = $2")
             .bind(&city_text)
             .bind(year)
@@ -472,11 +479,7 @@ impl FundStore for PostgresStore {
         let city = city_of(scope)?;
         let mut tx = self.write().await?;
         // Under the city's pooling lock: no run moves the special accounts meanwhile.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('pooling:' || $1))")
-            .bind(city.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        lock_city_books(&mut tx, city).await?;
         let inputs = InterestInputs {
             city,
             from,
@@ -524,11 +527,7 @@ impl FundStore for PostgresStore {
         let mut tx = self.write().await?;
         // One run per city at a time: the run's row is claimed first, so a second run of the
         // same month waits here and then finds the first one's record.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('pooling:' || $1))")
-            .bind(&city_text)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        lock_city_books(&mut tx, city).await?;
         let earlier: Option<String> = sqlx::query_scalar("SELECT result FROM pooling_runs WHERE region_code = $1 AND month = $2")
             .bind(&city_text)
             .bind(&month_text)
@@ -629,11 +628,7 @@ impl FundStore for PostgresStore {
         let city = city_of(scope)?;
         request.check()?;
         let mut tx = self.write().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('pooling:' || $1))")
-            .bind(city.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        lock_city_books(&mut tx, city).await?;
         let (accounts, transfers, later) = fund_state(&mut tx, Fund::new(request.from, city), request.cut_off).await?;
         if later > 0 {
             return Err(StoreError::Invalid(format!(
@@ -666,11 +661,7 @@ impl FundStore for PostgresStore {
     async fn confirm_handover(&self, actor: &Actor, scope: RegionCode, reference: &str, checksum: &str) -> Result<Inventory, StoreError> {
         let city = city_of(scope)?;
         let mut tx = self.write().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('pooling:' || $1))")
-            .bind(city.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        lock_city_books(&mut tx, city).await?;
         let stored: Option<String> =
             sqlx::query_scalar("SELECT inventory FROM fund_handovers WHERE region_code = $1 AND reference = $2 FOR UPDATE")
                 .bind(city.to_string())
@@ -680,13 +671,7 @@ impl FundStore for PostgresStore {
                 .map_err(backend)?;
         let mut signed: Inventory =
             from_json(&stored.ok_or_else(|| StoreError::Invalid(format!("no handover {reference} in city {city}")))?)?;
-        let unreadable = || StoreError::Backend("stored handover unreadable".into());
-        let request = HandoverRequest {
-            from: FundScheme::parse(signed.from_fund.split('@').next().unwrap_or_default()).ok_or_else(unreadable)?,
-            to: FundScheme::parse(signed.to_fund.split('@').next().unwrap_or_default()).ok_or_else(unreadable)?,
-            cut_off: yibao_store::books::date_of(&signed.cut_off)?,
-            reference: signed.reference.clone(),
-        };
+        let request = signed.request()?;
         let (accounts, transfers, _) = fund_state(&mut tx, Fund::new(request.from, city), request.cut_off).await?;
         let recomputed = inventory(city, &request, &accounts, transfers, &signed.prepared_by, &signed.prepared_at);
         check_confirmation(&signed, &recomputed, &actor.who, checksum)?;

@@ -312,14 +312,7 @@ fn confirm_handover_in(
     )?
     .ok_or_else(|| StoreError::Invalid(format!("no handover {reference} in city {city}")))?;
     let mut signed: Inventory = from_json(&stored)?;
-    let request = HandoverRequest {
-        from: FundScheme::parse(signed.from_fund.split('@').next().unwrap_or_default())
-            .ok_or_else(|| StoreError::Backend("stored handover unreadable".into()))?,
-        to: FundScheme::parse(signed.to_fund.split('@').next().unwrap_or_default())
-            .ok_or_else(|| StoreError::Backend("stored handover unreadable".into()))?,
-        cut_off: yibao_store::books::date_of(&signed.cut_off)?,
-        reference: signed.reference.clone(),
-    };
+    let request = signed.request()?;
     let (accounts, transfers, _) = fund_state(conn, Fund::new(request.from, city), request.cut_off)?;
     let recomputed = inventory(city, &request, &accounts, transfers, &signed.prepared_by, &signed.prepared_at);
     check_confirmation(&signed, &recomputed, &actor.who, quoted)?;

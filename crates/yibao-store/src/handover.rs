@@ -85,6 +85,20 @@ pub struct Inventory {
     pub confirmed_at: Option<String>,
 }
 
+impl Inventory {
+    /// The request the inventory was signed for, read back from it.
+    pub fn request(&self) -> Result<HandoverRequest, StoreError> {
+        let unreadable = || StoreError::Backend(format!("stored handover {} unreadable", self.reference));
+        let scheme = |fund: &str| FundScheme::parse(fund.split('@').next().unwrap_or_default()).ok_or_else(unreadable);
+        Ok(HandoverRequest {
+            from: scheme(&self.from_fund)?,
+            to: scheme(&self.to_fund)?,
+            cut_off: crate::books::date_of(&self.cut_off)?,
+            reference: self.reference.clone(),
+        })
+    }
+}
+
 /// Builds the inventory of `from`'s accounts (`accounts`: the fund's, as they stand) with
 /// `transfers` of its transfers, and signs it with its checksum.
 pub fn inventory(
