@@ -320,6 +320,8 @@ impl ContributionStore for PostgresStore {
         contribution: NewContribution,
     ) -> Result<ContributionRecord, StoreError> {
         let mut tx = self.write().await?;
+        // The counter first, as a batch takes it, then the person's row.
+        lock_counters(&mut tx, scope, std::slice::from_ref(&contribution)).await?;
         let mut audits = Audits::default();
         let record = insert_contribution(&mut tx, actor, scope, contribution, &mut audits).await?;
         audits.append(&mut tx, actor).await?;
@@ -340,6 +342,9 @@ impl ContributionStore for PostgresStore {
         lock_counters(&mut tx, scope, &contributions).await?;
         let mut audits = Audits::default();
         let count = contributions.len();
+        // Persons' rows in ascending order, as the settlement writer takes them.
+        let mut contributions = contributions;
+        contributions.sort_by(|a, b| a.person_id.as_str().cmp(b.person_id.as_str()));
         for contribution in contributions {
             insert_contribution(&mut tx, actor, scope, contribution, &mut audits).await?;
         }
@@ -481,6 +486,20 @@ pub(crate) async fn insert_contribution(
         return Err(StoreError::Invalid("amounts may not be negative".into()));
     }
     let region = person_region(tx, scope, &contribution.person_id).await?;
+    // The person's row (after the region's counter, before the accounts): concurrent
+    // payments for one period are counted one after the other, so exactly one completes it.
+    let person = crate::load_person(tx, region, &contribution.person_id, true).await?;
+    let (count, paid_sum): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COALESCE(SUM(paid_fen), 0)::int8 FROM contributions WHERE region_code = $1 AND person_id = $2 AND kind = $3 AND period = $4",
+    )
+    .bind(region.to_string())
+    .bind(contribution.person_id.as_str())
+    .bind(contribution.kind.as_str())
+    .bind(&contribution.period)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(backend)?;
+    let paid_before = (count > 0).then_some(paid_sum);
     let seq: i64 = sqlx::query_scalar(
         "INSERT INTO contribution_seqs (region_code, seq) VALUES ($1, 1) ON CONFLICT (region_code) DO UPDATE SET seq = contribution_seqs.seq + 1 RETURNING seq",
     )
@@ -512,12 +531,10 @@ pub(crate) async fn insert_contribution(
         .execute(&mut **tx)
         .await
         .map_err(backend)?;
-    let entries = yibao_store::books::contribution_entries(&record, actor.at.date())?;
+    let entries = yibao_store::books::contribution_entries(&record, paid_before, actor.at.date())?;
     let credited: yibao_domain::Fen =
         entries.iter().filter(|e| e.transfer.reason == yibao_ledger::Reason::PersonalAccountCredit).map(|e| e.transfer.amount_fen).sum();
     if !credited.is_zero() {
-        // The person's row before the accounts: the lock order of every writer.
-        let person = crate::load_person(tx, region, &record.person_id, true).await?;
         let mut coverage = person.coverage;
         coverage.personal_account_balance += credited;
         crate::save_coverage(tx, actor, region, &record.person_id, &coverage).await?;

@@ -377,6 +377,15 @@ pub(crate) fn insert_contribution(
     }
     let (region, person) = locate(conn, scope, &contribution.person_id)?;
     check_scope(scope, region)?;
+    // What earlier records paid for the same period: the record that completes it brings
+    // the subsidies and the account's share (`contribution_entries`).
+    let paid_before = query_opt(
+        conn,
+        "SELECT COUNT(*), COALESCE(SUM(paid_fen), 0) FROM contributions WHERE region_code = ?1 AND person_id = ?2 AND kind = ?3 AND period = ?4",
+        params![region.to_string(), contribution.person_id.as_str(), contribution.kind.as_str(), contribution.period],
+        |row| Ok((col::<i64>(row, 0)?, col::<i64>(row, 1)?)),
+    )?
+    .and_then(|(count, paid)| (count > 0).then_some(paid));
     let seq = query_opt(conn, "SELECT COALESCE(MAX(seq), 0) + 1 FROM contributions WHERE region_code = ?1", [region.to_string()], |row| {
         col::<i64>(row, 0)
     })?
@@ -407,7 +416,7 @@ pub(crate) fn insert_contribution(
             record.recorded_at
         ],
     )?;
-    let entries = yibao_store::books::contribution_entries(&record, actor.at.date())?;
+    let entries = yibao_store::books::contribution_entries(&record, paid_before, actor.at.date())?;
     crate::books::post(conn, actor, &entries)?;
     let credited: yibao_domain::Fen =
         entries.iter().filter(|e| e.transfer.reason == yibao_ledger::Reason::PersonalAccountCredit).map(|e| e.transfer.amount_fen).sum();

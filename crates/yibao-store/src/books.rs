@@ -81,14 +81,22 @@ fn push(entries: &mut Vec<Entry>, unit: RegionCode, transfer: Transfer) {
 /// - supplementary: the government part, from the county's finance.
 ///
 /// A partial payment is pooled income only: a person in arrears is not yet insured for the
-/// period, so no subsidy is drawn and no account credited until it is paid in full.
-pub fn contribution_entries(record: &ContributionRecord, on: Date) -> Result<Vec<Entry>, StoreError> {
+/// period, so no subsidy is drawn and no account credited until it is paid in full. The
+/// record that completes the period (`paid_before_fen`: what earlier records of the same
+/// person, kind and period paid, `None` when there are none) brings them all: the account's
+/// whole share, from this payment and, for what this payment does not cover, moved from
+/// the pooled income the earlier payments booked.
+pub fn contribution_entries(record: &ContributionRecord, paid_before_fen: Option<i64>, on: Date) -> Result<Vec<Entry>, StoreError> {
     let unit = record.region;
     let record_id = format!("{}/{}", unit, record.seq);
     let contribution = cause(RecordKind::Contribution, &record_id)?;
     let subsidy = cause(RecordKind::Subsidy, &record_id)?;
-    let paid = Fen::new(record.paid_fen);
-    let in_full = record.paid_fen >= record.due_fen;
+    let paid =
+        Fen::checked(record.paid_fen).filter(|f| !f.is_negative()).ok_or_else(|| StoreError::Invalid("paid is not an amount".into()))?;
+    let in_full = match paid_before_fen {
+        None => record.paid_fen >= record.due_fen,
+        Some(before) => before < record.due_fen && before.saturating_add(record.paid_fen) >= record.due_fen,
+    };
     let unreadable =
         |e: serde_json::Error| StoreError::Invalid(format!("the contribution's breakdown is not a {} one: {e}", record.kind.as_str()));
     let id = |leg: &str| record_transfer_id("ct", &record_id, leg);
@@ -98,21 +106,34 @@ pub fn contribution_entries(record: &ContributionRecord, on: Date) -> Result<Vec
         ContributionKind::Supplementary => (FundScheme::Supplementary, Fen::ZERO),
         ContributionKind::Employee => {
             let breakdown: EmployeeContribution = serde_json::from_str(&record.breakdown_json).map_err(unreadable)?;
-            (FundScheme::Employee, if in_full { breakdown.to_account.min(paid) } else { Fen::ZERO })
+            let paid_in_all = Fen::checked(paid_before_fen.unwrap_or(0).saturating_add(record.paid_fen)).unwrap_or(paid);
+            (FundScheme::Employee, if in_full { breakdown.to_account.min(paid_in_all).max(Fen::ZERO) } else { Fen::ZERO })
         }
     };
     let fund = fund_for(scheme, unit);
     let income = AccountKey::of_unit(fund, unit, AccountKind::Income);
     let insured = AccountKey::of_unit(fund, unit, AccountKind::External);
-    push(&mut entries, unit, Transfer::new(id("paid"), income, insured, paid - to_account, Reason::Contribution, contribution.clone(), on));
+    let account = AccountKey::new(fund, Holder::Person(record.person_id), AccountKind::PersonalAccount);
+    let from_this_payment = to_account.min(paid);
+    push(
+        &mut entries,
+        unit,
+        Transfer::new(id("paid"), income, insured, paid - from_this_payment, Reason::Contribution, contribution.clone(), on),
+    );
+    push(
+        &mut entries,
+        unit,
+        Transfer::new(id("account"), income, account, from_this_payment, Reason::PersonalAccountCredit, contribution.clone(), on),
+    );
+    // The rest of the account's share was paid earlier and booked as pooled income.
     push(
         &mut entries,
         unit,
         Transfer::new(
-            id("account"),
-            income,
-            AccountKey::new(fund, Holder::Person(record.person_id), AccountKind::PersonalAccount),
-            to_account,
+            id("account-earlier"),
+            insured,
+            account,
+            to_account - from_this_payment,
             Reason::PersonalAccountCredit,
             contribution,
             on,
@@ -536,6 +557,56 @@ mod tests {
 
     fn region(code: &str) -> RegionCode {
         RegionCode::parse(code).unwrap()
+    }
+
+    #[test]
+    fn subsidies_and_the_account_share_come_with_the_payment_that_completes_the_period() {
+        let person = NationalId::parse("41992119620314004X").unwrap();
+        let record = |seq: i64, paid_fen: i64, kind: ContributionKind, breakdown_json: String| ContributionRecord {
+            region: region("419921"),
+            seq,
+            person_id: person,
+            kind,
+            period: "2026".into(),
+            due_fen: 40_000,
+            paid_fen,
+            breakdown_json,
+            recorded_at: String::new(),
+        };
+        let resident = serde_json::to_string(&ResidentContribution {
+            personal: Fen::new(40_000),
+            civil_affairs: Fen::ZERO,
+            central: Fen::new(30_000),
+            provincial: Fen::ZERO,
+            city: Fen::ZERO,
+            county: Fen::ZERO,
+            total: Fen::new(70_000),
+        })
+        .unwrap();
+        let on = date!(2026 - 02 - 01);
+        let subsidy = |entries: &[Entry]| {
+            entries.iter().filter(|e| e.transfer.reason == Reason::Subsidy).map(|e| e.transfer.amount_fen.get()).sum::<i64>()
+        };
+        // 200.00 then 200.00 of 400.00: the second brings the 300.00 subsidy; a third nothing.
+        let first = contribution_entries(&record(1, 20_000, ContributionKind::Resident, resident.clone()), None, on).unwrap();
+        let second = contribution_entries(&record(2, 20_000, ContributionKind::Resident, resident.clone()), Some(20_000), on).unwrap();
+        let third = contribution_entries(&record(3, 5_000, ContributionKind::Resident, resident), Some(40_000), on).unwrap();
+        assert_eq!((subsidy(&first), subsidy(&second), subsidy(&third)), (0, 30_000, 0));
+        // An employee's month paid 300.00 then 100.00, 260.00 of it for the account: the
+        // completing 100.00 goes to the account, and 160.00 more is moved from the pooled
+        // income the first payment booked.
+        let employee = serde_json::to_string(&EmployeeContribution {
+            base: Fen::ZERO,
+            employer: Fen::new(30_000),
+            employee: Fen::new(10_000),
+            to_account: Fen::new(26_000),
+            to_pool: Fen::new(14_000),
+        })
+        .unwrap();
+        let completing = contribution_entries(&record(4, 10_000, ContributionKind::Employee, employee), Some(30_000), on).unwrap();
+        let legs: Vec<(&str, i64)> =
+            completing.iter().map(|e| (e.transfer.id.as_str().rsplit('/').next().unwrap(), e.transfer.amount_fen.get())).collect();
+        assert_eq!(legs, [("account", 10_000), ("account-earlier", 16_000)]);
     }
 
     #[test]
