@@ -369,18 +369,31 @@ async fn pooling_inputs(
     lock: bool,
 ) -> Result<PoolingInputs, StoreError> {
     let city_text = city.to_string();
-    // The income and special accounts are locked: no contribution lands between the
-    // balance read here and the sweep that empties it.
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE region_code = $1 AND kind IN ('income', 'fiscal-special') \
-         ORDER BY fund_scheme, holder, kind{}",
-        if lock { " FOR UPDATE" } else { "" }
-    )))
+    if lock {
+        // The income and special accounts are locked: no contribution lands between the
+        // balances read here and the sweep that empties them.
+        sqlx::query("SELECT 1 FROM ledger_accounts WHERE region_code = $1 AND kind IN ('income', 'fiscal-special') ORDER BY fund_scheme, holder, kind FOR UPDATE")
+            .bind(&city_text)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+    }
+    // The income and special accounts as of the value date: money arriving later waits.
+    let sums: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
+        "SELECT fund_scheme, holder, kind, SUM(d)::int8, SUM(c)::int8 FROM ( \
+             SELECT fund_scheme, debit_holder AS holder, debit_kind AS kind, amount_fen AS d, 0::int8 AS c FROM ledger_transfers \
+             WHERE region_code = $1 AND value_date <= $2 AND debit_kind IN ('income', 'fiscal-special') \
+             UNION ALL \
+             SELECT fund_scheme, credit_holder, credit_kind, 0::int8, amount_fen FROM ledger_transfers \
+             WHERE region_code = $1 AND value_date <= $2 AND credit_kind IN ('income', 'fiscal-special')) AS sides \
+         GROUP BY fund_scheme, holder, kind ORDER BY fund_scheme, holder, kind",
+    )
     .bind(&city_text)
+    .bind(date_text(value_date))
     .fetch_all(&mut *tx)
     .await
     .map_err(backend)?;
-    let accounts = rows.iter().map(|row| account_row(row)?.state()).collect::<Result<Vec<_>, _>>()?;
+    let accounts = yibao_store::pooling::accounts_as_of(city, &sums)?;
     let rows = sqlx::query(
         "SELECT fund_scheme, unit_code, CASE WHEN credit_kind = 'payable' THEN credit_holder ELSE debit_holder END AS payee, \
                 SUM(CASE WHEN credit_kind = 'payable' THEN amount_fen ELSE -amount_fen END)::int8 AS outstanding \

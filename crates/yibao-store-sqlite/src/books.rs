@@ -377,15 +377,20 @@ fn stored_legacy(conn: &Connection, city: RegionCode, scheme: FundScheme, county
 
 fn pooling_inputs(conn: &Connection, city: RegionCode, month: YearMonth, value_date: Date) -> Result<PoolingInputs, StoreError> {
     let city_text = city.to_string();
-    let accounts = query_all(
+    // The income and special accounts as of the value date: money arriving later waits.
+    let sums = query_all(
         conn,
-        &format!("SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE region_code = ?1 AND kind IN ('income', 'fiscal-special')"),
-        [&city_text],
-        account_row,
-    )?
-    .iter()
-    .map(AccountRow::state)
-    .collect::<Result<Vec<_>, _>>()?;
+        "SELECT fund_scheme, holder, kind, SUM(d), SUM(c) FROM ( \
+             SELECT fund_scheme, debit_holder AS holder, debit_kind AS kind, amount_fen AS d, 0 AS c FROM ledger_transfers \
+             WHERE region_code = ?1 AND value_date <= ?2 AND debit_kind IN ('income', 'fiscal-special') \
+             UNION ALL \
+             SELECT fund_scheme, credit_holder, credit_kind, 0, amount_fen FROM ledger_transfers \
+             WHERE region_code = ?1 AND value_date <= ?2 AND credit_kind IN ('income', 'fiscal-special')) \
+         GROUP BY fund_scheme, holder, kind ORDER BY fund_scheme, holder, kind",
+        params![city_text, date_text(value_date)],
+        |row| Ok((col::<String>(row, 0)?, col::<String>(row, 1)?, col::<String>(row, 2)?, col::<i64>(row, 3)?, col::<i64>(row, 4)?)),
+    )?;
+    let accounts = yibao_store::pooling::accounts_as_of(city, &sums)?;
     // What each unit's insured owe each payee on the value date: payable credits less debits.
     let outstanding = query_all(
         conn,

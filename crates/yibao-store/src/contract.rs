@@ -854,11 +854,37 @@ pub async fn run_books<S: Store + crate::ContributionStore + crate::FundStore>(s
     }
     assert_eq!(store.pooling_runs(city).await.expect("runs").len(), 2);
 
+    // A run takes the income as it stood on its value date: a payment dated 20 May waits
+    // for June when May is run on the 10th.
+    let late = Actor { at: datetime!(2026-05-20 10:00 UTC), ..clerk(SOUTH) };
+    let paid = NewContribution {
+        person_id: resident,
+        kind: ContributionKind::Resident,
+        period: "2027".into(),
+        due_fen: 40_000,
+        paid_fen: 40_000,
+        breakdown_json: resident_breakdown(),
+    };
+    store.record_contribution(&late, south, paid).await.expect("pays for 2027");
+    let may = YearMonth::parse("2026-05").expect("month");
+    let run = store.run_pooling(&accountant, city, may, date!(2026 - 05 - 10)).await.expect("May").run;
+    let swept = |run: &crate::pooling::PoolingRun| {
+        run.funds
+            .iter()
+            .find(|f| f.fund == "resident@419900")
+            .and_then(|f| f.units.iter().find(|u| u.unit == SOUTH))
+            .map_or(0, |u| u.swept_fen)
+    };
+    assert_eq!(swept(&run), 0, "dated after the run");
+    let june = YearMonth::parse("2026-06").expect("month");
+    let run = store.run_pooling(&accountant, city, june, june.last_day()).await.expect("June").run;
+    assert_eq!(swept(&run), 90_000, "400.00 and its 500.00 of subsidies");
+
     // A county sees the movements its own business caused, nothing of the others'.
     let movements = store.fund_movements(south, date!(2026 - 01 - 01), date!(2026 - 12 - 31)).await.expect("movements");
     assert!(!movements.is_empty() && movements.iter().all(|m| m.unit == SOUTH), "{movements:?}");
     let subsidies: i64 = movements.iter().filter(|m| m.reason == "subsidy").map(|m| m.amount_fen).sum();
-    assert_eq!(subsidies, 50_000);
+    assert_eq!(subsidies, 100_000, "the resident's 2026 and 2027 subsidies, both paid in 2026");
 
     let verification = crate::verify_books(&*store).await.expect("verify");
     assert!(verification.breaches.is_empty(), "{:?}", verification.breaches);

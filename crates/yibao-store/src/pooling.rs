@@ -37,14 +37,15 @@ pub struct Outstanding {
     pub outstanding_fen: Fen,
 }
 
-/// What a backend reads for a run: the city's income and special accounts as they stand,
-/// and what is outstanding per fund, unit and payee.
+/// What a backend reads for a run: the city's income and special accounts as they stood
+/// at the end of the run's value date, and what is outstanding per fund, unit and payee
+/// on it. Money that arrives after the value date waits for the next run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PoolingInputs {
     pub city: RegionCode,
     pub month: YearMonth,
     pub value_date: Date,
-    /// The income and fiscal special accounts of the city's funds.
+    /// The income and fiscal special accounts of the city's funds, as of the value date.
     pub accounts: Vec<AccountState>,
     pub outstanding: Vec<Outstanding>,
 }
@@ -212,4 +213,18 @@ pub fn run_date(month: YearMonth, day: Option<u8>) -> Result<Date, StoreError> {
         Some(day) => Date::from_calendar_date(month.year(), month.first_day().month(), day)
             .map_err(|_| StoreError::Invalid(format!("{month} has no day {day}"))),
     }
+}
+
+/// The income and special accounts of a city as of the end of a day, from their totals per
+/// side as a backend sums them (`(fund scheme, holder, kind, debits, credits)`).
+pub fn accounts_as_of(city: RegionCode, sums: &[(String, String, String, i64, i64)]) -> Result<Vec<AccountState>, StoreError> {
+    sums.iter()
+        .map(|(scheme, holder, kind, debits, credits)| {
+            let key = crate::books::key_of(&city.to_string(), scheme, holder, kind)?;
+            let mut state = AccountState::new(crate::books::open_account(key)?);
+            state.debits_posted_fen = crate::books::total_of(*debits)?;
+            state.credits_posted_fen = crate::books::total_of(*credits)?;
+            Ok(state)
+        })
+        .collect()
 }
