@@ -25,6 +25,8 @@ use crate::routes::Body;
 const REFORMERS: &[Role] = &[Role::FundAccountant, Role::CityAdministrator];
 /// The largest synthetic city one request may simulate.
 pub const INSURED_LIMIT: u64 = 200_000;
+/// The synthetic city's size when the request does not say.
+pub const DEFAULT_INSURED: u64 = 20_000;
 /// The pack the synthetic city is drawn for.
 const DEMO_PACK: &str = include_str!("../../../policies/demo-city.toml");
 
@@ -51,24 +53,30 @@ pub(crate) async fn simulate_reform(
     Body(input): Body<SimulationIn>,
 ) -> Result<Response, ApiError> {
     caller.staff(REFORMERS)?;
-    let insured = input.insured.unwrap_or(20_000);
+    let result = run(&input.reform, input.insured.unwrap_or(DEFAULT_INSURED), input.seed.unwrap_or(1)).await?;
+    Ok(axum::Json(result).into_response())
+}
+
+/// Settles the same synthetic city-year of `insured` persons (seed `seed`) under the demo
+/// pack and under `reform`, and compares them: the API's handler and the console's page
+/// both ask here, so the two answer alike.
+pub(crate) async fn run(reform: &str, insured: u64, seed: u64) -> Result<yibao_synth::Comparison, ApiError> {
     if !(1_000..=INSURED_LIMIT).contains(&insured) {
         return Err(ApiError::bad_request("reform.bad_size", format!("insured is 1,000 to {INSURED_LIMIT}")));
     }
-    if input.reform.len() > 64 * 1024 {
+    if reform.len() > 64 * 1024 {
         return Err(ApiError::bad_request("reform.too_large", "a reform is at most 64 KiB"));
     }
     let (merged, reform) =
-        apply_reform(DEMO_PACK, &input.reform, Financing::default()).map_err(|e| ApiError::bad_request("reform.invalid", e.to_string()))?;
+        apply_reform(DEMO_PACK, reform, Financing::default()).map_err(|e| ApiError::bad_request("reform.invalid", e.to_string()))?;
     let baseline =
         Policy::from_toml("policies/demo-city.toml", DEMO_PACK).map_err(|e| ApiError::bad_request("reform.pack", e.to_string()))?;
     let reformed = Policy::from_toml("the demo pack with the reform", &merged)
         .map_err(|e| ApiError::bad_request("reform.invalid", format!("the reform does not make a valid pack: {e}")))?;
-    let city =
-        City::new(Config::new(insured, input.seed.unwrap_or(1))).map_err(|e| ApiError::bad_request("reform.bad_size", e.to_string()))?;
+    let city = City::new(Config::new(insured, seed)).map_err(|e| ApiError::bad_request("reform.bad_size", e.to_string()))?;
     let _turn = RUNNING.acquire().await.map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "reform.unavailable", e.to_string()))?;
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let result = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let quiet = |_: u64| {};
         let base = simulate(&city, &baseline, &SimOptions { threads, ..SimOptions::default() }, &quiet)?;
         let other = simulate(&city, &reformed, &SimOptions { threads, financing: reform.financing }, &quiet)?;
@@ -76,6 +84,5 @@ pub(crate) async fn simulate_reform(
     })
     .await
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "reform.failure", e.to_string()))?
-    .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "reform.simulation", e.to_string()))?;
-    Ok(axum::Json(result).into_response())
+    .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "reform.simulation", e.to_string()))
 }

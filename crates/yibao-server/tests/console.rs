@@ -4,7 +4,9 @@
 //! the form, field errors next to their fields, tier change with the day its benefits
 //! start, settlement, slip and reversal, the language switch, the two catalogues, and the
 //! fund books' pages (pooling preview, refusal, receipt, run and record; statements kept
-//! to a county's own rows; the trial balance; the year-end close).
+//! to a county's own rows; the trial balance; the year-end close; budgets and their
+//! execution, legacy deficits with a missed instalment, a handover signed by one person and
+//! confirmed by another, the book check, and a small reform what-if).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -732,4 +734,298 @@ async fn a_year_is_closed_once_through_the_form() {
     assert!(record.body.contains("10.00%"), "{}", record.body);
     let list = console.get("/console/funds/year-end", &funds).await;
     assert!(list.body.contains("href=\"/console/funds/year-end/2025\""));
+}
+
+#[tokio::test]
+async fn a_budget_set_through_the_form_shows_its_execution_and_a_county_reads_only_its_own() {
+    let console = setup("budgets").await;
+    let funds = console.sign_in("funds").await;
+    let form = console.get("/console/funds/budgets", &funds).await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    assert!(form.body.contains("id=\"budget-form\""), "{}", form.body);
+    let token = csrf(&form.body);
+    let year = time::OffsetDateTime::now_utc().year().to_string();
+    let bad = console
+        .post(
+            "/console/funds/budgets",
+            &funds,
+            &[("_csrf", &token), ("year", &year), ("scheme", "resident"), ("unit", "41"), ("income", "x"), ("spending", "1.00")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&bad.body, "unit-error").is_some() && element_text(&bad.body, "income-error").is_some(), "{}", bad.body);
+    for (unit, income, spending) in [("419921", "500000.00", "480000.00"), ("419922", "300000.00", "290000.00")] {
+        let fields = [
+            ("_csrf", token.as_str()),
+            ("year", &year),
+            ("scheme", "resident"),
+            ("unit", unit),
+            ("income", income),
+            ("spending", spending),
+        ];
+        let set = console.post("/console/funds/budgets", &funds, &fields).await;
+        assert_eq!(
+            (set.status, set.location.clone()),
+            (StatusCode::SEE_OTHER, format!("/console/funds/budgets?year={year}&done=set")),
+            "{}",
+            set.body
+        );
+    }
+    let page = console.get(&format!("/console/funds/budgets?year={year}&month=12"), &funds).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let rows: Vec<&str> = page.body.split("<tr class=\"budget-row\">").skip(1).collect();
+    assert_eq!(rows.len(), 2, "{}", page.body);
+    assert!(rows[0].contains("<td>419921</td>") && rows[0].contains("500000.00") && rows[0].contains("480000.00"), "{}", rows[0]);
+    assert!(rows[0].contains("0.00%"), "nothing executed yet: {}", rows[0]);
+    assert!(page.body.contains("id=\"chart-budget-execution\""));
+
+    // The east county's accountant reads the east county's budget only, and sets none.
+    let east = console.sign_in("east.funds").await;
+    let county = console.get(&format!("/console/funds/budgets?year={year}"), &east).await;
+    assert_eq!(county.status, StatusCode::OK, "{}", county.body);
+    assert!(county.body.contains("<td>419921</td>") && !county.body.contains("419922"), "{}", county.body);
+    assert!(!county.body.contains("id=\"budget-form\""));
+
+    // Every new page speaks English from the catalogue, with no key left showing.
+    let english = format!("{funds}; yibao_lang=en");
+    for (path, label) in [
+        ("/console/funds/budgets", "Cumulative spending against the budget"),
+        ("/console/funds/legacy", "Establish a legacy deficit"),
+        ("/console/funds/handovers", "Prepare and sign an inventory"),
+        ("/console/funds/check?run=1", "The books are sound"),
+        ("/console/reform", "Simulate baseline and reform"),
+    ] {
+        let page = console.get(path, &english).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        assert!(page.body.contains(label), "{path}: {}", page.body);
+        for prefix in [">budget-", ">legacy-", ">handover-", ">book-check-", ">reform-", ">col-", ">field-"] {
+            assert!(!page.body.contains(prefix), "{path} shows a catalogue key {prefix}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_legacy_deficit_is_established_and_repaid_through_the_forms_and_a_missed_instalment_is_flagged() {
+    let console = setup("legacy").await;
+    let funds = console.sign_in("funds").await;
+    let form = console.get("/console/funds/legacy", &funds).await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    let token = csrf(&form.body);
+    let establish = |county: &'static str, minimums: &'static str| {
+        vec![
+            ("_csrf", token.clone()),
+            ("scheme", "resident".to_owned()),
+            ("county", county.to_owned()),
+            ("established_on", "2026-01-01".to_owned()),
+            ("opening_gap", "5000.00".to_owned()),
+            ("paid_in", "0".to_owned()),
+            ("terms", "instalments".to_owned()),
+            ("terms_date", "2027-12-31".to_owned()),
+            ("minimums", minimums.to_owned()),
+        ]
+    };
+    let as_pairs = |fields: &[(&'static str, String)]| fields.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>();
+    let bad_fields = as_pairs(&establish("419900", "2026=30%"));
+    let bad_refs: Vec<(&str, &str)> = bad_fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let bad = console.post("/console/funds/legacy", &funds, &bad_refs).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&bad.body, "county-error").is_some() && element_text(&bad.body, "minimums-error").is_some(), "{}", bad.body);
+
+    let fields = as_pairs(&establish("419922", "2026:30%"));
+    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let established = console.post("/console/funds/legacy", &funds, &refs).await;
+    assert_eq!(
+        (established.status, established.location.as_str()),
+        (StatusCode::SEE_OTHER, "/console/funds/legacy?done=established"),
+        "{}",
+        established.body
+    );
+    // Established once: again is refused next to the county.
+    let again = console.post("/console/funds/legacy", &funds, &refs).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&again.body, "county-error").is_some(), "{}", again.body);
+
+    let repay = [
+        ("_csrf", token.as_str()),
+        ("scheme", "resident"),
+        ("county", "419922"),
+        ("on", "2026-03-01"),
+        ("amount", "1000.00"),
+        ("reference", "R-1"),
+    ];
+    let repaid = console.post("/console/funds/legacy/repayments", &funds, &repay).await;
+    assert_eq!((repaid.status, repaid.location.as_str()), (StatusCode::SEE_OTHER, "/console/funds/legacy?done=repaid"), "{}", repaid.body);
+
+    // On 1 January 2027, 4,000.00 is owed and the 2026 instalment (30% = 1,500.00 by its
+    // end) is missed by 500.00.
+    let auditor = console.sign_in("auditor").await;
+    let list = console.get("/console/funds/legacy?as_of=2027-01-01", &auditor).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    let owed = list.body.split("class=\"num legacy-owed\">").nth(1).and_then(|s| s.split('<').next()).expect("owed");
+    assert_eq!(owed, "4000.00", "{}", list.body);
+    assert!(list.body.contains("role=\"alert\"") && list.body.contains("class=\"missed-instalment\""), "{}", list.body);
+    let missed = list.body.split("class=\"missed-instalment\">").nth(1).and_then(|s| s.split('<').next()).expect("missed");
+    assert!(missed.contains("500.00"), "{missed}");
+    assert!(!list.body.contains(" / "), "notes in one language only");
+    assert!(!list.body.contains("id=\"establish-form\""), "the auditor reads only");
+
+    // The east county's accountant does not see the west county's deficit.
+    let east = console.sign_in("east.funds").await;
+    let county = console.get("/console/funds/legacy?as_of=2027-01-01", &east).await;
+    assert_eq!(county.status, StatusCode::OK);
+    assert!(!county.body.contains("419922"), "{}", county.body);
+}
+
+#[tokio::test]
+async fn a_handover_is_signed_by_one_person_and_confirmed_by_another_with_its_checksum() {
+    let console = setup("handover").await;
+    let funds = console.sign_in("funds").await;
+    let booked = book_opening_balance(&console, &funds, "ncms", "500.00", "NCMS-OB").await;
+    assert_eq!(booked.status, StatusCode::SEE_OTHER, "{}", booked.body);
+    let list = console.get("/console/funds/handovers", &funds).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    let token = csrf(&list.body);
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let same = console
+        .post(
+            "/console/funds/handovers",
+            &funds,
+            &[("_csrf", &token), ("from", "ncms"), ("to", "ncms"), ("cut_off", &today), ("reference", "H-1")],
+        )
+        .await;
+    assert_eq!(same.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&same.body, "to-error").is_some(), "{}", same.body);
+    let prepared = console
+        .post(
+            "/console/funds/handovers",
+            &funds,
+            &[("_csrf", &token), ("from", "ncms"), ("to", "resident"), ("cut_off", &today), ("reference", "H-1")],
+        )
+        .await;
+    assert_eq!(
+        (prepared.status, prepared.location.as_str()),
+        (StatusCode::SEE_OTHER, "/console/funds/handovers/H-1?done=prepared"),
+        "{}",
+        prepared.body
+    );
+    let inventory = console.get(&prepared.location, &funds).await;
+    assert_eq!(inventory.status, StatusCode::OK);
+    let checksum = element_text(&inventory.body, "checksum").expect("the checksum box").to_owned();
+    assert_eq!(checksum.len(), 64, "{checksum}");
+    assert!(inventory.body.contains("500.00") && inventory.body.contains("id=\"confirm-form\""), "{}", inventory.body);
+
+    // The signer cannot confirm; the refusal is next to the checksum field.
+    let token = csrf(&inventory.body);
+    let refused = console.post("/console/funds/handovers/H-1/confirmation", &funds, &[("_csrf", &token), ("checksum", &checksum)]).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    let refusal = element_text(&refused.body, "checksum-error").expect("the refusal next to the checksum");
+    assert!(refusal.contains("签署人以外"), "{refusal}");
+
+    // Another person with a wrong checksum is refused; with the right one, confirms.
+    let admin = console.sign_in("admin").await;
+    let token = csrf(&console.get("/console/funds/handovers/H-1", &admin).await.body);
+    let wrong = "0".repeat(64);
+    let refused = console.post("/console/funds/handovers/H-1/confirmation", &admin, &[("_csrf", &token), ("checksum", &wrong)]).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&refused.body, "checksum-error").is_some_and(|e| e.contains("校验码不符")), "{}", refused.body);
+    let confirmed = console.post("/console/funds/handovers/H-1/confirmation", &admin, &[("_csrf", &token), ("checksum", &checksum)]).await;
+    assert_eq!(
+        (confirmed.status, confirmed.location.as_str()),
+        (StatusCode::SEE_OTHER, "/console/funds/handovers/H-1?done=confirmed"),
+        "{}",
+        confirmed.body
+    );
+    let record = console.get(&confirmed.location, &admin).await;
+    assert!(element_text(&record.body, "handover-status").is_some_and(|s| s.contains("admin")), "{}", record.body);
+    assert!(!record.body.contains("id=\"confirm-form\""));
+    assert!(console.get("/console/funds/handovers", &funds).await.body.contains("href=\"/console/funds/handovers/H-1\""));
+}
+
+#[tokio::test]
+async fn the_auditor_runs_the_book_check_and_the_books_are_sound() {
+    let console = setup("book-check").await;
+    let funds = console.sign_in("funds").await;
+    assert_eq!(book_opening_balance(&console, &funds, "resident", "1000.00", "OB-1").await.status, StatusCode::SEE_OTHER);
+    let auditor = console.sign_in("auditor").await;
+    let page = console.get("/console/funds/check", &auditor).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("id=\"check-form\"") && !page.body.contains("id=\"check-result\""));
+    let checked = console.get("/console/funds/check?run=1", &auditor).await;
+    assert_eq!(checked.status, StatusCode::OK);
+    let verdict = element_text(&checked.body, "check-verdict").expect("verdict");
+    assert!(verdict.contains("账簿无误"), "{}", checked.body);
+    assert!(checked.body.contains("1000.00"), "{}", checked.body);
+}
+
+#[tokio::test]
+async fn a_small_reform_is_simulated_through_the_form() {
+    let console = setup("reform").await;
+    let funds = console.sign_in("funds").await;
+    let form = console.get("/console/reform", &funds).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.body.contains("inpatient.ratio"), "the example reform is offered");
+    let token = csrf(&form.body);
+    let reform = include_str!("../../../examples/reforms/tier3-inpatient-plus5.toml");
+    let bad = console.post("/console/reform", &funds, &[("_csrf", &token), ("reform", "[reform"), ("insured", "500"), ("seed", "1")]).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&bad.body, "insured-error").is_some(), "{}", bad.body);
+    let bad =
+        console.post("/console/reform", &funds, &[("_csrf", &token), ("reform", "[reform"), ("insured", "2000"), ("seed", "1")]).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&bad.body, "reform-error").is_some(), "{}", bad.body);
+
+    let ran = console.post("/console/reform", &funds, &[("_csrf", &token), ("reform", reform), ("insured", "2000"), ("seed", "1")]).await;
+    assert_eq!(ran.status, StatusCode::OK, "{}", ran.body);
+    let totals = ran.body.split("id=\"reform-totals\"").nth(1).and_then(|s| s.split("</table>").next()).expect("totals table");
+    assert!(totals.contains("基金支付合计") && totals.contains("个人负担"), "{totals}");
+    // The tier-3 residents' ratio rises: the funds pay more than under the baseline.
+    let funds_row = totals.split("<tr>").find(|r| r.contains("基金支付合计")).expect("funds row");
+    assert!(funds_row.contains(">+"), "{funds_row}");
+    assert!(ran.body.contains("id=\"reform-spending\"") && ran.body.contains("id=\"reform-balancing\"") && ran.body.contains("全市合计"));
+    assert!(ran.body.contains("id=\"chart-reform-spending\"") && ran.body.contains("id=\"reform-data\""));
+
+    // Auditors read the books but do not run reforms.
+    let auditor = console.sign_in("auditor").await;
+    assert_eq!(console.get("/console/reform", &auditor).await.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_clerk_gets_403_on_the_budget_legacy_handover_check_and_reform_pages() {
+    let console = setup("new-funds-roles").await;
+    let clerk = console.sign_in("east.clerk").await;
+    let home = console.get("/console", &clerk).await.body;
+    assert!(!home.contains("href=\"/console/reform\""), "{home}");
+    for path in [
+        "/console/funds/budgets",
+        "/console/funds/legacy",
+        "/console/funds/handovers",
+        "/console/funds/handovers/H-1",
+        "/console/funds/check",
+        "/console/funds/check?run=1",
+        "/console/reform",
+    ] {
+        assert_eq!(console.get(path, &clerk).await.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let token = csrf(&console.get("/console/people", &clerk).await.body);
+    for path in [
+        "/console/funds/budgets",
+        "/console/funds/legacy",
+        "/console/funds/legacy/repayments",
+        "/console/funds/handovers",
+        "/console/funds/handovers/H-1/confirmation",
+        "/console/reform",
+    ] {
+        let page = console.post(path, &clerk, &[("_csrf", &token)]).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    // A county's fund accountant reads budgets and legacy deficits, not the city's handovers or book check.
+    let east = console.sign_in("east.funds").await;
+    for (path, status) in [
+        ("/console/funds/budgets", StatusCode::OK),
+        ("/console/funds/legacy", StatusCode::OK),
+        ("/console/funds/handovers", StatusCode::FORBIDDEN),
+        ("/console/funds/check", StatusCode::FORBIDDEN),
+    ] {
+        assert_eq!(console.get(path, &east).await.status, status, "{path}");
+    }
 }

@@ -10,7 +10,7 @@
 //!
 //! Layout: `page.rs` (menu per role, layout data, errors, money, pagination), `session.rs`
 //! (cookie session, CSRF), `i18n.rs` (catalogues), `assets.rs`, then one module per menu
-//! section (`funds/` holds the fund books' pages, R-FND-1…5).
+//! section (`funds/` holds the fund books' pages, R-FND-1…7; `reform.rs` the what-if of issue 6).
 //!
 //! Adding a page:
 //! 1. a row in [`page::MENU`] (`id`, `href`, label key, the roles that see it);
@@ -37,6 +37,7 @@ mod login;
 mod page;
 mod people;
 mod policy;
+mod reform;
 mod session;
 
 use axum::Router;
@@ -76,6 +77,14 @@ pub fn router() -> Router<AppState> {
         .route("/console/funds/year-end", get(funds::year_end::show).post(funds::year_end::close))
         .route("/console/funds/year-end/{year}", get(funds::year_end::record))
         .route("/console/funds/receipts", get(funds::receipts::form).post(funds::receipts::book))
+        .route("/console/funds/budgets", get(funds::budgets::show).post(funds::budgets::set))
+        .route("/console/funds/legacy", get(funds::legacy::show).post(funds::legacy::establish))
+        .route("/console/funds/legacy/repayments", post(funds::legacy::repay))
+        .route("/console/funds/handovers", get(funds::handover::list).post(funds::handover::prepare))
+        .route("/console/funds/handovers/{reference}", get(funds::handover::show))
+        .route("/console/funds/handovers/{reference}/confirmation", post(funds::handover::confirm))
+        .route("/console/funds/check", get(funds::check::show))
+        .route("/console/reform", get(reform::form).post(reform::simulate))
         .route("/console/audit", get(audit::trail))
         .route("/console/audit/verify", get(audit::verify))
         .route("/console/staff", get(admin::staff).post(admin::create_staff))

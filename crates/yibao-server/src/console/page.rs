@@ -36,6 +36,9 @@ pub const FUND_READERS: &[Role] = &[Role::FundAccountant, Role::Auditor, Role::C
 /// Act on the fund books: run a month's pooling, close a year, book a receipt.
 pub const FUND_WRITERS: &[Role] = &[Role::FundAccountant, Role::CityAdministrator];
 
+/// Run a reform what-if (as `POST /api/reforms/simulations`).
+pub const REFORMERS: &[Role] = &[Role::FundAccountant, Role::CityAdministrator];
+
 /// One menu section: where it lives, its label's catalogue key, who sees it.
 #[derive(Debug)]
 pub struct Section {
@@ -76,6 +79,11 @@ pub const MENU: &[Section] = &[
     Section::city("fund-accounts", "/console/funds/accounts", "menu-fund-accounts", FUND_READERS),
     Section::city("year-end", "/console/funds/year-end", "menu-year-end", FUND_READERS),
     Section::city("receipts", "/console/funds/receipts", "menu-receipts", FUND_WRITERS),
+    Section::new("budgets", "/console/funds/budgets", "menu-budgets", FUND_READERS),
+    Section::new("legacy", "/console/funds/legacy", "menu-legacy", FUND_READERS),
+    Section::city("handovers", "/console/funds/handovers", "menu-handovers", FUND_READERS),
+    Section::city("book-check", "/console/funds/check", "menu-book-check", FUND_READERS),
+    Section::new("reform", "/console/reform", "menu-reform", REFORMERS),
     Section::new("audit", "/console/audit", "menu-audit", AUDITORS),
     Section::new("staff", "/console/staff", "menu-staff", ADMINISTRATORS),
     Section::new("institutions", "/console/institutions", "menu-institutions", ADMINISTRATORS),

@@ -1,8 +1,10 @@
-//! The fund books in the console (R-FND-1…5): fund statements per fund and unit with a
+//! The fund books in the console (R-FND-1…7): fund statements per fund and unit with a
 //! chart and a CSV copy, the monthly pooling run (preview, run, record, R-FND-2), the
 //! trial balance, the year-end close (adjustment-fund levy per contributor, the deficit
 //! waterfall and the early-warning indicators, R-FND-3…5), and receipts into a fund
-//! (opening balances, R-SYS-3; finance advances, R-FND-5).
+//! (opening balances, R-SYS-3; finance advances, R-FND-5); budgets and their execution
+//! (R-FND-3), legacy deficits and their repayment (R-FND-6), the handover of a fund with
+//! its signed inventory (R-FND-7), and the book check (R-SCH-2).
 //!
 //! The same store calls and role rules as the API's `/api/funds/…` (`funds.rs`): fund
 //! accountants and city administrators act, auditors read. Pooling, the trial balance, the
@@ -11,6 +13,10 @@
 //! deciding which rows exist.
 
 pub mod accounts;
+pub mod budgets;
+pub mod check;
+pub mod handover;
+pub mod legacy;
 pub mod pooling;
 pub mod receipts;
 pub mod statement;
