@@ -144,6 +144,52 @@ pub(crate) async fn year_closes(State(state): State<AppState>, caller: Caller) -
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+pub struct TargetsIn {
+    year: i32,
+    /// The county.
+    unit: String,
+    /// Persons to be insured (扩面任务).
+    enrolment_target: u32,
+    /// Contributions to be collected, yuan (征收任务).
+    #[serde(with = "yibao_domain::serde_yuan")]
+    #[schema(value_type = String)]
+    collection_target: Fen,
+}
+
+/// Set or revise a county's targets for a year (R-ENR-6); the year-end close scores the
+/// counties by them.
+#[utoipa::path(put, path = "/api/funds/targets", request_body = TargetsIn, responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)), tag = "funds")]
+pub(crate) async fn set_targets(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Body(input): Body<TargetsIn>,
+) -> Result<Response, ApiError> {
+    let (_, _, scope) = caller.staff(FUND_WRITERS)?;
+    let targets = yibao_store::CountyTargets {
+        year: input.year,
+        unit: input.unit,
+        enrolment_target: input.enrolment_target,
+        collection_target_fen: input.collection_target.get(),
+    };
+    store!(state, set_targets(&actor(&caller, &headers), scope, targets.clone()))?;
+    Ok(axum::Json(targets).into_response())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct YearQuery {
+    year: i32,
+}
+
+/// The counties' targets for a year and how far each has come: enrolment and collection
+/// rates.
+#[utoipa::path(get, path = "/api/funds/targets", params(YearQuery), responses((status = 200, body = Object), (status = 403, body = ErrorBody)), tag = "funds")]
+pub(crate) async fn targets(State(state): State<AppState>, caller: Caller, Query(query): Query<YearQuery>) -> Result<Response, ApiError> {
+    let (_, _, scope) = caller.staff(FUND_READERS)?;
+    Ok(axum::Json(store!(state, targets(scope, query.year))?).into_response())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct BudgetIn {
     year: i32,
     /// The fund: `resident`, `employee`, `maternity`…

@@ -458,6 +458,13 @@ async fn funds_flow(api: &Api) {
     let (status, confirmed) = api.call("POST", "/api/funds/handovers/H-1/confirmation", Auth::Token(&admin), Some(confirm)).await;
     assert_eq!((status, confirmed["confirmed_by"].as_str()), (StatusCode::OK, Some("admin")), "{confirmed}");
 
+    // The east county's targets: 4 persons and 800.00; it has one person enrolled.
+    let targets = json!({ "year": today.year(), "unit": "419921", "enrolment_target": 4, "collection_target": "800.00" });
+    assert_eq!(api.call("PUT", "/api/funds/targets", Auth::Token(&east_clerk), Some(targets.clone())).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(api.call("PUT", "/api/funds/targets", Auth::Token(&accountant), Some(targets)).await.0, StatusCode::OK);
+    let (status, progress) = api.call("GET", &format!("/api/funds/targets?year={}", today.year()), Auth::Token(&auditor), None).await;
+    assert_eq!((status, progress[0]["enrolment_rate_bp"].as_i64()), (StatusCode::OK, Some(2_500)), "{progress}");
+
     // A legacy deficit of the west county repaid at once by 2026-12-31, and repaid in part.
     let legacy = json!({ "scheme": "resident", "county": "419922", "established_on": "2026-01-01", "opening_gap_fen": 500_000, "paid_into_adjustment_fen": 0, "terms": { "kind": "at-once", "due": "2026-12-31" } });
     let (status, view) = api.call("POST", "/api/funds/legacy-deficits", Auth::Token(&accountant), Some(legacy)).await;
@@ -602,6 +609,7 @@ async fn the_openapi_document_lists_every_route_and_docs_are_served() {
         "/api/funds/year-closes",
         "/api/funds/interest",
         "/api/funds/budgets",
+        "/api/funds/targets",
         "/api/funds/handovers",
         "/api/funds/handovers/{reference}/confirmation",
         "/api/funds/legacy-deficits",

@@ -18,7 +18,10 @@ use yibao_store::closing::{
 use yibao_store::handover::{HandoverRequest, Inventory, check_confirmation, handover_entries, inventory};
 use yibao_store::legacy::{LegacyRepayment, LegacyRequest, LegacyView, establish, repayment_entry, view as legacy_view};
 use yibao_store::pooling::{Outstanding, PoolingInputs, PoolingRun, plan_pooling};
-use yibao_store::{Actor, Budget, FundReceipt, FundStore, Movement, PoolingOutcome, StoreError, YearEndOutcome, check_scope, city_of};
+use yibao_store::{
+    Actor, Budget, CountyTargets, FundReceipt, FundStore, Movement, PoolingOutcome, StoreError, TargetsProgress, YearEndOutcome,
+    check_scope, city_of,
+};
 
 use crate::{PostgresStore, audit, backend, from_json, json, region_of, scope_bounds};
 
@@ -361,6 +364,36 @@ async fn legacy_of(
     Ok((schedule, repayments))
 }
 
+/// The targets of `year` for units in `scope`, with each county's persons and collections.
+async fn targets_in(conn: &mut PgConnection, scope: RegionCode, year: i32) -> Result<Vec<TargetsProgress>, StoreError> {
+    let (low, high) = scope_bounds(scope);
+    let rows: Vec<(i32, String, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT t.year, t.unit_code, t.enrolment_target, t.collection_target_fen, \
+                (SELECT COUNT(*) FROM persons p WHERE p.region_code = t.unit_code)::int8, \
+                (SELECT COALESCE(SUM(c.paid_fen), 0) FROM contributions c WHERE c.region_code = t.unit_code AND substr(c.period, 1, 4) = $5)::int8 \
+         FROM county_targets t WHERE t.region_code = $1 AND t.year = $2 AND t.unit_code BETWEEN $3 AND $4 ORDER BY t.unit_code",
+    )
+    .bind(scope.city().to_string())
+    .bind(year)
+    .bind(low)
+    .bind(high)
+    .bind(format!("{year:04}"))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(backend)?;
+    rows.into_iter()
+        .map(|(year, unit, enrolment_target, collection_target_fen, enrolled, collected)| {
+            let targets = CountyTargets {
+                year,
+                unit,
+                enrolment_target: u32::try_from(enrolment_target).map_err(|e| StoreError::Backend(e.to_string()))?,
+                collection_target_fen,
+            };
+            Ok(TargetsProgress::new(targets, u32::try_from(enrolled).unwrap_or(u32::MAX), collected))
+        })
+        .collect()
+}
+
 async fn pooling_inputs(
     tx: &mut PgConnection,
     city: RegionCode,
@@ -456,6 +489,11 @@ impl FundStore for PostgresStore {
             Some(row) => account_row(&row)?.state()?.balance_fen(),
             None => yibao_domain::Fen::ZERO,
         };
+        // Without targets given, the counties are scored by those the city set (R-ENR-6).
+        let mut options = options;
+        if options.targets.is_empty() {
+            options.targets = targets_in(&mut tx, city, year).await?.iter().map(TargetsProgress::unit_targets).collect::<Result<_, _>>()?;
+        }
         let inputs = YearEndInputs {
             city,
             year,
@@ -609,6 +647,35 @@ impl FundStore for PostgresStore {
         let detail = format!("{{\"income_fen\":{},\"spending_fen\":{}}}", budget.income_fen, budget.spending_fen);
         audit(&mut tx, actor, city, "fund.budget", &entity, detail).await?;
         tx.commit().await.map_err(backend)
+    }
+
+    async fn set_targets(&self, actor: &Actor, scope: RegionCode, targets: CountyTargets) -> Result<(), StoreError> {
+        let city = city_of(scope)?;
+        let unit = targets.check()?;
+        check_scope(city, unit)?;
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO county_targets (region_code, year, unit_code, enrolment_target, collection_target_fen, set_at, actor) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (region_code, year, unit_code) DO UPDATE SET enrolment_target = excluded.enrolment_target, \
+             collection_target_fen = excluded.collection_target_fen, set_at = excluded.set_at, actor = excluded.actor",
+        )
+        .bind(city.to_string())
+        .bind(targets.year)
+        .bind(&targets.unit)
+        .bind(i64::from(targets.enrolment_target))
+        .bind(targets.collection_target_fen)
+        .bind(actor.at_text())
+        .bind(&actor.who)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        audit(&mut tx, actor, city, "fund.targets", &format!("{}/{}", targets.year, targets.unit), json(&targets)?).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn targets(&self, scope: RegionCode, year: i32) -> Result<Vec<TargetsProgress>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        targets_in(&mut conn, scope, year).await
     }
 
     async fn budgets(&self, scope: RegionCode, year: i32) -> Result<Vec<Budget>, StoreError> {

@@ -92,3 +92,15 @@ CREATE TABLE legacy_deficits (
     established_by TEXT NOT NULL,
     PRIMARY KEY (region_code, fund_scheme, unit_code)
 );
+
+-- Counties' yearly targets (R-ENR-6): persons to insure and contributions to collect.
+CREATE TABLE county_targets (
+    region_code           TEXT NOT NULL,
+    year                  INTEGER NOT NULL,
+    unit_code             TEXT NOT NULL,
+    enrolment_target      INTEGER NOT NULL CHECK (enrolment_target >= 0),
+    collection_target_fen INTEGER NOT NULL CHECK (collection_target_fen >= 0),
+    set_at                TEXT NOT NULL,
+    actor                 TEXT NOT NULL,
+    PRIMARY KEY (region_code, year, unit_code)
+);

@@ -13,7 +13,10 @@ use yibao_store::handover::{HandoverRequest, Inventory, check_confirmation, hand
 use yibao_store::legacy::{LegacyRepayment, LegacyRequest, LegacyView, establish, repayment_entry, view as legacy_view};
 use yibao_store::pooling::{Outstanding, PoolingInputs, PoolingRun, plan_pooling};
 use yibao_store::stored::{from_json, json, region_of, scope_bounds};
-use yibao_store::{Actor, Budget, FundReceipt, FundStore, Movement, PoolingOutcome, StoreError, YearEndOutcome, check_scope, city_of};
+use yibao_store::{
+    Actor, Budget, CountyTargets, FundReceipt, FundStore, Movement, PoolingOutcome, StoreError, TargetsProgress, YearEndOutcome,
+    check_scope, city_of,
+};
 
 use crate::{SqliteStore, audit, col, exec, query_all, query_opt};
 
@@ -185,6 +188,40 @@ fn movements_in(conn: &Connection, scope: RegionCode, from: Date, to: Date) -> R
     )
 }
 
+/// The targets of `year` for units in `scope`, with each county's persons and collections.
+fn targets_in(conn: &Connection, scope: RegionCode, year: i32) -> Result<Vec<TargetsProgress>, StoreError> {
+    let (low, high) = scope_bounds(scope);
+    let rows = query_all(
+        conn,
+        "SELECT year, unit_code, enrolment_target, collection_target_fen FROM county_targets \
+         WHERE region_code = ?1 AND year = ?2 AND unit_code BETWEEN ?3 AND ?4 ORDER BY unit_code",
+        params![scope.city().to_string(), year, low, high],
+        |row| {
+            Ok(CountyTargets {
+                year: col(row, 0)?,
+                unit: col(row, 1)?,
+                enrolment_target: u32::try_from(col::<i64>(row, 2)?).map_err(|e| StoreError::Backend(e.to_string()))?,
+                collection_target_fen: col(row, 3)?,
+            })
+        },
+    )?;
+    rows.into_iter()
+        .map(|targets| {
+            let enrolled =
+                query_opt(conn, "SELECT COUNT(*) FROM persons WHERE region_code = ?1", [&targets.unit], |row| col::<i64>(row, 0))?
+                    .unwrap_or(0);
+            let collected = query_opt(
+                conn,
+                "SELECT COALESCE(SUM(paid_fen), 0) FROM contributions WHERE region_code = ?1 AND substr(period, 1, 4) = ?2",
+                params![targets.unit, format!("{year:04}")],
+                |row| col::<i64>(row, 0),
+            )?
+            .unwrap_or(0);
+            Ok(TargetsProgress::new(targets, u32::try_from(enrolled).unwrap_or(u32::MAX), collected))
+        })
+        .collect()
+}
+
 fn close_year_in(
     conn: &Connection,
     actor: &Actor,
@@ -211,6 +248,11 @@ fn close_year_in(
         Some(row) => row.state()?.balance_fen(),
         None => yibao_domain::Fen::ZERO,
     };
+    // Without targets given, the counties are scored by those the city set (R-ENR-6).
+    let mut options = options;
+    if options.targets.is_empty() {
+        options.targets = targets_in(conn, city, year)?.iter().map(TargetsProgress::unit_targets).collect::<Result<_, _>>()?;
+    }
     let inputs = YearEndInputs {
         city,
         year,
@@ -544,6 +586,28 @@ impl FundStore for SqliteStore {
             audit(conn, &actor, city, "fund.budget", &entity, detail)
         })
         .await
+    }
+
+    async fn set_targets(&self, actor: &Actor, scope: RegionCode, targets: CountyTargets) -> Result<(), StoreError> {
+        let actor = actor.clone();
+        self.write(move |conn| {
+            let city = city_of(scope)?;
+            let unit = targets.check()?;
+            check_scope(city, unit)?;
+            exec(
+                conn,
+                "INSERT INTO county_targets (region_code, year, unit_code, enrolment_target, collection_target_fen, set_at, actor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                 ON CONFLICT (region_code, year, unit_code) DO UPDATE SET enrolment_target = excluded.enrolment_target, \
+                 collection_target_fen = excluded.collection_target_fen, set_at = excluded.set_at, actor = excluded.actor",
+                params![city.to_string(), targets.year, targets.unit, i64::from(targets.enrolment_target), targets.collection_target_fen, actor.at_text(), actor.who],
+            )?;
+            audit(conn, &actor, city, "fund.targets", &format!("{}/{}", targets.year, targets.unit), json(&targets)?)
+        })
+        .await
+    }
+
+    async fn targets(&self, scope: RegionCode, year: i32) -> Result<Vec<TargetsProgress>, StoreError> {
+        self.read(move |conn| targets_in(conn, scope, year)).await
     }
 
     async fn budgets(&self, scope: RegionCode, year: i32) -> Result<Vec<Budget>, StoreError> {

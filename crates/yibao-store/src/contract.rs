@@ -995,6 +995,27 @@ pub async fn run_year<S: Store + crate::ContributionStore + crate::FundStore>(st
         (yuan(110_000).get(), yuan(4_500).get(), yuan(51_000).get(), yuan(63_500).get())
     );
 
+    // Targets (R-ENR-6): B was to insure 2 persons and collect 800.00; it did both, so it
+    // shares its deficit at the configured split. A was to insure 6 and has 3: 50.00%.
+    let targets = |unit: &str, persons: u32, fen: i64| crate::CountyTargets {
+        year: 2026,
+        unit: unit.into(),
+        enrolment_target: persons,
+        collection_target_fen: fen,
+    };
+    let refused = store.set_targets(&clerk(B), region(B), targets(B, 2, 80_000)).await;
+    assert!(matches!(refused, Err(StoreError::OutsideRegion { .. })), "{refused:?}");
+    store.set_targets(&accountant, city, targets(B, 2, 80_000)).await.expect("B's targets");
+    store.set_targets(&accountant, city, targets(A, 6, 120_000)).await.expect("A's targets");
+    let progress = store.targets(city, 2026).await.expect("progress");
+    let of = |unit: &str| progress.iter().find(|p| p.targets.unit == unit).expect("a county");
+    assert_eq!(
+        (of(A).enrolled, of(A).enrolment_rate_bp, of(A).collected_fen, of(A).collection_rate_bp),
+        (3, Some(5_000), 120_000, Some(10_000))
+    );
+    assert_eq!((of(B).enrolment_rate_bp, of(B).collection_rate_bp), (Some(10_000), Some(10_000)));
+    assert_eq!(store.targets(region(A), 2026).await.expect("A's own").len(), 1, "a county reads its own");
+
     let close = store.close_year(&accountant, city, 2026, crate::closing::YearEndOptions::default()).await.expect("the close");
     assert!(close.ran_now);
     let record = &close.record;

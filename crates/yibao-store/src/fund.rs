@@ -47,6 +47,69 @@ pub struct YearEndOutcome {
     pub ran_now: bool,
 }
 
+/// A county's targets for a year (R-ENR-6: 扩面任务、征收任务), set by the city.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct CountyTargets {
+    pub year: i32,
+    pub unit: String,
+    /// Persons to be insured.
+    pub enrolment_target: u32,
+    /// Contributions to be collected, fen.
+    pub collection_target_fen: i64,
+}
+
+impl CountyTargets {
+    pub fn check(&self) -> Result<RegionCode, StoreError> {
+        let unit = RegionCode::parse(&self.unit).map_err(|e| StoreError::Invalid(format!("unit: {e}")))?;
+        if !(2000..=2100).contains(&self.year) {
+            return Err(StoreError::Invalid("a target's year is between 2000 and 2100".into()));
+        }
+        if !(0..=yibao_domain::TOTAL_LIMIT_FEN).contains(&self.collection_target_fen) {
+            return Err(StoreError::Invalid("a collection target is not negative".into()));
+        }
+        Ok(unit)
+    }
+}
+
+/// A county's targets and how far it has come: persons enrolled in it now, and what its
+/// insured paid for periods of the year.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TargetsProgress {
+    pub targets: CountyTargets,
+    pub enrolled: u32,
+    pub collected_fen: i64,
+    /// Enrolled ÷ target and collected ÷ target, basis points (none for a zero target).
+    pub enrolment_rate_bp: Option<i64>,
+    pub collection_rate_bp: Option<i64>,
+}
+
+impl TargetsProgress {
+    #[must_use]
+    pub fn new(targets: CountyTargets, enrolled: u32, collected_fen: i64) -> TargetsProgress {
+        let rate = |done: i64, target: i64| {
+            (target > 0).then(|| yibao_domain::Rounding::HalfUp.round_div(i128::from(done) * 10_000, i128::from(target)))
+        };
+        TargetsProgress {
+            enrolment_rate_bp: rate(i64::from(enrolled), i64::from(targets.enrolment_target)),
+            collection_rate_bp: rate(collected_fen, targets.collection_target_fen),
+            targets,
+            enrolled,
+            collected_fen,
+        }
+    }
+
+    /// The waterfall's view of it (R-ENR-6).
+    pub fn unit_targets(&self) -> Result<crate::closing::UnitTargets, StoreError> {
+        Ok(crate::closing::UnitTargets {
+            unit: self.targets.check()?,
+            enrolment_target: self.targets.enrolment_target,
+            enrolled: self.enrolled,
+            collection_target_fen: self.targets.collection_target_fen,
+            collected_fen: self.collected_fen,
+        })
+    }
+}
+
 /// A fund's budget for a year and a unit (R-FND-3): the income and spending the bureau
 /// planned, against which execution is reported month by month.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -265,6 +328,13 @@ pub trait FundStore: Send + Sync + 'static {
     /// Sets (or revises) a fund's budget for a year and unit in the city of `scope` (city
     /// staff), with its audit entry.
     fn set_budget(&self, actor: &Actor, scope: RegionCode, budget: Budget) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Sets (or revises) a county's targets for a year (city staff), with its audit entry.
+    fn set_targets(&self, actor: &Actor, scope: RegionCode, targets: CountyTargets) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The targets of `year` for units in `scope`, with how far each has come. The
+    /// year-end close scores the counties by them when it is given no targets.
+    fn targets(&self, scope: RegionCode, year: i32) -> impl Future<Output = Result<Vec<TargetsProgress>, StoreError>> + Send;
 
     /// The budgets of `year` for units in `scope`.
     fn budgets(&self, scope: RegionCode, year: i32) -> impl Future<Output = Result<Vec<Budget>, StoreError>> + Send;

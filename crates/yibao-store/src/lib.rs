@@ -34,8 +34,8 @@ pub use access::{
 pub use audit::{AuditEntry, AuditVerification, GENESIS_HASH, entry_hash};
 pub use contribution::{ContributionKind, ContributionRecord, ContributionStore, CountyArrears, NewContribution, PersonArrears};
 pub use fund::{
-    BooksVerification, Budget, BudgetExecution, ENTRIES_PAGE_LIMIT, FundReceipt, FundStore, Movement, PoolingOutcome, ReceiptKind,
-    YearEndOutcome, budget_execution, city_of, verify_books, verify_city_books,
+    BooksVerification, Budget, BudgetExecution, CountyTargets, ENTRIES_PAGE_LIMIT, FundReceipt, FundStore, Movement, PoolingOutcome,
+    ReceiptKind, TargetsProgress, YearEndOutcome, budget_execution, city_of, verify_books, verify_city_books,
 };
 pub use import::{IMPORT_LIMIT, ImportHousehold, ImportStore, ImportSummary};
 pub use records::{
