@@ -1029,3 +1029,38 @@ async fn a_clerk_gets_403_on_the_budget_legacy_handover_check_and_reform_pages()
         assert_eq!(console.get(path, &east).await.status, status, "{path}");
     }
 }
+
+/// R-ENR-6: the dashboard shows each county's enrolment rate and collections against the
+/// targets the city set: 2 persons enrolled of a target of 8 is 25.00%.
+#[tokio::test]
+async fn the_dashboard_shows_enrolment_and_collection_against_the_countys_targets() {
+    let console = setup("targets").await;
+    let clerk = console.sign_in("east.clerk").await;
+    let (first, second) = (national_id("41992119800101001"), national_id("41992120100202002"));
+    let page = enrol(&console, &clerk, "HH-T-1", "419921", &[(&first, "赵一"), (&second, "赵二")]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    // The city's targets, set over the API as the fund accountant.
+    let sign_in = Request::builder()
+        .method("POST")
+        .uri("/api/session")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(serde_json::json!({ "username": "funds", "password": "pw-funds" }).to_string()))
+        .expect("request");
+    let session: serde_json::Value = serde_json::from_str(&console.send(sign_in).await.body).expect("json");
+    let token = session["token"].as_str().expect("token");
+    let year = time::OffsetDateTime::now_utc().year();
+    let targets = Request::builder()
+        .method("PUT")
+        .uri("/api/funds/targets")
+        .header("authorization", format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            serde_json::json!({ "year": year, "unit": "419921", "enrolment_target": 8, "collection_target": "1000.00" }).to_string(),
+        ))
+        .expect("request");
+    assert_eq!(console.send(targets).await.status, StatusCode::OK);
+    let admin = console.sign_in("admin").await;
+    let home = console.get("/console", &admin).await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(home.body.contains("扩面任务") && home.body.contains("25.00%") && home.body.contains("1000.00"), "{}", home.body);
+}

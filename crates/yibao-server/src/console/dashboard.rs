@@ -116,6 +116,16 @@ pub struct CountyRow {
     pub owed_yuan: String,
     /// Collected as a share of what was due, in tenths of a percent, shown as `97.5%`.
     pub collected_share: String,
+    /// The county's targets for the year (R-ENR-6) and how far it has come; `-` without.
+    pub enrolment_target: String,
+    pub enrolment_rate: String,
+    pub collection_target_yuan: String,
+    pub collection_rate: String,
+}
+
+/// Basis points as a percentage with two decimals, exactly: `2500` → `25.00%`.
+fn bp_percent(bp: Option<i64>) -> String {
+    bp.map_or_else(|| "-".to_owned(), |bp| format!("{}{}.{:02}%", if bp < 0 { "-" } else { "" }, bp.abs() / 100, bp.abs() % 100))
 }
 
 #[derive(Debug)]
@@ -226,17 +236,28 @@ pub async fn show(State(state): State<AppState>, user: ConsoleUser) -> Response 
         Ok((_, counties)) => counties.into_iter().map(|c| (c.region.to_string(), c.owed_fen)).collect(),
         Err(error) => return store_error_page(lang, &error),
     };
+    let targets: BTreeMap<String, yibao_store::TargetsProgress> = match store!(state, targets(user.region, year)) {
+        Ok(list) => list.into_iter().map(|t| (t.targets.unit.clone(), t)).collect(),
+        Err(error) => return store_error_page(lang, &error),
+    };
     let counties: Vec<CountyRow> = totals
         .counties
         .iter()
-        .map(|(region, c)| CountyRow {
-            region: region.clone(),
-            enrolled: c.enrolled,
-            ended: c.ended,
-            due_yuan: yuan(c.due_fen),
-            paid_yuan: yuan(c.paid_fen),
-            owed_yuan: yuan(owed.get(region).copied().unwrap_or(0)),
-            collected_share: share(c.paid_fen, c.due_fen),
+        .map(|(region, c)| {
+            let target = targets.get(region);
+            CountyRow {
+                region: region.clone(),
+                enrolled: c.enrolled,
+                ended: c.ended,
+                due_yuan: yuan(c.due_fen),
+                paid_yuan: yuan(c.paid_fen),
+                owed_yuan: yuan(owed.get(region).copied().unwrap_or(0)),
+                collected_share: share(c.paid_fen, c.due_fen),
+                enrolment_target: target.map_or_else(|| "-".to_owned(), |t| t.targets.enrolment_target.to_string()),
+                enrolment_rate: bp_percent(target.and_then(|t| t.enrolment_rate_bp)),
+                collection_target_yuan: target.map_or_else(|| "-".to_owned(), |t| yuan(t.targets.collection_target_fen)),
+                collection_rate: bp_percent(target.and_then(|t| t.collection_rate_bp)),
+            }
         })
         .collect();
     let recent: Vec<(&String, &DayTotals)> = totals.days.iter().rev().take(DAYS_SHOWN).collect::<Vec<_>>().into_iter().rev().collect();
@@ -275,6 +296,14 @@ pub async fn show(State(state): State<AppState>, user: ConsoleUser) -> Response 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn basis_points_print_exactly() {
+        assert_eq!(bp_percent(Some(2_500)), "25.00%");
+        assert_eq!(bp_percent(Some(10_001)), "100.01%");
+        assert_eq!(bp_percent(Some(-5)), "-0.05%");
+        assert_eq!(bp_percent(None), "-");
+    }
+
     #[test]
     fn share_is_exact_tenths() {
         assert_eq!(super::share(975, 1000), "97.5%");
