@@ -296,6 +296,8 @@ pub async fn show(State(state): State<AppState>, user: ConsoleUser) -> Response 
 
 #[cfg(test)]
 mod tests {
+    use super::bp_percent;
+
     #[test]
     fn basis_points_print_exactly() {
         assert_eq!(bp_percent(Some(2_500)), "25.00%");
