@@ -74,9 +74,12 @@ pub(crate) async fn run(reform: &str, insured: u64, seed: u64) -> Result<yibao_s
     let reformed = Policy::from_toml("the demo pack with the reform", &merged)
         .map_err(|e| ApiError::bad_request("reform.invalid", format!("the reform does not make a valid pack: {e}")))?;
     let city = City::new(Config::new(insured, seed)).map_err(|e| ApiError::bad_request("reform.bad_size", e.to_string()))?;
-    let _turn = RUNNING.acquire().await.map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "reform.unavailable", e.to_string()))?;
+    let turn = RUNNING.acquire().await.map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "reform.unavailable", e.to_string()))?;
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     tokio::task::spawn_blocking(move || {
+        // The turn is held by the work, not by the request: a client that hangs up does
+        // not let a second simulation start beside one still running.
+        let _turn = turn;
         let quiet = |_: u64| {};
         let base = simulate(&city, &baseline, &SimOptions { threads, ..SimOptions::default() }, &quiet)?;
         let other = simulate(&city, &reformed, &SimOptions { threads, financing: reform.financing }, &quiet)?;
