@@ -193,23 +193,23 @@ fn actor() -> Actor {
 
 async fn city(books: &Books, asked: Option<&str>) -> Result<RegionCode, String> {
     if let Some(code) = asked {
-        return RegionCode::parse(code).map_err(|e| format!("--city: {e}"));
+        return RegionCode::parse(code).map_err(|e| format!("--city: {e} [fund.bad_unit]"));
     }
     let cities = books!(books, fund_cities()).map_err(failed)?;
     match cities.as_slice() {
         [one] => Ok(*one),
         [] => Err("the store holds no fund books yet [books.empty]".into()),
-        _ => Err(format!("the store holds the books of several cities ({cities:?}): pass --city")),
+        _ => Err(format!("the store holds the books of several cities ({cities:?}): pass --city [fund.city_ambiguous]")),
     }
 }
 
 fn date(flag: &str, text: &str) -> Result<Date, String> {
-    yibao_store::books::date_of(text).map_err(|_| format!("{flag}: '{text}' is not a date YYYY-MM-DD"))
+    yibao_store::books::date_of(text).map_err(|_| format!("{flag}: '{text}' is not a date YYYY-MM-DD [fund.bad_date]"))
 }
 
 pub fn pool(command: &PoolCommand) -> Result<(), String> {
     let PoolCommand::Run { month, day, city: asked, store } = command;
-    let month = YearMonth::parse(month).map_err(|e| format!("--month: {e}"))?;
+    let month = YearMonth::parse(month).map_err(|e| format!("--month: {e} [fund.bad_month]"))?;
     let policy = crate::serve::policy_or_demo(store.policy.as_deref())?;
     runtime()?.block_on(async {
         let books = open(store).await?;
@@ -251,11 +251,12 @@ pub fn fund(command: &FundCommand) -> Result<(), String> {
         FundCommand::Check { store } => check(store),
         FundCommand::Interest { from, to, rate, city: asked, store } => {
             let (from, to) = (date("--from", from)?, date("--to", to)?);
-            let rate = yibao_domain::RatioBp::parse_percent(rate).map_err(|e| format!("--rate: {e}"))?;
+            let rate = yibao_domain::RatioBp::parse_percent(rate).map_err(|e| format!("--rate: {e} [fund.bad_ratio]"))?;
+            let policy = crate::serve::policy_or_demo(store.policy.as_deref())?;
             runtime()?.block_on(async {
                 let books = open(store).await?;
                 let city = city(&books, asked.as_deref()).await?;
-                let lines = books!(&books, credit_interest(&actor(), city, from, to, rate)).map_err(failed)?;
+                let lines = books!(&books, credit_interest(&actor(), city, from, to, rate, policy.rounding)).map_err(failed)?;
                 for line in lines {
                     println!("{}", line.note);
                 }
@@ -274,9 +275,9 @@ pub fn fund(command: &FundCommand) -> Result<(), String> {
                     ReceiptArg::OpeningBalance => ReceiptKind::OpeningBalance,
                     ReceiptArg::FinanceAdvance => ReceiptKind::FinanceAdvance,
                 },
-                scheme: FundScheme::parse(scheme).ok_or_else(|| format!("--scheme: '{scheme}' is not a fund"))?,
-                unit: RegionCode::parse(unit).map_err(|e| format!("--unit: {e}"))?,
-                amount_fen: Fen::parse_yuan(amount).map_err(|e| format!("--amount: {e}"))?,
+                scheme: FundScheme::parse(scheme).ok_or_else(|| format!("--scheme: '{scheme}' is not a fund [fund.bad_scheme]"))?,
+                unit: RegionCode::parse(unit).map_err(|e| format!("--unit: {e} [fund.bad_unit]"))?,
+                amount_fen: Fen::parse_yuan(amount).map_err(|e| format!("--amount: {e} [fund.bad_amount]"))?,
                 value_date: date("--date", day)?,
                 reference: reference.clone(),
             };
@@ -299,16 +300,17 @@ pub fn fund(command: &FundCommand) -> Result<(), String> {
 
 fn close(year: i32, levy: Option<&str>, city_share: Option<&str>, asked: Option<&str>, store: &StoreArgs) -> Result<(), String> {
     let policy = crate::serve::policy_or_demo(store.policy.as_deref())?;
-    let year_end = time::Date::from_calendar_date(year, time::Month::December, 31).map_err(|e| format!("--year: {e}"))?;
+    let year_end = time::Date::from_calendar_date(year, time::Month::December, 31).map_err(|e| format!("--year: {e} [fund.bad_year]"))?;
     runtime()?.block_on(async {
         let books = open(store).await?;
         let city = city(&books, asked).await?;
         let mut options = yibao_store::closing::YearEndOptions::from_policy(&policy, city, year_end).map_err(failed)?;
         if let Some(levy) = levy {
-            options.levy_ratio_bp = yibao_domain::RatioBp::parse_percent(levy).map_err(|e| format!("--levy: {e}"))?;
+            options.levy_ratio_bp = yibao_domain::RatioBp::parse_percent(levy).map_err(|e| format!("--levy: {e} [fund.bad_ratio]"))?;
         }
         if let Some(share) = city_share {
-            options.city_share_when_met_bp = yibao_domain::RatioBp::parse_percent(share).map_err(|e| format!("--city-share: {e}"))?;
+            options.city_share_when_met_bp =
+                yibao_domain::RatioBp::parse_percent(share).map_err(|e| format!("--city-share: {e} [fund.bad_ratio]"))?;
         }
         let outcome = books!(&books, close_year(&actor(), city, year, options)).map_err(failed)?;
         let r = &outcome.record;
@@ -385,8 +387,8 @@ fn report(
         let city = city(&books, asked).await?;
         match kind {
             ReportKind::Statement => {
-                let from = date("--from", from.ok_or("a statement needs --from and --to")?)?;
-                let to = date("--to", to.ok_or("a statement needs --from and --to")?)?;
+                let from = date("--from", from.ok_or("a statement needs --from and --to [fund.bad_period]")?)?;
+                let to = date("--to", to.ok_or("a statement needs --from and --to [fund.bad_period]")?)?;
                 rows.push(["fund", "unit", "reason", "debit_kind", "credit_kind", "transfers", "amount_yuan"].map(String::from).to_vec());
                 for m in books!(&books, fund_movements(city, from, to)).map_err(failed)? {
                     rows.push(vec![

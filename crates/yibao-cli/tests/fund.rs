@@ -33,6 +33,38 @@ fn the_books_are_checked_pooled_reported_and_a_tampered_account_is_named() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("fund books sound"), "{}", text(&out.stdout));
 
+    // Bad input exits 1 naming the field and a stable code, and books nothing.
+    for (args, code) in [
+        (vec!["pool", "run", "--month", "2026-13"], "[fund.bad_month]"),
+        (vec!["fund", "interest", "--from", "2026-01-01", "--to", "2026-02-30", "--rate", "1.5%"], "[fund.bad_date]"),
+        (vec!["fund", "close", "--year", "2026", "--levy", "110%"], "[fund.bad_ratio]"),
+        (
+            vec![
+                "fund",
+                "receipt",
+                "--kind",
+                "opening-balance",
+                "--scheme",
+                "pension",
+                "--unit",
+                "419900",
+                "--amount",
+                "1.00",
+                "--date",
+                "2026-01-01",
+                "--reference",
+                "X",
+            ],
+            "[fund.bad_scheme]",
+        ),
+    ] {
+        let mut args = args;
+        args.extend(["--data-dir", data_dir]);
+        let out = yibao(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(text(&out.stderr).contains(code), "{args:?}: {}", text(&out.stderr));
+    }
+
     // The settlements are dated today; residents' critical-illness insurance has no income
     // of its own yet, so the month cannot be paid: refused, naming the fund, nothing posted.
     let today = time::OffsetDateTime::now_utc().date();

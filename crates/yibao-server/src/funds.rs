@@ -4,7 +4,7 @@
 //! books are the city's (R-FND-2); a county's staff read only the movements its own
 //! business caused (R-GEO-2).
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -16,7 +16,7 @@ use yibao_store::{BooksVerification, FundReceipt, FundStore, ReceiptKind, Role, 
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
-use crate::routes::{Body, actor};
+use crate::routes::{Body, Params, actor};
 use crate::{AppState, Backend, store};
 
 const FUND_WRITERS: &[Role] = &[Role::FundAccountant, Role::CityAdministrator];
@@ -71,7 +71,7 @@ pub struct MonthQuery {
 pub(crate) async fn preview_pooling(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<MonthQuery>,
+    Params(query): Params<MonthQuery>,
 ) -> Result<Response, ApiError> {
     let (_, _, scope) = caller.staff(FUND_READERS)?;
     let month = YearMonth::parse(&query.month).map_err(|e| ApiError::bad_request("fund.bad_month", e.to_string()))?;
@@ -184,7 +184,7 @@ pub struct YearQuery {
 /// The counties' targets for a year and how far each has come: enrolment and collection
 /// rates.
 #[utoipa::path(get, path = "/api/funds/targets", params(YearQuery), responses((status = 200, body = Object), (status = 403, body = ErrorBody)), tag = "funds")]
-pub(crate) async fn targets(State(state): State<AppState>, caller: Caller, Query(query): Query<YearQuery>) -> Result<Response, ApiError> {
+pub(crate) async fn targets(State(state): State<AppState>, caller: Caller, Params(query): Params<YearQuery>) -> Result<Response, ApiError> {
     let (_, _, scope) = caller.staff(FUND_READERS)?;
     Ok(axum::Json(store!(state, targets(scope, query.year))?).into_response())
 }
@@ -239,7 +239,7 @@ pub struct ExecutionQuery {
 pub(crate) async fn budget_execution(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<ExecutionQuery>,
+    Params(query): Params<ExecutionQuery>,
 ) -> Result<Response, ApiError> {
     let (_, _, scope) = caller.staff(FUND_READERS)?;
     let month = query.month.unwrap_or(12);
@@ -373,7 +373,7 @@ pub struct AsOfQuery {
 pub(crate) async fn legacy_deficits(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<AsOfQuery>,
+    Params(query): Params<AsOfQuery>,
 ) -> Result<Response, ApiError> {
     let (_, _, scope) = caller.staff(FUND_READERS)?;
     let as_of = match query.as_of {
@@ -406,7 +406,7 @@ pub(crate) async fn credit_interest(
     let (from, to) = (date("from", &input.from)?, date("to", &input.to)?);
     let rate =
         yibao_domain::RatioBp::parse_percent(&input.rate).map_err(|e| ApiError::bad_request("fund.bad_ratio", format!("rate: {e}")))?;
-    Ok(axum::Json(store!(state, credit_interest(&actor(&caller, &headers), scope, from, to, rate))?).into_response())
+    Ok(axum::Json(store!(state, credit_interest(&actor(&caller, &headers), scope, from, to, rate, state.policy.rounding))?).into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -508,7 +508,7 @@ pub struct PeriodQuery {
 pub(crate) async fn movements(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<PeriodQuery>,
+    Params(query): Params<PeriodQuery>,
 ) -> Result<Response, ApiError> {
     let (_, _, scope) = caller.staff(FUND_READERS)?;
     let (from, to) = (date("from", &query.from)?, date("to", &query.to)?);

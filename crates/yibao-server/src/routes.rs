@@ -37,6 +37,19 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> 
     }
 }
 
+/// Query strings whose rejection is a `{code, message}` 400, as for [`Body`].
+pub struct Params<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, ApiError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(Params(value)),
+            Err(rejection) => Err(ApiError::bad_request("request.malformed", rejection.body_text())),
+        }
+    }
+}
+
 fn malformed(rejection: &JsonRejection) -> ApiError {
     ApiError::new(rejection.status(), "request.malformed", rejection.body_text())
 }
@@ -262,13 +275,8 @@ pub struct PersonSearch {
 
 /// Search persons in your region by ID, name, card number or household.
 #[utoipa::path(get, path = "/api/persons", params(PersonSearch), responses((status = 200, body = Object), (status = 400, body = ErrorBody)), tag = "persons")]
-async fn search(
-    State(state): State<AppState>,
-    caller: Caller,
-    query: Result<Query<PersonSearch>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, ApiError> {
+async fn search(State(state): State<AppState>, caller: Caller, Params(q): Params<PersonSearch>) -> Result<Response, ApiError> {
     let (_, _, scope) = caller.staff(READERS)?;
-    let Query(q) = query.map_err(|e| ApiError::bad_request("request.malformed", e.body_text()))?;
     if q.id.is_none() && q.name.as_deref().is_none_or(str::is_empty) && q.card.is_none() && q.household.is_none() {
         return Err(ApiError::bad_request("search.empty", "search by id, name, card or household"));
     }
@@ -420,10 +428,9 @@ async fn accumulators(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    query: Result<Query<YearParam>, axum::extract::rejection::QueryRejection>,
+    Params(q): Params<YearParam>,
 ) -> Result<Response, ApiError> {
     let (_, _, scope) = caller.staff(READERS)?;
-    let Query(q) = query.map_err(|e| ApiError::bad_request("request.malformed", e.body_text()))?;
     Ok(Json(store!(state, accumulators(scope, &person_id(&id)?, q.year))?).into_response())
 }
 
@@ -555,13 +562,8 @@ pub struct ArrearsOut {
 
 /// Arrears (欠费) per person and per county in your region.
 #[utoipa::path(get, path = "/api/arrears", params(PeriodParam), responses((status = 200, body = ArrearsOut)), tag = "contributions")]
-async fn arrears(
-    State(state): State<AppState>,
-    caller: Caller,
-    query: Result<Query<PeriodParam>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<ArrearsOut>, ApiError> {
+async fn arrears(State(state): State<AppState>, caller: Caller, Params(q): Params<PeriodParam>) -> Result<Json<ArrearsOut>, ApiError> {
     let (_, _, scope) = caller.staff(&[Role::FundAccountant, Role::Auditor, Role::CityAdministrator, Role::EnrolmentClerk])?;
-    let Query(q) = query.map_err(|e| ApiError::bad_request("request.malformed", e.body_text()))?;
     let (persons, counties) = store!(state, arrears(scope, &q.period))?;
     Ok(Json(ArrearsOut { persons, counties }))
 }
@@ -707,13 +709,8 @@ pub struct AuditParams {
 
 /// The audit trail of a region (auditors and the city administrator).
 #[utoipa::path(get, path = "/api/audit", params(AuditParams), responses((status = 200, body = Object), (status = 403, body = ErrorBody)), tag = "audit")]
-async fn audit_trail(
-    State(state): State<AppState>,
-    caller: Caller,
-    query: Result<Query<AuditParams>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, ApiError> {
+async fn audit_trail(State(state): State<AppState>, caller: Caller, Params(q): Params<AuditParams>) -> Result<Response, ApiError> {
     let (_, _, scope) = caller.staff(AUDITORS)?;
-    let Query(q) = query.map_err(|e| ApiError::bad_request("request.malformed", e.body_text()))?;
     let region = RegionCode::parse(&q.region).map_err(|e| ApiError::bad_request("request.bad_region", e.to_string()))?;
     yibao_store::check_scope(scope, region)?;
     Ok(Json(store!(state, audit_entries(region, q.after, q.limit.unwrap_or(100).clamp(1, 1000)))?).into_response())

@@ -410,6 +410,11 @@ async fn funds_flow(api: &Api) {
     assert_eq!(api.call("GET", "/api/funds/accounts", Auth::Token(&east_clerk), None).await.0, StatusCode::FORBIDDEN);
     let (status, check) = api.call("GET", "/api/funds/check", Auth::Token(&auditor), None).await;
     assert_eq!((status, check["sound"].as_bool()), (StatusCode::OK, Some(true)), "{check}");
+    // Malformed queries are {code, message} 400s, like every other error.
+    let (status, bad) = api.call("GET", "/api/funds/movements?from=2026-01-01", Auth::Token(&accountant), None).await;
+    assert_eq!((status, bad["code"].as_str()), (StatusCode::BAD_REQUEST, Some("request.malformed")), "{bad}");
+    let (status, bad) = api.call("GET", "/api/funds/movements?from=May&to=2026-12-31", Auth::Token(&accountant), None).await;
+    assert_eq!((status, bad["code"].as_str()), (StatusCode::BAD_REQUEST, Some("fund.bad_date")), "{bad}");
     let (status, movements) = api.call("GET", "/api/funds/movements?from=2026-01-01&to=2026-12-31", Auth::Token(&accountant), None).await;
     assert_eq!(status, StatusCode::OK);
     let settled_fen: i64 = movements

@@ -526,6 +526,7 @@ impl FundStore for PostgresStore {
         from: Date,
         to: Date,
         annual_rate_bp: yibao_domain::RatioBp,
+        rounding: yibao_domain::Rounding,
     ) -> Result<Vec<InterestLine>, StoreError> {
         let city = city_of(scope)?;
         let mut tx = self.write().await?;
@@ -536,7 +537,7 @@ impl FundStore for PostgresStore {
             from,
             to,
             annual_rate_bp,
-            rounding: yibao_domain::Rounding::HalfUp,
+            rounding,
             funds: special_history(&special_daily(&mut tx, city, to, &yibao_store::closing::interest_period(from, to)).await?, from),
         };
         let (lines, entries) = plan_interest(&inputs)?;

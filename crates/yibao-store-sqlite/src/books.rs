@@ -497,6 +497,7 @@ impl FundStore for SqliteStore {
         from: Date,
         to: Date,
         annual_rate_bp: yibao_domain::RatioBp,
+        rounding: yibao_domain::Rounding,
     ) -> Result<Vec<InterestLine>, StoreError> {
         let actor = actor.clone();
         self.write(move |conn| {
@@ -506,7 +507,7 @@ impl FundStore for SqliteStore {
                 from,
                 to,
                 annual_rate_bp,
-                rounding: yibao_domain::Rounding::HalfUp,
+                rounding,
                 funds: special_history(&special_daily(conn, city, to, &yibao_store::closing::interest_period(from, to))?, from),
             };
             let (lines, entries) = plan_interest(&inputs)?;

@@ -1058,11 +1058,17 @@ pub async fn run_year<S: Store + crate::ContributionStore + crate::FundStore>(st
     // 27,316,000.00 yuan-days × 1.5% ÷ 365 = 1,122.575… → 1,122.58. The adjustment fund held
     // nothing overnight: no interest.
     let rate = RatioBp::new(150);
-    let lines = store.credit_interest(&accountant, city, date!(2026 - 01 - 01), date!(2026 - 12 - 31), rate).await.expect("interest");
+    let lines = store
+        .credit_interest(&accountant, city, date!(2026 - 01 - 01), date!(2026 - 12 - 31), rate, yibao_domain::Rounding::HalfUp)
+        .await
+        .expect("interest");
     let resident_interest = lines.iter().find(|l| l.fund == "resident@429900").expect("resident");
     assert_eq!((resident_interest.balance_days_fen, resident_interest.interest_fen), (2_731_600_000, 112_258));
     assert!(lines.iter().filter(|l| l.fund != "resident@429900").all(|l| l.interest_fen == 0), "{lines:?}");
-    let again = store.credit_interest(&accountant, city, date!(2026 - 01 - 01), date!(2026 - 12 - 31), rate).await.expect("again");
+    let again = store
+        .credit_interest(&accountant, city, date!(2026 - 01 - 01), date!(2026 - 12 - 31), rate, yibao_domain::Rounding::HalfUp)
+        .await
+        .expect("again");
     assert_eq!(again, lines, "crediting the same period again changes nothing");
     let accounts = store.fund_accounts(city).await.expect("accounts");
     let special = accounts.iter().find(|s| s.key() == yibao_ledger::AccountKey::special(resident_fund)).expect("special");

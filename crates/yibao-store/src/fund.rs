@@ -302,8 +302,9 @@ pub trait FundStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<YearEndOutcome, StoreError>> + Send;
 
     /// Credits each of the city's funds the interest on its special account's daily balance
-    /// over `from..=to` at `annual_rate_bp` (分别计息, R-SCH-2), in one transaction with its
-    /// audit entry. Crediting the same period again changes nothing.
+    /// over `from..=to` at `annual_rate_bp` (分别计息, R-SCH-2), rounded once per fund by
+    /// `rounding` (the pack's rule), in one transaction with its audit entry. Crediting the
+    /// same period again changes nothing.
     fn credit_interest(
         &self,
         actor: &Actor,
@@ -311,6 +312,7 @@ pub trait FundStore: Send + Sync + 'static {
         from: Date,
         to: Date,
         annual_rate_bp: yibao_domain::RatioBp,
+        rounding: yibao_domain::Rounding,
     ) -> impl Future<Output = Result<Vec<crate::closing::InterestLine>, StoreError>> + Send;
 
     /// The year-end closes of the city of `scope`, newest first.
