@@ -12,7 +12,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use std::sync::Arc;
 use utoipa::ToSchema;
+
 use yibao_policy::Policy;
 use yibao_store::Role;
 use yibao_synth::{City, Config, Financing, SimOptions, apply_reform, comparison, simulate};
@@ -29,6 +31,11 @@ pub const INSURED_LIMIT: u64 = 200_000;
 pub const DEFAULT_INSURED: u64 = 20_000;
 /// The pack the synthetic city is drawn for.
 const DEMO_PACK: &str = include_str!("../../../policies/demo-city.toml");
+
+/// The demo pack, parsed once: every simulation's baseline.
+static BASELINE: std::sync::LazyLock<Arc<Policy>> = std::sync::LazyLock::new(|| {
+    Arc::new(Policy::from_toml("policies/demo-city.toml", DEMO_PACK).expect("the embedded demo pack loads (its tests check it)"))
+});
 
 /// One simulation at a time per server: the rest wait their turn.
 static RUNNING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
@@ -69,8 +76,7 @@ pub(crate) async fn run(reform: &str, insured: u64, seed: u64) -> Result<yibao_s
     }
     let (merged, reform) =
         apply_reform(DEMO_PACK, reform, Financing::default()).map_err(|e| ApiError::bad_request("reform.invalid", e.to_string()))?;
-    let baseline =
-        Policy::from_toml("policies/demo-city.toml", DEMO_PACK).map_err(|e| ApiError::bad_request("reform.pack", e.to_string()))?;
+    let baseline = Arc::clone(&BASELINE);
     let reformed = Policy::from_toml("the demo pack with the reform", &merged)
         .map_err(|e| ApiError::bad_request("reform.invalid", format!("the reform does not make a valid pack: {e}")))?;
     let city = City::new(Config::new(insured, seed)).map_err(|e| ApiError::bad_request("reform.bad_size", e.to_string()))?;

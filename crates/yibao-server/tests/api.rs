@@ -459,7 +459,11 @@ async fn funds_flow(api: &Api) {
     let confirm = json!({ "checksum": checksum });
     let (status, refusal) =
         api.call("POST", "/api/funds/handovers/H-1/confirmation", Auth::Token(&accountant), Some(confirm.clone())).await;
-    assert_eq!((status, refusal["code"].as_str()), (StatusCode::BAD_REQUEST, Some("request.invalid")), "the signer does not confirm");
+    assert_eq!(
+        (status, refusal["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("handover.same_person")),
+        "the signer does not confirm"
+    );
     let (status, confirmed) = api.call("POST", "/api/funds/handovers/H-1/confirmation", Auth::Token(&admin), Some(confirm)).await;
     assert_eq!((status, confirmed["confirmed_by"].as_str()), (StatusCode::OK, Some("admin")), "{confirmed}");
 

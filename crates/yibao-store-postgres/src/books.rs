@@ -539,6 +539,13 @@ impl FundStore for PostgresStore {
             annual_rate_bp,
             rounding,
             funds: special_history(&special_daily(&mut tx, city, to, &yibao_store::closing::interest_period(from, to)).await?, from),
+            credited: sqlx::query_scalar(
+                "SELECT DISTINCT cause_id FROM ledger_transfers WHERE region_code = $1 AND cause_kind = 'interest-credit'",
+            )
+            .bind(city.to_string())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend)?,
         };
         let (lines, entries) = plan_interest(&inputs)?;
         post(&mut tx, &actor.at_text(), &entries).await?;
@@ -720,7 +727,7 @@ impl FundStore for PostgresStore {
         if accounts.is_empty() {
             return Err(StoreError::Invalid(format!("{} has no books to hand over", request.from)));
         }
-        let inventory = inventory(city, &request, &accounts, transfers, &actor.who, &actor.at_text());
+        let inventory = inventory(city, &request, &accounts, transfers, &actor.who, &actor.at_text())?;
         let inserted = sqlx::query(
             "INSERT INTO fund_handovers (region_code, reference, inventory, prepared_by) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
         )
@@ -754,7 +761,7 @@ impl FundStore for PostgresStore {
             from_json(&stored.ok_or_else(|| StoreError::Invalid(format!("no handover {reference} in city {city}")))?)?;
         let request = signed.request()?;
         let (accounts, transfers, _) = fund_state(&mut tx, Fund::new(request.from, city), request.cut_off).await?;
-        let recomputed = inventory(city, &request, &accounts, transfers, &signed.prepared_by, &signed.prepared_at);
+        let recomputed = inventory(city, &request, &accounts, transfers, &signed.prepared_by, &signed.prepared_at)?;
         check_confirmation(&signed, &recomputed, &actor.who, checksum)?;
         post(&mut tx, &actor.at_text(), &handover_entries(city, &request, &accounts)?).await?;
         signed.confirmed_by = Some(actor.who.clone());

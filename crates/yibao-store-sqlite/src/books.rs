@@ -325,7 +325,7 @@ fn prepare_handover_in(conn: &Connection, actor: &Actor, scope: RegionCode, requ
     if accounts.is_empty() {
         return Err(StoreError::Invalid(format!("{} has no books to hand over", request.from)));
     }
-    let inventory = inventory(city, request, &accounts, transfers, &actor.who, &actor.at_text());
+    let inventory = inventory(city, request, &accounts, transfers, &actor.who, &actor.at_text())?;
     let inserted = exec(
         conn,
         "INSERT INTO fund_handovers (region_code, reference, inventory, prepared_by) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
@@ -356,7 +356,7 @@ fn confirm_handover_in(
     let mut signed: Inventory = from_json(&stored)?;
     let request = signed.request()?;
     let (accounts, transfers, _) = fund_state(conn, Fund::new(request.from, city), request.cut_off)?;
-    let recomputed = inventory(city, &request, &accounts, transfers, &signed.prepared_by, &signed.prepared_at);
+    let recomputed = inventory(city, &request, &accounts, transfers, &signed.prepared_by, &signed.prepared_at)?;
     check_confirmation(&signed, &recomputed, &actor.who, quoted)?;
     post(conn, actor, &handover_entries(city, &request, &accounts)?)?;
     signed.confirmed_by = Some(actor.who.clone());
@@ -509,6 +509,12 @@ impl FundStore for SqliteStore {
                 annual_rate_bp,
                 rounding,
                 funds: special_history(&special_daily(conn, city, to, &yibao_store::closing::interest_period(from, to))?, from),
+                credited: query_all(
+                    conn,
+                    "SELECT DISTINCT cause_id FROM ledger_transfers WHERE region_code = ?1 AND cause_kind = 'interest-credit'",
+                    [city.to_string()],
+                    |row| col::<String>(row, 0),
+                )?,
             };
             let (lines, entries) = plan_interest(&inputs)?;
             post(conn, &actor, &entries)?;

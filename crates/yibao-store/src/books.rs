@@ -64,7 +64,11 @@ fn cause(kind: RecordKind, id: &str) -> Result<BusinessRef, StoreError> {
     BusinessRef::new(kind, id).map_err(|e| StoreError::Invalid(e.to_string()))
 }
 
+/// Adds a transfer unless its amount is zero. Every amount here is a settlement's field or
+/// a difference that cannot go negative by construction; a negative one is a bug, and
+/// asserting stops it rather than dropping it silently.
 fn push(entries: &mut Vec<Entry>, unit: RegionCode, transfer: Transfer) {
+    assert!(!transfer.amount_fen.is_negative(), "a negative amount in {}: a bug in the postings", transfer.id);
     if transfer.amount_fen.get() > 0 {
         entries.push(Entry { unit, transfer });
     }

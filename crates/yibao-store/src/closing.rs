@@ -173,12 +173,17 @@ pub struct PositionOut {
 }
 
 /// What a movement adds to its fund's income and spending of the period, in fen:
-/// contributions to the pool and subsidies are income; settlement layers are spending, and
+/// contributions to the pool and subsidies are income, less what was later moved from it
+/// to a personal account; settlement layers are spending, and
 /// their reversals take it back. Nothing else (pooling, payments, adjustments) is either.
 #[must_use]
 pub fn income_and_spending(m: &Movement) -> (i64, i64) {
     if m.reason == "contribution" || m.reason == "subsidy" {
         (m.amount_fen, 0)
+    } else if m.reason == "personal-account-credit" && m.debit_kind == AccountKind::External.as_str() {
+        // An account's share paid earlier and booked as pooled income, moved to the account
+        // when the period was completed: it leaves pooled income.
+        (-m.amount_fen, 0)
     } else if m.reason.starts_with("settlement.") {
         (0, m.amount_fen)
     } else if m.reason == "reversal" && m.debit_kind == AccountKind::Payable.as_str() && m.credit_kind == AccountKind::External.as_str() {
@@ -381,6 +386,8 @@ pub struct InterestInputs {
     /// Per fund: the special account's balance at the end of the day before `from`, and
     /// its net change on each day of the period that had one.
     pub funds: Vec<SpecialHistory>,
+    /// The periods interest was credited for already (their record ids, `from..to`).
+    pub credited: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -428,6 +435,20 @@ pub fn plan_interest(inputs: &InterestInputs) -> Result<(Vec<InterestLine>, Vec<
     }
     let city = inputs.city;
     let period = interest_period(inputs.from, inputs.to);
+    // A day earns interest once: a period overlapping one credited before is refused (the
+    // same period again is a replay, and posts nothing).
+    for earlier in inputs.credited.iter().filter(|p| **p != period) {
+        let bounds = earlier.split_once("..").and_then(|(a, b)| Some((crate::books::date_of(a).ok()?, crate::books::date_of(b).ok()?)));
+        let Some((from, to)) = bounds else {
+            return Err(StoreError::Backend(format!("stored interest period unreadable: {earlier}")));
+        };
+        if from <= inputs.to && inputs.from <= to {
+            return Err(StoreError::Refused {
+                code: "interest.overlap",
+                message: format!("interest was credited for {earlier}, which overlaps {period}: a day earns interest once"),
+            });
+        }
+    }
     let cause = BusinessRef::new(RecordKind::InterestCredit, &period).map_err(refused)?;
     let mut lines = Vec::new();
     let mut entries = Vec::new();
@@ -449,15 +470,17 @@ pub fn plan_interest(inputs: &InterestInputs) -> Result<(Vec<InterestLine>, Vec<
             day = day.next_day().ok_or_else(|| StoreError::Invalid("the period runs past the calendar".into()))?;
         }
         let interest = inputs.rounding.round_div(balance_days * i128::from(inputs.annual_rate_bp.get()), 10_000 * 365);
+        let interest_fen =
+            Fen::checked(interest).ok_or_else(|| StoreError::Invalid(format!("interest of {interest} fen is beyond one amount")))?;
         let fund = Fund::new(*scheme, city);
         let rate = f64::from(inputs.annual_rate_bp.get()) / 100.0;
         let note = format!(
             "[{}] {period} 利息：财政专户日积数 {} 元·日 × 年利率 {rate:.2}% ÷ 365 = {} 元 / interest: {} yuan-days × {rate:.2}% a year ÷ 365 = {} yuan",
             scheme.name_zh(),
             Fen::checked_total(i64::try_from(balance_days / 100).unwrap_or(i64::MAX)).map_or_else(|| "-".into(), |f| f.to_string()),
-            Fen::new(interest),
+            interest_fen,
             Fen::checked_total(i64::try_from(balance_days / 100).unwrap_or(i64::MAX)).map_or_else(|| "-".into(), |f| f.to_string()),
-            Fen::new(interest)
+            interest_fen
         );
         if interest > 0 {
             let id = TransferId::parse(&format!("interest/{fund}/{period}")).map_err(refused)?;
@@ -467,7 +490,7 @@ pub fn plan_interest(inputs: &InterestInputs) -> Result<(Vec<InterestLine>, Vec<
                     id,
                     AccountKey::special(fund),
                     AccountKey::new(fund, yibao_ledger::Holder::Region(city), AccountKind::External),
-                    Fen::new(interest),
+                    interest_fen,
                     Reason::Interest,
                     cause.clone(),
                     inputs.to,
@@ -520,6 +543,7 @@ mod tests {
             annual_rate_bp: RatioBp::new(150),
             rounding: Rounding::HalfUp,
             funds: vec![(FundScheme::Resident, 1_000_000, vec![(date!(2026 - 01 - 11), 2_000_000)]), (FundScheme::Maternity, 0, vec![])],
+            credited: Vec::new(),
         };
         let (lines, entries) = plan_interest(&inputs).unwrap();
         assert_eq!(lines[0].balance_days_fen, 73_000_000);
@@ -527,7 +551,37 @@ mod tests {
         assert_eq!(lines[1].interest_fen, 0);
         assert_eq!(entries.len(), 1, "no transfer for a fund without interest");
         assert_eq!(entries[0].transfer.id.as_str(), "interest/resident@419900/2026-01-01..2026-01-31");
-        let backwards = InterestInputs { to: date!(2025 - 12 - 31), ..inputs };
+        let backwards = InterestInputs { to: date!(2025 - 12 - 31), ..inputs.clone() };
         assert!(plan_interest(&backwards).is_err());
+        // Credited for January already: January again is a replay; mid-January on is refused.
+        let again = InterestInputs { credited: vec!["2026-01-01..2026-01-31".into()], ..inputs.clone() };
+        assert!(plan_interest(&again).is_ok());
+        let overlapping = InterestInputs { from: date!(2026 - 01 - 15), to: date!(2026 - 02 - 15), ..again };
+        assert!(matches!(plan_interest(&overlapping), Err(StoreError::Refused { code: "interest.overlap", .. })));
+        let february = InterestInputs {
+            from: date!(2026 - 02 - 01),
+            to: date!(2026 - 02 - 28),
+            credited: vec!["2026-01-01..2026-01-31".into()],
+            ..inputs
+        };
+        assert!(plan_interest(&february).is_ok(), "the next period is not an overlap");
+    }
+
+    #[test]
+    fn money_moved_from_pooled_income_to_an_account_leaves_income() {
+        let movement = |reason: &str, debit_kind: &str, credit_kind: &str| Movement {
+            fund_scheme: "employee".into(),
+            unit: "419921".into(),
+            reason: reason.into(),
+            debit_kind: debit_kind.into(),
+            credit_kind: credit_kind.into(),
+            transfers: 1,
+            amount_fen: 16_000,
+        };
+        assert_eq!(income_and_spending(&movement("contribution", "income", "external")), (16_000, 0));
+        assert_eq!(income_and_spending(&movement("personal-account-credit", "income", "personal-account")), (0, 0));
+        assert_eq!(income_and_spending(&movement("personal-account-credit", "external", "personal-account")), (-16_000, 0));
+        assert_eq!(income_and_spending(&movement("settlement.pooled", "external", "payable")), (0, 16_000));
+        assert_eq!(income_and_spending(&movement("reversal", "payable", "external")), (0, -16_000));
     }
 }

@@ -1109,9 +1109,12 @@ pub async fn run_year<S: Store + crate::ContributionStore + crate::FundStore>(st
     assert!(matches!(store.prepare_handover(&accountant, city, request).await, Err(StoreError::Exists(_))), "a reference is used once");
     let receiver = Actor { who: "receiver".into(), ..accountant.clone() };
     let same_person = store.confirm_handover(&accountant, city, "NCMS-2026", &inventory.checksum).await;
-    assert!(matches!(same_person, Err(StoreError::Invalid(_))), "who signed does not confirm: {same_person:?}");
+    assert!(
+        matches!(same_person, Err(StoreError::Refused { code: "handover.same_person", .. })),
+        "who signed does not confirm: {same_person:?}"
+    );
     let wrong = store.confirm_handover(&receiver, city, "NCMS-2026", &"0".repeat(64)).await;
-    assert!(matches!(wrong, Err(StoreError::Invalid(_))), "{wrong:?}");
+    assert!(matches!(wrong, Err(StoreError::Refused { code: "handover.bad_checksum", .. })), "{wrong:?}");
     let confirmed = store.confirm_handover(&receiver, city, "NCMS-2026", &inventory.checksum).await.expect("confirmed");
     assert_eq!(confirmed.confirmed_by.as_deref(), Some("receiver"));
     let accounts = store.fund_accounts(city).await.expect("accounts");

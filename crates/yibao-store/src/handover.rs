@@ -100,7 +100,8 @@ impl Inventory {
 }
 
 /// Builds the inventory of `from`'s accounts (`accounts`: the fund's, as they stand) with
-/// `transfers` of its transfers, and signs it with its checksum.
+/// `transfers` of its transfers, and signs it with its checksum. Refused while the fund
+/// owes a payee anything (`handover.open_payables`).
 pub fn inventory(
     city: RegionCode,
     request: &HandoverRequest,
@@ -108,9 +109,22 @@ pub fn inventory(
     transfers: i64,
     prepared_by: &str,
     prepared_at: &str,
-) -> Inventory {
+) -> Result<Inventory, StoreError> {
     let from = Fund::new(request.from, city);
     let mut states: Vec<&AccountState> = accounts.iter().filter(|a| a.key().fund == from).collect();
+    // What the fund still owes payees is paid by the monthly run per county, which reads the
+    // county from each transfer; moved by a handover it would lose its county. So a fund
+    // is handed over once its claims are paid.
+    if let Some(open) = states.iter().find(|a| a.key().kind == AccountKind::Payable && !a.balance_fen().is_zero()) {
+        return Err(StoreError::Refused {
+            code: "handover.open_payables",
+            message: format!(
+                "{} still stands at {} yuan: run the pooling that pays it before handing the fund over",
+                open.key(),
+                open.balance_fen()
+            ),
+        });
+    }
     states.sort_by_key(|a| a.key());
     let debits: i128 = states.iter().map(|a| i128::from(a.debits_posted_fen.get())).sum();
     let credits: i128 = states.iter().map(|a| i128::from(a.credits_posted_fen.get())).sum();
@@ -141,7 +155,7 @@ pub fn inventory(
         confirmed_at: None,
     };
     inventory.checksum = checksum(&inventory);
-    inventory
+    Ok(inventory)
 }
 
 /// The checksum of what an inventory says of the books (not who signed it when).
@@ -210,23 +224,50 @@ pub fn handover_entries(city: RegionCode, request: &HandoverRequest, accounts: &
     Ok(entries)
 }
 
-/// The checks of a confirmation, before anything moves: another person than who signed,
+/// The checks of a confirmation, before anything moves (each refusal with its own code:
+/// `handover.same_person`, `handover.bad_checksum`, `handover.books_changed`): another person than who signed,
 /// the checksum quoted is the inventory's, and the books still say what it says.
 pub fn check_confirmation(signed: &Inventory, recomputed: &Inventory, confirmer: &str, quoted_checksum: &str) -> Result<(), StoreError> {
     if signed.confirmed_by.is_some() {
         return Err(StoreError::Exists(format!("handover {} was confirmed", signed.reference)));
     }
+    let refused = |code: &'static str, message: String| Err(StoreError::Refused { code, message });
     if confirmer == signed.prepared_by {
-        return Err(StoreError::Invalid("the receiving side confirms a handover: another person than who signed its inventory".into()));
+        return refused(
+            "handover.same_person",
+            "the receiving side confirms a handover: another person than who signed its inventory".into(),
+        );
     }
     if quoted_checksum != signed.checksum {
-        return Err(StoreError::Invalid(format!("checksum {quoted_checksum} is not the signed inventory's")));
+        return refused("handover.bad_checksum", format!("checksum {quoted_checksum} is not the signed inventory's"));
     }
     if recomputed.checksum != signed.checksum {
-        return Err(StoreError::Invalid(format!(
-            "the books of {} changed since the inventory was signed: prepare a new one",
-            signed.from_fund
-        )));
+        return refused(
+            "handover.books_changed",
+            format!("the books of {} changed since the inventory was signed: prepare a new one", signed.from_fund),
+        );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn a_fund_that_still_owes_a_payee_is_not_handed_over() {
+        let city = RegionCode::parse("419900").unwrap();
+        let fund = Fund::new(FundScheme::Ncms, city);
+        let request =
+            HandoverRequest { from: FundScheme::Ncms, to: FundScheme::Resident, cut_off: date!(2026 - 06 - 30), reference: "H".into() };
+        let hospital = Holder::institution("H41992100001").unwrap();
+        let mut payable = AccountState::new(crate::books::open_account(AccountKey::new(fund, hospital, AccountKind::Payable)).unwrap());
+        payable.credits_posted_fen = Fen::new(5_000);
+        let refused = inventory(city, &request, &[payable], 1, "a", "t");
+        assert!(matches!(refused, Err(StoreError::Refused { code: "handover.open_payables", .. })), "{refused:?}");
+        payable.debits_posted_fen = Fen::new(5_000);
+        let signed = inventory(city, &request, &[payable], 2, "a", "t").unwrap();
+        assert_eq!((signed.accounts, signed.checksum.len()), (1, 64), "paid: it is handed over");
+    }
 }

@@ -272,32 +272,11 @@ pub async fn confirm(
         errors.add("checksum", lang.t("field-bad-checksum"));
         return inventory_page(&state, &user, &reference, form.checksum, errors, String::new()).await;
     }
-    // The store decides; the console first names the two refusals staff meet most in their
-    // language, against the signed inventory (the store's own message stays for the rest).
-    let signed = match store!(state, handovers(user.region)) {
-        Ok(found) => found.into_iter().find(|i| i.reference == reference),
-        Err(error) => return store_error_page(lang, &error),
-    };
-    let Some(signed) = signed else {
-        return error_page(lang, StatusCode::NOT_FOUND, "error-not-found", None);
-    };
-    if signed.confirmed_by.is_none() && signed.prepared_by == user.username {
-        errors.add("checksum", lang.t("handover-refused-same-person"));
-    } else if signed.confirmed_by.is_none() && signed.checksum != checksum {
-        errors.add("checksum", lang.t("handover-refused-checksum"));
-    }
-    if !errors.is_empty() {
-        return inventory_page(&state, &user, &reference, form.checksum, errors, String::new()).await;
-    }
     match store!(state, confirm_handover(&user.actor(&headers), user.region, &reference, &checksum)) {
         Ok(_) => Redirect::to(&format!("{HERE}/{}?done=confirmed", url_encode(&reference))).into_response(),
         Err(error) if is_refusal(&error) => {
-            let message = if error.to_string().contains("changed since") {
-                format!("{} ({error})", lang.t("handover-refused-changed"))
-            } else {
-                store_message(lang, &error)
-            };
-            errors.add("checksum", message);
+            // The store's refusal codes have catalogue lines (`err-handover-*`).
+            errors.add("checksum", store_message(lang, &error));
             inventory_page(&state, &user, &reference, form.checksum, errors, String::new()).await
         }
         Err(error) => store_error_page(lang, &error),
