@@ -200,12 +200,6 @@ struct Year {
     brought_forward: i64,
 }
 
-/// The unit a planned step was made for, read from its id (`levy/{year}/{fund}/{unit}/…`,
-/// `deficit/{year}/{fund}/{unit}/…`).
-fn unit_of(transfer: &Transfer, city: RegionCode) -> RegionCode {
-    transfer.id.as_str().split('/').nth(3).and_then(|code| RegionCode::parse(code).ok()).unwrap_or(city)
-}
-
 /// The first and last day of `year`.
 pub fn year_bounds(year: i32) -> Result<(Date, Date), StoreError> {
     let day = |month, day| Date::from_calendar_date(year, month, day).map_err(|e| StoreError::Invalid(format!("year {year}: {e}")));
@@ -343,7 +337,7 @@ pub fn plan_year_end(inputs: &YearEndInputs) -> Result<(YearEndRecord, Vec<Entry
     }
     let mut entries = Vec::new();
     for transfer in batch_of(&levy.transfers).into_iter().chain(batch_of(&waterfall.transfers)) {
-        entries.push(Entry { unit: unit_of(&transfer, city), transfer });
+        entries.push(Entry { unit: crate::pooling::unit_of_step(&transfer, city), transfer });
     }
     let record = YearEndRecord {
         city: city.to_string(),

@@ -193,9 +193,10 @@ pub fn plan_pooling(inputs: &PoolingInputs) -> Result<(PoolingRun, Vec<Entry>), 
     Ok((record, entries))
 }
 
-/// The unit a step of `plan_month` was made for, read from its id
-/// (`pool/{month}/{fund}/{unit}/{step}`).
-fn unit_of_step(transfer: &Transfer, city: RegionCode) -> RegionCode {
+/// The unit a step the ledger planned was made for, read from its id, whose fourth part
+/// is the unit (`pool/{month}/{fund}/{unit}/{step}`, `levy/{year}/{fund}/{unit}/…`,
+/// `deficit/{year}/{fund}/{unit}/…`).
+pub(crate) fn unit_of_step(transfer: &Transfer, city: RegionCode) -> RegionCode {
     transfer.id.as_str().split('/').nth(3).and_then(|code| RegionCode::parse(code).ok()).unwrap_or(city)
 }
 
