@@ -11,21 +11,31 @@ pub fn parse_date(text: &str) -> Result<Date, time::error::Parse> {
 
 /// The first day of the month after `date` (R-ENR-4: "the month after the change").
 #[must_use]
+///
+/// Saturates at the last representable day (9999-12-31) rather than panicking: no date
+/// input may panic anything, and the application refuses such dates before they matter.
 pub fn first_of_next_month(date: Date) -> Date {
     let (year, month) =
         if date.month() == Month::December { (date.year() + 1, Month::January) } else { (date.year(), date.month().next()) };
-    Date::from_calendar_date(year, month, 1).expect("first of a month exists")
+    Date::from_calendar_date(year, month, 1).unwrap_or(Date::MAX)
 }
 
 /// `date` plus `months` calendar months; a day past the end of the target month is
 /// clamped to its last day (31 January + 1 month = 28 or 29 February).
 #[must_use]
+///
+/// Saturates at the last representable day (9999-12-31) rather than panicking.
 pub fn add_months(date: Date, months: u32) -> Date {
-    let zero_based = date.year() * 12 + i32::from(u8::from(date.month())) - 1 + i32::try_from(months).expect("months fit");
+    let Some(zero_based) = i32::try_from(months)
+        .ok()
+        .and_then(|months| (date.year() * 12 + i32::from(u8::from(date.month())) - 1).checked_add(months))
+    else {
+        return Date::MAX;
+    };
     let year = zero_based.div_euclid(12);
-    let month = Month::try_from(u8::try_from(zero_based.rem_euclid(12) + 1).expect("1..=12")).expect("valid month");
+    let month = u8::try_from(zero_based.rem_euclid(12) + 1).ok().and_then(|m| Month::try_from(m).ok()).unwrap_or(Month::December);
     let last_day = time::util::days_in_month(month, year);
-    Date::from_calendar_date(year, month, date.day().min(last_day)).expect("clamped day exists")
+    Date::from_calendar_date(year, month, date.day().min(last_day)).unwrap_or(Date::MAX)
 }
 
 #[cfg(test)]
@@ -33,6 +43,14 @@ pub fn add_months(date: Date, months: u32) -> Date {
 mod tests {
     use super::*;
     use time::macros::date;
+
+    #[test]
+    fn month_arithmetic_saturates_instead_of_panicking() {
+        assert_eq!(add_months(date!(9999 - 12 - 15), 6), Date::MAX);
+        assert_eq!(add_months(date!(9999 - 03 - 15), u32::MAX), Date::MAX);
+        assert_eq!(first_of_next_month(date!(9999 - 12 - 15)), Date::MAX);
+        assert_eq!(add_months(date!(9999 - 03 - 15), 6), date!(9999 - 09 - 15));
+    }
 
     #[test]
     fn month_arithmetic() {

@@ -18,4 +18,4 @@ pub use contribution::{
 };
 pub use settle::{Explain, SettleError, settle, settle_into};
 pub use settlement::{Language, LineSettlement, LineVerdict, Rule, Settlement, Step};
-pub use tier::{TierHistoryError, TierOrPolicyError, change_takes_effect, tier_on, upgrade_waiting_months};
+pub use tier::{TierHistoryError, TierOrPolicyError, change_takes_effect, tier_in_force, tier_on, upgrade_waiting_months};

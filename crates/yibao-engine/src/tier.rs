@@ -88,6 +88,23 @@ pub fn upgrade_waiting_months(
     policy.count(yibao_policy::ParamKey::TierUpgradeWaitingMonths, &query, requested_on).map(|f| f.value)
 }
 
+/// The tier in force for `coverage` on `on` (R-ENR-4), as every use case must read it: the
+/// tier that applies after every change that took effect by then. `None` for a person
+/// without a tier history (a pack without tiers for the scheme). Before the history begins
+/// (a contribution for a year the person joined during), the tier chosen at enrolment.
+/// The one place the contribution due and the settlement agree on a person's tier.
+pub fn tier_in_force(
+    policy: &yibao_policy::Policy,
+    coverage: &crate::Coverage,
+    on: Date,
+) -> Result<Option<Tier>, TierOrPolicyError<yibao_policy::LookupError>> {
+    let Some(history) = coverage.tier_history.as_ref() else {
+        return Ok(None);
+    };
+    let tier = tier_on(history, on, |target, requested_on| upgrade_waiting_months(policy, coverage.region, target, requested_on))?;
+    Ok(Some(tier.unwrap_or(history.initial)))
+}
+
 /// Either the history is malformed or the policy has no waiting period for the date.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TierOrPolicyError<E> {

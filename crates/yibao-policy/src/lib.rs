@@ -136,6 +136,9 @@ pub struct Policy {
     pub schemes: Vec<Scheme>,
     /// Tiers allowed per basic scheme; empty when the city has no tiers.
     pub tiers: Vec<(Scheme, Vec<Tier>)>,
+    /// The city's counties and districts (`pack.counties`), sorted; empty when the pack
+    /// does not list them, and then any county code inside the city is one of them.
+    pub counties: Vec<RegionCode>,
     pub sources: Vec<Source>,
     /// Entries per key, indexed by `ParamKey as usize`.
     entries: Vec<Vec<Entry>>,
@@ -147,6 +150,18 @@ impl Policy {
     /// Loads and validates a pack. `file` is only used in messages.
     pub fn from_toml(file: &str, text: &str) -> Result<Policy, PolicyErrors> {
         load::load(file, text)
+    }
+
+    /// Whether `region` is one of the city's counties or districts: listed in
+    /// `pack.counties`, or, in a pack that lists none, any county code inside the city.
+    /// The city's own code is not a county.
+    #[must_use]
+    pub fn has_county(&self, region: RegionCode) -> bool {
+        if self.counties.is_empty() {
+            region.level() == yibao_domain::RegionLevel::County && self.region.contains(region)
+        } else {
+            self.counties.binary_search(&region).is_ok()
+        }
     }
 
     #[must_use]

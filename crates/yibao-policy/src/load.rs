@@ -153,6 +153,9 @@ struct RawHeader {
     service_date: Option<String>,
     schemes: Vec<String>,
     tiers: Option<std::collections::BTreeMap<String, Vec<u8>>>,
+    /// The city's counties and districts (GB/T 2260), where households, persons and
+    /// institutions may be registered.
+    counties: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -337,6 +340,28 @@ fn build(loader: &mut Loader<'_>, raw: RawPack) -> Option<Policy> {
         }
     }
 
+    let mut counties: Vec<RegionCode> = Vec::new();
+    for text in header.counties.iter().flatten() {
+        match (RegionCode::parse(text), region) {
+            (Ok(county), Some(city)) if county.level() == RegionLevel::County && city.contains(county) => {
+                if counties.contains(&county) {
+                    loader.fail("pack.counties", PolicyErrorKind::Invalid(format!("county {county} is listed twice")));
+                } else {
+                    counties.push(county);
+                }
+            }
+            (Ok(other), Some(city)) => {
+                loader.fail("pack.counties", PolicyErrorKind::Invalid(format!("{other} is not a county or district of {city}")));
+            }
+            (Ok(_), None) => {}
+            (Err(e), _) => loader.fail("pack.counties", PolicyErrorKind::Invalid(e.to_string())),
+        }
+    }
+    if header.counties.as_ref().is_some_and(Vec::is_empty) {
+        loader.fail("pack.counties", PolicyErrorKind::Invalid("a city lists at least one county or district".into()));
+    }
+    counties.sort();
+
     let mut sources: Vec<Source> = Vec::new();
     for (index, source) in raw.source.into_iter().enumerate() {
         let place = format!("source {} ({})", index + 1, source.id);
@@ -430,6 +455,7 @@ fn build(loader: &mut Loader<'_>, raw: RawPack) -> Option<Policy> {
         service_date,
         schemes,
         tiers,
+        counties,
         sources,
         entries,
         chronic_diseases,

@@ -19,7 +19,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::routes::{Body, actor};
 use crate::{AppState, store};
 
-const ADMINISTRATORS: &[Role] = &[Role::CityAdministrator];
+use yibao_app::roles::ADMINISTRATORS;
 /// Shortest and longest password accepted.
 const PASSWORD_CHARS_MIN: usize = 10;
 const PASSWORD_CHARS_MAX: usize = 128;

@@ -9,53 +9,13 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
-use yibao_domain::RegionCode;
-use yibao_store::{AccessStore, Role};
+use yibao_store::AccessStore;
 
 use crate::AppState;
 use crate::error::ApiError;
 
-/// An authenticated caller.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Caller {
-    Staff { username: String, role: Role, region: RegionCode },
-    Institution { code: String, region: RegionCode },
-}
-
-impl Caller {
-    /// The staff member, if their role is one of `roles`.
-    pub fn staff(&self, roles: &[Role]) -> Result<(&str, Role, RegionCode), ApiError> {
-        match self {
-            Caller::Staff { username, role, region } if roles.contains(role) => Ok((username, *role, *region)),
-            Caller::Staff { role, .. } => Err(ApiError::forbidden(format!("the {role} role may not do this"))),
-            Caller::Institution { .. } => Err(ApiError::forbidden("institutions may only settle and query their own claims")),
-        }
-    }
-
-    /// The institution's code, if the caller is one.
-    pub fn institution(&self) -> Result<&str, ApiError> {
-        match self {
-            Caller::Institution { code, .. } => Ok(code),
-            Caller::Staff { .. } => Err(ApiError::forbidden("only a designated institution settles claims, with its API key")),
-        }
-    }
-
-    #[must_use]
-    pub fn name(&self) -> &str {
-        match self {
-            Caller::Staff { username, .. } => username,
-            Caller::Institution { code, .. } => code,
-        }
-    }
-
-    #[must_use]
-    pub fn role_name(&self) -> &str {
-        match self {
-            Caller::Staff { role, .. } => role.as_str(),
-            Caller::Institution { .. } => "institution",
-        }
-    }
-}
+/// An authenticated caller: the application layer's principal.
+pub type Caller = yibao_app::Principal;
 
 /// Lower-case hex SHA-256, for session tokens and API keys.
 #[must_use]
@@ -106,7 +66,7 @@ impl FromRequestParts<AppState> for Caller {
         if let Some(key) = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
             let institution = crate::store!(state, institution_by_key(&digest(key.trim())))?;
             let institution = institution.filter(|i| i.active).ok_or_else(|| ApiError::unauthorized("unknown or inactive API key"))?;
-            return Ok(Caller::Institution { code: institution.code, region: institution.region });
+            return Ok(Caller::institution_of(&institution));
         }
         Err(ApiError::unauthorized("sign in (Authorization: Bearer <token>) or send an institution API key (X-Api-Key)"))
     }

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
+use yibao_app::{AppError, ErrorKind};
 use yibao_store::StoreError;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -37,32 +38,30 @@ impl ApiError {
     }
 }
 
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> ApiError {
+        let status = match error.kind {
+            ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+            ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let message = if error.kind == ErrorKind::Internal {
+            eprintln!("internal failure [{}]: {}", error.code, error.message);
+            "the service could not complete the request; nothing was written".to_owned()
+        } else {
+            error.message
+        };
+        ApiError::new(status, &error.code, message)
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {
-        let status = match &error {
-            StoreError::PersonNotFound(_)
-            | StoreError::HouseholdNotFound(_)
-            | StoreError::ClaimNotFound { .. }
-            | StoreError::StaffNotFound(_)
-            | StoreError::InstitutionNotFound(_) => StatusCode::NOT_FOUND,
-            StoreError::AlreadyEnrolled { .. }
-            | StoreError::HouseholdExists(_)
-            | StoreError::Exists(_)
-            | StoreError::IdempotencyConflict { .. } => StatusCode::CONFLICT,
-            StoreError::AlreadyReversed(_) | StoreError::NotLatestClaim(_) => StatusCode::CONFLICT,
-            StoreError::OutsideRegion { .. } => StatusCode::FORBIDDEN,
-            StoreError::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            StoreError::Invalid(_) => StatusCode::BAD_REQUEST,
-            StoreError::Backend(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        let message = match &error {
-            StoreError::Backend(detail) => {
-                eprintln!("store failure: {detail}");
-                "the service could not complete the request; nothing was written".to_owned()
-            }
-            other => other.to_string(),
-        };
-        ApiError::new(status, error.code(), message)
+        ApiError::from(AppError::from(error))
     }
 }
 

@@ -12,15 +12,14 @@ use time::Date;
 use utoipa::{IntoParams, ToSchema};
 use yibao_domain::{Fen, RegionCode};
 use yibao_ledger::{FundScheme, YearMonth};
-use yibao_store::{BooksVerification, FundReceipt, FundStore, ReceiptKind, Role, city_of};
+use yibao_store::{BooksVerification, FundReceipt, FundStore, ReceiptKind, city_of};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::{Body, Params, actor};
 use crate::{AppState, Backend, store};
 
-const FUND_WRITERS: &[Role] = &[Role::FundAccountant, Role::CityAdministrator];
-const FUND_READERS: &[Role] = &[Role::FundAccountant, Role::CityAdministrator, Role::Auditor];
+use yibao_app::roles::{FUND_READERS, FUND_WRITERS};
 
 fn date(field: &str, text: &str) -> Result<Date, ApiError> {
     yibao_store::books::date_of(text)
@@ -402,11 +401,10 @@ pub(crate) async fn credit_interest(
     headers: axum::http::HeaderMap,
     Body(input): Body<InterestIn>,
 ) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(FUND_WRITERS)?;
     let (from, to) = (date("from", &input.from)?, date("to", &input.to)?);
     let rate =
         yibao_domain::RatioBp::parse_percent(&input.rate).map_err(|e| ApiError::bad_request("fund.bad_ratio", format!("rate: {e}")))?;
-    Ok(axum::Json(store!(state, credit_interest(&actor(&caller, &headers), scope, from, to, rate, state.policy.rounding))?).into_response())
+    Ok(axum::Json(state.credit_interest(&caller, crate::routes::source(&headers), from, to, rate).await?).into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -438,7 +436,6 @@ pub(crate) async fn record_receipt(
     headers: axum::http::HeaderMap,
     Body(input): Body<ReceiptIn>,
 ) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(FUND_WRITERS)?;
     let scheme = FundScheme::parse(&input.scheme)
         .ok_or_else(|| ApiError::bad_request("fund.bad_scheme", format!("'{}' is not a fund", input.scheme)))?;
     let receipt = FundReceipt {
@@ -449,7 +446,7 @@ pub(crate) async fn record_receipt(
         value_date: date("date", &input.date)?,
         reference: input.reference,
     };
-    store!(state, record_fund_receipt(&actor(&caller, &headers), scope, receipt))?;
+    state.record_receipt(&caller, crate::routes::source(&headers), receipt).await?;
     Ok((StatusCode::CREATED, axum::Json(serde_json::json!({"booked": true}))).into_response())
 }
 

@@ -20,8 +20,6 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use yibao_policy::Policy;
-use yibao_store_postgres::PostgresStore;
-use yibao_store_sqlite::SqliteStore;
 
 pub use error::{ApiError, ErrorBody};
 pub use routes::ApiDoc;
@@ -31,29 +29,29 @@ pub const BODY_LIMIT_BYTES: usize = 4 * 1024 * 1024;
 /// How long a staff session lasts after sign-in.
 pub const SESSION_HOURS: i64 = 8;
 
-/// The store behind the API. An enum rather than a generic so that handlers stay concrete
-/// (the OpenAPI macros need concrete handlers); each backend is one variant.
-#[derive(Debug)]
-pub enum Backend {
-    Sqlite(SqliteStore),
-    Postgres(PostgresStore),
-}
+pub use yibao_app::{App, Backend};
+pub(crate) use yibao_app::store;
 
-/// Calls the same store method on whichever backend is in use.
-#[macro_export]
-macro_rules! store {
-    ($state:expr, $method:ident ( $($arg:expr),* $(,)? )) => {
-        match &*$state.store {
-            $crate::Backend::Sqlite(s) => s.$method($($arg),*).await,
-            $crate::Backend::Postgres(s) => s.$method($($arg),*).await,
-        }
-    };
-}
-
+/// The server's state: the application layer. A newtype (not the `App` itself) so that the
+/// server may implement axum's extractor traits for the application's types; it derefs to
+/// the `App`, whose `store` and `policy` the handlers not yet moved into the application
+/// layer still read (issue 11).
 #[derive(Clone, Debug)]
-pub struct AppState {
-    pub store: Arc<Backend>,
-    pub policy: Arc<Policy>,
+pub struct AppState(pub App);
+
+impl AppState {
+    /// The state over `store` and `policy`, on the system clock.
+    #[must_use]
+    pub fn new(store: Backend, policy: Policy) -> AppState {
+        AppState(App::new(Arc::new(store), Arc::new(policy)))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
 }
 
 /// The whole API.

@@ -16,7 +16,6 @@ use std::sync::Arc;
 use utoipa::ToSchema;
 
 use yibao_policy::Policy;
-use yibao_store::Role;
 use yibao_synth::{City, Config, Financing, SimOptions, apply_reform, comparison, simulate};
 
 use crate::AppState;
@@ -24,7 +23,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::Body;
 
-const REFORMERS: &[Role] = &[Role::FundAccountant, Role::CityAdministrator];
+use yibao_app::roles::REFORMERS;
 /// The largest synthetic city one request may simulate.
 pub const INSURED_LIMIT: u64 = 200_000;
 /// The synthetic city's size when the request does not say.

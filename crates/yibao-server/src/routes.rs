@@ -10,15 +10,10 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use time::{Date, Duration, OffsetDateTime};
 use utoipa::{OpenApi, ToSchema};
+use yibao_app::{ContributionInput, ContributionKind, EnrolInput, NewHousehold, NewReferral, Settled};
 use yibao_domain::{AssistanceGroup, Fen, NationalId, PersonCategory, RegionCode, Scheme, Tier, serde_yuan};
-use yibao_engine::{
-    Claim, Coverage, Explain, TierChange, TierHistory, TierOrPolicyError, change_takes_effect, settle, upgrade_waiting_months,
-};
-use yibao_policy::ServiceDateRule;
-use yibao_store::{
-    AccessStore, Actor, ContributionKind, ContributionStore, NewContribution, NewHousehold, NewPerson, PersonQuery, PersonUpdate, Role,
-    SettleRequest, Store,
-};
+use yibao_engine::{Claim, TierChange};
+use yibao_store::{AccessStore, Actor, ContributionStore, PersonQuery, PersonUpdate, Store};
 
 use crate::auth::{Caller, bearer, digest, new_token, verify_password};
 use crate::error::{ApiError, ErrorBody};
@@ -54,22 +49,20 @@ fn malformed(rejection: &JsonRejection) -> ApiError {
     ApiError::new(rejection.status(), "request.malformed", rejection.body_text())
 }
 
+/// Where a request came from, for the audit log.
+pub(crate) fn source(headers: &axum::http::HeaderMap) -> &str {
+    headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).unwrap_or("direct")
+}
+
 pub(crate) fn actor(caller: &Caller, headers: &axum::http::HeaderMap) -> Actor {
-    let source = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).unwrap_or("direct").chars().take(64).collect();
-    Actor { who: caller.name().to_owned(), role: caller.role_name().to_owned(), source, at: OffsetDateTime::now_utc() }
+    caller.actor(source(headers), OffsetDateTime::now_utc())
 }
 
 fn person_id(text: &str) -> Result<NationalId, ApiError> {
     NationalId::parse(text).map_err(|e| ApiError::bad_request("person.bad_id", e.to_string()))
 }
 
-pub(crate) const READERS: &[Role] =
-    &[Role::EnrolmentClerk, Role::ClaimsOfficer, Role::FundAccountant, Role::Auditor, Role::CityAdministrator];
-const ENROLMENT: &[Role] = &[Role::EnrolmentClerk, Role::CityAdministrator];
-const CONTRIBUTIONS: &[Role] = &[Role::FundAccountant, Role::EnrolmentClerk, Role::CityAdministrator];
-const CLAIMS_READERS: &[Role] = &[Role::ClaimsOfficer, Role::Auditor, Role::CityAdministrator];
-const REVERSERS: &[Role] = &[Role::ClaimsOfficer, Role::CityAdministrator];
-const AUDITORS: &[Role] = &[Role::Auditor, Role::CityAdministrator];
+pub(crate) use yibao_app::roles::{ALL_STAFF as READERS, ARREARS, AUDITORS, CLAIMS as CLAIMS_READERS};
 
 // ---- sessions ----
 
@@ -134,10 +127,7 @@ pub struct Me {
 /// Who am I.
 #[utoipa::path(get, path = "/api/me", responses((status = 200, body = Me), (status = 401, body = ErrorBody)), tag = "session")]
 async fn me(caller: Caller) -> Json<Me> {
-    let region = match &caller {
-        Caller::Staff { region, .. } | Caller::Institution { region, .. } => region.to_string(),
-    };
-    Json(Me { name: caller.name().to_owned(), role: caller.role_name().to_owned(), region })
+    Json(Me { name: caller.name().to_owned(), role: caller.role_name().to_owned(), region: caller.region().to_string() })
 }
 
 // ---- households and persons ----
@@ -159,15 +149,8 @@ async fn create_household(
     headers: axum::http::HeaderMap,
     Body(input): Body<HouseholdIn>,
 ) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(ENROLMENT)?;
-    let record = store!(
-        state,
-        create_household(
-            &actor(&caller, &headers),
-            scope,
-            NewHousehold { household_id: input.household_id, region: input.region, address: input.address }
-        )
-    )?;
+    let household = NewHousehold { household_id: input.household_id, region: input.region, address: input.address };
+    let record = state.create_household(&caller, source(&headers), household).await?;
     Ok((StatusCode::CREATED, Json(record)).into_response())
 }
 
@@ -209,55 +192,22 @@ async fn enrol(
     headers: axum::http::HeaderMap,
     Body(input): Body<EnrolIn>,
 ) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(ENROLMENT)?;
-    let policy = &state.policy;
-    if !input.scheme.is_basic() {
-        return Err(ApiError::bad_request("person.bad_scheme", "a person is enrolled in employee or resident basic insurance"));
-    }
-    if !policy.has_scheme(input.scheme) {
-        return Err(ApiError::bad_request("person.bad_scheme", format!("this city has no {} insurance", input.scheme)));
-    }
-    if !policy.region.contains(input.region) {
-        return Err(ApiError::bad_request("person.bad_region", format!("region {} is not in {}", input.region, policy.region)));
-    }
-    let category_ok = if input.scheme == Scheme::Employee {
-        input.category != PersonCategory::Resident
-    } else {
-        input.category == PersonCategory::Resident
-    };
-    if !category_ok {
-        return Err(ApiError::bad_request(
-            "person.bad_category",
-            format!("a {} person cannot be insured under {} insurance", input.category.as_str(), input.scheme),
-        ));
-    }
-    let tiers = policy.tiers_for(input.scheme);
-    let tier_history = match (tiers.is_empty(), input.tier) {
-        (true, None) => None,
-        (true, Some(_)) => return Err(ApiError::bad_request("person.bad_tier", "this city has no tiers")),
-        (false, None) => return Err(ApiError::bad_request("person.bad_tier", format!("choose a tier: {tiers:?}"))),
-        (false, Some(t)) if !tiers.contains(&t) => {
-            return Err(ApiError::bad_request("person.bad_tier", format!("tier {t} is not a tier of {} insurance here", input.scheme)));
-        }
-        (false, Some(t)) => Some(TierHistory { initial: t, since: input.coverage_from, changes: Vec::new() }),
-    };
-    let coverage = Coverage {
+    let input = EnrolInput {
         person_id: input.person_id,
+        name: input.name,
+        card_no: input.card_no,
+        household_id: input.household_id,
         region: input.region,
         scheme: input.scheme,
         category: input.category,
+        tier: input.tier,
         coverage_from: input.coverage_from,
-        coverage_until: None,
-        tier_history,
         assistance_group: input.assistance_group,
         supplementary: input.supplementary,
         maternity: input.maternity,
         certified_chronic_diseases: input.certified_chronic_diseases,
-        personal_account_balance: Fen::ZERO,
-        use_personal_account: input.scheme == Scheme::Employee,
     };
-    let person = NewPerson { name: input.name, card_no: input.card_no, household_id: input.household_id, coverage };
-    let record = store!(state, enrol(&actor(&caller, &headers), scope, person))?;
+    let record = state.enrol(&caller, source(&headers), input).await?;
     Ok((StatusCode::CREATED, Json(record)).into_response())
 }
 
@@ -319,32 +269,23 @@ async fn change_tier(
     Path(id): Path<String>,
     Body(input): Body<TierChangeIn>,
 ) -> Result<Json<TierChangeOut>, ApiError> {
-    let (_, _, scope) = caller.staff(ENROLMENT)?;
-    let id = person_id(&id)?;
-    let current = store!(state, person(scope, &id))?;
-    if !state.policy.tiers_for(current.coverage.scheme).contains(&input.tier) {
-        return Err(ApiError::bad_request(
-            "person.bad_tier",
-            format!("tier {} is not a tier of {} insurance here", input.tier, current.coverage.scheme),
-        ));
-    }
     let change = TierChange { requested_on: input.requested_on, tier: input.tier };
-    let history =
-        current.coverage.tier_history.as_ref().ok_or_else(|| ApiError::bad_request("person.bad_tier", "this person has no tier"))?;
-    // The tier in force on the request day decides up or down.
-    let region = current.coverage.region;
-    let policy_gap = |e: yibao_policy::LookupError| ApiError::bad_request("policy.no_value", e.to_string());
-    let in_force =
-        yibao_engine::tier_on(history, input.requested_on, |target, on| upgrade_waiting_months(&state.policy, region, target, on))
-            .map_err(|e| match e {
-                TierOrPolicyError::History(e) => ApiError::bad_request("person.bad_tier", e.to_string()),
-                TierOrPolicyError::Policy(e) => policy_gap(e),
-            })?
-            .unwrap_or(history.initial);
-    let waiting = upgrade_waiting_months(&state.policy, region, input.tier, input.requested_on).map_err(policy_gap)?;
-    let benefits_from = change_takes_effect(in_force, change, waiting);
-    let person = store!(state, request_tier_change(&actor(&caller, &headers), scope, &id, change))?;
-    Ok(Json(TierChangeOut { person, benefits_from: benefits_from.to_string() }))
+    let changed = state.change_tier(&caller, source(&headers), &person_id(&id)?, change).await?;
+    Ok(Json(TierChangeOut { person: changed.person, benefits_from: changed.benefits_from.to_string() }))
+}
+
+/// Cancel the person's latest tier change, named by the day it was requested, before it
+/// takes effect (R-ENR-4); `409 person.tier_change_in_effect` once it has.
+#[utoipa::path(delete, path = "/api/persons/{id}/tier-changes/{requested_on}", params(("id" = String, Path), ("requested_on" = String, Path, description = "YYYY-MM-DD")), responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), tag = "persons")]
+async fn cancel_tier_change(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Path((id, requested_on)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let requested_on = yibao_domain::parse_date(&requested_on)
+        .map_err(|e| ApiError::bad_request("request.bad_date", format!("'{requested_on}' is not a date (YYYY-MM-DD): {e}")))?;
+    Ok(Json(state.cancel_tier_change(&caller, source(&headers), &person_id(&id)?, requested_on).await?).into_response())
 }
 
 /// A present field, `null` included: `Some(None)` for `null`, and (with `#[serde(default)]`)
@@ -385,7 +326,7 @@ async fn update_person(
     Path(id): Path<String>,
     Body(input): Body<PersonUpdateIn>,
 ) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(ENROLMENT)?;
+    let (_, _, scope) = caller.staff(yibao_app::roles::ENROLMENT)?;
     let update = PersonUpdate {
         name: input.name,
         card_no: input.card_no,
@@ -413,8 +354,7 @@ async fn end_coverage(
     Path(id): Path<String>,
     Body(input): Body<EndCoverageIn>,
 ) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(ENROLMENT)?;
-    Ok(Json(store!(state, end_coverage(&actor(&caller, &headers), scope, &person_id(&id)?, input.until))?).into_response())
+    Ok(Json(state.end_coverage(&caller, source(&headers), &person_id(&id)?, input.until).await?).into_response())
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -479,63 +419,10 @@ async fn record_contribution(
     Path(id): Path<String>,
     Body(input): Body<ContributionIn>,
 ) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(CONTRIBUTIONS)?;
-    let id = person_id(&id)?;
-    let person = store!(state, person(scope, &id))?;
     let kind = ContributionKind::parse(&input.kind)
         .ok_or_else(|| ApiError::bad_request("contribution.bad_kind", "kind is resident, employee or supplementary"))?;
-    let (year, month) = match input.period.split_once('-') {
-        Some((y, m)) => (y.parse::<i32>().ok(), m.parse::<u8>().ok()),
-        None => (input.period.parse::<i32>().ok(), None),
-    };
-    let year = year
-        .filter(|y| (2000..=2100).contains(y))
-        .ok_or_else(|| ApiError::bad_request("contribution.bad_period", "period is YYYY or YYYY-MM"))?;
-    let on = time::Month::try_from(month.unwrap_or(1))
-        .ok()
-        .and_then(|m| Date::from_calendar_date(year, m, 1).ok())
-        .ok_or_else(|| ApiError::bad_request("contribution.bad_period", "period is YYYY or YYYY-MM"))?;
-    let policy = &state.policy;
-    let tier = person.coverage.tier_history.as_ref().map(|h| h.initial);
-    let policy_error = |e: yibao_policy::LookupError| ApiError::bad_request("policy.no_value", e.to_string());
-    let (due, breakdown) = match kind {
-        ContributionKind::Resident => {
-            let c = yibao_engine::resident_contribution(policy, person.coverage.region, tier, person.coverage.assistance_group, on)
-                .map_err(policy_error)?;
-            (c.personal, serde_json::to_string(&c))
-        }
-        ContributionKind::Employee => {
-            let wage = input
-                .wage_monthly
-                .ok_or_else(|| ApiError::bad_request("contribution.no_wage", "an employee contribution needs wage_monthly"))?;
-            let c = yibao_engine::employee_contribution(policy, person.coverage.region, tier, person.coverage.category, wage, on)
-                .map_err(policy_error)?;
-            (c.employer + c.employee, serde_json::to_string(&c))
-        }
-        ContributionKind::Supplementary => {
-            let c = yibao_engine::supplementary_contribution(policy, person.coverage.region, on).map_err(policy_error)?;
-            (c.personal, serde_json::to_string(&c))
-        }
-    };
-    let breakdown = breakdown.map_err(|e| ApiError::bad_request("contribution.failure", e.to_string()))?;
-    if input.paid.is_negative() {
-        return Err(ApiError::bad_request("contribution.negative", "paid may not be negative"));
-    }
-    let record = store!(
-        state,
-        record_contribution(
-            &actor(&caller, &headers),
-            scope,
-            NewContribution {
-                person_id: id,
-                kind,
-                period: input.period,
-                due_fen: due.get(),
-                paid_fen: input.paid.get(),
-                breakdown_json: breakdown
-            }
-        )
-    )?;
+    let input = ContributionInput { kind, period: input.period, paid: input.paid, wage_monthly: input.wage_monthly };
+    let record = state.record_contribution(&caller, source(&headers), &person_id(&id)?, input).await?;
     Ok((StatusCode::CREATED, Json(record)).into_response())
 }
 
@@ -563,7 +450,7 @@ pub struct ArrearsOut {
 /// Arrears (欠费) per person and per county in your region.
 #[utoipa::path(get, path = "/api/arrears", params(PeriodParam), responses((status = 200, body = ArrearsOut)), tag = "contributions")]
 async fn arrears(State(state): State<AppState>, caller: Caller, Params(q): Params<PeriodParam>) -> Result<Json<ArrearsOut>, ApiError> {
-    let (_, _, scope) = caller.staff(&[Role::FundAccountant, Role::Auditor, Role::CityAdministrator, Role::EnrolmentClerk])?;
+    let (_, _, scope) = caller.staff(ARREARS)?;
     let (persons, counties) = store!(state, arrears(scope, &q.period))?;
     Ok(Json(ArrearsOut { persons, counties }))
 }
@@ -575,7 +462,21 @@ async fn arrears(State(state): State<AppState>, caller: Caller, Params(q): Param
 pub struct SettleIn {
     #[schema(value_type = String)]
     pub person_id: NationalId,
-    /// The claim: lines with national catalogue codes (see examples/claims).
+    /// The claim: lines with national catalogue codes (see examples/claims). Its
+    /// `institution_level` and `place` must be what the register holds for the institution;
+    /// `referral` and `referred_deductible_paid` come from the referrals on file.
+    #[schema(value_type = Object)]
+    pub claim: Claim,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreSettleIn {
+    #[schema(value_type = String)]
+    pub person_id: NationalId,
+    /// The person's social-security card number, presented at the visit: an institution
+    /// reads a person's entitlement only with it.
+    pub card_no: String,
     #[schema(value_type = Object)]
     pub claim: Claim,
 }
@@ -587,41 +488,35 @@ pub struct SettleOut {
     pub institution_code: String,
     pub claim_id: String,
     pub status: String,
-    /// The one-bill settlement with national field names and its explanation, passed
-    /// through as stored (checked to be JSON, not rebuilt).
+    /// The one-bill settlement with national field names and its explanation. An
+    /// institution receives it without the person's account balance and year-to-date
+    /// counters.
     #[schema(value_type = Object)]
-    pub settlement: Box<serde_json::value::RawValue>,
+    pub settlement: serde_json::Value,
 }
 
-fn year_of(state: &AppState, claim: &Claim) -> i32 {
-    match state.policy.service_date {
-        ServiceDateRule::Admission => claim.admission_date.year(),
-        ServiceDateRule::Discharge => claim.discharge_date.year(),
+impl From<Settled> for SettleOut {
+    fn from(settled: Settled) -> SettleOut {
+        SettleOut {
+            replayed: settled.replayed,
+            institution_code: settled.record.institution_code,
+            claim_id: settled.record.claim_id,
+            status: settled.record.status.as_str().to_owned(),
+            settlement: settled.settlement,
+        }
     }
 }
 
-fn own_claim(caller: &Caller, claim: &Claim) -> Result<(), ApiError> {
-    let code = caller.institution()?;
-    if claim.institution_code != code {
-        return Err(ApiError::forbidden(format!("an institution settles only its own claims: this key belongs to {code}")));
-    }
-    Ok(())
-}
-
-/// Pre-settlement (预结算): the same computation, nothing written.
-#[utoipa::path(post, path = "/api/pre-settlements", request_body = SettleIn, responses((status = 200, body = Object), (status = 422, body = ErrorBody)), tag = "settlements")]
-async fn pre_settle(State(state): State<AppState>, caller: Caller, Body(input): Body<SettleIn>) -> Result<Response, ApiError> {
-    own_claim(&caller, &input.claim)?;
-    let scope = state.policy.region;
-    let person = store!(state, person(scope, &input.person_id))?;
-    let acc = store!(state, accumulators(scope, &input.person_id, year_of(&state, &input.claim)))?;
-    let settlement = settle(&state.policy, &input.claim, &person.coverage, &acc, Explain::On)
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string()))?;
-    Ok(Json(settlement).into_response())
+/// Pre-settlement (预结算): the same computation, nothing written. The institution presents
+/// the person's ID and card number; the answer omits balances and counters.
+#[utoipa::path(post, path = "/api/pre-settlements", request_body = PreSettleIn, responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "settlements")]
+async fn pre_settle(State(state): State<AppState>, caller: Caller, Body(input): Body<PreSettleIn>) -> Result<Response, ApiError> {
+    Ok(Json(state.pre_settle(&caller, &input.person_id, &input.card_no, input.claim).await?).into_response())
 }
 
 /// Settle a claim at discharge: every layer in one transaction. Idempotent on the
-/// institution's claim id: a retry returns the first settlement and never pays twice.
+/// institution's claim id: a retry returns the first settlement and never pays twice; the
+/// same id with another claim or person is `409 claim.idempotency_conflict`.
 #[utoipa::path(post, path = "/api/settlements", request_body = SettleIn, responses((status = 201, body = SettleOut), (status = 200, body = SettleOut, description = "a replay"), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "settlements")]
 async fn settle_claim(
     State(state): State<AppState>,
@@ -629,32 +524,9 @@ async fn settle_claim(
     headers: axum::http::HeaderMap,
     Body(input): Body<SettleIn>,
 ) -> Result<Response, ApiError> {
-    own_claim(&caller, &input.claim)?;
-    input.claim.check().map_err(|e| ApiError::bad_request(e.code(), e.to_string()))?;
-    let claim_json = serde_json::to_string(&input.claim).map_err(|e| ApiError::bad_request("request.malformed", e.to_string()))?;
-    let request = SettleRequest {
-        institution_code: input.claim.institution_code.clone(),
-        claim_id: input.claim.claim_id.clone(),
-        person_id: input.person_id,
-        year: year_of(&state, &input.claim),
-        claim_json,
-    };
-    let compute = yibao_store::engine_settlement(std::sync::Arc::clone(&state.policy), input.claim, Explain::On);
-    let outcome = store!(state, settle(&actor(&caller, &headers), state.policy.region, request, compute.clone()))?;
-    let status = if outcome.replayed { StatusCode::OK } else { StatusCode::CREATED };
-    Ok((status, Json(settle_out(outcome.claim, outcome.replayed)?)).into_response())
-}
-
-fn settle_out(record: yibao_store::ClaimRecord, replayed: bool) -> Result<SettleOut, ApiError> {
-    Ok(SettleOut {
-        replayed,
-        institution_code: record.institution_code,
-        claim_id: record.claim_id,
-        status: record.status.as_str().to_owned(),
-        settlement: serde_json::value::RawValue::from_string(record.settlement_json).map_err(|e| {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store.failure", format!("a stored settlement is unreadable: {e}"))
-        })?,
-    })
+    let settled = state.settle(&caller, source(&headers), &input.person_id, input.claim).await?;
+    let status = if settled.replayed { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((status, Json(SettleOut::from(settled))).into_response())
 }
 
 /// One settled claim: its institution, claims officers and auditors of its region.
@@ -664,13 +536,7 @@ async fn get_settlement(
     caller: Caller,
     Path((institution, claim_id)): Path<(String, String)>,
 ) -> Result<Json<SettleOut>, ApiError> {
-    let scope = match &caller {
-        Caller::Institution { code, .. } if *code == institution => state.policy.region,
-        Caller::Institution { .. } => return Err(ApiError::forbidden("an institution queries only its own claims")),
-        Caller::Staff { .. } => caller.staff(CLAIMS_READERS)?.2,
-    };
-    let record = store!(state, claim(scope, &institution, &claim_id))?;
-    Ok(Json(settle_out(record, false)?))
+    Ok(Json(state.claim(&caller, &institution, &claim_id).await?.into()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -688,13 +554,49 @@ async fn reverse(
     Path((institution, claim_id)): Path<(String, String)>,
     Body(input): Body<ReversalIn>,
 ) -> Result<Json<SettleOut>, ApiError> {
-    let scope = match &caller {
-        Caller::Institution { code, .. } if *code == institution => state.policy.region,
-        Caller::Institution { .. } => return Err(ApiError::forbidden("an institution reverses only its own claims")),
-        Caller::Staff { .. } => caller.staff(REVERSERS)?.2,
+    Ok(Json(state.reverse(&caller, source(&headers), &institution, &claim_id, &input.reason).await?.into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReferralIn {
+    /// The referring institution.
+    pub from_institution: String,
+    /// The institution the person is referred to.
+    pub to_institution: String,
+    #[schema(value_type = String, example = "2026-05-10")]
+    pub issued_on: Date,
+    /// The last admission day the referral covers.
+    #[schema(value_type = String, example = "2026-06-10")]
+    pub valid_until: Date,
+}
+
+/// File a referral (转诊) for a person: by claims or enrolment staff, or by the referring
+/// institution. A claim at the receiving institution then settles as referred, with the
+/// deductible paid at the referring stay taken from its settlement.
+#[utoipa::path(post, path = "/api/persons/{id}/referrals", request_body = ReferralIn, params(("id" = String, Path)), responses((status = 201, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)), tag = "settlements")]
+async fn file_referral(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<String>,
+    Body(input): Body<ReferralIn>,
+) -> Result<Response, ApiError> {
+    let referral = NewReferral {
+        person_id: person_id(&id)?,
+        from_institution: input.from_institution,
+        to_institution: input.to_institution,
+        issued_on: input.issued_on,
+        valid_until: input.valid_until,
     };
-    let record = store!(state, reverse(&actor(&caller, &headers), scope, &institution, &claim_id, &input.reason))?;
-    Ok(Json(settle_out(record, false)?))
+    let record = state.file_referral(&caller, source(&headers), referral).await?;
+    Ok((StatusCode::CREATED, Json(record)).into_response())
+}
+
+/// A person's referrals on file, newest first.
+#[utoipa::path(get, path = "/api/persons/{id}/referrals", params(("id" = String, Path)), responses((status = 200, body = Object), (status = 404, body = ErrorBody)), tag = "settlements")]
+async fn referrals_of(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+    Ok(Json(state.referrals(&caller, &person_id(&id)?).await?).into_response())
 }
 
 // ---- audit ----
@@ -721,8 +623,8 @@ async fn audit_trail(State(state): State<AppState>, caller: Caller, Params(q): P
 async fn audit_verify(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     caller.staff(AUDITORS)?;
     let verification = match &*state.store {
-        crate::Backend::Sqlite(s) => yibao_store::verify_audit(s).await?,
-        crate::Backend::Postgres(s) => yibao_store::verify_audit(s).await?,
+        yibao_app::Backend::Sqlite(s) => yibao_store::verify_audit(s).await?,
+        yibao_app::Backend::Postgres(s) => yibao_store::verify_audit(s).await?,
     };
     Ok(Json(verification).into_response())
 }
@@ -736,8 +638,8 @@ async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Yibao API", description = "A city's public basic medical and maternity insurance: enrolment, contributions, one-bill settlement."),
-    paths(sign_in, sign_out, me, crate::admin::change_own_password, crate::admin::list_staff, crate::admin::create_staff, crate::admin::update_staff, crate::admin::list_institutions, crate::admin::create_institution, crate::admin::update_institution, crate::admin::rotate_api_key, create_household, enrol, search, person, update_person, change_tier, end_coverage, accumulators, person_claims, record_contribution, contributions_of, arrears, pre_settle, settle_claim, get_settlement, reverse, audit_trail, audit_verify, crate::funds::run_pooling, crate::funds::pooling_runs, crate::funds::preview_pooling, crate::funds::record_receipt, crate::funds::accounts, crate::funds::movements, crate::funds::check, crate::funds::close_year, crate::funds::year_closes, crate::funds::credit_interest, crate::funds::set_budget, crate::funds::budget_execution, crate::funds::prepare_handover, crate::funds::confirm_handover, crate::funds::handovers, crate::funds::establish_legacy_deficit, crate::funds::record_legacy_repayment, crate::funds::legacy_deficits, crate::funds::set_targets, crate::funds::targets, crate::reforms::simulate_reform, health),
-    components(schemas(ErrorBody, crate::admin::StaffIn, crate::admin::StaffUpdateIn, crate::admin::PasswordChangeIn, crate::admin::InstitutionIn, crate::admin::InstitutionUpdateIn, crate::admin::InstitutionKeyOut, SignIn, SessionOut, Me, HouseholdIn, EnrolIn, PersonUpdateIn, TierChangeIn, TierChangeOut, EndCoverageIn, ContributionIn, ArrearsOut, SettleIn, SettleOut, ReversalIn, crate::funds::PoolingRunIn, crate::funds::ReceiptIn, crate::funds::AccountOut, crate::funds::CheckOut, crate::funds::YearCloseIn, crate::funds::InterestIn, crate::funds::BudgetIn, crate::funds::HandoverIn, crate::funds::ConfirmationIn, crate::funds::RepaymentIn, crate::funds::TargetsIn, crate::reforms::SimulationIn)),
+    paths(sign_in, sign_out, me, crate::admin::change_own_password, crate::admin::list_staff, crate::admin::create_staff, crate::admin::update_staff, crate::admin::list_institutions, crate::admin::create_institution, crate::admin::update_institution, crate::admin::rotate_api_key, create_household, enrol, search, person, update_person, change_tier, cancel_tier_change, end_coverage, file_referral, referrals_of, accumulators, person_claims, record_contribution, contributions_of, arrears, pre_settle, settle_claim, get_settlement, reverse, audit_trail, audit_verify, crate::funds::run_pooling, crate::funds::pooling_runs, crate::funds::preview_pooling, crate::funds::record_receipt, crate::funds::accounts, crate::funds::movements, crate::funds::check, crate::funds::close_year, crate::funds::year_closes, crate::funds::credit_interest, crate::funds::set_budget, crate::funds::budget_execution, crate::funds::prepare_handover, crate::funds::confirm_handover, crate::funds::handovers, crate::funds::establish_legacy_deficit, crate::funds::record_legacy_repayment, crate::funds::legacy_deficits, crate::funds::set_targets, crate::funds::targets, crate::reforms::simulate_reform, health),
+    components(schemas(ErrorBody, crate::admin::StaffIn, crate::admin::StaffUpdateIn, crate::admin::PasswordChangeIn, crate::admin::InstitutionIn, crate::admin::InstitutionUpdateIn, crate::admin::InstitutionKeyOut, SignIn, SessionOut, Me, HouseholdIn, EnrolIn, PersonUpdateIn, TierChangeIn, TierChangeOut, EndCoverageIn, ContributionIn, ArrearsOut, SettleIn, PreSettleIn, SettleOut, ReversalIn, ReferralIn, crate::funds::PoolingRunIn, crate::funds::ReceiptIn, crate::funds::AccountOut, crate::funds::CheckOut, crate::funds::YearCloseIn, crate::funds::InterestIn, crate::funds::BudgetIn, crate::funds::HandoverIn, crate::funds::ConfirmationIn, crate::funds::RepaymentIn, crate::funds::TargetsIn, crate::reforms::SimulationIn)),
     tags((name = "session"), (name = "administration"), (name = "persons"), (name = "contributions"), (name = "settlements"), (name = "funds"), (name = "audit"))
 )]
 #[derive(Debug)]
@@ -762,6 +664,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/persons", post(enrol).get(search))
         .route("/api/persons/{id}", get(person).patch(update_person))
         .route("/api/persons/{id}/tier-changes", post(change_tier))
+        .route("/api/persons/{id}/tier-changes/{requested_on}", axum::routing::delete(cancel_tier_change))
+        .route("/api/persons/{id}/referrals", post(file_referral).get(referrals_of))
         .route("/api/persons/{id}/end-coverage", post(end_coverage))
         .route("/api/persons/{id}/accumulators", get(accumulators))
         .route("/api/persons/{id}/claims", get(person_claims))

@@ -46,10 +46,10 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRo
 use sqlx::{Postgres, Row, Transaction};
 use time::Date;
 use yibao_domain::{NationalId, RegionCode};
-use yibao_engine::{Accumulators, Coverage, TierChange};
+use yibao_engine::{Accumulators, Coverage};
 use yibao_store::{
     Actor, AuditEntry, ClaimRecord, ClaimStatus, HouseholdRecord, NewHousehold, NewPerson, PersonQuery, PersonRecord, PersonUpdate,
-    SEARCH_LIMIT, SettleFn, SettleOutcome, SettleRequest, Store, StoreError, check_scope, entry_hash,
+    SEARCH_LIMIT, SettleFn, SettleOutcome, SettleRequest, Store, StoreError, TierEdit, NewReferral, REFERRALS_LIMIT, ReferralRecord, check_scope, entry_hash,
 };
 
 /// Migrations, in order. Applied once each, recorded in `schema_migrations`.
@@ -58,6 +58,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_access_contributions.sql")),
     (3, include_str!("../migrations/0003_settlement_lz4.sql")),
     (4, include_str!("../migrations/0004_ledger.sql")),
+    (5, include_str!("../migrations/0005_referrals.sql")),
 ];
 /// Connections in the pool.
 const POOL_SIZE: u32 = 16;
@@ -598,17 +599,7 @@ pub(crate) async fn find_claim(tx: &mut PgConnection, institution: &str, claim_i
     claim_from_row(&row).map(Some)
 }
 
-/// The answer to a request whose (institution, claim id) is already settled: the first
-/// settlement if the content is the same, a conflict if not, and not found if the first
-/// claim lies outside the caller's scope.
-pub(crate) fn replay(existing: ClaimRecord, scope: RegionCode, request: SettleRequest) -> Result<SettleOutcome, StoreError> {
-    check_scope(scope, existing.region)
-        .map_err(|_| StoreError::ClaimNotFound { institution: request.institution_code.clone(), claim_id: request.claim_id.clone() })?;
-    if existing.claim_json != request.claim_json {
-        return Err(StoreError::IdempotencyConflict { claim_id: request.claim_id });
-    }
-    Ok(SettleOutcome { claim: existing, replayed: true })
-}
+pub(crate) use yibao_store::replay;
 
 impl Store for PostgresStore {
     async fn create_household(&self, actor: &Actor, scope: RegionCode, household: NewHousehold) -> Result<HouseholdRecord, StoreError> {
@@ -658,18 +649,12 @@ impl Store for PostgresStore {
         rows.iter().map(person_from_row).collect()
     }
 
-    async fn request_tier_change(
-        &self,
-        actor: &Actor,
-        scope: RegionCode,
-        person: &NationalId,
-        change: TierChange,
-    ) -> Result<PersonRecord, StoreError> {
+    async fn edit_tiers(&self, actor: &Actor, scope: RegionCode, person: &NationalId, edit: TierEdit) -> Result<PersonRecord, StoreError> {
         let mut tx = self.write().await?;
         let (region, mut record) = locate_for_update(&mut tx, scope, person).await?;
-        record.request_tier_change(change)?;
+        let action = record.edit_tiers(edit)?;
         save_coverage(&mut tx, actor, region, person, &record.coverage).await?;
-        audit(&mut tx, actor, region, "person.tier_change", person.as_str(), json(&change)?).await?;
+        audit(&mut tx, actor, region, action, person.as_str(), json(&edit)?).await?;
         tx.commit().await.map_err(backend)?;
         record.updated_at = actor.at_text();
         Ok(record)
@@ -833,6 +818,84 @@ impl Store for PostgresStore {
         let acc = load_accumulators(&mut tx, region, person, year).await?;
         tx.commit().await.map_err(backend)?;
         Ok(acc)
+    }
+
+    async fn file_referral(&self, actor: &Actor, scope: RegionCode, referral: NewReferral) -> Result<ReferralRecord, StoreError> {
+        referral.check()?;
+        let mut tx = self.write().await?;
+        // The person's row is locked, so two referrals filed at once number in turn.
+        let (region, _) = locate_for_update(&mut tx, scope, &referral.person_id).await?;
+        let (region_text, person) = (region.to_string(), referral.person_id.to_string());
+        let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM referrals WHERE region_code = $1 AND person_id = $2")
+            .bind(&region_text)
+            .bind(&person)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if usize::try_from(held).unwrap_or(usize::MAX) >= REFERRALS_LIMIT {
+            return Err(StoreError::Invalid(format!("a person holds at most {REFERRALS_LIMIT} referrals")));
+        }
+        let record = ReferralRecord {
+            region,
+            person_id: referral.person_id,
+            seq: held + 1,
+            from_institution: referral.from_institution.clone(),
+            to_institution: referral.to_institution.clone(),
+            issued_on: referral.issued_on,
+            valid_until: referral.valid_until,
+            filed_by: actor.who.clone(),
+            filed_at: actor.at_text(),
+        };
+        sqlx::query(
+            "INSERT INTO referrals (region_code, person_id, seq, from_institution, to_institution, issued_on, valid_until, filed_by, filed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&region_text)
+        .bind(&person)
+        .bind(record.seq)
+        .bind(&record.from_institution)
+        .bind(&record.to_institution)
+        .bind(record.issued_on.to_string())
+        .bind(record.valid_until.to_string())
+        .bind(&record.filed_by)
+        .bind(&record.filed_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        audit(&mut tx, actor, region, "referral.file", &person, referral.audit_detail(record.seq)).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(record)
+    }
+
+    async fn referrals_of(&self, scope: RegionCode, person: &NationalId) -> Result<Vec<ReferralRecord>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let (region, _) = locate(&mut tx, scope, person).await?;
+        let rows = sqlx::query(
+            "SELECT region_code, person_id, seq, from_institution, to_institution, issued_on, valid_until, filed_by, filed_at \
+             FROM referrals WHERE region_code = $1 AND person_id = $2 ORDER BY seq DESC",
+        )
+        .bind(region.to_string())
+        .bind(person.as_str())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                let text = |name: &str| row.try_get::<String, _>(name).map_err(backend);
+                ReferralRecord::from_columns(
+                    &text("region_code")?,
+                    &text("person_id")?,
+                    row.try_get("seq").map_err(backend)?,
+                    text("from_institution")?,
+                    text("to_institution")?,
+                    &text("issued_on")?,
+                    &text("valid_until")?,
+                    text("filed_by")?,
+                    text("filed_at")?,
+                )
+            })
+            .collect()
     }
 
     async fn audit_entries(&self, region: RegionCode, after_seq: i64, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {

@@ -345,7 +345,7 @@ async fn grouped_settlements_racing_other_writers_never_deadlock() {
         let (store_t, id) = (Arc::clone(&store), people[n % people.len()]);
         others.push(tokio::spawn(async move {
             let change = TierChange { requested_on: date!(2026 - 02 - 10), tier: Tier::new(1 + (n % 2) as u8).expect("tier") };
-            store_t.request_tier_change(&clerk(), city, &id, change).await.map(|_| ())
+            store_t.edit_tiers(&clerk(), city, &id, change.into()).await.map(|_| ())
         }));
     }
     for task in settles {

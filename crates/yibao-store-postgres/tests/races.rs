@@ -276,7 +276,7 @@ async fn settlements_and_tier_changes_at_once_lose_no_update() {
         let changer = Arc::clone(&store);
         changes.push(tokio::spawn(async move {
             let change = TierChange { requested_on: date!(2026 - 02 - 10), tier: Tier::new(1 + (n % 2) as u8).expect("tier") };
-            changer.request_tier_change(&clerk(), region(WEST), &id, change).await
+            changer.edit_tiers(&clerk(), region(WEST), &id, change.into()).await
         }));
     }
     let mut account_paid = Fen::ZERO;
@@ -351,7 +351,7 @@ async fn contributions_in_one_region_at_once_are_numbered_without_gaps() {
         let (store, id) = (Arc::clone(&store), people[n % people.len()]);
         changes.push(tokio::spawn(async move {
             let change = TierChange { requested_on: date!(2026 - 02 - 10), tier: Tier::new(2).expect("tier") };
-            store.request_tier_change(&clerk(), region(EAST), &id, change).await
+            store.edit_tiers(&clerk(), region(EAST), &id, change.into()).await
         }));
     }
     let mut tasks = Vec::new();

@@ -15,10 +15,10 @@ use std::sync::Arc;
 use rusqlite::{Connection, Params, Row, params};
 use time::Date;
 use yibao_domain::{NationalId, RegionCode};
-use yibao_engine::{Accumulators, Coverage, TierChange};
+use yibao_engine::{Accumulators, Coverage};
 use yibao_store::{
     Actor, AuditEntry, ClaimRecord, ClaimStatus, GENESIS_HASH, HouseholdRecord, NewHousehold, NewPerson, PersonQuery, PersonRecord,
-    PersonUpdate, SEARCH_LIMIT, SettleFn, SettleOutcome, SettleRequest, Store, StoreError, check_scope, entry_hash, run_settlement,
+    PersonUpdate, SEARCH_LIMIT, SettleFn, SettleOutcome, SettleRequest, Store, StoreError, TierEdit, NewReferral, REFERRALS_LIMIT, ReferralRecord, check_scope, entry_hash, run_settlement,
     settled_claim,
 };
 
@@ -30,6 +30,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_access_contributions.sql")),
     (3, include_str!("../migrations/0003_ledger.sql")),
+    (4, include_str!("../migrations/0004_referrals.sql")),
 ];
 
 /// A store in one SQLite file. Cloning shares the same writer and readers.
@@ -390,12 +391,7 @@ fn settle_in(
     compute: &SettleFn,
 ) -> Result<SettleOutcome, StoreError> {
     if let Some(existing) = find_claim(conn, &request.institution_code, &request.claim_id)? {
-        check_scope(scope, existing.region)
-            .map_err(|_| StoreError::ClaimNotFound { institution: request.institution_code.clone(), claim_id: request.claim_id.clone() })?;
-        if existing.claim_json != request.claim_json {
-            return Err(StoreError::IdempotencyConflict { claim_id: request.claim_id });
-        }
-        return Ok(SettleOutcome { claim: existing, replayed: true });
+        return yibao_store::replay(existing, scope, request);
     }
     let (region, person) = locate(conn, scope, &request.person_id)?;
     let before = load_accumulators(conn, region, &request.person_id, request.year)?;
@@ -525,19 +521,13 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn request_tier_change(
-        &self,
-        actor: &Actor,
-        scope: RegionCode,
-        person: &NationalId,
-        change: TierChange,
-    ) -> Result<PersonRecord, StoreError> {
+    async fn edit_tiers(&self, actor: &Actor, scope: RegionCode, person: &NationalId, edit: TierEdit) -> Result<PersonRecord, StoreError> {
         let (actor, person) = (actor.clone(), *person);
         self.write(move |conn| {
             let (region, mut record) = locate(conn, scope, &person)?;
-            record.request_tier_change(change)?;
+            let action = record.edit_tiers(edit)?;
             save_coverage(conn, &actor, region, &person, &record.coverage)?;
-            audit(conn, &actor, region, "person.tier_change", person.as_str(), json(&change)?)?;
+            audit(conn, &actor, region, action, person.as_str(), json(&edit)?)?;
             record.updated_at = actor.at_text();
             Ok(record)
         })
@@ -629,6 +619,82 @@ impl Store for SqliteStore {
         self.read(move |conn| {
             let (region, _) = locate(conn, scope, &person)?;
             load_accumulators(conn, region, &person, year)
+        })
+        .await
+    }
+
+    async fn file_referral(&self, actor: &Actor, scope: RegionCode, referral: NewReferral) -> Result<ReferralRecord, StoreError> {
+        referral.check()?;
+        let actor = actor.clone();
+        self.write(move |conn| {
+            let (region, _) = locate(conn, scope, &referral.person_id)?;
+            let (region_text, person) = (region.to_string(), referral.person_id.to_string());
+            let held: i64 = query_opt(
+                conn,
+                "SELECT COUNT(*) FROM referrals WHERE region_code = ?1 AND person_id = ?2",
+                params![region_text, person],
+                |row| col(row, 0),
+            )?
+            .unwrap_or(0);
+            if usize::try_from(held).unwrap_or(usize::MAX) >= REFERRALS_LIMIT {
+                return Err(StoreError::Invalid(format!("a person holds at most {REFERRALS_LIMIT} referrals")));
+            }
+            let record = ReferralRecord {
+                region,
+                person_id: referral.person_id,
+                seq: held + 1,
+                from_institution: referral.from_institution.clone(),
+                to_institution: referral.to_institution.clone(),
+                issued_on: referral.issued_on,
+                valid_until: referral.valid_until,
+                filed_by: actor.who.clone(),
+                filed_at: actor.at_text(),
+            };
+            exec(
+                conn,
+                "INSERT INTO referrals (region_code, person_id, seq, from_institution, to_institution, issued_on, valid_until, filed_by, filed_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    region_text,
+                    person,
+                    record.seq,
+                    record.from_institution,
+                    record.to_institution,
+                    record.issued_on.to_string(),
+                    record.valid_until.to_string(),
+                    record.filed_by,
+                    record.filed_at
+                ],
+            )?;
+            audit(conn, &actor, region, "referral.file", &person, referral.audit_detail(record.seq))?;
+            Ok(record)
+        })
+        .await
+    }
+
+    async fn referrals_of(&self, scope: RegionCode, person: &NationalId) -> Result<Vec<ReferralRecord>, StoreError> {
+        let person = *person;
+        self.read(move |conn| {
+            let (region, _) = locate(conn, scope, &person)?;
+            query_all(
+                conn,
+                "SELECT region_code, person_id, seq, from_institution, to_institution, issued_on, valid_until, filed_by, filed_at \
+                 FROM referrals WHERE region_code = ?1 AND person_id = ?2 ORDER BY seq DESC",
+                params![region.to_string(), person.as_str()],
+                |row| {
+                    ReferralRecord::from_columns(
+                        &col::<String>(row, 0)?,
+                        &col::<String>(row, 1)?,
+                        col(row, 2)?,
+                        col(row, 3)?,
+                        col(row, 4)?,
+                        &col::<String>(row, 5)?,
+                        &col::<String>(row, 6)?,
+                        col(row, 7)?,
+                        col(row, 8)?,
+                    )
+                },
+            )
         })
         .await
     }

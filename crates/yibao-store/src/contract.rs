@@ -292,10 +292,10 @@ async fn reversal_restores_the_accumulators<S: Store>(store: &S) {
 async fn tier_changes_and_end_of_coverage<S: Store>(store: &S) {
     let id = enrolled(store, WEST, 30, "HH-WEST-30").await;
     let change = TierChange { requested_on: date!(2026 - 02 - 10), tier: Tier::new(2).expect("tier") };
-    let person = store.request_tier_change(&clerk(WEST), region(WEST), &id, change).await.expect("tier change");
+    let person = store.edit_tiers(&clerk(WEST), region(WEST), &id, change.into()).await.expect("tier change");
     assert_eq!(person.coverage.tier_history.as_ref().map(|h| h.changes.clone()), Some(vec![change]));
     let earlier = TierChange { requested_on: date!(2026 - 01 - 10), tier: Tier::new(4).expect("tier") };
-    let refused = store.request_tier_change(&clerk(WEST), region(WEST), &id, earlier).await;
+    let refused = store.edit_tiers(&clerk(WEST), region(WEST), &id, earlier.into()).await;
     assert!(matches!(refused, Err(StoreError::Invalid(_))), "a change dated before the last one is refused: {refused:?}");
     let ended = store.end_coverage(&clerk(WEST), region(WEST), &id, date!(2026 - 06 - 30)).await.expect("end");
     assert_eq!(ended.coverage.coverage_until, Some(date!(2026 - 06 - 30)));

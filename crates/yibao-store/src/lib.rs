@@ -40,11 +40,11 @@ pub use fund::{
 pub use import::{IMPORT_LIMIT, ImportHousehold, ImportStore, ImportSummary};
 pub use records::{
     Actor, CHRONIC_DISEASES_LIMIT, ClaimRecord, ClaimStatus, HouseholdRecord, NewHousehold, NewPerson, PersonQuery, PersonRecord,
-    PersonUpdate, SEARCH_LIMIT, SettleOutcome, SettleRequest,
+    PersonUpdate, REFERRALS_LIMIT, ReferralRecord, NewReferral, SEARCH_LIMIT, SettleOutcome, SettleRequest, TierEdit,
 };
 use time::Date;
 use yibao_domain::{NationalId, RegionCode};
-use yibao_engine::{Accumulators, Coverage, SettleError, Settlement, TierChange};
+use yibao_engine::{Accumulators, Coverage, SettleError, Settlement};
 
 /// The engine call a settlement runs inside the store's transaction: given the person's
 /// coverage and this year's accumulators as they stand, the settlement to write. Owned
@@ -99,6 +99,20 @@ pub fn settled_claim(
         reversed_at: None,
         reversal_reason: None,
     })
+}
+
+/// The answer to a settlement request whose (institution, claim id) is already stored: the
+/// first settlement when the request is the same claim for the same person, a conflict
+/// (`claim.idempotency_conflict`, never a replay) when the content or the person differ, and
+/// "not found" when the first claim lies outside the caller's scope. Both backends answer
+/// through this one function.
+pub fn replay(existing: ClaimRecord, scope: RegionCode, request: SettleRequest) -> Result<SettleOutcome, StoreError> {
+    check_scope(scope, existing.region)
+        .map_err(|_| StoreError::ClaimNotFound { institution: request.institution_code.clone(), claim_id: request.claim_id.clone() })?;
+    if existing.claim_json != request.claim_json || existing.person_id != request.person_id {
+        return Err(StoreError::IdempotencyConflict { claim_id: request.claim_id });
+    }
+    Ok(SettleOutcome { claim: existing, replayed: true })
 }
 
 /// A reversal (冲正) gives its reason: 1 to 500 characters.
@@ -195,14 +209,15 @@ pub trait Store: Send + Sync + 'static {
 
     fn search_persons(&self, scope: RegionCode, query: &PersonQuery) -> impl Future<Output = Result<Vec<PersonRecord>, StoreError>> + Send;
 
-    /// Records a tier change asked for on `change.requested_on` (R-ENR-4: when it takes
-    /// effect is decided from the history at settlement time).
-    fn request_tier_change(
+    /// Records a tier change asked for on `change.requested_on`, or cancels the latest one
+    /// ([`PersonRecord::edit_tiers`]; R-ENR-4: when a change takes effect is decided from the
+    /// history at settlement time).
+    fn edit_tiers(
         &self,
         actor: &Actor,
         scope: RegionCode,
         person: &NationalId,
-        change: TierChange,
+        edit: TierEdit,
     ) -> impl Future<Output = Result<PersonRecord, StoreError>> + Send;
 
     /// Ends coverage on `until` (the last covered day).
@@ -263,6 +278,18 @@ pub trait Store: Send + Sync + 'static {
         person: &NationalId,
         year: i32,
     ) -> impl Future<Output = Result<Accumulators, StoreError>> + Send;
+
+    /// Files a referral for a person inside `scope` ([`NewReferral::check`]), audited
+    /// (`referral.file`). Refused when the person holds [`REFERRALS_LIMIT`] already.
+    fn file_referral(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        referral: NewReferral,
+    ) -> impl Future<Output = Result<ReferralRecord, StoreError>> + Send;
+
+    /// A person's referrals on file, newest first.
+    fn referrals_of(&self, scope: RegionCode, person: &NationalId) -> impl Future<Output = Result<Vec<ReferralRecord>, StoreError>> + Send;
 
     /// Audit entries of a region's chain, in order, from `after_seq` (exclusive).
     fn audit_entries(

@@ -131,6 +131,110 @@ pub struct SettleOutcome {
     pub replayed: bool,
 }
 
+/// A change to a person's tier history (R-ENR-4): a new request, or the cancellation of the
+/// latest one before it takes effect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "edit", rename_all = "snake_case")]
+pub enum TierEdit {
+    Request(yibao_engine::TierChange),
+    Cancel { requested_on: time::Date },
+}
+
+impl From<yibao_engine::TierChange> for TierEdit {
+    fn from(change: yibao_engine::TierChange) -> TierEdit {
+        TierEdit::Request(change)
+    }
+}
+
+/// Most referrals one person may hold on file.
+pub const REFERRALS_LIMIT: usize = 200;
+
+/// A referral (转诊) to file: the person is sent from one designated institution to another
+/// (R-BEN: referral continuity of the deductible and the referred ratio). Filed before the
+/// claim it covers, by a clerk or by the referring institution.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewReferral {
+    pub person_id: NationalId,
+    pub from_institution: String,
+    pub to_institution: String,
+    /// The day the referral was issued: the referring stay ended on or before it.
+    pub issued_on: time::Date,
+    /// The last day of admission it covers.
+    pub valid_until: time::Date,
+}
+
+/// A referral on file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReferralRecord {
+    pub region: RegionCode,
+    pub person_id: NationalId,
+    /// The referral's number within the person's referrals, from 1.
+    pub seq: i64,
+    pub from_institution: String,
+    pub to_institution: String,
+    pub issued_on: time::Date,
+    pub valid_until: time::Date,
+    pub filed_by: String,
+    pub filed_at: String,
+}
+
+impl ReferralRecord {
+    /// A stored referral, from its columns (dates as ISO text, as both backends keep them).
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_columns(
+        region: &str,
+        person_id: &str,
+        seq: i64,
+        from_institution: String,
+        to_institution: String,
+        issued_on: &str,
+        valid_until: &str,
+        filed_by: String,
+        filed_at: String,
+    ) -> Result<ReferralRecord, StoreError> {
+        let date = |text: &str| {
+            yibao_domain::parse_date(text).map_err(|e| StoreError::Backend(format!("a stored referral date '{text}' is unreadable: {e}")))
+        };
+        Ok(ReferralRecord {
+            region: crate::stored::region_of(region)?,
+            person_id: crate::stored::id_of(person_id)?,
+            seq,
+            from_institution,
+            to_institution,
+            issued_on: date(issued_on)?,
+            valid_until: date(valid_until)?,
+            filed_by,
+            filed_at,
+        })
+    }
+}
+
+impl NewReferral {
+    /// The structural checks both backends apply: two different institutions, and a
+    /// validity that ends on or after the day of issue, within a year of it.
+    pub fn check(&self) -> Result<(), StoreError> {
+        if self.from_institution == self.to_institution {
+            return Err(StoreError::Invalid("a referral is from one institution to another".into()));
+        }
+        if self.valid_until < self.issued_on || (self.valid_until - self.issued_on).whole_days() > 366 {
+            return Err(StoreError::Invalid("a referral is valid from its day of issue for at most a year".into()));
+        }
+        Ok(())
+    }
+
+    /// The audit detail of a filed referral.
+    pub fn audit_detail(&self, seq: i64) -> String {
+        json!({
+            "seq": seq,
+            "from": self.from_institution,
+            "to": self.to_institution,
+            "issued_on": self.issued_on.to_string(),
+            "valid_until": self.valid_until.to_string(),
+        })
+        .to_string()
+    }
+}
+
 /// Most chronic/special diseases certified for one person.
 pub const CHRONIC_DISEASES_LIMIT: usize = 32;
 
@@ -147,23 +251,47 @@ pub struct PersonUpdate {
 }
 
 impl PersonRecord {
-    /// Records a tier change request (R-ENR-4) in the person's history: refused when the
-    /// city has no tiers, when it is dated before the last tier event, or when the history
-    /// is full. The engine decides from the history when the change takes effect.
-    pub fn request_tier_change(&mut self, change: yibao_engine::TierChange) -> Result<(), StoreError> {
+    /// Applies a tier edit (R-ENR-4) to the person's history and returns the audit action.
+    /// A request is refused when the city has no tiers, when it is dated before the last
+    /// tier event, or when the history is full; the engine decides from the history when it
+    /// takes effect. A cancellation removes the latest request, which it must name by its
+    /// date; whether it has already taken effect is the application's to decide (it needs
+    /// the policy's waiting period and today's date).
+    pub fn edit_tiers(&mut self, edit: TierEdit) -> Result<&'static str, StoreError> {
         let history = self
             .coverage
             .tier_history
             .as_mut()
             .ok_or_else(|| StoreError::Invalid("the person has no tier (the city has no tiers)".into()))?;
-        if change.requested_on < history.since || history.changes.last().is_some_and(|last| change.requested_on < last.requested_on) {
-            return Err(StoreError::Invalid(format!("a tier change on {} is before the person's last tier event", change.requested_on)));
+        match edit {
+            TierEdit::Request(change) => {
+                if change.requested_on < history.since
+                    || history.changes.last().is_some_and(|last| change.requested_on < last.requested_on)
+                {
+                    return Err(StoreError::Invalid(format!(
+                        "a tier change on {} is before the person's last tier event",
+                        change.requested_on
+                    )));
+                }
+                if history.changes.len() >= yibao_engine::TIER_CHANGES_LIMIT {
+                    return Err(StoreError::Invalid(format!(
+                        "a person's tier history holds at most {} changes",
+                        yibao_engine::TIER_CHANGES_LIMIT
+                    )));
+                }
+                history.changes.push(change);
+                Ok("person.tier_change")
+            }
+            TierEdit::Cancel { requested_on } => {
+                if history.changes.last().is_none_or(|last| last.requested_on != requested_on) {
+                    return Err(StoreError::Invalid(format!(
+                        "the person's latest tier change was not requested on {requested_on}: only the latest request can be cancelled"
+                    )));
+                }
+                history.changes.pop();
+                Ok("person.tier_change_cancelled")
+            }
         }
-        if history.changes.len() >= yibao_engine::TIER_CHANGES_LIMIT {
-            return Err(StoreError::Invalid(format!("a person's tier history holds at most {} changes", yibao_engine::TIER_CHANGES_LIMIT)));
-        }
-        history.changes.push(change);
-        Ok(())
     }
 
     /// Ends coverage on `until` (the last covered day), not before coverage began.

@@ -425,14 +425,14 @@ pub async fn reverse(
         let errors = refuse(format!("{} ({error})", lang.t("field-reason")));
         return settlement_page(&state, &user, &institution, &claim_id, None, input.reason.clone(), errors, StatusCode::BAD_REQUEST).await;
     }
-    match store!(state, reverse(&user.actor(&headers), user.region, &institution, &claim_id, &reason)) {
+    match state.reverse(&user.principal(), ConsoleUser::source(&headers), &institution, &claim_id, &reason).await {
         Ok(_) => {
             Redirect::to(&format!("/console/claims/{}/{}?done=reversed", url_encode(&institution), url_encode(&claim_id))).into_response()
         }
-        Err(error @ (StoreError::AlreadyReversed(_) | StoreError::NotLatestClaim(_) | StoreError::Invalid(_))) => {
-            let errors = refuse(store_message(lang, &error));
+        Err(error) if matches!(error.kind, yibao_app::ErrorKind::Conflict | yibao_app::ErrorKind::BadRequest) => {
+            let errors = refuse(crate::console::page::app_message(lang, &error));
             settlement_page(&state, &user, &institution, &claim_id, None, input.reason.clone(), errors, StatusCode::CONFLICT).await
         }
-        Err(error) => store_error_page(lang, &error),
+        Err(error) => crate::console::page::app_error_page(lang, &error),
     }
 }

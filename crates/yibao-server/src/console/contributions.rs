@@ -8,13 +8,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use time::Date;
 use yibao_domain::{Fen, NationalId};
-use yibao_store::{ContributionKind, ContributionRecord, ContributionStore, NewContribution, Store, StoreError};
+use yibao_store::{ContributionKind, ContributionRecord, ContributionStore};
 
 use super::i18n::Lang;
 use super::page::{
-    CONTRIBUTIONS, FieldErrors, Page, Pager, error_page, moment, national_id_error, paginate, render, store_error_page, store_message,
+    CONTRIBUTIONS, FieldErrors, Page, Pager, app_error_page, app_message, error_page, moment, national_id_error, paginate, render,
+    store_error_page,
     url_encode, yuan,
 };
 use super::people::{PersonForms, person_page};
@@ -58,22 +58,9 @@ pub struct ContributionForm {
     pub wage: String,
 }
 
-/// `2026` or `2026-05`: the first day of the period, on which the policy is read.
-fn period_start(period: &str) -> Option<Date> {
-    let (year, month) = match period.split_once('-') {
-        Some((y, m)) if m.len() == 2 => (y.parse::<i32>().ok()?, m.parse::<u8>().ok()?),
-        Some(_) => return None,
-        None => (period.parse::<i32>().ok()?, 1),
-    };
-    if !(2000..=2100).contains(&year) || year.to_string().len() != 4 {
-        return None;
-    }
-    Date::from_calendar_date(year, time::Month::try_from(month).ok()?, 1).ok()
-}
-
-/// Records a contribution: the same computation of what is due as the API's
-/// `POST /api/persons/{id}/contributions` (private to `routes.rs`), then the store's
-/// `record_contribution`, audited in the same transaction.
+/// Records a contribution through the application layer's `record_contribution`, the one
+/// the API's `POST /api/persons/{id}/contributions` calls: the form's fields are checked
+/// here to show errors beside them; what is due is computed there.
 pub async fn record(
     State(state): State<AppState>,
     user: ConsoleUser,
@@ -91,10 +78,6 @@ pub async fn record(
     let Ok(person_id) = NationalId::parse(&id) else {
         return error_page(lang, StatusCode::NOT_FOUND, "error-not-found", None);
     };
-    let person = match store!(state, person(user.region, &person_id)) {
-        Ok(person) => person,
-        Err(error) => return store_error_page(lang, &error),
-    };
     let mut errors = FieldErrors::default();
     let kind = ContributionKind::parse(input.kind.trim()).map_or_else(
         || {
@@ -103,8 +86,8 @@ pub async fn record(
         },
         Some,
     );
-    let on = period_start(input.period.trim()).map_or_else(
-        || {
+    let period = yibao_app::Period::parse(input.period.trim()).map_or_else(
+        |_| {
             errors.add("period", lang.t("field-bad-period"));
             None
         },
@@ -129,55 +112,26 @@ pub async fn record(
         None
     };
     let refuse = |errors: FieldErrors, input: ContributionForm| PersonForms { errors, contribution: input, ..PersonForms::default() };
-    let (Some(kind), Some(on), Some(paid)) = (kind, on, paid) else {
+    let (Some(kind), Some(period), Some(paid)) = (kind, period, paid) else {
         return person_page(&state, &user, &id, refuse(errors, input), StatusCode::BAD_REQUEST).await;
     };
     if !errors.is_empty() {
         return person_page(&state, &user, &id, refuse(errors, input), StatusCode::BAD_REQUEST).await;
     }
-    let policy = &state.policy;
-    let coverage = &person.coverage;
-    let tier = coverage.tier_history.as_ref().map(|h| h.initial);
-    let computed = match kind {
-        ContributionKind::Resident => yibao_engine::resident_contribution(policy, coverage.region, tier, coverage.assistance_group, on)
-            .map(|c| (c.personal, serde_json::to_string(&c))),
-        ContributionKind::Employee => {
-            yibao_engine::employee_contribution(policy, coverage.region, tier, coverage.category, wage.unwrap_or(Fen::ZERO), on)
-                .map(|c| (c.employer + c.employee, serde_json::to_string(&c)))
-        }
-        ContributionKind::Supplementary => {
-            yibao_engine::supplementary_contribution(policy, coverage.region, on).map(|c| (c.personal, serde_json::to_string(&c)))
-        }
-    };
-    let (due, breakdown) = match computed {
-        Ok((due, Ok(breakdown))) => (due, breakdown),
-        Ok((_, Err(e))) => {
-            let mut errors = FieldErrors::default();
-            errors.add("kind", e.to_string());
-            return person_page(&state, &user, &id, refuse(errors, input), StatusCode::BAD_REQUEST).await;
-        }
-        Err(e) => {
-            let mut errors = FieldErrors::default();
-            errors.add("period", format!("{} ({e})", lang.t("field-no-policy")));
-            return person_page(&state, &user, &id, refuse(errors, input), StatusCode::BAD_REQUEST).await;
-        }
-    };
-    let contribution = NewContribution {
-        person_id,
-        kind,
-        period: input.period.trim().to_owned(),
-        due_fen: due.get(),
-        paid_fen: paid.get(),
-        breakdown_json: breakdown,
-    };
-    match store!(state, record_contribution(&user.actor(&headers), user.region, contribution)) {
+    let contribution = yibao_app::ContributionInput { kind, period: period.to_string(), paid, wage_monthly: wage };
+    match state.record_contribution(&user.principal(), ConsoleUser::source(&headers), &person_id, contribution).await {
         Ok(_) => Redirect::to(&format!("/console/people/{}?done=contribution", url_encode(&id))).into_response(),
-        Err(error @ (StoreError::Invalid(_) | StoreError::Exists(_))) => {
+        Err(error) if matches!(error.kind, yibao_app::ErrorKind::BadRequest | yibao_app::ErrorKind::Conflict) => {
             let mut errors = FieldErrors::default();
-            errors.add("period", store_message(lang, &error));
+            let field = match error.code.as_ref() {
+                "contribution.kind_mismatch" => "kind",
+                "contribution.no_wage" | "contribution.negative" => "wage",
+                _ => "period",
+            };
+            errors.add(field, app_message(lang, &error));
             person_page(&state, &user, &id, refuse(errors, input), StatusCode::BAD_REQUEST).await
         }
-        Err(error) => store_error_page(lang, &error),
+        Err(error) => app_error_page(lang, &error),
     }
 }
 
@@ -263,7 +217,7 @@ pub async fn arrears(State(state): State<AppState>, user: ConsoleUser, Query(q):
     let period = if q.period.trim().is_empty() { time::OffsetDateTime::now_utc().year().to_string() } else { q.period.trim().to_owned() };
     let mut errors = FieldErrors::default();
     let (mut counties, mut persons) = (Vec::new(), Vec::new());
-    if period_start(&period).is_none() {
+    if yibao_app::Period::parse(&period).is_err() {
         errors.add("period", lang.t("field-bad-period"));
     } else {
         match store!(state, arrears(user.region, &period)) {

@@ -16,28 +16,9 @@ use yibao_store::{Role, StoreError};
 use super::i18n::Lang;
 use super::session::ConsoleUser;
 
-pub const ALL_STAFF: &[Role] = &[Role::EnrolmentClerk, Role::ClaimsOfficer, Role::FundAccountant, Role::Auditor, Role::CityAdministrator];
-/// Enrol, change tiers, end coverage (as the API's `POST /api/persons`).
-pub const ENROLMENT: &[Role] = &[Role::EnrolmentClerk, Role::CityAdministrator];
-/// Record contributions (as `POST /api/persons/{id}/contributions`).
-pub const CONTRIBUTIONS: &[Role] = &[Role::FundAccountant, Role::EnrolmentClerk, Role::CityAdministrator];
-/// Read arrears (as `GET /api/arrears`).
-pub const ARREARS: &[Role] = &[Role::FundAccountant, Role::Auditor, Role::CityAdministrator, Role::EnrolmentClerk];
-/// Read claims and settlements (as `GET /api/settlements/…`).
-pub const CLAIMS: &[Role] = &[Role::ClaimsOfficer, Role::Auditor, Role::CityAdministrator];
-/// Reverse a settlement.
-pub const REVERSERS: &[Role] = &[Role::ClaimsOfficer, Role::CityAdministrator];
-/// The audit trail and its verification.
-pub const AUDITORS: &[Role] = &[Role::Auditor, Role::CityAdministrator];
-/// Staff accounts and designated institutions.
-pub const ADMINISTRATORS: &[Role] = &[Role::CityAdministrator];
-/// Read the fund books (as the API's `GET /api/funds/…`): statements, runs, closes.
-pub const FUND_READERS: &[Role] = &[Role::FundAccountant, Role::Auditor, Role::CityAdministrator];
-/// Act on the fund books: run a month's pooling, close a year, book a receipt.
-pub const FUND_WRITERS: &[Role] = &[Role::FundAccountant, Role::CityAdministrator];
-
-/// Run a reform what-if (as `POST /api/reforms/simulations`).
-pub const REFORMERS: &[Role] = &[Role::FundAccountant, Role::CityAdministrator];
+pub use yibao_app::roles::{
+    ADMINISTRATORS, ALL_STAFF, ARREARS, AUDITORS, CLAIMS, CONTRIBUTIONS, ENROLMENT, FUND_READERS, FUND_WRITERS, REFORMERS, REVERSERS,
+};
 
 /// One menu section: where it lives, its label's catalogue key, who sees it.
 #[derive(Debug)]
@@ -243,6 +224,24 @@ pub fn store_message(lang: Lang, error: &StoreError) -> String {
     let key = format!("err-{}", error.code().replace('.', "-"));
     let label = lang.t(&key);
     if label == key { error.to_string() } else { format!("{label} ({error})") }
+}
+
+/// An application-layer refusal as a page: the status its kind calls for, the catalogue's
+/// line for its code, an internal failure logged and shown generically.
+pub fn app_error_page(lang: Lang, error: &yibao_app::AppError) -> Response {
+    let api = crate::ApiError::from(error.clone());
+    if api.status == StatusCode::INTERNAL_SERVER_ERROR {
+        return error_page(lang, api.status, "error-store", None);
+    }
+    error_page(lang, api.status, &message_key(api.status), Some(app_message(lang, error)))
+}
+
+/// An application-layer refusal in the user's language, as [`store_message`] does.
+#[must_use]
+pub fn app_message(lang: Lang, error: &yibao_app::AppError) -> String {
+    let key = format!("err-{}", error.code.replace('.', "-"));
+    let label = lang.t(&key);
+    if label == key { error.message.clone() } else { format!("{label} ({})", error.message) }
 }
 
 /// Field errors of a submitted form, shown next to their fields.

@@ -9,15 +9,15 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use time::{Date, OffsetDateTime};
+use time::Date;
 use yibao_domain::{Fen, NationalId, PersonCategory, RegionCode, Scheme, Tier, parse_date};
-use yibao_engine::{Coverage, TierChange, TierHistory, TierOrPolicyError, change_takes_effect, tier_on, upgrade_waiting_months};
+use yibao_engine::{Coverage, TierChange, TierHistory};
 use yibao_store::{ContributionStore, ImportHousehold, ImportStore, NewHousehold, NewPerson, PersonQuery, PersonRecord, Store, StoreError};
 
 use super::contributions::{ContributionForm, ContributionRow, contribution_rows};
 use super::i18n::Lang;
 use super::page::{
-    CLAIMS, CONTRIBUTIONS, ENROLMENT, FieldErrors, Page, Pager, error_page, national_id_error, paginate, render, store_error_page,
+    CLAIMS, CONTRIBUTIONS, ENROLMENT, FieldErrors, Page, Pager, app_error_page, app_message, error_page, national_id_error, paginate, render, store_error_page,
     store_message, url_encode,
 };
 use super::session::ConsoleUser;
@@ -137,11 +137,7 @@ fn tier_events(state: &AppState, region: RegionCode, history: &TierHistory) -> V
         .enumerate()
         .map(|(index, change)| {
             let before = TierHistory { initial: history.initial, since: history.since, changes: history.changes[..index].to_vec() };
-            let waiting = |target, on| upgrade_waiting_months(&state.policy, region, target, on);
-            let from = tier_on(&before, change.requested_on, waiting).ok().flatten().and_then(|current| {
-                let months = upgrade_waiting_months(&state.policy, region, change.tier, change.requested_on).ok()?;
-                Some(change_takes_effect(current, *change, months))
-            });
+            let from = state.takes_effect(&before, region, *change).ok();
             let replaced = history.changes.get(index + 1).is_some_and(|next| from.is_some_and(|f| next.requested_on < f));
             TierEvent {
                 requested_on: change.requested_on.to_string(),
@@ -199,14 +195,9 @@ fn parse_person_id(lang: Lang, text: &str) -> Result<NationalId, Response> {
     NationalId::parse(text).map_err(|e| error_page(lang, StatusCode::NOT_FOUND, "error-not-found", Some(e.to_string())))
 }
 
-fn today() -> Date {
-    OffsetDateTime::now_utc().date()
-}
-
-/// The tier in force on `on`, computed by the engine from the history (R-ENR-4).
+/// The tier in force on `on` (R-ENR-4), as the contribution due and settlement read it.
 fn tier_in_force(state: &AppState, coverage: &Coverage, on: Date) -> Option<Tier> {
-    let history = coverage.tier_history.as_ref()?;
-    tier_on(history, on, |target, asked| upgrade_waiting_months(&state.policy, coverage.region, target, asked)).ok().flatten()
+    yibao_engine::tier_in_force(&state.policy, coverage, on).ok().flatten()
 }
 
 /// The person's page, with `forms` (a notice after a change, or a refused form's values
@@ -233,7 +224,7 @@ pub async fn person_page(state: &AppState, user: &ConsoleUser, id: &str, forms: 
     let coverage = &person.coverage;
     let history: Option<&TierHistory> = coverage.tier_history.as_ref();
     let tier_events = history.map(|h| tier_events(state, coverage.region, h)).unwrap_or_default();
-    let today = today();
+    let today = state.today();
     let covered = coverage.coverage_until.is_none_or(|until| until >= today);
     let mut forms = forms;
     if forms.tier.requested_on.is_empty() {
@@ -309,19 +300,6 @@ pub struct TierChangeForm {
 /// When a tier change asked for on `change.requested_on` takes effect (R-ENR-4): the same
 /// engine calls as the API's `POST /api/persons/{id}/tier-changes` (whose helper is private
 /// to `routes.rs`).
-fn benefits_from(state: &AppState, person: &PersonRecord, change: TierChange) -> Result<Date, String> {
-    let history = person.coverage.tier_history.as_ref().ok_or_else(|| "no tier".to_owned())?;
-    let region = person.coverage.region;
-    let in_force = tier_on(history, change.requested_on, |target, on| upgrade_waiting_months(&state.policy, region, target, on))
-        .map_err(|e| match e {
-            TierOrPolicyError::History(e) => e.to_string(),
-            TierOrPolicyError::Policy(e) => e.to_string(),
-        })?
-        .unwrap_or(history.initial);
-    let waiting = upgrade_waiting_months(&state.policy, region, change.tier, change.requested_on).map_err(|e| e.to_string())?;
-    Ok(change_takes_effect(in_force, change, waiting))
-}
-
 pub async fn change_tier(
     State(state): State<AppState>,
     user: ConsoleUser,
@@ -369,24 +347,17 @@ pub async fn change_tier(
         return person_page(&state, &user, &id, forms, status).await;
     };
     let change = TierChange { requested_on, tier };
-    let from = match benefits_from(&state, &person, change) {
-        Ok(from) => from,
-        Err(message) => {
+    let from = match state.change_tier(&user.principal(), ConsoleUser::source(&headers), &person_id, change).await {
+        Ok(changed) => changed.benefits_from,
+        Err(error) if error.kind == yibao_app::ErrorKind::BadRequest => {
             let mut errors = FieldErrors::default();
-            errors.add("tier", message);
+            let field = if error.code == "person.bad_tier" { "tier" } else { "requested_on" };
+            errors.add(field, app_message(lang, &error));
             let (forms, status) = refuse(errors);
             return person_page(&state, &user, &id, forms, status).await;
         }
+        Err(error) => return app_error_page(lang, &error),
     };
-    if let Err(error) = store!(state, request_tier_change(&user.actor(&headers), user.region, &person_id, change)) {
-        if matches!(error, StoreError::Invalid(_)) {
-            let mut errors = FieldErrors::default();
-            errors.add("requested_on", store_message(lang, &error));
-            let (forms, status) = refuse(errors);
-            return person_page(&state, &user, &id, forms, status).await;
-        }
-        return store_error_page(lang, &error);
-    }
     Redirect::to(&format!("/console/people/{}?done=tier&tier={tier}&from={from}", url_encode(&id))).into_response()
 }
 
@@ -424,12 +395,12 @@ pub async fn end_coverage(
     let Ok(until) = parse_date(input.until.trim()) else {
         return person_page(&state, &user, &id, refuse(lang.t("field-bad-date")), StatusCode::BAD_REQUEST).await;
     };
-    match store!(state, end_coverage(&user.actor(&headers), user.region, &person_id, until)) {
+    match state.end_coverage(&user.principal(), ConsoleUser::source(&headers), &person_id, until).await {
         Ok(_) => Redirect::to(&format!("/console/people/{}?done=ended&from={until}", url_encode(&id))).into_response(),
-        Err(error @ StoreError::Invalid(_)) => {
-            person_page(&state, &user, &id, refuse(store_message(lang, &error)), StatusCode::BAD_REQUEST).await
+        Err(error) if error.kind == yibao_app::ErrorKind::BadRequest => {
+            person_page(&state, &user, &id, refuse(app_message(lang, &error)), StatusCode::BAD_REQUEST).await
         }
-        Err(error) => store_error_page(lang, &error),
+        Err(error) => app_error_page(lang, &error),
     }
 }
 
@@ -506,7 +477,7 @@ pub async fn enrol_form(State(state): State<AppState>, user: ConsoleUser) -> Res
         Ok(page) => page,
         Err(response) => return response,
     };
-    let today = today();
+    let today = state.today();
     let first_of_year = Date::from_ordinal_date(today.year(), 1).unwrap_or(today);
     render(&EnrolTemplate {
         page,

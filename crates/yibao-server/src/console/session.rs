@@ -48,6 +48,18 @@ impl ConsoleUser {
         Actor { who: self.username.clone(), role: self.role.as_str().to_owned(), source, at: OffsetDateTime::now_utc() }
     }
 
+    /// The application layer's principal for this staff member.
+    #[must_use]
+    pub fn principal(&self) -> yibao_app::Principal {
+        yibao_app::Principal::Staff { username: self.username.clone(), role: self.role, region: self.region }
+    }
+
+    /// Where the request came from, for the audit log.
+    #[must_use]
+    pub fn source(headers: &HeaderMap) -> &str {
+        headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).unwrap_or("console")
+    }
+
     /// Whether a submitted form's CSRF field is this session's token.
     #[must_use]
     pub fn csrf_ok(&self, submitted: &str) -> bool {

@@ -11,11 +11,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use yibao_domain::{Fen, RegionCode};
 use yibao_ledger::FundScheme;
-use yibao_store::{FundReceipt, FundStore, ReceiptKind, StoreError};
+use yibao_store::{FundReceipt, ReceiptKind};
 
-use super::super::page::{FieldErrors, Page, error_page, render, store_error_page, store_message};
+use super::super::page::{FieldErrors, Page, error_page, render};
 use super::super::session::ConsoleUser;
-use crate::{AppState, store};
+use crate::AppState;
 
 #[derive(Debug)]
 pub struct Choice {
@@ -133,12 +133,17 @@ pub async fn book(State(state): State<AppState>, user: ConsoleUser, headers: Hea
         return receipts_page(&user, form, errors, false);
     };
     let receipt = FundReceipt { kind, scheme, unit, amount_fen, value_date, reference };
-    match store!(state, record_fund_receipt(&user.actor(&headers), user.region, receipt)) {
+    match state.record_receipt(&user.principal(), ConsoleUser::source(&headers), receipt).await {
         Ok(()) => Redirect::to("/console/funds/receipts?done=booked").into_response(),
-        Err(error @ (StoreError::Refused { .. } | StoreError::Invalid(_) | StoreError::Exists(_))) => {
-            errors.add("reference", store_message(lang, &error));
+        Err(error) if !matches!(error.kind, yibao_app::ErrorKind::Internal | yibao_app::ErrorKind::Forbidden) => {
+            let field = match error.code.as_ref() {
+                "fund.bad_date" => "date",
+                "region.unknown" => "unit",
+                _ => "reference",
+            };
+            errors.add(field, crate::console::page::app_message(lang, &error));
             receipts_page(&user, form, errors, false)
         }
-        Err(error) => store_error_page(lang, &error),
+        Err(error) => crate::console::page::app_error_page(lang, &error),
     }
 }

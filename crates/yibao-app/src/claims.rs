@@ -1,0 +1,258 @@
+//! Claims (R-BEN-4): pre-settlement, settlement, reversal, referrals, and what an
+//! institution may see.
+//!
+//! The trust boundary: an institution's level, kind (hospital `H…` or pharmacy `P…`) and
+//! place (in or out of the city) come from the register; a claim that states different ones
+//! is refused with its own code, never silently corrected. A referral, and the deductible
+//! paid at the referring stay, come from the referrals on file and the referring claim's
+//! settlement. A claim's dates are not after today. The same claim id with a different body
+//! or person is a conflict. An institution reads a person's entitlement only on presenting
+//! the person's card, and never their balances or year-to-date counters.
+
+use serde_json::Value;
+use yibao_domain::{ClaimKind, Fen, NationalId, Place, RegionCode};
+use yibao_engine::{Claim, Explain, Settlement, settle};
+use yibao_policy::ServiceDateRule;
+use yibao_store::{
+    AccessStore as _, ClaimRecord, ClaimStatus, NewReferral, ReferralRecord, SettleRequest, Store as _, engine_settlement,
+};
+
+use crate::{App, AppError, Principal, roles, store};
+
+pub use yibao_store::SettleOutcome;
+
+/// A settlement as an institution may see it: the settlement without the person's
+/// personal-account balance and year-to-date counters.
+pub type InstitutionSettlement = Value;
+
+/// A settled claim as the principal may see it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settled {
+    pub replayed: bool,
+    pub record: ClaimRecord,
+    /// The settlement, trimmed for an institution ([`institution_view`]).
+    pub settlement: Value,
+}
+
+/// The fields of a settlement an institution never receives: the person's balance and
+/// counters are the bureau's, not the hospital's.
+const PRIVATE_FIELDS: [&str; 2] = ["acct_balance_after", "accumulators"];
+
+fn institution_view(mut settlement: Value) -> Value {
+    if let Value::Object(fields) = &mut settlement {
+        for field in PRIVATE_FIELDS {
+            fields.remove(field);
+        }
+    }
+    settlement
+}
+
+fn stored_settlement(record: &ClaimRecord) -> Result<Value, AppError> {
+    serde_json::from_str(&record.settlement_json)
+        .map_err(|e| AppError::internal("store.failure", format!("claim {}/{}: stored settlement unreadable: {e}", record.institution_code, record.claim_id)))
+}
+
+/// The deductible the person paid at the referring institution (`act_pay_dedc`): from
+/// the person's latest live inpatient claim there, discharged on or before the referral was
+/// issued, counted in `year`. Zero when the referral followed no such stay (an outpatient
+/// visit). `claims` are the person's stored claims.
+pub fn referred_deductible(referral: &ReferralRecord, claims: &[ClaimRecord], year: i32, rule: ServiceDateRule) -> Result<Fen, AppError> {
+    let mut best: Option<(time::Date, Fen)> = None;
+    for record in claims.iter().filter(|c| c.status == ClaimStatus::Settled && c.institution_code == referral.from_institution) {
+        let claim: Claim = serde_json::from_str(&record.claim_json)
+            .map_err(|e| AppError::internal("store.failure", format!("claim {}: stored claim unreadable: {e}", record.claim_id)))?;
+        let service = match rule {
+            ServiceDateRule::Admission => claim.admission_date,
+            ServiceDateRule::Discharge => claim.discharge_date,
+        };
+        if claim.kind != ClaimKind::Inpatient || claim.discharge_date > referral.issued_on || service.year() != year {
+            continue;
+        }
+        let settlement = stored_settlement(record)?;
+        let paid = settlement
+            .get("act_pay_dedc")
+            .and_then(Value::as_str)
+            .and_then(|text| Fen::parse_yuan(text).ok())
+            .ok_or_else(|| AppError::internal("store.failure", format!("claim {}: no readable act_pay_dedc", record.claim_id)))?;
+        if best.is_none_or(|(date, _)| claim.discharge_date > date) {
+            best = Some((claim.discharge_date, paid));
+        }
+    }
+    Ok(best.map_or(Fen::ZERO, |(_, paid)| paid))
+}
+
+impl App {
+    /// The year whose accumulators a claim counts against (the pack's service-date rule).
+    #[must_use]
+    pub fn claim_year(&self, claim: &Claim) -> i32 {
+        match self.policy.service_date {
+            ServiceDateRule::Admission => claim.admission_date.year(),
+            ServiceDateRule::Discharge => claim.discharge_date.year(),
+        }
+    }
+
+    /// Checks what a claim says of its sender against the register and the clock.
+    fn check_claim_sender(&self, principal: &Principal, claim: &Claim) -> Result<(), AppError> {
+        let Principal::Institution { code, region, level } = principal else {
+            return Err(AppError::forbidden("only a designated institution settles claims, with its API key"));
+        };
+        if claim.institution_code != *code {
+            return Err(AppError::forbidden(format!("an institution settles only its own claims: this key belongs to {code}")));
+        }
+        claim.check().map_err(|e| AppError::bad_request(e.code(), e.to_string()))?;
+        if claim.institution_level != *level {
+            return Err(AppError::unprocessable(
+                "claim.level_mismatch",
+                format!("the claim says {}, but {code} is registered as {}", claim.institution_level.as_str(), level.as_str()),
+            ));
+        }
+        let place = if self.policy.region.contains(*region) { Place::InArea } else { Place::OutOfArea };
+        if claim.place != place {
+            return Err(AppError::unprocessable(
+                "claim.place_mismatch",
+                format!("the claim says {}, but {code} is registered {} (region {region})", claim.place.as_str(), place.as_str()),
+            ));
+        }
+        if code.starts_with('P') && !matches!(claim.kind, ClaimKind::GeneralOutpatient | ClaimKind::ChronicOutpatient) {
+            return Err(AppError::unprocessable(
+                "claim.kind_not_for_pharmacy",
+                format!("{code} is a designated pharmacy: it settles outpatient claims only"),
+            ));
+        }
+        let today = self.today();
+        for (what, date) in [("admission", claim.admission_date), ("discharge", claim.discharge_date)] {
+            if date > today {
+                return Err(AppError::bad_request("claim.in_future", format!("the {what} date {date} is after today ({today})")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The claim as the engine settles it: its referral and the deductible already paid
+    /// before it taken from the records. A claim that says it was referred with no referral
+    /// on file, or states another deductible than the referring stay's, is refused.
+    async fn with_referral_from_records(&self, claim: Claim, person_id: &NationalId) -> Result<Claim, AppError> {
+        let city = self.policy.region;
+        let referrals = store!(self, referrals_of(city, person_id))?;
+        let referral = referrals.iter().find(|r| {
+            r.to_institution == claim.institution_code && r.issued_on <= claim.admission_date && claim.admission_date <= r.valid_until
+        });
+        let Some(referral) = referral else {
+            if claim.referral || !claim.referred_deductible_paid.is_zero() {
+                return Err(AppError::unprocessable(
+                    "claim.referral_not_on_file",
+                    format!("no referral of this person to {} covers an admission on {}: file the referral first", claim.institution_code, claim.admission_date),
+                ));
+            }
+            return Ok(claim);
+        };
+        let claims = store!(self, claims_of_person(city, person_id))?;
+        let paid = referred_deductible(referral, &claims, self.claim_year(&claim), self.policy.service_date)?;
+        if !claim.referred_deductible_paid.is_zero() && claim.referred_deductible_paid != paid {
+            return Err(AppError::unprocessable(
+                "claim.referred_deductible_mismatch",
+                format!(
+                    "the claim says {} yuan of deductible was paid before the referral; the records say {paid} (at {})",
+                    claim.referred_deductible_paid, referral.from_institution
+                ),
+            ));
+        }
+        Ok(Claim { referral: true, referred_deductible_paid: paid, ..claim })
+    }
+
+    /// Pre-settlement (预结算): the same computation, nothing written. The institution
+    /// presents the person's national ID and card number; an unknown ID and a wrong card
+    /// get one and the same answer, so the service is no insured-or-not oracle.
+    pub async fn pre_settle(&self, principal: &Principal, person_id: &NationalId, card_no: &str, claim: Claim) -> Result<Value, AppError> {
+        self.check_claim_sender(principal, &claim)?;
+        let not_verified = || AppError::not_found("person.not_verified", "no insured person with this national ID and card number");
+        let person = match store!(self, person(self.policy.region, person_id)) {
+            Ok(person) => person,
+            Err(yibao_store::StoreError::PersonNotFound(_)) => return Err(not_verified()),
+            Err(e) => return Err(e.into()),
+        };
+        if card_no.is_empty() || person.card_no.as_deref() != Some(card_no) {
+            return Err(not_verified());
+        }
+        let claim = self.with_referral_from_records(claim, person_id).await?;
+        let acc = store!(self, accumulators(self.policy.region, person_id, self.claim_year(&claim)))?;
+        let settlement: Settlement = settle(&self.policy, &claim, &person.coverage, &acc, Explain::On)
+            .map_err(|e| AppError::unprocessable(e.code(), e.to_string()))?;
+        let value = serde_json::to_value(&settlement).map_err(|e| AppError::internal("settle.failure", e.to_string()))?;
+        Ok(institution_view(value))
+    }
+
+    /// Settles a claim at discharge: every layer in one transaction, idempotent on the
+    /// institution's claim id (a retry of the same claim for the same person returns the
+    /// first settlement; anything else under that id is `claim.idempotency_conflict`).
+    pub async fn settle(&self, principal: &Principal, source: &str, person_id: &NationalId, claim: Claim) -> Result<Settled, AppError> {
+        self.check_claim_sender(principal, &claim)?;
+        // The request as submitted is the idempotency key's content.
+        let claim_json = serde_json::to_string(&claim).map_err(|e| AppError::bad_request("request.malformed", e.to_string()))?;
+        let request = SettleRequest {
+            institution_code: claim.institution_code.clone(),
+            claim_id: claim.claim_id.clone(),
+            person_id: *person_id,
+            year: self.claim_year(&claim),
+            claim_json,
+        };
+        let claim = self.with_referral_from_records(claim, person_id).await?;
+        let compute = engine_settlement(std::sync::Arc::clone(&self.policy), claim, Explain::On);
+        let outcome = store!(self, settle(&principal.actor(source, self.now()), self.policy.region, request, compute))?;
+        let settlement = institution_view(stored_settlement(&outcome.claim)?);
+        Ok(Settled { replayed: outcome.replayed, record: outcome.claim, settlement })
+    }
+
+    /// One settled claim: for its institution (trimmed), or for claims staff of its region.
+    pub async fn claim(&self, principal: &Principal, institution: &str, claim_id: &str) -> Result<Settled, AppError> {
+        let (scope, trimmed) = self.claim_access(principal, institution, roles::CLAIMS, "queries")?;
+        let record = store!(self, claim(scope, institution, claim_id))?;
+        Ok(self.as_seen(record, trimmed)?)
+    }
+
+    /// Reverses (冲正) a settlement: by its institution, or by claims staff of its region.
+    pub async fn reverse(&self, principal: &Principal, source: &str, institution: &str, claim_id: &str, reason: &str) -> Result<Settled, AppError> {
+        let (scope, trimmed) = self.claim_access(principal, institution, roles::REVERSERS, "reverses")?;
+        let record = store!(self, reverse(&principal.actor(source, self.now()), scope, institution, claim_id, reason))?;
+        Ok(self.as_seen(record, trimmed)?)
+    }
+
+    fn claim_access(&self, principal: &Principal, institution: &str, staff: &[yibao_store::Role], verb: &str) -> Result<(RegionCode, bool), AppError> {
+        match principal {
+            Principal::Institution { code, .. } if code == institution => Ok((self.policy.region, true)),
+            Principal::Institution { .. } => Err(AppError::forbidden(format!("an institution {verb} only its own claims"))),
+            _ => Ok((principal.scope(staff)?, false)),
+        }
+    }
+
+    fn as_seen(&self, record: ClaimRecord, trimmed: bool) -> Result<Settled, AppError> {
+        let settlement = stored_settlement(&record)?;
+        let settlement = if trimmed { institution_view(settlement) } else { settlement };
+        Ok(Settled { replayed: false, record, settlement })
+    }
+
+    /// Files a referral (转诊): by claims or enrolment staff of the person's region, or by
+    /// the referring institution itself. Issued not after today; both institutions are
+    /// designated and active.
+    pub async fn file_referral(&self, principal: &Principal, source: &str, referral: NewReferral) -> Result<ReferralRecord, AppError> {
+        let scope = match principal {
+            Principal::Institution { code, .. } if *code == referral.from_institution => self.policy.region,
+            Principal::Institution { .. } => return Err(AppError::forbidden("an institution files only the referrals it issues")),
+            _ => principal.scope(roles::REFERRALS)?,
+        };
+        self.not_after_today("referral.bad_date", "a referral issued on", referral.issued_on)?;
+        let registered = store!(self, institutions(self.policy.region))?;
+        for code in [&referral.from_institution, &referral.to_institution] {
+            if !registered.iter().any(|i| i.code == *code && i.active) {
+                return Err(AppError::bad_request("referral.unknown_institution", format!("{code} is not an active designated institution")));
+            }
+        }
+        Ok(store!(self, file_referral(&principal.actor(source, self.now()), scope, referral))?)
+    }
+
+    /// A person's referrals on file, newest first (staff of the person's region).
+    pub async fn referrals(&self, principal: &Principal, person_id: &NationalId) -> Result<Vec<ReferralRecord>, AppError> {
+        let scope = principal.scope(roles::ALL_STAFF)?;
+        Ok(store!(self, referrals_of(scope, person_id))?)
+    }
+}

@@ -1,0 +1,87 @@
+//! The one error type of the application layer. Every refusal carries a stable machine code
+//! (`claim.level_mismatch`) and a message for a person; the kind tells an edge how to
+//! answer (an HTTP status, a console notice, a CLI exit code). Nothing was written when a
+//! use case returns an error.
+
+use std::borrow::Cow;
+
+use yibao_store::StoreError;
+
+/// What sort of refusal, independent of any wire protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The input is malformed or breaks a rule the caller can fix.
+    BadRequest,
+    /// No or unknown credentials.
+    Unauthorized,
+    /// The principal may not do this.
+    Forbidden,
+    NotFound,
+    /// The request contradicts what is stored (a duplicate, a replay with other content).
+    Conflict,
+    /// Well formed, but the rules refuse it (a settlement the engine refuses).
+    Unprocessable,
+    /// The service failed; nothing was written. The message is for logs only.
+    Internal,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message} [{code}]")]
+pub struct AppError {
+    pub kind: ErrorKind,
+    pub code: Cow<'static, str>,
+    pub message: String,
+}
+
+impl AppError {
+    pub fn new(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> AppError {
+        AppError { kind, code: Cow::Borrowed(code), message: message.into() }
+    }
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> AppError {
+        AppError::new(ErrorKind::BadRequest, code, message)
+    }
+    pub fn forbidden(message: impl Into<String>) -> AppError {
+        AppError::new(ErrorKind::Forbidden, "access.forbidden", message)
+    }
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> AppError {
+        AppError::new(ErrorKind::Conflict, code, message)
+    }
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> AppError {
+        AppError::new(ErrorKind::Unprocessable, code, message)
+    }
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> AppError {
+        AppError::new(ErrorKind::NotFound, code, message)
+    }
+    pub fn internal(code: &'static str, message: impl Into<String>) -> AppError {
+        AppError::new(ErrorKind::Internal, code, message)
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> AppError {
+        let kind = match &error {
+            StoreError::PersonNotFound(_)
+            | StoreError::HouseholdNotFound(_)
+            | StoreError::ClaimNotFound { .. }
+            | StoreError::StaffNotFound(_)
+            | StoreError::InstitutionNotFound(_) => ErrorKind::NotFound,
+            StoreError::AlreadyEnrolled { .. }
+            | StoreError::HouseholdExists(_)
+            | StoreError::Exists(_)
+            | StoreError::IdempotencyConflict { .. }
+            | StoreError::AlreadyReversed(_)
+            | StoreError::NotLatestClaim(_) => ErrorKind::Conflict,
+            StoreError::OutsideRegion { .. } => ErrorKind::Forbidden,
+            StoreError::Refused { .. } => ErrorKind::Unprocessable,
+            StoreError::Invalid(_) => ErrorKind::BadRequest,
+            StoreError::Backend(_) => ErrorKind::Internal,
+        };
+        AppError { kind, code: Cow::Borrowed(error.code()), message: error.to_string() }
+    }
+}
+
+impl From<yibao_policy::LookupError> for AppError {
+    fn from(error: yibao_policy::LookupError) -> AppError {
+        AppError::bad_request("policy.no_value", error.to_string())
+    }
+}

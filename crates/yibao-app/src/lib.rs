@@ -1,0 +1,121 @@
+//! The application layer of Yibao: each use case written once, for every edge.
+//!
+//! A use case takes a [`Principal`] (who asks) and typed input, and decides, in this
+//! order: may this principal do it (the role sets of [`roles`]), what do the rules say
+//! (through the pure engine and the policy pack), and what is stored (one store call, one
+//! transaction). The HTTP API, the staff console, the CLI and the loaders are edges: they
+//! parse their wire format, call a use case, and render its answer or its [`AppError`].
+//!
+//! The trust rule (issue 11): what the bureau's records know is never taken from the caller.
+//! An institution's level, kind and place come from the register; a referral and the
+//! deductible paid before it come from the store; a date is checked against the
+//! application's clock; a region must be one of the city's counties.
+//!
+//! The clock is passed in ([`Clock`]), so a test can fix "today".
+
+mod claims;
+mod contributions;
+mod error;
+mod funds;
+mod period;
+mod persons;
+mod principal;
+
+use std::sync::Arc;
+
+use time::{Date, OffsetDateTime};
+use yibao_policy::Policy;
+use yibao_store_postgres::PostgresStore;
+use yibao_store_sqlite::SqliteStore;
+
+pub use claims::{InstitutionSettlement, SettleOutcome, Settled, referred_deductible};
+pub use yibao_store::{NewReferral, ReferralRecord};
+pub use contributions::{ContributionDue, ContributionInput, contribution_due};
+pub use error::{AppError, ErrorKind};
+pub use funds::INTEREST_PERIOD_DAYS_MAX;
+pub use period::{PERIOD_YEAR_MAX, PERIOD_YEAR_MIN, Period};
+pub use persons::{EnrolInput, TierChanged};
+pub use yibao_store::{ContributionKind, FundReceipt, NewHousehold, TierEdit};
+pub use principal::{Principal, roles};
+
+/// The store behind the application: one variant per backend. An enum rather than a
+/// generic so that the edges stay concrete (the OpenAPI macros need concrete handlers).
+#[derive(Debug)]
+pub enum Backend {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+/// Calls the same store method on whichever backend is in use: the one dispatch point.
+#[macro_export]
+macro_rules! store {
+    ($app:expr, $method:ident ( $($arg:expr),* $(,)? )) => {
+        match &*$app.store {
+            $crate::Backend::Sqlite(s) => s.$method($($arg),*).await,
+            $crate::Backend::Postgres(s) => s.$method($($arg),*).await,
+        }
+    };
+}
+
+/// Where "now" comes from: the system clock in service, a fixed instant in tests.
+pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
+
+/// The application: the store, the policy pack in force and the clock.
+#[derive(Clone)]
+pub struct App {
+    pub store: Arc<Backend>,
+    pub policy: Arc<Policy>,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").field("store", &self.store).field("policy", &self.policy.id).finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// The application on the system clock.
+    #[must_use]
+    pub fn new(store: Arc<Backend>, policy: Arc<Policy>) -> App {
+        App { store, policy, clock: Arc::new(OffsetDateTime::now_utc) }
+    }
+
+    /// The application on another clock (tests, replays).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Clock) -> App {
+        self.clock = clock;
+        self
+    }
+
+    #[must_use]
+    pub fn now(&self) -> OffsetDateTime {
+        (self.clock)()
+    }
+
+    /// Today, in the bureau's time (UTC+8, China Standard Time): a claim discharged this
+    /// evening in the city is dated today even while it is still yesterday in UTC.
+    #[must_use]
+    pub fn today(&self) -> Date {
+        self.now().to_offset(time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC)).date()
+    }
+
+    /// Refuses a date after today with `code`: nothing that has not happened yet is
+    /// booked, settled or credited.
+    pub fn not_after_today(&self, code: &'static str, what: &str, date: Date) -> Result<(), AppError> {
+        let today = self.today();
+        if date > today {
+            return Err(AppError::bad_request(code, format!("{what} {date} is after today ({today})")));
+        }
+        Ok(())
+    }
+
+    /// Refuses a region that is not one of the city's counties (`region.unknown`).
+    pub fn check_county(&self, region: yibao_domain::RegionCode) -> Result<(), AppError> {
+        if self.policy.has_county(region) {
+            Ok(())
+        } else {
+            Err(AppError::bad_request("region.unknown", format!("{region} is not a county or district of {}", self.policy.region)))
+        }
+    }
+}

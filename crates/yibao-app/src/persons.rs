@@ -1,0 +1,204 @@
+//! Households and persons (R-ENR): enrolment, tier changes and their cancellation, end of
+//! coverage. Regions are checked against the city's counties; dates against today.
+
+use time::{Date, Month};
+use yibao_domain::{AssistanceGroup, Fen, NationalId, PersonCategory, RegionCode, Scheme, Tier};
+use yibao_engine::{Coverage, TierChange, TierHistory, TierOrPolicyError, change_takes_effect, tier_on, upgrade_waiting_months};
+use yibao_store::{HouseholdRecord, NewHousehold, NewPerson, PersonRecord, Store as _, StoreError, TierEdit, check_scope};
+
+use crate::{App, AppError, Principal, roles, store};
+
+/// A person to enrol, as a clerk gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnrolInput {
+    pub person_id: NationalId,
+    pub name: String,
+    pub card_no: Option<String>,
+    pub household_id: String,
+    pub region: RegionCode,
+    pub scheme: Scheme,
+    pub category: PersonCategory,
+    /// Required when the city has tiers (R-ENR-3).
+    pub tier: Option<Tier>,
+    pub coverage_from: Date,
+    pub assistance_group: Option<AssistanceGroup>,
+    pub supplementary: bool,
+    pub maternity: bool,
+    pub certified_chronic_diseases: Vec<String>,
+}
+
+/// A recorded tier change and the first day its benefits apply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TierChanged {
+    pub person: PersonRecord,
+    pub benefits_from: Date,
+}
+
+/// The last day a date about enrolment may name: the end of next year (a person may be
+/// enrolled, or their coverage ended, ahead of time, but not for a year nobody budgets).
+fn latest_enrolment_date(today: Date) -> Date {
+    Date::from_calendar_date(today.year() + 1, Month::December, 31).unwrap_or(Date::MAX)
+}
+
+fn tier_error(e: TierOrPolicyError<yibao_policy::LookupError>) -> AppError {
+    match e {
+        TierOrPolicyError::History(e) => AppError::bad_request("person.bad_tier", e.to_string()),
+        TierOrPolicyError::Policy(e) => AppError::from(e),
+    }
+}
+
+impl App {
+    /// Creates a household (以户为单位, R-ENR-1) in one of the city's counties.
+    pub async fn create_household(&self, principal: &Principal, source: &str, household: NewHousehold) -> Result<HouseholdRecord, AppError> {
+        let scope = principal.scope(roles::ENROLMENT)?;
+        self.check_county(household.region)?;
+        Ok(store!(self, create_household(&principal.actor(source, self.now()), scope, household))?)
+    }
+
+    /// Enrols a person (R-ENR-2, R-ENR-3). A second enrolment is refused; when the first
+    /// lies in another county, the refusal says so without naming that county's records.
+    pub async fn enrol(&self, principal: &Principal, source: &str, input: EnrolInput) -> Result<PersonRecord, AppError> {
+        let scope = principal.scope(roles::ENROLMENT)?;
+        let policy = &self.policy;
+        if !input.scheme.is_basic() {
+            return Err(AppError::bad_request("person.bad_scheme", "a person is enrolled in employee or resident basic insurance"));
+        }
+        if !policy.has_scheme(input.scheme) {
+            return Err(AppError::bad_request("person.bad_scheme", format!("this city has no {} insurance", input.scheme)));
+        }
+        if !policy.has_county(input.region) {
+            return Err(AppError::bad_request(
+                "person.bad_region",
+                format!("{} is not a county or district of {}", input.region, policy.region),
+            ));
+        }
+        let category_ok =
+            if input.scheme == Scheme::Employee { input.category != PersonCategory::Resident } else { input.category == PersonCategory::Resident };
+        if !category_ok {
+            return Err(AppError::bad_request(
+                "person.bad_category",
+                format!("a {} person cannot be insured under {} insurance", input.category.as_str(), input.scheme),
+            ));
+        }
+        let latest = latest_enrolment_date(self.today());
+        if input.coverage_from > latest {
+            return Err(AppError::bad_request("person.bad_date", format!("coverage cannot begin after {latest}")));
+        }
+        let tiers = policy.tiers_for(input.scheme);
+        let tier_history = match (tiers.is_empty(), input.tier) {
+            (true, None) => None,
+            (true, Some(_)) => return Err(AppError::bad_request("person.bad_tier", "this city has no tiers")),
+            (false, None) => return Err(AppError::bad_request("person.bad_tier", format!("choose a tier: {tiers:?}"))),
+            (false, Some(t)) if !tiers.contains(&t) => {
+                return Err(AppError::bad_request("person.bad_tier", format!("tier {t} is not a tier of {} insurance here", input.scheme)));
+            }
+            (false, Some(t)) => Some(TierHistory { initial: t, since: input.coverage_from, changes: Vec::new() }),
+        };
+        let coverage = Coverage {
+            person_id: input.person_id,
+            region: input.region,
+            scheme: input.scheme,
+            category: input.category,
+            coverage_from: input.coverage_from,
+            coverage_until: None,
+            tier_history,
+            assistance_group: input.assistance_group,
+            supplementary: input.supplementary,
+            maternity: input.maternity,
+            certified_chronic_diseases: input.certified_chronic_diseases,
+            personal_account_balance: Fen::ZERO,
+            use_personal_account: input.scheme == Scheme::Employee,
+        };
+        let person = NewPerson { name: input.name, card_no: input.card_no, household_id: input.household_id, coverage };
+        match store!(self, enrol(&principal.actor(source, self.now()), scope, person)) {
+            Ok(record) => Ok(record),
+            Err(StoreError::AlreadyEnrolled { person, region, .. })
+                if RegionCode::parse(&region).map_or(true, |r| check_scope(scope, r).is_err()) =>
+            {
+                Err(AppError::conflict(
+                    "person.already_enrolled",
+                    format!(
+                        "{person} is already enrolled in basic medical insurance in another county: a person is enrolled once (R-ENR-2); the city bureau can transfer the enrolment"
+                    ),
+                ))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Records a tier change asked for on `requested_on` (R-ENR-4): down takes effect the
+    /// next month, up after the waiting period. A request is dated when it is made, so
+    /// never after today (`person.bad_date`).
+    pub async fn change_tier(
+        &self,
+        principal: &Principal,
+        source: &str,
+        person_id: &NationalId,
+        change: TierChange,
+    ) -> Result<TierChanged, AppError> {
+        let scope = principal.scope(roles::ENROLMENT)?;
+        self.not_after_today("person.bad_date", "a tier change requested on", change.requested_on)?;
+        let current = store!(self, person(scope, person_id))?;
+        let coverage = &current.coverage;
+        if !self.policy.tiers_for(coverage.scheme).contains(&change.tier) {
+            return Err(AppError::bad_request(
+                "person.bad_tier",
+                format!("tier {} is not a tier of {} insurance here", change.tier, coverage.scheme),
+            ));
+        }
+        let history = coverage.tier_history.as_ref().ok_or_else(|| AppError::bad_request("person.bad_tier", "this person has no tier"))?;
+        let benefits_from = self.takes_effect(history, coverage.region, change)?;
+        let person = store!(self, edit_tiers(&principal.actor(source, self.now()), scope, person_id, TierEdit::Request(change)))?;
+        Ok(TierChanged { person, benefits_from })
+    }
+
+    /// Cancels the person's latest tier change, named by the day it was requested, while it
+    /// has not yet taken effect (`person.tier_change_in_effect` once it has).
+    pub async fn cancel_tier_change(
+        &self,
+        principal: &Principal,
+        source: &str,
+        person_id: &NationalId,
+        requested_on: Date,
+    ) -> Result<PersonRecord, AppError> {
+        let scope = principal.scope(roles::ENROLMENT)?;
+        let current = store!(self, person(scope, person_id))?;
+        let coverage = &current.coverage;
+        let history = coverage.tier_history.as_ref().ok_or_else(|| AppError::bad_request("person.bad_tier", "this person has no tier"))?;
+        let Some(latest) = history.changes.last().copied().filter(|c| c.requested_on == requested_on) else {
+            return Err(AppError::bad_request(
+                "person.no_such_tier_change",
+                format!("the person's latest tier change was not requested on {requested_on}: only the latest request can be cancelled"),
+            ));
+        };
+        let before = TierHistory { changes: history.changes[..history.changes.len() - 1].to_vec(), ..history.clone() };
+        let effective = self.takes_effect(&before, coverage.region, latest)?;
+        if effective <= self.today() {
+            return Err(AppError::conflict(
+                "person.tier_change_in_effect",
+                format!("the change to tier {} took effect on {effective}: request a new change instead", latest.tier),
+            ));
+        }
+        Ok(store!(self, edit_tiers(&principal.actor(source, self.now()), scope, person_id, TierEdit::Cancel { requested_on }))?)
+    }
+
+    /// The first day `change` applies, after the history before it (R-ENR-4): the one
+    /// computation behind the API's answer, the console's tier history and cancellation.
+    pub fn takes_effect(&self, history: &TierHistory, region: RegionCode, change: TierChange) -> Result<Date, AppError> {
+        let waiting = |target, on| upgrade_waiting_months(&self.policy, region, target, on);
+        let in_force = tier_on(history, change.requested_on, waiting).map_err(tier_error)?.unwrap_or(history.initial);
+        let months = upgrade_waiting_months(&self.policy, region, change.tier, change.requested_on)?;
+        Ok(change_takes_effect(in_force, change, months))
+    }
+
+    /// Ends coverage on `until` (the last covered day): not before coverage began, and not
+    /// after the end of next year (`person.bad_date`).
+    pub async fn end_coverage(&self, principal: &Principal, source: &str, person_id: &NationalId, until: Date) -> Result<PersonRecord, AppError> {
+        let scope = principal.scope(roles::ENROLMENT)?;
+        let latest = latest_enrolment_date(self.today());
+        if until > latest {
+            return Err(AppError::bad_request("person.bad_date", format!("coverage cannot be ended after {latest}")));
+        }
+        Ok(store!(self, end_coverage(&principal.actor(source, self.now()), scope, person_id, until))?)
+    }
+}

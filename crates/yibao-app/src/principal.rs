@@ -1,0 +1,108 @@
+//! Who asks: a staff member (role and region), a designated institution as registered, or
+//! the system itself (a loader, a scheduled run). Every use case takes one, and the role
+//! sets that say who may do what are defined here once.
+
+use time::OffsetDateTime;
+use yibao_domain::{InstitutionLevel, RegionCode};
+use yibao_store::{Actor, InstitutionRecord, Role};
+
+use crate::AppError;
+
+/// An authenticated principal. An institution carries what the register holds of it, so
+/// that nothing a claim states about its sender is taken on trust.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Principal {
+    Staff { username: String, role: Role, region: RegionCode },
+    Institution { code: String, region: RegionCode, level: InstitutionLevel },
+    /// The platform itself: a loader or a command run by the operator on the machine.
+    System { name: &'static str, region: RegionCode },
+}
+
+impl Principal {
+    /// An institution as the register holds it.
+    #[must_use]
+    pub fn institution_of(record: &InstitutionRecord) -> Principal {
+        Principal::Institution { code: record.code.clone(), region: record.region, level: record.level }
+    }
+
+    /// The staff member's name, role and region scope, if their role is one of `roles`.
+    /// The system may do what a city administrator may, in its own region.
+    pub fn staff(&self, roles: &[Role]) -> Result<(&str, Role, RegionCode), AppError> {
+        match self {
+            Principal::Staff { username, role, region } if roles.contains(role) => Ok((username, *role, *region)),
+            Principal::Staff { role, .. } => Err(AppError::forbidden(format!("the {role} role may not do this"))),
+            Principal::Institution { .. } => Err(AppError::forbidden("institutions may only settle and query their own claims")),
+            Principal::System { name, region } => Ok((name, Role::CityAdministrator, *region)),
+        }
+    }
+
+    /// The staff member's region scope, if their role is one of `roles`.
+    pub fn scope(&self, roles: &[Role]) -> Result<RegionCode, AppError> {
+        self.staff(roles).map(|(_, _, scope)| scope)
+    }
+
+    /// The institution's code, if the principal is one.
+    pub fn institution(&self) -> Result<&str, AppError> {
+        match self {
+            Principal::Institution { code, .. } => Ok(code),
+            _ => Err(AppError::forbidden("only a designated institution settles claims, with its API key")),
+        }
+    }
+
+    #[must_use]
+    pub fn name(&self) -> &str {
+        match self {
+            Principal::Staff { username, .. } => username,
+            Principal::Institution { code, .. } => code,
+            Principal::System { name, .. } => name,
+        }
+    }
+
+    #[must_use]
+    pub fn role_name(&self) -> &str {
+        match self {
+            Principal::Staff { role, .. } => role.as_str(),
+            Principal::Institution { .. } => "institution",
+            Principal::System { .. } => "system",
+        }
+    }
+
+    #[must_use]
+    pub fn region(&self) -> RegionCode {
+        match self {
+            Principal::Staff { region, .. } | Principal::Institution { region, .. } | Principal::System { region, .. } => *region,
+        }
+    }
+
+    /// The audit log's actor for a write by this principal at `at`, from `source` (an
+    /// address, `console`, `cli`).
+    #[must_use]
+    pub fn actor(&self, source: &str, at: OffsetDateTime) -> Actor {
+        Actor { who: self.name().to_owned(), role: self.role_name().to_owned(), source: source.chars().take(64).collect(), at }
+    }
+}
+
+/// Who may do what: each set is named once and used by every edge.
+pub mod roles {
+    use yibao_store::Role;
+
+    /// Every staff role: reads persons, households and contributions.
+    pub const ALL_STAFF: &[Role] = &[Role::EnrolmentClerk, Role::ClaimsOfficer, Role::FundAccountant, Role::Auditor, Role::CityAdministrator];
+    /// Enrolment, households, tier changes, end of coverage, referrals.
+    pub const ENROLMENT: &[Role] = &[Role::EnrolmentClerk, Role::CityAdministrator];
+    /// Recording contributions.
+    pub const CONTRIBUTIONS: &[Role] = &[Role::FundAccountant, Role::EnrolmentClerk, Role::CityAdministrator];
+    /// Reading arrears.
+    pub const ARREARS: &[Role] = &[Role::FundAccountant, Role::Auditor, Role::CityAdministrator, Role::EnrolmentClerk];
+    /// Reading claims, settlements and a person's counters.
+    pub const CLAIMS: &[Role] = &[Role::ClaimsOfficer, Role::Auditor, Role::CityAdministrator];
+    /// Reversing a settlement; filing a referral.
+    pub const REVERSERS: &[Role] = &[Role::ClaimsOfficer, Role::CityAdministrator];
+    pub const REFERRALS: &[Role] = &[Role::ClaimsOfficer, Role::EnrolmentClerk, Role::CityAdministrator];
+    pub const AUDITORS: &[Role] = &[Role::Auditor, Role::CityAdministrator];
+    pub const ADMINISTRATORS: &[Role] = &[Role::CityAdministrator];
+    pub const FUND_READERS: &[Role] = &[Role::FundAccountant, Role::Auditor, Role::CityAdministrator];
+    pub const FUND_WRITERS: &[Role] = &[Role::FundAccountant, Role::CityAdministrator];
+    /// The reform what-if.
+    pub const REFORMERS: &[Role] = &[Role::FundAccountant, Role::CityAdministrator];
+}
