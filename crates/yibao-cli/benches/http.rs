@@ -136,7 +136,7 @@ async fn run_levels(name: &str, backend: Backend, persons: &[String]) {
         Backend::Sqlite(sqlite) => sqlite.writer_stats(),
         Backend::Postgres(postgres) => postgres.writer_stats(),
     };
-    let state = AppState { store: Arc::clone(&store), policy: Arc::new(policy()) };
+    let state = AppState(yibao_server::App::new(Arc::clone(&store), Arc::new(policy())));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
     let server = tokio::spawn(async move { axum::serve(listener, yibao_server::app(state)).await.expect("serve") });

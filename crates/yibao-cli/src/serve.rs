@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use time::OffsetDateTime;
 use yibao_policy::Policy;
@@ -97,7 +96,7 @@ async fn serve(args: ServeArgs, policy: Policy) -> Result<(), String> {
         demo = Some(city);
     }
     let path = location;
-    let state = AppState { store: Arc::new(backend), policy: Arc::new(policy) };
+    let state = AppState::new(backend, policy);
     let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     println!(

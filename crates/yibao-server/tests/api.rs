@@ -73,7 +73,7 @@ async fn setup_postgres() -> (Api, yibao_testpg::TestPostgres) {
 
 fn api(backend: Backend) -> Api {
     let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
-    Api { router: app(AppState { store: Arc::new(backend), policy: Arc::new(policy) }) }
+    Api { router: app(AppState::new(backend, policy)) }
 }
 
 async fn seed<S: AccessStore>(store: &S) {
@@ -97,12 +97,16 @@ async fn seed<S: AccessStore>(store: &S) {
         };
         store.create_staff(&actor, staff).await.expect("staff");
     }
-    for (code, key, region) in [("H41992100007", "key-east", "419921"), ("H41990200003", "key-center", "419902")] {
+    for (code, key, region, level) in [
+        ("H41992100007", "key-east", "419921", InstitutionLevel::Secondary),
+        ("H41990200003", "key-center", "419902", InstitutionLevel::Secondary),
+        ("P41992100002", "key-pharmacy", "419921", InstitutionLevel::Primary),
+    ] {
         let institution = NewInstitution {
             code: code.into(),
             name: code.into(),
             region: RegionCode::parse(region).expect("region"),
-            level: InstitutionLevel::Secondary,
+            level,
             api_key_hash: digest(key),
         };
         store.create_institution(&actor, institution).await.expect("institution");
@@ -134,7 +138,7 @@ async fn enrol_both(api: &Api) -> (String, String) {
 
 fn claim(claim_id: &str, institution: &str) -> Value {
     json!({ "claim_id": claim_id, "institution_code": institution, "institution_level": "secondary", "kind": "inpatient",
-            "admission_date": "2026-03-02", "discharge_date": "2026-03-08", "diagnosis": "K35.900", "referral": true,
+            "admission_date": "2026-03-02", "discharge_date": "2026-03-08", "diagnosis": "K35.900",
             "lines": [{ "code": "XA10BAE010A001010100315", "quantity": 2, "unit_price": "2500.00" }] })
 }
 
@@ -529,9 +533,12 @@ async fn a_reform_is_simulated_beside_the_baseline() {
 async fn settle_flow(api: &Api) {
     enrol_both(api).await;
     let body = json!({ "person_id": EAST_PERSON, "claim": claim("C-1", "H41992100007") });
-    // Pre-settlement: the figures, nothing written.
-    let (status, pre) = api.call("POST", "/api/pre-settlements", Auth::Key("key-east"), Some(body.clone())).await;
+    // Pre-settlement: the figures, nothing written; the person's card is presented, and the
+    // answer carries neither the account balance nor the year's counters.
+    let presented = json!({ "person_id": EAST_PERSON, "card_no": "C0001", "claim": claim("C-1", "H41992100007") });
+    let (status, pre) = api.call("POST", "/api/pre-settlements", Auth::Key("key-east"), Some(presented)).await;
     assert_eq!(status, StatusCode::OK, "{pre}");
+    assert!(pre.get("accumulators").is_none() && pre.get("acct_balance_after").is_none(), "{pre}");
     let admin = api.sign_in("admin").await;
     let (_, acc) = api.call("GET", &format!("/api/persons/{EAST_PERSON}/accumulators?year=2026"), Auth::Token(&admin), None).await;
     assert_eq!(acc["admissions"], 0, "a pre-settlement writes nothing");
@@ -539,6 +546,7 @@ async fn settle_flow(api: &Api) {
     let (status, first) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(body.clone())).await;
     assert_eq!((status, first["replayed"].as_bool()), (StatusCode::CREATED, Some(false)), "{first}");
     assert_eq!(first["settlement"]["fund_pay_sumamt"], pre["fund_pay_sumamt"], "pre-settlement and settlement agree");
+    assert!(first["settlement"].get("accumulators").is_none(), "an institution never receives the year's counters");
     let (status, again) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(body.clone())).await;
     assert_eq!((status, again["replayed"].as_bool()), (StatusCode::OK, Some(true)));
     assert_eq!(again["settlement"], first["settlement"]);
@@ -552,6 +560,11 @@ async fn settle_flow(api: &Api) {
     changed["claim"]["lines"][0]["quantity"] = json!(3);
     let (status, answer) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(changed)).await;
     assert_eq!((status, answer["code"].as_str()), (StatusCode::CONFLICT, Some("claim.idempotency_conflict")));
+    // The same claim id and body for another person is a conflict too, never a replay of
+    // the first person's settlement.
+    let other_person = json!({ "person_id": WEST_PERSON, "claim": claim("C-1", "H41992100007") });
+    let (status, answer) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(other_person)).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::CONFLICT, Some("claim.idempotency_conflict")), "{answer}");
     assert_eq!(api.call("POST", "/api/settlements", Auth::Key("key-wrong"), Some(body.clone())).await.0, StatusCode::UNAUTHORIZED);
     // A claim the engine refuses: 422 with the engine's code, nothing written.
     let mut early = json!({ "person_id": EAST_PERSON, "claim": claim("C-2", "H41992100007") });
@@ -713,7 +726,7 @@ async fn administrators_manage_staff_and_institutions_within_their_region() {
     assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("institution.not_found")));
     let (status, listed) = api.call("GET", "/api/institutions", Auth::Token(&east_admin), None).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(listed.as_array().is_some_and(|l| l.iter().all(|i| i["region"] == "419921") && l.len() == 2), "{listed}");
+    assert!(listed.as_array().is_some_and(|l| l.iter().all(|i| i["region"] == "419921") && l.len() == 3), "{listed}");
 }
 
 /// Settlements for one person arriving over HTTP at the same moment: the year's totals are
@@ -758,4 +771,149 @@ async fn concurrent_settlements_over_http_equal_the_claims_settled_one_by_one() 
     assert_eq!(fund_paid_fen, expected_fund_fen, "the funds paid what the claims settled one by one would have");
     let (_, history) = api.call("GET", &format!("/api/persons/{EAST_PERSON}/claims"), Auth::Token(&admin), None).await;
     assert_eq!(history.as_array().map(Vec::len), Some(CLAIMS));
+}
+
+async fn post(api: &Api, path: &str, auth: Auth<'_>, body: Value) -> (StatusCode, Value) {
+    api.call("POST", path, auth, Some(body)).await
+}
+
+fn code(answer: &(StatusCode, Value)) -> (StatusCode, Option<&str>) {
+    (answer.0, answer.1["code"].as_str())
+}
+
+/// Issue 11: what the bureau's records know is never taken from the caller. Each case
+/// failed before the application layer: a claim chose its own level, place and referral;
+/// dates in 9999 moved money; an unknown county received people and money; a contribution
+/// was billed at the tier chosen at enrolment; an institution could read anyone's counters.
+#[tokio::test]
+async fn what_the_records_know_is_never_taken_from_the_caller() {
+    let api = setup("trust").await;
+    let (east_clerk, west_clerk) = enrol_both(&api).await;
+    let settle = |claim: Value| json!({ "person_id": EAST_PERSON, "claim": claim });
+
+    // The register decides the institution's level, place and kind.
+    let mut primary = claim("T-1", "H41992100007");
+    primary["institution_level"] = json!("primary");
+    let answer = post(&api, "/api/settlements", Auth::Key("key-east"), settle(primary)).await;
+    assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("claim.level_mismatch")), "{}", answer.1);
+    let mut away = claim("T-2", "H41992100007");
+    away["place"] = json!("out-of-area");
+    let answer = post(&api, "/api/settlements", Auth::Key("key-east"), settle(away)).await;
+    assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("claim.place_mismatch")), "{}", answer.1);
+    let mut pharmacy = claim("T-3", "P41992100002");
+    pharmacy["institution_level"] = json!("primary");
+    let answer = post(&api, "/api/settlements", Auth::Key("key-pharmacy"), settle(pharmacy)).await;
+    assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("claim.kind_not_for_pharmacy")), "{}", answer.1);
+
+    // A referral is a record on file, and the deductible paid before it comes from the
+    // referring stay's settlement.
+    let mut referred = claim("T-4", "H41992100007");
+    referred["referral"] = json!(true);
+    let answer = post(&api, "/api/settlements", Auth::Key("key-east"), settle(referred)).await;
+    assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("claim.referral_not_on_file")), "{}", answer.1);
+    let mut inflated = claim("T-5", "H41992100007");
+    inflated["referred_deductible_paid"] = json!("99999999.00");
+    let answer = post(&api, "/api/settlements", Auth::Key("key-east"), settle(inflated)).await;
+    assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("claim.referral_not_on_file")), "{}", answer.1);
+    // The referring stay at the centre hospital, then the referral, then the stay it covers.
+    let mut first_stay = claim("R-1", "H41990200003");
+    first_stay["admission_date"] = json!("2026-02-01");
+    first_stay["discharge_date"] = json!("2026-02-05");
+    let answer = post(&api, "/api/settlements", Auth::Key("key-center"), settle(first_stay)).await;
+    assert_eq!(answer.0, StatusCode::CREATED, "{}", answer.1);
+    let paid_before = yibao_domain::Fen::parse_yuan(answer.1["settlement"]["act_pay_dedc"].as_str().expect("act_pay_dedc")).expect("yuan");
+    assert!(paid_before.get() > 0, "the referring stay paid a deductible");
+    let referral = json!({ "from_institution": "H41990200003", "to_institution": "H41992100007", "issued_on": "2026-02-05", "valid_until": "2026-03-31" });
+    let answer = post(&api, &format!("/api/persons/{EAST_PERSON}/referrals"), Auth::Key("key-east"), referral.clone()).await;
+    assert_eq!(code(&answer), (StatusCode::FORBIDDEN, Some("access.forbidden")), "only the referring institution files its referral");
+    let answer = post(&api, &format!("/api/persons/{EAST_PERSON}/referrals"), Auth::Key("key-center"), referral).await;
+    assert_eq!(answer.0, StatusCode::CREATED, "{}", answer.1);
+    let mut wrong_amount = claim("T-6", "H41992100007");
+    wrong_amount["referred_deductible_paid"] = json!("99999999.00");
+    let answer = post(&api, "/api/settlements", Auth::Key("key-east"), settle(wrong_amount)).await;
+    assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("claim.referred_deductible_mismatch")), "{}", answer.1);
+    let admin = api.sign_in("admin").await;
+    let (_, person) = api.call("GET", &format!("/api/persons/{EAST_PERSON}"), Auth::Token(&admin), None).await;
+    let coverage: yibao_engine::Coverage = serde_json::from_value(person["coverage"].clone()).expect("coverage");
+    let (_, before) = api.call("GET", &format!("/api/persons/{EAST_PERSON}/accumulators?year=2026"), Auth::Token(&admin), None).await;
+    let before: yibao_engine::Accumulators = serde_json::from_value(before).expect("accumulators");
+    let answer = post(&api, "/api/settlements", Auth::Key("key-east"), settle(claim("T-7", "H41992100007"))).await;
+    assert_eq!(answer.0, StatusCode::CREATED, "{}", answer.1);
+    // What the engine gives for the claim as the records describe it: referred, with the
+    // deductible the centre hospital's settlement shows.
+    let mut as_recorded: yibao_engine::Claim = serde_json::from_value(claim("T-7", "H41992100007")).expect("claim");
+    as_recorded.referral = true;
+    as_recorded.referred_deductible_paid = paid_before;
+    let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
+    let expected = yibao_engine::settle(&policy, &as_recorded, &coverage, &before, yibao_engine::Explain::Off).expect("settles");
+    assert_eq!(answer.1["settlement"]["act_pay_dedc"].as_str(), Some(expected.act_pay_dedc.to_string().as_str()));
+    assert_eq!(answer.1["settlement"]["fund_pay_sumamt"].as_str(), Some(expected.fund_pay_sumamt.to_string().as_str()));
+
+    // Dates: nothing after today is settled, booked, credited or requested, and no date
+    // input panics.
+    for year in ["2027", "2099", "9999"] {
+        let mut future = claim(&format!("T-{year}"), "H41992100007");
+        future["admission_date"] = json!(format!("{year}-03-02"));
+        future["discharge_date"] = json!(format!("{year}-03-08"));
+        let answer = post(&api, "/api/settlements", Auth::Key("key-east"), settle(future)).await;
+        assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("claim.in_future")), "{year}: {}", answer.1);
+    }
+    let answer = post(&api, &format!("/api/persons/{EAST_PERSON}/tier-changes"), Auth::Token(&east_clerk), json!({ "requested_on": "9999-12-15", "tier": 1 })).await;
+    assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("person.bad_date")), "{}", answer.1);
+    let accountant = api.sign_in("accountant").await;
+    let answer = post(&api, "/api/funds/interest", Auth::Token(&accountant), json!({ "from": "9999-01-01", "to": "9999-12-31", "rate": "1.5%" })).await;
+    assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("fund.period_not_ended")), "{}", answer.1);
+    let receipt = json!({ "kind": "opening-balance", "scheme": "resident", "unit": "419900", "amount": "1.00", "date": "9999-12-31", "reference": "FUTURE-1" });
+    let answer = post(&api, "/api/funds/receipts", Auth::Token(&accountant), receipt).await;
+    assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("fund.bad_date")), "{}", answer.1);
+
+    // Regions: only the city's counties.
+    let answer = post(&api, "/api/households", Auth::Token(&admin), json!({ "household_id": "HH-X", "region": "419999", "address": "nowhere" })).await;
+    assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("region.unknown")), "{}", answer.1);
+    let answer = post(&api, "/api/persons", Auth::Token(&admin), enrolment("419999199001010013", "419999", "HH-X")).await;
+    assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("person.bad_region")), "{}", answer.1);
+    let receipt = json!({ "kind": "opening-balance", "scheme": "resident", "unit": "419999", "amount": "1.00", "date": "2026-01-01", "reference": "NOWHERE-1" });
+    let answer = post(&api, "/api/funds/receipts", Auth::Token(&accountant), receipt).await;
+    assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("region.unknown")), "{}", answer.1);
+
+    // A contribution's kind fits the scheme, and its amount follows the tier in force: the
+    // east resident moved from tier 3 down to tier 4 in June 2025, so 2026 is billed at tier 4.
+    let contribution = |kind: &str, period: &str| json!({ "kind": kind, "period": period, "paid": "0.00", "wage_monthly": "5000.00" });
+    let answer = post(&api, &format!("/api/persons/{EAST_PERSON}/contributions"), Auth::Token(&east_clerk), contribution("employee", "2026-01")).await;
+    assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("contribution.kind_mismatch")), "{}", answer.1);
+    let answer = post(&api, &format!("/api/persons/{EAST_PERSON}/tier-changes"), Auth::Token(&east_clerk), json!({ "requested_on": "2025-06-10", "tier": 4 })).await;
+    assert_eq!((answer.0, answer.1["benefits_from"].as_str()), (StatusCode::OK, Some("2025-07-01")), "{}", answer.1);
+    let answer = post(&api, &format!("/api/persons/{EAST_PERSON}/contributions"), Auth::Token(&east_clerk), contribution("resident", "2026")).await;
+    assert_eq!(answer.0, StatusCode::CREATED, "{}", answer.1);
+    let region = RegionCode::parse("419921").expect("region");
+    let on = time::macros::date!(2026 - 01 - 01);
+    let at = |n: u8| yibao_engine::resident_contribution(&policy, region, Some(yibao_domain::Tier::new(n).expect("tier")), None, on).expect("due").personal;
+    assert_ne!(at(3), at(4));
+    assert_eq!(answer.1["due_fen"].as_i64(), Some(at(4).get()), "billed at the tier in force, not the one chosen at enrolment");
+
+    // A tier change can be cancelled before it takes effect, and not after.
+    let answer = api.call("DELETE", &format!("/api/persons/{EAST_PERSON}/tier-changes/2025-06-10"), Auth::Token(&east_clerk), None).await;
+    assert_eq!(code(&answer), (StatusCode::CONFLICT, Some("person.tier_change_in_effect")), "{}", answer.1);
+    let today = time::OffsetDateTime::now_utc().to_offset(time::UtcOffset::from_hms(8, 0, 0).expect("offset")).date();
+    let answer = post(&api, &format!("/api/persons/{EAST_PERSON}/tier-changes"), Auth::Token(&east_clerk), json!({ "requested_on": today.to_string(), "tier": 1 })).await;
+    assert_eq!(answer.0, StatusCode::OK, "{}", answer.1);
+    let answer = api.call("DELETE", &format!("/api/persons/{EAST_PERSON}/tier-changes/{today}"), Auth::Token(&east_clerk), None).await;
+    assert_eq!(answer.0, StatusCode::OK, "{}", answer.1);
+    assert_eq!(answer.1["coverage"]["tier_history"]["changes"].as_array().map(Vec::len), Some(1), "only the June 2025 change is left");
+    let answer = api.call("DELETE", &format!("/api/persons/{EAST_PERSON}/tier-changes/{today}"), Auth::Token(&east_clerk), None).await;
+    assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("person.no_such_tier_change")), "{}", answer.1);
+
+    // An institution reads entitlement only with the person's card, and learns nothing
+    // from an unknown ID that it would not learn from a wrong card.
+    let presented = |id: &str, card: &str| json!({ "person_id": id, "card_no": card, "claim": claim("P-1", "H41992100007") });
+    let wrong_card = post(&api, "/api/pre-settlements", Auth::Key("key-east"), presented(EAST_PERSON, "C9999")).await;
+    let unknown = post(&api, "/api/pre-settlements", Auth::Key("key-east"), presented("419921199001010013", "C0001")).await;
+    assert_eq!(code(&wrong_card), (StatusCode::NOT_FOUND, Some("person.not_verified")));
+    assert_eq!(wrong_card.1, unknown.1, "the same answer for a wrong card and an unknown person");
+
+    // A clerk enrolling a person insured in another county is not told that county's records.
+    let answer = post(&api, "/api/persons", Auth::Token(&west_clerk), enrolment(EAST_PERSON, "419922", "HH-W1")).await;
+    assert_eq!(code(&answer), (StatusCode::CONFLICT, Some("person.already_enrolled")), "{}", answer.1);
+    let message = answer.1["message"].as_str().expect("message");
+    assert!(!message.contains("HH-E1") && !message.contains("household") && !message.contains("region 419921"), "{message}");
 }

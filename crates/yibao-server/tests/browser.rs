@@ -8,7 +8,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 
 use time::macros::datetime;
 use yibao_domain::{InstitutionLevel, RegionCode};
@@ -86,7 +85,7 @@ async fn the_console_works_in_headless_chromium() {
     std::fs::create_dir_all(&dir).expect("dir");
     let store = seeded_store(&dir).await;
     let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
-    let application = app(AppState { store: Arc::new(Backend::Sqlite(store)), policy: Arc::new(policy) });
+    let application = app(AppState::new(Backend::Sqlite(store), policy));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
     let base = format!("http://{}", listener.local_addr().expect("address"));
     let server = tokio::spawn(async move { axum::serve(listener, application).await });

@@ -9,7 +9,6 @@
 //! confirmed by another, the book check, and a small reform what-if).
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -148,7 +147,7 @@ async fn setup(name: &str) -> Console {
     };
     store.create_institution(&actor, institution).await.expect("institution");
     let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
-    Console { router: app(AppState { store: Arc::new(Backend::Sqlite(store)), policy: Arc::new(policy) }) }
+    Console { router: app(AppState::new(Backend::Sqlite(store), policy)) }
 }
 
 /// Enrols a household of one or two through the form as `cookie`; the redirect's target.
@@ -237,7 +236,7 @@ async fn an_expired_session_redirects_to_sign_in() {
     store.create_staff(&actor, staff).await.expect("staff");
     store.create_session(&actor, &digest("old-token"), "east.clerk", datetime!(2026-01-01 16:00 UTC)).await.expect("session");
     let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
-    let console = Console { router: app(AppState { store: Arc::new(Backend::Sqlite(store)), policy: Arc::new(policy) }) };
+    let console = Console { router: app(AppState::new(Backend::Sqlite(store), policy)) };
     let page = console.get("/console/people", "yibao_session=old-token").await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     assert!(page.location.starts_with("/console/login?next=/console/people&expired=1"), "{}", page.location);
