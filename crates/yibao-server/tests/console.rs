@@ -383,7 +383,7 @@ async fn a_settlement_shows_its_explanation_prints_a_slip_and_is_reversed_with_a
     let person = national_id("41992119620314004");
     assert_eq!(enrol(&console, &clerk, "HH-E-10", "419921", &[(&person, "周东")]).await.status, StatusCode::SEE_OTHER);
     let claim = json!({ "claim_id": "C-1", "institution_code": "H41992100007", "institution_level": "secondary", "kind": "inpatient",
-        "admission_date": "2026-03-02", "discharge_date": "2026-03-08", "diagnosis": "K35.900", "referral": true,
+        "admission_date": "2026-03-02", "discharge_date": "2026-03-08", "diagnosis": "K35.900",
         "lines": [{ "code": "XA10BAE010A001010100315", "quantity": 2, "unit_price": "2500.00" }] });
     let (status, settled) = console.api("POST", "/api/settlements", "key-east", json!({ "person_id": person, "claim": claim })).await;
     assert_eq!(status, StatusCode::CREATED, "{settled}");
@@ -526,7 +526,7 @@ fn this_month() -> String {
 async fn settle_a_claim(console: &Console, clerk: &str, person: &str, household: &str) -> String {
     assert_eq!(enrol(console, clerk, household, "419921", &[(person, "孙东")]).await.status, StatusCode::SEE_OTHER);
     let claim = json!({ "claim_id": "P-1", "institution_code": "H41992100007", "institution_level": "secondary", "kind": "inpatient",
-        "admission_date": "2026-03-02", "discharge_date": "2026-03-08", "diagnosis": "K35.900", "referral": true,
+        "admission_date": "2026-03-02", "discharge_date": "2026-03-08", "diagnosis": "K35.900",
         "lines": [{ "code": "XA10BAE010A001010100315", "quantity": 2, "unit_price": "2500.00" }] });
     let (status, settled) = console.api("POST", "/api/settlements", "key-east", json!({ "person_id": person, "claim": claim })).await;
     assert_eq!(status, StatusCode::CREATED, "{settled}");
