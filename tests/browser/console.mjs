@@ -136,7 +136,7 @@ try {
       person_id: head,
       claim: {
         claim_id: 'B-1', institution_code: 'H41992100007', institution_level: 'secondary', kind: 'inpatient',
-        admission_date: '2026-03-02', discharge_date: '2026-03-08', diagnosis: 'K35.900', referral: true,
+        admission_date: '2026-03-02', discharge_date: '2026-03-08', diagnosis: 'K35.900',
         lines: [{ code: 'XA10BAE010A001010100315', quantity: 2, unit_price: '2500.00' }],
       },
     }),

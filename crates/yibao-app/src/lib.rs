@@ -13,6 +13,8 @@
 //!
 //! The clock is passed in ([`Clock`]), so a test can fix "today".
 
+pub mod access;
+pub mod books;
 mod claims;
 mod contributions;
 mod error;
@@ -20,6 +22,8 @@ mod funds;
 mod period;
 mod persons;
 mod principal;
+mod reads;
+pub mod reforms;
 
 use std::sync::Arc;
 

@@ -4,7 +4,10 @@
 use time::{Date, Month};
 use yibao_domain::{AssistanceGroup, Fen, NationalId, PersonCategory, RegionCode, Scheme, Tier};
 use yibao_engine::{Coverage, TierChange, TierHistory, TierOrPolicyError, change_takes_effect, tier_on, upgrade_waiting_months};
-use yibao_store::{HouseholdRecord, NewHousehold, NewPerson, PersonRecord, Store as _, StoreError, TierEdit, check_scope};
+use yibao_store::{
+    HouseholdRecord, ImportHousehold, ImportStore as _, ImportSummary, NewHousehold, NewPerson, PersonRecord, Store as _, StoreError, TierEdit,
+    check_scope,
+};
 
 use crate::{App, AppError, Principal, roles, store};
 
@@ -40,6 +43,22 @@ fn latest_enrolment_date(today: Date) -> Date {
     Date::from_calendar_date(today.year() + 1, Month::December, 31).unwrap_or(Date::MAX)
 }
 
+/// A second enrolment refused: when the first lies outside the clerk's scope, the refusal
+/// says so without naming that county's region or household.
+fn hide_other_county(scope: RegionCode, error: StoreError) -> AppError {
+    match error {
+        StoreError::AlreadyEnrolled { person, region, .. } if RegionCode::parse(&region).map_or(true, |r| check_scope(scope, r).is_err()) => {
+            AppError::conflict(
+                "person.already_enrolled",
+                format!(
+                    "{person} is already enrolled in basic medical insurance in another county: a person is enrolled once (R-ENR-2); the city bureau can transfer the enrolment"
+                ),
+            )
+        }
+        other => other.into(),
+    }
+}
+
 fn tier_error(e: TierOrPolicyError<yibao_policy::LookupError>) -> AppError {
     match e {
         TierOrPolicyError::History(e) => AppError::bad_request("person.bad_tier", e.to_string()),
@@ -59,6 +78,37 @@ impl App {
     /// lies in another county, the refusal says so without naming that county's records.
     pub async fn enrol(&self, principal: &Principal, source: &str, input: EnrolInput) -> Result<PersonRecord, AppError> {
         let scope = principal.scope(roles::ENROLMENT)?;
+        let person = self.new_person(input)?;
+        let enrolled = store!(self, enrol(&principal.actor(source, self.now()), scope, person));
+        enrolled.map_err(|e| hide_other_county(scope, e))
+    }
+
+    /// Enrols a household with its members (以户为单位, R-ENR-1) in one transaction: all of
+    /// them or none. Each member is checked as [`App::enrol`] checks one person.
+    pub async fn enrol_household(
+        &self,
+        principal: &Principal,
+        source: &str,
+        household: NewHousehold,
+        members: Vec<EnrolInput>,
+    ) -> Result<ImportSummary, AppError> {
+        let scope = principal.scope(roles::ENROLMENT)?;
+        self.check_county(household.region)?;
+        let mut persons = Vec::with_capacity(members.len());
+        for member in members {
+            if member.region != household.region || member.household_id != household.household_id {
+                return Err(AppError::bad_request("person.bad_household", "every member is enrolled in the household's own region"));
+            }
+            persons.push(self.new_person(member)?);
+        }
+        let imported = store!(self, import(&principal.actor(source, self.now()), scope, vec![ImportHousehold { household, members: persons }]));
+        imported.map_err(|e| hide_other_county(scope, e))
+    }
+
+    /// The person to store for an enrolment, every rule checked: a basic scheme the city
+    /// has, one of its counties, a category that fits the scheme, a start date not beyond
+    /// next year, a tier of the city's when it has tiers.
+    fn new_person(&self, input: EnrolInput) -> Result<NewPerson, AppError> {
         let policy = &self.policy;
         if !input.scheme.is_basic() {
             return Err(AppError::bad_request("person.bad_scheme", "a person is enrolled in employee or resident basic insurance"));
@@ -109,21 +159,7 @@ impl App {
             personal_account_balance: Fen::ZERO,
             use_personal_account: input.scheme == Scheme::Employee,
         };
-        let person = NewPerson { name: input.name, card_no: input.card_no, household_id: input.household_id, coverage };
-        match store!(self, enrol(&principal.actor(source, self.now()), scope, person)) {
-            Ok(record) => Ok(record),
-            Err(StoreError::AlreadyEnrolled { person, region, .. })
-                if RegionCode::parse(&region).map_or(true, |r| check_scope(scope, r).is_err()) =>
-            {
-                Err(AppError::conflict(
-                    "person.already_enrolled",
-                    format!(
-                        "{person} is already enrolled in basic medical insurance in another county: a person is enrolled once (R-ENR-2); the city bureau can transfer the enrolment"
-                    ),
-                ))
-            }
-            Err(e) => Err(e.into()),
-        }
+        Ok(NewPerson { name: input.name, card_no: input.card_no, household_id: input.household_id, coverage })
     }
 
     /// Records a tier change asked for on `requested_on` (R-ENR-4): down takes effect the

@@ -12,34 +12,15 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use yibao_domain::{InstitutionLevel, RegionCode};
-use yibao_store::{AccessStore, InstitutionRecord, InstitutionUpdate, NewInstitution, NewStaff, Role, StaffUpdate, check_scope};
+use yibao_app::access::{StaffChange, StaffInput};
+use yibao_store::{InstitutionRecord, Role};
 
-use crate::auth::{Caller, digest, hash_password, new_token, verify_password};
+use crate::AppState;
+use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
-use crate::routes::{Body, actor};
-use crate::{AppState, store};
+use crate::routes::{Body, source};
 
-use yibao_app::roles::ADMINISTRATORS;
 /// Shortest and longest password accepted.
-const PASSWORD_CHARS_MIN: usize = 10;
-const PASSWORD_CHARS_MAX: usize = 128;
-
-fn check_password(password: &str) -> Result<(), ApiError> {
-    let chars = password.chars().count();
-    if (PASSWORD_CHARS_MIN..=PASSWORD_CHARS_MAX).contains(&chars) {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request("staff.weak_password", format!("a password has {PASSWORD_CHARS_MIN} to {PASSWORD_CHARS_MAX} characters")))
-    }
-}
-
-/// Hashes off the async threads: argon2 is deliberately slow.
-async fn hash_off_thread(password: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "auth.failure", e.to_string()))?
-}
-
 fn role(text: &str) -> Result<Role, ApiError> {
     Role::parse(text).ok_or_else(|| {
         let roles: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
@@ -69,8 +50,7 @@ pub struct StaffIn {
 /// Staff accounts of the administrator's region.
 #[utoipa::path(get, path = "/api/staff", responses((status = 200, body = Object), (status = 403, body = ErrorBody)), tag = "administration")]
 pub(crate) async fn list_staff(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(ADMINISTRATORS)?;
-    Ok(axum::Json(store!(state, staff_in(scope))?).into_response())
+    Ok(axum::Json(state.staff_list(&caller).await?).into_response())
 }
 
 /// Create a staff account in the administrator's region.
@@ -81,13 +61,8 @@ pub(crate) async fn create_staff(
     headers: axum::http::HeaderMap,
     Body(input): Body<StaffIn>,
 ) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(ADMINISTRATORS)?;
-    check_scope(scope, input.region)?;
-    let role = role(&input.role)?;
-    check_password(&input.password)?;
-    let password_hash = hash_off_thread(input.password).await?;
-    let staff = NewStaff { username: input.username, display_name: input.display_name, password_hash, role, region: input.region };
-    let record = store!(state, create_staff(&actor(&caller, &headers), staff))?;
+    let staff = StaffInput { username: input.username, display_name: input.display_name, password: input.password, role: role(&input.role)?, region: input.region };
+    let record = state.create_staff(&caller, source(&headers), staff).await?;
     Ok((StatusCode::CREATED, axum::Json(record)).into_response())
 }
 
@@ -114,25 +89,14 @@ pub(crate) async fn update_staff(
     Path(username): Path<String>,
     Body(input): Body<StaffUpdateIn>,
 ) -> Result<Response, ApiError> {
-    let (me, _, scope) = caller.staff(ADMINISTRATORS)?;
-    if username == me && (input.active == Some(false) || input.role.is_some()) {
-        return Err(ApiError::bad_request("staff.self_lockout", "an administrator cannot deactivate or demote their own account"));
-    }
-    let password_hash = match input.password {
-        Some(password) => {
-            check_password(&password)?;
-            Some(hash_off_thread(password).await?)
-        }
-        None => None,
-    };
-    let update = StaffUpdate {
+    let change = StaffChange {
         display_name: input.display_name,
         role: input.role.as_deref().map(role).transpose()?,
         region: input.region,
         active: input.active,
-        password_hash,
+        password: input.password,
     };
-    Ok(axum::Json(store!(state, update_staff(&actor(&caller, &headers), scope, &username, update))?).into_response())
+    Ok(axum::Json(state.update_staff(&caller, source(&headers), &username, change).await?).into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -151,18 +115,7 @@ pub(crate) async fn change_own_password(
     headers: axum::http::HeaderMap,
     Body(input): Body<PasswordChangeIn>,
 ) -> Result<StatusCode, ApiError> {
-    let Caller::Staff { username, region, .. } = &caller else {
-        return Err(ApiError::forbidden("institutions have API keys, not passwords"));
-    };
-    let staff = store!(state, staff(username))?.ok_or_else(|| ApiError::unauthorized("this account no longer exists"))?;
-    let (hash, current) = (staff.password_hash, input.current_password);
-    let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &current)).await.unwrap_or(false);
-    if !ok {
-        return Err(ApiError::unauthorized("the current password is wrong"));
-    }
-    check_password(&input.new_password)?;
-    let update = StaffUpdate { password_hash: Some(hash_off_thread(input.new_password).await?), ..StaffUpdate::default() };
-    store!(state, update_staff(&actor(&caller, &headers), *region, username, update))?;
+    state.change_own_password(&caller, source(&headers), &input.current_password, &input.new_password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -191,8 +144,7 @@ pub struct InstitutionKeyOut {
 /// Designated institutions of the caller's region.
 #[utoipa::path(get, path = "/api/institutions", responses((status = 200, body = Object), (status = 403, body = ErrorBody)), tag = "administration")]
 pub(crate) async fn list_institutions(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(crate::routes::READERS)?;
-    Ok(axum::Json(store!(state, institutions(scope))?).into_response())
+    Ok(axum::Json(state.institutions(&caller).await?).into_response())
 }
 
 /// Designate an institution: it receives its API key in this response, once.
@@ -203,18 +155,8 @@ pub(crate) async fn create_institution(
     headers: axum::http::HeaderMap,
     Body(input): Body<InstitutionIn>,
 ) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(ADMINISTRATORS)?;
-    check_scope(scope, input.region)?;
-    let api_key = new_token()?;
-    let institution = NewInstitution {
-        code: input.code,
-        name: input.name,
-        region: input.region,
-        level: level(&input.level)?,
-        api_key_hash: digest(&api_key),
-    };
-    let record = store!(state, create_institution(&actor(&caller, &headers), institution))?;
-    Ok((StatusCode::CREATED, axum::Json(InstitutionKeyOut { institution: record, api_key })).into_response())
+    let key = state.create_institution(&caller, source(&headers), input.code, input.name, input.region, level(&input.level)?).await?;
+    Ok((StatusCode::CREATED, axum::Json(InstitutionKeyOut { institution: key.institution, api_key: key.api_key })).into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -236,14 +178,8 @@ pub(crate) async fn update_institution(
     Path(code): Path<String>,
     Body(input): Body<InstitutionUpdateIn>,
 ) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(ADMINISTRATORS)?;
-    let update = InstitutionUpdate {
-        name: input.name,
-        level: input.level.as_deref().map(level).transpose()?,
-        active: input.active,
-        api_key_hash: None,
-    };
-    Ok(axum::Json(store!(state, update_institution(&actor(&caller, &headers), scope, &code, update))?).into_response())
+    let level = input.level.as_deref().map(level).transpose()?;
+    Ok(axum::Json(state.update_institution(&caller, source(&headers), &code, input.name, level, input.active).await?).into_response())
 }
 
 /// Issue a new API key for an institution; the old key stops working at once.
@@ -254,9 +190,6 @@ pub(crate) async fn rotate_api_key(
     headers: axum::http::HeaderMap,
     Path(code): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(ADMINISTRATORS)?;
-    let api_key = new_token()?;
-    let update = InstitutionUpdate { api_key_hash: Some(digest(&api_key)), ..InstitutionUpdate::default() };
-    let record = store!(state, update_institution(&actor(&caller, &headers), scope, &code, update))?;
-    Ok(axum::Json(InstitutionKeyOut { institution: record, api_key }).into_response())
+    let key = state.rotate_api_key(&caller, source(&headers), &code).await?;
+    Ok(axum::Json(InstitutionKeyOut { institution: key.institution, api_key: key.api_key }).into_response())
 }

@@ -11,15 +11,13 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 use utoipa::{IntoParams, ToSchema};
 use yibao_domain::{Fen, RegionCode};
-use yibao_ledger::{FundScheme, YearMonth};
-use yibao_store::{BooksVerification, FundReceipt, FundStore, ReceiptKind, city_of};
+use yibao_app::books::{FundScheme, YearCloseInput, YearMonth};
+use yibao_store::{FundReceipt, ReceiptKind};
 
+use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
-use crate::routes::{Body, Params, actor};
-use crate::{AppState, Backend, store};
-
-use yibao_app::roles::{FUND_READERS, FUND_WRITERS};
+use crate::routes::{Body, Params, source};
 
 fn date(field: &str, text: &str) -> Result<Date, ApiError> {
     yibao_store::books::date_of(text)
@@ -44,14 +42,8 @@ pub(crate) async fn run_pooling(
     headers: axum::http::HeaderMap,
     Body(input): Body<PoolingRunIn>,
 ) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(FUND_WRITERS)?;
     let month = YearMonth::parse(&input.month).map_err(|e| ApiError::bad_request("fund.bad_month", e.to_string()))?;
-    let day = match input.day {
-        Some(day) => Some(day),
-        None => yibao_store::pooling::sweep_day(&state.policy, scope.city(), month)?,
-    };
-    let value_date = yibao_store::pooling::run_date(month, day)?;
-    let outcome = store!(state, run_pooling(&actor(&caller, &headers), scope, month, value_date))?;
+    let outcome = state.run_pooling(&caller, source(&headers), month, input.day).await?;
     let status = if outcome.ran_now { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, axum::Json(outcome)).into_response())
 }
@@ -72,21 +64,14 @@ pub(crate) async fn preview_pooling(
     caller: Caller,
     Params(query): Params<MonthQuery>,
 ) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(FUND_READERS)?;
     let month = YearMonth::parse(&query.month).map_err(|e| ApiError::bad_request("fund.bad_month", e.to_string()))?;
-    let day = match query.day {
-        Some(day) => Some(day),
-        None => yibao_store::pooling::sweep_day(&state.policy, scope.city(), month)?,
-    };
-    let value_date = yibao_store::pooling::run_date(month, day)?;
-    Ok(axum::Json(store!(state, preview_pooling(scope, month, value_date))?.run).into_response())
+    Ok(axum::Json(state.preview_pooling(&caller, month, query.day).await?.run).into_response())
 }
 
 /// The pooling runs of the caller's city, newest first.
 #[utoipa::path(get, path = "/api/funds/pooling-runs", responses((status = 200, body = Object), (status = 403, body = ErrorBody)), tag = "funds")]
 pub(crate) async fn pooling_runs(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(FUND_READERS)?;
-    Ok(axum::Json(store!(state, pooling_runs(scope))?).into_response())
+    Ok(axum::Json(state.pooling_runs(&caller).await?).into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -113,24 +98,17 @@ pub(crate) async fn close_year(
     headers: axum::http::HeaderMap,
     Body(input): Body<YearCloseIn>,
 ) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(FUND_WRITERS)?;
-    let ratio = |field: &str, text: Option<&str>, default: yibao_domain::RatioBp| match text {
-        None => Ok(default),
-        Some(t) => yibao_domain::RatioBp::parse_percent(t).map_err(|e| ApiError::bad_request("fund.bad_ratio", format!("{field}: {e}"))),
+    let ratio = |field: &str, text: Option<&str>| {
+        text.map(|t| yibao_domain::RatioBp::parse_percent(t).map_err(|e| ApiError::bad_request("fund.bad_ratio", format!("{field}: {e}"))))
+            .transpose()
     };
-    if !(2000..=2100).contains(&input.year) {
-        return Err(ApiError::bad_request("fund.bad_year", "year is between 2000 and 2100"));
-    }
-    let year_end = Date::from_calendar_date(input.year, time::Month::December, 31)
-        .map_err(|e| ApiError::bad_request("fund.bad_year", e.to_string()))?;
-    let defaults = yibao_store::closing::YearEndOptions::from_policy(&state.policy, scope.city(), year_end)?;
-    let options = yibao_store::closing::YearEndOptions {
-        levy_ratio_bp: ratio("levy", input.levy.as_deref(), defaults.levy_ratio_bp)?,
-        city_share_when_met_bp: ratio("city_share", input.city_share.as_deref(), defaults.city_share_when_met_bp)?,
+    let input = YearCloseInput {
+        year: input.year,
+        levy: ratio("levy", input.levy.as_deref())?,
+        city_share: ratio("city_share", input.city_share.as_deref())?,
         targets: input.targets,
-        ..defaults
     };
-    let outcome = store!(state, close_year(&actor(&caller, &headers), scope, input.year, options))?;
+    let outcome = state.close_year(&caller, source(&headers), input).await?;
     let status = if outcome.ran_now { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, axum::Json(outcome)).into_response())
 }
@@ -138,8 +116,7 @@ pub(crate) async fn close_year(
 /// The year-end closes of the caller's city, newest first.
 #[utoipa::path(get, path = "/api/funds/year-closes", responses((status = 200, body = Object), (status = 403, body = ErrorBody)), tag = "funds")]
 pub(crate) async fn year_closes(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(FUND_READERS)?;
-    Ok(axum::Json(store!(state, year_closes(scope))?).into_response())
+    Ok(axum::Json(state.year_closes(&caller).await?).into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -164,15 +141,13 @@ pub(crate) async fn set_targets(
     headers: axum::http::HeaderMap,
     Body(input): Body<TargetsIn>,
 ) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(FUND_WRITERS)?;
     let targets = yibao_store::CountyTargets {
         year: input.year,
         unit: input.unit,
         enrolment_target: input.enrolment_target,
         collection_target_fen: input.collection_target.get(),
     };
-    store!(state, set_targets(&actor(&caller, &headers), scope, targets.clone()))?;
-    Ok(axum::Json(targets).into_response())
+    Ok(axum::Json(state.set_targets(&caller, source(&headers), targets).await?).into_response())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -184,8 +159,7 @@ pub struct YearQuery {
 /// rates.
 #[utoipa::path(get, path = "/api/funds/targets", params(YearQuery), responses((status = 200, body = Object), (status = 403, body = ErrorBody)), tag = "funds")]
 pub(crate) async fn targets(State(state): State<AppState>, caller: Caller, Params(query): Params<YearQuery>) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(FUND_READERS)?;
-    Ok(axum::Json(store!(state, targets(scope, query.year))?).into_response())
+    Ok(axum::Json(state.targets(&caller, query.year).await?).into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -213,7 +187,6 @@ pub(crate) async fn set_budget(
     headers: axum::http::HeaderMap,
     Body(input): Body<BudgetIn>,
 ) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(FUND_WRITERS)?;
     let budget = yibao_store::Budget {
         year: input.year,
         fund_scheme: input.scheme,
@@ -221,8 +194,7 @@ pub(crate) async fn set_budget(
         income_fen: input.income.get(),
         spending_fen: input.spending.get(),
     };
-    store!(state, set_budget(&actor(&caller, &headers), scope, budget.clone()))?;
-    Ok(axum::Json(budget).into_response())
+    Ok(axum::Json(state.set_budget(&caller, source(&headers), budget).await?).into_response())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -240,16 +212,7 @@ pub(crate) async fn budget_execution(
     caller: Caller,
     Params(query): Params<ExecutionQuery>,
 ) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(FUND_READERS)?;
-    let month = query.month.unwrap_or(12);
-    if !(1..=12).contains(&month) || !(2000..=2100).contains(&query.year) {
-        return Err(ApiError::bad_request("fund.bad_period", "year is 2000 to 2100 and month 1 to 12"));
-    }
-    let execution = match &*state.store {
-        Backend::Sqlite(s) => yibao_store::budget_execution(s, scope, query.year, month).await,
-        Backend::Postgres(s) => yibao_store::budget_execution(s, scope, query.year, month).await,
-    }?;
-    Ok(axum::Json(execution).into_response())
+    Ok(axum::Json(state.budget_execution(&caller, query.year, query.month.unwrap_or(12)).await?).into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -275,14 +238,13 @@ pub(crate) async fn prepare_handover(
     headers: axum::http::HeaderMap,
     Body(input): Body<HandoverIn>,
 ) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(FUND_WRITERS)?;
     let request = yibao_store::handover::HandoverRequest {
         from: scheme("from", &input.from)?,
         to: scheme("to", &input.to)?,
         cut_off: date("cut_off", &input.cut_off)?,
         reference: input.reference,
     };
-    let inventory = store!(state, prepare_handover(&actor(&caller, &headers), scope, request))?;
+    let inventory = state.prepare_handover(&caller, source(&headers), request).await?;
     Ok((StatusCode::CREATED, axum::Json(inventory)).into_response())
 }
 
@@ -302,15 +264,13 @@ pub(crate) async fn confirm_handover(
     axum::extract::Path(reference): axum::extract::Path<String>,
     Body(input): Body<ConfirmationIn>,
 ) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(FUND_WRITERS)?;
-    Ok(axum::Json(store!(state, confirm_handover(&actor(&caller, &headers), scope, &reference, &input.checksum))?).into_response())
+    Ok(axum::Json(state.confirm_handover(&caller, source(&headers), &reference, &input.checksum).await?).into_response())
 }
 
 /// The handovers of the caller's city, with their inventories.
 #[utoipa::path(get, path = "/api/funds/handovers", responses((status = 200, body = Object), (status = 403, body = ErrorBody)), tag = "funds")]
 pub(crate) async fn handovers(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(FUND_READERS)?;
-    Ok(axum::Json(store!(state, handovers(scope))?).into_response())
+    Ok(axum::Json(state.handovers(&caller).await?).into_response())
 }
 
 /// Establish a county's legacy deficit with its repayment terms (R-FND-6).
@@ -321,8 +281,7 @@ pub(crate) async fn establish_legacy_deficit(
     headers: axum::http::HeaderMap,
     Body(request): Body<yibao_store::legacy::LegacyRequest>,
 ) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(FUND_WRITERS)?;
-    let view = store!(state, establish_legacy_deficit(&actor(&caller, &headers), scope, request))?;
+    let view = state.establish_legacy_deficit(&caller, source(&headers), request).await?;
     Ok((StatusCode::CREATED, axum::Json(view)).into_response())
 }
 
@@ -347,7 +306,6 @@ pub(crate) async fn record_legacy_repayment(
     axum::extract::Path((fund, county)): axum::extract::Path<(String, String)>,
     Body(input): Body<RepaymentIn>,
 ) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(FUND_WRITERS)?;
     let county = RegionCode::parse(&county).map_err(|e| ApiError::bad_request("fund.bad_unit", e.to_string()))?;
     let repayment = yibao_store::legacy::LegacyRepayment {
         scheme: scheme("scheme", &fund)?,
@@ -356,7 +314,7 @@ pub(crate) async fn record_legacy_repayment(
         amount_fen: input.amount,
         reference: input.reference,
     };
-    let view = store!(state, record_legacy_repayment(&actor(&caller, &headers), scope, repayment))?;
+    let view = state.record_legacy_repayment(&caller, source(&headers), repayment).await?;
     Ok(axum::Json(view).into_response())
 }
 
@@ -374,12 +332,8 @@ pub(crate) async fn legacy_deficits(
     caller: Caller,
     Params(query): Params<AsOfQuery>,
 ) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(FUND_READERS)?;
-    let as_of = match query.as_of {
-        Some(text) => date("as_of", &text)?,
-        None => time::OffsetDateTime::now_utc().date(),
-    };
-    Ok(axum::Json(store!(state, legacy_deficits(scope, as_of))?).into_response())
+    let as_of = query.as_of.map(|text| date("as_of", &text)).transpose()?;
+    Ok(axum::Json(state.legacy_deficits(&caller, as_of).await?).into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -471,8 +425,7 @@ pub struct AccountOut {
 /// The trial balance of the caller's city: every account with its totals and balance.
 #[utoipa::path(get, path = "/api/funds/accounts", responses((status = 200, body = [AccountOut]), (status = 403, body = ErrorBody)), tag = "funds")]
 pub(crate) async fn accounts(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(FUND_READERS)?;
-    let accounts = store!(state, fund_accounts(scope))?;
+    let accounts = state.fund_accounts(&caller).await?;
     let out: Vec<AccountOut> = accounts
         .iter()
         .map(|a| {
@@ -507,12 +460,8 @@ pub(crate) async fn movements(
     caller: Caller,
     Params(query): Params<PeriodQuery>,
 ) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(FUND_READERS)?;
     let (from, to) = (date("from", &query.from)?, date("to", &query.to)?);
-    if from > to {
-        return Err(ApiError::bad_request("fund.bad_period", "from is after to"));
-    }
-    Ok(axum::Json(store!(state, fund_movements(scope, from, to))?).into_response())
+    Ok(axum::Json(state.fund_movements(&caller, from, to).await?).into_response())
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -526,13 +475,7 @@ pub struct CheckOut {
 /// Check every ledger invariant over the caller's city's books (R-SCH-2, R-SYS-6).
 #[utoipa::path(get, path = "/api/funds/check", responses((status = 200, body = CheckOut), (status = 403, body = ErrorBody)), tag = "funds")]
 pub(crate) async fn check(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(FUND_READERS)?;
-    let city = city_of(scope)?;
-    let mut verification = BooksVerification::default();
-    match &*state.store {
-        Backend::Sqlite(s) => yibao_store::verify_city_books(s, city, &mut verification).await,
-        Backend::Postgres(s) => yibao_store::verify_city_books(s, city, &mut verification).await,
-    }?;
+    let verification = state.check_books(&caller).await?;
     let breaches: Vec<String> = verification.breaches.iter().map(|b| format!("[{}] {b}", b.code())).collect();
     Ok(axum::Json(CheckOut { sound: breaches.is_empty(), accounts: verification.accounts, transfers: verification.transfers, breaches })
         .into_response())

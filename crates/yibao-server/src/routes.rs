@@ -89,23 +89,13 @@ async fn sign_in(
     headers: axum::http::HeaderMap,
     Body(input): Body<SignIn>,
 ) -> Result<Json<SessionOut>, ApiError> {
-    let refused = || ApiError::unauthorized("wrong username or password");
-    let staff = store!(state, staff(&input.username))?.filter(|s| s.active).ok_or_else(refused)?;
-    let hash = staff.password_hash.clone();
-    let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &input.password)).await.unwrap_or(false);
-    if !ok {
-        return Err(refused());
-    }
-    let token = new_token()?;
-    let expires_at = OffsetDateTime::now_utc() + Duration::hours(SESSION_HOURS);
-    let caller = Caller::Staff { username: staff.username.clone(), role: staff.role, region: staff.region };
-    store!(state, create_session(&actor(&caller, &headers), &digest(&token), &staff.username, expires_at))?;
+    let session = state.sign_in(&input.username, &input.password, source(&headers)).await?;
     Ok(Json(SessionOut {
-        token,
-        username: staff.username,
-        role: staff.role.to_string(),
-        region: staff.region.to_string(),
-        expires_at: expires_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+        token: session.token,
+        username: session.staff.username,
+        role: session.staff.role.to_string(),
+        region: session.staff.region.to_string(),
+        expires_at: session.expires_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
     }))
 }
 
@@ -113,7 +103,7 @@ async fn sign_in(
 #[utoipa::path(delete, path = "/api/session", responses((status = 204), (status = 401, body = ErrorBody)), tag = "session")]
 async fn sign_out(State(state): State<AppState>, caller: Caller, headers: axum::http::HeaderMap) -> Result<StatusCode, ApiError> {
     let token = bearer(&headers).ok_or_else(|| ApiError::unauthorized("no session to end"))?;
-    store!(state, revoke_session(&actor(&caller, &headers), &digest(token)))?;
+    state.sign_out(&caller, source(&headers), token).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -226,21 +216,15 @@ pub struct PersonSearch {
 /// Search persons in your region by ID, name, card number or household.
 #[utoipa::path(get, path = "/api/persons", params(PersonSearch), responses((status = 200, body = Object), (status = 400, body = ErrorBody)), tag = "persons")]
 async fn search(State(state): State<AppState>, caller: Caller, Params(q): Params<PersonSearch>) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(READERS)?;
-    if q.id.is_none() && q.name.as_deref().is_none_or(str::is_empty) && q.card.is_none() && q.household.is_none() {
-        return Err(ApiError::bad_request("search.empty", "search by id, name, card or household"));
-    }
     let person_id = q.id.as_deref().map(person_id).transpose()?;
-    let found =
-        store!(state, search_persons(scope, &PersonQuery { person_id, name_prefix: q.name, card_no: q.card, household_id: q.household }))?;
-    Ok(Json(found).into_response())
+    let query = PersonQuery { person_id, name_prefix: q.name, card_no: q.card, household_id: q.household };
+    Ok(Json(state.search_persons(&caller, &query).await?).into_response())
 }
 
 /// One person, with coverage and tier history.
 #[utoipa::path(get, path = "/api/persons/{id}", params(("id" = String, Path, description = "National ID")), responses((status = 200, body = Object), (status = 404, body = ErrorBody)), tag = "persons")]
 async fn person(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(READERS)?;
-    Ok(Json(store!(state, person(scope, &person_id(&id)?))?).into_response())
+    Ok(Json(state.person(&caller, &person_id(&id)?).await?).into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -326,7 +310,6 @@ async fn update_person(
     Path(id): Path<String>,
     Body(input): Body<PersonUpdateIn>,
 ) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(yibao_app::roles::ENROLMENT)?;
     let update = PersonUpdate {
         name: input.name,
         card_no: input.card_no,
@@ -335,7 +318,7 @@ async fn update_person(
         maternity: input.maternity,
         certified_chronic_diseases: input.certified_chronic_diseases,
     };
-    Ok(Json(store!(state, update_person(&actor(&caller, &headers), scope, &person_id(&id)?, update))?).into_response())
+    Ok(Json(state.update_person(&caller, source(&headers), &person_id(&id)?, update).await?).into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -370,15 +353,13 @@ async fn accumulators(
     Path(id): Path<String>,
     Params(q): Params<YearParam>,
 ) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(READERS)?;
-    Ok(Json(store!(state, accumulators(scope, &person_id(&id)?, q.year))?).into_response())
+    Ok(Json(state.accumulators(&caller, &person_id(&id)?, q.year).await?).into_response())
 }
 
 /// A person's claims, newest first, each with its settlement and explanation.
 #[utoipa::path(get, path = "/api/persons/{id}/claims", params(("id" = String, Path)), responses((status = 200, body = Object), (status = 404, body = ErrorBody)), tag = "settlements")]
 async fn person_claims(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(CLAIMS_READERS)?;
-    Ok(Json(store!(state, claims_of_person(scope, &person_id(&id)?))?).into_response())
+    Ok(Json(state.claims_of_person(&caller, &person_id(&id)?).await?).into_response())
 }
 
 // ---- contributions ----
@@ -429,8 +410,7 @@ async fn record_contribution(
 /// A person's contributions.
 #[utoipa::path(get, path = "/api/persons/{id}/contributions", params(("id" = String, Path)), responses((status = 200, body = Object)), tag = "contributions")]
 async fn contributions_of(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(READERS)?;
-    Ok(Json(store!(state, contributions_of(scope, &person_id(&id)?))?).into_response())
+    Ok(Json(state.contributions_of(&caller, &person_id(&id)?).await?).into_response())
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -450,8 +430,7 @@ pub struct ArrearsOut {
 /// Arrears (欠费) per person and per county in your region.
 #[utoipa::path(get, path = "/api/arrears", params(PeriodParam), responses((status = 200, body = ArrearsOut)), tag = "contributions")]
 async fn arrears(State(state): State<AppState>, caller: Caller, Params(q): Params<PeriodParam>) -> Result<Json<ArrearsOut>, ApiError> {
-    let (_, _, scope) = caller.staff(ARREARS)?;
-    let (persons, counties) = store!(state, arrears(scope, &q.period))?;
+    let (persons, counties) = state.arrears(&caller, &q.period).await?;
     Ok(Json(ArrearsOut { persons, counties }))
 }
 
@@ -612,21 +591,14 @@ pub struct AuditParams {
 /// The audit trail of a region (auditors and the city administrator).
 #[utoipa::path(get, path = "/api/audit", params(AuditParams), responses((status = 200, body = Object), (status = 403, body = ErrorBody)), tag = "audit")]
 async fn audit_trail(State(state): State<AppState>, caller: Caller, Params(q): Params<AuditParams>) -> Result<Response, ApiError> {
-    let (_, _, scope) = caller.staff(AUDITORS)?;
     let region = RegionCode::parse(&q.region).map_err(|e| ApiError::bad_request("request.bad_region", e.to_string()))?;
-    yibao_store::check_scope(scope, region)?;
-    Ok(Json(store!(state, audit_entries(region, q.after, q.limit.unwrap_or(100).clamp(1, 1000)))?).into_response())
+    Ok(Json(state.audit_entries(&caller, region, q.after, q.limit.unwrap_or(100)).await?).into_response())
 }
 
 /// Recompute every hash of every chain.
 #[utoipa::path(get, path = "/api/audit/verify", responses((status = 200, body = Object), (status = 403, body = ErrorBody)), tag = "audit")]
 async fn audit_verify(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    caller.staff(AUDITORS)?;
-    let verification = match &*state.store {
-        yibao_app::Backend::Sqlite(s) => yibao_store::verify_audit(s).await?,
-        yibao_app::Backend::Postgres(s) => yibao_store::verify_audit(s).await?,
-    };
-    Ok(Json(verification).into_response())
+    Ok(Json(state.verify_audit(&caller).await?).into_response())
 }
 
 /// Liveness.

@@ -4,7 +4,7 @@
 //! sees the same city-year settled under the baseline and under the reform side by side:
 //! the totals, fund spending per scheme and county, out-of-pocket per person by
 //! assistance group, surplus rates and months covered, and the income per person that
-//! would balance each fund — tables and charts. The simulation is `reforms::run`, the
+//! would balance each fund — tables and charts. The simulation is `App::simulate_reform`, the
 //! same as `POST /api/reforms/simulations`. It changes nothing stored, so the POST
 //! renders the result at once (no redirect); a refused reform is shown next to its field.
 
@@ -19,7 +19,7 @@ use super::funds::{centi, fund_name, percent_bp, script_json};
 use super::i18n::Lang;
 use super::page::{FieldErrors, Page, error_page, render, yuan};
 use super::session::ConsoleUser;
-use crate::reforms::{DEFAULT_INSURED, INSURED_LIMIT, run};
+use yibao_app::reforms::{DEFAULT_INSURED, INSURED_LIMIT};
 
 const HERE: &str = "/console/reform";
 /// The reform the form starts with: the tier-3 inpatient example of the README.
@@ -227,7 +227,7 @@ pub async fn form(user: ConsoleUser) -> Response {
 }
 
 /// Runs the what-if and shows the comparison; a refusal next to its field.
-pub async fn simulate(user: ConsoleUser, Form(form): Form<ReformForm>) -> Response {
+pub async fn simulate(axum::extract::State(state): axum::extract::State<crate::AppState>, user: ConsoleUser, Form(form): Form<ReformForm>) -> Response {
     let lang = user.lang;
     if !user.csrf_ok(&form.csrf) {
         return error_page(lang, StatusCode::FORBIDDEN, "error-csrf", None);
@@ -253,20 +253,17 @@ pub async fn simulate(user: ConsoleUser, Form(form): Form<ReformForm>) -> Respon
     let (Some(insured), Some(seed), true) = (insured, seed, errors.is_empty()) else {
         return reform_page(&user, form, errors, None);
     };
-    match run(&form.reform, insured, seed).await {
+    match state.simulate_reform(&user.principal(), &form.reform, insured, seed).await {
         Ok(comparison) => {
             let result = result_view(lang, &comparison);
             reform_page(&user, form, errors, Some(result))
         }
-        Err(error) if error.status == StatusCode::BAD_REQUEST || error.status == StatusCode::UNPROCESSABLE_ENTITY => {
-            let field = if error.body.code == "reform.bad_size" { "insured" } else { "reform" };
-            errors.add(field, format!("{} ({})", lang.t("field-reform-refused"), error.body.message));
+        Err(error) if matches!(error.kind, yibao_app::ErrorKind::BadRequest | yibao_app::ErrorKind::Unprocessable) => {
+            let field = if error.code == "reform.bad_size" { "insured" } else { "reform" };
+            errors.add(field, format!("{} ({})", lang.t("field-reform-refused"), error.message));
             reform_page(&user, form, errors, None)
         }
-        Err(error) => {
-            eprintln!("console reform failure: {}", error.body.message);
-            error_page(lang, error.status, "error-store", None)
-        }
+        Err(error) => crate::console::page::app_error_page(lang, &error),
     }
 }
 

@@ -1,0 +1,250 @@
+//! Who may sign in, and who administers whom: staff sessions (argon2 passwords, opaque
+//! tokens kept as SHA-256 digests), institution API keys, and the city administrator's
+//! staff and institution registers. Every edge (API, console) signs in through here.
+
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use sha2::{Digest, Sha256};
+use time::{Duration, OffsetDateTime};
+use yibao_domain::{InstitutionLevel, RegionCode};
+use yibao_store::{
+    AccessStore as _, InstitutionRecord, InstitutionUpdate, NewInstitution, NewStaff, Role, StaffRecord, StaffUpdate, check_scope,
+};
+
+use crate::{App, AppError, ErrorKind, Principal, roles, store};
+
+/// How long a staff session lasts after sign-in.
+pub const SESSION_HOURS: i64 = 8;
+/// Shortest and longest password accepted.
+pub const PASSWORD_CHARS_MIN: usize = 10;
+pub const PASSWORD_CHARS_MAX: usize = 128;
+
+/// Lower-case hex SHA-256, for session tokens and API keys.
+#[must_use]
+pub fn digest(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An argon2id PHC string for `password`, with a fresh random salt.
+pub fn hash_password(password: &str) -> Result<String, AppError> {
+    Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string()).map_err(|e| AppError::internal("auth.failure", e.to_string()))
+}
+
+#[must_use]
+pub fn verify_password(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+}
+
+/// A fresh opaque secret (a session token or an API key): 32 random bytes, hex.
+pub fn new_token() -> Result<String, AppError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| AppError::internal("auth.failure", e.to_string()))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn unauthorized(message: &str) -> AppError {
+    AppError::new(ErrorKind::Unauthorized, "auth.required", message)
+}
+
+fn check_password(password: &str) -> Result<(), AppError> {
+    let chars = password.chars().count();
+    if (PASSWORD_CHARS_MIN..=PASSWORD_CHARS_MAX).contains(&chars) {
+        Ok(())
+    } else {
+        Err(AppError::bad_request("staff.weak_password", format!("a password has {PASSWORD_CHARS_MIN} to {PASSWORD_CHARS_MAX} characters")))
+    }
+}
+
+/// Hashes off the async threads: argon2 is deliberately slow.
+async fn hash_off_thread(password: String) -> Result<String, AppError> {
+    tokio::task::spawn_blocking(move || hash_password(&password)).await.map_err(|e| AppError::internal("auth.failure", e.to_string()))?
+}
+
+async fn verify_off_thread(hash: String, password: String) -> bool {
+    tokio::task::spawn_blocking(move || verify_password(&hash, &password)).await.unwrap_or(false)
+}
+
+/// A fresh staff session: the token is shown once; only its digest is kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    pub token: String,
+    pub staff: StaffRecord,
+    pub expires_at: OffsetDateTime,
+}
+
+/// Changes to a staff account, as an administrator gives them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StaffChange {
+    pub display_name: Option<String>,
+    pub role: Option<Role>,
+    pub region: Option<RegionCode>,
+    pub active: Option<bool>,
+    /// A new password (a reset): every session of the account ends.
+    pub password: Option<String>,
+}
+
+/// A new staff account, as an administrator gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaffInput {
+    pub username: String,
+    pub display_name: String,
+    pub password: String,
+    pub role: Role,
+    pub region: RegionCode,
+}
+
+/// An institution with its API key, shown this once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstitutionKey {
+    pub institution: InstitutionRecord,
+    pub api_key: String,
+}
+
+impl App {
+    /// Signs a staff member in: a session token for the API's `Authorization: Bearer` or
+    /// the console's cookie. A wrong password, an unknown or inactive account get one answer.
+    pub async fn sign_in(&self, username: &str, password: &str, source: &str) -> Result<Session, AppError> {
+        let refused = || unauthorized("wrong username or password");
+        let staff = store!(self, staff(username))?.filter(|s| s.active).ok_or_else(refused)?;
+        if !verify_off_thread(staff.password_hash.clone(), password.to_owned()).await {
+            return Err(refused());
+        }
+        let token = new_token()?;
+        let expires_at = self.now() + Duration::hours(SESSION_HOURS);
+        let principal = Principal::Staff { username: staff.username.clone(), role: staff.role, region: staff.region };
+        store!(self, create_session(&principal.actor(source, self.now()), &digest(&token), &staff.username, expires_at))?;
+        Ok(Session { token, staff, expires_at })
+    }
+
+    /// Ends a session at once.
+    pub async fn sign_out(&self, principal: &Principal, source: &str, token: &str) -> Result<(), AppError> {
+        Ok(store!(self, revoke_session(&principal.actor(source, self.now()), &digest(token)))?)
+    }
+
+    /// The staff member a session token belongs to, while the session is live.
+    pub async fn staff_by_token(&self, token: &str) -> Result<Principal, AppError> {
+        let session = store!(self, session(&digest(token)))?.ok_or_else(|| unauthorized("unknown session token: sign in again"))?;
+        if session.revoked || !session.active {
+            return Err(unauthorized("this session was ended: sign in again"));
+        }
+        if session.expires_at <= self.now() {
+            return Err(unauthorized("this session has expired: sign in again"));
+        }
+        Ok(Principal::Staff { username: session.username, role: session.role, region: session.region })
+    }
+
+    /// The designated institution an API key belongs to, as the register holds it.
+    pub async fn institution_by_key(&self, key: &str) -> Result<Principal, AppError> {
+        let institution = store!(self, institution_by_key(&digest(key.trim())))?;
+        let institution = institution.filter(|i| i.active).ok_or_else(|| unauthorized("unknown or inactive API key"))?;
+        Ok(Principal::institution_of(&institution))
+    }
+
+    /// Staff accounts of the administrator's region.
+    pub async fn staff_list(&self, principal: &Principal) -> Result<Vec<StaffRecord>, AppError> {
+        let scope = principal.scope(roles::ADMINISTRATORS)?;
+        Ok(store!(self, staff_in(scope))?)
+    }
+
+    /// Creates a staff account in the administrator's region (the city itself or one of its
+    /// counties).
+    pub async fn create_staff(&self, principal: &Principal, source: &str, input: StaffInput) -> Result<StaffRecord, AppError> {
+        let scope = principal.scope(roles::ADMINISTRATORS)?;
+        check_scope(scope, input.region)?;
+        if input.region != self.policy.region {
+            self.check_county(input.region)?;
+        }
+        check_password(&input.password)?;
+        let password_hash = hash_off_thread(input.password).await?;
+        let staff = NewStaff { username: input.username, display_name: input.display_name, password_hash, role: input.role, region: input.region };
+        Ok(store!(self, create_staff(&principal.actor(source, self.now()), staff))?)
+    }
+
+    /// Changes a staff account; a change of role or region, a deactivation or a new
+    /// password ends its sessions at once. An administrator cannot lock themself out.
+    pub async fn update_staff(&self, principal: &Principal, source: &str, username: &str, change: StaffChange) -> Result<StaffRecord, AppError> {
+        let (me, _, scope) = principal.staff(roles::ADMINISTRATORS)?;
+        if username == me && (change.active == Some(false) || change.role.is_some()) {
+            return Err(AppError::bad_request("staff.self_lockout", "an administrator cannot deactivate or demote their own account"));
+        }
+        if let Some(region) = change.region.filter(|r| *r != self.policy.region) {
+            self.check_county(region)?;
+        }
+        let password_hash = match change.password {
+            Some(password) => {
+                check_password(&password)?;
+                Some(hash_off_thread(password).await?)
+            }
+            None => None,
+        };
+        let update =
+            StaffUpdate { display_name: change.display_name, role: change.role, region: change.region, active: change.active, password_hash };
+        Ok(store!(self, update_staff(&principal.actor(source, self.now()), scope, username, update))?)
+    }
+
+    /// A staff member changes their own password; every session of the account ends.
+    pub async fn change_own_password(&self, principal: &Principal, source: &str, current: &str, new: &str) -> Result<(), AppError> {
+        let Principal::Staff { username, region, .. } = principal else {
+            return Err(AppError::forbidden("institutions have API keys, not passwords"));
+        };
+        let staff = store!(self, staff(username))?.ok_or_else(|| unauthorized("this account no longer exists"))?;
+        if !verify_off_thread(staff.password_hash, current.to_owned()).await {
+            return Err(unauthorized("the current password is wrong"));
+        }
+        check_password(new)?;
+        let update = StaffUpdate { password_hash: Some(hash_off_thread(new.to_owned()).await?), ..StaffUpdate::default() };
+        store!(self, update_staff(&principal.actor(source, self.now()), *region, username, update))?;
+        Ok(())
+    }
+
+    /// Designated institutions of the principal's region (any staff member).
+    pub async fn institutions(&self, principal: &Principal) -> Result<Vec<InstitutionRecord>, AppError> {
+        let scope = principal.scope(roles::ALL_STAFF)?;
+        Ok(store!(self, institutions(scope))?)
+    }
+
+    /// Designates an institution in one of the city's counties; its API key is returned
+    /// this once.
+    pub async fn create_institution(
+        &self,
+        principal: &Principal,
+        source: &str,
+        code: String,
+        name: String,
+        region: RegionCode,
+        level: InstitutionLevel,
+    ) -> Result<InstitutionKey, AppError> {
+        let scope = principal.scope(roles::ADMINISTRATORS)?;
+        check_scope(scope, region)?;
+        self.check_county(region)?;
+        let api_key = new_token()?;
+        let institution = NewInstitution { code, name, region, level, api_key_hash: digest(&api_key) };
+        let institution = store!(self, create_institution(&principal.actor(source, self.now()), institution))?;
+        Ok(InstitutionKey { institution, api_key })
+    }
+
+    /// Changes an institution's name, level or designation (active).
+    pub async fn update_institution(
+        &self,
+        principal: &Principal,
+        source: &str,
+        code: &str,
+        name: Option<String>,
+        level: Option<InstitutionLevel>,
+        active: Option<bool>,
+    ) -> Result<InstitutionRecord, AppError> {
+        let scope = principal.scope(roles::ADMINISTRATORS)?;
+        let update = InstitutionUpdate { name, level, active, api_key_hash: None };
+        Ok(store!(self, update_institution(&principal.actor(source, self.now()), scope, code, update))?)
+    }
+
+    /// Issues a new API key; the old one stops working at once.
+    pub async fn rotate_api_key(&self, principal: &Principal, source: &str, code: &str) -> Result<InstitutionKey, AppError> {
+        let scope = principal.scope(roles::ADMINISTRATORS)?;
+        let api_key = new_token()?;
+        let update = InstitutionUpdate { api_key_hash: Some(digest(&api_key)), ..InstitutionUpdate::default() };
+        let institution = store!(self, update_institution(&principal.actor(source, self.now()), scope, code, update))?;
+        Ok(InstitutionKey { institution, api_key })
+    }
+}

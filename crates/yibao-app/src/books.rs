@@ -1,0 +1,212 @@
+//! The fund books (R-FND-1…7, R-SCH-2): the monthly pooling run and its preview, the
+//! year-end close, budgets and county targets, handovers, legacy deficits, and what the
+//! books hold. Fund accountants and city administrators act; auditors read. Each use case
+//! is the one the API, the console and the CLI call.
+
+use time::Date;
+use yibao_domain::{RatioBp, RegionCode};
+use yibao_store::closing::{UnitTargets, YearEndOptions, YearEndRecord};
+use yibao_store::handover::{HandoverRequest, Inventory};
+use yibao_store::legacy::{LegacyRepayment, LegacyRequest, LegacyView};
+use yibao_store::{
+    BooksVerification, Budget, BudgetExecution, CountyTargets, FundStore as _, Movement, PoolingOutcome, TargetsProgress, YearEndOutcome,
+    city_of,
+};
+
+pub use yibao_ledger::{AccountState, FundScheme, YearMonth};
+pub use yibao_store::pooling::PoolingRun;
+
+use crate::{App, AppError, Backend, Principal, roles, store};
+
+/// Earliest and latest year a fund's year may be.
+pub const FUND_YEAR_MIN: i32 = 2000;
+pub const FUND_YEAR_MAX: i32 = 2100;
+
+fn check_year(year: i32) -> Result<(), AppError> {
+    if (FUND_YEAR_MIN..=FUND_YEAR_MAX).contains(&year) {
+        Ok(())
+    } else {
+        Err(AppError::bad_request("fund.bad_year", format!("year is between {FUND_YEAR_MIN} and {FUND_YEAR_MAX}")))
+    }
+}
+
+/// How a year-end close is to run: each figure left out is the policy pack's.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct YearCloseInput {
+    pub year: i32,
+    pub levy: Option<RatioBp>,
+    pub city_share: Option<RatioBp>,
+    pub targets: Vec<UnitTargets>,
+}
+
+impl App {
+    /// The day a month's run is dated: `day`, or the pack's `fund.sweep_day`, else the
+    /// month's last day.
+    fn run_date(&self, scope: RegionCode, month: YearMonth, day: Option<u8>) -> Result<Date, AppError> {
+        let day = match day {
+            Some(day) => Some(day),
+            None => yibao_store::pooling::sweep_day(&self.policy, scope.city(), month)?,
+        };
+        Ok(yibao_store::pooling::run_date(month, day)?)
+    }
+
+    /// Runs a month's pooling for the principal's city: sweep, disburse, pay. A month runs
+    /// once; running it again returns the first record.
+    pub async fn run_pooling(&self, principal: &Principal, source: &str, month: YearMonth, day: Option<u8>) -> Result<PoolingOutcome, AppError> {
+        let scope = principal.scope(roles::FUND_WRITERS)?;
+        let value_date = self.run_date(scope, month, day)?;
+        Ok(store!(self, run_pooling(&principal.actor(source, self.now()), scope, month, value_date))?)
+    }
+
+    /// What running a month's pooling would do now, without doing it.
+    pub async fn preview_pooling(&self, principal: &Principal, month: YearMonth, day: Option<u8>) -> Result<PoolingOutcome, AppError> {
+        let scope = principal.scope(roles::FUND_READERS)?;
+        let value_date = self.run_date(scope, month, day)?;
+        Ok(store!(self, preview_pooling(scope, month, value_date))?)
+    }
+
+    /// The pooling runs of the principal's city, newest first.
+    pub async fn pooling_runs(&self, principal: &Principal) -> Result<Vec<PoolingRun>, AppError> {
+        let scope = principal.scope(roles::FUND_READERS)?;
+        Ok(store!(self, pooling_runs(scope))?)
+    }
+
+    /// The figures a year-end close would use when given none: the pack's, on the year's
+    /// last day.
+    pub fn year_end_defaults(&self, scope: RegionCode, year: i32) -> Result<YearEndOptions, AppError> {
+        check_year(year)?;
+        let year_end = Date::from_calendar_date(year, time::Month::December, 31).map_err(|e| AppError::bad_request("fund.bad_year", e.to_string()))?;
+        Ok(YearEndOptions::from_policy(&self.policy, scope.city(), year_end)?)
+    }
+
+    /// Closes a year for the principal's city: the adjustment-fund levy, the deficit
+    /// waterfall, the indicators. A year closes once.
+    pub async fn close_year(&self, principal: &Principal, source: &str, input: YearCloseInput) -> Result<YearEndOutcome, AppError> {
+        let scope = principal.scope(roles::FUND_WRITERS)?;
+        let defaults = self.year_end_defaults(scope, input.year)?;
+        let options = YearEndOptions {
+            levy_ratio_bp: input.levy.unwrap_or(defaults.levy_ratio_bp),
+            city_share_when_met_bp: input.city_share.unwrap_or(defaults.city_share_when_met_bp),
+            targets: input.targets,
+            ..defaults
+        };
+        Ok(store!(self, close_year(&principal.actor(source, self.now()), scope, input.year, options))?)
+    }
+
+    /// The year-end closes of the principal's city, newest first.
+    pub async fn year_closes(&self, principal: &Principal) -> Result<Vec<YearEndRecord>, AppError> {
+        let scope = principal.scope(roles::FUND_READERS)?;
+        Ok(store!(self, year_closes(scope))?)
+    }
+
+    /// Sets or revises a county's targets for a year (R-ENR-6).
+    pub async fn set_targets(&self, principal: &Principal, source: &str, targets: CountyTargets) -> Result<CountyTargets, AppError> {
+        let scope = principal.scope(roles::FUND_WRITERS)?;
+        check_year(targets.year)?;
+        store!(self, set_targets(&principal.actor(source, self.now()), scope, targets.clone()))?;
+        Ok(targets)
+    }
+
+    /// The counties' targets for a year and how far each has come.
+    pub async fn targets(&self, principal: &Principal, year: i32) -> Result<Vec<TargetsProgress>, AppError> {
+        let scope = principal.scope(roles::FUND_READERS)?;
+        check_year(year)?;
+        Ok(store!(self, targets(scope, year))?)
+    }
+
+    /// Sets or revises a fund's budget for a year and unit (R-FND-3).
+    pub async fn set_budget(&self, principal: &Principal, source: &str, budget: Budget) -> Result<Budget, AppError> {
+        let scope = principal.scope(roles::FUND_WRITERS)?;
+        check_year(budget.year)?;
+        store!(self, set_budget(&principal.actor(source, self.now()), scope, budget.clone()))?;
+        Ok(budget)
+    }
+
+    /// The budgets of a year in the principal's region.
+    pub async fn budgets(&self, principal: &Principal, year: i32) -> Result<Vec<Budget>, AppError> {
+        let scope = principal.scope(roles::FUND_READERS)?;
+        check_year(year)?;
+        Ok(store!(self, budgets(scope, year))?)
+    }
+
+    /// Budget execution through `month` (R-FND-3): every budget of the year in the
+    /// principal's region, with what was booked against it.
+    pub async fn budget_execution(&self, principal: &Principal, year: i32, month: u8) -> Result<Vec<BudgetExecution>, AppError> {
+        let scope = principal.scope(roles::FUND_READERS)?;
+        check_year(year)?;
+        if !(1..=12).contains(&month) {
+            return Err(AppError::bad_request("fund.bad_period", "month is 1 to 12"));
+        }
+        Ok(match &*self.store {
+            Backend::Sqlite(s) => yibao_store::budget_execution(s, scope, year, month).await,
+            Backend::Postgres(s) => yibao_store::budget_execution(s, scope, year, month).await,
+        }?)
+    }
+
+    /// Prepares and signs the inventory of a fund to hand over at its cut-off (R-FND-7).
+    pub async fn prepare_handover(&self, principal: &Principal, source: &str, request: HandoverRequest) -> Result<Inventory, AppError> {
+        let scope = principal.scope(roles::FUND_WRITERS)?;
+        self.not_after_today("fund.bad_date", "a handover's cut-off", request.cut_off)?;
+        Ok(store!(self, prepare_handover(&principal.actor(source, self.now()), scope, request))?)
+    }
+
+    /// The receiving side confirms a handover with the inventory's checksum.
+    pub async fn confirm_handover(&self, principal: &Principal, source: &str, reference: &str, checksum: &str) -> Result<Inventory, AppError> {
+        let scope = principal.scope(roles::FUND_WRITERS)?;
+        Ok(store!(self, confirm_handover(&principal.actor(source, self.now()), scope, reference, checksum))?)
+    }
+
+    /// The handovers of the principal's city, with their inventories.
+    pub async fn handovers(&self, principal: &Principal) -> Result<Vec<Inventory>, AppError> {
+        let scope = principal.scope(roles::FUND_READERS)?;
+        Ok(store!(self, handovers(scope))?)
+    }
+
+    /// Establishes a county's legacy deficit with its repayment terms (R-FND-6).
+    pub async fn establish_legacy_deficit(&self, principal: &Principal, source: &str, request: LegacyRequest) -> Result<LegacyView, AppError> {
+        let scope = principal.scope(roles::FUND_WRITERS)?;
+        Ok(store!(self, establish_legacy_deficit(&principal.actor(source, self.now()), scope, request))?)
+    }
+
+    /// Books a repayment (or the city's withholding) of a county's legacy gap, dated not
+    /// after today.
+    pub async fn record_legacy_repayment(&self, principal: &Principal, source: &str, repayment: LegacyRepayment) -> Result<LegacyView, AppError> {
+        let scope = principal.scope(roles::FUND_WRITERS)?;
+        self.not_after_today("fund.bad_date", "a repayment dated", repayment.on)?;
+        Ok(store!(self, record_legacy_repayment(&principal.actor(source, self.now()), scope, repayment))?)
+    }
+
+    /// What each county still owes of its legacy deficit as of a day (default today).
+    pub async fn legacy_deficits(&self, principal: &Principal, as_of: Option<Date>) -> Result<Vec<LegacyView>, AppError> {
+        let scope = principal.scope(roles::FUND_READERS)?;
+        let as_of = as_of.unwrap_or_else(|| self.today());
+        Ok(store!(self, legacy_deficits(scope, as_of))?)
+    }
+
+    /// The trial balance of the principal's city: every account with its totals.
+    pub async fn fund_accounts(&self, principal: &Principal) -> Result<Vec<AccountState>, AppError> {
+        let scope = principal.scope(roles::FUND_READERS)?;
+        Ok(store!(self, fund_accounts(scope))?)
+    }
+
+    /// Movements by fund, unit and reason over a period (a county's staff see their own).
+    pub async fn fund_movements(&self, principal: &Principal, from: Date, to: Date) -> Result<Vec<Movement>, AppError> {
+        let scope = principal.scope(roles::FUND_READERS)?;
+        if from > to {
+            return Err(AppError::bad_request("fund.bad_period", "from is after to"));
+        }
+        Ok(store!(self, fund_movements(scope, from, to))?)
+    }
+
+    /// Checks every ledger invariant over the principal's city's books.
+    pub async fn check_books(&self, principal: &Principal) -> Result<BooksVerification, AppError> {
+        let scope = principal.scope(roles::FUND_READERS)?;
+        let city = city_of(scope)?;
+        let mut verification = BooksVerification::default();
+        match &*self.store {
+            Backend::Sqlite(s) => yibao_store::verify_city_books(s, city, &mut verification).await,
+            Backend::Postgres(s) => yibao_store::verify_city_books(s, city, &mut verification).await,
+        }?;
+        Ok(verification)
+    }
+}
