@@ -114,6 +114,16 @@ impl App {
         Ok(store!(self, targets(scope, year))?)
     }
 
+    /// The counties' targets for a year and how far each has come, as the staff console's
+    /// dashboard shows them to every staff role beside each county's enrolment and
+    /// collection (R-ENR-6): the bureau's plan and its progress, no one's personal data.
+    /// Setting targets stays with the fund writers ([`App::set_targets`]).
+    pub async fn county_targets(&self, principal: &Principal, year: i32) -> Result<Vec<TargetsProgress>, AppError> {
+        let scope = principal.scope(roles::ALL_STAFF)?;
+        check_year(year)?;
+        Ok(store!(self, targets(scope, year))?)
+    }
+
     /// Sets or revises a fund's budget for a year and unit (R-FND-3).
     pub async fn set_budget(&self, principal: &Principal, source: &str, budget: Budget) -> Result<Budget, AppError> {
         let scope = principal.scope(roles::FUND_WRITERS)?;
@@ -196,6 +206,21 @@ impl App {
             return Err(AppError::bad_request("fund.bad_period", "from is after to"));
         }
         Ok(store!(self, fund_movements(scope, from, to))?)
+    }
+
+    /// The cities whose books the store holds (the operator's command line).
+    pub async fn fund_cities(&self, principal: &Principal) -> Result<Vec<RegionCode>, AppError> {
+        principal.system()?;
+        Ok(store!(self, fund_cities())?)
+    }
+
+    /// Checks every ledger invariant over every city's books (the operator's command line).
+    pub async fn check_all_books(&self, principal: &Principal) -> Result<BooksVerification, AppError> {
+        principal.system()?;
+        Ok(match &*self.store {
+            Backend::Sqlite(s) => yibao_store::verify_books(s).await,
+            Backend::Postgres(s) => yibao_store::verify_books(s).await,
+        }?)
     }
 
     /// Checks every ledger invariant over the principal's city's books.

@@ -15,7 +15,7 @@ pub enum Principal {
     Staff { username: String, role: Role, region: RegionCode },
     Institution { code: String, region: RegionCode, level: InstitutionLevel },
     /// The platform itself: a loader or a command run by the operator on the machine.
-    System { name: &'static str, region: RegionCode },
+    System { name: String, region: RegionCode },
 }
 
 impl Principal {
@@ -32,7 +32,15 @@ impl Principal {
             Principal::Staff { username, role, region } if roles.contains(role) => Ok((username, *role, *region)),
             Principal::Staff { role, .. } => Err(AppError::forbidden(format!("the {role} role may not do this"))),
             Principal::Institution { .. } => Err(AppError::forbidden("institutions may only settle and query their own claims")),
-            Principal::System { name, region } => Ok((name, Role::CityAdministrator, *region)),
+            Principal::System { name, region } => Ok((name.as_str(), Role::CityAdministrator, *region)),
+        }
+    }
+
+    /// Refuses anyone but the platform itself (the operator's command line).
+    pub fn system(&self) -> Result<RegionCode, AppError> {
+        match self {
+            Principal::System { region, .. } => Ok(*region),
+            _ => Err(AppError::forbidden("only the operator, on the machine, may do this")),
         }
     }
 

@@ -2,31 +2,16 @@
 
 use std::path::Path;
 
-use yibao_store_sqlite::SqliteStore;
 
 /// The SQLite database file inside a data directory.
 pub const DATABASE_FILE: &str = "yibao.db";
 
 pub fn verify(data_dir: &Path, database_url: Option<&str>) -> Result<(), String> {
-    if let Some(url) = database_url {
-        let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-        let verification = runtime.block_on(async {
-            let store = yibao_store_postgres::PostgresStore::connect(url).await.map_err(|e| e.to_string())?;
-            yibao_store::verify_audit(&store).await.map_err(|e| e.to_string())
-        })?;
-        return report(&verification);
-    }
-    let path = data_dir.join(DATABASE_FILE);
-    if !path.exists() {
-        return Err(format!(
-            "{}: no database here [store.not_found]; start the platform once to create it, or pass --data-dir",
-            path.display()
-        ));
-    }
+    let args = crate::fund::StoreArgs { data_dir: data_dir.to_owned(), database_url: database_url.map(str::to_owned), policy: None };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     let verification = runtime.block_on(async {
-        let store = SqliteStore::open(&path).await.map_err(|e| format!("{}: {e}", path.display()))?;
-        yibao_store::verify_audit(&store).await.map_err(|e| e.to_string())
+        let app = crate::fund::open(&args).await?;
+        app.verify_audit(&crate::fund::operator(app.policy.region)).await.map_err(|e| e.to_string())
     })?;
     report(&verification)
 }

@@ -3,11 +3,14 @@
 
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use clap::{Args, Subcommand, ValueEnum};
-use time::{Date, OffsetDateTime};
+use time::Date;
+use yibao_app::books::{FundScheme, YearCloseInput, YearMonth};
+use yibao_app::{App, AppError, Backend, FundReceipt, Principal};
 use yibao_domain::{Fen, RegionCode};
-use yibao_ledger::{FundScheme, YearMonth};
-use yibao_store::{Actor, FundReceipt, FundStore, ReceiptKind, StoreError};
+use yibao_store::ReceiptKind;
 use yibao_store_postgres::PostgresStore;
 use yibao_store_sqlite::SqliteStore;
 
@@ -148,54 +151,47 @@ pub enum ReceiptArg {
     FinanceAdvance,
 }
 
-/// One of the two stores.
-enum Books {
-    Sqlite(SqliteStore),
-    Postgres(PostgresStore),
-}
-
-macro_rules! books {
-    ($books:expr, $method:ident ( $($arg:expr),* $(,)? )) => {
-        match $books {
-            Books::Sqlite(s) => s.$method($($arg),*).await,
-            Books::Postgres(s) => s.$method($($arg),*).await,
+/// The application over the store the arguments name, with the pack in force.
+pub(crate) async fn open(args: &StoreArgs) -> Result<App, String> {
+    let policy = crate::serve::policy_or_demo(args.policy.as_deref())?;
+    let backend = if let Some(url) = &args.database_url {
+        PostgresStore::connect(url).await.map(Backend::Postgres).map_err(|e| e.to_string())?
+    } else {
+        let path = args.data_dir.join(DATABASE_FILE);
+        if !path.exists() {
+            return Err(format!(
+                "{}: no database here [store.not_found]; start the platform once to create it, or pass --data-dir",
+                path.display()
+            ));
         }
+        SqliteStore::open(&path).await.map(Backend::Sqlite).map_err(|e| format!("{}: {e}", path.display()))?
     };
-}
-
-async fn open(args: &StoreArgs) -> Result<Books, String> {
-    if let Some(url) = &args.database_url {
-        return PostgresStore::connect(url).await.map(Books::Postgres).map_err(|e| e.to_string());
-    }
-    let path = args.data_dir.join(DATABASE_FILE);
-    if !path.exists() {
-        return Err(format!(
-            "{}: no database here [store.not_found]; start the platform once to create it, or pass --data-dir",
-            path.display()
-        ));
-    }
-    SqliteStore::open(&path).await.map(Books::Sqlite).map_err(|e| format!("{}: {e}", path.display()))
+    Ok(App::new(Arc::new(backend), Arc::new(policy)))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Runtime::new().map_err(|e| e.to_string())
 }
 
-fn failed(e: StoreError) -> String {
-    format!("{e} [{}]", e.code())
+fn failed(e: AppError) -> String {
+    format!("{} [{}]", e.message, e.code)
 }
 
-/// The command line acts as a fund accountant of the city, under the operator's login name.
-fn actor() -> Actor {
+/// The command line acts as the platform itself in the city, under the operator's login
+/// name (recorded in the audit log as `cli:<user>`).
+pub(crate) fn operator(city: RegionCode) -> Principal {
     let who = std::env::var("USER").unwrap_or_else(|_| "operator".into());
-    Actor { who: format!("cli:{who}"), role: "fund_accountant".into(), source: "cli".into(), at: OffsetDateTime::now_utc() }
+    Principal::System { name: format!("cli:{who}"), region: city }
 }
 
-async fn city(books: &Books, asked: Option<&str>) -> Result<RegionCode, String> {
+/// Where the command line's writes come from, for the audit log.
+const SOURCE: &str = "cli";
+
+async fn city(app: &App, asked: Option<&str>) -> Result<RegionCode, String> {
     if let Some(code) = asked {
         return RegionCode::parse(code).map_err(|e| format!("--city: {e} [fund.bad_unit]"));
     }
-    let cities = books!(books, fund_cities()).map_err(failed)?;
+    let cities = app.fund_cities(&operator(app.policy.region)).await.map_err(failed)?;
     match cities.as_slice() {
         [one] => Ok(*one),
         [] => Err("the store holds no fund books yet [books.empty]".into()),
@@ -210,16 +206,10 @@ fn date(flag: &str, text: &str) -> Result<Date, String> {
 pub fn pool(command: &PoolCommand) -> Result<(), String> {
     let PoolCommand::Run { month, day, city: asked, store } = command;
     let month = YearMonth::parse(month).map_err(|e| format!("--month: {e} [fund.bad_month]"))?;
-    let policy = crate::serve::policy_or_demo(store.policy.as_deref())?;
     runtime()?.block_on(async {
-        let books = open(store).await?;
-        let city = city(&books, asked.as_deref()).await?;
-        let day = match day {
-            Some(day) => Some(*day),
-            None => yibao_store::pooling::sweep_day(&policy, city, month).map_err(failed)?,
-        };
-        let value_date = yibao_store::pooling::run_date(month, day).map_err(failed)?;
-        let outcome = books!(&books, run_pooling(&actor(), city, month, value_date)).map_err(failed)?;
+        let app = open(store).await?;
+        let city = city(&app, asked.as_deref()).await?;
+        let outcome = app.run_pooling(&operator(city), SOURCE, month, *day).await.map_err(failed)?;
         let run = &outcome.run;
         println!(
             "pooling run {} for city {} dated {}: {}",
@@ -252,11 +242,10 @@ pub fn fund(command: &FundCommand) -> Result<(), String> {
         FundCommand::Interest { from, to, rate, city: asked, store } => {
             let (from, to) = (date("--from", from)?, date("--to", to)?);
             let rate = yibao_domain::RatioBp::parse_percent(rate).map_err(|e| format!("--rate: {e} [fund.bad_ratio]"))?;
-            let policy = crate::serve::policy_or_demo(store.policy.as_deref())?;
             runtime()?.block_on(async {
-                let books = open(store).await?;
-                let city = city(&books, asked.as_deref()).await?;
-                let lines = books!(&books, credit_interest(&actor(), city, from, to, rate, policy.rounding)).map_err(failed)?;
+                let app = open(store).await?;
+                let city = city(&app, asked.as_deref()).await?;
+                let lines = app.credit_interest(&operator(city), SOURCE, from, to, rate).await.map_err(failed)?;
                 for line in lines {
                     println!("{}", line.note);
                 }
@@ -282,8 +271,8 @@ pub fn fund(command: &FundCommand) -> Result<(), String> {
                 reference: reference.clone(),
             };
             runtime()?.block_on(async {
-                let books = open(store).await?;
-                books!(&books, record_fund_receipt(&actor(), receipt.unit.city(), receipt.clone())).map_err(failed)?;
+                let app = open(store).await?;
+                app.record_receipt(&operator(receipt.unit.city()), SOURCE, receipt.clone()).await.map_err(failed)?;
                 println!(
                     "booked {} yuan into {}@{} for {} on {}",
                     receipt.amount_fen,
@@ -299,20 +288,15 @@ pub fn fund(command: &FundCommand) -> Result<(), String> {
 }
 
 fn close(year: i32, levy: Option<&str>, city_share: Option<&str>, asked: Option<&str>, store: &StoreArgs) -> Result<(), String> {
-    let policy = crate::serve::policy_or_demo(store.policy.as_deref())?;
-    let year_end = time::Date::from_calendar_date(year, time::Month::December, 31).map_err(|e| format!("--year: {e} [fund.bad_year]"))?;
+    let levy = levy.map(|l| yibao_domain::RatioBp::parse_percent(l).map_err(|e| format!("--levy: {e} [fund.bad_ratio]"))).transpose()?;
+    let city_share = city_share
+        .map(|s| yibao_domain::RatioBp::parse_percent(s).map_err(|e| format!("--city-share: {e} [fund.bad_ratio]")))
+        .transpose()?;
     runtime()?.block_on(async {
-        let books = open(store).await?;
-        let city = city(&books, asked).await?;
-        let mut options = yibao_store::closing::YearEndOptions::from_policy(&policy, city, year_end).map_err(failed)?;
-        if let Some(levy) = levy {
-            options.levy_ratio_bp = yibao_domain::RatioBp::parse_percent(levy).map_err(|e| format!("--levy: {e} [fund.bad_ratio]"))?;
-        }
-        if let Some(share) = city_share {
-            options.city_share_when_met_bp =
-                yibao_domain::RatioBp::parse_percent(share).map_err(|e| format!("--city-share: {e} [fund.bad_ratio]"))?;
-        }
-        let outcome = books!(&books, close_year(&actor(), city, year, options)).map_err(failed)?;
+        let app = open(store).await?;
+        let city = city(&app, asked).await?;
+        let input = YearCloseInput { year, levy, city_share, targets: Vec::new() };
+        let outcome = app.close_year(&operator(city), SOURCE, input).await.map_err(failed)?;
         let r = &outcome.record;
         println!(
             "year-end close {} for city {}: {}; levy {}% = {} yuan, adjustment fund used {} yuan",
@@ -346,12 +330,8 @@ fn close(year: i32, levy: Option<&str>, city_share: Option<&str>, asked: Option<
 
 fn check(store: &StoreArgs) -> Result<(), String> {
     let verification = runtime()?.block_on(async {
-        let books = open(store).await?;
-        match &books {
-            Books::Sqlite(s) => yibao_store::verify_books(s).await,
-            Books::Postgres(s) => yibao_store::verify_books(s).await,
-        }
-        .map_err(failed)
+        let app = open(store).await?;
+        app.check_all_books(&operator(app.policy.region)).await.map_err(failed)
     })?;
     if verification.breaches.is_empty() {
         println!(
@@ -383,14 +363,15 @@ fn report(
 ) -> Result<(), String> {
     let mut rows: Vec<Vec<String>> = Vec::new();
     runtime()?.block_on(async {
-        let books = open(store).await?;
-        let city = city(&books, asked).await?;
+        let app = open(store).await?;
+        let city = city(&app, asked).await?;
+        let operator = operator(city);
         match kind {
             ReportKind::Statement => {
                 let from = date("--from", from.ok_or("a statement needs --from and --to [fund.bad_period]")?)?;
                 let to = date("--to", to.ok_or("a statement needs --from and --to [fund.bad_period]")?)?;
                 rows.push(["fund", "unit", "reason", "debit_kind", "credit_kind", "transfers", "amount_yuan"].map(String::from).to_vec());
-                for m in books!(&books, fund_movements(city, from, to)).map_err(failed)? {
+                for m in app.fund_movements(&operator, from, to).await.map_err(failed)? {
                     rows.push(vec![
                         m.fund_scheme,
                         m.unit,
@@ -404,7 +385,7 @@ fn report(
             }
             ReportKind::TrialBalance => {
                 rows.push(["fund", "holder", "kind", "kind_zh", "debits_yuan", "credits_yuan", "balance_yuan"].map(String::from).to_vec());
-                let accounts = books!(&books, fund_accounts(city)).map_err(failed)?;
+                let accounts = app.fund_accounts(&operator).await.map_err(failed)?;
                 let mut totals: std::collections::BTreeMap<String, (i128, i128)> = std::collections::BTreeMap::new();
                 for a in &accounts {
                     let key = a.key();

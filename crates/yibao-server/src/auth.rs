@@ -2,14 +2,8 @@
 //! designated institution with its API key (`X-Api-Key: …`). Passwords are argon2 hashes
 //! (verified off the async threads); tokens and keys are stored as SHA-256 digests.
 
-use argon2::Argon2;
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use sha2::{Digest, Sha256};
-use time::OffsetDateTime;
-use yibao_store::AccessStore;
 
 use crate::AppState;
 use crate::error::ApiError;

@@ -18,7 +18,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::Body;
 
-pub use yibao_app::reforms::{DEFAULT_INSURED, INSURED_LIMIT};
+use yibao_app::reforms::DEFAULT_INSURED;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SimulationIn {

@@ -8,16 +8,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use time::{Date, Duration, OffsetDateTime};
+use time::Date;
 use utoipa::{OpenApi, ToSchema};
 use yibao_app::{ContributionInput, ContributionKind, EnrolInput, NewHousehold, NewReferral, Settled};
 use yibao_domain::{AssistanceGroup, Fen, NationalId, PersonCategory, RegionCode, Scheme, Tier, serde_yuan};
 use yibao_engine::{Claim, TierChange};
-use yibao_store::{AccessStore, Actor, ContributionStore, PersonQuery, PersonUpdate, Store};
+use yibao_store::{PersonQuery, PersonUpdate};
 
-use crate::auth::{Caller, bearer, digest, new_token, verify_password};
+use crate::AppState;
+use crate::auth::{Caller, bearer};
 use crate::error::{ApiError, ErrorBody};
-use crate::{AppState, SESSION_HOURS, store};
 
 /// JSON bodies whose rejection is a `{code, message}` 400 like every other error.
 pub struct Body<T>(pub T);
@@ -54,15 +54,10 @@ pub(crate) fn source(headers: &axum::http::HeaderMap) -> &str {
     headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).unwrap_or("direct")
 }
 
-pub(crate) fn actor(caller: &Caller, headers: &axum::http::HeaderMap) -> Actor {
-    caller.actor(source(headers), OffsetDateTime::now_utc())
-}
-
 fn person_id(text: &str) -> Result<NationalId, ApiError> {
     NationalId::parse(text).map_err(|e| ApiError::bad_request("person.bad_id", e.to_string()))
 }
 
-pub(crate) use yibao_app::roles::{ALL_STAFF as READERS, ARREARS, AUDITORS, CLAIMS as CLAIMS_READERS};
 
 // ---- sessions ----
 

@@ -336,7 +336,7 @@ async fn grouped_settlements_racing_other_writers_never_deadlock() {
                     period: "2026-03".into(),
                     due_fen: 10_000,
                     paid_fen: 10_000,
-                    breakdown_json: yibao_store::contract::employee_breakdown(7_000, 3_000, 0),
+                    breakdown_json: yibao_store_contract::employee_breakdown(7_000, 3_000, 0),
                 })
                 .collect::<Vec<_>>(),
         );

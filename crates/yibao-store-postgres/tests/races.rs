@@ -322,7 +322,7 @@ fn contribution(person: NationalId, paid_fen: i64) -> NewContribution {
         period: "2026".into(),
         due_fen: 40_000,
         paid_fen,
-        breakdown_json: yibao_store::contract::resident_breakdown(),
+        breakdown_json: yibao_store_contract::resident_breakdown(),
     }
 }
 

@@ -11,15 +11,7 @@ async fn sqlite_passes_the_store_contract() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let store = SqliteStore::open(&dir.join("yibao.db")).await.expect("opens");
     let store = Arc::new(store);
-    yibao_store::contract::run(Arc::clone(&store)).await;
-    yibao_store::contract::run_access_and_contributions(Arc::clone(&store)).await;
-    yibao_store::contract::run_import(Arc::clone(&store)).await;
-    yibao_store::contract::run_bulk_contributions(Arc::clone(&store)).await;
-    yibao_store::contract::run_search_escaping(Arc::clone(&store)).await;
-    yibao_store::contract::run_person_update(Arc::clone(&store)).await;
-    yibao_store::contract::run_books(Arc::clone(&store)).await;
-    yibao_store::contract::run_year(Arc::clone(&store)).await;
-    yibao_store::contract::run_legacy(store).await;
+    yibao_store_contract::run_all(store).await;
     // Reopening applies no migration twice and keeps every row.
     let reopened = SqliteStore::open(&dir.join("yibao.db")).await.expect("reopens");
     let verification = yibao_store::verify_audit(&reopened).await.expect("verify");

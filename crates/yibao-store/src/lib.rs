@@ -5,7 +5,7 @@
 //! PostgreSQL implementation (production), each with its own SQL and migrations. Every
 //! method that touches regional data takes the caller's region scope, and every row carries
 //! `region_code` in its keys, so the schema can later be distributed by region (Citus).
-//! [`contract`] is the one test suite both backends run.
+//! `yibao-store-contract` (a dev-only crate) is the one test suite both backends run.
 //!
 //! The store does I/O but decides no money: a settlement's amounts come from the pure
 //! engine, which the store runs *inside* its transaction through [`SettleFn`], so that the
@@ -16,7 +16,6 @@ mod access;
 mod audit;
 pub mod books;
 pub mod closing;
-pub mod contract;
 mod contribution;
 mod fund;
 pub mod handover;

@@ -9,7 +9,7 @@ use yibao_domain::{Fen, NationalId, PersonCategory, RatioBp, RegionCode, Scheme,
 use yibao_engine::{Accumulators, Claim, Coverage, Explain, TierChange, TierHistory, settle};
 use yibao_policy::Policy;
 
-use crate::{Actor, ClaimStatus, NewHousehold, NewPerson, PersonQuery, SettleRequest, Store, StoreError, engine_settlement, verify_audit};
+use yibao_store::{Actor, ClaimStatus, NewHousehold, NewPerson, PersonQuery, SettleRequest, Store, StoreError, engine_settlement, verify_audit};
 
 const DEMO_POLICY: &str = include_str!("../../../policies/demo-city.toml");
 const CITY: &str = "419900";
@@ -350,7 +350,7 @@ async fn failures_among_concurrent_settlements_touch_only_themselves<S: Store>(s
             tokio::spawn(async move {
                 let mut c = claim(&format!("MIX-{n}"), 2500, 12);
                 let mut person = id;
-                let compute: crate::SettleFn = match n % 4 {
+                let compute: yibao_store::SettleFn = match n % 4 {
                     0 => engine_settlement(Arc::clone(&policy), c.clone(), Explain::Off),
                     1 => {
                         // Before the pack's first day: the engine refuses.
@@ -406,15 +406,15 @@ async fn the_audit_chain_is_intact<S: Store>(store: &S) {
     assert!(east.iter().all(|e| e.actor == "clerk-419921" && e.source == "127.0.0.1"));
 }
 
-/// The contract of [`crate::AccessStore`] and [`crate::ContributionStore`].
-pub async fn run_access_and_contributions<S: Store + crate::AccessStore + crate::ContributionStore>(store: Arc<S>) {
+/// The contract of [`yibao_store::AccessStore`] and [`yibao_store::ContributionStore`].
+pub async fn run_access_and_contributions<S: Store + yibao_store::AccessStore + yibao_store::ContributionStore>(store: Arc<S>) {
     staff_sessions_and_institutions(&*store).await;
     staff_and_institutions_are_managed_within_scope(&*store).await;
     contributions_and_arrears(&*store).await;
 }
 
-async fn staff_sessions_and_institutions<S: Store + crate::AccessStore>(store: &S) {
-    use crate::{NewInstitution, NewStaff, Role};
+async fn staff_sessions_and_institutions<S: Store + yibao_store::AccessStore>(store: &S) {
+    use yibao_store::{NewInstitution, NewStaff, Role};
     let admin = clerk(CITY);
     let staff = NewStaff {
         username: "east.clerk".into(),
@@ -474,8 +474,8 @@ async fn staff_sessions_and_institutions<S: Store + crate::AccessStore>(store: &
 
 /// An administrator manages accounts and institutions of their own region only; deactivating
 /// an account, moving it or giving it a new password ends its sessions at once.
-async fn staff_and_institutions_are_managed_within_scope<S: Store + crate::AccessStore>(store: &S) {
-    use crate::{InstitutionUpdate, NewStaff, Role, StaffUpdate};
+async fn staff_and_institutions_are_managed_within_scope<S: Store + yibao_store::AccessStore>(store: &S) {
+    use yibao_store::{InstitutionUpdate, NewStaff, Role, StaffUpdate};
     let admin = clerk(CITY);
     let staff = NewStaff {
         username: "west.officer".into(),
@@ -536,8 +536,8 @@ async fn staff_and_institutions_are_managed_within_scope<S: Store + crate::Acces
     store.update_institution(&admin, region(CITY), "H41992100007", on).await.expect("reactivate");
 }
 
-async fn contributions_and_arrears<S: Store + crate::ContributionStore>(store: &S) {
-    use crate::{ContributionKind, NewContribution};
+async fn contributions_and_arrears<S: Store + yibao_store::ContributionStore>(store: &S) {
+    use yibao_store::{ContributionKind, NewContribution};
     let a = enrolled(store, EAST, 50, "HH-EAST-50").await;
     let b = enrolled(store, EAST, 51, "HH-EAST-50").await;
     let c = enrolled(store, WEST, 52, "HH-WEST-52").await;
@@ -570,9 +570,9 @@ async fn contributions_and_arrears<S: Store + crate::ContributionStore>(store: &
     assert!(west_only.iter().all(|p| p.region == region(WEST)), "a county sees only its own arrears");
 }
 
-/// The contract of [`crate::ImportStore`]: a batch is imported whole or not at all.
-pub async fn run_import<S: Store + crate::ImportStore>(store: Arc<S>) {
-    use crate::{ImportHousehold, NewHousehold};
+/// The contract of [`yibao_store::ImportStore`]: a batch is imported whole or not at all.
+pub async fn run_import<S: Store + yibao_store::ImportStore>(store: Arc<S>) {
+    use yibao_store::{ImportHousehold, NewHousehold};
     let household = |n: u16| ImportHousehold {
         household: NewHousehold { household_id: format!("HH-IMP-{n}"), region: region(WEST), address: "x".into() },
         members: (0..2)
@@ -610,8 +610,8 @@ pub async fn run_import<S: Store + crate::ImportStore>(store: Arc<S>) {
 }
 
 /// Bulk contributions are recorded whole or not at all.
-pub async fn run_bulk_contributions<S: Store + crate::ContributionStore>(store: Arc<S>) {
-    use crate::{ContributionKind, NewContribution};
+pub async fn run_bulk_contributions<S: Store + yibao_store::ContributionStore>(store: Arc<S>) {
+    use yibao_store::{ContributionKind, NewContribution};
     let a = enrolled(&*store, EAST, 70, "HH-EAST-70").await;
     let record = |person, paid| NewContribution {
         person_id: person,
@@ -644,7 +644,7 @@ pub async fn run_search_escaping<S: Store>(store: Arc<S>) {
         };
         store.enrol(&clerk(WEST), scope, person).await.expect("enrol");
     }
-    let names = |hits: Vec<crate::PersonRecord>| hits.into_iter().map(|p| p.name).collect::<Vec<_>>();
+    let names = |hits: Vec<yibao_store::PersonRecord>| hits.into_iter().map(|p| p.name).collect::<Vec<_>>();
     let underscore =
         store.search_persons(scope, &PersonQuery { name_prefix: Some("王_".into()), ..PersonQuery::default() }).await.expect("search");
     assert_eq!(names(underscore), vec!["王_明".to_owned()], "'_' matches itself, not any character");
@@ -656,7 +656,7 @@ pub async fn run_search_escaping<S: Store>(store: Arc<S>) {
 /// A person's details are updated in one audited write; outside the scope, invalid or
 /// empty updates change nothing.
 pub async fn run_person_update<S: Store>(store: Arc<S>) {
-    use crate::PersonUpdate;
+    use yibao_store::PersonUpdate;
     use yibao_domain::AssistanceGroup;
     let store = &*store;
     let id = enrolled(store, EAST, 900, "HH-EAST-900").await;
@@ -727,8 +727,8 @@ pub async fn run_person_update<S: Store>(store: Arc<S>) {
 /// - the March run sweeps 900.00 and 800.00 to the special accounts, and pays the hospital;
 /// - the claim is reversed after it was paid: the hospital owes it back, and April pays it
 ///   nothing.
-pub async fn run_books<S: Store + crate::ContributionStore + crate::FundStore>(store: Arc<S>) {
-    use crate::{ContributionKind, NewContribution};
+pub async fn run_books<S: Store + yibao_store::ContributionStore + yibao_store::FundStore>(store: Arc<S>) {
+    use yibao_store::{ContributionKind, NewContribution};
     use yibao_ledger::{AccountKind, FundScheme, Holder, YearMonth};
     const SOUTH: &str = "419923";
     let south = region(SOUTH);
@@ -811,8 +811,8 @@ pub async fn run_books<S: Store + crate::ContributionStore + crate::FundStore>(s
     assert!(matches!(refused, Err(StoreError::OutsideRegion { .. })), "{refused:?}");
     // The other cases' claims cost the city's resident fund more than their counties
     // collected: the fund's balance brought in from before covers them (R-SYS-3).
-    let opening = |scheme| crate::FundReceipt {
-        kind: crate::ReceiptKind::OpeningBalance,
+    let opening = |scheme| yibao_store::FundReceipt {
+        kind: yibao_store::ReceiptKind::OpeningBalance,
         scheme,
         unit: city,
         amount_fen: Fen::new(100_000_000),
@@ -834,7 +834,7 @@ pub async fn run_books<S: Store + crate::ContributionStore + crate::FundStore>(s
     let resident_run = first.run.funds.iter().find(|f| f.fund == "resident@419900").expect("the resident fund ran");
     let south_run = resident_run.units.iter().find(|u| u.unit == SOUTH).expect("the county ran");
     assert_eq!((south_run.swept_fen, south_run.disbursed_fen), (90_000, pooled));
-    assert_eq!(south_run.payments, [crate::pooling::Payment { payee: hospital.to_string(), amount_fen: pooled }]);
+    assert_eq!(south_run.payments, [yibao_store::pooling::Payment { payee: hospital.to_string(), amount_fen: pooled }]);
     let again = store.run_pooling(&accountant, city, march, march.last_day()).await.expect("run again");
     assert!(!again.ran_now && again.run == first.run, "a month runs once");
     let accounts = store.fund_accounts(city).await.expect("accounts");
@@ -850,7 +850,7 @@ pub async fn run_books<S: Store + crate::ContributionStore + crate::FundStore>(s
     let run = store.run_pooling(&accountant, city, april, april.last_day()).await.expect("the April run").run;
     if let Some(unit) = run.funds.iter().find(|f| f.fund == "resident@419900").and_then(|f| f.units.iter().find(|u| u.unit == SOUTH)) {
         assert!(unit.payments.iter().all(|p| p.payee != hospital.to_string()), "{unit:?}");
-        assert!(unit.owed_back.contains(&crate::pooling::Payment { payee: hospital.to_string(), amount_fen: pooled }), "{unit:?}");
+        assert!(unit.owed_back.contains(&yibao_store::pooling::Payment { payee: hospital.to_string(), amount_fen: pooled }), "{unit:?}");
     }
     assert_eq!(store.pooling_runs(city).await.expect("runs").len(), 2);
 
@@ -868,7 +868,7 @@ pub async fn run_books<S: Store + crate::ContributionStore + crate::FundStore>(s
     store.record_contribution(&late, south, paid).await.expect("pays for 2027");
     let may = YearMonth::parse("2026-05").expect("month");
     let run = store.run_pooling(&accountant, city, may, date!(2026 - 05 - 10)).await.expect("May").run;
-    let swept = |run: &crate::pooling::PoolingRun| {
+    let swept = |run: &yibao_store::pooling::PoolingRun| {
         run.funds
             .iter()
             .find(|f| f.fund == "resident@419900")
@@ -886,7 +886,7 @@ pub async fn run_books<S: Store + crate::ContributionStore + crate::FundStore>(s
     let subsidies: i64 = movements.iter().filter(|m| m.reason == "subsidy").map(|m| m.amount_fen).sum();
     assert_eq!(subsidies, 100_000, "the resident's 2026 and 2027 subsidies, both paid in 2026");
 
-    let verification = crate::verify_books(&*store).await.expect("verify");
+    let verification = yibao_store::verify_books(&*store).await.expect("verify");
     assert!(verification.breaches.is_empty(), "{:?}", verification.breaches);
     assert!(verification.transfers >= 12, "{verification:?}");
 }
@@ -904,8 +904,8 @@ pub async fn run_books<S: Store + crate::ContributionStore + crate::FundStore>(s
 ///   10,000.00, the adjustment fund its 450.00, and the 37,750.00 left is shared by city and
 ///   county finance half and half (B met its targets): 18,875.00 each, booked as owed to the
 ///   fund. A has no deficit.
-pub async fn run_year<S: Store + crate::ContributionStore + crate::FundStore>(store: Arc<S>) {
-    use crate::{ContributionKind, NewContribution};
+pub async fn run_year<S: Store + yibao_store::ContributionStore + yibao_store::FundStore>(store: Arc<S>) {
+    use yibao_store::{ContributionKind, NewContribution};
     use yibao_engine::Settlement;
     use yibao_ledger::{AccountKind, FundScheme, Holder, YearMonth};
     const A: &str = "429921";
@@ -916,8 +916,8 @@ pub async fn run_year<S: Store + crate::ContributionStore + crate::FundStore>(st
     let yuan = |y: i64| Fen::new(y * 100);
 
     for (unit, amount) in [(A, 100_000), (B, 10_000)] {
-        let receipt = crate::FundReceipt {
-            kind: crate::ReceiptKind::OpeningBalance,
+        let receipt = yibao_store::FundReceipt {
+            kind: yibao_store::ReceiptKind::OpeningBalance,
             scheme: FundScheme::Resident,
             unit: region(unit),
             amount_fen: yuan(amount),
@@ -952,7 +952,7 @@ pub async fn run_year<S: Store + crate::ContributionStore + crate::FundStore>(st
             year: 2026,
             claim_json: "{}".into(),
         };
-        let compute: crate::SettleFn = Arc::new(move |_: &Coverage, _: &Accumulators| {
+        let compute: yibao_store::SettleFn = Arc::new(move |_: &Coverage, _: &Accumulators| {
             let mut settlement = Settlement { insutype: "390", year: 2026, ..Settlement::default() };
             settlement.accumulators = Accumulators::new_year(2026);
             settlement.medfee_sumamt = yuan(pooled + 100);
@@ -967,7 +967,7 @@ pub async fn run_year<S: Store + crate::ContributionStore + crate::FundStore>(st
     // Budgets (R-FND-3): B planned 2,000.00 of income and 20,000.00 of spending; revised to
     // 25,000.00. Its execution in March: 1,800.00 of 2,000.00 (90.00%) and 50,000.00 of
     // 25,000.00 (200.00%). A county cannot set the city's budgets.
-    let budget = |spending: i64| crate::Budget {
+    let budget = |spending: i64| yibao_store::Budget {
         year: 2026,
         fund_scheme: "resident".into(),
         unit: B.into(),
@@ -978,14 +978,14 @@ pub async fn run_year<S: Store + crate::ContributionStore + crate::FundStore>(st
     assert!(matches!(refused, Err(StoreError::OutsideRegion { .. })), "{refused:?}");
     store.set_budget(&accountant, city, budget(20_000)).await.expect("budget");
     store.set_budget(&accountant, city, budget(25_000)).await.expect("revised");
-    let bad = crate::Budget { fund_scheme: "pension".into(), ..budget(1) };
+    let bad = yibao_store::Budget { fund_scheme: "pension".into(), ..budget(1) };
     assert!(matches!(store.set_budget(&accountant, city, bad).await, Err(StoreError::Invalid(_))));
-    let execution = crate::budget_execution(&*store, region(B), 2026, 3).await.expect("execution");
+    let execution = yibao_store::budget_execution(&*store, region(B), 2026, 3).await.expect("execution");
     assert_eq!(execution.len(), 1);
     assert_eq!(execution[0].budget.spending_fen, yuan(25_000).get(), "the revision holds");
     assert_eq!(execution[0].months, [(1, 0, 0), (2, 0, 0), (3, yuan(1_800).get(), yuan(50_000).get())]);
     assert_eq!((execution[0].income_executed_bp, execution[0].spending_executed_bp), (Some(9_000), Some(20_000)));
-    assert!(crate::budget_execution(&*store, region(A), 2026, 3).await.expect("A's").is_empty(), "A sees only its own");
+    assert!(yibao_store::budget_execution(&*store, region(A), 2026, 3).await.expect("A's").is_empty(), "A sees only its own");
 
     let march = YearMonth::parse("2026-03").expect("month");
     let run = store.run_pooling(&accountant, city, march, march.last_day()).await.expect("the March run").run;
@@ -997,7 +997,7 @@ pub async fn run_year<S: Store + crate::ContributionStore + crate::FundStore>(st
 
     // Targets (R-ENR-6): B was to insure 2 persons and collect 800.00; it did both, so it
     // shares its deficit at the configured split. A was to insure 6 and has 3: 50.00%.
-    let targets = |unit: &str, persons: u32, fen: i64| crate::CountyTargets {
+    let targets = |unit: &str, persons: u32, fen: i64| yibao_store::CountyTargets {
         year: 2026,
         unit: unit.into(),
         enrolment_target: persons,
@@ -1016,7 +1016,7 @@ pub async fn run_year<S: Store + crate::ContributionStore + crate::FundStore>(st
     assert_eq!((of(B).enrolment_rate_bp, of(B).collection_rate_bp), (Some(10_000), Some(10_000)));
     assert_eq!(store.targets(region(A), 2026).await.expect("A's own").len(), 1, "a county reads its own");
 
-    let close = store.close_year(&accountant, city, 2026, crate::closing::YearEndOptions::default()).await.expect("the close");
+    let close = store.close_year(&accountant, city, 2026, yibao_store::closing::YearEndOptions::default()).await.expect("the close");
     assert!(close.ran_now);
     let record = &close.record;
     let levy: Vec<(&str, &str, i64)> = record.levy.iter().map(|l| (l.fund.as_str(), l.contributor.as_str(), l.levy_fen)).collect();
@@ -1037,9 +1037,9 @@ pub async fn run_year<S: Store + crate::ContributionStore + crate::FundStore>(st
     assert_eq!((a.income_fen, a.spending_fen, a.deficit_fen), (yuan(2_700).get(), yuan(1_000).get(), 0));
     assert_eq!(a.surplus_rate_bp, Some(6_296), "(2,700 − 1,000) ÷ 2,700 = 62.96%");
 
-    let again = store.close_year(&accountant, city, 2026, crate::closing::YearEndOptions::default()).await.expect("again");
+    let again = store.close_year(&accountant, city, 2026, yibao_store::closing::YearEndOptions::default()).await.expect("again");
     assert!(!again.ran_now && again.record == close.record, "a year closes once");
-    let refused = store.close_year(&clerk(A), region(A), 2026, crate::closing::YearEndOptions::default()).await;
+    let refused = store.close_year(&clerk(A), region(A), 2026, yibao_store::closing::YearEndOptions::default()).await;
     assert!(matches!(refused, Err(StoreError::OutsideRegion { .. })), "a county cannot close the city's year: {refused:?}");
 
     let accounts = store.fund_accounts(city).await.expect("accounts");
@@ -1083,8 +1083,8 @@ pub async fn run_year<S: Store + crate::ContributionStore + crate::FundStore>(st
         .record_fund_receipt(
             &accountant,
             city,
-            crate::FundReceipt {
-                kind: crate::ReceiptKind::OpeningBalance,
+            yibao_store::FundReceipt {
+                kind: yibao_store::ReceiptKind::OpeningBalance,
                 scheme: FundScheme::Ncms,
                 unit: region(A),
                 amount_fen: yuan(30_000),
@@ -1094,7 +1094,7 @@ pub async fn run_year<S: Store + crate::ContributionStore + crate::FundStore>(st
         )
         .await
         .expect("NCMS balance");
-    let request = crate::handover::HandoverRequest {
+    let request = yibao_store::handover::HandoverRequest {
         from: FundScheme::Ncms,
         to: FundScheme::Resident,
         cut_off: date!(2026 - 06 - 30),
@@ -1132,7 +1132,7 @@ pub async fn run_year<S: Store + crate::ContributionStore + crate::FundStore>(st
     assert!(matches!(again, Err(StoreError::Exists(_))), "a handover is confirmed once: {again:?}");
     assert_eq!(store.handovers(city).await.expect("handovers").len(), 1);
 
-    let verification = crate::verify_books(&*store).await.expect("verify");
+    let verification = yibao_store::verify_books(&*store).await.expect("verify");
     assert!(verification.breaches.is_empty(), "{:?}", verification.breaches);
 }
 
@@ -1145,9 +1145,9 @@ pub async fn run_year<S: Store + crate::ContributionStore + crate::FundStore>(st
 ///   all by 31 December 2027, 9,820.00 by 31 December 2028;
 /// - X repays 2,000.00 on 30 June 2026: on 1 January 2027 it still owes 7,820.00 and has
 ///   missed the 2026 instalment by 946.00.
-pub async fn run_legacy<S: Store + crate::ContributionStore + crate::FundStore>(store: Arc<S>) {
-    use crate::legacy::{LegacyRequest, TermsIn};
-    use crate::{ContributionKind, NewContribution};
+pub async fn run_legacy<S: Store + yibao_store::ContributionStore + yibao_store::FundStore>(store: Arc<S>) {
+    use yibao_store::legacy::{LegacyRequest, TermsIn};
+    use yibao_store::{ContributionKind, NewContribution};
     use yibao_ledger::FundScheme;
     const X: &str = "439921";
     let city = region("439900");
@@ -1170,7 +1170,7 @@ pub async fn run_legacy<S: Store + crate::ContributionStore + crate::FundStore>(
     // The March run sweeps the 1,800.00 into the special account, whence the levy is paid.
     let march = yibao_ledger::YearMonth::parse("2025-03").expect("month");
     store.run_pooling(&accountant, city, march, march.last_day()).await.expect("the March run");
-    let close = store.close_year(&accountant, city, 2025, crate::closing::YearEndOptions::default()).await.expect("2025 closes");
+    let close = store.close_year(&accountant, city, 2025, yibao_store::closing::YearEndOptions::default()).await.expect("2025 closes");
     assert_eq!(close.record.levy_total_fen, yuan(180).get());
 
     let request = LegacyRequest {
@@ -1193,7 +1193,7 @@ pub async fn run_legacy<S: Store + crate::ContributionStore + crate::FundStore>(
         .record_legacy_repayment(
             &accountant,
             city,
-            crate::legacy::LegacyRepayment {
+            yibao_store::legacy::LegacyRepayment {
                 scheme: FundScheme::Resident,
                 county: region(X),
                 on: date!(2026 - 06 - 30),
@@ -1210,6 +1210,64 @@ pub async fn run_legacy<S: Store + crate::ContributionStore + crate::FundStore>(
     assert_eq!(views[0].owed_fen, yuan(7_820).get());
     assert_eq!(views[0].missed, [("2026-12-31".to_owned(), yuan(946).get())], "the missed instalment is flagged");
     assert!(store.legacy_deficits(region("419921"), date!(2027 - 01 - 01)).await.expect("another county").is_empty());
-    let verification = crate::verify_books(&*store).await.expect("verify");
+    let verification = yibao_store::verify_books(&*store).await.expect("verify");
     assert!(verification.breaches.is_empty(), "{:?}", verification.breaches);
+}
+
+/// Referrals on file (issue 11: a claim's referral comes from the records): filed inside
+/// the clerk's scope, numbered in turn, listed newest first, audited; a malformed one or one
+/// for another county's person writes nothing. And a tier request cancelled: only the
+/// latest, named by its day.
+pub async fn run_referrals_and_tier_edits<S: Store>(store: Arc<S>) {
+    use yibao_store::{NewReferral, TierEdit};
+    let id = enrolled(&*store, EAST, 80, "HH-EAST-80").await;
+    let referral = |from: &str, issued_on| NewReferral {
+        person_id: id,
+        from_institution: from.into(),
+        to_institution: "H41992100007".into(),
+        issued_on,
+        valid_until: date!(2026 - 06 - 30),
+    };
+    let first = store.file_referral(&clerk(EAST), region(EAST), referral("H41990200003", date!(2026 - 02 - 05))).await.expect("file");
+    assert_eq!((first.seq, first.region, first.filed_by.as_str()), (1, region(EAST), "clerk-419921"));
+    let second = store.file_referral(&clerk(EAST), region(CITY), referral("H41992200001", date!(2026 - 03 - 01))).await.expect("file");
+    assert_eq!(second.seq, 2);
+    let same_place = store.file_referral(&clerk(EAST), region(EAST), referral("H41992100007", date!(2026 - 03 - 01))).await;
+    assert!(matches!(same_place, Err(StoreError::Invalid(_))), "{same_place:?}");
+    let too_long = NewReferral { valid_until: date!(2028 - 01 - 01), ..referral("H41990200003", date!(2026 - 03 - 01)) };
+    assert!(matches!(store.file_referral(&clerk(EAST), region(EAST), too_long).await, Err(StoreError::Invalid(_))));
+    let other_county = store.file_referral(&clerk(WEST), region(WEST), referral("H41990200003", date!(2026 - 03 - 01))).await;
+    assert!(matches!(other_county, Err(StoreError::PersonNotFound(_))), "{other_county:?}");
+    let listed = store.referrals_of(region(EAST), &id).await.expect("list");
+    assert_eq!(listed, vec![second.clone(), first.clone()], "newest first, nothing of the refusals");
+    assert!(matches!(store.referrals_of(region(WEST), &id).await, Err(StoreError::PersonNotFound(_))));
+    let trail = store.audit_entries(region(EAST), 0, 100_000).await.expect("trail");
+    assert_eq!(trail.iter().filter(|e| e.action == "referral.file" && e.entity == id.to_string()).count(), 2);
+
+    let change = TierChange { requested_on: date!(2026 - 02 - 10), tier: Tier::new(1).expect("tier") };
+    store.edit_tiers(&clerk(EAST), region(EAST), &id, change.into()).await.expect("request");
+    let wrong_day = store.edit_tiers(&clerk(EAST), region(EAST), &id, TierEdit::Cancel { requested_on: date!(2026 - 02 - 11) }).await;
+    assert!(matches!(wrong_day, Err(StoreError::Invalid(_))), "{wrong_day:?}");
+    let person = store.edit_tiers(&clerk(EAST), region(EAST), &id, TierEdit::Cancel { requested_on: date!(2026 - 02 - 10) }).await.expect("cancel");
+    assert_eq!(person.coverage.tier_history.map(|h| h.changes.len()), Some(0));
+    let trail = store.audit_entries(region(EAST), 0, 100_000).await.expect("trail");
+    assert!(trail.iter().any(|e| e.action == "person.tier_change_cancelled" && e.entity == id.to_string()));
+}
+
+/// Every case of the contract, in order, on one store: what each backend's tests run, so
+/// no backend skips a case.
+pub async fn run_all<S>(store: Arc<S>)
+where
+    S: Store + yibao_store::AccessStore + yibao_store::ContributionStore + yibao_store::ImportStore + yibao_store::FundStore,
+{
+    run(Arc::clone(&store)).await;
+    run_access_and_contributions(Arc::clone(&store)).await;
+    run_import(Arc::clone(&store)).await;
+    run_bulk_contributions(Arc::clone(&store)).await;
+    run_search_escaping(Arc::clone(&store)).await;
+    run_person_update(Arc::clone(&store)).await;
+    run_referrals_and_tier_edits(Arc::clone(&store)).await;
+    run_books(Arc::clone(&store)).await;
+    run_year(Arc::clone(&store)).await;
+    run_legacy(store).await;
 }
