@@ -61,10 +61,7 @@ pub fn referred_deductible(referral: &ReferralRecord, claims: &[ClaimRecord], ye
     for record in claims.iter().filter(|c| c.status == ClaimStatus::Settled && c.institution_code == referral.from_institution) {
         let claim: Claim = serde_json::from_str(&record.claim_json)
             .map_err(|e| AppError::internal("store.failure", format!("claim {}: stored claim unreadable: {e}", record.claim_id)))?;
-        let service = match rule {
-            ServiceDateRule::Admission => claim.admission_date,
-            ServiceDateRule::Discharge => claim.discharge_date,
-        };
+        let service = claim.service_date(rule);
         if claim.kind != ClaimKind::Inpatient || claim.discharge_date > referral.issued_on || service.year() != year {
             continue;
         }
@@ -85,10 +82,7 @@ impl App {
     /// The year whose accumulators a claim counts against (the pack's service-date rule).
     #[must_use]
     pub fn claim_year(&self, claim: &Claim) -> i32 {
-        match self.policy.service_date {
-            ServiceDateRule::Admission => claim.admission_date.year(),
-            ServiceDateRule::Discharge => claim.discharge_date.year(),
-        }
+        claim.service_date(self.policy.service_date).year()
     }
 
     /// Checks what a claim says of its sender against the register and the clock.
@@ -207,14 +201,14 @@ impl App {
     pub async fn claim(&self, principal: &Principal, institution: &str, claim_id: &str) -> Result<Settled, AppError> {
         let (scope, trimmed) = self.claim_access(principal, institution, roles::CLAIMS, "queries")?;
         let record = store!(self, claim(scope, institution, claim_id))?;
-        Ok(self.as_seen(record, trimmed)?)
+        self.as_seen(record, trimmed)
     }
 
     /// Reverses (冲正) a settlement: by its institution, or by claims staff of its region.
     pub async fn reverse(&self, principal: &Principal, source: &str, institution: &str, claim_id: &str, reason: &str) -> Result<Settled, AppError> {
         let (scope, trimmed) = self.claim_access(principal, institution, roles::REVERSERS, "reverses")?;
         let record = store!(self, reverse(&principal.actor(source, self.now()), scope, institution, claim_id, reason))?;
-        Ok(self.as_seen(record, trimmed)?)
+        self.as_seen(record, trimmed)
     }
 
     fn claim_access(&self, principal: &Principal, institution: &str, staff: &[yibao_store::Role], verb: &str) -> Result<(RegionCode, bool), AppError> {

@@ -85,3 +85,15 @@ impl From<yibao_policy::LookupError> for AppError {
         AppError::bad_request("policy.no_value", error.to_string())
     }
 }
+
+impl From<yibao_domain::PeriodError> for AppError {
+    fn from(error: yibao_domain::PeriodError) -> AppError {
+        AppError::bad_request(error.code(), error.to_string())
+    }
+}
+
+impl From<yibao_engine::ContributionError> for AppError {
+    fn from(error: yibao_engine::ContributionError) -> AppError {
+        AppError::bad_request(error.code(), error.to_string())
+    }
+}

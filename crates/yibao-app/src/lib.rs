@@ -19,7 +19,7 @@ mod claims;
 mod contributions;
 mod error;
 mod funds;
-mod period;
+mod location;
 mod persons;
 mod principal;
 mod reads;
@@ -34,13 +34,16 @@ use yibao_store_sqlite::SqliteStore;
 
 pub use claims::{InstitutionSettlement, SettleOutcome, Settled, referred_deductible};
 pub use yibao_store::{NewReferral, ReferralRecord};
-pub use contributions::{ContributionDue, ContributionInput, contribution_due};
+pub use contributions::ContributionInput;
+pub use yibao_engine::{ContributionDue, contribution_due};
 pub use error::{AppError, ErrorKind};
 pub use funds::INTEREST_PERIOD_DAYS_MAX;
-pub use period::{PERIOD_YEAR_MAX, PERIOD_YEAR_MIN, Period};
+pub use location::{Create, DATABASE_FILE, StoreLocation};
+pub use yibao_domain::{PERIOD_YEAR_MAX, PERIOD_YEAR_MIN, Period, PeriodError};
 pub use persons::{EnrolInput, TierChanged};
 pub use yibao_store::{ContributionKind, FundReceipt, NewHousehold, TierEdit};
 pub use principal::{Principal, roles};
+pub use reads::{ACTIVITY_ENTRIES_LIMIT, AUDIT_PAGE_LIMIT, Activity, CountyActivity, DayActivity};
 
 /// The store behind the application: one variant per backend. An enum rather than a
 /// generic so that the edges stay concrete (the OpenAPI macros need concrete handlers).

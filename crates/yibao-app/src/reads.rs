@@ -2,6 +2,9 @@
 //! arrears, the audit trail; and a person's details changed. Every read is scoped to the
 //! principal's region: another county's person is "not found" (R-GEO-2).
 
+use std::collections::BTreeMap;
+
+use serde_json::Value;
 use yibao_domain::{NationalId, RegionCode};
 use yibao_engine::Accumulators;
 use yibao_store::{
@@ -13,6 +16,42 @@ use crate::{App, AppError, Backend, Period, Principal, roles, store};
 
 /// Most audit entries one page returns.
 pub const AUDIT_PAGE_LIMIT: i64 = 1_000;
+/// Most audit entries [`App::activity`] reads per region: the figures say when they stop.
+pub const ACTIVITY_ENTRIES_LIMIT: i64 = 200_000;
+
+/// A county's enrolments and contributions, as [`App::activity`] sums them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CountyActivity {
+    pub enrolled: i64,
+    pub ended: i64,
+    pub due_fen: i64,
+    pub paid_fen: i64,
+}
+
+/// A day's settlements, as [`App::activity`] sums them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DayActivity {
+    pub settled: i64,
+    pub reversed: i64,
+    pub medfee_fen: i64,
+    pub fund_pay_fen: i64,
+}
+
+/// What happened in the principal's region: per county (region code), persons enrolled and
+/// whose coverage ended, contributions due and paid; per day (`YYYY-MM-DD`), claims settled
+/// and reversed with their bills and what the funds paid. Only counties with an enrolment
+/// or a contribution are listed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Activity {
+    pub counties: BTreeMap<String, CountyActivity>,
+    pub days: BTreeMap<String, DayActivity>,
+    /// A region's trail was longer than [`ACTIVITY_ENTRIES_LIMIT`]: the sums stop there.
+    pub truncated: bool,
+}
+
+fn fen_of(detail: &Value, field: &str) -> i64 {
+    detail.get(field).and_then(Value::as_i64).unwrap_or(0)
+}
 
 impl App {
     /// One person, with coverage and tier history.
@@ -67,6 +106,69 @@ impl App {
         let scope = principal.scope(roles::ARREARS)?;
         let period = Period::parse(period)?;
         Ok(store!(self, arrears(scope, &period.to_string()))?)
+    }
+
+    /// What each county of the principal's region is owed for a period, without the
+    /// persons: the staff console's dashboard shows it to every staff role, while the list
+    /// of who owes ([`App::arrears`]) is for the roles that collect or check contributions.
+    pub async fn county_arrears(&self, principal: &Principal, period: &str) -> Result<Vec<CountyArrears>, AppError> {
+        let scope = principal.scope(roles::ALL_STAFF)?;
+        let period = Period::parse(period)?;
+        Ok(store!(self, arrears(scope, &period.to_string()))?.1)
+    }
+
+    /// The staff console's dashboard figures (enrolments and contributions per county,
+    /// settlements per day), for every staff role: sums only, never the entries (reading the
+    /// audit trail itself is the auditors', [`App::audit_entries`]). The store has no
+    /// aggregate queries yet, so they are summed from the audit trail of the regions in the
+    /// principal's scope (every enrolment, contribution and settlement writes one entry in
+    /// its own transaction, R-SYS-6), at most [`ACTIVITY_ENTRIES_LIMIT`] entries per region.
+    pub async fn activity(&self, principal: &Principal) -> Result<Activity, AppError> {
+        const PAGE: i64 = 1_000;
+        let mut regions = self.audit_regions(principal).await?;
+        regions.sort();
+        let mut activity = Activity::default();
+        for region in regions {
+            let mut after = 0;
+            loop {
+                let batch = store!(self, audit_entries(region, after, PAGE))?;
+                let full = i64::try_from(batch.len()).unwrap_or(i64::MAX) == PAGE;
+                for entry in &batch {
+                    after = entry.seq;
+                    let county = activity.counties.entry(entry.region.clone()).or_default();
+                    let day = entry.at.get(..10).unwrap_or_default().to_owned();
+                    match entry.action.as_str() {
+                        "person.enrol" => county.enrolled += 1,
+                        "person.end_coverage" => county.ended += 1,
+                        "contribution.record" => {
+                            let detail: Value = serde_json::from_str(&entry.detail).unwrap_or(Value::Null);
+                            county.due_fen += fen_of(&detail, "due_fen");
+                            county.paid_fen += fen_of(&detail, "paid_fen");
+                        }
+                        "claim.settle" => {
+                            let detail: Value = serde_json::from_str(&entry.detail).unwrap_or(Value::Null);
+                            let of_day = activity.days.entry(day).or_default();
+                            of_day.settled += 1;
+                            of_day.medfee_fen += fen_of(&detail, "medfee_fen");
+                            of_day.fund_pay_fen += fen_of(&detail, "fund_pay_fen");
+                        }
+                        "claim.reverse" => activity.days.entry(day).or_default().reversed += 1,
+                        _ => {}
+                    }
+                }
+                if !full {
+                    break;
+                }
+                if after >= ACTIVITY_ENTRIES_LIMIT {
+                    activity.truncated = true;
+                    break;
+                }
+            }
+        }
+        // Regions with a chain but no enrolment or contribution (the city's own chain of
+        // staff and sessions) add nothing to the county table.
+        activity.counties.retain(|_, c| c.enrolled > 0 || c.due_fen > 0 || c.paid_fen > 0);
+        Ok(activity)
     }
 
     /// The audit trail of a region inside the principal's scope, from `after` (exclusive).

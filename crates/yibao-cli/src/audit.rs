@@ -3,8 +3,6 @@
 use std::path::Path;
 
 
-/// The SQLite database file inside a data directory.
-pub const DATABASE_FILE: &str = "yibao.db";
 
 pub fn verify(data_dir: &Path, database_url: Option<&str>) -> Result<(), String> {
     let args = crate::fund::StoreArgs { data_dir: data_dir.to_owned(), database_url: database_url.map(str::to_owned), policy: None };

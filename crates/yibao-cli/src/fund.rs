@@ -8,13 +8,9 @@ use std::sync::Arc;
 use clap::{Args, Subcommand, ValueEnum};
 use time::Date;
 use yibao_app::books::{FundScheme, YearCloseInput, YearMonth};
-use yibao_app::{App, AppError, Backend, FundReceipt, Principal};
+use yibao_app::{App, AppError, Backend, Create, FundReceipt, Principal, StoreLocation};
 use yibao_domain::{Fen, RegionCode};
 use yibao_store::ReceiptKind;
-use yibao_store_postgres::PostgresStore;
-use yibao_store_sqlite::SqliteStore;
-
-use crate::audit::DATABASE_FILE;
 
 /// Where the books are.
 #[derive(Args, Debug, Clone)]
@@ -154,18 +150,11 @@ pub enum ReceiptArg {
 /// The application over the store the arguments name, with the pack in force.
 pub(crate) async fn open(args: &StoreArgs) -> Result<App, String> {
     let policy = crate::serve::policy_or_demo(args.policy.as_deref())?;
-    let backend = if let Some(url) = &args.database_url {
-        PostgresStore::connect(url).await.map(Backend::Postgres).map_err(|e| e.to_string())?
-    } else {
-        let path = args.data_dir.join(DATABASE_FILE);
-        if !path.exists() {
-            return Err(format!(
-                "{}: no database here [store.not_found]; start the platform once to create it, or pass --data-dir",
-                path.display()
-            ));
-        }
-        SqliteStore::open(&path).await.map(Backend::Sqlite).map_err(|e| format!("{}: {e}", path.display()))?
+    let location = match &args.database_url {
+        Some(url) => StoreLocation::Url(url.clone()),
+        None => StoreLocation::DataDir(args.data_dir.clone()),
     };
+    let backend = Backend::open(&location, Create::No).await?;
     Ok(App::new(Arc::new(backend), Arc::new(policy)))
 }
 

@@ -6,12 +6,9 @@ use std::path::PathBuf;
 
 use time::OffsetDateTime;
 use yibao_policy::Policy;
+use yibao_app::{Create, StoreLocation};
 use yibao_server::{AppState, Backend};
 use yibao_store::{AccessStore, Actor};
-use yibao_store_postgres::PostgresStore;
-use yibao_store_sqlite::SqliteStore;
-
-use crate::audit::DATABASE_FILE;
 
 const DEMO_SEED: u64 = 2026;
 
@@ -52,19 +49,12 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
 }
 
 async fn serve(args: ServeArgs, policy: Policy) -> Result<(), String> {
-    let (backend, location) = match &args.database_url {
-        Some(url) => {
-            let store = PostgresStore::connect(url).await.map_err(|e| format!("{}: {e}", redact(url)))?;
-            (Backend::Postgres(store), redact(url))
-        }
-        None => {
-            std::fs::create_dir_all(&args.data_dir)
-                .map_err(|e| format!("{}: cannot create the data directory: {e}", args.data_dir.display()))?;
-            let path = args.data_dir.join(DATABASE_FILE);
-            let store = SqliteStore::open(&path).await.map_err(|e| format!("{}: {e}", path.display()))?;
-            (Backend::Sqlite(store), path.display().to_string())
-        }
+    let location = match &args.database_url {
+        Some(url) => StoreLocation::Url(url.clone()),
+        None => StoreLocation::DataDir(args.data_dir.clone()),
     };
+    let backend = Backend::open(&location, Create::IfMissing).await?;
+    let location = location.display();
     let first_start = match &backend {
         Backend::Sqlite(s) => s.staff("admin").await,
         Backend::Postgres(s) => s.staff("admin").await,
@@ -135,17 +125,5 @@ async fn shutdown() {
     tokio::select! {
         () = ctrl_c => {}
         () = terminate => {}
-    }
-}
-
-/// A database URL without its password, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            let user = credentials.split(':').next().unwrap_or_default();
-            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
-        }
-        _ => url.to_owned(),
     }
 }

@@ -146,8 +146,8 @@ fn write_block(city: &City, dir: &Path, index: u32) -> Result<(u64, u64), String
 pub fn synth(args: &SynthArgs) -> Result<(), String> {
     let city = args.city.city()?;
     let target = match (&args.data_dir, &args.database_url) {
-        (Some(dir), _) => Some(store::Target::Sqlite(dir.clone())),
-        (None, Some(url)) => Some(store::Target::Postgres(url.clone())),
+        (Some(dir), _) => Some(yibao_app::StoreLocation::DataDir(dir.clone())),
+        (None, Some(url)) => Some(yibao_app::StoreLocation::Url(url.clone())),
         (None, None) => None,
     };
     let Some(target) = target else {
@@ -299,29 +299,24 @@ pub fn simulate_command(args: &SimulateArgs) -> Result<(), String> {
 /// store through the store's API only (bulk import, contributions, institutions, staff,
 /// settlements), so every row is audited like any other write.
 mod store {
-    use std::path::PathBuf;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::time::Instant;
 
     use indicatif::ProgressBar;
     use time::OffsetDateTime;
-    use yibao_domain::{PersonCategory, RegionCode, Scheme, Tier};
-    use yibao_engine::{
-        Claim, Coverage, Explain, employee_contribution, resident_contribution, supplementary_contribution, tier_on, upgrade_waiting_months,
-    };
-    use yibao_policy::{Policy, ServiceDateRule};
+    use yibao_domain::{Fen, Period, PersonCategory, RegionCode, Scheme};
+    use yibao_engine::{Claim, Coverage, Explain, contribution_due};
+    use yibao_policy::Policy;
     use yibao_store::{
         AccessStore, Actor, ContributionKind, ContributionStore, IMPORT_LIMIT, ImportHousehold, ImportStore, NewContribution, NewHousehold,
         NewInstitution, NewPerson, NewStaff, PersonQuery, Role, SettleRequest, Store, StoreError,
     };
-    use yibao_store_postgres::PostgresStore;
-    use yibao_store_sqlite::SqliteStore;
+    use yibao_app::{Backend, Create, StoreLocation};
     use yibao_synth::assumptions::COUNTIES;
     use yibao_synth::{City, Person, mix64};
 
     use super::progress;
-    use crate::audit::DATABASE_FILE;
     use crate::demo::DEMO_POLICY;
 
     /// Most households one import call carries (one transaction each); well under
@@ -335,12 +330,6 @@ mod store {
     /// Purposes of the secrets derived from the seed.
     const KEY_PURPOSE: u64 = 0x4150_495f_4b45_5953;
     const ADMIN_PURPOSE: u64 = 0x4144_4d49_4e5f_5057;
-
-    /// Where the city goes.
-    pub enum Target {
-        Sqlite(PathBuf),
-        Postgres(String),
-    }
 
     pub struct Options {
         pub settle: bool,
@@ -361,35 +350,21 @@ mod store {
 
     /// Opens the store, refuses one that already holds a city, runs `before` (the files, if
     /// asked for), then writes the city.
-    pub fn run(city: City, target: &Target, options: &Options, before: impl FnOnce(&City) -> Result<(), String>) -> Result<(), String> {
+    pub fn run(
+        city: City,
+        target: &StoreLocation,
+        options: &Options,
+        before: impl FnOnce(&City) -> Result<(), String>,
+    ) -> Result<(), String> {
         let policy = Policy::from_toml("policies/demo-city.toml (embedded)", DEMO_POLICY).map_err(|e| e.to_string())?;
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
         runtime.block_on(async {
-            match target {
-                Target::Sqlite(dir) => {
-                    std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create the data directory: {e}", dir.display()))?;
-                    let path = dir.join(DATABASE_FILE);
-                    let store = SqliteStore::open(&path).await.map_err(|e| format!("{}: {e}", path.display()))?;
-                    write(Arc::new(store), city, policy, &path.display().to_string(), options, before).await
-                }
-                Target::Postgres(url) => {
-                    let location = redact(url);
-                    let store = PostgresStore::connect(url).await.map_err(|e| format!("{location}: {e}"))?;
-                    write(Arc::new(store), city, policy, &location, options, before).await
-                }
+            let location = target.display();
+            match Backend::open(target, Create::IfMissing).await? {
+                Backend::Sqlite(store) => write(Arc::new(store), city, policy, &location, options, before).await,
+                Backend::Postgres(store) => write(Arc::new(store), city, policy, &location, options, before).await,
             }
         })
-    }
-
-    /// A database URL without its password, for messages.
-    fn redact(url: &str) -> String {
-        match (url.find("://"), url.rfind('@')) {
-            (Some(scheme), Some(at)) if at > scheme => {
-                let user = url[scheme + 3..at].split(':').next().unwrap_or_default();
-                format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
-            }
-            _ => url.to_owned(),
-        }
     }
 
     fn failed(location: &str) -> impl Fn(StoreError) -> String + '_ {
@@ -611,23 +586,18 @@ mod store {
         Ok(())
     }
 
-    fn policy_error(what: &str, region: RegionCode, e: impl std::fmt::Display) -> StoreError {
-        StoreError::Invalid(format!("the policy gives no {what} in region {region}: {e}"))
-    }
-
-    fn breakdown<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
-        serde_json::to_string(value).map_err(|e| StoreError::Backend(e.to_string()))
-    }
-
-    /// The tier in force on `date` (`None` in a pack without tiers for the scheme), as the
-    /// simulation reckons it.
-    fn tier(policy: &Policy, coverage: &Coverage, date: time::Date) -> Result<Option<Tier>, StoreError> {
-        if policy.tiers_for(coverage.scheme).is_empty() {
-            return Ok(None);
-        }
-        let Some(history) = &coverage.tier_history else { return Ok(None) };
-        tier_on(history, date, |target, on| upgrade_waiting_months(policy, coverage.region, target, on))
-            .map_err(|_| policy_error("tier waiting period", coverage.region, format!("for a change asked for before {date}")))
+    /// What is due for `kind` and `period`, by the engine's one rule ([`contribution_due`]).
+    fn due(policy: &Policy, coverage: &Coverage, kind: ContributionKind, period: Period, wage: Option<Fen>) -> Result<NewContribution, StoreError> {
+        let due = contribution_due(policy, coverage, kind, period, wage)
+            .map_err(|e| StoreError::Invalid(format!("{}: {e} [{}]", coverage.person_id, e.code())))?;
+        Ok(NewContribution {
+            person_id: coverage.person_id,
+            kind,
+            period: period.to_string(),
+            due_fen: due.due.get(),
+            paid_fen: due.due.get(),
+            breakdown_json: serde_json::to_string(&due.breakdown).map_err(|e| StoreError::Backend(e.to_string()))?,
+        })
     }
 
     /// A person's contributions for the city's year, as the simulation computes them, all
@@ -636,52 +606,19 @@ mod store {
     /// employee parts on their wage (R-FIN-1). Retirees pay nothing and get no record.
     fn contributions(policy: &Policy, city: &City, person: &Person, out: &mut Vec<NewContribution>) -> Result<(), StoreError> {
         let coverage = person.coverage(city);
-        let region = coverage.region;
         let year = city.config.year;
-        let first_day = city.config.first_day();
         match (person.scheme, person.category) {
             (Scheme::Employee, PersonCategory::Employed) => {
-                let mut month = time::Month::January;
-                for _ in 0..12 {
-                    let day = time::Date::from_calendar_date(year, month, 1).expect("a first of the month");
-                    let due =
-                        employee_contribution(policy, region, tier(policy, &coverage, day)?, person.category, person.wage_monthly, day)
-                            .map_err(|e| policy_error("employee contribution", region, e))?;
-                    let total = (due.employer + due.employee).get();
-                    out.push(NewContribution {
-                        person_id: person.id,
-                        kind: ContributionKind::Employee,
-                        period: format!("{year}-{:02}", u8::from(month)),
-                        due_fen: total,
-                        paid_fen: total,
-                        breakdown_json: breakdown(&due)?,
-                    });
-                    month = month.next();
+                for month in 1..=12u8 {
+                    let month = time::Month::try_from(month).map_err(|e| StoreError::Invalid(e.to_string()))?;
+                    out.push(due(policy, &coverage, ContributionKind::Employee, Period::Month(year, month), Some(person.wage_monthly))?);
                 }
             }
             (Scheme::Employee, _) => {}
             _ => {
-                let due = resident_contribution(policy, region, tier(policy, &coverage, first_day)?, person.group, first_day)
-                    .map_err(|e| policy_error("resident contribution", region, e))?;
-                out.push(NewContribution {
-                    person_id: person.id,
-                    kind: ContributionKind::Resident,
-                    period: year.to_string(),
-                    due_fen: due.personal.get(),
-                    paid_fen: due.personal.get(),
-                    breakdown_json: breakdown(&due)?,
-                });
+                out.push(due(policy, &coverage, ContributionKind::Resident, Period::Year(year), None)?);
                 if person.supplementary && policy.has_scheme(Scheme::Supplementary) {
-                    let due = supplementary_contribution(policy, region, first_day)
-                        .map_err(|e| policy_error("supplementary contribution", region, e))?;
-                    out.push(NewContribution {
-                        person_id: person.id,
-                        kind: ContributionKind::Supplementary,
-                        period: year.to_string(),
-                        due_fen: due.personal.get(),
-                        paid_fen: due.personal.get(),
-                        breakdown_json: breakdown(&due)?,
-                    });
+                    out.push(due(policy, &coverage, ContributionKind::Supplementary, Period::Year(year), None)?);
                 }
             }
         }
@@ -691,10 +628,7 @@ mod store {
     /// The year whose accumulators a claim counts against (the pack's service-date rule,
     /// as the server reckons it).
     fn service_year(policy: &Policy, claim: &Claim) -> i32 {
-        match policy.service_date {
-            ServiceDateRule::Admission => claim.admission_date.year(),
-            ServiceDateRule::Discharge => claim.discharge_date.year(),
-        }
+        claim.service_date(policy.service_date).year()
     }
 
     /// Settles every claim of `persons` through [`Store::settle`]: each person's claims in

@@ -1,10 +1,9 @@
 //! Loading a demo city into a store, through the store's API only.
 
 use serde::Serialize;
-use time::Date;
 use time::macros::date;
-use yibao_domain::{Fen, NationalId, PersonCategory, RegionCode, Scheme};
-use yibao_engine::{Coverage, TierOrPolicyError, employee_contribution, resident_contribution, tier_on, upgrade_waiting_months};
+use yibao_domain::{Fen, NationalId, Period, PersonCategory, RegionCode, Scheme};
+use yibao_engine::{Coverage, contribution_due};
 use yibao_policy::Policy;
 use yibao_store::{
     AccessStore, Actor, ContributionKind, ContributionStore, ImportStore, NewContribution, NewInstitution, NewStaff, Store, StoreError,
@@ -17,9 +16,8 @@ use crate::rng::stream_for;
 pub const IMPORT_CHUNK: usize = 5_000;
 /// The coverage year whose resident contributions are recorded.
 pub const CONTRIBUTION_YEAR: i32 = 2026;
-const RESIDENT_DATE: Date = date!(2026 - 01 - 01);
 /// The months of employee contributions recorded.
-const EMPLOYEE_MONTHS: [(&str, Date); 2] = [("2026-01", date!(2026 - 01 - 01)), ("2026-02", date!(2026 - 02 - 01))];
+const EMPLOYEE_MONTHS: [&str; 2] = ["2026-01", "2026-02"];
 
 /// What a load wrote.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -142,39 +140,29 @@ where
     Ok(summary)
 }
 
-fn lookup_failed(what: &str, region: RegionCode, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Invalid(format!("the policy gives no {what} in region {region}: {e}"))
-}
-
-fn breakdown<T: Serialize>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Backend(e.to_string()))
+/// What is due for `kind` and `period`, by the engine's one rule ([`contribution_due`]).
+fn due(policy: &Policy, coverage: &Coverage, kind: ContributionKind, period: &str, wage: Option<Fen>) -> Result<(Fen, String), StoreError> {
+    let period = Period::parse(period).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let due = contribution_due(policy, coverage, kind, period, wage)
+        .map_err(|e| StoreError::Invalid(format!("{}: {e} [{}]", coverage.person_id, e.code())))?;
+    Ok((due.due, serde_json::to_string(&due.breakdown).map_err(|e| StoreError::Backend(e.to_string()))?))
 }
 
 /// The contributions recorded for one person.
 fn contributions(policy: &Policy, coverage: &Coverage) -> Result<Vec<NewContribution>, StoreError> {
-    let region = coverage.region;
     let id = coverage.person_id;
-    let tier = match &coverage.tier_history {
-        None => None,
-        Some(history) => match tier_on(history, RESIDENT_DATE, |target, on| upgrade_waiting_months(policy, region, target, on)) {
-            Ok(tier) => tier.or(Some(history.initial)),
-            Err(TierOrPolicyError::History(e)) => return Err(StoreError::Invalid(format!("{id}: {e}"))),
-            Err(TierOrPolicyError::Policy(e)) => return Err(lookup_failed("tier waiting period", region, e)),
-        },
-    };
     let mut out = Vec::new();
     match (coverage.scheme, coverage.category) {
         (Scheme::Resident, _) => {
-            let due = resident_contribution(policy, region, tier, coverage.assistance_group, RESIDENT_DATE)
-                .map_err(|e| lookup_failed("resident contribution", region, e))?;
-            let paid = resident_payment(&id, due.personal);
+            let (due, breakdown_json) = due(policy, coverage, ContributionKind::Resident, &CONTRIBUTION_YEAR.to_string(), None)?;
+            let paid = resident_payment(&id, due);
             out.push(NewContribution {
                 person_id: id,
                 kind: ContributionKind::Resident,
                 period: CONTRIBUTION_YEAR.to_string(),
-                due_fen: due.personal.get(),
+                due_fen: due.get(),
                 paid_fen: paid.get(),
-                breakdown_json: breakdown(&due)?,
+                breakdown_json,
             });
         }
         (Scheme::Employee, PersonCategory::Employed) => {
@@ -183,17 +171,15 @@ fn contributions(policy: &Policy, coverage: &Coverage) -> Result<Vec<NewContribu
             let spread = draw.below(1_000) * draw.below(1_000);
             let wage = Fen::yuan(3_000 + i64::try_from(spread * 12_000 / 1_000_000).unwrap_or(0));
             let employer_paid = !draw.chance(30);
-            for (period, date) in EMPLOYEE_MONTHS {
-                let due = employee_contribution(policy, region, tier, coverage.category, wage, date)
-                    .map_err(|e| lookup_failed("employee contribution", region, e))?;
-                let due_total = due.employer + due.employee;
+            for period in EMPLOYEE_MONTHS {
+                let (due, breakdown_json) = due(policy, coverage, ContributionKind::Employee, period, Some(wage))?;
                 out.push(NewContribution {
                     person_id: id,
                     kind: ContributionKind::Employee,
                     period: period.to_owned(),
-                    due_fen: due_total.get(),
-                    paid_fen: if employer_paid { due_total.get() } else { 0 },
-                    breakdown_json: breakdown(&due)?,
+                    due_fen: due.get(),
+                    paid_fen: if employer_paid { due.get() } else { 0 },
+                    breakdown_json,
                 });
             }
         }

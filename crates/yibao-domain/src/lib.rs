@@ -13,6 +13,7 @@ mod catalogue;
 mod dates;
 mod money;
 mod national_id;
+mod period;
 mod region;
 mod scheme;
 
@@ -20,5 +21,6 @@ pub use catalogue::{CatalogueClass, ItemCode, ItemCodeError};
 pub use dates::{DATE_FORMAT, add_months, first_of_next_month, parse_date};
 pub use money::{FEN_LIMIT, Fen, MoneyError, RatioBp, Rounding, TOTAL_LIMIT_FEN, serde_yuan};
 pub use national_id::{NationalId, NationalIdError, Sex};
+pub use period::{ContributionKind, PERIOD_YEAR_MAX, PERIOD_YEAR_MIN, Period, PeriodError};
 pub use region::{RegionCode, RegionError, RegionLevel};
 pub use scheme::{AssistanceGroup, ClaimKind, DeliveryKind, InstitutionLevel, PersonCategory, Place, Scheme, Tier, TierError};

@@ -169,6 +169,19 @@ pub struct Claim {
     pub lines: Vec<ClaimLine>,
 }
 
+impl Claim {
+    /// The date of service: admission or discharge, as the pack's rule says. It picks the
+    /// policy values in force and the accumulator year (the New-Year rule); the engine, the
+    /// application and the loaders all read it here.
+    #[must_use]
+    pub const fn service_date(&self, rule: yibao_policy::ServiceDateRule) -> Date {
+        match rule {
+            yibao_policy::ServiceDateRule::Admission => self.admission_date,
+            yibao_policy::ServiceDateRule::Discharge => self.discharge_date,
+        }
+    }
+}
+
 /// Why a claim cannot be settled as submitted: the caller must correct it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClaimError {

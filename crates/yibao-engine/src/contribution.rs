@@ -121,3 +121,120 @@ pub fn supplementary_contribution(policy: &Policy, region: RegionCode, date: Dat
         government: policy.money(ParamKey::SupplementaryContributionGovernment, &q, date)?.value,
     })
 }
+
+/// What a person owes for one period, worked out once for every caller (R-FIN-1..3): the
+/// application layer's contribution use case, the demo loader and the synthetic-city loader.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContributionDue {
+    pub period: yibao_domain::Period,
+    /// The tier the amount was computed at: the one in force on the period's first day.
+    pub tier: Option<Tier>,
+    /// What the payer owes: the personal part (resident, supplementary) or the employer's
+    /// and employee's parts together (employee).
+    pub due: Fen,
+    /// The breakdown (personal part, subsidies by level, employer part, account share).
+    pub breakdown: ContributionBreakdown,
+}
+
+/// The breakdown behind a [`ContributionDue`], as stored with the contribution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum ContributionBreakdown {
+    Resident(ResidentContribution),
+    Employee(EmployeeContribution),
+    Supplementary(SupplementaryContribution),
+}
+
+/// Why no contribution is due as asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ContributionError {
+    #[error("a {kind} contribution {why}")]
+    KindMismatch { kind: &'static str, why: &'static str },
+    #[error("a {kind} contribution is for a {unit}")]
+    WrongPeriod { kind: &'static str, unit: &'static str },
+    #[error("an employee contribution needs the month's wage")]
+    NoWage,
+    #[error("a wage may not be negative")]
+    NegativeWage,
+    #[error(transparent)]
+    TierHistory(crate::TierHistoryError),
+    #[error("the policy pack has no value for this contribution: {0}")]
+    Policy(LookupError),
+}
+
+impl ContributionError {
+    /// Stable machine code.
+    #[must_use]
+    pub const fn code(&self) -> &'static str {
+        match self {
+            ContributionError::KindMismatch { .. } => "contribution.kind_mismatch",
+            ContributionError::WrongPeriod { .. } => "contribution.bad_period",
+            ContributionError::NoWage => "contribution.no_wage",
+            ContributionError::NegativeWage => "contribution.negative",
+            ContributionError::TierHistory(_) => "person.bad_tier",
+            ContributionError::Policy(_) => "policy.no_value",
+        }
+    }
+}
+
+impl From<LookupError> for ContributionError {
+    fn from(error: LookupError) -> ContributionError {
+        ContributionError::Policy(error)
+    }
+}
+
+/// The contribution due from the person with `coverage` for `period` (R-FIN-1..3), at the
+/// tier in force on the period's first day ([`crate::tier_in_force`]).
+///
+/// Refused when the kind does not fit the person (a resident contribution for an employee,
+/// an employee contribution for a resident, a supplementary contribution for someone not
+/// enrolled in it), when the period has the wrong form (a resident or supplementary year is
+/// `YYYY`, an employee month `YYYY-MM`), and when an employee contribution has no wage.
+pub fn contribution_due(
+    policy: &Policy,
+    coverage: &crate::Coverage,
+    kind: yibao_domain::ContributionKind,
+    period: yibao_domain::Period,
+    wage_monthly: Option<Fen>,
+) -> Result<ContributionDue, ContributionError> {
+    use yibao_domain::{ContributionKind, Period};
+    let mismatch = |why| ContributionError::KindMismatch { kind: kind.as_str(), why };
+    match kind {
+        ContributionKind::Resident if coverage.scheme != Scheme::Resident => return Err(mismatch("is paid only by a resident")),
+        ContributionKind::Employee if coverage.scheme != Scheme::Employee => return Err(mismatch("is paid only for an employee")),
+        ContributionKind::Supplementary if !coverage.supplementary => {
+            return Err(mismatch("is paid only by a person enrolled in supplementary insurance"));
+        }
+        _ => {}
+    }
+    match (kind.is_yearly(), period) {
+        (true, Period::Year(_)) | (false, Period::Month(..)) => {}
+        (true, Period::Month(..)) => return Err(ContributionError::WrongPeriod { kind: kind.as_str(), unit: "year: YYYY" }),
+        (false, Period::Year(_)) => return Err(ContributionError::WrongPeriod { kind: kind.as_str(), unit: "month: YYYY-MM" }),
+    }
+    let on = period.first_day();
+    let tier = crate::tier_in_force(policy, coverage, on).map_err(|e| match e {
+        crate::TierOrPolicyError::History(e) => ContributionError::TierHistory(e),
+        crate::TierOrPolicyError::Policy(e) => ContributionError::Policy(e),
+    })?;
+    let region = coverage.region;
+    let (due, breakdown) = match kind {
+        ContributionKind::Resident => {
+            let c = resident_contribution(policy, region, tier, coverage.assistance_group, on)?;
+            (c.personal, ContributionBreakdown::Resident(c))
+        }
+        ContributionKind::Employee => {
+            let wage = wage_monthly.ok_or(ContributionError::NoWage)?;
+            if wage.is_negative() {
+                return Err(ContributionError::NegativeWage);
+            }
+            let c = employee_contribution(policy, region, tier, coverage.category, wage, on)?;
+            (c.employer + c.employee, ContributionBreakdown::Employee(c))
+        }
+        ContributionKind::Supplementary => {
+            let c = supplementary_contribution(policy, region, on)?;
+            (c.personal, ContributionBreakdown::Supplementary(c))
+        }
+    };
+    Ok(ContributionDue { period, tier, due, breakdown })
+}

@@ -13,8 +13,8 @@ pub use claim::{
     TierChange, TierHistory,
 };
 pub use contribution::{
-    EmployeeContribution, ResidentContribution, SupplementaryContribution, employee_contribution, resident_contribution,
-    supplementary_contribution,
+    ContributionBreakdown, ContributionDue, ContributionError, EmployeeContribution, ResidentContribution, SupplementaryContribution,
+    contribution_due, employee_contribution, resident_contribution, supplementary_contribution,
 };
 pub use settle::{Explain, SettleError, settle, settle_into};
 pub use settlement::{Language, LineSettlement, LineVerdict, Rule, Settlement, Step};

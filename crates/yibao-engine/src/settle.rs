@@ -179,10 +179,7 @@ impl Run<'_> {
     fn settle(&mut self, accumulators: &Accumulators) -> Result<(), SettleError> {
         let (policy, claim, person) = (self.policy, self.claim, self.person);
         // -- who, when, under which policy and tier --
-        let date = match policy.service_date {
-            ServiceDateRule::Admission => claim.admission_date,
-            ServiceDateRule::Discharge => claim.discharge_date,
-        };
+        let date = claim.service_date(policy.service_date);
         if date < policy.effective_from {
             return Err(SettleError::BeforePolicy { date, effective_from: policy.effective_from });
         }

@@ -30,12 +30,10 @@ pub const BODY_LIMIT_BYTES: usize = 4 * 1024 * 1024;
 pub const SESSION_HOURS: i64 = 8;
 
 pub use yibao_app::{App, Backend};
-pub(crate) use yibao_app::store;
 
 /// The server's state: the application layer. A newtype (not the `App` itself) so that the
 /// server may implement axum's extractor traits for the application's types; it derefs to
-/// the `App`, whose `store` and `policy` the handlers not yet moved into the application
-/// layer still read (issue 11).
+/// the `App`, whose use cases every handler, of the API and of the console, calls (issue 11).
 #[derive(Clone, Debug)]
 pub struct AppState(pub App);
 

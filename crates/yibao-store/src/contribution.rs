@@ -3,36 +3,12 @@
 
 use std::future::Future;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use yibao_domain::{NationalId, RegionCode};
 
 use crate::{Actor, StoreError};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ContributionKind {
-    /// Resident basic insurance for a coverage year: personal part and subsidies.
-    Resident,
-    /// Employee basic insurance for a month: employer and employee parts.
-    Employee,
-    /// Rural supplementary insurance for a year: 9 personal + 1 government (ZZ-NCMS).
-    Supplementary,
-}
-
-impl ContributionKind {
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ContributionKind::Resident => "resident",
-            ContributionKind::Employee => "employee",
-            ContributionKind::Supplementary => "supplementary",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<ContributionKind> {
-        [ContributionKind::Resident, ContributionKind::Employee, ContributionKind::Supplementary].into_iter().find(|k| k.as_str() == text)
-    }
-}
+pub use yibao_domain::ContributionKind;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewContribution {

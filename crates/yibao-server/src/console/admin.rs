@@ -2,9 +2,9 @@
 //! and institutions of their own region only): staff accounts (list, create, deactivate
 //! and reactivate) and designated institutions (list, suspend and reinstate).
 //!
-//! The rules are the API's (`admin.rs`, private there): a password of 10 to 128
-//! characters hashed off the async threads, no administrator deactivating their own
-//! account, the store checking every region against the administrator's scope.
+//! The rules are the application's (`yibao_app::access`), as for the API: a password of 10
+//! to 128 characters hashed off the async threads, no administrator deactivating their own
+//! account, every region checked against the administrator's scope.
 
 use askama::Template;
 use axum::Form;
@@ -12,17 +12,15 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use yibao_app::ErrorKind;
+use yibao_app::access::{PASSWORD_CHARS_MAX, PASSWORD_CHARS_MIN, StaffChange, StaffInput};
 use yibao_domain::RegionCode;
-use yibao_store::{AccessStore, InstitutionUpdate, NewStaff, Role, StaffUpdate, StoreError};
+use yibao_store::Role;
 
 use super::i18n::Lang;
-use super::page::{ADMINISTRATORS, FieldErrors, Page, error_page, render, store_error_page, store_message, url_encode};
+use super::page::{ADMINISTRATORS, FieldErrors, Page, app_error_page, app_message, error_page, render, url_encode};
 use super::session::ConsoleUser;
-use crate::auth::hash_password;
-use crate::{AppState, store};
-
-const PASSWORD_CHARS_MIN: usize = 10;
-const PASSWORD_CHARS_MAX: usize = 128;
+use crate::AppState;
 
 #[derive(Debug)]
 pub struct StaffRow {
@@ -97,9 +95,9 @@ async fn staff_page(
         Err(response) => return response,
     };
     let lang = user.lang;
-    let staff = match store!(state, staff_in(user.region)) {
+    let staff = match state.staff_list(&user.principal()).await {
         Ok(staff) => staff,
-        Err(error) => return store_error_page(lang, &error),
+        Err(error) => return app_error_page(lang, &error),
     };
     let rows = staff
         .iter()
@@ -174,19 +172,20 @@ pub async fn create_staff(State(state): State<AppState>, user: ConsoleUser, head
     let (Some(role), Some(region), true) = (role, region, errors.is_empty()) else {
         return staff_page(&state, &user, &input, None, errors, StatusCode::BAD_REQUEST).await;
     };
-    let password = input.password.clone();
-    let Ok(Ok(password_hash)) = tokio::task::spawn_blocking(move || hash_password(&password)).await else {
-        return error_page(lang, StatusCode::INTERNAL_SERVER_ERROR, "error-store", None);
-    };
-    let staff = NewStaff { username, display_name, password_hash, role, region };
-    match store!(state, create_staff(&user.actor(&headers), staff)) {
+    let staff = StaffInput { username, display_name, password: input.password.clone(), role, region };
+    match state.create_staff(&user.principal(), ConsoleUser::source(&headers), staff).await {
         Ok(_) => Redirect::to("/console/staff?done=created").into_response(),
-        Err(error @ (StoreError::Exists(_) | StoreError::Invalid(_))) => {
+        Err(error) if matches!(error.kind, ErrorKind::Conflict | ErrorKind::BadRequest) => {
+            let field = match error.code.as_ref() {
+                "staff.weak_password" => "password",
+                "region.unknown" => "region",
+                _ => "username",
+            };
             let mut errors = FieldErrors::default();
-            errors.add("username", store_message(lang, &error));
+            errors.add(field, app_message(lang, &error));
             staff_page(&state, &user, &input, None, errors, StatusCode::BAD_REQUEST).await
         }
-        Err(error) => store_error_page(lang, &error),
+        Err(error) => app_error_page(lang, &error),
     }
 }
 
@@ -217,10 +216,10 @@ pub async fn set_staff_active(
     if username == user.username && !active {
         return error_page(lang, StatusCode::BAD_REQUEST, "error-self-lockout", None);
     }
-    let update = StaffUpdate { active: Some(active), ..StaffUpdate::default() };
-    match store!(state, update_staff(&user.actor(&headers), user.region, &username, update)) {
+    let change = StaffChange { active: Some(active), ..StaffChange::default() };
+    match state.update_staff(&user.principal(), ConsoleUser::source(&headers), &username, change).await {
         Ok(_) => Redirect::to("/console/staff?done=changed").into_response(),
-        Err(error) => store_error_page(lang, &error),
+        Err(error) => app_error_page(lang, &error),
     }
 }
 
@@ -247,9 +246,9 @@ pub async fn institutions(State(state): State<AppState>, user: ConsoleUser, Quer
         Err(response) => return response,
     };
     let lang = user.lang;
-    let list = match store!(state, institutions(user.region)) {
+    let list = match state.institutions(&user.principal()).await {
         Ok(list) => list,
-        Err(error) => return store_error_page(lang, &error),
+        Err(error) => return app_error_page(lang, &error),
     };
     let rows = list
         .iter()
@@ -279,9 +278,9 @@ pub async fn set_institution_active(
     if !user.may(ADMINISTRATORS) {
         return error_page(lang, StatusCode::FORBIDDEN, "error-forbidden", None);
     }
-    let update = InstitutionUpdate { active: Some(input.active == "1"), ..InstitutionUpdate::default() };
-    match store!(state, update_institution(&user.actor(&headers), user.region, &code, update)) {
+    let active = Some(input.active == "1");
+    match state.update_institution(&user.principal(), ConsoleUser::source(&headers), &code, None, None, active).await {
         Ok(_) => Redirect::to(&format!("/console/institutions?done=changed#{}", url_encode(&code))).into_response(),
-        Err(error) => store_error_page(lang, &error),
+        Err(error) => app_error_page(lang, &error),
     }
 }

@@ -6,12 +6,13 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use yibao_app::AppError;
 use yibao_domain::RegionCode;
-use yibao_store::{AuditEntry, Store};
+use yibao_store::AuditEntry;
 
-use super::page::{FieldErrors, PAGE_ROWS, Page, moment, render, store_error_page, url_encode};
+use super::page::{FieldErrors, PAGE_ROWS, Page, app_error_page, moment, render, url_encode};
 use super::session::ConsoleUser;
-use crate::{AppState, store};
+use crate::AppState;
 
 /// Most entries one page of the trail reads while looking for matches, so a filter that
 /// matches nothing cannot make one request walk the whole log.
@@ -70,8 +71,8 @@ fn matches(entry: &AuditEntry, q: &TrailQuery) -> bool {
 }
 
 /// The regions whose chains the user may read: those inside the user's region (R-GEO-2).
-pub async fn regions_in_scope(state: &AppState, scope: RegionCode) -> Result<Vec<RegionCode>, yibao_store::StoreError> {
-    let mut regions: Vec<RegionCode> = store!(state, audit_regions())?.into_iter().filter(|r| scope.contains(*r)).collect();
+async fn regions_in_scope(state: &AppState, user: &ConsoleUser) -> Result<Vec<RegionCode>, AppError> {
+    let mut regions = state.audit_regions(&user.principal()).await?;
     regions.sort();
     Ok(regions)
 }
@@ -82,9 +83,9 @@ pub async fn trail(State(state): State<AppState>, user: ConsoleUser, Query(q): Q
         Err(response) => return response,
     };
     let lang = user.lang;
-    let regions = match regions_in_scope(&state, user.region).await {
+    let regions = match regions_in_scope(&state, &user).await {
         Ok(regions) => regions,
-        Err(error) => return store_error_page(lang, &error),
+        Err(error) => return app_error_page(lang, &error),
     };
     let mut errors = FieldErrors::default();
     let chosen = if q.region.trim().is_empty() {
@@ -103,11 +104,12 @@ pub async fn trail(State(state): State<AppState>, user: ConsoleUser, Query(q): Q
     let mut cursor = q.after.max(0);
     let mut exhausted = true;
     if let Some(region) = chosen {
+        let principal = user.principal();
         let start = cursor;
         loop {
-            let batch = match store!(state, audit_entries(region, cursor, SCAN_PAGE)) {
+            let batch = match state.audit_entries(&principal, region, cursor, SCAN_PAGE).await {
                 Ok(batch) => batch,
-                Err(error) => return store_error_page(lang, &error),
+                Err(error) => return app_error_page(lang, &error),
             };
             let full = i64::try_from(batch.len()).unwrap_or(i64::MAX) == SCAN_PAGE;
             for entry in batch {
@@ -180,12 +182,8 @@ pub async fn verify(State(state): State<AppState>, user: ConsoleUser) -> Respons
         Ok(page) => page,
         Err(response) => return response,
     };
-    let verification = match &*state.store {
-        crate::Backend::Sqlite(s) => yibao_store::verify_audit(s).await,
-        crate::Backend::Postgres(s) => yibao_store::verify_audit(s).await,
-    };
-    match verification {
+    match state.verify_audit(&user.principal()).await {
         Ok(v) => render(&VerifyTemplate { page, intact: v.is_intact(), regions: v.regions, entries: v.entries, breaks: v.breaks }),
-        Err(error) => store_error_page(user.lang, &error),
+        Err(error) => app_error_page(user.lang, &error),
     }
 }

@@ -12,17 +12,18 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::Value;
+use yibao_app::ErrorKind;
 use yibao_domain::{Fen, ItemCode, NationalId};
 use yibao_policy::ParamKey;
-use yibao_store::{ClaimRecord, ClaimStatus, Store, StoreError};
+use yibao_store::{ClaimRecord, ClaimStatus};
 
 use super::i18n::Lang;
 use super::page::{
-    CLAIMS, FieldErrors, Page, Pager, REVERSERS, error_page, moment, national_id_error, paginate, render, store_error_page, store_message,
+    CLAIMS, FieldErrors, Page, Pager, REVERSERS, app_error_page, app_message, error_page, moment, national_id_error, paginate, render,
     url_encode, yuan,
 };
 use super::session::ConsoleUser;
-use crate::{AppState, store};
+use crate::AppState;
 
 #[derive(Debug)]
 pub struct ClaimRow {
@@ -78,15 +79,16 @@ pub async fn search(State(state): State<AppState>, user: ConsoleUser, Query(q): 
     if !person.is_empty() {
         match NationalId::parse(&person) {
             Ok(id) => {
-                match store!(state, person(user.region, &id)) {
+                let principal = user.principal();
+                match state.person(&principal, &id).await {
                     Ok(record) => person_name = record.name,
-                    Err(error @ StoreError::PersonNotFound(_)) => errors.add("person", store_message(lang, &error)),
-                    Err(error) => return store_error_page(lang, &error),
+                    Err(error) if error.kind == ErrorKind::NotFound => errors.add("person", app_message(lang, &error)),
+                    Err(error) => return app_error_page(lang, &error),
                 }
                 if errors.is_empty() {
-                    match store!(state, claims_of_person(user.region, &id)) {
+                    match state.claims_of_person(&principal, &id).await {
                         Ok(claims) => found = claims,
-                        Err(error) => return store_error_page(lang, &error),
+                        Err(error) => return app_error_page(lang, &error),
                     }
                 }
             }
@@ -313,8 +315,9 @@ fn settlement_view(state: &AppState, lang: Lang, record: &ClaimRecord, person_na
 
 /// The claim and its person's name, read with the user's own region as scope.
 async fn load(state: &AppState, user: &ConsoleUser, institution: &str, claim_id: &str) -> Result<SettlementView, Response> {
-    let record = store!(state, claim(user.region, institution, claim_id)).map_err(|e| store_error_page(user.lang, &e))?;
-    let name = store!(state, person(user.region, &record.person_id)).map(|p| p.name).unwrap_or_default();
+    let principal = user.principal();
+    let record = state.claim(&principal, institution, claim_id).await.map_err(|e| app_error_page(user.lang, &e))?.record;
+    let name = state.person(&principal, &record.person_id).await.map(|p| p.name).unwrap_or_default();
     Ok(settlement_view(state, user.lang, &record, name))
 }
 
@@ -429,10 +432,10 @@ pub async fn reverse(
         Ok(_) => {
             Redirect::to(&format!("/console/claims/{}/{}?done=reversed", url_encode(&institution), url_encode(&claim_id))).into_response()
         }
-        Err(error) if matches!(error.kind, yibao_app::ErrorKind::Conflict | yibao_app::ErrorKind::BadRequest) => {
-            let errors = refuse(crate::console::page::app_message(lang, &error));
+        Err(error) if matches!(error.kind, ErrorKind::Conflict | ErrorKind::BadRequest) => {
+            let errors = refuse(app_message(lang, &error));
             settlement_page(&state, &user, &institution, &claim_id, None, input.reason.clone(), errors, StatusCode::CONFLICT).await
         }
-        Err(error) => crate::console::page::app_error_page(lang, &error),
+        Err(error) => app_error_page(lang, &error),
     }
 }

@@ -9,17 +9,16 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use yibao_domain::{Fen, NationalId};
-use yibao_store::{ContributionKind, ContributionRecord, ContributionStore};
+use yibao_store::{ContributionKind, ContributionRecord};
 
 use super::i18n::Lang;
 use super::page::{
     CONTRIBUTIONS, FieldErrors, Page, Pager, app_error_page, app_message, error_page, moment, national_id_error, paginate, render,
-    store_error_page,
     url_encode, yuan,
 };
 use super::people::{PersonForms, person_page};
 use super::session::ConsoleUser;
-use crate::{AppState, store};
+use crate::AppState;
 
 #[derive(Debug)]
 pub struct ContributionRow {
@@ -220,12 +219,12 @@ pub async fn arrears(State(state): State<AppState>, user: ConsoleUser, Query(q):
     if yibao_app::Period::parse(&period).is_err() {
         errors.add("period", lang.t("field-bad-period"));
     } else {
-        match store!(state, arrears(user.region, &period)) {
+        match state.arrears(&user.principal(), &period).await {
             Ok((p, c)) => {
                 persons = p;
                 counties = c;
             }
-            Err(error) => return store_error_page(lang, &error),
+            Err(error) => return app_error_page(lang, &error),
         }
     }
     let total_fen: i64 = counties.iter().map(|c| c.owed_fen).sum();

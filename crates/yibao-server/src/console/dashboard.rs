@@ -2,11 +2,11 @@
 //! settlements per day. Charts (ECharts) over the same numbers as the tables, so the page
 //! says everything without JavaScript.
 //!
-//! The store has no aggregate queries yet, so the figures are summed from the audit trail
-//! of the regions in the user's scope (every enrolment, contribution and settlement writes
-//! one audit entry in its own transaction, R-SYS-6), read through `Store::audit_entries`,
-//! plus `ContributionStore::arrears`. That walks the whole trail per view; a store method
-//! returning these totals per county and per day would replace it. Fund balances and
+//! The figures come from the application layer: [`yibao_app::App::activity`] sums them
+//! from the audit trail of the regions in the user's scope (every enrolment, contribution
+//! and settlement writes one audit entry in its own transaction, R-SYS-6), and
+//! [`yibao_app::App::county_arrears`] and [`yibao_app::App::county_targets`] give each
+//! county's arrears and targets; all three are open to every staff role, as this page is.
 //! For city-level staff who read the fund books, the dashboard adds each fund's fiscal
 //! special account balance (财政专户, R-FND-1, from the trial balance) and the warnings of
 //! the latest year-end close (R-FND-4).
@@ -17,94 +17,17 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
 use serde::Serialize;
-use serde_json::Value;
-use yibao_store::{ContributionStore, FundStore, Store, StoreError};
+use yibao_app::{AppError, DayActivity};
 
-use super::audit::regions_in_scope;
 use super::funds::fund_name;
 use super::funds::year_end::{CloseWarning, latest_warnings};
 use super::i18n::Lang;
-use super::page::{FUND_READERS, Page, render, store_error_page, yuan};
+use super::page::{FUND_READERS, Page, app_error_page, render, yuan};
 use super::session::ConsoleUser;
-use crate::{AppState, store};
+use crate::AppState;
 
-/// Most audit entries one dashboard view reads per region.
-const TRAIL_LIMIT: i64 = 200_000;
-const TRAIL_PAGE: i64 = 1_000;
 /// Days of settlements shown.
 const DAYS_SHOWN: usize = 31;
-
-#[derive(Debug, Default, Clone)]
-struct CountyTotals {
-    enrolled: i64,
-    ended: i64,
-    due_fen: i64,
-    paid_fen: i64,
-}
-
-#[derive(Debug, Default, Clone)]
-struct DayTotals {
-    settled: i64,
-    reversed: i64,
-    medfee_fen: i64,
-    fund_pay_fen: i64,
-}
-
-#[derive(Debug, Default)]
-struct Totals {
-    counties: BTreeMap<String, CountyTotals>,
-    days: BTreeMap<String, DayTotals>,
-    truncated: bool,
-}
-
-fn fen(detail: &Value, field: &str) -> i64 {
-    detail.get(field).and_then(Value::as_i64).unwrap_or(0)
-}
-
-async fn totals(state: &AppState, user: &ConsoleUser) -> Result<Totals, StoreError> {
-    let mut totals = Totals::default();
-    for region in regions_in_scope(state, user.region).await? {
-        let mut after = 0;
-        loop {
-            let batch = store!(state, audit_entries(region, after, TRAIL_PAGE))?;
-            let full = i64::try_from(batch.len()).unwrap_or(i64::MAX) == TRAIL_PAGE;
-            for entry in &batch {
-                after = entry.seq;
-                let county = totals.counties.entry(entry.region.clone()).or_default();
-                let day = entry.at.get(..10).unwrap_or_default().to_owned();
-                match entry.action.as_str() {
-                    "person.enrol" => county.enrolled += 1,
-                    "person.end_coverage" => county.ended += 1,
-                    "contribution.record" => {
-                        let detail: Value = serde_json::from_str(&entry.detail).unwrap_or(Value::Null);
-                        county.due_fen += fen(&detail, "due_fen");
-                        county.paid_fen += fen(&detail, "paid_fen");
-                    }
-                    "claim.settle" => {
-                        let detail: Value = serde_json::from_str(&entry.detail).unwrap_or(Value::Null);
-                        let totals_of_day = totals.days.entry(day).or_default();
-                        totals_of_day.settled += 1;
-                        totals_of_day.medfee_fen += fen(&detail, "medfee_fen");
-                        totals_of_day.fund_pay_fen += fen(&detail, "fund_pay_fen");
-                    }
-                    "claim.reverse" => totals.days.entry(day).or_default().reversed += 1,
-                    _ => {}
-                }
-            }
-            if !full {
-                break;
-            }
-            if after >= TRAIL_LIMIT {
-                totals.truncated = true;
-                break;
-            }
-        }
-    }
-    // Regions with a chain but no enrolment or contribution (the city's own chain of staff
-    // and sessions) add nothing to the county table.
-    totals.counties.retain(|_, c| c.enrolled > 0 || c.due_fen > 0 || c.paid_fen > 0);
-    Ok(totals)
-}
 
 #[derive(Debug)]
 pub struct CountyRow {
@@ -170,12 +93,12 @@ pub struct FundPanel {
 
 /// Each fund's special account balance and the latest close's warnings, for city-level
 /// staff who read the fund books (the store refuses the books to a county's scope).
-async fn fund_panel(state: &AppState, user: &ConsoleUser) -> Result<Option<(FundPanel, Vec<(String, i64)>)>, StoreError> {
+async fn fund_panel(state: &AppState, user: &ConsoleUser) -> Result<Option<(FundPanel, Vec<(String, i64)>)>, AppError> {
     if user.region.level() != yibao_domain::RegionLevel::City || !user.may(FUND_READERS) {
         return Ok(None);
     }
     let lang = user.lang;
-    let accounts = store!(state, fund_accounts(user.region))?;
+    let accounts = state.fund_accounts(&user.principal()).await?;
     let specials: Vec<(String, i64)> = accounts
         .iter()
         .filter(|a| a.key().kind == yibao_ledger::AccountKind::FiscalSpecial)
@@ -185,7 +108,7 @@ async fn fund_panel(state: &AppState, user: &ConsoleUser) -> Result<Option<(Fund
         .iter()
         .map(|(fund, fen)| FundBalanceRow { fund: fund.clone(), name: fund_name(lang, fund), balance_yuan: yuan(*fen) })
         .collect();
-    let closes = store!(state, year_closes(user.region))?;
+    let closes = state.year_closes(&user.principal()).await?;
     let (close_year, warnings) = match latest_warnings(lang, &closes) {
         Some((year, warnings)) => (Some(year), warnings),
         None => (None, Vec::new()),
@@ -227,18 +150,19 @@ pub async fn show(State(state): State<AppState>, user: ConsoleUser) -> Response 
         Err(response) => return response,
     };
     let lang = user.lang;
+    let principal = user.principal();
     let year = time::OffsetDateTime::now_utc().year();
-    let totals = match totals(&state, &user).await {
+    let totals = match state.activity(&principal).await {
         Ok(totals) => totals,
-        Err(error) => return store_error_page(lang, &error),
+        Err(error) => return app_error_page(lang, &error),
     };
-    let owed: BTreeMap<String, i64> = match store!(state, arrears(user.region, &year.to_string())) {
-        Ok((_, counties)) => counties.into_iter().map(|c| (c.region.to_string(), c.owed_fen)).collect(),
-        Err(error) => return store_error_page(lang, &error),
+    let owed: BTreeMap<String, i64> = match state.county_arrears(&principal, &year.to_string()).await {
+        Ok(counties) => counties.into_iter().map(|c| (c.region.to_string(), c.owed_fen)).collect(),
+        Err(error) => return app_error_page(lang, &error),
     };
-    let targets: BTreeMap<String, yibao_store::TargetsProgress> = match store!(state, targets(user.region, year)) {
+    let targets: BTreeMap<String, yibao_store::TargetsProgress> = match state.county_targets(&principal, year).await {
         Ok(list) => list.into_iter().map(|t| (t.targets.unit.clone(), t)).collect(),
-        Err(error) => return store_error_page(lang, &error),
+        Err(error) => return app_error_page(lang, &error),
     };
     let counties: Vec<CountyRow> = totals
         .counties
@@ -260,7 +184,7 @@ pub async fn show(State(state): State<AppState>, user: ConsoleUser) -> Response 
             }
         })
         .collect();
-    let recent: Vec<(&String, &DayTotals)> = totals.days.iter().rev().take(DAYS_SHOWN).collect::<Vec<_>>().into_iter().rev().collect();
+    let recent: Vec<(&String, &DayActivity)> = totals.days.iter().rev().take(DAYS_SHOWN).collect::<Vec<_>>().into_iter().rev().collect();
     let days: Vec<DayRow> = recent
         .iter()
         .map(|(day, d)| DayRow {
@@ -274,7 +198,7 @@ pub async fn show(State(state): State<AppState>, user: ConsoleUser) -> Response 
     let (funds, specials) = match fund_panel(&state, &user).await {
         Ok(Some((panel, specials))) => (Some(panel), specials),
         Ok(None) => (None, Vec::new()),
-        Err(error) => return store_error_page(lang, &error),
+        Err(error) => return app_error_page(lang, &error),
     };
     let chart = ChartData {
         labels: chart_labels(lang),

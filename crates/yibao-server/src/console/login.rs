@@ -6,14 +6,13 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use time::{Duration, OffsetDateTime};
-use yibao_store::AccessStore;
+use yibao_app::ErrorKind;
+use yibao_app::access::SESSION_HOURS;
 
 use super::i18n::Lang;
-use super::page::{FieldErrors, Page, error_page, render, store_failure};
+use super::page::{FieldErrors, Page, app_error_page, error_page, render};
 use super::session::{ConsoleUser, cleared_session_cookie, lang_of, session_cookie};
-use crate::auth::{digest, new_token, verify_password};
-use crate::{AppState, SESSION_HOURS, store};
+use crate::AppState;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct LoginQuery {
@@ -93,35 +92,18 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, Form(inpu
     if !errors.is_empty() {
         return again(errors, StatusCode::BAD_REQUEST);
     }
-    let staff = match store!(state, staff(input.username.trim())) {
-        Ok(staff) => staff.filter(|s| s.active),
-        Err(error) => return store_failure(lang, &error),
-    };
-    let verified = match &staff {
-        Some(staff) => {
-            let hash = staff.password_hash.clone();
-            let password = input.password.clone();
-            tokio::task::spawn_blocking(move || verify_password(&hash, &password)).await.unwrap_or(false)
-        }
-        None => false,
-    };
-    let Some(staff) = staff.filter(|_| verified) else {
-        let mut errors = FieldErrors::default();
-        errors.add("password", lang.t("login-refused"));
-        return again(errors, StatusCode::UNAUTHORIZED);
-    };
-    let token = match new_token() {
-        Ok(token) => token,
-        Err(_) => return error_page(lang, StatusCode::INTERNAL_SERVER_ERROR, "error-store", None),
-    };
-    let expires_at = OffsetDateTime::now_utc() + Duration::hours(SESSION_HOURS);
     // Recorded like every console write: source `console` unless a proxy names the client.
-    let source = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).unwrap_or("console").chars().take(64).collect();
-    let actor =
-        yibao_store::Actor { who: staff.username.clone(), role: staff.role.as_str().to_owned(), source, at: OffsetDateTime::now_utc() };
-    if let Err(error) = store!(state, create_session(&actor, &digest(&token), &staff.username, expires_at)) {
-        return store_failure(lang, &error);
-    }
+    // A wrong password, an unknown or an inactive account get the one same answer.
+    let session = match state.sign_in(input.username.trim(), &input.password, ConsoleUser::source(&headers)).await {
+        Ok(session) => session,
+        Err(error) if error.kind == ErrorKind::Unauthorized => {
+            let mut errors = FieldErrors::default();
+            errors.add("password", lang.t("login-refused"));
+            return again(errors, StatusCode::UNAUTHORIZED);
+        }
+        Err(error) => return app_error_page(lang, &error),
+    };
+    let token = session.token;
     let mut response = Redirect::to(&safe_next(&input.next)).into_response();
     if let Ok(value) = session_cookie(&token, SESSION_HOURS * 3600).parse() {
         response.headers_mut().insert(header::SET_COOKIE, value);
@@ -139,8 +121,8 @@ pub async fn logout(State(state): State<AppState>, user: ConsoleUser, headers: H
     if !user.csrf_ok(&input.csrf) {
         return error_page(user.lang, StatusCode::FORBIDDEN, "error-csrf", None);
     }
-    if let Err(error) = store!(state, revoke_session(&user.actor(&headers), &digest(user.session_token()))) {
-        return store_failure(user.lang, &error);
+    if let Err(error) = state.sign_out(&user.principal(), ConsoleUser::source(&headers), user.session_token()).await {
+        return app_error_page(user.lang, &error);
     }
     let mut response = Redirect::to("/console/login").into_response();
     if let Ok(value) = cleared_session_cookie().parse() {

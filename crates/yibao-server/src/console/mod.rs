@@ -4,9 +4,10 @@
 //!
 //! Every action is a plain HTML form (POST, then redirect to a GET page, PRG) that works
 //! without JavaScript; htmx only boosts the menu links. The console reads and writes through
-//! the same store calls as the API, always with the signed-in user's region as scope
-//! (R-GEO-2): a county's clerk asking for another county's person by URL gets the not-found
-//! page, never the data.
+//! the same use cases of the application layer (`yibao_app::App`) as the API, always as the
+//! signed-in user's principal, whose region is the scope (R-GEO-2): a county's clerk asking
+//! for another county's person by URL gets the not-found page, never the data. It never
+//! calls the store itself.
 //!
 //! Layout: `page.rs` (menu per role, layout data, errors, money, pagination), `session.rs`
 //! (cookie session, CSRF), `i18n.rs` (catalogues), `assets.rs`, then one module per menu
@@ -15,9 +16,11 @@
 //! Adding a page:
 //! 1. a row in [`page::MENU`] (`id`, `href`, label key, the roles that see it);
 //! 2. a handler taking `ConsoleUser` that starts with `Page::guard(&user, "<id>", "<title
-//!    key>", "<path>")`, reads the store with `user.region` as scope, and renders a
-//!    template; a POST handler checks `user.csrf_ok(&form.csrf)` first, re-renders the
-//!    form with [`page::FieldErrors`] on a refusal (status 400) and redirects on success;
+//!    key>", "<path>")`, calls the application with `user.principal()` (and, for a write,
+//!    `ConsoleUser::source(&headers)`), and renders a template; a POST handler checks
+//!    `user.csrf_ok(&form.csrf)` first, re-renders the form with [`page::FieldErrors`] on a
+//!    refusal (status 400, the `AppError`'s kind or code telling which field) and redirects
+//!    on success; any other `AppError` is [`page::app_error_page`];
 //! 3. its route in [`router`];
 //! 4. a template under `templates/console/` that extends `console/base.html`, every label
 //!    `{{ page.t("key") }}`, amounts pre-formatted with [`page::yuan`], every form with

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use yibao_store::{Role, StoreError};
+use yibao_store::Role;
 
 use super::i18n::Lang;
 use super::session::ConsoleUser;
@@ -191,39 +191,12 @@ pub fn error_page(lang: Lang, status: StatusCode, message_key: &str, detail: Opt
     (status, render(&template)).into_response()
 }
 
-/// The error page of a store refusal: not found (another county's person is simply not
-/// found, R-GEO-2), outside the region, refused, or a failure (logged, not echoed).
-pub fn store_error_page(lang: Lang, error: &StoreError) -> Response {
-    match error {
-        StoreError::Backend(_) => store_failure(lang, error),
-        _ => {
-            let status = crate::ApiError::from(error.clone()).status;
-            error_page(lang, status, &message_key(status), Some(store_message(lang, error)))
-        }
-    }
-}
-
 fn message_key(status: StatusCode) -> String {
     match status {
         StatusCode::NOT_FOUND => "error-not-found".into(),
         StatusCode::FORBIDDEN => "error-forbidden".into(),
         _ => "error-refused".into(),
     }
-}
-
-/// A storage failure: logged for operators, a generic page for the user.
-pub fn store_failure(lang: Lang, error: &StoreError) -> Response {
-    eprintln!("console store failure: {error}");
-    error_page(lang, StatusCode::INTERNAL_SERVER_ERROR, "error-store", None)
-}
-
-/// A store refusal in the user's language: the catalogue's line for its code
-/// (`err-person-already_enrolled`), then the store's own message for the details.
-#[must_use]
-pub fn store_message(lang: Lang, error: &StoreError) -> String {
-    let key = format!("err-{}", error.code().replace('.', "-"));
-    let label = lang.t(&key);
-    if label == key { error.to_string() } else { format!("{label} ({error})") }
 }
 
 /// An application-layer refusal as a page: the status its kind calls for, the catalogue's
@@ -236,7 +209,8 @@ pub fn app_error_page(lang: Lang, error: &yibao_app::AppError) -> Response {
     error_page(lang, api.status, &message_key(api.status), Some(app_message(lang, error)))
 }
 
-/// An application-layer refusal in the user's language, as [`store_message`] does.
+/// An application-layer refusal in the user's language: the catalogue's line for its code
+/// (`err-person-already_enrolled`), then the application's own message for the details.
 #[must_use]
 pub fn app_message(lang: Lang, error: &yibao_app::AppError) -> String {
     let key = format!("err-{}", error.code.replace('.', "-"));

@@ -1,7 +1,8 @@
 //! People and households: search (ID, name, card number), a person's page (coverage, tier
 //! history, contributions, and the forms to change tier, end coverage and record a
 //! contribution), a household's members, and enrolment of a household with its members
-//! (R-ENR-1, 以户为单位) in one transaction through the store's import (whole or nothing).
+//! (R-ENR-1, 以户为单位) in one transaction through the application's household enrolment
+//! (whole or nothing).
 
 use askama::Template;
 use axum::Form;
@@ -10,18 +11,19 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use time::Date;
-use yibao_domain::{Fen, NationalId, PersonCategory, RegionCode, Scheme, Tier, parse_date};
+use yibao_app::{AppError, EnrolInput, ErrorKind, NewHousehold};
+use yibao_domain::{NationalId, PersonCategory, RegionCode, Scheme, Tier, parse_date};
 use yibao_engine::{Coverage, TierChange, TierHistory};
-use yibao_store::{ContributionStore, ImportHousehold, ImportStore, NewHousehold, NewPerson, PersonQuery, PersonRecord, Store, StoreError};
+use yibao_store::{PersonQuery, PersonRecord};
 
 use super::contributions::{ContributionForm, ContributionRow, contribution_rows};
 use super::i18n::Lang;
 use super::page::{
-    CLAIMS, CONTRIBUTIONS, ENROLMENT, FieldErrors, Page, Pager, app_error_page, app_message, error_page, national_id_error, paginate, render, store_error_page,
-    store_message, url_encode,
+    CLAIMS, CONTRIBUTIONS, ENROLMENT, FieldErrors, Page, Pager, app_error_page, app_message, error_page, national_id_error, paginate,
+    render, url_encode,
 };
 use super::session::ConsoleUser;
-use crate::{AppState, store};
+use crate::AppState;
 
 // ---- search ----
 
@@ -105,9 +107,9 @@ pub async fn search(State(state): State<AppState>, user: ConsoleUser, Query(q): 
             card_no: (!card.is_empty()).then(|| card.clone()),
             household_id: None,
         };
-        match store!(state, search_persons(user.region, &query)) {
+        match state.search_persons(&user.principal(), &query).await {
             Ok(persons) => found = persons.iter().map(|p| PersonRow::of(lang, p)).collect(),
-            Err(error) => return store_error_page(lang, &error),
+            Err(error) => return app_error_page(lang, &error),
         }
     }
     let base = format!("/console/people?id={}&name={}&card={}", url_encode(&id), url_encode(&name), url_encode(&card));
@@ -213,13 +215,14 @@ pub async fn person_page(state: &AppState, user: &ConsoleUser, id: &str, forms: 
         Ok(id) => id,
         Err(response) => return response,
     };
-    let person = match store!(state, person(user.region, &person_id)) {
+    let principal = user.principal();
+    let person = match state.person(&principal, &person_id).await {
         Ok(person) => person,
-        Err(error) => return store_error_page(lang, &error),
+        Err(error) => return app_error_page(lang, &error),
     };
-    let contributions = match store!(state, contributions_of(user.region, &person_id)) {
+    let contributions = match state.contributions_of(&principal, &person_id).await {
         Ok(list) => contribution_rows(lang, &list),
-        Err(error) => return store_error_page(lang, &error),
+        Err(error) => return app_error_page(lang, &error),
     };
     let coverage = &person.coverage;
     let history: Option<&TierHistory> = coverage.tier_history.as_ref();
@@ -318,9 +321,9 @@ pub async fn change_tier(
         Ok(id) => id,
         Err(response) => return response,
     };
-    let person = match store!(state, person(user.region, &person_id)) {
+    let person = match state.person(&user.principal(), &person_id).await {
         Ok(person) => person,
-        Err(error) => return store_error_page(lang, &error),
+        Err(error) => return app_error_page(lang, &error),
     };
     let mut errors = FieldErrors::default();
     let requested_on = parse_date(input.requested_on.trim()).map_err(|_| errors.add("requested_on", lang.t("field-bad-date"))).ok();
@@ -349,7 +352,7 @@ pub async fn change_tier(
     let change = TierChange { requested_on, tier };
     let from = match state.change_tier(&user.principal(), ConsoleUser::source(&headers), &person_id, change).await {
         Ok(changed) => changed.benefits_from,
-        Err(error) if error.kind == yibao_app::ErrorKind::BadRequest => {
+        Err(error) if error.kind == ErrorKind::BadRequest => {
             let mut errors = FieldErrors::default();
             let field = if error.code == "person.bad_tier" { "tier" } else { "requested_on" };
             errors.add(field, app_message(lang, &error));
@@ -397,7 +400,7 @@ pub async fn end_coverage(
     };
     match state.end_coverage(&user.principal(), ConsoleUser::source(&headers), &person_id, until).await {
         Ok(_) => Redirect::to(&format!("/console/people/{}?done=ended&from={until}", url_encode(&id))).into_response(),
-        Err(error) if error.kind == yibao_app::ErrorKind::BadRequest => {
+        Err(error) if error.kind == ErrorKind::BadRequest => {
             person_page(&state, &user, &id, refuse(app_message(lang, &error)), StatusCode::BAD_REQUEST).await
         }
         Err(error) => app_error_page(lang, &error),
@@ -433,9 +436,9 @@ pub async fn household(
         Err(response) => return response,
     };
     let query = PersonQuery { household_id: Some(id.clone()), ..PersonQuery::default() };
-    let members = match store!(state, search_persons(user.region, &query)) {
+    let members = match state.search_persons(&user.principal(), &query).await {
         Ok(members) => members,
-        Err(error) => return store_error_page(lang, &error),
+        Err(error) => return app_error_page(lang, &error),
     };
     // A household outside the user's region has no members the user can see: not found.
     if members.is_empty() {
@@ -526,10 +529,15 @@ impl EnrolForm {
     }
 }
 
-/// Checks the form against the same rules the API applies to `POST /api/households` and
-/// `POST /api/persons` (resident scheme, region in the city and in scope, tier of the
-/// city), every error next to its field.
-fn check_enrolment(state: &AppState, user: &ConsoleUser, input: &EnrolForm, errors: &mut FieldErrors) -> Option<ImportHousehold> {
+/// The household and its members to enrol, each a resident of the resident scheme. The form
+/// is checked field by field first (region in the city and in scope, tier of the city, IDs,
+/// names, cards), every error next to its field; the application checks the rest.
+fn check_enrolment(
+    state: &AppState,
+    user: &ConsoleUser,
+    input: &EnrolForm,
+    errors: &mut FieldErrors,
+) -> Option<(NewHousehold, Vec<EnrolInput>)> {
     let lang = user.lang;
     let household_id = input.household_id.trim();
     if household_id.is_empty() || household_id.chars().count() > 32 {
@@ -591,34 +599,25 @@ fn check_enrolment(state: &AppState, user: &ConsoleUser, input: &EnrolForm, erro
             errors.add(format!("{prefix}card"), lang.t("field-card"));
         }
         if let (Some(id), Some(region), Some(from)) = (id, region, coverage_from) {
-            let coverage = Coverage {
+            members.push(EnrolInput {
                 person_id: id,
+                name: member.name.clone(),
+                card_no: (!member.card.is_empty()).then(|| member.card.clone()),
+                household_id: household_id.to_owned(),
                 region,
                 scheme: Scheme::Resident,
                 category: PersonCategory::Resident,
+                tier,
                 coverage_from: from,
-                coverage_until: None,
-                tier_history: tier.map(|initial| TierHistory { initial, since: from, changes: Vec::new() }),
                 assistance_group: None,
                 supplementary: member.supplementary,
                 maternity: false,
                 certified_chronic_diseases: Vec::new(),
-                personal_account_balance: Fen::ZERO,
-                use_personal_account: false,
-            };
-            members.push(NewPerson {
-                name: member.name.clone(),
-                card_no: (!member.card.is_empty()).then(|| member.card.clone()),
-                household_id: household_id.to_owned(),
-                coverage,
             });
         }
     }
     let region = region?;
-    errors.is_empty().then(|| ImportHousehold {
-        household: NewHousehold { household_id: household_id.to_owned(), region, address: address.to_owned() },
-        members,
-    })
+    errors.is_empty().then(|| (NewHousehold { household_id: household_id.to_owned(), region, address: address.to_owned() }, members))
 }
 
 pub async fn enrol(State(state): State<AppState>, user: ConsoleUser, headers: HeaderMap, Form(input): Form<EnrolForm>) -> Response {
@@ -631,14 +630,15 @@ pub async fn enrol(State(state): State<AppState>, user: ConsoleUser, headers: He
         Err(response) => return response,
     };
     let mut errors = FieldErrors::default();
-    if let Some(household) = check_enrolment(&state, &user, &input, &mut errors) {
-        let count = household.members.len();
-        let household_id = household.household.household_id.clone();
-        match store!(state, import(&user.actor(&headers), user.region, vec![household])) {
+    if let Some((household, members)) = check_enrolment(&state, &user, &input, &mut errors) {
+        let count = members.len();
+        let household_id = household.household_id.clone();
+        match state.enrol_household(&user.principal(), ConsoleUser::source(&headers), household, members).await {
             Ok(_) => {
                 return Redirect::to(&format!("/console/households/{}?enrolled={count}", url_encode(&household_id))).into_response();
             }
-            Err(error) => attach_store_error(lang, &input, &error, &mut errors),
+            Err(error) if error.kind == ErrorKind::Internal => return app_error_page(lang, &error),
+            Err(error) => attach_app_error(lang, &input, &error, &mut errors),
         }
     }
     let template = EnrolTemplate {
@@ -655,17 +655,22 @@ pub async fn enrol(State(state): State<AppState>, user: ConsoleUser, headers: He
     (StatusCode::BAD_REQUEST, render(&template)).into_response()
 }
 
-/// Puts a store refusal next to the field it concerns: an enrolled person's ID, an existing
-/// household's ID, otherwise at the top of the form.
-fn attach_store_error(lang: Lang, input: &EnrolForm, error: &StoreError, errors: &mut FieldErrors) {
-    let message = store_message(lang, error);
-    match error {
-        StoreError::AlreadyEnrolled { person, .. } => {
-            let index = input.members().iter().find(|m| m.id.eq_ignore_ascii_case(person)).map_or(0, |m| m.index);
+/// Puts a refusal next to the field it concerns: an enrolled person's ID (the message names
+/// the person), an existing household's ID, the region, the tier, the start date, otherwise
+/// at the top of the form.
+fn attach_app_error(lang: Lang, input: &EnrolForm, error: &AppError, errors: &mut FieldErrors) {
+    let message = app_message(lang, error);
+    match error.code.as_ref() {
+        "person.already_enrolled" => {
+            let named = error.message.to_ascii_uppercase();
+            let index =
+                input.members().iter().find(|m| !m.id.is_empty() && named.contains(&m.id.to_ascii_uppercase())).map_or(0, |m| m.index);
             errors.add(format!("m{index}_id"), message);
         }
-        StoreError::HouseholdExists(_) => errors.add("household_id", message),
-        StoreError::OutsideRegion { .. } => errors.add("region", message),
+        "household.exists" => errors.add("household_id", message),
+        "access.outside_region" | "region.unknown" | "person.bad_region" => errors.add("region", message),
+        "person.bad_tier" => errors.add("tier", message),
+        "person.bad_date" => errors.add("coverage_from", message),
         _ => errors.add("form", message),
     }
 }

@@ -2,22 +2,22 @@
 //! SameSite=Strict, so scripts cannot read it and other sites cannot send it), and the
 //! per-session CSRF token every POST form carries.
 //!
-//! A console session is an ordinary staff session of the store (the API's `Bearer` token
-//! sits in the cookie instead): revoking it, deactivating the account or changing the role
-//! takes effect on the next request, and an expired session sends the user back to the
-//! sign-in page.
+//! A console session is an ordinary staff session (`App::sign_in`; the API's `Bearer` token
+//! sits in the cookie instead), looked up on every request (`App::staff_by_token`): revoking
+//! it, deactivating the account or changing the role takes effect on the next request, and
+//! an unknown, ended or expired session sends the user back to the sign-in page.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use time::OffsetDateTime;
+use yibao_app::access::digest;
+use yibao_app::{ErrorKind, Principal};
 use yibao_domain::RegionCode;
-use yibao_store::{AccessStore, Actor, Role};
+use yibao_store::Role;
 
 use super::i18n::Lang;
 use crate::AppState;
-use crate::auth::digest;
 
 pub const SESSION_COOKIE: &str = "yibao_session";
 
@@ -41,17 +41,10 @@ impl ConsoleUser {
         roles.contains(&self.role)
     }
 
-    /// The audit record's actor, as the API writes it.
-    #[must_use]
-    pub fn actor(&self, headers: &HeaderMap) -> Actor {
-        let source = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).unwrap_or("console").chars().take(64).collect();
-        Actor { who: self.username.clone(), role: self.role.as_str().to_owned(), source, at: OffsetDateTime::now_utc() }
-    }
-
     /// The application layer's principal for this staff member.
     #[must_use]
-    pub fn principal(&self) -> yibao_app::Principal {
-        yibao_app::Principal::Staff { username: self.username.clone(), role: self.role, region: self.region }
+    pub fn principal(&self) -> Principal {
+        Principal::Staff { username: self.username.clone(), role: self.role, region: self.region }
     }
 
     /// Where the request came from, for the audit log.
@@ -135,21 +128,13 @@ impl FromRequestParts<AppState> for ConsoleUser {
         let Some(token) = cookie(&parts.headers, SESSION_COOKIE).filter(|t| !t.is_empty()).map(str::to_owned) else {
             return Err(to_login(parts, false));
         };
-        let session = match crate::store!(state, session(&digest(&token))) {
-            Ok(session) => session,
-            Err(error) => return Err(super::page::store_failure(lang_of(&parts.headers), &error)),
+        // An unknown, ended or expired session, or a deactivated account: back to sign-in.
+        let (username, role, region) = match state.staff_by_token(&token).await {
+            Ok(Principal::Staff { username, role, region }) => (username, role, region),
+            Ok(_) => return Err(to_login(parts, true)),
+            Err(error) if error.kind == ErrorKind::Unauthorized => return Err(to_login(parts, true)),
+            Err(error) => return Err(super::page::app_error_page(lang_of(&parts.headers), &error)),
         };
-        let Some(session) = session else { return Err(to_login(parts, true)) };
-        if session.revoked || !session.active || session.expires_at <= OffsetDateTime::now_utc() {
-            return Err(to_login(parts, true));
-        }
-        Ok(ConsoleUser {
-            username: session.username,
-            role: session.role,
-            region: session.region,
-            lang: lang_of(&parts.headers),
-            csrf: csrf_token(&token),
-            session_token: token,
-        })
+        Ok(ConsoleUser { username, role, region, lang: lang_of(&parts.headers), csrf: csrf_token(&token), session_token: token })
     }
 }

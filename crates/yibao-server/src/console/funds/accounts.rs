@@ -4,17 +4,15 @@
 
 use std::collections::BTreeMap;
 
+use super::super::i18n::Lang;
+use super::super::page::{Page, Pager, app_error_page, paginate, render, yuan};
+use super::super::session::ConsoleUser;
+use super::fund_name;
+use crate::AppState;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use serde::Deserialize;
-use yibao_store::FundStore;
-
-use super::super::i18n::Lang;
-use super::super::page::{Page, Pager, paginate, render, store_error_page, yuan};
-use super::super::session::ConsoleUser;
-use super::fund_name;
-use crate::{AppState, store};
 
 #[derive(Debug)]
 pub struct AccountRow {
@@ -65,9 +63,9 @@ pub async fn show(State(state): State<AppState>, user: ConsoleUser, Query(q): Qu
         Err(response) => return response,
     };
     let lang = user.lang;
-    let accounts = match store!(state, fund_accounts(user.region)) {
+    let accounts = match state.fund_accounts(&user.principal()).await {
         Ok(accounts) => accounts,
-        Err(error) => return store_error_page(lang, &error),
+        Err(error) => return app_error_page(lang, &error),
     };
     // Summed in i128: a fund's posted totals over years may pass what one account holds.
     let mut per_fund: BTreeMap<String, (usize, i128, i128)> = BTreeMap::new();

@@ -10,16 +10,17 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
+use yibao_app::ErrorKind;
 use yibao_domain::{Fen, RegionCode, RegionLevel};
 use yibao_ledger::FundScheme;
-use yibao_store::{Budget, BudgetExecution, FundStore, StoreError};
+use yibao_store::{Budget, BudgetExecution};
 
 use super::super::i18n::Lang;
-use super::super::page::{FUND_WRITERS, FieldErrors, Page, error_page, render, store_error_page, store_message, yuan};
+use super::super::page::{FUND_WRITERS, FieldErrors, Page, app_error_page, app_message, error_page, render, yuan};
 use super::super::session::ConsoleUser;
 use super::receipts::Choice;
 use super::{fund_name, percent_bp, script_json};
-use crate::{AppState, Backend, store};
+use crate::AppState;
 
 const HERE: &str = "/console/funds/budgets";
 
@@ -157,16 +158,10 @@ async fn budgets_page(state: &AppState, user: &ConsoleUser, query: &ExecutionQue
         errors.add("month", lang.t("field-bad-month-number"));
     }
     let executions = match (year, month) {
-        (Some(year), Some(month)) => {
-            let found = match &*state.store {
-                Backend::Sqlite(s) => yibao_store::budget_execution(s, user.region, year, month).await,
-                Backend::Postgres(s) => yibao_store::budget_execution(s, user.region, year, month).await,
-            };
-            match found {
-                Ok(found) => found,
-                Err(error) => return store_error_page(lang, &error),
-            }
-        }
+        (Some(year), Some(month)) => match state.budget_execution(&user.principal(), year, month).await {
+            Ok(found) => found,
+            Err(error) => return app_error_page(lang, &error),
+        },
         _ => Vec::new(),
     };
     let (rows, lines) = execution_rows(lang, &executions);
@@ -249,12 +244,12 @@ pub async fn set(State(state): State<AppState>, user: ConsoleUser, headers: Head
         return budgets_page(&state, &user, &query, form, errors).await;
     };
     let year = budget.year;
-    match store!(state, set_budget(&user.actor(&headers), user.region, budget)) {
-        Ok(()) => Redirect::to(&format!("{HERE}?year={year}&done=set")).into_response(),
-        Err(error @ (StoreError::Refused { .. } | StoreError::Invalid(_) | StoreError::OutsideRegion { .. })) => {
-            errors.add("unit", store_message(lang, &error));
+    match state.set_budget(&user.principal(), ConsoleUser::source(&headers), budget).await {
+        Ok(_) => Redirect::to(&format!("{HERE}?year={year}&done=set")).into_response(),
+        Err(error) if matches!(error.kind, ErrorKind::Unprocessable | ErrorKind::BadRequest) || error.code == "access.outside_region" => {
+            errors.add("unit", app_message(lang, &error));
             budgets_page(&state, &user, &query, form, errors).await
         }
-        Err(error) => store_error_page(lang, &error),
+        Err(error) => app_error_page(lang, &error),
     }
 }

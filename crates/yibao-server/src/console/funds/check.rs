@@ -7,11 +7,10 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use serde::Deserialize;
-use yibao_store::{BooksVerification, city_of};
 
-use super::super::page::{Page, render, store_error_page, yuan};
+use super::super::page::{Page, app_error_page, render, yuan};
 use super::super::session::ConsoleUser;
-use crate::{AppState, Backend};
+use crate::AppState;
 
 #[derive(Debug)]
 pub struct CheckResult {
@@ -58,18 +57,10 @@ pub async fn show(State(state): State<AppState>, user: ConsoleUser, Query(query)
     if query.run.is_empty() {
         return render(&CheckTemplate { page, result: None });
     }
-    let city = match city_of(user.region) {
-        Ok(city) => city,
-        Err(error) => return store_error_page(lang, &error),
+    let verification = match state.check_books(&user.principal()).await {
+        Ok(verification) => verification,
+        Err(error) => return app_error_page(lang, &error),
     };
-    let mut verification = BooksVerification::default();
-    let checked = match &*state.store {
-        Backend::Sqlite(s) => yibao_store::verify_city_books(s, city, &mut verification).await,
-        Backend::Postgres(s) => yibao_store::verify_city_books(s, city, &mut verification).await,
-    };
-    if let Err(error) = checked {
-        return store_error_page(lang, &error);
-    }
     let result = CheckResult {
         sound: verification.breaches.is_empty(),
         accounts: verification.accounts,

@@ -12,16 +12,16 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use yibao_app::{AppError, ErrorKind};
 use yibao_ledger::FundScheme;
 use yibao_store::handover::{HandoverRequest, Inventory};
-use yibao_store::{FundStore, StoreError};
 
 use super::super::i18n::Lang;
-use super::super::page::{FUND_WRITERS, FieldErrors, Page, error_page, moment, render, store_error_page, store_message, url_encode, yuan};
+use super::super::page::{FUND_WRITERS, FieldErrors, Page, app_error_page, app_message, error_page, moment, render, url_encode, yuan};
 use super::super::session::ConsoleUser;
 use super::fund_name;
 use super::receipts::Choice;
-use crate::{AppState, store};
+use crate::AppState;
 
 const HERE: &str = "/console/funds/handovers";
 
@@ -139,8 +139,10 @@ pub struct DoneQuery {
     done: String,
 }
 
-fn is_refusal(error: &StoreError) -> bool {
-    matches!(error, StoreError::Refused { .. } | StoreError::Invalid(_) | StoreError::Exists(_))
+/// A refusal the accountant can act on (the rules refuse it, a malformed or duplicate
+/// request), shown by the form; anything else is the error page.
+fn is_refusal(error: &AppError) -> bool {
+    matches!(error.kind, ErrorKind::Unprocessable | ErrorKind::BadRequest | ErrorKind::Conflict)
 }
 
 async fn list_page(state: &AppState, user: &ConsoleUser, form: PrepareForm, errors: FieldErrors) -> Response {
@@ -149,9 +151,9 @@ async fn list_page(state: &AppState, user: &ConsoleUser, form: PrepareForm, erro
         Err(response) => return response,
     };
     let lang = user.lang;
-    let handovers = match store!(state, handovers(user.region)) {
+    let handovers = match state.handovers(&user.principal()).await {
         Ok(found) => found.iter().map(|i| inventory_view(lang, i)).collect(),
-        Err(error) => return store_error_page(lang, &error),
+        Err(error) => return app_error_page(lang, &error),
     };
     let schemes = FundScheme::ALL
         .iter()
@@ -199,7 +201,7 @@ pub async fn prepare(State(state): State<AppState>, user: ConsoleUser, headers: 
     if from.is_some() && from == to {
         errors.add("to", lang.t("field-handover-same-fund"));
     }
-    let cut_off = yibao_store::books::date_of(form.cut_off.trim()).ok();
+    let cut_off = yibao_domain::parse_date(form.cut_off.trim()).ok();
     if cut_off.is_none() {
         errors.add("cut_off", lang.t("field-bad-date"));
     }
@@ -211,13 +213,15 @@ pub async fn prepare(State(state): State<AppState>, user: ConsoleUser, headers: 
         return list_page(&state, &user, form, errors).await;
     };
     let request = HandoverRequest { from, to, cut_off, reference };
-    match store!(state, prepare_handover(&user.actor(&headers), user.region, request)) {
+    match state.prepare_handover(&user.principal(), ConsoleUser::source(&headers), request).await {
         Ok(inventory) => Redirect::to(&format!("{HERE}/{}?done=prepared", url_encode(&inventory.reference))).into_response(),
         Err(error) if is_refusal(&error) => {
-            errors.add("reference", store_message(lang, &error));
+            // A cut-off after today is the date's fault; the rest concern the request.
+            let field = if error.code == "fund.bad_date" { "cut_off" } else { "reference" };
+            errors.add(field, app_message(lang, &error));
             list_page(&state, &user, form, errors).await
         }
-        Err(error) => store_error_page(lang, &error),
+        Err(error) => app_error_page(lang, &error),
     }
 }
 
@@ -235,9 +239,9 @@ async fn inventory_page(
         Err(response) => return response,
     };
     let lang = user.lang;
-    let handovers = match store!(state, handovers(user.region)) {
+    let handovers = match state.handovers(&user.principal()).await {
         Ok(found) => found,
-        Err(error) => return store_error_page(lang, &error),
+        Err(error) => return app_error_page(lang, &error),
     };
     let Some(found) = handovers.iter().find(|i| i.reference == reference) else {
         return error_page(lang, StatusCode::NOT_FOUND, "error-not-found", None);
@@ -272,13 +276,13 @@ pub async fn confirm(
         errors.add("checksum", lang.t("field-bad-checksum"));
         return inventory_page(&state, &user, &reference, form.checksum, errors, String::new()).await;
     }
-    match store!(state, confirm_handover(&user.actor(&headers), user.region, &reference, &checksum)) {
+    match state.confirm_handover(&user.principal(), ConsoleUser::source(&headers), &reference, &checksum).await {
         Ok(_) => Redirect::to(&format!("{HERE}/{}?done=confirmed", url_encode(&reference))).into_response(),
         Err(error) if is_refusal(&error) => {
-            // The store's refusal codes have catalogue lines (`err-handover-*`).
-            errors.add("checksum", store_message(lang, &error));
+            // The refusal codes have catalogue lines (`err-handover-*`).
+            errors.add("checksum", app_message(lang, &error));
             inventory_page(&state, &user, &reference, form.checksum, errors, String::new()).await
         }
-        Err(error) => store_error_page(lang, &error),
+        Err(error) => app_error_page(lang, &error),
     }
 }

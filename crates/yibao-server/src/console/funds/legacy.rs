@@ -13,18 +13,18 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use yibao_app::{AppError, ErrorKind};
 use yibao_domain::{Fen, RatioBp, RegionCode, RegionLevel};
 use yibao_ledger::FundScheme;
 use yibao_store::legacy::{LegacyRepayment, LegacyRequest, LegacyView, TermsIn};
-use yibao_store::{FundStore, StoreError};
 
 use super::super::i18n::Lang;
-use super::super::page::{FUND_WRITERS, FieldErrors, Page, error_page, render, store_error_page, store_message, yuan};
+use super::super::page::{FUND_WRITERS, FieldErrors, Page, app_error_page, app_message, error_page, render, yuan};
 use super::super::session::ConsoleUser;
 use super::budgets::budget_schemes;
 use super::receipts::Choice;
 use super::{fund_name, note_in};
-use crate::{AppState, store};
+use crate::AppState;
 
 const HERE: &str = "/console/funds/legacy";
 
@@ -166,10 +166,10 @@ async fn legacy_page(
     };
     let lang = user.lang;
     let as_of_text = if query.as_of.trim().is_empty() { today() } else { query.as_of.trim().to_owned() };
-    let deficits = match yibao_store::books::date_of(&as_of_text) {
-        Ok(as_of) => match store!(state, legacy_deficits(user.region, as_of)) {
+    let deficits = match yibao_domain::parse_date(&as_of_text) {
+        Ok(as_of) => match state.legacy_deficits(&user.principal(), Some(as_of)).await {
             Ok(found) => found.iter().map(|v| deficit_view(lang, v)).collect(),
-            Err(error) => return store_error_page(lang, &error),
+            Err(error) => return app_error_page(lang, &error),
         },
         Err(_) => {
             errors.add("as_of", lang.t("field-bad-date"));
@@ -216,7 +216,7 @@ fn minimums(text: &str) -> Option<Vec<(i32, u32)>> {
 }
 
 fn date_field(lang: Lang, field: &str, text: &str, errors: &mut FieldErrors) -> Option<String> {
-    match yibao_store::books::date_of(text.trim()) {
+    match yibao_domain::parse_date(text.trim()) {
         Ok(date) => Some(date.to_string()),
         Err(_) => {
             errors.add(field, lang.t("field-bad-date"));
@@ -306,8 +306,10 @@ fn may_act(user: &ConsoleUser, csrf: &str) -> Result<(), Response> {
     Ok(())
 }
 
-fn is_refusal(error: &StoreError) -> bool {
-    matches!(error, StoreError::Refused { .. } | StoreError::Invalid(_) | StoreError::Exists(_) | StoreError::OutsideRegion { .. })
+/// A refusal the accountant can act on (the rules refuse it, a malformed or duplicate
+/// request, a county outside the region), shown by the form; anything else is the error page.
+fn is_refusal(error: &AppError) -> bool {
+    matches!(error.kind, ErrorKind::Unprocessable | ErrorKind::BadRequest | ErrorKind::Conflict) || error.code == "access.outside_region"
 }
 
 /// Establishes a county's legacy deficit: on success to the list; a refusal next to the county.
@@ -320,13 +322,13 @@ pub async fn establish(State(state): State<AppState>, user: ConsoleUser, headers
     let Some(request) = request_of(lang, &user, &form, &mut errors) else {
         return legacy_page(&state, &user, &LegacyQuery::default(), form, RepaymentForm::default(), errors).await;
     };
-    match store!(state, establish_legacy_deficit(&user.actor(&headers), user.region, request)) {
+    match state.establish_legacy_deficit(&user.principal(), ConsoleUser::source(&headers), request).await {
         Ok(_) => Redirect::to(&format!("{HERE}?done=established")).into_response(),
         Err(error) if is_refusal(&error) => {
-            errors.add("county", store_message(lang, &error));
+            errors.add("county", app_message(lang, &error));
             legacy_page(&state, &user, &LegacyQuery::default(), form, RepaymentForm::default(), errors).await
         }
-        Err(error) => store_error_page(lang, &error),
+        Err(error) => app_error_page(lang, &error),
     }
 }
 
@@ -343,7 +345,7 @@ pub async fn repay(State(state): State<AppState>, user: ConsoleUser, headers: He
         errors.add("repay_scheme", lang.t("field-bad-fund"));
     }
     let county = county_field(lang, &user, "repay_county", &form.county, &mut errors);
-    let on = yibao_store::books::date_of(form.on.trim()).ok();
+    let on = yibao_domain::parse_date(form.on.trim()).ok();
     if on.is_none() {
         errors.add("repay_on", lang.t("field-bad-date"));
     }
@@ -359,13 +361,15 @@ pub async fn repay(State(state): State<AppState>, user: ConsoleUser, headers: He
         return legacy_page(&state, &user, &LegacyQuery::default(), EstablishForm::default(), form, errors).await;
     };
     let repayment = LegacyRepayment { scheme, county, on, amount_fen, reference };
-    match store!(state, record_legacy_repayment(&user.actor(&headers), user.region, repayment)) {
+    match state.record_legacy_repayment(&user.principal(), ConsoleUser::source(&headers), repayment).await {
         Ok(_) => Redirect::to(&format!("{HERE}?done=repaid")).into_response(),
         Err(error) if is_refusal(&error) => {
-            errors.add("repay_amount", store_message(lang, &error));
+            // A repayment dated after today is the date's fault; the rest concern the amount.
+            let field = if error.code == "fund.bad_date" { "repay_on" } else { "repay_amount" };
+            errors.add(field, app_message(lang, &error));
             legacy_page(&state, &user, &LegacyQuery::default(), EstablishForm::default(), form, errors).await
         }
-        Err(error) => store_error_page(lang, &error),
+        Err(error) => app_error_page(lang, &error),
     }
 }
 

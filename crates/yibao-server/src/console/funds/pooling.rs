@@ -11,16 +11,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use time::Date;
-use yibao_ledger::YearMonth;
-use yibao_store::pooling::PoolingRun;
-use yibao_store::{FundStore, StoreError};
+use yibao_app::books::{PoolingRun, YearMonth};
+use yibao_app::{AppError, ErrorKind};
 
 use super::super::i18n::Lang;
-use super::super::page::{FUND_WRITERS, FieldErrors, Page, error_page, render, store_error_page, store_message, yuan};
+use super::super::page::{FUND_WRITERS, FieldErrors, Page, app_error_page, app_message, error_page, render, yuan};
 use super::super::session::ConsoleUser;
 use super::statement::current_month;
 use super::{fund_name, note_in};
-use crate::{AppState, store};
+use crate::AppState;
 
 #[derive(Debug)]
 pub struct PaymentView {
@@ -138,49 +137,38 @@ pub struct MonthForm {
     day: String,
 }
 
-/// The month and value date of a form, or the errors next to its fields. Without a day,
-/// the run is dated on the policy's sweep day (`fund.sweep_day`), else the month's last
-/// day, as the API dates it.
-fn month_and_date(state: &AppState, user: &ConsoleUser, form: &MonthForm, errors: &mut FieldErrors) -> Option<(YearMonth, Date)> {
+/// The month and day of a form, or the errors next to its fields. Without a day, the
+/// application dates the run on the policy's sweep day (`fund.sweep_day`), else on the
+/// month's last day, as for the API.
+fn month_and_day(user: &ConsoleUser, form: &MonthForm, errors: &mut FieldErrors) -> Option<(YearMonth, Option<u8>)> {
     let lang = user.lang;
     let Ok(month) = YearMonth::parse(form.month.trim()) else {
         errors.add("month", lang.t("field-bad-month"));
         return None;
     };
-    let day = match form.day.trim() {
-        "" => match yibao_store::pooling::sweep_day(&state.policy, user.region.city(), month) {
-            Ok(day) => day,
-            Err(error) => {
-                errors.add("day", store_message(lang, &error));
-                return None;
-            }
-        },
-        text => match text.parse::<u8>() {
-            Ok(day) => Some(day),
-            Err(_) => {
+    match form.day.trim() {
+        "" => Some((month, None)),
+        text => {
+            // A day the month has, checked here so the error sits by the field.
+            let day = text.parse::<u8>().ok().filter(|day| Date::from_calendar_date(month.year(), month.first_day().month(), *day).is_ok());
+            if day.is_none() {
                 errors.add("day", lang.t("field-bad-day"));
                 return None;
             }
-        },
-    };
-    match yibao_store::pooling::run_date(month, day) {
-        Ok(date) => Some((month, date)),
-        Err(_) => {
-            errors.add("day", lang.t("field-bad-day"));
-            None
+            Some((month, day))
         }
     }
 }
 
 /// A refusal the accountant can act on goes next to the month field; anything else is
 /// the error page.
-fn refusal(lang: Lang, error: &StoreError, errors: &mut FieldErrors) -> Option<Response> {
-    match error {
-        StoreError::Refused { .. } | StoreError::Invalid(_) => {
-            errors.add("month", store_message(lang, error));
+fn refusal(lang: Lang, error: &AppError, errors: &mut FieldErrors) -> Option<Response> {
+    match error.kind {
+        ErrorKind::Unprocessable | ErrorKind::BadRequest => {
+            errors.add("month", app_message(lang, error));
             None
         }
-        _ => Some(store_error_page(lang, error)),
+        _ => Some(app_error_page(lang, error)),
     }
 }
 
@@ -190,16 +178,17 @@ async fn pooling_page(state: &AppState, user: &ConsoleUser, form: MonthForm, mut
         Err(response) => return response,
     };
     let lang = user.lang;
-    let runs = match store!(state, pooling_runs(user.region)) {
+    let principal = user.principal();
+    let runs = match state.pooling_runs(&principal).await {
         Ok(runs) => runs,
-        Err(error) => return store_error_page(lang, &error),
+        Err(error) => return app_error_page(lang, &error),
     };
     let (mut run, mut already_run) = (None, false);
     if preview
         && errors.is_empty()
-        && let Some((month, value_date)) = month_and_date(state, user, &form, &mut errors)
+        && let Some((month, day)) = month_and_day(user, &form, &mut errors)
     {
-        match store!(state, preview_pooling(user.region, month, value_date)) {
+        match state.preview_pooling(&principal, month, day).await {
             Ok(outcome) => {
                 // A preview never runs anything (`ran_now` is false): whether the month
                 // ran is read from the runs.
@@ -249,10 +238,10 @@ pub async fn run(State(state): State<AppState>, user: ConsoleUser, headers: Head
         return error_page(lang, StatusCode::FORBIDDEN, "error-forbidden", None);
     }
     let mut errors = FieldErrors::default();
-    let Some((month, value_date)) = month_and_date(&state, &user, &form, &mut errors) else {
+    let Some((month, day)) = month_and_day(&user, &form, &mut errors) else {
         return pooling_page(&state, &user, form, errors, false).await;
     };
-    match store!(state, run_pooling(&user.actor(&headers), user.region, month, value_date)) {
+    match state.run_pooling(&user.principal(), ConsoleUser::source(&headers), month, day).await {
         Ok(outcome) => {
             let done = if outcome.ran_now { "ran" } else { "had-run" };
             Redirect::to(&format!("/console/funds/pooling/{month}?done={done}")).into_response()
@@ -284,9 +273,9 @@ pub async fn record(State(state): State<AppState>, user: ConsoleUser, Path(month
     let Ok(month) = YearMonth::parse(&month) else {
         return error_page(lang, StatusCode::NOT_FOUND, "error-not-found", None);
     };
-    let runs = match store!(state, pooling_runs(user.region)) {
+    let runs = match state.pooling_runs(&user.principal()).await {
         Ok(runs) => runs,
-        Err(error) => return store_error_page(lang, &error),
+        Err(error) => return app_error_page(lang, &error),
     };
     let Some(found) = runs.iter().find(|r| r.month == month.to_string()) else {
         return error_page(lang, StatusCode::NOT_FOUND, "error-not-found", None);

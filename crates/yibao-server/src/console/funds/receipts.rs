@@ -118,7 +118,7 @@ pub async fn book(State(state): State<AppState>, user: ConsoleUser, headers: Hea
     if amount.is_none() {
         errors.add("amount", lang.t("field-bad-positive-amount"));
     }
-    let date = yibao_store::books::date_of(form.date.trim()).ok();
+    let date = yibao_domain::parse_date(form.date.trim()).ok();
     if date.is_none() {
         errors.add("date", lang.t("field-bad-date"));
     }

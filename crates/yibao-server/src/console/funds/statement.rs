@@ -14,13 +14,13 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use time::Date;
 use yibao_ledger::YearMonth;
-use yibao_store::{FundStore, Movement};
+use yibao_store::Movement;
 
 use super::super::i18n::Lang;
-use super::super::page::{FieldErrors, Page, render, store_error_page, url_encode, yuan};
+use super::super::page::{FieldErrors, Page, app_error_page, render, url_encode, yuan};
 use super::super::session::ConsoleUser;
 use super::{fund_name, script_json};
-use crate::{AppState, store};
+use crate::AppState;
 
 /// One fund and unit's sums over the period, in fen.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -147,7 +147,7 @@ fn period(lang: Lang, q: &PeriodQuery, errors: &mut FieldErrors) -> Period {
         };
         return Period { month, from: String::new(), to: String::new(), dates };
     }
-    let date = |field: &str, text: &str, errors: &mut FieldErrors| match yibao_store::books::date_of(text) {
+    let date = |field: &str, text: &str, errors: &mut FieldErrors| match yibao_domain::parse_date(text) {
         Ok(date) => Some(date),
         Err(_) => {
             errors.add(field, lang.t("field-bad-date"));
@@ -202,7 +202,7 @@ async fn rows_of(
     user: &ConsoleUser,
     dates: (Date, Date),
 ) -> Result<(Vec<StatementRow>, StatementRow, BTreeMap<String, StatementSums>), Response> {
-    let movements = store!(state, fund_movements(user.region, dates.0, dates.1)).map_err(|e| store_error_page(user.lang, &e))?;
+    let movements = state.fund_movements(&user.principal(), dates.0, dates.1).await.map_err(|e| app_error_page(user.lang, &e))?;
     let sums = statement(&movements);
     let mut total = StatementSums::default();
     let mut per_fund: BTreeMap<String, StatementSums> = BTreeMap::new();

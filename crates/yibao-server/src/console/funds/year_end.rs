@@ -10,14 +10,15 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use yibao_store::closing::{YearEndOptions, YearEndRecord};
-use yibao_store::{FundStore, StoreError};
+use yibao_app::ErrorKind;
+use yibao_app::books::YearCloseInput;
+use yibao_store::closing::YearEndRecord;
 
 use super::super::i18n::Lang;
-use super::super::page::{FUND_WRITERS, FieldErrors, Page, error_page, render, store_error_page, store_message, yuan};
+use super::super::page::{FUND_WRITERS, FieldErrors, Page, app_error_page, app_message, error_page, render, yuan};
 use super::super::session::ConsoleUser;
 use super::{centi, fund_name, note_in, percent_bp};
-use crate::{AppState, store};
+use crate::AppState;
 
 #[derive(Debug)]
 pub struct CloseRow {
@@ -164,9 +165,9 @@ async fn year_end_page(state: &AppState, user: &ConsoleUser, form: CloseForm, er
         Err(response) => return response,
     };
     let lang = user.lang;
-    let closes = match store!(state, year_closes(user.region)) {
+    let closes = match state.year_closes(&user.principal()).await {
         Ok(closes) => closes,
-        Err(error) => return store_error_page(lang, &error),
+        Err(error) => return app_error_page(lang, &error),
     };
     let closes = closes
         .iter()
@@ -197,38 +198,30 @@ pub async fn show(State(state): State<AppState>, user: ConsoleUser) -> Response 
     year_end_page(&state, &user, CloseForm::default(), FieldErrors::default()).await
 }
 
-/// The close's options: the policy in force for the city on 31 December of the year
-/// (levy ratio, city finance's share, warning thresholds, rounding, R-FND-4/5), as the API
-/// reads them, with the form's ratios instead where given; or the errors next to the fields.
-fn options(state: &AppState, user: &ConsoleUser, form: &CloseForm, errors: &mut FieldErrors) -> Option<(i32, YearEndOptions)> {
+/// The close as the form asks for it: the year, and the form's ratios where given (the
+/// application takes the policy in force for the city on 31 December of the year for the
+/// rest: levy ratio, city finance's share, warning thresholds, rounding, R-FND-4/5, as for
+/// the API); or the errors next to the fields.
+fn close_input(user: &ConsoleUser, form: &CloseForm, errors: &mut FieldErrors) -> Option<YearCloseInput> {
     let lang = user.lang;
     let year = form.year.trim().parse::<i32>().ok().filter(|y| (2000..=2100).contains(y));
-    let year_end = year.and_then(|y| time::Date::from_calendar_date(y, time::Month::December, 31).ok());
-    let defaults = match year_end.map(|on| YearEndOptions::from_policy(&state.policy, user.region.city(), on)) {
-        Some(Ok(options)) => options,
-        Some(Err(error)) => {
-            errors.add("year", store_message(lang, &error));
-            YearEndOptions::default()
-        }
-        None => {
-            errors.add("year", lang.t("field-bad-year"));
-            YearEndOptions::default()
-        }
-    };
-    let mut ratio = |field: &str, text: &str, default: yibao_domain::RatioBp| match text.trim() {
-        "" => Some(default),
+    if year.is_none() {
+        errors.add("year", lang.t("field-bad-year"));
+    }
+    let mut ratio = |field: &str, text: &str| match text.trim() {
+        "" => Some(None),
         t => yibao_domain::RatioBp::parse_percent(t).map_or_else(
             |_| {
                 errors.add(field, lang.t("field-bad-ratio"));
                 None
             },
-            Some,
+            |ratio| Some(Some(ratio)),
         ),
     };
-    let levy = ratio("levy", &form.levy, defaults.levy_ratio_bp);
-    let city_share = ratio("city_share", &form.city_share, defaults.city_share_when_met_bp);
+    let levy = ratio("levy", &form.levy);
+    let city_share = ratio("city_share", &form.city_share);
     let (Some(year), Some(levy), Some(city_share), true) = (year, levy, city_share, errors.is_empty()) else { return None };
-    Some((year, YearEndOptions { levy_ratio_bp: levy, city_share_when_met_bp: city_share, ..defaults }))
+    Some(YearCloseInput { year, levy, city_share, targets: Vec::new() })
 }
 
 /// Closes a year: on success to its record; a refusal is shown next to the year field.
@@ -244,16 +237,17 @@ pub async fn close(State(state): State<AppState>, user: ConsoleUser, headers: He
         return error_page(lang, StatusCode::FORBIDDEN, "error-forbidden", None);
     }
     let mut errors = FieldErrors::default();
-    let Some((year, options)) = options(&state, &user, &form, &mut errors) else {
+    let Some(input) = close_input(&user, &form, &mut errors) else {
         return year_end_page(&state, &user, form, errors).await;
     };
-    match store!(state, close_year(&user.actor(&headers), user.region, year, options)) {
+    let year = input.year;
+    match state.close_year(&user.principal(), ConsoleUser::source(&headers), input).await {
         Ok(_) => Redirect::to(&format!("/console/funds/year-end/{year}")).into_response(),
-        Err(error @ (StoreError::Refused { .. } | StoreError::Invalid(_))) => {
-            errors.add("year", store_message(lang, &error));
+        Err(error) if matches!(error.kind, ErrorKind::Unprocessable | ErrorKind::BadRequest) => {
+            errors.add("year", app_message(lang, &error));
             year_end_page(&state, &user, form, errors).await
         }
-        Err(error) => store_error_page(lang, &error),
+        Err(error) => app_error_page(lang, &error),
     }
 }
 
@@ -268,9 +262,9 @@ pub async fn record(State(state): State<AppState>, user: ConsoleUser, Path(year)
     let Ok(year) = year.parse::<i32>() else {
         return error_page(lang, StatusCode::NOT_FOUND, "error-not-found", None);
     };
-    let closes = match store!(state, year_closes(user.region)) {
+    let closes = match state.year_closes(&user.principal()).await {
         Ok(closes) => closes,
-        Err(error) => return store_error_page(lang, &error),
+        Err(error) => return app_error_page(lang, &error),
     };
     match closes.iter().find(|c| c.year == year) {
         Some(found) => render(&CloseTemplate { page, close: close_view(lang, found) }),

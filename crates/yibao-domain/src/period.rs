@@ -1,15 +1,62 @@
 //! A contribution period, parsed once: `2026` (a coverage year: resident and supplementary
-//! contributions) or `2026-05` (a month: employee contributions).
+//! contributions) or `2026-05` (a month: employee contributions); and the kinds of
+//! contribution (R-FIN).
 
 use std::fmt;
 
 use time::{Date, Month};
 
-use crate::AppError;
-
 /// Earliest and latest year a period may name.
 pub const PERIOD_YEAR_MIN: i32 = 2000;
 pub const PERIOD_YEAR_MAX: i32 = 2100;
+
+/// A text that is not a period.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not a period: YYYY or YYYY-MM")]
+pub struct PeriodError(pub String);
+
+impl PeriodError {
+    /// Stable machine code.
+    #[must_use]
+    pub const fn code(&self) -> &'static str {
+        "contribution.bad_period"
+    }
+}
+
+/// What a contribution pays for (R-FIN-1..3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContributionKind {
+    /// Resident basic insurance for a coverage year: personal part and subsidies.
+    Resident,
+    /// Employee basic insurance for a month: employer and employee parts.
+    Employee,
+    /// Rural supplementary insurance for a year: 9 personal + 1 government (ZZ-NCMS).
+    Supplementary,
+}
+
+impl ContributionKind {
+    pub const ALL: [ContributionKind; 3] = [ContributionKind::Resident, ContributionKind::Employee, ContributionKind::Supplementary];
+
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ContributionKind::Resident => "resident",
+            ContributionKind::Employee => "employee",
+            ContributionKind::Supplementary => "supplementary",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ContributionKind> {
+        ContributionKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
+    /// Whether it is paid for a year (`YYYY`) rather than a month (`YYYY-MM`).
+    #[must_use]
+    pub const fn is_yearly(self) -> bool {
+        matches!(self, ContributionKind::Resident | ContributionKind::Supplementary)
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Period {
@@ -19,10 +66,9 @@ pub enum Period {
 
 impl Period {
     /// `YYYY` or `YYYY-MM` exactly (four-digit year between [`PERIOD_YEAR_MIN`] and
-    /// [`PERIOD_YEAR_MAX`], two-digit month); anything else is refused with
-    /// `contribution.bad_period`.
-    pub fn parse(text: &str) -> Result<Period, AppError> {
-        let bad = || AppError::bad_request("contribution.bad_period", format!("'{text}' is not a period: YYYY or YYYY-MM"));
+    /// [`PERIOD_YEAR_MAX`], two-digit month); anything else is refused ([`PeriodError`]).
+    pub fn parse(text: &str) -> Result<Period, PeriodError> {
+        let bad = || PeriodError(text.chars().take(32).collect());
         let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
         let (year_text, month_text) = match text.split_once('-') {
             Some((y, m)) => (y, Some(m)),
@@ -82,7 +128,7 @@ mod tests {
         assert_eq!(Period::parse("2026-05").map(|p| p.to_string()), Ok("2026-05".to_owned()));
         assert_eq!(Period::parse("2026-05").map(Period::first_day), Ok(time::macros::date!(2026 - 05 - 01)));
         for bad in ["", "26", "2026-5", "2026-13", "2026-00", "+2026", " 2026", "2026-05-01", "1999", "2101", "9999", "2026-"] {
-            assert_eq!(Period::parse(bad).map_err(|e| e.code), Err("contribution.bad_period".into()), "{bad:?}");
+            assert_eq!(Period::parse(bad).map_err(|e| e.code()), Err("contribution.bad_period"), "{bad:?}");
         }
     }
 }
