@@ -1,5 +1,5 @@
 // The staff console in a real browser: Debian's headless Chromium driven by playwright-core.
-// Started by crates/yibao-server/tests/browser.rs against a server on 127.0.0.1 with a
+// Started by crates/yibao-console/tests/browser.rs against a server on 127.0.0.1 with a
 // fresh SQLite store and these accounts (see that file):
 //   east.clerk / west.clerk (enrolment clerks of counties 419921 / 419922),
 //   east.claims (claims officer, 419921), funds (fund accountant, city), auditor and admin

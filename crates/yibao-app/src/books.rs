@@ -5,16 +5,17 @@
 
 use time::Date;
 use yibao_domain::{RatioBp, RegionCode};
-use yibao_store::closing::{UnitTargets, YearEndOptions, YearEndRecord};
-use yibao_store::handover::{HandoverRequest, Inventory};
-use yibao_store::legacy::{LegacyRepayment, LegacyRequest, LegacyView};
+use yibao_store::closing::YearEndOptions;
 use yibao_store::{
     BooksVerification, Budget, BudgetExecution, CountyTargets, FundStore as _, Movement, PoolingOutcome, TargetsProgress, YearEndOutcome,
     city_of,
 };
 
-pub use yibao_ledger::{AccountState, FundScheme, YearMonth};
-pub use yibao_store::pooling::PoolingRun;
+pub use yibao_ledger::{AccountKind, AccountState, FundScheme, Holder, YearMonth};
+pub use yibao_store::closing::{InterestLine, UnitTargets, YearEndRecord};
+pub use yibao_store::handover::{HandoverRequest, Inventory};
+pub use yibao_store::legacy::{LegacyRepayment, LegacyRequest, LegacyView, TermsIn};
+pub use yibao_store::pooling::{Payment, PoolingRun};
 
 use crate::{App, AppError, Backend, Principal, roles, store};
 

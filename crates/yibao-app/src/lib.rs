@@ -45,6 +45,21 @@ pub use yibao_store::{ContributionKind, FundReceipt, NewHousehold, TierEdit};
 pub use principal::{Principal, roles};
 pub use reads::{ACTIVITY_ENTRIES_LIMIT, AUDIT_PAGE_LIMIT, Activity, CountyActivity, DayActivity};
 
+// The vocabulary of the use cases: the records, inputs and outputs the edges receive and
+// send. Types only: the rules that make and check them stay behind the use cases, and the
+// edges depend on this crate and the domain alone (scripts/check-layers).
+pub use yibao_engine::{Accumulators, Claim, Coverage, Language, LineSettlement, LineVerdict, Rule, Settlement, Step, TierChange, TierHistory};
+pub use yibao_store::{
+    AuditEntry, AuditVerification, BooksVerification, Budget, BudgetExecution, ClaimRecord, ClaimStatus, ContributionRecord, CountyArrears,
+    CountyTargets, HouseholdRecord, ImportSummary, InstitutionRecord, Movement, PersonArrears, PersonQuery, PersonRecord, PersonUpdate,
+    PoolingOutcome, ReceiptKind, Role, StaffRecord, TargetsProgress, YearEndOutcome, check_reversal_reason,
+};
+
+/// The policy pack's vocabulary, for pages that show what is in force.
+pub mod policy {
+    pub use yibao_policy::{Dim, PARAMS, ParamKey, ParamSpec, Policy, Query, ServiceDateRule, Value, ValueKind};
+}
+
 /// The store behind the application: one variant per backend. An enum rather than a
 /// generic so that the edges stay concrete (the OpenAPI macros need concrete handlers).
 #[derive(Debug)]

@@ -218,6 +218,13 @@ impl App {
         Ok(store!(self, edit_tiers(&principal.actor(source, self.now()), scope, person_id, TierEdit::Cancel { requested_on }))?)
     }
 
+    /// The tier in force for `coverage` on `on` (R-ENR-4), as contributions and
+    /// settlements read it; `None` without a tier history.
+    #[must_use]
+    pub fn tier_in_force(&self, coverage: &Coverage, on: Date) -> Option<Tier> {
+        yibao_engine::tier_in_force(&self.policy, coverage, on).ok().flatten()
+    }
+
     /// The first day `change` applies, after the history before it (R-ENR-4): the one
     /// computation behind the API's answer, the console's tier history and cancellation.
     pub fn takes_effect(&self, history: &TierHistory, region: RegionCode, change: TierChange) -> Result<Date, AppError> {

@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use yibao_policy::Policy;
-use yibao_server::{AppState, Backend};
+use yibao_app::{App, Backend};
 use yibao_store::Actor;
 use yibao_store_sqlite::SqliteStore;
 
@@ -119,7 +119,7 @@ where
 {
     let city = yibao_demo::generate(7, 100);
     let actor = Actor { who: "bench".into(), role: "system".into(), source: "bench".into(), at: OffsetDateTime::now_utc() };
-    let hash = |p: &str| yibao_server::auth::hash_password(p).unwrap_or_default();
+    let hash = |p: &str| yibao_app::access::hash_password(p).unwrap_or_default();
     yibao_demo::load(store, &actor, &policy(), &city, &hash).await.expect("demo city");
     city.persons()
         .filter(|p| p.coverage.scheme == yibao_domain::Scheme::Resident)
@@ -136,10 +136,10 @@ async fn run_levels(name: &str, backend: Backend, persons: &[String]) {
         Backend::Sqlite(sqlite) => sqlite.writer_stats(),
         Backend::Postgres(postgres) => postgres.writer_stats(),
     };
-    let state = AppState(yibao_server::App::new(Arc::clone(&store), Arc::new(policy())));
+    let state = App::new(Arc::clone(&store), Arc::new(policy()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
-    let server = tokio::spawn(async move { axum::serve(listener, yibao_server::app(state)).await.expect("serve") });
+    let server = tokio::spawn(async move { axum::serve(listener, yibao_api::app(state)).await.expect("serve") });
     println!("\nsettlements over HTTP on {name}, 3-line outpatient claims, {REQUESTS_PER_LEVEL} per level");
     println!("{:>8} {:>14} {:>10} {:>10} {:>10} {:>12}", "clients", "settlements/s", "p50 ms", "p99 ms", "max ms", "per commit");
     let mut next_claim = 0usize;

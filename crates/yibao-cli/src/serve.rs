@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use time::OffsetDateTime;
 use yibao_policy::Policy;
 use yibao_app::{Create, StoreLocation};
-use yibao_server::{AppState, Backend};
+use yibao_app::{App, Backend};
 use yibao_store::{AccessStore, Actor};
 
 const DEMO_SEED: u64 = 2026;
@@ -68,7 +68,7 @@ async fn serve(args: ServeArgs, policy: Policy) -> Result<(), String> {
         let actor = Actor { who: "yibao-serve".into(), role: "system".into(), source: "first start".into(), at: OffsetDateTime::now_utc() };
         eprintln!("first start: loading the demo city ({households} households) into {location} …");
         let started = std::time::Instant::now();
-        let hash = |password: &str| yibao_server::auth::hash_password(password).unwrap_or_default();
+        let hash = |password: &str| yibao_app::access::hash_password(password).unwrap_or_default();
         let summary = match &backend {
             Backend::Sqlite(s) => yibao_demo::load(s, &actor, &policy, &city, &hash).await,
             Backend::Postgres(s) => yibao_demo::load(s, &actor, &policy, &city, &hash).await,
@@ -86,7 +86,7 @@ async fn serve(args: ServeArgs, policy: Policy) -> Result<(), String> {
         demo = Some(city);
     }
     let path = location;
-    let state = AppState::new(backend, policy);
+    let state = App::new(std::sync::Arc::new(backend), std::sync::Arc::new(policy));
     let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     println!(
@@ -106,7 +106,7 @@ async fn serve(args: ServeArgs, policy: Policy) -> Result<(), String> {
     } else if first_start {
         println!("empty database, no demo loaded (--no-demo): create staff accounts before use");
     }
-    axum::serve(listener, yibao_server::app(state)).with_graceful_shutdown(shutdown()).await.map_err(|e| e.to_string())
+    axum::serve(listener, yibao_api::app_with(state, yibao_console::router())).with_graceful_shutdown(shutdown()).await.map_err(|e| e.to_string())
 }
 
 /// Ctrl-C or SIGTERM: finish the requests in flight, then stop.

@@ -431,7 +431,7 @@ mod store {
         let mut summary = Summary::default();
         let password = admin_password(&city);
         let password_hash =
-            yibao_server::auth::hash_password(&password).map_err(|_| "cannot hash the administrator's password".to_owned())?;
+            yibao_app::access::hash_password(&password).map_err(|_| "cannot hash the administrator's password".to_owned())?;
         let admin = NewStaff {
             username: ADMIN.to_owned(),
             display_name: "合成城市管理员 (synthetic city administrator)".to_owned(),

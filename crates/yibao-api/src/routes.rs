@@ -1,0 +1,665 @@
+//! The routes. Each handler checks who may call it, parses its input into domain types
+//! (refusing bad input with a 4xx and a stable code), and calls the store once.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use time::Date;
+use utoipa::{OpenApi, ToSchema};
+use yibao_app::{ContributionInput, ContributionKind, EnrolInput, NewHousehold, NewReferral, Settled};
+use yibao_domain::{AssistanceGroup, Fen, NationalId, PersonCategory, RegionCode, Scheme, Tier, serde_yuan};
+use yibao_app::{Claim, TierChange};
+use yibao_app::{PersonQuery, PersonUpdate};
+
+use yibao_app::App;
+use crate::auth::{Caller, bearer};
+use crate::error::{ApiError, ErrorBody};
+
+/// JSON bodies whose rejection is a `{code, message}` 400 like every other error.
+pub struct Body<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(Body(value)),
+            Err(rejection) => Err(malformed(&rejection)),
+        }
+    }
+}
+
+/// Query strings whose rejection is a `{code, message}` 400, as for [`Body`].
+pub struct Params<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, ApiError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(Params(value)),
+            Err(rejection) => Err(ApiError::bad_request("request.malformed", rejection.body_text())),
+        }
+    }
+}
+
+fn malformed(rejection: &JsonRejection) -> ApiError {
+    ApiError::new(rejection.status(), "request.malformed", rejection.body_text())
+}
+
+/// Where a request came from, for the audit log.
+pub(crate) fn source(headers: &axum::http::HeaderMap) -> &str {
+    headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).unwrap_or("direct")
+}
+
+fn person_id(text: &str) -> Result<NationalId, ApiError> {
+    NationalId::parse(text).map_err(|e| ApiError::bad_request("person.bad_id", e.to_string()))
+}
+
+
+// ---- sessions ----
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionOut {
+    pub token: String,
+    pub username: String,
+    pub role: String,
+    pub region: String,
+    pub expires_at: String,
+}
+
+/// Sign in: a session token for `Authorization: Bearer`.
+#[utoipa::path(post, path = "/api/session", request_body = SignIn, responses((status = 200, body = SessionOut), (status = 401, body = ErrorBody)), tag = "session")]
+async fn sign_in(
+    State(state): State<App>,
+    headers: axum::http::HeaderMap,
+    Body(input): Body<SignIn>,
+) -> Result<Json<SessionOut>, ApiError> {
+    let session = state.sign_in(&input.username, &input.password, source(&headers)).await?;
+    Ok(Json(SessionOut {
+        token: session.token,
+        username: session.staff.username,
+        role: session.staff.role.to_string(),
+        region: session.staff.region.to_string(),
+        expires_at: session.expires_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+    }))
+}
+
+/// Sign out: the token stops working at once.
+#[utoipa::path(delete, path = "/api/session", responses((status = 204), (status = 401, body = ErrorBody)), tag = "session")]
+async fn sign_out(State(state): State<App>, caller: Caller, headers: axum::http::HeaderMap) -> Result<StatusCode, ApiError> {
+    let token = bearer(&headers).ok_or_else(|| ApiError::unauthorized("no session to end"))?;
+    state.sign_out(&caller, source(&headers), token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    pub name: String,
+    pub role: String,
+    pub region: String,
+}
+
+/// Who am I.
+#[utoipa::path(get, path = "/api/me", responses((status = 200, body = Me), (status = 401, body = ErrorBody)), tag = "session")]
+async fn me(caller: Caller) -> Json<Me> {
+    Json(Me { name: caller.name().to_owned(), role: caller.role_name().to_owned(), region: caller.region().to_string() })
+}
+
+// ---- households and persons ----
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HouseholdIn {
+    pub household_id: String,
+    #[schema(value_type = String, example = "419921")]
+    pub region: RegionCode,
+    pub address: String,
+}
+
+/// Create a household (以户为单位, R-ENR-1).
+#[utoipa::path(post, path = "/api/households", request_body = HouseholdIn, responses((status = 201, body = Object), (status = 409, body = ErrorBody)), tag = "persons")]
+async fn create_household(
+    State(state): State<App>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Body(input): Body<HouseholdIn>,
+) -> Result<Response, ApiError> {
+    let household = NewHousehold { household_id: input.household_id, region: input.region, address: input.address };
+    let record = state.create_household(&caller, source(&headers), household).await?;
+    Ok((StatusCode::CREATED, Json(record)).into_response())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolIn {
+    #[schema(value_type = String, example = "419921196203140047")]
+    pub person_id: NationalId,
+    pub name: String,
+    pub card_no: Option<String>,
+    pub household_id: String,
+    #[schema(value_type = String, example = "419921")]
+    pub region: RegionCode,
+    #[schema(value_type = String, example = "resident")]
+    pub scheme: Scheme,
+    #[schema(value_type = String, example = "resident")]
+    pub category: PersonCategory,
+    /// Required when the city has tiers (R-ENR-3).
+    #[schema(value_type = Option<u8>)]
+    pub tier: Option<Tier>,
+    #[schema(value_type = String, example = "2026-01-01")]
+    pub coverage_from: Date,
+    #[schema(value_type = Option<String>)]
+    pub assistance_group: Option<AssistanceGroup>,
+    #[serde(default)]
+    pub supplementary: bool,
+    #[serde(default)]
+    pub maternity: bool,
+    #[serde(default)]
+    pub certified_chronic_diseases: Vec<String>,
+}
+
+/// Enrol a person. A second enrolment in basic medical insurance is refused, naming the
+/// existing record (R-ENR-2).
+#[utoipa::path(post, path = "/api/persons", request_body = EnrolIn, responses((status = 201, body = Object), (status = 409, body = ErrorBody), (status = 400, body = ErrorBody)), tag = "persons")]
+async fn enrol(
+    State(state): State<App>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Body(input): Body<EnrolIn>,
+) -> Result<Response, ApiError> {
+    let input = EnrolInput {
+        person_id: input.person_id,
+        name: input.name,
+        card_no: input.card_no,
+        household_id: input.household_id,
+        region: input.region,
+        scheme: input.scheme,
+        category: input.category,
+        tier: input.tier,
+        coverage_from: input.coverage_from,
+        assistance_group: input.assistance_group,
+        supplementary: input.supplementary,
+        maternity: input.maternity,
+        certified_chronic_diseases: input.certified_chronic_diseases,
+    };
+    let record = state.enrol(&caller, source(&headers), input).await?;
+    Ok((StatusCode::CREATED, Json(record)).into_response())
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PersonSearch {
+    /// National ID.
+    pub id: Option<String>,
+    /// Name or its beginning.
+    pub name: Option<String>,
+    /// Social-security card number.
+    pub card: Option<String>,
+    pub household: Option<String>,
+}
+
+/// Search persons in your region by ID, name, card number or household.
+#[utoipa::path(get, path = "/api/persons", params(PersonSearch), responses((status = 200, body = Object), (status = 400, body = ErrorBody)), tag = "persons")]
+async fn search(State(state): State<App>, caller: Caller, Params(q): Params<PersonSearch>) -> Result<Response, ApiError> {
+    let person_id = q.id.as_deref().map(person_id).transpose()?;
+    let query = PersonQuery { person_id, name_prefix: q.name, card_no: q.card, household_id: q.household };
+    Ok(Json(state.search_persons(&caller, &query).await?).into_response())
+}
+
+/// One person, with coverage and tier history.
+#[utoipa::path(get, path = "/api/persons/{id}", params(("id" = String, Path, description = "National ID")), responses((status = 200, body = Object), (status = 404, body = ErrorBody)), tag = "persons")]
+async fn person(State(state): State<App>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+    Ok(Json(state.person(&caller, &person_id(&id)?).await?).into_response())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TierChangeIn {
+    #[schema(value_type = String, example = "2026-05-10")]
+    pub requested_on: Date,
+    #[schema(value_type = u8)]
+    pub tier: Tier,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TierChangeOut {
+    #[schema(value_type = Object)]
+    pub person: yibao_app::PersonRecord,
+    /// The first day the new tier's benefits apply (R-ENR-4).
+    pub benefits_from: String,
+}
+
+/// Change tier: down takes effect the next month, up after the waiting period (R-ENR-4).
+#[utoipa::path(post, path = "/api/persons/{id}/tier-changes", request_body = TierChangeIn, params(("id" = String, Path)), responses((status = 200, body = TierChangeOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)), tag = "persons")]
+async fn change_tier(
+    State(state): State<App>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<String>,
+    Body(input): Body<TierChangeIn>,
+) -> Result<Json<TierChangeOut>, ApiError> {
+    let change = TierChange { requested_on: input.requested_on, tier: input.tier };
+    let changed = state.change_tier(&caller, source(&headers), &person_id(&id)?, change).await?;
+    Ok(Json(TierChangeOut { person: changed.person, benefits_from: changed.benefits_from.to_string() }))
+}
+
+/// Cancel the person's latest tier change, named by the day it was requested, before it
+/// takes effect (R-ENR-4); `409 person.tier_change_in_effect` once it has.
+#[utoipa::path(delete, path = "/api/persons/{id}/tier-changes/{requested_on}", params(("id" = String, Path), ("requested_on" = String, Path, description = "YYYY-MM-DD")), responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), tag = "persons")]
+async fn cancel_tier_change(
+    State(state): State<App>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Path((id, requested_on)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let requested_on = yibao_domain::parse_date(&requested_on)
+        .map_err(|e| ApiError::bad_request("request.bad_date", format!("'{requested_on}' is not a date (YYYY-MM-DD): {e}")))?;
+    Ok(Json(state.cancel_tier_change(&caller, source(&headers), &person_id(&id)?, requested_on).await?).into_response())
+}
+
+/// A present field, `null` included: `Some(None)` for `null`, and (with `#[serde(default)]`)
+/// `None` when the field is absent.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// Changes to a person's details: an absent field is left as it is; `null` clears the card
+/// number or the assistance group.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PersonUpdateIn {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub card_no: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable, example = "dibao")]
+    pub assistance_group: Option<Option<AssistanceGroup>>,
+    pub supplementary: Option<bool>,
+    pub maternity: Option<bool>,
+    pub certified_chronic_diseases: Option<Vec<String>>,
+}
+
+/// Update a person's details (name, card number, assistance group, supplementary and
+/// maternity insurance, certified chronic diseases). The change is audited (`person.update`,
+/// old and new values); an update that changes nothing is refused.
+#[utoipa::path(patch, path = "/api/persons/{id}", request_body = PersonUpdateIn, params(("id" = String, Path, description = "National ID")), responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)), tag = "persons")]
+async fn update_person(
+    State(state): State<App>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<String>,
+    Body(input): Body<PersonUpdateIn>,
+) -> Result<Response, ApiError> {
+    let update = PersonUpdate {
+        name: input.name,
+        card_no: input.card_no,
+        assistance_group: input.assistance_group,
+        supplementary: input.supplementary,
+        maternity: input.maternity,
+        certified_chronic_diseases: input.certified_chronic_diseases,
+    };
+    Ok(Json(state.update_person(&caller, source(&headers), &person_id(&id)?, update).await?).into_response())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndCoverageIn {
+    #[schema(value_type = String, example = "2026-12-31")]
+    pub until: Date,
+}
+
+/// End coverage on a day (the last covered day).
+#[utoipa::path(post, path = "/api/persons/{id}/end-coverage", request_body = EndCoverageIn, params(("id" = String, Path)), responses((status = 200, body = Object), (status = 404, body = ErrorBody)), tag = "persons")]
+async fn end_coverage(
+    State(state): State<App>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<String>,
+    Body(input): Body<EndCoverageIn>,
+) -> Result<Response, ApiError> {
+    Ok(Json(state.end_coverage(&caller, source(&headers), &person_id(&id)?, input.until).await?).into_response())
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct YearParam {
+    pub year: i32,
+}
+
+/// Year-to-date accumulators (national transaction 5206).
+#[utoipa::path(get, path = "/api/persons/{id}/accumulators", params(("id" = String, Path), YearParam), responses((status = 200, body = Object), (status = 404, body = ErrorBody)), tag = "settlements")]
+async fn accumulators(
+    State(state): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Params(q): Params<YearParam>,
+) -> Result<Response, ApiError> {
+    Ok(Json(state.accumulators(&caller, &person_id(&id)?, q.year).await?).into_response())
+}
+
+/// A person's claims, newest first, each with its settlement and explanation.
+#[utoipa::path(get, path = "/api/persons/{id}/claims", params(("id" = String, Path)), responses((status = 200, body = Object), (status = 404, body = ErrorBody)), tag = "settlements")]
+async fn person_claims(State(state): State<App>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+    Ok(Json(state.claims_of_person(&caller, &person_id(&id)?).await?).into_response())
+}
+
+// ---- contributions ----
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContributionIn {
+    /// resident (yearly), employee (monthly) or supplementary (yearly).
+    pub kind: String,
+    /// `2026` or `2026-05`.
+    pub period: String,
+    /// What was paid, in yuan.
+    #[serde(with = "serde_yuan")]
+    #[schema(value_type = String, example = "400.00")]
+    pub paid: Fen,
+    /// Employee contributions: the month's wage, in yuan.
+    #[serde(default, with = "optional_yuan")]
+    #[schema(value_type = Option<String>)]
+    pub wage_monthly: Option<Fen>,
+}
+
+mod optional_yuan {
+    use serde::{Deserialize, Deserializer};
+    use yibao_domain::Fen;
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Fen>, D::Error> {
+        #[derive(Deserialize)]
+        struct Wrapper(#[serde(with = "yibao_domain::serde_yuan")] Fen);
+        Ok(Option::<Wrapper>::deserialize(deserializer)?.map(|w| w.0))
+    }
+}
+
+/// Record a contribution; what is due is computed from the policy in force (R-FIN-1..3).
+#[utoipa::path(post, path = "/api/persons/{id}/contributions", request_body = ContributionIn, params(("id" = String, Path)), responses((status = 201, body = Object), (status = 400, body = ErrorBody)), tag = "contributions")]
+async fn record_contribution(
+    State(state): State<App>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<String>,
+    Body(input): Body<ContributionIn>,
+) -> Result<Response, ApiError> {
+    let kind = ContributionKind::parse(&input.kind)
+        .ok_or_else(|| ApiError::bad_request("contribution.bad_kind", "kind is resident, employee or supplementary"))?;
+    let input = ContributionInput { kind, period: input.period, paid: input.paid, wage_monthly: input.wage_monthly };
+    let record = state.record_contribution(&caller, source(&headers), &person_id(&id)?, input).await?;
+    Ok((StatusCode::CREATED, Json(record)).into_response())
+}
+
+/// A person's contributions.
+#[utoipa::path(get, path = "/api/persons/{id}/contributions", params(("id" = String, Path)), responses((status = 200, body = Object)), tag = "contributions")]
+async fn contributions_of(State(state): State<App>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+    Ok(Json(state.contributions_of(&caller, &person_id(&id)?).await?).into_response())
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct PeriodParam {
+    /// `2026` or `2026-05`.
+    pub period: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ArrearsOut {
+    #[schema(value_type = Object)]
+    pub persons: Vec<yibao_app::PersonArrears>,
+    #[schema(value_type = Object)]
+    pub counties: Vec<yibao_app::CountyArrears>,
+}
+
+/// Arrears (欠费) per person and per county in your region.
+#[utoipa::path(get, path = "/api/arrears", params(PeriodParam), responses((status = 200, body = ArrearsOut)), tag = "contributions")]
+async fn arrears(State(state): State<App>, caller: Caller, Params(q): Params<PeriodParam>) -> Result<Json<ArrearsOut>, ApiError> {
+    let (persons, counties) = state.arrears(&caller, &q.period).await?;
+    Ok(Json(ArrearsOut { persons, counties }))
+}
+
+// ---- settlement ----
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettleIn {
+    #[schema(value_type = String)]
+    pub person_id: NationalId,
+    /// The claim: lines with national catalogue codes (see examples/claims). Its
+    /// `institution_level` and `place` must be what the register holds for the institution;
+    /// `referral` and `referred_deductible_paid` come from the referrals on file.
+    #[schema(value_type = Object)]
+    pub claim: Claim,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreSettleIn {
+    #[schema(value_type = String)]
+    pub person_id: NationalId,
+    /// The person's social-security card number, presented at the visit: an institution
+    /// reads a person's entitlement only with it.
+    pub card_no: String,
+    #[schema(value_type = Object)]
+    pub claim: Claim,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SettleOut {
+    /// True when this is a retry of an earlier identical request: the first settlement.
+    pub replayed: bool,
+    pub institution_code: String,
+    pub claim_id: String,
+    pub status: String,
+    /// The one-bill settlement with national field names and its explanation. An
+    /// institution receives it without the person's account balance and year-to-date
+    /// counters.
+    #[schema(value_type = Object)]
+    pub settlement: serde_json::Value,
+}
+
+impl From<Settled> for SettleOut {
+    fn from(settled: Settled) -> SettleOut {
+        SettleOut {
+            replayed: settled.replayed,
+            institution_code: settled.record.institution_code,
+            claim_id: settled.record.claim_id,
+            status: settled.record.status.as_str().to_owned(),
+            settlement: settled.settlement,
+        }
+    }
+}
+
+/// Pre-settlement (预结算): the same computation, nothing written. The institution presents
+/// the person's ID and card number; the answer omits balances and counters.
+#[utoipa::path(post, path = "/api/pre-settlements", request_body = PreSettleIn, responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "settlements")]
+async fn pre_settle(State(state): State<App>, caller: Caller, Body(input): Body<PreSettleIn>) -> Result<Response, ApiError> {
+    Ok(Json(state.pre_settle(&caller, &input.person_id, &input.card_no, input.claim).await?).into_response())
+}
+
+/// Settle a claim at discharge: every layer in one transaction. Idempotent on the
+/// institution's claim id: a retry returns the first settlement and never pays twice; the
+/// same id with another claim or person is `409 claim.idempotency_conflict`.
+#[utoipa::path(post, path = "/api/settlements", request_body = SettleIn, responses((status = 201, body = SettleOut), (status = 200, body = SettleOut, description = "a replay"), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "settlements")]
+async fn settle_claim(
+    State(state): State<App>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Body(input): Body<SettleIn>,
+) -> Result<Response, ApiError> {
+    let settled = state.settle(&caller, source(&headers), &input.person_id, input.claim).await?;
+    let status = if settled.replayed { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((status, Json(SettleOut::from(settled))).into_response())
+}
+
+/// One settled claim: its institution, claims officers and auditors of its region.
+#[utoipa::path(get, path = "/api/settlements/{institution}/{claim_id}", params(("institution" = String, Path), ("claim_id" = String, Path)), responses((status = 200, body = SettleOut), (status = 404, body = ErrorBody)), tag = "settlements")]
+async fn get_settlement(
+    State(state): State<App>,
+    caller: Caller,
+    Path((institution, claim_id)): Path<(String, String)>,
+) -> Result<Json<SettleOut>, ApiError> {
+    Ok(Json(state.claim(&caller, &institution, &claim_id).await?.into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReversalIn {
+    pub reason: String,
+}
+
+/// Reverse a settlement (冲正) and restore the accumulators.
+#[utoipa::path(post, path = "/api/settlements/{institution}/{claim_id}/reversal", request_body = ReversalIn, params(("institution" = String, Path), ("claim_id" = String, Path)), responses((status = 200, body = SettleOut), (status = 409, body = ErrorBody)), tag = "settlements")]
+async fn reverse(
+    State(state): State<App>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Path((institution, claim_id)): Path<(String, String)>,
+    Body(input): Body<ReversalIn>,
+) -> Result<Json<SettleOut>, ApiError> {
+    Ok(Json(state.reverse(&caller, source(&headers), &institution, &claim_id, &input.reason).await?.into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReferralIn {
+    /// The referring institution.
+    pub from_institution: String,
+    /// The institution the person is referred to.
+    pub to_institution: String,
+    #[schema(value_type = String, example = "2026-05-10")]
+    pub issued_on: Date,
+    /// The last admission day the referral covers.
+    #[schema(value_type = String, example = "2026-06-10")]
+    pub valid_until: Date,
+}
+
+/// File a referral (转诊) for a person: by claims or enrolment staff, or by the referring
+/// institution. A claim at the receiving institution then settles as referred, with the
+/// deductible paid at the referring stay taken from its settlement.
+#[utoipa::path(post, path = "/api/persons/{id}/referrals", request_body = ReferralIn, params(("id" = String, Path)), responses((status = 201, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)), tag = "settlements")]
+async fn file_referral(
+    State(state): State<App>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<String>,
+    Body(input): Body<ReferralIn>,
+) -> Result<Response, ApiError> {
+    let referral = NewReferral {
+        person_id: person_id(&id)?,
+        from_institution: input.from_institution,
+        to_institution: input.to_institution,
+        issued_on: input.issued_on,
+        valid_until: input.valid_until,
+    };
+    let record = state.file_referral(&caller, source(&headers), referral).await?;
+    Ok((StatusCode::CREATED, Json(record)).into_response())
+}
+
+/// A person's referrals on file, newest first.
+#[utoipa::path(get, path = "/api/persons/{id}/referrals", params(("id" = String, Path)), responses((status = 200, body = Object), (status = 404, body = ErrorBody)), tag = "settlements")]
+async fn referrals_of(State(state): State<App>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+    Ok(Json(state.referrals(&caller, &person_id(&id)?).await?).into_response())
+}
+
+// ---- audit ----
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct AuditParams {
+    pub region: String,
+    #[serde(default)]
+    pub after: i64,
+    pub limit: Option<i64>,
+}
+
+/// The audit trail of a region (auditors and the city administrator).
+#[utoipa::path(get, path = "/api/audit", params(AuditParams), responses((status = 200, body = Object), (status = 403, body = ErrorBody)), tag = "audit")]
+async fn audit_trail(State(state): State<App>, caller: Caller, Params(q): Params<AuditParams>) -> Result<Response, ApiError> {
+    let region = RegionCode::parse(&q.region).map_err(|e| ApiError::bad_request("request.bad_region", e.to_string()))?;
+    Ok(Json(state.audit_entries(&caller, region, q.after, q.limit.unwrap_or(100)).await?).into_response())
+}
+
+/// Recompute every hash of every chain.
+#[utoipa::path(get, path = "/api/audit/verify", responses((status = 200, body = Object), (status = 403, body = ErrorBody)), tag = "audit")]
+async fn audit_verify(State(state): State<App>, caller: Caller) -> Result<Response, ApiError> {
+    Ok(Json(state.verify_audit(&caller).await?).into_response())
+}
+
+/// Liveness.
+#[utoipa::path(get, path = "/api/health", responses((status = 200, body = Object)), tag = "session")]
+async fn health(State(state): State<App>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok", "policy": state.policy.id, "region": state.policy.region.to_string() }))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Yibao API", description = "A city's public basic medical and maternity insurance: enrolment, contributions, one-bill settlement."),
+    paths(sign_in, sign_out, me, crate::admin::change_own_password, crate::admin::list_staff, crate::admin::create_staff, crate::admin::update_staff, crate::admin::list_institutions, crate::admin::create_institution, crate::admin::update_institution, crate::admin::rotate_api_key, create_household, enrol, search, person, update_person, change_tier, cancel_tier_change, end_coverage, file_referral, referrals_of, accumulators, person_claims, record_contribution, contributions_of, arrears, pre_settle, settle_claim, get_settlement, reverse, audit_trail, audit_verify, crate::funds::run_pooling, crate::funds::pooling_runs, crate::funds::preview_pooling, crate::funds::record_receipt, crate::funds::accounts, crate::funds::movements, crate::funds::check, crate::funds::close_year, crate::funds::year_closes, crate::funds::credit_interest, crate::funds::set_budget, crate::funds::budget_execution, crate::funds::prepare_handover, crate::funds::confirm_handover, crate::funds::handovers, crate::funds::establish_legacy_deficit, crate::funds::record_legacy_repayment, crate::funds::legacy_deficits, crate::funds::set_targets, crate::funds::targets, crate::reforms::simulate_reform, health),
+    components(schemas(ErrorBody, crate::admin::StaffIn, crate::admin::StaffUpdateIn, crate::admin::PasswordChangeIn, crate::admin::InstitutionIn, crate::admin::InstitutionUpdateIn, crate::admin::InstitutionKeyOut, SignIn, SessionOut, Me, HouseholdIn, EnrolIn, PersonUpdateIn, TierChangeIn, TierChangeOut, EndCoverageIn, ContributionIn, ArrearsOut, SettleIn, PreSettleIn, SettleOut, ReversalIn, ReferralIn, crate::funds::PoolingRunIn, crate::funds::ReceiptIn, crate::funds::AccountOut, crate::funds::CheckOut, crate::funds::YearCloseIn, crate::funds::InterestIn, crate::funds::BudgetIn, crate::funds::HandoverIn, crate::funds::ConfirmationIn, crate::funds::RepaymentIn, crate::funds::TargetsIn, crate::reforms::SimulationIn)),
+    tags((name = "session"), (name = "administration"), (name = "persons"), (name = "contributions"), (name = "settlements"), (name = "funds"), (name = "audit"))
+)]
+#[derive(Debug)]
+pub struct ApiDoc;
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "route.not_found", "no such API route; see /api/openapi.json")
+}
+
+pub fn router() -> Router<App> {
+    Router::new()
+        .route("/api/health", get(health))
+        .route("/api/session", post(sign_in).delete(sign_out))
+        .route("/api/me", get(me))
+        .route("/api/me/password", post(crate::admin::change_own_password))
+        .route("/api/staff", get(crate::admin::list_staff).post(crate::admin::create_staff))
+        .route("/api/staff/{username}", axum::routing::patch(crate::admin::update_staff))
+        .route("/api/institutions", get(crate::admin::list_institutions).post(crate::admin::create_institution))
+        .route("/api/institutions/{code}", axum::routing::patch(crate::admin::update_institution))
+        .route("/api/institutions/{code}/api-key", post(crate::admin::rotate_api_key))
+        .route("/api/households", post(create_household))
+        .route("/api/persons", post(enrol).get(search))
+        .route("/api/persons/{id}", get(person).patch(update_person))
+        .route("/api/persons/{id}/tier-changes", post(change_tier))
+        .route("/api/persons/{id}/tier-changes/{requested_on}", axum::routing::delete(cancel_tier_change))
+        .route("/api/persons/{id}/referrals", post(file_referral).get(referrals_of))
+        .route("/api/persons/{id}/end-coverage", post(end_coverage))
+        .route("/api/persons/{id}/accumulators", get(accumulators))
+        .route("/api/persons/{id}/claims", get(person_claims))
+        .route("/api/persons/{id}/contributions", post(record_contribution).get(contributions_of))
+        .route("/api/arrears", get(arrears))
+        .route("/api/pre-settlements", post(pre_settle))
+        .route("/api/settlements", post(settle_claim))
+        .route("/api/settlements/{institution}/{claim_id}", get(get_settlement))
+        .route("/api/settlements/{institution}/{claim_id}/reversal", post(reverse))
+        .route("/api/funds/pooling-runs", post(crate::funds::run_pooling).get(crate::funds::pooling_runs))
+        .route("/api/funds/pooling-runs/preview", get(crate::funds::preview_pooling))
+        .route("/api/funds/receipts", post(crate::funds::record_receipt))
+        .route("/api/funds/accounts", get(crate::funds::accounts))
+        .route("/api/funds/movements", get(crate::funds::movements))
+        .route("/api/funds/check", get(crate::funds::check))
+        .route("/api/funds/interest", post(crate::funds::credit_interest))
+        .route("/api/funds/legacy-deficits", post(crate::funds::establish_legacy_deficit).get(crate::funds::legacy_deficits))
+        .route("/api/funds/legacy-deficits/{scheme}/{county}/repayments", post(crate::funds::record_legacy_repayment))
+        .route("/api/funds/handovers", post(crate::funds::prepare_handover).get(crate::funds::handovers))
+        .route("/api/funds/handovers/{reference}/confirmation", post(crate::funds::confirm_handover))
+        .route("/api/funds/targets", axum::routing::put(crate::funds::set_targets).get(crate::funds::targets))
+        .route("/api/funds/budgets", axum::routing::put(crate::funds::set_budget).get(crate::funds::budget_execution))
+        .route("/api/funds/year-closes", post(crate::funds::close_year).get(crate::funds::year_closes))
+        .route("/api/reforms/simulations", post(crate::reforms::simulate_reform))
+        .route("/api/audit", get(audit_trail))
+        .route("/api/audit/verify", get(audit_verify))
+        .route("/api/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/openapi-ui.json", ApiDoc::openapi()))
+        .fallback(not_found)
+}

@@ -1,0 +1,919 @@
+//! The HTTP API in-process (`tower::ServiceExt::oneshot`) over a real SQLite store and the
+//! demo city's policy: sign-in and revocation, enrolment and its refusals, a county clerk
+//! kept out of another county on every endpoint, settlement (pre-settlement, idempotent
+//! settlement, reversal) by a designated institution, the audit chain, the OpenAPI document.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::{Value, json};
+use time::macros::datetime;
+use tower::ServiceExt;
+use yibao_domain::{InstitutionLevel, RegionCode};
+use yibao_policy::Policy;
+use yibao_app::access::{digest, hash_password};
+use yibao_app::{App, Backend};
+use yibao_store::{AccessStore, Actor, NewInstitution, NewStaff, Role};
+use yibao_store_sqlite::SqliteStore;
+
+const EAST_PERSON: &str = "41992119620314004X";
+const WEST_PERSON: &str = "419922197806025527";
+
+struct Api {
+    router: axum::Router,
+}
+
+enum Auth<'a> {
+    None,
+    Token(&'a str),
+    Key(&'a str),
+}
+
+impl Api {
+    async fn call(&self, method: &str, path: &str, auth: Auth<'_>, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(method).uri(path).header("content-type", "application/json");
+        request = match auth {
+            Auth::None => request,
+            Auth::Token(t) => request.header("authorization", format!("Bearer {t}")),
+            Auth::Key(k) => request.header("x-api-key", k),
+        };
+        let request = request.body(body.map_or_else(Body::empty, |b| Body::from(b.to_string()))).expect("request");
+        let response = self.router.clone().oneshot(request).await.expect("response");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 16 * 1024 * 1024).await.expect("body");
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    async fn sign_in(&self, username: &str) -> String {
+        let (status, body) = self
+            .call("POST", "/api/session", Auth::None, Some(json!({ "username": username, "password": format!("pw-{username}") })))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["token"].as_str().expect("token").to_owned()
+    }
+}
+
+async fn setup(name: &str) -> Api {
+    let dir = std::env::temp_dir().join(format!("yibao-api-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let store = SqliteStore::open(&dir.join("yibao.db")).await.expect("store");
+    seed(&store).await;
+    api(Backend::Sqlite(store))
+}
+
+/// The same API on a real throwaway PostgreSQL server (kept alive by the returned handle).
+async fn setup_postgres() -> (Api, yibao_testpg::TestPostgres) {
+    let server = yibao_testpg::TestPostgres::start().unwrap_or_else(|e| panic!("PostgreSQL for the API tests: {e}"));
+    let store = yibao_store_postgres::PostgresStore::connect(server.url()).await.expect("connect");
+    seed(&store).await;
+    (api(Backend::Postgres(store)), server)
+}
+
+fn api(backend: Backend) -> Api {
+    let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
+    Api { router: yibao_api::app(App::new(Arc::new(backend), Arc::new(policy))) }
+}
+
+async fn seed<S: AccessStore>(store: &S) {
+    let actor =
+        Actor { who: "setup".into(), role: "city_administrator".into(), source: "test".into(), at: datetime!(2026-01-01 08:00 UTC) };
+    for (username, role, region) in [
+        ("admin", Role::CityAdministrator, "419900"),
+        ("east.clerk", Role::EnrolmentClerk, "419921"),
+        ("west.clerk", Role::EnrolmentClerk, "419922"),
+        ("east.claims", Role::ClaimsOfficer, "419921"),
+        ("west.claims", Role::ClaimsOfficer, "419922"),
+        ("accountant", Role::FundAccountant, "419900"),
+        ("auditor", Role::Auditor, "419900"),
+    ] {
+        let staff = NewStaff {
+            username: username.into(),
+            display_name: username.into(),
+            password_hash: hash_password(&format!("pw-{username}")).expect("hash"),
+            role,
+            region: RegionCode::parse(region).expect("region"),
+        };
+        store.create_staff(&actor, staff).await.expect("staff");
+    }
+    for (code, key, region, level) in [
+        ("H41992100007", "key-east", "419921", InstitutionLevel::Secondary),
+        ("H41990200003", "key-center", "419902", InstitutionLevel::Secondary),
+        ("P41992100002", "key-pharmacy", "419921", InstitutionLevel::Primary),
+    ] {
+        let institution = NewInstitution {
+            code: code.into(),
+            name: code.into(),
+            region: RegionCode::parse(region).expect("region"),
+            level,
+            api_key_hash: digest(key),
+        };
+        store.create_institution(&actor, institution).await.expect("institution");
+    }
+}
+
+fn enrolment(id: &str, region: &str, household: &str) -> Value {
+    json!({ "person_id": id, "name": "张三", "card_no": "C0001", "household_id": household, "region": region, "scheme": "resident", "category": "resident", "tier": 3, "coverage_from": "2024-01-01", "supplementary": true })
+}
+
+async fn enrol_both(api: &Api) -> (String, String) {
+    let east = api.sign_in("east.clerk").await;
+    let west = api.sign_in("west.clerk").await;
+    for (token, region, household, id) in [(&east, "419921", "HH-E1", EAST_PERSON), (&west, "419922", "HH-W1", WEST_PERSON)] {
+        let (status, body) = api
+            .call(
+                "POST",
+                "/api/households",
+                Auth::Token(token),
+                Some(json!({ "household_id": household, "region": region, "address": "幸福村 1 组" })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (status, body) = api.call("POST", "/api/persons", Auth::Token(token), Some(enrolment(id, region, household))).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    (east, west)
+}
+
+fn claim(claim_id: &str, institution: &str) -> Value {
+    json!({ "claim_id": claim_id, "institution_code": institution, "institution_level": "secondary", "kind": "inpatient",
+            "admission_date": "2026-03-02", "discharge_date": "2026-03-08", "diagnosis": "K35.900",
+            "lines": [{ "code": "XA10BAE010A001010100315", "quantity": 2, "unit_price": "2500.00" }] })
+}
+
+#[tokio::test]
+async fn sessions_sign_in_and_are_revoked_at_once() {
+    let api = setup("session").await;
+    let (status, body) = api.call("POST", "/api/session", Auth::None, Some(json!({ "username": "admin", "password": "wrong" }))).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("auth.required")));
+    let token = api.sign_in("admin").await;
+    let (status, me) = api.call("GET", "/api/me", Auth::Token(&token), None).await;
+    assert_eq!((status, me["role"].as_str(), me["region"].as_str()), (StatusCode::OK, Some("city_administrator"), Some("419900")));
+    assert_eq!(api.call("DELETE", "/api/session", Auth::Token(&token), None).await.0, StatusCode::NO_CONTENT);
+    let (status, body) = api.call("GET", "/api/me", Auth::Token(&token), None).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("auth.required")), "a signed-out token no longer works");
+    assert_eq!(api.call("GET", "/api/persons?name=张", Auth::None, None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(api.call("GET", "/api/me", Auth::Token("forged"), None).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn enrolment_refuses_bad_and_duplicate_input_with_stable_codes() {
+    let api = setup("enrol").await;
+    let (east, _) = enrol_both(&api).await;
+    let cases: Vec<(Value, StatusCode, &str)> = vec![
+        (enrolment(EAST_PERSON, "419921", "HH-E1"), StatusCode::CONFLICT, "person.already_enrolled"),
+        (enrolment("419921196203140048", "419921", "HH-E1"), StatusCode::UNPROCESSABLE_ENTITY, "request.malformed"),
+        (json!({ "name": "x" }), StatusCode::UNPROCESSABLE_ENTITY, "request.malformed"),
+        (enrolment("419921196203140058", "419922", "HH-W1"), StatusCode::FORBIDDEN, "access.outside_region"),
+        (
+            {
+                let mut e = enrolment("419921199001010013", "419921", "HH-E1");
+                e["tier"] = json!(9);
+                e
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "request.malformed",
+        ),
+        (
+            {
+                let mut e = enrolment("419921199001010013", "419921", "HH-E1");
+                e["tier"] = Value::Null;
+                e
+            },
+            StatusCode::BAD_REQUEST,
+            "person.bad_tier",
+        ),
+        (
+            {
+                let mut e = enrolment("419921199001010013", "419921", "HH-E1");
+                e["category"] = json!("retired");
+                e
+            },
+            StatusCode::BAD_REQUEST,
+            "person.bad_category",
+        ),
+        (enrolment("419921199001010013", "419921", "HH-NONE"), StatusCode::NOT_FOUND, "household.not_found"),
+    ];
+    for (index, (body, status, code)) in cases.into_iter().enumerate() {
+        let (got, answer) = api.call("POST", "/api/persons", Auth::Token(&east), Some(body)).await;
+        assert_eq!((got, answer["code"].as_str()), (status, Some(code)), "case {index}: {answer}");
+        assert!(answer["message"].as_str().is_some_and(|m| !m.is_empty()), "case {index} says what is wrong");
+    }
+    let (status, body) = api.call("POST", "/api/persons", Auth::Token(&east), Some(json!("not an object"))).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("request.malformed")));
+    let (_, found) = api.call("GET", "/api/persons?household=HH-E1", Auth::Token(&east), None).await;
+    assert_eq!(found.as_array().map(Vec::len), Some(1), "no refused enrolment wrote anything");
+}
+
+/// R-GEO-2: a county clerk can neither read nor change another county's people, on every
+/// endpoint that names a person.
+#[tokio::test]
+async fn a_county_clerk_cannot_reach_another_county_on_any_endpoint() {
+    let api = setup("isolation").await;
+    let (_, west) = enrol_both(&api).await;
+    let p = EAST_PERSON;
+    let attempts: Vec<(&str, String, Option<Value>)> = vec![
+        ("GET", format!("/api/persons/{p}"), None),
+        ("PATCH", format!("/api/persons/{p}"), Some(json!({ "name": "李四", "card_no": null }))),
+        ("POST", format!("/api/persons/{p}/tier-changes"), Some(json!({ "requested_on": "2026-02-01", "tier": 2 }))),
+        ("POST", format!("/api/persons/{p}/end-coverage"), Some(json!({ "until": "2026-12-31" }))),
+        ("GET", format!("/api/persons/{p}/accumulators?year=2026"), None),
+        ("POST", format!("/api/persons/{p}/contributions"), Some(json!({ "kind": "resident", "period": "2026", "paid": "400.00" }))),
+        ("GET", format!("/api/persons/{p}/contributions"), None),
+    ];
+    for (method, path, body) in attempts {
+        let (status, answer) = api.call(method, &path, Auth::Token(&west), body).await;
+        assert_eq!((status, answer["code"].as_str()), (StatusCode::NOT_FOUND, Some("person.not_found")), "{method} {path}: {answer}");
+    }
+    let (status, found) = api.call("GET", &format!("/api/persons?id={p}"), Auth::Token(&west), None).await;
+    assert_eq!((status, found.as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "search never crosses counties");
+    // Nor can the west clerk create a household or enrol a person in the east county.
+    let (status, answer) = api
+        .call("POST", "/api/households", Auth::Token(&west), Some(json!({ "household_id": "HH-E9", "region": "419921", "address": "x" })))
+        .await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::FORBIDDEN, Some("access.outside_region")), "{answer}");
+    let (status, answer) =
+        api.call("POST", "/api/persons", Auth::Token(&west), Some(enrolment("419921198001010019", "419921", "HH-E1"))).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::FORBIDDEN, Some("access.outside_region")), "{answer}");
+    let (_, arrears) = api.call("GET", "/api/arrears?period=2026", Auth::Token(&west), None).await;
+    assert!(arrears["persons"].as_array().is_some_and(|a| a.iter().all(|p| p["region"] == "419922")));
+    // The east person is unchanged: the city administrator sees no tier change, no end.
+    let admin = api.sign_in("admin").await;
+    let (status, person) = api.call("GET", &format!("/api/persons/{p}"), Auth::Token(&admin), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(person["coverage"]["coverage_until"], Value::Null);
+    assert_eq!(person["coverage"]["tier_history"]["changes"], json!([]));
+    assert_eq!((person["name"].as_str(), person["card_no"].as_str()), (Some("张三"), Some("C0001")), "no update either");
+}
+
+#[tokio::test]
+async fn a_clerk_updates_a_person_and_reads_it_back() {
+    let api = setup("update").await;
+    let (east, _) = enrol_both(&api).await;
+    let path = format!("/api/persons/{EAST_PERSON}");
+    let (status, updated) = api
+        .call("PATCH", &path, Auth::Token(&east), Some(json!({ "name": "张三丰", "card_no": "C0002", "assistance_group": "dibao" })))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    let (status, person) = api.call("GET", &path, Auth::Token(&east), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(person, updated, "GET shows the update");
+    assert_eq!((person["name"].as_str(), person["card_no"].as_str()), (Some("张三丰"), Some("C0002")));
+    assert_eq!(person["coverage"]["assistance_group"], "dibao");
+    assert_eq!(person["coverage"]["supplementary"], true, "an absent field is unchanged");
+    // null clears; an absent field stays.
+    let (status, cleared) = api.call("PATCH", &path, Auth::Token(&east), Some(json!({ "card_no": null }))).await;
+    assert_eq!(status, StatusCode::OK, "{cleared}");
+    assert_eq!((cleared["card_no"].clone(), cleared["coverage"]["assistance_group"].as_str()), (Value::Null, Some("dibao")));
+    for (body, code) in [
+        (json!({}), "request.invalid"),
+        (json!({ "name": "" }), "request.invalid"),
+        (json!({ "certified_chronic_diseases": ["bad code"] }), "request.invalid"),
+        (json!({ "household_id": "HH-X" }), "request.malformed"),
+    ] {
+        let (status, answer) = api.call("PATCH", &path, Auth::Token(&east), Some(body.clone())).await;
+        assert!(status.is_client_error() && answer["code"] == code, "{body}: {status} {answer}");
+    }
+    let (_, doc) = api.call("GET", "/api/openapi.json", Auth::None, None).await;
+    assert!(doc["paths"]["/api/persons/{id}"].get("patch").is_some(), "the PATCH is documented");
+}
+
+#[tokio::test]
+async fn tier_change_and_contributions() {
+    let api = setup("tiers").await;
+    let (east, _) = enrol_both(&api).await;
+    let (status, out) = api
+        .call(
+            "POST",
+            &format!("/api/persons/{EAST_PERSON}/tier-changes"),
+            Auth::Token(&east),
+            Some(json!({ "requested_on": "2026-02-10", "tier": 2 })),
+        )
+        .await;
+    // Up from 3 to 2: the demo city waits 9 months.
+    assert_eq!((status, out["benefits_from"].as_str()), (StatusCode::OK, Some("2026-11-10")), "{out}");
+    let (status, out) = api
+        .call(
+            "POST",
+            &format!("/api/persons/{EAST_PERSON}/tier-changes"),
+            Auth::Token(&east),
+            Some(json!({ "requested_on": "2026-03-10", "tier": 4 })),
+        )
+        .await;
+    assert_eq!((status, out["benefits_from"].as_str()), (StatusCode::OK, Some("2026-04-01")), "down: the month after");
+    let accountant = api.sign_in("accountant").await;
+    let (status, record) = api
+        .call(
+            "POST",
+            &format!("/api/persons/{EAST_PERSON}/contributions"),
+            Auth::Token(&accountant),
+            Some(json!({ "kind": "resident", "period": "2026", "paid": "100.00" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{record}");
+    let due = record["due_fen"].as_i64().expect("due");
+    assert!(due > 10_000, "the policy's personal contribution for the year: {due}");
+    let (_, arrears) = api.call("GET", "/api/arrears?period=2026", Auth::Token(&accountant), None).await;
+    assert_eq!(arrears["persons"][0]["owed_fen"].as_i64(), Some(due - 10_000), "{arrears}");
+    let (status, body) = api
+        .call(
+            "POST",
+            &format!("/api/persons/{EAST_PERSON}/contributions"),
+            Auth::Token(&accountant),
+            Some(json!({ "kind": "resident", "period": "2026", "paid": 1.5 })),
+        )
+        .await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("request.malformed")), "floats are refused");
+}
+
+#[tokio::test]
+async fn institutions_settle_their_own_claims_once_and_reverse_them() {
+    settle_flow(&setup("settle").await).await;
+}
+
+/// The same flows on PostgreSQL: settlement, replay, reversal, audit, and county isolation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_behaves_the_same_on_postgresql() {
+    let (api, _server) = setup_postgres().await;
+    settle_flow(&api).await;
+    let west = api.sign_in("west.clerk").await;
+    let (status, answer) = api.call("GET", &format!("/api/persons/{EAST_PERSON}"), Auth::Token(&west), None).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::NOT_FOUND, Some("person.not_found")));
+    let east = api.sign_in("east.clerk").await;
+    let (status, answer) = api.call("POST", "/api/persons", Auth::Token(&east), Some(enrolment(EAST_PERSON, "419921", "HH-E1"))).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::CONFLICT, Some("person.already_enrolled")));
+}
+
+#[tokio::test]
+async fn the_fund_accountant_books_runs_the_month_and_checks_the_books() {
+    funds_flow(&setup("funds").await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fund_books_behave_the_same_on_postgresql() {
+    let (api, _server) = setup_postgres().await;
+    funds_flow(&api).await;
+}
+
+/// R-FND-1/2: a settlement owes the hospital; the accountant books the fund's opening
+/// balance and runs the month's pooling, which pays the hospital; the month runs once; the
+/// books check sound; clerks can do none of it.
+async fn funds_flow(api: &Api) {
+    enrol_both(api).await;
+    let accountant = api.sign_in("accountant").await;
+    let east_clerk = api.sign_in("east.clerk").await;
+    let opening = json!({ "kind": "opening-balance", "scheme": "resident", "unit": "419900", "amount": "1000000.00", "date": "2026-01-01", "reference": "OB-1" });
+    let (status, refusal) = api.call("POST", "/api/funds/receipts", Auth::Token(&east_clerk), Some(opening.clone())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refusal}");
+    let (status, body) = api.call("POST", "/api/funds/receipts", Auth::Token(&accountant), Some(opening)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let bad = json!({ "kind": "opening-balance", "scheme": "pension", "unit": "419900", "amount": "1.00", "date": "2026-01-01", "reference": "OB-2" });
+    let (status, body) = api.call("POST", "/api/funds/receipts", Auth::Token(&accountant), Some(bad)).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("fund.bad_scheme")));
+
+    let body = json!({ "person_id": EAST_PERSON, "claim": claim("F-1", "H41992100007") });
+    let (status, settled) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{settled}");
+    let pooled = yibao_domain::Fen::parse_yuan(settled["settlement"]["hifp_pay"].as_str().expect("hifp_pay")).expect("yuan");
+    assert!(pooled.get() > 0);
+
+    // The settlement is dated today: run this month.
+    let today = time::OffsetDateTime::now_utc().date();
+    let month = format!("{:04}-{:02}", today.year(), u8::from(today.month()));
+    // Dated on the month's last day, whatever the pack's sweep day: today's settlement is in.
+    let last = time::util::days_in_month(today.month(), today.year());
+    let run = json!({ "month": month, "day": last });
+    assert_eq!(api.call("POST", "/api/funds/pooling-runs", Auth::Token(&east_clerk), Some(run.clone())).await.0, StatusCode::FORBIDDEN);
+    let (status, preview) =
+        api.call("GET", &format!("/api/funds/pooling-runs/preview?month={month}&day={last}"), Auth::Token(&accountant), None).await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    let (status, first) = api.call("POST", "/api/funds/pooling-runs", Auth::Token(&accountant), Some(run.clone())).await;
+    assert_eq!(preview, first["run"], "the preview shows what the run then does");
+    assert_eq!((status, first["ran_now"].as_bool()), (StatusCode::CREATED, Some(true)), "{first}");
+    let resident = first["run"]["funds"].as_array().expect("funds").iter().find(|f| f["fund"] == "resident@419900").expect("resident fund");
+    let east = resident["units"].as_array().expect("units").iter().find(|u| u["unit"] == "419921").expect("east");
+    assert_eq!(east["payments"], json!([{ "payee": "institution:H41992100007", "amount_fen": pooled.get() }]));
+    assert!(resident["notes"].as_array().is_some_and(|n| !n.is_empty()), "the run explains every amount");
+    let (status, again) = api.call("POST", "/api/funds/pooling-runs", Auth::Token(&accountant), Some(run)).await;
+    assert_eq!((status, again["ran_now"].as_bool()), (StatusCode::OK, Some(false)));
+    assert_eq!(again["run"], first["run"], "a month runs once");
+    let (status, bad) = api.call("POST", "/api/funds/pooling-runs", Auth::Token(&accountant), Some(json!({ "month": "2026-13" }))).await;
+    assert_eq!((status, bad["code"].as_str()), (StatusCode::BAD_REQUEST, Some("fund.bad_month")));
+
+    let auditor = api.sign_in("auditor").await;
+    let (status, accounts) = api.call("GET", "/api/funds/accounts", Auth::Token(&auditor), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let payable = accounts
+        .as_array()
+        .expect("accounts")
+        .iter()
+        .find(|a| a["fund"] == "resident@419900" && a["holder"] == "institution:H41992100007" && a["kind"] == "payable")
+        .expect("the hospital's payable");
+    assert_eq!(payable["balance"], "0.00", "paid in full: {payable}");
+    assert_eq!(api.call("GET", "/api/funds/accounts", Auth::Token(&east_clerk), None).await.0, StatusCode::FORBIDDEN);
+    let (status, check) = api.call("GET", "/api/funds/check", Auth::Token(&auditor), None).await;
+    assert_eq!((status, check["sound"].as_bool()), (StatusCode::OK, Some(true)), "{check}");
+    // Malformed queries are {code, message} 400s, like every other error.
+    let (status, bad) = api.call("GET", "/api/funds/movements?from=2026-01-01", Auth::Token(&accountant), None).await;
+    assert_eq!((status, bad["code"].as_str()), (StatusCode::BAD_REQUEST, Some("request.malformed")), "{bad}");
+    let (status, bad) = api.call("GET", "/api/funds/movements?from=May&to=2026-12-31", Auth::Token(&accountant), None).await;
+    assert_eq!((status, bad["code"].as_str()), (StatusCode::BAD_REQUEST, Some("fund.bad_date")), "{bad}");
+    let (status, movements) = api.call("GET", "/api/funds/movements?from=2026-01-01&to=2026-12-31", Auth::Token(&accountant), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let settled_fen: i64 = movements
+        .as_array()
+        .expect("movements")
+        .iter()
+        .filter(|m| m["reason"] == "settlement.pooled" && m["unit"] == "419921")
+        .filter_map(|m| m["amount_fen"].as_i64())
+        .sum();
+    assert_eq!(settled_fen, pooled.get());
+
+    // The year closes once; a clerk cannot close it.
+    let close = json!({ "year": 2026, "levy": "10%" });
+    assert_eq!(api.call("POST", "/api/funds/year-closes", Auth::Token(&east_clerk), Some(close.clone())).await.0, StatusCode::FORBIDDEN);
+    let (status, closed) = api.call("POST", "/api/funds/year-closes", Auth::Token(&accountant), Some(close.clone())).await;
+    assert_eq!((status, closed["ran_now"].as_bool()), (StatusCode::CREATED, Some(true)), "{closed}");
+    assert!(closed["record"]["positions"].as_array().is_some_and(|p| !p.is_empty()), "{closed}");
+    let (status, again) = api.call("POST", "/api/funds/year-closes", Auth::Token(&accountant), Some(close)).await;
+    assert_eq!((status, again["record"].clone()), (StatusCode::OK, closed["record"].clone()));
+    let (status, bad) =
+        api.call("POST", "/api/funds/year-closes", Auth::Token(&accountant), Some(json!({ "year": 2026, "levy": "110%" }))).await;
+    assert_eq!((status, bad["code"].as_str()), (StatusCode::BAD_REQUEST, Some("fund.bad_ratio")));
+    // A budget for the east county's resident fund, and its execution through the year.
+    let budget = json!({ "year": today.year(), "scheme": "resident", "unit": "419921", "income": "0.00", "spending": "100000.00" });
+    assert_eq!(api.call("PUT", "/api/funds/budgets", Auth::Token(&east_clerk), Some(budget.clone())).await.0, StatusCode::FORBIDDEN);
+    let (status, body) = api.call("PUT", "/api/funds/budgets", Auth::Token(&accountant), Some(budget)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, execution) = api.call("GET", &format!("/api/funds/budgets?year={}", today.year()), Auth::Token(&auditor), None).await;
+    assert_eq!(status, StatusCode::OK, "{execution}");
+    let months = execution[0]["months"].as_array().expect("months");
+    assert_eq!(months.len(), 12);
+    assert_eq!(months[11][2], pooled.get(), "the year's spending against the budget: {execution}");
+
+    // A handover is signed by one person and confirmed by another, quoting its checksum.
+    let admin = api.sign_in("admin").await;
+    let ncms = json!({ "kind": "opening-balance", "scheme": "ncms", "unit": "419921", "amount": "500.00", "date": "2026-01-01", "reference": "NCMS-OB" });
+    assert_eq!(api.call("POST", "/api/funds/receipts", Auth::Token(&accountant), Some(ncms)).await.0, StatusCode::CREATED);
+    let handover = json!({ "from": "ncms", "to": "resident", "cut_off": "2026-06-30", "reference": "H-1" });
+    let (status, inventory) = api.call("POST", "/api/funds/handovers", Auth::Token(&accountant), Some(handover)).await;
+    assert_eq!(status, StatusCode::CREATED, "{inventory}");
+    let checksum = inventory["checksum"].as_str().expect("checksum").to_owned();
+    let confirm = json!({ "checksum": checksum });
+    let (status, refusal) =
+        api.call("POST", "/api/funds/handovers/H-1/confirmation", Auth::Token(&accountant), Some(confirm.clone())).await;
+    assert_eq!(
+        (status, refusal["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("handover.same_person")),
+        "the signer does not confirm"
+    );
+    let (status, confirmed) = api.call("POST", "/api/funds/handovers/H-1/confirmation", Auth::Token(&admin), Some(confirm)).await;
+    assert_eq!((status, confirmed["confirmed_by"].as_str()), (StatusCode::OK, Some("admin")), "{confirmed}");
+
+    // The east county's targets: 4 persons and 800.00; it has one person enrolled.
+    let targets = json!({ "year": today.year(), "unit": "419921", "enrolment_target": 4, "collection_target": "800.00" });
+    assert_eq!(api.call("PUT", "/api/funds/targets", Auth::Token(&east_clerk), Some(targets.clone())).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(api.call("PUT", "/api/funds/targets", Auth::Token(&accountant), Some(targets)).await.0, StatusCode::OK);
+    let (status, progress) = api.call("GET", &format!("/api/funds/targets?year={}", today.year()), Auth::Token(&auditor), None).await;
+    assert_eq!((status, progress[0]["enrolment_rate_bp"].as_i64()), (StatusCode::OK, Some(2_500)), "{progress}");
+
+    // A legacy deficit of the west county repaid at once by 2026-12-31, and repaid in part.
+    let legacy = json!({ "scheme": "resident", "county": "419922", "established_on": "2026-01-01", "opening_gap_fen": 500_000, "paid_into_adjustment_fen": 0, "terms": { "kind": "at-once", "due": "2026-12-31" } });
+    let (status, view) = api.call("POST", "/api/funds/legacy-deficits", Auth::Token(&accountant), Some(legacy)).await;
+    assert_eq!((status, view["gap_fen"].as_i64()), (StatusCode::CREATED, Some(500_000)), "{view}");
+    let repay = json!({ "on": "2026-03-01", "amount": "1000.00", "reference": "R-1" });
+    let (status, view) =
+        api.call("POST", "/api/funds/legacy-deficits/resident/419922/repayments", Auth::Token(&accountant), Some(repay)).await;
+    assert_eq!((status, view["owed_fen"].as_i64()), (StatusCode::OK, Some(400_000)), "{view}");
+    let (status, views) = api.call("GET", "/api/funds/legacy-deficits?as_of=2027-01-01", Auth::Token(&auditor), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(views[0]["missed"], json!([["2026-12-31", 400_000]]), "{views}");
+
+    // Interest: the resident fund's special account held 1,000,000.00 all January:
+    // 31,000,000.00 yuan-days × 1.50% ÷ 365 = 1,273.97 (1,273.972…).
+    let interest = json!({ "from": "2026-01-01", "to": "2026-01-31", "rate": "1.5%" });
+    assert_eq!(api.call("POST", "/api/funds/interest", Auth::Token(&east_clerk), Some(interest.clone())).await.0, StatusCode::FORBIDDEN);
+    let (status, lines) = api.call("POST", "/api/funds/interest", Auth::Token(&accountant), Some(interest)).await;
+    assert_eq!(status, StatusCode::OK, "{lines}");
+    let resident = lines.as_array().expect("lines").iter().find(|l| l["fund"] == "resident@419900").expect("resident");
+    assert_eq!(resident["interest_fen"], 127_397, "{resident}");
+    let (status, check) = api.call("GET", "/api/funds/check", Auth::Token(&auditor), None).await;
+    assert_eq!((status, check["sound"].as_bool()), (StatusCode::OK, Some(true)), "{check}");
+}
+
+/// Issue 6: the reform what-if over HTTP: the same synthetic city-year under the demo pack
+/// and under "tier-3 inpatient +5 points"; the pooled fund pays more, patients less.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reform_is_simulated_beside_the_baseline() {
+    let api = setup("reform").await;
+    let accountant = api.sign_in("accountant").await;
+    let reform = include_str!("../../../examples/reforms/tier3-inpatient-plus5.toml");
+    let body = json!({ "reform": reform, "insured": 2_000, "seed": 3 });
+    let east_clerk = api.sign_in("east.clerk").await;
+    assert_eq!(api.call("POST", "/api/reforms/simulations", Auth::Token(&east_clerk), Some(body.clone())).await.0, StatusCode::FORBIDDEN);
+    let (status, result) = api.call("POST", "/api/reforms/simulations", Auth::Token(&accountant), Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{result}");
+    assert_eq!((result["insured"].as_u64(), result["seed"].as_u64()), (Some(2_000), Some(3)));
+    let total = |what: &str| result["totals"].as_array().expect("totals").iter().find(|t| t[0] == what).cloned().expect(what);
+    let hifp = total("hifp");
+    assert!(hifp[2].as_i64() > hifp[1].as_i64(), "the pooled fund pays more under the reform: {hifp}");
+    let out_of_pocket = total("out_of_pocket");
+    assert!(out_of_pocket[2].as_i64() < out_of_pocket[1].as_i64(), "patients pay less: {out_of_pocket}");
+    assert!(result["balancing_income"].as_array().is_some_and(|b| !b.is_empty()));
+    let (status, bad) =
+        api.call("POST", "/api/reforms/simulations", Auth::Token(&accountant), Some(json!({ "reform": "[reform]\nname = 1" }))).await;
+    assert_eq!((status, bad["code"].as_str()), (StatusCode::BAD_REQUEST, Some("reform.invalid")), "{bad}");
+    let (status, bad) = api
+        .call("POST", "/api/reforms/simulations", Auth::Token(&accountant), Some(json!({ "reform": reform, "insured": 10_000_000 })))
+        .await;
+    assert_eq!((status, bad["code"].as_str()), (StatusCode::BAD_REQUEST, Some("reform.bad_size")));
+}
+
+async fn settle_flow(api: &Api) {
+    enrol_both(api).await;
+    let body = json!({ "person_id": EAST_PERSON, "claim": claim("C-1", "H41992100007") });
+    // Pre-settlement: the figures, nothing written; the person's card is presented, and the
+    // answer carries neither the account balance nor the year's counters.
+    let presented = json!({ "person_id": EAST_PERSON, "card_no": "C0001", "claim": claim("C-1", "H41992100007") });
+    let (status, pre) = api.call("POST", "/api/pre-settlements", Auth::Key("key-east"), Some(presented)).await;
+    assert_eq!(status, StatusCode::OK, "{pre}");
+    assert!(pre.get("accumulators").is_none() && pre.get("acct_balance_after").is_none(), "{pre}");
+    let admin = api.sign_in("admin").await;
+    let (_, acc) = api.call("GET", &format!("/api/persons/{EAST_PERSON}/accumulators?year=2026"), Auth::Token(&admin), None).await;
+    assert_eq!(acc["admissions"], 0, "a pre-settlement writes nothing");
+    // Settlement, then a retry.
+    let (status, first) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(body.clone())).await;
+    assert_eq!((status, first["replayed"].as_bool()), (StatusCode::CREATED, Some(false)), "{first}");
+    assert_eq!(first["settlement"]["fund_pay_sumamt"], pre["fund_pay_sumamt"], "pre-settlement and settlement agree");
+    assert!(first["settlement"].get("accumulators").is_none(), "an institution never receives the year's counters");
+    let (status, again) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(body.clone())).await;
+    assert_eq!((status, again["replayed"].as_bool()), (StatusCode::OK, Some(true)));
+    assert_eq!(again["settlement"], first["settlement"]);
+    let (_, acc) = api.call("GET", &format!("/api/persons/{EAST_PERSON}/accumulators?year=2026"), Auth::Token(&admin), None).await;
+    assert_eq!(acc["admissions"], 1, "the retry did not pay twice");
+    // Another institution's claim, a staff member, a changed retry, a missing key.
+    let (status, _) = api.call("POST", "/api/settlements", Auth::Key("key-center"), Some(body.clone())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(api.call("POST", "/api/settlements", Auth::Token(&admin), Some(body.clone())).await.0, StatusCode::FORBIDDEN);
+    let mut changed = body.clone();
+    changed["claim"]["lines"][0]["quantity"] = json!(3);
+    let (status, answer) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(changed)).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::CONFLICT, Some("claim.idempotency_conflict")));
+    // The same claim id and body for another person is a conflict too, never a replay of
+    // the first person's settlement.
+    let other_person = json!({ "person_id": WEST_PERSON, "claim": claim("C-1", "H41992100007") });
+    let (status, answer) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(other_person)).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::CONFLICT, Some("claim.idempotency_conflict")), "{answer}");
+    assert_eq!(api.call("POST", "/api/settlements", Auth::Key("key-wrong"), Some(body.clone())).await.0, StatusCode::UNAUTHORIZED);
+    // A claim the engine refuses: 422 with the engine's code, nothing written.
+    let mut early = json!({ "person_id": EAST_PERSON, "claim": claim("C-2", "H41992100007") });
+    early["claim"]["admission_date"] = json!("2023-06-01");
+    early["claim"]["discharge_date"] = json!("2023-06-02");
+    let (status, answer) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(early)).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("settle.before_policy")), "{answer}");
+    // Queries: the institution and the east claims officer see it; the west officer does not.
+    assert_eq!(api.call("GET", "/api/settlements/H41992100007/C-1", Auth::Key("key-east"), None).await.0, StatusCode::OK);
+    assert_eq!(api.call("GET", "/api/settlements/H41992100007/C-1", Auth::Key("key-center"), None).await.0, StatusCode::FORBIDDEN);
+    let west_claims = api.sign_in("west.claims").await;
+    assert_eq!(api.call("GET", "/api/settlements/H41992100007/C-1", Auth::Token(&west_claims), None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        api.call("POST", "/api/settlements/H41992100007/C-1/reversal", Auth::Token(&west_claims), Some(json!({ "reason": "x" }))).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let east_claims = api.sign_in("east.claims").await;
+    let (status, history) = api.call("GET", &format!("/api/persons/{EAST_PERSON}/claims"), Auth::Token(&east_claims), None).await;
+    assert_eq!((status, history.as_array().map(Vec::len)), (StatusCode::OK, Some(1)));
+    let (status, reversed) = api
+        .call("POST", "/api/settlements/H41992100007/C-1/reversal", Auth::Token(&east_claims), Some(json!({ "reason": "wrong patient" })))
+        .await;
+    assert_eq!((status, reversed["status"].as_str()), (StatusCode::OK, Some("reversed")), "{reversed}");
+    let (_, acc) = api.call("GET", &format!("/api/persons/{EAST_PERSON}/accumulators?year=2026"), Auth::Token(&admin), None).await;
+    assert_eq!(acc["admissions"], 0, "reversal restored the accumulators");
+    // The audit chain: readable by the auditor, not by a clerk; intact.
+    let auditor = api.sign_in("auditor").await;
+    let (status, verification) = api.call("GET", "/api/audit/verify", Auth::Token(&auditor), None).await;
+    assert_eq!((status, verification["breaks"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "{verification}");
+    let (status, trail) = api.call("GET", "/api/audit?region=419921&limit=1000", Auth::Token(&auditor), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let actions: Vec<&str> = trail.as_array().expect("entries").iter().filter_map(|e| e["action"].as_str()).collect();
+    assert!(actions.contains(&"claim.settle") && actions.contains(&"claim.reverse") && actions.contains(&"person.enrol"), "{actions:?}");
+    assert!(trail.as_array().expect("entries").iter().any(|e| e["actor"] == "H41992100007"), "who settled is recorded");
+    let east_clerk = api.sign_in("east.clerk").await;
+    assert_eq!(api.call("GET", "/api/audit/verify", Auth::Token(&east_clerk), None).await.0, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route_and_docs_are_served() {
+    let api = setup("openapi").await;
+    let (status, doc) = api.call("GET", "/api/openapi.json", Auth::None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    for path in [
+        "/api/session",
+        "/api/persons",
+        "/api/persons/{id}",
+        "/api/persons/{id}/tier-changes",
+        "/api/settlements",
+        "/api/pre-settlements",
+        "/api/settlements/{institution}/{claim_id}/reversal",
+        "/api/arrears",
+        "/api/audit/verify",
+        "/api/staff",
+        "/api/staff/{username}",
+        "/api/me/password",
+        "/api/institutions",
+        "/api/institutions/{code}/api-key",
+        "/api/funds/pooling-runs",
+        "/api/funds/receipts",
+        "/api/funds/accounts",
+        "/api/funds/movements",
+        "/api/funds/check",
+        "/api/funds/year-closes",
+        "/api/funds/interest",
+        "/api/funds/budgets",
+        "/api/funds/targets",
+        "/api/funds/handovers",
+        "/api/funds/handovers/{reference}/confirmation",
+        "/api/funds/legacy-deficits",
+        "/api/funds/legacy-deficits/{scheme}/{county}/repayments",
+        "/api/reforms/simulations",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} is documented");
+    }
+    let response =
+        api.router.clone().oneshot(Request::builder().uri("/api/docs/").body(Body::empty()).expect("request")).await.expect("response");
+    assert_eq!(response.status(), StatusCode::OK);
+    let (status, body) = api.call("GET", "/api/nowhere", Auth::None, None).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("route.not_found")));
+}
+
+/// The city administrator manages accounts and institutions; a county administrator only
+/// their county's; a deactivated account, a changed password and a replaced API key stop
+/// working at once.
+#[tokio::test]
+async fn administrators_manage_staff_and_institutions_within_their_region() {
+    let api = setup("admin").await;
+    let admin = api.sign_in("admin").await;
+    let new_staff = |username: &str, role: &str, region: &str| json!({ "username": username, "display_name": username, "password": format!("pw-{username}"), "role": role, "region": region });
+    let (status, body) = api.call("POST", "/api/staff", Auth::Token(&admin), Some(new_staff("east.auditor", "auditor", "419921"))).await;
+    assert_eq!((status, body["role"].as_str(), body.get("password_hash")), (StatusCode::CREATED, Some("auditor"), None), "{body}");
+    let cases = [
+        (new_staff("east.auditor", "auditor", "419921"), StatusCode::CONFLICT, "request.exists"),
+        (new_staff("x", "auditor", "419921"), StatusCode::BAD_REQUEST, "staff.weak_password"),
+        (new_staff("east.boss", "boss", "419921"), StatusCode::BAD_REQUEST, "staff.bad_role"),
+        (new_staff("bad name!", "auditor", "419921"), StatusCode::BAD_REQUEST, "request.invalid"),
+    ];
+    for (input, expected, code) in cases {
+        let (status, body) = api.call("POST", "/api/staff", Auth::Token(&admin), Some(input)).await;
+        assert_eq!((status, body["code"].as_str()), (expected, Some(code)), "{body}");
+    }
+    // A county administrator works inside the county only.
+    let (status, _) =
+        api.call("POST", "/api/staff", Auth::Token(&admin), Some(new_staff("east.admin", "city_administrator", "419921"))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let east_admin = api.sign_in("east.admin").await;
+    let (status, body) = api.call("POST", "/api/staff", Auth::Token(&east_admin), Some(new_staff("west.x", "auditor", "419922"))).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("access.outside_region")));
+    let (status, listed) = api.call("GET", "/api/staff", Auth::Token(&east_admin), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let listed: Vec<&str> = listed.as_array().expect("list").iter().filter_map(|s| s["username"].as_str()).collect();
+    assert!(listed.contains(&"east.clerk") && !listed.contains(&"west.clerk") && !listed.contains(&"admin"), "{listed:?}");
+    let (status, body) = api.call("PATCH", "/api/staff/west.clerk", Auth::Token(&east_admin), Some(json!({ "active": false }))).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("staff.not_found")));
+    let clerk = api.sign_in("east.clerk").await;
+    assert_eq!(api.call("GET", "/api/staff", Auth::Token(&clerk), None).await.0, StatusCode::FORBIDDEN, "clerks manage no accounts");
+    let (status, body) = api.call("PATCH", "/api/staff/admin", Auth::Token(&admin), Some(json!({ "active": false }))).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("staff.self_lockout")));
+
+    // Deactivation ends the account's session at once and refuses sign-in.
+    let auditor = api.sign_in("east.auditor").await;
+    assert_eq!(api.call("GET", "/api/me", Auth::Token(&auditor), None).await.0, StatusCode::OK);
+    let (status, body) = api.call("PATCH", "/api/staff/east.auditor", Auth::Token(&east_admin), Some(json!({ "active": false }))).await;
+    assert_eq!((status, body["active"].as_bool()), (StatusCode::OK, Some(false)), "{body}");
+    assert_eq!(api.call("GET", "/api/me", Auth::Token(&auditor), None).await.0, StatusCode::UNAUTHORIZED);
+    let signin = json!({ "username": "east.auditor", "password": "pw-east.auditor" });
+    assert_eq!(api.call("POST", "/api/session", Auth::None, Some(signin)).await.0, StatusCode::UNAUTHORIZED);
+
+    // A staff member changes their own password: the old sessions end, the new one works.
+    let wrong = json!({ "current_password": "nope", "new_password": "a-new-password-1" });
+    assert_eq!(api.call("POST", "/api/me/password", Auth::Token(&clerk), Some(wrong)).await.0, StatusCode::UNAUTHORIZED);
+    let change = json!({ "current_password": "pw-east.clerk", "new_password": "a-new-password-1" });
+    assert_eq!(api.call("POST", "/api/me/password", Auth::Token(&clerk), Some(change)).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(api.call("GET", "/api/me", Auth::Token(&clerk), None).await.0, StatusCode::UNAUTHORIZED);
+    let signin = json!({ "username": "east.clerk", "password": "a-new-password-1" });
+    assert_eq!(api.call("POST", "/api/session", Auth::None, Some(signin)).await.0, StatusCode::OK);
+
+    // Institutions: the key is shown once; a new key replaces it; suspension stops it.
+    let hospital = json!({ "code": "H41992100009", "name": "东县中医院", "region": "419921", "level": "tertiary" });
+    let (status, created) = api.call("POST", "/api/institutions", Auth::Token(&east_admin), Some(hospital.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let first_key = created["api_key"].as_str().expect("key").to_owned();
+    let (status, me) = api.call("GET", "/api/me", Auth::Key(&first_key), None).await;
+    assert_eq!((status, me["name"].as_str()), (StatusCode::OK, Some("H41992100009")));
+    assert_eq!(api.call("POST", "/api/institutions", Auth::Token(&east_admin), Some(hospital)).await.0, StatusCode::CONFLICT);
+    let elsewhere = json!({ "code": "H41992200009", "name": "西县医院", "region": "419922", "level": "primary" });
+    assert_eq!(api.call("POST", "/api/institutions", Auth::Token(&east_admin), Some(elsewhere)).await.0, StatusCode::FORBIDDEN);
+    let (status, rotated) = api.call("POST", "/api/institutions/H41992100009/api-key", Auth::Token(&east_admin), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let second_key = rotated["api_key"].as_str().expect("key").to_owned();
+    assert_ne!(first_key, second_key);
+    assert_eq!(api.call("GET", "/api/me", Auth::Key(&first_key), None).await.0, StatusCode::UNAUTHORIZED, "the old key stops at once");
+    assert_eq!(api.call("GET", "/api/me", Auth::Key(&second_key), None).await.0, StatusCode::OK);
+    let (status, _) = api.call("PATCH", "/api/institutions/H41992100009", Auth::Token(&admin), Some(json!({ "active": false }))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(api.call("GET", "/api/me", Auth::Key(&second_key), None).await.0, StatusCode::UNAUTHORIZED, "a suspended institution");
+    let (status, body) = api.call("PATCH", "/api/institutions/H41990200003", Auth::Token(&east_admin), Some(json!({ "name": "x" }))).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("institution.not_found")));
+    let (status, listed) = api.call("GET", "/api/institutions", Auth::Token(&east_admin), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(listed.as_array().is_some_and(|l| l.iter().all(|i| i["region"] == "419921") && l.len() == 3), "{listed}");
+}
+
+/// Settlements for one person arriving over HTTP at the same moment: the year's totals are
+/// those of the same claims settled one by one (issue 3: no remaining deductible or cap is
+/// spent twice), and every claim is paid once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_settlements_over_http_equal_the_claims_settled_one_by_one() {
+    const CLAIMS: usize = 12;
+    let api = Arc::new(setup("concurrent").await);
+    enrol_both(&api).await;
+    let claims: Vec<Value> = (0..CLAIMS).map(|n| claim(&format!("CONC-{n}"), "H41992100007")).collect();
+    let mut tasks = Vec::new();
+    for c in claims.clone() {
+        let api = Arc::clone(&api);
+        tasks.push(tokio::spawn(async move {
+            api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(json!({ "person_id": EAST_PERSON, "claim": c }))).await
+        }));
+    }
+    let mut fund_paid_fen = 0;
+    for task in tasks {
+        let (status, body) = task.await.expect("task");
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let paid = body["settlement"]["fund_pay_sumamt"].as_str().expect("amount");
+        fund_paid_fen += yibao_domain::Fen::parse_yuan(paid).expect("yuan").get();
+    }
+    // The same claims one by one, in memory, from the person as stored.
+    let admin = api.sign_in("admin").await;
+    let (_, person) = api.call("GET", &format!("/api/persons/{EAST_PERSON}"), Auth::Token(&admin), None).await;
+    let coverage: yibao_engine::Coverage = serde_json::from_value(person["coverage"].clone()).expect("coverage");
+    let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
+    let mut expected = yibao_engine::Accumulators::new_year(2026);
+    let mut expected_fund_fen = 0;
+    for c in &claims {
+        let c: yibao_engine::Claim = serde_json::from_value(c.clone()).expect("claim");
+        let settlement = yibao_engine::settle(&policy, &c, &coverage, &expected, yibao_engine::Explain::Off).expect("settles");
+        expected_fund_fen += settlement.fund_pay_sumamt.get();
+        expected = settlement.accumulators;
+    }
+    let (status, stored) = api.call("GET", &format!("/api/persons/{EAST_PERSON}/accumulators?year=2026"), Auth::Token(&admin), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stored, serde_json::to_value(expected).expect("json"), "the year's totals equal the claims settled one by one");
+    assert_eq!(fund_paid_fen, expected_fund_fen, "the funds paid what the claims settled one by one would have");
+    let (_, history) = api.call("GET", &format!("/api/persons/{EAST_PERSON}/claims"), Auth::Token(&admin), None).await;
+    assert_eq!(history.as_array().map(Vec::len), Some(CLAIMS));
+}
+
+async fn post(api: &Api, path: &str, auth: Auth<'_>, body: Value) -> (StatusCode, Value) {
+    api.call("POST", path, auth, Some(body)).await
+}
+
+fn code(answer: &(StatusCode, Value)) -> (StatusCode, Option<&str>) {
+    (answer.0, answer.1["code"].as_str())
+}
+
+/// Issue 11: what the bureau's records know is never taken from the caller. Each case
+/// failed before the application layer: a claim chose its own level, place and referral;
+/// dates in 9999 moved money; an unknown county received people and money; a contribution
+/// was billed at the tier chosen at enrolment; an institution could read anyone's counters.
+#[tokio::test]
+async fn what_the_records_know_is_never_taken_from_the_caller() {
+    let api = setup("trust").await;
+    let (east_clerk, west_clerk) = enrol_both(&api).await;
+    let settle = |claim: Value| json!({ "person_id": EAST_PERSON, "claim": claim });
+
+    // The register decides the institution's level, place and kind.
+    let mut primary = claim("T-1", "H41992100007");
+    primary["institution_level"] = json!("primary");
+    let answer = post(&api, "/api/settlements", Auth::Key("key-east"), settle(primary)).await;
+    assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("claim.level_mismatch")), "{}", answer.1);
+    let mut away = claim("T-2", "H41992100007");
+    away["place"] = json!("out-of-area");
+    let answer = post(&api, "/api/settlements", Auth::Key("key-east"), settle(away)).await;
+    assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("claim.place_mismatch")), "{}", answer.1);
+    let mut pharmacy = claim("T-3", "P41992100002");
+    pharmacy["institution_level"] = json!("primary");
+    let answer = post(&api, "/api/settlements", Auth::Key("key-pharmacy"), settle(pharmacy)).await;
+    assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("claim.kind_not_for_pharmacy")), "{}", answer.1);
+
+    // A referral is a record on file, and the deductible paid before it comes from the
+    // referring stay's settlement.
+    let mut referred = claim("T-4", "H41992100007");
+    referred["referral"] = json!(true);
+    let answer = post(&api, "/api/settlements", Auth::Key("key-east"), settle(referred)).await;
+    assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("claim.referral_not_on_file")), "{}", answer.1);
+    let mut inflated = claim("T-5", "H41992100007");
+    inflated["referred_deductible_paid"] = json!("99999999.00");
+    let answer = post(&api, "/api/settlements", Auth::Key("key-east"), settle(inflated)).await;
+    assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("claim.referral_not_on_file")), "{}", answer.1);
+    // The referring stay at the centre hospital, then the referral, then the stay it covers.
+    let mut first_stay = claim("R-1", "H41990200003");
+    first_stay["admission_date"] = json!("2026-02-01");
+    first_stay["discharge_date"] = json!("2026-02-05");
+    let answer = post(&api, "/api/settlements", Auth::Key("key-center"), settle(first_stay)).await;
+    assert_eq!(answer.0, StatusCode::CREATED, "{}", answer.1);
+    let paid_before = yibao_domain::Fen::parse_yuan(answer.1["settlement"]["act_pay_dedc"].as_str().expect("act_pay_dedc")).expect("yuan");
+    assert!(paid_before.get() > 0, "the referring stay paid a deductible");
+    let referral = json!({ "from_institution": "H41990200003", "to_institution": "H41992100007", "issued_on": "2026-02-05", "valid_until": "2026-03-31" });
+    let answer = post(&api, &format!("/api/persons/{EAST_PERSON}/referrals"), Auth::Key("key-east"), referral.clone()).await;
+    assert_eq!(code(&answer), (StatusCode::FORBIDDEN, Some("access.forbidden")), "only the referring institution files its referral");
+    let answer = post(&api, &format!("/api/persons/{EAST_PERSON}/referrals"), Auth::Key("key-center"), referral).await;
+    assert_eq!(answer.0, StatusCode::CREATED, "{}", answer.1);
+    let mut wrong_amount = claim("T-6", "H41992100007");
+    wrong_amount["referred_deductible_paid"] = json!("99999999.00");
+    let answer = post(&api, "/api/settlements", Auth::Key("key-east"), settle(wrong_amount)).await;
+    assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("claim.referred_deductible_mismatch")), "{}", answer.1);
+    let admin = api.sign_in("admin").await;
+    let (_, person) = api.call("GET", &format!("/api/persons/{EAST_PERSON}"), Auth::Token(&admin), None).await;
+    let coverage: yibao_engine::Coverage = serde_json::from_value(person["coverage"].clone()).expect("coverage");
+    let (_, before) = api.call("GET", &format!("/api/persons/{EAST_PERSON}/accumulators?year=2026"), Auth::Token(&admin), None).await;
+    let before: yibao_engine::Accumulators = serde_json::from_value(before).expect("accumulators");
+    let answer = post(&api, "/api/settlements", Auth::Key("key-east"), settle(claim("T-7", "H41992100007"))).await;
+    assert_eq!(answer.0, StatusCode::CREATED, "{}", answer.1);
+    // What the engine gives for the claim as the records describe it: referred, with the
+    // deductible the centre hospital's settlement shows.
+    let mut as_recorded: yibao_engine::Claim = serde_json::from_value(claim("T-7", "H41992100007")).expect("claim");
+    as_recorded.referral = true;
+    as_recorded.referred_deductible_paid = paid_before;
+    let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
+    let expected = yibao_engine::settle(&policy, &as_recorded, &coverage, &before, yibao_engine::Explain::Off).expect("settles");
+    assert_eq!(answer.1["settlement"]["act_pay_dedc"].as_str(), Some(expected.act_pay_dedc.to_string().as_str()));
+    assert_eq!(answer.1["settlement"]["fund_pay_sumamt"].as_str(), Some(expected.fund_pay_sumamt.to_string().as_str()));
+
+    // Dates: nothing after today is settled, booked, credited or requested, and no date
+    // input panics.
+    for year in ["2027", "2099", "9999"] {
+        let mut future = claim(&format!("T-{year}"), "H41992100007");
+        future["admission_date"] = json!(format!("{year}-03-02"));
+        future["discharge_date"] = json!(format!("{year}-03-08"));
+        let answer = post(&api, "/api/settlements", Auth::Key("key-east"), settle(future)).await;
+        assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("claim.in_future")), "{year}: {}", answer.1);
+    }
+    let answer = post(&api, &format!("/api/persons/{EAST_PERSON}/tier-changes"), Auth::Token(&east_clerk), json!({ "requested_on": "9999-12-15", "tier": 1 })).await;
+    assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("person.bad_date")), "{}", answer.1);
+    let accountant = api.sign_in("accountant").await;
+    let answer = post(&api, "/api/funds/interest", Auth::Token(&accountant), json!({ "from": "9999-01-01", "to": "9999-12-31", "rate": "1.5%" })).await;
+    assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("fund.period_not_ended")), "{}", answer.1);
+    let receipt = json!({ "kind": "opening-balance", "scheme": "resident", "unit": "419900", "amount": "1.00", "date": "9999-12-31", "reference": "FUTURE-1" });
+    let answer = post(&api, "/api/funds/receipts", Auth::Token(&accountant), receipt).await;
+    assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("fund.bad_date")), "{}", answer.1);
+
+    // Regions: only the city's counties.
+    let answer = post(&api, "/api/households", Auth::Token(&admin), json!({ "household_id": "HH-X", "region": "419999", "address": "nowhere" })).await;
+    assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("region.unknown")), "{}", answer.1);
+    let answer = post(&api, "/api/persons", Auth::Token(&admin), enrolment("419999199001010013", "419999", "HH-X")).await;
+    assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("person.bad_region")), "{}", answer.1);
+    let receipt = json!({ "kind": "opening-balance", "scheme": "resident", "unit": "419999", "amount": "1.00", "date": "2026-01-01", "reference": "NOWHERE-1" });
+    let answer = post(&api, "/api/funds/receipts", Auth::Token(&accountant), receipt).await;
+    assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("region.unknown")), "{}", answer.1);
+
+    // A contribution's kind fits the scheme, and its amount follows the tier in force: the
+    // east resident moved from tier 3 down to tier 4 in June 2025, so 2026 is billed at tier 4.
+    let contribution = |kind: &str, period: &str| json!({ "kind": kind, "period": period, "paid": "0.00", "wage_monthly": "5000.00" });
+    let answer = post(&api, &format!("/api/persons/{EAST_PERSON}/contributions"), Auth::Token(&east_clerk), contribution("employee", "2026-01")).await;
+    assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("contribution.kind_mismatch")), "{}", answer.1);
+    let answer = post(&api, &format!("/api/persons/{EAST_PERSON}/tier-changes"), Auth::Token(&east_clerk), json!({ "requested_on": "2025-06-10", "tier": 4 })).await;
+    assert_eq!((answer.0, answer.1["benefits_from"].as_str()), (StatusCode::OK, Some("2025-07-01")), "{}", answer.1);
+    let answer = post(&api, &format!("/api/persons/{EAST_PERSON}/contributions"), Auth::Token(&east_clerk), contribution("resident", "2026")).await;
+    assert_eq!(answer.0, StatusCode::CREATED, "{}", answer.1);
+    let region = RegionCode::parse("419921").expect("region");
+    let on = time::macros::date!(2026 - 01 - 01);
+    let at = |n: u8| yibao_engine::resident_contribution(&policy, region, Some(yibao_domain::Tier::new(n).expect("tier")), None, on).expect("due").personal;
+    assert_ne!(at(3), at(4));
+    assert_eq!(answer.1["due_fen"].as_i64(), Some(at(4).get()), "billed at the tier in force, not the one chosen at enrolment");
+
+    // A tier change can be cancelled before it takes effect, and not after.
+    let answer = api.call("DELETE", &format!("/api/persons/{EAST_PERSON}/tier-changes/2025-06-10"), Auth::Token(&east_clerk), None).await;
+    assert_eq!(code(&answer), (StatusCode::CONFLICT, Some("person.tier_change_in_effect")), "{}", answer.1);
+    let today = time::OffsetDateTime::now_utc().to_offset(time::UtcOffset::from_hms(8, 0, 0).expect("offset")).date();
+    let answer = post(&api, &format!("/api/persons/{EAST_PERSON}/tier-changes"), Auth::Token(&east_clerk), json!({ "requested_on": today.to_string(), "tier": 1 })).await;
+    assert_eq!(answer.0, StatusCode::OK, "{}", answer.1);
+    let answer = api.call("DELETE", &format!("/api/persons/{EAST_PERSON}/tier-changes/{today}"), Auth::Token(&east_clerk), None).await;
+    assert_eq!(answer.0, StatusCode::OK, "{}", answer.1);
+    assert_eq!(answer.1["coverage"]["tier_history"]["changes"].as_array().map(Vec::len), Some(1), "only the June 2025 change is left");
+    let answer = api.call("DELETE", &format!("/api/persons/{EAST_PERSON}/tier-changes/{today}"), Auth::Token(&east_clerk), None).await;
+    assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("person.no_such_tier_change")), "{}", answer.1);
+
+    // An institution reads entitlement only with the person's card, and learns nothing
+    // from an unknown ID that it would not learn from a wrong card.
+    let presented = |id: &str, card: &str| json!({ "person_id": id, "card_no": card, "claim": claim("P-1", "H41992100007") });
+    let wrong_card = post(&api, "/api/pre-settlements", Auth::Key("key-east"), presented(EAST_PERSON, "C9999")).await;
+    let unknown = post(&api, "/api/pre-settlements", Auth::Key("key-east"), presented("419921199001010013", "C0001")).await;
+    assert_eq!(code(&wrong_card), (StatusCode::NOT_FOUND, Some("person.not_verified")));
+    assert_eq!(wrong_card.1, unknown.1, "the same answer for a wrong card and an unknown person");
+
+    // A clerk enrolling a person insured in another county is not told that county's records.
+    let answer = post(&api, "/api/persons", Auth::Token(&west_clerk), enrolment(EAST_PERSON, "419922", "HH-W1")).await;
+    assert_eq!(code(&answer), (StatusCode::CONFLICT, Some("person.already_enrolled")), "{}", answer.1);
+    let message = answer.1["message"].as_str().expect("message");
+    assert!(!message.contains("HH-E1") && !message.contains("household") && !message.contains("region 419921"), "{message}");
+}

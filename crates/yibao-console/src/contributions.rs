@@ -1,0 +1,250 @@
+//! Contributions: record one for a person (the form on the person's page; what is due is
+//! computed from the policy in force, R-FIN-1..3), and the arrears lists (欠费) per county
+//! and per person, paginated.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use yibao_domain::{Fen, NationalId};
+use yibao_app::{ContributionKind, ContributionRecord};
+
+use super::i18n::Lang;
+use super::page::{
+    CONTRIBUTIONS, FieldErrors, Page, Pager, app_error_page, app_message, error_page, moment, national_id_error, paginate, render,
+    url_encode, yuan,
+};
+use super::people::{PersonForms, person_page};
+use super::session::ConsoleUser;
+use yibao_app::App;
+
+#[derive(Debug)]
+pub struct ContributionRow {
+    pub kind: String,
+    pub period: String,
+    pub due_yuan: String,
+    pub paid_yuan: String,
+    pub recorded_at: String,
+}
+
+pub fn contribution_rows(lang: Lang, records: &[ContributionRecord]) -> Vec<ContributionRow> {
+    records
+        .iter()
+        .map(|r| ContributionRow {
+            kind: lang.t(&format!("kind-{}", r.kind.as_str())),
+            period: r.period.clone(),
+            due_yuan: yuan(r.due_fen),
+            paid_yuan: yuan(r.paid_fen),
+            recorded_at: moment(&r.recorded_at),
+        })
+        .collect()
+}
+
+/// The contribution form's values (kept to show again with its errors).
+#[derive(Debug, Default, Deserialize)]
+pub struct ContributionForm {
+    #[serde(default, rename = "_csrf")]
+    pub csrf: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub period: String,
+    #[serde(default)]
+    pub paid: String,
+    #[serde(default)]
+    pub wage: String,
+}
+
+/// Records a contribution through the application layer's `record_contribution`, the one
+/// the API's `POST /api/persons/{id}/contributions` calls: the form's fields are checked
+/// here to show errors beside them; what is due is computed there.
+pub async fn record(
+    State(state): State<App>,
+    user: ConsoleUser,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(input): Form<ContributionForm>,
+) -> Response {
+    let lang = user.lang;
+    if !user.csrf_ok(&input.csrf) {
+        return error_page(lang, StatusCode::FORBIDDEN, "error-csrf", None);
+    }
+    if !user.may(CONTRIBUTIONS) {
+        return error_page(lang, StatusCode::FORBIDDEN, "error-forbidden", None);
+    }
+    let Ok(person_id) = NationalId::parse(&id) else {
+        return error_page(lang, StatusCode::NOT_FOUND, "error-not-found", None);
+    };
+    let mut errors = FieldErrors::default();
+    let kind = ContributionKind::parse(input.kind.trim()).map_or_else(
+        || {
+            errors.add("kind", lang.t("field-bad-kind"));
+            None
+        },
+        Some,
+    );
+    let period = yibao_app::Period::parse(input.period.trim()).map_or_else(
+        |_| {
+            errors.add("period", lang.t("field-bad-period"));
+            None
+        },
+        Some,
+    );
+    let paid = match Fen::parse_yuan(input.paid.trim()) {
+        Ok(fen) if !fen.is_negative() => Some(fen),
+        _ => {
+            errors.add("paid", lang.t("field-bad-amount"));
+            None
+        }
+    };
+    let wage = if kind == Some(ContributionKind::Employee) {
+        match Fen::parse_yuan(input.wage.trim()) {
+            Ok(fen) if !fen.is_negative() && !fen.is_zero() => Some(fen),
+            _ => {
+                errors.add("wage", lang.t("field-bad-wage"));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let refuse = |errors: FieldErrors, input: ContributionForm| PersonForms { errors, contribution: input, ..PersonForms::default() };
+    let (Some(kind), Some(period), Some(paid)) = (kind, period, paid) else {
+        return person_page(&state, &user, &id, refuse(errors, input), StatusCode::BAD_REQUEST).await;
+    };
+    if !errors.is_empty() {
+        return person_page(&state, &user, &id, refuse(errors, input), StatusCode::BAD_REQUEST).await;
+    }
+    let contribution = yibao_app::ContributionInput { kind, period: period.to_string(), paid, wage_monthly: wage };
+    match state.record_contribution(&user.principal(), ConsoleUser::source(&headers), &person_id, contribution).await {
+        Ok(_) => Redirect::to(&format!("/console/people/{}?done=contribution", url_encode(&id))).into_response(),
+        Err(error) if matches!(error.kind, yibao_app::ErrorKind::BadRequest | yibao_app::ErrorKind::Conflict) => {
+            let mut errors = FieldErrors::default();
+            let field = match error.code.as_ref() {
+                "contribution.kind_mismatch" => "kind",
+                "contribution.no_wage" | "contribution.negative" => "wage",
+                _ => "period",
+            };
+            errors.add(field, app_message(lang, &error));
+            person_page(&state, &user, &id, refuse(errors, input), StatusCode::BAD_REQUEST).await
+        }
+        Err(error) => app_error_page(lang, &error),
+    }
+}
+
+// ---- the contributions page: find the payer ----
+
+#[derive(Template)]
+#[template(path = "console/contributions/find.html")]
+struct FindTemplate {
+    page: Page,
+    person: String,
+    errors: FieldErrors,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct FindQuery {
+    #[serde(default)]
+    person: String,
+}
+
+/// A contribution is recorded on the payer's page: this page finds it by national ID.
+pub async fn form(user: ConsoleUser, Query(q): Query<FindQuery>) -> Response {
+    let page = match Page::guard(&user, "contributions", "contributions-title", "/console/contributions") {
+        Ok(page) => page,
+        Err(response) => return response,
+    };
+    let person = q.person.trim().to_owned();
+    let mut errors = FieldErrors::default();
+    if !person.is_empty() {
+        match NationalId::parse(&person) {
+            Ok(id) => return Redirect::to(&format!("/console/people/{id}#contribution")).into_response(),
+            Err(e) => errors.add("person", national_id_error(user.lang, &e)),
+        }
+    }
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+    (status, render(&FindTemplate { page, person, errors })).into_response()
+}
+
+// ---- arrears ----
+
+#[derive(Debug)]
+pub struct CountyArrearsRow {
+    pub region: String,
+    pub persons: i64,
+    pub owed_yuan: String,
+}
+
+#[derive(Debug)]
+pub struct PersonArrearsRow {
+    pub id: String,
+    pub name: String,
+    pub region: String,
+    pub kind: String,
+    pub period: String,
+    pub owed_yuan: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/contributions/arrears.html")]
+struct ArrearsTemplate {
+    page: Page,
+    period: String,
+    counties: Vec<CountyArrearsRow>,
+    total_yuan: String,
+    rows: Vec<PersonArrearsRow>,
+    pager: Pager,
+    errors: FieldErrors,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ArrearsQuery {
+    #[serde(default)]
+    period: String,
+    #[serde(default)]
+    page: Option<usize>,
+}
+
+pub async fn arrears(State(state): State<App>, user: ConsoleUser, Query(q): Query<ArrearsQuery>) -> Response {
+    let page = match Page::guard(&user, "arrears", "arrears-title", "/console/arrears") {
+        Ok(page) => page,
+        Err(response) => return response,
+    };
+    let lang = user.lang;
+    let period = if q.period.trim().is_empty() { time::OffsetDateTime::now_utc().year().to_string() } else { q.period.trim().to_owned() };
+    let mut errors = FieldErrors::default();
+    let (mut counties, mut persons) = (Vec::new(), Vec::new());
+    if yibao_app::Period::parse(&period).is_err() {
+        errors.add("period", lang.t("field-bad-period"));
+    } else {
+        match state.arrears(&user.principal(), &period).await {
+            Ok((p, c)) => {
+                persons = p;
+                counties = c;
+            }
+            Err(error) => return app_error_page(lang, &error),
+        }
+    }
+    let total_fen: i64 = counties.iter().map(|c| c.owed_fen).sum();
+    let counties = counties
+        .iter()
+        .map(|c| CountyArrearsRow { region: c.region.to_string(), persons: c.persons, owed_yuan: yuan(c.owed_fen) })
+        .collect();
+    let rows: Vec<PersonArrearsRow> = persons
+        .iter()
+        .map(|p| PersonArrearsRow {
+            id: p.person_id.to_string(),
+            name: p.name.clone(),
+            region: p.region.to_string(),
+            kind: lang.t(&format!("kind-{}", p.kind.as_str())),
+            period: p.period.clone(),
+            owed_yuan: yuan(p.owed_fen),
+        })
+        .collect();
+    let base = format!("/console/arrears?period={}", url_encode(&period));
+    let (rows, pager) = paginate(lang, rows, q.page.unwrap_or(1), |n| format!("{base}&page={n}"));
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+    (status, render(&ArrearsTemplate { page, period, counties, total_yuan: yuan(total_fen), rows, pager, errors })).into_response()
+}

@@ -1,0 +1,120 @@
+//! The staff console: server-rendered HTML under `/console/…`, served by `yibao serve`
+//! itself with no front-end build (askama templates compiled into the binary, static files
+//! embedded with rust-embed, labels from Fluent catalogues in Chinese and English).
+//!
+//! Every action is a plain HTML form (POST, then redirect to a GET page, PRG) that works
+//! without JavaScript; htmx only boosts the menu links. The console reads and writes through
+//! the same use cases of the application layer (`yibao_app::App`) as the API, always as the
+//! signed-in user's principal, whose region is the scope (R-GEO-2): a county's clerk asking
+//! for another county's person by URL gets the not-found page, never the data. It never
+//! calls the store itself.
+//!
+//! Layout: `page.rs` (menu per role, layout data, errors, money, pagination), `session.rs`
+//! (cookie session, CSRF), `i18n.rs` (catalogues), `assets.rs`, then one module per menu
+//! section (`funds/` holds the fund books' pages, R-FND-1…7; `reform.rs` the what-if of issue 6).
+//!
+//! Adding a page:
+//! 1. a row in [`page::MENU`] (`id`, `href`, label key, the roles that see it);
+//! 2. a handler taking `ConsoleUser` that starts with `Page::guard(&user, "<id>", "<title
+//!    key>", "<path>")`, calls the application with `user.principal()` (and, for a write,
+//!    `ConsoleUser::source(&headers)`), and renders a template; a POST handler checks
+//!    `user.csrf_ok(&form.csrf)` first, re-renders the form with [`page::FieldErrors`] on a
+//!    refusal (status 400, the `AppError`'s kind or code telling which field) and redirects
+//!    on success; any other `AppError` is [`page::app_error_page`];
+//! 3. its route in [`router`];
+//! 4. a template under `templates/console/` that extends `console/base.html`, every label
+//!    `{{ page.t("key") }}`, amounts pre-formatted with [`page::yuan`], every form with
+//!    `<input type="hidden" name="_csrf" value="{{ page.csrf }}">`;
+//! 5. its labels in both `locales/zh-CN/console.ftl` and `locales/en/console.ftl` (a test
+//!    checks the two hold the same keys).
+
+mod admin;
+mod assets;
+mod audit;
+mod claims;
+mod contributions;
+mod dashboard;
+mod funds;
+mod i18n;
+mod login;
+mod page;
+mod people;
+mod policy;
+mod reform;
+mod session;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use yibao_app::App;
+
+/// The console's routes, merged into the application beside `/api/`.
+pub fn router() -> Router<App> {
+    Router::new()
+        .route("/console", get(dashboard::show))
+        .route("/console/", get(dashboard::show))
+        .route("/console/login", get(login::form).post(login::submit))
+        .route("/console/logout", post(login::logout))
+        .route("/console/lang", get(login::switch_language))
+        .route("/console/assets/{*path}", get(assets::serve))
+        .route("/console/people", get(people::search))
+        .route("/console/people/{id}", get(people::show))
+        .route("/console/people/{id}/tier", post(people::change_tier))
+        .route("/console/people/{id}/end-coverage", post(people::end_coverage))
+        .route("/console/people/{id}/contributions", post(contributions::record))
+        .route("/console/households/new", get(people::enrol_form).post(people::enrol))
+        .route("/console/households/{id}", get(people::household))
+        .route("/console/contributions", get(contributions::form))
+        .route("/console/arrears", get(contributions::arrears))
+        .route("/console/claims", get(claims::search))
+        .route("/console/claims/{institution}/{claim_id}", get(claims::show))
+        .route("/console/claims/{institution}/{claim_id}/slip", get(claims::slip))
+        .route("/console/claims/{institution}/{claim_id}/reversal", post(claims::reverse))
+        .route("/console/policy", get(policy::in_force))
+        .route("/console/policy/diff", get(policy::diff))
+        .route("/console/funds", get(funds::statement::show))
+        .route("/console/funds/statement.csv", get(funds::statement::csv))
+        .route("/console/funds/pooling", get(funds::pooling::show).post(funds::pooling::run))
+        .route("/console/funds/pooling/{month}", get(funds::pooling::record))
+        .route("/console/funds/accounts", get(funds::accounts::show))
+        .route("/console/funds/year-end", get(funds::year_end::show).post(funds::year_end::close))
+        .route("/console/funds/year-end/{year}", get(funds::year_end::record))
+        .route("/console/funds/receipts", get(funds::receipts::form).post(funds::receipts::book))
+        .route("/console/funds/budgets", get(funds::budgets::show).post(funds::budgets::set))
+        .route("/console/funds/legacy", get(funds::legacy::show).post(funds::legacy::establish))
+        .route("/console/funds/legacy/repayments", post(funds::legacy::repay))
+        .route("/console/funds/handovers", get(funds::handover::list).post(funds::handover::prepare))
+        .route("/console/funds/handovers/{reference}", get(funds::handover::show))
+        .route("/console/funds/handovers/{reference}/confirmation", post(funds::handover::confirm))
+        .route("/console/funds/check", get(funds::check::show))
+        .route("/console/reform", get(reform::form).post(reform::simulate))
+        .route("/console/audit", get(audit::trail))
+        .route("/console/audit/verify", get(audit::verify))
+        .route("/console/staff", get(admin::staff).post(admin::create_staff))
+        .route("/console/staff/{username}/active", post(admin::set_staff_active))
+        .route("/console/institutions", get(admin::institutions))
+        .route("/console/institutions/{code}/active", post(admin::set_institution_active))
+        // Not `fallback`: the API router owns the application's fallback (JSON 404).
+        .route("/console/{*rest}", get(not_found))
+        .layer(axum::middleware::map_response(protective_headers))
+}
+
+/// Headers on every console response: pages hold personal data, so no cache keeps them
+/// (static assets set their own caching); no other site may frame the console's forms
+/// (clickjacking); the browser takes content types as sent.
+async fn protective_headers(mut response: axum::response::Response) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("frame-ancestors 'none'"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    response
+}
+
+async fn not_found(headers: axum::http::HeaderMap) -> axum::response::Response {
+    page::error_page(session::lang_of(&headers), axum::http::StatusCode::NOT_FOUND, "error-not-found", None)
+}

@@ -1,0 +1,344 @@
+//! What every console page shares: the layout's data ([`Page`]: language, user, menu for
+//! the user's role, CSRF token), rendering, the error pages, money formatting and
+//! pagination.
+//!
+//! The menu is one table ([`MENU`]): a section is shown to the roles it lists, and its
+//! handlers refuse every other role with the same list ([`Page::guard`]). Adding a page
+//! is one row here, one handler, one template and its catalogue lines.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use yibao_app::Role;
+
+use super::i18n::Lang;
+use super::session::ConsoleUser;
+
+pub use yibao_app::roles::{
+    ADMINISTRATORS, ALL_STAFF, ARREARS, AUDITORS, CLAIMS, CONTRIBUTIONS, ENROLMENT, FUND_READERS, FUND_WRITERS, REFORMERS, REVERSERS,
+};
+
+/// One menu section: where it lives, its label's catalogue key, who sees it.
+#[derive(Debug)]
+pub struct Section {
+    pub id: &'static str,
+    pub href: &'static str,
+    pub label: &'static str,
+    pub roles: &'static [Role],
+    /// Shown only to city-level staff: pooling, the whole books and the year-end close
+    /// are the city's (R-FND-2); the store refuses a county's scope anyway.
+    pub city_only: bool,
+}
+
+impl Section {
+    const fn new(id: &'static str, href: &'static str, label: &'static str, roles: &'static [Role]) -> Section {
+        Section { id, href, label, roles, city_only: false }
+    }
+
+    const fn city(id: &'static str, href: &'static str, label: &'static str, roles: &'static [Role]) -> Section {
+        Section { id, href, label, roles, city_only: true }
+    }
+
+    fn shown_to(&self, user: &ConsoleUser) -> bool {
+        user.may(self.roles) && (!self.city_only || user.region.level() == yibao_domain::RegionLevel::City)
+    }
+}
+
+/// The console's menu, in display order.
+pub const MENU: &[Section] = &[
+    Section::new("dashboard", "/console", "menu-dashboard", ALL_STAFF),
+    Section::new("people", "/console/people", "menu-people", ALL_STAFF),
+    Section::new("enrol", "/console/households/new", "menu-enrol", ENROLMENT),
+    Section::new("contributions", "/console/contributions", "menu-contributions", CONTRIBUTIONS),
+    Section::new("arrears", "/console/arrears", "menu-arrears", ARREARS),
+    Section::new("claims", "/console/claims", "menu-claims", CLAIMS),
+    Section::new("policy", "/console/policy", "menu-policy", ALL_STAFF),
+    Section::new("funds", "/console/funds", "menu-funds", FUND_READERS),
+    Section::city("pooling", "/console/funds/pooling", "menu-pooling", FUND_READERS),
+    Section::city("fund-accounts", "/console/funds/accounts", "menu-fund-accounts", FUND_READERS),
+    Section::city("year-end", "/console/funds/year-end", "menu-year-end", FUND_READERS),
+    Section::city("receipts", "/console/funds/receipts", "menu-receipts", FUND_WRITERS),
+    Section::new("budgets", "/console/funds/budgets", "menu-budgets", FUND_READERS),
+    Section::new("legacy", "/console/funds/legacy", "menu-legacy", FUND_READERS),
+    Section::city("handovers", "/console/funds/handovers", "menu-handovers", FUND_READERS),
+    Section::city("book-check", "/console/funds/check", "menu-book-check", FUND_READERS),
+    Section::new("reform", "/console/reform", "menu-reform", REFORMERS),
+    Section::new("audit", "/console/audit", "menu-audit", AUDITORS),
+    Section::new("staff", "/console/staff", "menu-staff", ADMINISTRATORS),
+    Section::new("institutions", "/console/institutions", "menu-institutions", ADMINISTRATORS),
+];
+
+#[derive(Debug)]
+pub struct MenuLink {
+    pub href: &'static str,
+    pub label: String,
+    pub active: bool,
+}
+
+/// The layout's data, given to every template as `page`.
+#[derive(Debug)]
+pub struct Page {
+    pub lang: Lang,
+    pub title: String,
+    /// `None` on the sign-in page.
+    pub username: Option<String>,
+    pub role_label: String,
+    pub region: String,
+    pub menu: Vec<MenuLink>,
+    pub csrf: String,
+    /// Where the language switch returns to.
+    pub here: String,
+}
+
+impl Page {
+    /// The page of `section` for `user`, or the 403 page if the user's role may not see it.
+    #[expect(clippy::result_large_err, reason = "the error is the response itself, built once per request and returned at once")]
+    pub fn guard(user: &ConsoleUser, section: &'static str, title_key: &str, here: &str) -> Result<Page, Response> {
+        let allowed = MENU.iter().find(|s| s.id == section).is_some_and(|s| s.shown_to(user));
+        if !allowed {
+            return Err(error_page(user.lang, StatusCode::FORBIDDEN, "error-forbidden", None));
+        }
+        Ok(Page::for_user(user, section, title_key, here))
+    }
+
+    #[must_use]
+    pub fn for_user(user: &ConsoleUser, section: &'static str, title_key: &str, here: &str) -> Page {
+        let lang = user.lang;
+        Page {
+            lang,
+            title: lang.t(title_key),
+            username: Some(user.username.clone()),
+            role_label: lang.t(&format!("role-{}", user.role.as_str())),
+            region: user.region.to_string(),
+            menu: MENU
+                .iter()
+                .filter(|s| s.shown_to(user))
+                .map(|s| MenuLink { href: s.href, label: lang.t(s.label), active: s.id == section })
+                .collect(),
+            csrf: user.csrf.clone(),
+            here: here.to_owned(),
+        }
+    }
+
+    /// A page without a signed-in user (sign-in, errors before sign-in).
+    #[must_use]
+    pub fn anonymous(lang: Lang, title_key: &str, here: &str) -> Page {
+        Page {
+            lang,
+            title: lang.t(title_key),
+            username: None,
+            role_label: String::new(),
+            region: String::new(),
+            menu: Vec::new(),
+            csrf: String::new(),
+            here: here.to_owned(),
+        }
+    }
+
+    /// A label from the catalogue.
+    #[must_use]
+    pub fn t(&self, key: &str) -> String {
+        self.lang.t(key)
+    }
+
+    #[must_use]
+    pub fn lang_code(&self) -> &'static str {
+        self.lang.code()
+    }
+
+    /// The language-switch link: to the other language, back to this page.
+    #[must_use]
+    pub fn switch_href(&self) -> String {
+        format!("/console/lang?to={}&next={}", self.lang.other().code(), url_encode(&self.here))
+    }
+
+    #[must_use]
+    pub fn switch_label(&self) -> String {
+        self.t("lang-switch")
+    }
+}
+
+/// Renders a template; a template failure is a 500 (logged), never a half page.
+pub fn render(template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(error) => {
+            eprintln!("console template failure: {error}");
+            (StatusCode::INTERNAL_SERVER_ERROR, "template failure").into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/error.html")]
+struct ErrorTemplate {
+    page: Page,
+    status: u16,
+    message: String,
+    detail: Option<String>,
+}
+
+/// An error page with `status` and the catalogue message `message_key`.
+pub fn error_page(lang: Lang, status: StatusCode, message_key: &str, detail: Option<String>) -> Response {
+    let template = ErrorTemplate {
+        page: Page::anonymous(lang, "error-title", "/console"),
+        status: status.as_u16(),
+        message: lang.t(message_key),
+        detail,
+    };
+    (status, render(&template)).into_response()
+}
+
+fn message_key(status: StatusCode) -> String {
+    match status {
+        StatusCode::NOT_FOUND => "error-not-found".into(),
+        StatusCode::FORBIDDEN => "error-forbidden".into(),
+        _ => "error-refused".into(),
+    }
+}
+
+/// An application-layer refusal as a page: the status its kind calls for, the catalogue's
+/// line for its code, an internal failure logged and shown generically.
+pub fn app_error_page(lang: Lang, error: &yibao_app::AppError) -> Response {
+    let status = StatusCode::from_u16(error.kind.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if status == StatusCode::INTERNAL_SERVER_ERROR {
+        eprintln!("console failure [{}]: {}", error.code, error.message);
+        return error_page(lang, status, "error-store", None);
+    }
+    error_page(lang, status, &message_key(status), Some(app_message(lang, error)))
+}
+
+/// An application-layer refusal in the user's language: the catalogue's line for its code
+/// (`err-person-already_enrolled`), then the application's own message for the details.
+#[must_use]
+pub fn app_message(lang: Lang, error: &yibao_app::AppError) -> String {
+    let key = format!("err-{}", error.code.replace('.', "-"));
+    let label = lang.t(&key);
+    if label == key { error.message.clone() } else { format!("{label} ({})", error.message) }
+}
+
+/// Field errors of a submitted form, shown next to their fields.
+#[derive(Debug, Default)]
+pub struct FieldErrors(BTreeMap<String, String>);
+
+impl FieldErrors {
+    pub fn add(&mut self, field: impl Into<String>, message: String) {
+        self.0.entry(field.into()).or_insert(message);
+    }
+
+    #[must_use]
+    pub fn get(&self, field: &str) -> Option<&String> {
+        self.0.get(field)
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Why a national ID was refused, in the user's language (each case says what to correct).
+#[must_use]
+pub fn national_id_error(lang: Lang, error: &yibao_domain::NationalIdError) -> String {
+    use yibao_domain::NationalIdError as E;
+    match error {
+        E::WrongLength(n) => lang.t_with("id-wrong-length", &[("count", n.to_string())]),
+        E::NotADigit { position } => lang.t_with("id-not-a-digit", &[("position", position.to_string())]),
+        E::BadAddressCode(code) => lang.t_with("id-bad-address", &[("code", code.clone())]),
+        E::BadBirthDate(date) => lang.t_with("id-bad-birth-date", &[("date", date.clone())]),
+        E::CheckDigitMismatch { expected, found } => {
+            lang.t_with("id-check-digit", &[("found", found.to_string()), ("expected", expected.to_string())])
+        }
+    }
+}
+
+/// Fen as yuan with exactly two decimals (`1234.50`, `-0.07`): integer arithmetic only.
+#[must_use]
+pub fn yuan(fen: i64) -> String {
+    let sign = if fen < 0 { "-" } else { "" };
+    let abs = fen.unsigned_abs();
+    format!("{sign}{}.{:02}", abs / 100, abs % 100)
+}
+
+/// A stored RFC 3339 time (`2026-11-23T15:13:57.272305226Z`) to the second, as staff read
+/// it (`2026-11-23 15:13:57 UTC`); anything else is shown as stored.
+#[must_use]
+pub fn moment(text: &str) -> String {
+    match (text.get(..19), text.ends_with('Z')) {
+        (Some(head), true) if text.as_bytes().get(10) == Some(&b'T') => format!("{} UTC", head.replacen('T', " ", 1)),
+        _ => text.to_owned(),
+    }
+}
+
+/// Percent-encodes a query-string value.
+#[must_use]
+pub fn url_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Rows per page of a long list.
+pub const PAGE_ROWS: usize = 50;
+
+/// One page of a list, with links to the neighbours.
+#[derive(Debug)]
+pub struct Pager {
+    pub pages: usize,
+    /// `Page 2 of 5 (230 rows)` in the user's language.
+    pub label: String,
+    pub prev_href: Option<String>,
+    pub next_href: Option<String>,
+}
+
+/// The `page`th (1-based) slice of `items`; `href_of(n)` is the link to page `n`.
+pub fn paginate<T>(lang: Lang, items: Vec<T>, page: usize, href_of: impl Fn(usize) -> String) -> (Vec<T>, Pager) {
+    let total = items.len();
+    let pages = total.div_ceil(PAGE_ROWS).max(1);
+    let page = page.clamp(1, pages);
+    let rows = items.into_iter().skip((page - 1) * PAGE_ROWS).take(PAGE_ROWS).collect();
+    let pager = Pager {
+        pages,
+        label: lang.t_with("page-of", &[("page", page.to_string()), ("pages", pages.to_string()), ("total", total.to_string())]),
+        prev_href: (page > 1).then(|| href_of(page - 1)),
+        next_href: (page < pages).then(|| href_of(page + 1)),
+    };
+    (rows, pager)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yuan_has_two_exact_decimals() {
+        assert_eq!(yuan(0), "0.00");
+        assert_eq!(yuan(7), "0.07");
+        assert_eq!(yuan(-7), "-0.07");
+        assert_eq!(yuan(123_450), "1234.50");
+        assert_eq!(yuan(i64::MIN + 1), "-92233720368547758.07");
+    }
+
+    #[test]
+    fn moments_are_shown_to_the_second() {
+        assert_eq!(moment("2026-11-23T15:13:57.272305226Z"), "2026-11-23 15:13:57 UTC");
+        assert_eq!(moment("2026-11-23"), "2026-11-23");
+    }
+
+    #[test]
+    fn pages_are_clamped() {
+        let (rows, pager) = paginate(Lang::En, (0..120).collect::<Vec<_>>(), 9, |n| format!("?page={n}"));
+        assert_eq!(pager.label, "Page 3 of 3 (120 rows)");
+        assert_eq!(rows, (100..120).collect::<Vec<_>>());
+        assert_eq!(pager.prev_href.as_deref(), Some("?page=2"));
+        assert!(pager.next_href.is_none());
+    }
+}

@@ -1,0 +1,1065 @@
+//! The staff console in-process (`tower::ServiceExt::oneshot`) over a real SQLite store and
+//! the demo city's policy: sign-in with a cookie session, expiry, CSRF, menus per role, a
+//! county clerk kept out of another county's person (R-GEO-2), household enrolment through
+//! the form, field errors next to their fields, tier change with the day its benefits
+//! start, settlement, slip and reversal, the language switch, the two catalogues, and the
+//! fund books' pages (pooling preview, refusal, receipt, run and record; statements kept
+//! to a county's own rows; the trial balance; the year-end close; budgets and their
+//! execution, legacy deficits with a missed instalment, a handover signed by one person and
+//! confirmed by another, the book check, and a small reform what-if).
+
+use std::collections::BTreeSet;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::json;
+use time::macros::datetime;
+use tower::ServiceExt;
+use yibao_domain::{InstitutionLevel, RegionCode};
+use yibao_policy::Policy;
+use yibao_app::access::{digest, hash_password};
+use yibao_app::{App, Backend};
+use yibao_store::{AccessStore, Actor, NewInstitution, NewStaff, Role};
+use yibao_store_sqlite::SqliteStore;
+
+/// A national ID with its GB 11643 check digit: `prefix` is region, birth date and sequence
+/// (17 digits).
+fn national_id(prefix: &str) -> String {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = prefix.chars().zip(WEIGHTS).map(|(c, w)| c.to_digit(10).expect("digit") * w).sum();
+    let check = b"10X98765432"[(sum % 11) as usize] as char;
+    format!("{prefix}{check}")
+}
+
+struct Console {
+    router: axum::Router,
+}
+
+struct Page {
+    status: StatusCode,
+    location: String,
+    set_cookie: Vec<String>,
+    body: String,
+}
+
+impl Console {
+    async fn send(&self, request: Request<Body>) -> Page {
+        let response = self.router.clone().oneshot(request).await.expect("response");
+        let status = response.status();
+        let location = response.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let set_cookie = response.headers().get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).map(str::to_owned).collect();
+        let bytes = axum::body::to_bytes(response.into_body(), 16 * 1024 * 1024).await.expect("body");
+        Page { status, location, set_cookie, body: String::from_utf8_lossy(&bytes).into_owned() }
+    }
+
+    async fn get(&self, path: &str, cookie: &str) -> Page {
+        let request = Request::builder().uri(path).header(header::COOKIE, cookie).body(Body::empty()).expect("request");
+        self.send(request).await
+    }
+
+    async fn post(&self, path: &str, cookie: &str, form: &[(&str, &str)]) -> Page {
+        let body: String = form.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
+        let request = Request::builder()
+            .method("POST")
+            .uri(path)
+            .header(header::COOKIE, cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .expect("request");
+        self.send(request).await
+    }
+
+    async fn api(&self, method: &str, path: &str, api_key: &str, body: serde_json::Value) -> (StatusCode, serde_json::Value) {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("x-api-key", api_key)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("request");
+        let page = self.send(request).await;
+        (page.status, serde_json::from_str(&page.body).unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Signs in through the form; the cookie header to send afterwards.
+    async fn sign_in(&self, username: &str) -> String {
+        let password = format!("pw-{username}");
+        let page = self.post("/console/login", "", &[("username", username), ("password", &password), ("next", "/console")]).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+        let cookie = page.set_cookie.iter().find(|c| c.starts_with("yibao_session=")).expect("session cookie");
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+        cookie.split(';').next().expect("pair").to_owned()
+    }
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+/// The CSRF token of the page's first form.
+fn csrf(body: &str) -> String {
+    let marker = "name=\"_csrf\" value=\"";
+    let start = body.find(marker).expect("a form with a CSRF token") + marker.len();
+    body[start..].split('"').next().expect("token").to_owned()
+}
+
+/// The text of the element with `id`, up to its closing tag.
+fn element_text<'a>(body: &'a str, id: &str) -> Option<&'a str> {
+    let start = body.find(&format!("id=\"{id}\""))?;
+    let open_end = start + body[start..].find('>')? + 1;
+    let close = open_end + body[open_end..].find('<')?;
+    Some(&body[open_end..close])
+}
+
+async fn setup(name: &str) -> Console {
+    let dir = std::env::temp_dir().join(format!("yibao-console-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let store = SqliteStore::open(&dir.join("yibao.db")).await.expect("store");
+    let actor =
+        Actor { who: "setup".into(), role: "city_administrator".into(), source: "test".into(), at: datetime!(2026-01-01 08:00 UTC) };
+    for (username, role, region) in [
+        ("admin", Role::CityAdministrator, "419900"),
+        ("east.clerk", Role::EnrolmentClerk, "419921"),
+        ("west.clerk", Role::EnrolmentClerk, "419922"),
+        ("east.claims", Role::ClaimsOfficer, "419921"),
+        ("auditor", Role::Auditor, "419900"),
+        ("funds", Role::FundAccountant, "419900"),
+        ("east.funds", Role::FundAccountant, "419921"),
+    ] {
+        let staff = NewStaff {
+            username: username.into(),
+            display_name: username.into(),
+            password_hash: hash_password(&format!("pw-{username}")).expect("hash"),
+            role,
+            region: RegionCode::parse(region).expect("region"),
+        };
+        store.create_staff(&actor, staff).await.expect("staff");
+    }
+    let institution = NewInstitution {
+        code: "H41992100007".into(),
+        name: "东县人民医院".into(),
+        region: RegionCode::parse("419921").expect("region"),
+        level: InstitutionLevel::Secondary,
+        api_key_hash: digest("key-east"),
+    };
+    store.create_institution(&actor, institution).await.expect("institution");
+    let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
+    Console { router: yibao_api::app_with(App::new(std::sync::Arc::new(Backend::Sqlite(store)), std::sync::Arc::new(policy)), yibao_console::router()) }
+}
+
+/// Enrols a household of one or two through the form as `cookie`; the redirect's target.
+async fn enrol(console: &Console, cookie: &str, household: &str, region: &str, members: &[(&str, &str)]) -> Page {
+    let form_page = console.get("/console/households/new", cookie).await;
+    assert_eq!(form_page.status, StatusCode::OK);
+    let token = csrf(&form_page.body);
+    let mut fields: Vec<(String, String)> = vec![
+        ("_csrf".into(), token),
+        ("household_id".into(), household.into()),
+        ("region".into(), region.into()),
+        ("address".into(), "柳河乡王庄村 1 号".into()),
+        ("coverage_from".into(), "2026-01-01".into()),
+        ("tier".into(), "3".into()),
+    ];
+    for (index, (id, name)) in members.iter().enumerate() {
+        fields.push((format!("m{index}_id"), (*id).into()));
+        fields.push((format!("m{index}_name"), (*name).into()));
+    }
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    console.post("/console/households/new", cookie, &fields).await
+}
+
+#[tokio::test]
+async fn signing_in_sets_a_strict_http_only_cookie_and_expiry_sends_back_to_sign_in() {
+    let console = setup("login").await;
+    let page = console.get("/console/people", "").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert!(page.location.starts_with("/console/login?next=/console/people"), "{}", page.location);
+
+    let page = console.post("/console/login", "", &[("username", "east.clerk"), ("password", "wrong")]).await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    assert!(element_text(&page.body, "password-error").is_some_and(|e| e.contains("用户名或密码错误")), "{}", page.body);
+
+    let cookie = console.sign_in("east.clerk").await;
+    let request = Request::builder().uri("/console").header(header::COOKIE, &cookie).body(Body::empty()).expect("request");
+    let response = console.router.clone().oneshot(request).await.expect("response");
+    let headers = response.headers();
+    assert_eq!(
+        headers.get(header::CACHE_CONTROL).and_then(|v| v.to_str().ok()),
+        Some("no-store"),
+        "pages with personal data are not cached"
+    );
+    assert_eq!(headers.get(header::X_FRAME_OPTIONS).and_then(|v| v.to_str().ok()), Some("DENY"));
+    let page = console.get("/console", &cookie).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("east.clerk"));
+
+    // Signing out revokes the session in the store: the old cookie no longer works.
+    let token = csrf(&page.body);
+    let out = console.post("/console/logout", &cookie, &[("_csrf", &token)]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    let page = console.get("/console", &cookie).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert!(page.location.contains("expired=1"), "{}", page.location);
+
+    // A forged or unknown token is the same as none.
+    assert_eq!(console.get("/console", "yibao_session=forged").await.status, StatusCode::SEE_OTHER);
+    // A sign-in posted from another site is refused.
+    let request = Request::builder()
+        .method("POST")
+        .uri("/console/login")
+        .header(header::HOST, "127.0.0.1:8080")
+        .header(header::ORIGIN, "http://evil.example")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from("username=east.clerk&password=pw-east.clerk"))
+        .expect("request");
+    assert_eq!(console.send(request).await.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn an_expired_session_redirects_to_sign_in() {
+    let dir = std::env::temp_dir().join(format!("yibao-console-expired-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let store = SqliteStore::open(&dir.join("yibao.db")).await.expect("store");
+    let actor =
+        Actor { who: "setup".into(), role: "city_administrator".into(), source: "test".into(), at: datetime!(2026-01-01 08:00 UTC) };
+    let staff = NewStaff {
+        username: "east.clerk".into(),
+        display_name: "east.clerk".into(),
+        password_hash: hash_password("pw").expect("hash"),
+        role: Role::EnrolmentClerk,
+        region: RegionCode::parse("419921").expect("region"),
+    };
+    store.create_staff(&actor, staff).await.expect("staff");
+    store.create_session(&actor, &digest("old-token"), "east.clerk", datetime!(2026-01-01 16:00 UTC)).await.expect("session");
+    let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
+    let console = Console { router: yibao_api::app_with(App::new(std::sync::Arc::new(Backend::Sqlite(store)), std::sync::Arc::new(policy)), yibao_console::router()) };
+    let page = console.get("/console/people", "yibao_session=old-token").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert!(page.location.starts_with("/console/login?next=/console/people&expired=1"), "{}", page.location);
+    let login = console.get(&page.location, "").await;
+    assert!(login.body.contains("会话已过期"), "{}", login.body);
+}
+
+#[tokio::test]
+async fn enrolling_a_household_through_the_form_creates_its_members() {
+    let console = setup("enrol").await;
+    let clerk = console.sign_in("east.clerk").await;
+    let (first, second) = (national_id("41992119800101001"), national_id("41992120100202002"));
+    let page = enrol(&console, &clerk, "HH-E-100", "419921", &[(&first, "王建国"), (&second, "王小明")]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(page.location, "/console/households/HH-E-100?enrolled=2");
+
+    let household = console.get(&page.location, &clerk).await;
+    assert_eq!(household.status, StatusCode::OK);
+    assert!(household.body.contains("王建国") && household.body.contains("王小明"));
+    let person = console.get(&format!("/console/people/{first}"), &clerk).await;
+    assert_eq!(person.status, StatusCode::OK);
+    assert!(person.body.contains("王建国") && person.body.contains("HH-E-100"));
+    let search = console.get("/console/people?name=%E7%8E%8B", &clerk).await;
+    assert!(search.body.contains(&first) && search.body.contains(&second), "{}", search.body);
+
+    // Enrolling the same person again is refused next to that member's ID, and nothing of
+    // the second household is written (one transaction).
+    let third = national_id("41992119900303003");
+    let page = enrol(&console, &clerk, "HH-E-101", "419921", &[(&third, "李四"), (&first, "王建国")]).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&page.body, "m1_id-error").is_some_and(|e| e.contains("已参加基本医疗保险")), "{}", page.body);
+    assert_eq!(console.get(&format!("/console/people/{third}"), &clerk).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn form_errors_are_shown_next_to_their_fields() {
+    let console = setup("errors").await;
+    let clerk = console.sign_in("east.clerk").await;
+    let page = enrol(&console, &clerk, "", "419922", &[("41992119800101001X", "")]).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&page.body, "household_id-error").is_some_and(|e| e.contains("家庭编号")), "{}", page.body);
+    assert!(
+        element_text(&page.body, "region-error").is_some_and(|e| e.contains("管辖")),
+        "a county clerk cannot enrol into another county"
+    );
+    assert!(element_text(&page.body, "m0_id-error").is_some_and(|e| e.contains("校验码")));
+    assert!(element_text(&page.body, "m0_name-error").is_some());
+    // What was typed is kept.
+    assert!(page.body.contains("value=\"41992119800101001X\""));
+
+    let search = console.get("/console/people?id=123", &clerk).await;
+    assert_eq!(search.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&search.body, "id-error").is_some());
+}
+
+#[tokio::test]
+async fn a_county_clerk_cannot_open_another_countys_person_or_household() {
+    let console = setup("scope").await;
+    let east = console.sign_in("east.clerk").await;
+    let west = console.sign_in("west.clerk").await;
+    let person = national_id("41992119700505005");
+    assert_eq!(enrol(&console, &east, "HH-E-7", "419921", &[(&person, "赵东")]).await.status, StatusCode::SEE_OTHER);
+
+    let page = console.get(&format!("/console/people/{person}"), &west).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(!page.body.contains("赵东"), "another county's data must not appear");
+    let page = console.get("/console/households/HH-E-7", &west).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(!page.body.contains("赵东"));
+    let page = console.get("/console/people?name=%E8%B5%B5", &west).await;
+    assert!(!page.body.contains("赵东"));
+    // Nor change it: a write with the west clerk's own valid CSRF token is not found either.
+    let token = csrf(&console.get("/console/people", &west).await.body);
+    let page = console.post(&format!("/console/people/{person}/end-coverage"), &west, &[("_csrf", &token), ("until", "2026-06-30")]).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    // The city administrator sees every county.
+    let admin = console.sign_in("admin").await;
+    assert_eq!(console.get(&format!("/console/people/{person}"), &admin).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn menus_follow_the_role_and_other_pages_are_forbidden() {
+    let console = setup("roles").await;
+    let clerk = console.sign_in("east.clerk").await;
+    let claims = console.sign_in("east.claims").await;
+    let auditor = console.sign_in("auditor").await;
+    let clerk_home = console.get("/console", &clerk).await.body;
+    assert!(clerk_home.contains("href=\"/console/households/new\"") && !clerk_home.contains("href=\"/console/claims\""));
+    assert!(!clerk_home.contains("href=\"/console/audit\""));
+    let claims_home = console.get("/console", &claims).await.body;
+    assert!(claims_home.contains("href=\"/console/claims\"") && !claims_home.contains("href=\"/console/households/new\""));
+    assert_eq!(console.get("/console/households/new", &claims).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(console.get("/console/audit", &clerk).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(console.get("/console/claims", &clerk).await.status, StatusCode::FORBIDDEN);
+    let trail = console.get("/console/audit", &auditor).await;
+    assert_eq!(trail.status, StatusCode::OK);
+    assert!(trail.body.contains("session.create"), "{}", trail.body);
+    let verify = console.get("/console/audit/verify", &auditor).await;
+    assert!(element_text(&verify.body, "audit-verdict").is_some_and(|v| v.contains("完整")), "{}", verify.body);
+}
+
+#[tokio::test]
+async fn a_post_without_the_sessions_csrf_token_is_refused() {
+    let console = setup("csrf").await;
+    let clerk = console.sign_in("east.clerk").await;
+    let person = national_id("41992119700505005");
+    assert_eq!(enrol(&console, &clerk, "HH-E-8", "419921", &[(&person, "钱东")]).await.status, StatusCode::SEE_OTHER);
+    let path = format!("/console/people/{person}/end-coverage");
+    assert_eq!(console.post(&path, &clerk, &[("until", "2026-06-30")]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(console.post(&path, &clerk, &[("_csrf", "0000"), ("until", "2026-06-30")]).await.status, StatusCode::FORBIDDEN);
+    let page = console.get(&format!("/console/people/{person}"), &clerk).await;
+    assert!(page.body.contains("长期"), "coverage is still open-ended");
+}
+
+#[tokio::test]
+async fn a_tier_change_shows_when_the_new_tiers_benefits_start() {
+    let console = setup("tier").await;
+    let clerk = console.sign_in("east.clerk").await;
+    let person = national_id("41992119650707007");
+    assert_eq!(enrol(&console, &clerk, "HH-E-9", "419921", &[(&person, "孙东")]).await.status, StatusCode::SEE_OTHER);
+    let page = console.get(&format!("/console/people/{person}"), &clerk).await;
+    let token = csrf(&page.body);
+    let path = format!("/console/people/{person}/tier");
+
+    let refused = console.post(&path, &clerk, &[("_csrf", &token), ("tier", "9"), ("requested_on", "2026-13-01")]).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&refused.body, "tier-error").is_some() && element_text(&refused.body, "requested_on-error").is_some());
+
+    // Down from tier 3 to tier 4 on 10 May: from the first of the next month (R-ENR-4).
+    let page = console.post(&path, &clerk, &[("_csrf", &token), ("tier", "4"), ("requested_on", "2026-05-10")]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let shown = console.get(&page.location, &clerk).await;
+    assert!(shown.body.contains("新档次待遇自 2026-06-01 起享受"), "{}", shown.body);
+    assert!(shown.body.contains("<td>2026-05-10</td><td>4</td><td>2026-06-01</td>"), "the history shows when each change applies");
+    // The notice repeats only a real date and tier.
+    let crafted = console.get(&format!("/console/people/{person}?done=tier&tier=4&from=%E5%85%8D%E8%B4%B9"), &clerk).await;
+    assert!(!crafted.body.contains("免费"));
+}
+
+#[tokio::test]
+async fn a_settlement_shows_its_explanation_prints_a_slip_and_is_reversed_with_a_reason() {
+    let console = setup("claims").await;
+    let clerk = console.sign_in("east.clerk").await;
+    let person = national_id("41992119620314004");
+    assert_eq!(enrol(&console, &clerk, "HH-E-10", "419921", &[(&person, "周东")]).await.status, StatusCode::SEE_OTHER);
+    let claim = json!({ "claim_id": "C-1", "institution_code": "H41992100007", "institution_level": "secondary", "kind": "inpatient",
+        "admission_date": "2026-03-02", "discharge_date": "2026-03-08", "diagnosis": "K35.900",
+        "lines": [{ "code": "XA10BAE010A001010100315", "quantity": 2, "unit_price": "2500.00" }] });
+    let (status, settled) = console.api("POST", "/api/settlements", "key-east", json!({ "person_id": person, "claim": claim })).await;
+    assert_eq!(status, StatusCode::CREATED, "{settled}");
+    let fund_pay = settled["settlement"]["fund_pay_sumamt"].as_str().expect("fund pay").to_owned();
+
+    let officer = console.sign_in("east.claims").await;
+    let list = console.get(&format!("/console/claims?person={person}"), &officer).await;
+    assert!(list.body.contains("/console/claims/H41992100007/C-1"), "{}", list.body);
+    let page = console.get("/console/claims/H41992100007/C-1", &officer).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("基本医疗保险统筹基金支付") && page.body.contains(&fund_pay), "{}", page.body);
+    assert!(page.body.contains("周东"));
+    let slip = console.get("/console/claims/H41992100007/C-1/slip", &officer).await;
+    assert_eq!(slip.status, StatusCode::OK);
+    assert!(slip.body.contains("医疗保险费用结算单") && slip.body.contains(&fund_pay) && slip.body.contains("slip.css"));
+
+    let token = csrf(&page.body);
+    let refused = console.post("/console/claims/H41992100007/C-1/reversal", &officer, &[("_csrf", &token), ("reason", "  ")]).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&refused.body, "reason-error").is_some(), "{}", refused.body);
+    let done = console.post("/console/claims/H41992100007/C-1/reversal", &officer, &[("_csrf", &token), ("reason", "录入错误")]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    let page = console.get(&done.location, &officer).await;
+    assert!(page.body.contains("已冲正") && page.body.contains("录入错误"));
+    // A clerk's role does not read claims.
+    assert_eq!(console.get("/console/claims/H41992100007/C-1", &clerk).await.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_language_switch_changes_the_labels_and_is_kept_in_a_cookie() {
+    let console = setup("lang").await;
+    let clerk = console.sign_in("east.clerk").await;
+    let chinese = console.get("/console/people", &clerk).await;
+    assert!(chinese.body.contains("人员查询") && chinese.body.contains("<html lang=\"zh-CN\">"));
+    let switch = console.get("/console/lang?to=en&next=/console/people", &clerk).await;
+    assert_eq!((switch.status, switch.location.as_str()), (StatusCode::SEE_OTHER, "/console/people"));
+    let lang_cookie = switch.set_cookie.iter().find(|c| c.starts_with("yibao_lang=")).expect("language cookie");
+    let lang_pair = lang_cookie.split(';').next().expect("pair");
+    assert_eq!(lang_pair, "yibao_lang=en");
+    let english = console.get("/console/people", &format!("{clerk}; {lang_pair}")).await;
+    assert!(english.body.contains("Find a person") && english.body.contains("<html lang=\"en\">"), "{}", english.body);
+    assert!(!english.body.contains("人员查询"));
+    // Never a redirect off the console.
+    let outside = console.get("/console/lang?to=en&next=//evil.example/", &clerk).await;
+    assert_eq!(outside.location, "/console");
+}
+
+#[tokio::test]
+async fn policy_pages_show_values_with_citations_and_differences() {
+    let console = setup("policy").await;
+    let clerk = console.sign_in("east.clerk").await;
+    let page = console.get("/console/policy?region=419921&scheme=resident&tier=3&on=2026-03-01", &clerk).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("inpatient.deductible") && page.body.contains("住院起付标准"), "{}", page.body);
+    let diff = console.get("/console/policy/diff?region=419921&scheme=resident&tier=3&from=2024-03-01&to=2026-03-01", &clerk).await;
+    assert_eq!(diff.status, StatusCode::OK);
+    let bad = console.get("/console/policy?on=yesterday", &clerk).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&bad.body, "on-error").is_some());
+}
+
+#[test]
+fn both_catalogues_hold_the_same_labels() {
+    let keys = |file: &str| -> BTreeSet<String> {
+        let path = format!("{}/locales/{file}/console.ftl", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path)
+            .expect("catalogue")
+            .lines()
+            .filter(|l| l.chars().next().is_some_and(|c| c.is_ascii_lowercase()))
+            .filter_map(|l| l.split_once(" =").map(|(k, _)| k.to_owned()))
+            .collect()
+    };
+    let (zh, en) = (keys("zh-CN"), keys("en"));
+    assert!(zh.len() > 200);
+    assert_eq!(zh.symmetric_difference(&en).collect::<Vec<_>>(), Vec::<&String>::new());
+}
+
+#[tokio::test]
+async fn the_city_administrator_manages_staff_accounts_and_institutions() {
+    let console = setup("admin").await;
+    let admin = console.sign_in("admin").await;
+    let clerk = console.sign_in("east.clerk").await;
+    assert_eq!(console.get("/console/staff", &clerk).await.status, StatusCode::FORBIDDEN);
+    let page = console.get("/console/staff", &admin).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let token = csrf(&page.body);
+
+    let short = [
+        ("_csrf", token.as_str()),
+        ("username", "north.clerk"),
+        ("display_name", "北县经办"),
+        ("password", "short"),
+        ("role", "enrolment_clerk"),
+        ("region", "419921"),
+    ];
+    let refused = console.post("/console/staff", &admin, &short).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&refused.body, "password-error").is_some_and(|e| e.contains("10 至 128")), "{}", refused.body);
+
+    let good = [
+        ("_csrf", token.as_str()),
+        ("username", "north.clerk"),
+        ("display_name", "北县经办"),
+        ("password", "pw-north.clerk"),
+        ("role", "enrolment_clerk"),
+        ("region", "419921"),
+    ];
+    let created = console.post("/console/staff", &admin, &good).await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let north = console.sign_in("north.clerk").await;
+    assert_eq!(console.get("/console/people", &north).await.status, StatusCode::OK);
+
+    // Deactivating ends the account's sessions at once.
+    let done = console.post("/console/staff/north.clerk/active", &admin, &[("_csrf", &token), ("active", "0")]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    assert_eq!(console.get("/console/people", &north).await.status, StatusCode::SEE_OTHER);
+    // No administrator locks themselves out.
+    assert_eq!(
+        console.post("/console/staff/admin/active", &admin, &[("_csrf", &token), ("active", "0")]).await.status,
+        StatusCode::BAD_REQUEST
+    );
+
+    // Suspending an institution stops its API key.
+    let done = console.post("/console/institutions/H41992100007/active", &admin, &[("_csrf", &token), ("active", "0")]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    let list = console.get("/console/institutions", &admin).await;
+    assert!(list.body.contains("已暂停"), "{}", list.body);
+    let (status, _) = console.api("GET", "/api/settlements/H41992100007/none", "key-east", json!(null)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// This month, `YYYY-MM`: settlements are dated on the day they are settled.
+fn this_month() -> String {
+    let today = time::OffsetDateTime::now_utc().date();
+    format!("{:04}-{:02}", today.year(), u8::from(today.month()))
+}
+
+/// Enrols a person of `region` through the clerk's form and settles a claim for them
+/// through the API as the east county's hospital; the funds' share in yuan.
+async fn settle_a_claim(console: &Console, clerk: &str, person: &str, household: &str) -> String {
+    assert_eq!(enrol(console, clerk, household, "419921", &[(person, "孙东")]).await.status, StatusCode::SEE_OTHER);
+    let claim = json!({ "claim_id": "P-1", "institution_code": "H41992100007", "institution_level": "secondary", "kind": "inpatient",
+        "admission_date": "2026-03-02", "discharge_date": "2026-03-08", "diagnosis": "K35.900",
+        "lines": [{ "code": "XA10BAE010A001010100315", "quantity": 2, "unit_price": "2500.00" }] });
+    let (status, settled) = console.api("POST", "/api/settlements", "key-east", json!({ "person_id": person, "claim": claim })).await;
+    assert_eq!(status, StatusCode::CREATED, "{settled}");
+    settled["settlement"]["fund_pay_sumamt"].as_str().expect("fund pay").to_owned()
+}
+
+/// Books an opening balance through the receipts form as `cookie`.
+async fn book_opening_balance(console: &Console, cookie: &str, scheme: &str, amount: &str, reference: &str) -> Page {
+    let form = console.get("/console/funds/receipts", cookie).await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    let token = csrf(&form.body);
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let fields = [
+        ("_csrf", token.as_str()),
+        ("kind", "opening-balance"),
+        ("scheme", scheme),
+        ("unit", "419921"),
+        ("amount", amount),
+        ("date", today.as_str()),
+        ("reference", reference),
+    ];
+    console.post("/console/funds/receipts", cookie, &fields).await
+}
+
+#[tokio::test]
+async fn the_fund_accountant_previews_and_runs_a_month_and_its_record_shows_the_payment() {
+    let console = setup("pooling").await;
+    let clerk = console.sign_in("east.clerk").await;
+    let fund_pay = settle_a_claim(&console, &clerk, &national_id("41992119630415003"), "HH-E-20").await;
+    let month = this_month();
+    // Dated today: the demo policy sweeps on the 25th, and a claim settled after it would
+    // wait for next month's run.
+    let day = time::OffsetDateTime::now_utc().day().to_string();
+    let funds = console.sign_in("funds").await;
+    let home = console.get("/console", &funds).await.body;
+    assert!(home.contains("href=\"/console/funds/pooling\"") && home.contains("href=\"/console/funds\""), "{home}");
+
+    // Nothing was collected: the special account cannot pay, and the preview says so next
+    // to the month field, with the store's message.
+    let short = console.get(&format!("/console/funds/pooling?month={month}&day={day}"), &funds).await;
+    assert_eq!(short.status, StatusCode::BAD_REQUEST, "{}", short.body);
+    let refusal = element_text(&short.body, "month-error").expect("the refusal next to the month field");
+    assert!(refusal.contains("财政专户资金不足"), "{refusal}");
+    assert!(!short.body.contains("id=\"run-form\""));
+
+    // A bad receipt is refused next to its field; a good one is booked.
+    let bad = book_opening_balance(&console, &funds, "resident", "-5", "OB-BAD").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&bad.body, "amount-error").is_some(), "{}", bad.body);
+    for (scheme, reference) in [("resident", "OB-RES-1"), ("resident-critical-illness", "OB-CI-1")] {
+        let booked = book_opening_balance(&console, &funds, scheme, "100000.00", reference).await;
+        assert_eq!(
+            (booked.status, booked.location.as_str()),
+            (StatusCode::SEE_OTHER, "/console/funds/receipts?done=booked"),
+            "{}",
+            booked.body
+        );
+    }
+
+    let preview = console.get(&format!("/console/funds/pooling?month={month}&day={day}"), &funds).await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
+    assert!(preview.body.contains("institution:H41992100007") && preview.body.contains("100000.00"), "{}", preview.body);
+    assert!(preview.body.contains("支付"), "the notes are shown in Chinese");
+    assert!(!preview.body.contains(" / "), "only the Chinese half of each note is shown");
+    assert!(preview.body.contains("id=\"run-form\"") && !preview.body.contains("本月已执行过"), "{}", preview.body);
+    let token = csrf(&preview.body);
+    // A preview changes nothing.
+    assert!(console.get("/console/funds/pooling", &funds).await.body.contains(&console_no_runs()));
+
+    let ran = console.post("/console/funds/pooling", &funds, &[("_csrf", &token), ("month", &month), ("day", &day)]).await;
+    assert_eq!(ran.status, StatusCode::SEE_OTHER, "{}", ran.body);
+    assert_eq!(ran.location, format!("/console/funds/pooling/{month}?done=ran"));
+    let record = console.get(&ran.location, &funds).await;
+    assert_eq!(record.status, StatusCode::OK);
+    let payments: Vec<&str> = record.body.split("<tr class=\"payment\">").skip(1).collect();
+    assert!(!payments.is_empty(), "{}", record.body);
+    assert!(payments.iter().all(|row| row.contains("institution:H41992100007")));
+    // What the hospital is paid over the funds is what the funds paid on its claim.
+    let paid_fen: i64 = payments
+        .iter()
+        .map(|row| {
+            let cell = row.split("<td class=\"num\">").nth(1).and_then(|c| c.split('<').next()).expect("amount");
+            let (yuan, fen) = cell.split_once('.').expect("two decimals");
+            yuan.parse::<i64>().expect("yuan") * 100 + fen.parse::<i64>().expect("fen")
+        })
+        .sum();
+    let (yuan, fen) = fund_pay.split_once('.').expect("two decimals");
+    assert_eq!(paid_fen, yuan.parse::<i64>().expect("yuan") * 100 + fen.parse::<i64>().expect("fen"));
+
+    // In English, the notes' English halves and the funds' English names.
+    let english = console.get(&format!("/console/funds/pooling/{month}"), &format!("{funds}; yibao_lang=en")).await;
+    assert!(english.body.contains("payment: the expenditure account of 419921 pays institution:H41992100007"), "{}", english.body);
+    assert!(english.body.contains("Resident basic medical insurance fund") && !english.body.contains("支出户"), "{}", english.body);
+
+    // The statement counts the month's disbursement once (it leaves the special account
+    // once, then moves on from the city's expenditure account to the county's).
+    let csv = console.get(&format!("/console/funds/statement.csv?month={month}"), &funds).await;
+    let row = format!("城乡居民基本医疗保险基金,419921,0.00,{fund_pay},0.00,{fund_pay},{fund_pay},0.00");
+    assert!(csv.body.contains(&row), "{}", csv.body);
+
+    // A month runs once: running it again leads to the first run's record.
+    let again = console.post("/console/funds/pooling", &funds, &[("_csrf", &token), ("month", &month), ("day", &day)]).await;
+    assert_eq!(again.location, format!("/console/funds/pooling/{month}?done=had-run"));
+    let list = console.get("/console/funds/pooling", &funds).await;
+    assert!(list.body.contains(&format!("href=\"/console/funds/pooling/{month}\"")));
+    let previewed_again = console.get(&format!("/console/funds/pooling?month={month}&day={day}"), &funds).await;
+    assert!(previewed_again.body.contains("本月已执行过") && !previewed_again.body.contains("id=\"run-form\""));
+    // The trial balance balances per fund; the auditor reads it but may not run a month.
+    let auditor = console.sign_in("auditor").await;
+    let accounts = console.get("/console/funds/accounts", &auditor).await;
+    assert_eq!(accounts.status, StatusCode::OK);
+    assert!(accounts.body.contains("平衡") && !accounts.body.contains("不平衡"), "{}", accounts.body);
+    let token = csrf(&accounts.body);
+    let refused = console.post("/console/funds/pooling", &auditor, &[("_csrf", &token), ("month", &month)]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    // The dashboard shows the special accounts' balances.
+    let home = console.get("/console", &funds).await.body;
+    assert!(home.contains("id=\"dashboard-funds\"") && home.contains("resident@419900"), "{home}");
+}
+
+/// The empty-list cell of the pooling runs' table.
+fn console_no_runs() -> String {
+    "<tr><td colspan=\"5\">暂无数据</td></tr>".to_owned()
+}
+
+#[tokio::test]
+async fn staff_who_do_not_keep_the_books_get_403_on_the_fund_pages() {
+    let console = setup("funds-roles").await;
+    let clerk = console.sign_in("east.clerk").await;
+    let home = console.get("/console", &clerk).await.body;
+    assert!(!home.contains("href=\"/console/funds"), "{home}");
+    for path in [
+        "/console/funds",
+        "/console/funds?month=2026-11",
+        "/console/funds/statement.csv?month=2026-11",
+        "/console/funds/pooling",
+        "/console/funds/pooling?month=2026-11",
+        "/console/funds/accounts",
+        "/console/funds/year-end",
+        "/console/funds/receipts",
+    ] {
+        assert_eq!(console.get(path, &clerk).await.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let token = csrf(&console.get("/console/people", &clerk).await.body);
+    for path in ["/console/funds/pooling", "/console/funds/year-end", "/console/funds/receipts"] {
+        let page = console.post(path, &clerk, &[("_csrf", &token), ("month", "2026-11"), ("year", "2025")]).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_county_fund_accountant_reads_only_its_own_countys_statement() {
+    let console = setup("funds-scope").await;
+    for (clerk, region, household, prefix) in
+        [("east.clerk", "419921", "HH-E-30", "41992119700101003"), ("west.clerk", "419922", "HH-W-30", "41992219700101004")]
+    {
+        let cookie = console.sign_in(clerk).await;
+        let person = national_id(prefix);
+        assert_eq!(enrol(&console, &cookie, household, region, &[(&person, "钱")]).await.status, StatusCode::SEE_OTHER);
+        let token = csrf(&console.get(&format!("/console/people/{person}"), &cookie).await.body);
+        let fields = [("_csrf", token.as_str()), ("kind", "resident"), ("period", "2026"), ("paid", "200.00")];
+        let paid = console.post(&format!("/console/people/{person}/contributions"), &cookie, &fields).await;
+        assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.body);
+    }
+    let period = "/console/funds?from=2026-01-01&to=2026-12-31";
+    let admin = console.sign_in("admin").await;
+    let city = console.get(period, &admin).await;
+    assert_eq!(city.status, StatusCode::OK);
+    assert!(city.body.contains("<td>419921</td>") && city.body.contains("<td>419922</td>"), "{}", city.body);
+    assert!(city.body.contains("200.00"));
+
+    let east = console.sign_in("east.funds").await;
+    let statement = console.get(period, &east).await;
+    assert_eq!(statement.status, StatusCode::OK);
+    assert!(statement.body.contains("<td>419921</td>") && !statement.body.contains("419922"), "{}", statement.body);
+    let csv = console.get("/console/funds/statement.csv?from=2026-01-01&to=2026-12-31", &east).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.body.contains("419921,200.00") && !csv.body.contains("419922"), "{}", csv.body);
+    // Pooling, the trial balance, the close and receipts are the city's.
+    assert!(!statement.body.contains("href=\"/console/funds/pooling\""));
+    for path in ["/console/funds/pooling", "/console/funds/accounts", "/console/funds/year-end", "/console/funds/receipts"] {
+        assert_eq!(console.get(path, &east).await.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    // A bad period is shown next to its field.
+    let bad = console.get("/console/funds?from=2026-12-31&to=2026-01-01", &east).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&bad.body, "to-error").is_some());
+}
+
+#[tokio::test]
+async fn a_year_is_closed_once_through_the_form() {
+    let console = setup("year-end").await;
+    let funds = console.sign_in("funds").await;
+    let form = console.get("/console/funds/year-end", &funds).await;
+    assert_eq!(form.status, StatusCode::OK);
+    let token = csrf(&form.body);
+    let bad = console.post("/console/funds/year-end", &funds, &[("_csrf", &token), ("year", "1999"), ("levy", "ten")]).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&bad.body, "year-error").is_some() && element_text(&bad.body, "levy-error").is_some(), "{}", bad.body);
+    let closed = console.post("/console/funds/year-end", &funds, &[("_csrf", &token), ("year", "2025"), ("levy", "")]).await;
+    assert_eq!((closed.status, closed.location.as_str()), (StatusCode::SEE_OTHER, "/console/funds/year-end/2025"), "{}", closed.body);
+    let record = console.get(&closed.location, &funds).await;
+    assert_eq!(record.status, StatusCode::OK);
+    assert!(record.body.contains("10.00%"), "{}", record.body);
+    let list = console.get("/console/funds/year-end", &funds).await;
+    assert!(list.body.contains("href=\"/console/funds/year-end/2025\""));
+}
+
+#[tokio::test]
+async fn a_budget_set_through_the_form_shows_its_execution_and_a_county_reads_only_its_own() {
+    let console = setup("budgets").await;
+    let funds = console.sign_in("funds").await;
+    let form = console.get("/console/funds/budgets", &funds).await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    assert!(form.body.contains("id=\"budget-form\""), "{}", form.body);
+    let token = csrf(&form.body);
+    let year = time::OffsetDateTime::now_utc().year().to_string();
+    let bad = console
+        .post(
+            "/console/funds/budgets",
+            &funds,
+            &[("_csrf", &token), ("year", &year), ("scheme", "resident"), ("unit", "41"), ("income", "x"), ("spending", "1.00")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&bad.body, "unit-error").is_some() && element_text(&bad.body, "income-error").is_some(), "{}", bad.body);
+    for (unit, income, spending) in [("419921", "500000.00", "480000.00"), ("419922", "300000.00", "290000.00")] {
+        let fields = [
+            ("_csrf", token.as_str()),
+            ("year", &year),
+            ("scheme", "resident"),
+            ("unit", unit),
+            ("income", income),
+            ("spending", spending),
+        ];
+        let set = console.post("/console/funds/budgets", &funds, &fields).await;
+        assert_eq!(
+            (set.status, set.location.clone()),
+            (StatusCode::SEE_OTHER, format!("/console/funds/budgets?year={year}&done=set")),
+            "{}",
+            set.body
+        );
+    }
+    let page = console.get(&format!("/console/funds/budgets?year={year}&month=12"), &funds).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let rows: Vec<&str> = page.body.split("<tr class=\"budget-row\">").skip(1).collect();
+    assert_eq!(rows.len(), 2, "{}", page.body);
+    assert!(rows[0].contains("<td>419921</td>") && rows[0].contains("500000.00") && rows[0].contains("480000.00"), "{}", rows[0]);
+    assert!(rows[0].contains("0.00%"), "nothing executed yet: {}", rows[0]);
+    assert!(page.body.contains("id=\"chart-budget-execution\""));
+
+    // The east county's accountant reads the east county's budget only, and sets none.
+    let east = console.sign_in("east.funds").await;
+    let county = console.get(&format!("/console/funds/budgets?year={year}"), &east).await;
+    assert_eq!(county.status, StatusCode::OK, "{}", county.body);
+    assert!(county.body.contains("<td>419921</td>") && !county.body.contains("419922"), "{}", county.body);
+    assert!(!county.body.contains("id=\"budget-form\""));
+
+    // Every new page speaks English from the catalogue, with no key left showing.
+    let english = format!("{funds}; yibao_lang=en");
+    for (path, label) in [
+        ("/console/funds/budgets", "Cumulative spending against the budget"),
+        ("/console/funds/legacy", "Establish a legacy deficit"),
+        ("/console/funds/handovers", "Prepare and sign an inventory"),
+        ("/console/funds/check?run=1", "The books are sound"),
+        ("/console/reform", "Simulate baseline and reform"),
+    ] {
+        let page = console.get(path, &english).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        assert!(page.body.contains(label), "{path}: {}", page.body);
+        for prefix in [">budget-", ">legacy-", ">handover-", ">book-check-", ">reform-", ">col-", ">field-"] {
+            assert!(!page.body.contains(prefix), "{path} shows a catalogue key {prefix}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_legacy_deficit_is_established_and_repaid_through_the_forms_and_a_missed_instalment_is_flagged() {
+    let console = setup("legacy").await;
+    let funds = console.sign_in("funds").await;
+    let form = console.get("/console/funds/legacy", &funds).await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    let token = csrf(&form.body);
+    let establish = |county: &'static str, minimums: &'static str| {
+        vec![
+            ("_csrf", token.clone()),
+            ("scheme", "resident".to_owned()),
+            ("county", county.to_owned()),
+            ("established_on", "2026-01-01".to_owned()),
+            ("opening_gap", "5000.00".to_owned()),
+            ("paid_in", "0".to_owned()),
+            ("terms", "instalments".to_owned()),
+            ("terms_date", "2027-12-31".to_owned()),
+            ("minimums", minimums.to_owned()),
+        ]
+    };
+    let as_pairs = |fields: &[(&'static str, String)]| fields.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>();
+    let bad_fields = as_pairs(&establish("419900", "2026=30%"));
+    let bad_refs: Vec<(&str, &str)> = bad_fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let bad = console.post("/console/funds/legacy", &funds, &bad_refs).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&bad.body, "county-error").is_some() && element_text(&bad.body, "minimums-error").is_some(), "{}", bad.body);
+
+    let fields = as_pairs(&establish("419922", "2026:30%"));
+    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let established = console.post("/console/funds/legacy", &funds, &refs).await;
+    assert_eq!(
+        (established.status, established.location.as_str()),
+        (StatusCode::SEE_OTHER, "/console/funds/legacy?done=established"),
+        "{}",
+        established.body
+    );
+    // Established once: again is refused next to the county.
+    let again = console.post("/console/funds/legacy", &funds, &refs).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&again.body, "county-error").is_some(), "{}", again.body);
+
+    let repay = [
+        ("_csrf", token.as_str()),
+        ("scheme", "resident"),
+        ("county", "419922"),
+        ("on", "2026-03-01"),
+        ("amount", "1000.00"),
+        ("reference", "R-1"),
+    ];
+    let repaid = console.post("/console/funds/legacy/repayments", &funds, &repay).await;
+    assert_eq!((repaid.status, repaid.location.as_str()), (StatusCode::SEE_OTHER, "/console/funds/legacy?done=repaid"), "{}", repaid.body);
+
+    // On 1 January 2027, 4,000.00 is owed and the 2026 instalment (30% = 1,500.00 by its
+    // end) is missed by 500.00.
+    let auditor = console.sign_in("auditor").await;
+    let list = console.get("/console/funds/legacy?as_of=2027-01-01", &auditor).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    let owed = list.body.split("class=\"num legacy-owed\">").nth(1).and_then(|s| s.split('<').next()).expect("owed");
+    assert_eq!(owed, "4000.00", "{}", list.body);
+    assert!(list.body.contains("role=\"alert\"") && list.body.contains("class=\"missed-instalment\""), "{}", list.body);
+    let missed = list.body.split("class=\"missed-instalment\">").nth(1).and_then(|s| s.split('<').next()).expect("missed");
+    assert!(missed.contains("500.00"), "{missed}");
+    assert!(!list.body.contains(" / "), "notes in one language only");
+    assert!(!list.body.contains("id=\"establish-form\""), "the auditor reads only");
+
+    // The east county's accountant does not see the west county's deficit.
+    let east = console.sign_in("east.funds").await;
+    let county = console.get("/console/funds/legacy?as_of=2027-01-01", &east).await;
+    assert_eq!(county.status, StatusCode::OK);
+    assert!(!county.body.contains("419922"), "{}", county.body);
+}
+
+#[tokio::test]
+async fn a_handover_is_signed_by_one_person_and_confirmed_by_another_with_its_checksum() {
+    let console = setup("handover").await;
+    let funds = console.sign_in("funds").await;
+    let booked = book_opening_balance(&console, &funds, "ncms", "500.00", "NCMS-OB").await;
+    assert_eq!(booked.status, StatusCode::SEE_OTHER, "{}", booked.body);
+    let list = console.get("/console/funds/handovers", &funds).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    let token = csrf(&list.body);
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let same = console
+        .post(
+            "/console/funds/handovers",
+            &funds,
+            &[("_csrf", &token), ("from", "ncms"), ("to", "ncms"), ("cut_off", &today), ("reference", "H-1")],
+        )
+        .await;
+    assert_eq!(same.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&same.body, "to-error").is_some(), "{}", same.body);
+    let prepared = console
+        .post(
+            "/console/funds/handovers",
+            &funds,
+            &[("_csrf", &token), ("from", "ncms"), ("to", "resident"), ("cut_off", &today), ("reference", "H-1")],
+        )
+        .await;
+    assert_eq!(
+        (prepared.status, prepared.location.as_str()),
+        (StatusCode::SEE_OTHER, "/console/funds/handovers/H-1?done=prepared"),
+        "{}",
+        prepared.body
+    );
+    let inventory = console.get(&prepared.location, &funds).await;
+    assert_eq!(inventory.status, StatusCode::OK);
+    let checksum = element_text(&inventory.body, "checksum").expect("the checksum box").to_owned();
+    assert_eq!(checksum.len(), 64, "{checksum}");
+    assert!(inventory.body.contains("500.00") && inventory.body.contains("id=\"confirm-form\""), "{}", inventory.body);
+
+    // The signer cannot confirm; the refusal is next to the checksum field.
+    let token = csrf(&inventory.body);
+    let refused = console.post("/console/funds/handovers/H-1/confirmation", &funds, &[("_csrf", &token), ("checksum", &checksum)]).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    let refusal = element_text(&refused.body, "checksum-error").expect("the refusal next to the checksum");
+    assert!(refusal.contains("签署人以外"), "{refusal}");
+
+    // Another person with a wrong checksum is refused; with the right one, confirms.
+    let admin = console.sign_in("admin").await;
+    let token = csrf(&console.get("/console/funds/handovers/H-1", &admin).await.body);
+    let wrong = "0".repeat(64);
+    let refused = console.post("/console/funds/handovers/H-1/confirmation", &admin, &[("_csrf", &token), ("checksum", &wrong)]).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&refused.body, "checksum-error").is_some_and(|e| e.contains("校验码不符")), "{}", refused.body);
+    let confirmed = console.post("/console/funds/handovers/H-1/confirmation", &admin, &[("_csrf", &token), ("checksum", &checksum)]).await;
+    assert_eq!(
+        (confirmed.status, confirmed.location.as_str()),
+        (StatusCode::SEE_OTHER, "/console/funds/handovers/H-1?done=confirmed"),
+        "{}",
+        confirmed.body
+    );
+    let record = console.get(&confirmed.location, &admin).await;
+    assert!(element_text(&record.body, "handover-status").is_some_and(|s| s.contains("admin")), "{}", record.body);
+    assert!(!record.body.contains("id=\"confirm-form\""));
+    assert!(console.get("/console/funds/handovers", &funds).await.body.contains("href=\"/console/funds/handovers/H-1\""));
+}
+
+#[tokio::test]
+async fn the_auditor_runs_the_book_check_and_the_books_are_sound() {
+    let console = setup("book-check").await;
+    let funds = console.sign_in("funds").await;
+    assert_eq!(book_opening_balance(&console, &funds, "resident", "1000.00", "OB-1").await.status, StatusCode::SEE_OTHER);
+    let auditor = console.sign_in("auditor").await;
+    let page = console.get("/console/funds/check", &auditor).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("id=\"check-form\"") && !page.body.contains("id=\"check-result\""));
+    let checked = console.get("/console/funds/check?run=1", &auditor).await;
+    assert_eq!(checked.status, StatusCode::OK);
+    let verdict = element_text(&checked.body, "check-verdict").expect("verdict");
+    assert!(verdict.contains("账簿无误"), "{}", checked.body);
+    assert!(checked.body.contains("1000.00"), "{}", checked.body);
+}
+
+#[tokio::test]
+async fn a_small_reform_is_simulated_through_the_form() {
+    let console = setup("reform").await;
+    let funds = console.sign_in("funds").await;
+    let form = console.get("/console/reform", &funds).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.body.contains("inpatient.ratio"), "the example reform is offered");
+    let token = csrf(&form.body);
+    let reform = include_str!("../../../examples/reforms/tier3-inpatient-plus5.toml");
+    let bad = console.post("/console/reform", &funds, &[("_csrf", &token), ("reform", "[reform"), ("insured", "500"), ("seed", "1")]).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&bad.body, "insured-error").is_some(), "{}", bad.body);
+    let bad =
+        console.post("/console/reform", &funds, &[("_csrf", &token), ("reform", "[reform"), ("insured", "2000"), ("seed", "1")]).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&bad.body, "reform-error").is_some(), "{}", bad.body);
+
+    let ran = console.post("/console/reform", &funds, &[("_csrf", &token), ("reform", reform), ("insured", "2000"), ("seed", "1")]).await;
+    assert_eq!(ran.status, StatusCode::OK, "{}", ran.body);
+    let totals = ran.body.split("id=\"reform-totals\"").nth(1).and_then(|s| s.split("</table>").next()).expect("totals table");
+    assert!(totals.contains("基金支付合计") && totals.contains("个人负担"), "{totals}");
+    // The tier-3 residents' ratio rises: the funds pay more than under the baseline.
+    let funds_row = totals.split("<tr>").find(|r| r.contains("基金支付合计")).expect("funds row");
+    assert!(funds_row.contains(">+"), "{funds_row}");
+    assert!(ran.body.contains("id=\"reform-spending\"") && ran.body.contains("id=\"reform-balancing\"") && ran.body.contains("全市合计"));
+    assert!(ran.body.contains("id=\"chart-reform-spending\"") && ran.body.contains("id=\"reform-data\""));
+
+    // Auditors read the books but do not run reforms.
+    let auditor = console.sign_in("auditor").await;
+    assert_eq!(console.get("/console/reform", &auditor).await.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_clerk_gets_403_on_the_budget_legacy_handover_check_and_reform_pages() {
+    let console = setup("new-funds-roles").await;
+    let clerk = console.sign_in("east.clerk").await;
+    let home = console.get("/console", &clerk).await.body;
+    assert!(!home.contains("href=\"/console/reform\""), "{home}");
+    for path in [
+        "/console/funds/budgets",
+        "/console/funds/legacy",
+        "/console/funds/handovers",
+        "/console/funds/handovers/H-1",
+        "/console/funds/check",
+        "/console/funds/check?run=1",
+        "/console/reform",
+    ] {
+        assert_eq!(console.get(path, &clerk).await.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let token = csrf(&console.get("/console/people", &clerk).await.body);
+    for path in [
+        "/console/funds/budgets",
+        "/console/funds/legacy",
+        "/console/funds/legacy/repayments",
+        "/console/funds/handovers",
+        "/console/funds/handovers/H-1/confirmation",
+        "/console/reform",
+    ] {
+        let page = console.post(path, &clerk, &[("_csrf", &token)]).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    // A county's fund accountant reads budgets and legacy deficits, not the city's handovers or book check.
+    let east = console.sign_in("east.funds").await;
+    for (path, status) in [
+        ("/console/funds/budgets", StatusCode::OK),
+        ("/console/funds/legacy", StatusCode::OK),
+        ("/console/funds/handovers", StatusCode::FORBIDDEN),
+        ("/console/funds/check", StatusCode::FORBIDDEN),
+    ] {
+        assert_eq!(console.get(path, &east).await.status, status, "{path}");
+    }
+}
+
+/// R-ENR-6: the dashboard shows each county's enrolment rate and collections against the
+/// targets the city set: 2 persons enrolled of a target of 8 is 25.00%.
+#[tokio::test]
+async fn the_dashboard_shows_enrolment_and_collection_against_the_countys_targets() {
+    let console = setup("targets").await;
+    let clerk = console.sign_in("east.clerk").await;
+    let (first, second) = (national_id("41992119800101001"), national_id("41992120100202002"));
+    let page = enrol(&console, &clerk, "HH-T-1", "419921", &[(&first, "赵一"), (&second, "赵二")]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    // The city's targets, set over the API as the fund accountant.
+    let sign_in = Request::builder()
+        .method("POST")
+        .uri("/api/session")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(serde_json::json!({ "username": "funds", "password": "pw-funds" }).to_string()))
+        .expect("request");
+    let session: serde_json::Value = serde_json::from_str(&console.send(sign_in).await.body).expect("json");
+    let token = session["token"].as_str().expect("token");
+    let year = time::OffsetDateTime::now_utc().year();
+    let targets = Request::builder()
+        .method("PUT")
+        .uri("/api/funds/targets")
+        .header("authorization", format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            serde_json::json!({ "year": year, "unit": "419921", "enrolment_target": 8, "collection_target": "1000.00" }).to_string(),
+        ))
+        .expect("request");
+    assert_eq!(console.send(targets).await.status, StatusCode::OK);
+    let admin = console.sign_in("admin").await;
+    let home = console.get("/console", &admin).await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(home.body.contains("扩面任务") && home.body.contains("25.00%") && home.body.contains("1000.00"), "{}", home.body);
+}
