@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use yibao_domain::{InstitutionLevel, RegionCode};
-use yibao_app::access::{StaffChange, StaffInput};
+use yibao_app::access::{InstitutionChange, StaffChange, StaffInput};
 use yibao_app::{InstitutionRecord, Role};
 
 use yibao_app::App;
@@ -165,6 +165,10 @@ pub struct InstitutionUpdateIn {
     pub name: Option<String>,
     #[schema(example = "tertiary")]
     pub level: Option<String>,
+    /// The day a new level applies from (default today): claims with an earlier date of
+    /// service keep the previous level.
+    #[schema(value_type = Option<String>, example = "2026-06-01")]
+    pub level_from: Option<time::Date>,
     /// False suspends the institution: its key stops working at once.
     pub active: Option<bool>,
 }
@@ -179,7 +183,8 @@ pub(crate) async fn update_institution(
     Body(input): Body<InstitutionUpdateIn>,
 ) -> Result<Response, ApiError> {
     let level = input.level.as_deref().map(level).transpose()?;
-    Ok(axum::Json(state.update_institution(&caller, source(&headers), &code, input.name, level, input.active).await?).into_response())
+    let change = InstitutionChange { name: input.name, level, level_from: input.level_from, active: input.active };
+    Ok(axum::Json(state.update_institution(&caller, source(&headers), &code, change).await?).into_response())
 }
 
 /// Issue a new API key for an institution; the old key stops working at once.

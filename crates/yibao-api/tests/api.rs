@@ -849,6 +849,27 @@ async fn what_the_records_know_is_never_taken_from_the_caller() {
     assert_eq!(answer.1["settlement"]["act_pay_dedc"].as_str(), Some(expected.act_pay_dedc.to_string().as_str()));
     assert_eq!(answer.1["settlement"]["fund_pay_sumamt"].as_str(), Some(expected.fund_pay_sumamt.to_string().as_str()));
 
+    // The register as of the date of service: an upgrade from 1 June does not raise a March
+    // stay, and a July stay is settled at the new level.
+    let upgrade = json!({ "level": "tertiary", "level_from": "2026-06-01" });
+    let answer = api.call("PATCH", "/api/institutions/H41992100007", Auth::Token(&admin), Some(upgrade)).await;
+    assert_eq!(answer.0, StatusCode::OK, "{}", answer.1);
+    let mut march_as_tertiary = claim("T-L1", "H41992100007");
+    march_as_tertiary["institution_level"] = json!("tertiary");
+    let answer = post(&api, "/api/settlements", Auth::Key("key-east"), settle(march_as_tertiary)).await;
+    assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("claim.level_mismatch")), "{}", answer.1);
+    let july = |id: &str, level: &str| {
+        let mut c = claim(id, "H41992100007");
+        c["institution_level"] = json!(level);
+        c["admission_date"] = json!("2026-07-01");
+        c["discharge_date"] = json!("2026-07-03");
+        settle(c)
+    };
+    let answer = post(&api, "/api/settlements", Auth::Key("key-east"), july("T-L2", "secondary")).await;
+    assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("claim.level_mismatch")), "{}", answer.1);
+    let answer = post(&api, "/api/settlements", Auth::Key("key-east"), july("T-L3", "tertiary")).await;
+    assert_eq!(answer.0, StatusCode::CREATED, "{}", answer.1);
+
     // Dates: nothing after today is settled, booked, credited or requested, and no date
     // input panics.
     for year in ["2027", "2099", "9999"] {

@@ -94,6 +94,17 @@ pub struct StaffInput {
     pub region: RegionCode,
 }
 
+/// Changes to a designated institution, as an administrator gives them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InstitutionChange {
+    pub name: Option<String>,
+    pub level: Option<InstitutionLevel>,
+    /// The day a new level applies from; default today.
+    pub level_from: Option<time::Date>,
+    /// False suspends the institution: its key stops working at once.
+    pub active: Option<bool>,
+}
+
 /// An institution with its API key, shown this once.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InstitutionKey {
@@ -224,18 +235,29 @@ impl App {
         Ok(InstitutionKey { institution, api_key })
     }
 
-    /// Changes an institution's name, level or designation (active).
+    /// Changes an institution's name, level or designation (active). A new level applies
+    /// from `level_from` (default today, at most a year either side of it): claims with an
+    /// earlier date of service keep the level they were treated at.
     pub async fn update_institution(
         &self,
         principal: &Principal,
         source: &str,
         code: &str,
-        name: Option<String>,
-        level: Option<InstitutionLevel>,
-        active: Option<bool>,
+        change: InstitutionChange,
     ) -> Result<InstitutionRecord, AppError> {
         let scope = principal.scope(roles::ADMINISTRATORS)?;
-        let update = InstitutionUpdate { name, level, active, api_key_hash: None };
+        let today = self.today();
+        let level_from = change.level_from.unwrap_or(today);
+        if (level_from - today).whole_days().abs() > 366 {
+            return Err(AppError::bad_request("institution.bad_date", "a change of level applies from a day within a year of today"));
+        }
+        let update = InstitutionUpdate {
+            name: change.name,
+            level: change.level,
+            level_from: change.level.map(|_| level_from),
+            active: change.active,
+            api_key_hash: None,
+        };
         Ok(store!(self, update_institution(&principal.actor(source, self.now()), scope, code, update))?)
     }
 

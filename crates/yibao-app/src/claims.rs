@@ -87,17 +87,32 @@ impl App {
 
     /// Checks what a claim says of its sender against the register and the clock.
     fn check_claim_sender(&self, principal: &Principal, claim: &Claim) -> Result<(), AppError> {
-        let Principal::Institution { code, region, level } = principal else {
+        let Principal::Institution(register) = principal else {
             return Err(AppError::forbidden("only a designated institution settles claims, with its API key"));
         };
+        let (code, region) = (&register.code, &register.region);
+        // The level in force on the date of service: a later upgrade does not raise an
+        // earlier stay's reimbursement, nor does a claim choose its own.
+        let level = &register.level_on(claim.service_date(self.policy.service_date));
         if claim.institution_code != *code {
             return Err(AppError::forbidden(format!("an institution settles only its own claims: this key belongs to {code}")));
         }
         claim.check().map_err(|e| AppError::bad_request(e.code(), e.to_string()))?;
+        let today = self.today();
+        for (what, date) in [("admission", claim.admission_date), ("discharge", claim.discharge_date)] {
+            if date > today {
+                return Err(AppError::bad_request("claim.in_future", format!("the {what} date {date} is after today ({today})")));
+            }
+        }
         if claim.institution_level != *level {
             return Err(AppError::unprocessable(
                 "claim.level_mismatch",
-                format!("the claim says {}, but {code} is registered as {}", claim.institution_level.as_str(), level.as_str()),
+                format!(
+                    "the claim says {}, but {code} is registered as {} on {}",
+                    claim.institution_level.as_str(),
+                    level.as_str(),
+                    claim.service_date(self.policy.service_date)
+                ),
             ));
         }
         let place = if self.policy.region.contains(*region) { Place::InArea } else { Place::OutOfArea };
@@ -112,12 +127,6 @@ impl App {
                 "claim.kind_not_for_pharmacy",
                 format!("{code} is a designated pharmacy: it settles outpatient claims only"),
             ));
-        }
-        let today = self.today();
-        for (what, date) in [("admission", claim.admission_date), ("discharge", claim.discharge_date)] {
-            if date > today {
-                return Err(AppError::bad_request("claim.in_future", format!("the {what} date {date} is after today ({today})")));
-            }
         }
         Ok(())
     }
@@ -213,8 +222,8 @@ impl App {
 
     fn claim_access(&self, principal: &Principal, institution: &str, staff: &[yibao_store::Role], verb: &str) -> Result<(RegionCode, bool), AppError> {
         match principal {
-            Principal::Institution { code, .. } if code == institution => Ok((self.policy.region, true)),
-            Principal::Institution { .. } => Err(AppError::forbidden(format!("an institution {verb} only its own claims"))),
+            Principal::Institution(register) if register.code == institution => Ok((self.policy.region, true)),
+            Principal::Institution(_) => Err(AppError::forbidden(format!("an institution {verb} only its own claims"))),
             _ => Ok((principal.scope(staff)?, false)),
         }
     }
@@ -230,8 +239,8 @@ impl App {
     /// designated and active.
     pub async fn file_referral(&self, principal: &Principal, source: &str, referral: NewReferral) -> Result<ReferralRecord, AppError> {
         let scope = match principal {
-            Principal::Institution { code, .. } if *code == referral.from_institution => self.policy.region,
-            Principal::Institution { .. } => return Err(AppError::forbidden("an institution files only the referrals it issues")),
+            Principal::Institution(register) if register.code == referral.from_institution => self.policy.region,
+            Principal::Institution(_) => return Err(AppError::forbidden("an institution files only the referrals it issues")),
             _ => principal.scope(roles::REFERRALS)?,
         };
         self.not_after_today("referral.bad_date", "a referral issued on", referral.issued_on)?;

@@ -3,7 +3,7 @@
 //! sets that say who may do what are defined here once.
 
 use time::OffsetDateTime;
-use yibao_domain::{InstitutionLevel, RegionCode};
+use yibao_domain::RegionCode;
 use yibao_store::{Actor, InstitutionRecord, Role};
 
 use crate::AppError;
@@ -13,7 +13,9 @@ use crate::AppError;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Principal {
     Staff { username: String, role: Role, region: RegionCode },
-    Institution { code: String, region: RegionCode, level: InstitutionLevel },
+    /// A designated institution as the register holds it: its code, region, level and
+    /// the level's changes (so a claim is checked against the level on its date of service).
+    Institution(InstitutionRecord),
     /// The platform itself: a loader or a command run by the operator on the machine.
     System { name: String, region: RegionCode },
 }
@@ -22,7 +24,7 @@ impl Principal {
     /// An institution as the register holds it.
     #[must_use]
     pub fn institution_of(record: &InstitutionRecord) -> Principal {
-        Principal::Institution { code: record.code.clone(), region: record.region, level: record.level }
+        Principal::Institution(record.clone())
     }
 
     /// The staff member's name, role and region scope, if their role is one of `roles`.
@@ -31,7 +33,7 @@ impl Principal {
         match self {
             Principal::Staff { username, role, region } if roles.contains(role) => Ok((username, *role, *region)),
             Principal::Staff { role, .. } => Err(AppError::forbidden(format!("the {role} role may not do this"))),
-            Principal::Institution { .. } => Err(AppError::forbidden("institutions may only settle and query their own claims")),
+            Principal::Institution(_) => Err(AppError::forbidden("institutions may only settle and query their own claims")),
             Principal::System { name, region } => Ok((name.as_str(), Role::CityAdministrator, *region)),
         }
     }
@@ -52,7 +54,7 @@ impl Principal {
     /// The institution's code, if the principal is one.
     pub fn institution(&self) -> Result<&str, AppError> {
         match self {
-            Principal::Institution { code, .. } => Ok(code),
+            Principal::Institution(record) => Ok(&record.code),
             _ => Err(AppError::forbidden("only a designated institution settles claims, with its API key")),
         }
     }
@@ -61,7 +63,7 @@ impl Principal {
     pub fn name(&self) -> &str {
         match self {
             Principal::Staff { username, .. } => username,
-            Principal::Institution { code, .. } => code,
+            Principal::Institution(record) => &record.code,
             Principal::System { name, .. } => name,
         }
     }
@@ -70,7 +72,7 @@ impl Principal {
     pub fn role_name(&self) -> &str {
         match self {
             Principal::Staff { role, .. } => role.as_str(),
-            Principal::Institution { .. } => "institution",
+            Principal::Institution(_) => "institution",
             Principal::System { .. } => "system",
         }
     }
@@ -78,7 +80,8 @@ impl Principal {
     #[must_use]
     pub fn region(&self) -> RegionCode {
         match self {
-            Principal::Staff { region, .. } | Principal::Institution { region, .. } | Principal::System { region, .. } => *region,
+            Principal::Staff { region, .. } | Principal::System { region, .. } => *region,
+            Principal::Institution(record) => record.region,
         }
     }
 

@@ -279,7 +279,12 @@ pub async fn set_institution_active(
         return error_page(lang, StatusCode::FORBIDDEN, "error-forbidden", None);
     }
     let active = Some(input.active == "1");
-    match state.update_institution(&user.principal(), ConsoleUser::source(&headers), &code, None, None, active).await {
+    match state.update_institution(
+        &user.principal(),
+        ConsoleUser::source(&headers),
+        &code,
+        yibao_app::access::InstitutionChange { active, ..Default::default() },
+    ).await {
         Ok(_) => Redirect::to(&format!("/console/institutions?done=changed#{}", url_encode(&code))).into_response(),
         Err(error) => app_error_page(lang, &error),
     }

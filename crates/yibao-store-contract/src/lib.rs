@@ -534,6 +534,28 @@ async fn staff_and_institutions_are_managed_within_scope<S: Store + yibao_store:
     assert!(store.institution_by_key("key-hash-east-2").await.expect("read").is_some_and(|i| !i.active));
     let on = InstitutionUpdate { active: Some(true), ..InstitutionUpdate::default() };
     store.update_institution(&admin, region(CITY), "H41992100007", on).await.expect("reactivate");
+
+    // A change of level needs the day it applies from; the register answers for any date.
+    let before = store.institution_by_key("key-hash-east-2").await.expect("read").expect("exists");
+    let undated = InstitutionUpdate { level: Some(yibao_domain::InstitutionLevel::Primary), ..InstitutionUpdate::default() };
+    assert!(matches!(store.update_institution(&admin, region(CITY), "H41992100007", undated).await, Err(StoreError::Invalid(_))));
+    let other = if before.level == yibao_domain::InstitutionLevel::Tertiary {
+        yibao_domain::InstitutionLevel::Secondary
+    } else {
+        yibao_domain::InstitutionLevel::Tertiary
+    };
+    let upgrade = InstitutionUpdate { level: Some(other), level_from: Some(date!(2026 - 06 - 01)), ..InstitutionUpdate::default() };
+    let changed = store.update_institution(&admin, region(CITY), "H41992100007", upgrade).await.expect("change level");
+    assert_eq!(changed.level_changes.len(), 1);
+    let stored = store.institution_by_key("key-hash-east-2").await.expect("read").expect("exists");
+    assert_eq!(stored, changed, "the register keeps the change");
+    assert_eq!(stored.level_on(date!(2026 - 05 - 31)), before.level, "the day before, the old level");
+    assert_eq!(stored.level_on(date!(2026 - 06 - 01)), other, "from the day on, the new one");
+    let earlier = InstitutionUpdate { level: Some(before.level), level_from: Some(date!(2026 - 05 - 01)), ..InstitutionUpdate::default() };
+    assert!(matches!(store.update_institution(&admin, region(CITY), "H41992100007", earlier).await, Err(StoreError::Invalid(_))));
+    let back = InstitutionUpdate { level: Some(before.level), level_from: Some(date!(2026 - 07 - 01)), ..InstitutionUpdate::default() };
+    let restored = store.update_institution(&admin, region(CITY), "H41992100007", back).await.expect("change back");
+    assert_eq!((restored.level, restored.level_on(date!(2026 - 06 - 15))), (before.level, other));
 }
 
 async fn contributions_and_arrears<S: Store + yibao_store::ContributionStore>(store: &S) {

@@ -59,6 +59,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_settlement_lz4.sql")),
     (4, include_str!("../migrations/0004_ledger.sql")),
     (5, include_str!("../migrations/0005_referrals.sql")),
+    (6, include_str!("../migrations/0006_institution_levels.sql")),
 ];
 /// Connections in the pool.
 const POOL_SIZE: u32 = 16;

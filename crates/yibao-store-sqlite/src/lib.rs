@@ -31,6 +31,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_access_contributions.sql")),
     (3, include_str!("../migrations/0003_ledger.sql")),
     (4, include_str!("../migrations/0004_referrals.sql")),
+    (5, include_str!("../migrations/0005_institution_levels.sql")),
 ];
 
 /// A store in one SQLite file. Cloning shares the same writer and readers.

@@ -127,8 +127,42 @@ pub struct InstitutionRecord {
     pub code: String,
     pub name: String,
     pub region: RegionCode,
+    /// The level in force now.
     pub level: InstitutionLevel,
     pub active: bool,
+    /// Every change of level with the day it applies from, oldest first: the register as
+    /// of any date of service ([`InstitutionRecord::level_on`]).
+    pub level_changes: Vec<LevelChange>,
+}
+
+/// Most level changes one institution's register keeps.
+pub const LEVEL_CHANGES_LIMIT: usize = 64;
+
+/// A change of an institution's level (定点医疗机构等级变更), from a day on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct LevelChange {
+    pub from: time::Date,
+    pub previous: InstitutionLevel,
+    pub level: InstitutionLevel,
+}
+
+impl InstitutionRecord {
+    /// The level the register gives for `date`: a claim is settled at the level in force
+    /// on its date of service, not at a later upgrade's.
+    #[must_use]
+    pub fn level_on(&self, date: time::Date) -> InstitutionLevel {
+        self.level_changes.iter().rev().take_while(|change| date < change.from).last().map_or(self.level, |change| change.previous)
+    }
+
+    /// The level changes as stored (JSON text).
+    pub fn level_changes_json(&self) -> Result<String, StoreError> {
+        serde_json::to_string(&self.level_changes).map_err(|e| StoreError::Backend(e.to_string()))
+    }
+
+    /// Reads stored level changes.
+    pub fn parse_level_changes(text: &str) -> Result<Vec<LevelChange>, StoreError> {
+        serde_json::from_str(text).map_err(|e| StoreError::Backend(format!("stored level changes unreadable: {e}")))
+    }
 }
 
 /// Changes to a staff account (by a city administrator, or a password change by its
@@ -191,6 +225,9 @@ impl StaffUpdate {
 pub struct InstitutionUpdate {
     pub name: Option<String>,
     pub level: Option<InstitutionLevel>,
+    /// The day a new level applies from (required with a change of level): claims with an
+    /// earlier date of service keep the previous level.
+    pub level_from: Option<time::Date>,
     pub active: Option<bool>,
     /// SHA-256 of the new API key, hex.
     pub api_key_hash: Option<String>,
@@ -209,7 +246,15 @@ impl InstitutionUpdate {
             record.name.clone_from(name);
         }
         if let Some(level) = self.level.filter(|l| *l != record.level) {
-            changes.insert("level".into(), serde_json::json!([record.level.as_str(), level.as_str()]));
+            let from = self.level_from.ok_or_else(|| StoreError::Invalid("a change of level needs the day it applies from".into()))?;
+            if record.level_changes.last().is_some_and(|last| from <= last.from) {
+                return Err(StoreError::Invalid(format!("a change of level from {from} is not after the institution's last change")));
+            }
+            if record.level_changes.len() >= LEVEL_CHANGES_LIMIT {
+                return Err(StoreError::Invalid(format!("an institution's register keeps at most {LEVEL_CHANGES_LIMIT} level changes")));
+            }
+            changes.insert("level".into(), serde_json::json!([record.level.as_str(), level.as_str(), from.to_string()]));
+            record.level_changes.push(LevelChange { from, previous: record.level, level });
             record.level = level;
         }
         if let Some(active) = self.active.filter(|a| *a != record.active) {

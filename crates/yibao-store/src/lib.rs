@@ -28,7 +28,7 @@ pub mod stored;
 use std::future::Future;
 
 pub use access::{
-    AccessStore, InstitutionRecord, InstitutionUpdate, NewInstitution, NewStaff, Role, SessionRecord, StaffRecord, StaffUpdate,
+    AccessStore, InstitutionRecord, InstitutionUpdate, LEVEL_CHANGES_LIMIT, LevelChange, NewInstitution, NewStaff, Role, SessionRecord, StaffRecord, StaffUpdate,
 };
 pub use audit::{AuditEntry, AuditVerification, GENESIS_HASH, entry_hash};
 pub use contribution::{ContributionKind, ContributionRecord, ContributionStore, CountyArrears, NewContribution, PersonArrears};
