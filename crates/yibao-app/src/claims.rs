@@ -135,6 +135,12 @@ impl App {
     /// before it taken from the records. A claim that says it was referred with no referral
     /// on file, or states another deductible than the referring stay's, is refused.
     async fn with_referral_from_records(&self, claim: Claim, person_id: &NationalId) -> Result<Claim, AppError> {
+        // A referral changes only an inpatient stay's settlement (the deductible carried
+        // over, the ratio without the unreferred reduction): for any other claim that does
+        // not state one, the records are not read.
+        if claim.kind != ClaimKind::Inpatient && !claim.referral && claim.referred_deductible_paid.is_zero() {
+            return Ok(claim);
+        }
         let city = self.policy.region;
         let referrals = store!(self, referrals_of(city, person_id))?;
         let referral = referrals.iter().find(|r| {

@@ -51,9 +51,9 @@ impl App {
                 NewContribution {
                     person_id: *person_id,
                     kind: input.kind,
-                    period: period.to_string(),
-                    due_fen: due.due.get(),
-                    paid_fen: input.paid.get(),
+                    period,
+                    due_fen: due.due,
+                    paid_fen: input.paid,
                     breakdown_json,
                 }
             )

@@ -593,9 +593,9 @@ mod store {
         Ok(NewContribution {
             person_id: coverage.person_id,
             kind,
-            period: period.to_string(),
-            due_fen: due.due.get(),
-            paid_fen: due.due.get(),
+            period,
+            due_fen: due.due,
+            paid_fen: due.due,
             breakdown_json: serde_json::to_string(&due.breakdown).map_err(|e| StoreError::Backend(e.to_string()))?,
         })
     }

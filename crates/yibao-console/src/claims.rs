@@ -104,9 +104,9 @@ pub async fn search(State(state): State<App>, user: ConsoleUser, Query(q): Query
             settled_at: moment(&c.settled_at),
             status: status_label(lang, c.status),
             reversed: c.status == ClaimStatus::Reversed,
-            medfee_yuan: yuan(c.medfee_fen),
-            fund_pay_yuan: yuan(c.fund_pay_fen),
-            psn_part_yuan: yuan(c.psn_part_fen),
+            medfee_yuan: yuan(c.medfee_fen.get()),
+            fund_pay_yuan: yuan(c.fund_pay_fen.get()),
+            psn_part_yuan: yuan(c.psn_part_fen.get()),
         })
         .collect();
     let base = format!("/console/claims?person={}", url_encode(&person));
@@ -306,9 +306,9 @@ fn settlement_view(state: &App, lang: Lang, record: &ClaimRecord, person_name: S
         bill_layers,
         lines,
         steps,
-        medfee_yuan: yuan(record.medfee_fen),
-        fund_pay_yuan: yuan(record.fund_pay_fen),
-        psn_part_yuan: yuan(record.psn_part_fen),
+        medfee_yuan: yuan(record.medfee_fen.get()),
+        fund_pay_yuan: yuan(record.fund_pay_fen.get()),
+        psn_part_yuan: yuan(record.psn_part_fen.get()),
         cash_yuan: amount(&settlement, "psn_cash_pay"),
     }
 }

@@ -34,9 +34,9 @@ pub fn contribution_rows(lang: Lang, records: &[ContributionRecord]) -> Vec<Cont
         .iter()
         .map(|r| ContributionRow {
             kind: lang.t(&format!("kind-{}", r.kind.as_str())),
-            period: r.period.clone(),
-            due_yuan: yuan(r.due_fen),
-            paid_yuan: yuan(r.paid_fen),
+            period: r.period.to_string(),
+            due_yuan: yuan(r.due_fen.get()),
+            paid_yuan: yuan(r.paid_fen.get()),
             recorded_at: moment(&r.recorded_at),
         })
         .collect()
@@ -227,10 +227,10 @@ pub async fn arrears(State(state): State<App>, user: ConsoleUser, Query(q): Quer
             Err(error) => return app_error_page(lang, &error),
         }
     }
-    let total_fen: i64 = counties.iter().map(|c| c.owed_fen).sum();
+    let total_fen: i64 = counties.iter().map(|c| c.owed_fen.get()).sum();
     let counties = counties
         .iter()
-        .map(|c| CountyArrearsRow { region: c.region.to_string(), persons: c.persons, owed_yuan: yuan(c.owed_fen) })
+        .map(|c| CountyArrearsRow { region: c.region.to_string(), persons: c.persons, owed_yuan: yuan(c.owed_fen.get()) })
         .collect();
     let rows: Vec<PersonArrearsRow> = persons
         .iter()
@@ -239,8 +239,8 @@ pub async fn arrears(State(state): State<App>, user: ConsoleUser, Query(q): Quer
             name: p.name.clone(),
             region: p.region.to_string(),
             kind: lang.t(&format!("kind-{}", p.kind.as_str())),
-            period: p.period.clone(),
-            owed_yuan: yuan(p.owed_fen),
+            period: p.period.to_string(),
+            owed_yuan: yuan(p.owed_fen.get()),
         })
         .collect();
     let base = format!("/console/arrears?period={}", url_encode(&period));

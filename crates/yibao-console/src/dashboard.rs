@@ -157,7 +157,7 @@ pub async fn show(State(state): State<App>, user: ConsoleUser) -> Response {
         Err(error) => return app_error_page(lang, &error),
     };
     let owed: BTreeMap<String, i64> = match state.county_arrears(&principal, &year.to_string()).await {
-        Ok(counties) => counties.into_iter().map(|c| (c.region.to_string(), c.owed_fen)).collect(),
+        Ok(counties) => counties.into_iter().map(|c| (c.region.to_string(), c.owed_fen.get())).collect(),
         Err(error) => return app_error_page(lang, &error),
     };
     let targets: BTreeMap<String, yibao_app::TargetsProgress> = match state.county_targets(&principal, year).await {

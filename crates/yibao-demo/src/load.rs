@@ -141,11 +141,11 @@ where
 }
 
 /// What is due for `kind` and `period`, by the engine's one rule ([`contribution_due`]).
-fn due(policy: &Policy, coverage: &Coverage, kind: ContributionKind, period: &str, wage: Option<Fen>) -> Result<(Fen, String), StoreError> {
+fn due(policy: &Policy, coverage: &Coverage, kind: ContributionKind, period: &str, wage: Option<Fen>) -> Result<(Period, Fen, String), StoreError> {
     let period = Period::parse(period).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let due = contribution_due(policy, coverage, kind, period, wage)
         .map_err(|e| StoreError::Invalid(format!("{}: {e} [{}]", coverage.person_id, e.code())))?;
-    Ok((due.due, serde_json::to_string(&due.breakdown).map_err(|e| StoreError::Backend(e.to_string()))?))
+    Ok((period, due.due, serde_json::to_string(&due.breakdown).map_err(|e| StoreError::Backend(e.to_string()))?))
 }
 
 /// The contributions recorded for one person.
@@ -154,16 +154,9 @@ fn contributions(policy: &Policy, coverage: &Coverage) -> Result<Vec<NewContribu
     let mut out = Vec::new();
     match (coverage.scheme, coverage.category) {
         (Scheme::Resident, _) => {
-            let (due, breakdown_json) = due(policy, coverage, ContributionKind::Resident, &CONTRIBUTION_YEAR.to_string(), None)?;
+            let (period, due, breakdown_json) = due(policy, coverage, ContributionKind::Resident, &CONTRIBUTION_YEAR.to_string(), None)?;
             let paid = resident_payment(&id, due);
-            out.push(NewContribution {
-                person_id: id,
-                kind: ContributionKind::Resident,
-                period: CONTRIBUTION_YEAR.to_string(),
-                due_fen: due.get(),
-                paid_fen: paid.get(),
-                breakdown_json,
-            });
+            out.push(NewContribution { person_id: id, kind: ContributionKind::Resident, period, due_fen: due, paid_fen: paid, breakdown_json });
         }
         (Scheme::Employee, PersonCategory::Employed) => {
             let mut draw = stream_for(id.as_str(), 0x5741_4745);
@@ -172,13 +165,13 @@ fn contributions(policy: &Policy, coverage: &Coverage) -> Result<Vec<NewContribu
             let wage = Fen::yuan(3_000 + i64::try_from(spread * 12_000 / 1_000_000).unwrap_or(0));
             let employer_paid = !draw.chance(30);
             for period in EMPLOYEE_MONTHS {
-                let (due, breakdown_json) = due(policy, coverage, ContributionKind::Employee, period, Some(wage))?;
+                let (period, due, breakdown_json) = due(policy, coverage, ContributionKind::Employee, period, Some(wage))?;
                 out.push(NewContribution {
                     person_id: id,
                     kind: ContributionKind::Employee,
-                    period: period.to_owned(),
-                    due_fen: due.get(),
-                    paid_fen: if employer_paid { due.get() } else { 0 },
+                    period,
+                    due_fen: due,
+                    paid_fen: if employer_paid { due } else { Fen::ZERO },
                     breakdown_json,
                 });
             }

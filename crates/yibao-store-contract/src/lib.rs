@@ -16,6 +16,10 @@ const CITY: &str = "419900";
 const EAST: &str = "419921";
 const WEST: &str = "419922";
 
+fn period(text: &str) -> yibao_domain::Period {
+    yibao_domain::Period::parse(text).expect("test period")
+}
+
 fn region(code: &str) -> RegionCode {
     RegionCode::parse(code).expect("test region")
 }
@@ -220,7 +224,7 @@ async fn settlement_is_idempotent<S: Store>(store: &S) {
     assert_eq!(again.claim.settlement_json, first.claim.settlement_json, "a retry returns the first settlement");
     let acc = store.accumulators(region(EAST), &id, 2026).await.expect("accumulators");
     assert_eq!(acc.admissions, 1, "the retry did not count twice");
-    assert_eq!(Fen::new(first.claim.fund_pay_fen), acc.pooled_paid);
+    assert_eq!(first.claim.fund_pay_fen, acc.pooled_paid);
     // Same claim id, different content: refused.
     let changed = claim("IDEMP-1", 6000, 2);
     let conflict = store.settle(&clerk(EAST), region(EAST), request(&changed, id), compute.clone()).await;
@@ -318,7 +322,7 @@ async fn concurrent_settlements_never_share_a_deductible<S: Store>(store: Arc<S>
     }
     let mut fund_total = 0;
     for task in tasks {
-        fund_total += task.await.expect("task").expect("settles").claim.fund_pay_fen;
+        fund_total += task.await.expect("task").expect("settles").claim.fund_pay_fen.get();
     }
     // The same claims one by one, in memory.
     let mut acc = Accumulators::new_year(2026);
@@ -566,9 +570,9 @@ async fn contributions_and_arrears<S: Store + yibao_store::ContributionStore>(st
     let record = |person, due, paid| NewContribution {
         person_id: person,
         kind: ContributionKind::Resident,
-        period: "2026".into(),
-        due_fen: due,
-        paid_fen: paid,
+        period: period("2026"),
+        due_fen: Fen::new(due),
+        paid_fen: Fen::new(paid),
         breakdown_json: resident_breakdown(),
     };
     store.record_contribution(&clerk(EAST), region(EAST), record(a, 40_000, 40_000)).await.expect("a pays in full");
@@ -579,15 +583,17 @@ async fn contributions_and_arrears<S: Store + yibao_store::ContributionStore>(st
         matches!(store.record_contribution(&clerk(WEST), region(WEST), record(a, 1, 1)).await, Err(StoreError::PersonNotFound(_))),
         "scope"
     );
+    // A period is typed (`Period`), so a malformed one cannot reach the store; a negative
+    // amount can, and is refused.
     let mut bad = record(a, 1, 1);
-    bad.period = "26".into();
+    bad.paid_fen = Fen::new(-1);
     assert!(matches!(store.record_contribution(&clerk(EAST), region(EAST), bad).await, Err(StoreError::Invalid(_))));
     assert_eq!(store.contributions_of(region(EAST), &b).await.expect("list").len(), 2);
     let (persons, counties) = store.arrears(region(CITY), "2026").await.expect("arrears");
-    let owed: Vec<(NationalId, i64)> = persons.iter().map(|p| (p.person_id, p.owed_fen)).collect();
+    let owed: Vec<(NationalId, i64)> = persons.iter().map(|p| (p.person_id, p.owed_fen.get())).collect();
     assert!(owed.contains(&(b, 25_000)) && owed.contains(&(c, 40_000)) && !owed.iter().any(|(p, _)| *p == a), "{owed:?}");
     let east = counties.iter().find(|c| c.region == region(EAST)).expect("east county");
-    assert_eq!((east.persons, east.owed_fen), (1, 25_000));
+    assert_eq!((east.persons, east.owed_fen), (1, Fen::new(25_000)));
     let (west_only, _) = store.arrears(region(WEST), "2026").await.expect("arrears");
     assert!(west_only.iter().all(|p| p.region == region(WEST)), "a county sees only its own arrears");
 }
@@ -638,9 +644,9 @@ pub async fn run_bulk_contributions<S: Store + yibao_store::ContributionStore>(s
     let record = |person, paid| NewContribution {
         person_id: person,
         kind: ContributionKind::Resident,
-        period: "2025".into(),
-        due_fen: 40_000,
-        paid_fen: paid,
+        period: period("2025"),
+        due_fen: Fen::new(40_000),
+        paid_fen: Fen::new(paid),
         breakdown_json: resident_breakdown(),
     };
     assert_eq!(store.record_contributions(&clerk(EAST), region(EAST), vec![record(a, 40_000), record(a, 0)]).await.expect("batch"), 2);
@@ -771,9 +777,9 @@ pub async fn run_books<S: Store + yibao_store::ContributionStore + yibao_store::
     let contribution = |person, kind, due_fen, paid_fen, breakdown_json| NewContribution {
         person_id: person,
         kind,
-        period: "2026".into(),
-        due_fen,
-        paid_fen,
+        period: period("2026"),
+        due_fen: Fen::new(due_fen),
+        paid_fen: Fen::new(paid_fen),
         breakdown_json,
     };
     store
@@ -882,9 +888,9 @@ pub async fn run_books<S: Store + yibao_store::ContributionStore + yibao_store::
     let paid = NewContribution {
         person_id: resident,
         kind: ContributionKind::Resident,
-        period: "2027".into(),
-        due_fen: 40_000,
-        paid_fen: 40_000,
+        period: period("2027"),
+        due_fen: Fen::new(40_000),
+        paid_fen: Fen::new(40_000),
         breakdown_json: resident_breakdown(),
     };
     store.record_contribution(&late, south, paid).await.expect("pays for 2027");
@@ -955,9 +961,9 @@ pub async fn run_year<S: Store + yibao_store::ContributionStore + yibao_store::F
             let paid = NewContribution {
                 person_id: person,
                 kind: ContributionKind::Resident,
-                period: "2026".into(),
-                due_fen: 40_000,
-                paid_fen: 40_000,
+                period: period("2026"),
+                due_fen: Fen::new(40_000),
+                paid_fen: Fen::new(40_000),
                 breakdown_json: resident_breakdown(),
             };
             store.record_contribution(&clerk(unit), region(unit), paid).await.expect("pays");
@@ -1182,9 +1188,9 @@ pub async fn run_legacy<S: Store + yibao_store::ContributionStore + yibao_store:
         let paid = NewContribution {
             person_id: person,
             kind: ContributionKind::Resident,
-            period: "2025".into(),
-            due_fen: 40_000,
-            paid_fen: 40_000,
+            period: period("2025"),
+            due_fen: Fen::new(40_000),
+            paid_fen: Fen::new(40_000),
             breakdown_json: resident_breakdown(),
         };
         store.record_contribution(&clerk_2025, region(X), paid).await.expect("pays");

@@ -13,7 +13,7 @@ use yibao_store::{
     NewInstitution, NewStaff, PersonArrears, SEARCH_LIMIT, SessionRecord, StaffRecord, StaffUpdate, StoreError,
 };
 
-use yibao_store::stored::{kind_of, level_of, role_of, time_text};
+use yibao_store::stored::{fen_of, kind_of, level_of, period_of, role_of, time_text};
 
 use crate::{Audits, PostgresStore, audit, backend, id_of, json, like_prefix, person_region, region_of, scope_bounds};
 
@@ -45,9 +45,9 @@ fn contribution_from_row(row: &PgRow) -> Result<ContributionRecord, StoreError> 
         seq: row.try_get("seq").map_err(backend)?,
         person_id: id_of(row.try_get("person_id").map_err(backend)?)?,
         kind: kind_of(row.try_get("kind").map_err(backend)?)?,
-        period: row.try_get("period").map_err(backend)?,
-        due_fen: row.try_get("due_fen").map_err(backend)?,
-        paid_fen: row.try_get("paid_fen").map_err(backend)?,
+        period: period_of(row.try_get("period").map_err(backend)?)?,
+        due_fen: fen_of(row.try_get("due_fen").map_err(backend)?)?,
+        paid_fen: fen_of(row.try_get("paid_fen").map_err(backend)?)?,
         breakdown_json: row.try_get("breakdown").map_err(backend)?,
         recorded_at: row.try_get("recorded_at").map_err(backend)?,
     })
@@ -411,8 +411,8 @@ impl ContributionStore for PostgresStore {
                     name: row.try_get("name").map_err(backend)?,
                     region: region_of(row.try_get("region_code").map_err(backend)?)?,
                     kind: kind_of(row.try_get("kind").map_err(backend)?)?,
-                    period: row.try_get("period").map_err(backend)?,
-                    owed_fen: row.try_get("owed").map_err(backend)?,
+                    period: period_of(row.try_get("period").map_err(backend)?)?,
+                    owed_fen: fen_of(row.try_get("owed").map_err(backend)?)?,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -422,7 +422,7 @@ impl ContributionStore for PostgresStore {
                 Ok(CountyArrears {
                     region: region_of(row.try_get("region_code").map_err(backend)?)?,
                     persons: row.try_get("persons").map_err(backend)?,
-                    owed_fen: row.try_get("owed").map_err(backend)?,
+                    owed_fen: fen_of(row.try_get("owed").map_err(backend)?)?,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -480,12 +480,7 @@ pub(crate) async fn insert_contribution(
     contribution: NewContribution,
     audits: &mut Audits,
 ) -> Result<ContributionRecord, StoreError> {
-    let period_ok = matches!(contribution.period.len(), 4 | 7)
-        && contribution.period.bytes().enumerate().all(|(i, b)| if i == 4 { b == b'-' } else { b.is_ascii_digit() });
-    if !period_ok {
-        return Err(StoreError::Invalid(format!("'{}' is not a period: YYYY or YYYY-MM", contribution.period)));
-    }
-    if contribution.due_fen < 0 || contribution.paid_fen < 0 {
+    if contribution.due_fen.is_negative() || contribution.paid_fen.is_negative() {
         return Err(StoreError::Invalid("amounts may not be negative".into()));
     }
     let region = person_region(tx, scope, &contribution.person_id).await?;
@@ -498,7 +493,7 @@ pub(crate) async fn insert_contribution(
     .bind(region.to_string())
     .bind(contribution.person_id.as_str())
     .bind(contribution.kind.as_str())
-    .bind(&contribution.period)
+    .bind(contribution.period.to_string())
     .fetch_one(&mut **tx)
     .await
     .map_err(backend)?;
@@ -526,9 +521,9 @@ pub(crate) async fn insert_contribution(
         .bind(seq)
         .bind(record.person_id.as_str())
         .bind(record.kind.as_str())
-        .bind(&record.period)
-        .bind(record.due_fen)
-        .bind(record.paid_fen)
+        .bind(record.period.to_string())
+        .bind(record.due_fen.get())
+        .bind(record.paid_fen.get())
         .bind(&record.breakdown_json)
         .bind(&record.recorded_at)
         .execute(&mut **tx)

@@ -92,7 +92,7 @@ pub(crate) fn is_unique_violation(e: &sqlx::Error, constraint: &str) -> bool {
     }
 }
 
-pub(crate) use yibao_store::stored::{from_json, id_of, json, region_of, scope_bounds};
+pub(crate) use yibao_store::stored::{fen_of, from_json, id_of, json, region_of, scope_bounds};
 
 impl PostgresStore {
     /// Connects to the database at `url` (e.g. `postgres://user@host:5432/yibao`) and
@@ -436,9 +436,9 @@ pub(crate) fn claim_from_row(row: &PgRow) -> Result<ClaimRecord, StoreError> {
         year: row.try_get("year").map_err(backend)?,
         status: if status == "reversed" { ClaimStatus::Reversed } else { ClaimStatus::Settled },
         settled_at: row.try_get("settled_at").map_err(backend)?,
-        medfee_fen: row.try_get("medfee_fen").map_err(backend)?,
-        fund_pay_fen: row.try_get("fund_pay_fen").map_err(backend)?,
-        psn_part_fen: row.try_get("psn_part_fen").map_err(backend)?,
+        medfee_fen: fen_of(row.try_get("medfee_fen").map_err(backend)?)?,
+        fund_pay_fen: fen_of(row.try_get("fund_pay_fen").map_err(backend)?)?,
+        psn_part_fen: fen_of(row.try_get("psn_part_fen").map_err(backend)?)?,
         settlement_json: row.try_get("settlement").map_err(backend)?,
         claim_json: row.try_get("claim").map_err(backend)?,
         reversed_at: row.try_get("reversed_at").map_err(backend)?,

@@ -575,9 +575,9 @@ async fn try_batch(
         claims.person.push(record.person_id.to_string());
         claims.year.push(record.year);
         claims.settled_at.push(record.settled_at.clone());
-        claims.medfee_fen.push(record.medfee_fen);
-        claims.fund_pay_fen.push(record.fund_pay_fen);
-        claims.psn_part_fen.push(record.psn_part_fen);
+        claims.medfee_fen.push(record.medfee_fen.get());
+        claims.fund_pay_fen.push(record.fund_pay_fen.get());
+        claims.psn_part_fen.push(record.psn_part_fen.get());
         claims.settlement.push(record.settlement_json.clone());
         claims.claim.push(record.claim_json.clone());
         claims.acc_before.push(json(&before)?);
@@ -744,9 +744,9 @@ pub(crate) async fn settle_one(
     .bind(record.person_id.as_str())
     .bind(record.year)
     .bind(&record.settled_at)
-    .bind(record.medfee_fen)
-    .bind(record.fund_pay_fen)
-    .bind(record.psn_part_fen)
+    .bind(record.medfee_fen.get())
+    .bind(record.fund_pay_fen.get())
+    .bind(record.psn_part_fen.get())
     .bind(&record.settlement_json)
     .bind(&record.claim_json)
     .bind(json(&before)?)

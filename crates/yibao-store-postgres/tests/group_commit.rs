@@ -333,9 +333,9 @@ async fn grouped_settlements_racing_other_writers_never_deadlock() {
                 .map(|&id| NewContribution {
                     person_id: id,
                     kind: ContributionKind::Employee,
-                    period: "2026-03".into(),
-                    due_fen: 10_000,
-                    paid_fen: 10_000,
+                    period: yibao_domain::Period::Month(2026, time::Month::March),
+                    due_fen: yibao_domain::Fen::new(10_000),
+                    paid_fen: yibao_domain::Fen::new(10_000),
                     breakdown_json: yibao_store_contract::employee_breakdown(7_000, 3_000, 0),
                 })
                 .collect::<Vec<_>>(),

@@ -319,9 +319,9 @@ fn contribution(person: NationalId, paid_fen: i64) -> NewContribution {
     NewContribution {
         person_id: person,
         kind: ContributionKind::Resident,
-        period: "2026".into(),
-        due_fen: 40_000,
-        paid_fen,
+        period: yibao_domain::Period::Year(2026),
+        due_fen: yibao_domain::Fen::new(40_000),
+        paid_fen: yibao_domain::Fen::new(paid_fen),
         breakdown_json: yibao_store_contract::resident_breakdown(),
     }
 }

@@ -9,7 +9,7 @@ use yibao_store::{
     NewInstitution, NewStaff, PersonArrears, SEARCH_LIMIT, SessionRecord, StaffRecord, StaffUpdate, StoreError, check_scope,
 };
 
-use yibao_store::stored::{kind_of, level_of, role_of, time_text};
+use yibao_store::stored::{fen_of, kind_of, level_of, period_of, role_of, time_text};
 
 use crate::{SqliteStore, audit, col, exec, id_of, json, locate, query_all, query_opt, region_of, scope_bounds};
 
@@ -45,9 +45,9 @@ fn contribution_from_row(row: &Row<'_>) -> Result<ContributionRecord, StoreError
         seq: col(row, 1)?,
         person_id: id_of(&col::<String>(row, 2)?)?,
         kind: kind_of(&col::<String>(row, 3)?)?,
-        period: col(row, 4)?,
-        due_fen: col(row, 5)?,
-        paid_fen: col(row, 6)?,
+        period: period_of(&col::<String>(row, 4)?)?,
+        due_fen: fen_of(col(row, 5)?)?,
+        paid_fen: fen_of(col(row, 6)?)?,
         breakdown_json: col(row, 7)?,
         recorded_at: col(row, 8)?,
     })
@@ -340,8 +340,8 @@ impl ContributionStore for SqliteStore {
                             person_id: id_of(&col::<String>(row, 1)?)?,
                             name: col(row, 2)?,
                             kind: kind_of(&col::<String>(row, 3)?)?,
-                            period: col(row, 4)?,
-                            owed_fen: col(row, 5)?,
+                            period: period_of(&col::<String>(row, 4)?)?,
+                            owed_fen: fen_of(col(row, 5)?)?,
                         })
                     },
                 )
@@ -369,12 +369,7 @@ pub(crate) fn insert_contribution(
     scope: RegionCode,
     contribution: NewContribution,
 ) -> Result<ContributionRecord, StoreError> {
-    let period_ok = matches!(contribution.period.len(), 4 | 7)
-        && contribution.period.bytes().enumerate().all(|(i, b)| if i == 4 { b == b'-' } else { b.is_ascii_digit() });
-    if !period_ok {
-        return Err(StoreError::Invalid(format!("'{}' is not a period: YYYY or YYYY-MM", contribution.period)));
-    }
-    if contribution.due_fen < 0 || contribution.paid_fen < 0 {
+    if contribution.due_fen.is_negative() || contribution.paid_fen.is_negative() {
         return Err(StoreError::Invalid("amounts may not be negative".into()));
     }
     let (region, person) = locate(conn, scope, &contribution.person_id)?;
@@ -384,7 +379,7 @@ pub(crate) fn insert_contribution(
     let paid_before = query_opt(
         conn,
         "SELECT COUNT(*), COALESCE(SUM(paid_fen), 0) FROM contributions WHERE region_code = ?1 AND person_id = ?2 AND kind = ?3 AND period = ?4",
-        params![region.to_string(), contribution.person_id.as_str(), contribution.kind.as_str(), contribution.period],
+        params![region.to_string(), contribution.person_id.as_str(), contribution.kind.as_str(), contribution.period.to_string()],
         |row| Ok((col::<i64>(row, 0)?, col::<i64>(row, 1)?)),
     )?
     .and_then(|(count, paid)| (count > 0).then_some(paid));
@@ -411,9 +406,9 @@ pub(crate) fn insert_contribution(
             seq,
             record.person_id.as_str(),
             record.kind.as_str(),
-            record.period,
-            record.due_fen,
-            record.paid_fen,
+            record.period.to_string(),
+            record.due_fen.get(),
+            record.paid_fen.get(),
             record.breakdown_json,
             record.recorded_at
         ],

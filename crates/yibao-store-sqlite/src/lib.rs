@@ -40,7 +40,7 @@ pub struct SqliteStore {
     db: Arc<db::Database>,
 }
 
-pub(crate) use yibao_store::stored::{from_json, id_of, json, region_of, scope_bounds};
+pub(crate) use yibao_store::stored::{fen_of, from_json, id_of, json, region_of, scope_bounds};
 
 /// Runs a statement that returns no rows; the number of rows changed.
 pub(crate) fn exec(conn: &Connection, sql: &str, params: impl Params) -> Result<usize, StoreError> {
@@ -313,9 +313,9 @@ fn claim_from_row(row: &Row<'_>) -> Result<ClaimRecord, StoreError> {
         year: col(row, 4)?,
         status: if status == "reversed" { ClaimStatus::Reversed } else { ClaimStatus::Settled },
         settled_at: col(row, 6)?,
-        medfee_fen: col(row, 7)?,
-        fund_pay_fen: col(row, 8)?,
-        psn_part_fen: col(row, 9)?,
+        medfee_fen: fen_of(col(row, 7)?)?,
+        fund_pay_fen: fen_of(col(row, 8)?)?,
+        psn_part_fen: fen_of(col(row, 9)?)?,
         settlement_json: col(row, 10)?,
         claim_json: col(row, 11)?,
         reversed_at: col(row, 12)?,
@@ -416,9 +416,9 @@ fn settle_in(
             record.person_id.as_str(),
             record.year,
             record.settled_at,
-            record.medfee_fen,
-            record.fund_pay_fen,
-            record.psn_part_fen,
+            record.medfee_fen.get(),
+            record.fund_pay_fen.get(),
+            record.psn_part_fen.get(),
             record.settlement_json,
             record.claim_json,
             json(&before)?,

@@ -134,7 +134,7 @@ fn a_kill_mid_burst_loses_no_acknowledged_settlement() {
         assert!(claims.len() == acked.len() || claims.len() == acked.len() + 1, "{} claims for {} acks", claims.len(), acked.len());
         let acc = store.accumulators(region(), &person(), 2026).await.expect("accumulators");
         assert_eq!(acc.admissions as usize, claims.len(), "every claim has its accumulator update, and no other");
-        let funds: i64 = claims.iter().map(|c| c.fund_pay_fen).sum();
+        let funds: i64 = claims.iter().map(|c| c.fund_pay_fen.get()).sum();
         assert_eq!(
             Fen::new(funds),
             acc.pooled_paid + acc.critical_paid + acc.assistance_paid + acc.supplementary_paid,

@@ -95,11 +95,11 @@ pub fn contribution_entries(record: &ContributionRecord, paid_before_fen: Option
     let record_id = format!("{}/{}", unit, record.seq);
     let contribution = cause(RecordKind::Contribution, &record_id)?;
     let subsidy = cause(RecordKind::Subsidy, &record_id)?;
-    let paid =
-        Fen::checked(record.paid_fen).filter(|f| !f.is_negative()).ok_or_else(|| StoreError::Invalid("paid is not an amount".into()))?;
+    let paid = Some(record.paid_fen).filter(|f| !f.is_negative()).ok_or_else(|| StoreError::Invalid("paid is not an amount".into()))?;
+    let (paid_fen, due_fen) = (record.paid_fen.get(), record.due_fen.get());
     let in_full = match paid_before_fen {
-        None => record.paid_fen >= record.due_fen,
-        Some(before) => before < record.due_fen && before.saturating_add(record.paid_fen) >= record.due_fen,
+        None => paid_fen >= due_fen,
+        Some(before) => before < due_fen && before.saturating_add(paid_fen) >= due_fen,
     };
     let unreadable =
         |e: serde_json::Error| StoreError::Invalid(format!("the contribution's breakdown is not a {} one: {e}", record.kind.as_str()));
@@ -110,7 +110,7 @@ pub fn contribution_entries(record: &ContributionRecord, paid_before_fen: Option
         ContributionKind::Supplementary => (FundScheme::Supplementary, Fen::ZERO),
         ContributionKind::Employee => {
             let breakdown: EmployeeContribution = serde_json::from_str(&record.breakdown_json).map_err(unreadable)?;
-            let paid_in_all = Fen::checked(paid_before_fen.unwrap_or(0).saturating_add(record.paid_fen)).unwrap_or(paid);
+            let paid_in_all = Fen::checked(paid_before_fen.unwrap_or(0).saturating_add(paid_fen)).unwrap_or(paid);
             (FundScheme::Employee, if in_full { breakdown.to_account.min(paid_in_all).max(Fen::ZERO) } else { Fen::ZERO })
         }
     };
@@ -571,9 +571,9 @@ mod tests {
             seq,
             person_id: person,
             kind,
-            period: "2026".into(),
-            due_fen: 40_000,
-            paid_fen,
+            period: yibao_domain::Period::Year(2026),
+            due_fen: Fen::new(40_000),
+            paid_fen: Fen::new(paid_fen),
             breakdown_json,
             recorded_at: String::new(),
         };

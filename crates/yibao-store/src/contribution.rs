@@ -4,7 +4,7 @@
 use std::future::Future;
 
 use serde::Serialize;
-use yibao_domain::{NationalId, RegionCode};
+use yibao_domain::{Fen, NationalId, Period, RegionCode};
 
 use crate::{Actor, StoreError};
 
@@ -15,11 +15,11 @@ pub struct NewContribution {
     pub person_id: NationalId,
     pub kind: ContributionKind,
     /// `2026` for a yearly contribution, `2026-05` for a monthly one.
-    pub period: String,
-    /// What the policy says is due from the payer, in fen.
-    pub due_fen: i64,
-    /// What was actually paid, in fen.
-    pub paid_fen: i64,
+    pub period: Period,
+    /// What the policy says is due from the payer.
+    pub due_fen: Fen,
+    /// What was actually paid.
+    pub paid_fen: Fen,
     /// The computed breakdown (personal, employer, subsidies by level…), JSON.
     pub breakdown_json: String,
 }
@@ -30,9 +30,9 @@ pub struct ContributionRecord {
     pub seq: i64,
     pub person_id: NationalId,
     pub kind: ContributionKind,
-    pub period: String,
-    pub due_fen: i64,
-    pub paid_fen: i64,
+    pub period: Period,
+    pub due_fen: Fen,
+    pub paid_fen: Fen,
     pub breakdown_json: String,
     pub recorded_at: String,
 }
@@ -44,8 +44,8 @@ pub struct PersonArrears {
     pub name: String,
     pub region: RegionCode,
     pub kind: ContributionKind,
-    pub period: String,
-    pub owed_fen: i64,
+    pub period: Period,
+    pub owed_fen: Fen,
 }
 
 /// What a county's people still owe, in total.
@@ -53,7 +53,7 @@ pub struct PersonArrears {
 pub struct CountyArrears {
     pub region: RegionCode,
     pub persons: i64,
-    pub owed_fen: i64,
+    pub owed_fen: Fen,
 }
 
 pub trait ContributionStore: Send + Sync + 'static {

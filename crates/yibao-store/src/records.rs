@@ -113,10 +113,10 @@ pub struct ClaimRecord {
     pub year: i32,
     pub status: ClaimStatus,
     pub settled_at: String,
-    /// Total bill, fund payments and personal burden in fen, for reports.
-    pub medfee_fen: i64,
-    pub fund_pay_fen: i64,
-    pub psn_part_fen: i64,
+    /// Total bill, fund payments and personal burden, for reports.
+    pub medfee_fen: yibao_domain::Fen,
+    pub fund_pay_fen: yibao_domain::Fen,
+    pub psn_part_fen: yibao_domain::Fen,
     /// The full settlement as JSON (national field names, explanation included).
     pub settlement_json: String,
     pub claim_json: String,
@@ -416,9 +416,9 @@ mod personal_account_tests {
             year: 2026,
             status: ClaimStatus::Settled,
             settled_at: "2026-03-01T00:00:00Z".into(),
-            medfee_fen: 0,
-            fund_pay_fen: 0,
-            psn_part_fen: 0,
+            medfee_fen: yibao_domain::Fen::ZERO,
+            fund_pay_fen: yibao_domain::Fen::ZERO,
+            psn_part_fen: yibao_domain::Fen::ZERO,
             settlement_json: settlement_json.into(),
             claim_json: "{}".into(),
             reversed_at: None,

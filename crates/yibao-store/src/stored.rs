@@ -37,6 +37,16 @@ pub fn kind_of(text: &str) -> Result<ContributionKind, StoreError> {
     ContributionKind::parse(text).ok_or_else(|| StoreError::Backend(format!("unknown kind {text}")))
 }
 
+/// An amount as stored (integer fen), within the limit of one amount.
+pub fn fen_of(fen: i64) -> Result<yibao_domain::Fen, StoreError> {
+    yibao_domain::Fen::checked(fen).ok_or_else(|| StoreError::Backend(format!("a stored amount of {fen} fen is out of range")))
+}
+
+/// A contribution period as stored (`2026`, `2026-05`).
+pub fn period_of(text: &str) -> Result<yibao_domain::Period, StoreError> {
+    yibao_domain::Period::parse(text).map_err(|e| StoreError::Backend(format!("stored {e}")))
+}
+
 /// A timestamp as stored: RFC 3339.
 pub fn time_text(at: OffsetDateTime) -> Result<String, StoreError> {
     at.format(&Rfc3339).map_err(|e| StoreError::Backend(e.to_string()))
