@@ -55,6 +55,8 @@ pub enum SettleError {
     NotACertifiedChronicDisease { diagnosis: String },
     #[error("the person is not enrolled in maternity insurance")]
     NotMaternityInsured,
+    #[error("a maternity claim is for the woman who gave birth; {0} is a man's national ID")]
+    MaternityNotFemale(String),
     #[error(
         "the accumulators are for {accumulators}, a later year than the date of service's {service}: settle with that year's accumulators"
     )]
@@ -80,6 +82,7 @@ impl SettleError {
             SettleError::TierHistory(_) => "settle.bad_tier_history",
             SettleError::NotACertifiedChronicDisease { .. } => "settle.not_a_certified_chronic_disease",
             SettleError::NotMaternityInsured => "settle.not_maternity_insured",
+            SettleError::MaternityNotFemale(_) => "settle.maternity_not_female",
             SettleError::AccumulatorsFromLaterYear { .. } => "settle.accumulators_from_later_year",
         }
     }
@@ -484,11 +487,13 @@ impl Run<'_> {
         // Ratio, with referral and out-of-area adjustments.
         let ratio = policy.bands(ParamKey::InpatientRatio, query, date)?;
         let mut bands = ratio.value;
-        let reduction = match (claim.place, claim.referral || claim.emergency) {
-            (Place::OutOfArea, true) => Some(policy.ratio(ParamKey::OutOfAreaReductionReferred, query, date)?),
-            (Place::OutOfArea, false) => Some(policy.ratio(ParamKey::OutOfAreaReductionUnreferred, query, date)?),
-            (Place::InArea, false) => Some(policy.ratio_or(ParamKey::InpatientUnreferredReduction, query, date, RatioBp::ZERO)?),
-            (Place::InArea, true) => None,
+        // An emergency admission counts as referred only for out-of-area care (SPEC step 2):
+        // in the city, only a referral lifts the unreferred reduction.
+        let reduction = match claim.place {
+            Place::OutOfArea if claim.referral || claim.emergency => Some(policy.ratio(ParamKey::OutOfAreaReductionReferred, query, date)?),
+            Place::OutOfArea => Some(policy.ratio(ParamKey::OutOfAreaReductionUnreferred, query, date)?),
+            Place::InArea if claim.referral => None,
+            Place::InArea => Some(policy.ratio_or(ParamKey::InpatientUnreferredReduction, query, date, RatioBp::ZERO)?),
         };
         if let Some(reduction) = reduction
             && !reduction.value.get().eq(&0)
@@ -576,6 +581,9 @@ impl Run<'_> {
         if !person.maternity {
             return Err(SettleError::NotMaternityInsured);
         }
+        if person.person_id.sex() == yibao_domain::Sex::Male {
+            return Err(SettleError::MaternityNotFemale(person.person_id.to_string()));
+        }
         let delivery = claim.delivery.expect("checked: a maternity claim has a delivery");
         let lump_key = match delivery.kind {
             DeliveryKind::Normal => ParamKey::MaternityLumpSumNormal,
@@ -625,10 +633,29 @@ impl Run<'_> {
                     (days, detail)
                 }
             };
+            // The employer's average wage is what the institution states: it counts at most up
+            // to the contribution base ceiling in force (average wage × employee.base_ceiling),
+            // the most any wage can have paid contributions on.
+            let ceiling_query = Query { region: query.region, scheme: Some(Scheme::Employee), category: Some(person.category), ..Query::default() };
+            let ceiling = match (
+                policy.money(ParamKey::EmployeeAverageWageMonthly, &ceiling_query, date),
+                policy.multiple(ParamKey::EmployeeBaseCeiling, &ceiling_query, date),
+            ) {
+                (Ok(average), Ok(multiple)) => Some(policy.rounding.scale(average.value, i64::from(multiple.value), 10_000)),
+                _ => None,
+            };
+            let counted = ceiling.map_or(wage, |ceiling| wage.min(ceiling));
+            let capped = if counted < wage { format!(" (the stated {wage} counts up to the contribution base ceiling)") } else { String::new() };
             // wage ÷ 30 × days, rounded once at the end.
-            let allowance = self.rounding.scale(wage, i64::from(days), 30);
+            let allowance = self.rounding.scale(counted, i64::from(days), 30);
             self.out.maternity_allowance = allowance;
-            self.note(Rule::MaternityAllowance, || format!("{wage} ÷ 30 × {days} days; {detail}"), wage, allowance, Fen::ZERO);
+            self.note(
+                Rule::MaternityAllowance,
+                || format!("{counted}{capped} ÷ 30 × {days} days; {detail}"),
+                counted,
+                allowance,
+                Fen::ZERO,
+            );
         }
         Ok(())
     }

@@ -37,7 +37,7 @@ fn policy() -> Policy {
 fn person_strategy() -> impl Strategy<Value = Coverage> {
     (any::<bool>(), any::<bool>(), prop::option::of(0usize..4), any::<bool>(), any::<bool>(), 0i64..500_000, any::<bool>()).prop_map(
         |(employee, retired, group, supplementary, maternity, balance_fen, use_account)| Coverage {
-            person_id: NationalId::from_parts(RegionCode::parse("419921").expect("region"), date!(1970 - 05 - 17), 17).expect("id"),
+            person_id: NationalId::from_parts(RegionCode::parse("419921").expect("region"), date!(1970 - 05 - 17), 18).expect("id"),
             region: RegionCode::parse("419921").expect("region"),
             scheme: if employee { Scheme::Employee } else { Scheme::Resident },
             category: match (employee, retired) {
