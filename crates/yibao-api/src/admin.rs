@@ -62,7 +62,7 @@ pub(crate) async fn create_staff(
     Body(input): Body<StaffIn>,
 ) -> Result<Response, ApiError> {
     let staff = StaffInput { username: input.username, display_name: input.display_name, password: input.password, role: role(&input.role)?, region: input.region };
-    let record = state.create_staff(&caller, source(&headers), staff).await?;
+    let record = state.create_staff(&caller, &source(&headers), staff).await?;
     Ok((StatusCode::CREATED, axum::Json(record)).into_response())
 }
 
@@ -96,7 +96,7 @@ pub(crate) async fn update_staff(
         active: input.active,
         password: input.password,
     };
-    Ok(axum::Json(state.update_staff(&caller, source(&headers), &username, change).await?).into_response())
+    Ok(axum::Json(state.update_staff(&caller, &source(&headers), &username, change).await?).into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -115,7 +115,7 @@ pub(crate) async fn change_own_password(
     headers: axum::http::HeaderMap,
     Body(input): Body<PasswordChangeIn>,
 ) -> Result<StatusCode, ApiError> {
-    state.change_own_password(&caller, source(&headers), &input.current_password, &input.new_password).await?;
+    state.change_own_password(&caller, &source(&headers), &input.current_password, &input.new_password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -155,7 +155,7 @@ pub(crate) async fn create_institution(
     headers: axum::http::HeaderMap,
     Body(input): Body<InstitutionIn>,
 ) -> Result<Response, ApiError> {
-    let key = state.create_institution(&caller, source(&headers), input.code, input.name, input.region, level(&input.level)?).await?;
+    let key = state.create_institution(&caller, &source(&headers), input.code, input.name, input.region, level(&input.level)?).await?;
     Ok((StatusCode::CREATED, axum::Json(InstitutionKeyOut { institution: key.institution, api_key: key.api_key })).into_response())
 }
 
@@ -184,7 +184,7 @@ pub(crate) async fn update_institution(
 ) -> Result<Response, ApiError> {
     let level = input.level.as_deref().map(level).transpose()?;
     let change = InstitutionChange { name: input.name, level, level_from: input.level_from, active: input.active };
-    Ok(axum::Json(state.update_institution(&caller, source(&headers), &code, change).await?).into_response())
+    Ok(axum::Json(state.update_institution(&caller, &source(&headers), &code, change).await?).into_response())
 }
 
 /// Issue a new API key for an institution; the old key stops working at once.
@@ -195,6 +195,6 @@ pub(crate) async fn rotate_api_key(
     headers: axum::http::HeaderMap,
     Path(code): Path<String>,
 ) -> Result<Response, ApiError> {
-    let key = state.rotate_api_key(&caller, source(&headers), &code).await?;
+    let key = state.rotate_api_key(&caller, &source(&headers), &code).await?;
     Ok(axum::Json(InstitutionKeyOut { institution: key.institution, api_key: key.api_key }).into_response())
 }

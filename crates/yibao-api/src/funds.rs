@@ -25,6 +25,7 @@ fn date(field: &str, text: &str) -> Result<Date, ApiError> {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PoolingRunIn {
     /// `2026-05`.
     month: String,
@@ -43,7 +44,7 @@ pub(crate) async fn run_pooling(
     Body(input): Body<PoolingRunIn>,
 ) -> Result<Response, ApiError> {
     let month = YearMonth::parse(&input.month).map_err(|e| ApiError::bad_request("fund.bad_month", e.to_string()))?;
-    let outcome = state.run_pooling(&caller, source(&headers), month, input.day).await?;
+    let outcome = state.run_pooling(&caller, &source(&headers), month, input.day).await?;
     let status = if outcome.ran_now { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, axum::Json(outcome)).into_response())
 }
@@ -75,6 +76,7 @@ pub(crate) async fn pooling_runs(State(state): State<App>, caller: Caller) -> Re
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct YearCloseIn {
     year: i32,
     /// The levy's share of collected pooled income; default the policy's
@@ -108,7 +110,7 @@ pub(crate) async fn close_year(
         city_share: ratio("city_share", input.city_share.as_deref())?,
         targets: input.targets,
     };
-    let outcome = state.close_year(&caller, source(&headers), input).await?;
+    let outcome = state.close_year(&caller, &source(&headers), input).await?;
     let status = if outcome.ran_now { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, axum::Json(outcome)).into_response())
 }
@@ -120,6 +122,7 @@ pub(crate) async fn year_closes(State(state): State<App>, caller: Caller) -> Res
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TargetsIn {
     year: i32,
     /// The county.
@@ -147,7 +150,7 @@ pub(crate) async fn set_targets(
         enrolment_target: input.enrolment_target,
         collection_target_fen: input.collection_target.get(),
     };
-    Ok(axum::Json(state.set_targets(&caller, source(&headers), targets).await?).into_response())
+    Ok(axum::Json(state.set_targets(&caller, &source(&headers), targets).await?).into_response())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -163,6 +166,7 @@ pub(crate) async fn targets(State(state): State<App>, caller: Caller, Params(que
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BudgetIn {
     year: i32,
     /// The fund: `resident`, `employee`, `maternity`…
@@ -194,7 +198,7 @@ pub(crate) async fn set_budget(
         income_fen: input.income.get(),
         spending_fen: input.spending.get(),
     };
-    Ok(axum::Json(state.set_budget(&caller, source(&headers), budget).await?).into_response())
+    Ok(axum::Json(state.set_budget(&caller, &source(&headers), budget).await?).into_response())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -216,6 +220,7 @@ pub(crate) async fn budget_execution(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct HandoverIn {
     /// The fund handed over, e.g. `ncms`.
     from: String,
@@ -244,11 +249,12 @@ pub(crate) async fn prepare_handover(
         cut_off: date("cut_off", &input.cut_off)?,
         reference: input.reference,
     };
-    let inventory = state.prepare_handover(&caller, source(&headers), request).await?;
+    let inventory = state.prepare_handover(&caller, &source(&headers), request).await?;
     Ok((StatusCode::CREATED, axum::Json(inventory)).into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ConfirmationIn {
     /// The signed inventory's checksum, as the receiving side read it.
     checksum: String,
@@ -264,7 +270,7 @@ pub(crate) async fn confirm_handover(
     axum::extract::Path(reference): axum::extract::Path<String>,
     Body(input): Body<ConfirmationIn>,
 ) -> Result<Response, ApiError> {
-    Ok(axum::Json(state.confirm_handover(&caller, source(&headers), &reference, &input.checksum).await?).into_response())
+    Ok(axum::Json(state.confirm_handover(&caller, &source(&headers), &reference, &input.checksum).await?).into_response())
 }
 
 /// The handovers of the caller's city, with their inventories.
@@ -281,11 +287,12 @@ pub(crate) async fn establish_legacy_deficit(
     headers: axum::http::HeaderMap,
     Body(request): Body<yibao_app::books::LegacyRequest>,
 ) -> Result<Response, ApiError> {
-    let view = state.establish_legacy_deficit(&caller, source(&headers), request).await?;
+    let view = state.establish_legacy_deficit(&caller, &source(&headers), request).await?;
     Ok((StatusCode::CREATED, axum::Json(view)).into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RepaymentIn {
     /// `YYYY-MM-DD`.
     on: String,
@@ -314,7 +321,7 @@ pub(crate) async fn record_legacy_repayment(
         amount_fen: input.amount,
         reference: input.reference,
     };
-    let view = state.record_legacy_repayment(&caller, source(&headers), repayment).await?;
+    let view = state.record_legacy_repayment(&caller, &source(&headers), repayment).await?;
     Ok(axum::Json(view).into_response())
 }
 
@@ -337,6 +344,7 @@ pub(crate) async fn legacy_deficits(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct InterestIn {
     /// First day, `YYYY-MM-DD`.
     from: String,
@@ -358,10 +366,11 @@ pub(crate) async fn credit_interest(
     let (from, to) = (date("from", &input.from)?, date("to", &input.to)?);
     let rate =
         yibao_domain::RatioBp::parse_percent(&input.rate).map_err(|e| ApiError::bad_request("fund.bad_ratio", format!("rate: {e}")))?;
-    Ok(axum::Json(state.credit_interest(&caller, crate::routes::source(&headers), from, to, rate).await?).into_response())
+    Ok(axum::Json(state.credit_interest(&caller, &crate::routes::source(&headers), from, to, rate).await?).into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ReceiptIn {
     /// `opening-balance` or `finance-advance`.
     #[schema(value_type = String)]
@@ -400,7 +409,7 @@ pub(crate) async fn record_receipt(
         value_date: date("date", &input.date)?,
         reference: input.reference,
     };
-    state.record_receipt(&caller, crate::routes::source(&headers), receipt).await?;
+    state.record_receipt(&caller, &crate::routes::source(&headers), receipt).await?;
     Ok((StatusCode::CREATED, axum::Json(serde_json::json!({"booked": true}))).into_response())
 }
 

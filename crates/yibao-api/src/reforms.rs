@@ -21,6 +21,7 @@ use crate::routes::Body;
 use yibao_app::reforms::DEFAULT_INSURED;
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SimulationIn {
     /// The reform, as `yibao simulate --reform` reads it: `[reform] name = …`, `[[param]]`
     /// entries replacing or adding the pack's, optional `[[source]]` and `[financing]`.

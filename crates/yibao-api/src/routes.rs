@@ -49,9 +49,17 @@ fn malformed(rejection: &JsonRejection) -> ApiError {
     ApiError::new(rejection.status(), "request.malformed", rejection.body_text())
 }
 
-/// Where a request came from, for the audit log.
-pub(crate) fn source(headers: &axum::http::HeaderMap) -> &str {
-    headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).unwrap_or("direct")
+/// Where a request came from, for the audit log: `api`, and what an `X-Forwarded-For`
+/// header claims, marked as claimed (the caller sets it, so the log never presents it as a
+/// fact), printable ASCII and at most 45 characters of it.
+pub(crate) fn source(headers: &axum::http::HeaderMap) -> String {
+    match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        Some(claimed) => {
+            let claimed: String = claimed.chars().filter(char::is_ascii_graphic).take(45).collect();
+            format!("api; forwarded-for (claimed) {claimed}")
+        }
+        None => "api".to_owned(),
+    }
 }
 
 fn person_id(text: &str) -> Result<NationalId, ApiError> {
@@ -84,7 +92,7 @@ async fn sign_in(
     headers: axum::http::HeaderMap,
     Body(input): Body<SignIn>,
 ) -> Result<Json<SessionOut>, ApiError> {
-    let session = state.sign_in(&input.username, &input.password, source(&headers)).await?;
+    let session = state.sign_in(&input.username, &input.password, &source(&headers)).await?;
     Ok(Json(SessionOut {
         token: session.token,
         username: session.staff.username,
@@ -98,7 +106,7 @@ async fn sign_in(
 #[utoipa::path(delete, path = "/api/session", responses((status = 204), (status = 401, body = ErrorBody)), tag = "session")]
 async fn sign_out(State(state): State<App>, caller: Caller, headers: axum::http::HeaderMap) -> Result<StatusCode, ApiError> {
     let token = bearer(&headers).ok_or_else(|| ApiError::unauthorized("no session to end"))?;
-    state.sign_out(&caller, source(&headers), token).await?;
+    state.sign_out(&caller, &source(&headers), token).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -135,7 +143,7 @@ async fn create_household(
     Body(input): Body<HouseholdIn>,
 ) -> Result<Response, ApiError> {
     let household = NewHousehold { household_id: input.household_id, region: input.region, address: input.address };
-    let record = state.create_household(&caller, source(&headers), household).await?;
+    let record = state.create_household(&caller, &source(&headers), household).await?;
     Ok((StatusCode::CREATED, Json(record)).into_response())
 }
 
@@ -192,7 +200,7 @@ async fn enrol(
         maternity: input.maternity,
         certified_chronic_diseases: input.certified_chronic_diseases,
     };
-    let record = state.enrol(&caller, source(&headers), input).await?;
+    let record = state.enrol(&caller, &source(&headers), input).await?;
     Ok((StatusCode::CREATED, Json(record)).into_response())
 }
 
@@ -249,7 +257,7 @@ async fn change_tier(
     Body(input): Body<TierChangeIn>,
 ) -> Result<Json<TierChangeOut>, ApiError> {
     let change = TierChange { requested_on: input.requested_on, tier: input.tier };
-    let changed = state.change_tier(&caller, source(&headers), &person_id(&id)?, change).await?;
+    let changed = state.change_tier(&caller, &source(&headers), &person_id(&id)?, change).await?;
     Ok(Json(TierChangeOut { person: changed.person, benefits_from: changed.benefits_from.to_string() }))
 }
 
@@ -264,7 +272,7 @@ async fn cancel_tier_change(
 ) -> Result<Response, ApiError> {
     let requested_on = yibao_domain::parse_date(&requested_on)
         .map_err(|e| ApiError::bad_request("request.bad_date", format!("'{requested_on}' is not a date (YYYY-MM-DD): {e}")))?;
-    Ok(Json(state.cancel_tier_change(&caller, source(&headers), &person_id(&id)?, requested_on).await?).into_response())
+    Ok(Json(state.cancel_tier_change(&caller, &source(&headers), &person_id(&id)?, requested_on).await?).into_response())
 }
 
 /// A present field, `null` included: `Some(None)` for `null`, and (with `#[serde(default)]`)
@@ -313,7 +321,7 @@ async fn update_person(
         maternity: input.maternity,
         certified_chronic_diseases: input.certified_chronic_diseases,
     };
-    Ok(Json(state.update_person(&caller, source(&headers), &person_id(&id)?, update).await?).into_response())
+    Ok(Json(state.update_person(&caller, &source(&headers), &person_id(&id)?, update).await?).into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -332,7 +340,7 @@ async fn end_coverage(
     Path(id): Path<String>,
     Body(input): Body<EndCoverageIn>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(state.end_coverage(&caller, source(&headers), &person_id(&id)?, input.until).await?).into_response())
+    Ok(Json(state.end_coverage(&caller, &source(&headers), &person_id(&id)?, input.until).await?).into_response())
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -398,7 +406,7 @@ async fn record_contribution(
     let kind = ContributionKind::parse(&input.kind)
         .ok_or_else(|| ApiError::bad_request("contribution.bad_kind", "kind is resident, employee or supplementary"))?;
     let input = ContributionInput { kind, period: input.period, paid: input.paid, wage_monthly: input.wage_monthly };
-    let record = state.record_contribution(&caller, source(&headers), &person_id(&id)?, input).await?;
+    let record = state.record_contribution(&caller, &source(&headers), &person_id(&id)?, input).await?;
     Ok((StatusCode::CREATED, Json(record)).into_response())
 }
 
@@ -498,7 +506,7 @@ async fn settle_claim(
     headers: axum::http::HeaderMap,
     Body(input): Body<SettleIn>,
 ) -> Result<Response, ApiError> {
-    let settled = state.settle(&caller, source(&headers), &input.person_id, input.claim).await?;
+    let settled = state.settle(&caller, &source(&headers), &input.person_id, input.claim).await?;
     let status = if settled.replayed { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, Json(SettleOut::from(settled))).into_response())
 }
@@ -528,7 +536,7 @@ async fn reverse(
     Path((institution, claim_id)): Path<(String, String)>,
     Body(input): Body<ReversalIn>,
 ) -> Result<Json<SettleOut>, ApiError> {
-    Ok(Json(state.reverse(&caller, source(&headers), &institution, &claim_id, &input.reason).await?.into()))
+    Ok(Json(state.reverse(&caller, &source(&headers), &institution, &claim_id, &input.reason).await?.into()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -563,7 +571,7 @@ async fn file_referral(
         issued_on: input.issued_on,
         valid_until: input.valid_until,
     };
-    let record = state.file_referral(&caller, source(&headers), referral).await?;
+    let record = state.file_referral(&caller, &source(&headers), referral).await?;
     Ok((StatusCode::CREATED, Json(record)).into_response())
 }
 

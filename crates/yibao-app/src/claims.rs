@@ -34,9 +34,11 @@ pub struct Settled {
     pub settlement: Value,
 }
 
-/// The fields of a settlement an institution never receives: the person's balance and
-/// counters are the bureau's, not the hospital's.
-const PRIVATE_FIELDS: [&str; 2] = ["acct_balance_after", "accumulators"];
+/// The fields of a settlement an institution never receives: the person's balance, tier and
+/// year-to-date counters are the bureau's, not the hospital's, and the step-by-step
+/// explanation quotes the counters (the deductible already paid this year, the burden so
+/// far). The bureau's staff and the person's slip keep them.
+const PRIVATE_FIELDS: [&str; 4] = ["acct_balance_after", "accumulators", "tier", "explanation"];
 
 fn institution_view(mut settlement: Value) -> Value {
     if let Value::Object(fields) = &mut settlement {

@@ -23,6 +23,12 @@ impl App {
             ));
         }
         self.not_after_today("fund.bad_date", "a receipt's value date", receipt.value_date)?;
+        if receipt.value_date < yibao_store::books::BOOKS_EPOCH {
+            return Err(AppError::bad_request(
+                "fund.bad_date",
+                format!("a receipt's value date {} is before the books open ({})", receipt.value_date, yibao_store::books::BOOKS_EPOCH),
+            ));
+        }
         Ok(store!(self, record_fund_receipt(&principal.actor(source, self.now()), scope, receipt))?)
     }
 

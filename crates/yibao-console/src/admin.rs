@@ -173,7 +173,7 @@ pub async fn create_staff(State(state): State<App>, user: ConsoleUser, headers: 
         return staff_page(&state, &user, &input, None, errors, StatusCode::BAD_REQUEST).await;
     };
     let staff = StaffInput { username, display_name, password: input.password.clone(), role, region };
-    match state.create_staff(&user.principal(), ConsoleUser::source(&headers), staff).await {
+    match state.create_staff(&user.principal(), &ConsoleUser::source(&headers), staff).await {
         Ok(_) => Redirect::to("/console/staff?done=created").into_response(),
         Err(error) if matches!(error.kind, ErrorKind::Conflict | ErrorKind::BadRequest) => {
             let field = match error.code.as_ref() {
@@ -217,7 +217,7 @@ pub async fn set_staff_active(
         return error_page(lang, StatusCode::BAD_REQUEST, "error-self-lockout", None);
     }
     let change = StaffChange { active: Some(active), ..StaffChange::default() };
-    match state.update_staff(&user.principal(), ConsoleUser::source(&headers), &username, change).await {
+    match state.update_staff(&user.principal(), &ConsoleUser::source(&headers), &username, change).await {
         Ok(_) => Redirect::to("/console/staff?done=changed").into_response(),
         Err(error) => app_error_page(lang, &error),
     }
@@ -281,7 +281,7 @@ pub async fn set_institution_active(
     let active = Some(input.active == "1");
     match state.update_institution(
         &user.principal(),
-        ConsoleUser::source(&headers),
+        &ConsoleUser::source(&headers),
         &code,
         yibao_app::access::InstitutionChange { active, ..Default::default() },
     ).await {

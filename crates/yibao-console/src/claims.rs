@@ -428,7 +428,7 @@ pub async fn reverse(
         let errors = refuse(format!("{} ({error})", lang.t("field-reason")));
         return settlement_page(&state, &user, &institution, &claim_id, None, input.reason.clone(), errors, StatusCode::BAD_REQUEST).await;
     }
-    match state.reverse(&user.principal(), ConsoleUser::source(&headers), &institution, &claim_id, &reason).await {
+    match state.reverse(&user.principal(), &ConsoleUser::source(&headers), &institution, &claim_id, &reason).await {
         Ok(_) => {
             Redirect::to(&format!("/console/claims/{}/{}?done=reversed", url_encode(&institution), url_encode(&claim_id))).into_response()
         }

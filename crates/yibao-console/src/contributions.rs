@@ -118,7 +118,7 @@ pub async fn record(
         return person_page(&state, &user, &id, refuse(errors, input), StatusCode::BAD_REQUEST).await;
     }
     let contribution = yibao_app::ContributionInput { kind, period: period.to_string(), paid, wage_monthly: wage };
-    match state.record_contribution(&user.principal(), ConsoleUser::source(&headers), &person_id, contribution).await {
+    match state.record_contribution(&user.principal(), &ConsoleUser::source(&headers), &person_id, contribution).await {
         Ok(_) => Redirect::to(&format!("/console/people/{}?done=contribution", url_encode(&id))).into_response(),
         Err(error) if matches!(error.kind, yibao_app::ErrorKind::BadRequest | yibao_app::ErrorKind::Conflict) => {
             let mut errors = FieldErrors::default();

@@ -17,7 +17,7 @@
 //! 1. a row in [`page::MENU`] (`id`, `href`, label key, the roles that see it);
 //! 2. a handler taking `ConsoleUser` that starts with `Page::guard(&user, "<id>", "<title
 //!    key>", "<path>")`, calls the application with `user.principal()` (and, for a write,
-//!    `ConsoleUser::source(&headers)`), and renders a template; a POST handler checks
+//!    `&ConsoleUser::source(&headers)`), and renders a template; a POST handler checks
 //!    `user.csrf_ok(&form.csrf)` first, re-renders the form with [`page::FieldErrors`] on a
 //!    refusal (status 400, the `AppError`'s kind or code telling which field) and redirects
 //!    on success; any other `AppError` is [`page::app_error_page`];

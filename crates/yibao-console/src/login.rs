@@ -94,7 +94,7 @@ pub async fn submit(State(state): State<App>, headers: HeaderMap, Form(input): F
     }
     // Recorded like every console write: source `console` unless a proxy names the client.
     // A wrong password, an unknown or an inactive account get the one same answer.
-    let session = match state.sign_in(input.username.trim(), &input.password, ConsoleUser::source(&headers)).await {
+    let session = match state.sign_in(input.username.trim(), &input.password, &ConsoleUser::source(&headers)).await {
         Ok(session) => session,
         Err(error) if error.kind == ErrorKind::Unauthorized => {
             let mut errors = FieldErrors::default();
@@ -121,7 +121,7 @@ pub async fn logout(State(state): State<App>, user: ConsoleUser, headers: Header
     if !user.csrf_ok(&input.csrf) {
         return error_page(user.lang, StatusCode::FORBIDDEN, "error-csrf", None);
     }
-    if let Err(error) = state.sign_out(&user.principal(), ConsoleUser::source(&headers), user.session_token()).await {
+    if let Err(error) = state.sign_out(&user.principal(), &ConsoleUser::source(&headers), user.session_token()).await {
         return app_error_page(user.lang, &error);
     }
     let mut response = Redirect::to("/console/login").into_response();

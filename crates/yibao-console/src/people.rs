@@ -350,7 +350,7 @@ pub async fn change_tier(
         return person_page(&state, &user, &id, forms, status).await;
     };
     let change = TierChange { requested_on, tier };
-    let from = match state.change_tier(&user.principal(), ConsoleUser::source(&headers), &person_id, change).await {
+    let from = match state.change_tier(&user.principal(), &ConsoleUser::source(&headers), &person_id, change).await {
         Ok(changed) => changed.benefits_from,
         Err(error) if error.kind == ErrorKind::BadRequest => {
             let mut errors = FieldErrors::default();
@@ -398,7 +398,7 @@ pub async fn end_coverage(
     let Ok(until) = parse_date(input.until.trim()) else {
         return person_page(&state, &user, &id, refuse(lang.t("field-bad-date")), StatusCode::BAD_REQUEST).await;
     };
-    match state.end_coverage(&user.principal(), ConsoleUser::source(&headers), &person_id, until).await {
+    match state.end_coverage(&user.principal(), &ConsoleUser::source(&headers), &person_id, until).await {
         Ok(_) => Redirect::to(&format!("/console/people/{}?done=ended&from={until}", url_encode(&id))).into_response(),
         Err(error) if error.kind == ErrorKind::BadRequest => {
             person_page(&state, &user, &id, refuse(app_message(lang, &error)), StatusCode::BAD_REQUEST).await
@@ -633,7 +633,7 @@ pub async fn enrol(State(state): State<App>, user: ConsoleUser, headers: HeaderM
     if let Some((household, members)) = check_enrolment(&state, &user, &input, &mut errors) {
         let count = members.len();
         let household_id = household.household_id.clone();
-        match state.enrol_household(&user.principal(), ConsoleUser::source(&headers), household, members).await {
+        match state.enrol_household(&user.principal(), &ConsoleUser::source(&headers), household, members).await {
             Ok(_) => {
                 return Redirect::to(&format!("/console/households/{}?enrolled={count}", url_encode(&household_id))).into_response();
             }

@@ -244,7 +244,7 @@ pub async fn set(State(state): State<App>, user: ConsoleUser, headers: HeaderMap
         return budgets_page(&state, &user, &query, form, errors).await;
     };
     let year = budget.year;
-    match state.set_budget(&user.principal(), ConsoleUser::source(&headers), budget).await {
+    match state.set_budget(&user.principal(), &ConsoleUser::source(&headers), budget).await {
         Ok(_) => Redirect::to(&format!("{HERE}?year={year}&done=set")).into_response(),
         Err(error) if matches!(error.kind, ErrorKind::Unprocessable | ErrorKind::BadRequest) || error.code == "access.outside_region" => {
             errors.add("unit", app_message(lang, &error));

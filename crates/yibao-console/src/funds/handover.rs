@@ -213,7 +213,7 @@ pub async fn prepare(State(state): State<App>, user: ConsoleUser, headers: Heade
         return list_page(&state, &user, form, errors).await;
     };
     let request = HandoverRequest { from, to, cut_off, reference };
-    match state.prepare_handover(&user.principal(), ConsoleUser::source(&headers), request).await {
+    match state.prepare_handover(&user.principal(), &ConsoleUser::source(&headers), request).await {
         Ok(inventory) => Redirect::to(&format!("{HERE}/{}?done=prepared", url_encode(&inventory.reference))).into_response(),
         Err(error) if is_refusal(&error) => {
             // A cut-off after today is the date's fault; the rest concern the request.
@@ -276,7 +276,7 @@ pub async fn confirm(
         errors.add("checksum", lang.t("field-bad-checksum"));
         return inventory_page(&state, &user, &reference, form.checksum, errors, String::new()).await;
     }
-    match state.confirm_handover(&user.principal(), ConsoleUser::source(&headers), &reference, &checksum).await {
+    match state.confirm_handover(&user.principal(), &ConsoleUser::source(&headers), &reference, &checksum).await {
         Ok(_) => Redirect::to(&format!("{HERE}/{}?done=confirmed", url_encode(&reference))).into_response(),
         Err(error) if is_refusal(&error) => {
             // The refusal codes have catalogue lines (`err-handover-*`).

@@ -322,7 +322,7 @@ pub async fn establish(State(state): State<App>, user: ConsoleUser, headers: Hea
     let Some(request) = request_of(lang, &user, &form, &mut errors) else {
         return legacy_page(&state, &user, &LegacyQuery::default(), form, RepaymentForm::default(), errors).await;
     };
-    match state.establish_legacy_deficit(&user.principal(), ConsoleUser::source(&headers), request).await {
+    match state.establish_legacy_deficit(&user.principal(), &ConsoleUser::source(&headers), request).await {
         Ok(_) => Redirect::to(&format!("{HERE}?done=established")).into_response(),
         Err(error) if is_refusal(&error) => {
             errors.add("county", app_message(lang, &error));
@@ -361,7 +361,7 @@ pub async fn repay(State(state): State<App>, user: ConsoleUser, headers: HeaderM
         return legacy_page(&state, &user, &LegacyQuery::default(), EstablishForm::default(), form, errors).await;
     };
     let repayment = LegacyRepayment { scheme, county, on, amount_fen, reference };
-    match state.record_legacy_repayment(&user.principal(), ConsoleUser::source(&headers), repayment).await {
+    match state.record_legacy_repayment(&user.principal(), &ConsoleUser::source(&headers), repayment).await {
         Ok(_) => Redirect::to(&format!("{HERE}?done=repaid")).into_response(),
         Err(error) if is_refusal(&error) => {
             // A repayment dated after today is the date's fault; the rest concern the amount.

@@ -241,7 +241,7 @@ pub async fn run(State(state): State<App>, user: ConsoleUser, headers: HeaderMap
     let Some((month, day)) = month_and_day(&user, &form, &mut errors) else {
         return pooling_page(&state, &user, form, errors, false).await;
     };
-    match state.run_pooling(&user.principal(), ConsoleUser::source(&headers), month, day).await {
+    match state.run_pooling(&user.principal(), &ConsoleUser::source(&headers), month, day).await {
         Ok(outcome) => {
             let done = if outcome.ran_now { "ran" } else { "had-run" };
             Redirect::to(&format!("/console/funds/pooling/{month}?done={done}")).into_response()

@@ -133,7 +133,7 @@ pub async fn book(State(state): State<App>, user: ConsoleUser, headers: HeaderMa
         return receipts_page(&user, form, errors, false);
     };
     let receipt = FundReceipt { kind, scheme, unit, amount_fen, value_date, reference };
-    match state.record_receipt(&user.principal(), ConsoleUser::source(&headers), receipt).await {
+    match state.record_receipt(&user.principal(), &ConsoleUser::source(&headers), receipt).await {
         Ok(()) => Redirect::to("/console/funds/receipts?done=booked").into_response(),
         Err(error) if !matches!(error.kind, yibao_app::ErrorKind::Internal | yibao_app::ErrorKind::Forbidden) => {
             let field = match error.code.as_ref() {

@@ -241,7 +241,7 @@ pub async fn close(State(state): State<App>, user: ConsoleUser, headers: HeaderM
         return year_end_page(&state, &user, form, errors).await;
     };
     let year = input.year;
-    match state.close_year(&user.principal(), ConsoleUser::source(&headers), input).await {
+    match state.close_year(&user.principal(), &ConsoleUser::source(&headers), input).await {
         Ok(_) => Redirect::to(&format!("/console/funds/year-end/{year}")).into_response(),
         Err(error) if matches!(error.kind, ErrorKind::Unprocessable | ErrorKind::BadRequest) => {
             errors.add("year", app_message(lang, &error));
