@@ -283,25 +283,39 @@ async fn a_clerk_updates_a_person_and_reads_it_back() {
 async fn tier_change_and_contributions() {
     let api = setup("tiers").await;
     let (east, _) = enrol_both(&api).await;
+    // Requests are recorded within a month of being made: dated relative to today.
+    let today = time::OffsetDateTime::now_utc().date();
+    let (up_on, down_on) = (today - time::Duration::days(20), today - time::Duration::days(10));
     let (status, out) = api
         .call(
             "POST",
             &format!("/api/persons/{EAST_PERSON}/tier-changes"),
             Auth::Token(&east),
-            Some(json!({ "requested_on": "2026-02-10", "tier": 2 })),
+            Some(json!({ "requested_on": up_on.to_string(), "tier": 2 })),
         )
         .await;
     // Up from 3 to 2: the demo city waits 9 months.
-    assert_eq!((status, out["benefits_from"].as_str()), (StatusCode::OK, Some("2026-11-10")), "{out}");
+    let waited = yibao_domain::add_months(up_on, 9).to_string();
+    assert_eq!((status, out["benefits_from"].as_str()), (StatusCode::OK, Some(waited.as_str())), "{out}");
     let (status, out) = api
         .call(
             "POST",
             &format!("/api/persons/{EAST_PERSON}/tier-changes"),
             Auth::Token(&east),
-            Some(json!({ "requested_on": "2026-03-10", "tier": 4 })),
+            Some(json!({ "requested_on": down_on.to_string(), "tier": 4 })),
         )
         .await;
-    assert_eq!((status, out["benefits_from"].as_str()), (StatusCode::OK, Some("2026-04-01")), "down: the month after");
+    let next_month = yibao_domain::first_of_next_month(down_on).to_string();
+    assert_eq!((status, out["benefits_from"].as_str()), (StatusCode::OK, Some(next_month.as_str())), "down: the month after");
+    let (status, out) = api
+        .call(
+            "POST",
+            &format!("/api/persons/{EAST_PERSON}/tier-changes"),
+            Auth::Token(&east),
+            Some(json!({ "requested_on": (today - time::Duration::days(40)).to_string(), "tier": 1 })),
+        )
+        .await;
+    assert_eq!((status, out["code"].as_str()), (StatusCode::BAD_REQUEST, Some("person.bad_date")), "not backdated: {out}");
     let accountant = api.sign_in("accountant").await;
     let (status, record) = api
         .call(
@@ -381,8 +395,9 @@ async fn funds_flow(api: &Api) {
     // The settlement is dated today: run this month.
     let today = time::OffsetDateTime::now_utc().date();
     let month = format!("{:04}-{:02}", today.year(), u8::from(today.month()));
-    // Dated on the month's last day, whatever the pack's sweep day: today's settlement is in.
-    let last = time::util::days_in_month(today.month(), today.year());
+    // Dated today, whatever the pack's sweep day (a run is never dated in the future): today's
+    // settlement is in.
+    let last = today.day();
     let run = json!({ "month": month, "day": last });
     assert_eq!(api.call("POST", "/api/funds/pooling-runs", Auth::Token(&east_clerk), Some(run.clone())).await.0, StatusCode::FORBIDDEN);
     let (status, preview) =
@@ -737,7 +752,15 @@ async fn concurrent_settlements_over_http_equal_the_claims_settled_one_by_one() 
     const CLAIMS: usize = 12;
     let api = Arc::new(setup("concurrent").await);
     enrol_both(&api).await;
-    let claims: Vec<Value> = (0..CLAIMS).map(|n| claim(&format!("CONC-{n}"), "H41992100007")).collect();
+    // Stays on separate days: one person's stays may not overlap (claim.overlapping_stay).
+    let claims: Vec<Value> = (0..CLAIMS)
+        .map(|n| {
+            let mut c = claim(&format!("CONC-{n}"), "H41992100007");
+            c["admission_date"] = json!(format!("2026-03-{:02}", 2 * n + 1));
+            c["discharge_date"] = json!(format!("2026-03-{:02}", 2 * n + 2));
+            c
+        })
+        .collect();
     let mut tasks = Vec::new();
     for c in claims.clone() {
         let api = Arc::clone(&api);
@@ -870,6 +893,36 @@ async fn what_the_records_know_is_never_taken_from_the_caller() {
     let answer = post(&api, "/api/settlements", Auth::Key("key-east"), july("T-L3", "tertiary")).await;
     assert_eq!(answer.0, StatusCode::CREATED, "{}", answer.1);
 
+    // The same days are not paid twice: a second stay overlapping a settled one is refused,
+    // at the same hospital under another claim id or at another hospital.
+    let mut again = claim("T-9", "H41992100007");
+    again["admission_date"] = json!("2026-03-05");
+    again["discharge_date"] = json!("2026-03-06");
+    let answer = post(&api, "/api/settlements", Auth::Key("key-east"), settle(again)).await;
+    assert_eq!(code(&answer), (StatusCode::CONFLICT, Some("claim.overlapping_stay")), "{}", answer.1);
+    let mut elsewhere = claim("T-10", "H41990200003");
+    elsewhere["admission_date"] = json!("2026-02-03");
+    elsewhere["discharge_date"] = json!("2026-02-04");
+    let answer = post(&api, "/api/settlements", Auth::Key("key-center"), settle(elsewhere)).await;
+    assert_eq!(code(&answer), (StatusCode::CONFLICT, Some("claim.overlapping_stay")), "{}", answer.1);
+    // A referral covers one admission: the next stay at the east hospital is not referred.
+    let mut second = claim("T-11", "H41992100007");
+    second["admission_date"] = json!("2026-03-20");
+    second["discharge_date"] = json!("2026-03-22");
+    second["referral"] = json!(true);
+    let answer = post(&api, "/api/settlements", Auth::Key("key-east"), settle(second)).await;
+    assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("claim.referral_not_on_file")), "{}", answer.1);
+    // A pharmacy issues no referrals, and a hospital refers only a person it has treated:
+    // an unknown ID gets the same answer as an untreated one.
+    let referral = json!({ "from_institution": "P41992100002", "to_institution": "H41992100007", "issued_on": "2026-03-01", "valid_until": "2026-03-31" });
+    let answer = post(&api, &format!("/api/persons/{EAST_PERSON}/referrals"), Auth::Key("key-pharmacy"), referral).await;
+    assert_eq!(code(&answer), (StatusCode::FORBIDDEN, Some("access.forbidden")), "{}", answer.1);
+    let referral = json!({ "from_institution": "H41992100007", "to_institution": "H41990200003", "issued_on": "2026-03-01", "valid_until": "2026-03-31" });
+    let untreated = post(&api, &format!("/api/persons/{WEST_PERSON}/referrals"), Auth::Key("key-east"), referral.clone()).await;
+    let unknown = post(&api, "/api/persons/419921199001010013/referrals", Auth::Key("key-east"), referral).await;
+    assert_eq!(code(&untreated), (StatusCode::NOT_FOUND, Some("referral.no_visit")), "{}", untreated.1);
+    assert_eq!(untreated.1, unknown.1, "the same answer for an untreated and an unknown person");
+
     // Dates: nothing after today is settled, booked, credited or requested, and no date
     // input panics.
     for year in ["2027", "2099", "9999"] {
@@ -883,6 +936,11 @@ async fn what_the_records_know_is_never_taken_from_the_caller() {
     assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("person.bad_date")), "{}", answer.1);
     let accountant = api.sign_in("accountant").await;
     let answer = post(&api, "/api/funds/interest", Auth::Token(&accountant), json!({ "from": "9999-01-01", "to": "9999-12-31", "rate": "1.5%" })).await;
+    assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("fund.period_not_ended")), "{}", answer.1);
+    let next_year = time::OffsetDateTime::now_utc().year() + 1;
+    let answer = post(&api, "/api/funds/pooling-runs", Auth::Token(&accountant), json!({ "month": format!("{next_year}-06"), "day": 1 })).await;
+    assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("fund.bad_date")), "a month's pooling is not run ahead: {}", answer.1);
+    let answer = post(&api, "/api/funds/year-closes", Auth::Token(&accountant), json!({ "year": next_year })).await;
     assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("fund.period_not_ended")), "{}", answer.1);
     let receipt = json!({ "kind": "opening-balance", "scheme": "resident", "unit": "419900", "amount": "1.00", "date": "9999-12-31", "reference": "FUTURE-1" });
     let answer = post(&api, "/api/funds/receipts", Auth::Token(&accountant), receipt).await;
@@ -902,25 +960,30 @@ async fn what_the_records_know_is_never_taken_from_the_caller() {
     let contribution = |kind: &str, period: &str| json!({ "kind": kind, "period": period, "paid": "0.00", "wage_monthly": "5000.00" });
     let answer = post(&api, &format!("/api/persons/{EAST_PERSON}/contributions"), Auth::Token(&east_clerk), contribution("employee", "2026-01")).await;
     assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("contribution.kind_mismatch")), "{}", answer.1);
-    let answer = post(&api, &format!("/api/persons/{EAST_PERSON}/tier-changes"), Auth::Token(&east_clerk), json!({ "requested_on": "2025-06-10", "tier": 4 })).await;
-    assert_eq!((answer.0, answer.1["benefits_from"].as_str()), (StatusCode::OK, Some("2025-07-01")), "{}", answer.1);
-    let answer = post(&api, &format!("/api/persons/{EAST_PERSON}/contributions"), Auth::Token(&east_clerk), contribution("resident", "2026")).await;
+    // Down from tier 3 to tier 4, asked for on the last day of last month: in force from the
+    // first of this month, so next year is billed at tier 4.
+    let today = time::OffsetDateTime::now_utc().to_offset(time::UtcOffset::from_hms(8, 0, 0).expect("offset")).date();
+    let asked = today.replace_day(1).expect("first of the month") - time::Duration::days(1);
+    let answer = post(&api, &format!("/api/persons/{EAST_PERSON}/tier-changes"), Auth::Token(&east_clerk), json!({ "requested_on": asked.to_string(), "tier": 4 })).await;
+    let from = today.replace_day(1).expect("first of the month").to_string();
+    assert_eq!((answer.0, answer.1["benefits_from"].as_str()), (StatusCode::OK, Some(from.as_str())), "{}", answer.1);
+    let next = (today.year() + 1).to_string();
+    let answer = post(&api, &format!("/api/persons/{EAST_PERSON}/contributions"), Auth::Token(&east_clerk), contribution("resident", &next)).await;
     assert_eq!(answer.0, StatusCode::CREATED, "{}", answer.1);
     let region = RegionCode::parse("419921").expect("region");
-    let on = time::macros::date!(2026 - 01 - 01);
+    let on = time::Date::from_calendar_date(today.year() + 1, time::Month::January, 1).expect("new year");
     let at = |n: u8| yibao_engine::resident_contribution(&policy, region, Some(yibao_domain::Tier::new(n).expect("tier")), None, on).expect("due").personal;
     assert_ne!(at(3), at(4));
     assert_eq!(answer.1["due_fen"].as_i64(), Some(at(4).get()), "billed at the tier in force, not the one chosen at enrolment");
 
     // A tier change can be cancelled before it takes effect, and not after.
-    let answer = api.call("DELETE", &format!("/api/persons/{EAST_PERSON}/tier-changes/2025-06-10"), Auth::Token(&east_clerk), None).await;
+    let answer = api.call("DELETE", &format!("/api/persons/{EAST_PERSON}/tier-changes/{asked}"), Auth::Token(&east_clerk), None).await;
     assert_eq!(code(&answer), (StatusCode::CONFLICT, Some("person.tier_change_in_effect")), "{}", answer.1);
-    let today = time::OffsetDateTime::now_utc().to_offset(time::UtcOffset::from_hms(8, 0, 0).expect("offset")).date();
     let answer = post(&api, &format!("/api/persons/{EAST_PERSON}/tier-changes"), Auth::Token(&east_clerk), json!({ "requested_on": today.to_string(), "tier": 1 })).await;
     assert_eq!(answer.0, StatusCode::OK, "{}", answer.1);
     let answer = api.call("DELETE", &format!("/api/persons/{EAST_PERSON}/tier-changes/{today}"), Auth::Token(&east_clerk), None).await;
     assert_eq!(answer.0, StatusCode::OK, "{}", answer.1);
-    assert_eq!(answer.1["coverage"]["tier_history"]["changes"].as_array().map(Vec::len), Some(1), "only the June 2025 change is left");
+    assert_eq!(answer.1["coverage"]["tier_history"]["changes"].as_array().map(Vec::len), Some(1), "only last month's change is left");
     let answer = api.call("DELETE", &format!("/api/persons/{EAST_PERSON}/tier-changes/{today}"), Auth::Token(&east_clerk), None).await;
     assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("person.no_such_tier_change")), "{}", answer.1);
 

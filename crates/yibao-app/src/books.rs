@@ -56,6 +56,9 @@ impl App {
     pub async fn run_pooling(&self, principal: &Principal, source: &str, month: YearMonth, day: Option<u8>) -> Result<PoolingOutcome, AppError> {
         let scope = principal.scope(roles::FUND_WRITERS)?;
         let value_date = self.run_date(scope, month, day)?;
+        // A month runs once: run on a day still to come, it would sweep only what had come in
+        // so far and leave the rest of the month's income unswept for good.
+        self.not_after_today("fund.bad_date", "a pooling run dated", value_date)?;
         Ok(store!(self, run_pooling(&principal.actor(source, self.now()), scope, month, value_date))?)
     }
 
@@ -84,6 +87,9 @@ impl App {
     /// waterfall, the indicators. A year closes once.
     pub async fn close_year(&self, principal: &Principal, source: &str, input: YearCloseInput) -> Result<YearEndOutcome, AppError> {
         let scope = principal.scope(roles::FUND_WRITERS)?;
+        if input.year > self.today().year() {
+            return Err(AppError::bad_request("fund.period_not_ended", format!("{} has not begun: a year is closed after it ends", input.year)));
+        }
         let defaults = self.year_end_defaults(scope, input.year)?;
         let options = YearEndOptions {
             levy_ratio_bp: input.levy.unwrap_or(defaults.levy_ratio_bp),

@@ -80,6 +80,20 @@ pub fn referred_deductible(referral: &ReferralRecord, claims: &[ClaimRecord], ye
     Ok(best.map_or(Fen::ZERO, |(_, paid)| paid))
 }
 
+/// The person's live stays (inpatient or maternity claims not reversed), with the claim
+/// each was settled from.
+fn live_stays(claims: &[ClaimRecord]) -> Result<Vec<(&ClaimRecord, Claim)>, AppError> {
+    let mut stays = Vec::new();
+    for record in claims.iter().filter(|c| c.status == ClaimStatus::Settled) {
+        let claim: Claim = serde_json::from_str(&record.claim_json)
+            .map_err(|e| AppError::internal("store.failure", format!("claim {}: stored claim unreadable: {e}", record.claim_id)))?;
+        if matches!(claim.kind, ClaimKind::Inpatient | ClaimKind::Maternity) {
+            stays.push((record, claim));
+        }
+    }
+    Ok(stays)
+}
+
 impl App {
     /// The year whose accumulators a claim counts against (the pack's service-date rule).
     #[must_use]
@@ -133,31 +147,69 @@ impl App {
         Ok(())
     }
 
-    /// The claim as the engine settles it: its referral and the deductible already paid
-    /// before it taken from the records. A claim that says it was referred with no referral
-    /// on file, or states another deductible than the referring stay's, is refused.
-    async fn with_referral_from_records(&self, claim: Claim, person_id: &NationalId) -> Result<Claim, AppError> {
+    /// The claim as the engine settles it, checked against the person's stored claims: a
+    /// stay (inpatient or maternity) overlapping a live stay already settled for the person
+    /// is refused (`claim.overlapping_stay`: the same days are not paid twice, whatever the
+    /// claim id or hospital); the referral, and the deductible already paid before it, come
+    /// from the records. A claim that says it was referred with no referral on file, or
+    /// states another deductible than the referring stay's, is refused. A referral covers
+    /// one admission at the receiving institution.
+    async fn with_records(&self, claim: Claim, person_id: &NationalId) -> Result<Claim, AppError> {
+        let is_stay = matches!(claim.kind, ClaimKind::Inpatient | ClaimKind::Maternity);
         // A referral changes only an inpatient stay's settlement (the deductible carried
         // over, the ratio without the unreferred reduction): for any other claim that does
         // not state one, the records are not read.
-        if claim.kind != ClaimKind::Inpatient && !claim.referral && claim.referred_deductible_paid.is_zero() {
+        if !is_stay && !claim.referral && claim.referred_deductible_paid.is_zero() {
             return Ok(claim);
         }
         let city = self.policy.region;
-        let referrals = store!(self, referrals_of(city, person_id))?;
+        let claims = store!(self, claims_of_person(city, person_id))?;
+        let stays = live_stays(&claims)?;
+        if is_stay {
+            let retry = |record: &ClaimRecord| record.institution_code == claim.institution_code && record.claim_id == claim.claim_id;
+            if let Some((record, _)) = stays
+                .iter()
+                .find(|(record, stay)| !retry(record) && stay.admission_date < claim.discharge_date && claim.admission_date < stay.discharge_date)
+            {
+                return Err(AppError::conflict(
+                    "claim.overlapping_stay",
+                    format!(
+                        "the stay {} to {} overlaps claim {}/{} already settled for this person",
+                        claim.admission_date, claim.discharge_date, record.institution_code, record.claim_id
+                    ),
+                ));
+            }
+        }
+        let referrals = if claim.kind == ClaimKind::Inpatient || claim.referral { store!(self, referrals_of(city, person_id))? } else { Vec::new() };
+        // A referral already used by another admission at the receiving institution no
+        // longer covers this one.
+        let used = |r: &ReferralRecord| {
+            stays.iter().any(|(record, stay)| {
+                record.institution_code == r.to_institution
+                    && record.claim_id != claim.claim_id
+                    && stay.kind == ClaimKind::Inpatient
+                    && r.issued_on <= stay.admission_date
+                    && stay.admission_date <= r.valid_until
+            })
+        };
         let referral = referrals.iter().find(|r| {
-            r.to_institution == claim.institution_code && r.issued_on <= claim.admission_date && claim.admission_date <= r.valid_until
+            r.to_institution == claim.institution_code
+                && r.issued_on <= claim.admission_date
+                && claim.admission_date <= r.valid_until
+                && !used(r)
         });
-        let Some(referral) = referral else {
+        let Some(referral) = referral.filter(|_| claim.kind == ClaimKind::Inpatient) else {
             if claim.referral || !claim.referred_deductible_paid.is_zero() {
                 return Err(AppError::unprocessable(
                     "claim.referral_not_on_file",
-                    format!("no referral of this person to {} covers an admission on {}: file the referral first", claim.institution_code, claim.admission_date),
+                    format!(
+                        "no unused referral of this person to {} covers an inpatient admission on {}: file the referral first",
+                        claim.institution_code, claim.admission_date
+                    ),
                 ));
             }
             return Ok(claim);
         };
-        let claims = store!(self, claims_of_person(city, person_id))?;
         let paid = referred_deductible(referral, &claims, self.claim_year(&claim), self.policy.service_date)?;
         if !claim.referred_deductible_paid.is_zero() && claim.referred_deductible_paid != paid {
             return Err(AppError::unprocessable(
@@ -185,7 +237,7 @@ impl App {
         if card_no.is_empty() || person.card_no.as_deref() != Some(card_no) {
             return Err(not_verified());
         }
-        let claim = self.with_referral_from_records(claim, person_id).await?;
+        let claim = self.with_records(claim, person_id).await?;
         let acc = store!(self, accumulators(self.policy.region, person_id, self.claim_year(&claim)))?;
         let settlement: Settlement = settle(&self.policy, &claim, &person.coverage, &acc, Explain::On)
             .map_err(|e| AppError::unprocessable(e.code(), e.to_string()))?;
@@ -207,7 +259,7 @@ impl App {
             year: self.claim_year(&claim),
             claim_json,
         };
-        let claim = self.with_referral_from_records(claim, person_id).await?;
+        let claim = self.with_records(claim, person_id).await?;
         let compute = engine_settlement(std::sync::Arc::clone(&self.policy), claim, Explain::On);
         let outcome = store!(self, settle(&principal.actor(source, self.now()), self.policy.region, request, compute))?;
         let settlement = institution_view(stored_settlement(&outcome.claim)?);
@@ -247,11 +299,31 @@ impl App {
     /// designated and active.
     pub async fn file_referral(&self, principal: &Principal, source: &str, referral: NewReferral) -> Result<ReferralRecord, AppError> {
         let scope = match principal {
-            Principal::Institution(register) if register.code == referral.from_institution => self.policy.region,
+            Principal::Institution(register) if register.code == referral.from_institution => {
+                if !register.code.starts_with('H') {
+                    return Err(AppError::forbidden("a referral is issued by a hospital, not a pharmacy"));
+                }
+                // An institution refers only a person it has treated: a settled claim of the
+                // person's at the institution. An unknown ID gets the same answer, so filing
+                // a referral tells nobody who is insured.
+                let no_visit = || AppError::not_found("referral.no_visit", "no visit of this person at this institution is on record");
+                let claims = match store!(self, claims_of_person(self.policy.region, &referral.person_id)) {
+                    Ok(claims) => claims,
+                    Err(yibao_store::StoreError::PersonNotFound(_)) => return Err(no_visit()),
+                    Err(e) => return Err(e.into()),
+                };
+                if !claims.iter().any(|c| c.institution_code == register.code && c.status == ClaimStatus::Settled) {
+                    return Err(no_visit());
+                }
+                self.policy.region
+            }
             Principal::Institution(_) => return Err(AppError::forbidden("an institution files only the referrals it issues")),
             _ => principal.scope(roles::REFERRALS)?,
         };
         self.not_after_today("referral.bad_date", "a referral issued on", referral.issued_on)?;
+        if (self.today() - referral.issued_on).whole_days() > 366 {
+            return Err(AppError::bad_request("referral.bad_date", "a referral is filed within a year of its issue"));
+        }
         let registered = store!(self, institutions(self.policy.region))?;
         for code in [&referral.from_institution, &referral.to_institution] {
             if !registered.iter().any(|i| i.code == *code && i.active) {

@@ -40,7 +40,7 @@ pub use error::{AppError, ErrorKind};
 pub use funds::INTEREST_PERIOD_DAYS_MAX;
 pub use location::{Create, DATABASE_FILE, StoreLocation};
 pub use yibao_domain::{PERIOD_YEAR_MAX, PERIOD_YEAR_MIN, Period, PeriodError};
-pub use persons::{EnrolInput, TierChanged};
+pub use persons::{EnrolInput, TIER_REQUEST_AGE_DAYS_MAX, TierChanged};
 pub use yibao_store::{ContributionKind, FundReceipt, NewHousehold, TierEdit};
 pub use principal::{Principal, roles};
 pub use reads::{ACTIVITY_ENTRIES_LIMIT, AUDIT_PAGE_LIMIT, Activity, CountyActivity, DayActivity};

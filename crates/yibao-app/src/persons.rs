@@ -30,6 +30,9 @@ pub struct EnrolInput {
     pub certified_chronic_diseases: Vec<String>,
 }
 
+/// How long after a tier change was asked for it may still be recorded.
+pub const TIER_REQUEST_AGE_DAYS_MAX: i64 = 31;
+
 /// A recorded tier change and the first day its benefits apply.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TierChanged {
@@ -134,6 +137,14 @@ impl App {
         if input.coverage_from > latest {
             return Err(AppError::bad_request("person.bad_date", format!("coverage cannot begin after {latest}")));
         }
+        // Coverage does not reach back before the policy in force began: a claim from before
+        // it would otherwise be paid on contributions never made.
+        if input.coverage_from < policy.effective_from {
+            return Err(AppError::bad_request(
+                "person.bad_date",
+                format!("coverage cannot begin before the policy's first day {}", policy.effective_from),
+            ));
+        }
         let tiers = policy.tiers_for(input.scheme);
         let tier_history = match (tiers.is_empty(), input.tier) {
             (true, None) => None,
@@ -173,8 +184,17 @@ impl App {
         change: TierChange,
     ) -> Result<TierChanged, AppError> {
         let scope = principal.scope(roles::ENROLMENT)?;
-        self.not_after_today("person.bad_date", "a tier change requested on", change.requested_on)?;
         let current = store!(self, person(scope, person_id))?;
+        // A request is recorded when it is made (a paper form may reach the clerk within a
+        // month): dated earlier, an upgrade's waiting period would have run before anyone
+        // knew of it.
+        self.not_after_today("person.bad_date", "a tier change requested on", change.requested_on)?;
+        if (self.today() - change.requested_on).whole_days() > TIER_REQUEST_AGE_DAYS_MAX {
+            return Err(AppError::bad_request(
+                "person.bad_date",
+                format!("a tier change is recorded within {TIER_REQUEST_AGE_DAYS_MAX} days of its request, not from {}", change.requested_on),
+            ));
+        }
         let coverage = &current.coverage;
         if !self.policy.tiers_for(coverage.scheme).contains(&change.tier) {
             return Err(AppError::bad_request(

@@ -68,8 +68,10 @@ fn call(address: &str, method: &str, path: &str, headers: &[(&str, &str)], body:
 }
 
 fn claim(n: usize) -> Value {
-    json!({ "claim_id": format!("KILL-{n}"), "institution_code": "H41990200001", "institution_level": "tertiary", "kind": "inpatient",
-            "admission_date": "2026-04-01", "discharge_date": "2026-04-03", "diagnosis": "K35.900",
+    // Outpatient visits: many on one day are many claims (inpatient stays of one person
+    // must not overlap, claim.overlapping_stay).
+    json!({ "claim_id": format!("KILL-{n}"), "institution_code": "H41990200001", "institution_level": "tertiary", "kind": "general-outpatient",
+            "admission_date": "2026-04-01", "discharge_date": "2026-04-01", "diagnosis": "K35.900",
             "lines": [{ "code": "XA10BAE010A001010100315", "quantity": 1, "unit_price": format!("{}.00", 900 + n * 13) }] })
 }
 

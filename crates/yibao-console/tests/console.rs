@@ -365,12 +365,15 @@ async fn a_tier_change_shows_when_the_new_tiers_benefits_start() {
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     assert!(element_text(&refused.body, "tier-error").is_some() && element_text(&refused.body, "requested_on-error").is_some());
 
-    // Down from tier 3 to tier 4 on 10 May: from the first of the next month (R-ENR-4).
-    let page = console.post(&path, &clerk, &[("_csrf", &token), ("tier", "4"), ("requested_on", "2026-05-10")]).await;
+    // Down from tier 3 to tier 4, asked for ten days ago (a request is recorded within a
+    // month): from the first of the next month (R-ENR-4).
+    let asked = time::OffsetDateTime::now_utc().date() - time::Duration::days(10);
+    let from = yibao_domain::first_of_next_month(asked);
+    let page = console.post(&path, &clerk, &[("_csrf", &token), ("tier", "4"), ("requested_on", &asked.to_string())]).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     let shown = console.get(&page.location, &clerk).await;
-    assert!(shown.body.contains("新档次待遇自 2026-06-01 起享受"), "{}", shown.body);
-    assert!(shown.body.contains("<td>2026-05-10</td><td>4</td><td>2026-06-01</td>"), "the history shows when each change applies");
+    assert!(shown.body.contains(&format!("新档次待遇自 {from} 起享受")), "{}", shown.body);
+    assert!(shown.body.contains(&format!("<td>{asked}</td><td>4</td><td>{from}</td>")), "the history shows when each change applies");
     // The notice repeats only a real date and tier.
     let crafted = console.get(&format!("/console/people/{person}?done=tier&tier=4&from=%E5%85%8D%E8%B4%B9"), &clerk).await;
     assert!(!crafted.body.contains("免费"));
