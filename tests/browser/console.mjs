@@ -85,6 +85,8 @@ try {
   await shot(page, 'enrol-form-error');
 
   await page.fill('#m0_id', head);
+  // The head's social-security card: the hospital presents it to settle.
+  await page.fill('#m0_card', 'D0000001');
   await page.fill('#m1_id', child);
   await page.fill('#m1_name', '王小明');
   await page.check('input[name=m1_supplementary]');
@@ -139,6 +141,7 @@ try {
     headers: { 'content-type': 'application/json', 'x-api-key': 'key-east' },
     body: JSON.stringify({
       person_id: head,
+      card_no: 'D0000001',
       claim: {
         claim_id: 'B-1', institution_code: 'H41992100007', institution_level: 'secondary', kind: 'inpatient',
         admission_date: '2026-03-02', discharge_date: '2026-03-08', diagnosis: 'K35.900',

@@ -444,6 +444,8 @@ async fn arrears(State(state): State<App>, caller: Caller, Params(q): Params<Per
 pub struct SettleIn {
     #[schema(value_type = String)]
     pub person_id: NationalId,
+    /// The person's social-security card number, presented at the visit.
+    pub card_no: String,
     /// The claim: lines with national catalogue codes (see examples/claims). Its
     /// `institution_level` and `place` must be what the register holds for the institution;
     /// `referral` and `referred_deductible_paid` come from the referrals on file.
@@ -506,7 +508,7 @@ async fn settle_claim(
     headers: axum::http::HeaderMap,
     Body(input): Body<SettleIn>,
 ) -> Result<Response, ApiError> {
-    let settled = state.settle(&caller, &source(&headers), &input.person_id, input.claim).await?;
+    let settled = state.settle(&caller, &source(&headers), &input.person_id, &input.card_no, input.claim).await?;
     let status = if settled.replayed { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, Json(SettleOut::from(settled))).into_response())
 }

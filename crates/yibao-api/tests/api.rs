@@ -386,7 +386,7 @@ async fn funds_flow(api: &Api) {
     let (status, body) = api.call("POST", "/api/funds/receipts", Auth::Token(&accountant), Some(bad)).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("fund.bad_scheme")));
 
-    let body = json!({ "person_id": EAST_PERSON, "claim": claim("F-1", "H41992100007") });
+    let body = json!({ "person_id": EAST_PERSON, "card_no": "C0001", "claim": claim("F-1", "H41992100007") });
     let (status, settled) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(body)).await;
     assert_eq!(status, StatusCode::CREATED, "{settled}");
     let pooled = yibao_domain::Fen::parse_yuan(settled["settlement"]["hifp_pay"].as_str().expect("hifp_pay")).expect("yuan");
@@ -547,7 +547,7 @@ async fn a_reform_is_simulated_beside_the_baseline() {
 
 async fn settle_flow(api: &Api) {
     enrol_both(api).await;
-    let body = json!({ "person_id": EAST_PERSON, "claim": claim("C-1", "H41992100007") });
+    let body = json!({ "person_id": EAST_PERSON, "card_no": "C0001", "claim": claim("C-1", "H41992100007") });
     // Pre-settlement: the figures, nothing written; the person's card is presented, and the
     // answer carries neither the account balance nor the year's counters.
     let presented = json!({ "person_id": EAST_PERSON, "card_no": "C0001", "claim": claim("C-1", "H41992100007") });
@@ -577,12 +577,12 @@ async fn settle_flow(api: &Api) {
     assert_eq!((status, answer["code"].as_str()), (StatusCode::CONFLICT, Some("claim.idempotency_conflict")));
     // The same claim id and body for another person is a conflict too, never a replay of
     // the first person's settlement.
-    let other_person = json!({ "person_id": WEST_PERSON, "claim": claim("C-1", "H41992100007") });
+    let other_person = json!({ "person_id": WEST_PERSON, "card_no": "C0001", "claim": claim("C-1", "H41992100007") });
     let (status, answer) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(other_person)).await;
     assert_eq!((status, answer["code"].as_str()), (StatusCode::CONFLICT, Some("claim.idempotency_conflict")), "{answer}");
     assert_eq!(api.call("POST", "/api/settlements", Auth::Key("key-wrong"), Some(body.clone())).await.0, StatusCode::UNAUTHORIZED);
     // A claim the engine refuses: 422 with the engine's code, nothing written.
-    let mut early = json!({ "person_id": EAST_PERSON, "claim": claim("C-2", "H41992100007") });
+    let mut early = json!({ "person_id": EAST_PERSON, "card_no": "C0001", "claim": claim("C-2", "H41992100007") });
     early["claim"]["admission_date"] = json!("2023-06-01");
     early["claim"]["discharge_date"] = json!("2023-06-02");
     let (status, answer) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(early)).await;
@@ -765,7 +765,7 @@ async fn concurrent_settlements_over_http_equal_the_claims_settled_one_by_one() 
     for c in claims.clone() {
         let api = Arc::clone(&api);
         tasks.push(tokio::spawn(async move {
-            api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(json!({ "person_id": EAST_PERSON, "claim": c }))).await
+            api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(json!({ "person_id": EAST_PERSON, "card_no": "C0001", "claim": c }))).await
         }));
     }
     let mut fund_paid_fen = 0;
@@ -812,7 +812,7 @@ fn code(answer: &(StatusCode, Value)) -> (StatusCode, Option<&str>) {
 async fn what_the_records_know_is_never_taken_from_the_caller() {
     let api = setup("trust").await;
     let (east_clerk, west_clerk) = enrol_both(&api).await;
-    let settle = |claim: Value| json!({ "person_id": EAST_PERSON, "claim": claim });
+    let settle = |claim: Value| json!({ "person_id": EAST_PERSON, "card_no": "C0001", "claim": claim });
 
     // The register decides the institution's level, place and kind.
     let mut primary = claim("T-1", "H41992100007");
@@ -992,6 +992,12 @@ async fn what_the_records_know_is_never_taken_from_the_caller() {
     let presented = |id: &str, card: &str| json!({ "person_id": id, "card_no": card, "claim": claim("P-1", "H41992100007") });
     let wrong_card = post(&api, "/api/pre-settlements", Auth::Key("key-east"), presented(EAST_PERSON, "C9999")).await;
     let unknown = post(&api, "/api/pre-settlements", Auth::Key("key-east"), presented("419921199001010013", "C0001")).await;
+    assert_eq!(code(&wrong_card), (StatusCode::NOT_FOUND, Some("person.not_verified")));
+    assert_eq!(wrong_card.1, unknown.1, "the same answer for a wrong card and an unknown person");
+    // Settlement asks for the card too: no oracle there either.
+    let settle_with = |id: &str, card: &str| json!({ "person_id": id, "card_no": card, "claim": claim("P-2", "H41992100007") });
+    let wrong_card = post(&api, "/api/settlements", Auth::Key("key-east"), settle_with(EAST_PERSON, "C9999")).await;
+    let unknown = post(&api, "/api/settlements", Auth::Key("key-east"), settle_with("419921199001010013", "C0001")).await;
     assert_eq!(code(&wrong_card), (StatusCode::NOT_FOUND, Some("person.not_verified")));
     assert_eq!(wrong_card.1, unknown.1, "the same answer for a wrong card and an unknown person");
 

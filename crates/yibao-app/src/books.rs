@@ -12,7 +12,7 @@ use yibao_store::{
 };
 
 pub use yibao_ledger::{AccountKind, AccountState, FundScheme, Holder, YearMonth};
-pub use yibao_store::closing::{InterestLine, UnitTargets, YearEndRecord};
+pub use yibao_store::closing::{InterestLine, UnitTargets, YearEndRecord, income_and_spending};
 pub use yibao_store::handover::{HandoverRequest, Inventory};
 pub use yibao_store::legacy::{LegacyRepayment, LegacyRequest, LegacyView, TermsIn};
 pub use yibao_store::pooling::{Payment, PoolingRun};

@@ -223,11 +223,10 @@ impl App {
         Ok(Claim { referral: true, referred_deductible_paid: paid, ..claim })
     }
 
-    /// Pre-settlement (预结算): the same computation, nothing written. The institution
-    /// presents the person's national ID and card number; an unknown ID and a wrong card
-    /// get one and the same answer, so the service is no insured-or-not oracle.
-    pub async fn pre_settle(&self, principal: &Principal, person_id: &NationalId, card_no: &str, claim: Claim) -> Result<Value, AppError> {
-        self.check_claim_sender(principal, &claim)?;
+    /// The person whose national ID and card number the institution presents: an unknown
+    /// ID and a wrong or missing card get one and the same answer (`person.not_verified`), so
+    /// an institution learns nothing of a person it is not treating.
+    async fn presented(&self, person_id: &NationalId, card_no: &str) -> Result<yibao_store::PersonRecord, AppError> {
         let not_verified = || AppError::not_found("person.not_verified", "no insured person with this national ID and card number");
         let person = match store!(self, person(self.policy.region, person_id)) {
             Ok(person) => person,
@@ -237,6 +236,15 @@ impl App {
         if card_no.is_empty() || person.card_no.as_deref() != Some(card_no) {
             return Err(not_verified());
         }
+        Ok(person)
+    }
+
+    /// Pre-settlement (预结算): the same computation, nothing written. The institution
+    /// presents the person's national ID and card number; an unknown ID and a wrong card
+    /// get one and the same answer, so the service is no insured-or-not oracle.
+    pub async fn pre_settle(&self, principal: &Principal, person_id: &NationalId, card_no: &str, claim: Claim) -> Result<Value, AppError> {
+        self.check_claim_sender(principal, &claim)?;
+        let person = self.presented(person_id, card_no).await?;
         let claim = self.with_records(claim, person_id).await?;
         let acc = store!(self, accumulators(self.policy.region, person_id, self.claim_year(&claim)))?;
         let settlement: Settlement = settle(&self.policy, &claim, &person.coverage, &acc, Explain::On)
@@ -248,8 +256,18 @@ impl App {
     /// Settles a claim at discharge: every layer in one transaction, idempotent on the
     /// institution's claim id (a retry of the same claim for the same person returns the
     /// first settlement; anything else under that id is `claim.idempotency_conflict`).
-    pub async fn settle(&self, principal: &Principal, source: &str, person_id: &NationalId, claim: Claim) -> Result<Settled, AppError> {
+    /// The institution presents the person's card number with the claim, as at
+    /// pre-settlement: a settlement is no insured-or-not oracle either.
+    pub async fn settle(
+        &self,
+        principal: &Principal,
+        source: &str,
+        person_id: &NationalId,
+        card_no: &str,
+        claim: Claim,
+    ) -> Result<Settled, AppError> {
         self.check_claim_sender(principal, &claim)?;
+        self.presented(person_id, card_no).await?;
         // The request as submitted is the idempotency key's content.
         let claim_json = serde_json::to_string(&claim).map_err(|e| AppError::bad_request("request.malformed", e.to_string()))?;
         let request = SettleRequest {

@@ -112,8 +112,9 @@ fn policy() -> Policy {
     Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy")
 }
 
-/// Loads a 100-household demo city; the national IDs of 64 residents.
-async fn load<S>(store: &S) -> Vec<String>
+/// Loads a 100-household demo city; the national IDs and card numbers of 64 residents
+/// (a hospital presents the card with each claim).
+async fn load<S>(store: &S) -> Vec<(String, String)>
 where
     S: yibao_store::Store + yibao_store::AccessStore + yibao_store::ContributionStore + yibao_store::ImportStore + yibao_store::FundStore,
 {
@@ -123,12 +124,12 @@ where
     yibao_demo::load(store, &actor, &policy(), &city, &hash).await.expect("demo city");
     city.persons()
         .filter(|p| p.coverage.scheme == yibao_domain::Scheme::Resident)
-        .map(|p| p.coverage.person_id.to_string())
+        .filter_map(|p| Some((p.coverage.person_id.to_string(), p.card_no.clone()?)))
         .take(64)
         .collect()
 }
 
-async fn run_levels(name: &str, backend: Backend, persons: &[String]) {
+async fn run_levels(name: &str, backend: Backend, persons: &[(String, String)]) {
     let store = Arc::new(backend);
     // Group commit: write transactions and requests so far (on PostgreSQL, settlement
     // batches and the settlements in them).
@@ -149,7 +150,7 @@ async fn run_levels(name: &str, backend: Backend, persons: &[String]) {
         let started = Instant::now();
         let mut tasks = Vec::new();
         for client in 0..clients {
-            let person = persons[client % persons.len()].clone();
+            let (person, card) = persons[client % persons.len()].clone();
             let first = next_claim + client * per_client;
             tasks.push(tokio::spawn(async move {
                 let stream = TcpStream::connect(address).await.expect("connect");
@@ -157,7 +158,7 @@ async fn run_levels(name: &str, backend: Backend, persons: &[String]) {
                 let mut reader = BufReader::new(stream);
                 let mut latencies = Vec::with_capacity(per_client);
                 for n in first..first + per_client {
-                    let body = format!(r#"{{"person_id":"{person}","claim":{}}}"#, claim(n));
+                    let body = format!(r#"{{"person_id":"{person}","card_no":"{card}","claim":{}}}"#, claim(n));
                     let sent = Instant::now();
                     let status = post(&mut reader, &body).await;
                     assert_eq!(status, 201, "claim {n}");

@@ -68,10 +68,11 @@ fn call(address: &str, method: &str, path: &str, headers: &[(&str, &str)], body:
 }
 
 fn claim(n: usize) -> Value {
-    // Outpatient visits: many on one day are many claims (inpatient stays of one person
-    // must not overlap, claim.overlapping_stay).
-    json!({ "claim_id": format!("KILL-{n}"), "institution_code": "H41990200001", "institution_level": "tertiary", "kind": "general-outpatient",
-            "admission_date": "2026-04-01", "discharge_date": "2026-04-01", "diagnosis": "K35.900",
+    // One-day stays on successive days from 1 January: one person's stays may not overlap
+    // (claim.overlapping_stay); the burst is killed long before the days run out.
+    let day = time::macros::date!(2026 - 01 - 01) + time::Duration::days(i64::try_from(n % 300).unwrap_or(0));
+    json!({ "claim_id": format!("KILL-{n}"), "institution_code": "H41990200001", "institution_level": "tertiary", "kind": "inpatient",
+            "admission_date": day.to_string(), "discharge_date": day.to_string(), "diagnosis": "K35.900",
             "lines": [{ "code": "XA10BAE010A001010100315", "quantity": 1, "unit_price": format!("{}.00", 900 + n * 13) }] })
 }
 
@@ -92,16 +93,19 @@ fn a_server_killed_mid_burst_keeps_every_acknowledged_settlement() {
         let (_, any) = call(&address, "GET", "/api/persons?household=HH-419902-000001", &[("Authorization", &token)], None);
         candidates = any.as_array().cloned().unwrap_or_default();
     }
-    let person = candidates.iter().find(|p| p["coverage"]["scheme"] == "resident").expect("a resident").clone();
+    let person =
+        candidates.iter().find(|p| p["coverage"]["scheme"] == "resident" && p["card_no"].is_string()).expect("a resident with a card").clone();
     let person_id = person["person_id"].as_str().expect("id").to_owned();
+    let card_no = person["card_no"].as_str().expect("card").to_owned();
 
     // The burst: one client thread settling claims, acknowledging each 201.
     let (sender, receiver) = std::sync::mpsc::channel::<String>();
     let burst_address = address.clone();
     let burst_person = person_id.clone();
+    let burst_card = card_no.clone();
     std::thread::spawn(move || {
         for n in 0..10_000 {
-            let body = json!({ "person_id": burst_person, "claim": claim(n) });
+            let body = json!({ "person_id": burst_person, "card_no": burst_card, "claim": claim(n) });
             let mut stream = match TcpStream::connect(&burst_address) {
                 Ok(s) => s,
                 Err(_) => return, // the server is gone

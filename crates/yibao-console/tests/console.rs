@@ -151,6 +151,12 @@ async fn setup(name: &str) -> Console {
 }
 
 /// Enrols a household of one or two through the form as `cookie`; the redirect's target.
+/// The social-security card number the tests give a person: derived from the ID, so a
+/// hospital's settlement can present it.
+fn card_of(id: &str) -> String {
+    format!("C{}", &id[10..17])
+}
+
 async fn enrol(console: &Console, cookie: &str, household: &str, region: &str, members: &[(&str, &str)]) -> Page {
     let form_page = console.get("/console/households/new", cookie).await;
     assert_eq!(form_page.status, StatusCode::OK);
@@ -166,6 +172,7 @@ async fn enrol(console: &Console, cookie: &str, household: &str, region: &str, m
     for (index, (id, name)) in members.iter().enumerate() {
         fields.push((format!("m{index}_id"), (*id).into()));
         fields.push((format!("m{index}_name"), (*name).into()));
+        fields.push((format!("m{index}_card"), card_of(id)));
     }
     let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     console.post("/console/households/new", cookie, &fields).await
@@ -388,7 +395,7 @@ async fn a_settlement_shows_its_explanation_prints_a_slip_and_is_reversed_with_a
     let claim = json!({ "claim_id": "C-1", "institution_code": "H41992100007", "institution_level": "secondary", "kind": "inpatient",
         "admission_date": "2026-03-02", "discharge_date": "2026-03-08", "diagnosis": "K35.900",
         "lines": [{ "code": "XA10BAE010A001010100315", "quantity": 2, "unit_price": "2500.00" }] });
-    let (status, settled) = console.api("POST", "/api/settlements", "key-east", json!({ "person_id": person, "claim": claim })).await;
+    let (status, settled) = console.api("POST", "/api/settlements", "key-east", json!({ "person_id": person, "card_no": card_of(&person), "claim": claim })).await;
     assert_eq!(status, StatusCode::CREATED, "{settled}");
     let fund_pay = settled["settlement"]["fund_pay_sumamt"].as_str().expect("fund pay").to_owned();
 
@@ -531,7 +538,7 @@ async fn settle_a_claim(console: &Console, clerk: &str, person: &str, household:
     let claim = json!({ "claim_id": "P-1", "institution_code": "H41992100007", "institution_level": "secondary", "kind": "inpatient",
         "admission_date": "2026-03-02", "discharge_date": "2026-03-08", "diagnosis": "K35.900",
         "lines": [{ "code": "XA10BAE010A001010100315", "quantity": 2, "unit_price": "2500.00" }] });
-    let (status, settled) = console.api("POST", "/api/settlements", "key-east", json!({ "person_id": person, "claim": claim })).await;
+    let (status, settled) = console.api("POST", "/api/settlements", "key-east", json!({ "person_id": person, "card_no": card_of(&person), "claim": claim })).await;
     assert_eq!(status, StatusCode::CREATED, "{settled}");
     settled["settlement"]["fund_pay_sumamt"].as_str().expect("fund pay").to_owned()
 }

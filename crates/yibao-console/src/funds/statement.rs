@@ -44,17 +44,20 @@ impl StatementSums {
     }
 }
 
-/// Adds one movement row to its column: a settlement's reversal (payable back to the
-/// outside world) lowers spending; a disbursement counts once, where it leaves the special
+/// Adds one movement row to its column: income and spending by the books' one rule (a
+/// settlement's reversal lowers spending; an account's share moved out of pooled income
+/// lowers income); a disbursement counts once, where it leaves the special
 /// account (its second leg, city expenditure account → the unit's, moves the same money
 /// on); movements of other reasons (opening balances, interest, personal accounts) are not
 /// in the statement's columns.
 fn classify(sums: &mut StatementSums, movement: &Movement) {
     let amount = movement.amount_fen;
+    // Income and spending as the year-end close and budget execution count them: one rule
+    // (`income_and_spending`), so two pages never disagree on one month.
+    let (income, spending) = yibao_app::books::income_and_spending(movement);
+    sums.income_fen += income;
+    sums.spending_fen += spending;
     match movement.reason.as_str() {
-        "contribution" | "subsidy" => sums.income_fen += amount,
-        reason if reason.starts_with("settlement.") => sums.spending_fen += amount,
-        "reversal" if movement.debit_kind == "payable" && movement.credit_kind == "external" => sums.spending_fen -= amount,
         "sweep" => sums.swept_fen += amount,
         "disbursement" if movement.credit_kind == "fiscal-special" => sums.disbursed_fen += amount,
         "institution-payment" => sums.payments_fen += amount,
@@ -324,9 +327,12 @@ mod tests {
             movement("disbursement", "expenditure", "fiscal-special", 300_000),
             movement("disbursement", "expenditure", "expenditure", 300_000),
             movement("handover", "fiscal-special", "external", 999_999),
+            // An account's share paid earlier as pooled income, moved to the account when the
+            // period was completed: it leaves income, as the year-end close counts it.
+            movement("personal-account-credit", "external", "personal-account", 6_000),
         ]);
         let sums = rows[&("resident".to_owned(), "419921".to_owned())];
-        assert_eq!(sums.income_fen, 81_000);
+        assert_eq!(sums.income_fen, 75_000);
         assert_eq!(sums.spending_fen, 250_000);
         assert_eq!(sums.swept_fen, 81_000);
         assert_eq!(sums.disbursed_fen, 300_000);
