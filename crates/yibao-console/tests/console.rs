@@ -538,7 +538,7 @@ async fn settle_a_claim(console: &Console, clerk: &str, person: &str, household:
     let claim = json!({ "claim_id": "P-1", "institution_code": "H41992100007", "institution_level": "secondary", "kind": "inpatient",
         "admission_date": "2026-03-02", "discharge_date": "2026-03-08", "diagnosis": "K35.900",
         "lines": [{ "code": "XA10BAE010A001010100315", "quantity": 2, "unit_price": "2500.00" }] });
-    let (status, settled) = console.api("POST", "/api/settlements", "key-east", json!({ "person_id": person, "card_no": card_of(&person), "claim": claim })).await;
+    let (status, settled) = console.api("POST", "/api/settlements", "key-east", json!({ "person_id": person, "card_no": card_of(person), "claim": claim })).await;
     assert_eq!(status, StatusCode::CREATED, "{settled}");
     settled["settlement"]["fund_pay_sumamt"].as_str().expect("fund pay").to_owned()
 }
