@@ -300,9 +300,8 @@ pub struct TierChangeForm {
     tier: String,
 }
 
-/// When a tier change asked for on `change.requested_on` takes effect (R-ENR-4): the same
-/// engine calls as the API's `POST /api/persons/{id}/tier-changes` (whose helper is private
-/// to `routes.rs`).
+/// Records a tier change (R-ENR-4) through the application's `change_tier`, the use case
+/// the API's `POST /api/persons/{id}/tier-changes` calls, and shows when it takes effect.
 pub async fn change_tier(
     State(state): State<App>,
     user: ConsoleUser,
