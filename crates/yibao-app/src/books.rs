@@ -11,7 +11,7 @@ use yibao_store::{
     city_of,
 };
 
-pub use yibao_ledger::{AccountKind, AccountState, FundScheme, Holder, YearMonth};
+pub use yibao_ledger::{AccountKind, AccountState, FundScheme, Holder, Reason, YearMonth};
 pub use yibao_store::closing::{InterestLine, UnitTargets, YearEndRecord, income_and_spending};
 pub use yibao_store::handover::{HandoverRequest, Inventory};
 pub use yibao_store::legacy::{LegacyRepayment, LegacyRequest, LegacyView, TermsIn};

@@ -362,13 +362,13 @@ fn report(
                 rows.push(["fund", "unit", "reason", "debit_kind", "credit_kind", "transfers", "amount_yuan"].map(String::from).to_vec());
                 for m in app.fund_movements(&operator, from, to).await.map_err(failed)? {
                     rows.push(vec![
-                        m.fund_scheme,
-                        m.unit,
-                        m.reason,
-                        m.debit_kind,
-                        m.credit_kind,
+                        m.fund_scheme.to_string(),
+                        m.unit.to_string(),
+                        m.reason.to_string(),
+                        m.debit_kind.to_string(),
+                        m.credit_kind.to_string(),
                         m.transfers.to_string(),
-                        yuan_wide(m.amount_fen.into()),
+                        yuan_wide(m.amount_fen.get().into()),
                     ]);
                 }
             }

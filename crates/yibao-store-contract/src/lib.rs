@@ -910,8 +910,8 @@ pub async fn run_books<S: Store + yibao_store::ContributionStore + yibao_store::
 
     // A county sees the movements its own business caused, nothing of the others'.
     let movements = store.fund_movements(south, date!(2026 - 01 - 01), date!(2026 - 12 - 31)).await.expect("movements");
-    assert!(!movements.is_empty() && movements.iter().all(|m| m.unit == SOUTH), "{movements:?}");
-    let subsidies: i64 = movements.iter().filter(|m| m.reason == "subsidy").map(|m| m.amount_fen).sum();
+    assert!(!movements.is_empty() && movements.iter().all(|m| m.unit == region(SOUTH)), "{movements:?}");
+    let subsidies: i64 = movements.iter().filter(|m| m.reason == yibao_ledger::Reason::Subsidy).map(|m| m.amount_fen.get()).sum();
     assert_eq!(subsidies, 100_000, "the resident's 2026 and 2027 subsidies, both paid in 2026");
 
     let verification = yibao_store::verify_books(&*store).await.expect("verify");

@@ -243,15 +243,16 @@ async fn movements_in(conn: &mut PgConnection, scope: RegionCode, from: Date, to
     .map_err(backend)?;
     rows.iter()
         .map(|row| {
-            Ok(Movement {
-                fund_scheme: row.try_get("fund_scheme").map_err(backend)?,
-                unit: row.try_get("unit_code").map_err(backend)?,
-                reason: row.try_get("reason").map_err(backend)?,
-                debit_kind: row.try_get("debit_kind").map_err(backend)?,
-                credit_kind: row.try_get("credit_kind").map_err(backend)?,
-                transfers: row.try_get("transfers").map_err(backend)?,
-                amount_fen: row.try_get("amount").map_err(backend)?,
-            })
+            let text = |name: &str| row.try_get::<String, _>(name).map_err(backend);
+            Movement::from_columns(
+                &text("fund_scheme")?,
+                &text("unit_code")?,
+                &text("reason")?,
+                &text("debit_kind")?,
+                &text("credit_kind")?,
+                row.try_get("transfers").map_err(backend)?,
+                row.try_get("amount").map_err(backend)?,
+            )
         })
         .collect()
 }

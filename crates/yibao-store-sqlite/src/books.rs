@@ -175,15 +175,15 @@ fn movements_in(conn: &Connection, scope: RegionCode, from: Date, to: Date) -> R
          GROUP BY fund_scheme, unit_code, reason, debit_kind, credit_kind ORDER BY fund_scheme, unit_code, reason, debit_kind, credit_kind",
         params![scope.city().to_string(), low, high, date_text(from), date_text(to)],
         |row| {
-            Ok(Movement {
-                fund_scheme: col(row, 0)?,
-                unit: col(row, 1)?,
-                reason: col(row, 2)?,
-                debit_kind: col(row, 3)?,
-                credit_kind: col(row, 4)?,
-                transfers: col(row, 5)?,
-                amount_fen: col(row, 6)?,
-            })
+            Movement::from_columns(
+                &col::<String>(row, 0)?,
+                &col::<String>(row, 1)?,
+                &col::<String>(row, 2)?,
+                &col::<String>(row, 3)?,
+                &col::<String>(row, 4)?,
+                col(row, 5)?,
+                col(row, 6)?,
+            )
         },
     )
 }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 use yibao_domain::{Fen, RatioBp, RegionCode, Rounding};
 use yibao_ledger::{
-    AccountKind, DEFAULT_LEVY_RATIO_BP, Fund, FundPosition, FundScheme, FundYear, LevyBase, LevyInputs, Targets, Transfer,
+    AccountKind, DEFAULT_LEVY_RATIO_BP, Fund, FundPosition, FundScheme, FundYear, LevyBase, LevyInputs, Reason, Targets, Transfer,
     WarningThresholds, WaterfallInputs, batch_of, indicators, plan_levy, plan_waterfall, target_score_bp,
 };
 
@@ -178,18 +178,15 @@ pub struct PositionOut {
 /// their reversals take it back. Nothing else (pooling, payments, adjustments) is either.
 #[must_use]
 pub fn income_and_spending(m: &Movement) -> (i64, i64) {
-    if m.reason == "contribution" || m.reason == "subsidy" {
-        (m.amount_fen, 0)
-    } else if m.reason == "personal-account-credit" && m.debit_kind == AccountKind::External.as_str() {
+    let amount = m.amount_fen.get();
+    match (m.reason, m.debit_kind, m.credit_kind) {
+        (Reason::Contribution | Reason::Subsidy, _, _) => (amount, 0),
         // An account's share paid earlier and booked as pooled income, moved to the account
         // when the period was completed: it leaves pooled income.
-        (-m.amount_fen, 0)
-    } else if m.reason.starts_with("settlement.") {
-        (0, m.amount_fen)
-    } else if m.reason == "reversal" && m.debit_kind == AccountKind::Payable.as_str() && m.credit_kind == AccountKind::External.as_str() {
-        (0, -m.amount_fen)
-    } else {
-        (0, 0)
+        (Reason::PersonalAccountCredit, AccountKind::External, _) => (-amount, 0),
+        (Reason::Settlement(_), _, _) => (0, amount),
+        (Reason::Reversal, AccountKind::Payable, AccountKind::External) => (0, -amount),
+        _ => (0, 0),
     }
 }
 
@@ -212,23 +209,20 @@ pub fn plan_year_end(inputs: &YearEndInputs) -> Result<(YearEndRecord, Vec<Entry
     let year = inputs.year;
     let (_, value_date) = year_bounds(year)?;
     let options = &inputs.options;
-    let parse_unit = |m: &Movement| RegionCode::parse(&m.unit).map_err(|e| StoreError::Backend(format!("stored unit unreadable: {e}")));
     let mut years: BTreeMap<(FundScheme, RegionCode), Year> = BTreeMap::new();
     for (movements, is_before) in [(&inputs.before, true), (&inputs.during, false)] {
         for m in movements {
-            let scheme = FundScheme::parse(&m.fund_scheme)
-                .ok_or_else(|| StoreError::Backend(format!("stored fund unreadable: {}", m.fund_scheme)))?;
+            let scheme = m.fund_scheme;
             if scheme == FundScheme::MunicipalAdjustment {
                 continue;
             }
-            let line = years.entry((scheme, parse_unit(m)?)).or_default();
-            let external = AccountKind::External.as_str();
+            let line = years.entry((scheme, m.unit)).or_default();
             if is_before {
-                if m.credit_kind == external {
-                    line.brought_forward += m.amount_fen;
+                if m.credit_kind == AccountKind::External {
+                    line.brought_forward += m.amount_fen.get();
                 }
-                if m.debit_kind == external {
-                    line.brought_forward -= m.amount_fen;
+                if m.debit_kind == AccountKind::External {
+                    line.brought_forward -= m.amount_fen.get();
                 }
             } else {
                 let (income, spending) = income_and_spending(m);
@@ -563,14 +557,8 @@ mod tests {
 
     #[test]
     fn money_moved_from_pooled_income_to_an_account_leaves_income() {
-        let movement = |reason: &str, debit_kind: &str, credit_kind: &str| Movement {
-            fund_scheme: "employee".into(),
-            unit: "419921".into(),
-            reason: reason.into(),
-            debit_kind: debit_kind.into(),
-            credit_kind: credit_kind.into(),
-            transfers: 1,
-            amount_fen: 16_000,
+        let movement = |reason: &str, debit_kind: &str, credit_kind: &str| {
+            Movement::from_columns("employee", "419921", reason, debit_kind, credit_kind, 1, 16_000).expect("a movement")
         };
         assert_eq!(income_and_spending(&movement("contribution", "income", "external")), (16_000, 0));
         assert_eq!(income_and_spending(&movement("personal-account-credit", "income", "personal-account")), (0, 0));

@@ -22,13 +22,41 @@ pub const ENTRIES_PAGE_LIMIT: i64 = 100_000;
 /// kinds they moved between: the rows every fund report is made of.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Movement {
-    pub fund_scheme: String,
-    pub unit: String,
-    pub reason: String,
-    pub debit_kind: String,
-    pub credit_kind: String,
+    pub fund_scheme: yibao_ledger::FundScheme,
+    /// The county (or the city) whose business caused the transfers.
+    pub unit: RegionCode,
+    pub reason: yibao_ledger::Reason,
+    pub debit_kind: yibao_ledger::AccountKind,
+    pub credit_kind: yibao_ledger::AccountKind,
     pub transfers: i64,
-    pub amount_fen: i64,
+    pub amount_fen: yibao_domain::Fen,
+}
+
+impl Movement {
+    /// A movement row as both backends group it (text columns, integer fen), every value
+    /// parsed once: a value no store writes is [`StoreError::Backend`].
+    pub fn from_columns(
+        fund_scheme: &str,
+        unit: &str,
+        reason: &str,
+        debit_kind: &str,
+        credit_kind: &str,
+        transfers: i64,
+        amount_fen: i64,
+    ) -> Result<Movement, StoreError> {
+        let unreadable = |what: &str, text: &str| StoreError::Backend(format!("a stored {what} '{text}' is unreadable"));
+        let kind = |text: &str| yibao_ledger::AccountKind::parse(text).ok_or_else(|| unreadable("account kind", text));
+        Ok(Movement {
+            fund_scheme: yibao_ledger::FundScheme::parse(fund_scheme).ok_or_else(|| unreadable("fund", fund_scheme))?,
+            unit: crate::stored::region_of(unit)?,
+            reason: yibao_ledger::Reason::parse(reason).ok_or_else(|| unreadable("reason", reason))?,
+            debit_kind: kind(debit_kind)?,
+            credit_kind: kind(credit_kind)?,
+            transfers,
+            amount_fen: yibao_domain::Fen::checked_total(amount_fen)
+                .ok_or_else(|| StoreError::Backend(format!("a stored total of {amount_fen} fen is out of range")))?,
+        })
+    }
 }
 
 /// What a pooling run did, and whether this call did it (`false`: the month had been run,
@@ -169,7 +197,7 @@ pub async fn budget_execution<S: FundStore>(
         let ym = YearMonth::new(year, month).ok_or_else(|| StoreError::Invalid(format!("{year}-{month:02} is not a month")))?;
         for m in store.fund_movements(scope, ym.first_day(), ym.last_day()).await? {
             let (income, spending) = crate::closing::income_and_spending(&m);
-            let key = (m.fund_scheme.clone(), m.unit.clone());
+            let key = (m.fund_scheme.as_str().to_owned(), m.unit.to_string());
             *income_so_far.entry(key.clone()).or_default() += income;
             *spending_so_far.entry(key).or_default() += spending;
         }

@@ -13,7 +13,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use time::Date;
-use yibao_app::books::YearMonth;
+use yibao_app::books::{AccountKind, Reason, YearMonth};
 use yibao_app::Movement;
 
 use super::super::i18n::Lang;
@@ -51,17 +51,17 @@ impl StatementSums {
 /// on); movements of other reasons (opening balances, interest, personal accounts) are not
 /// in the statement's columns.
 fn classify(sums: &mut StatementSums, movement: &Movement) {
-    let amount = movement.amount_fen;
+    let amount = movement.amount_fen.get();
     // Income and spending as the year-end close and budget execution count them: one rule
     // (`income_and_spending`), so two pages never disagree on one month.
     let (income, spending) = yibao_app::books::income_and_spending(movement);
     sums.income_fen += income;
     sums.spending_fen += spending;
-    match movement.reason.as_str() {
-        "sweep" => sums.swept_fen += amount,
-        "disbursement" if movement.credit_kind == "fiscal-special" => sums.disbursed_fen += amount,
-        "institution-payment" => sums.payments_fen += amount,
-        "adjustment-levy" | "deficit-cover" => sums.between_funds_fen += amount,
+    match movement.reason {
+        Reason::Sweep => sums.swept_fen += amount,
+        Reason::Disbursement if movement.credit_kind == AccountKind::FiscalSpecial => sums.disbursed_fen += amount,
+        Reason::InstitutionPayment => sums.payments_fen += amount,
+        Reason::AdjustmentLevy | Reason::DeficitCover => sums.between_funds_fen += amount,
         _ => {}
     }
 }
@@ -71,7 +71,7 @@ fn classify(sums: &mut StatementSums, movement: &Movement) {
 pub fn statement(movements: &[Movement]) -> BTreeMap<(String, String), StatementSums> {
     let mut rows: BTreeMap<(String, String), StatementSums> = BTreeMap::new();
     for movement in movements {
-        classify(rows.entry((movement.fund_scheme.clone(), movement.unit.clone())).or_default(), movement);
+        classify(rows.entry((movement.fund_scheme.as_str().to_owned(), movement.unit.to_string())).or_default(), movement);
     }
     rows
 }
@@ -304,15 +304,7 @@ mod tests {
     use super::*;
 
     fn movement(reason: &str, debit: &str, credit: &str, amount_fen: i64) -> Movement {
-        Movement {
-            fund_scheme: "resident".into(),
-            unit: "419921".into(),
-            reason: reason.into(),
-            debit_kind: debit.into(),
-            credit_kind: credit.into(),
-            transfers: 1,
-            amount_fen,
-        }
+        Movement::from_columns("resident", "419921", reason, debit, credit, 1, amount_fen).expect("a movement")
     }
 
     #[test]
