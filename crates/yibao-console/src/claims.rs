@@ -19,7 +19,7 @@ use yibao_app::{ClaimRecord, ClaimStatus};
 
 use super::i18n::Lang;
 use super::page::{
-    CLAIMS, FieldErrors, Page, Pager, REVERSERS, app_error_page, app_message, error_page, moment, national_id_error, paginate, render,
+    CLAIMS, FieldErrors, Page, Pager, REVERSERS, app_error_page, app_message, error_page, moment_at, national_id_error, paginate, render,
     url_encode, yuan,
 };
 use super::session::ConsoleUser;
@@ -101,7 +101,7 @@ pub async fn search(State(state): State<App>, user: ConsoleUser, Query(q): Query
             institution: c.institution_code.clone(),
             claim_id: c.claim_id.clone(),
             href: claim_href(c),
-            settled_at: moment(&c.settled_at),
+            settled_at: moment_at(c.settled_at),
             status: status_label(lang, c.status),
             reversed: c.status == ClaimStatus::Reversed,
             medfee_yuan: yuan(c.medfee_fen.get()),
@@ -292,8 +292,8 @@ fn settlement_view(state: &App, lang: Lang, record: &ClaimRecord, person_name: S
         person_name,
         status: status_label(lang, record.status),
         reversed: record.status == ClaimStatus::Reversed,
-        settled_at: moment(&record.settled_at),
-        reversed_at: record.reversed_at.as_deref().map(moment).unwrap_or_default(),
+        settled_at: moment_at(record.settled_at),
+        reversed_at: record.reversed_at.map(moment_at).unwrap_or_default(),
         reversal_reason: record.reversal_reason.clone().unwrap_or_default(),
         kind: lang.t(&format!("claim-kind-{}", text(&claim, "kind"))),
         diagnosis: text(&claim, "diagnosis"),

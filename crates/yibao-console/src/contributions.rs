@@ -13,7 +13,7 @@ use yibao_app::{ContributionKind, ContributionRecord};
 
 use super::i18n::Lang;
 use super::page::{
-    CONTRIBUTIONS, FieldErrors, Page, Pager, app_error_page, app_message, error_page, moment, national_id_error, paginate, render,
+    CONTRIBUTIONS, FieldErrors, Page, Pager, app_error_page, app_message, error_page, moment_at, national_id_error, paginate, render,
     url_encode, yuan,
 };
 use super::people::{PersonForms, person_page};
@@ -37,7 +37,7 @@ pub fn contribution_rows(lang: Lang, records: &[ContributionRecord]) -> Vec<Cont
             period: r.period.to_string(),
             due_yuan: yuan(r.due_fen.get()),
             paid_yuan: yuan(r.paid_fen.get()),
-            recorded_at: moment(&r.recorded_at),
+            recorded_at: moment_at(r.recorded_at),
         })
         .collect()
 }

@@ -272,6 +272,13 @@ pub fn moment(text: &str) -> String {
     }
 }
 
+/// A stored moment shown to the second, in UTC: `2026-11-23 15:13:57 UTC`.
+#[must_use]
+pub fn moment_at(at: time::OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!("{} {:02}:{:02}:{:02} UTC", at.date(), at.hour(), at.minute(), at.second())
+}
+
 /// Percent-encodes a query-string value.
 #[must_use]
 pub fn url_encode(text: &str) -> String {
@@ -331,6 +338,7 @@ mod tests {
     fn moments_are_shown_to_the_second() {
         assert_eq!(moment("2026-11-23T15:13:57.272305226Z"), "2026-11-23 15:13:57 UTC");
         assert_eq!(moment("2026-11-23"), "2026-11-23");
+        assert_eq!(moment_at(time::macros::datetime!(2026-11-23 23:13:57.27 +08:00)), "2026-11-23 15:13:57 UTC");
     }
 
     #[test]

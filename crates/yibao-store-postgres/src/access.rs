@@ -13,7 +13,7 @@ use yibao_store::{
     NewInstitution, NewStaff, PersonArrears, SEARCH_LIMIT, SessionRecord, StaffRecord, StaffUpdate, StoreError,
 };
 
-use yibao_store::stored::{fen_of, kind_of, level_of, period_of, role_of, time_text};
+use yibao_store::stored::{fen_of, kind_of, level_of, period_of, role_of, time_of, time_text};
 
 use crate::{Audits, PostgresStore, audit, backend, id_of, json, like_prefix, person_region, region_of, scope_bounds};
 
@@ -49,7 +49,7 @@ fn contribution_from_row(row: &PgRow) -> Result<ContributionRecord, StoreError> 
         due_fen: fen_of(row.try_get("due_fen").map_err(backend)?)?,
         paid_fen: fen_of(row.try_get("paid_fen").map_err(backend)?)?,
         breakdown_json: row.try_get("breakdown").map_err(backend)?,
-        recorded_at: row.try_get("recorded_at").map_err(backend)?,
+        recorded_at: time_of(row.try_get("recorded_at").map_err(backend)?)?,
     })
 }
 
@@ -514,7 +514,7 @@ pub(crate) async fn insert_contribution(
         due_fen: contribution.due_fen,
         paid_fen: contribution.paid_fen,
         breakdown_json: contribution.breakdown_json,
-        recorded_at: actor.at_text(),
+        recorded_at: actor.at,
     };
     sqlx::query("INSERT INTO contributions (region_code, seq, person_id, kind, period, due_fen, paid_fen, breakdown, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
         .bind(region.to_string())
@@ -525,7 +525,7 @@ pub(crate) async fn insert_contribution(
         .bind(record.due_fen.get())
         .bind(record.paid_fen.get())
         .bind(&record.breakdown_json)
-        .bind(&record.recorded_at)
+        .bind(time_text(record.recorded_at)?)
         .execute(&mut **tx)
         .await
         .map_err(backend)?;

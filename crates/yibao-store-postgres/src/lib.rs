@@ -92,7 +92,7 @@ pub(crate) fn is_unique_violation(e: &sqlx::Error, constraint: &str) -> bool {
     }
 }
 
-pub(crate) use yibao_store::stored::{fen_of, from_json, id_of, json, region_of, scope_bounds};
+pub(crate) use yibao_store::stored::{fen_of, from_json, id_of, json, region_of, scope_bounds, time_of, time_text};
 
 impl PostgresStore {
     /// Connects to the database at `url` (e.g. `postgres://user@host:5432/yibao`) and
@@ -338,8 +338,8 @@ pub(crate) async fn insert_person(
         card_no: person.card_no,
         household_id: person.household_id,
         coverage: person.coverage,
-        enrolled_at: actor.at_text(),
-        updated_at: actor.at_text(),
+        enrolled_at: actor.at,
+        updated_at: actor.at,
     };
     let indexed = sqlx::query(
         "INSERT INTO person_index (person_id, region_code, household_id) VALUES ($1, $2, $3) ON CONFLICT (person_id) DO NOTHING",
@@ -362,8 +362,8 @@ pub(crate) async fn insert_person(
         .bind(&record.name)
         .bind(&record.card_no)
         .bind(json(&record.coverage)?)
-        .bind(&record.enrolled_at)
-        .bind(&record.updated_at)
+        .bind(time_text(record.enrolled_at)?)
+        .bind(time_text(record.updated_at)?)
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
@@ -393,7 +393,7 @@ pub(crate) async fn insert_household(
         household_id: household.household_id,
         region: household.region,
         address: household.address,
-        created_at: actor.at_text(),
+        created_at: actor.at,
     };
     // Refused if the household exists, or is created meanwhile by a concurrent request (this
     // insert waits for it to commit, then inserts nothing).
@@ -403,7 +403,7 @@ pub(crate) async fn insert_household(
     .bind(record.region.to_string())
     .bind(&record.household_id)
     .bind(&record.address)
-    .bind(&record.created_at)
+    .bind(time_text(record.created_at)?)
     .execute(&mut *tx)
     .await
     .map_err(backend)?;
@@ -421,8 +421,8 @@ pub(crate) fn person_from_row(row: &PgRow) -> Result<PersonRecord, StoreError> {
         card_no: row.try_get("card_no").map_err(backend)?,
         household_id: row.try_get("household_id").map_err(backend)?,
         coverage: from_json(row.try_get("coverage").map_err(backend)?)?,
-        enrolled_at: row.try_get("enrolled_at").map_err(backend)?,
-        updated_at: row.try_get("updated_at").map_err(backend)?,
+        enrolled_at: time_of(row.try_get("enrolled_at").map_err(backend)?)?,
+        updated_at: time_of(row.try_get("updated_at").map_err(backend)?)?,
     })
 }
 
@@ -435,13 +435,13 @@ pub(crate) fn claim_from_row(row: &PgRow) -> Result<ClaimRecord, StoreError> {
         person_id: id_of(row.try_get("person_id").map_err(backend)?)?,
         year: row.try_get("year").map_err(backend)?,
         status: if status == "reversed" { ClaimStatus::Reversed } else { ClaimStatus::Settled },
-        settled_at: row.try_get("settled_at").map_err(backend)?,
+        settled_at: time_of(row.try_get("settled_at").map_err(backend)?)?,
         medfee_fen: fen_of(row.try_get("medfee_fen").map_err(backend)?)?,
         fund_pay_fen: fen_of(row.try_get("fund_pay_fen").map_err(backend)?)?,
         psn_part_fen: fen_of(row.try_get("psn_part_fen").map_err(backend)?)?,
         settlement_json: row.try_get("settlement").map_err(backend)?,
         claim_json: row.try_get("claim").map_err(backend)?,
-        reversed_at: row.try_get("reversed_at").map_err(backend)?,
+        reversed_at: row.try_get::<Option<&str>, _>("reversed_at").map_err(backend)?.map(time_of).transpose()?,
         reversal_reason: row.try_get("reversal_reason").map_err(backend)?,
     })
 }
@@ -657,7 +657,7 @@ impl Store for PostgresStore {
         save_coverage(&mut tx, actor, region, person, &record.coverage).await?;
         audit(&mut tx, actor, region, action, person.as_str(), json(&edit)?).await?;
         tx.commit().await.map_err(backend)?;
-        record.updated_at = actor.at_text();
+        record.updated_at = actor.at;
         Ok(record)
     }
 
@@ -668,7 +668,7 @@ impl Store for PostgresStore {
         save_coverage(&mut tx, actor, region, person, &record.coverage).await?;
         audit(&mut tx, actor, region, "person.end_coverage", person.as_str(), format!("{{\"until\":\"{until}\"}}")).await?;
         tx.commit().await.map_err(backend)?;
-        record.updated_at = actor.at_text();
+        record.updated_at = actor.at;
         Ok(record)
     }
 
@@ -683,11 +683,11 @@ impl Store for PostgresStore {
         // The person's row first, the audit head last (see the module's lock order).
         let (region, mut record) = locate_for_update(&mut tx, scope, person).await?;
         let detail = update.apply(&mut record)?;
-        record.updated_at = actor.at_text();
+        record.updated_at = actor.at;
         sqlx::query("UPDATE persons SET name = $1, card_no = $2, updated_at = $3 WHERE region_code = $4 AND person_id = $5")
             .bind(&record.name)
             .bind(&record.card_no)
-            .bind(&record.updated_at)
+            .bind(time_text(record.updated_at)?)
             .bind(region.to_string())
             .bind(person.as_str())
             .execute(&mut *tx)
@@ -766,10 +766,10 @@ impl Store for PostgresStore {
         let entries = yibao_store::books::reversal_entries(&originals, institution, claim_id, actor.at.date())?;
         books::post(&mut tx, &actor.at_text(), &entries).await?;
         record.status = ClaimStatus::Reversed;
-        record.reversed_at = Some(actor.at_text());
+        record.reversed_at = Some(actor.at);
         record.reversal_reason = Some(reason.to_owned());
         sqlx::query("UPDATE claims SET status = 'reversed', reversed_at = $1, reversal_reason = $2 WHERE region_code = $3 AND institution_code = $4 AND claim_id = $5")
-            .bind(&record.reversed_at)
+            .bind(record.reversed_at.map(time_text).transpose()?)
             .bind(reason)
             .bind(record.region.to_string())
             .bind(institution)
@@ -845,7 +845,7 @@ impl Store for PostgresStore {
             issued_on: referral.issued_on,
             valid_until: referral.valid_until,
             filed_by: actor.who.clone(),
-            filed_at: actor.at_text(),
+            filed_at: actor.at,
         };
         sqlx::query(
             "INSERT INTO referrals (region_code, person_id, seq, from_institution, to_institution, issued_on, valid_until, filed_by, filed_at) \
@@ -859,7 +859,7 @@ impl Store for PostgresStore {
         .bind(record.issued_on.to_string())
         .bind(record.valid_until.to_string())
         .bind(&record.filed_by)
-        .bind(&record.filed_at)
+        .bind(time_text(record.filed_at)?)
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
@@ -893,7 +893,7 @@ impl Store for PostgresStore {
                     &text("issued_on")?,
                     &text("valid_until")?,
                     text("filed_by")?,
-                    text("filed_at")?,
+                    &text("filed_at")?,
                 )
             })
             .collect()

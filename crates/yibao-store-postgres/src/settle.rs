@@ -568,13 +568,13 @@ async fn try_batch(
             }
         };
         let after = settlement.accumulators;
-        let record = yibao_store::settled_claim(region, &r.request, &settlement, r.actor.at_text())?;
+        let record = yibao_store::settled_claim(region, &r.request, &settlement, r.actor.at)?;
         claims.region.push(region.to_string());
         claims.institution.push(record.institution_code.clone());
         claims.claim_id.push(record.claim_id.clone());
         claims.person.push(record.person_id.to_string());
         claims.year.push(record.year);
-        claims.settled_at.push(record.settled_at.clone());
+        claims.settled_at.push(crate::time_text(record.settled_at)?);
         claims.medfee_fen.push(record.medfee_fen.get());
         claims.fund_pay_fen.push(record.fund_pay_fen.get());
         claims.psn_part_fen.push(record.psn_part_fen.get());
@@ -708,7 +708,7 @@ pub(crate) async fn settle_one(
     let person = load_person(&mut tx, region, &request.person_id, true).await?;
     let settlement = yibao_store::run_settlement(compute, &person.coverage, &before, request.year)?;
     let after = settlement.accumulators;
-    let record = yibao_store::settled_claim(region, &request, &settlement, actor.at_text())?;
+    let record = yibao_store::settled_claim(region, &request, &settlement, actor.at)?;
     let keyed = sqlx::query("INSERT INTO claim_keys (institution_code, claim_id, region_code) VALUES ($1, $2, $3)")
         .bind(&record.institution_code)
         .bind(&record.claim_id)
@@ -743,7 +743,7 @@ pub(crate) async fn settle_one(
     .bind(&record.claim_id)
     .bind(record.person_id.as_str())
     .bind(record.year)
-    .bind(&record.settled_at)
+    .bind(crate::time_text(record.settled_at)?)
     .bind(record.medfee_fen.get())
     .bind(record.fund_pay_fen.get())
     .bind(record.psn_part_fen.get())

@@ -9,7 +9,7 @@ use yibao_store::{
     NewInstitution, NewStaff, PersonArrears, SEARCH_LIMIT, SessionRecord, StaffRecord, StaffUpdate, StoreError, check_scope,
 };
 
-use yibao_store::stored::{fen_of, kind_of, level_of, period_of, role_of, time_text};
+use yibao_store::stored::{fen_of, kind_of, level_of, period_of, role_of, time_of, time_text};
 
 use crate::{SqliteStore, audit, col, exec, id_of, json, locate, query_all, query_opt, region_of, scope_bounds};
 
@@ -49,7 +49,7 @@ fn contribution_from_row(row: &Row<'_>) -> Result<ContributionRecord, StoreError
         due_fen: fen_of(col(row, 5)?)?,
         paid_fen: fen_of(col(row, 6)?)?,
         breakdown_json: col(row, 7)?,
-        recorded_at: col(row, 8)?,
+        recorded_at: time_of(&col::<String>(row, 8)?)?,
     })
 }
 
@@ -396,7 +396,7 @@ pub(crate) fn insert_contribution(
         due_fen: contribution.due_fen,
         paid_fen: contribution.paid_fen,
         breakdown_json: contribution.breakdown_json,
-        recorded_at: actor.at_text(),
+        recorded_at: actor.at,
     };
     exec(
         conn,
@@ -410,7 +410,7 @@ pub(crate) fn insert_contribution(
             record.due_fen.get(),
             record.paid_fen.get(),
             record.breakdown_json,
-            record.recorded_at
+            time_text(record.recorded_at)?
         ],
     )?;
     let entries = yibao_store::books::contribution_entries(&record, paid_before, actor.at.date())?;

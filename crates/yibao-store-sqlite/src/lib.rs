@@ -40,7 +40,7 @@ pub struct SqliteStore {
     db: Arc<db::Database>,
 }
 
-pub(crate) use yibao_store::stored::{fen_of, from_json, id_of, json, region_of, scope_bounds};
+pub(crate) use yibao_store::stored::{fen_of, from_json, id_of, json, region_of, scope_bounds, time_of, time_text};
 
 /// Runs a statement that returns no rows; the number of rows changed.
 pub(crate) fn exec(conn: &Connection, sql: &str, params: impl Params) -> Result<usize, StoreError> {
@@ -212,8 +212,8 @@ pub(crate) fn insert_person(conn: &Connection, actor: &Actor, scope: RegionCode,
         card_no: person.card_no,
         household_id: person.household_id,
         coverage: person.coverage,
-        enrolled_at: actor.at_text(),
-        updated_at: actor.at_text(),
+        enrolled_at: actor.at,
+        updated_at: actor.at,
     };
     exec(
         conn,
@@ -230,8 +230,8 @@ pub(crate) fn insert_person(conn: &Connection, actor: &Actor, scope: RegionCode,
             record.name,
             record.card_no,
             json(&record.coverage)?,
-            record.enrolled_at,
-            record.updated_at
+            time_text(record.enrolled_at)?,
+            time_text(record.updated_at)?
         ],
     )?;
     let opening = record.coverage.personal_account_balance;
@@ -267,12 +267,12 @@ pub(crate) fn insert_household(
         household_id: household.household_id,
         region: household.region,
         address: household.address,
-        created_at: actor.at_text(),
+        created_at: actor.at,
     };
     exec(
         conn,
         "INSERT INTO households (region_code, household_id, address, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![record.region.to_string(), record.household_id, record.address, record.created_at],
+        params![record.region.to_string(), record.household_id, record.address, time_text(record.created_at)?],
     )?;
     audit(conn, actor, record.region, "household.create", &record.household_id, json(&record)?)?;
     Ok(record)
@@ -297,8 +297,8 @@ fn person_from_row(row: &Row<'_>) -> Result<PersonRecord, StoreError> {
         card_no: col(row, 2)?,
         household_id: col(row, 3)?,
         coverage: from_json(&col::<String>(row, 4)?)?,
-        enrolled_at: col(row, 5)?,
-        updated_at: col(row, 6)?,
+        enrolled_at: time_of(&col::<String>(row, 5)?)?,
+        updated_at: time_of(&col::<String>(row, 6)?)?,
     })
 }
 
@@ -312,13 +312,13 @@ fn claim_from_row(row: &Row<'_>) -> Result<ClaimRecord, StoreError> {
         person_id: id_of(&col::<String>(row, 3)?)?,
         year: col(row, 4)?,
         status: if status == "reversed" { ClaimStatus::Reversed } else { ClaimStatus::Settled },
-        settled_at: col(row, 6)?,
+        settled_at: time_of(&col::<String>(row, 6)?)?,
         medfee_fen: fen_of(col(row, 7)?)?,
         fund_pay_fen: fen_of(col(row, 8)?)?,
         psn_part_fen: fen_of(col(row, 9)?)?,
         settlement_json: col(row, 10)?,
         claim_json: col(row, 11)?,
-        reversed_at: col(row, 12)?,
+        reversed_at: col::<Option<String>>(row, 12)?.as_deref().map(time_of).transpose()?,
         reversal_reason: col(row, 13)?,
     })
 }
@@ -398,7 +398,7 @@ fn settle_in(
     let before = load_accumulators(conn, region, &request.person_id, request.year)?;
     let settlement = run_settlement(compute, &person.coverage, &before, request.year)?;
     let after = settlement.accumulators;
-    let record = settled_claim(region, &request, &settlement, actor.at_text())?;
+    let record = settled_claim(region, &request, &settlement, actor.at)?;
     let region_text = region.to_string();
     exec(
         conn,
@@ -415,7 +415,7 @@ fn settle_in(
             record.claim_id,
             record.person_id.as_str(),
             record.year,
-            record.settled_at,
+            time_text(record.settled_at)?,
             record.medfee_fen.get(),
             record.fund_pay_fen.get(),
             record.psn_part_fen.get(),
@@ -483,12 +483,12 @@ fn reverse_in(
     let originals = books::entries_caused_by(conn, record.region.city(), "settlement", &record_id)?;
     books::post(conn, actor, &yibao_store::books::reversal_entries(&originals, institution, claim_id, actor.at.date())?)?;
     record.status = ClaimStatus::Reversed;
-    record.reversed_at = Some(actor.at_text());
+    record.reversed_at = Some(actor.at);
     record.reversal_reason = Some(reason.to_owned());
     exec(
         conn,
         "UPDATE claims SET status = 'reversed', reversed_at = ?1, reversal_reason = ?2 WHERE region_code = ?3 AND institution_code = ?4 AND claim_id = ?5",
-        params![record.reversed_at, reason, region_text, institution, claim_id],
+        params![record.reversed_at.map(time_text).transpose()?, reason, region_text, institution, claim_id],
     )?;
     audit(conn, actor, record.region, "claim.reverse", &format!("{institution}/{claim_id}"), format!("{{\"reason\":{}}}", json(&reason)?))?;
     Ok(record)
@@ -529,7 +529,7 @@ impl Store for SqliteStore {
             let action = record.edit_tiers(edit)?;
             save_coverage(conn, &actor, region, &person, &record.coverage)?;
             audit(conn, &actor, region, action, person.as_str(), json(&edit)?)?;
-            record.updated_at = actor.at_text();
+            record.updated_at = actor.at;
             Ok(record)
         })
         .await
@@ -542,7 +542,7 @@ impl Store for SqliteStore {
             record.end_coverage(until)?;
             save_coverage(conn, &actor, region, &person, &record.coverage)?;
             audit(conn, &actor, region, "person.end_coverage", person.as_str(), format!("{{\"until\":\"{until}\"}}"))?;
-            record.updated_at = actor.at_text();
+            record.updated_at = actor.at;
             Ok(record)
         })
         .await
@@ -559,11 +559,11 @@ impl Store for SqliteStore {
         self.write(move |conn| {
             let (region, mut record) = locate(conn, scope, &person)?;
             let detail = update.apply(&mut record)?;
-            record.updated_at = actor.at_text();
+            record.updated_at = actor.at;
             exec(
                 conn,
                 "UPDATE persons SET name = ?1, card_no = ?2, updated_at = ?3 WHERE region_code = ?4 AND person_id = ?5",
-                params![record.name, record.card_no, record.updated_at, region.to_string(), person.as_str()],
+                params![record.name, record.card_no, time_text(record.updated_at)?, region.to_string(), person.as_str()],
             )?;
             save_coverage(conn, &actor, region, &person, &record.coverage)?;
             audit(conn, &actor, region, "person.update", person.as_str(), detail)?;
@@ -649,7 +649,7 @@ impl Store for SqliteStore {
                 issued_on: referral.issued_on,
                 valid_until: referral.valid_until,
                 filed_by: actor.who.clone(),
-                filed_at: actor.at_text(),
+                filed_at: actor.at,
             };
             exec(
                 conn,
@@ -664,7 +664,7 @@ impl Store for SqliteStore {
                     record.issued_on.to_string(),
                     record.valid_until.to_string(),
                     record.filed_by,
-                    record.filed_at
+                    time_text(record.filed_at)?
                 ],
             )?;
             audit(conn, &actor, region, "referral.file", &person, referral.audit_detail(record.seq))?;
@@ -692,7 +692,7 @@ impl Store for SqliteStore {
                         &col::<String>(row, 5)?,
                         &col::<String>(row, 6)?,
                         col(row, 7)?,
-                        col(row, 8)?,
+                        &col::<String>(row, 8)?,
                     )
                 },
             )

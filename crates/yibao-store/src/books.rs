@@ -575,7 +575,7 @@ mod tests {
             due_fen: Fen::new(40_000),
             paid_fen: Fen::new(paid_fen),
             breakdown_json,
-            recorded_at: String::new(),
+            recorded_at: time::OffsetDateTime::UNIX_EPOCH,
         };
         let resident = serde_json::to_string(&ResidentContribution {
             personal: Fen::new(40_000),

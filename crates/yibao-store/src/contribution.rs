@@ -34,7 +34,8 @@ pub struct ContributionRecord {
     pub due_fen: Fen,
     pub paid_fen: Fen,
     pub breakdown_json: String,
-    pub recorded_at: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub recorded_at: time::OffsetDateTime,
 }
 
 /// What a person still owes for a period.

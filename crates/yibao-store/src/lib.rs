@@ -80,7 +80,7 @@ pub fn settled_claim(
     region: RegionCode,
     request: &SettleRequest,
     settlement: &Settlement,
-    settled_at: String,
+    settled_at: time::OffsetDateTime,
 ) -> Result<ClaimRecord, StoreError> {
     Ok(ClaimRecord {
         region,

@@ -40,7 +40,8 @@ pub struct HouseholdRecord {
     pub household_id: String,
     pub region: RegionCode,
     pub address: String,
-    pub created_at: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
 }
 
 /// A person to enrol: identity, household and the coverage the engine reads.
@@ -60,8 +61,10 @@ pub struct PersonRecord {
     pub card_no: Option<String>,
     pub household_id: String,
     pub coverage: Coverage,
-    pub enrolled_at: String,
-    pub updated_at: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub enrolled_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
 }
 
 /// Search by any of national ID, name (prefix) or card number, inside the caller's scope.
@@ -112,7 +115,8 @@ pub struct ClaimRecord {
     pub person_id: NationalId,
     pub year: i32,
     pub status: ClaimStatus,
-    pub settled_at: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub settled_at: OffsetDateTime,
     /// Total bill, fund payments and personal burden, for reports.
     pub medfee_fen: yibao_domain::Fen,
     pub fund_pay_fen: yibao_domain::Fen,
@@ -120,7 +124,8 @@ pub struct ClaimRecord {
     /// The full settlement as JSON (national field names, explanation included).
     pub settlement_json: String,
     pub claim_json: String,
-    pub reversed_at: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub reversed_at: Option<OffsetDateTime>,
     pub reversal_reason: Option<String>,
 }
 
@@ -175,7 +180,8 @@ pub struct ReferralRecord {
     pub issued_on: time::Date,
     pub valid_until: time::Date,
     pub filed_by: String,
-    pub filed_at: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub filed_at: OffsetDateTime,
 }
 
 impl ReferralRecord {
@@ -190,7 +196,7 @@ impl ReferralRecord {
         issued_on: &str,
         valid_until: &str,
         filed_by: String,
-        filed_at: String,
+        filed_at: &str,
     ) -> Result<ReferralRecord, StoreError> {
         let date = |text: &str| {
             yibao_domain::parse_date(text).map_err(|e| StoreError::Backend(format!("a stored referral date '{text}' is unreadable: {e}")))
@@ -204,7 +210,7 @@ impl ReferralRecord {
             issued_on: date(issued_on)?,
             valid_until: date(valid_until)?,
             filed_by,
-            filed_at,
+            filed_at: crate::stored::time_of(filed_at)?,
         })
     }
 }
@@ -415,7 +421,7 @@ mod personal_account_tests {
             person_id: NationalId::parse("41992119620314004X").expect("id"),
             year: 2026,
             status: ClaimStatus::Settled,
-            settled_at: "2026-03-01T00:00:00Z".into(),
+            settled_at: time::macros::datetime!(2026-03-01 00:00 UTC),
             medfee_fen: yibao_domain::Fen::ZERO,
             fund_pay_fen: yibao_domain::Fen::ZERO,
             psn_part_fen: yibao_domain::Fen::ZERO,

@@ -47,6 +47,11 @@ pub fn period_of(text: &str) -> Result<yibao_domain::Period, StoreError> {
     yibao_domain::Period::parse(text).map_err(|e| StoreError::Backend(format!("stored {e}")))
 }
 
+/// A stored timestamp (RFC 3339) read back.
+pub fn time_of(text: &str) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::parse(text, &Rfc3339).map_err(|e| StoreError::Backend(format!("a stored timestamp '{text}' is unreadable: {e}")))
+}
+
 /// A timestamp as stored: RFC 3339.
 pub fn time_text(at: OffsetDateTime) -> Result<String, StoreError> {
     at.format(&Rfc3339).map_err(|e| StoreError::Backend(e.to_string()))
