@@ -486,10 +486,23 @@ pub(crate) async fn load_person(
     person_from_row(&row)
 }
 
-/// The person's row, if it lies inside `scope` (reads).
+/// The person's row, if it lies inside `scope` (reads): the index and the row in one
+/// round trip; outside the scope, or unknown, the same "not found".
 async fn locate(tx: &mut PgConnection, scope: RegionCode, person: &NationalId) -> Result<(RegionCode, PersonRecord), StoreError> {
-    let region = person_region(tx, scope, person).await?;
-    Ok((region, load_person(tx, region, person, false).await?))
+    let row = sqlx::query(
+        "SELECT p.person_id, p.name, p.card_no, p.household_id, p.coverage::text AS coverage, p.enrolled_at, p.updated_at, p.region_code \
+         FROM person_index i JOIN persons p ON p.region_code = i.region_code AND p.person_id = i.person_id WHERE i.person_id = $1",
+    )
+    .bind(person.as_str())
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(backend)?
+    .ok_or_else(|| StoreError::PersonNotFound(person.to_string()))?;
+    let region = region_of(row.try_get("region_code").map_err(backend)?)?;
+    if !scope.contains(region) {
+        return Err(StoreError::PersonNotFound(person.to_string()));
+    }
+    Ok((region, person_from_row(&row)?))
 }
 
 /// The person's row, if it lies inside `scope`, locked until the end of `tx` (writes that
@@ -622,9 +635,11 @@ impl Store for PostgresStore {
     }
 
     async fn person(&self, scope: RegionCode, person: &NationalId) -> Result<PersonRecord, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
-        let (_, record) = locate(&mut tx, scope, person).await?;
-        tx.commit().await.map_err(backend)?;
+        // Two reads on one pooled connection, without BEGIN/COMMIT: a person's region never
+        // changes, so the index and the row agree without a shared snapshot, and every
+        // settlement's card check saves two round trips.
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        let (_, record) = locate(&mut conn, scope, person).await?;
         Ok(record)
     }
 
