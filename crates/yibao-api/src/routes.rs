@@ -49,17 +49,9 @@ fn malformed(rejection: &JsonRejection) -> ApiError {
     ApiError::new(rejection.status(), "request.malformed", rejection.body_text())
 }
 
-/// Where a request came from, for the audit log: `api`, and what an `X-Forwarded-For`
-/// header claims, marked as claimed (the caller sets it, so the log never presents it as a
-/// fact), printable ASCII and at most 45 characters of it.
+/// Where a request came from, for the audit log ([`yibao_app::audit_source`]).
 pub(crate) fn source(headers: &axum::http::HeaderMap) -> String {
-    match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(claimed) => {
-            let claimed: String = claimed.chars().filter(char::is_ascii_graphic).take(45).collect();
-            format!("api; forwarded-for (claimed) {claimed}")
-        }
-        None => "api".to_owned(),
-    }
+    yibao_app::audit_source("api", headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()))
 }
 
 fn person_id(text: &str) -> Result<NationalId, ApiError> {

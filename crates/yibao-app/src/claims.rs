@@ -55,29 +55,24 @@ fn stored_settlement(record: &ClaimRecord) -> Result<Value, AppError> {
 }
 
 /// The deductible the person paid at the referring institution (`act_pay_dedc`): from
-/// the person's latest live inpatient claim there, discharged on or before the referral was
+/// the person's latest live inpatient stay there, discharged on or before the referral was
 /// issued, counted in `year`. Zero when the referral followed no such stay (an outpatient
-/// visit). `claims` are the person's stored claims.
-pub fn referred_deductible(referral: &ReferralRecord, claims: &[ClaimRecord], year: i32, rule: ServiceDateRule) -> Result<Fen, AppError> {
-    let mut best: Option<(time::Date, Fen)> = None;
-    for record in claims.iter().filter(|c| c.status == ClaimStatus::Settled && c.institution_code == referral.from_institution) {
-        let claim: Claim = serde_json::from_str(&record.claim_json)
-            .map_err(|e| AppError::internal("store.failure", format!("claim {}: stored claim unreadable: {e}", record.claim_id)))?;
-        let service = claim.service_date(rule);
-        if claim.kind != ClaimKind::Inpatient || claim.discharge_date > referral.issued_on || service.year() != year {
-            continue;
-        }
-        let settlement = stored_settlement(record)?;
-        let paid = settlement
-            .get("act_pay_dedc")
-            .and_then(Value::as_str)
-            .and_then(|text| Fen::parse_yuan(text).ok())
-            .ok_or_else(|| AppError::internal("store.failure", format!("claim {}: no readable act_pay_dedc", record.claim_id)))?;
-        if best.is_none_or(|(date, _)| claim.discharge_date > date) {
-            best = Some((claim.discharge_date, paid));
-        }
-    }
-    Ok(best.map_or(Fen::ZERO, |(_, paid)| paid))
+/// visit). `stays` are the person's live stays as [`live_stays`] parsed them.
+fn referred_deductible(referral: &ReferralRecord, stays: &[(&ClaimRecord, Claim)], year: i32, rule: ServiceDateRule) -> Result<Fen, AppError> {
+    let referring = stays.iter().filter(|(record, claim)| {
+        record.institution_code == referral.from_institution
+            && claim.kind == ClaimKind::Inpatient
+            && claim.discharge_date <= referral.issued_on
+            && claim.service_date(rule).year() == year
+    });
+    let Some((record, _)) = referring.max_by_key(|(_, claim)| claim.discharge_date) else {
+        return Ok(Fen::ZERO);
+    };
+    stored_settlement(record)?
+        .get("act_pay_dedc")
+        .and_then(Value::as_str)
+        .and_then(|text| Fen::parse_yuan(text).ok())
+        .ok_or_else(|| AppError::internal("store.failure", format!("claim {}: no readable act_pay_dedc", record.claim_id)))
 }
 
 /// The person's live stays (inpatient or maternity claims not reversed), with the claim
@@ -210,7 +205,7 @@ impl App {
             }
             return Ok(claim);
         };
-        let paid = referred_deductible(referral, &claims, self.claim_year(&claim), self.policy.service_date)?;
+        let paid = referred_deductible(referral, &stays, self.claim_year(&claim), self.policy.service_date)?;
         if !claim.referred_deductible_paid.is_zero() && claim.referred_deductible_paid != paid {
             return Err(AppError::unprocessable(
                 "claim.referred_deductible_mismatch",

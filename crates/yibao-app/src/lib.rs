@@ -32,7 +32,7 @@ use yibao_policy::Policy;
 use yibao_store_postgres::PostgresStore;
 use yibao_store_sqlite::SqliteStore;
 
-pub use claims::{InstitutionSettlement, SettleOutcome, Settled, referred_deductible};
+pub use claims::{InstitutionSettlement, SettleOutcome, Settled};
 pub use yibao_store::{NewReferral, ReferralRecord};
 pub use contributions::ContributionInput;
 pub use yibao_engine::{ContributionDue, contribution_due};
@@ -42,7 +42,7 @@ pub use location::{Create, DATABASE_FILE, StoreLocation};
 pub use yibao_domain::{PERIOD_YEAR_MAX, PERIOD_YEAR_MIN, Period, PeriodError};
 pub use persons::{EnrolInput, TIER_REQUEST_AGE_DAYS_MAX, TierChanged};
 pub use yibao_store::{ContributionKind, FundReceipt, NewHousehold, TierEdit};
-pub use principal::{Principal, roles};
+pub use principal::{Principal, audit_source, roles};
 pub use reads::{ACTIVITY_ENTRIES_LIMIT, AUDIT_PAGE_LIMIT, Activity, CountyActivity, DayActivity};
 
 // The vocabulary of the use cases: the records, inputs and outputs the edges receive and

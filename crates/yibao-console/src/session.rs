@@ -47,17 +47,10 @@ impl ConsoleUser {
         Principal::Staff { username: self.username.clone(), role: self.role, region: self.region }
     }
 
-    /// Where the request came from, for the audit log: `console`, and what an
-    /// `X-Forwarded-For` header claims, marked as claimed (the caller sets it).
+    /// Where the request came from, for the audit log ([`yibao_app::audit_source`]).
     #[must_use]
     pub fn source(headers: &HeaderMap) -> String {
-        match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-            Some(claimed) => {
-                let claimed: String = claimed.chars().filter(char::is_ascii_graphic).take(45).collect();
-                format!("console; forwarded-for (claimed) {claimed}")
-            }
-            None => "console".to_owned(),
-        }
+        yibao_app::audit_source("console", headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()))
     }
 
     /// Whether a submitted form's CSRF field is this session's token.
