@@ -155,7 +155,14 @@ pub(crate) async fn create_institution(
     headers: axum::http::HeaderMap,
     Body(input): Body<InstitutionIn>,
 ) -> Result<Response, ApiError> {
-    let key = state.create_institution(&caller, &source(&headers), input.code, input.name, input.region, level(&input.level)?).await?;
+    let input = yibao_app::access::InstitutionInput {
+        code: input.code,
+        name: input.name,
+        region: input.region,
+        level: level(&input.level)?,
+        api_key: None,
+    };
+    let key = state.create_institution(&caller, &source(&headers), input).await?;
     Ok((StatusCode::CREATED, axum::Json(InstitutionKeyOut { institution: key.institution, api_key: key.api_key })).into_response())
 }
 

@@ -94,6 +94,20 @@ pub struct StaffInput {
     pub region: RegionCode,
 }
 
+/// Shortest API key the system may bring for an institution.
+pub const API_KEY_CHARS_MIN: usize = 16;
+
+/// An institution to designate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstitutionInput {
+    pub code: String,
+    pub name: String,
+    pub region: RegionCode,
+    pub level: InstitutionLevel,
+    /// Given only by the system (a loader); otherwise drawn.
+    pub api_key: Option<String>,
+}
+
 /// Changes to a designated institution, as an administrator gives them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct InstitutionChange {
@@ -216,21 +230,37 @@ impl App {
     }
 
     /// Designates an institution in one of the city's counties; its API key is returned
-    /// this once.
+    /// this once. The key is drawn here, unless the system (a loader bringing the keys the
+    /// institutions already hold) gives one of [`API_KEY_CHARS_MIN`] characters or more.
     pub async fn create_institution(
         &self,
         principal: &Principal,
         source: &str,
-        code: String,
-        name: String,
-        region: RegionCode,
-        level: InstitutionLevel,
+        input: InstitutionInput,
     ) -> Result<InstitutionKey, AppError> {
         let scope = principal.scope(roles::ADMINISTRATORS)?;
-        check_scope(scope, region)?;
-        self.check_county(region)?;
-        let api_key = new_token()?;
-        let institution = NewInstitution { code, name, region, level, api_key_hash: digest(&api_key) };
+        check_scope(scope, input.region)?;
+        self.check_county(input.region)?;
+        let api_key = match input.api_key {
+            None => new_token()?,
+            Some(key) => {
+                principal.system()?;
+                if key.trim() != key || key.chars().count() < API_KEY_CHARS_MIN {
+                    return Err(AppError::bad_request(
+                        "institution.weak_key",
+                        format!("an API key has at least {API_KEY_CHARS_MIN} characters and no surrounding blanks"),
+                    ));
+                }
+                key
+            }
+        };
+        let institution = NewInstitution {
+            code: input.code,
+            name: input.name,
+            region: input.region,
+            level: input.level,
+            api_key_hash: digest(&api_key),
+        };
         let institution = store!(self, create_institution(&principal.actor(source, self.now()), institution))?;
         Ok(InstitutionKey { institution, api_key })
     }

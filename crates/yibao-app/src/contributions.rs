@@ -2,9 +2,9 @@
 //! the engine's `contribution_due` (at the tier in force on the period's first day), the
 //! one rule the API, the console and the loaders share.
 
-use yibao_domain::{Fen, NationalId};
+use yibao_domain::{Fen, NationalId, RegionCode};
 use yibao_engine::contribution_due;
-use yibao_store::{ContributionKind, ContributionRecord, ContributionStore as _, NewContribution, Store as _};
+use yibao_store::{ContributionKind, ContributionRecord, ContributionStore as _, NewContribution, Store as _, check_scope};
 
 use crate::{App, AppError, Period, Principal, roles, store};
 
@@ -16,6 +16,9 @@ pub struct ContributionInput {
     pub paid: Fen,
     pub wage_monthly: Option<Fen>,
 }
+
+/// Most contributions one [`App::record_contributions`] call carries (one transaction).
+pub const CONTRIBUTION_BATCH_MAX: usize = 20_000;
 
 impl App {
     /// Records a contribution (R-FIN-1..3): what is due is computed from the policy in
@@ -30,6 +33,40 @@ impl App {
         input: ContributionInput,
     ) -> Result<ContributionRecord, AppError> {
         let scope = principal.scope(roles::CONTRIBUTIONS)?;
+        let contribution = self.new_contribution(scope, person_id, input).await?;
+        Ok(store!(self, record_contribution(&principal.actor(source, self.now()), scope, contribution))?)
+    }
+
+    /// Records a collection file of contributions of one county (a loader's or a tax
+    /// office's batch, at most [`CONTRIBUTION_BATCH_MAX`]) in one transaction, whole or
+    /// nothing, each one decided as [`App::record_contribution`] decides it. Returns how
+    /// many were recorded.
+    pub async fn record_contributions(
+        &self,
+        principal: &Principal,
+        source: &str,
+        region: RegionCode,
+        batch: Vec<(NationalId, ContributionInput)>,
+    ) -> Result<usize, AppError> {
+        let scope = principal.scope(roles::CONTRIBUTIONS)?;
+        check_scope(scope, region)?;
+        self.check_county(region)?;
+        if batch.len() > CONTRIBUTION_BATCH_MAX {
+            return Err(AppError::bad_request(
+                "contribution.batch_too_large",
+                format!("{} contributions in one batch: at most {CONTRIBUTION_BATCH_MAX}", batch.len()),
+            ));
+        }
+        let mut contributions = Vec::with_capacity(batch.len());
+        for (person_id, input) in batch {
+            contributions.push(self.new_contribution(region, &person_id, input).await?);
+        }
+        Ok(store!(self, record_contributions(&principal.actor(source, self.now()), region, contributions))?)
+    }
+
+    /// The contribution to store: the period checked, what is due computed from the
+    /// person's record as `scope` sees it.
+    async fn new_contribution(&self, scope: RegionCode, person_id: &NationalId, input: ContributionInput) -> Result<NewContribution, AppError> {
         let period = Period::parse(&input.period)?;
         if period.year() > self.today().year() + 1 {
             return Err(AppError::bad_request(
@@ -43,22 +80,6 @@ impl App {
         let person = store!(self, person(scope, person_id))?;
         let due = contribution_due(&self.policy, &person.coverage, input.kind, period, input.wage_monthly)?;
         let breakdown_json = serde_json::to_string(&due.breakdown).map_err(|e| AppError::internal("contribution.failure", e.to_string()))?;
-        let record = store!(
-            self,
-            record_contribution(
-                &principal.actor(source, self.now()),
-                scope,
-                NewContribution {
-                    person_id: *person_id,
-                    kind: input.kind,
-                    period,
-                    due_fen: due.due,
-                    paid_fen: input.paid,
-                    breakdown_json,
-                }
-            )
-        )?;
-        Ok(record)
+        Ok(NewContribution { person_id: *person_id, kind: input.kind, period, due_fen: due.due, paid_fen: input.paid, breakdown_json })
     }
 }
-

@@ -19,6 +19,7 @@ mod claims;
 mod contributions;
 mod error;
 mod funds;
+pub mod load;
 mod location;
 mod persons;
 mod principal;

@@ -95,64 +95,52 @@ impl App {
         household: NewHousehold,
         members: Vec<EnrolInput>,
     ) -> Result<ImportSummary, AppError> {
-        let scope = principal.scope(roles::ENROLMENT)?;
-        self.check_county(household.region)?;
         let mut persons = Vec::with_capacity(members.len());
         for member in members {
-            if member.region != household.region || member.household_id != household.household_id {
-                return Err(AppError::bad_request("person.bad_household", "every member is enrolled in the household's own region"));
-            }
             persons.push(self.new_person(member)?);
         }
-        let imported = store!(self, import(&principal.actor(source, self.now()), scope, vec![ImportHousehold { household, members: persons }]));
+        self.import_households(principal, source, household.region, vec![ImportHousehold { household, members: persons }]).await
+    }
+
+    /// Enrols households in bulk, in one transaction (whole or nothing): a loader's or a
+    /// migration's batch of one county, at most [`yibao_store::IMPORT_LIMIT`] households.
+    /// Every person is checked as [`App::enrol`] checks one, with the tier history the
+    /// batch brings (each change to one of the city's tiers, asked for not after today).
+    pub async fn import_households(
+        &self,
+        principal: &Principal,
+        source: &str,
+        region: RegionCode,
+        households: Vec<ImportHousehold>,
+    ) -> Result<ImportSummary, AppError> {
+        let scope = principal.scope(roles::ENROLMENT)?;
+        self.check_county(region)?;
+        for entry in &households {
+            if entry.household.region != region {
+                return Err(AppError::bad_request(
+                    "person.bad_household",
+                    format!("household {} is in {}, not in {region}: one import is one county", entry.household.household_id, entry.household.region),
+                ));
+            }
+            for member in &entry.members {
+                if member.coverage.region != region || member.household_id != entry.household.household_id {
+                    return Err(AppError::bad_request("person.bad_household", "every member is enrolled in the household's own region"));
+                }
+                self.check_coverage(&member.coverage)?;
+            }
+        }
+        let imported = store!(self, import(&principal.actor(source, self.now()), scope, households));
         imported.map_err(|e| hide_other_county(scope, e))
     }
 
-    /// The person to store for an enrolment, every rule checked: a basic scheme the city
-    /// has, one of its counties, a category that fits the scheme, a start date not beyond
-    /// next year, a tier of the city's when it has tiers.
+    /// The person to store for an enrolment, every rule of [`App::check_coverage`] checked
+    /// and a tier chosen when the city has tiers.
     fn new_person(&self, input: EnrolInput) -> Result<NewPerson, AppError> {
-        let policy = &self.policy;
-        if !input.scheme.is_basic() {
-            return Err(AppError::bad_request("person.bad_scheme", "a person is enrolled in employee or resident basic insurance"));
-        }
-        if !policy.has_scheme(input.scheme) {
-            return Err(AppError::bad_request("person.bad_scheme", format!("this city has no {} insurance", input.scheme)));
-        }
-        if !policy.has_county(input.region) {
-            return Err(AppError::bad_request(
-                "person.bad_region",
-                format!("{} is not a county or district of {}", input.region, policy.region),
-            ));
-        }
-        let category_ok =
-            if input.scheme == Scheme::Employee { input.category != PersonCategory::Resident } else { input.category == PersonCategory::Resident };
-        if !category_ok {
-            return Err(AppError::bad_request(
-                "person.bad_category",
-                format!("a {} person cannot be insured under {} insurance", input.category.as_str(), input.scheme),
-            ));
-        }
-        let latest = latest_enrolment_date(self.today());
-        if input.coverage_from > latest {
-            return Err(AppError::bad_request("person.bad_date", format!("coverage cannot begin after {latest}")));
-        }
-        // Coverage does not reach back before the policy in force began: a claim from before
-        // it would otherwise be paid on contributions never made.
-        if input.coverage_from < policy.effective_from {
-            return Err(AppError::bad_request(
-                "person.bad_date",
-                format!("coverage cannot begin before the policy's first day {}", policy.effective_from),
-            ));
-        }
-        let tiers = policy.tiers_for(input.scheme);
+        let tiers = self.policy.tiers_for(input.scheme);
         let tier_history = match (tiers.is_empty(), input.tier) {
             (true, None) => None,
             (true, Some(_)) => return Err(AppError::bad_request("person.bad_tier", "this city has no tiers")),
             (false, None) => return Err(AppError::bad_request("person.bad_tier", format!("choose a tier: {tiers:?}"))),
-            (false, Some(t)) if !tiers.contains(&t) => {
-                return Err(AppError::bad_request("person.bad_tier", format!("tier {t} is not a tier of {} insurance here", input.scheme)));
-            }
             (false, Some(t)) => Some(TierHistory { initial: t, since: input.coverage_from, changes: Vec::new() }),
         };
         let coverage = Coverage {
@@ -170,7 +158,75 @@ impl App {
             personal_account_balance: Fen::ZERO,
             use_personal_account: input.scheme == Scheme::Employee,
         };
+        self.check_coverage(&coverage)?;
         Ok(NewPerson { name: input.name, card_no: input.card_no, household_id: input.household_id, coverage })
+    }
+
+    /// The rules of an enrolment (R-ENR-2, R-ENR-3): a basic scheme the city has, one of its
+    /// counties, a category that fits the scheme, a start date from the policy's first day
+    /// to the end of next year, and tiers of the city's (changes asked for not after today)
+    /// exactly when it has tiers.
+    fn check_coverage(&self, coverage: &Coverage) -> Result<(), AppError> {
+        let policy = &self.policy;
+        if !coverage.scheme.is_basic() {
+            return Err(AppError::bad_request("person.bad_scheme", "a person is enrolled in employee or resident basic insurance"));
+        }
+        if !policy.has_scheme(coverage.scheme) {
+            return Err(AppError::bad_request("person.bad_scheme", format!("this city has no {} insurance", coverage.scheme)));
+        }
+        if !policy.has_county(coverage.region) {
+            return Err(AppError::bad_request(
+                "person.bad_region",
+                format!("{} is not a county or district of {}", coverage.region, policy.region),
+            ));
+        }
+        let category_ok = if coverage.scheme == Scheme::Employee {
+            coverage.category != PersonCategory::Resident
+        } else {
+            coverage.category == PersonCategory::Resident
+        };
+        if !category_ok {
+            return Err(AppError::bad_request(
+                "person.bad_category",
+                format!("a {} person cannot be insured under {} insurance", coverage.category.as_str(), coverage.scheme),
+            ));
+        }
+        let latest = latest_enrolment_date(self.today());
+        if coverage.coverage_from > latest {
+            return Err(AppError::bad_request("person.bad_date", format!("coverage cannot begin after {latest}")));
+        }
+        // Coverage does not reach back before the policy in force began: a claim from before
+        // it would otherwise be paid on contributions never made.
+        if coverage.coverage_from < policy.effective_from {
+            return Err(AppError::bad_request(
+                "person.bad_date",
+                format!("coverage cannot begin before the policy's first day {}", policy.effective_from),
+            ));
+        }
+        let tiers = policy.tiers_for(coverage.scheme);
+        match &coverage.tier_history {
+            None if tiers.is_empty() => Ok(()),
+            None => Err(AppError::bad_request("person.bad_tier", format!("choose a tier: {tiers:?}"))),
+            Some(_) if tiers.is_empty() => Err(AppError::bad_request("person.bad_tier", "this city has no tiers")),
+            Some(history) => {
+                for tier in std::iter::once(history.initial).chain(history.changes.iter().map(|c| c.tier)) {
+                    if !tiers.contains(&tier) {
+                        return Err(AppError::bad_request(
+                            "person.bad_tier",
+                            format!("tier {tier} is not a tier of {} insurance here", coverage.scheme),
+                        ));
+                    }
+                }
+                let today = self.today();
+                match history.changes.iter().find(|c| c.requested_on > today || c.requested_on < history.since) {
+                    Some(change) => Err(AppError::bad_request(
+                        "person.bad_date",
+                        format!("a tier change asked for on {} lies outside {} to today", change.requested_on, history.since),
+                    )),
+                    None => Ok(()),
+                }
+            }
+        }
     }
 
     /// Records a tier change asked for on `requested_on` (R-ENR-4): down takes effect the

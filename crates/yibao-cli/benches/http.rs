@@ -13,12 +13,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use time::OffsetDateTime;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use yibao_policy::Policy;
-use yibao_app::{App, Backend};
-use yibao_store::Actor;
+use yibao_app::load::{Credentials, LoadOptions};
+use yibao_app::{App, Backend, Principal};
 use yibao_store_sqlite::SqliteStore;
 
 const REQUESTS_PER_LEVEL: usize = 2_000;
@@ -69,8 +68,9 @@ fn main() {
         let only = std::env::var("YIBAO_BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
         if only.contains("sqlite") {
             let sqlite = SqliteStore::open(&dir.join("yibao.db")).await.expect("store");
-            let persons = load(&sqlite).await;
-            run_levels("SQLite (WAL, synchronous=FULL)", Backend::Sqlite(sqlite), &persons).await;
+            let store = Arc::new(Backend::Sqlite(sqlite));
+            let persons = load(&store).await;
+            run_levels("SQLite (WAL, synchronous=FULL)", store, &persons).await;
             let _ = std::fs::remove_dir_all(&dir);
         }
         if !only.contains("postgres") {
@@ -94,12 +94,13 @@ fn main() {
             }
             .expect("PostgreSQL for the benchmark");
             let postgres = yibao_store_postgres::PostgresStore::connect(server.url()).await.expect("connect");
-            let persons = load(&postgres).await;
+            let store = Arc::new(Backend::Postgres(postgres));
+            let persons = load(&store).await;
             let configuration = match server.durability() {
                 Some(durability) => format!("throwaway server: {}", durability.describe()),
                 None => "the server at YIBAO_TEST_DATABASE_URL".to_owned(),
             };
-            run_levels(&format!("PostgreSQL ({configuration})"), Backend::Postgres(postgres), &persons).await;
+            run_levels(&format!("PostgreSQL ({configuration})"), Arc::clone(&store), &persons).await;
             if server.durability().is_none() {
                 // The same database would be measured twice.
                 break;
@@ -112,25 +113,27 @@ fn policy() -> Policy {
     Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy")
 }
 
-/// Loads a 100-household demo city; the national IDs and card numbers of 64 residents
-/// (a hospital presents the card with each claim).
-async fn load<S>(store: &S) -> Vec<(String, String)>
-where
-    S: yibao_store::Store + yibao_store::AccessStore + yibao_store::ContributionStore + yibao_store::ImportStore + yibao_store::FundStore,
-{
-    let city = yibao_demo::generate(7, 100);
-    let actor = Actor { who: "bench".into(), role: "system".into(), source: "bench".into(), at: OffsetDateTime::now_utc() };
-    let hash = |p: &str| yibao_app::access::hash_password(p).unwrap_or_default();
-    yibao_demo::load(store, &actor, &policy(), &city, &hash).await.expect("demo city");
-    city.persons()
-        .filter(|p| p.coverage.scheme == yibao_domain::Scheme::Resident)
-        .filter_map(|p| Some((p.coverage.person_id.to_string(), p.card_no.clone()?)))
+/// Loads a demo city of 1 000 insured through the application layer's loader (the
+/// demo's published keys); the national IDs and card numbers of 64 residents (a hospital
+/// presents the card with each claim).
+async fn load(store: &Arc<Backend>) -> Vec<(String, String)> {
+    let config = yibao_synth::Config { year: 2026, ..yibao_synth::Config::new(1_000, 7) };
+    let city = Arc::new(yibao_synth::City::new(config).expect("a valid city"));
+    let app = App::new(Arc::clone(store), Arc::new(policy()));
+    let principal = Principal::System { name: "bench".into(), region: city.city };
+    let options = LoadOptions { credentials: Credentials::Demo, opening_balances: true, settle: false, in_flight: 1, progress: Arc::new(|_| {}) };
+    app.load_city(&principal, "bench", Arc::clone(&city), &options).await.expect("demo city");
+    let mut persons = Vec::new();
+    city.block_into(0, &mut persons);
+    persons
+        .iter()
+        .filter(|p| p.scheme == yibao_domain::Scheme::Resident)
+        .map(|p| (p.id.to_string(), yibao_synth::identity::card_no(p)))
         .take(64)
         .collect()
 }
 
-async fn run_levels(name: &str, backend: Backend, persons: &[(String, String)]) {
-    let store = Arc::new(backend);
+async fn run_levels(name: &str, store: Arc<Backend>, persons: &[(String, String)]) {
     // Group commit: write transactions and requests so far (on PostgreSQL, settlement
     // batches and the settlements in them).
     let writer_stats = |store: &Backend| match store {

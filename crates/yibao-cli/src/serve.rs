@@ -4,13 +4,17 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use time::OffsetDateTime;
-use yibao_policy::Policy;
-use yibao_app::{Create, StoreLocation};
-use yibao_app::{App, Backend};
-use yibao_store::{AccessStore, Actor};
+use std::sync::Arc;
 
+use yibao_app::load::{Credentials, LoadOptions};
+use yibao_app::{App, Backend, Create, Principal, StoreLocation};
+use yibao_policy::Policy;
+use yibao_store::AccessStore;
+use yibao_synth::{City, Config};
+
+/// The demo city is the synthetic city of this seed and year (`yibao-synth`).
 const DEMO_SEED: u64 = 2026;
+const DEMO_YEAR: i32 = 2026;
 
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
@@ -29,9 +33,9 @@ pub struct ServeArgs {
     /// Do not load the demo city into an empty database.
     #[arg(long)]
     no_demo: bool,
-    /// How many households the demo city starts with.
-    #[arg(long, default_value_t = 3_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    demo_households: u32,
+    /// How many insured the demo city starts with.
+    #[arg(long, default_value_t = 8_000, value_parser = clap::value_parser!(u64).range(1_000..=200_000))]
+    demo_insured: u64,
 }
 
 /// The pack at `path`, or the demo city's compiled into the binary.
@@ -61,19 +65,20 @@ async fn serve(args: ServeArgs, policy: Policy) -> Result<(), String> {
     }
     .map_err(|e| e.to_string())?
     .is_none();
+    let state = App::new(Arc::new(backend), Arc::new(policy));
     let mut demo = None;
     if first_start && !args.no_demo {
-        let households = usize::try_from(args.demo_households).unwrap_or(3_000);
-        let city = yibao_demo::generate(DEMO_SEED, households);
-        let actor = Actor { who: "yibao-serve".into(), role: "system".into(), source: "first start".into(), at: OffsetDateTime::now_utc() };
-        eprintln!("first start: loading the demo city ({households} households) into {location} …");
+        let config = Config { year: DEMO_YEAR, ..Config::new(args.demo_insured, DEMO_SEED) };
+        let city = Arc::new(City::new(config).map_err(|e| format!("the demo city: {e}"))?);
+        eprintln!("first start: loading the demo city ({} insured) into {location} …", config.insured);
         let started = std::time::Instant::now();
-        let hash = |password: &str| yibao_app::access::hash_password(password).unwrap_or_default();
-        let summary = match &backend {
-            Backend::Sqlite(s) => yibao_demo::load(s, &actor, &policy, &city, &hash).await,
-            Backend::Postgres(s) => yibao_demo::load(s, &actor, &policy, &city, &hash).await,
-        }
-        .map_err(|e| format!("loading the demo city: {e}"))?;
+        let principal = Principal::System { name: "yibao-serve".into(), region: state.policy.region };
+        let options = LoadOptions { credentials: Credentials::Demo, opening_balances: true, settle: false, in_flight: 1, progress: Arc::new(|_| {}) };
+        let loaded = state
+            .load_city(&principal, "yibao serve: first start", city, &options)
+            .await
+            .map_err(|e| format!("loading the demo city: {} [{}]", e.message, e.code))?;
+        let summary = &loaded.summary;
         eprintln!(
             "loaded {} households, {} persons, {} staff, {} institutions, {} contributions in {:.1} s",
             summary.households,
@@ -83,10 +88,9 @@ async fn serve(args: ServeArgs, policy: Policy) -> Result<(), String> {
             summary.contributions,
             started.elapsed().as_secs_f64()
         );
-        demo = Some(city);
+        demo = Some(loaded);
     }
     let path = location;
-    let state = App::new(std::sync::Arc::new(backend), std::sync::Arc::new(policy));
     let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     println!(
@@ -94,13 +98,13 @@ async fn serve(args: ServeArgs, policy: Policy) -> Result<(), String> {
         state.policy.name
     );
     println!("data: {path}");
-    if let Some(city) = &demo {
+    if let Some(loaded) = &demo {
         println!("demo logins (POST /api/session; demo only):");
-        for staff in &city.staff {
-            println!("  {:<14} {:<22} {:<20} {}", staff.username, staff.password, staff.role.as_str(), staff.region);
+        for login in &loaded.logins {
+            println!("  {:<14} {:<22} {:<20} {}", login.username, login.password, login.role.as_str(), login.region);
         }
         println!("demo institution API keys (header X-Api-Key; demo only):");
-        for institution in city.institutions.iter().take(4) {
+        for institution in loaded.institutions.iter().take(4) {
             println!("  {} {:<24} {}", institution.code, institution.api_key, institution.name);
         }
     } else if first_start {

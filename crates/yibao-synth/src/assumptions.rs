@@ -1,6 +1,6 @@
 //! Every share, frequency and cost the generator draws from, with its source: a SPEC
 //! figure (`/work/shared/SPEC.md`, section "Scale" or "Other formulas"), a national
-//! statistic, the demo city's own choices (`yibao-demo`), or `assumption: why`.
+//! statistic, the demo city's own choices, or `assumption: why`.
 //!
 //! Shares are integers in basis points (bp, 10 000 = 100%) or per mille (‰); rates are
 //! hundredths per person-year; money is whole yuan. The tests in `tests/shares.rs` draw
@@ -20,13 +20,17 @@ pub struct CountyShape {
     pub urban_pm: u32,
 }
 
-/// The demo city's three counties and districts. Shares and urbanisation as `yibao-demo`
+/// The demo city's three counties and districts. Shares and urbanisation
 /// (40/32/28%, 90/20/15% urban): assumption, a city proper with two rural counties.
 pub const COUNTIES: [CountyShape; 3] = [
     CountyShape { code: "419902", name: "中心区", households_pm: 400, urban_pm: 900 },
     CountyShape { code: "419921", name: "东县", households_pm: 320, urban_pm: 200 },
     CountyShape { code: "419922", name: "西县", households_pm: 280, urban_pm: 150 },
 ];
+
+/// Designated retail pharmacies (定点零售药店): county (index into [`COUNTIES`]) and
+/// name. They sell outpatient medicines only; the year's claims are at hospitals.
+pub const PHARMACIES: [(usize, &str); 2] = [(0, "示范市百姓大药房（人民路店）"), (1, "东县济民大药房")];
 
 /// The demo city itself (pooling region).
 pub const CITY: &str = "419900";
@@ -40,12 +44,12 @@ pub const HOUSEHOLD_SIZE_URBAN_PM: [u32; 6] = [250, 300, 250, 130, 45, 25];
 /// three-generation homes (mean here 3.08).
 pub const HOUSEHOLD_SIZE_RURAL_PM: [u32; 6] = [150, 260, 210, 190, 120, 70];
 /// A household of 3 or more is three-generational (head, spouse, adult child and
-/// family), ‰; households of 5 and 6 always are. Assumption (as `yibao-demo`).
+/// family), ‰; households of 5 and 6 always are. Assumption.
 pub const STEM_HOUSEHOLD_PM: [u32; 2] = [150, 400]; // [urban, rural]
 /// A single-person household is an elderly person (60 to 95), ‰. Assumption: most
 /// single-person households are elderly, more so in villages.
 pub const SINGLE_ELDERLY_PM: [u32; 2] = [400, 500]; // [urban, rural]
-/// The head of household is a man, ‰. Assumption (as `yibao-demo`).
+/// The head of household is a man, ‰. Assumption.
 pub const HEAD_MALE_PM: [u32; 2] = [600, 750];
 /// A child is a boy, ‰. Assumption: China's sex ratio at birth, about 111 boys per 100
 /// girls in the 2010s (≈ 526‰).
@@ -86,15 +90,15 @@ pub const EMPLOYEE_BP_WORKING: [u32; 2] = [6_000, 2_000]; // 23 to retirement ag
 pub const EMPLOYEE_BP_RETIRED: [u32; 2] = [5_500, 1_000]; // retirement age and over
 
 /// Employees' tiers 1 and 2, bp: employers take tier 1, certified hardship employers tier 2
-/// (Ziyang model, R-ENR-3). Assumption (as `yibao-demo`): 12% of employees in hardship firms.
+/// (Ziyang model, R-ENR-3). Assumption: 12% of employees in hardship firms.
 pub const EMPLOYEE_TIER_BP: [u32; 2] = [8_800, 1_200];
-/// Residents' tiers 1 to 4 for working-age adults (18–59), bp. Assumption (as `yibao-demo`):
+/// Residents' tiers 1 to 4 for working-age adults (18–59), bp. Assumption:
 /// most choose tier 3 or 4 (R-ENR-3).
 pub const RESIDENT_TIER_ADULT_BP: [u32; 4] = [1_000, 2_000, 4_000, 3_000];
 /// Residents' tiers for minors and the elderly, bp: "normally tier 3 or 4" (R-ENR-3, ZY §四(一)2).
 pub const RESIDENT_TIER_OTHER_BP: [u32; 4] = [300, 700, 4_500, 4_500];
 /// Persons who asked for a tier change in the second half of the previous year, bp
-/// (R-ENR-4). Assumption (as `yibao-demo`): 1.5% of employees, 4% of residents.
+/// (R-ENR-4). Assumption: 1.5% of employees, 4% of residents.
 pub const TIER_CHANGE_BP: [u32; 2] = [150, 400]; // [employee, resident]
 
 /// Resident households in an assistance group (低保, low-income, impoverished by illness),
@@ -102,20 +106,20 @@ pub const TIER_CHANGE_BP: [u32; 2] = [150, 400]; // [employee, resident]
 /// early 2020s, more in villages.
 pub const ASSISTED_HOUSEHOLD_BP: [u32; 2] = [250, 550];
 /// Of those households: 低保, low-income (低保边缘), impoverished by illness (head only), bp.
-/// Assumption (as `yibao-demo`).
+/// Assumption.
 pub const ASSISTANCE_GROUP_BP: [u32; 3] = [5_000, 3_500, 1_500];
 /// A resident living alone aged 65 or more is destitute (特困供养), bp, [urban, rural].
-/// Assumption (as `yibao-demo`): about 4.7 million destitute persons nationally, most
+/// Assumption: about 4.7 million destitute persons nationally, most
 /// of them rural elderly without family.
 pub const DESTITUTE_SINGLE_ELDERLY_BP: [u32; 2] = [1_200, 3_000];
 /// Rural resident households enrolled in supplementary insurance, bp (R-FIN-3, ZZ-NCMS
-/// §三(五)). Assumption (as `yibao-demo`): 60%.
+/// §三(五)). Assumption: 60%.
 pub const SUPPLEMENTARY_RURAL_BP: u32 = 6_000;
 
 /// Certified chronic and special outpatient diseases (门诊慢特病), with the claim
 /// diagnosis used for each, and prevalence of certification in ‰ by age band
 /// (0–4, 5–17, 18–44, 45–59, 60–74, 75+). Certification needs complications, so it is far
-/// below the prevalence of the disease. Assumption (as `yibao-demo`: hypertension 8% at
+/// below the prevalence of the disease. Assumption (hypertension 8% at
 /// 45–59 and 18% from 60, diabetes 4%/9%, heart failure 1.5% from 65, dialysis 0.3% and
 /// cancer 0.6% from 40, schizophrenia 0.3% of adults).
 pub const CHRONIC: [(&str, &str, [u32; 6]); 6] = [
@@ -137,10 +141,10 @@ pub const AVERAGE_WAGE_MONTHLY: [i64; 3] = [6_450, 6_450, 5_850];
 /// average wage; the median about 10% below it).
 pub const WAGE_SIGMA: f64 = 0.45;
 /// Personal-account balance on 1 January, yuan, [employed, retired] ranges. Assumption
-/// (as `yibao-demo`).
+///.
 pub const ACCOUNT_OPENING_YUAN: [(i64, i64); 2] = [(200, 12_000), (800, 25_000)];
 /// Employees who chose to pay their share from the personal account first, bp.
-/// Assumption (as `yibao-demo`).
+/// Assumption.
 pub const USE_ACCOUNT_BP: u32 = 7_500;
 
 // ---------------------------------------------------------------------------------------
@@ -257,3 +261,16 @@ pub const MAX_LINES_PER_CLAIM: usize = 24;
 /// Fewest and most insured of a synthetic city.
 pub const MIN_INSURED: u64 = 1_000;
 pub const MAX_INSURED: u64 = 13_000_000;
+
+// ---------------------------------------------------------------------------------------
+// Paying contributions (used when a city is loaded into a store; the simulated year's
+// books count every contribution as paid in full)
+
+/// Residents who pay the year's personal part in full, ‰. Assumption: collection rates of
+/// about 95% reported by many cities, a few points lower in a demo with visible arrears.
+pub const RESIDENT_PAID_IN_FULL_PM: u32 = 900;
+/// Residents who pay part of it (a fifth to four fifths, in whole yuan), ‰; the rest pay
+/// nothing and are in arrears.
+pub const RESIDENT_PAID_IN_PART_PM: u32 = 60;
+/// Employers that paid nothing for an employee in work this year, ‰. Assumption.
+pub const EMPLOYER_UNPAID_PM: u32 = 30;

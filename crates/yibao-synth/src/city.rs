@@ -4,7 +4,7 @@
 use time::Date;
 use yibao_domain::{InstitutionLevel, Place, RegionCode};
 
-use crate::assumptions::{BLOCK_PERSONS, COUNTIES, INSURED_PER_INSTITUTION, MAX_INSURED, MIN_INSURED, OUT_OF_AREA_HOSPITALS};
+use crate::assumptions::{BLOCK_PERSONS, COUNTIES, PHARMACIES, INSURED_PER_INSTITUTION, MAX_INSURED, MIN_INSURED, OUT_OF_AREA_HOSPITALS};
 use crate::claims::Items;
 use crate::rng::SplitMix64;
 
@@ -85,10 +85,11 @@ impl Config {
     }
 }
 
-/// A designated hospital of the city, or one out of the city where its insured are treated.
+/// A designated hospital of the city, one out of the city where its insured are treated,
+/// or a designated pharmacy of the city (its code begins with `P`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Institution {
-    /// `H` + region + serial, e.g. `H41990200001`.
+    /// `H` (hospital) or `P` (pharmacy) + region + serial, e.g. `H41990200001`.
     pub code: String,
     pub name: String,
     pub region: RegionCode,
@@ -175,6 +176,17 @@ impl City {
                 region: region(code),
                 level: InstitutionLevel::Tertiary,
                 place: Place::OutOfArea,
+            });
+        }
+        let mut pharmacy_serials = [0u32; 3];
+        for (county, name) in PHARMACIES {
+            pharmacy_serials[county] += 1;
+            institutions.push(Institution {
+                code: format!("P{}{:05}", COUNTIES[county].code, pharmacy_serials[county]),
+                name: name.to_owned(),
+                region: counties[county],
+                level: InstitutionLevel::Primary,
+                place: Place::InArea,
             });
         }
         Ok(City {

@@ -16,6 +16,9 @@
 //!   explanations off), the fund books (`yibao-ledger`) with their monthly pooling, the
 //!   year-end adjustment-fund levy and deficit waterfall, statements, indicators and
 //!   warnings. It uses any number of threads and gives the same result with any number.
+//! - [`identity`] names households and persons and gives them card numbers, and
+//!   [`payment`] says which contribution bills each person pays, for loading the city
+//!   into a store (the demo city of `yibao serve` is this city, a few thousand strong).
 //! - [`format`] writes persons, claims and institutions as lines of text (CSV).
 //!
 //! Pure like the core crates: no I/O, no clock, no randomness but the seeded streams.
@@ -27,6 +30,9 @@ mod city;
 mod claims;
 pub mod detmath;
 pub mod format;
+pub mod identity;
+mod names;
+pub mod payment;
 mod person;
 mod reform;
 mod rng;

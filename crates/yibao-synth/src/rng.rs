@@ -25,6 +25,8 @@ pub(crate) mod purpose {
     pub const BLOCK: u64 = 1;
     pub const PERSON_YEAR: u64 = 2;
     pub const CLAIM_LINES: u64 = 3;
+    pub const IDENTITY: u64 = 4;
+    pub const PAYMENT: u64 = 5;
 }
 
 impl SplitMix64 {
@@ -74,6 +76,11 @@ impl SplitMix64 {
             draw -= u64::from(weight);
         }
         weights.len() - 1
+    }
+
+    /// One of `items`, uniformly (`items` must not be empty).
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[usize::try_from(self.below(items.len() as u64)).expect("a slice index")]
     }
 
     /// A uniform number in `[0, 1)` with 53 random bits.
@@ -131,7 +138,7 @@ mod tests {
 
     #[test]
     fn matches_the_reference_stream() {
-        // First outputs of the reference implementation for seed 0 (as yibao-demo's copy).
+        // First outputs of the reference implementation for seed 0.
         let mut zero = SplitMix64::new(0);
         assert_eq!(zero.next_u64(), 0xE220_A839_7B1D_CDAF);
         assert_eq!(zero.next_u64(), 0x6E78_9E6A_A1B9_65F4);

@@ -1,0 +1,133 @@
+//! The one loader (`yibao_app::load`): the synthetic demo city into a real SQLite store
+//! through the use cases, checked by reading it back through the use cases.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use time::macros::datetime;
+use yibao_app::load::{CITY_STAFF, Credentials, LoadOptions};
+use yibao_app::policy::Policy;
+use yibao_app::{App, Backend, ContributionKind, Period, Principal, contribution_due};
+use yibao_domain::{RegionCode, Scheme};
+use yibao_store::{PersonQuery, Role};
+use yibao_synth::assumptions::COUNTIES;
+use yibao_synth::identity::{card_no, household_identity};
+use yibao_synth::payment::contributions_of;
+use yibao_synth::{City, Config, Person};
+
+fn policy() -> Policy {
+    Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("the demo pack")
+}
+
+fn region(code: &str) -> RegionCode {
+    RegionCode::parse(code).expect("region")
+}
+
+fn persons(city: &City) -> Vec<Person> {
+    let mut all = Vec::new();
+    let mut block = Vec::new();
+    for index in 0..city.config.blocks() {
+        city.block_into(index, &mut block);
+        all.append(&mut block);
+    }
+    all
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_city_loads_through_the_use_cases_and_reads_back() {
+    let dir = std::env::temp_dir().join(format!("yibao-app-load-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let store = yibao_store_sqlite::SqliteStore::open(&dir.join("yibao.db")).await.expect("store");
+    // 15 March 2026 (UTC+8): the employee months January to March are due.
+    let app = App::new(Arc::new(Backend::Sqlite(store)), Arc::new(policy())).with_clock(Arc::new(|| datetime!(2026-03-15 04:00 UTC)));
+    let city = Arc::new(City::new(Config { year: 2026, block_persons: 600, ..Config::new(1_500, 2026) }).expect("a valid city"));
+    let system = Principal::System { name: "test-loader".into(), region: city.city };
+    let options = LoadOptions { credentials: Credentials::Demo, opening_balances: true, settle: false, in_flight: 1, progress: Arc::new(|_| {}) };
+    let loaded = app.load_city(&system, "test", Arc::clone(&city), &options).await.expect("loads");
+
+    let everyone = persons(&city);
+    let households: HashSet<u64> = everyone.iter().map(|p| p.household).collect();
+    let in_city = city.institutions.iter().filter(|i| city.city.contains(i.region)).count();
+    let planned: usize = everyone.iter().map(|p| contributions_of(&city, p, 3, true).len()).sum();
+    let summary = &loaded.summary;
+    assert_eq!(
+        (summary.staff, summary.institutions, summary.households, summary.persons, summary.contributions, summary.fund_openings),
+        (CITY_STAFF.len(), in_city, households.len(), 1_500, planned, 7),
+        "everything planned was written"
+    );
+    assert!(in_city < city.institutions.len(), "hospitals out of the city are not registered here");
+
+    // Households are named and addressed in their county; persons carry their card.
+    let mut heads: HashMap<u64, &Person> = HashMap::new();
+    for person in &everyone {
+        heads.entry(person.household).or_insert(person);
+    }
+    for head in heads.values().take(40) {
+        let identity = household_identity(&city, head);
+        let county = usize::from(head.county);
+        assert!(identity.address.starts_with(&format!("示范市{}", COUNTIES[county].name)), "{}", identity.address);
+        let query = PersonQuery { household_id: Some(identity.household_id.clone()), ..PersonQuery::default() };
+        let members = app.search_persons(&system, &query).await.expect("search");
+        assert_eq!(members.len(), everyone.iter().filter(|p| p.household == head.household).count(), "{}", identity.household_id);
+        for member in &members {
+            assert_eq!(member.coverage.region, city.counties[county]);
+            let chars = member.name.chars().count();
+            assert!((2..=4).contains(&chars), "{}", member.name);
+        }
+    }
+    let someone = &everyone[0];
+    let by_card = PersonQuery { card_no: Some(card_no(someone)), ..PersonQuery::default() };
+    let found = app.search_persons(&system, &by_card).await.expect("search");
+    assert_eq!(found.iter().map(|p| p.person_id).collect::<Vec<_>>(), vec![someone.id]);
+    let cards: HashSet<String> = everyone.iter().map(card_no).collect();
+    assert_eq!(cards.len(), everyone.len(), "every card number is unique");
+
+    // Staff and institutions with the demo's published credentials.
+    let staff = app.staff_list(&system).await.expect("staff");
+    assert!(staff.iter().any(|s| s.username == "east.clerk" && s.role == Role::EnrolmentClerk && s.region == region("419921")));
+    let hospital = app.institution_by_key("demo-key-H41992100001").await.expect("found by key");
+    assert!(matches!(hospital, Principal::Institution(ref record) if record.region == region("419921")), "{hospital:?}");
+    let pharmacy = app.institution_by_key("demo-key-P41990200001").await.expect("a pharmacy");
+    assert!(matches!(pharmacy, Principal::Institution(ref record) if record.code.starts_with('P')));
+
+    // Contributions: some residents owe, in every county.
+    let (owing, counties) = app.arrears(&system, "2026").await.expect("arrears");
+    assert_eq!(counties.len(), 3, "{counties:?}");
+    let residents = everyone.iter().filter(|p| p.scheme == Scheme::Resident).count() as f64;
+    let share = counties.iter().map(|c| c.persons).sum::<i64>() as f64 / residents;
+    assert!((0.03..0.20).contains(&share), "{share:.3} of residents owe");
+    assert!(owing.iter().all(|a| a.owed_fen.get() > 0));
+
+    // The bill follows the tier in force in the period, not the tier first chosen (the
+    // bug the loaders and the edges used to disagree on).
+    let pack = policy();
+    let mut moved = 0;
+    for person in everyone.iter().filter(|p| p.scheme == Scheme::Resident && p.tier_change.is_some()) {
+        let coverage = person.coverage(&city);
+        let mut first_tier = coverage.clone();
+        if let Some(history) = first_tier.tier_history.as_mut() {
+            history.changes.clear();
+        }
+        let in_force = contribution_due(&pack, &coverage, ContributionKind::Resident, Period::Year(2026), None).expect("due");
+        let initial = contribution_due(&pack, &first_tier, ContributionKind::Resident, Period::Year(2026), None).expect("due");
+        let records = app.contributions_of(&system, &person.id).await.expect("contributions");
+        let record = records.iter().find(|c| c.kind == ContributionKind::Resident).expect("a resident bill");
+        assert_eq!(record.due_fen, in_force.due, "{}", person.id);
+        if in_force.due != initial.due {
+            moved += 1;
+        }
+    }
+    assert!(moved > 0, "some residents changed to a tier with another bill");
+
+    // Audited, and the books balance.
+    let audit = app.verify_audit(&system).await.expect("verify");
+    assert!(audit.is_intact(), "{:?}", audit.breaks);
+    let books = app.check_all_books(&system).await.expect("books");
+    assert!(books.breaches.is_empty() && books.transfers > 0, "{books:?}");
+
+    // A second load into the same store is refused, with its code.
+    let again = app.load_city(&system, "test", Arc::clone(&city), &options).await.expect_err("refused");
+    assert_eq!(again.code, "load.store_not_empty");
+    let _ = std::fs::remove_dir_all(&dir);
+}
