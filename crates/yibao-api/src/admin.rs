@@ -156,7 +156,7 @@ pub(crate) async fn create_institution(
     Body(input): Body<InstitutionIn>,
 ) -> Result<Response, ApiError> {
     let input = yibao_app::access::InstitutionInput {
-        code: input.code,
+        code: yibao_domain::InstitutionCode::parse(&input.code)?,
         name: input.name,
         region: input.region,
         level: level(&input.level)?,

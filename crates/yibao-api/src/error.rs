@@ -37,6 +37,14 @@ impl ApiError {
     }
 }
 
+/// A malformed register identifier or name (`institution.bad_code`, `household.bad_id`,
+/// `person.bad_name`): the application's error for it.
+impl From<yibao_domain::RegisterError> for ApiError {
+    fn from(error: yibao_domain::RegisterError) -> ApiError {
+        ApiError::from(AppError::from(error))
+    }
+}
+
 impl From<AppError> for ApiError {
     fn from(error: AppError) -> ApiError {
         let status = StatusCode::from_u16(error.kind.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

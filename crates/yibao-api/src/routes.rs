@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 use utoipa::{OpenApi, ToSchema};
 use yibao_app::{ContributionInput, ContributionKind, EnrolInput, NewHousehold, NewReferral, Settled};
-use yibao_domain::{AssistanceGroup, Fen, NationalId, PersonCategory, RegionCode, Scheme, Tier, serde_yuan};
+use yibao_domain::{AssistanceGroup, Fen, HouseholdId, InstitutionCode, NationalId, PersonCategory, PersonName, RegionCode, Scheme, Tier, serde_yuan};
 use yibao_app::{Claim, TierChange};
 use yibao_app::{PersonQuery, PersonUpdate};
 
@@ -134,7 +134,7 @@ async fn create_household(
     headers: axum::http::HeaderMap,
     Body(input): Body<HouseholdIn>,
 ) -> Result<Response, ApiError> {
-    let household = NewHousehold { household_id: input.household_id, region: input.region, address: input.address };
+    let household = NewHousehold { household_id: HouseholdId::parse(&input.household_id)?, region: input.region, address: input.address };
     let record = state.create_household(&caller, &source(&headers), household).await?;
     Ok((StatusCode::CREATED, Json(record)).into_response())
 }
@@ -179,9 +179,9 @@ async fn enrol(
 ) -> Result<Response, ApiError> {
     let input = EnrolInput {
         person_id: input.person_id,
-        name: input.name,
+        name: PersonName::parse(&input.name)?,
         card_no: input.card_no,
-        household_id: input.household_id,
+        household_id: HouseholdId::parse(&input.household_id)?,
         region: input.region,
         scheme: input.scheme,
         category: input.category,
@@ -306,7 +306,7 @@ async fn update_person(
     Body(input): Body<PersonUpdateIn>,
 ) -> Result<Response, ApiError> {
     let update = PersonUpdate {
-        name: input.name,
+        name: input.name.as_deref().map(PersonName::parse).transpose()?,
         card_no: input.card_no,
         assistance_group: input.assistance_group,
         supplementary: input.supplementary,
@@ -475,7 +475,7 @@ impl From<Settled> for SettleOut {
     fn from(settled: Settled) -> SettleOut {
         SettleOut {
             replayed: settled.replayed,
-            institution_code: settled.record.institution_code,
+            institution_code: settled.record.institution_code.into_string(),
             claim_id: settled.record.claim_id,
             status: settled.record.status.as_str().to_owned(),
             settlement: settled.settlement,
@@ -560,8 +560,8 @@ async fn file_referral(
 ) -> Result<Response, ApiError> {
     let referral = NewReferral {
         person_id: person_id(&id)?,
-        from_institution: input.from_institution,
-        to_institution: input.to_institution,
+        from_institution: InstitutionCode::parse(&input.from_institution)?,
+        to_institution: InstitutionCode::parse(&input.to_institution)?,
         issued_on: input.issued_on,
         valid_until: input.valid_until,
     };

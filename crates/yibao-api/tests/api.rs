@@ -103,7 +103,7 @@ async fn seed<S: AccessStore>(store: &S) {
         ("P41992100002", "key-pharmacy", "419921", InstitutionLevel::Primary),
     ] {
         let institution = NewInstitution {
-            code: code.into(),
+            code: yibao_domain::InstitutionCode::parse(code).expect("a code"),
             name: code.into(),
             region: RegionCode::parse(region).expect("region"),
             level,
@@ -268,7 +268,8 @@ async fn a_clerk_updates_a_person_and_reads_it_back() {
     assert_eq!((cleared["card_no"].clone(), cleared["coverage"]["assistance_group"].as_str()), (Value::Null, Some("dibao")));
     for (body, code) in [
         (json!({}), "request.invalid"),
-        (json!({ "name": "" }), "request.invalid"),
+        (json!({ "name": "" }), "person.bad_name"),
+        (json!({ "name": "王\u{0007}五" }), "person.bad_name"),
         (json!({ "certified_chronic_diseases": ["bad code"] }), "request.invalid"),
         (json!({ "household_id": "HH-X" }), "request.malformed"),
     ] {

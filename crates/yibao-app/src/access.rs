@@ -7,7 +7,7 @@ use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
-use yibao_domain::{InstitutionLevel, RegionCode};
+use yibao_domain::{InstitutionCode, InstitutionLevel, RegionCode};
 use yibao_store::{
     AccessStore as _, InstitutionRecord, InstitutionUpdate, NewInstitution, NewStaff, Role, StaffRecord, StaffUpdate, check_scope,
 };
@@ -100,7 +100,7 @@ pub const API_KEY_CHARS_MIN: usize = 16;
 /// An institution to designate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InstitutionInput {
-    pub code: String,
+    pub code: InstitutionCode,
     pub name: String,
     pub region: RegionCode,
     pub level: InstitutionLevel,

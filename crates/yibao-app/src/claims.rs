@@ -10,7 +10,7 @@
 //! the person's card, and never their balances or year-to-date counters.
 
 use serde_json::Value;
-use yibao_domain::{ClaimKind, Fen, NationalId, Place, RegionCode};
+use yibao_domain::{ClaimKind, Fen, InstitutionCode, NationalId, Place, RegionCode};
 use yibao_engine::{Claim, Explain, Settlement, settle};
 use yibao_policy::ServiceDateRule;
 use yibao_store::{
@@ -266,7 +266,7 @@ impl App {
         // The request as submitted is the idempotency key's content.
         let claim_json = serde_json::to_string(&claim).map_err(|e| AppError::bad_request("request.malformed", e.to_string()))?;
         let request = SettleRequest {
-            institution_code: claim.institution_code.clone(),
+            institution_code: InstitutionCode::parse(&claim.institution_code)?,
             claim_id: claim.claim_id.clone(),
             person_id: *person_id,
             year: self.claim_year(&claim),

@@ -109,6 +109,12 @@ impl From<yibao_domain::PeriodError> for AppError {
     }
 }
 
+impl From<yibao_domain::RegisterError> for AppError {
+    fn from(error: yibao_domain::RegisterError) -> AppError {
+        AppError::bad_request(error.code(), error.to_string())
+    }
+}
+
 impl From<yibao_engine::ContributionError> for AppError {
     fn from(error: yibao_engine::ContributionError) -> AppError {
         AppError::bad_request(error.code(), error.to_string())

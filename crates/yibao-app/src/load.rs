@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use time::{Date, Month};
-use yibao_domain::{Fen, NationalId, RegionCode};
+use yibao_domain::{Fen, InstitutionCode, NationalId, RegionCode};
 use yibao_ledger::FundScheme;
 use yibao_store::{
     AccessStore as _, ImportHousehold, NewHousehold, NewPerson, PersonQuery, Role, Store as _,
@@ -209,7 +209,7 @@ impl App {
             }
             let key = api_key(options.credentials, seed, index, &institution.code);
             let input = InstitutionInput {
-                code: institution.code.clone(),
+                code: InstitutionCode::parse(&institution.code)?,
                 name: institution.name.clone(),
                 region: institution.region,
                 level: institution.level,
@@ -222,7 +222,7 @@ impl App {
         if options.opening_balances {
             self.open_funds(principal, source, &city, &mut summary).await?;
         }
-        let registered: HashMap<String, Principal> =
+        let registered: HashMap<InstitutionCode, Principal> =
             store!(self, institutions(city.city))?.iter().map(|record| (record.code.clone(), Principal::institution_of(record))).collect();
         let registered = Arc::new(registered);
         let mut persons = Vec::new();
@@ -369,7 +369,7 @@ impl App {
         &self,
         source: &str,
         city: &Arc<City>,
-        registered: &Arc<HashMap<String, Principal>>,
+        registered: &Arc<HashMap<InstitutionCode, Principal>>,
         persons: &Arc<Vec<Person>>,
         summary: &mut LoadSummary,
         options: &LoadOptions,
@@ -390,7 +390,7 @@ impl App {
                     let card = card_no(person);
                     for event in &events {
                         let claim = city.claim(person, event);
-                        let Some(hospital) = registered.get(&claim.institution_code) else {
+                        let Some(hospital) = registered.get(claim.institution_code.as_str()) else {
                             *refused.entry("institution.not_registered".to_owned()).or_default() += 1;
                             continue;
                         };

@@ -2,7 +2,7 @@
 //! coverage. Regions are checked against the city's counties; dates against today.
 
 use time::{Date, Month};
-use yibao_domain::{AssistanceGroup, Fen, NationalId, PersonCategory, RegionCode, Scheme, Tier};
+use yibao_domain::{AssistanceGroup, Fen, HouseholdId, NationalId, PersonCategory, PersonName, RegionCode, Scheme, Tier};
 use yibao_engine::{Coverage, TierChange, TierHistory, TierOrPolicyError, change_takes_effect, tier_on, upgrade_waiting_months};
 use yibao_store::{
     HouseholdRecord, ImportHousehold, ImportStore as _, ImportSummary, NewHousehold, NewPerson, PersonRecord, Store as _, StoreError, TierEdit,
@@ -15,9 +15,9 @@ use crate::{App, AppError, Principal, roles, store};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EnrolInput {
     pub person_id: NationalId,
-    pub name: String,
+    pub name: PersonName,
     pub card_no: Option<String>,
-    pub household_id: String,
+    pub household_id: HouseholdId,
     pub region: RegionCode,
     pub scheme: Scheme,
     pub category: PersonCategory,

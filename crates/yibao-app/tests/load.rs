@@ -67,7 +67,7 @@ async fn the_demo_city_loads_through_the_use_cases_and_reads_back() {
         let identity = household_identity(&city, head);
         let county = usize::from(head.county);
         assert!(identity.address.starts_with(&format!("示范市{}", COUNTIES[county].name)), "{}", identity.address);
-        let query = PersonQuery { household_id: Some(identity.household_id.clone()), ..PersonQuery::default() };
+        let query = PersonQuery { household_id: Some(identity.household_id.to_string()), ..PersonQuery::default() };
         let members = app.search_persons(&system, &query).await.expect("search");
         assert_eq!(members.len(), everyone.iter().filter(|p| p.household == head.household).count(), "{}", identity.household_id);
         for member in &members {

@@ -213,9 +213,9 @@ fn synth_into_sqlite_settles_the_year_as_the_engine_does_and_audits_it() {
         let line = stdout.lines().find(|l| l.trim_start().starts_with("H41990200001 ")).expect("a key line");
         let key = line.split_whitespace().nth(1).expect("the key");
         let found = store.institution_by_key(&yibao_app::access::digest(key)).await.expect("lookup");
-        assert_eq!(found.map(|i| i.code), Some("H41990200001".to_owned()));
+        assert_eq!(found.map(|i| i.code.into_string()), Some("H41990200001".to_owned()));
 
-        let registered: std::collections::HashSet<String> = institutions.iter().map(|i| i.code.clone()).collect();
+        let registered: std::collections::HashSet<String> = institutions.iter().map(|i| i.code.to_string()).collect();
         let (mut persons, mut claims, mut employees, mut unregistered, mut unreferred) = (0, 0u64, 0, 0u64, 0u64);
         let mut events = Vec::new();
         for person in city.persons() {

@@ -253,7 +253,7 @@ pub async fn institutions(State(state): State<App>, user: ConsoleUser, Query(q):
     let rows = list
         .iter()
         .map(|i| InstitutionRow {
-            code: i.code.clone(),
+            code: i.code.to_string(),
             name: i.name.clone(),
             region: i.region.to_string(),
             level: lang.t(&format!("level-{}", i.level.as_str())),

@@ -81,7 +81,7 @@ pub async fn search(State(state): State<App>, user: ConsoleUser, Query(q): Query
             Ok(id) => {
                 let principal = user.principal();
                 match state.person(&principal, &id).await {
-                    Ok(record) => person_name = record.name,
+                    Ok(record) => person_name = record.name.into_string(),
                     Err(error) if error.kind == ErrorKind::NotFound => errors.add("person", app_message(lang, &error)),
                     Err(error) => return app_error_page(lang, &error),
                 }
@@ -98,7 +98,7 @@ pub async fn search(State(state): State<App>, user: ConsoleUser, Query(q): Query
     let rows = found
         .iter()
         .map(|c| ClaimRow {
-            institution: c.institution_code.clone(),
+            institution: c.institution_code.to_string(),
             claim_id: c.claim_id.clone(),
             href: claim_href(c),
             settled_at: moment_at(c.settled_at),
@@ -285,7 +285,7 @@ fn settlement_view(state: &App, lang: Lang, record: &ClaimRecord, person_name: S
         })
         .unwrap_or_default();
     SettlementView {
-        institution: record.institution_code.clone(),
+        institution: record.institution_code.to_string(),
         claim_id: record.claim_id.clone(),
         href: claim_href(record),
         person_id: record.person_id.to_string(),
@@ -317,7 +317,7 @@ fn settlement_view(state: &App, lang: Lang, record: &ClaimRecord, person_name: S
 async fn load(state: &App, user: &ConsoleUser, institution: &str, claim_id: &str) -> Result<SettlementView, Response> {
     let principal = user.principal();
     let record = state.claim(&principal, institution, claim_id).await.map_err(|e| app_error_page(user.lang, &e))?.record;
-    let name = state.person(&principal, &record.person_id).await.map(|p| p.name).unwrap_or_default();
+    let name = state.person(&principal, &record.person_id).await.map(|p| p.name.into_string()).unwrap_or_default();
     Ok(settlement_view(state, user.lang, &record, name))
 }
 

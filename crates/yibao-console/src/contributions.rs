@@ -236,7 +236,7 @@ pub async fn arrears(State(state): State<App>, user: ConsoleUser, Query(q): Quer
         .iter()
         .map(|p| PersonArrearsRow {
             id: p.person_id.to_string(),
-            name: p.name.clone(),
+            name: p.name.to_string(),
             region: p.region.to_string(),
             kind: lang.t(&format!("kind-{}", p.kind.as_str())),
             period: p.period.to_string(),

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use time::Date;
 use yibao_app::{AppError, EnrolInput, ErrorKind, NewHousehold};
-use yibao_domain::{NationalId, PersonCategory, RegionCode, Scheme, Tier, parse_date};
+use yibao_domain::{HouseholdId, NationalId, PersonCategory, PersonName, RegionCode, Scheme, Tier, parse_date};
 use yibao_app::{Coverage, TierChange, TierHistory};
 use yibao_app::{PersonQuery, PersonRecord};
 
@@ -55,9 +55,9 @@ impl PersonRow {
     fn of(lang: Lang, p: &PersonRecord) -> PersonRow {
         PersonRow {
             id: p.person_id.to_string(),
-            name: p.name.clone(),
+            name: p.name.to_string(),
             card_no: p.card_no.clone().unwrap_or_default(),
-            household_id: p.household_id.clone(),
+            household_id: p.household_id.to_string(),
             region: p.coverage.region.to_string(),
             scheme: lang.t(&format!("scheme-{}", p.coverage.scheme.as_str())),
             covered_until: p.coverage.coverage_until.map(|d| d.to_string()).unwrap_or_else(|| lang.t("open-ended")),
@@ -538,10 +538,8 @@ fn check_enrolment(
     errors: &mut FieldErrors,
 ) -> Option<(NewHousehold, Vec<EnrolInput>)> {
     let lang = user.lang;
-    let household_id = input.household_id.trim();
-    if household_id.is_empty() || household_id.chars().count() > 32 {
-        errors.add("household_id", lang.t("field-household-id"));
-    }
+    // The register's own rules (HouseholdId, PersonName): the form says which field broke them.
+    let household_id = HouseholdId::parse(&input.household_id).map_err(|_| errors.add("household_id", lang.t("field-household-id"))).ok();
     let region = match RegionCode::parse(input.region.trim()) {
         Ok(region) if state.policy.region.contains(region) && user.region.contains(region) => Some(region),
         Ok(_) => {
@@ -591,18 +589,16 @@ fn check_enrolment(
                 None
             }
         };
-        if member.name.is_empty() || member.name.chars().count() > 64 {
-            errors.add(format!("{prefix}name"), lang.t("field-name"));
-        }
+        let name = PersonName::parse(&member.name).map_err(|_| errors.add(format!("{prefix}name"), lang.t("field-name"))).ok();
         if member.card.chars().count() > 32 {
             errors.add(format!("{prefix}card"), lang.t("field-card"));
         }
-        if let (Some(id), Some(region), Some(from)) = (id, region, coverage_from) {
+        if let (Some(id), Some(name), Some(household_id), Some(region), Some(from)) = (id, name, &household_id, region, coverage_from) {
             members.push(EnrolInput {
                 person_id: id,
-                name: member.name.clone(),
+                name,
                 card_no: (!member.card.is_empty()).then(|| member.card.clone()),
-                household_id: household_id.to_owned(),
+                household_id: household_id.clone(),
                 region,
                 scheme: Scheme::Resident,
                 category: PersonCategory::Resident,
@@ -615,8 +611,8 @@ fn check_enrolment(
             });
         }
     }
-    let region = region?;
-    errors.is_empty().then(|| (NewHousehold { household_id: household_id.to_owned(), region, address: address.to_owned() }, members))
+    let (region, household_id) = (region?, household_id?);
+    errors.is_empty().then(|| (NewHousehold { household_id, region, address: address.to_owned() }, members))
 }
 
 pub async fn enrol(State(state): State<App>, user: ConsoleUser, headers: HeaderMap, Form(input): Form<EnrolForm>) -> Response {

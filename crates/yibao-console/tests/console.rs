@@ -139,7 +139,7 @@ async fn setup(name: &str) -> Console {
         store.create_staff(&actor, staff).await.expect("staff");
     }
     let institution = NewInstitution {
-        code: "H41992100007".into(),
+        code: yibao_domain::InstitutionCode::parse("H41992100007").expect("a code"),
         name: "东县人民医院".into(),
         region: RegionCode::parse("419921").expect("region"),
         level: InstitutionLevel::Secondary,

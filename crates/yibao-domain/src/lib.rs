@@ -8,6 +8,8 @@
 //! - [`Rounding`] and [`Rounding::round_div`] are the one place where a division rounds.
 //! - [`NationalId`] is an 18-character resident identity number with its GB 11643 check
 //!   digit (R-ENR-1); [`RegionCode`] a 6-digit GB/T 2260 division code (R-GEO-1).
+//! - [`InstitutionCode`], [`HouseholdId`] and [`PersonName`] are the register's own
+//!   identifiers and names, each checked once when parsed.
 
 mod catalogue;
 mod dates;
@@ -15,6 +17,7 @@ mod money;
 mod national_id;
 mod period;
 mod region;
+mod register;
 mod scheme;
 
 pub use catalogue::{CatalogueClass, ItemCode, ItemCodeError};
@@ -23,4 +26,5 @@ pub use money::{FEN_LIMIT, Fen, MoneyError, RatioBp, Rounding, TOTAL_LIMIT_FEN, 
 pub use national_id::{NationalId, NationalIdError, Sex};
 pub use period::{ContributionKind, PERIOD_YEAR_MAX, PERIOD_YEAR_MIN, Period, PeriodError};
 pub use region::{RegionCode, RegionError, RegionLevel};
+pub use register::{HOUSEHOLD_ID_BYTES_MAX, HouseholdId, InstitutionCode, PERSON_NAME_CHARS_MAX, PersonName, RegisterError};
 pub use scheme::{AssistanceGroup, ClaimKind, DeliveryKind, InstitutionLevel, PersonCategory, Place, Scheme, Tier, TierError};

@@ -243,9 +243,7 @@ impl Claim {
         if self.claim_id.is_empty() || self.claim_id.len() > 64 || self.claim_id.chars().any(char::is_control) {
             return Err(ClaimError::BadClaimId);
         }
-        let code = self.institution_code.as_bytes();
-        let code_ok = code.len() == 12 && matches!(code[0], b'H' | b'P') && code[1..].iter().all(u8::is_ascii_digit);
-        if !code_ok {
+        if !yibao_domain::InstitutionCode::is_valid(&self.institution_code) {
             return Err(ClaimError::BadInstitutionCode(self.institution_code.clone()));
         }
         let dx = self.diagnosis.as_bytes();

@@ -13,7 +13,7 @@ use yibao_store::{
     NewInstitution, NewStaff, PersonArrears, SEARCH_LIMIT, SessionRecord, StaffRecord, StaffUpdate, StoreError,
 };
 
-use yibao_store::stored::{fen_of, kind_of, level_of, period_of, role_of, time_of, time_text};
+use yibao_store::stored::{fen_of, institution_of, kind_of, level_of, name_of, period_of, role_of, time_of, time_text};
 
 use crate::{Audits, PostgresStore, audit, backend, id_of, json, like_prefix, person_region, region_of, scope_bounds};
 
@@ -30,7 +30,7 @@ fn staff_from_row(row: &PgRow) -> Result<StaffRecord, StoreError> {
 
 fn institution_from_row(row: &PgRow) -> Result<InstitutionRecord, StoreError> {
     Ok(InstitutionRecord {
-        code: row.try_get("code").map_err(backend)?,
+        code: institution_of(&row.try_get::<String, _>("code").map_err(backend)?)?,
         name: row.try_get("name").map_err(backend)?,
         region: region_of(row.try_get("region_code").map_err(backend)?)?,
         level: level_of(row.try_get("level").map_err(backend)?)?,
@@ -159,7 +159,6 @@ impl AccessStore for PostgresStore {
     }
 
     async fn create_institution(&self, actor: &Actor, institution: NewInstitution) -> Result<InstitutionRecord, StoreError> {
-        institution.check()?;
         let mut tx = self.write().await?;
         // Refused if the code exists, or is created meanwhile (as for staff accounts). An API
         // key hash already in use fails on its unique constraint, as on SQLite.
@@ -167,7 +166,7 @@ impl AccessStore for PostgresStore {
             "INSERT INTO institutions (code, name, region_code, level, api_key_hash, active, created_at) VALUES ($1, $2, $3, $4, $5, TRUE, $6) \
              ON CONFLICT (code) DO NOTHING",
         )
-        .bind(&institution.code)
+        .bind(institution.code.as_str())
         .bind(&institution.name)
         .bind(institution.region.to_string())
         .bind(institution.level.as_str())
@@ -408,7 +407,7 @@ impl ContributionStore for PostgresStore {
             .map(|row| {
                 Ok(PersonArrears {
                     person_id: id_of(row.try_get("person_id").map_err(backend)?)?,
-                    name: row.try_get("name").map_err(backend)?,
+                    name: name_of(&row.try_get::<String, _>("name").map_err(backend)?)?,
                     region: region_of(row.try_get("region_code").map_err(backend)?)?,
                     kind: kind_of(row.try_get("kind").map_err(backend)?)?,
                     period: period_of(row.try_get("period").map_err(backend)?)?,

@@ -92,7 +92,9 @@ pub(crate) fn is_unique_violation(e: &sqlx::Error, constraint: &str) -> bool {
     }
 }
 
-pub(crate) use yibao_store::stored::{fen_of, from_json, id_of, json, region_of, scope_bounds, time_of, time_text};
+pub(crate) use yibao_store::stored::{
+    fen_of, from_json, household_of, id_of, institution_of, json, name_of, region_of, scope_bounds, time_of, time_text,
+};
 
 impl PostgresStore {
     /// Connects to the database at `url` (e.g. `postgres://user@host:5432/yibao`) and
@@ -316,21 +318,18 @@ pub(crate) async fn insert_person(
 ) -> Result<PersonRecord, StoreError> {
     let region = person.coverage.region;
     check_scope(scope, region)?;
-    if person.name.trim().is_empty() || person.name.chars().count() > 64 {
-        return Err(StoreError::Invalid("a name has 1 to 64 characters".into()));
-    }
     let id = person.coverage.person_id;
     if let Some(refusal) = enrolled_already(tx, &id).await? {
         return Err(refusal);
     }
     let household: Option<i32> = sqlx::query_scalar("SELECT 1 FROM households WHERE region_code = $1 AND household_id = $2")
         .bind(region.to_string())
-        .bind(&person.household_id)
+        .bind(person.household_id.as_str())
         .fetch_optional(&mut *tx)
         .await
         .map_err(backend)?;
     if household.is_none() {
-        return Err(StoreError::HouseholdNotFound(person.household_id));
+        return Err(StoreError::HouseholdNotFound(person.household_id.into_string()));
     }
     let record = PersonRecord {
         person_id: id,
@@ -346,7 +345,7 @@ pub(crate) async fn insert_person(
     )
     .bind(id.as_str())
     .bind(region.to_string())
-    .bind(&record.household_id)
+    .bind(record.household_id.as_str())
     .execute(&mut *tx)
     .await
     .map_err(backend)?;
@@ -358,8 +357,8 @@ pub(crate) async fn insert_person(
     sqlx::query("INSERT INTO persons (region_code, person_id, household_id, name, card_no, coverage, enrolled_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8)")
         .bind(region.to_string())
         .bind(id.as_str())
-        .bind(&record.household_id)
-        .bind(&record.name)
+        .bind(record.household_id.as_str())
+        .bind(record.name.as_str())
         .bind(&record.card_no)
         .bind(json(&record.coverage)?)
         .bind(time_text(record.enrolled_at)?)
@@ -386,9 +385,6 @@ pub(crate) async fn insert_household(
     audits: &mut Audits,
 ) -> Result<HouseholdRecord, StoreError> {
     check_scope(scope, household.region)?;
-    if household.household_id.trim().is_empty() || household.household_id.len() > 64 {
-        return Err(StoreError::Invalid("a household id has 1 to 64 characters".into()));
-    }
     let record = HouseholdRecord {
         household_id: household.household_id,
         region: household.region,
@@ -401,14 +397,14 @@ pub(crate) async fn insert_household(
         "INSERT INTO households (region_code, household_id, address, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (region_code, household_id) DO NOTHING",
     )
     .bind(record.region.to_string())
-    .bind(&record.household_id)
+    .bind(record.household_id.as_str())
     .bind(&record.address)
     .bind(time_text(record.created_at)?)
     .execute(&mut *tx)
     .await
     .map_err(backend)?;
     if inserted.rows_affected() == 0 {
-        return Err(StoreError::HouseholdExists(record.household_id));
+        return Err(StoreError::HouseholdExists(record.household_id.into_string()));
     }
     audits.push(record.region, "household.create", &record.household_id, json(&record)?);
     Ok(record)
@@ -417,9 +413,9 @@ pub(crate) async fn insert_household(
 pub(crate) fn person_from_row(row: &PgRow) -> Result<PersonRecord, StoreError> {
     Ok(PersonRecord {
         person_id: id_of(row.try_get("person_id").map_err(backend)?)?,
-        name: row.try_get("name").map_err(backend)?,
+        name: name_of(&row.try_get::<String, _>("name").map_err(backend)?)?,
         card_no: row.try_get("card_no").map_err(backend)?,
-        household_id: row.try_get("household_id").map_err(backend)?,
+        household_id: household_of(&row.try_get::<String, _>("household_id").map_err(backend)?)?,
         coverage: from_json(row.try_get("coverage").map_err(backend)?)?,
         enrolled_at: time_of(row.try_get("enrolled_at").map_err(backend)?)?,
         updated_at: time_of(row.try_get("updated_at").map_err(backend)?)?,
@@ -430,7 +426,7 @@ pub(crate) fn claim_from_row(row: &PgRow) -> Result<ClaimRecord, StoreError> {
     let status: String = row.try_get("status").map_err(backend)?;
     Ok(ClaimRecord {
         region: region_of(row.try_get("region_code").map_err(backend)?)?,
-        institution_code: row.try_get("institution_code").map_err(backend)?,
+        institution_code: institution_of(&row.try_get::<String, _>("institution_code").map_err(backend)?)?,
         claim_id: row.try_get("claim_id").map_err(backend)?,
         person_id: id_of(row.try_get("person_id").map_err(backend)?)?,
         year: row.try_get("year").map_err(backend)?,
@@ -700,7 +696,7 @@ impl Store for PostgresStore {
         let detail = update.apply(&mut record)?;
         record.updated_at = actor.at;
         sqlx::query("UPDATE persons SET name = $1, card_no = $2, updated_at = $3 WHERE region_code = $4 AND person_id = $5")
-            .bind(&record.name)
+            .bind(record.name.as_str())
             .bind(&record.card_no)
             .bind(time_text(record.updated_at)?)
             .bind(region.to_string())
@@ -869,8 +865,8 @@ impl Store for PostgresStore {
         .bind(&region_text)
         .bind(&person)
         .bind(record.seq)
-        .bind(&record.from_institution)
-        .bind(&record.to_institution)
+        .bind(record.from_institution.as_str())
+        .bind(record.to_institution.as_str())
         .bind(record.issued_on.to_string())
         .bind(record.valid_until.to_string())
         .bind(&record.filed_by)
@@ -903,8 +899,8 @@ impl Store for PostgresStore {
                     &text("region_code")?,
                     &text("person_id")?,
                     row.try_get("seq").map_err(backend)?,
-                    text("from_institution")?,
-                    text("to_institution")?,
+                    &text("from_institution")?,
+                    &text("to_institution")?,
                     &text("issued_on")?,
                     &text("valid_until")?,
                     text("filed_by")?,

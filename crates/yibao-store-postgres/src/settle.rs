@@ -466,7 +466,7 @@ async fn try_batch(
     // 1. Claim keys, persons' regions, accumulators rows.
     let strings = |f: fn(&SettleRequest) -> String| requests.iter().map(|r| f(&r.request)).collect::<Vec<String>>();
     let rows = sqlx::query(LOOKUP)
-        .bind(strings(|r| r.institution_code.clone()))
+        .bind(strings(|r| r.institution_code.to_string()))
         .bind(strings(|r| r.claim_id.clone()))
         .bind(strings(|r| r.person_id.to_string()))
         .bind(requests.iter().map(|r| r.request.year).collect::<Vec<i32>>())
@@ -570,7 +570,7 @@ async fn try_batch(
         let after = settlement.accumulators;
         let record = yibao_store::settled_claim(region, &r.request, &settlement, r.actor.at)?;
         claims.region.push(region.to_string());
-        claims.institution.push(record.institution_code.clone());
+        claims.institution.push(record.institution_code.to_string());
         claims.claim_id.push(record.claim_id.clone());
         claims.person.push(record.person_id.to_string());
         claims.year.push(record.year);
@@ -710,7 +710,7 @@ pub(crate) async fn settle_one(
     let after = settlement.accumulators;
     let record = yibao_store::settled_claim(region, &request, &settlement, actor.at)?;
     let keyed = sqlx::query("INSERT INTO claim_keys (institution_code, claim_id, region_code) VALUES ($1, $2, $3)")
-        .bind(&record.institution_code)
+        .bind(record.institution_code.as_str())
         .bind(&record.claim_id)
         .bind(region.to_string())
         .execute(&mut *tx)
@@ -739,7 +739,7 @@ pub(crate) async fn settle_one(
          VALUES ($1, $2, $3, $4, $5, 'settled', $6, $7, $8, $9, $10, $11, $12::jsonb, $13::jsonb)",
     )
     .bind(region.to_string())
-    .bind(&record.institution_code)
+    .bind(record.institution_code.as_str())
     .bind(&record.claim_id)
     .bind(record.person_id.as_str())
     .bind(record.year)

@@ -60,11 +60,11 @@ fn coverage(id: NationalId, region_code: &str, scheme: Scheme) -> Coverage {
 
 async fn enrolled(store: &PostgresStore, region_code: &str, serial: u16, scheme: Scheme) -> NationalId {
     let id = NationalId::from_parts(region(region_code), date!(1970 - 05 - 17), serial).expect("test id");
-    let household = format!("HH-{region_code}-{serial}");
+    let household = yibao_domain::HouseholdId::parse(&format!("HH-{region_code}-{serial}")).expect("an id");
     let new = NewHousehold { household_id: household.clone(), region: region(region_code), address: "幸福路 1 号".into() };
     store.create_household(&clerk(), region(region_code), new).await.expect("household");
     let person =
-        NewPerson { name: format!("李{serial}"), card_no: None, household_id: household, coverage: coverage(id, region_code, scheme) };
+        NewPerson { name: yibao_domain::PersonName::parse(&format!("李{serial}")).expect("a name"), card_no: None, household_id: household, coverage: coverage(id, region_code, scheme) };
     store.enrol(&clerk(), region(region_code), person).await.expect("enrol");
     id
 }
@@ -81,7 +81,7 @@ fn claim(claim_id: &str, price_yuan: i64) -> Claim {
 
 fn request(claim: &Claim, person: NationalId) -> SettleRequest {
     SettleRequest {
-        institution_code: claim.institution_code.clone(),
+        institution_code: yibao_domain::InstitutionCode::parse(&claim.institution_code).expect("a code"),
         claim_id: claim.claim_id.clone(),
         person_id: person,
         year: 2026,

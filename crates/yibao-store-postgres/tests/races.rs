@@ -64,7 +64,7 @@ async fn store() -> (TestPostgres, Arc<PostgresStore>) {
 
 async fn household(store: &PostgresStore, region_code: &str, id: &str) {
     let scope = region(region_code);
-    let household = NewHousehold { household_id: id.into(), region: scope, address: "幸福路 1 号".into() };
+    let household = NewHousehold { household_id: yibao_domain::HouseholdId::parse(id).expect("an id"), region: scope, address: "幸福路 1 号".into() };
     store.create_household(&clerk(), scope, household).await.expect("household");
 }
 
@@ -73,9 +73,9 @@ async fn enrolled(store: &PostgresStore, region_code: &str, serial: u16, scheme:
     let hh = format!("HH-{region_code}-{serial}");
     household(store, region_code, &hh).await;
     let person = NewPerson {
-        name: format!("张{serial}"),
+        name: yibao_domain::PersonName::parse(&format!("张{serial}")).expect("a name"),
         card_no: None,
-        household_id: hh,
+        household_id: yibao_domain::HouseholdId::parse(&hh).expect("an id"),
         coverage: coverage(id, region_code, scheme, account_fen),
     };
     store.enrol(&clerk(), region(region_code), person).await.expect("enrol");
@@ -93,7 +93,7 @@ fn claim(claim_id: &str, price_yuan: i64) -> Claim {
 
 fn request(claim: &Claim, person: NationalId) -> SettleRequest {
     SettleRequest {
-        institution_code: claim.institution_code.clone(),
+        institution_code: yibao_domain::InstitutionCode::parse(&claim.institution_code).expect("a code"),
         claim_id: claim.claim_id.clone(),
         person_id: person,
         year: 2026,
@@ -187,9 +187,9 @@ async fn one_person_enrolled_from_two_counties_at_once_is_enrolled_once() {
             let store = Arc::clone(&store);
             tasks.push(tokio::spawn(async move {
                 let person = NewPerson {
-                    name: "王五".into(),
+                    name: yibao_domain::PersonName::parse("王五").expect("a name"),
                     card_no: None,
-                    household_id: hh.into(),
+                    household_id: yibao_domain::HouseholdId::parse(hh).expect("an id"),
                     coverage: coverage(id, code, Scheme::Resident, 0),
                 };
                 (id, store.enrol(&clerk(), region(code), person).await)
@@ -213,7 +213,7 @@ async fn one_person_enrolled_from_two_counties_at_once_is_enrolled_once() {
         let winner = enrolled.iter().find(|p| p.person_id == *id).expect("a winner");
         assert_eq!(
             (region, household),
-            (&winner.coverage.region.to_string(), &winner.household_id),
+            (&winner.coverage.region.to_string(), &winner.household_id.to_string()),
             "a refusal names the enrolment that won"
         );
     }
@@ -222,7 +222,7 @@ async fn one_person_enrolled_from_two_counties_at_once_is_enrolled_once() {
     for _ in 0..RACERS {
         let store = Arc::clone(&store);
         tasks.push(tokio::spawn(async move {
-            let household = NewHousehold { household_id: "HH-RACE".into(), region: region(WEST), address: "x".into() };
+            let household = NewHousehold { household_id: yibao_domain::HouseholdId::parse("HH-RACE").expect("an id"), region: region(WEST), address: "x".into() };
             store.create_household(&clerk(), region(WEST), household).await
         }));
     }
@@ -246,7 +246,7 @@ async fn many_writers_in_one_region_chain_one_after_another() {
     for n in 0..WRITES {
         let store = Arc::clone(&store);
         tasks.push(tokio::spawn(async move {
-            let household = NewHousehold { household_id: format!("HH-{n}"), region: region(EAST), address: "x".into() };
+            let household = NewHousehold { household_id: yibao_domain::HouseholdId::parse(&format!("HH-{n}")).expect("an id"), region: region(EAST), address: "x".into() };
             store.create_household(&clerk(), region(EAST), household).await
         }));
     }
@@ -446,12 +446,12 @@ async fn an_import_racing_enrolments_of_its_people_enrols_each_once() {
         let id = |h: u16, m: u16| NationalId::from_parts(region(EAST), date!(1990 - 01 - 01), 100 * (round + 1) + h * 2 + m).expect("id");
         let batch: Vec<ImportHousehold> = (0..HOUSEHOLDS)
             .map(|h| ImportHousehold {
-                household: NewHousehold { household_id: format!("HH-IMP-{round}-{h}"), region: region(EAST), address: "x".into() },
+                household: NewHousehold { household_id: yibao_domain::HouseholdId::parse(&format!("HH-IMP-{round}-{h}")).expect("an id"), region: region(EAST), address: "x".into() },
                 members: (0..2)
                     .map(|m| NewPerson {
-                        name: "导入".into(),
+                        name: yibao_domain::PersonName::parse("导入").expect("a name"),
                         card_no: None,
-                        household_id: format!("HH-IMP-{round}-{h}"),
+                        household_id: yibao_domain::HouseholdId::parse(&format!("HH-IMP-{round}-{h}")).expect("an id"),
                         coverage: coverage(id(h, m), EAST, Scheme::Resident, 0),
                     })
                     .collect(),
@@ -465,9 +465,9 @@ async fn an_import_racing_enrolments_of_its_people_enrols_each_once() {
             for m in (0..2).rev() {
                 let store = Arc::clone(&store);
                 let person = NewPerson {
-                    name: "单录".into(),
+                    name: yibao_domain::PersonName::parse("单录").expect("a name"),
                     card_no: None,
-                    household_id: "HH-E".into(),
+                    household_id: yibao_domain::HouseholdId::parse("HH-E").expect("an id"),
                     coverage: coverage(id(h, m), EAST, Scheme::Resident, 0),
                 };
                 enrolments.push(tokio::spawn(async move { store.enrol(&clerk(), region(EAST), person).await }));

@@ -9,7 +9,7 @@ use yibao_store::{
     NewInstitution, NewStaff, PersonArrears, SEARCH_LIMIT, SessionRecord, StaffRecord, StaffUpdate, StoreError, check_scope,
 };
 
-use yibao_store::stored::{fen_of, kind_of, level_of, period_of, role_of, time_of, time_text};
+use yibao_store::stored::{fen_of, institution_of, kind_of, level_of, name_of, period_of, role_of, time_of, time_text};
 
 use crate::{SqliteStore, audit, col, exec, id_of, json, locate, query_all, query_opt, region_of, scope_bounds};
 
@@ -30,7 +30,7 @@ fn staff_from_row(row: &Row<'_>) -> Result<StaffRecord, StoreError> {
 /// An institution row: code, name, region_code, level, active, level_changes.
 fn institution_from_row(row: &Row<'_>) -> Result<InstitutionRecord, StoreError> {
     Ok(InstitutionRecord {
-        code: col(row, 0)?,
+        code: institution_of(&col::<String>(row, 0)?)?,
         name: col(row, 1)?,
         region: region_of(&col::<String>(row, 2)?)?,
         level: level_of(&col::<String>(row, 3)?)?,
@@ -146,17 +146,16 @@ impl AccessStore for SqliteStore {
     }
 
     async fn create_institution(&self, actor: &Actor, institution: NewInstitution) -> Result<InstitutionRecord, StoreError> {
-        institution.check()?;
         let actor = actor.clone();
         self.write(move |conn| {
-            if query_opt(conn, "SELECT 1 FROM institutions WHERE code = ?1", [&institution.code], |row| col::<i64>(row, 0))?.is_some() {
+            if query_opt(conn, "SELECT 1 FROM institutions WHERE code = ?1", [institution.code.as_str()], |row| col::<i64>(row, 0))?.is_some() {
                 return Err(StoreError::Exists(format!("institution {}", institution.code)));
             }
             exec(
                 conn,
                 "INSERT INTO institutions (code, name, region_code, level, api_key_hash, active, created_at) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)",
                 params![
-                    institution.code,
+                    institution.code.as_str(),
                     institution.name,
                     institution.region.to_string(),
                     institution.level.as_str(),
@@ -338,7 +337,7 @@ impl ContributionStore for SqliteStore {
                         Ok(PersonArrears {
                             region: region_of(&col::<String>(row, 0)?)?,
                             person_id: id_of(&col::<String>(row, 1)?)?,
-                            name: col(row, 2)?,
+                            name: name_of(&col::<String>(row, 2)?)?,
                             kind: kind_of(&col::<String>(row, 3)?)?,
                             period: period_of(&col::<String>(row, 4)?)?,
                             owed_fen: fen_of(col(row, 5)?)?,

@@ -40,7 +40,9 @@ pub struct SqliteStore {
     db: Arc<db::Database>,
 }
 
-pub(crate) use yibao_store::stored::{fen_of, from_json, id_of, json, region_of, scope_bounds, time_of, time_text};
+pub(crate) use yibao_store::stored::{
+    fen_of, from_json, household_of, id_of, institution_of, json, name_of, region_of, scope_bounds, time_of, time_text,
+};
 
 /// Runs a statement that returns no rows; the number of rows changed.
 pub(crate) fn exec(conn: &Connection, sql: &str, params: impl Params) -> Result<usize, StoreError> {
@@ -187,9 +189,6 @@ pub(crate) fn audit(
 pub(crate) fn insert_person(conn: &Connection, actor: &Actor, scope: RegionCode, person: NewPerson) -> Result<PersonRecord, StoreError> {
     let region = person.coverage.region;
     check_scope(scope, region)?;
-    if person.name.trim().is_empty() || person.name.chars().count() > 64 {
-        return Err(StoreError::Invalid("a name has 1 to 64 characters".into()));
-    }
     let id = person.coverage.person_id;
     let existing = query_opt(conn, "SELECT region_code, household_id FROM person_index WHERE person_id = ?1", [id.as_str()], |row| {
         Ok((col::<String>(row, 0)?, col::<String>(row, 1)?))
@@ -200,11 +199,11 @@ pub(crate) fn insert_person(conn: &Connection, actor: &Actor, scope: RegionCode,
     let household = query_opt(
         conn,
         "SELECT 1 FROM households WHERE region_code = ?1 AND household_id = ?2",
-        params![region.to_string(), person.household_id],
+        params![region.to_string(), person.household_id.as_str()],
         |row| col::<i64>(row, 0),
     )?;
     if household.is_none() {
-        return Err(StoreError::HouseholdNotFound(person.household_id));
+        return Err(StoreError::HouseholdNotFound(person.household_id.into_string()));
     }
     let record = PersonRecord {
         person_id: id,
@@ -218,7 +217,7 @@ pub(crate) fn insert_person(conn: &Connection, actor: &Actor, scope: RegionCode,
     exec(
         conn,
         "INSERT INTO person_index (person_id, region_code, household_id) VALUES (?1, ?2, ?3)",
-        params![id.as_str(), region.to_string(), record.household_id],
+        params![id.as_str(), region.to_string(), record.household_id.as_str()],
     )?;
     exec(
         conn,
@@ -226,8 +225,8 @@ pub(crate) fn insert_person(conn: &Connection, actor: &Actor, scope: RegionCode,
         params![
             region.to_string(),
             id.as_str(),
-            record.household_id,
-            record.name,
+            record.household_id.as_str(),
+            record.name.as_str(),
             record.card_no,
             json(&record.coverage)?,
             time_text(record.enrolled_at)?,
@@ -251,17 +250,14 @@ pub(crate) fn insert_household(
     household: NewHousehold,
 ) -> Result<HouseholdRecord, StoreError> {
     check_scope(scope, household.region)?;
-    if household.household_id.trim().is_empty() || household.household_id.len() > 64 {
-        return Err(StoreError::Invalid("a household id has 1 to 64 characters".into()));
-    }
     let exists = query_opt(
         conn,
         "SELECT 1 FROM households WHERE region_code = ?1 AND household_id = ?2",
-        params![household.region.to_string(), household.household_id],
+        params![household.region.to_string(), household.household_id.as_str()],
         |row| col::<i64>(row, 0),
     )?;
     if exists.is_some() {
-        return Err(StoreError::HouseholdExists(household.household_id));
+        return Err(StoreError::HouseholdExists(household.household_id.into_string()));
     }
     let record = HouseholdRecord {
         household_id: household.household_id,
@@ -272,7 +268,7 @@ pub(crate) fn insert_household(
     exec(
         conn,
         "INSERT INTO households (region_code, household_id, address, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![record.region.to_string(), record.household_id, record.address, time_text(record.created_at)?],
+        params![record.region.to_string(), record.household_id.as_str(), record.address, time_text(record.created_at)?],
     )?;
     audit(conn, actor, record.region, "household.create", &record.household_id, json(&record)?)?;
     Ok(record)
@@ -293,9 +289,9 @@ const CLAIMS_OF_PERSON: &str = "SELECT region_code, institution_code, claim_id, 
 fn person_from_row(row: &Row<'_>) -> Result<PersonRecord, StoreError> {
     Ok(PersonRecord {
         person_id: id_of(&col::<String>(row, 0)?)?,
-        name: col(row, 1)?,
+        name: name_of(&col::<String>(row, 1)?)?,
         card_no: col(row, 2)?,
-        household_id: col(row, 3)?,
+        household_id: household_of(&col::<String>(row, 3)?)?,
         coverage: from_json(&col::<String>(row, 4)?)?,
         enrolled_at: time_of(&col::<String>(row, 5)?)?,
         updated_at: time_of(&col::<String>(row, 6)?)?,
@@ -307,7 +303,7 @@ fn claim_from_row(row: &Row<'_>) -> Result<ClaimRecord, StoreError> {
     let status: String = col(row, 5)?;
     Ok(ClaimRecord {
         region: region_of(&col::<String>(row, 0)?)?,
-        institution_code: col(row, 1)?,
+        institution_code: institution_of(&col::<String>(row, 1)?)?,
         claim_id: col(row, 2)?,
         person_id: id_of(&col::<String>(row, 3)?)?,
         year: col(row, 4)?,
@@ -403,7 +399,7 @@ fn settle_in(
     exec(
         conn,
         "INSERT INTO claim_keys (institution_code, claim_id, region_code) VALUES (?1, ?2, ?3)",
-        params![record.institution_code, record.claim_id, region_text],
+        params![record.institution_code.as_str(), record.claim_id, region_text],
     )?;
     exec(
         conn,
@@ -411,7 +407,7 @@ fn settle_in(
          VALUES (?1, ?2, ?3, ?4, ?5, 'settled', ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         params![
             region_text,
-            record.institution_code,
+            record.institution_code.as_str(),
             record.claim_id,
             record.person_id.as_str(),
             record.year,
@@ -563,7 +559,7 @@ impl Store for SqliteStore {
             exec(
                 conn,
                 "UPDATE persons SET name = ?1, card_no = ?2, updated_at = ?3 WHERE region_code = ?4 AND person_id = ?5",
-                params![record.name, record.card_no, time_text(record.updated_at)?, region.to_string(), person.as_str()],
+                params![record.name.as_str(), record.card_no, time_text(record.updated_at)?, region.to_string(), person.as_str()],
             )?;
             save_coverage(conn, &actor, region, &person, &record.coverage)?;
             audit(conn, &actor, region, "person.update", person.as_str(), detail)?;
@@ -659,8 +655,8 @@ impl Store for SqliteStore {
                     region_text,
                     person,
                     record.seq,
-                    record.from_institution,
-                    record.to_institution,
+                    record.from_institution.as_str(),
+                    record.to_institution.as_str(),
                     record.issued_on.to_string(),
                     record.valid_until.to_string(),
                     record.filed_by,
@@ -687,8 +683,8 @@ impl Store for SqliteStore {
                         &col::<String>(row, 0)?,
                         &col::<String>(row, 1)?,
                         col(row, 2)?,
-                        col(row, 3)?,
-                        col(row, 4)?,
+                        &col::<String>(row, 3)?,
+                        &col::<String>(row, 4)?,
                         &col::<String>(row, 5)?,
                         &col::<String>(row, 6)?,
                         col(row, 7)?,

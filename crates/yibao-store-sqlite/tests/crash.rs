@@ -50,7 +50,7 @@ async fn child(path: &str) {
     let policy = Arc::new(Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("pack"));
     let store = SqliteStore::open(std::path::Path::new(path)).await.expect("open");
     store
-        .create_household(&actor(), region(), NewHousehold { household_id: "HH-CRASH".into(), region: region(), address: "x".into() })
+        .create_household(&actor(), region(), NewHousehold { household_id: yibao_domain::HouseholdId::parse("HH-CRASH").expect("an id"), region: region(), address: "x".into() })
         .await
         .expect("household");
     let coverage = Coverage {
@@ -69,7 +69,7 @@ async fn child(path: &str) {
         use_personal_account: false,
     };
     store
-        .enrol(&actor(), region(), NewPerson { name: "赵".into(), card_no: None, household_id: "HH-CRASH".into(), coverage })
+        .enrol(&actor(), region(), NewPerson { name: yibao_domain::PersonName::parse("赵").expect("a name"), card_no: None, household_id: yibao_domain::HouseholdId::parse("HH-CRASH").expect("an id"), coverage })
         .await
         .expect("enrol");
     // Claims are settled in date order, one year's counters growing with each.
@@ -78,7 +78,7 @@ async fn child(path: &str) {
     for c in &claims {
         let compute = engine_settlement(Arc::clone(&policy), c.clone(), Explain::Off);
         let request = SettleRequest {
-            institution_code: c.institution_code.clone(),
+            institution_code: yibao_domain::InstitutionCode::parse(&c.institution_code).expect("a code"),
             claim_id: c.claim_id.clone(),
             person_id: person(),
             year: 2026,
@@ -163,7 +163,7 @@ fn a_kill_mid_burst_loses_no_acknowledged_settlement() {
         let next = claim(BURST + 1);
         let compute = engine_settlement(Arc::new(policy), next.clone(), Explain::Off);
         let request = SettleRequest {
-            institution_code: next.institution_code.clone(),
+            institution_code: yibao_domain::InstitutionCode::parse(&next.institution_code).expect("a code"),
             claim_id: next.claim_id.clone(),
             person_id: person(),
             year: 2026,

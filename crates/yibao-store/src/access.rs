@@ -7,7 +7,7 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use yibao_domain::{InstitutionLevel, RegionCode};
+use yibao_domain::{InstitutionCode, InstitutionLevel, RegionCode};
 
 use crate::{Actor, StoreError};
 
@@ -99,7 +99,7 @@ pub struct SessionRecord {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewInstitution {
     /// `H` + region + serial (hospital) or `P` + region + serial (pharmacy).
-    pub code: String,
+    pub code: InstitutionCode,
     pub name: String,
     pub region: RegionCode,
     pub level: InstitutionLevel,
@@ -107,24 +107,9 @@ pub struct NewInstitution {
     pub api_key_hash: String,
 }
 
-impl NewInstitution {
-    /// A designated institution's code: 'H' (hospital) or 'P' (pharmacy), the 6-digit
-    /// region and a 5-digit serial.
-    pub fn check(&self) -> Result<(), StoreError> {
-        let code = self.code.as_bytes();
-        if code.len() != 12 || !matches!(code[0], b'H' | b'P') || !code[1..].iter().all(u8::is_ascii_digit) {
-            return Err(StoreError::Invalid(format!(
-                "'{}' is not a designated institution code: 'H' or 'P', 6-digit region, 5-digit serial",
-                self.code
-            )));
-        }
-        Ok(())
-    }
-}
-
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct InstitutionRecord {
-    pub code: String,
+    pub code: InstitutionCode,
     pub name: String,
     pub region: RegionCode,
     /// The level in force now.

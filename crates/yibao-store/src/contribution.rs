@@ -4,7 +4,7 @@
 use std::future::Future;
 
 use serde::Serialize;
-use yibao_domain::{Fen, NationalId, Period, RegionCode};
+use yibao_domain::{Fen, NationalId, Period, PersonName, RegionCode};
 
 use crate::{Actor, StoreError};
 
@@ -42,7 +42,7 @@ pub struct ContributionRecord {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PersonArrears {
     pub person_id: NationalId,
-    pub name: String,
+    pub name: PersonName,
     pub region: RegionCode,
     pub kind: ContributionKind,
     pub period: Period,

@@ -107,7 +107,7 @@ pub fn settled_claim(
 /// through this one function.
 pub fn replay(existing: ClaimRecord, scope: RegionCode, request: SettleRequest) -> Result<SettleOutcome, StoreError> {
     check_scope(scope, existing.region)
-        .map_err(|_| StoreError::ClaimNotFound { institution: request.institution_code.clone(), claim_id: request.claim_id.clone() })?;
+        .map_err(|_| StoreError::ClaimNotFound { institution: request.institution_code.to_string(), claim_id: request.claim_id.clone() })?;
     if existing.claim_json != request.claim_json || existing.person_id != request.person_id {
         return Err(StoreError::IdempotencyConflict { claim_id: request.claim_id });
     }

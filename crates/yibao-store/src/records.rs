@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-use yibao_domain::{AssistanceGroup, NationalId, RegionCode};
+use yibao_domain::{AssistanceGroup, HouseholdId, InstitutionCode, NationalId, PersonName, RegionCode};
 use yibao_engine::Coverage;
 
 use crate::StoreError;
@@ -30,14 +30,14 @@ impl Actor {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewHousehold {
-    pub household_id: String,
+    pub household_id: HouseholdId,
     pub region: RegionCode,
     pub address: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct HouseholdRecord {
-    pub household_id: String,
+    pub household_id: HouseholdId,
     pub region: RegionCode,
     pub address: String,
     #[serde(with = "time::serde::rfc3339")]
@@ -47,19 +47,19 @@ pub struct HouseholdRecord {
 /// A person to enrol: identity, household and the coverage the engine reads.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewPerson {
-    pub name: String,
+    pub name: PersonName,
     /// Social-security card number (社会保障卡号), R-SYS-4.
     pub card_no: Option<String>,
-    pub household_id: String,
+    pub household_id: HouseholdId,
     pub coverage: Coverage,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PersonRecord {
     pub person_id: NationalId,
-    pub name: String,
+    pub name: PersonName,
     pub card_no: Option<String>,
-    pub household_id: String,
+    pub household_id: HouseholdId,
     pub coverage: Coverage,
     #[serde(with = "time::serde::rfc3339")]
     pub enrolled_at: OffsetDateTime,
@@ -79,7 +79,7 @@ pub struct PersonQuery {
 /// A claim to settle, keyed by the institution's own claim id.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SettleRequest {
-    pub institution_code: String,
+    pub institution_code: InstitutionCode,
     pub claim_id: String,
     pub person_id: NationalId,
     /// The year whose accumulators the claim counts against (from the policy's
@@ -110,7 +110,7 @@ impl ClaimStatus {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ClaimRecord {
     pub region: RegionCode,
-    pub institution_code: String,
+    pub institution_code: InstitutionCode,
     pub claim_id: String,
     pub person_id: NationalId,
     pub year: i32,
@@ -160,8 +160,8 @@ pub const REFERRALS_LIMIT: usize = 200;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewReferral {
     pub person_id: NationalId,
-    pub from_institution: String,
-    pub to_institution: String,
+    pub from_institution: InstitutionCode,
+    pub to_institution: InstitutionCode,
     /// The day the referral was issued: the referring stay ended on or before it.
     pub issued_on: time::Date,
     /// The last day of admission it covers.
@@ -175,8 +175,8 @@ pub struct ReferralRecord {
     pub person_id: NationalId,
     /// The referral's number within the person's referrals, from 1.
     pub seq: i64,
-    pub from_institution: String,
-    pub to_institution: String,
+    pub from_institution: InstitutionCode,
+    pub to_institution: InstitutionCode,
     pub issued_on: time::Date,
     pub valid_until: time::Date,
     pub filed_by: String,
@@ -191,8 +191,8 @@ impl ReferralRecord {
         region: &str,
         person_id: &str,
         seq: i64,
-        from_institution: String,
-        to_institution: String,
+        from_institution: &str,
+        to_institution: &str,
         issued_on: &str,
         valid_until: &str,
         filed_by: String,
@@ -205,8 +205,8 @@ impl ReferralRecord {
             region: crate::stored::region_of(region)?,
             person_id: crate::stored::id_of(person_id)?,
             seq,
-            from_institution,
-            to_institution,
+            from_institution: crate::stored::institution_of(from_institution)?,
+            to_institution: crate::stored::institution_of(to_institution)?,
             issued_on: date(issued_on)?,
             valid_until: date(valid_until)?,
             filed_by,
@@ -248,7 +248,7 @@ pub const CHRONIC_DISEASES_LIMIT: usize = 32;
 /// clearable fields, `Some(None)` clears it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PersonUpdate {
-    pub name: Option<String>,
+    pub name: Option<PersonName>,
     pub card_no: Option<Option<String>>,
     pub assistance_group: Option<Option<AssistanceGroup>>,
     pub supplementary: Option<bool>,
@@ -374,11 +374,6 @@ impl PersonUpdate {
     }
 
     fn validate(&self) -> Result<(), StoreError> {
-        if let Some(name) = &self.name
-            && (name.trim().is_empty() || name.chars().count() > 64)
-        {
-            return Err(StoreError::Invalid("a name has 1 to 64 characters".into()));
-        }
         if let Some(Some(card_no)) = &self.card_no
             && (card_no.trim().is_empty() || card_no.chars().count() > 32)
         {
@@ -416,7 +411,7 @@ mod personal_account_tests {
     fn claim_with(settlement_json: &str) -> ClaimRecord {
         ClaimRecord {
             region: RegionCode::parse("419921").expect("region"),
-            institution_code: "H41992100007".into(),
+            institution_code: yibao_domain::InstitutionCode::parse("H41992100007").expect("a code"),
             claim_id: "C-1".into(),
             person_id: NationalId::parse("41992119620314004X").expect("id"),
             year: 2026,

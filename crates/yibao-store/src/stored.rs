@@ -5,7 +5,7 @@
 
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use yibao_domain::{InstitutionLevel, NationalId, RegionCode};
+use yibao_domain::{HouseholdId, InstitutionCode, InstitutionLevel, NationalId, PersonName, RegionCode};
 
 use crate::{ContributionKind, Role, StoreError};
 
@@ -23,6 +23,18 @@ pub fn region_of(text: &str) -> Result<RegionCode, StoreError> {
 
 pub fn id_of(text: &str) -> Result<NationalId, StoreError> {
     NationalId::parse(text).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+pub fn institution_of(text: &str) -> Result<InstitutionCode, StoreError> {
+    InstitutionCode::parse(text).map_err(|e| StoreError::Backend(format!("stored: {e}")))
+}
+
+pub fn household_of(text: &str) -> Result<HouseholdId, StoreError> {
+    HouseholdId::parse(text).map_err(|e| StoreError::Backend(format!("stored household id '{text}': {e}")))
+}
+
+pub fn name_of(text: &str) -> Result<PersonName, StoreError> {
+    PersonName::parse(text).map_err(|e| StoreError::Backend(format!("stored name: {e}")))
 }
 
 pub fn role_of(text: &str) -> Result<Role, StoreError> {

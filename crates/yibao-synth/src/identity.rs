@@ -3,6 +3,8 @@
 //! identity, household or person number), so they change no other draw: the city's
 //! persons, claims and simulated year are the same with or without them.
 
+use yibao_domain::{HouseholdId, PersonName};
+
 use crate::assumptions::COUNTIES;
 use crate::city::City;
 use crate::names::{
@@ -25,7 +27,7 @@ const PERSON_STREAM: u64 = 1 << 63;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HouseholdIdentity {
     /// `HH-` + county + the household's number in the city, nine digits.
-    pub household_id: String,
+    pub household_id: HouseholdId,
     pub address: String,
     /// The family name its blood relatives share.
     pub surname: &'static str,
@@ -38,7 +40,8 @@ pub fn household_identity(city: &City, head: &Person) -> HouseholdIdentity {
     let mut rng = SplitMix64::derived(city.config.seed, purpose::IDENTITY, head.household);
     let surname = surname(&mut rng);
     HouseholdIdentity {
-        household_id: format!("HH-{}-{:09}", COUNTIES[county].code, head.household),
+        household_id: HouseholdId::parse(&format!("HH-{}-{:09}", COUNTIES[county].code, head.household))
+            .expect("a county code and nine digits make a household id"),
         address: address(&mut rng, county, head.urban),
         surname,
     }
@@ -48,12 +51,13 @@ pub fn household_identity(city: &City, head: &Person) -> HouseholdIdentity {
 /// surname for the head and blood relatives; the spouse (the second member, near the
 /// head's age and of the other sex) and the head's mother their own.
 #[must_use]
-pub fn person_name(city: &City, household: &HouseholdIdentity, head: &Person, member: &Person, position: usize) -> String {
+pub fn person_name(city: &City, household: &HouseholdIdentity, head: &Person, member: &Person, position: usize) -> PersonName {
     let mut rng = SplitMix64::derived(city.config.seed, purpose::IDENTITY, PERSON_STREAM | member.index);
     let spouse = position == 1 && member.male != head.male && member.age.abs_diff(head.age) <= 12;
     let mother = position >= 2 && !member.male && member.age >= head.age.saturating_add(18);
     let family = if spouse || mother { surname(&mut rng) } else { household.surname };
-    format!("{family}{}", given_name(&mut rng, member.male, member.id.birth_date().year()))
+    PersonName::parse(&format!("{family}{}", given_name(&mut rng, member.male, member.id.birth_date().year())))
+        .expect("a surname and a given name make a name")
 }
 
 /// The person's social-security card number: the county's letter and eight digits, unique

@@ -42,7 +42,7 @@ fn every_household_and_person_is_named_in_their_county_and_every_card_is_unique(
                 rural += 1;
                 assert!(!person.urban, "{}", identity.address);
             }
-            let again = households.insert(person.household, (identity.household_id, identity.address));
+            let again = households.insert(person.household, (identity.household_id.into_string(), identity.address));
             assert!(again.is_none(), "household {} listed twice", person.household);
         }
         let card = card_no(person);
