@@ -331,6 +331,31 @@ async fn tier_change_and_contributions() {
     assert!(due > 10_000, "the policy's personal contribution for the year: {due}");
     let (_, arrears) = api.call("GET", "/api/arrears?period=2026", Auth::Token(&accountant), None).await;
     assert_eq!(arrears["persons"][0]["owed_fen"].as_i64(), Some(due - 10_000), "{arrears}");
+    // The rest of the year in a second instalment, one fen too much: refused, naming what is
+    // still owed; then exactly the rest, and the period is paid. A third payment is refused.
+    let contribute = |paid: String| {
+        let api = &api;
+        let accountant = accountant.clone();
+        async move {
+            api.call(
+                "POST",
+                &format!("/api/persons/{EAST_PERSON}/contributions"),
+                Auth::Token(&accountant),
+                Some(json!({ "kind": "resident", "period": "2026", "paid": paid })),
+            )
+            .await
+        }
+    };
+    let yuan = |fen: i64| format!("{}.{:02}", fen / 100, fen % 100);
+    let (status, body) = contribute(yuan(due - 10_000 + 1)).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("contribution.overpaid")), "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| m.contains(&format!("at most {} more", yuan(due - 10_000)))), "{body}");
+    let (status, body) = contribute(yuan(due - 10_000)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = contribute("1.00".to_owned()).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("contribution.overpaid")), "paid once: {body}");
+    let (_, arrears) = api.call("GET", "/api/arrears?period=2026", Auth::Token(&accountant), None).await;
+    assert!(arrears["persons"].as_array().is_some_and(Vec::is_empty), "nothing owed: {arrears}");
     let (status, body) = api
         .call(
             "POST",

@@ -656,7 +656,7 @@ pub async fn run_bulk_contributions<S: Store + yibao_store::ContributionStore>(s
     };
     assert_eq!(store.record_contributions(&clerk(EAST), region(EAST), vec![record(a, 40_000), record(a, 0)]).await.expect("batch"), 2);
     // A batch with a person outside the scope: refused whole.
-    let refused = store.record_contributions(&clerk(EAST), region(EAST), vec![record(a, 1), record(person_id(WEST, 998), 1)]).await;
+    let refused = store.record_contributions(&clerk(EAST), region(EAST), vec![record(a, 0), record(person_id(WEST, 998), 1)]).await;
     assert!(matches!(refused, Err(StoreError::PersonNotFound(_))), "{refused:?}");
     assert_eq!(store.contributions_of(region(EAST), &a).await.expect("list").len(), 2, "nothing of the refused batch was written");
 }

@@ -97,6 +97,23 @@ pub fn contribution_entries(record: &ContributionRecord, paid_before_fen: Option
     let subsidy = cause(RecordKind::Subsidy, &record_id)?;
     let paid = Some(record.paid_fen).filter(|f| !f.is_negative()).ok_or_else(|| StoreError::Invalid("paid is not an amount".into()))?;
     let (paid_fen, due_fen) = (record.paid_fen.get(), record.due_fen.get());
+    // A period is paid once: instalments up to what is due, never beyond it (a second
+    // payment in full would book the income twice and owe the payer a refund).
+    let paid_already = paid_before_fen.unwrap_or(0);
+    if paid_fen > 0 && paid_already.saturating_add(paid_fen) > due_fen {
+        return Err(StoreError::Refused {
+            code: "contribution.overpaid",
+            message: format!(
+                "{} {} of {}: {} of {} due is paid already, so at most {} more",
+                record.kind.as_str(),
+                record.period,
+                record.person_id,
+                Fen::new(paid_already),
+                record.due_fen,
+                Fen::new(due_fen.saturating_sub(paid_already).max(0))
+            ),
+        });
+    }
     let in_full = match paid_before_fen {
         None => paid_fen >= due_fen,
         Some(before) => before < due_fen && before.saturating_add(paid_fen) >= due_fen,
@@ -591,11 +608,17 @@ mod tests {
         let subsidy = |entries: &[Entry]| {
             entries.iter().filter(|e| e.transfer.reason == Reason::Subsidy).map(|e| e.transfer.amount_fen.get()).sum::<i64>()
         };
-        // 200.00 then 200.00 of 400.00: the second brings the 300.00 subsidy; a third nothing.
+        // 200.00 then 200.00 of 400.00: the second brings the 300.00 subsidy; a third
+        // payment, beyond what is due, is refused (the period is paid once), while a record
+        // of nothing paid brings nothing.
         let first = contribution_entries(&record(1, 20_000, ContributionKind::Resident, resident.clone()), None, on).unwrap();
         let second = contribution_entries(&record(2, 20_000, ContributionKind::Resident, resident.clone()), Some(20_000), on).unwrap();
-        let third = contribution_entries(&record(3, 5_000, ContributionKind::Resident, resident), Some(40_000), on).unwrap();
-        assert_eq!((subsidy(&first), subsidy(&second), subsidy(&third)), (0, 30_000, 0));
+        let nothing = contribution_entries(&record(3, 0, ContributionKind::Resident, resident.clone()), Some(40_000), on).unwrap();
+        assert_eq!((subsidy(&first), subsidy(&second), subsidy(&nothing)), (0, 30_000, 0));
+        let overpaid = contribution_entries(&record(4, 5_000, ContributionKind::Resident, resident.clone()), Some(40_000), on);
+        assert!(matches!(&overpaid, Err(StoreError::Refused { code: "contribution.overpaid", message }) if message.contains("at most 0.00 more")), "{overpaid:?}");
+        let beyond = contribution_entries(&record(5, 20_001, ContributionKind::Resident, resident), Some(20_000), on);
+        assert!(matches!(&beyond, Err(StoreError::Refused { code: "contribution.overpaid", message }) if message.contains("at most 200.00 more")), "{beyond:?}");
         // An employee's month paid 300.00 then 100.00, 260.00 of it for the account: the
         // completing 100.00 goes to the account, and 160.00 more is moved from the pooled
         // income the first payment booked.
