@@ -18,19 +18,21 @@ pub struct YearMonth {
 pub struct YearMonthError(pub String);
 
 impl YearMonth {
-    /// `None` unless `month` is 1 to 12 and the year is four digits.
+    /// `None` unless `month` is 1 to 12 and the year one a period may name
+    /// ([`yibao_domain::PERIOD_YEAR_MIN`] to [`yibao_domain::PERIOD_YEAR_MAX`]).
     #[must_use]
     pub fn new(year: i32, month: u8) -> Option<YearMonth> {
-        ((1000..=9999).contains(&year) && (1..=12).contains(&month)).then_some(YearMonth { year, month })
+        ((yibao_domain::PERIOD_YEAR_MIN..=yibao_domain::PERIOD_YEAR_MAX).contains(&year) && (1..=12).contains(&month))
+            .then_some(YearMonth { year, month })
     }
 
+    /// `YYYY-MM`, by the one period parser ([`yibao_domain::Period::parse`]); a year alone
+    /// is not a month.
     pub fn parse(text: &str) -> Result<YearMonth, YearMonthError> {
-        let bad = || YearMonthError(text.to_owned());
-        let (year, month) = text.trim().split_once('-').ok_or_else(bad)?;
-        if year.len() != 4 || month.len() != 2 || !year.bytes().chain(month.bytes()).all(|b| b.is_ascii_digit()) {
-            return Err(bad());
+        match yibao_domain::Period::parse(text.trim()) {
+            Ok(yibao_domain::Period::Month(year, month)) => YearMonth::new(year, u8::from(month)).ok_or_else(|| YearMonthError(text.to_owned())),
+            _ => Err(YearMonthError(text.to_owned())),
         }
-        YearMonth::new(year.parse().map_err(|_| bad())?, month.parse().map_err(|_| bad())?).ok_or_else(bad)
     }
 
     #[must_use]
