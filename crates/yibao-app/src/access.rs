@@ -241,6 +241,12 @@ impl App {
         let scope = principal.scope(roles::ADMINISTRATORS)?;
         check_scope(scope, input.region)?;
         self.check_county(input.region)?;
+        if input.code.region_digits() != input.region.to_string() {
+            return Err(AppError::bad_request(
+                "institution.bad_code",
+                format!("{} names region {}, but the institution is designated in {}", input.code, input.code.region_digits(), input.region),
+            ));
+        }
         let api_key = match input.api_key {
             None => new_token()?,
             Some(key) => {

@@ -133,7 +133,7 @@ impl App {
                 format!("the claim says {}, but {code} is registered {} (region {region})", claim.place.as_str(), place.as_str()),
             ));
         }
-        if code.starts_with('P') && !matches!(claim.kind, ClaimKind::GeneralOutpatient | ClaimKind::ChronicOutpatient) {
+        if code.is_pharmacy() && !matches!(claim.kind, ClaimKind::GeneralOutpatient | ClaimKind::ChronicOutpatient) {
             return Err(AppError::unprocessable(
                 "claim.kind_not_for_pharmacy",
                 format!("{code} is a designated pharmacy: it settles outpatient claims only"),
@@ -313,7 +313,7 @@ impl App {
     pub async fn file_referral(&self, principal: &Principal, source: &str, referral: NewReferral) -> Result<ReferralRecord, AppError> {
         let scope = match principal {
             Principal::Institution(register) if register.code == referral.from_institution => {
-                if !register.code.starts_with('H') {
+                if register.code.is_pharmacy() {
                     return Err(AppError::forbidden("a referral is issued by a hospital, not a pharmacy"));
                 }
                 // An institution refers only a person it has treated: a settled claim of the

@@ -28,7 +28,7 @@ use yibao_store::{
 };
 use yibao_synth::identity::{card_no, household_identity, person_name};
 use yibao_synth::payment::contributions_of;
-use yibao_synth::{City, Person, mix64};
+use yibao_synth::{City, Person};
 
 use crate::access::{InstitutionInput, StaffInput};
 use crate::{App, AppError, ContributionInput, ErrorKind, FundReceipt, Principal, store};
@@ -72,9 +72,10 @@ pub const OPENING_BALANCES_YUAN_PER_10K: [(FundScheme, i64); 7] = [
 pub enum Credentials {
     /// The demo's published ones (`demo-<username>-2026`, `demo-key-<code>`): a demo only.
     Demo,
-    /// Derived from the city's seed, shown once by whoever loads: the same seed gives the
-    /// same secrets (synthetic, never for real use).
-    Derived,
+    /// Drawn from the operating system's randomness, shown once by whoever loads (the
+    /// store keeps only their hashes). Not derived from the seed: the seed is in every
+    /// audit entry's source, and a secret anyone can recompute is no secret.
+    Drawn,
 }
 
 /// How to load.
@@ -143,28 +144,18 @@ pub struct LoadedCity {
     pub institutions: Vec<InstitutionLogin>,
 }
 
-/// 32 hex digits derived from the seed, for `purpose` and `n`.
-fn secret(seed: u64, purpose: u64, n: u64) -> String {
-    let a = mix64(seed ^ mix64(purpose ^ mix64(n)));
-    let b = mix64(a ^ purpose);
-    format!("{a:016x}{b:016x}")
-}
-
-const KEY_PURPOSE: u64 = 0x4150_495f_4b45_5953;
-const PASSWORD_PURPOSE: u64 = 0x4144_4d49_4e5f_5057;
-
-fn password(credentials: Credentials, seed: u64, index: usize, username: &str) -> String {
-    match credentials {
+fn password(credentials: Credentials, username: &str) -> Result<String, AppError> {
+    Ok(match credentials {
         Credentials::Demo => format!("demo-{}-2026", username.replace('.', "-")),
-        Credentials::Derived => format!("synth-{}-{}", username.replace('.', "-"), &secret(seed, PASSWORD_PURPOSE, index as u64)[..20]),
-    }
+        Credentials::Drawn => format!("synth-{}-{}", username.replace('.', "-"), &crate::access::new_token()?[..20]),
+    })
 }
 
-fn api_key(credentials: Credentials, seed: u64, index: usize, code: &str) -> String {
-    match credentials {
+fn api_key(credentials: Credentials, code: &str) -> Result<String, AppError> {
+    Ok(match credentials {
         Credentials::Demo => format!("demo-key-{code}"),
-        Credentials::Derived => format!("synth-{code}-{}", secret(seed, KEY_PURPOSE, index as u64)),
-    }
+        Credentials::Drawn => format!("synth-{code}-{}", &crate::access::new_token()?[..32]),
+    })
 }
 
 /// The last month of the city's year whose employee contributions are due by `today`.
@@ -191,23 +182,27 @@ impl App {
         if let Some(what) = self.holds_a_city(city.city).await? {
             return Err(AppError::conflict("load.store_not_empty", format!("the store already holds a city ({what}): a city is loaded only into an empty store")));
         }
-        let seed = city.config.seed;
-        let mut summary = LoadSummary::default();
-        let mut logins = Vec::new();
-        for (index, (username, display_name, role, county)) in CITY_STAFF.into_iter().enumerate() {
-            let region = county.map_or(city.city, |c| city.counties[c]);
-            let password = password(options.credentials, seed, index, username);
-            let input = StaffInput { username: username.to_owned(), display_name: display_name.to_owned(), password: password.clone(), role, region };
-            self.create_staff(principal, source, input).await?;
-            logins.push(Login { username: username.to_owned(), password, role, region });
-            summary.staff += 1;
+        // What would fail part way is refused before anything is written: insured covered
+        // from 1 January of the year before, under the pack, in a year that has begun.
+        let year = city.config.year;
+        let covered_from = Date::from_calendar_date(year - 1, Month::January, 1).map_err(|e| AppError::bad_request("load.bad_year", e.to_string()))?;
+        if covered_from < self.policy.effective_from || year > self.today().year() {
+            return Err(AppError::bad_request(
+                "load.bad_year",
+                format!(
+                    "a city-year {year} covers its insured from {covered_from}: the policy begins {} and the year may not lie ahead of {}",
+                    self.policy.effective_from,
+                    self.today().year()
+                ),
+            ));
         }
+        let mut summary = LoadSummary::default();
         let mut institutions = Vec::new();
-        for (index, institution) in city.institutions.iter().enumerate() {
+        for institution in &city.institutions {
             if !self.policy.has_county(institution.region) {
                 continue;
             }
-            let key = api_key(options.credentials, seed, index, &institution.code);
+            let key = api_key(options.credentials, &institution.code)?;
             let input = InstitutionInput {
                 code: InstitutionCode::parse(&institution.code)?,
                 name: institution.name.clone(),
@@ -237,6 +232,18 @@ impl App {
                 persons = Arc::try_unwrap(block).unwrap_or_default();
             }
         }
+        // The staff last, the administrator at the very end: a load that stopped part way
+        // leaves no administrator, so `yibao serve` does not take the store for a loaded one.
+        let mut logins = Vec::new();
+        for (username, display_name, role, county) in CITY_STAFF.into_iter().rev() {
+            let region = county.map_or(city.city, |c| city.counties[c]);
+            let password = password(options.credentials, username)?;
+            let input = StaffInput { username: username.to_owned(), display_name: display_name.to_owned(), password: password.clone(), role, region };
+            self.create_staff(principal, source, input).await?;
+            logins.push(Login { username: username.to_owned(), password, role, region });
+            summary.staff += 1;
+        }
+        logins.reverse();
         Ok(LoadedCity { summary, logins, institutions })
     }
 
@@ -396,7 +403,10 @@ impl App {
                         };
                         match app.settle(hospital, &source, &person.id, &card, claim).await {
                             Ok(_) => settled += 1,
-                            Err(e) if e.kind != ErrorKind::Internal => *refused.entry(e.code.into_owned()).or_default() += 1,
+                            // The rules' refusals of a claim are counted; anything else stops the load.
+                            Err(e) if e.kind != ErrorKind::Internal && (e.code.starts_with("claim.") || e.code.starts_with("settle.")) => {
+                                *refused.entry(e.code.into_owned()).or_default() += 1;
+                            }
                             Err(e) => {
                                 stop.store(true, Ordering::Relaxed);
                                 return Err(e);

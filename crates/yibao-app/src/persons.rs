@@ -127,6 +127,14 @@ impl App {
                     return Err(AppError::bad_request("person.bad_household", "every member is enrolled in the household's own region"));
                 }
                 self.check_coverage(&member.coverage)?;
+                // An opening personal-account balance is money brought into the books: only
+                // the system's migration of a handed-over register brings one (R-SYS-3).
+                if !member.coverage.personal_account_balance.is_zero() && principal.system().is_err() {
+                    return Err(AppError::bad_request(
+                        "person.bad_balance",
+                        "a personal-account balance is brought in only by the system's migration; a clerk enrols with none",
+                    ));
+                }
             }
         }
         let imported = store!(self, import(&principal.actor(source, self.now()), scope, households));
@@ -203,7 +211,20 @@ impl App {
                 format!("coverage cannot begin before the policy's first day {}", policy.effective_from),
             ));
         }
+        if coverage.coverage_until.is_some() {
+            return Err(AppError::bad_request("person.bad_date", "an enrolment is for coverage that has not ended"));
+        }
+        let employee = coverage.scheme == Scheme::Employee;
+        if coverage.personal_account_balance.is_negative()
+            || (!employee && (!coverage.personal_account_balance.is_zero() || coverage.use_personal_account))
+        {
+            return Err(AppError::bad_request("person.bad_balance", "only an employee has a personal account, and its balance is not negative"));
+        }
+        yibao_store::check_chronic_diseases(&coverage.certified_chronic_diseases)?;
         let tiers = policy.tiers_for(coverage.scheme);
+        if coverage.tier_history.as_ref().is_some_and(|h| h.since != coverage.coverage_from) {
+            return Err(AppError::bad_request("person.bad_tier", "a tier history begins with the coverage"));
+        }
         match &coverage.tier_history {
             None if tiers.is_empty() => Ok(()),
             None => Err(AppError::bad_request("person.bad_tier", format!("choose a tier: {tiers:?}"))),

@@ -70,7 +70,12 @@ impl App {
         if empty {
             return Err(AppError::bad_request("search.empty", "search by id, name, card or household"));
         }
-        Ok(store!(self, search_persons(scope, query))?)
+        // A household is looked up as the register writes its id (`HouseholdId`: trimmed).
+        let mut query = query.clone();
+        if let Some(id) = query.household_id.take() {
+            query.household_id = Some(yibao_domain::HouseholdId::parse(&id)?.into_string());
+        }
+        Ok(store!(self, search_persons(scope, &query))?)
     }
 
     /// Changes a person's details, audited with old and new values.

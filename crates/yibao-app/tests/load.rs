@@ -44,6 +44,13 @@ async fn the_demo_city_loads_through_the_use_cases_and_reads_back() {
     let city = Arc::new(City::new(Config { year: 2026, block_persons: 600, ..Config::new(1_500, 2026) }).expect("a valid city"));
     let system = Principal::System { name: "test-loader".into(), region: city.city };
     let options = LoadOptions { credentials: Credentials::Demo, opening_balances: true, settle: false, in_flight: 1, progress: Arc::new(|_| {}) };
+    // A year that would fail part way (insured covered before the pack's first day, or a
+    // year ahead) is refused before anything is written: the load after it succeeds.
+    for year in [2024, 2027] {
+        let early = Arc::new(City::new(Config { year, block_persons: 600, ..Config::new(1_500, 2026) }).expect("a valid city"));
+        let refused = app.load_city(&system, "test", early, &options).await.expect_err("refused");
+        assert_eq!(refused.code, "load.bad_year", "{year}: {}", refused.message);
+    }
     let loaded = app.load_city(&system, "test", Arc::clone(&city), &options).await.expect("loads");
 
     let everyone = persons(&city);
@@ -90,6 +97,54 @@ async fn the_demo_city_loads_through_the_use_cases_and_reads_back() {
     assert!(matches!(hospital, Principal::Institution(ref record) if record.region == region("419921")), "{hospital:?}");
     let pharmacy = app.institution_by_key("demo-key-P41990200001").await.expect("a pharmacy");
     assert!(matches!(pharmacy, Principal::Institution(ref record) if record.code.starts_with('P')));
+
+    // Only the system brings an institution's key, of at least 16 characters; a code names
+    // the region it is designated in.
+    let admin = Principal::Staff { username: "admin".into(), role: Role::CityAdministrator, region: city.city };
+    let designate = |code: &str, region: &str, api_key: Option<&str>| yibao_app::access::InstitutionInput {
+        code: yibao_domain::InstitutionCode::parse(code).expect("a code"),
+        name: "示范市新设医院".into(),
+        region: RegionCode::parse(region).expect("region"),
+        level: yibao_domain::InstitutionLevel::Secondary,
+        api_key: api_key.map(str::to_owned),
+    };
+    let refused = app.create_institution(&admin, "test", designate("H41992100099", "419921", Some("a-chosen-key-0123456789"))).await;
+    assert_eq!(refused.map(|_| ()).map_err(|e| e.code), Err("access.forbidden".into()), "a clerk's or administrator's key is drawn");
+    let refused = app.create_institution(&system, "test", designate("H41992100099", "419921", Some("short"))).await;
+    assert_eq!(refused.map(|_| ()).map_err(|e| e.code), Err("institution.weak_key".into()));
+    let refused = app.create_institution(&admin, "test", designate("H41992200099", "419921", None)).await;
+    assert_eq!(refused.map(|_| ()).map_err(|e| e.code), Err("institution.bad_code".into()), "a 西县 code designated in 东县");
+    let drawn = app.create_institution(&admin, "test", designate("H41992100099", "419921", None)).await.expect("designated");
+    assert!(drawn.api_key.len() >= 32 && app.institution_by_key(&drawn.api_key).await.is_ok(), "a drawn key works");
+
+    // A clerk's bulk enrolment brings no personal-account balance (only the system's
+    // migration does), and every member is in the batch's county.
+    let clerk = Principal::Staff { username: "east.clerk".into(), role: Role::EnrolmentClerk, region: region("419921") };
+    let employee = everyone.iter().find(|p| p.scheme == Scheme::Employee && !p.account_opening.is_zero()).expect("an employee");
+    let mut coverage = employee.coverage(&city);
+    coverage.person_id = yibao_domain::NationalId::from_parts(region("419921"), time::macros::date!(1980 - 02 - 02), 777).expect("an id");
+    coverage.region = region("419921");
+    let household = yibao_domain::HouseholdId::parse("HH-TEST-1").expect("an id");
+    let batch = |coverage: yibao_engine::Coverage| {
+        vec![yibao_store::ImportHousehold {
+            household: yibao_app::NewHousehold { household_id: household.clone(), region: region("419921"), address: "东县城关镇".into() },
+            members: vec![yibao_store::NewPerson {
+                name: yibao_domain::PersonName::parse("钱七").expect("a name"),
+                card_no: None,
+                household_id: household.clone(),
+                coverage,
+            }],
+        }]
+    };
+    let refused = app.import_households(&clerk, "test", region("419921"), batch(coverage.clone())).await.expect_err("refused");
+    assert_eq!(refused.code, "person.bad_balance", "{}", refused.message);
+    let mut elsewhere = coverage.clone();
+    elsewhere.region = region("419922");
+    let refused = app.import_households(&clerk, "test", region("419921"), batch(elsewhere)).await.expect_err("refused");
+    assert_eq!(refused.code, "person.bad_household", "{}", refused.message);
+    coverage.personal_account_balance = yibao_domain::Fen::ZERO;
+    let imported = app.import_households(&clerk, "test", region("419921"), batch(coverage)).await.expect("imported");
+    assert_eq!((imported.households, imported.persons), (1, 1));
 
     // Contributions: some residents owe, in every county.
     let (owing, counties) = app.arrears(&system, "2026").await.expect("arrears");

@@ -332,7 +332,7 @@ mod store {
             let source = format!("yibao synth --insured {} --seed {} --year {}", city.config.insured, city.config.seed, city.config.year);
             let tick = bar.clone();
             let load = LoadOptions {
-                credentials: Credentials::Derived,
+                credentials: Credentials::Drawn,
                 // The books start empty: a pooling run shows what the year's income alone pays.
                 opening_balances: false,
                 settle: options.settle,
@@ -361,11 +361,11 @@ mod store {
             print!(")");
         }
         println!();
-        println!("synthetic logins (POST /api/session; derived from the seed, shown once, the store keeps only their hashes):");
+        println!("synthetic logins (POST /api/session; drawn at random, shown once, the store keeps only their hashes):");
         for login in &loaded.logins {
             println!("  {:<14} {:<42} {:<20} {}", login.username, login.password, login.role.as_str(), login.region);
         }
-        println!("institution API keys (header X-Api-Key; derived from the seed, shown once, the store keeps only their hashes):");
+        println!("institution API keys (header X-Api-Key; drawn at random, shown once, the store keeps only their hashes):");
         for institution in &loaded.institutions {
             println!("  {} {} {}", institution.code, institution.api_key, institution.name);
         }

@@ -180,6 +180,12 @@ impl InstitutionCode {
         code.len() == 12 && matches!(code[0], b'H' | b'P') && code[1..].iter().all(u8::is_ascii_digit)
     }
 
+    /// The six digits of the region the code was issued in.
+    #[must_use]
+    pub fn region_digits(&self) -> &str {
+        &self.0[1..7]
+    }
+
     /// A designated retail pharmacy (定点零售药店) rather than a hospital.
     #[must_use]
     pub fn is_pharmacy(&self) -> bool {
@@ -219,6 +225,7 @@ mod tests {
     fn institution_codes_are_a_letter_a_region_and_a_serial() {
         assert_eq!(InstitutionCode::parse("H41990200001").map(|c| c.is_pharmacy()), Ok(false));
         assert_eq!(InstitutionCode::parse("P41990200001").map(|c| c.is_pharmacy()), Ok(true));
+        assert_eq!(InstitutionCode::parse("H41992100007").map(|c| c.region_digits().to_owned()), Ok("419921".to_owned()));
         for bad in ["", "h41990200001", "X41990200001", "H4199020000", "H419902000011", " H41990200001", "H41990200O01"] {
             let error = InstitutionCode::parse(bad).expect_err(bad);
             assert_eq!(error.code(), "institution.bad_code", "{bad}");

@@ -90,9 +90,7 @@ pub enum Holder {
 impl Holder {
     /// A designated institution by its code: `H` (hospital) or `P` (pharmacy) + 11 digits.
     pub fn institution(code: &str) -> Result<Holder, LedgerError> {
-        let bytes = code.as_bytes();
-        let ok = bytes.len() == 12 && matches!(bytes[0], b'H' | b'P') && bytes[1..].iter().all(u8::is_ascii_digit);
-        if !ok {
+        if !yibao_domain::InstitutionCode::is_valid(code) {
             return Err(LedgerError::BadInstitutionCode(code.to_owned()));
         }
         Ok(Holder::Institution(PartyCode::parse(code)?))

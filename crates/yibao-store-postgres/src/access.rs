@@ -486,8 +486,9 @@ pub(crate) async fn insert_contribution(
     // The person's row (after the region's counter, before the accounts): concurrent
     // payments for one period are counted one after the other, so exactly one completes it.
     let person = crate::load_person(tx, region, &contribution.person_id, true).await?;
-    let (count, paid_sum): (i64, i64) = sqlx::query_as(
-        "SELECT COUNT(*), COALESCE(SUM(paid_fen), 0)::int8 FROM contributions WHERE region_code = $1 AND person_id = $2 AND kind = $3 AND period = $4",
+    let (count, paid_sum, due_max): (i64, i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COALESCE(SUM(paid_fen), 0)::int8, COALESCE(MAX(due_fen), 0)::int8 FROM contributions \
+         WHERE region_code = $1 AND person_id = $2 AND kind = $3 AND period = $4",
     )
     .bind(region.to_string())
     .bind(contribution.person_id.as_str())
@@ -496,7 +497,7 @@ pub(crate) async fn insert_contribution(
     .fetch_one(&mut **tx)
     .await
     .map_err(backend)?;
-    let paid_before = (count > 0).then_some(paid_sum);
+    let paid_before = (count > 0).then_some(yibao_store::books::PaidBefore { paid_fen: paid_sum, due_fen: due_max });
     let seq: i64 = sqlx::query_scalar(
         "INSERT INTO contribution_seqs (region_code, seq) VALUES ($1, 1) ON CONFLICT (region_code) DO UPDATE SET seq = contribution_seqs.seq + 1 RETURNING seq",
     )

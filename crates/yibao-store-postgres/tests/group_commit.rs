@@ -333,7 +333,8 @@ async fn grouped_settlements_racing_other_writers_never_deadlock() {
                 .map(|&id| NewContribution {
                     person_id: id,
                     kind: ContributionKind::Employee,
-                    period: yibao_domain::Period::Month(2026, time::Month::March),
+                    // Each round its own month: a month is paid once (contribution.overpaid).
+                    period: yibao_domain::Period::Month(2025 + i32::from(n >= 12), time::Month::try_from(1 + (n % 12) as u8).expect("a month")),
                     due_fen: yibao_domain::Fen::new(10_000),
                     paid_fen: yibao_domain::Fen::new(10_000),
                     breakdown_json: yibao_store_contract::employee_breakdown(7_000, 3_000, 0),

@@ -377,11 +377,12 @@ pub(crate) fn insert_contribution(
     // the subsidies and the account's share (`contribution_entries`).
     let paid_before = query_opt(
         conn,
-        "SELECT COUNT(*), COALESCE(SUM(paid_fen), 0) FROM contributions WHERE region_code = ?1 AND person_id = ?2 AND kind = ?3 AND period = ?4",
+        "SELECT COUNT(*), COALESCE(SUM(paid_fen), 0), COALESCE(MAX(due_fen), 0) FROM contributions \
+         WHERE region_code = ?1 AND person_id = ?2 AND kind = ?3 AND period = ?4",
         params![region.to_string(), contribution.person_id.as_str(), contribution.kind.as_str(), contribution.period.to_string()],
-        |row| Ok((col::<i64>(row, 0)?, col::<i64>(row, 1)?)),
+        |row| Ok((col::<i64>(row, 0)?, col::<i64>(row, 1)?, col::<i64>(row, 2)?)),
     )?
-    .and_then(|(count, paid)| (count > 0).then_some(paid));
+    .and_then(|(count, paid_fen, due_fen)| (count > 0).then_some(yibao_store::books::PaidBefore { paid_fen, due_fen }));
     let seq = query_opt(conn, "SELECT COALESCE(MAX(seq), 0) + 1 FROM contributions WHERE region_code = ?1", [region.to_string()], |row| {
         col::<i64>(row, 0)
     })?

@@ -74,6 +74,14 @@ fn push(entries: &mut Vec<Entry>, unit: RegionCode, transfer: Transfer) {
     }
 }
 
+/// What earlier records of a contribution's person, kind and period paid (their sum) and
+/// were billed (the largest due amount among them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PaidBefore {
+    pub paid_fen: i64,
+    pub due_fen: i64,
+}
+
 /// What a recorded contribution posts (R-FIN-1, R-FIN-2), on the day it was recorded.
 ///
 /// The payment arrives in the unit's income account (收入户) from the unit's insured
@@ -86,11 +94,31 @@ fn push(entries: &mut Vec<Entry>, unit: RegionCode, transfer: Transfer) {
 ///
 /// A partial payment is pooled income only: a person in arrears is not yet insured for the
 /// period, so no subsidy is drawn and no account credited until it is paid in full. The
-/// record that completes the period (`paid_before_fen`: what earlier records of the same
-/// person, kind and period paid, `None` when there are none) brings them all: the account's
-/// whole share, from this payment and, for what this payment does not cover, moved from
-/// the pooled income the earlier payments booked.
-pub fn contribution_entries(record: &ContributionRecord, paid_before_fen: Option<i64>, on: Date) -> Result<Vec<Entry>, StoreError> {
+/// record that completes the period (`before`: what earlier records of the same person,
+/// kind and period paid and were billed, `None` when there are none) brings them all: the
+/// account's whole share, from this payment and, for what this payment does not cover,
+/// moved from the pooled income the earlier payments booked.
+///
+/// A period has one bill: a later record must carry the same due amount
+/// (`contribution.due_changed`, so that a changed wage or group cannot complete a period
+/// twice), and the payments never exceed it (`contribution.overpaid`).
+pub fn contribution_entries(record: &ContributionRecord, before: Option<PaidBefore>, on: Date) -> Result<Vec<Entry>, StoreError> {
+    if let Some(before) = before
+        && before.due_fen != record.due_fen.get()
+    {
+        return Err(StoreError::Refused {
+            code: "contribution.due_changed",
+            message: format!(
+                "{} {} of {} was billed {}; a later payment is recorded against that bill, not {}",
+                record.kind.as_str(),
+                record.period,
+                record.person_id,
+                Fen::new(before.due_fen),
+                record.due_fen
+            ),
+        });
+    }
+    let paid_before_fen = before.map(|b| b.paid_fen);
     let unit = record.region;
     let record_id = format!("{}/{}", unit, record.seq);
     let contribution = cause(RecordKind::Contribution, &record_id)?;
@@ -612,13 +640,17 @@ mod tests {
         // payment, beyond what is due, is refused (the period is paid once), while a record
         // of nothing paid brings nothing.
         let first = contribution_entries(&record(1, 20_000, ContributionKind::Resident, resident.clone()), None, on).unwrap();
-        let second = contribution_entries(&record(2, 20_000, ContributionKind::Resident, resident.clone()), Some(20_000), on).unwrap();
-        let nothing = contribution_entries(&record(3, 0, ContributionKind::Resident, resident.clone()), Some(40_000), on).unwrap();
+        let second = contribution_entries(&record(2, 20_000, ContributionKind::Resident, resident.clone()), Some(PaidBefore { paid_fen: 20_000, due_fen: 40_000 }), on).unwrap();
+        let nothing = contribution_entries(&record(3, 0, ContributionKind::Resident, resident.clone()), Some(PaidBefore { paid_fen: 40_000, due_fen: 40_000 }), on).unwrap();
         assert_eq!((subsidy(&first), subsidy(&second), subsidy(&nothing)), (0, 30_000, 0));
-        let overpaid = contribution_entries(&record(4, 5_000, ContributionKind::Resident, resident.clone()), Some(40_000), on);
+        let overpaid = contribution_entries(&record(4, 5_000, ContributionKind::Resident, resident.clone()), Some(PaidBefore { paid_fen: 40_000, due_fen: 40_000 }), on);
         assert!(matches!(&overpaid, Err(StoreError::Refused { code: "contribution.overpaid", message }) if message.contains("at most 0.00 more")), "{overpaid:?}");
-        let beyond = contribution_entries(&record(5, 20_001, ContributionKind::Resident, resident), Some(20_000), on);
+        let beyond = contribution_entries(&record(5, 20_001, ContributionKind::Resident, resident.clone()), Some(PaidBefore { paid_fen: 20_000, due_fen: 40_000 }), on);
         assert!(matches!(&beyond, Err(StoreError::Refused { code: "contribution.overpaid", message }) if message.contains("at most 200.00 more")), "{beyond:?}");
+        // A later record billed otherwise (a changed wage or group) cannot complete the
+        // period a second time.
+        let rebilled = contribution_entries(&record(6, 20_000, ContributionKind::Resident, resident), Some(PaidBefore { paid_fen: 40_000, due_fen: 20_000 }), on);
+        assert!(matches!(&rebilled, Err(StoreError::Refused { code: "contribution.due_changed", .. })), "{rebilled:?}");
         // An employee's month paid 300.00 then 100.00, 260.00 of it for the account: the
         // completing 100.00 goes to the account, and 160.00 more is moved from the pooled
         // income the first payment booked.
@@ -630,7 +662,7 @@ mod tests {
             to_pool: Fen::new(14_000),
         })
         .unwrap();
-        let completing = contribution_entries(&record(4, 10_000, ContributionKind::Employee, employee), Some(30_000), on).unwrap();
+        let completing = contribution_entries(&record(4, 10_000, ContributionKind::Employee, employee), Some(PaidBefore { paid_fen: 30_000, due_fen: 40_000 }), on).unwrap();
         let legs: Vec<(&str, i64)> =
             completing.iter().map(|e| (e.transfer.id.as_str().rsplit('/').next().unwrap(), e.transfer.amount_fen.get())).collect();
         assert_eq!(legs, [("account", 10_000), ("account-earlier", 16_000)]);

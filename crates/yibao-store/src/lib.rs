@@ -39,7 +39,7 @@ pub use fund::{
 pub use import::{IMPORT_LIMIT, ImportHousehold, ImportStore, ImportSummary};
 pub use records::{
     Actor, CHRONIC_DISEASES_LIMIT, ClaimRecord, ClaimStatus, HouseholdRecord, NewHousehold, NewPerson, PersonQuery, PersonRecord,
-    PersonUpdate, REFERRALS_LIMIT, ReferralRecord, NewReferral, SEARCH_LIMIT, SettleOutcome, SettleRequest, TierEdit,
+    PersonUpdate, REFERRALS_LIMIT, check_chronic_diseases, ReferralRecord, NewReferral, SEARCH_LIMIT, SettleOutcome, SettleRequest, TierEdit,
 };
 use time::Date;
 use yibao_domain::{NationalId, RegionCode};

@@ -380,20 +380,28 @@ impl PersonUpdate {
             return Err(StoreError::Invalid("a card number has 1 to 32 characters (null clears it)".into()));
         }
         if let Some(diseases) = &self.certified_chronic_diseases {
-            if diseases.len() > CHRONIC_DISEASES_LIMIT {
-                return Err(StoreError::Invalid(format!("a person has at most {CHRONIC_DISEASES_LIMIT} certified chronic diseases")));
-            }
-            if let Some(bad) = diseases.iter().find(|code| {
-                code.is_empty() || code.len() > 16 || !code.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '.')
-            }) {
-                return Err(StoreError::Invalid(format!(
-                    "a chronic disease code has 1 to 16 characters of A-Z, 0-9 and '.': {}",
-                    serde_json::to_string(bad).unwrap_or_default()
-                )));
-            }
+            check_chronic_diseases(diseases)?;
         }
         Ok(())
     }
+}
+
+/// A person's certified chronic diseases (门诊慢特病): at most [`CHRONIC_DISEASES_LIMIT`]
+/// codes of 1 to 16 characters of A-Z, 0-9 and '.'. For enrolment, import and update alike.
+pub fn check_chronic_diseases(diseases: &[String]) -> Result<(), StoreError> {
+    if diseases.len() > CHRONIC_DISEASES_LIMIT {
+        return Err(StoreError::Invalid(format!("a person has at most {CHRONIC_DISEASES_LIMIT} certified chronic diseases")));
+    }
+    if let Some(bad) = diseases
+        .iter()
+        .find(|code| code.is_empty() || code.len() > 16 || !code.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '.'))
+    {
+        return Err(StoreError::Invalid(format!(
+            "a chronic disease code has 1 to 16 characters of A-Z, 0-9 and '.': {}",
+            serde_json::to_string(bad).unwrap_or_default()
+        )));
+    }
+    Ok(())
 }
 
 /// Sets `old` to `new` and notes the change in `changed`, if they differ.
