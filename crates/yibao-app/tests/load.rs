@@ -23,16 +23,6 @@ fn region(code: &str) -> RegionCode {
     RegionCode::parse(code).expect("region")
 }
 
-fn persons(city: &City) -> Vec<Person> {
-    let mut all = Vec::new();
-    let mut block = Vec::new();
-    for index in 0..city.config.blocks() {
-        city.block_into(index, &mut block);
-        all.append(&mut block);
-    }
-    all
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_city_loads_through_the_use_cases_and_reads_back() {
     let dir = std::env::temp_dir().join(format!("yibao-app-load-{}", std::process::id()));
@@ -53,7 +43,7 @@ async fn the_demo_city_loads_through_the_use_cases_and_reads_back() {
     }
     let loaded = app.load_city(&system, "test", Arc::clone(&city), &options).await.expect("loads");
 
-    let everyone = persons(&city);
+    let everyone = city.persons().collect::<Vec<_>>();
     let households: HashSet<u64> = everyone.iter().map(|p| p.household).collect();
     let in_city = city.institutions.iter().filter(|i| city.city.contains(i.region)).count();
     let planned: usize = everyone.iter().map(|p| contributions_of(&city, p, 3, true).len()).sum();

@@ -8,17 +8,7 @@ use yibao_domain::{ContributionKind, PersonCategory, Scheme};
 use yibao_synth::assumptions::{COUNTIES, EMPLOYER_UNPAID_PM, RESIDENT_PAID_IN_FULL_PM};
 use yibao_synth::identity::{card_no, household_identity, person_name};
 use yibao_synth::payment::{Payment, contributions_of};
-use yibao_synth::{City, Config, Person};
-
-fn persons(city: &City) -> Vec<Person> {
-    let mut all = Vec::new();
-    let mut block = Vec::new();
-    for index in 0..city.config.blocks() {
-        city.block_into(index, &mut block);
-        all.append(&mut block);
-    }
-    all
-}
+use yibao_synth::{City, Config};
 
 fn city(seed: u64) -> City {
     City::new(Config { year: 2026, block_persons: 5_000, ..Config::new(20_000, seed) }).expect("a valid city")
@@ -27,7 +17,7 @@ fn city(seed: u64) -> City {
 #[test]
 fn every_household_and_person_is_named_in_their_county_and_every_card_is_unique() {
     let city = city(11);
-    let everyone = persons(&city);
+    let everyone = city.persons().collect::<Vec<_>>();
     let mut households: HashMap<u64, (String, String)> = HashMap::new();
     let mut cards = HashSet::new();
     let mut rural = 0;
@@ -77,12 +67,12 @@ fn every_household_and_person_is_named_in_their_county_and_every_card_is_unique(
 #[test]
 fn identities_depend_on_the_seed_only() {
     let (a, b) = (city(3), city(3));
-    let (one, two) = (persons(&a), persons(&b));
+    let (one, two) = (a.persons().collect::<Vec<_>>(), b.persons().collect::<Vec<_>>());
     assert_eq!(one, two);
     let head = &one[0];
     assert_eq!(household_identity(&a, head), household_identity(&b, head));
     let other = city(4);
-    let theirs = persons(&other);
+    let theirs = other.persons().collect::<Vec<_>>();
     let differ = one.iter().zip(&theirs).filter(|(x, y)| household_identity(&a, x).address != household_identity(&other, y).address).count();
     assert!(differ > one.len() / 2, "another seed, other addresses");
 }
@@ -90,7 +80,7 @@ fn identities_depend_on_the_seed_only() {
 #[test]
 fn residents_mostly_pay_in_full_and_a_few_employers_not_at_all() {
     let city = city(21);
-    let everyone = persons(&city);
+    let everyone = city.persons().collect::<Vec<_>>();
     let (mut residents, mut in_full, mut part, mut employers, mut unpaid) = (0u32, 0u32, 0u32, 0u32, 0u32);
     for person in &everyone {
         let bills = contributions_of(&city, person, 12, true);
