@@ -943,6 +943,23 @@ impl Store for PostgresStore {
             sqlx::query_scalar("SELECT region_code FROM audit_heads ORDER BY region_code").fetch_all(&self.pool).await.map_err(backend)?;
         codes.iter().map(|c| region_of(c)).collect()
     }
+
+    async fn audit_heads(&self) -> Result<Vec<yibao_store::AuditHead>, StoreError> {
+        let rows: Vec<(String, i64, String)> =
+            sqlx::query_as("SELECT region_code, seq, hash FROM audit_heads ORDER BY region_code").fetch_all(&self.pool).await.map_err(backend)?;
+        rows.into_iter().map(|(region, seq, hash)| Ok(yibao_store::AuditHead { region: region_of(&region)?, seq, hash })).collect()
+    }
+
+    async fn regions_on_record(&self) -> Result<Vec<RegionCode>, StoreError> {
+        let codes: Vec<String> = sqlx::query_scalar(
+            "SELECT region_code FROM audit_log UNION SELECT region_code FROM households UNION SELECT region_code FROM persons \
+             UNION SELECT region_code FROM contributions UNION SELECT region_code FROM claims ORDER BY region_code",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        codes.iter().map(|c| region_of(c)).collect()
+    }
 }
 
 /// `prefix` as a `LIKE` pattern prefix: `\`, `%` and `_` match themselves.

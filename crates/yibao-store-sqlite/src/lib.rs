@@ -274,6 +274,11 @@ pub(crate) fn insert_household(
     Ok(record)
 }
 
+/// Every region with an audit entry or a record audited in its own region.
+const REGIONS_ON_RECORD: &str = "SELECT region_code FROM audit_log UNION SELECT region_code FROM households \
+     UNION SELECT region_code FROM persons UNION SELECT region_code FROM contributions UNION SELECT region_code FROM claims \
+     ORDER BY region_code";
+
 const PERSON_BY_KEY: &str = "SELECT person_id, name, card_no, household_id, coverage, enrolled_at, updated_at FROM persons WHERE region_code = ?1 AND person_id = ?2";
 const PERSON_SEARCH: &str = "SELECT person_id, name, card_no, household_id, coverage, enrolled_at, updated_at FROM persons \
      WHERE region_code BETWEEN ?1 AND ?2 \
@@ -726,6 +731,19 @@ impl Store for SqliteStore {
             query_all(conn, "SELECT region_code FROM audit_heads ORDER BY region_code", [], |row| region_of(&col::<String>(row, 0)?))
         })
         .await
+    }
+
+    async fn audit_heads(&self) -> Result<Vec<yibao_store::AuditHead>, StoreError> {
+        self.read(|conn| {
+            query_all(conn, "SELECT region_code, seq, hash FROM audit_heads ORDER BY region_code", [], |row| {
+                Ok(yibao_store::AuditHead { region: region_of(&col::<String>(row, 0)?)?, seq: col(row, 1)?, hash: col(row, 2)? })
+            })
+        })
+        .await
+    }
+
+    async fn regions_on_record(&self) -> Result<Vec<RegionCode>, StoreError> {
+        self.read(|conn| query_all(conn, REGIONS_ON_RECORD, [], |row| region_of(&col::<String>(row, 0)?))).await
     }
 }
 

@@ -300,13 +300,35 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every region that has an audit chain.
     fn audit_regions(&self) -> impl Future<Output = Result<Vec<RegionCode>, StoreError>> + Send;
+
+    /// Each chain's recorded head: the region, its last sequence number and hash.
+    fn audit_heads(&self) -> impl Future<Output = Result<Vec<AuditHead>, StoreError>> + Send;
+
+    /// Every region that holds an audit entry or a record whose writes are audited in the
+    /// record's own region (households, persons, contributions, claims): each must have
+    /// a chain.
+    fn regions_on_record(&self) -> impl Future<Output = Result<Vec<RegionCode>, StoreError>> + Send;
+}
+
+/// A chain's recorded head (the row each append updates with the new entry).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditHead {
+    pub region: RegionCode,
+    pub seq: i64,
+    pub hash: String,
 }
 
 /// Walks every region's chain and recomputes every hash (`yibao audit verify`).
 pub async fn verify_audit<S: Store>(store: &S) -> Result<AuditVerification, StoreError> {
     const PAGE: i64 = 1_000;
     let mut verification = AuditVerification::default();
-    for region in store.audit_regions().await? {
+    let heads: std::collections::BTreeMap<RegionCode, AuditHead> =
+        store.audit_heads().await?.into_iter().map(|head| (head.region, head)).collect();
+    // Every chain a record says must exist, not only those the heads list: a region whose
+    // chain and head were both deleted still has its households, persons or claims.
+    let mut regions: std::collections::BTreeSet<RegionCode> = heads.keys().copied().collect();
+    regions.extend(store.regions_on_record().await?);
+    for region in regions {
         let mut previous_hash = GENESIS_HASH.to_owned();
         let mut expected_seq = 1;
         loop {
@@ -333,6 +355,20 @@ pub async fn verify_audit<S: Store>(store: &S) -> Result<AuditVerification, Stor
                 previous_hash = entry.hash.clone();
                 expected_seq = entry.seq + 1;
             }
+        }
+        // The chain must end where its head says: a deleted last entry, a truncated tail
+        // or a deleted chain leaves the head pointing past the end.
+        let last_seq = expected_seq - 1;
+        match heads.get(&region) {
+            None => verification.breaks.push(format!(
+                "region {region}: {} but no recorded head (the chain's head was deleted)",
+                if last_seq == 0 { "records and no audit chain".to_owned() } else { format!("a chain of {last_seq} entries") }
+            )),
+            Some(head) if head.seq != last_seq || (last_seq > 0 && head.hash != previous_hash) => verification.breaks.push(format!(
+                "region {region}: the chain ends at entry {last_seq}, but its head records entry {} (entries were removed or the head was changed)",
+                head.seq
+            )),
+            Some(_) => {}
         }
         verification.regions += 1;
     }
