@@ -136,8 +136,23 @@ fn the_books_are_checked_pooled_reported_and_a_tampered_account_is_named() {
         "{statement}"
     );
 
-    // Someone with file access changes an account's total: the check names it and fails.
+    // Someone with file access raises an employee's personal-account balance in the
+    // person's record only: the record no longer matches the books (records-match-books).
     let conn = rusqlite::Connection::open(dir.join("yibao.db")).expect("connect");
+    let raised = conn
+        .execute(
+            "UPDATE persons SET coverage = json_set(coverage, '$.personal_account_balance', '99999.00') \
+             WHERE rowid = (SELECT MIN(rowid) FROM persons WHERE json_extract(coverage, '$.scheme') = 'employee')",
+            [],
+        )
+        .expect("tamper");
+    assert_eq!(raised, 1);
+    let out = yibao(&["fund", "check", "--data-dir", data_dir]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("books.record_disagrees") && stderr.contains("the record says 99999.00"), "{stderr}");
+
+    // Someone with file access changes an account's total: the check names it and fails.
     let changed = conn
         .execute("UPDATE ledger_accounts SET credits_posted_fen = credits_posted_fen + 100 WHERE kind = 'payable' AND rowid = (SELECT MIN(rowid) FROM ledger_accounts WHERE kind = 'payable')", [])
         .expect("tamper");

@@ -39,6 +39,9 @@ pub enum Breach {
     /// `adjustments-paired`: what left funds through inter-fund accounts is not what
     /// entered others through theirs.
     InterFundNotNetZero { net_fen: i128 },
+    /// `records-match-books`: a business record's amount (a person's stored
+    /// personal-account balance) differs from its account's balance in the books.
+    RecordDisagrees { account: AccountKey, record_fen: Fen, books_fen: Fen },
     /// More than [`BREACHES_LIMIT`] breaches; the rest are not listed.
     Truncated,
 }
@@ -56,6 +59,7 @@ impl Breach {
             Breach::PostedTotals { .. } => "books.posted_totals",
             Breach::FundUnbalanced { .. } => "books.fund_unbalanced",
             Breach::InterFundNotNetZero { .. } => "books.inter_fund_not_net_zero",
+            Breach::RecordDisagrees { .. } => "books.record_disagrees",
             Breach::Truncated => "books.truncated",
         }
     }
@@ -84,6 +88,9 @@ impl fmt::Display for Breach {
             }
             Breach::InterFundNotNetZero { net_fen } => {
                 write!(f, "inter-fund accounts net to {net_fen} fen across funds instead of zero")
+            }
+            Breach::RecordDisagrees { account, record_fen, books_fen } => {
+                write!(f, "account {account} holds {books_fen} in the books, but the record says {record_fen}")
             }
             Breach::Truncated => write!(f, "more than {BREACHES_LIMIT} breaches; the rest are not listed"),
         }

@@ -902,6 +902,23 @@ impl FundStore for PostgresStore {
         Ok(states)
     }
 
+    async fn personal_account_records(&self, scope: RegionCode) -> Result<Vec<(yibao_domain::NationalId, yibao_domain::Fen)>, StoreError> {
+        let (low, high) = scope_bounds(scope);
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT person_id, coverage::text FROM persons WHERE region_code BETWEEN $1 AND $2")
+                .bind(low)
+                .bind(high)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend)?;
+        rows.iter()
+            .map(|(person, coverage)| {
+                let coverage: yibao_engine::Coverage = from_json(coverage)?;
+                Ok((yibao_store::stored::id_of(person)?, coverage.personal_account_balance))
+            })
+            .collect()
+    }
+
     async fn fund_entries(&self, scope: RegionCode, after: i64, limit: i64) -> Result<Vec<(i64, Entry)>, StoreError> {
         let city = city_of(scope)?.to_string();
         let limit = limit.clamp(1, yibao_store::ENTRIES_PAGE_LIMIT);

@@ -760,6 +760,17 @@ impl FundStore for SqliteStore {
         .await
     }
 
+    async fn personal_account_records(&self, scope: RegionCode) -> Result<Vec<(yibao_domain::NationalId, yibao_domain::Fen)>, StoreError> {
+        let (low, high) = scope_bounds(scope);
+        self.read(move |conn| {
+            query_all(conn, "SELECT person_id, coverage FROM persons WHERE region_code BETWEEN ?1 AND ?2", params![low, high], |row| {
+                let coverage: yibao_engine::Coverage = from_json(&col::<String>(row, 1)?)?;
+                Ok((yibao_store::stored::id_of(&col::<String>(row, 0)?)?, coverage.personal_account_balance))
+            })
+        })
+        .await
+    }
+
     async fn fund_entries(&self, scope: RegionCode, after: i64, limit: i64) -> Result<Vec<(i64, Entry)>, StoreError> {
         let city = city_of(scope)?.to_string();
         let limit = limit.clamp(1, yibao_store::ENTRIES_PAGE_LIMIT);

@@ -8,8 +8,8 @@ use std::future::Future;
 
 use serde::Serialize;
 use time::Date;
-use yibao_domain::{RegionCode, RegionLevel};
-use yibao_ledger::{AccountState, Breach, YearMonth, check_books};
+use yibao_domain::{Fen, NationalId, RegionCode, RegionLevel};
+use yibao_ledger::{AccountKey, AccountKind, AccountState, Breach, FundScheme, Holder, YearMonth, check_books};
 
 use crate::books::Entry;
 use crate::pooling::PoolingRun;
@@ -423,6 +423,10 @@ pub trait FundStore: Send + Sync + 'static {
     /// Every account of the city's books, in key order (city staff).
     fn fund_accounts(&self, scope: RegionCode) -> impl Future<Output = Result<Vec<AccountState>, StoreError>> + Send;
 
+    /// Every person of `scope` with the personal-account balance their record holds, for
+    /// the check that records and books agree.
+    fn personal_account_records(&self, scope: RegionCode) -> impl Future<Output = Result<Vec<(NationalId, Fen)>, StoreError>> + Send;
+
     /// The city's transfers in posting order after position `after` (0 for the first
     /// page), at most `limit`, with their positions (city staff).
     fn fund_entries(&self, scope: RegionCode, after: i64, limit: i64)
@@ -472,6 +476,26 @@ pub async fn verify_city_books<S: FundStore>(store: &S, city: RegionCode, verifi
     verification.total_posted_fen += transfers.iter().map(|t| i128::from(t.amount_fen.get())).sum::<i128>();
     if let Err(breaches) = check_books(&accounts, &transfers) {
         verification.breaches.extend(breaches);
+    }
+    // `records-match-books`: each person's stored personal-account balance is the balance
+    // of their account in the books (zero for one that was never opened). A balance edited
+    // in the person's record alone is found here.
+    let in_books: std::collections::HashMap<NationalId, (AccountKey, Fen)> = accounts
+        .iter()
+        .filter_map(|state| match state.key().holder {
+            Holder::Person(person) if state.key().kind == AccountKind::PersonalAccount => Some((person, (state.key(), state.balance_fen()))),
+            _ => None,
+        })
+        .collect();
+    let employee_fund = crate::books::fund_for(FundScheme::Employee, city);
+    for (person, record_fen) in store.personal_account_records(city).await? {
+        let (account, books_fen) = in_books
+            .get(&person)
+            .copied()
+            .unwrap_or((AccountKey::new(employee_fund, Holder::Person(person), AccountKind::PersonalAccount), Fen::ZERO));
+        if record_fen != books_fen && verification.breaches.len() < yibao_ledger::limits::BREACHES_LIMIT {
+            verification.breaches.push(Breach::RecordDisagrees { account, record_fen, books_fen });
+        }
     }
     Ok(())
 }
