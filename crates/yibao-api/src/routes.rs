@@ -595,7 +595,7 @@ async fn audit_trail(State(state): State<App>, caller: Caller, Params(q): Params
 /// Recompute every hash of every chain.
 #[utoipa::path(get, path = "/api/audit/verify", responses((status = 200, body = Object), (status = 403, body = ErrorBody)), tag = "audit")]
 async fn audit_verify(State(state): State<App>, caller: Caller) -> Result<Response, ApiError> {
-    Ok(Json(state.verify_audit(&caller).await?).into_response())
+    Ok(Json(state.verify_audit(&caller, None).await?).into_response())
 }
 
 /// Liveness.

@@ -189,12 +189,26 @@ impl App {
         Ok(store!(self, audit_regions())?.into_iter().filter(|r| scope.contains(*r)).collect())
     }
 
-    /// Recomputes every hash of every audit chain.
-    pub async fn verify_audit(&self, principal: &Principal) -> Result<AuditVerification, AppError> {
+    /// Recomputes every hash of every audit chain and, given an anchor the bureau kept
+    /// outside the system, checks that every anchored entry is still there, unchanged.
+    pub async fn verify_audit(&self, principal: &Principal, anchor: Option<&yibao_store::AuditAnchor>) -> Result<AuditVerification, AppError> {
         principal.scope(roles::AUDITORS)?;
         Ok(match &*self.store {
-            Backend::Sqlite(s) => yibao_store::verify_audit(s).await,
-            Backend::Postgres(s) => yibao_store::verify_audit(s).await,
+            Backend::Sqlite(s) => yibao_store::verify_audit_against(s, anchor).await,
+            Backend::Postgres(s) => yibao_store::verify_audit_against(s, anchor).await,
         }?)
+    }
+
+    /// Each region's chain end, to record outside the system (`yibao audit anchor`): only
+    /// from an intact log, since an anchor of a broken chain would vouch for the break.
+    pub async fn audit_anchor(&self, principal: &Principal) -> Result<yibao_store::AuditAnchor, AppError> {
+        let verification = self.verify_audit(principal, None).await?;
+        if !verification.is_intact() {
+            return Err(AppError::conflict(
+                "audit.broken",
+                format!("the audit log is broken, so it cannot be anchored: {}", verification.breaks.join("; ")),
+            ));
+        }
+        Ok(yibao_store::AuditAnchor { regions: verification.ends })
     }
 }

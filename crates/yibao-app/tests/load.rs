@@ -166,7 +166,7 @@ async fn the_demo_city_loads_through_the_use_cases_and_reads_back() {
     assert!(moved > 0, "some residents changed to a tier with another bill");
 
     // Audited, and the books balance.
-    let audit = app.verify_audit(&system).await.expect("verify");
+    let audit = app.verify_audit(&system, None).await.expect("verify");
     assert!(audit.is_intact(), "{:?}", audit.breaks);
     let books = app.check_all_books(&system).await.expect("books");
     assert!(books.breaches.is_empty() && books.transfers > 0, "{books:?}");

@@ -1,29 +1,71 @@
-//! `yibao audit verify`: walk every region's hash chain (R-SYS-6).
+//! `yibao audit verify` and `yibao audit anchor`: walk every region's hash chain (R-SYS-6),
+//! and record or check the chains' ends outside the system.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-
-
-pub fn verify(data_dir: &Path, database_url: Option<&str>) -> Result<(), String> {
-    let args = crate::fund::StoreArgs { data_dir: data_dir.to_owned(), database_url: database_url.map(str::to_owned), policy: None };
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-    let verification = runtime.block_on(async {
-        let app = crate::fund::open(&args).await?;
-        app.verify_audit(&crate::fund::operator(app.policy.region)).await.map_err(|e| e.to_string())
-    })?;
-    report(&verification)
+/// Which store to read.
+#[derive(clap::Args, Debug)]
+pub struct AuditStore {
+    /// The SQLite data directory (holds yibao.db).
+    #[arg(long, default_value = "./yibao-data", env = "YIBAO_DATA_DIR")]
+    data_dir: PathBuf,
+    /// Use a PostgreSQL database instead.
+    #[arg(long, env = "YIBAO_DATABASE_URL")]
+    database_url: Option<String>,
 }
 
-fn report(verification: &yibao_store::AuditVerification) -> Result<(), String> {
+/// An anchor file is small: one line per region. Anything larger is not one.
+const ANCHOR_FILE_LIMIT_BYTES: u64 = 16 * 1024 * 1024;
+
+fn run<T>(store: &AuditStore, work: impl AsyncFnOnce(&yibao_app::App) -> Result<T, String>) -> Result<T, String> {
+    let args = crate::fund::StoreArgs { data_dir: store.data_dir.clone(), database_url: store.database_url.clone(), policy: None };
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let app = crate::fund::open(&args).await?;
+        work(&app).await
+    })
+}
+
+pub fn verify(store: &AuditStore, anchor: Option<&Path>) -> Result<(), String> {
+    let anchor = anchor.map(read_anchor).transpose()?;
+    let verification = run(store, async |app| {
+        app.verify_audit(&crate::fund::operator(app.policy.region), anchor.as_ref()).await.map_err(|e| e.to_string())
+    })?;
     if verification.is_intact() {
-        println!("audit log intact: {} entries in {} region chains, every hash recomputed", verification.entries, verification.regions);
+        let against = anchor.map_or(String::new(), |a| format!(", and every one of the {} anchored entries is unchanged", a.regions.len()));
+        println!(
+            "audit log intact: {} entries in {} region chains, every hash recomputed{against}",
+            verification.entries, verification.regions
+        );
         Ok(())
     } else {
         Err(format!(
-            "audit log BROKEN [audit.broken]: {} of {} entries fail\n{}",
+            "audit log BROKEN [audit.broken]: {} breaks in {} entries\n{}",
             verification.breaks.len(),
             verification.entries,
             verification.breaks.join("\n")
         ))
     }
+}
+
+pub fn anchor(store: &AuditStore, out: Option<&Path>) -> Result<(), String> {
+    let anchor = run(store, async |app| app.audit_anchor(&crate::fund::operator(app.policy.region)).await.map_err(|e| e.to_string()))?;
+    let text = serde_json::to_string_pretty(&anchor).map_err(|e| e.to_string())? + "\n";
+    match out {
+        Some(path) => {
+            std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            eprintln!("anchored {} region chains in {}", anchor.regions.len(), path.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
+fn read_anchor(path: &Path) -> Result<yibao_store::AuditAnchor, String> {
+    let size = std::fs::metadata(path).map_err(|e| format!("cannot read the anchor {}: {e}", path.display()))?.len();
+    if size > ANCHOR_FILE_LIMIT_BYTES {
+        return Err(format!("{} is {size} bytes: not an anchor (at most {ANCHOR_FILE_LIMIT_BYTES})", path.display()));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the anchor {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{} is not an anchor written by `yibao audit anchor`: {e}", path.display()))
 }

@@ -93,13 +93,23 @@ enum PolicyCommand {
 #[derive(Subcommand, Debug)]
 enum AuditCommand {
     /// Recompute every hash of every region's audit chain; exit 1 naming each broken entry.
+    /// With --anchor, also check that every entry an earlier `audit anchor` recorded is
+    /// still there, unchanged (a chain rewritten with its head is found only this way).
     Verify {
-        /// The SQLite data directory (holds yibao.db).
-        #[arg(long, default_value = "./yibao-data", env = "YIBAO_DATA_DIR")]
-        data_dir: PathBuf,
-        /// Verify a PostgreSQL database instead.
-        #[arg(long, env = "YIBAO_DATABASE_URL")]
-        database_url: Option<String>,
+        #[command(flatten)]
+        store: audit::AuditStore,
+        /// An anchor file written by `yibao audit anchor`.
+        #[arg(long)]
+        anchor: Option<PathBuf>,
+    },
+    /// Verify the log, then print each region's chain end (region, entry, hash) as JSON, for
+    /// the bureau to keep outside the system (signed, printed, or sent to the auditor).
+    Anchor {
+        #[command(flatten)]
+        store: audit::AuditStore,
+        /// Write the anchor to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -116,7 +126,8 @@ fn main() -> ExitCode {
         Command::Demo { explain } => demo::run(explain),
         Command::Serve(args) => serve::run(args),
         Command::Policy { command: PolicyCommand::Check { files } } => policy_check(&files),
-        Command::Audit { command: AuditCommand::Verify { data_dir, database_url } } => audit::verify(&data_dir, database_url.as_deref()),
+        Command::Audit { command: AuditCommand::Verify { store, anchor } } => audit::verify(&store, anchor.as_deref()),
+        Command::Audit { command: AuditCommand::Anchor { store, out } } => audit::anchor(&store, out.as_deref()),
         Command::Settle { policy, claim, person, explain, lang } => settle_command(&policy, &claim, person.as_deref(), explain, lang),
         Command::Pool { command } => fund::pool(&command),
         Command::Fund { command } => fund::fund(&command),

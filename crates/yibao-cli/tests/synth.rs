@@ -271,6 +271,22 @@ fn synth_into_sqlite_settles_the_year_as_the_engine_does_and_audits_it() {
 
     let verify = yibao(&["audit", "verify", "--data-dir", data_dir]);
     assert!(verify.status.success() && text(&verify.stdout).contains("audit log intact"), "{}", text(&verify.stderr));
+    // The chains' ends, kept outside; verifying against them finds every anchored entry.
+    let anchor_file = dir.join("anchor.json");
+    let anchor = yibao(&["audit", "anchor", "--data-dir", data_dir, "--out", anchor_file.to_str().expect("utf-8")]);
+    assert!(anchor.status.success(), "{}", text(&anchor.stderr));
+    let anchored: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&anchor_file).expect("anchor")).expect("json");
+    let regions = anchored["regions"].as_array().expect("regions");
+    assert!(regions.len() >= 2 && regions.iter().all(|r| r["seq"].as_i64() > Some(0) && r["hash"].as_str().map(str::len) == Some(64)), "{anchored}");
+    let against = yibao(&["audit", "verify", "--data-dir", data_dir, "--anchor", anchor_file.to_str().expect("utf-8")]);
+    assert!(
+        against.status.success() && text(&against.stdout).contains(&format!("every one of the {} anchored entries is unchanged", regions.len())),
+        "{}",
+        text(&against.stderr)
+    );
+    // Every claim and contribution the loader wrote reconciles with the books.
+    let check = yibao(&["fund", "check", "--data-dir", data_dir]);
+    assert!(check.status.success(), "{}{}", text(&check.stdout), text(&check.stderr));
     // A store that holds a city is refused, and nothing is added to it.
     let again = yibao(&["synth", "--insured", "1000", "--seed", "6", "--data-dir", data_dir]);
     assert_eq!(again.status.code(), Some(1));

@@ -182,7 +182,7 @@ pub async fn verify(State(state): State<App>, user: ConsoleUser) -> Response {
         Ok(page) => page,
         Err(response) => return response,
     };
-    match state.verify_audit(&user.principal()).await {
+    match state.verify_audit(&user.principal(), None).await {
         Ok(v) => render(&VerifyTemplate { page, intact: v.is_intact(), regions: v.regions, entries: v.entries, breaks: v.breaks }),
         Err(error) => app_error_page(user.lang, &error),
     }

@@ -42,6 +42,11 @@ pub enum Breach {
     /// `records-match-books`: a business record's amount (a person's stored
     /// personal-account balance) differs from its account's balance in the books.
     RecordDisagrees { account: AccountKey, record_fen: Fen, books_fen: Fen },
+    /// `records-match-books`: a business record (a claim, a contribution) and what the
+    /// books or the audit trail hold of it differ: a transfer it should have posted is
+    /// missing or moved another amount, a transfer names a record that is not on file, or
+    /// the record differs from its audit entry. `record` names the row.
+    BusinessDisagrees { record: String, detail: String },
     /// More than [`BREACHES_LIMIT`] breaches; the rest are not listed.
     Truncated,
 }
@@ -60,6 +65,7 @@ impl Breach {
             Breach::FundUnbalanced { .. } => "books.fund_unbalanced",
             Breach::InterFundNotNetZero { .. } => "books.inter_fund_not_net_zero",
             Breach::RecordDisagrees { .. } => "books.record_disagrees",
+            Breach::BusinessDisagrees { .. } => "books.business_disagrees",
             Breach::Truncated => "books.truncated",
         }
     }
@@ -92,6 +98,7 @@ impl fmt::Display for Breach {
             Breach::RecordDisagrees { account, record_fen, books_fen } => {
                 write!(f, "account {account} holds {books_fen} in the books, but the record says {record_fen}")
             }
+            Breach::BusinessDisagrees { record, detail } => write!(f, "{record}: {detail}"),
             Breach::Truncated => write!(f, "more than {BREACHES_LIMIT} breaches; the rest are not listed"),
         }
     }

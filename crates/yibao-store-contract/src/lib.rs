@@ -1303,3 +1303,186 @@ where
     run_year(Arc::clone(&store)).await;
     run_legacy(store).await;
 }
+
+/// Which SQL an [`Attacker`] speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// Someone with the database owner's rights who edits rows past the application (a stolen
+/// backup restored and edited, a rogue administrator): each backend's tests give one.
+pub trait Attacker {
+    fn dialect(&self) -> Dialect;
+    /// Runs `sql` (one or more statements), panicking if the database refuses it.
+    fn run(&self, sql: &str) -> impl std::future::Future<Output = ()>;
+}
+
+/// Every breach `yibao fund check` finds, as `code: message`.
+async fn book_breaches<S: Store + yibao_store::FundStore>(store: &S) -> Vec<String> {
+    let verification = yibao_store::verify_books(store).await.expect("verify books");
+    verification.breaches.iter().map(|b| format!("{}: {b}", b.code())).collect()
+}
+
+/// Issue 12: each class of tampering with a stopped server's database is found by `fund
+/// check` or `audit verify`, with a message that names the row; undoing it makes the books
+/// whole again. Runs on a fresh store.
+pub async fn run_tamper<S, A>(store: Arc<S>, attacker: &A)
+where
+    S: Store + yibao_store::ContributionStore + yibao_store::FundStore,
+    A: Attacker,
+{
+    use yibao_store::{AuditAnchor, ContributionKind, NewContribution, verify_audit_against};
+    let east = region(EAST);
+    let west = region(WEST);
+    let resident = enrolled(&*store, EAST, 801, "HH-TAMPER-1").await;
+    enrolled(&*store, WEST, 802, "HH-TAMPER-2").await;
+    let employee = person_id(EAST, 803);
+    let mut cover = coverage(employee, EAST);
+    cover.scheme = Scheme::Employee;
+    cover.category = PersonCategory::Employed;
+    cover.personal_account_balance = Fen::new(50_000);
+    let new_person = NewPerson { name: pn("王五"), card_no: None, household_id: hh("HH-TAMPER-1"), coverage: cover };
+    store.enrol(&clerk(EAST), east, new_person).await.expect("employee enrols with 500.00 in the account");
+    let paid = NewContribution {
+        person_id: resident,
+        kind: ContributionKind::Resident,
+        period: period("2026"),
+        due_fen: Fen::new(40_000),
+        paid_fen: Fen::new(40_000),
+        breakdown_json: resident_breakdown(),
+    };
+    let contribution = store.record_contribution(&clerk(EAST), east, paid).await.expect("resident pays");
+    // The claim is the east chain's last entry.
+    let c = claim("TAMPER-1", 10_000, 10);
+    let settled = store
+        .settle(&clerk(EAST), east, request(&c, resident), engine_settlement(policy(), c.clone(), Explain::Off))
+        .await
+        .expect("settles")
+        .claim;
+    let hifp_pay: serde_json::Value = serde_json::from_str(&settled.settlement_json).expect("json");
+    let hifp_pay = hifp_pay["hifp_pay"].as_str().expect("hifp_pay").to_owned();
+    assert_ne!(hifp_pay, "0.00", "the pooled fund pays part of this claim");
+    assert!(book_breaches(&*store).await.is_empty(), "the untouched books pass");
+    let intact = verify_audit(&*store).await.expect("verify");
+    assert!(intact.is_intact(), "{:?}", intact.breaks);
+    let anchor = AuditAnchor { regions: intact.ends.clone() };
+    let claim_name = "claim H41992100007/TAMPER-1 of 419921";
+    let sqlite = attacker.dialect() == Dialect::Sqlite;
+
+    // 1. A claim's stored fund pay edited: its column no longer matches its settlement, nor
+    //    its audit entry.
+    attacker.run("UPDATE claims SET fund_pay_fen = fund_pay_fen - 100 WHERE claim_id = 'TAMPER-1'").await;
+    let found = book_breaches(&*store).await;
+    assert!(found.iter().any(|b| b.contains(claim_name) && b.contains("its column fund_pay_fen holds")), "{found:?}");
+    assert!(found.iter().any(|b| b.contains(claim_name) && b.contains("audit entry recorded")), "{found:?}");
+    attacker.run("UPDATE claims SET fund_pay_fen = fund_pay_fen + 100 WHERE claim_id = 'TAMPER-1'").await;
+    assert!(book_breaches(&*store).await.is_empty());
+
+    // 2. The pooled fund's pay edited inside the stored settlement: the transfer it posted
+    //    moved another amount.
+    let edit = |from: &str, to: &str| {
+        format!("UPDATE claims SET settlement = replace(settlement, '\"hifp_pay\":\"{from}\"', '\"hifp_pay\":\"{to}\"') WHERE claim_id = 'TAMPER-1'")
+    };
+    attacker.run(&edit(&hifp_pay, "0.01")).await;
+    let found = book_breaches(&*store).await;
+    let transfer = "st/H41992100007/TAMPER-1/hifp_pay";
+    assert!(
+        found.iter().any(|b| b.starts_with("books.business_disagrees")
+            && b.contains(claim_name)
+            && b.contains(&format!("transfer {transfer} moved {hifp_pay} in the books, but the record posts 0.01"))),
+        "{found:?}"
+    );
+    attacker.run(&edit("0.01", &hifp_pay)).await;
+    assert!(book_breaches(&*store).await.is_empty());
+
+    // 3. A transfer edited together with both account totals it touches: every account
+    //    still sums its transfers and the fund balances, but the claim posts another amount.
+    let account_of = |side: &str| {
+        format!(
+            "(region_code, fund_scheme, holder, kind) = (SELECT region_code, fund_scheme, {side}_holder, {side}_kind FROM ledger_transfers WHERE transfer_id = '{transfer}')"
+        )
+    };
+    let shift = |fen: i64| {
+        format!(
+            "UPDATE ledger_transfers SET amount_fen = amount_fen + ({fen}) WHERE transfer_id = '{transfer}';
+             UPDATE ledger_accounts SET debits_posted_fen = debits_posted_fen + ({fen}) WHERE {};
+             UPDATE ledger_accounts SET credits_posted_fen = credits_posted_fen + ({fen}) WHERE {};",
+            account_of("debit"),
+            account_of("credit")
+        )
+    };
+    let unlock = if sqlite { "DROP TRIGGER ledger_transfers_no_update;" } else { "ALTER TABLE ledger_transfers DISABLE TRIGGER ALL;" };
+    attacker.run(&format!("{unlock}{}", shift(-100))).await;
+    let found = book_breaches(&*store).await;
+    assert!(!found.is_empty() && found.iter().all(|b| b.starts_with("books.business_disagrees")), "only the record names it: {found:?}");
+    assert!(found.iter().any(|b| b.contains(claim_name) && b.contains(&format!("transfer {transfer} moved"))), "{found:?}");
+    attacker.run(&shift(100)).await;
+    assert!(book_breaches(&*store).await.is_empty());
+
+    // 4. A contribution's payment edited: its transfers and its audit entry disagree.
+    attacker.run(&format!("UPDATE contributions SET paid_fen = paid_fen - 100 WHERE seq = {} AND region_code = '{EAST}'", contribution.seq)).await;
+    let found = book_breaches(&*store).await;
+    let contribution_name = format!("contribution {EAST}/{} of {resident}", contribution.seq);
+    assert!(found.iter().any(|b| b.contains(&contribution_name) && b.contains("audit entry recorded")), "{found:?}");
+    assert!(found.iter().any(|b| b.contains(&contribution_name) && b.contains("transfer ct/")), "{found:?}");
+    attacker.run(&format!("UPDATE contributions SET paid_fen = paid_fen + 100 WHERE seq = {} AND region_code = '{EAST}'", contribution.seq)).await;
+    assert!(book_breaches(&*store).await.is_empty());
+
+    // 5. A personal-account balance edited in the person's record.
+    let balance = |yuan: &str| {
+        if sqlite {
+            format!("UPDATE persons SET coverage = json_set(coverage, '$.personal_account_balance', '{yuan}') WHERE person_id = '{employee}'")
+        } else {
+            format!("UPDATE persons SET coverage = jsonb_set(coverage, '{{personal_account_balance}}', '\"{yuan}\"') WHERE person_id = '{employee}'")
+        }
+    };
+    attacker.run(&balance("99999.00")).await;
+    let found = book_breaches(&*store).await;
+    assert!(found.iter().any(|b| b.starts_with("books.record_disagrees") && b.contains(employee.as_str())), "{found:?}");
+    attacker.run(&balance("500.00")).await;
+    assert!(book_breaches(&*store).await.is_empty());
+
+    // 6. The east chain's last entry (the claim's) deleted: the head still records it.
+    let unlock = if sqlite { "DROP TRIGGER audit_log_no_delete;" } else { "ALTER TABLE audit_log DISABLE TRIGGER ALL;" };
+    let last = anchor.regions.iter().find(|end| end.region == east).expect("east has a chain").seq;
+    attacker.run(&format!("{unlock} DELETE FROM audit_log WHERE region_code = '{EAST}' AND seq = {last}")).await;
+    let verification = verify_audit(&*store).await.expect("verify");
+    assert!(
+        verification.breaks.iter().any(|b| b.contains(&format!("region {EAST}: the chain ends at entry {}, but its head records entry {last}", last - 1))),
+        "{:?}",
+        verification.breaks
+    );
+    // The claim's audit entry is gone, and fund check says so.
+    let found = book_breaches(&*store).await;
+    assert!(found.iter().any(|b| b.contains(claim_name) && b.contains("no audit entry records its settlement")), "{found:?}");
+
+    // 7. The head rewritten to the new end: the chain looks whole, and only the anchor kept
+    //    outside shows that an entry was removed.
+    attacker
+        .run(&format!(
+            "UPDATE audit_heads SET seq = {prev}, hash = (SELECT hash FROM audit_log WHERE region_code = '{EAST}' AND seq = {prev}) WHERE region_code = '{EAST}'",
+            prev = last - 1
+        ))
+        .await;
+    assert!(verify_audit(&*store).await.expect("verify").is_intact(), "without an anchor the truncation cannot be seen");
+    let verification = verify_audit_against(&*store, Some(&anchor)).await.expect("verify");
+    assert_eq!(verification.breaks.len(), 1, "{:?}", verification.breaks);
+    assert!(
+        verification.breaks[0].contains(&format!("region {EAST}: the chain ends at entry {}, before the anchored entry {last}", last - 1)),
+        "{:?}",
+        verification.breaks
+    );
+
+    // 8. A whole region's chain deleted with its head: its household and person remain.
+    attacker.run(&format!("DELETE FROM audit_log WHERE region_code = '{WEST}'; DELETE FROM audit_heads WHERE region_code = '{WEST}'")).await;
+    let verification = verify_audit(&*store).await.expect("verify");
+    assert!(verification.breaks.iter().any(|b| b.contains(&format!("region {west}: records and no audit chain"))), "{:?}", verification.breaks);
+    let verification = verify_audit_against(&*store, Some(&anchor)).await.expect("verify");
+    assert!(
+        verification.breaks.iter().any(|b| b.contains(&format!("region {WEST}: the chain ends at entry 0, before the anchored entry"))),
+        "{:?}",
+        verification.breaks
+    );
+}

@@ -39,7 +39,7 @@ fn institution_from_row(row: &PgRow) -> Result<InstitutionRecord, StoreError> {
     })
 }
 
-fn contribution_from_row(row: &PgRow) -> Result<ContributionRecord, StoreError> {
+pub(crate) fn contribution_from_row(row: &PgRow) -> Result<ContributionRecord, StoreError> {
     Ok(ContributionRecord {
         region: region_of(row.try_get("region_code").map_err(backend)?)?,
         seq: row.try_get("seq").map_err(backend)?,

@@ -919,6 +919,56 @@ impl FundStore for PostgresStore {
             .collect()
     }
 
+    async fn claims_page(
+        &self,
+        scope: RegionCode,
+        after: Option<yibao_store::ClaimKey>,
+        limit: i64,
+    ) -> Result<Vec<yibao_store::ClaimRecord>, StoreError> {
+        let (low, high) = scope_bounds(scope);
+        let (region, institution, claim) = after.map(|(r, i, c)| (r.to_string(), i, c)).unwrap_or_default();
+        let limit = limit.clamp(1, yibao_store::ENTRIES_PAGE_LIMIT);
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM claims WHERE region_code BETWEEN $1 AND $2 AND (region_code, institution_code, claim_id) > ($3, $4, $5) \
+             ORDER BY region_code, institution_code, claim_id LIMIT $6",
+            crate::CLAIM_COLUMNS
+        )))
+        .bind(low)
+        .bind(high)
+        .bind(region)
+        .bind(institution)
+        .bind(claim)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(crate::claim_from_row).collect()
+    }
+
+    async fn contributions_page(
+        &self,
+        scope: RegionCode,
+        after: Option<(RegionCode, i64)>,
+        limit: i64,
+    ) -> Result<Vec<yibao_store::ContributionRecord>, StoreError> {
+        let (low, high) = scope_bounds(scope);
+        let (region, seq) = after.map(|(r, s)| (r.to_string(), s)).unwrap_or_default();
+        let limit = limit.clamp(1, yibao_store::ENTRIES_PAGE_LIMIT);
+        let rows = sqlx::query(
+            "SELECT region_code, seq, person_id, kind, period, due_fen, paid_fen, breakdown, recorded_at FROM contributions \
+             WHERE region_code BETWEEN $1 AND $2 AND (region_code, seq) > ($3, $4) ORDER BY region_code, seq LIMIT $5",
+        )
+        .bind(low)
+        .bind(high)
+        .bind(region)
+        .bind(seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(crate::access::contribution_from_row).collect()
+    }
+
     async fn fund_entries(&self, scope: RegionCode, after: i64, limit: i64) -> Result<Vec<(i64, Entry)>, StoreError> {
         let city = city_of(scope)?.to_string();
         let limit = limit.clamp(1, yibao_store::ENTRIES_PAGE_LIMIT);

@@ -443,7 +443,7 @@ pub(crate) fn claim_from_row(row: &PgRow) -> Result<ClaimRecord, StoreError> {
 }
 
 const PERSON_COLUMNS: &str = "person_id, name, card_no, household_id, coverage::text AS coverage, enrolled_at, updated_at";
-const CLAIM_COLUMNS: &str = "region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, settlement, claim, reversed_at, reversal_reason";
+pub(crate) const CLAIM_COLUMNS: &str = "region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, settlement, claim, reversed_at, reversal_reason";
 
 /// The region of the person's enrolment, found through the global index, if it lies inside
 /// `scope`. A person outside the scope is reported as not found: a county learns nothing of

@@ -587,7 +587,7 @@ async fn try_batch(
             &record.institution_code,
             &record.claim_id,
             record.person_id,
-            &settlement,
+            &yibao_store::books::SettlementAmounts::of(&settlement)?,
             r.actor.at.date(),
         )?);
         posted_at.get_or_insert_with(|| r.actor.at_text());
@@ -765,7 +765,7 @@ pub(crate) async fn settle_one(
         &record.institution_code,
         &record.claim_id,
         record.person_id,
-        &settlement,
+        &yibao_store::books::SettlementAmounts::of(&settlement)?,
         actor.at.date(),
     )?;
     crate::books::post(&mut tx, &actor.at_text(), &entries).await?;

@@ -31,6 +31,28 @@ async fn assert_audit_intact(store: &PostgresStore) {
     assert!(verification.is_intact(), "{:?}", verification.breaks);
 }
 
+/// A superuser running SQL past the application.
+struct SuperuserAttacker(sqlx::PgPool);
+
+impl yibao_store_contract::Attacker for SuperuserAttacker {
+    fn dialect(&self) -> yibao_store_contract::Dialect {
+        yibao_store_contract::Dialect::Postgres
+    }
+
+    async fn run(&self, sql: &str) {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&self.0).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}
+
+/// Every tamper class of issue 12 is found and named on PostgreSQL too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_tamper_class_is_detected() {
+    let pg = server();
+    let store = Arc::new(PostgresStore::connect(pg.url()).await.expect("connects"));
+    let attacker = SuperuserAttacker(sqlx::PgPool::connect(pg.url()).await.expect("raw connection"));
+    yibao_store_contract::run_tamper(store, &attacker).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_connects_migrate_once() {
     let pg = server();

@@ -39,7 +39,7 @@ fn institution_from_row(row: &Row<'_>) -> Result<InstitutionRecord, StoreError> 
     })
 }
 
-fn contribution_from_row(row: &Row<'_>) -> Result<ContributionRecord, StoreError> {
+pub(crate) fn contribution_from_row(row: &Row<'_>) -> Result<ContributionRecord, StoreError> {
     Ok(ContributionRecord {
         region: region_of(&col::<String>(row, 0)?)?,
         seq: col(row, 1)?,

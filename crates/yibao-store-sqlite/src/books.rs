@@ -771,6 +771,49 @@ impl FundStore for SqliteStore {
         .await
     }
 
+    async fn claims_page(
+        &self,
+        scope: RegionCode,
+        after: Option<yibao_store::ClaimKey>,
+        limit: i64,
+    ) -> Result<Vec<yibao_store::ClaimRecord>, StoreError> {
+        let (low, high) = scope_bounds(scope);
+        let (region, institution, claim) = after.map(|(r, i, c)| (r.to_string(), i, c)).unwrap_or_default();
+        let limit = limit.clamp(1, yibao_store::ENTRIES_PAGE_LIMIT);
+        self.read(move |conn| {
+            query_all(
+                conn,
+                "SELECT region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, \
+                 settlement, claim, reversed_at, reversal_reason FROM claims WHERE region_code BETWEEN ?1 AND ?2 \
+                 AND (region_code, institution_code, claim_id) > (?3, ?4, ?5) ORDER BY region_code, institution_code, claim_id LIMIT ?6",
+                params![low, high, region, institution, claim, limit],
+                crate::claim_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn contributions_page(
+        &self,
+        scope: RegionCode,
+        after: Option<(RegionCode, i64)>,
+        limit: i64,
+    ) -> Result<Vec<yibao_store::ContributionRecord>, StoreError> {
+        let (low, high) = scope_bounds(scope);
+        let (region, seq) = after.map(|(r, s)| (r.to_string(), s)).unwrap_or_default();
+        let limit = limit.clamp(1, yibao_store::ENTRIES_PAGE_LIMIT);
+        self.read(move |conn| {
+            query_all(
+                conn,
+                "SELECT region_code, seq, person_id, kind, period, due_fen, paid_fen, breakdown, recorded_at FROM contributions \
+                 WHERE region_code BETWEEN ?1 AND ?2 AND (region_code, seq) > (?3, ?4) ORDER BY region_code, seq LIMIT ?5",
+                params![low, high, region, seq, limit],
+                crate::access::contribution_from_row,
+            )
+        })
+        .await
+    }
+
     async fn fund_entries(&self, scope: RegionCode, after: i64, limit: i64) -> Result<Vec<(i64, Entry)>, StoreError> {
         let city = city_of(scope)?.to_string();
         let limit = limit.clamp(1, yibao_store::ENTRIES_PAGE_LIMIT);

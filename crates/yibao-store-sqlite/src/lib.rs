@@ -304,7 +304,7 @@ fn person_from_row(row: &Row<'_>) -> Result<PersonRecord, StoreError> {
 }
 
 /// A claim row (columns as in [`CLAIM_BY_KEY`]).
-fn claim_from_row(row: &Row<'_>) -> Result<ClaimRecord, StoreError> {
+pub(crate) fn claim_from_row(row: &Row<'_>) -> Result<ClaimRecord, StoreError> {
     let status: String = col(row, 5)?;
     Ok(ClaimRecord {
         region: region_of(&col::<String>(row, 0)?)?,
@@ -432,7 +432,7 @@ fn settle_in(
         &record.institution_code,
         &record.claim_id,
         record.person_id,
-        &settlement,
+        &yibao_store::books::SettlementAmounts::of(&settlement)?,
         actor.at.date(),
     )?;
     books::post(conn, actor, &entries)?;

@@ -55,44 +55,30 @@ async fn an_edited_audit_entry_is_detected() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Deleting the newest audit entry, or a whole region's chain with its head, leaves no
-/// broken link to find: verification compares each chain's end with its recorded head and
-/// walks every region that holds records, not only those the heads list (issue 12).
+/// Someone with the file: runs SQL on it while the store is open.
+struct FileAttacker(rusqlite::Connection);
+
+impl yibao_store_contract::Attacker for FileAttacker {
+    fn dialect(&self) -> yibao_store_contract::Dialect {
+        yibao_store_contract::Dialect::Sqlite
+    }
+
+    async fn run(&self, sql: &str) {
+        self.0.execute_batch(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}
+
+/// Every tamper class of issue 12 (a claim's fund pay, its stored settlement, a transfer
+/// with both account totals, a contribution, a personal-account balance, the audit chain's
+/// tail, its head and a region's whole chain) is found and named.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_truncated_or_deleted_audit_chain_is_detected() {
-    let dir = std::env::temp_dir().join(format!("yibao-sqlite-truncate-{}", std::process::id()));
+async fn every_tamper_class_is_detected() {
+    let dir = std::env::temp_dir().join(format!("yibao-sqlite-tamper-classes-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("yibao.db");
-    let store = SqliteStore::open(&path).await.expect("opens");
-    let actor = yibao_store::Actor {
-        who: "clerk".into(),
-        role: "enrolment_clerk".into(),
-        source: "10.1.2.3".into(),
-        at: time::macros::datetime!(2026-03-01 09:30 UTC),
-    };
-    for (code, n) in [("419921", 1), ("419921", 2), ("419921", 3), ("419922", 4)] {
-        let region = yibao_domain::RegionCode::parse(code).expect("region");
-        let household = yibao_store::NewHousehold {
-            household_id: yibao_domain::HouseholdId::parse(&format!("HH-{n}")).expect("an id"),
-            region,
-            address: "x".into(),
-        };
-        yibao_store::Store::create_household(&store, &actor, region, household).await.expect("household");
-    }
-    assert!(yibao_store::verify_audit(&store).await.expect("verify").is_intact());
-    let conn = rusqlite::Connection::open(&path).expect("connect");
-    // The newest entry of 东县 deleted: every remaining link is sound, the head is not.
-    conn.execute_batch("DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE region_code = '419921' AND seq = 3")
-        .expect("attacker deletes");
-    let verification = yibao_store::verify_audit(&store).await.expect("verify");
-    assert_eq!(verification.breaks.len(), 1, "{:?}", verification.breaks);
-    assert!(verification.breaks[0].contains("region 419921: the chain ends at entry 2, but its head records entry 3"), "{:?}", verification.breaks);
-    // 西县's whole chain and its head deleted: its household is still on record.
-    conn.execute_batch("DELETE FROM audit_log WHERE region_code = '419922'; DELETE FROM audit_heads WHERE region_code = '419922'")
-        .expect("attacker deletes the chain");
-    let verification = yibao_store::verify_audit(&store).await.expect("verify");
-    assert_eq!(verification.breaks.len(), 2, "{:?}", verification.breaks);
-    assert!(verification.breaks[1].contains("region 419922: records and no audit chain"), "{:?}", verification.breaks);
+    let store = Arc::new(SqliteStore::open(&path).await.expect("opens"));
+    let attacker = FileAttacker(rusqlite::Connection::open(&path).expect("connect"));
+    yibao_store_contract::run_tamper(store, &attacker).await;
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -54,6 +54,8 @@ pub struct AuditVerification {
     pub entries: usize,
     /// One line per broken link; empty when the log is intact.
     pub breaks: Vec<String>,
+    /// Where each region's chain ends, as walked (an anchor when the log is intact).
+    pub ends: Vec<crate::AuditHead>,
 }
 
 impl AuditVerification {

@@ -221,6 +221,116 @@ pub fn settlement_record_id(institution: &str, claim_id: &str) -> String {
     format!("{institution}/{claim_id}")
 }
 
+/// The amounts of a settlement that move money, and the fund its pooled layer is paid
+/// from: what [`settlement_entries`] posts, read from an engine [`Settlement`] when it is
+/// settled and from the stored settlement when the books are checked against it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SettlementAmounts {
+    /// The pooled layer's fund, from the insurance type (310 employee, 390 resident, 510
+    /// maternity).
+    pub pooled: FundScheme,
+    pub medfee_sumamt: Fen,
+    pub fund_pay_sumamt: Fen,
+    pub psn_part_amt: Fen,
+    pub hifp_pay: Fen,
+    pub hifmi_pay: Fen,
+    pub hifob_pay: Fen,
+    pub maf_pay: Fen,
+    pub oth_pay: Fen,
+    pub acct_pay: Fen,
+    pub maternity_allowance: Fen,
+}
+
+/// The stored settlement's fields that [`SettlementAmounts`] reads (national names, yuan).
+#[derive(serde::Deserialize)]
+struct StoredAmounts {
+    insutype: String,
+    #[serde(with = "yibao_domain::serde_yuan")]
+    medfee_sumamt: Fen,
+    #[serde(with = "yibao_domain::serde_yuan")]
+    fund_pay_sumamt: Fen,
+    #[serde(with = "yibao_domain::serde_yuan")]
+    psn_part_amt: Fen,
+    #[serde(with = "yibao_domain::serde_yuan")]
+    hifp_pay: Fen,
+    #[serde(with = "yibao_domain::serde_yuan")]
+    hifmi_pay: Fen,
+    #[serde(with = "yibao_domain::serde_yuan")]
+    hifob_pay: Fen,
+    #[serde(with = "yibao_domain::serde_yuan")]
+    maf_pay: Fen,
+    #[serde(with = "yibao_domain::serde_yuan")]
+    oth_pay: Fen,
+    #[serde(with = "yibao_domain::serde_yuan")]
+    acct_pay: Fen,
+    #[serde(with = "yibao_domain::serde_yuan")]
+    maternity_allowance: Fen,
+}
+
+fn pooled_fund(insutype: &str) -> Result<FundScheme, String> {
+    match insutype {
+        "310" => Ok(FundScheme::Employee),
+        "390" => Ok(FundScheme::Resident),
+        "510" => Ok(FundScheme::Maternity),
+        other => Err(format!("a settlement of insurance type '{other}' has no pooled fund")),
+    }
+}
+
+impl SettlementAmounts {
+    /// The amounts of a settlement the engine just computed.
+    pub fn of(settlement: &Settlement) -> Result<SettlementAmounts, StoreError> {
+        Ok(SettlementAmounts {
+            pooled: pooled_fund(settlement.insutype).map_err(StoreError::Invalid)?,
+            medfee_sumamt: settlement.medfee_sumamt,
+            fund_pay_sumamt: settlement.fund_pay_sumamt,
+            psn_part_amt: settlement.psn_part_amt,
+            hifp_pay: settlement.hifp_pay,
+            hifmi_pay: settlement.hifmi_pay,
+            hifob_pay: settlement.hifob_pay,
+            maf_pay: settlement.maf_pay,
+            oth_pay: settlement.oth_pay,
+            acct_pay: settlement.acct_pay,
+            maternity_allowance: settlement.maternity_allowance,
+        })
+    }
+
+    /// The amounts of a stored settlement (`ClaimRecord::settlement_json`), or why they
+    /// cannot be read.
+    pub fn from_stored(settlement_json: &str) -> Result<SettlementAmounts, String> {
+        let stored: StoredAmounts = serde_json::from_str(settlement_json).map_err(|e| format!("the stored settlement is unreadable: {e}"))?;
+        Ok(SettlementAmounts {
+            pooled: pooled_fund(&stored.insutype)?,
+            medfee_sumamt: stored.medfee_sumamt,
+            fund_pay_sumamt: stored.fund_pay_sumamt,
+            psn_part_amt: stored.psn_part_amt,
+            hifp_pay: stored.hifp_pay,
+            hifmi_pay: stored.hifmi_pay,
+            hifob_pay: stored.hifob_pay,
+            maf_pay: stored.maf_pay,
+            oth_pay: stored.oth_pay,
+            acct_pay: stored.acct_pay,
+            maternity_allowance: stored.maternity_allowance,
+        })
+    }
+
+    /// `payers-sum-to-bill` on the amounts kept: the fund layers add up to the fund's
+    /// total, and the fund and the person pay the bill (no hospital part under
+    /// fee-for-service). Returns the first identity that fails.
+    pub fn check_identities(&self) -> Result<(), String> {
+        let layers = self.hifp_pay + self.hifmi_pay + self.hifob_pay + self.maf_pay + self.oth_pay;
+        if layers != self.fund_pay_sumamt {
+            return Err(format!("its fund layers add up to {layers}, but its fund_pay_sumamt is {}", self.fund_pay_sumamt));
+        }
+        if self.fund_pay_sumamt + self.psn_part_amt != self.medfee_sumamt {
+            return Err(format!(
+                "fund {} and person {} do not add up to the bill of {}",
+                self.fund_pay_sumamt, self.psn_part_amt, self.medfee_sumamt
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// What a settlement posts (R-BEN-4), on the day it was settled: each layer from its own
 /// fund (`layer-from-its-fund`) as owed to the institution (应付), the personal account's
 /// share moved from the person's account to the institution, and the maternity allowance
@@ -235,18 +345,13 @@ pub fn settlement_entries(
     institution: &str,
     claim_id: &str,
     person: NationalId,
-    settlement: &Settlement,
+    settlement: &SettlementAmounts,
     on: Date,
 ) -> Result<Vec<Entry>, StoreError> {
     let record_id = settlement_record_id(institution, claim_id);
     let cause = cause(RecordKind::Settlement, &record_id)?;
     let hospital = Holder::institution(institution).map_err(|e| StoreError::Invalid(e.to_string()))?;
-    let pooled = match settlement.insutype {
-        "310" => FundScheme::Employee,
-        "390" => FundScheme::Resident,
-        "510" => FundScheme::Maternity,
-        other => return Err(StoreError::Invalid(format!("a settlement of insurance type '{other}' has no pooled fund"))),
-    };
+    let pooled = settlement.pooled;
     let layers = [
         (SettlementLayer::Pooled, pooled, settlement.hifp_pay),
         (SettlementLayer::CriticalIllness, FundScheme::ResidentCriticalIllness, settlement.hifmi_pay),
@@ -765,7 +870,7 @@ mod tests {
         assert_eq!(again, Posting::default());
         // A settlement paying 100.01 from a 100.00 account is refused, and writes nothing.
         let mut settlement = Settlement { insutype: "310", acct_pay: Fen::new(10_001), ..Settlement::default() };
-        let entries = settlement_entries(unit, "H41992100001", "C-1", person, &settlement, on).unwrap();
+        let entries = settlement_entries(unit, "H41992100001", "C-1", person, &SettlementAmounts::of(&settlement).unwrap(), on).unwrap();
         assert!(matches!(
             post_onto(stored.clone(), transfers.clone(), &entries),
             Err(StoreError::Refused { code: "ledger.overdraft", .. })
@@ -773,7 +878,7 @@ mod tests {
         // 60.00 from the account and 240.00 pooled: the hospital is owed 300.00 in the employee fund.
         settlement.acct_pay = Fen::new(6_000);
         settlement.hifp_pay = Fen::new(24_000);
-        let entries = settlement_entries(unit, "H41992100001", "C-1", person, &settlement, on).unwrap();
+        let entries = settlement_entries(unit, "H41992100001", "C-1", person, &SettlementAmounts::of(&settlement).unwrap(), on).unwrap();
         let posting = post_onto(stored, transfers, &entries).unwrap();
         let payable = posting.accounts.iter().find(|(s, _)| s.key().kind == AccountKind::Payable).unwrap().0;
         assert_eq!(payable.balance_fen(), Fen::new(30_000));

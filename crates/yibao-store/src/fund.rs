@@ -427,6 +427,25 @@ pub trait FundStore: Send + Sync + 'static {
     /// the check that records and books agree.
     fn personal_account_records(&self, scope: RegionCode) -> impl Future<Output = Result<Vec<(NationalId, Fen)>, StoreError>> + Send;
 
+    /// The claims of units in `scope`, in key order (region, institution, claim id) after
+    /// the key `after` (`None` for the first page), at most `limit`: the book check reads
+    /// them a page at a time.
+    fn claims_page(
+        &self,
+        scope: RegionCode,
+        after: Option<ClaimKey>,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<crate::ClaimRecord>, StoreError>> + Send;
+
+    /// The contributions of units in `scope`, in the order they were recorded (region,
+    /// then `seq`) after `after` (`None` for the first page), at most `limit`.
+    fn contributions_page(
+        &self,
+        scope: RegionCode,
+        after: Option<(RegionCode, i64)>,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<crate::ContributionRecord>, StoreError>> + Send;
+
     /// The city's transfers in posting order after position `after` (0 for the first
     /// page), at most `limit`, with their positions (city staff).
     fn fund_entries(&self, scope: RegionCode, after: i64, limit: i64)
@@ -439,6 +458,9 @@ pub trait FundStore: Send + Sync + 'static {
     fn fund_cities(&self) -> impl Future<Output = Result<Vec<RegionCode>, StoreError>> + Send;
 }
 
+/// A claim's key: its region, institution and the institution's claim id.
+pub type ClaimKey = (RegionCode, String, String);
+
 /// What `yibao fund check` found: how much it read and every invariant breach.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BooksVerification {
@@ -450,7 +472,7 @@ pub struct BooksVerification {
 }
 
 /// Reads every city's books and checks every ledger invariant over them (`check_books`).
-pub async fn verify_books<S: FundStore>(store: &S) -> Result<BooksVerification, StoreError> {
+pub async fn verify_books<S: FundStore + crate::Store>(store: &S) -> Result<BooksVerification, StoreError> {
     let mut verification = BooksVerification::default();
     for city in store.fund_cities().await? {
         verify_city_books(store, city, &mut verification).await?;
@@ -460,7 +482,11 @@ pub async fn verify_books<S: FundStore>(store: &S) -> Result<BooksVerification, 
 
 /// Reads one city's books and checks every ledger invariant over them, adding to
 /// `verification`.
-pub async fn verify_city_books<S: FundStore>(store: &S, city: RegionCode, verification: &mut BooksVerification) -> Result<(), StoreError> {
+pub async fn verify_city_books<S: FundStore + crate::Store>(
+    store: &S,
+    city: RegionCode,
+    verification: &mut BooksVerification,
+) -> Result<(), StoreError> {
     let accounts = store.fund_accounts(city).await?;
     let mut transfers = Vec::new();
     let mut after = 0;
@@ -497,5 +523,80 @@ pub async fn verify_city_books<S: FundStore>(store: &S, city: RegionCode, verifi
             verification.breaches.push(Breach::RecordDisagrees { account, record_fen, books_fen });
         }
     }
+    reconcile_records(store, city, &transfers, verification).await
+}
+
+/// `records-match-books` for claims and contributions ([`crate::reconcile`]): each record
+/// against the transfers it posted and against its audit entry, and every transfer of a
+/// claim or contribution against a record on file.
+async fn reconcile_records<S: FundStore + crate::Store>(
+    store: &S,
+    city: RegionCode,
+    transfers: &[yibao_ledger::Transfer],
+    verification: &mut BooksVerification,
+) -> Result<(), StoreError> {
+    const PAGE: i64 = 10_000;
+    let audited = audited_records(store, city).await?;
+    let mut reconciler = crate::reconcile::Reconciler::new(transfers, &mut verification.breaches);
+    let mut after: Option<ClaimKey> = None;
+    loop {
+        let page = store.claims_page(city, after.clone(), PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = Some((last.region, last.institution_code.to_string(), last.claim_id.clone()));
+        for claim in &page {
+            let key = (claim.region, crate::books::settlement_record_id(&claim.institution_code, &claim.claim_id));
+            reconciler.claim(claim, audited.claims.get(&key));
+        }
+    }
+    let mut after: Option<(RegionCode, i64)> = None;
+    loop {
+        let page = store.contributions_page(city, after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = Some((last.region, last.seq));
+        for record in &page {
+            reconciler.contribution(record, audited.contributions.get(&(record.region, record.seq)));
+        }
+    }
+    reconciler.finish();
     Ok(())
+}
+
+/// What the audit trail recorded of each claim settled and each contribution recorded in
+/// the regions of `city`, by record.
+#[derive(Default)]
+struct Audited {
+    claims: std::collections::HashMap<(RegionCode, String), serde_json::Value>,
+    contributions: std::collections::HashMap<(RegionCode, i64), serde_json::Value>,
+}
+
+async fn audited_records<S: crate::Store>(store: &S, city: RegionCode) -> Result<Audited, StoreError> {
+    const PAGE: i64 = 10_000;
+    let mut audited = Audited::default();
+    for region in store.audit_regions().await?.into_iter().filter(|r| city.contains(*r)) {
+        let mut after = 0;
+        loop {
+            let page = store.audit_entries(region, after, PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for entry in page {
+                let detail = || serde_json::from_str::<serde_json::Value>(&entry.detail).ok();
+                match entry.action.as_str() {
+                    "claim.settle" => {
+                        if let Some(detail) = detail() {
+                            audited.claims.insert((region, entry.entity.clone()), detail);
+                        }
+                    }
+                    "contribution.record" => {
+                        if let Some(detail) = detail()
+                            && let Some(seq) = detail.get("seq").and_then(serde_json::Value::as_i64)
+                        {
+                            audited.contributions.insert((region, seq), detail);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    Ok(audited)
 }

@@ -22,6 +22,7 @@ pub mod handover;
 mod import;
 pub mod legacy;
 pub mod pooling;
+pub mod reconcile;
 mod records;
 pub mod stored;
 
@@ -33,7 +34,7 @@ pub use access::{
 pub use audit::{AuditEntry, AuditVerification, GENESIS_HASH, entry_hash};
 pub use contribution::{ContributionKind, ContributionRecord, ContributionStore, CountyArrears, NewContribution, PersonArrears};
 pub use fund::{
-    BooksVerification, Budget, BudgetExecution, CountyTargets, ENTRIES_PAGE_LIMIT, FundReceipt, FundStore, Movement, PoolingOutcome,
+    BooksVerification, Budget, ClaimKey, BudgetExecution, CountyTargets, ENTRIES_PAGE_LIMIT, FundReceipt, FundStore, Movement, PoolingOutcome,
     ReceiptKind, TargetsProgress, YearEndOutcome, budget_execution, city_of, verify_books, verify_city_books,
 };
 pub use import::{IMPORT_LIMIT, ImportHousehold, ImportStore, ImportSummary};
@@ -310,24 +311,44 @@ pub trait Store: Send + Sync + 'static {
     fn regions_on_record(&self) -> impl Future<Output = Result<Vec<RegionCode>, StoreError>> + Send;
 }
 
-/// A chain's recorded head (the row each append updates with the new entry).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A chain's recorded head (the row each append updates with the new entry), or a point of
+/// a chain kept in an [`AuditAnchor`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AuditHead {
     pub region: RegionCode,
     pub seq: i64,
     pub hash: String,
 }
 
+/// Each region's chain end as a verification found it, for the bureau to record outside the
+/// system (`yibao audit anchor`). Verifying against it later proves that nothing up to those
+/// entries was removed or rewritten, even by someone who rewrote the chains and their heads
+/// together (which the heads alone cannot show).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AuditAnchor {
+    pub regions: Vec<AuditHead>,
+}
+
 /// Walks every region's chain and recomputes every hash (`yibao audit verify`).
 pub async fn verify_audit<S: Store>(store: &S) -> Result<AuditVerification, StoreError> {
+    verify_audit_against(store, None).await
+}
+
+/// Walks every region's chain and recomputes every hash, and, given an anchor, checks that
+/// each anchored region's chain still holds the anchored entry with the anchored hash.
+pub async fn verify_audit_against<S: Store>(store: &S, anchor: Option<&AuditAnchor>) -> Result<AuditVerification, StoreError> {
     const PAGE: i64 = 1_000;
     let mut verification = AuditVerification::default();
     let heads: std::collections::BTreeMap<RegionCode, AuditHead> =
         store.audit_heads().await?.into_iter().map(|head| (head.region, head)).collect();
+    let anchored: std::collections::BTreeMap<RegionCode, &AuditHead> =
+        anchor.map(|a| a.regions.iter().map(|point| (point.region, point)).collect()).unwrap_or_default();
     // Every chain a record says must exist, not only those the heads list: a region whose
-    // chain and head were both deleted still has its households, persons or claims.
+    // chain and head were both deleted still has its households, persons or claims; and
+    // every chain the anchor names.
     let mut regions: std::collections::BTreeSet<RegionCode> = heads.keys().copied().collect();
     regions.extend(store.regions_on_record().await?);
+    regions.extend(anchored.keys().copied());
     for region in regions {
         let mut previous_hash = GENESIS_HASH.to_owned();
         let mut expected_seq = 1;
@@ -352,6 +373,15 @@ pub async fn verify_audit<S: Store>(store: &S) -> Result<AuditVerification, Stor
                         }
                     ));
                 }
+                if let Some(point) = anchored.get(&region)
+                    && point.seq == entry.seq
+                    && point.hash != entry.hash
+                {
+                    verification.breaks.push(format!(
+                        "region {region}, entry {}: its hash differs from the anchor's (the chain was rewritten up to this entry)",
+                        entry.seq
+                    ));
+                }
                 previous_hash = entry.hash.clone();
                 expected_seq = entry.seq + 1;
             }
@@ -359,6 +389,17 @@ pub async fn verify_audit<S: Store>(store: &S) -> Result<AuditVerification, Stor
         // The chain must end where its head says: a deleted last entry, a truncated tail
         // or a deleted chain leaves the head pointing past the end.
         let last_seq = expected_seq - 1;
+        if let Some(point) = anchored.get(&region)
+            && point.seq > last_seq
+        {
+            verification.breaks.push(format!(
+                "region {region}: the chain ends at entry {last_seq}, before the anchored entry {} (entries were removed)",
+                point.seq
+            ));
+        }
+        if last_seq > 0 {
+            verification.ends.push(AuditHead { region, seq: last_seq, hash: previous_hash.clone() });
+        }
         match heads.get(&region) {
             None => verification.breaks.push(format!(
                 "region {region}: {} but no recorded head (the chain's head was deleted)",
