@@ -1444,7 +1444,25 @@ where
     attacker.run(&balance("500.00")).await;
     assert!(book_breaches(&*store).await.is_empty());
 
-    // 6. The east chain's last entry (the claim's) deleted: the head still records it.
+    // 6. A person's year-to-date accumulators edited (a fresh deductible, say): they are no
+    //    longer where the person's claims lead.
+    let admissions = |n: u32| {
+        if sqlite {
+            format!("UPDATE accumulators SET state = json_set(state, '$.admissions', {n}) WHERE person_id = '{resident}'")
+        } else {
+            format!("UPDATE accumulators SET state = jsonb_set(state, '{{admissions}}', '{n}') WHERE person_id = '{resident}'")
+        }
+    };
+    attacker.run(&admissions(0)).await;
+    let found = book_breaches(&*store).await;
+    assert!(
+        found.iter().any(|b| b.contains(&format!("accumulators of {resident} for 2026 in {EAST}")) && b.contains("is not where the claims lead")),
+        "{found:?}"
+    );
+    attacker.run(&admissions(1)).await;
+    assert!(book_breaches(&*store).await.is_empty());
+
+    // 7. The east chain's last entry (the claim's) deleted: the head still records it.
     let unlock = if sqlite { "DROP TRIGGER audit_log_no_delete;" } else { "ALTER TABLE audit_log DISABLE TRIGGER ALL;" };
     let last = anchor.regions.iter().find(|end| end.region == east).expect("east has a chain").seq;
     attacker.run(&format!("{unlock} DELETE FROM audit_log WHERE region_code = '{EAST}' AND seq = {last}")).await;
@@ -1458,7 +1476,7 @@ where
     let found = book_breaches(&*store).await;
     assert!(found.iter().any(|b| b.contains(claim_name) && b.contains("no audit entry records its settlement")), "{found:?}");
 
-    // 7. The head rewritten to the new end: the chain looks whole, and only the anchor kept
+    // 8. The head rewritten to the new end: the chain looks whole, and only the anchor kept
     //    outside shows that an entry was removed.
     attacker
         .run(&format!(
@@ -1475,7 +1493,7 @@ where
         verification.breaks
     );
 
-    // 8. A whole region's chain deleted with its head: its household and person remain.
+    // 9. A whole region's chain deleted with its head: its household and person remain.
     attacker.run(&format!("DELETE FROM audit_log WHERE region_code = '{WEST}'; DELETE FROM audit_heads WHERE region_code = '{WEST}'")).await;
     let verification = verify_audit(&*store).await.expect("verify");
     assert!(verification.breaks.iter().any(|b| b.contains(&format!("region {west}: records and no audit chain"))), "{:?}", verification.breaks);

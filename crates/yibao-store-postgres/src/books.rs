@@ -924,13 +924,13 @@ impl FundStore for PostgresStore {
         scope: RegionCode,
         after: Option<yibao_store::ClaimKey>,
         limit: i64,
-    ) -> Result<Vec<yibao_store::ClaimRecord>, StoreError> {
+    ) -> Result<Vec<yibao_store::StoredClaim>, StoreError> {
         let (low, high) = scope_bounds(scope);
         let (region, institution, claim) = after.map(|(r, i, c)| (r.to_string(), i, c)).unwrap_or_default();
         let limit = limit.clamp(1, yibao_store::ENTRIES_PAGE_LIMIT);
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {} FROM claims WHERE region_code BETWEEN $1 AND $2 AND (region_code, institution_code, claim_id) > ($3, $4, $5) \
-             ORDER BY region_code, institution_code, claim_id LIMIT $6",
+            "SELECT {}, acc_before::text AS acc_before, acc_after::text AS acc_after FROM claims WHERE region_code BETWEEN $1 AND $2 \
+             AND (region_code, institution_code, claim_id) > ($3, $4, $5) ORDER BY region_code, institution_code, claim_id LIMIT $6",
             crate::CLAIM_COLUMNS
         )))
         .bind(low)
@@ -942,7 +942,30 @@ impl FundStore for PostgresStore {
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
-        rows.iter().map(crate::claim_from_row).collect()
+        rows.iter()
+            .map(|row| {
+                Ok(yibao_store::StoredClaim {
+                    record: crate::claim_from_row(row)?,
+                    acc_before: from_json(row.try_get::<&str, _>("acc_before").map_err(backend)?)?,
+                    acc_after: from_json(row.try_get::<&str, _>("acc_after").map_err(backend)?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn accumulator_records(
+        &self,
+        scope: RegionCode,
+    ) -> Result<Vec<(RegionCode, yibao_domain::NationalId, yibao_engine::Accumulators)>, StoreError> {
+        let (low, high) = scope_bounds(scope);
+        let rows: Vec<(String, String, String)> =
+            sqlx::query_as("SELECT region_code, person_id, state::text FROM accumulators WHERE region_code BETWEEN $1 AND $2")
+                .bind(low)
+                .bind(high)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend)?;
+        rows.iter().map(|(region, person, state)| Ok((region_of(region)?, yibao_store::stored::id_of(person)?, from_json(state)?))).collect()
     }
 
     async fn contributions_page(

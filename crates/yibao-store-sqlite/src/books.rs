@@ -776,7 +776,7 @@ impl FundStore for SqliteStore {
         scope: RegionCode,
         after: Option<yibao_store::ClaimKey>,
         limit: i64,
-    ) -> Result<Vec<yibao_store::ClaimRecord>, StoreError> {
+    ) -> Result<Vec<yibao_store::StoredClaim>, StoreError> {
         let (low, high) = scope_bounds(scope);
         let (region, institution, claim) = after.map(|(r, i, c)| (r.to_string(), i, c)).unwrap_or_default();
         let limit = limit.clamp(1, yibao_store::ENTRIES_PAGE_LIMIT);
@@ -784,10 +784,32 @@ impl FundStore for SqliteStore {
             query_all(
                 conn,
                 "SELECT region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, \
-                 settlement, claim, reversed_at, reversal_reason FROM claims WHERE region_code BETWEEN ?1 AND ?2 \
+                 settlement, claim, reversed_at, reversal_reason, acc_before, acc_after FROM claims WHERE region_code BETWEEN ?1 AND ?2 \
                  AND (region_code, institution_code, claim_id) > (?3, ?4, ?5) ORDER BY region_code, institution_code, claim_id LIMIT ?6",
                 params![low, high, region, institution, claim, limit],
-                crate::claim_from_row,
+                |row| {
+                    Ok(yibao_store::StoredClaim {
+                        record: crate::claim_from_row(row)?,
+                        acc_before: from_json(&col::<String>(row, 14)?)?,
+                        acc_after: from_json(&col::<String>(row, 15)?)?,
+                    })
+                },
+            )
+        })
+        .await
+    }
+
+    async fn accumulator_records(
+        &self,
+        scope: RegionCode,
+    ) -> Result<Vec<(RegionCode, yibao_domain::NationalId, yibao_engine::Accumulators)>, StoreError> {
+        let (low, high) = scope_bounds(scope);
+        self.read(move |conn| {
+            query_all(
+                conn,
+                "SELECT region_code, person_id, state FROM accumulators WHERE region_code BETWEEN ?1 AND ?2",
+                params![low, high],
+                |row| Ok((region_of(&col::<String>(row, 0)?)?, yibao_store::stored::id_of(&col::<String>(row, 1)?)?, from_json(&col::<String>(row, 2)?)?)),
             )
         })
         .await

@@ -435,7 +435,14 @@ pub trait FundStore: Send + Sync + 'static {
         scope: RegionCode,
         after: Option<ClaimKey>,
         limit: i64,
-    ) -> impl Future<Output = Result<Vec<crate::ClaimRecord>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<StoredClaim>, StoreError>> + Send;
+
+    /// Every stored year-to-date accumulator row of persons in `scope` (region, person,
+    /// state), for the check that they are what the person's claims made them.
+    fn accumulator_records(
+        &self,
+        scope: RegionCode,
+    ) -> impl Future<Output = Result<Vec<(RegionCode, NationalId, yibao_engine::Accumulators)>, StoreError>> + Send;
 
     /// The contributions of units in `scope`, in the order they were recorded (region,
     /// then `seq`) after `after` (`None` for the first page), at most `limit`.
@@ -460,6 +467,15 @@ pub trait FundStore: Send + Sync + 'static {
 
 /// A claim's key: its region, institution and the institution's claim id.
 pub type ClaimKey = (RegionCode, String, String);
+
+/// A claim as the book check reads it: the record, and the person's accumulators the
+/// settlement started from and left.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredClaim {
+    pub record: crate::ClaimRecord,
+    pub acc_before: yibao_engine::Accumulators,
+    pub acc_after: yibao_engine::Accumulators,
+}
 
 /// What `yibao fund check` found: how much it read and every invariant breach.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -541,13 +557,14 @@ async fn reconcile_records<S: FundStore + crate::Store>(
     let mut after: Option<ClaimKey> = None;
     loop {
         let page = store.claims_page(city, after.clone(), PAGE).await?;
-        let Some(last) = page.last() else { break };
+        let Some(last) = page.last().map(|c| &c.record) else { break };
         after = Some((last.region, last.institution_code.to_string(), last.claim_id.clone()));
         for claim in &page {
-            let key = (claim.region, crate::books::settlement_record_id(&claim.institution_code, &claim.claim_id));
+            let key = (claim.record.region, crate::books::settlement_record_id(&claim.record.institution_code, &claim.record.claim_id));
             reconciler.claim(claim, audited.claims.get(&key));
         }
     }
+    reconciler.accumulators(store.accumulator_records(city).await?);
     let mut after: Option<(RegionCode, i64)> = None;
     loop {
         let page = store.contributions_page(city, after, PAGE).await?;

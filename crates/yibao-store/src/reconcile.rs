@@ -19,7 +19,20 @@ use yibao_domain::{NationalId, Period, RegionCode};
 use yibao_ledger::{Breach, RecordKind, Transfer};
 
 use crate::books::{PaidBefore, SettlementAmounts, contribution_entries, reversal_entries, settlement_entries, settlement_record_id};
-use crate::{ClaimRecord, ClaimStatus, ContributionKind, ContributionRecord};
+use yibao_engine::Accumulators;
+
+use crate::{ClaimStatus, ContributionKind, ContributionRecord, StoredClaim};
+
+/// A person's year: whose accumulators a claim moved.
+type PersonYear = (RegionCode, NationalId, i32);
+
+/// A live claim's step in its person's year: the accumulators it started from and left.
+#[derive(Debug)]
+struct Step {
+    claim: String,
+    before: Accumulators,
+    after: Accumulators,
+}
 
 /// The record kinds whose transfers all come from a claim or a contribution row.
 const RECONCILED_KINDS: [RecordKind; 4] =
@@ -31,6 +44,7 @@ const RECONCILED_KINDS: [RecordKind; 4] =
 pub struct Reconciler<'a> {
     by_cause: HashMap<(RecordKind, String), Vec<&'a Transfer>>,
     paid_before: HashMap<(RegionCode, NationalId, ContributionKind, Period), PaidBefore>,
+    steps: HashMap<PersonYear, Vec<Step>>,
     breaches: &'a mut Vec<Breach>,
 }
 
@@ -41,7 +55,7 @@ impl<'a> Reconciler<'a> {
         for transfer in transfers.iter().filter(|t| RECONCILED_KINDS.contains(&t.cause.kind)) {
             by_cause.entry((transfer.cause.kind, transfer.cause.id.clone())).or_default().push(transfer);
         }
-        Reconciler { by_cause, paid_before: HashMap::new(), breaches }
+        Reconciler { by_cause, paid_before: HashMap::new(), steps: HashMap::new(), breaches }
     }
 
     fn breach(&mut self, record: &str, detail: String) {
@@ -61,7 +75,8 @@ impl<'a> Reconciler<'a> {
     /// the transfers of its settlement (and reversal) against the books, and the claim
     /// against its audit entry's detail (`audited`: `None` when no `claim.settle` entry
     /// names it).
-    pub fn claim(&mut self, claim: &ClaimRecord, audited: Option<&serde_json::Value>) {
+    pub fn claim(&mut self, stored: &StoredClaim, audited: Option<&serde_json::Value>) {
+        let claim = &stored.record;
         let record_id = settlement_record_id(&claim.institution_code, &claim.claim_id);
         let name = format!("claim {} of {}", record_id, claim.region);
         let actual: Vec<&Transfer> =
@@ -74,6 +89,22 @@ impl<'a> Reconciler<'a> {
                 Ok(Err(e)) => self.breach(&name, format!("its audit detail cannot be rebuilt: {e}")),
                 Err(e) => self.breach(&name, format!("its audit detail cannot be rebuilt: {e}")),
             },
+        }
+        // The accumulators the settlement reports are those it left; a live claim is one
+        // step of its person's year (a reversed one was undone while it was the last).
+        match serde_json::from_str::<serde_json::Value>(&claim.settlement_json)
+            .ok()
+            .and_then(|s| serde_json::from_value::<Accumulators>(s.get("accumulators")?.clone()).ok())
+        {
+            Some(reported) if reported == stored.acc_after => {}
+            _ => self.breach(&name, "the accumulators its settlement reports are not those it stored as left".to_owned()),
+        }
+        if claim.status == ClaimStatus::Settled {
+            self.steps.entry((claim.region, claim.person_id, stored.acc_after.year)).or_default().push(Step {
+                claim: name.clone(),
+                before: stored.acc_before,
+                after: stored.acc_after,
+            });
         }
         let amounts = match SettlementAmounts::from_stored(&claim.settlement_json) {
             Ok(amounts) => amounts,
@@ -148,6 +179,31 @@ impl<'a> Reconciler<'a> {
         self.paid_before.insert(key, after);
     }
 
+    /// `accumulators-from-claims`: each person's stored year-to-date accumulators are where
+    /// their live claims of that year lead, one after another from a new year's zeros (each
+    /// claim settled on the state the one before it left). `stored` is every accumulator row
+    /// of the city; call after every claim was reconciled.
+    pub fn accumulators(&mut self, stored: Vec<(RegionCode, NationalId, Accumulators)>) {
+        let mut stored: HashMap<PersonYear, Accumulators> =
+            stored.into_iter().map(|(region, person, state)| ((region, person, state.year), state)).collect();
+        let mut years: Vec<PersonYear> = self.steps.keys().copied().chain(stored.keys().copied()).collect();
+        years.sort_unstable();
+        years.dedup();
+        for year in years {
+            let steps = self.steps.remove(&year).unwrap_or_default();
+            let kept = stored.remove(&year).unwrap_or_else(|| Accumulators::new_year(year.2));
+            let name = format!("accumulators of {} for {} in {}", year.1, year.2, year.0);
+            match walk(Accumulators::new_year(year.2), steps) {
+                Ok(reached) if reached == kept => {}
+                Ok(reached) => self.breach(
+                    &name,
+                    format!("the stored state {} is not where the claims lead ({})", summary(&kept), summary(&reached)),
+                ),
+                Err(why) => self.breach(&name, why),
+            }
+        }
+    }
+
     /// Names every transfer of a claim or contribution that is not on file. Call after
     /// every record of the city was reconciled.
     pub fn finish(mut self) {
@@ -197,4 +253,37 @@ fn kind_name(kind: RecordKind) -> &'static str {
         RecordKind::SettlementReversal => "the reversal of claim",
         _ => "record",
     }
+}
+
+/// Follows the claims of a person's year from `start`: each step starts where the one
+/// before it ended. Claims that change nothing may come at any point; two claims starting
+/// from the same state, or one starting from a state no claim reached, break the chain.
+fn walk(start: Accumulators, steps: Vec<Step>) -> Result<Accumulators, String> {
+    let (idle, mut moving): (Vec<Step>, Vec<Step>) = steps.into_iter().partition(|step| step.before == step.after);
+    let mut at = start;
+    let mut visited = vec![start];
+    while !moving.is_empty() {
+        let mut next = moving.iter().enumerate().filter(|(_, step)| step.before == at).map(|(i, _)| i);
+        let Some(first) = next.next() else {
+            let names: Vec<&str> = moving.iter().map(|s| s.claim.as_str()).collect();
+            return Err(format!("no claim continues from {}; left over: {}", summary(&at), names.join(", ")));
+        };
+        if let Some(second) = next.next() {
+            return Err(format!("{} and {} both started from {}", moving[first].claim, moving[second].claim, summary(&at)));
+        }
+        at = moving.swap_remove(first).after;
+        visited.push(at);
+    }
+    if let Some(step) = idle.iter().find(|step| !visited.contains(&step.before)) {
+        return Err(format!("{} started from a state the year never reached", step.claim));
+    }
+    Ok(at)
+}
+
+/// The accumulators in a few words, for a breach message.
+fn summary(acc: &Accumulators) -> String {
+    format!(
+        "{} admissions, deductible {} paid, pooled {} paid, critical {} paid",
+        acc.admissions, acc.inpatient_deductible_paid, acc.pooled_paid, acc.critical_paid
+    )
 }
