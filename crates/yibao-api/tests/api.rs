@@ -195,10 +195,36 @@ async fn enrolment_refuses_bad_and_duplicate_input_with_stable_codes() {
         ),
         (enrolment("419921199001010013", "419921", "HH-NONE"), StatusCode::NOT_FOUND, "household.not_found"),
     ];
+    // What a tester sent (issue 12): a NUL, a right-to-left override, only a zero-width
+    // space, a 100,000-character card number; each is refused by the one rule that also
+    // guards updates and imports.
+    let mut hostile = Vec::new();
+    for (field, value, code) in [
+        ("name", "张\u{0}三".to_owned(), "person.bad_name"),
+        ("name", "张\u{202E}三".to_owned(), "person.bad_name"),
+        ("name", "\u{200B}".to_owned(), "person.bad_name"),
+        ("card_no", "9".repeat(100_000), "person.bad_card_no"),
+        ("card_no", "C 0001".to_owned(), "person.bad_card_no"),
+        ("card_no", "C0001".to_owned(), "person.card_taken"),
+    ] {
+        let mut e = enrolment("419921199001010013", "419921", "HH-E1");
+        e[field] = json!(value);
+        hostile.push((e, code));
+    }
+    for (body, code) in hostile {
+        let (status, answer) = api.call("POST", "/api/persons", Auth::Token(&east), Some(body)).await;
+        assert!(status.is_client_error() && answer["code"] == code, "{code}: {status} {answer}");
+    }
     for (index, (body, status, code)) in cases.into_iter().enumerate() {
         let (got, answer) = api.call("POST", "/api/persons", Auth::Token(&east), Some(body)).await;
         assert_eq!((got, answer["code"].as_str()), (status, Some(code)), "case {index}: {answer}");
         assert!(answer["message"].as_str().is_some_and(|m| !m.is_empty()), "case {index} says what is wrong");
+    }
+    for (address, code) in [("x".repeat(1 << 20), "household.bad_address"), ("幸福村\u{202E}1 组".to_owned(), "household.bad_address")] {
+        let (status, answer) = api
+            .call("POST", "/api/households", Auth::Token(&east), Some(json!({ "household_id": "HH-E9", "region": "419921", "address": address })))
+            .await;
+        assert!(status.is_client_error() && answer["code"] == code, "{status} {answer}");
     }
     let (status, body) = api.call("POST", "/api/persons", Auth::Token(&east), Some(json!("not an object"))).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("request.malformed")));
@@ -270,6 +296,8 @@ async fn a_clerk_updates_a_person_and_reads_it_back() {
         (json!({}), "request.invalid"),
         (json!({ "name": "" }), "person.bad_name"),
         (json!({ "name": "王\u{0007}五" }), "person.bad_name"),
+        (json!({ "name": "王\u{202E}五" }), "person.bad_name"),
+        (json!({ "card_no": "9".repeat(100_000) }), "person.bad_card_no"),
         (json!({ "certified_chronic_diseases": ["bad code"] }), "request.invalid"),
         (json!({ "household_id": "HH-X" }), "request.malformed"),
     ] {

@@ -71,9 +71,10 @@ fn tier_error(e: TierOrPolicyError<yibao_policy::LookupError>) -> AppError {
 
 impl App {
     /// Creates a household (以户为单位, R-ENR-1) in one of the city's counties.
-    pub async fn create_household(&self, principal: &Principal, source: &str, household: NewHousehold) -> Result<HouseholdRecord, AppError> {
+    pub async fn create_household(&self, principal: &Principal, source: &str, mut household: NewHousehold) -> Result<HouseholdRecord, AppError> {
         let scope = principal.scope(roles::ENROLMENT)?;
         self.check_county(household.region)?;
+        household.address = yibao_domain::parse_address(&household.address)?;
         Ok(store!(self, create_household(&principal.actor(source, self.now()), scope, household))?)
     }
 
@@ -111,11 +112,15 @@ impl App {
         principal: &Principal,
         source: &str,
         region: RegionCode,
-        households: Vec<ImportHousehold>,
+        mut households: Vec<ImportHousehold>,
     ) -> Result<ImportSummary, AppError> {
         let scope = principal.scope(roles::ENROLMENT)?;
         self.check_county(region)?;
-        for entry in &households {
+        for entry in &mut households {
+            entry.household.address = yibao_domain::parse_address(&entry.household.address)?;
+            for member in &mut entry.members {
+                member.card_no = member.card_no.as_deref().map(yibao_domain::parse_card_no).transpose()?;
+            }
             if entry.household.region != region {
                 return Err(AppError::bad_request(
                     "person.bad_household",
@@ -167,7 +172,8 @@ impl App {
             use_personal_account: input.scheme == Scheme::Employee,
         };
         self.check_coverage(&coverage)?;
-        Ok(NewPerson { name: input.name, card_no: input.card_no, household_id: input.household_id, coverage })
+        let card_no = input.card_no.as_deref().map(yibao_domain::parse_card_no).transpose()?;
+        Ok(NewPerson { name: input.name, card_no, household_id: input.household_id, coverage })
     }
 
     /// The rules of an enrolment (R-ENR-2, R-ENR-3): a basic scheme the city has, one of its

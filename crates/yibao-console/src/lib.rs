@@ -51,6 +51,8 @@ use yibao_app::App;
 /// The console's routes, merged into the application beside `/api/`.
 pub fn router() -> Router<App> {
     Router::new()
+        // A browser opening the server's address finds the console, not a JSON 404.
+        .route("/", get(|| async { axum::response::Redirect::to("/console/") }))
         .route("/console", get(dashboard::show))
         .route("/console/", get(dashboard::show))
         .route("/console/login", get(login::form).post(login::submit))

@@ -244,6 +244,9 @@ async fn an_expired_session_redirects_to_sign_in() {
     store.create_session(&actor, &digest("old-token"), "east.clerk", datetime!(2026-01-01 16:00 UTC)).await.expect("session");
     let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
     let console = Console { router: yibao_api::app_with(App::new(std::sync::Arc::new(Backend::Sqlite(store)), std::sync::Arc::new(policy)), yibao_console::router()) };
+    // The server's own address leads a browser to the console, not to a JSON 404.
+    let root = console.get("/", "").await;
+    assert_eq!((root.status, root.location.as_str()), (StatusCode::SEE_OTHER, "/console/"));
     let page = console.get("/console/people", "yibao_session=old-token").await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     assert!(page.location.starts_with("/console/login?next=/console/people&expired=1"), "{}", page.location);

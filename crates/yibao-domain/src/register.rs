@@ -12,6 +12,35 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub const HOUSEHOLD_ID_BYTES_MAX: usize = 64;
 /// Longest person's name, in characters.
 pub const PERSON_NAME_CHARS_MAX: usize = 64;
+/// Longest household address, in characters.
+pub const ADDRESS_CHARS_MAX: usize = 200;
+/// Longest social-security card number, in characters.
+pub const CARD_NO_CHARS_MAX: usize = 32;
+
+/// Whether `c` may stand in a register's text (a name, an address, an id): not a control,
+/// format (invisible: zero-width spaces, bidirectional overrides, the byte-order mark),
+/// line or paragraph separator, private-use, surrogate or unassigned character. Such
+/// characters make two records look alike on screen or reorder what a clerk reads.
+#[must_use]
+pub fn is_register_char(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    !matches!(
+        c.general_category(),
+        GeneralCategory::Control
+            | GeneralCategory::Format
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+            | GeneralCategory::PrivateUse
+            | GeneralCategory::Surrogate
+            | GeneralCategory::Unassigned
+    )
+}
+
+/// `text` trimmed, if it has 1 to `chars_max` characters, every one a register character.
+fn register_text(text: &str, chars_max: usize) -> Option<&str> {
+    let text = text.trim();
+    (!text.is_empty() && text.chars().count() <= chars_max && text.chars().all(is_register_char)).then_some(text)
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RegisterError {
@@ -19,8 +48,12 @@ pub enum RegisterError {
     InstitutionCode(String),
     #[error("a household id has 1 to {HOUSEHOLD_ID_BYTES_MAX} bytes and no control characters")]
     HouseholdId,
-    #[error("a name has 1 to {PERSON_NAME_CHARS_MAX} characters and no control characters")]
+    #[error("a name has 1 to {PERSON_NAME_CHARS_MAX} characters, none of them control or invisible characters")]
     PersonName,
+    #[error("an address has 1 to {ADDRESS_CHARS_MAX} characters, none of them control or invisible characters")]
+    Address,
+    #[error("a card number has 1 to {CARD_NO_CHARS_MAX} letters, digits and hyphens")]
+    CardNo,
 }
 
 impl RegisterError {
@@ -31,6 +64,8 @@ impl RegisterError {
             RegisterError::InstitutionCode(_) => "institution.bad_code",
             RegisterError::HouseholdId => "household.bad_id",
             RegisterError::PersonName => "person.bad_name",
+            RegisterError::Address => "household.bad_address",
+            RegisterError::CardNo => "person.bad_card_no",
         }
     }
 }
@@ -195,26 +230,39 @@ impl InstitutionCode {
 
 impl HouseholdId {
     /// A household id (户编号) as the county's register writes it: surrounding blanks
-    /// trimmed, then 1 to [`HOUSEHOLD_ID_BYTES_MAX`] bytes without control characters.
+    /// trimmed, then 1 to [`HOUSEHOLD_ID_BYTES_MAX`] bytes of [register
+    /// characters](is_register_char).
     pub fn parse(text: &str) -> Result<HouseholdId, RegisterError> {
-        let text = text.trim();
-        if text.is_empty() || text.len() > HOUSEHOLD_ID_BYTES_MAX || text.chars().any(char::is_control) {
-            return Err(RegisterError::HouseholdId);
+        match register_text(text, HOUSEHOLD_ID_BYTES_MAX) {
+            Some(text) if text.len() <= HOUSEHOLD_ID_BYTES_MAX => Ok(HouseholdId(text.to_owned())),
+            _ => Err(RegisterError::HouseholdId),
         }
-        Ok(HouseholdId(text.to_owned()))
     }
 }
 
 impl PersonName {
     /// A person's name as on the ID card: surrounding blanks trimmed, then 1 to
-    /// [`PERSON_NAME_CHARS_MAX`] characters without control characters.
+    /// [`PERSON_NAME_CHARS_MAX`] [register characters](is_register_char).
     pub fn parse(text: &str) -> Result<PersonName, RegisterError> {
-        let text = text.trim();
-        if text.is_empty() || text.chars().count() > PERSON_NAME_CHARS_MAX || text.chars().any(char::is_control) {
-            return Err(RegisterError::PersonName);
-        }
-        Ok(PersonName(text.to_owned()))
+        register_text(text, PERSON_NAME_CHARS_MAX).map(|text| PersonName(text.to_owned())).ok_or(RegisterError::PersonName)
     }
+}
+
+/// A household's address (住址), as the register keeps it: surrounding blanks trimmed, then
+/// 1 to [`ADDRESS_CHARS_MAX`] [register characters](is_register_char). Returns the text
+/// to store.
+pub fn parse_address(text: &str) -> Result<String, RegisterError> {
+    register_text(text, ADDRESS_CHARS_MAX).map(str::to_owned).ok_or(RegisterError::Address)
+}
+
+/// A social-security card number (社会保障卡号, R-SYS-4): surrounding blanks trimmed, then
+/// 1 to [`CARD_NO_CHARS_MAX`] ASCII letters, digits and hyphens. Returns the text to store.
+pub fn parse_card_no(text: &str) -> Result<String, RegisterError> {
+    let text = text.trim();
+    if text.is_empty() || text.len() > CARD_NO_CHARS_MAX || !text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err(RegisterError::CardNo);
+    }
+    Ok(text.to_owned())
 }
 
 #[cfg(test)]
@@ -229,6 +277,32 @@ mod tests {
         for bad in ["", "h41990200001", "X41990200001", "H4199020000", "H419902000011", " H41990200001", "H41990200O01"] {
             let error = InstitutionCode::parse(bad).expect_err(bad);
             assert_eq!(error.code(), "institution.bad_code", "{bad}");
+        }
+    }
+
+    #[test]
+    fn invisible_and_reordering_characters_are_refused_everywhere() {
+        // NUL, a right-to-left override, only a zero-width space, a byte-order mark, a line
+        // separator, a private-use character: each found by a tester or a real attack.
+        for bad in ["张\u{0}三", "张\u{202E}三", "\u{200B}", "张三\u{FEFF}", "张\u{2028}三", "张\u{E000}三"] {
+            assert_eq!(PersonName::parse(bad), Err(RegisterError::PersonName), "{bad:?}");
+            assert_eq!(parse_address(bad), Err(RegisterError::Address), "{bad:?}");
+            assert_eq!(HouseholdId::parse(bad), Err(RegisterError::HouseholdId), "{bad:?}");
+        }
+        // Names of the minorities keep their middle dot; addresses their punctuation.
+        assert_eq!(PersonName::parse("阿依古丽·买买提").map(String::from), Ok("阿依古丽·买买提".to_owned()));
+        assert_eq!(parse_address(" 幸福路 1 号（东门）、3-2 "), Ok("幸福路 1 号（东门）、3-2".to_owned()));
+        assert_eq!(parse_address(&"路".repeat(ADDRESS_CHARS_MAX)).map(|a| a.chars().count()), Ok(ADDRESS_CHARS_MAX));
+        assert_eq!(parse_address(&"路".repeat(ADDRESS_CHARS_MAX + 1)), Err(RegisterError::Address));
+        assert_eq!(parse_address(&"x".repeat(1 << 20)).map_err(|e| e.code()), Err("household.bad_address"));
+    }
+
+    #[test]
+    fn card_numbers_are_short_ascii_letters_digits_and_hyphens() {
+        assert_eq!(parse_card_no(" Z12345678 "), Ok("Z12345678".to_owned()));
+        assert_eq!(parse_card_no("4101-0203-99"), Ok("4101-0203-99".to_owned()));
+        for bad in ["", "  ", "Z1234 5678", "Z１２３", "Z123\u{200B}", &"9".repeat(CARD_NO_CHARS_MAX + 1), &"9".repeat(100_000)] {
+            assert_eq!(parse_card_no(bad).map_err(|e| e.code()), Err("person.bad_card_no"), "{bad:?}");
         }
     }
 

@@ -745,6 +745,21 @@ pub async fn run_person_update<S: Store>(store: Arc<S>) {
         .await
         .expect("clear");
     assert_eq!((cleared.card_no, cleared.coverage.assistance_group), (None, None));
+    // A card number names one person of the county (issue 12): another person enrolled or
+    // updated with it is refused, and so is a card number no card has.
+    let card = |card: &str| PersonUpdate { card_no: Some(Some(card.to_owned())), ..PersonUpdate::default() };
+    store.update_person(&clerk(EAST), region(EAST), &id, card("C-NEW-900")).await.expect("the card again");
+    let other = person_id(EAST, 901);
+    let taken = NewPerson { name: pn("赵九零一"), card_no: Some("C-NEW-900".into()), household_id: hh("HH-EAST-900"), coverage: coverage(other, EAST) };
+    let refused = store.enrol(&clerk(EAST), region(EAST), taken.clone()).await;
+    assert!(matches!(&refused, Err(e) if e.code() == "person.card_taken"), "{refused:?}");
+    store.enrol(&clerk(EAST), region(EAST), NewPerson { card_no: Some("C-NEW-901".into()), ..taken }).await.expect("another card");
+    let refused = store.update_person(&clerk(EAST), region(EAST), &other, card("C-NEW-900")).await;
+    assert!(matches!(&refused, Err(e) if e.code() == "person.card_taken"), "{refused:?}");
+    let refused = store.update_person(&clerk(EAST), region(EAST), &other, card(&"9".repeat(100_000))).await;
+    assert!(matches!(&refused, Err(e) if e.code() == "person.bad_card_no"), "{refused:?}");
+    let trimmed = store.update_person(&clerk(EAST), region(EAST), &other, card(" C-NEW-902 ")).await.expect("trimmed");
+    assert_eq!(trimmed.card_no.as_deref(), Some("C-NEW-902"));
 }
 
 /// The fund books post with the business (R-FND-1, R-FND-2, R-SCH-2). County 419923 is used

@@ -60,6 +60,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/0004_ledger.sql")),
     (5, include_str!("../migrations/0005_referrals.sql")),
     (6, include_str!("../migrations/0006_institution_levels.sql")),
+    (7, include_str!("../migrations/0007_card_unique.sql")),
 ];
 /// Connections in the pool.
 const POOL_SIZE: u32 = 16;
@@ -85,6 +86,31 @@ pub(crate) fn backend(e: sqlx::Error) -> StoreError {
 }
 
 /// Whether `e` is a unique violation of `constraint`.
+/// Refuses a card number another person of `region` holds (`person.card_taken`).
+async fn check_card_free(tx: &mut PgConnection, region: RegionCode, card_no: Option<&str>, person: &NationalId) -> Result<(), StoreError> {
+    let Some(card_no) = card_no else { return Ok(()) };
+    let holder: Option<String> =
+        sqlx::query_scalar("SELECT person_id FROM persons WHERE region_code = $1 AND card_no = $2 AND person_id <> $3")
+            .bind(region.to_string())
+            .bind(card_no)
+            .bind(person.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+    match holder {
+        Some(_) => Err(yibao_store::card_taken(card_no)),
+        None => Ok(()),
+    }
+}
+
+/// A write's error, where a concurrent write took the same card number first.
+fn card_violation(e: sqlx::Error, card_no: Option<&str>) -> StoreError {
+    match card_no {
+        Some(card_no) if is_unique_violation(&e, "persons_by_card") => yibao_store::card_taken(card_no),
+        _ => backend(e),
+    }
+}
+
 pub(crate) fn is_unique_violation(e: &sqlx::Error, constraint: &str) -> bool {
     match e {
         sqlx::Error::Database(db) => db.code().as_deref() == Some(UNIQUE_VIOLATION) && db.constraint() == Some(constraint),
@@ -354,6 +380,7 @@ pub(crate) async fn insert_person(
         // committed: name it.
         return Err(enrolled_already(tx, &id).await?.unwrap_or_else(|| StoreError::Backend(format!("{id} is indexed but unreadable"))));
     }
+    check_card_free(tx, region, record.card_no.as_deref(), &id).await?;
     sqlx::query("INSERT INTO persons (region_code, person_id, household_id, name, card_no, coverage, enrolled_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8)")
         .bind(region.to_string())
         .bind(id.as_str())
@@ -365,7 +392,7 @@ pub(crate) async fn insert_person(
         .bind(time_text(record.updated_at)?)
         .execute(&mut *tx)
         .await
-        .map_err(backend)?;
+        .map_err(|e| card_violation(e, record.card_no.as_deref()))?;
     let opening = record.coverage.personal_account_balance;
     if opening.is_negative() {
         return Err(StoreError::Invalid("a personal account's balance may not be negative".into()));
@@ -694,6 +721,7 @@ impl Store for PostgresStore {
         // The person's row first, the audit head last (see the module's lock order).
         let (region, mut record) = locate_for_update(&mut tx, scope, person).await?;
         let detail = update.apply(&mut record)?;
+        check_card_free(&mut tx, region, record.card_no.as_deref(), person).await?;
         record.updated_at = actor.at;
         sqlx::query("UPDATE persons SET name = $1, card_no = $2, updated_at = $3 WHERE region_code = $4 AND person_id = $5")
             .bind(record.name.as_str())
@@ -703,7 +731,7 @@ impl Store for PostgresStore {
             .bind(person.as_str())
             .execute(&mut *tx)
             .await
-            .map_err(backend)?;
+            .map_err(|e| card_violation(e, record.card_no.as_deref()))?;
         save_coverage(&mut tx, actor, region, person, &record.coverage).await?;
         audit(&mut tx, actor, region, "person.update", person.as_str(), detail).await?;
         tx.commit().await.map_err(backend)?;

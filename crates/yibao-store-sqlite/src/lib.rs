@@ -32,6 +32,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_ledger.sql")),
     (4, include_str!("../migrations/0004_referrals.sql")),
     (5, include_str!("../migrations/0005_institution_levels.sql")),
+    (6, include_str!("../migrations/0006_card_unique.sql")),
 ];
 
 /// A store in one SQLite file. Cloning shares the same writer and readers.
@@ -205,6 +206,7 @@ pub(crate) fn insert_person(conn: &Connection, actor: &Actor, scope: RegionCode,
     if household.is_none() {
         return Err(StoreError::HouseholdNotFound(person.household_id.into_string()));
     }
+    check_card_free(conn, region, person.card_no.as_deref(), &id)?;
     let record = PersonRecord {
         person_id: id,
         name: person.name,
@@ -240,6 +242,21 @@ pub(crate) fn insert_person(conn: &Connection, actor: &Actor, scope: RegionCode,
     books::post(conn, actor, &yibao_store::books::opening_account_entries(region, id, opening, actor.at.date())?)?;
     audit(conn, actor, region, "person.enrol", id.as_str(), json(&record)?)?;
     Ok(record)
+}
+
+/// Refuses a card number another person of `region` holds (`person.card_taken`).
+fn check_card_free(conn: &Connection, region: RegionCode, card_no: Option<&str>, person: &NationalId) -> Result<(), StoreError> {
+    let Some(card_no) = card_no else { return Ok(()) };
+    let holder = query_opt(
+        conn,
+        "SELECT person_id FROM persons WHERE region_code = ?1 AND card_no = ?2 AND person_id <> ?3",
+        params![region.to_string(), card_no, person.as_str()],
+        |row| col::<String>(row, 0),
+    )?;
+    match holder {
+        Some(_) => Err(yibao_store::card_taken(card_no)),
+        None => Ok(()),
+    }
 }
 
 /// Creates one household.
@@ -560,6 +577,7 @@ impl Store for SqliteStore {
         self.write(move |conn| {
             let (region, mut record) = locate(conn, scope, &person)?;
             let detail = update.apply(&mut record)?;
+            check_card_free(conn, region, record.card_no.as_deref(), &person)?;
             record.updated_at = actor.at;
             exec(
                 conn,

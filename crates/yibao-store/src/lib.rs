@@ -329,6 +329,12 @@ pub struct AuditAnchor {
     pub regions: Vec<AuditHead>,
 }
 
+/// The refusal of a card number another person of the county holds.
+#[must_use]
+pub fn card_taken(card_no: &str) -> StoreError {
+    StoreError::Refused { code: "person.card_taken", message: format!("card number {card_no} belongs to another person of this county") }
+}
+
 /// Walks every region's chain and recomputes every hash (`yibao audit verify`).
 pub async fn verify_audit<S: Store>(store: &S) -> Result<AuditVerification, StoreError> {
     verify_audit_against(store, None).await

@@ -352,6 +352,8 @@ impl PersonUpdate {
             note(&mut changed, "name", &mut next.name, name);
         }
         if let Some(card_no) = self.card_no {
+            let refused = |e: yibao_domain::RegisterError| StoreError::Refused { code: e.code(), message: e.to_string() };
+            let card_no = card_no.as_deref().map(yibao_domain::parse_card_no).transpose().map_err(refused)?;
             note(&mut changed, "card_no", &mut next.card_no, card_no);
         }
         if let Some(group) = self.assistance_group {
@@ -374,11 +376,6 @@ impl PersonUpdate {
     }
 
     fn validate(&self) -> Result<(), StoreError> {
-        if let Some(Some(card_no)) = &self.card_no
-            && (card_no.trim().is_empty() || card_no.chars().count() > 32)
-        {
-            return Err(StoreError::Invalid("a card number has 1 to 32 characters (null clears it)".into()));
-        }
         if let Some(diseases) = &self.certified_chronic_diseases {
             check_chronic_diseases(diseases)?;
         }
