@@ -12,7 +12,9 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 use yibao_app::access::{StaffChange, StaffInput};
 use yibao_app::policy::Policy;
-use yibao_app::throttle::{ACCOUNT_FAILURES_FREE, ACCOUNT_FAILURES_LOCK, ACCOUNT_LOCK_SECONDS, ADDRESS_FAILURES_LIMIT, ADDRESS_WINDOW_SECONDS};
+use yibao_app::throttle::{
+    ACCOUNT_FAILURES_FREE, ACCOUNT_FAILURES_LOCK, ACCOUNT_LOCK_SECONDS, ADDRESS_FAILURES_LIMIT, ADDRESS_WINDOW_SECONDS,
+};
 use yibao_app::{App, AppError, AuditEntry, Backend, ErrorKind, Principal, Role};
 use yibao_domain::RegionCode;
 
@@ -79,7 +81,8 @@ impl Fixture {
     }
 
     async fn trail(&self, region_code: &str) -> Vec<AuditEntry> {
-        let auditor = self.app.staff_by_token(&self.app.sign_in("auditor", PASSWORD, "test").await.expect("auditor").token).await.expect("principal");
+        let auditor =
+            self.app.staff_by_token(&self.app.sign_in("auditor", PASSWORD, "test").await.expect("auditor").token).await.expect("principal");
         self.app.audit_entries(&auditor, region(region_code), 0, 500).await.expect("trail")
     }
 }
@@ -183,8 +186,13 @@ async fn an_unknown_or_inactive_account_costs_the_same_password_check() {
         region: region(EAST),
     };
     f.app.create_staff(&admin, "test", retired).await.expect("staff");
-    f.app.update_staff(&admin, "test", "retired", StaffChange { active: Some(false), ..StaffChange::default() }).await.expect("deactivated");
-    for (username, password) in [("east.clerk", "wrong password"), ("no.such.user", "wrong password"), ("retired", PASSWORD), ("east.clerk", PASSWORD)] {
+    f.app
+        .update_staff(&admin, "test", "retired", StaffChange { active: Some(false), ..StaffChange::default() })
+        .await
+        .expect("deactivated");
+    for (username, password) in
+        [("east.clerk", "wrong password"), ("no.such.user", "wrong password"), ("retired", PASSWORD), ("east.clerk", PASSWORD)]
+    {
         let before = f.app.password_checks();
         let result = f.sign_in(username, password).await;
         assert_eq!(f.app.password_checks(), before + 1, "{username}: one argon2 check ({})", code(&result));
