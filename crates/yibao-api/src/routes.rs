@@ -77,14 +77,30 @@ pub struct SessionOut {
     pub expires_at: String,
 }
 
-/// Sign in: a session token for `Authorization: Bearer`.
-#[utoipa::path(post, path = "/api/session", request_body = SignIn, responses((status = 200, body = SessionOut), (status = 401, body = ErrorBody)), tag = "session")]
+/// Sign in: a session token for `Authorization: Bearer`. Repeated failures hold the
+/// account, or the client address, back for a while (429 `auth.throttled`, or `auth.locked`
+/// after ten: refused even with the right password), with `Retry-After` in seconds.
+#[utoipa::path(
+    post,
+    path = "/api/session",
+    request_body = SignIn,
+    responses(
+        (status = 200, body = SessionOut),
+        (status = 401, body = ErrorBody),
+        (status = 429, body = ErrorBody, headers(("Retry-After" = u64, description = "seconds until another attempt is admitted")))
+    ),
+    tag = "session"
+)]
 async fn sign_in(
     State(state): State<App>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     headers: axum::http::HeaderMap,
     Body(input): Body<SignIn>,
 ) -> Result<Json<SessionOut>, ApiError> {
-    let session = state.sign_in(&input.username, &input.password, &source(&headers)).await?;
+    // The TCP peer (when the server records it) is the address failures are counted for:
+    // unlike `X-Forwarded-For`, the caller cannot choose it.
+    let address = peer.map(|axum::Extension(axum::extract::ConnectInfo(peer))| peer.ip());
+    let session = state.sign_in_from(&input.username, &input.password, &source(&headers), address).await?;
     Ok(Json(SessionOut {
         token: session.token,
         username: session.staff.username,

@@ -157,6 +157,52 @@ async fn sessions_sign_in_and_are_revoked_at_once() {
     assert_eq!(api.call("GET", "/api/me", Auth::Token("forged"), None).await.0, StatusCode::UNAUTHORIZED);
 }
 
+/// `POST /api/session` from the TCP peer `peer` (as `yibao serve` records it), with an
+/// `X-Forwarded-For` the caller chose: the status, the body and `Retry-After`.
+async fn sign_in_from(api: &Api, peer: &str, forwarded: &str, username: &str, password: &str) -> (StatusCode, Value, Option<String>) {
+    let body = json!({ "username": username, "password": password }).to_string();
+    let mut request = Request::builder()
+        .method("POST")
+        .uri("/api/session")
+        .header("content-type", "application/json")
+        .header("x-forwarded-for", forwarded)
+        .body(Body::from(body))
+        .expect("request");
+    let peer: std::net::SocketAddr = peer.parse().expect("address");
+    request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+    let response = api.router.clone().oneshot(request).await.expect("response");
+    let status = response.status();
+    let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let bytes = axum::body::to_bytes(response.into_body(), 1024 * 1024).await.expect("body");
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null), retry_after)
+}
+
+/// Issue 12: repeated failures are held back with 429 and `Retry-After`, even with the
+/// right password; a client address's budget is counted for the TCP peer, which a forged
+/// `X-Forwarded-For` does not change.
+#[tokio::test]
+async fn repeated_failed_sign_ins_are_held_back_with_429_and_retry_after() {
+    let api = setup("throttle").await;
+    for n in 0..5 {
+        let (status, body, _) = sign_in_from(&api, "192.0.2.1:5000", "10.0.0.1", "east.clerk", "wrong").await;
+        assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("auth.required")), "failure {n}");
+    }
+    let (status, body, retry_after) = sign_in_from(&api, "192.0.2.1:5000", "10.0.0.1", "east.clerk", "pw-east.clerk").await;
+    assert_eq!((status, body["code"].as_str(), retry_after.as_deref()), (StatusCode::TOO_MANY_REQUESTS, Some("auth.throttled"), Some("1")));
+    assert!(body["message"].as_str().is_some_and(|m| m.contains("try again")), "{body}");
+
+    // Fifty failures from one peer, each under another username and forged forwarded address.
+    for n in 0..50 {
+        let (status, body, _) = sign_in_from(&api, "192.0.2.9:4000", &format!("10.9.{n}.1"), &format!("guess{n}"), "wrong").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "attempt {n}: {body}");
+    }
+    let (status, body, retry_after) = sign_in_from(&api, "192.0.2.9:4001", "10.9.99.1", "west.clerk", "pw-west.clerk").await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("auth.throttled")), "the peer's budget is spent");
+    assert!(retry_after.and_then(|s| s.parse::<u64>().ok()).is_some_and(|s| s > 0 && s <= 900));
+    let (status, body, _) = sign_in_from(&api, "198.51.100.3:4000", "10.9.1.1", "west.clerk", "pw-west.clerk").await;
+    assert_eq!(status, StatusCode::OK, "another peer signs in: {body}");
+}
+
 #[tokio::test]
 async fn enrolment_refuses_bad_and_duplicate_input_with_stable_codes() {
     let api = setup("enrol").await;

@@ -5,11 +5,14 @@
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use std::net::IpAddr;
+
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 use yibao_domain::{InstitutionCode, InstitutionLevel, RegionCode};
 use yibao_store::{
-    AccessStore as _, InstitutionRecord, InstitutionUpdate, NewInstitution, NewStaff, Role, StaffRecord, StaffUpdate, check_scope,
+    AccessStore as _, Actor, InstitutionRecord, InstitutionUpdate, NewInstitution, NewStaff, Role, SIGN_IN_TEXT_CHARS_MAX, SignInOutcome,
+    SignInReason, SignInRefusal, StaffRecord, StaffUpdate, check_scope,
 };
 
 use crate::{App, AppError, ErrorKind, Principal, roles, store};
@@ -41,6 +44,18 @@ pub fn new_token() -> Result<String, AppError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| AppError::internal("auth.failure", e.to_string()))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// An argon2id hash (of a password nobody is given) that sign-in checks a password against
+/// when the username is no live account, so that an unknown or inactive account costs the
+/// same work as a known one and the answer's timing does not tell which. Made with
+/// [`hash_password`]'s parameters (a test keeps them in step).
+pub const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$4BKukUbxw6TeDhW1QTXGmg$N17wNuhZBltsbILXrLFMavOKuhadeK1KSDga+Juy/0w";
+
+/// What a stranger typed, as kept for throttling and the audit trail: printable characters,
+/// at most [`SIGN_IN_TEXT_CHARS_MAX`].
+fn bounded(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).take(SIGN_IN_TEXT_CHARS_MAX).collect()
 }
 
 fn unauthorized(message: &str) -> AppError {
@@ -128,18 +143,78 @@ pub struct InstitutionKey {
 
 impl App {
     /// Signs a staff member in: a session token for the API's `Authorization: Bearer` or
-    /// the console's cookie. A wrong password, an unknown or inactive account get one answer.
+    /// the console's cookie. A wrong password, an unknown or inactive account get one answer,
+    /// after the same work (an argon2 check, against [`DUMMY_HASH`] when there is no live
+    /// account), and are audited; repeated failures are held back ([`crate::throttle`]).
+    /// The client's address is taken from `source`: [`App::sign_in_from`] when the edge
+    /// knows the peer's.
     pub async fn sign_in(&self, username: &str, password: &str, source: &str) -> Result<Session, AppError> {
+        self.sign_in_from(username, password, source, None).await
+    }
+
+    /// [`App::sign_in`] from the peer address `address` (the TCP peer the edge saw): the
+    /// address the throttle counts failures for, and the one a refusal records.
+    pub async fn sign_in_from(&self, username: &str, password: &str, source: &str, address: Option<IpAddr>) -> Result<Session, AppError> {
         let refused = || unauthorized("wrong username or password");
-        let staff = store!(self, staff(username))?.filter(|s| s.active).ok_or_else(refused)?;
-        if !verify_off_thread(staff.password_hash.clone(), password.to_owned()).await {
-            return Err(refused());
+        let account = bounded(username);
+        let address_text = address.map(|a| a.to_string());
+        let address_key = address_text.clone().unwrap_or_else(|| bounded(source));
+        let now = self.now();
+        let admitted = self.throttle().admit(&account, &address_key, now);
+        if let Err(held) = admitted {
+            if held.audit {
+                let refusal = SignInRefusal {
+                    outcome: SignInOutcome::Throttled,
+                    username: account.clone(),
+                    reason: held.reason,
+                    failures: held.failures,
+                    until: Some(held.until),
+                    address: address_text,
+                };
+                self.record_refusal(username, source, refusal).await?;
+            }
+            let seconds = u64::try_from((held.until - now).whole_seconds()).unwrap_or(0).max(1);
+            return Err(if held.reason == SignInReason::AccountLocked {
+                AppError::too_many("auth.locked", format!("too many failed sign-ins: this account is locked; try again in {seconds} s"), seconds)
+            } else {
+                AppError::too_many("auth.throttled", format!("too many failed sign-ins: try again in {seconds} s"), seconds)
+            });
         }
+        let staff = store!(self, staff(username))?;
+        let (hash, reason) = match &staff {
+            Some(s) if s.active => (s.password_hash.clone(), SignInReason::WrongPassword),
+            Some(_) => (DUMMY_HASH.to_owned(), SignInReason::InactiveAccount),
+            None => (DUMMY_HASH.to_owned(), SignInReason::UnknownAccount),
+        };
+        self.password_checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let verified = verify_off_thread(hash, password.to_owned()).await;
+        let Some(staff) = staff.filter(|s| verified && s.active) else {
+            let failure = self.throttle().failed(&account, now);
+            let refusal = SignInRefusal {
+                outcome: if failure.locked { SignInOutcome::Locked } else { SignInOutcome::Failed },
+                username: account,
+                reason,
+                failures: failure.failures,
+                until: failure.held_until,
+                address: address_text,
+            };
+            self.record_refusal(username, source, refusal).await?;
+            return Err(refused());
+        };
+        self.throttle().succeeded(&account, &address_key);
         let token = new_token()?;
         let expires_at = self.now() + Duration::hours(SESSION_HOURS);
         let principal = Principal::Staff { username: staff.username.clone(), role: staff.role, region: staff.region };
         store!(self, create_session(&principal.actor(source, self.now()), &digest(&token), &staff.username, expires_at))?;
         Ok(Session { token, staff, expires_at })
+    }
+
+    /// Appends a refused sign-in to the audit trail: in the staff member's region when the
+    /// username is an account's, else in the city's.
+    async fn record_refusal(&self, username: &str, source: &str, refusal: SignInRefusal) -> Result<(), AppError> {
+        let region = store!(self, staff(username))?.map_or(self.policy.region, |s| s.region);
+        let actor = Actor { who: "anonymous".into(), role: "anonymous".into(), source: source.chars().take(64).collect(), at: self.now() };
+        Ok(store!(self, record_sign_in_refusal(&actor, region, refusal))?)
     }
 
     /// Ends a session at once.
@@ -304,5 +379,21 @@ impl App {
         let update = InstitutionUpdate { api_key_hash: Some(digest(&api_key)), ..InstitutionUpdate::default() };
         let institution = store!(self, update_institution(&principal.actor(source, self.now()), scope, code, update))?;
         Ok(InstitutionKey { institution, api_key })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use argon2::password_hash::phc::PasswordHash;
+
+    use super::{DUMMY_HASH, hash_password, verify_password};
+
+    /// The dummy costs what a real check costs: the same algorithm, version and parameters.
+    #[test]
+    fn the_dummy_hash_has_the_real_hashes_parameters() {
+        let real = hash_password("a real password").expect("hash");
+        let (real, dummy) = (PasswordHash::new(&real).expect("parses"), PasswordHash::new(DUMMY_HASH).expect("parses"));
+        assert_eq!((real.algorithm, real.version, real.params.to_string()), (dummy.algorithm, dummy.version, dummy.params.to_string()));
+        assert!(!verify_password(DUMMY_HASH, ""), "no empty password opens it");
     }
 }

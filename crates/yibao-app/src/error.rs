@@ -21,6 +21,9 @@ pub enum ErrorKind {
     Conflict,
     /// Well formed, but the rules refuse it (a settlement the engine refuses).
     Unprocessable,
+    /// Too many attempts: try again later (a sign-in held back after repeated failures).
+    /// The error's `retry_after_seconds` says when.
+    TooManyRequests,
     /// The service failed; nothing was written. The message is for logs only.
     Internal,
 }
@@ -37,6 +40,7 @@ impl ErrorKind {
             ErrorKind::NotFound => 404,
             ErrorKind::Conflict => 409,
             ErrorKind::Unprocessable => 422,
+            ErrorKind::TooManyRequests => 429,
             ErrorKind::Internal => 500,
         }
     }
@@ -48,11 +52,17 @@ pub struct AppError {
     pub kind: ErrorKind,
     pub code: Cow<'static, str>,
     pub message: String,
+    /// When a held-back request may be tried again (HTTP `Retry-After`), in whole seconds.
+    pub retry_after_seconds: Option<u64>,
 }
 
 impl AppError {
     pub fn new(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> AppError {
-        AppError { kind, code: Cow::Borrowed(code), message: message.into() }
+        AppError { kind, code: Cow::Borrowed(code), message: message.into(), retry_after_seconds: None }
+    }
+    /// Too many attempts: refused until `retry_after_seconds` have passed.
+    pub fn too_many(code: &'static str, message: impl Into<String>, retry_after_seconds: u64) -> AppError {
+        AppError { retry_after_seconds: Some(retry_after_seconds), ..AppError::new(ErrorKind::TooManyRequests, code, message) }
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> AppError {
         AppError::new(ErrorKind::BadRequest, code, message)
@@ -93,7 +103,7 @@ impl From<StoreError> for AppError {
             StoreError::Invalid(_) => ErrorKind::BadRequest,
             StoreError::Backend(_) => ErrorKind::Internal,
         };
-        AppError { kind, code: Cow::Borrowed(error.code()), message: error.to_string() }
+        AppError { kind, code: Cow::Borrowed(error.code()), message: error.to_string(), retry_after_seconds: None }
     }
 }
 

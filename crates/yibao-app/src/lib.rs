@@ -25,8 +25,10 @@ mod persons;
 mod principal;
 mod reads;
 pub mod reforms;
+pub mod throttle;
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use time::{Date, OffsetDateTime};
 use yibao_policy::Policy;
@@ -83,12 +85,15 @@ macro_rules! store {
 /// Where "now" comes from: the system clock in service, a fixed instant in tests.
 pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
 
-/// The application: the store, the policy pack in force and the clock.
+/// The application: the store, the policy pack in force and the clock, and the sign-in
+/// throttle's counts (in memory, shared by every clone of the application).
 #[derive(Clone)]
 pub struct App {
     pub store: Arc<Backend>,
     pub policy: Arc<Policy>,
     clock: Clock,
+    throttle: Arc<Mutex<throttle::Throttle>>,
+    password_checks: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for App {
@@ -101,7 +106,13 @@ impl App {
     /// The application on the system clock.
     #[must_use]
     pub fn new(store: Arc<Backend>, policy: Arc<Policy>) -> App {
-        App { store, policy, clock: Arc::new(OffsetDateTime::now_utc) }
+        App {
+            store,
+            policy,
+            clock: Arc::new(OffsetDateTime::now_utc),
+            throttle: Arc::default(),
+            password_checks: Arc::default(),
+        }
     }
 
     /// The application on another clock (tests, replays).
@@ -109,6 +120,19 @@ impl App {
     pub fn with_clock(mut self, clock: Clock) -> App {
         self.clock = clock;
         self
+    }
+
+    /// The sign-in throttle. A panic while it was held leaves counts that are still
+    /// counts, so a poisoned lock is taken as it is.
+    fn throttle(&self) -> std::sync::MutexGuard<'_, throttle::Throttle> {
+        self.throttle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Passwords sign-in has checked with argon2 since start: an unknown or inactive
+    /// account costs one check, as a known one does (for tests and monitoring).
+    #[must_use]
+    pub fn password_checks(&self) -> u64 {
+        self.password_checks.load(Ordering::Relaxed)
     }
 
     #[must_use]

@@ -70,7 +70,10 @@ pub const OPENING_BALANCES_YUAN_PER_10K: [(FundScheme, i64); 7] = [
 /// Which credentials the loaded accounts and institutions get.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Credentials {
-    /// The demo's published ones (`demo-<username>-2026`, `demo-key-<code>`): a demo only.
+    /// The demo's: published staff passwords (`demo-<username>-2026`, a demo only), and
+    /// institution API keys drawn at random (`demo-<code>-<32 hex>`), shown once by whoever
+    /// loads. A key is what a hospital settles with, so even a demo's must not be guessable
+    /// from the register's codes (issue 12).
     Demo,
     /// Drawn from the operating system's randomness, shown once by whoever loads (the
     /// store keeps only their hashes). Not derived from the seed: the seed is in every
@@ -153,7 +156,7 @@ fn password(credentials: Credentials, username: &str) -> Result<String, AppError
 
 fn api_key(credentials: Credentials, code: &str) -> Result<String, AppError> {
     Ok(match credentials {
-        Credentials::Demo => format!("demo-key-{code}"),
+        Credentials::Demo => format!("demo-{code}-{}", &crate::access::new_token()?[..32]),
         Credentials::Drawn => format!("synth-{code}-{}", &crate::access::new_token()?[..32]),
     })
 }

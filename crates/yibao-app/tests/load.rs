@@ -80,13 +80,24 @@ async fn the_demo_city_loads_through_the_use_cases_and_reads_back() {
     let cards: HashSet<String> = everyone.iter().map(card_no).collect();
     assert_eq!(cards.len(), everyone.len(), "every card number is unique");
 
-    // Staff and institutions with the demo's published credentials.
+    // Staff with the demo's published passwords; institutions with keys drawn at random,
+    // returned once, none made from its code (issue 12: `demo-key-<code>` was guessable).
     let staff = app.staff_list(&system).await.expect("staff");
     assert!(staff.iter().any(|s| s.username == "east.clerk" && s.role == Role::EnrolmentClerk && s.region == region("419921")));
-    let hospital = app.institution_by_key("demo-key-H41992100001").await.expect("found by key");
+    let key_of = |code: &str| loaded.institutions.iter().find(|i| i.code == code).map(|i| i.api_key.clone()).expect("a key printed for it");
+    let hospital = app.institution_by_key(&key_of("H41992100001")).await.expect("found by key");
     assert!(matches!(hospital, Principal::Institution(ref record) if record.region == region("419921")), "{hospital:?}");
-    let pharmacy = app.institution_by_key("demo-key-P41990200001").await.expect("a pharmacy");
+    let pharmacy = app.institution_by_key(&key_of("P41990200001")).await.expect("a pharmacy");
     assert!(matches!(pharmacy, Principal::Institution(ref record) if record.code.starts_with('P')));
+    let keys: HashSet<&str> = loaded.institutions.iter().map(|i| i.api_key.as_str()).collect();
+    assert_eq!(keys.len(), loaded.institutions.len(), "every key its own");
+    for institution in &loaded.institutions {
+        assert!(!institution.api_key.starts_with("demo-key-"), "{} has a guessable key", institution.code);
+        let drawn = institution.api_key.rsplit('-').next().unwrap_or_default();
+        assert!(drawn.len() >= 32 && drawn.bytes().all(|b| b.is_ascii_hexdigit()), "{}: {}", institution.code, institution.api_key);
+        let guessed = format!("demo-key-{}", institution.code);
+        assert!(app.institution_by_key(&guessed).await.is_err(), "{guessed} opens nothing");
+    }
 
     // Only the system brings an institution's key, of at least 16 characters; a code names
     // the region it is designated in.

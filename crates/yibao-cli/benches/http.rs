@@ -30,9 +30,9 @@ fn claim(n: usize) -> String {
 }
 
 /// Sends one request on a keep-alive connection and reads the whole response; the status.
-async fn post(reader: &mut BufReader<TcpStream>, body: &str) -> u16 {
+async fn post(reader: &mut BufReader<TcpStream>, key: &str, body: &str) -> u16 {
     let request = format!(
-        "POST /api/settlements HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nX-Api-Key: demo-key-H41990200001\r\nContent-Length: {}\r\n\r\n{body}",
+        "POST /api/settlements HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nX-Api-Key: {key}\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     reader.get_mut().write_all(request.as_bytes()).await.expect("send");
@@ -69,8 +69,8 @@ fn main() {
         if only.contains("sqlite") {
             let sqlite = SqliteStore::open(&dir.join("yibao.db")).await.expect("store");
             let store = Arc::new(Backend::Sqlite(sqlite));
-            let persons = load(&store).await;
-            run_levels("SQLite (WAL, synchronous=FULL)", store, &persons).await;
+            let (key, persons) = load(&store).await;
+            run_levels("SQLite (WAL, synchronous=FULL)", store, &key, &persons).await;
             let _ = std::fs::remove_dir_all(&dir);
         }
         if !only.contains("postgres") {
@@ -95,12 +95,12 @@ fn main() {
             .expect("PostgreSQL for the benchmark");
             let postgres = yibao_store_postgres::PostgresStore::connect(server.url()).await.expect("connect");
             let store = Arc::new(Backend::Postgres(postgres));
-            let persons = load(&store).await;
+            let (key, persons) = load(&store).await;
             let configuration = match server.durability() {
                 Some(durability) => format!("throwaway server: {}", durability.describe()),
                 None => "the server at YIBAO_TEST_DATABASE_URL".to_owned(),
             };
-            run_levels(&format!("PostgreSQL ({configuration})"), Arc::clone(&store), &persons).await;
+            run_levels(&format!("PostgreSQL ({configuration})"), Arc::clone(&store), &key, &persons).await;
             if server.durability().is_none() {
                 // The same database would be measured twice.
                 break;
@@ -113,27 +113,29 @@ fn policy() -> Policy {
     Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy")
 }
 
-/// Loads a demo city of 1 000 insured through the application layer's loader (the
-/// demo's published keys); the national IDs and card numbers of 64 residents (a hospital
-/// presents the card with each claim).
-async fn load(store: &Arc<Backend>) -> Vec<(String, String)> {
+/// Loads a demo city of 1 000 insured through the application layer's loader; the
+/// hospital's API key (drawn at random by the loader), and the national IDs and card
+/// numbers of 64 residents (a hospital presents the card with each claim).
+async fn load(store: &Arc<Backend>) -> (String, Vec<(String, String)>) {
     let config = yibao_synth::Config { year: 2026, ..yibao_synth::Config::new(1_000, 7) };
     let city = Arc::new(yibao_synth::City::new(config).expect("a valid city"));
     let app = App::new(Arc::clone(store), Arc::new(policy()));
     let principal = Principal::System { name: "bench".into(), region: city.city };
     let options = LoadOptions { credentials: Credentials::Demo, opening_balances: true, settle: false, in_flight: 1, progress: Arc::new(|_| {}) };
-    app.load_city(&principal, "bench", Arc::clone(&city), &options).await.expect("demo city");
+    let loaded = app.load_city(&principal, "bench", Arc::clone(&city), &options).await.expect("demo city");
+    let key = loaded.institutions.iter().find(|i| i.code == "H41990200001").map(|i| i.api_key.clone()).expect("the hospital's key");
     let mut persons = Vec::new();
     city.block_into(0, &mut persons);
-    persons
+    let persons = persons
         .iter()
         .filter(|p| p.scheme == yibao_domain::Scheme::Resident)
         .map(|p| (p.id.to_string(), yibao_synth::identity::card_no(p)))
         .take(64)
-        .collect()
+        .collect();
+    (key, persons)
 }
 
-async fn run_levels(name: &str, store: Arc<Backend>, persons: &[(String, String)]) {
+async fn run_levels(name: &str, store: Arc<Backend>, key: &str, persons: &[(String, String)]) {
     // Group commit: write transactions and requests so far (on PostgreSQL, settlement
     // batches and the settlements in them).
     let writer_stats = |store: &Backend| match store {
@@ -154,6 +156,7 @@ async fn run_levels(name: &str, store: Arc<Backend>, persons: &[(String, String)
         let mut tasks = Vec::new();
         for client in 0..clients {
             let (person, card) = persons[client % persons.len()].clone();
+            let key = key.to_owned();
             let first = next_claim + client * per_client;
             tasks.push(tokio::spawn(async move {
                 let stream = TcpStream::connect(address).await.expect("connect");
@@ -163,7 +166,7 @@ async fn run_levels(name: &str, store: Arc<Backend>, persons: &[(String, String)
                 for n in first..first + per_client {
                     let body = format!(r#"{{"person_id":"{person}","card_no":"{card}","claim":{}}}"#, claim(n));
                     let sent = Instant::now();
-                    let status = post(&mut reader, &body).await;
+                    let status = post(&mut reader, &key, &body).await;
                     assert_eq!(status, 201, "claim {n}");
                     latencies.push(sent.elapsed());
                 }

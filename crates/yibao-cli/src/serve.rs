@@ -36,6 +36,10 @@ pub struct ServeArgs {
     /// How many insured the demo city starts with.
     #[arg(long, default_value_t = 8_000, value_parser = clap::value_parser!(u64).range(1_000..=200_000))]
     demo_insured: u64,
+    /// The URL users reach the server at, behind a proxy that terminates TLS: with
+    /// `https://…` every console cookie is marked `Secure`.
+    #[arg(long, env = "YIBAO_PUBLIC_URL", value_parser = yibao_console::ConsoleOptions::for_public_url)]
+    public_url: Option<yibao_console::ConsoleOptions>,
 }
 
 /// The pack at `path`, or the demo city's compiled into the binary.
@@ -103,14 +107,17 @@ async fn serve(args: ServeArgs, policy: Policy) -> Result<(), String> {
         for login in &loaded.logins {
             println!("  {:<14} {:<22} {:<20} {}", login.username, login.password, login.role.as_str(), login.region);
         }
-        println!("demo institution API keys (header X-Api-Key; demo only):");
-        for institution in loaded.institutions.iter().take(4) {
-            println!("  {} {:<24} {}", institution.code, institution.api_key, institution.name);
+        println!("demo institution API keys (header X-Api-Key; drawn at random, shown this once, the store keeps only their hashes):");
+        for institution in &loaded.institutions {
+            println!("  {} {} {}", institution.code, institution.api_key, institution.name);
         }
     } else if first_start {
         println!("empty database, no demo loaded (--no-demo): create staff accounts before use");
     }
-    axum::serve(listener, yibao_api::app_with(state, yibao_console::router())).with_graceful_shutdown(shutdown()).await.map_err(|e| e.to_string())
+    let console = yibao_console::router_with(args.public_url.unwrap_or_default());
+    // With each connection's peer address: sign-in counts failures per client address.
+    let service = yibao_api::app_with(state, console).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown()).await.map_err(|e| e.to_string())
 }
 
 /// Ctrl-C or SIGTERM: finish the requests in flight, then stop.

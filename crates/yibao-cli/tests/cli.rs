@@ -161,3 +161,12 @@ fn audit_verify_needs_a_database_and_reports_an_intact_chain() {
     assert!(text(&out.stdout).contains("audit log intact: 0 entries"), "{}", text(&out.stdout));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `yibao serve --public-url` names a scheme: without one the server does not start (and
+/// opens no store).
+#[test]
+fn serve_refuses_a_public_url_without_a_scheme() {
+    let out = yibao(&["serve", "--public-url", "yibao.example.gov.cn", "--data-dir", "/nonexistent/yibao-public-url"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("https://"), "{}", text(&out.stderr));
+}

@@ -9,11 +9,31 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+/// The hospital the tests settle as.
+const HOSPITAL: &str = "H41990200001";
+
 fn start(data_dir: &std::path::Path) -> (Child, String) {
     start_with(&["--data-dir", data_dir.to_str().expect("utf-8")])
 }
 
+/// Starts the server on a new store: its address and the hospital's API key, drawn at
+/// random and printed this once.
+fn first_start(data_dir: &std::path::Path) -> (Child, String, String) {
+    let (child, address, lines) = start_reading(&["--data-dir", data_dir.to_str().expect("utf-8")], true);
+    let key = lines.iter().find_map(|line| line.trim_start().strip_prefix(&format!("{HOSPITAL} "))).and_then(|rest| rest.split_whitespace().next());
+    let key = key.unwrap_or_else(|| panic!("the hospital's key is printed: {lines:?}")).to_owned();
+    assert!(!key.starts_with("demo-key-") && key.len() >= 40, "a key drawn at random: {key}");
+    (child, address, key)
+}
+
 fn start_with(store: &[&str]) -> (Child, String) {
+    let (child, address, _) = start_reading(store, false);
+    (child, address)
+}
+
+/// Starts the server; its address and, on a first start with the demo (`demo`), the lines
+/// it prints up to the hospital's key.
+fn start_reading(store: &[&str], demo: bool) -> (Child, String, Vec<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_yibao"))
         .args(["serve", "--listen", "127.0.0.1:0", "--demo-insured", "1000"])
         .args(store)
@@ -28,15 +48,19 @@ fn start_with(store: &[&str]) -> (Child, String) {
             let line = lines.next()?.ok()?;
             if let Some(rest) = line.split("http://").nth(1) {
                 let address = rest.split('/').next()?.to_owned();
+                let mut printed = Vec::new();
+                while demo && !printed.last().is_some_and(|l: &String| l.trim_start().starts_with(HOSPITAL)) {
+                    printed.push(lines.next()?.ok()?);
+                }
                 // Keep draining stdout so the server never blocks on a full pipe.
                 std::thread::spawn(move || for _ in lines {});
-                return Some(address);
+                return Some((address, printed));
             }
         }
         None
     });
     match address {
-        Some(address) => (child, address),
+        Some((address, printed)) => (child, address, printed),
         None => {
             let _ = child.kill();
             let _ = child.wait();
@@ -80,8 +104,8 @@ fn claim(n: usize) -> Value {
 fn a_server_killed_mid_burst_keeps_every_acknowledged_settlement() {
     let dir = std::env::temp_dir().join(format!("yibao-serve-kill-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let (mut server, address) = start(&dir);
-    let key = [("X-Api-Key", "demo-key-H41990200001")];
+    let (mut server, address, api_key) = first_start(&dir);
+    let key = [("X-Api-Key", api_key.as_str())];
     // A resident of the demo city to settle for.
     let (status, signed_in) =
         call(&address, "POST", "/api/session", &[], Some(&json!({ "username": "admin", "password": "demo-admin-2026" })));
@@ -100,6 +124,7 @@ fn a_server_killed_mid_burst_keeps_every_acknowledged_settlement() {
     let burst_address = address.clone();
     let burst_person = person_id.clone();
     let burst_card = card_no.clone();
+    let burst_key = api_key.clone();
     std::thread::spawn(move || {
         for n in 0..10_000 {
             let body = json!({ "person_id": burst_person, "card_no": burst_card, "claim": claim(n) });
@@ -109,7 +134,7 @@ fn a_server_killed_mid_burst_keeps_every_acknowledged_settlement() {
             };
             let payload = body.to_string();
             let request = format!(
-                "POST /api/settlements HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nX-Api-Key: demo-key-H41990200001\r\nContent-Length: {}\r\n\r\n{payload}",
+                "POST /api/settlements HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nX-Api-Key: {burst_key}\r\nContent-Length: {}\r\n\r\n{payload}",
                 payload.len()
             );
             if stream.write_all(request.as_bytes()).is_err() {
@@ -175,7 +200,7 @@ fn a_server_killed_mid_burst_keeps_every_acknowledged_settlement() {
 #[test]
 fn serve_runs_on_postgresql() {
     let postgres = yibao_testpg::TestPostgres::start().unwrap_or_else(|e| panic!("PostgreSQL for the serve test: {e}"));
-    let (mut server, address) = start_with(&["--database-url", postgres.url()]);
+    let (mut server, address) = start_with(&["--database-url", postgres.url(), "--public-url", "https://yibao.example.gov.cn"]);
     let (status, health) = call(&address, "GET", "/api/health", &[], None);
     assert_eq!((status, health["policy"].as_str()), (200, Some("demo-city")));
     let (status, signed_in) =
@@ -185,6 +210,19 @@ fn serve_runs_on_postgresql() {
     let (status, people) = call(&address, "GET", "/api/persons?name=%E7%8E%8B", &[("Authorization", &token)], None);
     assert_eq!(status, 200, "{people}");
     assert!(people.as_array().is_some_and(|p| !p.is_empty()), "the demo city was loaded into PostgreSQL: {people}");
+    // Behind an https public URL, the console's session cookie is `Secure`.
+    let form = "username=east.clerk&password=demo-east-clerk-2026";
+    let mut stream = TcpStream::connect(&address).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let request = format!(
+        "POST /console/login HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+        form.len()
+    );
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let cookie = response.lines().find(|l| l.to_ascii_lowercase().starts_with("set-cookie: yibao_session=")).unwrap_or_else(|| panic!("{response}"));
+    assert!(cookie.split(';').any(|part| part.trim() == "Secure"), "{cookie}");
     server.kill().expect("stop");
     server.wait().expect("reaped");
     let out =

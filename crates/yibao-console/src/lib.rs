@@ -48,8 +48,56 @@ use axum::routing::{get, post};
 
 use yibao_app::App;
 
-/// The console's routes, merged into the application beside `/api/`.
+/// How the console is reached from outside, which decides how its cookies are sent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConsoleOptions {
+    /// Mark every cookie `Secure` (sent over HTTPS only): the public URL is https, so a
+    /// session cookie must never travel in clear, even after a plain-HTTP link.
+    pub secure_cookies: bool,
+}
+
+impl ConsoleOptions {
+    /// The options for a server reached at `public_url` (`https://…` or `http://…`).
+    pub fn for_public_url(public_url: &str) -> Result<ConsoleOptions, String> {
+        let scheme = public_url.split_once("://").map(|(scheme, _)| scheme.to_ascii_lowercase());
+        match scheme.as_deref() {
+            Some("https") => Ok(ConsoleOptions { secure_cookies: true }),
+            Some("http") => Ok(ConsoleOptions { secure_cookies: false }),
+            _ => Err(format!("a public URL begins with https:// or http://, not {public_url:?}")),
+        }
+    }
+}
+
+/// The console's routes, merged into the application beside `/api/`, on plain HTTP.
 pub fn router() -> Router<App> {
+    router_with(ConsoleOptions::default())
+}
+
+/// The console's routes with `options`.
+pub fn router_with(options: ConsoleOptions) -> Router<App> {
+    let router = routes();
+    if options.secure_cookies { router.layer(axum::middleware::map_response(secure_cookies)) } else { router }
+}
+
+/// Adds `Secure` to every cookie a console response sets: the session's, its removal and
+/// the language's, and any added later, in one place.
+async fn secure_cookies(mut response: axum::response::Response) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let cookies: Vec<HeaderValue> = response.headers().get_all(header::SET_COOKIE).iter().cloned().collect();
+    response.headers_mut().remove(header::SET_COOKIE);
+    for cookie in cookies {
+        let secured = match cookie.to_str() {
+            Ok(text) if !text.split(';').any(|part| part.trim().eq_ignore_ascii_case("secure")) => {
+                HeaderValue::from_str(&format!("{text}; Secure")).unwrap_or(cookie)
+            }
+            _ => cookie,
+        };
+        response.headers_mut().append(header::SET_COOKIE, secured);
+    }
+    response
+}
+
+fn routes() -> Router<App> {
     Router::new()
         // A browser opening the server's address finds the console, not a JSON 404.
         .route("/", get(|| async { axum::response::Redirect::to("/console/") }))

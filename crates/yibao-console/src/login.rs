@@ -1,9 +1,11 @@
 //! Sign in, sign out and the language switch.
 
 use askama::Template;
-use axum::Form;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::{Extension, Form};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use yibao_app::ErrorKind;
@@ -67,7 +69,12 @@ fn same_origin(headers: &HeaderMap) -> bool {
     origin.split_once("://").is_some_and(|(_, rest)| rest == host)
 }
 
-pub async fn submit(State(state): State<App>, headers: HeaderMap, Form(input): Form<LoginForm>) -> Response {
+pub async fn submit(
+    State(state): State<App>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Form(input): Form<LoginForm>,
+) -> Response {
     let lang = lang_of(&headers);
     if !same_origin(&headers) {
         return error_page(lang, StatusCode::FORBIDDEN, "error-csrf", None);
@@ -92,14 +99,25 @@ pub async fn submit(State(state): State<App>, headers: HeaderMap, Form(input): F
     if !errors.is_empty() {
         return again(errors, StatusCode::BAD_REQUEST);
     }
-    // Recorded like every console write: source `console` unless a proxy names the client.
+    // Recorded like every console write: source `console` unless a proxy names the client;
+    // failures are counted for the TCP peer when the server records it.
     // A wrong password, an unknown or an inactive account get the one same answer.
-    let session = match state.sign_in(input.username.trim(), &input.password, &ConsoleUser::source(&headers)).await {
+    let address = peer.map(|Extension(ConnectInfo(peer))| peer.ip());
+    let session = match state.sign_in_from(input.username.trim(), &input.password, &ConsoleUser::source(&headers), address).await {
         Ok(session) => session,
         Err(error) if error.kind == ErrorKind::Unauthorized => {
             let mut errors = FieldErrors::default();
             errors.add("password", lang.t("login-refused"));
             return again(errors, StatusCode::UNAUTHORIZED);
+        }
+        Err(error) if error.kind == ErrorKind::TooManyRequests => {
+            let seconds = error.retry_after_seconds.unwrap_or(1);
+            let key = if error.code == "auth.locked" { "login-locked" } else { "login-throttled" };
+            let mut errors = FieldErrors::default();
+            errors.add("password", lang.t_with(key, &[("seconds", seconds.to_string())]));
+            let mut response = again(errors, StatusCode::TOO_MANY_REQUESTS);
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            return response;
         }
         Err(error) => return app_error_page(lang, &error),
     };

@@ -114,6 +114,10 @@ fn element_text<'a>(body: &'a str, id: &str) -> Option<&'a str> {
 }
 
 async fn setup(name: &str) -> Console {
+    setup_with(name, yibao_console::ConsoleOptions::default()).await
+}
+
+async fn setup_with(name: &str, options: yibao_console::ConsoleOptions) -> Console {
     let dir = std::env::temp_dir().join(format!("yibao-console-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
@@ -147,7 +151,9 @@ async fn setup(name: &str) -> Console {
     };
     store.create_institution(&actor, institution).await.expect("institution");
     let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
-    Console { router: yibao_api::app_with(App::new(std::sync::Arc::new(Backend::Sqlite(store)), std::sync::Arc::new(policy)), yibao_console::router()) }
+    Console {
+        router: yibao_api::app_with(App::new(std::sync::Arc::new(Backend::Sqlite(store)), std::sync::Arc::new(policy)), yibao_console::router_with(options)),
+    }
 }
 
 /// Enrols a household of one or two through the form as `cookie`; the redirect's target.
@@ -223,6 +229,60 @@ async fn signing_in_sets_a_strict_http_only_cookie_and_expiry_sends_back_to_sign
         .body(Body::from("username=east.clerk&password=pw-east.clerk"))
         .expect("request");
     assert_eq!(console.send(request).await.status, StatusCode::FORBIDDEN);
+}
+
+/// Issue 12: behind an https public URL every cookie the console sets is `Secure` (the
+/// session's, its removal, the language's); on plain HTTP none is, or the browser would
+/// drop them.
+#[tokio::test]
+async fn cookies_are_secure_when_the_public_url_is_https() {
+    use yibao_console::ConsoleOptions;
+    assert_eq!(ConsoleOptions::for_public_url("https://yibao.example.gov.cn/"), Ok(ConsoleOptions { secure_cookies: true }));
+    assert_eq!(ConsoleOptions::for_public_url("HTTPS://yibao.example.gov.cn"), Ok(ConsoleOptions { secure_cookies: true }));
+    assert_eq!(ConsoleOptions::for_public_url("http://127.0.0.1:8080"), Ok(ConsoleOptions { secure_cookies: false }));
+    assert!(ConsoleOptions::for_public_url("yibao.example.gov.cn").is_err(), "a URL names its scheme");
+    for (name, options, secure) in [
+        ("cookies-https", ConsoleOptions::for_public_url("https://yibao.example.gov.cn").expect("options"), true),
+        ("cookies-http", ConsoleOptions::for_public_url("http://127.0.0.1:8080").expect("options"), false),
+    ] {
+        let console = setup_with(name, options).await;
+        let signed_in = console.post("/console/login", "", &[("username", "east.clerk"), ("password", "pw-east.clerk"), ("next", "/console")]).await;
+        let lang = console.get("/console/lang?to=en&next=/console", "").await;
+        let expired = console.get("/console/people", "yibao_session=forged").await;
+        let cookie = signed_in.set_cookie.iter().find(|c| c.starts_with("yibao_session=")).expect("session cookie").clone();
+        let page = console.get("/console", cookie.split(';').next().expect("pair")).await;
+        let out = console.post("/console/logout", cookie.split(';').next().expect("pair"), &[("_csrf", &csrf(&page.body))]).await;
+        let all: Vec<&String> = [&signed_in, &lang, &expired, &out].iter().flat_map(|p| p.set_cookie.iter()).collect();
+        assert_eq!(all.len(), 4, "{all:?}");
+        for cookie in all {
+            assert_eq!(cookie.split(';').any(|part| part.trim() == "Secure"), secure, "{name}: {cookie}");
+            assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+        }
+    }
+}
+
+/// Issue 12: repeated failed sign-ins through the form are held back, with the wait shown
+/// next to the password, status 429 and `Retry-After`, even for the right password.
+#[tokio::test]
+async fn repeated_failed_sign_ins_are_held_back_on_the_form() {
+    let console = setup("throttle").await;
+    for _ in 0..5 {
+        let page = console.post("/console/login", "", &[("username", "east.clerk"), ("password", "wrong")]).await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    }
+    let request = Request::builder()
+        .method("POST")
+        .uri("/console/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from("username=east.clerk&password=pw-east.clerk"))
+        .expect("request");
+    let response = console.router.clone().oneshot(request).await.expect("response");
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()), Some("1"));
+    assert!(response.headers().get(header::SET_COOKIE).is_none(), "no session");
+    let bytes = axum::body::to_bytes(response.into_body(), 1024 * 1024).await.expect("body");
+    let body = String::from_utf8_lossy(&bytes);
+    assert!(element_text(&body, "password-error").is_some_and(|e| e.contains("登录失败次数过多") && e.contains("秒后再试")), "{body}");
 }
 
 #[tokio::test]

@@ -430,7 +430,7 @@ pub async fn run_access_and_contributions<S: Store + yibao_store::AccessStore + 
 }
 
 async fn staff_sessions_and_institutions<S: Store + yibao_store::AccessStore>(store: &S) {
-    use yibao_store::{NewInstitution, NewStaff, Role};
+    use yibao_store::{NewInstitution, NewStaff, Role, SignInOutcome, SignInReason, SignInRefusal};
     let admin = clerk(CITY);
     let staff = NewStaff {
         username: "east.clerk".into(),
@@ -464,6 +464,34 @@ async fn staff_sessions_and_institutions<S: Store + yibao_store::AccessStore>(st
     assert!(store.session("token-hash-1").await.expect("read").expect("exists").revoked, "revocation takes effect at once");
     assert_eq!(store.session("unknown").await.expect("read"), None);
     assert!(store.create_session(&admin, "token-hash-2", "nobody", expires).await.is_err(), "no session for an unknown account");
+
+    // A refused sign-in is an audit entry of the region given, naming the username as
+    // typed and why, never the password; text a stranger typed is bounded.
+    let stranger = Actor { who: "anonymous".into(), role: "anonymous".into(), source: "api".into(), at: datetime!(2026-03-01 09:00 UTC) };
+    let refusal = SignInRefusal {
+        outcome: SignInOutcome::Locked,
+        username: "east.clerk".into(),
+        reason: SignInReason::WrongPassword,
+        failures: 10,
+        until: Some(datetime!(2026-03-01 09:15 UTC)),
+        address: Some("192.0.2.7".into()),
+    };
+    let before = store.audit_entries(region(EAST), 0, 10_000).await.expect("trail").len();
+    store.record_sign_in_refusal(&stranger, region(EAST), refusal.clone()).await.expect("recorded");
+    let trail = store.audit_entries(region(EAST), 0, 10_000).await.expect("trail");
+    assert_eq!(trail.len(), before + 1);
+    let entry = trail.last().expect("the refusal");
+    assert_eq!((entry.action.as_str(), entry.entity.as_str(), entry.actor.as_str()), ("auth.locked", "east.clerk", "anonymous"));
+    let detail: serde_json::Value = serde_json::from_str(&entry.detail).expect("json");
+    assert_eq!(
+        detail,
+        serde_json::json!({"username": "east.clerk", "reason": "wrong_password", "failures": 10, "until": "2026-03-01T09:15:00Z", "address": "192.0.2.7"})
+    );
+    let long = SignInRefusal { username: "x".repeat(65), ..refusal.clone() };
+    assert!(matches!(store.record_sign_in_refusal(&stranger, region(EAST), long).await, Err(StoreError::Invalid(_))), "bounded");
+    let control = SignInRefusal { username: "east\nclerk".into(), ..refusal };
+    assert!(matches!(store.record_sign_in_refusal(&stranger, region(EAST), control).await, Err(StoreError::Invalid(_))), "printable");
+    assert_eq!(store.audit_entries(region(EAST), 0, 10_000).await.expect("trail").len(), before + 1, "a refused record writes nothing");
 
     let hospital = NewInstitution {
         code: ic("H41992100007"),

@@ -10,7 +10,7 @@ use time::format_description::well_known::Rfc3339;
 use yibao_domain::{NationalId, RegionCode};
 use yibao_store::{
     AccessStore, Actor, ContributionRecord, ContributionStore, CountyArrears, InstitutionRecord, InstitutionUpdate, NewContribution,
-    NewInstitution, NewStaff, PersonArrears, SEARCH_LIMIT, SessionRecord, StaffRecord, StaffUpdate, StoreError,
+    NewInstitution, NewStaff, PersonArrears, SEARCH_LIMIT, SessionRecord, SignInRefusal, StaffRecord, StaffUpdate, StoreError,
 };
 
 use yibao_store::stored::{fen_of, institution_of, kind_of, level_of, name_of, period_of, role_of, time_of, time_text};
@@ -115,6 +115,14 @@ impl AccessStore for PostgresStore {
             .await
             .map_err(backend)?;
         audit(&mut tx, actor, region, "session.create", username, format!("{{\"expires_at\":\"{expires}\"}}")).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn record_sign_in_refusal(&self, actor: &Actor, region: RegionCode, refusal: SignInRefusal) -> Result<(), StoreError> {
+        refusal.check()?;
+        let detail = refusal.detail()?;
+        let mut tx = self.write().await?;
+        audit(&mut tx, actor, region, refusal.outcome.action(), &refusal.username, detail).await?;
         tx.commit().await.map_err(backend)
     }
 

@@ -6,7 +6,7 @@ use time::format_description::well_known::Rfc3339;
 use yibao_domain::{NationalId, RegionCode};
 use yibao_store::{
     AccessStore, Actor, ContributionRecord, ContributionStore, CountyArrears, InstitutionRecord, InstitutionUpdate, NewContribution,
-    NewInstitution, NewStaff, PersonArrears, SEARCH_LIMIT, SessionRecord, StaffRecord, StaffUpdate, StoreError, check_scope,
+    NewInstitution, NewStaff, PersonArrears, SEARCH_LIMIT, SessionRecord, SignInRefusal, StaffRecord, StaffUpdate, StoreError, check_scope,
 };
 
 use yibao_store::stored::{fen_of, institution_of, kind_of, level_of, name_of, period_of, role_of, time_of, time_text};
@@ -143,6 +143,12 @@ impl AccessStore for SqliteStore {
             audit(conn, &actor, region, "session.revoke", &username, "{}".to_owned())
         })
         .await
+    }
+
+    async fn record_sign_in_refusal(&self, actor: &Actor, region: RegionCode, refusal: SignInRefusal) -> Result<(), StoreError> {
+        refusal.check()?;
+        let (actor, detail) = (actor.clone(), refusal.detail()?);
+        self.write(move |conn| audit(conn, &actor, region, refusal.outcome.action(), &refusal.username, detail)).await
     }
 
     async fn create_institution(&self, actor: &Actor, institution: NewInstitution) -> Result<InstitutionRecord, StoreError> {

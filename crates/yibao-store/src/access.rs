@@ -256,6 +256,85 @@ impl InstitutionUpdate {
     }
 }
 
+/// Longest username, and longest client address, a refused sign-in records: what an
+/// unauthenticated caller typed is kept only this far.
+pub const SIGN_IN_TEXT_CHARS_MAX: usize = 64;
+
+/// What the audit trail says of a refused sign-in (its action).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignInOutcome {
+    /// The password was checked and the sign-in failed (`auth.sign_in_failed`).
+    Failed,
+    /// As `Failed`, and this failure locked the account (`auth.locked`).
+    Locked,
+    /// Refused before any check, by an account's delay or lock or an address's budget
+    /// (`auth.sign_in_throttled`).
+    Throttled,
+}
+
+impl SignInOutcome {
+    #[must_use]
+    pub const fn action(self) -> &'static str {
+        match self {
+            SignInOutcome::Failed => "auth.sign_in_failed",
+            SignInOutcome::Locked => "auth.locked",
+            SignInOutcome::Throttled => "auth.sign_in_throttled",
+        }
+    }
+}
+
+/// Why a sign-in was refused, as the audit trail records it (never shown to the caller,
+/// who gets one answer for a wrong password and an unknown or inactive account).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignInReason {
+    WrongPassword,
+    UnknownAccount,
+    InactiveAccount,
+    /// The account's delay after repeated failures had not passed.
+    AccountDelayed,
+    AccountLocked,
+    /// The client address had used up its budget of failures.
+    AddressLimit,
+}
+
+/// A refused sign-in for the audit trail: the username as typed, why, how many failures
+/// the account has, until when it is held back; never the password.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SignInRefusal {
+    #[serde(skip)]
+    pub outcome: SignInOutcome,
+    /// As typed, at most [`SIGN_IN_TEXT_CHARS_MAX`] characters.
+    pub username: String,
+    pub reason: SignInReason,
+    /// The account's failures counted so far (this one included).
+    pub failures: u32,
+    /// Until when further attempts are refused, if they are.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub until: Option<OffsetDateTime>,
+    /// The client's address as the server saw it, when known (at most
+    /// [`SIGN_IN_TEXT_CHARS_MAX`] characters).
+    pub address: Option<String>,
+}
+
+impl SignInRefusal {
+    /// Refuses text over [`SIGN_IN_TEXT_CHARS_MAX`] or with control characters: the caller
+    /// bounds what a stranger typed before it is kept.
+    pub fn check(&self) -> Result<(), StoreError> {
+        let fits = |text: &str| text.chars().count() <= SIGN_IN_TEXT_CHARS_MAX && !text.chars().any(char::is_control);
+        if fits(&self.username) && self.address.as_deref().is_none_or(fits) {
+            Ok(())
+        } else {
+            Err(StoreError::Invalid(format!("a refused sign-in records at most {SIGN_IN_TEXT_CHARS_MAX} printable characters of each text")))
+        }
+    }
+
+    /// The audit entry's detail.
+    pub fn detail(&self) -> Result<String, StoreError> {
+        serde_json::to_string(self).map_err(|e| StoreError::Backend(e.to_string()))
+    }
+}
+
 /// The access store.
 pub trait AccessStore: Send + Sync + 'static {
     /// Creates a staff account. Refused if the username exists.
@@ -298,4 +377,12 @@ pub trait AccessStore: Send + Sync + 'static {
         code: &str,
         update: InstitutionUpdate,
     ) -> impl Future<Output = Result<InstitutionRecord, StoreError>> + Send;
+    /// Appends a refused sign-in to `region`'s audit chain ([`SignInRefusal::check`]), the
+    /// entity being the username as typed. It changes nothing else.
+    fn record_sign_in_refusal(
+        &self,
+        actor: &Actor,
+        region: RegionCode,
+        refusal: SignInRefusal,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

@@ -29,7 +29,8 @@ pub mod stored;
 use std::future::Future;
 
 pub use access::{
-    AccessStore, InstitutionRecord, InstitutionUpdate, LEVEL_CHANGES_LIMIT, LevelChange, NewInstitution, NewStaff, Role, SessionRecord, StaffRecord, StaffUpdate,
+    AccessStore, InstitutionRecord, InstitutionUpdate, LEVEL_CHANGES_LIMIT, LevelChange, NewInstitution, NewStaff, Role, SIGN_IN_TEXT_CHARS_MAX, SessionRecord,
+    SignInOutcome, SignInReason, SignInRefusal, StaffRecord, StaffUpdate,
 };
 pub use audit::{AuditEntry, AuditVerification, GENESIS_HASH, entry_hash};
 pub use contribution::{ContributionKind, ContributionRecord, ContributionStore, CountyArrears, NewContribution, PersonArrears};

@@ -49,6 +49,8 @@ login-password = Password
 login-submit = Sign in
 login-refused = Wrong username or password
 login-expired = Your session expired or was ended: please sign in again.
+login-throttled = Too many failed sign-ins: try again in { $seconds } s.
+login-locked = Too many failed sign-ins: this account is locked; try again in { $seconds } s.
 
 # Errors
 error-title = Something went wrong

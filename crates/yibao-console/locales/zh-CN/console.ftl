@@ -49,6 +49,8 @@ login-password = 密码
 login-submit = 登录
 login-refused = 用户名或密码错误
 login-expired = 会话已过期或已退出，请重新登录。
+login-throttled = 登录失败次数过多，请 { $seconds } 秒后再试。
+login-locked = 登录失败次数过多，该账户已锁定，请 { $seconds } 秒后再试。
 
 # 错误
 error-title = 出错了
