@@ -222,13 +222,24 @@ pub struct PersonSearch {
     /// Social-security card number.
     pub card: Option<String>,
     pub household: Option<String>,
+    /// How many matches to skip (default 0, at most 10,000).
+    pub offset: Option<u32>,
+    /// How many matches to return (default and at most 200).
+    pub limit: Option<u32>,
 }
 
 /// Search persons in your region by ID, name, card number or household.
 #[utoipa::path(get, path = "/api/persons", params(PersonSearch), responses((status = 200, body = Object), (status = 400, body = ErrorBody)), tag = "persons")]
 async fn search(State(state): State<App>, caller: Caller, Params(q): Params<PersonSearch>) -> Result<Response, ApiError> {
     let person_id = q.id.as_deref().map(person_id).transpose()?;
-    let query = PersonQuery { person_id, name_prefix: q.name, card_no: q.card, household_id: q.household };
+    let query = PersonQuery {
+        person_id,
+        name_prefix: q.name,
+        card_no: q.card,
+        household_id: q.household,
+        offset: q.offset.unwrap_or(0),
+        limit: q.limit.unwrap_or(0),
+    };
     Ok(Json(state.search_persons(&caller, &query).await?).into_response())
 }
 

@@ -275,7 +275,7 @@ async fn enrolment_refuses_bad_and_duplicate_input_with_stable_codes() {
     let (status, body) = api.call("POST", "/api/persons", Auth::Token(&east), Some(json!("not an object"))).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("request.malformed")));
     let (_, found) = api.call("GET", "/api/persons?household=HH-E1", Auth::Token(&east), None).await;
-    assert_eq!(found.as_array().map(Vec::len), Some(1), "no refused enrolment wrote anything");
+    assert_eq!((found["total"].as_u64(), found["persons"].as_array().map(Vec::len)), (Some(1), Some(1)), "no refused enrolment wrote anything: {found}");
 }
 
 /// R-GEO-2: a county clerk can neither read nor change another county's people, on every
@@ -299,7 +299,10 @@ async fn a_county_clerk_cannot_reach_another_county_on_any_endpoint() {
         assert_eq!((status, answer["code"].as_str()), (StatusCode::NOT_FOUND, Some("person.not_found")), "{method} {path}: {answer}");
     }
     let (status, found) = api.call("GET", &format!("/api/persons?id={p}"), Auth::Token(&west), None).await;
-    assert_eq!((status, found.as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "search never crosses counties");
+    assert_eq!((status, found["total"].as_u64(), found["persons"].as_array().map(Vec::len)), (StatusCode::OK, Some(0), Some(0)), "search never crosses counties");
+    // A search is paged, with its total; a page beyond the limits is refused, not cut.
+    let (status, answer) = api.call("GET", "/api/persons?name=%E5%BC%A0&limit=201", Auth::Token(&west), None).await;
+    assert_eq!((status.is_client_error(), answer["code"].as_str()), (true, Some("search.bad_page")), "{answer}");
     // Nor can the west clerk create a household or enrol a person in the east county.
     let (status, answer) = api
         .call("POST", "/api/households", Auth::Token(&west), Some(json!({ "household_id": "HH-E9", "region": "419921", "address": "x" })))

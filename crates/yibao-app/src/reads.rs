@@ -61,7 +61,9 @@ impl App {
     }
 
     /// Persons of the principal's region by ID, name (prefix), card number or household.
-    pub async fn search_persons(&self, principal: &Principal, query: &PersonQuery) -> Result<Vec<PersonRecord>, AppError> {
+    /// At most [`yibao_store::SEARCH_LIMIT`] persons a page, from `query.offset` (at most
+    /// [`yibao_store::SEARCH_OFFSET_MAX`]), with how many match in all.
+    pub async fn search_persons(&self, principal: &Principal, query: &PersonQuery) -> Result<yibao_store::PersonPage, AppError> {
         let scope = principal.scope(roles::ALL_STAFF)?;
         let empty = query.person_id.is_none()
             && query.name_prefix.as_deref().is_none_or(str::is_empty)
@@ -69,6 +71,16 @@ impl App {
             && query.household_id.is_none();
         if empty {
             return Err(AppError::bad_request("search.empty", "search by id, name, card or household"));
+        }
+        if query.offset > yibao_store::SEARCH_OFFSET_MAX || i64::from(query.limit) > yibao_store::SEARCH_LIMIT {
+            return Err(AppError::bad_request(
+                "search.bad_page",
+                format!(
+                    "a page holds at most {} persons and starts at most {} in: narrow the search instead",
+                    yibao_store::SEARCH_LIMIT,
+                    yibao_store::SEARCH_OFFSET_MAX
+                ),
+            ));
         }
         // A household is looked up as the register writes its id (`HouseholdId`: trimmed).
         let mut query = query.clone();

@@ -66,8 +66,8 @@ async fn the_demo_city_loads_through_the_use_cases_and_reads_back() {
         assert!(identity.address.starts_with(&format!("示范市{}", COUNTIES[county].name)), "{}", identity.address);
         let query = PersonQuery { household_id: Some(identity.household_id.to_string()), ..PersonQuery::default() };
         let members = app.search_persons(&system, &query).await.expect("search");
-        assert_eq!(members.len(), everyone.iter().filter(|p| p.household == head.household).count(), "{}", identity.household_id);
-        for member in &members {
+        assert_eq!(members.persons.len(), everyone.iter().filter(|p| p.household == head.household).count(), "{}", identity.household_id);
+        for member in &members.persons {
             assert_eq!(member.coverage.region, city.counties[county]);
             let chars = member.name.chars().count();
             assert!((2..=4).contains(&chars), "{}", member.name);
@@ -76,7 +76,7 @@ async fn the_demo_city_loads_through_the_use_cases_and_reads_back() {
     let someone = &everyone[0];
     let by_card = PersonQuery { card_no: Some(card_no(someone)), ..PersonQuery::default() };
     let found = app.search_persons(&system, &by_card).await.expect("search");
-    assert_eq!(found.iter().map(|p| p.person_id).collect::<Vec<_>>(), vec![someone.id]);
+    assert_eq!(found.persons.iter().map(|p| p.person_id).collect::<Vec<_>>(), vec![someone.id]);
     let cards: HashSet<String> = everyone.iter().map(card_no).collect();
     assert_eq!(cards.len(), everyone.len(), "every card number is unique");
 

@@ -113,7 +113,12 @@ fn a_server_killed_mid_burst_keeps_every_acknowledged_settlement() {
     let token = format!("Bearer {}", signed_in["token"].as_str().expect("token"));
     // 王 (Wang), the most common surname: a thousand insured have many.
     let (_, people) = call(&address, "GET", "/api/persons?name=%E7%8E%8B", &[("Authorization", &token)], None);
-    let candidates: Vec<Value> = people.as_array().cloned().unwrap_or_default();
+    assert!(
+        people["total"].as_u64().is_some_and(|total| total > 0 && people["persons"].as_array().is_some_and(|p| p.len() as u64 <= total)),
+        "a page and how many match in all: {}",
+        people["total"]
+    );
+    let candidates: Vec<Value> = people["persons"].as_array().cloned().unwrap_or_default();
     let person =
         candidates.iter().find(|p| p["coverage"]["scheme"] == "resident" && p["card_no"].is_string()).expect("a resident with a card").clone();
     let person_id = person["person_id"].as_str().expect("id").to_owned();
@@ -209,7 +214,7 @@ fn serve_runs_on_postgresql() {
     let token = format!("Bearer {}", signed_in["token"].as_str().expect("token"));
     let (status, people) = call(&address, "GET", "/api/persons?name=%E7%8E%8B", &[("Authorization", &token)], None);
     assert_eq!(status, 200, "{people}");
-    assert!(people.as_array().is_some_and(|p| !p.is_empty()), "the demo city was loaded into PostgreSQL: {people}");
+    assert!(people["persons"].as_array().is_some_and(|p| !p.is_empty()), "the demo city was loaded into PostgreSQL: {people}");
     // Behind an https public URL, the console's session cookie is `Secure`.
     let form = "username=east.clerk&password=demo-east-clerk-2026";
     let mut stream = TcpStream::connect(&address).expect("connect");

@@ -309,16 +309,21 @@ pub struct Pager {
 /// The `page`th (1-based) slice of `items`; `href_of(n)` is the link to page `n`.
 pub fn paginate<T>(lang: Lang, items: Vec<T>, page: usize, href_of: impl Fn(usize) -> String) -> (Vec<T>, Pager) {
     let total = items.len();
-    let pages = total.div_ceil(PAGE_ROWS).max(1);
-    let page = page.clamp(1, pages);
+    let page = page.clamp(1, total.div_ceil(PAGE_ROWS).max(1));
     let rows = items.into_iter().skip((page - 1) * PAGE_ROWS).take(PAGE_ROWS).collect();
-    let pager = Pager {
+    (rows, pager(lang, page, total, href_of))
+}
+
+/// The pager of page `page` (from 1) of `total` rows in pages of [`PAGE_ROWS`], for rows
+/// the store paged itself.
+pub fn pager(lang: Lang, page: usize, total: usize, href_of: impl Fn(usize) -> String) -> Pager {
+    let pages = total.div_ceil(PAGE_ROWS).max(1);
+    Pager {
         pages,
         label: lang.t_with("page-of", &[("page", page.to_string()), ("pages", pages.to_string()), ("total", total.to_string())]),
         prev_href: (page > 1).then(|| href_of(page - 1)),
         next_href: (page < pages).then(|| href_of(page + 1)),
-    };
-    (rows, pager)
+    }
 }
 
 #[cfg(test)]

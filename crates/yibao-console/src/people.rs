@@ -19,7 +19,7 @@ use yibao_app::{PersonQuery, PersonRecord};
 use super::contributions::{ContributionForm, ContributionRow, contribution_rows};
 use super::i18n::Lang;
 use super::page::{
-    CLAIMS, CONTRIBUTIONS, ENROLMENT, FieldErrors, Page, Pager, app_error_page, app_message, error_page, national_id_error, paginate,
+    CLAIMS, CONTRIBUTIONS, ENROLMENT, FieldErrors, Page, Pager, app_error_page, app_message, error_page, national_id_error, PAGE_ROWS, pager,
     render, url_encode,
 };
 use super::session::ConsoleUser;
@@ -99,21 +99,28 @@ pub async fn search(State(state): State<App>, user: ConsoleUser, Query(q): Query
             }
         }
     };
-    let mut found = Vec::new();
+    // The store pages the search: one page of rows read, with how many match in all.
+    let page_no = q.page.unwrap_or(1).max(1);
+    let (mut rows, mut total) = (Vec::new(), 0);
     if searched && errors.is_empty() {
         let query = PersonQuery {
             person_id,
             name_prefix: (!name.is_empty()).then(|| name.clone()),
             card_no: (!card.is_empty()).then(|| card.clone()),
             household_id: None,
+            offset: u32::try_from((page_no - 1).saturating_mul(PAGE_ROWS)).unwrap_or(u32::MAX),
+            limit: u32::try_from(PAGE_ROWS).unwrap_or(u32::MAX),
         };
         match state.search_persons(&user.principal(), &query).await {
-            Ok(persons) => found = persons.iter().map(|p| PersonRow::of(lang, p)).collect(),
+            Ok(found) => {
+                rows = found.persons.iter().map(|p| PersonRow::of(lang, p)).collect();
+                total = usize::try_from(found.total).unwrap_or(usize::MAX);
+            }
             Err(error) => return app_error_page(lang, &error),
         }
     }
     let base = format!("/console/people?id={}&name={}&card={}", url_encode(&id), url_encode(&name), url_encode(&card));
-    let (rows, pager) = paginate(lang, found, q.page.unwrap_or(1), |n| format!("{base}&page={n}"));
+    let pager = pager(lang, page_no, total, |n| format!("{base}&page={n}"));
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
     let can_enrol = user.may(ENROLMENT);
     (status, render(&SearchTemplate { page, id, name, card, searched, rows, pager, errors, can_enrol })).into_response()
@@ -436,7 +443,7 @@ pub async fn household(
     };
     let query = PersonQuery { household_id: Some(id.clone()), ..PersonQuery::default() };
     let members = match state.search_persons(&user.principal(), &query).await {
-        Ok(members) => members,
+        Ok(page) => page.persons,
         Err(error) => return app_error_page(lang, &error),
     };
     // A household outside the user's region has no members the user can see: not found.

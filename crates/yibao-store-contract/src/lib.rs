@@ -175,7 +175,7 @@ async fn enrolment_and_search<S: Store>(store: &S) {
         PersonQuery { household_id: Some("HH-EAST-1".into()), ..PersonQuery::default() },
     ] {
         let hits = store.search_persons(region(EAST), &query).await.expect("search");
-        assert!(hits.iter().any(|p| p.person_id == id), "search {query:?} finds the person");
+        assert!(hits.persons.iter().any(|p| p.person_id == id), "search {query:?} finds the person");
     }
     let missing = store.person(region(EAST), &person_id(EAST, 999)).await;
     assert!(matches!(missing, Err(StoreError::PersonNotFound(_))), "{missing:?}");
@@ -204,7 +204,7 @@ async fn double_enrolment_is_refused<S: Store>(store: &S) {
         .search_persons(region(WEST), &PersonQuery { household_id: Some("HH-WEST-2".into()), ..PersonQuery::default() })
         .await
         .expect("search");
-    assert!(in_west.is_empty(), "nothing was written for the refused enrolment");
+    assert!(in_west.persons.is_empty(), "nothing was written for the refused enrolment");
     // A person in a household that does not exist is refused.
     let orphan =
         NewPerson { name: pn("李"), card_no: None, household_id: hh("HH-NONE"), coverage: coverage(person_id(WEST, 3), WEST) };
@@ -217,7 +217,7 @@ async fn a_county_sees_only_itself<S: Store>(store: &S) {
     assert!(matches!(denied, Err(StoreError::PersonNotFound(_))), "a county cannot read another county's person: {denied:?}");
     assert!(store.person(region(CITY), &id).await.is_ok(), "the city sees every county");
     let hits = store.search_persons(region(WEST), &PersonQuery { person_id: Some(id), ..PersonQuery::default() }).await.expect("search");
-    assert!(hits.is_empty(), "search never crosses the scope");
+    assert!(hits.persons.is_empty(), "search never crosses the scope");
     // Enrolling into a county outside one's scope is refused.
     let outside =
         NewPerson { name: pn("王"), card_no: None, household_id: hh("HH-EAST-4"), coverage: coverage(person_id(EAST, 5), EAST) };
@@ -652,7 +652,7 @@ pub async fn run_import<S: Store + yibao_store::ImportStore>(store: Arc<S>) {
             .search_persons(region(WEST), &PersonQuery { name_prefix: Some("导".into()), ..PersonQuery::default() })
             .await
             .expect("search")
-            .len(),
+            .persons.len(),
         6
     );
     // A batch whose last member is already enrolled: refused whole.
@@ -664,7 +664,7 @@ pub async fn run_import<S: Store + yibao_store::ImportStore>(store: Arc<S>) {
         .search_persons(region(WEST), &PersonQuery { household_id: Some("HH-IMP-10".into()), ..PersonQuery::default() })
         .await
         .expect("search");
-    assert!(found.is_empty(), "nothing of the refused batch was written");
+    assert!(found.persons.is_empty(), "nothing of the refused batch was written");
     // Outside the scope: refused.
     let outside = store.import(&clerk(EAST), region(EAST), vec![household(20)]).await;
     assert!(matches!(outside, Err(StoreError::OutsideRegion { .. })), "{outside:?}");
@@ -705,13 +705,22 @@ pub async fn run_search_escaping<S: Store>(store: Arc<S>) {
         };
         store.enrol(&clerk(WEST), scope, person).await.expect("enrol");
     }
-    let names = |hits: Vec<yibao_store::PersonRecord>| hits.into_iter().map(|p| p.name).collect::<Vec<_>>();
+    let names = |hits: yibao_store::PersonPage| hits.persons.into_iter().map(|p| p.name).collect::<Vec<_>>();
     let underscore =
         store.search_persons(scope, &PersonQuery { name_prefix: Some("王_".into()), ..PersonQuery::default() }).await.expect("search");
     assert_eq!(names(underscore), vec!["王_明".to_owned()], "'_' matches itself, not any character");
     let percent =
         store.search_persons(scope, &PersonQuery { name_prefix: Some("100%".into()), ..PersonQuery::default() }).await.expect("search");
     assert_eq!(names(percent), vec!["100%李".to_owned()]);
+    // A search is paged, with how many match in all (issue 12: never cut silently).
+    let household = |offset: u32, limit: u32| PersonQuery { household_id: Some("HH-ESC".into()), offset, limit, ..PersonQuery::default() };
+    let all = store.search_persons(scope, &household(0, 0)).await.expect("search");
+    assert!(all.total >= 2 && all.persons.len() as u64 == all.total, "{all:?}");
+    let second = store.search_persons(scope, &household(1, 1)).await.expect("page");
+    assert_eq!((second.total, second.offset, second.persons.len()), (all.total, 1, 1));
+    assert_eq!(second.persons[0], all.persons[1], "the pages follow one order");
+    let beyond = store.search_persons(scope, &household(1_000, 10)).await.expect("past the end");
+    assert_eq!((beyond.total, beyond.persons.len()), (all.total, 0));
 }
 
 /// A person's details are updated in one audited write; outside the scope, invalid or

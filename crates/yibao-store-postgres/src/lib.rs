@@ -666,14 +666,16 @@ impl Store for PostgresStore {
         Ok(record)
     }
 
-    async fn search_persons(&self, scope: RegionCode, query: &PersonQuery) -> Result<Vec<PersonRecord>, StoreError> {
+    async fn search_persons(&self, scope: RegionCode, query: &PersonQuery) -> Result<yibao_store::PersonPage, StoreError> {
         // Region scope: a city code matches its counties by range; a county matches itself.
+        // The count and the page come from one statement, so they agree.
         let (low, high) = scope_bounds(scope);
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {PERSON_COLUMNS} FROM persons WHERE region_code BETWEEN $1 AND $2 \
+            "WITH matched AS (SELECT region_code, {PERSON_COLUMNS} FROM persons WHERE region_code BETWEEN $1 AND $2 \
              AND ($3::text IS NULL OR person_id = $3) AND ($4::text IS NULL OR name LIKE $4 || '%' ESCAPE '\\') \
-             AND ($5::text IS NULL OR card_no = $5) AND ($6::text IS NULL OR household_id = $6) \
-             ORDER BY region_code, person_id LIMIT $7"
+             AND ($5::text IS NULL OR card_no = $5) AND ($6::text IS NULL OR household_id = $6)) \
+             SELECT (SELECT COUNT(*) FROM matched) AS total, page.* FROM (SELECT 1) AS one \
+             LEFT JOIN (SELECT * FROM matched ORDER BY region_code, person_id LIMIT $7 OFFSET $8) AS page ON TRUE"
         )))
         .bind(low)
         .bind(high)
@@ -681,11 +683,18 @@ impl Store for PostgresStore {
         .bind(query.name_prefix.as_deref().map(like_prefix))
         .bind(&query.card_no)
         .bind(&query.household_id)
-        .bind(SEARCH_LIMIT)
+        .bind(query.page_limit())
+        .bind(i64::from(query.offset))
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
-        rows.iter().map(person_from_row).collect()
+        let total: i64 = rows.first().map(|row| row.try_get("total")).transpose().map_err(backend)?.unwrap_or(0);
+        let persons = rows
+            .iter()
+            .filter(|row| row.try_get::<Option<String>, _>("person_id").ok().flatten().is_some())
+            .map(person_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(yibao_store::PersonPage { total: u64::try_from(total).unwrap_or(0), offset: query.offset, persons })
     }
 
     async fn edit_tiers(&self, actor: &Actor, scope: RegionCode, person: &NationalId, edit: TierEdit) -> Result<PersonRecord, StoreError> {

@@ -493,7 +493,7 @@ async fn an_import_racing_enrolments_of_its_people_enrols_each_once() {
         for h in 0..HOUSEHOLDS {
             for m in 0..2 {
                 let query = PersonQuery { person_id: Some(id(h, m)), ..PersonQuery::default() };
-                assert_eq!(store.search_persons(region(EAST), &query).await.expect("search").len(), 1, "each person is enrolled once");
+                assert_eq!(store.search_persons(region(EAST), &query).await.expect("search").persons.len(), 1, "each person is enrolled once");
             }
         }
     }

@@ -297,11 +297,10 @@ const REGIONS_ON_RECORD: &str = "SELECT region_code FROM audit_log UNION SELECT 
      ORDER BY region_code";
 
 const PERSON_BY_KEY: &str = "SELECT person_id, name, card_no, household_id, coverage, enrolled_at, updated_at FROM persons WHERE region_code = ?1 AND person_id = ?2";
-const PERSON_SEARCH: &str = "SELECT person_id, name, card_no, household_id, coverage, enrolled_at, updated_at FROM persons \
-     WHERE region_code BETWEEN ?1 AND ?2 \
+/// The conditions of a person search (`?1`..`?6`), shared by the page and its count.
+const PERSON_MATCH: &str = "FROM persons WHERE region_code BETWEEN ?1 AND ?2 \
      AND (?3 IS NULL OR person_id = ?3) AND (?4 IS NULL OR name LIKE ?4 || '%' ESCAPE '\\') \
-     AND (?5 IS NULL OR card_no = ?5) AND (?6 IS NULL OR household_id = ?6) \
-     ORDER BY region_code, person_id LIMIT ?7";
+     AND (?5 IS NULL OR card_no = ?5) AND (?6 IS NULL OR household_id = ?6)";
 const CLAIM_BY_KEY: &str = "SELECT region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, settlement, claim, reversed_at, reversal_reason \
      FROM claims WHERE region_code = ?1 AND institution_code = ?2 AND claim_id = ?3";
 const CLAIMS_OF_PERSON: &str = "SELECT region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, settlement, claim, reversed_at, reversal_reason \
@@ -528,14 +527,25 @@ impl Store for SqliteStore {
         self.read(move |conn| locate(conn, scope, &person).map(|(_, record)| record)).await
     }
 
-    async fn search_persons(&self, scope: RegionCode, query: &PersonQuery) -> Result<Vec<PersonRecord>, StoreError> {
+    async fn search_persons(&self, scope: RegionCode, query: &PersonQuery) -> Result<yibao_store::PersonPage, StoreError> {
         // Region scope: a city code matches its counties by prefix; a county matches itself.
         let (low, high) = scope_bounds(scope);
         let person_id = query.person_id.map(|p| p.to_string());
         let name_prefix = query.name_prefix.as_ref().map(|n| n.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
         let (card_no, household_id) = (query.card_no.clone(), query.household_id.clone());
+        let (offset, limit) = (query.offset, query.page_limit());
         self.read(move |conn| {
-            query_all(conn, PERSON_SEARCH, params![low, high, person_id, name_prefix, card_no, household_id, SEARCH_LIMIT], person_from_row)
+            // One snapshot: the count and the page agree.
+            let total = query_opt(conn, &format!("SELECT COUNT(*) {PERSON_MATCH}"), params![low, high, person_id, name_prefix, card_no, household_id], |row| {
+                col::<i64>(row, 0)
+            })?
+            .unwrap_or(0);
+            let sql = format!(
+                "SELECT person_id, name, card_no, household_id, coverage, enrolled_at, updated_at {PERSON_MATCH} \
+                 ORDER BY region_code, person_id LIMIT ?7 OFFSET ?8"
+            );
+            let persons = query_all(conn, &sql, params![low, high, person_id, name_prefix, card_no, household_id, limit, offset], person_from_row)?;
+            Ok(yibao_store::PersonPage { total: u64::try_from(total).unwrap_or(0), offset, persons })
         })
         .await
     }

@@ -41,7 +41,7 @@ pub use fund::{
 pub use import::{IMPORT_LIMIT, ImportHousehold, ImportStore, ImportSummary};
 pub use records::{
     Actor, CHRONIC_DISEASES_LIMIT, ClaimRecord, ClaimStatus, HouseholdRecord, NewHousehold, NewPerson, PersonQuery, PersonRecord,
-    PersonUpdate, REFERRALS_LIMIT, check_chronic_diseases, ReferralRecord, NewReferral, SEARCH_LIMIT, SettleOutcome, SettleRequest, TierEdit,
+    PersonUpdate, REFERRALS_LIMIT, check_chronic_diseases, ReferralRecord, NewReferral, SEARCH_LIMIT, SEARCH_OFFSET_MAX, PersonPage, SettleOutcome, SettleRequest, TierEdit,
 };
 use time::Date;
 use yibao_domain::{NationalId, RegionCode};
@@ -208,7 +208,7 @@ pub trait Store: Send + Sync + 'static {
 
     fn person(&self, scope: RegionCode, person: &NationalId) -> impl Future<Output = Result<PersonRecord, StoreError>> + Send;
 
-    fn search_persons(&self, scope: RegionCode, query: &PersonQuery) -> impl Future<Output = Result<Vec<PersonRecord>, StoreError>> + Send;
+    fn search_persons(&self, scope: RegionCode, query: &PersonQuery) -> impl Future<Output = Result<crate::PersonPage, StoreError>> + Send;
 
     /// Records a tier change asked for on `change.requested_on`, or cancels the latest one
     /// ([`PersonRecord::edit_tiers`]; R-ENR-4: when a change takes effect is decided from the

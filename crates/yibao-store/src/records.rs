@@ -10,6 +10,9 @@ use crate::StoreError;
 
 /// Most rows a search returns.
 pub const SEARCH_LIMIT: i64 = 200;
+/// The furthest a person search pages: a search that matches more is narrowed, not paged
+/// through (a clerk reads a page, not a register).
+pub const SEARCH_OFFSET_MAX: u32 = 10_000;
 
 /// Who is writing, in what role, from where, and when (recorded in the audit log). The
 /// time is passed in: the store never reads the clock itself.
@@ -74,6 +77,26 @@ pub struct PersonQuery {
     pub name_prefix: Option<String>,
     pub card_no: Option<String>,
     pub household_id: Option<String>,
+    /// How many matches to skip (at most [`SEARCH_OFFSET_MAX`]).
+    pub offset: u32,
+    /// How many matches to return: 1 to [`SEARCH_LIMIT`]; 0 means [`SEARCH_LIMIT`].
+    pub limit: u32,
+}
+
+impl PersonQuery {
+    /// The page size asked for, within 1 to [`SEARCH_LIMIT`].
+    #[must_use]
+    pub fn page_limit(&self) -> i64 {
+        if self.limit == 0 { SEARCH_LIMIT } else { i64::from(self.limit).min(SEARCH_LIMIT) }
+    }
+}
+
+/// One page of a person search, with how many persons match in all.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PersonPage {
+    pub total: u64,
+    pub offset: u32,
+    pub persons: Vec<PersonRecord>,
 }
 
 /// A claim to settle, keyed by the institution's own claim id.
