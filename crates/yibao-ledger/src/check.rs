@@ -120,45 +120,86 @@ pub fn check_invariants(ledger: &Ledger) -> Result<(), Vec<Breach>> {
 ///   obeys the posting rules, its accounts exist, and inter-fund accounts net to zero;
 /// - `reversals-bounded`: reversals name an earlier original and undo at most its amount;
 /// - transfer ids and account keys are unique.
+///
+/// Books too large to hold are checked the same way by [`BookCheck`], fed a page at a time.
 pub fn check_books<'a>(accounts: impl IntoIterator<Item = &'a AccountState>, transfers: &[Transfer]) -> Result<(), Vec<Breach>> {
-    let mut breaches = Breaches::default();
-    let mut stored: BTreeMap<AccountKey, &AccountState> = BTreeMap::new();
-    for state in accounts {
-        if let Err(error) = state.account.check() {
-            breaches.push(Breach::Account { account: state.key(), error });
-        }
-        if stored.insert(state.key(), state).is_some() {
-            breaches.push(Breach::DuplicateAccount { account: state.key() });
+    let mut duplicates = Vec::new();
+    let mut positions: HashMap<&TransferId, u64> = HashMap::with_capacity(transfers.len());
+    for (position, transfer) in (0u64..).zip(transfers) {
+        if positions.insert(&transfer.id, position).is_some() {
+            duplicates.push(Breach::DuplicateTransfer { id: transfer.id.clone() });
         }
     }
-    let mut index: HashMap<&TransferId, usize> = HashMap::with_capacity(transfers.len());
-    for (position, transfer) in transfers.iter().enumerate() {
-        if index.insert(&transfer.id, position).is_some() {
-            breaches.push(Breach::DuplicateTransfer { id: transfer.id.clone() });
+    let wanted: HashSet<&TransferId> = transfers.iter().flat_map(|t| t.reverses.iter().chain(t.pair.iter())).collect();
+    let referenced = wanted.into_iter().filter_map(|id| positions.get(id).map(|&p| (p, transfers[usize::try_from(p).unwrap_or(usize::MAX)].clone())));
+    let mut check = BookCheck::new(accounts.into_iter().copied(), referenced);
+    for breach in duplicates {
+        check.breaches.push(breach);
+    }
+    for (position, transfer) in (0u64..).zip(transfers) {
+        check.feed(position, transfer);
+    }
+    check.finish()
+}
+
+/// The book check over books streamed past in posting order (`yibao fund check` over a
+/// store): it holds the accounts, their running totals and only the transfers that others
+/// reverse or pair with (`referenced`, read up front), never every transfer. Transfer ids
+/// are unique by the store's primary key; [`check_books`] checks that in memory.
+#[derive(Debug)]
+pub struct BookCheck {
+    stored: BTreeMap<AccountKey, AccountState>,
+    referenced: HashMap<TransferId, (u64, Transfer)>,
+    totals: HashMap<AccountKey, (Fen, Fen)>,
+    overdrawn: HashSet<AccountKey>,
+    reversed: HashMap<TransferId, Fen>,
+    breaches: Breaches,
+}
+
+impl BookCheck {
+    /// Starts a check of `accounts` (with their stored totals); `referenced` are the
+    /// transfers (with their positions) that some transfer reverses or pairs with.
+    pub fn new(accounts: impl IntoIterator<Item = AccountState>, referenced: impl IntoIterator<Item = (u64, Transfer)>) -> BookCheck {
+        let mut breaches = Breaches::default();
+        let mut stored = BTreeMap::new();
+        for state in accounts {
+            if let Err(error) = state.account.check() {
+                breaches.push(Breach::Account { account: state.key(), error });
+            }
+            if stored.insert(state.key(), state).is_some() {
+                breaches.push(Breach::DuplicateAccount { account: state.key() });
+            }
+        }
+        let referenced = referenced.into_iter().map(|(position, transfer)| (transfer.id.clone(), (position, transfer))).collect();
+        BookCheck {
+            stored,
+            referenced,
+            totals: HashMap::new(),
+            overdrawn: HashSet::new(),
+            reversed: HashMap::new(),
+            breaches,
         }
     }
 
-    let mut totals: HashMap<AccountKey, (Fen, Fen)> = HashMap::with_capacity(stored.len());
-    let mut overdrawn: HashSet<AccountKey> = HashSet::new();
-    let mut reversed: HashMap<&TransferId, Fen> = HashMap::new();
-    for (position, transfer) in transfers.iter().enumerate() {
-        let view = StoredView { accounts: &stored, transfers, index: &index, position };
+    /// Checks the next transfer; `position` grows with posting order.
+    pub fn feed(&mut self, position: u64, transfer: &Transfer) {
+        let view = StreamView { accounts: &self.stored, referenced: &self.referenced, position };
         if let Err(error) = rules::check_transfer(transfer, &view) {
-            breaches.push(Breach::Transfer { id: transfer.id.clone(), error });
+            self.breaches.push(Breach::Transfer { id: transfer.id.clone(), error });
         }
-        let original = transfer.reverses.as_ref().and_then(|id| index.get(id)).filter(|&&p| p < position).map(|&p| &transfers[p]);
-        if let Some(original) = original {
-            *reversed.entry(&original.id).or_insert(Fen::ZERO) += transfer.amount_fen;
+        let original = transfer.reverses.as_ref().and_then(|id| self.referenced.get(id)).filter(|(p, _)| *p < position);
+        if let Some((_, original)) = original {
+            *self.reversed.entry(original.id.clone()).or_insert(Fen::ZERO) += transfer.amount_fen;
         }
         if transfer.amount_fen.get() <= 0 || transfer.amount_fen.get() > POSTED_LIMIT_FEN {
-            continue; // already a breach of the rules; adding it could overflow
+            return; // already a breach of the rules; adding it could overflow
         }
         for (key, is_debit) in [(transfer.debit, true), (transfer.credit, false)] {
-            let Some(state) = stored.get(&key) else { continue };
-            let entry = totals.entry(key).or_insert((Fen::ZERO, Fen::ZERO));
+            let Some(state) = self.stored.get(&key) else { continue };
+            let entry = self.totals.entry(key).or_insert((Fen::ZERO, Fen::ZERO));
             let side = if is_debit { &mut entry.0 } else { &mut entry.1 };
             if side.get() + transfer.amount_fen.get() > POSTED_LIMIT_FEN {
-                breaches.push(Breach::Transfer {
+                self.breaches.push(Breach::Transfer {
                     id: transfer.id.clone(),
                     error: LedgerError::Overflow { id: transfer.id.clone(), account: key },
                 });
@@ -166,45 +207,55 @@ pub fn check_books<'a>(accounts: impl IntoIterator<Item = &'a AccountState>, tra
             }
             *side += transfer.amount_fen;
             let balance = balance_of(key.kind, entry.0, entry.1);
-            if state.account.no_overdraft && balance.is_negative() && overdrawn.insert(key) {
-                breaches.push(Breach::Overdraft { account: key, at: transfer.id.clone(), balance_fen: balance });
+            if state.account.no_overdraft && balance.is_negative() && self.overdrawn.insert(key) {
+                self.breaches.push(Breach::Overdraft { account: key, at: transfer.id.clone(), balance_fen: balance });
             }
         }
     }
-    for (original_id, reversed_fen) in reversed {
-        let original = &transfers[index[original_id]];
-        if reversed_fen > original.amount_fen {
-            breaches.push(Breach::OverReversal { original: original_id.clone(), reversed_fen, amount_fen: original.amount_fen });
-        }
-    }
 
-    let mut funds: BTreeMap<Fund, (i128, i128)> = BTreeMap::new();
-    let mut inter_fund_net: i128 = 0;
-    for (key, state) in &stored {
-        let from_transfers = totals.get(key).copied().unwrap_or((Fen::ZERO, Fen::ZERO));
-        let stored_totals = (state.debits_posted_fen, state.credits_posted_fen);
-        if stored_totals != from_transfers {
-            breaches.push(Breach::PostedTotals { account: *key, stored: stored_totals, from_transfers });
+    /// The invariants over the whole books: reversals bounded, stored totals, funds
+    /// balanced, inter-fund accounts netting to zero.
+    pub fn finish(mut self) -> Result<(), Vec<Breach>> {
+        let mut over_reversed: Vec<(TransferId, Fen, Fen)> = self
+            .reversed
+            .iter()
+            .filter_map(|(id, &reversed_fen)| {
+                let (_, original) = self.referenced.get(id)?;
+                (reversed_fen > original.amount_fen).then(|| (id.clone(), reversed_fen, original.amount_fen))
+            })
+            .collect();
+        over_reversed.sort();
+        for (original, reversed_fen, amount_fen) in over_reversed {
+            self.breaches.push(Breach::OverReversal { original, reversed_fen, amount_fen });
         }
-        let fund = funds.entry(key.fund).or_insert((0, 0));
-        fund.0 += i128::from(state.debits_posted_fen.get());
-        fund.1 += i128::from(state.credits_posted_fen.get());
-        if key.kind == AccountKind::InterFund {
-            inter_fund_net += i128::from(from_transfers.1.get()) - i128::from(from_transfers.0.get());
+        let mut funds: BTreeMap<Fund, (i128, i128)> = BTreeMap::new();
+        let mut inter_fund_net: i128 = 0;
+        for (key, state) in &self.stored {
+            let from_transfers = self.totals.get(key).copied().unwrap_or((Fen::ZERO, Fen::ZERO));
+            let stored_totals = (state.debits_posted_fen, state.credits_posted_fen);
+            if stored_totals != from_transfers {
+                self.breaches.push(Breach::PostedTotals { account: *key, stored: stored_totals, from_transfers });
+            }
+            let fund = funds.entry(key.fund).or_insert((0, 0));
+            fund.0 += i128::from(state.debits_posted_fen.get());
+            fund.1 += i128::from(state.credits_posted_fen.get());
+            if key.kind == AccountKind::InterFund {
+                inter_fund_net += i128::from(from_transfers.1.get()) - i128::from(from_transfers.0.get());
+            }
         }
-    }
-    for (fund, (debits_fen, credits_fen)) in funds {
-        if debits_fen != credits_fen {
-            breaches.push(Breach::FundUnbalanced { fund, debits_fen, credits_fen });
+        for (fund, (debits_fen, credits_fen)) in funds {
+            if debits_fen != credits_fen {
+                self.breaches.push(Breach::FundUnbalanced { fund, debits_fen, credits_fen });
+            }
         }
+        if inter_fund_net != 0 {
+            self.breaches.push(Breach::InterFundNotNetZero { net_fen: inter_fund_net });
+        }
+        self.breaches.finish()
     }
-    if inter_fund_net != 0 {
-        breaches.push(Breach::InterFundNotNetZero { net_fen: inter_fund_net });
-    }
-    breaches.finish()
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Breaches(Vec<Breach>);
 
 impl Breaches {
@@ -221,24 +272,24 @@ impl Breaches {
     }
 }
 
-/// Stored books as seen from the transfer at `position`.
-struct StoredView<'a> {
-    accounts: &'a BTreeMap<AccountKey, &'a AccountState>,
-    transfers: &'a [Transfer],
-    index: &'a HashMap<&'a TransferId, usize>,
-    position: usize,
+/// Stored books as seen from the transfer at `position`: the accounts, and the transfers
+/// others reverse or pair with.
+struct StreamView<'a> {
+    accounts: &'a BTreeMap<AccountKey, AccountState>,
+    referenced: &'a HashMap<TransferId, (u64, Transfer)>,
+    position: u64,
 }
 
-impl View for StoredView<'_> {
+impl View for StreamView<'_> {
     fn account(&self, key: &AccountKey) -> Option<&Account> {
         self.accounts.get(key).map(|s| &s.account)
     }
 
     fn earlier(&self, id: &TransferId) -> Option<&Transfer> {
-        self.index.get(id).filter(|&&p| p < self.position).map(|&p| &self.transfers[p])
+        self.referenced.get(id).filter(|(p, _)| *p < self.position).map(|(_, t)| t)
     }
 
     fn anywhere(&self, id: &TransferId) -> Option<&Transfer> {
-        self.index.get(id).map(|&p| &self.transfers[p])
+        self.referenced.get(id).map(|(_, t)| t)
     }
 }

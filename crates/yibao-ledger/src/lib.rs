@@ -64,7 +64,7 @@ mod transfer;
 mod warning;
 
 pub use account::{Account, AccountKey, AccountKind, AccountState, Holder, PartyCode, Side};
-pub use check::{Breach, check_books, check_invariants};
+pub use check::{BookCheck, Breach, check_books, check_invariants};
 pub use deficit::{DeficitLine, FundPosition, Targets, WaterfallInputs, WaterfallPlan, plan_waterfall, target_score_bp};
 pub use error::LedgerError;
 pub use fund::{Fund, FundScheme};
