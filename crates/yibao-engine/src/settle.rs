@@ -47,7 +47,7 @@ pub enum SettleError {
     MissingTierHistory,
     #[error("tier {tier} is not a tier of {scheme} insurance in this policy")]
     TierNotAllowed { tier: Tier, scheme: Scheme },
-    #[error("a {category:?} person cannot be insured under {scheme} insurance")]
+    #[error("a {} person cannot be insured under {scheme} insurance", category.as_str())]
     CategoryMismatch { category: PersonCategory, scheme: Scheme },
     #[error(transparent)]
     TierHistory(TierHistoryError),
