@@ -179,8 +179,15 @@ async fn sign_in_from(api: &Api, peer: &str, forwarded: &str, username: &str, pa
 
 /// A request in a language (`Accept-Language`, or none): the status, the body and the
 /// answer's `Content-Language`.
-async fn call_in(api: &Api, path: &str, token: Option<&str>, language: Option<&str>, body: Option<Value>) -> (StatusCode, Value, Option<String>) {
-    let mut request = Request::builder().method(if body.is_some() { "POST" } else { "GET" }).uri(path).header("content-type", "application/json");
+async fn call_in(
+    api: &Api,
+    path: &str,
+    token: Option<&str>,
+    language: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value, Option<String>) {
+    let mut request =
+        Request::builder().method(if body.is_some() { "POST" } else { "GET" }).uri(path).header("content-type", "application/json");
     if let Some(token) = token {
         request = request.header("authorization", format!("Bearer {token}"));
     }

@@ -482,7 +482,10 @@ async fn a_settlement_shows_its_explanation_prints_a_slip_and_is_reversed_with_a
     }
     let english_page = console.get("/console/claims/H41992100007/C-1", &format!("{officer}; yibao_lang=en")).await;
     let english = steps(&english_page.body);
-    assert!(english.contains("<strong>Deductible</strong>") && english.contains("deductible paid = min(in-scope cost, deductible due)"), "{english}");
+    assert!(
+        english.contains("<strong>Deductible</strong>") && english.contains("deductible paid = min(in-scope cost, deductible due)"),
+        "{english}"
+    );
     assert!(!english.contains("本次起付线") && !english.contains("<strong>起付标准</strong>"), "{english}");
     let slip = console.get("/console/claims/H41992100007/C-1/slip", &officer).await;
     assert_eq!(slip.status, StatusCode::OK);

@@ -160,7 +160,18 @@ impl Run<'_> {
                 Some((p, v, c)) => (Some(p), Some(v), Some(c.to_owned())),
                 None => (None, None, None),
             };
-            self.out.explanation.push(Step { rule, title: rule.title(), line: None, param, value, note: None, cite, before, amount, after });
+            self.out.explanation.push(Step {
+                rule,
+                title: rule.title(),
+                line: None,
+                param,
+                value,
+                note: None,
+                cite,
+                before,
+                amount,
+                after,
+            });
         }
     }
 
@@ -176,7 +187,18 @@ impl Run<'_> {
     fn note(&mut self, rule: Rule, text: impl FnOnce() -> Bilingual, before: Fen, amount: Fen, after: Fen) {
         if self.explain {
             let note = Some(text());
-            self.out.explanation.push(Step { rule, title: rule.title(), line: None, param: None, value: None, note, cite: None, before, amount, after });
+            self.out.explanation.push(Step {
+                rule,
+                title: rule.title(),
+                line: None,
+                param: None,
+                value: None,
+                note,
+                cite: None,
+                before,
+                amount,
+                after,
+            });
         }
     }
 
@@ -332,7 +354,12 @@ impl Run<'_> {
         let (part, cash) = (out.psn_part_amt, out.psn_cash_pay);
         self.note(
             Rule::Cash,
-            || Bilingual::new("个人负担 − 个人账户支付（psn_part_amt − acct_pay）", "person's part − personal account (psn_part_amt − acct_pay)"),
+            || {
+                Bilingual::new(
+                    "个人负担 − 个人账户支付（psn_part_amt − acct_pay）",
+                    "person's part − personal account (psn_part_amt − acct_pay)",
+                )
+            },
             part,
             cash,
             Fen::ZERO,
@@ -439,9 +466,9 @@ impl Run<'_> {
                 // The amounts are rendered per language from `out.lines`; the step keeps
                 // the item's name and the share's provenance.
                 let text = format!("{} {}", line.code, item.map_or("", |i| i.name.as_str()));
-                let note = share_found
-                    .as_ref()
-                    .map(|(key, value, _)| Bilingual::new(format!("乙类先行自付比例 {key} = {value}"), format!("class-B share {key} = {value}")));
+                let note = share_found.as_ref().map(|(key, value, _)| {
+                    Bilingual::new(format!("乙类先行自付比例 {key} = {value}"), format!("class-B share {key} = {value}"))
+                });
                 self.out.explanation.push(Step {
                     rule: Rule::Line,
                     title: Rule::Line.title(),
@@ -615,7 +642,10 @@ impl Run<'_> {
         let paid = payable.min(left);
         if self.explain {
             let note = Bilingual::new(
-                format!("{} {}：病种年度限额 {} 元（统筹基金年度最高支付限额 pooled.annual_cap {} 元）", disease.code, disease.name_zh, limit.0, cap.value),
+                format!(
+                    "{} {}：病种年度限额 {} 元（统筹基金年度最高支付限额 pooled.annual_cap {} 元）",
+                    disease.code, disease.name_zh, limit.0, cap.value
+                ),
                 format!("{} {}: annual limit {} yuan (pooled.annual_cap {} yuan)", disease.code, disease.name_en, limit.0, cap.value),
             );
             self.step_noted(
@@ -713,7 +743,10 @@ impl Run<'_> {
                 Rule::MaternityAllowance,
                 || {
                     let (capped_zh, capped_en) = if capped {
-                        (format!("（申报工资 {wage} 按缴费基数上限计）"), format!(" (the stated {wage} counts up to the contribution base ceiling)"))
+                        (
+                            format!("（申报工资 {wage} 按缴费基数上限计）"),
+                            format!(" (the stated {wage} counts up to the contribution base ceiling)"),
+                        )
                     } else {
                         (String::new(), String::new())
                     };
@@ -792,7 +825,8 @@ impl Run<'_> {
         if self.explain {
             let value = if scale == bands.value { bands.value.to_string() } else { format!("{} → {}", bands.value, scale) };
             let paid = acc.critical_paid;
-            let note = Bilingual::new(format!("本年应付 {due_year}，已付 {paid}"), format!("due this year {due_year}, already paid {paid}"));
+            let note =
+                Bilingual::new(format!("本年应付 {due_year}，已付 {paid}"), format!("due this year {due_year}, already paid {paid}"));
             self.step_noted(Rule::Critical, (bands.key.name(), value, bands.cite), note, burden, due, burden - due);
         }
         if capped {
