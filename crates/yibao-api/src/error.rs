@@ -1,24 +1,28 @@
 //! The one error type of the HTTP boundary: every failure is `{code, message}` with a stable
-//! machine code and a status; internal failures are logged, never echoed.
+//! machine code and a status; internal failures are logged, never echoed. The message comes
+//! from the catalogue (`yibao_app::messages`) in the language `Accept-Language` chose
+//! (`crate::language`), Chinese by default.
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
-use yibao_app::{AppError, ErrorKind};
+use yibao_app::{AppError, ErrorKind, Language};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ErrorBody {
     /// Stable machine code, e.g. `person.already_enrolled`.
     pub code: String,
-    /// What was wrong, for a person to read.
+    /// What was wrong, for a person to read: Chinese, or English when `Accept-Language`
+    /// prefers `en`.
     pub message: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub status: StatusCode,
+    /// The code and its English detail; the answer's message is the catalogue's.
     pub body: ErrorBody,
     /// Sent as `Retry-After` (a held-back sign-in).
     pub retry_after_seconds: Option<u64>,
@@ -52,7 +56,7 @@ impl From<AppError> for ApiError {
         let status = StatusCode::from_u16(error.kind.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let message = if error.kind == ErrorKind::Internal {
             eprintln!("internal failure [{}]: {}", error.code, error.message);
-            "the service could not complete the request; nothing was written".to_owned()
+            yibao_app::messages::INTERNAL_EN.to_owned()
         } else {
             error.message
         };
@@ -60,9 +64,19 @@ impl From<AppError> for ApiError {
     }
 }
 
+/// Kept on an error answer for [`crate::language::localize`]: the code and English detail,
+/// to write the message in another language.
+#[derive(Clone, Debug)]
+pub(crate) struct Untranslated(pub(crate) ErrorBody);
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, Json(self.body)).into_response();
+        let chinese = ErrorBody {
+            code: self.body.code.clone(),
+            message: yibao_app::messages::message(Language::Zh, &self.body.code, &self.body.message),
+        };
+        let mut response = (self.status, Json(chinese)).into_response();
+        response.extensions_mut().insert(Untranslated(self.body));
         if let Some(seconds) = self.retry_after_seconds {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
         }

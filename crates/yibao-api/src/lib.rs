@@ -12,6 +12,7 @@ mod admin;
 pub mod auth;
 mod error;
 mod funds;
+pub mod language;
 mod reforms;
 mod routes;
 
@@ -25,10 +26,11 @@ pub use routes::ApiDoc;
 /// Largest request body: a claim of 5,000 lines fits with room to spare.
 pub const BODY_LIMIT_BYTES: usize = 4 * 1024 * 1024;
 
-/// The API's routes, over the application as state. The binary merges the console's beside
-/// them and applies [`BODY_LIMIT_BYTES`].
+/// The API's routes, over the application as state, each error answered in the caller's
+/// language ([`language::localize`]). The binary merges the console's beside them and
+/// applies [`BODY_LIMIT_BYTES`].
 pub fn router() -> Router<App> {
-    routes::router()
+    routes::router().layer(axum::middleware::from_fn(language::localize))
 }
 
 /// The API alone, ready to serve (tests, benchmarks).

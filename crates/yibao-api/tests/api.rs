@@ -177,6 +177,88 @@ async fn sign_in_from(api: &Api, peer: &str, forwarded: &str, username: &str, pa
     (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null), retry_after)
 }
 
+/// A request in a language (`Accept-Language`, or none): the status, the body and the
+/// answer's `Content-Language`.
+async fn call_in(
+    api: &Api,
+    path: &str,
+    token: Option<&str>,
+    language: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value, Option<String>) {
+    let mut request =
+        Request::builder().method(if body.is_some() { "POST" } else { "GET" }).uri(path).header("content-type", "application/json");
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    if let Some(language) = language {
+        request = request.header("accept-language", language);
+    }
+    let request = request.body(body.map_or_else(Body::empty, |b| Body::from(b.to_string()))).expect("request");
+    let response = api.router.clone().oneshot(request).await.expect("response");
+    let status = response.status();
+    let content_language = response.headers().get("content-language").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let bytes = axum::body::to_bytes(response.into_body(), 1024 * 1024).await.expect("body");
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null), content_language)
+}
+
+/// Issue 12, invariant `bilingual`: a refusal's message is Chinese by default (as in the
+/// console) and English when `Accept-Language` prefers it, q-values weighed; the code, the
+/// status and the body's shape `{code, message}` stay the same, and neither message carries
+/// Rust debug text.
+#[tokio::test]
+async fn a_refusal_is_chinese_by_default_and_english_when_asked() {
+    let api = setup("language").await;
+    let clerk = api.sign_in("east.clerk").await;
+    let household = json!({ "household_id": "HH-L1", "region": "419921", "address": "幸福村 2 组" });
+    let (status, body, _) = call_in(&api, "/api/households", Some(&clerk), None, Some(household)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // An enrolment without a tier in a city with tiers: once answered with Rust debug text.
+    let mut untiered = enrolment(EAST_PERSON, "419921", "HH-L1");
+    untiered["tier"] = Value::Null;
+    let has_cjk = |text: &str| text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+    let mut messages = Vec::new();
+    for (language, english) in [
+        (None, false),
+        (Some("zh-CN"), false),
+        (Some("en"), true),
+        (Some("en-GB"), true),
+        (Some("en-US,en;q=0.9,zh-CN;q=0.8"), true),
+        (Some("zh-CN,zh;q=0.9,en;q=0.8"), false),
+        (Some("zh;q=0.4, en;q=0.7"), true),
+        (Some("en;q=0, zh;q=0.1"), false),
+        (Some("fr-FR"), false),
+    ] {
+        let (status, body, content_language) = call_in(&api, "/api/persons", Some(&clerk), language, Some(untiered.clone())).await;
+        assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("person.bad_tier")), "{language:?}: {body}");
+        let fields: Vec<&String> = body.as_object().expect("an object").keys().collect();
+        assert_eq!(fields, ["code", "message"], "the body is exactly {{code, message}}");
+        let message = body["message"].as_str().expect("message");
+        assert_eq!(has_cjk(message), !english, "{language:?}: {message}");
+        assert_eq!(content_language.as_deref(), Some(if english { "en" } else { "zh-CN" }), "{language:?}");
+        for artefact in ["{", "[", "Some(", "None", "Err(", "\"", "\\"] {
+            assert!(!message.contains(artefact), "{language:?}: debug text {artefact} in {message}");
+        }
+        messages.push((english, message.to_owned()));
+    }
+    let chinese: Vec<&String> = messages.iter().filter(|(e, _)| !e).map(|(_, m)| m).collect();
+    let english: Vec<&String> = messages.iter().filter(|(e, _)| *e).map(|(_, m)| m).collect();
+    assert!(chinese.windows(2).all(|w| w[0] == w[1]) && english.windows(2).all(|w| w[0] == w[1]), "{messages:?}");
+    assert_ne!(chinese[0], english[0]);
+    assert!(english[0].contains("choose a tier: 1, 2"), "{}", english[0]);
+
+    // Refusals the API writes itself, and one from the application, in both languages.
+    for (path, token, code) in
+        [("/api/no-such-route", Some(clerk.as_str()), "route.not_found"), ("/api/persons?name=x", None, "auth.required")]
+    {
+        let (_, zh, _) = call_in(&api, path, token, None, None).await;
+        let (_, en, _) = call_in(&api, path, token, Some("en"), None).await;
+        assert_eq!((zh["code"].as_str(), en["code"].as_str()), (Some(code), Some(code)), "{zh} {en}");
+        let (zh, en) = (zh["message"].as_str().expect("zh"), en["message"].as_str().expect("en"));
+        assert!(has_cjk(zh) && !has_cjk(en) && !en.is_empty(), "{code}: {zh} / {en}");
+    }
+}
+
 /// Issue 12: repeated failures are held back with 429 and `Retry-After`, even with the
 /// right password; a client address's budget is counted for the TCP peer, which a forged
 /// `X-Forwarded-For` does not change.
@@ -189,7 +271,7 @@ async fn repeated_failed_sign_ins_are_held_back_with_429_and_retry_after() {
     }
     let (status, body, retry_after) = sign_in_from(&api, "192.0.2.1:5000", "10.0.0.1", "east.clerk", "pw-east.clerk").await;
     assert_eq!((status, body["code"].as_str(), retry_after.as_deref()), (StatusCode::TOO_MANY_REQUESTS, Some("auth.throttled"), Some("1")));
-    assert!(body["message"].as_str().is_some_and(|m| m.contains("try again")), "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| m.contains("请稍后再试")), "in Chinese by default: {body}");
 
     // Fifty failures from one peer, each under another username and forged forwarded address.
     for n in 0..50 {

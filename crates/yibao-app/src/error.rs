@@ -1,7 +1,8 @@
 //! The one error type of the application layer. Every refusal carries a stable machine code
-//! (`claim.level_mismatch`) and a message for a person; the kind tells an edge how to
-//! answer (an HTTP status, a console notice, a CLI exit code). Nothing was written when a
-//! use case returns an error.
+//! (`claim.level_mismatch`) and an English detail for a person; the kind tells an edge how to
+//! answer (an HTTP status, a console notice, a CLI exit code). The edges show it in the
+//! reader's language through the catalogue (`crate::messages`, [`AppError::message_in`]).
+//! Nothing was written when a use case returns an error.
 
 use std::borrow::Cow;
 
@@ -57,6 +58,14 @@ pub struct AppError {
 }
 
 impl AppError {
+    /// The message in `language`, from the catalogue ([`crate::messages`]); an internal
+    /// failure's detail is never shown.
+    #[must_use]
+    pub fn message_in(&self, language: crate::Language) -> String {
+        let detail = if self.kind == ErrorKind::Internal { crate::messages::INTERNAL_EN } else { self.message.as_str() };
+        crate::messages::message(language, &self.code, detail)
+    }
+
     pub fn new(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> AppError {
         AppError { kind, code: Cow::Borrowed(code), message: message.into(), retry_after_seconds: None }
     }
@@ -86,6 +95,7 @@ impl AppError {
 
 impl From<StoreError> for AppError {
     fn from(error: StoreError) -> AppError {
+        let error_code = error.code();
         let kind = match &error {
             StoreError::PersonNotFound(_)
             | StoreError::HouseholdNotFound(_)
@@ -103,7 +113,12 @@ impl From<StoreError> for AppError {
             StoreError::Invalid(_) => ErrorKind::BadRequest,
             StoreError::Backend(_) => ErrorKind::Internal,
         };
-        AppError { kind, code: Cow::Borrowed(error.code()), message: error.to_string(), retry_after_seconds: None }
+        let message = match error {
+            // The code is the error's own; the message need not repeat it.
+            StoreError::Refused { message, .. } => message,
+            error => error.to_string(),
+        };
+        AppError { kind, code: Cow::Borrowed(error_code), message, retry_after_seconds: None }
     }
 }
 

@@ -21,6 +21,7 @@ mod error;
 mod funds;
 pub mod load;
 mod location;
+pub mod messages;
 mod persons;
 mod principal;
 mod reads;
@@ -51,7 +52,7 @@ pub use reads::{ACTIVITY_ENTRIES_LIMIT, AUDIT_PAGE_LIMIT, Activity, CountyActivi
 // The vocabulary of the use cases: the records, inputs and outputs the edges receive and
 // send. Types only: the rules that make and check them stay behind the use cases, and the
 // edges depend on this crate and the domain alone (scripts/check-layers).
-pub use yibao_engine::{Accumulators, Claim, Coverage, Language, LineSettlement, LineVerdict, Rule, Settlement, Step, TierChange, TierHistory};
+pub use yibao_engine::{Accumulators, Bilingual, Claim, Coverage, Language, LineSettlement, LineVerdict, Rule, Settlement, Step, TierChange, TierHistory};
 pub use yibao_store::{
     AuditEntry, AuditVerification, BooksVerification, Budget, BudgetExecution, ClaimRecord, ClaimStatus, ContributionRecord, CountyArrears,
     CountyTargets, HouseholdRecord, ImportSummary, InstitutionRecord, Movement, PersonArrears, PersonQuery, PersonRecord, PersonUpdate,

@@ -153,7 +153,7 @@ impl App {
         let tier_history = match (tiers.is_empty(), input.tier) {
             (true, None) => None,
             (true, Some(_)) => return Err(AppError::bad_request("person.bad_tier", "this city has no tiers")),
-            (false, None) => return Err(AppError::bad_request("person.bad_tier", format!("choose a tier: {tiers:?}"))),
+            (false, None) => return Err(AppError::bad_request("person.bad_tier", format!("choose a tier: {}", tier_list(tiers)))),
             (false, Some(t)) => Some(TierHistory { initial: t, since: input.coverage_from, changes: Vec::new() }),
         };
         let coverage = Coverage {
@@ -233,7 +233,7 @@ impl App {
         }
         match &coverage.tier_history {
             None if tiers.is_empty() => Ok(()),
-            None => Err(AppError::bad_request("person.bad_tier", format!("choose a tier: {tiers:?}"))),
+            None => Err(AppError::bad_request("person.bad_tier", format!("choose a tier: {}", tier_list(tiers)))),
             Some(_) if tiers.is_empty() => Err(AppError::bad_request("person.bad_tier", "this city has no tiers")),
             Some(history) => {
                 for tier in std::iter::once(history.initial).chain(history.changes.iter().map(|c| c.tier)) {
@@ -347,4 +347,9 @@ impl App {
         }
         Ok(store!(self, end_coverage(&principal.actor(source, self.now()), scope, person_id, until))?)
     }
+}
+
+/// The tiers to choose from, as a person reads them ("1, 2, 3").
+fn tier_list(tiers: &[yibao_domain::Tier]) -> String {
+    tiers.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }

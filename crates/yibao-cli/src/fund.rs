@@ -184,7 +184,10 @@ async fn city(app: &App, asked: Option<&str>) -> Result<RegionCode, String> {
     match cities.as_slice() {
         [one] => Ok(*one),
         [] => Err("the store holds no fund books yet [books.empty]".into()),
-        _ => Err(format!("the store holds the books of several cities ({cities:?}): pass --city [fund.city_ambiguous]")),
+        _ => Err(format!(
+            "the store holds the books of several cities ({}): pass --city [fund.city_ambiguous]",
+            cities.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        )),
     }
 }
 

@@ -15,7 +15,7 @@ use serde_json::Value;
 use yibao_app::ErrorKind;
 use yibao_domain::{Fen, ItemCode, NationalId};
 use yibao_app::policy::ParamKey;
-use yibao_app::{ClaimRecord, ClaimStatus};
+use yibao_app::{ClaimRecord, ClaimStatus, Language, Rule};
 
 use super::i18n::Lang;
 use super::page::{
@@ -145,6 +145,8 @@ pub struct StepRow {
     pub line: String,
     pub param: String,
     pub value: String,
+    /// What the step did, in words, in the page's language.
+    pub note: String,
     pub cite: String,
     pub before_yuan: String,
     pub amount_yuan: String,
@@ -265,16 +267,29 @@ fn settlement_view(state: &App, lang: Lang, record: &ClaimRecord, person_name: S
                 .iter()
                 .map(|step| {
                     let rule = text(step, "rule");
+                    // The step's own words in the page's language (the engine writes each
+                    // step in both); a settlement stored before steps carried their title
+                    // takes it from the engine's catalogue of rules.
+                    let language = lang.language();
+                    let key = match language {
+                        Language::Zh => "zh",
+                        Language::En => "en",
+                    };
+                    let in_language = |field: &str| step.get(field).and_then(|t| t.get(key)).and_then(Value::as_str).map(str::to_owned);
+                    let title = in_language("title")
+                        .or_else(|| Rule::parse(&rule).map(|r| r.title().get(language).to_owned()))
+                        .unwrap_or_else(|| rule.clone());
                     let param = text(step, "param");
                     let param_label = ParamKey::parse(&param).map(|k| match lang {
                         Lang::Zh => k.spec().label_zh,
                         Lang::En => k.spec().label_en,
                     });
                     StepRow {
-                        title: lang.t(&format!("rule-{rule}")),
+                        title,
                         line: text(step, "line"),
                         param: param_label.map_or_else(|| param.clone(), |label| format!("{label} ({param})")),
                         value: text(step, "value"),
+                        note: in_language("note").unwrap_or_default(),
                         cite: text(step, "cite"),
                         before_yuan: amount(step, "before"),
                         amount_yuan: amount(step, "amount"),

@@ -50,6 +50,16 @@ impl Lang {
         }
     }
 
+    /// The application's language, for what the application and the engine write in both
+    /// (refusal messages, settlement steps).
+    #[must_use]
+    pub const fn language(self) -> yibao_app::Language {
+        match self {
+            Lang::Zh => yibao_app::Language::Zh,
+            Lang::En => yibao_app::Language::En,
+        }
+    }
+
     fn id(self) -> LanguageIdentifier {
         match self {
             Lang::Zh => langid!("zh-CN"),

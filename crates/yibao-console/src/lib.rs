@@ -63,7 +63,7 @@ impl ConsoleOptions {
         match scheme.as_deref() {
             Some("https") => Ok(ConsoleOptions { secure_cookies: true }),
             Some("http") => Ok(ConsoleOptions { secure_cookies: false }),
-            _ => Err(format!("a public URL begins with https:// or http://, not {public_url:?}")),
+            _ => Err(format!("a public URL begins with https:// or http://, not '{public_url}'")),
         }
     }
 }

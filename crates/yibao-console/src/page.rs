@@ -210,13 +210,11 @@ pub fn app_error_page(lang: Lang, error: &yibao_app::AppError) -> Response {
     error_page(lang, status, &message_key(status), Some(app_message(lang, error)))
 }
 
-/// An application-layer refusal in the user's language: the catalogue's line for its code
-/// (`err-person-already_enrolled`), then the application's own message for the details.
+/// An application-layer refusal in the user's language, from the one catalogue of refusal
+/// messages (`yibao_app::messages`), the API's too.
 #[must_use]
 pub fn app_message(lang: Lang, error: &yibao_app::AppError) -> String {
-    let key = format!("err-{}", error.code.replace('.', "-"));
-    let label = lang.t(&key);
-    if label == key { error.message.clone() } else { format!("{label} ({})", error.message) }
+    error.message_in(lang.language())
 }
 
 /// Field errors of a submitted form, shown next to their fields.

@@ -469,6 +469,24 @@ async fn a_settlement_shows_its_explanation_prints_a_slip_and_is_reversed_with_a
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("基本医疗保险统筹基金支付") && page.body.contains(&fund_pay), "{}", page.body);
     assert!(page.body.contains("周东"));
+    // Issue 12, invariant `bilingual`: the explanation's steps speak the page's language,
+    // the deductible step included, with no English words on the Chinese page.
+    let steps = |body: &str| body.split("<ol class=\"steps\">").nth(1).and_then(|s| s.split("</ol>").next()).unwrap_or_default().to_owned();
+    let chinese = steps(&page.body);
+    assert!(chinese.contains("<strong>起付标准</strong>") && chinese.contains("本次起付线 = min(政策范围内费用, 应付起付线)"), "{chinese}");
+    assert!(chinese.contains("政策范围内费用（medfee_sumamt") && chinese.contains("2026 年度"), "{chinese}");
+    // Citations are the pack's own text, quoted as written.
+    let words: String = chinese.lines().filter(|line| !line.contains("class=\"cite\"")).collect();
+    for english in ["Deductible", "deductible due", "year-to-date", "insurance", "tier", "admission"] {
+        assert!(!words.contains(english), "English '{english}' on the Chinese settlement page:\n{chinese}");
+    }
+    let english_page = console.get("/console/claims/H41992100007/C-1", &format!("{officer}; yibao_lang=en")).await;
+    let english = steps(&english_page.body);
+    assert!(
+        english.contains("<strong>Deductible</strong>") && english.contains("deductible paid = min(in-scope cost, deductible due)"),
+        "{english}"
+    );
+    assert!(!english.contains("本次起付线") && !english.contains("<strong>起付标准</strong>"), "{english}");
     let slip = console.get("/console/claims/H41992100007/C-1/slip", &officer).await;
     assert_eq!(slip.status, StatusCode::OK);
     assert!(slip.body.contains("医疗保险费用结算单") && slip.body.contains(&fund_pay) && slip.body.contains("slip.css"));

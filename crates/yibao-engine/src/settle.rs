@@ -21,7 +21,7 @@ use yibao_domain::{CatalogueClass, ClaimKind, DeliveryKind, Fen, PersonCategory,
 use yibao_policy::{Found, LookupError, ParamKey, Policy, Query, ServiceDateRule};
 
 use crate::claim::{Accumulators, Claim, ClaimError, Coverage};
-use crate::settlement::{LineSettlement, LineVerdict, Rule, Settlement, Step};
+use crate::settlement::{Bilingual, LineSettlement, LineVerdict, Rule, Settlement, Step};
 use crate::tier::{TierHistoryError, TierOrPolicyError, tier_on, upgrade_waiting_months};
 
 /// Why a claim was refused. Nothing is paid; the caller learns what to correct.
@@ -47,7 +47,7 @@ pub enum SettleError {
     MissingTierHistory,
     #[error("tier {tier} is not a tier of {scheme} insurance in this policy")]
     TierNotAllowed { tier: Tier, scheme: Scheme },
-    #[error("a {category:?} person cannot be insured under {scheme} insurance")]
+    #[error("a {} person cannot be insured under {scheme} insurance", category.as_str())]
     CategoryMismatch { category: PersonCategory, scheme: Scheme },
     #[error(transparent)]
     TierHistory(TierHistoryError),
@@ -160,7 +160,18 @@ impl Run<'_> {
                 Some((p, v, c)) => (Some(p), Some(v), Some(c.to_owned())),
                 None => (None, None, None),
             };
-            self.out.explanation.push(Step { rule, line: None, param, value, cite, before, amount, after });
+            self.out.explanation.push(Step {
+                rule,
+                title: rule.title(),
+                line: None,
+                param,
+                value,
+                note: None,
+                cite,
+                before,
+                amount,
+                after,
+            });
         }
     }
 
@@ -172,10 +183,41 @@ impl Run<'_> {
         }
     }
 
-    fn note(&mut self, rule: Rule, text: impl FnOnce() -> String, before: Fen, amount: Fen, after: Fen) {
+    /// A step explained in words, in both languages (built only when explaining).
+    fn note(&mut self, rule: Rule, text: impl FnOnce() -> Bilingual, before: Fen, amount: Fen, after: Fen) {
         if self.explain {
-            let value = text();
-            self.out.explanation.push(Step { rule, line: None, param: None, value: Some(value), cite: None, before, amount, after });
+            let note = Some(text());
+            self.out.explanation.push(Step {
+                rule,
+                title: rule.title(),
+                line: None,
+                param: None,
+                value: None,
+                note,
+                cite: None,
+                before,
+                amount,
+                after,
+            });
+        }
+    }
+
+    /// A step about a parameter, with what it did in words in both languages.
+    fn step_noted(&mut self, rule: Rule, found: (&'static str, String, &str), note: Bilingual, before: Fen, amount: Fen, after: Fen) {
+        if self.explain {
+            let (param, value, cite) = found;
+            self.out.explanation.push(Step {
+                rule,
+                title: rule.title(),
+                line: None,
+                param: Some(param),
+                value: Some(value),
+                note: Some(note),
+                cite: Some(cite.to_owned()),
+                before,
+                amount,
+                after,
+            });
         }
     }
 
@@ -230,12 +272,16 @@ impl Run<'_> {
         self.note(
             Rule::ServiceDate,
             || {
-                let which = match policy.service_date {
-                    ServiceDateRule::Admission => "admission",
-                    ServiceDateRule::Discharge => "discharge",
+                let (which_zh, which_en) = match policy.service_date {
+                    ServiceDateRule::Admission => ("入院日期", "admission"),
+                    ServiceDateRule::Discharge => ("出院日期", "discharge"),
                 };
-                let tier_text = tier.map_or_else(|| "no tiers".to_owned(), |t| format!("tier {t}"));
-                format!("{date} ({which}); year {year}; {} insurance, {tier_text}; policy {}", person.scheme, policy.id)
+                let (tier_zh, tier_en) =
+                    tier.map_or_else(|| ("不分档".to_owned(), "no tiers".to_owned()), |t| (format!("第 {t} 档"), format!("tier {t}")));
+                Bilingual::new(
+                    format!("{date}（{which_zh}）；{year} 年度；{}，{tier_zh}；政策包 {}", person.scheme.name_zh(), policy.id),
+                    format!("{date} ({which_en}); year {year}; {} insurance, {tier_en}; policy {}", person.scheme, policy.id),
+                )
             },
             Fen::ZERO,
             Fen::ZERO,
@@ -306,7 +352,18 @@ impl Run<'_> {
         let out = &mut *self.out;
         out.psn_cash_pay = out.psn_part_amt - out.acct_pay;
         let (part, cash) = (out.psn_part_amt, out.psn_cash_pay);
-        self.note(Rule::Cash, || "psn_part_amt − acct_pay".to_owned(), part, cash, Fen::ZERO);
+        self.note(
+            Rule::Cash,
+            || {
+                Bilingual::new(
+                    "个人负担 − 个人账户支付（psn_part_amt − acct_pay）",
+                    "person's part − personal account (psn_part_amt − acct_pay)",
+                )
+            },
+            part,
+            cash,
+            Fen::ZERO,
+        );
         self.out.accumulators = acc;
         Ok(())
     }
@@ -376,8 +433,7 @@ impl Run<'_> {
                         let share = match item.selfpay_share {
                             Some(own) => {
                                 if self.explain {
-                                    share_found =
-                                        Some(("catalogue item selfpay_share", own.to_string(), format!("catalogue {}", item.code)));
+                                    share_found = Some(("[[item]] selfpay_share", own.to_string(), format!("[[item]] {}", item.code)));
                                 }
                                 own
                             }
@@ -409,15 +465,17 @@ impl Run<'_> {
             if self.explain {
                 // The amounts are rendered per language from `out.lines`; the step keeps
                 // the item's name and the share's provenance.
-                let mut text = format!("{} {}", line.code, item.map_or("", |i| i.name.as_str()));
-                if let Some((key, value, _)) = &share_found {
-                    text.push_str(&format!(" ({key} = {value})"));
-                }
+                let text = format!("{} {}", line.code, item.map_or("", |i| i.name.as_str()));
+                let note = share_found.as_ref().map(|(key, value, _)| {
+                    Bilingual::new(format!("乙类先行自付比例 {key} = {value}"), format!("class-B share {key} = {value}"))
+                });
                 self.out.explanation.push(Step {
                     rule: Rule::Line,
+                    title: Rule::Line.title(),
                     line: Some(index + 1),
                     param: None,
                     value: Some(text),
+                    note,
                     cite: share_found.map(|(_, _, cite)| cite),
                     before: total,
                     amount: total - result.inscp_scp_amt,
@@ -430,7 +488,12 @@ impl Run<'_> {
             (out.medfee_sumamt, out.fulamt_ownpay_amt + out.overlmt_selfpay + out.preselfpay_amt, out.inscp_scp_amt);
         self.note(
             Rule::Scope,
-            || "medfee_sumamt − fulamt_ownpay_amt − overlmt_selfpay − preselfpay_amt = inscp_scp_amt".to_owned(),
+            || {
+                Bilingual::new(
+                    "总费用 − 全自费 − 超限价自付 − 乙类先行自付 = 政策范围内费用（medfee_sumamt − fulamt_ownpay_amt − overlmt_selfpay − preselfpay_amt = inscp_scp_amt）",
+                    "bill − wholly self-paid − over the price cap − class-B share = in scope (medfee_sumamt − fulamt_ownpay_amt − overlmt_selfpay − preselfpay_amt = inscp_scp_amt)",
+                )
+            },
             bill,
             set_aside,
             inscope,
@@ -464,7 +527,13 @@ impl Run<'_> {
             due -= credited;
             self.note(
                 Rule::DeductibleReferralCredit,
-                || format!("referred_deductible_paid = {}", claim.referred_deductible_paid),
+                || {
+                    let paid = claim.referred_deductible_paid;
+                    Bilingual::new(
+                        format!("转出医院已付起付线 {paid} 元（referred_deductible_paid）"),
+                        format!("deductible paid at the referring hospital {paid} yuan (referred_deductible_paid)"),
+                    )
+                },
                 before,
                 credited,
                 due,
@@ -482,7 +551,18 @@ impl Run<'_> {
         let deductible = inscope.min(due);
         self.out.act_pay_dedc = deductible;
         let base = inscope - deductible;
-        self.note(Rule::Deductible, || "act_pay_dedc = min(inscp_scp_amt, deductible due)".to_owned(), inscope, deductible, base);
+        self.note(
+            Rule::Deductible,
+            || {
+                Bilingual::new(
+                    "本次起付线 = min(政策范围内费用, 应付起付线)（act_pay_dedc）",
+                    "deductible paid = min(in-scope cost, deductible due) (act_pay_dedc)",
+                )
+            },
+            inscope,
+            deductible,
+            base,
+        );
 
         // Ratio, with referral and out-of-area adjustments.
         let ratio = policy.bands(ParamKey::InpatientRatio, query, date)?;
@@ -561,11 +641,21 @@ impl Run<'_> {
         let left = limit.0.saturating_remainder(acc.chronic_paid).min(cap.value.saturating_remainder(acc.pooled_paid));
         let paid = payable.min(left);
         if self.explain {
-            let text = format!(
-                "{} {} / {}: annual limit {} 元 (pooled.annual_cap {} 元)",
-                disease.code, disease.name_zh, disease.name_en, limit.0, cap.value
+            let note = Bilingual::new(
+                format!(
+                    "{} {}：病种年度限额 {} 元（统筹基金年度最高支付限额 pooled.annual_cap {} 元）",
+                    disease.code, disease.name_zh, limit.0, cap.value
+                ),
+                format!("{} {}: annual limit {} yuan (pooled.annual_cap {} yuan)", disease.code, disease.name_en, limit.0, cap.value),
             );
-            self.step(Rule::ChronicDisease, Some(("chronic_disease.annual_limit", text, limit.1)), payable, paid, payable - paid);
+            self.step_noted(
+                Rule::ChronicDisease,
+                ("chronic_disease.annual_limit", limit.0.to_string(), limit.1),
+                note,
+                payable,
+                paid,
+                payable - paid,
+            );
         }
         self.out.act_pay_dedc = deductible;
         self.out.pool_prop_bp = ratio.value.get();
@@ -645,13 +735,26 @@ impl Run<'_> {
                 _ => None,
             };
             let counted = ceiling.map_or(wage, |ceiling| wage.min(ceiling));
-            let capped = if counted < wage { format!(" (the stated {wage} counts up to the contribution base ceiling)") } else { String::new() };
+            let capped = counted < wage;
             // wage ÷ 30 × days, rounded once at the end.
             let allowance = self.rounding.scale(counted, i64::from(days), 30);
             self.out.maternity_allowance = allowance;
             self.note(
                 Rule::MaternityAllowance,
-                || format!("{counted}{capped} ÷ 30 × {days} days; {detail}"),
+                || {
+                    let (capped_zh, capped_en) = if capped {
+                        (
+                            format!("（申报工资 {wage} 按缴费基数上限计）"),
+                            format!(" (the stated {wage} counts up to the contribution base ceiling)"),
+                        )
+                    } else {
+                        (String::new(), String::new())
+                    };
+                    Bilingual::new(
+                        format!("{counted}{capped_zh} ÷ 30 × {days} 天；{detail}"),
+                        format!("{counted}{capped_en} ÷ 30 × {days} days; {detail}"),
+                    )
+                },
                 counted,
                 allowance,
                 Fen::ZERO,
@@ -709,29 +812,22 @@ impl Run<'_> {
         let after = before + burden;
         acc.inscope_burden = after;
         let above = after.saturating_remainder(threshold_value);
-        self.note(
-            Rule::CriticalThreshold,
-            || {
-                format!(
-                    "{} = {} 元 [{}]; year-to-date burden {} + this claim {} = {}",
-                    threshold.key.name(),
-                    threshold_value,
-                    threshold.cite,
-                    before,
-                    burden,
-                    after
-                )
-            },
-            after,
-            threshold_value.min(after),
-            above,
-        );
+        if self.explain {
+            let note = Bilingual::new(
+                format!("本年度此前政策范围内个人负担 {before} + 本次 {burden} = {after}"),
+                format!("year-to-date in-scope burden {before} + this claim {burden} = {after}"),
+            );
+            let found = (threshold.key.name(), threshold_value.to_string(), threshold.cite);
+            self.step_noted(Rule::CriticalThreshold, found, note, after, threshold_value.min(after), above);
+        }
         let due_year = scale.apply(above, self.rounding);
         let mut due = due_year.saturating_remainder(acc.critical_paid).min(burden);
         if self.explain {
             let value = if scale == bands.value { bands.value.to_string() } else { format!("{} → {}", bands.value, scale) };
-            let text = format!("{value}; due this year {due_year}, already paid {}", acc.critical_paid);
-            self.step(Rule::Critical, Some((bands.key.name(), text, bands.cite)), burden, due, burden - due);
+            let paid = acc.critical_paid;
+            let note =
+                Bilingual::new(format!("本年应付 {due_year}，已付 {paid}"), format!("due this year {due_year}, already paid {paid}"));
+            self.step_noted(Rule::Critical, (bands.key.name(), value, bands.cite), note, burden, due, burden - due);
         }
         if capped {
             let left = cap.value.saturating_remainder(acc.critical_paid);

@@ -49,18 +49,52 @@ pub struct LineSettlement {
     pub selfpay_prop_bp: u32,
 }
 
+/// Words in both languages (ARCHITECTURE.md, invariant `bilingual`): a step's title and
+/// note carry Chinese and English side by side, so a stored settlement reads the same in
+/// either language and no reader has to translate it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Bilingual<S = String> {
+    pub zh: S,
+    pub en: S,
+}
+
+impl<S: AsRef<str>> Bilingual<S> {
+    /// The text in `language`.
+    #[must_use]
+    pub fn get(&self, language: Language) -> &str {
+        match language {
+            Language::Zh => self.zh.as_ref(),
+            Language::En => self.en.as_ref(),
+        }
+    }
+}
+
+impl Bilingual {
+    #[must_use]
+    pub fn new(zh: impl Into<String>, en: impl Into<String>) -> Bilingual {
+        Bilingual { zh: zh.into(), en: en.into() }
+    }
+}
+
 /// One step of the computation: which rule, which parameter with its value and citation,
 /// and the amounts before, decided and after.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Step {
     pub rule: Rule,
+    /// The rule's title in both languages (always `rule.title()`).
+    pub title: Bilingual<&'static str>,
     /// 1-based line number for line steps.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub param: Option<&'static str>,
+    /// The parameter's value, or the line's item: numbers, codes and names, the same in
+    /// both languages.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
+    /// What the step did, in words, in both languages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<Bilingual>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cite: Option<String>,
     /// The amount the rule works on.
@@ -75,13 +109,16 @@ pub struct Step {
 }
 
 macro_rules! rules {
-    ($($variant:ident => $zh:literal, $en:literal;)*) => {
+    ($($variant:ident $id:literal => $zh:literal, $en:literal;)*) => {
         /// Every rule a settlement applies, in the order they run.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
         #[serde(rename_all = "kebab-case")]
         pub enum Rule { $($variant),* }
 
         impl Rule {
+            /// Every rule, in the order they run.
+            pub const ALL: &'static [Rule] = &[$(Rule::$variant),*];
+
             #[must_use]
             pub const fn title_zh(self) -> &'static str {
                 match self { $(Rule::$variant => $zh),* }
@@ -90,38 +127,53 @@ macro_rules! rules {
             pub const fn title_en(self) -> &'static str {
                 match self { $(Rule::$variant => $en),* }
             }
+            /// The title in both languages: the one catalogue of step titles.
+            #[must_use]
+            pub const fn title(self) -> Bilingual<&'static str> {
+                Bilingual { zh: self.title_zh(), en: self.title_en() }
+            }
+            /// The name a stored settlement gives the rule (`deductible-repeat`).
+            #[must_use]
+            pub const fn id(self) -> &'static str {
+                match self { $(Rule::$variant => $id),* }
+            }
+            /// The rule a stored settlement names.
+            #[must_use]
+            pub fn parse(id: &str) -> Option<Rule> {
+                Rule::ALL.iter().copied().find(|rule| rule.id() == id)
+            }
         }
     };
 }
 
 rules! {
-    ServiceDate => "就诊日期、年度与适用档次", "Date of service, year and tier in force";
-    Line => "费用明细", "Bill line";
-    Scope => "政策范围内费用", "In-scope cost";
-    Deductible => "起付标准", "Deductible";
-    DeductibleRepeat => "再次住院起付标准", "Deductible for a repeat admission";
-    DeductibleWaived => "困难群体免起付线", "Deductible waived for the group";
-    DeductibleReferralCredit => "转诊起付线连续计算", "Deductible already paid at the referring hospital";
-    DeductibleAnnualMax => "年度起付线累计上限", "Annual total of deductibles";
-    RatioReduction => "支付比例调整（转诊/异地）", "Ratio adjustment (referral, out of area)";
-    PooledFund => "基本医疗保险统筹基金支付", "Basic pooled fund pays";
-    PooledCap => "统筹基金年度最高支付限额", "Pooled fund annual cap";
-    OutpatientDeductible => "门诊统筹年度起付标准", "Outpatient pooling deductible";
-    OutpatientLimit => "门诊统筹年度限额", "Outpatient pooling annual limit";
-    ChronicDisease => "门诊慢特病病种与限额", "Chronic or special outpatient disease and its limit";
-    ChronicDeductible => "门诊慢特病起付标准", "Chronic outpatient deductible";
-    MaternityLumpSum => "生育医疗费用定额支付", "Maternity lump sum for the delivery";
-    MaternityAllowance => "生育津贴（上年度职工月平均工资÷30×产假天数）", "Maternity allowance (average monthly wage ÷ 30 × leave days)";
-    Supplementary => "补充医疗保险（统筹封顶线以上）", "Supplementary insurance (above the pooled cap)";
-    SupplementaryCap => "补充医疗保险年度最高支付限额", "Supplementary insurance annual cap";
-    CriticalThreshold => "大病保险起付标准", "Critical-illness threshold";
-    Critical => "大病保险/职工大额分段支付", "Critical illness / large-amount insurance, by bands";
-    CriticalCap => "大病保险年度最高支付限额", "Critical-illness annual cap";
-    AssistanceDeductible => "医疗救助起付标准", "Medical assistance deductible";
-    Assistance => "医疗救助", "Medical assistance";
-    AssistanceLimit => "医疗救助年度限额", "Medical assistance annual limit";
-    PersonalAccount => "个人账户支付", "Personal account pays";
-    Cash => "个人现金支付", "Patient pays in cash";
+    ServiceDate "service-date" => "就诊日期、年度与适用档次", "Date of service, year and tier in force";
+    Line "line" => "费用明细", "Bill line";
+    Scope "scope" => "政策范围内费用", "In-scope cost";
+    Deductible "deductible" => "起付标准", "Deductible";
+    DeductibleRepeat "deductible-repeat" => "再次住院起付标准", "Deductible for a repeat admission";
+    DeductibleWaived "deductible-waived" => "困难群体免起付线", "Deductible waived for the group";
+    DeductibleReferralCredit "deductible-referral-credit" => "转诊起付线连续计算", "Deductible already paid at the referring hospital";
+    DeductibleAnnualMax "deductible-annual-max" => "年度起付线累计上限", "Annual total of deductibles";
+    RatioReduction "ratio-reduction" => "支付比例调整（转诊/异地）", "Ratio adjustment (referral, out of area)";
+    PooledFund "pooled-fund" => "基本医疗保险统筹基金支付", "Basic pooled fund pays";
+    PooledCap "pooled-cap" => "统筹基金年度最高支付限额", "Pooled fund annual cap";
+    OutpatientDeductible "outpatient-deductible" => "门诊统筹年度起付标准", "Outpatient pooling deductible";
+    OutpatientLimit "outpatient-limit" => "门诊统筹年度限额", "Outpatient pooling annual limit";
+    ChronicDisease "chronic-disease" => "门诊慢特病病种与限额", "Chronic or special outpatient disease and its limit";
+    ChronicDeductible "chronic-deductible" => "门诊慢特病起付标准", "Chronic outpatient deductible";
+    MaternityLumpSum "maternity-lump-sum" => "生育医疗费用定额支付", "Maternity lump sum for the delivery";
+    MaternityAllowance "maternity-allowance" => "生育津贴（上年度职工月平均工资÷30×产假天数）", "Maternity allowance (average monthly wage ÷ 30 × leave days)";
+    Supplementary "supplementary" => "补充医疗保险（统筹封顶线以上）", "Supplementary insurance (above the pooled cap)";
+    SupplementaryCap "supplementary-cap" => "补充医疗保险年度最高支付限额", "Supplementary insurance annual cap";
+    CriticalThreshold "critical-threshold" => "大病保险起付标准", "Critical-illness threshold";
+    Critical "critical" => "大病保险/职工大额分段支付", "Critical illness / large-amount insurance, by bands";
+    CriticalCap "critical-cap" => "大病保险年度最高支付限额", "Critical-illness annual cap";
+    AssistanceDeductible "assistance-deductible" => "医疗救助起付标准", "Medical assistance deductible";
+    Assistance "assistance" => "医疗救助", "Medical assistance";
+    AssistanceLimit "assistance-limit" => "医疗救助年度限额", "Medical assistance annual limit";
+    PersonalAccount "personal-account" => "个人账户支付", "Personal account pays";
+    Cash "cash" => "个人现金支付", "Patient pays in cash";
 }
 
 /// The result of settling one claim.
@@ -237,10 +289,7 @@ impl Settlement {
     pub fn render_explanation(&self, language: Language) -> String {
         let mut out = String::new();
         for (index, step) in self.explanation.iter().enumerate() {
-            let title = match language {
-                Language::Zh => step.rule.title_zh(),
-                Language::En => step.rule.title_en(),
-            };
+            let title = step.title.get(language);
             let _ = write!(out, "{:>2}. {title}", index + 1);
             if let Some(line) = step.line {
                 let _ = match language {
@@ -293,6 +342,10 @@ impl Settlement {
                         line.inscp_scp_amt
                     ),
                 };
+                if let Some(note) = &step.note {
+                    let separator = if language == Language::Zh { "；" } else { "; " };
+                    let _ = write!(out, "{separator}{}", note.get(language));
+                }
                 if let Some(cite) = &step.cite {
                     let _ = match language {
                         Language::Zh => write!(out, "〔依据：{cite}〕"),
@@ -308,6 +361,15 @@ impl Settlement {
             }
             if let Some(value) = &step.value {
                 let _ = if step.param.is_some() { write!(out, " = {value}") } else { write!(out, ": {value}") };
+            }
+            if let Some(note) = &step.note {
+                let separator = match (language, step.param.is_some() || step.value.is_some()) {
+                    (Language::Zh, true) => "；",
+                    (Language::Zh, false) => "：",
+                    (Language::En, true) => "; ",
+                    (Language::En, false) => ": ",
+                };
+                let _ = write!(out, "{separator}{}", note.get(language));
             }
             if let Some(cite) = &step.cite {
                 let _ = match language {
@@ -368,4 +430,23 @@ impl Settlement {
 pub enum Language {
     Zh,
     En,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Rule::id` is the name serde gives the rule in a stored settlement, so a reader can
+    /// find the rule (and its titles) back from the JSON.
+    #[test]
+    fn rule_ids_are_their_serde_names() {
+        for rule in Rule::ALL {
+            let json = serde_json::to_string(rule).expect("serialise");
+            assert_eq!(json.trim_matches('"'), rule.id());
+            assert_eq!(Rule::parse(rule.id()), Some(*rule));
+            assert!(rule.title_zh().chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "{rule:?} has a Chinese title");
+            assert!(rule.title_en().is_ascii() || rule.title_en().contains('÷'), "{rule:?} has an English title");
+        }
+        assert_eq!(Rule::parse("no-such-rule"), None);
+    }
 }

@@ -162,6 +162,19 @@ fn check(path: &Path) -> Result<usize, String> {
         if without != settlement {
             return Err(at("settling with the explanation on changed the result".into()));
         }
+        // Invariant `bilingual`: every step's title and words are in both languages, the
+        // Chinese in Chinese and the English without a Chinese character.
+        let has_cjk = |text: &str| text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+        for step in &explained.explanation {
+            if step.title != step.rule.title() {
+                return Err(at(format!("step {:?} carries another rule's title", step.rule)));
+            }
+            if let Some(note) = &step.note
+                && (!has_cjk(&note.zh) || has_cjk(&note.en) || note.en.is_empty())
+            {
+                return Err(at(format!("step {:?} is not explained in both languages: {note:?}", step.rule)));
+            }
+        }
         for language in [Language::Zh, Language::En] {
             let text = explained.render_explanation(language);
             if !text.contains(&settlement.medfee_sumamt.to_string()) {

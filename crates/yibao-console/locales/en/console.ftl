@@ -59,16 +59,6 @@ error-forbidden = Forbidden: your role may not use this page.
 error-refused = The request was refused.
 error-store = The service could not complete the request; nothing was written.
 error-csrf = This form has expired: reload the page and try again.
-err-person-already_enrolled = This person is already enrolled in basic medical insurance (one enrolment per person)
-err-person-not_found = No such person in your region
-err-household-not_found = No such household in your region
-err-household-exists = This household ID already exists
-err-claim-not_found = No such claim
-err-claim-already_reversed = This settlement is already reversed
-err-claim-not_latest = Reverse the person's later settlements of the year first
-err-access-outside_region = Outside your region
-err-request-invalid = Invalid request
-err-request-exists = Already recorded
 
 # Form validation
 field-required = Required
@@ -266,33 +256,6 @@ slip-no = No.
 slip-open = Print the settlement slip
 printed-at = Printed on
 patient-signature = Patient's signature
-rule-service-date = Date of service, year and tier in force
-rule-line = Bill line
-rule-scope = In-scope cost
-rule-deductible = Deductible
-rule-deductible-repeat = Deductible for a repeat admission
-rule-deductible-waived = Deductible waived for the group
-rule-deductible-referral-credit = Deductible already paid at the referring hospital
-rule-deductible-annual-max = Annual total of deductibles
-rule-ratio-reduction = Ratio adjustment (referral, out of area)
-rule-pooled-fund = Basic pooled fund pays
-rule-pooled-cap = Pooled fund annual cap
-rule-outpatient-deductible = Outpatient pooling deductible
-rule-outpatient-limit = Outpatient pooling annual limit
-rule-chronic-disease = Chronic or special outpatient disease and its limit
-rule-chronic-deductible = Chronic outpatient deductible
-rule-maternity-lump-sum = Maternity lump sum for the delivery
-rule-maternity-allowance = Maternity allowance
-rule-supplementary = Supplementary insurance (above the pooled cap)
-rule-supplementary-cap = Supplementary insurance annual cap
-rule-critical-threshold = Critical-illness threshold
-rule-critical = Critical illness / large-amount insurance, by bands
-rule-critical-cap = Critical-illness annual cap
-rule-assistance-deductible = Medical assistance deductible
-rule-assistance = Medical assistance
-rule-assistance-limit = Medical assistance annual limit
-rule-personal-account = Personal account pays
-rule-cash = Patient pays in cash
 
 # Policy
 policy-title = Policy in force
@@ -473,7 +436,6 @@ dashboard-fund-balances = Fund balances (fiscal special accounts)
 dashboard-fund-warnings = Early warnings of the latest year-end close
 dashboard-no-close = No year has been closed yet.
 dashboard-no-warnings = No warnings.
-err-ledger-special_account_short = The fiscal special account cannot pay this month's expenditure: book an opening balance or a finance advance first
 
 ## Budgets, legacy deficits, handovers, the book check (R-FND-3, R-FND-6, R-FND-7)
 menu-budgets = Budgets
@@ -610,6 +572,3 @@ field-bad-seed = A seed is a whole number
 field-reform-empty = Paste a reform
 field-reform-refused = The reform was refused
 reform-change-percent = Change %
-err-handover-same_person = Refused: the receiving side confirms, another person than who signed the inventory
-err-handover-bad_checksum = Refused: the checksum does not match the signed inventory's
-err-handover-books_changed = Refused: the books changed since the inventory was signed; prepare a new one

@@ -59,16 +59,6 @@ error-forbidden = 无权访问：您的角色不能使用此功能。
 error-refused = 操作被拒绝。
 error-store = 服务暂时无法完成请求，未写入任何数据。
 error-csrf = 表单已失效，请刷新页面后重试。
-err-person-already_enrolled = 此人已参加基本医疗保险（一人一次参保）
-err-person-not_found = 本区划内无此人
-err-household-not_found = 本区划内无此家庭
-err-household-exists = 家庭编号已存在
-err-claim-not_found = 无此结算记录
-err-claim-already_reversed = 该结算已冲正
-err-claim-not_latest = 须先冲正该参保人本年度更晚的结算
-err-access-outside_region = 超出您的管辖区划
-err-request-invalid = 请求无效
-err-request-exists = 记录已存在
 
 # 表单校验
 field-required = 必填
@@ -266,33 +256,6 @@ slip-no = 单号
 slip-open = 打印结算单
 printed-at = 打印日期
 patient-signature = 患者签字
-rule-service-date = 就诊日期、年度与适用档次
-rule-line = 费用明细
-rule-scope = 政策范围内费用
-rule-deductible = 起付标准
-rule-deductible-repeat = 再次住院起付标准
-rule-deductible-waived = 困难群体免起付线
-rule-deductible-referral-credit = 转诊起付线连续计算
-rule-deductible-annual-max = 年度起付线累计上限
-rule-ratio-reduction = 支付比例调整（转诊/异地）
-rule-pooled-fund = 基本医疗保险统筹基金支付
-rule-pooled-cap = 统筹基金年度最高支付限额
-rule-outpatient-deductible = 门诊统筹年度起付标准
-rule-outpatient-limit = 门诊统筹年度限额
-rule-chronic-disease = 门诊慢特病病种与限额
-rule-chronic-deductible = 门诊慢特病起付标准
-rule-maternity-lump-sum = 生育医疗费用定额支付
-rule-maternity-allowance = 生育津贴
-rule-supplementary = 补充医疗保险（统筹封顶线以上）
-rule-supplementary-cap = 补充医疗保险年度最高支付限额
-rule-critical-threshold = 大病保险起付标准
-rule-critical = 大病保险/职工大额分段支付
-rule-critical-cap = 大病保险年度最高支付限额
-rule-assistance-deductible = 医疗救助起付标准
-rule-assistance = 医疗救助
-rule-assistance-limit = 医疗救助年度限额
-rule-personal-account = 个人账户支付
-rule-cash = 个人现金支付
 
 # 政策
 policy-title = 政策参数
@@ -473,7 +436,6 @@ dashboard-fund-balances = 基金余额（财政专户）
 dashboard-fund-warnings = 最近一次年终决算的预警
 dashboard-no-close = 尚无已决算年度。
 dashboard-no-warnings = 无预警。
-err-ledger-special_account_short = 财政专户资金不足以支付本月支出：请先登记期初余额或财政垫付
 
 ## 预算、历史缺口、基金移交、账簿核验（R-FND-3、R-FND-6、R-FND-7）
 menu-budgets = 预算执行
@@ -610,6 +572,3 @@ field-bad-seed = 随机种子为整数
 field-reform-empty = 请粘贴改革方案
 field-reform-refused = 改革方案未通过
 reform-change-percent = 变动率
-err-handover-same_person = 拒绝：须由接收方、签署人以外的人确认
-err-handover-bad_checksum = 拒绝：校验码不符，与已签署清单不一致
-err-handover-books_changed = 拒绝：签署后账面已变动，请重新编制清单

@@ -279,7 +279,7 @@ pub async fn confirm(
     match state.confirm_handover(&user.principal(), &ConsoleUser::source(&headers), &reference, &checksum).await {
         Ok(_) => Redirect::to(&format!("{HERE}/{}?done=confirmed", url_encode(&reference))).into_response(),
         Err(error) if is_refusal(&error) => {
-            // The refusal codes have catalogue lines (`err-handover-*`).
+            // The refusal codes have their messages in the application's catalogue.
             errors.add("checksum", app_message(lang, &error));
             inventory_page(&state, &user, &reference, form.checksum, errors, String::new()).await
         }

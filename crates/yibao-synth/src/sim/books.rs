@@ -504,8 +504,9 @@ pub(super) fn run(
         }
     }
 
-    check_invariants(&books.ledger)
-        .map_err(|breaches| SimError::Books(breaches.iter().take(5).map(|b| format!("{b:?}")).collect::<Vec<_>>().join("; ")))?;
+    check_invariants(&books.ledger).map_err(|breaches| {
+        SimError::Books(breaches.iter().take(5).map(|b| format!("[{}] {b}", b.code())).collect::<Vec<_>>().join("; "))
+    })?;
 
     // Statements, checked against the books, and the indicators.
     let thresholds = WarningThresholds::COMMON;

@@ -1,0 +1,260 @@
+//! The one catalogue of refusal messages (ARCHITECTURE.md, invariant `bilingual`): every
+//! error code any layer can return, with its message in Chinese and in English.
+//!
+//! An [`AppError`](crate::AppError) keeps its stable `code` and the English detail its use
+//! case wrote (`message`: which person, which amount, which rule). A template here may take
+//! that detail as `{detail}`: the English message is usually the detail itself, and the
+//! Chinese one says what was refused and, where the detail names data the caller needs (an
+//! ID, an amount, a limit), quotes it. Internal failures never show their detail. Both HTTP
+//! edges render a refusal through [`message`]; the test `every_code_has_both_languages`
+//! scans the workspace's sources for every code an error can carry and fails on one missing
+//! here.
+
+use crate::Language;
+
+/// One code's messages. `{detail}` stands for the error's English detail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub code: &'static str,
+    pub zh: &'static str,
+    pub en: &'static str,
+}
+
+/// The English message of an internal failure: what failed is logged, never shown.
+pub const INTERNAL_EN: &str = "the service could not complete the request; nothing was written";
+const INTERNAL_ZH: &str = "服务未能完成请求，未写入任何数据";
+const DETAIL: &str = "{detail}";
+
+macro_rules! catalogue {
+    ($($code:literal => $zh:expr, $en:expr;)*) => {
+        /// Every error code, sorted, with its Chinese and English templates.
+        pub const CATALOGUE: &[Entry] = &[$(Entry { code: $code, zh: $zh, en: $en }),*];
+    };
+}
+
+catalogue! {
+    "access.forbidden" => "无权执行此操作：{detail}", DETAIL;
+    "access.outside_region" => "超出您的管辖区划：{detail}", DETAIL;
+    "audit.broken" => "审计日志链已断裂，无法生成锚点：{detail}", DETAIL;
+    "auth.failure" => INTERNAL_ZH, INTERNAL_EN;
+    "auth.locked" => "登录失败次数过多，账户已暂时锁定，请稍后再试", DETAIL;
+    "auth.required" => "需要登录（会话令牌）或机构 API 密钥，或用户名、密码不正确", DETAIL;
+    "auth.throttled" => "登录失败次数过多，请稍后再试", DETAIL;
+    "claim.already_reversed" => "该结算已冲正", DETAIL;
+    "claim.bad_babies" => "胎儿数不正确", DETAIL;
+    "claim.bad_claim_id" => "结算单号须为 1 至 64 个可打印字符", DETAIL;
+    "claim.bad_diagnosis" => "诊断编码不是有效的 ICD-10 编码：{detail}", DETAIL;
+    "claim.bad_institution_code" => "定点医药机构编码不正确：{detail}", DETAIL;
+    "claim.bad_quantity" => "费用明细数量须大于零且不超过 1,000,000：{detail}", DETAIL;
+    "claim.bad_unit_price" => "费用明细单价须在 0 至 10,000,000 元之间：{detail}", DETAIL;
+    "claim.bill_too_large" => "单据总金额超过 100,000,000 元", DETAIL;
+    "claim.delivery_on_non_maternity" => "只有生育结算才填写分娩信息", DETAIL;
+    "claim.discharge_before_admission" => "出院日期早于入院日期：{detail}", DETAIL;
+    "claim.idempotency_conflict" => "该结算单号已以不同内容提交过：一个机构结算单号只对应一笔结算", DETAIL;
+    "claim.in_future" => "日期晚于今天：{detail}", DETAIL;
+    "claim.kind_not_for_pharmacy" => "定点药店只能结算门诊费用：{detail}", DETAIL;
+    "claim.level_mismatch" => "结算单填写的医院等级与登记不符：{detail}", DETAIL;
+    "claim.maternity_without_delivery" => "生育结算须填写分娩类型和胎儿数", DETAIL;
+    "claim.negative_referred_deductible" => "转诊前已付起付线不能为负数", DETAIL;
+    "claim.no_lines" => "结算单没有费用明细", DETAIL;
+    "claim.not_found" => "无此结算记录：{detail}", DETAIL;
+    "claim.not_latest" => "须先冲正该参保人本年度更晚的结算：{detail}", DETAIL;
+    "claim.overlapping_stay" => "住院期间与该参保人已结算的住院重叠：{detail}", DETAIL;
+    "claim.place_mismatch" => "结算单填写的就医地与登记不符：{detail}", DETAIL;
+    "claim.referral_not_on_file" => "没有可用的转诊备案，请先备案转诊：{detail}", DETAIL;
+    "claim.referred_deductible_mismatch" => "转诊前已付起付线与记录不符：{detail}", DETAIL;
+    "claim.stay_too_long" => "住院天数超过两年：{detail}", DETAIL;
+    "claim.too_many_lines" => "费用明细过多，每张结算单最多 5,000 条：{detail}", DETAIL;
+    "contribution.bad_kind" => "缴费类型须为居民、职工或补充医疗保险", DETAIL;
+    "contribution.bad_period" => "缴费期间不正确：{detail}", DETAIL;
+    "contribution.batch_too_large" => "一批缴费记录过多：{detail}", DETAIL;
+    "contribution.due_changed" => "该期间的应缴金额已变化，一个期间只有一张缴费单：{detail}", DETAIL;
+    "contribution.failure" => INTERNAL_ZH, INTERNAL_EN;
+    "contribution.kind_mismatch" => "缴费类型与参保险种或期间不符：{detail}", DETAIL;
+    "contribution.negative" => "金额不能为负数", DETAIL;
+    "contribution.no_wage" => "职工缴费须填写当月工资", DETAIL;
+    "contribution.overpaid" => "缴费超过应缴金额，一个期间只缴一次：{detail}", DETAIL;
+    "fund.bad_date" => "日期不正确：{detail}", DETAIL;
+    "fund.bad_month" => "月份不正确（YYYY-MM）：{detail}", DETAIL;
+    "fund.bad_period" => "期间不正确：{detail}", DETAIL;
+    "fund.bad_ratio" => "比例不正确：{detail}", DETAIL;
+    "fund.bad_scheme" => "不是一个基金：{detail}", DETAIL;
+    "fund.bad_unit" => "统筹单位（区县）不正确：{detail}", DETAIL;
+    "fund.bad_year" => "年度不正确：{detail}", DETAIL;
+    "fund.period_not_ended" => "期间尚未结束：{detail}", DETAIL;
+    "handover.bad_checksum" => "拒绝：校验码不符，与已签署清单不一致", DETAIL;
+    "handover.books_changed" => "拒绝：签署后账面已变动，请重新编制清单", DETAIL;
+    "handover.open_payables" => "拒绝：尚有未结清的应付款：{detail}", DETAIL;
+    "handover.same_person" => "拒绝：须由接收方、签署人以外的人确认", DETAIL;
+    "household.bad_address" => "地址须为 1 至 200 个字符，不含控制字符或不可见字符", DETAIL;
+    "household.bad_id" => "家庭编号须为 1 至 64 字节，不含控制字符", DETAIL;
+    "household.exists" => "家庭编号已存在：{detail}", DETAIL;
+    "household.not_found" => "本区划内无此家庭：{detail}", DETAIL;
+    "institution.bad_code" => "定点医药机构编码不正确（H 医院或 P 药店，加 6 位区划代码和 5 位序号）：{detail}", DETAIL;
+    "institution.bad_date" => "等级变更须自今天前后一年内的某日起生效", DETAIL;
+    "institution.bad_level" => "医院等级须为一级、二级或三级：{detail}", DETAIL;
+    "institution.not_found" => "本区划内无此定点医药机构：{detail}", DETAIL;
+    "institution.weak_key" => "API 密钥太短或首尾有空白：{detail}", DETAIL;
+    "interest.overlap" => "计息期间与已记入的利息重叠，每一天只计息一次：{detail}", DETAIL;
+    "ledger.account_exists" => "账户已存在：{detail}", DETAIL;
+    "ledger.account_limit" => "账户数已达上限", DETAIL;
+    "ledger.amount_not_positive" => "转账金额须为正数：{detail}", DETAIL;
+    "ledger.amount_too_large" => "金额超出账簿可记录的最大值：{detail}", DETAIL;
+    "ledger.bad_holder" => "账户持有人不正确：{detail}", DETAIL;
+    "ledger.bad_input" => "输入无效：{detail}", DETAIL;
+    "ledger.bad_institution_code" => "机构编码不正确：{detail}", DETAIL;
+    "ledger.bad_party_code" => "往来单位编码不正确：{detail}", DETAIL;
+    "ledger.bad_record_id" => "业务记录编号不正确：{detail}", DETAIL;
+    "ledger.bad_transfer_id" => "转账编号不正确：{detail}", DETAIL;
+    "ledger.batch_too_large" => "一批转账过多：{detail}", DETAIL;
+    "ledger.before_account_opened" => "转账日期早于账户开立日期：{detail}", DETAIL;
+    "ledger.cross_fund" => "转账跨越基金：基金之间只能通过调剂往来账户成对记账：{detail}", DETAIL;
+    "ledger.date_outside_period" => "日期不在期间内：{detail}", DETAIL;
+    "ledger.duplicate_in_batch" => "同一批中转账重复：{detail}", DETAIL;
+    "ledger.duplicate_input" => "输入重复：{detail}", DETAIL;
+    "ledger.holder_kind_mismatch" => "该持有人不能开立此类账户：{detail}", DETAIL;
+    "ledger.holder_outside_fund" => "持有人不在该基金的区划内：{detail}", DETAIL;
+    "ledger.id_conflict" => "转账编号已用于内容不同的转账：{detail}", DETAIL;
+    "ledger.inter_fund_both_sides" => "转账两边都是调剂往来账户：{detail}", DETAIL;
+    "ledger.inter_fund_reason" => "只有经审计的调剂才能使用调剂往来账户：{detail}", DETAIL;
+    "ledger.layer_fund_mismatch" => "该支付层次不由此基金支付：{detail}", DETAIL;
+    "ledger.negative_input" => "金额不能为负数：{detail}", DETAIL;
+    "ledger.no_such_account" => "账户不存在：{detail}", DETAIL;
+    "ledger.not_a_city_fund" => "不是市级统筹基金：{detail}", DETAIL;
+    "ledger.not_a_reversal" => "转账指明了被冲正的转账，但事由不是冲正：{detail}", DETAIL;
+    "ledger.not_levied" => "该基金不计提调剂金：{detail}", DETAIL;
+    "ledger.over_reversal" => "冲正金额超过原转账余额：{detail}", DETAIL;
+    "ledger.overdraft" => "账户余额不足，不能为负：{detail}", DETAIL;
+    "ledger.overflow" => "账户合计超出账簿可记录的最大值：{detail}", DETAIL;
+    "ledger.pair_mismatch" => "调剂转账的两笔不对应：{detail}", DETAIL;
+    "ledger.reversal_mismatch" => "冲正与原转账不对应：{detail}", DETAIL;
+    "ledger.reversal_without_original" => "冲正未指明被冲正的转账：{detail}", DETAIL;
+    "ledger.same_account" => "转账的借方和贷方是同一账户：{detail}", DETAIL;
+    "ledger.special_account_short" => "财政专户资金不足以支付本月支出：请先登记期初余额或财政垫付", DETAIL;
+    "ledger.too_many" => "数量超过上限：{detail}", DETAIL;
+    "ledger.transfer_limit" => "转账笔数已达上限", DETAIL;
+    "ledger.unaudited_adjustment" => "调剂未引用审计批准：{detail}", DETAIL;
+    "ledger.unit_outside" => "统筹单位不属于本市：{detail}", DETAIL;
+    "ledger.unpaired_adjustment" => "基金间调剂的另一笔未一并记账：{detail}", DETAIL;
+    "load.bad_year" => "年度不正确：{detail}", DETAIL;
+    "load.failure" => INTERNAL_ZH, INTERNAL_EN;
+    "load.other_city" => "模拟城市与政策包不是同一城市：{detail}", DETAIL;
+    "load.store_not_empty" => "数据库中已有城市数据，只能向空库载入：{detail}", DETAIL;
+    "person.already_enrolled" => "此人已参加基本医疗保险（一人一次参保）：{detail}", DETAIL;
+    "person.bad_balance" => "个人账户余额不正确：{detail}", DETAIL;
+    "person.bad_card_no" => "社保卡号须为 1 至 32 个字母、数字或连字符", DETAIL;
+    "person.bad_category" => "人员类别与参保险种不符：{detail}", DETAIL;
+    "person.bad_date" => "日期不正确：{detail}", DETAIL;
+    "person.bad_household" => "家庭不正确：{detail}", DETAIL;
+    "person.bad_id" => "身份证号码不正确：{detail}", DETAIL;
+    "person.bad_name" => "姓名须为 1 至 64 个字符，不含控制字符或不可见字符", DETAIL;
+    "person.bad_region" => "不是本市的区县：{detail}", DETAIL;
+    "person.bad_scheme" => "险种不正确：{detail}", DETAIL;
+    "person.bad_tier" => "缴费档次不正确：{detail}", DETAIL;
+    "person.card_taken" => "社保卡号已属于本区县另一参保人：{detail}", DETAIL;
+    "person.no_such_tier_change" => "只能撤销最近一次档次变更申请：{detail}", DETAIL;
+    "person.not_found" => "本区划内无此人：{detail}", DETAIL;
+    "person.not_verified" => "身份证号码与社保卡号不对应任何参保人", DETAIL;
+    "person.tier_change_in_effect" => "档次变更已生效，请重新申请变更：{detail}", DETAIL;
+    "policy.no_value" => "政策包没有适用的参数值：{detail}", DETAIL;
+    "referral.bad_date" => "转诊日期不正确：{detail}", DETAIL;
+    "referral.no_visit" => "本机构没有该参保人的就诊记录", DETAIL;
+    "referral.unknown_institution" => "转入机构不是有效的定点医药机构：{detail}", DETAIL;
+    "reform.bad_size" => "模拟人数不正确：{detail}", DETAIL;
+    "reform.failure" => INTERNAL_ZH, INTERNAL_EN;
+    "reform.invalid" => "改革方案无效：{detail}", DETAIL;
+    "reform.simulation" => "模拟未能完成：{detail}", DETAIL;
+    "reform.too_large" => "改革方案最大 64 KiB", DETAIL;
+    "reform.unavailable" => INTERNAL_ZH, INTERNAL_EN;
+    "region.unknown" => "不是本市或其区县：{detail}", DETAIL;
+    "request.bad_date" => "日期不正确（YYYY-MM-DD）：{detail}", DETAIL;
+    "request.bad_region" => "区划代码不正确：{detail}", DETAIL;
+    "request.bad_year" => "年度不正确：{detail}", DETAIL;
+    "request.exists" => "记录已存在：{detail}", DETAIL;
+    "request.invalid" => "请求无效：{detail}", DETAIL;
+    "request.malformed" => "请求格式不正确：{detail}", DETAIL;
+    "route.not_found" => "没有此 API 路径，请参阅 /api/openapi.json", DETAIL;
+    "search.empty" => "请按身份证号码、姓名、社保卡号或家庭编号查询", DETAIL;
+    "settle.accumulators_from_later_year" => "累计数属于就诊日期以后的年度：{detail}", DETAIL;
+    "settle.after_policy" => "就诊日期晚于政策包的最后一日：{detail}", DETAIL;
+    "settle.bad_tier_history" => "档次变更记录不正确：{detail}", DETAIL;
+    "settle.before_policy" => "就诊日期早于政策包的生效日期：{detail}", DETAIL;
+    "settle.category_mismatch" => "人员类别不能参加该险种：{detail}", DETAIL;
+    "settle.failure" => INTERNAL_ZH, INTERNAL_EN;
+    "settle.maternity_not_female" => "生育结算须为分娩的女性本人", DETAIL;
+    "settle.missing_tier_history" => "本市分档缴费：参保人须有档次记录", DETAIL;
+    "settle.no_policy_value" => "政策包没有适用于本次结算的参数值：{detail}", DETAIL;
+    "settle.not_a_basic_scheme" => "不是基本医疗保险险种：参保人须参加职工或居民医保：{detail}", DETAIL;
+    "settle.not_a_certified_chronic_disease" => "该诊断不是参保人已认定的门诊慢特病：{detail}", DETAIL;
+    "settle.not_covered" => "就诊日期不在参保期间内：{detail}", DETAIL;
+    "settle.not_maternity_insured" => "参保人未参加生育保险", DETAIL;
+    "settle.region_outside_policy" => "参保人所在区划不在政策包的区划内：{detail}", DETAIL;
+    "settle.scheme_not_in_policy" => "政策包不含该险种：{detail}", DETAIL;
+    "settle.tier_not_allowed" => "该档次不是本险种的档次：{detail}", DETAIL;
+    "staff.bad_role" => "角色不正确：{detail}", DETAIL;
+    "staff.not_found" => "本区划内无此工作人员账户：{detail}", DETAIL;
+    "staff.self_lockout" => "管理员不能停用或降级自己的账户", DETAIL;
+    "staff.weak_password" => "密码长度不符合要求：{detail}", DETAIL;
+    "store.failure" => INTERNAL_ZH, INTERNAL_EN;
+}
+
+/// The catalogue's entry for `code`.
+#[must_use]
+pub fn entry(code: &str) -> Option<&'static Entry> {
+    CATALOGUE.binary_search_by(|entry| entry.code.cmp(code)).ok().map(|index| &CATALOGUE[index])
+}
+
+/// The message for a refusal with `code` and English `detail`, in `language`. A code
+/// missing from the catalogue (the completeness test keeps that from happening) shows its
+/// detail.
+#[must_use]
+pub fn message(language: Language, code: &str, detail: &str) -> String {
+    match entry(code) {
+        Some(entry) => {
+            let template = match language {
+                Language::Zh => entry.zh,
+                Language::En => entry.en,
+            };
+            template.replace(DETAIL, detail)
+        }
+        None => detail.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn has_cjk(text: &str) -> bool {
+        text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+    }
+
+    #[test]
+    fn the_catalogue_is_sorted_unique_and_in_both_languages() {
+        for pair in CATALOGUE.windows(2) {
+            assert!(pair[0].code < pair[1].code, "sorted and unique: {} before {}", pair[0].code, pair[1].code);
+        }
+        for entry in CATALOGUE {
+            assert!(has_cjk(entry.zh), "{}: the Chinese message is Chinese", entry.code);
+            assert!(!has_cjk(entry.en) && !entry.en.is_empty(), "{}: the English message is English", entry.code);
+            for template in [entry.zh, entry.en] {
+                let rest = template.replace(DETAIL, "");
+                assert!(!rest.contains('{') && !rest.contains('}'), "{}: only {{detail}} is a placeholder: {template}", entry.code);
+            }
+            if entry.en == INTERNAL_EN {
+                assert!(!entry.zh.contains(DETAIL), "{}: an internal failure never shows its detail", entry.code);
+            }
+        }
+    }
+
+    #[test]
+    fn a_message_fills_in_the_detail_in_the_chosen_language() {
+        let detail = "paid may not be negative";
+        assert_eq!(message(Language::En, "contribution.negative", detail), detail);
+        assert_eq!(message(Language::Zh, "contribution.negative", detail), "金额不能为负数");
+        assert_eq!(message(Language::Zh, "person.not_found", "no person X in this region"), "本区划内无此人：no person X in this region");
+        assert_eq!(message(Language::Zh, "store.failure", "disk I/O error"), INTERNAL_ZH);
+        assert_eq!(message(Language::En, "store.failure", "disk I/O error"), INTERNAL_EN);
+        assert_eq!(message(Language::Zh, "no.such_code", "as written"), "as written");
+    }
+}
