@@ -174,6 +174,7 @@ catalogue! {
     "request.invalid" => "请求无效：{detail}", DETAIL;
     "request.malformed" => "请求格式不正确：{detail}", DETAIL;
     "route.not_found" => "没有此 API 路径，请参阅 /api/openapi.json", DETAIL;
+    "search.bad_page" => "一页至多 200 人、起点至多第 10000 条，请缩小查询条件：{detail}", DETAIL;
     "search.empty" => "请按身份证号码、姓名、社保卡号或家庭编号查询", DETAIL;
     "settle.accumulators_from_later_year" => "累计数属于就诊日期以后的年度：{detail}", DETAIL;
     "settle.after_policy" => "就诊日期晚于政策包的最后一日：{detail}", DETAIL;
