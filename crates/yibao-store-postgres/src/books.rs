@@ -41,6 +41,15 @@ fn account_row(row: &PgRow) -> Result<AccountRow, StoreError> {
     })
 }
 
+/// A claim row with the accumulators it started from and left (`acc_before`, `acc_after`).
+fn stored_claim(row: &PgRow) -> Result<yibao_store::StoredClaim, StoreError> {
+    Ok(yibao_store::StoredClaim {
+        record: crate::claim_from_row(row)?,
+        acc_before: from_json(row.try_get::<&str, _>("acc_before").map_err(backend)?)?,
+        acc_after: from_json(row.try_get::<&str, _>("acc_after").map_err(backend)?)?,
+    })
+}
+
 fn transfer_row(row: &PgRow) -> Result<TransferRow, StoreError> {
     let get = |name: &str| row.try_get::<String, _>(name).map_err(backend);
     Ok(TransferRow {
@@ -942,15 +951,7 @@ impl FundStore for PostgresStore {
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
-        rows.iter()
-            .map(|row| {
-                Ok(yibao_store::StoredClaim {
-                    record: crate::claim_from_row(row)?,
-                    acc_before: from_json(row.try_get::<&str, _>("acc_before").map_err(backend)?)?,
-                    acc_after: from_json(row.try_get::<&str, _>("acc_after").map_err(backend)?)?,
-                })
-            })
-            .collect()
+        rows.iter().map(stored_claim).collect()
     }
 
     async fn accumulator_records(
@@ -986,6 +987,87 @@ impl FundStore for PostgresStore {
         .bind(region)
         .bind(seq)
         .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(crate::access::contribution_from_row).collect()
+    }
+
+    async fn fund_referenced_transfers(&self, scope: RegionCode) -> Result<Vec<(i64, Entry)>, StoreError> {
+        let city = city_of(scope)?.to_string();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {TRANSFER_COLUMNS}, seq FROM ledger_transfers WHERE region_code = $1 AND transfer_id IN \
+             (SELECT reverses FROM ledger_transfers WHERE region_code = $1 AND reverses IS NOT NULL \
+              UNION SELECT pair_id FROM ledger_transfers WHERE region_code = $1 AND pair_id IS NOT NULL) ORDER BY seq"
+        )))
+        .bind(city)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(|row| Ok((row.try_get("seq").map_err(backend)?, transfer_row(row)?.entry()?))).collect()
+    }
+
+    async fn transfers_caused_by(
+        &self,
+        scope: RegionCode,
+        kind: yibao_ledger::RecordKind,
+        ids: Vec<String>,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let city = city_of(scope)?.to_string();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE region_code = $1 AND cause_kind = $2 AND cause_id = ANY($3) ORDER BY seq"
+        )))
+        .bind(city)
+        .bind(kind.as_str())
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(|row| transfer_row(row)?.entry()).collect()
+    }
+
+    async fn record_counts(&self, scope: RegionCode) -> Result<yibao_store::RecordCounts, StoreError> {
+        let city = city_of(scope)?;
+        let (low, high) = scope_bounds(city);
+        let (claims, contributions, record_transfers): (i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM claims WHERE region_code BETWEEN $1 AND $2), \
+                    (SELECT COUNT(*) FROM contributions WHERE region_code BETWEEN $1 AND $2), \
+                    (SELECT COUNT(*) FROM ledger_transfers WHERE region_code = $3 \
+                     AND cause_kind IN ('contribution', 'subsidy', 'settlement', 'settlement-reversal'))",
+        )
+        .bind(low)
+        .bind(high)
+        .bind(city.to_string())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)?;
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        Ok(yibao_store::RecordCounts { claims: count(claims), contributions: count(contributions), record_transfers: count(record_transfers) })
+    }
+
+    async fn claims_by_keys(&self, region: RegionCode, keys: Vec<(String, String)>) -> Result<Vec<yibao_store::StoredClaim>, StoreError> {
+        let (institutions, claim_ids): (Vec<String>, Vec<String>) = keys.into_iter().unzip();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {}, acc_before::text AS acc_before, acc_after::text AS acc_after FROM claims \
+             WHERE region_code = $1 AND (institution_code, claim_id) IN (SELECT * FROM UNNEST($2::text[], $3::text[]))",
+            crate::CLAIM_COLUMNS
+        )))
+        .bind(region.to_string())
+        .bind(institutions)
+        .bind(claim_ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(stored_claim).collect()
+    }
+
+    async fn contributions_by_seqs(&self, region: RegionCode, seqs: Vec<i64>) -> Result<Vec<yibao_store::ContributionRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT region_code, seq, person_id, kind, period, due_fen, paid_fen, breakdown, recorded_at FROM contributions \
+             WHERE region_code = $1 AND seq = ANY($2) ORDER BY seq",
+        )
+        .bind(region.to_string())
+        .bind(seqs)
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;

@@ -36,6 +36,15 @@ fn account_row(row: &Row<'_>) -> Result<AccountRow, StoreError> {
     })
 }
 
+/// A claim row with the accumulators it started from and left (columns 14 and 15).
+fn stored_claim(row: &Row<'_>) -> Result<yibao_store::StoredClaim, StoreError> {
+    Ok(yibao_store::StoredClaim {
+        record: crate::claim_from_row(row)?,
+        acc_before: from_json(&col::<String>(row, 14)?)?,
+        acc_after: from_json(&col::<String>(row, 15)?)?,
+    })
+}
+
 fn transfer_row(row: &Row<'_>) -> Result<TransferRow, StoreError> {
     Ok(TransferRow {
         region_code: col(row, 0)?,
@@ -787,13 +796,7 @@ impl FundStore for SqliteStore {
                  settlement, claim, reversed_at, reversal_reason, acc_before, acc_after FROM claims WHERE region_code BETWEEN ?1 AND ?2 \
                  AND (region_code, institution_code, claim_id) > (?3, ?4, ?5) ORDER BY region_code, institution_code, claim_id LIMIT ?6",
                 params![low, high, region, institution, claim, limit],
-                |row| {
-                    Ok(yibao_store::StoredClaim {
-                        record: crate::claim_from_row(row)?,
-                        acc_before: from_json(&col::<String>(row, 14)?)?,
-                        acc_after: from_json(&col::<String>(row, 15)?)?,
-                    })
-                },
+                stored_claim,
             )
         })
         .await
@@ -830,6 +833,89 @@ impl FundStore for SqliteStore {
                 "SELECT region_code, seq, person_id, kind, period, due_fen, paid_fen, breakdown, recorded_at FROM contributions \
                  WHERE region_code BETWEEN ?1 AND ?2 AND (region_code, seq) > (?3, ?4) ORDER BY region_code, seq LIMIT ?5",
                 params![low, high, region, seq, limit],
+                crate::access::contribution_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn fund_referenced_transfers(&self, scope: RegionCode) -> Result<Vec<(i64, Entry)>, StoreError> {
+        let city = city_of(scope)?.to_string();
+        self.read(move |conn| {
+            let sql = format!(
+                "SELECT {TRANSFER_COLUMNS}, rowid FROM ledger_transfers WHERE region_code = ?1 AND transfer_id IN \
+                 (SELECT reverses FROM ledger_transfers WHERE region_code = ?1 AND reverses IS NOT NULL \
+                  UNION SELECT pair_id FROM ledger_transfers WHERE region_code = ?1 AND pair_id IS NOT NULL) ORDER BY rowid"
+            );
+            query_all(conn, &sql, params![city], |row| Ok((col::<i64>(row, 15)?, transfer_row(row)?.entry()?)))
+        })
+        .await
+    }
+
+    async fn transfers_caused_by(
+        &self,
+        scope: RegionCode,
+        kind: yibao_ledger::RecordKind,
+        ids: Vec<String>,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let city = city_of(scope)?.to_string();
+        let ids = json(&ids)?;
+        self.read(move |conn| {
+            let sql = format!(
+                "SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE region_code = ?1 AND cause_kind = ?2 \
+                 AND cause_id IN (SELECT value FROM json_each(?3)) ORDER BY rowid"
+            );
+            query_all(conn, &sql, params![city, kind.as_str(), ids], transfer_row)?.iter().map(TransferRow::entry).collect()
+        })
+        .await
+    }
+
+    async fn record_counts(&self, scope: RegionCode) -> Result<yibao_store::RecordCounts, StoreError> {
+        let city = city_of(scope)?;
+        let (low, high) = scope_bounds(city);
+        let city = city.to_string();
+        self.read(move |conn| {
+            let count = |sql: &str, args: &[&dyn rusqlite::ToSql]| -> Result<u64, StoreError> {
+                let n = query_opt(conn, sql, args, |row| col::<i64>(row, 0))?.unwrap_or(0);
+                Ok(u64::try_from(n).unwrap_or(0))
+            };
+            Ok(yibao_store::RecordCounts {
+                claims: count("SELECT COUNT(*) FROM claims WHERE region_code BETWEEN ?1 AND ?2", &[&low, &high])?,
+                contributions: count("SELECT COUNT(*) FROM contributions WHERE region_code BETWEEN ?1 AND ?2", &[&low, &high])?,
+                record_transfers: count(
+                    "SELECT COUNT(*) FROM ledger_transfers WHERE region_code = ?1 \
+                     AND cause_kind IN ('contribution', 'subsidy', 'settlement', 'settlement-reversal')",
+                    &[&city],
+                )?,
+            })
+        })
+        .await
+    }
+
+    async fn claims_by_keys(&self, region: RegionCode, keys: Vec<(String, String)>) -> Result<Vec<yibao_store::StoredClaim>, StoreError> {
+        let keys = json(&keys)?;
+        self.read(move |conn| {
+            query_all(
+                conn,
+                "SELECT c.region_code, c.institution_code, c.claim_id, c.person_id, c.year, c.status, c.settled_at, c.medfee_fen, c.fund_pay_fen, \
+                 c.psn_part_fen, c.settlement, c.claim, c.reversed_at, c.reversal_reason, c.acc_before, c.acc_after \
+                 FROM json_each(?2) AS k JOIN claims c ON c.region_code = ?1 \
+                 AND c.institution_code = json_extract(k.value, '$[0]') AND c.claim_id = json_extract(k.value, '$[1]')",
+                params![region.to_string(), keys],
+                stored_claim,
+            )
+        })
+        .await
+    }
+
+    async fn contributions_by_seqs(&self, region: RegionCode, seqs: Vec<i64>) -> Result<Vec<yibao_store::ContributionRecord>, StoreError> {
+        let seqs = json(&seqs)?;
+        self.read(move |conn| {
+            query_all(
+                conn,
+                "SELECT region_code, seq, person_id, kind, period, due_fen, paid_fen, breakdown, recorded_at FROM contributions \
+                 WHERE region_code = ?1 AND seq IN (SELECT value FROM json_each(?2)) ORDER BY seq",
+                params![region.to_string(), seqs],
                 crate::access::contribution_from_row,
             )
         })

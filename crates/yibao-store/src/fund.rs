@@ -9,7 +9,7 @@ use std::future::Future;
 use serde::Serialize;
 use time::Date;
 use yibao_domain::{Fen, NationalId, RegionCode, RegionLevel};
-use yibao_ledger::{AccountKey, AccountKind, AccountState, Breach, FundScheme, Holder, YearMonth, check_books};
+use yibao_ledger::{AccountKey, AccountKind, AccountState, Breach, FundScheme, Holder, RecordKind, YearMonth};
 
 use crate::books::Entry;
 use crate::pooling::PoolingRun;
@@ -453,6 +453,36 @@ pub trait FundStore: Send + Sync + 'static {
         limit: i64,
     ) -> impl Future<Output = Result<Vec<crate::ContributionRecord>, StoreError>> + Send;
 
+    /// The transfers of the city's books that another transfer reverses or pairs with,
+    /// with their positions: all the book check holds of the transfers it streams.
+    fn fund_referenced_transfers(&self, scope: RegionCode) -> impl Future<Output = Result<Vec<(i64, Entry)>, StoreError>> + Send;
+
+    /// The city's transfers caused by records of `kind` with one of `ids`, in posting order.
+    fn transfers_caused_by(
+        &self,
+        scope: RegionCode,
+        kind: yibao_ledger::RecordKind,
+        ids: Vec<String>,
+    ) -> impl Future<Output = Result<Vec<Entry>, StoreError>> + Send;
+
+    /// How many claims, contributions and transfers caused by claims or contributions the
+    /// city holds, for the check that every one was reconciled.
+    fn record_counts(&self, scope: RegionCode) -> impl Future<Output = Result<RecordCounts, StoreError>> + Send;
+
+    /// The claims of `region` with the given (institution, claim id) keys.
+    fn claims_by_keys(
+        &self,
+        region: RegionCode,
+        keys: Vec<(String, String)>,
+    ) -> impl Future<Output = Result<Vec<StoredClaim>, StoreError>> + Send;
+
+    /// The contributions of `region` with the given sequence numbers.
+    fn contributions_by_seqs(
+        &self,
+        region: RegionCode,
+        seqs: Vec<i64>,
+    ) -> impl Future<Output = Result<Vec<crate::ContributionRecord>, StoreError>> + Send;
+
     /// The city's transfers in posting order after position `after` (0 for the first
     /// page), at most `limit`, with their positions (city staff).
     fn fund_entries(&self, scope: RegionCode, after: i64, limit: i64)
@@ -467,6 +497,15 @@ pub trait FundStore: Send + Sync + 'static {
 
 /// A claim's key: its region, institution and the institution's claim id.
 pub type ClaimKey = (RegionCode, String, String);
+
+/// What a city holds of the records the book check reconciles.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecordCounts {
+    pub claims: u64,
+    pub contributions: u64,
+    /// Transfers caused by a contribution, its subsidies, a settlement or its reversal.
+    pub record_transfers: u64,
+}
 
 /// A claim as the book check reads it: the record, and the person's accumulators the
 /// settlement started from and left.
@@ -503,20 +542,28 @@ pub async fn verify_city_books<S: FundStore + crate::Store>(
     city: RegionCode,
     verification: &mut BooksVerification,
 ) -> Result<(), StoreError> {
+    // The transfers stream past a page at a time: the check holds the accounts and the
+    // transfers others reverse or pair with, never every transfer (issue 12).
     let accounts = store.fund_accounts(city).await?;
-    let mut transfers = Vec::new();
+    let referenced = store.fund_referenced_transfers(city).await?;
+    let mut check = yibao_ledger::BookCheck::new(
+        accounts.iter().copied(),
+        referenced.into_iter().map(|(position, entry)| (u64::try_from(position).unwrap_or(0), entry.transfer)),
+    );
     let mut after = 0;
     loop {
         let page = store.fund_entries(city, after, ENTRIES_PAGE_LIMIT).await?;
         let Some(&(last, _)) = page.last() else { break };
         after = last;
-        transfers.extend(page.into_iter().map(|(_, entry)| entry.transfer));
+        for (position, entry) in &page {
+            check.feed(u64::try_from(*position).unwrap_or(0), &entry.transfer);
+            verification.transfers += 1;
+            verification.total_posted_fen += i128::from(entry.transfer.amount_fen.get());
+        }
     }
     verification.cities += 1;
     verification.accounts += accounts.len();
-    verification.transfers += transfers.len();
-    verification.total_posted_fen += transfers.iter().map(|t| i128::from(t.amount_fen.get())).sum::<i128>();
-    if let Err(breaches) = check_books(&accounts, &transfers) {
+    if let Err(breaches) = check.finish() {
         verification.breaches.extend(breaches);
     }
     // `records-match-books`: each person's stored personal-account balance is the balance
@@ -539,81 +586,171 @@ pub async fn verify_city_books<S: FundStore + crate::Store>(
             verification.breaches.push(Breach::RecordDisagrees { account, record_fen, books_fen });
         }
     }
-    reconcile_records(store, city, &transfers, verification).await
+    reconcile_records(store, city, verification).await
 }
 
-/// `records-match-books` for claims and contributions ([`crate::reconcile`]): each record
-/// against the transfers it posted and against its audit entry, and every transfer of a
-/// claim or contribution against a record on file.
+/// `records-match-books` for claims and contributions ([`crate::reconcile`]): the audit
+/// trail of each region of the city replayed a page at a time, each claim and contribution
+/// it records checked against its entry, its transfers and the accumulators; then what was
+/// reconciled counted against what the store holds. Only when the counts disagree is the
+/// trail replayed again, remembering what it met, to name the records and transfers it
+/// never met.
 async fn reconcile_records<S: FundStore + crate::Store>(
     store: &S,
     city: RegionCode,
-    transfers: &[yibao_ledger::Transfer],
     verification: &mut BooksVerification,
 ) -> Result<(), StoreError> {
-    const PAGE: i64 = 10_000;
-    let audited = audited_records(store, city).await?;
-    let mut reconciler = crate::reconcile::Reconciler::new(transfers, &mut verification.breaches);
+    let counts = store.record_counts(city).await?;
+    let mut reconciler = crate::reconcile::Reconciler::new(&mut verification.breaches);
+    replay_trail(store, city, &mut reconciler).await?;
+    reconciler.accumulators(store.accumulator_records(city).await?);
+    let complete = reconciler.claims == counts.claims
+        && reconciler.contributions == counts.contributions
+        && reconciler.record_transfers == counts.record_transfers;
+    if complete {
+        return Ok(());
+    }
+    let mut ignored = Vec::new();
+    let mut remembering = crate::reconcile::Reconciler::remembering(&mut ignored);
+    replay_trail(store, city, &mut remembering).await?;
+    let seen = remembering.into_seen();
+    let mut reconciler = crate::reconcile::Reconciler::new(&mut verification.breaches);
     let mut after: Option<ClaimKey> = None;
     loop {
-        let page = store.claims_page(city, after.clone(), PAGE).await?;
+        let page = store.claims_page(city, after.clone(), AUDIT_PAGE).await?;
         let Some(last) = page.last().map(|c| &c.record) else { break };
         after = Some((last.region, last.institution_code.to_string(), last.claim_id.clone()));
-        for claim in &page {
-            let key = (claim.record.region, crate::books::settlement_record_id(&claim.record.institution_code, &claim.record.claim_id));
-            reconciler.claim(claim, audited.claims.get(&key));
-        }
-    }
-    reconciler.accumulators(store.accumulator_records(city).await?);
-    let mut after: Option<(RegionCode, i64)> = None;
-    loop {
-        let page = store.contributions_page(city, after, PAGE).await?;
-        let Some(last) = page.last() else { break };
-        after = Some((last.region, last.seq));
-        for record in &page {
-            reconciler.contribution(record, audited.contributions.get(&(record.region, record.seq)));
-        }
-    }
-    reconciler.finish();
-    Ok(())
-}
-
-/// What the audit trail recorded of each claim settled and each contribution recorded in
-/// the regions of `city`, by record.
-#[derive(Default)]
-struct Audited {
-    claims: std::collections::HashMap<(RegionCode, String), serde_json::Value>,
-    contributions: std::collections::HashMap<(RegionCode, i64), serde_json::Value>,
-}
-
-async fn audited_records<S: crate::Store>(store: &S, city: RegionCode) -> Result<Audited, StoreError> {
-    const PAGE: i64 = 10_000;
-    let mut audited = Audited::default();
-    for region in store.audit_regions().await?.into_iter().filter(|r| city.contains(*r)) {
-        let mut after = 0;
-        loop {
-            let page = store.audit_entries(region, after, PAGE).await?;
-            let Some(last) = page.last() else { break };
-            after = last.seq;
-            for entry in page {
-                let detail = || serde_json::from_str::<serde_json::Value>(&entry.detail).ok();
-                match entry.action.as_str() {
-                    "claim.settle" => {
-                        if let Some(detail) = detail() {
-                            audited.claims.insert((region, entry.entity.clone()), detail);
-                        }
-                    }
-                    "contribution.record" => {
-                        if let Some(detail) = detail()
-                            && let Some(seq) = detail.get("seq").and_then(serde_json::Value::as_i64)
-                        {
-                            audited.contributions.insert((region, seq), detail);
-                        }
-                    }
-                    _ => {}
-                }
+        for claim in page.iter().map(|c| &c.record) {
+            let record_id = crate::books::settlement_record_id(&claim.institution_code, &claim.claim_id);
+            if !seen.claims.contains(&(claim.region, record_id.clone())) {
+                reconciler.unaudited_claim(claim.region, &record_id);
             }
         }
     }
-    Ok(audited)
+    let mut after: Option<(RegionCode, i64)> = None;
+    loop {
+        let page = store.contributions_page(city, after, AUDIT_PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = Some((last.region, last.seq));
+        for record in &page {
+            if !seen.contributions.contains(&(record.region, record.seq)) {
+                reconciler.unaudited_contribution(record.region, record.seq);
+            }
+        }
+    }
+    let mut after = 0;
+    loop {
+        let page = store.fund_entries(city, after, ENTRIES_PAGE_LIMIT).await?;
+        let Some(&(last, _)) = page.last() else { break };
+        after = last;
+        for (_, entry) in &page {
+            let reconciled = matches!(
+                entry.transfer.cause.kind,
+                RecordKind::Contribution | RecordKind::Subsidy | RecordKind::Settlement | RecordKind::SettlementReversal
+            );
+            if reconciled && !seen.transfers.contains(entry.transfer.id.as_str()) {
+                reconciler.orphan_transfer(&entry.transfer);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Audit entries, claims and contributions read at a time by the book check.
+const AUDIT_PAGE: i64 = 10_000;
+
+/// Replays the audit trail of every region of `city` into `reconciler`, a page of entries
+/// at a time with the records they name and those records' transfers.
+async fn replay_trail<S: FundStore + crate::Store>(
+    store: &S,
+    city: RegionCode,
+    reconciler: &mut crate::reconcile::Reconciler<'_>,
+) -> Result<(), StoreError> {
+    for region in store.audit_regions().await?.into_iter().filter(|r| city.contains(*r)) {
+        let mut after = 0;
+        loop {
+            let page = store.audit_entries(region, after, AUDIT_PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            replay_page(store, city, region, &page, reconciler).await?;
+        }
+    }
+    Ok(())
+}
+
+/// One page of a region's audit trail: the claims and contributions it names, read by key,
+/// their transfers read by cause, then each entry replayed in order.
+async fn replay_page<S: FundStore + crate::Store>(
+    store: &S,
+    city: RegionCode,
+    region: RegionCode,
+    page: &[crate::AuditEntry],
+    reconciler: &mut crate::reconcile::Reconciler<'_>,
+) -> Result<(), StoreError> {
+    let claim_key = |entity: &str| entity.get(..12).zip(entity.get(13..)).map(|(i, c)| (i.to_owned(), c.to_owned()));
+    let mut claim_keys = std::collections::BTreeSet::new();
+    let mut seqs = std::collections::BTreeSet::new();
+    for entry in page {
+        match entry.action.as_str() {
+            "claim.settle" | "claim.reverse" => claim_keys.extend(claim_key(&entry.entity)),
+            "contribution.record" => seqs.extend(contribution_seq(&entry.detail)),
+            _ => {}
+        }
+    }
+    if claim_keys.is_empty() && seqs.is_empty() {
+        return Ok(());
+    }
+    let claims: std::collections::HashMap<String, StoredClaim> = store
+        .claims_by_keys(region, claim_keys.into_iter().collect())
+        .await?
+        .into_iter()
+        .map(|c| (crate::books::settlement_record_id(&c.record.institution_code, &c.record.claim_id), c))
+        .collect();
+    let contributions: std::collections::HashMap<i64, crate::ContributionRecord> =
+        store.contributions_by_seqs(region, seqs.into_iter().collect()).await?.into_iter().map(|c| (c.seq, c)).collect();
+    let mut transfers: Vec<Entry> = Vec::new();
+    let claim_ids: Vec<String> = claims.keys().cloned().collect();
+    let contribution_ids: Vec<String> = contributions.keys().map(|seq| format!("{region}/{seq}")).collect();
+    for (kind, ids) in [
+        (RecordKind::Settlement, &claim_ids),
+        (RecordKind::SettlementReversal, &claim_ids),
+        (RecordKind::Contribution, &contribution_ids),
+        (RecordKind::Subsidy, &contribution_ids),
+    ] {
+        if !ids.is_empty() {
+            transfers.extend(store.transfers_caused_by(city, kind, ids.clone()).await?);
+        }
+    }
+    let mut by_cause: std::collections::HashMap<(bool, &str), Vec<&yibao_ledger::Transfer>> = std::collections::HashMap::new();
+    for entry in &transfers {
+        let of_claim = matches!(entry.transfer.cause.kind, RecordKind::Settlement | RecordKind::SettlementReversal);
+        by_cause.entry((of_claim, entry.transfer.cause.id.as_str())).or_default().push(&entry.transfer);
+    }
+    for entry in page {
+        match entry.action.as_str() {
+            "claim.settle" | "claim.reverse" => match claims.get(&entry.entity) {
+                None => reconciler.not_on_record(region, entry.seq, &format!("claim {}", entry.entity)),
+                Some(claim) if entry.action == "claim.settle" => {
+                    let caused = by_cause.get(&(true, entry.entity.as_str())).map_or(&[][..], Vec::as_slice);
+                    reconciler.claim_settled(claim, &entry.detail, caused);
+                }
+                Some(claim) => reconciler.claim_reversed(claim),
+            },
+            "contribution.record" => match contribution_seq(&entry.detail).and_then(|seq| contributions.get(&seq)) {
+                None => reconciler.not_on_record(region, entry.seq, &format!("a contribution of {}", entry.entity)),
+                Some(record) => {
+                    let id = format!("{region}/{}", record.seq);
+                    let caused = by_cause.get(&(false, id.as_str())).map_or(&[][..], Vec::as_slice);
+                    reconciler.contribution(record, &entry.detail, caused);
+                }
+            },
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The sequence number a `contribution.record` entry's detail names.
+fn contribution_seq(detail: &str) -> Option<i64> {
+    serde_json::from_str::<serde_json::Value>(detail).ok()?.get("seq")?.as_i64()
 }

@@ -35,7 +35,7 @@ pub use access::{
 pub use audit::{AuditEntry, AuditVerification, GENESIS_HASH, entry_hash};
 pub use contribution::{ContributionKind, ContributionRecord, ContributionStore, CountyArrears, NewContribution, PersonArrears};
 pub use fund::{
-    BooksVerification, Budget, ClaimKey, StoredClaim, BudgetExecution, CountyTargets, ENTRIES_PAGE_LIMIT, FundReceipt, FundStore, Movement, PoolingOutcome,
+    BooksVerification, Budget, ClaimKey, RecordCounts, StoredClaim, BudgetExecution, CountyTargets, ENTRIES_PAGE_LIMIT, FundReceipt, FundStore, Movement, PoolingOutcome,
     ReceiptKind, TargetsProgress, YearEndOutcome, budget_execution, city_of, verify_books, verify_city_books,
 };
 pub use import::{IMPORT_LIMIT, ImportHousehold, ImportStore, ImportSummary};

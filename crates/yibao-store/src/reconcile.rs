@@ -1,64 +1,88 @@
-//! `records-match-books` for the business records that move money (issue 12): each claim
-//! and each contribution is replayed through the posting rules it was written with
-//! ([`settlement_entries`], [`reversal_entries`], [`contribution_entries`]) and what that
-//! posts is compared, transfer by transfer, with what the books hold under the record's
-//! id. Each record is also compared with its audit entry, which the hash chain (and an
-//! anchor kept outside the system) protects.
+//! `records-match-books` for the business records that move money (issue 12): the audit
+//! trail is replayed, entry by entry, and each claim and contribution it records is checked
+//! three ways: against its audit entry (which the hash chain, and an anchor kept outside
+//! the system, protect), against the posting rules it was written with
+//! ([`settlement_entries`], [`reversal_entries`], [`contribution_entries`]) transfer by
+//! transfer, and, for claims, against the person's year-to-date accumulators, which each
+//! settlement must take up where the one before it left them.
 //!
-//! So an amount edited anywhere is named: in a claim's stored settlement or its columns
-//! (they no longer agree with each other, with the transfers or with the audit entry), in
-//! a transfer together with both account totals it touches (the totals then agree with the
-//! transfers, but the transfer no longer agrees with its claim), or in a contribution. A
-//! transfer that names a claim or contribution not on file is named too.
+//! So an amount edited anywhere is named: in a claim's stored settlement or its columns (they
+//! no longer agree with each other, with the transfers or with the audit entry), in a
+//! transfer together with both account totals it touches (the totals then agree with the
+//! transfers, but the transfer no longer agrees with its claim), in a contribution, or in
+//! the accumulators. Counting what was reconciled against what the store holds finds a
+//! record without an audit entry and a transfer that names no record on file.
 //!
-//! Pure: the caller reads the records and the transfers; this module only compares.
+//! Memory: the replay reads a page of audit entries with its records and their transfers at
+//! a time; it keeps, across pages, each person's accumulators as the replay reached them and
+//! the contribution periods still partly paid: it grows with the register, not with the
+//! claims, contributions or transfers. Pure: the caller reads; this module compares.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use yibao_domain::{NationalId, Period, RegionCode};
-use yibao_ledger::{Breach, RecordKind, Transfer};
+use yibao_engine::Accumulators;
+use yibao_ledger::{Breach, Transfer};
 
 use crate::books::{PaidBefore, SettlementAmounts, contribution_entries, reversal_entries, settlement_entries, settlement_record_id};
-use yibao_engine::Accumulators;
-
 use crate::{ClaimStatus, ContributionKind, ContributionRecord, StoredClaim};
 
 /// A person's year: whose accumulators a claim moved.
 type PersonYear = (RegionCode, NationalId, i32);
 
-/// A live claim's step in its person's year: the accumulators it started from and left.
-#[derive(Debug)]
-struct Step {
-    claim: String,
-    before: Accumulators,
-    after: Accumulators,
-}
-
-/// The record kinds whose transfers all come from a claim or a contribution row.
-const RECONCILED_KINDS: [RecordKind; 4] =
-    [RecordKind::Contribution, RecordKind::Subsidy, RecordKind::Settlement, RecordKind::SettlementReversal];
-
-/// Compares records with the transfers they caused, collecting breaches (at most
-/// [`yibao_ledger::limits::BREACHES_LIMIT`] in all, counting those already found).
+/// Compares records with their audit entries and the transfers they caused, collecting
+/// breaches (at most [`yibao_ledger::limits::BREACHES_LIMIT`] in all, counting those
+/// already found).
 #[derive(Debug)]
 pub struct Reconciler<'a> {
-    by_cause: HashMap<(RecordKind, String), Vec<&'a Transfer>>,
-    paid_before: HashMap<(RegionCode, NationalId, ContributionKind, Period), PaidBefore>,
-    steps: HashMap<PersonYear, Vec<Step>>,
+    partly_paid: HashMap<(RegionCode, NationalId, ContributionKind, Period), PaidBefore>,
+    reached: HashMap<PersonYear, Accumulators>,
+    /// Claims and contributions reconciled, and the transfers they accounted for.
+    pub claims: u64,
+    pub contributions: u64,
+    pub record_transfers: u64,
+    /// On a second pass, after the counts disagreed: every claim and transfer accounted for.
+    seen: Option<Seen>,
     breaches: &'a mut Vec<Breach>,
 }
 
+/// What a second pass remembers, to name what the first pass only counted.
+#[derive(Debug, Default)]
+pub struct Seen {
+    pub claims: HashSet<(RegionCode, String)>,
+    pub contributions: HashSet<(RegionCode, i64)>,
+    pub transfers: HashSet<String>,
+}
+
 impl<'a> Reconciler<'a> {
-    /// Indexes `transfers` (a city's books) by the record that caused them.
-    pub fn new(transfers: &'a [Transfer], breaches: &'a mut Vec<Breach>) -> Reconciler<'a> {
-        let mut by_cause: HashMap<(RecordKind, String), Vec<&'a Transfer>> = HashMap::new();
-        for transfer in transfers.iter().filter(|t| RECONCILED_KINDS.contains(&t.cause.kind)) {
-            by_cause.entry((transfer.cause.kind, transfer.cause.id.clone())).or_default().push(transfer);
+    pub fn new(breaches: &'a mut Vec<Breach>) -> Reconciler<'a> {
+        Reconciler {
+            partly_paid: HashMap::new(),
+            reached: HashMap::new(),
+            claims: 0,
+            contributions: 0,
+            record_transfers: 0,
+            seen: None,
+            breaches,
         }
-        Reconciler { by_cause, paid_before: HashMap::new(), steps: HashMap::new(), breaches }
+    }
+
+    /// A reconciler that also remembers what it accounted for (and reports nothing: the
+    /// first pass did), to name the records and transfers the first pass could only count.
+    pub fn remembering(breaches: &'a mut Vec<Breach>) -> Reconciler<'a> {
+        Reconciler { seen: Some(Seen::default()), ..Reconciler::new(breaches) }
+    }
+
+    /// What a remembering reconciler accounted for.
+    #[must_use]
+    pub fn into_seen(self) -> Seen {
+        self.seen.unwrap_or_default()
     }
 
     fn breach(&mut self, record: &str, detail: String) {
+        if self.seen.is_some() {
+            return;
+        }
         let limit = yibao_ledger::limits::BREACHES_LIMIT;
         if self.breaches.len() < limit {
             self.breaches.push(Breach::BusinessDisagrees { record: record.to_owned(), detail });
@@ -67,31 +91,34 @@ impl<'a> Reconciler<'a> {
         }
     }
 
-    fn take(&mut self, kind: RecordKind, id: &str) -> Vec<&'a Transfer> {
-        self.by_cause.remove(&(kind, id.to_owned())).unwrap_or_default()
+    /// An audit entry (`region`, entry `seq`) records a claim or contribution that is not on
+    /// record.
+    pub fn not_on_record(&mut self, region: RegionCode, seq: i64, what: &str) {
+        self.breach(&format!("audit entry {seq} of {region}"), format!("it records {what}, which is not on record"));
     }
 
-    /// A claim: its columns against its stored settlement, the settlement's own identities,
-    /// the transfers of its settlement (and reversal) against the books, and the claim
-    /// against its audit entry's detail (`audited`: `None` when no `claim.settle` entry
-    /// names it).
-    pub fn claim(&mut self, stored: &StoredClaim, audited: Option<&serde_json::Value>) {
+    /// A `claim.settle` entry with its claim as stored now and every transfer caused by its
+    /// settlement and its reversal: the claim's columns against its stored settlement, the
+    /// settlement's identities, the transfers against what it posts, the claim against the
+    /// audit entry's detail, and the accumulators it started from against those the replay
+    /// reached.
+    pub fn claim_settled(&mut self, stored: &StoredClaim, audited: &str, transfers: &[&Transfer]) {
         let claim = &stored.record;
         let record_id = settlement_record_id(&claim.institution_code, &claim.claim_id);
         let name = format!("claim {} of {}", record_id, claim.region);
-        let actual: Vec<&Transfer> =
-            self.take(RecordKind::Settlement, &record_id).into_iter().chain(self.take(RecordKind::SettlementReversal, &record_id)).collect();
-        match audited {
-            None => self.breach(&name, "no audit entry records its settlement".to_owned()),
-            Some(detail) => match claim.settle_audit_detail().map(|text| serde_json::from_str::<serde_json::Value>(&text)) {
-                Ok(Ok(ours)) if &ours == detail => {}
-                Ok(Ok(ours)) => self.breach(&name, format!("the claim row says {ours} but its audit entry recorded {detail}")),
-                Ok(Err(e)) => self.breach(&name, format!("its audit detail cannot be rebuilt: {e}")),
-                Err(e) => self.breach(&name, format!("its audit detail cannot be rebuilt: {e}")),
-            },
+        self.claims += 1;
+        self.record_transfers += transfers.len() as u64;
+        if let Some(seen) = &mut self.seen {
+            seen.claims.insert((claim.region, record_id.clone()));
+            seen.transfers.extend(transfers.iter().map(|t| t.id.to_string()));
         }
-        // The accumulators the settlement reports are those it left; a live claim is one
-        // step of its person's year (a reversed one was undone while it was the last).
+        match claim.settle_audit_detail().map(|text| same_json(&text, audited)) {
+            Ok(true) => {}
+            Ok(false) => self.breach(&name, format!("the claim row says {} but its audit entry recorded {audited}", claim.settle_audit_detail().unwrap_or_default())),
+            Err(e) => self.breach(&name, format!("its audit detail cannot be rebuilt: {e}")),
+        }
+        // The accumulators the settlement reports are those it stored as left, and it
+        // started from where the person's earlier claims of the year left them.
         match serde_json::from_str::<serde_json::Value>(&claim.settlement_json)
             .ok()
             .and_then(|s| serde_json::from_value::<Accumulators>(s.get("accumulators")?.clone()).ok())
@@ -99,13 +126,16 @@ impl<'a> Reconciler<'a> {
             Some(reported) if reported == stored.acc_after => {}
             _ => self.breach(&name, "the accumulators its settlement reports are not those it stored as left".to_owned()),
         }
-        if claim.status == ClaimStatus::Settled {
-            self.steps.entry((claim.region, claim.person_id, stored.acc_after.year)).or_default().push(Step {
-                claim: name.clone(),
-                before: stored.acc_before,
-                after: stored.acc_after,
-            });
+        let year = (claim.region, claim.person_id, stored.acc_after.year);
+        let reached = self.reached.get(&year).copied().unwrap_or_else(|| Accumulators::new_year(year.2));
+        if reached != stored.acc_before {
+            self.breach(
+                &name,
+                format!("it started from {}, but the person's earlier claims left {}", summary(&stored.acc_before), summary(&reached)),
+            );
         }
+        self.reached.insert(year, stored.acc_after);
+
         let amounts = match SettlementAmounts::from_stored(&claim.settlement_json) {
             Ok(amounts) => amounts,
             Err(why) => return self.breach(&name, why),
@@ -140,84 +170,105 @@ impl<'a> Reconciler<'a> {
         match expected {
             Ok(expected) => {
                 let expected: Vec<Transfer> = expected.into_iter().map(|e| e.transfer).collect();
-                self.compare(&name, &expected, &actual);
+                self.compare(&name, &expected, transfers);
             }
             Err(e) => self.breach(&name, format!("what it posts cannot be rebuilt: {e}")),
         }
     }
 
-    /// A contribution, in the order they were recorded (`seq` within each region): what it
-    /// posts given the earlier records of its person, kind and period, against the books,
-    /// and the record against its audit entry (`audited`, the `contribution.record` detail
-    /// naming its region and seq).
-    pub fn contribution(&mut self, record: &ContributionRecord, audited: Option<&serde_json::Value>) {
+    /// A `claim.reverse` entry: the reversal gave the person back the accumulators the claim
+    /// started from, so the claim must have been the last to move them.
+    pub fn claim_reversed(&mut self, stored: &StoredClaim) {
+        let claim = &stored.record;
+        let name = format!("claim {} of {}", settlement_record_id(&claim.institution_code, &claim.claim_id), claim.region);
+        if claim.status != ClaimStatus::Reversed {
+            self.breach(&name, "its audit trail records a reversal, but the claim is not reversed".to_owned());
+        }
+        let year = (claim.region, claim.person_id, stored.acc_after.year);
+        let reached = self.reached.get(&year).copied().unwrap_or_else(|| Accumulators::new_year(year.2));
+        if reached != stored.acc_after {
+            self.breach(&name, format!("it was reversed while the person's accumulators were {}, not those it left", summary(&reached)));
+        }
+        self.reached.insert(year, stored.acc_before);
+    }
+
+    /// A `contribution.record` entry with its contribution and the transfers caused by it
+    /// and its subsidies: what it posts, given the earlier records of its person, kind and
+    /// period, against the books, and the record against its audit entry.
+    pub fn contribution(&mut self, record: &ContributionRecord, audited: &str, transfers: &[&Transfer]) {
         let record_id = format!("{}/{}", record.region, record.seq);
         let name = format!("contribution {record_id} of {}", record.person_id);
-        match audited {
-            None => self.breach(&name, "no audit entry records it".to_owned()),
-            Some(detail) => match serde_json::to_value(record) {
-                Ok(ours) if &ours == detail => {}
-                Ok(ours) => self.breach(&name, format!("the row says {ours} but its audit entry recorded {detail}")),
-                Err(e) => self.breach(&name, format!("its audit detail cannot be rebuilt: {e}")),
-            },
+        self.contributions += 1;
+        self.record_transfers += transfers.len() as u64;
+        if let Some(seen) = &mut self.seen {
+            seen.contributions.insert((record.region, record.seq));
+            seen.transfers.extend(transfers.iter().map(|t| t.id.to_string()));
         }
-        let actual: Vec<&Transfer> =
-            self.take(RecordKind::Contribution, &record_id).into_iter().chain(self.take(RecordKind::Subsidy, &record_id)).collect();
+        match serde_json::to_string(record).map(|ours| (same_json(&ours, audited), ours)) {
+            Ok((true, _)) => {}
+            Ok((false, ours)) => self.breach(&name, format!("the row says {ours} but its audit entry recorded {audited}")),
+            Err(e) => self.breach(&name, format!("its audit detail cannot be rebuilt: {e}")),
+        }
         let key = (record.region, record.person_id, record.kind, record.period);
-        let before = self.paid_before.get(&key).copied();
+        let before = self.partly_paid.remove(&key);
         match contribution_entries(record, before, record.recorded_at.date()) {
             Ok(expected) => {
                 let expected: Vec<Transfer> = expected.into_iter().map(|e| e.transfer).collect();
-                self.compare(&name, &expected, &actual);
+                self.compare(&name, &expected, transfers);
             }
             Err(e) => self.breach(&name, format!("what it posts cannot be rebuilt: {e}")),
         }
+        // Only a period still partly paid is remembered: one paid in full takes no further
+        // payment (`contribution.overpaid`), and a later record of nothing posts nothing.
         let after = PaidBefore {
             paid_fen: before.map_or(0, |b| b.paid_fen).saturating_add(record.paid_fen.get()),
             due_fen: before.map_or(0, |b| b.due_fen).max(record.due_fen.get()),
         };
-        self.paid_before.insert(key, after);
+        if after.paid_fen < after.due_fen {
+            self.partly_paid.insert(key, after);
+        }
     }
 
     /// `accumulators-from-claims`: each person's stored year-to-date accumulators are where
-    /// their live claims of that year lead, one after another from a new year's zeros (each
-    /// claim settled on the state the one before it left). `stored` is every accumulator row
-    /// of the city; call after every claim was reconciled.
+    /// the replay of their claims left them (a new year's zeros without claims). `stored` is
+    /// every accumulator row of the city; call after the whole trail was replayed.
     pub fn accumulators(&mut self, stored: Vec<(RegionCode, NationalId, Accumulators)>) {
-        let mut stored: HashMap<PersonYear, Accumulators> =
-            stored.into_iter().map(|(region, person, state)| ((region, person, state.year), state)).collect();
-        let mut years: Vec<PersonYear> = self.steps.keys().copied().chain(stored.keys().copied()).collect();
-        years.sort_unstable();
-        years.dedup();
-        for year in years {
-            let steps = self.steps.remove(&year).unwrap_or_default();
-            let kept = stored.remove(&year).unwrap_or_else(|| Accumulators::new_year(year.2));
-            let name = format!("accumulators of {} for {} in {}", year.1, year.2, year.0);
-            match walk(Accumulators::new_year(year.2), steps) {
-                Ok(reached) if reached == kept => {}
-                Ok(reached) => self.breach(
-                    &name,
-                    format!("the stored state {} is not where the claims lead ({})", summary(&kept), summary(&reached)),
-                ),
-                Err(why) => self.breach(&name, why),
-            }
+        let mut reached = std::mem::take(&mut self.reached);
+        let mut rows: Vec<(PersonYear, Accumulators, Accumulators)> = stored
+            .into_iter()
+            .map(|(region, person, state)| {
+                let year = (region, person, state.year);
+                let left = reached.remove(&year).unwrap_or_else(|| Accumulators::new_year(year.2));
+                (year, state, left)
+            })
+            .collect();
+        rows.extend(reached.into_iter().map(|(year, left)| (year, Accumulators::new_year(year.2), left)));
+        rows.retain(|(_, kept, left)| kept != left);
+        rows.sort_by_key(|(year, _, _)| *year);
+        for ((region, person, year), kept, left) in rows {
+            self.breach(
+                &format!("accumulators of {person} for {year} in {region}"),
+                format!("the stored state {} is not where the claims lead ({})", summary(&kept), summary(&left)),
+            );
         }
     }
 
-    /// Names every transfer of a claim or contribution that is not on file. Call after
-    /// every record of the city was reconciled.
-    pub fn finish(mut self) {
-        let mut orphans: Vec<(String, String)> = self
-            .by_cause
-            .drain()
-            .flat_map(|((kind, id), transfers)| {
-                transfers.into_iter().map(move |t| (t.id.to_string(), format!("{} {id}", kind_name(kind))))
-            })
-            .collect();
-        orphans.sort();
-        for (transfer, record) in orphans {
-            self.breach(&format!("transfer {transfer}"), format!("it names {record}, which is not on record"));
-        }
+    /// Names a claim no audit entry records (second pass).
+    pub fn unaudited_claim(&mut self, region: RegionCode, record_id: &str) {
+        self.breach(&format!("claim {record_id} of {region}"), "no audit entry records its settlement".to_owned());
+    }
+
+    /// Names a contribution no audit entry records (second pass).
+    pub fn unaudited_contribution(&mut self, region: RegionCode, seq: i64) {
+        self.breach(&format!("contribution {region}/{seq}"), "no audit entry records it".to_owned());
+    }
+
+    /// Names a transfer that names a claim or contribution no audit entry leads to.
+    pub fn orphan_transfer(&mut self, transfer: &Transfer) {
+        self.breach(
+            &format!("transfer {}", transfer.id),
+            format!("it names {} {}, which is not on record (or not in the audit trail)", transfer.cause.kind.as_str(), transfer.cause.id),
+        );
     }
 
     /// Compares what a record posts with what the books hold under its id.
@@ -245,39 +296,12 @@ impl<'a> Reconciler<'a> {
     }
 }
 
-fn kind_name(kind: RecordKind) -> &'static str {
-    match kind {
-        RecordKind::Contribution => "contribution",
-        RecordKind::Subsidy => "the subsidies of contribution",
-        RecordKind::Settlement => "claim",
-        RecordKind::SettlementReversal => "the reversal of claim",
-        _ => "record",
+/// Whether two JSON texts hold the same value (key order and spacing aside).
+fn same_json(a: &str, b: &str) -> bool {
+    match (serde_json::from_str::<serde_json::Value>(a), serde_json::from_str::<serde_json::Value>(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
     }
-}
-
-/// Follows the claims of a person's year from `start`: each step starts where the one
-/// before it ended. Claims that change nothing may come at any point; two claims starting
-/// from the same state, or one starting from a state no claim reached, break the chain.
-fn walk(start: Accumulators, steps: Vec<Step>) -> Result<Accumulators, String> {
-    let (idle, mut moving): (Vec<Step>, Vec<Step>) = steps.into_iter().partition(|step| step.before == step.after);
-    let mut at = start;
-    let mut visited = vec![start];
-    while !moving.is_empty() {
-        let mut next = moving.iter().enumerate().filter(|(_, step)| step.before == at).map(|(i, _)| i);
-        let Some(first) = next.next() else {
-            let names: Vec<&str> = moving.iter().map(|s| s.claim.as_str()).collect();
-            return Err(format!("no claim continues from {}; left over: {}", summary(&at), names.join(", ")));
-        };
-        if let Some(second) = next.next() {
-            return Err(format!("{} and {} both started from {}", moving[first].claim, moving[second].claim, summary(&at)));
-        }
-        at = moving.swap_remove(first).after;
-        visited.push(at);
-    }
-    if let Some(step) = idle.iter().find(|step| !visited.contains(&step.before)) {
-        return Err(format!("{} started from a state the year never reached", step.claim));
-    }
-    Ok(at)
 }
 
 /// The accumulators in a few words, for a breach message.
