@@ -10,10 +10,12 @@
 
 mod admin;
 pub mod auth;
+pub mod contract;
 mod error;
 mod funds;
 mod reforms;
 mod routes;
+pub mod wire;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
