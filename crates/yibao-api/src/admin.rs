@@ -6,7 +6,7 @@
 //! institution's API key as a SHA-256 digest, and the key itself is returned only in the
 //! response that created it.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -18,19 +18,19 @@ use yibao_app::{InstitutionRecord, Role};
 use yibao_app::App;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
-use crate::routes::{Body, source};
+use crate::routes::{Body, Segments, source};
 
 /// Shortest and longest password accepted.
 fn role(text: &str) -> Result<Role, ApiError> {
     Role::parse(text).ok_or_else(|| {
         let roles: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
-        ApiError::bad_request("staff.bad_role", format!("'{text}' is not a role: one of {}", roles.join(", ")))
+        crate::contract::malformed(format!("role: '{text}' is not a role: one of {}", roles.join(", ")))
     })
 }
 
 fn level(text: &str) -> Result<InstitutionLevel, ApiError> {
     InstitutionLevel::parse(text)
-        .ok_or_else(|| ApiError::bad_request("institution.bad_level", format!("'{text}' is not a level: primary, secondary or tertiary")))
+        .ok_or_else(|| crate::contract::malformed(format!("level: '{text}' is not a level: primary, secondary or tertiary")))
 }
 
 // ---- staff ----
@@ -41,14 +41,14 @@ pub struct StaffIn {
     pub username: String,
     pub display_name: String,
     pub password: String,
-    #[schema(example = "enrolment_clerk")]
+    #[schema(pattern = "^(enrolment_clerk|claims_officer|fund_accountant|auditor|city_administrator)$", example = "enrolment_clerk")]
     pub role: String,
-    #[schema(value_type = String, example = "419921")]
+    #[schema(schema_with = crate::contract::region)]
     pub region: RegionCode,
 }
 
 /// Staff accounts of the administrator's region.
-#[utoipa::path(get, path = "/api/staff", responses((status = 200, body = Object), (status = 403, body = ErrorBody)), tag = "administration")]
+#[utoipa::path(get, path = "/api/staff", responses((status = 200, body = [Object]), (status = 403, body = ErrorBody)), tag = "administration")]
 pub(crate) async fn list_staff(State(state): State<App>, caller: Caller) -> Result<Response, ApiError> {
     Ok(axum::Json(state.staff_list(&caller).await?).into_response())
 }
@@ -70,9 +70,9 @@ pub(crate) async fn create_staff(
 #[serde(deny_unknown_fields)]
 pub struct StaffUpdateIn {
     pub display_name: Option<String>,
-    #[schema(example = "auditor")]
+    #[schema(pattern = "^(enrolment_clerk|claims_officer|fund_accountant|auditor|city_administrator)$", example = "auditor")]
     pub role: Option<String>,
-    #[schema(value_type = Option<String>, example = "419922")]
+    #[schema(schema_with = crate::contract::region_opt)]
     pub region: Option<RegionCode>,
     pub active: Option<bool>,
     /// A new password (a reset); every session of the account ends.
@@ -81,12 +81,12 @@ pub struct StaffUpdateIn {
 
 /// Change a staff account: name, role, region, active, or reset its password. A change of
 /// role or region, a deactivation or a new password ends the account's sessions at once.
-#[utoipa::path(patch, path = "/api/staff/{username}", request_body = StaffUpdateIn, params(("username" = String, Path)), responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)), tag = "administration")]
+#[utoipa::path(patch, path = "/api/staff/{username}", request_body = StaffUpdateIn, params(("username" = String, Path)), responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), tag = "administration")]
 pub(crate) async fn update_staff(
     State(state): State<App>,
     caller: Caller,
     headers: axum::http::HeaderMap,
-    Path(username): Path<String>,
+    Segments(username): Segments<String>,
     Body(input): Body<StaffUpdateIn>,
 ) -> Result<Response, ApiError> {
     let change = StaffChange {
@@ -124,12 +124,12 @@ pub(crate) async fn change_own_password(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InstitutionIn {
-    #[schema(example = "H41992100008")]
+    #[schema(schema_with = crate::contract::institution)]
     pub code: String,
     pub name: String,
-    #[schema(value_type = String, example = "419921")]
+    #[schema(schema_with = crate::contract::region)]
     pub region: RegionCode,
-    #[schema(example = "secondary")]
+    #[schema(pattern = "^(primary|secondary|tertiary)$", example = "secondary")]
     pub level: String,
 }
 
@@ -142,7 +142,7 @@ pub struct InstitutionKeyOut {
 }
 
 /// Designated institutions of the caller's region.
-#[utoipa::path(get, path = "/api/institutions", responses((status = 200, body = Object), (status = 403, body = ErrorBody)), tag = "administration")]
+#[utoipa::path(get, path = "/api/institutions", responses((status = 200, body = [Object]), (status = 403, body = ErrorBody)), tag = "administration")]
 pub(crate) async fn list_institutions(State(state): State<App>, caller: Caller) -> Result<Response, ApiError> {
     Ok(axum::Json(state.institutions(&caller).await?).into_response())
 }
@@ -156,7 +156,7 @@ pub(crate) async fn create_institution(
     Body(input): Body<InstitutionIn>,
 ) -> Result<Response, ApiError> {
     let input = yibao_app::access::InstitutionInput {
-        code: yibao_domain::InstitutionCode::parse(&input.code)?,
+        code: crate::routes::institution("code", &input.code)?,
         name: input.name,
         region: input.region,
         level: level(&input.level)?,
@@ -170,38 +170,40 @@ pub(crate) async fn create_institution(
 #[serde(deny_unknown_fields)]
 pub struct InstitutionUpdateIn {
     pub name: Option<String>,
-    #[schema(example = "tertiary")]
+    #[schema(pattern = "^(primary|secondary|tertiary)$", example = "tertiary")]
     pub level: Option<String>,
     /// The day a new level applies from (default today): claims with an earlier date of
     /// service keep the previous level.
-    #[schema(value_type = Option<String>, example = "2026-06-01")]
+    #[schema(value_type = Option<String>, format = Date, example = "2026-06-01")]
     pub level_from: Option<time::Date>,
     /// False suspends the institution: its key stops working at once.
     pub active: Option<bool>,
 }
 
 /// Change an institution's name, level or designation (active).
-#[utoipa::path(patch, path = "/api/institutions/{code}", request_body = InstitutionUpdateIn, params(("code" = String, Path)), responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)), tag = "administration")]
+#[utoipa::path(patch, path = "/api/institutions/{code}", request_body = InstitutionUpdateIn, params(("code" = String, Path)), responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), tag = "administration")]
 pub(crate) async fn update_institution(
     State(state): State<App>,
     caller: Caller,
     headers: axum::http::HeaderMap,
-    Path(code): Path<String>,
+    Segments(code): Segments<String>,
     Body(input): Body<InstitutionUpdateIn>,
 ) -> Result<Response, ApiError> {
+    let code = crate::routes::institution("code", &code)?.to_string();
     let level = input.level.as_deref().map(level).transpose()?;
     let change = InstitutionChange { name: input.name, level, level_from: input.level_from, active: input.active };
     Ok(axum::Json(state.update_institution(&caller, &source(&headers), &code, change).await?).into_response())
 }
 
 /// Issue a new API key for an institution; the old key stops working at once.
-#[utoipa::path(post, path = "/api/institutions/{code}/api-key", params(("code" = String, Path)), responses((status = 200, body = InstitutionKeyOut), (status = 404, body = ErrorBody)), tag = "administration")]
+#[utoipa::path(post, path = "/api/institutions/{code}/api-key", params(("code" = String, Path)), responses((status = 200, body = InstitutionKeyOut), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), tag = "administration")]
 pub(crate) async fn rotate_api_key(
     State(state): State<App>,
     caller: Caller,
     headers: axum::http::HeaderMap,
-    Path(code): Path<String>,
+    Segments(code): Segments<String>,
 ) -> Result<Response, ApiError> {
+    let code = crate::routes::institution("code", &code)?.to_string();
     let key = state.rotate_api_key(&caller, &source(&headers), &code).await?;
     Ok(axum::Json(InstitutionKeyOut { institution: key.institution, api_key: key.api_key }).into_response())
 }

@@ -8,7 +8,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use time::Date;
 use utoipa::{IntoParams, ToSchema};
 use yibao_domain::{Fen, RegionCode};
 use yibao_app::books::{FundScheme, YearCloseInput, YearMonth};
@@ -19,18 +18,30 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::{Body, Params, source};
 
-fn date(field: &str, text: &str) -> Result<Date, ApiError> {
-    yibao_domain::parse_date(text)
-        .map_err(|_| ApiError::bad_request("fund.bad_date", format!("{field}: '{text}' is not a date YYYY-MM-DD")))
+use crate::contract::{date, shaped};
+use crate::wire::{ExecutionOut, LegacyOut, ok, reply};
+
+/// A month `YYYY-MM`: its shape or 400, a month the books know or 422 `fund.bad_month`.
+fn month(text: &str) -> Result<YearMonth, ApiError> {
+    YearMonth::parse(shaped("month", crate::contract::MONTH, text)?)
+        .map_err(|e| ApiError::from(yibao_app::AppError::bad_request("fund.bad_month", e.to_string())))
+}
+
+/// A percentage: its shape or 400, at most 100% or 422 `fund.bad_ratio`.
+fn ratio(field: &str, text: &str) -> Result<yibao_domain::RatioBp, ApiError> {
+    yibao_domain::RatioBp::parse_percent(shaped(field, crate::contract::PERCENT, text)?)
+        .map_err(|e| ApiError::from(yibao_app::AppError::bad_request("fund.bad_ratio", format!("{field}: {e}"))))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PoolingRunIn {
     /// `2026-05`.
+    #[schema(schema_with = crate::contract::month)]
     month: String,
     /// The day of the month the run is dated; default the policy's `fund.sweep_day`, else
     /// the month's last day.
+    #[schema(minimum = 1, maximum = 31)]
     day: Option<u8>,
 }
 
@@ -43,17 +54,18 @@ pub(crate) async fn run_pooling(
     headers: axum::http::HeaderMap,
     Body(input): Body<PoolingRunIn>,
 ) -> Result<Response, ApiError> {
-    let month = YearMonth::parse(&input.month).map_err(|e| ApiError::bad_request("fund.bad_month", e.to_string()))?;
-    let outcome = state.run_pooling(&caller, &source(&headers), month, input.day).await?;
+    let outcome = state.run_pooling(&caller, &source(&headers), month(&input.month)?, input.day).await?;
     let status = if outcome.ran_now { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, axum::Json(outcome)).into_response())
+    reply(status, &outcome)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MonthQuery {
     /// `2026-05`.
     month: String,
     /// The day of the month the run would be dated; default the last.
+    #[param(minimum = 1, maximum = 31)]
     day: Option<u8>,
 }
 
@@ -65,14 +77,13 @@ pub(crate) async fn preview_pooling(
     caller: Caller,
     Params(query): Params<MonthQuery>,
 ) -> Result<Response, ApiError> {
-    let month = YearMonth::parse(&query.month).map_err(|e| ApiError::bad_request("fund.bad_month", e.to_string()))?;
-    Ok(axum::Json(state.preview_pooling(&caller, month, query.day).await?.run).into_response())
+    ok(&state.preview_pooling(&caller, month(&query.month)?, query.day).await?.run)
 }
 
 /// The pooling runs of the caller's city, newest first.
-#[utoipa::path(get, path = "/api/funds/pooling-runs", responses((status = 200, body = Object), (status = 403, body = ErrorBody)), tag = "funds")]
+#[utoipa::path(get, path = "/api/funds/pooling-runs", responses((status = 200, body = [Object]), (status = 403, body = ErrorBody)), tag = "funds")]
 pub(crate) async fn pooling_runs(State(state): State<App>, caller: Caller) -> Result<Response, ApiError> {
-    Ok(axum::Json(state.pooling_runs(&caller).await?).into_response())
+    ok(&state.pooling_runs(&caller).await?)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -81,14 +92,15 @@ pub struct YearCloseIn {
     year: i32,
     /// The levy's share of collected pooled income; default the policy's
     /// `fund.adjustment_levy_ratio`, else `10%`.
+    #[schema(schema_with = crate::contract::percent_opt)]
     levy: Option<String>,
     /// City finance's share of a deficit left to finance when the county met its targets;
     /// default the policy's `fund.deficit_city_share`, else `50%`.
+    #[schema(schema_with = crate::contract::percent_opt)]
     city_share: Option<String>,
     /// Each county's targets and results (R-ENR-6); a county without counts as having met them.
     #[serde(default)]
-    #[schema(value_type = Vec<Object>)]
-    targets: Vec<yibao_app::books::UnitTargets>,
+    targets: Vec<crate::wire::UnitTargetsIn>,
 }
 
 /// Close a year for the caller's city: the adjustment-fund levy, the deficit waterfall,
@@ -100,25 +112,21 @@ pub(crate) async fn close_year(
     headers: axum::http::HeaderMap,
     Body(input): Body<YearCloseIn>,
 ) -> Result<Response, ApiError> {
-    let ratio = |field: &str, text: Option<&str>| {
-        text.map(|t| yibao_domain::RatioBp::parse_percent(t).map_err(|e| ApiError::bad_request("fund.bad_ratio", format!("{field}: {e}"))))
-            .transpose()
-    };
     let input = YearCloseInput {
         year: input.year,
-        levy: ratio("levy", input.levy.as_deref())?,
-        city_share: ratio("city_share", input.city_share.as_deref())?,
-        targets: input.targets,
+        levy: input.levy.as_deref().map(|t| ratio("levy", t)).transpose()?,
+        city_share: input.city_share.as_deref().map(|t| ratio("city_share", t)).transpose()?,
+        targets: input.targets.into_iter().map(Into::into).collect(),
     };
     let outcome = state.close_year(&caller, &source(&headers), input).await?;
     let status = if outcome.ran_now { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, axum::Json(outcome)).into_response())
+    reply(status, &outcome)
 }
 
 /// The year-end closes of the caller's city, newest first.
-#[utoipa::path(get, path = "/api/funds/year-closes", responses((status = 200, body = Object), (status = 403, body = ErrorBody)), tag = "funds")]
+#[utoipa::path(get, path = "/api/funds/year-closes", responses((status = 200, body = [Object]), (status = 403, body = ErrorBody)), tag = "funds")]
 pub(crate) async fn year_closes(State(state): State<App>, caller: Caller) -> Result<Response, ApiError> {
-    Ok(axum::Json(state.year_closes(&caller).await?).into_response())
+    ok(&state.year_closes(&caller).await?)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -126,12 +134,13 @@ pub(crate) async fn year_closes(State(state): State<App>, caller: Caller) -> Res
 pub struct TargetsIn {
     year: i32,
     /// The county.
+    #[schema(schema_with = crate::contract::region)]
     unit: String,
     /// Persons to be insured (扩面任务).
     enrolment_target: u32,
     /// Contributions to be collected, yuan (征收任务).
     #[serde(with = "yibao_domain::serde_yuan")]
-    #[schema(value_type = String)]
+    #[schema(schema_with = crate::contract::yuan_in)]
     collection_target: Fen,
 }
 
@@ -146,23 +155,24 @@ pub(crate) async fn set_targets(
 ) -> Result<Response, ApiError> {
     let targets = yibao_app::CountyTargets {
         year: input.year,
-        unit: input.unit,
+        unit: shaped("unit", crate::contract::REGION, &input.unit)?.to_owned(),
         enrolment_target: input.enrolment_target,
         collection_target_fen: input.collection_target.get(),
     };
-    Ok(axum::Json(state.set_targets(&caller, &source(&headers), targets).await?).into_response())
+    ok(&state.set_targets(&caller, &source(&headers), targets).await?)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct YearQuery {
     year: i32,
 }
 
 /// The counties' targets for a year and how far each has come: enrolment and collection
 /// rates.
-#[utoipa::path(get, path = "/api/funds/targets", params(YearQuery), responses((status = 200, body = Object), (status = 403, body = ErrorBody)), tag = "funds")]
+#[utoipa::path(get, path = "/api/funds/targets", params(YearQuery), responses((status = 200, body = [Object]), (status = 403, body = ErrorBody)), tag = "funds")]
 pub(crate) async fn targets(State(state): State<App>, caller: Caller, Params(query): Params<YearQuery>) -> Result<Response, ApiError> {
-    Ok(axum::Json(state.targets(&caller, query.year).await?).into_response())
+    ok(&state.targets(&caller, query.year).await?)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -170,16 +180,18 @@ pub(crate) async fn targets(State(state): State<App>, caller: Caller, Params(que
 pub struct BudgetIn {
     year: i32,
     /// The fund: `resident`, `employee`, `maternity`…
+    #[schema(schema_with = crate::contract::fund)]
     scheme: String,
     /// A county, or the city itself.
+    #[schema(schema_with = crate::contract::region)]
     unit: String,
     /// Planned income, yuan.
     #[serde(with = "yibao_domain::serde_yuan")]
-    #[schema(value_type = String)]
+    #[schema(schema_with = crate::contract::yuan_in)]
     income: Fen,
     /// Planned spending, yuan.
     #[serde(with = "yibao_domain::serde_yuan")]
-    #[schema(value_type = String)]
+    #[schema(schema_with = crate::contract::yuan_in)]
     spending: Fen,
 }
 
@@ -193,46 +205,52 @@ pub(crate) async fn set_budget(
 ) -> Result<Response, ApiError> {
     let budget = yibao_app::Budget {
         year: input.year,
-        fund_scheme: input.scheme,
-        unit: input.unit,
+        fund_scheme: scheme("scheme", &input.scheme)?.as_str().to_owned(),
+        unit: shaped("unit", crate::contract::REGION, &input.unit)?.to_owned(),
         income_fen: input.income.get(),
         spending_fen: input.spending.get(),
     };
-    Ok(axum::Json(state.set_budget(&caller, &source(&headers), budget).await?).into_response())
+    ok(&state.set_budget(&caller, &source(&headers), budget).await?)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExecutionQuery {
     year: i32,
     /// Through which month; default 12 (the final accounts).
+    #[param(minimum = 1, maximum = 12)]
     month: Option<u8>,
 }
 
 /// Budget execution month by month (R-FND-3): every budget of the year in the caller's
 /// region, with what was booked against it so far.
-#[utoipa::path(get, path = "/api/funds/budgets", params(ExecutionQuery), responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)), tag = "funds")]
+#[utoipa::path(get, path = "/api/funds/budgets", params(ExecutionQuery), responses((status = 200, body = [ExecutionOut]), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)), tag = "funds")]
 pub(crate) async fn budget_execution(
     State(state): State<App>,
     caller: Caller,
     Params(query): Params<ExecutionQuery>,
 ) -> Result<Response, ApiError> {
-    Ok(axum::Json(state.budget_execution(&caller, query.year, query.month.unwrap_or(12)).await?).into_response())
+    let execution: Vec<ExecutionOut> = state.budget_execution(&caller, query.year, query.month.unwrap_or(12)).await?.into_iter().map(ExecutionOut::new).collect();
+    Ok(axum::Json(execution).into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HandoverIn {
     /// The fund handed over, e.g. `ncms`.
+    #[schema(schema_with = crate::contract::fund)]
     from: String,
     /// The fund receiving it, e.g. `resident`.
+    #[schema(schema_with = crate::contract::fund)]
     to: String,
     /// `YYYY-MM-DD`.
+    #[schema(schema_with = crate::contract::date_schema)]
     cut_off: String,
     reference: String,
 }
 
 fn scheme(field: &str, text: &str) -> Result<FundScheme, ApiError> {
-    FundScheme::parse(text).ok_or_else(|| ApiError::bad_request("fund.bad_scheme", format!("{field}: '{text}' is not a fund")))
+    FundScheme::parse(text).ok_or_else(|| crate::contract::malformed(format!("{field}: '{text}' is not a fund")))
 }
 
 /// Prepare and sign the inventory of a fund to hand over at its cut-off (R-FND-7).
@@ -250,7 +268,7 @@ pub(crate) async fn prepare_handover(
         reference: input.reference,
     };
     let inventory = state.prepare_handover(&caller, &source(&headers), request).await?;
-    Ok((StatusCode::CREATED, axum::Json(inventory)).into_response())
+    reply(StatusCode::CREATED, &inventory)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -262,58 +280,91 @@ pub struct ConfirmationIn {
 
 /// The receiving side confirms a handover with the inventory's checksum; every balance
 /// then moves to the receiving fund.
-#[utoipa::path(post, path = "/api/funds/handovers/{reference}/confirmation", request_body = ConfirmationIn, params(("reference" = String, Path)), responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)), tag = "funds")]
+#[utoipa::path(post, path = "/api/funds/handovers/{reference}/confirmation", request_body = ConfirmationIn, params(("reference" = String, Path)), responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)), tag = "funds")]
 pub(crate) async fn confirm_handover(
     State(state): State<App>,
     caller: Caller,
     headers: axum::http::HeaderMap,
-    axum::extract::Path(reference): axum::extract::Path<String>,
+    crate::contract::Segments(reference): crate::contract::Segments<String>,
     Body(input): Body<ConfirmationIn>,
 ) -> Result<Response, ApiError> {
-    Ok(axum::Json(state.confirm_handover(&caller, &source(&headers), &reference, &input.checksum).await?).into_response())
+    ok(&state.confirm_handover(&caller, &source(&headers), &reference, &input.checksum).await?)
 }
 
 /// The handovers of the caller's city, with their inventories.
-#[utoipa::path(get, path = "/api/funds/handovers", responses((status = 200, body = Object), (status = 403, body = ErrorBody)), tag = "funds")]
+#[utoipa::path(get, path = "/api/funds/handovers", responses((status = 200, body = [Object]), (status = 403, body = ErrorBody)), tag = "funds")]
 pub(crate) async fn handovers(State(state): State<App>, caller: Caller) -> Result<Response, ApiError> {
-    Ok(axum::Json(state.handovers(&caller).await?).into_response())
+    ok(&state.handovers(&caller).await?)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LegacyIn {
+    #[schema(schema_with = crate::contract::fund)]
+    scheme: String,
+    #[schema(schema_with = crate::contract::region)]
+    county: String,
+    #[schema(schema_with = crate::contract::date_schema)]
+    established_on: String,
+    /// The gap when the county joined city-level pooling, yuan.
+    #[serde(with = "yibao_domain::serde_yuan")]
+    #[schema(schema_with = crate::contract::yuan_in)]
+    opening_gap: Fen,
+    /// What the county paid into the adjustment fund over the years, yuan; when absent,
+    /// what the books say it paid in.
+    #[serde(default, with = "crate::routes::optional_yuan")]
+    #[schema(schema_with = crate::contract::yuan_in_opt)]
+    paid_into_adjustment: Option<Fen>,
+    /// `{"at_once": {"due": "YYYY-MM-DD"}}`, `{"instalments": {"end": "YYYY-MM-DD",
+    /// "minimum_per_year": [[year, basis points], …]}}` or `{"withheld": {"on": "YYYY-MM-DD"}}`.
+    #[schema(value_type = crate::wire::TermsDoc)]
+    terms: yibao_app::books::TermsIn,
 }
 
 /// Establish a county's legacy deficit with its repayment terms (R-FND-6).
-#[utoipa::path(post, path = "/api/funds/legacy-deficits", request_body = Object, responses((status = 201, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)), tag = "funds")]
+#[utoipa::path(post, path = "/api/funds/legacy-deficits", request_body = LegacyIn, responses((status = 201, body = LegacyOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)), tag = "funds")]
 pub(crate) async fn establish_legacy_deficit(
     State(state): State<App>,
     caller: Caller,
     headers: axum::http::HeaderMap,
-    Body(request): Body<yibao_app::books::LegacyRequest>,
+    Body(input): Body<LegacyIn>,
 ) -> Result<Response, ApiError> {
+    let request = yibao_app::books::LegacyRequest {
+        scheme: scheme("scheme", &input.scheme)?.as_str().to_owned(),
+        county: shaped("county", crate::contract::REGION, &input.county)?.to_owned(),
+        established_on: date("established_on", &input.established_on)?.to_string(),
+        opening_gap_fen: input.opening_gap.get(),
+        paid_into_adjustment_fen: input.paid_into_adjustment.map(Fen::get),
+        terms: input.terms,
+    };
     let view = state.establish_legacy_deficit(&caller, &source(&headers), request).await?;
-    Ok((StatusCode::CREATED, axum::Json(view)).into_response())
+    Ok((StatusCode::CREATED, axum::Json(LegacyOut::new(view))).into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RepaymentIn {
     /// `YYYY-MM-DD`.
+    #[schema(schema_with = crate::contract::date_schema)]
     on: String,
     /// Yuan.
     #[serde(with = "yibao_domain::serde_yuan")]
-    #[schema(value_type = String)]
+    #[schema(schema_with = crate::contract::yuan_in)]
     amount: Fen,
     /// The voucher; the same one again is a replay.
     reference: String,
 }
 
 /// Book a repayment (or the city's withholding) of a county's legacy gap.
-#[utoipa::path(post, path = "/api/funds/legacy-deficits/{scheme}/{county}/repayments", request_body = RepaymentIn, params(("scheme" = String, Path), ("county" = String, Path)), responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)), tag = "funds")]
+#[utoipa::path(post, path = "/api/funds/legacy-deficits/{scheme}/{county}/repayments", request_body = RepaymentIn, params(("scheme" = String, Path), ("county" = String, Path)), responses((status = 200, body = LegacyOut), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)), tag = "funds")]
 pub(crate) async fn record_legacy_repayment(
     State(state): State<App>,
     caller: Caller,
     headers: axum::http::HeaderMap,
-    axum::extract::Path((fund, county)): axum::extract::Path<(String, String)>,
+    crate::contract::Segments((fund, county)): crate::contract::Segments<(String, String)>,
     Body(input): Body<RepaymentIn>,
 ) -> Result<Response, ApiError> {
-    let county = RegionCode::parse(&county).map_err(|e| ApiError::bad_request("fund.bad_unit", e.to_string()))?;
+    let county = RegionCode::parse(shaped("county", crate::contract::REGION, &county)?).map_err(|e| crate::contract::malformed(e.to_string()))?;
     let repayment = yibao_app::books::LegacyRepayment {
         scheme: scheme("scheme", &fund)?,
         county,
@@ -322,10 +373,11 @@ pub(crate) async fn record_legacy_repayment(
         reference: input.reference,
     };
     let view = state.record_legacy_repayment(&caller, &source(&headers), repayment).await?;
-    Ok(axum::Json(view).into_response())
+    Ok(axum::Json(LegacyOut::new(view)).into_response())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AsOfQuery {
     /// `YYYY-MM-DD`; default today.
     as_of: Option<String>,
@@ -333,30 +385,34 @@ pub struct AsOfQuery {
 
 /// What each county in the caller's region still owes of its legacy deficit, and any
 /// missed instalment.
-#[utoipa::path(get, path = "/api/funds/legacy-deficits", params(AsOfQuery), responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)), tag = "funds")]
+#[utoipa::path(get, path = "/api/funds/legacy-deficits", params(AsOfQuery), responses((status = 200, body = [LegacyOut]), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)), tag = "funds")]
 pub(crate) async fn legacy_deficits(
     State(state): State<App>,
     caller: Caller,
     Params(query): Params<AsOfQuery>,
 ) -> Result<Response, ApiError> {
     let as_of = query.as_of.map(|text| date("as_of", &text)).transpose()?;
-    Ok(axum::Json(state.legacy_deficits(&caller, as_of).await?).into_response())
+    let views: Vec<LegacyOut> = state.legacy_deficits(&caller, as_of).await?.into_iter().map(LegacyOut::new).collect();
+    Ok(axum::Json(views).into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InterestIn {
     /// First day, `YYYY-MM-DD`.
+    #[schema(schema_with = crate::contract::date_schema)]
     from: String,
     /// Last day, `YYYY-MM-DD`.
+    #[schema(schema_with = crate::contract::date_schema)]
     to: String,
     /// The annual rate in force, e.g. `1.5%`.
+    #[schema(schema_with = crate::contract::percent)]
     rate: String,
 }
 
 /// Credit each of the city's funds the interest on its special account's daily balance
 /// (R-SCH-2: each fund separately). The same period again changes nothing.
-#[utoipa::path(post, path = "/api/funds/interest", request_body = InterestIn, responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)), tag = "funds")]
+#[utoipa::path(post, path = "/api/funds/interest", request_body = InterestIn, responses((status = 200, body = [Object]), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)), tag = "funds")]
 pub(crate) async fn credit_interest(
     State(state): State<App>,
     caller: Caller,
@@ -364,27 +420,28 @@ pub(crate) async fn credit_interest(
     Body(input): Body<InterestIn>,
 ) -> Result<Response, ApiError> {
     let (from, to) = (date("from", &input.from)?, date("to", &input.to)?);
-    let rate =
-        yibao_domain::RatioBp::parse_percent(&input.rate).map_err(|e| ApiError::bad_request("fund.bad_ratio", format!("rate: {e}")))?;
-    Ok(axum::Json(state.credit_interest(&caller, &crate::routes::source(&headers), from, to, rate).await?).into_response())
+    let rate = ratio("rate", &input.rate)?;
+    ok(&state.credit_interest(&caller, &crate::routes::source(&headers), from, to, rate).await?)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiptIn {
     /// `opening-balance` or `finance-advance`.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^(opening-balance|finance-advance)$")]
     kind: ReceiptKind,
     /// The fund: `employee`, `resident`, `maternity`, `resident-critical-illness`…
+    #[schema(schema_with = crate::contract::fund)]
     scheme: String,
     /// The unit whose money it is: a county, or the city itself.
-    #[schema(value_type = String)]
+    #[schema(schema_with = crate::contract::region)]
     unit: RegionCode,
     /// Yuan, two decimals.
     #[serde(with = "yibao_domain::serde_yuan")]
-    #[schema(value_type = String)]
+    #[schema(schema_with = crate::contract::yuan_in)]
     amount: Fen,
     /// Value date, `YYYY-MM-DD`.
+    #[schema(schema_with = crate::contract::date_schema)]
     date: String,
     /// The voucher it is booked on; booking the same one again changes nothing.
     reference: String,
@@ -392,15 +449,14 @@ pub struct ReceiptIn {
 
 /// Book a receipt into a fund's special account: the opening balance brought in when the
 /// books start (R-SYS-3), or an advance from city finance (R-FND-5).
-#[utoipa::path(post, path = "/api/funds/receipts", request_body = ReceiptIn, responses((status = 201, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)), tag = "funds")]
+#[utoipa::path(post, path = "/api/funds/receipts", request_body = ReceiptIn, responses((status = 201, body = Object), (status = 409, body = ErrorBody), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)), tag = "funds")]
 pub(crate) async fn record_receipt(
     State(state): State<App>,
     caller: Caller,
     headers: axum::http::HeaderMap,
     Body(input): Body<ReceiptIn>,
 ) -> Result<Response, ApiError> {
-    let scheme = FundScheme::parse(&input.scheme)
-        .ok_or_else(|| ApiError::bad_request("fund.bad_scheme", format!("'{}' is not a fund", input.scheme)))?;
+    let scheme = scheme("scheme", &input.scheme)?;
     let receipt = FundReceipt {
         kind: input.kind,
         scheme,
@@ -420,14 +476,14 @@ pub struct AccountOut {
     kind: String,
     kind_zh: String,
     #[serde(with = "yibao_domain::serde_yuan")]
-    #[schema(value_type = String)]
+    #[schema(schema_with = crate::contract::yuan_out)]
     debits: Fen,
     #[serde(with = "yibao_domain::serde_yuan")]
-    #[schema(value_type = String)]
+    #[schema(schema_with = crate::contract::yuan_out)]
     credits: Fen,
     /// On the account kind's normal side; negative means overdrawn or owed back.
     #[serde(with = "yibao_domain::serde_yuan")]
-    #[schema(value_type = String)]
+    #[schema(schema_with = crate::contract::yuan_out)]
     balance: Fen,
 }
 
@@ -454,6 +510,7 @@ pub(crate) async fn accounts(State(state): State<App>, caller: Caller) -> Result
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PeriodQuery {
     /// First day, `YYYY-MM-DD`.
     from: String,
@@ -463,14 +520,14 @@ pub struct PeriodQuery {
 
 /// Movements by fund, unit and reason over a period: what a fund statement is made of. A
 /// county's staff see their own county's.
-#[utoipa::path(get, path = "/api/funds/movements", params(PeriodQuery), responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)), tag = "funds")]
+#[utoipa::path(get, path = "/api/funds/movements", params(PeriodQuery), responses((status = 200, body = [Object]), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)), tag = "funds")]
 pub(crate) async fn movements(
     State(state): State<App>,
     caller: Caller,
     Params(query): Params<PeriodQuery>,
 ) -> Result<Response, ApiError> {
     let (from, to) = (date("from", &query.from)?, date("to", &query.to)?);
-    Ok(axum::Json(state.fund_movements(&caller, from, to).await?).into_response())
+    ok(&state.fund_movements(&caller, from, to).await?)
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -10,11 +10,13 @@
 
 mod admin;
 pub mod auth;
+pub mod contract;
 mod error;
 mod funds;
 pub mod language;
 mod reforms;
 mod routes;
+pub mod wire;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

@@ -33,14 +33,14 @@ pub struct SimulationIn {
 }
 
 /// Settle the same synthetic city-year under the demo pack and under the reform, and
-/// compare (amounts in fen).
-#[utoipa::path(post, path = "/api/reforms/simulations", request_body = SimulationIn, responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)), tag = "funds")]
+/// compare (amounts in yuan).
+#[utoipa::path(post, path = "/api/reforms/simulations", request_body = SimulationIn, responses((status = 200, body = crate::wire::ComparisonOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)), tag = "funds")]
 pub(crate) async fn simulate_reform(
     State(state): State<App>,
     caller: Caller,
     Body(input): Body<SimulationIn>,
 ) -> Result<Response, ApiError> {
     let result = state.simulate_reform(&caller, &input.reform, input.insured.unwrap_or(DEFAULT_INSURED), input.seed.unwrap_or(1)).await?;
-    Ok(axum::Json(result).into_response())
+    Ok(axum::Json(crate::wire::ComparisonOut::new(result)).into_response())
 }
 

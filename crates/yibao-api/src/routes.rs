@@ -1,8 +1,7 @@
 //! The routes. Each handler checks who may call it, parses its input into domain types
 //! (refusing bad input with a 4xx and a stable code), and calls the store once.
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,44 +17,24 @@ use yibao_app::{PersonQuery, PersonUpdate};
 use yibao_app::App;
 use crate::auth::{Caller, bearer};
 use crate::error::{ApiError, ErrorBody};
+use crate::contract::Contract;
+use crate::wire::{ArrearsOut, ClaimOut, ContributionOut, PersonPageOut};
 
-/// JSON bodies whose rejection is a `{code, message}` 400 like every other error.
-pub struct Body<T>(pub T);
-
-impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
-    type Rejection = ApiError;
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(value)) => Ok(Body(value)),
-            Err(rejection) => Err(malformed(&rejection)),
-        }
-    }
-}
-
-/// Query strings whose rejection is a `{code, message}` 400, as for [`Body`].
-pub struct Params<T>(pub T);
-
-impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for Params<T> {
-    type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, ApiError> {
-        match Query::<T>::from_request_parts(parts, state).await {
-            Ok(Query(value)) => Ok(Params(value)),
-            Err(rejection) => Err(ApiError::bad_request("request.malformed", rejection.body_text())),
-        }
-    }
-}
-
-fn malformed(rejection: &JsonRejection) -> ApiError {
-    ApiError::new(rejection.status(), "request.malformed", rejection.body_text())
-}
+pub use crate::contract::{Body, Params, Segments};
 
 /// Where a request came from, for the audit log ([`yibao_app::audit_source`]).
 pub(crate) fn source(headers: &axum::http::HeaderMap) -> String {
     yibao_app::audit_source("api", headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()))
 }
 
+/// An institution code from the wire, or 400.
+pub(crate) fn institution(field: &str, text: &str) -> Result<InstitutionCode, ApiError> {
+    InstitutionCode::parse(crate::contract::shaped(field, crate::contract::INSTITUTION, text)?).map_err(ApiError::from)
+}
+
+/// The national ID of a path: its shape or 400, its check digit or 422.
 fn person_id(text: &str) -> Result<NationalId, ApiError> {
-    NationalId::parse(text).map_err(|e| ApiError::bad_request("person.bad_id", e.to_string()))
+    crate::contract::national_id("id", text)
 }
 
 
@@ -137,13 +116,13 @@ async fn me(caller: Caller) -> Json<Me> {
 #[serde(deny_unknown_fields)]
 pub struct HouseholdIn {
     pub household_id: String,
-    #[schema(value_type = String, example = "419921")]
+    #[schema(schema_with = crate::contract::region)]
     pub region: RegionCode,
     pub address: String,
 }
 
 /// Create a household (以户为单位, R-ENR-1).
-#[utoipa::path(post, path = "/api/households", request_body = HouseholdIn, responses((status = 201, body = Object), (status = 409, body = ErrorBody)), tag = "persons")]
+#[utoipa::path(post, path = "/api/households", request_body = HouseholdIn, responses((status = 201, body = Object), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), tag = "persons")]
 async fn create_household(
     State(state): State<App>,
     caller: Caller,
@@ -158,23 +137,23 @@ async fn create_household(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnrolIn {
-    #[schema(value_type = String, example = "419921196203140047")]
-    pub person_id: NationalId,
+    #[schema(schema_with = crate::contract::national_id_schema)]
+    pub person_id: String,
     pub name: String,
     pub card_no: Option<String>,
     pub household_id: String,
-    #[schema(value_type = String, example = "419921")]
+    #[schema(schema_with = crate::contract::region)]
     pub region: RegionCode,
-    #[schema(value_type = String, example = "resident")]
+    #[schema(value_type = String, pattern = "^(employee|resident|maternity|critical-illness|supplementary|medical-assistance)$", example = "resident")]
     pub scheme: Scheme,
-    #[schema(value_type = String, example = "resident")]
+    #[schema(value_type = String, pattern = "^(employed|retired|resident)$", example = "resident")]
     pub category: PersonCategory,
     /// Required when the city has tiers (R-ENR-3).
-    #[schema(value_type = Option<u8>)]
+    #[schema(value_type = Option<u8>, minimum = 1, maximum = 4)]
     pub tier: Option<Tier>,
-    #[schema(value_type = String, example = "2026-01-01")]
+    #[schema(value_type = String, format = Date, example = "2026-01-01")]
     pub coverage_from: Date,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^(destitute|dibao|low-income|impoverished-by-illness)$")]
     pub assistance_group: Option<AssistanceGroup>,
     #[serde(default)]
     pub supplementary: bool,
@@ -194,7 +173,7 @@ async fn enrol(
     Body(input): Body<EnrolIn>,
 ) -> Result<Response, ApiError> {
     let input = EnrolInput {
-        person_id: input.person_id,
+        person_id: crate::contract::national_id("person_id", &input.person_id)?,
         name: PersonName::parse(&input.name)?,
         card_no: input.card_no,
         household_id: HouseholdId::parse(&input.household_id)?,
@@ -213,6 +192,7 @@ async fn enrol(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PersonSearch {
     /// National ID.
@@ -229,7 +209,7 @@ pub struct PersonSearch {
 }
 
 /// Search persons in your region by ID, name, card number or household.
-#[utoipa::path(get, path = "/api/persons", params(PersonSearch), responses((status = 200, body = Object), (status = 400, body = ErrorBody)), tag = "persons")]
+#[utoipa::path(get, path = "/api/persons", params(PersonSearch), responses((status = 200, body = PersonPageOut, description = "a page of at most 200 persons and how many match in all"), (status = 400, body = ErrorBody)), tag = "persons")]
 async fn search(State(state): State<App>, caller: Caller, Params(q): Params<PersonSearch>) -> Result<Response, ApiError> {
     let person_id = q.id.as_deref().map(person_id).transpose()?;
     let query = PersonQuery {
@@ -240,21 +220,22 @@ async fn search(State(state): State<App>, caller: Caller, Params(q): Params<Pers
         offset: q.offset.unwrap_or(0),
         limit: q.limit.unwrap_or(0),
     };
-    Ok(Json(state.search_persons(&caller, &query).await?).into_response())
+    let page = state.search_persons(&caller, &query).await?;
+    Ok(Json(PersonPageOut { total: page.total, offset: page.offset, persons: page.persons }).into_response())
 }
 
 /// One person, with coverage and tier history.
 #[utoipa::path(get, path = "/api/persons/{id}", params(("id" = String, Path, description = "National ID")), responses((status = 200, body = Object), (status = 404, body = ErrorBody)), tag = "persons")]
-async fn person(State(state): State<App>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn person(State(state): State<App>, caller: Caller, Segments(id): Segments<String>) -> Result<Response, ApiError> {
     Ok(Json(state.person(&caller, &person_id(&id)?).await?).into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TierChangeIn {
-    #[schema(value_type = String, example = "2026-05-10")]
+    #[schema(value_type = String, format = Date, example = "2026-05-10")]
     pub requested_on: Date,
-    #[schema(value_type = u8)]
+    #[schema(value_type = u8, minimum = 1, maximum = 4)]
     pub tier: Tier,
 }
 
@@ -267,12 +248,12 @@ pub struct TierChangeOut {
 }
 
 /// Change tier: down takes effect the next month, up after the waiting period (R-ENR-4).
-#[utoipa::path(post, path = "/api/persons/{id}/tier-changes", request_body = TierChangeIn, params(("id" = String, Path)), responses((status = 200, body = TierChangeOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)), tag = "persons")]
+#[utoipa::path(post, path = "/api/persons/{id}/tier-changes", request_body = TierChangeIn, params(("id" = String, Path)), responses((status = 200, body = TierChangeOut), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), tag = "persons")]
 async fn change_tier(
     State(state): State<App>,
     caller: Caller,
     headers: axum::http::HeaderMap,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
     Body(input): Body<TierChangeIn>,
 ) -> Result<Json<TierChangeOut>, ApiError> {
     let change = TierChange { requested_on: input.requested_on, tier: input.tier };
@@ -287,10 +268,9 @@ async fn cancel_tier_change(
     State(state): State<App>,
     caller: Caller,
     headers: axum::http::HeaderMap,
-    Path((id, requested_on)): Path<(String, String)>,
+    Segments((id, requested_on)): Segments<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let requested_on = yibao_domain::parse_date(&requested_on)
-        .map_err(|e| ApiError::bad_request("request.bad_date", format!("'{requested_on}' is not a date (YYYY-MM-DD): {e}")))?;
+    let requested_on = crate::contract::date("requested_on", &requested_on)?;
     Ok(Json(state.cancel_tier_change(&caller, &source(&headers), &person_id(&id)?, requested_on).await?).into_response())
 }
 
@@ -314,7 +294,7 @@ pub struct PersonUpdateIn {
     #[schema(value_type = Option<String>, nullable)]
     pub card_no: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, nullable, example = "dibao")]
+    #[schema(value_type = Option<String>, nullable, pattern = "^(destitute|dibao|low-income|impoverished-by-illness)$", example = "dibao")]
     pub assistance_group: Option<Option<AssistanceGroup>>,
     pub supplementary: Option<bool>,
     pub maternity: Option<bool>,
@@ -324,12 +304,12 @@ pub struct PersonUpdateIn {
 /// Update a person's details (name, card number, assistance group, supplementary and
 /// maternity insurance, certified chronic diseases). The change is audited (`person.update`,
 /// old and new values); an update that changes nothing is refused.
-#[utoipa::path(patch, path = "/api/persons/{id}", request_body = PersonUpdateIn, params(("id" = String, Path, description = "National ID")), responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)), tag = "persons")]
+#[utoipa::path(patch, path = "/api/persons/{id}", request_body = PersonUpdateIn, params(("id" = String, Path, description = "National ID")), responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), tag = "persons")]
 async fn update_person(
     State(state): State<App>,
     caller: Caller,
     headers: axum::http::HeaderMap,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
     Body(input): Body<PersonUpdateIn>,
 ) -> Result<Response, ApiError> {
     let update = PersonUpdate {
@@ -346,23 +326,24 @@ async fn update_person(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndCoverageIn {
-    #[schema(value_type = String, example = "2026-12-31")]
+    #[schema(value_type = String, format = Date, example = "2026-12-31")]
     pub until: Date,
 }
 
 /// End coverage on a day (the last covered day).
-#[utoipa::path(post, path = "/api/persons/{id}/end-coverage", request_body = EndCoverageIn, params(("id" = String, Path)), responses((status = 200, body = Object), (status = 404, body = ErrorBody)), tag = "persons")]
+#[utoipa::path(post, path = "/api/persons/{id}/end-coverage", request_body = EndCoverageIn, params(("id" = String, Path)), responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), tag = "persons")]
 async fn end_coverage(
     State(state): State<App>,
     caller: Caller,
     headers: axum::http::HeaderMap,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
     Body(input): Body<EndCoverageIn>,
 ) -> Result<Response, ApiError> {
     Ok(Json(state.end_coverage(&caller, &source(&headers), &person_id(&id)?, input.until).await?).into_response())
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct YearParam {
     pub year: i32,
 }
@@ -372,16 +353,17 @@ pub struct YearParam {
 async fn accumulators(
     State(state): State<App>,
     caller: Caller,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
     Params(q): Params<YearParam>,
 ) -> Result<Response, ApiError> {
     Ok(Json(state.accumulators(&caller, &person_id(&id)?, q.year).await?).into_response())
 }
 
 /// A person's claims, newest first, each with its settlement and explanation.
-#[utoipa::path(get, path = "/api/persons/{id}/claims", params(("id" = String, Path)), responses((status = 200, body = Object), (status = 404, body = ErrorBody)), tag = "settlements")]
-async fn person_claims(State(state): State<App>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
-    Ok(Json(state.claims_of_person(&caller, &person_id(&id)?).await?).into_response())
+#[utoipa::path(get, path = "/api/persons/{id}/claims", params(("id" = String, Path)), responses((status = 200, body = [ClaimOut]), (status = 404, body = ErrorBody)), tag = "settlements")]
+async fn person_claims(State(state): State<App>, caller: Caller, Segments(id): Segments<String>) -> Result<Response, ApiError> {
+    let claims: Vec<ClaimOut> = state.claims_of_person(&caller, &person_id(&id)?).await?.into_iter().map(ClaimOut::new).collect();
+    Ok(Json(claims).into_response())
 }
 
 // ---- contributions ----
@@ -390,20 +372,22 @@ async fn person_claims(State(state): State<App>, caller: Caller, Path(id): Path<
 #[serde(deny_unknown_fields)]
 pub struct ContributionIn {
     /// resident (yearly), employee (monthly) or supplementary (yearly).
+    #[schema(pattern = "^(resident|employee|supplementary)$")]
     pub kind: String,
     /// `2026` or `2026-05`.
+    #[schema(schema_with = crate::contract::period)]
     pub period: String,
     /// What was paid, in yuan.
     #[serde(with = "serde_yuan")]
-    #[schema(value_type = String, example = "400.00")]
+    #[schema(schema_with = crate::contract::yuan_in)]
     pub paid: Fen,
     /// Employee contributions: the month's wage, in yuan.
     #[serde(default, with = "optional_yuan")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::contract::yuan_in_opt)]
     pub wage_monthly: Option<Fen>,
 }
 
-mod optional_yuan {
+pub(crate) mod optional_yuan {
     use serde::{Deserialize, Deserializer};
     use yibao_domain::Fen;
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Fen>, D::Error> {
@@ -414,46 +398,42 @@ mod optional_yuan {
 }
 
 /// Record a contribution; what is due is computed from the policy in force (R-FIN-1..3).
-#[utoipa::path(post, path = "/api/persons/{id}/contributions", request_body = ContributionIn, params(("id" = String, Path)), responses((status = 201, body = Object), (status = 400, body = ErrorBody)), tag = "contributions")]
+#[utoipa::path(post, path = "/api/persons/{id}/contributions", request_body = ContributionIn, params(("id" = String, Path)), responses((status = 201, body = ContributionOut), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), tag = "contributions")]
 async fn record_contribution(
     State(state): State<App>,
     caller: Caller,
     headers: axum::http::HeaderMap,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
     Body(input): Body<ContributionIn>,
 ) -> Result<Response, ApiError> {
     let kind = ContributionKind::parse(&input.kind)
-        .ok_or_else(|| ApiError::bad_request("contribution.bad_kind", "kind is resident, employee or supplementary"))?;
+        .ok_or_else(|| crate::contract::malformed("kind: resident, employee or supplementary"))?;
+    crate::contract::shaped("period", crate::contract::PERIOD, &input.period)?;
     let input = ContributionInput { kind, period: input.period, paid: input.paid, wage_monthly: input.wage_monthly };
     let record = state.record_contribution(&caller, &source(&headers), &person_id(&id)?, input).await?;
-    Ok((StatusCode::CREATED, Json(record)).into_response())
+    Ok((StatusCode::CREATED, Json(ContributionOut::new(record))).into_response())
 }
 
 /// A person's contributions.
-#[utoipa::path(get, path = "/api/persons/{id}/contributions", params(("id" = String, Path)), responses((status = 200, body = Object)), tag = "contributions")]
-async fn contributions_of(State(state): State<App>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
-    Ok(Json(state.contributions_of(&caller, &person_id(&id)?).await?).into_response())
+#[utoipa::path(get, path = "/api/persons/{id}/contributions", params(("id" = String, Path)), responses((status = 200, body = [ContributionOut]), (status = 404, body = ErrorBody)), tag = "contributions")]
+async fn contributions_of(State(state): State<App>, caller: Caller, Segments(id): Segments<String>) -> Result<Response, ApiError> {
+    let contributions: Vec<ContributionOut> = state.contributions_of(&caller, &person_id(&id)?).await?.into_iter().map(ContributionOut::new).collect();
+    Ok(Json(contributions).into_response())
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PeriodParam {
     /// `2026` or `2026-05`.
     pub period: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ArrearsOut {
-    #[schema(value_type = Object)]
-    pub persons: Vec<yibao_app::PersonArrears>,
-    #[schema(value_type = Object)]
-    pub counties: Vec<yibao_app::CountyArrears>,
-}
-
 /// Arrears (欠费) per person and per county in your region.
 #[utoipa::path(get, path = "/api/arrears", params(PeriodParam), responses((status = 200, body = ArrearsOut)), tag = "contributions")]
 async fn arrears(State(state): State<App>, caller: Caller, Params(q): Params<PeriodParam>) -> Result<Json<ArrearsOut>, ApiError> {
+    crate::contract::shaped("period", crate::contract::PERIOD, &q.period)?;
     let (persons, counties) = state.arrears(&caller, &q.period).await?;
-    Ok(Json(ArrearsOut { persons, counties }))
+    Ok(Json(ArrearsOut::new(persons, counties)))
 }
 
 // ---- settlement ----
@@ -461,26 +441,26 @@ async fn arrears(State(state): State<App>, caller: Caller, Params(q): Params<Per
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettleIn {
-    #[schema(value_type = String)]
-    pub person_id: NationalId,
+    #[schema(schema_with = crate::contract::national_id_schema)]
+    pub person_id: String,
     /// The person's social-security card number, presented at the visit.
     pub card_no: String,
     /// The claim: lines with national catalogue codes (see examples/claims). Its
     /// `institution_level` and `place` must be what the register holds for the institution;
     /// `referral` and `referred_deductible_paid` come from the referrals on file.
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::wire::ClaimIn)]
     pub claim: Claim,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreSettleIn {
-    #[schema(value_type = String)]
-    pub person_id: NationalId,
+    #[schema(schema_with = crate::contract::national_id_schema)]
+    pub person_id: String,
     /// The person's social-security card number, presented at the visit: an institution
     /// reads a person's entitlement only with it.
     pub card_no: String,
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::wire::ClaimIn)]
     pub claim: Claim,
 }
 
@@ -488,8 +468,10 @@ pub struct PreSettleIn {
 pub struct SettleOut {
     /// True when this is a retry of an earlier identical request: the first settlement.
     pub replayed: bool,
+    #[schema(schema_with = crate::contract::institution)]
     pub institution_code: String,
     pub claim_id: String,
+    #[schema(pattern = "^(settled|reversed)$")]
     pub status: String,
     /// The one-bill settlement with national field names and its explanation. An
     /// institution receives it without the person's account balance and year-to-date
@@ -512,22 +494,24 @@ impl From<Settled> for SettleOut {
 
 /// Pre-settlement (预结算): the same computation, nothing written. The institution presents
 /// the person's ID and card number; the answer omits balances and counters.
-#[utoipa::path(post, path = "/api/pre-settlements", request_body = PreSettleIn, responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "settlements")]
+#[utoipa::path(post, path = "/api/pre-settlements", request_body = PreSettleIn, responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "settlements")]
 async fn pre_settle(State(state): State<App>, caller: Caller, Body(input): Body<PreSettleIn>) -> Result<Response, ApiError> {
-    Ok(Json(state.pre_settle(&caller, &input.person_id, &input.card_no, input.claim).await?).into_response())
+    let person_id = crate::contract::national_id("person_id", &input.person_id)?;
+    Ok(Json(state.pre_settle(&caller, &person_id, &input.card_no, input.claim).await?).into_response())
 }
 
 /// Settle a claim at discharge: every layer in one transaction. Idempotent on the
 /// institution's claim id: a retry returns the first settlement and never pays twice; the
 /// same id with another claim or person is `409 claim.idempotency_conflict`.
-#[utoipa::path(post, path = "/api/settlements", request_body = SettleIn, responses((status = 201, body = SettleOut), (status = 200, body = SettleOut, description = "a replay"), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "settlements")]
+#[utoipa::path(post, path = "/api/settlements", request_body = SettleIn, responses((status = 201, body = SettleOut), (status = 200, body = SettleOut, description = "a replay"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "settlements")]
 async fn settle_claim(
     State(state): State<App>,
     caller: Caller,
     headers: axum::http::HeaderMap,
     Body(input): Body<SettleIn>,
 ) -> Result<Response, ApiError> {
-    let settled = state.settle(&caller, &source(&headers), &input.person_id, &input.card_no, input.claim).await?;
+    let person_id = crate::contract::national_id("person_id", &input.person_id)?;
+    let settled = state.settle(&caller, &source(&headers), &person_id, &input.card_no, input.claim).await?;
     let status = if settled.replayed { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, Json(SettleOut::from(settled))).into_response())
 }
@@ -537,7 +521,7 @@ async fn settle_claim(
 async fn get_settlement(
     State(state): State<App>,
     caller: Caller,
-    Path((institution, claim_id)): Path<(String, String)>,
+    Segments((institution, claim_id)): Segments<(String, String)>,
 ) -> Result<Json<SettleOut>, ApiError> {
     Ok(Json(state.claim(&caller, &institution, &claim_id).await?.into()))
 }
@@ -549,12 +533,12 @@ pub struct ReversalIn {
 }
 
 /// Reverse a settlement (冲正) and restore the accumulators.
-#[utoipa::path(post, path = "/api/settlements/{institution}/{claim_id}/reversal", request_body = ReversalIn, params(("institution" = String, Path), ("claim_id" = String, Path)), responses((status = 200, body = SettleOut), (status = 409, body = ErrorBody)), tag = "settlements")]
+#[utoipa::path(post, path = "/api/settlements/{institution}/{claim_id}/reversal", request_body = ReversalIn, params(("institution" = String, Path), ("claim_id" = String, Path)), responses((status = 200, body = SettleOut), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), tag = "settlements")]
 async fn reverse(
     State(state): State<App>,
     caller: Caller,
     headers: axum::http::HeaderMap,
-    Path((institution, claim_id)): Path<(String, String)>,
+    Segments((institution, claim_id)): Segments<(String, String)>,
     Body(input): Body<ReversalIn>,
 ) -> Result<Json<SettleOut>, ApiError> {
     Ok(Json(state.reverse(&caller, &source(&headers), &institution, &claim_id, &input.reason).await?.into()))
@@ -564,31 +548,33 @@ async fn reverse(
 #[serde(deny_unknown_fields)]
 pub struct ReferralIn {
     /// The referring institution.
+    #[schema(schema_with = crate::contract::institution)]
     pub from_institution: String,
     /// The institution the person is referred to.
+    #[schema(schema_with = crate::contract::institution)]
     pub to_institution: String,
-    #[schema(value_type = String, example = "2026-05-10")]
+    #[schema(value_type = String, format = Date, example = "2026-05-10")]
     pub issued_on: Date,
     /// The last admission day the referral covers.
-    #[schema(value_type = String, example = "2026-06-10")]
+    #[schema(value_type = String, format = Date, example = "2026-06-10")]
     pub valid_until: Date,
 }
 
 /// File a referral (转诊) for a person: by claims or enrolment staff, or by the referring
 /// institution. A claim at the receiving institution then settles as referred, with the
 /// deductible paid at the referring stay taken from its settlement.
-#[utoipa::path(post, path = "/api/persons/{id}/referrals", request_body = ReferralIn, params(("id" = String, Path)), responses((status = 201, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)), tag = "settlements")]
+#[utoipa::path(post, path = "/api/persons/{id}/referrals", request_body = ReferralIn, params(("id" = String, Path)), responses((status = 201, body = Object), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), tag = "settlements")]
 async fn file_referral(
     State(state): State<App>,
     caller: Caller,
     headers: axum::http::HeaderMap,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
     Body(input): Body<ReferralIn>,
 ) -> Result<Response, ApiError> {
     let referral = NewReferral {
         person_id: person_id(&id)?,
-        from_institution: InstitutionCode::parse(&input.from_institution)?,
-        to_institution: InstitutionCode::parse(&input.to_institution)?,
+        from_institution: institution("from_institution", &input.from_institution)?,
+        to_institution: institution("to_institution", &input.to_institution)?,
         issued_on: input.issued_on,
         valid_until: input.valid_until,
     };
@@ -597,14 +583,15 @@ async fn file_referral(
 }
 
 /// A person's referrals on file, newest first.
-#[utoipa::path(get, path = "/api/persons/{id}/referrals", params(("id" = String, Path)), responses((status = 200, body = Object), (status = 404, body = ErrorBody)), tag = "settlements")]
-async fn referrals_of(State(state): State<App>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+#[utoipa::path(get, path = "/api/persons/{id}/referrals", params(("id" = String, Path)), responses((status = 200, body = [Object]), (status = 404, body = ErrorBody)), tag = "settlements")]
+async fn referrals_of(State(state): State<App>, caller: Caller, Segments(id): Segments<String>) -> Result<Response, ApiError> {
     Ok(Json(state.referrals(&caller, &person_id(&id)?).await?).into_response())
 }
 
 // ---- audit ----
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditParams {
     pub region: String,
     #[serde(default)]
@@ -613,9 +600,9 @@ pub struct AuditParams {
 }
 
 /// The audit trail of a region (auditors and the city administrator).
-#[utoipa::path(get, path = "/api/audit", params(AuditParams), responses((status = 200, body = Object), (status = 403, body = ErrorBody)), tag = "audit")]
+#[utoipa::path(get, path = "/api/audit", params(AuditParams), responses((status = 200, body = [Object], description = "entries in order; each `detail` is the exact text the hash chain covers"), (status = 403, body = ErrorBody)), tag = "audit")]
 async fn audit_trail(State(state): State<App>, caller: Caller, Params(q): Params<AuditParams>) -> Result<Response, ApiError> {
-    let region = RegionCode::parse(&q.region).map_err(|e| ApiError::bad_request("request.bad_region", e.to_string()))?;
+    let region = RegionCode::parse(crate::contract::shaped("region", crate::contract::REGION, &q.region)?).map_err(|e| crate::contract::malformed(e.to_string()))?;
     Ok(Json(state.audit_entries(&caller, region, q.after, q.limit.unwrap_or(100)).await?).into_response())
 }
 
@@ -633,17 +620,14 @@ async fn health(State(state): State<App>) -> Json<serde_json::Value> {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Yibao API", description = "A city's public basic medical and maternity insurance: enrolment, contributions, one-bill settlement."),
+    info(title = "Yibao API", description = "A city's public basic medical and maternity insurance: enrolment, contributions, one-bill settlement.\n\n**Status codes.** A request that cannot be read (JSON syntax, a missing or mistyped field, a value that does not match its pattern, a query or path parameter that does not parse, a body that is not JSON) is `400 request.malformed`. A readable request the rules refuse is `422` with the rule's own code, or `401` (no or unknown credentials), `403` (not for this caller), `404` (no such record), `409` (it contradicts what is stored), `429` (held back, with `Retry-After`). An unknown route is `404 route.not_found`, another method on a known route `405 request.method_not_allowed` with `Allow`, a body over 4 MiB `413 request.too_large`. Every error body is `{\"code\", \"message\"}`; `code` is stable.\n\n**Money.** Every amount is yuan as a decimal string: answers have exactly two decimals (`\"12.50\"`), requests at most two (`\"12.5\"`, or whole yuan as an integer); floats are refused. Nested documents (a settlement, a claim, a contribution's breakdown) are JSON objects. The audit trail's `detail` is the exact text its hash chain covers."),
+    modifiers(&Contract),
     paths(sign_in, sign_out, me, crate::admin::change_own_password, crate::admin::list_staff, crate::admin::create_staff, crate::admin::update_staff, crate::admin::list_institutions, crate::admin::create_institution, crate::admin::update_institution, crate::admin::rotate_api_key, create_household, enrol, search, person, update_person, change_tier, cancel_tier_change, end_coverage, file_referral, referrals_of, accumulators, person_claims, record_contribution, contributions_of, arrears, pre_settle, settle_claim, get_settlement, reverse, audit_trail, audit_verify, crate::funds::run_pooling, crate::funds::pooling_runs, crate::funds::preview_pooling, crate::funds::record_receipt, crate::funds::accounts, crate::funds::movements, crate::funds::check, crate::funds::close_year, crate::funds::year_closes, crate::funds::credit_interest, crate::funds::set_budget, crate::funds::budget_execution, crate::funds::prepare_handover, crate::funds::confirm_handover, crate::funds::handovers, crate::funds::establish_legacy_deficit, crate::funds::record_legacy_repayment, crate::funds::legacy_deficits, crate::funds::set_targets, crate::funds::targets, crate::reforms::simulate_reform, health),
-    components(schemas(ErrorBody, crate::admin::StaffIn, crate::admin::StaffUpdateIn, crate::admin::PasswordChangeIn, crate::admin::InstitutionIn, crate::admin::InstitutionUpdateIn, crate::admin::InstitutionKeyOut, SignIn, SessionOut, Me, HouseholdIn, EnrolIn, PersonUpdateIn, TierChangeIn, TierChangeOut, EndCoverageIn, ContributionIn, ArrearsOut, SettleIn, PreSettleIn, SettleOut, ReversalIn, ReferralIn, crate::funds::PoolingRunIn, crate::funds::ReceiptIn, crate::funds::AccountOut, crate::funds::CheckOut, crate::funds::YearCloseIn, crate::funds::InterestIn, crate::funds::BudgetIn, crate::funds::HandoverIn, crate::funds::ConfirmationIn, crate::funds::RepaymentIn, crate::funds::TargetsIn, crate::reforms::SimulationIn)),
+    components(schemas(ErrorBody, crate::admin::StaffIn, crate::admin::StaffUpdateIn, crate::admin::PasswordChangeIn, crate::admin::InstitutionIn, crate::admin::InstitutionUpdateIn, crate::admin::InstitutionKeyOut, SignIn, SessionOut, Me, HouseholdIn, EnrolIn, PersonUpdateIn, TierChangeIn, TierChangeOut, EndCoverageIn, ContributionIn, ArrearsOut, crate::wire::PersonArrearsOut, crate::wire::CountyArrearsOut, ClaimOut, ContributionOut, crate::wire::LegacyOut, crate::wire::InstalmentOut, crate::wire::DueOut, crate::wire::ExecutionOut, crate::wire::MonthOut, crate::wire::ComparisonOut, crate::wire::ChangeOut, crate::wire::ClaimIn, crate::wire::ClaimLineIn, crate::wire::DeliveryIn, crate::wire::TermsDoc, crate::wire::UnitTargetsIn, crate::funds::LegacyIn, SettleIn, PreSettleIn, SettleOut, ReversalIn, ReferralIn, crate::funds::PoolingRunIn, crate::funds::ReceiptIn, crate::funds::AccountOut, crate::funds::CheckOut, crate::funds::YearCloseIn, crate::funds::InterestIn, crate::funds::BudgetIn, crate::funds::HandoverIn, crate::funds::ConfirmationIn, crate::funds::RepaymentIn, crate::funds::TargetsIn, crate::reforms::SimulationIn)),
     tags((name = "session"), (name = "administration"), (name = "persons"), (name = "contributions"), (name = "settlements"), (name = "funds"), (name = "audit"))
 )]
 #[derive(Debug)]
 pub struct ApiDoc;
-
-async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "route.not_found", "no such API route; see /api/openapi.json")
-}
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -690,5 +674,7 @@ pub fn router() -> Router<App> {
         .route("/api/audit/verify", get(audit_verify))
         .route("/api/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
         .merge(utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/openapi-ui.json", ApiDoc::openapi()))
-        .fallback(not_found)
+        .fallback(crate::contract::not_found)
+        // After every route: a route asked with a method it does not answer.
+        .method_not_allowed_fallback(crate::contract::method_not_allowed)
 }

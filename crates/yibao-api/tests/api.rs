@@ -54,6 +54,33 @@ impl Api {
     }
 }
 
+/// An amount on the wire: yuan with exactly two decimals, in fen.
+fn fen(value: &Value) -> i64 {
+    let text = value.as_str().unwrap_or_else(|| panic!("an amount is a yuan string, not {value}"));
+    let (_, decimals) = text.split_once('.').unwrap_or_else(|| panic!("'{text}' has two decimals"));
+    assert_eq!(decimals.len(), 2, "'{text}' has two decimals");
+    yibao_domain::Fen::parse_yuan(text).expect("yuan").get()
+}
+
+/// Fen as the wire writes them.
+fn yuan(fen: i64) -> String {
+    yibao_domain::Fen::new(fen).to_string()
+}
+
+/// No `_fen` integer and no JSON-in-a-string anywhere in an answer (issue 12).
+fn assert_wire(value: &Value, at: &str) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                assert!(!key.ends_with("_fen") && !key.ends_with("_json"), "{at}.{key} is sent as stored: {value}");
+                assert_wire(inner, &format!("{at}.{key}"));
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| assert_wire(item, at)),
+        _ => {}
+    }
+}
+
 async fn setup(name: &str) -> Api {
     let dir = std::env::temp_dir().join(format!("yibao-api-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -230,7 +257,7 @@ async fn a_refusal_is_chinese_by_default_and_english_when_asked() {
         (Some("fr-FR"), false),
     ] {
         let (status, body, content_language) = call_in(&api, "/api/persons", Some(&clerk), language, Some(untiered.clone())).await;
-        assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("person.bad_tier")), "{language:?}: {body}");
+        assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("person.bad_tier")), "{language:?}: {body}");
         let fields: Vec<&String> = body.as_object().expect("an object").keys().collect();
         assert_eq!(fields, ["code", "message"], "the body is exactly {{code, message}}");
         let message = body["message"].as_str().expect("message");
@@ -291,8 +318,10 @@ async fn enrolment_refuses_bad_and_duplicate_input_with_stable_codes() {
     let (east, _) = enrol_both(&api).await;
     let cases: Vec<(Value, StatusCode, &str)> = vec![
         (enrolment(EAST_PERSON, "419921", "HH-E1"), StatusCode::CONFLICT, "person.already_enrolled"),
-        (enrolment("419921196203140048", "419921", "HH-E1"), StatusCode::UNPROCESSABLE_ENTITY, "request.malformed"),
-        (json!({ "name": "x" }), StatusCode::UNPROCESSABLE_ENTITY, "request.malformed"),
+        // Readable, but its check digit is wrong: the rules refuse it (422).
+        (enrolment("419921196203140048", "419921", "HH-E1"), StatusCode::UNPROCESSABLE_ENTITY, "person.bad_id"),
+        // Fields missing: the request cannot be read (400).
+        (json!({ "name": "x" }), StatusCode::BAD_REQUEST, "request.malformed"),
         (enrolment("419921196203140058", "419922", "HH-W1"), StatusCode::FORBIDDEN, "access.outside_region"),
         (
             {
@@ -300,7 +329,7 @@ async fn enrolment_refuses_bad_and_duplicate_input_with_stable_codes() {
                 e["tier"] = json!(9);
                 e
             },
-            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::BAD_REQUEST,
             "request.malformed",
         ),
         (
@@ -309,7 +338,7 @@ async fn enrolment_refuses_bad_and_duplicate_input_with_stable_codes() {
                 e["tier"] = Value::Null;
                 e
             },
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "person.bad_tier",
         ),
         (
@@ -318,7 +347,7 @@ async fn enrolment_refuses_bad_and_duplicate_input_with_stable_codes() {
                 e["category"] = json!("retired");
                 e
             },
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "person.bad_category",
         ),
         (enrolment("419921199001010013", "419921", "HH-NONE"), StatusCode::NOT_FOUND, "household.not_found"),
@@ -355,7 +384,7 @@ async fn enrolment_refuses_bad_and_duplicate_input_with_stable_codes() {
         assert!(status.is_client_error() && answer["code"] == code, "{status} {answer}");
     }
     let (status, body) = api.call("POST", "/api/persons", Auth::Token(&east), Some(json!("not an object"))).await;
-    assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("request.malformed")));
+    assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("request.malformed")));
     let (_, found) = api.call("GET", "/api/persons?household=HH-E1", Auth::Token(&east), None).await;
     assert_eq!((found["total"].as_u64(), found["persons"].as_array().map(Vec::len)), (Some(1), Some(1)), "no refused enrolment wrote anything: {found}");
 }
@@ -475,7 +504,7 @@ async fn tier_change_and_contributions() {
             Some(json!({ "requested_on": (today - time::Duration::days(40)).to_string(), "tier": 1 })),
         )
         .await;
-    assert_eq!((status, out["code"].as_str()), (StatusCode::BAD_REQUEST, Some("person.bad_date")), "not backdated: {out}");
+    assert_eq!((status, out["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("person.bad_date")), "not backdated: {out}");
     let accountant = api.sign_in("accountant").await;
     let (status, record) = api
         .call(
@@ -486,10 +515,10 @@ async fn tier_change_and_contributions() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{record}");
-    let due = record["due_fen"].as_i64().expect("due");
+    let due = fen(&record["due"]);
     assert!(due > 10_000, "the policy's personal contribution for the year: {due}");
     let (_, arrears) = api.call("GET", "/api/arrears?period=2026", Auth::Token(&accountant), None).await;
-    assert_eq!(arrears["persons"][0]["owed_fen"].as_i64(), Some(due - 10_000), "{arrears}");
+    assert_eq!(arrears["persons"][0]["owed"].as_str(), Some(yuan(due - 10_000).as_str()), "amounts are yuan strings: {arrears}");
     // The rest of the year in a second instalment, one fen too much: refused, naming what is
     // still owed; then exactly the rest, and the period is paid. A third payment is refused.
     let contribute = |paid: String| {
@@ -505,7 +534,6 @@ async fn tier_change_and_contributions() {
             .await
         }
     };
-    let yuan = |fen: i64| format!("{}.{:02}", fen / 100, fen % 100);
     let (status, body) = contribute(yuan(due - 10_000 + 1)).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("contribution.overpaid")), "{body}");
     assert!(body["message"].as_str().is_some_and(|m| m.contains(&format!("at most {} more", yuan(due - 10_000)))), "{body}");
@@ -523,7 +551,7 @@ async fn tier_change_and_contributions() {
             Some(json!({ "kind": "resident", "period": "2026", "paid": 1.5 })),
         )
         .await;
-    assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("request.malformed")), "floats are refused");
+    assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("request.malformed")), "floats are refused");
 }
 
 #[tokio::test]
@@ -569,7 +597,7 @@ async fn funds_flow(api: &Api) {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let bad = json!({ "kind": "opening-balance", "scheme": "pension", "unit": "419900", "amount": "1.00", "date": "2026-01-01", "reference": "OB-2" });
     let (status, body) = api.call("POST", "/api/funds/receipts", Auth::Token(&accountant), Some(bad)).await;
-    assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("fund.bad_scheme")));
+    assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("request.malformed")), "not a fund: {body}");
 
     let body = json!({ "person_id": EAST_PERSON, "card_no": "C0001", "claim": claim("F-1", "H41992100007") });
     let (status, settled) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(body)).await;
@@ -593,13 +621,13 @@ async fn funds_flow(api: &Api) {
     assert_eq!((status, first["ran_now"].as_bool()), (StatusCode::CREATED, Some(true)), "{first}");
     let resident = first["run"]["funds"].as_array().expect("funds").iter().find(|f| f["fund"] == "resident@419900").expect("resident fund");
     let east = resident["units"].as_array().expect("units").iter().find(|u| u["unit"] == "419921").expect("east");
-    assert_eq!(east["payments"], json!([{ "payee": "institution:H41992100007", "amount_fen": pooled.get() }]));
+    assert_eq!(east["payments"], json!([{ "payee": "institution:H41992100007", "amount": pooled.to_string() }]));
     assert!(resident["notes"].as_array().is_some_and(|n| !n.is_empty()), "the run explains every amount");
     let (status, again) = api.call("POST", "/api/funds/pooling-runs", Auth::Token(&accountant), Some(run)).await;
     assert_eq!((status, again["ran_now"].as_bool()), (StatusCode::OK, Some(false)));
     assert_eq!(again["run"], first["run"], "a month runs once");
     let (status, bad) = api.call("POST", "/api/funds/pooling-runs", Auth::Token(&accountant), Some(json!({ "month": "2026-13" }))).await;
-    assert_eq!((status, bad["code"].as_str()), (StatusCode::BAD_REQUEST, Some("fund.bad_month")));
+    assert_eq!((status, bad["code"].as_str()), (StatusCode::BAD_REQUEST, Some("request.malformed")), "not a month: {bad}");
 
     let auditor = api.sign_in("auditor").await;
     let (status, accounts) = api.call("GET", "/api/funds/accounts", Auth::Token(&auditor), None).await;
@@ -618,7 +646,7 @@ async fn funds_flow(api: &Api) {
     let (status, bad) = api.call("GET", "/api/funds/movements?from=2026-01-01", Auth::Token(&accountant), None).await;
     assert_eq!((status, bad["code"].as_str()), (StatusCode::BAD_REQUEST, Some("request.malformed")), "{bad}");
     let (status, bad) = api.call("GET", "/api/funds/movements?from=May&to=2026-12-31", Auth::Token(&accountant), None).await;
-    assert_eq!((status, bad["code"].as_str()), (StatusCode::BAD_REQUEST, Some("fund.bad_date")), "{bad}");
+    assert_eq!((status, bad["code"].as_str()), (StatusCode::BAD_REQUEST, Some("request.malformed")), "{bad}");
     let (status, movements) = api.call("GET", "/api/funds/movements?from=2026-01-01&to=2026-12-31", Auth::Token(&accountant), None).await;
     assert_eq!(status, StatusCode::OK);
     let settled_fen: i64 = movements
@@ -626,7 +654,7 @@ async fn funds_flow(api: &Api) {
         .expect("movements")
         .iter()
         .filter(|m| m["reason"] == "settlement.pooled" && m["unit"] == "419921")
-        .filter_map(|m| m["amount_fen"].as_i64())
+        .map(|m| fen(&m["amount"]))
         .sum();
     assert_eq!(settled_fen, pooled.get());
 
@@ -640,7 +668,7 @@ async fn funds_flow(api: &Api) {
     assert_eq!((status, again["record"].clone()), (StatusCode::OK, closed["record"].clone()));
     let (status, bad) =
         api.call("POST", "/api/funds/year-closes", Auth::Token(&accountant), Some(json!({ "year": 2026, "levy": "110%" }))).await;
-    assert_eq!((status, bad["code"].as_str()), (StatusCode::BAD_REQUEST, Some("fund.bad_ratio")));
+    assert_eq!((status, bad["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("fund.bad_ratio")), "readable, refused: {bad}");
     // A budget for the east county's resident fund, and its execution through the year.
     let budget = json!({ "year": today.year(), "scheme": "resident", "unit": "419921", "income": "0.00", "spending": "100000.00" });
     assert_eq!(api.call("PUT", "/api/funds/budgets", Auth::Token(&east_clerk), Some(budget.clone())).await.0, StatusCode::FORBIDDEN);
@@ -650,7 +678,7 @@ async fn funds_flow(api: &Api) {
     assert_eq!(status, StatusCode::OK, "{execution}");
     let months = execution[0]["months"].as_array().expect("months");
     assert_eq!(months.len(), 12);
-    assert_eq!(months[11][2], pooled.get(), "the year's spending against the budget: {execution}");
+    assert_eq!((months[11]["month"].as_u64(), fen(&months[11]["spending"])), (Some(12), pooled.get()), "the year's spending against the budget: {execution}");
 
     // A handover is signed by one person and confirmed by another, quoting its checksum.
     let admin = api.sign_in("admin").await;
@@ -679,16 +707,16 @@ async fn funds_flow(api: &Api) {
     assert_eq!((status, progress[0]["enrolment_rate_bp"].as_i64()), (StatusCode::OK, Some(2_500)), "{progress}");
 
     // A legacy deficit of the west county repaid at once by 2026-12-31, and repaid in part.
-    let legacy = json!({ "scheme": "resident", "county": "419922", "established_on": "2026-01-01", "opening_gap_fen": 500_000, "paid_into_adjustment_fen": 0, "terms": { "kind": "at-once", "due": "2026-12-31" } });
+    let legacy = json!({ "scheme": "resident", "county": "419922", "established_on": "2026-01-01", "opening_gap": "5000.00", "paid_into_adjustment": "0", "terms": { "kind": "at-once", "due": "2026-12-31" } });
     let (status, view) = api.call("POST", "/api/funds/legacy-deficits", Auth::Token(&accountant), Some(legacy)).await;
-    assert_eq!((status, view["gap_fen"].as_i64()), (StatusCode::CREATED, Some(500_000)), "{view}");
+    assert_eq!((status, view["gap"].as_str()), (StatusCode::CREATED, Some("5000.00")), "{view}");
     let repay = json!({ "on": "2026-03-01", "amount": "1000.00", "reference": "R-1" });
     let (status, view) =
         api.call("POST", "/api/funds/legacy-deficits/resident/419922/repayments", Auth::Token(&accountant), Some(repay)).await;
-    assert_eq!((status, view["owed_fen"].as_i64()), (StatusCode::OK, Some(400_000)), "{view}");
+    assert_eq!((status, view["owed"].as_str()), (StatusCode::OK, Some("4000.00")), "{view}");
     let (status, views) = api.call("GET", "/api/funds/legacy-deficits?as_of=2027-01-01", Auth::Token(&auditor), None).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(views[0]["missed"], json!([["2026-12-31", 400_000]]), "{views}");
+    assert_eq!(views[0]["missed"], json!([{ "due": "2026-12-31", "amount": "4000.00" }]), "{views}");
 
     // Interest: the resident fund's special account held 1,000,000.00 all January:
     // 31,000,000.00 yuan-days × 1.50% ÷ 365 = 1,273.97 (1,273.972…).
@@ -697,7 +725,7 @@ async fn funds_flow(api: &Api) {
     let (status, lines) = api.call("POST", "/api/funds/interest", Auth::Token(&accountant), Some(interest)).await;
     assert_eq!(status, StatusCode::OK, "{lines}");
     let resident = lines.as_array().expect("lines").iter().find(|l| l["fund"] == "resident@419900").expect("resident");
-    assert_eq!(resident["interest_fen"], 127_397, "{resident}");
+    assert_eq!(resident["interest"], "1273.97", "{resident}");
     let (status, check) = api.call("GET", "/api/funds/check", Auth::Token(&auditor), None).await;
     assert_eq!((status, check["sound"].as_bool()), (StatusCode::OK, Some(true)), "{check}");
 }
@@ -715,19 +743,19 @@ async fn a_reform_is_simulated_beside_the_baseline() {
     let (status, result) = api.call("POST", "/api/reforms/simulations", Auth::Token(&accountant), Some(body)).await;
     assert_eq!(status, StatusCode::OK, "{result}");
     assert_eq!((result["insured"].as_u64(), result["seed"].as_u64()), (Some(2_000), Some(3)));
-    let total = |what: &str| result["totals"].as_array().expect("totals").iter().find(|t| t[0] == what).cloned().expect(what);
+    let total = |what: &str| result["totals"].as_array().expect("totals").iter().find(|t| t["what"] == what).cloned().expect(what);
     let hifp = total("hifp");
-    assert!(hifp[2].as_i64() > hifp[1].as_i64(), "the pooled fund pays more under the reform: {hifp}");
+    assert!(fen(&hifp["reform"]) > fen(&hifp["baseline"]), "the pooled fund pays more under the reform: {hifp}");
     let out_of_pocket = total("out_of_pocket");
-    assert!(out_of_pocket[2].as_i64() < out_of_pocket[1].as_i64(), "patients pay less: {out_of_pocket}");
+    assert!(fen(&out_of_pocket["reform"]) < fen(&out_of_pocket["baseline"]), "patients pay less: {out_of_pocket}");
     assert!(result["balancing_income"].as_array().is_some_and(|b| !b.is_empty()));
     let (status, bad) =
         api.call("POST", "/api/reforms/simulations", Auth::Token(&accountant), Some(json!({ "reform": "[reform]\nname = 1" }))).await;
-    assert_eq!((status, bad["code"].as_str()), (StatusCode::BAD_REQUEST, Some("reform.invalid")), "{bad}");
+    assert_eq!((status, bad["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("reform.invalid")), "{bad}");
     let (status, bad) = api
         .call("POST", "/api/reforms/simulations", Auth::Token(&accountant), Some(json!({ "reform": reform, "insured": 10_000_000 })))
         .await;
-    assert_eq!((status, bad["code"].as_str()), (StatusCode::BAD_REQUEST, Some("reform.bad_size")));
+    assert_eq!((status, bad["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("reform.bad_size")));
 }
 
 async fn settle_flow(api: &Api) {
@@ -784,6 +812,13 @@ async fn settle_flow(api: &Api) {
     let east_claims = api.sign_in("east.claims").await;
     let (status, history) = api.call("GET", &format!("/api/persons/{EAST_PERSON}/claims"), Auth::Token(&east_claims), None).await;
     assert_eq!((status, history.as_array().map(Vec::len)), (StatusCode::OK, Some(1)));
+    // A claim read: the settlement and the claim are objects, amounts yuan strings (issue 12).
+    let read = &history[0];
+    assert_wire(read, "claim");
+    assert!(read["settlement"].is_object() && read["claim"].is_object(), "nested JSON is an object: {read}");
+    assert_eq!(fen(&read["medfee"]), fen(&read["fund_pay"]) + fen(&read["psn_part"]), "{read}");
+    assert_eq!(read["fund_pay"], first["settlement"]["fund_pay_sumamt"], "one representation: {read}");
+    assert_eq!(read["claim"]["claim_id"], "C-1");
     let (status, reversed) = api
         .call("POST", "/api/settlements/H41992100007/C-1/reversal", Auth::Token(&east_claims), Some(json!({ "reason": "wrong patient" })))
         .await;
@@ -847,6 +882,90 @@ async fn the_openapi_document_lists_every_route_and_docs_are_served() {
     assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("route.not_found")));
 }
 
+/// Issue 12, the API contract: one status rule on every router (400 for a request that
+/// cannot be read, 422 for a readable one the rules refuse), `{code, message}` on every
+/// error, 405 included, and a document that says so.
+#[tokio::test]
+async fn one_status_rule_and_one_error_body_on_every_router() {
+    let api = setup("contract").await;
+    let admin = api.sign_in("admin").await;
+    let accountant = api.sign_in("accountant").await;
+    let raw = |method: &str, path: &str, token: &str, content_type: Option<&str>, body: &str| {
+        let mut request = Request::builder().method(method).uri(path).header("authorization", format!("Bearer {token}"));
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let request = request.body(Body::from(body.to_owned())).expect("request");
+        let router = api.router.clone();
+        async move {
+            let response = router.oneshot(request).await.expect("response");
+            let (status, allow) = (response.status(), response.headers().get("allow").map(|v| v.to_str().unwrap_or("").to_owned()));
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null), allow)
+        }
+    };
+    // Malformed JSON, a body that is not JSON, a missing field: 400 request.malformed on the
+    // persons, funds, administration and reform routers alike.
+    for (path, token) in [
+        ("/api/persons", admin.as_str()),
+        ("/api/households", admin.as_str()),
+        ("/api/funds/receipts", accountant.as_str()),
+        ("/api/funds/pooling-runs", accountant.as_str()),
+        ("/api/staff", admin.as_str()),
+        ("/api/reforms/simulations", accountant.as_str()),
+    ] {
+        for (content_type, body) in [(Some("application/json"), "{\"name\": "), (None, "{}"), (Some("application/json"), "{}")] {
+            let (status, answer, _) = raw("POST", path, token, content_type, body).await;
+            assert_eq!((status, answer["code"].as_str()), (StatusCode::BAD_REQUEST, Some("request.malformed")), "{path} {body}: {answer}");
+            assert!(answer["message"].as_str().is_some_and(|m| !m.is_empty()), "{answer}");
+        }
+    }
+    // A query or path parameter that does not parse, or does not match its pattern: 400.
+    for path in ["/api/funds/movements?from=May&to=2026-12-31", "/api/audit?region=41", "/api/persons/4199211962/claims", "/api/funds/budgets?year=x"] {
+        let (status, answer) = api.call("GET", path, Auth::Token(&admin), None).await;
+        assert_eq!((status, answer["code"].as_str()), (StatusCode::BAD_REQUEST, Some("request.malformed")), "{path}: {answer}");
+    }
+    // Readable, refused by the rules: 422, with the rule's code.
+    let (status, answer) = api.call("GET", "/api/persons/419921196203140048", Auth::Token(&admin), None).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("person.bad_id")), "a wrong check digit: {answer}");
+    let receipt = json!({ "kind": "opening-balance", "scheme": "resident", "unit": "419900", "amount": "1.00", "date": "9999-12-31", "reference": "R" });
+    let (status, answer) = api.call("POST", "/api/funds/receipts", Auth::Token(&accountant), Some(receipt)).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("fund.bad_date")), "{answer}");
+    let weak = json!({ "username": "x.y", "display_name": "x", "password": "short", "role": "auditor", "region": "419921" });
+    let (status, answer) = api.call("POST", "/api/staff", Auth::Token(&admin), Some(weak)).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("staff.weak_password")), "{answer}");
+    // 405 says what is wrong, like every other error, and which methods are allowed.
+    for (method, path) in [("PUT", "/api/persons"), ("DELETE", "/api/funds/receipts"), ("GET", "/api/staff/someone")] {
+        let (status, answer, allow) = raw(method, path, &admin, None, "").await;
+        assert_eq!((status, answer["code"].as_str()), (StatusCode::METHOD_NOT_ALLOWED, Some("request.method_not_allowed")), "{method} {path}");
+        assert!(answer["message"].as_str().is_some_and(|m| !m.is_empty()) && allow.is_some(), "{answer} {allow:?}");
+    }
+
+    // The document: every operation states its 400 and 422 with the error body, amounts and
+    // codes carry their patterns, query parameters are in the query.
+    let (_, doc) = api.call("GET", "/api/openapi.json", Auth::None, None).await;
+    let operation = &doc["paths"]["/api/persons/{id}/contributions"]["post"];
+    for status in ["400", "401", "403", "404", "422", "500"] {
+        let body = &operation["responses"][status]["content"]["application/json"]["schema"]["$ref"];
+        assert_eq!(body, "#/components/schemas/ErrorBody", "POST contributions states {status}: {operation}");
+    }
+    let paid = &doc["components"]["schemas"]["ContributionIn"]["properties"]["paid"];
+    assert!(paid.to_string().contains(r"^-?[0-9]{1,10}(\\.[0-9]{1,2})?$"), "the amount's pattern: {paid}");
+    let due = &doc["components"]["schemas"]["ContributionOut"]["properties"]["due"];
+    assert_eq!(due["pattern"], r"^-?[0-9]+\.[0-9]{2}$", "{due}");
+    assert_eq!(doc["components"]["schemas"]["HouseholdIn"]["properties"]["region"]["pattern"], yibao_api::contract::REGION);
+    let parameters = doc["paths"]["/api/persons/{id}/accumulators"]["get"]["parameters"].as_array().expect("parameters").clone();
+    let place = |name: &str| parameters.iter().find(|p| p["name"] == name).map(|p| p["in"].clone());
+    assert_eq!((place("id"), place("year")), (Some(json!("path")), Some(json!("query"))), "{parameters:?}");
+    assert_eq!(parameters[0]["schema"]["pattern"], yibao_api::contract::NATIONAL_ID);
+    assert_eq!(
+        doc["paths"]["/api/persons"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/PersonPageOut",
+        "a search answers a page with its total"
+    );
+    assert!(doc["info"]["description"].as_str().is_some_and(|d| d.contains("400 request.malformed") && d.contains("12.50")));
+}
+
 /// The city administrator manages accounts and institutions; a county administrator only
 /// their county's; a deactivated account, a changed password and a replaced API key stop
 /// working at once.
@@ -859,9 +978,10 @@ async fn administrators_manage_staff_and_institutions_within_their_region() {
     assert_eq!((status, body["role"].as_str(), body.get("password_hash")), (StatusCode::CREATED, Some("auditor"), None), "{body}");
     let cases = [
         (new_staff("east.auditor", "auditor", "419921"), StatusCode::CONFLICT, "request.exists"),
-        (new_staff("x", "auditor", "419921"), StatusCode::BAD_REQUEST, "staff.weak_password"),
-        (new_staff("east.boss", "boss", "419921"), StatusCode::BAD_REQUEST, "staff.bad_role"),
-        (new_staff("bad name!", "auditor", "419921"), StatusCode::BAD_REQUEST, "request.invalid"),
+        (new_staff("x", "auditor", "419921"), StatusCode::UNPROCESSABLE_ENTITY, "staff.weak_password"),
+        // Not one of the published roles: unreadable.
+        (new_staff("east.boss", "boss", "419921"), StatusCode::BAD_REQUEST, "request.malformed"),
+        (new_staff("bad name!", "auditor", "419921"), StatusCode::UNPROCESSABLE_ENTITY, "request.invalid"),
     ];
     for (input, expected, code) in cases {
         let (status, body) = api.call("POST", "/api/staff", Auth::Token(&admin), Some(input)).await;
@@ -883,7 +1003,7 @@ async fn administrators_manage_staff_and_institutions_within_their_region() {
     let clerk = api.sign_in("east.clerk").await;
     assert_eq!(api.call("GET", "/api/staff", Auth::Token(&clerk), None).await.0, StatusCode::FORBIDDEN, "clerks manage no accounts");
     let (status, body) = api.call("PATCH", "/api/staff/admin", Auth::Token(&admin), Some(json!({ "active": false }))).await;
-    assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("staff.self_lockout")));
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("staff.self_lockout")));
 
     // Deactivation ends the account's session at once and refuses sign-in.
     let auditor = api.sign_in("east.auditor").await;
@@ -1115,36 +1235,36 @@ async fn what_the_records_know_is_never_taken_from_the_caller() {
         future["admission_date"] = json!(format!("{year}-03-02"));
         future["discharge_date"] = json!(format!("{year}-03-08"));
         let answer = post(&api, "/api/settlements", Auth::Key("key-east"), settle(future)).await;
-        assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("claim.in_future")), "{year}: {}", answer.1);
+        assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("claim.in_future")), "{year}: {}", answer.1);
     }
     let answer = post(&api, &format!("/api/persons/{EAST_PERSON}/tier-changes"), Auth::Token(&east_clerk), json!({ "requested_on": "9999-12-15", "tier": 1 })).await;
-    assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("person.bad_date")), "{}", answer.1);
+    assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("person.bad_date")), "{}", answer.1);
     let accountant = api.sign_in("accountant").await;
     let answer = post(&api, "/api/funds/interest", Auth::Token(&accountant), json!({ "from": "9999-01-01", "to": "9999-12-31", "rate": "1.5%" })).await;
-    assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("fund.period_not_ended")), "{}", answer.1);
+    assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("fund.period_not_ended")), "{}", answer.1);
     let next_year = time::OffsetDateTime::now_utc().year() + 1;
     let answer = post(&api, "/api/funds/pooling-runs", Auth::Token(&accountant), json!({ "month": format!("{next_year}-06"), "day": 1 })).await;
-    assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("fund.bad_date")), "a month's pooling is not run ahead: {}", answer.1);
+    assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("fund.bad_date")), "a month's pooling is not run ahead: {}", answer.1);
     let answer = post(&api, "/api/funds/year-closes", Auth::Token(&accountant), json!({ "year": next_year })).await;
-    assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("fund.period_not_ended")), "{}", answer.1);
+    assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("fund.period_not_ended")), "{}", answer.1);
     let receipt = json!({ "kind": "opening-balance", "scheme": "resident", "unit": "419900", "amount": "1.00", "date": "9999-12-31", "reference": "FUTURE-1" });
     let answer = post(&api, "/api/funds/receipts", Auth::Token(&accountant), receipt).await;
-    assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("fund.bad_date")), "{}", answer.1);
+    assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("fund.bad_date")), "{}", answer.1);
 
     // Regions: only the city's counties.
     let answer = post(&api, "/api/households", Auth::Token(&admin), json!({ "household_id": "HH-X", "region": "419999", "address": "nowhere" })).await;
-    assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("region.unknown")), "{}", answer.1);
+    assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("region.unknown")), "{}", answer.1);
     let answer = post(&api, "/api/persons", Auth::Token(&admin), enrolment("419999199001010013", "419999", "HH-X")).await;
-    assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("person.bad_region")), "{}", answer.1);
+    assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("person.bad_region")), "{}", answer.1);
     let receipt = json!({ "kind": "opening-balance", "scheme": "resident", "unit": "419999", "amount": "1.00", "date": "2026-01-01", "reference": "NOWHERE-1" });
     let answer = post(&api, "/api/funds/receipts", Auth::Token(&accountant), receipt).await;
-    assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("region.unknown")), "{}", answer.1);
+    assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("region.unknown")), "{}", answer.1);
 
     // A contribution's kind fits the scheme, and its amount follows the tier in force: the
     // east resident moved from tier 3 down to tier 4 in June 2025, so 2026 is billed at tier 4.
     let contribution = |kind: &str, period: &str| json!({ "kind": kind, "period": period, "paid": "0.00", "wage_monthly": "5000.00" });
     let answer = post(&api, &format!("/api/persons/{EAST_PERSON}/contributions"), Auth::Token(&east_clerk), contribution("employee", "2026-01")).await;
-    assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("contribution.kind_mismatch")), "{}", answer.1);
+    assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("contribution.kind_mismatch")), "{}", answer.1);
     // Down from tier 3 to tier 4, asked for on the last day of last month: in force from the
     // first of this month, so next year is billed at tier 4.
     let today = time::OffsetDateTime::now_utc().to_offset(time::UtcOffset::from_hms(8, 0, 0).expect("offset")).date();
@@ -1159,7 +1279,7 @@ async fn what_the_records_know_is_never_taken_from_the_caller() {
     let on = time::Date::from_calendar_date(today.year() + 1, time::Month::January, 1).expect("new year");
     let at = |n: u8| yibao_engine::resident_contribution(&policy, region, Some(yibao_domain::Tier::new(n).expect("tier")), None, on).expect("due").personal;
     assert_ne!(at(3), at(4));
-    assert_eq!(answer.1["due_fen"].as_i64(), Some(at(4).get()), "billed at the tier in force, not the one chosen at enrolment");
+    assert_eq!(fen(&answer.1["due"]), at(4).get(), "billed at the tier in force, not the one chosen at enrolment");
 
     // A tier change can be cancelled before it takes effect, and not after.
     let answer = api.call("DELETE", &format!("/api/persons/{EAST_PERSON}/tier-changes/{asked}"), Auth::Token(&east_clerk), None).await;
@@ -1170,7 +1290,7 @@ async fn what_the_records_know_is_never_taken_from_the_caller() {
     assert_eq!(answer.0, StatusCode::OK, "{}", answer.1);
     assert_eq!(answer.1["coverage"]["tier_history"]["changes"].as_array().map(Vec::len), Some(1), "only last month's change is left");
     let answer = api.call("DELETE", &format!("/api/persons/{EAST_PERSON}/tier-changes/{today}"), Auth::Token(&east_clerk), None).await;
-    assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("person.no_such_tier_change")), "{}", answer.1);
+    assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("person.no_such_tier_change")), "{}", answer.1);
 
     // An institution reads entitlement only with the person's card, and learns nothing
     // from an unknown ID that it would not learn from a wrong card.

@@ -11,7 +11,10 @@ use yibao_store::StoreError;
 /// What sort of refusal, independent of any wire protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// The input is malformed or breaks a rule the caller can fix.
+    /// The input, once read, is not acceptable: a value its type refuses (a check digit,
+    /// a code no register knows) or a rule the caller can fix. An HTTP edge answers 422,
+    /// like [`ErrorKind::Unprocessable`]: 400 is the edge's own answer to a request it
+    /// cannot read at all (`request.malformed`), which never reaches a use case.
     BadRequest,
     /// No or unknown credentials.
     Unauthorized,
@@ -31,11 +34,13 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// The status an HTTP edge answers with. Both HTTP edges (the API and the console)
-    /// read it here, so a refusal has one status wherever it is shown.
+    /// read it here, so a refusal has one status wherever it is shown. A use case only
+    /// ever sees a request that was read, so every refusal of its input is 422
+    /// (ARCHITECTURE.md, `status-rule`); 400 belongs to the edges alone.
     #[must_use]
     pub const fn http_status(self) -> u16 {
         match self {
-            ErrorKind::BadRequest => 400,
+            ErrorKind::BadRequest => 422,
             ErrorKind::Unauthorized => 401,
             ErrorKind::Forbidden => 403,
             ErrorKind::NotFound => 404,

@@ -35,6 +35,7 @@ macro_rules! catalogue {
 catalogue! {
     "access.forbidden" => "无权执行此操作：{detail}", DETAIL;
     "access.outside_region" => "超出您的管辖区划：{detail}", DETAIL;
+    "api.serialize" => INTERNAL_ZH, INTERNAL_EN;
     "audit.broken" => "审计日志链已断裂，无法生成锚点：{detail}", DETAIL;
     "auth.failure" => INTERNAL_ZH, INTERNAL_EN;
     "auth.locked" => "登录失败次数过多，账户已暂时锁定，请稍后再试", DETAIL;
@@ -65,7 +66,6 @@ catalogue! {
     "claim.referred_deductible_mismatch" => "转诊前已付起付线与记录不符：{detail}", DETAIL;
     "claim.stay_too_long" => "住院天数超过两年：{detail}", DETAIL;
     "claim.too_many_lines" => "费用明细过多，每张结算单最多 5,000 条：{detail}", DETAIL;
-    "contribution.bad_kind" => "缴费类型须为居民、职工或补充医疗保险", DETAIL;
     "contribution.bad_period" => "缴费期间不正确：{detail}", DETAIL;
     "contribution.batch_too_large" => "一批缴费记录过多：{detail}", DETAIL;
     "contribution.due_changed" => "该期间的应缴金额已变化，一个期间只有一张缴费单：{detail}", DETAIL;
@@ -78,8 +78,6 @@ catalogue! {
     "fund.bad_month" => "月份不正确（YYYY-MM）：{detail}", DETAIL;
     "fund.bad_period" => "期间不正确：{detail}", DETAIL;
     "fund.bad_ratio" => "比例不正确：{detail}", DETAIL;
-    "fund.bad_scheme" => "不是一个基金：{detail}", DETAIL;
-    "fund.bad_unit" => "统筹单位（区县）不正确：{detail}", DETAIL;
     "fund.bad_year" => "年度不正确：{detail}", DETAIL;
     "fund.period_not_ended" => "期间尚未结束：{detail}", DETAIL;
     "handover.bad_checksum" => "拒绝：校验码不符，与已签署清单不一致", DETAIL;
@@ -92,7 +90,6 @@ catalogue! {
     "household.not_found" => "本区划内无此家庭：{detail}", DETAIL;
     "institution.bad_code" => "定点医药机构编码不正确（H 医院或 P 药店，加 6 位区划代码和 5 位序号）：{detail}", DETAIL;
     "institution.bad_date" => "等级变更须自今天前后一年内的某日起生效", DETAIL;
-    "institution.bad_level" => "医院等级须为一级、二级或三级：{detail}", DETAIL;
     "institution.not_found" => "本区划内无此定点医药机构：{detail}", DETAIL;
     "institution.weak_key" => "API 密钥太短或首尾有空白：{detail}", DETAIL;
     "interest.overlap" => "计息期间与已记入的利息重叠，每一天只计息一次：{detail}", DETAIL;
@@ -167,12 +164,12 @@ catalogue! {
     "reform.too_large" => "改革方案最大 64 KiB", DETAIL;
     "reform.unavailable" => INTERNAL_ZH, INTERNAL_EN;
     "region.unknown" => "不是本市或其区县：{detail}", DETAIL;
-    "request.bad_date" => "日期不正确（YYYY-MM-DD）：{detail}", DETAIL;
-    "request.bad_region" => "区划代码不正确：{detail}", DETAIL;
     "request.bad_year" => "年度不正确：{detail}", DETAIL;
     "request.exists" => "记录已存在：{detail}", DETAIL;
     "request.invalid" => "请求无效：{detail}", DETAIL;
     "request.malformed" => "请求格式不正确：{detail}", DETAIL;
+    "request.method_not_allowed" => "此路径不支持该请求方法：{detail}", DETAIL;
+    "request.too_large" => "请求内容过大：{detail}", DETAIL;
     "route.not_found" => "没有此 API 路径，请参阅 /api/openapi.json", DETAIL;
     "search.bad_page" => "一页至多 200 人、起点至多第 10000 条，请缩小查询条件：{detail}", DETAIL;
     "search.empty" => "请按身份证号码、姓名、社保卡号或家庭编号查询", DETAIL;
@@ -192,7 +189,6 @@ catalogue! {
     "settle.region_outside_policy" => "参保人所在区划不在政策包的区划内：{detail}", DETAIL;
     "settle.scheme_not_in_policy" => "政策包不含该险种：{detail}", DETAIL;
     "settle.tier_not_allowed" => "该档次不是本险种的档次：{detail}", DETAIL;
-    "staff.bad_role" => "角色不正确：{detail}", DETAIL;
     "staff.not_found" => "本区划内无此工作人员账户：{detail}", DETAIL;
     "staff.self_lockout" => "管理员不能停用或降级自己的账户", DETAIL;
     "staff.weak_password" => "密码长度不符合要求：{detail}", DETAIL;

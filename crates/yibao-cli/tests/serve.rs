@@ -181,8 +181,8 @@ fn a_server_killed_mid_burst_keeps_every_acknowledged_settlement() {
     );
     let (_, acc) = call(&address, "GET", &format!("/api/persons/{person_id}/accumulators?year=2026"), &[("Authorization", &token)], None);
     assert_eq!(acc["admissions"].as_u64(), Some(claims.len() as u64), "one accumulator update per claim, no more: {acc}");
-    let fund: i64 = claims.iter().map(|c| c["fund_pay_fen"].as_i64().expect("fen")).sum();
     let yuan = |v: &Value| yibao_domain::Fen::parse_yuan(v.as_str().expect("yuan")).expect("yuan").get();
+    let fund: i64 = claims.iter().map(|c| yuan(&c["fund_pay"])).sum();
     assert_eq!(
         fund,
         yuan(&acc["pooled_paid"]) + yuan(&acc["critical_paid"]) + yuan(&acc["assistance_paid"]) + yuan(&acc["supplementary_paid"]),

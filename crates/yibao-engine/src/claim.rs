@@ -53,7 +53,7 @@ impl Quantity {
         {
             return None;
         }
-        let milli = whole.parse::<u32>().ok()? * 1000 + format!("{frac:0<3}").parse::<u32>().ok()?;
+        let milli = whole.parse::<u32>().ok()?.checked_mul(1000)?.checked_add(format!("{frac:0<3}").parse::<u32>().ok()?)?;
         Some(Quantity(milli))
     }
 }
