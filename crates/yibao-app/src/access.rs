@@ -173,7 +173,10 @@ impl App {
                 };
                 self.record_refusal(username, source, refusal).await?;
             }
-            let seconds = u64::try_from((held.until - now).whole_seconds()).unwrap_or(0).max(1);
+            // Rounded up: a client that waits as long as it is told is not held back again.
+            let wait = held.until - now;
+            let whole = wait.whole_seconds() + i64::from(wait.subsec_nanoseconds() > 0);
+            let seconds = u64::try_from(whole).unwrap_or(0).max(1);
             return Err(if held.reason == SignInReason::AccountLocked {
                 AppError::too_many("auth.locked", format!("too many failed sign-ins: this account is locked; try again in {seconds} s"), seconds)
             } else {

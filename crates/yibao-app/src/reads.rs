@@ -82,8 +82,12 @@ impl App {
                 ),
             ));
         }
-        // A household is looked up as the register writes its id (`HouseholdId`: trimmed).
         let mut query = query.clone();
+        // A card is looked up as the register writes it (trimmed, letters in capitals).
+        if let Some(card) = query.card_no.as_mut() {
+            *card = card.trim().to_ascii_uppercase();
+        }
+        // A household is looked up as the register writes its id (`HouseholdId`: trimmed).
         if let Some(id) = query.household_id.take() {
             query.household_id = Some(yibao_domain::HouseholdId::parse(&id)?.into_string());
         }

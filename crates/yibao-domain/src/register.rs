@@ -24,7 +24,15 @@ pub const CARD_NO_CHARS_MAX: usize = 32;
 #[must_use]
 pub fn is_register_char(c: char) -> bool {
     use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
-    !matches!(
+    // Default-ignorable characters outside the format category: the Hangul fillers, the
+    // variation selectors, the combining grapheme joiner and the Khmer and Mongolian
+    // invisibles render as nothing.
+    let ignorable = matches!(
+        c,
+        '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FFA0}' | '\u{E0100}'..='\u{E01EF}'
+    );
+    !ignorable && !matches!(
         c.general_category(),
         GeneralCategory::Control
             | GeneralCategory::Format
@@ -38,8 +46,11 @@ pub fn is_register_char(c: char) -> bool {
 
 /// `text` trimmed, if it has 1 to `chars_max` characters, every one a register character.
 fn register_text(text: &str, chars_max: usize) -> Option<&str> {
+    use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
     let text = text.trim();
-    (!text.is_empty() && text.chars().count() <= chars_max && text.chars().all(is_register_char)).then_some(text)
+    // A mark combines with what comes before it: leading, it stands on nothing.
+    let leading_mark = text.chars().next().is_some_and(|c| c.general_category_group() == GeneralCategoryGroup::Mark);
+    (!text.is_empty() && !leading_mark && text.chars().count() <= chars_max && text.chars().all(is_register_char)).then_some(text)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -256,13 +267,14 @@ pub fn parse_address(text: &str) -> Result<String, RegisterError> {
 }
 
 /// A social-security card number (社会保障卡号, R-SYS-4): surrounding blanks trimmed, then
-/// 1 to [`CARD_NO_CHARS_MAX`] ASCII letters, digits and hyphens. Returns the text to store.
+/// 1 to [`CARD_NO_CHARS_MAX`] ASCII letters, digits and hyphens, letters in capitals (a card
+/// is one card however its number is typed). Returns the text to store.
 pub fn parse_card_no(text: &str) -> Result<String, RegisterError> {
     let text = text.trim();
     if text.is_empty() || text.len() > CARD_NO_CHARS_MAX || !text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
         return Err(RegisterError::CardNo);
     }
-    Ok(text.to_owned())
+    Ok(text.to_ascii_uppercase())
 }
 
 #[cfg(test)]
@@ -284,7 +296,7 @@ mod tests {
     fn invisible_and_reordering_characters_are_refused_everywhere() {
         // NUL, a right-to-left override, only a zero-width space, a byte-order mark, a line
         // separator, a private-use character: each found by a tester or a real attack.
-        for bad in ["张\u{0}三", "张\u{202E}三", "\u{200B}", "张三\u{FEFF}", "张\u{2028}三", "张\u{E000}三"] {
+        for bad in ["张\u{0}三", "张\u{202E}三", "\u{200B}", "张三\u{FEFF}", "张\u{2028}三", "张\u{E000}三", "\u{3164}", "\u{FE0F}", "\u{0301}", "\u{0301}张"] {
             assert_eq!(PersonName::parse(bad), Err(RegisterError::PersonName), "{bad:?}");
             assert_eq!(parse_address(bad), Err(RegisterError::Address), "{bad:?}");
             assert_eq!(HouseholdId::parse(bad), Err(RegisterError::HouseholdId), "{bad:?}");
@@ -300,6 +312,7 @@ mod tests {
     #[test]
     fn card_numbers_are_short_ascii_letters_digits_and_hyphens() {
         assert_eq!(parse_card_no(" Z12345678 "), Ok("Z12345678".to_owned()));
+        assert_eq!(parse_card_no("d99900001"), Ok("D99900001".to_owned()), "one card however it is typed");
         assert_eq!(parse_card_no("4101-0203-99"), Ok("4101-0203-99".to_owned()));
         for bad in ["", "  ", "Z1234 5678", "Z１２３", "Z123\u{200B}", &"9".repeat(CARD_NO_CHARS_MAX + 1), &"9".repeat(100_000)] {
             assert_eq!(parse_card_no(bad).map_err(|e| e.code()), Err("person.bad_card_no"), "{bad:?}");

@@ -1382,7 +1382,7 @@ async fn book_breaches<S: Store + yibao_store::FundStore>(store: &S) -> Vec<Stri
 /// whole again. Runs on a fresh store.
 pub async fn run_tamper<S, A>(store: Arc<S>, attacker: &A)
 where
-    S: Store + yibao_store::ContributionStore + yibao_store::FundStore,
+    S: Store + yibao_store::ContributionStore + yibao_store::FundStore + yibao_store::AccessStore,
     A: Attacker,
 {
     use yibao_store::{AuditAnchor, ContributionKind, NewContribution, verify_audit_against};
@@ -1390,6 +1390,15 @@ where
     let west = region(WEST);
     let resident = enrolled(&*store, EAST, 801, "HH-TAMPER-1").await;
     enrolled(&*store, WEST, 802, "HH-TAMPER-2").await;
+    let admin = Actor { who: "admin".into(), role: "city_administrator".into(), source: "127.0.0.1".into(), at: datetime!(2026-03-01 09:00 UTC) };
+    let city_staff = yibao_store::NewStaff {
+        username: "city.auditor".into(),
+        display_name: "市审计".into(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        role: yibao_store::Role::Auditor,
+        region: region(CITY),
+    };
+    store.create_staff(&admin, city_staff).await.expect("a staff account of the city");
     let employee = person_id(EAST, 803);
     let mut cover = coverage(employee, EAST);
     cover.scheme = Scheme::Employee;
@@ -1496,6 +1505,31 @@ where
     attacker.run(&balance("500.00")).await;
     assert!(book_breaches(&*store).await.is_empty());
 
+    // 5b. The split of the bill edited inside the stored settlement (cash moved to the
+    //     account), no transfer touched: the settlement no longer matches the digest its
+    //     audit entry recorded.
+    let split = |from: &str, to: &str| {
+        format!("UPDATE claims SET settlement = replace(settlement, '\"psn_cash_pay\":\"{from}\"', '\"psn_cash_pay\":\"{to}\"') WHERE claim_id = 'TAMPER-1'")
+    };
+    let cash: serde_json::Value = serde_json::from_str(&settled.settlement_json).expect("json");
+    let cash = cash["psn_cash_pay"].as_str().expect("psn_cash_pay").to_owned();
+    attacker.run(&split(&cash, "0.01")).await;
+    let found = book_breaches(&*store).await;
+    assert!(found.iter().any(|b| b.contains(claim_name) && b.contains("settlement_sha256")), "{found:?}");
+    attacker.run(&split("0.01", &cash)).await;
+    assert!(book_breaches(&*store).await.is_empty());
+
+    // 5c. A reversal forged in the claim's row alone: no audit entry records it, and the
+    //     transfers that would undo the settlement are missing.
+    attacker
+        .run("UPDATE claims SET status = 'reversed', reversed_at = '2026-03-20T10:00:00Z', reversal_reason = 'forged' WHERE claim_id = 'TAMPER-1'")
+        .await;
+    let found = book_breaches(&*store).await;
+    assert!(found.iter().any(|b| b.contains(claim_name) && b.contains("no audit entry records its reversal")), "{found:?}");
+    assert!(found.iter().any(|b| b.contains(claim_name) && b.contains("transfer rv/") && b.contains("missing from the books")), "{found:?}");
+    attacker.run("UPDATE claims SET status = 'settled', reversed_at = NULL, reversal_reason = NULL WHERE claim_id = 'TAMPER-1'").await;
+    assert!(book_breaches(&*store).await.is_empty());
+
     // 6. A person's year-to-date accumulators edited (a fresh deductible, say): they are no
     //    longer where the person's claims lead.
     let admissions = |n: u32| {
@@ -1545,7 +1579,12 @@ where
         verification.breaks
     );
 
-    // 9. A whole region's chain deleted with its head: its household and person remain.
+    // 9. The city's own chain deleted with its head: its staff account remains.
+    attacker.run(&format!("DELETE FROM audit_log WHERE region_code = '{CITY}'; DELETE FROM audit_heads WHERE region_code = '{CITY}'")).await;
+    let verification = verify_audit(&*store).await.expect("verify");
+    assert!(verification.breaks.iter().any(|b| b.contains(&format!("region {CITY}: records and no audit chain"))), "{:?}", verification.breaks);
+
+    // 10. A whole region's chain deleted with its head: its household and person remain.
     attacker.run(&format!("DELETE FROM audit_log WHERE region_code = '{WEST}'; DELETE FROM audit_heads WHERE region_code = '{WEST}'")).await;
     let verification = verify_audit(&*store).await.expect("verify");
     assert!(verification.breaks.iter().any(|b| b.contains(&format!("region {west}: records and no audit chain"))), "{:?}", verification.breaks);

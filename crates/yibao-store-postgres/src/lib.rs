@@ -990,7 +990,11 @@ impl Store for PostgresStore {
     async fn regions_on_record(&self) -> Result<Vec<RegionCode>, StoreError> {
         let codes: Vec<String> = sqlx::query_scalar(
             "SELECT region_code FROM audit_log UNION SELECT region_code FROM households UNION SELECT region_code FROM persons \
-             UNION SELECT region_code FROM contributions UNION SELECT region_code FROM claims ORDER BY region_code",
+             UNION SELECT region_code FROM contributions UNION SELECT region_code FROM claims \
+             UNION SELECT region_code FROM staff UNION SELECT region_code FROM institutions UNION SELECT region_code FROM referrals \
+             UNION SELECT substr(region_code, 1, 4) || '00' FROM pooling_runs UNION SELECT substr(region_code, 1, 4) || '00' FROM year_closes \
+             UNION SELECT substr(region_code, 1, 4) || '00' FROM fund_budgets UNION SELECT substr(region_code, 1, 4) || '00' FROM fund_handovers \
+             UNION SELECT substr(region_code, 1, 4) || '00' FROM legacy_deficits UNION SELECT substr(region_code, 1, 4) || '00' FROM county_targets ORDER BY 1",
         )
         .fetch_all(&self.pool)
         .await

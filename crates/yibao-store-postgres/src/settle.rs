@@ -601,7 +601,7 @@ async fn try_batch(
             actor: &r.actor,
             action: "claim.settle",
             entity: format!("{}/{}", record.institution_code, record.claim_id),
-            detail: record.settle_audit_detail()?,
+            detail: record.settle_audit_detail(&before, &after)?,
         });
         answers[i] = Some(Ok(SettleOutcome { claim: record, replayed: false }));
     }
@@ -770,7 +770,7 @@ pub(crate) async fn settle_one(
     )?;
     crate::books::post(&mut tx, &actor.at_text(), &entries).await?;
     let entity = format!("{}/{}", record.institution_code, record.claim_id);
-    audit(&mut tx, actor, region, "claim.settle", &entity, record.settle_audit_detail()?).await?;
+    audit(&mut tx, actor, region, "claim.settle", &entity, record.settle_audit_detail(&before, &after)?).await?;
     tx.commit().await.map_err(backend)?;
     Ok(SettleOutcome { claim: record, replayed: false })
 }

@@ -291,10 +291,15 @@ pub(crate) fn insert_household(
     Ok(record)
 }
 
-/// Every region with an audit entry or a record audited in its own region.
+/// Every region with an audit entry or a record audited in its own region (staff,
+/// institutions, referrals), and the city of every fund run (audited in the city's chain).
 const REGIONS_ON_RECORD: &str = "SELECT region_code FROM audit_log UNION SELECT region_code FROM households \
      UNION SELECT region_code FROM persons UNION SELECT region_code FROM contributions UNION SELECT region_code FROM claims \
-     ORDER BY region_code";
+     UNION SELECT region_code FROM staff UNION SELECT region_code FROM institutions UNION SELECT region_code FROM referrals \
+     UNION SELECT substr(region_code, 1, 4) || '00' FROM pooling_runs UNION SELECT substr(region_code, 1, 4) || '00' FROM year_closes \
+     UNION SELECT substr(region_code, 1, 4) || '00' FROM fund_budgets UNION SELECT substr(region_code, 1, 4) || '00' FROM fund_handovers \
+     UNION SELECT substr(region_code, 1, 4) || '00' FROM legacy_deficits UNION SELECT substr(region_code, 1, 4) || '00' FROM county_targets \
+     ORDER BY 1";
 
 const PERSON_BY_KEY: &str = "SELECT person_id, name, card_no, household_id, coverage, enrolled_at, updated_at FROM persons WHERE region_code = ?1 AND person_id = ?2";
 /// The conditions of a person search (`?1`..`?6`), shared by the page and its count.
@@ -457,7 +462,7 @@ fn settle_in(
         coverage.personal_account_balance = settlement.acct_balance_after;
         save_coverage(conn, actor, region, &record.person_id, &coverage)?;
     }
-    audit(conn, actor, region, "claim.settle", &format!("{}/{}", record.institution_code, record.claim_id), record.settle_audit_detail()?)?;
+    audit(conn, actor, region, "claim.settle", &format!("{}/{}", record.institution_code, record.claim_id), record.settle_audit_detail(&before, &after)?)?;
     Ok(SettleOutcome { claim: record, replayed: false })
 }
 

@@ -734,7 +734,7 @@ async fn replay_page<S: FundStore + crate::Store>(
                     let caused = by_cause.get(&(true, entry.entity.as_str())).map_or(&[][..], Vec::as_slice);
                     reconciler.claim_settled(claim, &entry.detail, caused);
                 }
-                Some(claim) => reconciler.claim_reversed(claim),
+                Some(claim) => reconciler.claim_reversed(claim, &entry.detail),
             },
             "contribution.record" => match contribution_seq(&entry.detail).and_then(|seq| contributions.get(&seq)) {
                 None => reconciler.not_on_record(region, entry.seq, &format!("a contribution of {}", entry.entity)),

@@ -408,10 +408,10 @@ pub async fn verify_audit_against<S: Store>(store: &S, anchor: Option<&AuditAnch
             verification.ends.push(AuditHead { region, seq: last_seq, hash: previous_hash.clone() });
         }
         match heads.get(&region) {
-            None => verification.breaks.push(format!(
-                "region {region}: {} but no recorded head (the chain's head was deleted)",
-                if last_seq == 0 { "records and no audit chain".to_owned() } else { format!("a chain of {last_seq} entries") }
-            )),
+            None if last_seq == 0 => {
+                verification.breaks.push(format!("region {region}: records and no audit chain (the chain and its head were deleted)"));
+            }
+            None => verification.breaks.push(format!("region {region}: a chain of {last_seq} entries but no recorded head (the head was deleted)")),
             Some(head) if head.seq != last_seq || (last_seq > 0 && head.hash != previous_hash) => verification.breaks.push(format!(
                 "region {region}: the chain ends at entry {last_seq}, but its head records entry {} (entries were removed or the head was changed)",
                 head.seq

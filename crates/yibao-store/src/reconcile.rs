@@ -37,6 +37,8 @@ type PersonYear = (RegionCode, NationalId, i32);
 pub struct Reconciler<'a> {
     partly_paid: HashMap<(RegionCode, NationalId, ContributionKind, Period), PaidBefore>,
     reached: HashMap<PersonYear, Accumulators>,
+    /// Reversed claims whose reversal the trail has not recorded yet (by record id).
+    reversals_unaudited: HashMap<String, String>,
     /// Claims and contributions reconciled, and the transfers they accounted for.
     pub claims: u64,
     pub contributions: u64,
@@ -59,6 +61,7 @@ impl<'a> Reconciler<'a> {
         Reconciler {
             partly_paid: HashMap::new(),
             reached: HashMap::new(),
+            reversals_unaudited: HashMap::new(),
             claims: 0,
             contributions: 0,
             record_transfers: 0,
@@ -112,10 +115,15 @@ impl<'a> Reconciler<'a> {
             seen.claims.insert((claim.region, record_id.clone()));
             seen.transfers.extend(transfers.iter().map(|t| t.id.to_string()));
         }
-        match claim.settle_audit_detail().map(|text| same_json(&text, audited)) {
-            Ok(true) => {}
-            Ok(false) => self.breach(&name, format!("the claim row says {} but its audit entry recorded {audited}", claim.settle_audit_detail().unwrap_or_default())),
+        // The audit detail holds the totals and digests of the stored settlement and of the
+        // accumulators: any of them edited since is named here.
+        match claim.settle_audit_detail(&stored.acc_before, &stored.acc_after) {
+            Ok(ours) if same_json(&ours, audited) => {}
+            Ok(ours) => self.breach(&name, format!("the claim row says {} but its audit entry recorded {}", differing(&ours, audited), differing(audited, &ours))),
             Err(e) => self.breach(&name, format!("its audit detail cannot be rebuilt: {e}")),
+        }
+        if claim.status == ClaimStatus::Reversed {
+            self.reversals_unaudited.insert(record_id.clone(), name.clone());
         }
         // The accumulators the settlement reports are those it stored as left, and it
         // started from where the person's earlier claims of the year left them.
@@ -178,11 +186,24 @@ impl<'a> Reconciler<'a> {
 
     /// A `claim.reverse` entry: the reversal gave the person back the accumulators the claim
     /// started from, so the claim must have been the last to move them.
-    pub fn claim_reversed(&mut self, stored: &StoredClaim) {
+    pub fn claim_reversed(&mut self, stored: &StoredClaim, audited: &str) {
         let claim = &stored.record;
-        let name = format!("claim {} of {}", settlement_record_id(&claim.institution_code, &claim.claim_id), claim.region);
+        let record_id = settlement_record_id(&claim.institution_code, &claim.claim_id);
+        let name = format!("claim {} of {}", record_id, claim.region);
+        self.reversals_unaudited.remove(&record_id);
         if claim.status != ClaimStatus::Reversed {
             self.breach(&name, "its audit trail records a reversal, but the claim is not reversed".to_owned());
+        }
+        let reason = serde_json::from_str::<serde_json::Value>(audited).ok().and_then(|d| d.get("reason")?.as_str().map(str::to_owned));
+        if reason.is_none() || reason != claim.reversal_reason {
+            self.breach(
+                &name,
+                format!(
+                    "its reversal reason reads {:?}, but its audit entry recorded {:?}",
+                    claim.reversal_reason.as_deref().unwrap_or(""),
+                    reason.as_deref().unwrap_or("")
+                ),
+            );
         }
         let year = (claim.region, claim.person_id, stored.acc_after.year);
         let reached = self.reached.get(&year).copied().unwrap_or_else(|| Accumulators::new_year(year.2));
@@ -233,6 +254,12 @@ impl<'a> Reconciler<'a> {
     /// the replay of their claims left them (a new year's zeros without claims). `stored` is
     /// every accumulator row of the city; call after the whole trail was replayed.
     pub fn accumulators(&mut self, stored: Vec<(RegionCode, NationalId, Accumulators)>) {
+        // A reversed claim whose reversal no audit entry recorded: reversed past the trail.
+        let mut unaudited: Vec<String> = std::mem::take(&mut self.reversals_unaudited).into_values().collect();
+        unaudited.sort();
+        for name in unaudited {
+            self.breach(&name, "it is reversed, but no audit entry records its reversal".to_owned());
+        }
         let mut reached = std::mem::take(&mut self.reached);
         let mut rows: Vec<(PersonYear, Accumulators, Accumulators)> = stored
             .into_iter()
@@ -307,7 +334,30 @@ fn same_json(a: &str, b: &str) -> bool {
 /// The accumulators in a few words, for a breach message.
 fn summary(acc: &Accumulators) -> String {
     format!(
-        "{} admissions, deductible {} paid, pooled {} paid, critical {} paid",
-        acc.admissions, acc.inpatient_deductible_paid, acc.pooled_paid, acc.critical_paid
+        "{} admissions, inpatient deductible {} paid, pooled {} paid, outpatient deductible {} and pooled {} paid, \
+         chronic deductible {} and {} paid, in-scope burden {}, critical {} paid, assistance deductible {} and {} paid",
+        acc.admissions,
+        acc.inpatient_deductible_paid,
+        acc.pooled_paid,
+        acc.outpatient_deductible_paid,
+        acc.outpatient_pooled_paid,
+        acc.chronic_deductible_paid,
+        acc.chronic_paid,
+        acc.inscope_burden,
+        acc.critical_paid,
+        acc.assistance_deductible_paid,
+        acc.assistance_paid
     )
+}
+
+/// The fields of JSON object `a` whose values differ from `b`'s, as `{"field":value,…}`
+/// (all of `a` when either is not an object).
+fn differing(a: &str, b: &str) -> String {
+    match (serde_json::from_str::<serde_json::Value>(a), serde_json::from_str::<serde_json::Value>(b)) {
+        (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) => {
+            let fields: serde_json::Map<String, serde_json::Value> = a.into_iter().filter(|(k, v)| b.get(k) != Some(v)).collect();
+            serde_json::Value::Object(fields).to_string()
+        }
+        _ => a.to_owned(),
+    }
 }

@@ -348,10 +348,23 @@ impl ClaimRecord {
         yibao_domain::Fen::parse_yuan(paid).map_err(|e| unreadable(e.to_string()))
     }
 
-    pub fn settle_audit_detail(&self) -> Result<String, StoreError> {
+    /// The audit entry's detail for a settled claim: who, which claim, whose, the three
+    /// totals in yuan, and SHA-256 digests of the stored settlement (every layer, the split
+    /// between account and cash, the accumulators it reports) and of the accumulators it
+    /// started from and left, so the hash chain (and an anchor outside) protects all of it.
+    pub fn settle_audit_detail(&self, before: &yibao_engine::Accumulators, after: &yibao_engine::Accumulators) -> Result<String, StoreError> {
+        use sha2::Digest;
         let text = |value: &str| serde_json::to_string(value).map_err(|e| StoreError::Backend(e.to_string()));
+        let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        let settlement_sha256 = hex(&sha2::Sha256::digest(self.settlement_json.as_bytes()));
+        let accumulators = format!(
+            "{}\n{}",
+            serde_json::to_string(before).map_err(|e| StoreError::Backend(e.to_string()))?,
+            serde_json::to_string(after).map_err(|e| StoreError::Backend(e.to_string()))?
+        );
+        let accumulators_sha256 = hex(&sha2::Sha256::digest(accumulators.as_bytes()));
         Ok(format!(
-            "{{\"institution\":{},\"claim_id\":{},\"person\":\"{}\",\"medfee_fen\":{},\"fund_pay_fen\":{},\"psn_part_fen\":{}}}",
+            "{{\"institution\":{},\"claim_id\":{},\"person\":\"{}\",\"medfee\":\"{}\",\"fund_pay\":\"{}\",\"psn_part\":\"{}\",\"settlement_sha256\":\"{settlement_sha256}\",\"accumulators_sha256\":\"{accumulators_sha256}\"}}",
             text(&self.institution_code)?,
             text(&self.claim_id)?,
             self.person_id,
