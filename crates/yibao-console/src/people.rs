@@ -558,10 +558,18 @@ fn check_enrolment(
             None
         }
     };
-    let address = input.address.trim();
-    if address.is_empty() || address.chars().count() > 200 {
-        errors.add("address", lang.t("field-required"));
-    }
+    // The address by the register's one rule (`parse_address`), its message from the catalogue.
+    let address = match yibao_domain::parse_address(&input.address) {
+        Ok(address) => address,
+        Err(_) if input.address.trim().is_empty() => {
+            errors.add("address", lang.t("field-required"));
+            String::new()
+        }
+        Err(e) => {
+            errors.add("address", app_message(lang, &yibao_app::AppError::from(e)));
+            String::new()
+        }
+    };
     let coverage_from = parse_date(input.coverage_from.trim()).map_err(|_| errors.add("coverage_from", lang.t("field-bad-date"))).ok();
     let tiers = state.policy.tiers_for(Scheme::Resident);
     let tier = if tiers.is_empty() {
@@ -619,7 +627,7 @@ fn check_enrolment(
         }
     }
     let (region, household_id) = (region?, household_id?);
-    errors.is_empty().then(|| (NewHousehold { household_id, region, address: address.to_owned() }, members))
+    errors.is_empty().then_some((NewHousehold { household_id, region, address }, members))
 }
 
 pub async fn enrol(State(state): State<App>, user: ConsoleUser, headers: HeaderMap, Form(input): Form<EnrolForm>) -> Response {

@@ -164,6 +164,10 @@ fn card_of(id: &str) -> String {
 }
 
 async fn enrol(console: &Console, cookie: &str, household: &str, region: &str, members: &[(&str, &str)]) -> Page {
+    enrol_at(console, cookie, household, region, "柳河乡王庄村 1 号", members).await
+}
+
+async fn enrol_at(console: &Console, cookie: &str, household: &str, region: &str, address: &str, members: &[(&str, &str)]) -> Page {
     let form_page = console.get("/console/households/new", cookie).await;
     assert_eq!(form_page.status, StatusCode::OK);
     let token = csrf(&form_page.body);
@@ -171,7 +175,7 @@ async fn enrol(console: &Console, cookie: &str, household: &str, region: &str, m
         ("_csrf".into(), token),
         ("household_id".into(), household.into()),
         ("region".into(), region.into()),
-        ("address".into(), "柳河乡王庄村 1 号".into()),
+        ("address".into(), address.into()),
         ("coverage_from".into(), "2026-01-01".into()),
         ("tier".into(), "3".into()),
     ];
@@ -356,6 +360,11 @@ async fn form_errors_are_shown_next_to_their_fields() {
     assert!(element_text(&page.body, "m0_name-error").is_some());
     // What was typed is kept.
     assert!(page.body.contains("value=\"41992119800101001X\""));
+
+    // An address too long is told as too long (the register's one rule), not as missing.
+    let long = enrol_at(&console, &clerk, "HH-E-LONG", "419921", &"路".repeat(300), &[("41992119800101001X", "王五")]).await;
+    assert_eq!(long.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&long.body, "address-error").is_some_and(|e| e.contains("200")), "{}", long.body);
 
     let search = console.get("/console/people?id=123", &clerk).await;
     assert_eq!(search.status, StatusCode::BAD_REQUEST);
