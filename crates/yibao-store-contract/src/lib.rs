@@ -1482,6 +1482,44 @@ where
     attacker.run(&shift(100)).await;
     assert!(book_breaches(&*store).await.is_empty());
 
+    // 3b. A pooling run's payment to a hospital edited with both account totals: the run's
+    //     record, replayed by the same plan, posts another amount.
+    let accountant =
+        Actor { who: "accountant".into(), role: "fund_accountant".into(), source: "127.0.0.1".into(), at: datetime!(2026-04-01 09:00 UTC) };
+    let march = yibao_ledger::YearMonth::parse("2026-03").expect("month");
+    let opening = yibao_store::FundReceipt {
+        kind: yibao_store::ReceiptKind::OpeningBalance,
+        scheme: yibao_ledger::FundScheme::Resident,
+        unit: region(CITY),
+        amount_fen: Fen::new(100_000_000),
+        value_date: time::macros::date!(2026 - 01 - 01),
+        reference: "OB-TAMPER".into(),
+    };
+    store.record_fund_receipt(&accountant, region(CITY), opening).await.expect("the resident fund's opening balance");
+    store.run_pooling(&accountant, region(CITY), march, march.last_day()).await.expect("the March run");
+    assert!(book_breaches(&*store).await.is_empty(), "a run as planned reconciles");
+    let payment = "(SELECT MIN(transfer_id) FROM ledger_transfers WHERE transfer_id LIKE 'pay/%')";
+    let pay = |fen: i64| {
+        let side = |side: &str| {
+            format!("(region_code, fund_scheme, holder, kind) = (SELECT region_code, fund_scheme, {side}_holder, {side}_kind FROM ledger_transfers WHERE transfer_id = {payment})")
+        };
+        format!(
+            "UPDATE ledger_accounts SET debits_posted_fen = debits_posted_fen + ({fen}) WHERE {};
+             UPDATE ledger_accounts SET credits_posted_fen = credits_posted_fen + ({fen}) WHERE {};
+             UPDATE ledger_transfers SET amount_fen = amount_fen + ({fen}) WHERE transfer_id = {payment};",
+            side("debit"),
+            side("credit")
+        )
+    };
+    attacker.run(&pay(-100)).await;
+    let found = book_breaches(&*store).await;
+    assert!(
+        found.iter().any(|b| b.contains(&format!("pooling run 2026-03 of {CITY}")) && b.contains("transfer pay/") && b.contains("moved")),
+        "{found:?}"
+    );
+    attacker.run(&pay(100)).await;
+    assert!(book_breaches(&*store).await.is_empty());
+
     // 4. A contribution's payment edited: its transfers and its audit entry disagree.
     attacker.run(&format!("UPDATE contributions SET paid_fen = paid_fen - 100 WHERE seq = {} AND region_code = '{EAST}'", contribution.seq)).await;
     let found = book_breaches(&*store).await;

@@ -1029,11 +1029,13 @@ impl FundStore for PostgresStore {
     async fn record_counts(&self, scope: RegionCode) -> Result<yibao_store::RecordCounts, StoreError> {
         let city = city_of(scope)?;
         let (low, high) = scope_bounds(city);
-        let (claims, contributions, record_transfers): (i64, i64, i64) = sqlx::query_as(
+        let (claims, contributions, record_transfers, pooling_runs, run_transfers): (i64, i64, i64, i64, i64) = sqlx::query_as(
             "SELECT (SELECT COUNT(*) FROM claims WHERE region_code BETWEEN $1 AND $2), \
                     (SELECT COUNT(*) FROM contributions WHERE region_code BETWEEN $1 AND $2), \
                     (SELECT COUNT(*) FROM ledger_transfers WHERE region_code = $3 \
-                     AND cause_kind IN ('contribution', 'subsidy', 'settlement', 'settlement-reversal'))",
+                     AND cause_kind IN ('contribution', 'subsidy', 'settlement', 'settlement-reversal')), \
+                    (SELECT COUNT(*) FROM pooling_runs WHERE region_code = $3), \
+                    (SELECT COUNT(*) FROM ledger_transfers WHERE region_code = $3 AND cause_kind IN ('pooling-run', 'institution-payment'))",
         )
         .bind(low)
         .bind(high)
@@ -1042,7 +1044,13 @@ impl FundStore for PostgresStore {
         .await
         .map_err(backend)?;
         let count = |n: i64| u64::try_from(n).unwrap_or(0);
-        Ok(yibao_store::RecordCounts { claims: count(claims), contributions: count(contributions), record_transfers: count(record_transfers) })
+        Ok(yibao_store::RecordCounts {
+            claims: count(claims),
+            contributions: count(contributions),
+            record_transfers: count(record_transfers),
+            pooling_runs: count(pooling_runs),
+            run_transfers: count(run_transfers),
+        })
     }
 
     async fn claims_by_keys(&self, region: RegionCode, keys: Vec<(String, String)>) -> Result<Vec<yibao_store::StoredClaim>, StoreError> {

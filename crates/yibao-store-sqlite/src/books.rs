@@ -887,6 +887,11 @@ impl FundStore for SqliteStore {
                      AND cause_kind IN ('contribution', 'subsidy', 'settlement', 'settlement-reversal')",
                     &[&city],
                 )?,
+                pooling_runs: count("SELECT COUNT(*) FROM pooling_runs WHERE region_code = ?1", &[&city])?,
+                run_transfers: count(
+                    "SELECT COUNT(*) FROM ledger_transfers WHERE region_code = ?1 AND cause_kind IN ('pooling-run', 'institution-payment')",
+                    &[&city],
+                )?,
             })
         })
         .await

@@ -505,6 +505,9 @@ pub struct RecordCounts {
     pub contributions: u64,
     /// Transfers caused by a contribution, its subsidies, a settlement or its reversal.
     pub record_transfers: u64,
+    pub pooling_runs: u64,
+    /// Transfers caused by a pooling run: its sweeps, disbursements and payments.
+    pub run_transfers: u64,
 }
 
 /// A claim as the book check reads it: the record, and the person's accumulators the
@@ -601,20 +604,29 @@ async fn reconcile_records<S: FundStore + crate::Store>(
     verification: &mut BooksVerification,
 ) -> Result<(), StoreError> {
     let counts = store.record_counts(city).await?;
+    let runs: std::collections::HashMap<String, crate::pooling::PoolingRun> =
+        store.pooling_runs(city).await?.into_iter().map(|run| (run.month.clone(), run)).collect();
     let mut reconciler = crate::reconcile::Reconciler::new(&mut verification.breaches);
-    replay_trail(store, city, &mut reconciler).await?;
+    replay_trail(store, city, &runs, &mut reconciler).await?;
     reconciler.accumulators(store.accumulator_records(city).await?);
     let complete = reconciler.claims == counts.claims
         && reconciler.contributions == counts.contributions
-        && reconciler.record_transfers == counts.record_transfers;
+        && reconciler.record_transfers == counts.record_transfers
+        && reconciler.runs == counts.pooling_runs
+        && reconciler.run_transfers == counts.run_transfers;
     if complete {
         return Ok(());
     }
     let mut ignored = Vec::new();
     let mut remembering = crate::reconcile::Reconciler::remembering(&mut ignored);
-    replay_trail(store, city, &mut remembering).await?;
+    replay_trail(store, city, &runs, &mut remembering).await?;
     let seen = remembering.into_seen();
     let mut reconciler = crate::reconcile::Reconciler::new(&mut verification.breaches);
+    let mut months: Vec<&String> = runs.keys().filter(|month| !seen.runs.contains(*month)).collect();
+    months.sort();
+    for month in months {
+        reconciler.unaudited_run(month);
+    }
     let mut after: Option<ClaimKey> = None;
     loop {
         let page = store.claims_page(city, after.clone(), AUDIT_PAGE).await?;
@@ -646,7 +658,12 @@ async fn reconcile_records<S: FundStore + crate::Store>(
         for (_, entry) in &page {
             let reconciled = matches!(
                 entry.transfer.cause.kind,
-                RecordKind::Contribution | RecordKind::Subsidy | RecordKind::Settlement | RecordKind::SettlementReversal
+                RecordKind::Contribution
+                    | RecordKind::Subsidy
+                    | RecordKind::Settlement
+                    | RecordKind::SettlementReversal
+                    | RecordKind::PoolingRun
+                    | RecordKind::InstitutionPayment
             );
             if reconciled && !seen.transfers.contains(entry.transfer.id.as_str()) {
                 reconciler.orphan_transfer(&entry.transfer);
@@ -664,6 +681,7 @@ const AUDIT_PAGE: i64 = 10_000;
 async fn replay_trail<S: FundStore + crate::Store>(
     store: &S,
     city: RegionCode,
+    runs: &std::collections::HashMap<String, crate::pooling::PoolingRun>,
     reconciler: &mut crate::reconcile::Reconciler<'_>,
 ) -> Result<(), StoreError> {
     for region in store.audit_regions().await?.into_iter().filter(|r| city.contains(*r)) {
@@ -673,6 +691,27 @@ async fn replay_trail<S: FundStore + crate::Store>(
             let Some(last) = page.last() else { break };
             after = last.seq;
             replay_page(store, city, region, &page, reconciler).await?;
+            for entry in page.iter().filter(|e| e.action == "fund.pooling_run") {
+                match runs.get(&entry.entity) {
+                    None => reconciler.not_on_record(region, entry.seq, &format!("the pooling run of {}", entry.entity)),
+                    Some(run) => {
+                        let expected = crate::pooling::entries_of_run(run);
+                        let mut causes: Vec<(RecordKind, String)> = Vec::new();
+                        for entry in expected.iter().flatten() {
+                            let cause = (entry.transfer.cause.kind, entry.transfer.cause.id.clone());
+                            if !causes.contains(&cause) {
+                                causes.push(cause);
+                            }
+                        }
+                        let mut actual = Vec::new();
+                        for (kind, id) in causes {
+                            actual.extend(store.transfers_caused_by(city, kind, vec![id]).await?);
+                        }
+                        let actual: Vec<&yibao_ledger::Transfer> = actual.iter().map(|e| &e.transfer).collect();
+                        reconciler.pooling_run(run, &entry.detail, expected, &actual);
+                    }
+                }
+            }
         }
     }
     Ok(())

@@ -154,7 +154,6 @@ pub fn plan_pooling(inputs: &PoolingInputs) -> Result<(PoolingRun, Vec<Entry>), 
         for planned in plan.transfers {
             entries.push(Entry { unit: unit_of_step(&planned.transfer, city), transfer: planned.transfer });
         }
-        let cause = BusinessRef::new(RecordKind::InstitutionPayment, &format!("{fund}/{month}")).map_err(refused)?;
         for (&unit, lines) in &units {
             for line in lines.iter().filter(|l| l.outstanding_fen.get() > 0) {
                 let amount = line.outstanding_fen;
@@ -164,18 +163,7 @@ pub fn plan_pooling(inputs: &PoolingInputs) -> Result<(PoolingRun, Vec<Entry>), 
                     line.payee,
                     line.payee
                 ));
-                entries.push(Entry {
-                    unit,
-                    transfer: Transfer::new(
-                        record_transfer_id("pay", &format!("{month}/{fund}/{unit}"), &line.payee.to_string().replace(':', "-")),
-                        AccountKey::new(fund, line.payee, AccountKind::Payable),
-                        AccountKey::of_unit(fund, unit, AccountKind::Expenditure),
-                        amount,
-                        Reason::InstitutionPayment,
-                        cause.clone(),
-                        inputs.value_date,
-                    ),
-                });
+                entries.push(payment_entry(fund, month, unit, line.payee, amount, inputs.value_date)?);
             }
         }
         record.funds.push(FundRun {
@@ -191,6 +179,54 @@ pub fn plan_pooling(inputs: &PoolingInputs) -> Result<(PoolingRun, Vec<Entry>), 
     }
     record.transfers = entries.len();
     Ok((record, entries))
+}
+
+/// A unit's payment of what it owes a payee in a month's run (R-FND-2).
+fn payment_entry(fund: Fund, month: YearMonth, unit: RegionCode, payee: Holder, amount: Fen, value_date: Date) -> Result<Entry, StoreError> {
+    let cause = BusinessRef::new(RecordKind::InstitutionPayment, &format!("{fund}/{month}")).map_err(refused)?;
+    Ok(Entry {
+        unit,
+        transfer: Transfer::new(
+            record_transfer_id("pay", &format!("{month}/{fund}/{unit}"), &payee.to_string().replace(':', "-")),
+            AccountKey::new(fund, payee, AccountKind::Payable),
+            AccountKey::of_unit(fund, unit, AccountKind::Expenditure),
+            amount,
+            Reason::InstitutionPayment,
+            cause,
+            value_date,
+        ),
+    })
+}
+
+/// What a stored run posted, rebuilt from its record by the same plan (the record keeps the
+/// plan's inputs: each fund's special balance before the run, each unit's swept income and
+/// expenditure, and each payment), for the book check to compare with the books.
+pub fn entries_of_run(run: &PoolingRun) -> Result<Vec<Entry>, StoreError> {
+    let bad = |what: &str| StoreError::Backend(format!("the pooling run of {} is unreadable: {what}", run.month));
+    let city = RegionCode::parse(&run.city).map_err(|_| bad("city"))?;
+    let month = YearMonth::parse(&run.month).map_err(|_| bad("month"))?;
+    let value_date = crate::books::date_of(&run.value_date)?;
+    let mut entries = Vec::new();
+    for fund_run in &run.funds {
+        let scheme = fund_run.fund.split_once('@').and_then(|(scheme, _)| FundScheme::parse(scheme)).ok_or_else(|| bad("fund"))?;
+        let fund = Fund::new(scheme, city);
+        let mut units = Vec::with_capacity(fund_run.units.len());
+        for unit_run in &fund_run.units {
+            let unit = RegionCode::parse(&unit_run.unit).map_err(|_| bad("unit"))?;
+            let amount = |fen: i64| Fen::checked(fen).ok_or_else(|| bad("amount"));
+            units.push(UnitMonth { unit, income_balance_fen: amount(unit_run.swept_fen)?, expenditure_fen: amount(unit_run.disbursed_fen)? });
+            for payment in &unit_run.payments {
+                let payee = Holder::parse(&payment.payee).map_err(|_| bad("payee"))?;
+                entries.push(payment_entry(fund, month, unit, payee, amount(payment.amount_fen)?, value_date)?);
+            }
+        }
+        let special = Fen::checked(fund_run.special_before_fen).ok_or_else(|| bad("amount"))?;
+        let plan = plan_month(&MonthInputs { fund, month, value_date, special_balance_fen: special, units }, |_| false).map_err(refused)?;
+        for planned in plan.transfers {
+            entries.push(Entry { unit: unit_of_step(&planned.transfer, city), transfer: planned.transfer });
+        }
+    }
+    Ok(entries)
 }
 
 /// The unit a step the ledger planned was made for, read from its id, whose fourth part

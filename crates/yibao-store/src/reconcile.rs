@@ -43,6 +43,9 @@ pub struct Reconciler<'a> {
     pub claims: u64,
     pub contributions: u64,
     pub record_transfers: u64,
+    /// Pooling runs reconciled, and the transfers they accounted for.
+    pub runs: u64,
+    pub run_transfers: u64,
     /// On a second pass, after the counts disagreed: every claim and transfer accounted for.
     seen: Option<Seen>,
     breaches: &'a mut Vec<Breach>,
@@ -53,6 +56,7 @@ pub struct Reconciler<'a> {
 pub struct Seen {
     pub claims: HashSet<(RegionCode, String)>,
     pub contributions: HashSet<(RegionCode, i64)>,
+    pub runs: HashSet<String>,
     pub transfers: HashSet<String>,
 }
 
@@ -65,6 +69,8 @@ impl<'a> Reconciler<'a> {
             claims: 0,
             contributions: 0,
             record_transfers: 0,
+            runs: 0,
+            run_transfers: 0,
             seen: None,
             breaches,
         }
@@ -278,6 +284,42 @@ impl<'a> Reconciler<'a> {
                 format!("the stored state {} is not where the claims lead ({})", summary(&kept), summary(&left)),
             );
         }
+    }
+
+    /// A `fund.pooling_run` entry with the run as stored and the transfers caused by its
+    /// steps and payments: the record against its entry, and what it posts (rebuilt from
+    /// the record by the same plan, [`crate::pooling::entries_of_run`]) against the books.
+    pub fn pooling_run(
+        &mut self,
+        run: &crate::pooling::PoolingRun,
+        audited: &str,
+        expected: Result<Vec<crate::books::Entry>, crate::StoreError>,
+        transfers: &[&Transfer],
+    ) {
+        let name = format!("pooling run {} of {}", run.month, run.city);
+        self.runs += 1;
+        self.run_transfers += transfers.len() as u64;
+        if let Some(seen) = &mut self.seen {
+            seen.runs.insert(run.month.clone());
+            seen.transfers.extend(transfers.iter().map(|t| t.id.to_string()));
+        }
+        match serde_json::to_string(run) {
+            Ok(ours) if same_json(&ours, audited) => {}
+            Ok(ours) => self.breach(&name, format!("the run's record says {} but its audit entry recorded {}", differing(&ours, audited), differing(audited, &ours))),
+            Err(e) => self.breach(&name, format!("its audit detail cannot be rebuilt: {e}")),
+        }
+        match expected {
+            Ok(expected) => {
+                let expected: Vec<Transfer> = expected.into_iter().map(|e| e.transfer).collect();
+                self.compare(&name, &expected, transfers);
+            }
+            Err(e) => self.breach(&name, format!("what it posts cannot be rebuilt: {e}")),
+        }
+    }
+
+    /// Names a pooling run no audit entry records (second pass).
+    pub fn unaudited_run(&mut self, month: &str) {
+        self.breach(&format!("pooling run {month}"), "no audit entry records it".to_owned());
     }
 
     /// Names a claim no audit entry records (second pass).
