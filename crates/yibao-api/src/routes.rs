@@ -218,11 +218,7 @@ async fn search(State(state): State<App>, caller: Caller, Params(q): Params<Pers
         card_no: q.card,
         household_id: q.household,
         offset: q.offset.unwrap_or(0),
-        // Asked for, a page holds at least one person; left out, as many as a page holds.
-        limit: match q.limit {
-            Some(0) => return Err(ApiError::from(yibao_app::AppError::unprocessable("search.bad_page", "a page holds 1 to 200 persons"))),
-            limit => limit.unwrap_or(0),
-        },
+        limit: q.limit,
     };
     let page = state.search_persons(&caller, &query).await?;
     Ok(Json(PersonPageOut { total: page.total, offset: page.offset, persons: page.persons }).into_response())

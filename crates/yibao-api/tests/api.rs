@@ -412,8 +412,10 @@ async fn a_county_clerk_cannot_reach_another_county_on_any_endpoint() {
     let (status, found) = api.call("GET", &format!("/api/persons?id={p}"), Auth::Token(&west), None).await;
     assert_eq!((status, found["total"].as_u64(), found["persons"].as_array().map(Vec::len)), (StatusCode::OK, Some(0), Some(0)), "search never crosses counties");
     // A search is paged, with its total; a page beyond the limits is refused, not cut.
-    let (status, answer) = api.call("GET", "/api/persons?name=%E5%BC%A0&limit=201", Auth::Token(&west), None).await;
-    assert_eq!((status.is_client_error(), answer["code"].as_str()), (true, Some("search.bad_page")), "{answer}");
+    for limits in ["limit=201", "limit=0"] {
+        let (status, answer) = api.call("GET", &format!("/api/persons?name=%E5%BC%A0&{limits}"), Auth::Token(&west), None).await;
+        assert_eq!((status.is_client_error(), answer["code"].as_str()), (true, Some("search.bad_page")), "{limits}: {answer}");
+    }
     // Nor can the west clerk create a household or enrol a person in the east county.
     let (status, answer) = api
         .call("POST", "/api/households", Auth::Token(&west), Some(json!({ "household_id": "HH-E9", "region": "419921", "address": "x" })))

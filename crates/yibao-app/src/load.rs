@@ -258,7 +258,7 @@ impl App {
         if !store!(self, institutions(city))?.is_empty() {
             return Ok(Some("it has designated institutions"));
         }
-        if store!(self, search_persons(city, &PersonQuery { limit: 1, ..PersonQuery::default() }))?.total > 0 {
+        if store!(self, search_persons(city, &PersonQuery { limit: Some(1), ..PersonQuery::default() }))?.total > 0 {
             return Ok(Some("it has insured persons"));
         }
         Ok(None)

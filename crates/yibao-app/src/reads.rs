@@ -72,11 +72,12 @@ impl App {
         if empty {
             return Err(AppError::bad_request("search.empty", "search by id, name, card or household"));
         }
-        if query.offset > yibao_store::SEARCH_OFFSET_MAX || i64::from(query.limit) > yibao_store::SEARCH_LIMIT {
+        let limit_ok = query.limit.is_none_or(|limit| limit >= 1 && i64::from(limit) <= yibao_store::SEARCH_LIMIT);
+        if query.offset > yibao_store::SEARCH_OFFSET_MAX || !limit_ok {
             return Err(AppError::bad_request(
                 "search.bad_page",
                 format!(
-                    "a page holds at most {} persons and starts at most {} in: narrow the search instead",
+                    "a page holds 1 to {} persons and starts at most {} in: narrow the search instead",
                     yibao_store::SEARCH_LIMIT,
                     yibao_store::SEARCH_OFFSET_MAX
                 ),

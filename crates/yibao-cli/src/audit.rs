@@ -53,7 +53,7 @@ pub fn anchor(store: &AuditStore, out: Option<&Path>) -> Result<(), String> {
     let text = serde_json::to_string_pretty(&anchor).map_err(|e| e.to_string())? + "\n";
     match out {
         Some(path) => {
-            std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            std::fs::write(path, text).map_err(|e| format!("cannot write {} [audit.anchor_not_written]: {e}", path.display()))?;
             eprintln!("anchored {} region chains in {}", anchor.regions.len(), path.display());
         }
         None => print!("{text}"),
@@ -62,10 +62,11 @@ pub fn anchor(store: &AuditStore, out: Option<&Path>) -> Result<(), String> {
 }
 
 fn read_anchor(path: &Path) -> Result<yibao_store::AuditAnchor, String> {
-    let size = std::fs::metadata(path).map_err(|e| format!("cannot read the anchor {}: {e}", path.display()))?.len();
+    let size = std::fs::metadata(path).map_err(|e| format!("cannot read the anchor {} [audit.bad_anchor]: {e}", path.display()))?.len();
     if size > ANCHOR_FILE_LIMIT_BYTES {
-        return Err(format!("{} is {size} bytes: not an anchor (at most {ANCHOR_FILE_LIMIT_BYTES})", path.display()));
+        return Err(format!("{} is {size} bytes: not an anchor (at most {ANCHOR_FILE_LIMIT_BYTES}) [audit.bad_anchor]", path.display()));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the anchor {}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{} is not an anchor written by `yibao audit anchor`: {e}", path.display()))
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the anchor {} [audit.bad_anchor]: {e}", path.display()))?;
+    serde_json::from_str(&text)
+        .map_err(|e| format!("{} is not an anchor written by `yibao audit anchor` [audit.bad_anchor]: {e}", path.display()))
 }

@@ -103,14 +103,7 @@ async fn serve(args: ServeArgs, policy: Policy) -> Result<(), String> {
     );
     println!("data: {path}");
     if let Some(loaded) = &demo {
-        println!("demo logins (POST /api/session; demo only):");
-        for login in &loaded.logins {
-            println!("  {:<14} {:<22} {:<20} {}", login.username, login.password, login.role.as_str(), login.region);
-        }
-        println!("demo institution API keys (header X-Api-Key; drawn at random, shown this once, the store keeps only their hashes):");
-        for institution in &loaded.institutions {
-            println!("  {} {} {}", institution.code, institution.api_key, institution.name);
-        }
+        crate::synth::print_credentials("demo", loaded);
     } else if first_start {
         println!("empty database, no demo loaded (--no-demo): create staff accounts before use");
     }

@@ -361,14 +361,7 @@ mod store {
             print!(")");
         }
         println!();
-        println!("synthetic logins (POST /api/session; drawn at random, shown once, the store keeps only their hashes):");
-        for login in &loaded.logins {
-            println!("  {:<14} {:<42} {:<20} {}", login.username, login.password, login.role.as_str(), login.region);
-        }
-        println!("institution API keys (header X-Api-Key; drawn at random, shown once, the store keeps only their hashes):");
-        for institution in &loaded.institutions {
-            println!("  {} {} {}", institution.code, institution.api_key, institution.name);
-        }
+        crate::synth::print_credentials("synthetic", &loaded);
         if options.settle {
             let claims = summary.settled + summary.refused.values().sum::<u64>();
             eprintln!(
@@ -381,5 +374,18 @@ mod store {
             eprintln!("{seconds:.1} s, {:.0} persons/s", summary.persons as f64 / seconds.max(1e-9));
         }
         Ok(())
+    }
+}
+
+/// The staff logins and institution API keys a loader created, shown this once: the store
+/// keeps only their hashes. `city` names the city: "demo" or "synthetic".
+pub fn print_credentials(city: &str, loaded: &yibao_app::load::LoadedCity) {
+    println!("{city} logins (POST /api/session; shown this once, the store keeps only their hashes):");
+    for login in &loaded.logins {
+        println!("  {:<14} {:<42} {:<20} {}", login.username, login.password, login.role.as_str(), login.region);
+    }
+    println!("{city} institution API keys (header X-Api-Key; drawn at random, shown this once, the store keeps only their hashes):");
+    for institution in &loaded.institutions {
+        println!("  {} {} {}", institution.code, institution.api_key, institution.name);
     }
 }

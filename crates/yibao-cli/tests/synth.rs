@@ -284,6 +284,12 @@ fn synth_into_sqlite_settles_the_year_as_the_engine_does_and_audits_it() {
         "{}",
         text(&against.stderr)
     );
+    // A file that is not an anchor is refused with its code, before anything is read.
+    let not_an_anchor = dir.join("not-an-anchor.json");
+    std::fs::write(&not_an_anchor, "[1, 2]").expect("write");
+    let refused = yibao(&["audit", "verify", "--data-dir", data_dir, "--anchor", not_an_anchor.to_str().expect("utf-8")]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(text(&refused.stderr).contains("[audit.bad_anchor]"), "{}", text(&refused.stderr));
     // Every claim and contribution the loader wrote reconciles with the books.
     let check = yibao(&["fund", "check", "--data-dir", data_dir]);
     assert!(check.status.success(), "{}{}", text(&check.stdout), text(&check.stderr));

@@ -109,7 +109,7 @@ pub async fn search(State(state): State<App>, user: ConsoleUser, Query(q): Query
             card_no: (!card.is_empty()).then(|| card.clone()),
             household_id: None,
             offset: u32::try_from((page_no - 1).saturating_mul(PAGE_ROWS)).unwrap_or(u32::MAX),
-            limit: u32::try_from(PAGE_ROWS).unwrap_or(u32::MAX),
+            limit: u32::try_from(PAGE_ROWS).ok(),
         };
         match state.search_persons(&user.principal(), &query).await {
             Ok(found) => {

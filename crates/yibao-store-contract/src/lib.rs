@@ -713,13 +713,13 @@ pub async fn run_search_escaping<S: Store>(store: Arc<S>) {
         store.search_persons(scope, &PersonQuery { name_prefix: Some("100%".into()), ..PersonQuery::default() }).await.expect("search");
     assert_eq!(names(percent), vec!["100%李".to_owned()]);
     // A search is paged, with how many match in all (issue 12: never cut silently).
-    let household = |offset: u32, limit: u32| PersonQuery { household_id: Some("HH-ESC".into()), offset, limit, ..PersonQuery::default() };
-    let all = store.search_persons(scope, &household(0, 0)).await.expect("search");
+    let household = |offset: u32, limit: Option<u32>| PersonQuery { household_id: Some("HH-ESC".into()), offset, limit, ..PersonQuery::default() };
+    let all = store.search_persons(scope, &household(0, None)).await.expect("search");
     assert!(all.total >= 2 && all.persons.len() as u64 == all.total, "{all:?}");
-    let second = store.search_persons(scope, &household(1, 1)).await.expect("page");
+    let second = store.search_persons(scope, &household(1, Some(1))).await.expect("page");
     assert_eq!((second.total, second.offset, second.persons.len()), (all.total, 1, 1));
     assert_eq!(second.persons[0], all.persons[1], "the pages follow one order");
-    let beyond = store.search_persons(scope, &household(1_000, 10)).await.expect("past the end");
+    let beyond = store.search_persons(scope, &household(1_000, Some(10))).await.expect("past the end");
     assert_eq!((beyond.total, beyond.persons.len()), (all.total, 0));
 }
 

@@ -79,15 +79,15 @@ pub struct PersonQuery {
     pub household_id: Option<String>,
     /// How many matches to skip (at most [`SEARCH_OFFSET_MAX`]).
     pub offset: u32,
-    /// How many matches to return: 1 to [`SEARCH_LIMIT`]; 0 means [`SEARCH_LIMIT`].
-    pub limit: u32,
+    /// How many matches to return: 1 to [`SEARCH_LIMIT`]; `None`, [`SEARCH_LIMIT`].
+    pub limit: Option<u32>,
 }
 
 impl PersonQuery {
     /// The page size asked for, within 1 to [`SEARCH_LIMIT`].
     #[must_use]
     pub fn page_limit(&self) -> i64 {
-        if self.limit == 0 { SEARCH_LIMIT } else { i64::from(self.limit).min(SEARCH_LIMIT) }
+        self.limit.map_or(SEARCH_LIMIT, |limit| i64::from(limit).clamp(1, SEARCH_LIMIT))
     }
 }
 
