@@ -1520,6 +1520,103 @@ where
     attacker.run(&pay(100)).await;
     assert!(book_breaches(&*store).await.is_empty());
 
+    // 3c. The fund runs and bookings beyond the monthly run (targets, a budget, the
+    //     year-end close, interest, a legacy deficit and its repayment), each replayed from
+    //     its record and its audit entry.
+    let city = region(CITY);
+    let targets = yibao_store::CountyTargets { year: 2026, unit: EAST.into(), enrolment_target: 4, collection_target_fen: 80_000 };
+    store.set_targets(&accountant, city, targets).await.expect("targets");
+    let budget = yibao_store::Budget { year: 2026, fund_scheme: "resident".into(), unit: EAST.into(), income_fen: 90_000, spending_fen: 50_000 };
+    store.set_budget(&accountant, city, budget).await.expect("a budget");
+    let close = store.close_year(&accountant, city, 2026, yibao_store::closing::YearEndOptions::default()).await.expect("the close");
+    assert!(close.record.levy_total_fen > 0, "the levy moves money: {:?}", close.record);
+    let from = time::macros::date!(2026 - 01 - 01);
+    let to = time::macros::date!(2026 - 12 - 31);
+    store.credit_interest(&accountant, city, from, to, yibao_domain::RatioBp::new(150), yibao_domain::Rounding::HalfUp).await.expect("interest");
+    let request = yibao_store::legacy::LegacyRequest {
+        scheme: "resident".into(),
+        county: EAST.into(),
+        established_on: "2026-12-31".into(),
+        opening_gap_fen: 1_000_000,
+        // The levy went to cover the year's deficits: nothing is left to offset.
+        paid_into_adjustment_fen: Some(0),
+        terms: yibao_store::legacy::TermsIn::AtOnce { due: "2027-12-31".into() },
+    };
+    store.establish_legacy_deficit(&accountant, city, request).await.expect("a legacy deficit");
+    let repayment = yibao_store::legacy::LegacyRepayment {
+        scheme: yibao_ledger::FundScheme::Resident,
+        county: east,
+        on: to,
+        amount_fen: Fen::new(100_000),
+        reference: "R-TAMPER".into(),
+    };
+    store.record_legacy_repayment(&accountant, city, repayment.clone()).await.expect("a repayment");
+    store.record_legacy_repayment(&accountant, city, repayment).await.expect("the same repayment again is a replay");
+    assert!(book_breaches(&*store).await.is_empty(), "runs as planned reconcile: {:?}", book_breaches(&*store).await);
+
+    // A transfer of each edited with both account totals it touches: the run's record,
+    // replayed, posts another amount.
+    let shift_transfer = |pattern: &str, fen: i64| {
+        let transfer = format!("(SELECT MIN(transfer_id) FROM ledger_transfers WHERE transfer_id LIKE '{pattern}')");
+        let side = |side: &str| {
+            format!("(region_code, fund_scheme, holder, kind) = (SELECT region_code, fund_scheme, {side}_holder, {side}_kind FROM ledger_transfers WHERE transfer_id = {transfer})")
+        };
+        format!(
+            "UPDATE ledger_accounts SET debits_posted_fen = debits_posted_fen + ({fen}) WHERE {};
+             UPDATE ledger_accounts SET credits_posted_fen = credits_posted_fen + ({fen}) WHERE {};
+             UPDATE ledger_transfers SET amount_fen = amount_fen + ({fen}) WHERE transfer_id = {transfer};",
+            side("debit"),
+            side("credit")
+        )
+    };
+    for (pattern, name) in [
+        ("levy/%", format!("the close of 2026 of {CITY}")),
+        ("interest/%", format!("the interest for 2026-01-01..2026-12-31 of {CITY}")),
+        ("opening/%", "the receipt opening/".to_owned()),
+        ("legacy/%/receivable", "the legacy deficit resident@".to_owned()),
+        ("legacy/%/repay/R-TAMPER", "the repayment legacy/".to_owned()),
+    ] {
+        attacker.run(&shift_transfer(pattern, -1)).await;
+        let found = book_breaches(&*store).await;
+        // (A leg of a pair edited alone is also named by the pair rule.)
+        assert!(
+            found.iter().any(|b| b.starts_with("books.business_disagrees") && b.contains(&name) && b.contains("moved")),
+            "{pattern}: {found:?}"
+        );
+        attacker.run(&shift_transfer(pattern, 1)).await;
+        assert!(book_breaches(&*store).await.is_empty(), "{pattern} restored");
+    }
+
+    // The close's record edited (a smaller levy): its audit entry and its own inputs say
+    // otherwise.
+    let levy = close.record.levy[0].levy_fen;
+    let set_levy = |from: i64, to: i64| {
+        format!("UPDATE year_closes SET result = replace(result, '\"levy_fen\":{from}', '\"levy_fen\":{to}') WHERE year = 2026")
+    };
+    attacker.run(&set_levy(levy, levy - 1)).await;
+    let found = book_breaches(&*store).await;
+    let close_name = format!("the close of 2026 of {CITY}");
+    assert!(found.iter().any(|b| b.contains(&close_name) && b.contains("audit entry recorded")), "{found:?}");
+    assert!(found.iter().any(|b| b.contains(&close_name) && b.contains("but its inputs give")), "{found:?}");
+    attacker.run(&set_levy(levy - 1, levy)).await;
+    assert!(book_breaches(&*store).await.is_empty());
+
+    // The legacy deficit's stored request edited (a smaller gap owed), and a county's
+    // targets and a budget edited outside the application: each differs from its audit entry.
+    let gap = |from: i64, to: i64| format!("UPDATE legacy_deficits SET request = replace(request, '{from}', '{to}')");
+    attacker.run(&gap(1_000_000, 900_000)).await;
+    let found = book_breaches(&*store).await;
+    assert!(found.iter().any(|b| b.contains("the legacy deficit resident@") && b.contains("audit entry recorded")), "{found:?}");
+    attacker.run(&gap(900_000, 1_000_000)).await;
+    attacker.run("UPDATE county_targets SET enrolment_target = 1").await;
+    attacker.run("UPDATE fund_budgets SET spending_fen = 5").await;
+    let found = book_breaches(&*store).await;
+    assert!(found.iter().any(|b| b.contains(&format!("the targets 2026/{EAST}")) && b.contains("last audit entry recorded")), "{found:?}");
+    assert!(found.iter().any(|b| b.contains(&format!("the budget 2026/resident/{EAST}")) && b.contains("last audit entry recorded")), "{found:?}");
+    attacker.run("UPDATE county_targets SET enrolment_target = 4").await;
+    attacker.run("UPDATE fund_budgets SET spending_fen = 50000").await;
+    assert!(book_breaches(&*store).await.is_empty());
+
     // 4. A contribution's payment edited: its transfers and its audit entry disagree.
     attacker.run(&format!("UPDATE contributions SET paid_fen = paid_fen - 100 WHERE seq = {} AND region_code = '{EAST}'", contribution.seq)).await;
     let found = book_breaches(&*store).await;

@@ -579,7 +579,7 @@ impl FundStore for PostgresStore {
         let entry = receipt.entry()?;
         let mut tx = self.write().await?;
         post(&mut tx, &actor.at_text(), std::slice::from_ref(&entry)).await?;
-        let detail = format!("{{\"transfer\":{},\"amount_fen\":{}}}", json(&entry.transfer.id.as_str())?, receipt.amount_fen.get());
+        let detail = receipt.audit_detail(&entry);
         audit(&mut tx, actor, city, "fund.receipt", entry.transfer.id.as_str(), detail).await?;
         tx.commit().await.map_err(backend)
     }
@@ -837,6 +837,7 @@ impl FundStore for PostgresStore {
         repayment: LegacyRepayment,
     ) -> Result<LegacyView, StoreError> {
         let city = city_of(scope)?;
+        let detail = repayment.audit_detail();
         let LegacyRepayment { scheme, county, on, amount_fen, reference } = repayment;
         let mut tx = self.write().await?;
         let text: Option<String> = sqlx::query_scalar(
@@ -861,7 +862,7 @@ impl FundStore for PostgresStore {
             city,
             "fund.legacy_repayment",
             entry.transfer.id.as_str(),
-            format!("{{\"amount_fen\":{}}}", amount_fen.get()),
+            detail,
         )
         .await?;
         tx.commit().await.map_err(backend)?;
@@ -888,6 +889,50 @@ impl FundStore for PostgresStore {
             views.push(legacy_view(&schedule, &repayments, as_of)?);
         }
         Ok(views)
+    }
+
+    async fn legacy_requests(&self, scope: RegionCode) -> Result<Vec<LegacyRequest>, StoreError> {
+        let texts: Vec<String> =
+            sqlx::query_scalar("SELECT request FROM legacy_deficits WHERE region_code = $1 ORDER BY fund_scheme, unit_code")
+                .bind(scope.city().to_string())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend)?;
+        texts.iter().map(|text| from_json(text)).collect()
+    }
+
+    async fn fund_settings(&self, scope: RegionCode) -> Result<(Vec<Budget>, Vec<CountyTargets>), StoreError> {
+        let city = scope.city().to_string();
+        let budgets: Vec<(i32, String, String, i64, i64)> = sqlx::query_as(
+            "SELECT year, fund_scheme, unit_code, income_fen, spending_fen FROM fund_budgets WHERE region_code = $1 ORDER BY year, fund_scheme, unit_code",
+        )
+        .bind(&city)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        let targets: Vec<(i32, String, i64, i64)> = sqlx::query_as(
+            "SELECT year, unit_code, enrolment_target, collection_target_fen FROM county_targets WHERE region_code = $1 ORDER BY year, unit_code",
+        )
+        .bind(&city)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        let budgets = budgets
+            .into_iter()
+            .map(|(year, fund_scheme, unit, income_fen, spending_fen)| Budget { year, fund_scheme, unit, income_fen, spending_fen })
+            .collect();
+        let targets = targets
+            .into_iter()
+            .map(|(year, unit, enrolment_target, collection_target_fen)| {
+                Ok(CountyTargets {
+                    year,
+                    unit,
+                    enrolment_target: u32::try_from(enrolment_target).map_err(|e| StoreError::Backend(e.to_string()))?,
+                    collection_target_fen,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok((budgets, targets))
     }
 
     async fn pooling_runs(&self, scope: RegionCode) -> Result<Vec<PoolingRun>, StoreError> {
@@ -1029,13 +1074,13 @@ impl FundStore for PostgresStore {
     async fn record_counts(&self, scope: RegionCode) -> Result<yibao_store::RecordCounts, StoreError> {
         let city = city_of(scope)?;
         let (low, high) = scope_bounds(city);
-        let (claims, contributions, record_transfers, pooling_runs, run_transfers): (i64, i64, i64, i64, i64) = sqlx::query_as(
+        let (claims, contributions, record_transfers, other_transfers): (i64, i64, i64, i64) = sqlx::query_as(
             "SELECT (SELECT COUNT(*) FROM claims WHERE region_code BETWEEN $1 AND $2), \
                     (SELECT COUNT(*) FROM contributions WHERE region_code BETWEEN $1 AND $2), \
                     (SELECT COUNT(*) FROM ledger_transfers WHERE region_code = $3 \
                      AND cause_kind IN ('contribution', 'subsidy', 'settlement', 'settlement-reversal')), \
-                    (SELECT COUNT(*) FROM pooling_runs WHERE region_code = $3), \
-                    (SELECT COUNT(*) FROM ledger_transfers WHERE region_code = $3 AND cause_kind IN ('pooling-run', 'institution-payment'))",
+                    (SELECT COUNT(*) FROM ledger_transfers WHERE region_code = $3 \
+                     AND cause_kind NOT IN ('contribution', 'subsidy', 'settlement', 'settlement-reversal'))",
         )
         .bind(low)
         .bind(high)
@@ -1048,8 +1093,7 @@ impl FundStore for PostgresStore {
             claims: count(claims),
             contributions: count(contributions),
             record_transfers: count(record_transfers),
-            pooling_runs: count(pooling_runs),
-            run_transfers: count(run_transfers),
+            other_transfers: count(other_transfers),
         })
     }
 

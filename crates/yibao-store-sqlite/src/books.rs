@@ -550,7 +550,7 @@ impl FundStore for SqliteStore {
             check_scope(city, receipt.unit)?;
             let entry = receipt.entry()?;
             post(conn, &actor, std::slice::from_ref(&entry))?;
-            let detail = format!("{{\"transfer\":{},\"amount_fen\":{}}}", json(&entry.transfer.id.as_str())?, receipt.amount_fen.get());
+            let detail = receipt.audit_detail(&entry);
             audit(conn, &actor, city, "fund.receipt", entry.transfer.id.as_str(), detail)
         })
         .await
@@ -706,6 +706,7 @@ impl FundStore for SqliteStore {
         let actor = actor.clone();
         self.write(move |conn| {
             let city = city_of(scope)?;
+            let detail = repayment.audit_detail();
             let LegacyRepayment { scheme, county, on, amount_fen, reference } = repayment;
             let request = stored_legacy(conn, city, scheme, county)?;
             let (schedule, _) = legacy_of(conn, city, &request)?;
@@ -719,7 +720,7 @@ impl FundStore for SqliteStore {
                 city,
                 "fund.legacy_repayment",
                 entry.transfer.id.as_str(),
-                format!("{{\"amount_fen\":{}}}", amount_fen.get()),
+                detail,
             )?;
             Ok(view)
         })
@@ -743,6 +744,51 @@ impl FundStore for SqliteStore {
                     legacy_view(&schedule, &repayments, as_of)
                 })
                 .collect()
+        })
+        .await
+    }
+
+    async fn legacy_requests(&self, scope: RegionCode) -> Result<Vec<LegacyRequest>, StoreError> {
+        let city = scope.city().to_string();
+        self.read(move |conn| {
+            query_all(conn, "SELECT request FROM legacy_deficits WHERE region_code = ?1 ORDER BY fund_scheme, unit_code", [city], |row| {
+                from_json::<LegacyRequest>(&col::<String>(row, 0)?)
+            })
+        })
+        .await
+    }
+
+    async fn fund_settings(&self, scope: RegionCode) -> Result<(Vec<Budget>, Vec<CountyTargets>), StoreError> {
+        let city = scope.city().to_string();
+        self.read(move |conn| {
+            let budgets = query_all(
+                conn,
+                "SELECT year, fund_scheme, unit_code, income_fen, spending_fen FROM fund_budgets WHERE region_code = ?1 ORDER BY year, fund_scheme, unit_code",
+                [&city],
+                |row| {
+                    Ok(Budget {
+                        year: col(row, 0)?,
+                        fund_scheme: col(row, 1)?,
+                        unit: col(row, 2)?,
+                        income_fen: col(row, 3)?,
+                        spending_fen: col(row, 4)?,
+                    })
+                },
+            )?;
+            let targets = query_all(
+                conn,
+                "SELECT year, unit_code, enrolment_target, collection_target_fen FROM county_targets WHERE region_code = ?1 ORDER BY year, unit_code",
+                [&city],
+                |row| {
+                    Ok(CountyTargets {
+                        year: col(row, 0)?,
+                        unit: col(row, 1)?,
+                        enrolment_target: u32::try_from(col::<i64>(row, 2)?).map_err(|e| StoreError::Backend(e.to_string()))?,
+                        collection_target_fen: col(row, 3)?,
+                    })
+                },
+            )?;
+            Ok((budgets, targets))
         })
         .await
     }
@@ -887,9 +933,9 @@ impl FundStore for SqliteStore {
                      AND cause_kind IN ('contribution', 'subsidy', 'settlement', 'settlement-reversal')",
                     &[&city],
                 )?,
-                pooling_runs: count("SELECT COUNT(*) FROM pooling_runs WHERE region_code = ?1", &[&city])?,
-                run_transfers: count(
-                    "SELECT COUNT(*) FROM ledger_transfers WHERE region_code = ?1 AND cause_kind IN ('pooling-run', 'institution-payment')",
+                other_transfers: count(
+                    "SELECT COUNT(*) FROM ledger_transfers WHERE region_code = ?1 \
+                     AND cause_kind NOT IN ('contribution', 'subsidy', 'settlement', 'settlement-reversal')",
                     &[&city],
                 )?,
             })

@@ -136,6 +136,14 @@ pub struct YearEndRecord {
     pub year: i32,
     pub value_date: String,
     pub levy_ratio_bp: u32,
+    /// The plan's other inputs, kept so the close can be planned again from its record.
+    #[serde(default)]
+    pub city_share_when_met_bp: u32,
+    #[serde(default)]
+    pub rounding: Rounding,
+    /// The adjustment fund's special account before the levy.
+    #[serde(default)]
+    pub adjustment_balance_fen: i64,
     pub levy: Vec<LevyOut>,
     pub levy_total_fen: i64,
     pub adjustment_used_fen: i64,
@@ -161,6 +169,9 @@ pub struct PositionOut {
     pub income_fen: i64,
     pub spending_fen: i64,
     pub surplus_brought_forward_fen: i64,
+    /// How far the unit met its targets, which splits a gap between city and county finance.
+    #[serde(default)]
+    pub target_score_bp: u32,
     pub deficit_fen: i64,
     pub from_surplus_fen: i64,
     pub from_adjustment_fen: i64,
@@ -234,30 +245,13 @@ pub fn plan_year_end(inputs: &YearEndInputs) -> Result<(YearEndRecord, Vec<Entry
     let fen = |value: i64, what: &str| {
         Fen::checked(value).ok_or_else(|| StoreError::Invalid(format!("{what} of {value} fen is beyond one amount")))
     };
-
-    let levy = plan_levy(
-        &LevyInputs {
-            city,
-            year,
-            ratio_bp: options.levy_ratio_bp,
-            rounding: options.rounding,
-            value_date,
-            bases: years
-                .iter()
-                .filter(|((scheme, _), _)| scheme.is_levied())
-                .map(|(&(scheme, unit), y)| {
-                    Ok(LevyBase {
-                        contributor: unit,
-                        fund: Fund::new(scheme, city),
-                        collected_pooled_income_fen: fen(y.income, "a year's income")?,
-                    })
-                })
-                .collect::<Result<_, StoreError>>()?,
-        },
-        |_| false,
-    )
-    .map_err(refused)?;
-
+    let bases = years
+        .iter()
+        .filter(|((scheme, _), _)| scheme.is_levied())
+        .map(|(&(scheme, unit), y)| {
+            Ok(LevyBase { contributor: unit, fund: Fund::new(scheme, city), collected_pooled_income_fen: fen(y.income, "a year's income")? })
+        })
+        .collect::<Result<_, StoreError>>()?;
     let score_of = |unit: RegionCode| {
         options.targets.iter().find(|t| t.unit == unit).map_or(RatioBp::FULL, |t| {
             target_score_bp(
@@ -271,7 +265,7 @@ pub fn plan_year_end(inputs: &YearEndInputs) -> Result<(YearEndRecord, Vec<Entry
             )
         })
     };
-    let positions: Vec<FundPosition> = years
+    let positions = years
         .iter()
         .map(|(&(scheme, unit), y)| {
             Ok(FundPosition {
@@ -284,14 +278,54 @@ pub fn plan_year_end(inputs: &YearEndInputs) -> Result<(YearEndRecord, Vec<Entry
             })
         })
         .collect::<Result<_, StoreError>>()?;
+    plan_close(&CloseInputs {
+        city,
+        year,
+        value_date,
+        levy_ratio_bp: options.levy_ratio_bp,
+        city_share_when_met_bp: options.city_share_when_met_bp,
+        rounding: options.rounding,
+        thresholds: options.thresholds,
+        adjustment_balance_fen: inputs.adjustment_balance_fen,
+        bases,
+        positions,
+    })
+}
+
+/// What the levy and the waterfall are planned from, once the year's movements are summed:
+/// everything here is kept in the close's record, so the book check can plan the close
+/// again from its record alone ([`entries_of_close`]).
+struct CloseInputs {
+    city: RegionCode,
+    year: i32,
+    value_date: Date,
+    levy_ratio_bp: RatioBp,
+    city_share_when_met_bp: RatioBp,
+    rounding: Rounding,
+    thresholds: WarningThresholds,
+    adjustment_balance_fen: Fen,
+    bases: Vec<LevyBase>,
+    positions: Vec<FundPosition>,
+}
+
+/// The levy on each base, then the waterfall over every position, then each position's
+/// indicators: the close's record and the entries it posts.
+fn plan_close(inputs: &CloseInputs) -> Result<(YearEndRecord, Vec<Entry>), StoreError> {
+    let CloseInputs { city, year, value_date, rounding, .. } = *inputs;
+    let levy = plan_levy(
+        &LevyInputs { city, year, ratio_bp: inputs.levy_ratio_bp, rounding, value_date, bases: inputs.bases.clone() },
+        |_| false,
+    )
+    .map_err(refused)?;
+    let positions = &inputs.positions;
     let waterfall = plan_waterfall(
         &WaterfallInputs {
             city,
             year,
             value_date,
-            rounding: options.rounding,
+            rounding,
             adjustment_available_fen: inputs.adjustment_balance_fen + levy.total_fen,
-            city_share_when_met_bp: options.city_share_when_met_bp,
+            city_share_when_met_bp: inputs.city_share_when_met_bp,
             positions: positions.clone(),
         },
         |_| false,
@@ -299,7 +333,7 @@ pub fn plan_year_end(inputs: &YearEndInputs) -> Result<(YearEndRecord, Vec<Entry
     .map_err(refused)?;
 
     let mut out = Vec::new();
-    for position in &positions {
+    for position in positions {
         let line = waterfall.lines.iter().find(|l| l.fund == position.fund && l.unit == position.unit);
         let zero = Fen::ZERO;
         let accumulated = position.surplus_brought_forward_fen + position.income_fen - position.spending_fen;
@@ -311,13 +345,14 @@ pub fn plan_year_end(inputs: &YearEndInputs) -> Result<(YearEndRecord, Vec<Entry
             spending_fen: position.spending_fen,
             accumulated_surplus_fen: accumulated.max(zero),
         };
-        let found = indicators(&year_view, &options.thresholds, options.rounding).map_err(refused)?;
+        let found = indicators(&year_view, &inputs.thresholds, rounding).map_err(refused)?;
         out.push(PositionOut {
             fund: position.fund.to_string(),
             unit: position.unit.to_string(),
             income_fen: position.income_fen.get(),
             spending_fen: position.spending_fen.get(),
             surplus_brought_forward_fen: position.surplus_brought_forward_fen.get(),
+            target_score_bp: position.target_score_bp.get(),
             deficit_fen: line.map_or(zero, |l| l.deficit_fen).get(),
             from_surplus_fen: line.map_or(zero, |l| l.from_surplus_fen).get(),
             from_adjustment_fen: line.map_or(zero, |l| l.from_adjustment_fen).get(),
@@ -337,7 +372,10 @@ pub fn plan_year_end(inputs: &YearEndInputs) -> Result<(YearEndRecord, Vec<Entry
         city: city.to_string(),
         year,
         value_date: crate::books::date_text(value_date),
-        levy_ratio_bp: options.levy_ratio_bp.get(),
+        levy_ratio_bp: inputs.levy_ratio_bp.get(),
+        city_share_when_met_bp: inputs.city_share_when_met_bp.get(),
+        rounding,
+        adjustment_balance_fen: inputs.adjustment_balance_fen.get(),
         levy: levy
             .lines
             .iter()
@@ -355,6 +393,75 @@ pub fn plan_year_end(inputs: &YearEndInputs) -> Result<(YearEndRecord, Vec<Entry
         transfers: entries.len(),
     };
     Ok((record, entries))
+}
+
+/// What a stored close posted, planned again from its record (its levy bases, positions,
+/// ratios, rounding and the adjustment fund's balance before the levy), with every amount
+/// of the record the plan does not give again: the book check compares both with the books
+/// and the record (`records-match-books`).
+pub fn entries_of_close(record: &YearEndRecord) -> Result<(Vec<Entry>, Vec<String>), StoreError> {
+    let bad = |what: &str| StoreError::Backend(format!("the close of {} is unreadable: {what}", record.year));
+    let city = RegionCode::parse(&record.city).map_err(|_| bad("city"))?;
+    let fen = |value: i64| Fen::checked(value).ok_or_else(|| bad("an amount"));
+    let region = |text: &str| RegionCode::parse(text).map_err(|_| bad("a unit"));
+    let bases = record
+        .levy
+        .iter()
+        .map(|l| Ok(LevyBase { contributor: region(&l.contributor)?, fund: fund_of(&l.fund).ok_or_else(|| bad("a fund"))?, collected_pooled_income_fen: fen(l.base_fen)? }))
+        .collect::<Result<_, StoreError>>()?;
+    let positions = record
+        .positions
+        .iter()
+        .map(|p| {
+            Ok(FundPosition {
+                fund: fund_of(&p.fund).ok_or_else(|| bad("a fund"))?,
+                unit: region(&p.unit)?,
+                income_fen: fen(p.income_fen)?,
+                spending_fen: fen(p.spending_fen)?,
+                surplus_brought_forward_fen: fen(p.surplus_brought_forward_fen)?,
+                target_score_bp: RatioBp::new(p.target_score_bp),
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
+    let (again, entries) = plan_close(&CloseInputs {
+        city,
+        year: record.year,
+        value_date: crate::books::date_of(&record.value_date)?,
+        levy_ratio_bp: RatioBp::new(record.levy_ratio_bp),
+        city_share_when_met_bp: RatioBp::new(record.city_share_when_met_bp),
+        rounding: record.rounding,
+        // The indicators are not money: they are not compared.
+        thresholds: WarningThresholds::COMMON,
+        adjustment_balance_fen: fen(record.adjustment_balance_fen)?,
+        bases,
+        positions,
+    })?;
+    let mut differences = Vec::new();
+    let mut differ = |what: String, kept: i64, planned: i64| {
+        if kept != planned {
+            differences.push(format!("its record says {what} is {}, but its inputs give {}", Fen::new(kept), Fen::new(planned)));
+        }
+    };
+    for (kept, planned) in record.levy.iter().zip(&again.levy) {
+        differ(format!("the levy on {} in {}", kept.contributor, kept.fund), kept.levy_fen, planned.levy_fen);
+    }
+    differ("the levy in all".to_owned(), record.levy_total_fen, again.levy_total_fen);
+    differ("what the adjustment fund covered".to_owned(), record.adjustment_used_fen, again.adjustment_used_fen);
+    for (kept, planned) in record.positions.iter().zip(&again.positions) {
+        let of = |field: &str| format!("{field} of {} in {}", kept.unit, kept.fund);
+        differ(of("the deficit"), kept.deficit_fen, planned.deficit_fen);
+        differ(of("the surplus used"), kept.from_surplus_fen, planned.from_surplus_fen);
+        differ(of("the adjustment fund's cover"), kept.from_adjustment_fen, planned.from_adjustment_fen);
+        differ(of("city finance's share"), kept.city_finance_fen, planned.city_finance_fen);
+        differ(of("county finance's share"), kept.county_finance_fen, planned.county_finance_fen);
+    }
+    Ok((entries, differences))
+}
+
+/// A fund as records name it, `employee@419900`.
+pub(crate) fn fund_of(text: &str) -> Option<Fund> {
+    let (scheme, region) = text.split_once('@')?;
+    Some(Fund::new(FundScheme::parse(scheme)?, RegionCode::parse(region).ok()?))
 }
 
 /// One fund's special account over a period: its balance the day before, and its net
@@ -414,7 +521,6 @@ fn days_between(from: Date, to: Date) -> i64 {
 /// world (the bank) into the special account. Its id names the fund and the period, so
 /// crediting the same period again is a replay, and a different amount for it is refused.
 pub fn plan_interest(inputs: &InterestInputs) -> Result<(Vec<InterestLine>, Vec<Entry>), StoreError> {
-    use yibao_ledger::{AccountKey, BusinessRef, Reason, RecordKind, TransferId};
     if inputs.to < inputs.from {
         return Err(StoreError::Invalid("the period ends before it starts".into()));
     }
@@ -437,7 +543,6 @@ pub fn plan_interest(inputs: &InterestInputs) -> Result<(Vec<InterestLine>, Vec<
             });
         }
     }
-    let cause = BusinessRef::new(RecordKind::InterestCredit, &period).map_err(refused)?;
     let mut lines = Vec::new();
     let mut entries = Vec::new();
     for (scheme, opening, changes) in &inputs.funds {
@@ -471,23 +576,46 @@ pub fn plan_interest(inputs: &InterestInputs) -> Result<(Vec<InterestLine>, Vec<
             interest_fen
         );
         if interest > 0 {
-            let id = TransferId::parse(&format!("interest/{fund}/{period}")).map_err(refused)?;
-            entries.push(Entry {
-                unit: city,
-                transfer: Transfer::new(
-                    id,
-                    AccountKey::special(fund),
-                    AccountKey::new(fund, yibao_ledger::Holder::Region(city), AccountKind::External),
-                    interest_fen,
-                    Reason::Interest,
-                    cause.clone(),
-                    inputs.to,
-                ),
-            });
+            entries.push(interest_entry(fund, &period, inputs.to, interest_fen)?);
         }
         lines.push(InterestLine { fund: fund.to_string(), balance_days_fen: balance_days, interest_fen: interest, note });
     }
     Ok((lines, entries))
+}
+
+/// The one transfer crediting a fund's interest for a period: from the outside world (the
+/// bank) into its special account, dated the period's last day. Its id names the fund and
+/// the period, so crediting the same period again is a replay.
+fn interest_entry(fund: Fund, period: &str, to: Date, interest_fen: Fen) -> Result<Entry, StoreError> {
+    use yibao_ledger::{AccountKey, BusinessRef, RecordKind, TransferId};
+    let city = fund.region;
+    let cause = BusinessRef::new(RecordKind::InterestCredit, period).map_err(refused)?;
+    let id = TransferId::parse(&format!("interest/{fund}/{period}")).map_err(refused)?;
+    Ok(Entry {
+        unit: city,
+        transfer: Transfer::new(
+            id,
+            AccountKey::special(fund),
+            AccountKey::new(fund, yibao_ledger::Holder::Region(city), AccountKind::External),
+            interest_fen,
+            Reason::Interest,
+            cause,
+            to,
+        ),
+    })
+}
+
+/// What an interest credit posted, from the lines its audit entry recorded for `period`
+/// (`from..to`): one transfer per fund with interest.
+pub fn entries_of_interest(period: &str, lines: &[InterestLine]) -> Result<Vec<Entry>, StoreError> {
+    let bad = |what: &str| StoreError::Backend(format!("the interest credit for {period} is unreadable: {what}"));
+    let to = period.split_once("..").map(|(_, to)| crate::books::date_of(to)).ok_or_else(|| bad("period"))??;
+    let mut entries = Vec::new();
+    for line in lines.iter().filter(|l| l.interest_fen > 0) {
+        let fund = fund_of(&line.fund).ok_or_else(|| bad("fund"))?;
+        entries.push(interest_entry(fund, period, to, Fen::checked(line.interest_fen).ok_or_else(|| bad("amount"))?)?);
+    }
+    Ok(entries)
 }
 
 #[cfg(test)]

@@ -260,6 +260,44 @@ pub struct FundReceipt {
 }
 
 impl FundReceipt {
+    /// Its audit entry's detail: the transfer it posted and everything it was booked with,
+    /// so the book check can book it again from the audit trail alone.
+    pub fn audit_detail(&self, entry: &Entry) -> String {
+        serde_json::json!({
+            "transfer": entry.transfer.id.as_str(),
+            "amount_fen": self.amount_fen.get(),
+            "kind": self.kind,
+            "scheme": self.scheme.as_str(),
+            "unit": self.unit.to_string(),
+            "value_date": crate::books::date_text(self.value_date),
+            "reference": self.reference,
+        })
+        .to_string()
+    }
+
+    /// The receipt a `fund.receipt` audit entry records ([`FundReceipt::audit_detail`]).
+    pub fn from_audit_detail(detail: &str) -> Result<FundReceipt, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct Detail {
+            amount_fen: i64,
+            kind: ReceiptKind,
+            scheme: String,
+            unit: String,
+            value_date: String,
+            reference: String,
+        }
+        let bad = |what: &str| StoreError::Backend(format!("a receipt's audit detail is unreadable: {what}"));
+        let d: Detail = serde_json::from_str(detail).map_err(|e| bad(&e.to_string()))?;
+        Ok(FundReceipt {
+            kind: d.kind,
+            scheme: yibao_ledger::FundScheme::parse(&d.scheme).ok_or_else(|| bad("scheme"))?,
+            unit: RegionCode::parse(&d.unit).map_err(|_| bad("unit"))?,
+            amount_fen: yibao_domain::Fen::checked(d.amount_fen).ok_or_else(|| bad("amount"))?,
+            value_date: crate::books::date_of(&d.value_date)?,
+            reference: d.reference,
+        })
+    }
+
     /// The entry it posts: special account ← the payer's outside-world account.
     pub fn entry(&self) -> Result<Entry, StoreError> {
         use yibao_ledger::{AccountKey, AccountKind, BusinessRef, Holder, Reason, RecordKind, Transfer, TransferId};
@@ -417,6 +455,14 @@ pub trait FundStore: Send + Sync + 'static {
         as_of: Date,
     ) -> impl Future<Output = Result<Vec<crate::legacy::LegacyView>, StoreError>> + Send;
 
+    /// Every legacy deficit of the city of `scope` as it was established (its stored
+    /// request), for the book check.
+    fn legacy_requests(&self, scope: RegionCode) -> impl Future<Output = Result<Vec<crate::legacy::LegacyRequest>, StoreError>> + Send;
+
+    /// Every budget and every county's targets the city of `scope` set, any year, for the
+    /// book check.
+    fn fund_settings(&self, scope: RegionCode) -> impl Future<Output = Result<(Vec<Budget>, Vec<CountyTargets>), StoreError>> + Send;
+
     /// The pooling runs of the city of `scope`, newest first.
     fn pooling_runs(&self, scope: RegionCode) -> impl Future<Output = Result<Vec<PoolingRun>, StoreError>> + Send;
 
@@ -465,8 +511,8 @@ pub trait FundStore: Send + Sync + 'static {
         ids: Vec<String>,
     ) -> impl Future<Output = Result<Vec<Entry>, StoreError>> + Send;
 
-    /// How many claims, contributions and transfers caused by claims or contributions the
-    /// city holds, for the check that every one was reconciled.
+    /// How many claims, contributions and transfers the city holds, for the check that
+    /// every one was reconciled.
     fn record_counts(&self, scope: RegionCode) -> impl Future<Output = Result<RecordCounts, StoreError>> + Send;
 
     /// The claims of `region` with the given (institution, claim id) keys.
@@ -505,9 +551,9 @@ pub struct RecordCounts {
     pub contributions: u64,
     /// Transfers caused by a contribution, its subsidies, a settlement or its reversal.
     pub record_transfers: u64,
-    pub pooling_runs: u64,
-    /// Transfers caused by a pooling run: its sweeps, disbursements and payments.
-    pub run_transfers: u64,
+    /// Every other transfer: those of fund runs and bookings, and personal accounts'
+    /// opening balances.
+    pub other_transfers: u64,
 }
 
 /// A claim as the book check reads it: the record, and the person's accumulators the
@@ -592,9 +638,10 @@ pub async fn verify_city_books<S: FundStore + crate::Store>(
     reconcile_records(store, city, verification).await
 }
 
-/// `records-match-books` for claims and contributions ([`crate::reconcile`]): the audit
-/// trail of each region of the city replayed a page at a time, each claim and contribution
-/// it records checked against its entry, its transfers and the accumulators; then what was
+/// `records-match-books` for every record that moves money ([`crate::reconcile`],
+/// [`crate::replay`]): the audit trail of each region of the city replayed a page at a
+/// time, each claim, contribution, enrolment, fund run and booking it records checked
+/// against its entry, its transfers and (for claims) the accumulators; then what was
 /// reconciled counted against what the store holds. Only when the counts disagree is the
 /// trail replayed again, remembering what it met, to name the records and transfers it
 /// never met.
@@ -604,29 +651,32 @@ async fn reconcile_records<S: FundStore + crate::Store>(
     verification: &mut BooksVerification,
 ) -> Result<(), StoreError> {
     let counts = store.record_counts(city).await?;
-    let runs: std::collections::HashMap<String, crate::pooling::PoolingRun> =
-        store.pooling_runs(city).await?.into_iter().map(|run| (run.month.clone(), run)).collect();
+    let (budgets, targets) = store.fund_settings(city).await?;
+    let records = crate::replay::FundRecords::new(
+        store.pooling_runs(city).await?,
+        store.year_closes(city).await?,
+        store.handovers(city).await?,
+        store.legacy_requests(city).await?,
+        budgets,
+        targets,
+        city,
+    );
     let mut reconciler = crate::reconcile::Reconciler::new(&mut verification.breaches);
-    replay_trail(store, city, &runs, &mut reconciler).await?;
+    replay_trail(store, city, &records, &mut reconciler).await?;
+    reconciler.fund_records(&records);
     reconciler.accumulators(store.accumulator_records(city).await?);
     let complete = reconciler.claims == counts.claims
         && reconciler.contributions == counts.contributions
         && reconciler.record_transfers == counts.record_transfers
-        && reconciler.runs == counts.pooling_runs
-        && reconciler.run_transfers == counts.run_transfers;
+        && reconciler.other_transfers == counts.other_transfers;
     if complete {
         return Ok(());
     }
     let mut ignored = Vec::new();
     let mut remembering = crate::reconcile::Reconciler::remembering(&mut ignored);
-    replay_trail(store, city, &runs, &mut remembering).await?;
+    replay_trail(store, city, &records, &mut remembering).await?;
     let seen = remembering.into_seen();
     let mut reconciler = crate::reconcile::Reconciler::new(&mut verification.breaches);
-    let mut months: Vec<&String> = runs.keys().filter(|month| !seen.runs.contains(*month)).collect();
-    months.sort();
-    for month in months {
-        reconciler.unaudited_run(month);
-    }
     let mut after: Option<ClaimKey> = None;
     loop {
         let page = store.claims_page(city, after.clone(), AUDIT_PAGE).await?;
@@ -650,22 +700,14 @@ async fn reconcile_records<S: FundStore + crate::Store>(
             }
         }
     }
+    // Every transfer of the books was posted by a record the trail leads to.
     let mut after = 0;
     loop {
         let page = store.fund_entries(city, after, ENTRIES_PAGE_LIMIT).await?;
         let Some(&(last, _)) = page.last() else { break };
         after = last;
         for (_, entry) in &page {
-            let reconciled = matches!(
-                entry.transfer.cause.kind,
-                RecordKind::Contribution
-                    | RecordKind::Subsidy
-                    | RecordKind::Settlement
-                    | RecordKind::SettlementReversal
-                    | RecordKind::PoolingRun
-                    | RecordKind::InstitutionPayment
-            );
-            if reconciled && !seen.transfers.contains(entry.transfer.id.as_str()) {
+            if !seen.transfers.contains(entry.transfer.id.as_str()) {
                 reconciler.orphan_transfer(&entry.transfer);
             }
         }
@@ -681,7 +723,7 @@ const AUDIT_PAGE: i64 = 10_000;
 async fn replay_trail<S: FundStore + crate::Store>(
     store: &S,
     city: RegionCode,
-    runs: &std::collections::HashMap<String, crate::pooling::PoolingRun>,
+    records: &crate::replay::FundRecords,
     reconciler: &mut crate::reconcile::Reconciler<'_>,
 ) -> Result<(), StoreError> {
     for region in store.audit_regions().await?.into_iter().filter(|r| city.contains(*r)) {
@@ -691,24 +733,21 @@ async fn replay_trail<S: FundStore + crate::Store>(
             let Some(last) = page.last() else { break };
             after = last.seq;
             replay_page(store, city, region, &page, reconciler).await?;
-            for entry in page.iter().filter(|e| e.action == "fund.pooling_run") {
-                match runs.get(&entry.entity) {
-                    None => reconciler.not_on_record(region, entry.seq, &format!("the pooling run of {}", entry.entity)),
-                    Some(run) => {
-                        let expected = crate::pooling::entries_of_run(run);
-                        let mut causes: Vec<(RecordKind, String)> = Vec::new();
-                        for entry in expected.iter().flatten() {
-                            let cause = (entry.transfer.cause.kind, entry.transfer.cause.id.clone());
-                            if !causes.contains(&cause) {
-                                causes.push(cause);
-                            }
-                        }
+            for entry in &page {
+                if matches!(entry.action.as_str(), "fund.budget" | "fund.targets") {
+                    reconciler.setting(&entry.action, &entry.entity, &entry.detail);
+                    continue;
+                }
+                match crate::replay::replay(city, records, &entry.action, &entry.entity, &entry.detail) {
+                    None => {}
+                    Some(Err(missing)) => reconciler.run_not_on_record(region, entry.seq, &missing),
+                    Some(Ok(replay)) => {
                         let mut actual = Vec::new();
-                        for (kind, id) in causes {
-                            actual.extend(store.transfers_caused_by(city, kind, vec![id]).await?);
+                        for (kind, id) in &replay.causes {
+                            actual.extend(store.transfers_caused_by(city, *kind, vec![id.clone()]).await?);
                         }
                         let actual: Vec<&yibao_ledger::Transfer> = actual.iter().map(|e| &e.transfer).collect();
-                        reconciler.pooling_run(run, &entry.detail, expected, &actual);
+                        reconciler.fund_run(replay, &actual);
                     }
                 }
             }
@@ -717,8 +756,8 @@ async fn replay_trail<S: FundStore + crate::Store>(
     Ok(())
 }
 
-/// One page of a region's audit trail: the claims and contributions it names, read by key,
-/// their transfers read by cause, then each entry replayed in order.
+/// One page of a region's audit trail: the claims, contributions and enrolments it names,
+/// read by key, their transfers read by cause, then each entry replayed in order.
 async fn replay_page<S: FundStore + crate::Store>(
     store: &S,
     city: RegionCode,
@@ -729,24 +768,33 @@ async fn replay_page<S: FundStore + crate::Store>(
     let claim_key = |entity: &str| entity.get(..12).zip(entity.get(13..)).map(|(i, c)| (i.to_owned(), c.to_owned()));
     let mut claim_keys = std::collections::BTreeSet::new();
     let mut seqs = std::collections::BTreeSet::new();
+    let mut enrolled = Vec::new();
     for entry in page {
         match entry.action.as_str() {
             "claim.settle" | "claim.reverse" => claim_keys.extend(claim_key(&entry.entity)),
             "contribution.record" => seqs.extend(contribution_seq(&entry.detail)),
+            "person.enrol" => enrolled.push(entry.entity.clone()),
             _ => {}
         }
     }
-    if claim_keys.is_empty() && seqs.is_empty() {
+    if claim_keys.is_empty() && seqs.is_empty() && enrolled.is_empty() {
         return Ok(());
     }
-    let claims: std::collections::HashMap<String, StoredClaim> = store
-        .claims_by_keys(region, claim_keys.into_iter().collect())
-        .await?
-        .into_iter()
-        .map(|c| (crate::books::settlement_record_id(&c.record.institution_code, &c.record.claim_id), c))
-        .collect();
-    let contributions: std::collections::HashMap<i64, crate::ContributionRecord> =
-        store.contributions_by_seqs(region, seqs.into_iter().collect()).await?.into_iter().map(|c| (c.seq, c)).collect();
+    let claims: std::collections::HashMap<String, StoredClaim> = if claim_keys.is_empty() {
+        std::collections::HashMap::new()
+    } else {
+        store
+            .claims_by_keys(region, claim_keys.into_iter().collect())
+            .await?
+            .into_iter()
+            .map(|c| (crate::books::settlement_record_id(&c.record.institution_code, &c.record.claim_id), c))
+            .collect()
+    };
+    let contributions: std::collections::HashMap<i64, crate::ContributionRecord> = if seqs.is_empty() {
+        std::collections::HashMap::new()
+    } else {
+        store.contributions_by_seqs(region, seqs.into_iter().collect()).await?.into_iter().map(|c| (c.seq, c)).collect()
+    };
     let mut transfers: Vec<Entry> = Vec::new();
     let claim_ids: Vec<String> = claims.keys().cloned().collect();
     let contribution_ids: Vec<String> = contributions.keys().map(|seq| format!("{region}/{seq}")).collect();
@@ -755,23 +803,34 @@ async fn replay_page<S: FundStore + crate::Store>(
         (RecordKind::SettlementReversal, &claim_ids),
         (RecordKind::Contribution, &contribution_ids),
         (RecordKind::Subsidy, &contribution_ids),
+        (RecordKind::OpeningBalance, &enrolled),
     ] {
         if !ids.is_empty() {
             transfers.extend(store.transfers_caused_by(city, kind, ids.clone()).await?);
         }
     }
-    let mut by_cause: std::collections::HashMap<(bool, &str), Vec<&yibao_ledger::Transfer>> = std::collections::HashMap::new();
+    let mut by_cause: std::collections::HashMap<(RecordKind, String), Vec<&yibao_ledger::Transfer>> = std::collections::HashMap::new();
     for entry in &transfers {
-        let of_claim = matches!(entry.transfer.cause.kind, RecordKind::Settlement | RecordKind::SettlementReversal);
-        by_cause.entry((of_claim, entry.transfer.cause.id.as_str())).or_default().push(&entry.transfer);
+        let kind = match entry.transfer.cause.kind {
+            RecordKind::SettlementReversal => RecordKind::Settlement,
+            RecordKind::Subsidy => RecordKind::Contribution,
+            kind => kind,
+        };
+        by_cause.entry((kind, entry.transfer.cause.id.clone())).or_default().push(&entry.transfer);
+    }
+    fn caused<'a>(
+        by_cause: &'a std::collections::HashMap<(RecordKind, String), Vec<&'a yibao_ledger::Transfer>>,
+        kind: RecordKind,
+        id: &str,
+    ) -> &'a [&'a yibao_ledger::Transfer] {
+        by_cause.get(&(kind, id.to_owned())).map_or(&[][..], Vec::as_slice)
     }
     for entry in page {
         match entry.action.as_str() {
             "claim.settle" | "claim.reverse" => match claims.get(&entry.entity) {
                 None => reconciler.not_on_record(region, entry.seq, &format!("claim {}", entry.entity)),
                 Some(claim) if entry.action == "claim.settle" => {
-                    let caused = by_cause.get(&(true, entry.entity.as_str())).map_or(&[][..], Vec::as_slice);
-                    reconciler.claim_settled(claim, &entry.detail, caused);
+                    reconciler.claim_settled(claim, &entry.detail, caused(&by_cause, RecordKind::Settlement, &entry.entity));
                 }
                 Some(claim) => reconciler.claim_reversed(claim, &entry.detail),
             },
@@ -779,10 +838,12 @@ async fn replay_page<S: FundStore + crate::Store>(
                 None => reconciler.not_on_record(region, entry.seq, &format!("a contribution of {}", entry.entity)),
                 Some(record) => {
                     let id = format!("{region}/{}", record.seq);
-                    let caused = by_cause.get(&(false, id.as_str())).map_or(&[][..], Vec::as_slice);
-                    reconciler.contribution(record, &entry.detail, caused);
+                    reconciler.contribution(record, &entry.detail, caused(&by_cause, RecordKind::Contribution, &id));
                 }
             },
+            "person.enrol" => {
+                reconciler.person_enrolled(region, &entry.entity, &entry.detail, caused(&by_cause, RecordKind::OpeningBalance, &entry.entity));
+            }
             _ => {}
         }
     }

@@ -116,6 +116,43 @@ pub struct LegacyRepayment {
     pub reference: String,
 }
 
+impl LegacyRepayment {
+    /// Its audit entry's detail: everything it was booked with, so the book check can book
+    /// it again from the audit trail and the stored deficit.
+    #[must_use]
+    pub fn audit_detail(&self) -> String {
+        serde_json::json!({
+            "amount_fen": self.amount_fen.get(),
+            "scheme": self.scheme.as_str(),
+            "county": self.county.to_string(),
+            "on": date_text(self.on),
+            "reference": self.reference,
+        })
+        .to_string()
+    }
+
+    /// The repayment a `fund.legacy_repayment` audit entry records.
+    pub fn from_audit_detail(detail: &str) -> Result<LegacyRepayment, StoreError> {
+        #[derive(Deserialize)]
+        struct Detail {
+            amount_fen: i64,
+            scheme: String,
+            county: String,
+            on: String,
+            reference: String,
+        }
+        let bad = |what: &str| StoreError::Backend(format!("a repayment's audit detail is unreadable: {what}"));
+        let d: Detail = serde_json::from_str(detail).map_err(|e| bad(&e.to_string()))?;
+        Ok(LegacyRepayment {
+            scheme: FundScheme::parse(&d.scheme).ok_or_else(|| bad("scheme"))?,
+            county: RegionCode::parse(&d.county).map_err(|_| bad("county"))?,
+            on: date_of(&d.on)?,
+            amount_fen: Fen::checked(d.amount_fen).ok_or_else(|| bad("amount"))?,
+            reference: d.reference,
+        })
+    }
+}
+
 /// What a county owes of its legacy deficit on a day, as the bureau reads it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LegacyView {

@@ -23,6 +23,7 @@ mod import;
 pub mod legacy;
 pub mod pooling;
 pub mod reconcile;
+pub mod replay;
 mod records;
 pub mod stored;
 

@@ -24,7 +24,10 @@ use yibao_domain::{NationalId, Period, RegionCode};
 use yibao_engine::Accumulators;
 use yibao_ledger::{Breach, Transfer};
 
-use crate::books::{PaidBefore, SettlementAmounts, contribution_entries, reversal_entries, settlement_entries, settlement_record_id};
+use crate::books::{
+    PaidBefore, SettlementAmounts, contribution_entries, opening_account_entries, reversal_entries, settlement_entries, settlement_record_id,
+};
+use crate::replay::{FundRecords, Owns, RunReplay, differing, same_json, setting_disagrees};
 use crate::{ClaimStatus, ContributionKind, ContributionRecord, StoredClaim};
 
 /// A person's year: whose accumulators a claim moved.
@@ -43,9 +46,14 @@ pub struct Reconciler<'a> {
     pub claims: u64,
     pub contributions: u64,
     pub record_transfers: u64,
-    /// Pooling runs reconciled, and the transfers they accounted for.
-    pub runs: u64,
-    pub run_transfers: u64,
+    /// Every other transfer accounted for: by fund runs and bookings, and by the opening
+    /// balances of personal accounts.
+    pub other_transfers: u64,
+    /// The fund runs and bookings counted (a booking made again is compared again, counted
+    /// once), and those whose record the trail met, by `(action, entity)`.
+    runs_counted: HashSet<(String, String)>,
+    /// A budget's or targets' last audit entry, by `(action, entity)`.
+    settings_audited: HashMap<(String, String), String>,
     /// On a second pass, after the counts disagreed: every claim and transfer accounted for.
     seen: Option<Seen>,
     breaches: &'a mut Vec<Breach>,
@@ -56,7 +64,6 @@ pub struct Reconciler<'a> {
 pub struct Seen {
     pub claims: HashSet<(RegionCode, String)>,
     pub contributions: HashSet<(RegionCode, i64)>,
-    pub runs: HashSet<String>,
     pub transfers: HashSet<String>,
 }
 
@@ -69,8 +76,9 @@ impl<'a> Reconciler<'a> {
             claims: 0,
             contributions: 0,
             record_transfers: 0,
-            runs: 0,
-            run_transfers: 0,
+            other_transfers: 0,
+            runs_counted: HashSet::new(),
+            settings_audited: HashMap::new(),
             seen: None,
             breaches,
         }
@@ -286,28 +294,74 @@ impl<'a> Reconciler<'a> {
         }
     }
 
-    /// A `fund.pooling_run` entry with the run as stored and the transfers caused by its
-    /// steps and payments: the record against its entry, and what it posts (rebuilt from
-    /// the record by the same plan, [`crate::pooling::entries_of_run`]) against the books.
-    pub fn pooling_run(
-        &mut self,
-        run: &crate::pooling::PoolingRun,
-        audited: &str,
-        expected: Result<Vec<crate::books::Entry>, crate::StoreError>,
-        transfers: &[&Transfer],
-    ) {
-        let name = format!("pooling run {} of {}", run.month, run.city);
-        self.runs += 1;
-        self.run_transfers += transfers.len() as u64;
+    /// A fund run or booking ([`crate::replay::replay`]) with the transfers its causes name
+    /// in the books: its record against its audit entry, and what it posts, rebuilt from its
+    /// record by the plan that posted it, against the books.
+    pub fn fund_run(&mut self, replay: RunReplay, transfers: &[&Transfer]) {
+        let RunReplay { name, key, disagreements, expected, owns, .. } = replay;
+        let expected: Result<Vec<Transfer>, _> = expected.map(|entries| entries.into_iter().map(|e| e.transfer).collect());
+        let own: Vec<&Transfer> = transfers
+            .iter()
+            .copied()
+            .filter(|t| match (&owns, &expected) {
+                (Owns::All, _) => true,
+                (Owns::AllBut(prefix), _) => !t.id.as_str().starts_with(prefix.as_str()),
+                (Owns::Expected, Ok(expected)) => expected.iter().any(|e| e.id == t.id),
+                (Owns::Expected, Err(_)) => false,
+            })
+            .collect();
+        if self.runs_counted.insert(key) {
+            self.other_transfers += own.len() as u64;
+            if let Some(seen) = &mut self.seen {
+                seen.transfers.extend(own.iter().map(|t| t.id.to_string()));
+            }
+        }
+        for disagreement in disagreements {
+            self.breach(&name, disagreement);
+        }
+        match expected {
+            Ok(expected) => self.compare(&name, &expected, &own),
+            Err(e) => self.breach(&name, format!("what it posts cannot be rebuilt: {e}")),
+        }
+    }
+
+    /// An audit entry records a fund run or booking whose record the store does not hold.
+    pub fn run_not_on_record(&mut self, region: RegionCode, seq: i64, what: &str) {
+        self.runs_counted.insert((format!("missing {seq}"), region.to_string()));
+        self.not_on_record(region, seq, what);
+    }
+
+    /// A `fund.budget` or `fund.targets` entry: the last one of each entity is compared with
+    /// the row when the trail ends ([`Reconciler::fund_records`]).
+    pub fn setting(&mut self, action: &str, entity: &str, audited: &str) {
+        self.settings_audited.insert((action.to_owned(), entity.to_owned()), audited.to_owned());
+    }
+
+    /// A `person.enrol` entry with the transfers its opening balance caused: the personal
+    /// account's opening balance, as the enrolment recorded it, against the books.
+    pub fn person_enrolled(&mut self, region: RegionCode, person: &str, audited: &str, transfers: &[&Transfer]) {
+        #[derive(serde::Deserialize)]
+        struct Balance {
+            #[serde(with = "yibao_domain::serde_yuan")]
+            personal_account_balance: yibao_domain::Fen,
+        }
+        #[derive(serde::Deserialize)]
+        struct Enrolled {
+            coverage: Balance,
+            #[serde(with = "time::serde::rfc3339")]
+            enrolled_at: time::OffsetDateTime,
+        }
+        let name = format!("the enrolment of {person} in {region}");
+        self.other_transfers += transfers.len() as u64;
         if let Some(seen) = &mut self.seen {
-            seen.runs.insert(run.month.clone());
             seen.transfers.extend(transfers.iter().map(|t| t.id.to_string()));
         }
-        match serde_json::to_string(run) {
-            Ok(ours) if same_json(&ours, audited) => {}
-            Ok(ours) => self.breach(&name, format!("the run's record says {} but its audit entry recorded {}", differing(&ours, audited), differing(audited, &ours))),
-            Err(e) => self.breach(&name, format!("its audit detail cannot be rebuilt: {e}")),
-        }
+        let expected = serde_json::from_str::<Enrolled>(audited)
+            .map_err(|e| e.to_string())
+            .and_then(|d| Ok((d, NationalId::parse(person).map_err(|e| e.to_string())?)))
+            .and_then(|(d, id)| {
+                opening_account_entries(region, id, d.coverage.personal_account_balance, d.enrolled_at.date()).map_err(|e| e.to_string())
+            });
         match expected {
             Ok(expected) => {
                 let expected: Vec<Transfer> = expected.into_iter().map(|e| e.transfer).collect();
@@ -317,9 +371,48 @@ impl<'a> Reconciler<'a> {
         }
     }
 
-    /// Names a pooling run no audit entry records (second pass).
-    pub fn unaudited_run(&mut self, month: &str) {
-        self.breach(&format!("pooling run {month}"), "no audit entry records it".to_owned());
+    /// When the trail is replayed: every fund run's record met by an audit entry, each
+    /// confirmed handover's confirmation audited, and each budget and target as its last
+    /// audit entry set it.
+    pub fn fund_records(&mut self, records: &FundRecords) {
+        let met = |action: &str, entity: &str| self.runs_counted.contains(&(action.to_owned(), entity.to_owned()));
+        let mut unaudited: Vec<(String, &str)> = Vec::new();
+        for month in records.pooling_runs.keys().filter(|m| !met("fund.pooling_run", m)) {
+            unaudited.push((format!("pooling run {month}"), "no audit entry records it"));
+        }
+        for year in records.closes.keys().filter(|y| !met("fund.year_close", y)) {
+            unaudited.push((format!("the close of {year}"), "no audit entry records it"));
+        }
+        for (reference, inventory) in &records.handovers {
+            if !met("fund.handover_signed", reference) {
+                unaudited.push((format!("the handover {reference}"), "no audit entry records its inventory"));
+            }
+            if inventory.confirmed_by.is_some() && !met("fund.handover_confirmed", reference) {
+                unaudited.push((format!("the handover {reference}"), "it is confirmed, but no audit entry records its confirmation"));
+            }
+        }
+        for deficit in records.legacy.keys().filter(|d| !met("fund.legacy_deficit", d)) {
+            unaudited.push((format!("the legacy deficit {deficit}"), "no audit entry records it"));
+        }
+        for (action, entities) in [("fund.budget", records.budgets.keys().collect::<Vec<_>>()), ("fund.targets", records.targets.keys().collect())] {
+            for entity in entities {
+                if !self.settings_audited.contains_key(&(action.to_owned(), entity.clone())) {
+                    unaudited.push((format!("{} {entity}", if action == "fund.budget" { "the budget" } else { "the targets" }), "no audit entry records it"));
+                }
+            }
+        }
+        let mut settings: Vec<((String, String), String)> = std::mem::take(&mut self.settings_audited).into_iter().collect();
+        settings.sort();
+        for ((action, entity), audited) in settings {
+            if let Some(why) = setting_disagrees(&action, records, &entity, &audited) {
+                let what = if action == "fund.budget" { "the budget" } else { "the targets" };
+                self.breach(&format!("{what} {entity}"), why);
+            }
+        }
+        unaudited.sort();
+        for (name, why) in unaudited {
+            self.breach(&name, why.to_owned());
+        }
     }
 
     /// Names a claim no audit entry records (second pass).
@@ -365,14 +458,6 @@ impl<'a> Reconciler<'a> {
     }
 }
 
-/// Whether two JSON texts hold the same value (key order and spacing aside).
-fn same_json(a: &str, b: &str) -> bool {
-    match (serde_json::from_str::<serde_json::Value>(a), serde_json::from_str::<serde_json::Value>(b)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
-}
-
 /// The accumulators in a few words, for a breach message.
 fn summary(acc: &Accumulators) -> String {
     format!(
@@ -390,16 +475,4 @@ fn summary(acc: &Accumulators) -> String {
         acc.assistance_deductible_paid,
         acc.assistance_paid
     )
-}
-
-/// The fields of JSON object `a` whose values differ from `b`'s, as `{"field":value,…}`
-/// (all of `a` when either is not an object).
-fn differing(a: &str, b: &str) -> String {
-    match (serde_json::from_str::<serde_json::Value>(a), serde_json::from_str::<serde_json::Value>(b)) {
-        (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) => {
-            let fields: serde_json::Map<String, serde_json::Value> = a.into_iter().filter(|(k, v)| b.get(k) != Some(v)).collect();
-            serde_json::Value::Object(fields).to_string()
-        }
-        _ => a.to_owned(),
-    }
 }

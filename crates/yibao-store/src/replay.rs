@@ -1,0 +1,331 @@
+//! What each fund run and fund booking posted, rebuilt from its record and its audit entry
+//! (issue 12, `records-match-books`): the monthly pooling run, the year-end close, interest,
+//! receipts, legacy deficits and their repayments, and fund handovers. Each is planned again
+//! by the same function that planned it ([`entries_of_run`], [`entries_of_close`],
+//! [`entries_of_interest`], [`FundReceipt::entry`], [`establish`], [`repayment_entry`],
+//! [`handover_entries`]) from what its record keeps, and its record is compared with what
+//! its audit entry recorded. The book check ([`crate::reconcile::Reconciler::fund_run`])
+//! then compares the rebuilt transfers with the books.
+//!
+//! Pure: the caller reads the records (a city holds few: one close a year, one run a month)
+//! and the transfers; this module only rebuilds.
+
+use std::collections::HashMap;
+
+use yibao_domain::{Fen, RegionCode};
+use yibao_ledger::{AccountKey, AccountKind, AccountState, Fund, Holder, RecordKind};
+
+use crate::books::{Entry, open_account};
+use crate::closing::{InterestLine, YearEndRecord, entries_of_close, entries_of_interest};
+use crate::handover::{Inventory, handover_entries};
+use crate::legacy::{LegacyRepayment, LegacyRequest, establish, repayment_entry, view};
+use crate::pooling::{PoolingRun, entries_of_run};
+use crate::{Budget, CountyTargets, FundReceipt, StoreError};
+
+/// The records of a city's fund runs, as the store holds them now, by the entity their
+/// audit entries name.
+#[derive(Clone, Debug, Default)]
+pub struct FundRecords {
+    /// By month, `2026-03`.
+    pub pooling_runs: HashMap<String, PoolingRun>,
+    /// By year, `2026`.
+    pub closes: HashMap<String, YearEndRecord>,
+    /// By reference.
+    pub handovers: HashMap<String, Inventory>,
+    /// By fund and county, `resident@419900/419921`.
+    pub legacy: HashMap<String, LegacyRequest>,
+    /// By year, fund and unit, `2026/resident/419921`.
+    pub budgets: HashMap<String, Budget>,
+    /// By year and unit, `2026/419921`.
+    pub targets: HashMap<String, CountyTargets>,
+}
+
+impl FundRecords {
+    /// The records keyed as their audit entries name them.
+    #[must_use]
+    pub fn new(
+        pooling_runs: Vec<PoolingRun>,
+        closes: Vec<YearEndRecord>,
+        handovers: Vec<Inventory>,
+        legacy: Vec<LegacyRequest>,
+        budgets: Vec<Budget>,
+        targets: Vec<CountyTargets>,
+        city: RegionCode,
+    ) -> FundRecords {
+        let legacy_key = |r: &LegacyRequest| {
+            let fund = yibao_ledger::FundScheme::parse(&r.scheme).map_or_else(|| r.scheme.clone(), |s| Fund::new(s, city).to_string());
+            format!("{fund}/{}", r.county)
+        };
+        FundRecords {
+            pooling_runs: pooling_runs.into_iter().map(|r| (r.month.clone(), r)).collect(),
+            closes: closes.into_iter().map(|r| (r.year.to_string(), r)).collect(),
+            handovers: handovers.into_iter().map(|i| (i.reference.clone(), i)).collect(),
+            legacy: legacy.into_iter().map(|r| (legacy_key(&r), r)).collect(),
+            budgets: budgets.into_iter().map(|b| (format!("{}/{}/{}", b.year, b.fund_scheme, b.unit), b)).collect(),
+            targets: targets.into_iter().map(|t| (format!("{}/{}", t.year, t.unit), t)).collect(),
+        }
+    }
+}
+
+/// Which of the transfers under a run's causes are the run's own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Owns {
+    /// Every transfer its causes name.
+    All,
+    /// Only those it posts (a receipt or a repayment shares its cause with others).
+    Expected,
+    /// All but those whose id starts so (a legacy deficit's repayments share its cause).
+    AllBut(String),
+}
+
+/// A fund run or booking as its record and audit entry give it, ready to compare with the
+/// books.
+#[derive(Debug)]
+pub struct RunReplay {
+    /// How a breach names it: `the close of 2026 of 419900`.
+    pub name: String,
+    /// What it is counted under, `(action, entity)`: the same booking made again (a
+    /// receipt's replay) is compared again but counted once.
+    pub key: (String, String),
+    /// Where its record and its audit entry (or its own inputs) disagree.
+    pub disagreements: Vec<String>,
+    /// What it posts, rebuilt.
+    pub expected: Result<Vec<Entry>, StoreError>,
+    /// The causes its transfers name in the books.
+    pub causes: Vec<(RecordKind, String)>,
+    pub owns: Owns,
+}
+
+impl RunReplay {
+    fn new(name: String, action: &str, entity: &str) -> RunReplay {
+        RunReplay {
+            name,
+            key: (action.to_owned(), entity.to_owned()),
+            disagreements: Vec::new(),
+            expected: Ok(Vec::new()),
+            causes: Vec::new(),
+            owns: Owns::All,
+        }
+    }
+
+    /// Its record (as JSON) against the detail its audit entry recorded.
+    fn record_against(&mut self, what: &str, record: &str, audited: &str) {
+        if !same_json(record, audited) {
+            self.disagreements.push(format!(
+                "{what} says {} but its audit entry recorded {}",
+                differing(record, audited),
+                differing(audited, record)
+            ));
+        }
+    }
+
+    /// The expected entries, and the causes they name.
+    fn posts(&mut self, expected: Result<Vec<Entry>, StoreError>) {
+        if let Ok(entries) = &expected {
+            for entry in entries {
+                let cause = (entry.transfer.cause.kind, entry.transfer.cause.id.clone());
+                if !self.causes.contains(&cause) {
+                    self.causes.push(cause);
+                }
+            }
+        }
+        self.expected = expected;
+    }
+}
+
+/// What an audit entry of a fund run or booking says was posted, from the records: `None`
+/// for an action that posts nothing of this kind; `Err` naming what the entry records but
+/// the store does not hold.
+pub fn replay(city: RegionCode, records: &FundRecords, action: &str, entity: &str, audited: &str) -> Option<Result<RunReplay, String>> {
+    let missing = |what: String| Some(Err(what));
+    match action {
+        "fund.pooling_run" => {
+            let Some(run) = records.pooling_runs.get(entity) else { return missing(format!("the pooling run of {entity}")) };
+            let mut replay = RunReplay::new(format!("pooling run {entity} of {city}"), action, entity);
+            match serde_json::to_string(run) {
+                Ok(ours) => replay.record_against("the run's record", &ours, audited),
+                Err(e) => replay.disagreements.push(format!("its record cannot be read: {e}")),
+            }
+            replay.posts(entries_of_run(run));
+            Some(Ok(replay))
+        }
+        "fund.year_close" => {
+            let Some(close) = records.closes.get(entity) else { return missing(format!("the close of {entity}")) };
+            let mut replay = RunReplay::new(format!("the close of {entity} of {city}"), action, entity);
+            match serde_json::to_string(close) {
+                Ok(ours) => replay.record_against("the close's record", &ours, audited),
+                Err(e) => replay.disagreements.push(format!("its record cannot be read: {e}")),
+            }
+            match entries_of_close(close) {
+                Ok((entries, differences)) => {
+                    replay.disagreements.extend(differences);
+                    if entries.len() != close.transfers {
+                        replay.disagreements.push(format!("its record counts {} transfers, but it posts {}", close.transfers, entries.len()));
+                    }
+                    replay.posts(Ok(entries));
+                }
+                Err(e) => replay.posts(Err(e)),
+            }
+            Some(Ok(replay))
+        }
+        "fund.interest" => {
+            let mut replay = RunReplay::new(format!("the interest for {entity} of {city}"), action, entity);
+            let lines = serde_json::from_str::<Vec<InterestLine>>(audited)
+                .map_err(|e| StoreError::Backend(format!("its audit detail is unreadable: {e}")));
+            replay.posts(lines.and_then(|lines| entries_of_interest(entity, &lines)));
+            Some(Ok(replay))
+        }
+        "fund.receipt" => {
+            let mut replay = RunReplay::new(format!("the receipt {entity}"), action, entity);
+            replay.owns = Owns::Expected;
+            let entry = FundReceipt::from_audit_detail(audited).and_then(|r| r.entry());
+            if let Ok(entry) = &entry
+                && entry.transfer.id.as_str() != entity
+            {
+                replay.disagreements.push(format!("its audit entry names transfer {entity}, but its detail books {}", entry.transfer.id));
+            }
+            replay.posts(entry.map(|e| vec![e]));
+            Some(Ok(replay))
+        }
+        "fund.legacy_deficit" => {
+            let Some(request) = records.legacy.get(entity) else { return missing(format!("the legacy deficit {entity}")) };
+            let mut replay = RunReplay::new(format!("the legacy deficit {entity}"), action, entity);
+            let established = request.inputs(city, Fen::ZERO).and_then(|inputs| {
+                let (schedule, entries) = establish(&inputs)?;
+                Ok((view(&schedule, &[], inputs.established_on)?, entries))
+            });
+            match established {
+                Ok((view, entries)) => {
+                    match serde_json::to_string(&view) {
+                        Ok(ours) => replay.record_against("the stored deficit", &ours, audited),
+                        Err(e) => replay.disagreements.push(format!("its record cannot be read: {e}")),
+                    }
+                    replay.posts(Ok(entries));
+                }
+                Err(e) => replay.posts(Err(e)),
+            }
+            replay.owns = Owns::AllBut(format!("legacy/{entity}/repay/"));
+            Some(Ok(replay))
+        }
+        "fund.legacy_repayment" => {
+            let repayment = match LegacyRepayment::from_audit_detail(audited) {
+                Ok(repayment) => repayment,
+                Err(e) => {
+                    let mut replay = RunReplay::new(format!("the repayment {entity}"), action, entity);
+                    replay.owns = Owns::Expected;
+                    replay.posts(Err(e));
+                    return Some(Ok(replay));
+                }
+            };
+            let deficit = format!("{}/{}", Fund::new(repayment.scheme, city), repayment.county);
+            let Some(request) = records.legacy.get(&deficit) else { return missing(format!("the legacy deficit {deficit}")) };
+            let mut replay = RunReplay::new(format!("the repayment {entity}"), action, entity);
+            replay.owns = Owns::Expected;
+            let entry = request.inputs(city, Fen::ZERO).and_then(|inputs| {
+                let (schedule, _) = establish(&inputs)?;
+                repayment_entry(&schedule, repayment.on, repayment.amount_fen, &repayment.reference)
+            });
+            if let Ok(entry) = &entry
+                && entry.transfer.id.as_str() != entity
+            {
+                replay.disagreements.push(format!("its audit entry names transfer {entity}, but its detail books {}", entry.transfer.id));
+            }
+            replay.posts(entry.map(|e| vec![e]));
+            Some(Ok(replay))
+        }
+        "fund.handover_signed" => {
+            let Some(inventory) = records.handovers.get(entity) else { return missing(format!("the handover {entity}")) };
+            let mut replay = RunReplay::new(format!("the handover {entity}"), action, entity);
+            let signed = Inventory { confirmed_by: None, confirmed_at: None, ..inventory.clone() };
+            match serde_json::to_string(&signed) {
+                Ok(ours) => replay.record_against("the stored inventory", &ours, audited),
+                Err(e) => replay.disagreements.push(format!("its record cannot be read: {e}")),
+            }
+            let recomputed = crate::handover::checksum(inventory);
+            if recomputed != inventory.checksum {
+                replay.disagreements.push(format!("its inventory's checksum is {}, but its lines give {recomputed}", inventory.checksum));
+            }
+            Some(Ok(replay))
+        }
+        "fund.handover_confirmed" => {
+            let Some(inventory) = records.handovers.get(entity) else { return missing(format!("the handover {entity}")) };
+            let mut replay = RunReplay::new(format!("the handover {entity}"), action, entity);
+            let quoted = serde_json::from_str::<serde_json::Value>(audited).ok().and_then(|d| d.get("checksum")?.as_str().map(str::to_owned));
+            if quoted.as_deref() != Some(inventory.checksum.as_str()) {
+                replay.disagreements.push(format!(
+                    "its confirmation recorded checksum {}, but the stored inventory's is {}",
+                    quoted.as_deref().unwrap_or("-"),
+                    inventory.checksum
+                ));
+            }
+            if inventory.confirmed_by.is_none() {
+                replay.disagreements.push("its audit trail records its confirmation, but its record is not confirmed".to_owned());
+            }
+            replay.posts(handover_posts(city, inventory));
+            replay.causes.push((RecordKind::Handover, format!("handover/{entity}")));
+            replay.causes.dedup();
+            Some(Ok(replay))
+        }
+        _ => None,
+    }
+}
+
+/// What a confirmed handover posted: its inventory's accounts moved, planned by
+/// [`handover_entries`] from the lines the inventory signed.
+fn handover_posts(city: RegionCode, inventory: &Inventory) -> Result<Vec<Entry>, StoreError> {
+    let bad = |what: &str| StoreError::Backend(format!("the handover {} is unreadable: {what}", inventory.reference));
+    let request = inventory.request()?;
+    let from = Fund::new(request.from, city);
+    let states = inventory
+        .lines
+        .iter()
+        .map(|line| {
+            let holder = Holder::parse(&line.holder).map_err(|_| bad("holder"))?;
+            let kind = AccountKind::parse(&line.kind).ok_or_else(|| bad("kind"))?;
+            let mut state = AccountState::new(open_account(AccountKey::new(from, holder, kind))?);
+            state.debits_posted_fen = Fen::checked_total(line.debits_fen).ok_or_else(|| bad("debits"))?;
+            state.credits_posted_fen = Fen::checked_total(line.credits_fen).ok_or_else(|| bad("credits"))?;
+            Ok(state)
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    handover_entries(city, &request, &states)
+}
+
+/// A budget or a county's targets against what its last audit entry recorded: `None` when
+/// they agree.
+#[must_use]
+pub fn setting_disagrees(action: &str, records: &FundRecords, entity: &str, audited: &str) -> Option<String> {
+    let ours = match action {
+        "fund.budget" => records
+            .budgets
+            .get(entity)
+            .map(|b| serde_json::json!({"income_fen": b.income_fen, "spending_fen": b.spending_fen}).to_string()),
+        "fund.targets" => records.targets.get(entity).and_then(|t| serde_json::to_string(t).ok()),
+        _ => return None,
+    };
+    match ours {
+        None => Some("its audit trail records it, but it is not on record".to_owned()),
+        Some(ours) if same_json(&ours, audited) => None,
+        Some(ours) => Some(format!("the row says {} but its last audit entry recorded {}", differing(&ours, audited), differing(audited, &ours))),
+    }
+}
+
+/// Whether two JSON texts hold the same value (key order and spacing aside).
+pub(crate) fn same_json(a: &str, b: &str) -> bool {
+    match (serde_json::from_str::<serde_json::Value>(a), serde_json::from_str::<serde_json::Value>(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// The fields of JSON object `a` whose values differ from `b`'s, as `{"field":value,…}`
+/// (all of `a` when either is not an object).
+pub(crate) fn differing(a: &str, b: &str) -> String {
+    match (serde_json::from_str::<serde_json::Value>(a), serde_json::from_str::<serde_json::Value>(b)) {
+        (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) => {
+            let fields: serde_json::Map<String, serde_json::Value> = a.into_iter().filter(|(k, v)| b.get(k) != Some(v)).collect();
+            serde_json::Value::Object(fields).to_string()
+        }
+        _ => a.to_owned(),
+    }
+}
