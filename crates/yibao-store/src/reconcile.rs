@@ -213,7 +213,7 @@ impl<'a> Reconciler<'a> {
             self.breach(
                 &name,
                 format!(
-                    "its reversal reason reads {:?}, but its audit entry recorded {:?}",
+                    "its reversal reason reads 「{}」, but its audit entry recorded 「{}」",
                     claim.reversal_reason.as_deref().unwrap_or(""),
                     reason.as_deref().unwrap_or("")
                 ),
