@@ -31,12 +31,17 @@ impl FromRequestParts<App> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &App) -> Result<Caller, ApiError> {
-        if let Some(token) = bearer(&parts.headers) {
-            return Ok(Caller(state.staff_by_token(token).await?));
+        let principal = if let Some(token) = bearer(&parts.headers) {
+            state.staff_by_token(token).await?
+        } else if let Some(key) = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+            state.institution_by_key(key).await?
+        } else {
+            return Err(ApiError::unauthorized("sign in (Authorization: Bearer <token>) or send an institution API key (X-Api-Key)"));
+        };
+        // For the request's log line (`crate::observe`).
+        if let Some(note) = parts.extensions.get::<yibao_app::CallerNote>() {
+            note.note(&principal);
         }
-        if let Some(key) = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
-            return Ok(Caller(state.institution_by_key(key).await?));
-        }
-        Err(ApiError::unauthorized("sign in (Authorization: Bearer <token>) or send an institution API key (X-Api-Key)"))
+        Ok(Caller(principal))
     }
 }

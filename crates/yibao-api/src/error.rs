@@ -26,11 +26,13 @@ pub struct ApiError {
     pub body: ErrorBody,
     /// Sent as `Retry-After` (a held-back sign-in).
     pub retry_after_seconds: Option<u64>,
+    /// What an internal failure was, for the log only.
+    pub logged_detail: Option<String>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
-        ApiError { status, body: ErrorBody { code: code.to_owned(), message: message.into() }, retry_after_seconds: None }
+        ApiError { status, body: ErrorBody { code: code.to_owned(), message: message.into() }, retry_after_seconds: None, logged_detail: None }
     }
     pub fn bad_request(code: &str, message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)
@@ -54,13 +56,14 @@ impl From<yibao_domain::RegisterError> for ApiError {
 impl From<AppError> for ApiError {
     fn from(error: AppError) -> ApiError {
         let status = StatusCode::from_u16(error.kind.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let message = if error.kind == ErrorKind::Internal {
-            eprintln!("internal failure [{}]: {}", error.code, error.message);
-            yibao_app::messages::INTERNAL_EN.to_owned()
+        // An internal failure's detail is logged (by the request's log line, masked), never
+        // sent: the answer says only that nothing was written.
+        let (message, logged) = if error.kind == ErrorKind::Internal {
+            (yibao_app::messages::INTERNAL_EN.to_owned(), Some(error.message))
         } else {
-            error.message
+            (error.message, None)
         };
-        ApiError { retry_after_seconds: error.retry_after_seconds, ..ApiError::new(status, &error.code, message) }
+        ApiError { retry_after_seconds: error.retry_after_seconds, logged_detail: logged, ..ApiError::new(status, &error.code, message) }
     }
 }
 
@@ -76,6 +79,8 @@ impl IntoResponse for ApiError {
             message: yibao_app::messages::message(Language::Zh, &self.body.code, &self.body.message),
         };
         let mut response = (self.status, Json(chinese)).into_response();
+        let detail = self.logged_detail.unwrap_or_else(|| self.body.message.clone());
+        response.extensions_mut().insert(yibao_app::Refusal { code: self.body.code.clone(), detail });
         response.extensions_mut().insert(Untranslated(self.body));
         if let Some(seconds) = self.retry_after_seconds {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));

@@ -14,6 +14,7 @@ pub mod contract;
 mod error;
 mod funds;
 pub mod language;
+pub mod observe;
 mod reforms;
 mod routes;
 pub mod wire;
@@ -41,7 +42,18 @@ pub fn app(app: App) -> Router {
 }
 
 /// The API with other routes over the same application beside it (the binary adds the
-/// staff console's), every request body limited to [`BODY_LIMIT_BYTES`].
+/// staff console's), every request body limited to [`BODY_LIMIT_BYTES`], each request
+/// logged and counted in metrics of its own.
 pub fn app_with(app: App, others: Router<App>) -> Router {
-    router().merge(others).layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES)).with_state(app)
+    app_observed(app, others, std::sync::Arc::default())
+}
+
+/// [`app_with`], counting into `metrics` (which the binary also serves on its metrics
+/// address, [`observe::metrics_router`]).
+pub fn app_observed(app: App, others: Router<App>, metrics: std::sync::Arc<observe::Metrics>) -> Router {
+    router()
+        .merge(others)
+        .layer(axum::middleware::from_fn_with_state(metrics, observe::observe))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .with_state(app)
 }

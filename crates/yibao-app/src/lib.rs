@@ -46,7 +46,7 @@ pub use location::{Create, DATABASE_FILE, StoreLocation};
 pub use yibao_domain::{PERIOD_YEAR_MAX, PERIOD_YEAR_MIN, Period, PeriodError};
 pub use persons::{EnrolInput, TIER_REQUEST_AGE_DAYS_MAX, TierChanged};
 pub use yibao_store::{ContributionKind, FundReceipt, NewHousehold, TierEdit};
-pub use principal::{Principal, audit_source, roles};
+pub use principal::{CallerNote, Principal, Refusal, audit_source, roles};
 pub use reads::{ACTIVITY_ENTRIES_LIMIT, AUDIT_PAGE_LIMIT, Activity, CountyActivity, DayActivity};
 
 // The vocabulary of the use cases: the records, inputs and outputs the edges receive and
@@ -70,6 +70,29 @@ pub mod policy {
 pub enum Backend {
     Sqlite(SqliteStore),
     Postgres(PostgresStore),
+}
+
+/// The store's writer as operators watch it: group commit at work.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriterSnapshot {
+    /// Write transactions (batches) since the store opened.
+    pub batches: u64,
+    /// Write requests in them: `requests / batches` is the mean batch size.
+    pub requests: u64,
+    /// Requests waiting in the writer's queue now.
+    pub queued: usize,
+}
+
+impl Backend {
+    /// What the store's writer has done and has waiting (PostgreSQL: its settlement writers).
+    #[must_use]
+    pub fn writer_snapshot(&self) -> WriterSnapshot {
+        let ((batches, requests), queued) = match self {
+            Backend::Sqlite(s) => (s.writer_stats(), s.queued_writes()),
+            Backend::Postgres(s) => (s.writer_stats(), s.queued_writes()),
+        };
+        WriterSnapshot { batches, requests, queued }
+    }
 }
 
 /// Calls the same store method on whichever backend is in use: the one dispatch point.

@@ -137,6 +137,7 @@ catalogue! {
     "load.failure" => INTERNAL_ZH, INTERNAL_EN;
     "load.other_city" => "模拟城市与政策包不是同一城市：{detail}", DETAIL;
     "load.store_not_empty" => "数据库中已有城市数据，只能向空库载入：{detail}", DETAIL;
+    "metrics.encode" => INTERNAL_ZH, INTERNAL_EN;
     "person.already_enrolled" => "此人已参加基本医疗保险（一人一次参保）：{detail}", DETAIL;
     "person.bad_balance" => "个人账户余额不正确：{detail}", DETAIL;
     "person.bad_card_no" => "社保卡号须为 1 至 32 个字母、数字或连字符", DETAIL;

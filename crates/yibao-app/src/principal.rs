@@ -20,7 +20,46 @@ pub enum Principal {
     System { name: String, region: RegionCode },
 }
 
+/// Kept on an error answer by an HTTP edge (API or console): its code and English detail,
+/// for the request's log line and the refusal counter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: String,
+    pub detail: String,
+}
+
+/// Who a request turned out to come from, noted by an edge's authentication for that
+/// request's log line: each HTTP request carries one (empty until its caller is known).
+#[derive(Clone, Debug, Default)]
+pub struct CallerNote(std::sync::Arc<std::sync::Mutex<Option<(String, RegionCode)>>>);
+
+impl CallerNote {
+    /// Notes `principal` as the request's caller.
+    pub fn note(&self, principal: &Principal) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some((principal.log_name(), principal.region()));
+        }
+    }
+
+    /// The caller noted, as `(name, region)`.
+    #[must_use]
+    pub fn caller(&self) -> Option<(String, RegionCode)> {
+        self.0.lock().ok().and_then(|slot| slot.clone())
+    }
+}
+
 impl Principal {
+    /// How a log line names the principal: `staff:<username>`, `institution:<code>` or
+    /// `system:<name>` (never a person's identity).
+    #[must_use]
+    pub fn log_name(&self) -> String {
+        match self {
+            Principal::Staff { username, .. } => format!("staff:{username}"),
+            Principal::Institution(record) => format!("institution:{}", record.code),
+            Principal::System { name, .. } => format!("system:{name}"),
+        }
+    }
+
     /// An institution as the register holds it.
     #[must_use]
     pub fn institution_of(record: &InstitutionRecord) -> Principal {

@@ -40,6 +40,36 @@ pub struct ServeArgs {
     /// `https://…` every console cookie is marked `Secure`.
     #[arg(long, env = "YIBAO_PUBLIC_URL", value_parser = yibao_console::ConsoleOptions::for_public_url)]
     public_url: Option<yibao_console::ConsoleOptions>,
+    /// Serve Prometheus metrics (`GET /metrics`) on this address too: keep it on a private
+    /// network or loopback; it is not behind sign-in.
+    #[arg(long, env = "YIBAO_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
+    /// How log lines are written to standard error: `text` for people, `json` (one object
+    /// a line) for a log collector. Which lines: `YIBAO_LOG` (default `info`), e.g.
+    /// `YIBAO_LOG=warn` or `YIBAO_LOG=yibao::request=info,warn`.
+    #[arg(long, env = "YIBAO_LOG_FORMAT", default_value = "text")]
+    log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Sets where `tracing` events go for the life of the process: standard error, in `format`,
+/// filtered by `YIBAO_LOG`.
+fn init_logs(format: LogFormat) -> Result<(), String> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("YIBAO_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new("info"))
+        .map_err(|e| format!("YIBAO_LOG: {e}"))?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let installed = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+    installed.map_err(|e| format!("cannot set up logging: {e}"))
 }
 
 /// The pack at `path`, or the demo city's compiled into the binary.
@@ -51,6 +81,7 @@ pub fn policy_or_demo(path: Option<&std::path::Path>) -> Result<Policy, String> 
 }
 
 pub fn run(args: ServeArgs) -> Result<(), String> {
+    init_logs(args.log_format)?;
     let policy = policy_or_demo(args.policy.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     runtime.block_on(serve(args, policy))
@@ -74,7 +105,7 @@ async fn serve(args: ServeArgs, policy: Policy) -> Result<(), String> {
     if first_start && !args.no_demo {
         let config = Config { year: DEMO_YEAR, ..Config::new(args.demo_insured, DEMO_SEED) };
         let city = Arc::new(City::new(config).map_err(|e| format!("the demo city: {e}"))?);
-        eprintln!("first start: loading the demo city ({} insured) into {location} …", config.insured);
+        tracing::info!(insured = config.insured, "first start: loading the demo city into {location}");
         let started = std::time::Instant::now();
         let principal = Principal::System { name: "yibao-serve".into(), region: state.policy.region };
         let options = LoadOptions { credentials: Credentials::Demo, opening_balances: true, settle: false, in_flight: 1, progress: Arc::new(|_| {}) };
@@ -83,14 +114,14 @@ async fn serve(args: ServeArgs, policy: Policy) -> Result<(), String> {
             .await
             .map_err(|e| format!("loading the demo city: {} [{}]", e.message, e.code))?;
         let summary = &loaded.summary;
-        eprintln!(
-            "loaded {} households, {} persons, {} staff, {} institutions, {} contributions in {:.1} s",
-            summary.households,
-            summary.persons,
-            summary.staff,
-            summary.institutions,
-            summary.contributions,
-            started.elapsed().as_secs_f64()
+        tracing::info!(
+            households = summary.households,
+            persons = summary.persons,
+            staff = summary.staff,
+            institutions = summary.institutions,
+            contributions = summary.contributions,
+            elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "the demo city is loaded"
         );
         demo = Some(loaded);
     }
@@ -108,8 +139,22 @@ async fn serve(args: ServeArgs, policy: Policy) -> Result<(), String> {
         println!("empty database, no demo loaded (--no-demo): create staff accounts before use");
     }
     let console = yibao_console::router_with(args.public_url.unwrap_or_default());
+    let metrics = Arc::new(yibao_api::observe::Metrics::default());
+    if let Some(metrics_address) = args.metrics_listen {
+        let metrics_listener =
+            tokio::net::TcpListener::bind(metrics_address).await.map_err(|e| format!("cannot listen on {metrics_address}: {e}"))?;
+        let metrics_address = metrics_listener.local_addr().map_err(|e| e.to_string())?;
+        println!("metrics: http://{metrics_address}/metrics");
+        let router = yibao_api::observe::metrics_router(state.clone(), Arc::clone(&metrics));
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(metrics_listener, router).with_graceful_shutdown(shutdown()).await {
+                tracing::error!(%error, "the metrics listener stopped");
+            }
+        });
+    }
     // With each connection's peer address: sign-in counts failures per client address.
-    let service = yibao_api::app_with(state, console).into_make_service_with_connect_info::<SocketAddr>();
+    let service = yibao_api::app_observed(state, console, metrics).into_make_service_with_connect_info::<SocketAddr>();
+    tracing::info!(%address, "serving");
     axum::serve(listener, service).with_graceful_shutdown(shutdown()).await.map_err(|e| e.to_string())
 }
 

@@ -165,8 +165,9 @@ pub fn render(template: &impl Template) -> Response {
     match template.render() {
         Ok(html) => Html(html).into_response(),
         Err(error) => {
-            eprintln!("console template failure: {error}");
-            (StatusCode::INTERNAL_SERVER_ERROR, "template failure").into_response()
+            let mut response = (StatusCode::INTERNAL_SERVER_ERROR, "template failure").into_response();
+            response.extensions_mut().insert(yibao_app::Refusal { code: "console.template".into(), detail: error.to_string() });
+            response
         }
     }
 }
@@ -203,11 +204,15 @@ fn message_key(status: StatusCode) -> String {
 /// line for its code, an internal failure logged and shown generically.
 pub fn app_error_page(lang: Lang, error: &yibao_app::AppError) -> Response {
     let status = StatusCode::from_u16(error.kind.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    if status == StatusCode::INTERNAL_SERVER_ERROR {
-        eprintln!("console failure [{}]: {}", error.code, error.message);
-        return error_page(lang, status, "error-store", None);
-    }
-    error_page(lang, status, &message_key(status), Some(app_message(lang, error)))
+    // The request's log line names the code and the English detail, masked
+    // (`yibao_api::observe`); an internal failure's detail is shown to no one.
+    let mut response = if status == StatusCode::INTERNAL_SERVER_ERROR {
+        error_page(lang, status, "error-store", None)
+    } else {
+        error_page(lang, status, &message_key(status), Some(app_message(lang, error)))
+    };
+    response.extensions_mut().insert(yibao_app::Refusal { code: error.code.to_string(), detail: error.message.to_string() });
+    response
 }
 
 /// An application-layer refusal in the user's language, from the one catalogue of refusal

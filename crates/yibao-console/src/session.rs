@@ -135,6 +135,9 @@ impl FromRequestParts<App> for ConsoleUser {
             Err(error) if error.kind == ErrorKind::Unauthorized => return Err(to_login(parts, true)),
             Err(error) => return Err(super::page::app_error_page(lang_of(&parts.headers), &error)),
         };
+        if let Some(note) = parts.extensions.get::<yibao_app::CallerNote>() {
+            note.note(&Principal::Staff { username: username.clone(), role, region });
+        }
         Ok(ConsoleUser { username, role, region, lang: lang_of(&parts.headers), csrf: csrf_token(&token), session_token: token })
     }
 }

@@ -23,7 +23,7 @@ mod scheme;
 pub use catalogue::{CatalogueClass, ItemCode, ItemCodeError};
 pub use dates::{DATE_FORMAT, add_months, first_of_next_month, parse_date};
 pub use money::{FEN_LIMIT, Fen, MoneyError, RatioBp, Rounding, TOTAL_LIMIT_FEN, serde_yuan};
-pub use national_id::{NationalId, NationalIdError, Sex};
+pub use national_id::{NationalId, NationalIdError, Sex, mask_national_ids};
 pub use period::{ContributionKind, PERIOD_YEAR_MAX, PERIOD_YEAR_MIN, Period, PeriodError};
 pub use region::{RegionCode, RegionError, RegionLevel};
 pub use register::{

@@ -146,6 +146,12 @@ impl PostgresStore {
         (self.stats.batches.load(Ordering::Relaxed), self.stats.requests.load(Ordering::Relaxed))
     }
 
+    /// Settlements waiting in the writers' queue now.
+    #[must_use]
+    pub fn queued_writes(&self) -> usize {
+        self.settler.max_capacity() - self.settler.capacity()
+    }
+
     /// Batches that failed before their commit (a claim key settled meanwhile by another
     /// server, a constraint, a deadlock) and were settled again request by request.
     #[must_use]

@@ -100,6 +100,11 @@ impl Database {
         })
     }
 
+    /// Write requests waiting in the queue now.
+    pub(crate) fn queued(&self) -> usize {
+        self.jobs.max_capacity() - self.jobs.capacity()
+    }
+
     /// (transactions committed or failed, write requests run) since the store opened.
     pub(crate) fn stats(&self) -> (u64, u64) {
         (self.stats.batches.load(Ordering::Relaxed), self.stats.requests.load(Ordering::Relaxed))

@@ -100,6 +100,12 @@ impl SqliteStore {
         self.db.stats()
     }
 
+    /// Write requests waiting in the writer's queue now.
+    #[must_use]
+    pub fn queued_writes(&self) -> usize {
+        self.db.queued()
+    }
+
     pub(crate) async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
