@@ -74,6 +74,7 @@ pub struct Metrics {
     write_batches: Gauge,
     write_requests: Gauge,
     write_queue: Gauge,
+    write_time: Gauge<f64, std::sync::atomic::AtomicU64>,
     balances: Family<FundLabels, Gauge>,
     balances_read_at: Mutex<Option<Instant>>,
 }
@@ -109,6 +110,13 @@ impl Default for Metrics {
         );
         let write_queue = Gauge::default();
         registry.register("store_write_queue_depth", "Write requests waiting for the writer now", write_queue.clone());
+        let write_time = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register_with_unit(
+            "store_write_time",
+            "Time the store's writer spent in write transactions since it opened (PostgreSQL: settlement batches): the database time",
+            prometheus_client::registry::Unit::Seconds,
+            write_time.clone(),
+        );
         let balances = Family::<FundLabels, Gauge>::default();
         registry.register("fund_balance_fen", "Balance of a fund's accounts of one kind, on the kind's normal side, in fen", balances.clone());
         Metrics {
@@ -120,6 +128,7 @@ impl Default for Metrics {
             write_batches,
             write_requests,
             write_queue,
+            write_time,
             balances,
             balances_read_at: Mutex::new(None),
         }
@@ -147,6 +156,9 @@ impl Metrics {
         self.write_batches.set(i64::try_from(writer.batches).unwrap_or(i64::MAX));
         self.write_requests.set(i64::try_from(writer.requests).unwrap_or(i64::MAX));
         self.write_queue.set(i64::try_from(writer.queued).unwrap_or(i64::MAX));
+        // Microseconds to seconds: a gauge of seconds, exact to the microsecond up to 2^53.
+        #[allow(clippy::cast_precision_loss)]
+        self.write_time.set(writer.busy_us as f64 / 1e6);
         let stale = self.balances_read_at.lock().map(|at| at.is_none_or(|at| at.elapsed() >= BALANCES_FRESH_FOR)).unwrap_or(true);
         if stale {
             let operator = Principal::System { name: "metrics".into(), region: app.policy.region };

@@ -45,6 +45,16 @@ impl Captured {
     }
 }
 
+/// Log lines of this test's thread, captured as JSON. Every test of this file logs so: a
+/// `tracing` callsite first reached on a thread with no subscriber could otherwise be
+/// cached as disabled for the other tests' threads too.
+fn logged() -> (Captured, tracing::subscriber::DefaultGuard) {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt().json().flatten_event(true).with_writer(move || writer.clone()).finish();
+    (captured, tracing::subscriber::set_default(subscriber))
+}
+
 struct Server {
     app: App,
     router: axum::Router,
@@ -110,10 +120,7 @@ impl Server {
 
 #[tokio::test]
 async fn each_request_is_one_log_line_with_its_id_and_no_national_id() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt().json().flatten_event(true).with_writer(move || writer.clone()).finish();
-    let _logging = tracing::subscriber::set_default(subscriber);
+    let (captured, _logging) = logged();
     let server = server("logs").await;
     let clerk = server.sign_in("east.clerk").await;
 
@@ -153,6 +160,7 @@ async fn each_request_is_one_log_line_with_its_id_and_no_national_id() {
 
 #[tokio::test]
 async fn metrics_count_requests_refusals_group_commits_and_fund_balances() {
+    let (_, _logging) = logged();
     let server = server("metrics").await;
     let clerk = server.sign_in("east.clerk").await;
     let accountant = server.sign_in("accountant").await;
@@ -174,6 +182,12 @@ async fn metrics_count_requests_refusals_group_commits_and_fund_balances() {
     let requests = gauge(&text, "yibao_store_write_requests");
     assert!(batches >= 1 && requests >= batches, "{text}");
     assert_eq!(gauge(&text, "yibao_store_write_queue_depth"), 0, "nothing waits once every answer is in");
+    let write_seconds: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("yibao_store_write_time_seconds "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no write time in {text}"));
+    assert!(write_seconds > 0.0, "the writes took some time: {text}");
     assert!(
         text.contains("yibao_fund_balance_fen{fund=\"resident@419900\",kind=\"fiscal-special\"} 123456"),
         "the receipt's 1,234.56 yuan stands in the special account: {text}"

@@ -81,17 +81,20 @@ pub struct WriterSnapshot {
     pub requests: u64,
     /// Requests waiting in the writer's queue now.
     pub queued: usize,
+    /// Microseconds spent in write transactions (PostgreSQL: settlement batches): the
+    /// database time of writing.
+    pub busy_us: u64,
 }
 
 impl Backend {
     /// What the store's writer has done and has waiting (PostgreSQL: its settlement writers).
     #[must_use]
     pub fn writer_snapshot(&self) -> WriterSnapshot {
-        let ((batches, requests), queued) = match self {
-            Backend::Sqlite(s) => (s.writer_stats(), s.queued_writes()),
-            Backend::Postgres(s) => (s.writer_stats(), s.queued_writes()),
+        let ((batches, requests), queued, busy_us) = match self {
+            Backend::Sqlite(s) => (s.writer_stats(), s.queued_writes(), s.write_time_us()),
+            Backend::Postgres(s) => (s.writer_stats(), s.queued_writes(), s.write_time_us()),
         };
-        WriterSnapshot { batches, requests, queued }
+        WriterSnapshot { batches, requests, queued, busy_us }
     }
 }
 

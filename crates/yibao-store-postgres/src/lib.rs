@@ -146,6 +146,12 @@ impl PostgresStore {
         (self.stats.batches.load(Ordering::Relaxed), self.stats.requests.load(Ordering::Relaxed))
     }
 
+    /// Microseconds the settlement writers spent on their batches since the store connected.
+    #[must_use]
+    pub fn write_time_us(&self) -> u64 {
+        self.stats.busy_us.load(Ordering::Relaxed)
+    }
+
     /// Settlements waiting in the writers' queue now.
     #[must_use]
     pub fn queued_writes(&self) -> usize {

@@ -131,6 +131,9 @@ pub(crate) struct WriterStats {
     pub(crate) requests: AtomicU64,
     /// Batches that failed before their commit and were settled request by request.
     pub(crate) fallbacks: AtomicU64,
+    /// Microseconds the batches took, from the first statement to the last answer: the
+    /// database time of settlement.
+    pub(crate) busy_us: AtomicU64,
 }
 
 /// Starts the writer thread; the queue it serves. It stops when every sender is dropped
@@ -264,7 +267,9 @@ struct Lent {
 impl Lent {
     async fn settle(&mut self, batch: Vec<SettleJob>, stats: &WriterStats, ready: oneshot::Sender<()>) {
         if let Some(writer) = self.writer.as_mut() {
+            let started = std::time::Instant::now();
             settle_batch(writer, batch, stats, ready).await;
+            stats.busy_us.fetch_add(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
             self.finished = true;
         }
     }

@@ -63,6 +63,8 @@ pub(crate) struct Database {
 pub(crate) struct WriterStats {
     pub(crate) batches: AtomicU64,
     pub(crate) requests: AtomicU64,
+    /// Microseconds spent in write transactions, `BEGIN` to `COMMIT`: the database time.
+    pub(crate) busy_us: AtomicU64,
 }
 
 fn open_connection(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
@@ -98,6 +100,11 @@ impl Database {
             reader_permits: Arc::new(Semaphore::new(READERS_MAX)),
             stats,
         })
+    }
+
+    /// Microseconds spent in write transactions since the store opened.
+    pub(crate) fn busy_us(&self) -> u64 {
+        self.stats.busy_us.load(Ordering::Relaxed)
     }
 
     /// Write requests waiting in the queue now.
@@ -184,6 +191,7 @@ fn run_writer(conn: &Connection, mut queue: mpsc::Receiver<WriteJob>, stats: &Wr
         }
         stats.batches.fetch_add(1, Ordering::Relaxed);
         stats.requests.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        let started = std::time::Instant::now();
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             let reason = backend(e);
             for job in batch.drain(..) {
@@ -228,6 +236,7 @@ fn run_writer(conn: &Connection, mut queue: mpsc::Receiver<WriteJob>, stats: &Wr
         if fate.is_err() && !conn.is_autocommit() {
             let _ = conn.execute_batch("ROLLBACK");
         }
+        stats.busy_us.fetch_add(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
         for delivery in deliveries.drain(..) {
             delivery(fate.clone());
         }

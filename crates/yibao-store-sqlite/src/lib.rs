@@ -100,6 +100,12 @@ impl SqliteStore {
         self.db.stats()
     }
 
+    /// Microseconds the writer spent in write transactions since the store opened.
+    #[must_use]
+    pub fn write_time_us(&self) -> u64 {
+        self.db.busy_us()
+    }
+
     /// Write requests waiting in the writer's queue now.
     #[must_use]
     pub fn queued_writes(&self) -> usize {
