@@ -945,12 +945,15 @@ impl FundStore for SqliteStore {
 
     async fn claims_by_keys(&self, region: RegionCode, keys: Vec<(String, String)>) -> Result<Vec<yibao_store::StoredClaim>, StoreError> {
         let keys = json(&keys)?;
+        // CROSS JOIN keeps the keys outside: each is then one primary-key lookup. With a plain
+        // JOIN the planner scanned the region's claims once per key (75 s for a page of
+        // 10,000 keys among 22,000 claims, against 0.2 s).
         self.read(move |conn| {
             query_all(
                 conn,
                 "SELECT c.region_code, c.institution_code, c.claim_id, c.person_id, c.year, c.status, c.settled_at, c.medfee_fen, c.fund_pay_fen, \
                  c.psn_part_fen, c.settlement, c.claim, c.reversed_at, c.reversal_reason, c.acc_before, c.acc_after \
-                 FROM json_each(?2) AS k JOIN claims c ON c.region_code = ?1 \
+                 FROM json_each(?2) AS k CROSS JOIN claims c ON c.region_code = ?1 \
                  AND c.institution_code = json_extract(k.value, '$[0]') AND c.claim_id = json_extract(k.value, '$[1]')",
                 params![region.to_string(), keys],
                 stored_claim,
