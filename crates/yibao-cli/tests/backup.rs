@@ -33,8 +33,14 @@ fn path(p: &Path) -> &str {
 /// Starts the server on `data_dir`: its address and, on a first start (the demo city
 /// loaded), the hospital's API key, printed this once.
 fn start(data_dir: &Path, first: bool) -> (Child, String, Option<String>) {
+    start_on(&["--data-dir", path(data_dir)], first)
+}
+
+/// Starts the server on the store `store` names (`--data-dir D` or `--database-url U`).
+fn start_on(store: &[&str], first: bool) -> (Child, String, Option<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_yibao"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--demo-insured", "1000", "--data-dir", path(data_dir)])
+        .args(["serve", "--listen", "127.0.0.1:0", "--demo-insured", "1000"])
+        .args(store)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -102,6 +108,31 @@ fn claim(id: &str, n: usize) -> Value {
             "lines": [{ "code": "XA10BAE010A001010100315", "quantity": 1, "unit_price": format!("{}.00", 900 + n * 13) }] })
 }
 
+/// A resident of the demo city with a card to settle for: (national ID, card number).
+fn resident(address: &str) -> (String, String) {
+    let (status, signed_in) =
+        call(address, "POST", "/api/session", &[], Some(&json!({ "username": "admin", "password": "demo-admin-2026" })));
+    assert_eq!(status, 200, "{signed_in}");
+    let token = format!("Bearer {}", signed_in["token"].as_str().expect("token"));
+    // 王 (Wang), the most common surname: a thousand insured have many.
+    let (_, people) = call(address, "GET", "/api/persons?name=%E7%8E%8B", &[("Authorization", &token)], None);
+    let person = people["persons"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["coverage"]["scheme"] == "resident" && p["card_no"].is_string()))
+        .expect("a resident with a card")
+        .clone();
+    (person["person_id"].as_str().expect("id").to_owned(), person["card_no"].as_str().expect("card").to_owned())
+}
+
+/// Settles claims `ids` (day `first_day` on) one after another, each acknowledged (201).
+fn settle_all(address: &str, key: &str, (person_id, card_no): &(String, String), ids: &[String], first_day: usize) {
+    for (n, id) in ids.iter().enumerate() {
+        let body = json!({ "person_id": person_id, "card_no": card_no, "claim": claim(id, first_day + n) });
+        let (status, answer) = call(address, "POST", "/api/settlements", &[("X-Api-Key", key)], Some(&body));
+        assert_eq!(status, 201, "{id}: {answer}");
+    }
+}
+
 /// The claim ids of the hospital's settlements in a SQLite file.
 fn settled_in(database: &Path) -> Vec<String> {
     let conn = rusqlite::Connection::open_with_flags(database, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).expect("open");
@@ -122,17 +153,7 @@ fn a_backup_taken_while_the_server_settles_verifies_and_restores_into_a_server_t
     let live = dir.join("live");
     let (mut server, address, key) = start(&live, true);
     let key = key.expect("the hospital's key");
-    let (status, signed_in) =
-        call(&address, "POST", "/api/session", &[], Some(&json!({ "username": "admin", "password": "demo-admin-2026" })));
-    assert_eq!(status, 200, "{signed_in}");
-    let token = format!("Bearer {}", signed_in["token"].as_str().expect("token"));
-    let (_, people) = call(&address, "GET", "/api/persons?name=%E7%8E%8B", &[("Authorization", &token)], None);
-    let person = people["persons"]
-        .as_array()
-        .and_then(|p| p.iter().find(|p| p["coverage"]["scheme"] == "resident" && p["card_no"].is_string()))
-        .expect("a resident with a card")
-        .clone();
-    let (person_id, card_no) = (person["person_id"].as_str().expect("id").to_owned(), person["card_no"].as_str().expect("card").to_owned());
+    let (person_id, card_no) = resident(&address);
 
     // The burst: one client settling claim after claim until told to stop, reporting each
     // acknowledged (201) claim id.
@@ -296,4 +317,50 @@ fn a_copy_that_does_not_verify_is_named_and_never_restored() {
     let out = yibao(&["restore", "--from", path(&dir.join("missing.backup")), "--data-dir", path(&target)]);
     assert!(out.status.code() == Some(1) && text(&out.stderr).contains("[backup.not_found]"), "{}", text(&out.stderr));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// PostgreSQL's recipe (README, "Backup and restore"): a base backup with `pg_basebackup`
+/// while the server settles, WAL archived by `archive_command`, and a new server recovered
+/// from them with `recovery_target_time`: it holds every settlement acknowledged before
+/// that time, none after, and its books and audit log verify.
+#[test]
+fn postgresql_recovered_to_a_point_in_time_holds_every_settlement_acknowledged_before_it() {
+    let postgres = yibao_testpg::TestPostgres::start_archiving().unwrap_or_else(|e| panic!("PostgreSQL for the recovery test: {e}"));
+    let (mut server, address, key) = start_on(&["--database-url", postgres.url()], true);
+    let key = key.expect("the hospital's key");
+    let person = resident(&address);
+    let ids = |prefix: &str, count: usize| -> Vec<String> { (0..count).map(|n| format!("{prefix}-{n}")).collect() };
+
+    let (first, before, after) = (ids("PITR-BASE", 5), ids("PITR-BEFORE", 10), ids("PITR-AFTER", 10));
+    settle_all(&address, &key, &person, &first, 0);
+    let base = postgres.base_backup().unwrap_or_else(|e| panic!("{e}"));
+    settle_all(&address, &key, &person, &before, 10);
+    // Every settlement above was acknowledged, so committed, before this instant; every
+    // one below is sent after it.
+    std::thread::sleep(Duration::from_millis(200));
+    let now = time::OffsetDateTime::now_utc();
+    let target = format!("{} {:02}:{:02}:{:02}.{:06}+00", now.date(), now.hour(), now.minute(), now.second(), now.microsecond());
+    std::thread::sleep(Duration::from_millis(200));
+    settle_all(&address, &key, &person, &after, 30);
+    postgres.archive_current_wal().unwrap_or_else(|e| panic!("{e}"));
+    server.kill().expect("stop");
+    server.wait().expect("reaped");
+
+    let archive = postgres.archive_dir().expect("an archiving server of our own");
+    let recovered =
+        yibao_testpg::TestPostgres::start_recovered(&base, &archive, &target).unwrap_or_else(|e| panic!("recovery to {target}: {e}"));
+    let stored = recovered
+        .psql(&format!("SELECT claim_id FROM claims WHERE institution_code = '{HOSPITAL}' AND claim_id LIKE 'PITR-%' ORDER BY claim_id"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stored: Vec<&str> = stored.lines().collect();
+    for id in first.iter().chain(&before) {
+        assert!(stored.contains(&id.as_str()), "{id}, acknowledged before {target}, is not recovered: {stored:?}");
+    }
+    for id in &after {
+        assert!(!stored.contains(&id.as_str()), "{id}, settled after {target}, is recovered: {stored:?}");
+    }
+    for check in [&["fund", "check"][..], &["audit", "verify"][..]] {
+        let out = yibao(&[check, &["--database-url", recovered.url()]].concat());
+        assert!(out.status.success(), "{check:?}: {}", text(&out.stderr));
+    }
 }
