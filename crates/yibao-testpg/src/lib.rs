@@ -180,8 +180,7 @@ impl TestPostgres {
     /// Starts a server from `base` (a directory written by [`Self::base_backup`], moved
     /// here) that replays the WAL archived in `archive` up to `target_time` (a timestamp
     /// with its time zone, as `recovery_target_time` takes it), then ends recovery and
-    /// accepts writes. Returns once it accepts connections, which with `hot_standby=off`
-    /// is after the recovery.
+    /// accepts writes. Returns once the recovery has ended.
     ///
     /// # Errors
     ///
@@ -194,7 +193,20 @@ impl TestPostgres {
             "-c restore_command='cp {}/%f %p' -c \"recovery_target_time={target_time}\" -c recovery_target_action=promote -c hot_standby=off",
             archive.display()
         );
-        Self::start_in(Durability::Off, options, Data::Recover(base.to_owned()))
+        let recovered = Self::start_in(Durability::Off, options, Data::Recover(base.to_owned()))?;
+        // `pg_ctl -w` returns once the server is up, which may be while it still replays
+        // (it refuses connections then, with hot_standby off): wait for the promotion.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            match recovered.psql("SELECT pg_is_in_recovery()") {
+                Ok(answer) if answer == "f" => return Ok(recovered),
+                _ if std::time::Instant::now() < deadline => std::thread::sleep(std::time::Duration::from_millis(100)),
+                answer => {
+                    let log = recovered.own_server()?.log_tail();
+                    return Err(format!("recovery to {target_time} did not end within two minutes ({answer:?}):\n{log}"));
+                }
+            }
+        }
     }
 
     fn start_in(durability: Durability, extra_options: String, data: Data) -> Result<Self, String> {
