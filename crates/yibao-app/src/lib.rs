@@ -14,6 +14,7 @@
 //! The clock is passed in ([`Clock`]), so a test can fix "today".
 
 pub mod access;
+pub mod backup;
 pub mod books;
 mod claims;
 mod contributions;

@@ -41,6 +41,12 @@ catalogue! {
     "auth.locked" => "登录失败次数过多，账户已暂时锁定，请稍后再试", DETAIL;
     "auth.required" => "需要登录（会话令牌）或机构 API 密钥，或用户名、密码不正确", DETAIL;
     "auth.throttled" => "登录失败次数过多，请稍后再试", DETAIL;
+    "backup.exists" => "该文件已存在，备份从不覆盖已有文件：{detail}", DETAIL;
+    "backup.failed" => "备份失败：{detail}", DETAIL;
+    "backup.no_database" => "数据目录中没有可备份的数据库：{detail}", DETAIL;
+    "backup.not_found" => "备份文件不存在：{detail}", DETAIL;
+    "backup.not_verified" => "备份未通过基金账务检查或审计日志校验：{detail}", DETAIL;
+    "backup.unreadable" => "不是本版本医保平台的备份文件：{detail}", DETAIL;
     "claim.already_reversed" => "该结算已冲正", DETAIL;
     "claim.bad_babies" => "胎儿数不正确", DETAIL;
     "claim.bad_claim_id" => "结算单号须为 1 至 64 个可打印字符", DETAIL;
@@ -171,6 +177,9 @@ catalogue! {
     "request.malformed" => "请求格式不正确：{detail}", DETAIL;
     "request.method_not_allowed" => "此路径不支持该请求方法：{detail}", DETAIL;
     "request.too_large" => "请求内容过大：{detail}", DETAIL;
+    "restore.data_dir_not_empty" => "数据目录中已有数据库；如需覆盖请加 --force（原数据库改名保留）：{detail}", DETAIL;
+    "restore.failed" => "恢复失败：{detail}", DETAIL;
+    "restore.in_use" => "数据库正在使用中，请先停止服务：{detail}", DETAIL;
     "route.not_found" => "没有此 API 路径，请参阅 /api/openapi.json", DETAIL;
     "search.bad_page" => "一页至多 200 人、起点至多第 10000 条，请缩小查询条件：{detail}", DETAIL;
     "search.empty" => "请按身份证号码、姓名、社保卡号或家庭编号查询", DETAIL;

@@ -31,13 +31,20 @@ pub fn verify(store: &AuditStore, anchor: Option<&Path>) -> Result<(), String> {
     let verification = run(store, async |app| {
         app.verify_audit(&crate::fund::operator(app.policy.region), anchor.as_ref()).await.map_err(|e| e.to_string())
     })?;
+    let anchored = anchor.map(|a| a.regions.len());
+    println!("{}", audit_report(&verification, anchored)?);
+    Ok(())
+}
+
+/// `yibao audit verify`'s report: one line when the log is intact, else every break (also
+/// printed for a backup's copy). `anchored`: how many anchored entries were checked.
+pub(crate) fn audit_report(verification: &yibao_app::AuditVerification, anchored: Option<usize>) -> Result<String, String> {
     if verification.is_intact() {
-        let against = anchor.map_or(String::new(), |a| format!(", and every one of the {} anchored entries is unchanged", a.regions.len()));
-        println!(
+        let against = anchored.map_or(String::new(), |n| format!(", and every one of the {n} anchored entries is unchanged"));
+        Ok(format!(
             "audit log intact: {} entries in {} region chains, every hash recomputed{against}",
             verification.entries, verification.regions
-        );
-        Ok(())
+        ))
     } else {
         Err(format!(
             "audit log BROKEN [audit.broken]: {} breaks in {} entries\n{}",

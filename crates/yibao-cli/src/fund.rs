@@ -158,11 +158,11 @@ pub(crate) async fn open(args: &StoreArgs) -> Result<App, String> {
     Ok(App::new(Arc::new(backend), Arc::new(policy)))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Runtime::new().map_err(|e| e.to_string())
 }
 
-fn failed(e: AppError) -> String {
+pub(crate) fn failed(e: AppError) -> String {
     format!("{} [{}]", e.message, e.code)
 }
 
@@ -325,15 +325,21 @@ fn check(store: &StoreArgs) -> Result<(), String> {
         let app = open(store).await?;
         app.check_all_books(&operator(app.policy.region)).await.map_err(failed)
     })?;
+    println!("{}", books_report(&verification)?);
+    Ok(())
+}
+
+/// `yibao fund check`'s report: one line when the books are sound, else every breach with
+/// its code (also printed for a backup's copy).
+pub(crate) fn books_report(verification: &yibao_app::BooksVerification) -> Result<String, String> {
     if verification.breaches.is_empty() {
-        println!(
+        Ok(format!(
             "fund books sound: {} accounts and {} transfers in {} cities, {} yuan posted; every fund balanced, totals match, no forbidden overdraft, adjustments paired",
             verification.accounts,
             verification.transfers,
             verification.cities,
             yuan_wide(verification.total_posted_fen)
-        );
-        Ok(())
+        ))
     } else {
         let lines: Vec<String> = verification.breaches.iter().map(|b| format!("[{}] {b}", b.code())).collect();
         Err(format!("fund books BROKEN [books.broken]: {} breaches\n{}", lines.len(), lines.join("\n")))

@@ -3,6 +3,7 @@
 //! with a stable code); 2 usage error.
 
 mod audit;
+mod backup;
 mod demo;
 mod files;
 mod fund;
@@ -53,6 +54,13 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Copy the SQLite store into a new file while the server runs (SQLite's online
+    /// backup), then check the copy as `fund check` and `audit verify` do; exit 1 if it
+    /// does not verify.
+    Backup(backup::BackupArgs),
+    /// Put a backup in place as a data directory's database, after checking it; a
+    /// database already there is refused, or with --force renamed aside and kept.
+    Restore(backup::RestoreArgs),
     /// Write a synthetic city (insured persons, designated institutions and a year of
     /// claims) to CSV files, one pair per block of persons, and/or into an empty store
     /// (--data-dir, --database-url), its claims settled there with --settle.
@@ -131,6 +139,8 @@ fn main() -> ExitCode {
         Command::Settle { policy, claim, person, explain, lang } => settle_command(&policy, &claim, person.as_deref(), explain, lang),
         Command::Pool { command } => fund::pool(&command),
         Command::Fund { command } => fund::fund(&command),
+        Command::Backup(args) => backup::backup(&args),
+        Command::Restore(args) => backup::restore(&args),
         Command::Synth(args) => synth::synth(&args),
         Command::Simulate(args) => synth::simulate_command(&args),
     };

@@ -38,6 +38,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Prepared statements kept per connection.
 const STATEMENT_CACHE_LEN: usize = 128;
 
+/// How a read-only store opens its connections.
+const READ_ONLY_FLAGS: OpenFlags = OpenFlags::SQLITE_OPEN_READ_ONLY.union(OpenFlags::SQLITE_OPEN_NO_MUTEX);
+
 /// Called once with the batch's fate: `Ok` when the batch committed, else why not.
 type Delivery = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 /// A write request: runs its work on the writer's connection (or is told why it cannot),
@@ -48,11 +51,11 @@ pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
-/// The shared handle: the writer's queue and the readers.
+/// The shared handle: the writer's queue (none when opened read-only) and the readers.
 #[derive(Debug)]
 pub(crate) struct Database {
     path: PathBuf,
-    jobs: mpsc::Sender<WriteJob>,
+    jobs: Option<mpsc::Sender<WriteJob>>,
     readers: Mutex<Vec<Connection>>,
     reader_permits: Arc<Semaphore>,
     stats: Arc<WriterStats>,
@@ -71,6 +74,12 @@ fn open_connection(path: &Path, flags: OpenFlags) -> Result<Connection, StoreErr
     let conn = Connection::open_with_flags(path, flags).map_err(backend)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_LEN);
+    if flags.contains(OpenFlags::SQLITE_OPEN_READ_ONLY) {
+        // A read-only connection cannot change the journal mode; a copy made by
+        // `backup::copy_database` is a single file in rollback mode and stays so.
+        conn.execute_batch("PRAGMA query_only = ON;").map_err(backend)?;
+        return Ok(conn);
+    }
     // WAL: readers beside the writer. FULL: a commit is fsynced before it returns, so an
     // acknowledged write survives a crash or power loss.
     // temp_store: the savepoint (statement) journals of a batch stay in memory.
@@ -95,7 +104,7 @@ impl Database {
             .map_err(|e| StoreError::Backend(format!("cannot start the SQLite writer: {e}")))?;
         Ok(Database {
             path: path.to_owned(),
-            jobs,
+            jobs: Some(jobs),
             readers: Mutex::new(Vec::new()),
             reader_permits: Arc::new(Semaphore::new(READERS_MAX)),
             stats,
@@ -109,7 +118,22 @@ impl Database {
 
     /// Write requests waiting in the queue now.
     pub(crate) fn queued(&self) -> usize {
-        self.jobs.max_capacity() - self.jobs.capacity()
+        self.jobs.as_ref().map_or(0, |jobs| jobs.max_capacity() - jobs.capacity())
+    }
+
+    /// Opens an existing file for reading only: no writer thread, no migration, every
+    /// connection `SQLITE_OPEN_READ_ONLY`, so checking a backup cannot change it.
+    pub(crate) fn open_read_only(path: &Path) -> Result<Database, StoreError> {
+        // Opened once here so that a missing or unreadable file fails at open, not at the
+        // first read.
+        let first = open_connection(path, READ_ONLY_FLAGS)?;
+        Ok(Database {
+            path: path.to_owned(),
+            jobs: None,
+            readers: Mutex::new(vec![first]),
+            reader_permits: Arc::new(Semaphore::new(READERS_MAX)),
+            stats: Arc::default(),
+        })
     }
 
     /// (transactions committed or failed, write requests run) since the store opened.
@@ -134,7 +158,8 @@ impl Database {
             });
             (succeeded, delivery)
         });
-        self.jobs.send(job).await.map_err(|_| StoreError::Backend("the SQLite writer has stopped".into()))?;
+        let jobs = self.jobs.as_ref().ok_or_else(|| StoreError::Backend("the store is open read-only: nothing can be written".into()))?;
+        jobs.send(job).await.map_err(|_| StoreError::Backend("the SQLite writer has stopped".into()))?;
         answer.await.map_err(|_| StoreError::Backend("the SQLite writer stopped before answering".into()))?
     }
 
@@ -154,6 +179,7 @@ impl Database {
             let pooled = database.readers.lock().map_err(|_| StoreError::Backend("reader pool poisoned".into()))?.pop();
             let conn = match pooled {
                 Some(conn) => conn,
+                None if database.jobs.is_none() => open_connection(&database.path, READ_ONLY_FLAGS)?,
                 None => {
                     let conn = open_connection(&database.path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
                     conn.execute_batch("PRAGMA query_only = ON;").map_err(backend)?;

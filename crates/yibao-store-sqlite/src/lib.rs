@@ -7,6 +7,7 @@
 //! has returned. Reads run on read-only connections beside it, each in one snapshot.
 
 mod access;
+pub mod backup;
 mod books;
 mod db;
 
@@ -91,6 +92,31 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Backend(format!("opening the database failed: {e}")))??;
         Ok(SqliteStore { db: Arc::new(db) })
+    }
+
+    /// Opens an existing database file for reading only (checking a backup): no writer, no
+    /// migration. Its schema must be this build's: a file from another version is
+    /// refused (`Invalid`, naming both versions) rather than read with the wrong SQL.
+    pub async fn open_read_only(path: &std::path::Path) -> Result<SqliteStore, StoreError> {
+        let path = path.to_owned();
+        let db = tokio::task::spawn_blocking(move || db::Database::open_read_only(&path))
+            .await
+            .map_err(|e| StoreError::Backend(format!("opening the database failed: {e}")))??;
+        let store = SqliteStore { db: Arc::new(db) };
+        let version = store
+            .read(|conn| query_opt(conn, "SELECT max(version) FROM schema_migrations", [], |row| col::<Option<i64>>(row, 0)))
+            .await
+            .map_err(|e| StoreError::Invalid(format!("not a Yibao database ({e})")))?
+            .flatten();
+        let expected = MIGRATIONS.last().map(|(version, _)| *version);
+        if version != expected {
+            return Err(StoreError::Invalid(format!(
+                "its schema is version {}, this build's is {}",
+                version.map_or_else(|| "none".to_owned(), |v| v.to_string()),
+                expected.unwrap_or_default()
+            )));
+        }
+        Ok(store)
     }
 
     /// Group commit at work: (write transactions, write requests) since the store opened.

@@ -22,6 +22,11 @@
 //! PostgreSQL refuses to run as root, so when the current user is root the binaries run
 //! as the `postgres` OS user through `runuser` (the user is created with `useradd` if it
 //! does not exist), and the directory is handed over to that user.
+//!
+//! For point-in-time recovery tests, [`TestPostgres::start_archiving`] starts a server that
+//! archives its WAL, [`TestPostgres::base_backup`] runs `pg_basebackup` against it, and
+//! [`TestPostgres::start_recovered`] starts another from that base backup, replaying the
+//! archive up to a time.
 
 use std::ffi::OsStr;
 use std::fmt::Write as _;
@@ -96,6 +101,18 @@ struct Server {
     /// Set once the server has been started, so drop knows to stop it.
     running: bool,
     durability: Durability,
+    /// More `-c` settings, after the durability's.
+    extra_options: String,
+    /// The port it listens on, once started.
+    port: Option<u16>,
+}
+
+/// Where a new server's data directory comes from.
+enum Data {
+    /// `initdb`: an empty cluster.
+    Initdb,
+    /// A base backup taken by [`TestPostgres::base_backup`], moved in and recovered.
+    Recover(PathBuf),
 }
 
 impl TestPostgres {
@@ -143,6 +160,56 @@ impl TestPostgres {
     ///
     /// As for [`TestPostgres::start`].
     pub fn start_server_with(durability: Durability) -> Result<Self, String> {
+        Self::start_in(durability, String::new(), Data::Initdb)
+    }
+
+    /// Starts a fresh server ([`Durability::Off`], ignoring [`URL_ENV`]: it must be this
+    /// crate's own) that archives every finished WAL segment into [`Self::archive_dir`],
+    /// for point-in-time recovery tests.
+    ///
+    /// # Errors
+    ///
+    /// As for [`TestPostgres::start`].
+    pub fn start_archiving() -> Result<Self, String> {
+        // The archiver runs in `data/`: `../archive` is the directory beside it, and a
+        // relative path needs no quoting of the temporary directory's name.
+        let options = "-c wal_level=replica -c archive_mode=on -c archive_command='test ! -f ../archive/%f && cp %p ../archive/%f'";
+        Self::start_in(Durability::Off, options.to_owned(), Data::Initdb)
+    }
+
+    /// Starts a server from `base` (a directory written by [`Self::base_backup`], moved
+    /// here) that replays the WAL archived in `archive` up to `target_time` (a timestamp
+    /// with its time zone, as `recovery_target_time` takes it), then ends recovery and
+    /// accepts writes. Returns once the recovery has ended.
+    ///
+    /// # Errors
+    ///
+    /// As for [`TestPostgres::start`], and when `base` cannot be moved in.
+    pub fn start_recovered(base: &Path, archive: &Path, target_time: &str) -> Result<Self, String> {
+        if target_time.contains(['\'', '"', '\\']) || archive.to_string_lossy().contains(['\'', '"', '\\', ' ']) {
+            return Err(format!("quotes or spaces in {target_time:?} or {}", archive.display()));
+        }
+        let options = format!(
+            "-c restore_command='cp {}/%f %p' -c \"recovery_target_time={target_time}\" -c recovery_target_action=promote -c hot_standby=off",
+            archive.display()
+        );
+        let recovered = Self::start_in(Durability::Off, options, Data::Recover(base.to_owned()))?;
+        // `pg_ctl -w` returns once the server is up, which may be while it still replays
+        // (it refuses connections then, with hot_standby off): wait for the promotion.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            match recovered.psql("SELECT pg_is_in_recovery()") {
+                Ok(answer) if answer == "f" => return Ok(recovered),
+                _ if std::time::Instant::now() < deadline => std::thread::sleep(std::time::Duration::from_millis(100)),
+                answer => {
+                    let log = recovered.own_server()?.log_tail();
+                    return Err(format!("recovery to {target_time} did not end within two minutes ({answer:?}):\n{log}"));
+                }
+            }
+        }
+    }
+
+    fn start_in(durability: Durability, extra_options: String, data: Data) -> Result<Self, String> {
         let bins = find_binaries()?;
         let as_root = running_as_root();
         let owner = if as_root { Some(ensure_postgres_user()?) } else { None };
@@ -150,19 +217,34 @@ impl TestPostgres {
         let dir = make_unique_dir()?;
         // From here on, dropping `server` removes the directory (and stops the server
         // once it runs), whatever goes wrong.
-        let mut server = Server { dir, pg_ctl: bins.pg_ctl.clone(), as_root, running: false, durability };
+        let mut server = Server { dir, pg_ctl: bins.pg_ctl.clone(), as_root, running: false, durability, extra_options, port: None };
         if let Some((uid, gid)) = owner {
             std::os::unix::fs::chown(&server.dir, Some(uid), Some(gid))
                 .map_err(|e| format!("cannot hand {} over to the {PG_OS_USER} user: {e}", server.dir.display()))?;
         }
 
-        server.initdb(&bins.initdb)?;
+        match data {
+            Data::Initdb => {
+                server.initdb(&bins.initdb)?;
+                server.make_dir("archive")?;
+            }
+            Data::Recover(base) => {
+                fs::rename(&base, server.data_dir())
+                    .map_err(|e| format!("cannot move the base backup {} into {}: {e}", base.display(), server.dir.display()))?;
+                // recovery.signal: recover from the archive, then end recovery (not a standby).
+                let out = run(server.command(Path::new("touch")).arg(server.data_dir().join("recovery.signal")))?;
+                if !out.status.success() {
+                    return Err(format!("cannot write recovery.signal: {}", output_text(&out)));
+                }
+            }
+        }
 
         let mut failures = String::new();
         for attempt in 1..=START_ATTEMPTS {
             let port = free_port()?;
             match server.pg_ctl_start(port) {
                 Ok(()) => {
+                    server.port = Some(port);
                     return Ok(Self { url: format!("postgres://{PG_OS_USER}@127.0.0.1:{port}/postgres"), server: Some(server) });
                 }
                 Err(e) => {
@@ -175,6 +257,94 @@ impl TestPostgres {
             server.dir.display(),
             server.log_tail()
         ))
+    }
+
+    /// Where a server of [`Self::start_archiving`] archives its WAL.
+    #[must_use]
+    pub fn archive_dir(&self) -> Option<PathBuf> {
+        self.server.as_ref().map(|s| s.dir.join("archive"))
+    }
+
+    /// Takes a base backup of this server with `pg_basebackup` (a fast checkpoint, the WAL
+    /// it needs streamed in) into a new directory beside its data; returns the directory.
+    ///
+    /// # Errors
+    ///
+    /// When this handle started no server, or `pg_basebackup` fails.
+    pub fn base_backup(&self) -> Result<PathBuf, String> {
+        let server = self.own_server()?;
+        let target = server.dir.join(format!("base-{}", COUNTER.fetch_add(1, Ordering::Relaxed)));
+        let mut cmd = server.command(&server.tool("pg_basebackup"));
+        cmd.arg("-D").arg(&target).args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &server.port()?.to_string(),
+            "-U",
+            PG_OS_USER,
+            "-c",
+            "fast",
+            "-X",
+            "stream",
+        ]);
+        let out = run(&mut cmd)?;
+        if out.status.success() { Ok(target) } else { Err(format!("pg_basebackup failed ({}): {}", out.status, output_text(&out))) }
+    }
+
+    /// Runs `sql` with `psql` on this server; its output, unaligned, without headers.
+    ///
+    /// # Errors
+    ///
+    /// When this handle started no server, or `psql` fails.
+    pub fn psql(&self, sql: &str) -> Result<String, String> {
+        let server = self.own_server()?;
+        let mut cmd = server.command(&server.tool("psql"));
+        cmd.args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &server.port()?.to_string(),
+            "-U",
+            PG_OS_USER,
+            "-d",
+            "postgres",
+            "-X",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        ]);
+        let out = run(&mut cmd)?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        } else {
+            Err(format!("psql failed ({}): {}", out.status, output_text(&out)))
+        }
+    }
+
+    /// Ends the current WAL segment and waits (at most a minute) until the archiver has
+    /// copied it into [`Self::archive_dir`]: every commit so far is then in the archive.
+    ///
+    /// # Errors
+    ///
+    /// When this handle started no archiving server, or the segment is not archived in time.
+    pub fn archive_current_wal(&self) -> Result<(), String> {
+        let segment = self.psql("SELECT pg_walfile_name(pg_switch_wal())")?;
+        let archived = self.archive_dir().ok_or("no server of this handle")?.join(&segment);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::time::Instant::now() < deadline {
+            if archived.is_file() {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Err(format!("{segment} was not archived within a minute:\n{}", self.own_server()?.log_tail()))
+    }
+
+    fn own_server(&self) -> Result<&Server, String> {
+        self.server.as_ref().ok_or_else(|| format!("this handle uses {URL_ENV}; it started no server"))
     }
 
     /// Connection URL, e.g. `postgres://postgres@127.0.0.1:54321/postgres`.
@@ -201,6 +371,26 @@ impl TestPostgres {
 impl Server {
     fn data_dir(&self) -> PathBuf {
         self.dir.join("data")
+    }
+
+    /// Another program of `pg_ctl`'s installation: beside it, or beside the file it links
+    /// to (a `PATH` may hold links to `initdb` and `pg_ctl` alone).
+    fn tool(&self, name: &str) -> PathBuf {
+        let beside = self.pg_ctl.with_file_name(name);
+        if beside.is_file() {
+            return beside;
+        }
+        fs::canonicalize(&self.pg_ctl).map_or(beside, |real| real.with_file_name(name))
+    }
+
+    fn port(&self) -> Result<u16, String> {
+        self.port.ok_or_else(|| "the server is not running".to_owned())
+    }
+
+    /// A directory beside `data/`, owned by the user the server runs as.
+    fn make_dir(&self, name: &str) -> Result<(), String> {
+        let out = run(self.command(Path::new("mkdir")).args(["-m", "0700"]).arg(self.dir.join(name)))?;
+        if out.status.success() { Ok(()) } else { Err(format!("cannot create {name}: {}", output_text(&out))) }
     }
 
     fn log_file(&self) -> PathBuf {
@@ -238,9 +428,10 @@ impl Server {
 
     fn pg_ctl_start(&mut self, port: u16) -> Result<(), String> {
         let options = format!(
-            "-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={} {}",
+            "-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={} {} {}",
             self.dir.display(),
-            self.durability.options()
+            self.durability.options(),
+            self.extra_options
         );
         let mut cmd = self.command(&self.pg_ctl);
         cmd.arg("-D").arg(self.data_dir()).arg("-l").arg(self.log_file()).arg("-o").arg(options).args(["-w", "-t", "60", "start"]);

@@ -1,0 +1,366 @@
+//! Backup and restore (issue 19): `yibao backup` copies the SQLite store while the server
+//! settles, the copy holds every settlement acknowledged before the backup began and
+//! verifies as `fund check` and `audit verify` would; `yibao restore` puts it into a fresh
+//! data directory, where a server settles a new claim; a database already there is refused,
+//! or kept aside with --force, never while a server has it open; a copy that does not
+//! verify is named and never restored.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// The hospital the tests settle as.
+const HOSPITAL: &str = "H41990200001";
+
+fn yibao(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_yibao")).args(args).output().expect("runs yibao")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("utf-8")
+}
+
+/// Starts the server on `data_dir`: its address and, on a first start (the demo city
+/// loaded), the hospital's API key, printed this once.
+fn start(data_dir: &Path, first: bool) -> (Child, String, Option<String>) {
+    start_on(&["--data-dir", path(data_dir)], first)
+}
+
+/// Starts the server on the store `store` names (`--data-dir D` or `--database-url U`).
+fn start_on(store: &[&str], first: bool) -> (Child, String, Option<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_yibao"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--demo-insured", "1000"])
+        .args(store)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("yibao serve starts");
+    let started = child.stdout.take().and_then(|stdout| {
+        let mut lines = BufReader::new(stdout).lines();
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while Instant::now() < deadline {
+            let line = lines.next()?.ok()?;
+            if let Some(rest) = line.split("http://").nth(1) {
+                let address = rest.split('/').next()?.to_owned();
+                let mut key = None;
+                while first && key.is_none() {
+                    let line = lines.next()?.ok()?;
+                    key = line
+                        .trim_start()
+                        .strip_prefix(&format!("{HOSPITAL} "))
+                        .and_then(|r| r.split_whitespace().next())
+                        .map(str::to_owned);
+                }
+                // Keep draining stdout so the server never blocks on a full pipe.
+                std::thread::spawn(move || for _ in lines {});
+                return Some((address, key));
+            }
+        }
+        None
+    });
+    match started {
+        Some((address, key)) => (child, address, key),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the server did not start");
+        }
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection; the status and the JSON body.
+fn call(address: &str, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&Value>) -> (u16, Value) {
+    let mut stream = TcpStream::connect(address).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+    let payload = body.map(Value::to_string).unwrap_or_default();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        payload.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(&payload);
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status");
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+/// A one-day stay on day `n` of the year (one person's stays may not overlap).
+fn claim(id: &str, n: usize) -> Value {
+    let day = time::macros::date!(2026 - 01 - 01) + time::Duration::days(i64::try_from(n % 300).unwrap_or(0));
+    json!({ "claim_id": id, "institution_code": HOSPITAL, "institution_level": "tertiary", "kind": "inpatient",
+            "admission_date": day.to_string(), "discharge_date": day.to_string(), "diagnosis": "K35.900",
+            "lines": [{ "code": "XA10BAE010A001010100315", "quantity": 1, "unit_price": format!("{}.00", 900 + n * 13) }] })
+}
+
+/// A resident of the demo city with a card to settle for: (national ID, card number).
+fn resident(address: &str) -> (String, String) {
+    let (status, signed_in) =
+        call(address, "POST", "/api/session", &[], Some(&json!({ "username": "admin", "password": "demo-admin-2026" })));
+    assert_eq!(status, 200, "{signed_in}");
+    let token = format!("Bearer {}", signed_in["token"].as_str().expect("token"));
+    // 王 (Wang), the most common surname: a thousand insured have many.
+    let (_, people) = call(address, "GET", "/api/persons?name=%E7%8E%8B", &[("Authorization", &token)], None);
+    let person = people["persons"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["coverage"]["scheme"] == "resident" && p["card_no"].is_string()))
+        .expect("a resident with a card")
+        .clone();
+    (person["person_id"].as_str().expect("id").to_owned(), person["card_no"].as_str().expect("card").to_owned())
+}
+
+/// Settles claims `ids` (day `first_day` on) one after another, each acknowledged (201).
+fn settle_all(address: &str, key: &str, (person_id, card_no): &(String, String), ids: &[String], first_day: usize) {
+    for (n, id) in ids.iter().enumerate() {
+        let body = json!({ "person_id": person_id, "card_no": card_no, "claim": claim(id, first_day + n) });
+        let (status, answer) = call(address, "POST", "/api/settlements", &[("X-Api-Key", key)], Some(&body));
+        assert_eq!(status, 201, "{id}: {answer}");
+    }
+}
+
+/// The claim ids of the hospital's settlements in a SQLite file.
+fn settled_in(database: &Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open_with_flags(database, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).expect("open");
+    let mut statement = conn.prepare("SELECT claim_id FROM claims WHERE institution_code = ?1").expect("prepare");
+    statement.query_map([HOSPITAL], |row| row.get(0)).expect("query").map(|id| id.expect("row")).collect()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("yibao-backup-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+#[test]
+fn a_backup_taken_while_the_server_settles_verifies_and_restores_into_a_server_that_settles() {
+    let dir = scratch("live");
+    let live = dir.join("live");
+    let (mut server, address, key) = start(&live, true);
+    let key = key.expect("the hospital's key");
+    let (person_id, card_no) = resident(&address);
+
+    // The burst: one client settling claim after claim until told to stop, reporting each
+    // acknowledged (201) claim id.
+    let (sender, acknowledgements) = std::sync::mpsc::channel::<String>();
+    let stop = Arc::new(AtomicBool::new(false));
+    let burst = {
+        let (address, person_id, card_no, key, stop) =
+            (address.clone(), person_id.clone(), card_no.clone(), key.clone(), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            for n in 0..290 {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                let id = format!("BK-{n}");
+                let body = json!({ "person_id": person_id, "card_no": card_no, "claim": claim(&id, n) });
+                let (status, answer) = call(&address, "POST", "/api/settlements", &[("X-Api-Key", &key)], Some(&body));
+                assert_eq!(status, 201, "{id}: {answer}");
+                if sender.send(id).is_err() {
+                    return;
+                }
+                // Paced, so that the burst outlasts the start of the backup beside it.
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    let mut before = Vec::new();
+    while before.len() < 20 {
+        before.push(acknowledgements.recv_timeout(Duration::from_secs(120)).expect("settlements are acknowledged"));
+    }
+    before.extend(acknowledgements.try_iter());
+
+    // The backup, while the burst goes on.
+    let file = dir.join("live.backup");
+    let out = yibao(&["backup", "--data-dir", path(&live), "--out", path(&file), "--pages-per-step", "64"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(stdout.contains("fund books sound") && stdout.contains("audit log intact"), "{stdout}");
+    let mut during = Vec::new();
+    while during.len() < 5 {
+        during.push(acknowledgements.recv_timeout(Duration::from_secs(120)).expect("the server kept settling"));
+    }
+    stop.store(true, Ordering::Relaxed);
+    burst.join().expect("every settlement of the burst was acknowledged");
+    during.extend(acknowledgements.try_iter());
+
+    // The copy is one file and holds every settlement acknowledged before it began.
+    let names: Vec<String> =
+        std::fs::read_dir(&dir).expect("dir").map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect();
+    assert!(!names.iter().any(|n| n.contains("partial") || n.ends_with("-wal") || n.ends_with("-journal")), "{names:?}");
+    let copied = settled_in(&file);
+    for id in &before {
+        assert!(copied.contains(id), "{id}, acknowledged before the backup, is not in it");
+    }
+
+    eprintln!(
+        "the copy holds {} settlements; {} acknowledged before it began, {} in all",
+        copied.len(),
+        before.len(),
+        before.len() + during.len()
+    );
+
+    // A backup never writes over a file.
+    let size_bytes = std::fs::metadata(&file).expect("backup").len();
+    let out = yibao(&["backup", "--data-dir", path(&live), "--out", path(&file)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("[backup.exists]"), "{}", text(&out.stderr));
+    assert_eq!(std::fs::metadata(&file).expect("backup").len(), size_bytes);
+    let out = yibao(&["backup", "--data-dir", path(&dir.join("empty")), "--out", path(&dir.join("none.backup"))]);
+    assert!(out.status.code() == Some(1) && text(&out.stderr).contains("[backup.no_database]"), "{}", text(&out.stderr));
+
+    // Not over the running server's database, even with --force: it stays as it was.
+    let out = yibao(&["restore", "--from", path(&file), "--data-dir", path(&live), "--force"]);
+    assert!(out.status.code() == Some(1) && text(&out.stderr).contains("[restore.in_use]"), "{}", text(&out.stderr));
+    let (status, _) = call(&address, "GET", &format!("/api/settlements/{HOSPITAL}/{}", during[0]), &[("X-Api-Key", &key)], None);
+    assert_eq!(status, 200, "the live store is untouched");
+    server.kill().expect("stop");
+    server.wait().expect("reaped");
+
+    // Restored into a fresh data directory, a server opens it, finds the settlements and
+    // settles a new claim with the same key.
+    let restored = dir.join("restored");
+    let out = yibao(&["restore", "--from", path(&file), "--data-dir", path(&restored)]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(stdout.contains("fund books sound") && stdout.contains("audit log intact") && stdout.contains("restored"), "{stdout}");
+    let out = yibao(&["restore", "--from", path(&file), "--data-dir", path(&restored)]);
+    assert!(out.status.code() == Some(1) && text(&out.stderr).contains("[restore.data_dir_not_empty]"), "{}", text(&out.stderr));
+    let (mut server, address, _) = start(&restored, false);
+    let (status, found) =
+        call(&address, "GET", &format!("/api/settlements/{HOSPITAL}/{}", before[before.len() - 1]), &[("X-Api-Key", &key)], None);
+    assert_eq!(status, 200, "{found}");
+    let body = json!({ "person_id": person_id, "card_no": card_no, "claim": claim("BK-AFTER-RESTORE", 299) });
+    let (status, settled) = call(&address, "POST", "/api/settlements", &[("X-Api-Key", &key)], Some(&body));
+    assert_eq!(status, 201, "{settled}");
+    server.kill().expect("stop");
+    server.wait().expect("reaped");
+    for check in [&["fund", "check"][..], &["audit", "verify"][..]] {
+        let out = yibao(&[check, &["--data-dir", path(&restored)]].concat());
+        assert!(out.status.success(), "{check:?}: {}", text(&out.stderr));
+    }
+
+    // With --force, over a stopped server's database: that database is kept, renamed aside.
+    let out = yibao(&["restore", "--from", path(&file), "--data-dir", path(&restored), "--force"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let aside: Vec<PathBuf> = std::fs::read_dir(&restored)
+        .expect("dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("yibao.db.before-restore-")))
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert!(settled_in(&aside[0]).contains(&"BK-AFTER-RESTORE".to_owned()), "the replaced database is kept whole");
+    assert!(!settled_in(&restored.join("yibao.db")).contains(&"BK-AFTER-RESTORE".to_owned()), "the backup is in place");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_copy_that_does_not_verify_is_named_and_never_restored() {
+    let dir = scratch("tampered");
+    let store = dir.join("store");
+    let out = yibao(&["synth", "--insured", "1000", "--seed", "5", "--block-persons", "500", "--data-dir", path(&store), "--settle"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let good = dir.join("good.backup");
+    let out = yibao(&["backup", "--data-dir", path(&store), "--out", path(&good)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // An account's total edited behind the books' back, in a copy of the backup.
+    let tampered = dir.join("tampered.backup");
+    std::fs::copy(&good, &tampered).expect("copy");
+    let conn = rusqlite::Connection::open(&tampered).expect("open");
+    let changed = conn
+        .execute(
+            "UPDATE ledger_accounts SET debits_posted_fen = debits_posted_fen + 100 WHERE rowid = (SELECT min(rowid) FROM ledger_accounts)",
+            [],
+        )
+        .expect("tamper");
+    assert_eq!(changed, 1);
+    drop(conn);
+    let target = dir.join("target");
+    let out = yibao(&["restore", "--from", path(&tampered), "--data-dir", path(&target)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("[backup.not_verified]") && text(&out.stderr).contains("[books."), "{}", text(&out.stderr));
+    assert!(!target.join("yibao.db").exists(), "nothing restored");
+
+    // A store that does not verify: its backup is written whole, named as not verifying,
+    // and exits 1.
+    let broken = dir.join("broken");
+    std::fs::create_dir_all(&broken).expect("dir");
+    std::fs::copy(&tampered, broken.join("yibao.db")).expect("copy");
+    let copy = dir.join("broken.backup");
+    let out = yibao(&["backup", "--data-dir", path(&broken), "--out", path(&copy)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("[backup.not_verified]"), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("audit log intact"), "what holds is still reported: {}", text(&out.stdout));
+    assert_eq!(settled_in(&copy).len(), settled_in(&good).len());
+
+    // Not a backup at all.
+    let junk = dir.join("junk.backup");
+    std::fs::write(&junk, b"not a database").expect("write");
+    let out = yibao(&["restore", "--from", path(&junk), "--data-dir", path(&target)]);
+    assert!(out.status.code() == Some(1) && text(&out.stderr).contains("[backup.unreadable]"), "{}", text(&out.stderr));
+    let out = yibao(&["restore", "--from", path(&dir.join("missing.backup")), "--data-dir", path(&target)]);
+    assert!(out.status.code() == Some(1) && text(&out.stderr).contains("[backup.not_found]"), "{}", text(&out.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// PostgreSQL's recipe (README, "Backup and restore"): a base backup with `pg_basebackup`
+/// while the server settles, WAL archived by `archive_command`, and a new server recovered
+/// from them with `recovery_target_time`: it holds every settlement acknowledged before
+/// that time, none after, and its books and audit log verify.
+#[test]
+fn postgresql_recovered_to_a_point_in_time_holds_every_settlement_acknowledged_before_it() {
+    let postgres = yibao_testpg::TestPostgres::start_archiving().unwrap_or_else(|e| panic!("PostgreSQL for the recovery test: {e}"));
+    let (mut server, address, key) = start_on(&["--database-url", postgres.url()], true);
+    let key = key.expect("the hospital's key");
+    let person = resident(&address);
+    let ids = |prefix: &str, count: usize| -> Vec<String> { (0..count).map(|n| format!("{prefix}-{n}")).collect() };
+
+    let (first, before, after) = (ids("PITR-BASE", 5), ids("PITR-BEFORE", 10), ids("PITR-AFTER", 10));
+    settle_all(&address, &key, &person, &first, 0);
+    let base = postgres.base_backup().unwrap_or_else(|e| panic!("{e}"));
+    settle_all(&address, &key, &person, &before, 10);
+    // Every settlement above was acknowledged, so committed, before this instant; every
+    // one below is sent after it.
+    std::thread::sleep(Duration::from_millis(200));
+    let now = time::OffsetDateTime::now_utc();
+    let target = format!("{} {:02}:{:02}:{:02}.{:06}+00", now.date(), now.hour(), now.minute(), now.second(), now.microsecond());
+    std::thread::sleep(Duration::from_millis(200));
+    settle_all(&address, &key, &person, &after, 30);
+    postgres.archive_current_wal().unwrap_or_else(|e| panic!("{e}"));
+    server.kill().expect("stop");
+    server.wait().expect("reaped");
+
+    let archive = postgres.archive_dir().expect("an archiving server of our own");
+    let recovered =
+        yibao_testpg::TestPostgres::start_recovered(&base, &archive, &target).unwrap_or_else(|e| panic!("recovery to {target}: {e}"));
+    let stored = recovered
+        .psql(&format!("SELECT claim_id FROM claims WHERE institution_code = '{HOSPITAL}' AND claim_id LIKE 'PITR-%' ORDER BY claim_id"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stored: Vec<&str> = stored.lines().collect();
+    for id in first.iter().chain(&before) {
+        assert!(stored.contains(&id.as_str()), "{id}, acknowledged before {target}, is not recovered: {stored:?}");
+    }
+    for id in &after {
+        assert!(!stored.contains(&id.as_str()), "{id}, settled after {target}, is recovered: {stored:?}");
+    }
+    for check in [&["fund", "check"][..], &["audit", "verify"][..]] {
+        let out = yibao(&[check, &["--database-url", recovered.url()]].concat());
+        assert!(out.status.success(), "{check:?}: {}", text(&out.stderr));
+    }
+}
