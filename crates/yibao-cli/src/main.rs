@@ -4,6 +4,7 @@
 
 mod audit;
 mod backup;
+mod config;
 mod demo;
 mod files;
 mod fund;

@@ -12,18 +12,27 @@ use yibao_policy::Policy;
 use yibao_store::AccessStore;
 use yibao_synth::{City, Config};
 
+use crate::config::{ConfigFile, DEMO_INSURED_MAX, DEMO_INSURED_MIN, TlsFiles};
+
 /// The demo city is the synthetic city of this seed and year (`yibao-synth`).
 const DEMO_SEED: u64 = 2026;
 const DEMO_YEAR: i32 = 2026;
 
+/// `yibao serve`'s options. Each may also be set by its environment variable or in the
+/// configuration file (`--config`, [`crate::config`]): a flag or variable wins over the
+/// file, the file over the default.
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
-    /// Where to listen.
-    #[arg(long, default_value = "127.0.0.1:8080", env = "YIBAO_LISTEN")]
-    listen: SocketAddr,
-    /// Where the SQLite database lives (created if missing).
-    #[arg(long, default_value = "./yibao-data", env = "YIBAO_DATA_DIR")]
-    data_dir: PathBuf,
+    /// A configuration file (TOML) holding any of these options by name (`data_dir`,
+    /// `listen`, …) and `[tls]` (`certificate`, `private_key`).
+    #[arg(long, env = "YIBAO_CONFIG")]
+    config: Option<PathBuf>,
+    /// Where to listen [default: 127.0.0.1:8080].
+    #[arg(long, env = "YIBAO_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Where the SQLite database lives (created if missing) [default: ./yibao-data].
+    #[arg(long, env = "YIBAO_DATA_DIR")]
+    data_dir: Option<PathBuf>,
     /// Run on PostgreSQL instead of SQLite: `postgres://user@host:port/database`.
     #[arg(long, env = "YIBAO_DATABASE_URL")]
     database_url: Option<String>,
@@ -33,26 +42,94 @@ pub struct ServeArgs {
     /// Do not load the demo city into an empty database.
     #[arg(long)]
     no_demo: bool,
-    /// How many insured the demo city starts with.
-    #[arg(long, default_value_t = 8_000, value_parser = clap::value_parser!(u64).range(1_000..=200_000))]
-    demo_insured: u64,
+    /// How many insured the demo city starts with [default: 8000].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(DEMO_INSURED_MIN..=DEMO_INSURED_MAX))]
+    demo_insured: Option<u64>,
     /// The URL users reach the server at, behind a proxy that terminates TLS: with
-    /// `https://…` every console cookie is marked `Secure`.
-    #[arg(long, env = "YIBAO_PUBLIC_URL", value_parser = yibao_console::ConsoleOptions::for_public_url)]
-    public_url: Option<yibao_console::ConsoleOptions>,
+    /// `https://…` every console cookie is marked `Secure` (as it is whenever the server
+    /// speaks TLS itself).
+    #[arg(long, env = "YIBAO_PUBLIC_URL")]
+    public_url: Option<String>,
     /// Serve Prometheus metrics (`GET /metrics`) on this address too: keep it on a private
     /// network or loopback; it is not behind sign-in.
     #[arg(long, env = "YIBAO_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
     /// How log lines are written to standard error: `text` for people, `json` (one object
-    /// a line) for a log collector. Which lines: `YIBAO_LOG` (default `info`), e.g.
-    /// `YIBAO_LOG=warn` or `YIBAO_LOG=yibao::request=info,warn`.
-    #[arg(long, env = "YIBAO_LOG_FORMAT", default_value = "text")]
+    /// a line) for a log collector [default: text]. Which lines: `YIBAO_LOG` (default
+    /// `info`), e.g. `YIBAO_LOG=warn` or `YIBAO_LOG=yibao::request=info,warn`.
+    #[arg(long, env = "YIBAO_LOG_FORMAT")]
+    log_format: Option<LogFormat>,
+    /// Speak HTTPS (TLS by rustls) with this certificate chain (PEM); needs
+    /// --tls-private-key.
+    #[arg(long, env = "YIBAO_TLS_CERTIFICATE", requires = "tls_private_key")]
+    tls_certificate: Option<PathBuf>,
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "YIBAO_TLS_PRIVATE_KEY", requires = "tls_certificate")]
+    tls_private_key: Option<PathBuf>,
+}
+
+/// What `yibao serve` runs with: the flags, the environment and the configuration file
+/// resolved once, defaults filled in.
+#[derive(Debug)]
+struct Settings {
+    listen: SocketAddr,
+    location: StoreLocation,
+    policy: Option<PathBuf>,
+    no_demo: bool,
+    demo_insured: u64,
+    console: yibao_console::ConsoleOptions,
+    metrics_listen: Option<SocketAddr>,
     log_format: LogFormat,
+    tls: Option<TlsFiles>,
+}
+
+impl Settings {
+    fn resolve(args: ServeArgs) -> Result<Settings, String> {
+        let file = match &args.config {
+            Some(path) => ConfigFile::read(path)?,
+            None => ConfigFile::default(),
+        };
+        let demo_insured = args.demo_insured.or(file.demo_insured).unwrap_or(8_000);
+        if !(DEMO_INSURED_MIN..=DEMO_INSURED_MAX).contains(&demo_insured) {
+            return Err(format!("demo_insured is {demo_insured}: it must be from {DEMO_INSURED_MIN} to {DEMO_INSURED_MAX}"));
+        }
+        let tls = match (args.tls_certificate, args.tls_private_key) {
+            (Some(certificate), Some(private_key)) => Some(TlsFiles { certificate, private_key }),
+            _ => file.tls,
+        };
+        // A server that speaks TLS itself is reached over https: its cookies are Secure
+        // unless a public URL says otherwise.
+        let console = match args.public_url.or(file.public_url) {
+            Some(url) => yibao_console::ConsoleOptions::for_public_url(&url)?,
+            None => yibao_console::ConsoleOptions { secure_cookies: tls.is_some() },
+        };
+        // A store named on the command line (or in the environment) wins whole: a
+        // --data-dir given for one run is not overridden by the file's database_url.
+        let location = match (args.database_url, args.data_dir) {
+            (Some(url), _) => StoreLocation::Url(url),
+            (None, Some(dir)) => StoreLocation::DataDir(dir),
+            (None, None) => match file.database_url {
+                Some(url) => StoreLocation::Url(url),
+                None => StoreLocation::DataDir(file.data_dir.unwrap_or_else(|| PathBuf::from("./yibao-data"))),
+            },
+        };
+        Ok(Settings {
+            listen: args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            location,
+            policy: args.policy.or(file.policy),
+            no_demo: args.no_demo || file.no_demo.unwrap_or(false),
+            demo_insured,
+            console,
+            metrics_listen: args.metrics_listen.or(file.metrics_listen),
+            log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
+            tls,
+        })
+    }
 }
 
 /// How log lines are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Text,
     Json,
@@ -81,17 +158,20 @@ pub fn policy_or_demo(path: Option<&std::path::Path>) -> Result<Policy, String> 
 }
 
 pub fn run(args: ServeArgs) -> Result<(), String> {
-    init_logs(args.log_format)?;
-    let policy = policy_or_demo(args.policy.as_deref())?;
+    let settings = Settings::resolve(args)?;
+    init_logs(settings.log_format)?;
+    let policy = policy_or_demo(settings.policy.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
-    runtime.block_on(serve(args, policy))
+    runtime.block_on(serve(settings, policy))
 }
 
-async fn serve(args: ServeArgs, policy: Policy) -> Result<(), String> {
-    let location = match &args.database_url {
-        Some(url) => StoreLocation::Url(url.clone()),
-        None => StoreLocation::DataDir(args.data_dir.clone()),
+async fn serve(settings: Settings, policy: Policy) -> Result<(), String> {
+    // Read before the store opens or the demo loads, so a wrong path fails at once.
+    let tls = match &settings.tls {
+        Some(files) => Some(tls_config(files).await?),
+        None => None,
     };
+    let location = settings.location;
     let backend = Backend::open(&location, Create::IfMissing).await?;
     let location = location.display();
     let first_start = match &backend {
@@ -102,13 +182,14 @@ async fn serve(args: ServeArgs, policy: Policy) -> Result<(), String> {
     .is_none();
     let state = App::new(Arc::new(backend), Arc::new(policy));
     let mut demo = None;
-    if first_start && !args.no_demo {
-        let config = Config { year: DEMO_YEAR, ..Config::new(args.demo_insured, DEMO_SEED) };
+    if first_start && !settings.no_demo {
+        let config = Config { year: DEMO_YEAR, ..Config::new(settings.demo_insured, DEMO_SEED) };
         let city = Arc::new(City::new(config).map_err(|e| format!("the demo city: {e}"))?);
         tracing::info!(insured = config.insured, "first start: loading the demo city into {location}");
         let started = std::time::Instant::now();
         let principal = Principal::System { name: "yibao-serve".into(), region: state.policy.region };
-        let options = LoadOptions { credentials: Credentials::Demo, opening_balances: true, settle: false, in_flight: 1, progress: Arc::new(|_| {}) };
+        let options =
+            LoadOptions { credentials: Credentials::Demo, opening_balances: true, settle: false, in_flight: 1, progress: Arc::new(|_| {}) };
         let loaded = state
             .load_city(&principal, "yibao serve: first start", city, &options)
             .await
@@ -126,10 +207,12 @@ async fn serve(args: ServeArgs, policy: Policy) -> Result<(), String> {
         demo = Some(loaded);
     }
     let path = location;
-    let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let listener = std::net::TcpListener::bind(settings.listen).map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     println!(
-        "Yibao is serving {} on http://{address}/api/ (docs: http://{address}/api/docs/); the staff console is http://{address}/console/",
+        "Yibao is serving {} on {scheme}://{address}/api/ (docs: {scheme}://{address}/api/docs/); the staff console is {scheme}://{address}/console/",
         state.policy.name
     );
     println!("data: {path}");
@@ -138,9 +221,9 @@ async fn serve(args: ServeArgs, policy: Policy) -> Result<(), String> {
     } else if first_start {
         println!("empty database, no demo loaded (--no-demo): create staff accounts before use");
     }
-    let console = yibao_console::router_with(args.public_url.unwrap_or_default());
+    let console = yibao_console::router_with(settings.console);
     let metrics = Arc::new(yibao_api::observe::Metrics::default());
-    if let Some(metrics_address) = args.metrics_listen {
+    if let Some(metrics_address) = settings.metrics_listen {
         let metrics_listener =
             tokio::net::TcpListener::bind(metrics_address).await.map_err(|e| format!("cannot listen on {metrics_address}: {e}"))?;
         let metrics_address = metrics_listener.local_addr().map_err(|e| e.to_string())?;
@@ -154,8 +237,39 @@ async fn serve(args: ServeArgs, policy: Policy) -> Result<(), String> {
     }
     // With each connection's peer address: sign-in counts failures per client address.
     let service = yibao_api::app_observed(state, console, metrics).into_make_service_with_connect_info::<SocketAddr>();
-    tracing::info!(%address, "serving");
-    axum::serve(listener, service).with_graceful_shutdown(shutdown()).await.map_err(|e| e.to_string())
+    tracing::info!(%address, tls = tls.is_some(), "serving");
+    match tls {
+        None => {
+            let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
+            axum::serve(listener, service).with_graceful_shutdown(shutdown()).await.map_err(|e| e.to_string())
+        }
+        Some(config) => {
+            // The same graceful stop as plain HTTP: no new connections, every request in
+            // flight answered (axum-server waits for its connections without a deadline).
+            let handle = axum_server::Handle::new();
+            let stopping = handle.clone();
+            tokio::spawn(async move {
+                shutdown().await;
+                stopping.graceful_shutdown(None);
+            });
+            axum_server::from_tcp_rustls(listener, config)
+                .map_err(|e| format!("cannot serve TLS on {address}: {e}"))?
+                .handle(handle)
+                .serve(service)
+                .await
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// The server's TLS configuration from its certificate chain and private key (PEM), by
+/// rustls with its default provider (aws-lc-rs). Errors name the file.
+async fn tls_config(files: &TlsFiles) -> Result<axum_server::tls_rustls::RustlsConfig, String> {
+    // Installed once per process; a second install (tests) finds it there already.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.certificate, &files.private_key).await.map_err(|e| {
+        format!("TLS: cannot use the certificate {} with the key {}: {e}", files.certificate.display(), files.private_key.display())
+    })
 }
 
 /// Ctrl-C or SIGTERM: finish the requests in flight, then stop.

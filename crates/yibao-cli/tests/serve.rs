@@ -21,7 +21,10 @@ fn start(data_dir: &std::path::Path) -> (Child, String) {
 /// random and printed this once.
 fn first_start(data_dir: &std::path::Path) -> (Child, String, String) {
     let (child, address, lines) = start_reading(&["--data-dir", data_dir.to_str().expect("utf-8")], true);
-    let key = lines.iter().find_map(|line| line.trim_start().strip_prefix(&format!("{HOSPITAL} "))).and_then(|rest| rest.split_whitespace().next());
+    let key = lines
+        .iter()
+        .find_map(|line| line.trim_start().strip_prefix(&format!("{HOSPITAL} ")))
+        .and_then(|rest| rest.split_whitespace().next());
     let key = key.unwrap_or_else(|| panic!("the hospital's key is printed: {lines:?}")).to_owned();
     assert!(!key.starts_with("demo-key-") && key.len() >= 40, "a key drawn at random: {key}");
     (child, address, key)
@@ -35,21 +38,27 @@ fn start_with(store: &[&str]) -> (Child, String) {
 /// Starts the server; its address and, on a first start with the demo (`demo`), the lines
 /// it prints up to the hospital's key.
 fn start_reading(store: &[&str], demo: bool) -> (Child, String, Vec<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_yibao"))
+    let child = Command::new(env!("CARGO_BIN_EXE_yibao"))
         .args(["serve", "--listen", "127.0.0.1:0", "--demo-insured", "1000"])
         .args(store)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("yibao serve starts");
+    read_start(child, demo)
+}
+
+/// Waits for a started server's first line: its address (without the scheme) and, with
+/// `demo`, the lines it prints up to the hospital's key.
+fn read_start(mut child: Child, demo: bool) -> (Child, String, Vec<String>) {
     let address = child.stdout.take().and_then(|stdout| {
         let mut lines = BufReader::new(stdout).lines();
         let deadline = Instant::now() + Duration::from_secs(120);
         while Instant::now() < deadline {
             let line = lines.next()?.ok()?;
-            if let Some(rest) = line.split("http://").nth(1) {
+            if let Some(rest) = line.strip_prefix("Yibao is serving").and_then(|rest| rest.split("://").nth(1)) {
                 let address = rest.split('/').next()?.to_owned();
-                let mut printed = Vec::new();
+                let mut printed = vec![line.clone()];
                 while demo && !printed.last().is_some_and(|l: &String| l.trim_start().starts_with(HOSPITAL)) {
                     printed.push(lines.next()?.ok()?);
                 }
@@ -139,8 +148,11 @@ fn burst_then_stop(stop: Stop) {
         people["total"]
     );
     let candidates: Vec<Value> = people["persons"].as_array().cloned().unwrap_or_default();
-    let person =
-        candidates.iter().find(|p| p["coverage"]["scheme"] == "resident" && p["card_no"].is_string()).expect("a resident with a card").clone();
+    let person = candidates
+        .iter()
+        .find(|p| p["coverage"]["scheme"] == "resident" && p["card_no"].is_string())
+        .expect("a resident with a card")
+        .clone();
     let person_id = person["person_id"].as_str().expect("id").to_owned();
     let card_no = person["card_no"].as_str().expect("card").to_owned();
 
@@ -255,7 +267,8 @@ fn serve_runs_on_postgresql() {
     stream.write_all(request.as_bytes()).expect("send");
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("read");
-    let cookie = response.lines().find(|l| l.to_ascii_lowercase().starts_with("set-cookie: yibao_session=")).unwrap_or_else(|| panic!("{response}"));
+    let cookie =
+        response.lines().find(|l| l.to_ascii_lowercase().starts_with("set-cookie: yibao_session=")).unwrap_or_else(|| panic!("{response}"));
     assert!(cookie.split(';').any(|part| part.trim() == "Secure"), "{cookie}");
     server.kill().expect("stop");
     server.wait().expect("reaped");
@@ -266,4 +279,109 @@ fn serve_runs_on_postgresql() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A request over TLS, trusting only `config`'s roots, to the server named `localhost`:
+/// the raw response (status line, headers, body).
+fn https_request(address: &str, config: &std::sync::Arc<rustls::ClientConfig>, request: &str) -> String {
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("a server name");
+    let connection = rustls::ClientConnection::new(std::sync::Arc::clone(config), name).expect("a TLS client");
+    let tcp = TcpStream::connect(address).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let mut tls = rustls::StreamOwned::new(connection, tcp);
+    tls.write_all(request.as_bytes()).expect("send over TLS");
+    let mut response = Vec::new();
+    // The server may close without TLS's close_notify once the response is complete.
+    if let Err(error) = tls.read_to_end(&mut response) {
+        assert!(!response.is_empty(), "no response over TLS: {error}");
+    }
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+/// Issue 19: `yibao serve --config FILE` takes its settings from a TOML file, its relative
+/// paths from the file's directory, and with `[tls]` speaks HTTPS only (rustls), the
+/// console's cookies then `Secure`; a flag wins over the file; SIGTERM stops it cleanly.
+#[test]
+fn a_configuration_file_serves_https_with_secure_cookies() {
+    let dir = std::env::temp_dir().join(format!("yibao-serve-tls-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("tls")).expect("dir");
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a self-signed certificate");
+    std::fs::write(dir.join("tls/cert.pem"), certified.cert.pem()).expect("cert");
+    std::fs::write(dir.join("tls/key.pem"), certified.signing_key.serialize_pem()).expect("key");
+    // The file says 5 insured, which serve refuses; the flag's 1,000 wins.
+    std::fs::write(
+        dir.join("yibao.toml"),
+        "listen = \"127.0.0.1:0\"\ndata_dir = \"data\"\ndemo_insured = 5\nlog_format = \"json\"\n\n[tls]\ncertificate = \"tls/cert.pem\"\nprivate_key = \"tls/key.pem\"\n",
+    )
+    .expect("config");
+    let child = Command::new(env!("CARGO_BIN_EXE_yibao"))
+        .args(["serve", "--config", "yibao.toml", "--demo-insured", "1000"])
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("yibao serve starts");
+    let (mut server, address, printed) = read_start(child, false);
+    assert!(printed[0].contains(&format!("https://{address}/api/")), "{printed:?}");
+    assert!(dir.join("data/yibao.db").exists(), "the data directory is the file's data/");
+
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(certified.cert.der().clone()).expect("the test's root");
+    let client = std::sync::Arc::new(rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth());
+    let health = https_request(&address, &client, "GET /api/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    assert!(health.starts_with("HTTP/1.1 200") && health.contains("demo-city"), "{health}");
+    // Signed in over https, the session cookie is Secure without any --public-url.
+    let form = "username=east.clerk&password=demo-east-clerk-2026";
+    let signed_in = https_request(
+        &address,
+        &client,
+        &format!(
+            "POST /console/login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            form.len()
+        ),
+    );
+    let cookie = signed_in
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie: yibao_session="))
+        .unwrap_or_else(|| panic!("{signed_in}"));
+    assert!(cookie.split(';').any(|part| part.trim() == "Secure"), "{cookie}");
+    // Plain HTTP to the TLS port gets no HTTP answer.
+    let mut plain = TcpStream::connect(&address).expect("connect");
+    plain.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    plain.write_all(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").expect("send");
+    let mut answer = Vec::new();
+    let _ = plain.read_to_end(&mut answer);
+    assert!(!answer.starts_with(b"HTTP/1.1 200"), "plain HTTP is not served: {}", String::from_utf8_lossy(&answer));
+
+    // SIGTERM: a graceful stop, exit 0.
+    let terminated = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().expect("kill -TERM");
+    assert!(terminated.success());
+    let status = server.wait().expect("reaped");
+    assert_eq!(status.code(), Some(0), "a terminated TLS server exits 0");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A configuration file with a misspelt key, or a TLS key that is not there, stops the
+/// server before it opens anything, naming the key or the file.
+#[test]
+fn a_bad_configuration_is_refused_by_name() {
+    let dir = std::env::temp_dir().join(format!("yibao-serve-badconfig-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("typo.toml"), "listen = \"127.0.0.1:0\"\nlsiten = \"127.0.0.1:0\"\n").expect("config");
+    std::fs::write(dir.join("nokey.toml"), "listen = \"127.0.0.1:0\"\n[tls]\ncertificate = \"cert.pem\"\nprivate_key = \"key.pem\"\n")
+        .expect("config");
+    for (file, expected) in [("typo.toml", "lsiten"), ("nokey.toml", "cert.pem")] {
+        let out = Command::new(env!("CARGO_BIN_EXE_yibao"))
+            .args(["serve", "--config", file])
+            .current_dir(&dir)
+            .output()
+            .expect("yibao serve runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains(expected), "{file}: {stderr}");
+        assert!(!dir.join("yibao-data").exists(), "{file}: nothing was created");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
