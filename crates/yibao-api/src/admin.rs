@@ -11,14 +11,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use yibao_domain::{InstitutionLevel, RegionCode};
 use yibao_app::access::{InstitutionChange, StaffChange, StaffInput};
 use yibao_app::{InstitutionRecord, Role};
+use yibao_domain::{InstitutionLevel, RegionCode};
 
-use yibao_app::App;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::{Body, Segments, source};
+use yibao_app::App;
 
 /// Shortest and longest password accepted.
 fn role(text: &str) -> Result<Role, ApiError> {
@@ -61,7 +61,13 @@ pub(crate) async fn create_staff(
     headers: axum::http::HeaderMap,
     Body(input): Body<StaffIn>,
 ) -> Result<Response, ApiError> {
-    let staff = StaffInput { username: input.username, display_name: input.display_name, password: input.password, role: role(&input.role)?, region: input.region };
+    let staff = StaffInput {
+        username: input.username,
+        display_name: input.display_name,
+        password: input.password,
+        role: role(&input.role)?,
+        region: input.region,
+    };
     let record = state.create_staff(&caller, &source(&headers), staff).await?;
     Ok((StatusCode::CREATED, axum::Json(record)).into_response())
 }

@@ -5,8 +5,8 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
-use yibao_app::{App, Principal};
 use crate::error::ApiError;
+use yibao_app::{App, Principal};
 
 /// An authenticated caller: the application layer's principal, read from the request's
 /// credentials (a local type, so that axum's extractor can be implemented for it).

@@ -20,11 +20,11 @@
 use std::collections::BTreeMap;
 use std::sync::{LazyLock, Mutex};
 
+use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::Json;
 use utoipa::openapi::path::{Operation, Parameter, ParameterIn};
 use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -191,12 +191,20 @@ pub fn region() -> Schema {
 /// An optional region code.
 #[must_use]
 pub fn region_opt() -> Schema {
-    Schema::Object(string(REGION, "GB/T 2260 region code").schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Null])).build())
+    Schema::Object(
+        string(REGION, "GB/T 2260 region code")
+            .schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Null]))
+            .build(),
+    )
 }
 /// A national ID.
 #[must_use]
 pub fn national_id_schema() -> Schema {
-    Schema::Object(string(NATIONAL_ID, "GB 11643 national ID (18 characters, check digit verified)").examples([serde_json::json!("419921196203140047")]).build())
+    Schema::Object(
+        string(NATIONAL_ID, "GB 11643 national ID (18 characters, check digit verified)")
+            .examples([serde_json::json!("419921196203140047")])
+            .build(),
+    )
 }
 /// An institution code.
 #[must_use]
@@ -209,7 +217,13 @@ pub fn yuan_in() -> Schema {
     Schema::OneOf(
         OneOfBuilder::new()
             .item(string(YUAN_IN, "yuan, at most two decimals").examples([serde_json::json!("400.00")]))
-            .item(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(-10_000_000_000i64)).maximum(Some(10_000_000_000i64)).description(Some("whole yuan")))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(-10_000_000_000i64))
+                    .maximum(Some(10_000_000_000i64))
+                    .description(Some("whole yuan")),
+            )
             .description(Some("an amount in yuan: \"12.50\" (or whole yuan as an integer); never a float"))
             .build(),
     )
@@ -254,7 +268,9 @@ pub fn percent() -> Schema {
 #[must_use]
 pub fn percent_opt() -> Schema {
     Schema::Object(
-        string(PERCENT, "a percentage, e.g. 7.5%").schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Null])).build(),
+        string(PERCENT, "a percentage, e.g. 7.5%")
+            .schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Null]))
+            .build(),
     )
 }
 /// A fund.
@@ -346,7 +362,10 @@ impl utoipa::Modify for Contract {
                     responses.entry(status.to_owned()).or_insert_with(|| error(description));
                 };
                 if has_input {
-                    add("400", "request.malformed: the request could not be read (JSON syntax, a missing or mistyped field, a value not matching its pattern, a parameter that does not parse)");
+                    add(
+                        "400",
+                        "request.malformed: the request could not be read (JSON syntax, a missing or mistyped field, a value not matching its pattern, a parameter that does not parse)",
+                    );
                     add("422", "a readable request the rules refuse");
                 }
                 if has_body {

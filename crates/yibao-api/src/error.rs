@@ -32,7 +32,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
-        ApiError { status, body: ErrorBody { code: code.to_owned(), message: message.into() }, retry_after_seconds: None, logged_detail: None }
+        ApiError {
+            status,
+            body: ErrorBody { code: code.to_owned(), message: message.into() },
+            retry_after_seconds: None,
+            logged_detail: None,
+        }
     }
     pub fn bad_request(code: &str, message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)

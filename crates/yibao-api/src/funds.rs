@@ -9,14 +9,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use yibao_domain::{Fen, RegionCode};
 use yibao_app::books::{FundScheme, YearCloseInput, YearMonth};
 use yibao_app::{FundReceipt, ReceiptKind};
+use yibao_domain::{Fen, RegionCode};
 
-use yibao_app::App;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::{Body, Params, source};
+use yibao_app::App;
 
 use crate::contract::{date, shaped};
 use crate::wire::{ExecutionOut, LegacyOut, ok, reply};
@@ -230,7 +230,8 @@ pub(crate) async fn budget_execution(
     caller: Caller,
     Params(query): Params<ExecutionQuery>,
 ) -> Result<Response, ApiError> {
-    let execution: Vec<ExecutionOut> = state.budget_execution(&caller, query.year, query.month.unwrap_or(12)).await?.into_iter().map(ExecutionOut::new).collect();
+    let execution: Vec<ExecutionOut> =
+        state.budget_execution(&caller, query.year, query.month.unwrap_or(12)).await?.into_iter().map(ExecutionOut::new).collect();
     Ok(axum::Json(execution).into_response())
 }
 
@@ -364,7 +365,8 @@ pub(crate) async fn record_legacy_repayment(
     crate::contract::Segments((fund, county)): crate::contract::Segments<(String, String)>,
     Body(input): Body<RepaymentIn>,
 ) -> Result<Response, ApiError> {
-    let county = RegionCode::parse(shaped("county", crate::contract::REGION, &county)?).map_err(|e| crate::contract::malformed(e.to_string()))?;
+    let county =
+        RegionCode::parse(shaped("county", crate::contract::REGION, &county)?).map_err(|e| crate::contract::malformed(e.to_string()))?;
     let repayment = yibao_app::books::LegacyRepayment {
         scheme: scheme("scheme", &fund)?,
         county,
@@ -521,11 +523,7 @@ pub struct PeriodQuery {
 /// Movements by fund, unit and reason over a period: what a fund statement is made of. A
 /// county's staff see their own county's.
 #[utoipa::path(get, path = "/api/funds/movements", params(PeriodQuery), responses((status = 200, body = [Object]), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)), tag = "funds")]
-pub(crate) async fn movements(
-    State(state): State<App>,
-    caller: Caller,
-    Params(query): Params<PeriodQuery>,
-) -> Result<Response, ApiError> {
+pub(crate) async fn movements(State(state): State<App>, caller: Caller, Params(query): Params<PeriodQuery>) -> Result<Response, ApiError> {
     let (from, to) = (date("from", &query.from)?, date("to", &query.to)?);
     ok(&state.fund_movements(&caller, from, to).await?)
 }

@@ -101,7 +101,11 @@ impl Default for Metrics {
         let settlements = Family::<OutcomeLabels, Counter>::default();
         registry.register("settlements", "Settlement requests (settle, pre-settle not counted), by outcome", settlements.clone());
         let write_batches = Gauge::default();
-        registry.register("store_write_batches", "Write transactions the store's writer committed or failed since it opened", write_batches.clone());
+        registry.register(
+            "store_write_batches",
+            "Write transactions the store's writer committed or failed since it opened",
+            write_batches.clone(),
+        );
         let write_requests = Gauge::default();
         registry.register(
             "store_write_requests",
@@ -118,7 +122,11 @@ impl Default for Metrics {
             write_time.clone(),
         );
         let balances = Family::<FundLabels, Gauge>::default();
-        registry.register("fund_balance_fen", "Balance of a fund's accounts of one kind, on the kind's normal side, in fen", balances.clone());
+        registry.register(
+            "fund_balance_fen",
+            "Balance of a fund's accounts of one kind, on the kind's normal side, in fen",
+            balances.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -180,7 +188,8 @@ impl Metrics {
             }
         }
         let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &self.registry).map_err(|e| yibao_app::AppError::internal("metrics.encode", e.to_string()))?;
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .map_err(|e| yibao_app::AppError::internal("metrics.encode", e.to_string()))?;
         Ok(text)
     }
 }
@@ -204,10 +213,8 @@ fn request_id_of(request: &Request) -> String {
 /// A fresh request id: random, or (should the system's randomness fail) a count.
 fn fresh_request_id() -> String {
     static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    yibao_app::access::new_token().map_or_else(
-        |_| format!("n{}", COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)),
-        |token| token.chars().take(32).collect(),
-    )
+    yibao_app::access::new_token()
+        .map_or_else(|_| format!("n{}", COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)), |token| token.chars().take(32).collect())
 }
 
 /// Middleware over every route: the request's id, its log line and its metrics.

@@ -13,10 +13,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use yibao_app::App;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::Body;
+use yibao_app::App;
 
 use yibao_app::reforms::DEFAULT_INSURED;
 
@@ -43,4 +43,3 @@ pub(crate) async fn simulate_reform(
     let result = state.simulate_reform(&caller, &input.reform, input.insured.unwrap_or(DEFAULT_INSURED), input.seed.unwrap_or(1)).await?;
     Ok(axum::Json(crate::wire::ComparisonOut::new(result)).into_response())
 }
-

@@ -9,16 +9,18 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use time::Date;
 use utoipa::{OpenApi, ToSchema};
-use yibao_app::{ContributionInput, ContributionKind, EnrolInput, NewHousehold, NewReferral, Settled};
-use yibao_domain::{AssistanceGroup, Fen, HouseholdId, InstitutionCode, NationalId, PersonCategory, PersonName, RegionCode, Scheme, Tier, serde_yuan};
 use yibao_app::{Claim, TierChange};
+use yibao_app::{ContributionInput, ContributionKind, EnrolInput, NewHousehold, NewReferral, Settled};
 use yibao_app::{PersonQuery, PersonUpdate};
+use yibao_domain::{
+    AssistanceGroup, Fen, HouseholdId, InstitutionCode, NationalId, PersonCategory, PersonName, RegionCode, Scheme, Tier, serde_yuan,
+};
 
-use yibao_app::App;
 use crate::auth::{Caller, bearer};
-use crate::error::{ApiError, ErrorBody};
 use crate::contract::Contract;
+use crate::error::{ApiError, ErrorBody};
 use crate::wire::{ArrearsOut, ClaimOut, ContributionOut, PersonPageOut};
+use yibao_app::App;
 
 pub use crate::contract::{Body, Params, Segments};
 
@@ -36,7 +38,6 @@ pub(crate) fn institution(field: &str, text: &str) -> Result<InstitutionCode, Ap
 fn person_id(text: &str) -> Result<NationalId, ApiError> {
     crate::contract::national_id("id", text)
 }
-
 
 // ---- sessions ----
 
@@ -406,8 +407,8 @@ async fn record_contribution(
     Segments(id): Segments<String>,
     Body(input): Body<ContributionIn>,
 ) -> Result<Response, ApiError> {
-    let kind = ContributionKind::parse(&input.kind)
-        .ok_or_else(|| crate::contract::malformed("kind: resident, employee or supplementary"))?;
+    let kind =
+        ContributionKind::parse(&input.kind).ok_or_else(|| crate::contract::malformed("kind: resident, employee or supplementary"))?;
     crate::contract::shaped("period", crate::contract::PERIOD, &input.period)?;
     let input = ContributionInput { kind, period: input.period, paid: input.paid, wage_monthly: input.wage_monthly };
     let record = state.record_contribution(&caller, &source(&headers), &person_id(&id)?, input).await?;
@@ -417,7 +418,8 @@ async fn record_contribution(
 /// A person's contributions.
 #[utoipa::path(get, path = "/api/persons/{id}/contributions", params(("id" = String, Path)), responses((status = 200, body = [ContributionOut]), (status = 404, body = ErrorBody)), tag = "contributions")]
 async fn contributions_of(State(state): State<App>, caller: Caller, Segments(id): Segments<String>) -> Result<Response, ApiError> {
-    let contributions: Vec<ContributionOut> = state.contributions_of(&caller, &person_id(&id)?).await?.into_iter().map(ContributionOut::new).collect();
+    let contributions: Vec<ContributionOut> =
+        state.contributions_of(&caller, &person_id(&id)?).await?.into_iter().map(ContributionOut::new).collect();
     Ok(Json(contributions).into_response())
 }
 
@@ -602,7 +604,8 @@ pub struct AuditParams {
 /// The audit trail of a region (auditors and the city administrator).
 #[utoipa::path(get, path = "/api/audit", params(AuditParams), responses((status = 200, body = [Object], description = "entries in order; each `detail` is the exact text the hash chain covers"), (status = 403, body = ErrorBody)), tag = "audit")]
 async fn audit_trail(State(state): State<App>, caller: Caller, Params(q): Params<AuditParams>) -> Result<Response, ApiError> {
-    let region = RegionCode::parse(crate::contract::shaped("region", crate::contract::REGION, &q.region)?).map_err(|e| crate::contract::malformed(e.to_string()))?;
+    let region = RegionCode::parse(crate::contract::shaped("region", crate::contract::REGION, &q.region)?)
+        .map_err(|e| crate::contract::malformed(e.to_string()))?;
     Ok(Json(state.audit_entries(&caller, region, q.after, q.limit.unwrap_or(100)).await?).into_response())
 }
 

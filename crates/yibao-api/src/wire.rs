@@ -64,8 +64,7 @@ pub fn to_wire(value: Value) -> Value {
 
 /// A JSON answer in the wire's representation.
 pub fn reply<T: Serialize>(status: StatusCode, value: &T) -> Result<Response, ApiError> {
-    let value = serde_json::to_value(value)
-        .map_err(|e| ApiError::from(yibao_app::AppError::internal("api.serialize", e.to_string())))?;
+    let value = serde_json::to_value(value).map_err(|e| ApiError::from(yibao_app::AppError::internal("api.serialize", e.to_string())))?;
     Ok((status, Json(to_wire(value))).into_response())
 }
 
@@ -303,7 +302,11 @@ impl LegacyOut {
             opening_gap: yuan(view.opening_gap_fen),
             offset: yuan(view.offset_fen),
             gap: yuan(view.gap_fen),
-            instalments: view.instalments.into_iter().map(|(due, minimum, cumulative)| InstalmentOut { due, minimum: yuan(minimum), cumulative: yuan(cumulative) }).collect(),
+            instalments: view
+                .instalments
+                .into_iter()
+                .map(|(due, minimum, cumulative)| InstalmentOut { due, minimum: yuan(minimum), cumulative: yuan(cumulative) })
+                .collect(),
             as_of: view.as_of,
             paid: yuan(view.paid_fen),
             owed: yuan(view.owed_fen),
@@ -339,7 +342,11 @@ impl ExecutionOut {
     pub fn new(execution: yibao_app::BudgetExecution) -> ExecutionOut {
         ExecutionOut {
             budget: serde_json::to_value(&execution.budget).map(to_wire).unwrap_or(Value::Null),
-            months: execution.months.into_iter().map(|(month, income, spending)| MonthOut { month, income: yuan(income), spending: yuan(spending) }).collect(),
+            months: execution
+                .months
+                .into_iter()
+                .map(|(month, income, spending)| MonthOut { month, income: yuan(income), spending: yuan(spending) })
+                .collect(),
             income_executed_bp: execution.income_executed_bp,
             spending_executed_bp: execution.spending_executed_bp,
         }

@@ -10,10 +10,10 @@ use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
 use time::macros::datetime;
 use tower::ServiceExt;
-use yibao_domain::{InstitutionLevel, RegionCode};
-use yibao_policy::Policy;
 use yibao_app::access::{digest, hash_password};
 use yibao_app::{App, Backend};
+use yibao_domain::{InstitutionLevel, RegionCode};
+use yibao_policy::Policy;
 use yibao_store::{AccessStore, Actor, NewInstitution, NewStaff, Role};
 use yibao_store_sqlite::SqliteStore;
 
@@ -377,16 +377,26 @@ async fn enrolment_refuses_bad_and_duplicate_input_with_stable_codes() {
         assert_eq!((got, answer["code"].as_str()), (status, Some(code)), "case {index}: {answer}");
         assert!(answer["message"].as_str().is_some_and(|m| !m.is_empty()), "case {index} says what is wrong");
     }
-    for (address, code) in [("x".repeat(1 << 20), "household.bad_address"), ("幸福村\u{202E}1 组".to_owned(), "household.bad_address")] {
+    for (address, code) in [("x".repeat(1 << 20), "household.bad_address"), ("幸福村\u{202E}1 组".to_owned(), "household.bad_address")]
+    {
         let (status, answer) = api
-            .call("POST", "/api/households", Auth::Token(&east), Some(json!({ "household_id": "HH-E9", "region": "419921", "address": address })))
+            .call(
+                "POST",
+                "/api/households",
+                Auth::Token(&east),
+                Some(json!({ "household_id": "HH-E9", "region": "419921", "address": address })),
+            )
             .await;
         assert!(status.is_client_error() && answer["code"] == code, "{status} {answer}");
     }
     let (status, body) = api.call("POST", "/api/persons", Auth::Token(&east), Some(json!("not an object"))).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("request.malformed")));
     let (_, found) = api.call("GET", "/api/persons?household=HH-E1", Auth::Token(&east), None).await;
-    assert_eq!((found["total"].as_u64(), found["persons"].as_array().map(Vec::len)), (Some(1), Some(1)), "no refused enrolment wrote anything: {found}");
+    assert_eq!(
+        (found["total"].as_u64(), found["persons"].as_array().map(Vec::len)),
+        (Some(1), Some(1)),
+        "no refused enrolment wrote anything: {found}"
+    );
 }
 
 /// R-GEO-2: a county clerk can neither read nor change another county's people, on every
@@ -410,7 +420,11 @@ async fn a_county_clerk_cannot_reach_another_county_on_any_endpoint() {
         assert_eq!((status, answer["code"].as_str()), (StatusCode::NOT_FOUND, Some("person.not_found")), "{method} {path}: {answer}");
     }
     let (status, found) = api.call("GET", &format!("/api/persons?id={p}"), Auth::Token(&west), None).await;
-    assert_eq!((status, found["total"].as_u64(), found["persons"].as_array().map(Vec::len)), (StatusCode::OK, Some(0), Some(0)), "search never crosses counties");
+    assert_eq!(
+        (status, found["total"].as_u64(), found["persons"].as_array().map(Vec::len)),
+        (StatusCode::OK, Some(0), Some(0)),
+        "search never crosses counties"
+    );
     // A search is paged, with its total; a page beyond the limits is refused, not cut.
     for limits in ["limit=201", "limit=0"] {
         let (status, answer) = api.call("GET", &format!("/api/persons?name=%E5%BC%A0&{limits}"), Auth::Token(&west), None).await;
@@ -680,7 +694,11 @@ async fn funds_flow(api: &Api) {
     assert_eq!(status, StatusCode::OK, "{execution}");
     let months = execution[0]["months"].as_array().expect("months");
     assert_eq!(months.len(), 12);
-    assert_eq!((months[11]["month"].as_u64(), fen(&months[11]["spending"])), (Some(12), pooled.get()), "the year's spending against the budget: {execution}");
+    assert_eq!(
+        (months[11]["month"].as_u64(), fen(&months[11]["spending"])),
+        (Some(12), pooled.get()),
+        "the year's spending against the budget: {execution}"
+    );
 
     // A handover is signed by one person and confirmed by another, quoting its checksum.
     let admin = api.sign_in("admin").await;
@@ -923,13 +941,22 @@ async fn one_status_rule_and_one_error_body_on_every_router() {
         }
     }
     // A query or path parameter that does not parse, or does not match its pattern: 400.
-    for path in ["/api/funds/movements?from=May&to=2026-12-31", "/api/audit?region=41", "/api/persons/4199211962/claims", "/api/funds/budgets?year=x"] {
+    for path in [
+        "/api/funds/movements?from=May&to=2026-12-31",
+        "/api/audit?region=41",
+        "/api/persons/4199211962/claims",
+        "/api/funds/budgets?year=x",
+    ] {
         let (status, answer) = api.call("GET", path, Auth::Token(&admin), None).await;
         assert_eq!((status, answer["code"].as_str()), (StatusCode::BAD_REQUEST, Some("request.malformed")), "{path}: {answer}");
     }
     // Readable, refused by the rules: 422, with the rule's code.
     let (status, answer) = api.call("GET", "/api/persons/419921196203140048", Auth::Token(&admin), None).await;
-    assert_eq!((status, answer["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("person.bad_id")), "a wrong check digit: {answer}");
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("person.bad_id")),
+        "a wrong check digit: {answer}"
+    );
     let receipt = json!({ "kind": "opening-balance", "scheme": "resident", "unit": "419900", "amount": "1.00", "date": "9999-12-31", "reference": "R" });
     let (status, answer) = api.call("POST", "/api/funds/receipts", Auth::Token(&accountant), Some(receipt)).await;
     assert_eq!((status, answer["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("fund.bad_date")), "{answer}");
@@ -939,7 +966,11 @@ async fn one_status_rule_and_one_error_body_on_every_router() {
     // 405 says what is wrong, like every other error, and which methods are allowed.
     for (method, path) in [("PUT", "/api/persons"), ("DELETE", "/api/funds/receipts"), ("GET", "/api/staff/someone")] {
         let (status, answer, allow) = raw(method, path, &admin, None, "").await;
-        assert_eq!((status, answer["code"].as_str()), (StatusCode::METHOD_NOT_ALLOWED, Some("request.method_not_allowed")), "{method} {path}");
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (StatusCode::METHOD_NOT_ALLOWED, Some("request.method_not_allowed")),
+            "{method} {path}"
+        );
         assert!(answer["message"].as_str().is_some_and(|m| !m.is_empty()) && allow.is_some(), "{answer} {allow:?}");
     }
 
@@ -1072,7 +1103,13 @@ async fn concurrent_settlements_over_http_equal_the_claims_settled_one_by_one() 
     for c in claims.clone() {
         let api = Arc::clone(&api);
         tasks.push(tokio::spawn(async move {
-            api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(json!({ "person_id": EAST_PERSON, "card_no": "C0001", "claim": c }))).await
+            api.call(
+                "POST",
+                "/api/settlements",
+                Auth::Key("key-east"),
+                Some(json!({ "person_id": EAST_PERSON, "card_no": "C0001", "claim": c })),
+            )
+            .await
         }));
     }
     let mut fund_paid_fen = 0;
@@ -1239,14 +1276,28 @@ async fn what_the_records_know_is_never_taken_from_the_caller() {
         let answer = post(&api, "/api/settlements", Auth::Key("key-east"), settle(future)).await;
         assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("claim.in_future")), "{year}: {}", answer.1);
     }
-    let answer = post(&api, &format!("/api/persons/{EAST_PERSON}/tier-changes"), Auth::Token(&east_clerk), json!({ "requested_on": "9999-12-15", "tier": 1 })).await;
+    let answer = post(
+        &api,
+        &format!("/api/persons/{EAST_PERSON}/tier-changes"),
+        Auth::Token(&east_clerk),
+        json!({ "requested_on": "9999-12-15", "tier": 1 }),
+    )
+    .await;
     assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("person.bad_date")), "{}", answer.1);
     let accountant = api.sign_in("accountant").await;
-    let answer = post(&api, "/api/funds/interest", Auth::Token(&accountant), json!({ "from": "9999-01-01", "to": "9999-12-31", "rate": "1.5%" })).await;
+    let answer =
+        post(&api, "/api/funds/interest", Auth::Token(&accountant), json!({ "from": "9999-01-01", "to": "9999-12-31", "rate": "1.5%" }))
+            .await;
     assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("fund.period_not_ended")), "{}", answer.1);
     let next_year = time::OffsetDateTime::now_utc().year() + 1;
-    let answer = post(&api, "/api/funds/pooling-runs", Auth::Token(&accountant), json!({ "month": format!("{next_year}-06"), "day": 1 })).await;
-    assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("fund.bad_date")), "a month's pooling is not run ahead: {}", answer.1);
+    let answer =
+        post(&api, "/api/funds/pooling-runs", Auth::Token(&accountant), json!({ "month": format!("{next_year}-06"), "day": 1 })).await;
+    assert_eq!(
+        code(&answer),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("fund.bad_date")),
+        "a month's pooling is not run ahead: {}",
+        answer.1
+    );
     let answer = post(&api, "/api/funds/year-closes", Auth::Token(&accountant), json!({ "year": next_year })).await;
     assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("fund.period_not_ended")), "{}", answer.1);
     let receipt = json!({ "kind": "opening-balance", "scheme": "resident", "unit": "419900", "amount": "1.00", "date": "9999-12-31", "reference": "FUTURE-1" });
@@ -1254,7 +1305,9 @@ async fn what_the_records_know_is_never_taken_from_the_caller() {
     assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("fund.bad_date")), "{}", answer.1);
 
     // Regions: only the city's counties.
-    let answer = post(&api, "/api/households", Auth::Token(&admin), json!({ "household_id": "HH-X", "region": "419999", "address": "nowhere" })).await;
+    let answer =
+        post(&api, "/api/households", Auth::Token(&admin), json!({ "household_id": "HH-X", "region": "419999", "address": "nowhere" }))
+            .await;
     assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("region.unknown")), "{}", answer.1);
     let answer = post(&api, "/api/persons", Auth::Token(&admin), enrolment("419999199001010013", "419999", "HH-X")).await;
     assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("person.bad_region")), "{}", answer.1);
@@ -1265,28 +1318,47 @@ async fn what_the_records_know_is_never_taken_from_the_caller() {
     // A contribution's kind fits the scheme, and its amount follows the tier in force: the
     // east resident moved from tier 3 down to tier 4 in June 2025, so 2026 is billed at tier 4.
     let contribution = |kind: &str, period: &str| json!({ "kind": kind, "period": period, "paid": "0.00", "wage_monthly": "5000.00" });
-    let answer = post(&api, &format!("/api/persons/{EAST_PERSON}/contributions"), Auth::Token(&east_clerk), contribution("employee", "2026-01")).await;
+    let answer =
+        post(&api, &format!("/api/persons/{EAST_PERSON}/contributions"), Auth::Token(&east_clerk), contribution("employee", "2026-01"))
+            .await;
     assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("contribution.kind_mismatch")), "{}", answer.1);
     // Down from tier 3 to tier 4, asked for on the last day of last month: in force from the
     // first of this month, so next year is billed at tier 4.
     let today = time::OffsetDateTime::now_utc().to_offset(time::UtcOffset::from_hms(8, 0, 0).expect("offset")).date();
     let asked = today.replace_day(1).expect("first of the month") - time::Duration::days(1);
-    let answer = post(&api, &format!("/api/persons/{EAST_PERSON}/tier-changes"), Auth::Token(&east_clerk), json!({ "requested_on": asked.to_string(), "tier": 4 })).await;
+    let answer = post(
+        &api,
+        &format!("/api/persons/{EAST_PERSON}/tier-changes"),
+        Auth::Token(&east_clerk),
+        json!({ "requested_on": asked.to_string(), "tier": 4 }),
+    )
+    .await;
     let from = today.replace_day(1).expect("first of the month").to_string();
     assert_eq!((answer.0, answer.1["benefits_from"].as_str()), (StatusCode::OK, Some(from.as_str())), "{}", answer.1);
     let next = (today.year() + 1).to_string();
-    let answer = post(&api, &format!("/api/persons/{EAST_PERSON}/contributions"), Auth::Token(&east_clerk), contribution("resident", &next)).await;
+    let answer =
+        post(&api, &format!("/api/persons/{EAST_PERSON}/contributions"), Auth::Token(&east_clerk), contribution("resident", &next)).await;
     assert_eq!(answer.0, StatusCode::CREATED, "{}", answer.1);
     let region = RegionCode::parse("419921").expect("region");
     let on = time::Date::from_calendar_date(today.year() + 1, time::Month::January, 1).expect("new year");
-    let at = |n: u8| yibao_engine::resident_contribution(&policy, region, Some(yibao_domain::Tier::new(n).expect("tier")), None, on).expect("due").personal;
+    let at = |n: u8| {
+        yibao_engine::resident_contribution(&policy, region, Some(yibao_domain::Tier::new(n).expect("tier")), None, on)
+            .expect("due")
+            .personal
+    };
     assert_ne!(at(3), at(4));
     assert_eq!(fen(&answer.1["due"]), at(4).get(), "billed at the tier in force, not the one chosen at enrolment");
 
     // A tier change can be cancelled before it takes effect, and not after.
     let answer = api.call("DELETE", &format!("/api/persons/{EAST_PERSON}/tier-changes/{asked}"), Auth::Token(&east_clerk), None).await;
     assert_eq!(code(&answer), (StatusCode::CONFLICT, Some("person.tier_change_in_effect")), "{}", answer.1);
-    let answer = post(&api, &format!("/api/persons/{EAST_PERSON}/tier-changes"), Auth::Token(&east_clerk), json!({ "requested_on": today.to_string(), "tier": 1 })).await;
+    let answer = post(
+        &api,
+        &format!("/api/persons/{EAST_PERSON}/tier-changes"),
+        Auth::Token(&east_clerk),
+        json!({ "requested_on": today.to_string(), "tier": 1 }),
+    )
+    .await;
     assert_eq!(answer.0, StatusCode::OK, "{}", answer.1);
     let answer = api.call("DELETE", &format!("/api/persons/{EAST_PERSON}/tier-changes/{today}"), Auth::Token(&east_clerk), None).await;
     assert_eq!(answer.0, StatusCode::OK, "{}", answer.1);

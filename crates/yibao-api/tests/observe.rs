@@ -66,7 +66,8 @@ async fn server(name: &str) -> Server {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
     let store = SqliteStore::open(&dir.join("yibao.db")).await.expect("store");
-    let actor = Actor { who: "setup".into(), role: "city_administrator".into(), source: "test".into(), at: datetime!(2026-01-01 08:00 UTC) };
+    let actor =
+        Actor { who: "setup".into(), role: "city_administrator".into(), source: "test".into(), at: datetime!(2026-01-01 08:00 UTC) };
     for (username, role, region) in [("east.clerk", Role::EnrolmentClerk, "419921"), ("accountant", Role::FundAccountant, "419900")] {
         let staff = NewStaff {
             username: username.into(),
@@ -86,7 +87,14 @@ async fn server(name: &str) -> Server {
 
 impl Server {
     /// Sends a request; the status, the `X-Request-Id` answered and the body.
-    async fn call(&self, method: &str, path: &str, token: Option<&str>, request_id: Option<&str>, body: Option<Value>) -> (StatusCode, String, Value) {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        request_id: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, String, Value) {
         let mut request = Request::builder().method(method).uri(path).header("content-type", "application/json");
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));

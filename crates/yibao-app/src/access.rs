@@ -31,7 +31,10 @@ pub fn digest(secret: &str) -> String {
 
 /// An argon2id PHC string for `password`, with a fresh random salt.
 pub fn hash_password(password: &str) -> Result<String, AppError> {
-    Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string()).map_err(|e| AppError::internal("auth.failure", e.to_string()))
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::internal("auth.failure", e.to_string()))
 }
 
 #[must_use]
@@ -178,7 +181,11 @@ impl App {
             let whole = wait.whole_seconds() + i64::from(wait.subsec_nanoseconds() > 0);
             let seconds = u64::try_from(whole).unwrap_or(0).max(1);
             return Err(if held.reason == SignInReason::AccountLocked {
-                AppError::too_many("auth.locked", format!("too many failed sign-ins: this account is locked; try again in {seconds} s"), seconds)
+                AppError::too_many(
+                    "auth.locked",
+                    format!("too many failed sign-ins: this account is locked; try again in {seconds} s"),
+                    seconds,
+                )
             } else {
                 AppError::too_many("auth.throttled", format!("too many failed sign-ins: try again in {seconds} s"), seconds)
             });
@@ -260,13 +267,20 @@ impl App {
         }
         check_password(&input.password)?;
         let password_hash = hash_off_thread(input.password).await?;
-        let staff = NewStaff { username: input.username, display_name: input.display_name, password_hash, role: input.role, region: input.region };
+        let staff =
+            NewStaff { username: input.username, display_name: input.display_name, password_hash, role: input.role, region: input.region };
         Ok(store!(self, create_staff(&principal.actor(source, self.now()), staff))?)
     }
 
     /// Changes a staff account; a change of role or region, a deactivation or a new
     /// password ends its sessions at once. An administrator cannot lock themself out.
-    pub async fn update_staff(&self, principal: &Principal, source: &str, username: &str, change: StaffChange) -> Result<StaffRecord, AppError> {
+    pub async fn update_staff(
+        &self,
+        principal: &Principal,
+        source: &str,
+        username: &str,
+        change: StaffChange,
+    ) -> Result<StaffRecord, AppError> {
         let (me, _, scope) = principal.staff(roles::ADMINISTRATORS)?;
         if username == me && (change.active == Some(false) || change.role.is_some()) {
             return Err(AppError::bad_request("staff.self_lockout", "an administrator cannot deactivate or demote their own account"));
@@ -281,8 +295,13 @@ impl App {
             }
             None => None,
         };
-        let update =
-            StaffUpdate { display_name: change.display_name, role: change.role, region: change.region, active: change.active, password_hash };
+        let update = StaffUpdate {
+            display_name: change.display_name,
+            role: change.role,
+            region: change.region,
+            active: change.active,
+            password_hash,
+        };
         Ok(store!(self, update_staff(&principal.actor(source, self.now()), scope, username, update))?)
     }
 
@@ -322,7 +341,12 @@ impl App {
         if input.code.region_digits() != input.region.to_string() {
             return Err(AppError::bad_request(
                 "institution.bad_code",
-                format!("{} names region {}, but the institution is designated in {}", input.code, input.code.region_digits(), input.region),
+                format!(
+                    "{} names region {}, but the institution is designated in {}",
+                    input.code,
+                    input.code.region_digits(),
+                    input.region
+                ),
             ));
         }
         let api_key = match input.api_key {
@@ -338,13 +362,8 @@ impl App {
                 key
             }
         };
-        let institution = NewInstitution {
-            code: input.code,
-            name: input.name,
-            region: input.region,
-            level: input.level,
-            api_key_hash: digest(&api_key),
-        };
+        let institution =
+            NewInstitution { code: input.code, name: input.name, region: input.region, level: input.level, api_key_hash: digest(&api_key) };
         let institution = store!(self, create_institution(&principal.actor(source, self.now()), institution))?;
         Ok(InstitutionKey { institution, api_key })
     }

@@ -53,7 +53,13 @@ impl App {
 
     /// Runs a month's pooling for the principal's city: sweep, disburse, pay. A month runs
     /// once; running it again returns the first record.
-    pub async fn run_pooling(&self, principal: &Principal, source: &str, month: YearMonth, day: Option<u8>) -> Result<PoolingOutcome, AppError> {
+    pub async fn run_pooling(
+        &self,
+        principal: &Principal,
+        source: &str,
+        month: YearMonth,
+        day: Option<u8>,
+    ) -> Result<PoolingOutcome, AppError> {
         let scope = principal.scope(roles::FUND_WRITERS)?;
         let value_date = self.run_date(scope, month, day)?;
         // A month runs once: run on a day still to come, it would sweep only what had come in
@@ -79,7 +85,8 @@ impl App {
     /// last day.
     pub fn year_end_defaults(&self, scope: RegionCode, year: i32) -> Result<YearEndOptions, AppError> {
         check_year(year)?;
-        let year_end = Date::from_calendar_date(year, time::Month::December, 31).map_err(|e| AppError::bad_request("fund.bad_year", e.to_string()))?;
+        let year_end =
+            Date::from_calendar_date(year, time::Month::December, 31).map_err(|e| AppError::bad_request("fund.bad_year", e.to_string()))?;
         Ok(YearEndOptions::from_policy(&self.policy, scope.city(), year_end)?)
     }
 
@@ -88,7 +95,10 @@ impl App {
     pub async fn close_year(&self, principal: &Principal, source: &str, input: YearCloseInput) -> Result<YearEndOutcome, AppError> {
         let scope = principal.scope(roles::FUND_WRITERS)?;
         if input.year > self.today().year() {
-            return Err(AppError::bad_request("fund.period_not_ended", format!("{} has not begun: a year is closed after it ends", input.year)));
+            return Err(AppError::bad_request(
+                "fund.period_not_ended",
+                format!("{} has not begun: a year is closed after it ends", input.year),
+            ));
         }
         let defaults = self.year_end_defaults(scope, input.year)?;
         let options = YearEndOptions {
@@ -168,7 +178,13 @@ impl App {
     }
 
     /// The receiving side confirms a handover with the inventory's checksum.
-    pub async fn confirm_handover(&self, principal: &Principal, source: &str, reference: &str, checksum: &str) -> Result<Inventory, AppError> {
+    pub async fn confirm_handover(
+        &self,
+        principal: &Principal,
+        source: &str,
+        reference: &str,
+        checksum: &str,
+    ) -> Result<Inventory, AppError> {
         let scope = principal.scope(roles::FUND_WRITERS)?;
         Ok(store!(self, confirm_handover(&principal.actor(source, self.now()), scope, reference, checksum))?)
     }
@@ -180,14 +196,24 @@ impl App {
     }
 
     /// Establishes a county's legacy deficit with its repayment terms (R-FND-6).
-    pub async fn establish_legacy_deficit(&self, principal: &Principal, source: &str, request: LegacyRequest) -> Result<LegacyView, AppError> {
+    pub async fn establish_legacy_deficit(
+        &self,
+        principal: &Principal,
+        source: &str,
+        request: LegacyRequest,
+    ) -> Result<LegacyView, AppError> {
         let scope = principal.scope(roles::FUND_WRITERS)?;
         Ok(store!(self, establish_legacy_deficit(&principal.actor(source, self.now()), scope, request))?)
     }
 
     /// Books a repayment (or the city's withholding) of a county's legacy gap, dated not
     /// after today.
-    pub async fn record_legacy_repayment(&self, principal: &Principal, source: &str, repayment: LegacyRepayment) -> Result<LegacyView, AppError> {
+    pub async fn record_legacy_repayment(
+        &self,
+        principal: &Principal,
+        source: &str,
+        repayment: LegacyRepayment,
+    ) -> Result<LegacyView, AppError> {
         let scope = principal.scope(roles::FUND_WRITERS)?;
         self.not_after_today("fund.bad_date", "a repayment dated", repayment.on)?;
         Ok(store!(self, record_legacy_repayment(&principal.actor(source, self.now()), scope, repayment))?)

@@ -13,9 +13,7 @@ use serde_json::Value;
 use yibao_domain::{ClaimKind, Fen, InstitutionCode, NationalId, Place, RegionCode};
 use yibao_engine::{Claim, Explain, Settlement, settle};
 use yibao_policy::ServiceDateRule;
-use yibao_store::{
-    AccessStore as _, ClaimRecord, ClaimStatus, NewReferral, ReferralRecord, SettleRequest, Store as _, engine_settlement,
-};
+use yibao_store::{AccessStore as _, ClaimRecord, ClaimStatus, NewReferral, ReferralRecord, SettleRequest, Store as _, engine_settlement};
 
 use crate::{App, AppError, Principal, roles, store};
 
@@ -50,15 +48,24 @@ fn institution_view(mut settlement: Value) -> Value {
 }
 
 fn stored_settlement(record: &ClaimRecord) -> Result<Value, AppError> {
-    serde_json::from_str(&record.settlement_json)
-        .map_err(|e| AppError::internal("store.failure", format!("claim {}/{}: stored settlement unreadable: {e}", record.institution_code, record.claim_id)))
+    serde_json::from_str(&record.settlement_json).map_err(|e| {
+        AppError::internal(
+            "store.failure",
+            format!("claim {}/{}: stored settlement unreadable: {e}", record.institution_code, record.claim_id),
+        )
+    })
 }
 
 /// The deductible the person paid at the referring institution (`act_pay_dedc`): from
 /// the person's latest live inpatient stay there, discharged on or before the referral was
 /// issued, counted in `year`. Zero when the referral followed no such stay (an outpatient
 /// visit). `stays` are the person's live stays as [`live_stays`] parsed them.
-fn referred_deductible(referral: &ReferralRecord, stays: &[(&ClaimRecord, Claim)], year: i32, rule: ServiceDateRule) -> Result<Fen, AppError> {
+fn referred_deductible(
+    referral: &ReferralRecord,
+    stays: &[(&ClaimRecord, Claim)],
+    year: i32,
+    rule: ServiceDateRule,
+) -> Result<Fen, AppError> {
     let referring = stays.iter().filter(|(record, claim)| {
         record.institution_code == referral.from_institution
             && claim.kind == ClaimKind::Inpatient
@@ -162,10 +169,9 @@ impl App {
         let stays = live_stays(&claims)?;
         if is_stay {
             let retry = |record: &ClaimRecord| record.institution_code == claim.institution_code && record.claim_id == claim.claim_id;
-            if let Some((record, _)) = stays
-                .iter()
-                .find(|(record, stay)| !retry(record) && stay.admission_date < claim.discharge_date && claim.admission_date < stay.discharge_date)
-            {
+            if let Some((record, _)) = stays.iter().find(|(record, stay)| {
+                !retry(record) && stay.admission_date < claim.discharge_date && claim.admission_date < stay.discharge_date
+            }) {
                 return Err(AppError::conflict(
                     "claim.overlapping_stay",
                     format!(
@@ -175,7 +181,8 @@ impl App {
                 ));
             }
         }
-        let referrals = if claim.kind == ClaimKind::Inpatient || claim.referral { store!(self, referrals_of(city, person_id))? } else { Vec::new() };
+        let referrals =
+            if claim.kind == ClaimKind::Inpatient || claim.referral { store!(self, referrals_of(city, person_id))? } else { Vec::new() };
         // A referral already used by another admission at the receiving institution no
         // longer covers this one.
         let used = |r: &ReferralRecord| {
@@ -287,13 +294,26 @@ impl App {
     }
 
     /// Reverses (冲正) a settlement: by its institution, or by claims staff of its region.
-    pub async fn reverse(&self, principal: &Principal, source: &str, institution: &str, claim_id: &str, reason: &str) -> Result<Settled, AppError> {
+    pub async fn reverse(
+        &self,
+        principal: &Principal,
+        source: &str,
+        institution: &str,
+        claim_id: &str,
+        reason: &str,
+    ) -> Result<Settled, AppError> {
         let (scope, trimmed) = self.claim_access(principal, institution, roles::REVERSERS, "reverses")?;
         let record = store!(self, reverse(&principal.actor(source, self.now()), scope, institution, claim_id, reason))?;
         self.as_seen(record, trimmed)
     }
 
-    fn claim_access(&self, principal: &Principal, institution: &str, staff: &[yibao_store::Role], verb: &str) -> Result<(RegionCode, bool), AppError> {
+    fn claim_access(
+        &self,
+        principal: &Principal,
+        institution: &str,
+        staff: &[yibao_store::Role],
+        verb: &str,
+    ) -> Result<(RegionCode, bool), AppError> {
         match principal {
             Principal::Institution(register) if register.code == institution => Ok((self.policy.region, true)),
             Principal::Institution(_) => Err(AppError::forbidden(format!("an institution {verb} only its own claims"))),
@@ -340,7 +360,10 @@ impl App {
         let registered = store!(self, institutions(self.policy.region))?;
         for code in [&referral.from_institution, &referral.to_institution] {
             if !registered.iter().any(|i| i.code == *code && i.active) {
-                return Err(AppError::bad_request("referral.unknown_institution", format!("{code} is not an active designated institution")));
+                return Err(AppError::bad_request(
+                    "referral.unknown_institution",
+                    format!("{code} is not an active designated institution"),
+                ));
             }
         }
         Ok(store!(self, file_referral(&principal.actor(source, self.now()), scope, referral))?)

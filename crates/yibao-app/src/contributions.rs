@@ -66,7 +66,12 @@ impl App {
 
     /// The contribution to store: the period checked, what is due computed from the
     /// person's record as `scope` sees it.
-    async fn new_contribution(&self, scope: RegionCode, person_id: &NationalId, input: ContributionInput) -> Result<NewContribution, AppError> {
+    async fn new_contribution(
+        &self,
+        scope: RegionCode,
+        person_id: &NationalId,
+        input: ContributionInput,
+    ) -> Result<NewContribution, AppError> {
         let period = Period::parse(&input.period)?;
         if period.year() > self.today().year() + 1 {
             return Err(AppError::bad_request(
@@ -79,7 +84,8 @@ impl App {
         }
         let person = store!(self, person(scope, person_id))?;
         let due = contribution_due(&self.policy, &person.coverage, input.kind, period, input.wage_monthly)?;
-        let breakdown_json = serde_json::to_string(&due.breakdown).map_err(|e| AppError::internal("contribution.failure", e.to_string()))?;
+        let breakdown_json =
+            serde_json::to_string(&due.breakdown).map_err(|e| AppError::internal("contribution.failure", e.to_string()))?;
         Ok(NewContribution { person_id: *person_id, kind: input.kind, period, due_fen: due.due, paid_fen: input.paid, breakdown_json })
     }
 }

@@ -45,10 +45,16 @@ impl App {
         let scope = principal.scope(roles::FUND_WRITERS)?;
         let today = self.today();
         if to >= today {
-            return Err(AppError::bad_request("fund.period_not_ended", format!("interest is credited for a period that has ended: {to} is not before today ({today})")));
+            return Err(AppError::bad_request(
+                "fund.period_not_ended",
+                format!("interest is credited for a period that has ended: {to} is not before today ({today})"),
+            ));
         }
         if from > to || (to - from).whole_days() >= INTEREST_PERIOD_DAYS_MAX {
-            return Err(AppError::bad_request("fund.bad_period", format!("an interest period runs forward for at most {INTEREST_PERIOD_DAYS_MAX} days")));
+            return Err(AppError::bad_request(
+                "fund.bad_period",
+                format!("an interest period runs forward for at most {INTEREST_PERIOD_DAYS_MAX} days"),
+            ));
         }
         Ok(store!(self, credit_interest(&principal.actor(source, self.now()), scope, from, to, annual_rate, self.policy.rounding))?)
     }

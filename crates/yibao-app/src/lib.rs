@@ -38,22 +38,24 @@ use yibao_store_postgres::PostgresStore;
 use yibao_store_sqlite::SqliteStore;
 
 pub use claims::{InstitutionSettlement, SettleOutcome, Settled};
-pub use yibao_store::{NewReferral, ReferralRecord};
 pub use contributions::ContributionInput;
-pub use yibao_engine::{ContributionDue, contribution_due};
 pub use error::{AppError, ErrorKind};
 pub use funds::INTEREST_PERIOD_DAYS_MAX;
 pub use location::{Create, DATABASE_FILE, StoreLocation};
-pub use yibao_domain::{PERIOD_YEAR_MAX, PERIOD_YEAR_MIN, Period, PeriodError};
 pub use persons::{EnrolInput, TIER_REQUEST_AGE_DAYS_MAX, TierChanged};
-pub use yibao_store::{ContributionKind, FundReceipt, NewHousehold, TierEdit};
 pub use principal::{CallerNote, Principal, Refusal, audit_source, roles};
 pub use reads::{ACTIVITY_ENTRIES_LIMIT, AUDIT_PAGE_LIMIT, Activity, CountyActivity, DayActivity};
+pub use yibao_domain::{PERIOD_YEAR_MAX, PERIOD_YEAR_MIN, Period, PeriodError};
+pub use yibao_engine::{ContributionDue, contribution_due};
+pub use yibao_store::{ContributionKind, FundReceipt, NewHousehold, TierEdit};
+pub use yibao_store::{NewReferral, ReferralRecord};
 
 // The vocabulary of the use cases: the records, inputs and outputs the edges receive and
 // send. Types only: the rules that make and check them stay behind the use cases, and the
 // edges depend on this crate and the domain alone (scripts/check-layers).
-pub use yibao_engine::{Accumulators, Bilingual, Claim, Coverage, Language, LineSettlement, LineVerdict, Rule, Settlement, Step, TierChange, TierHistory};
+pub use yibao_engine::{
+    Accumulators, Bilingual, Claim, Coverage, Language, LineSettlement, LineVerdict, Rule, Settlement, Step, TierChange, TierHistory,
+};
 pub use yibao_store::{
     AuditEntry, AuditVerification, BooksVerification, Budget, BudgetExecution, ClaimRecord, ClaimStatus, ContributionRecord, CountyArrears,
     CountyTargets, HouseholdRecord, ImportSummary, InstitutionRecord, Movement, PersonArrears, PersonQuery, PersonRecord, PersonUpdate,
@@ -134,13 +136,7 @@ impl App {
     /// The application on the system clock.
     #[must_use]
     pub fn new(store: Arc<Backend>, policy: Arc<Policy>) -> App {
-        App {
-            store,
-            policy,
-            clock: Arc::new(OffsetDateTime::now_utc),
-            throttle: Arc::default(),
-            password_checks: Arc::default(),
-        }
+        App { store, policy, clock: Arc::new(OffsetDateTime::now_utc), throttle: Arc::default(), password_checks: Arc::default() }
     }
 
     /// The application on another clock (tests, replays).

@@ -23,9 +23,7 @@ use std::time::Instant;
 use time::{Date, Month};
 use yibao_domain::{Fen, InstitutionCode, NationalId, RegionCode};
 use yibao_ledger::FundScheme;
-use yibao_store::{
-    AccessStore as _, ImportHousehold, NewHousehold, NewPerson, PersonQuery, Role, Store as _,
-};
+use yibao_store::{AccessStore as _, ImportHousehold, NewHousehold, NewPerson, PersonQuery, Role, Store as _};
 use yibao_synth::identity::{card_no, household_identity, person_name};
 use yibao_synth::payment::contributions_of;
 use yibao_synth::{City, Person};
@@ -174,7 +172,13 @@ impl App {
     /// Loads `city` into a store that holds no city yet (`load.store_not_empty`), as the
     /// system principal. Not one transaction: each chunk is whole or nothing, and a load
     /// that stops part way leaves a store the next load refuses.
-    pub async fn load_city(&self, principal: &Principal, source: &str, city: Arc<City>, options: &LoadOptions) -> Result<LoadedCity, AppError> {
+    pub async fn load_city(
+        &self,
+        principal: &Principal,
+        source: &str,
+        city: Arc<City>,
+        options: &LoadOptions,
+    ) -> Result<LoadedCity, AppError> {
         let region = principal.system()?;
         if region != city.city || region != self.policy.region {
             return Err(AppError::bad_request(
@@ -183,12 +187,16 @@ impl App {
             ));
         }
         if let Some(what) = self.holds_a_city(city.city).await? {
-            return Err(AppError::conflict("load.store_not_empty", format!("the store already holds a city ({what}): a city is loaded only into an empty store")));
+            return Err(AppError::conflict(
+                "load.store_not_empty",
+                format!("the store already holds a city ({what}): a city is loaded only into an empty store"),
+            ));
         }
         // What would fail part way is refused before anything is written: insured covered
         // from 1 January of the year before, under the pack, in a year that has begun.
         let year = city.config.year;
-        let covered_from = Date::from_calendar_date(year - 1, Month::January, 1).map_err(|e| AppError::bad_request("load.bad_year", e.to_string()))?;
+        let covered_from =
+            Date::from_calendar_date(year - 1, Month::January, 1).map_err(|e| AppError::bad_request("load.bad_year", e.to_string()))?;
         if covered_from < self.policy.effective_from || year > self.today().year() {
             return Err(AppError::bad_request(
                 "load.bad_year",
@@ -241,7 +249,13 @@ impl App {
         for (username, display_name, role, county) in CITY_STAFF.into_iter().rev() {
             let region = county.map_or(city.city, |c| city.counties[c]);
             let password = password(options.credentials, username)?;
-            let input = StaffInput { username: username.to_owned(), display_name: display_name.to_owned(), password: password.clone(), role, region };
+            let input = StaffInput {
+                username: username.to_owned(),
+                display_name: display_name.to_owned(),
+                password: password.clone(),
+                role,
+                region,
+            };
             self.create_staff(principal, source, input).await?;
             logins.push(Login { username: username.to_owned(), password, role, region });
             summary.staff += 1;

@@ -57,8 +57,9 @@ impl Backend {
             StoreLocation::DataDir(dir) => {
                 let path = dir.join(DATABASE_FILE);
                 match create {
-                    Create::IfMissing => std::fs::create_dir_all(dir)
-                        .map_err(|e| format!("{}: cannot create the data directory: {e}", dir.display()))?,
+                    Create::IfMissing => {
+                        std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create the data directory: {e}", dir.display()))?
+                    }
                     Create::No if !path.exists() => {
                         return Err(format!(
                             "{}: no database here [store.not_found]; start the platform once to create it, or pass --data-dir",

@@ -5,8 +5,8 @@ use time::{Date, Month};
 use yibao_domain::{AssistanceGroup, Fen, HouseholdId, NationalId, PersonCategory, PersonName, RegionCode, Scheme, Tier};
 use yibao_engine::{Coverage, TierChange, TierHistory, TierOrPolicyError, change_takes_effect, tier_on, upgrade_waiting_months};
 use yibao_store::{
-    HouseholdRecord, ImportHousehold, ImportStore as _, ImportSummary, NewHousehold, NewPerson, PersonRecord, Store as _, StoreError, TierEdit,
-    check_scope,
+    HouseholdRecord, ImportHousehold, ImportStore as _, ImportSummary, NewHousehold, NewPerson, PersonRecord, Store as _, StoreError,
+    TierEdit, check_scope,
 };
 
 use crate::{App, AppError, Principal, roles, store};
@@ -50,7 +50,9 @@ fn latest_enrolment_date(today: Date) -> Date {
 /// says so without naming that county's region or household.
 fn hide_other_county(scope: RegionCode, error: StoreError) -> AppError {
     match error {
-        StoreError::AlreadyEnrolled { person, region, .. } if RegionCode::parse(&region).map_or(true, |r| check_scope(scope, r).is_err()) => {
+        StoreError::AlreadyEnrolled { person, region, .. }
+            if RegionCode::parse(&region).map_or(true, |r| check_scope(scope, r).is_err()) =>
+        {
             AppError::conflict(
                 "person.already_enrolled",
                 format!(
@@ -71,7 +73,12 @@ fn tier_error(e: TierOrPolicyError<yibao_policy::LookupError>) -> AppError {
 
 impl App {
     /// Creates a household (以户为单位, R-ENR-1) in one of the city's counties.
-    pub async fn create_household(&self, principal: &Principal, source: &str, mut household: NewHousehold) -> Result<HouseholdRecord, AppError> {
+    pub async fn create_household(
+        &self,
+        principal: &Principal,
+        source: &str,
+        mut household: NewHousehold,
+    ) -> Result<HouseholdRecord, AppError> {
         let scope = principal.scope(roles::ENROLMENT)?;
         self.check_county(household.region)?;
         household.address = yibao_domain::parse_address(&household.address)?;
@@ -124,7 +131,10 @@ impl App {
             if entry.household.region != region {
                 return Err(AppError::bad_request(
                     "person.bad_household",
-                    format!("household {} is in {}, not in {region}: one import is one county", entry.household.household_id, entry.household.region),
+                    format!(
+                        "household {} is in {}, not in {region}: one import is one county",
+                        entry.household.household_id, entry.household.region
+                    ),
                 ));
             }
             for member in &entry.members {
@@ -224,7 +234,10 @@ impl App {
         if coverage.personal_account_balance.is_negative()
             || (!employee && (!coverage.personal_account_balance.is_zero() || coverage.use_personal_account))
         {
-            return Err(AppError::bad_request("person.bad_balance", "only an employee has a personal account, and its balance is not negative"));
+            return Err(AppError::bad_request(
+                "person.bad_balance",
+                "only an employee has a personal account, and its balance is not negative",
+            ));
         }
         yibao_store::check_chronic_diseases(&coverage.certified_chronic_diseases)?;
         let tiers = policy.tiers_for(coverage.scheme);
@@ -275,7 +288,10 @@ impl App {
         if (self.today() - change.requested_on).whole_days() > TIER_REQUEST_AGE_DAYS_MAX {
             return Err(AppError::bad_request(
                 "person.bad_date",
-                format!("a tier change is recorded within {TIER_REQUEST_AGE_DAYS_MAX} days of its request, not from {}", change.requested_on),
+                format!(
+                    "a tier change is recorded within {TIER_REQUEST_AGE_DAYS_MAX} days of its request, not from {}",
+                    change.requested_on
+                ),
             ));
         }
         let coverage = &current.coverage;
@@ -339,7 +355,13 @@ impl App {
 
     /// Ends coverage on `until` (the last covered day): not before coverage began, and not
     /// after the end of next year (`person.bad_date`).
-    pub async fn end_coverage(&self, principal: &Principal, source: &str, person_id: &NationalId, until: Date) -> Result<PersonRecord, AppError> {
+    pub async fn end_coverage(
+        &self,
+        principal: &Principal,
+        source: &str,
+        person_id: &NationalId,
+        until: Date,
+    ) -> Result<PersonRecord, AppError> {
         let scope = principal.scope(roles::ENROLMENT)?;
         let latest = latest_enrolment_date(self.today());
         if until > latest {

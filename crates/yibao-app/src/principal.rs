@@ -12,12 +12,19 @@ use crate::AppError;
 /// that nothing a claim states about its sender is taken on trust.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Principal {
-    Staff { username: String, role: Role, region: RegionCode },
+    Staff {
+        username: String,
+        role: Role,
+        region: RegionCode,
+    },
     /// A designated institution as the register holds it: its code, region, level and
     /// the level's changes (so a claim is checked against the level on its date of service).
     Institution(InstitutionRecord),
     /// The platform itself: a loader or a command run by the operator on the machine.
-    System { name: String, region: RegionCode },
+    System {
+        name: String,
+        region: RegionCode,
+    },
 }
 
 /// Kept on an error answer by an HTTP edge (API or console): its code and English detail,
@@ -152,7 +159,8 @@ pub mod roles {
     use yibao_store::Role;
 
     /// Every staff role: reads persons, households and contributions.
-    pub const ALL_STAFF: &[Role] = &[Role::EnrolmentClerk, Role::ClaimsOfficer, Role::FundAccountant, Role::Auditor, Role::CityAdministrator];
+    pub const ALL_STAFF: &[Role] =
+        &[Role::EnrolmentClerk, Role::ClaimsOfficer, Role::FundAccountant, Role::Auditor, Role::CityAdministrator];
     /// Enrolment, households, tier changes, end of coverage, referrals.
     pub const ENROLMENT: &[Role] = &[Role::EnrolmentClerk, Role::CityAdministrator];
     /// Recording contributions.
@@ -182,6 +190,10 @@ mod tests {
         assert_eq!(audit_source("console", Some("10.0.0.1")), "console; forwarded-for (claimed) 10.0.0.1");
         let forged = format!("bureau internal\n{}", "x".repeat(100));
         let recorded = audit_source("api", Some(&forged));
-        assert_eq!(recorded, format!("api; forwarded-for (claimed) bureauinternal{}", "x".repeat(31)), "spaces and controls dropped, 45 characters kept");
+        assert_eq!(
+            recorded,
+            format!("api; forwarded-for (claimed) bureauinternal{}", "x".repeat(31)),
+            "spaces and controls dropped, 45 characters kept"
+        );
     }
 }

@@ -96,7 +96,13 @@ impl App {
     }
 
     /// Changes a person's details, audited with old and new values.
-    pub async fn update_person(&self, principal: &Principal, source: &str, person_id: &NationalId, update: PersonUpdate) -> Result<PersonRecord, AppError> {
+    pub async fn update_person(
+        &self,
+        principal: &Principal,
+        source: &str,
+        person_id: &NationalId,
+        update: PersonUpdate,
+    ) -> Result<PersonRecord, AppError> {
         let scope = principal.scope(roles::ENROLMENT)?;
         Ok(store!(self, update_person(&principal.actor(source, self.now()), scope, person_id, update))?)
     }
@@ -106,7 +112,10 @@ impl App {
     pub async fn accumulators(&self, principal: &Principal, person_id: &NationalId, year: i32) -> Result<Accumulators, AppError> {
         let scope = principal.scope(roles::ALL_STAFF)?;
         if !(crate::PERIOD_YEAR_MIN..=crate::PERIOD_YEAR_MAX).contains(&year) {
-            return Err(AppError::bad_request("request.bad_year", format!("year is {} to {}", crate::PERIOD_YEAR_MIN, crate::PERIOD_YEAR_MAX)));
+            return Err(AppError::bad_request(
+                "request.bad_year",
+                format!("year is {} to {}", crate::PERIOD_YEAR_MIN, crate::PERIOD_YEAR_MAX),
+            ));
         }
         Ok(store!(self, accumulators(scope, person_id, year))?)
     }
@@ -194,7 +203,13 @@ impl App {
     }
 
     /// The audit trail of a region inside the principal's scope, from `after` (exclusive).
-    pub async fn audit_entries(&self, principal: &Principal, region: RegionCode, after: i64, limit: i64) -> Result<Vec<AuditEntry>, AppError> {
+    pub async fn audit_entries(
+        &self,
+        principal: &Principal,
+        region: RegionCode,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, AppError> {
         let scope = principal.scope(roles::AUDITORS)?;
         check_scope(scope, region)?;
         Ok(store!(self, audit_entries(region, after, limit.clamp(1, AUDIT_PAGE_LIMIT)))?)
@@ -208,7 +223,11 @@ impl App {
 
     /// Recomputes every hash of every audit chain and, given an anchor the bureau kept
     /// outside the system, checks that every anchored entry is still there, unchanged.
-    pub async fn verify_audit(&self, principal: &Principal, anchor: Option<&yibao_store::AuditAnchor>) -> Result<AuditVerification, AppError> {
+    pub async fn verify_audit(
+        &self,
+        principal: &Principal,
+        anchor: Option<&yibao_store::AuditAnchor>,
+    ) -> Result<AuditVerification, AppError> {
         principal.scope(roles::AUDITORS)?;
         Ok(match &*self.store {
             Backend::Sqlite(s) => yibao_store::verify_audit_against(s, anchor).await,

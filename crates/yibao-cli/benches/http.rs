@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-use yibao_policy::Policy;
 use yibao_app::load::{Credentials, LoadOptions};
 use yibao_app::{App, Backend, Principal};
+use yibao_policy::Policy;
 use yibao_store_sqlite::SqliteStore;
 
 const REQUESTS_PER_LEVEL: usize = 2_000;
@@ -121,7 +121,8 @@ async fn load(store: &Arc<Backend>) -> (String, Vec<(String, String)>) {
     let city = Arc::new(yibao_synth::City::new(config).expect("a valid city"));
     let app = App::new(Arc::clone(store), Arc::new(policy()));
     let principal = Principal::System { name: "bench".into(), region: city.city };
-    let options = LoadOptions { credentials: Credentials::Demo, opening_balances: true, settle: false, in_flight: 1, progress: Arc::new(|_| {}) };
+    let options =
+        LoadOptions { credentials: Credentials::Demo, opening_balances: true, settle: false, in_flight: 1, progress: Arc::new(|_| {}) };
     let loaded = app.load_city(&principal, "bench", Arc::clone(&city), &options).await.expect("demo city");
     let key = loaded.institutions.iter().find(|i| i.code == "H41990200001").map(|i| i.api_key.clone()).expect("the hospital's key");
     let mut persons = Vec::new();

@@ -318,13 +318,19 @@ mod store {
 
     /// Loads the city into the store at `target` (which must hold no city), then runs
     /// `after` (the files, if asked for) and prints what was written and the credentials.
-    pub fn run(city: City, target: &StoreLocation, options: &Options, after: impl FnOnce(&City) -> Result<(), String>) -> Result<(), String> {
+    pub fn run(
+        city: City,
+        target: &StoreLocation,
+        options: &Options,
+        after: impl FnOnce(&City) -> Result<(), String>,
+    ) -> Result<(), String> {
         let policy = Policy::from_toml("policies/demo-city.toml (embedded)", DEMO_POLICY).map_err(|e| e.to_string())?;
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
         let location = target.display();
         let city = Arc::new(city);
         let phases = if options.settle { 2 } else { 1 };
-        let bar = progress(city.config.insured * phases, if options.settle { "persons (enrolled, then settled)" } else { "persons enrolled" });
+        let bar =
+            progress(city.config.insured * phases, if options.settle { "persons (enrolled, then settled)" } else { "persons enrolled" });
         let started = Instant::now();
         let loaded = runtime.block_on(async {
             let app = App::new(Arc::new(Backend::open(target, Create::IfMissing).await?), Arc::new(policy));

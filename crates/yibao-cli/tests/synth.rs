@@ -277,10 +277,14 @@ fn synth_into_sqlite_settles_the_year_as_the_engine_does_and_audits_it() {
     assert!(anchor.status.success(), "{}", text(&anchor.stderr));
     let anchored: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&anchor_file).expect("anchor")).expect("json");
     let regions = anchored["regions"].as_array().expect("regions");
-    assert!(regions.len() >= 2 && regions.iter().all(|r| r["seq"].as_i64() > Some(0) && r["hash"].as_str().map(str::len) == Some(64)), "{anchored}");
+    assert!(
+        regions.len() >= 2 && regions.iter().all(|r| r["seq"].as_i64() > Some(0) && r["hash"].as_str().map(str::len) == Some(64)),
+        "{anchored}"
+    );
     let against = yibao(&["audit", "verify", "--data-dir", data_dir, "--anchor", anchor_file.to_str().expect("utf-8")]);
     assert!(
-        against.status.success() && text(&against.stdout).contains(&format!("every one of the {} anchored entries is unchanged", regions.len())),
+        against.status.success()
+            && text(&against.stdout).contains(&format!("every one of the {} anchored entries is unchanged", regions.len())),
         "{}",
         text(&against.stderr)
     );

@@ -13,9 +13,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use yibao_app::ErrorKind;
+use yibao_app::Role;
 use yibao_app::access::{PASSWORD_CHARS_MAX, PASSWORD_CHARS_MIN, StaffChange, StaffInput};
 use yibao_domain::RegionCode;
-use yibao_app::Role;
 
 use super::i18n::Lang;
 use super::page::{ADMINISTRATORS, FieldErrors, Page, app_error_page, app_message, error_page, render, url_encode};
@@ -279,12 +279,15 @@ pub async fn set_institution_active(
         return error_page(lang, StatusCode::FORBIDDEN, "error-forbidden", None);
     }
     let active = Some(input.active == "1");
-    match state.update_institution(
-        &user.principal(),
-        &ConsoleUser::source(&headers),
-        &code,
-        yibao_app::access::InstitutionChange { active, ..Default::default() },
-    ).await {
+    match state
+        .update_institution(
+            &user.principal(),
+            &ConsoleUser::source(&headers),
+            &code,
+            yibao_app::access::InstitutionChange { active, ..Default::default() },
+        )
+        .await
+    {
         Ok(_) => Redirect::to(&format!("/console/institutions?done=changed#{}", url_encode(&code))).into_response(),
         Err(error) => app_error_page(lang, &error),
     }

@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use yibao_app::AppError;
-use yibao_domain::RegionCode;
 use yibao_app::AuditEntry;
+use yibao_domain::RegionCode;
 
 use super::page::{FieldErrors, PAGE_ROWS, Page, app_error_page, moment, render, url_encode};
 use super::session::ConsoleUser;

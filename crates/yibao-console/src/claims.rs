@@ -13,9 +13,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::Value;
 use yibao_app::ErrorKind;
-use yibao_domain::{Fen, ItemCode, NationalId};
 use yibao_app::policy::ParamKey;
 use yibao_app::{ClaimRecord, ClaimStatus, Language, Rule};
+use yibao_domain::{Fen, ItemCode, NationalId};
 
 use super::i18n::Lang;
 use super::page::{

@@ -8,8 +8,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use yibao_domain::{Fen, NationalId};
 use yibao_app::{ContributionKind, ContributionRecord};
+use yibao_domain::{Fen, NationalId};
 
 use super::i18n::Lang;
 use super::page::{

@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::{Extension, Form};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
 use serde::Deserialize;
 use yibao_app::ErrorKind;
 use yibao_app::access::SESSION_HOURS;

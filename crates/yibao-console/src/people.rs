@@ -12,15 +12,15 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use time::Date;
 use yibao_app::{AppError, EnrolInput, ErrorKind, NewHousehold};
-use yibao_domain::{HouseholdId, NationalId, PersonCategory, PersonName, RegionCode, Scheme, Tier, parse_date};
 use yibao_app::{Coverage, TierChange, TierHistory};
 use yibao_app::{PersonQuery, PersonRecord};
+use yibao_domain::{HouseholdId, NationalId, PersonCategory, PersonName, RegionCode, Scheme, Tier, parse_date};
 
 use super::contributions::{ContributionForm, ContributionRow, contribution_rows};
 use super::i18n::Lang;
 use super::page::{
-    CLAIMS, CONTRIBUTIONS, ENROLMENT, FieldErrors, Page, Pager, app_error_page, app_message, error_page, national_id_error, PAGE_ROWS, pager,
-    render, url_encode,
+    CLAIMS, CONTRIBUTIONS, ENROLMENT, FieldErrors, PAGE_ROWS, Page, Pager, app_error_page, app_message, error_page, national_id_error,
+    pager, render, url_encode,
 };
 use super::session::ConsoleUser;
 use yibao_app::App;
@@ -430,12 +430,7 @@ pub struct HouseholdNotice {
     enrolled: Option<usize>,
 }
 
-pub async fn household(
-    State(state): State<App>,
-    user: ConsoleUser,
-    Path(id): Path<String>,
-    Query(q): Query<HouseholdNotice>,
-) -> Response {
+pub async fn household(State(state): State<App>, user: ConsoleUser, Path(id): Path<String>, Query(q): Query<HouseholdNotice>) -> Response {
     let lang = user.lang;
     let page = match Page::guard(&user, "people", "household-title", &format!("/console/households/{}", url_encode(&id))) {
         Ok(page) => page,

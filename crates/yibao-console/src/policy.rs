@@ -12,8 +12,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use time::Date;
-use yibao_domain::{InstitutionLevel, PersonCategory, RegionCode, Scheme, Tier, parse_date};
 use yibao_app::policy::{Dim, PARAMS, ParamSpec, Policy, Value, ValueKind};
+use yibao_domain::{InstitutionLevel, PersonCategory, RegionCode, Scheme, Tier, parse_date};
 
 use super::i18n::Lang;
 use super::page::{FieldErrors, Page, render, url_encode, yuan};

@@ -227,7 +227,11 @@ pub async fn form(user: ConsoleUser) -> Response {
 }
 
 /// Runs the what-if and shows the comparison; a refusal next to its field.
-pub async fn simulate(axum::extract::State(state): axum::extract::State<yibao_app::App>, user: ConsoleUser, Form(form): Form<ReformForm>) -> Response {
+pub async fn simulate(
+    axum::extract::State(state): axum::extract::State<yibao_app::App>,
+    user: ConsoleUser,
+    Form(form): Form<ReformForm>,
+) -> Response {
     let lang = user.lang;
     if !user.csrf_ok(&form.csrf) {
         return error_page(lang, StatusCode::FORBIDDEN, "error-csrf", None);

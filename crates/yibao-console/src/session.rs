@@ -11,10 +11,10 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use yibao_app::Role;
 use yibao_app::access::digest;
 use yibao_app::{ErrorKind, Principal};
 use yibao_domain::RegionCode;
-use yibao_app::Role;
 
 use super::i18n::Lang;
 use yibao_app::App;

@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use time::macros::datetime;
-use yibao_domain::{InstitutionLevel, RegionCode};
-use yibao_policy::Policy;
 use yibao_app::access::{digest, hash_password};
 use yibao_app::{App, Backend};
+use yibao_domain::{InstitutionLevel, RegionCode};
+use yibao_policy::Policy;
 use yibao_store::{AccessStore, Actor, NewInstitution, NewStaff, Role};
 use yibao_store_sqlite::SqliteStore;
 
@@ -85,7 +85,8 @@ async fn the_console_works_in_headless_chromium() {
     std::fs::create_dir_all(&dir).expect("dir");
     let store = seeded_store(&dir).await;
     let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
-    let application = yibao_api::app_with(App::new(std::sync::Arc::new(Backend::Sqlite(store)), std::sync::Arc::new(policy)), yibao_console::router());
+    let application =
+        yibao_api::app_with(App::new(std::sync::Arc::new(Backend::Sqlite(store)), std::sync::Arc::new(policy)), yibao_console::router());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
     let base = format!("http://{}", listener.local_addr().expect("address"));
     let server = tokio::spawn(async move { axum::serve(listener, application).await });

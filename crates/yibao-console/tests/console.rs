@@ -15,10 +15,10 @@ use axum::http::{Request, StatusCode, header};
 use serde_json::json;
 use time::macros::datetime;
 use tower::ServiceExt;
-use yibao_domain::{InstitutionLevel, RegionCode};
-use yibao_policy::Policy;
 use yibao_app::access::{digest, hash_password};
 use yibao_app::{App, Backend};
+use yibao_domain::{InstitutionLevel, RegionCode};
+use yibao_policy::Policy;
 use yibao_store::{AccessStore, Actor, NewInstitution, NewStaff, Role};
 use yibao_store_sqlite::SqliteStore;
 
@@ -152,7 +152,10 @@ async fn setup_with(name: &str, options: yibao_console::ConsoleOptions) -> Conso
     store.create_institution(&actor, institution).await.expect("institution");
     let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
     Console {
-        router: yibao_api::app_with(App::new(std::sync::Arc::new(Backend::Sqlite(store)), std::sync::Arc::new(policy)), yibao_console::router_with(options)),
+        router: yibao_api::app_with(
+            App::new(std::sync::Arc::new(Backend::Sqlite(store)), std::sync::Arc::new(policy)),
+            yibao_console::router_with(options),
+        ),
     }
 }
 
@@ -250,7 +253,8 @@ async fn cookies_are_secure_when_the_public_url_is_https() {
         ("cookies-http", ConsoleOptions::for_public_url("http://127.0.0.1:8080").expect("options"), false),
     ] {
         let console = setup_with(name, options).await;
-        let signed_in = console.post("/console/login", "", &[("username", "east.clerk"), ("password", "pw-east.clerk"), ("next", "/console")]).await;
+        let signed_in =
+            console.post("/console/login", "", &[("username", "east.clerk"), ("password", "pw-east.clerk"), ("next", "/console")]).await;
         let lang = console.get("/console/lang?to=en&next=/console", "").await;
         let expired = console.get("/console/people", "yibao_session=forged").await;
         let cookie = signed_in.set_cookie.iter().find(|c| c.starts_with("yibao_session=")).expect("session cookie").clone();
@@ -307,7 +311,12 @@ async fn an_expired_session_redirects_to_sign_in() {
     store.create_staff(&actor, staff).await.expect("staff");
     store.create_session(&actor, &digest("old-token"), "east.clerk", datetime!(2026-01-01 16:00 UTC)).await.expect("session");
     let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
-    let console = Console { router: yibao_api::app_with(App::new(std::sync::Arc::new(Backend::Sqlite(store)), std::sync::Arc::new(policy)), yibao_console::router()) };
+    let console = Console {
+        router: yibao_api::app_with(
+            App::new(std::sync::Arc::new(Backend::Sqlite(store)), std::sync::Arc::new(policy)),
+            yibao_console::router(),
+        ),
+    };
     // The server's own address leads a browser to the console, not to a JSON 404.
     let root = console.get("/", "").await;
     assert_eq!((root.status, root.location.as_str()), (StatusCode::SEE_OTHER, "/console/"));
@@ -467,7 +476,9 @@ async fn a_settlement_shows_its_explanation_prints_a_slip_and_is_reversed_with_a
     let claim = json!({ "claim_id": "C-1", "institution_code": "H41992100007", "institution_level": "secondary", "kind": "inpatient",
         "admission_date": "2026-03-02", "discharge_date": "2026-03-08", "diagnosis": "K35.900",
         "lines": [{ "code": "XA10BAE010A001010100315", "quantity": 2, "unit_price": "2500.00" }] });
-    let (status, settled) = console.api("POST", "/api/settlements", "key-east", json!({ "person_id": person, "card_no": card_of(&person), "claim": claim })).await;
+    let (status, settled) = console
+        .api("POST", "/api/settlements", "key-east", json!({ "person_id": person, "card_no": card_of(&person), "claim": claim }))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{settled}");
     let fund_pay = settled["settlement"]["fund_pay_sumamt"].as_str().expect("fund pay").to_owned();
 
@@ -628,7 +639,9 @@ async fn settle_a_claim(console: &Console, clerk: &str, person: &str, household:
     let claim = json!({ "claim_id": "P-1", "institution_code": "H41992100007", "institution_level": "secondary", "kind": "inpatient",
         "admission_date": "2026-03-02", "discharge_date": "2026-03-08", "diagnosis": "K35.900",
         "lines": [{ "code": "XA10BAE010A001010100315", "quantity": 2, "unit_price": "2500.00" }] });
-    let (status, settled) = console.api("POST", "/api/settlements", "key-east", json!({ "person_id": person, "card_no": card_of(person), "claim": claim })).await;
+    let (status, settled) = console
+        .api("POST", "/api/settlements", "key-east", json!({ "person_id": person, "card_no": card_of(person), "claim": claim }))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{settled}");
     settled["settlement"]["fund_pay_sumamt"].as_str().expect("fund pay").to_owned()
 }

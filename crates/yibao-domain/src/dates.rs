@@ -26,9 +26,8 @@ pub fn first_of_next_month(date: Date) -> Date {
 ///
 /// Saturates at the last representable day (9999-12-31) rather than panicking.
 pub fn add_months(date: Date, months: u32) -> Date {
-    let Some(zero_based) = i32::try_from(months)
-        .ok()
-        .and_then(|months| (date.year() * 12 + i32::from(u8::from(date.month())) - 1).checked_add(months))
+    let Some(zero_based) =
+        i32::try_from(months).ok().and_then(|months| (date.year() * 12 + i32::from(u8::from(date.month())) - 1).checked_add(months))
     else {
         return Date::MAX;
     };

@@ -32,16 +32,17 @@ pub fn is_register_char(c: char) -> bool {
         '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}'
             | '\u{FFA0}' | '\u{E0100}'..='\u{E01EF}'
     );
-    !ignorable && !matches!(
-        c.general_category(),
-        GeneralCategory::Control
-            | GeneralCategory::Format
-            | GeneralCategory::LineSeparator
-            | GeneralCategory::ParagraphSeparator
-            | GeneralCategory::PrivateUse
-            | GeneralCategory::Surrogate
-            | GeneralCategory::Unassigned
-    )
+    !ignorable
+        && !matches!(
+            c.general_category(),
+            GeneralCategory::Control
+                | GeneralCategory::Format
+                | GeneralCategory::LineSeparator
+                | GeneralCategory::ParagraphSeparator
+                | GeneralCategory::PrivateUse
+                | GeneralCategory::Surrogate
+                | GeneralCategory::Unassigned
+        )
 }
 
 /// `text` trimmed, if it has 1 to `chars_max` characters, every one a register character.
@@ -296,7 +297,18 @@ mod tests {
     fn invisible_and_reordering_characters_are_refused_everywhere() {
         // NUL, a right-to-left override, only a zero-width space, a byte-order mark, a line
         // separator, a private-use character: each found by a tester or a real attack.
-        for bad in ["张\u{0}三", "张\u{202E}三", "\u{200B}", "张三\u{FEFF}", "张\u{2028}三", "张\u{E000}三", "\u{3164}", "\u{FE0F}", "\u{0301}", "\u{0301}张"] {
+        for bad in [
+            "张\u{0}三",
+            "张\u{202E}三",
+            "\u{200B}",
+            "张三\u{FEFF}",
+            "张\u{2028}三",
+            "张\u{E000}三",
+            "\u{3164}",
+            "\u{FE0F}",
+            "\u{0301}",
+            "\u{0301}张",
+        ] {
             assert_eq!(PersonName::parse(bad), Err(RegisterError::PersonName), "{bad:?}");
             assert_eq!(parse_address(bad), Err(RegisterError::Address), "{bad:?}");
             assert_eq!(HouseholdId::parse(bad), Err(RegisterError::HouseholdId), "{bad:?}");

@@ -570,7 +570,9 @@ impl Run<'_> {
         // An emergency admission counts as referred only for out-of-area care (SPEC step 2):
         // in the city, only a referral lifts the unreferred reduction.
         let reduction = match claim.place {
-            Place::OutOfArea if claim.referral || claim.emergency => Some(policy.ratio(ParamKey::OutOfAreaReductionReferred, query, date)?),
+            Place::OutOfArea if claim.referral || claim.emergency => {
+                Some(policy.ratio(ParamKey::OutOfAreaReductionReferred, query, date)?)
+            }
             Place::OutOfArea => Some(policy.ratio(ParamKey::OutOfAreaReductionUnreferred, query, date)?),
             Place::InArea if claim.referral => None,
             Place::InArea => Some(policy.ratio_or(ParamKey::InpatientUnreferredReduction, query, date, RatioBp::ZERO)?),
@@ -726,7 +728,8 @@ impl Run<'_> {
             // The employer's average wage is what the institution states: it counts at most up
             // to the contribution base ceiling in force (average wage × employee.base_ceiling),
             // the most any wage can have paid contributions on.
-            let ceiling_query = Query { region: query.region, scheme: Some(Scheme::Employee), category: Some(person.category), ..Query::default() };
+            let ceiling_query =
+                Query { region: query.region, scheme: Some(Scheme::Employee), category: Some(person.category), ..Query::default() };
             let ceiling = match (
                 policy.money(ParamKey::EmployeeAverageWageMonthly, &ceiling_query, date),
                 policy.multiple(ParamKey::EmployeeBaseCeiling, &ceiling_query, date),

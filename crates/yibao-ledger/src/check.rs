@@ -131,7 +131,8 @@ pub fn check_books<'a>(accounts: impl IntoIterator<Item = &'a AccountState>, tra
         }
     }
     let wanted: HashSet<&TransferId> = transfers.iter().flat_map(|t| t.reverses.iter().chain(t.pair.iter())).collect();
-    let referenced = wanted.into_iter().filter_map(|id| positions.get(id).map(|&p| (p, transfers[usize::try_from(p).unwrap_or(usize::MAX)].clone())));
+    let referenced =
+        wanted.into_iter().filter_map(|id| positions.get(id).map(|&p| (p, transfers[usize::try_from(p).unwrap_or(usize::MAX)].clone())));
     let mut check = BookCheck::new(accounts.into_iter().copied(), referenced);
     for breach in duplicates {
         check.breaches.push(breach);
@@ -171,14 +172,7 @@ impl BookCheck {
             }
         }
         let referenced = referenced.into_iter().map(|(position, transfer)| (transfer.id.clone(), (position, transfer))).collect();
-        BookCheck {
-            stored,
-            referenced,
-            totals: HashMap::new(),
-            overdrawn: HashSet::new(),
-            reversed: HashMap::new(),
-            breaches,
-        }
+        BookCheck { stored, referenced, totals: HashMap::new(), overdrawn: HashSet::new(), reversed: HashMap::new(), breaches }
     }
 
     /// Checks the next transfer; `position` grows with posting order.

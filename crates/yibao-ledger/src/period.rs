@@ -30,7 +30,9 @@ impl YearMonth {
     /// is not a month.
     pub fn parse(text: &str) -> Result<YearMonth, YearMonthError> {
         match yibao_domain::Period::parse(text.trim()) {
-            Ok(yibao_domain::Period::Month(year, month)) => YearMonth::new(year, u8::from(month)).ok_or_else(|| YearMonthError(text.to_owned())),
+            Ok(yibao_domain::Period::Month(year, month)) => {
+                YearMonth::new(year, u8::from(month)).ok_or_else(|| YearMonthError(text.to_owned()))
+            }
             _ => Err(YearMonthError(text.to_owned())),
         }
     }

@@ -9,7 +9,9 @@ use yibao_domain::{Fen, NationalId, PersonCategory, RatioBp, RegionCode, Scheme,
 use yibao_engine::{Accumulators, Claim, Coverage, Explain, TierChange, TierHistory, settle};
 use yibao_policy::Policy;
 
-use yibao_store::{Actor, ClaimStatus, NewHousehold, NewPerson, PersonQuery, SettleRequest, Store, StoreError, engine_settlement, verify_audit};
+use yibao_store::{
+    Actor, ClaimStatus, NewHousehold, NewPerson, PersonQuery, SettleRequest, Store, StoreError, engine_settlement, verify_audit,
+};
 
 const DEMO_POLICY: &str = include_str!("../../../policies/demo-city.toml");
 const CITY: &str = "419900";
@@ -206,8 +208,7 @@ async fn double_enrolment_is_refused<S: Store>(store: &S) {
         .expect("search");
     assert!(in_west.persons.is_empty(), "nothing was written for the refused enrolment");
     // A person in a household that does not exist is refused.
-    let orphan =
-        NewPerson { name: pn("李"), card_no: None, household_id: hh("HH-NONE"), coverage: coverage(person_id(WEST, 3), WEST) };
+    let orphan = NewPerson { name: pn("李"), card_no: None, household_id: hh("HH-NONE"), coverage: coverage(person_id(WEST, 3), WEST) };
     assert!(matches!(store.enrol(&clerk(WEST), region(WEST), orphan).await, Err(StoreError::HouseholdNotFound(_))));
 }
 
@@ -219,8 +220,7 @@ async fn a_county_sees_only_itself<S: Store>(store: &S) {
     let hits = store.search_persons(region(WEST), &PersonQuery { person_id: Some(id), ..PersonQuery::default() }).await.expect("search");
     assert!(hits.persons.is_empty(), "search never crosses the scope");
     // Enrolling into a county outside one's scope is refused.
-    let outside =
-        NewPerson { name: pn("王"), card_no: None, household_id: hh("HH-EAST-4"), coverage: coverage(person_id(EAST, 5), EAST) };
+    let outside = NewPerson { name: pn("王"), card_no: None, household_id: hh("HH-EAST-4"), coverage: coverage(person_id(EAST, 5), EAST) };
     assert!(matches!(store.enrol(&clerk(WEST), region(WEST), outside).await, Err(StoreError::OutsideRegion { .. })));
 }
 
@@ -503,7 +503,10 @@ async fn staff_sessions_and_institutions<S: Store + yibao_store::AccessStore>(st
     store.create_institution(&admin, hospital.clone()).await.expect("institution");
     assert!(matches!(store.create_institution(&admin, hospital).await, Err(StoreError::Exists(_))));
     // A malformed code cannot reach the store: `InstitutionCode` is checked when parsed.
-    assert_eq!(store.institution_by_key("key-hash-east").await.expect("read").map(|i| i.code.into_string()), Some("H41992100007".to_owned()));
+    assert_eq!(
+        store.institution_by_key("key-hash-east").await.expect("read").map(|i| i.code.into_string()),
+        Some("H41992100007".to_owned())
+    );
     assert_eq!(store.institution_by_key("wrong").await.expect("read"), None);
     assert_eq!(store.institutions(region(EAST)).await.expect("list").len(), 1);
     assert!(store.institutions(region(WEST)).await.expect("list").is_empty(), "a county lists only its own institutions");
@@ -652,7 +655,8 @@ pub async fn run_import<S: Store + yibao_store::ImportStore>(store: Arc<S>) {
             .search_persons(region(WEST), &PersonQuery { name_prefix: Some("导".into()), ..PersonQuery::default() })
             .await
             .expect("search")
-            .persons.len(),
+            .persons
+            .len(),
         6
     );
     // A batch whose last member is already enrolled: refused whole.
@@ -697,12 +701,8 @@ pub async fn run_search_escaping<S: Store>(store: Arc<S>) {
         .await
         .expect("household");
     for (serial, name) in [(801, "王_明"), (802, "王小明"), (803, "100%李")] {
-        let person = NewPerson {
-            name: pn(name),
-            card_no: None,
-            household_id: hh("HH-ESC"),
-            coverage: coverage(person_id(WEST, serial), WEST),
-        };
+        let person =
+            NewPerson { name: pn(name), card_no: None, household_id: hh("HH-ESC"), coverage: coverage(person_id(WEST, serial), WEST) };
         store.enrol(&clerk(WEST), scope, person).await.expect("enrol");
     }
     let names = |hits: yibao_store::PersonPage| hits.persons.into_iter().map(|p| p.name).collect::<Vec<_>>();
@@ -713,7 +713,8 @@ pub async fn run_search_escaping<S: Store>(store: Arc<S>) {
         store.search_persons(scope, &PersonQuery { name_prefix: Some("100%".into()), ..PersonQuery::default() }).await.expect("search");
     assert_eq!(names(percent), vec!["100%李".to_owned()]);
     // A search is paged, with how many match in all (issue 12: never cut silently).
-    let household = |offset: u32, limit: Option<u32>| PersonQuery { household_id: Some("HH-ESC".into()), offset, limit, ..PersonQuery::default() };
+    let household =
+        |offset: u32, limit: Option<u32>| PersonQuery { household_id: Some("HH-ESC".into()), offset, limit, ..PersonQuery::default() };
     let all = store.search_persons(scope, &household(0, None)).await.expect("search");
     assert!(all.total >= 2 && all.persons.len() as u64 == all.total, "{all:?}");
     let second = store.search_persons(scope, &household(1, Some(1))).await.expect("page");
@@ -726,8 +727,8 @@ pub async fn run_search_escaping<S: Store>(store: Arc<S>) {
 /// A person's details are updated in one audited write; outside the scope, invalid or
 /// empty updates change nothing.
 pub async fn run_person_update<S: Store>(store: Arc<S>) {
-    use yibao_store::PersonUpdate;
     use yibao_domain::AssistanceGroup;
+    use yibao_store::PersonUpdate;
     let store = &*store;
     let id = enrolled(store, EAST, 900, "HH-EAST-900").await;
     let update = PersonUpdate {
@@ -757,9 +758,8 @@ pub async fn run_person_update<S: Store>(store: Arc<S>) {
     assert!(matches!(outside, Err(StoreError::PersonNotFound(_))), "{outside:?}");
     // An invalid code beside a valid change: refused, nothing changed. (An invalid name
     // cannot reach the store: `PersonName` is checked when parsed.)
-    for invalid in [
-        PersonUpdate { maternity: Some(true), certified_chronic_diseases: Some(vec!["i10".into()]), ..PersonUpdate::default() },
-    ] {
+    for invalid in [PersonUpdate { maternity: Some(true), certified_chronic_diseases: Some(vec!["i10".into()]), ..PersonUpdate::default() }]
+    {
         let refused = store.update_person(&clerk(EAST), region(EAST), &id, invalid).await;
         assert!(matches!(refused, Err(StoreError::Invalid(_))), "{refused:?}");
     }
@@ -787,7 +787,12 @@ pub async fn run_person_update<S: Store>(store: Arc<S>) {
     let card = |card: &str| PersonUpdate { card_no: Some(Some(card.to_owned())), ..PersonUpdate::default() };
     store.update_person(&clerk(EAST), region(EAST), &id, card("C-NEW-900")).await.expect("the card again");
     let other = person_id(EAST, 901);
-    let taken = NewPerson { name: pn("赵九零一"), card_no: Some("C-NEW-900".into()), household_id: hh("HH-EAST-900"), coverage: coverage(other, EAST) };
+    let taken = NewPerson {
+        name: pn("赵九零一"),
+        card_no: Some("C-NEW-900".into()),
+        household_id: hh("HH-EAST-900"),
+        coverage: coverage(other, EAST),
+    };
     let refused = store.enrol(&clerk(EAST), region(EAST), taken.clone()).await;
     assert!(matches!(&refused, Err(e) if e.code() == "person.card_taken"), "{refused:?}");
     store.enrol(&clerk(EAST), region(EAST), NewPerson { card_no: Some("C-NEW-901".into()), ..taken }).await.expect("another card");
@@ -812,8 +817,8 @@ pub async fn run_person_update<S: Store>(store: Arc<S>) {
 /// - the claim is reversed after it was paid: the hospital owes it back, and April pays it
 ///   nothing.
 pub async fn run_books<S: Store + yibao_store::ContributionStore + yibao_store::FundStore>(store: Arc<S>) {
-    use yibao_store::{ContributionKind, NewContribution};
     use yibao_ledger::{AccountKind, FundScheme, Holder, YearMonth};
+    use yibao_store::{ContributionKind, NewContribution};
     const SOUTH: &str = "419923";
     let south = region(SOUTH);
     let city = region(CITY);
@@ -989,9 +994,9 @@ pub async fn run_books<S: Store + yibao_store::ContributionStore + yibao_store::
 ///   county finance half and half (B met its targets): 18,875.00 each, booked as owed to the
 ///   fund. A has no deficit.
 pub async fn run_year<S: Store + yibao_store::ContributionStore + yibao_store::FundStore>(store: Arc<S>) {
-    use yibao_store::{ContributionKind, NewContribution};
     use yibao_engine::Settlement;
     use yibao_ledger::{AccountKind, FundScheme, Holder, YearMonth};
+    use yibao_store::{ContributionKind, NewContribution};
     const A: &str = "429921";
     const B: &str = "429922";
     let city = region("429900");
@@ -1230,9 +1235,9 @@ pub async fn run_year<S: Store + yibao_store::ContributionStore + yibao_store::F
 /// - X repays 2,000.00 on 30 June 2026: on 1 January 2027 it still owes 7,820.00 and has
 ///   missed the 2026 instalment by 946.00.
 pub async fn run_legacy<S: Store + yibao_store::ContributionStore + yibao_store::FundStore>(store: Arc<S>) {
+    use yibao_ledger::FundScheme;
     use yibao_store::legacy::{LegacyRequest, TermsIn};
     use yibao_store::{ContributionKind, NewContribution};
-    use yibao_ledger::FundScheme;
     const X: &str = "439921";
     let city = region("439900");
     let yuan = |y: i64| Fen::new(y * 100);
@@ -1332,7 +1337,8 @@ pub async fn run_referrals_and_tier_edits<S: Store>(store: Arc<S>) {
     store.edit_tiers(&clerk(EAST), region(EAST), &id, change.into()).await.expect("request");
     let wrong_day = store.edit_tiers(&clerk(EAST), region(EAST), &id, TierEdit::Cancel { requested_on: date!(2026 - 02 - 11) }).await;
     assert!(matches!(wrong_day, Err(StoreError::Invalid(_))), "{wrong_day:?}");
-    let person = store.edit_tiers(&clerk(EAST), region(EAST), &id, TierEdit::Cancel { requested_on: date!(2026 - 02 - 10) }).await.expect("cancel");
+    let person =
+        store.edit_tiers(&clerk(EAST), region(EAST), &id, TierEdit::Cancel { requested_on: date!(2026 - 02 - 10) }).await.expect("cancel");
     assert_eq!(person.coverage.tier_history.map(|h| h.changes.len()), Some(0));
     let trail = store.audit_entries(region(EAST), 0, 100_000).await.expect("trail");
     assert!(trail.iter().any(|e| e.action == "person.tier_change_cancelled" && e.entity == id.to_string()));
@@ -1390,7 +1396,8 @@ where
     let west = region(WEST);
     let resident = enrolled(&*store, EAST, 801, "HH-TAMPER-1").await;
     enrolled(&*store, WEST, 802, "HH-TAMPER-2").await;
-    let admin = Actor { who: "admin".into(), role: "city_administrator".into(), source: "127.0.0.1".into(), at: datetime!(2026-03-01 09:00 UTC) };
+    let admin =
+        Actor { who: "admin".into(), role: "city_administrator".into(), source: "127.0.0.1".into(), at: datetime!(2026-03-01 09:00 UTC) };
     let city_staff = yibao_store::NewStaff {
         username: "city.auditor".into(),
         display_name: "市审计".into(),
@@ -1444,7 +1451,9 @@ where
     // 2. The pooled fund's pay edited inside the stored settlement: the transfer it posted
     //    moved another amount.
     let edit = |from: &str, to: &str| {
-        format!("UPDATE claims SET settlement = replace(settlement, '\"hifp_pay\":\"{from}\"', '\"hifp_pay\":\"{to}\"') WHERE claim_id = 'TAMPER-1'")
+        format!(
+            "UPDATE claims SET settlement = replace(settlement, '\"hifp_pay\":\"{from}\"', '\"hifp_pay\":\"{to}\"') WHERE claim_id = 'TAMPER-1'"
+        )
     };
     attacker.run(&edit(&hifp_pay, "0.01")).await;
     let found = book_breaches(&*store).await;
@@ -1501,7 +1510,9 @@ where
     let payment = "(SELECT MIN(transfer_id) FROM ledger_transfers WHERE transfer_id LIKE 'pay/%')";
     let pay = |fen: i64| {
         let side = |side: &str| {
-            format!("(region_code, fund_scheme, holder, kind) = (SELECT region_code, fund_scheme, {side}_holder, {side}_kind FROM ledger_transfers WHERE transfer_id = {payment})")
+            format!(
+                "(region_code, fund_scheme, holder, kind) = (SELECT region_code, fund_scheme, {side}_holder, {side}_kind FROM ledger_transfers WHERE transfer_id = {payment})"
+            )
         };
         format!(
             "UPDATE ledger_accounts SET debits_posted_fen = debits_posted_fen + ({fen}) WHERE {};
@@ -1526,13 +1537,17 @@ where
     let city = region(CITY);
     let targets = yibao_store::CountyTargets { year: 2026, unit: EAST.into(), enrolment_target: 4, collection_target_fen: 80_000 };
     store.set_targets(&accountant, city, targets).await.expect("targets");
-    let budget = yibao_store::Budget { year: 2026, fund_scheme: "resident".into(), unit: EAST.into(), income_fen: 90_000, spending_fen: 50_000 };
+    let budget =
+        yibao_store::Budget { year: 2026, fund_scheme: "resident".into(), unit: EAST.into(), income_fen: 90_000, spending_fen: 50_000 };
     store.set_budget(&accountant, city, budget).await.expect("a budget");
     let close = store.close_year(&accountant, city, 2026, yibao_store::closing::YearEndOptions::default()).await.expect("the close");
     assert!(close.record.levy_total_fen > 0, "the levy moves money: {:?}", close.record);
     let from = time::macros::date!(2026 - 01 - 01);
     let to = time::macros::date!(2026 - 12 - 31);
-    store.credit_interest(&accountant, city, from, to, yibao_domain::RatioBp::new(150), yibao_domain::Rounding::HalfUp).await.expect("interest");
+    store
+        .credit_interest(&accountant, city, from, to, yibao_domain::RatioBp::new(150), yibao_domain::Rounding::HalfUp)
+        .await
+        .expect("interest");
     let request = yibao_store::legacy::LegacyRequest {
         scheme: "resident".into(),
         county: EAST.into(),
@@ -1559,7 +1574,9 @@ where
     let shift_transfer = |pattern: &str, fen: i64| {
         let transfer = format!("(SELECT MIN(transfer_id) FROM ledger_transfers WHERE transfer_id LIKE '{pattern}')");
         let side = |side: &str| {
-            format!("(region_code, fund_scheme, holder, kind) = (SELECT region_code, fund_scheme, {side}_holder, {side}_kind FROM ledger_transfers WHERE transfer_id = {transfer})")
+            format!(
+                "(region_code, fund_scheme, holder, kind) = (SELECT region_code, fund_scheme, {side}_holder, {side}_kind FROM ledger_transfers WHERE transfer_id = {transfer})"
+            )
         };
         format!(
             "UPDATE ledger_accounts SET debits_posted_fen = debits_posted_fen + ({fen}) WHERE {};
@@ -1612,26 +1629,37 @@ where
     attacker.run("UPDATE fund_budgets SET spending_fen = 5").await;
     let found = book_breaches(&*store).await;
     assert!(found.iter().any(|b| b.contains(&format!("the targets 2026/{EAST}")) && b.contains("last audit entry recorded")), "{found:?}");
-    assert!(found.iter().any(|b| b.contains(&format!("the budget 2026/resident/{EAST}")) && b.contains("last audit entry recorded")), "{found:?}");
+    assert!(
+        found.iter().any(|b| b.contains(&format!("the budget 2026/resident/{EAST}")) && b.contains("last audit entry recorded")),
+        "{found:?}"
+    );
     attacker.run("UPDATE county_targets SET enrolment_target = 4").await;
     attacker.run("UPDATE fund_budgets SET spending_fen = 50000").await;
     assert!(book_breaches(&*store).await.is_empty());
 
     // 4. A contribution's payment edited: its transfers and its audit entry disagree.
-    attacker.run(&format!("UPDATE contributions SET paid_fen = paid_fen - 100 WHERE seq = {} AND region_code = '{EAST}'", contribution.seq)).await;
+    attacker
+        .run(&format!("UPDATE contributions SET paid_fen = paid_fen - 100 WHERE seq = {} AND region_code = '{EAST}'", contribution.seq))
+        .await;
     let found = book_breaches(&*store).await;
     let contribution_name = format!("contribution {EAST}/{} of {resident}", contribution.seq);
     assert!(found.iter().any(|b| b.contains(&contribution_name) && b.contains("audit entry recorded")), "{found:?}");
     assert!(found.iter().any(|b| b.contains(&contribution_name) && b.contains("transfer ct/")), "{found:?}");
-    attacker.run(&format!("UPDATE contributions SET paid_fen = paid_fen + 100 WHERE seq = {} AND region_code = '{EAST}'", contribution.seq)).await;
+    attacker
+        .run(&format!("UPDATE contributions SET paid_fen = paid_fen + 100 WHERE seq = {} AND region_code = '{EAST}'", contribution.seq))
+        .await;
     assert!(book_breaches(&*store).await.is_empty());
 
     // 5. A personal-account balance edited in the person's record.
     let balance = |yuan: &str| {
         if sqlite {
-            format!("UPDATE persons SET coverage = json_set(coverage, '$.personal_account_balance', '{yuan}') WHERE person_id = '{employee}'")
+            format!(
+                "UPDATE persons SET coverage = json_set(coverage, '$.personal_account_balance', '{yuan}') WHERE person_id = '{employee}'"
+            )
         } else {
-            format!("UPDATE persons SET coverage = jsonb_set(coverage, '{{personal_account_balance}}', '\"{yuan}\"') WHERE person_id = '{employee}'")
+            format!(
+                "UPDATE persons SET coverage = jsonb_set(coverage, '{{personal_account_balance}}', '\"{yuan}\"') WHERE person_id = '{employee}'"
+            )
         }
     };
     attacker.run(&balance("99999.00")).await;
@@ -1644,7 +1672,9 @@ where
     //     account), no transfer touched: the settlement no longer matches the digest its
     //     audit entry recorded.
     let split = |from: &str, to: &str| {
-        format!("UPDATE claims SET settlement = replace(settlement, '\"psn_cash_pay\":\"{from}\"', '\"psn_cash_pay\":\"{to}\"') WHERE claim_id = 'TAMPER-1'")
+        format!(
+            "UPDATE claims SET settlement = replace(settlement, '\"psn_cash_pay\":\"{from}\"', '\"psn_cash_pay\":\"{to}\"') WHERE claim_id = 'TAMPER-1'"
+        )
     };
     let cash: serde_json::Value = serde_json::from_str(&settled.settlement_json).expect("json");
     let cash = cash["psn_cash_pay"].as_str().expect("psn_cash_pay").to_owned();
@@ -1661,7 +1691,10 @@ where
         .await;
     let found = book_breaches(&*store).await;
     assert!(found.iter().any(|b| b.contains(claim_name) && b.contains("no audit entry records its reversal")), "{found:?}");
-    assert!(found.iter().any(|b| b.contains(claim_name) && b.contains("transfer rv/") && b.contains("missing from the books")), "{found:?}");
+    assert!(
+        found.iter().any(|b| b.contains(claim_name) && b.contains("transfer rv/") && b.contains("missing from the books")),
+        "{found:?}"
+    );
     attacker.run("UPDATE claims SET status = 'settled', reversed_at = NULL, reversal_reason = NULL WHERE claim_id = 'TAMPER-1'").await;
     assert!(book_breaches(&*store).await.is_empty());
 
@@ -1677,7 +1710,9 @@ where
     attacker.run(&admissions(0)).await;
     let found = book_breaches(&*store).await;
     assert!(
-        found.iter().any(|b| b.contains(&format!("accumulators of {resident} for 2026 in {EAST}")) && b.contains("is not where the claims lead")),
+        found
+            .iter()
+            .any(|b| b.contains(&format!("accumulators of {resident} for 2026 in {EAST}")) && b.contains("is not where the claims lead")),
         "{found:?}"
     );
     attacker.run(&admissions(1)).await;
@@ -1689,7 +1724,10 @@ where
     attacker.run(&format!("{unlock} DELETE FROM audit_log WHERE region_code = '{EAST}' AND seq = {last}")).await;
     let verification = verify_audit(&*store).await.expect("verify");
     assert!(
-        verification.breaks.iter().any(|b| b.contains(&format!("region {EAST}: the chain ends at entry {}, but its head records entry {last}", last - 1))),
+        verification
+            .breaks
+            .iter()
+            .any(|b| b.contains(&format!("region {EAST}: the chain ends at entry {}, but its head records entry {last}", last - 1))),
         "{:?}",
         verification.breaks
     );
@@ -1715,14 +1753,26 @@ where
     );
 
     // 9. The city's own chain deleted with its head: its staff account remains.
-    attacker.run(&format!("DELETE FROM audit_log WHERE region_code = '{CITY}'; DELETE FROM audit_heads WHERE region_code = '{CITY}'")).await;
+    attacker
+        .run(&format!("DELETE FROM audit_log WHERE region_code = '{CITY}'; DELETE FROM audit_heads WHERE region_code = '{CITY}'"))
+        .await;
     let verification = verify_audit(&*store).await.expect("verify");
-    assert!(verification.breaks.iter().any(|b| b.contains(&format!("region {CITY}: records and no audit chain"))), "{:?}", verification.breaks);
+    assert!(
+        verification.breaks.iter().any(|b| b.contains(&format!("region {CITY}: records and no audit chain"))),
+        "{:?}",
+        verification.breaks
+    );
 
     // 10. A whole region's chain deleted with its head: its household and person remain.
-    attacker.run(&format!("DELETE FROM audit_log WHERE region_code = '{WEST}'; DELETE FROM audit_heads WHERE region_code = '{WEST}'")).await;
+    attacker
+        .run(&format!("DELETE FROM audit_log WHERE region_code = '{WEST}'; DELETE FROM audit_heads WHERE region_code = '{WEST}'"))
+        .await;
     let verification = verify_audit(&*store).await.expect("verify");
-    assert!(verification.breaks.iter().any(|b| b.contains(&format!("region {west}: records and no audit chain"))), "{:?}", verification.breaks);
+    assert!(
+        verification.breaks.iter().any(|b| b.contains(&format!("region {west}: records and no audit chain"))),
+        "{:?}",
+        verification.breaks
+    );
     let verification = verify_audit_against(&*store, Some(&anchor)).await.expect("verify");
     assert!(
         verification.breaks.iter().any(|b| b.contains(&format!("region {WEST}: the chain ends at entry 0, before the anchored entry"))),

@@ -856,15 +856,7 @@ impl FundStore for PostgresStore {
         post(&mut tx, &actor.at_text(), std::slice::from_ref(&entry)).await?;
         let (schedule, repayments) = legacy_of(&mut tx, city, &request).await?;
         let view = legacy_view(&schedule, &repayments, on)?;
-        audit(
-            &mut tx,
-            actor,
-            city,
-            "fund.legacy_repayment",
-            entry.transfer.id.as_str(),
-            detail,
-        )
-        .await?;
+        audit(&mut tx, actor, city, "fund.legacy_repayment", entry.transfer.id.as_str(), detail).await?;
         tx.commit().await.map_err(backend)?;
         Ok(view)
     }
@@ -1011,7 +1003,9 @@ impl FundStore for PostgresStore {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(backend)?;
-        rows.iter().map(|(region, person, state)| Ok((region_of(region)?, yibao_store::stored::id_of(person)?, from_json(state)?))).collect()
+        rows.iter()
+            .map(|(region, person, state)| Ok((region_of(region)?, yibao_store::stored::id_of(person)?, from_json(state)?)))
+            .collect()
     }
 
     async fn contributions_page(

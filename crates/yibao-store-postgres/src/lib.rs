@@ -48,8 +48,9 @@ use time::Date;
 use yibao_domain::{NationalId, RegionCode};
 use yibao_engine::{Accumulators, Coverage};
 use yibao_store::{
-    Actor, AuditEntry, ClaimRecord, ClaimStatus, HouseholdRecord, NewHousehold, NewPerson, PersonQuery, PersonRecord, PersonUpdate,
-    SEARCH_LIMIT, SettleFn, SettleOutcome, SettleRequest, Store, StoreError, TierEdit, NewReferral, REFERRALS_LIMIT, ReferralRecord, check_scope, entry_hash,
+    Actor, AuditEntry, ClaimRecord, ClaimStatus, HouseholdRecord, NewHousehold, NewPerson, NewReferral, PersonQuery, PersonRecord,
+    PersonUpdate, REFERRALS_LIMIT, ReferralRecord, SEARCH_LIMIT, SettleFn, SettleOutcome, SettleRequest, Store, StoreError, TierEdit,
+    check_scope, entry_hash,
 };
 
 /// Migrations, in order. Applied once each, recorded in `schema_migrations`.
@@ -994,8 +995,10 @@ impl Store for PostgresStore {
     }
 
     async fn audit_heads(&self) -> Result<Vec<yibao_store::AuditHead>, StoreError> {
-        let rows: Vec<(String, i64, String)> =
-            sqlx::query_as("SELECT region_code, seq, hash FROM audit_heads ORDER BY region_code").fetch_all(&self.pool).await.map_err(backend)?;
+        let rows: Vec<(String, i64, String)> = sqlx::query_as("SELECT region_code, seq, hash FROM audit_heads ORDER BY region_code")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
         rows.into_iter().map(|(region, seq, hash)| Ok(yibao_store::AuditHead { region: region_of(&region)?, seq, hash })).collect()
     }
 

@@ -74,7 +74,11 @@ async fn the_audit_log_refuses_edits_and_a_forced_edit_is_detected() {
     let actor =
         Actor { who: "clerk".into(), role: "enrolment_clerk".into(), source: "127.0.0.1".into(), at: datetime!(2026-03-01 09:30 UTC) };
     for n in 1..=3 {
-        let household = NewHousehold { household_id: yibao_domain::HouseholdId::parse(&format!("HH-{n}")).expect("an id"), region, address: "幸福路 1 号".into() };
+        let household = NewHousehold {
+            household_id: yibao_domain::HouseholdId::parse(&format!("HH-{n}")).expect("an id"),
+            region,
+            address: "幸福路 1 号".into(),
+        };
         store.create_household(&actor, region, household).await.expect("household");
     }
     assert!(verify_audit(&store).await.expect("verify").is_intact());

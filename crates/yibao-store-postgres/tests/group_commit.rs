@@ -63,8 +63,12 @@ async fn enrolled(store: &PostgresStore, region_code: &str, serial: u16, scheme:
     let household = yibao_domain::HouseholdId::parse(&format!("HH-{region_code}-{serial}")).expect("an id");
     let new = NewHousehold { household_id: household.clone(), region: region(region_code), address: "幸福路 1 号".into() };
     store.create_household(&clerk(), region(region_code), new).await.expect("household");
-    let person =
-        NewPerson { name: yibao_domain::PersonName::parse(&format!("李{serial}")).expect("a name"), card_no: None, household_id: household, coverage: coverage(id, region_code, scheme) };
+    let person = NewPerson {
+        name: yibao_domain::PersonName::parse(&format!("李{serial}")).expect("a name"),
+        card_no: None,
+        household_id: household,
+        coverage: coverage(id, region_code, scheme),
+    };
     store.enrol(&clerk(), region(region_code), person).await.expect("enrol");
     id
 }
@@ -334,7 +338,10 @@ async fn grouped_settlements_racing_other_writers_never_deadlock() {
                     person_id: id,
                     kind: ContributionKind::Employee,
                     // Each round its own month: a month is paid once (contribution.overpaid).
-                    period: yibao_domain::Period::Month(2025 + i32::from(n >= 12), time::Month::try_from(1 + (n % 12) as u8).expect("a month")),
+                    period: yibao_domain::Period::Month(
+                        2025 + i32::from(n >= 12),
+                        time::Month::try_from(1 + (n % 12) as u8).expect("a month"),
+                    ),
                     due_fen: yibao_domain::Fen::new(10_000),
                     paid_fen: yibao_domain::Fen::new(10_000),
                     breakdown_json: yibao_store_contract::employee_breakdown(7_000, 3_000, 0),

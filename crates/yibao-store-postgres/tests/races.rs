@@ -64,7 +64,10 @@ async fn store() -> (TestPostgres, Arc<PostgresStore>) {
 
 async fn household(store: &PostgresStore, region_code: &str, id: &str) {
     let scope = region(region_code);
-    let household = NewHousehold { household_id: yibao_domain::HouseholdId::parse(id).expect("an id"), region: scope, address: "幸福路 1 号".into() };
+    let household =
+        NewHousehold {
+            household_id: yibao_domain::HouseholdId::parse(id).expect("an id"), region: scope, address: "幸福路 1 号".into()
+        };
     store.create_household(&clerk(), scope, household).await.expect("household");
 }
 
@@ -222,7 +225,11 @@ async fn one_person_enrolled_from_two_counties_at_once_is_enrolled_once() {
     for _ in 0..RACERS {
         let store = Arc::clone(&store);
         tasks.push(tokio::spawn(async move {
-            let household = NewHousehold { household_id: yibao_domain::HouseholdId::parse("HH-RACE").expect("an id"), region: region(WEST), address: "x".into() };
+            let household = NewHousehold {
+                household_id: yibao_domain::HouseholdId::parse("HH-RACE").expect("an id"),
+                region: region(WEST),
+                address: "x".into(),
+            };
             store.create_household(&clerk(), region(WEST), household).await
         }));
     }
@@ -246,7 +253,11 @@ async fn many_writers_in_one_region_chain_one_after_another() {
     for n in 0..WRITES {
         let store = Arc::clone(&store);
         tasks.push(tokio::spawn(async move {
-            let household = NewHousehold { household_id: yibao_domain::HouseholdId::parse(&format!("HH-{n}")).expect("an id"), region: region(EAST), address: "x".into() };
+            let household = NewHousehold {
+                household_id: yibao_domain::HouseholdId::parse(&format!("HH-{n}")).expect("an id"),
+                region: region(EAST),
+                address: "x".into(),
+            };
             store.create_household(&clerk(), region(EAST), household).await
         }));
     }
@@ -446,7 +457,11 @@ async fn an_import_racing_enrolments_of_its_people_enrols_each_once() {
         let id = |h: u16, m: u16| NationalId::from_parts(region(EAST), date!(1990 - 01 - 01), 100 * (round + 1) + h * 2 + m).expect("id");
         let batch: Vec<ImportHousehold> = (0..HOUSEHOLDS)
             .map(|h| ImportHousehold {
-                household: NewHousehold { household_id: yibao_domain::HouseholdId::parse(&format!("HH-IMP-{round}-{h}")).expect("an id"), region: region(EAST), address: "x".into() },
+                household: NewHousehold {
+                    household_id: yibao_domain::HouseholdId::parse(&format!("HH-IMP-{round}-{h}")).expect("an id"),
+                    region: region(EAST),
+                    address: "x".into(),
+                },
                 members: (0..2)
                     .map(|m| NewPerson {
                         name: yibao_domain::PersonName::parse("导入").expect("a name"),
@@ -493,7 +508,11 @@ async fn an_import_racing_enrolments_of_its_people_enrols_each_once() {
         for h in 0..HOUSEHOLDS {
             for m in 0..2 {
                 let query = PersonQuery { person_id: Some(id(h, m)), ..PersonQuery::default() };
-                assert_eq!(store.search_persons(region(EAST), &query).await.expect("search").persons.len(), 1, "each person is enrolled once");
+                assert_eq!(
+                    store.search_persons(region(EAST), &query).await.expect("search").persons.len(),
+                    1,
+                    "each person is enrolled once"
+                );
             }
         }
     }

@@ -714,14 +714,7 @@ impl FundStore for SqliteStore {
             post(conn, &actor, std::slice::from_ref(&entry))?;
             let (schedule, repayments) = legacy_of(conn, city, &request)?;
             let view = legacy_view(&schedule, &repayments, on)?;
-            audit(
-                conn,
-                &actor,
-                city,
-                "fund.legacy_repayment",
-                entry.transfer.id.as_str(),
-                detail,
-            )?;
+            audit(conn, &actor, city, "fund.legacy_repayment", entry.transfer.id.as_str(), detail)?;
             Ok(view)
         })
         .await
@@ -858,7 +851,13 @@ impl FundStore for SqliteStore {
                 conn,
                 "SELECT region_code, person_id, state FROM accumulators WHERE region_code BETWEEN ?1 AND ?2",
                 params![low, high],
-                |row| Ok((region_of(&col::<String>(row, 0)?)?, yibao_store::stored::id_of(&col::<String>(row, 1)?)?, from_json(&col::<String>(row, 2)?)?)),
+                |row| {
+                    Ok((
+                        region_of(&col::<String>(row, 0)?)?,
+                        yibao_store::stored::id_of(&col::<String>(row, 1)?)?,
+                        from_json(&col::<String>(row, 2)?)?,
+                    ))
+                },
             )
         })
         .await

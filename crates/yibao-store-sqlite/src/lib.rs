@@ -18,9 +18,9 @@ use time::Date;
 use yibao_domain::{NationalId, RegionCode};
 use yibao_engine::{Accumulators, Coverage};
 use yibao_store::{
-    Actor, AuditEntry, ClaimRecord, ClaimStatus, GENESIS_HASH, HouseholdRecord, NewHousehold, NewPerson, PersonQuery, PersonRecord,
-    PersonUpdate, SEARCH_LIMIT, SettleFn, SettleOutcome, SettleRequest, Store, StoreError, TierEdit, NewReferral, REFERRALS_LIMIT, ReferralRecord, check_scope, entry_hash, run_settlement,
-    settled_claim,
+    Actor, AuditEntry, ClaimRecord, ClaimStatus, GENESIS_HASH, HouseholdRecord, NewHousehold, NewPerson, NewReferral, PersonQuery,
+    PersonRecord, PersonUpdate, REFERRALS_LIMIT, ReferralRecord, SEARCH_LIMIT, SettleFn, SettleOutcome, SettleRequest, Store, StoreError,
+    TierEdit, check_scope, entry_hash, run_settlement, settled_claim,
 };
 
 pub use db::BATCH_LEN_MAX;
@@ -500,7 +500,14 @@ fn settle_in(
         coverage.personal_account_balance = settlement.acct_balance_after;
         save_coverage(conn, actor, region, &record.person_id, &coverage)?;
     }
-    audit(conn, actor, region, "claim.settle", &format!("{}/{}", record.institution_code, record.claim_id), record.settle_audit_detail(&before, &after)?)?;
+    audit(
+        conn,
+        actor,
+        region,
+        "claim.settle",
+        &format!("{}/{}", record.institution_code, record.claim_id),
+        record.settle_audit_detail(&before, &after)?,
+    )?;
     Ok(SettleOutcome { claim: record, replayed: false })
 }
 
@@ -579,15 +586,19 @@ impl Store for SqliteStore {
         let (offset, limit) = (query.offset, query.page_limit());
         self.read(move |conn| {
             // One snapshot: the count and the page agree.
-            let total = query_opt(conn, &format!("SELECT COUNT(*) {PERSON_MATCH}"), params![low, high, person_id, name_prefix, card_no, household_id], |row| {
-                col::<i64>(row, 0)
-            })?
+            let total = query_opt(
+                conn,
+                &format!("SELECT COUNT(*) {PERSON_MATCH}"),
+                params![low, high, person_id, name_prefix, card_no, household_id],
+                |row| col::<i64>(row, 0),
+            )?
             .unwrap_or(0);
             let sql = format!(
                 "SELECT person_id, name, card_no, household_id, coverage, enrolled_at, updated_at {PERSON_MATCH} \
                  ORDER BY region_code, person_id LIMIT ?7 OFFSET ?8"
             );
-            let persons = query_all(conn, &sql, params![low, high, person_id, name_prefix, card_no, household_id, limit, offset], person_from_row)?;
+            let persons =
+                query_all(conn, &sql, params![low, high, person_id, name_prefix, card_no, household_id, limit, offset], person_from_row)?;
             Ok(yibao_store::PersonPage { total: u64::try_from(total).unwrap_or(0), offset, persons })
         })
         .await

@@ -36,7 +36,11 @@ async fn an_edited_audit_entry_is_detected() {
     };
     let region = yibao_domain::RegionCode::parse("419921").expect("region");
     for n in 1..=3 {
-        let household = yibao_store::NewHousehold { household_id: yibao_domain::HouseholdId::parse(&format!("HH-{n}")).expect("an id"), region, address: "x".into() };
+        let household = yibao_store::NewHousehold {
+            household_id: yibao_domain::HouseholdId::parse(&format!("HH-{n}")).expect("an id"),
+            region,
+            address: "x".into(),
+        };
         yibao_store::Store::create_household(&store, &actor, region, household).await.expect("household");
     }
     assert!(yibao_store::verify_audit(&store).await.expect("verify").is_intact());

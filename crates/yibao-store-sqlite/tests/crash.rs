@@ -50,7 +50,15 @@ async fn child(path: &str) {
     let policy = Arc::new(Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("pack"));
     let store = SqliteStore::open(std::path::Path::new(path)).await.expect("open");
     store
-        .create_household(&actor(), region(), NewHousehold { household_id: yibao_domain::HouseholdId::parse("HH-CRASH").expect("an id"), region: region(), address: "x".into() })
+        .create_household(
+            &actor(),
+            region(),
+            NewHousehold {
+                household_id: yibao_domain::HouseholdId::parse("HH-CRASH").expect("an id"),
+                region: region(),
+                address: "x".into(),
+            },
+        )
         .await
         .expect("household");
     let coverage = Coverage {
@@ -69,7 +77,16 @@ async fn child(path: &str) {
         use_personal_account: false,
     };
     store
-        .enrol(&actor(), region(), NewPerson { name: yibao_domain::PersonName::parse("赵").expect("a name"), card_no: None, household_id: yibao_domain::HouseholdId::parse("HH-CRASH").expect("an id"), coverage })
+        .enrol(
+            &actor(),
+            region(),
+            NewPerson {
+                name: yibao_domain::PersonName::parse("赵").expect("a name"),
+                card_no: None,
+                household_id: yibao_domain::HouseholdId::parse("HH-CRASH").expect("an id"),
+                coverage,
+            },
+        )
         .await
         .expect("enrol");
     // Claims are settled in date order, one year's counters growing with each.

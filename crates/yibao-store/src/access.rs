@@ -325,7 +325,9 @@ impl SignInRefusal {
         if fits(&self.username) && self.address.as_deref().is_none_or(fits) {
             Ok(())
         } else {
-            Err(StoreError::Invalid(format!("a refused sign-in records at most {SIGN_IN_TEXT_CHARS_MAX} printable characters of each text")))
+            Err(StoreError::Invalid(format!(
+                "a refused sign-in records at most {SIGN_IN_TEXT_CHARS_MAX} printable characters of each text"
+            )))
         }
     }
 

@@ -297,7 +297,8 @@ impl SettlementAmounts {
     /// The amounts of a stored settlement (`ClaimRecord::settlement_json`), or why they
     /// cannot be read.
     pub fn from_stored(settlement_json: &str) -> Result<SettlementAmounts, String> {
-        let stored: StoredAmounts = serde_json::from_str(settlement_json).map_err(|e| format!("the stored settlement is unreadable: {e}"))?;
+        let stored: StoredAmounts =
+            serde_json::from_str(settlement_json).map_err(|e| format!("the stored settlement is unreadable: {e}"))?;
         Ok(SettlementAmounts {
             pooled: pooled_fund(&stored.insutype)?,
             medfee_sumamt: stored.medfee_sumamt,
@@ -745,16 +746,44 @@ mod tests {
         // payment, beyond what is due, is refused (the period is paid once), while a record
         // of nothing paid brings nothing.
         let first = contribution_entries(&record(1, 20_000, ContributionKind::Resident, resident.clone()), None, on).unwrap();
-        let second = contribution_entries(&record(2, 20_000, ContributionKind::Resident, resident.clone()), Some(PaidBefore { paid_fen: 20_000, due_fen: 40_000 }), on).unwrap();
-        let nothing = contribution_entries(&record(3, 0, ContributionKind::Resident, resident.clone()), Some(PaidBefore { paid_fen: 40_000, due_fen: 40_000 }), on).unwrap();
+        let second = contribution_entries(
+            &record(2, 20_000, ContributionKind::Resident, resident.clone()),
+            Some(PaidBefore { paid_fen: 20_000, due_fen: 40_000 }),
+            on,
+        )
+        .unwrap();
+        let nothing = contribution_entries(
+            &record(3, 0, ContributionKind::Resident, resident.clone()),
+            Some(PaidBefore { paid_fen: 40_000, due_fen: 40_000 }),
+            on,
+        )
+        .unwrap();
         assert_eq!((subsidy(&first), subsidy(&second), subsidy(&nothing)), (0, 30_000, 0));
-        let overpaid = contribution_entries(&record(4, 5_000, ContributionKind::Resident, resident.clone()), Some(PaidBefore { paid_fen: 40_000, due_fen: 40_000 }), on);
-        assert!(matches!(&overpaid, Err(StoreError::Refused { code: "contribution.overpaid", message }) if message.contains("at most 0.00 more")), "{overpaid:?}");
-        let beyond = contribution_entries(&record(5, 20_001, ContributionKind::Resident, resident.clone()), Some(PaidBefore { paid_fen: 20_000, due_fen: 40_000 }), on);
-        assert!(matches!(&beyond, Err(StoreError::Refused { code: "contribution.overpaid", message }) if message.contains("at most 200.00 more")), "{beyond:?}");
+        let overpaid = contribution_entries(
+            &record(4, 5_000, ContributionKind::Resident, resident.clone()),
+            Some(PaidBefore { paid_fen: 40_000, due_fen: 40_000 }),
+            on,
+        );
+        assert!(
+            matches!(&overpaid, Err(StoreError::Refused { code: "contribution.overpaid", message }) if message.contains("at most 0.00 more")),
+            "{overpaid:?}"
+        );
+        let beyond = contribution_entries(
+            &record(5, 20_001, ContributionKind::Resident, resident.clone()),
+            Some(PaidBefore { paid_fen: 20_000, due_fen: 40_000 }),
+            on,
+        );
+        assert!(
+            matches!(&beyond, Err(StoreError::Refused { code: "contribution.overpaid", message }) if message.contains("at most 200.00 more")),
+            "{beyond:?}"
+        );
         // A later record billed otherwise (a changed wage or group) cannot complete the
         // period a second time.
-        let rebilled = contribution_entries(&record(6, 20_000, ContributionKind::Resident, resident), Some(PaidBefore { paid_fen: 40_000, due_fen: 20_000 }), on);
+        let rebilled = contribution_entries(
+            &record(6, 20_000, ContributionKind::Resident, resident),
+            Some(PaidBefore { paid_fen: 40_000, due_fen: 20_000 }),
+            on,
+        );
         assert!(matches!(&rebilled, Err(StoreError::Refused { code: "contribution.due_changed", .. })), "{rebilled:?}");
         // An employee's month paid 300.00 then 100.00, 260.00 of it for the account: the
         // completing 100.00 goes to the account, and 160.00 more is moved from the pooled
@@ -767,7 +796,12 @@ mod tests {
             to_pool: Fen::new(14_000),
         })
         .unwrap();
-        let completing = contribution_entries(&record(4, 10_000, ContributionKind::Employee, employee), Some(PaidBefore { paid_fen: 30_000, due_fen: 40_000 }), on).unwrap();
+        let completing = contribution_entries(
+            &record(4, 10_000, ContributionKind::Employee, employee),
+            Some(PaidBefore { paid_fen: 30_000, due_fen: 40_000 }),
+            on,
+        )
+        .unwrap();
         let legs: Vec<(&str, i64)> =
             completing.iter().map(|e| (e.transfer.id.as_str().rsplit('/').next().unwrap(), e.transfer.amount_fen.get())).collect();
         assert_eq!(legs, [("account", 10_000), ("account-earlier", 16_000)]);

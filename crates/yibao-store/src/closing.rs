@@ -249,7 +249,11 @@ pub fn plan_year_end(inputs: &YearEndInputs) -> Result<(YearEndRecord, Vec<Entry
         .iter()
         .filter(|((scheme, _), _)| scheme.is_levied())
         .map(|(&(scheme, unit), y)| {
-            Ok(LevyBase { contributor: unit, fund: Fund::new(scheme, city), collected_pooled_income_fen: fen(y.income, "a year's income")? })
+            Ok(LevyBase {
+                contributor: unit,
+                fund: Fund::new(scheme, city),
+                collected_pooled_income_fen: fen(y.income, "a year's income")?,
+            })
         })
         .collect::<Result<_, StoreError>>()?;
     let score_of = |unit: RegionCode| {
@@ -312,11 +316,9 @@ struct CloseInputs {
 /// indicators: the close's record and the entries it posts.
 fn plan_close(inputs: &CloseInputs) -> Result<(YearEndRecord, Vec<Entry>), StoreError> {
     let CloseInputs { city, year, value_date, rounding, .. } = *inputs;
-    let levy = plan_levy(
-        &LevyInputs { city, year, ratio_bp: inputs.levy_ratio_bp, rounding, value_date, bases: inputs.bases.clone() },
-        |_| false,
-    )
-    .map_err(refused)?;
+    let levy =
+        plan_levy(&LevyInputs { city, year, ratio_bp: inputs.levy_ratio_bp, rounding, value_date, bases: inputs.bases.clone() }, |_| false)
+            .map_err(refused)?;
     let positions = &inputs.positions;
     let waterfall = plan_waterfall(
         &WaterfallInputs {
@@ -407,7 +409,13 @@ pub fn entries_of_close(record: &YearEndRecord) -> Result<(Vec<Entry>, Vec<Strin
     let bases = record
         .levy
         .iter()
-        .map(|l| Ok(LevyBase { contributor: region(&l.contributor)?, fund: fund_of(&l.fund).ok_or_else(|| bad("a fund"))?, collected_pooled_income_fen: fen(l.base_fen)? }))
+        .map(|l| {
+            Ok(LevyBase {
+                contributor: region(&l.contributor)?,
+                fund: fund_of(&l.fund).ok_or_else(|| bad("a fund"))?,
+                collected_pooled_income_fen: fen(l.base_fen)?,
+            })
+        })
         .collect::<Result<_, StoreError>>()?;
     let positions = record
         .positions

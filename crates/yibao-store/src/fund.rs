@@ -621,7 +621,9 @@ pub async fn verify_city_books<S: FundStore + crate::Store>(
     let in_books: std::collections::HashMap<NationalId, (AccountKey, Fen)> = accounts
         .iter()
         .filter_map(|state| match state.key().holder {
-            Holder::Person(person) if state.key().kind == AccountKind::PersonalAccount => Some((person, (state.key(), state.balance_fen()))),
+            Holder::Person(person) if state.key().kind == AccountKind::PersonalAccount => {
+                Some((person, (state.key(), state.balance_fen())))
+            }
             _ => None,
         })
         .collect();
@@ -842,7 +844,12 @@ async fn replay_page<S: FundStore + crate::Store>(
                 }
             },
             "person.enrol" => {
-                reconciler.person_enrolled(region, &entry.entity, &entry.detail, caused(&by_cause, RecordKind::OpeningBalance, &entry.entity));
+                reconciler.person_enrolled(
+                    region,
+                    &entry.entity,
+                    &entry.detail,
+                    caused(&by_cause, RecordKind::OpeningBalance, &entry.entity),
+                );
             }
             _ => {}
         }

@@ -23,26 +23,28 @@ mod import;
 pub mod legacy;
 pub mod pooling;
 pub mod reconcile;
-pub mod replay;
 mod records;
+pub mod replay;
 pub mod stored;
 
 use std::future::Future;
 
 pub use access::{
-    AccessStore, InstitutionRecord, InstitutionUpdate, LEVEL_CHANGES_LIMIT, LevelChange, NewInstitution, NewStaff, Role, SIGN_IN_TEXT_CHARS_MAX, SessionRecord,
-    SignInOutcome, SignInReason, SignInRefusal, StaffRecord, StaffUpdate,
+    AccessStore, InstitutionRecord, InstitutionUpdate, LEVEL_CHANGES_LIMIT, LevelChange, NewInstitution, NewStaff, Role,
+    SIGN_IN_TEXT_CHARS_MAX, SessionRecord, SignInOutcome, SignInReason, SignInRefusal, StaffRecord, StaffUpdate,
 };
 pub use audit::{AuditEntry, AuditVerification, GENESIS_HASH, entry_hash};
 pub use contribution::{ContributionKind, ContributionRecord, ContributionStore, CountyArrears, NewContribution, PersonArrears};
 pub use fund::{
-    BooksVerification, Budget, ClaimKey, RecordCounts, StoredClaim, BudgetExecution, CountyTargets, ENTRIES_PAGE_LIMIT, FundReceipt, FundStore, Movement, PoolingOutcome,
-    ReceiptKind, TargetsProgress, YearEndOutcome, budget_execution, city_of, verify_books, verify_city_books,
+    BooksVerification, Budget, BudgetExecution, ClaimKey, CountyTargets, ENTRIES_PAGE_LIMIT, FundReceipt, FundStore, Movement,
+    PoolingOutcome, ReceiptKind, RecordCounts, StoredClaim, TargetsProgress, YearEndOutcome, budget_execution, city_of, verify_books,
+    verify_city_books,
 };
 pub use import::{IMPORT_LIMIT, ImportHousehold, ImportStore, ImportSummary};
 pub use records::{
-    Actor, CHRONIC_DISEASES_LIMIT, ClaimRecord, ClaimStatus, HouseholdRecord, NewHousehold, NewPerson, PersonQuery, PersonRecord,
-    PersonUpdate, REFERRALS_LIMIT, check_chronic_diseases, ReferralRecord, NewReferral, SEARCH_LIMIT, SEARCH_OFFSET_MAX, PersonPage, SettleOutcome, SettleRequest, TierEdit,
+    Actor, CHRONIC_DISEASES_LIMIT, ClaimRecord, ClaimStatus, HouseholdRecord, NewHousehold, NewPerson, NewReferral, PersonPage,
+    PersonQuery, PersonRecord, PersonUpdate, REFERRALS_LIMIT, ReferralRecord, SEARCH_LIMIT, SEARCH_OFFSET_MAX, SettleOutcome,
+    SettleRequest, TierEdit, check_chronic_diseases,
 };
 use time::Date;
 use yibao_domain::{NationalId, RegionCode};

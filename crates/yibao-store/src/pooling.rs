@@ -182,7 +182,14 @@ pub fn plan_pooling(inputs: &PoolingInputs) -> Result<(PoolingRun, Vec<Entry>), 
 }
 
 /// A unit's payment of what it owes a payee in a month's run (R-FND-2).
-fn payment_entry(fund: Fund, month: YearMonth, unit: RegionCode, payee: Holder, amount: Fen, value_date: Date) -> Result<Entry, StoreError> {
+fn payment_entry(
+    fund: Fund,
+    month: YearMonth,
+    unit: RegionCode,
+    payee: Holder,
+    amount: Fen,
+    value_date: Date,
+) -> Result<Entry, StoreError> {
     let cause = BusinessRef::new(RecordKind::InstitutionPayment, &format!("{fund}/{month}")).map_err(refused)?;
     Ok(Entry {
         unit,
@@ -214,7 +221,11 @@ pub fn entries_of_run(run: &PoolingRun) -> Result<Vec<Entry>, StoreError> {
         for unit_run in &fund_run.units {
             let unit = RegionCode::parse(&unit_run.unit).map_err(|_| bad("unit"))?;
             let amount = |fen: i64| Fen::checked(fen).ok_or_else(|| bad("amount"));
-            units.push(UnitMonth { unit, income_balance_fen: amount(unit_run.swept_fen)?, expenditure_fen: amount(unit_run.disbursed_fen)? });
+            units.push(UnitMonth {
+                unit,
+                income_balance_fen: amount(unit_run.swept_fen)?,
+                expenditure_fen: amount(unit_run.disbursed_fen)?,
+            });
             for payment in &unit_run.payments {
                 let payee = Holder::parse(&payment.payee).map_err(|_| bad("payee"))?;
                 entries.push(payment_entry(fund, month, unit, payee, amount(payment.amount_fen)?, value_date)?);

@@ -25,7 +25,8 @@ use yibao_engine::Accumulators;
 use yibao_ledger::{Breach, Transfer};
 
 use crate::books::{
-    PaidBefore, SettlementAmounts, contribution_entries, opening_account_entries, reversal_entries, settlement_entries, settlement_record_id,
+    PaidBefore, SettlementAmounts, contribution_entries, opening_account_entries, reversal_entries, settlement_entries,
+    settlement_record_id,
 };
 use crate::replay::{FundRecords, Owns, RunReplay, differing, same_json, setting_disagrees};
 use crate::{ClaimStatus, ContributionKind, ContributionRecord, StoredClaim};
@@ -133,7 +134,10 @@ impl<'a> Reconciler<'a> {
         // accumulators: any of them edited since is named here.
         match claim.settle_audit_detail(&stored.acc_before, &stored.acc_after) {
             Ok(ours) if same_json(&ours, audited) => {}
-            Ok(ours) => self.breach(&name, format!("the claim row says {} but its audit entry recorded {}", differing(&ours, audited), differing(audited, &ours))),
+            Ok(ours) => self.breach(
+                &name,
+                format!("the claim row says {} but its audit entry recorded {}", differing(&ours, audited), differing(audited, &ours)),
+            ),
             Err(e) => self.breach(&name, format!("its audit detail cannot be rebuilt: {e}")),
         }
         if claim.status == ClaimStatus::Reversed {
@@ -174,21 +178,15 @@ impl<'a> Reconciler<'a> {
         if let Err(why) = amounts.check_identities() {
             self.breach(&name, format!("its stored settlement breaks payers-sum-to-bill: {why}"));
         }
-        let expected = settlement_entries(
-            claim.region,
-            &claim.institution_code,
-            &claim.claim_id,
-            claim.person_id,
-            &amounts,
-            claim.settled_at.date(),
-        )
-        .and_then(|originals| match (claim.status, claim.reversed_at) {
-            (ClaimStatus::Reversed, Some(at)) => {
-                let reversal = reversal_entries(&originals, &claim.institution_code, &claim.claim_id, at.date())?;
-                Ok(originals.into_iter().chain(reversal).collect())
-            }
-            _ => Ok(originals),
-        });
+        let expected =
+            settlement_entries(claim.region, &claim.institution_code, &claim.claim_id, claim.person_id, &amounts, claim.settled_at.date())
+                .and_then(|originals| match (claim.status, claim.reversed_at) {
+                    (ClaimStatus::Reversed, Some(at)) => {
+                        let reversal = reversal_entries(&originals, &claim.institution_code, &claim.claim_id, at.date())?;
+                        Ok(originals.into_iter().chain(reversal).collect())
+                    }
+                    _ => Ok(originals),
+                });
         match expected {
             Ok(expected) => {
                 let expected: Vec<Transfer> = expected.into_iter().map(|e| e.transfer).collect();
@@ -394,10 +392,15 @@ impl<'a> Reconciler<'a> {
         for deficit in records.legacy.keys().filter(|d| !met("fund.legacy_deficit", d)) {
             unaudited.push((format!("the legacy deficit {deficit}"), "no audit entry records it"));
         }
-        for (action, entities) in [("fund.budget", records.budgets.keys().collect::<Vec<_>>()), ("fund.targets", records.targets.keys().collect())] {
+        for (action, entities) in
+            [("fund.budget", records.budgets.keys().collect::<Vec<_>>()), ("fund.targets", records.targets.keys().collect())]
+        {
             for entity in entities {
                 if !self.settings_audited.contains_key(&(action.to_owned(), entity.clone())) {
-                    unaudited.push((format!("{} {entity}", if action == "fund.budget" { "the budget" } else { "the targets" }), "no audit entry records it"));
+                    unaudited.push((
+                        format!("{} {entity}", if action == "fund.budget" { "the budget" } else { "the targets" }),
+                        "no audit entry records it",
+                    ));
                 }
             }
         }
@@ -443,10 +446,9 @@ impl<'a> Reconciler<'a> {
                     name,
                     format!("transfer {} moved {} in the books, but the record posts {}", want.id, have.amount_fen, want.amount_fen),
                 ),
-                Some(have) if **have != *want => self.breach(
-                    name,
-                    format!("transfer {} differs from what the record posts (accounts, reason, cause or date)", want.id),
-                ),
+                Some(have) if **have != *want => {
+                    self.breach(name, format!("transfer {} differs from what the record posts (accounts, reason, cause or date)", want.id))
+                }
                 Some(_) => {}
             }
         }

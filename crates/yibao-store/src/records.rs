@@ -294,8 +294,7 @@ impl PersonRecord {
             .ok_or_else(|| StoreError::Invalid("the person has no tier (the city has no tiers)".into()))?;
         match edit {
             TierEdit::Request(change) => {
-                if change.requested_on < history.since
-                    || history.changes.last().is_some_and(|last| change.requested_on < last.requested_on)
+                if change.requested_on < history.since || history.changes.last().is_some_and(|last| change.requested_on < last.requested_on)
                 {
                     return Err(StoreError::Invalid(format!(
                         "a tier change on {} is before the person's last tier event",
@@ -352,7 +351,11 @@ impl ClaimRecord {
     /// totals in yuan, and SHA-256 digests of the stored settlement (every layer, the split
     /// between account and cash, the accumulators it reports) and of the accumulators it
     /// started from and left, so the hash chain (and an anchor outside) protects all of it.
-    pub fn settle_audit_detail(&self, before: &yibao_engine::Accumulators, after: &yibao_engine::Accumulators) -> Result<String, StoreError> {
+    pub fn settle_audit_detail(
+        &self,
+        before: &yibao_engine::Accumulators,
+        after: &yibao_engine::Accumulators,
+    ) -> Result<String, StoreError> {
         use sha2::Digest;
         let text = |value: &str| serde_json::to_string(value).map_err(|e| StoreError::Backend(e.to_string()));
         let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();

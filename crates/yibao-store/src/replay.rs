@@ -160,7 +160,11 @@ pub fn replay(city: RegionCode, records: &FundRecords, action: &str, entity: &st
                 Ok((entries, differences)) => {
                     replay.disagreements.extend(differences);
                     if entries.len() != close.transfers {
-                        replay.disagreements.push(format!("its record counts {} transfers, but it posts {}", close.transfers, entries.len()));
+                        replay.disagreements.push(format!(
+                            "its record counts {} transfers, but it posts {}",
+                            close.transfers,
+                            entries.len()
+                        ));
                     }
                     replay.posts(Ok(entries));
                 }
@@ -250,7 +254,8 @@ pub fn replay(city: RegionCode, records: &FundRecords, action: &str, entity: &st
         "fund.handover_confirmed" => {
             let Some(inventory) = records.handovers.get(entity) else { return missing(format!("the handover {entity}")) };
             let mut replay = RunReplay::new(format!("the handover {entity}"), action, entity);
-            let quoted = serde_json::from_str::<serde_json::Value>(audited).ok().and_then(|d| d.get("checksum")?.as_str().map(str::to_owned));
+            let quoted =
+                serde_json::from_str::<serde_json::Value>(audited).ok().and_then(|d| d.get("checksum")?.as_str().map(str::to_owned));
             if quoted.as_deref() != Some(inventory.checksum.as_str()) {
                 replay.disagreements.push(format!(
                     "its confirmation recorded checksum {}, but the stored inventory's is {}",
@@ -296,17 +301,18 @@ fn handover_posts(city: RegionCode, inventory: &Inventory) -> Result<Vec<Entry>,
 #[must_use]
 pub fn setting_disagrees(action: &str, records: &FundRecords, entity: &str, audited: &str) -> Option<String> {
     let ours = match action {
-        "fund.budget" => records
-            .budgets
-            .get(entity)
-            .map(|b| serde_json::json!({"income_fen": b.income_fen, "spending_fen": b.spending_fen}).to_string()),
+        "fund.budget" => {
+            records.budgets.get(entity).map(|b| serde_json::json!({"income_fen": b.income_fen, "spending_fen": b.spending_fen}).to_string())
+        }
         "fund.targets" => records.targets.get(entity).and_then(|t| serde_json::to_string(t).ok()),
         _ => return None,
     };
     match ours {
         None => Some("its audit trail records it, but it is not on record".to_owned()),
         Some(ours) if same_json(&ours, audited) => None,
-        Some(ours) => Some(format!("the row says {} but its last audit entry recorded {}", differing(&ours, audited), differing(audited, &ours))),
+        Some(ours) => {
+            Some(format!("the row says {} but its last audit entry recorded {}", differing(&ours, audited), differing(audited, &ours)))
+        }
     }
 }
 

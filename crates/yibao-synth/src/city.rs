@@ -4,7 +4,7 @@
 use time::Date;
 use yibao_domain::{InstitutionLevel, Place, RegionCode};
 
-use crate::assumptions::{BLOCK_PERSONS, COUNTIES, PHARMACIES, INSURED_PER_INSTITUTION, MAX_INSURED, MIN_INSURED, OUT_OF_AREA_HOSPITALS};
+use crate::assumptions::{BLOCK_PERSONS, COUNTIES, INSURED_PER_INSTITUTION, MAX_INSURED, MIN_INSURED, OUT_OF_AREA_HOSPITALS, PHARMACIES};
 use crate::claims::Items;
 use crate::rng::SplitMix64;
 

@@ -4,7 +4,7 @@
 //! the person's record, and [`Payment::of`] applies the payer's behaviour to it.
 
 use time::Month;
-use yibao_domain::{ContributionKind, Fen, PersonCategory, Period, Scheme};
+use yibao_domain::{ContributionKind, Fen, Period, PersonCategory, Scheme};
 
 use crate::assumptions::{EMPLOYER_UNPAID_PM, RESIDENT_PAID_IN_FULL_PM, RESIDENT_PAID_IN_PART_PM};
 use crate::city::City;

@@ -73,7 +73,8 @@ fn identities_depend_on_the_seed_only() {
     assert_eq!(household_identity(&a, head), household_identity(&b, head));
     let other = city(4);
     let theirs = other.persons().collect::<Vec<_>>();
-    let differ = one.iter().zip(&theirs).filter(|(x, y)| household_identity(&a, x).address != household_identity(&other, y).address).count();
+    let differ =
+        one.iter().zip(&theirs).filter(|(x, y)| household_identity(&a, x).address != household_identity(&other, y).address).count();
     assert!(differ > one.len() / 2, "another seed, other addresses");
 }
 

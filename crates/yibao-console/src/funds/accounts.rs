@@ -5,14 +5,14 @@
 use std::collections::BTreeMap;
 
 use super::super::i18n::Lang;
-use crate::page::{Page, Pager, app_error_page, paginate, render, yuan};
 use super::super::session::ConsoleUser;
 use super::fund_name;
-use yibao_app::App;
+use crate::page::{Page, Pager, app_error_page, paginate, render, yuan};
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use serde::Deserialize;
+use yibao_app::App;
 
 #[derive(Debug)]
 pub struct AccountRow {

@@ -11,15 +11,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use yibao_app::ErrorKind;
-use yibao_domain::{Fen, RegionCode, RegionLevel};
 use yibao_app::books::FundScheme;
 use yibao_app::{Budget, BudgetExecution};
+use yibao_domain::{Fen, RegionCode, RegionLevel};
 
 use super::super::i18n::Lang;
-use crate::page::{FUND_WRITERS, FieldErrors, Page, app_error_page, app_message, error_page, render, yuan};
 use super::super::session::ConsoleUser;
 use super::receipts::Choice;
 use super::{fund_name, percent_bp, script_json};
+use crate::page::{FUND_WRITERS, FieldErrors, Page, app_error_page, app_message, error_page, render, yuan};
 use yibao_app::App;
 
 const HERE: &str = "/console/funds/budgets";

@@ -8,8 +8,8 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use serde::Deserialize;
 
-use crate::page::{Page, app_error_page, render, yuan};
 use super::super::session::ConsoleUser;
+use crate::page::{Page, app_error_page, render, yuan};
 use yibao_app::App;
 
 #[derive(Debug)]

@@ -12,15 +12,15 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use yibao_app::{AppError, ErrorKind};
 use yibao_app::books::FundScheme;
 use yibao_app::books::{HandoverRequest, Inventory};
+use yibao_app::{AppError, ErrorKind};
 
 use super::super::i18n::Lang;
-use crate::page::{FUND_WRITERS, FieldErrors, Page, app_error_page, app_message, error_page, moment, render, url_encode, yuan};
 use super::super::session::ConsoleUser;
 use super::fund_name;
 use super::receipts::Choice;
+use crate::page::{FUND_WRITERS, FieldErrors, Page, app_error_page, app_message, error_page, moment, render, url_encode, yuan};
 use yibao_app::App;
 
 const HERE: &str = "/console/funds/handovers";
@@ -225,14 +225,7 @@ pub async fn prepare(State(state): State<App>, user: ConsoleUser, headers: Heade
     }
 }
 
-async fn inventory_page(
-    state: &App,
-    user: &ConsoleUser,
-    reference: &str,
-    checksum: String,
-    errors: FieldErrors,
-    done: String,
-) -> Response {
+async fn inventory_page(state: &App, user: &ConsoleUser, reference: &str, checksum: String, errors: FieldErrors, done: String) -> Response {
     let here = format!("{HERE}/{}", url_encode(reference));
     let page = match Page::guard(user, "handovers", "handover-title", &here) {
         Ok(page) => page,

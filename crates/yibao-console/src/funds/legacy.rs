@@ -13,17 +13,17 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use yibao_app::{AppError, ErrorKind};
-use yibao_domain::{Fen, RatioBp, RegionCode, RegionLevel};
 use yibao_app::books::FundScheme;
 use yibao_app::books::{LegacyRepayment, LegacyRequest, LegacyView, TermsIn};
+use yibao_app::{AppError, ErrorKind};
+use yibao_domain::{Fen, RatioBp, RegionCode, RegionLevel};
 
 use super::super::i18n::Lang;
-use crate::page::{FUND_WRITERS, FieldErrors, Page, app_error_page, app_message, error_page, render, yuan};
 use super::super::session::ConsoleUser;
 use super::budgets::budget_schemes;
 use super::receipts::Choice;
 use super::{fund_name, note_in};
+use crate::page::{FUND_WRITERS, FieldErrors, Page, app_error_page, app_message, error_page, render, yuan};
 use yibao_app::App;
 
 const HERE: &str = "/console/funds/legacy";

@@ -15,10 +15,10 @@ use yibao_app::books::{PoolingRun, YearMonth};
 use yibao_app::{AppError, ErrorKind};
 
 use super::super::i18n::Lang;
-use crate::page::{FUND_WRITERS, FieldErrors, Page, app_error_page, app_message, error_page, render, yuan};
 use super::super::session::ConsoleUser;
 use super::statement::current_month;
 use super::{fund_name, note_in};
+use crate::page::{FUND_WRITERS, FieldErrors, Page, app_error_page, app_message, error_page, render, yuan};
 use yibao_app::App;
 
 #[derive(Debug)]

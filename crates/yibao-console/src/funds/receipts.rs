@@ -9,12 +9,12 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use yibao_domain::{Fen, RegionCode};
 use yibao_app::books::FundScheme;
 use yibao_app::{FundReceipt, ReceiptKind};
+use yibao_domain::{Fen, RegionCode};
 
-use crate::page::{FieldErrors, Page, error_page, render};
 use super::super::session::ConsoleUser;
+use crate::page::{FieldErrors, Page, error_page, render};
 use yibao_app::App;
 
 #[derive(Debug)]

@@ -13,13 +13,13 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use time::Date;
-use yibao_app::books::{AccountKind, Reason, YearMonth};
 use yibao_app::Movement;
+use yibao_app::books::{AccountKind, Reason, YearMonth};
 
 use super::super::i18n::Lang;
-use crate::page::{FieldErrors, Page, app_error_page, render, url_encode, yuan};
 use super::super::session::ConsoleUser;
 use super::{fund_name, script_json};
+use crate::page::{FieldErrors, Page, app_error_page, render, url_encode, yuan};
 use yibao_app::App;
 
 /// One fund and unit's sums over the period, in fen.

@@ -15,9 +15,9 @@ use yibao_app::books::YearCloseInput;
 use yibao_app::books::YearEndRecord;
 
 use super::super::i18n::Lang;
-use crate::page::{FUND_WRITERS, FieldErrors, Page, app_error_page, app_message, error_page, render, yuan};
 use super::super::session::ConsoleUser;
 use super::{centi, fund_name, note_in, percent_bp};
+use crate::page::{FUND_WRITERS, FieldErrors, Page, app_error_page, app_message, error_page, render, yuan};
 use yibao_app::App;
 
 #[derive(Debug)]
