@@ -116,7 +116,7 @@ impl From<StoreError> for AppError {
             StoreError::OutsideRegion { .. } => ErrorKind::Forbidden,
             StoreError::Refused { .. } => ErrorKind::Unprocessable,
             StoreError::Invalid(_) => ErrorKind::BadRequest,
-            StoreError::Backend(_) => ErrorKind::Internal,
+            StoreError::Backend(_) | StoreError::SchemaNewer { .. } => ErrorKind::Internal,
         };
         let message = match error {
             // The code is the error's own; the message need not repeat it.

@@ -203,6 +203,7 @@ catalogue! {
     "staff.self_lockout" => "管理员不能停用或降级自己的账户", DETAIL;
     "staff.weak_password" => "密码长度不符合要求：{detail}", DETAIL;
     "store.failure" => INTERNAL_ZH, INTERNAL_EN;
+    "store.schema_newer" => "数据库由更新版本的易保写入，本版本不能打开（迁移只向前）：{detail}", DETAIL;
 }
 
 /// The catalogue's entry for `code`.

@@ -176,6 +176,20 @@ impl PostgresStore {
 
 /// Applies the migrations not yet applied.
 async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
+    // A database of a later release is refused before anything is applied: migrations only
+    // go forward.
+    let mut tx = pool.begin().await.map_err(backend)?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(MIGRATION_LOCK).execute(&mut *tx).await.map_err(backend)?;
+    sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    let newest: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM schema_migrations").fetch_one(&mut *tx).await.map_err(backend)?;
+    tx.commit().await.map_err(backend)?;
+    let known = MIGRATIONS.last().map_or(0, |(version, _)| *version);
+    if let Some(found) = newest.filter(|found| *found > known) {
+        return Err(StoreError::SchemaNewer { found, known });
+    }
     for (version, sql) in MIGRATIONS {
         let mut tx = pool.begin().await.map_err(backend)?;
         // Held until this transaction ends: a concurrent migrator waits here, then finds

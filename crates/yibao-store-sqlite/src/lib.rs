@@ -162,6 +162,11 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)",
     )
     .map_err(backend)?;
+    let newest = query_opt(&tx, "SELECT max(version) FROM schema_migrations", [], |row| col::<Option<i64>>(row, 0))?.flatten();
+    let known = MIGRATIONS.last().map_or(0, |(version, _)| *version);
+    if let Some(found) = newest.filter(|found| *found > known) {
+        return Err(StoreError::SchemaNewer { found, known });
+    }
     for (version, sql) in MIGRATIONS {
         let applied = query_opt(&tx, "SELECT version FROM schema_migrations WHERE version = ?1", [version], |row| col::<i64>(row, 0))?;
         if applied.is_none() {

@@ -245,6 +245,16 @@ pub enum ReceiptKind {
     FinanceAdvance,
 }
 
+/// A booking as its audit entry records it, for the book check to book it again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Audited<T> {
+    pub record: T,
+    /// False for an entry written by v0.1.0, which did not record the booking's value date:
+    /// the record's date is then a placeholder and the check takes the books' date
+    /// (`RunReplay::dated_by_books`).
+    pub value_date_recorded: bool,
+}
+
 /// A receipt into a fund's special account.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FundReceipt {
@@ -276,26 +286,52 @@ impl FundReceipt {
     }
 
     /// The receipt a `fund.receipt` audit entry records ([`FundReceipt::audit_detail`]).
-    pub fn from_audit_detail(detail: &str) -> Result<FundReceipt, StoreError> {
+    /// An entry written by v0.1.0 recorded only the transfer and its amount: the rest is
+    /// read from the transfer's id, which names the kind, fund, unit and reference, and the
+    /// value date is left to the books ([`Audited::value_date_recorded`] false).
+    pub fn from_audit_detail(detail: &str) -> Result<Audited<FundReceipt>, StoreError> {
         #[derive(serde::Deserialize)]
         struct Detail {
             amount_fen: i64,
-            kind: ReceiptKind,
-            scheme: String,
-            unit: String,
-            value_date: String,
-            reference: String,
+            kind: Option<ReceiptKind>,
+            scheme: Option<String>,
+            unit: Option<String>,
+            value_date: Option<String>,
+            reference: Option<String>,
+            transfer: Option<String>,
         }
         let bad = |what: &str| StoreError::Backend(format!("a receipt's audit detail is unreadable: {what}"));
         let d: Detail = serde_json::from_str(detail).map_err(|e| bad(&e.to_string()))?;
-        Ok(FundReceipt {
-            kind: d.kind,
-            scheme: yibao_ledger::FundScheme::parse(&d.scheme).ok_or_else(|| bad("scheme"))?,
-            unit: RegionCode::parse(&d.unit).map_err(|_| bad("unit"))?,
-            amount_fen: yibao_domain::Fen::checked(d.amount_fen).ok_or_else(|| bad("amount"))?,
-            value_date: crate::books::date_of(&d.value_date)?,
-            reference: d.reference,
-        })
+        let amount_fen = yibao_domain::Fen::checked(d.amount_fen).ok_or_else(|| bad("amount"))?;
+        let parse = |scheme: &str, unit: &str| -> Result<_, StoreError> {
+            Ok((
+                yibao_ledger::FundScheme::parse(scheme).ok_or_else(|| bad("scheme"))?,
+                RegionCode::parse(unit).map_err(|_| bad("unit"))?,
+            ))
+        };
+        match (d.kind, d.scheme, d.unit, d.value_date, d.reference) {
+            (Some(kind), Some(scheme), Some(unit), Some(value_date), Some(reference)) => {
+                let (scheme, unit) = parse(&scheme, &unit)?;
+                let receipt = FundReceipt { kind, scheme, unit, amount_fen, value_date: crate::books::date_of(&value_date)?, reference };
+                Ok(Audited { record: receipt, value_date_recorded: true })
+            }
+            (None, None, None, None, None) => {
+                // v0.1.0: `{prefix}/{scheme}@{city}/{unit}/{reference}`.
+                let transfer = d.transfer.ok_or_else(|| bad("neither the receipt nor its transfer"))?;
+                let parts: Vec<&str> = transfer.split('/').collect();
+                let [prefix, fund, unit, reference] = parts[..] else { return Err(bad("its transfer id")) };
+                let kind = match prefix {
+                    "opening" => ReceiptKind::OpeningBalance,
+                    "advance" => ReceiptKind::FinanceAdvance,
+                    _ => return Err(bad("its transfer id")),
+                };
+                let (scheme, _) = fund.split_once('@').ok_or_else(|| bad("its transfer id"))?;
+                let (scheme, unit) = parse(scheme, unit)?;
+                let receipt = FundReceipt { kind, scheme, unit, amount_fen, value_date: Date::MIN, reference: reference.to_owned() };
+                Ok(Audited { record: receipt, value_date_recorded: false })
+            }
+            _ => Err(bad("some of kind, scheme, unit, value_date and reference are missing")),
+        }
     }
 
     /// The entry it posts: special account ← the payer's outside-world account.

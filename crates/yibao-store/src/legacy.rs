@@ -131,25 +131,41 @@ impl LegacyRepayment {
         .to_string()
     }
 
-    /// The repayment a `fund.legacy_repayment` audit entry records.
-    pub fn from_audit_detail(detail: &str) -> Result<LegacyRepayment, StoreError> {
+    /// The repayment a `fund.legacy_repayment` audit entry (naming transfer `entity`)
+    /// records. An entry written by v0.1.0 recorded only the amount: the rest is read from
+    /// the transfer's id, `legacy/{scheme}@{city}/{county}/repay/{reference}`, and the date is
+    /// left to the books ([`crate::Audited::value_date_recorded`] false).
+    pub fn from_audit_detail(detail: &str, entity: &str) -> Result<crate::Audited<LegacyRepayment>, StoreError> {
         #[derive(Deserialize)]
         struct Detail {
             amount_fen: i64,
-            scheme: String,
-            county: String,
-            on: String,
-            reference: String,
+            scheme: Option<String>,
+            county: Option<String>,
+            on: Option<String>,
+            reference: Option<String>,
         }
         let bad = |what: &str| StoreError::Backend(format!("a repayment's audit detail is unreadable: {what}"));
         let d: Detail = serde_json::from_str(detail).map_err(|e| bad(&e.to_string()))?;
-        Ok(LegacyRepayment {
-            scheme: FundScheme::parse(&d.scheme).ok_or_else(|| bad("scheme"))?,
-            county: RegionCode::parse(&d.county).map_err(|_| bad("county"))?,
-            on: date_of(&d.on)?,
-            amount_fen: Fen::checked(d.amount_fen).ok_or_else(|| bad("amount"))?,
-            reference: d.reference,
-        })
+        let amount_fen = Fen::checked(d.amount_fen).ok_or_else(|| bad("amount"))?;
+        let parse = |scheme: &str, county: &str| -> Result<_, StoreError> {
+            Ok((FundScheme::parse(scheme).ok_or_else(|| bad("scheme"))?, RegionCode::parse(county).map_err(|_| bad("county"))?))
+        };
+        match (d.scheme, d.county, d.on, d.reference) {
+            (Some(scheme), Some(county), Some(on), Some(reference)) => {
+                let (scheme, county) = parse(&scheme, &county)?;
+                let repayment = LegacyRepayment { scheme, county, on: date_of(&on)?, amount_fen, reference };
+                Ok(crate::Audited { record: repayment, value_date_recorded: true })
+            }
+            (None, None, None, None) => {
+                let parts: Vec<&str> = entity.split('/').collect();
+                let ["legacy", fund, county, "repay", reference] = parts[..] else { return Err(bad("its transfer id")) };
+                let (scheme, _) = fund.split_once('@').ok_or_else(|| bad("its transfer id"))?;
+                let (scheme, county) = parse(scheme, county)?;
+                let repayment = LegacyRepayment { scheme, county, on: Date::MIN, amount_fen, reference: reference.to_owned() };
+                Ok(crate::Audited { record: repayment, value_date_recorded: false })
+            }
+            _ => Err(bad("some of scheme, county, on and reference are missing")),
+        }
     }
 }
 

@@ -36,7 +36,7 @@ pub use access::{
 pub use audit::{AuditEntry, AuditVerification, GENESIS_HASH, entry_hash};
 pub use contribution::{ContributionKind, ContributionRecord, ContributionStore, CountyArrears, NewContribution, PersonArrears};
 pub use fund::{
-    BooksVerification, Budget, BudgetExecution, ClaimKey, CountyTargets, ENTRIES_PAGE_LIMIT, FundReceipt, FundStore, Movement,
+    Audited, BooksVerification, Budget, BudgetExecution, ClaimKey, CountyTargets, ENTRIES_PAGE_LIMIT, FundReceipt, FundStore, Movement,
     PoolingOutcome, ReceiptKind, RecordCounts, StoredClaim, TargetsProgress, YearEndOutcome, budget_execution, city_of, verify_books,
     verify_city_books,
 };
@@ -160,6 +160,11 @@ pub enum StoreError {
     Exists(String),
     #[error("invalid request: {0}")]
     Invalid(String),
+    /// The database was written by a later release: its schema has migrations this build
+    /// does not know. It is not opened (migrations only go forward, and this build's SQL
+    /// could misread it): run the later release.
+    #[error("the database's schema is version {found}, newer than this build's {known}: it was written by a later release of Yibao; run that release")]
+    SchemaNewer { found: i64, known: i64 },
     /// The database failed; the message is for logs, not for callers.
     #[error("storage failure: {0}")]
     Backend(String),
@@ -184,6 +189,7 @@ impl StoreError {
             StoreError::Refused { code, .. } => code,
             StoreError::Exists(_) => "request.exists",
             StoreError::Invalid(_) => "request.invalid",
+            StoreError::SchemaNewer { .. } => "store.schema_newer",
             StoreError::Backend(_) => "store.failure",
         }
     }

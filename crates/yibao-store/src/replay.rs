@@ -94,6 +94,12 @@ pub struct RunReplay {
     /// The causes its transfers name in the books.
     pub causes: Vec<(RecordKind, String)>,
     pub owns: Owns,
+    /// Its audit entry (written by v0.1.0) did not record the value date: each expected
+    /// transfer is compared with the books' own date.
+    pub dated_by_books: bool,
+    /// Its record (a close written by v0.1.0) does not keep what it was planned with: only
+    /// its audit entry's fields and the number of its transfers can be compared.
+    pub counted_only: Option<usize>,
 }
 
 impl RunReplay {
@@ -105,6 +111,8 @@ impl RunReplay {
             expected: Ok(Vec::new()),
             causes: Vec::new(),
             owns: Owns::All,
+            dated_by_books: false,
+            counted_only: None,
         }
     }
 
@@ -152,9 +160,22 @@ pub fn replay(city: RegionCode, records: &FundRecords, action: &str, entity: &st
         "fund.year_close" => {
             let Some(close) = records.closes.get(entity) else { return missing(format!("the close of {entity}")) };
             let mut replay = RunReplay::new(format!("the close of {entity} of {city}"), action, entity);
+            // A close of v0.1.0 recorded neither its city share, its rounding nor the
+            // adjustment fund's balance: it cannot be planned again, only compared.
+            let planned_again = serde_json::from_str::<serde_json::Value>(audited)
+                .is_ok_and(|audit| audit.get("city_share_when_met_bp").is_some());
             match serde_json::to_string(close) {
-                Ok(ours) => replay.record_against("the close's record", &ours, audited),
+                Ok(ours) if planned_again => replay.record_against("the close's record", &ours, audited),
+                Ok(ours) => replay.record_against("the close's record", &fields_of(&ours, audited), audited),
                 Err(e) => replay.disagreements.push(format!("its record cannot be read: {e}")),
+            }
+            if !planned_again {
+                // The causes `plan_close` gives its levy and its waterfall.
+                let adjustment = Fund::new(yibao_ledger::FundScheme::MunicipalAdjustment, city);
+                replay.causes.push((RecordKind::AdjustmentLevy, format!("{adjustment}/{entity}")));
+                replay.causes.push((RecordKind::DeficitWaterfall, format!("{city}/{entity}")));
+                replay.counted_only = Some(close.transfers);
+                return Some(Ok(replay));
             }
             match entries_of_close(close) {
                 Ok((entries, differences)) => {
@@ -182,7 +203,9 @@ pub fn replay(city: RegionCode, records: &FundRecords, action: &str, entity: &st
         "fund.receipt" => {
             let mut replay = RunReplay::new(format!("the receipt {entity}"), action, entity);
             replay.owns = Owns::Expected;
-            let entry = FundReceipt::from_audit_detail(audited).and_then(|r| r.entry());
+            let audited = FundReceipt::from_audit_detail(audited);
+            replay.dated_by_books = audited.as_ref().is_ok_and(|a| !a.value_date_recorded);
+            let entry = audited.and_then(|a| a.record.entry());
             if let Ok(entry) = &entry
                 && entry.transfer.id.as_str() != entity
             {
@@ -212,8 +235,8 @@ pub fn replay(city: RegionCode, records: &FundRecords, action: &str, entity: &st
             Some(Ok(replay))
         }
         "fund.legacy_repayment" => {
-            let repayment = match LegacyRepayment::from_audit_detail(audited) {
-                Ok(repayment) => repayment,
+            let (repayment, dated_by_books) = match LegacyRepayment::from_audit_detail(audited, entity) {
+                Ok(audited) => (audited.record, !audited.value_date_recorded),
                 Err(e) => {
                     let mut replay = RunReplay::new(format!("the repayment {entity}"), action, entity);
                     replay.owns = Owns::Expected;
@@ -225,6 +248,7 @@ pub fn replay(city: RegionCode, records: &FundRecords, action: &str, entity: &st
             let Some(request) = records.legacy.get(&deficit) else { return missing(format!("the legacy deficit {deficit}")) };
             let mut replay = RunReplay::new(format!("the repayment {entity}"), action, entity);
             replay.owns = Owns::Expected;
+            replay.dated_by_books = dated_by_books;
             let entry = request.inputs(city, Fen::ZERO).and_then(|inputs| {
                 let (schedule, _) = establish(&inputs)?;
                 repayment_entry(&schedule, repayment.on, repayment.amount_fen, &repayment.reference)
@@ -321,6 +345,17 @@ pub(crate) fn same_json(a: &str, b: &str) -> bool {
     match (serde_json::from_str::<serde_json::Value>(a), serde_json::from_str::<serde_json::Value>(b)) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
+    }
+}
+
+/// JSON object `a` cut to the fields `b` has (a record against an older audit entry that
+/// recorded fewer), as JSON text; `a` itself when either is not an object.
+fn fields_of(a: &str, b: &str) -> String {
+    match (serde_json::from_str::<serde_json::Value>(a), serde_json::from_str::<serde_json::Value>(b)) {
+        (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) => {
+            serde_json::Value::Object(a.into_iter().filter(|(k, _)| b.contains_key(k)).collect()).to_string()
+        }
+        _ => a.to_owned(),
     }
 }
 
