@@ -1,0 +1,101 @@
+//! Upgrades (issue 19): a store written by the last tagged release opens in this build, is
+//! migrated forward, checks (`fund check`, `audit verify`) and settles; a store of a later
+//! release is refused, never opened. The fixture is made by the release's own binary
+//! (`scripts/make-upgrade-fixture`): `tests/fixtures/upgrade/<release>.db.gz` and its
+//! manifest `<release>.json` (what it holds, the hospital's key).
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use serde_json::{Value, json};
+
+/// The last tagged release, whose store every build must open.
+const RELEASE: &str = "v0.1.0";
+
+fn fixture_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/upgrade")
+}
+
+/// The release's store, unpacked into a fresh data directory.
+fn unpack(name: &str) -> (std::path::PathBuf, Value) {
+    let dir = scratch(name);
+    let packed = std::fs::File::open(fixture_dir().join(format!("{RELEASE}.db.gz"))).expect("the fixture is in the repository");
+    let mut database = std::fs::File::create(dir.join("yibao.db")).expect("create");
+    std::io::copy(&mut flate2::read::GzDecoder::new(packed), &mut database).expect("unpack the fixture");
+    let manifest = std::fs::read_to_string(fixture_dir().join(format!("{RELEASE}.json"))).expect("the fixture's manifest");
+    (dir, serde_json::from_str(&manifest).expect("manifest JSON"))
+}
+
+fn schema_versions(database: &Path) -> Vec<i64> {
+    let conn = rusqlite::Connection::open(database).expect("open");
+    let mut statement = conn.prepare("SELECT version FROM schema_migrations ORDER BY version").expect("prepare");
+    statement.query_map([], |row| row.get(0)).expect("query").map(|v| v.expect("row")).collect()
+}
+
+fn check_and_verify(dir: &Path) {
+    let checked = yibao(&["fund", "check", "--data-dir", path(dir)]);
+    assert!(checked.status.success(), "fund check of the {RELEASE} store: {}{}", text(&checked.stdout), text(&checked.stderr));
+    assert!(text(&checked.stdout).contains("fund books sound"), "{}", text(&checked.stdout));
+    let verified = yibao(&["audit", "verify", "--data-dir", path(dir)]);
+    assert!(verified.status.success(), "audit verify of the {RELEASE} store: {}{}", text(&verified.stdout), text(&verified.stderr));
+}
+
+#[test]
+fn the_last_releases_store_opens_checks_and_settles() {
+    let (dir, manifest) = unpack("upgrade");
+    let released_schema = schema_versions(&dir.join("yibao.db"));
+    assert!(!released_schema.is_empty(), "the fixture is a Yibao store");
+
+    // Checked as the release left it: every receipt, repayment and close of the release,
+    // whose audit entries recorded less than this build's, is still accounted for.
+    check_and_verify(&dir);
+
+    // Served: migrated forward, its settlements readable, a new one settled.
+    let (mut server, address, _) = start(&dir, false);
+    let key = manifest["hospital_api_key"].as_str().expect("the hospital's key");
+    let reversed = manifest["reversed"].as_str().expect("the reversed claim");
+    for claim_id in manifest["settled"].as_array().expect("settled claims") {
+        let claim_id = claim_id.as_str().expect("id");
+        let (status, settlement) = call(&address, "GET", &format!("/api/settlements/{HOSPITAL}/{claim_id}"), &[("X-Api-Key", key)], None);
+        assert_eq!(status, 200, "{claim_id}: {settlement}");
+        assert_eq!(settlement["claim_id"], claim_id, "{settlement}");
+        let status_expected = if claim_id == reversed { "reversed" } else { "settled" };
+        assert_eq!(settlement["status"], status_expected, "{claim_id}: {settlement}");
+        assert!(settlement["settlement"]["medfee_sumamt"].as_str().is_some_and(|total| total != "0.00"), "its bill: {settlement}");
+    }
+    let person = resident(&address);
+    settle_all(&address, key, &person, &["AFTER-UPGRADE-1".to_owned()], 200);
+    let (status, settled) = call(&address, "GET", &format!("/api/settlements/{HOSPITAL}/AFTER-UPGRADE-1"), &[("X-Api-Key", key)], None);
+    assert_eq!(status, 200, "{settled}");
+    assert_eq!(settled["status"], "settled", "{settled}");
+    let (status, _) = call(&address, "POST", "/api/settlements", &[("X-Api-Key", key)], Some(&json!({ "person_id": person.0 })));
+    assert_eq!(status, 400, "a malformed request on the upgraded store is still refused as such");
+    let terminated = std::process::Command::new("kill").args(["-TERM", &server.id().to_string()]).status().expect("kill -TERM");
+    assert!(terminated.success());
+    assert_eq!(server.wait().expect("reaped").code(), Some(0));
+
+    let upgraded_schema = schema_versions(&dir.join("yibao.db"));
+    assert!(upgraded_schema.starts_with(&released_schema), "migrations only add: {released_schema:?} then {upgraded_schema:?}");
+    assert!(settled_in(&dir.join("yibao.db")).contains(&"AFTER-UPGRADE-1".to_owned()));
+    check_and_verify(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A store a later release has migrated further than this build knows is refused with
+/// `store.schema_newer`, and nothing in it changes.
+#[test]
+fn a_store_of_a_later_release_is_refused() {
+    let (dir, _) = unpack("upgrade-newer");
+    let database = dir.join("yibao.db");
+    rusqlite::Connection::open(&database).expect("open").execute("INSERT INTO schema_migrations (version) VALUES (9999)", []).expect("a later migration");
+    let before = std::fs::read(&database).expect("read");
+    for args in [vec!["fund", "check", "--data-dir", path(&dir)], vec!["serve", "--listen", "127.0.0.1:0", "--data-dir", path(&dir)]] {
+        let out = yibao(&args);
+        let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(!out.status.success() && said.contains("9999") && said.contains("later release"), "{args:?}: {said}");
+    }
+    assert!(std::fs::read(&database).expect("read") == before, "the later release's store is untouched");
+    let _ = std::fs::remove_dir_all(&dir);
+}
