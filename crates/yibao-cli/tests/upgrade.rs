@@ -1,8 +1,9 @@
 //! Upgrades (issue 19): a store written by the last tagged release opens in this build, is
-//! migrated forward, checks (`fund check`, `audit verify`) and settles; a store of a later
-//! release is refused, never opened. The fixture is made by the release's own binary
-//! (`scripts/make-upgrade-fixture`): `tests/fixtures/upgrade/<release>.db.gz` and its
-//! manifest `<release>.json` (what it holds, the hospital's key).
+//! migrated forward, checks (`fund check`, `audit verify`) and settles, on SQLite and on
+//! PostgreSQL; a store of a later release is refused, never opened. The fixtures are made
+//! by the release's own binary (`scripts/make-upgrade-fixture`):
+//! `tests/fixtures/upgrade/<release>.db.gz` (the SQLite file), `<release>.pg.sql.gz` (a
+//! `pg_dump`) and the manifest `<release>.json` (what they hold, the hospital's keys).
 
 mod common;
 
@@ -34,29 +35,26 @@ fn schema_versions(database: &Path) -> Vec<i64> {
     statement.query_map([], |row| row.get(0)).expect("query").map(|v| v.expect("row")).collect()
 }
 
-fn check_and_verify(dir: &Path) {
-    let checked = yibao(&["fund", "check", "--data-dir", path(dir)]);
+/// `fund check` and `audit verify` on the store `store` names (`--data-dir D` or
+/// `--database-url U`) both pass.
+fn check_and_verify(store: &[&str]) {
+    let checked = yibao(&[&["fund", "check"], store].concat());
     assert!(checked.status.success(), "fund check of the {RELEASE} store: {}{}", text(&checked.stdout), text(&checked.stderr));
     assert!(text(&checked.stdout).contains("fund books sound"), "{}", text(&checked.stdout));
-    let verified = yibao(&["audit", "verify", "--data-dir", path(dir)]);
+    let verified = yibao(&[&["audit", "verify"], store].concat());
     assert!(verified.status.success(), "audit verify of the {RELEASE} store: {}{}", text(&verified.stdout), text(&verified.stderr));
 }
 
-#[test]
-fn the_last_releases_store_opens_checks_and_settles() {
-    let (dir, manifest) = unpack("upgrade");
-    let released_schema = schema_versions(&dir.join("yibao.db"));
-    assert!(!released_schema.is_empty(), "the fixture is a Yibao store");
-
-    // Checked as the release left it: every receipt, repayment and close of the release,
-    // whose audit entries recorded less than this build's, is still accounted for.
-    check_and_verify(&dir);
-
-    // Served: migrated forward, its settlements readable, a new one settled.
-    let (mut server, address, _) = start(&dir, false);
-    let key = manifest["hospital_api_key"].as_str().expect("the hospital's key");
-    let reversed = manifest["reversed"].as_str().expect("the reversed claim");
-    for claim_id in manifest["settled"].as_array().expect("settled claims") {
+/// The release's store on `store`, as `made` (the manifest's part for its backend) says:
+/// checked as the release left it (every receipt, repayment and close of the release, whose
+/// audit entries recorded less than this build's, still accounted for), then served
+/// (migrated forward, every settlement readable, a new one settled), stopped and checked.
+fn open_check_and_settle(store: &[&str], made: &Value) {
+    check_and_verify(store);
+    let (mut server, address, _) = start_on(store, false);
+    let key = made["hospital_api_key"].as_str().expect("the hospital's key");
+    let reversed = made["reversed"].as_str().expect("the reversed claim");
+    for claim_id in made["settled"].as_array().expect("settled claims") {
         let claim_id = claim_id.as_str().expect("id");
         let (status, settlement) = call(&address, "GET", &format!("/api/settlements/{HOSPITAL}/{claim_id}"), &[("X-Api-Key", key)], None);
         assert_eq!(status, 200, "{claim_id}: {settlement}");
@@ -75,11 +73,42 @@ fn the_last_releases_store_opens_checks_and_settles() {
     let terminated = std::process::Command::new("kill").args(["-TERM", &server.id().to_string()]).status().expect("kill -TERM");
     assert!(terminated.success());
     assert_eq!(server.wait().expect("reaped").code(), Some(0));
+    check_and_verify(store);
+}
 
+#[test]
+fn the_last_releases_sqlite_store_opens_checks_and_settles() {
+    let (dir, manifest) = unpack("upgrade");
+    let released_schema = schema_versions(&dir.join("yibao.db"));
+    assert!(!released_schema.is_empty(), "the fixture is a Yibao store");
+    open_check_and_settle(&["--data-dir", path(&dir)], &manifest["sqlite"]);
     let upgraded_schema = schema_versions(&dir.join("yibao.db"));
     assert!(upgraded_schema.starts_with(&released_schema), "migrations only add: {released_schema:?} then {upgraded_schema:?}");
     assert!(settled_in(&dir.join("yibao.db")).contains(&"AFTER-UPGRADE-1".to_owned()));
-    check_and_verify(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_last_releases_postgresql_store_opens_checks_and_settles() {
+    let postgres = yibao_testpg::TestPostgres::start_server().unwrap_or_else(|e| panic!("PostgreSQL for the upgrade test: {e}"));
+    let dir = scratch("upgrade-pg");
+    let packed = std::fs::File::open(fixture_dir().join(format!("{RELEASE}.pg.sql.gz"))).expect("the fixture is in the repository");
+    let mut dump = std::fs::File::create(dir.join("dump.sql")).expect("create");
+    std::io::copy(&mut flate2::read::GzDecoder::new(packed), &mut dump).expect("unpack the fixture");
+    postgres.psql_file(&dir.join("dump.sql")).unwrap_or_else(|e| panic!("the {RELEASE} dump loads: {e}"));
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture_dir().join(format!("{RELEASE}.json"))).expect("manifest")).expect("JSON");
+    let released = postgres.psql("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations").expect("versions");
+    open_check_and_settle(&["--database-url", postgres.url()], &manifest["postgres"]);
+    let upgraded = postgres.psql("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations").expect("versions");
+    assert!(upgraded.starts_with(&released), "migrations only add: {released} then {upgraded}");
+    let settled = postgres.psql("SELECT count(*) FROM claims WHERE claim_id = 'AFTER-UPGRADE-1'").expect("count");
+    assert_eq!(settled, "1");
+    // Then a later release migrates it further: this build refuses it.
+    postgres.psql("INSERT INTO schema_migrations (version) VALUES (9999)").expect("a later migration");
+    let out = yibao(&["fund", "check", "--database-url", postgres.url()]);
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!out.status.success() && said.contains("9999") && said.contains("later release"), "{said}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -297,25 +297,25 @@ impl TestPostgres {
     ///
     /// When this handle started no server, or `psql` fails.
     pub fn psql(&self, sql: &str) -> Result<String, String> {
+        self.psql_running(&["-c", sql])
+    }
+
+    /// Runs the SQL file at `path` (a `pg_dump` to load) in the `postgres` database,
+    /// stopping at the first error. The file must be readable by the server's OS user.
+    ///
+    /// # Errors
+    ///
+    /// When this handle started no server, or `psql` fails.
+    pub fn psql_file(&self, path: &Path) -> Result<String, String> {
+        self.psql_running(&["-f", path.to_str().ok_or("a file path in UTF-8")?])
+    }
+
+    /// `psql` on this server's `postgres` database with `input` (`-c SQL` or `-f FILE`).
+    fn psql_running(&self, input: &[&str]) -> Result<String, String> {
         let server = self.own_server()?;
         let mut cmd = server.command(&server.tool("psql"));
-        cmd.args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &server.port()?.to_string(),
-            "-U",
-            PG_OS_USER,
-            "-d",
-            "postgres",
-            "-X",
-            "-A",
-            "-t",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-c",
-            sql,
-        ]);
+        cmd.args(["-h", "127.0.0.1", "-p", &server.port()?.to_string(), "-U", PG_OS_USER, "-d", "postgres", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1"])
+            .args(input);
         let out = run(&mut cmd)?;
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
