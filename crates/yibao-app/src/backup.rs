@@ -89,12 +89,15 @@ pub async fn verify_copy(file: &Path, policy: Arc<Policy>) -> Result<Verified, A
     if !file.is_file() {
         return Err(AppError::not_found("backup.not_found", format!("{}: no such backup file", file.display())));
     }
-    let store = SqliteStore::open_read_only(file).await.map_err(|e| {
-        let why = match e {
-            yibao_store::StoreError::Invalid(why) => why,
-            e => e.to_string(),
-        };
-        AppError::unprocessable("backup.unreadable", format!("{} is not a backup this build can read: {why}", file.display()))
+    let store = SqliteStore::open_read_only(file).await.map_err(|e| match e {
+        e @ yibao_store::StoreError::SchemaNewer { .. } => AppError::from(e),
+        e => {
+            let why = match e {
+                yibao_store::StoreError::Invalid(why) => why,
+                e => e.to_string(),
+            };
+            AppError::unprocessable("backup.unreadable", format!("{} is not a backup this build can read: {why}", file.display()))
+        }
     })?;
     let principal = checker(&policy);
     let app = App::new(Arc::new(Backend::Sqlite(store)), policy);
@@ -121,6 +124,8 @@ pub async fn backup(
     if out.exists() {
         return Err(exists(out));
     }
+    refuse_inside(data_dir, out)?;
+    yibao_store_sqlite::refuse_newer(&source).map_err(AppError::from)?;
     let started = Instant::now();
     let partial = partial_name(out, "partial");
     let copied = {
@@ -160,6 +165,17 @@ pub async fn restore(from: &Path, data_dir: &Path, force: bool, policy: Arc<Poli
             format!("{} already holds a database; pass --force to restore over it (it is kept, renamed aside)", data_dir.display()),
         ));
     }
+    // A live database's latest writes may be in its write-ahead log, which a file copy
+    // leaves behind: restore only a backup (one file), never a database in use.
+    if side_file(from, "-wal").exists() || side_file(from, "-shm").exists() {
+        return Err(AppError::unprocessable(
+            "restore.live_database",
+            format!(
+                "{} is a database in use, its write-ahead log beside it: back it up with yibao backup and restore that",
+                from.display()
+            ),
+        ));
+    }
     let verified = verify_copy(from, policy).await?;
     if !verified.is_sound() {
         let findings = verified.findings();
@@ -169,43 +185,98 @@ pub async fn restore(from: &Path, data_dir: &Path, force: bool, policy: Arc<Poli
         ));
     }
     std::fs::create_dir_all(data_dir).map_err(|e| AppError::internal("restore.failed", format!("{}: {e}", data_dir.display())))?;
-    let mut set_aside = None;
-    if occupied {
-        // A write-ahead log without its database would be read into the restored file.
-        if !database.exists()
-            || !take_out_of_service(&database).map_err(|e| AppError::internal("restore.failed", format!("{}: {e}", database.display())))?
-        {
-            return Err(AppError::conflict(
-                "restore.in_use",
-                format!(
-                    "{} is in use (a server has it open, or its write-ahead log is left without it): stop the server first",
-                    database.display()
-                ),
-            ));
-        }
-        let aside = aside_name(&database);
-        std::fs::rename(&database, &aside)
-            .map_err(|e| AppError::internal("restore.failed", format!("renaming {} aside: {e}", database.display())))?;
-        set_aside = Some(aside);
-    }
+    // The backup is copied in first, under a temporary name: if the copy fails (a full
+    // disk), the database in place has not been touched.
     let partial = partial_name(&database, "restoring");
     let copied = std::fs::copy(from, &partial)
         .map_err(|e| AppError::internal("restore.failed", format!("copying {} into {}: {e}", from.display(), data_dir.display())))
-        .and_then(|_| sync_file(&partial).map_err(|e| AppError::internal("restore.failed", e.to_string())))
-        .and_then(|()| {
-            place(&partial, &database).map_err(|e| match e.kind() {
-                std::io::ErrorKind::AlreadyExists => AppError::conflict(
-                    "restore.in_use",
-                    format!("{} appeared during the restore (a server started?): stop the server and restore again", database.display()),
-                ),
-                _ => AppError::internal("restore.failed", format!("placing {}: {e}", database.display())),
-            })
-        });
-    if copied.is_err() {
+        .and_then(|_| sync_file(&partial).map_err(|e| AppError::internal("restore.failed", e.to_string())));
+    if let Err(e) = copied {
         let _ = std::fs::remove_file(&partial);
+        return Err(e);
     }
-    copied?;
+    let mut set_aside = None;
+    if occupied {
+        let set = set_aside_database(&database);
+        if let Err(e) = set {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+        set_aside = set.ok();
+    }
+    if let Err(e) = place(&partial, &database) {
+        let _ = std::fs::remove_file(&partial);
+        // Put the old database back where it was: the data directory is as it was found.
+        let back = match &set_aside {
+            Some(aside) if !database.exists() => std::fs::rename(aside, &database).is_ok(),
+            _ => set_aside.is_none(),
+        };
+        let kept = if back {
+            String::new()
+        } else {
+            set_aside.as_ref().map(|a| format!("; the old database is kept as {}", a.display())).unwrap_or_default()
+        };
+        return Err(match e.kind() {
+            std::io::ErrorKind::AlreadyExists => AppError::conflict(
+                "restore.in_use",
+                format!("{} appeared during the restore (a server started?): stop the server and restore again{kept}", database.display()),
+            ),
+            _ => AppError::internal("restore.failed", format!("placing {}: {e}{kept}", database.display())),
+        });
+    }
     Ok(RestoreOutcome { database, set_aside, verified })
+}
+
+/// Renames the data directory's database aside (never deleting it), once it is out of
+/// service: its write-ahead log folded in, and no process holding it (`restore.in_use`).
+/// A file SQLite cannot read at all (a damaged database, the reason to restore) is renamed
+/// aside as it is when no write-ahead log or shared-memory file shows it in use.
+fn set_aside_database(database: &Path) -> Result<PathBuf, AppError> {
+    let in_use = || {
+        AppError::conflict(
+            "restore.in_use",
+            format!(
+                "{} is in use (a server has it open, or its write-ahead log is left without it): stop the server first",
+                database.display()
+            ),
+        )
+    };
+    if !database.exists() {
+        // A write-ahead log without its database would be read into the restored file.
+        return Err(in_use());
+    }
+    match take_out_of_service(database) {
+        Ok(true) => {}
+        Ok(false) => return Err(in_use()),
+        Err(_) if !side_file(database, "-wal").exists() && !side_file(database, "-shm").exists() => {}
+        Err(e) => return Err(AppError::internal("restore.failed", format!("{}: {e}", database.display()))),
+    }
+    let aside = aside_name(database);
+    std::fs::rename(database, &aside)
+        .map_err(|e| AppError::internal("restore.failed", format!("renaming {} aside: {e}", database.display())))?;
+    Ok(aside)
+}
+
+/// Refuses a backup written into the data directory under the database's name or one of
+/// its companions (`yibao.db-wal`, `-shm`, `-journal`): SQLite would read or delete it as
+/// part of the live database.
+fn refuse_inside(data_dir: &Path, out: &Path) -> Result<(), AppError> {
+    let parent = match out.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let same_dir = match (std::fs::canonicalize(parent), std::fs::canonicalize(data_dir)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if same_dir && name.starts_with(DATABASE_FILE) {
+        return Err(AppError::unprocessable(
+            "backup.inside_data_dir",
+            format!("{} would be taken for part of the live database: write the backup outside {}", out.display(), data_dir.display()),
+        ));
+    }
+    Ok(())
 }
 
 fn exists(out: &Path) -> AppError {

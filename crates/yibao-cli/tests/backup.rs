@@ -233,3 +233,80 @@ fn postgresql_recovered_to_a_point_in_time_holds_every_settlement_acknowledged_b
         assert!(out.status.success(), "{check:?}: {}", text(&out.stderr));
     }
 }
+
+/// What a hostile review found (issue 19): a backup never lands where SQLite would take it
+/// for part of the live database, is readable by its owner only, and is not taken of a
+/// later release's store; a restore takes only a backup (never a live database beside its
+/// write-ahead log), and replaces a damaged database (the reason to restore), keeping it.
+#[test]
+fn backup_and_restore_refuse_what_would_lose_data() {
+    let dir = scratch("backup-hostile");
+    let store = dir.join("store");
+    let out = yibao(&["synth", "--insured", "1000", "--seed", "6", "--block-persons", "500", "--data-dir", path(&store)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let good = dir.join("good.backup");
+    let out = yibao(&["backup", "--data-dir", path(&store), "--out", path(&good)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&good).expect("backup").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "a backup holds national IDs and password hashes: {mode:o}");
+    }
+
+    // Into the data directory under a name SQLite owns: refused, nothing written.
+    for name in ["yibao.db-journal", "yibao.db-wal", "yibao.db.copy"] {
+        let out = yibao(&["backup", "--data-dir", path(&store), "--out", path(&store.join(name))]);
+        assert!(out.status.code() == Some(1) && text(&out.stderr).contains("[backup.inside_data_dir]"), "{name}: {}", text(&out.stderr));
+        assert!(!store.join(name).exists(), "{name}");
+    }
+
+    // A live database, its write-ahead log beside it: not restored from.
+    let holder = rusqlite::Connection::open(store.join("yibao.db")).expect("open");
+    let _: String = holder.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0)).expect("wal");
+    holder.execute_batch("BEGIN; CREATE TABLE held (x INTEGER); ROLLBACK;").expect("touch the log");
+    assert!(store.join("yibao.db-wal").exists(), "the test holds the database open in WAL mode");
+    let target = dir.join("target");
+    let out = yibao(&["restore", "--from", path(&store.join("yibao.db")), "--data-dir", path(&target)]);
+    assert!(out.status.code() == Some(1) && text(&out.stderr).contains("[restore.live_database]"), "{}", text(&out.stderr));
+    assert!(!target.join("yibao.db").exists());
+    drop(holder);
+
+    // A damaged database is replaced with --force and kept aside, byte for byte.
+    std::fs::create_dir_all(&target).expect("dir");
+    let damage = b"SQLite format 3\0 and then nothing a database could be".to_vec();
+    std::fs::write(target.join("yibao.db"), &damage).expect("write");
+    let out = yibao(&["restore", "--from", path(&good), "--data-dir", path(&target), "--force"]);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    let aside: Vec<PathBuf> = std::fs::read_dir(&target)
+        .expect("dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("yibao.db.before-restore-")))
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert_eq!(std::fs::read(&aside[0]).expect("aside"), damage, "the damaged file is kept as it was");
+    let out = yibao(&["fund", "check", "--data-dir", path(&target)]);
+    assert!(out.status.success(), "the restored store verifies: {}", text(&out.stderr));
+
+    // A later release's store (here in rollback mode, as a copy would be): no backup is
+    // taken and the file is untouched.
+    let newer = dir.join("newer");
+    std::fs::create_dir_all(&newer).expect("dir");
+    std::fs::copy(&good, newer.join("yibao.db")).expect("copy");
+    rusqlite::Connection::open(newer.join("yibao.db"))
+        .expect("open")
+        .execute("INSERT INTO schema_migrations (version) VALUES (9999)", [])
+        .expect("a later migration");
+    let before = std::fs::read(newer.join("yibao.db")).expect("read");
+    let out = yibao(&["backup", "--data-dir", path(&newer), "--out", path(&dir.join("newer.backup"))]);
+    assert!(out.status.code() == Some(1) && text(&out.stderr).contains("[store.schema_newer]"), "{}", text(&out.stderr));
+    assert!(!dir.join("newer.backup").exists());
+    for args in [vec!["fund", "check"], vec!["audit", "verify"]] {
+        let out = yibao(&[&args[..], &["--data-dir", path(&newer)]].concat());
+        assert!(out.status.code() == Some(1) && text(&out.stderr).contains("9999"), "{args:?}: {}", text(&out.stderr));
+    }
+    assert!(std::fs::read(newer.join("yibao.db")).expect("read") == before, "the later release's store is untouched");
+    assert!(!newer.join("yibao.db-wal").exists() && !newer.join("yibao.db-shm").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

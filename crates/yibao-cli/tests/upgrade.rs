@@ -113,18 +113,32 @@ fn the_last_releases_postgresql_store_opens_checks_and_settles() {
 }
 
 /// A store a later release has migrated further than this build knows is refused with
-/// `store.schema_newer`, and nothing in it changes.
+/// `store.schema_newer` by every command, and nothing in it changes: not a byte of the file
+/// (here in rollback mode, so that switching it to WAL would show), no log beside it.
 #[test]
 fn a_store_of_a_later_release_is_refused() {
     let (dir, _) = unpack("upgrade-newer");
     let database = dir.join("yibao.db");
-    rusqlite::Connection::open(&database).expect("open").execute("INSERT INTO schema_migrations (version) VALUES (9999)", []).expect("a later migration");
+    let conn = rusqlite::Connection::open(&database).expect("open");
+    let _: String = conn.query_row("PRAGMA journal_mode = DELETE", [], |row| row.get(0)).expect("rollback mode");
+    conn.execute("INSERT INTO schema_migrations (version) VALUES (9999)", []).expect("a later migration");
+    drop(conn);
     let before = std::fs::read(&database).expect("read");
-    for args in [vec!["fund", "check", "--data-dir", path(&dir)], vec!["serve", "--listen", "127.0.0.1:0", "--data-dir", path(&dir)]] {
+    let out_file = dir.with_extension("backup");
+    let commands = [
+        vec!["fund", "check", "--data-dir", path(&dir)],
+        vec!["audit", "verify", "--data-dir", path(&dir)],
+        vec!["pool", "run", "--month", "2026-11", "--data-dir", path(&dir)],
+        vec!["backup", "--data-dir", path(&dir), "--out", path(&out_file)],
+        vec!["serve", "--listen", "127.0.0.1:0", "--data-dir", path(&dir)],
+    ];
+    for args in commands {
         let out = yibao(&args);
         let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
         assert!(!out.status.success() && said.contains("9999") && said.contains("later release"), "{args:?}: {said}");
+        assert!(std::fs::read(&database).expect("read") == before, "{args:?}: the later release's store is untouched");
+        assert!(!dir.join("yibao.db-wal").exists() && !dir.join("yibao.db-shm").exists(), "{args:?}: no log beside it");
     }
-    assert!(std::fs::read(&database).expect("read") == before, "the later release's store is untouched");
+    assert!(!out_file.exists(), "no backup of a store this build cannot read");
     let _ = std::fs::remove_dir_all(&dir);
 }

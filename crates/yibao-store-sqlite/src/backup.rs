@@ -59,12 +59,13 @@ pub fn copy_database(
     options: CopyOptions,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Copied, StoreError> {
-    // Never write over a file: a new one or nothing.
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(destination)
-        .map_err(|e| StoreError::Backend(format!("{}: {e}", destination.display())))?;
+    // Never write over a file: a new one or nothing. Readable by its owner only: a backup
+    // holds national IDs and password hashes.
+    let mut new_file = std::fs::OpenOptions::new();
+    new_file.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut new_file, 0o600);
+    new_file.open(destination).map_err(|e| StoreError::Backend(format!("{}: {e}", destination.display())))?;
     let copied = copy_into(source, destination, options, progress);
     if copied.is_err() {
         let _ = std::fs::remove_file(destination);

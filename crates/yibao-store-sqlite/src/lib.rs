@@ -88,9 +88,12 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and applies pending migrations.
     pub async fn open(path: &std::path::Path) -> Result<SqliteStore, StoreError> {
         let path = path.to_owned();
-        let db = tokio::task::spawn_blocking(move || db::Database::open(&path, migrate))
-            .await
-            .map_err(|e| StoreError::Backend(format!("opening the database failed: {e}")))??;
+        let db = tokio::task::spawn_blocking(move || {
+            refuse_newer(&path)?;
+            db::Database::open(&path, migrate)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("opening the database failed: {e}")))??;
         Ok(SqliteStore { db: Arc::new(db) })
     }
 
@@ -109,6 +112,11 @@ impl SqliteStore {
             .map_err(|e| StoreError::Invalid(format!("not a Yibao database ({e})")))?
             .flatten();
         let expected = MIGRATIONS.last().map(|(version, _)| *version);
+        if let (Some(found), Some(known)) = (version, expected)
+            && found > known
+        {
+            return Err(StoreError::SchemaNewer { found, known });
+        }
         if version != expected {
             return Err(StoreError::Invalid(format!(
                 "its schema is version {}, this build's is {}",
@@ -152,6 +160,34 @@ impl SqliteStore {
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         self.db.read(work).await
+    }
+}
+
+/// The schema version a database file records, `None` for a new or empty file. Read
+/// through a read-only connection, before the store's own connection changes the journal
+/// mode, so that a store this build will refuse is left byte for byte as it was.
+fn recorded_schema(path: &std::path::Path) -> Result<Option<i64>, StoreError> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(backend)?;
+    let has_table =
+        query_opt(&conn, "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'", [], |row| col::<i64>(row, 0))?;
+    if has_table.is_none() {
+        return Ok(None);
+    }
+    Ok(query_opt(&conn, "SELECT max(version) FROM schema_migrations", [], |row| col::<Option<i64>>(row, 0))?.flatten())
+}
+
+/// Refuses a database a later release has migrated further than this build knows
+/// (`migrations-forward`, `store.schema_newer`), before anything is written to it: the
+/// store's open does this first, and a backup before it copies.
+pub fn refuse_newer(path: &std::path::Path) -> Result<(), StoreError> {
+    let known = MIGRATIONS.last().map_or(0, |(version, _)| *version);
+    match recorded_schema(path)? {
+        Some(found) if found > known => Err(StoreError::SchemaNewer { found, known }),
+        _ => Ok(()),
     }
 }
 
