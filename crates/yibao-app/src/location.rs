@@ -35,14 +35,65 @@ impl StoreLocation {
     pub fn display(&self) -> String {
         match self {
             StoreLocation::DataDir(dir) => dir.join(DATABASE_FILE).display().to_string(),
-            StoreLocation::Url(url) => match (url.find("://"), url.rfind('@')) {
-                (Some(scheme), Some(at)) if at > scheme => {
-                    let user = url[scheme + 3..at].split(':').next().unwrap_or_default();
-                    format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
-                }
-                _ => url.clone(),
-            },
+            StoreLocation::Url(url) => mask_secrets(url),
         }
+    }
+}
+
+/// `text` with every database password in it masked, for any message or log line that may
+/// quote a connection URL or a configuration line: a URL's user password
+/// (`postgres://yibao:***@db/yibao`) and a `password=` parameter (`password=***`).
+#[must_use]
+pub fn mask_secrets(text: &str) -> String {
+    let ends_value = |c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '&' | '`' | ',' | ';');
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(scheme) = rest.find("://") {
+        let (head, tail) = rest.split_at(scheme + 3);
+        out.push_str(head);
+        let end = tail.find(|c: char| ends_value(c) || matches!(c, '/' | '?' | '#')).unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match authority.rfind('@').map(|at| authority.split_at(at)) {
+            Some((userinfo, host)) if userinfo.contains(':') => {
+                out.push_str(userinfo.split(':').next().unwrap_or_default());
+                out.push_str(":***");
+                out.push_str(host);
+            }
+            _ => out.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    let mut masked = String::with_capacity(out.len());
+    let mut rest = out.as_str();
+    while let Some(at) = rest.to_ascii_lowercase().find("password=") {
+        let (head, tail) = rest.split_at(at + "password=".len());
+        masked.push_str(head);
+        let end = tail.find(ends_value).unwrap_or(tail.len());
+        if end > 0 {
+            masked.push_str("***");
+        }
+        rest = &tail[end..];
+    }
+    masked.push_str(rest);
+    masked
+}
+
+#[cfg(test)]
+mod masking {
+    use super::mask_secrets;
+
+    #[test]
+    fn passwords_in_urls_and_parameters_are_masked() {
+        assert_eq!(mask_secrets("postgres://yibao:S3cret@db:5432/yibao"), "postgres://yibao:***@db:5432/yibao");
+        assert_eq!(
+            mask_secrets("unknown field `databse_url`: databse_url = \"postgres://yibao:S3:c@ret@db/yibao\""),
+            "unknown field `databse_url`: databse_url = \"postgres://yibao:***@db/yibao\""
+        );
+        assert_eq!(mask_secrets("postgres://yibao@h:1/x?sslmode=off&password=S3cret"), "postgres://yibao@h:1/x?sslmode=off&password=***");
+        assert_eq!(mask_secrets("host=db PASSWORD=S3cret user=yibao"), "host=db PASSWORD=*** user=yibao");
+        assert_eq!(mask_secrets("postgres://postgres@127.0.0.1:5432/postgres"), "postgres://postgres@127.0.0.1:5432/postgres");
+        assert_eq!(mask_secrets("no secret here: https://yibao.example/console/"), "no secret here: https://yibao.example/console/");
     }
 }
 

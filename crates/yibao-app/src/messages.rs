@@ -43,6 +43,7 @@ catalogue! {
     "auth.throttled" => "登录失败次数过多，请稍后再试", DETAIL;
     "backup.exists" => "该文件已存在，备份从不覆盖已有文件：{detail}", DETAIL;
     "backup.failed" => "备份失败：{detail}", DETAIL;
+    "backup.inside_data_dir" => "备份文件不能以数据库的名称写在数据目录中，否则会被当作在用数据库的一部分：{detail}", DETAIL;
     "backup.no_database" => "数据目录中没有可备份的数据库：{detail}", DETAIL;
     "backup.not_found" => "备份文件不存在：{detail}", DETAIL;
     "backup.not_verified" => "备份未通过基金账务检查或审计日志校验：{detail}", DETAIL;
@@ -180,6 +181,7 @@ catalogue! {
     "restore.data_dir_not_empty" => "数据目录中已有数据库；如需覆盖请加 --force（原数据库改名保留）：{detail}", DETAIL;
     "restore.failed" => "恢复失败：{detail}", DETAIL;
     "restore.in_use" => "数据库正在使用中，请先停止服务：{detail}", DETAIL;
+    "restore.live_database" => "该文件是正在使用的数据库（旁有预写日志），请先用 yibao backup 备份再恢复备份文件：{detail}", DETAIL;
     "route.not_found" => "没有此 API 路径，请参阅 /api/openapi.json", DETAIL;
     "search.bad_page" => "一页至多 200 人、起点至多第 10000 条，请缩小查询条件：{detail}", DETAIL;
     "search.empty" => "请按身份证号码、姓名、社保卡号或家庭编号查询", DETAIL;

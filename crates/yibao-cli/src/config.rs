@@ -30,6 +30,7 @@ pub struct ConfigFile {
     pub public_url: Option<String>,
     pub metrics_listen: Option<SocketAddr>,
     pub log_format: Option<crate::serve::LogFormat>,
+    pub shutdown_grace_seconds: Option<u64>,
     pub tls: Option<TlsFiles>,
 }
 

@@ -148,7 +148,8 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("{message}");
+            // A message may quote a database URL or a configuration line: never its password.
+            eprintln!("{}", yibao_app::mask_secrets(&message));
             ExitCode::FAILURE
         }
     }

@@ -48,7 +48,7 @@ pub struct ServeArgs {
     /// The URL users reach the server at, behind a proxy that terminates TLS: with
     /// `https://…` every console cookie is marked `Secure` (as it is whenever the server
     /// speaks TLS itself).
-    #[arg(long, env = "YIBAO_PUBLIC_URL")]
+    #[arg(long, env = "YIBAO_PUBLIC_URL", value_parser = parse_public_url)]
     public_url: Option<String>,
     /// Serve Prometheus metrics (`GET /metrics`) on this address too: keep it on a private
     /// network or loopback; it is not behind sign-in.
@@ -66,7 +66,23 @@ pub struct ServeArgs {
     /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1).
     #[arg(long, env = "YIBAO_TLS_PRIVATE_KEY", requires = "tls_certificate")]
     tls_private_key: Option<PathBuf>,
+    /// On SIGTERM, how long to wait for open connections to finish before closing them
+    /// [default: 30].
+    #[arg(long, env = "YIBAO_SHUTDOWN_GRACE_SECONDS", value_parser = clap::value_parser!(u64).range(0..=SHUTDOWN_GRACE_SECONDS_MAX))]
+    shutdown_grace_seconds: Option<u64>,
 }
+
+/// `--public-url` checked as clap reads it: a usage error (exit 2) when malformed.
+fn parse_public_url(url: &str) -> Result<String, String> {
+    yibao_console::ConsoleOptions::for_public_url(url).map(|_| url.to_owned())
+}
+
+/// How long a stopping server waits, by default, for its connections to finish once it
+/// has stopped accepting: a client that holds a half-sent request open must not keep it up
+/// for ever (a service manager would then kill it). A request still unanswered after the
+/// grace is never acknowledged; its settlement is committed whole or not at all.
+const SHUTDOWN_GRACE_SECONDS_DEFAULT: u64 = 30;
+const SHUTDOWN_GRACE_SECONDS_MAX: u64 = 3_600;
 
 /// What `yibao serve` runs with: the flags, the environment and the configuration file
 /// resolved once, defaults filled in.
@@ -81,6 +97,7 @@ struct Settings {
     metrics_listen: Option<SocketAddr>,
     log_format: LogFormat,
     tls: Option<TlsFiles>,
+    shutdown_grace: std::time::Duration,
 }
 
 impl Settings {
@@ -98,11 +115,15 @@ impl Settings {
             _ => file.tls,
         };
         // A server that speaks TLS itself is reached over https: its cookies are Secure
-        // unless a public URL says otherwise.
+        // whatever the public URL says; behind a proxy, an https public URL makes them so.
         let console = match args.public_url.or(file.public_url) {
             Some(url) => yibao_console::ConsoleOptions::for_public_url(&url)?,
-            None => yibao_console::ConsoleOptions { secure_cookies: tls.is_some() },
+            None => yibao_console::ConsoleOptions::default(),
         };
+        let console = yibao_console::ConsoleOptions { secure_cookies: console.secure_cookies || tls.is_some() };
+        if file.database_url.is_some() && file.data_dir.is_some() {
+            return Err("the configuration file names both database_url and data_dir: a server runs on one store".to_owned());
+        }
         // A store named on the command line (or in the environment) wins whole: a
         // --data-dir given for one run is not overridden by the file's database_url.
         let location = match (args.database_url, args.data_dir) {
@@ -113,7 +134,12 @@ impl Settings {
                 None => StoreLocation::DataDir(file.data_dir.unwrap_or_else(|| PathBuf::from("./yibao-data"))),
             },
         };
+        let grace_seconds = args.shutdown_grace_seconds.or(file.shutdown_grace_seconds).unwrap_or(SHUTDOWN_GRACE_SECONDS_DEFAULT);
+        if grace_seconds > SHUTDOWN_GRACE_SECONDS_MAX {
+            return Err(format!("shutdown_grace_seconds is {grace_seconds}: at most {SHUTDOWN_GRACE_SECONDS_MAX}"));
+        }
         Ok(Settings {
+            shutdown_grace: std::time::Duration::from_secs(grace_seconds),
             listen: args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             location,
             policy: args.policy.or(file.policy),
@@ -238,19 +264,35 @@ async fn serve(settings: Settings, policy: Policy) -> Result<(), String> {
     // With each connection's peer address: sign-in counts failures per client address.
     let service = yibao_api::app_observed(state, console, metrics).into_make_service_with_connect_info::<SocketAddr>();
     tracing::info!(%address, tls = tls.is_some(), "serving");
+    let grace = settings.shutdown_grace;
     match tls {
         None => {
             let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
-            axum::serve(listener, service).with_graceful_shutdown(shutdown()).await.map_err(|e| e.to_string())
+            let stopping = Arc::new(tokio::sync::Notify::new());
+            let stopped = Arc::clone(&stopping);
+            let serving = axum::serve(listener, service).with_graceful_shutdown(async move {
+                shutdown().await;
+                stopped.notify_one();
+            });
+            tokio::select! {
+                served = serving => served.map_err(|e| e.to_string()),
+                () = async {
+                    stopping.notified().await;
+                    tokio::time::sleep(grace).await;
+                } => {
+                    tracing::warn!(grace_seconds = grace.as_secs(), "connections still open after the shutdown grace: closing them");
+                    Ok(())
+                }
+            }
         }
         Some(config) => {
             // The same graceful stop as plain HTTP: no new connections, every request in
-            // flight answered (axum-server waits for its connections without a deadline).
+            // flight answered within the grace.
             let handle = axum_server::Handle::new();
             let stopping = handle.clone();
             tokio::spawn(async move {
                 shutdown().await;
-                stopping.graceful_shutdown(None);
+                stopping.graceful_shutdown(Some(grace));
             });
             axum_server::from_tcp_rustls(listener, config)
                 .map_err(|e| format!("cannot serve TLS on {address}: {e}"))?

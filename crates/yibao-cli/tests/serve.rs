@@ -309,10 +309,11 @@ fn a_configuration_file_serves_https_with_secure_cookies() {
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a self-signed certificate");
     std::fs::write(dir.join("tls/cert.pem"), certified.cert.pem()).expect("cert");
     std::fs::write(dir.join("tls/key.pem"), certified.signing_key.serialize_pem()).expect("key");
-    // The file says 5 insured, which serve refuses; the flag's 1,000 wins.
+    // The file says 5 insured, which serve refuses; the flag's 1,000 wins. An http public
+    // URL does not take Secure off the cookies of a server that speaks TLS itself.
     std::fs::write(
         dir.join("yibao.toml"),
-        "listen = \"127.0.0.1:0\"\ndata_dir = \"data\"\ndemo_insured = 5\nlog_format = \"json\"\n\n[tls]\ncertificate = \"tls/cert.pem\"\nprivate_key = \"tls/key.pem\"\n",
+        "listen = \"127.0.0.1:0\"\ndata_dir = \"data\"\ndemo_insured = 5\nlog_format = \"json\"\npublic_url = \"http://yibao.example\"\nshutdown_grace_seconds = 2\n\n[tls]\ncertificate = \"tls/cert.pem\"\nprivate_key = \"tls/key.pem\"\n",
     )
     .expect("config");
     let child = Command::new(env!("CARGO_BIN_EXE_yibao"))
@@ -355,11 +356,54 @@ fn a_configuration_file_serves_https_with_secure_cookies() {
     let _ = plain.read_to_end(&mut answer);
     assert!(!answer.starts_with(b"HTTP/1.1 200"), "plain HTTP is not served: {}", String::from_utf8_lossy(&answer));
 
-    // SIGTERM: a graceful stop, exit 0.
+    // SIGTERM while a client holds a TLS connection with a half-sent request: the server
+    // stops within its grace (2 s here), exit 0.
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("a server name");
+    let mut held = rustls::StreamOwned::new(
+        rustls::ClientConnection::new(std::sync::Arc::clone(&client), name).expect("a TLS client"),
+        TcpStream::connect(&address).expect("connect"),
+    );
+    held.write_all(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n").expect("half a request");
+    held.flush().expect("flush");
+    let stopping = Instant::now();
     let terminated = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().expect("kill -TERM");
     assert!(terminated.success());
-    let status = server.wait().expect("reaped");
-    assert_eq!(status.code(), Some(0), "a terminated TLS server exits 0");
+    let status = exit_within(&mut server, Duration::from_secs(20));
+    assert_eq!(status, Some(0), "a terminated TLS server exits 0 within its grace, not held up ({:?})", stopping.elapsed());
+    drop(held);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The server's exit code if it exits within `limit`; otherwise it is killed and `None`.
+fn exit_within(server: &mut Child, limit: Duration) -> Option<i32> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Some(status) = server.try_wait().expect("try_wait") {
+            return status.code();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    None
+}
+
+/// A client that holds a half-sent request does not keep a stopping server up: after its
+/// grace (`--shutdown-grace-seconds`) the server closes the connection and exits 0.
+#[test]
+fn a_held_connection_does_not_keep_a_stopping_server_up() {
+    let dir = std::env::temp_dir().join(format!("yibao-serve-held-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (mut server, address) = start_with(&["--data-dir", dir.to_str().expect("utf-8"), "--shutdown-grace-seconds", "1"]);
+    let mut held = TcpStream::connect(&address).expect("connect");
+    held.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n").expect("half a request");
+    std::thread::sleep(Duration::from_millis(200));
+    let stopping = Instant::now();
+    let terminated = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().expect("kill -TERM");
+    assert!(terminated.success());
+    let status = exit_within(&mut server, Duration::from_secs(20));
+    assert_eq!(status, Some(0), "stopped within its grace, exit 0 ({:?})", stopping.elapsed());
+    drop(held);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -381,6 +425,7 @@ fn a_bad_configuration_is_refused_by_name() {
             .expect("yibao serve runs");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success() && stderr.contains(expected), "{file}: {stderr}");
+        assert!(!stderr.contains("S3cretPw"), "{file}: the password is masked: {stderr}");
         assert!(!dir.join("yibao-data").exists(), "{file}: nothing was created");
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -184,7 +184,8 @@ async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
-    let newest: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM schema_migrations").fetch_one(&mut *tx).await.map_err(backend)?;
+    let newest: Option<i64> =
+        sqlx::query_scalar("SELECT max(version) FROM schema_migrations").fetch_one(&mut *tx).await.map_err(backend)?;
     tx.commit().await.map_err(backend)?;
     let known = MIGRATIONS.last().map_or(0, |(version, _)| *version);
     if let Some(found) = newest.filter(|found| *found > known) {

@@ -304,10 +304,7 @@ impl FundReceipt {
         let d: Detail = serde_json::from_str(detail).map_err(|e| bad(&e.to_string()))?;
         let amount_fen = yibao_domain::Fen::checked(d.amount_fen).ok_or_else(|| bad("amount"))?;
         let parse = |scheme: &str, unit: &str| -> Result<_, StoreError> {
-            Ok((
-                yibao_ledger::FundScheme::parse(scheme).ok_or_else(|| bad("scheme"))?,
-                RegionCode::parse(unit).map_err(|_| bad("unit"))?,
-            ))
+            Ok((yibao_ledger::FundScheme::parse(scheme).ok_or_else(|| bad("scheme"))?, RegionCode::parse(unit).map_err(|_| bad("unit"))?))
         };
         match (d.kind, d.scheme, d.unit, d.value_date, d.reference) {
             (Some(kind), Some(scheme), Some(unit), Some(value_date), Some(reference)) => {

@@ -163,7 +163,9 @@ pub enum StoreError {
     /// The database was written by a later release: its schema has migrations this build
     /// does not know. It is not opened (migrations only go forward, and this build's SQL
     /// could misread it): run the later release.
-    #[error("the database's schema is version {found}, newer than this build's {known}: it was written by a later release of Yibao; run that release")]
+    #[error(
+        "the database's schema is version {found}, newer than this build's {known}: it was written by a later release of Yibao; run that release"
+    )]
     SchemaNewer { found: i64, known: i64 },
     /// The database failed; the message is for logs, not for callers.
     #[error("storage failure: {0}")]

@@ -162,8 +162,8 @@ pub fn replay(city: RegionCode, records: &FundRecords, action: &str, entity: &st
             let mut replay = RunReplay::new(format!("the close of {entity} of {city}"), action, entity);
             // A close of v0.1.0 recorded neither its city share, its rounding nor the
             // adjustment fund's balance: it cannot be planned again, only compared.
-            let planned_again = serde_json::from_str::<serde_json::Value>(audited)
-                .is_ok_and(|audit| audit.get("city_share_when_met_bp").is_some());
+            let planned_again =
+                serde_json::from_str::<serde_json::Value>(audited).is_ok_and(|audit| audit.get("city_share_when_met_bp").is_some());
             match serde_json::to_string(close) {
                 Ok(ours) if planned_again => replay.record_against("the close's record", &ours, audited),
                 Ok(ours) => replay.record_against("the close's record", &fields_of(&ours, audited), audited),

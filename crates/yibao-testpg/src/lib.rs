@@ -314,8 +314,23 @@ impl TestPostgres {
     fn psql_running(&self, input: &[&str]) -> Result<String, String> {
         let server = self.own_server()?;
         let mut cmd = server.command(&server.tool("psql"));
-        cmd.args(["-h", "127.0.0.1", "-p", &server.port()?.to_string(), "-U", PG_OS_USER, "-d", "postgres", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1"])
-            .args(input);
+        cmd.args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &server.port()?.to_string(),
+            "-U",
+            PG_OS_USER,
+            "-d",
+            "postgres",
+            "-X",
+            "-A",
+            "-t",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+        ])
+        .args(input);
         let out = run(&mut cmd)?;
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
