@@ -1,27 +1,18 @@
 //! `yibao audit verify` and `yibao audit anchor`: walk every region's hash chain (R-SYS-6),
 //! and record or check the chains' ends outside the system.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// Which store to read.
-#[derive(clap::Args, Debug)]
-pub struct AuditStore {
-    /// The SQLite data directory (holds yibao.db).
-    #[arg(long, default_value = "./yibao-data", env = "YIBAO_DATA_DIR")]
-    data_dir: PathBuf,
-    /// Use a PostgreSQL database instead.
-    #[arg(long, env = "YIBAO_DATABASE_URL")]
-    database_url: Option<String>,
-}
+/// Which store to read: the fund commands' (`--config`, `--data-dir`, `--database-url`).
+pub type AuditStore = crate::fund::StoreArgs;
 
 /// An anchor file is small: one line per region. Anything larger is not one.
 const ANCHOR_FILE_LIMIT_BYTES: u64 = 16 * 1024 * 1024;
 
 fn run<T>(store: &AuditStore, work: impl AsyncFnOnce(&yibao_app::App) -> Result<T, String>) -> Result<T, String> {
-    let args = crate::fund::StoreArgs { data_dir: store.data_dir.clone(), database_url: store.database_url.clone(), policy: None };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(async {
-        let app = crate::fund::open(&args).await?;
+        let app = crate::fund::open(store).await?;
         work(&app).await
     })
 }

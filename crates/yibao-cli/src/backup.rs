@@ -2,16 +2,23 @@
 //! put back, each copy checked as `yibao fund check` and `yibao audit verify` check a store
 //! (`yibao_app::backup`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use yibao_policy::Policy;
 
 use yibao_app::backup::{CopyOptions, Verified};
 
 #[derive(clap::Args, Debug)]
 pub struct BackupArgs {
-    /// The SQLite data directory to back up (holds yibao.db); a server may be running on it.
-    #[arg(long, default_value = "./yibao-data", env = "YIBAO_DATA_DIR")]
-    data_dir: PathBuf,
+    /// The server's configuration file (`yibao serve --config`): its data directory and
+    /// policy pack, unless given here.
+    #[arg(long, env = "YIBAO_CONFIG")]
+    config: Option<PathBuf>,
+    /// The SQLite data directory to back up (holds yibao.db); a server may be running on it
+    /// [default: ./yibao-data].
+    #[arg(long, env = "YIBAO_DATA_DIR")]
+    data_dir: Option<PathBuf>,
     /// The backup file to write; it must not exist.
     #[arg(long)]
     out: PathBuf,
@@ -32,9 +39,13 @@ pub struct RestoreArgs {
     /// The backup file written by `yibao backup`.
     #[arg(long)]
     from: PathBuf,
-    /// The data directory to restore into (created if missing).
-    #[arg(long, default_value = "./yibao-data", env = "YIBAO_DATA_DIR")]
-    data_dir: PathBuf,
+    /// The server's configuration file (`yibao serve --config`): its data directory and
+    /// policy pack, unless given here.
+    #[arg(long, env = "YIBAO_CONFIG")]
+    config: Option<PathBuf>,
+    /// The data directory to restore into (created if missing) [default: ./yibao-data].
+    #[arg(long, env = "YIBAO_DATA_DIR")]
+    data_dir: Option<PathBuf>,
     /// Restore over a database the data directory already holds (it is renamed aside and
     /// kept; the server must be stopped).
     #[arg(long)]
@@ -44,8 +55,24 @@ pub struct RestoreArgs {
     policy: Option<PathBuf>,
 }
 
+/// The SQLite data directory and the pack a backup or restore works with: the flags, then
+/// the configuration file. A configuration on PostgreSQL is refused: it is backed up with
+/// PostgreSQL's own tools.
+fn sqlite_store(config: Option<&Path>, data_dir: Option<&PathBuf>, policy: Option<&PathBuf>) -> Result<(PathBuf, Arc<Policy>), String> {
+    let file = crate::config::ConfigFile::read_or_default(config)?;
+    match file.store(None, data_dir.cloned())? {
+        yibao_app::StoreLocation::DataDir(dir) => {
+            let policy = crate::serve::policy_or_demo(policy.or(file.policy.as_ref()).map(PathBuf::as_path))?;
+            Ok((dir, Arc::new(policy)))
+        }
+        yibao_app::StoreLocation::Url(_) => Err(
+            "the configuration names a PostgreSQL database: back it up with pg_basebackup and WAL archiving (README, Backup and restore); yibao backup copies SQLite data directories".to_owned(),
+        ),
+    }
+}
+
 pub fn backup(args: &BackupArgs) -> Result<(), String> {
-    let policy = Arc::new(crate::serve::policy_or_demo(args.policy.as_deref())?);
+    let (data_dir, policy) = sqlite_store(args.config.as_deref(), args.data_dir.as_ref(), args.policy.as_ref())?;
     let options = CopyOptions { pages_per_step: args.pages_per_step, pause_ms: args.pause_ms };
     let bar = indicatif::ProgressBar::new(0).with_message("pages copied");
     bar.set_style(
@@ -58,12 +85,12 @@ pub fn backup(args: &BackupArgs) -> Result<(), String> {
         shown.set_position(copied);
     };
     let outcome = crate::fund::runtime()?
-        .block_on(yibao_app::backup::backup(&args.data_dir, &args.out, options, policy, progress))
+        .block_on(yibao_app::backup::backup(&data_dir, &args.out, options, policy, progress))
         .map_err(crate::fund::failed)?;
     bar.finish_and_clear();
     println!(
         "backup of {} written to {}: {} pages of {} bytes ({} bytes) in {} ms",
-        args.data_dir.join(yibao_app::DATABASE_FILE).display(),
+        data_dir.join(yibao_app::DATABASE_FILE).display(),
         outcome.file.display(),
         outcome.copied.pages,
         outcome.copied.page_size_bytes,
@@ -79,9 +106,9 @@ pub fn backup(args: &BackupArgs) -> Result<(), String> {
 }
 
 pub fn restore(args: &RestoreArgs) -> Result<(), String> {
-    let policy = Arc::new(crate::serve::policy_or_demo(args.policy.as_deref())?);
+    let (data_dir, policy) = sqlite_store(args.config.as_deref(), args.data_dir.as_ref(), args.policy.as_ref())?;
     let outcome = crate::fund::runtime()?
-        .block_on(yibao_app::backup::restore(&args.from, &args.data_dir, args.force, policy))
+        .block_on(yibao_app::backup::restore(&args.from, &data_dir, args.force, policy))
         .map_err(crate::fund::failed)?;
     report(&outcome.verified)?;
     if let Some(aside) = &outcome.set_aside {

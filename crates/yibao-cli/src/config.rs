@@ -13,6 +13,9 @@ use serde::Deserialize;
 /// The limit on a configuration file: it is a page of settings, not data.
 const CONFIG_BYTES_MAX: u64 = 64 * 1024;
 
+/// Where the SQLite store lives when nothing says otherwise.
+pub const DATA_DIR_DEFAULT: &str = "./yibao-data";
+
 /// The demo city's size: the bounds `--demo-insured` takes.
 pub const DEMO_INSURED_MIN: u64 = 1_000;
 pub const DEMO_INSURED_MAX: u64 = 200_000;
@@ -44,6 +47,29 @@ pub struct TlsFiles {
 }
 
 impl ConfigFile {
+    /// The file at `path`, or an empty one (every key unset) when there is none.
+    pub fn read_or_default(path: Option<&Path>) -> Result<ConfigFile, String> {
+        path.map_or_else(|| Ok(ConfigFile::default()), ConfigFile::read)
+    }
+
+    /// The store a command runs on: one named by a flag or environment variable wins whole
+    /// (a `--data-dir` given for one run is not overridden by the file's `database_url`),
+    /// then the file's, then `./yibao-data`. A file naming both stores is refused.
+    pub fn store(&self, database_url: Option<String>, data_dir: Option<PathBuf>) -> Result<yibao_app::StoreLocation, String> {
+        use yibao_app::StoreLocation;
+        if self.database_url.is_some() && self.data_dir.is_some() {
+            return Err("the configuration file names both database_url and data_dir: a server runs on one store".to_owned());
+        }
+        Ok(match (database_url, data_dir) {
+            (Some(url), _) => StoreLocation::Url(url),
+            (None, Some(dir)) => StoreLocation::DataDir(dir),
+            (None, None) => match (&self.database_url, &self.data_dir) {
+                (Some(url), _) => StoreLocation::Url(url.clone()),
+                (None, dir) => StoreLocation::DataDir(dir.clone().unwrap_or_else(|| PathBuf::from(DATA_DIR_DEFAULT))),
+            },
+        })
+    }
+
     /// Reads and parses the file at `path`, its relative paths made relative to the file's
     /// directory. The error names the file and, for a bad key or value, its line.
     pub fn read(path: &Path) -> Result<ConfigFile, String> {

@@ -15,16 +15,31 @@ use yibao_store::ReceiptKind;
 /// Where the books are.
 #[derive(Args, Debug, Clone)]
 pub struct StoreArgs {
-    /// The SQLite data directory (holds yibao.db).
-    #[arg(long, default_value = "./yibao-data", env = "YIBAO_DATA_DIR")]
-    pub data_dir: PathBuf,
+    /// The server's configuration file (`yibao serve --config`): its store and policy pack,
+    /// unless given here.
+    #[arg(long, env = "YIBAO_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The SQLite data directory (holds yibao.db) [default: ./yibao-data].
+    #[arg(long, env = "YIBAO_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
     /// A PostgreSQL database instead.
     #[arg(long, env = "YIBAO_DATABASE_URL")]
     pub database_url: Option<String>,
     /// The policy pack in force (its `fund.*` keys: sweep day, levy ratio, deficit share,
-    /// warning thresholds). Default: the demo city's, as `yibao serve` uses.
+    /// warning thresholds). Default: the configuration file's, else the demo city's, as
+    /// `yibao serve` uses.
     #[arg(long)]
     pub policy: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    /// The store and the pack these arguments name, the configuration file filling in what
+    /// they leave out.
+    pub fn resolve(&self) -> Result<(StoreLocation, Option<PathBuf>), String> {
+        let file = crate::config::ConfigFile::read_or_default(self.config.as_deref())?;
+        let location = file.store(self.database_url.clone(), self.data_dir.clone())?;
+        Ok((location, self.policy.clone().or(file.policy)))
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -149,11 +164,8 @@ pub enum ReceiptArg {
 
 /// The application over the store the arguments name, with the pack in force.
 pub(crate) async fn open(args: &StoreArgs) -> Result<App, String> {
-    let policy = crate::serve::policy_or_demo(args.policy.as_deref())?;
-    let location = match &args.database_url {
-        Some(url) => StoreLocation::Url(url.clone()),
-        None => StoreLocation::DataDir(args.data_dir.clone()),
-    };
+    let (location, policy) = args.resolve()?;
+    let policy = crate::serve::policy_or_demo(policy.as_deref())?;
     let backend = Backend::open(&location, Create::No).await?;
     Ok(App::new(Arc::new(backend), Arc::new(policy)))
 }

@@ -102,10 +102,8 @@ struct Settings {
 
 impl Settings {
     fn resolve(args: ServeArgs) -> Result<Settings, String> {
-        let file = match &args.config {
-            Some(path) => ConfigFile::read(path)?,
-            None => ConfigFile::default(),
-        };
+        let file = ConfigFile::read_or_default(args.config.as_deref())?;
+        let location = file.store(args.database_url, args.data_dir)?;
         let demo_insured = args.demo_insured.or(file.demo_insured).unwrap_or(8_000);
         if !(DEMO_INSURED_MIN..=DEMO_INSURED_MAX).contains(&demo_insured) {
             return Err(format!("demo_insured is {demo_insured}: it must be from {DEMO_INSURED_MIN} to {DEMO_INSURED_MAX}"));
@@ -121,19 +119,6 @@ impl Settings {
             None => yibao_console::ConsoleOptions::default(),
         };
         let console = yibao_console::ConsoleOptions { secure_cookies: console.secure_cookies || tls.is_some() };
-        if file.database_url.is_some() && file.data_dir.is_some() {
-            return Err("the configuration file names both database_url and data_dir: a server runs on one store".to_owned());
-        }
-        // A store named on the command line (or in the environment) wins whole: a
-        // --data-dir given for one run is not overridden by the file's database_url.
-        let location = match (args.database_url, args.data_dir) {
-            (Some(url), _) => StoreLocation::Url(url),
-            (None, Some(dir)) => StoreLocation::DataDir(dir),
-            (None, None) => match file.database_url {
-                Some(url) => StoreLocation::Url(url),
-                None => StoreLocation::DataDir(file.data_dir.unwrap_or_else(|| PathBuf::from("./yibao-data"))),
-            },
-        };
         let grace_seconds = args.shutdown_grace_seconds.or(file.shutdown_grace_seconds).unwrap_or(SHUTDOWN_GRACE_SECONDS_DEFAULT);
         if grace_seconds > SHUTDOWN_GRACE_SECONDS_MAX {
             return Err(format!("shutdown_grace_seconds is {grace_seconds}: at most {SHUTDOWN_GRACE_SECONDS_MAX}"));

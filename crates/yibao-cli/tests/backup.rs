@@ -310,3 +310,37 @@ fn backup_and_restore_refuse_what_would_lose_data() {
     assert!(!newer.join("yibao.db-wal").exists() && !newer.join("yibao.db-shm").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The server's configuration file reaches the operator's commands: `fund check`, `audit
+/// verify`, `backup` and `restore` with `--config` work on the store it names (its relative
+/// `data_dir` taken from the file's directory, whatever the working directory), and a
+/// configuration on PostgreSQL is told to use PostgreSQL's own backup.
+#[test]
+fn the_operators_commands_read_the_servers_configuration() {
+    let dir = scratch("backup-config");
+    let out = yibao(&["synth", "--insured", "1000", "--seed", "7", "--block-persons", "500", "--data-dir", path(&dir.join("data"))]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    std::fs::write(dir.join("yibao.toml"), "data_dir = \"data\"\nlisten = \"127.0.0.1:0\"\n").expect("config");
+    let config = dir.join("yibao.toml");
+    let run =
+        |args: &[&str]| std::process::Command::new(env!("CARGO_BIN_EXE_yibao")).args(args).current_dir("/").output().expect("runs yibao");
+    let out = run(&["fund", "check", "--config", path(&config)]);
+    assert!(out.status.success() && text(&out.stdout).contains("fund books sound"), "{}{}", text(&out.stdout), text(&out.stderr));
+    let out = run(&["audit", "verify", "--config", path(&config)]);
+    assert!(out.status.success() && text(&out.stdout).contains("audit log intact"), "{}", text(&out.stderr));
+    let copy = dir.join("copy.backup");
+    let out = run(&["backup", "--config", path(&config), "--out", path(&copy)]);
+    assert!(
+        out.status.success() && text(&out.stdout).contains(&format!("{}", dir.join("data/yibao.db").display())),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&["restore", "--config", path(&config), "--from", path(&copy)]);
+    assert!(out.status.code() == Some(1) && text(&out.stderr).contains("[restore.data_dir_not_empty]"), "{}", text(&out.stderr));
+
+    std::fs::write(dir.join("pg.toml"), "database_url = \"postgres://yibao:S3cretPw@127.0.0.1:1/yibao\"\n").expect("config");
+    let out = run(&["backup", "--config", path(&dir.join("pg.toml")), "--out", path(&dir.join("pg.backup"))]);
+    let said = text(&out.stderr);
+    assert!(out.status.code() == Some(1) && said.contains("pg_basebackup") && !said.contains("S3cretPw"), "{said}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

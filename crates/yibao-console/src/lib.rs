@@ -59,7 +59,13 @@ pub struct ConsoleOptions {
 impl ConsoleOptions {
     /// The options for a server reached at `public_url` (`https://…` or `http://…`).
     pub fn for_public_url(public_url: &str) -> Result<ConsoleOptions, String> {
-        let scheme = public_url.split_once("://").map(|(scheme, _)| scheme.to_ascii_lowercase());
+        let (scheme, host) = match public_url.split_once("://") {
+            Some((scheme, rest)) => (Some(scheme.to_ascii_lowercase()), rest.split(['/', '?', '#']).next().unwrap_or_default()),
+            None => (None, ""),
+        };
+        if scheme.is_some() && host.is_empty() {
+            return Err(format!("a public URL names its host, as https://yibao.example.gov.cn; not '{public_url}'"));
+        }
         match scheme.as_deref() {
             Some("https") => Ok(ConsoleOptions { secure_cookies: true }),
             Some("http") => Ok(ConsoleOptions { secure_cookies: false }),

@@ -248,6 +248,7 @@ async fn cookies_are_secure_when_the_public_url_is_https() {
     assert_eq!(ConsoleOptions::for_public_url("HTTPS://yibao.example.gov.cn"), Ok(ConsoleOptions { secure_cookies: true }));
     assert_eq!(ConsoleOptions::for_public_url("http://127.0.0.1:8080"), Ok(ConsoleOptions { secure_cookies: false }));
     assert!(ConsoleOptions::for_public_url("yibao.example.gov.cn").is_err(), "a URL names its scheme");
+    assert!(ConsoleOptions::for_public_url("HTTPS:///").is_err(), "a URL names its host");
     for (name, options, secure) in [
         ("cookies-https", ConsoleOptions::for_public_url("https://yibao.example.gov.cn").expect("options"), true),
         ("cookies-http", ConsoleOptions::for_public_url("http://127.0.0.1:8080").expect("options"), false),
