@@ -127,15 +127,20 @@ fn a_backup_taken_while_the_server_settles_verifies_and_restores_into_a_server_t
     // With --force, over a stopped server's database: that database is kept, renamed aside.
     let out = yibao(&["restore", "--from", path(&file), "--data-dir", path(&restored), "--force"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let aside: Vec<PathBuf> = std::fs::read_dir(&restored)
-        .expect("dir")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("yibao.db.before-restore-")))
-        .collect();
+    let aside = set_aside_in(&restored);
     assert_eq!(aside.len(), 1, "{aside:?}");
     assert!(settled_in(&aside[0]).contains(&"BK-AFTER-RESTORE".to_owned()), "the replaced database is kept whole");
     assert!(!settled_in(&restored.join("yibao.db")).contains(&"BK-AFTER-RESTORE".to_owned()), "the backup is in place");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The databases a restore renamed aside in `data_dir`.
+fn set_aside_in(data_dir: &std::path::Path) -> Vec<PathBuf> {
+    std::fs::read_dir(data_dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("yibao.db.before-restore-")))
+        .collect()
 }
 
 #[test]
@@ -279,11 +284,7 @@ fn backup_and_restore_refuse_what_would_lose_data() {
     std::fs::write(target.join("yibao.db"), &damage).expect("write");
     let out = yibao(&["restore", "--from", path(&good), "--data-dir", path(&target), "--force"]);
     assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
-    let aside: Vec<PathBuf> = std::fs::read_dir(&target)
-        .expect("dir")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("yibao.db.before-restore-")))
-        .collect();
+    let aside = set_aside_in(&target);
     assert_eq!(aside.len(), 1, "{aside:?}");
     assert_eq!(std::fs::read(&aside[0]).expect("aside"), damage, "the damaged file is kept as it was");
     let out = yibao(&["fund", "check", "--data-dir", path(&target)]);

@@ -197,6 +197,16 @@ fn movements_in(conn: &Connection, scope: RegionCode, from: Date, to: Date) -> R
     )
 }
 
+/// A `county_targets` row read as `year, unit_code, enrolment_target, collection_target_fen`.
+fn targets_row(row: &rusqlite::Row<'_>) -> Result<CountyTargets, StoreError> {
+    Ok(CountyTargets {
+        year: col(row, 0)?,
+        unit: col(row, 1)?,
+        enrolment_target: u32::try_from(col::<i64>(row, 2)?).map_err(|e| StoreError::Backend(e.to_string()))?,
+        collection_target_fen: col(row, 3)?,
+    })
+}
+
 /// The targets of `year` for units in `scope`, with each county's persons and collections.
 fn targets_in(conn: &Connection, scope: RegionCode, year: i32) -> Result<Vec<TargetsProgress>, StoreError> {
     let (low, high) = scope_bounds(scope);
@@ -205,14 +215,7 @@ fn targets_in(conn: &Connection, scope: RegionCode, year: i32) -> Result<Vec<Tar
         "SELECT year, unit_code, enrolment_target, collection_target_fen FROM county_targets \
          WHERE region_code = ?1 AND year = ?2 AND unit_code BETWEEN ?3 AND ?4 ORDER BY unit_code",
         params![scope.city().to_string(), year, low, high],
-        |row| {
-            Ok(CountyTargets {
-                year: col(row, 0)?,
-                unit: col(row, 1)?,
-                enrolment_target: u32::try_from(col::<i64>(row, 2)?).map_err(|e| StoreError::Backend(e.to_string()))?,
-                collection_target_fen: col(row, 3)?,
-            })
-        },
+        targets_row,
     )?;
     rows.into_iter()
         .map(|targets| {
@@ -772,14 +775,7 @@ impl FundStore for SqliteStore {
                 conn,
                 "SELECT year, unit_code, enrolment_target, collection_target_fen FROM county_targets WHERE region_code = ?1 ORDER BY year, unit_code",
                 [&city],
-                |row| {
-                    Ok(CountyTargets {
-                        year: col(row, 0)?,
-                        unit: col(row, 1)?,
-                        enrolment_target: u32::try_from(col::<i64>(row, 2)?).map_err(|e| StoreError::Backend(e.to_string()))?,
-                        collection_target_fen: col(row, 3)?,
-                    })
-                },
+                targets_row,
             )?;
             Ok((budgets, targets))
         })
