@@ -249,44 +249,21 @@ async fn serve(settings: Settings, policy: Policy) -> Result<(), String> {
     // With each connection's peer address: sign-in counts failures per client address.
     let service = yibao_api::app_observed(state, console, metrics).into_make_service_with_connect_info::<SocketAddr>();
     tracing::info!(%address, tls = tls.is_some(), "serving");
+    // One graceful stop for HTTP and HTTPS: no new connections, every request in flight
+    // answered, connections still open after the grace closed.
+    let handle = axum_server::Handle::new();
+    let stopping = handle.clone();
     let grace = settings.shutdown_grace;
+    tokio::spawn(async move {
+        shutdown().await;
+        stopping.graceful_shutdown(Some(grace));
+    });
+    let server = axum_server::from_tcp(listener).map_err(|e| format!("cannot serve on {address}: {e}"))?.handle(handle);
     match tls {
-        None => {
-            let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
-            let stopping = Arc::new(tokio::sync::Notify::new());
-            let stopped = Arc::clone(&stopping);
-            let serving = axum::serve(listener, service).with_graceful_shutdown(async move {
-                shutdown().await;
-                stopped.notify_one();
-            });
-            tokio::select! {
-                served = serving => served.map_err(|e| e.to_string()),
-                () = async {
-                    stopping.notified().await;
-                    tokio::time::sleep(grace).await;
-                } => {
-                    tracing::warn!(grace_seconds = grace.as_secs(), "connections still open after the shutdown grace: closing them");
-                    Ok(())
-                }
-            }
-        }
-        Some(config) => {
-            // The same graceful stop as plain HTTP: no new connections, every request in
-            // flight answered within the grace.
-            let handle = axum_server::Handle::new();
-            let stopping = handle.clone();
-            tokio::spawn(async move {
-                shutdown().await;
-                stopping.graceful_shutdown(Some(grace));
-            });
-            axum_server::from_tcp_rustls(listener, config)
-                .map_err(|e| format!("cannot serve TLS on {address}: {e}"))?
-                .handle(handle)
-                .serve(service)
-                .await
-                .map_err(|e| e.to_string())
-        }
+        None => server.serve(service).await,
+        Some(config) => server.acceptor(axum_server::tls_rustls::RustlsAcceptor::new(config)).serve(service).await,
     }
+    .map_err(|e| e.to_string())
 }
 
 /// The server's TLS configuration from its certificate chain and private key (PEM), by
