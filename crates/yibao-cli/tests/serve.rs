@@ -3,7 +3,7 @@
 //! settlement is there, none is half-written, the accumulators agree with the claims and
 //! the audit chain is intact; terminated, it exits 0 having answered every request it took.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -12,10 +12,7 @@ use serde_json::{Value, json};
 
 mod common;
 
-use common::call;
-
-/// The hospital the tests settle as.
-const HOSPITAL: &str = "H41990200001";
+use common::{HOSPITAL, call, read_start};
 
 fn start(data_dir: &std::path::Path) -> (Child, String) {
     start_with(&["--data-dir", data_dir.to_str().expect("utf-8")])
@@ -50,37 +47,6 @@ fn start_reading(store: &[&str], demo: bool) -> (Child, String, Vec<String>) {
         .spawn()
         .expect("yibao serve starts");
     read_start(child, demo)
-}
-
-/// Waits for a started server's first line: its address (without the scheme) and, with
-/// `demo`, the lines it prints up to the hospital's key.
-fn read_start(mut child: Child, demo: bool) -> (Child, String, Vec<String>) {
-    let address = child.stdout.take().and_then(|stdout| {
-        let mut lines = BufReader::new(stdout).lines();
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while Instant::now() < deadline {
-            let line = lines.next()?.ok()?;
-            if let Some(rest) = line.strip_prefix("Yibao is serving").and_then(|rest| rest.split("://").nth(1)) {
-                let address = rest.split('/').next()?.to_owned();
-                let mut printed = vec![line.clone()];
-                while demo && !printed.last().is_some_and(|l: &String| l.trim_start().starts_with(HOSPITAL)) {
-                    printed.push(lines.next()?.ok()?);
-                }
-                // Keep draining stdout so the server never blocks on a full pipe.
-                std::thread::spawn(move || for _ in lines {});
-                return Some((address, printed));
-            }
-        }
-        None
-    });
-    match address {
-        Some((address, printed)) => (child, address, printed),
-        None => {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the server did not start");
-        }
-    }
 }
 
 fn claim(n: usize) -> Value {

@@ -7,27 +7,17 @@
 
 use std::sync::Arc;
 
-use time::macros::{date, datetime};
-use yibao_domain::{Fen, HouseholdId, NationalId, PersonCategory, PersonName, RegionCode, Scheme, Tier};
-use yibao_engine::{Claim, Coverage, Explain, TierHistory};
+use time::macros::date;
+use yibao_domain::HouseholdId;
+use yibao_engine::{Claim, Explain};
 use yibao_policy::Policy;
-use yibao_store::{Actor, NewHousehold, NewPerson, SettleRequest, Store, engine_settlement};
+use yibao_store::{NewHousehold, SettleRequest, Store, engine_settlement};
 use yibao_store_sqlite::SqliteStore;
 use yibao_store_sqlite::backup::{CopyOptions, copy_database, side_file, take_out_of_service};
 
-const INSTITUTION: &str = "H41992100007";
+mod common;
 
-fn region() -> RegionCode {
-    RegionCode::parse("419921").expect("region")
-}
-
-fn person() -> NationalId {
-    NationalId::from_parts(region(), date!(1966 - 08 - 08), 88).expect("id")
-}
-
-fn actor() -> Actor {
-    Actor { who: INSTITUTION.into(), role: "institution".into(), source: "127.0.0.1".into(), at: datetime!(2026-05-01 10:00 UTC) }
-}
+use common::{INSTITUTION, actor, enrol, person, region};
 
 /// A one-day stay on day `n` of 2026.
 fn claim(n: usize) -> Claim {
@@ -41,31 +31,6 @@ fn claim(n: usize) -> Claim {
     .expect("claim")
 }
 
-async fn enrol(store: &SqliteStore) {
-    let household = HouseholdId::parse("HH-COPY").expect("an id");
-    store
-        .create_household(&actor(), region(), NewHousehold { household_id: household.clone(), region: region(), address: "x".into() })
-        .await
-        .expect("household");
-    let coverage = Coverage {
-        person_id: person(),
-        region: region(),
-        scheme: Scheme::Resident,
-        category: PersonCategory::Resident,
-        coverage_from: date!(2024 - 01 - 01),
-        coverage_until: None,
-        tier_history: Some(TierHistory { initial: Tier::new(2).expect("tier"), since: date!(2024 - 01 - 01), changes: Vec::new() }),
-        assistance_group: None,
-        supplementary: true,
-        maternity: false,
-        certified_chronic_diseases: Vec::new(),
-        personal_account_balance: Fen::ZERO,
-        use_personal_account: false,
-    };
-    let name = PersonName::parse("赵").expect("a name");
-    store.enrol(&actor(), region(), NewPerson { name, card_no: None, household_id: household, coverage }).await.expect("enrol");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_copy_taken_while_the_store_settles_holds_every_acknowledged_settlement_and_verifies() {
     let dir = std::env::temp_dir().join(format!("yibao-sqlite-backup-{}", std::process::id()));
@@ -73,7 +38,7 @@ async fn a_copy_taken_while_the_store_settles_holds_every_acknowledged_settlemen
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("yibao.db");
     let store = SqliteStore::open(&path).await.expect("opens");
-    enrol(&store).await;
+    enrol(&store, "HH-COPY").await;
     let policy = Arc::new(Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("pack"));
 
     // Settling, one claim after another, each reported once its commit returned.

@@ -10,28 +10,19 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use time::macros::{date, datetime};
-use yibao_domain::{Fen, NationalId, PersonCategory, RegionCode, Scheme, Tier};
-use yibao_engine::{Claim, Coverage, Explain, TierHistory};
+use yibao_domain::{Fen, RegionCode};
+use yibao_engine::{Claim, Explain};
 use yibao_policy::Policy;
-use yibao_store::{Actor, ClaimStatus, NewHousehold, NewPerson, SettleRequest, Store, StoreError, engine_settlement, verify_audit};
+use yibao_store::{ClaimStatus, SettleRequest, Store, StoreError, engine_settlement, verify_audit};
 use yibao_store_sqlite::SqliteStore;
 
 const CHILD_ENV: &str = "YIBAO_CRASH_CHILD_DB";
 const ACKS_BEFORE_KILL: usize = 60;
 const BURST: usize = 100_000;
 
-fn region() -> RegionCode {
-    RegionCode::parse("419921").expect("region")
-}
+mod common;
 
-fn person() -> NationalId {
-    NationalId::from_parts(region(), date!(1966 - 08 - 08), 88).expect("id")
-}
-
-fn actor() -> Actor {
-    Actor { who: "H41992100007".into(), role: "institution".into(), source: "127.0.0.1".into(), at: datetime!(2026-05-01 10:00 UTC) }
-}
+use common::{actor, enrol, person, region};
 
 fn claim(n: usize) -> Claim {
     // A day in 2026 from the claim number, so the stays are spread over the year.
@@ -49,46 +40,7 @@ fn claim(n: usize) -> Claim {
 async fn child(path: &str) {
     let policy = Arc::new(Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("pack"));
     let store = SqliteStore::open(std::path::Path::new(path)).await.expect("open");
-    store
-        .create_household(
-            &actor(),
-            region(),
-            NewHousehold {
-                household_id: yibao_domain::HouseholdId::parse("HH-CRASH").expect("an id"),
-                region: region(),
-                address: "x".into(),
-            },
-        )
-        .await
-        .expect("household");
-    let coverage = Coverage {
-        person_id: person(),
-        region: region(),
-        scheme: Scheme::Resident,
-        category: PersonCategory::Resident,
-        coverage_from: date!(2024 - 01 - 01),
-        coverage_until: None,
-        tier_history: Some(TierHistory { initial: Tier::new(2).expect("tier"), since: date!(2024 - 01 - 01), changes: Vec::new() }),
-        assistance_group: None,
-        supplementary: true,
-        maternity: false,
-        certified_chronic_diseases: Vec::new(),
-        personal_account_balance: Fen::ZERO,
-        use_personal_account: false,
-    };
-    store
-        .enrol(
-            &actor(),
-            region(),
-            NewPerson {
-                name: yibao_domain::PersonName::parse("赵").expect("a name"),
-                card_no: None,
-                household_id: yibao_domain::HouseholdId::parse("HH-CRASH").expect("an id"),
-                coverage,
-            },
-        )
-        .await
-        .expect("enrol");
+    enrol(&store, "HH-CRASH").await;
     // Claims are settled in date order, one year's counters growing with each.
     let mut claims: Vec<Claim> = (0..BURST).map(claim).collect();
     claims.sort_by_key(|c| c.admission_date);

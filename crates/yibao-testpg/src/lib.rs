@@ -274,19 +274,8 @@ impl TestPostgres {
     pub fn base_backup(&self) -> Result<PathBuf, String> {
         let server = self.own_server()?;
         let target = server.dir.join(format!("base-{}", COUNTER.fetch_add(1, Ordering::Relaxed)));
-        let mut cmd = server.command(&server.tool("pg_basebackup"));
-        cmd.arg("-D").arg(&target).args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &server.port()?.to_string(),
-            "-U",
-            PG_OS_USER,
-            "-c",
-            "fast",
-            "-X",
-            "stream",
-        ]);
+        let mut cmd = server.client("pg_basebackup")?;
+        cmd.arg("-D").arg(&target).args(["-c", "fast", "-X", "stream"]);
         let out = run(&mut cmd)?;
         if out.status.success() { Ok(target) } else { Err(format!("pg_basebackup failed ({}): {}", out.status, output_text(&out))) }
     }
@@ -313,24 +302,8 @@ impl TestPostgres {
     /// `psql` on this server's `postgres` database with `input` (`-c SQL` or `-f FILE`).
     fn psql_running(&self, input: &[&str]) -> Result<String, String> {
         let server = self.own_server()?;
-        let mut cmd = server.command(&server.tool("psql"));
-        cmd.args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &server.port()?.to_string(),
-            "-U",
-            PG_OS_USER,
-            "-d",
-            "postgres",
-            "-X",
-            "-A",
-            "-t",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-        ])
-        .args(input);
+        let mut cmd = server.client("psql")?;
+        cmd.args(["-d", "postgres", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1"]).args(input);
         let out = run(&mut cmd)?;
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
@@ -396,6 +369,14 @@ impl Server {
             return beside;
         }
         fs::canonicalize(&self.pg_ctl).map_or(beside, |real| real.with_file_name(name))
+    }
+
+    /// A client program of the installation (`psql`, `pg_basebackup`) connected to this
+    /// server over loopback TCP as the server's user.
+    fn client(&self, name: &str) -> Result<Command, String> {
+        let mut cmd = self.command(&self.tool(name));
+        cmd.args(["-h", "127.0.0.1", "-p", &self.port()?.to_string(), "-U", PG_OS_USER]);
+        Ok(cmd)
     }
 
     fn port(&self) -> Result<u16, String> {

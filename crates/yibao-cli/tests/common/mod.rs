@@ -34,38 +34,43 @@ pub fn start(data_dir: &Path, first: bool) -> (Child, String, Option<String>) {
 
 /// Starts the server on the store `store` names (`--data-dir D` or `--database-url U`).
 pub fn start_on(store: &[&str], first: bool) -> (Child, String, Option<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_yibao"))
+    let child = Command::new(env!("CARGO_BIN_EXE_yibao"))
         .args(["serve", "--listen", "127.0.0.1:0", "--demo-insured", "1000"])
         .args(store)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("yibao serve starts");
-    let started = child.stdout.take().and_then(|stdout| {
+    let (child, address, printed) = read_start(child, first);
+    let key = printed.iter().find_map(|line| {
+        line.trim_start().strip_prefix(&format!("{HOSPITAL} ")).and_then(|r| r.split_whitespace().next()).map(str::to_owned)
+    });
+    (child, address, key)
+}
+
+/// Waits for a started server's first line: its address (without the scheme) and the
+/// lines it printed, with `demo` up to the hospital's API key (printed this once).
+pub fn read_start(mut child: Child, demo: bool) -> (Child, String, Vec<String>) {
+    let address = child.stdout.take().and_then(|stdout| {
         let mut lines = BufReader::new(stdout).lines();
         let deadline = Instant::now() + Duration::from_secs(300);
         while Instant::now() < deadline {
             let line = lines.next()?.ok()?;
-            if let Some(rest) = line.split("http://").nth(1) {
+            if let Some(rest) = line.strip_prefix("Yibao is serving").and_then(|rest| rest.split("://").nth(1)) {
                 let address = rest.split('/').next()?.to_owned();
-                let mut key = None;
-                while first && key.is_none() {
-                    let line = lines.next()?.ok()?;
-                    key = line
-                        .trim_start()
-                        .strip_prefix(&format!("{HOSPITAL} "))
-                        .and_then(|r| r.split_whitespace().next())
-                        .map(str::to_owned);
+                let mut printed = vec![line.clone()];
+                while demo && !printed.last().is_some_and(|l: &String| l.trim_start().starts_with(HOSPITAL)) {
+                    printed.push(lines.next()?.ok()?);
                 }
                 // Keep draining stdout so the server never blocks on a full pipe.
                 std::thread::spawn(move || for _ in lines {});
-                return Some((address, key));
+                return Some((address, printed));
             }
         }
         None
     });
-    match started {
-        Some((address, key)) => (child, address, key),
+    match address {
+        Some((address, printed)) => (child, address, printed),
         None => {
             let _ = child.kill();
             let _ = child.wait();
