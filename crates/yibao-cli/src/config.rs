@@ -13,6 +13,11 @@ use serde::Deserialize;
 /// The limit on a configuration file: it is a page of settings, not data.
 const CONFIG_BYTES_MAX: u64 = 64 * 1024;
 
+/// A setting refused: the message with the stable code every configuration error carries.
+pub fn invalid(message: impl std::fmt::Display) -> String {
+    format!("{message} [config.invalid]")
+}
+
 /// Where the SQLite store lives when nothing says otherwise.
 pub const DATA_DIR_DEFAULT: &str = "./yibao-data";
 
@@ -58,7 +63,7 @@ impl ConfigFile {
     pub fn store(&self, database_url: Option<String>, data_dir: Option<PathBuf>) -> Result<yibao_app::StoreLocation, String> {
         use yibao_app::StoreLocation;
         if self.database_url.is_some() && self.data_dir.is_some() {
-            return Err("the configuration file names both database_url and data_dir: a server runs on one store".to_owned());
+            return Err(invalid("the configuration file names both database_url and data_dir: a server runs on one store"));
         }
         Ok(match (database_url, data_dir) {
             (Some(url), _) => StoreLocation::Url(url),
@@ -73,14 +78,14 @@ impl ConfigFile {
     /// Reads and parses the file at `path`, its relative paths made relative to the file's
     /// directory. The error names the file and, for a bad key or value, its line.
     pub fn read(path: &Path) -> Result<ConfigFile, String> {
-        let file = std::fs::File::open(path).map_err(|e| format!("the configuration file {}: {e}", path.display()))?;
+        let file = std::fs::File::open(path).map_err(|e| invalid(format!("the configuration file {}: {e}", path.display())))?;
         let mut text = String::new();
         std::io::Read::read_to_string(&mut std::io::Read::take(file, CONFIG_BYTES_MAX + 1), &mut text)
-            .map_err(|e| format!("the configuration file {}: {e}", path.display()))?;
+            .map_err(|e| invalid(format!("the configuration file {}: {e}", path.display())))?;
         if text.len() as u64 > CONFIG_BYTES_MAX {
-            return Err(format!("the configuration file {} is over {} KiB", path.display(), CONFIG_BYTES_MAX / 1024));
+            return Err(invalid(format!("the configuration file {} is over {} KiB", path.display(), CONFIG_BYTES_MAX / 1024)));
         }
-        let mut config: ConfigFile = toml::from_str(&text).map_err(|e| format!("the configuration file {}: {e}", path.display()))?;
+        let mut config: ConfigFile = toml::from_str(&text).map_err(|e| invalid(format!("the configuration file {}: {e}", path.display())))?;
         let base = path.parent().unwrap_or_else(|| Path::new("."));
         let relative_to_file = |p: &mut PathBuf| {
             if p.is_relative() {
@@ -127,5 +132,6 @@ mod tests {
         let (_, path) = write("listen = \"127.0.0.1:8080\"\nlsiten = \"127.0.0.1:9\"\n");
         let error = ConfigFile::read(&path).expect_err("a misspelt key");
         assert!(error.contains("lsiten") && error.contains("line 2") && error.contains("yibao.toml"), "{error}");
+        assert!(error.ends_with("[config.invalid]"), "a stable code: {error}");
     }
 }

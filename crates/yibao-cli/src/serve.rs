@@ -12,7 +12,7 @@ use yibao_policy::Policy;
 use yibao_store::AccessStore;
 use yibao_synth::{City, Config};
 
-use crate::config::{ConfigFile, DEMO_INSURED_MAX, DEMO_INSURED_MIN, TlsFiles};
+use crate::config::{ConfigFile, DEMO_INSURED_MAX, DEMO_INSURED_MIN, TlsFiles, invalid};
 
 /// The demo city is the synthetic city of this seed and year (`yibao-synth`).
 const DEMO_SEED: u64 = 2026;
@@ -106,7 +106,7 @@ impl Settings {
         let location = file.store(args.database_url, args.data_dir)?;
         let demo_insured = args.demo_insured.or(file.demo_insured).unwrap_or(8_000);
         if !(DEMO_INSURED_MIN..=DEMO_INSURED_MAX).contains(&demo_insured) {
-            return Err(format!("demo_insured is {demo_insured}: it must be from {DEMO_INSURED_MIN} to {DEMO_INSURED_MAX}"));
+            return Err(invalid(format!("demo_insured is {demo_insured}: it must be from {DEMO_INSURED_MIN} to {DEMO_INSURED_MAX}")));
         }
         let tls = match (args.tls_certificate, args.tls_private_key) {
             (Some(certificate), Some(private_key)) => Some(TlsFiles { certificate, private_key }),
@@ -115,13 +115,13 @@ impl Settings {
         // A server that speaks TLS itself is reached over https: its cookies are Secure
         // whatever the public URL says; behind a proxy, an https public URL makes them so.
         let console = match args.public_url.or(file.public_url) {
-            Some(url) => yibao_console::ConsoleOptions::for_public_url(&url)?,
+            Some(url) => yibao_console::ConsoleOptions::for_public_url(&url).map_err(invalid)?,
             None => yibao_console::ConsoleOptions::default(),
         };
         let console = yibao_console::ConsoleOptions { secure_cookies: console.secure_cookies || tls.is_some() };
         let grace_seconds = args.shutdown_grace_seconds.or(file.shutdown_grace_seconds).unwrap_or(SHUTDOWN_GRACE_SECONDS_DEFAULT);
         if grace_seconds > SHUTDOWN_GRACE_SECONDS_MAX {
-            return Err(format!("shutdown_grace_seconds is {grace_seconds}: at most {SHUTDOWN_GRACE_SECONDS_MAX}"));
+            return Err(invalid(format!("shutdown_grace_seconds is {grace_seconds}: at most {SHUTDOWN_GRACE_SECONDS_MAX}")));
         }
         Ok(Settings {
             shutdown_grace: std::time::Duration::from_secs(grace_seconds),
@@ -272,7 +272,7 @@ async fn tls_config(files: &TlsFiles) -> Result<axum_server::tls_rustls::RustlsC
     // Installed once per process; a second install (tests) finds it there already.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.certificate, &files.private_key).await.map_err(|e| {
-        format!("TLS: cannot use the certificate {} with the key {}: {e}", files.certificate.display(), files.private_key.display())
+        invalid(format!("TLS: cannot use the certificate {} with the key {}: {e}", files.certificate.display(), files.private_key.display()))
     })
 }
 

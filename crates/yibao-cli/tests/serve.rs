@@ -374,6 +374,7 @@ fn a_bad_configuration_is_refused_by_name() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success() && stderr.contains(expected), "{file}: {stderr}");
         assert!(!stderr.contains("S3cretPw"), "{file}: the password is masked: {stderr}");
+        assert!(stderr.contains("[config.invalid]"), "{file}: a stable code: {stderr}");
         assert!(!dir.join("yibao-data").exists(), "{file}: nothing was created");
     }
     let _ = std::fs::remove_dir_all(&dir);
