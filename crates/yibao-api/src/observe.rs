@@ -169,7 +169,7 @@ impl Metrics {
         self.write_time.set(writer.busy_us as f64 / 1e6);
         let stale = self.balances_read_at.lock().map(|at| at.is_none_or(|at| at.elapsed() >= BALANCES_FRESH_FOR)).unwrap_or(true);
         if stale {
-            let operator = Principal::System { name: "metrics".into(), region: app.policy.region };
+            let operator = Principal::System { name: "metrics".into(), region: app.policy().region };
             let mut sums: std::collections::BTreeMap<(String, String), i64> = std::collections::BTreeMap::new();
             for city in app.fund_cities(&operator).await? {
                 let principal = Principal::System { name: "metrics".into(), region: city };

@@ -618,7 +618,7 @@ async fn audit_verify(State(state): State<App>, caller: Caller) -> Result<Respon
 /// Liveness.
 #[utoipa::path(get, path = "/api/health", responses((status = 200, body = Object)), tag = "session")]
 async fn health(State(state): State<App>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok", "policy": state.policy.id, "region": state.policy.region.to_string() }))
+    Json(serde_json::json!({ "status": "ok", "policy": state.policy().id, "region": state.policy().region.to_string() }))
 }
 
 #[derive(OpenApi)]

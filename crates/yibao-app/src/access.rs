@@ -222,7 +222,7 @@ impl App {
     /// Appends a refused sign-in to the audit trail: in the staff member's region when the
     /// username is an account's, else in the city's.
     async fn record_refusal(&self, username: &str, source: &str, refusal: SignInRefusal) -> Result<(), AppError> {
-        let region = store!(self, staff(username))?.map_or(self.policy.region, |s| s.region);
+        let region = store!(self, staff(username))?.map_or(self.policy().region, |s| s.region);
         let actor = Actor { who: "anonymous".into(), role: "anonymous".into(), source: source.chars().take(64).collect(), at: self.now() };
         Ok(store!(self, record_sign_in_refusal(&actor, region, refusal))?)
     }
@@ -262,7 +262,7 @@ impl App {
     pub async fn create_staff(&self, principal: &Principal, source: &str, input: StaffInput) -> Result<StaffRecord, AppError> {
         let scope = principal.scope(roles::ADMINISTRATORS)?;
         check_scope(scope, input.region)?;
-        if input.region != self.policy.region {
+        if input.region != self.policy().region {
             self.check_county(input.region)?;
         }
         check_password(&input.password)?;
@@ -285,7 +285,7 @@ impl App {
         if username == me && (change.active == Some(false) || change.role.is_some()) {
             return Err(AppError::bad_request("staff.self_lockout", "an administrator cannot deactivate or demote their own account"));
         }
-        if let Some(region) = change.region.filter(|r| *r != self.policy.region) {
+        if let Some(region) = change.region.filter(|r| *r != self.policy().region) {
             self.check_county(region)?;
         }
         let password_hash = match change.password {

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use yibao_policy::Policy;
+use crate::policy_versions::GivenPack;
 use yibao_store::{AuditVerification, BooksVerification};
 use yibao_store_sqlite::SqliteStore;
 use yibao_store_sqlite::backup::{copy_database, side_file, sync_file, take_out_of_service};
@@ -73,8 +73,8 @@ pub struct RestoreOutcome {
 }
 
 /// The principal the checks run as: the platform itself, in the pack's city.
-fn checker(policy: &Policy) -> Principal {
-    Principal::System { name: "yibao-backup".into(), region: policy.region }
+fn checker(app: &App) -> Principal {
+    Principal::System { name: "yibao-backup".into(), region: app.policy().region }
 }
 
 fn elapsed_ms(since: Instant) -> u64 {
@@ -83,8 +83,9 @@ fn elapsed_ms(since: Instant) -> u64 {
 
 /// Opens the SQLite database `file` read-only and runs the book check and the audit
 /// verification on it. Refuses a file that is missing (`backup.not_found`) or not a Yibao
-/// database of this build's schema (`backup.unreadable`).
-pub async fn verify_copy(file: &Path, policy: Arc<Policy>) -> Result<Verified, AppError> {
+/// database of this build's schema (`backup.unreadable`). The books are checked under the
+/// copy's own pack in force (`given` only for a store older than pack versions).
+pub async fn verify_copy(file: &Path, given: &GivenPack) -> Result<Verified, AppError> {
     let started = Instant::now();
     if !file.is_file() {
         return Err(AppError::not_found("backup.not_found", format!("{}: no such backup file", file.display())));
@@ -99,8 +100,8 @@ pub async fn verify_copy(file: &Path, policy: Arc<Policy>) -> Result<Verified, A
             AppError::unprocessable("backup.unreadable", format!("{} is not a backup this build can read: {why}", file.display()))
         }
     })?;
-    let principal = checker(&policy);
-    let app = App::new(Arc::new(Backend::Sqlite(store)), policy);
+    let app = App::open_with_policy(Arc::new(Backend::Sqlite(store)), given, None).await?;
+    let principal = checker(&app);
     let books = app.check_all_books(&principal).await?;
     let audit = app.verify_audit(&principal, None).await?;
     Ok(Verified { books, audit, elapsed_ms: elapsed_ms(started) })
@@ -114,7 +115,7 @@ pub async fn backup(
     data_dir: &Path,
     out: &Path,
     options: CopyOptions,
-    policy: Arc<Policy>,
+    given: &GivenPack,
     mut progress: impl FnMut(u64, u64) + Send + 'static,
 ) -> Result<BackupOutcome, AppError> {
     let source = data_dir.join(DATABASE_FILE);
@@ -145,7 +146,7 @@ pub async fn backup(
         })?;
     let copy_ms = elapsed_ms(started);
     let size_bytes = std::fs::metadata(out).map_err(|e| AppError::internal("backup.failed", format!("{}: {e}", out.display())))?.len();
-    let verified = verify_copy(out, policy).await?;
+    let verified = verify_copy(out, given).await?;
     Ok(BackupOutcome { file: out.to_owned(), copied, size_bytes, copy_ms, verified })
 }
 
@@ -154,7 +155,7 @@ pub async fn backup(
 /// that already holds a database is refused (`restore.data_dir_not_empty`) unless `force`;
 /// then that database is renamed aside, never deleted, and only when no process has it open
 /// (`restore.in_use`: stop the server first).
-pub async fn restore(from: &Path, data_dir: &Path, force: bool, policy: Arc<Policy>) -> Result<RestoreOutcome, AppError> {
+pub async fn restore(from: &Path, data_dir: &Path, force: bool, given: &GivenPack) -> Result<RestoreOutcome, AppError> {
     let database = data_dir.join(DATABASE_FILE);
     let log = side_file(&database, "-wal");
     let occupied = database.exists() || log.exists();
@@ -176,7 +177,7 @@ pub async fn restore(from: &Path, data_dir: &Path, force: bool, policy: Arc<Poli
             ),
         ));
     }
-    let verified = verify_copy(from, policy).await?;
+    let verified = verify_copy(from, given).await?;
     if !verified.is_sound() {
         let findings = verified.findings();
         return Err(AppError::unprocessable(

@@ -46,7 +46,7 @@ impl App {
     fn run_date(&self, scope: RegionCode, month: YearMonth, day: Option<u8>) -> Result<Date, AppError> {
         let day = match day {
             Some(day) => Some(day),
-            None => yibao_store::pooling::sweep_day(&self.policy, scope.city(), month)?,
+            None => yibao_store::pooling::sweep_day(&self.policy(), scope.city(), month)?,
         };
         Ok(yibao_store::pooling::run_date(month, day)?)
     }
@@ -87,7 +87,7 @@ impl App {
         check_year(year)?;
         let year_end =
             Date::from_calendar_date(year, time::Month::December, 31).map_err(|e| AppError::bad_request("fund.bad_year", e.to_string()))?;
-        Ok(YearEndOptions::from_policy(&self.policy, scope.city(), year_end)?)
+        Ok(YearEndOptions::from_policy(&self.policy(), scope.city(), year_end)?)
     }
 
     /// Closes a year for the principal's city: the adjustment-fund levy, the deficit

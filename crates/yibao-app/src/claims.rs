@@ -100,7 +100,7 @@ impl App {
     /// The year whose accumulators a claim counts against (the pack's service-date rule).
     #[must_use]
     pub fn claim_year(&self, claim: &Claim) -> i32 {
-        claim.service_date(self.policy.service_date).year()
+        claim.service_date(self.policy().service_date).year()
     }
 
     /// Checks what a claim says of its sender against the register and the clock.
@@ -111,7 +111,7 @@ impl App {
         let (code, region) = (&register.code, &register.region);
         // The level in force on the date of service: a later upgrade does not raise an
         // earlier stay's reimbursement, nor does a claim choose its own.
-        let level = &register.level_on(claim.service_date(self.policy.service_date));
+        let level = &register.level_on(claim.service_date(self.policy().service_date));
         if claim.institution_code != *code {
             return Err(AppError::forbidden(format!("an institution settles only its own claims: this key belongs to {code}")));
         }
@@ -129,11 +129,11 @@ impl App {
                     "the claim says {}, but {code} is registered as {} on {}",
                     claim.institution_level.as_str(),
                     level.as_str(),
-                    claim.service_date(self.policy.service_date)
+                    claim.service_date(self.policy().service_date)
                 ),
             ));
         }
-        let place = if self.policy.region.contains(*region) { Place::InArea } else { Place::OutOfArea };
+        let place = if self.policy().region.contains(*region) { Place::InArea } else { Place::OutOfArea };
         if claim.place != place {
             return Err(AppError::unprocessable(
                 "claim.place_mismatch",
@@ -164,7 +164,7 @@ impl App {
         if !is_stay && !claim.referral && claim.referred_deductible_paid.is_zero() {
             return Ok(claim);
         }
-        let city = self.policy.region;
+        let city = self.policy().region;
         let claims = store!(self, claims_of_person(city, person_id))?;
         let stays = live_stays(&claims)?;
         if is_stay {
@@ -212,7 +212,7 @@ impl App {
             }
             return Ok(claim);
         };
-        let paid = referred_deductible(referral, &stays, self.claim_year(&claim), self.policy.service_date)?;
+        let paid = referred_deductible(referral, &stays, self.claim_year(&claim), self.policy().service_date)?;
         if !claim.referred_deductible_paid.is_zero() && claim.referred_deductible_paid != paid {
             return Err(AppError::unprocessable(
                 "claim.referred_deductible_mismatch",
@@ -230,7 +230,7 @@ impl App {
     /// an institution learns nothing of a person it is not treating.
     async fn presented(&self, person_id: &NationalId, card_no: &str) -> Result<yibao_store::PersonRecord, AppError> {
         let not_verified = || AppError::not_found("person.not_verified", "no insured person with this national ID and card number");
-        let person = match store!(self, person(self.policy.region, person_id)) {
+        let person = match store!(self, person(self.policy().region, person_id)) {
             Ok(person) => person,
             Err(yibao_store::StoreError::PersonNotFound(_)) => return Err(not_verified()),
             Err(e) => return Err(e.into()),
@@ -248,8 +248,8 @@ impl App {
         self.check_claim_sender(principal, &claim)?;
         let person = self.presented(person_id, card_no).await?;
         let claim = self.with_records(claim, person_id).await?;
-        let acc = store!(self, accumulators(self.policy.region, person_id, self.claim_year(&claim)))?;
-        let settlement: Settlement = settle(&self.policy, &claim, &person.coverage, &acc, Explain::On)
+        let acc = store!(self, accumulators(self.policy().region, person_id, self.claim_year(&claim)))?;
+        let settlement: Settlement = settle(&self.policy(), &claim, &person.coverage, &acc, Explain::On)
             .map_err(|e| AppError::unprocessable(e.code(), e.to_string()))?;
         let value = serde_json::to_value(&settlement).map_err(|e| AppError::internal("settle.failure", e.to_string()))?;
         Ok(institution_view(value))
@@ -280,8 +280,8 @@ impl App {
             claim_json,
         };
         let claim = self.with_records(claim, person_id).await?;
-        let compute = engine_settlement(std::sync::Arc::clone(&self.policy), claim, Explain::On);
-        let outcome = store!(self, settle(&principal.actor(source, self.now()), self.policy.region, request, compute))?;
+        let compute = engine_settlement(self.policy(), claim, Explain::On);
+        let outcome = store!(self, settle(&principal.actor(source, self.now()), self.policy().region, request, compute))?;
         let settlement = institution_view(stored_settlement(&outcome.claim)?);
         Ok(Settled { replayed: outcome.replayed, record: outcome.claim, settlement })
     }
@@ -315,7 +315,7 @@ impl App {
         verb: &str,
     ) -> Result<(RegionCode, bool), AppError> {
         match principal {
-            Principal::Institution(register) if register.code == institution => Ok((self.policy.region, true)),
+            Principal::Institution(register) if register.code == institution => Ok((self.policy().region, true)),
             Principal::Institution(_) => Err(AppError::forbidden(format!("an institution {verb} only its own claims"))),
             _ => Ok((principal.scope(staff)?, false)),
         }
@@ -340,7 +340,7 @@ impl App {
                 // person's at the institution. An unknown ID gets the same answer, so filing
                 // a referral tells nobody who is insured.
                 let no_visit = || AppError::not_found("referral.no_visit", "no visit of this person at this institution is on record");
-                let claims = match store!(self, claims_of_person(self.policy.region, &referral.person_id)) {
+                let claims = match store!(self, claims_of_person(self.policy().region, &referral.person_id)) {
                     Ok(claims) => claims,
                     Err(yibao_store::StoreError::PersonNotFound(_)) => return Err(no_visit()),
                     Err(e) => return Err(e.into()),
@@ -348,7 +348,7 @@ impl App {
                 if !claims.iter().any(|c| c.institution_code == register.code && c.status == ClaimStatus::Settled) {
                     return Err(no_visit());
                 }
-                self.policy.region
+                self.policy().region
             }
             Principal::Institution(_) => return Err(AppError::forbidden("an institution files only the referrals it issues")),
             _ => principal.scope(roles::REFERRALS)?,
@@ -357,7 +357,7 @@ impl App {
         if (self.today() - referral.issued_on).whole_days() > 366 {
             return Err(AppError::bad_request("referral.bad_date", "a referral is filed within a year of its issue"));
         }
-        let registered = store!(self, institutions(self.policy.region))?;
+        let registered = store!(self, institutions(self.policy().region))?;
         for code in [&referral.from_institution, &referral.to_institution] {
             if !registered.iter().any(|i| i.code == *code && i.active) {
                 return Err(AppError::bad_request(

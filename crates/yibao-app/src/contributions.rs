@@ -83,7 +83,7 @@ impl App {
             return Err(AppError::bad_request("contribution.negative", "paid may not be negative"));
         }
         let person = store!(self, person(scope, person_id))?;
-        let due = contribution_due(&self.policy, &person.coverage, input.kind, period, input.wage_monthly)?;
+        let due = contribution_due(&self.policy(), &person.coverage, input.kind, period, input.wage_monthly)?;
         let breakdown_json =
             serde_json::to_string(&due.breakdown).map_err(|e| AppError::internal("contribution.failure", e.to_string()))?;
         Ok(NewContribution { person_id: *person_id, kind: input.kind, period, due_fen: due.due, paid_fen: input.paid, breakdown_json })

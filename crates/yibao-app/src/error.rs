@@ -106,7 +106,8 @@ impl From<StoreError> for AppError {
             | StoreError::HouseholdNotFound(_)
             | StoreError::ClaimNotFound { .. }
             | StoreError::StaffNotFound(_)
-            | StoreError::InstitutionNotFound(_) => ErrorKind::NotFound,
+            | StoreError::InstitutionNotFound(_)
+            | StoreError::PolicyVersionNotFound(_) => ErrorKind::NotFound,
             StoreError::AlreadyEnrolled { .. }
             | StoreError::HouseholdExists(_)
             | StoreError::Exists(_)

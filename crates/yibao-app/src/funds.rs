@@ -16,10 +16,10 @@ impl App {
     /// the city or the city itself, dated not after today.
     pub async fn record_receipt(&self, principal: &Principal, source: &str, receipt: FundReceipt) -> Result<(), AppError> {
         let scope = principal.scope(roles::FUND_WRITERS)?;
-        if receipt.unit != self.policy.region && !self.policy.has_county(receipt.unit) {
+        if receipt.unit != self.policy().region && !self.policy().has_county(receipt.unit) {
             return Err(AppError::bad_request(
                 "region.unknown",
-                format!("{} is neither {} nor one of its counties", receipt.unit, self.policy.region),
+                format!("{} is neither {} nor one of its counties", receipt.unit, self.policy().region),
             ));
         }
         self.not_after_today("fund.bad_date", "a receipt's value date", receipt.value_date)?;
@@ -56,6 +56,6 @@ impl App {
                 format!("an interest period runs forward for at most {INTEREST_PERIOD_DAYS_MAX} days"),
             ));
         }
-        Ok(store!(self, credit_interest(&principal.actor(source, self.now()), scope, from, to, annual_rate, self.policy.rounding))?)
+        Ok(store!(self, credit_interest(&principal.actor(source, self.now()), scope, from, to, annual_rate, self.policy().rounding))?)
     }
 }

@@ -24,13 +24,14 @@ pub mod load;
 mod location;
 pub mod messages;
 mod persons;
+pub mod policy_versions;
 mod principal;
 mod reads;
 pub mod reforms;
 pub mod throttle;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use time::{Date, OffsetDateTime};
 use yibao_policy::Policy;
@@ -117,10 +118,14 @@ pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
 
 /// The application: the store, the policy pack in force and the clock, and the sign-in
 /// throttle's counts (in memory, shared by every clone of the application).
+///
+/// The pack in force changes while the application runs (issue 19: an approved version
+/// takes effect without a restart), so it is read through [`App::policy`], one snapshot
+/// per use of it: a settlement computed under one snapshot records that snapshot's version.
 #[derive(Clone)]
 pub struct App {
     pub store: Arc<Backend>,
-    pub policy: Arc<Policy>,
+    policy: Arc<RwLock<Arc<Policy>>>,
     clock: Clock,
     throttle: Arc<Mutex<throttle::Throttle>>,
     password_checks: Arc<AtomicU64>,
@@ -128,7 +133,7 @@ pub struct App {
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("App").field("store", &self.store).field("policy", &self.policy.id).finish_non_exhaustive()
+        f.debug_struct("App").field("store", &self.store).field("policy", &self.policy().id).finish_non_exhaustive()
     }
 }
 
@@ -136,7 +141,26 @@ impl App {
     /// The application on the system clock.
     #[must_use]
     pub fn new(store: Arc<Backend>, policy: Arc<Policy>) -> App {
-        App { store, policy, clock: Arc::new(OffsetDateTime::now_utc), throttle: Arc::default(), password_checks: Arc::default() }
+        App {
+            store,
+            policy: Arc::new(RwLock::new(policy)),
+            clock: Arc::new(OffsetDateTime::now_utc),
+            throttle: Arc::default(),
+            password_checks: Arc::default(),
+        }
+    }
+
+    /// The policy pack in force now. A use case that reads it more than once takes one
+    /// snapshot, so that it does not mix two versions.
+    #[must_use]
+    pub fn policy(&self) -> Arc<Policy> {
+        Arc::clone(&self.policy.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Puts `policy` in force for every clone of the application. A lock poisoned by a
+    /// panic holds a whole pack still (the swap is one assignment), so it is taken as it is.
+    fn put_in_force(&self, policy: Arc<Policy>) {
+        *self.policy.write().unwrap_or_else(PoisonError::into_inner) = policy;
     }
 
     /// The application on another clock (tests, replays).
@@ -183,10 +207,10 @@ impl App {
 
     /// Refuses a region that is not one of the city's counties (`region.unknown`).
     pub fn check_county(&self, region: yibao_domain::RegionCode) -> Result<(), AppError> {
-        if self.policy.has_county(region) {
+        if self.policy().has_county(region) {
             Ok(())
         } else {
-            Err(AppError::bad_request("region.unknown", format!("{region} is not a county or district of {}", self.policy.region)))
+            Err(AppError::bad_request("region.unknown", format!("{region} is not a county or district of {}", self.policy().region)))
         }
     }
 }

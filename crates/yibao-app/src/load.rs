@@ -180,10 +180,10 @@ impl App {
         options: &LoadOptions,
     ) -> Result<LoadedCity, AppError> {
         let region = principal.system()?;
-        if region != city.city || region != self.policy.region {
+        if region != city.city || region != self.policy().region {
             return Err(AppError::bad_request(
                 "load.other_city",
-                format!("the synthetic city is {}, the policy's {}, the loader's {region}", city.city, self.policy.region),
+                format!("the synthetic city is {}, the policy's {}, the loader's {region}", city.city, self.policy().region),
             ));
         }
         if let Some(what) = self.holds_a_city(city.city).await? {
@@ -197,12 +197,12 @@ impl App {
         let year = city.config.year;
         let covered_from =
             Date::from_calendar_date(year - 1, Month::January, 1).map_err(|e| AppError::bad_request("load.bad_year", e.to_string()))?;
-        if covered_from < self.policy.effective_from || year > self.today().year() {
+        if covered_from < self.policy().effective_from || year > self.today().year() {
             return Err(AppError::bad_request(
                 "load.bad_year",
                 format!(
                     "a city-year {year} covers its insured from {covered_from}: the policy begins {} and the year may not lie ahead of {}",
-                    self.policy.effective_from,
+                    self.policy().effective_from,
                     self.today().year()
                 ),
             ));
@@ -210,7 +210,7 @@ impl App {
         let mut summary = LoadSummary::default();
         let mut institutions = Vec::new();
         for institution in &city.institutions {
-            if !self.policy.has_county(institution.region) {
+            if !self.policy().has_county(institution.region) {
                 continue;
             }
             let key = api_key(options.credentials, &institution.code)?;
@@ -340,7 +340,7 @@ impl App {
             }
         }
         let through = last_month_due(city.config.year, self.today());
-        let supplementary = self.policy.has_scheme(yibao_domain::Scheme::Supplementary);
+        let supplementary = self.policy().has_scheme(yibao_domain::Scheme::Supplementary);
         let mut batches: [Vec<(NationalId, ContributionInput)>; 3] = Default::default();
         for person in persons {
             let county = usize::from(person.county);
@@ -348,7 +348,7 @@ impl App {
             for planned in contributions_of(city, person, through, supplementary) {
                 // The payer pays against the bill: what is due, by the same rule the use
                 // case applies to the stored record.
-                let due = yibao_engine::contribution_due(&self.policy, &coverage, planned.kind, planned.period, planned.wage_monthly)?;
+                let due = yibao_engine::contribution_due(&self.policy(), &coverage, planned.kind, planned.period, planned.wage_monthly)?;
                 let input = ContributionInput {
                     kind: planned.kind,
                     period: planned.period.to_string(),

@@ -159,7 +159,8 @@ impl App {
     /// The person to store for an enrolment, every rule of [`App::check_coverage`] checked
     /// and a tier chosen when the city has tiers.
     fn new_person(&self, input: EnrolInput) -> Result<NewPerson, AppError> {
-        let tiers = self.policy.tiers_for(input.scheme);
+        let policy = self.policy();
+        let tiers = policy.tiers_for(input.scheme);
         let tier_history = match (tiers.is_empty(), input.tier) {
             (true, None) => None,
             (true, Some(_)) => return Err(AppError::bad_request("person.bad_tier", "this city has no tiers")),
@@ -191,7 +192,7 @@ impl App {
     /// to the end of next year, and tiers of the city's (changes asked for not after today)
     /// exactly when it has tiers.
     fn check_coverage(&self, coverage: &Coverage) -> Result<(), AppError> {
-        let policy = &self.policy;
+        let policy = &self.policy();
         if !coverage.scheme.is_basic() {
             return Err(AppError::bad_request("person.bad_scheme", "a person is enrolled in employee or resident basic insurance"));
         }
@@ -295,7 +296,7 @@ impl App {
             ));
         }
         let coverage = &current.coverage;
-        if !self.policy.tiers_for(coverage.scheme).contains(&change.tier) {
+        if !self.policy().tiers_for(coverage.scheme).contains(&change.tier) {
             return Err(AppError::bad_request(
                 "person.bad_tier",
                 format!("tier {} is not a tier of {} insurance here", change.tier, coverage.scheme),
@@ -341,15 +342,15 @@ impl App {
     /// settlements read it; `None` without a tier history.
     #[must_use]
     pub fn tier_in_force(&self, coverage: &Coverage, on: Date) -> Option<Tier> {
-        yibao_engine::tier_in_force(&self.policy, coverage, on).ok().flatten()
+        yibao_engine::tier_in_force(&self.policy(), coverage, on).ok().flatten()
     }
 
     /// The first day `change` applies, after the history before it (R-ENR-4): the one
     /// computation behind the API's answer, the console's tier history and cancellation.
     pub fn takes_effect(&self, history: &TierHistory, region: RegionCode, change: TierChange) -> Result<Date, AppError> {
-        let waiting = |target, on| upgrade_waiting_months(&self.policy, region, target, on);
+        let waiting = |target, on| upgrade_waiting_months(&self.policy(), region, target, on);
         let in_force = tier_on(history, change.requested_on, waiting).map_err(tier_error)?.unwrap_or(history.initial);
-        let months = upgrade_waiting_months(&self.policy, region, change.tier, change.requested_on)?;
+        let months = upgrade_waiting_months(&self.policy(), region, change.tier, change.requested_on)?;
         Ok(change_takes_effect(in_force, change, months))
     }
 

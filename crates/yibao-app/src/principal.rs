@@ -178,6 +178,10 @@ pub mod roles {
     pub const FUND_WRITERS: &[Role] = &[Role::FundAccountant, Role::CityAdministrator];
     /// The reform what-if.
     pub const REFORMERS: &[Role] = &[Role::FundAccountant, Role::CityAdministrator];
+    /// Proposing, approving and rejecting policy pack versions (two people each time).
+    pub const POLICY_OFFICERS: &[Role] = &[Role::PolicyOfficer];
+    /// Reading policy pack versions and their differences.
+    pub const POLICY_READERS: &[Role] = &[Role::PolicyOfficer, Role::Auditor, Role::CityAdministrator];
 }
 
 #[cfg(test)]

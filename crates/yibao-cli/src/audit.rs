@@ -20,7 +20,7 @@ fn run<T>(store: &AuditStore, work: impl AsyncFnOnce(&yibao_app::App) -> Result<
 pub fn verify(store: &AuditStore, anchor: Option<&Path>) -> Result<(), String> {
     let anchor = anchor.map(read_anchor).transpose()?;
     let verification = run(store, async |app| {
-        app.verify_audit(&crate::fund::operator(app.policy.region), anchor.as_ref()).await.map_err(|e| e.to_string())
+        app.verify_audit(&crate::fund::operator(app.policy().region), anchor.as_ref()).await.map_err(|e| e.to_string())
     })?;
     let anchored = anchor.map(|a| a.regions.len());
     println!("{}", audit_report(&verification, anchored)?);
@@ -47,7 +47,7 @@ pub(crate) fn audit_report(verification: &yibao_app::AuditVerification, anchored
 }
 
 pub fn anchor(store: &AuditStore, out: Option<&Path>) -> Result<(), String> {
-    let anchor = run(store, async |app| app.audit_anchor(&crate::fund::operator(app.policy.region)).await.map_err(|e| e.to_string()))?;
+    let anchor = run(store, async |app| app.audit_anchor(&crate::fund::operator(app.policy().region)).await.map_err(|e| e.to_string()))?;
     let text = serde_json::to_string_pretty(&anchor).map_err(|e| e.to_string())? + "\n";
     match out {
         Some(path) => {

@@ -3,11 +3,8 @@
 //! (`yibao_app::backup`).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-use yibao_policy::Policy;
-
 use yibao_app::backup::{CopyOptions, Verified};
+use yibao_app::policy_versions::GivenPack;
 
 #[derive(clap::Args, Debug)]
 pub struct BackupArgs {
@@ -22,8 +19,9 @@ pub struct BackupArgs {
     /// The backup file to write; it must not exist.
     #[arg(long)]
     out: PathBuf,
-    /// The policy pack the books are checked under (its `fund.*` keys). Default: the demo
-    /// city's, as `yibao serve` uses.
+    /// The policy pack the books are checked under (its `fund.*` keys), for a store older
+    /// than recorded pack versions; a store with versions is checked under its own.
+    /// Default: the demo city's, as `yibao serve` uses.
     #[arg(long)]
     policy: Option<PathBuf>,
     /// Pages copied per step of the online backup (4 KiB each by default).
@@ -50,7 +48,8 @@ pub struct RestoreArgs {
     /// kept; the server must be stopped).
     #[arg(long)]
     force: bool,
-    /// The policy pack the books are checked under. Default: the demo city's.
+    /// The policy pack the books are checked under, for a store older than recorded pack
+    /// versions (a store with versions is checked under its own). Default: the demo city's.
     #[arg(long)]
     policy: Option<PathBuf>,
 }
@@ -58,12 +57,12 @@ pub struct RestoreArgs {
 /// The SQLite data directory and the pack a backup or restore works with: the flags, then
 /// the configuration file. A configuration on PostgreSQL is refused: it is backed up with
 /// PostgreSQL's own tools.
-fn sqlite_store(config: Option<&Path>, data_dir: Option<&PathBuf>, policy: Option<&PathBuf>) -> Result<(PathBuf, Arc<Policy>), String> {
+fn sqlite_store(config: Option<&Path>, data_dir: Option<&PathBuf>, policy: Option<&PathBuf>) -> Result<(PathBuf, GivenPack), String> {
     let file = crate::config::ConfigFile::read_or_default(config)?;
     match file.store(None, data_dir.cloned())? {
         yibao_app::StoreLocation::DataDir(dir) => {
-            let policy = crate::serve::policy_or_demo(policy.or(file.policy.as_ref()).map(PathBuf::as_path))?;
-            Ok((dir, Arc::new(policy)))
+            let given = crate::serve::given_pack(policy.or(file.policy.as_ref()).map(PathBuf::as_path))?;
+            Ok((dir, given))
         }
         yibao_app::StoreLocation::Url(_) => Err(
             "the configuration names a PostgreSQL database: back it up with pg_basebackup and WAL archiving (README, Backup and restore); yibao backup copies SQLite data directories".to_owned(),
@@ -85,7 +84,7 @@ pub fn backup(args: &BackupArgs) -> Result<(), String> {
         shown.set_position(copied);
     };
     let outcome = crate::fund::runtime()?
-        .block_on(yibao_app::backup::backup(&data_dir, &args.out, options, policy, progress))
+        .block_on(yibao_app::backup::backup(&data_dir, &args.out, options, &policy, progress))
         .map_err(crate::fund::failed)?;
     bar.finish_and_clear();
     println!(
@@ -108,7 +107,7 @@ pub fn backup(args: &BackupArgs) -> Result<(), String> {
 pub fn restore(args: &RestoreArgs) -> Result<(), String> {
     let (data_dir, policy) = sqlite_store(args.config.as_deref(), args.data_dir.as_ref(), args.policy.as_ref())?;
     let outcome = crate::fund::runtime()?
-        .block_on(yibao_app::backup::restore(&args.from, &data_dir, args.force, policy))
+        .block_on(yibao_app::backup::restore(&args.from, &data_dir, args.force, &policy))
         .map_err(crate::fund::failed)?;
     report(&outcome.verified)?;
     if let Some(aside) = &outcome.set_aside {

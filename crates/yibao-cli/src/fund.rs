@@ -165,9 +165,9 @@ pub enum ReceiptArg {
 /// The application over the store the arguments name, with the pack in force.
 pub(crate) async fn open(args: &StoreArgs) -> Result<App, String> {
     let (location, policy) = args.resolve()?;
-    let policy = crate::serve::policy_or_demo(policy.as_deref())?;
+    let given = crate::serve::given_pack(policy.as_deref())?;
     let backend = Backend::open(&location, Create::No).await?;
-    Ok(App::new(Arc::new(backend), Arc::new(policy)))
+    App::open_with_policy(Arc::new(backend), &given, None).await.map_err(failed)
 }
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, String> {
@@ -192,7 +192,7 @@ async fn city(app: &App, asked: Option<&str>) -> Result<RegionCode, String> {
     if let Some(code) = asked {
         return RegionCode::parse(code).map_err(|e| format!("--city: {e} [fund.bad_unit]"));
     }
-    let cities = app.fund_cities(&operator(app.policy.region)).await.map_err(failed)?;
+    let cities = app.fund_cities(&operator(app.policy().region)).await.map_err(failed)?;
     match cities.as_slice() {
         [one] => Ok(*one),
         [] => Err("the store holds no fund books yet [books.empty]".into()),
@@ -335,7 +335,7 @@ fn close(year: i32, levy: Option<&str>, city_share: Option<&str>, asked: Option<
 fn check(store: &StoreArgs) -> Result<(), String> {
     let verification = runtime()?.block_on(async {
         let app = open(store).await?;
-        app.check_all_books(&operator(app.policy.region)).await.map_err(failed)
+        app.check_all_books(&operator(app.policy().region)).await.map_err(failed)
     })?;
     println!("{}", books_report(&verification)?);
     Ok(())

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use yibao_app::load::{Credentials, LoadOptions};
+use yibao_app::policy_versions::GivenPack;
 use yibao_app::{App, Backend, Create, Principal, StoreLocation};
+use yibao_domain::RegionCode;
 use yibao_policy::Policy;
 use yibao_store::AccessStore;
 use yibao_synth::{City, Config};
@@ -160,23 +162,26 @@ fn init_logs(format: LogFormat) -> Result<(), String> {
     installed.map_err(|e| format!("cannot set up logging: {e}"))
 }
 
-/// The pack at `path`, or the demo city's compiled into the binary.
-pub fn policy_or_demo(path: Option<&std::path::Path>) -> Result<Policy, String> {
+/// The pack at `path`, or the demo city's compiled into the binary: what a store with no
+/// recorded version starts on (`App::open_with_policy`).
+pub fn given_pack(path: Option<&std::path::Path>) -> Result<GivenPack, String> {
     match path {
-        Some(path) => crate::files::load_policy(path),
-        None => Policy::from_toml("policies/demo-city.toml (embedded)", crate::demo::DEMO_POLICY).map_err(|e| e.to_string()),
+        Some(path) => Ok(GivenPack { label: path.display().to_string(), text: crate::files::read(path)?, named: true }),
+        None => Ok(GivenPack { label: "policies/demo-city.toml (embedded)".into(), text: crate::demo::DEMO_POLICY.to_owned(), named: false }),
     }
 }
 
 pub fn run(args: ServeArgs) -> Result<(), String> {
     let settings = Settings::resolve(args)?;
     init_logs(settings.log_format)?;
-    let policy = policy_or_demo(settings.policy.as_deref())?;
+    let given = given_pack(settings.policy.as_deref())?;
+    // Loaded here, before the store opens, so that a pack with a gap fails at once.
+    let policy = Policy::from_toml(&given.label, &given.text).map_err(|e| e.to_string())?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
-    runtime.block_on(serve(settings, policy))
+    runtime.block_on(serve(settings, given, policy.region))
 }
 
-async fn serve(settings: Settings, policy: Policy) -> Result<(), String> {
+async fn serve(settings: Settings, given: GivenPack, city: RegionCode) -> Result<(), String> {
     // Read before the store opens or the demo loads, so a wrong path fails at once.
     let tls = match &settings.tls {
         Some(files) => Some(tls_config(files).await?),
@@ -191,14 +196,20 @@ async fn serve(settings: Settings, policy: Policy) -> Result<(), String> {
     }
     .map_err(|e| e.to_string())?
     .is_none();
-    let state = App::new(Arc::new(backend), Arc::new(policy));
+    // A store with no pack version records this one as version 1; a store with versions runs
+    // its own, and a named file that differs from it is refused (`policy.file_differs`).
+    let installer = Principal::System { name: "yibao-serve".into(), region: city };
+    let state = App::open_with_policy(Arc::new(backend), &given, Some(&installer))
+        .await
+        .map_err(|e| format!("{} [{}]", e.message, e.code))?;
+    tokio::spawn(state.clone().follow_policy());
     let mut demo = None;
     if first_start && !settings.no_demo {
         let config = Config { year: DEMO_YEAR, ..Config::new(settings.demo_insured, DEMO_SEED) };
         let city = Arc::new(City::new(config).map_err(|e| format!("the demo city: {e}"))?);
         tracing::info!(insured = config.insured, "first start: loading the demo city into {location}");
         let started = std::time::Instant::now();
-        let principal = Principal::System { name: "yibao-serve".into(), region: state.policy.region };
+        let principal = Principal::System { name: "yibao-serve".into(), region: state.policy().region };
         let options =
             LoadOptions { credentials: Credentials::Demo, opening_balances: true, settle: false, in_flight: 1, progress: Arc::new(|_| {}) };
         let loaded = state
@@ -224,7 +235,7 @@ async fn serve(settings: Settings, policy: Policy) -> Result<(), String> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     println!(
         "Yibao is serving {} on {scheme}://{address}/api/ (docs: {scheme}://{address}/api/docs/); the staff console is {scheme}://{address}/console/",
-        state.policy.name
+        state.policy().name
     );
     println!("data: {path}");
     if let Some(loaded) = &demo {

@@ -241,7 +241,7 @@ fn settlement_view(state: &App, lang: Lang, record: &ClaimRecord, person_name: S
                     let code = text(line, "code");
                     let name = ItemCode::parse(&code)
                         .ok()
-                        .and_then(|c| state.policy.catalogue_item(&c).map(|i| i.name.clone()))
+                        .and_then(|c| state.policy().catalogue_item(&c).map(|i| i.name.clone()))
                         .unwrap_or_default();
                     LineRow {
                         number: index + 1,

@@ -257,7 +257,7 @@ pub async fn person_page(state: &App, user: &ConsoleUser, id: &str, forms: Perso
         tier_initial: history.map(|h| h.initial.to_string()).unwrap_or_default(),
         tier_today: tier_in_force(state, coverage, today).map(|t| t.to_string()).unwrap_or_default(),
         tier_events,
-        tiers: state.policy.tiers_for(coverage.scheme).iter().map(|t| t.get()).collect(),
+        tiers: state.policy().tiers_for(coverage.scheme).iter().map(|t| t.get()).collect(),
         covered,
         notice: forms.notice,
         errors: forms.errors,
@@ -333,7 +333,8 @@ pub async fn change_tier(
     };
     let mut errors = FieldErrors::default();
     let requested_on = parse_date(input.requested_on.trim()).map_err(|_| errors.add("requested_on", lang.t("field-bad-date"))).ok();
-    let tiers = state.policy.tiers_for(person.coverage.scheme);
+    let policy = state.policy();
+    let tiers = policy.tiers_for(person.coverage.scheme);
     let tier = input
         .tier
         .trim()
@@ -490,7 +491,7 @@ pub async fn enrol_form(State(state): State<App>, user: ConsoleUser) -> Response
         address: String::new(),
         tier: String::new(),
         coverage_from: first_of_year.to_string(),
-        tiers: state.policy.tiers_for(Scheme::Resident).iter().map(|t| t.get()).collect(),
+        tiers: state.policy().tiers_for(Scheme::Resident).iter().map(|t| t.get()).collect(),
         members: (0..MEMBER_ROWS).map(|index| MemberValues { index, ..MemberValues::default() }).collect(),
         errors: FieldErrors::default(),
     })
@@ -543,7 +544,7 @@ fn check_enrolment(
     // The register's own rules (HouseholdId, PersonName): the form says which field broke them.
     let household_id = HouseholdId::parse(&input.household_id).map_err(|_| errors.add("household_id", lang.t("field-household-id"))).ok();
     let region = match RegionCode::parse(input.region.trim()) {
-        Ok(region) if state.policy.region.contains(region) && user.region.contains(region) => Some(region),
+        Ok(region) if state.policy().region.contains(region) && user.region.contains(region) => Some(region),
         Ok(_) => {
             errors.add("region", lang.t("field-region-outside"));
             None
@@ -566,7 +567,8 @@ fn check_enrolment(
         }
     };
     let coverage_from = parse_date(input.coverage_from.trim()).map_err(|_| errors.add("coverage_from", lang.t("field-bad-date"))).ok();
-    let tiers = state.policy.tiers_for(Scheme::Resident);
+    let policy = state.policy();
+    let tiers = policy.tiers_for(Scheme::Resident);
     let tier = if tiers.is_empty() {
         None
     } else {
@@ -653,7 +655,7 @@ pub async fn enrol(State(state): State<App>, user: ConsoleUser, headers: HeaderM
         address: input.address.clone(),
         tier: input.tier.clone(),
         coverage_from: input.coverage_from.clone(),
-        tiers: state.policy.tiers_for(Scheme::Resident).iter().map(|t| t.get()).collect(),
+        tiers: state.policy().tiers_for(Scheme::Resident).iter().map(|t| t.get()).collect(),
         members: input.members(),
         errors,
     };

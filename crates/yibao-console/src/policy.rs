@@ -245,7 +245,7 @@ pub async fn in_force(State(state): State<App>, user: ConsoleUser, Query(q): Que
         Err(response) => return response,
     };
     let lang = user.lang;
-    let policy = &state.policy;
+    let policy = &state.policy();
     let mut errors = FieldErrors::default();
     let choice = parse_choice(policy, &user, &q, &mut errors);
     let on = date_or_today(&q.on, &mut errors, "on", lang);
@@ -322,7 +322,7 @@ pub async fn diff(State(state): State<App>, user: ConsoleUser, Query(q): Query<P
         Err(response) => return response,
     };
     let lang = user.lang;
-    let policy = &state.policy;
+    let policy = &state.policy();
     let mut errors = FieldErrors::default();
     let choice = parse_choice(policy, &user, &q, &mut errors);
     let compared = !q.from.trim().is_empty();

@@ -269,6 +269,7 @@ impl Run<'_> {
         self.out.service_date = Some(date);
         self.out.year = year;
         self.out.tier = tier;
+        self.out.policy_version = policy.version;
         self.note(
             Rule::ServiceDate,
             || {
@@ -279,8 +280,8 @@ impl Run<'_> {
                 let (tier_zh, tier_en) =
                     tier.map_or_else(|| ("不分档".to_owned(), "no tiers".to_owned()), |t| (format!("第 {t} 档"), format!("tier {t}")));
                 Bilingual::new(
-                    format!("{date}（{which_zh}）；{year} 年度；{}，{tier_zh}；政策包 {}", person.scheme.name_zh(), policy.id),
-                    format!("{date} ({which_en}); year {year}; {} insurance, {tier_en}; policy {}", person.scheme, policy.id),
+                    format!("{date}（{which_zh}）；{year} 年度；{}，{tier_zh}；政策包 {}", person.scheme.name_zh(), policy.citation()),
+                    format!("{date} ({which_en}); year {year}; {} insurance, {tier_en}; policy {}", person.scheme, policy.citation()),
                 )
             },
             Fen::ZERO,

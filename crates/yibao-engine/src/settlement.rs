@@ -182,6 +182,9 @@ pub struct Settlement {
     pub med_type: &'static str,
     pub insutype: &'static str,
     pub service_date: Option<Date>,
+    /// The version of the policy pack the settlement was computed under, as the store
+    /// numbered it (issue 19); `null` under a pack that was not recorded.
+    pub policy_version: Option<u32>,
     pub year: i32,
     pub tier: Option<Tier>,
     pub lines: Vec<LineSettlement>,

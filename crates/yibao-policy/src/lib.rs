@@ -6,6 +6,7 @@
 //! The crate does no I/O: [`Policy::from_toml`] takes the text and a label for messages.
 //! The format is documented for pack authors in `docs/policy-packs.md`.
 
+mod diff;
 mod keys;
 mod load;
 mod lookup;
@@ -17,6 +18,7 @@ use std::fmt;
 use time::Date;
 use yibao_domain::{AssistanceGroup, Fen, InstitutionLevel, ItemCode, PersonCategory, RatioBp, RegionCode, Rounding, Scheme, Tier};
 
+pub use diff::{Change, ChangeKind, diff};
 pub use keys::{Dim, PARAMS, ParamKey, ParamSpec, ValueKind};
 pub use load::{PolicyError, PolicyErrorKind, PolicyErrors};
 pub use lookup::{Found, LookupError, LookupFailure, Query};
@@ -127,6 +129,10 @@ pub struct ChronicDisease {
 #[derive(Debug)]
 pub struct Policy {
     pub id: String,
+    /// The number the store gave this text when it was recorded (issue 19: a settlement
+    /// names the version it was computed under); `None` for a pack read from a file and
+    /// not recorded.
+    pub version: Option<u32>,
     pub name: String,
     pub region: RegionCode,
     pub effective_from: Date,
@@ -150,6 +156,19 @@ impl Policy {
     /// Loads and validates a pack. `file` is only used in messages.
     pub fn from_toml(file: &str, text: &str) -> Result<Policy, PolicyErrors> {
         load::load(file, text)
+    }
+
+    /// The pack as the store numbered it.
+    #[must_use]
+    pub fn numbered(mut self, version: u32) -> Policy {
+        self.version = Some(version);
+        self
+    }
+
+    /// How a settlement's explanation names the pack: its id, and its version when it has one.
+    #[must_use]
+    pub fn citation(&self) -> String {
+        self.version.map_or_else(|| self.id.clone(), |version| format!("{} v{version}", self.id))
     }
 
     /// Whether `region` is one of the city's counties or districts: listed in

@@ -447,6 +447,7 @@ fn build(loader: &mut Loader<'_>, raw: RawPack) -> Option<Policy> {
     let (region, effective_from) = (region?, effective_from?);
     let policy = Policy {
         id: header.id,
+        version: None,
         name: header.name,
         region,
         effective_from,

@@ -37,6 +37,7 @@
 
 mod access;
 mod books;
+mod policy;
 mod settle;
 
 use std::sync::atomic::Ordering;
@@ -62,6 +63,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/0005_referrals.sql")),
     (6, include_str!("../migrations/0006_institution_levels.sql")),
     (7, include_str!("../migrations/0007_card_unique.sql")),
+    (8, include_str!("../migrations/0008_policy_versions.sql")),
 ];
 /// Connections in the pool.
 const POOL_SIZE: u32 = 16;

@@ -10,6 +10,7 @@ mod access;
 pub mod backup;
 mod books;
 mod db;
+mod policy;
 
 use std::sync::Arc;
 
@@ -34,6 +35,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/0004_referrals.sql")),
     (5, include_str!("../migrations/0005_institution_levels.sql")),
     (6, include_str!("../migrations/0006_card_unique.sql")),
+    (7, include_str!("../migrations/0007_policy_versions.sql")),
 ];
 
 /// A store in one SQLite file. Cloning shares the same writer and readers.
@@ -191,8 +193,18 @@ pub fn refuse_newer(path: &std::path::Path) -> Result<(), StoreError> {
     }
 }
 
-/// Applies the pending migrations, each once, in one transaction.
+/// Applies the pending migrations, each once, in one transaction. Foreign keys are off
+/// while they run, as SQLite's procedure for rebuilding a table asks (a table another
+/// references is dropped and its copy renamed into place), and checked before the commit:
+/// a migration that broke one is rolled back.
 fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch("PRAGMA foreign_keys = OFF;").map_err(backend)?;
+    let migrated = migrate_in_transaction(conn);
+    conn.execute_batch("PRAGMA foreign_keys = ON;").map_err(backend)?;
+    migrated
+}
+
+fn migrate_in_transaction(conn: &Connection) -> Result<(), StoreError> {
     let tx = conn.unchecked_transaction().map_err(backend)?;
     tx.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)",
@@ -209,6 +221,10 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
             tx.execute_batch(sql).map_err(backend)?;
             exec(&tx, "INSERT INTO schema_migrations (version) VALUES (?1)", [version])?;
         }
+    }
+    let broken = query_all(&tx, "PRAGMA foreign_key_check", [], |row| col::<String>(row, 0))?;
+    if let Some(table) = broken.first() {
+        return Err(StoreError::Backend(format!("a migration left rows of {table} without the row they refer to")));
     }
     tx.commit().map_err(backend)
 }

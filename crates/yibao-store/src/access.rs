@@ -25,10 +25,13 @@ pub enum Role {
     Auditor,
     /// Everything in the region, including staff accounts (市级管理员).
     CityAdministrator,
+    /// Proposes and approves policy pack versions, two people for each (政策管理, issue 19).
+    PolicyOfficer,
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [Role::EnrolmentClerk, Role::ClaimsOfficer, Role::FundAccountant, Role::Auditor, Role::CityAdministrator];
+    pub const ALL: [Role; 6] =
+        [Role::EnrolmentClerk, Role::ClaimsOfficer, Role::FundAccountant, Role::Auditor, Role::CityAdministrator, Role::PolicyOfficer];
 
     #[must_use]
     pub const fn as_str(self) -> &'static str {
@@ -38,6 +41,7 @@ impl Role {
             Role::FundAccountant => "fund_accountant",
             Role::Auditor => "auditor",
             Role::CityAdministrator => "city_administrator",
+            Role::PolicyOfficer => "policy_officer",
         }
     }
 

@@ -21,6 +21,7 @@ mod fund;
 pub mod handover;
 mod import;
 pub mod legacy;
+pub mod policy;
 pub mod pooling;
 pub mod reconcile;
 mod records;
@@ -39,6 +40,9 @@ pub use fund::{
     Audited, BooksVerification, Budget, BudgetExecution, ClaimKey, CountyTargets, ENTRIES_PAGE_LIMIT, FundReceipt, FundStore, Movement,
     PoolingOutcome, ReceiptKind, RecordCounts, StoredClaim, TargetsProgress, YearEndOutcome, budget_execution, city_of, verify_books,
     verify_city_books,
+};
+pub use policy::{
+    NewPolicyVersion, POLICY_NOTE_CHARS_MAX, POLICY_TEXT_BYTES_MAX, POLICY_VERSIONS_LIMIT, PolicyDecision, PolicyStatus, PolicyStore, PolicyVersion,
 };
 pub use import::{IMPORT_LIMIT, ImportHousehold, ImportStore, ImportSummary};
 pub use records::{
@@ -142,6 +146,8 @@ pub enum StoreError {
     HouseholdExists(String),
     #[error("no staff account {0} in this region")]
     StaffNotFound(String),
+    #[error("no policy pack version {0}")]
+    PolicyVersionNotFound(u32),
     #[error("no designated institution {0} in this region")]
     InstitutionNotFound(String),
     #[error("no claim {claim_id} from institution {institution}")]
@@ -184,6 +190,7 @@ impl StoreError {
             StoreError::ClaimNotFound { .. } => "claim.not_found",
             StoreError::StaffNotFound(_) => "staff.not_found",
             StoreError::InstitutionNotFound(_) => "institution.not_found",
+            StoreError::PolicyVersionNotFound(_) => "policy.version_not_found",
             StoreError::AlreadyReversed(_) => "claim.already_reversed",
             StoreError::NotLatestClaim(_) => "claim.not_latest",
             StoreError::OutsideRegion { .. } => "access.outside_region",
