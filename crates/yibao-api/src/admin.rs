@@ -41,7 +41,10 @@ pub struct StaffIn {
     pub username: String,
     pub display_name: String,
     pub password: String,
-    #[schema(pattern = "^(enrolment_clerk|claims_officer|fund_accountant|auditor|city_administrator)$", example = "enrolment_clerk")]
+    #[schema(
+        pattern = "^(enrolment_clerk|claims_officer|fund_accountant|auditor|city_administrator|policy_officer)$",
+        example = "enrolment_clerk"
+    )]
     pub role: String,
     #[schema(schema_with = crate::contract::region)]
     pub region: RegionCode,
@@ -76,7 +79,10 @@ pub(crate) async fn create_staff(
 #[serde(deny_unknown_fields)]
 pub struct StaffUpdateIn {
     pub display_name: Option<String>,
-    #[schema(pattern = "^(enrolment_clerk|claims_officer|fund_accountant|auditor|city_administrator)$", example = "auditor")]
+    #[schema(
+        pattern = "^(enrolment_clerk|claims_officer|fund_accountant|auditor|city_administrator|policy_officer)$",
+        example = "auditor"
+    )]
     pub role: Option<String>,
     #[schema(schema_with = crate::contract::region_opt)]
     pub region: Option<RegionCode>,

@@ -15,6 +15,7 @@ mod error;
 mod funds;
 pub mod language;
 pub mod observe;
+mod policy;
 mod reforms;
 mod routes;
 pub mod wire;

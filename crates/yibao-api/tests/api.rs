@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use time::macros::datetime;
 use tower::ServiceExt;
 use yibao_app::access::{digest, hash_password};
+use yibao_app::policy_versions::GivenPack;
 use yibao_app::{App, Backend};
 use yibao_domain::{InstitutionLevel, RegionCode};
 use yibao_policy::Policy;
@@ -1385,4 +1386,200 @@ async fn what_the_records_know_is_never_taken_from_the_caller() {
     assert_eq!(code(&answer), (StatusCode::CONFLICT, Some("person.already_enrolled")), "{}", answer.1);
     let message = answer.1["message"].as_str().expect("message");
     assert!(!message.contains("HH-E1") && !message.contains("household") && !message.contains("region 419921"), "{message}");
+}
+
+// ---- policy changes as records (issue 19) ----
+
+const DEMO_PACK: &str = include_str!("../../../policies/demo-city.toml");
+
+/// The demo pack with every resident's inpatient ratio at a secondary hospital raised to
+/// `percent` for days of service from 1 June 2026.
+fn raised(percent: u32) -> String {
+    let text: Vec<String> = DEMO_PACK
+        .lines()
+        .map(|line| {
+            if line.starts_with("values = [{ from = \"2024-01-01\"") && line.contains("residents at a secondary hospital") {
+                let kept = line.strip_suffix(" }]").expect("a one-value line");
+                format!("{kept} }}, {{ from = \"2026-06-01\", value = \"{percent}%\", cite = \"assumption: the test's raise\" }}]")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect();
+    text.join("\n")
+}
+
+/// The API over an application that runs the store's pack versions (version 1 installed
+/// at open, as `yibao serve` does), with two policy officers.
+async fn versioned(backend: Backend) -> (Api, App) {
+    let actor =
+        Actor { who: "setup".into(), role: "city_administrator".into(), source: "test".into(), at: datetime!(2026-01-01 08:00 UTC) };
+    for username in ["policy", "policy.review"] {
+        let staff = NewStaff {
+            username: username.into(),
+            display_name: username.into(),
+            password_hash: hash_password(&format!("pw-{username}")).expect("hash"),
+            role: Role::PolicyOfficer,
+            region: RegionCode::parse("419900").expect("region"),
+        };
+        match &backend {
+            Backend::Sqlite(s) => s.create_staff(&actor, staff).await,
+            Backend::Postgres(s) => s.create_staff(&actor, staff).await,
+        }
+        .expect("policy officer");
+    }
+    let given = GivenPack { label: "demo-city.toml".into(), text: DEMO_PACK.into(), named: false };
+    let installer = yibao_app::Principal::System { name: "test-serve".into(), region: RegionCode::parse("419900").expect("region") };
+    let app = App::open_with_policy(Arc::new(backend), &given, Some(&installer)).await.expect("open");
+    (Api { router: yibao_api::app(app.clone()) }, app)
+}
+
+/// `other` is a second application on the same database, opened before the changes: it
+/// follows them by polling the store (`App::refresh_policy`).
+async fn policy_flow(api: &Api, app: &App, other: &App) {
+    enrol_both(api).await;
+    let (policy, review) = (api.sign_in("policy").await, api.sign_in("policy.review").await);
+    let (auditor, admin, clerk) = (api.sign_in("auditor").await, api.sign_in("admin").await, api.sign_in("east.clerk").await);
+    let (status, versions) = api.call("GET", "/api/policy/versions", Auth::Token(&auditor), None).await;
+    assert_eq!(status, StatusCode::OK, "{versions}");
+    assert_eq!((versions[0]["version"].as_u64(), versions[0]["status"].as_str()), (Some(1), Some("approved")), "{versions}");
+    assert_eq!(api.call("GET", "/api/policy/versions", Auth::Token(&clerk), None).await.0, StatusCode::FORBIDDEN);
+
+    let settle = |id: &str, month: &str| {
+        let mut claim = claim(id, "H41992100007");
+        claim["admission_date"] = json!(format!("2026-{month}-02"));
+        claim["discharge_date"] = json!(format!("2026-{month}-08"));
+        json!({ "person_id": EAST_PERSON, "card_no": "C0001", "claim": claim })
+    };
+    let (status, march) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(settle("PV-1", "03"))).await;
+    assert_eq!(status, StatusCode::CREATED, "{march}");
+    assert_eq!(march["settlement"]["policy_version"], 1, "{march}");
+    let march_ratio = march["settlement"]["pool_prop_bp"].clone();
+    assert_eq!(march_ratio, 7300, "tier 3 at a secondary hospital (78%), 5 points off without a referral");
+
+    // A proposal: only a policy officer; the loader's refusals; the difference.
+    let proposal = |text: &str, note: &str| json!({ "text": text, "note": note });
+    let (status, _) = api.call("POST", "/api/policy/versions", Auth::Token(&admin), Some(proposal(&raised(95), "x"))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the administrator reads versions but does not propose them");
+    for (text, status, code) in [
+        (DEMO_PACK.replacen("region = \"419900\"", "", 1), StatusCode::UNPROCESSABLE_ENTITY, "policy.invalid"),
+        (DEMO_PACK.to_owned(), StatusCode::UNPROCESSABLE_ENTITY, "policy.unchanged"),
+        (
+            DEMO_PACK.replacen("service_date = \"admission\"", "service_date = \"discharge\"", 1),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "policy.incompatible",
+        ),
+        (
+            DEMO_PACK.replacen("counties = [\"419902\", \"419921\", \"419922\"]", "counties = [\"419902\", \"419921\"]", 1),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "policy.incompatible",
+        ),
+    ] {
+        let (answer_status, answer) = api.call("POST", "/api/policy/versions", Auth::Token(&policy), Some(proposal(&text, "bad"))).await;
+        assert_eq!((answer_status, answer["code"].as_str()), (status, Some(code)), "{answer}");
+    }
+    let (status, proposed) =
+        api.call("POST", "/api/policy/versions", Auth::Token(&policy), Some(proposal(&raised(95), "2026 notice"))).await;
+    assert_eq!(status, StatusCode::CREATED, "{proposed}");
+    assert_eq!((proposed["version"]["version"].as_u64(), proposed["version"]["based_on"].as_u64()), (Some(2), Some(1)));
+    let changes = proposed["changes"].as_array().expect("changes");
+    assert_eq!(changes.len(), 4, "one per resident tier: {changes:?}");
+    assert!(
+        changes
+            .iter()
+            .all(|c| c["kind"] == "added" && c["from"] == "2026-06-01" && c["after"].as_str().is_some_and(|a| a.starts_with("95% ")))
+    );
+    let (_, shown) = api.call("GET", "/api/policy/versions/2", Auth::Token(&auditor), None).await;
+    assert_eq!((shown["changes"].as_array().map(Vec::len), shown["in_force"].as_u64()), (Some(4), Some(1)), "{shown}");
+    assert_eq!(api.call("GET", "/api/policy/versions/99", Auth::Token(&auditor), None).await.0, StatusCode::NOT_FOUND);
+
+    // Approval: a second policy officer, once.
+    let decide = |version: u32, what: &str| format!("/api/policy/versions/{version}/{what}");
+    let note = Some(json!({ "note": "checked against the notice" }));
+    let (status, answer) = api.call("POST", &decide(2, "approval"), Auth::Token(&policy), note.clone()).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("policy.same_person")), "{answer}");
+    assert_eq!(api.call("POST", &decide(2, "approval"), Auth::Token(&auditor), note.clone()).await.0, StatusCode::FORBIDDEN);
+    let (_, health) = api.call("GET", "/api/health", Auth::None, None).await;
+    assert_eq!(health["policy_version"], 1, "nothing is in force before the approval");
+    let (status, approved) = api.call("POST", &decide(2, "approval"), Auth::Token(&review), note.clone()).await;
+    assert_eq!(
+        (status, approved["status"].as_str(), approved["decided_by"].as_str()),
+        (StatusCode::OK, Some("approved"), Some("policy.review"))
+    );
+    let (status, answer) = api.call("POST", &decide(2, "approval"), Auth::Token(&review), note.clone()).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("policy.decided")));
+
+    // In force at once, on its dates: July under the raise, a late April claim under the
+    // value of its own day; each names version 2, and the explanation cites it.
+    assert_eq!(api.call("GET", "/api/health", Auth::None, None).await.1["policy_version"], 2);
+    assert_eq!(app.policy().version, Some(2));
+    let (status, july) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(settle("PV-2", "07"))).await;
+    assert_eq!(status, StatusCode::CREATED, "{july}");
+    assert_eq!(
+        (july["settlement"]["policy_version"].as_u64(), july["settlement"]["pool_prop_bp"].as_u64()),
+        (Some(2), Some(9000)),
+        "95%, 5 points off"
+    );
+    let east_claims = api.sign_in("east.claims").await;
+    let (_, explained) = api.call("GET", "/api/settlements/H41992100007/PV-2", Auth::Token(&east_claims), None).await;
+    let explanation = explained["settlement"]["explanation"].to_string();
+    assert!(explanation.contains("policy demo-city v2") && explanation.contains("政策包 demo-city v2"), "{explanation}");
+    let (status, april) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(settle("PV-3", "04"))).await;
+    assert_eq!(status, StatusCode::CREATED, "{april}");
+    assert_eq!((april["settlement"]["policy_version"].as_u64(), &april["settlement"]["pool_prop_bp"]), (Some(2), &march_ratio));
+    let (_, stored) = api.call("GET", "/api/settlements/H41992100007/PV-1", Auth::Key("key-east"), None).await;
+    assert_eq!(stored["settlement"]["policy_version"], 1, "a stored settlement keeps the version it was computed under");
+
+    // Another server on the same database follows within one poll.
+    assert_eq!(other.policy().version, Some(1));
+    assert_eq!(other.refresh_policy().await.expect("refresh"), Some(2));
+    assert_eq!((other.policy().version, other.refresh_policy().await.expect("again")), (Some(2), None));
+
+    // A proposal made against a version no longer in force is not approved; its proposer
+    // withdraws it.
+    let (_, third) = api.call("POST", "/api/policy/versions", Auth::Token(&review), Some(proposal(&raised(96), "a"))).await;
+    let (_, fourth) = api.call("POST", "/api/policy/versions", Auth::Token(&policy), Some(proposal(&raised(97), "b"))).await;
+    assert_eq!((third["version"]["version"].as_u64(), fourth["version"]["version"].as_u64()), (Some(3), Some(4)));
+    assert_eq!(api.call("POST", &decide(4, "approval"), Auth::Token(&review), note.clone()).await.0, StatusCode::OK);
+    let (status, answer) = api.call("POST", &decide(3, "approval"), Auth::Token(&policy), note.clone()).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("policy.stale")), "{answer}");
+    let (status, withdrawn) = api.call("POST", &decide(3, "rejection"), Auth::Token(&review), Some(json!({ "note": "overtaken" }))).await;
+    assert_eq!((status, withdrawn["status"].as_str()), (StatusCode::OK, Some("rejected")), "{withdrawn}");
+
+    // Every step is in the city's audit chain, and the chain verifies.
+    let (_, trail) = api.call("GET", "/api/audit?region=419900&limit=1000", Auth::Token(&auditor), None).await;
+    let actions: Vec<&str> =
+        trail.as_array().expect("entries").iter().filter_map(|e| e["action"].as_str()).filter(|a| a.starts_with("policy.")).collect();
+    assert_eq!(
+        actions,
+        ["policy.install", "policy.propose", "policy.approve", "policy.propose", "policy.propose", "policy.approve", "policy.reject"]
+    );
+    let (_, verified) = api.call("GET", "/api/audit/verify", Auth::Token(&auditor), None).await;
+    assert!(verified["breaks"].as_array().is_some_and(Vec::is_empty) && verified["entries"].as_u64() > Some(0), "{verified}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_version_is_proposed_approved_by_a_second_person_and_in_force_without_a_restart() {
+    let dir = std::env::temp_dir().join(format!("yibao-api-policy-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let store = SqliteStore::open(&dir.join("yibao.db")).await.expect("store");
+    seed(&store).await;
+    let (api, app) = versioned(Backend::Sqlite(store)).await;
+    let second = SqliteStore::open(&dir.join("yibao.db")).await.expect("a second store on the file");
+    let given = GivenPack { label: "unused".into(), text: String::new(), named: false };
+    let other = App::open_with_policy(Arc::new(Backend::Sqlite(second)), &given, None).await.expect("other");
+    policy_flow(&api, &app, &other).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_versions_behave_the_same_on_postgresql() {
+    let server = yibao_testpg::TestPostgres::start().unwrap_or_else(|e| panic!("PostgreSQL for the API tests: {e}"));
+    let store = yibao_store_postgres::PostgresStore::connect(server.url()).await.expect("connect");
+    seed(&store).await;
+    let (api, app) = versioned(Backend::Postgres(store)).await;
+    let second = yibao_store_postgres::PostgresStore::connect(server.url()).await.expect("a second connection");
+    let given = GivenPack { label: "unused".into(), text: String::new(), named: false };
+    let other = App::open_with_policy(Arc::new(Backend::Postgres(second)), &given, None).await.expect("other");
+    policy_flow(&api, &app, &other).await;
 }

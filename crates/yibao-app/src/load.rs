@@ -40,7 +40,7 @@ pub const ADMIN: &str = "admin";
 
 /// The bureau's staff accounts of a loaded city: username, display name, role, and the
 /// county (index into the city's counties) or the city itself (`None`).
-pub const CITY_STAFF: [(&str, &str, Role, Option<usize>); 8] = [
+pub const CITY_STAFF: [(&str, &str, Role, Option<usize>); 10] = [
     (ADMIN, "示范市医保系统管理员", Role::CityAdministrator, None),
     ("center.clerk", "中心区参保登记经办员", Role::EnrolmentClerk, Some(0)),
     ("east.clerk", "东县参保登记经办员", Role::EnrolmentClerk, Some(1)),
@@ -49,6 +49,9 @@ pub const CITY_STAFF: [(&str, &str, Role, Option<usize>); 8] = [
     ("east.claims", "东县医疗费用审核员", Role::ClaimsOfficer, Some(1)),
     ("accountant", "示范市医保基金会计", Role::FundAccountant, None),
     ("auditor", "示范市医保审计员", Role::Auditor, None),
+    // Two, because a pack version is approved by a second person (issue 19).
+    ("policy", "示范市医保政策管理员", Role::PolicyOfficer, None),
+    ("policy.review", "示范市医保政策复核员", Role::PolicyOfficer, None),
 ];
 
 /// Each fund's balance brought into the books on 1 January of the city's year (R-SYS-3),

@@ -18,11 +18,13 @@ use std::time::Duration;
 
 use time::Date;
 use yibao_policy::{Change, Policy, diff};
-use yibao_store::{NewPolicyVersion, POLICY_TEXT_BYTES_MAX, PolicyDecision, PolicyStore, PolicyVersion, Role};
+use yibao_store::{NewPolicyVersion, POLICY_TEXT_BYTES_MAX, PolicyStore, Role};
+pub use yibao_store::{PolicyDecision, PolicyVersion};
 
 use crate::{App, AppError, Backend, ErrorKind, Principal, roles, store};
 
-pub use yibao_policy::ChangeKind;
+pub use yibao_policy::{Change as PolicyChange, ChangeKind};
+pub use yibao_store::{POLICY_NOTE_CHARS_MAX, PolicyStatus};
 
 /// How often a running server asks the store whether another process approved a version.
 pub const FOLLOW_INTERVAL: Duration = Duration::from_secs(5);
@@ -153,9 +155,9 @@ impl App {
         Ok(App::new(store, Arc::new(policy)))
     }
 
-    /// Proposes `text` as the next version of the city's pack: it must load, keep what
-    /// stored records depend on, and change something.
-    pub async fn propose_policy(&self, principal: &Principal, source: &str, text: &str, note: &str) -> Result<VersionView, AppError> {
+    /// What `text` would change against the pack in force, checked as a proposal is, and
+    /// nothing recorded (the CLI's `--dry-run`, the console's preview).
+    pub fn preview_policy(&self, principal: &Principal, text: &str) -> Result<VersionView, AppError> {
         self.policy_scope(principal, roles::POLICY_OFFICERS, true)?;
         let current = self.policy();
         let proposed = load("the proposed pack", text)?;
@@ -167,15 +169,36 @@ impl App {
                 format!("the pack says what version {} in force says", current.version.map_or_else(|| "-".into(), |v| v.to_string())),
             ));
         }
-        let new = NewPolicyVersion {
+        let record = PolicyVersion {
+            version: 0,
             pack_id: proposed.id.clone(),
             sha256: crate::access::digest(text),
+            note: String::new(),
+            based_on: current.version,
+            status: yibao_store::PolicyStatus::Proposed,
+            proposed_by: principal.name().to_owned(),
+            proposed_at: String::new(),
+            decided_by: None,
+            decided_at: None,
+            decision_note: None,
+        };
+        Ok(VersionView { record, text: text.to_owned(), changes, in_force: current.version, today: self.today() })
+    }
+
+    /// Proposes `text` as the next version of the city's pack: it must load, keep what
+    /// stored records depend on, and change something ([`App::preview_policy`]).
+    pub async fn propose_policy(&self, principal: &Principal, source: &str, text: &str, note: &str) -> Result<VersionView, AppError> {
+        let preview = self.preview_policy(principal, text)?;
+        let new = NewPolicyVersion {
+            pack_id: preview.record.pack_id.clone(),
+            sha256: preview.record.sha256.clone(),
             text: text.to_owned(),
             note: note.trim().to_owned(),
-            based_on: current.version,
+            based_on: preview.in_force,
         };
-        let record = store!(self, propose_policy(&principal.actor(source, self.now()), current.region, new))?;
-        Ok(VersionView { record, text: text.to_owned(), changes, in_force: current.version, today: self.today() })
+        let city = self.policy().region;
+        let record = store!(self, propose_policy(&principal.actor(source, self.now()), city, new))?;
+        Ok(VersionView { record, ..preview })
     }
 
     /// The latest versions, newest first.

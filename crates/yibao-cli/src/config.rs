@@ -85,7 +85,8 @@ impl ConfigFile {
         if text.len() as u64 > CONFIG_BYTES_MAX {
             return Err(invalid(format!("the configuration file {} is over {} KiB", path.display(), CONFIG_BYTES_MAX / 1024)));
         }
-        let mut config: ConfigFile = toml::from_str(&text).map_err(|e| invalid(format!("the configuration file {}: {e}", path.display())))?;
+        let mut config: ConfigFile =
+            toml::from_str(&text).map_err(|e| invalid(format!("the configuration file {}: {e}", path.display())))?;
         let base = path.parent().unwrap_or_else(|| Path::new("."));
         let relative_to_file = |p: &mut PathBuf| {
             if p.is_relative() {

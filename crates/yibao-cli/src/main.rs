@@ -8,6 +8,7 @@ mod config;
 mod demo;
 mod files;
 mod fund;
+mod policy;
 mod serve;
 mod synth;
 
@@ -97,6 +98,8 @@ enum PolicyCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    #[command(flatten)]
+    Versions(policy::VersionCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -135,6 +138,7 @@ fn main() -> ExitCode {
         Command::Demo { explain } => demo::run(explain),
         Command::Serve(args) => serve::run(args),
         Command::Policy { command: PolicyCommand::Check { files } } => policy_check(&files),
+        Command::Policy { command: PolicyCommand::Versions(command) } => policy::run(&command),
         Command::Audit { command: AuditCommand::Verify { store, anchor } } => audit::verify(&store, anchor.as_deref()),
         Command::Audit { command: AuditCommand::Anchor { store, out } } => audit::anchor(&store, out.as_deref()),
         Command::Settle { policy, claim, person, explain, lang } => settle_command(&policy, &claim, person.as_deref(), explain, lang),

@@ -167,7 +167,9 @@ fn init_logs(format: LogFormat) -> Result<(), String> {
 pub fn given_pack(path: Option<&std::path::Path>) -> Result<GivenPack, String> {
     match path {
         Some(path) => Ok(GivenPack { label: path.display().to_string(), text: crate::files::read(path)?, named: true }),
-        None => Ok(GivenPack { label: "policies/demo-city.toml (embedded)".into(), text: crate::demo::DEMO_POLICY.to_owned(), named: false }),
+        None => {
+            Ok(GivenPack { label: "policies/demo-city.toml (embedded)".into(), text: crate::demo::DEMO_POLICY.to_owned(), named: false })
+        }
     }
 }
 
@@ -199,9 +201,8 @@ async fn serve(settings: Settings, given: GivenPack, city: RegionCode) -> Result
     // A store with no pack version records this one as version 1; a store with versions runs
     // its own, and a named file that differs from it is refused (`policy.file_differs`).
     let installer = Principal::System { name: "yibao-serve".into(), region: city };
-    let state = App::open_with_policy(Arc::new(backend), &given, Some(&installer))
-        .await
-        .map_err(|e| format!("{} [{}]", e.message, e.code))?;
+    let state =
+        App::open_with_policy(Arc::new(backend), &given, Some(&installer)).await.map_err(|e| format!("{} [{}]", e.message, e.code))?;
     tokio::spawn(state.clone().follow_policy());
     let mut demo = None;
     if first_start && !settings.no_demo {
@@ -283,7 +284,11 @@ async fn tls_config(files: &TlsFiles) -> Result<axum_server::tls_rustls::RustlsC
     // Installed once per process; a second install (tests) finds it there already.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.certificate, &files.private_key).await.map_err(|e| {
-        invalid(format!("TLS: cannot use the certificate {} with the key {}: {e}", files.certificate.display(), files.private_key.display()))
+        invalid(format!(
+            "TLS: cannot use the certificate {} with the key {}: {e}",
+            files.certificate.display(),
+            files.private_key.display()
+        ))
     })
 }
 

@@ -57,7 +57,11 @@ pub fn diff(old: &Policy, new: &Policy) -> Vec<Change> {
         }
     }
     let diseases = |policy: &Policy| -> BTreeMap<String, (String, Vec<Dated>)> {
-        policy.chronic_diseases.iter().map(|d| (d.code.clone(), (format!("{} / {}", d.name_zh, d.name_en), d.annual_limit.clone()))).collect()
+        policy
+            .chronic_diseases
+            .iter()
+            .map(|d| (d.code.clone(), (format!("{} / {}", d.name_zh, d.name_en), d.annual_limit.clone())))
+            .collect()
     };
     let (before, after) = (diseases(old), diseases(new));
     for code in before.keys().chain(after.keys()).collect::<BTreeSet<_>>() {
@@ -67,7 +71,8 @@ pub fn diff(old: &Policy, new: &Policy) -> Vec<Change> {
         let limits = |side: &BTreeMap<String, (String, Vec<Dated>)>| side.get(code).map_or_else(Vec::new, |(_, limits)| limits.clone());
         dated(&format!("{subject} annual limit"), &limits(&before), &limits(&after), &mut changes);
     }
-    let items = |policy: &Policy| -> BTreeMap<String, String> { policy.catalogue().map(|item| (item.code.to_string(), item_text(item))).collect() };
+    let items =
+        |policy: &Policy| -> BTreeMap<String, String> { policy.catalogue().map(|item| (item.code.to_string(), item_text(item))).collect() };
     let (before, after) = (items(old), items(new));
     for code in before.keys().chain(after.keys()).collect::<BTreeSet<_>>() {
         push(&mut changes, &format!("catalogue item {code}"), before.get(code).cloned(), after.get(code).cloned(), None);
@@ -91,7 +96,11 @@ fn header(old: &Policy, new: &Policy, changes: &mut Vec<Change>) {
         push(changes, subject, Some(field(old)), Some(field(new)), None);
     }
     let tiers = |p: &Policy| {
-        p.tiers.iter().map(|(scheme, tiers)| format!("{scheme}: {}", tiers.iter().map(ToString::to_string).collect::<Vec<_>>().join(" "))).collect::<Vec<_>>().join("; ")
+        p.tiers
+            .iter()
+            .map(|(scheme, tiers)| format!("{scheme}: {}", tiers.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ")))
+            .collect::<Vec<_>>()
+            .join("; ")
     };
     push(changes, "pack.tiers", Some(tiers(old)), Some(tiers(new)), None);
 }

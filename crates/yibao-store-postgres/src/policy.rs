@@ -9,8 +9,7 @@ use yibao_store::{Actor, NewPolicyVersion, POLICY_VERSIONS_LIMIT, PolicyDecision
 
 use crate::{PostgresStore, audit, backend, json};
 
-const COLUMNS: &str =
-    "version, pack_id, sha256, note, based_on, status, proposed_by, proposed_at, decided_by, decided_at, decision_note";
+const COLUMNS: &str = "version, pack_id, sha256, note, based_on, status, proposed_by, proposed_at, decided_by, decided_at, decision_note";
 const LOCK: &str = "LOCK TABLE policy_versions IN SHARE ROW EXCLUSIVE MODE";
 
 fn number(n: i64) -> Result<u32, StoreError> {
@@ -48,7 +47,13 @@ async fn in_force_number(conn: &mut PgConnection) -> Result<Option<u32>, StoreEr
 }
 
 impl PostgresStore {
-    async fn record_policy(&self, actor: &Actor, city: RegionCode, new: NewPolicyVersion, installed: bool) -> Result<PolicyVersion, StoreError> {
+    async fn record_policy(
+        &self,
+        actor: &Actor,
+        city: RegionCode,
+        new: NewPolicyVersion,
+        installed: bool,
+    ) -> Result<PolicyVersion, StoreError> {
         new.check()?;
         let mut tx = self.write().await?;
         sqlx::query(LOCK).execute(&mut *tx).await.map_err(backend)?;

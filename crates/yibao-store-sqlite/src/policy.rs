@@ -6,8 +6,7 @@ use yibao_store::{Actor, NewPolicyVersion, POLICY_VERSIONS_LIMIT, PolicyDecision
 
 use crate::{SqliteStore, audit, col, exec, json, query_all, query_opt};
 
-const COLUMNS: &str =
-    "version, pack_id, sha256, note, based_on, status, proposed_by, proposed_at, decided_by, decided_at, decision_note";
+const COLUMNS: &str = "version, pack_id, sha256, note, based_on, status, proposed_by, proposed_at, decided_by, decided_at, decision_note";
 
 fn version_from_row(row: &Row<'_>) -> Result<PolicyVersion, StoreError> {
     let number = |index| -> Result<u32, StoreError> {
@@ -33,11 +32,18 @@ fn with_text(row: &Row<'_>) -> Result<(PolicyVersion, String), StoreError> {
 }
 
 fn in_force_number(conn: &Connection) -> Result<Option<u32>, StoreError> {
-    let found = query_opt(conn, "SELECT max(version) FROM policy_versions WHERE status = 'approved'", [], |row| col::<Option<i64>>(row, 0))?;
+    let found =
+        query_opt(conn, "SELECT max(version) FROM policy_versions WHERE status = 'approved'", [], |row| col::<Option<i64>>(row, 0))?;
     found.flatten().map(|n| u32::try_from(n).map_err(|_| StoreError::Backend("a policy version number is out of range".into()))).transpose()
 }
 
-fn record(conn: &Connection, actor: &Actor, city: RegionCode, new: &NewPolicyVersion, installed: bool) -> Result<PolicyVersion, StoreError> {
+fn record(
+    conn: &Connection,
+    actor: &Actor,
+    city: RegionCode,
+    new: &NewPolicyVersion,
+    installed: bool,
+) -> Result<PolicyVersion, StoreError> {
     new.check()?;
     let latest = query_opt(conn, "SELECT max(version) FROM policy_versions", [], |row| col::<Option<i64>>(row, 0))?.flatten();
     if installed && latest.is_some() {
@@ -64,7 +70,14 @@ fn record(conn: &Connection, actor: &Actor, city: RegionCode, new: &NewPolicyVer
             version.decision_note
         ],
     )?;
-    audit(conn, actor, city, if installed { "policy.install" } else { version.audit_action() }, &version.version.to_string(), json(&version)?)?;
+    audit(
+        conn,
+        actor,
+        city,
+        if installed { "policy.install" } else { version.audit_action() },
+        &version.version.to_string(),
+        json(&version)?,
+    )?;
     Ok(version)
 }
 
@@ -112,8 +125,10 @@ impl PolicyStore for SqliteStore {
     }
 
     async fn policy_version(&self, version: u32) -> Result<Option<(PolicyVersion, String)>, StoreError> {
-        self.read(move |conn| query_opt(conn, &format!("SELECT {COLUMNS}, text FROM policy_versions WHERE version = ?1"), [version], with_text))
-            .await
+        self.read(move |conn| {
+            query_opt(conn, &format!("SELECT {COLUMNS}, text FROM policy_versions WHERE version = ?1"), [version], with_text)
+        })
+        .await
     }
 
     async fn policy_in_force(&self) -> Result<Option<(PolicyVersion, String)>, StoreError> {

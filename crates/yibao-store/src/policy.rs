@@ -180,10 +180,20 @@ impl PolicyVersion {
 /// Where pack versions are kept. The city is the audit chain their entries go to.
 pub trait PolicyStore: Send + Sync + 'static {
     /// Records a proposal as the next version.
-    fn propose_policy(&self, actor: &Actor, city: RegionCode, new: NewPolicyVersion) -> impl Future<Output = Result<PolicyVersion, StoreError>> + Send;
+    fn propose_policy(
+        &self,
+        actor: &Actor,
+        city: RegionCode,
+        new: NewPolicyVersion,
+    ) -> impl Future<Output = Result<PolicyVersion, StoreError>> + Send;
     /// Records the first version, approved at once by the operator who installs it: only
     /// on a store with no version yet (`StoreError::Exists` otherwise).
-    fn install_policy(&self, actor: &Actor, city: RegionCode, new: NewPolicyVersion) -> impl Future<Output = Result<PolicyVersion, StoreError>> + Send;
+    fn install_policy(
+        &self,
+        actor: &Actor,
+        city: RegionCode,
+        new: NewPolicyVersion,
+    ) -> impl Future<Output = Result<PolicyVersion, StoreError>> + Send;
     /// Approves or rejects a proposed version ([`PolicyVersion::decide`]).
     fn decide_policy(
         &self,
