@@ -55,7 +55,9 @@ fn changes(view: &VersionView) -> String {
     if view.changes.is_empty() {
         return "no changes (the first version: where the records start)".to_owned();
     }
-    let mut out = format!("{} changes, {} reaching back before {}:\n", view.changes.len(), view.reaching_back(), view.today);
+    let count = view.changes.len();
+    let plural = if count == 1 { "" } else { "s" };
+    let mut out = format!("{count} change{plural}, {} reaching back before {}:\n", view.reaching_back(), view.today);
     for c in &view.changes {
         let from = c.from.map_or_else(|| "at once".to_owned(), |d| format!("from {d}"));
         let back = if c.reaches_back(view.today) { " [reaches back]" } else { "" };
