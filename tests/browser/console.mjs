@@ -3,11 +3,12 @@
 // fresh SQLite store and these accounts (see that file):
 //   east.clerk / west.clerk (enrolment clerks of counties 419921 / 419922),
 //   east.claims (claims officer, 419921), funds (fund accountant, city), auditor and admin
-//   (city), institution H41992100007 with API key key-east.
+//   (city), policy and policy.review (policy officers, city), institution H41992100007 with
+//   API key key-east.
 // Usage: node console.mjs <base-url> <screenshot-dir>
 // Every page is written to <screenshot-dir>/NN-name.png on every run. Exit 0 = all passed.
 
-import { mkdirSync, readdirSync, unlinkSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -39,13 +40,13 @@ async function shot(page, name) {
   await page.screenshot({ path: file, fullPage: true });
 }
 
-async function signIn(browser, username) {
+async function signIn(browser, username, landing = '/console') {
   const context = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: 'zh-CN' });
   const page = await context.newPage();
   await page.goto(`${base}/console/login`);
   await page.fill('#username', username);
   await page.fill('#password', `pw-${username}`);
-  await Promise.all([page.waitForURL(`${base}/console`), page.click('button[type=submit]')]);
+  await Promise.all([page.waitForURL(`${base}${landing}`), page.click('button[type=submit]')]);
   return { context, page };
 }
 
@@ -327,6 +328,38 @@ try {
   await shot(page, 'staff');
   await page.goto(`${base}/console/institutions`);
   await shot(page, 'institutions');
+
+  // ---- policy versions (issue 19): one policy officer proposes, another approves ----
+  const proposer = await signIn(browser, 'policy', '/console/policy');
+  page = proposer.page;
+  await page.goto(`${base}/console/policy/versions`);
+  check((await page.locator('#in-force').count()) === 1, 'version 1 is in force');
+  await page.fill('#text', '[pack]\nid = "broken"');
+  await submit(page, '#propose-form button[type=submit]');
+  check(await page.locator('#text-error').isVisible(), "the loader's refusal is shown next to the pack");
+  const anchor = 'values = [{ from = "2024-01-01", value = "85%", cite = "assumption: employees in work, tertiary hospital" }]';
+  const pack = readFileSync(new URL('../../policies/demo-city.toml', import.meta.url), 'utf8');
+  check(pack.includes(anchor), 'the demo pack has the value the test changes');
+  const next = pack.replace(anchor, anchor.replace(' }]', ' }, { from = "2027-01-01", value = "87%", cite = "assumption: the 2027 notice" }]'));
+  await page.fill('#text', next);
+  await page.fill('#note', '2027 notice');
+  await submit(page, '#propose-form button[type=submit]');
+  check(page.url().endsWith('/console/policy/versions/2?done=proposed'), `the proposal is version 2 (${page.url()})`);
+  const changes = await page.locator('#changes-table tbody tr').allInnerTexts();
+  check(changes.length === 1 && changes[0].includes('inpatient.ratio') && changes[0].includes('2027-01-01'), `one change, from 2027 (${changes})`);
+  await shot(page, 'policy-version-proposed');
+  await submit(page, '#approve');
+  check(await page.locator('#note-error').isVisible(), 'the proposer cannot approve their own version');
+  const approver = await signIn(browser, 'policy.review', '/console/policy');
+  page = approver.page;
+  await page.goto(`${base}/console/policy/versions/2`);
+  await page.fill('#decision-note', 'checked against the notice');
+  await submit(page, '#approve');
+  check(await page.locator('#approved-notice').isVisible(), 'a second policy officer approves the version');
+  check((await page.locator('#version-status').innerText()).includes('在用'), 'the approved version is in force');
+  await shot(page, 'policy-version-approved');
+  await page.goto(`${base}/console/policy/versions`);
+  await shot(page, 'policy-versions');
 } catch (error) {
   failed = true;
   console.error(error);

@@ -180,6 +180,9 @@ pub mod roles {
     pub const REFORMERS: &[Role] = &[Role::FundAccountant, Role::CityAdministrator];
     /// Proposing, approving and rejecting policy pack versions (two people each time).
     pub const POLICY_OFFICERS: &[Role] = &[Role::PolicyOfficer];
+    /// Reading the pack in force (a public document): every staff role.
+    pub const PUBLIC_POLICY: &[Role] =
+        &[Role::EnrolmentClerk, Role::ClaimsOfficer, Role::FundAccountant, Role::Auditor, Role::CityAdministrator, Role::PolicyOfficer];
     /// Reading policy pack versions and their differences.
     pub const POLICY_READERS: &[Role] = &[Role::PolicyOfficer, Role::Auditor, Role::CityAdministrator];
 }

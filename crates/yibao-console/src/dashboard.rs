@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use yibao_app::{AppError, DayActivity};
 
@@ -145,6 +145,10 @@ fn chart_labels(lang: Lang) -> BTreeMap<&'static str, String> {
 }
 
 pub async fn show(State(state): State<App>, user: ConsoleUser) -> Response {
+    // A role without the dashboard (the policy officer) starts on its first page.
+    if let Some(first) = crate::page::MENU.iter().find(|s| s.shown_to(&user)).filter(|s| s.id != "dashboard") {
+        return axum::response::Redirect::to(first.href).into_response();
+    }
     let page = match Page::guard(&user, "dashboard", "dashboard-title", "/console") {
         Ok(page) => page,
         Err(response) => return response,

@@ -40,6 +40,7 @@ mod login;
 mod page;
 mod people;
 mod policy;
+mod policy_versions;
 mod reform;
 mod session;
 
@@ -128,6 +129,9 @@ fn routes() -> Router<App> {
         .route("/console/claims/{institution}/{claim_id}/reversal", post(claims::reverse))
         .route("/console/policy", get(policy::in_force))
         .route("/console/policy/diff", get(policy::diff))
+        .route("/console/policy/versions", get(policy_versions::list).post(policy_versions::propose))
+        .route("/console/policy/versions/{version}", get(policy_versions::show))
+        .route("/console/policy/versions/{version}/decision", post(policy_versions::decide))
         .route("/console/funds", get(funds::statement::show))
         .route("/console/funds/statement.csv", get(funds::statement::csv))
         .route("/console/funds/pooling", get(funds::pooling::show).post(funds::pooling::run))

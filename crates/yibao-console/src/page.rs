@@ -17,7 +17,8 @@ use super::i18n::Lang;
 use super::session::ConsoleUser;
 
 pub use yibao_app::roles::{
-    ADMINISTRATORS, ALL_STAFF, ARREARS, AUDITORS, CLAIMS, CONTRIBUTIONS, ENROLMENT, FUND_READERS, FUND_WRITERS, REFORMERS, REVERSERS,
+    ADMINISTRATORS, ALL_STAFF, ARREARS, AUDITORS, CLAIMS, CONTRIBUTIONS, ENROLMENT, FUND_READERS, FUND_WRITERS, POLICY_OFFICERS,
+    POLICY_READERS, PUBLIC_POLICY, REFORMERS, REVERSERS,
 };
 
 /// One menu section: where it lives, its label's catalogue key, who sees it.
@@ -41,7 +42,7 @@ impl Section {
         Section { id, href, label, roles, city_only: true }
     }
 
-    fn shown_to(&self, user: &ConsoleUser) -> bool {
+    pub fn shown_to(&self, user: &ConsoleUser) -> bool {
         user.may(self.roles) && (!self.city_only || user.region.level() == yibao_domain::RegionLevel::City)
     }
 }
@@ -54,7 +55,8 @@ pub const MENU: &[Section] = &[
     Section::new("contributions", "/console/contributions", "menu-contributions", CONTRIBUTIONS),
     Section::new("arrears", "/console/arrears", "menu-arrears", ARREARS),
     Section::new("claims", "/console/claims", "menu-claims", CLAIMS),
-    Section::new("policy", "/console/policy", "menu-policy", ALL_STAFF),
+    Section::new("policy", "/console/policy", "menu-policy", PUBLIC_POLICY),
+    Section::city("policy-versions", "/console/policy/versions", "menu-policy-versions", POLICY_READERS),
     Section::new("funds", "/console/funds", "menu-funds", FUND_READERS),
     Section::city("pooling", "/console/funds/pooling", "menu-pooling", FUND_READERS),
     Section::city("fund-accounts", "/console/funds/accounts", "menu-fund-accounts", FUND_READERS),

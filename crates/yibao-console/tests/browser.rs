@@ -11,9 +11,9 @@ use std::process::Command;
 
 use time::macros::datetime;
 use yibao_app::access::{digest, hash_password};
+use yibao_app::policy_versions::GivenPack;
 use yibao_app::{App, Backend};
 use yibao_domain::{InstitutionLevel, RegionCode};
-use yibao_policy::Policy;
 use yibao_store::{AccessStore, Actor, NewInstitution, NewStaff, Role};
 use yibao_store_sqlite::SqliteStore;
 
@@ -53,6 +53,8 @@ async fn seeded_store(dir: &Path) -> SqliteStore {
         ("east.claims", Role::ClaimsOfficer, "419921"),
         ("auditor", Role::Auditor, "419900"),
         ("funds", Role::FundAccountant, "419900"),
+        ("policy", Role::PolicyOfficer, "419900"),
+        ("policy.review", Role::PolicyOfficer, "419900"),
     ] {
         let staff = NewStaff {
             username: username.into(),
@@ -84,9 +86,11 @@ async fn the_console_works_in_headless_chromium() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
     let store = seeded_store(&dir).await;
-    let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
-    let application =
-        yibao_api::app_with(App::new(std::sync::Arc::new(Backend::Sqlite(store)), std::sync::Arc::new(policy)), yibao_console::router());
+    // As `yibao serve` opens it: the pack recorded as version 1 (issue 19).
+    let given = GivenPack { label: "demo-city.toml".into(), text: include_str!("../../../policies/demo-city.toml").into(), named: false };
+    let installer = yibao_app::Principal::System { name: "test-serve".into(), region: RegionCode::parse("419900").expect("region") };
+    let app = App::open_with_policy(std::sync::Arc::new(Backend::Sqlite(store)), &given, Some(&installer)).await.expect("open");
+    let application = yibao_api::app_with(app, yibao_console::router());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
     let base = format!("http://{}", listener.local_addr().expect("address"));
     let server = tokio::spawn(async move { axum::serve(listener, application).await });
