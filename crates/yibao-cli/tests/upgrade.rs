@@ -62,12 +62,16 @@ fn open_check_and_settle(store: &[&str], made: &Value) {
         let status_expected = if claim_id == reversed { "reversed" } else { "settled" };
         assert_eq!(settlement["status"], status_expected, "{claim_id}: {settlement}");
         assert!(settlement["settlement"]["medfee_sumamt"].as_str().is_some_and(|total| total != "0.00"), "its bill: {settlement}");
+        assert!(settlement["settlement"]["policy_version"].is_null(), "settled before pack versions were recorded: {settlement}");
     }
+    // The first start of this build records the pack it was given as version 1 (issue 19).
+    assert_eq!(call(&address, "GET", "/api/health", &[], None).1["policy_version"], 1);
     let person = resident(&address);
     settle_all(&address, key, &person, &["AFTER-UPGRADE-1".to_owned()], 200);
     let (status, settled) = call(&address, "GET", &format!("/api/settlements/{HOSPITAL}/AFTER-UPGRADE-1"), &[("X-Api-Key", key)], None);
     assert_eq!(status, 200, "{settled}");
     assert_eq!(settled["status"], "settled", "{settled}");
+    assert_eq!(settled["settlement"]["policy_version"], 1, "{settled}");
     let (status, _) = call(&address, "POST", "/api/settlements", &[("X-Api-Key", key)], Some(&json!({ "person_id": person.0 })));
     assert_eq!(status, 400, "a malformed request on the upgraded store is still refused as such");
     let terminated = std::process::Command::new("kill").args(["-TERM", &server.id().to_string()]).status().expect("kill -TERM");

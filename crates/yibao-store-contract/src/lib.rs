@@ -1348,7 +1348,12 @@ pub async fn run_referrals_and_tier_edits<S: Store>(store: Arc<S>) {
 /// no backend skips a case.
 pub async fn run_all<S>(store: Arc<S>)
 where
-    S: Store + yibao_store::AccessStore + yibao_store::ContributionStore + yibao_store::ImportStore + yibao_store::FundStore,
+    S: Store
+        + yibao_store::AccessStore
+        + yibao_store::ContributionStore
+        + yibao_store::ImportStore
+        + yibao_store::FundStore
+        + yibao_store::PolicyStore,
 {
     run(Arc::clone(&store)).await;
     run_access_and_contributions(Arc::clone(&store)).await;
@@ -1359,7 +1364,64 @@ where
     run_referrals_and_tier_edits(Arc::clone(&store)).await;
     run_books(Arc::clone(&store)).await;
     run_year(Arc::clone(&store)).await;
-    run_legacy(store).await;
+    run_legacy(Arc::clone(&store)).await;
+    run_policy_versions(store).await;
+}
+
+/// Policy pack versions (issue 19): numbered in order of proposal, the first installed
+/// once, a decision only on a proposed version, approval by another person on the version
+/// it was proposed against; the in-force version is the highest approved one.
+pub async fn run_policy_versions<S: yibao_store::PolicyStore>(store: Arc<S>) {
+    use yibao_store::{NewPolicyVersion, PolicyDecision, PolicyStatus, StoreError};
+    let officer = |who: &str| Actor {
+        who: who.into(),
+        role: "policy_officer".into(),
+        source: "contract".into(),
+        at: datetime!(2026-11-01 09:00 UTC),
+    };
+    let new = |text: &str, based_on: Option<u32>| NewPolicyVersion {
+        pack_id: "demo-city".into(),
+        sha256: format!("{:0>64}", text.len()),
+        text: text.into(),
+        note: format!("note for {text}"),
+        based_on,
+    };
+    let city = region(CITY);
+    assert_eq!(store.policy_in_force().await.expect("read"), None, "a new store has no version");
+    let first = store.install_policy(&officer("serve"), city, new("one", None)).await.expect("install");
+    assert_eq!((first.version, first.status, first.decided_by.as_deref()), (1, PolicyStatus::Approved, Some("serve")));
+    assert!(matches!(store.install_policy(&officer("serve"), city, new("again", None)).await, Err(StoreError::Exists(_))));
+    let second = store.propose_policy(&officer("li"), city, new("two", Some(1))).await.expect("propose");
+    let third = store.propose_policy(&officer("wang"), city, new("three", Some(1))).await.expect("propose");
+    assert_eq!((second.version, third.version, second.status), (2, 3, PolicyStatus::Proposed));
+    assert_eq!(store.policy_in_force_number().await.expect("read"), Some(1), "a proposal is not in force");
+    let refused = |result: Result<yibao_store::PolicyVersion, StoreError>| match result {
+        Err(StoreError::Refused { code, .. }) => code,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    assert_eq!(refused(store.decide_policy(&officer("li"), city, 2, PolicyDecision::Approve, "").await), "policy.same_person");
+    assert!(matches!(
+        store.decide_policy(&officer("wang"), city, 9, PolicyDecision::Approve, "").await,
+        Err(StoreError::PolicyVersionNotFound(9))
+    ));
+    let approved = store.decide_policy(&officer("wang"), city, 2, PolicyDecision::Approve, "ok").await.expect("approve");
+    assert_eq!(
+        (approved.status, approved.decided_by.as_deref(), approved.decision_note.as_deref()),
+        (PolicyStatus::Approved, Some("wang"), Some("ok"))
+    );
+    let (in_force, text) = store.policy_in_force().await.expect("read").expect("in force");
+    assert_eq!((in_force.version, text.as_str()), (2, "two"));
+    assert_eq!(refused(store.decide_policy(&officer("li"), city, 3, PolicyDecision::Approve, "").await), "policy.stale");
+    assert_eq!(refused(store.decide_policy(&officer("li"), city, 2, PolicyDecision::Reject, "").await), "policy.decided");
+    let withdrawn = store.decide_policy(&officer("wang"), city, 3, PolicyDecision::Reject, "overtaken").await.expect("withdraw");
+    assert_eq!(withdrawn.status, PolicyStatus::Rejected);
+    let listed: Vec<(u32, PolicyStatus)> = store.policy_versions().await.expect("list").iter().map(|v| (v.version, v.status)).collect();
+    assert_eq!(listed, [(3, PolicyStatus::Rejected), (2, PolicyStatus::Approved), (1, PolicyStatus::Approved)]);
+    let (shown, shown_text) = store.policy_version(3).await.expect("read").expect("version 3");
+    assert_eq!((shown.based_on, shown_text.as_str(), shown.note.as_str()), (Some(1), "three", "note for three"));
+    assert_eq!(store.policy_version(4).await.expect("read"), None);
+    let too_long = NewPolicyVersion { note: "x".repeat(yibao_store::POLICY_NOTE_CHARS_MAX + 1), ..new("four", Some(2)) };
+    assert!(matches!(store.propose_policy(&officer("li"), city, too_long).await, Err(StoreError::Invalid(_))));
 }
 
 /// Which SQL an [`Attacker`] speaks.
