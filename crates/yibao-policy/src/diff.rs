@@ -80,8 +80,11 @@ pub fn diff(old: &Policy, new: &Policy) -> Vec<Change> {
     changes
 }
 
+/// A header field of a pack, as text.
+type Field = fn(&Policy) -> String;
+
 fn header(old: &Policy, new: &Policy, changes: &mut Vec<Change>) {
-    let fields: [(&str, fn(&Policy) -> String); 9] = [
+    let fields: [(&str, Field); 9] = [
         ("pack.id", |p| p.id.clone()),
         ("pack.name", |p| p.name.clone()),
         ("pack.region", |p| p.region.to_string()),
