@@ -304,8 +304,8 @@ mod store {
     use std::time::Instant;
 
     use yibao_app::load::{Credentials, LoadOptions};
+    use yibao_app::policy_versions::GivenPack;
     use yibao_app::{App, Backend, Create, Principal, StoreLocation};
-    use yibao_policy::Policy;
     use yibao_synth::City;
 
     use super::progress;
@@ -324,7 +324,7 @@ mod store {
         options: &Options,
         after: impl FnOnce(&City) -> Result<(), String>,
     ) -> Result<(), String> {
-        let policy = Policy::from_toml("policies/demo-city.toml (embedded)", DEMO_POLICY).map_err(|e| e.to_string())?;
+        let given = GivenPack { label: "policies/demo-city.toml (embedded)".into(), text: DEMO_POLICY.to_owned(), named: false };
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
         let location = target.display();
         let city = Arc::new(city);
@@ -333,8 +333,12 @@ mod store {
             progress(city.config.insured * phases, if options.settle { "persons (enrolled, then settled)" } else { "persons enrolled" });
         let started = Instant::now();
         let loaded = runtime.block_on(async {
-            let app = App::new(Arc::new(Backend::open(target, Create::IfMissing).await?), Arc::new(policy));
             let principal = Principal::System { name: "yibao-synth".into(), region: city.city };
+            // As `yibao serve` does: the pack recorded as version 1, so that every settlement
+            // written here names it (issue 19).
+            let app = App::open_with_policy(Arc::new(Backend::open(target, Create::IfMissing).await?), &given, Some(&principal))
+                .await
+                .map_err(|e| format!("{} [{}]", e.message, e.code))?;
             let source = format!("yibao synth --insured {} --seed {} --year {}", city.config.insured, city.config.seed, city.config.year);
             let tick = bar.clone();
             let load = LoadOptions {

@@ -79,6 +79,34 @@ pub struct MenuLink {
     pub active: bool,
 }
 
+/// Refuses a form's POST without the session's CSRF token, or from a user who may not see
+/// `section` or whose role is not one of `roles`: the one check before every console write.
+#[expect(clippy::result_large_err, reason = "the error is the response itself, returned at once")]
+pub fn may_post(
+    user: &ConsoleUser,
+    csrf: &str,
+    section: &'static str,
+    title_key: &str,
+    here: &str,
+    roles: &[Role],
+) -> Result<(), Response> {
+    if !user.csrf_ok(csrf) {
+        return Err(error_page(user.lang, StatusCode::FORBIDDEN, "error-csrf", None));
+    }
+    Page::guard(user, section, title_key, here)?;
+    if !user.may(roles) {
+        return Err(error_page(user.lang, StatusCode::FORBIDDEN, "error-forbidden", None));
+    }
+    Ok(())
+}
+
+/// A refusal the user can act on (the rules refuse it, a malformed or duplicate request):
+/// shown next to the form's field; anything else is the error page.
+#[must_use]
+pub fn is_form_refusal(error: &yibao_app::AppError) -> bool {
+    matches!(error.kind, yibao_app::ErrorKind::Unprocessable | yibao_app::ErrorKind::BadRequest | yibao_app::ErrorKind::Conflict)
+}
+
 /// The layout's data, given to every template as `page`.
 #[derive(Debug)]
 pub struct Page {

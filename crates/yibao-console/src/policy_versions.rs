@@ -10,11 +10,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use yibao_app::App;
 use yibao_app::policy_versions::{PolicyDecision, PolicyVersion, VersionView};
-use yibao_app::{App, AppError, ErrorKind};
 
 use super::i18n::Lang;
-use super::page::{FieldErrors, POLICY_OFFICERS, Page, app_error_page, app_message, error_page, moment, render};
+use super::page::{FieldErrors, POLICY_OFFICERS, Page, app_error_page, app_message, error_page, is_form_refusal, may_post, moment, render};
 use super::session::ConsoleUser;
 
 const HERE: &str = "/console/policy/versions";
@@ -118,11 +118,6 @@ pub struct DoneQuery {
     done: String,
 }
 
-/// A refusal the officer can act on, shown by the form; anything else is the error page.
-fn is_refusal(error: &AppError) -> bool {
-    matches!(error.kind, ErrorKind::Unprocessable | ErrorKind::BadRequest | ErrorKind::Conflict)
-}
-
 async fn list_page(state: &App, user: &ConsoleUser, form: ProposeForm, errors: FieldErrors) -> Response {
     let page = match Page::guard(user, "policy-versions", "policy-versions-title", HERE) {
         Ok(page) => page,
@@ -147,14 +142,7 @@ pub async fn list(State(state): State<App>, user: ConsoleUser) -> Response {
 /// Refuses a POST that is not a policy officer's, or has no valid CSRF token.
 #[expect(clippy::result_large_err, reason = "the error is the response itself, returned at once")]
 fn may_act(user: &ConsoleUser, csrf: &str) -> Result<(), Response> {
-    if !user.csrf_ok(csrf) {
-        return Err(error_page(user.lang, StatusCode::FORBIDDEN, "error-csrf", None));
-    }
-    Page::guard(user, "policy-versions", "policy-versions-title", HERE)?;
-    if !user.may(POLICY_OFFICERS) {
-        return Err(error_page(user.lang, StatusCode::FORBIDDEN, "error-forbidden", None));
-    }
-    Ok(())
+    may_post(user, csrf, "policy-versions", "policy-versions-title", HERE, POLICY_OFFICERS)
 }
 
 /// Proposes the pasted pack: on success to the version's page and its changes; a refusal
@@ -171,7 +159,7 @@ pub async fn propose(State(state): State<App>, user: ConsoleUser, headers: Heade
     }
     match state.propose_policy(&user.principal(), &ConsoleUser::source(&headers), &form.text, &form.note).await {
         Ok(view) => Redirect::to(&format!("{HERE}/{}?done=proposed", view.record.version)).into_response(),
-        Err(error) if is_refusal(&error) => {
+        Err(error) if is_form_refusal(&error) => {
             let field = if error.code == "request.invalid" { "note" } else { "text" };
             errors.add(field, app_message(lang, &error));
             list_page(&state, &user, form, errors).await
@@ -246,7 +234,7 @@ pub async fn decide(
     };
     match state.decide_policy(&user.principal(), &ConsoleUser::source(&headers), version, decision, &form.note).await {
         Ok(record) => Redirect::to(&format!("{HERE}/{}?done={}", record.version, record.status.as_str())).into_response(),
-        Err(error) if is_refusal(&error) => {
+        Err(error) if is_form_refusal(&error) => {
             let mut errors = FieldErrors::default();
             errors.add("note", app_message(lang, &error));
             version_page(&state, &user, version, form.note, errors, String::new()).await

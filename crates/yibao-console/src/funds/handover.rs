@@ -14,13 +14,14 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use yibao_app::books::FundScheme;
 use yibao_app::books::{HandoverRequest, Inventory};
-use yibao_app::{AppError, ErrorKind};
 
 use super::super::i18n::Lang;
 use super::super::session::ConsoleUser;
 use super::fund_name;
 use super::receipts::Choice;
-use crate::page::{FUND_WRITERS, FieldErrors, Page, app_error_page, app_message, error_page, moment, render, url_encode, yuan};
+use crate::page::{
+    FUND_WRITERS, FieldErrors, Page, app_error_page, app_message, error_page, is_form_refusal, may_post, moment, render, url_encode, yuan,
+};
 use yibao_app::App;
 
 const HERE: &str = "/console/funds/handovers";
@@ -139,12 +140,6 @@ pub struct DoneQuery {
     done: String,
 }
 
-/// A refusal the accountant can act on (the rules refuse it, a malformed or duplicate
-/// request), shown by the form; anything else is the error page.
-fn is_refusal(error: &AppError) -> bool {
-    matches!(error.kind, ErrorKind::Unprocessable | ErrorKind::BadRequest | ErrorKind::Conflict)
-}
-
 async fn list_page(state: &App, user: &ConsoleUser, form: PrepareForm, errors: FieldErrors) -> Response {
     let page = match Page::guard(user, "handovers", "handovers-title", HERE) {
         Ok(page) => page,
@@ -173,14 +168,7 @@ pub async fn list(State(state): State<App>, user: ConsoleUser) -> Response {
 /// Refuses a POST that is not a fund writer's, or has no valid CSRF token.
 #[expect(clippy::result_large_err, reason = "the error is the response itself, returned at once")]
 fn may_act(user: &ConsoleUser, csrf: &str) -> Result<(), Response> {
-    if !user.csrf_ok(csrf) {
-        return Err(error_page(user.lang, StatusCode::FORBIDDEN, "error-csrf", None));
-    }
-    Page::guard(user, "handovers", "handovers-title", HERE)?;
-    if !user.may(FUND_WRITERS) {
-        return Err(error_page(user.lang, StatusCode::FORBIDDEN, "error-forbidden", None));
-    }
-    Ok(())
+    may_post(user, csrf, "handovers", "handovers-title", HERE, FUND_WRITERS)
 }
 
 /// Prepares and signs an inventory: on success to it; a refusal next to the reference.
@@ -215,7 +203,7 @@ pub async fn prepare(State(state): State<App>, user: ConsoleUser, headers: Heade
     let request = HandoverRequest { from, to, cut_off, reference };
     match state.prepare_handover(&user.principal(), &ConsoleUser::source(&headers), request).await {
         Ok(inventory) => Redirect::to(&format!("{HERE}/{}?done=prepared", url_encode(&inventory.reference))).into_response(),
-        Err(error) if is_refusal(&error) => {
+        Err(error) if is_form_refusal(&error) => {
             // A cut-off after today is the date's fault; the rest concern the request.
             let field = if error.code == "fund.bad_date" { "cut_off" } else { "reference" };
             errors.add(field, app_message(lang, &error));
@@ -271,7 +259,7 @@ pub async fn confirm(
     }
     match state.confirm_handover(&user.principal(), &ConsoleUser::source(&headers), &reference, &checksum).await {
         Ok(_) => Redirect::to(&format!("{HERE}/{}?done=confirmed", url_encode(&reference))).into_response(),
-        Err(error) if is_refusal(&error) => {
+        Err(error) if is_form_refusal(&error) => {
             // The refusal codes have their messages in the application's catalogue.
             errors.add("checksum", app_message(lang, &error));
             inventory_page(&state, &user, &reference, form.checksum, errors, String::new()).await

@@ -13,9 +13,9 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use yibao_app::AppError;
 use yibao_app::books::FundScheme;
 use yibao_app::books::{LegacyRepayment, LegacyRequest, LegacyView, TermsIn};
-use yibao_app::{AppError, ErrorKind};
 use yibao_domain::{Fen, RatioBp, RegionCode, RegionLevel};
 
 use super::super::i18n::Lang;
@@ -296,11 +296,8 @@ fn request_of(lang: Lang, user: &ConsoleUser, form: &EstablishForm, errors: &mut
 /// Refuses a POST that is not a city fund writer's, or has no valid CSRF token.
 #[expect(clippy::result_large_err, reason = "the error is the response itself, returned at once")]
 fn may_act(user: &ConsoleUser, csrf: &str) -> Result<(), Response> {
-    if !user.csrf_ok(csrf) {
-        return Err(error_page(user.lang, StatusCode::FORBIDDEN, "error-csrf", None));
-    }
-    Page::guard(user, "legacy", "legacy-title", HERE)?;
-    if !user.may(FUND_WRITERS) || user.region.level() != RegionLevel::City {
+    crate::page::may_post(user, csrf, "legacy", "legacy-title", HERE, FUND_WRITERS)?;
+    if user.region.level() != RegionLevel::City {
         return Err(error_page(user.lang, StatusCode::FORBIDDEN, "error-forbidden", None));
     }
     Ok(())
@@ -309,7 +306,7 @@ fn may_act(user: &ConsoleUser, csrf: &str) -> Result<(), Response> {
 /// A refusal the accountant can act on (the rules refuse it, a malformed or duplicate
 /// request, a county outside the region), shown by the form; anything else is the error page.
 fn is_refusal(error: &AppError) -> bool {
-    matches!(error.kind, ErrorKind::Unprocessable | ErrorKind::BadRequest | ErrorKind::Conflict) || error.code == "access.outside_region"
+    crate::page::is_form_refusal(error) || error.code == "access.outside_region"
 }
 
 /// Establishes a county's legacy deficit: on success to the list; a refusal next to the county.
