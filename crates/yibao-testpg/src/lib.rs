@@ -27,6 +27,12 @@
 //! archives its WAL, [`TestPostgres::base_backup`] runs `pg_basebackup` against it, and
 //! [`TestPostgres::start_recovered`] starts another from that base backup, replaying the
 //! archive up to a time.
+//!
+//! For failover tests, [`TestPostgres::start_primary`] starts a durable server that streams
+//! its WAL, [`TestPostgres::start_standby`] starts a hot standby following it,
+//! [`TestPostgres::require_synchronous`] makes every commit wait for that standby,
+//! [`TestPostgres::kill`] kills the primary's postmaster with SIGKILL (the machine lost),
+//! and [`TestPostgres::promote`] makes the standby the new primary.
 
 use std::ffi::OsStr;
 use std::fmt::Write as _;
@@ -113,6 +119,9 @@ enum Data {
     Initdb,
     /// A base backup taken by [`TestPostgres::base_backup`], moved in and recovered.
     Recover(PathBuf),
+    /// A base backup written with its standby settings (`pg_basebackup -R`), moved in and
+    /// started as a standby.
+    Standby(PathBuf),
 }
 
 impl TestPostgres {
@@ -209,6 +218,123 @@ impl TestPostgres {
         }
     }
 
+    /// Starts a fresh durable server ([`Durability::Durable`], ignoring [`URL_ENV`]) that
+    /// streams its WAL to standbys ([`Self::start_standby`]).
+    ///
+    /// # Errors
+    ///
+    /// As for [`TestPostgres::start`].
+    pub fn start_primary() -> Result<Self, String> {
+        let options = "-c wal_level=replica -c max_wal_senders=4 -c wal_keep_size=256MB -c hot_standby=on";
+        Self::start_in(Durability::Durable, options.to_owned(), Data::Initdb)
+    }
+
+    /// Starts a hot standby of this server, named `name` (its `application_name`, which
+    /// `synchronous_standby_names` names): a base backup streamed from this server with its
+    /// standby settings, started durable, following this server's WAL. Returns once this
+    /// server sees it streaming.
+    ///
+    /// # Errors
+    ///
+    /// When this handle started no server, `name` is not a plain identifier, or the standby
+    /// does not start or stream within two minutes.
+    pub fn start_standby(&self, name: &str) -> Result<Self, String> {
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+            return Err(format!("a standby's name is lower-case letters, digits and '_': {name:?}"));
+        }
+        let server = self.own_server()?;
+        let target = server.dir.join(format!("standby-{}", COUNTER.fetch_add(1, Ordering::Relaxed)));
+        let mut cmd = server.client("pg_basebackup")?;
+        cmd.arg("-D").arg(&target).args(["-c", "fast", "-X", "stream", "-R"]);
+        let out = run(&mut cmd)?;
+        if !out.status.success() {
+            return Err(format!("pg_basebackup -R failed ({}): {}", out.status, output_text(&out)));
+        }
+        // The connection `-R` wrote, with the standby's name: a later line wins.
+        let conninfo = format!("\nprimary_conninfo = 'host=127.0.0.1 port={} user={PG_OS_USER} application_name={name}'\n", server.port()?);
+        // Appending keeps the file's owner (the server's user); we are that user or root.
+        let auto_conf = target.join("postgresql.auto.conf");
+        fs::OpenOptions::new()
+            .append(true)
+            .open(&auto_conf)
+            .and_then(|mut file| std::io::Write::write_all(&mut file, conninfo.as_bytes()))
+            .map_err(|e| format!("cannot name the standby in {}: {e}", auto_conf.display()))?;
+        let standby = Self::start_in(Durability::Durable, "-c hot_standby=on".to_owned(), Data::Standby(target))?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        let streaming = format!("SELECT count(*) FROM pg_stat_replication WHERE application_name = '{name}' AND state = 'streaming'");
+        while self.psql(&streaming)? != "1" {
+            if std::time::Instant::now() > deadline {
+                return Err(format!("the standby {name} is not streaming after two minutes:\n{}", standby.own_server()?.log_tail()));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Ok(standby)
+    }
+
+    /// Makes every commit on this server wait until the standby `name` has its WAL on disk
+    /// (`synchronous_standby_names`, reloaded): an acknowledged commit survives the loss of
+    /// this server. Returns once the standby is reported synchronous.
+    ///
+    /// # Errors
+    ///
+    /// When `psql` fails, or the standby is not synchronous within a minute.
+    pub fn require_synchronous(&self, name: &str) -> Result<(), String> {
+        if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+            return Err(format!("a standby's name is lower-case letters, digits and '_': {name:?}"));
+        }
+        self.psql(&format!("ALTER SYSTEM SET synchronous_standby_names = '{name}'"))?;
+        self.psql("SELECT pg_reload_conf()")?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let sync = format!("SELECT sync_state FROM pg_stat_replication WHERE application_name = '{name}'");
+        while self.psql(&sync)? != "sync" {
+            if std::time::Instant::now() > deadline {
+                return Err(format!("{name} is not a synchronous standby after a minute"));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Ok(())
+    }
+
+    /// Kills this server's postmaster with SIGKILL, as the loss of its machine would, and
+    /// waits until it is gone; its backends end on their own when they see it gone.
+    ///
+    /// # Errors
+    ///
+    /// When this handle started no server, or its process cannot be found or killed.
+    pub fn kill(&self) -> Result<(), String> {
+        let server = self.own_server()?;
+        let pid_file = server.data_dir().join("postmaster.pid");
+        let text = fs::read_to_string(&pid_file).map_err(|e| format!("{}: {e}", pid_file.display()))?;
+        let pid = text.lines().next().unwrap_or_default().trim().to_owned();
+        if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("no process id in {}", pid_file.display()));
+        }
+        let out = run(Command::new("kill").args(["-KILL", &pid]))?;
+        if !out.status.success() {
+            return Err(format!("kill -KILL {pid}: {}", output_text(&out)));
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while Path::new(&format!("/proc/{pid}")).exists() {
+            if std::time::Instant::now() > deadline {
+                return Err(format!("process {pid} still runs 30 s after SIGKILL"));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
+    /// Promotes this standby to a primary that accepts writes (`pg_promote`, waiting for it).
+    ///
+    /// # Errors
+    ///
+    /// When `psql` fails or the promotion does not end within a minute.
+    pub fn promote(&self) -> Result<(), String> {
+        match self.psql("SELECT pg_promote(true, 60)")?.as_str() {
+            "t" => Ok(()),
+            other => Err(format!("pg_promote answered {other:?}:\n{}", self.own_server()?.log_tail())),
+        }
+    }
+
     fn start_in(durability: Durability, extra_options: String, data: Data) -> Result<Self, String> {
         let bins = find_binaries()?;
         let as_root = running_as_root();
@@ -227,6 +353,10 @@ impl TestPostgres {
             Data::Initdb => {
                 server.initdb(&bins.initdb)?;
                 server.make_dir("archive")?;
+            }
+            Data::Standby(base) => {
+                fs::rename(&base, server.data_dir())
+                    .map_err(|e| format!("cannot move the base backup {} into {}: {e}", base.display(), server.dir.display()))?;
             }
             Data::Recover(base) => {
                 fs::rename(&base, server.data_dir())
