@@ -101,17 +101,30 @@ impl AccountColumns {
 /// touch, loads the transfers they refer to, posts by the ledger's rules, and writes the
 /// totals and the new transfers. Refused whole, writing nothing, if any rule refuses.
 pub(crate) async fn post(tx: &mut PgConnection, posted_at: &str, entries: &[Entry]) -> Result<(), StoreError> {
-    for batch in yibao_store::books::batches(entries) {
+    let batches = yibao_store::books::batches(entries);
+    if batches.len() > 1 {
+        // Every account of every batch locked at once, in the one order (`one-lock-order`):
+        // a batch locking its own accounts after an earlier batch's would lock in two steps.
+        open_and_lock(tx, &needs(entries).accounts).await?;
+    }
+    for batch in batches {
         post_batch(tx, posted_at, batch).await?;
     }
     Ok(())
 }
 
-/// Posts one batch of at most `BATCH_LIMIT` entries (see `batches`).
-async fn post_batch(tx: &mut PgConnection, posted_at: &str, entries: &[Entry]) -> Result<(), StoreError> {
-    let needs = needs(entries);
+/// The one order in which every transaction locks ledger accounts (ARCHITECTURE.md,
+/// `one-lock-order`): by region, fund, holder and kind, as the database orders text. Two
+/// transactions that lock in one order, each in one statement, cannot wait for each other
+/// in a cycle; a transaction that locks again later (a city's run, which posts after it
+/// reads) first locks every account of the city ([`lock_city_books`]).
+const ACCOUNT_LOCK_ORDER: &str = "ORDER BY a.region_code, a.fund_scheme, a.holder, a.kind";
+
+/// Opens the accounts `keys` that do not exist yet, then locks them all in the one order
+/// and returns them as stored.
+async fn open_and_lock(tx: &mut PgConnection, keys: &[AccountKey]) -> Result<Vec<AccountState>, StoreError> {
     let mut wanted = AccountColumns::default();
-    for key in &needs.accounts {
+    for key in keys {
         wanted.push(AccountRow::of(&AccountState::new(open_account(*key)?)));
     }
     sqlx::query(
@@ -131,9 +144,9 @@ async fn post_batch(tx: &mut PgConnection, posted_at: &str, entries: &[Entry]) -
     .await
     .map_err(backend)?;
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {} FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS k(r, s, h, kd, ord) \
+        "SELECT {} FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) AS k(r, s, h, kd) \
          JOIN ledger_accounts a ON a.region_code = k.r AND a.fund_scheme = k.s AND a.holder = k.h AND a.kind = k.kd \
-         ORDER BY k.ord FOR UPDATE OF a",
+         {ACCOUNT_LOCK_ORDER} FOR UPDATE OF a",
         ACCOUNT_COLUMNS.split(", ").map(|c| format!("a.{c}")).collect::<Vec<_>>().join(", ")
     )))
     .bind(&wanted.region)
@@ -143,7 +156,13 @@ async fn post_batch(tx: &mut PgConnection, posted_at: &str, entries: &[Entry]) -
     .fetch_all(&mut *tx)
     .await
     .map_err(backend)?;
-    let accounts: Vec<AccountState> = rows.iter().map(|row| account_row(row)?.state()).collect::<Result<_, _>>()?;
+    rows.iter().map(|row| account_row(row)?.state()).collect()
+}
+
+/// Posts one batch of at most `BATCH_LIMIT` entries (see `batches`).
+async fn post_batch(tx: &mut PgConnection, posted_at: &str, entries: &[Entry]) -> Result<(), StoreError> {
+    let needs = needs(entries);
+    let accounts = open_and_lock(tx, &needs.accounts).await?;
     let regions: Vec<String> =
         entries.iter().map(|e| e.transfer.fund().region.to_string()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     let ids: Vec<&str> = needs.transfers.iter().map(|id| id.as_str()).collect();
@@ -209,14 +228,42 @@ async fn post_batch(tx: &mut PgConnection, posted_at: &str, entries: &[Entry]) -
     Ok(())
 }
 
+/// Which of a person's accounts a city's run locks with the city's books.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PersonAccounts {
+    /// Only what the fund owes persons (their payables): the run pays them; a person's
+    /// own account is not the run's (pooling, interest, the close). Millions of personal
+    /// accounts stay unlocked.
+    Payables,
+    /// Every account of every person too: a handover moves each balance of a fund.
+    All,
+}
+
 /// Takes the city's books lock for the rest of the transaction: pooling runs, closes,
 /// interest and handovers of one city run one at a time, so none reads half of another.
-async fn lock_city_books(tx: &mut PgConnection, city: RegionCode) -> Result<(), StoreError> {
+/// Then every account of the city the run may post to is locked, in the one order
+/// (`one-lock-order`): such a run reads and then posts, and the accounts it posts to later
+/// are already its own, so no posting can hold one of them while waiting for another the
+/// run holds. Postings to those accounts wait for the run to commit.
+async fn lock_city_books(tx: &mut PgConnection, city: RegionCode, persons: PersonAccounts) -> Result<(), StoreError> {
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext('pooling:' || $1))")
         .bind(city.to_string())
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
+    let (low, high) = scope_bounds(city);
+    let which = match persons {
+        PersonAccounts::Payables => "AND (a.holder NOT LIKE 'person:%' OR a.kind = 'payable')",
+        PersonAccounts::All => "",
+    };
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT 1 FROM ledger_accounts a WHERE a.region_code BETWEEN $1 AND $2 {which} {ACCOUNT_LOCK_ORDER} FOR UPDATE"
+    )))
+    .bind(low)
+    .bind(high)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
     Ok(())
 }
 
@@ -404,23 +451,8 @@ async fn targets_in(conn: &mut PgConnection, scope: RegionCode, year: i32) -> Re
         .collect()
 }
 
-async fn pooling_inputs(
-    tx: &mut PgConnection,
-    city: RegionCode,
-    month: YearMonth,
-    value_date: Date,
-    lock: bool,
-) -> Result<PoolingInputs, StoreError> {
+async fn pooling_inputs(tx: &mut PgConnection, city: RegionCode, month: YearMonth, value_date: Date) -> Result<PoolingInputs, StoreError> {
     let city_text = city.to_string();
-    if lock {
-        // The income and special accounts are locked: no contribution lands between the
-        // balances read here and the sweep that empties them.
-        sqlx::query("SELECT 1 FROM ledger_accounts WHERE region_code = $1 AND kind IN ('income', 'fiscal-special') ORDER BY fund_scheme, holder, kind FOR UPDATE")
-            .bind(&city_text)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-    }
     // The income and special accounts as of the value date: money arriving later waits.
     let sums: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
         "SELECT fund_scheme, holder, kind, SUM(d)::int8, SUM(c)::int8 FROM ( \
@@ -471,7 +503,7 @@ impl FundStore for PostgresStore {
         let mut tx = self.write().await?;
         // One close per city at a time; the pooling runs share the lock, so a close never
         // reads half of a run.
-        lock_city_books(&mut tx, city).await?;
+        lock_city_books(&mut tx, city, PersonAccounts::Payables).await?;
         let earlier: Option<String> = sqlx::query_scalar("SELECT result FROM year_closes WHERE region_code = $1 AND year = $2")
             .bind(&city_text)
             .bind(year)
@@ -541,7 +573,7 @@ impl FundStore for PostgresStore {
         let city = city_of(scope)?;
         let mut tx = self.write().await?;
         // Under the city's pooling lock: no run moves the special accounts meanwhile.
-        lock_city_books(&mut tx, city).await?;
+        lock_city_books(&mut tx, city, PersonAccounts::Payables).await?;
         let inputs = InterestInputs {
             city,
             from,
@@ -596,7 +628,7 @@ impl FundStore for PostgresStore {
         let mut tx = self.write().await?;
         // One run per city at a time: the run's row is claimed first, so a second run of the
         // same month waits here and then finds the first one's record.
-        lock_city_books(&mut tx, city).await?;
+        lock_city_books(&mut tx, city, PersonAccounts::Payables).await?;
         let earlier: Option<String> = sqlx::query_scalar("SELECT result FROM pooling_runs WHERE region_code = $1 AND month = $2")
             .bind(&city_text)
             .bind(&month_text)
@@ -606,7 +638,7 @@ impl FundStore for PostgresStore {
         if let Some(result) = earlier {
             return Ok(PoolingOutcome { run: from_json(&result)?, ran_now: false });
         }
-        let (run, entries) = plan_pooling(&pooling_inputs(&mut tx, city, month, value_date, true).await?)?;
+        let (run, entries) = plan_pooling(&pooling_inputs(&mut tx, city, month, value_date).await?)?;
         post(&mut tx, &actor.at_text(), &entries).await?;
         let result = json(&run)?;
         sqlx::query("INSERT INTO pooling_runs (region_code, month, run_at, actor, result) VALUES ($1, $2, $3, $4, $5)")
@@ -636,7 +668,7 @@ impl FundStore for PostgresStore {
         if let Some(result) = earlier {
             return Ok(PoolingOutcome { run: from_json(&result)?, ran_now: false });
         }
-        let (run, _) = plan_pooling(&pooling_inputs(&mut tx, city, month, value_date, false).await?)?;
+        let (run, _) = plan_pooling(&pooling_inputs(&mut tx, city, month, value_date).await?)?;
         tx.rollback().await.map_err(backend)?;
         Ok(PoolingOutcome { run, ran_now: false })
     }
@@ -726,7 +758,7 @@ impl FundStore for PostgresStore {
         let city = city_of(scope)?;
         request.check()?;
         let mut tx = self.write().await?;
-        lock_city_books(&mut tx, city).await?;
+        lock_city_books(&mut tx, city, PersonAccounts::All).await?;
         let (accounts, transfers, later) = fund_state(&mut tx, Fund::new(request.from, city), request.cut_off).await?;
         if later > 0 {
             return Err(StoreError::Invalid(format!(
@@ -759,7 +791,7 @@ impl FundStore for PostgresStore {
     async fn confirm_handover(&self, actor: &Actor, scope: RegionCode, reference: &str, checksum: &str) -> Result<Inventory, StoreError> {
         let city = city_of(scope)?;
         let mut tx = self.write().await?;
-        lock_city_books(&mut tx, city).await?;
+        lock_city_books(&mut tx, city, PersonAccounts::All).await?;
         let stored: Option<String> =
             sqlx::query_scalar("SELECT inventory FROM fund_handovers WHERE region_code = $1 AND reference = $2 FOR UPDATE")
                 .bind(city.to_string())

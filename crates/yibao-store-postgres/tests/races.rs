@@ -518,3 +518,72 @@ async fn an_import_racing_enrolments_of_its_people_enrols_each_once() {
     }
     assert_audit_intact(&store).await;
 }
+
+/// The books under concurrent writers (issue 17, `one-lock-order`): settlements and
+/// contributions of two counties post while the city's pooling runs of three months and
+/// an interest credit run. Each run locks the whole city's accounts before it posts, and
+/// every posting locks its accounts in the one order, so every writer commits (none is a
+/// deadlock victim) and the books verify afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postings_racing_the_citys_runs_all_commit() {
+    use yibao_ledger::{FundScheme, YearMonth};
+    use yibao_store::{FundReceipt, FundStore, ReceiptKind};
+    let (_pg, store) = store().await;
+    let policy = Arc::new(policy());
+    let city = region("419900");
+    let accountant =
+        Actor { who: "accountant".into(), role: "fund_accountant".into(), source: "test".into(), at: datetime!(2026-11-01 09:30 UTC) };
+    for scheme in [FundScheme::Resident, FundScheme::ResidentCriticalIllness, FundScheme::Supplementary, FundScheme::MedicalAssistance] {
+        let opening = FundReceipt {
+            kind: ReceiptKind::OpeningBalance,
+            scheme,
+            unit: city,
+            amount_fen: Fen::new(100_000_000),
+            value_date: date!(2026 - 01 - 01),
+            reference: format!("OB-{}", scheme.as_str()),
+        };
+        store.record_fund_receipt(&accountant, city, opening).await.expect("opening balance");
+    }
+    let people = [enrolled(&store, EAST, 1, Scheme::Resident, 0).await, enrolled(&store, WEST, 2, Scheme::Resident, 0).await];
+    let mut writers = Vec::new();
+    for n in 0..RACERS {
+        let (store, policy, person) = (Arc::clone(&store), Arc::clone(&policy), people[n % 2]);
+        let county = if n % 2 == 0 { EAST } else { WEST };
+        writers.push(tokio::spawn(async move {
+            for round in 0..4 {
+                let c = claim(&format!("BOOKS-{n}-{round}"), 500 + 10 * i64::try_from(round).expect("small"));
+                let compute = engine_settlement(Arc::clone(&policy), c.clone(), Explain::Off);
+                store.settle(&clerk(), region(county), request(&c, person), compute).await.map(|_| ())?;
+                store.record_contributions(&clerk(), city, vec![contribution(person, 1_000)]).await.map(|_| ())?;
+            }
+            Ok::<_, yibao_store::StoreError>(())
+        }));
+    }
+    let runs = {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            for month in ["2026-01", "2026-02", "2026-03"] {
+                let month = YearMonth::parse(month).expect("month");
+                store.run_pooling(&accountant, city, month, month.last_day()).await.map(|_| ())?;
+            }
+            store
+                .credit_interest(
+                    &accountant,
+                    city,
+                    date!(2026 - 01 - 01),
+                    date!(2026 - 03 - 31),
+                    yibao_domain::RatioBp::new(150),
+                    yibao_domain::Rounding::HalfUp,
+                )
+                .await
+                .map(|_| ())
+        })
+    };
+    for writer in writers {
+        writer.await.expect("task").expect("every settlement and contribution commits");
+    }
+    runs.await.expect("task").expect("every run commits");
+    let books = yibao_store::verify_books(store.as_ref()).await.expect("verify books");
+    assert!(books.breaches.is_empty() && books.transfers > 0, "{books:?}");
+    assert_audit_intact(&store).await;
+}
