@@ -550,8 +550,8 @@ async fn postings_racing_the_citys_runs_all_commit() {
         let (store, policy, person) = (Arc::clone(&store), Arc::clone(&policy), people[n % 2]);
         let county = if n % 2 == 0 { EAST } else { WEST };
         writers.push(tokio::spawn(async move {
-            for round in 0..4 {
-                let c = claim(&format!("BOOKS-{n}-{round}"), 500 + 10 * i64::try_from(round).expect("small"));
+            for round in 0_i64..4 {
+                let c = claim(&format!("BOOKS-{n}-{round}"), 500 + 10 * round);
                 let compute = engine_settlement(Arc::clone(&policy), c.clone(), Explain::Off);
                 store.settle(&clerk(), region(county), request(&c, person), compute).await.map(|_| ())?;
                 store.record_contributions(&clerk(), city, vec![contribution(person, 1_000)]).await.map(|_| ())?;
