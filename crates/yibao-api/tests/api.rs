@@ -675,17 +675,6 @@ async fn funds_flow(api: &Api) {
         .sum();
     assert_eq!(settled_fen, pooled.get());
 
-    // The year closes once; a clerk cannot close it.
-    let close = json!({ "year": 2026, "levy": "10%" });
-    assert_eq!(api.call("POST", "/api/funds/year-closes", Auth::Token(&east_clerk), Some(close.clone())).await.0, StatusCode::FORBIDDEN);
-    let (status, closed) = api.call("POST", "/api/funds/year-closes", Auth::Token(&accountant), Some(close.clone())).await;
-    assert_eq!((status, closed["ran_now"].as_bool()), (StatusCode::CREATED, Some(true)), "{closed}");
-    assert!(closed["record"]["positions"].as_array().is_some_and(|p| !p.is_empty()), "{closed}");
-    let (status, again) = api.call("POST", "/api/funds/year-closes", Auth::Token(&accountant), Some(close)).await;
-    assert_eq!((status, again["record"].clone()), (StatusCode::OK, closed["record"].clone()));
-    let (status, bad) =
-        api.call("POST", "/api/funds/year-closes", Auth::Token(&accountant), Some(json!({ "year": 2026, "levy": "110%" }))).await;
-    assert_eq!((status, bad["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("fund.bad_ratio")), "readable, refused: {bad}");
     // A budget for the east county's resident fund, and its execution through the year.
     let budget = json!({ "year": today.year(), "scheme": "resident", "unit": "419921", "income": "0.00", "spending": "100000.00" });
     assert_eq!(api.call("PUT", "/api/funds/budgets", Auth::Token(&east_clerk), Some(budget.clone())).await.0, StatusCode::FORBIDDEN);
@@ -747,6 +736,21 @@ async fn funds_flow(api: &Api) {
     assert_eq!(status, StatusCode::OK, "{lines}");
     let resident = lines.as_array().expect("lines").iter().find(|l| l["fund"] == "resident@419900").expect("resident");
     assert_eq!(resident["interest"], "1273.97", "{resident}");
+    // The year closes last, after everything dated in it; a clerk cannot close it.
+    let close = json!({ "year": 2026, "levy": "10%" });
+    assert_eq!(api.call("POST", "/api/funds/year-closes", Auth::Token(&east_clerk), Some(close.clone())).await.0, StatusCode::FORBIDDEN);
+    let (status, closed) = api.call("POST", "/api/funds/year-closes", Auth::Token(&accountant), Some(close.clone())).await;
+    assert_eq!((status, closed["ran_now"].as_bool()), (StatusCode::CREATED, Some(true)), "{closed}");
+    assert!(closed["record"]["positions"].as_array().is_some_and(|p| !p.is_empty()), "{closed}");
+    let (status, again) = api.call("POST", "/api/funds/year-closes", Auth::Token(&accountant), Some(close)).await;
+    assert_eq!((status, again["record"].clone()), (StatusCode::OK, closed["record"].clone()));
+    let (status, bad) =
+        api.call("POST", "/api/funds/year-closes", Auth::Token(&accountant), Some(json!({ "year": 2026, "levy": "110%" }))).await;
+    assert_eq!((status, bad["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("fund.bad_ratio")), "readable, refused: {bad}");
+    // Closed, 2026 is final (issue 17): a receipt dated in it is refused.
+    let late = json!({ "kind": "finance-advance", "scheme": "resident", "unit": "419921", "amount": "1.00", "date": "2026-06-01", "reference": "LATE" });
+    let (status, refused) = api.call("POST", "/api/funds/receipts", Auth::Token(&accountant), Some(late)).await;
+    assert_eq!((status, refused["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("books.period_closed")), "{refused}");
     let (status, check) = api.call("GET", "/api/funds/check", Auth::Token(&auditor), None).await;
     assert_eq!((status, check["sound"].as_bool()), (StatusCode::OK, Some(true)), "{check}");
 }

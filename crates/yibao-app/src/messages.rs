@@ -48,6 +48,8 @@ catalogue! {
     "backup.not_found" => "备份文件不存在：{detail}", DETAIL;
     "backup.not_verified" => "备份未通过基金账务检查或审计日志校验：{detail}", DETAIL;
     "backup.unreadable" => "不是本版本医保平台的备份文件：{detail}", DETAIL;
+    "books.close_out_of_order" => "拒绝：年度须依次结算：{detail}", DETAIL;
+    "books.period_closed" => "拒绝：该年度账目已结算，不能再记入：{detail}", DETAIL;
     "claim.already_reversed" => "该结算已冲正", DETAIL;
     "claim.bad_babies" => "胎儿数不正确", DETAIL;
     "claim.bad_claim_id" => "结算单号须为 1 至 64 个可打印字符", DETAIL;

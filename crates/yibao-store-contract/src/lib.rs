@@ -999,6 +999,7 @@ pub async fn run_year<S: Store + yibao_store::ContributionStore + yibao_store::F
     use yibao_store::{ContributionKind, NewContribution};
     const A: &str = "429921";
     const B: &str = "429922";
+    const CITY_Y: &str = "429900";
     let city = region("429900");
     let accountant =
         Actor { who: "accountant".into(), role: "fund_accountant".into(), source: "127.0.0.1".into(), at: datetime!(2026-12-31 18:00 UTC) };
@@ -1105,11 +1106,38 @@ pub async fn run_year<S: Store + yibao_store::ContributionStore + yibao_store::F
     assert_eq!((of(B).enrolment_rate_bp, of(B).collection_rate_bp), (Some(10_000), Some(10_000)));
     assert_eq!(store.targets(region(A), 2026).await.expect("A's own").len(), 1, "a county reads its own");
 
+    // Closing 2027 while 2026, which has books, is open: refused (issue 17).
+    let early = store.close_year(&accountant, city, 2027, yibao_store::closing::YearEndOptions::default()).await;
+    assert!(matches!(early, Err(StoreError::Refused { code: "books.close_out_of_order", .. })), "{early:?}");
+    let resident_fund = yibao_ledger::Fund::new(FundScheme::Resident, city);
+    // Interest at 1.50% a year on the resident fund's special account (R-SCH-2): 110,000.00
+    // from 1 January to 30 March (89 days), 63,500.00 from 31 March (the run) to 31 December
+    // (276 days; credited before the close, whose levy out and cover in cancel on the 31st):
+    // 27,316,000.00 yuan-days × 1.5% ÷ 365 = 1,122.575… → 1,122.58. The adjustment fund held
+    // nothing overnight: no interest.
+    let rate = RatioBp::new(150);
+    let lines = store
+        .credit_interest(&accountant, city, date!(2026 - 01 - 01), date!(2026 - 12 - 31), rate, yibao_domain::Rounding::HalfUp)
+        .await
+        .expect("interest");
+    let resident_interest = lines.iter().find(|l| l.fund == "resident@429900").expect("resident");
+    assert_eq!((resident_interest.balance_days_fen, resident_interest.interest_fen), (2_731_600_000, 112_258));
+    assert!(lines.iter().filter(|l| l.fund != "resident@429900").all(|l| l.interest_fen == 0), "{lines:?}");
+    let again = store
+        .credit_interest(&accountant, city, date!(2026 - 01 - 01), date!(2026 - 12 - 31), rate, yibao_domain::Rounding::HalfUp)
+        .await
+        .expect("again");
+    assert_eq!(again, lines, "crediting the same period again changes nothing");
+    let accounts = store.fund_accounts(city).await.expect("accounts");
+    let special = accounts.iter().find(|s| s.key() == yibao_ledger::AccountKey::special(resident_fund)).expect("special");
+    assert_eq!(special.balance_fen(), yuan(63_500) + Fen::new(112_258));
+
     let close = store.close_year(&accountant, city, 2026, yibao_store::closing::YearEndOptions::default()).await.expect("the close");
     assert!(close.ran_now);
     let record = &close.record;
     let levy: Vec<(&str, &str, i64)> = record.levy.iter().map(|l| (l.fund.as_str(), l.contributor.as_str(), l.levy_fen)).collect();
-    assert_eq!(levy, [("resident@429900", A, yuan(270).get()), ("resident@429900", B, yuan(180).get())]);
+    // The city's interest, credited before the close, is income but no contribution: no levy.
+    assert_eq!(levy, [("resident@429900", CITY_Y, 0), ("resident@429900", A, yuan(270).get()), ("resident@429900", B, yuan(180).get())]);
     assert_eq!((record.levy_total_fen, record.adjustment_used_fen), (yuan(450).get(), yuan(450).get()));
     let position = |unit: &str| record.positions.iter().find(|p| p.fund == "resident@429900" && p.unit == unit).expect("a position");
     let b = position(B);
@@ -1135,35 +1163,25 @@ pub async fn run_year<S: Store + yibao_store::ContributionStore + yibao_store::F
     let balance = |fund: yibao_ledger::Fund, holder: Holder, kind: AccountKind| {
         accounts.iter().find(|s| s.key() == yibao_ledger::AccountKey::new(fund, holder, kind)).map(|s| s.balance_fen())
     };
-    let resident_fund = yibao_ledger::Fund::new(FundScheme::Resident, city);
     assert_eq!(balance(yibao_ledger::Fund::adjustment(city), Holder::Region(city), AccountKind::FiscalSpecial), Some(Fen::ZERO));
     assert_eq!(balance(resident_fund, Holder::Finance(city), AccountKind::Receivable), Some(yuan(18_875)));
     assert_eq!(balance(resident_fund, Holder::Finance(region(B)), AccountKind::Receivable), Some(yuan(18_875)));
     assert_eq!(store.year_closes(city).await.expect("closes").len(), 1);
+    // 2026 is final: nothing is posted dated in it, and 2025 does not close after it.
+    let late = yibao_store::FundReceipt {
+        kind: yibao_store::ReceiptKind::FinanceAdvance,
+        scheme: FundScheme::Resident,
+        unit: region(A),
+        amount_fen: yuan(1),
+        value_date: date!(2026 - 06 - 01),
+        reference: "LATE-2026".into(),
+    };
+    let refused = store.record_fund_receipt(&accountant, city, late).await;
+    assert!(matches!(refused, Err(StoreError::Refused { code: "books.period_closed", .. })), "{refused:?}");
+    let refused = store.close_year(&accountant, city, 2025, yibao_store::closing::YearEndOptions::default()).await;
+    assert!(matches!(refused, Err(StoreError::Refused { code: "books.close_out_of_order", .. })), "{refused:?}");
 
-    // Interest at 1.50% a year on the resident fund's special account (R-SCH-2): 110,000.00
-    // from 1 January to 30 March (89 days), 63,500.00 from 31 March (the run) to 31 December
-    // (276 days; the levy out and the adjustment fund's cover in cancel on the 31st):
-    // 27,316,000.00 yuan-days × 1.5% ÷ 365 = 1,122.575… → 1,122.58. The adjustment fund held
-    // nothing overnight: no interest.
-    let rate = RatioBp::new(150);
-    let lines = store
-        .credit_interest(&accountant, city, date!(2026 - 01 - 01), date!(2026 - 12 - 31), rate, yibao_domain::Rounding::HalfUp)
-        .await
-        .expect("interest");
-    let resident_interest = lines.iter().find(|l| l.fund == "resident@429900").expect("resident");
-    assert_eq!((resident_interest.balance_days_fen, resident_interest.interest_fen), (2_731_600_000, 112_258));
-    assert!(lines.iter().filter(|l| l.fund != "resident@429900").all(|l| l.interest_fen == 0), "{lines:?}");
-    let again = store
-        .credit_interest(&accountant, city, date!(2026 - 01 - 01), date!(2026 - 12 - 31), rate, yibao_domain::Rounding::HalfUp)
-        .await
-        .expect("again");
-    assert_eq!(again, lines, "crediting the same period again changes nothing");
-    let accounts = store.fund_accounts(city).await.expect("accounts");
-    let special = accounts.iter().find(|s| s.key() == yibao_ledger::AccountKey::special(resident_fund)).expect("special");
-    assert_eq!(special.balance_fen(), yuan(63_500) + Fen::new(112_258));
-
-    // The retired NCMS fund handed over into the residents' fund at 30 June 2026 (R-FND-7,
+    // The retired NCMS fund handed over into the residents' fund at 30 June 2027 (R-FND-7,
     // R-SCH-3): it holds 30,000.00 brought in for county A, and 5,000.00 owed to a hospital.
     // The inventory lists both; the receiving side confirms with its checksum; the NCMS
     // accounts are then empty and the residents' fund holds both.
@@ -1177,7 +1195,7 @@ pub async fn run_year<S: Store + yibao_store::ContributionStore + yibao_store::F
                 scheme: FundScheme::Ncms,
                 unit: region(A),
                 amount_fen: yuan(30_000),
-                value_date: date!(2026 - 01 - 01),
+                value_date: date!(2027 - 01 - 01),
                 reference: "NCMS-OB".into(),
             },
         )
@@ -1186,7 +1204,7 @@ pub async fn run_year<S: Store + yibao_store::ContributionStore + yibao_store::F
     let request = yibao_store::handover::HandoverRequest {
         from: FundScheme::Ncms,
         to: FundScheme::Resident,
-        cut_off: date!(2026 - 06 - 30),
+        cut_off: date!(2027 - 06 - 30),
         reference: "NCMS-2026".into(),
     };
     let inventory = store.prepare_handover(&accountant, city, request.clone()).await.expect("signed");
@@ -1602,18 +1620,19 @@ where
     let budget =
         yibao_store::Budget { year: 2026, fund_scheme: "resident".into(), unit: EAST.into(), income_fen: 90_000, spending_fen: 50_000 };
     store.set_budget(&accountant, city, budget).await.expect("a budget");
-    let close = store.close_year(&accountant, city, 2026, yibao_store::closing::YearEndOptions::default()).await.expect("the close");
-    assert!(close.record.levy_total_fen > 0, "the levy moves money: {:?}", close.record);
     let from = time::macros::date!(2026 - 01 - 01);
     let to = time::macros::date!(2026 - 12 - 31);
     store
         .credit_interest(&accountant, city, from, to, yibao_domain::RatioBp::new(150), yibao_domain::Rounding::HalfUp)
         .await
         .expect("interest");
+    let close = store.close_year(&accountant, city, 2026, yibao_store::closing::YearEndOptions::default()).await.expect("the close");
+    assert!(close.record.levy_total_fen > 0, "the levy moves money: {:?}", close.record);
     let request = yibao_store::legacy::LegacyRequest {
         scheme: "resident".into(),
         county: EAST.into(),
-        established_on: "2026-12-31".into(),
+        // Established after 2026 is closed: dated in the open year (`books.period_closed`).
+        established_on: "2027-01-02".into(),
         opening_gap_fen: 1_000_000,
         // The levy went to cover the year's deficits: nothing is left to offset.
         paid_into_adjustment_fen: Some(0),
@@ -1623,7 +1642,7 @@ where
     let repayment = yibao_store::legacy::LegacyRepayment {
         scheme: yibao_ledger::FundScheme::Resident,
         county: east,
-        on: to,
+        on: time::macros::date!(2027 - 01 - 31),
         amount_fen: Fen::new(100_000),
         reference: "R-TAMPER".into(),
     };

@@ -101,6 +101,15 @@ impl AccountColumns {
 /// touch, loads the transfers they refer to, posts by the ledger's rules, and writes the
 /// totals and the new transfers. Refused whole, writing nothing, if any rule refuses.
 pub(crate) async fn post(tx: &mut PgConnection, posted_at: &str, entries: &[Entry]) -> Result<(), StoreError> {
+    let cities: Vec<String> = yibao_store::periods::cities_of(entries).iter().map(ToString::to_string).collect();
+    let closes: Vec<(String, i32)> =
+        sqlx::query_as("SELECT region_code, max(year) FROM year_closes WHERE region_code = ANY($1) GROUP BY region_code")
+            .bind(&cities)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend)?;
+    let closed = closes.iter().map(|(city, year)| Ok((region_of(city)?, *year))).collect::<Result<_, StoreError>>()?;
+    yibao_store::periods::check_open(entries, &closed)?;
     let batches = yibao_store::books::batches(entries);
     if batches.len() > 1 {
         // Every account of every batch locked at once, in the one order (`one-lock-order`):
@@ -513,6 +522,15 @@ impl FundStore for PostgresStore {
         if let Some(result) = earlier {
             return Ok(YearEndOutcome { record: from_json(&result)?, ran_now: false });
         }
+        let (latest, earliest): (Option<i32>, Option<String>) = sqlx::query_as(
+            "SELECT (SELECT max(year) FROM year_closes WHERE region_code = $1), (SELECT min(value_date) FROM ledger_transfers WHERE region_code = $1 AND cause_kind <> 'opening-balance')",
+        )
+        .bind(&city_text)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let earliest = earliest.map(|text| yibao_store::books::date_of(&text)).transpose()?;
+        yibao_store::periods::check_close_order(city, year, latest, earliest)?;
         let (first, last) = year_bounds(year)?;
         let before_last = first.previous_day().unwrap_or(BOOKS_EPOCH);
         let adjustment = AccountState::new(open_account(AccountKey::special(Fund::adjustment(city)))?);

@@ -69,6 +69,13 @@ fn transfer_row(row: &Row<'_>) -> Result<TransferRow, StoreError> {
 /// ledger's rules, writes the accounts and the new transfers. Refused whole, writing
 /// nothing, if any rule refuses (`books-with-business`).
 pub(crate) fn post(conn: &Connection, actor: &Actor, entries: &[Entry]) -> Result<(), StoreError> {
+    let mut closed = std::collections::BTreeMap::new();
+    for city in yibao_store::periods::cities_of(entries) {
+        if let Some(year) = latest_close(conn, city)? {
+            closed.insert(city, year);
+        }
+    }
+    yibao_store::periods::check_open(entries, &closed)?;
     for batch in yibao_store::books::batches(entries) {
         post_batch(conn, actor, batch)?;
     }
@@ -234,6 +241,12 @@ fn targets_in(conn: &Connection, scope: RegionCode, year: i32) -> Result<Vec<Tar
         .collect()
 }
 
+/// The latest year `city` has closed.
+fn latest_close(conn: &Connection, city: RegionCode) -> Result<Option<i32>, StoreError> {
+    Ok(query_opt(conn, "SELECT max(year) FROM year_closes WHERE region_code = ?1", [city.to_string()], |row| col::<Option<i32>>(row, 0))?
+        .flatten())
+}
+
 fn close_year_in(
     conn: &Connection,
     actor: &Actor,
@@ -250,6 +263,16 @@ fn close_year_in(
     if let Some(result) = earlier {
         return Ok(YearEndOutcome { record: from_json(&result)?, ran_now: false });
     }
+    let earliest = query_opt(
+        conn,
+        "SELECT min(value_date) FROM ledger_transfers WHERE region_code = ?1 AND cause_kind <> 'opening-balance'",
+        [&city_text],
+        |row| col::<Option<String>>(row, 0),
+    )?
+    .flatten()
+    .map(|text| yibao_store::books::date_of(&text))
+    .transpose()?;
+    yibao_store::periods::check_close_order(city, year, latest_close(conn, city)?, earliest)?;
     let (first, last) = year_bounds(year)?;
     let before_last = first.previous_day().unwrap_or(BOOKS_EPOCH);
     let adjustment = AccountKey::special(Fund::adjustment(city));

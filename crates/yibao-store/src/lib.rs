@@ -21,6 +21,7 @@ mod fund;
 pub mod handover;
 mod import;
 pub mod legacy;
+pub mod periods;
 pub mod policy;
 pub mod pooling;
 pub mod reconcile;
