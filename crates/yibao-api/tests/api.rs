@@ -1478,13 +1478,39 @@ async fn policy_flow(api: &Api, app: &App, other: &App) {
             StatusCode::UNPROCESSABLE_ENTITY,
             "policy.incompatible",
         ),
+        // What the hostile review found accepted (issue 19): the county list dropped, a
+        // tier dropped, a pack that stops before today or starts after the one in force.
+        (
+            DEMO_PACK.replacen("counties = [\"419902\", \"419921\", \"419922\"]\n", "", 1),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "policy.incompatible",
+        ),
+        (DEMO_PACK.replacen("resident = [1, 2, 3, 4]", "resident = [1, 2, 3]", 1), StatusCode::UNPROCESSABLE_ENTITY, "policy.incompatible"),
+        (
+            DEMO_PACK.replacen("effective_from = \"2024-01-01\"", "effective_from = \"2024-01-01\"\neffective_until = \"2025-12-31\"", 1),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "policy.incompatible",
+        ),
+        (
+            raised(95).replacen("effective_from = \"2024-01-01\"", "effective_from = \"2025-01-01\"", 1),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "policy.incompatible",
+        ),
     ] {
         let (answer_status, answer) = api.call("POST", "/api/policy/versions", Auth::Token(&policy), Some(proposal(&text, "bad"))).await;
         assert_eq!((answer_status, answer["code"].as_str()), (status, Some(code)), "{answer}");
     }
-    let (status, proposed) =
-        api.call("POST", "/api/policy/versions", Auth::Token(&policy), Some(proposal(&raised(95), "2026 notice"))).await;
+    let (status, answer) = api.call("POST", "/api/policy/versions", Auth::Token(&policy), Some(proposal(&raised(95), "a\u{1b}[2J"))).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("request.invalid")),
+        "a note with a control character: {answer}"
+    );
+    // Pasted from a browser form (lines ending \r\n): kept as the same text as the file.
+    let pasted = raised(95).replace('\n', "\r\n");
+    let (status, proposed) = api.call("POST", "/api/policy/versions", Auth::Token(&policy), Some(proposal(&pasted, "2026 notice"))).await;
     assert_eq!(status, StatusCode::CREATED, "{proposed}");
+    assert_eq!(proposed["version"]["sha256"].as_str(), Some(digest(&raised(95)).as_str()), "the digest of the text with \\n line ends");
     assert_eq!((proposed["version"]["version"].as_u64(), proposed["version"]["based_on"].as_u64()), (Some(2), Some(1)));
     let changes = proposed["changes"].as_array().expect("changes");
     assert_eq!(changes.len(), 4, "one per resident tier: {changes:?}");
@@ -1562,6 +1588,25 @@ async fn policy_flow(api: &Api, app: &App, other: &App) {
     assert!(verified["breaks"].as_array().is_some_and(Vec::is_empty) && verified["entries"].as_u64() > Some(0), "{verified}");
 }
 
+/// A store whose pack was never recorded (an older release's, not yet served) takes no
+/// proposal: `yibao serve` records its pack as version 1 first (the hostile review found a
+/// proposal there that kept the server from starting).
+#[tokio::test]
+async fn a_store_without_a_recorded_pack_takes_no_proposal() {
+    let api = setup("not-installed").await;
+    let admin = api.sign_in("admin").await;
+    let officer = json!({ "username": "policy", "display_name": "policy", "password": "pw-policy-long", "role": "policy_officer", "region": "419900" });
+    let (status, created) = api.call("POST", "/api/staff", Auth::Token(&admin), Some(officer)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (status, signed_in) =
+        api.call("POST", "/api/session", Auth::None, Some(json!({ "username": "policy", "password": "pw-policy-long" }))).await;
+    assert_eq!(status, StatusCode::OK, "{signed_in}");
+    let token = signed_in["token"].as_str().expect("token");
+    let (status, answer) =
+        api.call("POST", "/api/policy/versions", Auth::Token(token), Some(json!({ "text": raised(95), "note": "x" }))).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("policy.not_installed")), "{answer}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_policy_version_is_proposed_approved_by_a_second_person_and_in_force_without_a_restart() {
     let dir = std::env::temp_dir().join(format!("yibao-api-policy-{}", std::process::id()));
@@ -1574,6 +1619,16 @@ async fn a_policy_version_is_proposed_approved_by_a_second_person_and_in_force_w
     let given = GivenPack { label: "unused".into(), text: String::new(), named: false };
     let other = App::open_with_policy(Arc::new(Backend::Sqlite(second)), &given, None).await.expect("other");
     policy_flow(&api, &app, &other).await;
+    // A version's text edited in the database past the application is not loaded.
+    let conn = rusqlite::Connection::open(dir.join("yibao.db")).expect("open");
+    conn.execute("UPDATE policy_versions SET text = replace(text, '95%', '99%') WHERE version = 2", []).expect("tamper");
+    let auditor = api.sign_in("auditor").await;
+    let (status, answer) = api.call("GET", "/api/policy/versions/2", Auth::Token(&auditor), None).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::INTERNAL_SERVER_ERROR, Some("policy.tampered")), "{answer}");
+    conn.execute("UPDATE policy_versions SET text = replace(text, '97%', '98%') WHERE version = 4", []).expect("tamper");
+    let reopened = SqliteStore::open(&dir.join("yibao.db")).await.expect("store");
+    let refused = App::open_with_policy(Arc::new(Backend::Sqlite(reopened)), &given, None).await.map(|_| ()).map_err(|e| e.code);
+    assert_eq!(refused, Err("policy.tampered".into()), "a start refuses the version in force tampered with");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

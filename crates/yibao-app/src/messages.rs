@@ -164,12 +164,15 @@ catalogue! {
     "person.not_verified" => "身份证号码与社保卡号不对应任何参保人", DETAIL;
     "person.tier_change_in_effect" => "档次变更已生效，请重新申请变更：{detail}", DETAIL;
     "policy.decided" => "该版本已有决定，不能再次审批：{detail}", DETAIL;
+    "policy.failure" => INTERNAL_ZH, INTERNAL_EN;
     "policy.file_differs" => "拒绝：启动时给出的政策包与库中在用版本不同，政策只能经提议和另一人审批变更：{detail}", DETAIL;
     "policy.incompatible" => "拒绝：新版本改变了已存记录所依赖的内容：{detail}", DETAIL;
     "policy.invalid" => "政策包未通过校验：{detail}", DETAIL;
     "policy.no_value" => "政策包没有适用的参数值：{detail}", DETAIL;
+    "policy.not_installed" => "库中尚无已记录的政策包，请先启动一次服务：{detail}", DETAIL;
     "policy.same_person" => "拒绝：须由提议人以外的政策管理员审批：{detail}", DETAIL;
     "policy.stale" => "拒绝：提议所依据的版本已不在用，请重新提议：{detail}", DETAIL;
+    "policy.tampered" => INTERNAL_ZH, INTERNAL_EN;
     "policy.too_large" => "政策包过大：{detail}", DETAIL;
     "policy.unchanged" => "拒绝：新版本与在用版本内容相同：{detail}", DETAIL;
     "policy.version_not_found" => "没有该政策包版本：{detail}", DETAIL;

@@ -63,6 +63,17 @@ pub struct GivenPack {
     pub named: bool,
 }
 
+/// Packs loaded at once, off the async threads: a large pack takes a CPU for a moment, and
+/// requests that are not about packs keep the rest.
+static LOADING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
+/// The form a pack's text is kept and digested in: lines end with `\n` (a browser's form
+/// sends `\r\n`), so the same pack pasted or read from a file has one digest.
+#[must_use]
+pub fn normalized(text: &str) -> String {
+    text.replace("\r\n", "\n")
+}
+
 fn load(label: &str, text: &str) -> Result<Policy, AppError> {
     if text.len() > POLICY_TEXT_BYTES_MAX {
         return Err(AppError::bad_request("policy.too_large", format!("a policy pack is at most {POLICY_TEXT_BYTES_MAX} bytes")));
@@ -70,9 +81,33 @@ fn load(label: &str, text: &str) -> Result<Policy, AppError> {
     Policy::from_toml(label, text).map_err(|e| AppError::bad_request("policy.invalid", e.to_string()))
 }
 
+/// Runs `work` (loading packs, comparing them) on a blocking thread, one at a time.
+async fn off_the_async_threads<T: Send + 'static>(work: impl FnOnce() -> Result<T, AppError> + Send + 'static) -> Result<T, AppError> {
+    let _turn = LOADING.acquire().await.map_err(|e| AppError::internal("policy.failure", e.to_string()))?;
+    tokio::task::spawn_blocking(work).await.map_err(|e| AppError::internal("policy.failure", e.to_string()))?
+}
+
+/// A stored version's text, checked against the digest recorded when it was proposed: a
+/// text edited in the database past the application is not loaded (`policy.tampered`).
+fn verified(record: &PolicyVersion, text: &str) -> Result<(), AppError> {
+    if crate::access::digest(text) == record.sha256 {
+        Ok(())
+    } else {
+        Err(AppError::internal(
+            "policy.tampered",
+            format!(
+                "policy version {}'s stored text does not match its recorded SHA-256: it was changed past the application",
+                record.version
+            ),
+        ))
+    }
+}
+
 /// What a version may not change, because records already stored depend on it: the city,
-/// the day of a stay that dates a claim, and the counties and schemes people are enrolled in.
-fn check_compatible(current: &Policy, proposed: &Policy) -> Result<(), AppError> {
+/// the day of a stay that dates a claim, the counties, schemes and tiers people are
+/// enrolled in, and the days it covers (from the first day the version in force covers,
+/// through today at least).
+fn check_compatible(current: &Policy, proposed: &Policy, today: Date) -> Result<(), AppError> {
     let refuse = |what: String| Err(AppError::unprocessable("policy.incompatible", what));
     if proposed.region != current.region {
         return refuse(format!("the pack is for {}, and this city is {}", proposed.region, current.region));
@@ -80,11 +115,29 @@ fn check_compatible(current: &Policy, proposed: &Policy) -> Result<(), AppError>
     if proposed.service_date != current.service_date {
         return refuse("the service-date rule dates every stored claim's year: it does not change in a version".into());
     }
-    if let Some(county) = current.counties.iter().find(|c| !proposed.counties.is_empty() && !proposed.counties.contains(c)) {
+    // An empty list means any county of the city: records may be in any of them.
+    if current.counties.is_empty() != proposed.counties.is_empty() {
+        return refuse("the pack's county list is added or removed: it only grows, county by county".into());
+    }
+    if let Some(county) = current.counties.iter().find(|c| !proposed.counties.contains(c)) {
         return refuse(format!("county {county} is no longer listed: its people and books would have no pack"));
     }
     if let Some(scheme) = current.schemes.iter().find(|s| !proposed.schemes.contains(s)) {
         return refuse(format!("scheme {scheme} is no longer listed: its people and books would have no pack"));
+    }
+    for (scheme, tiers) in &current.tiers {
+        if let Some(tier) = tiers.iter().find(|t| !proposed.tiers_for(*scheme).contains(t)) {
+            return refuse(format!("tier {tier} of {scheme} is no longer listed: the people enrolled in it would have no pack"));
+        }
+    }
+    if proposed.effective_from > current.effective_from {
+        return refuse(format!(
+            "the pack starts on {}, after {} where the version in force starts: claims of the days between would have no pack",
+            proposed.effective_from, current.effective_from
+        ));
+    }
+    if let Some(until) = proposed.effective_until.filter(|until| *until < today) {
+        return refuse(format!("the pack ends on {until}, before today ({today}): no claim could be settled under it"));
     }
     Ok(())
 }
@@ -112,9 +165,11 @@ impl App {
             Backend::Sqlite(s) => s.policy_in_force().await,
             Backend::Postgres(s) => s.policy_in_force().await,
         }?;
+        let given_text = normalized(&given.text);
         let policy = match in_force {
             Some((record, text)) => {
-                if given.named && crate::access::digest(&given.text) != record.sha256 {
+                verified(&record, &text)?;
+                if given.named && crate::access::digest(&given_text) != record.sha256 {
                     return Err(AppError::new(
                         ErrorKind::Conflict,
                         "policy.file_differs",
@@ -131,14 +186,14 @@ impl App {
                 load(&format!("policy version {}", record.version), &text)?.numbered(record.version)
             }
             None => {
-                let policy = load(&given.label, &given.text)?;
+                let policy = load(&given.label, &given_text)?;
                 match installer {
                     Some(installer) => {
                         let actor = installer.actor("start", time::OffsetDateTime::now_utc());
                         let new = NewPolicyVersion {
                             pack_id: policy.id.clone(),
-                            sha256: crate::access::digest(&given.text),
-                            text: given.text.clone(),
+                            sha256: crate::access::digest(&given_text),
+                            text: given_text,
                             note: format!("installed from {} at the first start", given.label),
                             based_on: None,
                         };
@@ -156,25 +211,34 @@ impl App {
     }
 
     /// What `text` would change against the pack in force, checked as a proposal is, and
-    /// nothing recorded (the CLI's `--dry-run`, the console's preview).
-    pub fn preview_policy(&self, principal: &Principal, text: &str) -> Result<VersionView, AppError> {
+    /// nothing recorded (the CLI's `--dry-run`). A store whose pack was never recorded (a
+    /// store of an older release not yet served) takes no proposal: `yibao serve` records
+    /// its pack as version 1 first.
+    pub async fn preview_policy(&self, principal: &Principal, text: &str) -> Result<VersionView, AppError> {
         self.policy_scope(principal, roles::POLICY_OFFICERS, true)?;
         let current = self.policy();
-        let proposed = load("the proposed pack", text)?;
-        check_compatible(&current, &proposed)?;
-        let changes = diff(&current, &proposed);
-        if changes.is_empty() {
+        let Some(in_force) = current.version else {
             return Err(AppError::unprocessable(
-                "policy.unchanged",
-                format!("the pack says what version {} in force says", current.version.map_or_else(|| "-".into(), |v| v.to_string())),
+                "policy.not_installed",
+                "the store has no recorded pack yet: start `yibao serve` on it once, which records its pack as version 1",
             ));
+        };
+        let (text, today) = (normalized(text), self.today());
+        let (proposed_id, changes, text) = off_the_async_threads(move || {
+            let proposed = load("the proposed pack", &text)?;
+            check_compatible(&current, &proposed, today)?;
+            Ok((proposed.id.clone(), diff(&current, &proposed), text))
+        })
+        .await?;
+        if changes.is_empty() {
+            return Err(AppError::unprocessable("policy.unchanged", format!("the pack says what version {in_force} in force says")));
         }
         let record = PolicyVersion {
             version: 0,
-            pack_id: proposed.id.clone(),
-            sha256: crate::access::digest(text),
+            pack_id: proposed_id,
+            sha256: crate::access::digest(&text),
             note: String::new(),
-            based_on: current.version,
+            based_on: Some(in_force),
             status: yibao_store::PolicyStatus::Proposed,
             proposed_by: principal.name().to_owned(),
             proposed_at: String::new(),
@@ -182,17 +246,18 @@ impl App {
             decided_at: None,
             decision_note: None,
         };
-        Ok(VersionView { record, text: text.to_owned(), changes, in_force: current.version, today: self.today() })
+        Ok(VersionView { record, text, changes, in_force: Some(in_force), today })
     }
 
     /// Proposes `text` as the next version of the city's pack: it must load, keep what
     /// stored records depend on, and change something ([`App::preview_policy`]).
     pub async fn propose_policy(&self, principal: &Principal, source: &str, text: &str, note: &str) -> Result<VersionView, AppError> {
-        let preview = self.preview_policy(principal, text)?;
+        yibao_store::policy::check_note(note.trim())?;
+        let preview = self.preview_policy(principal, text).await?;
         let new = NewPolicyVersion {
             pack_id: preview.record.pack_id.clone(),
             sha256: preview.record.sha256.clone(),
-            text: text.to_owned(),
+            text: preview.text.clone(),
             note: note.trim().to_owned(),
             based_on: preview.in_force,
         };
@@ -207,16 +272,28 @@ impl App {
         Ok(store!(self, policy_versions())?)
     }
 
+    /// A stored version and its text, checked against its digest.
+    async fn stored_version(&self, version: u32) -> Result<(PolicyVersion, String), AppError> {
+        let (record, text) = store!(self, policy_version(version))?.ok_or(yibao_store::StoreError::PolicyVersionNotFound(version))?;
+        verified(&record, &text)?;
+        Ok((record, text))
+    }
+
     /// One version, with its text and its changes against the version it was proposed on.
     pub async fn policy_version(&self, principal: &Principal, version: u32) -> Result<VersionView, AppError> {
         self.policy_scope(principal, roles::POLICY_READERS, true)?;
-        let (record, text) = store!(self, policy_version(version))?.ok_or(yibao_store::StoreError::PolicyVersionNotFound(version))?;
-        let changes = match record.based_on {
+        let (record, text) = self.stored_version(version).await?;
+        let (changes, text) = match record.based_on {
             Some(base) => {
-                let (_, base_text) = store!(self, policy_version(base))?.ok_or(yibao_store::StoreError::PolicyVersionNotFound(base))?;
-                diff(&load(&format!("policy version {base}"), &base_text)?, &load(&format!("policy version {version}"), &text)?)
+                let (_, base_text) = self.stored_version(base).await?;
+                off_the_async_threads(move || {
+                    let changes =
+                        diff(&load(&format!("policy version {base}"), &base_text)?, &load(&format!("policy version {version}"), &text)?);
+                    Ok((changes, text))
+                })
+                .await?
             }
-            None => Vec::new(),
+            None => (Vec::new(), text),
         };
         Ok(VersionView { record, text, changes, in_force: self.policy().version, today: self.today() })
     }
@@ -233,9 +310,10 @@ impl App {
         note: &str,
     ) -> Result<PolicyVersion, AppError> {
         self.policy_scope(principal, roles::POLICY_OFFICERS, false)?;
-        let (_, text) = store!(self, policy_version(version))?.ok_or(yibao_store::StoreError::PolicyVersionNotFound(version))?;
+        let (_, text) = self.stored_version(version).await?;
         // Loaded again before the decision: what goes in force is what this build reads.
-        let approved = load(&format!("policy version {version}"), &text)?;
+        let label = format!("policy version {version}");
+        let approved = off_the_async_threads(move || load(&label, &text)).await?;
         let city = self.policy().region;
         let record = store!(self, decide_policy(&principal.actor(source, self.now()), city, version, decision, note.trim()))?;
         if record.status == yibao_store::PolicyStatus::Approved {
@@ -253,7 +331,9 @@ impl App {
             return Ok(None);
         }
         let Some((record, text)) = store!(self, policy_in_force())? else { return Ok(None) };
-        let policy = load(&format!("policy version {}", record.version), &text)?.numbered(record.version);
+        verified(&record, &text)?;
+        let label = format!("policy version {}", record.version);
+        let policy = off_the_async_threads(move || load(&label, &text)).await?.numbered(record.version);
         self.put_in_force(Arc::new(policy));
         Ok(Some(record.version))
     }

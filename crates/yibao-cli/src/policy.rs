@@ -42,12 +42,25 @@ pub enum VersionCommand {
     },
 }
 
+/// `text` for a terminal: a control character (an escape that would clear the screen or
+/// hide the lines after it) is shown escaped, never sent.
+fn shown(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+}
+
 /// One version as a line: number, status, pack id, who proposed and who decided.
 fn line(v: &PolicyVersion, in_force: Option<u32>) -> String {
     let marker = if Some(v.version) == in_force { "  <- in force" } else { "" };
     let decided =
         v.decided_by.as_ref().map_or_else(String::new, |who| format!(", decided by {who} at {}", v.decided_at.as_deref().unwrap_or("-")));
-    format!("v{:<4} {:<9} {}  proposed by {} at {}{decided}{marker}", v.version, v.status.as_str(), v.pack_id, v.proposed_by, v.proposed_at)
+    shown(&format!(
+        "v{:<4} {:<9} {}  proposed by {} at {}{decided}{marker}",
+        v.version,
+        v.status.as_str(),
+        v.pack_id,
+        v.proposed_by,
+        v.proposed_at
+    ))
 }
 
 /// The changes of a version, one per line, those reaching back before today marked.
@@ -64,9 +77,9 @@ fn changes(view: &VersionView) -> String {
         out.push_str(&format!(
             "  {} {} ({from}){back}\n    before: {}\n    after:  {}\n",
             c.kind.as_str(),
-            c.subject,
-            c.before.as_deref().unwrap_or("-"),
-            c.after.as_deref().unwrap_or("-")
+            shown(&c.subject),
+            shown(c.before.as_deref().unwrap_or("-")),
+            shown(c.after.as_deref().unwrap_or("-"))
         ));
     }
     out
@@ -94,13 +107,16 @@ pub fn run(command: &VersionCommand) -> Result<(), String> {
         VersionCommand::Show { version, store, text } => with_app(store, async |app| {
             let view = app.policy_version(&operator(app.policy().region), *version).await.map_err(failed)?;
             println!("{}", line(&view.record, view.in_force));
-            println!("note: {}", view.record.note);
+            println!("note: {}", shown(&view.record.note));
             if let Some(note) = &view.record.decision_note {
-                println!("decision: {note}");
+                println!("decision: {}", shown(note));
             }
             print!("{}", changes(&view));
             if *text {
-                println!("{}", view.text);
+                // The pack's own lines, each shown safely.
+                for line in view.text.lines() {
+                    println!("{}", shown(line));
+                }
             }
             Ok(())
         }),
@@ -109,7 +125,7 @@ pub fn run(command: &VersionCommand) -> Result<(), String> {
             with_app(store, async |app| {
                 let principal = operator(app.policy().region);
                 let view = if *dry_run {
-                    app.preview_policy(&principal, &text).map_err(failed)?
+                    app.preview_policy(&principal, &text).await.map_err(failed)?
                 } else {
                     app.propose_policy(&principal, "cli", &text, note).await.map_err(failed)?
                 };

@@ -193,6 +193,8 @@ async fn version_page(state: &App, user: &ConsoleUser, version: u32, note: Strin
         .collect();
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
     let may_decide = user.may(POLICY_OFFICERS) && view.record.status.as_str() == "proposed";
+    // The notice says what the record says, whatever the URL claims.
+    let done = if done == view.record.status.as_str() { done } else { String::new() };
     let template = VersionTemplate {
         page,
         version: row(lang, &view.record, view.in_force),
@@ -209,9 +211,18 @@ async fn version_page(state: &App, user: &ConsoleUser, version: u32, note: Strin
     (status, render(&template)).into_response()
 }
 
+/// The version a URL names: a number, else the not-found page.
+#[expect(clippy::result_large_err, reason = "the error is the response itself, returned at once")]
+fn version_in(user: &ConsoleUser, segment: &str) -> Result<u32, Response> {
+    segment.parse().map_err(|_| error_page(user.lang, StatusCode::NOT_FOUND, "error-not-found", None))
+}
+
 /// One version: its changes, its text, and the decision form while it is proposed.
-pub async fn show(State(state): State<App>, user: ConsoleUser, Path(version): Path<u32>, Query(q): Query<DoneQuery>) -> Response {
-    version_page(&state, &user, version, String::new(), FieldErrors::default(), q.done).await
+pub async fn show(State(state): State<App>, user: ConsoleUser, Path(version): Path<String>, Query(q): Query<DoneQuery>) -> Response {
+    match version_in(&user, &version) {
+        Ok(version) => version_page(&state, &user, version, String::new(), FieldErrors::default(), q.done).await,
+        Err(response) => response,
+    }
 }
 
 /// Approves or rejects a version; a refusal (the proposer approving, a version overtaken)
@@ -220,12 +231,16 @@ pub async fn decide(
     State(state): State<App>,
     user: ConsoleUser,
     headers: HeaderMap,
-    Path(version): Path<u32>,
+    Path(version): Path<String>,
     Form(form): Form<DecisionForm>,
 ) -> Response {
     if let Err(response) = may_act(&user, &form.csrf) {
         return response;
     }
+    let version = match version_in(&user, &version) {
+        Ok(version) => version,
+        Err(response) => return response,
+    };
     let lang = user.lang;
     let decision = match form.decision.as_str() {
         "approve" => PolicyDecision::Approve,

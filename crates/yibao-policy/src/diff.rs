@@ -1,7 +1,7 @@
 //! What a new version of a pack changes against the version in force (issue 19): the
 //! parameter-level difference an approver reads before a pack goes in force. Pure: two
 //! loaded packs in, a list of changes out, in a stable order (header, parameters in the
-//! order of [`crate::PARAMS`], chronic diseases, catalogue).
+//! order of [`crate::PARAMS`], the cited sources, chronic diseases, catalogue).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -55,6 +55,12 @@ pub fn diff(old: &Policy, new: &Policy) -> Vec<Change> {
             let subject = format!("{} [{selector}]", spec.name);
             dated(&subject, before.get(selector).map_or(&[], Vec::as_slice), after.get(selector).map_or(&[], Vec::as_slice), &mut changes);
         }
+    }
+    let sources =
+        |policy: &Policy| -> BTreeMap<String, String> { policy.sources.iter().map(|s| (s.id.clone(), s.title.clone())).collect() };
+    let (before, after) = (sources(old), sources(new));
+    for id in before.keys().chain(after.keys()).collect::<BTreeSet<_>>() {
+        push(&mut changes, &format!("source {id}"), before.get(id).cloned(), after.get(id).cloned(), None);
     }
     let diseases = |policy: &Policy| -> BTreeMap<String, (String, Vec<Dated>)> {
         policy

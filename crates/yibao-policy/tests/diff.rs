@@ -66,3 +66,13 @@ fn header_and_catalogue_changes_have_no_first_day() {
     assert_eq!(changes[0].after.as_deref(), Some("Demo City, 2027 edition"));
     assert!(changes[0].reaches_back(date!(2026 - 12 - 05)), "an undated change applies to every claim settled after approval");
 }
+
+#[test]
+fn a_cited_sources_title_is_a_change() {
+    let old = load(DEMO);
+    let source = &old.sources[0];
+    let retitled = DEMO.replacen(&format!("title = \"{}\"", source.title), "title = \"A corrected title\"", 1);
+    let changes = diff(&old, &load(&retitled));
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!((changes[0].subject.clone(), changes[0].after.as_deref()), (format!("source {}", source.id), Some("A corrected title")));
+}

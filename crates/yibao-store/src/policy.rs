@@ -82,10 +82,14 @@ impl NewPolicyVersion {
     }
 }
 
-/// Refuses a note longer than [`POLICY_NOTE_CHARS_MAX`].
+/// Refuses a note longer than [`POLICY_NOTE_CHARS_MAX`], or with a control character (a
+/// terminal's escape, a NUL that PostgreSQL's text refuses): a note is one line of text.
 pub fn check_note(note: &str) -> Result<(), StoreError> {
     if note.chars().count() > POLICY_NOTE_CHARS_MAX {
         return Err(StoreError::Invalid(format!("a note is at most {POLICY_NOTE_CHARS_MAX} characters")));
+    }
+    if note.chars().any(|c| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')) {
+        return Err(StoreError::Invalid("a note is one line of text, without control or direction characters".into()));
     }
     Ok(())
 }
@@ -255,6 +259,9 @@ mod tests {
     fn notes_and_texts_are_bounded() {
         assert!(check_note(&"字".repeat(POLICY_NOTE_CHARS_MAX)).is_ok());
         assert!(matches!(check_note(&"字".repeat(POLICY_NOTE_CHARS_MAX + 1)), Err(StoreError::Invalid(_))));
+        for hostile in ["a\0b", "\u{1b}[2J", "line\nbreak", "\u{202e}txt"] {
+            assert!(matches!(check_note(hostile), Err(StoreError::Invalid(_))), "{hostile:?}");
+        }
         let big = NewPolicyVersion {
             pack_id: "p".into(),
             sha256: String::new(),
