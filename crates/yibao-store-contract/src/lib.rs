@@ -1317,6 +1317,7 @@ pub async fn run_legacy<S: Store + yibao_store::ContributionStore + yibao_store:
     assert_eq!(views[0].owed_fen, yuan(7_820).get());
     assert_eq!(views[0].missed, [("2026-12-31".to_owned(), yuan(946).get())], "the missed instalment is flagged");
     assert!(store.legacy_deficits(region("419921"), date!(2027 - 01 - 01)).await.expect("another county").is_empty());
+
     let verification = yibao_store::verify_books(&*store).await.expect("verify");
     assert!(verification.breaches.is_empty(), "{:?}", verification.breaches);
 }

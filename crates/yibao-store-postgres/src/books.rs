@@ -545,10 +545,22 @@ impl FundStore for PostgresStore {
         .fetch_optional(&mut *tx)
         .await
         .map_err(backend)?;
-        let adjustment_balance_fen = match row {
-            Some(row) => account_row(&row)?.state()?.balance_fen(),
-            None => yibao_domain::Fen::ZERO,
-        };
+        let state = row.as_ref().map(|row| account_row(row)?.state()).transpose()?;
+        let (later_debits, later_credits): (i64, i64) = sqlx::query_as(
+            "SELECT COALESCE(SUM(CASE WHEN debit_holder = $3 AND debit_kind = $4 THEN amount_fen ELSE 0 END), 0)::int8, \
+                    COALESCE(SUM(CASE WHEN credit_holder = $3 AND credit_kind = $4 THEN amount_fen ELSE 0 END), 0)::int8 \
+             FROM ledger_transfers WHERE region_code = $1 AND fund_scheme = $2 AND value_date > $5",
+        )
+        .bind(&key.region_code)
+        .bind(&key.fund_scheme)
+        .bind(&key.holder)
+        .bind(&key.kind)
+        .bind(yibao_store::books::date_text(last))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let adjustment_balance_fen =
+            yibao_store::closing::balance_as_of(state, yibao_domain::Fen::new(later_debits), yibao_domain::Fen::new(later_credits));
         // Without targets given, the counties are scored by those the city set (R-ENR-6).
         let mut options = options;
         if options.targets.is_empty() {

@@ -279,10 +279,18 @@ fn close_year_in(
     let (region, scheme, holder, kind) = key_columns(&adjustment);
     let sql =
         format!("SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE region_code = ?1 AND fund_scheme = ?2 AND holder = ?3 AND kind = ?4");
-    let adjustment_balance_fen = match query_opt(conn, &sql, params![region, scheme, holder, kind], account_row)? {
-        Some(row) => row.state()?.balance_fen(),
-        None => yibao_domain::Fen::ZERO,
-    };
+    let state = query_opt(conn, &sql, params![region, scheme, holder, kind], account_row)?.map(|row| row.state()).transpose()?;
+    let (later_debits, later_credits) = query_opt(
+        conn,
+        "SELECT COALESCE(SUM(CASE WHEN debit_holder = ?3 AND debit_kind = ?4 THEN amount_fen ELSE 0 END), 0), \
+                COALESCE(SUM(CASE WHEN credit_holder = ?3 AND credit_kind = ?4 THEN amount_fen ELSE 0 END), 0) \
+         FROM ledger_transfers WHERE region_code = ?1 AND fund_scheme = ?2 AND value_date > ?5",
+        params![region, scheme, holder, kind, yibao_store::books::date_text(last)],
+        |row| Ok((col::<i64>(row, 0)?, col::<i64>(row, 1)?)),
+    )?
+    .unwrap_or((0, 0));
+    let adjustment_balance_fen =
+        yibao_store::closing::balance_as_of(state, yibao_domain::Fen::new(later_debits), yibao_domain::Fen::new(later_credits));
     // Without targets given, the counties are scored by those the city set (R-ENR-6).
     let mut options = options;
     if options.targets.is_empty() {

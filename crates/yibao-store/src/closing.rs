@@ -626,10 +626,39 @@ pub fn entries_of_interest(period: &str, lines: &[InterestLine]) -> Result<Vec<E
     Ok(entries)
 }
 
+/// The adjustment fund's special account as of the close's last day: its posted totals
+/// less what was posted to it dated after that day (interest of a later period, a later
+/// year's business), so that a close run late reads the year it closes (issue 17).
+#[must_use]
+pub fn balance_as_of(state: Option<yibao_ledger::AccountState>, later_debits_fen: Fen, later_credits_fen: Fen) -> Fen {
+    match state {
+        Some(mut state) => {
+            state.debits_posted_fen -= later_debits_fen;
+            state.credits_posted_fen -= later_credits_fen;
+            state.balance_fen()
+        }
+        None => Fen::ZERO,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use time::macros::date;
+
+    #[test]
+    fn a_late_close_reads_the_adjustment_fund_as_of_its_year_end() {
+        let city = RegionCode::parse("419900").unwrap();
+        let key = yibao_ledger::AccountKey::special(yibao_ledger::Fund::adjustment(city));
+        let mut state = yibao_ledger::AccountState::new(crate::books::open_account(key).unwrap());
+        // 500.00 levied in, 120.00 used by 31 December; then 2.30 of next January's interest.
+        state.debits_posted_fen = Fen::new(50_000 + 230);
+        state.credits_posted_fen = Fen::new(12_000);
+        assert_eq!(state.balance_fen(), Fen::new(38_230));
+        assert_eq!(balance_as_of(Some(state), Fen::new(230), Fen::ZERO), Fen::new(38_000));
+        assert_eq!(balance_as_of(Some(state), Fen::ZERO, Fen::ZERO), Fen::new(38_230), "nothing later: the balance as posted");
+        assert_eq!(balance_as_of(None, Fen::ZERO, Fen::ZERO), Fen::ZERO, "no account yet");
+    }
 
     #[test]
     fn the_policy_in_force_sets_the_close_and_the_sweep_day() {
