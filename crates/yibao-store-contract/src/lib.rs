@@ -1384,7 +1384,52 @@ where
     run_books(Arc::clone(&store)).await;
     run_year(Arc::clone(&store)).await;
     run_legacy(Arc::clone(&store)).await;
+    run_adjustment_opening_balance(Arc::clone(&store)).await;
     run_policy_versions(store).await;
+}
+
+/// A city moving onto Yibao with years of adjustment-fund contributions behind it (issue 13):
+/// what a county paid into the adjustment fund is brought in as its opening balance there,
+/// and the county's legacy deficit is offset by it (R-FND-5, R-FND-6). Anything else into the
+/// adjustment fund is refused. City 449900, county 449921:
+/// - 300.00 brought in on 31 December 2025 as 449921's payments into the adjustment fund;
+/// - a legacy gap of 1,000.00 established on 1 January 2026: 300.00 offset, 700.00 owed.
+pub async fn run_adjustment_opening_balance<S: Store + yibao_store::FundStore>(store: Arc<S>) {
+    use yibao_ledger::FundScheme;
+    let (city, county) = (region("449900"), region("449921"));
+    let accountant =
+        Actor { who: "accountant".into(), role: "fund_accountant".into(), source: "127.0.0.1".into(), at: datetime!(2026-01-02 09:00 UTC) };
+    let receipt = |kind, unit, reference: &str| yibao_store::FundReceipt {
+        kind,
+        scheme: FundScheme::MunicipalAdjustment,
+        unit,
+        amount_fen: Fen::new(30_000),
+        value_date: date!(2025 - 12 - 31),
+        reference: reference.into(),
+    };
+    for refused in [
+        receipt(yibao_store::ReceiptKind::FinanceAdvance, county, "ADJ-ADV"),
+        receipt(yibao_store::ReceiptKind::OpeningBalance, city, "ADJ-CITY"),
+    ] {
+        let answer = store.record_fund_receipt(&accountant, city, refused).await;
+        assert!(matches!(answer, Err(StoreError::Invalid(_))), "{answer:?}");
+    }
+    store
+        .record_fund_receipt(&accountant, city, receipt(yibao_store::ReceiptKind::OpeningBalance, county, "ADJ-OB"))
+        .await
+        .expect("brought in");
+    let request = yibao_store::legacy::LegacyRequest {
+        scheme: "resident".into(),
+        county: "449921".into(),
+        established_on: "2026-01-01".into(),
+        opening_gap_fen: 100_000,
+        paid_into_adjustment_fen: None,
+        terms: yibao_store::legacy::TermsIn::AtOnce { due: "2026-12-31".into() },
+    };
+    let view = store.establish_legacy_deficit(&accountant, city, request).await.expect("established");
+    assert_eq!((view.offset_fen, view.gap_fen), (30_000, 70_000), "{view:?}");
+    let verification = yibao_store::verify_books(&*store).await.expect("verify");
+    assert!(verification.breaches.is_empty(), "{:?}", verification.breaches);
 }
 
 /// Policy pack versions (issue 19): numbered in order of proposal, the first installed

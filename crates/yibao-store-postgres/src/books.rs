@@ -382,25 +382,24 @@ async fn fund_state(tx: &mut PgConnection, fund: Fund, cut_off: Date) -> Result<
 /// What a county paid into the adjustment fund, as the books say: the credits of its
 /// position there.
 async fn paid_into_adjustment(tx: &mut PgConnection, city: RegionCode, county: RegionCode) -> Result<yibao_domain::Fen, StoreError> {
-    let key = AccountRow::of(&AccountState::new(open_account(AccountKey::of_unit(
-        Fund::adjustment(city),
-        county,
-        yibao_ledger::AccountKind::InterFund,
-    ))?));
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE region_code = $1 AND fund_scheme = $2 AND holder = $3 AND kind = $4"
-    )))
-    .bind(&key.region_code)
-    .bind(&key.fund_scheme)
-    .bind(&key.holder)
-    .bind(&key.kind)
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(backend)?;
-    Ok(match row {
-        Some(row) => account_row(&row)?.state()?.credits_posted_fen,
-        None => yibao_domain::Fen::ZERO,
-    })
+    let mut paid = yibao_domain::Fen::ZERO;
+    for key in yibao_store::legacy::paid_in_accounts(city, county) {
+        let key = AccountRow::of(&AccountState::new(open_account(key)?));
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE region_code = $1 AND fund_scheme = $2 AND holder = $3 AND kind = $4"
+        )))
+        .bind(&key.region_code)
+        .bind(&key.fund_scheme)
+        .bind(&key.holder)
+        .bind(&key.kind)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if let Some(row) = row {
+            paid += account_row(&row)?.state()?.credits_posted_fen;
+        }
+    }
+    Ok(paid)
 }
 
 /// A stored legacy deficit's schedule and the repayments booked against it.

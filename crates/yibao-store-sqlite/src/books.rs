@@ -416,14 +416,18 @@ fn confirm_handover_in(
 /// What a county paid into the adjustment fund, as the books say: the credits of its
 /// position there.
 fn paid_into_adjustment(conn: &Connection, city: RegionCode, county: RegionCode) -> Result<yibao_domain::Fen, StoreError> {
-    let key = AccountKey::of_unit(Fund::adjustment(city), county, yibao_ledger::AccountKind::InterFund);
-    let (region, scheme, holder, kind) = key_columns(&key);
-    let sql =
-        format!("SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE region_code = ?1 AND fund_scheme = ?2 AND holder = ?3 AND kind = ?4");
-    Ok(query_opt(conn, &sql, params![region, scheme, holder, kind], account_row)?
-        .map(|row| row.state())
-        .transpose()?
-        .map_or(yibao_domain::Fen::ZERO, |s| s.credits_posted_fen))
+    let mut paid = yibao_domain::Fen::ZERO;
+    for key in yibao_store::legacy::paid_in_accounts(city, county) {
+        let (region, scheme, holder, kind) = key_columns(&key);
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE region_code = ?1 AND fund_scheme = ?2 AND holder = ?3 AND kind = ?4"
+        );
+        paid += query_opt(conn, &sql, params![region, scheme, holder, kind], account_row)?
+            .map(|row| row.state())
+            .transpose()?
+            .map_or(yibao_domain::Fen::ZERO, |s| s.credits_posted_fen);
+    }
+    Ok(paid)
 }
 
 /// A stored legacy deficit's schedule and the repayments booked against it.

@@ -337,8 +337,12 @@ impl FundReceipt {
         if self.amount_fen.get() <= 0 {
             return Err(StoreError::Invalid("a receipt's amount must be positive".into()));
         }
-        if self.scheme == yibao_ledger::FundScheme::MunicipalAdjustment {
-            return Err(StoreError::Invalid("the adjustment fund receives only the levy (R-FND-5)".into()));
+        let adjustment = self.scheme == yibao_ledger::FundScheme::MunicipalAdjustment;
+        if adjustment && (self.kind != ReceiptKind::OpeningBalance || self.unit.level() != yibao_domain::RegionLevel::County) {
+            return Err(StoreError::Invalid(
+                "the adjustment fund receives the levy, and as an opening balance what one county paid into it before these books (R-FND-5)"
+                    .into(),
+            ));
         }
         let ok =
             !self.reference.is_empty() && self.reference.len() <= 40 && self.reference.bytes().all(|b| b.is_ascii_graphic() && b != b'/');
@@ -354,17 +358,13 @@ impl FundReceipt {
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
         let cause =
             BusinessRef::new(cause_kind, &format!("{prefix}/{}", self.reference)).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        // Into the adjustment fund, the county's own outside-world account: what it paid in
+        // before these books, which offsets a legacy deficit of the county as the levy
+        // booked here does (`legacy::paid_in_accounts`, R-FND-6, issue 13).
+        let from = AccountKey::new(fund, payer, AccountKind::External);
         Ok(Entry {
             unit: self.unit,
-            transfer: Transfer::new(
-                id,
-                AccountKey::special(fund),
-                AccountKey::new(fund, payer, AccountKind::External),
-                self.amount_fen,
-                reason,
-                cause,
-                self.value_date,
-            ),
+            transfer: Transfer::new(id, AccountKey::special(fund), from, self.amount_fen, reason, cause, self.value_date),
         })
     }
 }

@@ -209,3 +209,15 @@ pub fn view(schedule: &LegacySchedule, repayments: &[Repayment], as_of: Date) ->
         notes,
     })
 }
+
+/// The accounts whose credits are what `county` paid into its city's adjustment fund: its
+/// position there, which the levy credits, and its outside-world account there, which a
+/// balance brought in from before these books credits (issue 13).
+#[must_use]
+pub fn paid_in_accounts(city: RegionCode, county: RegionCode) -> [yibao_ledger::AccountKey; 2] {
+    let fund = yibao_ledger::Fund::adjustment(city);
+    [
+        yibao_ledger::AccountKey::of_unit(fund, county, yibao_ledger::AccountKind::InterFund),
+        yibao_ledger::AccountKey::of_unit(fund, county, yibao_ledger::AccountKind::External),
+    ]
+}

@@ -75,12 +75,9 @@ fn receipts_page(user: &ConsoleUser, form: ReceiptForm, errors: FieldErrors, don
     };
     let lang = user.lang;
     let kinds = KINDS.iter().map(|k| Choice { value: k, label: lang.t(&format!("receipt-{k}")) }).collect();
-    // The adjustment fund receives only the levy (R-FND-5): not offered.
-    let schemes = FundScheme::ALL
-        .iter()
-        .filter(|s| **s != FundScheme::MunicipalAdjustment)
-        .map(|s| Choice { value: s.as_str(), label: lang.t(&format!("fund-{}", s.as_str())) })
-        .collect();
+    // The adjustment fund is offered for one receipt: a county's opening balance (what it
+    // paid in before these books); the store refuses anything else into it (R-FND-5).
+    let schemes = FundScheme::ALL.iter().map(|s| Choice { value: s.as_str(), label: lang.t(&format!("fund-{}", s.as_str())) }).collect();
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
     (status, render(&ReceiptsTemplate { page, form, errors, kinds, schemes, done })).into_response()
 }
@@ -104,7 +101,7 @@ pub async fn book(State(state): State<App>, user: ConsoleUser, headers: HeaderMa
     if kind.is_none() {
         errors.add("kind", lang.t("field-bad-receipt-kind"));
     }
-    let scheme = FundScheme::parse(form.scheme.trim()).filter(|s| *s != FundScheme::MunicipalAdjustment);
+    let scheme = FundScheme::parse(form.scheme.trim());
     if scheme.is_none() {
         errors.add("scheme", lang.t("field-bad-fund"));
     }
