@@ -103,6 +103,15 @@ pub struct YearCloseIn {
     targets: Vec<crate::wire::UnitTargetsIn>,
 }
 
+fn close_input(input: YearCloseIn) -> Result<YearCloseInput, ApiError> {
+    Ok(YearCloseInput {
+        year: input.year,
+        levy: input.levy.as_deref().map(|t| ratio("levy", t)).transpose()?,
+        city_share: input.city_share.as_deref().map(|t| ratio("city_share", t)).transpose()?,
+        targets: input.targets.into_iter().map(Into::into).collect(),
+    })
+}
+
 /// Close a year for the caller's city: the adjustment-fund levy, the deficit waterfall,
 /// the indicators. A year closes once: 201 with the record, or 200 with the first close's.
 #[utoipa::path(post, path = "/api/funds/year-closes", request_body = YearCloseIn, responses((status = 201, body = Object), (status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)), tag = "funds")]
@@ -112,15 +121,21 @@ pub(crate) async fn close_year(
     headers: axum::http::HeaderMap,
     Body(input): Body<YearCloseIn>,
 ) -> Result<Response, ApiError> {
-    let input = YearCloseInput {
-        year: input.year,
-        levy: input.levy.as_deref().map(|t| ratio("levy", t)).transpose()?,
-        city_share: input.city_share.as_deref().map(|t| ratio("city_share", t)).transpose()?,
-        targets: input.targets.into_iter().map(Into::into).collect(),
-    };
-    let outcome = state.close_year(&caller, &source(&headers), input).await?;
+    let outcome = state.close_year(&caller, &source(&headers), close_input(input)?).await?;
     let status = if outcome.ran_now { StatusCode::CREATED } else { StatusCode::OK };
     reply(status, &outcome)
+}
+
+/// What closing a year would do now, as the books stand, without doing it (a dry run): the
+/// levy, the deficit waterfall and the indicators the close would post. A year already
+/// closed gives its close's record.
+#[utoipa::path(post, path = "/api/funds/year-closes/preview", request_body = YearCloseIn, responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "funds")]
+pub(crate) async fn preview_year_end(
+    State(state): State<App>,
+    caller: Caller,
+    Body(input): Body<YearCloseIn>,
+) -> Result<Response, ApiError> {
+    ok(&state.preview_year_end(&caller, close_input(input)?).await?)
 }
 
 /// The year-end closes of the caller's city, newest first.

@@ -739,7 +739,10 @@ async fn funds_flow(api: &Api) {
     // The year closes last, after everything dated in it; a clerk cannot close it.
     let close = json!({ "year": 2026, "levy": "10%" });
     assert_eq!(api.call("POST", "/api/funds/year-closes", Auth::Token(&east_clerk), Some(close.clone())).await.0, StatusCode::FORBIDDEN);
+    let (status, dry) = api.call("POST", "/api/funds/year-closes/preview", Auth::Token(&auditor), Some(close.clone())).await;
+    assert_eq!((status, dry["ran_now"].as_bool()), (StatusCode::OK, Some(false)), "an auditor sees the dry run: {dry}");
     let (status, closed) = api.call("POST", "/api/funds/year-closes", Auth::Token(&accountant), Some(close.clone())).await;
+    assert_eq!(closed["record"], dry["record"], "the close does what its dry run showed");
     assert_eq!((status, closed["ran_now"].as_bool()), (StatusCode::CREATED, Some(true)), "{closed}");
     assert!(closed["record"]["positions"].as_array().is_some_and(|p| !p.is_empty()), "{closed}");
     let (status, again) = api.call("POST", "/api/funds/year-closes", Auth::Token(&accountant), Some(close)).await;

@@ -90,10 +90,9 @@ impl App {
         Ok(YearEndOptions::from_policy(&self.policy(), scope.city(), year_end)?)
     }
 
-    /// Closes a year for the principal's city: the adjustment-fund levy, the deficit
-    /// waterfall, the indicators. A year closes once.
-    pub async fn close_year(&self, principal: &Principal, source: &str, input: YearCloseInput) -> Result<YearEndOutcome, AppError> {
-        let scope = principal.scope(roles::FUND_WRITERS)?;
+    /// The options of a close asked for: the request's figures, the pack's where it is
+    /// silent. A year that has not begun is not closed.
+    fn close_options(&self, scope: RegionCode, input: YearCloseInput) -> Result<YearEndOptions, AppError> {
         if input.year > self.today().year() {
             return Err(AppError::bad_request(
                 "fund.period_not_ended",
@@ -101,13 +100,31 @@ impl App {
             ));
         }
         let defaults = self.year_end_defaults(scope, input.year)?;
-        let options = YearEndOptions {
+        Ok(YearEndOptions {
             levy_ratio_bp: input.levy.unwrap_or(defaults.levy_ratio_bp),
             city_share_when_met_bp: input.city_share.unwrap_or(defaults.city_share_when_met_bp),
             targets: input.targets,
             ..defaults
-        };
-        Ok(store!(self, close_year(&principal.actor(source, self.now()), scope, input.year, options))?)
+        })
+    }
+
+    /// Closes a year for the principal's city: the adjustment-fund levy, the deficit
+    /// waterfall, the indicators. A year closes once.
+    pub async fn close_year(&self, principal: &Principal, source: &str, input: YearCloseInput) -> Result<YearEndOutcome, AppError> {
+        let scope = principal.scope(roles::FUND_WRITERS)?;
+        let year = input.year;
+        let options = self.close_options(scope, input)?;
+        Ok(store!(self, close_year(&principal.actor(source, self.now()), scope, year, options))?)
+    }
+
+    /// What closing a year would do now, as the books stand, without doing it (a dry run,
+    /// issue 13): the same figures the close would post. A year already closed gives the
+    /// record of its close.
+    pub async fn preview_year_end(&self, principal: &Principal, input: YearCloseInput) -> Result<YearEndOutcome, AppError> {
+        let scope = principal.scope(roles::FUND_READERS)?;
+        let year = input.year;
+        let options = self.close_options(scope, input)?;
+        Ok(store!(self, preview_year_end(scope, year, options))?)
     }
 
     /// The year-end closes of the principal's city, newest first.

@@ -86,6 +86,9 @@ pub enum FundCommand {
         city_share: Option<String>,
         #[arg(long)]
         city: Option<String>,
+        /// Show what the close would do as the books stand, and do nothing.
+        #[arg(long)]
+        dry_run: bool,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -256,8 +259,8 @@ pub fn fund(command: &FundCommand) -> Result<(), String> {
                 Ok(())
             })
         }
-        FundCommand::Close { year, levy, city_share, city: asked, store } => {
-            close(*year, levy.as_deref(), city_share.as_deref(), asked.as_deref(), store)
+        FundCommand::Close { year, levy, city_share, city: asked, dry_run, store } => {
+            close(*year, levy.as_deref(), city_share.as_deref(), asked.as_deref(), *dry_run, store)
         }
         FundCommand::Report { kind, from, to, city, out, store } => {
             report(*kind, from.as_deref(), to.as_deref(), city.as_deref(), out.as_deref(), store)
@@ -291,7 +294,14 @@ pub fn fund(command: &FundCommand) -> Result<(), String> {
     }
 }
 
-fn close(year: i32, levy: Option<&str>, city_share: Option<&str>, asked: Option<&str>, store: &StoreArgs) -> Result<(), String> {
+fn close(
+    year: i32,
+    levy: Option<&str>,
+    city_share: Option<&str>,
+    asked: Option<&str>,
+    dry_run: bool,
+    store: &StoreArgs,
+) -> Result<(), String> {
     let levy = levy.map(|l| yibao_domain::RatioBp::parse_percent(l).map_err(|e| format!("--levy: {e} [fund.bad_ratio]"))).transpose()?;
     let city_share = city_share
         .map(|s| yibao_domain::RatioBp::parse_percent(s).map_err(|e| format!("--city-share: {e} [fund.bad_ratio]")))
@@ -300,13 +310,21 @@ fn close(year: i32, levy: Option<&str>, city_share: Option<&str>, asked: Option<
         let app = open(store).await?;
         let city = city(&app, asked).await?;
         let input = YearCloseInput { year, levy, city_share, targets: Vec::new() };
-        let outcome = app.close_year(&operator(city), SOURCE, input).await.map_err(failed)?;
+        let outcome = if dry_run {
+            app.preview_year_end(&operator(city), input).await.map_err(failed)?
+        } else {
+            app.close_year(&operator(city), SOURCE, input).await.map_err(failed)?
+        };
         let r = &outcome.record;
+        let done = match (dry_run, outcome.ran_now) {
+            (true, _) => format!("dry run: {} transfers would be posted; nothing changed", r.transfers),
+            (false, true) => format!("{} transfers posted", r.transfers),
+            (false, false) => "already closed; nothing changed".into(),
+        };
         println!(
-            "year-end close {} for city {}: {}; levy {}% = {} yuan, adjustment fund used {} yuan",
+            "year-end close {} for city {}: {done}; levy {}% = {} yuan, adjustment fund used {} yuan",
             r.year,
             r.city,
-            if outcome.ran_now { format!("{} transfers posted", r.transfers) } else { "already closed; nothing changed".into() },
             f64::from(r.levy_ratio_bp) / 100.0,
             yuan_wide(r.levy_total_fen.into()),
             yuan_wide(r.adjustment_used_fen.into())

@@ -106,10 +106,16 @@ fn the_books_are_checked_pooled_reported_and_a_tampered_account_is_named() {
 
     // The year closes once: the levy, the waterfall, the indicators.
     let year = today.year().to_string();
+    let dry = yibao(&["fund", "close", "--year", &year, "--dry-run", "--data-dir", data_dir]);
+    assert!(dry.status.success(), "{}", text(&dry.stderr));
+    let dry = text(&dry.stdout);
+    assert!(dry.contains("dry run:") && dry.contains("nothing changed") && dry.contains("调剂金"), "the dry run shows the close: {dry}");
     let out = yibao(&["fund", "close", "--year", &year, "--data-dir", data_dir]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.contains(&format!("year-end close {year} for city 419900")) && stdout.contains("transfers posted"), "{stdout}");
+    let levy_line = |text: &str| text.lines().next().and_then(|l| l.split_once("; levy ")).map(|(_, levy)| levy.to_owned());
+    assert_eq!(levy_line(&stdout), levy_line(&dry), "the close levies what its dry run said");
     assert!(stdout.contains("调剂金") && stdout.contains("surplus rate"), "the levy and the indicators are explained: {stdout}");
     let again = yibao(&["fund", "close", "--year", &year, "--data-dir", data_dir]);
     assert!(text(&again.stdout).contains("already closed; nothing changed"), "{}", text(&again.stdout));

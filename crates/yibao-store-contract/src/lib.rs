@@ -1132,8 +1132,17 @@ pub async fn run_year<S: Store + yibao_store::ContributionStore + yibao_store::F
     let special = accounts.iter().find(|s| s.key() == yibao_ledger::AccountKey::special(resident_fund)).expect("special");
     assert_eq!(special.balance_fen(), yuan(63_500) + Fen::new(112_258));
 
+    // A dry run shows what the close then does, and changes nothing (issue 13).
+    let transfers_before = store.fund_accounts(city).await.expect("accounts");
+    let preview = store.preview_year_end(city, 2026, yibao_store::closing::YearEndOptions::default()).await.expect("the dry run");
+    assert!(!preview.ran_now);
+    assert_eq!(store.fund_accounts(city).await.expect("accounts"), transfers_before, "a dry run posts nothing");
+    assert!(store.year_closes(city).await.expect("closes").is_empty(), "nor records a close");
     let close = store.close_year(&accountant, city, 2026, yibao_store::closing::YearEndOptions::default()).await.expect("the close");
     assert!(close.ran_now);
+    assert_eq!(preview.record, close.record, "the dry run is the close");
+    let after = store.preview_year_end(city, 2026, yibao_store::closing::YearEndOptions::default()).await.expect("after");
+    assert_eq!(after.record, close.record, "a closed year's dry run is its record");
     let record = &close.record;
     let levy: Vec<(&str, &str, i64)> = record.levy.iter().map(|l| (l.fund.as_str(), l.contributor.as_str(), l.levy_fen)).collect();
     // The city's interest, credited before the close, is income but no contribution: no levy.

@@ -504,80 +504,95 @@ async fn pooling_inputs(tx: &mut PgConnection, city: RegionCode, month: YearMont
     Ok(PoolingInputs { city, month, value_date, accounts, outstanding })
 }
 
-impl FundStore for PostgresStore {
-    async fn close_year(&self, actor: &Actor, scope: RegionCode, year: i32, options: YearEndOptions) -> Result<YearEndOutcome, StoreError> {
-        let city = city_of(scope)?;
-        let city_text = city.to_string();
-        let mut tx = self.write().await?;
-        // One close per city at a time; the pooling runs share the lock, so a close never
-        // reads half of a run.
-        lock_city_books(&mut tx, city, PersonAccounts::Payables).await?;
-        let earlier: Option<String> = sqlx::query_scalar("SELECT result FROM year_closes WHERE region_code = $1 AND year = $2")
-            .bind(&city_text)
-            .bind(year)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(backend)?;
-        if let Some(result) = earlier {
-            return Ok(YearEndOutcome { record: from_json(&result)?, ran_now: false });
-        }
-        let (latest, earliest): (Option<i32>, Option<String>) = sqlx::query_as(
-            "SELECT (SELECT max(year) FROM year_closes WHERE region_code = $1), (SELECT min(value_date) FROM ledger_transfers WHERE region_code = $1 AND cause_kind <> 'opening-balance')",
-        )
+/// The close of `year` for `city` as the books stand in `tx`: its record and the transfers
+/// it would post, or the record of the close already made. `close_year` posts it (under the
+/// city's lock), `preview_year_end` shows it (in a read-only snapshot).
+async fn year_end_plan(
+    tx: &mut PgConnection,
+    city: RegionCode,
+    year: i32,
+    options: YearEndOptions,
+) -> Result<Result<(YearEndRecord, Vec<Entry>), YearEndRecord>, StoreError> {
+    let city_text = city.to_string();
+    let earlier: Option<String> = sqlx::query_scalar("SELECT result FROM year_closes WHERE region_code = $1 AND year = $2")
         .bind(&city_text)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let earliest = earliest.map(|text| yibao_store::books::date_of(&text)).transpose()?;
-        yibao_store::periods::check_close_order(city, year, latest, earliest)?;
-        let (first, last) = year_bounds(year)?;
-        let before_last = first.previous_day().unwrap_or(BOOKS_EPOCH);
-        let adjustment = AccountState::new(open_account(AccountKey::special(Fund::adjustment(city)))?);
-        let key = AccountRow::of(&adjustment);
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE region_code = $1 AND fund_scheme = $2 AND holder = $3 AND kind = $4 FOR UPDATE"
-        )))
-        .bind(&key.region_code)
-        .bind(&key.fund_scheme)
-        .bind(&key.holder)
-        .bind(&key.kind)
+        .bind(year)
         .fetch_optional(&mut *tx)
         .await
         .map_err(backend)?;
-        let state = row.as_ref().map(|row| account_row(row)?.state()).transpose()?;
-        let (later_debits, later_credits): (i64, i64) = sqlx::query_as(
-            "SELECT COALESCE(SUM(CASE WHEN debit_holder = $3 AND debit_kind = $4 THEN amount_fen ELSE 0 END), 0)::int8, \
-                    COALESCE(SUM(CASE WHEN credit_holder = $3 AND credit_kind = $4 THEN amount_fen ELSE 0 END), 0)::int8 \
-             FROM ledger_transfers WHERE region_code = $1 AND fund_scheme = $2 AND value_date > $5",
-        )
-        .bind(&key.region_code)
-        .bind(&key.fund_scheme)
-        .bind(&key.holder)
-        .bind(&key.kind)
-        .bind(yibao_store::books::date_text(last))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let adjustment_balance_fen =
-            yibao_store::closing::balance_as_of(state, yibao_domain::Fen::new(later_debits), yibao_domain::Fen::new(later_credits));
-        // Without targets given, the counties are scored by those the city set (R-ENR-6).
-        let mut options = options;
-        if options.targets.is_empty() {
-            options.targets = targets_in(&mut tx, city, year).await?.iter().map(TargetsProgress::unit_targets).collect::<Result<_, _>>()?;
-        }
-        let inputs = YearEndInputs {
-            city,
-            year,
-            before: movements_in(&mut tx, city, BOOKS_EPOCH, before_last).await?,
-            during: movements_in(&mut tx, city, first, last).await?,
-            adjustment_balance_fen,
-            options,
+    if let Some(result) = earlier {
+        return Ok(Err(from_json(&result)?));
+    }
+    let (latest, earliest): (Option<i32>, Option<String>) = sqlx::query_as(
+        "SELECT (SELECT max(year) FROM year_closes WHERE region_code = $1), (SELECT min(value_date) FROM ledger_transfers WHERE region_code = $1 AND cause_kind <> 'opening-balance')",
+    )
+    .bind(&city_text)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(backend)?;
+    let earliest = earliest.map(|text| yibao_store::books::date_of(&text)).transpose()?;
+    yibao_store::periods::check_close_order(city, year, latest, earliest)?;
+    let (first, last) = year_bounds(year)?;
+    let before_last = first.previous_day().unwrap_or(BOOKS_EPOCH);
+    let adjustment = AccountState::new(open_account(AccountKey::special(Fund::adjustment(city)))?);
+    let key = AccountRow::of(&adjustment);
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE region_code = $1 AND fund_scheme = $2 AND holder = $3 AND kind = $4"
+    )))
+    .bind(&key.region_code)
+    .bind(&key.fund_scheme)
+    .bind(&key.holder)
+    .bind(&key.kind)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(backend)?;
+    let state = row.as_ref().map(|row| account_row(row)?.state()).transpose()?;
+    let (later_debits, later_credits): (i64, i64) = sqlx::query_as(
+        "SELECT COALESCE(SUM(CASE WHEN debit_holder = $3 AND debit_kind = $4 THEN amount_fen ELSE 0 END), 0)::int8, \
+                COALESCE(SUM(CASE WHEN credit_holder = $3 AND credit_kind = $4 THEN amount_fen ELSE 0 END), 0)::int8 \
+         FROM ledger_transfers WHERE region_code = $1 AND fund_scheme = $2 AND value_date > $5",
+    )
+    .bind(&key.region_code)
+    .bind(&key.fund_scheme)
+    .bind(&key.holder)
+    .bind(&key.kind)
+    .bind(yibao_store::books::date_text(last))
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(backend)?;
+    let adjustment_balance_fen =
+        yibao_store::closing::balance_as_of(state, yibao_domain::Fen::new(later_debits), yibao_domain::Fen::new(later_credits));
+    // Without targets given, the counties are scored by those the city set (R-ENR-6).
+    let mut options = options;
+    if options.targets.is_empty() {
+        options.targets = targets_in(&mut *tx, city, year).await?.iter().map(TargetsProgress::unit_targets).collect::<Result<_, _>>()?;
+    }
+    let inputs = YearEndInputs {
+        city,
+        year,
+        before: movements_in(&mut *tx, city, BOOKS_EPOCH, before_last).await?,
+        during: movements_in(&mut *tx, city, first, last).await?,
+        adjustment_balance_fen,
+        options,
+    };
+    Ok(Ok(plan_year_end(&inputs)?))
+}
+
+impl FundStore for PostgresStore {
+    async fn close_year(&self, actor: &Actor, scope: RegionCode, year: i32, options: YearEndOptions) -> Result<YearEndOutcome, StoreError> {
+        let city = city_of(scope)?;
+        let mut tx = self.write().await?;
+        // One close per city at a time; the pooling runs share the lock, so a close never
+        // reads half of a run. The lock holds every account the close posts to.
+        lock_city_books(&mut tx, city, PersonAccounts::Payables).await?;
+        let (record, entries) = match year_end_plan(&mut tx, city, year, options).await? {
+            Ok(plan) => plan,
+            Err(record) => return Ok(YearEndOutcome { record, ran_now: false }),
         };
-        let (record, entries) = plan_year_end(&inputs)?;
         post(&mut tx, &actor.at_text(), &entries).await?;
         let result = json(&record)?;
         sqlx::query("INSERT INTO year_closes (region_code, year, run_at, actor, result) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&city_text)
+            .bind(city.to_string())
             .bind(year)
             .bind(actor.at_text())
             .bind(&actor.who)
@@ -588,6 +603,17 @@ impl FundStore for PostgresStore {
         audit(&mut tx, actor, city, "fund.year_close", &year.to_string(), result).await?;
         tx.commit().await.map_err(backend)?;
         Ok(YearEndOutcome { record, ran_now: true })
+    }
+
+    async fn preview_year_end(&self, scope: RegionCode, year: i32, options: YearEndOptions) -> Result<YearEndOutcome, StoreError> {
+        let city = city_of(scope)?;
+        // A read-only snapshot: the books a close would read, none locked.
+        let mut tx = self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await.map_err(backend)?;
+        let planned = year_end_plan(&mut tx, city, year, options).await?;
+        tx.rollback().await.map_err(backend)?;
+        Ok(match planned {
+            Ok((record, _)) | Err(record) => YearEndOutcome { record, ran_now: false },
+        })
     }
 
     async fn credit_interest(

@@ -247,21 +247,22 @@ fn latest_close(conn: &Connection, city: RegionCode) -> Result<Option<i32>, Stor
         .flatten())
 }
 
-fn close_year_in(
+/// The close of `year` for `city` as the books stand: its record and the transfers it would
+/// post, or the record of the close already made. Read only: `close_year_in` posts it, the
+/// preview shows it.
+fn year_end_plan(
     conn: &Connection,
-    actor: &Actor,
-    scope: RegionCode,
+    city: RegionCode,
     year: i32,
     options: YearEndOptions,
-) -> Result<YearEndOutcome, StoreError> {
-    let city = city_of(scope)?;
+) -> Result<Result<(YearEndRecord, Vec<Entry>), YearEndRecord>, StoreError> {
     let city_text = city.to_string();
     let earlier =
         query_opt(conn, "SELECT result FROM year_closes WHERE region_code = ?1 AND year = ?2", params![city_text, year], |row| {
             col::<String>(row, 0)
         })?;
     if let Some(result) = earlier {
-        return Ok(YearEndOutcome { record: from_json(&result)?, ran_now: false });
+        return Ok(Err(from_json(&result)?));
     }
     let earliest = query_opt(
         conn,
@@ -304,13 +305,27 @@ fn close_year_in(
         adjustment_balance_fen,
         options,
     };
-    let (record, entries) = plan_year_end(&inputs)?;
+    Ok(Ok(plan_year_end(&inputs)?))
+}
+
+fn close_year_in(
+    conn: &Connection,
+    actor: &Actor,
+    scope: RegionCode,
+    year: i32,
+    options: YearEndOptions,
+) -> Result<YearEndOutcome, StoreError> {
+    let city = city_of(scope)?;
+    let (record, entries) = match year_end_plan(conn, city, year, options)? {
+        Ok(plan) => plan,
+        Err(record) => return Ok(YearEndOutcome { record, ran_now: false }),
+    };
     post(conn, actor, &entries)?;
     let result = json(&record)?;
     exec(
         conn,
         "INSERT INTO year_closes (region_code, year, run_at, actor, result) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![city_text, year, actor.at_text(), actor.who, result],
+        params![city.to_string(), year, actor.at_text(), actor.who, result],
     )?;
     audit(conn, actor, city, "fund.year_close", &year.to_string(), result)?;
     Ok(YearEndOutcome { record, ran_now: true })
@@ -603,6 +618,15 @@ impl FundStore for SqliteStore {
     ) -> Result<PoolingOutcome, StoreError> {
         let actor = actor.clone();
         self.write(move |conn| run_pooling_in(conn, &actor, scope, month, value_date)).await
+    }
+
+    async fn preview_year_end(&self, scope: RegionCode, year: i32, options: YearEndOptions) -> Result<YearEndOutcome, StoreError> {
+        self.read(move |conn| {
+            Ok(match year_end_plan(conn, city_of(scope)?, year, options)? {
+                Ok((record, _)) | Err(record) => YearEndOutcome { record, ran_now: false },
+            })
+        })
+        .await
     }
 
     async fn preview_pooling(&self, scope: RegionCode, month: YearMonth, value_date: Date) -> Result<PoolingOutcome, StoreError> {

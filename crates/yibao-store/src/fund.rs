@@ -426,6 +426,16 @@ pub trait FundStore: Send + Sync + 'static {
         value_date: Date,
     ) -> impl Future<Output = Result<PoolingOutcome, StoreError>> + Send;
 
+    /// What closing `year` would do now, as the books stand (the levy, the deficit
+    /// waterfall, the indicators), without doing it: a dry run (issue 13). A year already
+    /// closed gives the record of its close.
+    fn preview_year_end(
+        &self,
+        scope: RegionCode,
+        year: i32,
+        options: crate::closing::YearEndOptions,
+    ) -> impl Future<Output = Result<YearEndOutcome, StoreError>> + Send;
+
     /// Sets (or revises) a fund's budget for a year and unit in the city of `scope` (city
     /// staff), with its audit entry.
     fn set_budget(&self, actor: &Actor, scope: RegionCode, budget: Budget) -> impl Future<Output = Result<(), StoreError>> + Send;
