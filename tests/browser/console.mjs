@@ -278,7 +278,12 @@ try {
   // This year, so the record has the claim's county in it (a demo: the bureau closes a
   // year after it ends), and last: nothing is posted dated into a closed year.
   await page.fill('#year', String(today.getUTCFullYear()));
-  await submit(page, '#close-form button[type=submit]');
+  await submit(page, '#dry-run-button');
+  check(await page.locator('#dry-run-notice').isVisible(), 'the dry run shows the close and posts nothing');
+  await shot(page, 'year-end-dry-run');
+  await page.goto(`${base}/console/funds/year-end`);
+  await page.fill('#year', String(today.getUTCFullYear()));
+  await submit(page, '#close-button');
   check(page.url().startsWith(`${base}/console/funds/year-end/`), 'closing a year leads to its record');
   await shot(page, 'year-end-record');
   await page.goto(`${base}/console/funds/year-end`);

@@ -615,3 +615,8 @@ policy-decision-note = Reason for the decision
 policy-approve = Approve
 policy-reject = Reject
 policy-decide-hint = Approved by a policy officer other than the proposer, while the version it was proposed against is still in force. The proposer may withdraw it by rejecting it.
+
+## Year-end dry run (issue 13)
+year-end-dry-run = Dry run
+year-end-dry-run-title = Year-end close: dry run
+year-end-dry-run-notice = A dry run: this is what closing the year would do as the books stand now. Nothing was posted.

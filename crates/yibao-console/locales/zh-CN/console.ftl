@@ -615,3 +615,8 @@ policy-decision-note = 审批意见
 policy-approve = 批准
 policy-reject = 驳回
 policy-decide-hint = 须由提议人以外的政策管理员审批，且提议时所依据的版本仍在用。提议人可以驳回自己的提议以撤回。
+
+## Year-end dry run (issue 13)
+year-end-dry-run = 试算
+year-end-dry-run-title = 年终结算：试算
+year-end-dry-run-notice = 试算：以下是按当前账目结算该年度的结果，未记入任何账目。

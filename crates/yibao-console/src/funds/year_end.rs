@@ -143,6 +143,8 @@ struct YearEndTemplate {
 struct CloseTemplate {
     page: Page,
     close: CloseView,
+    /// A dry run: what the close would do, nothing posted.
+    dry_run: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -157,6 +159,9 @@ pub struct CloseForm {
     /// City finance's share of a deficit left to finance, `50%` by default.
     #[serde(default)]
     city_share: String,
+    /// `preview` for a dry run (the form's second button); anything else closes.
+    #[serde(default)]
+    action: String,
 }
 
 async fn year_end_page(state: &App, user: &ConsoleUser, form: CloseForm, errors: FieldErrors) -> Response {
@@ -241,6 +246,17 @@ pub async fn close(State(state): State<App>, user: ConsoleUser, headers: HeaderM
         return year_end_page(&state, &user, form, errors).await;
     };
     let year = input.year;
+    if form.action == "preview" {
+        let page = Page::for_user(&user, "year-end", "year-end-dry-run-title", "/console/funds/year-end");
+        return match state.preview_year_end(&user.principal(), input).await {
+            Ok(outcome) => render(&CloseTemplate { page, close: close_view(lang, &outcome.record), dry_run: true }),
+            Err(error) if matches!(error.kind, ErrorKind::Unprocessable | ErrorKind::BadRequest) => {
+                errors.add("year", app_message(lang, &error));
+                year_end_page(&state, &user, form, errors).await
+            }
+            Err(error) => app_error_page(lang, &error),
+        };
+    }
     match state.close_year(&user.principal(), &ConsoleUser::source(&headers), input).await {
         Ok(_) => Redirect::to(&format!("/console/funds/year-end/{year}")).into_response(),
         Err(error) if matches!(error.kind, ErrorKind::Unprocessable | ErrorKind::BadRequest) => {
@@ -267,7 +283,7 @@ pub async fn record(State(state): State<App>, user: ConsoleUser, Path(year): Pat
         Err(error) => return app_error_page(lang, &error),
     };
     match closes.iter().find(|c| c.year == year) {
-        Some(found) => render(&CloseTemplate { page, close: close_view(lang, found) }),
+        Some(found) => render(&CloseTemplate { page, close: close_view(lang, found), dry_run: false }),
         None => error_page(lang, StatusCode::NOT_FOUND, "error-not-found", None),
     }
 }
