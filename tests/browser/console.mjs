@@ -275,8 +275,8 @@ try {
   check(await page.locator('#checksum-error').isVisible(), 'the signer cannot confirm the handover');
   await shot(page, 'handover-inventory');
   await page.goto(`${base}/console/funds/year-end`);
-  // This year, so the record has the claim's county in it (a demo: the bureau closes a
-  // year after it ends), and last: nothing is posted dated into a closed year.
+  // This year's dry run has the claim's county in it; the close waits for the year to end,
+  // and last year (no books here) closes: last, as nothing is posted into a closed year.
   await page.fill('#year', String(today.getUTCFullYear()));
   await submit(page, '#dry-run-button');
   check(await page.locator('#dry-run-notice').isVisible(), 'the dry run shows the close and posts nothing');
@@ -284,7 +284,10 @@ try {
   await page.goto(`${base}/console/funds/year-end`);
   await page.fill('#year', String(today.getUTCFullYear()));
   await submit(page, '#close-button');
-  check(page.url().startsWith(`${base}/console/funds/year-end/`), 'closing a year leads to its record');
+  check(await page.locator('#year-error').isVisible(), 'this year is not closed before it ends');
+  await page.fill('#year', String(today.getUTCFullYear() - 1));
+  await submit(page, '#close-button');
+  check(page.url().startsWith(`${base}/console/funds/year-end/`), 'closing last year leads to its record');
   await shot(page, 'year-end-record');
   await page.goto(`${base}/console/funds/year-end`);
   await shot(page, 'year-end');

@@ -91,12 +91,20 @@ impl App {
     }
 
     /// The options of a close asked for: the request's figures, the pack's where it is
-    /// silent. A year that has not begun is not closed.
+    /// silent. A year that has not begun has nothing to close or preview; the city must be
+    /// the one whose pack is in force (a city the store does not serve has no books).
     fn close_options(&self, scope: RegionCode, input: YearCloseInput) -> Result<YearEndOptions, AppError> {
         if input.year > self.today().year() {
             return Err(AppError::bad_request(
                 "fund.period_not_ended",
                 format!("{} has not begun: a year is closed after it ends", input.year),
+            ));
+        }
+        let city = self.policy().region;
+        if scope.city() != city {
+            return Err(AppError::bad_request(
+                "region.unknown",
+                format!("{} is not this city ({city}): it has no books here", scope.city()),
             ));
         }
         let defaults = self.year_end_defaults(scope, input.year)?;
@@ -113,6 +121,17 @@ impl App {
     pub async fn close_year(&self, principal: &Principal, source: &str, input: YearCloseInput) -> Result<YearEndOutcome, AppError> {
         let scope = principal.scope(roles::FUND_WRITERS)?;
         let year = input.year;
+        // A year is closed after it ends: closed earlier, its last weeks could not be
+        // settled, paid or pooled (the closed year is final), and its levy would miss them.
+        let today = self.today();
+        if year >= today.year() {
+            return Err(AppError::bad_request(
+                "fund.period_not_ended",
+                format!(
+                    "{year} ends on {year}-12-31 and today is {today}: a year is closed after it ends (its dry run shows the close so far)"
+                ),
+            ));
+        }
         let options = self.close_options(scope, input)?;
         Ok(store!(self, close_year(&principal.actor(source, self.now()), scope, year, options))?)
     }

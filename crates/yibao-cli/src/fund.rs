@@ -316,7 +316,9 @@ fn close(
             app.close_year(&operator(city), SOURCE, input).await.map_err(failed)?
         };
         let r = &outcome.record;
+        let closed_already = dry_run && app.year_closes(&operator(city)).await.map_err(failed)?.iter().any(|c| c.year == year);
         let done = match (dry_run, outcome.ran_now) {
+            (true, _) if closed_already => "dry run: already closed, this is its record; nothing changed".to_owned(),
             (true, _) => format!("dry run: {} transfers would be posted; nothing changed", r.transfers),
             (false, true) => format!("{} transfers posted", r.transfers),
             (false, false) => "already closed; nothing changed".into(),

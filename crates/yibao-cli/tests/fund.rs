@@ -104,21 +104,26 @@ fn the_books_are_checked_pooled_reported_and_a_tampered_account_is_named() {
     let again = yibao(&["pool", "run", "--month", &month, "--day", &last, "--data-dir", data_dir]);
     assert!(again.status.success() && text(&again.stdout).contains("already run; nothing changed"), "{}", text(&again.stdout));
 
-    // The year closes once: the levy, the waterfall, the indicators.
+    // This year's close so far, as a dry run: the levy, the waterfall, the indicators. The
+    // close itself waits for the year to end; last year, without books here, closes once.
     let year = today.year().to_string();
     let dry = yibao(&["fund", "close", "--year", &year, "--dry-run", "--data-dir", data_dir]);
     assert!(dry.status.success(), "{}", text(&dry.stderr));
     let dry = text(&dry.stdout);
-    assert!(dry.contains("dry run:") && dry.contains("nothing changed") && dry.contains("调剂金"), "the dry run shows the close: {dry}");
-    let out = yibao(&["fund", "close", "--year", &year, "--data-dir", data_dir]);
+    assert!(dry.contains(&format!("year-end close {year} for city 419900: dry run:")) && dry.contains("nothing changed"), "{dry}");
+    assert!(dry.contains("调剂金") && dry.contains("surplus rate"), "the levy and the indicators are explained: {dry}");
+    let early = yibao(&["fund", "close", "--year", &year, "--data-dir", data_dir]);
+    assert!(early.status.code() == Some(1) && text(&early.stderr).contains("[fund.period_not_ended]"), "{}", text(&early.stderr));
+    let last_year = (today.year() - 1).to_string();
+    let out = yibao(&["fund", "close", "--year", &last_year, "--data-dir", data_dir]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
-    assert!(stdout.contains(&format!("year-end close {year} for city 419900")) && stdout.contains("transfers posted"), "{stdout}");
-    let levy_line = |text: &str| text.lines().next().and_then(|l| l.split_once("; levy ")).map(|(_, levy)| levy.to_owned());
-    assert_eq!(levy_line(&stdout), levy_line(&dry), "the close levies what its dry run said");
-    assert!(stdout.contains("调剂金") && stdout.contains("surplus rate"), "the levy and the indicators are explained: {stdout}");
-    let again = yibao(&["fund", "close", "--year", &year, "--data-dir", data_dir]);
+    assert!(text(&out.stdout).contains(&format!("year-end close {last_year} for city 419900")), "{}", text(&out.stdout));
+    let again = yibao(&["fund", "close", "--year", &last_year, "--data-dir", data_dir]);
     assert!(text(&again.stdout).contains("already closed; nothing changed"), "{}", text(&again.stdout));
+    let dry_again = yibao(&["fund", "close", "--year", &last_year, "--dry-run", "--data-dir", data_dir]);
+    assert!(text(&dry_again.stdout).contains("dry run: already closed"), "{}", text(&dry_again.stdout));
+    let elsewhere = yibao(&["fund", "close", "--year", &last_year, "--city", "420100", "--data-dir", data_dir]);
+    assert!(elsewhere.status.code() == Some(1) && text(&elsewhere.stderr).contains("[region.unknown]"), "{}", text(&elsewhere.stderr));
     let out = yibao(&["fund", "check", "--data-dir", data_dir]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 

@@ -1435,8 +1435,13 @@ pub async fn run_adjustment_opening_balance<S: Store + yibao_store::FundStore>(s
         paid_into_adjustment_fen: None,
         terms: yibao_store::legacy::TermsIn::AtOnce { due: "2026-12-31".into() },
     };
-    let view = store.establish_legacy_deficit(&accountant, city, request).await.expect("established");
+    let view = store.establish_legacy_deficit(&accountant, city, request.clone()).await.expect("established");
     assert_eq!((view.offset_fen, view.gap_fen), (30_000, 70_000), "{view:?}");
+    // What the county paid in offsets its deficits once: a deficit in another fund finds
+    // nothing left (the hostile review).
+    let employee = yibao_store::legacy::LegacyRequest { scheme: "employee".into(), ..request };
+    let view = store.establish_legacy_deficit(&accountant, city, employee).await.expect("established");
+    assert_eq!((view.offset_fen, view.gap_fen), (0, 100_000), "{view:?}");
     let verification = yibao_store::verify_books(&*store).await.expect("verify");
     assert!(verification.breaches.is_empty(), "{:?}", verification.breaches);
 }

@@ -560,8 +560,10 @@ async fn year_end_plan(
     .fetch_one(&mut *tx)
     .await
     .map_err(backend)?;
-    let adjustment_balance_fen =
-        yibao_store::closing::balance_as_of(state, yibao_domain::Fen::new(later_debits), yibao_domain::Fen::new(later_credits));
+    let sum_fen = |sum: i64| {
+        yibao_domain::Fen::checked_total(sum).ok_or_else(|| StoreError::Invalid(format!("a sum of {sum} fen is beyond the books' limit")))
+    };
+    let adjustment_balance_fen = yibao_store::closing::balance_as_of(state, sum_fen(later_debits)?, sum_fen(later_credits)?);
     // Without targets given, the counties are scored by those the city set (R-ENR-6).
     let mut options = options;
     if options.targets.is_empty() {
@@ -892,8 +894,19 @@ impl FundStore for PostgresStore {
         let mut tx = self.write().await?;
         // Resolved now and kept: a later levy does not change an established offset.
         let mut request = request;
+        // Under the city's books lock: two deficits of one county established at once take
+        // what it paid in one after the other.
+        lock_city_books(&mut tx, city, PersonAccounts::Payables).await?;
+        let established: Vec<String> = sqlx::query_scalar("SELECT request FROM legacy_deficits WHERE region_code = $1 AND unit_code = $2")
+            .bind(city.to_string())
+            .bind(county.to_string())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let established = established.iter().map(|text| from_json::<LegacyRequest>(text)).collect::<Result<Vec<_>, _>>()?;
+        let taken = yibao_store::legacy::offsets_taken(&established)?;
         let paid_in = paid_into_adjustment(&mut tx, city, county).await?;
-        let inputs = request.inputs(city, paid_in)?;
+        let inputs = request.inputs(city, (paid_in - taken).max(yibao_domain::Fen::ZERO))?;
         request.paid_into_adjustment_fen = Some(inputs.paid_into_adjustment_fen.get());
         let inserted = sqlx::query(
             "INSERT INTO legacy_deficits (region_code, fund_scheme, unit_code, request, established_by) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",

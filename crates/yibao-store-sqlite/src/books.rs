@@ -241,6 +241,11 @@ fn targets_in(conn: &Connection, scope: RegionCode, year: i32) -> Result<Vec<Tar
         .collect()
 }
 
+/// A stored sum as an amount, refused (not a panic) when it is beyond one amount.
+fn sum_fen(sum: i64) -> Result<yibao_domain::Fen, StoreError> {
+    yibao_domain::Fen::checked_total(sum).ok_or_else(|| StoreError::Invalid(format!("a sum of {sum} fen is beyond the books' limit")))
+}
+
 /// The latest year `city` has closed.
 fn latest_close(conn: &Connection, city: RegionCode) -> Result<Option<i32>, StoreError> {
     Ok(query_opt(conn, "SELECT max(year) FROM year_closes WHERE region_code = ?1", [city.to_string()], |row| col::<Option<i32>>(row, 0))?
@@ -290,8 +295,7 @@ fn year_end_plan(
         |row| Ok((col::<i64>(row, 0)?, col::<i64>(row, 1)?)),
     )?
     .unwrap_or((0, 0));
-    let adjustment_balance_fen =
-        yibao_store::closing::balance_as_of(state, yibao_domain::Fen::new(later_debits), yibao_domain::Fen::new(later_credits));
+    let adjustment_balance_fen = yibao_store::closing::balance_as_of(state, sum_fen(later_debits)?, sum_fen(later_credits)?);
     // Without targets given, the counties are scored by those the city set (R-ENR-6).
     let mut options = options;
     if options.targets.is_empty() {
@@ -739,8 +743,15 @@ impl FundStore for SqliteStore {
             check_scope(city, county)?;
             // Resolved now and kept: a later levy does not change an established offset.
             let mut request = request;
+            let established = query_all(
+                conn,
+                "SELECT request FROM legacy_deficits WHERE region_code = ?1 AND unit_code = ?2",
+                params![city.to_string(), county.to_string()],
+                |row| from_json::<LegacyRequest>(&col::<String>(row, 0)?),
+            )?;
+            let taken = yibao_store::legacy::offsets_taken(&established)?;
             let paid_in = paid_into_adjustment(conn, city, county)?;
-            let inputs = request.inputs(city, paid_in)?;
+            let inputs = request.inputs(city, (paid_in - taken).max(yibao_domain::Fen::ZERO))?;
             request.paid_into_adjustment_fen = Some(inputs.paid_into_adjustment_fen.get());
             let inserted = exec(
                 conn,

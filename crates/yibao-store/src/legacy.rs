@@ -210,6 +210,19 @@ pub fn view(schedule: &LegacySchedule, repayments: &[Repayment], as_of: Date) ->
     })
 }
 
+/// What the county's other legacy deficits already took from what it paid into the
+/// adjustment fund: each offset is the smaller of its gap and what was paid in when it was
+/// established. What the county paid in offsets its deficits once, not once per fund
+/// (the hostile review of issue 13).
+pub fn offsets_taken(established: &[LegacyRequest]) -> Result<Fen, StoreError> {
+    let mut taken = 0_i64;
+    for request in established {
+        let paid_in = request.paid_into_adjustment_fen.unwrap_or(0);
+        taken = taken.saturating_add(request.opening_gap_fen.min(paid_in).max(0));
+    }
+    Fen::checked_total(taken).ok_or_else(|| StoreError::Invalid("the offsets taken are beyond the books' limit".into()))
+}
+
 /// The accounts whose credits are what `county` paid into its city's adjustment fund: its
 /// position there, which the levy credits, and its outside-world account there, which a
 /// balance brought in from before these books credits (issue 13).
