@@ -744,6 +744,23 @@ async fn funds_flow(api: &Api) {
     let (status, dry) = api.call("POST", "/api/funds/year-closes/preview", Auth::Token(&auditor), Some(close.clone())).await;
     assert_eq!((status, dry["ran_now"].as_bool()), (StatusCode::OK, Some(false)), "an auditor sees the dry run: {dry}");
     assert!(dry["record"]["positions"].as_array().is_some_and(|p| !p.is_empty()), "{dry}");
+    for (targets, code) in [
+        (
+            json!([{ "unit": "420102", "enrolment_target": 1, "enrolled": 1, "collection_target": "1.00", "collected": "1.00" }]),
+            "region.unknown",
+        ),
+        (
+            json!([{ "unit": "419921", "enrolment_target": 1, "enrolled": 1, "collection_target": "1.00", "collected": "1.00" }, { "unit": "419921", "enrolment_target": 2, "enrolled": 1, "collection_target": "2.00", "collected": "1.00" }]),
+            "fund.bad_unit",
+        ),
+    ] {
+        let with_targets = json!({ "year": today.year(), "targets": targets });
+        let (status, refused) = api.call("POST", "/api/funds/year-closes/preview", Auth::Token(&auditor), Some(with_targets)).await;
+        assert_eq!((status, refused["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some(code)), "{refused}");
+    }
+    let legacy_of_adjustment = json!({ "scheme": "municipal-adjustment", "county": "419922", "established_on": "2026-01-01", "opening_gap": "1.00", "terms": { "kind": "at-once", "due": "2026-12-31" } });
+    let (status, refused) = api.call("POST", "/api/funds/legacy-deficits", Auth::Token(&accountant), Some(legacy_of_adjustment)).await;
+    assert_eq!((status, refused["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("request.invalid")), "{refused}");
     let (status, early) = api.call("POST", "/api/funds/year-closes", Auth::Token(&accountant), Some(close)).await;
     assert_eq!((status, early["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("fund.period_not_ended")), "{early}");
     let (status, bad) =

@@ -107,6 +107,14 @@ impl App {
                 format!("{} is not this city ({city}): it has no books here", scope.city()),
             ));
         }
+        // Targets name the city's counties, each once (the hostile review found others taken).
+        let mut named = std::collections::BTreeSet::new();
+        for targets in &input.targets {
+            self.check_county(targets.unit)?;
+            if !named.insert(targets.unit) {
+                return Err(AppError::bad_request("fund.bad_unit", format!("{} has targets twice", targets.unit)));
+            }
+        }
         let defaults = self.year_end_defaults(scope, input.year)?;
         Ok(YearEndOptions {
             levy_ratio_bp: input.levy.unwrap_or(defaults.levy_ratio_bp),

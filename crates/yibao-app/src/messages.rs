@@ -87,6 +87,7 @@ catalogue! {
     "fund.bad_month" => "月份不正确（YYYY-MM）：{detail}", DETAIL;
     "fund.bad_period" => "期间不正确：{detail}", DETAIL;
     "fund.bad_ratio" => "比例不正确：{detail}", DETAIL;
+    "fund.bad_unit" => "统筹单位不正确：{detail}", DETAIL;
     "fund.bad_year" => "年度不正确：{detail}", DETAIL;
     "fund.period_not_ended" => "期间尚未结束：{detail}", DETAIL;
     "handover.bad_checksum" => "拒绝：校验码不符，与已签署清单不一致", DETAIL;

@@ -47,6 +47,11 @@ impl LegacyRequest {
     pub fn inputs(&self, city: RegionCode, paid_in_books_fen: Fen) -> Result<LegacyInputs, StoreError> {
         let invalid = |why: String| StoreError::Invalid(why);
         let scheme = FundScheme::parse(&self.scheme).ok_or_else(|| invalid(format!("'{}' is not a fund", self.scheme)))?;
+        if scheme == FundScheme::MunicipalAdjustment {
+            return Err(invalid(
+                "a legacy deficit is a county's gap in one of its funds; the adjustment fund offsets it and has none".into(),
+            ));
+        }
         let county = RegionCode::parse(&self.county).map_err(|e| invalid(format!("county: {e}")))?;
         let day = |field: &str, text: &str| date_of(text).map_err(|_| invalid(format!("{field}: '{text}' is not a date YYYY-MM-DD")));
         let fen = |field: &str, value: i64| {
