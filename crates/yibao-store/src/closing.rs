@@ -404,7 +404,9 @@ fn plan_close(inputs: &CloseInputs) -> Result<(YearEndRecord, Vec<Entry>), Store
 pub fn entries_of_close(record: &YearEndRecord) -> Result<(Vec<Entry>, Vec<String>), StoreError> {
     let bad = |what: &str| StoreError::Backend(format!("the close of {} is unreadable: {what}", record.year));
     let city = RegionCode::parse(&record.city).map_err(|_| bad("city"))?;
-    let fen = |value: i64| Fen::checked(value).ok_or_else(|| bad("an amount"));
+    // The record's figures are sums (a year's income, a fund's balance), read within the
+    // books' limit for sums as the close computed them, not one transfer's.
+    let fen = |value: i64| Fen::checked_total(value).ok_or_else(|| bad("an amount"));
     let region = |text: &str| RegionCode::parse(text).map_err(|_| bad("a unit"));
     let bases = record
         .levy
