@@ -913,7 +913,11 @@ pub async fn run_books<S: Store + yibao_store::ContributionStore + yibao_store::
     for scheme in FundScheme::ALL.into_iter().filter(|s| *s != FundScheme::MunicipalAdjustment) {
         store.record_fund_receipt(&accountant, city, opening(scheme)).await.expect("opening balance");
     }
+    let receipts =
+        async || store.audit_entries(city, 0, 10_000).await.expect("audit").iter().filter(|e| e.action == "fund.receipt").count();
+    let booked = receipts().await;
     store.record_fund_receipt(&accountant, city, opening(FundScheme::Resident)).await.expect("booking it again is a replay");
+    assert_eq!(receipts().await, booked, "a replay writes no second audit entry");
     let accounts = store.fund_accounts(city).await.expect("accounts");
     assert_eq!(balance(&accounts, FundScheme::Resident, Holder::Region(city), AccountKind::External), Some(Fen::new(100_000_000)), "once");
     let preview = store.preview_pooling(city, march, march.last_day()).await.expect("the preview");
@@ -1187,6 +1191,16 @@ pub async fn run_year<S: Store + yibao_store::ContributionStore + yibao_store::F
     };
     let refused = store.record_fund_receipt(&accountant, city, late).await;
     assert!(matches!(refused, Err(StoreError::Refused { code: "books.period_closed", .. })), "{refused:?}");
+    // Booking a receipt of the closed year again, unchanged, is still a replay.
+    let brought_forward = yibao_store::FundReceipt {
+        kind: yibao_store::ReceiptKind::OpeningBalance,
+        scheme: FundScheme::Resident,
+        unit: region(A),
+        amount_fen: yuan(100_000),
+        value_date: date!(2025 - 12 - 31),
+        reference: "OB-2025".into(),
+    };
+    store.record_fund_receipt(&accountant, city, brought_forward).await.expect("a replay after the close");
     let refused = store.close_year(&accountant, city, 2025, yibao_store::closing::YearEndOptions::default()).await;
     assert!(matches!(refused, Err(StoreError::Refused { code: "books.close_out_of_order", .. })), "{refused:?}");
 

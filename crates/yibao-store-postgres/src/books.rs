@@ -667,6 +667,19 @@ impl FundStore for PostgresStore {
         check_scope(city, receipt.unit)?;
         let entry = receipt.entry()?;
         let mut tx = self.write().await?;
+        // Booked already with the same content: a replay, which changes nothing, not even
+        // the audit log (and is answered so after its year is closed too).
+        let stored = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE region_code = $1 AND transfer_id = $2"
+        )))
+        .bind(city.to_string())
+        .bind(entry.transfer.id.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if stored.as_ref().map(|row| transfer_row(row)?.entry()).transpose()?.is_some_and(|stored| stored.transfer == entry.transfer) {
+            return Ok(());
+        }
         post(&mut tx, &actor.at_text(), std::slice::from_ref(&entry)).await?;
         let detail = receipt.audit_detail(&entry);
         audit(&mut tx, actor, city, "fund.receipt", entry.transfer.id.as_str(), detail).await?;

@@ -606,6 +606,13 @@ impl FundStore for SqliteStore {
             let city = city_of(scope)?;
             check_scope(city, receipt.unit)?;
             let entry = receipt.entry()?;
+            // Booked already with the same content: a replay, which changes nothing, not even
+            // the audit log (and is answered so after its year is closed too).
+            let sql = format!("SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE region_code = ?1 AND transfer_id = ?2");
+            let stored = query_opt(conn, &sql, params![city.to_string(), entry.transfer.id.as_str()], transfer_row)?;
+            if stored.map(|row| row.entry()).transpose()?.is_some_and(|stored| stored.transfer == entry.transfer) {
+                return Ok(());
+            }
             post(conn, &actor, std::slice::from_ref(&entry))?;
             let detail = receipt.audit_detail(&entry);
             audit(conn, &actor, city, "fund.receipt", entry.transfer.id.as_str(), detail)
