@@ -379,24 +379,29 @@ async fn fund_state(tx: &mut PgConnection, fund: Fund, cut_off: Date) -> Result<
     Ok((accounts, upto, later))
 }
 
+/// One account as stored, if it was ever opened.
+async fn account_state(tx: &mut PgConnection, key: AccountKey) -> Result<Option<AccountState>, StoreError> {
+    let key = AccountRow::of(&AccountState::new(open_account(key)?));
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE region_code = $1 AND fund_scheme = $2 AND holder = $3 AND kind = $4"
+    )))
+    .bind(&key.region_code)
+    .bind(&key.fund_scheme)
+    .bind(&key.holder)
+    .bind(&key.kind)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(backend)?;
+    row.as_ref().map(|row| account_row(row)?.state()).transpose()
+}
+
 /// What a county paid into the adjustment fund, as the books say: the credits of its
-/// position there.
+/// position there and of what was brought in for it.
 async fn paid_into_adjustment(tx: &mut PgConnection, city: RegionCode, county: RegionCode) -> Result<yibao_domain::Fen, StoreError> {
     let mut paid = yibao_domain::Fen::ZERO;
     for key in yibao_store::legacy::paid_in_accounts(city, county) {
-        let key = AccountRow::of(&AccountState::new(open_account(key)?));
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE region_code = $1 AND fund_scheme = $2 AND holder = $3 AND kind = $4"
-        )))
-        .bind(&key.region_code)
-        .bind(&key.fund_scheme)
-        .bind(&key.holder)
-        .bind(&key.kind)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(backend)?;
-        if let Some(row) = row {
-            paid += account_row(&row)?.state()?.credits_posted_fen;
+        if let Some(state) = account_state(tx, key).await? {
+            paid += state.credits_posted_fen;
         }
     }
     Ok(paid)
@@ -534,19 +539,9 @@ async fn year_end_plan(
     yibao_store::periods::check_close_order(city, year, latest, earliest)?;
     let (first, last) = year_bounds(year)?;
     let before_last = first.previous_day().unwrap_or(BOOKS_EPOCH);
-    let adjustment = AccountState::new(open_account(AccountKey::special(Fund::adjustment(city)))?);
-    let key = AccountRow::of(&adjustment);
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE region_code = $1 AND fund_scheme = $2 AND holder = $3 AND kind = $4"
-    )))
-    .bind(&key.region_code)
-    .bind(&key.fund_scheme)
-    .bind(&key.holder)
-    .bind(&key.kind)
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(backend)?;
-    let state = row.as_ref().map(|row| account_row(row)?.state()).transpose()?;
+    let adjustment = AccountKey::special(Fund::adjustment(city));
+    let state = account_state(tx, adjustment).await?;
+    let key = AccountRow::of(&AccountState::new(open_account(adjustment)?));
     let (later_debits, later_credits): (i64, i64) = sqlx::query_as(
         "SELECT COALESCE(SUM(CASE WHEN debit_holder = $3 AND debit_kind = $4 THEN amount_fen ELSE 0 END), 0)::int8, \
                 COALESCE(SUM(CASE WHEN credit_holder = $3 AND credit_kind = $4 THEN amount_fen ELSE 0 END), 0)::int8 \
