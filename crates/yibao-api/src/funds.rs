@@ -128,7 +128,7 @@ pub(crate) async fn close_year(
 
 /// What closing a year would do now, as the books stand, without doing it (a dry run): the
 /// levy, the deficit waterfall and the indicators the close would post. A year already
-/// closed gives its close's record.
+/// closed gives its close's record, with `closed: true`.
 #[utoipa::path(post, path = "/api/funds/year-closes/preview", request_body = YearCloseIn, responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "funds")]
 pub(crate) async fn preview_year_end(
     State(state): State<App>,

@@ -742,7 +742,7 @@ async fn funds_flow(api: &Api) {
     let close = json!({ "year": today.year(), "levy": "10%" });
     assert_eq!(api.call("POST", "/api/funds/year-closes", Auth::Token(&east_clerk), Some(close.clone())).await.0, StatusCode::FORBIDDEN);
     let (status, dry) = api.call("POST", "/api/funds/year-closes/preview", Auth::Token(&auditor), Some(close.clone())).await;
-    assert_eq!((status, dry["ran_now"].as_bool()), (StatusCode::OK, Some(false)), "an auditor sees the dry run: {dry}");
+    assert_eq!((status, dry["closed"].as_bool()), (StatusCode::OK, Some(false)), "an auditor sees the dry run: {dry}");
     assert!(dry["record"]["positions"].as_array().is_some_and(|p| !p.is_empty()), "{dry}");
     for (targets, code) in [
         (

@@ -147,7 +147,7 @@ impl App {
     /// What closing a year would do now, as the books stand, without doing it (a dry run,
     /// issue 13): the same figures the close would post. A year already closed gives the
     /// record of its close.
-    pub async fn preview_year_end(&self, principal: &Principal, input: YearCloseInput) -> Result<YearEndOutcome, AppError> {
+    pub async fn preview_year_end(&self, principal: &Principal, input: YearCloseInput) -> Result<yibao_store::YearEndPreview, AppError> {
         let scope = principal.scope(roles::FUND_READERS)?;
         let year = input.year;
         let options = self.close_options(scope, input)?;

@@ -310,19 +310,24 @@ fn close(
         let app = open(store).await?;
         let city = city(&app, asked).await?;
         let input = YearCloseInput { year, levy, city_share, targets: Vec::new() };
-        let outcome = if dry_run {
-            app.preview_year_end(&operator(city), input).await.map_err(failed)?
+        let (record, done) = if dry_run {
+            let preview = app.preview_year_end(&operator(city), input).await.map_err(failed)?;
+            let done = if preview.closed {
+                "dry run: already closed, this is its record; nothing changed".to_owned()
+            } else {
+                format!("dry run: {} transfers would be posted; nothing changed", preview.record.transfers)
+            };
+            (preview.record, done)
         } else {
-            app.close_year(&operator(city), SOURCE, input).await.map_err(failed)?
+            let outcome = app.close_year(&operator(city), SOURCE, input).await.map_err(failed)?;
+            let done = if outcome.ran_now {
+                format!("{} transfers posted", outcome.record.transfers)
+            } else {
+                "already closed; nothing changed".into()
+            };
+            (outcome.record, done)
         };
-        let r = &outcome.record;
-        let closed_already = dry_run && app.year_closes(&operator(city)).await.map_err(failed)?.iter().any(|c| c.year == year);
-        let done = match (dry_run, outcome.ran_now) {
-            (true, _) if closed_already => "dry run: already closed, this is its record; nothing changed".to_owned(),
-            (true, _) => format!("dry run: {} transfers would be posted; nothing changed", r.transfers),
-            (false, true) => format!("{} transfers posted", r.transfers),
-            (false, false) => "already closed; nothing changed".into(),
-        };
+        let r = &record;
         println!(
             "year-end close {} for city {}: {done}; levy {}% = {} yuan, adjustment fund used {} yuan",
             r.year,

@@ -39,14 +39,7 @@ fn start_with(store: &[&str]) -> (Child, String) {
 /// Starts the server; its address and, on a first start with the demo (`demo`), the lines
 /// it prints up to the hospital's key.
 fn start_reading(store: &[&str], demo: bool) -> (Child, String, Vec<String>) {
-    let child = Command::new(env!("CARGO_BIN_EXE_yibao"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--demo-insured", "1000"])
-        .args(store)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("yibao serve starts");
-    read_start(child, demo)
+    read_start(common::spawn_serve(store), demo)
 }
 
 fn claim(n: usize) -> Value {

@@ -1139,14 +1139,14 @@ pub async fn run_year<S: Store + yibao_store::ContributionStore + yibao_store::F
     // A dry run shows what the close then does, and changes nothing (issue 13).
     let transfers_before = store.fund_accounts(city).await.expect("accounts");
     let preview = store.preview_year_end(city, 2026, yibao_store::closing::YearEndOptions::default()).await.expect("the dry run");
-    assert!(!preview.ran_now);
+    assert!(!preview.closed);
     assert_eq!(store.fund_accounts(city).await.expect("accounts"), transfers_before, "a dry run posts nothing");
     assert!(store.year_closes(city).await.expect("closes").is_empty(), "nor records a close");
     let close = store.close_year(&accountant, city, 2026, yibao_store::closing::YearEndOptions::default()).await.expect("the close");
     assert!(close.ran_now);
     assert_eq!(preview.record, close.record, "the dry run is the close");
     let after = store.preview_year_end(city, 2026, yibao_store::closing::YearEndOptions::default()).await.expect("after");
-    assert_eq!(after.record, close.record, "a closed year's dry run is its record");
+    assert!(after.closed && after.record == close.record, "a closed year's dry run is its record, and says so");
     let record = &close.record;
     let levy: Vec<(&str, &str, i64)> = record.levy.iter().map(|l| (l.fund.as_str(), l.contributor.as_str(), l.levy_fen)).collect();
     // The city's interest, credited before the close, is income but no contribution: no levy.
@@ -1181,25 +1181,19 @@ pub async fn run_year<S: Store + yibao_store::ContributionStore + yibao_store::F
     assert_eq!(balance(resident_fund, Holder::Finance(region(B)), AccountKind::Receivable), Some(yuan(18_875)));
     assert_eq!(store.year_closes(city).await.expect("closes").len(), 1);
     // 2026 is final: nothing is posted dated in it, and 2025 does not close after it.
-    let late = yibao_store::FundReceipt {
-        kind: yibao_store::ReceiptKind::FinanceAdvance,
+    let receipt = |kind, amount_fen, value_date, reference: &str| yibao_store::FundReceipt {
+        kind,
         scheme: FundScheme::Resident,
         unit: region(A),
-        amount_fen: yuan(1),
-        value_date: date!(2026 - 06 - 01),
-        reference: "LATE-2026".into(),
+        amount_fen,
+        value_date,
+        reference: reference.into(),
     };
+    let late = receipt(yibao_store::ReceiptKind::FinanceAdvance, yuan(1), date!(2026 - 06 - 01), "LATE-2026");
     let refused = store.record_fund_receipt(&accountant, city, late).await;
     assert!(matches!(refused, Err(StoreError::Refused { code: "books.period_closed", .. })), "{refused:?}");
     // Booking a receipt of the closed year again, unchanged, is still a replay.
-    let brought_forward = yibao_store::FundReceipt {
-        kind: yibao_store::ReceiptKind::OpeningBalance,
-        scheme: FundScheme::Resident,
-        unit: region(A),
-        amount_fen: yuan(100_000),
-        value_date: date!(2025 - 12 - 31),
-        reference: "OB-2025".into(),
-    };
+    let brought_forward = receipt(yibao_store::ReceiptKind::OpeningBalance, yuan(100_000), date!(2025 - 12 - 31), "OB-2025");
     store.record_fund_receipt(&accountant, city, brought_forward).await.expect("a replay after the close");
     let refused = store.close_year(&accountant, city, 2025, yibao_store::closing::YearEndOptions::default()).await;
     assert!(matches!(refused, Err(StoreError::Refused { code: "books.close_out_of_order", .. })), "{refused:?}");

@@ -20,7 +20,7 @@ use yibao_store::legacy::{LegacyRepayment, LegacyRequest, LegacyView, establish,
 use yibao_store::pooling::{Outstanding, PoolingInputs, PoolingRun, plan_pooling};
 use yibao_store::{
     Actor, Budget, CountyTargets, FundReceipt, FundStore, Movement, PoolingOutcome, StoreError, TargetsProgress, YearEndOutcome,
-    check_scope, city_of,
+    YearEndPreview, check_scope, city_of,
 };
 
 use crate::{PostgresStore, audit, backend, from_json, json, region_of, scope_bounds};
@@ -555,10 +555,11 @@ async fn year_end_plan(
     .fetch_one(&mut *tx)
     .await
     .map_err(backend)?;
-    let sum_fen = |sum: i64| {
-        yibao_domain::Fen::checked_total(sum).ok_or_else(|| StoreError::Invalid(format!("a sum of {sum} fen is beyond the books' limit")))
-    };
-    let adjustment_balance_fen = yibao_store::closing::balance_as_of(state, sum_fen(later_debits)?, sum_fen(later_credits)?);
+    let adjustment_balance_fen = yibao_store::closing::balance_as_of(
+        state,
+        yibao_store::books::total_of(later_debits)?,
+        yibao_store::books::total_of(later_credits)?,
+    );
     // Without targets given, the counties are scored by those the city set (R-ENR-6).
     let mut options = options;
     if options.targets.is_empty() {
@@ -602,14 +603,15 @@ impl FundStore for PostgresStore {
         Ok(YearEndOutcome { record, ran_now: true })
     }
 
-    async fn preview_year_end(&self, scope: RegionCode, year: i32, options: YearEndOptions) -> Result<YearEndOutcome, StoreError> {
+    async fn preview_year_end(&self, scope: RegionCode, year: i32, options: YearEndOptions) -> Result<YearEndPreview, StoreError> {
         let city = city_of(scope)?;
         // A read-only snapshot: the books a close would read, none locked.
         let mut tx = self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await.map_err(backend)?;
         let planned = year_end_plan(&mut tx, city, year, options).await?;
         tx.rollback().await.map_err(backend)?;
         Ok(match planned {
-            Ok((record, _)) | Err(record) => YearEndOutcome { record, ran_now: false },
+            Ok((record, _)) => YearEndPreview { record, closed: false },
+            Err(record) => YearEndPreview { record, closed: true },
         })
     }
 

@@ -15,7 +15,7 @@ use yibao_store::pooling::{Outstanding, PoolingInputs, PoolingRun, plan_pooling}
 use yibao_store::stored::{from_json, json, region_of, scope_bounds};
 use yibao_store::{
     Actor, Budget, CountyTargets, FundReceipt, FundStore, Movement, PoolingOutcome, StoreError, TargetsProgress, YearEndOutcome,
-    check_scope, city_of,
+    YearEndPreview, check_scope, city_of,
 };
 
 use crate::{SqliteStore, audit, col, exec, query_all, query_opt};
@@ -241,11 +241,6 @@ fn targets_in(conn: &Connection, scope: RegionCode, year: i32) -> Result<Vec<Tar
         .collect()
 }
 
-/// A stored sum as an amount, refused (not a panic) when it is beyond one amount.
-fn sum_fen(sum: i64) -> Result<yibao_domain::Fen, StoreError> {
-    yibao_domain::Fen::checked_total(sum).ok_or_else(|| StoreError::Invalid(format!("a sum of {sum} fen is beyond the books' limit")))
-}
-
 /// The latest year `city` has closed.
 fn latest_close(conn: &Connection, city: RegionCode) -> Result<Option<i32>, StoreError> {
     Ok(query_opt(conn, "SELECT max(year) FROM year_closes WHERE region_code = ?1", [city.to_string()], |row| col::<Option<i32>>(row, 0))?
@@ -295,7 +290,11 @@ fn year_end_plan(
         |row| Ok((col::<i64>(row, 0)?, col::<i64>(row, 1)?)),
     )?
     .unwrap_or((0, 0));
-    let adjustment_balance_fen = yibao_store::closing::balance_as_of(state, sum_fen(later_debits)?, sum_fen(later_credits)?);
+    let adjustment_balance_fen = yibao_store::closing::balance_as_of(
+        state,
+        yibao_store::books::total_of(later_debits)?,
+        yibao_store::books::total_of(later_credits)?,
+    );
     // Without targets given, the counties are scored by those the city set (R-ENR-6).
     let mut options = options;
     if options.targets.is_empty() {
@@ -631,10 +630,11 @@ impl FundStore for SqliteStore {
         self.write(move |conn| run_pooling_in(conn, &actor, scope, month, value_date)).await
     }
 
-    async fn preview_year_end(&self, scope: RegionCode, year: i32, options: YearEndOptions) -> Result<YearEndOutcome, StoreError> {
+    async fn preview_year_end(&self, scope: RegionCode, year: i32, options: YearEndOptions) -> Result<YearEndPreview, StoreError> {
         self.read(move |conn| {
             Ok(match year_end_plan(conn, city_of(scope)?, year, options)? {
-                Ok((record, _)) | Err(record) => YearEndOutcome { record, ran_now: false },
+                Ok((record, _)) => YearEndPreview { record, closed: false },
+                Err(record) => YearEndPreview { record, closed: true },
             })
         })
         .await

@@ -75,6 +75,14 @@ pub struct YearEndOutcome {
     pub ran_now: bool,
 }
 
+/// What closing a year would do, without doing it (a dry run), or, when the year is
+/// closed already (`closed`), the record of its close.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct YearEndPreview {
+    pub record: crate::closing::YearEndRecord,
+    pub closed: bool,
+}
+
 /// A county's targets for a year (R-ENR-6: 扩面任务、征收任务), set by the city.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct CountyTargets {
@@ -434,7 +442,7 @@ pub trait FundStore: Send + Sync + 'static {
         scope: RegionCode,
         year: i32,
         options: crate::closing::YearEndOptions,
-    ) -> impl Future<Output = Result<YearEndOutcome, StoreError>> + Send;
+    ) -> impl Future<Output = Result<YearEndPreview, StoreError>> + Send;
 
     /// Sets (or revises) a fund's budget for a year and unit in the city of `scope` (city
     /// staff), with its audit entry.

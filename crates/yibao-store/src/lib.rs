@@ -39,8 +39,8 @@ pub use audit::{AuditEntry, AuditVerification, GENESIS_HASH, entry_hash};
 pub use contribution::{ContributionKind, ContributionRecord, ContributionStore, CountyArrears, NewContribution, PersonArrears};
 pub use fund::{
     Audited, BooksVerification, Budget, BudgetExecution, ClaimKey, CountyTargets, ENTRIES_PAGE_LIMIT, FundReceipt, FundStore, Movement,
-    PoolingOutcome, ReceiptKind, RecordCounts, StoredClaim, TargetsProgress, YearEndOutcome, budget_execution, city_of, verify_books,
-    verify_city_books,
+    PoolingOutcome, ReceiptKind, RecordCounts, StoredClaim, TargetsProgress, YearEndOutcome, YearEndPreview, budget_execution, city_of,
+    verify_books, verify_city_books,
 };
 pub use import::{IMPORT_LIMIT, ImportHousehold, ImportStore, ImportSummary};
 pub use policy::{

@@ -34,18 +34,22 @@ pub fn start(data_dir: &Path, first: bool) -> (Child, String, Option<String>) {
 
 /// Starts the server on the store `store` names (`--data-dir D` or `--database-url U`).
 pub fn start_on(store: &[&str], first: bool) -> (Child, String, Option<String>) {
-    let child = Command::new(env!("CARGO_BIN_EXE_yibao"))
+    let (child, address, printed) = read_start(spawn_serve(store), first);
+    let key = printed.iter().find_map(|line| {
+        line.trim_start().strip_prefix(&format!("{HOSPITAL} ")).and_then(|r| r.split_whitespace().next()).map(str::to_owned)
+    });
+    (child, address, key)
+}
+
+/// `yibao serve` on a free loopback port and the store `store` names, its output piped.
+pub fn spawn_serve(store: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_yibao"))
         .args(["serve", "--listen", "127.0.0.1:0", "--demo-insured", "1000"])
         .args(store)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("yibao serve starts");
-    let (child, address, printed) = read_start(child, first);
-    let key = printed.iter().find_map(|line| {
-        line.trim_start().strip_prefix(&format!("{HOSPITAL} ")).and_then(|r| r.split_whitespace().next()).map(str::to_owned)
-    });
-    (child, address, key)
+        .expect("yibao serve starts")
 }
 
 /// Waits for a started server's first line: its address (without the scheme) and the
