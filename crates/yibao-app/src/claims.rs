@@ -38,7 +38,7 @@ pub struct Settled {
 /// far). The bureau's staff and the person's slip keep them.
 const PRIVATE_FIELDS: [&str; 4] = ["acct_balance_after", "accumulators", "tier", "explanation"];
 
-fn institution_view(mut settlement: Value) -> Value {
+pub(crate) fn institution_view(mut settlement: Value) -> Value {
     if let Value::Object(fields) = &mut settlement {
         for field in PRIVATE_FIELDS {
             fields.remove(field);
@@ -228,7 +228,7 @@ impl App {
     /// The person whose national ID and card number the institution presents: an unknown
     /// ID and a wrong or missing card get one and the same answer (`person.not_verified`), so
     /// an institution learns nothing of a person it is not treating.
-    async fn presented(&self, person_id: &NationalId, card_no: &str) -> Result<yibao_store::PersonRecord, AppError> {
+    pub(crate) async fn presented(&self, person_id: &NationalId, card_no: &str) -> Result<yibao_store::PersonRecord, AppError> {
         let not_verified = || AppError::not_found("person.not_verified", "no insured person with this national ID and card number");
         let person = match store!(self, person(self.policy().region, person_id)) {
             Ok(person) => person,
@@ -268,8 +268,20 @@ impl App {
         card_no: &str,
         claim: Claim,
     ) -> Result<Settled, AppError> {
-        self.check_claim_sender(principal, &claim)?;
         self.presented(person_id, card_no).await?;
+        self.settle_presented(principal, source, person_id, claim).await
+    }
+
+    /// Settles a claim of a person whose card was presented already (with the claim, or at
+    /// the visit's registration: the national interface).
+    pub(crate) async fn settle_presented(
+        &self,
+        principal: &Principal,
+        source: &str,
+        person_id: &NationalId,
+        claim: Claim,
+    ) -> Result<Settled, AppError> {
+        self.check_claim_sender(principal, &claim)?;
         // The request as submitted is the idempotency key's content.
         let claim_json = serde_json::to_string(&claim).map_err(|e| AppError::bad_request("request.malformed", e.to_string()))?;
         let request = SettleRequest {
@@ -284,6 +296,13 @@ impl App {
         let outcome = store!(self, settle(&principal.actor(source, self.now()), self.policy().region, request, compute))?;
         let settlement = institution_view(stored_settlement(&outcome.claim)?);
         Ok(Settled { replayed: outcome.replayed, record: outcome.claim, settlement })
+    }
+
+    /// A claim checked as a settlement would check it, with the referral and deductible
+    /// from the records: for a pre-settlement of a visit.
+    pub(crate) async fn check_visit_claim(&self, principal: &Principal, claim: Claim, person_id: &NationalId) -> Result<Claim, AppError> {
+        self.check_claim_sender(principal, &claim)?;
+        self.with_records(claim, person_id).await
     }
 
     /// One settled claim: for its institution (trimmed), or for claims staff of its region.

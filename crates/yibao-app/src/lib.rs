@@ -20,6 +20,7 @@ mod claims;
 mod contributions;
 mod error;
 mod funds;
+pub mod interface;
 pub mod load;
 mod location;
 pub mod messages;
@@ -55,7 +56,7 @@ pub use yibao_store::{NewReferral, ReferralRecord};
 // send. Types only: the rules that make and check them stay behind the use cases, and the
 // edges depend on this crate and the domain alone (scripts/check-layers).
 pub use yibao_engine::{
-    Accumulators, Bilingual, Claim, Coverage, Language, LineSettlement, LineVerdict, Rule, Settlement, Step, TierChange, TierHistory,
+    Accumulators, Bilingual, Claim, ClaimLine, Coverage, Delivery, Language, Quantity, LineSettlement, LineVerdict, Rule, Settlement, Step, TierChange, TierHistory,
 };
 pub use yibao_store::{
     AuditEntry, AuditVerification, BooksVerification, Budget, BudgetExecution, ClaimRecord, ClaimStatus, ContributionRecord, CountyArrears,

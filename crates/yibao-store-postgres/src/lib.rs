@@ -37,6 +37,7 @@
 
 mod access;
 mod books;
+mod interface;
 mod policy;
 mod settle;
 
@@ -64,6 +65,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_institution_levels.sql")),
     (7, include_str!("../migrations/0007_card_unique.sql")),
     (8, include_str!("../migrations/0008_policy_versions.sql")),
+    (9, include_str!("../migrations/0009_interface.sql")),
 ];
 /// Connections in the pool.
 const POOL_SIZE: u32 = 16;

@@ -10,6 +10,7 @@ mod access;
 pub mod backup;
 mod books;
 mod db;
+mod interface;
 mod policy;
 
 use std::sync::Arc;
@@ -36,6 +37,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/0005_institution_levels.sql")),
     (6, include_str!("../migrations/0006_card_unique.sql")),
     (7, include_str!("../migrations/0007_policy_versions.sql")),
+    (8, include_str!("../migrations/0008_interface.sql")),
 ];
 
 /// A store in one SQLite file. Cloning shares the same writer and readers.

@@ -20,6 +20,7 @@ mod contribution;
 mod fund;
 pub mod handover;
 mod import;
+pub mod interface;
 pub mod legacy;
 pub mod periods;
 pub mod policy;
@@ -43,6 +44,7 @@ pub use fund::{
     verify_books, verify_city_books,
 };
 pub use import::{IMPORT_LIMIT, ImportHousehold, ImportStore, ImportSummary};
+pub use interface::{InterfaceMessage, InterfaceStore, SignInRecord, VisitRecord};
 pub use policy::{
     NewPolicyVersion, POLICY_NOTE_CHARS_MAX, POLICY_TEXT_BYTES_MAX, POLICY_VERSIONS_LIMIT, PolicyDecision, PolicyStatus, PolicyStore,
     PolicyVersion,

@@ -1,0 +1,841 @@
+//! The national interface's use cases (issue 14): what a hospital's billing system (HIS)
+//! does through the interface for designated institutions, each written once here and
+//! called by the `yibao-fsi` edge, which only translates the envelope.
+//!
+//! - **Messages** are answered once: the answer to a `msgid` is kept, and the same `msgid`
+//!   with the same input is answered from it; with another input it is refused
+//!   (`interface.msgid_reused`).
+//! - **Sign-in** (9001) gives an operator a `sign_no`; every other transaction names a
+//!   `sign_no` of its institution that is not signed out (9002).
+//! - **Visits** (就诊, `mdtrt_id`): an outpatient registration (2201) or an inpatient
+//!   admission (2401) on presenting the person's national ID and card (the same rule as a
+//!   settlement: an unknown ID and a wrong card get one answer), fee lines uploaded to it
+//!   (2204/2301) and cancelled (2205/2302), a discharge (2402) and its cancellation (2405),
+//!   settlement (2207/2304) and its cancellation (2208/2305). A visit is the bureau's
+//!   record: its person, kind and dates come from the messages that opened and changed it,
+//!   and the claim settled from it takes the institution's level and place from the register
+//!   (issue 7) — the caller states neither.
+//! - **The centre's authority**: a settlement message carries the hospital's own split of
+//!   the bill (`medfee_sumamt`, `fulamt_ownpay_amt`, `overlmt_selfpay`, `preselfpay_amt`,
+//!   `inscp_scp_amt`); it is recomputed from the uploaded lines and the catalogue, and a
+//!   disagreement is refused naming each differing field (`interface.split_differs`).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+use time::{Date, OffsetDateTime};
+use yibao_domain::{ClaimKind, Fen, NationalId, Place, RegionCode};
+use yibao_engine::{Claim, ClaimLine, Delivery, Explain, LINES_LIMIT, Settlement, settle};
+use yibao_store::interface::MSGID_CHARS_MAX;
+use yibao_store::{ClaimRecord, ClaimStatus, InterfaceMessage, InterfaceStore as _, SignInRecord, Store as _, VisitRecord};
+
+use crate::{App, AppError, Principal, store};
+
+/// The longest operator code or name kept with a sign-in.
+pub const OPTER_CHARS_MAX: usize = 50;
+/// The longest fee line serial (`feedetl_sn`) or outpatient/inpatient number.
+pub const SERIAL_CHARS_MAX: usize = 30;
+/// The offset of the interface's dates and times (Beijing time): a reconciliation's days,
+/// and every time an answer states.
+pub const LOCAL_OFFSET: time::UtcOffset = time::macros::offset!(+8);
+/// Days one reconciliation may span.
+pub const RECONCILIATION_DAYS_MAX: i64 = 31;
+
+/// Where a visit stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VisitStatus {
+    /// Registered or admitted: lines may be uploaded.
+    Open,
+    /// An inpatient stay discharged, not yet settled.
+    Discharged,
+    Settled,
+    /// Registration or admission cancelled: nothing more happens to it.
+    Cancelled,
+}
+
+impl VisitStatus {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            VisitStatus::Open => "open",
+            VisitStatus::Discharged => "discharged",
+            VisitStatus::Settled => "settled",
+            VisitStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// One uploaded fee line (费用明细), by the hospital's serial.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fee {
+    pub feedetl_sn: String,
+    /// The hospital's charge batch (`chrg_bchno`) the line was uploaded in, if it said.
+    pub chrg_bchno: Option<String>,
+    pub line: ClaimLine,
+}
+
+/// Which fee lines a cancellation names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FeeSelector<'a> {
+    /// Every line (`"0000"` in the message).
+    All,
+    Serial(&'a str),
+    Batch(&'a str),
+}
+
+/// A visit (就诊) as the bureau records it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Visit {
+    pub mdtrt_id: String,
+    pub person_id: NationalId,
+    pub kind: ClaimKind,
+    /// The hospital's outpatient or inpatient number (`ipt_otp_no`).
+    pub ipt_otp_no: String,
+    pub begin: Date,
+    /// The discharge day of a stay; an outpatient visit ends the day it began.
+    pub end: Option<Date>,
+    /// Main diagnosis, ICD-10 (`dise_codg`): required before settlement.
+    pub diagnosis: Option<String>,
+    pub emergency: bool,
+    pub delivery: Option<Delivery>,
+    pub status: VisitStatus,
+    pub fees: Vec<Fee>,
+    /// Settlements made from the visit so far (cancelled ones included): each gets its own
+    /// settlement id, `{mdtrt_id}S{n}`, so a settlement after a cancellation is a new claim.
+    pub settlements: u32,
+    /// The live settlement's id (`setl_id`), when settled.
+    pub setl_id: Option<String>,
+}
+
+impl Visit {
+    #[must_use]
+    pub const fn is_stay(&self) -> bool {
+        matches!(self.kind, ClaimKind::Inpatient | ClaimKind::Maternity)
+    }
+
+    fn refuse(&self, what: &str) -> AppError {
+        AppError::unprocessable(
+            "interface.visit_state",
+            format!("visit {} is {}: it cannot {what}", self.mdtrt_id, self.status.as_str()),
+        )
+    }
+
+    /// Adds fee lines. A serial already uploaded with the same line is a repeat and changes
+    /// nothing; with another line it is refused (`interface.fee_exists`).
+    pub fn add_fees(&mut self, fees: Vec<Fee>) -> Result<(), AppError> {
+        if !matches!(self.status, VisitStatus::Open | VisitStatus::Discharged) {
+            return Err(self.refuse("take fee lines"));
+        }
+        for fee in fees {
+            check_serial("feedetl_sn", &fee.feedetl_sn)?;
+            match self.fees.iter().find(|f| f.feedetl_sn == fee.feedetl_sn) {
+                Some(same) if *same == fee => {}
+                Some(_) => {
+                    return Err(AppError::conflict(
+                        "interface.fee_exists",
+                        format!("fee line {} of visit {} was uploaded with other content: cancel it first", fee.feedetl_sn, self.mdtrt_id),
+                    ));
+                }
+                None => self.fees.push(fee),
+            }
+        }
+        if self.fees.len() > LINES_LIMIT {
+            return Err(AppError::bad_request("claim.too_many_lines", format!("a visit holds at most {LINES_LIMIT} fee lines")));
+        }
+        Ok(())
+    }
+
+    /// Cancels the fee lines `selector` names; refused when it names none.
+    pub fn remove_fees(&mut self, selector: FeeSelector<'_>) -> Result<usize, AppError> {
+        if !matches!(self.status, VisitStatus::Open | VisitStatus::Discharged) {
+            return Err(self.refuse("cancel fee lines"));
+        }
+        let before = self.fees.len();
+        match selector {
+            FeeSelector::All => self.fees.clear(),
+            FeeSelector::Serial(serial) => self.fees.retain(|f| f.feedetl_sn != serial),
+            FeeSelector::Batch(batch) => self.fees.retain(|f| f.chrg_bchno.as_deref() != Some(batch)),
+        }
+        if self.fees.len() == before && selector != FeeSelector::All {
+            return Err(AppError::not_found("interface.fee_not_found", format!("visit {} has no such fee lines ({selector:?})", self.mdtrt_id)));
+        }
+        Ok(before - self.fees.len())
+    }
+
+    pub fn discharge(&mut self, end: Date, diagnosis: Option<String>) -> Result<(), AppError> {
+        if !self.is_stay() || self.status != VisitStatus::Open {
+            return Err(self.refuse("be discharged"));
+        }
+        if end < self.begin {
+            return Err(AppError::bad_request(
+                "claim.discharge_before_admission",
+                format!("discharge date {end} is before admission date {}", self.begin),
+            ));
+        }
+        self.end = Some(end);
+        if diagnosis.is_some() {
+            self.diagnosis = diagnosis;
+        }
+        self.status = VisitStatus::Discharged;
+        Ok(())
+    }
+
+    pub fn cancel_discharge(&mut self) -> Result<(), AppError> {
+        if self.status != VisitStatus::Discharged {
+            return Err(self.refuse("have its discharge cancelled"));
+        }
+        self.end = None;
+        self.status = VisitStatus::Open;
+        Ok(())
+    }
+
+    /// Cancels the registration or admission: only before any settlement is live.
+    pub fn cancel(&mut self) -> Result<(), AppError> {
+        if self.status != VisitStatus::Open {
+            return Err(self.refuse("be cancelled (cancel its settlement or discharge first)"));
+        }
+        self.status = VisitStatus::Cancelled;
+        Ok(())
+    }
+
+    /// Changes what the hospital may correct while the visit is open (2203, 2403).
+    pub fn change(&mut self, change: VisitChange) -> Result<(), AppError> {
+        if !matches!(self.status, VisitStatus::Open | VisitStatus::Discharged) {
+            return Err(self.refuse("be changed"));
+        }
+        if let Some(begin) = change.begin {
+            if self.end.is_some_and(|end| end < begin) {
+                return Err(AppError::bad_request("claim.discharge_before_admission", "the admission would fall after the discharge"));
+            }
+            self.begin = begin;
+        }
+        if let Some(diagnosis) = change.diagnosis {
+            self.diagnosis = Some(diagnosis);
+        }
+        if let Some(emergency) = change.emergency {
+            self.emergency = emergency;
+        }
+        if change.delivery.is_some() {
+            self.delivery = change.delivery;
+        }
+        if let Some(kind) = change.kind {
+            // An outpatient visit may turn chronic (14) or general (11); a stay stays a stay.
+            let outpatient = |k: ClaimKind| matches!(k, ClaimKind::GeneralOutpatient | ClaimKind::ChronicOutpatient);
+            if outpatient(kind) != outpatient(self.kind) {
+                return Err(AppError::unprocessable(
+                    "interface.visit_state",
+                    format!("visit {} is {:?}: it cannot become {kind:?}", self.mdtrt_id, self.kind),
+                ));
+            }
+            self.kind = kind;
+        }
+        Ok(())
+    }
+
+    /// The id the next settlement gets.
+    #[must_use]
+    pub fn next_setl_id(&self) -> String {
+        format!("{}S{}", self.mdtrt_id, self.settlements + 1)
+    }
+
+    /// The claim this visit settles as: dates and kind from the visit, level and place from
+    /// the register (`register`), lines as uploaded. `today` ends an open stay for a
+    /// pre-settlement during the stay.
+    fn claim(&self, register: &yibao_store::InstitutionRecord, city: RegionCode, service_rule: yibao_policy::ServiceDateRule, today: Date) -> Result<Claim, AppError> {
+        let diagnosis = self.diagnosis.clone().ok_or_else(|| {
+            AppError::unprocessable("interface.no_diagnosis", format!("visit {} has no main diagnosis yet (dise_codg)", self.mdtrt_id))
+        })?;
+        let end = if self.is_stay() { self.end.unwrap_or(today.max(self.begin)) } else { self.begin };
+        let mut claim = Claim {
+            claim_id: self.next_setl_id(),
+            institution_code: register.code.to_string(),
+            institution_level: register.level,
+            place: if city.contains(register.region) { Place::InArea } else { Place::OutOfArea },
+            kind: self.kind,
+            admission_date: self.begin,
+            discharge_date: end,
+            diagnosis,
+            referral: false,
+            emergency: self.emergency,
+            referred_deductible_paid: Fen::ZERO,
+            delivery: self.delivery,
+            lines: self.fees.iter().map(|f| f.line.clone()).collect(),
+        };
+        claim.institution_level = register.level_on(claim.service_date(service_rule));
+        Ok(claim)
+    }
+}
+
+/// What an outpatient registration (2201) or admission (2401) says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewVisit {
+    pub person_id: NationalId,
+    pub card_no: String,
+    pub kind: ClaimKind,
+    pub ipt_otp_no: String,
+    pub begin: Date,
+    pub diagnosis: Option<String>,
+    pub emergency: bool,
+    pub delivery: Option<Delivery>,
+}
+
+/// A correction of an open visit (2203 visit information, 2403 admission change).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VisitChange {
+    pub kind: Option<ClaimKind>,
+    pub begin: Option<Date>,
+    pub diagnosis: Option<String>,
+    pub emergency: Option<bool>,
+    pub delivery: Option<Delivery>,
+}
+
+/// The hospital's own split of the bill, as its settlement message states it. `None` is a
+/// field not stated (a pre-settlement states only the total).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatedSplit {
+    pub medfee_sumamt: Option<Fen>,
+    pub fulamt_ownpay_amt: Option<Fen>,
+    pub overlmt_selfpay: Option<Fen>,
+    pub preselfpay_amt: Option<Fen>,
+    pub inscp_scp_amt: Option<Fen>,
+}
+
+impl StatedSplit {
+    /// The fields that differ from `settlement`, each as "field: stated X, computed Y".
+    #[must_use]
+    pub fn differences(&self, settlement: &Settlement) -> Vec<String> {
+        let pairs = [
+            ("medfee_sumamt", self.medfee_sumamt, settlement.medfee_sumamt),
+            ("fulamt_ownpay_amt", self.fulamt_ownpay_amt, settlement.fulamt_ownpay_amt),
+            ("overlmt_selfpay", self.overlmt_selfpay, settlement.overlmt_selfpay),
+            ("preselfpay_amt", self.preselfpay_amt, settlement.preselfpay_amt),
+            ("inscp_scp_amt", self.inscp_scp_amt, settlement.inscp_scp_amt),
+        ];
+        pairs
+            .into_iter()
+            .filter_map(|(field, stated, computed)| {
+                stated.filter(|s| *s != computed).map(|s| format!("{field}: the message says {s}, the centre computes {computed}"))
+            })
+            .collect()
+    }
+}
+
+/// A person as an institution sees them on presenting their card (1101): who they are and
+/// what they are insured for, never their balance or counters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PersonSeen {
+    pub person: yibao_store::PersonRecord,
+}
+
+/// A visit's settlement (2206/2207, 2303/2304): the settlement as the institution sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VisitSettlement {
+    pub visit: Visit,
+    pub setl_id: String,
+    /// `None` for a pre-settlement.
+    pub record: Option<ClaimRecord>,
+    /// The settlement as the institution sees it (national field names).
+    pub settlement: Value,
+    pub settled_at: OffsetDateTime,
+}
+
+/// One reconciliation row: a settlement or a cancellation, on its day.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReconciliationRow {
+    pub setl_id: String,
+    pub person_id: NationalId,
+    pub insutype: String,
+    pub at: OffsetDateTime,
+    /// A cancellation (`refd_setl_flag` 1) counts negative.
+    pub cancellation: bool,
+    pub medfee_sumamt: Fen,
+    pub fund_pay_sumamt: Fen,
+    pub acct_pay: Fen,
+    pub psn_cash_pay: Fen,
+}
+
+/// The totals of rows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReconciliationTotals {
+    pub medfee_sumamt: Fen,
+    pub fund_pay_sumamt: Fen,
+    pub acct_pay: Fen,
+    pub psn_cash_pay: Fen,
+    /// Settlements less cancellations.
+    pub count: i64,
+}
+
+impl ReconciliationTotals {
+    #[must_use]
+    pub fn of<'a>(rows: impl IntoIterator<Item = &'a ReconciliationRow>) -> ReconciliationTotals {
+        let mut totals = ReconciliationTotals::default();
+        for row in rows {
+            let sign = |fen: Fen| if row.cancellation { Fen::ZERO - fen } else { fen };
+            totals.medfee_sumamt += sign(row.medfee_sumamt);
+            totals.fund_pay_sumamt += sign(row.fund_pay_sumamt);
+            totals.acct_pay += sign(row.acct_pay);
+            totals.psn_cash_pay += sign(row.psn_cash_pay);
+            totals.count += if row.cancellation { -1 } else { 1 };
+        }
+        totals
+    }
+}
+
+fn check_serial(field: &str, text: &str) -> Result<(), AppError> {
+    if text.is_empty() || text.chars().count() > SERIAL_CHARS_MAX || !text.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(AppError::bad_request(
+            "interface.bad_field",
+            format!("{field}: 1 to {SERIAL_CHARS_MAX} printable ASCII characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// SHA-256 of a message's input, lower-case hex: what makes a repeated `msgid` the same
+/// message.
+#[must_use]
+pub fn input_digest(input: &[u8]) -> String {
+    Sha256::digest(input).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn stored_visit(record: &VisitRecord) -> Result<Visit, AppError> {
+    serde_json::from_str(&record.state)
+        .map_err(|e| AppError::internal("store.failure", format!("visit {}: stored state unreadable: {e}", record.mdtrt_id)))
+}
+
+fn settlement_of(record: &ClaimRecord) -> Result<Settlement, AppError> {
+    #[derive(Deserialize)]
+    struct Amounts {
+        insutype: String,
+        #[serde(with = "yibao_domain::serde_yuan")]
+        medfee_sumamt: Fen,
+        #[serde(with = "yibao_domain::serde_yuan")]
+        fund_pay_sumamt: Fen,
+        #[serde(with = "yibao_domain::serde_yuan")]
+        acct_pay: Fen,
+        #[serde(with = "yibao_domain::serde_yuan")]
+        psn_cash_pay: Fen,
+    }
+    let amounts: Amounts = serde_json::from_str(&record.settlement_json)
+        .map_err(|e| AppError::internal("store.failure", format!("claim {}: stored settlement unreadable: {e}", record.claim_id)))?;
+    Ok(Settlement {
+        insutype: match amounts.insutype.as_str() {
+            "310" => "310",
+            "510" => "510",
+            _ => "390",
+        },
+        medfee_sumamt: amounts.medfee_sumamt,
+        fund_pay_sumamt: amounts.fund_pay_sumamt,
+        acct_pay: amounts.acct_pay,
+        psn_cash_pay: amounts.psn_cash_pay,
+        ..Settlement::default()
+    })
+}
+
+impl App {
+    fn register<'p>(&self, principal: &'p Principal) -> Result<&'p yibao_store::InstitutionRecord, AppError> {
+        match principal {
+            Principal::Institution(register) => Ok(register),
+            _ => Err(AppError::forbidden("the national interface is for designated institutions, with their API key")),
+        }
+    }
+
+    /// The answer already given to `msgid` by this institution. The same `msgid` with
+    /// another input is refused: a message id names one message.
+    pub async fn interface_answer(&self, principal: &Principal, msgid: &str, input_sha256: &str) -> Result<Option<InterfaceMessage>, AppError> {
+        let register = self.register(principal)?;
+        if msgid.is_empty() || msgid.chars().count() > MSGID_CHARS_MAX || msgid.chars().any(char::is_control) {
+            return Err(AppError::bad_request("interface.bad_msgid", format!("msgid: 1 to {MSGID_CHARS_MAX} printable characters")));
+        }
+        let found = store!(self, interface_answer(&register.code, msgid))?;
+        match found {
+            Some(first) if first.input_sha256 != input_sha256 => Err(AppError::conflict(
+                "interface.msgid_reused",
+                format!("msgid {msgid} was answered already for another message ({}): a msgid names one message", first.infno),
+            )),
+            found => Ok(found),
+        }
+    }
+
+    /// Keeps the answer to a message; if another answer to the same `msgid` was kept
+    /// meanwhile, that first one is returned and stands.
+    pub async fn keep_interface_answer(
+        &self,
+        principal: &Principal,
+        msgid: &str,
+        infno: &str,
+        input_sha256: &str,
+        answer: String,
+    ) -> Result<InterfaceMessage, AppError> {
+        let register = self.register(principal)?;
+        let message = InterfaceMessage {
+            institution_code: register.code.clone(),
+            msgid: msgid.to_owned(),
+            infno: infno.to_owned(),
+            input_sha256: input_sha256.to_owned(),
+            answer,
+            answered_at: self.now(),
+        };
+        Ok(store!(self, record_interface_answer(message))?)
+    }
+
+    /// 9001: an operator signs in; the answer's `sign_no` goes on every later message.
+    pub async fn interface_sign_in(&self, principal: &Principal, opter: &str) -> Result<SignInRecord, AppError> {
+        let register = self.register(principal)?;
+        if opter.is_empty() || opter.chars().count() > OPTER_CHARS_MAX || opter.chars().any(char::is_control) {
+            return Err(AppError::bad_request("interface.bad_field", format!("opter_no: 1 to {OPTER_CHARS_MAX} printable characters")));
+        }
+        let now = self.now();
+        let stamp = format!(
+            "{:04}{:02}{:02}{:02}{:02}{:02}",
+            now.year(),
+            u8::from(now.month()),
+            now.day(),
+            now.hour(),
+            now.minute(),
+            now.second()
+        );
+        let random = crate::access::new_token()?;
+        let sign_in = SignInRecord {
+            sign_no: format!("{stamp}{}", &random[..12]),
+            institution_code: register.code.clone(),
+            opter: opter.to_owned(),
+            signed_in_at: now,
+            signed_out_at: None,
+        };
+        Ok(store!(self, record_sign_in(sign_in))?)
+    }
+
+    /// 9002: signs out a sign-in of this institution.
+    pub async fn interface_sign_out(&self, principal: &Principal, sign_no: &str) -> Result<SignInRecord, AppError> {
+        let register = self.register(principal)?;
+        Ok(store!(self, record_sign_out(&register.code, sign_no, self.now()))?)
+    }
+
+    /// Refuses a message whose `sign_no` is not a live sign-in of its institution.
+    pub async fn check_signed_in(&self, principal: &Principal, sign_no: &str) -> Result<(), AppError> {
+        let register = self.register(principal)?;
+        let not_signed_in = || {
+            AppError::unprocessable("interface.not_signed_in", format!("sign_no {sign_no:?} is no live sign-in of {}: sign in (9001) first", register.code))
+        };
+        if sign_no.is_empty() || sign_no.len() > MSGID_CHARS_MAX {
+            return Err(not_signed_in());
+        }
+        match store!(self, sign_in_record(&register.code, sign_no))? {
+            Some(record) if record.signed_out_at.is_none() => Ok(()),
+            _ => Err(not_signed_in()),
+        }
+    }
+
+    /// 1101: the person an institution presents the card of (only what it may see).
+    pub async fn person_for_institution(&self, principal: &Principal, person_id: &NationalId, card_no: &str) -> Result<PersonSeen, AppError> {
+        self.register(principal)?;
+        let person = self.presented(person_id, card_no).await?;
+        Ok(PersonSeen { person })
+    }
+
+    /// Refuses a visit of a kind the person is not entitled to on `date` (2001, and at
+    /// registration): coverage in force, maternity insurance for a maternity claim, a
+    /// certified disease for chronic outpatient care.
+    pub fn entitlement(person: &yibao_store::PersonRecord, kind: ClaimKind, date: Date, diagnosis: Option<&str>) -> Result<(), AppError> {
+        let coverage = &person.coverage;
+        let refuse = |why: String| AppError::unprocessable("interface.not_entitled", why);
+        if date < coverage.coverage_from || coverage.coverage_until.is_some_and(|until| date > until) {
+            return Err(refuse(format!("the person is not covered on {date}")));
+        }
+        if kind == ClaimKind::Maternity && !coverage.maternity {
+            return Err(refuse("the person has no maternity insurance".into()));
+        }
+        if kind == ClaimKind::ChronicOutpatient {
+            let certified = diagnosis.is_some_and(|dx| coverage.certified_chronic_diseases.iter().any(|prefix| dx.starts_with(prefix.as_str())));
+            if !certified {
+                return Err(refuse("no chronic or special disease is certified for the person with this diagnosis".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// 2001: the entitlement check, on presenting the person's card.
+    pub async fn check_entitlement(
+        &self,
+        principal: &Principal,
+        person_id: &NationalId,
+        card_no: &str,
+        kind: ClaimKind,
+        date: Date,
+        diagnosis: Option<&str>,
+    ) -> Result<(), AppError> {
+        self.register(principal)?;
+        let person = self.presented(person_id, card_no).await?;
+        App::entitlement(&person, kind, date, diagnosis)
+    }
+
+    /// 2201/2401: opens a visit on presenting the person's card. A hospital opens any kind;
+    /// a pharmacy only outpatient visits.
+    pub async fn open_visit(&self, principal: &Principal, new: NewVisit) -> Result<Visit, AppError> {
+        let register = self.register(principal)?;
+        check_serial("ipt_otp_no", &new.ipt_otp_no)?;
+        self.not_after_today("claim.in_future", "a visit beginning on", new.begin)?;
+        if register.code.is_pharmacy() && !matches!(new.kind, ClaimKind::GeneralOutpatient | ClaimKind::ChronicOutpatient) {
+            return Err(AppError::unprocessable(
+                "claim.kind_not_for_pharmacy",
+                format!("{} is a designated pharmacy: it settles outpatient claims only", register.code),
+            ));
+        }
+        let person = self.presented(&new.person_id, &new.card_no).await?;
+        App::entitlement(&person, new.kind, new.begin, new.diagnosis.as_deref())?;
+        let now = self.now();
+        let random = crate::access::new_token()?;
+        let visit = Visit {
+            mdtrt_id: format!("{}{:02}{:02}{}", new.begin.year(), u8::from(new.begin.month()), new.begin.day(), &random[..16]),
+            person_id: new.person_id,
+            kind: new.kind,
+            ipt_otp_no: new.ipt_otp_no,
+            begin: new.begin,
+            end: None,
+            diagnosis: new.diagnosis,
+            emergency: new.emergency,
+            delivery: new.delivery,
+            status: VisitStatus::Open,
+            fees: Vec::new(),
+            settlements: 0,
+            setl_id: None,
+        };
+        self.write_visit(register, &visit, None, now).await?;
+        Ok(visit)
+    }
+
+    async fn write_visit(&self, register: &yibao_store::InstitutionRecord, visit: &Visit, read: Option<u32>, now: OffsetDateTime) -> Result<(), AppError> {
+        let state = serde_json::to_string(visit).map_err(|e| AppError::internal("store.failure", e.to_string()))?;
+        let record = VisitRecord {
+            mdtrt_id: visit.mdtrt_id.clone(),
+            institution_code: register.code.clone(),
+            person_id: visit.person_id,
+            revision: read.map_or(1, |r| r + 1),
+            state,
+            updated_at: now,
+        };
+        store!(self, write_visit(record, read))?;
+        Ok(())
+    }
+
+    /// A visit of this institution, and the revision it was read at. The person the message
+    /// names (`psn_no`) must be the visit's.
+    pub async fn visit(&self, principal: &Principal, mdtrt_id: &str, person_id: Option<&NationalId>) -> Result<(Visit, u32), AppError> {
+        let register = self.register(principal)?;
+        let not_found = || AppError::not_found("interface.visit_not_found", format!("{} has no visit {mdtrt_id}", register.code));
+        if mdtrt_id.is_empty() || mdtrt_id.len() > MSGID_CHARS_MAX {
+            return Err(not_found());
+        }
+        let record = store!(self, visit(&register.code, mdtrt_id))?.ok_or_else(not_found)?;
+        let visit = stored_visit(&record)?;
+        if person_id.is_some_and(|p| *p != visit.person_id) {
+            return Err(AppError::unprocessable("interface.person_mismatch", format!("visit {mdtrt_id} is another person's (psn_no)")));
+        }
+        Ok((visit, record.revision))
+    }
+
+    /// Reads a visit, applies `change` to it and writes it over the revision read.
+    pub async fn change_visit<T>(
+        &self,
+        principal: &Principal,
+        mdtrt_id: &str,
+        person_id: Option<&NationalId>,
+        change: impl FnOnce(&mut Visit) -> Result<T, AppError>,
+    ) -> Result<(Visit, T), AppError> {
+        let register = self.register(principal)?;
+        let (mut visit, revision) = self.visit(principal, mdtrt_id, person_id).await?;
+        let out = change(&mut visit)?;
+        self.write_visit(register, &visit, Some(revision), self.now()).await?;
+        Ok((visit, out))
+    }
+
+    /// 2204/2301: uploads fee lines, each with the total the hospital computed for it
+    /// (`det_item_fee_sumamt`: refused when it is not quantity × price under the pack's
+    /// rounding). The answer classifies each line as a pre-settlement would, when the visit
+    /// has its diagnosis.
+    pub async fn upload_fees(
+        &self,
+        principal: &Principal,
+        mdtrt_id: &str,
+        person_id: &NationalId,
+        fees: Vec<(Fee, Option<Fen>)>,
+    ) -> Result<(Visit, Option<Settlement>), AppError> {
+        let rounding = self.policy().rounding;
+        let mut differing = Vec::new();
+        for (fee, stated) in &fees {
+            let total = rounding.scale(fee.line.unit_price, i64::from(fee.line.quantity.milli()), 1000);
+            if let Some(stated) = stated.filter(|stated| *stated != total) {
+                differing.push(format!("feedetl_sn {}: det_item_fee_sumamt {stated}, the centre computes {total}", fee.feedetl_sn));
+            }
+        }
+        if !differing.is_empty() {
+            return Err(AppError::unprocessable("interface.split_differs", differing.join("; ")));
+        }
+        let fees = fees.into_iter().map(|(fee, _)| fee).collect();
+        let (visit, ()) = self.change_visit(principal, mdtrt_id, Some(person_id), |visit| visit.add_fees(fees)).await?;
+        if visit.diagnosis.is_none() || visit.fees.is_empty() {
+            return Ok((visit, None));
+        }
+        let computed = self.compute_visit(principal, &visit).await?;
+        Ok((visit, Some(computed)))
+    }
+
+    /// The visit's claim settled as a pre-settlement: nothing written.
+    async fn compute_visit(&self, principal: &Principal, visit: &Visit) -> Result<Settlement, AppError> {
+        let register = self.register(principal)?;
+        let policy = self.policy();
+        let claim = visit.claim(register, policy.region, policy.service_date, self.today())?;
+        let person = store!(self, person(policy.region, &visit.person_id))?;
+        let claim = self.check_visit_claim(principal, claim, &visit.person_id).await?;
+        let acc = store!(self, accumulators(policy.region, &visit.person_id, self.claim_year(&claim)))?;
+        settle(&policy, &claim, &person.coverage, &acc, Explain::Off).map_err(|e| AppError::unprocessable(e.code(), e.to_string()))
+    }
+
+    /// 2206/2303 and 2207/2304: settles a visit (or pre-settles it, `write` false), after
+    /// checking the hospital's stated split against the centre's.
+    pub async fn settle_visit(
+        &self,
+        principal: &Principal,
+        source: &str,
+        mdtrt_id: &str,
+        person_id: &NationalId,
+        stated: StatedSplit,
+        write: bool,
+    ) -> Result<VisitSettlement, AppError> {
+        let register = self.register(principal)?;
+        let (mut visit, revision) = self.visit(principal, mdtrt_id, Some(person_id)).await?;
+        let ready = if visit.is_stay() {
+            matches!(visit.status, VisitStatus::Open | VisitStatus::Discharged) && (!write || visit.status == VisitStatus::Discharged)
+        } else {
+            visit.status == VisitStatus::Open
+        };
+        if !ready {
+            let what = if write && visit.status == VisitStatus::Open { "be settled before its discharge (2402)" } else { "be settled" };
+            return Err(visit.refuse(what));
+        }
+        if visit.fees.is_empty() {
+            return Err(AppError::unprocessable("claim.no_lines", format!("visit {mdtrt_id} has no fee lines: upload them first")));
+        }
+        let computed = self.compute_visit(principal, &visit).await?;
+        let differences = stated.differences(&computed);
+        if !differences.is_empty() {
+            return Err(AppError::unprocessable("interface.split_differs", differences.join("; ")));
+        }
+        let setl_id = visit.next_setl_id();
+        if !write {
+            let settlement = crate::claims::institution_view(
+                serde_json::to_value(&computed).map_err(|e| AppError::internal("settle.failure", e.to_string()))?,
+            );
+            return Ok(VisitSettlement { visit, setl_id, record: None, settlement, settled_at: self.now() });
+        }
+        let policy = self.policy();
+        let claim = visit.claim(register, policy.region, policy.service_date, self.today())?;
+        let settled = self.settle_presented(principal, source, person_id, claim).await?;
+        visit.status = VisitStatus::Settled;
+        visit.settlements += 1;
+        visit.setl_id = Some(setl_id.clone());
+        self.write_visit(register, &visit, Some(revision), self.now()).await?;
+        Ok(VisitSettlement { visit, setl_id, settled_at: settled.record.settled_at, record: Some(settled.record), settlement: settled.settlement })
+    }
+
+    /// 2208/2305: cancels the visit's live settlement (a reversal, 冲正, of its claim): the
+    /// visit is open again (a stay: discharged) and may be settled anew.
+    pub async fn cancel_visit_settlement(
+        &self,
+        principal: &Principal,
+        source: &str,
+        mdtrt_id: &str,
+        person_id: &NationalId,
+        setl_id: Option<&str>,
+    ) -> Result<(Visit, ClaimRecord), AppError> {
+        let register = self.register(principal)?;
+        let (mut visit, revision) = self.visit(principal, mdtrt_id, Some(person_id)).await?;
+        let live = visit.setl_id.clone().filter(|_| visit.status == VisitStatus::Settled).ok_or_else(|| visit.refuse("have a settlement cancelled"))?;
+        if let Some(asked) = setl_id.filter(|asked| *asked != live) {
+            return Err(AppError::unprocessable(
+                "interface.setl_mismatch",
+                format!("setl_id {asked} is not the live settlement of visit {mdtrt_id} ({live})"),
+            ));
+        }
+        let code = register.code.to_string();
+        let record = match self.reverse(principal, source, &code, &live, "cancelled by the institution (national interface)").await {
+            Ok(settled) => settled.record,
+            // Reversed already by an earlier attempt that stopped before the visit was written.
+            Err(e) if e.code == "claim.already_reversed" => store!(self, claim(self.policy().region, &code, &live))?,
+            Err(e) => return Err(e),
+        };
+        visit.status = if visit.is_stay() { VisitStatus::Discharged } else { VisitStatus::Open };
+        visit.setl_id = None;
+        self.write_visit(register, &visit, Some(revision), self.now()).await?;
+        Ok((visit, record))
+    }
+
+    /// 3201/3202: the institution's settlements and cancellations on the days `from..=to`
+    /// (Beijing time),
+    /// each cancellation a row of its own on its day.
+    pub async fn reconciliation(&self, principal: &Principal, from: Date, to: Date) -> Result<Vec<ReconciliationRow>, AppError> {
+        let register = self.register(principal)?;
+        if to < from || (to - from).whole_days() >= RECONCILIATION_DAYS_MAX {
+            return Err(AppError::bad_request(
+                "interface.bad_period",
+                format!("a reconciliation covers 1 to {RECONCILIATION_DAYS_MAX} days, from stmt_begndate to stmt_enddate"),
+            ));
+        }
+        // The store reads by UTC day; a local day reaches into the UTC days either side.
+        let (wide_from, wide_to) = (from.previous_day().unwrap_or(from), to.next_day().unwrap_or(to));
+        let records = store!(self, institution_claims(self.policy().region, &register.code, wide_from, wide_to))?;
+        let in_period = |at: OffsetDateTime| {
+            let day = at.to_offset(LOCAL_OFFSET).date();
+            from <= day && day <= to
+        };
+        let mut rows = Vec::new();
+        for record in &records {
+            let amounts = settlement_of(record)?;
+            let row = |at, cancellation| ReconciliationRow {
+                setl_id: record.claim_id.clone(),
+                person_id: record.person_id,
+                insutype: amounts.insutype.to_owned(),
+                at,
+                cancellation,
+                medfee_sumamt: amounts.medfee_sumamt,
+                fund_pay_sumamt: amounts.fund_pay_sumamt,
+                acct_pay: amounts.acct_pay,
+                psn_cash_pay: amounts.psn_cash_pay,
+            };
+            if in_period(record.settled_at) {
+                rows.push(row(record.settled_at, false));
+            }
+            if let Some(at) = record.reversed_at.filter(|at| record.status == ClaimStatus::Reversed && in_period(*at)) {
+                rows.push(row(at, true));
+            }
+        }
+        rows.sort_by(|a, b| (a.at, &a.setl_id, a.cancellation).cmp(&(b.at, &b.setl_id, b.cancellation)));
+        Ok(rows)
+    }
+}
+
+/// The regions a message states: `mdtrtarea_admvs` (where the care is given) must be the
+/// institution's registered region or the city's, `insuplc_admdvs` (where the person is
+/// insured) the person's region or the city's. Out-of-area care is then what the register
+/// says of the institution, never what the message says.
+pub fn check_regions(register: &yibao_store::InstitutionRecord, person_region: Option<RegionCode>, mdtrtarea: Option<RegionCode>, insuplc: Option<RegionCode>, city: RegionCode) -> Result<(), AppError> {
+    if let Some(area) = mdtrtarea.filter(|area| *area != register.region && *area != city) {
+        return Err(AppError::unprocessable(
+            "interface.region_mismatch",
+            format!("mdtrtarea_admvs {area}: {} is registered in {}", register.code, register.region),
+        ));
+    }
+    if let (Some(insured), Some(stated)) = (person_region, insuplc) {
+        if stated != insured && !(stated == city && city.contains(insured)) {
+            return Err(AppError::unprocessable(
+                "interface.region_mismatch",
+                format!("insuplc_admdvs {stated}: the person is insured in {insured}"),
+            ));
+        }
+    }
+    Ok(())
+}
