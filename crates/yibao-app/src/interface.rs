@@ -443,15 +443,19 @@ impl App {
         }
     }
 
-    /// The answer already given to `msgid` by this institution. The same `msgid` with
-    /// another input is refused: a message id names one message.
-    pub async fn interface_answer(&self, principal: &Principal, msgid: &str, input_sha256: &str) -> Result<Option<InterfaceMessage>, AppError> {
+    /// The message `msgid` of this institution and its answer, if it was answered.
+    pub async fn interface_message(&self, principal: &Principal, msgid: &str) -> Result<Option<InterfaceMessage>, AppError> {
         let register = self.register(principal)?;
         if msgid.is_empty() || msgid.chars().count() > MSGID_CHARS_MAX || msgid.chars().any(char::is_control) {
             return Err(AppError::bad_request("interface.bad_msgid", format!("msgid: 1 to {MSGID_CHARS_MAX} printable characters")));
         }
-        let found = store!(self, interface_answer(&register.code, msgid))?;
-        match found {
+        Ok(store!(self, interface_answer(&register.code, msgid))?)
+    }
+
+    /// The answer already given to `msgid` by this institution. The same `msgid` with
+    /// another input is refused: a message id names one message.
+    pub async fn interface_answer(&self, principal: &Principal, msgid: &str, input_sha256: &str) -> Result<Option<InterfaceMessage>, AppError> {
+        match self.interface_message(principal, msgid).await? {
             Some(first) if first.input_sha256 != input_sha256 => Err(AppError::conflict(
                 "interface.msgid_reused",
                 format!("msgid {msgid} was answered already for another message ({}): a msgid names one message", first.infno),
@@ -468,6 +472,7 @@ impl App {
         msgid: &str,
         infno: &str,
         input_sha256: &str,
+        input: String,
         answer: String,
     ) -> Result<InterfaceMessage, AppError> {
         let register = self.register(principal)?;
@@ -476,6 +481,7 @@ impl App {
             msgid: msgid.to_owned(),
             infno: infno.to_owned(),
             input_sha256: input_sha256.to_owned(),
+            input,
             answer,
             answered_at: self.now(),
         };

@@ -235,7 +235,7 @@ async fn serve(settings: Settings, given: GivenPack, city: RegionCode) -> Result
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     println!(
-        "Yibao is serving {} on {scheme}://{address}/api/ (docs: {scheme}://{address}/api/docs/); the staff console is {scheme}://{address}/console/",
+        "Yibao is serving {} on {scheme}://{address}/api/ (docs: {scheme}://{address}/api/docs/); the staff console is {scheme}://{address}/console/; the national interface for institutions is {scheme}://{address}/fsi/api",
         state.policy().name
     );
     println!("data: {path}");
@@ -244,7 +244,8 @@ async fn serve(settings: Settings, given: GivenPack, city: RegionCode) -> Result
     } else if first_start {
         println!("empty database, no demo loaded (--no-demo): create staff accounts before use");
     }
-    let console = yibao_console::router_with(settings.console);
+    // The staff console and the national interface for institutions (/fsi/api), beside the API.
+    let console = yibao_console::router_with(settings.console).merge(yibao_fsi::router());
     let metrics = Arc::new(yibao_api::observe::Metrics::default());
     if let Some(metrics_address) = settings.metrics_listen {
         let metrics_listener =

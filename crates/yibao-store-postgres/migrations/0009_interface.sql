@@ -5,6 +5,7 @@ CREATE TABLE interface_messages (
     msgid            TEXT NOT NULL,
     infno            TEXT NOT NULL,
     input_sha256     TEXT NOT NULL,
+    input            TEXT NOT NULL,
     answer           TEXT NOT NULL,
     answered_at      TEXT NOT NULL,
     PRIMARY KEY (institution_code, msgid)

@@ -21,6 +21,7 @@ fn message_from_row(row: &PgRow) -> Result<InterfaceMessage, StoreError> {
         msgid: text(row, "msgid")?,
         infno: text(row, "infno")?,
         input_sha256: text(row, "input_sha256")?,
+        input: text(row, "input")?,
         answer: text(row, "answer")?,
         answered_at: time_of(&text(row, "answered_at")?)?,
     })
@@ -49,7 +50,7 @@ fn visit_from_row(row: &PgRow) -> Result<VisitRecord, StoreError> {
 }
 
 const MESSAGE: &str =
-    "SELECT institution_code, msgid, infno, input_sha256, answer, answered_at FROM interface_messages WHERE institution_code = $1 AND msgid = $2";
+    "SELECT institution_code, msgid, infno, input_sha256, input, answer, answered_at FROM interface_messages WHERE institution_code = $1 AND msgid = $2";
 const SIGN_IN: &str =
     "SELECT sign_no, institution_code, opter, signed_in_at, signed_out_at FROM interface_sign_ins WHERE institution_code = $1 AND sign_no = $2";
 const VISIT: &str =
@@ -65,13 +66,14 @@ impl InterfaceStore for PostgresStore {
         message.check()?;
         let mut tx = self.write().await?;
         sqlx::query(
-            "INSERT INTO interface_messages (institution_code, msgid, infno, input_sha256, answer, answered_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (institution_code, msgid) DO NOTHING",
+            "INSERT INTO interface_messages (institution_code, msgid, infno, input_sha256, input, answer, answered_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (institution_code, msgid) DO NOTHING",
         )
         .bind(message.institution_code.to_string())
         .bind(&message.msgid)
         .bind(&message.infno)
         .bind(&message.input_sha256)
+        .bind(&message.input)
         .bind(&message.answer)
         .bind(time_text(message.answered_at)?)
         .execute(&mut *tx)

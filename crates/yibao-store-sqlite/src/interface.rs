@@ -14,8 +14,9 @@ fn message_from_row(row: &Row<'_>) -> Result<InterfaceMessage, StoreError> {
         msgid: col(row, 1)?,
         infno: col(row, 2)?,
         input_sha256: col(row, 3)?,
-        answer: col(row, 4)?,
-        answered_at: time_of(&col::<String>(row, 5)?)?,
+        input: col(row, 4)?,
+        answer: col(row, 5)?,
+        answered_at: time_of(&col::<String>(row, 6)?)?,
     })
 }
 
@@ -41,7 +42,7 @@ fn visit_from_row(row: &Row<'_>) -> Result<VisitRecord, StoreError> {
 }
 
 const MESSAGE: &str =
-    "SELECT institution_code, msgid, infno, input_sha256, answer, answered_at FROM interface_messages WHERE institution_code = ?1 AND msgid = ?2";
+    "SELECT institution_code, msgid, infno, input_sha256, input, answer, answered_at FROM interface_messages WHERE institution_code = ?1 AND msgid = ?2";
 const SIGN_IN: &str =
     "SELECT sign_no, institution_code, opter, signed_in_at, signed_out_at FROM interface_sign_ins WHERE institution_code = ?1 AND sign_no = ?2";
 const VISIT: &str =
@@ -58,13 +59,14 @@ impl InterfaceStore for SqliteStore {
         self.write(move |conn| {
             exec(
                 conn,
-                "INSERT INTO interface_messages (institution_code, msgid, infno, input_sha256, answer, answered_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (institution_code, msgid) DO NOTHING",
+                "INSERT INTO interface_messages (institution_code, msgid, infno, input_sha256, input, answer, answered_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (institution_code, msgid) DO NOTHING",
                 params![
                     message.institution_code.to_string(),
                     message.msgid,
                     message.infno,
                     message.input_sha256,
+                    message.input,
                     message.answer,
                     time_text(message.answered_at)?
                 ],

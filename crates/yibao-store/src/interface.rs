@@ -36,6 +36,9 @@ pub struct InterfaceMessage {
     /// SHA-256 of the request's `input`, lower-case hex: a repeated `msgid` with another
     /// input is refused, not answered with the first's answer.
     pub input_sha256: String,
+    /// The message's `input` as received, JSON: what the institution asked, for the audit
+    /// and for a reversal (2601) of it.
+    pub input: String,
     /// The output envelope as sent, JSON.
     pub answer: String,
     #[serde(with = "time::serde::rfc3339")]
@@ -48,8 +51,8 @@ impl InterfaceMessage {
         if self.msgid.is_empty() || self.msgid.chars().count() > MSGID_CHARS_MAX {
             return Err(StoreError::Invalid(format!("a msgid is 1 to {MSGID_CHARS_MAX} characters")));
         }
-        if self.answer.len() > ANSWER_BYTES_MAX {
-            return Err(StoreError::Invalid(format!("an answer is at most {ANSWER_BYTES_MAX} bytes")));
+        if self.answer.len() > ANSWER_BYTES_MAX || self.input.len() > ANSWER_BYTES_MAX {
+            return Err(StoreError::Invalid(format!("a message and its answer are each at most {ANSWER_BYTES_MAX} bytes")));
         }
         Ok(())
     }

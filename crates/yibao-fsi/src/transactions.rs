@@ -1,0 +1,745 @@
+//! Each transaction (`infno`): its input nodes read, one use case called, its output nodes
+//! written. Node and field names are the specification's; amounts are answered as numbers
+//! in yuan, dates `yyyy-MM-dd`, times `yyyy-MM-dd HH:mm:ss` (Beijing time).
+//!
+//! Where Yibao's rules ask more than the specification's minimum, the message says so in
+//! its refusal: a person is identified by the national ID **and** the card (`mdtrt_cert_type`
+//! 02 with `card_sn`, or 03 with `certno`) wherever the specification lets a message name a
+//! person for the first time (1101, 2001, 2201, 2401), so the interface is no
+//! insured-or-not oracle; `psn_no` is the national ID.
+
+use serde_json::{Value, json};
+use time::Date;
+use yibao_app::interface::{Fee, FeeSelector, NewVisit, ReconciliationRow, ReconciliationTotals, StatedSplit, Visit, VisitChange, check_regions};
+use yibao_app::{App, AppError, ClaimLine, Delivery, LineSettlement, LineVerdict, Principal, Quantity};
+use yibao_domain::{ClaimKind, DeliveryKind, Fen, ItemCode, NationalId, RegionCode, Sex};
+
+use crate::node::{Node, bad};
+
+/// Every transaction this edge answers, for refusals and the README.
+pub const TRANSACTIONS: &[(&str, &str)] = &[
+    ("1101", "人员信息获取 person information"),
+    ("2001", "人员待遇享受检查 entitlement check"),
+    ("2201", "门诊挂号 outpatient registration"),
+    ("2202", "门诊挂号撤销 registration cancellation"),
+    ("2203", "门诊就诊信息上传 visit information"),
+    ("2204", "门诊费用明细信息上传 outpatient fee lines"),
+    ("2205", "门诊费用明细信息撤销 outpatient fee lines cancellation"),
+    ("2206", "门诊预结算 outpatient pre-settlement"),
+    ("2207", "门诊结算 outpatient settlement"),
+    ("2208", "门诊结算撤销 outpatient settlement cancellation"),
+    ("2301", "住院费用明细信息上传 inpatient fee lines"),
+    ("2302", "住院费用明细信息撤销 inpatient fee lines cancellation"),
+    ("2303", "住院预结算 inpatient pre-settlement"),
+    ("2304", "住院结算 inpatient settlement"),
+    ("2305", "住院结算撤销 inpatient settlement cancellation"),
+    ("2401", "入院办理 admission"),
+    ("2402", "出院办理 discharge"),
+    ("2403", "入院信息变更 admission change"),
+    ("2404", "入院办理撤销 admission cancellation"),
+    ("2405", "出院撤销 discharge cancellation"),
+    ("2501", "转院备案 referral filing"),
+    ("2601", "冲正交易 reversal by omsgid"),
+    ("3201", "医药机构费用结算对总账 reconciliation of totals"),
+    ("3202", "医药机构费用结算对明细账 reconciliation of details"),
+    ("9001", "签到 sign-in"),
+    ("9002", "签退 sign-out"),
+];
+
+/// The audit source of a message's writes.
+fn source(msgid: &str) -> String {
+    yibao_app::audit_source(&format!("fsi msgid {msgid}"), None)
+}
+
+fn amount(fen: Fen) -> Value {
+    // A yuan amount as a JSON number with the fen's two decimals: the shortest decimal that
+    // reads back as the same binary number is the fen's own text (amounts are below 2^53 fen).
+    fen.to_string().parse::<f64>().map_or(Value::Null, |yuan| json!(yuan))
+}
+
+/// An amount of the settlement answer by its field name.
+fn settled_amount(settlement: &Value, field: &str) -> Value {
+    settlement.get(field).and_then(Value::as_str).and_then(|text| Fen::parse_yuan(text).ok()).map_or(json!(0), amount)
+}
+
+fn day(date: Date) -> Value {
+    json!(date.to_string())
+}
+
+/// `med_type` → the kind of claim; 21 and 2101 are both ordinary inpatient care.
+fn kind_of(path: &str, med_type: &str) -> Result<ClaimKind, AppError> {
+    match med_type {
+        "11" | "12" | "13" => Ok(ClaimKind::GeneralOutpatient),
+        "14" | "1401" | "1402" => Ok(ClaimKind::ChronicOutpatient),
+        "21" | "2101" => Ok(ClaimKind::Inpatient),
+        "52" | "5201" => Ok(ClaimKind::Maternity),
+        other => Err(bad(
+            path,
+            "med_type",
+            format!("{other} is not settled here: 11 general outpatient, 14 chronic/special outpatient, 21 or 2101 inpatient, 52 maternity"),
+        )),
+    }
+}
+
+/// The person a message presents, with the card: (national ID, card number).
+fn presented(data: &Node<'_>) -> Result<(NationalId, String), AppError> {
+    let cert_type = data.text("mdtrt_cert_type")?.unwrap_or_else(|| "02".into());
+    let (id_text, card) = match cert_type.as_str() {
+        "02" => (data.text("mdtrt_cert_no")?.or(data.text("certno")?).or(data.text("psn_no")?), data.text("card_sn")?),
+        "03" => (data.text("certno")?.or(data.text("psn_no")?), data.text("mdtrt_cert_no")?.or(data.text("card_sn")?)),
+        other => {
+            return Err(bad(
+                data.path,
+                "mdtrt_cert_type",
+                format!("{other} is not accepted: present the national ID (02) with the card number in card_sn, or the card (03) with the ID in certno"),
+            ));
+        }
+    };
+    let id_text = id_text.ok_or_else(|| bad(data.path, "mdtrt_cert_no", "the person's national ID is required"))?;
+    let person = NationalId::parse(&id_text).map_err(|e| bad(data.path, "mdtrt_cert_no", e))?;
+    let card = card.ok_or_else(|| bad(data.path, "card_sn", "the person's card number is required with the national ID"))?;
+    if let Some(psn_no) = data.text("psn_no")? {
+        if psn_no != person.as_str() {
+            return Err(bad(data.path, "psn_no", "is not the person the certificate names"));
+        }
+    }
+    Ok((person, card))
+}
+
+/// The main diagnosis of a message: `dise_codg` of the node, or the first of `diseinfo`
+/// marked main (`maindiag_flag` 1) or numbered 1 (`diag_srt_no`).
+fn diagnosis(node: &Node<'_>, input: &Node<'_>) -> Result<Option<String>, AppError> {
+    if let Some(code) = node.text("dise_codg")?.or(node.text("dscg_maindiag_code")?) {
+        return Ok(Some(code));
+    }
+    for entry in input.list("diseinfo")? {
+        if entry.flag("maindiag_flag")? || entry.text("diag_srt_no")?.as_deref() == Some("1") {
+            return entry.text("diag_code");
+        }
+    }
+    Ok(None)
+}
+
+fn delivery(node: &Node<'_>) -> Result<Option<Delivery>, AppError> {
+    let Some(matn_type) = node.text("matn_type")? else { return Ok(None) };
+    // 生育类别: 1 顺产 normal, 2 剖宫产 caesarean, 3/4 miscarriage before / from four months.
+    let kind = match matn_type.as_str() {
+        "1" => DeliveryKind::Normal,
+        "2" => DeliveryKind::Difficult,
+        "3" => DeliveryKind::MiscarriageEarly,
+        "4" => DeliveryKind::MiscarriageLate,
+        other => return Err(bad(node.path, "matn_type", format!("{other} is not 1 normal, 2 caesarean, 3 or 4 miscarriage"))),
+    };
+    let babies = match node.text("fetus_cnt")? {
+        None => 1,
+        Some(text) => text.parse::<u8>().map_err(|_| bad(node.path, "fetus_cnt", "is not a count"))?,
+    };
+    Ok(Some(Delivery { kind, babies, employer_average_wage_monthly: None }))
+}
+
+fn region(node: &Node<'_>, field: &str) -> Result<Option<RegionCode>, AppError> {
+    node.text(field)?.map(|text| RegionCode::parse(&text).map_err(|e| bad(node.path, field, e))).transpose()
+}
+
+fn sex_code(person: &NationalId) -> &'static str {
+    match person.sex() {
+        Sex::Male => "1",
+        Sex::Female => "2",
+    }
+}
+
+fn age_on(person: &NationalId, today: Date) -> i32 {
+    let birth = person.birth_date();
+    let had_birthday = (today.month(), today.day()) >= (birth.month(), birth.day());
+    today.year() - birth.year() - i32::from(!had_birthday)
+}
+
+/// Runs one transaction.
+pub async fn run(app: &App, principal: &Principal, infno: &str, msgid: &str, head: &Node<'_>, input: &Value) -> Result<Value, AppError> {
+    let input = Node::of("input", input);
+    if infno != "9001" {
+        let sign_no = head.text("sign_no")?.unwrap_or_default();
+        app.check_signed_in(principal, &sign_no).await?;
+    }
+    let source = source(msgid);
+    match infno {
+        "9001" => sign_in(app, principal, &input).await,
+        "9002" => sign_out(app, principal, &input).await,
+        "1101" => person_information(app, principal, head, &input).await,
+        "2001" => entitlement(app, principal, &input).await,
+        "2201" => open_visit(app, principal, head, &input, false).await,
+        "2401" => open_visit(app, principal, head, &input, true).await,
+        "2202" | "2404" => cancel_visit(app, principal, &input, infno == "2404").await,
+        "2203" => change_visit(app, principal, &input, "mdtrtinfo").await,
+        "2403" => change_visit(app, principal, &input, "adminfo").await,
+        "2402" => discharge(app, principal, &input).await,
+        "2405" => cancel_discharge(app, principal, &input).await,
+        "2204" | "2301" => upload_fees(app, principal, &input, infno == "2301").await,
+        "2205" | "2302" => cancel_fees(app, principal, &input, infno == "2302").await,
+        "2206" | "2303" => settle(app, principal, &source, &input, false, infno == "2303").await,
+        "2207" | "2304" => settle(app, principal, &source, &input, true, infno == "2304").await,
+        "2208" | "2305" => cancel_settlement(app, principal, &source, &input, infno == "2305").await,
+        "2501" => file_referral(app, principal, &source, &input).await,
+        "2601" => reverse(app, principal, &source, &input).await,
+        "3201" => reconcile_totals(app, principal, &input).await,
+        "3202" => reconcile_details(app, principal, &input).await,
+        other => Err(AppError::bad_request(
+            "interface.unknown_infno",
+            format!("transaction {other} is not answered here; the interface answers {}", TRANSACTIONS.iter().map(|(no, _)| *no).collect::<Vec<_>>().join(", ")),
+        )),
+    }
+}
+
+async fn sign_in(app: &App, principal: &Principal, input: &Node<'_>) -> Result<Value, AppError> {
+    let data = input.child("signin")?;
+    let record = app.interface_sign_in(principal, &data.required("opter_no")?).await?;
+    Ok(json!({"signinoutb": {"sign_time": crate::moment(record.signed_in_at), "sign_no": record.sign_no}}))
+}
+
+async fn sign_out(app: &App, principal: &Principal, input: &Node<'_>) -> Result<Value, AppError> {
+    let data = input.child("signout")?;
+    let record = app.interface_sign_out(principal, &data.required("sign_no")?).await?;
+    let at = record.signed_out_at.unwrap_or(record.signed_in_at);
+    Ok(json!({"signoutoutb": {"sign_time": crate::moment(at)}}))
+}
+
+fn insutype_of(scheme: yibao_domain::Scheme) -> &'static str {
+    if scheme == yibao_domain::Scheme::Employee { "310" } else { "390" }
+}
+
+async fn person_information(app: &App, principal: &Principal, head: &Node<'_>, input: &Node<'_>) -> Result<Value, AppError> {
+    let data = input.child("data")?;
+    let (person_id, card) = presented(&data)?;
+    let seen = app.person_for_institution(principal, &person_id, &card).await?;
+    let coverage = &seen.person.coverage;
+    let register = match principal {
+        Principal::Institution(register) => register,
+        _ => return Err(AppError::forbidden("the national interface is for designated institutions")),
+    };
+    check_regions(register, Some(coverage.region), region(head, "mdtrtarea_admvs")?, region(head, "insuplc_admdvs")?, app.policy().region)?;
+    let today = app.today();
+    let status = |until: Option<Date>| if until.is_some_and(|until| until < today) { "4" } else { "1" };
+    let mut insuinfo = vec![json!({
+        "insutype": insutype_of(coverage.scheme),
+        "psn_insu_stas": status(coverage.coverage_until),
+        "psn_insu_date": day(coverage.coverage_from),
+        "paus_insu_date": coverage.coverage_until.map(day),
+        "cvlserv_flag": "0",
+        "insuplc_admdvs": coverage.region.to_string(),
+    })];
+    if coverage.maternity {
+        insuinfo.push(json!({
+            "insutype": "510",
+            "psn_insu_stas": status(coverage.coverage_until),
+            "psn_insu_date": day(coverage.coverage_from),
+            "paus_insu_date": coverage.coverage_until.map(day),
+            "cvlserv_flag": "0",
+            "insuplc_admdvs": coverage.region.to_string(),
+        }));
+    }
+    Ok(json!({
+        "baseinfo": {
+            "psn_no": person_id.as_str(),
+            "psn_cert_type": "01",
+            "certno": person_id.as_str(),
+            "psn_name": seen.person.name.as_str(),
+            "gend": sex_code(&person_id),
+            "brdy": day(person_id.birth_date()),
+            "age": age_on(&person_id, today),
+        },
+        "insuinfo": insuinfo,
+        "idetinfo": [],
+    }))
+}
+
+async fn entitlement(app: &App, principal: &Principal, input: &Node<'_>) -> Result<Value, AppError> {
+    let data = input.child("data")?;
+    let (person_id, card) = presented(&data)?;
+    let kind = kind_of(data.path, &data.required("med_type")?)?;
+    let date = data.date("begntime")?.unwrap_or_else(|| app.today());
+    let dx = data.text("dise_codg")?;
+    let (flag, result) = match app.check_entitlement(principal, &person_id, &card, kind, date, dx.as_deref()).await {
+        Ok(()) => ("1", "享受待遇 entitled".to_owned()),
+        Err(e) if e.code == "interface.not_entitled" => ("0", e.message),
+        Err(e) => return Err(e),
+    };
+    Ok(json!({"trtinfo": [{
+        "psn_no": person_id.as_str(),
+        "trt_chk_type": "1",
+        "fund_pay_type": if kind == ClaimKind::Maternity { "510100" } else { "" },
+        "trt_enjymnt_flag": flag,
+        "begndate": day(date),
+        "enddate": day(date),
+        "trt_chk_rslt": result,
+    }]}))
+}
+
+async fn open_visit(app: &App, principal: &Principal, head: &Node<'_>, input: &Node<'_>, stay: bool) -> Result<Value, AppError> {
+    let data = if stay { input.child("mdtrtinfo")? } else { input.child("data")? };
+    let (person_id, card) = presented(&data)?;
+    let kind = match data.text("med_type")? {
+        Some(med_type) => kind_of(data.path, &med_type)?,
+        None if stay => ClaimKind::Inpatient,
+        None => ClaimKind::GeneralOutpatient,
+    };
+    let is_stay = matches!(kind, ClaimKind::Inpatient | ClaimKind::Maternity);
+    if is_stay != stay {
+        return Err(bad(data.path, "med_type", if stay { "an admission (2401) is inpatient or maternity care" } else { "a registration (2201) is outpatient care" }));
+    }
+    let number_field = if stay { "ipt_no" } else { "ipt_otp_no" };
+    let new = NewVisit {
+        person_id,
+        card_no: card,
+        kind,
+        ipt_otp_no: data.text(number_field)?.or(data.text("ipt_otp_no")?).ok_or_else(|| bad(data.path, number_field, "is required"))?,
+        begin: data.required_date("begntime")?,
+        diagnosis: diagnosis(&data, input)?,
+        emergency: data.text("adm_way")?.as_deref() == Some("1") || data.flag("emergency_flag")?,
+        delivery: delivery(&data)?,
+    };
+    if let Principal::Institution(register) = principal {
+        check_regions(register, None, region(head, "mdtrtarea_admvs")?, None, app.policy().region)?;
+    }
+    let visit = app.open_visit(principal, new).await?;
+    let answer = json!({"mdtrt_id": visit.mdtrt_id, "psn_no": visit.person_id.as_str(), "ipt_otp_no": visit.ipt_otp_no});
+    Ok(if stay { json!({"result": answer}) } else { json!({"data": answer}) })
+}
+
+/// The visit a message names (`mdtrt_id`) and its person (`psn_no`).
+fn visit_key(node: &Node<'_>) -> Result<(String, NationalId), AppError> {
+    Ok((node.required("mdtrt_id")?, node.person("psn_no")?))
+}
+
+fn check_kind(visit: &Visit, stay: bool, path: &str) -> Result<(), AppError> {
+    if visit.is_stay() == stay {
+        Ok(())
+    } else {
+        Err(bad(path, "mdtrt_id", if stay { "names an outpatient visit: use the outpatient transactions (22xx)" } else { "names an inpatient stay: use the inpatient transactions (23xx, 24xx)" }))
+    }
+}
+
+async fn cancel_visit(app: &App, principal: &Principal, input: &Node<'_>, stay: bool) -> Result<Value, AppError> {
+    let data = input.child("data")?;
+    let (mdtrt_id, person) = visit_key(&data)?;
+    app.change_visit(principal, &mdtrt_id, Some(&person), |visit| {
+        check_kind(visit, stay, data.path)?;
+        visit.cancel()
+    })
+    .await?;
+    Ok(json!({}))
+}
+
+async fn change_visit(app: &App, principal: &Principal, input: &Node<'_>, node: &'static str) -> Result<Value, AppError> {
+    let data = input.child(node)?;
+    let (mdtrt_id, person) = visit_key(&data)?;
+    let change = VisitChange {
+        kind: data.text("med_type")?.map(|t| kind_of(data.path, &t)).transpose()?,
+        begin: data.date("begntime")?,
+        diagnosis: diagnosis(&data, input)?,
+        emergency: None,
+        delivery: delivery(&data)?,
+    };
+    let stay = node == "adminfo";
+    app.change_visit(principal, &mdtrt_id, Some(&person), |visit| {
+        check_kind(visit, stay, data.path)?;
+        visit.change(change)
+    })
+    .await?;
+    Ok(json!({}))
+}
+
+async fn discharge(app: &App, principal: &Principal, input: &Node<'_>) -> Result<Value, AppError> {
+    let data = input.child("dscginfo")?;
+    let (mdtrt_id, person) = visit_key(&data)?;
+    let end = data.required_date("endtime")?;
+    app.not_after_today("claim.in_future", "a discharge on", end)?;
+    let dx = diagnosis(&data, input)?;
+    app.change_visit(principal, &mdtrt_id, Some(&person), |visit| visit.discharge(end, dx)).await?;
+    Ok(json!({}))
+}
+
+async fn cancel_discharge(app: &App, principal: &Principal, input: &Node<'_>) -> Result<Value, AppError> {
+    let data = input.child("data")?;
+    let (mdtrt_id, person) = visit_key(&data)?;
+    app.change_visit(principal, &mdtrt_id, Some(&person), Visit::cancel_discharge).await?;
+    Ok(json!({}))
+}
+
+fn line_result(fee: &Fee, line: Option<&LineSettlement>) -> Value {
+    let mut out = json!({
+        "feedetl_sn": fee.feedetl_sn,
+        "cnt": fee.line.quantity.to_string().parse::<f64>().map_or(Value::Null, |n| json!(n)),
+        "pric": amount(fee.line.unit_price),
+    });
+    if let (Some(line), Value::Object(fields)) = (line, &mut out) {
+        fields.insert("det_item_fee_sumamt".into(), amount(line.det_item_fee_sumamt));
+        fields.insert("selfpay_prop".into(), json!(f64::from(line.selfpay_prop_bp) / 10_000.0));
+        fields.insert("fulamt_ownpay_amt".into(), amount(line.fulamt_ownpay_amt));
+        fields.insert("overlmt_amt".into(), amount(line.overlmt_amt));
+        fields.insert("preselfpay_amt".into(), amount(line.preselfpay_amt));
+        fields.insert("inscp_scp_amt".into(), amount(line.inscp_scp_amt));
+        fields.insert("chrgitm_lv".into(), line.class.map_or(Value::Null, |class| json!(class.code())));
+        let memo = match line.verdict {
+            LineVerdict::Covered => "",
+            LineVerdict::OutOfCatalogue => "目录外 not in the catalogue",
+            LineVerdict::ClassC => "丙类 class C",
+            LineVerdict::RestrictedNotApproved => "限制使用未审批 restricted, not approved",
+        };
+        fields.insert("memo".into(), json!(memo));
+    }
+    out
+}
+
+async fn upload_fees(app: &App, principal: &Principal, input: &Node<'_>, stay: bool) -> Result<Value, AppError> {
+    let entries = input.list("feedetail")?;
+    let Some(first) = entries.first() else { return Err(bad(input.path, "feedetail", "holds no fee lines")) };
+    let (mdtrt_id, person) = visit_key(first)?;
+    let mut fees = Vec::with_capacity(entries.len());
+    for entry in &entries {
+        let (entry_visit, entry_person) = visit_key(entry)?;
+        if entry_visit != mdtrt_id || entry_person != person {
+            return Err(bad(entry.path, "mdtrt_id", "every line of one upload is of one visit and person"));
+        }
+        let feedetl_sn = entry.required("feedetl_sn")?;
+        let bad_line = |field: &str, why: String| bad(entry.path, field, format!("line {feedetl_sn}: {why}"));
+        let code_text = entry.required("med_list_codg")?;
+        let code = ItemCode::parse(&code_text).map_err(|e| bad_line("med_list_codg", e.to_string()))?;
+        let cnt = entry.required("cnt")?;
+        let quantity = Quantity::parse(&cnt).filter(|q| q.milli() > 0).ok_or_else(|| bad_line("cnt", format!("'{cnt}' is not a quantity above zero (at most three decimals)")))?;
+        let line = ClaimLine { code, quantity, unit_price: entry.required_amount("pric")?, approved: entry.flag("hosp_appr_flag")? };
+        let batch = entry.text("chrg_bchno")?;
+        fees.push((Fee { feedetl_sn, chrg_bchno: batch, line }, entry.amount("det_item_fee_sumamt")?));
+    }
+    let serials: Vec<String> = fees.iter().map(|(fee, _)| fee.feedetl_sn.clone()).collect();
+    let (visit, _) = app.visit(principal, &mdtrt_id, Some(&person)).await?;
+    check_kind(&visit, stay, input.path)?;
+    let (visit, computed) = app.upload_fees(principal, &mdtrt_id, &person, fees).await?;
+    let result: Vec<Value> = serials
+        .iter()
+        .filter_map(|serial| {
+            let index = visit.fees.iter().position(|f| f.feedetl_sn == *serial)?;
+            Some(line_result(&visit.fees[index], computed.as_ref().and_then(|s| s.lines.get(index))))
+        })
+        .collect();
+    Ok(json!({"result": result}))
+}
+
+async fn cancel_fees(app: &App, principal: &Principal, input: &Node<'_>, stay: bool) -> Result<Value, AppError> {
+    let data = input.child("data")?;
+    let (mdtrt_id, person) = visit_key(&data)?;
+    let serial = data.text("feedetl_sn")?;
+    let batch = data.text("chrg_bchno")?;
+    let selector = match (stay, serial.as_deref(), batch.as_deref()) {
+        (true, Some("0000") | None, _) | (false, _, Some("0000") | None) => FeeSelector::All,
+        (true, Some(serial), _) => FeeSelector::Serial(serial),
+        (false, _, Some(batch)) => FeeSelector::Batch(batch),
+    };
+    app.change_visit(principal, &mdtrt_id, Some(&person), |visit| {
+        check_kind(visit, stay, data.path)?;
+        visit.remove_fees(selector)
+    })
+    .await?;
+    Ok(json!({}))
+}
+
+/// `fund_pay_type` of each fund of a settlement, with its name.
+fn fund_lines(settlement: &Value) -> Vec<Value> {
+    let insutype = settlement.get("insutype").and_then(Value::as_str).unwrap_or("390");
+    let med_type = settlement.get("med_type").and_then(Value::as_str).unwrap_or("");
+    let pooled = match (insutype, med_type) {
+        ("310", _) => ("310100", "职工基本医疗保险统筹基金"),
+        ("510", _) => ("510100", "生育基金"),
+        (_, "11") => ("390102", "城乡居民基本医疗保险门诊统筹基金"),
+        _ => ("390100", "城乡居民基本医疗保险基金"),
+    };
+    let funds = [
+        ("hifp_pay", pooled),
+        ("hifob_pay", ("330100", "职工大额医疗费用补助基金")),
+        ("hifmi_pay", ("390200", "城乡居民大病医疗保险基金")),
+        ("maf_pay", ("610100", "医疗救助基金")),
+        ("oth_pay", ("999997", "其他基金（补充医疗保险）")),
+        ("acct_pay", ("310200", "职工基本医疗保险个人账户基金")),
+    ];
+    funds
+        .into_iter()
+        .filter(|(field, _)| settled_amount(settlement, field) != json!(0) && settled_amount(settlement, field) != json!(0.0))
+        .map(|(field, (code, name))| {
+            json!({
+                "fund_pay_type": code,
+                "fund_pay_type_name": name,
+                "inscp_scp_amt": settled_amount(settlement, "inscp_scp_amt"),
+                "fund_payamt": settled_amount(settlement, field),
+                "setl_proc_info": field,
+            })
+        })
+        .collect()
+}
+
+fn setlinfo(visit: &Visit, setl_id: &str, settlement: &Value, at: time::OffsetDateTime, today: Date, city: RegionCode) -> Value {
+    let mut info = serde_json::Map::new();
+    let person = &visit.person_id;
+    for (field, value) in [
+        ("mdtrt_id", json!(visit.mdtrt_id)),
+        ("setl_id", json!(setl_id)),
+        ("psn_no", json!(person.as_str())),
+        ("psn_cert_type", json!("01")),
+        ("certno", json!(person.as_str())),
+        ("gend", json!(sex_code(person))),
+        ("brdy", day(person.birth_date())),
+        ("age", json!(age_on(person, today))),
+        ("insutype", settlement.get("insutype").cloned().unwrap_or(Value::Null)),
+        ("cvlserv_flag", json!("0")),
+        ("setl_time", json!(crate::moment(at))),
+        ("med_type", settlement.get("med_type").cloned().unwrap_or(Value::Null)),
+        ("clr_optins", json!(city.to_string())),
+        ("clr_way", json!("1")),
+        ("clr_type", json!(if visit.is_stay() { "21" } else { "11" })),
+    ] {
+        info.insert(field.into(), value);
+    }
+    for field in [
+        "medfee_sumamt",
+        "fulamt_ownpay_amt",
+        "overlmt_selfpay",
+        "preselfpay_amt",
+        "inscp_scp_amt",
+        "act_pay_dedc",
+        "hifp_pay",
+        "hifmi_pay",
+        "hifob_pay",
+        "maf_pay",
+        "oth_pay",
+        "fund_pay_sumamt",
+        "psn_part_amt",
+        "acct_pay",
+        "psn_cash_pay",
+        "hosp_part_amt",
+    ] {
+        info.insert(field.into(), settled_amount(settlement, field));
+    }
+    // Funds this city does not have: civil servants' subsidy and enterprise supplementary
+    // insurance pay nothing here.
+    info.insert("cvlserv_pay".into(), json!(0));
+    info.insert("hifes_pay".into(), json!(0));
+    info.insert("acct_mulaid_pay".into(), json!(0));
+    let pooled_bp = settlement.get("pool_prop_bp").and_then(Value::as_u64).unwrap_or(0);
+    info.insert("pool_prop_selfpay".into(), json!(f64::from(u32::try_from(pooled_bp).unwrap_or(0)) / 10_000.0));
+    Value::Object(info)
+}
+
+async fn settle(app: &App, principal: &Principal, source: &str, input: &Node<'_>, write: bool, stay: bool) -> Result<Value, AppError> {
+    let data = input.child("data")?;
+    let (mdtrt_id, person) = visit_key(&data)?;
+    let (visit, _) = app.visit(principal, &mdtrt_id, Some(&person)).await?;
+    check_kind(&visit, stay, data.path)?;
+    let mut stated = StatedSplit { medfee_sumamt: Some(data.required_amount("medfee_sumamt")?), ..StatedSplit::default() };
+    if write {
+        stated.fulamt_ownpay_amt = Some(data.required_amount("fulamt_ownpay_amt")?);
+        stated.overlmt_selfpay = Some(data.required_amount("overlmt_selfpay")?);
+        stated.preselfpay_amt = Some(data.required_amount("preselfpay_amt")?);
+        stated.inscp_scp_amt = Some(data.required_amount("inscp_scp_amt")?);
+    }
+    let done = app.settle_visit(principal, source, &mdtrt_id, &person, stated, write).await?;
+    Ok(json!({
+        "setlinfo": setlinfo(&done.visit, &done.setl_id, &done.settlement, done.settled_at, app.today(), app.policy().region),
+        "setldetail": fund_lines(&done.settlement),
+    }))
+}
+
+async fn cancel_settlement(app: &App, principal: &Principal, source: &str, input: &Node<'_>, stay: bool) -> Result<Value, AppError> {
+    let data = input.child("data")?;
+    let (mdtrt_id, person) = visit_key(&data)?;
+    let (visit, _) = app.visit(principal, &mdtrt_id, Some(&person)).await?;
+    check_kind(&visit, stay, data.path)?;
+    let setl_id = data.text("setl_id")?;
+    let (visit, record) = app.cancel_visit_settlement(principal, source, &mdtrt_id, &person, setl_id.as_deref()).await?;
+    let settlement: Value = serde_json::from_str(&record.settlement_json).unwrap_or(Value::Null);
+    let at = record.reversed_at.unwrap_or_else(|| app.now());
+    Ok(json!({"setlinfo": setlinfo(&visit, &record.claim_id, &settlement, at, app.today(), app.policy().region)}))
+}
+
+async fn file_referral(app: &App, principal: &Principal, source: &str, input: &Node<'_>) -> Result<Value, AppError> {
+    let data = input.child("refmedin")?;
+    let person_id = data.person("psn_no")?;
+    let Principal::Institution(register) = principal else {
+        return Err(AppError::forbidden("the national interface is for designated institutions"));
+    };
+    let to_text = data.required("reflin_medins_no")?;
+    let to = yibao_domain::InstitutionCode::parse(&to_text).map_err(|e| bad(data.path, "reflin_medins_no", e))?;
+    let issued_on = data.date("refl_date")?.or(data.date("begndate")?).ok_or_else(|| bad(data.path, "refl_date", "is required"))?;
+    let valid_until = data.required_date("enddate")?;
+    let referral = yibao_app::NewReferral { person_id, from_institution: register.code.clone(), to_institution: to, issued_on, valid_until };
+    let record = app.file_referral(principal, source, referral).await?;
+    Ok(json!({"result": {"trt_dcla_detl_sn": format!("{}-{}", record.person_id.as_str(), record.seq)}}))
+}
+
+/// 2601: reverses what the message `omsgid` did, by its transaction `oinfno`. A message
+/// never answered did nothing, and its reversal does nothing either.
+async fn reverse(app: &App, principal: &Principal, source: &str, input: &Node<'_>) -> Result<Value, AppError> {
+    let data = input.child("data")?;
+    let person = data.person("psn_no")?;
+    let omsgid = data.required("omsgid")?;
+    let oinfno = data.required("oinfno")?;
+    let Some(original) = app.interface_message(principal, &omsgid).await? else {
+        return Ok(json!({"data": {"omsgid": omsgid, "oinfno": oinfno, "rvs_rslt": "0", "memo": "原交易未被受理，无需冲正 the original message was never answered: nothing to reverse"}}));
+    };
+    if original.infno != oinfno {
+        return Err(bad(data.path, "oinfno", format!("message {omsgid} was a {} transaction", original.infno)));
+    }
+    let answer: Value = serde_json::from_str(&original.answer).unwrap_or(Value::Null);
+    if answer.get("infcode").and_then(Value::as_i64) != Some(0) {
+        return Ok(json!({"data": {"omsgid": omsgid, "oinfno": oinfno, "rvs_rslt": "0", "memo": "原交易失败，无需冲正 the original message was refused: nothing to reverse"}}));
+    }
+    let output = answer.get("output").cloned().unwrap_or(Value::Null);
+    let text = |path: &[&str]| -> Option<String> {
+        let mut value = &output;
+        for key in path {
+            value = value.get(*key)?;
+        }
+        value.as_str().map(str::to_owned)
+    };
+    match oinfno.as_str() {
+        "2207" | "2304" => {
+            let mdtrt_id = text(&["setlinfo", "mdtrt_id"]).unwrap_or_default();
+            let setl_id = text(&["setlinfo", "setl_id"]);
+            match app.cancel_visit_settlement(principal, source, &mdtrt_id, &person, setl_id.as_deref()).await {
+                Ok(_) => {}
+                // Cancelled already (2208/2305 or an earlier reversal): nothing more to do.
+                Err(e) if e.code == "interface.visit_state" || e.code == "interface.setl_mismatch" => {}
+                Err(e) => return Err(e),
+            }
+        }
+        "2201" | "2401" => {
+            let node = if oinfno == "2201" { "data" } else { "result" };
+            let mdtrt_id = text(&[node, "mdtrt_id"]).unwrap_or_default();
+            let (visit, _) = app.visit(principal, &mdtrt_id, Some(&person)).await?;
+            if visit.status != yibao_app::interface::VisitStatus::Cancelled {
+                app.change_visit(principal, &mdtrt_id, Some(&person), Visit::cancel).await?;
+            }
+        }
+        "2204" | "2301" => {
+            let serials: Vec<String> = output
+                .get("result")
+                .and_then(Value::as_array)
+                .map(|lines| lines.iter().filter_map(|l| l.get("feedetl_sn").and_then(Value::as_str).map(str::to_owned)).collect())
+                .unwrap_or_default();
+            let mdtrt_id = original_visit(&original.input, "feedetail")?;
+            app.change_visit(principal, &mdtrt_id, Some(&person), |visit| {
+                for serial in &serials {
+                    if visit.fees.iter().any(|f| f.feedetl_sn == *serial) {
+                        visit.remove_fees(FeeSelector::Serial(serial))?;
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+        }
+        "2402" => {
+            let mdtrt_id = original_visit(&original.input, "dscginfo")?;
+            app.change_visit(principal, &mdtrt_id, Some(&person), Visit::cancel_discharge).await?;
+        }
+        other => {
+            return Err(bad(data.path, "oinfno", format!("a {other} transaction is not reversed by 2601: reverse 2201, 2204, 2207, 2301, 2304, 2401 or 2402")));
+        }
+    }
+    Ok(json!({"data": {"omsgid": omsgid, "oinfno": oinfno, "rvs_rslt": "1"}}))
+}
+
+/// The visit an original message named in its `node` (an object, or a list of them).
+fn original_visit(input: &str, node: &'static str) -> Result<String, AppError> {
+    let input: Value = serde_json::from_str(input).map_err(|e| AppError::internal("store.failure", format!("a kept message is unreadable: {e}")))?;
+    let input = Node::of("input", &input);
+    let first = input.list(node)?.into_iter().next().ok_or_else(|| AppError::internal("store.failure", "a kept message names no visit"))?;
+    first.required("mdtrt_id")
+}
+
+fn period(data: &Node<'_>) -> Result<(Date, Date), AppError> {
+    Ok((data.required_date("stmt_begndate")?, data.required_date("stmt_enddate")?))
+}
+
+/// 3201: the institution's totals against the centre's, by insurance type (`insutype`,
+/// optional: all types when absent).
+async fn reconcile_totals(app: &App, principal: &Principal, input: &Node<'_>) -> Result<Value, AppError> {
+    let data = input.child("data")?;
+    let (from, to) = period(&data)?;
+    let insutype = data.text("insutype")?;
+    let rows = app.reconciliation(principal, from, to).await?;
+    let ours = ReconciliationTotals::of(rows.iter().filter(|r| insutype.as_deref().is_none_or(|t| r.insutype == t)));
+    let count_text = data.required("fixmedins_setl_cnt")?;
+    let count: i64 = count_text.parse().map_err(|_| bad(data.path, "fixmedins_setl_cnt", format!("'{count_text}' is not a count")))?;
+    let stated = [
+        ("medfee_sumamt", data.required_amount("medfee_sumamt")?, ours.medfee_sumamt),
+        ("fund_pay_sumamt", data.required_amount("fund_pay_sumamt")?, ours.fund_pay_sumamt),
+        ("acct_pay", data.amount("acct_pay")?.unwrap_or(Fen::ZERO), ours.acct_pay),
+    ];
+    let mut differences: Vec<String> =
+        stated.iter().filter(|(_, theirs, ours)| theirs != ours).map(|(field, theirs, ours)| format!("{field}: the institution {theirs}, the centre {ours}")).collect();
+    if count != ours.count {
+        differences.push(format!("fixmedins_setl_cnt: the institution {count}, the centre {}", ours.count));
+    }
+    let (result, description) =
+        if differences.is_empty() { ("0", "对账一致 totals agree".to_owned()) } else { ("1", format!("对账不平 totals differ: {}", differences.join("; "))) };
+    Ok(json!({"stmtinfo": {
+        "setl_optins": app.policy().region.to_string(),
+        "stmt_rslt": result,
+        "stmt_rslt_dscr": description,
+        "medfee_sumamt": amount(ours.medfee_sumamt),
+        "fund_pay_sumamt": amount(ours.fund_pay_sumamt),
+        "acct_pay": amount(ours.acct_pay),
+        "fixmedins_setl_cnt": ours.count,
+    }}))
+}
+
+/// 3202: the institution's settlements one by one against the centre's. The specification
+/// sends the details as a file uploaded beforehand (9101); here they come in the message,
+/// as `input.detail` (`setl_id`, `psn_no`, `medfee_sumamt`, `fund_pay_sumamt`, `acct_pay`,
+/// `refd_setl_flag` 1 for a cancellation). Each difference is a row of the answer.
+async fn reconcile_details(app: &App, principal: &Principal, input: &Node<'_>) -> Result<Value, AppError> {
+    let data = input.child("data")?;
+    let (from, to) = period(&data)?;
+    let rows = app.reconciliation(principal, from, to).await?;
+    let mut theirs = Vec::new();
+    for entry in input.list("detail")? {
+        theirs.push(ReconciliationRow {
+            setl_id: entry.required("setl_id")?,
+            person_id: entry.person("psn_no")?,
+            insutype: String::new(),
+            at: app.now(),
+            cancellation: entry.flag("refd_setl_flag")?,
+            medfee_sumamt: entry.required_amount("medfee_sumamt")?,
+            fund_pay_sumamt: entry.required_amount("fund_pay_sumamt")?,
+            acct_pay: entry.amount("acct_pay")?.unwrap_or(Fen::ZERO),
+            psn_cash_pay: Fen::ZERO,
+        });
+    }
+    let key = |r: &ReconciliationRow| (r.setl_id.clone(), r.cancellation);
+    let mut result = Vec::new();
+    for ours in &rows {
+        match theirs.iter().find(|t| key(t) == key(ours)) {
+            None => result.push(json!({"setl_id": ours.setl_id, "refd_setl_flag": if ours.cancellation { "1" } else { "0" }, "stmt_rslt": "1", "stmt_rslt_dscr": "机构无此笔 the institution does not have it", "medfee_sumamt": amount(ours.medfee_sumamt), "fund_pay_sumamt": amount(ours.fund_pay_sumamt)})),
+            Some(t) => {
+                let differs = t.person_id != ours.person_id || t.medfee_sumamt != ours.medfee_sumamt || t.fund_pay_sumamt != ours.fund_pay_sumamt || t.acct_pay != ours.acct_pay;
+                if differs {
+                    result.push(json!({"setl_id": ours.setl_id, "refd_setl_flag": if ours.cancellation { "1" } else { "0" }, "stmt_rslt": "1", "stmt_rslt_dscr": format!("金额或人员不符 differs: the centre has {} {} / fund {} / account {}", ours.person_id.as_str(), ours.medfee_sumamt, ours.fund_pay_sumamt, ours.acct_pay), "medfee_sumamt": amount(ours.medfee_sumamt), "fund_pay_sumamt": amount(ours.fund_pay_sumamt)}));
+                }
+            }
+        }
+    }
+    for t in &theirs {
+        if !rows.iter().any(|ours| key(ours) == key(t)) {
+            result.push(json!({"setl_id": t.setl_id, "refd_setl_flag": if t.cancellation { "1" } else { "0" }, "stmt_rslt": "1", "stmt_rslt_dscr": "中心无此笔 the centre does not have it"}));
+        }
+    }
+    let totals = ReconciliationTotals::of(&rows);
+    Ok(json!({
+        "stmtinfo": {
+            "setl_optins": app.policy().region.to_string(),
+            "stmt_rslt": if result.is_empty() { "0" } else { "1" },
+            "stmt_rslt_dscr": if result.is_empty() { "明细一致 details agree".to_owned() } else { format!("{} 笔不符 rows differ", result.len()) },
+            "medfee_sumamt": amount(totals.medfee_sumamt),
+            "fund_pay_sumamt": amount(totals.fund_pay_sumamt),
+            "fixmedins_setl_cnt": totals.count,
+        },
+        "result": result,
+    }))
+}
