@@ -540,8 +540,16 @@ async fn settle(app: &App, principal: &Principal, source: &str, input: &Node<'_>
         stated.inscp_scp_amt = Some(data.required_amount("inscp_scp_amt")?);
     }
     let done = app.settle_visit(principal, source, &mdtrt_id, &person, stated, write).await?;
+    let mut info = setlinfo(&done.visit, &done.setl_id, &done.settlement, done.settled_at, app.today(), app.policy().region);
+    if !write {
+        // A pre-settlement settles nothing: no settlement id, no settlement time.
+        if let Value::Object(fields) = &mut info {
+            fields.insert("setl_id".into(), Value::Null);
+            fields.insert("setl_time".into(), Value::Null);
+        }
+    }
     Ok(json!({
-        "setlinfo": setlinfo(&done.visit, &done.setl_id, &done.settlement, done.settled_at, app.today(), app.policy().region),
+        "setlinfo": info,
         "setldetail": fund_lines(&done.settlement),
     }))
 }

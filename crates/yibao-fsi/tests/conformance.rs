@@ -1,0 +1,390 @@
+//! The conformance suite of the national interface (issue 14): every file under
+//! `tests/conformance/` is a conversation of a hospital's billing system with the centre,
+//! message by message: the input each sends and the output it must get back, refusals
+//! included. The suite runs every file on a fresh SQLite store and on a fresh database of a
+//! real PostgreSQL server, through the whole HTTP router in-process, with the clock fixed at
+//! 2026-03-10 10:00 Beijing time.
+//!
+//! A step:
+//! - `infno`, `input`: the message; the envelope (`msgid`, `fixmedins_code`, `sign_no`, …)
+//!   is filled in as a HIS fills it, and `envelope` overrides or adds fields (`null` removes
+//!   one). `key` names the institution's API key (`east` by default).
+//! - `expect`: `infcode`, the refusal's `code` (the `[code]` that opens `err_msg`),
+//!   `err_contains` (texts `err_msg` holds), `output` (a subset of the output: every field
+//!   given must be there with that value; `"*"` is any value present; a list must have as
+//!   many entries, each matched by one of them, in order or not), `inf_refmsgid` (the answer is that earlier answer).
+//! - `save`: variables taken from the output by path (`output.data.mdtrt_id`), used later
+//!   as `${name}` in any text of an input, envelope or expectation.
+//! - `msgid`: a fixed message id (to send a message twice); otherwise each step gets its own.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::{Value, json};
+use time::macros::datetime;
+use tower::ServiceExt;
+use yibao_app::access::{digest, hash_password};
+use yibao_app::{App, Backend};
+use yibao_domain::{InstitutionLevel, RegionCode};
+use yibao_policy::Policy;
+use yibao_store::{AccessStore, Actor, NewInstitution, NewStaff, Role};
+
+const DEMO_PACK: &str = include_str!("../../../policies/demo-city.toml");
+
+/// The institutions of the conversations: (name in a step's `key`, code, API key, region, level).
+const INSTITUTIONS: [(&str, &str, &str, &str, InstitutionLevel); 3] = [
+    ("east", "H41992100007", "key-east", "419921", InstitutionLevel::Secondary),
+    ("center", "H41990200003", "key-center", "419902", InstitutionLevel::Tertiary),
+    ("pharmacy", "P41992100002", "key-pharmacy", "419921", InstitutionLevel::Primary),
+];
+
+#[derive(Debug)]
+pub struct Conversation {
+    router: axum::Router,
+    vars: BTreeMap<String, String>,
+    serial: u32,
+    /// Every message and answer, for the failure report.
+    pub transcript: Vec<String>,
+}
+
+async fn seed<S: AccessStore>(store: &S) {
+    let actor = Actor { who: "setup".into(), role: "city_administrator".into(), source: "test".into(), at: datetime!(2026-01-01 08:00 UTC) };
+    let staff = NewStaff {
+        username: "east.clerk".into(),
+        display_name: "east.clerk".into(),
+        password_hash: hash_password("pw-east.clerk").expect("hash"),
+        role: Role::EnrolmentClerk,
+        region: RegionCode::parse("419921").expect("region"),
+    };
+    store.create_staff(&actor, staff).await.expect("staff");
+    for (_, code, key, region, level) in INSTITUTIONS {
+        let institution = NewInstitution {
+            code: yibao_domain::InstitutionCode::parse(code).expect("a code"),
+            name: code.into(),
+            region: RegionCode::parse(region).expect("region"),
+            level,
+            api_key_hash: digest(key),
+        };
+        store.create_institution(&actor, institution).await.expect("institution");
+    }
+}
+
+/// The people of the conversations, enrolled through the JSON API by a clerk.
+async fn enrol(router: &axum::Router) {
+    let call = |path: &str, token: Option<&str>, body: Value| {
+        let mut request = Request::builder().method("POST").uri(path).header("content-type", "application/json");
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = request.body(Body::from(body.to_string())).expect("request");
+        let router = router.clone();
+        async move {
+            let response = router.oneshot(request).await.expect("response");
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null))
+        }
+    };
+    let (_, session) = call("/api/session", None, json!({"username": "east.clerk", "password": "pw-east.clerk"})).await;
+    let token = session["token"].as_str().expect("token").to_owned();
+    let (status, body) = call("/api/households", Some(&token), json!({"household_id": "HH-E1", "region": "419921", "address": "幸福村 1 组"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    for person in [
+        json!({"person_id": "41992119620314004X", "name": "张三", "card_no": "C0001", "household_id": "HH-E1", "region": "419921",
+               "scheme": "resident", "category": "resident", "tier": 3, "coverage_from": "2024-01-01", "supplementary": true,
+               "certified_chronic_diseases": ["E11"]}),
+        json!({"person_id": "419921198001010019", "name": "李四", "card_no": "C0002", "household_id": "HH-E1", "region": "419921",
+               "scheme": "resident", "category": "resident", "tier": 1, "coverage_from": "2024-01-01"}),
+    ] {
+        let (status, body) = call("/api/persons", Some(&token), person).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+}
+
+impl Conversation {
+    pub async fn start(backend: Backend) -> Conversation {
+        let policy = Policy::from_toml("demo-city.toml", DEMO_PACK).expect("policy");
+        let clock: yibao_app::Clock = Arc::new(|| datetime!(2026-03-10 02:00 UTC));
+        let app = App::new(Arc::new(backend), Arc::new(policy)).with_clock(clock);
+        let router = yibao_api::app_with(app, yibao_fsi::router());
+        enrol(&router).await;
+        Conversation { router, vars: BTreeMap::new(), serial: 0, transcript: Vec::new() }
+    }
+
+    fn substitute(&self, value: &Value) -> Value {
+        match value {
+            Value::String(text) => {
+                let mut out = text.clone();
+                for (name, value) in &self.vars {
+                    out = out.replace(&format!("${{{name}}}"), value);
+                }
+                Value::String(out)
+            }
+            Value::Array(items) => Value::Array(items.iter().map(|v| self.substitute(v)).collect()),
+            Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), self.substitute(v))).collect()),
+            other => other.clone(),
+        }
+    }
+
+    /// Sends one message as institution `key` and returns the HTTP status and the output envelope.
+    pub async fn send(&mut self, key: &str, infno: &str, msgid: Option<&str>, input: &Value, envelope: &Value) -> (StatusCode, Value) {
+        let (_, code, api_key, region, _) = INSTITUTIONS.iter().find(|i| i.0 == key).unwrap_or_else(|| panic!("no institution {key}"));
+        self.serial += 1;
+        let msgid = msgid.map_or_else(|| format!("{code}20260310100000{:04}", self.serial), str::to_owned);
+        let mut message = json!({
+            "infno": infno, "msgid": msgid, "mdtrtarea_admvs": region, "insuplc_admdvs": "", "recer_sys_code": "HIS",
+            "dev_no": "", "dev_safe_info": "", "cainfo": "", "signtype": "", "infver": "V1.0", "opter_type": "1",
+            "opter": "001", "opter_name": "收费员", "inf_time": "2026-03-10 10:00:00", "fixmedins_code": code,
+            "fixmedins_name": code, "sign_no": self.vars.get(&format!("sign_no_{key}")).cloned().unwrap_or_default(),
+            "input": self.substitute(input),
+        });
+        if let (Value::Object(fields), Value::Object(overrides)) = (&mut message, self.substitute(envelope)) {
+            for (name, value) in overrides {
+                if value.is_null() {
+                    fields.remove(&name);
+                } else {
+                    fields.insert(name, value);
+                }
+            }
+        }
+        let request = Request::builder()
+            .method("POST")
+            .uri("/fsi/api/fsiIntegratedService")
+            .header("content-type", "application/json")
+            .header("x-api-key", *api_key)
+            .body(Body::from(message.to_string()))
+            .expect("request");
+        let response = self.router.clone().oneshot(request).await.expect("response");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 64 << 20).await.expect("body");
+        let answer: Value = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("the answer is not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
+        self.transcript.push(format!("→ {infno} {message}\n← {answer}"));
+        (status, answer)
+    }
+
+    /// A call of the JSON API as institution `key` (`GET` without a body).
+    pub async fn api(&self, key: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let (_, _, api_key, _, _) = INSTITUTIONS.iter().find(|i| i.0 == key).unwrap_or_else(|| panic!("no institution {key}"));
+        let request = Request::builder()
+            .method(if body.is_some() { "POST" } else { "GET" })
+            .uri(path)
+            .header("content-type", "application/json")
+            .header("x-api-key", *api_key)
+            .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+            .expect("request");
+        let response = self.router.clone().oneshot(request).await.expect("response");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 64 << 20).await.expect("body");
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    /// Runs one step of a file; panics naming what differs.
+    pub async fn step(&mut self, file: &str, index: usize, step: &Value) {
+        let infno = step["infno"].as_str().unwrap_or_else(|| panic!("{file} step {index}: no infno"));
+        let key = step.get("key").and_then(Value::as_str).unwrap_or("east");
+        let msgid = step.get("msgid").and_then(Value::as_str);
+        let (status, answer) = self.send(key, infno, msgid, &step["input"], step.get("envelope").unwrap_or(&Value::Null)).await;
+        let expect = self.substitute(step.get("expect").unwrap_or(&json!({"infcode": 0})));
+        let at = format!("{file} step {index} ({infno}: {})", step.get("title").and_then(Value::as_str).unwrap_or(""));
+        let expected_status = expect.get("status").and_then(Value::as_u64).unwrap_or(200);
+        assert_eq!(u64::from(status.as_u16()), expected_status, "{at}: HTTP status; answer {answer}");
+        for field in ["infcode", "inf_refmsgid", "refmsg_time", "respond_time", "err_msg", "output"] {
+            assert!(answer.get(field).is_some(), "{at}: the output envelope has no {field}: {answer}");
+        }
+        if let Some(first) = expect.get("inf_refmsgid") {
+            assert_eq!(&answer["inf_refmsgid"], first, "{at}: a repeated msgid is answered with the first answer");
+        }
+        let infcode = expect.get("infcode").and_then(Value::as_i64).unwrap_or(0);
+        assert_eq!(answer["infcode"].as_i64(), Some(infcode), "{at}: infcode; answer {answer}");
+        let err_msg = answer["err_msg"].as_str().unwrap_or("");
+        if let Some(code) = expect.get("code").and_then(Value::as_str) {
+            assert!(err_msg.starts_with(&format!("[{code}]")), "{at}: refusal code {code}; err_msg {err_msg:?}");
+        }
+        for text in expect.get("err_contains").and_then(Value::as_array).into_iter().flatten() {
+            let text = text.as_str().expect("text");
+            assert!(err_msg.contains(text), "{at}: err_msg should contain {text:?}: {err_msg:?}");
+        }
+        if let Some(output) = expect.get("output") {
+            matches(&at, "output", output, &answer["output"]);
+        }
+        for (name, path) in step.get("save").and_then(Value::as_object).into_iter().flatten() {
+            let mut value = &answer;
+            for part in path.as_str().expect("a path").split('.') {
+                value = match part.parse::<usize>() {
+                    Ok(i) => &value[i],
+                    Err(_) => &value[part],
+                };
+            }
+            let text = match value {
+                Value::String(text) => text.clone(),
+                Value::Null => panic!("{at}: nothing at {path} to save as {name}: {answer}"),
+                other => other.to_string(),
+            };
+            self.vars.insert(name.clone(), text);
+        }
+    }
+}
+
+/// Where `actual` fails to hold what `expected` says (see the module's documentation), if
+/// anywhere.
+fn mismatch(path: &str, expected: &Value, actual: &Value) -> Option<String> {
+    match (expected, actual) {
+        (Value::String(star), actual) if star == "*" => actual.is_null().then(|| format!("{path} is missing")),
+        (Value::Object(fields), Value::Object(got)) => {
+            fields.iter().find_map(|(name, value)| mismatch(&format!("{path}.{name}"), value, got.get(name).unwrap_or(&Value::Null)))
+        }
+        (Value::Array(items), Value::Array(got)) => {
+            if items.len() != got.len() {
+                return Some(format!("{path} has {} entries, expected {}: {actual}", got.len(), items.len()));
+            }
+            // Each expected entry matched by its own entry, in order where the order is known
+            // (the first try) or in any order (entries whose order follows random ids).
+            let in_order = items.iter().zip(got).enumerate().find_map(|(i, (item, inner))| mismatch(&format!("{path}[{i}]"), item, inner));
+            in_order.as_ref()?;
+            let mut free: Vec<&Value> = got.iter().collect();
+            for (index, item) in items.iter().enumerate() {
+                match free.iter().position(|candidate| mismatch("", item, candidate).is_none()) {
+                    Some(found) => {
+                        free.remove(found);
+                    }
+                    None => return Some(format!("{path}[{index}]: no entry matches {item} (in order: {})", in_order.unwrap_or_default())),
+                }
+            }
+            None
+        }
+        // A saved number substituted into an expectation is text: compared as the number.
+        (Value::String(text), Value::Number(b)) if text.parse::<f64>().is_ok() => {
+            (text.parse::<f64>().ok() != b.as_f64()).then(|| format!("{path} is {b}, expected {text}"))
+        }
+        (Value::Number(a), Value::Number(b)) => (a.as_f64() != b.as_f64()).then(|| format!("{path} is {b}, expected {a}")),
+        (expected, actual) => (expected != actual).then(|| format!("{path} is {actual}, expected {expected}")),
+    }
+}
+
+fn matches(at: &str, path: &str, expected: &Value, actual: &Value) {
+    if let Some(what) = mismatch(path, expected, actual) {
+        panic!("{at}: {what}");
+    }
+}
+
+fn files() -> Vec<(String, Value)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir).expect("the conformance directory").map(|e| e.expect("entry").path()).collect();
+    paths.retain(|p| p.extension().is_some_and(|e| e == "json"));
+    paths.sort();
+    assert!(!paths.is_empty(), "no conformance files in {}", dir.display());
+    paths
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).expect("read");
+            let value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            (path.file_name().expect("name").to_string_lossy().into_owned(), value)
+        })
+        .collect()
+}
+
+async fn run_file(backend: Backend, name: &str, file: &Value) {
+    let mut conversation = Conversation::start(backend).await;
+    let steps = file["steps"].as_array().unwrap_or_else(|| panic!("{name}: no steps"));
+    for (index, step) in steps.iter().enumerate() {
+        let run = std::panic::AssertUnwindSafe(conversation.step(name, index + 1, step));
+        if let Err(panic) = futures_catch(run).await {
+            eprintln!("--- transcript of {name} ---\n{}", conversation.transcript.join("\n"));
+            std::panic::resume_unwind(panic);
+        }
+    }
+    // `YIBAO_FSI_TRANSCRIPT=1` prints every conversation, message by message.
+    if std::env::var_os("YIBAO_FSI_TRANSCRIPT").is_some() {
+        eprintln!("--- transcript of {name} ---\n{}", conversation.transcript.join("\n"));
+    }
+}
+
+/// Runs a future, catching its panic so the transcript can be printed first.
+async fn futures_catch<F: std::future::Future>(future: std::panic::AssertUnwindSafe<F>) -> Result<F::Output, Box<dyn std::any::Any + Send>> {
+    let mut future = std::pin::pin!(future.0);
+    std::future::poll_fn(|cx| match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+        Ok(std::task::Poll::Ready(output)) => std::task::Poll::Ready(Ok(output)),
+        Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+        Err(panic) => std::task::Poll::Ready(Err(panic)),
+    })
+    .await
+}
+
+#[tokio::test]
+async fn every_conversation_on_sqlite() {
+    for (name, file) in files() {
+        let dir = std::env::temp_dir().join(format!("yibao-fsi-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let store = yibao_store_sqlite::SqliteStore::open(&dir.join("yibao.db")).await.expect("store");
+        seed(&store).await;
+        run_file(Backend::Sqlite(store), &name, &file).await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[tokio::test]
+async fn every_conversation_on_postgresql() {
+    let server = yibao_testpg::TestPostgres::start().unwrap_or_else(|e| panic!("PostgreSQL for the conformance suite: {e}"));
+    for (index, (name, file)) in files().into_iter().enumerate() {
+        let database = format!("conformance_{index}");
+        server.psql(&format!("CREATE DATABASE {database}")).expect("create database");
+        let url = format!("{}/{database}", server.url().rsplit_once('/').expect("a database in the URL").0);
+        let store = yibao_store_postgres::PostgresStore::connect(&url).await.expect("connect");
+        seed(&store).await;
+        run_file(Backend::Postgres(store), &name, &file).await;
+    }
+}
+
+/// The interface is one more edge over the same use cases: the inpatient conversation's
+/// settlement (read back through the JSON API) and its referred stay's pre-settlement
+/// (asked again through the JSON API for the same claim) carry the same figures to the fen.
+#[tokio::test]
+async fn the_interface_settles_as_the_json_api_does() {
+    let dir = std::env::temp_dir().join(format!("yibao-fsi-same-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let store = yibao_store_sqlite::SqliteStore::open(&dir.join("yibao.db")).await.expect("store");
+    seed(&store).await;
+    let (name, file) = files().into_iter().find(|(name, _)| name == "03-inpatient.json").expect("the inpatient conversation");
+    let mut conversation = Conversation::start(Backend::Sqlite(store)).await;
+    let steps = file["steps"].as_array().expect("steps");
+    let mut answers = Vec::new();
+    for (index, step) in steps.iter().enumerate() {
+        conversation.step(&name, index + 1, step).await;
+        answers.push(conversation.transcript.last().cloned().unwrap_or_default());
+    }
+    let answer_of = |infno: &str, nth_from_end: usize| -> Value {
+        let line = answers.iter().rev().filter(|t| t.starts_with(&format!("→ {infno} "))).nth(nth_from_end).expect("an answer");
+        serde_json::from_str(line.split_once("\n← ").expect("an answer line").1).expect("JSON")
+    };
+    let fields = ["medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt", "act_pay_dedc", "hifp_pay", "hifmi_pay", "maf_pay", "oth_pay", "fund_pay_sumamt", "psn_cash_pay"];
+    let yuan = |value: &Value| -> f64 {
+        match value {
+            Value::String(text) => text.parse().expect("yuan"),
+            other => other.as_f64().expect("a number"),
+        }
+    };
+    // The east hospital's second settlement, as the JSON API stored it.
+    let settled = &answer_of("2304", 0)["output"]["setlinfo"];
+    let setl_id = settled["setl_id"].as_str().expect("setl_id");
+    let (status, stored) = conversation.api("east", &format!("/api/settlements/H41992100007/{setl_id}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{stored}");
+    for field in fields {
+        assert_eq!(yuan(&settled[field]), yuan(&stored["settlement"][field]), "{field}: interface {settled} vs API {stored}");
+    }
+    // The referred stay at the city hospital, asked through the JSON API.
+    let presettled = &answer_of("2303", 0)["output"]["setlinfo"];
+    let claim = json!({"person_id": "419921198001010019", "card_no": "C0002", "claim": {
+        "claim_id": "same-check", "institution_code": "H41990200003", "institution_level": "tertiary", "kind": "inpatient",
+        "admission_date": "2026-03-09", "discharge_date": "2026-03-10", "diagnosis": "K35.900",
+        "lines": [{"code": "XJ01DDT045B001010101288", "quantity": 4, "unit_price": "150.00"}]}});
+    let (status, api) = conversation.api("center", "/api/pre-settlements", Some(claim)).await;
+    assert_eq!(status, StatusCode::OK, "{api}");
+    for field in fields {
+        assert_eq!(yuan(&presettled[field]), yuan(&api[field]), "{field}: interface {presettled} vs API {api}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
