@@ -117,10 +117,7 @@ impl Visit {
     }
 
     fn refuse(&self, what: &str) -> AppError {
-        AppError::unprocessable(
-            "interface.visit_state",
-            format!("visit {} is {}: it cannot {what}", self.mdtrt_id, self.status.as_str()),
-        )
+        AppError::unprocessable("interface.visit_state", format!("visit {} is {}: it cannot {what}", self.mdtrt_id, self.status.as_str()))
     }
 
     /// Adds fee lines. A serial already uploaded with the same line is a repeat and changes
@@ -160,7 +157,10 @@ impl Visit {
             FeeSelector::Batch(batch) => self.fees.retain(|f| f.chrg_bchno.as_deref() != Some(batch)),
         }
         if self.fees.len() == before && selector != FeeSelector::All {
-            return Err(AppError::not_found("interface.fee_not_found", format!("visit {} has no such fee lines ({selector:?})", self.mdtrt_id)));
+            return Err(AppError::not_found(
+                "interface.fee_not_found",
+                format!("visit {} has no such fee lines ({selector:?})", self.mdtrt_id),
+            ));
         }
         Ok(before - self.fees.len())
     }
@@ -244,7 +244,13 @@ impl Visit {
     /// The claim this visit settles as: dates and kind from the visit, level and place from
     /// the register (`register`), lines as uploaded. `today` ends an open stay for a
     /// pre-settlement during the stay.
-    fn claim(&self, register: &yibao_store::InstitutionRecord, city: RegionCode, service_rule: yibao_policy::ServiceDateRule, today: Date) -> Result<Claim, AppError> {
+    fn claim(
+        &self,
+        register: &yibao_store::InstitutionRecord,
+        city: RegionCode,
+        service_rule: yibao_policy::ServiceDateRule,
+        today: Date,
+    ) -> Result<Claim, AppError> {
         let diagnosis = self.diagnosis.clone().ok_or_else(|| {
             AppError::unprocessable("interface.no_diagnosis", format!("visit {} has no main diagnosis yet (dise_codg)", self.mdtrt_id))
         })?;
@@ -386,10 +392,7 @@ impl ReconciliationTotals {
 
 fn check_serial(field: &str, text: &str) -> Result<(), AppError> {
     if text.is_empty() || text.chars().count() > SERIAL_CHARS_MAX || !text.chars().all(|c| c.is_ascii_graphic()) {
-        return Err(AppError::bad_request(
-            "interface.bad_field",
-            format!("{field}: 1 to {SERIAL_CHARS_MAX} printable ASCII characters"),
-        ));
+        return Err(AppError::bad_request("interface.bad_field", format!("{field}: 1 to {SERIAL_CHARS_MAX} printable ASCII characters")));
     }
     Ok(())
 }
@@ -454,7 +457,12 @@ impl App {
 
     /// The answer already given to `msgid` by this institution. The same `msgid` with
     /// another input is refused: a message id names one message.
-    pub async fn interface_answer(&self, principal: &Principal, msgid: &str, input_sha256: &str) -> Result<Option<InterfaceMessage>, AppError> {
+    pub async fn interface_answer(
+        &self,
+        principal: &Principal,
+        msgid: &str,
+        input_sha256: &str,
+    ) -> Result<Option<InterfaceMessage>, AppError> {
         match self.interface_message(principal, msgid).await? {
             Some(first) if first.input_sha256 != input_sha256 => Err(AppError::conflict(
                 "interface.msgid_reused",
@@ -495,15 +503,8 @@ impl App {
             return Err(AppError::bad_request("interface.bad_field", format!("opter_no: 1 to {OPTER_CHARS_MAX} printable characters")));
         }
         let now = self.now();
-        let stamp = format!(
-            "{:04}{:02}{:02}{:02}{:02}{:02}",
-            now.year(),
-            u8::from(now.month()),
-            now.day(),
-            now.hour(),
-            now.minute(),
-            now.second()
-        );
+        let stamp =
+            format!("{:04}{:02}{:02}{:02}{:02}{:02}", now.year(), u8::from(now.month()), now.day(), now.hour(), now.minute(), now.second());
         let random = crate::access::new_token()?;
         let sign_in = SignInRecord {
             sign_no: format!("{stamp}{}", &random[..12]),
@@ -525,7 +526,10 @@ impl App {
     pub async fn check_signed_in(&self, principal: &Principal, sign_no: &str) -> Result<(), AppError> {
         let register = self.register(principal)?;
         let not_signed_in = || {
-            AppError::unprocessable("interface.not_signed_in", format!("sign_no {sign_no:?} is no live sign-in of {}: sign in (9001) first", register.code))
+            AppError::unprocessable(
+                "interface.not_signed_in",
+                format!("sign_no {sign_no:?} is no live sign-in of {}: sign in (9001) first", register.code),
+            )
         };
         if sign_no.is_empty() || sign_no.len() > MSGID_CHARS_MAX {
             return Err(not_signed_in());
@@ -537,7 +541,12 @@ impl App {
     }
 
     /// 1101: the person an institution presents the card of (only what it may see).
-    pub async fn person_for_institution(&self, principal: &Principal, person_id: &NationalId, card_no: &str) -> Result<PersonSeen, AppError> {
+    pub async fn person_for_institution(
+        &self,
+        principal: &Principal,
+        person_id: &NationalId,
+        card_no: &str,
+    ) -> Result<PersonSeen, AppError> {
         self.register(principal)?;
         let person = self.presented(person_id, card_no).await?;
         Ok(PersonSeen { person })
@@ -556,7 +565,8 @@ impl App {
             return Err(refuse("the person has no maternity insurance".into()));
         }
         if kind == ClaimKind::ChronicOutpatient {
-            let certified = diagnosis.is_some_and(|dx| coverage.certified_chronic_diseases.iter().any(|prefix| dx.starts_with(prefix.as_str())));
+            let certified =
+                diagnosis.is_some_and(|dx| coverage.certified_chronic_diseases.iter().any(|prefix| dx.starts_with(prefix.as_str())));
             if !certified {
                 return Err(refuse("no chronic or special disease is certified for the person with this diagnosis".into()));
             }
@@ -614,7 +624,13 @@ impl App {
         Ok(visit)
     }
 
-    async fn write_visit(&self, register: &yibao_store::InstitutionRecord, visit: &Visit, read: Option<u32>, now: OffsetDateTime) -> Result<(), AppError> {
+    async fn write_visit(
+        &self,
+        register: &yibao_store::InstitutionRecord,
+        visit: &Visit,
+        read: Option<u32>,
+        now: OffsetDateTime,
+    ) -> Result<(), AppError> {
         let state = serde_json::to_string(visit).map_err(|e| AppError::internal("store.failure", e.to_string()))?;
         let record = VisitRecord {
             mdtrt_id: visit.mdtrt_id.clone(),
@@ -745,7 +761,13 @@ impl App {
         visit.settlements += 1;
         visit.setl_id = Some(setl_id.clone());
         self.write_visit(register, &visit, Some(revision), self.now()).await?;
-        Ok(VisitSettlement { visit, setl_id, settled_at: settled.record.settled_at, record: Some(settled.record), settlement: settled.settlement })
+        Ok(VisitSettlement {
+            visit,
+            setl_id,
+            settled_at: settled.record.settled_at,
+            record: Some(settled.record),
+            settlement: settled.settlement,
+        })
     }
 
     /// 2208/2305: cancels the visit's live settlement (a reversal, 冲正, of its claim): the
@@ -760,7 +782,11 @@ impl App {
     ) -> Result<(Visit, ClaimRecord), AppError> {
         let register = self.register(principal)?;
         let (mut visit, revision) = self.visit(principal, mdtrt_id, Some(person_id)).await?;
-        let live = visit.setl_id.clone().filter(|_| visit.status == VisitStatus::Settled).ok_or_else(|| visit.refuse("have a settlement cancelled"))?;
+        let live = visit
+            .setl_id
+            .clone()
+            .filter(|_| visit.status == VisitStatus::Settled)
+            .ok_or_else(|| visit.refuse("have a settlement cancelled"))?;
         if let Some(asked) = setl_id.filter(|asked| *asked != live) {
             return Err(AppError::unprocessable(
                 "interface.setl_mismatch",
@@ -828,20 +854,27 @@ impl App {
 /// institution's registered region or the city's, `insuplc_admdvs` (where the person is
 /// insured) the person's region or the city's. Out-of-area care is then what the register
 /// says of the institution, never what the message says.
-pub fn check_regions(register: &yibao_store::InstitutionRecord, person_region: Option<RegionCode>, mdtrtarea: Option<RegionCode>, insuplc: Option<RegionCode>, city: RegionCode) -> Result<(), AppError> {
+pub fn check_regions(
+    register: &yibao_store::InstitutionRecord,
+    person_region: Option<RegionCode>,
+    mdtrtarea: Option<RegionCode>,
+    insuplc: Option<RegionCode>,
+    city: RegionCode,
+) -> Result<(), AppError> {
     if let Some(area) = mdtrtarea.filter(|area| *area != register.region && *area != city) {
         return Err(AppError::unprocessable(
             "interface.region_mismatch",
             format!("mdtrtarea_admvs {area}: {} is registered in {}", register.code, register.region),
         ));
     }
-    if let (Some(insured), Some(stated)) = (person_region, insuplc) {
-        if stated != insured && !(stated == city && city.contains(insured)) {
-            return Err(AppError::unprocessable(
-                "interface.region_mismatch",
-                format!("insuplc_admdvs {stated}: the person is insured in {insured}"),
-            ));
-        }
+    if let (Some(insured), Some(stated)) = (person_region, insuplc)
+        && stated != insured
+        && !(stated == city && city.contains(insured))
+    {
+        return Err(AppError::unprocessable(
+            "interface.region_mismatch",
+            format!("insuplc_admdvs {stated}: the person is insured in {insured}"),
+        ));
     }
     Ok(())
 }

@@ -56,7 +56,8 @@ pub use yibao_store::{NewReferral, ReferralRecord};
 // send. Types only: the rules that make and check them stay behind the use cases, and the
 // edges depend on this crate and the domain alone (scripts/check-layers).
 pub use yibao_engine::{
-    Accumulators, Bilingual, Claim, ClaimLine, Coverage, Delivery, Language, Quantity, LineSettlement, LineVerdict, Rule, Settlement, Step, TierChange, TierHistory,
+    Accumulators, Bilingual, Claim, ClaimLine, Coverage, Delivery, Language, LineSettlement, LineVerdict, Quantity, Rule, Settlement, Step,
+    TierChange, TierHistory,
 };
 pub use yibao_store::{
     AuditEntry, AuditVerification, BooksVerification, Budget, BudgetExecution, ClaimRecord, ClaimStatus, ContributionRecord, CountyArrears,

@@ -44,15 +44,7 @@ pub fn router() -> Router<App> {
 #[must_use]
 pub fn moment(at: OffsetDateTime) -> String {
     let at = at.to_offset(LOCAL_OFFSET);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second()
-    )
+    format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", at.year(), u8::from(at.month()), at.day(), at.hour(), at.minute(), at.second())
 }
 
 fn language(headers: &HeaderMap) -> Language {

@@ -62,7 +62,13 @@ impl<'a> Node<'a> {
         match self.get(name) {
             Some(Value::Array(items)) => items
                 .iter()
-                .map(|item| if item.is_object() { Ok(Node::of(name, item)) } else { Err(bad(self.path, name, "holds an entry that is not an object")) })
+                .map(|item| {
+                    if item.is_object() {
+                        Ok(Node::of(name, item))
+                    } else {
+                        Err(bad(self.path, name, "holds an entry that is not an object"))
+                    }
+                })
                 .collect(),
             Some(value @ Value::Object(_)) => Ok(vec![Node::of(name, value)]),
             Some(_) => Err(bad(self.path, name, "is not a list")),
@@ -87,7 +93,8 @@ impl<'a> Node<'a> {
     /// An amount in yuan with at most two decimals, as text or a bare number.
     pub fn amount(&self, name: &str) -> Result<Option<Fen>, AppError> {
         let Some(text) = self.text(name)? else { return Ok(None) };
-        let fen = Fen::parse_yuan(&text).map_err(|_| bad(self.path, name, format!("'{text}' is not an amount in yuan (at most two decimals)")))?;
+        let fen = Fen::parse_yuan(&text)
+            .map_err(|_| bad(self.path, name, format!("'{text}' is not an amount in yuan (at most two decimals)")))?;
         if fen.is_negative() {
             return Err(bad(self.path, name, "may not be negative"));
         }
@@ -133,9 +140,7 @@ impl<'a> Node<'a> {
 pub fn parse_day(text: &str) -> Option<Date> {
     let day = time::macros::format_description!("[year]-[month]-[day]");
     let moment = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
-    Date::parse(text, day)
-        .ok()
-        .or_else(|| PrimitiveDateTime::parse(&text.replacen('T', " ", 1), moment).ok().map(PrimitiveDateTime::date))
+    Date::parse(text, day).ok().or_else(|| PrimitiveDateTime::parse(&text.replacen('T', " ", 1), moment).ok().map(PrimitiveDateTime::date))
 }
 
 #[cfg(test)]

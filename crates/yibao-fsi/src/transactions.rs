@@ -10,7 +10,9 @@
 
 use serde_json::{Value, json};
 use time::Date;
-use yibao_app::interface::{Fee, FeeSelector, NewVisit, ReconciliationRow, ReconciliationTotals, StatedSplit, Visit, VisitChange, check_regions};
+use yibao_app::interface::{
+    Fee, FeeSelector, NewVisit, ReconciliationRow, ReconciliationTotals, StatedSplit, Visit, VisitChange, check_regions,
+};
 use yibao_app::{App, AppError, ClaimLine, Delivery, LineSettlement, LineVerdict, Principal, Quantity};
 use yibao_domain::{ClaimKind, DeliveryKind, Fen, ItemCode, NationalId, RegionCode, Sex};
 
@@ -76,7 +78,9 @@ fn kind_of(path: &str, med_type: &str) -> Result<ClaimKind, AppError> {
         other => Err(bad(
             path,
             "med_type",
-            format!("{other} is not settled here: 11 general outpatient, 14 chronic/special outpatient, 21 or 2101 inpatient, 52 maternity"),
+            format!(
+                "{other} is not settled here: 11 general outpatient, 14 chronic/special outpatient, 21 or 2101 inpatient, 52 maternity"
+            ),
         )),
     }
 }
@@ -91,17 +95,19 @@ fn presented(data: &Node<'_>) -> Result<(NationalId, String), AppError> {
             return Err(bad(
                 data.path,
                 "mdtrt_cert_type",
-                format!("{other} is not accepted: present the national ID (02) with the card number in card_sn, or the card (03) with the ID in certno"),
+                format!(
+                    "{other} is not accepted: present the national ID (02) with the card number in card_sn, or the card (03) with the ID in certno"
+                ),
             ));
         }
     };
     let id_text = id_text.ok_or_else(|| bad(data.path, "mdtrt_cert_no", "the person's national ID is required"))?;
     let person = NationalId::parse(&id_text).map_err(|e| bad(data.path, "mdtrt_cert_no", e))?;
     let card = card.ok_or_else(|| bad(data.path, "card_sn", "the person's card number is required with the national ID"))?;
-    if let Some(psn_no) = data.text("psn_no")? {
-        if psn_no != person.as_str() {
-            return Err(bad(data.path, "psn_no", "is not the person the certificate names"));
-        }
+    if let Some(psn_no) = data.text("psn_no")?
+        && psn_no != person.as_str()
+    {
+        return Err(bad(data.path, "psn_no", "is not the person the certificate names"));
     }
     Ok((person, card))
 }
@@ -185,7 +191,10 @@ pub async fn run(app: &App, principal: &Principal, infno: &str, msgid: &str, hea
         "3202" => reconcile_details(app, principal, &input).await,
         other => Err(AppError::bad_request(
             "interface.unknown_infno",
-            format!("transaction {other} is not answered here; the interface answers {}", TRANSACTIONS.iter().map(|(no, _)| *no).collect::<Vec<_>>().join(", ")),
+            format!(
+                "transaction {other} is not answered here; the interface answers {}",
+                TRANSACTIONS.iter().map(|(no, _)| *no).collect::<Vec<_>>().join(", ")
+            ),
         )),
     }
 }
@@ -284,7 +293,11 @@ async fn open_visit(app: &App, principal: &Principal, head: &Node<'_>, input: &N
     };
     let is_stay = matches!(kind, ClaimKind::Inpatient | ClaimKind::Maternity);
     if is_stay != stay {
-        return Err(bad(data.path, "med_type", if stay { "an admission (2401) is inpatient or maternity care" } else { "a registration (2201) is outpatient care" }));
+        return Err(bad(
+            data.path,
+            "med_type",
+            if stay { "an admission (2401) is inpatient or maternity care" } else { "a registration (2201) is outpatient care" },
+        ));
     }
     let number_field = if stay { "ipt_no" } else { "ipt_otp_no" };
     let new = NewVisit {
@@ -314,7 +327,15 @@ fn check_kind(visit: &Visit, stay: bool, path: &str) -> Result<(), AppError> {
     if visit.is_stay() == stay {
         Ok(())
     } else {
-        Err(bad(path, "mdtrt_id", if stay { "names an outpatient visit: use the outpatient transactions (22xx)" } else { "names an inpatient stay: use the inpatient transactions (23xx, 24xx)" }))
+        Err(bad(
+            path,
+            "mdtrt_id",
+            if stay {
+                "names an outpatient visit: use the outpatient transactions (22xx)"
+            } else {
+                "names an inpatient stay: use the inpatient transactions (23xx, 24xx)"
+            },
+        ))
     }
 }
 
@@ -405,7 +426,9 @@ async fn upload_fees(app: &App, principal: &Principal, input: &Node<'_>, stay: b
         let code_text = entry.required("med_list_codg")?;
         let code = ItemCode::parse(&code_text).map_err(|e| bad_line("med_list_codg", e.to_string()))?;
         let cnt = entry.required("cnt")?;
-        let quantity = Quantity::parse(&cnt).filter(|q| q.milli() > 0).ok_or_else(|| bad_line("cnt", format!("'{cnt}' is not a quantity above zero (at most three decimals)")))?;
+        let quantity = Quantity::parse(&cnt)
+            .filter(|q| q.milli() > 0)
+            .ok_or_else(|| bad_line("cnt", format!("'{cnt}' is not a quantity above zero (at most three decimals)")))?;
         let line = ClaimLine { code, quantity, unit_price: entry.required_amount("pric")?, approved: entry.flag("hosp_appr_flag")? };
         let batch = entry.text("chrg_bchno")?;
         fees.push((Fee { feedetl_sn, chrg_bchno: batch, line }, entry.amount("det_item_fee_sumamt")?));
@@ -576,7 +599,8 @@ async fn file_referral(app: &App, principal: &Principal, source: &str, input: &N
     let to = yibao_domain::InstitutionCode::parse(&to_text).map_err(|e| bad(data.path, "reflin_medins_no", e))?;
     let issued_on = data.date("refl_date")?.or(data.date("begndate")?).ok_or_else(|| bad(data.path, "refl_date", "is required"))?;
     let valid_until = data.required_date("enddate")?;
-    let referral = yibao_app::NewReferral { person_id, from_institution: register.code.clone(), to_institution: to, issued_on, valid_until };
+    let referral =
+        yibao_app::NewReferral { person_id, from_institution: register.code.clone(), to_institution: to, issued_on, valid_until };
     let record = app.file_referral(principal, source, referral).await?;
     Ok(json!({"result": {"trt_dcla_detl_sn": format!("{}-{}", record.person_id.as_str(), record.seq)}}))
 }
@@ -589,14 +613,18 @@ async fn reverse(app: &App, principal: &Principal, source: &str, input: &Node<'_
     let omsgid = data.required("omsgid")?;
     let oinfno = data.required("oinfno")?;
     let Some(original) = app.interface_message(principal, &omsgid).await? else {
-        return Ok(json!({"data": {"omsgid": omsgid, "oinfno": oinfno, "rvs_rslt": "0", "memo": "原交易未被受理，无需冲正 the original message was never answered: nothing to reverse"}}));
+        return Ok(
+            json!({"data": {"omsgid": omsgid, "oinfno": oinfno, "rvs_rslt": "0", "memo": "原交易未被受理，无需冲正 the original message was never answered: nothing to reverse"}}),
+        );
     };
     if original.infno != oinfno {
         return Err(bad(data.path, "oinfno", format!("message {omsgid} was a {} transaction", original.infno)));
     }
     let answer: Value = serde_json::from_str(&original.answer).unwrap_or(Value::Null);
     if answer.get("infcode").and_then(Value::as_i64) != Some(0) {
-        return Ok(json!({"data": {"omsgid": omsgid, "oinfno": oinfno, "rvs_rslt": "0", "memo": "原交易失败，无需冲正 the original message was refused: nothing to reverse"}}));
+        return Ok(
+            json!({"data": {"omsgid": omsgid, "oinfno": oinfno, "rvs_rslt": "0", "memo": "原交易失败，无需冲正 the original message was refused: nothing to reverse"}}),
+        );
     }
     let output = answer.get("output").cloned().unwrap_or(Value::Null);
     let text = |path: &[&str]| -> Option<String> {
@@ -647,7 +675,11 @@ async fn reverse(app: &App, principal: &Principal, source: &str, input: &Node<'_
             app.change_visit(principal, &mdtrt_id, Some(&person), Visit::cancel_discharge).await?;
         }
         other => {
-            return Err(bad(data.path, "oinfno", format!("a {other} transaction is not reversed by 2601: reverse 2201, 2204, 2207, 2301, 2304, 2401 or 2402")));
+            return Err(bad(
+                data.path,
+                "oinfno",
+                format!("a {other} transaction is not reversed by 2601: reverse 2201, 2204, 2207, 2301, 2304, 2401 or 2402"),
+            ));
         }
     }
     Ok(json!({"data": {"omsgid": omsgid, "oinfno": oinfno, "rvs_rslt": "1"}}))
@@ -655,7 +687,8 @@ async fn reverse(app: &App, principal: &Principal, source: &str, input: &Node<'_
 
 /// The visit an original message named in its `node` (an object, or a list of them).
 fn original_visit(input: &str, node: &'static str) -> Result<String, AppError> {
-    let input: Value = serde_json::from_str(input).map_err(|e| AppError::internal("store.failure", format!("a kept message is unreadable: {e}")))?;
+    let input: Value =
+        serde_json::from_str(input).map_err(|e| AppError::internal("store.failure", format!("a kept message is unreadable: {e}")))?;
     let input = Node::of("input", &input);
     let first = input.list(node)?.into_iter().next().ok_or_else(|| AppError::internal("store.failure", "a kept message names no visit"))?;
     first.required("mdtrt_id")
@@ -680,13 +713,19 @@ async fn reconcile_totals(app: &App, principal: &Principal, input: &Node<'_>) ->
         ("fund_pay_sumamt", data.required_amount("fund_pay_sumamt")?, ours.fund_pay_sumamt),
         ("acct_pay", data.amount("acct_pay")?.unwrap_or(Fen::ZERO), ours.acct_pay),
     ];
-    let mut differences: Vec<String> =
-        stated.iter().filter(|(_, theirs, ours)| theirs != ours).map(|(field, theirs, ours)| format!("{field}: the institution {theirs}, the centre {ours}")).collect();
+    let mut differences: Vec<String> = stated
+        .iter()
+        .filter(|(_, theirs, ours)| theirs != ours)
+        .map(|(field, theirs, ours)| format!("{field}: the institution {theirs}, the centre {ours}"))
+        .collect();
     if count != ours.count {
         differences.push(format!("fixmedins_setl_cnt: the institution {count}, the centre {}", ours.count));
     }
-    let (result, description) =
-        if differences.is_empty() { ("0", "对账一致 totals agree".to_owned()) } else { ("1", format!("对账不平 totals differ: {}", differences.join("; "))) };
+    let (result, description) = if differences.is_empty() {
+        ("0", "对账一致 totals agree".to_owned())
+    } else {
+        ("1", format!("对账不平 totals differ: {}", differences.join("; ")))
+    };
     Ok(json!({"stmtinfo": {
         "setl_optins": app.policy().region.to_string(),
         "stmt_rslt": result,

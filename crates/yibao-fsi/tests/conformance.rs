@@ -50,7 +50,8 @@ pub struct Conversation {
 }
 
 async fn seed<S: AccessStore>(store: &S) {
-    let actor = Actor { who: "setup".into(), role: "city_administrator".into(), source: "test".into(), at: datetime!(2026-01-01 08:00 UTC) };
+    let actor =
+        Actor { who: "setup".into(), role: "city_administrator".into(), source: "test".into(), at: datetime!(2026-01-01 08:00 UTC) };
     let staff = NewStaff {
         username: "east.clerk".into(),
         display_name: "east.clerk".into(),
@@ -89,7 +90,8 @@ async fn enrol(router: &axum::Router) {
     };
     let (_, session) = call("/api/session", None, json!({"username": "east.clerk", "password": "pw-east.clerk"})).await;
     let token = session["token"].as_str().expect("token").to_owned();
-    let (status, body) = call("/api/households", Some(&token), json!({"household_id": "HH-E1", "region": "419921", "address": "幸福村 1 组"})).await;
+    let (status, body) =
+        call("/api/households", Some(&token), json!({"household_id": "HH-E1", "region": "419921", "address": "幸福村 1 组"})).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     for person in [
         json!({"person_id": "41992119620314004X", "name": "张三", "card_no": "C0001", "household_id": "HH-E1", "region": "419921",
@@ -159,7 +161,8 @@ impl Conversation {
         let response = self.router.clone().oneshot(request).await.expect("response");
         let status = response.status();
         let bytes = axum::body::to_bytes(response.into_body(), 64 << 20).await.expect("body");
-        let answer: Value = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("the answer is not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
+        let answer: Value =
+            serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("the answer is not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
         self.transcript.push(format!("→ {infno} {message}\n← {answer}"));
         (status, answer)
     }
@@ -302,7 +305,9 @@ async fn run_file(backend: Backend, name: &str, file: &Value) {
 }
 
 /// Runs a future, catching its panic so the transcript can be printed first.
-async fn futures_catch<F: std::future::Future>(future: std::panic::AssertUnwindSafe<F>) -> Result<F::Output, Box<dyn std::any::Any + Send>> {
+async fn futures_catch<F: std::future::Future>(
+    future: std::panic::AssertUnwindSafe<F>,
+) -> Result<F::Output, Box<dyn std::any::Any + Send>> {
     let mut future = std::pin::pin!(future.0);
     std::future::poll_fn(|cx| match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future.as_mut().poll(cx))) {
         Ok(std::task::Poll::Ready(output)) => std::task::Poll::Ready(Ok(output)),
@@ -360,7 +365,20 @@ async fn the_interface_settles_as_the_json_api_does() {
         let line = answers.iter().rev().filter(|t| t.starts_with(&format!("→ {infno} "))).nth(nth_from_end).expect("an answer");
         serde_json::from_str(line.split_once("\n← ").expect("an answer line").1).expect("JSON")
     };
-    let fields = ["medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt", "act_pay_dedc", "hifp_pay", "hifmi_pay", "maf_pay", "oth_pay", "fund_pay_sumamt", "psn_cash_pay"];
+    let fields = [
+        "medfee_sumamt",
+        "fulamt_ownpay_amt",
+        "overlmt_selfpay",
+        "preselfpay_amt",
+        "inscp_scp_amt",
+        "act_pay_dedc",
+        "hifp_pay",
+        "hifmi_pay",
+        "maf_pay",
+        "oth_pay",
+        "fund_pay_sumamt",
+        "psn_cash_pay",
+    ];
     let yuan = |value: &Value| -> f64 {
         match value {
             Value::String(text) => text.parse().expect("yuan"),

@@ -49,10 +49,8 @@ fn visit_from_row(row: &PgRow) -> Result<VisitRecord, StoreError> {
     })
 }
 
-const MESSAGE: &str =
-    "SELECT institution_code, msgid, infno, input_sha256, input, answer, answered_at FROM interface_messages WHERE institution_code = $1 AND msgid = $2";
-const SIGN_IN: &str =
-    "SELECT sign_no, institution_code, opter, signed_in_at, signed_out_at FROM interface_sign_ins WHERE institution_code = $1 AND sign_no = $2";
+const MESSAGE: &str = "SELECT institution_code, msgid, infno, input_sha256, input, answer, answered_at FROM interface_messages WHERE institution_code = $1 AND msgid = $2";
+const SIGN_IN: &str = "SELECT sign_no, institution_code, opter, signed_in_at, signed_out_at FROM interface_sign_ins WHERE institution_code = $1 AND sign_no = $2";
 const VISIT: &str =
     "SELECT institution_code, mdtrt_id, person_id, revision, state, updated_at FROM visits WHERE institution_code = $1 AND mdtrt_id = $2";
 
@@ -125,7 +123,9 @@ impl InterfaceStore for PostgresStore {
         tx.commit().await.map_err(backend)?;
         match record {
             Some(record) if changed == 1 => Ok(record),
-            Some(_) => Err(StoreError::Refused { code: "interface.signed_out", message: format!("sign-in {sign_no} is signed out already") }),
+            Some(_) => {
+                Err(StoreError::Refused { code: "interface.signed_out", message: format!("sign-in {sign_no} is signed out already") })
+            }
             None => Err(StoreError::Refused { code: "interface.not_signed_in", message: format!("no sign-in {sign_no} of {institution}") }),
         }
     }
@@ -185,7 +185,13 @@ impl InterfaceStore for PostgresStore {
         row.as_ref().map(visit_from_row).transpose()
     }
 
-    async fn institution_claims(&self, scope: RegionCode, institution: &InstitutionCode, from: Date, to: Date) -> Result<Vec<ClaimRecord>, StoreError> {
+    async fn institution_claims(
+        &self,
+        scope: RegionCode,
+        institution: &InstitutionCode,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<ClaimRecord>, StoreError> {
         let (low, high) = scope_bounds(scope);
         let (first, after) = day_bounds(from, to);
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(

@@ -6,7 +6,9 @@ use yibao_domain::{InstitutionCode, RegionCode};
 use yibao_store::interface::{RECONCILIATION_ROWS_MAX, day_bounds, too_many_rows, visit_changed};
 use yibao_store::{ClaimRecord, InterfaceMessage, InterfaceStore, SignInRecord, StoreError, VisitRecord};
 
-use crate::{SqliteStore, backend, claim_from_row, col, exec, id_of, institution_of, query_all, query_opt, scope_bounds, time_of, time_text};
+use crate::{
+    SqliteStore, backend, claim_from_row, col, exec, id_of, institution_of, query_all, query_opt, scope_bounds, time_of, time_text,
+};
 
 fn message_from_row(row: &Row<'_>) -> Result<InterfaceMessage, StoreError> {
     Ok(InterfaceMessage {
@@ -41,10 +43,8 @@ fn visit_from_row(row: &Row<'_>) -> Result<VisitRecord, StoreError> {
     })
 }
 
-const MESSAGE: &str =
-    "SELECT institution_code, msgid, infno, input_sha256, input, answer, answered_at FROM interface_messages WHERE institution_code = ?1 AND msgid = ?2";
-const SIGN_IN: &str =
-    "SELECT sign_no, institution_code, opter, signed_in_at, signed_out_at FROM interface_sign_ins WHERE institution_code = ?1 AND sign_no = ?2";
+const MESSAGE: &str = "SELECT institution_code, msgid, infno, input_sha256, input, answer, answered_at FROM interface_messages WHERE institution_code = ?1 AND msgid = ?2";
+const SIGN_IN: &str = "SELECT sign_no, institution_code, opter, signed_in_at, signed_out_at FROM interface_sign_ins WHERE institution_code = ?1 AND sign_no = ?2";
 const VISIT: &str =
     "SELECT institution_code, mdtrt_id, person_id, revision, state, updated_at FROM visits WHERE institution_code = ?1 AND mdtrt_id = ?2";
 
@@ -103,8 +103,12 @@ impl InterfaceStore for SqliteStore {
             let record = query_opt(conn, SIGN_IN, params![institution, sign_no], sign_in_from_row)?;
             match record {
                 Some(record) if changed == 1 => Ok(record),
-                Some(_) => Err(StoreError::Refused { code: "interface.signed_out", message: format!("sign-in {sign_no} is signed out already") }),
-                None => Err(StoreError::Refused { code: "interface.not_signed_in", message: format!("no sign-in {sign_no} of {institution}") }),
+                Some(_) => {
+                    Err(StoreError::Refused { code: "interface.signed_out", message: format!("sign-in {sign_no} is signed out already") })
+                }
+                None => {
+                    Err(StoreError::Refused { code: "interface.not_signed_in", message: format!("no sign-in {sign_no} of {institution}") })
+                }
             }
         })
         .await
@@ -158,7 +162,13 @@ impl InterfaceStore for SqliteStore {
         self.read(move |conn| query_opt(conn, VISIT, params![institution, mdtrt_id], visit_from_row)).await
     }
 
-    async fn institution_claims(&self, scope: RegionCode, institution: &InstitutionCode, from: Date, to: Date) -> Result<Vec<ClaimRecord>, StoreError> {
+    async fn institution_claims(
+        &self,
+        scope: RegionCode,
+        institution: &InstitutionCode,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<ClaimRecord>, StoreError> {
         let institution = institution.to_string();
         self.read(move |conn| {
             let (low, high) = scope_bounds(scope);
