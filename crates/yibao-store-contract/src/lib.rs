@@ -1389,9 +1389,11 @@ where
         + yibao_store::ContributionStore
         + yibao_store::ImportStore
         + yibao_store::FundStore
-        + yibao_store::PolicyStore,
+        + yibao_store::PolicyStore
+        + yibao_store::InterfaceStore,
 {
     run(Arc::clone(&store)).await;
+    run_interface(Arc::clone(&store)).await;
     run_access_and_contributions(Arc::clone(&store)).await;
     run_import(Arc::clone(&store)).await;
     run_bulk_contributions(Arc::clone(&store)).await;
@@ -1403,6 +1405,92 @@ where
     run_legacy(Arc::clone(&store)).await;
     run_adjustment_opening_balance(Arc::clone(&store)).await;
     run_policy_versions(store).await;
+}
+
+/// The national interface's records (issue 14): a `msgid`'s first answer stands, even
+/// between two answers kept at once; a sign-in is signed out once; a visit is written only
+/// over the revision its writer read, so of two writes from one revision exactly one wins;
+/// an institution's claims are read by the day they were settled or reversed.
+pub async fn run_interface<S: Store + yibao_store::InterfaceStore>(store: Arc<S>) {
+    use yibao_store::{InterfaceMessage, SignInRecord, VisitRecord};
+    let (east_hospital, other) = (ic("H41992100007"), ic("H41990200003"));
+    let at = datetime!(2026-03-10 02:00 UTC);
+    let message = |answer: &str| InterfaceMessage {
+        institution_code: east_hospital.clone(),
+        msgid: "H41992100007202603101000000001".into(),
+        infno: "2207".into(),
+        input_sha256: "0".repeat(64),
+        input: "{}".into(),
+        answer: answer.into(),
+        answered_at: at,
+    };
+    let (first, second) = tokio::join!(store.record_interface_answer(message("first")), store.record_interface_answer(message("second")));
+    let (first, second) = (first.expect("kept"), second.expect("kept"));
+    assert_eq!(first.answer, second.answer, "both writers return the one answer kept");
+    let kept = store.interface_answer(&east_hospital, &first.msgid).await.expect("read").expect("kept");
+    assert_eq!(kept, first);
+    assert!(store.interface_answer(&other, &first.msgid).await.expect("read").is_none(), "a msgid is an institution's own");
+    let long = InterfaceMessage { msgid: "x".repeat(65), ..message("long") };
+    assert!(matches!(store.record_interface_answer(long).await, Err(StoreError::Invalid(_))));
+
+    let sign_in = SignInRecord {
+        sign_no: "20260310020000abcdef012345".into(),
+        institution_code: east_hospital.clone(),
+        opter: "001".into(),
+        signed_in_at: at,
+        signed_out_at: None,
+    };
+    store.record_sign_in(sign_in.clone()).await.expect("signed in");
+    assert!(matches!(store.record_sign_in(sign_in.clone()).await, Err(StoreError::Exists(_))), "a sign_no is new");
+    let refused = store.record_sign_out(&other, &sign_in.sign_no, at).await;
+    assert!(matches!(refused, Err(StoreError::Refused { code: "interface.not_signed_in", .. })), "{refused:?}");
+    let out = store.record_sign_out(&east_hospital, &sign_in.sign_no, at).await.expect("signed out");
+    assert_eq!(out.signed_out_at, Some(at));
+    let again = store.record_sign_out(&east_hospital, &sign_in.sign_no, at).await;
+    assert!(matches!(again, Err(StoreError::Refused { code: "interface.signed_out", .. })), "{again:?}");
+    assert_eq!(store.sign_in_record(&east_hospital, &sign_in.sign_no).await.expect("read"), Some(out));
+
+    let person = enrolled(&*store, EAST, 761, "HH-EAST-761").await;
+    let visit = |revision: u32, state: &str| VisitRecord {
+        mdtrt_id: "20260310abcdef0123456789".into(),
+        institution_code: east_hospital.clone(),
+        person_id: person,
+        revision,
+        state: state.into(),
+        updated_at: at,
+    };
+    store.write_visit(visit(1, "opened"), None).await.expect("opened");
+    assert!(matches!(store.write_visit(visit(1, "again"), None).await, Err(StoreError::Exists(_))));
+    store.write_visit(visit(2, "lines"), Some(1)).await.expect("written over revision 1");
+    let stale = store.write_visit(visit(2, "stale"), Some(1)).await;
+    assert!(matches!(stale, Err(StoreError::Refused { code: "interface.visit_changed", .. })), "{stale:?}");
+    let (a, b) = tokio::join!(store.write_visit(visit(3, "a"), Some(2)), store.write_visit(visit(3, "b"), Some(2)));
+    assert!(a.is_ok() != b.is_ok(), "of two writes from one revision exactly one wins: {a:?} {b:?}");
+    let stored = store.visit(&east_hospital, "20260310abcdef0123456789").await.expect("read").expect("a visit");
+    assert_eq!(stored.revision, 3);
+    assert_eq!(stored.state, if a.is_ok() { "a" } else { "b" });
+    assert!(store.visit(&other, "20260310abcdef0123456789").await.expect("read").is_none(), "a visit is its institution's own");
+
+    // Claims by the day they were settled (clerk's clock: 2026-03-01) or reversed.
+    let c = claim("IFACE-1", 300, 4);
+    let policy = policy();
+    store
+        .settle(&clerk(EAST), region(EAST), request(&c, person), engine_settlement(policy, c.clone(), Explain::Off))
+        .await
+        .expect("settled");
+    let day = |from, to| store.institution_claims(region(CITY), &east_hospital, from, to);
+    let found = day(date!(2026 - 03 - 01), date!(2026 - 03 - 01)).await.expect("read");
+    assert!(found.iter().any(|r| r.claim_id == "IFACE-1"), "{found:?}");
+    assert!(day(date!(2026 - 03 - 02), date!(2026 - 03 - 31)).await.expect("read").iter().all(|r| r.claim_id != "IFACE-1"));
+    let mut reverser = clerk(EAST);
+    reverser.at = datetime!(2026-03-05 08:00 UTC);
+    store.reverse(&reverser, region(EAST), "H41992100007", "IFACE-1", "a duplicate upload").await.expect("reversed");
+    let reversed = day(date!(2026 - 03 - 05), date!(2026 - 03 - 05)).await.expect("read");
+    assert!(reversed.iter().any(|r| r.claim_id == "IFACE-1" && r.reversed_at.is_some()), "{reversed:?}");
+    assert!(
+        store.institution_claims(region(CITY), &other, date!(2026 - 03 - 01), date!(2026 - 03 - 31)).await.expect("read").is_empty(),
+        "another institution's claims are not read"
+    );
 }
 
 /// A city moving onto Yibao with years of adjustment-fund contributions behind it (issue 13):
