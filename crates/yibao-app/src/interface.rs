@@ -108,7 +108,83 @@ pub struct Visit {
     pub settlements: u32,
     /// The live settlement's id (`setl_id`), when settled.
     pub setl_id: Option<String>,
+    /// The settlement list (医保结算清单, 4101) uploaded for the live settlement.
+    #[serde(default)]
+    pub settlement_list: Option<SettlementList>,
 }
+
+/// The most diagnoses or procedures one settlement list carries.
+pub const LIST_ENTRIES_MAX: usize = 50;
+
+/// A settlement list (医保结算清单) as uploaded (4101): the coded diagnoses and procedures
+/// of the settled visit, which the payment by disease group (issue 15) reads.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettlementList {
+    pub setl_id: String,
+    /// ICD-10 codes, the main diagnosis first.
+    pub diagnoses: Vec<String>,
+    /// ICD-9-CM-3 codes, the main procedure first.
+    pub procedures: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub uploaded_at: OffsetDateTime,
+}
+
+impl SettlementList {
+    /// Checks the codes: one or more diagnoses (ICD-10: a capital letter, then letters,
+    /// digits and dots) and procedures (ICD-9-CM-3: digits and dots), each list within
+    /// [`LIST_ENTRIES_MAX`].
+    pub fn check(&self) -> Result<(), AppError> {
+        let bad = |why: String| AppError::bad_request("interface.bad_field", why);
+        if self.diagnoses.is_empty() {
+            return Err(bad("diseinfo: the settlement list needs its main diagnosis (maindiag_flag 1)".into()));
+        }
+        if self.diagnoses.len() > LIST_ENTRIES_MAX || self.procedures.len() > LIST_ENTRIES_MAX {
+            return Err(bad(format!("a settlement list carries at most {LIST_ENTRIES_MAX} diagnoses and {LIST_ENTRIES_MAX} procedures")));
+        }
+        for code in &self.diagnoses {
+            let b = code.as_bytes();
+            if !(3..=16).contains(&b.len()) || !b[0].is_ascii_uppercase() || !b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'.') {
+                return Err(bad(format!("diseinfo.diag_code: '{code}' is not an ICD-10 code")));
+            }
+        }
+        for code in &self.procedures {
+            let b = code.as_bytes();
+            if !(2..=16).contains(&b.len()) || !b[0].is_ascii_digit() || !b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'.') {
+                return Err(bad(format!("oprninfo.oprn_oprt_code: '{code}' is not an ICD-9-CM-3 code")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Which part of the catalogue a download names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CatalogueKind {
+    /// Western and Chinese patent medicines (1301): codes `X…` and `Z…`.
+    Medicines,
+    /// Medical service items (1305): 15-digit codes.
+    Services,
+    /// Medical consumables (1306): codes `C…`.
+    Consumables,
+    /// Everything (1312, the catalogue query).
+    All,
+}
+
+impl CatalogueKind {
+    #[must_use]
+    pub fn holds(self, code: &str) -> bool {
+        match self {
+            CatalogueKind::Medicines => code.starts_with('X') || code.starts_with('Z'),
+            CatalogueKind::Services => code.bytes().all(|b| b.is_ascii_digit()),
+            CatalogueKind::Consumables => code.starts_with('C'),
+            CatalogueKind::All => true,
+        }
+    }
+}
+
+/// Most catalogue items one page holds.
+pub const CATALOGUE_PAGE_MAX: u32 = 1000;
 
 impl Visit {
     #[must_use]
@@ -619,6 +695,7 @@ impl App {
             fees: Vec::new(),
             settlements: 0,
             setl_id: None,
+            settlement_list: None,
         };
         self.write_visit(register, &visit, None, now).await?;
         Ok(visit)
@@ -802,8 +879,82 @@ impl App {
         };
         visit.status = if visit.is_stay() { VisitStatus::Discharged } else { VisitStatus::Open };
         visit.setl_id = None;
+        visit.settlement_list = None;
         self.write_visit(register, &visit, Some(revision), self.now()).await?;
         Ok((visit, record))
+    }
+
+    /// 4101: uploads the settlement list of a visit's live settlement (replacing an earlier
+    /// upload of it).
+    pub async fn upload_settlement_list(
+        &self,
+        principal: &Principal,
+        mdtrt_id: &str,
+        person_id: &NationalId,
+        mut list: SettlementList,
+    ) -> Result<Visit, AppError> {
+        list.check()?;
+        list.uploaded_at = self.now();
+        let (visit, ()) = self
+            .change_visit(principal, mdtrt_id, Some(person_id), |visit| {
+                if visit.status != VisitStatus::Settled || visit.setl_id.as_deref() != Some(list.setl_id.as_str()) {
+                    return Err(AppError::unprocessable(
+                        "interface.setl_mismatch",
+                        format!("setl_id {} is not the live settlement of visit {mdtrt_id}", list.setl_id),
+                    ));
+                }
+                visit.settlement_list = Some(list);
+                Ok(())
+            })
+            .await?;
+        Ok(visit)
+    }
+
+    /// 5206: a person's year-to-date counters, to an institution presenting the person's
+    /// card (the patient is at its counter), never their balance.
+    pub async fn counters_for_institution(
+        &self,
+        principal: &Principal,
+        person_id: &NationalId,
+        card_no: &str,
+        year: i32,
+    ) -> Result<yibao_engine::Accumulators, AppError> {
+        self.register(principal)?;
+        if !(crate::PERIOD_YEAR_MIN..=crate::PERIOD_YEAR_MAX).contains(&year) {
+            return Err(AppError::bad_request(
+                "request.bad_year",
+                format!("year is {} to {}", crate::PERIOD_YEAR_MIN, crate::PERIOD_YEAR_MAX),
+            ));
+        }
+        self.presented(person_id, card_no).await?;
+        Ok(store!(self, accumulators(self.policy().region, person_id, year))?)
+    }
+
+    /// 1301/1305/1306/1312: a page of the catalogue in force (by code), with the number of
+    /// items that match.
+    pub fn catalogue_page(
+        &self,
+        principal: &Principal,
+        kind: CatalogueKind,
+        code: Option<&str>,
+        page: u32,
+        size: u32,
+    ) -> Result<(usize, Vec<yibao_policy::CatalogueItem>), AppError> {
+        self.register(principal)?;
+        if page == 0 || !(1..=CATALOGUE_PAGE_MAX).contains(&size) {
+            return Err(AppError::bad_request(
+                "interface.bad_field",
+                format!("page_num starts at 1; page_size is 1 to {CATALOGUE_PAGE_MAX}"),
+            ));
+        }
+        let policy = self.policy();
+        let mut items: Vec<&yibao_policy::CatalogueItem> =
+            policy.catalogue().filter(|item| kind.holds(item.code.as_str()) && code.is_none_or(|c| item.code.as_str() == c)).collect();
+        items.sort_by(|a, b| a.code.as_str().cmp(b.code.as_str()));
+        let total = items.len();
+        let skip = usize::try_from(u64::from(page - 1) * u64::from(size)).unwrap_or(usize::MAX);
+        let page_items = items.into_iter().skip(skip).take(size as usize).cloned().collect();
+        Ok((total, page_items))
     }
 
     /// 3201/3202: the institution's settlements and cancellations on the days `from..=to`

@@ -67,7 +67,7 @@ pub use yibao_store::{
 
 /// The policy pack's vocabulary, for pages that show what is in force.
 pub mod policy {
-    pub use yibao_policy::{Dim, PARAMS, ParamKey, ParamSpec, Policy, Query, ServiceDateRule, Value, ValueKind};
+    pub use yibao_policy::{CatalogueItem, Dim, PARAMS, ParamKey, ParamSpec, Policy, Query, ServiceDateRule, Value, ValueKind};
 }
 
 /// The store behind the application: one variant per backend. An enum rather than a

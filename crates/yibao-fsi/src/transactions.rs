@@ -11,7 +11,8 @@
 use serde_json::{Value, json};
 use time::Date;
 use yibao_app::interface::{
-    Fee, FeeSelector, NewVisit, ReconciliationRow, ReconciliationTotals, StatedSplit, Visit, VisitChange, check_regions,
+    CatalogueKind, Fee, FeeSelector, NewVisit, ReconciliationRow, ReconciliationTotals, SettlementList, StatedSplit, Visit, VisitChange,
+    check_regions,
 };
 use yibao_app::{App, AppError, ClaimLine, Delivery, LineSettlement, LineVerdict, Principal, Quantity};
 use yibao_domain::{ClaimKind, DeliveryKind, Fen, ItemCode, NationalId, RegionCode, Sex};
@@ -21,6 +22,10 @@ use crate::node::{Node, bad};
 /// Every transaction this edge answers, for refusals and the README.
 pub const TRANSACTIONS: &[(&str, &str)] = &[
     ("1101", "人员信息获取 person information"),
+    ("1301", "西药中成药目录下载 medicines catalogue"),
+    ("1305", "医疗服务项目目录下载 service items catalogue"),
+    ("1306", "医用耗材目录下载 consumables catalogue"),
+    ("1312", "医保目录信息查询 catalogue query"),
     ("2001", "人员待遇享受检查 entitlement check"),
     ("2201", "门诊挂号 outpatient registration"),
     ("2202", "门诊挂号撤销 registration cancellation"),
@@ -44,6 +49,9 @@ pub const TRANSACTIONS: &[(&str, &str)] = &[
     ("2601", "冲正交易 reversal by omsgid"),
     ("3201", "医药机构费用结算对总账 reconciliation of totals"),
     ("3202", "医药机构费用结算对明细账 reconciliation of details"),
+    ("4101", "医疗保障基金结算清单信息上传 settlement list upload"),
+    ("4102", "医疗保障基金结算清单状态 settlement list status"),
+    ("5206", "人员累计信息查询 year-to-date counters"),
     ("9001", "签到 sign-in"),
     ("9002", "签退 sign-out"),
 ];
@@ -187,6 +195,13 @@ pub async fn run(app: &App, principal: &Principal, infno: &str, msgid: &str, hea
         "2208" | "2305" => cancel_settlement(app, principal, &source, &input, infno == "2305").await,
         "2501" => file_referral(app, principal, &source, &input).await,
         "2601" => reverse(app, principal, &source, &input).await,
+        "1301" => catalogue(app, principal, &input, CatalogueKind::Medicines),
+        "1305" => catalogue(app, principal, &input, CatalogueKind::Services),
+        "1306" => catalogue(app, principal, &input, CatalogueKind::Consumables),
+        "1312" => catalogue(app, principal, &input, CatalogueKind::All),
+        "4101" => upload_settlement_list(app, principal, &input).await,
+        "4102" => settlement_list_status(app, principal, &input).await,
+        "5206" => counters(app, principal, &input).await,
         "3201" => reconcile_totals(app, principal, &input).await,
         "3202" => reconcile_details(app, principal, &input).await,
         other => Err(AppError::bad_request(
@@ -789,4 +804,121 @@ async fn reconcile_details(app: &App, principal: &Principal, input: &Node<'_>) -
         },
         "result": result,
     }))
+}
+
+/// 1301/1305/1306/1312: the catalogue in force, a page at a time (`page_num` from 1,
+/// `page_size`); 1312 may name one item (`hilist_code`). The specification's downloads are
+/// files by version number (`ver`); here every download is the pack's catalogue as in force,
+/// paged, and an item's price cap is the one at the caller's level.
+fn catalogue(app: &App, principal: &Principal, input: &Node<'_>, kind: CatalogueKind) -> Result<Value, AppError> {
+    let data = input.child("data").ok();
+    let number = |field: &str, default: u32| -> Result<u32, AppError> {
+        match data.as_ref().map(|d| d.text(field)).transpose()?.flatten() {
+            None => Ok(default),
+            Some(text) => text.parse().map_err(|_| bad("data", field, format!("'{text}' is not a number"))),
+        }
+    };
+    let (page, size) = (number("page_num", 1)?, number("page_size", 100)?);
+    let code = data.as_ref().map(|d| d.text("hilist_code")).transpose()?.flatten();
+    let (total, items) = app.catalogue_page(principal, kind, code.as_deref(), page, size)?;
+    let level = match principal {
+        Principal::Institution(register) => register.level_on(app.today()),
+        _ => return Err(AppError::forbidden("the national interface is for designated institutions")),
+    };
+    let list: Vec<Value> = items
+        .iter()
+        .map(|item| {
+            json!({
+                "hilist_code": item.code.as_str(),
+                "hilist_name": item.name,
+                "chrgitm_lv": item.class.code(),
+                "lmt_used_flag": if item.restricted { "1" } else { "0" },
+                "pric_uplmt_amt": item.price_cap_at(level).map_or(Value::Null, amount),
+                "selfpay_prop": item.selfpay_share.map_or(Value::Null, |share| json!(f64::from(share.get()) / 10_000.0)),
+                "insu_admdvs": app.policy().region.to_string(),
+            })
+        })
+        .collect();
+    Ok(json!({"data": list, "page_num": page, "page_size": size, "record_counts": total}))
+}
+
+/// 4101: the settlement list of a settled visit: its diagnoses (`diseinfo`, the main one
+/// marked `maindiag_flag` 1) and procedures (`oprninfo`, the main one `oprn_oprt_type` 1).
+async fn upload_settlement_list(app: &App, principal: &Principal, input: &Node<'_>) -> Result<Value, AppError> {
+    let info = input.child("setlinfo")?;
+    let (mdtrt_id, person) = visit_key(&info)?;
+    let setl_id = info.required("setl_id")?;
+    let mut diagnoses = Vec::new();
+    for entry in input.list("diseinfo")? {
+        let code = entry.required("diag_code")?;
+        if entry.flag("maindiag_flag")? {
+            if diagnoses.first().is_some_and(|(main, _)| *main) {
+                return Err(bad("diseinfo", "maindiag_flag", "marks more than one main diagnosis"));
+            }
+            diagnoses.insert(0, (true, code));
+        } else {
+            diagnoses.push((false, code));
+        }
+    }
+    if !diagnoses.first().is_some_and(|(main, _)| *main) {
+        return Err(bad("diseinfo", "maindiag_flag", "no diagnosis is marked main (1)"));
+    }
+    let mut procedures = Vec::new();
+    for entry in input.list("oprninfo")? {
+        let code = entry.required("oprn_oprt_code")?;
+        if entry.text("oprn_oprt_type")?.as_deref() == Some("1") { procedures.insert(0, code) } else { procedures.push(code) }
+    }
+    let list = SettlementList {
+        setl_id: setl_id.clone(),
+        diagnoses: diagnoses.into_iter().map(|(_, code)| code).collect(),
+        procedures,
+        uploaded_at: app.now(),
+    };
+    app.upload_settlement_list(principal, &mdtrt_id, &person, list).await?;
+    Ok(json!({"setl_list_id": setl_id}))
+}
+
+/// 4102: whether the settlement list of a settlement is uploaded (`stas` 1) or not (0).
+async fn settlement_list_status(app: &App, principal: &Principal, input: &Node<'_>) -> Result<Value, AppError> {
+    let data = input.child("data")?;
+    let (mdtrt_id, person) = visit_key(&data)?;
+    let setl_id = data.required("setl_id")?;
+    let (visit, _) = app.visit(principal, &mdtrt_id, Some(&person)).await?;
+    let uploaded = visit.settlement_list.as_ref().filter(|list| list.setl_id == setl_id);
+    Ok(json!({"data": {
+        "setl_id": setl_id,
+        "setl_list_id": uploaded.map(|list| list.setl_id.clone()),
+        "stas": if uploaded.is_some() { "1" } else { "0" },
+        "upld_time": uploaded.map(|list| crate::moment(list.uploaded_at)),
+        "diag_code": uploaded.and_then(|list| list.diagnoses.first().cloned()),
+    }}))
+}
+
+/// 5206: the person's year-to-date counters (`cum_ym` names the year and month; the counters
+/// are the year's to date), on presenting the card as at 1101. `cum_type_code` is the
+/// counter's name here; the specification leaves its codes to each province.
+async fn counters(app: &App, principal: &Principal, input: &Node<'_>) -> Result<Value, AppError> {
+    let data = input.child("data")?;
+    let (person_id, card) = presented(&data)?;
+    let year = match data.text("cum_ym")? {
+        Some(text) => {
+            text.get(..4).and_then(|y| y.parse::<i32>().ok()).ok_or_else(|| bad("data", "cum_ym", format!("'{text}' is not yyyyMM")))?
+        }
+        None => app.today().year(),
+    };
+    let acc = app.counters_for_institution(principal, &person_id, &card, year).await?;
+    let rows = [
+        ("admissions", "住院次数", json!(acc.admissions)),
+        ("inpatient_deductible_paid", "住院起付线累计", amount(acc.inpatient_deductible_paid)),
+        ("pooled_paid", "统筹基金支付累计", amount(acc.pooled_paid)),
+        ("outpatient_deductible_paid", "门诊起付线累计", amount(acc.outpatient_deductible_paid)),
+        ("outpatient_pooled_paid", "门诊统筹支付累计", amount(acc.outpatient_pooled_paid)),
+        ("chronic_deductible_paid", "门诊慢特病起付线累计", amount(acc.chronic_deductible_paid)),
+        ("chronic_paid", "门诊慢特病支付累计", amount(acc.chronic_paid)),
+        ("inscope_burden", "政策范围内个人负担累计", amount(acc.inscope_burden)),
+        ("critical_paid", "大病保险支付累计", amount(acc.critical_paid)),
+    ];
+    let cuminfo: Vec<Value> =
+        rows.into_iter().map(|(code, name, cum)| json!({"year": year, "cum_type_code": code, "cum_type_name": name, "cum": cum})).collect();
+    Ok(json!({"cuminfo": cuminfo}))
 }
