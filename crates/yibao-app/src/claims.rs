@@ -84,7 +84,7 @@ fn referred_deductible(
 
 /// The person's live stays (inpatient or maternity claims not reversed), with the claim
 /// each was settled from.
-fn live_stays(claims: &[ClaimRecord]) -> Result<Vec<(&ClaimRecord, Claim)>, AppError> {
+pub(crate) fn live_stays(claims: &[ClaimRecord]) -> Result<Vec<(&ClaimRecord, Claim)>, AppError> {
     let mut stays = Vec::new();
     for record in claims.iter().filter(|c| c.status == ClaimStatus::Settled) {
         let claim: Claim = serde_json::from_str(&record.claim_json)

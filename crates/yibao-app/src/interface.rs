@@ -679,6 +679,23 @@ impl App {
         }
         let person = self.presented(&new.person_id, &new.card_no).await?;
         App::entitlement(&person, new.kind, new.begin, new.diagnosis.as_deref())?;
+        if matches!(new.kind, ClaimKind::Inpatient | ClaimKind::Maternity) {
+            // The same days are not paid twice: an admission inside a stay already settled
+            // for the person is refused now, not at its settlement.
+            let claims = store!(self, claims_of_person(self.policy().region, &new.person_id))?;
+            if let Some((record, stay)) = crate::claims::live_stays(&claims)?
+                .into_iter()
+                .find(|(_, stay)| stay.admission_date <= new.begin && new.begin < stay.discharge_date)
+            {
+                return Err(AppError::conflict(
+                    "claim.overlapping_stay",
+                    format!(
+                        "an admission on {} falls inside the stay {} to {} of claim {}/{} already settled for this person",
+                        new.begin, stay.admission_date, stay.discharge_date, record.institution_code, record.claim_id
+                    ),
+                ));
+            }
+        }
         let now = self.now();
         let random = crate::access::new_token()?;
         let visit = Visit {
@@ -779,8 +796,14 @@ impl App {
         if visit.diagnosis.is_none() || visit.fees.is_empty() {
             return Ok((visit, None));
         }
-        let computed = self.compute_visit(principal, &visit).await?;
-        Ok((visit, Some(computed)))
+        // The lines are taken; their classification is a pre-settlement's, and a refusal of
+        // that (a stay that now overlaps another, coverage ended) is the pre-settlement's to
+        // say: the lines are answered without their split.
+        match self.compute_visit(principal, &visit).await {
+            Ok(computed) => Ok((visit, Some(computed))),
+            Err(e) if e.kind == crate::ErrorKind::Internal => Err(e),
+            Err(_) => Ok((visit, None)),
+        }
     }
 
     /// The visit's claim settled as a pre-settlement: nothing written.

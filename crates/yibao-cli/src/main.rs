@@ -8,6 +8,7 @@ mod config;
 mod demo;
 mod files;
 mod fund;
+mod his_sim;
 mod policy;
 mod serve;
 mod synth;
@@ -70,6 +71,10 @@ enum Command {
     /// Simulate a synthetic city's year in memory: enrolment, contributions, every claim
     /// settled, the fund books, monthly pooling and the year end; print the statements.
     Simulate(synth::SimulateArgs),
+    /// Drive a hospital's day through the national interface (/fsi/api) of a running
+    /// server: an outpatient visit, an inpatient stay, a referral, a cancellation and a
+    /// reversal by msgid, then the day's reconciliation; exit 1 at the first unexpected answer.
+    HisSim(his_sim::HisSimArgs),
     /// Settle one claim (one-bill settlement through every layer) and print it as JSON.
     Settle {
         /// The policy pack (TOML).
@@ -148,6 +153,7 @@ fn main() -> ExitCode {
         Command::Restore(args) => backup::restore(&args),
         Command::Synth(args) => synth::synth(&args),
         Command::Simulate(args) => synth::simulate_command(&args),
+        Command::HisSim(args) => his_sim::his_sim(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -13,6 +13,7 @@
 //! The caller is the institution of the `X-Api-Key` header (the same key as the JSON API);
 //! the envelope's `fixmedins_code` must be that institution's.
 
+pub mod his;
 pub mod node;
 pub mod transactions;
 
