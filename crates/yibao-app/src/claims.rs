@@ -6,8 +6,9 @@
 //! is refused with its own code, never silently corrected. A referral, and the deductible
 //! paid at the referring stay, come from the referrals on file and the referring claim's
 //! settlement. A claim's dates are not after today. The same claim id with a different body
-//! or person is a conflict. An institution reads a person's entitlement only on presenting
-//! the person's card, and never their balances or year-to-date counters.
+//! or person is a conflict. An institution reads a person's entitlement, and their
+//! year-to-date counters (the national interface's 5206), only on presenting the person's
+//! card, and never their balances.
 
 use serde_json::Value;
 use yibao_domain::{ClaimKind, Fen, InstitutionCode, NationalId, Place, RegionCode};

@@ -30,8 +30,21 @@ fn a_day_through_the_interface(store: &[&str]) {
     let (county, city) = (key_of(&address, COUNTY_HOSPITAL), key_of(&address, HOSPITAL));
     let run = |person: &str, card: &str| {
         common::yibao(&[
-            "his-sim", "--url", &url, "--institution", COUNTY_HOSPITAL, "--key", &county, "--person", person, "--card", card,
-            "--refer-to", HOSPITAL, "--refer-key", &city,
+            "his-sim",
+            "--url",
+            &url,
+            "--institution",
+            COUNTY_HOSPITAL,
+            "--key",
+            &county,
+            "--person",
+            person,
+            "--card",
+            card,
+            "--refer-to",
+            HOSPITAL,
+            "--refer-key",
+            &city,
         ])
     };
     let out = run(&person, &card);
@@ -39,7 +52,17 @@ fn a_day_through_the_interface(store: &[&str]) {
     let _ = server.kill();
     let _ = server.wait();
     assert!(out.status.success(), "{said}");
-    for step in ["9001", "1101", "2208", "2601", "2304→4101→4102", "2501 referral", "3201 H41990200001 reconciled", "3201 H41992100001 reconciled", "9002"] {
+    for step in [
+        "9001",
+        "1101",
+        "2208",
+        "2601",
+        "2304→4101→4102",
+        "2501 referral",
+        "3201 H41990200001 reconciled",
+        "3201 H41992100001 reconciled",
+        "9002",
+    ] {
         assert!(said.contains(step), "the day has its step {step}: {said}");
     }
     assert!(said.contains("the day reconciles to the fen: 2 settlement(s) net"), "{said}");
@@ -67,7 +90,19 @@ fn a_refused_message_stops_the_day() {
     let (person, _) = resident(&address);
     let url = format!("http://{address}");
     let county = key_of(&address, COUNTY_HOSPITAL);
-    let out = common::yibao(&["his-sim", "--url", &url, "--institution", COUNTY_HOSPITAL, "--key", &county, "--person", &person, "--card", "NOT-THE-CARD"]);
+    let out = common::yibao(&[
+        "his-sim",
+        "--url",
+        &url,
+        "--institution",
+        COUNTY_HOSPITAL,
+        "--key",
+        &county,
+        "--person",
+        &person,
+        "--card",
+        "NOT-THE-CARD",
+    ]);
     let _ = server.kill();
     let _ = server.wait();
     let said = format!("{}{}", text(&out.stdout), text(&out.stderr));

@@ -219,21 +219,25 @@ impl His {
             &json!({"begntime": format!("{admitted} 08:00:00"), "ipt_no": number, "med_type": "21", "insutype": "390", "dise_codg": "K80.200",
                     "dise_name": "胆囊结石伴慢性胆囊炎", "adm_dept_codg": "A07", "adm_dept_name": "外科"}),
         );
-        let admitted_visit = self.send("2401", json!({"mdtrtinfo": admission, "diseinfo": [{"diag_type": "1", "maindiag_flag": "1", "diag_code": "K80.200"}]})).await?;
+        let admitted_visit = self
+            .send("2401", json!({"mdtrtinfo": admission, "diseinfo": [{"diag_type": "1", "maindiag_flag": "1", "diag_code": "K80.200"}]}))
+            .await?;
         let mdtrt_id = admitted_visit["result"]["mdtrt_id"].as_str().ok_or("2401: no mdtrt_id")?.to_owned();
-        let line = |sn: &str, code: &str, cnt: &str, pric: &str| {
-            json!({"feedetl_sn": sn, "mdtrt_id": mdtrt_id, "psn_no": patient.id, "med_list_codg": code, "cnt": cnt, "pric": pric})
-        };
-        self.send("2301", json!({"feedetail": [
-            line("1", "001109000010000", "3", "35.00"),
-            line("2", "XJ01DDT045B001010101288", "6", "150.00"),
-            line("3", "002103000010000", "1", "180.00"),
-            line("4", "C0301010000100000101", "10", "1.20"),
-        ]}))
+        let line = |sn: &str, code: &str, cnt: &str, pric: &str| json!({"feedetl_sn": sn, "mdtrt_id": mdtrt_id, "psn_no": patient.id, "med_list_codg": code, "cnt": cnt, "pric": pric});
+        self.send(
+            "2301",
+            json!({"feedetail": [
+                line("1", "001109000010000", "3", "35.00"),
+                line("2", "XJ01DDT045B001010101288", "6", "150.00"),
+                line("3", "002103000010000", "1", "180.00"),
+                line("4", "C0301010000100000101", "10", "1.20"),
+            ]}),
+        )
         .await?;
         let ask = json!({"psn_no": patient.id, "mdtrt_id": mdtrt_id, "insutype": "390", "psn_setlway": "01", "acct_used_flag": "0"});
         // A pre-settlement during the stay, then the discharge and the settlement.
-        let pre = self.send("2303", json!({"data": Self::with(ask.clone(), &json!({"medfee_sumamt": "1197.00", "mid_setl_flag": "1"}))})).await?;
+        let pre =
+            self.send("2303", json!({"data": Self::with(ask.clone(), &json!({"medfee_sumamt": "1197.00", "mid_setl_flag": "1"}))})).await?;
         self.send("2402", json!({"dscginfo": {"mdtrt_id": mdtrt_id, "psn_no": patient.id, "endtime": format!("{discharged} 10:00:00"), "dise_codg": "K80.200"}}))
             .await?;
         let settled = self.send("2304", json!({"data": Self::with(ask, &Self::split_of(&pre))})).await?;
