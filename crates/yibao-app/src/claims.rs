@@ -196,7 +196,8 @@ impl App {
             })
         };
         let referral = referrals.iter().find(|r| {
-            r.to_institution == claim.institution_code
+            r.cancelled_at.is_none()
+                && r.to_institution == claim.institution_code
                 && r.issued_on <= claim.admission_date
                 && claim.admission_date <= r.valid_until
                 && !used(r)
@@ -387,6 +388,60 @@ impl App {
             }
         }
         Ok(store!(self, file_referral(&principal.actor(source, self.now()), scope, referral))?)
+    }
+
+    /// Cancels a referral (转诊撤销, 2502): by the referring institution, or by claims or
+    /// enrolment staff of the person's region; only while no admission has used it.
+    pub async fn cancel_referral(
+        &self,
+        principal: &Principal,
+        source: &str,
+        person_id: &NationalId,
+        seq: i64,
+        reason: &str,
+    ) -> Result<ReferralRecord, AppError> {
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > 200 || reason.chars().any(char::is_control) {
+            return Err(AppError::bad_request("referral.bad_reason", "a cancellation gives its reason: 1 to 200 printable characters"));
+        }
+        let city = self.policy().region;
+        let not_found = || AppError::not_found("referral.not_found", format!("the person has no referral {seq}"));
+        let (scope, referrals) = match principal {
+            Principal::Institution(register) => {
+                // An unknown person gets the answer of an unknown referral.
+                let referrals = match store!(self, referrals_of(city, person_id)) {
+                    Ok(referrals) => referrals,
+                    Err(yibao_store::StoreError::PersonNotFound(_)) => return Err(not_found()),
+                    Err(e) => return Err(e.into()),
+                };
+                if !referrals.iter().any(|r| r.seq == seq && r.from_institution == register.code) {
+                    return Err(not_found());
+                }
+                (city, referrals)
+            }
+            _ => {
+                let scope = principal.scope(roles::REFERRALS)?;
+                (scope, store!(self, referrals_of(scope, person_id))?)
+            }
+        };
+        let referral = referrals.iter().find(|r| r.seq == seq).ok_or_else(not_found)?;
+        let claims = store!(self, claims_of_person(scope, person_id))?;
+        let stays = live_stays(&claims)?;
+        if let Some((record, _)) = stays.iter().find(|(record, stay)| {
+            record.institution_code == referral.to_institution
+                && stay.kind == ClaimKind::Inpatient
+                && referral.issued_on <= stay.admission_date
+                && stay.admission_date <= referral.valid_until
+        }) {
+            return Err(AppError::conflict(
+                "referral.used",
+                format!(
+                    "referral {seq} was used by the admission of claim {}/{}: cancel that settlement first",
+                    record.institution_code, record.claim_id
+                ),
+            ));
+        }
+        Ok(store!(self, cancel_referral(&principal.actor(source, self.now()), scope, person_id, seq, reason))?)
     }
 
     /// A person's referrals on file, newest first (staff of the person's region).

@@ -196,8 +196,12 @@ catalogue! {
     "policy.unchanged" => "拒绝：新版本与在用版本内容相同：{detail}", DETAIL;
     "policy.version_not_found" => "没有该政策包版本：{detail}", DETAIL;
     "referral.bad_date" => "转诊日期不正确：{detail}", DETAIL;
+    "referral.bad_reason" => "撤销转诊须说明原因（1 至 200 个可打印字符）", DETAIL;
+    "referral.cancelled" => "该转诊已撤销：{detail}", DETAIL;
     "referral.no_visit" => "本机构没有该参保人的就诊记录", DETAIL;
+    "referral.not_found" => "未找到该转诊备案：{detail}", DETAIL;
     "referral.unknown_institution" => "转入机构不是有效的定点医药机构：{detail}", DETAIL;
+    "referral.used" => "该转诊已被入院使用，不能撤销：{detail}", DETAIL;
     "reform.bad_size" => "模拟人数不正确：{detail}", DETAIL;
     "reform.failure" => INTERNAL_ZH, INTERNAL_EN;
     "reform.invalid" => "改革方案无效：{detail}", DETAIL;

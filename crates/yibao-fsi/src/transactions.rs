@@ -46,6 +46,7 @@ pub const TRANSACTIONS: &[(&str, &str)] = &[
     ("2404", "入院办理撤销 admission cancellation"),
     ("2405", "出院撤销 discharge cancellation"),
     ("2501", "转院备案 referral filing"),
+    ("2502", "转院备案撤销 referral cancellation"),
     ("2601", "冲正交易 reversal by omsgid"),
     ("3201", "医药机构费用结算对总账 reconciliation of totals"),
     ("3202", "医药机构费用结算对明细账 reconciliation of details"),
@@ -194,6 +195,7 @@ pub async fn run(app: &App, principal: &Principal, infno: &str, msgid: &str, hea
         "2207" | "2304" => settle(app, principal, &source, &input, true, infno == "2304").await,
         "2208" | "2305" => cancel_settlement(app, principal, &source, &input, infno == "2305").await,
         "2501" => file_referral(app, principal, &source, &input).await,
+        "2502" => cancel_referral(app, principal, &source, &input).await,
         "2601" => reverse(app, principal, &source, &input).await,
         "1301" => catalogue(app, principal, &input, CatalogueKind::Medicines),
         "1305" => catalogue(app, principal, &input, CatalogueKind::Services),
@@ -618,6 +620,21 @@ async fn file_referral(app: &App, principal: &Principal, source: &str, input: &N
         yibao_app::NewReferral { person_id, from_institution: register.code.clone(), to_institution: to, issued_on, valid_until };
     let record = app.file_referral(principal, source, referral).await?;
     Ok(json!({"result": {"trt_dcla_detl_sn": format!("{}-{}", record.person_id.as_str(), record.seq)}}))
+}
+
+/// 2502: cancels a referral by the number 2501 gave (`trt_dcla_detl_sn`, `{psn_no}-{n}`),
+/// with the reason in `memo`.
+async fn cancel_referral(app: &App, principal: &Principal, source: &str, input: &Node<'_>) -> Result<Value, AppError> {
+    let data = input.child("data")?;
+    let person = data.person("psn_no")?;
+    let number = data.required("trt_dcla_detl_sn")?;
+    let seq = number
+        .strip_prefix(&format!("{}-", person.as_str()))
+        .and_then(|n| n.parse::<i64>().ok())
+        .ok_or_else(|| bad(data.path, "trt_dcla_detl_sn", format!("'{number}' is not a referral of psn_no (as 2501 answered it)")))?;
+    let reason = data.text("memo")?.unwrap_or_else(|| "cancelled by the referring institution".into());
+    let record = app.cancel_referral(principal, source, &person, seq, &reason).await?;
+    Ok(json!({"result": {"trt_dcla_detl_sn": number, "cancelled_at": record.cancelled_at.map(crate::moment)}}))
 }
 
 /// 2601: reverses what the message `omsgid` did, by its transaction `oinfno`. A message

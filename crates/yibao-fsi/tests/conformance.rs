@@ -357,12 +357,18 @@ async fn the_interface_settles_as_the_json_api_does() {
     let mut conversation = Conversation::start(Backend::Sqlite(store)).await;
     let steps = file["steps"].as_array().expect("steps");
     let mut answers = Vec::new();
-    for (index, step) in steps.iter().enumerate() {
+    // Up to the referred stay's settlement: its pre-settlement is asked again below.
+    for (index, step) in steps.iter().enumerate().take_while(|(_, step)| step["title"] != "the referred stay settled") {
         conversation.step(&name, index + 1, step).await;
         answers.push(conversation.transcript.last().cloned().unwrap_or_default());
     }
-    let answer_of = |infno: &str, nth_from_end: usize| -> Value {
-        let line = answers.iter().rev().filter(|t| t.starts_with(&format!("→ {infno} "))).nth(nth_from_end).expect("an answer");
+    // The last answer to `infno` sent by `institution`.
+    let answer_of = |infno: &str, institution: &str| -> Value {
+        let line = answers
+            .iter()
+            .rev()
+            .find(|t| t.starts_with(&format!("→ {infno} ")) && t.contains(&format!("\"fixmedins_code\":\"{institution}\"")))
+            .expect("an answer");
         serde_json::from_str(line.split_once("\n← ").expect("an answer line").1).expect("JSON")
     };
     let fields = [
@@ -386,7 +392,7 @@ async fn the_interface_settles_as_the_json_api_does() {
         }
     };
     // The east hospital's second settlement, as the JSON API stored it.
-    let settled = &answer_of("2304", 0)["output"]["setlinfo"];
+    let settled = &answer_of("2304", "H41992100007")["output"]["setlinfo"];
     let setl_id = settled["setl_id"].as_str().expect("setl_id");
     let (status, stored) = conversation.api("east", &format!("/api/settlements/H41992100007/{setl_id}"), None).await;
     assert_eq!(status, StatusCode::OK, "{stored}");
@@ -394,7 +400,7 @@ async fn the_interface_settles_as_the_json_api_does() {
         assert_eq!(yuan(&settled[field]), yuan(&stored["settlement"][field]), "{field}: interface {settled} vs API {stored}");
     }
     // The referred stay at the city hospital, asked through the JSON API.
-    let presettled = &answer_of("2303", 0)["output"]["setlinfo"];
+    let presettled = &answer_of("2303", "H41990200003")["output"]["setlinfo"];
     let claim = json!({"person_id": "419921198001010019", "card_no": "C0002", "claim": {
         "claim_id": "same-check", "institution_code": "H41990200003", "institution_level": "tertiary", "kind": "inpatient",
         "admission_date": "2026-03-09", "discharge_date": "2026-03-10", "diagnosis": "K35.900",

@@ -1368,6 +1368,21 @@ pub async fn run_referrals_and_tier_edits<S: Store>(store: Arc<S>) {
     assert!(matches!(store.referrals_of(region(WEST), &id).await, Err(StoreError::PersonNotFound(_))));
     let trail = store.audit_entries(region(EAST), 0, 100_000).await.expect("trail");
     assert_eq!(trail.iter().filter(|e| e.action == "referral.file" && e.entity == id.to_string()).count(), 2);
+    // A cancellation (2502) is a record of its own beside the referral, audited, once.
+    let mut canceller = clerk(EAST);
+    canceller.at = datetime!(2026-03-02 10:00 UTC);
+    let cancelled = store.cancel_referral(&canceller, region(EAST), &id, 2, "the patient stays").await.expect("cancelled");
+    assert_eq!((cancelled.seq, cancelled.cancelled_at, cancelled.cancelled_by.as_deref()), (2, Some(canceller.at), Some("clerk-419921")));
+    let again = store.cancel_referral(&canceller, region(EAST), &id, 2, "again").await;
+    assert!(matches!(again, Err(StoreError::Refused { code: "referral.cancelled", .. })), "{again:?}");
+    let unknown = store.cancel_referral(&canceller, region(EAST), &id, 9, "none").await;
+    assert!(matches!(unknown, Err(StoreError::Refused { code: "referral.not_found", .. })), "{unknown:?}");
+    let outside = store.cancel_referral(&clerk(WEST), region(WEST), &id, 1, "not mine").await;
+    assert!(matches!(outside, Err(StoreError::PersonNotFound(_))), "{outside:?}");
+    let listed = store.referrals_of(region(EAST), &id).await.expect("list");
+    assert_eq!(listed, vec![cancelled, first.clone()], "the cancellation is read back with its referral");
+    let trail = store.audit_entries(region(EAST), 0, 100_000).await.expect("trail");
+    assert_eq!(trail.iter().filter(|e| e.action == "referral.cancel" && e.entity == id.to_string()).count(), 1);
 
     let change = TierChange { requested_on: date!(2026 - 02 - 10), tier: Tier::new(1).expect("tier") };
     store.edit_tiers(&clerk(EAST), region(EAST), &id, change.into()).await.expect("request");

@@ -504,6 +504,41 @@ pub(crate) fn claim_from_row(row: &PgRow) -> Result<ClaimRecord, StoreError> {
 const PERSON_COLUMNS: &str = "person_id, name, card_no, household_id, coverage::text AS coverage, enrolled_at, updated_at";
 pub(crate) const CLAIM_COLUMNS: &str = "region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, settlement, claim, reversed_at, reversal_reason";
 
+/// A person's referrals, newest first, each with its cancellation if any.
+async fn referrals_in(tx: &mut PgConnection, region: RegionCode, person: &NationalId) -> Result<Vec<ReferralRecord>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT r.region_code, r.person_id, r.seq, r.from_institution, r.to_institution, r.issued_on, r.valid_until, r.filed_by, r.filed_at, \
+         c.cancelled_by, c.cancelled_at \
+         FROM referrals r LEFT JOIN referral_cancellations c ON c.region_code = r.region_code AND c.person_id = r.person_id AND c.seq = r.seq \
+         WHERE r.region_code = $1 AND r.person_id = $2 ORDER BY r.seq DESC",
+    )
+    .bind(region.to_string())
+    .bind(person.as_str())
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(backend)?;
+    rows.iter()
+        .map(|row| {
+            let text = |name: &str| row.try_get::<String, _>(name).map_err(backend);
+            ReferralRecord::from_columns(
+                &text("region_code")?,
+                &text("person_id")?,
+                row.try_get("seq").map_err(backend)?,
+                &text("from_institution")?,
+                &text("to_institution")?,
+                &text("issued_on")?,
+                &text("valid_until")?,
+                text("filed_by")?,
+                &text("filed_at")?,
+            )?
+            .with_cancellation(
+                row.try_get::<Option<String>, _>("cancelled_by").map_err(backend)?,
+                row.try_get::<Option<String>, _>("cancelled_at").map_err(backend)?.as_deref(),
+            )
+        })
+        .collect()
+}
+
 /// The region of the person's enrolment, found through the global index, if it lies inside
 /// `scope`. A person outside the scope is reported as not found: a county learns nothing of
 /// another's people.
@@ -926,6 +961,8 @@ impl Store for PostgresStore {
             valid_until: referral.valid_until,
             filed_by: actor.who.clone(),
             filed_at: actor.at,
+            cancelled_by: None,
+            cancelled_at: None,
         };
         sqlx::query(
             "INSERT INTO referrals (region_code, person_id, seq, from_institution, to_institution, issued_on, valid_until, filed_by, filed_at) \
@@ -948,35 +985,54 @@ impl Store for PostgresStore {
         Ok(record)
     }
 
-    async fn referrals_of(&self, scope: RegionCode, person: &NationalId) -> Result<Vec<ReferralRecord>, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+    async fn cancel_referral(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        person: &NationalId,
+        seq: i64,
+        reason: &str,
+    ) -> Result<ReferralRecord, StoreError> {
+        let mut tx = self.write().await?;
         let (region, _) = locate(&mut tx, scope, person).await?;
-        let rows = sqlx::query(
-            "SELECT region_code, person_id, seq, from_institution, to_institution, issued_on, valid_until, filed_by, filed_at \
-             FROM referrals WHERE region_code = $1 AND person_id = $2 ORDER BY seq DESC",
+        // One cancellation at a time per person: the person's row is the lock.
+        sqlx::query("SELECT 1 FROM persons WHERE region_code = $1 AND person_id = $2 FOR UPDATE")
+            .bind(region.to_string())
+            .bind(person.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let found = referrals_in(&mut tx, region, person).await?.into_iter().find(|r| r.seq == seq);
+        let Some(referral) = found else {
+            return Err(StoreError::Refused { code: "referral.not_found", message: format!("the person has no referral {seq}") });
+        };
+        if referral.cancelled_at.is_some() {
+            return Err(StoreError::Refused { code: "referral.cancelled", message: format!("referral {seq} is cancelled already") });
+        }
+        sqlx::query(
+            "INSERT INTO referral_cancellations (region_code, person_id, seq, cancelled_by, cancelled_at, reason) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(region.to_string())
         .bind(person.as_str())
-        .fetch_all(&mut *tx)
+        .bind(seq)
+        .bind(&actor.who)
+        .bind(time_text(actor.at)?)
+        .bind(reason)
+        .execute(&mut *tx)
         .await
         .map_err(backend)?;
+        let detail = serde_json::json!({"seq": seq, "reason": reason}).to_string();
+        audit(&mut tx, actor, region, "referral.cancel", person.as_str(), detail).await?;
         tx.commit().await.map_err(backend)?;
-        rows.iter()
-            .map(|row| {
-                let text = |name: &str| row.try_get::<String, _>(name).map_err(backend);
-                ReferralRecord::from_columns(
-                    &text("region_code")?,
-                    &text("person_id")?,
-                    row.try_get("seq").map_err(backend)?,
-                    &text("from_institution")?,
-                    &text("to_institution")?,
-                    &text("issued_on")?,
-                    &text("valid_until")?,
-                    text("filed_by")?,
-                    &text("filed_at")?,
-                )
-            })
-            .collect()
+        Ok(ReferralRecord { cancelled_by: Some(actor.who.clone()), cancelled_at: Some(actor.at), ..referral })
+    }
+
+    async fn referrals_of(&self, scope: RegionCode, person: &NationalId) -> Result<Vec<ReferralRecord>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let (region, _) = locate(&mut tx, scope, person).await?;
+        let referrals = referrals_in(&mut tx, region, person).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(referrals)
     }
 
     async fn audit_entries(&self, region: RegionCode, after_seq: i64, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {

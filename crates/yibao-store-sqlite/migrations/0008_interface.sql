@@ -32,3 +32,17 @@ CREATE TABLE visits (
 -- An institution's settlements and cancellations by day, for its reconciliation (3201/3202).
 CREATE INDEX claims_by_institution ON claims (institution_code, settled_at);
 CREATE INDEX claims_reversed_by_institution ON claims (institution_code, reversed_at) WHERE reversed_at IS NOT NULL;
+
+-- A referral's cancellation (2502): a record of its own beside the immutable referral.
+CREATE TABLE referral_cancellations (
+    region_code  TEXT NOT NULL,
+    person_id    TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    cancelled_by TEXT NOT NULL,
+    cancelled_at TEXT NOT NULL,
+    reason       TEXT NOT NULL,
+    PRIMARY KEY (region_code, person_id, seq),
+    FOREIGN KEY (region_code, person_id, seq) REFERENCES referrals (region_code, person_id, seq)
+);
+CREATE TRIGGER referral_cancellations_immutable_update BEFORE UPDATE ON referral_cancellations BEGIN SELECT RAISE(ABORT, 'referral cancellations are immutable'); END;
+CREATE TRIGGER referral_cancellations_immutable_delete BEFORE DELETE ON referral_cancellations BEGIN SELECT RAISE(ABORT, 'referral cancellations are immutable'); END;

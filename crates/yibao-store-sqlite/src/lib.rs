@@ -442,6 +442,32 @@ pub(crate) fn claim_from_row(row: &Row<'_>) -> Result<ClaimRecord, StoreError> {
     })
 }
 
+/// A person's referrals, newest first, each with its cancellation if any.
+fn referrals_in(conn: &Connection, region: RegionCode, person: &NationalId) -> Result<Vec<ReferralRecord>, StoreError> {
+    query_all(
+        conn,
+        "SELECT r.region_code, r.person_id, r.seq, r.from_institution, r.to_institution, r.issued_on, r.valid_until, r.filed_by, r.filed_at, \
+         c.cancelled_by, c.cancelled_at \
+         FROM referrals r LEFT JOIN referral_cancellations c ON c.region_code = r.region_code AND c.person_id = r.person_id AND c.seq = r.seq \
+         WHERE r.region_code = ?1 AND r.person_id = ?2 ORDER BY r.seq DESC",
+        params![region.to_string(), person.as_str()],
+        |row| {
+            ReferralRecord::from_columns(
+                &col::<String>(row, 0)?,
+                &col::<String>(row, 1)?,
+                col(row, 2)?,
+                &col::<String>(row, 3)?,
+                &col::<String>(row, 4)?,
+                &col::<String>(row, 5)?,
+                &col::<String>(row, 6)?,
+                col(row, 7)?,
+                &col::<String>(row, 8)?,
+            )?
+            .with_cancellation(col(row, 9)?, col::<Option<String>>(row, 10)?.as_deref())
+        },
+    )
+}
+
 /// The person's row, found through the global index, if it lies inside `scope`. A person
 /// outside the scope is reported as not found: a county learns nothing of another's people.
 pub(crate) fn locate(conn: &Connection, scope: RegionCode, person: &NationalId) -> Result<(RegionCode, PersonRecord), StoreError> {
@@ -792,6 +818,8 @@ impl Store for SqliteStore {
                 valid_until: referral.valid_until,
                 filed_by: actor.who.clone(),
                 filed_at: actor.at,
+                cancelled_by: None,
+                cancelled_at: None,
             };
             exec(
                 conn,
@@ -815,29 +843,41 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn cancel_referral(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        person: &NationalId,
+        seq: i64,
+        reason: &str,
+    ) -> Result<ReferralRecord, StoreError> {
+        let (actor, person, reason) = (actor.clone(), *person, reason.to_owned());
+        self.write(move |conn| {
+            let (region, _) = locate(conn, scope, &person)?;
+            let found = referrals_in(conn, region, &person)?.into_iter().find(|r| r.seq == seq);
+            let Some(referral) = found else {
+                return Err(StoreError::Refused { code: "referral.not_found", message: format!("the person has no referral {seq}") });
+            };
+            if referral.cancelled_at.is_some() {
+                return Err(StoreError::Refused { code: "referral.cancelled", message: format!("referral {seq} is cancelled already") });
+            }
+            exec(
+                conn,
+                "INSERT INTO referral_cancellations (region_code, person_id, seq, cancelled_by, cancelled_at, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![region.to_string(), person.as_str(), seq, actor.who, time_text(actor.at)?, reason],
+            )?;
+            let detail = serde_json::json!({"seq": seq, "reason": reason}).to_string();
+            audit(conn, &actor, region, "referral.cancel", person.as_str(), detail)?;
+            Ok(ReferralRecord { cancelled_by: Some(actor.who.clone()), cancelled_at: Some(actor.at), ..referral })
+        })
+        .await
+    }
+
     async fn referrals_of(&self, scope: RegionCode, person: &NationalId) -> Result<Vec<ReferralRecord>, StoreError> {
         let person = *person;
         self.read(move |conn| {
             let (region, _) = locate(conn, scope, &person)?;
-            query_all(
-                conn,
-                "SELECT region_code, person_id, seq, from_institution, to_institution, issued_on, valid_until, filed_by, filed_at \
-                 FROM referrals WHERE region_code = ?1 AND person_id = ?2 ORDER BY seq DESC",
-                params![region.to_string(), person.as_str()],
-                |row| {
-                    ReferralRecord::from_columns(
-                        &col::<String>(row, 0)?,
-                        &col::<String>(row, 1)?,
-                        col(row, 2)?,
-                        &col::<String>(row, 3)?,
-                        &col::<String>(row, 4)?,
-                        &col::<String>(row, 5)?,
-                        &col::<String>(row, 6)?,
-                        col(row, 7)?,
-                        &col::<String>(row, 8)?,
-                    )
-                },
-            )
+            referrals_in(conn, region, &person)
         })
         .await
     }

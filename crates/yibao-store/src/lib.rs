@@ -311,6 +311,19 @@ pub trait Store: Send + Sync + 'static {
         referral: NewReferral,
     ) -> impl Future<Output = Result<ReferralRecord, StoreError>> + Send;
 
+    /// Cancels a person's referral `seq` (2502), audited (`referral.cancel`) with `reason`;
+    /// refused when there is none (`referral.not_found`) or it is cancelled already
+    /// (`referral.cancelled`). The referral row stays as filed: the cancellation is a record
+    /// of its own.
+    fn cancel_referral(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        person: &NationalId,
+        seq: i64,
+        reason: &str,
+    ) -> impl Future<Output = Result<ReferralRecord, StoreError>> + Send;
+
     /// A person's referrals on file, newest first.
     fn referrals_of(&self, scope: RegionCode, person: &NationalId) -> impl Future<Output = Result<Vec<ReferralRecord>, StoreError>> + Send;
 

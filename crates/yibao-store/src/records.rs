@@ -205,9 +205,22 @@ pub struct ReferralRecord {
     pub filed_by: String,
     #[serde(with = "time::serde::rfc3339")]
     pub filed_at: OffsetDateTime,
+    /// Who cancelled the referral (2502), when it was cancelled: a cancelled referral
+    /// covers no admission.
+    pub cancelled_by: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub cancelled_at: Option<OffsetDateTime>,
 }
 
 impl ReferralRecord {
+    /// The record with its cancellation, from the cancellation's columns (none: not
+    /// cancelled).
+    pub fn with_cancellation(mut self, by: Option<String>, at: Option<&str>) -> Result<ReferralRecord, StoreError> {
+        self.cancelled_at = at.map(crate::stored::time_of).transpose()?;
+        self.cancelled_by = by;
+        Ok(self)
+    }
+
     /// A stored referral, from its columns (dates as ISO text, as both backends keep them).
     #[allow(clippy::too_many_arguments)]
     pub fn from_columns(
@@ -234,6 +247,8 @@ impl ReferralRecord {
             valid_until: date(valid_until)?,
             filed_by,
             filed_at: crate::stored::time_of(filed_at)?,
+            cancelled_by: None,
+            cancelled_at: None,
         })
     }
 }
