@@ -27,7 +27,7 @@ use time::{Date, OffsetDateTime};
 use yibao_domain::{ClaimKind, Fen, NationalId, Place, RegionCode};
 use yibao_engine::{Claim, ClaimLine, Delivery, Explain, LINES_LIMIT, Settlement, settle};
 use yibao_store::interface::MSGID_CHARS_MAX;
-use yibao_store::{ClaimRecord, ClaimStatus, InterfaceMessage, InterfaceStore as _, SignInRecord, Store as _, VisitRecord};
+use yibao_store::{ClaimRecord, ClaimStatus, InterfaceMessage, InterfaceStore as _, Reservation, SignInRecord, Store as _, VisitRecord};
 
 use crate::{App, AppError, Principal, store};
 
@@ -38,6 +38,12 @@ pub const SERIAL_CHARS_MAX: usize = 30;
 /// The offset of the interface's dates and times (Beijing time): a reconciliation's days,
 /// and every time an answer states.
 pub const LOCAL_OFFSET: time::UtcOffset = time::macros::offset!(+8);
+/// After how long a `msgid` reserved and never answered (its sender stopped mid-message)
+/// may be answered by a resend.
+pub const RESERVATION_STALE_SECONDS: i64 = 120;
+/// How often a write after a settlement or its reversal is tried again over a visit that
+/// another message changed meanwhile.
+const VISIT_REWRITES_MAX: usize = 16;
 /// Days one reconciliation may span.
 pub const RECONCILIATION_DAYS_MAX: i64 = 31;
 
@@ -49,6 +55,9 @@ pub enum VisitStatus {
     Open,
     /// An inpatient stay discharged, not yet settled.
     Discharged,
+    /// A settlement of it is under way (between the visit's claim and its settlement): no
+    /// message changes it but a settlement of the same id, which finishes it.
+    Settling,
     Settled,
     /// Registration or admission cancelled: nothing more happens to it.
     Cancelled,
@@ -60,6 +69,7 @@ impl VisitStatus {
         match self {
             VisitStatus::Open => "open",
             VisitStatus::Discharged => "discharged",
+            VisitStatus::Settling => "being settled",
             VisitStatus::Settled => "settled",
             VisitStatus::Cancelled => "cancelled",
         }
@@ -74,6 +84,17 @@ pub struct Fee {
     /// The hospital's charge batch (`chrg_bchno`) the line was uploaded in, if it said.
     pub chrg_bchno: Option<String>,
     pub line: ClaimLine,
+    /// The message that uploaded the line: a reversal of that message (2601) takes away
+    /// the lines it added, and only those.
+    #[serde(default)]
+    pub msgid: Option<String>,
+}
+
+impl Fee {
+    /// The same line as `other`, whichever message uploaded it.
+    fn same_line(&self, other: &Fee) -> bool {
+        (&self.feedetl_sn, &self.chrg_bchno, &self.line) == (&other.feedetl_sn, &other.chrg_bchno, &other.line)
+    }
 }
 
 /// Which fee lines a cancellation names.
@@ -83,6 +104,8 @@ pub enum FeeSelector<'a> {
     All,
     Serial(&'a str),
     Batch(&'a str),
+    /// The lines one message uploaded (its reversal, 2601).
+    Message(&'a str),
 }
 
 /// A visit (就诊) as the bureau records it.
@@ -204,8 +227,9 @@ impl Visit {
         }
         for fee in fees {
             check_serial("feedetl_sn", &fee.feedetl_sn)?;
+            check_line(&fee)?;
             match self.fees.iter().find(|f| f.feedetl_sn == fee.feedetl_sn) {
-                Some(same) if *same == fee => {}
+                Some(same) if same.same_line(&fee) => {}
                 Some(_) => {
                     return Err(AppError::conflict(
                         "interface.fee_exists",
@@ -231,8 +255,9 @@ impl Visit {
             FeeSelector::All => self.fees.clear(),
             FeeSelector::Serial(serial) => self.fees.retain(|f| f.feedetl_sn != serial),
             FeeSelector::Batch(batch) => self.fees.retain(|f| f.chrg_bchno.as_deref() != Some(batch)),
+            FeeSelector::Message(msgid) => self.fees.retain(|f| f.msgid.as_deref() != Some(msgid)),
         }
-        if self.fees.len() == before && selector != FeeSelector::All {
+        if self.fees.len() == before && !matches!(selector, FeeSelector::All | FeeSelector::Message(_)) {
             return Err(AppError::not_found(
                 "interface.fee_not_found",
                 format!("visit {} has no such fee lines ({selector:?})", self.mdtrt_id),
@@ -362,6 +387,8 @@ pub struct NewVisit {
     pub diagnosis: Option<String>,
     pub emergency: bool,
     pub delivery: Option<Delivery>,
+    /// Where the message says the person is insured (`insuplc_admdvs`), if it says.
+    pub insured_in: Option<RegionCode>,
 }
 
 /// A correction of an open visit (2203 visit information, 2403 admission change).
@@ -466,6 +493,37 @@ impl ReconciliationTotals {
     }
 }
 
+/// A fee line within the claim's limits (`limits`): a quantity above zero, a price and a
+/// line total a bill may hold. Checked before anything is computed from the line.
+fn check_line(fee: &Fee) -> Result<(), AppError> {
+    let price_fen = i128::from(fee.line.unit_price.get());
+    let total_fen = price_fen * i128::from(fee.line.quantity.milli()) / 1000;
+    if fee.line.quantity.milli() == 0
+        || fee.line.quantity.milli() > yibao_engine::QUANTITY_LIMIT_MILLI
+        || fee.line.unit_price.is_negative()
+        || fee.line.unit_price > yibao_engine::UNIT_PRICE_LIMIT
+        || total_fen > i128::from(yibao_engine::BILL_LIMIT.get())
+    {
+        return Err(AppError::bad_request(
+            "claim.bad_unit_price",
+            format!(
+                "fee line {}: a quantity above 0 and at most 1,000,000, a price of at most {} yuan, a line total of at most {} yuan",
+                fee.feedetl_sn,
+                yibao_engine::UNIT_PRICE_LIMIT,
+                yibao_engine::BILL_LIMIT
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_msgid(msgid: &str) -> Result<(), AppError> {
+    if msgid.is_empty() || msgid.chars().count() > MSGID_CHARS_MAX || msgid.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(AppError::bad_request("interface.bad_msgid", format!("msgid: 1 to {MSGID_CHARS_MAX} printable characters")));
+    }
+    Ok(())
+}
+
 fn check_serial(field: &str, text: &str) -> Result<(), AppError> {
     if text.is_empty() || text.chars().count() > SERIAL_CHARS_MAX || !text.chars().all(|c| c.is_ascii_graphic()) {
         return Err(AppError::bad_request("interface.bad_field", format!("{field}: 1 to {SERIAL_CHARS_MAX} printable ASCII characters")));
@@ -523,29 +581,65 @@ impl App {
     }
 
     /// The message `msgid` of this institution and its answer, if it was answered.
+    /// A message still being answered is refused (`interface.msgid_in_progress`).
     pub async fn interface_message(&self, principal: &Principal, msgid: &str) -> Result<Option<InterfaceMessage>, AppError> {
         let register = self.register(principal)?;
-        if msgid.is_empty() || msgid.chars().count() > MSGID_CHARS_MAX || msgid.chars().any(char::is_control) {
-            return Err(AppError::bad_request("interface.bad_msgid", format!("msgid: 1 to {MSGID_CHARS_MAX} printable characters")));
-        }
-        Ok(store!(self, interface_answer(&register.code, msgid))?)
-    }
-
-    /// The answer already given to `msgid` by this institution. The same `msgid` with
-    /// another input is refused: a message id names one message.
-    pub async fn interface_answer(
-        &self,
-        principal: &Principal,
-        msgid: &str,
-        input_sha256: &str,
-    ) -> Result<Option<InterfaceMessage>, AppError> {
-        match self.interface_message(principal, msgid).await? {
-            Some(first) if first.input_sha256 != input_sha256 => Err(AppError::conflict(
-                "interface.msgid_reused",
-                format!("msgid {msgid} was answered already for another message ({}): a msgid names one message", first.infno),
+        check_msgid(msgid)?;
+        match store!(self, interface_answer(&register.code, msgid))? {
+            Some(pending) if pending.answer.is_empty() => Err(AppError::conflict(
+                "interface.msgid_in_progress",
+                format!("msgid {msgid} ({}) is being answered now: resend this in a moment", pending.infno),
             )),
             found => Ok(found),
         }
+    }
+
+    /// Reserves `msgid` for a message about to be answered (`msgid-answered-once`): `None`
+    /// when this message is to be answered now; its first answer when it was answered. The
+    /// same `msgid` with another input is refused (`interface.msgid_reused`), and a copy
+    /// sent while the first is still being answered is told to resend
+    /// (`interface.msgid_in_progress`), so that two copies never both run.
+    pub async fn reserve_interface_message(
+        &self,
+        principal: &Principal,
+        msgid: &str,
+        infno: &str,
+        input_sha256: &str,
+        input: String,
+    ) -> Result<Option<InterfaceMessage>, AppError> {
+        let register = self.register(principal)?;
+        check_msgid(msgid)?;
+        let now = self.now();
+        let message = InterfaceMessage {
+            institution_code: register.code.clone(),
+            msgid: msgid.to_owned(),
+            infno: infno.to_owned(),
+            input_sha256: input_sha256.to_owned(),
+            input,
+            answer: String::new(),
+            answered_at: now,
+        };
+        let reused = |first: &InterfaceMessage| {
+            AppError::conflict(
+                "interface.msgid_reused",
+                format!("msgid {msgid} names another message already ({}): a msgid names one message", first.infno),
+            )
+        };
+        match store!(self, reserve_interface_message(message, now - time::Duration::seconds(RESERVATION_STALE_SECONDS)))? {
+            Reservation::Reserved => Ok(None),
+            Reservation::Answered(first) if first.input_sha256 == input_sha256 => Ok(Some(first)),
+            Reservation::Answered(first) | Reservation::InFlight(first) if first.input_sha256 != input_sha256 => Err(reused(&first)),
+            Reservation::Answered(first) | Reservation::InFlight(first) => Err(AppError::conflict(
+                "interface.msgid_in_progress",
+                format!("msgid {msgid} ({}) is being answered now: resend it in a moment for its answer", first.infno),
+            )),
+        }
+    }
+
+    /// Drops the reservation of a message the service failed to answer.
+    pub async fn release_interface_message(&self, principal: &Principal, msgid: &str) -> Result<(), AppError> {
+        let register = self.register(principal)?;
+        Ok(store!(self, release_interface_message(&register.code, msgid))?)
     }
 
     /// Keeps the answer to a message; if another answer to the same `msgid` was kept
@@ -678,6 +772,7 @@ impl App {
             ));
         }
         let person = self.presented(&new.person_id, &new.card_no).await?;
+        check_regions(register, Some(person.coverage.region), None, new.insured_in, self.policy().region)?;
         App::entitlement(&person, new.kind, new.begin, new.diagnosis.as_deref())?;
         if matches!(new.kind, ClaimKind::Inpatient | ClaimKind::Maternity) {
             // The same days are not paid twice: an admission inside a stay already settled
@@ -783,6 +878,7 @@ impl App {
         let rounding = self.policy().rounding;
         let mut differing = Vec::new();
         for (fee, stated) in &fees {
+            check_line(fee)?;
             let total = rounding.scale(fee.line.unit_price, i64::from(fee.line.quantity.milli()), 1000);
             if let Some(stated) = stated.filter(|stated| *stated != total) {
                 differing.push(format!("feedetl_sn {}: det_item_fee_sumamt {stated}, the centre computes {total}", fee.feedetl_sn));
@@ -830,11 +926,15 @@ impl App {
     ) -> Result<VisitSettlement, AppError> {
         let register = self.register(principal)?;
         let (mut visit, revision) = self.visit(principal, mdtrt_id, Some(person_id)).await?;
-        let ready = if visit.is_stay() {
-            matches!(visit.status, VisitStatus::Open | VisitStatus::Discharged) && (!write || visit.status == VisitStatus::Discharged)
-        } else {
-            visit.status == VisitStatus::Open
-        };
+        // A settlement interrupted after the visit was claimed for it is finished by the next
+        // settlement message.
+        let resuming = write && visit.status == VisitStatus::Settling;
+        let ready = resuming
+            || if visit.is_stay() {
+                matches!(visit.status, VisitStatus::Open | VisitStatus::Discharged) && (!write || visit.status == VisitStatus::Discharged)
+            } else {
+                visit.status == VisitStatus::Open
+            };
         if !ready {
             let what = if write && visit.status == VisitStatus::Open { "be settled before its discharge (2402)" } else { "be settled" };
             return Err(visit.refuse(what));
@@ -854,13 +954,38 @@ impl App {
             );
             return Ok(VisitSettlement { visit, setl_id, record: None, settlement, settled_at: self.now() });
         }
+        // The visit is claimed for this settlement before any money moves: from here no other
+        // message changes its lines or its state (`visit-revision`), and a message that
+        // changed it first makes this one fail here, with nothing settled.
+        if !resuming {
+            visit.status = VisitStatus::Settling;
+            visit.setl_id = Some(setl_id.clone());
+            self.write_visit(register, &visit, Some(revision), self.now()).await?;
+        }
         let policy = self.policy();
         let claim = visit.claim(register, policy.region, policy.service_date, self.today())?;
-        let settled = self.settle_presented(principal, source, person_id, claim).await?;
-        visit.status = VisitStatus::Settled;
-        visit.settlements += 1;
-        visit.setl_id = Some(setl_id.clone());
-        self.write_visit(register, &visit, Some(revision), self.now()).await?;
+        let is_ours = |v: &Visit| v.status == VisitStatus::Settling && v.setl_id.as_deref() == Some(setl_id.as_str());
+        let settled = match self.settle_presented(principal, source, person_id, claim).await {
+            Ok(settled) => settled,
+            // Refused: nothing was settled, and the visit is given back as it was.
+            Err(refused) if refused.kind != crate::ErrorKind::Internal => {
+                let stay = visit.is_stay();
+                self.rewrite_visit(register, mdtrt_id, is_ours, |v| {
+                    v.status = if stay { VisitStatus::Discharged } else { VisitStatus::Open };
+                    v.setl_id = None;
+                })
+                .await?;
+                return Err(refused);
+            }
+            // The service failed: the visit stays claimed, and a resend finishes it.
+            Err(failed) => return Err(failed),
+        };
+        let visit = self
+            .rewrite_visit(register, mdtrt_id, is_ours, |v| {
+                v.status = VisitStatus::Settled;
+                v.settlements += 1;
+            })
+            .await?;
         Ok(VisitSettlement {
             visit,
             setl_id,
@@ -868,6 +993,34 @@ impl App {
             record: Some(settled.record),
             settlement: settled.settlement,
         })
+    }
+
+    /// Applies `change` to the visit as stored while `applies` holds of it, written over the
+    /// revision read and read again after each concurrent write; the visit as left. For the
+    /// writes that follow a settlement or its reversal, which must not be lost to a message
+    /// that changed the visit meanwhile.
+    async fn rewrite_visit(
+        &self,
+        register: &yibao_store::InstitutionRecord,
+        mdtrt_id: &str,
+        applies: impl Fn(&Visit) -> bool,
+        change: impl Fn(&mut Visit),
+    ) -> Result<Visit, AppError> {
+        for _ in 0..VISIT_REWRITES_MAX {
+            let record = store!(self, visit(&register.code, mdtrt_id))?
+                .ok_or_else(|| AppError::internal("store.failure", format!("visit {mdtrt_id} vanished")))?;
+            let mut visit = stored_visit(&record)?;
+            if !applies(&visit) {
+                return Ok(visit);
+            }
+            change(&mut visit);
+            match self.write_visit(register, &visit, Some(record.revision), self.now()).await {
+                Ok(()) => return Ok(visit),
+                Err(e) if e.code == "interface.visit_changed" => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Err(AppError::internal("store.failure", format!("visit {mdtrt_id} kept changing: its settlement is written, the visit is not")))
     }
 
     /// 2208/2305: cancels the visit's live settlement (a reversal, 冲正, of its claim): the
@@ -881,7 +1034,7 @@ impl App {
         setl_id: Option<&str>,
     ) -> Result<(Visit, ClaimRecord), AppError> {
         let register = self.register(principal)?;
-        let (mut visit, revision) = self.visit(principal, mdtrt_id, Some(person_id)).await?;
+        let (visit, _) = self.visit(principal, mdtrt_id, Some(person_id)).await?;
         let live = visit
             .setl_id
             .clone()
@@ -900,10 +1053,19 @@ impl App {
             Err(e) if e.code == "claim.already_reversed" => store!(self, claim(self.policy().region, &code, &live))?,
             Err(e) => return Err(e),
         };
-        visit.status = if visit.is_stay() { VisitStatus::Discharged } else { VisitStatus::Open };
-        visit.setl_id = None;
-        visit.settlement_list = None;
-        self.write_visit(register, &visit, Some(revision), self.now()).await?;
+        let stay = visit.is_stay();
+        let visit = self
+            .rewrite_visit(
+                register,
+                mdtrt_id,
+                |v| v.status == VisitStatus::Settled && v.setl_id.as_deref() == Some(live.as_str()),
+                |v| {
+                    v.status = if stay { VisitStatus::Discharged } else { VisitStatus::Open };
+                    v.setl_id = None;
+                    v.settlement_list = None;
+                },
+            )
+            .await?;
         Ok((visit, record))
     }
 

@@ -108,6 +108,7 @@ catalogue! {
     "interface.bad_period" => "对账期间不正确：{detail}", DETAIL;
     "interface.fee_exists" => "该费用明细流水号已上传且内容不同，请先撤销：{detail}", DETAIL;
     "interface.fee_not_found" => "未找到要撤销的费用明细：{detail}", DETAIL;
+    "interface.msgid_in_progress" => "该报文正在处理中，请稍后重发以取得应答：{detail}", DETAIL;
     "interface.msgid_reused" => "该报文 ID 已用于另一笔交易，一个 msgid 只对应一笔报文：{detail}", DETAIL;
     "interface.no_diagnosis" => "就诊尚无主要诊断（dise_codg），请先上传就诊信息：{detail}", DETAIL;
     "interface.not_entitled" => "人员不享受该待遇：{detail}", DETAIL;

@@ -9,8 +9,8 @@ mod settlement;
 mod tier;
 
 pub use claim::{
-    Accumulators, BABIES_LIMIT, BILL_LIMIT, Claim, ClaimError, ClaimLine, Coverage, Delivery, LINES_LIMIT, Quantity, TIER_CHANGES_LIMIT,
-    TierChange, TierHistory,
+    Accumulators, BABIES_LIMIT, BILL_LIMIT, Claim, ClaimError, ClaimLine, Coverage, Delivery, LINES_LIMIT, QUANTITY_LIMIT_MILLI, Quantity,
+    TIER_CHANGES_LIMIT, TierChange, TierHistory, UNIT_PRICE_LIMIT,
 };
 pub use contribution::{
     ContributionBreakdown, ContributionDue, ContributionError, EmployeeContribution, ResidentContribution, SupplementaryContribution,

@@ -122,8 +122,11 @@ async fn gateway(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Res
         Err(e) => return refuse(StatusCode::OK, e),
     };
     let input = head.get("input").cloned().unwrap_or(Value::Null);
-    let digest = input_digest(&serde_json::to_vec(&(infno.as_str(), &input)).unwrap_or_default());
-    match app.interface_answer(&principal, &msgid, &digest).await {
+    let input_text = input.to_string();
+    let digest = input_digest(format!("{infno}\n{input_text}").as_bytes());
+    // The message is reserved before it runs (`msgid-answered-once`): its first answer if it
+    // has one, a refusal if another copy is being answered or the msgid names another message.
+    match app.reserve_interface_message(&principal, &msgid, &infno, &digest, input_text.clone()).await {
         Ok(Some(first)) => return answered(&first.answer),
         Ok(None) => {}
         Err(e) => return refuse(StatusCode::OK, e),
@@ -131,19 +134,22 @@ async fn gateway(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Res
     let result = transactions::run(&app, &principal, &infno, &msgid, &head, &input).await;
     let out = envelope(&app, received, &city, &result, language);
     if let Err(e) = &result {
-        tracing::info!(infno = %infno, msgid = %msgid, code = %e.code, "national interface refusal");
+        tracing::info!(infno = %infno, code = %e.code, "national interface refusal");
         // A failure of the service itself is not the message's answer: a resend may succeed.
         if e.kind == ErrorKind::Internal {
+            if let Err(released) = app.release_interface_message(&principal, &msgid).await {
+                tracing::warn!(infno = %infno, error = %released.message, "a reservation was not released: a resend is answered after it goes stale");
+            }
             return answer(StatusCode::OK, out);
         }
     }
     let text = out.to_string();
-    match app.keep_interface_answer(&principal, &msgid, &infno, &digest, input.to_string(), text.clone()).await {
+    match app.keep_interface_answer(&principal, &msgid, &infno, &digest, input_text, text.clone()).await {
         // Another copy of the message was answered first: its answer stands.
         Ok(kept) if kept.answer != text => answered(&kept.answer),
         Ok(_) => answer(StatusCode::OK, out),
         Err(e) => {
-            tracing::warn!(infno = %infno, msgid = %msgid, error = %e.message, "an interface answer was not kept");
+            tracing::warn!(infno = %infno, error = %e.message, "an interface answer was not kept");
             answer(StatusCode::OK, out)
         }
     }

@@ -138,6 +138,10 @@ impl<'a> Node<'a> {
 /// `yyyy-MM-dd`, or the day of `yyyy-MM-dd HH:mm:ss` (also with a `T`).
 #[must_use]
 pub fn parse_day(text: &str) -> Option<Date> {
+    // Four digits of year first: no sign, no fifth digit.
+    if !text.as_bytes().get(..4).is_some_and(|year| year.iter().all(u8::is_ascii_digit)) || text.as_bytes().get(4) != Some(&b'-') {
+        return None;
+    }
     let day = time::macros::format_description!("[year]-[month]-[day]");
     let moment = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
     Date::parse(text, day).ok().or_else(|| PrimitiveDateTime::parse(&text.replacen('T', " ", 1), moment).ok().map(PrimitiveDateTime::date))
@@ -181,5 +185,9 @@ mod tests {
         assert_eq!(n.date("d").unwrap(), Some(day));
         assert_eq!(n.date("t").unwrap(), Some(day));
         assert!(n.date("bad").is_err());
+        let signed = serde_json::json!({"neg": "-0001-01-01", "plus": "+2026-01-01", "five": "20260-01-01"});
+        for field in ["neg", "plus", "five"] {
+            assert!(node(&signed).date(field).is_err(), "{field}");
+        }
     }
 }

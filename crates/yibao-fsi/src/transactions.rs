@@ -176,6 +176,11 @@ pub async fn run(app: &App, principal: &Principal, infno: &str, msgid: &str, hea
         let sign_no = head.text("sign_no")?.unwrap_or_default();
         app.check_signed_in(principal, &sign_no).await?;
     }
+    // Where the care is given is the institution's registered region (or the city's), on
+    // every message that states it.
+    if let Principal::Institution(register) = principal {
+        check_regions(register, None, region(head, "mdtrtarea_admvs")?, None, app.policy().region)?;
+    }
     let source = source(msgid);
     match infno {
         "9001" => sign_in(app, principal, &input).await,
@@ -189,7 +194,7 @@ pub async fn run(app: &App, principal: &Principal, infno: &str, msgid: &str, hea
         "2403" => change_visit(app, principal, &input, "adminfo").await,
         "2402" => discharge(app, principal, &input).await,
         "2405" => cancel_discharge(app, principal, &input).await,
-        "2204" | "2301" => upload_fees(app, principal, &input, infno == "2301").await,
+        "2204" | "2301" => upload_fees(app, principal, &input, msgid, infno == "2301").await,
         "2205" | "2302" => cancel_fees(app, principal, &input, infno == "2302").await,
         "2206" | "2303" => settle(app, principal, &source, &input, false, infno == "2303").await,
         "2207" | "2304" => settle(app, principal, &source, &input, true, infno == "2304").await,
@@ -326,10 +331,8 @@ async fn open_visit(app: &App, principal: &Principal, head: &Node<'_>, input: &N
         diagnosis: diagnosis(&data, input)?,
         emergency: data.text("adm_way")?.as_deref() == Some("1") || data.flag("emergency_flag")?,
         delivery: delivery(&data)?,
+        insured_in: region(head, "insuplc_admdvs")?,
     };
-    if let Principal::Institution(register) = principal {
-        check_regions(register, None, region(head, "mdtrtarea_admvs")?, None, app.policy().region)?;
-    }
     let visit = app.open_visit(principal, new).await?;
     let answer = json!({"mdtrt_id": visit.mdtrt_id, "psn_no": visit.person_id.as_str(), "ipt_otp_no": visit.ipt_otp_no});
     Ok(if stay { json!({"result": answer}) } else { json!({"data": answer}) })
@@ -428,7 +431,7 @@ fn line_result(fee: &Fee, line: Option<&LineSettlement>) -> Value {
     out
 }
 
-async fn upload_fees(app: &App, principal: &Principal, input: &Node<'_>, stay: bool) -> Result<Value, AppError> {
+async fn upload_fees(app: &App, principal: &Principal, input: &Node<'_>, msgid: &str, stay: bool) -> Result<Value, AppError> {
     let entries = input.list("feedetail")?;
     let Some(first) = entries.first() else { return Err(bad(input.path, "feedetail", "holds no fee lines")) };
     let (mdtrt_id, person) = visit_key(first)?;
@@ -448,7 +451,7 @@ async fn upload_fees(app: &App, principal: &Principal, input: &Node<'_>, stay: b
             .ok_or_else(|| bad_line("cnt", format!("'{cnt}' is not a quantity above zero (at most three decimals)")))?;
         let line = ClaimLine { code, quantity, unit_price: entry.required_amount("pric")?, approved: entry.flag("hosp_appr_flag")? };
         let batch = entry.text("chrg_bchno")?;
-        fees.push((Fee { feedetl_sn, chrg_bchno: batch, line }, entry.amount("det_item_fee_sumamt")?));
+        fees.push((Fee { feedetl_sn, chrg_bchno: batch, line, msgid: Some(msgid.to_owned()) }, entry.amount("det_item_fee_sumamt")?));
     }
     let serials: Vec<String> = fees.iter().map(|(fee, _)| fee.feedetl_sn.clone()).collect();
     let (visit, _) = app.visit(principal, &mdtrt_id, Some(&person)).await?;
@@ -467,12 +470,14 @@ async fn upload_fees(app: &App, principal: &Principal, input: &Node<'_>, stay: b
 async fn cancel_fees(app: &App, principal: &Principal, input: &Node<'_>, stay: bool) -> Result<Value, AppError> {
     let data = input.child("data")?;
     let (mdtrt_id, person) = visit_key(&data)?;
-    let serial = data.text("feedetl_sn")?;
-    let batch = data.text("chrg_bchno")?;
-    let selector = match (stay, serial.as_deref(), batch.as_deref()) {
-        (true, Some("0000") | None, _) | (false, _, Some("0000") | None) => FeeSelector::All,
-        (true, Some(serial), _) => FeeSelector::Serial(serial),
-        (false, _, Some(batch)) => FeeSelector::Batch(batch),
+    // 2302 names a line (`feedetl_sn`), 2205 a charge batch (`chrg_bchno`); "0000" is every
+    // line. Nothing named is refused: a cancellation never guesses.
+    let field = if stay { "feedetl_sn" } else { "chrg_bchno" };
+    let named = data.required(field)?;
+    let selector = match (named.as_str(), stay) {
+        ("0000", _) => FeeSelector::All,
+        (serial, true) => FeeSelector::Serial(serial),
+        (batch, false) => FeeSelector::Batch(batch),
     };
     app.change_visit(principal, &mdtrt_id, Some(&person), |visit| {
         check_kind(visit, stay, data.path)?;
@@ -686,21 +691,9 @@ async fn reverse(app: &App, principal: &Principal, source: &str, input: &Node<'_
             }
         }
         "2204" | "2301" => {
-            let serials: Vec<String> = output
-                .get("result")
-                .and_then(Value::as_array)
-                .map(|lines| lines.iter().filter_map(|l| l.get("feedetl_sn").and_then(Value::as_str).map(str::to_owned)).collect())
-                .unwrap_or_default();
+            // The lines that message added, and only those (a line it repeated was another's).
             let mdtrt_id = original_visit(&original.input, "feedetail")?;
-            app.change_visit(principal, &mdtrt_id, Some(&person), |visit| {
-                for serial in &serials {
-                    if visit.fees.iter().any(|f| f.feedetl_sn == *serial) {
-                        visit.remove_fees(FeeSelector::Serial(serial))?;
-                    }
-                }
-                Ok(())
-            })
-            .await?;
+            app.change_visit(principal, &mdtrt_id, Some(&person), |visit| visit.remove_fees(FeeSelector::Message(&omsgid))).await?;
         }
         "2402" => {
             let mdtrt_id = original_visit(&original.input, "dscginfo")?;
@@ -793,6 +786,11 @@ async fn reconcile_details(app: &App, principal: &Principal, input: &Node<'_>) -
     }
     let key = |r: &ReconciliationRow| (r.setl_id.clone(), r.cancellation);
     let mut result = Vec::new();
+    for (index, t) in theirs.iter().enumerate() {
+        if theirs[..index].iter().any(|earlier| key(earlier) == key(t)) {
+            result.push(json!({"setl_id": t.setl_id, "refd_setl_flag": if t.cancellation { "1" } else { "0" }, "stmt_rslt": "1", "stmt_rslt_dscr": "机构重复上报 the institution lists it twice"}));
+        }
+    }
     for ours in &rows {
         match theirs.iter().find(|t| key(t) == key(ours)) {
             None => result.push(json!({"setl_id": ours.setl_id, "refd_setl_flag": if ours.cancellation { "1" } else { "0" }, "stmt_rslt": "1", "stmt_rslt_dscr": "机构无此笔 the institution does not have it", "medfee_sumamt": amount(ours.medfee_sumamt), "fund_pay_sumamt": amount(ours.fund_pay_sumamt)})),

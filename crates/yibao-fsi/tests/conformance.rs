@@ -44,9 +44,9 @@ const INSTITUTIONS: [(&str, &str, &str, &str, InstitutionLevel); 3] = [
 pub struct Conversation {
     router: axum::Router,
     vars: BTreeMap<String, String>,
-    serial: u32,
+    serial: std::sync::atomic::AtomicU32,
     /// Every message and answer, for the failure report.
-    pub transcript: Vec<String>,
+    pub transcript: std::sync::Mutex<Vec<String>>,
 }
 
 async fn seed<S: AccessStore>(store: &S) {
@@ -112,7 +112,12 @@ impl Conversation {
         let app = App::new(Arc::new(backend), Arc::new(policy)).with_clock(clock);
         let router = yibao_api::app_with(app, yibao_fsi::router());
         enrol(&router).await;
-        Conversation { router, vars: BTreeMap::new(), serial: 0, transcript: Vec::new() }
+        Conversation {
+            router,
+            vars: BTreeMap::new(),
+            serial: std::sync::atomic::AtomicU32::new(0),
+            transcript: std::sync::Mutex::new(Vec::new()),
+        }
     }
 
     fn substitute(&self, value: &Value) -> Value {
@@ -131,10 +136,10 @@ impl Conversation {
     }
 
     /// Sends one message as institution `key` and returns the HTTP status and the output envelope.
-    pub async fn send(&mut self, key: &str, infno: &str, msgid: Option<&str>, input: &Value, envelope: &Value) -> (StatusCode, Value) {
+    pub async fn send(&self, key: &str, infno: &str, msgid: Option<&str>, input: &Value, envelope: &Value) -> (StatusCode, Value) {
         let (_, code, api_key, region, _) = INSTITUTIONS.iter().find(|i| i.0 == key).unwrap_or_else(|| panic!("no institution {key}"));
-        self.serial += 1;
-        let msgid = msgid.map_or_else(|| format!("{code}20260310100000{:04}", self.serial), str::to_owned);
+        let serial = self.serial.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let msgid = msgid.map_or_else(|| format!("{code}20260310100000{serial:04}"), str::to_owned);
         let mut message = json!({
             "infno": infno, "msgid": msgid, "mdtrtarea_admvs": region, "insuplc_admdvs": "", "recer_sys_code": "HIS",
             "dev_no": "", "dev_safe_info": "", "cainfo": "", "signtype": "", "infver": "V1.0", "opter_type": "1",
@@ -163,7 +168,7 @@ impl Conversation {
         let bytes = axum::body::to_bytes(response.into_body(), 64 << 20).await.expect("body");
         let answer: Value =
             serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("the answer is not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
-        self.transcript.push(format!("→ {infno} {message}\n← {answer}"));
+        self.transcript.lock().expect("transcript").push(format!("→ {infno} {message}\n← {answer}"));
         (status, answer)
     }
 
@@ -294,13 +299,13 @@ async fn run_file(backend: Backend, name: &str, file: &Value) {
     for (index, step) in steps.iter().enumerate() {
         let run = std::panic::AssertUnwindSafe(conversation.step(name, index + 1, step));
         if let Err(panic) = futures_catch(run).await {
-            eprintln!("--- transcript of {name} ---\n{}", conversation.transcript.join("\n"));
+            eprintln!("--- transcript of {name} ---\n{}", conversation.transcript.lock().map(|t| t.join("\n")).unwrap_or_default());
             std::panic::resume_unwind(panic);
         }
     }
     // `YIBAO_FSI_TRANSCRIPT=1` prints every conversation, message by message.
     if std::env::var_os("YIBAO_FSI_TRANSCRIPT").is_some() {
-        eprintln!("--- transcript of {name} ---\n{}", conversation.transcript.join("\n"));
+        eprintln!("--- transcript of {name} ---\n{}", conversation.transcript.lock().map(|t| t.join("\n")).unwrap_or_default());
     }
 }
 
@@ -360,7 +365,7 @@ async fn the_interface_settles_as_the_json_api_does() {
     // Up to the referred stay's settlement: its pre-settlement is asked again below.
     for (index, step) in steps.iter().enumerate().take_while(|(_, step)| step["title"] != "the referred stay settled") {
         conversation.step(&name, index + 1, step).await;
-        answers.push(conversation.transcript.last().cloned().unwrap_or_default());
+        answers.push(conversation.transcript.lock().expect("transcript").last().cloned().unwrap_or_default());
     }
     // The last answer to `infno` sent by `institution`.
     let answer_of = |infno: &str, institution: &str| -> Value {
@@ -411,4 +416,137 @@ async fn the_interface_settles_as_the_json_api_does() {
         assert_eq!(yuan(&presettled[field]), yuan(&api[field]), "{field}: interface {presettled} vs API {api}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Messages racing one another (the hostile review's findings): a settlement and a change of
+/// its visit sent at once never leave a claim settled under a refusal, nor a visit open over
+/// a settled claim; two hospitals settling overlapping stays of one person at once are not
+/// both paid; two copies of one `msgid` with different inputs do not both run.
+/// Registers an outpatient visit of 张三 with one fee line: its id.
+async fn open_outpatient(c: &Conversation, number: String) -> String {
+    let person = "41992119620314004X";
+    let input = json!({"data": {"psn_no": person, "begntime": "2026-03-10", "mdtrt_cert_type": "02", "mdtrt_cert_no": person,
+                                "card_sn": "C0001", "ipt_otp_no": number, "dise_codg": "I10.x00"}});
+    let (_, opened) = c.send("east", "2201", None, &input, &Value::Null).await;
+    let mdtrt_id = opened["output"]["data"]["mdtrt_id"].as_str().unwrap_or_else(|| panic!("{opened}")).to_owned();
+    let line = json!({"feedetail": [{"feedetl_sn": "1", "mdtrt_id": mdtrt_id, "psn_no": person, "med_list_codg": "XC08CAA074A001010102085",
+                                     "cnt": "1", "pric": "18.00"}]});
+    let (_, uploaded) = c.send("east", "2204", None, &line, &Value::Null).await;
+    assert_eq!(uploaded["infcode"], 0, "{uploaded}");
+    mdtrt_id
+}
+
+async fn races(backend: Backend) {
+    let mut c = Conversation::start(backend).await;
+    for key in ["east", "center"] {
+        let (_, signed) = c.send(key, "9001", None, &json!({"signin": {"opter_no": "1"}}), &Value::Null).await;
+        let sign_no = signed["output"]["signinoutb"]["sign_no"].as_str().expect("sign_no").to_owned();
+        c.vars.insert(format!("sign_no_{key}"), sign_no);
+    }
+    let person = "41992119620314004X";
+    let none = Value::Null;
+    let settle = |mdtrt_id: &str| {
+        json!({"data": {"psn_no": person, "mdtrt_id": mdtrt_id, "medfee_sumamt": "18.00", "fulamt_ownpay_amt": "0", "overlmt_selfpay": "0",
+                        "preselfpay_amt": "0", "inscp_scp_amt": "18.00"}})
+    };
+    for round in 0..6 {
+        let mdtrt_id = open_outpatient(&c, format!("RACE-{round}")).await;
+        let change = if round % 2 == 0 {
+            ("2202", json!({"data": {"psn_no": person, "mdtrt_id": mdtrt_id}}))
+        } else {
+            (
+                "2204",
+                json!({"feedetail": [{"feedetl_sn": "2", "mdtrt_id": mdtrt_id, "psn_no": person, "med_list_codg": "001102000010000", "cnt": "1", "pric": "8.00"}]}),
+            )
+        };
+        let settle_input = settle(&mdtrt_id);
+        let ((_, settled), (_, changed)) =
+            tokio::join!(c.send("east", "2207", None, &settle_input, &none), c.send("east", change.0, None, &change.1, &none));
+        let (status, claim) = c.api("east", &format!("/api/settlements/H41992100007/{mdtrt_id}S1"), None).await;
+        let claim_settled = status == StatusCode::OK && claim["status"] == "settled";
+        assert_eq!(
+            settled["infcode"] == 0,
+            claim_settled,
+            "round {round}: the answer tells the truth of the claim: {settled} / {changed} / {claim}"
+        );
+        if claim_settled {
+            // The visit is settled, not open: its settlement can be cancelled.
+            let (_, cancelled) = c
+                .send(
+                    "east",
+                    "2208",
+                    None,
+                    &json!({"data": {"psn_no": person, "mdtrt_id": mdtrt_id, "setl_id": format!("{mdtrt_id}S1")}}),
+                    &none,
+                )
+                .await;
+            assert_eq!(cancelled["infcode"], 0, "round {round}: {cancelled}");
+        }
+    }
+    // Two copies of one msgid with different inputs at once: one runs, the other is refused.
+    let (first, second) = (open_outpatient(&c, "DUP-1".into()).await, open_outpatient(&c, "DUP-2".into()).await);
+    let (first_input, second_input) = (settle(&first), settle(&second));
+    let ((_, a), (_, b)) = tokio::join!(
+        c.send("east", "2207", Some("DUPLICATE-MSGID-1"), &first_input, &none),
+        c.send("east", "2207", Some("DUPLICATE-MSGID-1"), &second_input, &none)
+    );
+    let ran = [&a, &b].iter().filter(|answer| answer["infcode"] == 0).count();
+    assert_eq!(ran, 1, "{a} / {b}");
+    let refused = if a["infcode"] == 0 { &b } else { &a };
+    let code = refused["err_msg"].as_str().unwrap_or("");
+    assert!(code.starts_with("[interface.msgid_reused]") || code.starts_with("[interface.msgid_in_progress]"), "{refused}");
+    let mut settled_claims = 0;
+    for m in [&first, &second] {
+        if c.api("east", &format!("/api/settlements/H41992100007/{m}S1"), None).await.0 == StatusCode::OK {
+            settled_claims += 1;
+        }
+    }
+    assert_eq!(settled_claims, 1, "one msgid, one settlement");
+    // Two hospitals settle overlapping stays of one person at once: one is paid.
+    let stay_person = "419921198001010019";
+    let mut stays = Vec::new();
+    for key in ["east", "center"] {
+        let admission = json!({"mdtrtinfo": {"psn_no": stay_person, "begntime": "2026-03-02", "mdtrt_cert_type": "02", "mdtrt_cert_no": stay_person,
+                                             "card_sn": "C0002", "med_type": "21", "ipt_no": format!("ZY-{key}"), "dise_codg": "K35.900"}});
+        let envelope = if key == "center" { json!({"mdtrtarea_admvs": "419902"}) } else { Value::Null };
+        let (_, admitted) = c.send(key, "2401", None, &admission, &envelope).await;
+        let mdtrt_id = admitted["output"]["result"]["mdtrt_id"].as_str().unwrap_or_else(|| panic!("{admitted}")).to_owned();
+        let lines = json!({"feedetail": [{"feedetl_sn": "1", "mdtrt_id": mdtrt_id, "psn_no": stay_person, "med_list_codg": "001109000010000", "cnt": "4", "pric": "35.00"}]});
+        assert_eq!(c.send(key, "2301", None, &lines, &envelope).await.1["infcode"], 0);
+        let discharge = json!({"dscginfo": {"mdtrt_id": mdtrt_id, "psn_no": stay_person, "endtime": "2026-03-06"}});
+        assert_eq!(c.send(key, "2402", None, &discharge, &envelope).await.1["infcode"], 0);
+        stays.push((key, mdtrt_id, envelope));
+    }
+    let settle_stay = |mdtrt_id: &str| {
+        json!({"data": {"psn_no": stay_person, "mdtrt_id": mdtrt_id, "medfee_sumamt": "140.00", "fulamt_ownpay_amt": "0", "overlmt_selfpay": "0",
+                        "preselfpay_amt": "0", "inscp_scp_amt": "140.00"}})
+    };
+    let (east_input, center_input) = (settle_stay(&stays[0].1), settle_stay(&stays[1].1));
+    let ((_, a), (_, b)) = tokio::join!(
+        c.send(stays[0].0, "2304", None, &east_input, &stays[0].2),
+        c.send(stays[1].0, "2304", None, &center_input, &stays[1].2)
+    );
+    let paid = [&a, &b].iter().filter(|answer| answer["infcode"] == 0).count();
+    assert_eq!(paid, 1, "the same days are paid once: {a} / {b}");
+    let refused = if a["infcode"] == 0 { &b } else { &a };
+    assert!(refused["err_msg"].as_str().unwrap_or("").starts_with("[claim.overlapping_stay]"), "{refused}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_messages_on_sqlite() {
+    let dir = std::env::temp_dir().join(format!("yibao-fsi-races-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let store = yibao_store_sqlite::SqliteStore::open(&dir.join("yibao.db")).await.expect("store");
+    seed(&store).await;
+    races(Backend::Sqlite(store)).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_messages_on_postgresql() {
+    let server = yibao_testpg::TestPostgres::start().unwrap_or_else(|e| panic!("PostgreSQL for the races: {e}"));
+    let store = yibao_store_postgres::PostgresStore::connect(server.url()).await.expect("connect");
+    seed(&store).await;
+    races(Backend::Postgres(store)).await;
 }

@@ -1447,6 +1447,35 @@ pub async fn run_interface<S: Store + yibao_store::InterfaceStore>(store: Arc<S>
     assert!(store.interface_answer(&other, &first.msgid).await.expect("read").is_none(), "a msgid is an institution's own");
     let long = InterfaceMessage { msgid: "x".repeat(65), ..message("long") };
     assert!(matches!(store.record_interface_answer(long).await, Err(StoreError::Invalid(_))));
+    // A message is reserved before it runs: a second copy finds it in flight, then answered.
+    use yibao_store::Reservation;
+    let pending = |msgid: &str, at| InterfaceMessage { msgid: msgid.into(), answer: String::new(), answered_at: at, ..message("") };
+    let stale_before = at - time::Duration::seconds(120);
+    let (a, b) = tokio::join!(
+        store.reserve_interface_message(pending("R-1", at), stale_before),
+        store.reserve_interface_message(pending("R-1", at), stale_before)
+    );
+    let (a, b) = (a.expect("reserve"), b.expect("reserve"));
+    assert!(
+        matches!((&a, &b), (Reservation::Reserved, Reservation::InFlight(_)) | (Reservation::InFlight(_), Reservation::Reserved)),
+        "one copy runs: {a:?} {b:?}"
+    );
+    let answered = store.record_interface_answer(InterfaceMessage { msgid: "R-1".into(), ..message("the answer") }).await.expect("kept");
+    assert_eq!(answered.answer, "the answer");
+    let again = store.reserve_interface_message(pending("R-1", at), stale_before).await.expect("reserve");
+    assert_eq!(again, Reservation::Answered(answered), "an answered msgid is answered");
+    // A reservation whose sender stopped is taken over after it goes stale; one released is free.
+    let long_ago = at - time::Duration::seconds(600);
+    assert_eq!(store.reserve_interface_message(pending("R-2", long_ago), stale_before).await.expect("reserve"), Reservation::Reserved);
+    assert_eq!(store.reserve_interface_message(pending("R-2", at), stale_before).await.expect("take over"), Reservation::Reserved);
+    assert!(matches!(store.reserve_interface_message(pending("R-2", at), stale_before).await.expect("reserve"), Reservation::InFlight(_)));
+    store.release_interface_message(&east_hospital, "R-2").await.expect("release");
+    assert_eq!(store.reserve_interface_message(pending("R-2", at), stale_before).await.expect("reserve"), Reservation::Reserved);
+    let too_big = InterfaceMessage { input: "x".repeat(yibao_store::interface::INPUT_BYTES_MAX + 1), ..pending("R-3", at) };
+    assert!(
+        matches!(store.reserve_interface_message(too_big, stale_before).await, Err(StoreError::Invalid(_))),
+        "nothing runs that cannot be kept"
+    );
 
     let sign_in = SignInRecord {
         sign_no: "20260310020000abcdef012345".into(),

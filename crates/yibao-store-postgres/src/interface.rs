@@ -7,7 +7,7 @@ use sqlx::postgres::PgRow;
 use time::{Date, OffsetDateTime};
 use yibao_domain::{InstitutionCode, RegionCode};
 use yibao_store::interface::{RECONCILIATION_ROWS_MAX, day_bounds, too_many_rows, visit_changed};
-use yibao_store::{ClaimRecord, InterfaceMessage, InterfaceStore, SignInRecord, StoreError, VisitRecord};
+use yibao_store::{ClaimRecord, InterfaceMessage, InterfaceStore, Reservation, SignInRecord, StoreError, VisitRecord};
 
 use crate::{CLAIM_COLUMNS, PostgresStore, backend, claim_from_row, id_of, institution_of, scope_bounds, time_of, time_text};
 
@@ -60,12 +60,83 @@ impl InterfaceStore for PostgresStore {
         row.as_ref().map(message_from_row).transpose()
     }
 
+    async fn reserve_interface_message(&self, message: InterfaceMessage, stale_before: OffsetDateTime) -> Result<Reservation, StoreError> {
+        message.check()?;
+        let mut tx = self.write().await?;
+        let institution = message.institution_code.to_string();
+        // Insert the reservation, or lock the row there is: of two copies at once, one
+        // inserts and the other waits here, then reads what the first left.
+        let inserted = sqlx::query(
+            "INSERT INTO interface_messages (institution_code, msgid, infno, input_sha256, input, answer, answered_at) \
+             VALUES ($1, $2, $3, $4, $5, '', $6) ON CONFLICT (institution_code, msgid) DO NOTHING",
+        )
+        .bind(&institution)
+        .bind(&message.msgid)
+        .bind(&message.infno)
+        .bind(&message.input_sha256)
+        .bind(&message.input)
+        .bind(time_text(message.answered_at)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        if inserted == 1 {
+            tx.commit().await.map_err(backend)?;
+            return Ok(Reservation::Reserved);
+        }
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{MESSAGE} FOR UPDATE")))
+            .bind(&institution)
+            .bind(&message.msgid)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let found = message_from_row(&row)?;
+        let outcome = if !found.answer.is_empty() {
+            Reservation::Answered(found)
+        } else if found.answered_at >= stale_before {
+            Reservation::InFlight(found)
+        } else {
+            // Reserved by a sender that stopped: this copy answers it.
+            sqlx::query(
+                "UPDATE interface_messages SET infno = $3, input_sha256 = $4, input = $5, answered_at = $6 \
+                 WHERE institution_code = $1 AND msgid = $2 AND answer = ''",
+            )
+            .bind(&institution)
+            .bind(&message.msgid)
+            .bind(&message.infno)
+            .bind(&message.input_sha256)
+            .bind(&message.input)
+            .bind(time_text(message.answered_at)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+            Reservation::Reserved
+        };
+        tx.commit().await.map_err(backend)?;
+        Ok(outcome)
+    }
+
+    async fn release_interface_message(&self, institution: &InstitutionCode, msgid: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM interface_messages WHERE institution_code = $1 AND msgid = $2 AND answer = ''")
+            .bind(institution.to_string())
+            .bind(msgid)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
     async fn record_interface_answer(&self, message: InterfaceMessage) -> Result<InterfaceMessage, StoreError> {
         message.check()?;
+        if message.answer.is_empty() {
+            return Err(StoreError::Invalid("an answer is not empty".into()));
+        }
         let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO interface_messages (institution_code, msgid, infno, input_sha256, input, answer, answered_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (institution_code, msgid) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (institution_code, msgid) DO UPDATE SET answer = excluded.answer, answered_at = excluded.answered_at \
+             WHERE interface_messages.answer = '' AND interface_messages.input_sha256 = excluded.input_sha256",
         )
         .bind(message.institution_code.to_string())
         .bind(&message.msgid)

@@ -551,6 +551,18 @@ async fn try_batch(
         return Err(StoreError::Backend("a person's row is missing".into()).into());
     }
 
+    // The live stays of the persons settling a stay, read with their rows locked: a stay
+    // overlapping one of them, or one settled earlier in this batch, is refused.
+    let stay_persons: Vec<PersonKey> = live
+        .iter()
+        .filter(|&&(i, _)| {
+            let r = &requests[i].request;
+            matches!(yibao_store::stay_days(r.institution_code.as_str(), &r.claim_id, &r.claim_json), Ok(Some(_)))
+        })
+        .map(|&(i, region)| (region, requests[i].request.person_id))
+        .collect();
+    let mut stays = if stay_persons.is_empty() { HashMap::new() } else { settled_stays(&mut tx, &stay_persons).await? };
+
     // 4. The engine, request by request in queue order, on the locked values as the batch
     // leaves them.
     let mut claims = ClaimColumns::default();
@@ -565,6 +577,11 @@ async fn try_batch(
         let (Some(before), Some(person)) = (accumulators.get(&acc_key).copied(), persons.get_mut(&person_key)) else {
             return Err(StoreError::Backend("a locked row went missing".into()).into());
         };
+        let person_stays = stays.entry(person_key).or_default();
+        if let Err(refused) = yibao_store::check_stay_free(&r.request, person_stays) {
+            answers[i] = Some(Err(refused));
+            continue;
+        }
         let settlement = match yibao_store::run_settlement(&r.compute, &person.coverage, &before, r.request.year) {
             Ok(settlement) => settlement,
             Err(refused) => {
@@ -572,6 +589,7 @@ async fn try_batch(
                 continue;
             }
         };
+        person_stays.extend(yibao_store::stay_days(r.request.institution_code.as_str(), &r.request.claim_id, &r.request.claim_json)?);
         let after = settlement.accumulators;
         let record = yibao_store::settled_claim(region, &r.request, &settlement, r.actor.at)?;
         claims.region.push(region.to_string());
@@ -697,6 +715,30 @@ fn acc_columns<'a>(keys: impl Iterator<Item = &'a AccKey>) -> (Vec<String>, Vec<
 /// One settlement in its own transaction: the path a batch falls back to, request by
 /// request, when one of its statements fails. Idempotent on the claim key; locks the
 /// accumulators row, then the person's row, then (in `audit`) the chain head.
+/// The live stays of `persons`, by person (read after their rows are locked).
+async fn settled_stays(tx: &mut PgConnection, persons: &[PersonKey]) -> Result<HashMap<PersonKey, Vec<yibao_store::StayDays>>, StoreError> {
+    let regions: Vec<String> = persons.iter().map(|(region, _)| region.to_string()).collect();
+    let ids: Vec<String> = persons.iter().map(|(_, id)| id.to_string()).collect();
+    let rows = sqlx::query(
+        "SELECT c.region_code, c.person_id, c.institution_code, c.claim_id, c.claim FROM unnest($1::text[], $2::text[]) AS u(region_code, person_id) \
+         JOIN claims c ON c.region_code = u.region_code AND c.person_id = u.person_id WHERE c.status = 'settled'",
+    )
+    .bind(regions)
+    .bind(ids)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(backend)?;
+    let mut stays: HashMap<PersonKey, Vec<yibao_store::StayDays>> = HashMap::new();
+    for row in &rows {
+        let text = |name: &str| row.try_get::<String, _>(name).map_err(backend);
+        let key = (region_of(&text("region_code")?)?, crate::id_of(&text("person_id")?)?);
+        if let Some(stay) = yibao_store::stay_days(&text("institution_code")?, &text("claim_id")?, &text("claim")?)? {
+            stays.entry(key).or_default().push(stay);
+        }
+    }
+    Ok(stays)
+}
+
 pub(crate) async fn settle_one(
     connection: &mut PgConnection,
     actor: &Actor,
@@ -711,6 +753,10 @@ pub(crate) async fn settle_one(
     let region = person_region(&mut tx, scope, &request.person_id).await?;
     let before = lock_accumulators(&mut tx, region, &request.person_id, request.year).await?;
     let person = load_person(&mut tx, region, &request.person_id, true).await?;
+    if yibao_store::stay_days(request.institution_code.as_str(), &request.claim_id, &request.claim_json)?.is_some() {
+        let stays = settled_stays(&mut tx, &[(region, request.person_id)]).await?;
+        yibao_store::check_stay_free(&request, stays.get(&(region, request.person_id)).map_or(&[], Vec::as_slice))?;
+    }
     let settlement = yibao_store::run_settlement(compute, &person.coverage, &before, request.year)?;
     let after = settlement.accumulators;
     let record = yibao_store::settled_claim(region, &request, &settlement, actor.at)?;

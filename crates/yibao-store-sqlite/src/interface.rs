@@ -4,7 +4,7 @@ use rusqlite::{OptionalExtension as _, Row, params};
 use time::{Date, OffsetDateTime};
 use yibao_domain::{InstitutionCode, RegionCode};
 use yibao_store::interface::{RECONCILIATION_ROWS_MAX, day_bounds, too_many_rows, visit_changed};
-use yibao_store::{ClaimRecord, InterfaceMessage, InterfaceStore, SignInRecord, StoreError, VisitRecord};
+use yibao_store::{ClaimRecord, InterfaceMessage, InterfaceStore, Reservation, SignInRecord, StoreError, VisitRecord};
 
 use crate::{
     SqliteStore, backend, claim_from_row, col, exec, id_of, institution_of, query_all, query_opt, scope_bounds, time_of, time_text,
@@ -54,13 +54,63 @@ impl InterfaceStore for SqliteStore {
         self.read(move |conn| query_opt(conn, MESSAGE, params![institution, msgid], message_from_row)).await
     }
 
+    async fn reserve_interface_message(&self, message: InterfaceMessage, stale_before: OffsetDateTime) -> Result<Reservation, StoreError> {
+        message.check()?;
+        self.write(move |conn| {
+            let key = params![message.institution_code.to_string(), message.msgid];
+            match query_opt(conn, MESSAGE, key, message_from_row)? {
+                Some(found) if !found.answer.is_empty() => Ok(Reservation::Answered(found)),
+                Some(found) if found.answered_at >= stale_before => Ok(Reservation::InFlight(found)),
+                found => {
+                    // New, or reserved by a sender that stopped: this copy answers it.
+                    if found.is_some() {
+                        exec(conn, "DELETE FROM interface_messages WHERE institution_code = ?1 AND msgid = ?2 AND answer = ''", key)?;
+                    }
+                    exec(
+                        conn,
+                        "INSERT INTO interface_messages (institution_code, msgid, infno, input_sha256, input, answer, answered_at) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, '', ?6)",
+                        params![
+                            message.institution_code.to_string(),
+                            message.msgid,
+                            message.infno,
+                            message.input_sha256,
+                            message.input,
+                            time_text(message.answered_at)?
+                        ],
+                    )?;
+                    Ok(Reservation::Reserved)
+                }
+            }
+        })
+        .await
+    }
+
+    async fn release_interface_message(&self, institution: &InstitutionCode, msgid: &str) -> Result<(), StoreError> {
+        let (institution, msgid) = (institution.to_string(), msgid.to_owned());
+        self.write(move |conn| {
+            exec(
+                conn,
+                "DELETE FROM interface_messages WHERE institution_code = ?1 AND msgid = ?2 AND answer = ''",
+                params![institution, msgid],
+            )
+            .map(|_| ())
+        })
+        .await
+    }
+
     async fn record_interface_answer(&self, message: InterfaceMessage) -> Result<InterfaceMessage, StoreError> {
         message.check()?;
+        if message.answer.is_empty() {
+            return Err(StoreError::Invalid("an answer is not empty".into()));
+        }
         self.write(move |conn| {
             exec(
                 conn,
                 "INSERT INTO interface_messages (institution_code, msgid, infno, input_sha256, input, answer, answered_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (institution_code, msgid) DO NOTHING",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                 ON CONFLICT (institution_code, msgid) DO UPDATE SET answer = excluded.answer, answered_at = excluded.answered_at \
+                 WHERE interface_messages.answer = '' AND interface_messages.input_sha256 = excluded.input_sha256",
                 params![
                     message.institution_code.to_string(),
                     message.msgid,

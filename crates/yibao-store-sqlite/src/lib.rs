@@ -528,6 +528,21 @@ fn find_claim(conn: &Connection, institution: &str, claim_id: &str) -> Result<Op
     record.ok_or_else(|| StoreError::Backend(format!("claim key {institution}/{claim_id} has no claim"))).map(Some)
 }
 
+/// The person's live stays (inside the writer's transaction: no settlement comes between).
+fn settled_stays(conn: &Connection, region: RegionCode, person: &NationalId) -> Result<Vec<yibao_store::StayDays>, StoreError> {
+    let rows = query_all(
+        conn,
+        "SELECT institution_code, claim_id, claim FROM claims WHERE region_code = ?1 AND person_id = ?2 AND status = 'settled'",
+        params![region.to_string(), person.as_str()],
+        |row| Ok((col::<String>(row, 0)?, col::<String>(row, 1)?, col::<String>(row, 2)?)),
+    )?;
+    let mut stays = Vec::new();
+    for (institution, claim_id, claim) in rows {
+        stays.extend(yibao_store::stay_days(&institution, &claim_id, &claim)?);
+    }
+    Ok(stays)
+}
+
 /// Settles one claim inside the writer's transaction (see [`Store::settle`]).
 fn settle_in(
     conn: &Connection,
@@ -540,6 +555,9 @@ fn settle_in(
         return yibao_store::replay(existing, scope, request);
     }
     let (region, person) = locate(conn, scope, &request.person_id)?;
+    if yibao_store::stay_days(request.institution_code.as_str(), &request.claim_id, &request.claim_json)?.is_some() {
+        yibao_store::check_stay_free(&request, &settled_stays(conn, region, &request.person_id)?)?;
+    }
     let before = load_accumulators(conn, region, &request.person_id, request.year)?;
     let settlement = run_settlement(compute, &person.coverage, &before, request.year)?;
     let after = settlement.accumulators;

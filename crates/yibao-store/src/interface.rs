@@ -22,6 +22,8 @@ use crate::{ClaimRecord, StoreError};
 pub const MSGID_CHARS_MAX: usize = 64;
 /// The largest answer kept for a `msgid` (a settlement of 5,000 lines is about 2 MB).
 pub const ANSWER_BYTES_MAX: usize = 8 * 1024 * 1024;
+/// The largest message input kept, and so answered: the edge takes a body of at most 16 MB.
+pub const INPUT_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// The largest visit state kept: 5,000 fee lines with their results.
 pub const VISIT_BYTES_MAX: usize = 8 * 1024 * 1024;
 /// Most settlements and cancellations one reconciliation reads.
@@ -51,8 +53,10 @@ impl InterfaceMessage {
         if self.msgid.is_empty() || self.msgid.chars().count() > MSGID_CHARS_MAX {
             return Err(StoreError::Invalid(format!("a msgid is 1 to {MSGID_CHARS_MAX} characters")));
         }
-        if self.answer.len() > ANSWER_BYTES_MAX || self.input.len() > ANSWER_BYTES_MAX {
-            return Err(StoreError::Invalid(format!("a message and its answer are each at most {ANSWER_BYTES_MAX} bytes")));
+        if self.answer.len() > ANSWER_BYTES_MAX || self.input.len() > INPUT_BYTES_MAX {
+            return Err(StoreError::Invalid(format!(
+                "a message's input is at most {INPUT_BYTES_MAX} bytes and its answer {ANSWER_BYTES_MAX}"
+            )));
         }
         Ok(())
     }
@@ -110,8 +114,33 @@ pub fn visit_changed(mdtrt_id: &str) -> StoreError {
     }
 }
 
+/// What reserving a `msgid` found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reservation {
+    /// The `msgid` is this sender's to answer now.
+    Reserved,
+    /// It was answered: the answer stands.
+    Answered(InterfaceMessage),
+    /// Another copy of the message is being answered (its answer is empty).
+    InFlight(InterfaceMessage),
+}
+
 /// The records of the national interface.
 pub trait InterfaceStore {
+    /// Reserves `message.msgid` for this message before it is answered (`answer` empty,
+    /// `answered_at` the moment of the reservation): a new `msgid` is reserved; an answered
+    /// one is returned as answered; one reserved by another copy still in flight is
+    /// returned as in flight, unless it was reserved before `stale_before` (its sender
+    /// stopped), when this copy takes it over. Refused when the message is beyond the limits.
+    fn reserve_interface_message(
+        &self,
+        message: InterfaceMessage,
+        stale_before: OffsetDateTime,
+    ) -> impl Future<Output = Result<Reservation, StoreError>> + Send;
+
+    /// Drops a reservation never answered (the service failed: a resend may succeed).
+    fn release_interface_message(&self, institution: &InstitutionCode, msgid: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// The answer already given to `msgid` from `institution`, if any.
     fn interface_answer(
         &self,
@@ -119,8 +148,8 @@ pub trait InterfaceStore {
         msgid: &str,
     ) -> impl Future<Output = Result<Option<InterfaceMessage>, StoreError>> + Send;
 
-    /// Keeps an answer; when the `msgid` was answered meanwhile, the first answer stays and
-    /// is returned.
+    /// Keeps an answer (in its reservation, or anew); when the `msgid` was answered
+    /// meanwhile, the first answer stays and is returned.
     fn record_interface_answer(&self, message: InterfaceMessage) -> impl Future<Output = Result<InterfaceMessage, StoreError>> + Send;
 
     /// Records a sign-in; its `sign_no` is new.

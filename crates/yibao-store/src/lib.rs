@@ -44,7 +44,7 @@ pub use fund::{
     verify_books, verify_city_books,
 };
 pub use import::{IMPORT_LIMIT, ImportHousehold, ImportStore, ImportSummary};
-pub use interface::{InterfaceMessage, InterfaceStore, SignInRecord, VisitRecord};
+pub use interface::{InterfaceMessage, InterfaceStore, Reservation, SignInRecord, VisitRecord};
 pub use policy::{
     NewPolicyVersion, POLICY_NOTE_CHARS_MAX, POLICY_TEXT_BYTES_MAX, POLICY_VERSIONS_LIMIT, PolicyDecision, PolicyStatus, PolicyStore,
     PolicyVersion,
@@ -86,6 +86,56 @@ pub fn run_settlement(compute: &SettleFn, coverage: &Coverage, before: &Accumula
         return Err(StoreError::Invalid(format!("the claim counts against {}, not {year}", settlement.accumulators.year)));
     }
     Ok(settlement)
+}
+
+/// A stay's days as settled: (institution, claim id, admission, discharge) of a live
+/// inpatient or maternity claim.
+pub type StayDays = (String, String, Date, Date);
+
+/// The days of the stay `claim_json` holds, if it is a stay (inpatient or maternity). Only
+/// the kind and the dates are read: a claim without them (a test's or a loader's stand-in)
+/// is no stay.
+pub fn stay_days(institution: &str, claim_id: &str, claim_json: &str) -> Result<Option<StayDays>, StoreError> {
+    #[derive(serde::Deserialize)]
+    struct Days {
+        kind: Option<yibao_domain::ClaimKind>,
+        admission_date: Option<Date>,
+        discharge_date: Option<Date>,
+    }
+    let Ok(days) = serde_json::from_str::<Days>(claim_json) else { return Ok(None) };
+    Ok(match days {
+        Days {
+            kind: Some(yibao_domain::ClaimKind::Inpatient | yibao_domain::ClaimKind::Maternity),
+            admission_date: Some(admission),
+            discharge_date: Some(discharge),
+        } => Some((institution.to_owned(), claim_id.to_owned(), admission, discharge)),
+        _ => None,
+    })
+}
+
+/// The same days are not paid twice (`claim.overlapping_stay`): a stay overlapping a live
+/// stay of the person, `settled`, is refused. Both backends check it inside the settling
+/// transaction, with the person's row locked, so that two stays settled at once for one
+/// person cannot both pass (the application checks it earlier too, for a clear answer
+/// before any write).
+pub fn check_stay_free(request: &SettleRequest, settled: &[StayDays]) -> Result<(), StoreError> {
+    let Some((institution, claim_id, admission, discharge)) =
+        stay_days(request.institution_code.as_str(), &request.claim_id, &request.claim_json)?
+    else {
+        return Ok(());
+    };
+    let overlapping = settled.iter().find(|(other_institution, other_claim, other_admission, other_discharge)| {
+        (other_institution, other_claim) != (&institution, &claim_id) && *other_admission < discharge && admission < *other_discharge
+    });
+    match overlapping {
+        Some((other_institution, other_claim, _, _)) => Err(StoreError::Refused {
+            code: "claim.overlapping_stay",
+            message: format!(
+                "the stay {admission} to {discharge} overlaps claim {other_institution}/{other_claim} already settled for this person"
+            ),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// The claim row of a fresh settlement of `request` in `region`.
