@@ -192,12 +192,16 @@ pub enum CatalogueKind {
     Consumables,
     /// Everything (1312, the catalogue query).
     All,
+    /// The items with a price cap at some level (1318).
+    Capped,
 }
 
 impl CatalogueKind {
     #[must_use]
-    pub fn holds(self, code: &str) -> bool {
+    pub fn holds(self, item: &yibao_policy::CatalogueItem) -> bool {
+        let code = item.code.as_str();
         match self {
+            CatalogueKind::Capped => item.price_cap.iter().any(Option::is_some),
             CatalogueKind::Medicines => code.starts_with('X') || code.starts_with('Z'),
             CatalogueKind::Services => code.bytes().all(|b| b.is_ascii_digit()),
             CatalogueKind::Consumables => code.starts_with('C'),
@@ -1134,12 +1138,29 @@ impl App {
         }
         let policy = self.policy();
         let mut items: Vec<&yibao_policy::CatalogueItem> =
-            policy.catalogue().filter(|item| kind.holds(item.code.as_str()) && code.is_none_or(|c| item.code.as_str() == c)).collect();
+            policy.catalogue().filter(|item| kind.holds(item) && code.is_none_or(|c| item.code.as_str() == c)).collect();
         items.sort_by(|a, b| a.code.as_str().cmp(b.code.as_str()));
         let total = items.len();
         let skip = usize::try_from(u64::from(page - 1) * u64::from(size)).unwrap_or(usize::MAX);
         let page_items = items.into_iter().skip(skip).take(size as usize).cloned().collect();
         Ok((total, page_items))
+    }
+
+    /// 1309: the chronic and special diseases (门诊慢特病种) the pack in force certifies, with
+    /// each one's annual limit on `date`.
+    pub fn chronic_diseases(&self, principal: &Principal, date: Date) -> Result<Vec<(String, String, String, Option<Fen>)>, AppError> {
+        self.register(principal)?;
+        let policy = self.policy();
+        let mut diseases: Vec<_> = policy
+            .chronic_diseases
+            .iter()
+            .map(|d| {
+                let limit = d.annual_limit_on(date).map(|(fen, _)| fen);
+                (d.code.clone(), d.name_zh.clone(), d.name_en.clone(), limit)
+            })
+            .collect();
+        diseases.sort();
+        Ok(diseases)
     }
 
     /// 3201/3202: the institution's settlements and cancellations on the days `from..=to`

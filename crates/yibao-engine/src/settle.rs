@@ -631,8 +631,7 @@ impl Run<'_> {
             .chronic_disease_for(&claim.diagnosis)
             .filter(|d| person.certified_chronic_diseases.contains(&d.code))
             .ok_or_else(|| SettleError::NotACertifiedChronicDisease { diagnosis: claim.diagnosis.clone() })?;
-        let limit = chronic_limit_on(&disease.annual_limit, date)
-            .ok_or(SettleError::BeforePolicy { date, effective_from: policy.effective_from })?;
+        let limit = disease.annual_limit_on(date).ok_or(SettleError::BeforePolicy { date, effective_from: policy.effective_from })?;
         let deductible_year = policy.money(ParamKey::ChronicDeductible, query, date)?;
         let deductible = inscope.min(deductible_year.value.saturating_remainder(acc.chronic_deductible_paid));
         self.step_found(Rule::ChronicDeductible, &deductible_year, inscope, deductible, inscope - deductible);
@@ -872,18 +871,5 @@ impl Run<'_> {
         acc.assistance_paid += paid;
         self.out.maf_pay = paid;
         Ok(paid)
-    }
-}
-
-/// The value of a chronic disease's dated limit on `date`, with its citation.
-fn chronic_limit_on(values: &[yibao_policy::Dated], date: Date) -> Option<(Fen, &str)> {
-    let index = values.partition_point(|v| v.from <= date);
-    let dated = values.get(index.checked_sub(1)?)?;
-    if dated.until.is_some_and(|u| u < date) {
-        return None;
-    }
-    match dated.value {
-        yibao_policy::Value::Money(fen) => Some((fen, dated.cite.as_str())),
-        _ => None,
     }
 }

@@ -25,7 +25,9 @@ pub const TRANSACTIONS: &[(&str, &str)] = &[
     ("1301", "西药中成药目录下载 medicines catalogue"),
     ("1305", "医疗服务项目目录下载 service items catalogue"),
     ("1306", "医用耗材目录下载 consumables catalogue"),
+    ("1309", "门诊慢特病种目录下载 chronic and special diseases"),
     ("1312", "医保目录信息查询 catalogue query"),
+    ("1318", "医保目录限价信息查询 price caps"),
     ("2001", "人员待遇享受检查 entitlement check"),
     ("2201", "门诊挂号 outpatient registration"),
     ("2202", "门诊挂号撤销 registration cancellation"),
@@ -206,6 +208,8 @@ pub async fn run(app: &App, principal: &Principal, infno: &str, msgid: &str, hea
         "1305" => catalogue(app, principal, &input, CatalogueKind::Services),
         "1306" => catalogue(app, principal, &input, CatalogueKind::Consumables),
         "1312" => catalogue(app, principal, &input, CatalogueKind::All),
+        "1309" => chronic_diseases(app, principal),
+        "1318" => price_caps(app, principal, &input),
         "4101" => upload_settlement_list(app, principal, &input).await,
         "4102" => settlement_list_status(app, principal, &input).await,
         "5206" => counters(app, principal, &input).await,
@@ -826,6 +830,17 @@ async fn reconcile_details(app: &App, principal: &Principal, input: &Node<'_>) -
 /// files by version number (`ver`); here every download is the pack's catalogue as in force,
 /// paged, and an item's price cap is the one at the caller's level.
 fn catalogue(app: &App, principal: &Principal, input: &Node<'_>, kind: CatalogueKind) -> Result<Value, AppError> {
+    catalogue_with(app, principal, input, kind, |_, _| {})
+}
+
+/// A catalogue page, each item's row completed by `more`.
+fn catalogue_with(
+    app: &App,
+    principal: &Principal,
+    input: &Node<'_>,
+    kind: CatalogueKind,
+    more: impl Fn(&yibao_app::policy::CatalogueItem, &mut Value),
+) -> Result<Value, AppError> {
     let data = input.child("data").ok();
     let number = |field: &str, default: u32| -> Result<u32, AppError> {
         match data.as_ref().map(|d| d.text(field)).transpose()?.flatten() {
@@ -843,7 +858,7 @@ fn catalogue(app: &App, principal: &Principal, input: &Node<'_>, kind: Catalogue
     let list: Vec<Value> = items
         .iter()
         .map(|item| {
-            json!({
+            let mut row = json!({
                 "hilist_code": item.code.as_str(),
                 "hilist_name": item.name,
                 "chrgitm_lv": item.class.code(),
@@ -851,7 +866,9 @@ fn catalogue(app: &App, principal: &Principal, input: &Node<'_>, kind: Catalogue
                 "pric_uplmt_amt": item.price_cap_at(level).map_or(Value::Null, amount),
                 "selfpay_prop": item.selfpay_share.map_or(Value::Null, |share| json!(f64::from(share.get()) / 10_000.0)),
                 "insu_admdvs": app.policy().region.to_string(),
-            })
+            });
+            more(item, &mut row);
+            row
         })
         .collect();
     Ok(json!({"data": list, "page_num": page, "page_size": size, "record_counts": total}))
@@ -936,4 +953,31 @@ async fn counters(app: &App, principal: &Principal, input: &Node<'_>) -> Result<
     let cuminfo: Vec<Value> =
         rows.into_iter().map(|(code, name, cum)| json!({"year": year, "cum_type_code": code, "cum_type_name": name, "cum": cum})).collect();
     Ok(json!({"cuminfo": cuminfo}))
+}
+
+/// 1309: the chronic and special diseases certified here, each with its annual limit today.
+fn chronic_diseases(app: &App, principal: &Principal) -> Result<Value, AppError> {
+    let list: Vec<Value> = app
+        .chronic_diseases(principal, app.today())?
+        .into_iter()
+        .map(|(code, zh, en, limit)| {
+            json!({"opsp_dise_code": code, "opsp_dise_name": zh, "opsp_dise_name_en": en, "annual_limit": limit.map_or(Value::Null, amount)})
+        })
+        .collect();
+    let total = list.len();
+    Ok(json!({"data": list, "record_counts": total}))
+}
+
+/// 1318: the catalogue's price caps at every level, for the items that have one (paged as
+/// the catalogue).
+fn price_caps(app: &App, principal: &Principal, input: &Node<'_>) -> Result<Value, AppError> {
+    let levels =
+        [yibao_domain::InstitutionLevel::Primary, yibao_domain::InstitutionLevel::Secondary, yibao_domain::InstitutionLevel::Tertiary];
+    catalogue_with(app, principal, input, CatalogueKind::Capped, |item, row| {
+        let caps: Vec<Value> = levels
+            .iter()
+            .map(|level| json!({"hosp_lv": level.as_str(), "hilist_pric_uplmt_amt": item.price_cap_at(*level).map_or(Value::Null, amount)}))
+            .collect();
+        row["caps"] = Value::Array(caps);
+    })
 }

@@ -125,6 +125,22 @@ pub struct ChronicDisease {
     pub annual_limit: Vec<Dated>,
 }
 
+impl ChronicDisease {
+    /// The annual limit in force on `date`, with its citation (none: no limit set then).
+    #[must_use]
+    pub fn annual_limit_on(&self, date: Date) -> Option<(Fen, &str)> {
+        let index = self.annual_limit.partition_point(|v| v.from <= date);
+        let dated = self.annual_limit.get(index.checked_sub(1)?)?;
+        if dated.until.is_some_and(|u| u < date) {
+            return None;
+        }
+        match dated.value {
+            Value::Money(fen) => Some((fen, dated.cite.as_str())),
+            _ => None,
+        }
+    }
+}
+
 /// A loaded, validated policy pack.
 #[derive(Debug)]
 pub struct Policy {
