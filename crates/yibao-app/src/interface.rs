@@ -210,6 +210,17 @@ impl CatalogueKind {
     }
 }
 
+/// A chronic or special disease the pack certifies (门诊慢特病种), as 1309 lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CertifiedDisease {
+    /// The ICD-10 prefix certified.
+    pub code: String,
+    pub name_zh: String,
+    pub name_en: String,
+    /// The annual limit on the day asked, if the pack sets one.
+    pub annual_limit: Option<Fen>,
+}
+
 /// Most catalogue items one page holds.
 pub const CATALOGUE_PAGE_MAX: u32 = 1000;
 
@@ -1148,18 +1159,20 @@ impl App {
 
     /// 1309: the chronic and special diseases (门诊慢特病种) the pack in force certifies, with
     /// each one's annual limit on `date`.
-    pub fn chronic_diseases(&self, principal: &Principal, date: Date) -> Result<Vec<(String, String, String, Option<Fen>)>, AppError> {
+    pub fn chronic_diseases(&self, principal: &Principal, date: Date) -> Result<Vec<CertifiedDisease>, AppError> {
         self.register(principal)?;
         let policy = self.policy();
         let mut diseases: Vec<_> = policy
             .chronic_diseases
             .iter()
-            .map(|d| {
-                let limit = d.annual_limit_on(date).map(|(fen, _)| fen);
-                (d.code.clone(), d.name_zh.clone(), d.name_en.clone(), limit)
+            .map(|d| CertifiedDisease {
+                code: d.code.clone(),
+                name_zh: d.name_zh.clone(),
+                name_en: d.name_en.clone(),
+                annual_limit: d.annual_limit_on(date).map(|(fen, _)| fen),
             })
             .collect();
-        diseases.sort();
+        diseases.sort_by(|a, b| a.code.cmp(&b.code));
         Ok(diseases)
     }
 

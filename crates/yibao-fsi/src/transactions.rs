@@ -960,8 +960,9 @@ fn chronic_diseases(app: &App, principal: &Principal) -> Result<Value, AppError>
     let list: Vec<Value> = app
         .chronic_diseases(principal, app.today())?
         .into_iter()
-        .map(|(code, zh, en, limit)| {
-            json!({"opsp_dise_code": code, "opsp_dise_name": zh, "opsp_dise_name_en": en, "annual_limit": limit.map_or(Value::Null, amount)})
+        .map(|d| {
+            json!({"opsp_dise_code": d.code, "opsp_dise_name": d.name_zh, "opsp_dise_name_en": d.name_en,
+                   "annual_limit": d.annual_limit.map_or(Value::Null, amount)})
         })
         .collect();
     let total = list.len();
