@@ -9,46 +9,23 @@
 //! Run: `cargo bench -p yibao-cli --bench fsi`. `YIBAO_BENCH_BACKENDS=sqlite` (or
 //! `postgres`) measures one backend only.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use yibao_app::load::{Credentials, LoadOptions};
-use yibao_app::{App, Backend, Principal};
+use common::{HOSPITAL, percentile, policy};
+use yibao_app::{App, Backend};
 use yibao_fsi::his::{His, Patient};
-use yibao_policy::Policy;
 use yibao_store_sqlite::SqliteStore;
 
 const VISITS_PER_LEVEL: usize = 1_000;
 const LEVELS: [usize; 3] = [1, 8, 64];
-const HOSPITAL: &str = "H41990200001";
 
-fn policy() -> Policy {
-    Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy")
-}
-
-/// A demo city of 1 000 insured: the hospital's key and 64 residents with their cards.
+/// The demo city of [`common::load`], its residents as patients.
 async fn load(store: &Arc<Backend>) -> (String, Vec<Patient>) {
-    let config = yibao_synth::Config { year: 2026, ..yibao_synth::Config::new(1_000, 7) };
-    let city = Arc::new(yibao_synth::City::new(config).expect("a valid city"));
-    let app = App::new(Arc::clone(store), Arc::new(policy()));
-    let principal = Principal::System { name: "bench".into(), region: city.city };
-    let options =
-        LoadOptions { credentials: Credentials::Demo, opening_balances: true, settle: false, in_flight: 1, progress: Arc::new(|_| {}) };
-    let loaded = app.load_city(&principal, "bench", Arc::clone(&city), &options).await.expect("demo city");
-    let key = loaded.institutions.iter().find(|i| i.code == HOSPITAL).map(|i| i.api_key.clone()).expect("the hospital's key");
-    let mut persons = Vec::new();
-    city.block_into(0, &mut persons);
-    let patients = persons
-        .iter()
-        .filter(|p| p.scheme == yibao_domain::Scheme::Resident)
-        .map(|p| Patient { id: p.id.to_string(), card: yibao_synth::identity::card_no(p) })
-        .take(64)
-        .collect();
-    (key, patients)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+    let (key, persons) = common::load(store).await;
+    (key, persons.into_iter().map(|(id, card)| Patient { id, card }).collect())
 }
 
 async fn run_levels(name: &str, store: Arc<Backend>, key: &str, patients: &[Patient]) {

@@ -10,14 +10,15 @@
 //! Run: `cargo bench -p yibao-cli --bench http`. Prints settlements/s and p50/p99 latency.
 //! `YIBAO_BENCH_BACKENDS=sqlite` (or `postgres`) measures one backend only.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::{load, percentile, policy};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-use yibao_app::load::{Credentials, LoadOptions};
-use yibao_app::{App, Backend, Principal};
-use yibao_policy::Policy;
+use yibao_app::{App, Backend};
 use yibao_store_sqlite::SqliteStore;
 
 const REQUESTS_PER_LEVEL: usize = 2_000;
@@ -53,10 +54,6 @@ async fn post(reader: &mut BufReader<TcpStream>, key: &str, body: &str) -> u16 {
     let mut body = vec![0u8; length];
     reader.read_exact(&mut body).await.expect("body");
     status
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 fn main() {
@@ -107,33 +104,6 @@ fn main() {
             }
         }
     });
-}
-
-fn policy() -> Policy {
-    Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy")
-}
-
-/// Loads a demo city of 1 000 insured through the application layer's loader; the
-/// hospital's API key (drawn at random by the loader), and the national IDs and card
-/// numbers of 64 residents (a hospital presents the card with each claim).
-async fn load(store: &Arc<Backend>) -> (String, Vec<(String, String)>) {
-    let config = yibao_synth::Config { year: 2026, ..yibao_synth::Config::new(1_000, 7) };
-    let city = Arc::new(yibao_synth::City::new(config).expect("a valid city"));
-    let app = App::new(Arc::clone(store), Arc::new(policy()));
-    let principal = Principal::System { name: "bench".into(), region: city.city };
-    let options =
-        LoadOptions { credentials: Credentials::Demo, opening_balances: true, settle: false, in_flight: 1, progress: Arc::new(|_| {}) };
-    let loaded = app.load_city(&principal, "bench", Arc::clone(&city), &options).await.expect("demo city");
-    let key = loaded.institutions.iter().find(|i| i.code == "H41990200001").map(|i| i.api_key.clone()).expect("the hospital's key");
-    let mut persons = Vec::new();
-    city.block_into(0, &mut persons);
-    let persons = persons
-        .iter()
-        .filter(|p| p.scheme == yibao_domain::Scheme::Resident)
-        .map(|p| (p.id.to_string(), yibao_synth::identity::card_no(p)))
-        .take(64)
-        .collect();
-    (key, persons)
 }
 
 async fn run_levels(name: &str, store: Arc<Backend>, key: &str, persons: &[(String, String)]) {

@@ -1,0 +1,43 @@
+//! What the HTTP benchmarks share: the demo pack, a demo city loaded through the
+//! application layer, and percentiles.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use yibao_app::load::{Credentials, LoadOptions};
+use yibao_app::{App, Backend, Principal};
+use yibao_policy::Policy;
+
+/// The hospital the benchmarks settle as.
+pub const HOSPITAL: &str = "H41990200001";
+
+pub fn policy() -> Policy {
+    Policy::from_toml("demo-city.toml", include_str!("../../../../policies/demo-city.toml")).expect("policy")
+}
+
+/// Loads a demo city of 1 000 insured through the application layer's loader; the
+/// hospital's API key (drawn at random by the loader), and the national IDs and card
+/// numbers of 64 residents (a hospital presents the card with each claim).
+pub async fn load(store: &Arc<Backend>) -> (String, Vec<(String, String)>) {
+    let config = yibao_synth::Config { year: 2026, ..yibao_synth::Config::new(1_000, 7) };
+    let city = Arc::new(yibao_synth::City::new(config).expect("a valid city"));
+    let app = App::new(Arc::clone(store), Arc::new(policy()));
+    let principal = Principal::System { name: "bench".into(), region: city.city };
+    let options =
+        LoadOptions { credentials: Credentials::Demo, opening_balances: true, settle: false, in_flight: 1, progress: Arc::new(|_| {}) };
+    let loaded = app.load_city(&principal, "bench", Arc::clone(&city), &options).await.expect("demo city");
+    let key = loaded.institutions.iter().find(|i| i.code == HOSPITAL).map(|i| i.api_key.clone()).expect("the hospital's key");
+    let mut persons = Vec::new();
+    city.block_into(0, &mut persons);
+    let persons = persons
+        .iter()
+        .filter(|p| p.scheme == yibao_domain::Scheme::Resident)
+        .map(|p| (p.id.to_string(), yibao_synth::identity::card_no(p)))
+        .take(64)
+        .collect();
+    (key, persons)
+}
+
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
