@@ -48,7 +48,7 @@ pub(crate) fn institution_view(mut settlement: Value) -> Value {
     settlement
 }
 
-fn stored_settlement(record: &ClaimRecord) -> Result<Value, AppError> {
+pub(crate) fn stored_settlement(record: &ClaimRecord) -> Result<Value, AppError> {
     serde_json::from_str(&record.settlement_json).map_err(|e| {
         AppError::internal(
             "store.failure",
@@ -171,7 +171,8 @@ impl App {
         if is_stay {
             let retry = |record: &ClaimRecord| record.institution_code == claim.institution_code && record.claim_id == claim.claim_id;
             if let Some((record, _)) = stays.iter().find(|(record, stay)| {
-                !retry(record) && stay.admission_date < claim.discharge_date && claim.admission_date < stay.discharge_date
+                !retry(record)
+                    && yibao_store::stays_overlap((stay.admission_date, stay.discharge_date), (claim.admission_date, claim.discharge_date))
             }) {
                 return Err(AppError::conflict(
                     "claim.overlapping_stay",

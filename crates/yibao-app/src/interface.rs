@@ -134,7 +134,15 @@ pub struct Visit {
     /// The settlement list (医保结算清单, 4101) uploaded for the live settlement.
     #[serde(default)]
     pub settlement_list: Option<SettlementList>,
+    /// The messages (`msgid`) whose answer is the live (or claimed) settlement: the one that
+    /// claimed the visit and any that finished it. A resend of one of them is answered with
+    /// the settlement, and a reversal (2601) of one of them cancels it.
+    #[serde(default)]
+    pub settled_by: Vec<String>,
 }
+
+/// Most messages one settlement answers (the one that claimed it and those that finished it).
+const SETTLED_BY_MAX: usize = 8;
 
 /// The most diagnoses or procedures one settlement list carries.
 pub const LIST_ENTRIES_MAX: usize = 50;
@@ -596,12 +604,16 @@ impl App {
     }
 
     /// The message `msgid` of this institution and its answer, if it was answered.
-    /// A message still being answered is refused (`interface.msgid_in_progress`).
+    /// A message still being answered is refused (`interface.msgid_in_progress`); one whose
+    /// sender stopped before answering it is returned with its empty answer.
     pub async fn interface_message(&self, principal: &Principal, msgid: &str) -> Result<Option<InterfaceMessage>, AppError> {
         let register = self.register(principal)?;
         check_msgid(msgid)?;
+        let stale_before = self.now() - time::Duration::seconds(RESERVATION_STALE_SECONDS);
         match store!(self, interface_answer(&register.code, msgid))? {
-            Some(pending) if pending.answer.is_empty() => Err(AppError::conflict(
+            // Reserved, never answered, and its sender long gone: returned as it is (empty
+            // answer), for a reversal to find out from the records what it did.
+            Some(pending) if pending.answer.is_empty() && pending.answered_at >= stale_before => Err(AppError::conflict(
                 "interface.msgid_in_progress",
                 format!("msgid {msgid} ({}) is being answered now: resend this in a moment", pending.infno),
             )),
@@ -795,7 +807,7 @@ impl App {
             let claims = store!(self, claims_of_person(self.policy().region, &new.person_id))?;
             if let Some((record, stay)) = crate::claims::live_stays(&claims)?
                 .into_iter()
-                .find(|(_, stay)| stay.admission_date <= new.begin && new.begin < stay.discharge_date)
+                .find(|(_, stay)| yibao_store::stays_overlap((stay.admission_date, stay.discharge_date), (new.begin, new.begin)))
             {
                 return Err(AppError::conflict(
                     "claim.overlapping_stay",
@@ -823,6 +835,7 @@ impl App {
             settlements: 0,
             setl_id: None,
             settlement_list: None,
+            settled_by: Vec::new(),
         };
         self.write_visit(register, &visit, None, now).await?;
         Ok(visit)
@@ -930,10 +943,12 @@ impl App {
 
     /// 2206/2303 and 2207/2304: settles a visit (or pre-settles it, `write` false), after
     /// checking the hospital's stated split against the centre's.
+    #[allow(clippy::too_many_arguments)]
     pub async fn settle_visit(
         &self,
         principal: &Principal,
         source: &str,
+        msgid: &str,
         mdtrt_id: &str,
         person_id: &NationalId,
         stated: StatedSplit,
@@ -941,6 +956,15 @@ impl App {
     ) -> Result<VisitSettlement, AppError> {
         let register = self.register(principal)?;
         let (mut visit, revision) = self.visit(principal, mdtrt_id, Some(person_id)).await?;
+        // A message that settled the visit and whose answer was lost (the process stopped
+        // before keeping it) is answered with the settlement it made.
+        if write && visit.status == VisitStatus::Settled && visit.settled_by.iter().any(|m| m == msgid) {
+            let live =
+                visit.setl_id.clone().ok_or_else(|| AppError::internal("store.failure", "a settled visit without its settlement"))?;
+            let record = store!(self, claim(self.policy().region, register.code.as_str(), &live))?;
+            let settlement = crate::claims::institution_view(crate::claims::stored_settlement(&record)?);
+            return Ok(VisitSettlement { visit, setl_id: live, settled_at: record.settled_at, record: Some(record), settlement });
+        }
         // A settlement interrupted after the visit was claimed for it is finished by the next
         // settlement message.
         let resuming = write && visit.status == VisitStatus::Settling;
@@ -975,6 +999,7 @@ impl App {
         if !resuming {
             visit.status = VisitStatus::Settling;
             visit.setl_id = Some(setl_id.clone());
+            visit.settled_by = vec![msgid.to_owned()];
             self.write_visit(register, &visit, Some(revision), self.now()).await?;
         }
         let policy = self.policy();
@@ -988,6 +1013,7 @@ impl App {
                 self.rewrite_visit(register, mdtrt_id, is_ours, |v| {
                     v.status = if stay { VisitStatus::Discharged } else { VisitStatus::Open };
                     v.setl_id = None;
+                    v.settled_by.clear();
                 })
                 .await?;
                 return Err(refused);
@@ -995,10 +1021,13 @@ impl App {
             // The service failed: the visit stays claimed, and a resend finishes it.
             Err(failed) => return Err(failed),
         };
-        let visit = self
+        let (visit, _) = self
             .rewrite_visit(register, mdtrt_id, is_ours, |v| {
                 v.status = VisitStatus::Settled;
                 v.settlements += 1;
+                if !v.settled_by.iter().any(|m| m == msgid) && v.settled_by.len() < SETTLED_BY_MAX {
+                    v.settled_by.push(msgid.to_owned());
+                }
             })
             .await?;
         Ok(VisitSettlement {
@@ -1011,7 +1040,8 @@ impl App {
     }
 
     /// Applies `change` to the visit as stored while `applies` holds of it, written over the
-    /// revision read and read again after each concurrent write; the visit as left. For the
+    /// revision read and read again after each concurrent write; the visit as left, and
+    /// whether this call changed it (not: `applies` no longer held). For the
     /// writes that follow a settlement or its reversal, which must not be lost to a message
     /// that changed the visit meanwhile.
     async fn rewrite_visit(
@@ -1020,17 +1050,17 @@ impl App {
         mdtrt_id: &str,
         applies: impl Fn(&Visit) -> bool,
         change: impl Fn(&mut Visit),
-    ) -> Result<Visit, AppError> {
+    ) -> Result<(Visit, bool), AppError> {
         for _ in 0..VISIT_REWRITES_MAX {
             let record = store!(self, visit(&register.code, mdtrt_id))?
                 .ok_or_else(|| AppError::internal("store.failure", format!("visit {mdtrt_id} vanished")))?;
             let mut visit = stored_visit(&record)?;
             if !applies(&visit) {
-                return Ok(visit);
+                return Ok((visit, false));
             }
             change(&mut visit);
             match self.write_visit(register, &visit, Some(record.revision), self.now()).await {
-                Ok(()) => return Ok(visit),
+                Ok(()) => return Ok((visit, true)),
                 Err(e) if e.code == "interface.visit_changed" => {}
                 Err(e) => return Err(e),
             }
@@ -1062,14 +1092,15 @@ impl App {
             ));
         }
         let code = register.code.to_string();
-        let record = match self.reverse(principal, source, &code, &live, "cancelled by the institution (national interface)").await {
-            Ok(settled) => settled.record,
-            // Reversed already by an earlier attempt that stopped before the visit was written.
-            Err(e) if e.code == "claim.already_reversed" => store!(self, claim(self.policy().region, &code, &live))?,
-            Err(e) => return Err(e),
-        };
+        let (record, reversed_here) =
+            match self.reverse(principal, source, &code, &live, "cancelled by the institution (national interface)").await {
+                Ok(settled) => (settled.record, true),
+                // Reversed already by an earlier attempt that stopped before the visit was written.
+                Err(e) if e.code == "claim.already_reversed" => (store!(self, claim(self.policy().region, &code, &live))?, false),
+                Err(e) => return Err(e),
+            };
         let stay = visit.is_stay();
-        let visit = self
+        let (visit, changed_here) = self
             .rewrite_visit(
                 register,
                 mdtrt_id,
@@ -1078,10 +1109,49 @@ impl App {
                     v.status = if stay { VisitStatus::Discharged } else { VisitStatus::Open };
                     v.setl_id = None;
                     v.settlement_list = None;
+                    v.settled_by.clear();
                 },
             )
             .await?;
+        if !reversed_here && !changed_here {
+            // Another cancellation did all of it: this one did nothing.
+            return Err(AppError::unprocessable(
+                "interface.visit_state",
+                format!("the settlement {live} of visit {mdtrt_id} is cancelled already"),
+            ));
+        }
         Ok((visit, record))
+    }
+
+    /// 2203/2403: corrects an open visit (its kind, begin, diagnosis, delivery). The visit
+    /// as corrected meets what its opening had to meet: a begin not after today, and the
+    /// person entitled to its kind on its begin (coverage, maternity insurance, a certified
+    /// chronic disease).
+    pub async fn amend_visit(
+        &self,
+        principal: &Principal,
+        mdtrt_id: &str,
+        person_id: &NationalId,
+        stay: bool,
+        change: VisitChange,
+    ) -> Result<Visit, AppError> {
+        if let Some(begin) = change.begin {
+            self.not_after_today("claim.in_future", "a visit beginning on", begin)?;
+        }
+        let person = store!(self, person(self.policy().region, person_id))?;
+        let (visit, ()) = self
+            .change_visit(principal, mdtrt_id, Some(person_id), |visit| {
+                if visit.is_stay() != stay {
+                    return Err(AppError::bad_request(
+                        "interface.bad_field",
+                        if stay { "mdtrt_id: names an outpatient visit: use 2203" } else { "mdtrt_id: names an inpatient stay: use 2403" },
+                    ));
+                }
+                visit.change(change)?;
+                App::entitlement(&person, visit.kind, visit.begin, visit.diagnosis.as_deref())
+            })
+            .await?;
+        Ok(visit)
     }
 
     /// 4101: uploads the settlement list of a visit's live settlement (replacing an earlier
@@ -1174,6 +1244,69 @@ impl App {
             .collect();
         diseases.sort_by(|a, b| a.code.cmp(&b.code));
         Ok(diseases)
+    }
+
+    /// 2601 of a settlement message (2207/2304): cancels the settlement that message made
+    /// or claimed, whatever its answer said or whether it was kept; `false` when that
+    /// message's settlement is not live (never made, or cancelled already).
+    pub async fn reverse_settlement_message(
+        &self,
+        principal: &Principal,
+        source: &str,
+        mdtrt_id: &str,
+        person_id: &NationalId,
+        msgid: &str,
+    ) -> Result<bool, AppError> {
+        let register = self.register(principal)?;
+        let (visit, _) = self.visit(principal, mdtrt_id, Some(person_id)).await?;
+        if !visit.settled_by.iter().any(|m| m == msgid) {
+            return Ok(false);
+        }
+        let Some(live) = visit.setl_id.clone() else { return Ok(false) };
+        match visit.status {
+            VisitStatus::Settled => match self.cancel_visit_settlement(principal, source, mdtrt_id, person_id, Some(&live)).await {
+                Ok(_) => Ok(true),
+                Err(e) if e.code == "interface.visit_state" || e.code == "interface.setl_mismatch" => Ok(false),
+                Err(e) => Err(e),
+            },
+            VisitStatus::Settling => {
+                // Interrupted between the claim of the visit and its settled mark: the claim
+                // may or may not have been written.
+                let code = register.code.to_string();
+                let written = match store!(self, claim(self.policy().region, &code, &live)) {
+                    Ok(record) => Some(record),
+                    Err(yibao_store::StoreError::ClaimNotFound { .. }) => None,
+                    Err(e) => return Err(e.into()),
+                };
+                let mut reversed = false;
+                if let Some(record) = written.filter(|r| r.status == ClaimStatus::Settled) {
+                    match self.reverse(principal, source, &code, &record.claim_id, "reversed by the institution (2601)").await {
+                        Ok(_) => reversed = true,
+                        Err(e) if e.code == "claim.already_reversed" => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                let claimed = store!(self, claim(self.policy().region, &code, &live)).is_ok();
+                let stay = visit.is_stay();
+                self.rewrite_visit(
+                    register,
+                    mdtrt_id,
+                    |v| v.status == VisitStatus::Settling && v.setl_id.as_deref() == Some(live.as_str()),
+                    |v| {
+                        v.status = if stay { VisitStatus::Discharged } else { VisitStatus::Open };
+                        v.setl_id = None;
+                        v.settled_by.clear();
+                        // A claim written under this id keeps it: the next settlement is a new one.
+                        if claimed {
+                            v.settlements += 1;
+                        }
+                    },
+                )
+                .await?;
+                Ok(reversed)
+            }
+            _ => Ok(false),
+        }
     }
 
     /// 3201/3202: the institution's settlements and cancellations on the days `from..=to`

@@ -261,6 +261,7 @@ impl Run<'_> {
             _ => Accumulators::new_year(year),
         };
         self.out.med_type = claim.kind.med_type();
+        self.out.referral = claim.referral && claim.kind == ClaimKind::Inpatient;
         self.out.insutype = match (fund_scheme, person.scheme) {
             (Scheme::Maternity, _) => "510",
             (_, Scheme::Employee) => "310",

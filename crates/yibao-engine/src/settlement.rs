@@ -187,6 +187,11 @@ pub struct Settlement {
     pub policy_version: Option<u32>,
     pub year: i32,
     pub tier: Option<Tier>,
+    /// Settled as referred (转诊): a referral on file covered the admission, so the
+    /// unreferred reduction did not apply and the deductible paid before it counted. The
+    /// store checks, in its transaction, that the referral is still on file and not
+    /// cancelled.
+    pub referral: bool,
     pub lines: Vec<LineSettlement>,
     /// Total bill.
     #[serde(with = "serde_yuan")]

@@ -198,8 +198,8 @@ pub async fn run(app: &App, principal: &Principal, infno: &str, msgid: &str, hea
         "2405" => cancel_discharge(app, principal, &input).await,
         "2204" | "2301" => upload_fees(app, principal, &input, msgid, infno == "2301").await,
         "2205" | "2302" => cancel_fees(app, principal, &input, infno == "2302").await,
-        "2206" | "2303" => settle(app, principal, &source, &input, false, infno == "2303").await,
-        "2207" | "2304" => settle(app, principal, &source, &input, true, infno == "2304").await,
+        "2206" | "2303" => settle(app, principal, &source, msgid, &input, false, infno == "2303").await,
+        "2207" | "2304" => settle(app, principal, &source, msgid, &input, true, infno == "2304").await,
         "2208" | "2305" => cancel_settlement(app, principal, &source, &input, infno == "2305").await,
         "2501" => file_referral(app, principal, &source, &input).await,
         "2502" => cancel_referral(app, principal, &source, &input).await,
@@ -384,12 +384,7 @@ async fn change_visit(app: &App, principal: &Principal, input: &Node<'_>, node: 
         emergency: None,
         delivery: delivery(&data)?,
     };
-    let stay = node == "adminfo";
-    app.change_visit(principal, &mdtrt_id, Some(&person), |visit| {
-        check_kind(visit, stay, data.path)?;
-        visit.change(change)
-    })
-    .await?;
+    app.amend_visit(principal, &mdtrt_id, &person, node == "adminfo", change).await?;
     Ok(json!({}))
 }
 
@@ -576,7 +571,15 @@ fn setlinfo(visit: &Visit, setl_id: &str, settlement: &Value, at: time::OffsetDa
     Value::Object(info)
 }
 
-async fn settle(app: &App, principal: &Principal, source: &str, input: &Node<'_>, write: bool, stay: bool) -> Result<Value, AppError> {
+async fn settle(
+    app: &App,
+    principal: &Principal,
+    source: &str,
+    msgid: &str,
+    input: &Node<'_>,
+    write: bool,
+    stay: bool,
+) -> Result<Value, AppError> {
     let data = input.child("data")?;
     let (mdtrt_id, person) = visit_key(&data)?;
     let (visit, _) = app.visit(principal, &mdtrt_id, Some(&person)).await?;
@@ -588,7 +591,7 @@ async fn settle(app: &App, principal: &Principal, source: &str, input: &Node<'_>
         stated.preselfpay_amt = Some(data.required_amount("preselfpay_amt")?);
         stated.inscp_scp_amt = Some(data.required_amount("inscp_scp_amt")?);
     }
-    let done = app.settle_visit(principal, source, &mdtrt_id, &person, stated, write).await?;
+    let done = app.settle_visit(principal, source, msgid, &mdtrt_id, &person, stated, write).await?;
     let mut info = setlinfo(&done.visit, &done.setl_id, &done.settlement, done.settled_at, app.today(), app.policy().region);
     if !write {
         // A pre-settlement settles nothing: no settlement id, no settlement time.
@@ -661,8 +664,13 @@ async fn reverse(app: &App, principal: &Principal, source: &str, input: &Node<'_
     if original.infno != oinfno {
         return Err(bad(data.path, "oinfno", format!("message {omsgid} was a {} transaction", original.infno)));
     }
+    let pending = original.answer.is_empty();
     let answer: Value = serde_json::from_str(&original.answer).unwrap_or(Value::Null);
-    if answer.get("infcode").and_then(Value::as_i64) != Some(0) {
+    let refused = !pending && answer.get("infcode").and_then(Value::as_i64) != Some(0);
+    // A settlement is reversed by what the records say that message did, answered or not
+    // (its sender may have stopped before its answer was kept, or the answer was a refusal
+    // while the settlement stood); the other transactions by their answer.
+    if refused && !matches!(oinfno.as_str(), "2207" | "2304") {
         return Ok(
             json!({"data": {"omsgid": omsgid, "oinfno": oinfno, "rvs_rslt": "0", "memo": "原交易失败，无需冲正 the original message was refused: nothing to reverse"}}),
         );
@@ -675,16 +683,22 @@ async fn reverse(app: &App, principal: &Principal, source: &str, input: &Node<'_
         }
         value.as_str().map(str::to_owned)
     };
+    let nothing = |why: &str| json!({"data": {"omsgid": omsgid, "oinfno": oinfno, "rvs_rslt": "0", "memo": why}});
     match oinfno.as_str() {
         "2207" | "2304" => {
-            let mdtrt_id = text(&["setlinfo", "mdtrt_id"]).unwrap_or_default();
-            let setl_id = text(&["setlinfo", "setl_id"]);
-            match app.cancel_visit_settlement(principal, source, &mdtrt_id, &person, setl_id.as_deref()).await {
-                Ok(_) => {}
-                // Cancelled already (2208/2305 or an earlier reversal): nothing more to do.
-                Err(e) if e.code == "interface.visit_state" || e.code == "interface.setl_mismatch" => {}
-                Err(e) => return Err(e),
+            let mdtrt_id = original_visit(&original.input, "data")?;
+            if !app.reverse_settlement_message(principal, source, &mdtrt_id, &person, &omsgid).await? {
+                return Ok(nothing("该交易的结算不存在或已撤销 that message's settlement is not live: nothing to reverse"));
             }
+        }
+        _ if pending => {
+            // Lines are reversed by the message that uploaded them, whatever became of it.
+            if matches!(oinfno.as_str(), "2204" | "2301") {
+                let mdtrt_id = original_visit(&original.input, "feedetail")?;
+                app.change_visit(principal, &mdtrt_id, Some(&person), |visit| visit.remove_fees(FeeSelector::Message(&omsgid))).await?;
+                return Ok(json!({"data": {"omsgid": omsgid, "oinfno": oinfno, "rvs_rslt": "1"}}));
+            }
+            return Ok(nothing("原交易未完成，结果不明，请按就诊查询后处理 the original message did not finish: query the visit"));
         }
         "2201" | "2401" => {
             let node = if oinfno == "2201" { "data" } else { "result" };

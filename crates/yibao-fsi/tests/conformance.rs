@@ -43,6 +43,7 @@ const INSTITUTIONS: [(&str, &str, &str, &str, InstitutionLevel); 3] = [
 #[derive(Debug)]
 pub struct Conversation {
     router: axum::Router,
+    app: App,
     vars: BTreeMap<String, String>,
     serial: std::sync::atomic::AtomicU32,
     /// Every message and answer, for the failure report.
@@ -110,10 +111,11 @@ impl Conversation {
         let policy = Policy::from_toml("demo-city.toml", DEMO_PACK).expect("policy");
         let clock: yibao_app::Clock = Arc::new(|| datetime!(2026-03-10 02:00 UTC));
         let app = App::new(Arc::new(backend), Arc::new(policy)).with_clock(clock);
-        let router = yibao_api::app_with(app, yibao_fsi::router());
+        let router = yibao_api::app_with(app.clone(), yibao_fsi::router());
         enrol(&router).await;
         Conversation {
             router,
+            app,
             vars: BTreeMap::new(),
             serial: std::sync::atomic::AtomicU32::new(0),
             transcript: std::sync::Mutex::new(Vec::new()),
@@ -502,6 +504,40 @@ async fn races(backend: Backend) {
         }
     }
     assert_eq!(settled_claims, 1, "one msgid, one settlement");
+    // A referral cancelled (2502) while the stay it covers is settled (2304): the stay is
+    // never paid as referred on a cancelled referral. 张三 has a settled visit at the east
+    // hospital (above), which refers; each round's stay is on a day of its own.
+    for round in 0..4u8 {
+        let day = format!("2026-02-{:02}", 2 + 3 * round);
+        let referral = json!({"refmedin": {"psn_no": person, "reflin_medins_no": "H41990200003", "refl_date": day, "enddate": day}});
+        let (_, filed) = c.send("east", "2501", None, &referral, &none).await;
+        let number = filed["output"]["result"]["trt_dcla_detl_sn"].as_str().unwrap_or_else(|| panic!("{filed}")).to_owned();
+        let center = json!({"mdtrtarea_admvs": "419902"});
+        let admission = json!({"mdtrtinfo": {"psn_no": person, "begntime": day, "mdtrt_cert_type": "02", "mdtrt_cert_no": person, "card_sn": "C0001",
+                                             "med_type": "21", "ipt_no": format!("REF-{round}"), "dise_codg": "K35.900"}});
+        let (_, admitted) = c.send("center", "2401", None, &admission, &center).await;
+        let stay = admitted["output"]["result"]["mdtrt_id"].as_str().unwrap_or_else(|| panic!("{admitted}")).to_owned();
+        let lines = json!({"feedetail": [{"feedetl_sn": "1", "mdtrt_id": stay, "psn_no": person, "med_list_codg": "001109000010000", "cnt": "1", "pric": "35.00"}]});
+        c.send("center", "2301", None, &lines, &center).await;
+        c.send("center", "2402", None, &json!({"dscginfo": {"mdtrt_id": stay, "psn_no": person, "endtime": day}}), &center).await;
+        let settle_input = json!({"data": {"psn_no": person, "mdtrt_id": stay, "medfee_sumamt": "35.00", "fulamt_ownpay_amt": "0", "overlmt_selfpay": "0",
+                                           "preselfpay_amt": "0", "inscp_scp_amt": "35.00"}});
+        let cancel_input = json!({"data": {"psn_no": person, "trt_dcla_detl_sn": number, "memo": "race"}});
+        let ((_, settled), (_, cancelled)) =
+            tokio::join!(c.send("center", "2304", None, &settle_input, &center), c.send("east", "2502", None, &cancel_input, &none));
+        if settled["infcode"] == 0 {
+            let (_, claim) = c.api("center", &format!("/api/settlements/H41990200003/{stay}S1"), None).await;
+            assert!(claim["settlement"]["referral"].is_boolean(), "a settlement says whether it was referred: {claim}");
+            let referred = claim["settlement"]["referral"] == true;
+            assert!(
+                !(referred && cancelled["infcode"] == 0),
+                "round {round}: paid as referred on a cancelled referral: {claim} / {cancelled}"
+            );
+        } else {
+            let code = settled["err_msg"].as_str().unwrap_or("");
+            assert!(code.starts_with("[claim.referral_not_on_file]"), "round {round}: {settled}");
+        }
+    }
     // Two hospitals settle overlapping stays of one person at once: one is paid.
     let stay_person = "419921198001010019";
     let mut stays = Vec::new();
@@ -549,4 +585,36 @@ async fn racing_messages_on_postgresql() {
     let store = yibao_store_postgres::PostgresStore::connect(server.url()).await.expect("connect");
     seed(&store).await;
     races(Backend::Postgres(store)).await;
+}
+
+/// A settlement whose answer was never kept (the process stopped after the money moved)
+/// is answered, when its message is resent, with the settlement it made, not refused as
+/// "settled already"; and its reversal by that message (2601) cancels it, once.
+#[tokio::test]
+async fn a_settlement_whose_answer_was_lost_is_answered_and_reversed_from_the_records() {
+    let dir = std::env::temp_dir().join(format!("yibao-fsi-lost-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let store = yibao_store_sqlite::SqliteStore::open(&dir.join("yibao.db")).await.expect("store");
+    seed(&store).await;
+    let mut c = Conversation::start(Backend::Sqlite(store)).await;
+    let (_, signed) = c.send("east", "9001", None, &json!({"signin": {"opter_no": "1"}}), &Value::Null).await;
+    c.vars.insert("sign_no_east".into(), signed["output"]["signinoutb"]["sign_no"].as_str().expect("sign_no").to_owned());
+    let mdtrt_id = open_outpatient(&c, "LOST-1".into()).await;
+    let person = yibao_domain::NationalId::parse("41992119620314004X").expect("id");
+    let hospital = c.app.institution_by_key("key-east").await.expect("the hospital");
+    let stated = yibao_app::interface::StatedSplit { medfee_sumamt: Some(yibao_domain::Fen::yuan(18)), ..Default::default() };
+    // The use case run twice under one msgid, as a resend after a lost answer runs it.
+    let first = c.app.settle_visit(&hospital, "test", "LOST-MSG", &mdtrt_id, &person, stated, true).await.expect("settled");
+    let again = c.app.settle_visit(&hospital, "test", "LOST-MSG", &mdtrt_id, &person, stated, true).await.expect("answered again");
+    assert_eq!((first.setl_id.as_str(), again.setl_id.as_str()), (format!("{mdtrt_id}S1").as_str(), format!("{mdtrt_id}S1").as_str()));
+    assert_eq!(first.settlement["fund_pay_sumamt"], again.settlement["fund_pay_sumamt"], "the same settlement, not a second one");
+    let other = c.app.settle_visit(&hospital, "test", "ANOTHER-MSG", &mdtrt_id, &person, stated, true).await;
+    assert_eq!(other.expect_err("another message").code, "interface.visit_state", "another message does not settle it twice");
+    assert!(!c.app.reverse_settlement_message(&hospital, "test", &mdtrt_id, &person, "ANOTHER-MSG").await.expect("no-op"));
+    assert!(c.app.reverse_settlement_message(&hospital, "test", &mdtrt_id, &person, "LOST-MSG").await.expect("reversed"));
+    assert!(!c.app.reverse_settlement_message(&hospital, "test", &mdtrt_id, &person, "LOST-MSG").await.expect("once"));
+    let (status, claim) = c.api("east", &format!("/api/settlements/H41992100007/{mdtrt_id}S1"), None).await;
+    assert_eq!((status, claim["status"].as_str()), (StatusCode::OK, Some("reversed")), "{claim}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -505,7 +505,11 @@ const PERSON_COLUMNS: &str = "person_id, name, card_no, household_id, coverage::
 pub(crate) const CLAIM_COLUMNS: &str = "region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, settlement, claim, reversed_at, reversal_reason";
 
 /// A person's referrals, newest first, each with its cancellation if any.
-async fn referrals_in(tx: &mut PgConnection, region: RegionCode, person: &NationalId) -> Result<Vec<ReferralRecord>, StoreError> {
+pub(crate) async fn referrals_in(
+    tx: &mut PgConnection,
+    region: RegionCode,
+    person: &NationalId,
+) -> Result<Vec<ReferralRecord>, StoreError> {
     let rows = sqlx::query(
         "SELECT r.region_code, r.person_id, r.seq, r.from_institution, r.to_institution, r.issued_on, r.valid_until, r.filed_by, r.filed_at, \
          c.cancelled_by, c.cancelled_at \
@@ -1008,6 +1012,27 @@ impl Store for PostgresStore {
         };
         if referral.cancelled_at.is_some() {
             return Err(StoreError::Refused { code: "referral.cancelled", message: format!("referral {seq} is cancelled already") });
+        }
+        let rows = sqlx::query(
+            "SELECT institution_code, claim FROM claims WHERE region_code = $1 AND person_id = $2 AND status = 'settled' AND institution_code = $3",
+        )
+        .bind(region.to_string())
+        .bind(person.as_str())
+        .bind(referral.to_institution.as_str())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let settled = rows
+            .iter()
+            .map(|row| {
+                Ok((row.try_get::<String, _>("institution_code").map_err(backend)?, row.try_get::<String, _>("claim").map_err(backend)?))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        if yibao_store::referral_used(&referral, &settled) {
+            return Err(StoreError::Refused {
+                code: "referral.used",
+                message: format!("referral {seq} was used by an admission settled meanwhile"),
+            });
         }
         sqlx::query(
             "INSERT INTO referral_cancellations (region_code, person_id, seq, cancelled_by, cancelled_at, reason) VALUES ($1, $2, $3, $4, $5, $6)",

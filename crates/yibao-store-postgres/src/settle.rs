@@ -589,6 +589,14 @@ async fn try_batch(
                 continue;
             }
         };
+        if settlement.referral {
+            let referrals = crate::referrals_in(&mut tx, region, &r.request.person_id).await?;
+            if let Err(refused) = yibao_store::check_referral_live(&r.request, &settlement, &referrals) {
+                answers[i] = Some(Err(refused));
+                continue;
+            }
+        }
+        let person_stays = stays.entry(person_key).or_default();
         person_stays.extend(yibao_store::stay_days(r.request.institution_code.as_str(), &r.request.claim_id, &r.request.claim_json)?);
         let after = settlement.accumulators;
         let record = yibao_store::settled_claim(region, &r.request, &settlement, r.actor.at)?;
@@ -758,6 +766,9 @@ pub(crate) async fn settle_one(
         yibao_store::check_stay_free(&request, stays.get(&(region, request.person_id)).map_or(&[], Vec::as_slice))?;
     }
     let settlement = yibao_store::run_settlement(compute, &person.coverage, &before, request.year)?;
+    if settlement.referral {
+        yibao_store::check_referral_live(&request, &settlement, &crate::referrals_in(&mut tx, region, &request.person_id).await?)?;
+    }
     let after = settlement.accumulators;
     let record = yibao_store::settled_claim(region, &request, &settlement, actor.at)?;
     let keyed = sqlx::query("INSERT INTO claim_keys (institution_code, claim_id, region_code) VALUES ($1, $2, $3)")

@@ -560,6 +560,9 @@ fn settle_in(
     }
     let before = load_accumulators(conn, region, &request.person_id, request.year)?;
     let settlement = run_settlement(compute, &person.coverage, &before, request.year)?;
+    if settlement.referral {
+        yibao_store::check_referral_live(&request, &settlement, &referrals_in(conn, region, &request.person_id)?)?;
+    }
     let after = settlement.accumulators;
     let record = settled_claim(region, &request, &settlement, actor.at)?;
     let region_text = region.to_string();
@@ -878,6 +881,15 @@ impl Store for SqliteStore {
             };
             if referral.cancelled_at.is_some() {
                 return Err(StoreError::Refused { code: "referral.cancelled", message: format!("referral {seq} is cancelled already") });
+            }
+            let settled = query_all(
+                conn,
+                "SELECT institution_code, claim FROM claims WHERE region_code = ?1 AND person_id = ?2 AND status = 'settled' AND institution_code = ?3",
+                params![region.to_string(), person.as_str(), referral.to_institution.as_str()],
+                |row| Ok((col::<String>(row, 0)?, col::<String>(row, 1)?)),
+            )?;
+            if yibao_store::referral_used(&referral, &settled) {
+                return Err(StoreError::Refused { code: "referral.used", message: format!("referral {seq} was used by an admission settled meanwhile") });
             }
             exec(
                 conn,

@@ -113,6 +113,15 @@ pub fn stay_days(institution: &str, claim_id: &str, claim_json: &str) -> Result<
     })
 }
 
+/// Whether two stays, each (admission, discharge), share a day. A stay holds the days from
+/// its admission up to its discharge, and a stay that ends the day it began holds that day:
+/// two same-day stays on one day overlap, a discharge and an admission on one day do not.
+#[must_use]
+pub fn stays_overlap(a: (Date, Date), b: (Date, Date)) -> bool {
+    let end = |(admission, discharge): (Date, Date)| discharge.max(admission.next_day().unwrap_or(admission));
+    a.0 < end(b) && b.0 < end(a)
+}
+
 /// The same days are not paid twice (`claim.overlapping_stay`): a stay overlapping a live
 /// stay of the person, `settled`, is refused. Both backends check it inside the settling
 /// transaction, with the person's row locked, so that two stays settled at once for one
@@ -125,7 +134,8 @@ pub fn check_stay_free(request: &SettleRequest, settled: &[StayDays]) -> Result<
         return Ok(());
     };
     let overlapping = settled.iter().find(|(other_institution, other_claim, other_admission, other_discharge)| {
-        (other_institution, other_claim) != (&institution, &claim_id) && *other_admission < discharge && admission < *other_discharge
+        (other_institution, other_claim) != (&institution, &claim_id)
+            && stays_overlap((*other_admission, *other_discharge), (admission, discharge))
     });
     match overlapping {
         Some((other_institution, other_claim, _, _)) => Err(StoreError::Refused {
@@ -136,6 +146,60 @@ pub fn check_stay_free(request: &SettleRequest, settled: &[StayDays]) -> Result<
         }),
         None => Ok(()),
     }
+}
+
+/// A settlement computed as referred stands only on a referral still on file: to the
+/// claim's institution, issued on or before its admission and valid through it, not
+/// cancelled (`claim.referral_not_on_file`). Both backends check it in the settling
+/// transaction, with the person's row locked, so that a referral cancelled (2502) while
+/// the stay was being settled is not paid for.
+pub fn check_referral_live(request: &SettleRequest, settlement: &Settlement, referrals: &[ReferralRecord]) -> Result<(), StoreError> {
+    if !settlement.referral {
+        return Ok(());
+    }
+    let admission = claim_admission(&request.claim_json)
+        .ok_or_else(|| StoreError::Backend(format!("claim {}: no admission date to check its referral", request.claim_id)))?;
+    let covered = referrals.iter().any(|r| {
+        r.cancelled_at.is_none() && r.to_institution == request.institution_code && r.issued_on <= admission && admission <= r.valid_until
+    });
+    if covered {
+        Ok(())
+    } else {
+        Err(StoreError::Refused {
+            code: "claim.referral_not_on_file",
+            message: format!(
+                "no referral on file covers the admission of claim {} on {admission} any longer: it was cancelled",
+                request.claim_id
+            ),
+        })
+    }
+}
+
+/// Whether an inpatient claim settled at the referral's receiving institution (`claims`:
+/// institution and claim JSON) was admitted while the referral was valid: the referral is
+/// used and cannot be cancelled (`referral.used`).
+#[must_use]
+pub fn referral_used(referral: &ReferralRecord, claims: &[(String, String)]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Admission {
+        kind: Option<yibao_domain::ClaimKind>,
+        admission_date: Option<Date>,
+    }
+    claims.iter().any(|(institution, claim_json)| {
+        institution == referral.to_institution.as_str()
+            && serde_json::from_str::<Admission>(claim_json).is_ok_and(|a| {
+                a.kind == Some(yibao_domain::ClaimKind::Inpatient)
+                    && a.admission_date.is_some_and(|day| referral.issued_on <= day && day <= referral.valid_until)
+            })
+    })
+}
+
+fn claim_admission(claim_json: &str) -> Option<Date> {
+    #[derive(serde::Deserialize)]
+    struct Admission {
+        admission_date: Option<Date>,
+    }
+    serde_json::from_str::<Admission>(claim_json).ok()?.admission_date
 }
 
 /// The claim row of a fresh settlement of `request` in `region`.
@@ -506,4 +570,21 @@ pub async fn verify_audit_against<S: Store>(store: &S, anchor: Option<&AuditAnch
         verification.regions += 1;
     }
     Ok(verification)
+}
+
+#[cfg(test)]
+mod stay_tests {
+    use time::macros::date;
+
+    use super::stays_overlap;
+
+    #[test]
+    fn same_day_stays_on_one_day_overlap_and_a_discharge_day_admission_does_not() {
+        let day = date!(2026 - 11 - 03);
+        assert!(stays_overlap((day, day), (day, day)), "two same-day stays on one day");
+        assert!(stays_overlap((date!(2026 - 11 - 01), date!(2026 - 11 - 05)), (day, day)), "a same-day stay inside a stay");
+        assert!(!stays_overlap((date!(2026 - 11 - 01), day), (day, date!(2026 - 11 - 06))), "discharged and admitted on one day");
+        assert!(!stays_overlap((date!(2026 - 11 - 02), date!(2026 - 11 - 02)), (day, day)), "same-day stays on two days");
+        assert!(stays_overlap((date!(2026 - 11 - 01), date!(2026 - 11 - 05)), (date!(2026 - 11 - 04), date!(2026 - 11 - 08))));
+    }
 }
