@@ -323,7 +323,8 @@ async fn concurrent_settlements_never_share_a_deductible<S: Store>(store: Arc<S>
     const CLAIMS: usize = 16;
     let policy = policy();
     let id = enrolled(&*store, EAST, 40, "HH-EAST-40").await;
-    let claims: Vec<Claim> = (0..CLAIMS).map(|n| claim(&format!("CONC-{n}"), 3000, 10)).collect();
+    // Each stay on a day of its own: stays of one person on one day overlap (`claim.overlapping_stay`).
+    let claims: Vec<Claim> = (0..CLAIMS).map(|n| claim(&format!("CONC-{n}"), 3000, u8::try_from(n + 1).expect("a day"))).collect();
     let mut tasks = Vec::new();
     for c in claims.clone() {
         let (store, policy) = (Arc::clone(&store), Arc::clone(&policy));
@@ -364,7 +365,8 @@ async fn failures_among_concurrent_settlements_touch_only_themselves<S: Store>(s
         tasks.push((
             n,
             tokio::spawn(async move {
-                let mut c = claim(&format!("MIX-{n}"), 2500, 12);
+                // The good claims each on a day of their own (one person's stays do not overlap).
+                let mut c = claim(&format!("MIX-{n}"), 2500, u8::try_from(1 + n / 4).expect("a day"));
                 let mut person = id;
                 let compute: yibao_store::SettleFn = match n % 4 {
                     0 => engine_settlement(Arc::clone(&policy), c.clone(), Explain::Off),

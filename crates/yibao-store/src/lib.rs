@@ -122,8 +122,8 @@ pub fn stays_overlap(a: (Date, Date), b: (Date, Date)) -> bool {
     a.0 < end(b) && b.0 < end(a)
 }
 
-/// The same days are not paid twice (`claim.overlapping_stay`): a stay overlapping a live
-/// stay of the person, `settled`, is refused. Both backends check it inside the settling
+/// The same nights are not paid twice (`claim.overlapping_stay`): a stay sharing a night
+/// with a live stay of the person, `settled`, is refused. Both backends check it inside the settling
 /// transaction, with the person's row locked, so that two stays settled at once for one
 /// person cannot both pass (the application checks it earlier too, for a clear answer
 /// before any write).
@@ -134,8 +134,9 @@ pub fn check_stay_free(request: &SettleRequest, settled: &[StayDays]) -> Result<
         return Ok(());
     };
     let overlapping = settled.iter().find(|(other_institution, other_claim, other_admission, other_discharge)| {
-        (other_institution, other_claim) != (&institution, &claim_id)
-            && stays_overlap((*other_admission, *other_discharge), (admission, discharge))
+        // Nights shared: two stays of more than a day each. The application also refuses a
+        // same-day stay on a day another stay holds (`stays_overlap`), before the store.
+        (other_institution, other_claim) != (&institution, &claim_id) && *other_admission < discharge && admission < *other_discharge
     });
     match overlapping {
         Some((other_institution, other_claim, _, _)) => Err(StoreError::Refused {
@@ -148,27 +149,29 @@ pub fn check_stay_free(request: &SettleRequest, settled: &[StayDays]) -> Result<
     }
 }
 
-/// A settlement computed as referred stands only on a referral still on file: to the
-/// claim's institution, issued on or before its admission and valid through it, not
-/// cancelled (`claim.referral_not_on_file`). Both backends check it in the settling
-/// transaction, with the person's row locked, so that a referral cancelled (2502) while
-/// the stay was being settled is not paid for.
+/// A settlement computed as referred does not stand on a referral cancelled meanwhile: when
+/// every referral on file that covers the claim's admission (to its institution, issued on
+/// or before the admission and valid through it) is cancelled, it is refused
+/// (`claim.referral_not_on_file`). Both backends check it in the settling transaction, with
+/// the person's row locked, so that a cancellation (2502) racing the settlement of the stay
+/// it covered wins or loses whole. Whether a claim is referred at all is the application's
+/// decision from the same records (`yibao_app`'s `with_records`); the store guards the race.
 pub fn check_referral_live(request: &SettleRequest, settlement: &Settlement, referrals: &[ReferralRecord]) -> Result<(), StoreError> {
     if !settlement.referral {
         return Ok(());
     }
-    let admission = claim_admission(&request.claim_json)
-        .ok_or_else(|| StoreError::Backend(format!("claim {}: no admission date to check its referral", request.claim_id)))?;
-    let covered = referrals.iter().any(|r| {
-        r.cancelled_at.is_none() && r.to_institution == request.institution_code && r.issued_on <= admission && admission <= r.valid_until
-    });
-    if covered {
+    let Some(admission) = claim_admission(&request.claim_json) else { return Ok(()) };
+    let covering: Vec<&ReferralRecord> = referrals
+        .iter()
+        .filter(|r| r.to_institution == request.institution_code && r.issued_on <= admission && admission <= r.valid_until)
+        .collect();
+    if covering.is_empty() || covering.iter().any(|r| r.cancelled_at.is_none()) {
         Ok(())
     } else {
         Err(StoreError::Refused {
             code: "claim.referral_not_on_file",
             message: format!(
-                "no referral on file covers the admission of claim {} on {admission} any longer: it was cancelled",
+                "the referral that covered the admission of claim {} on {admission} was cancelled meanwhile: settle it again",
                 request.claim_id
             ),
         })
