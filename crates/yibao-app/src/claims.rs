@@ -285,6 +285,13 @@ impl App {
         claim: Claim,
     ) -> Result<Settled, AppError> {
         self.check_claim_sender(principal, &claim)?;
+        // A stay is checked against the person's stays and referrals and written while no
+        // other stay of the person, or cancellation of their referral, is in between.
+        let _person = if matches!(claim.kind, ClaimKind::Inpatient | ClaimKind::Maternity) {
+            Some(self.person_lock(person_id).lock().await)
+        } else {
+            None
+        };
         // The request as submitted is the idempotency key's content.
         let claim_json = serde_json::to_string(&claim).map_err(|e| AppError::bad_request("request.malformed", e.to_string()))?;
         let request = SettleRequest {
@@ -406,6 +413,8 @@ impl App {
             return Err(AppError::bad_request("referral.bad_reason", "a cancellation gives its reason: 1 to 200 printable characters"));
         }
         let city = self.policy().region;
+        // No stay of the person is settled while its referral is being cancelled.
+        let _person = self.person_lock(person_id).lock().await;
         let not_found = || AppError::not_found("referral.not_found", format!("the person has no referral {seq}"));
         let (scope, referrals) = match principal {
             Principal::Institution(register) => {

@@ -131,7 +131,18 @@ pub struct App {
     clock: Clock,
     throttle: Arc<Mutex<throttle::Throttle>>,
     password_checks: Arc<AtomicU64>,
+    /// One lock per stripe of persons: a stay's settlement (from the reading of the
+    /// person's stays and referrals to its commit) and a referral's cancellation of one
+    /// person run one at a time in this process, so that what the application checked
+    /// still holds when the store writes (same-day stays, a referral cancelled meanwhile).
+    /// The stores guard the same races across processes where they can (`check_stay_free`
+    /// for shared nights, `check_referral_live`).
+    person_locks: Arc<[tokio::sync::Mutex<()>]>,
 }
+
+/// Stripes of [`App`]'s person locks: persons whose IDs fall in one stripe wait for each
+/// other's stay settlements, which costs nothing to other claims.
+const PERSON_LOCK_STRIPES: usize = 256;
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -149,7 +160,14 @@ impl App {
             clock: Arc::new(OffsetDateTime::now_utc),
             throttle: Arc::default(),
             password_checks: Arc::default(),
+            person_locks: (0..PERSON_LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
         }
+    }
+
+    /// The lock of `person`'s stripe (see `person_locks`).
+    pub(crate) fn person_lock(&self, person: &yibao_domain::NationalId) -> &tokio::sync::Mutex<()> {
+        let stripe = person.as_str().bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(b))) % PERSON_LOCK_STRIPES;
+        &self.person_locks[stripe]
     }
 
     /// The policy pack in force now. A use case that reads it more than once takes one

@@ -566,6 +566,30 @@ async fn races(backend: Backend) {
     assert_eq!(paid, 1, "the same days are paid once: {a} / {b}");
     let refused = if a["infcode"] == 0 { &b } else { &a };
     assert!(refused["err_msg"].as_str().unwrap_or("").starts_with("[claim.overlapping_stay]"), "{refused}");
+    // The same for two same-day stays on one day, several times over.
+    for round in 0..4u8 {
+        let day = format!("2026-02-{:02}", 10 + 2 * round);
+        let mut same_day = Vec::new();
+        for key in ["east", "center"] {
+            let envelope = if key == "center" { json!({"mdtrtarea_admvs": "419902"}) } else { Value::Null };
+            let admission = json!({"mdtrtinfo": {"psn_no": stay_person, "begntime": day, "mdtrt_cert_type": "02", "mdtrt_cert_no": stay_person,
+                                                 "card_sn": "C0002", "med_type": "21", "ipt_no": format!("SD-{key}-{round}"), "dise_codg": "K35.900"}});
+            let (_, admitted) = c.send(key, "2401", None, &admission, &envelope).await;
+            let mdtrt_id = admitted["output"]["result"]["mdtrt_id"].as_str().unwrap_or_else(|| panic!("{admitted}")).to_owned();
+            let lines = json!({"feedetail": [{"feedetl_sn": "1", "mdtrt_id": mdtrt_id, "psn_no": stay_person, "med_list_codg": "001109000010000", "cnt": "4", "pric": "35.00"}]});
+            assert_eq!(c.send(key, "2301", None, &lines, &envelope).await.1["infcode"], 0);
+            let discharge = json!({"dscginfo": {"mdtrt_id": mdtrt_id, "psn_no": stay_person, "endtime": day}});
+            assert_eq!(c.send(key, "2402", None, &discharge, &envelope).await.1["infcode"], 0);
+            same_day.push((key, mdtrt_id, envelope));
+        }
+        let (east_input, center_input) = (settle_stay(&same_day[0].1), settle_stay(&same_day[1].1));
+        let ((_, a), (_, b)) = tokio::join!(
+            c.send(same_day[0].0, "2304", None, &east_input, &same_day[0].2),
+            c.send(same_day[1].0, "2304", None, &center_input, &same_day[1].2)
+        );
+        let paid = [&a, &b].iter().filter(|answer| answer["infcode"] == 0).count();
+        assert_eq!(paid, 1, "round {round}: a day is paid once: {a} / {b}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -93,10 +93,11 @@ impl InterfaceStore for PostgresStore {
         let found = message_from_row(&row)?;
         let outcome = if !found.answer.is_empty() {
             Reservation::Answered(found)
-        } else if found.answered_at >= stale_before {
+        } else if found.answered_at >= stale_before || found.input_sha256 != message.input_sha256 {
+            // In flight, or another message under this msgid (never taken over).
             Reservation::InFlight(found)
         } else {
-            // Reserved by a sender that stopped: this copy answers it.
+            // This message, reserved by a sender that stopped: this copy answers it.
             sqlx::query(
                 "UPDATE interface_messages SET infno = $3, input_sha256 = $4, input = $5, answered_at = $6 \
                  WHERE institution_code = $1 AND msgid = $2 AND answer = ''",

@@ -504,6 +504,29 @@ pub(crate) fn claim_from_row(row: &PgRow) -> Result<ClaimRecord, StoreError> {
 const PERSON_COLUMNS: &str = "person_id, name, card_no, household_id, coverage::text AS coverage, enrolled_at, updated_at";
 pub(crate) const CLAIM_COLUMNS: &str = "region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, settlement, claim, reversed_at, reversal_reason";
 
+/// The person's settled claims at `institution`: (institution, claim JSON).
+pub(crate) async fn settled_at(
+    tx: &mut PgConnection,
+    region: RegionCode,
+    person: &NationalId,
+    institution: &str,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT institution_code, claim FROM claims WHERE region_code = $1 AND person_id = $2 AND status = 'settled' AND institution_code = $3",
+    )
+    .bind(region.to_string())
+    .bind(person.as_str())
+    .bind(institution)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(backend)?;
+    rows.iter()
+        .map(|row| {
+            Ok((row.try_get::<String, _>("institution_code").map_err(backend)?, row.try_get::<String, _>("claim").map_err(backend)?))
+        })
+        .collect()
+}
+
 /// A person's referrals, newest first, each with its cancellation if any.
 pub(crate) async fn referrals_in(
     tx: &mut PgConnection,
@@ -1013,21 +1036,7 @@ impl Store for PostgresStore {
         if referral.cancelled_at.is_some() {
             return Err(StoreError::Refused { code: "referral.cancelled", message: format!("referral {seq} is cancelled already") });
         }
-        let rows = sqlx::query(
-            "SELECT institution_code, claim FROM claims WHERE region_code = $1 AND person_id = $2 AND status = 'settled' AND institution_code = $3",
-        )
-        .bind(region.to_string())
-        .bind(person.as_str())
-        .bind(referral.to_institution.as_str())
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let settled = rows
-            .iter()
-            .map(|row| {
-                Ok((row.try_get::<String, _>("institution_code").map_err(backend)?, row.try_get::<String, _>("claim").map_err(backend)?))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        let settled = settled_at(&mut tx, region, person, referral.to_institution.as_str()).await?;
         if yibao_store::referral_used(&referral, &settled) {
             return Err(StoreError::Refused {
                 code: "referral.used",

@@ -591,7 +591,8 @@ async fn try_batch(
         };
         if settlement.referral {
             let referrals = crate::referrals_in(&mut tx, region, &r.request.person_id).await?;
-            if let Err(refused) = yibao_store::check_referral_live(&r.request, &settlement, &referrals) {
+            let settled_there = crate::settled_at(&mut tx, region, &r.request.person_id, r.request.institution_code.as_str()).await?;
+            if let Err(refused) = yibao_store::check_referral_live(&r.request, &settlement, &referrals, &settled_there) {
                 answers[i] = Some(Err(refused));
                 continue;
             }
@@ -767,7 +768,13 @@ pub(crate) async fn settle_one(
     }
     let settlement = yibao_store::run_settlement(compute, &person.coverage, &before, request.year)?;
     if settlement.referral {
-        yibao_store::check_referral_live(&request, &settlement, &crate::referrals_in(&mut tx, region, &request.person_id).await?)?;
+        let settled_there = crate::settled_at(&mut tx, region, &request.person_id, request.institution_code.as_str()).await?;
+        yibao_store::check_referral_live(
+            &request,
+            &settlement,
+            &crate::referrals_in(&mut tx, region, &request.person_id).await?,
+            &settled_there,
+        )?;
     }
     let after = settlement.accumulators;
     let record = yibao_store::settled_claim(region, &request, &settlement, actor.at)?;

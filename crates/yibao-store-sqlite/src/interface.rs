@@ -60,9 +60,12 @@ impl InterfaceStore for SqliteStore {
             let key = params![message.institution_code.to_string(), message.msgid];
             match query_opt(conn, MESSAGE, key, message_from_row)? {
                 Some(found) if !found.answer.is_empty() => Ok(Reservation::Answered(found)),
-                Some(found) if found.answered_at >= stale_before => Ok(Reservation::InFlight(found)),
+                // In flight, or another message under this msgid (never taken over).
+                Some(found) if found.answered_at >= stale_before || found.input_sha256 != message.input_sha256 => {
+                    Ok(Reservation::InFlight(found))
+                }
                 found => {
-                    // New, or reserved by a sender that stopped: this copy answers it.
+                    // New, or this message reserved by a sender that stopped: this copy answers it.
                     if found.is_some() {
                         exec(conn, "DELETE FROM interface_messages WHERE institution_code = ?1 AND msgid = ?2 AND answer = ''", key)?;
                     }

@@ -528,6 +528,16 @@ fn find_claim(conn: &Connection, institution: &str, claim_id: &str) -> Result<Op
     record.ok_or_else(|| StoreError::Backend(format!("claim key {institution}/{claim_id} has no claim"))).map(Some)
 }
 
+/// The person's settled claims at `institution`: (institution, claim JSON).
+fn settled_at(conn: &Connection, region: RegionCode, person: &NationalId, institution: &str) -> Result<Vec<(String, String)>, StoreError> {
+    query_all(
+        conn,
+        "SELECT institution_code, claim FROM claims WHERE region_code = ?1 AND person_id = ?2 AND status = 'settled' AND institution_code = ?3",
+        params![region.to_string(), person.as_str(), institution],
+        |row| Ok((col::<String>(row, 0)?, col::<String>(row, 1)?)),
+    )
+}
+
 /// The person's live stays (inside the writer's transaction: no settlement comes between).
 fn settled_stays(conn: &Connection, region: RegionCode, person: &NationalId) -> Result<Vec<yibao_store::StayDays>, StoreError> {
     let rows = query_all(
@@ -561,7 +571,8 @@ fn settle_in(
     let before = load_accumulators(conn, region, &request.person_id, request.year)?;
     let settlement = run_settlement(compute, &person.coverage, &before, request.year)?;
     if settlement.referral {
-        yibao_store::check_referral_live(&request, &settlement, &referrals_in(conn, region, &request.person_id)?)?;
+        let settled_there = settled_at(conn, region, &request.person_id, request.institution_code.as_str())?;
+        yibao_store::check_referral_live(&request, &settlement, &referrals_in(conn, region, &request.person_id)?, &settled_there)?;
     }
     let after = settlement.accumulators;
     let record = settled_claim(region, &request, &settlement, actor.at)?;
@@ -882,12 +893,7 @@ impl Store for SqliteStore {
             if referral.cancelled_at.is_some() {
                 return Err(StoreError::Refused { code: "referral.cancelled", message: format!("referral {seq} is cancelled already") });
             }
-            let settled = query_all(
-                conn,
-                "SELECT institution_code, claim FROM claims WHERE region_code = ?1 AND person_id = ?2 AND status = 'settled' AND institution_code = ?3",
-                params![region.to_string(), person.as_str(), referral.to_institution.as_str()],
-                |row| Ok((col::<String>(row, 0)?, col::<String>(row, 1)?)),
-            )?;
+            let settled = settled_at(conn, region, &person, referral.to_institution.as_str())?;
             if yibao_store::referral_used(&referral, &settled) {
                 return Err(StoreError::Refused { code: "referral.used", message: format!("referral {seq} was used by an admission settled meanwhile") });
             }

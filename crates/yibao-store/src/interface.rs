@@ -131,7 +131,8 @@ pub trait InterfaceStore {
     /// `answered_at` the moment of the reservation): a new `msgid` is reserved; an answered
     /// one is returned as answered; one reserved by another copy still in flight is
     /// returned as in flight, unless it was reserved before `stale_before` (its sender
-    /// stopped), when this copy takes it over. Refused when the message is beyond the limits.
+    /// stopped) for the same input, when this copy takes it over; another input under a
+    /// reserved `msgid` is never run. Refused when the message is beyond the limits.
     fn reserve_interface_message(
         &self,
         message: InterfaceMessage,

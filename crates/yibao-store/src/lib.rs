@@ -151,12 +151,18 @@ pub fn check_stay_free(request: &SettleRequest, settled: &[StayDays]) -> Result<
 
 /// A settlement computed as referred does not stand on a referral cancelled meanwhile: when
 /// every referral on file that covers the claim's admission (to its institution, issued on
-/// or before the admission and valid through it) is cancelled, it is refused
+/// or before the admission and valid through it) is cancelled or used by another settled
+/// stay there (`settled_there`: the person's settled claims at the institution), it is refused
 /// (`claim.referral_not_on_file`). Both backends check it in the settling transaction, with
 /// the person's row locked, so that a cancellation (2502) racing the settlement of the stay
 /// it covered wins or loses whole. Whether a claim is referred at all is the application's
 /// decision from the same records (`yibao_app`'s `with_records`); the store guards the race.
-pub fn check_referral_live(request: &SettleRequest, settlement: &Settlement, referrals: &[ReferralRecord]) -> Result<(), StoreError> {
+pub fn check_referral_live(
+    request: &SettleRequest,
+    settlement: &Settlement,
+    referrals: &[ReferralRecord],
+    settled_there: &[(String, String)],
+) -> Result<(), StoreError> {
     if !settlement.referral {
         return Ok(());
     }
@@ -165,7 +171,8 @@ pub fn check_referral_live(request: &SettleRequest, settlement: &Settlement, ref
         .iter()
         .filter(|r| r.to_institution == request.institution_code && r.issued_on <= admission && admission <= r.valid_until)
         .collect();
-    if covering.is_empty() || covering.iter().any(|r| r.cancelled_at.is_none()) {
+    // A referral covers one admission: one another settled stay used is no cover.
+    if covering.is_empty() || covering.iter().any(|r| r.cancelled_at.is_none() && !referral_used(r, settled_there)) {
         Ok(())
     } else {
         Err(StoreError::Refused {
