@@ -287,11 +287,8 @@ impl App {
         self.check_claim_sender(principal, &claim)?;
         // A stay is checked against the person's stays and referrals and written while no
         // other stay of the person, or cancellation of their referral, is in between.
-        let _person = if matches!(claim.kind, ClaimKind::Inpatient | ClaimKind::Maternity) {
-            Some(self.person_lock(person_id).lock().await)
-        } else {
-            None
-        };
+        let _person =
+            if matches!(claim.kind, ClaimKind::Inpatient | ClaimKind::Maternity) { Some(self.lock_person(person_id).await?) } else { None };
         // The request as submitted is the idempotency key's content.
         let claim_json = serde_json::to_string(&claim).map_err(|e| AppError::bad_request("request.malformed", e.to_string()))?;
         let request = SettleRequest {
@@ -414,7 +411,7 @@ impl App {
         }
         let city = self.policy().region;
         // No stay of the person is settled while its referral is being cancelled.
-        let _person = self.person_lock(person_id).lock().await;
+        let _person = self.lock_person(person_id).await?;
         let not_found = || AppError::not_found("referral.not_found", format!("the person has no referral {seq}"));
         let (scope, referrals) = match principal {
             Principal::Institution(register) => {

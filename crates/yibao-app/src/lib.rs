@@ -140,6 +140,8 @@ pub struct App {
     person_locks: Arc<[tokio::sync::Mutex<()>]>,
 }
 
+/// The longest a stay settlement waits for another of the same person's stripe.
+pub const PERSON_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Stripes of [`App`]'s person locks: persons whose IDs fall in one stripe wait for each
 /// other's stay settlements, which costs nothing to other claims.
 const PERSON_LOCK_STRIPES: usize = 256;
@@ -164,10 +166,15 @@ impl App {
         }
     }
 
-    /// The lock of `person`'s stripe (see `person_locks`).
-    pub(crate) fn person_lock(&self, person: &yibao_domain::NationalId) -> &tokio::sync::Mutex<()> {
+    /// Takes the lock of `person`'s stripe (see `person_locks`), waiting at most
+    /// [`PERSON_LOCK_WAIT`]: a settlement held up longer (the database is gone, say) makes
+    /// the others of the person fail as it will, not queue behind it (`settle.busy`,
+    /// nothing written).
+    pub(crate) async fn lock_person(&self, person: &yibao_domain::NationalId) -> Result<tokio::sync::MutexGuard<'_, ()>, AppError> {
         let stripe = person.as_str().bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(b))) % PERSON_LOCK_STRIPES;
-        &self.person_locks[stripe]
+        tokio::time::timeout(PERSON_LOCK_WAIT, self.person_locks[stripe].lock())
+            .await
+            .map_err(|_| AppError::internal("settle.busy", "another stay settlement of the person held its lock too long"))
     }
 
     /// The policy pack in force now. A use case that reads it more than once takes one
