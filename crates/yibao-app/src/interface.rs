@@ -238,6 +238,22 @@ impl Visit {
         matches!(self.kind, ClaimKind::Inpatient | ClaimKind::Maternity)
     }
 
+    /// Refuses a message of the other family: an outpatient transaction (22xx) naming a
+    /// stay, or an inpatient one (23xx, 24xx) naming an outpatient visit.
+    pub fn check_family(&self, stay: bool) -> Result<(), AppError> {
+        if self.is_stay() == stay {
+            return Ok(());
+        }
+        Err(AppError::bad_request(
+            "interface.bad_field",
+            if stay {
+                "mdtrt_id: names an outpatient visit: use the outpatient transactions (22xx)"
+            } else {
+                "mdtrt_id: names an inpatient stay: use the inpatient transactions (23xx, 24xx)"
+            },
+        ))
+    }
+
     fn refuse(&self, what: &str) -> AppError {
         AppError::unprocessable("interface.visit_state", format!("visit {} is {}: it cannot {what}", self.mdtrt_id, self.status.as_str()))
     }
@@ -459,7 +475,14 @@ impl StatedSplit {
 /// what they are insured for, never their balance or counters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PersonSeen {
-    pub person: yibao_store::PersonRecord,
+    pub person_id: NationalId,
+    pub name: yibao_domain::PersonName,
+    /// Where the person is insured.
+    pub region: RegionCode,
+    pub scheme: yibao_domain::Scheme,
+    pub coverage_from: Date,
+    pub coverage_until: Option<Date>,
+    pub maternity: bool,
 }
 
 /// A visit's settlement (2206/2207, 2303/2304): the settlement as the institution sees it.
@@ -518,6 +541,67 @@ impl ReconciliationTotals {
 
 /// A fee line within the claim's limits (`limits`): a quantity above zero, a price and a
 /// line total a bill may hold. Checked before anything is computed from the line.
+/// One row of a detailed reconciliation (3202) that does not agree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DetailDifference {
+    /// The institution lists this row more than once.
+    Duplicate(ReconciliationRow),
+    /// The centre has it, the institution does not.
+    MissingThere(ReconciliationRow),
+    /// The institution has it, the centre does not.
+    MissingHere(ReconciliationRow),
+    /// Both have it, with another person or other amounts: the centre's row.
+    Differs(ReconciliationRow),
+}
+
+/// Compares an institution's totals with the centre's: each figure that differs, as
+/// "field: the institution X, the centre Y".
+fn totals_differences(theirs: &ReconciliationTotals, ours: &ReconciliationTotals) -> Vec<String> {
+    let mut differences: Vec<String> = [
+        ("medfee_sumamt", theirs.medfee_sumamt, ours.medfee_sumamt),
+        ("fund_pay_sumamt", theirs.fund_pay_sumamt, ours.fund_pay_sumamt),
+        ("acct_pay", theirs.acct_pay, ours.acct_pay),
+    ]
+    .into_iter()
+    .filter(|(_, theirs, ours)| theirs != ours)
+    .map(|(field, theirs, ours)| format!("{field}: the institution {theirs}, the centre {ours}"))
+    .collect();
+    if theirs.count != ours.count {
+        differences.push(format!("fixmedins_setl_cnt: the institution {}, the centre {}", theirs.count, ours.count));
+    }
+    differences
+}
+
+/// Compares an institution's rows with the centre's, row by row (by settlement and whether
+/// it is a cancellation).
+fn detail_differences(theirs: &[ReconciliationRow], ours: &[ReconciliationRow]) -> Vec<DetailDifference> {
+    let key = |r: &ReconciliationRow| (r.setl_id.clone(), r.cancellation);
+    let mut out = Vec::new();
+    for (index, row) in theirs.iter().enumerate() {
+        if theirs[..index].iter().any(|earlier| key(earlier) == key(row)) {
+            out.push(DetailDifference::Duplicate(row.clone()));
+        }
+    }
+    for row in ours {
+        match theirs.iter().find(|t| key(t) == key(row)) {
+            None => out.push(DetailDifference::MissingThere(row.clone())),
+            Some(t)
+                if (t.person_id, t.medfee_sumamt, t.fund_pay_sumamt, t.acct_pay)
+                    != (row.person_id, row.medfee_sumamt, row.fund_pay_sumamt, row.acct_pay) =>
+            {
+                out.push(DetailDifference::Differs(row.clone()));
+            }
+            Some(_) => {}
+        }
+    }
+    for row in theirs {
+        if !ours.iter().any(|o| key(o) == key(row)) {
+            out.push(DetailDifference::MissingHere(row.clone()));
+        }
+    }
+    out
+}
+
 fn check_line(fee: &Fee) -> Result<(), AppError> {
     let price_fen = i128::from(fee.line.unit_price.get());
     let total_fen = price_fen * i128::from(fee.line.quantity.milli()) / 1000;
@@ -737,16 +821,29 @@ impl App {
         }
     }
 
-    /// 1101: the person an institution presents the card of (only what it may see).
+    /// 1101: the person an institution presents the card of, as it may see them (no
+    /// balance, no counters); `insured_in` is where the message says the person is insured
+    /// (`insuplc_admdvs`), checked against the records.
     pub async fn person_for_institution(
         &self,
         principal: &Principal,
         person_id: &NationalId,
         card_no: &str,
+        insured_in: Option<RegionCode>,
     ) -> Result<PersonSeen, AppError> {
-        self.register(principal)?;
+        let register = self.register(principal)?;
         let person = self.presented(person_id, card_no).await?;
-        Ok(PersonSeen { person })
+        let coverage = person.coverage;
+        check_regions(register, Some(coverage.region), None, insured_in, self.policy().region)?;
+        Ok(PersonSeen {
+            person_id: person.person_id,
+            name: person.name,
+            region: coverage.region,
+            scheme: coverage.scheme,
+            coverage_from: coverage.coverage_from,
+            coverage_until: coverage.coverage_until,
+            maternity: coverage.maternity,
+        })
     }
 
     /// Refuses a visit of a kind the person is not entitled to on `date` (2001, and at
@@ -1141,12 +1238,7 @@ impl App {
         let person = store!(self, person(self.policy().region, person_id))?;
         let (visit, ()) = self
             .change_visit(principal, mdtrt_id, Some(person_id), |visit| {
-                if visit.is_stay() != stay {
-                    return Err(AppError::bad_request(
-                        "interface.bad_field",
-                        if stay { "mdtrt_id: names an outpatient visit: use 2203" } else { "mdtrt_id: names an inpatient stay: use 2403" },
-                    ));
-                }
+                visit.check_family(stay)?;
                 visit.change(change)?;
                 App::entitlement(&person, visit.kind, visit.begin, visit.diagnosis.as_deref())
             })
@@ -1307,6 +1399,34 @@ impl App {
             }
             _ => Ok(false),
         }
+    }
+
+    /// 3201: the institution's totals for `from..=to` (of one insurance type, or all)
+    /// against the centre's: the centre's totals, and each figure that differs.
+    pub async fn reconcile_totals(
+        &self,
+        principal: &Principal,
+        from: Date,
+        to: Date,
+        insutype: Option<&str>,
+        theirs: ReconciliationTotals,
+    ) -> Result<(ReconciliationTotals, Vec<String>), AppError> {
+        let rows = self.reconciliation(principal, from, to).await?;
+        let ours = ReconciliationTotals::of(rows.iter().filter(|r| insutype.is_none_or(|t| r.insutype == t)));
+        Ok((ours, totals_differences(&theirs, &ours)))
+    }
+
+    /// 3202: the institution's rows for `from..=to` against the centre's: the centre's
+    /// totals, and each row that does not agree.
+    pub async fn reconcile_details(
+        &self,
+        principal: &Principal,
+        from: Date,
+        to: Date,
+        theirs: &[ReconciliationRow],
+    ) -> Result<(ReconciliationTotals, Vec<DetailDifference>), AppError> {
+        let rows = self.reconciliation(principal, from, to).await?;
+        Ok((ReconciliationTotals::of(&rows), detail_differences(theirs, &rows)))
     }
 
     /// 3201/3202: the institution's settlements and cancellations on the days `from..=to`

@@ -11,8 +11,8 @@
 use serde_json::{Value, json};
 use time::Date;
 use yibao_app::interface::{
-    CatalogueKind, Fee, FeeSelector, NewVisit, ReconciliationRow, ReconciliationTotals, SettlementList, StatedSplit, Visit, VisitChange,
-    check_regions,
+    CatalogueKind, DetailDifference, Fee, FeeSelector, NewVisit, ReconciliationRow, ReconciliationTotals, SettlementList, StatedSplit,
+    Visit, VisitChange, check_regions,
 };
 use yibao_app::{App, AppError, ClaimLine, Delivery, LineSettlement, LineVerdict, Principal, Quantity};
 use yibao_domain::{ClaimKind, DeliveryKind, Fen, ItemCode, NationalId, RegionCode, Sex};
@@ -245,13 +245,7 @@ fn insutype_of(scheme: yibao_domain::Scheme) -> &'static str {
 async fn person_information(app: &App, principal: &Principal, head: &Node<'_>, input: &Node<'_>) -> Result<Value, AppError> {
     let data = input.child("data")?;
     let (person_id, card) = presented(&data)?;
-    let seen = app.person_for_institution(principal, &person_id, &card).await?;
-    let coverage = &seen.person.coverage;
-    let register = match principal {
-        Principal::Institution(register) => register,
-        _ => return Err(AppError::forbidden("the national interface is for designated institutions")),
-    };
-    check_regions(register, Some(coverage.region), region(head, "mdtrtarea_admvs")?, region(head, "insuplc_admdvs")?, app.policy().region)?;
+    let coverage = app.person_for_institution(principal, &person_id, &card, region(head, "insuplc_admdvs")?).await?;
     let today = app.today();
     let status = |until: Option<Date>| if until.is_some_and(|until| until < today) { "4" } else { "1" };
     let mut insuinfo = vec![json!({
@@ -277,7 +271,7 @@ async fn person_information(app: &App, principal: &Principal, head: &Node<'_>, i
             "psn_no": person_id.as_str(),
             "psn_cert_type": "01",
             "certno": person_id.as_str(),
-            "psn_name": seen.person.name.as_str(),
+            "psn_name": coverage.name.as_str(),
             "gend": sex_code(&person_id),
             "brdy": day(person_id.birth_date()),
             "age": age_on(&person_id, today),
@@ -347,27 +341,11 @@ fn visit_key(node: &Node<'_>) -> Result<(String, NationalId), AppError> {
     Ok((node.required("mdtrt_id")?, node.person("psn_no")?))
 }
 
-fn check_kind(visit: &Visit, stay: bool, path: &str) -> Result<(), AppError> {
-    if visit.is_stay() == stay {
-        Ok(())
-    } else {
-        Err(bad(
-            path,
-            "mdtrt_id",
-            if stay {
-                "names an outpatient visit: use the outpatient transactions (22xx)"
-            } else {
-                "names an inpatient stay: use the inpatient transactions (23xx, 24xx)"
-            },
-        ))
-    }
-}
-
 async fn cancel_visit(app: &App, principal: &Principal, input: &Node<'_>, stay: bool) -> Result<Value, AppError> {
     let data = input.child("data")?;
     let (mdtrt_id, person) = visit_key(&data)?;
     app.change_visit(principal, &mdtrt_id, Some(&person), |visit| {
-        check_kind(visit, stay, data.path)?;
+        visit.check_family(stay)?;
         visit.cancel()
     })
     .await?;
@@ -454,7 +432,7 @@ async fn upload_fees(app: &App, principal: &Principal, input: &Node<'_>, msgid: 
     }
     let serials: Vec<String> = fees.iter().map(|(fee, _)| fee.feedetl_sn.clone()).collect();
     let (visit, _) = app.visit(principal, &mdtrt_id, Some(&person)).await?;
-    check_kind(&visit, stay, input.path)?;
+    visit.check_family(stay)?;
     let (visit, computed) = app.upload_fees(principal, &mdtrt_id, &person, fees).await?;
     let result: Vec<Value> = serials
         .iter()
@@ -479,7 +457,7 @@ async fn cancel_fees(app: &App, principal: &Principal, input: &Node<'_>, stay: b
         (batch, false) => FeeSelector::Batch(batch),
     };
     app.change_visit(principal, &mdtrt_id, Some(&person), |visit| {
-        check_kind(visit, stay, data.path)?;
+        visit.check_family(stay)?;
         visit.remove_fees(selector)
     })
     .await?;
@@ -583,7 +561,7 @@ async fn settle(
     let data = input.child("data")?;
     let (mdtrt_id, person) = visit_key(&data)?;
     let (visit, _) = app.visit(principal, &mdtrt_id, Some(&person)).await?;
-    check_kind(&visit, stay, data.path)?;
+    visit.check_family(stay)?;
     let mut stated = StatedSplit { medfee_sumamt: Some(data.required_amount("medfee_sumamt")?), ..StatedSplit::default() };
     if write {
         stated.fulamt_ownpay_amt = Some(data.required_amount("fulamt_ownpay_amt")?);
@@ -610,7 +588,7 @@ async fn cancel_settlement(app: &App, principal: &Principal, source: &str, input
     let data = input.child("data")?;
     let (mdtrt_id, person) = visit_key(&data)?;
     let (visit, _) = app.visit(principal, &mdtrt_id, Some(&person)).await?;
-    check_kind(&visit, stay, data.path)?;
+    visit.check_family(stay)?;
     let setl_id = data.text("setl_id")?;
     let (visit, record) = app.cancel_visit_settlement(principal, source, &mdtrt_id, &person, setl_id.as_deref()).await?;
     let settlement: Value = serde_json::from_str(&record.settlement_json).unwrap_or(Value::Null);
@@ -747,23 +725,15 @@ async fn reconcile_totals(app: &App, principal: &Principal, input: &Node<'_>) ->
     let data = input.child("data")?;
     let (from, to) = period(&data)?;
     let insutype = data.text("insutype")?;
-    let rows = app.reconciliation(principal, from, to).await?;
-    let ours = ReconciliationTotals::of(rows.iter().filter(|r| insutype.as_deref().is_none_or(|t| r.insutype == t)));
     let count_text = data.required("fixmedins_setl_cnt")?;
-    let count: i64 = count_text.parse().map_err(|_| bad(data.path, "fixmedins_setl_cnt", format!("'{count_text}' is not a count")))?;
-    let stated = [
-        ("medfee_sumamt", data.required_amount("medfee_sumamt")?, ours.medfee_sumamt),
-        ("fund_pay_sumamt", data.required_amount("fund_pay_sumamt")?, ours.fund_pay_sumamt),
-        ("acct_pay", data.amount("acct_pay")?.unwrap_or(Fen::ZERO), ours.acct_pay),
-    ];
-    let mut differences: Vec<String> = stated
-        .iter()
-        .filter(|(_, theirs, ours)| theirs != ours)
-        .map(|(field, theirs, ours)| format!("{field}: the institution {theirs}, the centre {ours}"))
-        .collect();
-    if count != ours.count {
-        differences.push(format!("fixmedins_setl_cnt: the institution {count}, the centre {}", ours.count));
-    }
+    let theirs = ReconciliationTotals {
+        medfee_sumamt: data.required_amount("medfee_sumamt")?,
+        fund_pay_sumamt: data.required_amount("fund_pay_sumamt")?,
+        acct_pay: data.amount("acct_pay")?.unwrap_or(Fen::ZERO),
+        psn_cash_pay: Fen::ZERO,
+        count: count_text.parse().map_err(|_| bad(data.path, "fixmedins_setl_cnt", format!("'{count_text}' is not a count")))?,
+    };
+    let (ours, differences) = app.reconcile_totals(principal, from, to, insutype.as_deref(), theirs).await?;
     let (result, description) = if differences.is_empty() {
         ("0", "对账一致 totals agree".to_owned())
     } else {
@@ -787,7 +757,6 @@ async fn reconcile_totals(app: &App, principal: &Principal, input: &Node<'_>) ->
 async fn reconcile_details(app: &App, principal: &Principal, input: &Node<'_>) -> Result<Value, AppError> {
     let data = input.child("data")?;
     let (from, to) = period(&data)?;
-    let rows = app.reconciliation(principal, from, to).await?;
     let mut theirs = Vec::new();
     for entry in input.list("detail")? {
         theirs.push(ReconciliationRow {
@@ -802,30 +771,24 @@ async fn reconcile_details(app: &App, principal: &Principal, input: &Node<'_>) -
             psn_cash_pay: Fen::ZERO,
         });
     }
-    let key = |r: &ReconciliationRow| (r.setl_id.clone(), r.cancellation);
-    let mut result = Vec::new();
-    for (index, t) in theirs.iter().enumerate() {
-        if theirs[..index].iter().any(|earlier| key(earlier) == key(t)) {
-            result.push(json!({"setl_id": t.setl_id, "refd_setl_flag": if t.cancellation { "1" } else { "0" }, "stmt_rslt": "1", "stmt_rslt_dscr": "机构重复上报 the institution lists it twice"}));
-        }
-    }
-    for ours in &rows {
-        match theirs.iter().find(|t| key(t) == key(ours)) {
-            None => result.push(json!({"setl_id": ours.setl_id, "refd_setl_flag": if ours.cancellation { "1" } else { "0" }, "stmt_rslt": "1", "stmt_rslt_dscr": "机构无此笔 the institution does not have it", "medfee_sumamt": amount(ours.medfee_sumamt), "fund_pay_sumamt": amount(ours.fund_pay_sumamt)})),
-            Some(t) => {
-                let differs = t.person_id != ours.person_id || t.medfee_sumamt != ours.medfee_sumamt || t.fund_pay_sumamt != ours.fund_pay_sumamt || t.acct_pay != ours.acct_pay;
-                if differs {
-                    result.push(json!({"setl_id": ours.setl_id, "refd_setl_flag": if ours.cancellation { "1" } else { "0" }, "stmt_rslt": "1", "stmt_rslt_dscr": format!("金额或人员不符 differs: the centre has {} {} / fund {} / account {}", ours.person_id.as_str(), ours.medfee_sumamt, ours.fund_pay_sumamt, ours.acct_pay), "medfee_sumamt": amount(ours.medfee_sumamt), "fund_pay_sumamt": amount(ours.fund_pay_sumamt)}));
-                }
+    let (totals, differences) = app.reconcile_details(principal, from, to, &theirs).await?;
+    let flag = |row: &ReconciliationRow| if row.cancellation { "1" } else { "0" };
+    let result: Vec<Value> = differences
+        .iter()
+        .map(|difference| match difference {
+            DetailDifference::Duplicate(t) => {
+                json!({"setl_id": t.setl_id, "refd_setl_flag": flag(t), "stmt_rslt": "1", "stmt_rslt_dscr": "机构重复上报 the institution lists it twice"})
             }
-        }
-    }
-    for t in &theirs {
-        if !rows.iter().any(|ours| key(ours) == key(t)) {
-            result.push(json!({"setl_id": t.setl_id, "refd_setl_flag": if t.cancellation { "1" } else { "0" }, "stmt_rslt": "1", "stmt_rslt_dscr": "中心无此笔 the centre does not have it"}));
-        }
-    }
-    let totals = ReconciliationTotals::of(&rows);
+            DetailDifference::MissingThere(o) => json!({"setl_id": o.setl_id, "refd_setl_flag": flag(o), "stmt_rslt": "1",
+                "stmt_rslt_dscr": "机构无此笔 the institution does not have it", "medfee_sumamt": amount(o.medfee_sumamt), "fund_pay_sumamt": amount(o.fund_pay_sumamt)}),
+            DetailDifference::Differs(o) => json!({"setl_id": o.setl_id, "refd_setl_flag": flag(o), "stmt_rslt": "1",
+                "stmt_rslt_dscr": format!("金额或人员不符 differs: the centre has {} {} / fund {} / account {}", o.person_id.as_str(), o.medfee_sumamt, o.fund_pay_sumamt, o.acct_pay),
+                "medfee_sumamt": amount(o.medfee_sumamt), "fund_pay_sumamt": amount(o.fund_pay_sumamt)}),
+            DetailDifference::MissingHere(t) => {
+                json!({"setl_id": t.setl_id, "refd_setl_flag": flag(t), "stmt_rslt": "1", "stmt_rslt_dscr": "中心无此笔 the centre does not have it"})
+            }
+        })
+        .collect();
     Ok(json!({
         "stmtinfo": {
             "setl_optins": app.policy().region.to_string(),
