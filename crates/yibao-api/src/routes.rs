@@ -154,7 +154,7 @@ pub struct EnrolIn {
     pub tier: Option<Tier>,
     #[schema(value_type = String, format = Date, example = "2026-01-01")]
     pub coverage_from: Date,
-    #[schema(value_type = Option<String>, pattern = "^(destitute|dibao|low-income|impoverished-by-illness)$")]
+    #[schema(value_type = Option<String>, pattern = "^(destitute|dibao|low-income|impoverished-by-illness|registered-poor)$")]
     pub assistance_group: Option<AssistanceGroup>,
     #[serde(default)]
     pub supplementary: bool,
@@ -295,7 +295,7 @@ pub struct PersonUpdateIn {
     #[schema(value_type = Option<String>, nullable)]
     pub card_no: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, nullable, pattern = "^(destitute|dibao|low-income|impoverished-by-illness)$", example = "dibao")]
+    #[schema(value_type = Option<String>, nullable, pattern = "^(destitute|dibao|low-income|impoverished-by-illness|registered-poor)$", example = "dibao")]
     pub assistance_group: Option<Option<AssistanceGroup>>,
     pub supplementary: Option<bool>,
     pub maternity: Option<bool>,

@@ -448,7 +448,7 @@ pub struct ClaimIn {
     #[schema(pattern = "^(primary|secondary|tertiary)$")]
     institution_level: String,
     #[serde(default)]
-    #[schema(pattern = "^(in-area|out-of-area)$")]
+    #[schema(pattern = "^(in-area|in-province|cross-province)$")]
     place: String,
     #[schema(pattern = "^(inpatient|general-outpatient|chronic-outpatient|maternity)$")]
     kind: String,

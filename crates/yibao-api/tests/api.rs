@@ -1184,7 +1184,7 @@ async fn what_the_records_know_is_never_taken_from_the_caller() {
     let answer = post(&api, "/api/settlements", Auth::Key("key-east"), settle(primary)).await;
     assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("claim.level_mismatch")), "{}", answer.1);
     let mut away = claim("T-2", "H41992100007");
-    away["place"] = json!("out-of-area");
+    away["place"] = json!("in-province");
     let answer = post(&api, "/api/settlements", Auth::Key("key-east"), settle(away)).await;
     assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("claim.place_mismatch")), "{}", answer.1);
     let mut pharmacy = claim("T-3", "P41992100002");

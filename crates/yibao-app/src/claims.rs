@@ -134,7 +134,7 @@ impl App {
                 ),
             ));
         }
-        let place = if self.policy().region.contains(*region) { Place::InArea } else { Place::OutOfArea };
+        let place = Place::of(self.policy().region, *region);
         if claim.place != place {
             return Err(AppError::unprocessable(
                 "claim.place_mismatch",

@@ -399,7 +399,7 @@ impl Visit {
             claim_id: self.next_setl_id(),
             institution_code: register.code.to_string(),
             institution_level: register.level,
-            place: if city.contains(register.region) { Place::InArea } else { Place::OutOfArea },
+            place: Place::of(city, register.region),
             kind: self.kind,
             admission_date: self.begin,
             discharge_date: end,

@@ -227,6 +227,7 @@ catalogue! {
     "settle.after_policy" => "就诊日期晚于政策包的最后一日：{detail}", DETAIL;
     "settle.bad_tier_history" => "档次变更记录不正确：{detail}", DETAIL;
     "settle.before_policy" => "就诊日期早于政策包的生效日期：{detail}", DETAIL;
+    "settle.benefit_not_offered" => "政策包未规定该类待遇（本地未开展）：{detail}", DETAIL;
     "settle.busy" => INTERNAL_ZH, INTERNAL_EN;
     "settle.category_mismatch" => "人员类别不能参加该险种：{detail}", DETAIL;
     "settle.failure" => INTERNAL_ZH, INTERNAL_EN;

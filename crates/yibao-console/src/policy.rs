@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use time::Date;
 use yibao_app::policy::{Dim, PARAMS, ParamSpec, Policy, Value, ValueKind};
-use yibao_domain::{InstitutionLevel, PersonCategory, RegionCode, Scheme, Tier, parse_date};
+use yibao_domain::{InstitutionLevel, PersonCategory, Place, RegionCode, Scheme, Tier, parse_date};
 
 use super::i18n::Lang;
 use super::page::{FieldErrors, Page, render, url_encode, yuan};
@@ -99,7 +99,8 @@ fn applies(spec: &ParamSpec, scheme: Scheme) -> bool {
 }
 
 /// Every parameter in force on `on` for the choice: one row per key, or per institution
-/// level for keys that vary by level. Keys with no entry for the choice are left out.
+/// level for keys that vary by level, and per place and referral for the out-of-area keys.
+/// Keys with no entry for the choice are left out.
 fn params_on(policy: &Policy, lang: Lang, choice: &Choice, on: Date) -> Vec<ParamRow> {
     let category = match choice.scheme {
         Scheme::Employee => Some(PersonCategory::Employed),
@@ -110,7 +111,12 @@ fn params_on(policy: &Policy, lang: Lang, choice: &Choice, on: Date) -> Vec<Para
     for spec in PARAMS.iter().filter(|s| applies(s, choice.scheme)) {
         let levels: Vec<Option<InstitutionLevel>> =
             if spec.dims.contains(&Dim::Level) { InstitutionLevel::ALL.into_iter().map(Some).collect() } else { vec![None] };
-        for level in levels {
+        let places: Vec<(Option<Place>, Option<bool>)> = if spec.dims.contains(&Dim::Place) {
+            Place::OUT_OF_AREA.into_iter().flat_map(|p| [(Some(p), Some(true)), (Some(p), Some(false))]).collect()
+        } else {
+            vec![(None, None)]
+        };
+        for (level, (place, referred)) in levels.into_iter().flat_map(|l| places.iter().map(move |p| (l, *p))) {
             let query = yibao_app::policy::Query {
                 region: Some(choice.region),
                 scheme: Some(choice.scheme),
@@ -118,6 +124,8 @@ fn params_on(policy: &Policy, lang: Lang, choice: &Choice, on: Date) -> Vec<Para
                 level,
                 category: if spec.dims.contains(&Dim::Category) { category } else { None },
                 group: None,
+                place,
+                referred,
             };
             let Ok(found) = policy.lookup(spec.key, &query, on) else { continue };
             let source_id = found.cite.split_whitespace().next().unwrap_or_default();
@@ -127,7 +135,15 @@ fn params_on(policy: &Policy, lang: Lang, choice: &Choice, on: Date) -> Vec<Para
                     Lang::Zh => spec.label_zh.to_owned(),
                     Lang::En => spec.label_en.to_owned(),
                 },
-                level: level.map(|l| lang.t(&format!("level-{}", l.as_str()))).unwrap_or_default(),
+                level: [
+                    level.map(|l| lang.t(&format!("level-{}", l.as_str()))),
+                    place.map(|p| lang.t(&format!("place-{}", p.as_str()))),
+                    referred.map(|r| lang.t(if r { "place-referred" } else { "place-unreferred" })),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" · "),
                 value: format_value(lang, spec, &found.value),
                 cite: found.cite.to_owned(),
                 source: policy.source_title(source_id).unwrap_or_default().to_owned(),

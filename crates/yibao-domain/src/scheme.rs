@@ -5,6 +5,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::RegionCode;
+
 /// An insurance scheme (险种), each with its own fund (R-SCH-1, R-SCH-2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -143,23 +145,48 @@ impl InstitutionLevel {
     }
 }
 
-/// Where care was given relative to the person's pooling region (R-BEN-6). Out-of-area
-/// care keeps the institution's level and lowers the pooled-fund ratio.
+/// Where care was given relative to the person's pooling region (R-BEN-6): in the city, out
+/// of the city inside its province (省内异地), or in another province (跨省异地). The place
+/// is the register's, from the institution's region (`Place::of`), never the claim's say.
+/// Out-of-area care keeps the institution's level; a pack lowers the ratio by points or
+/// gives each place its own deductible and ratio.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Place {
     #[default]
     InArea,
-    OutOfArea,
+    InProvince,
+    CrossProvince,
 }
 
 impl Place {
-    pub const ALL: [Place; 2] = [Place::InArea, Place::OutOfArea];
+    pub const ALL: [Place; 3] = [Place::InArea, Place::InProvince, Place::CrossProvince];
+    /// The places a claim can be out of the area in.
+    pub const OUT_OF_AREA: [Place; 2] = [Place::InProvince, Place::CrossProvince];
+
+    /// Where an institution of `institution` region stands for a person of `city`.
+    #[must_use]
+    pub const fn of(city: RegionCode, institution: RegionCode) -> Place {
+        if city.contains(institution) {
+            Place::InArea
+        } else if city.province().contains(institution) {
+            Place::InProvince
+        } else {
+            Place::CrossProvince
+        }
+    }
+
+    #[must_use]
+    pub const fn is_out_of_area(self) -> bool {
+        !matches!(self, Place::InArea)
+    }
+
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {
             Place::InArea => "in-area",
-            Place::OutOfArea => "out-of-area",
+            Place::InProvince => "in-province",
+            Place::CrossProvince => "cross-province",
         }
     }
     pub fn parse(text: &str) -> Option<Place> {
@@ -208,11 +235,18 @@ pub enum AssistanceGroup {
     LowIncome,
     /// Impoverished by illness (因病致贫重病患者).
     ImpoverishedByIllness,
+    /// Registered poor households (建档立卡贫困人口), the poverty-alleviation register.
+    RegisteredPoor,
 }
 
 impl AssistanceGroup {
-    pub const ALL: [AssistanceGroup; 4] =
-        [AssistanceGroup::Destitute, AssistanceGroup::Dibao, AssistanceGroup::LowIncome, AssistanceGroup::ImpoverishedByIllness];
+    pub const ALL: [AssistanceGroup; 5] = [
+        AssistanceGroup::Destitute,
+        AssistanceGroup::Dibao,
+        AssistanceGroup::LowIncome,
+        AssistanceGroup::ImpoverishedByIllness,
+        AssistanceGroup::RegisteredPoor,
+    ];
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -220,6 +254,7 @@ impl AssistanceGroup {
             AssistanceGroup::Dibao => "dibao",
             AssistanceGroup::LowIncome => "low-income",
             AssistanceGroup::ImpoverishedByIllness => "impoverished-by-illness",
+            AssistanceGroup::RegisteredPoor => "registered-poor",
         }
     }
     pub fn parse(text: &str) -> Option<AssistanceGroup> {

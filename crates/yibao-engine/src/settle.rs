@@ -18,7 +18,7 @@
 
 use time::Date;
 use yibao_domain::{CatalogueClass, ClaimKind, DeliveryKind, Fen, PersonCategory, Place, RatioBp, Rounding, Scheme, Tier};
-use yibao_policy::{Found, LookupError, ParamKey, Policy, Query, ServiceDateRule};
+use yibao_policy::{Family, Found, LookupError, ParamKey, Policy, Query, ServiceDateRule};
 
 use crate::claim::{Accumulators, Claim, ClaimError, Coverage};
 use crate::settlement::{Bilingual, LineSettlement, LineVerdict, Rule, Settlement, Step};
@@ -53,6 +53,8 @@ pub enum SettleError {
     TierHistory(TierHistoryError),
     #[error("diagnosis {diagnosis} is not a chronic or special disease certified for this person")]
     NotACertifiedChronicDisease { diagnosis: String },
+    #[error("the policy pack does not offer {kind:?} claims (med_type {}): it gives no {}.* parameters", kind.med_type(), family.name())]
+    BenefitNotOffered { kind: ClaimKind, family: Family },
     #[error("the person is not enrolled in maternity insurance")]
     NotMaternityInsured,
     #[error("a maternity claim is for the woman who gave birth; {0} is a man's national ID")]
@@ -81,6 +83,7 @@ impl SettleError {
             SettleError::CategoryMismatch { .. } => "settle.category_mismatch",
             SettleError::TierHistory(_) => "settle.bad_tier_history",
             SettleError::NotACertifiedChronicDisease { .. } => "settle.not_a_certified_chronic_disease",
+            SettleError::BenefitNotOffered { .. } => "settle.benefit_not_offered",
             SettleError::NotMaternityInsured => "settle.not_maternity_insured",
             SettleError::MaternityNotFemale(_) => "settle.maternity_not_female",
             SettleError::AccumulatorsFromLaterYear { .. } => "settle.accumulators_from_later_year",
@@ -297,7 +300,23 @@ impl Run<'_> {
             level: Some(claim.institution_level),
             category: Some(person.category),
             group: person.assistance_group,
+            // Out of the area only: the place, and whether the stay counts as referred (an
+            // emergency does, out of the area: SPEC step 2).
+            place: claim.place.is_out_of_area().then_some(claim.place),
+            referred: claim.place.is_out_of_area().then_some(claim.referral || claim.emergency),
         };
+        // A pack that publishes no outpatient pooling or no chronic-disease terms does not
+        // offer them: say so, rather than settle under values nobody published (issue 13).
+        let family = match claim.kind {
+            ClaimKind::GeneralOutpatient => Some(Family::Outpatient),
+            ClaimKind::ChronicOutpatient => Some(Family::Chronic),
+            ClaimKind::Inpatient | ClaimKind::Maternity => None,
+        };
+        if let Some(family) = family
+            && !policy.offers(family)
+        {
+            return Err(SettleError::BenefitNotOffered { kind: claim.kind, family });
+        }
 
         // -- lines --
         self.settle_lines(&query, date, fund_scheme)?;
@@ -509,14 +528,18 @@ impl Run<'_> {
         let (policy, claim) = (self.policy, self.claim);
         let inscope = self.out.inscp_scp_amt;
 
+        // Out of the area, a pack either gives the place its own deductible and ratio (by
+        // in-province or cross-province, referred or not), or lowers the city's ratio by points.
+        let flat = claim.place.is_out_of_area() && policy.offers(Family::OutOfAreaFlat);
+
         // Deductible.
-        let first = policy.money(ParamKey::InpatientDeductible, query, date)?;
+        let first = policy.money(if flat { ParamKey::OutOfAreaDeductible } else { ParamKey::InpatientDeductible }, query, date)?;
         let mut due = first.value;
         let waived = policy.flag_or(ParamKey::InpatientDeductibleWaived, &Query { group: query.group, ..Query::default() }, date, false)?;
         if waived.value {
             self.step_found(Rule::DeductibleWaived, &waived, inscope, Fen::ZERO, inscope);
             due = Fen::ZERO;
-        } else if acc.admissions > 0 {
+        } else if acc.admissions > 0 && !flat {
             let repeat = policy.money_or(ParamKey::InpatientDeductibleRepeat, query, date, first.value)?;
             self.step_found(Rule::DeductibleRepeat, &repeat, inscope, repeat.value, inscope);
             due = repeat.value;
@@ -566,16 +589,17 @@ impl Run<'_> {
             base,
         );
 
-        // Ratio, with referral and out-of-area adjustments.
-        let ratio = policy.bands(ParamKey::InpatientRatio, query, date)?;
+        // Ratio, with referral and out-of-area adjustments, and the group's bonus.
+        let ratio = policy.bands(if flat { ParamKey::OutOfAreaRatio } else { ParamKey::InpatientRatio }, query, date)?;
         let mut bands = ratio.value;
         // An emergency admission counts as referred only for out-of-area care (SPEC step 2):
         // in the city, only a referral lifts the unreferred reduction.
         let reduction = match claim.place {
-            Place::OutOfArea if claim.referral || claim.emergency => {
+            _ if flat => None,
+            Place::InProvince | Place::CrossProvince if claim.referral || claim.emergency => {
                 Some(policy.ratio(ParamKey::OutOfAreaReductionReferred, query, date)?)
             }
-            Place::OutOfArea => Some(policy.ratio(ParamKey::OutOfAreaReductionUnreferred, query, date)?),
+            Place::InProvince | Place::CrossProvince => Some(policy.ratio(ParamKey::OutOfAreaReductionUnreferred, query, date)?),
             Place::InArea if claim.referral => None,
             Place::InArea => Some(policy.ratio_or(ParamKey::InpatientUnreferredReduction, query, date, RatioBp::ZERO)?),
         };
@@ -584,6 +608,14 @@ impl Run<'_> {
         {
             bands = bands.adjusted(reduction.value, RatioBp::ZERO);
             self.step_found(Rule::RatioReduction, &reduction, base, Fen::ZERO, base);
+        }
+        if query.group.is_some() {
+            let bonus_query = Query { region: query.region, scheme: query.scheme, group: query.group, ..Query::default() };
+            let bonus = policy.ratio_or(ParamKey::InpatientRatioBonus, &bonus_query, date, RatioBp::ZERO)?;
+            if bonus.value.get() != 0 {
+                bands = bands.adjusted(RatioBp::ZERO, bonus.value);
+                self.step_found(Rule::RatioBonus, &bonus, base, Fen::ZERO, base);
+            }
         }
         self.out.pool_prop_bp = bands.as_slice()[0].ratio.get();
         let payable = bands.apply(base, self.rounding);

@@ -156,6 +156,7 @@ rules! {
     DeductibleReferralCredit "deductible-referral-credit" => "转诊起付线连续计算", "Deductible already paid at the referring hospital";
     DeductibleAnnualMax "deductible-annual-max" => "年度起付线累计上限", "Annual total of deductibles";
     RatioReduction "ratio-reduction" => "支付比例调整（转诊/异地）", "Ratio adjustment (referral, out of area)";
+    RatioBonus "ratio-bonus" => "困难群体支付比例提高", "Ratio raised for the group";
     PooledFund "pooled-fund" => "基本医疗保险统筹基金支付", "Basic pooled fund pays";
     PooledCap "pooled-cap" => "统筹基金年度最高支付限额", "Pooled fund annual cap";
     OutpatientDeductible "outpatient-deductible" => "门诊统筹年度起付标准", "Outpatient pooling deductible";

@@ -5,6 +5,7 @@
 //! source = "…"                     # where the figures come from (published page, or "hand-worked")
 //! requirements = ["R-BEN-4"]
 //! pack = "base"                    # tests/packs/<pack>.toml, or a path ending in .toml from the crate root
+//! remove = ["outpatient.ratio"]    # keys (or "chronic_disease") the case takes out of the pack
 //! [[param]]                        # replaces every entry of that key in the pack
 //! key = "inpatient.deductible"
 //! values = [{ from = "2010-01-01", value = 700, cite = "TEST" }]
@@ -12,6 +13,7 @@
 //! [accumulators]                   # year-to-date counters before the first claim
 //! [[settle]]                       # claims in order; accumulators carry from one to the next
 //! fresh = false                    # true: start this claim from the case's [accumulators] again
+//! person = { … }                   # this claim's Coverage fields over the case's [person]
 //! claim = { … }                    # Claim fields over a default inpatient claim; line codes may be aliases
 //! expect = { hifp_pay = "4087.50", "accumulators.pooled_paid" = "4087.50" }  # or error = "settle.not_covered"
 //! ```
@@ -54,6 +56,15 @@ fn load_pack(case: &toml::Table) -> Result<Policy, String> {
         let list = params.as_array_mut().ok_or("param is not an array")?;
         list.retain(|p| !p.get("key").and_then(|k| k.as_str()).is_some_and(|k| keys.contains(&k)));
         list.extend(overrides.iter().cloned());
+    }
+    if let Some(removed) = case.get("remove").and_then(|v| v.as_array()) {
+        let removed: Vec<&str> = removed.iter().filter_map(toml::Value::as_str).collect();
+        if removed.contains(&"chronic_disease") {
+            table.remove("chronic_disease");
+        }
+        if let Some(toml::Value::Array(list)) = table.get_mut("param") {
+            list.retain(|p| !p.get("key").and_then(|k| k.as_str()).is_some_and(|k| removed.contains(&k)));
+        }
     }
     let merged = toml::to_string(&table).map_err(|e| e.to_string())?;
     Policy::from_toml(&path.display().to_string(), &merged).map_err(|e| e.to_string())
@@ -125,8 +136,7 @@ fn check(path: &Path) -> Result<usize, String> {
         }
     }
     let policy = load_pack(&case)?;
-    let person: Coverage =
-        toml::Value::Table(merged(default_person(), case.get("person"))).try_into().map_err(|e| format!("person: {e}"))?;
+    let case_person = merged(default_person(), case.get("person"));
     let start: Accumulators = match case.get("accumulators") {
         Some(v) => v.clone().try_into().map_err(|e| format!("accumulators: {e}"))?,
         None => Accumulators::default(),
@@ -139,6 +149,8 @@ fn check(path: &Path) -> Result<usize, String> {
         if step.get("fresh").and_then(toml::Value::as_bool) == Some(true) {
             acc = start;
         }
+        let person: Coverage =
+            toml::Value::Table(merged(case_person.clone(), step.get("person"))).try_into().map_err(|e| at(format!("person: {e}")))?;
         let mut claim_table = merged(default_claim(), step.get("claim"));
         resolve_aliases(&mut claim_table);
         let claim: Claim = toml::Value::Table(claim_table).try_into().map_err(|e| at(format!("claim: {e}")))?;

@@ -51,6 +51,10 @@ pub enum Dim {
     Level,
     Category,
     Group,
+    /// Out of the area: in the province or in another (`in-province`, `cross-province`).
+    Place,
+    /// Out of the area: referred (or an emergency) or not (`referred = true|false`).
+    Referral,
 }
 
 impl Dim {
@@ -63,6 +67,37 @@ impl Dim {
             Dim::Level => "level",
             Dim::Category => "category",
             Dim::Group => "group",
+            Dim::Place => "place",
+            Dim::Referral => "referred",
+        }
+    }
+}
+
+/// A benefit family: keys a pack gives together or not at all (issue 13). A pack that gives
+/// no key of a family does not offer it: claims of that kind are refused with
+/// `settle.benefit_not_offered` instead of the pack inventing values; a pack that gives one
+/// key of the family must resolve all of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// General outpatient pooling (门诊统筹): `outpatient.*`.
+    Outpatient,
+    /// Chronic and special outpatient diseases (门诊慢特病): `chronic.*`.
+    Chronic,
+    /// Out-of-area care with a deductible and ratio of its own per place and referral
+    /// (`outofarea.deductible`, `outofarea.ratio`). A pack that gives them does not need
+    /// the points-off reductions (`outofarea.reduction_*`); one that does not, does.
+    OutOfAreaFlat,
+}
+
+impl Family {
+    pub const ALL: [Family; 3] = [Family::Outpatient, Family::Chronic, Family::OutOfAreaFlat];
+
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Family::Outpatient => "outpatient",
+            Family::Chronic => "chronic",
+            Family::OutOfAreaFlat => "outofarea",
         }
     }
 }
@@ -79,11 +114,13 @@ pub struct ParamSpec {
     pub required_when: &'static [Scheme],
     /// Only required in a pack that has tiers.
     pub requires_tiers: bool,
+    /// The benefit family the key belongs to: required only in a pack that offers it.
+    pub family: Option<Family>,
     pub label_zh: &'static str,
     pub label_en: &'static str,
 }
 
-use Dim::{Category as C, Group as G, Level as L, Region as R, Scheme as S, Tier as T};
+use Dim::{Category as C, Group as G, Level as L, Place as P, Referral as F, Region as R, Scheme as S, Tier as T};
 const BASIC: &[Scheme] = &[Scheme::Employee, Scheme::Resident];
 const RESIDENT: &[Scheme] = &[Scheme::Resident];
 const EMPLOYEE: &[Scheme] = &[Scheme::Employee];
@@ -108,6 +145,7 @@ macro_rules! registry {
                 dims: &[$($dim),*],
                 required_when: $req,
                 requires_tiers: $tiers,
+                family: family_of($name),
                 label_zh: $zh,
                 label_en: $en,
             }),*
@@ -135,14 +173,17 @@ registry! {
     SupplementaryContributionGovernment = "supplementary.contribution_government", Money, [R], SUPPLEMENTARY, false, "补充保险政府补贴", "supplementary insurance government subsidy";
     TierUpgradeWaitingMonths = "tier.upgrade_waiting_months", Months, [R, T], OPTIONAL, true, "升档等待期", "waiting period after moving up a tier";
     ClassBShare = "catalogue.class_b_share", Ratio, [S, T, C], BASIC, false, "乙类先行自付比例", "class-B personal share paid first";
-    InpatientDeductible = "inpatient.deductible", Money, [R, S, T, L, C], BASIC, false, "住院起付标准", "inpatient deductible";
+    InpatientDeductible = "inpatient.deductible", Money, [R, S, T, L, C, G], BASIC, false, "住院起付标准", "inpatient deductible";
     InpatientDeductibleRepeat = "inpatient.deductible_repeat", Money, [R, S, T, L, C], OPTIONAL, false, "再次住院起付标准", "deductible from the second admission of the year";
     InpatientDeductibleAnnualMax = "inpatient.deductible_annual_max", Money, [R, S, T, C], OPTIONAL, false, "年度起付线累计上限", "annual total of inpatient deductibles";
     InpatientDeductibleWaived = "inpatient.deductible_waived", Flag, [G], OPTIONAL, false, "免起付线", "deductible waived for the group";
-    InpatientRatio = "inpatient.ratio", RatioOrBands, [R, S, T, L, C], BASIC, false, "住院统筹基金支付比例", "inpatient pooled-fund ratio";
+    InpatientRatio = "inpatient.ratio", RatioOrBands, [R, S, T, L, C, G], BASIC, false, "住院统筹基金支付比例", "inpatient pooled-fund ratio";
+    InpatientRatioBonus = "inpatient.ratio_bonus", Points, [R, S, G], OPTIONAL, false, "困难群体住院支付比例提高", "inpatient ratio raised for the group";
     InpatientUnreferredReduction = "inpatient.unreferred_reduction", Points, [R, S, T, L], OPTIONAL, false, "未转诊降低比例", "reduction without referral";
     OutOfAreaReductionReferred = "outofarea.reduction_referred", Points, [R, S, T], BASIC, false, "异地就医（转诊/急诊）降低比例", "out-of-area reduction with referral or emergency";
     OutOfAreaReductionUnreferred = "outofarea.reduction_unreferred", Points, [R, S, T], BASIC, false, "异地就医（未转诊）降低比例", "out-of-area reduction without referral";
+    OutOfAreaDeductible = "outofarea.deductible", Money, [R, S, T, L, P, F], BASIC, false, "异地就医住院起付标准", "out-of-area inpatient deductible";
+    OutOfAreaRatio = "outofarea.ratio", RatioOrBands, [R, S, T, L, P, F], BASIC, false, "异地就医住院统筹基金支付比例", "out-of-area inpatient pooled-fund ratio";
     PooledAnnualCap = "pooled.annual_cap", Money, [R, S, T, C], BASIC, false, "统筹基金年度最高支付限额", "pooled fund annual cap";
     OutpatientDeductible = "outpatient.deductible", Money, [R, S, T, L], BASIC, false, "门诊统筹起付标准", "outpatient pooling deductible";
     OutpatientRatio = "outpatient.ratio", Ratio, [R, S, T, L, C], BASIC, false, "门诊统筹支付比例", "outpatient pooling ratio";
@@ -177,6 +218,37 @@ registry! {
     FundWarningSurplusRateMax = "fund.warning.surplus_rate_max", Ratio, [R], OPTIONAL, false, "当期结余率预警上限", "current surplus rate above which a fund is warned";
     FundWarningMonthsMin = "fund.warning.months_min", Months, [R], OPTIONAL, false, "累计结余可支付月数预警下限", "months of spending the accumulated surplus covers, below which a fund is warned";
     FundWarningMonthsMax = "fund.warning.months_max", Months, [R], OPTIONAL, false, "累计结余可支付月数预警上限", "months of spending the accumulated surplus covers, above which a fund is warned";
+}
+
+/// The family a key belongs to, by its name (`outpatient.*`, `chronic.*`, the two flat
+/// out-of-area keys).
+const fn family_of(name: &str) -> Option<Family> {
+    const fn starts_with(name: &[u8], prefix: &[u8]) -> bool {
+        if name.len() < prefix.len() {
+            return false;
+        }
+        let mut i = 0;
+        while i < prefix.len() {
+            if name[i] != prefix[i] {
+                return false;
+            }
+            i += 1;
+        }
+        true
+    }
+    const fn equals(name: &[u8], other: &[u8]) -> bool {
+        name.len() == other.len() && starts_with(name, other)
+    }
+    let bytes = name.as_bytes();
+    if starts_with(bytes, b"outpatient.") {
+        Some(Family::Outpatient)
+    } else if starts_with(bytes, b"chronic.") {
+        Some(Family::Chronic)
+    } else if equals(bytes, b"outofarea.deductible") || equals(bytes, b"outofarea.ratio") {
+        Some(Family::OutOfAreaFlat)
+    } else {
+        None
+    }
 }
 
 impl ParamKey {

@@ -16,10 +16,10 @@ use std::collections::HashMap;
 use std::fmt;
 
 use time::Date;
-use yibao_domain::{AssistanceGroup, Fen, InstitutionLevel, ItemCode, PersonCategory, RatioBp, RegionCode, Rounding, Scheme, Tier};
+use yibao_domain::{AssistanceGroup, Fen, InstitutionLevel, ItemCode, PersonCategory, Place, RatioBp, RegionCode, Rounding, Scheme, Tier};
 
 pub use diff::{Change, ChangeKind, diff};
-pub use keys::{Dim, PARAMS, ParamKey, ParamSpec, ValueKind};
+pub use keys::{Dim, Family, PARAMS, ParamKey, ParamSpec, ValueKind};
 pub use load::{PolicyError, PolicyErrorKind, PolicyErrors};
 pub use lookup::{Found, LookupError, LookupFailure, Query};
 pub use value::{BANDS_MAX, Band, Bands, Value};
@@ -58,6 +58,10 @@ pub struct Selector {
     pub level: Option<InstitutionLevel>,
     pub category: Option<PersonCategory>,
     pub group: Option<AssistanceGroup>,
+    /// Only out of the area: in the province or in another.
+    pub place: Option<Place>,
+    /// Only out of the area: referred (or an emergency) or not.
+    pub referred: Option<bool>,
 }
 
 impl fmt::Display for Selector {
@@ -80,6 +84,12 @@ impl fmt::Display for Selector {
         }
         if let Some(g) = self.group {
             parts.push(format!("group={}", g.as_str()));
+        }
+        if let Some(p) = self.place {
+            parts.push(format!("place={}", p.as_str()));
+        }
+        if let Some(r) = self.referred {
+            parts.push(format!("referred={r}"));
         }
         if parts.is_empty() { f.write_str("all") } else { f.write_str(&parts.join(", ")) }
     }
@@ -202,6 +212,12 @@ impl Policy {
     #[must_use]
     pub fn has_scheme(&self, scheme: Scheme) -> bool {
         self.schemes.contains(&scheme)
+    }
+
+    /// Whether the pack offers a benefit family: gives any key of it.
+    #[must_use]
+    pub fn offers(&self, family: Family) -> bool {
+        PARAMS.iter().any(|spec| spec.family == Some(family) && !self.entries(spec.key).is_empty())
     }
 
     #[must_use]

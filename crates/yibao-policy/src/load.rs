@@ -7,11 +7,12 @@ use std::fmt;
 use serde::Deserialize;
 use time::Date;
 use yibao_domain::{
-    AssistanceGroup, CatalogueClass, Fen, InstitutionLevel, ItemCode, PersonCategory, RatioBp, RegionCode, RegionLevel, Rounding, Scheme,
+    AssistanceGroup, CatalogueClass, Fen, InstitutionLevel, ItemCode, PersonCategory, Place, RatioBp, RegionCode, RegionLevel, Rounding,
+    Scheme,
     Tier, parse_date,
 };
 
-use crate::keys::{PARAMS, ParamKey, ValueKind};
+use crate::keys::{Family, PARAMS, ParamKey, ParamSpec, ValueKind};
 use crate::lookup::{matches, specificity, value_on};
 use crate::{Band, Bands, CatalogueItem, ChronicDisease, Dated, Dim, Entry, Policy, Selector, ServiceDateRule, Source, Value};
 
@@ -175,6 +176,8 @@ struct RawParam {
     level: Option<String>,
     category: Option<String>,
     group: Option<String>,
+    place: Option<String>,
+    referred: Option<bool>,
     values: Vec<RawValue>,
 }
 
@@ -566,9 +569,21 @@ fn parse_param(
             Some(g) => selector.group = Some(g),
             None => loader.fail(
                 place.clone(),
-                PolicyErrorKind::Invalid(format!("group '{text}' is not destitute, dibao, low-income or impoverished-by-illness")),
+                PolicyErrorKind::Invalid(format!(
+                    "group '{text}' is not destitute, dibao, low-income, impoverished-by-illness or registered-poor"
+                )),
             ),
         }
+    }
+    if allow(loader, Dim::Place, param.place.is_some()) {
+        let text = param.place.as_deref().unwrap_or_default();
+        match Place::parse(text).filter(|p| p.is_out_of_area()) {
+            Some(p) => selector.place = Some(p),
+            None => loader.fail(place.clone(), PolicyErrorKind::Invalid(format!("place '{text}' is not in-province or cross-province"))),
+        }
+    }
+    if allow(loader, Dim::Referral, param.referred.is_some()) {
+        selector.referred = param.referred;
     }
     let place = format!("line {line}, param {} ({selector})", spec.name);
     let values = parse_series(loader, sources, &place, spec.kind, key, param.values)?;
@@ -849,13 +864,18 @@ fn check_coverage(loader: &mut Loader<'_>, policy: &Policy) {
 
     for spec in PARAMS {
         let entries = policy.entries(spec.key);
-        let required_by_scheme = spec.required_when.iter().any(|s| policy.has_scheme(*s));
-        let required = required_by_scheme || (spec.requires_tiers && policy.has_tiers());
+        let required = required_in(spec, policy);
         if entries.is_empty() && !required {
             continue;
         }
         let wants_basic: Vec<Scheme> = spec.required_when.iter().copied().filter(|s| s.is_basic()).collect();
         let uses = |dim: Dim| spec.dims.contains(&dim);
+        // The out-of-area keys are looked up for each place out of the area, referred or not.
+        let places: Vec<(Option<Place>, Option<bool>)> = if uses(Dim::Place) || uses(Dim::Referral) {
+            Place::OUT_OF_AREA.into_iter().flat_map(|p| [(Some(p), Some(true)), (Some(p), Some(false))]).collect()
+        } else {
+            vec![(None, None)]
+        };
         let mut seen: HashSet<Selector> = HashSet::new();
         let mut missing: Vec<String> = Vec::new();
         let mut overlaps: BTreeSet<String> = BTreeSet::new();
@@ -878,21 +898,27 @@ fn check_coverage(loader: &mut Loader<'_>, policy: &Policy) {
                     for &category in &categories {
                         for level in InstitutionLevel::ALL {
                             for &group in &groups {
-                                let query = Selector {
-                                    region: uses(Dim::Region).then_some(region),
-                                    scheme: if uses(Dim::Scheme) { scheme } else { None },
-                                    tier: if uses(Dim::Tier) { tier } else { None },
-                                    level: uses(Dim::Level).then_some(level),
-                                    category: if uses(Dim::Category) { category } else { None },
-                                    group: if uses(Dim::Group) { group } else { None },
-                                };
-                                // A key that varies by assistance group is only ever looked up
-                                // for a person in a group (medical assistance, the poor's terms).
-                                let required_here = required_here && !(uses(Dim::Group) && group.is_none());
-                                if !seen.insert(query) && !required_here {
-                                    continue;
+                                for &(place, referred) in &places {
+                                    let query = Selector {
+                                        region: uses(Dim::Region).then_some(region),
+                                        scheme: if uses(Dim::Scheme) { scheme } else { None },
+                                        tier: if uses(Dim::Tier) { tier } else { None },
+                                        level: uses(Dim::Level).then_some(level),
+                                        category: if uses(Dim::Category) { category } else { None },
+                                        group: if uses(Dim::Group) { group } else { None },
+                                        place,
+                                        referred,
+                                    };
+                                    // A key only looked up for a person in a group (medical
+                                    // assistance, the poor's terms) needs no value for the rest;
+                                    // a basic benefit that may vary by group needs one for all.
+                                    let group_only = uses(Dim::Group) && wants_basic.is_empty();
+                                    let required_here = required_here && !(group_only && group.is_none());
+                                    if !seen.insert(query) && !required_here {
+                                        continue;
+                                    }
+                                    check_one(policy, spec.key, &query, required_here, &mut missing, &mut overlaps);
                                 }
-                                check_one(policy, spec.key, &query, required_here, &mut missing, &mut overlaps);
                             }
                         }
                     }
@@ -916,11 +942,28 @@ fn check_coverage(loader: &mut Loader<'_>, policy: &Policy) {
         }
     }
 
+    if !policy.chronic_diseases.is_empty() && !policy.offers(Family::Chronic) {
+        loader.fail(
+            "chronic_disease",
+            PolicyErrorKind::Missing("the pack lists chronic diseases but gives no chronic.* parameters (chronic.deductible, chronic.ratio)".to_owned()),
+        );
+    }
     for disease in &policy.chronic_diseases {
         check_period(policy, &disease.annual_limit, &format!("chronic disease {} annual_limit", disease.code), &mut |m| {
             loader.fail(format!("chronic_disease {}", disease.code), PolicyErrorKind::Missing(m));
         });
     }
+}
+
+/// Whether the pack must resolve `spec` for every combination: its scheme is in the pack
+/// (or the pack has tiers, for a tier key), and, for a key of a benefit family, the pack
+/// offers the family. The points-off out-of-area reductions are needed only by a pack that
+/// does not give out-of-area care its own deductible and ratio.
+fn required_in(spec: &ParamSpec, policy: &Policy) -> bool {
+    let by_scheme = spec.required_when.iter().any(|s| policy.has_scheme(*s)) || (spec.requires_tiers && policy.has_tiers());
+    let by_family = spec.family.is_none_or(|family| policy.offers(family));
+    let reductions = matches!(spec.key, ParamKey::OutOfAreaReductionReferred | ParamKey::OutOfAreaReductionUnreferred);
+    by_scheme && by_family && !(reductions && policy.offers(Family::OutOfAreaFlat))
 }
 
 fn check_one(policy: &Policy, key: ParamKey, query: &Selector, required: bool, missing: &mut Vec<String>, overlaps: &mut BTreeSet<String>) {

@@ -9,7 +9,8 @@ use yibao_domain::{Fen, RatioBp, RegionLevel};
 use crate::{Bands, Dated, Entry, ParamKey, Policy, Selector, Value};
 
 /// What a lookup asks about: the person's region, scheme, tier, the institution's level,
-/// the person's category and assistance group. Same shape as a [`Selector`]; `None`
+/// the person's category and assistance group, and for care out of the area its place and
+/// whether it was referred. Same shape as a [`Selector`]; `None`
 /// matches only entries that do not name that dimension.
 pub type Query = Selector;
 
@@ -70,11 +71,13 @@ pub(crate) fn specificity(selector: &Selector) -> (u8, u8) {
         selector.level.is_some(),
         selector.category.is_some(),
         selector.group.is_some(),
+        selector.place.is_some(),
+        selector.referred.is_some(),
     ]
     .into_iter()
     .filter(|b| *b)
     .count();
-    (county, u8::try_from(named).expect("≤ 5"))
+    (county, u8::try_from(named).expect("≤ 7"))
 }
 
 pub(crate) fn matches(selector: &Selector, query: &Query) -> bool {
@@ -92,6 +95,8 @@ pub(crate) fn matches(selector: &Selector, query: &Query) -> bool {
         && same(selector.level, query.level)
         && same(selector.category, query.category)
         && same(selector.group, query.group)
+        && same(selector.place, query.place)
+        && same(selector.referred, query.referred)
 }
 
 /// The value of a series in force on `date`.

@@ -252,17 +252,95 @@ values = [{ from = "2010-01-01", value = 250000, cite = "TEST" }]"#,
         "line $LINE, param pooled.annual_cap: pooled.annual_cap does not vary by level",
     ),
     (
-        "a dimension the key does not vary by: group on inpatient.deductible",
+        "a family given in part: outpatient pooling without its deductible (issue 13)",
+        VALID,
+        Replace("key = \"outpatient.deductible\"\nvalues = [{ from = \"2010-01-01\", value = 0, cite = \"TEST\" }]\n[[param]]\n", ""),
+        "policy.missing_value",
+        "no entry of outpatient.deductible covers",
+    ),
+    (
+        "out-of-area terms of their own given in part: a ratio without a deductible",
+        VALID,
+        Append(
+            r#"
+[[param]]
+key = "outofarea.ratio"
+values = [{ from = "2010-01-01", value = "50%", cite = "TEST" }]"#,
+        ),
+        "policy.missing_value",
+        "no entry of outofarea.deductible covers",
+    ),
+    (
+        "out-of-area terms given only for referred care: unreferred care has no ratio",
+        VALID,
+        Append(
+            r#"
+[[param]]
+key = "outofarea.deductible"
+values = [{ from = "2010-01-01", value = 3000, cite = "TEST" }]
+[[param]]
+key = "outofarea.ratio"
+referred = true
+values = [{ from = "2010-01-01", value = "55%", cite = "TEST" }]"#,
+        ),
+        "policy.missing_value",
+        "no entry of outofarea.ratio covers",
+    ),
+    (
+        "a place that is not out of the area",
+        VALID,
+        Append(
+            r#"
+[[param]]
+key = "outofarea.deductible"
+place = "in-area"
+values = [{ from = "2010-01-01", value = 3000, cite = "TEST" }]"#,
+        ),
+        "policy.invalid",
+        "place 'in-area' is not in-province or cross-province",
+    ),
+    (
+        "a referral dimension on a key that does not vary by it",
+        VALID,
+        Append(
+            r#"
+[[param]]
+key = "inpatient.ratio"
+referred = false
+values = [{ from = "2010-01-01", value = "50%", cite = "TEST" }]"#,
+        ),
+        "policy.dimension_not_allowed",
+        "inpatient.ratio does not vary by referred",
+    ),
+    (
+        "a group's own ratio that overlaps another entry for the same group",
+        VALID,
+        Append(
+            r#"
+[[param]]
+key = "inpatient.ratio_bonus"
+group = "registered-poor"
+values = [{ from = "2010-01-01", value = "5%", cite = "TEST" }]
+[[param]]
+key = "inpatient.ratio_bonus"
+group = "registered-poor"
+values = [{ from = "2010-01-01", value = "10%", cite = "TEST" }]"#,
+        ),
+        "policy.overlap",
+        "inpatient.ratio_bonus",
+    ),
+    (
+        "a dimension the key does not vary by: place on inpatient.deductible",
         VALID,
         Append(
             r#"
 [[param]]
 key = "inpatient.deductible"
-group = "dibao"
+place = "cross-province"
 values = [{ from = "2010-01-01", value = 0, cite = "TEST" }]"#,
         ),
         "policy.dimension_not_allowed",
-        "inpatient.deductible does not vary by group",
+        "inpatient.deductible does not vary by place",
     ),
     (
         "a dimension the key does not vary by: scheme on employee.average_wage_monthly",
@@ -1215,21 +1293,21 @@ values = [{ from = "2010-01-01", value = [{ above = 0, ratio = "85%" }, { above 
 
 /// Medical assistance is only ever paid to a person in an assistance group (the engine asks
 /// for `assistance.ratio` only then), and docs/policy-packs.md lists the group values as
-/// destitute, dibao, low-income, impoverished-by-illness. A pack that gives the ratio and
-/// limit for every one of the four groups resolves the keys for "every combination of the
+/// destitute, dibao, low-income, impoverished-by-illness, registered-poor. A pack that gives
+/// the ratio and limit for every one of the five groups resolves the keys for "every combination of the
 /// listed dimensions" and must load.
 #[test]
 fn assistance_given_per_group_for_every_group_loads() {
-    let per_group = |key: &str, values: [&str; 4]| {
-        let groups = ["destitute", "dibao", "low-income", "impoverished-by-illness"];
+    let per_group = |key: &str, values: [&str; 5]| {
+        let groups = ["destitute", "dibao", "low-income", "impoverished-by-illness", "registered-poor"];
         groups
             .iter()
             .zip(values)
             .map(|(group, value)| format!("[[param]]\nkey = \"{key}\"\ngroup = \"{group}\"\nvalues = [{{ from = \"2010-01-01\", value = {value}, cite = \"TEST\" }}]\n"))
             .collect::<String>()
     };
-    let ratio = per_group("assistance.ratio", ["\"100%\"", "\"70%\"", "\"60%\"", "\"50%\""]);
-    let limit = per_group("assistance.annual_limit", ["80000", "50000", "40000", "30000"]);
+    let ratio = per_group("assistance.ratio", ["\"100%\"", "\"70%\"", "\"60%\"", "\"50%\"", "\"55%\""]);
+    let limit = per_group("assistance.annual_limit", ["80000", "50000", "40000", "30000", "35000"]);
     let text = VALID
         .replacen(
             "[[param]]\nkey = \"assistance.ratio\"\nvalues = [{ from = \"2010-01-01\", value = \"70%\", cite = \"TEST\" }]\n",
@@ -1241,7 +1319,7 @@ fn assistance_given_per_group_for_every_group_loads() {
             &limit,
             1,
         );
-    assert_eq!(text.matches("key = \"assistance.ratio\"").count(), 4, "the fixture changed");
+    assert_eq!(text.matches("key = \"assistance.ratio\"").count(), 5, "the fixture changed");
     let policy = load(&text);
     let q = Query { region: Some(region("419900")), group: Some(AssistanceGroup::Dibao), ..Query::default() };
     assert_eq!(policy.ratio(ParamKey::AssistanceRatio, &q, date!(2024 - 01 - 01)).map(|f| f.value), Ok(RatioBp::new(7_000)));

@@ -175,7 +175,7 @@ impl City {
                 name: (*name).to_owned(),
                 region: region(code),
                 level: InstitutionLevel::Tertiary,
-                place: Place::OutOfArea,
+                place: Place::of(region(crate::assumptions::CITY), region(code)),
             });
         }
         let mut pharmacy_serials = [0u32; 3];

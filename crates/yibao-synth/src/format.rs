@@ -11,7 +11,7 @@
 //!
 //! Fields: dates `YYYY-MM-DD`; money in yuan with two decimals (`12.50`); booleans `1`/`0`;
 //! enumerations by the names the JSON API uses (`general-outpatient`, `tertiary`,
-//! `out-of-area`, `dibao`…); an empty field is absent. A claim's `lines` are
+//! `in-province`, `dibao`…); an empty field is absent. A claim's `lines` are
 //! `code*quantity@unit_price` joined by `|`, with `!` after the price when the hospital
 //! approved a restricted item; `bill` is their sum, rounded per line as the engine does
 //! (half-up). A person's `chronic` lists the certified diseases joined by `;`.

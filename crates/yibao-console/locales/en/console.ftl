@@ -167,6 +167,11 @@ group-destitute = Destitute
 group-dibao = Minimum living allowance (dibao)
 group-low-income = Low-income household
 group-impoverished-by-illness = Impoverished by illness
+group-registered-poor = Registered poor household
+place-in-province = In the province, out of the city
+place-cross-province = Another province
+place-referred = referred
+place-unreferred = not referred
 
 # Contributions
 contributions = Contributions
@@ -567,6 +572,7 @@ reform-group-destitute = Destitute (特困)
 reform-group-dibao = Minimum living allowance (低保)
 reform-group-low-income = Low income
 reform-group-impoverished-by-illness = Impoverished by illness
+reform-group-registered-poor = Registered poor
 field-bad-insured = Insured persons are 1,000 to 200,000
 field-bad-seed = A seed is a whole number
 field-reform-empty = Paste a reform

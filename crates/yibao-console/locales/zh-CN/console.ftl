@@ -167,6 +167,11 @@ group-destitute = 特困供养人员
 group-dibao = 低保对象
 group-low-income = 低收入家庭成员
 group-impoverished-by-illness = 因病致贫家庭成员
+group-registered-poor = 建档立卡贫困户成员
+place-in-province = 省内异地
+place-cross-province = 跨省异地
+place-referred = 转诊
+place-unreferred = 未转诊
 
 # 缴费
 contributions = 缴费记录
@@ -567,6 +572,7 @@ reform-group-destitute = 特困人员
 reform-group-dibao = 低保对象
 reform-group-low-income = 低收入人口
 reform-group-impoverished-by-illness = 因病致贫人员
+reform-group-registered-poor = 建档立卡贫困人口
 field-bad-insured = 参保人数为 1,000 至 200,000
 field-bad-seed = 随机种子为整数
 field-reform-empty = 请粘贴改革方案

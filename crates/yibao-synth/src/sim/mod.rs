@@ -125,7 +125,7 @@ pub struct SimResult {
     /// Settlement totals by claim kind: general outpatient, chronic, inpatient, maternity.
     pub kinds: [LayerTotals; 4],
     /// By assistance group: none, destitute, 低保, low-income, impoverished by illness.
-    pub groups: [GroupTotals; 5],
+    pub groups: [GroupTotals; tally::GROUP_SLOTS],
     pub accounts: AccountMemo,
     pub refusals: Vec<Refusal>,
     /// One statement per fund, with its counties.

@@ -114,11 +114,12 @@ pub fn render(result: &SimResult) -> String {
     );
     let _ = writeln!(
         out,
-        "  assistance groups: destitute {}, dibao {}, low-income {}, impoverished by illness {}; supplementary {}; maternity-insured {}; certified chronic patients {}",
+        "  assistance groups: destitute {}, dibao {}, low-income {}, impoverished by illness {}, registered poor {}; supplementary {}; maternity-insured {}; certified chronic patients {}",
         group(p.groups[1]),
         group(p.groups[2]),
         group(p.groups[3]),
         group(p.groups[4]),
+        group(p.groups[5]),
         group(p.supplementary),
         group(p.maternity),
         group(p.chronic)
@@ -172,7 +173,7 @@ pub fn render(result: &SimResult) -> String {
         "  {:<24} {:>12} {:>12} {:>14} {:>14} {:>14} {:>10}",
         "group", "persons", "patients", "bill", "funds paid", "out-of-pocket", "of bill"
     );
-    let groups = ["none", "destitute", "dibao", "low-income", "impoverished by illness"];
+    let groups = ["none", "destitute", "dibao", "low-income", "impoverished by illness", "registered poor"];
     for (name, g) in groups.iter().zip(result.groups.iter()) {
         let oop = g.totals.account + g.totals.cash;
         let _ = writeln!(
@@ -305,7 +306,7 @@ pub fn render_comparison(base: &SimResult, reform: &SimResult, name: &str) -> St
 
     let _ = writeln!(out, "\nOut-of-pocket by income group (yuan per person a year)");
     let _ = writeln!(out, "  {:<24} {:>14} {:>14} {:>14} {:>9}", "group", "baseline", "reform", "change", "");
-    let groups = ["none", "destitute", "dibao", "low-income", "impoverished by illness"];
+    let groups = ["none", "destitute", "dibao", "low-income", "impoverished by illness", "registered poor"];
     for ((name, bg), rg) in groups.iter().zip(&base.groups).zip(&reform.groups) {
         let x = per(bg.totals.account + bg.totals.cash, bg.persons);
         let y = per(rg.totals.account + rg.totals.cash, rg.persons);
@@ -437,7 +438,7 @@ pub fn comparison(base: &SimResult, reform: &SimResult, name: &str) -> Compariso
             });
         }
     }
-    let groups = ["none", "destitute", "dibao", "low-income", "impoverished-by-illness"];
+    let groups = ["none", "destitute", "dibao", "low-income", "impoverished-by-illness", "registered-poor"];
     let out_of_pocket_per_person = groups
         .iter()
         .zip(&base.groups)

@@ -222,13 +222,16 @@ pub struct Population {
     /// [employee tier 1–2, resident tier 1–4] on 1 January.
     pub employee_tiers: [u64; 2],
     pub resident_tiers: [u64; 4],
-    /// [none, destitute, dibao, low-income, impoverished by illness].
-    pub groups: [u64; 5],
+    /// [none, destitute, dibao, low-income, impoverished by illness, registered poor].
+    pub groups: [u64; GROUP_SLOTS],
     pub supplementary: u64,
     pub maternity: u64,
     pub chronic: u64,
     pub tier_changes: u64,
 }
+
+/// No group, then each assistance group.
+pub(crate) const GROUP_SLOTS: usize = 1 + AssistanceGroup::ALL.len();
 
 pub(crate) fn group_index(group: Option<AssistanceGroup>) -> usize {
     match group {
@@ -237,6 +240,7 @@ pub(crate) fn group_index(group: Option<AssistanceGroup>) -> usize {
         Some(AssistanceGroup::Dibao) => 2,
         Some(AssistanceGroup::LowIncome) => 3,
         Some(AssistanceGroup::ImpoverishedByIllness) => 4,
+        Some(AssistanceGroup::RegisteredPoor) => 5,
     }
 }
 
@@ -284,7 +288,7 @@ pub(crate) struct Tally {
     /// [fund][county][month][payer], fen.
     pub income: Vec<i64>,
     pub kinds: [LayerTotals; 4],
-    pub groups: [GroupTotals; 5],
+    pub groups: [GroupTotals; GROUP_SLOTS],
     pub population: Population,
     pub accounts: AccountMemo,
     /// Residents per county (for the critical-illness financing).
@@ -302,7 +306,7 @@ impl Tally {
             spend: vec![0; Layer::ALL.len() * payees * 3 * 12],
             income: vec![0; FUNDS.len() * 3 * 12 * Payer::ALL.len()],
             kinds: [LayerTotals::default(); 4],
-            groups: [GroupTotals::default(); 5],
+            groups: [GroupTotals::default(); GROUP_SLOTS],
             population: Population::default(),
             accounts: AccountMemo::default(),
             residents: [0; 3],
