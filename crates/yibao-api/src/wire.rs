@@ -481,6 +481,10 @@ pub struct DeliveryIn {
     babies: u8,
     #[schema(schema_with = crate::contract::yuan_in_opt)]
     employer_average_wage_monthly: Option<String>,
+    /// The leave days granted, as certified; absent: the statutory days. At most the
+    /// statutory days plus the pack's provincial extension.
+    #[schema(minimum = 1, maximum = 365)]
+    leave_days: Option<u16>,
 }
 
 /// One line of a bill.

@@ -55,6 +55,7 @@ catalogue! {
     "claim.bad_claim_id" => "结算单号须为 1 至 64 个可打印字符", DETAIL;
     "claim.bad_diagnosis" => "诊断编码不是有效的 ICD-10 编码：{detail}", DETAIL;
     "claim.bad_institution_code" => "定点医药机构编码不正确：{detail}", DETAIL;
+    "claim.bad_leave_days" => "产假天数须为 1 至 365 天", DETAIL;
     "claim.bad_quantity" => "费用明细数量须大于零且不超过 1,000,000：{detail}", DETAIL;
     "claim.bad_unit_price" => "费用明细单价须在 0 至 10,000,000 元之间：{detail}", DETAIL;
     "claim.bill_too_large" => "单据总金额超过 100,000,000 元", DETAIL;
@@ -231,6 +232,7 @@ catalogue! {
     "settle.busy" => INTERNAL_ZH, INTERNAL_EN;
     "settle.category_mismatch" => "人员类别不能参加该险种：{detail}", DETAIL;
     "settle.failure" => INTERNAL_ZH, INTERNAL_EN;
+    "settle.leave_days_above_bound" => "申报的产假天数超过政策规定的上限：{detail}", DETAIL;
     "settle.maternity_not_female" => "生育结算须为分娩的女性本人", DETAIL;
     "settle.missing_tier_history" => "本市分档缴费：参保人须有档次记录", DETAIL;
     "settle.no_policy_value" => "政策包没有适用于本次结算的参数值：{detail}", DETAIL;

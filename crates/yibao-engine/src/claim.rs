@@ -22,6 +22,8 @@ pub const STAY_DAYS_LIMIT: i64 = 731;
 /// Most tier changes a person's history may hold.
 pub const TIER_CHANGES_LIMIT: usize = 64;
 pub const BABIES_LIMIT: u8 = 9;
+/// Most leave days a claim may state before the pack's own bound is checked.
+pub const LEAVE_DAYS_LIMIT: u16 = 365;
 
 /// A quantity in thousandths of a unit (the national interface allows fractional counts:
 /// half a box, 0.25 of a vial).
@@ -114,6 +116,11 @@ pub struct Delivery {
     /// absent when the allowance is not claimed with this bill.
     #[serde(default, with = "optional_yuan")]
     pub employer_average_wage_monthly: Option<Fen>,
+    /// The leave days actually granted, as certified (issue 13): a province may extend the
+    /// statutory days up to `maternity.leave_days.extension_max`, and a mother may return
+    /// sooner. Absent: the statutory days. The allowance is paid on these days.
+    #[serde(default)]
+    pub leave_days: Option<u16>,
 }
 
 const fn one() -> u8 {
@@ -205,6 +212,8 @@ pub enum ClaimError {
     DeliveryOnNonMaternity,
     #[error("babies must be 1 to {BABIES_LIMIT}")]
     BadBabies,
+    #[error("leave days must be 1 to {LEAVE_DAYS_LIMIT}")]
+    BadLeaveDays,
     #[error("the claim id must be 1 to 64 printable characters")]
     BadClaimId,
     #[error("'{0}' is not a designated institution code: 'H' or 'P', 6-digit region, 5-digit serial")]
@@ -229,6 +238,7 @@ impl ClaimError {
             ClaimError::MaternityWithoutDelivery => "claim.maternity_without_delivery",
             ClaimError::DeliveryOnNonMaternity => "claim.delivery_on_non_maternity",
             ClaimError::BadBabies => "claim.bad_babies",
+            ClaimError::BadLeaveDays => "claim.bad_leave_days",
             ClaimError::BadClaimId => "claim.bad_claim_id",
             ClaimError::BadInstitutionCode(_) => "claim.bad_institution_code",
             ClaimError::BadDiagnosis(_) => "claim.bad_diagnosis",
@@ -281,6 +291,9 @@ impl Claim {
         match (self.kind, self.delivery) {
             (ClaimKind::Maternity, None) => return Err(ClaimError::MaternityWithoutDelivery),
             (ClaimKind::Maternity, Some(d)) if d.babies == 0 || d.babies > BABIES_LIMIT => return Err(ClaimError::BadBabies),
+            (ClaimKind::Maternity, Some(Delivery { leave_days: Some(days), .. })) if days == 0 || days > LEAVE_DAYS_LIMIT => {
+                return Err(ClaimError::BadLeaveDays);
+            }
             (kind, Some(_)) if kind != ClaimKind::Maternity => return Err(ClaimError::DeliveryOnNonMaternity),
             _ => {}
         }

@@ -57,6 +57,8 @@ pub enum SettleError {
     BenefitNotOffered { kind: ClaimKind, family: Family },
     #[error("the person is not enrolled in maternity insurance")]
     NotMaternityInsured,
+    #[error("{stated} leave days are more than the {bound} this delivery may have ({statutory} statutory + {extension} of extension)")]
+    LeaveDaysAboveBound { stated: u16, bound: u32, statutory: u32, extension: u32 },
     #[error("a maternity claim is for the woman who gave birth; {0} is a man's national ID")]
     MaternityNotFemale(String),
     #[error(
@@ -85,6 +87,7 @@ impl SettleError {
             SettleError::NotACertifiedChronicDisease { .. } => "settle.not_a_certified_chronic_disease",
             SettleError::BenefitNotOffered { .. } => "settle.benefit_not_offered",
             SettleError::NotMaternityInsured => "settle.not_maternity_insured",
+            SettleError::LeaveDaysAboveBound { .. } => "settle.leave_days_above_bound",
             SettleError::MaternityNotFemale(_) => "settle.maternity_not_female",
             SettleError::AccumulatorsFromLaterYear { .. } => "settle.accumulators_from_later_year",
         }
@@ -756,6 +759,30 @@ impl Run<'_> {
                         ));
                     }
                     (days, detail)
+                }
+            };
+            // The days actually granted, when stated: never more than the statutory days plus
+            // the province's extension (births only), and fewer when the mother went back sooner.
+            let (days, detail) = match delivery.leave_days {
+                None => (days, detail),
+                Some(stated) => {
+                    let birth = matches!(delivery.kind, DeliveryKind::Normal | DeliveryKind::Difficult);
+                    let extension = if birth {
+                        policy.count_or(ParamKey::MaternityLeaveExtensionMax, &Query { region: query.region, ..Query::default() }, date, 0)?
+                    } else {
+                        Found { key: ParamKey::MaternityLeaveExtensionMax, value: 0, cite: "default", from: None }
+                    };
+                    let bound = days + extension.value;
+                    if u32::from(stated) > bound {
+                        return Err(SettleError::LeaveDaysAboveBound { stated, bound, statutory: days, extension: extension.value });
+                    }
+                    let detail = format!(
+                        "leave_days = {stated} (≤ {days} + {} = {} [{}]; {detail})",
+                        extension.key.name(),
+                        extension.value,
+                        extension.cite
+                    );
+                    (u32::from(stated), detail)
                 }
             };
             // The employer's average wage is what the institution states: it counts at most up

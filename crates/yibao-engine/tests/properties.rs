@@ -128,8 +128,8 @@ fn line_strategy() -> impl Strategy<Value = ClaimLine> {
 }
 
 fn claim_strategy() -> impl Strategy<Value = Claim> {
-    (0u8..4, 0usize..3, 0usize..Place::ALL.len(), any::<bool>(), any::<bool>(), 0i64..364, prop::collection::vec(line_strategy(), 1..8), 0u8..4)
-        .prop_map(|(kind, level, place, referral, emergency, day, lines, delivery)| {
+    (0u8..4, 0usize..3, 0usize..Place::ALL.len(), any::<bool>(), any::<bool>(), 0i64..364, prop::collection::vec(line_strategy(), 1..8), 0u8..4, prop::option::of(1u16..=98))
+        .prop_map(|(kind, level, place, referral, emergency, day, lines, delivery, leave_days)| {
             let kind =
                 [ClaimKind::Inpatient, ClaimKind::GeneralOutpatient, ClaimKind::ChronicOutpatient, ClaimKind::Maternity][usize::from(kind)];
             let admission: Date = date!(2024 - 01 - 01) + Duration::days(day);
@@ -150,6 +150,8 @@ fn claim_strategy() -> impl Strategy<Value = Claim> {
                         [usize::from(delivery)],
                     babies: 1 + delivery % 2,
                     employer_average_wage_monthly: Some(Fen::yuan(7_000)),
+                    // Births only, within the base pack's 98 statutory days.
+                    leave_days: leave_days.filter(|_| delivery < 2),
                 }),
                 lines,
             }

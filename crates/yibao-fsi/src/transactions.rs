@@ -151,7 +151,9 @@ fn delivery(node: &Node<'_>) -> Result<Option<Delivery>, AppError> {
         None => 1,
         Some(text) => text.parse::<u8>().map_err(|_| bad(node.path, "fetus_cnt", "is not a count"))?,
     };
-    Ok(Some(Delivery { kind, babies, employer_average_wage_monthly: None }))
+    // The allowance (wage and leave days) is not claimed through the institution's
+    // interface: the hospital settles the delivery's medical costs only.
+    Ok(Some(Delivery { kind, babies, employer_average_wage_monthly: None, leave_days: None }))
 }
 
 fn region(node: &Node<'_>, field: &str) -> Result<Option<RegionCode>, AppError> {

@@ -211,6 +211,7 @@ registry! {
     MaternityLeaveExtraBaby = "maternity.leave_days.extra_baby", Days, [R], MATERNITY, false, "多胞胎每多一婴增加天数", "extra days per additional baby";
     MaternityLeaveMiscarriageEarly = "maternity.leave_days.miscarriage_early", Days, [R], MATERNITY, false, "流产（未满4个月）产假", "leave days, miscarriage before 4 months";
     MaternityLeaveMiscarriageLate = "maternity.leave_days.miscarriage_late", Days, [R], MATERNITY, false, "流产（满4个月）产假", "leave days, miscarriage at 4 months or later";
+    MaternityLeaveExtensionMax = "maternity.leave_days.extension_max", Days, [R], OPTIONAL, false, "省级延长产假最多天数", "most days a province adds to a birth's statutory leave";
     FundSweepDay = "fund.sweep_day", Days, [R], OPTIONAL, false, "收入户归集日", "day of the month the income accounts are swept to the city special account";
     FundAdjustmentLevyRatio = "fund.adjustment_levy_ratio", Ratio, [R], OPTIONAL, false, "市级调剂金提取比例", "share of collected pooled income levied into the adjustment fund";
     FundDeficitCityShare = "fund.deficit_city_share", Ratio, [R], OPTIONAL, false, "缺口市级财政分担比例", "city finance's share of a deficit left to finance, for a county that met its targets";

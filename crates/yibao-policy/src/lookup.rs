@@ -191,6 +191,10 @@ impl Policy {
         self.typed(key, query, date, |v| if let Value::Count(n) = v { Some(n) } else { None })
     }
 
+    pub fn count_or(&self, key: ParamKey, query: &Query, date: Date, default: u32) -> Result<Found<'_, u32>, LookupError> {
+        self.typed_or(key, query, date, default, |v| if let Value::Count(n) = v { Some(n) } else { None })
+    }
+
     pub fn flag_or(&self, key: ParamKey, query: &Query, date: Date, default: bool) -> Result<Found<'_, bool>, LookupError> {
         self.typed_or(key, query, date, default, |v| if let Value::Flag(b) = v { Some(b) } else { None })
     }

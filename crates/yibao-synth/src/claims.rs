@@ -412,6 +412,8 @@ impl City {
             babies,
             employer_average_wage_monthly: (person.category == PersonCategory::Employed && person.wage_monthly > Fen::ZERO)
                 .then_some(person.wage_monthly),
+            // The synthetic city grants the statutory days.
+            leave_days: None,
         });
         claim.lines.clear();
         let mut lines = Lines { out: &mut claim.lines, items: &self.items, total_fen: 0 };

@@ -216,6 +216,8 @@ pub fn parse_claim(line: &str) -> Result<(NationalId, Claim), LineError> {
             kind: DELIVERIES.into_iter().find(|d| delivery_name(*d) == delivery).ok_or_else(|| bad("delivery", delivery))?,
             babies: babies.parse().map_err(|_| bad("babies", babies))?,
             employer_average_wage_monthly: if wage.is_empty() { None } else { Some(yuan("allowance_wage", wage)?) },
+            // The file layout has no leave days: the statutory days.
+            leave_days: None,
         })
     };
     let mut parsed = Vec::new();
