@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use time::Date;
 use yibao_domain::{AssistanceGroup, Fen, PersonCategory, RatioBp, RegionCode, Scheme, Tier, serde_yuan};
-use yibao_policy::{LookupError, ParamKey, Policy, Query};
+use yibao_policy::{Family, LookupError, ParamKey, Policy, Query};
 
 /// A resident's yearly contribution and the subsidies that go with it (R-FIN-2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,10 +39,7 @@ pub fn resident_contribution(
     let full = policy.money(ParamKey::ResidentContribution, &q, date)?.value;
     let share = policy.ratio_or(ParamKey::ResidentAssistedShare, &Query { group, ..Query::default() }, date, RatioBp::ZERO)?.value;
     let civil_affairs = if group.is_some() { policy.rounding.apply(full, share) } else { Fen::ZERO };
-    let central = policy.money(ParamKey::ResidentSubsidyCentral, &q, date)?.value;
-    let provincial = policy.money(ParamKey::ResidentSubsidyProvincial, &q, date)?.value;
-    let city = policy.money(ParamKey::ResidentSubsidyCity, &q, date)?.value;
-    let county = policy.money(ParamKey::ResidentSubsidyCounty, &q, date)?.value;
+    let (central, provincial, city, county) = subsidies(policy, &q, date)?;
     let personal = full - civil_affairs;
     Ok(ResidentContribution {
         personal,
@@ -53,6 +50,36 @@ pub fn resident_contribution(
         county,
         total: personal + civil_affairs + central + provincial + city + county,
     })
+}
+
+/// The central, provincial, city and county subsidies: four fixed amounts, or a total split
+/// by the central, provincial and city shares, each rounded by the pack's rule, the county
+/// bearing the rest, so the four always add up to the total to the fen (issue 13).
+fn subsidies(policy: &Policy, q: &Query, date: Date) -> Result<(Fen, Fen, Fen, Fen), LookupError> {
+    if !policy.offers(Family::SubsidyShares) {
+        return Ok((
+            policy.money(ParamKey::ResidentSubsidyCentral, q, date)?.value,
+            policy.money(ParamKey::ResidentSubsidyProvincial, q, date)?.value,
+            policy.money(ParamKey::ResidentSubsidyCity, q, date)?.value,
+            policy.money(ParamKey::ResidentSubsidyCounty, q, date)?.value,
+        ));
+    }
+    let total = policy.money(ParamKey::ResidentSubsidyTotal, q, date)?.value;
+    let region_query = Query { region: q.region, ..Query::default() };
+    let share_bp = |key| -> Result<u32, LookupError> { Ok(policy.ratio(key, &region_query, date)?.value.get()) };
+    let central_bp = share_bp(ParamKey::ResidentSubsidyShareCentral)?;
+    let provincial_bp = share_bp(ParamKey::ResidentSubsidyShareProvincial)?;
+    let city_bp = share_bp(ParamKey::ResidentSubsidyShareCity)?;
+    // Rounded cumulatively: each level gets round(total × its share and those above) less
+    // what those above got, so rounding never makes the parts exceed the total, and the
+    // county takes what is left. The loader refuses shares adding up to more than 100%.
+    let upto = |bp: u32| policy.rounding.apply(total, RatioBp::new(bp.min(10_000)));
+    let central = upto(central_bp);
+    let provincial = upto(central_bp + provincial_bp) - central;
+    let city = upto(central_bp + provincial_bp + city_bp) - central - provincial;
+    let county = total - central - provincial - city;
+    assert!(!provincial.is_negative() && !city.is_negative() && !county.is_negative(), "cumulative rounding is monotone");
+    Ok((central, provincial, city, county))
 }
 
 /// An employee's monthly contribution (R-FIN-1): the wage bounded to the base floor and

@@ -77,3 +77,66 @@ fn contribution_before_the_pack_names_the_parameter() {
         .expect_err("before the pack");
     assert!(error.to_string().contains("resident.contribution") && error.to_string().contains("2010-01-01"), "{error}");
 }
+
+/// The base pack with its four fixed subsidies replaced by a total and shares (issue 13).
+fn with_subsidy_shares(total: &str, shares: [&str; 3]) -> Result<Policy, String> {
+    let text = include_str!("packs/base.toml");
+    let fixed: String = [("central", 420), ("provincial", 140), ("city", 70), ("county", 70)]
+        .iter()
+        .map(|(level, amount)| format!("[[param]]\nkey = \"resident.subsidy.{level}\"\nvalues = [{{ from = \"2010-01-01\", value = {amount}, cite = \"TEST\" }}]\n"))
+        .collect();
+    assert!(text.contains(&fixed), "the base pack's subsidies changed");
+    let [central, provincial, city] = shares;
+    let replacement = format!(
+        "[[param]]\nkey = \"resident.subsidy.total\"\nvalues = [{{ from = \"2010-01-01\", value = \"{total}\", cite = \"TEST\" }}]\n\
+         [[param]]\nkey = \"resident.subsidy.share.central\"\nvalues = [{{ from = \"2010-01-01\", value = \"{central}\", cite = \"TEST\" }}]\n\
+         [[param]]\nkey = \"resident.subsidy.share.provincial\"\nvalues = [{{ from = \"2010-01-01\", value = \"{provincial}\", cite = \"TEST\" }}]\n\
+         [[param]]\nkey = \"resident.subsidy.share.city\"\nvalues = [{{ from = \"2010-01-01\", value = \"{city}\", cite = \"TEST\" }}]\n"
+    );
+    Policy::from_toml("shares.toml", &text.replacen(&fixed, &replacement, 1)).map_err(|e| e.to_string())
+}
+
+/// Issue 13: published rules often give the subsidy as a total and the governments' shares
+/// of it (the central government bears 60% in the central provinces, 国家医保局 财政部
+/// 2024: at least 670 yuan a person). Each level is rounded cumulatively and the county
+/// takes the rest, so the four always add up to the total to the fen.
+#[test]
+fn resident_subsidy_as_a_total_with_shares() {
+    let region = RegionCode::parse("419902").expect("region");
+    let on = date!(2024 - 01 - 01);
+    let policy = with_subsidy_shares("670", ["60%", "20%", "10%"]).unwrap_or_else(|e| panic!("{e}"));
+    let c = resident_contribution(&policy, region, None, None, on).expect("values in force");
+    assert_eq!(
+        (c.central, c.provincial, c.city, c.county, c.total),
+        (yuan("402.00"), yuan("134.00"), yuan("67.00"), yuan("67.00"), yuan("1070.00"))
+    );
+    // Thirds of 672.55: 224.1609…, 448.3218…, 672.4825… rounded half-up cumulatively give
+    // 224.16 each, and the county the 0.07 left; rounded one by one they would be the same
+    // here, but never more than the total.
+    let thirds = with_subsidy_shares("672.55", ["33.33%", "33.33%", "33.33%"]).unwrap_or_else(|e| panic!("{e}"));
+    let c = resident_contribution(&thirds, region, None, None, on).expect("values in force");
+    assert_eq!((c.central, c.provincial, c.city, c.county), (yuan("224.16"), yuan("224.16"), yuan("224.16"), yuan("0.07")));
+    assert_eq!(c.central + c.provincial + c.city + c.county, yuan("672.55"));
+    // Halves of 0.03: cumulative rounding gives 0.02 then 0.01 (0.03 in all), not 0.02 twice.
+    let halves = with_subsidy_shares("0.03", ["50%", "50%", "0%"]).unwrap_or_else(|e| panic!("{e}"));
+    let c = resident_contribution(&halves, region, None, None, on).expect("values in force");
+    assert_eq!((c.central, c.provincial, c.city, c.county), (yuan("0.02"), yuan("0.01"), Fen::ZERO, Fen::ZERO));
+}
+
+#[test]
+fn subsidy_shares_above_100_percent_or_given_both_ways_are_refused() {
+    let error = with_subsidy_shares("670", ["60%", "30%", "20%"]).expect_err("110% is refused");
+    assert!(error.contains("add up to 110.00%"), "{error}");
+    let both = include_str!("packs/base.toml").to_owned()
+        + "\n[[param]]\nkey = \"resident.subsidy.total\"\nvalues = [{ from = \"2010-01-01\", value = 700, cite = \"TEST\" }]\n\
+           [[param]]\nkey = \"resident.subsidy.share.central\"\nvalues = [{ from = \"2010-01-01\", value = \"60%\", cite = \"TEST\" }]\n\
+           [[param]]\nkey = \"resident.subsidy.share.provincial\"\nvalues = [{ from = \"2010-01-01\", value = \"20%\", cite = \"TEST\" }]\n\
+           [[param]]\nkey = \"resident.subsidy.share.city\"\nvalues = [{ from = \"2010-01-01\", value = \"10%\", cite = \"TEST\" }]\n";
+    let error = Policy::from_toml("both.toml", &both).expect_err("both ways is refused").to_string();
+    assert!(error.contains("give the resident subsidy one way"), "{error}");
+    // A total without its shares is a family given in part.
+    let partial = include_str!("packs/base.toml").to_owned()
+        + "\n[[param]]\nkey = \"resident.subsidy.total\"\nvalues = [{ from = \"2010-01-01\", value = 700, cite = \"TEST\" }]\n";
+    let error = Policy::from_toml("partial.toml", &partial).expect_err("shares missing").to_string();
+    assert!(error.contains("no entry of resident.subsidy.share.central covers"), "{error}");
+}

@@ -87,10 +87,14 @@ pub enum Family {
     /// (`outofarea.deductible`, `outofarea.ratio`). A pack that gives them does not need
     /// the points-off reductions (`outofarea.reduction_*`); one that does not, does.
     OutOfAreaFlat,
+    /// The resident subsidy as a total and the shares of the central, provincial and city
+    /// governments (`resident.subsidy.total`, `resident.subsidy.share.*`), the county
+    /// bearing the rest; instead of four fixed amounts (`resident.subsidy.central` …).
+    SubsidyShares,
 }
 
 impl Family {
-    pub const ALL: [Family; 3] = [Family::Outpatient, Family::Chronic, Family::OutOfAreaFlat];
+    pub const ALL: [Family; 4] = [Family::Outpatient, Family::Chronic, Family::OutOfAreaFlat, Family::SubsidyShares];
 
     #[must_use]
     pub const fn name(self) -> &'static str {
@@ -98,6 +102,7 @@ impl Family {
             Family::Outpatient => "outpatient",
             Family::Chronic => "chronic",
             Family::OutOfAreaFlat => "outofarea",
+            Family::SubsidyShares => "resident.subsidy",
         }
     }
 }
@@ -159,6 +164,10 @@ registry! {
     ResidentSubsidyProvincial = "resident.subsidy.provincial", Money, [R, T], RESIDENT, false, "省级财政补助", "provincial subsidy";
     ResidentSubsidyCity = "resident.subsidy.city", Money, [R, T], RESIDENT, false, "市级财政补助", "city subsidy";
     ResidentSubsidyCounty = "resident.subsidy.county", Money, [R, T], RESIDENT, false, "县级财政补助", "county subsidy";
+    ResidentSubsidyTotal = "resident.subsidy.total", Money, [R, T], RESIDENT, false, "财政补助总额", "government subsidy in total";
+    ResidentSubsidyShareCentral = "resident.subsidy.share.central", Ratio, [R], RESIDENT, false, "中央财政分担比例", "central government's share of the subsidy";
+    ResidentSubsidyShareProvincial = "resident.subsidy.share.provincial", Ratio, [R], RESIDENT, false, "省级财政分担比例", "provincial share of the subsidy";
+    ResidentSubsidyShareCity = "resident.subsidy.share.city", Ratio, [R], RESIDENT, false, "市级财政分担比例", "city share of the subsidy";
     ResidentAssistedShare = "resident.assisted_share", Ratio, [G], OPTIONAL, false, "民政资助参保比例", "share of contribution paid by civil affairs";
     EmployeeAverageWageMonthly = "employee.average_wage_monthly", Money, [R], EMPLOYEE, false, "上年度社会平均工资（月）", "last year's average monthly wage";
     EmployeeBaseFloor = "employee.base_floor", Multiple, [R], EMPLOYEE, false, "缴费基数下限", "contribution base floor";
@@ -247,6 +256,8 @@ const fn family_of(name: &str) -> Option<Family> {
         Some(Family::Chronic)
     } else if equals(bytes, b"outofarea.deductible") || equals(bytes, b"outofarea.ratio") {
         Some(Family::OutOfAreaFlat)
+    } else if equals(bytes, b"resident.subsidy.total") || starts_with(bytes, b"resident.subsidy.share.") {
+        Some(Family::SubsidyShares)
     } else {
         None
     }

@@ -471,6 +471,7 @@ fn build(loader: &mut Loader<'_>, raw: RawPack) -> Option<Policy> {
     };
     if loader.errors.is_empty() {
         check_coverage(loader, &policy);
+        check_subsidy_shares(loader, &policy);
     }
     Some(policy)
 }
@@ -963,7 +964,62 @@ fn required_in(spec: &ParamSpec, policy: &Policy) -> bool {
     let by_scheme = spec.required_when.iter().any(|s| policy.has_scheme(*s)) || (spec.requires_tiers && policy.has_tiers());
     let by_family = spec.family.is_none_or(|family| policy.offers(family));
     let reductions = matches!(spec.key, ParamKey::OutOfAreaReductionReferred | ParamKey::OutOfAreaReductionUnreferred);
-    by_scheme && by_family && !(reductions && policy.offers(Family::OutOfAreaFlat))
+    by_scheme && by_family && !(reductions && policy.offers(Family::OutOfAreaFlat)) && !(is_fixed_subsidy(spec.key) && policy.offers(Family::SubsidyShares))
+}
+
+/// The four fixed resident subsidies, which a total with shares replaces.
+const fn is_fixed_subsidy(key: ParamKey) -> bool {
+    matches!(
+        key,
+        ParamKey::ResidentSubsidyCentral | ParamKey::ResidentSubsidyProvincial | ParamKey::ResidentSubsidyCity | ParamKey::ResidentSubsidyCounty
+    )
+}
+
+/// A pack gives the resident subsidy one way: four fixed amounts, or a total with the
+/// shares of the central, provincial and city governments, which may not add up to more
+/// than 100% on any day (the county bears the rest).
+fn check_subsidy_shares(loader: &mut Loader<'_>, policy: &Policy) {
+    if !policy.offers(Family::SubsidyShares) {
+        return;
+    }
+    if PARAMS.iter().any(|spec| is_fixed_subsidy(spec.key) && !policy.entries(spec.key).is_empty()) {
+        loader.fail(
+            "param resident.subsidy",
+            PolicyErrorKind::Invalid(
+                "give the resident subsidy one way: resident.subsidy.central/.provincial/.city/.county, or resident.subsidy.total with resident.subsidy.share.*".to_owned(),
+            ),
+        );
+        return;
+    }
+    let shares = [ParamKey::ResidentSubsidyShareCentral, ParamKey::ResidentSubsidyShareProvincial, ParamKey::ResidentSubsidyShareCity];
+    let mut regions: BTreeSet<Option<RegionCode>> = BTreeSet::from([Some(policy.region)]);
+    let mut days: BTreeSet<Date> = BTreeSet::from([policy.effective_from]);
+    for key in shares {
+        for entry in policy.entries(key) {
+            regions.insert(entry.selector.region);
+            days.extend(entry.values.iter().map(|v| v.from));
+        }
+    }
+    for region in regions.into_iter().flatten() {
+        let query = Selector { region: Some(region), ..Selector::default() };
+        for &day in &days {
+            let total_bp: u32 = shares
+                .iter()
+                .filter_map(|key| policy.lookup(*key, &query, day).ok())
+                .map(|found| if let Value::Ratio(r) = found.value { r.get() } else { 0 })
+                .sum();
+            if total_bp > 10_000 {
+                loader.fail(
+                    "param resident.subsidy.share",
+                    PolicyErrorKind::Invalid(format!(
+                        "the central, provincial and city shares of the subsidy add up to {}.{:02}% for region {region} on {day}: more than 100%",
+                        total_bp / 100,
+                        total_bp % 100
+                    )),
+                );
+            }
+        }
+    }
 }
 
 fn check_one(policy: &Policy, key: ParamKey, query: &Selector, required: bool, missing: &mut Vec<String>, overlaps: &mut BTreeSet<String>) {
