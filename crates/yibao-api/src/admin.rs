@@ -30,7 +30,7 @@ fn role(text: &str) -> Result<Role, ApiError> {
 
 fn level(text: &str) -> Result<InstitutionLevel, ApiError> {
     InstitutionLevel::parse(text)
-        .ok_or_else(|| crate::contract::malformed(format!("level: '{text}' is not a level: primary, secondary or tertiary")))
+        .ok_or_else(|| crate::contract::malformed(format!("level: '{text}' is not a level: township, primary, secondary or tertiary")))
 }
 
 // ---- staff ----
@@ -141,7 +141,7 @@ pub struct InstitutionIn {
     pub name: String,
     #[schema(schema_with = crate::contract::region)]
     pub region: RegionCode,
-    #[schema(pattern = "^(primary|secondary|tertiary)$", example = "secondary")]
+    #[schema(pattern = "^(township|primary|secondary|tertiary)$", example = "secondary")]
     pub level: String,
 }
 
@@ -182,7 +182,7 @@ pub(crate) async fn create_institution(
 #[serde(deny_unknown_fields)]
 pub struct InstitutionUpdateIn {
     pub name: Option<String>,
-    #[schema(pattern = "^(primary|secondary|tertiary)$", example = "tertiary")]
+    #[schema(pattern = "^(township|primary|secondary|tertiary)$", example = "tertiary")]
     pub level: Option<String>,
     /// The day a new level applies from (default today): claims with an earlier date of
     /// service keep the previous level.

@@ -445,7 +445,7 @@ pub struct ClaimIn {
     #[schema(schema_with = crate::contract::institution)]
     institution_code: String,
     /// Must be the register's.
-    #[schema(pattern = "^(primary|secondary|tertiary)$")]
+    #[schema(pattern = "^(township|primary|secondary|tertiary)$")]
     institution_level: String,
     #[serde(default)]
     #[schema(pattern = "^(in-area|in-province|cross-province)$")]

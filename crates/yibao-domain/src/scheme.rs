@@ -117,23 +117,42 @@ impl fmt::Display for Tier {
 }
 
 /// Level of a designated institution (定点医疗机构等级), R-BEN-5.
+///
+/// Township and community health centres are primary care like level-1 hospitals, and a
+/// pack that does not name `township` gives them the primary level's values; many cities
+/// publish a lower deductible and a higher ratio for them (issue 13).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum InstitutionLevel {
-    /// Primary: township health centres, community health centres, level-1 hospitals (一级/乡镇).
+    /// Primary: level-1 hospitals, and health centres where the pack does not tell them
+    /// apart (一级).
     Primary,
     /// Secondary: county hospitals, level-2 hospitals (二级/县级).
     Secondary,
     /// Tertiary: city and provincial hospitals, level-3 hospitals (三级/市级).
     Tertiary,
+    /// Township and community health centres (乡镇卫生院、社区卫生服务中心). Last, so the
+    /// other levels keep their order and index.
+    Township,
 }
 
 impl InstitutionLevel {
-    pub const ALL: [InstitutionLevel; 3] = [InstitutionLevel::Primary, InstitutionLevel::Secondary, InstitutionLevel::Tertiary];
+    pub const ALL: [InstitutionLevel; 4] =
+        [InstitutionLevel::Township, InstitutionLevel::Primary, InstitutionLevel::Secondary, InstitutionLevel::Tertiary];
+
+    /// The level whose values a township health centre takes when a pack does not name it.
+    #[must_use]
+    pub const fn fallback(self) -> Option<InstitutionLevel> {
+        match self {
+            InstitutionLevel::Township => Some(InstitutionLevel::Primary),
+            _ => None,
+        }
+    }
 
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {
+            InstitutionLevel::Township => "township",
             InstitutionLevel::Primary => "primary",
             InstitutionLevel::Secondary => "secondary",
             InstitutionLevel::Tertiary => "tertiary",

@@ -128,7 +128,7 @@ fn line_strategy() -> impl Strategy<Value = ClaimLine> {
 }
 
 fn claim_strategy() -> impl Strategy<Value = Claim> {
-    (0u8..4, 0usize..3, 0usize..Place::ALL.len(), any::<bool>(), any::<bool>(), 0i64..364, prop::collection::vec(line_strategy(), 1..8), 0u8..4, prop::option::of(1u16..=98))
+    (0u8..4, 0usize..InstitutionLevel::ALL.len(), 0usize..Place::ALL.len(), any::<bool>(), any::<bool>(), 0i64..364, prop::collection::vec(line_strategy(), 1..8), 0u8..4, prop::option::of(1u16..=98))
         .prop_map(|(kind, level, place, referral, emergency, day, lines, delivery, leave_days)| {
             let kind =
                 [ClaimKind::Inpatient, ClaimKind::GeneralOutpatient, ClaimKind::ChronicOutpatient, ClaimKind::Maternity][usize::from(kind)];

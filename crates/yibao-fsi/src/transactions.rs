@@ -951,10 +951,8 @@ fn chronic_diseases(app: &App, principal: &Principal) -> Result<Value, AppError>
 /// 1318: the catalogue's price caps at every level, for the items that have one (paged as
 /// the catalogue).
 fn price_caps(app: &App, principal: &Principal, input: &Node<'_>) -> Result<Value, AppError> {
-    let levels =
-        [yibao_domain::InstitutionLevel::Primary, yibao_domain::InstitutionLevel::Secondary, yibao_domain::InstitutionLevel::Tertiary];
     catalogue_with(app, principal, input, CatalogueKind::Capped, |item, row| {
-        let caps: Vec<Value> = levels
+        let caps: Vec<Value> = yibao_domain::InstitutionLevel::ALL
             .iter()
             .map(|level| json!({"hosp_lv": level.as_str(), "hilist_pric_uplmt_amt": item.price_cap_at(*level).map_or(Value::Null, amount)}))
             .collect();

@@ -112,8 +112,9 @@ pub struct CatalogueItem {
     pub class: yibao_domain::CatalogueClass,
     /// Wholly self-paid unless the claim line says the hospital approved it (限制使用).
     pub restricted: bool,
-    /// Price caps by institution level (primary, secondary, tertiary).
-    pub price_cap: [Option<Fen>; 3],
+    /// Price caps by institution level (primary, secondary, tertiary, township: the
+    /// `InstitutionLevel` order).
+    pub price_cap: [Option<Fen>; 4],
     /// Class B only: this item's own first-paid share, overriding `catalogue.class_b_share`.
     pub selfpay_share: Option<RatioBp>,
 }
@@ -121,7 +122,7 @@ pub struct CatalogueItem {
 impl CatalogueItem {
     #[must_use]
     pub fn price_cap_at(&self, level: InstitutionLevel) -> Option<Fen> {
-        self.price_cap[level as usize]
+        self.price_cap[level as usize].or_else(|| level.fallback().and_then(|primary| self.price_cap[primary as usize]))
     }
 }
 

@@ -13,7 +13,7 @@ use yibao_domain::{
 };
 
 use crate::keys::{Family, PARAMS, ParamKey, ParamSpec, ValueKind};
-use crate::lookup::{matches, specificity, value_on};
+use crate::lookup::{effective_query, matches, specificity, value_on};
 use crate::{Band, Bands, CatalogueItem, ChronicDisease, Dated, Dim, Entry, Policy, Selector, ServiceDateRule, Source, Value};
 
 /// Most entries, values, items and diseases a pack may hold: far above any real city,
@@ -554,7 +554,9 @@ fn parse_param(
         let text = param.level.as_deref().unwrap_or_default();
         match InstitutionLevel::parse(text) {
             Some(l) => selector.level = Some(l),
-            None => loader.fail(place.clone(), PolicyErrorKind::Invalid(format!("level '{text}' is not primary, secondary or tertiary"))),
+            None => {
+                loader.fail(place.clone(), PolicyErrorKind::Invalid(format!("level '{text}' is not township, primary, secondary or tertiary")));
+            }
         }
     }
     if allow(loader, Dim::Category, param.category.is_some()) {
@@ -813,7 +815,7 @@ fn parse_item(loader: &mut Loader<'_>, line: usize, item: RawItem) -> Option<Cat
     if item.name.trim().is_empty() {
         loader.fail(place.clone(), PolicyErrorKind::Invalid("an item needs a name".into()));
     }
-    let mut price_cap = [None; 3];
+    let mut price_cap = [None; 4];
     match &item.price_cap {
         None => {}
         Some(toml::Value::Table(table)) => {
@@ -825,13 +827,13 @@ fn parse_item(loader: &mut Loader<'_>, line: usize, item: RawItem) -> Option<Cat
                     },
                     None => loader.fail(
                         place.clone(),
-                        PolicyErrorKind::Invalid(format!("price_cap level '{name}' is not primary, secondary or tertiary")),
+                        PolicyErrorKind::Invalid(format!("price_cap level '{name}' is not township, primary, secondary or tertiary")),
                     ),
                 }
             }
         }
         Some(value) => match parse_money(value) {
-            Ok(fen) => price_cap = [Some(fen); 3],
+            Ok(fen) => price_cap = [Some(fen); 4],
             Err(kind) => loader.fail(place.clone(), kind),
         },
     }
@@ -1023,6 +1025,7 @@ fn check_subsidy_shares(loader: &mut Loader<'_>, policy: &Policy) {
 }
 
 fn check_one(policy: &Policy, key: ParamKey, query: &Selector, required: bool, missing: &mut Vec<String>, overlaps: &mut BTreeSet<String>) {
+    let query = &effective_query(policy.entries(key), query);
     let matching: Vec<&Entry> = policy.entries(key).iter().filter(|e| matches(&e.selector, query)).collect();
     let Some(best_rank) = matching.iter().map(|e| specificity(&e.selector)).max() else {
         if required {

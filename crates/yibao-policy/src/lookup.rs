@@ -4,7 +4,7 @@
 use std::fmt;
 
 use time::Date;
-use yibao_domain::{Fen, RatioBp, RegionLevel};
+use yibao_domain::{Fen, InstitutionLevel, RatioBp, RegionLevel};
 
 use crate::{Bands, Dated, Entry, ParamKey, Policy, Selector, Value};
 
@@ -80,6 +80,18 @@ pub(crate) fn specificity(selector: &Selector) -> (u8, u8) {
     (county, u8::try_from(named).expect("≤ 7"))
 }
 
+/// The query a key is looked up with: a township health centre is looked up as primary
+/// care for a key none of whose entries names `township` (issue 13: a pack that does not
+/// tell health centres apart from level-1 hospitals gives them the same values).
+pub(crate) fn effective_query(entries: &[Entry], query: &Query) -> Query {
+    match query.level {
+        Some(level @ InstitutionLevel::Township) if !entries.iter().any(|e| e.selector.level == Some(level)) => {
+            Query { level: level.fallback(), ..*query }
+        }
+        _ => *query,
+    }
+}
+
 pub(crate) fn matches(selector: &Selector, query: &Query) -> bool {
     fn same<T: PartialEq>(entry: Option<T>, query: Option<T>) -> bool {
         entry.is_none() || entry == query
@@ -116,8 +128,10 @@ impl Policy {
     /// The most specific entry of `key` matching `query` (ties are refused at load).
     #[must_use]
     pub fn entry_for(&self, key: ParamKey, query: &Query) -> Option<&Entry> {
+        let entries = self.entries(key);
+        let query = &effective_query(entries, query);
         let mut best: Option<(&Entry, (u8, u8))> = None;
-        for entry in self.entries(key) {
+        for entry in entries {
             if matches(&entry.selector, query) {
                 let rank = specificity(&entry.selector);
                 if best.is_none_or(|(_, best_rank)| rank > best_rank) {

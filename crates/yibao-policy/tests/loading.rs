@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use proptest::prelude::*;
 use time::{Date, Duration, macros::date};
-use yibao_domain::{AssistanceGroup, Fen, InstitutionLevel, PersonCategory, RatioBp, RegionCode, Scheme, Tier};
+use yibao_domain::{AssistanceGroup, Fen, InstitutionLevel, ItemCode, PersonCategory, RatioBp, RegionCode, Scheme, Tier};
 use yibao_policy::{LookupFailure, ParamKey, Policy, PolicyErrors, Query, Value};
 
 /// A complete pack: every scheme, no tiers (a copy of yibao-engine's base test pack).
@@ -432,7 +432,7 @@ level = "quaternary"
 values = [{ from = "2010-01-01", value = 800, cite = "TEST" }]"#,
         ),
         "policy.invalid",
-        "level 'quaternary' is not primary, secondary or tertiary",
+        "level 'quaternary' is not township, primary, secondary or tertiary",
     ),
     (
         "an unknown person category",
@@ -1094,7 +1094,7 @@ annual_limit = [{ from = "2010-01-01", value = 3500, cite = "TEST" }]"#,
         VALID,
         Replace("price_cap = { primary = 30,", "price_cap = { community = 25, primary = 30,"),
         "policy.invalid",
-        "price_cap level 'community' is not primary, secondary or tertiary",
+        "price_cap level 'community' is not township, primary, secondary or tertiary",
     ),
     (
         "a selfpay_share over 100%",
@@ -1548,4 +1548,46 @@ proptest! {
             None => prop_assert_eq!(got.map(|f| f.value).map_err(|e| e.failure), Err(LookupFailure::BeforeFirst { first: series[0].0 })),
         }
     }
+}
+
+/// Issue 13: a township health centre has its own values for a key whose entries name
+/// `township`, and the primary level's for any other key; a township price cap may be
+/// given, or is the primary one.
+#[test]
+fn a_township_centre_takes_primary_values_unless_the_key_names_township() {
+    let policy = load(&edited(
+        VALID,
+        &[Append(
+            r#"
+[[param]]
+key = "inpatient.deductible"
+level = "primary"
+values = [{ from = "2010-01-01", value = 400, cite = "TEST" }]
+[[param]]
+key = "inpatient.deductible"
+level = "township"
+values = [{ from = "2010-01-01", value = 200, cite = "TEST" }]
+[[param]]
+key = "inpatient.unreferred_reduction"
+level = "primary"
+values = [{ from = "2010-01-01", value = "5%", cite = "TEST" }]
+[[item]]
+code = "001201000010009"
+name = "床位费 (bed)"
+class = "A"
+price_cap = { township = 20, primary = 30, secondary = 40 }"#,
+        )],
+    ));
+    let on = date!(2024 - 01 - 01);
+    let deductible = |level| policy.money(ParamKey::InpatientDeductible, &query("419900", Scheme::Resident, level), on).map(|f| f.value);
+    assert_eq!(deductible(InstitutionLevel::Township), Ok(Fen::yuan(200)));
+    assert_eq!(deductible(InstitutionLevel::Primary), Ok(Fen::yuan(400)));
+    let reduction =
+        |level| policy.ratio_or(ParamKey::InpatientUnreferredReduction, &query("419900", Scheme::Resident, level), on, RatioBp::ZERO);
+    assert_eq!(reduction(InstitutionLevel::Township).map(|f| f.value), Ok(RatioBp::new(500)), "no entry names township: primary's");
+    assert_eq!(reduction(InstitutionLevel::Secondary).map(|f| f.value), Ok(RatioBp::ZERO));
+    let bed = policy.catalogue_item(&ItemCode::parse("001201000010009").expect("code")).expect("item");
+    assert_eq!(bed.price_cap_at(InstitutionLevel::Township), Some(Fen::yuan(20)));
+    let other = policy.catalogue_item(&ItemCode::parse("001201000010000").expect("code")).expect("the valid pack's bed");
+    assert_eq!(other.price_cap_at(InstitutionLevel::Township), other.price_cap_at(InstitutionLevel::Primary));
 }

@@ -512,6 +512,19 @@ async fn staff_sessions_and_institutions<S: Store + yibao_store::AccessStore>(st
     assert_eq!(store.institution_by_key("wrong").await.expect("read"), None);
     assert_eq!(store.institutions(region(EAST)).await.expect("list").len(), 1);
     assert!(store.institutions(region(WEST)).await.expect("list").is_empty(), "a county lists only its own institutions");
+    // A township health centre is a level of its own (issue 13; migrations 9 and 10).
+    let centre = NewInstitution {
+        code: ic("H41992100031"),
+        name: "东县城关镇卫生院".into(),
+        region: region(EAST),
+        level: yibao_domain::InstitutionLevel::Township,
+        api_key_hash: "key-hash-township".into(),
+    };
+    store.create_institution(&admin, centre).await.expect("a township centre");
+    assert_eq!(
+        store.institution_by_key("key-hash-township").await.expect("read").map(|i| i.level),
+        Some(yibao_domain::InstitutionLevel::Township)
+    );
 }
 
 /// An administrator manages accounts and institutions of their own region only; deactivating

@@ -66,6 +66,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../migrations/0007_card_unique.sql")),
     (8, include_str!("../migrations/0008_policy_versions.sql")),
     (9, include_str!("../migrations/0009_interface.sql")),
+    (10, include_str!("../migrations/0010_township_level.sql")),
 ];
 /// Connections in the pool.
 const POOL_SIZE: u32 = 16;

@@ -38,6 +38,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_card_unique.sql")),
     (7, include_str!("../migrations/0007_policy_versions.sql")),
     (8, include_str!("../migrations/0008_interface.sql")),
+    (9, include_str!("../migrations/0009_township_level.sql")),
 ];
 
 /// A store in one SQLite file. Cloning shares the same writer and readers.

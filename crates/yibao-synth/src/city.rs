@@ -153,8 +153,8 @@ impl City {
                             2 => format!("{}中医院", shape.name),
                             _ => format!("{}第{ordinal}医院", shape.name),
                         },
-                        (InstitutionLevel::Primary, 0) => format!("中心区第{ordinal}社区卫生服务中心"),
-                        (InstitutionLevel::Primary, _) => format!("{}第{ordinal}乡镇卫生院", shape.name),
+                        (InstitutionLevel::Primary | InstitutionLevel::Township, 0) => format!("中心区第{ordinal}社区卫生服务中心"),
+                        (InstitutionLevel::Primary | InstitutionLevel::Township, _) => format!("{}第{ordinal}乡镇卫生院", shape.name),
                     };
                     by_county_level[county][level as usize].push(u32::try_from(institutions.len()).expect("few institutions"));
                     institutions.push(Institution {

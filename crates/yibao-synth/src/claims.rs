@@ -236,8 +236,10 @@ fn random_stay(rng: &mut SplitMix64, year: i32, days: i64, last: Date) -> (Date,
     (last - Duration::days(days), last)
 }
 
+/// The synthetic city's levels, in the order of its per-level tables (it registers its
+/// health centres as primary).
 fn level_of(index: usize) -> InstitutionLevel {
-    InstitutionLevel::ALL[index]
+    [InstitutionLevel::Primary, InstitutionLevel::Secondary, InstitutionLevel::Tertiary][index]
 }
 
 impl City {

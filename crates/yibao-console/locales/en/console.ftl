@@ -273,6 +273,7 @@ param = Parameter
 level = Institution level
 value = Value
 in-force-from = Since
+level-township = Township health centre
 level-primary = Primary
 level-secondary = Secondary
 level-tertiary = Tertiary

@@ -273,6 +273,7 @@ param = 参数
 level = 医疗机构等级
 value = 取值
 in-force-from = 起始日
+level-township = 乡镇卫生院/社区卫生服务中心
 level-primary = 一级
 level-secondary = 二级
 level-tertiary = 三级
