@@ -116,9 +116,9 @@ pub struct Delivery {
     /// absent when the allowance is not claimed with this bill.
     #[serde(default, with = "optional_yuan")]
     pub employer_average_wage_monthly: Option<Fen>,
-    /// The leave days actually granted, as certified (issue 13): a province may extend the
-    /// statutory days up to `maternity.leave_days.extension_max`, and a mother may return
-    /// sooner. Absent: the statutory days. The allowance is paid on these days.
+    /// The leave days taken, when fewer than the law gives (issue 13: the statutory days
+    /// plus the province's `maternity.leave_days.extension`): a mother who went back sooner.
+    /// Absent: all of them. Never more: the allowance is paid on these days.
     #[serde(default)]
     pub leave_days: Option<u16>,
 }
@@ -212,7 +212,7 @@ pub enum ClaimError {
     DeliveryOnNonMaternity,
     #[error("babies must be 1 to {BABIES_LIMIT}")]
     BadBabies,
-    #[error("leave days must be 1 to {LEAVE_DAYS_LIMIT}")]
+    #[error("leave days must be 1 to {LEAVE_DAYS_LIMIT}, stated with the employer's wage for the allowance")]
     BadLeaveDays,
     #[error("the claim id must be 1 to 64 printable characters")]
     BadClaimId,
@@ -291,7 +291,9 @@ impl Claim {
         match (self.kind, self.delivery) {
             (ClaimKind::Maternity, None) => return Err(ClaimError::MaternityWithoutDelivery),
             (ClaimKind::Maternity, Some(d)) if d.babies == 0 || d.babies > BABIES_LIMIT => return Err(ClaimError::BadBabies),
-            (ClaimKind::Maternity, Some(Delivery { leave_days: Some(days), .. })) if days == 0 || days > LEAVE_DAYS_LIMIT => {
+            (ClaimKind::Maternity, Some(Delivery { leave_days: Some(days), employer_average_wage_monthly, .. }))
+                if days == 0 || days > LEAVE_DAYS_LIMIT || employer_average_wage_monthly.is_none() =>
+            {
                 return Err(ClaimError::BadLeaveDays);
             }
             (kind, Some(_)) if kind != ClaimKind::Maternity => return Err(ClaimError::DeliveryOnNonMaternity),

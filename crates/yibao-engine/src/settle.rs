@@ -57,8 +57,8 @@ pub enum SettleError {
     BenefitNotOffered { kind: ClaimKind, family: Family },
     #[error("the person is not enrolled in maternity insurance")]
     NotMaternityInsured,
-    #[error("{stated} leave days are more than the {bound} this delivery may have ({statutory} statutory + {extension} of extension)")]
-    LeaveDaysAboveBound { stated: u16, bound: u32, statutory: u32, extension: u32 },
+    #[error("{stated} leave days are more than the {bound} this delivery has (of which {extension} the province's extension)")]
+    LeaveDaysAboveBound { stated: u16, bound: u32, extension: u32 },
     #[error("a maternity claim is for the woman who gave birth; {0} is a man's national ID")]
     MaternityNotFemale(String),
     #[error(
@@ -542,8 +542,13 @@ impl Run<'_> {
         if waived.value {
             self.step_found(Rule::DeductibleWaived, &waived, inscope, Fen::ZERO, inscope);
             due = Fen::ZERO;
-        } else if acc.admissions > 0 && !flat {
-            let repeat = policy.money_or(ParamKey::InpatientDeductibleRepeat, query, date, first.value)?;
+        } else if let Some(repeat) = (acc.admissions > 0 && !flat)
+            .then(|| policy.money_or(ParamKey::InpatientDeductibleRepeat, query, date, first.value))
+            .transpose()?
+            // A repeat admission's deductible lowers the first one, never raises it: a group's
+            // or a township centre's own deductible may be below the city's repeat value.
+            .filter(|repeat| repeat.value < first.value)
+        {
             self.step_found(Rule::DeductibleRepeat, &repeat, inscope, repeat.value, inscope);
             due = repeat.value;
         } else {
@@ -761,29 +766,26 @@ impl Run<'_> {
                     (days, detail)
                 }
             };
-            // The days actually granted, when stated: never more than the statutory days plus
-            // the province's extension (births only), and fewer when the mother went back sooner.
+            // A birth's leave is the statutory days plus the days the province adds by law,
+            // when the pack says the maternity fund pays them. A claim may state fewer days (the
+            // mother went back sooner), never more: the caller can only lower the allowance.
+            let extension = if matches!(delivery.kind, DeliveryKind::Normal | DeliveryKind::Difficult) {
+                policy.count_or(ParamKey::MaternityLeaveExtension, &Query { region: query.region, ..Query::default() }, date, 0)?
+            } else {
+                Found { key: ParamKey::MaternityLeaveExtension, value: 0, cite: "default", from: None }
+            };
+            let (days, detail) = if extension.value == 0 {
+                (days, detail)
+            } else {
+                let total = days + extension.value;
+                (total, format!("{detail} + {} = {} [{}]", extension.key.name(), extension.value, extension.cite))
+            };
             let (days, detail) = match delivery.leave_days {
                 None => (days, detail),
-                Some(stated) => {
-                    let birth = matches!(delivery.kind, DeliveryKind::Normal | DeliveryKind::Difficult);
-                    let extension = if birth {
-                        policy.count_or(ParamKey::MaternityLeaveExtensionMax, &Query { region: query.region, ..Query::default() }, date, 0)?
-                    } else {
-                        Found { key: ParamKey::MaternityLeaveExtensionMax, value: 0, cite: "default", from: None }
-                    };
-                    let bound = days + extension.value;
-                    if u32::from(stated) > bound {
-                        return Err(SettleError::LeaveDaysAboveBound { stated, bound, statutory: days, extension: extension.value });
-                    }
-                    let detail = format!(
-                        "leave_days = {stated} (≤ {days} + {} = {} [{}]; {detail})",
-                        extension.key.name(),
-                        extension.value,
-                        extension.cite
-                    );
-                    (u32::from(stated), detail)
+                Some(stated) if u32::from(stated) > days => {
+                    return Err(SettleError::LeaveDaysAboveBound { stated, bound: days, extension: extension.value });
                 }
+                Some(stated) => (u32::from(stated), format!("leave_days = {stated} (≤ {days}: {detail})")),
             };
             // The employer's average wage is what the institution states: it counts at most up
             // to the contribution base ceiling in force (average wage × employee.base_ceiling),

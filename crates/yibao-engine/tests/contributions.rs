@@ -83,7 +83,11 @@ fn with_subsidy_shares(total: &str, shares: [&str; 3]) -> Result<Policy, String>
     let text = include_str!("packs/base.toml");
     let fixed: String = [("central", 420), ("provincial", 140), ("city", 70), ("county", 70)]
         .iter()
-        .map(|(level, amount)| format!("[[param]]\nkey = \"resident.subsidy.{level}\"\nvalues = [{{ from = \"2010-01-01\", value = {amount}, cite = \"TEST\" }}]\n"))
+        .map(|(level, amount)| {
+            format!(
+                "[[param]]\nkey = \"resident.subsidy.{level}\"\nvalues = [{{ from = \"2010-01-01\", value = {amount}, cite = \"TEST\" }}]\n"
+            )
+        })
         .collect();
     assert!(text.contains(&fixed), "the base pack's subsidies changed");
     let [central, provincial, city] = shares;

@@ -77,12 +77,20 @@ fn policy(pack: Pack) -> Policy {
     let base = include_str!("packs/base.toml");
     let text = match pack {
         Pack::Base => base.to_owned(),
-        Pack::Dimensions => format!("{base}\n{DIMENSIONS}"),
-        Pack::InpatientOnly => {
+        Pack::Dimensions | Pack::InpatientOnly => {
             let mut table: toml::Table = toml::from_str(&format!("{base}\n{DIMENSIONS}")).expect("pack parses");
-            table.remove("chronic_disease");
+            let inpatient_only = matches!(pack, Pack::InpatientOnly);
+            if inpatient_only {
+                table.remove("chronic_disease");
+            }
+            // Out-of-area care on its own terms, so not also by points off.
             if let Some(toml::Value::Array(params)) = table.get_mut("param") {
-                params.retain(|p| p.get("key").and_then(|k| k.as_str()).is_some_and(|k| !k.starts_with("outpatient.") && !k.starts_with("chronic.")));
+                params.retain(|p| {
+                    p.get("key").and_then(|k| k.as_str()).is_some_and(|k| {
+                        !k.starts_with("outofarea.reduction_")
+                            && !(inpatient_only && (k.starts_with("outpatient.") || k.starts_with("chronic.")))
+                    })
+                });
             }
             toml::to_string(&table).expect("pack serialises")
         }
@@ -95,8 +103,16 @@ fn pack_strategy() -> impl Strategy<Value = Pack> {
 }
 
 fn person_strategy() -> impl Strategy<Value = Coverage> {
-    (any::<bool>(), any::<bool>(), prop::option::of(0usize..AssistanceGroup::ALL.len()), any::<bool>(), any::<bool>(), 0i64..500_000, any::<bool>()).prop_map(
-        |(employee, retired, group, supplementary, maternity, balance_fen, use_account)| Coverage {
+    (
+        any::<bool>(),
+        any::<bool>(),
+        prop::option::of(0usize..AssistanceGroup::ALL.len()),
+        any::<bool>(),
+        any::<bool>(),
+        0i64..500_000,
+        any::<bool>(),
+    )
+        .prop_map(|(employee, retired, group, supplementary, maternity, balance_fen, use_account)| Coverage {
             person_id: NationalId::from_parts(RegionCode::parse("419921").expect("region"), date!(1970 - 05 - 17), 18).expect("id"),
             region: RegionCode::parse("419921").expect("region"),
             scheme: if employee { Scheme::Employee } else { Scheme::Resident },
@@ -114,8 +130,7 @@ fn person_strategy() -> impl Strategy<Value = Coverage> {
             certified_chronic_diseases: vec!["I10".to_owned()],
             personal_account_balance: Fen::new(balance_fen),
             use_personal_account: use_account,
-        },
-    )
+        })
 }
 
 fn line_strategy() -> impl Strategy<Value = ClaimLine> {
@@ -128,7 +143,17 @@ fn line_strategy() -> impl Strategy<Value = ClaimLine> {
 }
 
 fn claim_strategy() -> impl Strategy<Value = Claim> {
-    (0u8..4, 0usize..InstitutionLevel::ALL.len(), 0usize..Place::ALL.len(), any::<bool>(), any::<bool>(), 0i64..364, prop::collection::vec(line_strategy(), 1..8), 0u8..4, prop::option::of(1u16..=98))
+    (
+        0u8..4,
+        0usize..InstitutionLevel::ALL.len(),
+        0usize..Place::ALL.len(),
+        any::<bool>(),
+        any::<bool>(),
+        0i64..364,
+        prop::collection::vec(line_strategy(), 1..8),
+        0u8..4,
+        prop::option::of(1u16..=98),
+    )
         .prop_map(|(kind, level, place, referral, emergency, day, lines, delivery, leave_days)| {
             let kind =
                 [ClaimKind::Inpatient, ClaimKind::GeneralOutpatient, ClaimKind::ChronicOutpatient, ClaimKind::Maternity][usize::from(kind)];

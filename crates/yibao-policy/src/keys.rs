@@ -183,7 +183,7 @@ registry! {
     TierUpgradeWaitingMonths = "tier.upgrade_waiting_months", Months, [R, T], OPTIONAL, true, "升档等待期", "waiting period after moving up a tier";
     ClassBShare = "catalogue.class_b_share", Ratio, [S, T, C], BASIC, false, "乙类先行自付比例", "class-B personal share paid first";
     InpatientDeductible = "inpatient.deductible", Money, [R, S, T, L, C, G], BASIC, false, "住院起付标准", "inpatient deductible";
-    InpatientDeductibleRepeat = "inpatient.deductible_repeat", Money, [R, S, T, L, C], OPTIONAL, false, "再次住院起付标准", "deductible from the second admission of the year";
+    InpatientDeductibleRepeat = "inpatient.deductible_repeat", Money, [R, S, T, L, C, G], OPTIONAL, false, "再次住院起付标准", "deductible from the second admission of the year";
     InpatientDeductibleAnnualMax = "inpatient.deductible_annual_max", Money, [R, S, T, C], OPTIONAL, false, "年度起付线累计上限", "annual total of inpatient deductibles";
     InpatientDeductibleWaived = "inpatient.deductible_waived", Flag, [G], OPTIONAL, false, "免起付线", "deductible waived for the group";
     InpatientRatio = "inpatient.ratio", RatioOrBands, [R, S, T, L, C, G], BASIC, false, "住院统筹基金支付比例", "inpatient pooled-fund ratio";
@@ -191,8 +191,8 @@ registry! {
     InpatientUnreferredReduction = "inpatient.unreferred_reduction", Points, [R, S, T, L], OPTIONAL, false, "未转诊降低比例", "reduction without referral";
     OutOfAreaReductionReferred = "outofarea.reduction_referred", Points, [R, S, T], BASIC, false, "异地就医（转诊/急诊）降低比例", "out-of-area reduction with referral or emergency";
     OutOfAreaReductionUnreferred = "outofarea.reduction_unreferred", Points, [R, S, T], BASIC, false, "异地就医（未转诊）降低比例", "out-of-area reduction without referral";
-    OutOfAreaDeductible = "outofarea.deductible", Money, [R, S, T, L, P, F], BASIC, false, "异地就医住院起付标准", "out-of-area inpatient deductible";
-    OutOfAreaRatio = "outofarea.ratio", RatioOrBands, [R, S, T, L, P, F], BASIC, false, "异地就医住院统筹基金支付比例", "out-of-area inpatient pooled-fund ratio";
+    OutOfAreaDeductible = "outofarea.deductible", Money, [R, S, T, L, P, F, G], BASIC, false, "异地就医住院起付标准", "out-of-area inpatient deductible";
+    OutOfAreaRatio = "outofarea.ratio", RatioOrBands, [R, S, T, L, P, F, G], BASIC, false, "异地就医住院统筹基金支付比例", "out-of-area inpatient pooled-fund ratio";
     PooledAnnualCap = "pooled.annual_cap", Money, [R, S, T, C], BASIC, false, "统筹基金年度最高支付限额", "pooled fund annual cap";
     OutpatientDeductible = "outpatient.deductible", Money, [R, S, T, L], BASIC, false, "门诊统筹起付标准", "outpatient pooling deductible";
     OutpatientRatio = "outpatient.ratio", Ratio, [R, S, T, L, C], BASIC, false, "门诊统筹支付比例", "outpatient pooling ratio";
@@ -220,7 +220,7 @@ registry! {
     MaternityLeaveExtraBaby = "maternity.leave_days.extra_baby", Days, [R], MATERNITY, false, "多胞胎每多一婴增加天数", "extra days per additional baby";
     MaternityLeaveMiscarriageEarly = "maternity.leave_days.miscarriage_early", Days, [R], MATERNITY, false, "流产（未满4个月）产假", "leave days, miscarriage before 4 months";
     MaternityLeaveMiscarriageLate = "maternity.leave_days.miscarriage_late", Days, [R], MATERNITY, false, "流产（满4个月）产假", "leave days, miscarriage at 4 months or later";
-    MaternityLeaveExtensionMax = "maternity.leave_days.extension_max", Days, [R], OPTIONAL, false, "省级延长产假最多天数", "most days a province adds to a birth's statutory leave";
+    MaternityLeaveExtension = "maternity.leave_days.extension", Days, [R], OPTIONAL, false, "省级延长产假天数（生育津贴支付）", "days a province adds to a birth's leave, paid by the maternity fund";
     FundSweepDay = "fund.sweep_day", Days, [R], OPTIONAL, false, "收入户归集日", "day of the month the income accounts are swept to the city special account";
     FundAdjustmentLevyRatio = "fund.adjustment_levy_ratio", Ratio, [R], OPTIONAL, false, "市级调剂金提取比例", "share of collected pooled income levied into the adjustment fund";
     FundDeficitCityShare = "fund.deficit_city_share", Ratio, [R], OPTIONAL, false, "缺口市级财政分担比例", "city finance's share of a deficit left to finance, for a county that met its targets";

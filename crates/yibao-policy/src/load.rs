@@ -8,12 +8,11 @@ use serde::Deserialize;
 use time::Date;
 use yibao_domain::{
     AssistanceGroup, CatalogueClass, Fen, InstitutionLevel, ItemCode, PersonCategory, Place, RatioBp, RegionCode, RegionLevel, Rounding,
-    Scheme,
-    Tier, parse_date,
+    Scheme, Tier, parse_date,
 };
 
 use crate::keys::{Family, PARAMS, ParamKey, ParamSpec, ValueKind};
-use crate::lookup::{effective_query, matches, specificity, value_on};
+use crate::lookup::{matches, specificity, value_on};
 use crate::{Band, Bands, CatalogueItem, ChronicDisease, Dated, Dim, Entry, Policy, Selector, ServiceDateRule, Source, Value};
 
 /// Most entries, values, items and diseases a pack may hold: far above any real city,
@@ -471,7 +470,7 @@ fn build(loader: &mut Loader<'_>, raw: RawPack) -> Option<Policy> {
     };
     if loader.errors.is_empty() {
         check_coverage(loader, &policy);
-        check_subsidy_shares(loader, &policy);
+        check_given_one_way(loader, &policy);
     }
     Some(policy)
 }
@@ -555,7 +554,10 @@ fn parse_param(
         match InstitutionLevel::parse(text) {
             Some(l) => selector.level = Some(l),
             None => {
-                loader.fail(place.clone(), PolicyErrorKind::Invalid(format!("level '{text}' is not township, primary, secondary or tertiary")));
+                loader.fail(
+                    place.clone(),
+                    PolicyErrorKind::Invalid(format!("level '{text}' is not township, primary, secondary or tertiary")),
+                );
             }
         }
     }
@@ -587,6 +589,9 @@ fn parse_param(
     }
     if allow(loader, Dim::Referral, param.referred.is_some()) {
         selector.referred = param.referred;
+    }
+    if key == ParamKey::InpatientRatioBonus && selector.group.is_none() {
+        loader.fail(place.clone(), PolicyErrorKind::Invalid("inpatient.ratio_bonus raises one group's ratio: name its group".to_owned()));
     }
     let place = format!("line {line}, param {} ({selector})", spec.name);
     let values = parse_series(loader, sources, &place, spec.kind, key, param.values)?;
@@ -948,7 +953,9 @@ fn check_coverage(loader: &mut Loader<'_>, policy: &Policy) {
     if !policy.chronic_diseases.is_empty() && !policy.offers(Family::Chronic) {
         loader.fail(
             "chronic_disease",
-            PolicyErrorKind::Missing("the pack lists chronic diseases but gives no chronic.* parameters (chronic.deductible, chronic.ratio)".to_owned()),
+            PolicyErrorKind::Missing(
+                "the pack lists chronic diseases but gives no chronic.* parameters (chronic.deductible, chronic.ratio)".to_owned(),
+            ),
         );
     }
     for disease in &policy.chronic_diseases {
@@ -966,21 +973,37 @@ fn required_in(spec: &ParamSpec, policy: &Policy) -> bool {
     let by_scheme = spec.required_when.iter().any(|s| policy.has_scheme(*s)) || (spec.requires_tiers && policy.has_tiers());
     let by_family = spec.family.is_none_or(|family| policy.offers(family));
     let reductions = matches!(spec.key, ParamKey::OutOfAreaReductionReferred | ParamKey::OutOfAreaReductionUnreferred);
-    by_scheme && by_family && !(reductions && policy.offers(Family::OutOfAreaFlat)) && !(is_fixed_subsidy(spec.key) && policy.offers(Family::SubsidyShares))
+    by_scheme
+        && by_family
+        && !(reductions && policy.offers(Family::OutOfAreaFlat))
+        && !(is_fixed_subsidy(spec.key) && policy.offers(Family::SubsidyShares))
 }
 
 /// The four fixed resident subsidies, which a total with shares replaces.
 const fn is_fixed_subsidy(key: ParamKey) -> bool {
     matches!(
         key,
-        ParamKey::ResidentSubsidyCentral | ParamKey::ResidentSubsidyProvincial | ParamKey::ResidentSubsidyCity | ParamKey::ResidentSubsidyCounty
+        ParamKey::ResidentSubsidyCentral
+            | ParamKey::ResidentSubsidyProvincial
+            | ParamKey::ResidentSubsidyCity
+            | ParamKey::ResidentSubsidyCounty
     )
 }
 
-/// A pack gives the resident subsidy one way: four fixed amounts, or a total with the
-/// shares of the central, provincial and city governments, which may not add up to more
-/// than 100% on any day (the county bears the rest).
-fn check_subsidy_shares(loader: &mut Loader<'_>, policy: &Policy) {
+/// A pack gives out-of-area care one way (terms of its own, or points off), and the
+/// resident subsidy one way: four fixed amounts, or a total with the shares of the central,
+/// provincial and city governments, which may not add up to more than 100% on any day (the
+/// county bears the rest).
+fn check_given_one_way(loader: &mut Loader<'_>, policy: &Policy) {
+    let reductions = [ParamKey::OutOfAreaReductionReferred, ParamKey::OutOfAreaReductionUnreferred];
+    if policy.offers(Family::OutOfAreaFlat) && reductions.iter().any(|key| !policy.entries(*key).is_empty()) {
+        loader.fail(
+            "param outofarea",
+            PolicyErrorKind::Invalid(
+                "give out-of-area care one way: outofarea.deductible with outofarea.ratio, or outofarea.reduction_referred/_unreferred points off the city's terms".to_owned(),
+            ),
+        );
+    }
     if !policy.offers(Family::SubsidyShares) {
         return;
     }
@@ -1025,15 +1048,14 @@ fn check_subsidy_shares(loader: &mut Loader<'_>, policy: &Policy) {
 }
 
 fn check_one(policy: &Policy, key: ParamKey, query: &Selector, required: bool, missing: &mut Vec<String>, overlaps: &mut BTreeSet<String>) {
-    let query = &effective_query(policy.entries(key), query);
     let matching: Vec<&Entry> = policy.entries(key).iter().filter(|e| matches(&e.selector, query)).collect();
-    let Some(best_rank) = matching.iter().map(|e| specificity(&e.selector)).max() else {
+    let Some(best_rank) = matching.iter().map(|e| specificity(&e.selector, query)).max() else {
         if required {
             missing.push(format!("no entry of {} covers {query}", key.name()));
         }
         return;
     };
-    let best: Vec<&&Entry> = matching.iter().filter(|e| specificity(&e.selector) == best_rank).collect();
+    let best: Vec<&&Entry> = matching.iter().filter(|e| specificity(&e.selector, query) == best_rank).collect();
     if best.len() > 1 {
         let lines: Vec<String> = best.iter().map(|e| format!("line {} ({})", e.line, e.selector)).collect();
         overlaps.insert(format!(

@@ -61,9 +61,12 @@ impl fmt::Display for LookupError {
 
 impl std::error::Error for LookupError {}
 
-/// How specific a matching selector is: a county region beats everything city-wide, then
-/// the number of other dimensions named.
-pub(crate) fn specificity(selector: &Selector) -> (u8, u8) {
+/// How specific a selector matching `query` is: a county region beats everything city-wide,
+/// then the number of other dimensions named; at equal rank, an entry naming the query's
+/// own level beats one matching through the level's fallback (a township health centre
+/// takes a `primary` entry only where no `township` entry is as specific: issue 13).
+pub(crate) fn specificity(selector: &Selector, query: &Query) -> (u8, u8, u8) {
+    let by_fallback = selector.level.is_some() && selector.level != query.level;
     let county = u8::from(selector.region.is_some_and(|r| r.level() == RegionLevel::County));
     let named = [
         selector.scheme.is_some(),
@@ -77,19 +80,7 @@ pub(crate) fn specificity(selector: &Selector) -> (u8, u8) {
     .into_iter()
     .filter(|b| *b)
     .count();
-    (county, u8::try_from(named).expect("≤ 7"))
-}
-
-/// The query a key is looked up with: a township health centre is looked up as primary
-/// care for a key none of whose entries names `township` (issue 13: a pack that does not
-/// tell health centres apart from level-1 hospitals gives them the same values).
-pub(crate) fn effective_query(entries: &[Entry], query: &Query) -> Query {
-    match query.level {
-        Some(level @ InstitutionLevel::Township) if !entries.iter().any(|e| e.selector.level == Some(level)) => {
-            Query { level: level.fallback(), ..*query }
-        }
-        _ => *query,
-    }
+    (county, u8::try_from(named).expect("≤ 7"), u8::from(!by_fallback))
 }
 
 pub(crate) fn matches(selector: &Selector, query: &Query) -> bool {
@@ -104,7 +95,8 @@ pub(crate) fn matches(selector: &Selector, query: &Query) -> bool {
     region_ok
         && same(selector.scheme, query.scheme)
         && same(selector.tier, query.tier)
-        && same(selector.level, query.level)
+        && (same(selector.level, query.level)
+            || (selector.level.is_some() && selector.level == query.level.and_then(InstitutionLevel::fallback)))
         && same(selector.category, query.category)
         && same(selector.group, query.group)
         && same(selector.place, query.place)
@@ -128,12 +120,10 @@ impl Policy {
     /// The most specific entry of `key` matching `query` (ties are refused at load).
     #[must_use]
     pub fn entry_for(&self, key: ParamKey, query: &Query) -> Option<&Entry> {
-        let entries = self.entries(key);
-        let query = &effective_query(entries, query);
-        let mut best: Option<(&Entry, (u8, u8))> = None;
-        for entry in entries {
+        let mut best: Option<(&Entry, (u8, u8, u8))> = None;
+        for entry in self.entries(key) {
             if matches(&entry.selector, query) {
-                let rank = specificity(&entry.selector);
+                let rank = specificity(&entry.selector, query);
                 if best.is_none_or(|(_, best_rank)| rank > best_rank) {
                     best = Some((entry, rank));
                 }

@@ -287,6 +287,33 @@ values = [{ from = "2010-01-01", value = "55%", cite = "TEST" }]"#,
         "no entry of outofarea.ratio covers",
     ),
     (
+        "out-of-area care given both ways: terms of its own and points off",
+        VALID,
+        Append(
+            r#"
+[[param]]
+key = "outofarea.deductible"
+values = [{ from = "2010-01-01", value = 3000, cite = "TEST" }]
+[[param]]
+key = "outofarea.ratio"
+values = [{ from = "2010-01-01", value = "50%", cite = "TEST" }]"#,
+        ),
+        "policy.invalid",
+        "give out-of-area care one way",
+    ),
+    (
+        "a ratio bonus that names no group",
+        VALID,
+        Append(
+            r#"
+[[param]]
+key = "inpatient.ratio_bonus"
+values = [{ from = "2010-01-01", value = "5%", cite = "TEST" }]"#,
+        ),
+        "policy.invalid",
+        "inpatient.ratio_bonus raises one group's ratio: name its group",
+    ),
+    (
         "a place that is not out of the area",
         VALID,
         Append(
@@ -1554,7 +1581,7 @@ proptest! {
 /// `township`, and the primary level's for any other key; a township price cap may be
 /// given, or is the primary one.
 #[test]
-fn a_township_centre_takes_primary_values_unless_the_key_names_township() {
+fn a_township_centre_takes_primary_values_unless_a_township_entry_is_as_specific() {
     let policy = load(&edited(
         VALID,
         &[Append(
