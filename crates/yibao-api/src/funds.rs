@@ -190,6 +190,19 @@ pub(crate) async fn targets(State(state): State<App>, caller: Caller, Params(que
     ok(&state.targets(&caller, query.year).await?)
 }
 
+/// The early-warning indicators of every fund and unit at the end of each month of a year
+/// so far (R-FND-4): the year's income, spending and accumulated surplus through the month,
+/// the current surplus rate, the months of spending the surplus covers, and the warnings
+/// against the pack's thresholds.
+#[utoipa::path(get, path = "/api/funds/indicators", params(YearQuery), responses((status = 200, body = [Object]), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)), tag = "funds")]
+pub(crate) async fn monthly_indicators(
+    State(state): State<App>,
+    caller: Caller,
+    Params(query): Params<YearQuery>,
+) -> Result<Response, ApiError> {
+    ok(&state.monthly_indicators(&caller, query.year).await?)
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BudgetIn {

@@ -744,6 +744,28 @@ async fn funds_flow(api: &Api) {
     let (status, dry) = api.call("POST", "/api/funds/year-closes/preview", Auth::Token(&auditor), Some(close.clone())).await;
     assert_eq!((status, dry["closed"].as_bool()), (StatusCode::OK, Some(false)), "an auditor sees the dry run: {dry}");
     assert!(dry["record"]["positions"].as_array().is_some_and(|p| !p.is_empty()), "{dry}");
+    // The early-warning indicators month by month (R-FND-4, issue 13): this month's row for
+    // the east county's resident fund carries the settlement as the year's spending, and,
+    // with nothing collected to cover it, the warning that the surplus covers no month.
+    let indicators = format!("/api/funds/indicators?year={}", today.year());
+    assert_eq!(api.call("GET", &indicators, Auth::Token(&east_clerk), None).await.0, StatusCode::FORBIDDEN);
+    let (status, rows) = api.call("GET", &indicators, Auth::Token(&auditor), None).await;
+    assert_eq!(status, StatusCode::OK, "{rows}");
+    let rows = rows.as_array().expect("rows");
+    let this_month = u64::from(u8::from(today.month()));
+    assert!(rows.iter().all(|r| (1..=this_month).contains(&r["month"].as_u64().unwrap_or(0))), "no month after this one: {rows:?}");
+    let east_now = rows
+        .iter()
+        .find(|r| r["month"].as_u64() == Some(this_month) && r["fund"] == "resident@419900" && r["unit"] == "419921")
+        .expect("this month's row of the east county's resident fund");
+    assert_eq!(fen(&east_now["spending"]), pooled.get(), "{east_now}");
+    assert_eq!(east_now["accumulated_surplus"], "0.00", "{east_now}");
+    assert!(east_now["warnings"].as_array().is_some_and(|w| !w.is_empty()), "a fund whose surplus covers no month is warned: {east_now}");
+    let next_year = format!("/api/funds/indicators?year={}", today.year() + 1);
+    let (status, refused) = api.call("GET", &next_year, Auth::Token(&auditor), None).await;
+    assert_eq!((status, refused["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("fund.period_not_ended")), "{refused}");
+    let (status, bad) = api.call("GET", "/api/funds/indicators?year=soon", Auth::Token(&auditor), None).await;
+    assert_eq!((status, bad["code"].as_str()), (StatusCode::BAD_REQUEST, Some("request.malformed")), "{bad}");
     for (targets, code) in [
         (
             json!([{ "unit": "420102", "enrolment_target": 1, "enrolled": 1, "collection_target": "1.00", "collected": "1.00" }]),

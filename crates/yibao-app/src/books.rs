@@ -12,7 +12,7 @@ use yibao_store::{
 };
 
 pub use yibao_ledger::{AccountKind, AccountState, FundScheme, Holder, Reason, YearMonth};
-pub use yibao_store::closing::{InterestLine, UnitTargets, YearEndRecord, income_and_spending};
+pub use yibao_store::closing::{InterestLine, MonthIndicators, UnitTargets, YearEndRecord, income_and_spending};
 pub use yibao_store::handover::{HandoverRequest, Inventory};
 pub use yibao_store::legacy::{LegacyRepayment, LegacyRequest, LegacyView, TermsIn};
 pub use yibao_store::pooling::{Payment, PoolingRun};
@@ -152,6 +152,36 @@ impl App {
         let year = input.year;
         let options = self.close_options(scope, input)?;
         Ok(store!(self, preview_year_end(scope, year, options))?)
+    }
+
+    /// The early-warning indicators of every fund and unit in the principal's region at the
+    /// end of each month of `year` so far (R-FND-4; issue 13: month by month on the
+    /// dashboard, not only at the close): the current month for this year, all twelve for a
+    /// past one, under the thresholds the pack sets for the year.
+    pub async fn monthly_indicators(&self, principal: &Principal, year: i32) -> Result<Vec<MonthIndicators>, AppError> {
+        let scope = principal.scope(roles::FUND_READERS)?;
+        check_year(year)?;
+        let today = self.today();
+        let months = match year.cmp(&today.year()) {
+            std::cmp::Ordering::Less => 12,
+            std::cmp::Ordering::Equal => u8::from(today.month()),
+            std::cmp::Ordering::Greater => {
+                return Err(AppError::bad_request("fund.period_not_ended", format!("{year} has not begun: it has no months yet")));
+            }
+        };
+        let (first, _) = yibao_store::closing::year_bounds(year)?;
+        let day_before = first.previous_day().ok_or_else(|| AppError::bad_request("fund.bad_year", "the year has no day before it"))?;
+        let before = store!(self, fund_movements(scope, yibao_store::books::BOOKS_EPOCH, day_before))?;
+        let mut movements = Vec::with_capacity(usize::from(months));
+        for month in 1..=months {
+            let month_of = time::Month::try_from(month).map_err(|e| AppError::bad_request("fund.bad_period", e.to_string()))?;
+            let from = Date::from_calendar_date(year, month_of, 1).map_err(|e| AppError::bad_request("fund.bad_period", e.to_string()))?;
+            let to = Date::from_calendar_date(year, month_of, month_of.length(year))
+                .map_err(|e| AppError::bad_request("fund.bad_period", e.to_string()))?;
+            movements.push(store!(self, fund_movements(scope, from, to))?);
+        }
+        let options = self.year_end_defaults(scope, year)?;
+        Ok(yibao_store::closing::monthly_indicators(scope.city(), year, &before, &movements, &options.thresholds, options.rounding)?)
     }
 
     /// The year-end closes of the principal's city, newest first.

@@ -8,8 +8,9 @@
 //! [`yibao_app::App::county_arrears`] and [`yibao_app::App::county_targets`] give each
 //! county's arrears and targets; all three are open to every staff role, as this page is.
 //! For city-level staff who read the fund books, the dashboard adds each fund's fiscal
-//! special account balance (财政专户, R-FND-1, from the trial balance) and the warnings of
-//! the latest year-end close (R-FND-4).
+//! special account balance (财政专户, R-FND-1, from the trial balance), the warnings of
+//! the latest year-end close (R-FND-4), and this year's indicators month by month
+//! ([`yibao_app::App::monthly_indicators`], issue 13).
 
 use std::collections::BTreeMap;
 
@@ -82,6 +83,25 @@ pub struct FundBalanceRow {
     pub balance_yuan: String,
 }
 
+/// One month's indicators of a fund and unit: the months of spending the surplus covers
+/// and the current surplus rate, warned against the pack's thresholds.
+#[derive(Debug)]
+pub struct MonthCell {
+    pub months_covered: String,
+    pub surplus_rate: String,
+    /// The warnings, joined; empty when none.
+    pub warnings: String,
+}
+
+/// A fund and unit through this year, one cell per month so far (`None`: no movement yet).
+#[derive(Debug)]
+pub struct MonthlyRow {
+    pub fund: String,
+    pub name: String,
+    pub unit: String,
+    pub months: Vec<Option<MonthCell>>,
+}
+
 /// What the dashboard shows of the fund books: `None` for staff who do not read them.
 #[derive(Debug)]
 pub struct FundPanel {
@@ -89,6 +109,36 @@ pub struct FundPanel {
     /// The year of the latest close, if any.
     pub close_year: Option<i32>,
     pub warnings: Vec<CloseWarning>,
+    /// The months of this year so far, and each fund and unit's indicators in them.
+    pub month_numbers: Vec<u8>,
+    pub monthly: Vec<MonthlyRow>,
+}
+
+/// Hundredths of a month as `5.00`; `-` without spending.
+fn centi(value: Option<i64>) -> String {
+    value.map_or_else(|| "-".to_owned(), |c| format!("{}{}.{:02}", if c < 0 { "-" } else { "" }, c.abs() / 100, c.abs() % 100))
+}
+
+/// This year's indicators pivoted: a row per fund and unit, a cell per month.
+fn monthly_rows(lang: Lang, indicators: &[yibao_app::books::MonthIndicators]) -> (Vec<u8>, Vec<MonthlyRow>) {
+    let last = indicators.iter().map(|i| i.month).max().unwrap_or(0);
+    let mut rows: BTreeMap<(String, String), MonthlyRow> = BTreeMap::new();
+    for i in indicators {
+        let row = rows.entry((i.fund.clone(), i.unit.clone())).or_insert_with(|| MonthlyRow {
+            fund: i.fund.clone(),
+            name: fund_name(lang, &i.fund),
+            unit: i.unit.clone(),
+            months: (0..last).map(|_| None).collect(),
+        });
+        if let Some(cell) = row.months.get_mut(usize::from(i.month) - 1) {
+            *cell = Some(MonthCell {
+                months_covered: centi(i.months_covered_centi),
+                surplus_rate: bp_percent(i.surplus_rate_bp),
+                warnings: i.warnings.join("; "),
+            });
+        }
+    }
+    ((1..=last).collect(), rows.into_values().collect())
 }
 
 /// Each fund's special account balance and the latest close's warnings, for city-level
@@ -113,7 +163,9 @@ async fn fund_panel(state: &App, user: &ConsoleUser) -> Result<Option<(FundPanel
         Some((year, warnings)) => (Some(year), warnings),
         None => (None, Vec::new()),
     };
-    Ok(Some((FundPanel { balances, close_year, warnings }, specials)))
+    let this_year = state.monthly_indicators(&user.principal(), state.today().year()).await?;
+    let (month_numbers, monthly) = monthly_rows(lang, &this_year);
+    Ok(Some((FundPanel { balances, close_year, warnings, month_numbers, monthly }, specials)))
 }
 
 #[derive(Template)]
@@ -232,6 +284,13 @@ mod tests {
         assert_eq!(bp_percent(Some(10_001)), "100.01%");
         assert_eq!(bp_percent(Some(-5)), "-0.05%");
         assert_eq!(bp_percent(None), "-");
+    }
+
+    #[test]
+    fn hundredths_of_a_month_print_exactly() {
+        assert_eq!(super::centi(Some(500)), "5.00");
+        assert_eq!(super::centi(Some(-7)), "-0.07");
+        assert_eq!(super::centi(None), "-");
     }
 
     #[test]

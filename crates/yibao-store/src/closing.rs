@@ -208,6 +208,94 @@ struct Year {
     brought_forward: i64,
 }
 
+/// Adds movements to each fund and unit's year: those dated before the year to the surplus
+/// brought forward (what came in from outside less what went out), those in it to income
+/// and spending. The adjustment fund has no year of its own.
+fn add_movements(years: &mut BTreeMap<(FundScheme, RegionCode), Year>, movements: &[Movement], before_the_year: bool) {
+    for m in movements {
+        let scheme = m.fund_scheme;
+        if scheme == FundScheme::MunicipalAdjustment {
+            continue;
+        }
+        let line = years.entry((scheme, m.unit)).or_default();
+        if before_the_year {
+            if m.credit_kind == AccountKind::External {
+                line.brought_forward += m.amount_fen.get();
+            }
+            if m.debit_kind == AccountKind::External {
+                line.brought_forward -= m.amount_fen.get();
+            }
+        } else {
+            let (income, spending) = income_and_spending(m);
+            line.income += income;
+            line.spending += spending;
+        }
+    }
+}
+
+/// One fund of one unit through the end of a month: its year so far and the early-warning
+/// indicators on it (R-FND-4; issue 13: month by month, not only at the close).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonthIndicators {
+    pub month: u8,
+    pub fund: String,
+    pub unit: String,
+    /// The year's income and spending through the month's end.
+    pub income_fen: i64,
+    pub spending_fen: i64,
+    /// Brought forward plus the year's income less its spending, at the month's end.
+    pub accumulated_surplus_fen: i64,
+    pub surplus_rate_bp: Option<i64>,
+    pub months_covered_centi: Option<i64>,
+    pub warnings: Vec<String>,
+}
+
+/// The indicators of every fund and unit at the end of each month of `year` for which
+/// `months` holds the month's movements (January first), from the movements dated before
+/// the year: what the close computes at month 12, computed at every month's end.
+pub fn monthly_indicators(
+    city: RegionCode,
+    year: i32,
+    before: &[Movement],
+    months: &[Vec<Movement>],
+    thresholds: &WarningThresholds,
+    rounding: Rounding,
+) -> Result<Vec<MonthIndicators>, StoreError> {
+    assert!(months.len() <= 12, "a year has twelve months");
+    let mut years: BTreeMap<(FundScheme, RegionCode), Year> = BTreeMap::new();
+    add_movements(&mut years, before, true);
+    let mut out = Vec::new();
+    for (index, movements) in months.iter().enumerate() {
+        let month = u8::try_from(index + 1).expect("at most 12");
+        add_movements(&mut years, movements, false);
+        for (&(scheme, unit), y) in &years {
+            let accumulated = y.brought_forward.max(0) + y.income - y.spending.max(0);
+            let fen = |value: i64| Fen::checked(value).ok_or_else(|| StoreError::Invalid(format!("{value} fen is beyond one amount")));
+            let view = FundYear {
+                fund: Fund::new(scheme, city),
+                year,
+                months_elapsed: month,
+                income_fen: fen(y.income)?,
+                spending_fen: fen(y.spending.max(0))?,
+                accumulated_surplus_fen: fen(accumulated.max(0))?,
+            };
+            let found = indicators(&view, thresholds, rounding).map_err(refused)?;
+            out.push(MonthIndicators {
+                month,
+                fund: view.fund.to_string(),
+                unit: unit.to_string(),
+                income_fen: y.income,
+                spending_fen: y.spending.max(0),
+                accumulated_surplus_fen: accumulated.max(0),
+                surplus_rate_bp: found.surplus_rate_bp,
+                months_covered_centi: found.months_covered_centi,
+                warnings: found.warnings.iter().map(|(w, note)| format!("[{}] {note}", w.code())).collect(),
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// The first and last day of `year`.
 pub fn year_bounds(year: i32) -> Result<(Date, Date), StoreError> {
     let day = |month, day| Date::from_calendar_date(year, month, day).map_err(|e| StoreError::Invalid(format!("year {year}: {e}")));
@@ -221,27 +309,8 @@ pub fn plan_year_end(inputs: &YearEndInputs) -> Result<(YearEndRecord, Vec<Entry
     let (_, value_date) = year_bounds(year)?;
     let options = &inputs.options;
     let mut years: BTreeMap<(FundScheme, RegionCode), Year> = BTreeMap::new();
-    for (movements, is_before) in [(&inputs.before, true), (&inputs.during, false)] {
-        for m in movements {
-            let scheme = m.fund_scheme;
-            if scheme == FundScheme::MunicipalAdjustment {
-                continue;
-            }
-            let line = years.entry((scheme, m.unit)).or_default();
-            if is_before {
-                if m.credit_kind == AccountKind::External {
-                    line.brought_forward += m.amount_fen.get();
-                }
-                if m.debit_kind == AccountKind::External {
-                    line.brought_forward -= m.amount_fen.get();
-                }
-            } else {
-                let (income, spending) = income_and_spending(m);
-                line.income += income;
-                line.spending += spending;
-            }
-        }
-    }
+    add_movements(&mut years, &inputs.before, true);
+    add_movements(&mut years, &inputs.during, false);
     let fen = |value: i64, what: &str| {
         Fen::checked(value).ok_or_else(|| StoreError::Invalid(format!("{what} of {value} fen is beyond one amount")))
     };
@@ -732,5 +801,32 @@ mod tests {
         assert_eq!(income_and_spending(&movement("personal-account-credit", "external", "personal-account")), (-16_000, 0));
         assert_eq!(income_and_spending(&movement("settlement.pooled", "external", "payable")), (0, 16_000));
         assert_eq!(income_and_spending(&movement("reversal", "payable", "external")), (0, -16_000));
+    }
+
+    /// Issue 13: the indicators at each month's end are the close's, on the year so far.
+    #[test]
+    fn indicators_month_by_month() {
+        let movement = |reason: &str, debit_kind: &str, credit_kind: &str, fen: i64| {
+            Movement::from_columns("resident", "419921", reason, debit_kind, credit_kind, 1, fen).expect("a movement")
+        };
+        let before = [movement("contribution", "income", "external", 1_200_000)];
+        let january =
+            vec![movement("contribution", "income", "external", 600_000), movement("settlement.pooled", "external", "payable", 300_000)];
+        let february = vec![movement("settlement.pooled", "external", "payable", 300_000)];
+        let city = RegionCode::parse("419900").expect("city");
+        let rows = monthly_indicators(city, 2026, &before, &[january, february], &WarningThresholds::COMMON, Rounding::HalfUp)
+            .expect("indicators");
+        let figures: Vec<_> = rows
+            .iter()
+            .map(|r| (r.month, r.income_fen, r.spending_fen, r.accumulated_surplus_fen, r.surplus_rate_bp, r.months_covered_centi))
+            .collect();
+        // January: 12,000 brought forward + 6,000 − 3,000 = 15,000, a 50% surplus rate, 15,000 ÷
+        // 3,000 a month = 5.00 months. February: 12,000 left, 0%, 12,000 ÷ (6,000 ÷ 2) = 4.00.
+        assert_eq!(
+            figures,
+            [(1, 600_000, 300_000, 1_500_000, Some(5_000), Some(500)), (2, 600_000, 600_000, 1_200_000, Some(0), Some(400))]
+        );
+        assert!(rows.iter().all(|r| r.unit == "419921" && r.fund == "resident@419900"), "{rows:?}");
+        assert!(rows.iter().all(|r| r.warnings.len() == 1 && r.warnings[0].contains("months")), "below six months: {rows:?}");
     }
 }
