@@ -481,8 +481,10 @@ pub struct DeliveryIn {
     babies: u8,
     #[schema(schema_with = crate::contract::yuan_in_opt)]
     employer_average_wage_monthly: Option<String>,
-    /// The leave days granted, as certified; absent: the statutory days. At most the
-    /// statutory days plus the pack's provincial extension.
+    /// The leave days taken, when fewer than the law gives (a mother back at work sooner);
+    /// absent: all of them, the statutory days plus the pack's
+    /// `maternity.leave_days.extension` for a birth. Never more; stated only with
+    /// `employer_average_wage_monthly`.
     #[schema(minimum = 1, maximum = 365)]
     leave_days: Option<u16>,
 }

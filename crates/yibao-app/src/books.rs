@@ -155,16 +155,25 @@ impl App {
     }
 
     /// The early-warning indicators of every fund and unit in the principal's region at the
-    /// end of each month of `year` so far (R-FND-4; issue 13: month by month on the
-    /// dashboard, not only at the close): the current month for this year, all twelve for a
-    /// past one, under the thresholds the pack sets for the year.
+    /// end of each completed month of `year` (R-FND-4; issue 13: month by month on the
+    /// dashboard, not only at the close): the months before this one for this year (a month
+    /// under way would count whole in the average spending and overstate the months
+    /// covered), all twelve for a past one, under the thresholds the pack sets for the year
+    /// (for a year outside the pack's period, those of its nearest day).
     pub async fn monthly_indicators(&self, principal: &Principal, year: i32) -> Result<Vec<MonthIndicators>, AppError> {
         let scope = principal.scope(roles::FUND_READERS)?;
         check_year(year)?;
+        let policy = self.policy();
+        if scope.city() != policy.region {
+            return Err(AppError::bad_request(
+                "region.unknown",
+                format!("{} is not this city ({}): it has no books here", scope.city(), policy.region),
+            ));
+        }
         let today = self.today();
         let months = match year.cmp(&today.year()) {
             std::cmp::Ordering::Less => 12,
-            std::cmp::Ordering::Equal => u8::from(today.month()),
+            std::cmp::Ordering::Equal => u8::from(today.month()) - 1,
             std::cmp::Ordering::Greater => {
                 return Err(AppError::bad_request("fund.period_not_ended", format!("{year} has not begun: it has no months yet")));
             }
@@ -180,8 +189,11 @@ impl App {
                 .map_err(|e| AppError::bad_request("fund.bad_period", e.to_string()))?;
             movements.push(store!(self, fund_movements(scope, from, to))?);
         }
-        let options = self.year_end_defaults(scope, year)?;
-        Ok(yibao_store::closing::monthly_indicators(scope.city(), year, &before, &movements, &options.thresholds, options.rounding)?)
+        let (_, year_end) = yibao_store::closing::year_bounds(year)?;
+        let on = policy.effective_until.map_or(year_end, |until| year_end.min(until)).max(policy.effective_from);
+        // Only the thresholds: the close's levy and shares do not enter the indicators.
+        let thresholds = yibao_store::closing::thresholds_from_policy(&policy, scope.city(), on)?;
+        Ok(yibao_store::closing::monthly_indicators(scope.city(), year, &before, &movements, &thresholds, policy.rounding)?)
     }
 
     /// The year-end closes of the principal's city, newest first.

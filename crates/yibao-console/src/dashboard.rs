@@ -109,9 +109,11 @@ pub struct FundPanel {
     /// The year of the latest close, if any.
     pub close_year: Option<i32>,
     pub warnings: Vec<CloseWarning>,
-    /// The months of this year so far, and each fund and unit's indicators in them.
+    /// The completed months of this year, and each fund and unit's indicators in them.
     pub month_numbers: Vec<u8>,
     pub monthly: Vec<MonthlyRow>,
+    /// Why the monthly indicators could not be computed (the rest of the page still shows).
+    pub monthly_error: Option<String>,
 }
 
 /// Hundredths of a month as `5.00`; `-` without spending.
@@ -163,9 +165,16 @@ async fn fund_panel(state: &App, user: &ConsoleUser) -> Result<Option<(FundPanel
         Some((year, warnings)) => (Some(year), warnings),
         None => (None, Vec::new()),
     };
-    let this_year = state.monthly_indicators(&user.principal(), state.today().year()).await?;
-    let (month_numbers, monthly) = monthly_rows(lang, &this_year);
-    Ok(Some((FundPanel { balances, close_year, warnings, month_numbers, monthly }, specials)))
+    // The indicators are advisory: a pack gap they trip on is shown, not the whole page lost.
+    let (month_numbers, monthly, monthly_error) = match state.monthly_indicators(&user.principal(), state.today().year()).await {
+        Ok(rows) => {
+            let (months, rows) = monthly_rows(lang, &rows);
+            (months, rows, None)
+        }
+        Err(error) if error.kind.http_status() == 500 => (Vec::new(), Vec::new(), Some(lang.t("error-store"))),
+        Err(error) => (Vec::new(), Vec::new(), Some(crate::page::app_message(lang, &error))),
+    };
+    Ok(Some((FundPanel { balances, close_year, warnings, month_numbers, monthly, monthly_error }, specials)))
 }
 
 #[derive(Template)]
@@ -207,7 +216,8 @@ pub async fn show(State(state): State<App>, user: ConsoleUser) -> Response {
     };
     let lang = user.lang;
     let principal = user.principal();
-    let year = time::OffsetDateTime::now_utc().year();
+    // The application's day (Beijing time), as every figure on the page uses.
+    let year = state.today().year();
     let totals = match state.activity(&principal).await {
         Ok(totals) => totals,
         Err(error) => return app_error_page(lang, &error),

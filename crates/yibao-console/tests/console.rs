@@ -760,11 +760,11 @@ async fn the_fund_accountant_previews_and_runs_a_month_and_its_record_shows_the_
     let home = console.get("/console", &funds).await.body;
     assert!(home.contains("id=\"dashboard-funds\"") && home.contains("resident@419900"), "{home}");
     // And this year's early-warning indicators month by month (issue 13): a column per
-    // month so far, the east county's resident fund among the rows.
+    // completed month, none for the month under way.
     let monthly = &home[home.find("id=\"dashboard-monthly-indicators\"").expect("the monthly indicators")..];
     let this_month = u8::from(time::OffsetDateTime::now_utc().month());
-    assert!(monthly.contains("本年度逐月风险预警") && monthly.contains(&format!("<th class=\"num\">{this_month}</th>")), "{monthly}");
-    assert!(monthly.contains("<td>419921</td>"), "{monthly}");
+    assert!(monthly.contains("本年度逐月风险预警") && !monthly.contains(&format!("<th class=\"num\">{this_month}</th>")), "{monthly}");
+    assert!(!monthly.contains("id=\"monthly-error\""), "{monthly}");
 }
 
 /// The empty-list cell of the pooling runs' table.

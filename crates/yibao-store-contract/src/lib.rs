@@ -1181,6 +1181,33 @@ pub async fn run_year<S: Store + yibao_store::ContributionStore + yibao_store::F
     let a = position(A);
     assert_eq!((a.income_fen, a.spending_fen, a.deficit_fen), (yuan(2_700).get(), yuan(1_000).get(), 0));
     assert_eq!(a.surplus_rate_bp, Some(6_296), "(2,700 − 1,000) ÷ 2,700 = 62.96%");
+    // Month by month (issue 13), the indicators at December's end are the close's.
+    let before = store.fund_movements(city, yibao_store::books::BOOKS_EPOCH, date!(2025 - 12 - 31)).await.expect("before");
+    let mut months = Vec::new();
+    for month in 1..=12u8 {
+        let month_of = time::Month::try_from(month).expect("a month");
+        let (from, to) = (
+            time::Date::from_calendar_date(2026, month_of, 1).expect("first"),
+            time::Date::from_calendar_date(2026, month_of, month_of.length(2026)).expect("last"),
+        );
+        months.push(store.fund_movements(city, from, to).await.expect("a month's movements"));
+    }
+    let options = yibao_store::closing::YearEndOptions::default();
+    let monthly = yibao_store::closing::monthly_indicators(city, 2026, &before, &months, &options.thresholds, options.rounding)
+        .expect("the indicators month by month");
+    for position in &record.positions {
+        let december = monthly
+            .iter()
+            .find(|m| m.month == 12 && m.fund == position.fund && m.unit == position.unit)
+            .unwrap_or_else(|| panic!("December's row of {} {}", position.fund, position.unit));
+        assert_eq!(
+            (december.income_fen, december.spending_fen, december.surplus_rate_bp, december.months_covered_centi, &december.warnings),
+            (position.income_fen, position.spending_fen, position.surplus_rate_bp, position.months_covered_centi, &position.warnings),
+            "{} {}",
+            position.fund,
+            position.unit
+        );
+    }
 
     let again = store.close_year(&accountant, city, 2026, yibao_store::closing::YearEndOptions::default()).await.expect("again");
     assert!(!again.ran_now && again.record == close.record, "a year closes once");

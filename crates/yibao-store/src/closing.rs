@@ -97,22 +97,29 @@ impl YearEndOptions {
     pub fn from_policy(policy: &yibao_policy::Policy, city: RegionCode, on: Date) -> Result<YearEndOptions, StoreError> {
         use yibao_policy::ParamKey as K;
         let defaults = YearEndOptions::default();
-        let months = |key| optional_count(policy, key, city, on).map(|m| m.map(|m| i64::from(m) * 100));
-        let rate = |key| optional_ratio(policy, key, city, on).map(|r| r.map(|r| i64::from(r.get())));
-        let common = WarningThresholds::COMMON;
         Ok(YearEndOptions {
             levy_ratio_bp: optional_ratio(policy, K::FundAdjustmentLevyRatio, city, on)?.unwrap_or(defaults.levy_ratio_bp),
             city_share_when_met_bp: optional_ratio(policy, K::FundDeficitCityShare, city, on)?.unwrap_or(defaults.city_share_when_met_bp),
             rounding: policy.rounding,
             targets: Vec::new(),
-            thresholds: WarningThresholds {
-                surplus_rate_min_bp: rate(K::FundWarningSurplusRateMin)?.or(common.surplus_rate_min_bp),
-                surplus_rate_max_bp: rate(K::FundWarningSurplusRateMax)?.or(common.surplus_rate_max_bp),
-                months_min_centi: months(K::FundWarningMonthsMin)?.or(common.months_min_centi),
-                months_max_centi: months(K::FundWarningMonthsMax)?.or(common.months_max_centi),
-            },
+            thresholds: thresholds_from_policy(policy, city, on)?,
         })
     }
+}
+
+/// The early-warning thresholds the policy in force for `city` on `on` sets
+/// (`fund.warning.*`), the common ones where it is silent.
+pub fn thresholds_from_policy(policy: &yibao_policy::Policy, city: RegionCode, on: Date) -> Result<WarningThresholds, StoreError> {
+    use yibao_policy::ParamKey as K;
+    let months = |key| optional_count(policy, key, city, on).map(|m| m.map(|m| i64::from(m) * 100));
+    let rate = |key| optional_ratio(policy, key, city, on).map(|r| r.map(|r| i64::from(r.get())));
+    let common = WarningThresholds::COMMON;
+    Ok(WarningThresholds {
+        surplus_rate_min_bp: rate(K::FundWarningSurplusRateMin)?.or(common.surplus_rate_min_bp),
+        surplus_rate_max_bp: rate(K::FundWarningSurplusRateMax)?.or(common.surplus_rate_max_bp),
+        months_min_centi: months(K::FundWarningMonthsMin)?.or(common.months_min_centi),
+        months_max_centi: months(K::FundWarningMonthsMax)?.or(common.months_max_centi),
+    })
 }
 
 /// What a backend reads for a close.
@@ -251,8 +258,9 @@ pub struct MonthIndicators {
 }
 
 /// The indicators of every fund and unit at the end of each month of `year` for which
-/// `months` holds the month's movements (January first), from the movements dated before
-/// the year: what the close computes at month 12, computed at every month's end.
+/// `months` holds the month's movements (January first, completed months only: a month
+/// counts whole in the average spending), from the movements dated before the year: what
+/// the close computes at month 12, computed at every month's end.
 pub fn monthly_indicators(
     city: RegionCode,
     year: i32,
@@ -275,7 +283,10 @@ pub fn monthly_indicators(
                 fund: Fund::new(scheme, city),
                 year,
                 months_elapsed: month,
-                income_fen: fen(y.income)?,
+                // Months into the year, an account share paid the year before and moved out
+                // of pooled income can leave income below zero: no income, no rate (the
+                // close, on a whole year, does not meet it).
+                income_fen: fen(y.income.max(0))?,
                 spending_fen: fen(y.spending.max(0))?,
                 accumulated_surplus_fen: fen(accumulated.max(0))?,
             };

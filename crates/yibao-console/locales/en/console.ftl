@@ -442,7 +442,7 @@ dashboard-fund-balances = Fund balances (fiscal special accounts)
 dashboard-fund-warnings = Early warnings of the latest year-end close
 dashboard-no-close = No year has been closed yet.
 dashboard-monthly-indicators = Early warning this year, month by month
-dashboard-monthly-hint = Each cell: the months of spending the accumulated surplus covers, and the current surplus rate, at the month's end; a highlighted cell is warned (hover for why).
+dashboard-monthly-hint = Each completed month: the months of spending the accumulated surplus covers, and the current surplus rate, at the month's end; a highlighted cell is warned (hover for why).
 dashboard-no-warnings = No warnings.
 
 ## Budgets, legacy deficits, handovers, the book check (R-FND-3, R-FND-6, R-FND-7)

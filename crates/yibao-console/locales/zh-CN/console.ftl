@@ -442,7 +442,7 @@ dashboard-fund-balances = 基金余额（财政专户）
 dashboard-fund-warnings = 最近一次年终决算的预警
 dashboard-no-close = 尚无已决算年度。
 dashboard-monthly-indicators = 本年度逐月风险预警
-dashboard-monthly-hint = 每格为月末累计结余可支付月数与当期结余率；高亮表示预警（悬停查看原因）。
+dashboard-monthly-hint = 每个已结束月份一格：月末累计结余可支付月数与当期结余率；高亮表示预警（悬停查看原因）。
 dashboard-no-warnings = 无预警。
 
 ## 预算、历史缺口、基金移交、账簿核验（R-FND-3、R-FND-6、R-FND-7）
