@@ -621,6 +621,14 @@ async fn funds_flow(api: &Api) {
     assert_eq!(status, StatusCode::CREATED, "{settled}");
     let pooled = yibao_domain::Fen::parse_yuan(settled["settlement"]["hifp_pay"].as_str().expect("hifp_pay")).expect("yuan");
     assert!(pooled.get() > 0);
+    // The hospital is told which funds pay, with their national codes (issue 13): the
+    // residents' basic fund pays this stay, and its line is the pooled amount.
+    let detail = &settled["settlement"]["setldetail"][0];
+    assert_eq!(
+        (detail["fund_pay_type"].as_str(), detail["field"].as_str(), detail["fund_payamt"].as_str()),
+        (Some("390100"), Some("hifp_pay"), Some(pooled.to_string().as_str())),
+        "{settled}"
+    );
 
     // The settlement is dated today: run this month.
     let today = time::OffsetDateTime::now_utc().date();

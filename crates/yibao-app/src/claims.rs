@@ -40,12 +40,27 @@ pub struct Settled {
 const PRIVATE_FIELDS: [&str; 4] = ["acct_balance_after", "accumulators", "tier", "explanation"];
 
 pub(crate) fn institution_view(mut settlement: Value) -> Value {
+    let setldetail = serde_json::to_value(fund_payments_of(&settlement)).unwrap_or(Value::Null);
     if let Value::Object(fields) = &mut settlement {
         for field in PRIVATE_FIELDS {
             fields.remove(field);
         }
+        // Which funds pay, with their national codes (issue 13: the settlement's per-fund
+        // breakdown, as the national interface's `setldetail`).
+        fields.insert("setldetail".to_owned(), setldetail);
     }
     settlement
+}
+
+/// The funds that pay a stored settlement, with their national codes: the engine's one
+/// table ([`yibao_engine::fund_payments`]) over the settlement's recorded amounts.
+#[must_use]
+pub fn fund_payments_of(settlement: &Value) -> Vec<yibao_engine::FundPayment> {
+    let text = |field: &str| settlement.get(field).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let (insutype, med_type) = (text("insutype"), text("med_type"));
+    yibao_engine::fund_payments(&insutype, &med_type, |field| {
+        settlement.get(field).and_then(Value::as_str).and_then(|yuan| Fen::parse_yuan(yuan).ok()).unwrap_or(Fen::ZERO)
+    })
 }
 
 pub(crate) fn stored_settlement(record: &ClaimRecord) -> Result<Value, AppError> {

@@ -39,7 +39,7 @@ use yibao_policy::Policy;
 use yibao_store_postgres::PostgresStore;
 use yibao_store_sqlite::SqliteStore;
 
-pub use claims::{InstitutionSettlement, SettleOutcome, Settled};
+pub use claims::{InstitutionSettlement, SettleOutcome, Settled, fund_payments_of};
 pub use contributions::ContributionInput;
 pub use error::{AppError, ErrorKind};
 pub use funds::INTEREST_PERIOD_DAYS_MAX;
@@ -56,8 +56,8 @@ pub use yibao_store::{NewReferral, ReferralRecord};
 // send. Types only: the rules that make and check them stay behind the use cases, and the
 // edges depend on this crate and the domain alone (scripts/check-layers).
 pub use yibao_engine::{
-    Accumulators, Bilingual, Claim, ClaimLine, Coverage, Delivery, Language, LineSettlement, LineVerdict, Quantity, Rule, Settlement, Step,
-    TierChange, TierHistory,
+    Accumulators, Bilingual, Claim, ClaimLine, Coverage, Delivery, FundPayment, Language, LineSettlement, LineVerdict, Quantity, Rule,
+    Settlement, Step, TierChange, TierHistory,
 };
 pub use yibao_store::{
     AuditEntry, AuditVerification, BooksVerification, Budget, BudgetExecution, ClaimRecord, ClaimStatus, ContributionRecord, CountyArrears,

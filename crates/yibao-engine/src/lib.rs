@@ -17,5 +17,5 @@ pub use contribution::{
     contribution_due, employee_contribution, resident_contribution, supplementary_contribution,
 };
 pub use settle::{Explain, SettleError, settle, settle_into};
-pub use settlement::{Bilingual, Language, LineSettlement, LineVerdict, Rule, Settlement, Step};
+pub use settlement::{Bilingual, FundPayment, Language, LineSettlement, LineVerdict, Rule, Settlement, Step, fund_payments};
 pub use tier::{TierHistoryError, TierOrPolicyError, change_takes_effect, tier_in_force, tier_on, upgrade_waiting_months};

@@ -177,6 +177,45 @@ rules! {
     Cash "cash" => "个人现金支付", "Patient pays in cash";
 }
 
+/// One fund's part of a settlement (结算基金分项, the national interface's `setldetail`):
+/// the fund by its national payment type (`fund_pay_type`) and what it pays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct FundPayment {
+    pub fund_pay_type: &'static str,
+    pub fund_pay_type_name: &'static str,
+    /// The settlement's field this fund pays (`hifp_pay`, `hifmi_pay`, …).
+    pub field: &'static str,
+    #[serde(with = "serde_yuan")]
+    pub fund_payamt: Fen,
+}
+
+/// The funds that pay a settlement, each with its national code, in the order of the
+/// layers; a fund that pays nothing is left out (issue 13, `setldetail`). The basic fund's
+/// code follows the scheme (`insutype` 310 employees, 390 residents, 510 maternity) and,
+/// for residents' outpatient pooling, the kind of care (`med_type` 11). Supplementary
+/// insurance is 999997 (其他基金): the national dictionary has no code of its own for it.
+/// `amount_of` gives the settlement's amount of a field.
+pub fn fund_payments(insutype: &str, med_type: &str, amount_of: impl Fn(&'static str) -> Fen) -> Vec<FundPayment> {
+    let basic = match (insutype, med_type) {
+        ("310", _) => ("310100", "职工基本医疗保险统筹基金"),
+        ("510", _) => ("510100", "生育基金"),
+        (_, "11") => ("390102", "城乡居民基本医疗保险门诊统筹基金"),
+        _ => ("390100", "城乡居民基本医疗保险基金"),
+    };
+    [
+        ("hifp_pay", basic),
+        ("hifob_pay", ("330100", "职工大额医疗费用补助基金")),
+        ("hifmi_pay", ("390200", "城乡居民大病医疗保险基金")),
+        ("maf_pay", ("610100", "医疗救助基金")),
+        ("oth_pay", ("999997", "其他基金（补充医疗保险）")),
+        ("acct_pay", ("310200", "职工基本医疗保险个人账户基金")),
+    ]
+    .into_iter()
+    .map(|(field, (code, name))| FundPayment { fund_pay_type: code, fund_pay_type_name: name, field, fund_payamt: amount_of(field) })
+    .filter(|payment| !payment.fund_payamt.is_zero())
+    .collect()
+}
+
 /// The result of settling one claim.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Settlement {
@@ -254,6 +293,20 @@ pub struct Settlement {
 }
 
 impl Settlement {
+    /// The funds that pay this settlement, with their national codes ([`fund_payments`]).
+    #[must_use]
+    pub fn fund_payments(&self) -> Vec<FundPayment> {
+        fund_payments(self.insutype, self.med_type, |field| match field {
+            "hifp_pay" => self.hifp_pay,
+            "hifob_pay" => self.hifob_pay,
+            "hifmi_pay" => self.hifmi_pay,
+            "maf_pay" => self.maf_pay,
+            "oth_pay" => self.oth_pay,
+            "acct_pay" => self.acct_pay,
+            _ => Fen::ZERO,
+        })
+    }
+
     /// The identities every settlement satisfies to the fen (ARCHITECTURE.md, invariant
     /// `payers-sum-to-bill`). Returns the first that fails.
     pub fn check_identities(&self) -> Result<(), &'static str> {
@@ -457,5 +510,39 @@ mod tests {
             assert!(rule.title_en().is_ascii() || rule.title_en().contains('÷'), "{rule:?} has an English title");
         }
         assert_eq!(Rule::parse("no-such-rule"), None);
+    }
+
+    /// Issue 13: each paying fund with its national code, in layer order, none that pays
+    /// nothing; the basic fund's code by scheme and, for residents' outpatient pooling, by
+    /// the kind of care.
+    #[test]
+    fn fund_payments_carry_the_national_codes() {
+        let employee = Settlement {
+            insutype: "310",
+            med_type: "2101",
+            hifp_pay: Fen::new(800_000),
+            hifob_pay: Fen::new(120_000),
+            acct_pay: Fen::new(5_000),
+            ..Settlement::default()
+        };
+        let codes: Vec<(&str, &str, i64)> =
+            employee.fund_payments().iter().map(|p| (p.fund_pay_type, p.field, p.fund_payamt.get())).collect();
+        assert_eq!(codes, [("310100", "hifp_pay", 800_000), ("330100", "hifob_pay", 120_000), ("310200", "acct_pay", 5_000)]);
+        let outpatient = Settlement { insutype: "390", med_type: "11", hifp_pay: Fen::new(2_550), ..Settlement::default() };
+        assert_eq!(outpatient.fund_payments().first().map(|p| p.fund_pay_type), Some("390102"));
+        let resident = Settlement {
+            insutype: "390",
+            med_type: "2101",
+            hifp_pay: Fen::new(1),
+            hifmi_pay: Fen::new(2),
+            oth_pay: Fen::new(3),
+            maf_pay: Fen::new(4),
+            ..Settlement::default()
+        };
+        let codes: Vec<&str> = resident.fund_payments().iter().map(|p| p.fund_pay_type).collect();
+        assert_eq!(codes, ["390100", "390200", "610100", "999997"]);
+        let maternity = Settlement { insutype: "510", med_type: "52", hifp_pay: Fen::new(300_000), ..Settlement::default() };
+        assert_eq!(maternity.fund_payments().first().map(|p| p.fund_pay_type), Some("510100"));
+        assert!(Settlement::default().fund_payments().is_empty(), "a settlement no fund pays has no lines");
     }
 }

@@ -466,34 +466,18 @@ async fn cancel_fees(app: &App, principal: &Principal, input: &Node<'_>, stay: b
     Ok(json!({}))
 }
 
-/// `fund_pay_type` of each fund of a settlement, with its name.
+/// `setldetail`: each fund that pays a settlement, with its national code and name (the
+/// application's [`yibao_app::fund_payments_of`], from the engine's one table).
 fn fund_lines(settlement: &Value) -> Vec<Value> {
-    let insutype = settlement.get("insutype").and_then(Value::as_str).unwrap_or("390");
-    let med_type = settlement.get("med_type").and_then(Value::as_str).unwrap_or("");
-    let pooled = match (insutype, med_type) {
-        ("310", _) => ("310100", "职工基本医疗保险统筹基金"),
-        ("510", _) => ("510100", "生育基金"),
-        (_, "11") => ("390102", "城乡居民基本医疗保险门诊统筹基金"),
-        _ => ("390100", "城乡居民基本医疗保险基金"),
-    };
-    let funds = [
-        ("hifp_pay", pooled),
-        ("hifob_pay", ("330100", "职工大额医疗费用补助基金")),
-        ("hifmi_pay", ("390200", "城乡居民大病医疗保险基金")),
-        ("maf_pay", ("610100", "医疗救助基金")),
-        ("oth_pay", ("999997", "其他基金（补充医疗保险）")),
-        ("acct_pay", ("310200", "职工基本医疗保险个人账户基金")),
-    ];
-    funds
+    yibao_app::fund_payments_of(settlement)
         .into_iter()
-        .filter(|(field, _)| settled_amount(settlement, field) != json!(0) && settled_amount(settlement, field) != json!(0.0))
-        .map(|(field, (code, name))| {
+        .map(|payment| {
             json!({
-                "fund_pay_type": code,
-                "fund_pay_type_name": name,
+                "fund_pay_type": payment.fund_pay_type,
+                "fund_pay_type_name": payment.fund_pay_type_name,
                 "inscp_scp_amt": settled_amount(settlement, "inscp_scp_amt"),
-                "fund_payamt": settled_amount(settlement, field),
-                "setl_proc_info": field,
+                "fund_payamt": amount(payment.fund_payamt),
+                "setl_proc_info": payment.field,
             })
         })
         .collect()
