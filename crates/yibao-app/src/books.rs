@@ -183,11 +183,8 @@ impl App {
         let before = store!(self, fund_movements(scope, yibao_store::books::BOOKS_EPOCH, day_before))?;
         let mut movements = Vec::with_capacity(usize::from(months));
         for month in 1..=months {
-            let month_of = time::Month::try_from(month).map_err(|e| AppError::bad_request("fund.bad_period", e.to_string()))?;
-            let from = Date::from_calendar_date(year, month_of, 1).map_err(|e| AppError::bad_request("fund.bad_period", e.to_string()))?;
-            let to = Date::from_calendar_date(year, month_of, month_of.length(year))
-                .map_err(|e| AppError::bad_request("fund.bad_period", e.to_string()))?;
-            movements.push(store!(self, fund_movements(scope, from, to))?);
+            let month = YearMonth::new(year, month).ok_or_else(|| AppError::bad_request("fund.bad_period", format!("{year}-{month}")))?;
+            movements.push(store!(self, fund_movements(scope, month.first_day(), month.last_day()))?);
         }
         let (_, year_end) = yibao_store::closing::year_bounds(year)?;
         let on = policy.effective_until.map_or(year_end, |until| year_end.min(until)).max(policy.effective_from);

@@ -105,6 +105,36 @@ impl Family {
             Family::SubsidyShares => "resident.subsidy",
         }
     }
+
+    /// The keys a pack that offers this family may not give: the other way of saying the
+    /// same rule. They are not required of it, and a pack giving both is refused.
+    #[must_use]
+    pub const fn replaces(self) -> &'static [ParamKey] {
+        match self {
+            Family::Outpatient | Family::Chronic => &[],
+            Family::OutOfAreaFlat => &[ParamKey::OutOfAreaReductionReferred, ParamKey::OutOfAreaReductionUnreferred],
+            Family::SubsidyShares => &[
+                ParamKey::ResidentSubsidyCentral,
+                ParamKey::ResidentSubsidyProvincial,
+                ParamKey::ResidentSubsidyCity,
+                ParamKey::ResidentSubsidyCounty,
+            ],
+        }
+    }
+
+    /// What a pack author reads when the family and what it replaces are both given.
+    #[must_use]
+    pub const fn one_way(self) -> &'static str {
+        match self {
+            Family::Outpatient | Family::Chronic => "",
+            Family::OutOfAreaFlat => {
+                "give out-of-area care one way: outofarea.deductible with outofarea.ratio, or outofarea.reduction_referred/_unreferred points off the city's terms"
+            }
+            Family::SubsidyShares => {
+                "give the resident subsidy one way: resident.subsidy.central/.provincial/.city/.county, or resident.subsidy.total with resident.subsidy.share.*"
+            }
+        }
+    }
 }
 
 /// One registered parameter.
@@ -296,6 +326,13 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), PARAMS.len());
+    }
+
+    #[test]
+    fn families_are_in_index_order() {
+        for (index, family) in Family::ALL.iter().enumerate() {
+            assert_eq!(*family as usize, index, "{family:?}");
+        }
     }
 
     #[test]

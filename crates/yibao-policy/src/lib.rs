@@ -177,6 +177,9 @@ pub struct Policy {
     entries: Vec<Vec<Entry>>,
     pub chronic_diseases: Vec<ChronicDisease>,
     catalogue: HashMap<ItemCode, CatalogueItem>,
+    /// Which benefit families the pack offers, in `Family::ALL` order: found once at load,
+    /// read by every claim of those kinds.
+    offered: [bool; Family::ALL.len()],
 }
 
 impl Policy {
@@ -218,7 +221,12 @@ impl Policy {
     /// Whether the pack offers a benefit family: gives any key of it.
     #[must_use]
     pub fn offers(&self, family: Family) -> bool {
-        PARAMS.iter().any(|spec| spec.family == Some(family) && !self.entries(spec.key).is_empty())
+        self.offered[family as usize]
+    }
+
+    /// The families `entries` (per key, in `ParamKey` order) give any key of.
+    fn families_given(entries: &[Vec<Entry>]) -> [bool; Family::ALL.len()] {
+        Family::ALL.map(|family| PARAMS.iter().any(|spec| spec.family == Some(family) && !entries[spec.key as usize].is_empty()))
     }
 
     #[must_use]

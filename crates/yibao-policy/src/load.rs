@@ -464,6 +464,7 @@ fn build(loader: &mut Loader<'_>, raw: RawPack) -> Option<Policy> {
         tiers,
         counties,
         sources,
+        offered: Policy::families_given(&entries),
         entries,
         chronic_diseases,
         catalogue,
@@ -966,54 +967,26 @@ fn check_coverage(loader: &mut Loader<'_>, policy: &Policy) {
 }
 
 /// Whether the pack must resolve `spec` for every combination: its scheme is in the pack
-/// (or the pack has tiers, for a tier key), and, for a key of a benefit family, the pack
-/// offers the family. The points-off out-of-area reductions are needed only by a pack that
-/// does not give out-of-area care its own deductible and ratio.
+/// (or the pack has tiers, for a tier key); for a key of a benefit family, the pack offers
+/// the family; and no family the pack offers replaces the key (the points-off out-of-area
+/// reductions, the four fixed subsidies: `Family::replaces`).
 fn required_in(spec: &ParamSpec, policy: &Policy) -> bool {
     let by_scheme = spec.required_when.iter().any(|s| policy.has_scheme(*s)) || (spec.requires_tiers && policy.has_tiers());
     let by_family = spec.family.is_none_or(|family| policy.offers(family));
-    let reductions = matches!(spec.key, ParamKey::OutOfAreaReductionReferred | ParamKey::OutOfAreaReductionUnreferred);
-    by_scheme
-        && by_family
-        && !(reductions && policy.offers(Family::OutOfAreaFlat))
-        && !(is_fixed_subsidy(spec.key) && policy.offers(Family::SubsidyShares))
+    let replaced = Family::ALL.iter().any(|family| policy.offers(*family) && family.replaces().contains(&spec.key));
+    by_scheme && by_family && !replaced
 }
 
-/// The four fixed resident subsidies, which a total with shares replaces.
-const fn is_fixed_subsidy(key: ParamKey) -> bool {
-    matches!(
-        key,
-        ParamKey::ResidentSubsidyCentral
-            | ParamKey::ResidentSubsidyProvincial
-            | ParamKey::ResidentSubsidyCity
-            | ParamKey::ResidentSubsidyCounty
-    )
-}
-
-/// A pack gives out-of-area care one way (terms of its own, or points off), and the
-/// resident subsidy one way: four fixed amounts, or a total with the shares of the central,
-/// provincial and city governments, which may not add up to more than 100% on any day (the
-/// county bears the rest).
+/// A pack gives each rule one way: a family it offers and the keys the family replaces are
+/// not both given (`Family::replaces`). The subsidy shares may not add up to more than 100%
+/// on any day (the county bears the rest).
 fn check_given_one_way(loader: &mut Loader<'_>, policy: &Policy) {
-    let reductions = [ParamKey::OutOfAreaReductionReferred, ParamKey::OutOfAreaReductionUnreferred];
-    if policy.offers(Family::OutOfAreaFlat) && reductions.iter().any(|key| !policy.entries(*key).is_empty()) {
-        loader.fail(
-            "param outofarea",
-            PolicyErrorKind::Invalid(
-                "give out-of-area care one way: outofarea.deductible with outofarea.ratio, or outofarea.reduction_referred/_unreferred points off the city's terms".to_owned(),
-            ),
-        );
+    for family in Family::ALL {
+        if policy.offers(family) && family.replaces().iter().any(|key| !policy.entries(*key).is_empty()) {
+            loader.fail(format!("param {}", family.name()), PolicyErrorKind::Invalid(family.one_way().to_owned()));
+        }
     }
     if !policy.offers(Family::SubsidyShares) {
-        return;
-    }
-    if PARAMS.iter().any(|spec| is_fixed_subsidy(spec.key) && !policy.entries(spec.key).is_empty()) {
-        loader.fail(
-            "param resident.subsidy",
-            PolicyErrorKind::Invalid(
-                "give the resident subsidy one way: resident.subsidy.central/.provincial/.city/.county, or resident.subsidy.total with resident.subsidy.share.*".to_owned(),
-            ),
-        );
         return;
     }
     let shares = [ParamKey::ResidentSubsidyShareCentral, ParamKey::ResidentSubsidyShareProvincial, ParamKey::ResidentSubsidyShareCity];

@@ -1185,12 +1185,8 @@ pub async fn run_year<S: Store + yibao_store::ContributionStore + yibao_store::F
     let before = store.fund_movements(city, yibao_store::books::BOOKS_EPOCH, date!(2025 - 12 - 31)).await.expect("before");
     let mut months = Vec::new();
     for month in 1..=12u8 {
-        let month_of = time::Month::try_from(month).expect("a month");
-        let (from, to) = (
-            time::Date::from_calendar_date(2026, month_of, 1).expect("first"),
-            time::Date::from_calendar_date(2026, month_of, month_of.length(2026)).expect("last"),
-        );
-        months.push(store.fund_movements(city, from, to).await.expect("a month's movements"));
+        let month = YearMonth::new(2026, month).expect("a month");
+        months.push(store.fund_movements(city, month.first_day(), month.last_day()).await.expect("a month's movements"));
     }
     let options = yibao_store::closing::YearEndOptions::default();
     let monthly = yibao_store::closing::monthly_indicators(city, 2026, &before, &months, &options.thresholds, options.rounding)
