@@ -162,8 +162,8 @@ pub struct SettlementList {
 }
 
 impl SettlementList {
-    /// Checks the codes: one or more diagnoses (ICD-10: a capital letter, then letters,
-    /// digits and dots) and procedures (ICD-9-CM-3: digits and dots), each list within
+    /// Checks the codes: one or more diagnoses (ICD-10, `yibao_domain::is_diagnosis_code`)
+    /// and procedures (ICD-9-CM-3, `is_procedure_code`), each list within
     /// [`LIST_ENTRIES_MAX`].
     pub fn check(&self) -> Result<(), AppError> {
         let bad = |why: String| AppError::bad_request("interface.bad_field", why);
@@ -173,17 +173,11 @@ impl SettlementList {
         if self.diagnoses.len() > LIST_ENTRIES_MAX || self.procedures.len() > LIST_ENTRIES_MAX {
             return Err(bad(format!("a settlement list carries at most {LIST_ENTRIES_MAX} diagnoses and {LIST_ENTRIES_MAX} procedures")));
         }
-        for code in &self.diagnoses {
-            let b = code.as_bytes();
-            if !(3..=16).contains(&b.len()) || !b[0].is_ascii_uppercase() || !b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'.') {
-                return Err(bad(format!("diseinfo.diag_code: '{code}' is not an ICD-10 code")));
-            }
+        if let Some(code) = self.diagnoses.iter().find(|code| !yibao_domain::is_diagnosis_code(code)) {
+            return Err(bad(format!("diseinfo.diag_code: '{code}' is not an ICD-10 code (insurance edition 2.0)")));
         }
-        for code in &self.procedures {
-            let b = code.as_bytes();
-            if !(2..=16).contains(&b.len()) || !b[0].is_ascii_digit() || !b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'.') {
-                return Err(bad(format!("oprninfo.oprn_oprt_code: '{code}' is not an ICD-9-CM-3 code")));
-            }
+        if let Some(code) = self.procedures.iter().find(|code| !yibao_domain::is_procedure_code(code)) {
+            return Err(bad(format!("oprninfo.oprn_oprt_code: '{code}' is not an ICD-9-CM-3 code (insurance edition)")));
         }
         Ok(())
     }

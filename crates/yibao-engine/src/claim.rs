@@ -218,7 +218,9 @@ pub enum ClaimError {
     BadClaimId,
     #[error("'{0}' is not a designated institution code: 'H' or 'P', 6-digit region, 5-digit serial")]
     BadInstitutionCode(String),
-    #[error("'{0}' is not an ICD-10 diagnosis code")]
+    #[error(
+        "'{0}' is not an ICD-10 diagnosis code (insurance edition: a capital letter, two digits, then a dot and up to 8 digits, capitals or x)"
+    )]
     BadDiagnosis(String),
     #[error("the referred deductible may not be negative")]
     NegativeReferredDeductible,
@@ -256,10 +258,7 @@ impl Claim {
         if !yibao_domain::InstitutionCode::is_valid(&self.institution_code) {
             return Err(ClaimError::BadInstitutionCode(self.institution_code.clone()));
         }
-        let dx = self.diagnosis.as_bytes();
-        let dx_ok =
-            (3..=16).contains(&dx.len()) && dx[0].is_ascii_uppercase() && dx.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'.');
-        if !dx_ok {
+        if !yibao_domain::is_diagnosis_code(&self.diagnosis) {
             return Err(ClaimError::BadDiagnosis(self.diagnosis.clone()));
         }
         if self.lines.is_empty() {

@@ -417,7 +417,8 @@ impl Run<'_> {
         let mut class_b_share: Option<Found<'_, RatioBp>> = None;
         for (index, line) in claim.lines.iter().enumerate() {
             let total = self.rounding.scale(line.unit_price, i64::from(line.quantity.milli()), 1000);
-            let item = policy.catalogue_item(&line.code);
+            let found = policy.item_on(&line.code, date);
+            let item = found.map(|found| found.item);
             let mut result = LineSettlement {
                 code: line.code,
                 quantity: line.quantity,
@@ -456,8 +457,9 @@ impl Run<'_> {
                     if item.class == CatalogueClass::B && fund_scheme != Scheme::Maternity {
                         let share = match item.selfpay_share {
                             Some(own) => {
-                                if self.explain {
-                                    share_found = Some(("[[item]] selfpay_share", own.to_string(), format!("[[item]] {}", item.code)));
+                                if let Some(found) = found.filter(|_| self.explain) {
+                                    let key = if found.version.is_some() { "selfpay_prop" } else { "[[item]] selfpay_share" };
+                                    share_found = Some((key, own.to_string(), found.cite()));
                                 }
                                 own
                             }
@@ -500,7 +502,8 @@ impl Run<'_> {
                     param: None,
                     value: Some(text),
                     note,
-                    cite: share_found.map(|(_, _, cite)| cite),
+                    // A national catalogue's item cites the list it is read from.
+                    cite: share_found.map(|(_, _, cite)| cite).or_else(|| found.filter(|f| f.version.is_some()).map(|f| f.cite())),
                     before: total,
                     amount: total - result.inscp_scp_amt,
                     after: result.inscp_scp_amt,

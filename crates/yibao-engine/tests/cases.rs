@@ -9,6 +9,10 @@
 //! [[param]]                        # replaces every entry of that key in the pack
 //! key = "inpatient.deductible"
 //! values = [{ from = "2010-01-01", value = 700, cite = "TEST" }]
+//! [[catalogue]]                    # versions of the dated national catalogue beneath the pack's items
+//! code = "XN00000000A000000000001"   # (aliases allowed); name, class "A"|"B"|"C", from, until,
+//! class = "B"                      # region (absent: national), selfpay_share_bp, price_cap (yuan,
+//! from = "2023-01-01"              # every level), restricted, cite
 //! [person]                         # Coverage fields over a default resident of 419902
 //! [accumulators]                   # year-to-date counters before the first claim
 //! [[settle]]                       # claims in order; accumulators carry from one to the next
@@ -24,9 +28,9 @@
 use std::path::{Path, PathBuf};
 
 use time::macros::date;
-use yibao_domain::{NationalId, RegionCode};
+use yibao_domain::{CatalogueClass, Fen, ItemCode, ItemKind, NationalId, RatioBp, RegionCode};
 use yibao_engine::{Accumulators, Claim, Coverage, Explain, Language, settle};
-use yibao_policy::Policy;
+use yibao_policy::{Catalogue, CatalogueItem, CatalogueVersion, Policy};
 
 /// Short names for the base pack's catalogue items.
 const ALIASES: &[(&str, &str)] = &[
@@ -39,6 +43,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("B30", "XB00000000A000000000006"),
     ("IMPLANT50", "C00000000000000000007"),
     ("NOT-LISTED", "XZ99999999A999999999999"),
+    ("NATIONAL", "XN01AAA0001010100001"),
 ];
 
 fn crate_dir() -> PathBuf {
@@ -67,7 +72,46 @@ fn load_pack(case: &toml::Table) -> Result<Policy, String> {
         }
     }
     let merged = toml::to_string(&table).map_err(|e| e.to_string())?;
-    Policy::from_toml(&path.display().to_string(), &merged).map_err(|e| e.to_string())
+    let policy = Policy::from_toml(&path.display().to_string(), &merged).map_err(|e| e.to_string())?;
+    let versions =
+        case.get("catalogue").and_then(|v| v.as_array()).map_or(Ok(Vec::new()), |list| list.iter().map(catalogue_version).collect())?;
+    let catalogue = Catalogue::build(versions).map_err(|problems| format!("catalogue: {problems:?}"))?;
+    Ok(policy.with_catalogue(std::sync::Arc::new(catalogue)))
+}
+
+/// One `[[catalogue]]` entry of a case as a catalogue version.
+fn catalogue_version(entry: &toml::Value) -> Result<CatalogueVersion, String> {
+    let text = |field: &str| entry.get(field).and_then(toml::Value::as_str);
+    let date = |field: &str| text(field).map(|t| yibao_domain::parse_date(t).map_err(|e| format!("catalogue {field}: {e}"))).transpose();
+    let alias = text("code").ok_or("a catalogue entry needs its code")?;
+    let code = ItemCode::parse(ALIASES.iter().find(|(a, _)| *a == alias).map_or(alias, |(_, real)| real)).map_err(|e| e.to_string())?;
+    let class = match text("class") {
+        Some("A") => CatalogueClass::A,
+        Some("B") => CatalogueClass::B,
+        Some("C") => CatalogueClass::C,
+        other => return Err(format!("catalogue class {other:?} is not A, B or C")),
+    };
+    let price_cap = match text("price_cap") {
+        Some(yuan) => [Some(Fen::parse_yuan(yuan).map_err(|e| e.to_string())?); 4],
+        None => [None; 4],
+    };
+    let selfpay_share =
+        entry.get("selfpay_share_bp").and_then(toml::Value::as_integer).map(|bp| RatioBp::new(u32::try_from(bp).unwrap_or(u32::MAX)));
+    Ok(CatalogueVersion {
+        item: CatalogueItem {
+            code,
+            name: text("name").unwrap_or("catalogue item").to_owned(),
+            class,
+            restricted: entry.get("restricted").and_then(toml::Value::as_bool).unwrap_or(false),
+            price_cap,
+            selfpay_share,
+        },
+        kind: ItemKind::of(&code).ok_or_else(|| format!("{code} has no national shape"))?,
+        region: text("region").map(|r| RegionCode::parse(r).map_err(|e| e.to_string())).transpose()?,
+        from: date("from")?.ok_or("a catalogue entry needs from")?,
+        until: date("until")?,
+        cite: text("cite").unwrap_or("TEST catalogue").to_owned(),
+    })
 }
 
 /// `overlay` over `base`, key by key.

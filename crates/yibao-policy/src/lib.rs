@@ -6,6 +6,7 @@
 //! The crate does no I/O: [`Policy::from_toml`] takes the text and a label for messages.
 //! The format is documented for pack authors in `docs/policy-packs.md`.
 
+mod catalogue;
 mod diff;
 mod keys;
 mod load;
@@ -14,10 +15,12 @@ mod value;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use time::Date;
 use yibao_domain::{AssistanceGroup, Fen, InstitutionLevel, ItemCode, PersonCategory, Place, RatioBp, RegionCode, Rounding, Scheme, Tier};
 
+pub use catalogue::{CITE_CHARS_MAX, Catalogue, CatalogueProblem, CatalogueVersion, MergeCounts, VERSIONS_PER_ITEM_MAX};
 pub use diff::{Change, ChangeKind, diff};
 pub use keys::{Dim, Family, PARAMS, ParamKey, ParamSpec, ValueKind};
 pub use load::{PolicyError, PolicyErrorKind, PolicyErrors};
@@ -126,6 +129,26 @@ impl CatalogueItem {
     }
 }
 
+/// An item as a claim reads it: its terms, and the catalogue version they come from
+/// (`None`: the pack's own `[[item]]`).
+#[derive(Clone, Copy, Debug)]
+pub struct FoundItem<'a> {
+    pub item: &'a CatalogueItem,
+    pub version: Option<&'a CatalogueVersion>,
+}
+
+impl FoundItem<'_> {
+    /// Where the item's terms are published, for a settlement's explanation: the pack's
+    /// `[[item]]`, or the catalogue version's citation with the item and its first day.
+    #[must_use]
+    pub fn cite(&self) -> String {
+        match self.version {
+            None => format!("[[item]] {}", self.item.code),
+            Some(version) => format!("{} ({} from {})", version.cite, self.item.code, version.from),
+        }
+    }
+}
+
 /// A certified chronic or special outpatient disease (门诊慢特病).
 #[derive(Clone, Debug)]
 pub struct ChronicDisease {
@@ -153,7 +176,7 @@ impl ChronicDisease {
 }
 
 /// A loaded, validated policy pack.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Policy {
     pub id: String,
     /// The number the store gave this text when it was recorded (issue 19: a settlement
@@ -177,6 +200,9 @@ pub struct Policy {
     entries: Vec<Vec<Entry>>,
     pub chronic_diseases: Vec<ChronicDisease>,
     catalogue: HashMap<ItemCode, CatalogueItem>,
+    /// The dated national catalogue the city reads beneath its own items (empty until one
+    /// is attached with [`Policy::with_catalogue`]).
+    national: Arc<Catalogue>,
     /// Which benefit families the pack offers, in `Family::ALL` order: found once at load,
     /// read by every claim of those kinds.
     offered: [bool; Family::ALL.len()],
@@ -240,13 +266,54 @@ impl Policy {
         self.tiers.iter().find(|(s, _)| *s == scheme).map_or(&[], |(_, t)| t.as_slice())
     }
 
+    /// The pack's own item of `code` (`[[item]]`), over the pack's whole period.
     #[must_use]
     pub fn catalogue_item(&self, code: &ItemCode) -> Option<&CatalogueItem> {
         self.catalogue.get(code)
     }
 
+    /// The pack's own items (`[[item]]`).
     pub fn catalogue(&self) -> impl Iterator<Item = &CatalogueItem> {
         self.catalogue.values()
+    }
+
+    /// The pack with the dated national catalogue beneath its own items.
+    #[must_use]
+    pub fn with_catalogue(mut self, national: Arc<Catalogue>) -> Policy {
+        self.national = national;
+        self
+    }
+
+    /// The dated national catalogue attached to the pack.
+    #[must_use]
+    pub fn national_catalogue(&self) -> &Arc<Catalogue> {
+        &self.national
+    }
+
+    /// The item a claim line of `code` reads on `date`: the pack's own item if it has one
+    /// (the city's list stands over its whole period), else the national catalogue's
+    /// version in force then, of the most specific region that applies in the city.
+    #[must_use]
+    pub fn item_on(&self, code: &ItemCode, date: Date) -> Option<FoundItem<'_>> {
+        if let Some(item) = self.catalogue.get(code) {
+            return Some(FoundItem { item, version: None });
+        }
+        self.national.version_on(code, self.region, date).map(|version| FoundItem { item: &version.item, version: Some(version) })
+    }
+
+    /// Every item in force on `date`: the pack's own, and the national catalogue's for the
+    /// codes the pack does not list, sorted by code.
+    #[must_use]
+    pub fn items_on(&self, date: Date) -> Vec<FoundItem<'_>> {
+        let mut items: Vec<FoundItem<'_>> = self.catalogue.values().map(|item| FoundItem { item, version: None }).collect();
+        items.extend(
+            self.national
+                .in_force(self.region, date)
+                .filter(|version| !self.catalogue.contains_key(&version.item.code))
+                .map(|version| FoundItem { item: &version.item, version: Some(version) }),
+        );
+        items.sort_by(|a, b| a.item.code.cmp(&b.item.code));
+        items
     }
 
     #[must_use]

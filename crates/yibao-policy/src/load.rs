@@ -468,6 +468,7 @@ fn build(loader: &mut Loader<'_>, raw: RawPack) -> Option<Policy> {
         entries,
         chronic_diseases,
         catalogue,
+        national: std::sync::Arc::default(),
     };
     if loader.errors.is_empty() {
         check_coverage(loader, &policy);
