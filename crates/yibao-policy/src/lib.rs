@@ -312,7 +312,7 @@ impl Policy {
                 .filter(|version| !self.catalogue.contains_key(&version.item.code))
                 .map(|version| FoundItem { item: &version.item, version: Some(version) }),
         );
-        items.sort_by(|a, b| a.item.code.cmp(&b.item.code));
+        items.sort_by_key(|found| found.item.code);
         items
     }
 
