@@ -212,6 +212,17 @@ impl CatalogueKind {
     }
 }
 
+/// An item of the catalogue in force as a download lists it: the pack's own item over the
+/// pack's period, or the national catalogue's version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CatalogueEntry {
+    pub item: yibao_policy::CatalogueItem,
+    pub from: Date,
+    pub until: Option<Date>,
+    /// `None`: the national list.
+    pub region: Option<yibao_domain::RegionCode>,
+}
+
 /// A chronic or special disease the pack certifies (门诊慢特病种), as 1309 lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CertifiedDisease {
@@ -1286,8 +1297,8 @@ impl App {
         Ok(store!(self, accumulators(self.policy().region, person_id, year))?)
     }
 
-    /// 1301/1305/1306/1312: a page of the catalogue in force (by code), with the number of
-    /// items that match.
+    /// 1301/1305/1306/1312: a page of the catalogue in force today (by code): the pack's own
+    /// items and the national catalogue's versions in force, with the number that match.
     pub fn catalogue_page(
         &self,
         principal: &Principal,
@@ -1295,7 +1306,7 @@ impl App {
         code: Option<&str>,
         page: u32,
         size: u32,
-    ) -> Result<(usize, Vec<yibao_policy::CatalogueItem>), AppError> {
+    ) -> Result<(usize, Vec<CatalogueEntry>), AppError> {
         self.register(principal)?;
         if page == 0 || !(1..=CATALOGUE_PAGE_MAX).contains(&size) {
             return Err(AppError::bad_request(
@@ -1304,12 +1315,21 @@ impl App {
             ));
         }
         let policy = self.policy();
-        let mut items: Vec<&yibao_policy::CatalogueItem> =
-            policy.catalogue().filter(|item| kind.holds(item) && code.is_none_or(|c| item.code.as_str() == c)).collect();
-        items.sort_by(|a, b| a.code.as_str().cmp(b.code.as_str()));
+        let mut items = policy.items_on(self.today());
+        items.retain(|found| kind.holds(found.item) && code.is_none_or(|c| found.item.code.as_str() == c));
         let total = items.len();
         let skip = usize::try_from(u64::from(page - 1) * u64::from(size)).unwrap_or(usize::MAX);
-        let page_items = items.into_iter().skip(skip).take(size as usize).cloned().collect();
+        let page_items = items
+            .into_iter()
+            .skip(skip)
+            .take(size as usize)
+            .map(|found| CatalogueEntry {
+                item: found.item.clone(),
+                from: found.version.map_or(policy.effective_from, |v| v.from),
+                until: found.version.map_or(policy.effective_until, |v| v.until),
+                region: found.version.map_or(Some(policy.region), |v| v.region),
+            })
+            .collect();
         Ok((total, page_items))
     }
 

@@ -16,6 +16,7 @@
 pub mod access;
 pub mod backup;
 pub mod books;
+pub mod catalogue;
 mod claims;
 mod contributions;
 mod error;
@@ -138,6 +139,8 @@ pub struct App {
     /// The stores guard the same races across processes where they can (`check_stay_free`
     /// for shared nights, `check_referral_live`).
     person_locks: Arc<[tokio::sync::Mutex<()>]>,
+    /// The store's catalogue load (`catalogue_stamp`) the catalogue in force was read at.
+    catalogue_stamp: Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// The longest a stay settlement waits for another of the same person's stripe.
@@ -163,6 +166,7 @@ impl App {
             throttle: Arc::default(),
             password_checks: Arc::default(),
             person_locks: (0..PERSON_LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+            catalogue_stamp: Arc::default(),
         }
     }
 
@@ -184,10 +188,25 @@ impl App {
         Arc::clone(&self.policy.read().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// Puts `policy` in force for every clone of the application. A lock poisoned by a
-    /// panic holds a whole pack still (the swap is one assignment), so it is taken as it is.
+    /// Puts `policy` in force for every clone of the application, over the national
+    /// catalogue in force (a pack version does not change the catalogue). A lock poisoned
+    /// by a panic holds a whole pack still (the swap is one assignment), so it is taken as
+    /// it is.
     fn put_in_force(&self, policy: Arc<Policy>) {
-        *self.policy.write().unwrap_or_else(PoisonError::into_inner) = policy;
+        let mut slot = self.policy.write().unwrap_or_else(PoisonError::into_inner);
+        let catalogue = Arc::clone(slot.national_catalogue());
+        *slot = if Arc::ptr_eq(policy.national_catalogue(), &catalogue) {
+            policy
+        } else {
+            Arc::new(Arc::unwrap_or_clone(policy).with_catalogue(catalogue))
+        };
+    }
+
+    /// Puts `catalogue`, read at the store's load `stamp`, in force beneath the pack.
+    fn put_catalogue_in_force(&self, catalogue: Arc<yibao_policy::Catalogue>, stamp: i64) {
+        let mut slot = self.policy.write().unwrap_or_else(PoisonError::into_inner);
+        *slot = Arc::new(Policy::clone(&slot).with_catalogue(catalogue));
+        self.catalogue_stamp.store(stamp, Ordering::Release);
     }
 
     /// The application on another clock (tests, replays).

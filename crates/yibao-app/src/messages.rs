@@ -50,6 +50,10 @@ catalogue! {
     "backup.unreadable" => "不是本版本医保平台的备份文件：{detail}", DETAIL;
     "books.close_out_of_order" => "拒绝：年度须依次结算：{detail}", DETAIL;
     "books.period_closed" => "拒绝：该年度账目已结算，不能再记入：{detail}", DETAIL;
+    "catalogue.bad_cite" => "目录加载须注明发布该目录的文件（一行，1 至 200 个字符）：{detail}", DETAIL;
+    "catalogue.failure" => INTERNAL_ZH, INTERNAL_EN;
+    "catalogue.inconsistent" => INTERNAL_ZH, INTERNAL_EN;
+    "catalogue.rows_refused" => "目录文件有需要更正的行，未加载任何数据：{detail}", DETAIL;
     "claim.already_reversed" => "该结算已冲正", DETAIL;
     "claim.bad_babies" => "胎儿数不正确", DETAIL;
     "claim.bad_claim_id" => "结算单号须为 1 至 64 个可打印字符", DETAIL;
@@ -99,6 +103,14 @@ catalogue! {
     "household.bad_id" => "家庭编号须为 1 至 64 字节，不含控制字符", DETAIL;
     "household.exists" => "家庭编号已存在：{detail}", DETAIL;
     "household.not_found" => "本区划内无此家庭：{detail}", DETAIL;
+    "import.bad_encoding" => "文件编码既不是 UTF-8 也不是 GB 18030（GBK）：{detail}", DETAIL;
+    "import.duplicate_column" => "表头重复列出同一列：{detail}", DETAIL;
+    "import.empty_file" => "文件为空：{detail}", DETAIL;
+    "import.file_too_large" => "文件过大：{detail}", DETAIL;
+    "import.missing_column" => "表头缺少必需的列：{detail}", DETAIL;
+    "import.too_many_rows" => "文件行数超过上限：{detail}", DETAIL;
+    "import.unknown_format" => "不支持的文件类型（可用 .csv、.xlsx、.xls、.ods）：{detail}", DETAIL;
+    "import.unreadable" => "无法读取文件：{detail}", DETAIL;
     "institution.bad_code" => "定点医药机构编码不正确（H 医院或 P 药店，加 6 位区划代码和 5 位序号）：{detail}", DETAIL;
     "institution.bad_date" => "等级变更须自今天前后一年内的某日起生效", DETAIL;
     "institution.not_found" => "本区划内无此定点医药机构：{detail}", DETAIL;

@@ -207,7 +207,9 @@ impl App {
                 }
             }
         };
-        Ok(App::new(store, Arc::new(policy)))
+        let app = App::new(store, Arc::new(policy));
+        app.refresh_catalogue().await?;
+        Ok(app)
     }
 
     /// What `text` would change against the pack in force, checked as a proposal is, and
@@ -338,9 +340,9 @@ impl App {
         Ok(Some(record.version))
     }
 
-    /// Follows the store's version in force every [`FOLLOW_INTERVAL`], for as long as the
-    /// process runs: a version approved through another server or process is in force
-    /// here within one interval.
+    /// Follows the store's version in force and its catalogue every [`FOLLOW_INTERVAL`], for
+    /// as long as the process runs: a version approved or a catalogue loaded through another
+    /// server or process is in force here within one interval.
     pub async fn follow_policy(self) {
         let mut ticks = tokio::time::interval(FOLLOW_INTERVAL);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -350,6 +352,11 @@ impl App {
                 Ok(Some(version)) => tracing::info!(version, "a policy version approved elsewhere is in force"),
                 Ok(None) => {}
                 Err(error) => tracing::warn!(code = %error.code, message = %error.message, "cannot read the policy version in force"),
+            }
+            match self.refresh_catalogue().await {
+                Ok(true) => tracing::info!(versions = self.policy().national_catalogue().len(), "a catalogue loaded elsewhere is in force"),
+                Ok(false) => {}
+                Err(error) => tracing::warn!(code = %error.code, message = %error.message, "cannot read the catalogue"),
             }
         }
     }

@@ -4,6 +4,7 @@
 
 mod audit;
 mod backup;
+mod catalogue;
 mod config;
 mod demo;
 mod files;
@@ -41,6 +42,11 @@ enum Command {
     Policy {
         #[command(subcommand)]
         command: PolicyCommand,
+    },
+    /// The dated national catalogue (医保目录): load the national list's files.
+    Catalogue {
+        #[command(subcommand)]
+        command: catalogue::CatalogueCommand,
     },
     /// The monthly pooling run (R-FND-2).
     Pool {
@@ -147,6 +153,7 @@ fn main() -> ExitCode {
         Command::Audit { command: AuditCommand::Verify { store, anchor } } => audit::verify(&store, anchor.as_deref()),
         Command::Audit { command: AuditCommand::Anchor { store, out } } => audit::anchor(&store, out.as_deref()),
         Command::Settle { policy, claim, person, explain, lang } => settle_command(&policy, &claim, person.as_deref(), explain, lang),
+        Command::Catalogue { command } => catalogue::run(&command),
         Command::Pool { command } => fund::pool(&command),
         Command::Fund { command } => fund::fund(&command),
         Command::Backup(args) => backup::backup(&args),

@@ -16,6 +16,10 @@ use yibao_synth::{City, Config};
 
 use crate::config::{ConfigFile, DEMO_INSURED_MAX, DEMO_INSURED_MIN, TlsFiles, invalid};
 
+/// Items in the demo city's generated national catalogue (about two versions each).
+const DEMO_CATALOGUE_ITEMS: usize = 2_000;
+/// What the demo catalogue's versions cite.
+const DEMO_CATALOGUE_CITE: &str = "示范目录（合成）demo catalogue, synthetic (yibao-synth)";
 /// The demo city is the synthetic city of this seed and year (`yibao-synth`).
 const DEMO_SEED: u64 = 2026;
 const DEMO_YEAR: i32 = 2026;
@@ -227,6 +231,18 @@ async fn serve(settings: Settings, given: GivenPack, city: RegionCode) -> Result
             elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             "the demo city is loaded"
         );
+        // The demo's national catalogue: generated, and loaded as a bureau loads the real
+        // list's file (checked row by row, merged, written whole).
+        let province = state.policy().region.province().to_string();
+        let file = yibao_synth::national_catalogue_csv(DEMO_CATALOGUE_ITEMS, DEMO_SEED, &province);
+        let report = state
+            .load_catalogue(&principal, "yibao serve: first start", "demo-catalogue.csv", file.into_bytes(), DEMO_CATALOGUE_CITE, false)
+            .await
+            .map_err(|e| format!("loading the demo catalogue: {} [{}]", e.message, e.code))?;
+        if !report.loaded {
+            return Err(format!("the demo catalogue has {} rows to fix: {:?}", report.error_count, report.errors.first()));
+        }
+        tracing::info!(versions = report.versions_held, "the demo catalogue is loaded");
         demo = Some(loaded);
     }
     let path = location;

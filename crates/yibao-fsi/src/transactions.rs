@@ -820,15 +820,19 @@ fn catalogue_with(
     };
     let list: Vec<Value> = items
         .iter()
-        .map(|item| {
+        .map(|entry| {
+            let item = &entry.item;
             let mut row = json!({
                 "hilist_code": item.code.as_str(),
                 "hilist_name": item.name,
+                "list_type": yibao_domain::ItemKind::of(&item.code).map(yibao_domain::ItemKind::list_type),
                 "chrgitm_lv": item.class.code(),
                 "lmt_used_flag": if item.restricted { "1" } else { "0" },
                 "pric_uplmt_amt": item.price_cap_at(level).map_or(Value::Null, amount),
                 "selfpay_prop": item.selfpay_share.map_or(Value::Null, |share| json!(f64::from(share.get()) / 10_000.0)),
-                "insu_admdvs": app.policy().region.to_string(),
+                "insu_admdvs": entry.region.map_or_else(|| "000000".to_owned(), |r| r.to_string()),
+                "begndate": entry.from.to_string(),
+                "enddate": entry.until.map(|d| d.to_string()),
             });
             more(item, &mut row);
             row

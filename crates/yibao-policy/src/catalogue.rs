@@ -66,7 +66,8 @@ impl CatalogueVersion {
     }
 
     /// What is wrong with the version on its own, if anything.
-    fn fault(&self) -> Option<String> {
+    #[must_use]
+    pub fn fault(&self) -> Option<String> {
         let code = self.item.code;
         if ItemKind::of(&code) != Some(self.kind) {
             return Some(format!("{code} does not have the shape of a {} code", self.kind.as_str()));
@@ -106,6 +107,15 @@ pub struct CatalogueProblem {
 pub struct Catalogue {
     items: HashMap<ItemCode, Vec<CatalogueVersion>>,
     versions: usize,
+}
+
+/// A catalogue with a file merged in.
+#[derive(Clone, Debug)]
+pub struct Merge {
+    pub catalogue: Catalogue,
+    pub counts: MergeCounts,
+    /// The versions added or replaced: what a store writes.
+    pub changed: Vec<CatalogueVersion>,
 }
 
 /// What merging a file's versions into the catalogue did.
@@ -163,18 +173,23 @@ impl Catalogue {
 
     /// This catalogue with `incoming` merged in: a version of the same item, region and
     /// first day replaces the one held. Checked whole, as [`Catalogue::build`] does.
-    pub fn merged(&self, incoming: Vec<CatalogueVersion>) -> Result<(Catalogue, MergeCounts), Vec<CatalogueProblem>> {
+    pub fn merged(&self, incoming: Vec<CatalogueVersion>) -> Result<Merge, Vec<CatalogueProblem>> {
         let mut counts = MergeCounts::default();
+        let mut changed = Vec::new();
         let mut by_key: HashMap<(ItemCode, Option<RegionCode>, Date), CatalogueVersion> =
             self.versions().map(|v| (v.key(), v.clone())).collect();
         for version in incoming {
             match by_key.insert(version.key(), version.clone()) {
                 None => counts.added += 1,
-                Some(held) if held == version => counts.unchanged += 1,
+                Some(held) if held == version => {
+                    counts.unchanged += 1;
+                    continue;
+                }
                 Some(_) => counts.replaced += 1,
             }
+            changed.push(version);
         }
-        Catalogue::build(by_key.into_values()).map(|catalogue| (catalogue, counts))
+        Catalogue::build(by_key.into_values()).map(|catalogue| Merge { catalogue, counts, changed })
     }
 
     #[must_use]
@@ -283,11 +298,14 @@ mod tests {
         let mut corrected = version(DRUG, None, date!(2024 - 01 - 01), Some(date!(2024 - 12 - 31)), CatalogueClass::B);
         corrected.item.name = "corrected".into();
         let next_year = version(DRUG, None, date!(2025 - 01 - 01), None, CatalogueClass::A);
-        let (merged, counts) = first.merged(vec![corrected, next_year.clone()]).expect("merges");
-        assert_eq!(counts, MergeCounts { added: 1, replaced: 1, unchanged: 0 });
-        assert_eq!(merged.len(), 2);
-        let (again, counts) = merged.merged(vec![next_year]).expect("merges");
-        assert_eq!(counts, MergeCounts { added: 0, replaced: 0, unchanged: 1 });
+        let merge = first.merged(vec![corrected.clone(), next_year.clone()]).expect("merges");
+        assert_eq!(merge.counts, MergeCounts { added: 1, replaced: 1, unchanged: 0 });
+        assert_eq!(merge.changed, vec![corrected, next_year.clone()]);
+        assert_eq!(merge.catalogue.len(), 2);
+        let again = merge.catalogue.merged(vec![next_year]).expect("merges");
+        assert_eq!(again.counts, MergeCounts { added: 0, replaced: 0, unchanged: 1 });
+        assert!(again.changed.is_empty());
+        let again = again.catalogue;
         assert_eq!(again.len(), 2);
         let overlapping = version(DRUG, None, date!(2024 - 06 - 01), None, CatalogueClass::A);
         assert!(again.merged(vec![overlapping]).is_err(), "a version inside another's span is refused whole");

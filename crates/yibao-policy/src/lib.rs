@@ -20,7 +20,7 @@ use std::sync::Arc;
 use time::Date;
 use yibao_domain::{AssistanceGroup, Fen, InstitutionLevel, ItemCode, PersonCategory, Place, RatioBp, RegionCode, Rounding, Scheme, Tier};
 
-pub use catalogue::{CITE_CHARS_MAX, Catalogue, CatalogueProblem, CatalogueVersion, MergeCounts, VERSIONS_PER_ITEM_MAX};
+pub use catalogue::{CITE_CHARS_MAX, Catalogue, CatalogueProblem, CatalogueVersion, Merge, MergeCounts, VERSIONS_PER_ITEM_MAX};
 pub use diff::{Change, ChangeKind, diff};
 pub use keys::{Dim, Family, PARAMS, ParamKey, ParamSpec, ValueKind};
 pub use load::{PolicyError, PolicyErrorKind, PolicyErrors};

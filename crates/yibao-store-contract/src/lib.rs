@@ -1443,7 +1443,8 @@ where
         + yibao_store::ImportStore
         + yibao_store::FundStore
         + yibao_store::PolicyStore
-        + yibao_store::InterfaceStore,
+        + yibao_store::InterfaceStore
+        + yibao_store::CatalogueStore,
 {
     run(Arc::clone(&store)).await;
     run_interface(Arc::clone(&store)).await;
@@ -1457,7 +1458,74 @@ where
     run_year(Arc::clone(&store)).await;
     run_legacy(Arc::clone(&store)).await;
     run_adjustment_opening_balance(Arc::clone(&store)).await;
-    run_policy_versions(store).await;
+    run_policy_versions(Arc::clone(&store)).await;
+    run_catalogue(store).await;
+}
+
+/// The dated catalogue (issue 13): versions written are read back as they were, every
+/// column; a load again replaces the versions of the same item, region and first day and
+/// keeps the rest; a version that is wrong on its own is refused before anything is written.
+pub async fn run_catalogue<S: yibao_store::CatalogueStore>(store: Arc<S>) {
+    use yibao_domain::{CatalogueClass, Fen, ItemCode, ItemKind, RatioBp};
+    use yibao_store::catalogue::CatalogueVersion;
+    use yibao_store::{CatalogueLoad, StoreError};
+    let version = |code: &str, region: Option<&str>, from: time::Date, class: CatalogueClass| {
+        let code = ItemCode::parse(code).expect("code");
+        CatalogueVersion {
+            item: yibao_policy::CatalogueItem {
+                code,
+                name: "阿司匹林肠溶片 aspirin".into(),
+                class,
+                restricted: class == CatalogueClass::B,
+                price_cap: [None, Some(Fen::new(1_250)), Some(Fen::new(1_500)), None],
+                selfpay_share: (class == CatalogueClass::B).then(|| RatioBp::new(1_000)),
+            },
+            kind: ItemKind::of(&code).expect("shape"),
+            region: region.map(|r| RegionCode::parse(r).expect("region")),
+            from,
+            until: (class == CatalogueClass::B).then_some(date!(2024 - 12 - 31)),
+            cite: "医保发〔2023〕30号".into(),
+        }
+    };
+    let actor =
+        Actor { who: "policy.li".into(), role: "policy_officer".into(), source: "contract".into(), at: datetime!(2026-11-01 09:00 UTC) };
+    let load = CatalogueLoad {
+        file: "list.csv".into(),
+        sha256: "0".repeat(64),
+        cite: "医保发〔2023〕30号".into(),
+        rows: 3,
+        added: 3,
+        ..CatalogueLoad::default()
+    };
+    let city = region(CITY);
+    assert!(store.catalogue_versions().await.expect("read").is_empty(), "a new store holds no catalogue");
+    assert_eq!(store.catalogue_stamp().await.expect("stamp"), 0);
+    let first = vec![
+        version("XA01ABD075A002010100483", None, date!(2024 - 01 - 01), CatalogueClass::B),
+        version("XA01ABD075A002010100483", Some("410000"), date!(2024 - 01 - 01), CatalogueClass::A),
+        version("001201000010000", Some(CITY), date!(2024 - 01 - 01), CatalogueClass::A),
+    ];
+    store.put_catalogue(&actor, city, &load, &first).await.expect("load");
+    let sorted = |mut list: Vec<CatalogueVersion>| {
+        list.sort_by_key(CatalogueVersion::key);
+        list
+    };
+    assert_eq!(sorted(store.catalogue_versions().await.expect("read")), sorted(first.clone()), "every column read back");
+    let mut corrected = version("XA01ABD075A002010100483", None, date!(2024 - 01 - 01), CatalogueClass::C);
+    corrected.item.name = "corrected".into();
+    let next_year = version("XA01ABD075A002010100483", None, date!(2025 - 01 - 01), CatalogueClass::A);
+    store.put_catalogue(&actor, city, &load, &[corrected.clone(), next_year.clone()]).await.expect("load again");
+    let held = sorted(store.catalogue_versions().await.expect("read"));
+    assert_eq!(held, sorted(vec![corrected, next_year, first[1].clone(), first[2].clone()]));
+    let mut backwards = version("001201000010001", None, date!(2024 - 01 - 01), CatalogueClass::A);
+    backwards.until = Some(date!(2023 - 01 - 01));
+    let good = version("001201000010002", None, date!(2024 - 01 - 01), CatalogueClass::A);
+    assert!(matches!(store.put_catalogue(&actor, city, &load, &[good, backwards]).await, Err(StoreError::Invalid(_))));
+    assert_eq!(store.catalogue_versions().await.expect("read").len(), 4, "nothing of a refused load is written");
+    assert_eq!(store.catalogue_stamp().await.expect("stamp"), 2, "two loads recorded, the refused one not");
+    let loads = store.catalogue_loads(10).await.expect("loads");
+    assert_eq!(loads.iter().map(|l| l.seq).collect::<Vec<_>>(), [2, 1]);
+    assert_eq!((loads[0].loaded_by.as_str(), &loads[0].load), ("policy.li", &load));
 }
 
 /// The national interface's records (issue 14): a `msgid`'s first answer stands, even

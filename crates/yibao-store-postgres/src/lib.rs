@@ -37,6 +37,7 @@
 
 mod access;
 mod books;
+mod catalogue;
 mod interface;
 mod policy;
 mod settle;
@@ -67,6 +68,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/0008_policy_versions.sql")),
     (9, include_str!("../migrations/0009_interface.sql")),
     (10, include_str!("../migrations/0010_township_level.sql")),
+    (11, include_str!("../migrations/0011_catalogue.sql")),
 ];
 /// Connections in the pool.
 const POOL_SIZE: u32 = 16;

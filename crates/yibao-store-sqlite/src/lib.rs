@@ -9,6 +9,7 @@
 mod access;
 pub mod backup;
 mod books;
+mod catalogue;
 mod db;
 mod interface;
 mod policy;
@@ -39,6 +40,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../migrations/0007_policy_versions.sql")),
     (8, include_str!("../migrations/0008_interface.sql")),
     (9, include_str!("../migrations/0009_township_level.sql")),
+    (10, include_str!("../migrations/0010_catalogue.sql")),
 ];
 
 /// A store in one SQLite file. Cloning shares the same writer and readers.

@@ -26,6 +26,7 @@
 //! is `Fen` throughout, each drawn amount rounded to the fen once.
 
 pub mod assumptions;
+mod catalogue;
 mod city;
 mod claims;
 pub mod detmath;
@@ -39,6 +40,7 @@ mod rng;
 mod sim;
 mod stream;
 
+pub use catalogue::{CATALOGUE_HEADER, national_catalogue_csv};
 pub use city::{BLOCKS_LIMIT, City, Config, ConfigError, DEFAULT_YEAR, Institution};
 pub use claims::{ClaimEvent, item_codes};
 pub use person::Person;

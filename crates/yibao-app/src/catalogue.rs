@@ -1,0 +1,186 @@
+//! The dated national catalogue (医保目录, issue 13 item 2, R-BEN-1, R-BEN-7): loading the
+//! national list's files, and keeping the catalogue the settlements read in step with the
+//! store. One use case for every edge (the CLI's `yibao catalogue load`, the API's upload,
+//! the demo city at its first start): read the file, check every row, merge it into the
+//! catalogue held and check the whole, and only then write, whole or nothing.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use yibao_import::RowError;
+use yibao_policy::{CITE_CHARS_MAX, Catalogue};
+use yibao_store::{CatalogueLoad, CatalogueLoadRecord, CatalogueStore, Role};
+
+use crate::{App, AppError, Principal, roles, store};
+
+/// Loads listed at most.
+pub const CATALOGUE_LOADS_LIMIT: u32 = 100;
+/// Rows to fix answered at most; the count says how many there were.
+pub const ROW_ERRORS_MAX: usize = 10_000;
+
+/// A load's answer: what the file holds, what was (or, on a dry run, would be) written,
+/// and the rows to fix.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CatalogueReport {
+    #[serde(flatten)]
+    pub load: CatalogueLoad,
+    /// Whether the versions were written: false on a dry run and whenever a row is wrong.
+    pub loaded: bool,
+    /// Versions in the catalogue after the load (or as it would be).
+    pub versions_held: usize,
+    /// Rows to fix, at most [`ROW_ERRORS_MAX`].
+    pub errors: Vec<ReportRow>,
+    /// Rows to fix in all.
+    pub error_count: usize,
+}
+
+/// One row to fix.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReportRow {
+    pub line: usize,
+    pub column: Option<String>,
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl From<RowError> for ReportRow {
+    fn from(e: RowError) -> ReportRow {
+        ReportRow { line: e.line, column: e.column, key: e.key, message: e.message }
+    }
+}
+
+impl CatalogueReport {
+    /// The rows to fix as the CSV file the sender corrects and sends again.
+    #[must_use]
+    pub fn error_file(&self) -> String {
+        let rows: Vec<RowError> = self
+            .errors
+            .iter()
+            .map(|r| RowError { line: r.line, column: r.column.clone(), key: r.key.clone(), message: r.message.clone() })
+            .collect();
+        yibao_import::error_report_csv(&rows)
+    }
+}
+
+/// One load at a time in this process: each merges into the catalogue the previous wrote.
+static LOADS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+impl App {
+    /// Who loads the catalogue: a policy officer of the city, or the operator.
+    fn catalogue_scope(&self, principal: &Principal, allowed: &[Role]) -> Result<(), AppError> {
+        let city = self.policy().region;
+        if principal.scope(allowed)? != city {
+            return Err(AppError::forbidden(format!("the catalogue is the city's: only staff of {city} act on it")));
+        }
+        Ok(())
+    }
+
+    /// Loads a catalogue file (`name` gives its format: .csv, .xlsx, .xls, .ods) whose
+    /// versions cite `cite`. Rows for another province or city are skipped and counted. With
+    /// `dry_run`, or when any row is wrong, nothing is written and the report says why.
+    pub async fn load_catalogue(
+        &self,
+        principal: &Principal,
+        source: &str,
+        name: &str,
+        bytes: Vec<u8>,
+        cite: &str,
+        dry_run: bool,
+    ) -> Result<CatalogueReport, AppError> {
+        self.catalogue_scope(principal, roles::POLICY_OFFICERS)?;
+        let cite = cite.trim().to_owned();
+        if cite.is_empty() || cite.chars().count() > CITE_CHARS_MAX || cite.chars().any(char::is_control) {
+            return Err(AppError::bad_request(
+                "catalogue.bad_cite",
+                format!("a load cites the document that published the list: one line of 1 to {CITE_CHARS_MAX} characters"),
+            ));
+        }
+        let _one_at_a_time = LOADS.lock().await;
+        let policy = self.policy();
+        let city = policy.region;
+        let held = Arc::clone(policy.national_catalogue());
+        let file = name.rsplit(['/', '\\']).next().unwrap_or(name).to_owned();
+        let sha256: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        let (file_name, cite_text) = (file.clone(), cite.clone());
+        let (report, merge) = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
+            let mut parsed = yibao_import::catalogue::parse(&file_name, &bytes, &cite_text)
+                .map_err(|e| AppError::bad_request(e.code(), format!("{file_name}: {e}")))?;
+            let mut load = CatalogueLoad {
+                file: file_name,
+                sha256,
+                cite: cite_text,
+                rows: parsed.rows,
+                withdrawn: parsed.withdrawn,
+                ..CatalogueLoad::default()
+            };
+            let before = parsed.versions.len();
+            let (mut kept_versions, mut kept_lines) = (Vec::with_capacity(before), Vec::with_capacity(before));
+            for (version, line) in parsed.versions.drain(..).zip(parsed.lines.drain(..)) {
+                if version.applies_in(city) {
+                    kept_versions.push(version);
+                    kept_lines.push(line);
+                }
+            }
+            load.elsewhere = before - kept_versions.len();
+            parsed.versions = kept_versions;
+            parsed.lines = kept_lines;
+            let mut errors = std::mem::take(&mut parsed.errors);
+            let merge = if errors.is_empty() {
+                match held.merged(parsed.versions.clone()) {
+                    Ok(merge) => Some(merge),
+                    Err(problems) => {
+                        errors = parsed.rows_of(&problems);
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            let mut report = CatalogueReport { error_count: errors.len(), versions_held: held.len(), ..CatalogueReport::default() };
+            report.errors = errors.into_iter().take(ROW_ERRORS_MAX).map(ReportRow::from).collect();
+            if let Some(merge) = &merge {
+                (load.added, load.replaced, load.unchanged) = (merge.counts.added, merge.counts.replaced, merge.counts.unchanged);
+                report.versions_held = merge.catalogue.len();
+            }
+            report.load = load;
+            Ok((report, merge))
+        })
+        .await
+        .map_err(|e| AppError::internal("catalogue.failure", e.to_string()))??;
+        let Some(merge) = merge.filter(|_| !dry_run) else { return Ok(report) };
+        let actor = principal.actor(source, self.now());
+        store!(self, put_catalogue(&actor, city, &report.load, &merge.changed))?;
+        let stamp = store!(self, catalogue_stamp())?;
+        self.put_catalogue_in_force(Arc::new(merge.catalogue), stamp);
+        Ok(CatalogueReport { loaded: true, ..report })
+    }
+
+    /// The latest loads, newest first.
+    pub async fn catalogue_loads(&self, principal: &Principal) -> Result<Vec<CatalogueLoadRecord>, AppError> {
+        self.catalogue_scope(principal, roles::POLICY_READERS)?;
+        Ok(store!(self, catalogue_loads(CATALOGUE_LOADS_LIMIT))?)
+    }
+
+    /// Reads the store's catalogue again if a load happened since this application read
+    /// it (at start, and when another process loaded a file). Returns whether it did.
+    pub async fn refresh_catalogue(&self) -> Result<bool, AppError> {
+        let stamp = store!(self, catalogue_stamp())?;
+        if stamp == self.catalogue_stamp.load(Ordering::Acquire) {
+            return Ok(false);
+        }
+        let versions = store!(self, catalogue_versions())?;
+        let catalogue = tokio::task::spawn_blocking(move || Catalogue::build(versions))
+            .await
+            .map_err(|e| AppError::internal("catalogue.failure", e.to_string()))?
+            .map_err(|problems| {
+                AppError::internal(
+                    "catalogue.inconsistent",
+                    format!("the stored catalogue does not hold together ({} problems, first: {})", problems.len(), problems[0].message),
+                )
+            })?;
+        self.put_catalogue_in_force(Arc::new(catalogue), stamp);
+        Ok(true)
+    }
+}

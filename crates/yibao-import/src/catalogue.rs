@@ -1,0 +1,311 @@
+//! The national catalogue's files (医保目录, R-BEN-1): one row per version of an item, in
+//! the columns of the national platform's catalogue records (the fields of its 1312 query,
+//! with the price cap of 1318 and the first self-pay share of 1319), headed by the national
+//! field names or their Chinese names. Other columns (`wubi`, `pinyin`, `rid`, …) are left
+//! alone. Documented for the bureau in `docs/catalogue.md`.
+
+use std::collections::HashMap;
+
+use time::Date;
+use yibao_domain::{CatalogueClass, Fen, ItemCode, ItemKind, RatioBp, RegionCode};
+use yibao_policy::{CatalogueItem, CatalogueProblem, CatalogueVersion};
+
+use crate::{FileError, RowError, Table};
+
+/// Longest item name, in characters.
+pub const NAME_CHARS_MAX: usize = 200;
+
+/// One column of the layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Column {
+    /// The national field name, the header the files carry.
+    pub field: &'static str,
+    /// The Chinese header accepted in its place.
+    pub zh: &'static str,
+    pub required: bool,
+    pub meaning: &'static str,
+}
+
+/// The catalogue's columns, in the order of the documentation.
+pub const COLUMNS: [Column; 11] = [
+    Column {
+        field: "hilist_code",
+        zh: "医保目录编码",
+        required: true,
+        meaning: "national code: medicine X…/Z… (20 or 23), service item (15 digits), consumable C… (20 or 27)",
+    },
+    Column { field: "hilist_name", zh: "医保目录名称", required: true, meaning: "name" },
+    Column { field: "list_type", zh: "目录类别", required: true, meaning: "101 medicines, 201 service items, 301 consumables" },
+    Column {
+        field: "chrgitm_lv", zh: "收费项目等级", required: true, meaning: "01 class A (甲类), 02 class B (乙类), 03 class C (丙类)"
+    },
+    Column { field: "begndate", zh: "开始日期", required: true, meaning: "first day in force (YYYY-MM-DD)" },
+    Column { field: "enddate", zh: "结束日期", required: false, meaning: "last day in force; empty: open" },
+    Column {
+        field: "insu_admdvs", zh: "医保区划", required: false, meaning: "region: empty or 000000 national, a province or the city"
+    },
+    Column {
+        field: "lmt_used_flag",
+        zh: "限制使用标志",
+        required: false,
+        meaning: "1: restricted use, needs the hospital's approval on the line",
+    },
+    Column {
+        field: "selfpay_prop", zh: "先行自付比例", required: false, meaning: "class B only: the first self-pay share, 0.1 or 10%"
+    },
+    Column {
+        field: "hilist_pric_uplmt_amt", zh: "医保目录定价上限金额", required: false, meaning: "price cap in yuan, every level"
+    },
+    Column { field: "vali_flag", zh: "有效标志", required: false, meaning: "0: a withdrawn record, skipped; 1 or empty: valid" },
+];
+
+/// A catalogue file checked row by row.
+#[derive(Debug, Clone, Default)]
+pub struct ParsedCatalogue {
+    /// The valid rows' versions.
+    pub versions: Vec<CatalogueVersion>,
+    /// Each version's line in the file, in the same order.
+    pub lines: Vec<usize>,
+    /// Data rows read.
+    pub rows: usize,
+    /// Rows marked withdrawn (`vali_flag` 0), skipped.
+    pub withdrawn: usize,
+    pub errors: Vec<RowError>,
+}
+
+impl ParsedCatalogue {
+    /// The problems of merging the file into a catalogue, as rows to fix: each on the
+    /// file's first line of the item (line 0: an item the file does not carry).
+    #[must_use]
+    pub fn rows_of(&self, problems: &[CatalogueProblem]) -> Vec<RowError> {
+        let mut first_line: HashMap<ItemCode, usize> = HashMap::new();
+        for (version, line) in self.versions.iter().zip(&self.lines) {
+            first_line.entry(version.item.code).or_insert(*line);
+        }
+        problems
+            .iter()
+            .map(|problem| RowError {
+                line: first_line.get(&problem.code).copied().unwrap_or(0),
+                column: None,
+                key: Some(problem.code.to_string()),
+                message: problem.message.clone(),
+            })
+            .collect()
+    }
+}
+
+/// Reads a catalogue file (`name` says its format) whose versions cite `cite`.
+pub fn parse(name: &str, bytes: &[u8], cite: &str) -> Result<ParsedCatalogue, FileError> {
+    parse_table(&Table::read(name, bytes)?, cite)
+}
+
+/// Checks every row of `table`: each becomes a version or an error; a version repeated in
+/// the file (same item, region and first day) is an error on its second row.
+pub fn parse_table(table: &Table, cite: &str) -> Result<ParsedCatalogue, FileError> {
+    let index = column_index(&table.header)?;
+    let mut parsed = ParsedCatalogue { rows: table.rows.len(), ..ParsedCatalogue::default() };
+    let mut seen: HashMap<(ItemCode, Option<RegionCode>, Date), usize> = HashMap::new();
+    for (line, cells) in &table.rows {
+        let get = |column: usize| index[column].and_then(|i| cells.get(i)).map_or("", String::as_str);
+        let mut row = Row { line: *line, key: None, errors: &mut parsed.errors };
+        match row.version(get, cite) {
+            Some(Some(version)) => match seen.insert(version.key(), *line) {
+                Some(first) => row.fail(None, format!("repeats line {first}: the same item, region and begndate")),
+                None => {
+                    parsed.versions.push(version);
+                    parsed.lines.push(*line);
+                }
+            },
+            Some(None) => parsed.withdrawn += 1,
+            None => {}
+        }
+    }
+    Ok(parsed)
+}
+
+/// Where each of [`COLUMNS`] is in the header, refusing a missing required column and a
+/// column named twice.
+fn column_index(header: &[String]) -> Result<[Option<usize>; COLUMNS.len()], FileError> {
+    let mut index = [None; COLUMNS.len()];
+    for (position, name) in header.iter().enumerate() {
+        let name = name.trim_start_matches('\u{feff}').trim();
+        if let Some(column) = COLUMNS.iter().position(|c| c.field.eq_ignore_ascii_case(name) || c.zh == name)
+            && index[column].replace(position).is_some()
+        {
+            return Err(FileError::DuplicateColumn(COLUMNS[column].field.to_owned()));
+        }
+    }
+    if let Some(missing) = COLUMNS.iter().zip(&index).find(|(c, i)| c.required && i.is_none()) {
+        return Err(FileError::MissingColumn(format!("{} ({})", missing.0.field, missing.0.zh)));
+    }
+    Ok(index)
+}
+
+/// One row being checked: every column's error is reported, not only the first.
+struct Row<'a> {
+    line: usize,
+    key: Option<String>,
+    errors: &'a mut Vec<RowError>,
+}
+
+impl Row<'_> {
+    fn fail(&mut self, column: Option<usize>, message: String) {
+        self.errors.push(RowError { line: self.line, column: column.map(|c| COLUMNS[c].field.to_owned()), key: self.key.clone(), message });
+    }
+
+    fn check<T>(&mut self, column: usize, result: Result<T, String>) -> Option<T> {
+        result.map_err(|message| self.fail(Some(column), message)).ok()
+    }
+
+    /// The row's version; `Some(None)` for a withdrawn row; `None` when the row is wrong.
+    fn version<'c>(&mut self, get: impl Fn(usize) -> &'c str, cite: &str) -> Option<Option<CatalogueVersion>> {
+        let errors_before = self.errors.len();
+        let code_text = get(0);
+        self.key = (!code_text.is_empty()).then(|| code_text.to_owned());
+        let kind = self.check(2, ItemKind::from_list_type(get(2)).ok_or_else(|| format!("'{}' is not 101, 201 or 301", get(2))));
+        let code = self.check(0, ItemCode::parse(code_text).map_err(|e| e.to_string()));
+        if let (Some(code), Some(kind)) = (code, kind)
+            && ItemKind::of(&code) != Some(kind)
+        {
+            let hint = if kind == ItemKind::Service && code_text.len() < 15 && code_text.bytes().all(|b| b.is_ascii_digit()) {
+                " (a spreadsheet that stored the code as a number dropped its leading zeros: format the column as text)"
+            } else {
+                ""
+            };
+            self.fail(Some(0), format!("'{code_text}' is not the shape of a list_type {} code{hint}", kind.list_type()));
+        }
+        let name = get(1);
+        if name.is_empty() || name.chars().count() > NAME_CHARS_MAX {
+            self.fail(Some(1), format!("a name has 1 to {NAME_CHARS_MAX} characters"));
+        }
+        let class = self.check(3, class_of(get(3)));
+        let from = self.check(4, date_of(get(4)).and_then(|d| d.ok_or_else(|| "the first day in force is required".to_owned())));
+        let until = self.check(5, date_of(get(5))).flatten();
+        let region = self.check(6, region_of(get(6)));
+        let restricted = self.check(7, flag_of(get(7)));
+        let selfpay_share = self.check(8, share_of(get(8)));
+        let cap = self.check(9, cap_of(get(9)));
+        let valid = self.check(10, flag_of(get(10)).map(|flag| flag || get(10).is_empty()));
+        if self.errors.len() != errors_before {
+            return None;
+        }
+        let (Some(code), Some(kind), Some(class), Some(from), Some(region), Some(restricted), Some(selfpay_share), Some(cap), Some(valid)) =
+            (code, kind, class, from, region, restricted, selfpay_share, cap, valid)
+        else {
+            return None;
+        };
+        if !valid {
+            return Some(None);
+        }
+        let version = CatalogueVersion {
+            item: CatalogueItem { code, name: name.to_owned(), class, restricted, price_cap: [cap; 4], selfpay_share },
+            kind,
+            region,
+            from,
+            until,
+            cite: cite.to_owned(),
+        };
+        match version.fault() {
+            Some(fault) => {
+                self.fail(None, fault);
+                None
+            }
+            None => Some(Some(version)),
+        }
+    }
+}
+
+fn class_of(text: &str) -> Result<CatalogueClass, String> {
+    match text {
+        "01" | "1" | "A" | "甲" | "甲类" => Ok(CatalogueClass::A),
+        "02" | "2" | "B" | "乙" | "乙类" => Ok(CatalogueClass::B),
+        "03" | "3" | "C" | "丙" | "丙类" => Ok(CatalogueClass::C),
+        _ => Err(format!("'{text}' is not 01 (class A), 02 (class B) or 03 (class C)")),
+    }
+}
+
+/// A date as the files write it: `2024-01-01`, `2024/01/01`, `20240101`, or with a time
+/// after it (`2024-01-01 00:00:00`), which is dropped. Empty: none.
+fn date_of(text: &str) -> Result<Option<Date>, String> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let day = text.split([' ', 'T']).next().unwrap_or(text);
+    let normal = match day.len() {
+        8 if day.bytes().all(|b| b.is_ascii_digit()) => format!("{}-{}-{}", &day[..4], &day[4..6], &day[6..]),
+        _ => day.replace('/', "-"),
+    };
+    yibao_domain::parse_date(&normal).map(Some).map_err(|_| format!("'{text}' is not a date (YYYY-MM-DD)"))
+}
+
+fn region_of(text: &str) -> Result<Option<RegionCode>, String> {
+    match text {
+        "" | "000000" => Ok(None),
+        _ => RegionCode::parse(text).map(Some).map_err(|e| e.to_string()),
+    }
+}
+
+fn flag_of(text: &str) -> Result<bool, String> {
+    match text {
+        "" | "0" | "否" => Ok(false),
+        "1" | "是" => Ok(true),
+        _ => Err(format!("'{text}' is not 0 or 1")),
+    }
+}
+
+/// A share as a fraction (`0.1`, up to 4 decimals) or a percentage (`10%`).
+fn share_of(text: &str) -> Result<Option<RatioBp>, String> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if text.ends_with('%') {
+        return RatioBp::parse_percent(text).map(Some).map_err(|e| e.to_string());
+    }
+    let bad = || format!("'{text}' is not a share from 0 to 1 (0.1) or a percentage (10%)");
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    if whole.is_empty() || fraction.len() > 4 || !whole.bytes().chain(fraction.bytes()).all(|b| b.is_ascii_digit()) || whole.len() > 1 {
+        return Err(bad());
+    }
+    let digits: u32 = format!("{whole}{fraction:0<4}").parse().map_err(|_| bad())?;
+    if digits > 10_000 {
+        return Err(bad());
+    }
+    Ok(Some(RatioBp::new(digits)))
+}
+
+fn cap_of(text: &str) -> Result<Option<Fen>, String> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    match Fen::parse_yuan(text) {
+        Ok(fen) if fen.is_negative() || fen.is_zero() => Err(format!("a price cap of {text} yuan is not above zero")),
+        Ok(fen) => Ok(Some(fen)),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_dates_and_classes_as_the_files_write_them() {
+        assert_eq!(share_of("0.1"), Ok(Some(RatioBp::new(1_000))));
+        assert_eq!(share_of("0.05"), Ok(Some(RatioBp::new(500))));
+        assert_eq!(share_of("1"), Ok(Some(RatioBp::FULL)));
+        assert_eq!(share_of("15%"), Ok(Some(RatioBp::new(1_500))));
+        assert_eq!(share_of(""), Ok(None));
+        for bad in ["1.5", "0.12345", "-0.1", "ten", ".1", "10"] {
+            assert!(share_of(bad).is_err(), "{bad}");
+        }
+        let day = time::macros::date!(2024 - 01 - 01);
+        for text in ["2024-01-01", "2024/01/01", "20240101", "2024-01-01 00:00:00"] {
+            assert_eq!(date_of(text), Ok(Some(day)), "{text}");
+        }
+        assert!(date_of("2024-13-01").is_err());
+        assert_eq!(class_of("乙类"), Ok(CatalogueClass::B));
+        assert!(class_of("04").is_err());
+        assert!(cap_of("0").is_err());
+        assert_eq!(cap_of("12.5"), Ok(Some(Fen::new(1_250))));
+    }
+}

@@ -1,0 +1,125 @@
+//! The dated national catalogue on PostgreSQL (issue 13): a load is one transaction of
+//! `UNNEST` batches.
+
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use yibao_domain::RegionCode;
+use yibao_store::catalogue::{CatalogueVersion, check_load};
+use yibao_store::{Actor, CatalogueLoad, CatalogueLoadRecord, CatalogueRow, CatalogueStore, StoreError};
+
+use crate::{PostgresStore, audit, backend, json};
+
+/// Rows per `INSERT … SELECT FROM UNNEST`.
+const BATCH_ROWS: usize = 5_000;
+
+/// The columns in the order both statements use (a macro, so that the SQL stays literal).
+macro_rules! columns {
+    () => {
+        "code, region_code, begin_date, end_date, list_type, name, class, restricted, selfpay_share_bp, \
+         cap_township_fen, cap_primary_fen, cap_secondary_fen, cap_tertiary_fen, cite"
+    };
+}
+
+fn row_of(row: &PgRow) -> Result<CatalogueRow, StoreError> {
+    let cap = |name: &str| row.try_get::<Option<i64>, _>(name).map_err(backend);
+    Ok(CatalogueRow {
+        code: row.try_get("code").map_err(backend)?,
+        region_code: row.try_get("region_code").map_err(backend)?,
+        begin_date: row.try_get("begin_date").map_err(backend)?,
+        end_date: row.try_get("end_date").map_err(backend)?,
+        list_type: row.try_get("list_type").map_err(backend)?,
+        name: row.try_get("name").map_err(backend)?,
+        class: row.try_get("class").map_err(backend)?,
+        restricted: row.try_get("restricted").map_err(backend)?,
+        selfpay_share_bp: row.try_get::<Option<i32>, _>("selfpay_share_bp").map_err(backend)?.map(i64::from),
+        caps_fen: [cap("cap_township_fen")?, cap("cap_primary_fen")?, cap("cap_secondary_fen")?, cap("cap_tertiary_fen")?],
+        cite: row.try_get("cite").map_err(backend)?,
+    })
+}
+
+impl CatalogueStore for PostgresStore {
+    async fn put_catalogue(
+        &self,
+        actor: &Actor,
+        city: RegionCode,
+        load: &CatalogueLoad,
+        versions: &[CatalogueVersion],
+    ) -> Result<(), StoreError> {
+        check_load(versions)?;
+        let mut tx = self.write().await?;
+        for chunk in versions.chunks(BATCH_ROWS) {
+            let rows: Vec<CatalogueRow> = chunk.iter().map(CatalogueRow::of).collect();
+            let text = |f: fn(&CatalogueRow) -> String| rows.iter().map(f).collect::<Vec<String>>();
+            let cap = |level: usize| rows.iter().map(|r| r.caps_fen[level]).collect::<Vec<Option<i64>>>();
+            sqlx::query(concat!(
+                "INSERT INTO catalogue_versions (",
+                columns!(),
+                ") \
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bool[], \
+                                      $9::int4[], $10::int8[], $11::int8[], $12::int8[], $13::int8[], $14::text[]) \
+                 ON CONFLICT (code, region_code, begin_date) DO UPDATE SET \
+                 end_date = EXCLUDED.end_date, list_type = EXCLUDED.list_type, name = EXCLUDED.name, class = EXCLUDED.class, \
+                 restricted = EXCLUDED.restricted, selfpay_share_bp = EXCLUDED.selfpay_share_bp, \
+                 cap_township_fen = EXCLUDED.cap_township_fen, cap_primary_fen = EXCLUDED.cap_primary_fen, \
+                 cap_secondary_fen = EXCLUDED.cap_secondary_fen, cap_tertiary_fen = EXCLUDED.cap_tertiary_fen, cite = EXCLUDED.cite"
+            ))
+            .bind(text(|r| r.code.clone()))
+            .bind(text(|r| r.region_code.clone()))
+            .bind(text(|r| r.begin_date.clone()))
+            .bind(rows.iter().map(|r| r.end_date.clone()).collect::<Vec<Option<String>>>())
+            .bind(text(|r| r.list_type.clone()))
+            .bind(text(|r| r.name.clone()))
+            .bind(text(|r| r.class.clone()))
+            .bind(rows.iter().map(|r| r.restricted).collect::<Vec<bool>>())
+            .bind(rows.iter().map(|r| r.selfpay_share_bp.and_then(|bp| i32::try_from(bp).ok())).collect::<Vec<Option<i32>>>())
+            .bind(cap(0))
+            .bind(cap(1))
+            .bind(cap(2))
+            .bind(cap(3))
+            .bind(text(|r| r.cite.clone()))
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        let detail = json(load)?;
+        // The table's lock numbers concurrent loads one after the other.
+        sqlx::query("LOCK TABLE catalogue_loads IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await.map_err(backend)?;
+        sqlx::query("INSERT INTO catalogue_loads (seq, loaded_at, loaded_by, detail) SELECT coalesce(max(seq), 0) + 1, $1, $2, $3 FROM catalogue_loads")
+            .bind(actor.at_text())
+            .bind(&actor.who)
+            .bind(&detail)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        audit(&mut tx, actor, city, "catalogue.load", &load.sha256, detail).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn catalogue_versions(&self) -> Result<Vec<CatalogueVersion>, StoreError> {
+        let rows = sqlx::query(concat!("SELECT ", columns!(), " FROM catalogue_versions")).fetch_all(&self.pool).await.map_err(backend)?;
+        rows.iter().map(|row| row_of(row)?.version()).collect()
+    }
+
+    async fn catalogue_stamp(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT coalesce(max(seq), 0)::int8 FROM catalogue_loads").fetch_one(&self.pool).await.map_err(backend)
+    }
+
+    async fn catalogue_loads(&self, limit: u32) -> Result<Vec<CatalogueLoadRecord>, StoreError> {
+        let rows = sqlx::query("SELECT seq, loaded_at, loaded_by, detail FROM catalogue_loads ORDER BY seq DESC LIMIT $1")
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                Ok(CatalogueLoadRecord {
+                    seq: row.try_get("seq").map_err(backend)?,
+                    loaded_at: row.try_get("loaded_at").map_err(backend)?,
+                    loaded_by: row.try_get("loaded_by").map_err(backend)?,
+                    load: serde_json::from_str(&row.try_get::<String, _>("detail").map_err(backend)?)
+                        .map_err(|e| StoreError::Backend(e.to_string()))?,
+                })
+            })
+            .collect()
+    }
+}

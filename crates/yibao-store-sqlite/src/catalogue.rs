@@ -1,0 +1,100 @@
+//! The dated national catalogue on SQLite (issue 13).
+
+use rusqlite::{Row, params};
+use yibao_domain::RegionCode;
+use yibao_store::catalogue::{CatalogueVersion, check_load};
+use yibao_store::{Actor, CatalogueLoad, CatalogueLoadRecord, CatalogueRow, CatalogueStore, StoreError};
+
+use crate::{SqliteStore, audit, col, exec, json, query_all, query_opt};
+
+const COLUMNS: &str = "code, region_code, begin_date, end_date, list_type, name, class, restricted, selfpay_share_bp, \
+                       cap_township_fen, cap_primary_fen, cap_secondary_fen, cap_tertiary_fen, cite";
+
+fn row_of(row: &Row<'_>) -> Result<CatalogueRow, StoreError> {
+    Ok(CatalogueRow {
+        code: col(row, 0)?,
+        region_code: col(row, 1)?,
+        begin_date: col(row, 2)?,
+        end_date: col(row, 3)?,
+        list_type: col(row, 4)?,
+        name: col(row, 5)?,
+        class: col(row, 6)?,
+        restricted: col::<i64>(row, 7)? != 0,
+        selfpay_share_bp: col(row, 8)?,
+        caps_fen: [col(row, 9)?, col(row, 10)?, col(row, 11)?, col(row, 12)?],
+        cite: col(row, 13)?,
+    })
+}
+
+impl CatalogueStore for SqliteStore {
+    async fn put_catalogue(
+        &self,
+        actor: &Actor,
+        city: RegionCode,
+        load: &CatalogueLoad,
+        versions: &[CatalogueVersion],
+    ) -> Result<(), StoreError> {
+        check_load(versions)?;
+        let rows: Vec<CatalogueRow> = versions.iter().map(CatalogueRow::of).collect();
+        let (actor, load) = (actor.clone(), load.clone());
+        self.write(move |conn| {
+            let sql = format!("INSERT OR REPLACE INTO catalogue_versions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+            let mut insert = conn.prepare_cached(&sql).map_err(crate::backend)?;
+            for r in &rows {
+                insert
+                    .execute(params![
+                        r.code,
+                        r.region_code,
+                        r.begin_date,
+                        r.end_date,
+                        r.list_type,
+                        r.name,
+                        r.class,
+                        i64::from(r.restricted),
+                        r.selfpay_share_bp,
+                        r.caps_fen[0],
+                        r.caps_fen[1],
+                        r.caps_fen[2],
+                        r.caps_fen[3],
+                        r.cite
+                    ])
+                    .map_err(crate::backend)?;
+            }
+            drop(insert);
+            let detail = json(&load)?;
+            exec(
+                conn,
+                "INSERT INTO catalogue_loads (seq, loaded_at, loaded_by, detail) SELECT coalesce(max(seq), 0) + 1, ?1, ?2, ?3 FROM catalogue_loads",
+                params![actor.at_text(), actor.who, detail],
+            )?;
+            audit(conn, &actor, city, "catalogue.load", &load.sha256, detail)
+        })
+        .await
+    }
+
+    async fn catalogue_versions(&self) -> Result<Vec<CatalogueVersion>, StoreError> {
+        let rows = self.read(|conn| query_all(conn, &format!("SELECT {COLUMNS} FROM catalogue_versions"), [], row_of)).await?;
+        rows.iter().map(CatalogueRow::version).collect()
+    }
+
+    async fn catalogue_stamp(&self) -> Result<i64, StoreError> {
+        self.read(|conn| {
+            Ok(query_opt(conn, "SELECT coalesce(max(seq), 0) FROM catalogue_loads", [], |row| col::<i64>(row, 0))?.unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn catalogue_loads(&self, limit: u32) -> Result<Vec<CatalogueLoadRecord>, StoreError> {
+        self.read(move |conn| {
+            query_all(conn, "SELECT seq, loaded_at, loaded_by, detail FROM catalogue_loads ORDER BY seq DESC LIMIT ?1", [limit], |row| {
+                Ok(CatalogueLoadRecord {
+                    seq: col(row, 0)?,
+                    loaded_at: col(row, 1)?,
+                    loaded_by: col(row, 2)?,
+                    load: serde_json::from_str(&col::<String>(row, 3)?).map_err(|e| StoreError::Backend(e.to_string()))?,
+                })
+            })
+        })
+        .await
+    }
+}
