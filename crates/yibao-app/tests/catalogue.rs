@@ -1,0 +1,98 @@
+//! Loading the national catalogue through the one use case (`App::load_catalogue`) into a
+//! real SQLite store: a dry run writes nothing, a file with one wrong row writes nothing,
+//! a good file goes in force at once here and, through the store, in another process; a
+//! correction replaces a version; only the city's policy officers (and the operator) load.
+
+use std::sync::Arc;
+
+use time::macros::{date, datetime};
+use yibao_app::policy::Policy;
+use yibao_app::{App, Backend, Principal};
+use yibao_domain::{CatalogueClass, ItemCode, RegionCode};
+use yibao_store::Role;
+
+fn policy() -> Policy {
+    Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("the demo pack")
+}
+
+fn officer(region: &str, role: Role) -> Principal {
+    Principal::Staff { username: "policy.li".into(), role, region: RegionCode::parse(region).expect("region") }
+}
+
+const HEADER: &str = "hilist_code,hilist_name,list_type,chrgitm_lv,begndate,enddate,insu_admdvs,selfpay_prop\n";
+const DRUG: &str = "XA01ABD075A002010100483";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catalogue_file_goes_in_force_whole_or_not_at_all() {
+    let dir = std::env::temp_dir().join(format!("yibao-app-catalogue-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("yibao.db");
+    let open = || async { Arc::new(Backend::Sqlite(yibao_store_sqlite::SqliteStore::open(&path).await.expect("store"))) };
+    let clock = || -> yibao_app::Clock { Arc::new(|| datetime!(2026-03-15 04:00 UTC)) };
+    let app = App::new(open().await, Arc::new(policy())).with_clock(clock());
+    let li = officer("419900", Role::PolicyOfficer);
+    let code = ItemCode::parse(DRUG).expect("code");
+    let good = format!(
+        "{HEADER}{DRUG},aspirin,101,02,2024-01-01,2024-12-31,,0.1\n{DRUG},aspirin,101,01,2025-01-01,,,\n\
+         {DRUG},aspirin,101,03,2025-01-01,,420000,\n001201000010000,bed,201,01,2024-01-01,,,\n"
+    );
+
+    for (who, expected) in
+        [(officer("419900", Role::ClaimsOfficer), "access.forbidden"), (officer("429900", Role::PolicyOfficer), "access.forbidden")]
+    {
+        let refused = app.load_catalogue(&who, "test", "list.csv", good.clone().into_bytes(), "notice", false).await.expect_err("refused");
+        assert_eq!(refused.code, expected, "{}", refused.message);
+    }
+    let no_cite = app.load_catalogue(&li, "test", "list.csv", good.clone().into_bytes(), "  ", false).await.expect_err("no cite");
+    assert_eq!(no_cite.code, "catalogue.bad_cite");
+    let not_a_file = app.load_catalogue(&li, "test", "list.pdf", good.clone().into_bytes(), "notice", false).await.expect_err("pdf");
+    assert_eq!(not_a_file.code, "import.unknown_format");
+
+    let dry = app.load_catalogue(&li, "test", "list.csv", good.clone().into_bytes(), "医保发〔2024〕33号", true).await.expect("dry run");
+    assert_eq!((dry.loaded, dry.load.rows, dry.load.added, dry.load.elsewhere, dry.versions_held), (false, 4, 3, 1, 3));
+    assert!(app.policy().national_catalogue().is_empty(), "a dry run puts nothing in force");
+
+    let one_bad = format!("{good}001201000010001,exam,201,09,2024-01-01,,,\n");
+    let refused = app.load_catalogue(&li, "test", "list.csv", one_bad.into_bytes(), "医保发〔2024〕33号", false).await.expect("a report");
+    assert_eq!((refused.loaded, refused.error_count), (false, 1));
+    assert_eq!((refused.errors[0].line, refused.errors[0].column.as_deref()), (6, Some("chrgitm_lv")));
+    assert!(refused.error_file().contains("6,chrgitm_lv,001201000010001,"), "{}", refused.error_file());
+    assert!(app.catalogue_loads(&li).await.expect("loads").is_empty(), "nothing of the file was written");
+
+    let loaded = app.load_catalogue(&li, "test", "list.csv", good.clone().into_bytes(), "医保发〔2024〕33号", false).await.expect("loads");
+    assert!(loaded.loaded);
+    let in_force = app.policy();
+    let class_on = |policy: &Policy, date| policy.item_on(&code, date).map(|found| found.item.class);
+    assert_eq!(class_on(&in_force, date!(2024 - 06 - 01)), Some(CatalogueClass::B));
+    assert_eq!(class_on(&in_force, date!(2025 - 06 - 01)), Some(CatalogueClass::A), "another province's version never applies");
+    assert_eq!(class_on(&in_force, date!(2023 - 06 - 01)), None);
+    assert_eq!(
+        in_force.item_on(&code, date!(2024 - 06 - 01)).expect("found").cite(),
+        format!("医保发〔2024〕33号 ({DRUG} from 2024-01-01)")
+    );
+
+    // Another process on the same store reads it at start.
+    let other = App::new(open().await, Arc::new(policy())).with_clock(clock());
+    assert!(other.refresh_catalogue().await.expect("refresh"));
+    assert_eq!(other.policy().national_catalogue().len(), 3);
+    assert!(!other.refresh_catalogue().await.expect("refresh"), "nothing new the second time");
+
+    // A correction of the 2024 version (another share) replaces it; the 2025 version, now
+    // cited to the correcting notice, is replaced too; the rest stays.
+    let correction = format!("{HEADER}{DRUG},aspirin tablets,101,02,2024-01-01,2024-12-31,,0.05\n{DRUG},aspirin,101,01,2025-01-01,,,\n");
+    let again = app.load_catalogue(&li, "test", "fix.csv", correction.into_bytes(), "医保发〔2024〕34号", false).await.expect("loads");
+    assert_eq!((again.load.added, again.load.replaced, again.load.unchanged, again.versions_held), (0, 2, 0, 3), "{:?}", again.load);
+    let found = app.policy().item_on(&code, date!(2024 - 06 - 01)).expect("found").item.selfpay_share.map(|s| s.get());
+    assert_eq!(found, Some(500));
+    assert!(other.refresh_catalogue().await.expect("refresh"), "the other process sees the new load");
+    assert_eq!(other.policy().item_on(&code, date!(2024 - 06 - 01)).expect("found").item.name, "aspirin tablets");
+    // An overlapping version is refused whole, naming the item's line.
+    let overlap = format!("{HEADER}{DRUG},aspirin,101,01,2024-06-01,2024-06-30,,\n");
+    let refused = app.load_catalogue(&li, "test", "overlap.csv", overlap.into_bytes(), "notice", false).await.expect("a report");
+    assert_eq!((refused.loaded, refused.errors[0].line), (false, 2));
+    assert!(refused.errors[0].message.contains("overlaps"), "{}", refused.errors[0].message);
+    let loads = app.catalogue_loads(&li).await.expect("loads");
+    assert_eq!(loads.iter().map(|l| l.load.file.as_str()).collect::<Vec<_>>(), ["fix.csv", "list.csv"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
