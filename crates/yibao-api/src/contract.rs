@@ -37,6 +37,9 @@ pub const REGION: &str = "^(1[1-9]|[2-7][0-9]|8[0-2])[0-9]{4}$";
 /// A GB 11643 national ID's shape: 17 digits and a check character (a wrong check digit or
 /// birth date is a 422 `person.bad_id`: readable, but not an ID).
 pub const NATIONAL_ID: &str = "^[0-9]{17}[0-9X]$";
+/// A catalogue code: 1 to 27 capital letters and digits (its national shape is the rules'
+/// to check: 422).
+pub const ITEM_CODE: &str = "^[A-Z0-9]{1,27}$";
 /// A designated institution: `H` (hospital) or `P` (pharmacy) and 11 digits.
 pub const INSTITUTION: &str = "^[HP][0-9]{11}$";
 /// An amount sent in yuan: at most two decimals (`"12.50"`, `"-3"`); also accepted as a

@@ -10,6 +10,7 @@
 
 mod admin;
 pub mod auth;
+mod catalogue;
 pub mod contract;
 mod error;
 mod funds;

@@ -46,6 +46,20 @@ impl Api {
         (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
     }
 
+    /// A request whose body is bytes as they are (a file upload).
+    async fn upload(&self, path: &str, auth: Auth<'_>, bytes: Vec<u8>) -> (StatusCode, Value) {
+        let mut request = Request::builder().method("POST").uri(path).header("content-type", "application/octet-stream");
+        request = match auth {
+            Auth::None => request,
+            Auth::Token(t) => request.header("authorization", format!("Bearer {t}")),
+            Auth::Key(k) => request.header("x-api-key", k),
+        };
+        let response = self.router.clone().oneshot(request.body(Body::from(bytes)).expect("request")).await.expect("response");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 16 * 1024 * 1024).await.expect("body");
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
     async fn sign_in(&self, username: &str) -> String {
         let (status, body) = self
             .call("POST", "/api/session", Auth::None, Some(json!({ "username": username, "password": format!("pw-{username}") })))
@@ -1684,4 +1698,102 @@ async fn policy_versions_behave_the_same_on_postgresql() {
     let given = GivenPack { label: "unused".into(), text: String::new(), named: false };
     let other = App::open_with_policy(Arc::new(Backend::Postgres(second)), &given, None).await.expect("other");
     policy_flow(&api, &app, &other).await;
+}
+
+const CATALOGUE_DRUG: &str = "XN01AAA0001010100001";
+
+/// The dated catalogue over HTTP (issue 13): a policy officer uploads the national list's
+/// file (a dry run, a file with a wrong row, the file), a clerk reads an item's versions, a
+/// claim settles under the version of its day, and a second application on the store sees
+/// the load.
+async fn catalogue_flow(api: &Api, other: &App) {
+    enrol_both(api).await;
+    let (policy, clerk, auditor) = (api.sign_in("policy").await, api.sign_in("east.clerk").await, api.sign_in("auditor").await);
+    let file = format!(
+        "医保目录编码,医保目录名称,目录类别,收费项目等级,开始日期,结束日期,医保区划,先行自付比例\n\
+         {CATALOGUE_DRUG},test drug,101,02,2024-01-01,2026-02-28,,0.2\n\
+         {CATALOGUE_DRUG},test drug,101,03,2026-03-01,,,\n\
+         {CATALOGUE_DRUG},test drug,101,01,2026-03-01,,420000,\n"
+    );
+    let path = |query: &str| format!("/api/catalogue/loads?file=list.csv&cite=%E5%8C%BB%E4%BF%9D%E5%8F%912026-1{query}");
+    let (status, answer) = api.upload(&path(""), Auth::Token(&clerk), file.clone().into_bytes()).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::FORBIDDEN, Some("access.forbidden")), "{answer}");
+    let (status, dry) = api.upload(&path("&dry_run=true"), Auth::Token(&policy), file.clone().into_bytes()).await;
+    assert_eq!(status, StatusCode::OK, "{dry}");
+    assert_eq!(
+        (dry["report"]["loaded"].as_bool(), dry["report"]["added"].as_u64(), dry["report"]["elsewhere"].as_u64()),
+        (Some(false), Some(2), Some(1))
+    );
+    let wrong = format!("{file}001201000010000,bed,201,07,2024-01-01,,,\n");
+    let (status, refused) = api.upload(&path(""), Auth::Token(&policy), wrong.into_bytes()).await;
+    assert_eq!((status, refused["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("catalogue.rows_refused")), "{refused}");
+    assert_eq!(
+        (refused["report"]["errors"][0]["line"].as_u64(), refused["report"]["errors"][0]["column"].as_str()),
+        (Some(5), Some("chrgitm_lv"))
+    );
+    let (status, loaded) = api.upload(&path(""), Auth::Token(&policy), file.into_bytes()).await;
+    assert_eq!((status, loaded["report"]["loaded"].as_bool()), (StatusCode::CREATED, Some(true)), "{loaded}");
+
+    // Above the API's usual body limit (4 MiB), a catalogue file is still read.
+    let mut big = String::from("hilist_code,hilist_name,list_type,chrgitm_lv,begndate\n");
+    for n in 0..90_000 {
+        big.push_str(&format!("{:015},medical service item {n},201,01,2024-01-01\n", 900_000_000_000_000_u64 + n));
+    }
+    assert!(big.len() > yibao_api::BODY_LIMIT_BYTES);
+    let (status, answer) = api.upload(&path("&dry_run=true"), Auth::Token(&policy), big.into_bytes()).await;
+    assert_eq!((status, answer["report"]["rows"].as_u64()), (StatusCode::OK, Some(90_000)), "{answer}");
+
+    let (status, item) = api.call("GET", &format!("/api/catalogue/items/{CATALOGUE_DRUG}"), Auth::Token(&clerk), None).await;
+    assert_eq!(status, StatusCode::OK, "{item}");
+    assert_eq!(item["versions"].as_array().map(Vec::len), Some(2), "another province's version is not the city's: {item}");
+    assert_eq!((item["versions"][0]["class"].as_str(), item["versions"][0]["selfpay_share"].as_str()), (Some("B"), Some("20%")));
+    assert_eq!(item["versions"][0]["cite"].as_str(), Some("医保发2026-1"));
+    assert_eq!(api.call("GET", "/api/catalogue/items/XN99999999999999999999", Auth::Token(&clerk), None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(api.call("GET", "/api/catalogue/items/x-1", Auth::Token(&clerk), None).await.0, StatusCode::BAD_REQUEST);
+    let (status, loads) = api.call("GET", "/api/catalogue/loads", Auth::Token(&auditor), None).await;
+    assert_eq!((status, loads.as_array().map(Vec::len)), (StatusCode::OK, Some(1)), "{loads}");
+
+    // A line of the drug: class B (20% first) in February, class C from March.
+    for (claim_id, day, preselfpay, ownpay) in [("CAT-1", "2026-02-20", "20.00", "0.00"), ("CAT-2", "2026-03-02", "0.00", "100.00")] {
+        let mut claim = claim(claim_id, "H41992100007");
+        claim["admission_date"] = json!(day);
+        claim["discharge_date"] = json!(day);
+        claim["lines"] = json!([{ "code": CATALOGUE_DRUG, "quantity": 1, "unit_price": "100.00" }]);
+        let body = json!({ "person_id": EAST_PERSON, "card_no": "C0001", "claim": claim });
+        let (status, settled) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{settled}");
+        assert_eq!(
+            (settled["settlement"]["preselfpay_amt"].as_str(), settled["settlement"]["fulamt_ownpay_amt"].as_str()),
+            (Some(preselfpay), Some(ownpay)),
+            "{claim_id}: {settled}"
+        );
+    }
+    assert!(other.refresh_catalogue().await.expect("refresh"), "a second application on the store reads the load");
+    assert_eq!(other.policy().national_catalogue().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_catalogue_is_loaded_read_and_settled_under_over_http() {
+    let dir = std::env::temp_dir().join(format!("yibao-api-catalogue-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let store = SqliteStore::open(&dir.join("yibao.db")).await.expect("store");
+    seed(&store).await;
+    let (api, _) = versioned(Backend::Sqlite(store)).await;
+    let second = SqliteStore::open(&dir.join("yibao.db")).await.expect("a second store on the file");
+    let given = GivenPack { label: "unused".into(), text: String::new(), named: false };
+    let other = App::open_with_policy(Arc::new(Backend::Sqlite(second)), &given, None).await.expect("other");
+    catalogue_flow(&api, &other).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_catalogue_behaves_the_same_on_postgresql() {
+    let server = yibao_testpg::TestPostgres::start().unwrap_or_else(|e| panic!("PostgreSQL for the API tests: {e}"));
+    let store = yibao_store_postgres::PostgresStore::connect(server.url()).await.expect("connect");
+    seed(&store).await;
+    let (api, _) = versioned(Backend::Postgres(store)).await;
+    let second = yibao_store_postgres::PostgresStore::connect(server.url()).await.expect("a second connection");
+    let given = GivenPack { label: "unused".into(), text: String::new(), named: false };
+    let other = App::open_with_policy(Arc::new(Backend::Postgres(second)), &given, None).await.expect("other");
+    catalogue_flow(&api, &other).await;
 }

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use yibao_import::RowError;
-use yibao_policy::{CITE_CHARS_MAX, Catalogue};
+use yibao_policy::{CITE_CHARS_MAX, Catalogue, CatalogueVersion};
 use yibao_store::{CatalogueLoad, CatalogueLoadRecord, CatalogueStore, Role};
 
 use crate::{App, AppError, Principal, roles, store};
@@ -64,14 +64,23 @@ impl CatalogueReport {
     }
 }
 
+/// An item's terms as the catalogue holds them ([`App::catalogue_item`]).
+#[derive(Clone, Debug)]
+pub struct ItemHistory {
+    pub pack_item: Option<yibao_policy::CatalogueItem>,
+    pub versions: Vec<CatalogueVersion>,
+}
+
 /// One load at a time in this process: each merges into the catalogue the previous wrote.
 static LOADS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 impl App {
-    /// Who loads the catalogue: a policy officer of the city, or the operator.
-    fn catalogue_scope(&self, principal: &Principal, allowed: &[Role]) -> Result<(), AppError> {
+    /// Who acts on the catalogue: staff of `allowed` roles of the city (of its counties too
+    /// when `counties`: reading a public list), or the operator.
+    fn catalogue_scope(&self, principal: &Principal, allowed: &[Role], counties: bool) -> Result<(), AppError> {
         let city = self.policy().region;
-        if principal.scope(allowed)? != city {
+        let scope = principal.scope(allowed)?;
+        if scope != city && !(counties && city.contains(scope)) {
             return Err(AppError::forbidden(format!("the catalogue is the city's: only staff of {city} act on it")));
         }
         Ok(())
@@ -89,7 +98,7 @@ impl App {
         cite: &str,
         dry_run: bool,
     ) -> Result<CatalogueReport, AppError> {
-        self.catalogue_scope(principal, roles::POLICY_OFFICERS)?;
+        self.catalogue_scope(principal, roles::POLICY_OFFICERS, false)?;
         let cite = cite.trim().to_owned();
         if cite.is_empty() || cite.chars().count() > CITE_CHARS_MAX || cite.chars().any(char::is_control) {
             return Err(AppError::bad_request(
@@ -157,9 +166,27 @@ impl App {
         Ok(CatalogueReport { loaded: true, ..report })
     }
 
+    /// What the catalogue says of `code`: the pack's own item, if it lists the code (it
+    /// stands over the pack's period, before the catalogue), and every version of the
+    /// catalogue that applies in the city, by region then first day.
+    pub fn catalogue_item(&self, principal: &Principal, code: &str) -> Result<ItemHistory, AppError> {
+        self.catalogue_scope(principal, roles::PUBLIC_POLICY, true)?;
+        let code = yibao_domain::ItemCode::parse(code).map_err(|e| AppError::bad_request("catalogue.bad_code", e.to_string()))?;
+        let policy = self.policy();
+        let versions: Vec<CatalogueVersion> = policy.national_catalogue().versions_of(&code, policy.region).cloned().collect();
+        let pack_item = policy.catalogue_item(&code).cloned();
+        if pack_item.is_none() && versions.is_empty() {
+            return Err(AppError::not_found(
+                "catalogue.item_not_found",
+                format!("{code} is in neither the pack's items nor the catalogue"),
+            ));
+        }
+        Ok(ItemHistory { pack_item, versions })
+    }
+
     /// The latest loads, newest first.
     pub async fn catalogue_loads(&self, principal: &Principal) -> Result<Vec<CatalogueLoadRecord>, AppError> {
-        self.catalogue_scope(principal, roles::POLICY_READERS)?;
+        self.catalogue_scope(principal, roles::POLICY_READERS, false)?;
         Ok(store!(self, catalogue_loads(CATALOGUE_LOADS_LIMIT))?)
     }
 

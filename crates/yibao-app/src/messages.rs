@@ -51,8 +51,10 @@ catalogue! {
     "books.close_out_of_order" => "拒绝：年度须依次结算：{detail}", DETAIL;
     "books.period_closed" => "拒绝：该年度账目已结算，不能再记入：{detail}", DETAIL;
     "catalogue.bad_cite" => "目录加载须注明发布该目录的文件（一行，1 至 200 个字符）：{detail}", DETAIL;
+    "catalogue.bad_code" => "不是目录编码：{detail}", DETAIL;
     "catalogue.failure" => INTERNAL_ZH, INTERNAL_EN;
     "catalogue.inconsistent" => INTERNAL_ZH, INTERNAL_EN;
+    "catalogue.item_not_found" => "药品目录和政策包中都没有该编码：{detail}", DETAIL;
     "catalogue.rows_refused" => "目录文件有需要更正的行，未加载任何数据：{detail}", DETAIL;
     "claim.already_reversed" => "该结算已冲正", DETAIL;
     "claim.bad_babies" => "胎儿数不正确", DETAIL;

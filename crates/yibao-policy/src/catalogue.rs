@@ -214,6 +214,12 @@ impl Catalogue {
         self.items.get(code)?.iter().rev().find(|v| v.applies_in(city) && v.in_force_on(date))
     }
 
+    /// Every version of `code` that applies in `city`, by region (nation, province, city)
+    /// then first day.
+    pub fn versions_of(&self, code: &ItemCode, city: RegionCode) -> impl Iterator<Item = &CatalogueVersion> {
+        self.items.get(code).into_iter().flatten().filter(move |v| v.applies_in(city))
+    }
+
     /// Every item that applies in `city` on `date`, each in its version then.
     pub fn in_force(&self, city: RegionCode, date: Date) -> impl Iterator<Item = &CatalogueVersion> {
         self.items.values().filter_map(move |list| list.iter().rev().find(|v| v.applies_in(city) && v.in_force_on(date)))

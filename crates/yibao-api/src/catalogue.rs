@@ -1,0 +1,159 @@
+//! The dated national catalogue over HTTP (issue 13): a policy officer uploads the national
+//! list's file (its bytes as the body; `file` names its format), every staff role reads an
+//! item's versions, and the readers of policy see the loads. The rules are the
+//! application's (`App::load_catalogue`); this module only translates.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use yibao_app::App;
+use yibao_app::catalogue::{CatalogueReport, ItemHistory};
+use yibao_app::policy::CatalogueItem;
+use yibao_domain::{InstitutionLevel, ItemKind};
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorBody};
+use crate::routes::{Params, Segments, source};
+
+/// The largest file uploaded (the national lists together are about 30 MB as xlsx).
+pub const UPLOAD_BYTES_MAX: usize = 64 << 20;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LoadQuery {
+    /// The file's name: its extension says its format (`.csv`, `.xlsx`, `.xls`, `.ods`).
+    file: String,
+    /// The document that published the list (a notice's number and title).
+    cite: String,
+    /// Check and count only; write nothing.
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// A load's answer: counts, whether it was written, and the rows to fix.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoadOut {
+    /// `catalogue.rows_refused` when rows are wrong; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+    #[schema(value_type = Object)]
+    report: CatalogueReport,
+}
+
+/// Load a national catalogue file (the body is the file, as it came): every row checked,
+/// merged into the catalogue and checked whole, then written whole or not at all. 201: in
+/// force; 200: a dry run's counts; 422: a file that cannot be read, or rows to fix
+/// (`code` `catalogue.rows_refused` and the `report` with its `errors`), nothing written.
+#[utoipa::path(post, path = "/api/catalogue/loads", params(LoadQuery), request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 201, body = LoadOut), (status = 200, body = LoadOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody, description = "a file that cannot be read, or rows to fix (`catalogue.rows_refused`, with the `report` beside `code` and `message`)")), tag = "catalogue")]
+pub(crate) async fn load(
+    State(state): State<App>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Params(query): Params<LoadQuery>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let report = state.load_catalogue(&caller, &source(&headers), &query.file, body.to_vec(), &query.cite, query.dry_run).await?;
+    let status = if report.loaded {
+        StatusCode::CREATED
+    } else if report.error_count > 0 {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let (code, message) = if report.error_count > 0 {
+        (Some("catalogue.rows_refused"), Some(format!("{} rows to fix: nothing was loaded", report.error_count)))
+    } else {
+        (None, None)
+    };
+    Ok((status, axum::Json(LoadOut { code, message, report })).into_response())
+}
+
+/// The latest catalogue loads, newest first.
+#[utoipa::path(get, path = "/api/catalogue/loads", responses((status = 200, body = [Object]), (status = 403, body = ErrorBody)), tag = "catalogue")]
+pub(crate) async fn loads(State(state): State<App>, caller: Caller) -> Result<Response, ApiError> {
+    Ok(axum::Json(state.catalogue_loads(&caller).await?).into_response())
+}
+
+/// An item's terms as the wire shows them: amounts in yuan, shares as percentages.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TermsOut {
+    name: String,
+    /// `A`, `B` or `C`.
+    class: String,
+    restricted: bool,
+    /// Class B: the item's own first self-pay share (`10%`); null: the pack's.
+    selfpay_share: Option<String>,
+    /// Price caps in yuan by institution level (`township`, `primary`, `secondary`, `tertiary`).
+    price_cap: std::collections::BTreeMap<&'static str, String>,
+}
+
+impl TermsOut {
+    fn new(item: &CatalogueItem) -> TermsOut {
+        TermsOut {
+            name: item.name.clone(),
+            class: format!("{:?}", item.class),
+            restricted: item.restricted,
+            selfpay_share: item.selfpay_share.map(|share| share.to_string()),
+            price_cap: InstitutionLevel::ALL
+                .iter()
+                .filter_map(|level| item.price_cap[*level as usize].map(|cap| (level.as_str(), cap.to_string())))
+                .collect(),
+        }
+    }
+}
+
+/// One catalogue version.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionOut {
+    #[serde(flatten)]
+    terms: TermsOut,
+    /// `101` medicines, `201` service items, `301` consumables.
+    list_type: &'static str,
+    /// Null: national.
+    region: Option<String>,
+    begndate: String,
+    enddate: Option<String>,
+    cite: String,
+}
+
+/// What the catalogue holds of one code.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ItemOut {
+    code: String,
+    list_type: Option<&'static str>,
+    /// The pack's own item: read before the catalogue over the pack's whole period.
+    pack_item: Option<TermsOut>,
+    /// The catalogue's versions that apply in the city, by region (nation, province, city)
+    /// then first day.
+    versions: Vec<VersionOut>,
+}
+
+/// An item's versions: what a claim line of it reads on each date of service.
+#[utoipa::path(get, path = "/api/catalogue/items/{code}", params(("code" = String, Path, pattern = "^[A-Z0-9]{1,27}$", description = "the national code")), responses((status = 200, body = ItemOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), tag = "catalogue")]
+pub(crate) async fn item(State(state): State<App>, caller: Caller, Segments(code): Segments<String>) -> Result<Response, ApiError> {
+    crate::contract::shaped("code", crate::contract::ITEM_CODE, &code)?;
+    let ItemHistory { pack_item, versions } = state.catalogue_item(&caller, &code)?;
+    let parsed = yibao_domain::ItemCode::parse(&code).ok();
+    let out = ItemOut {
+        list_type: parsed.as_ref().and_then(ItemKind::of).map(ItemKind::list_type),
+        code,
+        pack_item: pack_item.as_ref().map(TermsOut::new),
+        versions: versions
+            .iter()
+            .map(|v| VersionOut {
+                terms: TermsOut::new(&v.item),
+                list_type: v.kind.list_type(),
+                region: v.region.map(|r| r.to_string()),
+                begndate: v.from.to_string(),
+                enddate: v.until.map(|d| d.to_string()),
+                cite: v.cite.clone(),
+            })
+            .collect(),
+    };
+    Ok(axum::Json(out).into_response())
+}
