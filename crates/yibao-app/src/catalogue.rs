@@ -11,7 +11,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use yibao_import::RowError;
 use yibao_policy::{CITE_CHARS_MAX, Catalogue, CatalogueVersion};
-use yibao_store::{CatalogueLoad, CatalogueLoadRecord, CatalogueStore, Role};
+use yibao_store::{CatalogueChange, CatalogueLoad, CatalogueLoadRecord, CatalogueStore, Role};
 
 use crate::{App, AppError, Principal, roles, store};
 
@@ -107,6 +107,10 @@ impl App {
             ));
         }
         let _one_at_a_time = LOADS.lock().await;
+        // Merge into the store's catalogue as it is now, and write only if it is still that
+        // (`catalogue.stale` otherwise): a load by another process is never merged over.
+        self.reread_catalogue().await?;
+        let expected = self.catalogue_stamp.load(Ordering::Acquire);
         let policy = self.policy();
         let city = policy.region;
         let held = Arc::clone(policy.national_catalogue());
@@ -114,55 +118,44 @@ impl App {
         let sha256: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
         let (file_name, cite_text) = (file.clone(), cite.clone());
         let (report, merge) = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
-            let mut parsed = yibao_import::catalogue::parse(&file_name, &bytes, &cite_text)
+            let parsed = yibao_import::catalogue::parse(&file_name, &bytes, &cite_text, city)
                 .map_err(|e| AppError::bad_request(e.code(), format!("{file_name}: {e}")))?;
-            let mut load = CatalogueLoad {
+            let load = CatalogueLoad {
                 file: file_name,
                 sha256,
                 cite: cite_text,
                 rows: parsed.rows,
                 withdrawn: parsed.withdrawn,
+                elsewhere: parsed.elsewhere,
+                columns_absent: parsed.columns_absent.iter().map(|c| (*c).to_owned()).collect(),
                 ..CatalogueLoad::default()
             };
-            let before = parsed.versions.len();
-            let (mut kept_versions, mut kept_lines) = (Vec::with_capacity(before), Vec::with_capacity(before));
-            for (version, line) in parsed.versions.drain(..).zip(parsed.lines.drain(..)) {
-                if version.applies_in(city) {
-                    kept_versions.push(version);
-                    kept_lines.push(line);
+            let mut errors = parsed.errors.clone();
+            let mut merge = None;
+            if errors.is_empty() {
+                let withdrawn: Vec<_> = parsed.withdrawals.iter().map(|(key, _)| *key).collect();
+                match held.merged(parsed.versions.clone(), &withdrawn) {
+                    Ok(merged) => merge = Some(merged),
+                    Err(problems) => errors = parsed.rows_of(&problems),
                 }
             }
-            load.elsewhere = before - kept_versions.len();
-            parsed.versions = kept_versions;
-            parsed.lines = kept_lines;
-            let mut errors = std::mem::take(&mut parsed.errors);
-            let merge = if errors.is_empty() {
-                match held.merged(parsed.versions.clone()) {
-                    Ok(merge) => Some(merge),
-                    Err(problems) => {
-                        errors = parsed.rows_of(&problems);
-                        None
-                    }
-                }
-            } else {
-                None
-            };
-            let mut report = CatalogueReport { error_count: errors.len(), versions_held: held.len(), ..CatalogueReport::default() };
+            let mut report = CatalogueReport { error_count: errors.len(), versions_held: held.len(), load, ..CatalogueReport::default() };
             report.errors = errors.into_iter().take(ROW_ERRORS_MAX).map(ReportRow::from).collect();
             if let Some(merge) = &merge {
-                (load.added, load.replaced, load.unchanged) = (merge.counts.added, merge.counts.replaced, merge.counts.unchanged);
+                let counts = merge.counts;
+                (report.load.added, report.load.replaced, report.load.unchanged, report.load.removed) =
+                    (counts.added, counts.replaced, counts.unchanged, counts.removed);
                 report.versions_held = merge.catalogue.len();
             }
-            report.load = load;
             Ok((report, merge))
         })
         .await
         .map_err(|e| AppError::internal("catalogue.failure", e.to_string()))??;
         let Some(merge) = merge.filter(|_| !dry_run) else { return Ok(report) };
         let actor = principal.actor(source, self.now());
-        store!(self, put_catalogue(&actor, city, &report.load, &merge.changed))?;
-        let stamp = store!(self, catalogue_stamp())?;
-        self.put_catalogue_in_force(Arc::new(merge.catalogue), stamp);
+        let change = CatalogueChange { load: &report.load, expected, versions: &merge.changed, removed: &merge.removed };
+        store!(self, put_catalogue(&actor, city, change))?;
+        self.put_catalogue_in_force(Arc::new(merge.catalogue), expected + 1);
         Ok(CatalogueReport { loaded: true, ..report })
     }
 
@@ -193,11 +186,20 @@ impl App {
     /// Reads the store's catalogue again if a load happened since this application read
     /// it (at start, and when another process loaded a file). Returns whether it did.
     pub async fn refresh_catalogue(&self) -> Result<bool, AppError> {
+        let _one_at_a_time = LOADS.lock().await;
+        self.reread_catalogue().await
+    }
+
+    /// [`App::refresh_catalogue`] under the caller's hold of `LOADS`. Only the versions that
+    /// apply in the city are kept (a store may hold other cities' lists).
+    async fn reread_catalogue(&self) -> Result<bool, AppError> {
         let stamp = store!(self, catalogue_stamp())?;
         if stamp == self.catalogue_stamp.load(Ordering::Acquire) {
             return Ok(false);
         }
-        let versions = store!(self, catalogue_versions())?;
+        let mut versions = store!(self, catalogue_versions())?;
+        let city = self.policy().region;
+        versions.retain(|v| v.applies_in(city));
         let catalogue = tokio::task::spawn_blocking(move || Catalogue::build(versions))
             .await
             .map_err(|e| AppError::internal("catalogue.failure", e.to_string()))?

@@ -96,3 +96,59 @@ async fn a_catalogue_file_goes_in_force_whole_or_not_at_all() {
     assert_eq!(loads.iter().map(|l| l.load.file.as_str()).collect::<Vec<_>>(), ["fix.csv", "list.csv"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+async fn shared_store(tag: &str) -> Arc<Backend> {
+    let dir = std::env::temp_dir().join(format!("yibao-app-catalogue-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    Arc::new(Backend::Sqlite(yibao_store_sqlite::SqliteStore::open(&dir.join("yibao.db")).await.expect("store")))
+}
+
+async fn load_as_operator(app: &App, file: &str) -> yibao_app::catalogue::CatalogueReport {
+    let operator = Principal::System { name: "test".into(), region: app.policy().region };
+    app.load_catalogue(&operator, "test", "list.csv", file.as_bytes().to_vec(), "notice", false).await.expect("answers")
+}
+
+/// Two servers on one store (or a server and `yibao catalogue load`): a load merges into
+/// the store's catalogue as it is when it writes, never into a copy another load has since
+/// changed. Server A, not yet having read B's load, keeps B's versions when it loads its
+/// own; two loads that overlap in time are never both written. (Hostile review: A's load
+/// lost B's, and two stale loads wrote a catalogue no server could read.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loads_on_two_servers_never_lose_or_contradict_each_other() {
+    const HEADER: &str = "hilist_code,hilist_name,list_type,chrgitm_lv,begndate,enddate\n";
+    let store = shared_store("two-servers").await;
+    let a = App::new(Arc::clone(&store), Arc::new(policy()));
+    let b = App::new(Arc::clone(&store), Arc::new(policy()));
+    assert!(load_as_operator(&b, &format!("{HEADER}001201000010000,bed,201,01,2024-01-01,\n")).await.loaded);
+    assert!(load_as_operator(&a, &format!("{HEADER}001201000010001,exam,201,01,2024-01-01,\n")).await.loaded);
+    let bed = ItemCode::parse("001201000010000").expect("code");
+    assert!(a.policy().item_on(&bed, date!(2024 - 06 - 01)).is_some(), "A read B's load before merging its own");
+    assert_eq!(a.policy().national_catalogue().len(), 2);
+    // B has not read A's load: its overlapping version is checked against the store's.
+    let overlapping = load_as_operator(&b, &format!("{HEADER}001201000010001,exam,201,02,2024-07-01,\n")).await;
+    assert!(!overlapping.loaded && overlapping.errors[0].message.contains("overlaps"), "{:?}", overlapping.errors);
+    let fresh = App::new(Arc::clone(&store), Arc::new(policy()));
+    assert!(fresh.refresh_catalogue().await.expect("the store's catalogue holds together"));
+    assert_eq!(fresh.policy().national_catalogue().len(), 2);
+}
+
+/// A withdrawal (`vali_flag` 0) in a file takes the version held under its key out of
+/// force and out of the store; the same file may give the version again with its right
+/// first day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withdrawn_version_leaves_the_catalogue() {
+    const HEADER: &str = "hilist_code,hilist_name,list_type,chrgitm_lv,begndate,enddate,vali_flag\n";
+    let store = shared_store("withdrawal").await;
+    let app = App::new(Arc::clone(&store), Arc::new(policy()));
+    assert!(load_as_operator(&app, &format!("{HEADER}001201000010000,bed,201,01,2024-01-10,,1\n")).await.loaded);
+    let fix = format!("{HEADER}001201000010000,bed,201,01,2024-01-10,,0\n001201000010000,bed,201,01,2024-01-01,,1\n");
+    let report = load_as_operator(&app, &fix).await;
+    assert!(report.loaded, "{:?}", report.errors);
+    assert_eq!((report.load.removed, report.load.added, report.load.withdrawn, report.versions_held), (1, 1, 1, 1));
+    let bed = ItemCode::parse("001201000010000").expect("code");
+    assert_eq!(app.policy().item_on(&bed, date!(2024 - 01 - 05)).map(|f| f.version.map(|v| v.from)), Some(Some(date!(2024 - 01 - 01))));
+    let other = App::new(store, Arc::new(policy()));
+    assert!(other.refresh_catalogue().await.expect("refresh"));
+    assert_eq!(other.policy().national_catalogue().len(), 1, "the store deleted the withdrawn version");
+}

@@ -59,9 +59,12 @@ pub fn run(command: &CatalogueCommand) -> Result<(), String> {
                 let report = report?;
                 let load = &report.load;
                 println!(
-                    "{name}: {} rows; {} versions new, {} replaced, {} unchanged; {} withdrawn and {} of other regions skipped; {} versions held",
-                    load.rows, load.added, load.replaced, load.unchanged, load.withdrawn, load.elsewhere, report.versions_held
+                    "{name}: {} rows; {} versions new, {} replaced, {} unchanged, {} withdrawn ({} withdrawal rows); {} rows of other regions skipped; {} versions held",
+                    load.rows, load.added, load.replaced, load.unchanged, load.removed, load.withdrawn, load.elsewhere, report.versions_held
                 );
+                if !load.columns_absent.is_empty() {
+                    println!("columns not in the file, read as empty on every row: {}", load.columns_absent.join(", "));
+                }
                 if let Some(path) = errors {
                     std::fs::write(path, report.error_file()).map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
                 }

@@ -5,8 +5,14 @@ use time::{Date, Month};
 /// The one textual date format: ISO 8601 calendar date, `2026-05-31`.
 pub const DATE_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!("[year]-[month]-[day]");
 
+/// Parses `YYYY-MM-DD` exactly: four digits of year, no sign (the format alone would take
+/// `-2024-01-01` or `+02024-01-01`), two of month and day.
 pub fn parse_date(text: &str) -> Result<Date, time::error::Parse> {
-    Date::parse(text.trim(), DATE_FORMAT)
+    let text = text.trim();
+    let shaped = text.len() == 10 && text.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    // A text of another shape is parsed as the empty text, so that it fails as the format's
+    // own error does.
+    Date::parse(if shaped { text } else { "" }, DATE_FORMAT)
 }
 
 /// The first day of the month after `date` (R-ENR-4: "the month after the change").
@@ -42,6 +48,14 @@ pub fn add_months(date: Date, months: u32) -> Date {
 mod tests {
     use super::*;
     use time::macros::date;
+
+    #[test]
+    fn a_date_is_four_digits_of_year_without_a_sign() {
+        assert_eq!(parse_date(" 2024-02-29 ").map(|d| d.ordinal()), Ok(60));
+        for bad in ["-2024-01-01", "+2024-01-01", "+02024-01-01", "2024-1-01", "20240101", "2023-02-29", "10000-01-01"] {
+            assert!(parse_date(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn month_arithmetic_saturates_instead_of_panicking() {

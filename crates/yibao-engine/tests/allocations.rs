@@ -30,6 +30,33 @@ static GLOBAL: Counting = Counting;
 #[test]
 fn settling_into_a_reused_buffer_allocates_nothing() {
     let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("demo pack");
+    // Two items of the dated catalogue, each with versions of the nation, the province and
+    // the city (the lookup walks them without allocating).
+    let city = policy.region;
+    let mut versions = Vec::new();
+    for (i, class) in [yibao_domain::CatalogueClass::B, yibao_domain::CatalogueClass::A].into_iter().enumerate() {
+        let code = ItemCode::parse(&format!("XN01AAA000101010000{i}")).expect("code");
+        for (region, from) in
+            [(None, date!(2020 - 01 - 01)), (Some(city.province()), date!(2025 - 01 - 01)), (Some(city), date!(2026 - 01 - 01))]
+        {
+            versions.push(yibao_policy::CatalogueVersion {
+                item: yibao_policy::CatalogueItem {
+                    code,
+                    name: "n".into(),
+                    class,
+                    restricted: false,
+                    price_cap: [Some(Fen::new(100)); 4],
+                    selfpay_share: None,
+                },
+                kind: yibao_domain::ItemKind::Medicine,
+                region,
+                from,
+                until: None,
+                cite: "c".into(),
+            });
+        }
+    }
+    let policy = policy.with_catalogue(std::sync::Arc::new(yibao_policy::Catalogue::build(versions).expect("catalogue")));
     let region = RegionCode::parse("419921").expect("region");
     let person = Coverage {
         person_id: NationalId::from_parts(region, date!(1962 - 03 - 14), 4).expect("id"),
@@ -77,6 +104,8 @@ fn settling_into_a_reused_buffer_allocates_nothing() {
                     line("001109000010000", 5_000),
                     line("XB01ACL058A001010101723", 2_500_000),
                     line("C1402031180000000482", 16_500),
+                    line("XN01AAA0001010100000", 16_500),
+                    line("XN01AAA0001010100001", 16_500),
                 ],
             })
             .collect();

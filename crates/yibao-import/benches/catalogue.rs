@@ -33,6 +33,10 @@ static XLSX: LazyLock<Vec<u8>> = LazyLock::new(|| {
     workbook.save_to_buffer().expect("xlsx")
 });
 
+fn city() -> yibao_domain::RegionCode {
+    yibao_domain::RegionCode::parse("419900").expect("city")
+}
+
 fn rows() -> usize {
     CSV.lines().count() - 1
 }
@@ -41,7 +45,7 @@ fn rows() -> usize {
 fn csv_file(bencher: Bencher<'_, '_>) {
     let rows = rows();
     bencher.counter(ItemsCount::new(rows)).bench(|| {
-        let parsed = yibao_import::catalogue::parse("national.csv", CSV.as_bytes(), "bench").expect("reads");
+        let parsed = yibao_import::catalogue::parse("national.csv", CSV.as_bytes(), "bench", city()).expect("reads");
         assert!(parsed.errors.is_empty());
         Catalogue::build(parsed.versions).expect("a catalogue").len()
     });
@@ -52,7 +56,7 @@ fn xlsx_file(bencher: Bencher<'_, '_>) {
     let rows = rows();
     let bytes = &*XLSX;
     bencher.counter(ItemsCount::new(rows)).bench(|| {
-        let parsed = yibao_import::catalogue::parse("national.xlsx", bytes, "bench").expect("reads");
+        let parsed = yibao_import::catalogue::parse("national.xlsx", bytes, "bench", city()).expect("reads");
         assert!(parsed.errors.is_empty());
         Catalogue::build(parsed.versions).expect("a catalogue").len()
     });

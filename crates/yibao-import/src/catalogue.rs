@@ -22,42 +22,41 @@ pub struct Column {
     pub field: &'static str,
     /// The Chinese header accepted in its place.
     pub zh: &'static str,
+    /// Another field name the national platform uses for it (its 1312 download's
+    /// `pric_uplmt_amt`), or "".
+    pub alias: &'static str,
     pub required: bool,
     pub meaning: &'static str,
 }
 
 /// The catalogue's columns, in the order of the documentation.
 pub const COLUMNS: [Column; 11] = [
+    Column::new(
+        "hilist_code",
+        "医保目录编码",
+        true,
+        "national code: medicine X…/Z… (20 or 23), service item (15 digits), consumable C… (20 or 27)",
+    ),
+    Column::new("hilist_name", "医保目录名称", true, "name"),
+    Column::new("list_type", "目录类别", true, "101 medicines, 201 service items, 301 consumables"),
+    Column::new("chrgitm_lv", "收费项目等级", true, "01 class A (甲类), 02 class B (乙类), 03 class C (丙类)"),
+    Column::new("begndate", "开始日期", true, "first day in force (YYYY-MM-DD)"),
+    Column::new("enddate", "结束日期", false, "last day in force; empty: open"),
+    Column::new("insu_admdvs", "医保区划", false, "region: empty or 000000 national, a province or the city"),
+    Column::new("lmt_used_flag", "限制使用标志", false, "1: restricted use, needs the hospital's approval on the line"),
+    Column::new("selfpay_prop", "先行自付比例", false, "class B only: the first self-pay share, 0.1 or 10%"),
     Column {
-        field: "hilist_code",
-        zh: "医保目录编码",
-        required: true,
-        meaning: "national code: medicine X…/Z… (20 or 23), service item (15 digits), consumable C… (20 or 27)",
+        alias: "pric_uplmt_amt",
+        ..Column::new("hilist_pric_uplmt_amt", "医保目录定价上限金额", false, "price cap in yuan, every level")
     },
-    Column { field: "hilist_name", zh: "医保目录名称", required: true, meaning: "name" },
-    Column { field: "list_type", zh: "目录类别", required: true, meaning: "101 medicines, 201 service items, 301 consumables" },
-    Column {
-        field: "chrgitm_lv", zh: "收费项目等级", required: true, meaning: "01 class A (甲类), 02 class B (乙类), 03 class C (丙类)"
-    },
-    Column { field: "begndate", zh: "开始日期", required: true, meaning: "first day in force (YYYY-MM-DD)" },
-    Column { field: "enddate", zh: "结束日期", required: false, meaning: "last day in force; empty: open" },
-    Column {
-        field: "insu_admdvs", zh: "医保区划", required: false, meaning: "region: empty or 000000 national, a province or the city"
-    },
-    Column {
-        field: "lmt_used_flag",
-        zh: "限制使用标志",
-        required: false,
-        meaning: "1: restricted use, needs the hospital's approval on the line",
-    },
-    Column {
-        field: "selfpay_prop", zh: "先行自付比例", required: false, meaning: "class B only: the first self-pay share, 0.1 or 10%"
-    },
-    Column {
-        field: "hilist_pric_uplmt_amt", zh: "医保目录定价上限金额", required: false, meaning: "price cap in yuan, every level"
-    },
-    Column { field: "vali_flag", zh: "有效标志", required: false, meaning: "0: a withdrawn record, skipped; 1 or empty: valid" },
+    Column::new("vali_flag", "有效标志", false, "0: a withdrawn record: a version held under its key is withdrawn; 1 or empty: valid"),
 ];
+
+impl Column {
+    const fn new(field: &'static str, zh: &'static str, required: bool, meaning: &'static str) -> Column {
+        Column { field, zh, alias: "", required, meaning }
+    }
+}
 
 /// A catalogue file checked row by row.
 #[derive(Debug, Clone, Default)]
@@ -68,10 +67,19 @@ pub struct ParsedCatalogue {
     pub lines: Vec<usize>,
     /// Data rows read.
     pub rows: usize,
-    /// Rows marked withdrawn (`vali_flag` 0), skipped.
+    /// Rows marked withdrawn (`vali_flag` 0).
     pub withdrawn: usize,
+    /// Rows of another province or city (or a county of another city), skipped.
+    pub elsewhere: usize,
+    /// Withdrawn rows' keys with their lines: a version held under one is withdrawn.
+    pub withdrawals: Vec<(VersionKey, usize)>,
+    /// The optional columns the file does not have: every row reads them as empty.
+    pub columns_absent: Vec<&'static str>,
     pub errors: Vec<RowError>,
 }
+
+/// A version's key: item, region, first day.
+pub type VersionKey = (ItemCode, Option<RegionCode>, Date);
 
 impl ParsedCatalogue {
     /// The problems of merging the file into a catalogue, as rows to fix: each on the
@@ -94,33 +102,67 @@ impl ParsedCatalogue {
     }
 }
 
-/// Reads a catalogue file (`name` says its format) whose versions cite `cite`.
-pub fn parse(name: &str, bytes: &[u8], cite: &str) -> Result<ParsedCatalogue, FileError> {
-    parse_table(&Table::read(name, bytes)?, cite)
+/// Reads a catalogue file (`name` says its format) for `city`, its versions citing `cite`.
+pub fn parse(name: &str, bytes: &[u8], cite: &str, city: RegionCode) -> Result<ParsedCatalogue, FileError> {
+    parse_table(&Table::read(name, bytes)?, cite, city)
 }
 
-/// Checks every row of `table`: each becomes a version or an error; a version repeated in
-/// the file (same item, region and first day) is an error on its second row.
-pub fn parse_table(table: &Table, cite: &str) -> Result<ParsedCatalogue, FileError> {
+/// Checks every row of `table` for `city`: a row of another province or city is skipped
+/// and counted, any other becomes a version, a withdrawal or an error. A key (item,
+/// region, first day) given twice in the file is an error on its second row; a row with
+/// fewer cells than the header, or more that are not empty, is an error.
+pub fn parse_table(table: &Table, cite: &str, city: RegionCode) -> Result<ParsedCatalogue, FileError> {
     let index = column_index(&table.header)?;
-    let mut parsed = ParsedCatalogue { rows: table.rows.len(), ..ParsedCatalogue::default() };
-    let mut seen: HashMap<(ItemCode, Option<RegionCode>, Date), usize> = HashMap::new();
+    let columns_absent = COLUMNS.iter().zip(&index).filter(|(c, i)| !c.required && i.is_none()).map(|(c, _)| c.field).collect();
+    let mut parsed = ParsedCatalogue { rows: table.rows.len(), columns_absent, ..ParsedCatalogue::default() };
+    let mut seen: HashMap<VersionKey, usize> = HashMap::new();
+    let width = table.header.len();
     for (line, cells) in &table.rows {
         let get = |column: usize| index[column].and_then(|i| cells.get(i)).map_or("", String::as_str);
         let mut row = Row { line: *line, key: None, errors: &mut parsed.errors };
-        match row.version(get, cite) {
-            Some(Some(version)) => match seen.insert(version.key(), *line) {
-                Some(first) => row.fail(None, format!("repeats line {first}: the same item, region and begndate")),
-                None => {
-                    parsed.versions.push(version);
-                    parsed.lines.push(*line);
-                }
-            },
-            Some(None) => parsed.withdrawn += 1,
+        if cells.len() < width || cells[width.min(cells.len())..].iter().any(|c| !c.is_empty()) {
+            row.key = (!get(0).is_empty()).then(|| get(0).to_owned());
+            row.fail(
+                None,
+                format!("the row has {} cells and the header {width}: a cell is missing, or a comma in a value is not quoted", cells.len()),
+            );
+            continue;
+        }
+        let outcome = row.version(get, cite, city);
+        let key = match &outcome {
+            Some(Outcome::Version(version)) => Some(version.key()),
+            Some(Outcome::Withdrawn(key)) => Some(*key),
+            Some(Outcome::Elsewhere) | None => None,
+        };
+        if let Some(key) = key
+            && let Some(first) = seen.insert(key, *line)
+        {
+            row.fail(None, format!("repeats line {first}: the same item, region and begndate"));
+            continue;
+        }
+        match outcome {
+            Some(Outcome::Version(version)) => {
+                parsed.versions.push(version);
+                parsed.lines.push(*line);
+            }
+            Some(Outcome::Withdrawn(key)) => {
+                parsed.withdrawn += 1;
+                parsed.withdrawals.push((key, *line));
+            }
+            Some(Outcome::Elsewhere) => parsed.elsewhere += 1,
             None => {}
         }
     }
     Ok(parsed)
+}
+
+/// What a row says.
+enum Outcome {
+    Version(CatalogueVersion),
+    /// Withdrawn at the source (`vali_flag` 0).
+    Withdrawn(VersionKey),
+    /// A version for another province or city.
+    Elsewhere,
 }
 
 /// Where each of [`COLUMNS`] is in the header, refusing a missing required column and a
@@ -129,7 +171,9 @@ fn column_index(header: &[String]) -> Result<[Option<usize>; COLUMNS.len()], Fil
     let mut index = [None; COLUMNS.len()];
     for (position, name) in header.iter().enumerate() {
         let name = name.trim_start_matches('\u{feff}').trim();
-        if let Some(column) = COLUMNS.iter().position(|c| c.field.eq_ignore_ascii_case(name) || c.zh == name)
+        if let Some(column) = COLUMNS
+            .iter()
+            .position(|c| c.field.eq_ignore_ascii_case(name) || c.zh == name || (!c.alias.is_empty() && c.alias.eq_ignore_ascii_case(name)))
             && index[column].replace(position).is_some()
         {
             return Err(FileError::DuplicateColumn(COLUMNS[column].field.to_owned()));
@@ -157,11 +201,22 @@ impl Row<'_> {
         result.map_err(|message| self.fail(Some(column), message)).ok()
     }
 
-    /// The row's version; `Some(None)` for a withdrawn row; `None` when the row is wrong.
-    fn version<'c>(&mut self, get: impl Fn(usize) -> &'c str, cite: &str) -> Option<Option<CatalogueVersion>> {
+    /// What the row says; `None` when it is wrong. The region is read first: a row of
+    /// another province or city is not checked further.
+    fn version<'c>(&mut self, get: impl Fn(usize) -> &'c str, cite: &str, city: RegionCode) -> Option<Outcome> {
         let errors_before = self.errors.len();
         let code_text = get(0);
         self.key = (!code_text.is_empty()).then(|| code_text.to_owned());
+        let region = self.check(6, region_of(get(6)))?;
+        if let Some(region) = region {
+            if !city.contains(region) && region != city.province() {
+                return Some(Outcome::Elsewhere);
+            }
+            if region.level() == yibao_domain::RegionLevel::County {
+                self.fail(Some(6), format!("{region} is a county of the city: the city's catalogue applies in all its counties"));
+                return None;
+            }
+        }
         let kind = self.check(2, ItemKind::from_list_type(get(2)).ok_or_else(|| format!("'{}' is not 101, 201 or 301", get(2))));
         let code = self.check(0, ItemCode::parse(code_text).map_err(|e| e.to_string()));
         if let (Some(code), Some(kind)) = (code, kind)
@@ -181,7 +236,6 @@ impl Row<'_> {
         let class = self.check(3, class_of(get(3)));
         let from = self.check(4, date_of(get(4)).and_then(|d| d.ok_or_else(|| "the first day in force is required".to_owned())));
         let until = self.check(5, date_of(get(5))).flatten();
-        let region = self.check(6, region_of(get(6)));
         let restricted = self.check(7, flag_of(get(7)));
         let selfpay_share = self.check(8, share_of(get(8)));
         let cap = self.check(9, cap_of(get(9)));
@@ -189,13 +243,13 @@ impl Row<'_> {
         if self.errors.len() != errors_before {
             return None;
         }
-        let (Some(code), Some(kind), Some(class), Some(from), Some(region), Some(restricted), Some(selfpay_share), Some(cap), Some(valid)) =
-            (code, kind, class, from, region, restricted, selfpay_share, cap, valid)
+        let (Some(code), Some(kind), Some(class), Some(from), Some(restricted), Some(selfpay_share), Some(cap), Some(valid)) =
+            (code, kind, class, from, restricted, selfpay_share, cap, valid)
         else {
             return None;
         };
         if !valid {
-            return Some(None);
+            return Some(Outcome::Withdrawn((code, region, from)));
         }
         let version = CatalogueVersion {
             item: CatalogueItem { code, name: name.to_owned(), class, restricted, price_cap: [cap; 4], selfpay_share },
@@ -210,7 +264,7 @@ impl Row<'_> {
                 self.fail(None, fault);
                 None
             }
-            None => Some(Some(version)),
+            None => Some(Outcome::Version(version)),
         }
     }
 }
@@ -224,18 +278,38 @@ fn class_of(text: &str) -> Result<CatalogueClass, String> {
     }
 }
 
-/// A date as the files write it: `2024-01-01`, `2024/01/01`, `20240101`, or with a time
-/// after it (`2024-01-01 00:00:00`), which is dropped. Empty: none.
+/// A date as the files write it: `2024-01-01`, `2024/01/01`, `20240101`, or the first
+/// with a time of day after it (`2024-01-01 00:00:00`, `2024-01-01T00:00:00`), which is
+/// dropped. Nothing else: no sign, no other text. Empty: none.
 fn date_of(text: &str) -> Result<Option<Date>, String> {
     if text.is_empty() {
         return Ok(None);
     }
-    let day = text.split([' ', 'T']).next().unwrap_or(text);
-    let normal = match day.len() {
-        8 if day.bytes().all(|b| b.is_ascii_digit()) => format!("{}-{}-{}", &day[..4], &day[4..6], &day[6..]),
-        _ => day.replace('/', "-"),
+    let bad = || format!("'{text}' is not a date (YYYY-MM-DD)");
+    let (day, time_of_day) = match text.split_once([' ', 'T']) {
+        Some((day, rest)) => (day, Some(rest)),
+        None => (text, None),
     };
-    yibao_domain::parse_date(&normal).map(Some).map_err(|_| format!("'{text}' is not a date (YYYY-MM-DD)"))
+    if let Some(rest) = time_of_day {
+        let b = rest.as_bytes();
+        let clock = b.len() == 8 && b[2] == b':' && b[5] == b':' && [0, 1, 3, 4, 6, 7].iter().all(|&i| b[i].is_ascii_digit());
+        if !clock || rest[..2] > *"23" || rest[3..5] > *"59" || rest[6..] > *"59" {
+            return Err(bad());
+        }
+    }
+    let digits = |part: &str, len: usize| part.len() == len && part.bytes().all(|b| b.is_ascii_digit());
+    let normal = match day.len() {
+        8 if digits(day, 8) => format!("{}-{}-{}", &day[..4], &day[4..6], &day[6..]),
+        10 => {
+            let parts: Vec<&str> = day.split(['-', '/']).collect();
+            match parts.as_slice() {
+                [y, m, d] if digits(y, 4) && digits(m, 2) && digits(d, 2) => format!("{y}-{m}-{d}"),
+                _ => return Err(bad()),
+            }
+        }
+        _ => return Err(bad()),
+    };
+    yibao_domain::parse_date(&normal).map(Some).map_err(|_| bad())
 }
 
 fn region_of(text: &str) -> Result<Option<RegionCode>, String> {
@@ -302,7 +376,12 @@ mod tests {
         for text in ["2024-01-01", "2024/01/01", "20240101", "2024-01-01 00:00:00"] {
             assert_eq!(date_of(text), Ok(Some(day)), "{text}");
         }
-        assert!(date_of("2024-13-01").is_err());
+        for bad in
+            ["2024-13-01", "-2024-01-01", "+2024-01-01", "2024-12-31 or 2025-06-30", "2024-01-01 25:00:00", "2024-1-01", "2024-01/01x"]
+        {
+            assert!(date_of(bad).is_err(), "{bad}");
+        }
+        assert_eq!(date_of("2024-01-01T08:30:00"), Ok(Some(day)));
         assert_eq!(class_of("乙类"), Ok(CatalogueClass::B));
         assert!(class_of("04").is_err());
         assert!(cap_of("0").is_err());

@@ -191,6 +191,9 @@ fn spreadsheet_cell(data: &Data) -> String {
         Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{f:.0}"),
         Data::Float(f) => f.to_string(),
         Data::Bool(b) => if *b { "1" } else { "0" }.to_owned(),
+        // A serial outside Excel's dates (1 = 1900-01-01 to 2958465 = 9999-12-31) is not
+        // clamped into one: its column refuses the text.
+        Data::DateTime(moment) if !(1.0..2_958_466.0).contains(&moment.as_f64()) => format!("#date serial {}", moment.as_f64()),
         Data::DateTime(moment) => {
             let (year, month, day, ..) = moment.to_ymd_hms_milli();
             let mut text = String::with_capacity(10);

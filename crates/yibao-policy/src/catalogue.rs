@@ -15,8 +15,11 @@ use yibao_domain::{CatalogueClass, ItemCode, ItemKind, RegionCode, RegionLevel};
 
 use crate::CatalogueItem;
 
-/// Most versions one item may have, across all regions: a limit on what a lookup scans.
+/// Most versions one item may have in one region: a limit on what a lookup scans.
 pub const VERSIONS_PER_ITEM_MAX: usize = 64;
+
+/// A version's key: item, region, first day.
+pub type VersionKey = (ItemCode, Option<RegionCode>, Date);
 /// Longest citation of a version, in characters.
 pub const CITE_CHARS_MAX: usize = 200;
 
@@ -44,7 +47,7 @@ impl CatalogueVersion {
     /// The key a version replaces another under when a file is loaded again: same item,
     /// same region, same first day.
     #[must_use]
-    pub fn key(&self) -> (ItemCode, Option<RegionCode>, Date) {
+    pub fn key(&self) -> VersionKey {
         (self.item.code, self.region, self.from)
     }
 
@@ -116,6 +119,8 @@ pub struct Merge {
     pub counts: MergeCounts,
     /// The versions added or replaced: what a store writes.
     pub changed: Vec<CatalogueVersion>,
+    /// The keys of the versions withdrawn: what a store deletes.
+    pub removed: Vec<VersionKey>,
 }
 
 /// What merging a file's versions into the catalogue did.
@@ -127,6 +132,8 @@ pub struct MergeCounts {
     pub replaced: usize,
     /// Versions the catalogue already held exactly.
     pub unchanged: usize,
+    /// Versions held that the file withdrew.
+    pub removed: usize,
 }
 
 impl Catalogue {
@@ -146,11 +153,14 @@ impl Catalogue {
         }
         for (code, list) in &mut items {
             list.sort_by_key(|v| (v.rank(), v.region, v.from));
-            if list.len() > VERSIONS_PER_ITEM_MAX {
-                problems.push(CatalogueProblem {
-                    code: *code,
-                    message: format!("{code} has {} versions; at most {VERSIONS_PER_ITEM_MAX}", list.len()),
-                });
+            for region in list.chunk_by(|a, b| a.region == b.region) {
+                if region.len() > VERSIONS_PER_ITEM_MAX {
+                    let name = region[0].region.map_or_else(|| "national".to_owned(), |r| r.to_string());
+                    problems.push(CatalogueProblem {
+                        code: *code,
+                        message: format!("{code} ({name}) has {} versions; at most {VERSIONS_PER_ITEM_MAX}", region.len()),
+                    });
+                }
             }
             for pair in list.windows(2) {
                 let (earlier, later) = (&pair[0], &pair[1]);
@@ -171,13 +181,21 @@ impl Catalogue {
         }
     }
 
-    /// This catalogue with `incoming` merged in: a version of the same item, region and
-    /// first day replaces the one held. Checked whole, as [`Catalogue::build`] does.
-    pub fn merged(&self, incoming: Vec<CatalogueVersion>) -> Result<Merge, Vec<CatalogueProblem>> {
+    /// This catalogue with a file merged in: a version held under a key in `withdrawn` is
+    /// taken out (the source withdrew it); a version of `incoming` replaces the one held
+    /// under its key (item, region, first day), or is added. Checked whole, as
+    /// [`Catalogue::build`] does.
+    pub fn merged(&self, incoming: Vec<CatalogueVersion>, withdrawn: &[VersionKey]) -> Result<Merge, Vec<CatalogueProblem>> {
         let mut counts = MergeCounts::default();
         let mut changed = Vec::new();
-        let mut by_key: HashMap<(ItemCode, Option<RegionCode>, Date), CatalogueVersion> =
-            self.versions().map(|v| (v.key(), v.clone())).collect();
+        let mut removed = Vec::new();
+        let mut by_key: HashMap<VersionKey, CatalogueVersion> = self.versions().map(|v| (v.key(), v.clone())).collect();
+        for key in withdrawn {
+            if by_key.remove(key).is_some() {
+                counts.removed += 1;
+                removed.push(*key);
+            }
+        }
         for version in incoming {
             match by_key.insert(version.key(), version.clone()) {
                 None => counts.added += 1,
@@ -189,7 +207,7 @@ impl Catalogue {
             }
             changed.push(version);
         }
-        Catalogue::build(by_key.into_values()).map(|catalogue| Merge { catalogue, counts, changed })
+        Catalogue::build(by_key.into_values()).map(|catalogue| Merge { catalogue, counts, changed, removed })
     }
 
     #[must_use]
@@ -304,16 +322,40 @@ mod tests {
         let mut corrected = version(DRUG, None, date!(2024 - 01 - 01), Some(date!(2024 - 12 - 31)), CatalogueClass::B);
         corrected.item.name = "corrected".into();
         let next_year = version(DRUG, None, date!(2025 - 01 - 01), None, CatalogueClass::A);
-        let merge = first.merged(vec![corrected.clone(), next_year.clone()]).expect("merges");
-        assert_eq!(merge.counts, MergeCounts { added: 1, replaced: 1, unchanged: 0 });
+        let merge = first.merged(vec![corrected.clone(), next_year.clone()], &[]).expect("merges");
+        assert_eq!(merge.counts, MergeCounts { added: 1, replaced: 1, unchanged: 0, removed: 0 });
         assert_eq!(merge.changed, vec![corrected, next_year.clone()]);
         assert_eq!(merge.catalogue.len(), 2);
-        let again = merge.catalogue.merged(vec![next_year]).expect("merges");
-        assert_eq!(again.counts, MergeCounts { added: 0, replaced: 0, unchanged: 1 });
+        let again = merge.catalogue.merged(vec![next_year.clone()], &[]).expect("merges");
+        assert_eq!(again.counts, MergeCounts { added: 0, replaced: 0, unchanged: 1, removed: 0 });
         assert!(again.changed.is_empty());
         let again = again.catalogue;
         assert_eq!(again.len(), 2);
         let overlapping = version(DRUG, None, date!(2024 - 06 - 01), None, CatalogueClass::A);
-        assert!(again.merged(vec![overlapping]).is_err(), "a version inside another's span is refused whole");
+        assert!(again.merged(vec![overlapping], &[]).is_err(), "a version inside another's span is refused whole");
+        // A version whose first day was wrong is withdrawn and given again in one file.
+        let code = ItemCode::parse(DRUG).expect("code");
+        let wrong_first_day = next_year.key();
+        let mut right = next_year.clone();
+        right.from = date!(2025 - 02 - 01);
+        let fixed = again.merged(vec![right], &[wrong_first_day, (code, None, date!(2020 - 01 - 01))]).expect("merges");
+        assert_eq!((fixed.counts.removed, fixed.counts.added), (1, 1), "a key not held withdraws nothing");
+        assert_eq!(fixed.removed, vec![wrong_first_day]);
+        let city = RegionCode::parse(CITY).expect("city");
+        assert!(fixed.catalogue.version_on(&code, city, date!(2025 - 01 - 15)).is_none());
+    }
+
+    #[test]
+    fn the_limit_of_versions_is_per_region() {
+        let mut versions = Vec::new();
+        for city in 1..=17 {
+            for year in 2023..=2026 {
+                let mut v = version("001201000010000", Some(&format!("41{city:02}00")), date!(2023 - 01 - 01), None, CatalogueClass::A);
+                v.from = Date::from_calendar_date(year, time::Month::January, 1).expect("day");
+                v.until = Some(Date::from_calendar_date(year, time::Month::December, 31).expect("day"));
+                versions.push(v);
+            }
+        }
+        assert_eq!(Catalogue::build(versions).expect("17 cities of 4 versions").len(), 68);
     }
 }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use time::Date;
 use yibao_domain::{AssistanceGroup, Fen, InstitutionLevel, ItemCode, PersonCategory, Place, RatioBp, RegionCode, Rounding, Scheme, Tier};
 
-pub use catalogue::{CITE_CHARS_MAX, Catalogue, CatalogueProblem, CatalogueVersion, Merge, MergeCounts, VERSIONS_PER_ITEM_MAX};
+pub use catalogue::{CITE_CHARS_MAX, Catalogue, CatalogueProblem, CatalogueVersion, Merge, MergeCounts, VERSIONS_PER_ITEM_MAX, VersionKey};
 pub use diff::{Change, ChangeKind, diff};
 pub use keys::{Dim, Family, PARAMS, ParamKey, ParamSpec, ValueKind};
 pub use load::{PolicyError, PolicyErrorKind, PolicyErrors};
@@ -312,7 +312,8 @@ impl Policy {
                 .filter(|version| !self.catalogue.contains_key(&version.item.code))
                 .map(|version| FoundItem { item: &version.item, version: Some(version) }),
         );
-        items.sort_by_key(|found| found.item.code);
+        // By the code's text, as the national downloads page it.
+        items.sort_by(|a, b| a.item.code.as_str().cmp(b.item.code.as_str()));
         items
     }
 

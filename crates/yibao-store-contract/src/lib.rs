@@ -1505,26 +1505,43 @@ pub async fn run_catalogue<S: yibao_store::CatalogueStore>(store: Arc<S>) {
         version("XA01ABD075A002010100483", Some("410000"), date!(2024 - 01 - 01), CatalogueClass::A),
         version("001201000010000", Some(CITY), date!(2024 - 01 - 01), CatalogueClass::A),
     ];
-    store.put_catalogue(&actor, city, &load, &first).await.expect("load");
+    fn change<'a>(
+        load: &'a CatalogueLoad,
+        expected: i64,
+        versions: &'a [CatalogueVersion],
+        removed: &'a [yibao_store::catalogue::VersionKey],
+    ) -> yibao_store::CatalogueChange<'a> {
+        yibao_store::CatalogueChange { load, expected, versions, removed }
+    }
+    store.put_catalogue(&actor, city, change(&load, 0, &first, &[])).await.expect("load");
     let sorted = |mut list: Vec<CatalogueVersion>| {
         list.sort_by_key(CatalogueVersion::key);
         list
     };
     assert_eq!(sorted(store.catalogue_versions().await.expect("read")), sorted(first.clone()), "every column read back");
+    // A load merged on the catalogue before another load is refused, nothing written.
+    let late = store.put_catalogue(&actor, city, change(&load, 0, &[], &[])).await;
+    assert!(matches!(late, Err(StoreError::Refused { code: "catalogue.stale", .. })), "{late:?}");
     let mut corrected = version("XA01ABD075A002010100483", None, date!(2024 - 01 - 01), CatalogueClass::C);
     corrected.item.name = "corrected".into();
     let next_year = version("XA01ABD075A002010100483", None, date!(2025 - 01 - 01), CatalogueClass::A);
-    store.put_catalogue(&actor, city, &load, &[corrected.clone(), next_year.clone()]).await.expect("load again");
+    store.put_catalogue(&actor, city, change(&load, 1, &[corrected.clone(), next_year.clone()], &[])).await.expect("load again");
     let held = sorted(store.catalogue_versions().await.expect("read"));
     assert_eq!(held, sorted(vec![corrected, next_year, first[1].clone(), first[2].clone()]));
     let mut backwards = version("001201000010001", None, date!(2024 - 01 - 01), CatalogueClass::A);
     backwards.until = Some(date!(2023 - 01 - 01));
     let good = version("001201000010002", None, date!(2024 - 01 - 01), CatalogueClass::A);
-    assert!(matches!(store.put_catalogue(&actor, city, &load, &[good, backwards]).await, Err(StoreError::Invalid(_))));
+    assert!(matches!(store.put_catalogue(&actor, city, change(&load, 2, &[good, backwards], &[])).await, Err(StoreError::Invalid(_))));
     assert_eq!(store.catalogue_versions().await.expect("read").len(), 4, "nothing of a refused load is written");
-    assert_eq!(store.catalogue_stamp().await.expect("stamp"), 2, "two loads recorded, the refused one not");
+    assert_eq!(store.catalogue_stamp().await.expect("stamp"), 2, "two loads recorded, the refused ones not");
+    // A withdrawal deletes the version under its key, and only it.
+    store.put_catalogue(&actor, city, change(&load, 2, &[], &[first[2].key()])).await.expect("withdraw");
+    let held = sorted(store.catalogue_versions().await.expect("read"));
+    assert_eq!(held.len(), 3);
+    assert!(!held.iter().any(|v| v.key() == first[2].key()), "the withdrawn version is gone");
+    assert_eq!(store.catalogue_stamp().await.expect("stamp"), 3);
     let loads = store.catalogue_loads(10).await.expect("loads");
-    assert_eq!(loads.iter().map(|l| l.seq).collect::<Vec<_>>(), [2, 1]);
+    assert_eq!(loads.iter().map(|l| l.seq).collect::<Vec<_>>(), [3, 2, 1]);
     assert_eq!((loads[0].loaded_by.as_str(), &loads[0].load), ("policy.li", &load));
 }
 

@@ -1,6 +1,7 @@
 -- The dated national catalogue (issue 13, R-BEN-1): one row per version of an item, keyed
 -- by item, region ('' for the nation) and first day. Rows are replaced by a correction and
--- never deleted: a settlement of any past date reads the version of its day. Distributed by
+-- deleted only when the source withdraws them: a settlement of any past date reads the
+-- version of its day. Distributed by
 -- region (Citus), it is a reference table: every region reads the same list.
 CREATE TABLE catalogue_versions (
     code              TEXT NOT NULL CHECK (length(code) BETWEEN 1 AND 27),

@@ -4,8 +4,8 @@
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use yibao_domain::RegionCode;
-use yibao_store::catalogue::{CatalogueVersion, check_load};
-use yibao_store::{Actor, CatalogueLoad, CatalogueLoadRecord, CatalogueRow, CatalogueStore, StoreError};
+use yibao_store::catalogue::{CatalogueVersion, check_load, key_columns, stale};
+use yibao_store::{Actor, CatalogueChange, CatalogueLoadRecord, CatalogueRow, CatalogueStore, StoreError};
 
 use crate::{PostgresStore, audit, backend, json};
 
@@ -38,15 +38,29 @@ fn row_of(row: &PgRow) -> Result<CatalogueRow, StoreError> {
 }
 
 impl CatalogueStore for PostgresStore {
-    async fn put_catalogue(
-        &self,
-        actor: &Actor,
-        city: RegionCode,
-        load: &CatalogueLoad,
-        versions: &[CatalogueVersion],
-    ) -> Result<(), StoreError> {
+    async fn put_catalogue(&self, actor: &Actor, city: RegionCode, change: CatalogueChange<'_>) -> Result<(), StoreError> {
+        let (load, versions) = (change.load, change.versions);
         check_load(versions)?;
         let mut tx = self.write().await?;
+        // The table's lock orders concurrent loads: the second sees the first's number.
+        sqlx::query("LOCK TABLE catalogue_loads IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await.map_err(backend)?;
+        let latest: i64 =
+            sqlx::query_scalar("SELECT coalesce(max(seq), 0)::int8 FROM catalogue_loads").fetch_one(&mut *tx).await.map_err(backend)?;
+        if latest != change.expected {
+            return Err(stale(change.expected, latest));
+        }
+        if !change.removed.is_empty() {
+            let keys: Vec<(String, String, String)> = change.removed.iter().map(key_columns).collect();
+            sqlx::query(
+                "DELETE FROM catalogue_versions WHERE (code, region_code, begin_date) IN (SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[]))",
+            )
+            .bind(keys.iter().map(|k| k.0.clone()).collect::<Vec<_>>())
+            .bind(keys.iter().map(|k| k.1.clone()).collect::<Vec<_>>())
+            .bind(keys.iter().map(|k| k.2.clone()).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
         for chunk in versions.chunks(BATCH_ROWS) {
             let rows: Vec<CatalogueRow> = chunk.iter().map(CatalogueRow::of).collect();
             let text = |f: fn(&CatalogueRow) -> String| rows.iter().map(f).collect::<Vec<String>>();
@@ -82,8 +96,6 @@ impl CatalogueStore for PostgresStore {
             .map_err(backend)?;
         }
         let detail = json(load)?;
-        // The table's lock numbers concurrent loads one after the other.
-        sqlx::query("LOCK TABLE catalogue_loads IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await.map_err(backend)?;
         sqlx::query("INSERT INTO catalogue_loads (seq, loaded_at, loaded_by, detail) SELECT coalesce(max(seq), 0) + 1, $1, $2, $3 FROM catalogue_loads")
             .bind(actor.at_text())
             .bind(&actor.who)

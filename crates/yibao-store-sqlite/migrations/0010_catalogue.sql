@@ -1,6 +1,7 @@
 -- The dated national catalogue (issue 13, R-BEN-1): one row per version of an item, keyed
 -- by item, region ('' for the nation) and first day. Rows are replaced by a correction and
--- never deleted: a settlement of any past date reads the version of its day.
+-- deleted only when the source withdraws them: a settlement of any past date reads the
+-- version of its day.
 CREATE TABLE catalogue_versions (
     code             TEXT NOT NULL CHECK (length(code) BETWEEN 1 AND 27),
     region_code      TEXT NOT NULL CHECK (region_code = '' OR length(region_code) = 6),

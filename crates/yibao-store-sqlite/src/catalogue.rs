@@ -2,8 +2,9 @@
 
 use rusqlite::{Row, params};
 use yibao_domain::RegionCode;
-use yibao_store::catalogue::{CatalogueVersion, check_load};
-use yibao_store::{Actor, CatalogueLoad, CatalogueLoadRecord, CatalogueRow, CatalogueStore, StoreError};
+use yibao_store::catalogue::CatalogueVersion;
+use yibao_store::catalogue::{check_load, key_columns, stale};
+use yibao_store::{Actor, CatalogueChange, CatalogueLoadRecord, CatalogueRow, CatalogueStore, StoreError};
 
 use crate::{SqliteStore, audit, col, exec, json, query_all, query_opt};
 
@@ -27,17 +28,19 @@ fn row_of(row: &Row<'_>) -> Result<CatalogueRow, StoreError> {
 }
 
 impl CatalogueStore for SqliteStore {
-    async fn put_catalogue(
-        &self,
-        actor: &Actor,
-        city: RegionCode,
-        load: &CatalogueLoad,
-        versions: &[CatalogueVersion],
-    ) -> Result<(), StoreError> {
-        check_load(versions)?;
-        let rows: Vec<CatalogueRow> = versions.iter().map(CatalogueRow::of).collect();
-        let (actor, load) = (actor.clone(), load.clone());
+    async fn put_catalogue(&self, actor: &Actor, city: RegionCode, change: CatalogueChange<'_>) -> Result<(), StoreError> {
+        check_load(change.versions)?;
+        let rows: Vec<CatalogueRow> = change.versions.iter().map(CatalogueRow::of).collect();
+        let removed: Vec<(String, String, String)> = change.removed.iter().map(key_columns).collect();
+        let (actor, load, expected) = (actor.clone(), change.load.clone(), change.expected);
         self.write(move |conn| {
+            let latest = query_opt(conn, "SELECT coalesce(max(seq), 0) FROM catalogue_loads", [], |row| col::<i64>(row, 0))?.unwrap_or(0);
+            if latest != expected {
+                return Err(stale(expected, latest));
+            }
+            for (code, region, begin) in &removed {
+                exec(conn, "DELETE FROM catalogue_versions WHERE code = ?1 AND region_code = ?2 AND begin_date = ?3", params![code, region, begin])?;
+            }
             let sql = format!("INSERT OR REPLACE INTO catalogue_versions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
             let mut insert = conn.prepare_cached(&sql).map_err(crate::backend)?;
             for r in &rows {

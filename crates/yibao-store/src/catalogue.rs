@@ -1,7 +1,8 @@
 //! The dated national catalogue as records (issue 13, R-BEN-1): every version of every item
 //! the bureau loaded, one row each, keyed by item, region and first day. Loading a file
-//! again replaces the versions it repeats (a correction) and adds the rest; versions are
-//! never deleted, since a settlement of any past date reads the version of its day.
+//! again replaces the versions it repeats (a correction) and adds the rest; a version is
+//! deleted only when the source withdraws it, since a settlement of any past date reads the
+//! version of its day.
 //!
 //! The store keeps the rows and writes them whole or not at all; whether the merged
 //! catalogue is consistent (no two versions of an item and region overlapping) is the
@@ -12,7 +13,7 @@ use std::future::Future;
 use serde::Serialize;
 use yibao_domain::{CatalogueClass, Fen, InstitutionLevel, ItemCode, ItemKind, RatioBp, RegionCode};
 use yibao_policy::CatalogueItem;
-pub use yibao_policy::CatalogueVersion;
+pub use yibao_policy::{CatalogueVersion, VersionKey};
 
 use crate::{Actor, StoreError};
 
@@ -34,10 +35,15 @@ pub struct CatalogueLoad {
     pub replaced: usize,
     /// Versions the catalogue already held exactly (not written again).
     pub unchanged: usize,
-    /// Rows marked withdrawn (`vali_flag` 0), skipped.
+    /// Rows marked withdrawn (`vali_flag` 0).
     pub withdrawn: usize,
+    /// Versions held that the file withdrew, deleted.
+    pub removed: usize,
     /// Rows for another province or city, skipped.
     pub elsewhere: usize,
+    /// The optional columns the file does not have (every row read them as empty).
+    #[serde(default)]
+    pub columns_absent: Vec<String>,
 }
 
 /// One version as its row's columns: the text and numbers both backends bind.
@@ -93,7 +99,7 @@ impl CatalogueRow {
         };
         let mut price_cap = [None; 4];
         for (level, cap) in InstitutionLevel::ALL.iter().zip(self.caps_fen) {
-            price_cap[*level as usize] = cap.map(Fen::new);
+            price_cap[*level as usize] = cap.map(|fen| Fen::checked(fen).ok_or_else(|| bad("a price cap is out of range"))).transpose()?;
         }
         let selfpay_share = match self.selfpay_share_bp {
             None => None,
@@ -116,14 +122,16 @@ impl CatalogueRow {
 
 /// Where the catalogue's versions are kept. The city is the audit chain a load goes to.
 pub trait CatalogueStore: Send + Sync + 'static {
-    /// Writes `versions` (each replacing a row of the same item, region and first day) and
-    /// the load's audit entry, in one transaction.
+    /// Writes `versions` (each replacing a row of the same item, region and first day),
+    /// deletes the versions under `removed`, and records the load (numbered `expected` + 1)
+    /// with its audit entry, in one transaction; refused with `catalogue.stale`, nothing
+    /// written, when the latest load is not `expected` (another load came first: the caller
+    /// merged into a catalogue that is not the store's any more).
     fn put_catalogue(
         &self,
         actor: &Actor,
         city: RegionCode,
-        load: &CatalogueLoad,
-        versions: &[CatalogueVersion],
+        change: CatalogueChange<'_>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Every version held.
     fn catalogue_versions(&self) -> impl Future<Output = Result<Vec<CatalogueVersion>, StoreError>> + Send;
@@ -144,6 +152,30 @@ pub struct CatalogueLoadRecord {
     pub load: CatalogueLoad,
 }
 
+/// What one load changes in the store.
+#[derive(Clone, Copy, Debug)]
+pub struct CatalogueChange<'a> {
+    pub load: &'a CatalogueLoad,
+    /// The number of the latest load the change was merged on.
+    pub expected: i64,
+    pub versions: &'a [CatalogueVersion],
+    pub removed: &'a [VersionKey],
+}
+
+/// The refusal of a load merged on a catalogue another load has changed since.
+pub fn stale(expected: i64, latest: i64) -> StoreError {
+    StoreError::Refused {
+        code: "catalogue.stale",
+        message: format!("the catalogue was read at load {expected}, and load {latest} came since: load the file again"),
+    }
+}
+
+/// A key's columns: code, region ('' national), first day.
+#[must_use]
+pub fn key_columns(key: &VersionKey) -> (String, String, String) {
+    (key.0.to_string(), key.1.map_or_else(String::new, |r| r.to_string()), key.2.to_string())
+}
+
 /// The limits every store applies before writing.
 pub fn check_load(versions: &[CatalogueVersion]) -> Result<(), StoreError> {
     if versions.len() > CATALOGUE_LOAD_MAX {
@@ -153,4 +185,38 @@ pub fn check_load(versions: &[CatalogueVersion]) -> Result<(), StoreError> {
         return Err(StoreError::Invalid(fault));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stored row edited past the application into something that is not a version is an
+    /// error, never a panic (hostile review: a cap of i64::MAX fen panicked at start).
+    #[test]
+    fn a_stored_row_out_of_range_is_an_error_not_a_panic() {
+        let good = CatalogueRow {
+            code: "001201000010000".into(),
+            region_code: String::new(),
+            begin_date: "2024-01-01".into(),
+            end_date: None,
+            list_type: "201".into(),
+            name: "bed".into(),
+            class: "A".into(),
+            restricted: false,
+            selfpay_share_bp: None,
+            caps_fen: [None, Some(4_500), None, None],
+            cite: "c".into(),
+        };
+        let version = good.version().expect("a version");
+        assert_eq!(CatalogueRow::of(&version), good, "a row reads back as it was written");
+        for bad in [
+            CatalogueRow { caps_fen: [Some(i64::MAX), None, None, None], ..good.clone() },
+            CatalogueRow { selfpay_share_bp: Some(10_001), ..good.clone() },
+            CatalogueRow { begin_date: "-2024-01-01".into(), ..good.clone() },
+            CatalogueRow { list_type: "301".into(), ..good.clone() },
+        ] {
+            assert!(matches!(bad.version(), Err(StoreError::Backend(_))), "{bad:?}");
+        }
+    }
 }
