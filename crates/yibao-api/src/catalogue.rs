@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use yibao_app::App;
+use yibao_app::{App, AppError};
 use yibao_app::catalogue::{CatalogueReport, ItemHistory};
 use yibao_app::policy::CatalogueItem;
 use yibao_domain::{InstitutionLevel, ItemKind};
@@ -65,8 +65,11 @@ pub(crate) async fn load(
     } else {
         StatusCode::OK
     };
+    // Rows to fix answer as a refusal does (its code, its message in Chinese, the default
+    // language of refusals), with the report beside them.
     let (code, message) = if report.error_count > 0 {
-        (Some("catalogue.rows_refused"), Some(format!("{} rows to fix: nothing was loaded", report.error_count)))
+        let refusal = AppError::unprocessable("catalogue.rows_refused", format!("{} rows to fix: nothing was loaded", report.error_count));
+        (Some("catalogue.rows_refused"), Some(yibao_app::messages::message(yibao_app::Language::Zh, &refusal.code, &refusal.message)))
     } else {
         (None, None)
     };
