@@ -9,9 +9,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use yibao_app::{App, AppError};
 use yibao_app::catalogue::{CatalogueReport, ItemHistory};
 use yibao_app::policy::CatalogueItem;
+use yibao_app::{App, AppError};
 use yibao_domain::{InstitutionLevel, ItemKind};
 
 use crate::auth::Caller;

@@ -1768,6 +1768,24 @@ async fn catalogue_flow(api: &Api, other: &App) {
             "{claim_id}: {settled}"
         );
     }
+    // A single disease at its fixed price (demo pack: appendicitis 4000 yuan at a secondary
+    // hospital, residents' share 70%): the hospital bears what the bill exceeds the price by.
+    let mut stay = claim("SD-1", "H41992100007");
+    stay["kind"] = json!("single-disease");
+    stay["admission_date"] = json!("2026-04-10");
+    stay["discharge_date"] = json!("2026-04-14");
+    stay["lines"] = json!([{ "code": CATALOGUE_DRUG, "quantity": 1, "unit_price": "5000.00" }]);
+    let (status, settled) = api
+        .call(
+            "POST",
+            "/api/settlements",
+            Auth::Key("key-east"),
+            Some(json!({ "person_id": EAST_PERSON, "card_no": "C0001", "claim": stay })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{settled}");
+    let fields = ["med_type", "hifp_pay", "hosp_part_amt", "psn_part_amt"].map(|f| settled["settlement"][f].as_str().map(str::to_owned));
+    assert_eq!(fields, ["2102", "2800.00", "1000.00", "1200.00"].map(|v| Some(v.to_owned())), "{settled}");
     assert!(other.refresh_catalogue().await.expect("refresh"), "a second application on the store reads the load");
     assert_eq!(other.policy().national_catalogue().len(), 2);
 }

@@ -84,7 +84,7 @@ fn referred_deductible(
 ) -> Result<Fen, AppError> {
     let referring = stays.iter().filter(|(record, claim)| {
         record.institution_code == referral.from_institution
-            && claim.kind == ClaimKind::Inpatient
+            && claim.kind.is_inpatient()
             && claim.discharge_date <= referral.issued_on
             && claim.service_date(rule).year() == year
     });
@@ -105,7 +105,7 @@ pub(crate) fn live_stays(claims: &[ClaimRecord]) -> Result<Vec<(&ClaimRecord, Cl
     for record in claims.iter().filter(|c| c.status == ClaimStatus::Settled) {
         let claim: Claim = serde_json::from_str(&record.claim_json)
             .map_err(|e| AppError::internal("store.failure", format!("claim {}: stored claim unreadable: {e}", record.claim_id)))?;
-        if matches!(claim.kind, ClaimKind::Inpatient | ClaimKind::Maternity) {
+        if claim.kind.is_stay() {
             stays.push((record, claim));
         }
     }
@@ -173,7 +173,7 @@ impl App {
     /// states another deductible than the referring stay's, is refused. A referral covers
     /// one admission at the receiving institution.
     async fn with_records(&self, claim: Claim, person_id: &NationalId) -> Result<Claim, AppError> {
-        let is_stay = matches!(claim.kind, ClaimKind::Inpatient | ClaimKind::Maternity);
+        let is_stay = claim.kind.is_stay();
         // A referral changes only an inpatient stay's settlement (the deductible carried
         // over, the ratio without the unreferred reduction): for any other claim that does
         // not state one, the records are not read.
@@ -198,15 +198,14 @@ impl App {
                 ));
             }
         }
-        let referrals =
-            if claim.kind == ClaimKind::Inpatient || claim.referral { store!(self, referrals_of(city, person_id))? } else { Vec::new() };
+        let referrals = if claim.kind.is_inpatient() || claim.referral { store!(self, referrals_of(city, person_id))? } else { Vec::new() };
         // A referral already used by another admission at the receiving institution no
         // longer covers this one.
         let used = |r: &ReferralRecord| {
             stays.iter().any(|(record, stay)| {
                 record.institution_code == r.to_institution
                     && record.claim_id != claim.claim_id
-                    && stay.kind == ClaimKind::Inpatient
+                    && stay.kind.is_inpatient()
                     && r.issued_on <= stay.admission_date
                     && stay.admission_date <= r.valid_until
             })
@@ -218,7 +217,7 @@ impl App {
                 && claim.admission_date <= r.valid_until
                 && !used(r)
         });
-        let Some(referral) = referral.filter(|_| claim.kind == ClaimKind::Inpatient) else {
+        let Some(referral) = referral.filter(|_| claim.kind.is_inpatient()) else {
             if claim.referral || !claim.referred_deductible_paid.is_zero() {
                 return Err(AppError::unprocessable(
                     "claim.referral_not_on_file",
@@ -302,8 +301,7 @@ impl App {
         self.check_claim_sender(principal, &claim)?;
         // A stay is checked against the person's stays and referrals and written while no
         // other stay of the person, or cancellation of their referral, is in between.
-        let _person =
-            if matches!(claim.kind, ClaimKind::Inpatient | ClaimKind::Maternity) { Some(self.lock_person(person_id).await?) } else { None };
+        let _person = if claim.kind.is_stay() { Some(self.lock_person(person_id).await?) } else { None };
         // The request as submitted is the idempotency key's content.
         let claim_json = serde_json::to_string(&claim).map_err(|e| AppError::bad_request("request.malformed", e.to_string()))?;
         let request = SettleRequest {
@@ -451,7 +449,7 @@ impl App {
         let stays = live_stays(&claims)?;
         if let Some((record, _)) = stays.iter().find(|(record, stay)| {
             record.institution_code == referral.to_institution
-                && stay.kind == ClaimKind::Inpatient
+                && stay.kind.is_inpatient()
                 && referral.issued_on <= stay.admission_date
                 && stay.admission_date <= referral.valid_until
         }) {

@@ -240,7 +240,7 @@ pub const CATALOGUE_PAGE_MAX: u32 = 1000;
 impl Visit {
     #[must_use]
     pub const fn is_stay(&self) -> bool {
-        matches!(self.kind, ClaimKind::Inpatient | ClaimKind::Maternity)
+        self.kind.is_stay()
     }
 
     /// Refuses a message of the other family: an outpatient transaction (22xx) naming a
@@ -903,7 +903,7 @@ impl App {
         let person = self.presented(&new.person_id, &new.card_no).await?;
         check_regions(register, Some(person.coverage.region), None, new.insured_in, self.policy().region)?;
         App::entitlement(&person, new.kind, new.begin, new.diagnosis.as_deref())?;
-        if matches!(new.kind, ClaimKind::Inpatient | ClaimKind::Maternity) {
+        if new.kind.is_stay() {
             // The same days are not paid twice: an admission inside a stay already settled
             // for the person is refused now, not at its settlement.
             let claims = store!(self, claims_of_person(self.policy().region, &new.person_id))?;

@@ -66,6 +66,7 @@ catalogue! {
     "claim.bad_quantity" => "费用明细数量须大于零且不超过 1,000,000：{detail}", DETAIL;
     "claim.bad_unit_price" => "费用明细单价须在 0 至 10,000,000 元之间：{detail}", DETAIL;
     "claim.bill_too_large" => "单据总金额超过 100,000,000 元", DETAIL;
+    "claim.day_surgery_too_long" => "日间手术须于入院当日或次日出院：{detail}", DETAIL;
     "claim.delivery_on_non_maternity" => "只有生育结算才填写分娩信息", DETAIL;
     "claim.discharge_before_admission" => "出院日期早于入院日期：{detail}", DETAIL;
     "claim.idempotency_conflict" => "该结算单号已以不同内容提交过：一个机构结算单号只对应一笔结算", DETAIL;
@@ -253,6 +254,7 @@ catalogue! {
     "settle.no_policy_value" => "政策包没有适用于本次结算的参数值：{detail}", DETAIL;
     "settle.not_a_basic_scheme" => "不是基本医疗保险险种：参保人须参加职工或居民医保：{detail}", DETAIL;
     "settle.not_a_certified_chronic_disease" => "该诊断不是参保人已认定的门诊慢特病：{detail}", DETAIL;
+    "settle.not_a_single_disease" => "主要诊断不在本级医疗机构的单病种定额结算病种目录中：{detail}", DETAIL;
     "settle.not_covered" => "就诊日期不在参保期间内：{detail}", DETAIL;
     "settle.not_maternity_insured" => "参保人未参加生育保险", DETAIL;
     "settle.region_outside_policy" => "参保人所在区划不在政策包的区划内：{detail}", DETAIL;

@@ -179,7 +179,7 @@ fn policy_check(paths: &[PathBuf]) -> Result<(), String> {
             Ok(policy) => {
                 let entries: usize = yibao_policy::PARAMS.iter().map(|p| policy.entries(p.key).len()).sum();
                 println!(
-                    "{}: ok — {} ({}), region {}, from {}, {} parameter entries, {} catalogue items, {} chronic diseases",
+                    "{}: ok — {} ({}), region {}, from {}, {} parameter entries, {} catalogue items, {} chronic diseases, {} single-disease prices",
                     path.display(),
                     policy.id,
                     policy.name,
@@ -187,7 +187,8 @@ fn policy_check(paths: &[PathBuf]) -> Result<(), String> {
                     policy.effective_from,
                     entries,
                     policy.catalogue().count(),
-                    policy.chronic_diseases.len()
+                    policy.chronic_diseases.len(),
+                    policy.single_diseases.len()
                 );
             }
             Err(message) => problems.push(message),

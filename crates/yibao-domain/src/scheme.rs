@@ -293,6 +293,13 @@ pub enum ClaimKind {
     ChronicOutpatient,
     /// Childbirth (生育住院), med_type 52.
     Maternity,
+    /// An inpatient stay for a disease the pack pays at a fixed price (单病种), med_type
+    /// 2102: the fund pays its share of the price; what the bill exceeds it by, the
+    /// hospital bears (R-BEN-2).
+    SingleDisease,
+    /// Day surgery (日间手术), med_type 28: admitted and discharged within a day, settled
+    /// under the inpatient rules with the pack's own deductible for it where it gives one.
+    DaySurgery,
 }
 
 impl ClaimKind {
@@ -303,7 +310,23 @@ impl ClaimKind {
             ClaimKind::GeneralOutpatient => "11",
             ClaimKind::ChronicOutpatient => "14",
             ClaimKind::Maternity => "52",
+            ClaimKind::SingleDisease => "2102",
+            ClaimKind::DaySurgery => "28",
         }
+    }
+
+    /// A stay in hospital, admission to discharge: its nights may not overlap another
+    /// stay's, and the national interface admits and discharges it.
+    #[must_use]
+    pub const fn is_stay(self) -> bool {
+        matches!(self, ClaimKind::Inpatient | ClaimKind::SingleDisease | ClaimKind::DaySurgery | ClaimKind::Maternity)
+    }
+
+    /// Settled under the inpatient rules (deductible, ratio, referral, the pooled cap and
+    /// the layers above): an ordinary stay or a day surgery.
+    #[must_use]
+    pub const fn is_inpatient(self) -> bool {
+        matches!(self, ClaimKind::Inpatient | ClaimKind::DaySurgery)
     }
 }
 

@@ -224,6 +224,8 @@ pub enum ClaimError {
     BadDiagnosis(String),
     #[error("the referred deductible may not be negative")]
     NegativeReferredDeductible,
+    #[error("a day surgery of {0} days: it is discharged on the day of admission or the next")]
+    DaySurgeryTooLong(i64),
 }
 
 impl ClaimError {
@@ -245,6 +247,7 @@ impl ClaimError {
             ClaimError::BadInstitutionCode(_) => "claim.bad_institution_code",
             ClaimError::BadDiagnosis(_) => "claim.bad_diagnosis",
             ClaimError::NegativeReferredDeductible => "claim.negative_referred_deductible",
+            ClaimError::DaySurgeryTooLong(_) => "claim.day_surgery_too_long",
         }
     }
 }
@@ -286,6 +289,10 @@ impl Claim {
         let stay = (self.discharge_date - self.admission_date).whole_days();
         if stay > STAY_DAYS_LIMIT {
             return Err(ClaimError::StayTooLong(stay));
+        }
+        // Day surgery: within 24 hours, so on the day of admission or the next.
+        if self.kind == ClaimKind::DaySurgery && stay > 1 {
+            return Err(ClaimError::DaySurgeryTooLong(stay));
         }
         match (self.kind, self.delivery) {
             (ClaimKind::Maternity, None) => return Err(ClaimError::MaternityWithoutDelivery),

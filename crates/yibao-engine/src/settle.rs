@@ -53,6 +53,8 @@ pub enum SettleError {
     TierHistory(TierHistoryError),
     #[error("diagnosis {diagnosis} is not a chronic or special disease certified for this person")]
     NotACertifiedChronicDisease { diagnosis: String },
+    #[error("diagnosis {diagnosis} is not a single disease the pack pays at a fixed price at this level")]
+    NotASingleDisease { diagnosis: String },
     #[error("the policy pack does not offer {kind:?} claims (med_type {}): it gives no {}.* parameters", kind.med_type(), family.name())]
     BenefitNotOffered { kind: ClaimKind, family: Family },
     #[error("the person is not enrolled in maternity insurance")]
@@ -86,6 +88,7 @@ impl SettleError {
             SettleError::TierHistory(_) => "settle.bad_tier_history",
             SettleError::NotACertifiedChronicDisease { .. } => "settle.not_a_certified_chronic_disease",
             SettleError::BenefitNotOffered { .. } => "settle.benefit_not_offered",
+            SettleError::NotASingleDisease { .. } => "settle.not_a_single_disease",
             SettleError::NotMaternityInsured => "settle.not_maternity_insured",
             SettleError::LeaveDaysAboveBound { .. } => "settle.leave_days_above_bound",
             SettleError::MaternityNotFemale(_) => "settle.maternity_not_female",
@@ -267,7 +270,7 @@ impl Run<'_> {
             _ => Accumulators::new_year(year),
         };
         self.out.med_type = claim.kind.med_type();
-        self.out.referral = claim.referral && claim.kind == ClaimKind::Inpatient;
+        self.out.referral = claim.referral && claim.kind.is_inpatient();
         self.out.insutype = match (fund_scheme, person.scheme) {
             (Scheme::Maternity, _) => "510",
             (_, Scheme::Employee) => "310",
@@ -313,7 +316,8 @@ impl Run<'_> {
         let family = match claim.kind {
             ClaimKind::GeneralOutpatient => Some(Family::Outpatient),
             ClaimKind::ChronicOutpatient => Some(Family::Chronic),
-            ClaimKind::Inpatient | ClaimKind::Maternity => None,
+            ClaimKind::SingleDisease => Some(Family::SingleDisease),
+            ClaimKind::Inpatient | ClaimKind::DaySurgery | ClaimKind::Maternity => None,
         };
         if let Some(family) = family
             && !policy.offers(family)
@@ -328,18 +332,25 @@ impl Run<'_> {
         // -- basic fund of the claim's kind --
         let mut cut_off = Fen::ZERO; // what the pooled cap kept the pooled fund from paying
         match claim.kind {
-            ClaimKind::Inpatient => cut_off = self.inpatient(&query, date, &mut acc)?,
+            ClaimKind::Inpatient | ClaimKind::DaySurgery => cut_off = self.inpatient(&query, date, &mut acc)?,
             ClaimKind::GeneralOutpatient => self.general_outpatient(&query, date, &mut acc)?,
             ClaimKind::ChronicOutpatient => self.chronic_outpatient(&query, date, &mut acc)?,
             ClaimKind::Maternity => self.maternity(&query, date, &mut acc)?,
+            ClaimKind::SingleDisease => self.single_disease(&query, date, &mut acc)?,
         }
-        assert!(self.out.hifp_pay <= inscope, "the basic fund never pays more than the in-scope cost");
+        if claim.kind == ClaimKind::SingleDisease {
+            // The fixed price stands for the whole stay: the fund pays its share of the
+            // price, whatever the lines' classes.
+            assert!(self.out.hifp_pay + self.out.hosp_part_amt <= self.out.medfee_sumamt, "the fund pays a share of the price only");
+        } else {
+            assert!(self.out.hifp_pay <= inscope, "the basic fund never pays more than the in-scope cost");
+        }
 
-        // -- supplementary, critical illness, assistance: inpatient and chronic only --
-        let layered = matches!(claim.kind, ClaimKind::Inpatient | ClaimKind::ChronicOutpatient);
+        // -- supplementary, critical illness, assistance: inpatient stays and chronic only --
+        let layered = claim.kind.is_inpatient() || claim.kind == ClaimKind::ChronicOutpatient;
         // In-scope cost the person still bears; only the layered kinds carry it further.
         let mut burden = if layered { inscope - self.out.hifp_pay } else { Fen::ZERO };
-        if layered && claim.kind == ClaimKind::Inpatient && person.supplementary && policy.has_scheme(Scheme::Supplementary) {
+        if layered && claim.kind.is_inpatient() && person.supplementary && policy.has_scheme(Scheme::Supplementary) {
             let paid = self.supplementary(&query, date, cut_off, burden, &mut acc)?;
             burden -= paid;
         }
@@ -538,8 +549,15 @@ impl Run<'_> {
         // in-province or cross-province, referred or not), or lowers the city's ratio by points.
         let flat = claim.place.is_out_of_area() && policy.offers(Family::OutOfAreaFlat);
 
-        // Deductible.
-        let first = policy.money(if flat { ParamKey::OutOfAreaDeductible } else { ParamKey::InpatientDeductible }, query, date)?;
+        // Deductible: a day surgery's own, where the pack gives one.
+        let own = (claim.kind == ClaimKind::DaySurgery && !flat)
+            .then(|| policy.money_or(ParamKey::DaySurgeryDeductible, query, date, Fen::ZERO))
+            .transpose()?
+            .filter(|own| own.from.is_some());
+        let first = match own {
+            Some(own) => own,
+            None => policy.money(if flat { ParamKey::OutOfAreaDeductible } else { ParamKey::InpatientDeductible }, query, date)?,
+        };
         let mut due = first.value;
         let waived = policy.flag_or(ParamKey::InpatientDeductibleWaived, &Query { group: query.group, ..Query::default() }, date, false)?;
         if waived.value {
@@ -645,6 +663,43 @@ impl Run<'_> {
         acc.inpatient_deductible_paid += deductible;
         acc.pooled_paid += paid;
         Ok(payable - paid)
+    }
+
+    /// A single disease at its fixed price (单病种, R-BEN-2): the bill is settled up to the
+    /// price, what it exceeds the price by the hospital bears (`hosp_part_amt`); of the
+    /// settled amount the fund pays its share (`single_disease.ratio`), within the pooled
+    /// annual cap; no deductible. The stay counts as an admission.
+    fn single_disease(&mut self, query: &Query, date: Date, acc: &mut Accumulators) -> Result<(), SettleError> {
+        let (policy, claim) = (self.policy, self.claim);
+        let disease = policy
+            .single_disease_for(&claim.diagnosis, claim.institution_level)
+            .ok_or_else(|| SettleError::NotASingleDisease { diagnosis: claim.diagnosis.clone() })?;
+        let (price, cite) = disease.price_on(date).ok_or(SettleError::BeforePolicy { date, effective_from: policy.effective_from })?;
+        let bill = self.out.medfee_sumamt;
+        let settled = bill.min(price);
+        let hospital = bill - settled;
+        if self.explain {
+            let note = Bilingual::new(
+                format!("{} {}：定额 {price} 元；超出定额部分 {hospital} 元由医疗机构承担（hosp_part_amt）", disease.code, disease.name_zh),
+                format!(
+                    "{} {}: fixed price {price} yuan; the {hospital} yuan above it the hospital bears (hosp_part_amt)",
+                    disease.code, disease.name_en
+                ),
+            );
+            self.step_noted(Rule::SingleDisease, ("single_disease.price", price.to_string(), cite), note, bill, hospital, settled);
+        }
+        let ratio = policy.ratio(ParamKey::SingleDiseaseRatio, query, date)?;
+        let payable = self.rounding.apply(settled, ratio.value);
+        self.step_found(Rule::PooledFund, &ratio, settled, payable, settled - payable);
+        let cap = policy.money(ParamKey::PooledAnnualCap, query, date)?;
+        let paid = payable.min(cap.value.saturating_remainder(acc.pooled_paid));
+        self.step_found(Rule::PooledCap, &cap, payable, paid, payable - paid);
+        self.out.pool_prop_bp = ratio.value.get();
+        self.out.hifp_pay = paid;
+        self.out.hosp_part_amt = hospital;
+        acc.admissions += 1;
+        acc.pooled_paid += paid;
+        Ok(())
     }
 
     fn general_outpatient(&mut self, query: &Query, date: Date, acc: &mut Accumulators) -> Result<(), SettleError> {

@@ -82,13 +82,15 @@ fn policy(pack: Pack) -> Policy {
             let inpatient_only = matches!(pack, Pack::InpatientOnly);
             if inpatient_only {
                 table.remove("chronic_disease");
+                table.remove("single_disease");
             }
             // Out-of-area care on its own terms, so not also by points off.
             if let Some(toml::Value::Array(params)) = table.get_mut("param") {
                 params.retain(|p| {
                     p.get("key").and_then(|k| k.as_str()).is_some_and(|k| {
                         !k.starts_with("outofarea.reduction_")
-                            && !(inpatient_only && (k.starts_with("outpatient.") || k.starts_with("chronic.")))
+                            && !(inpatient_only
+                                && (k.starts_with("outpatient.") || k.starts_with("chronic.") || k.starts_with("single_disease.")))
                     })
                 });
             }
@@ -144,7 +146,7 @@ fn line_strategy() -> impl Strategy<Value = ClaimLine> {
 
 fn claim_strategy() -> impl Strategy<Value = Claim> {
     (
-        0u8..4,
+        0u8..6,
         0usize..InstitutionLevel::ALL.len(),
         0usize..Place::ALL.len(),
         any::<bool>(),
@@ -155,8 +157,14 @@ fn claim_strategy() -> impl Strategy<Value = Claim> {
         prop::option::of(1u16..=98),
     )
         .prop_map(|(kind, level, place, referral, emergency, day, lines, delivery, leave_days)| {
-            let kind =
-                [ClaimKind::Inpatient, ClaimKind::GeneralOutpatient, ClaimKind::ChronicOutpatient, ClaimKind::Maternity][usize::from(kind)];
+            let kind = [
+                ClaimKind::Inpatient,
+                ClaimKind::GeneralOutpatient,
+                ClaimKind::ChronicOutpatient,
+                ClaimKind::Maternity,
+                ClaimKind::SingleDisease,
+                ClaimKind::DaySurgery,
+            ][usize::from(kind)];
             let admission: Date = date!(2024 - 01 - 01) + Duration::days(day);
             Claim {
                 claim_id: format!("P-{day}"),
@@ -165,7 +173,7 @@ fn claim_strategy() -> impl Strategy<Value = Claim> {
                 place: Place::ALL[place],
                 kind,
                 admission_date: admission,
-                discharge_date: admission + Duration::days(3),
+                discharge_date: admission + Duration::days(if kind == ClaimKind::DaySurgery { 1 } else { 3 }),
                 diagnosis: if kind == ClaimKind::ChronicOutpatient { "I10.x00".to_owned() } else { "K35.900".to_owned() },
                 referral,
                 emergency,
@@ -223,7 +231,7 @@ proptest! {
                 // A maternity claim for someone without maternity insurance is refused, and an
                 // outpatient claim under a pack that offers none; no other refusal is possible.
                 Err(e) if e.code() == "settle.benefit_not_offered" => {
-                    prop_assert!(matches!(pack, Pack::InpatientOnly) && matches!(claim.kind, ClaimKind::GeneralOutpatient | ClaimKind::ChronicOutpatient));
+                    prop_assert!(matches!(pack, Pack::InpatientOnly) && matches!(claim.kind, ClaimKind::GeneralOutpatient | ClaimKind::ChronicOutpatient | ClaimKind::SingleDisease));
                     continue;
                 }
                 Err(e) => { prop_assert_eq!(e.code(), "settle.not_maternity_insured"); continue; }
@@ -232,7 +240,7 @@ proptest! {
             for a in amounts(&s) { prop_assert!(!a.is_negative(), "negative amount in {:?}", s); }
             prop_assert!(s.acct_pay <= balance);
             match claim.kind {
-                ClaimKind::Inpatient | ClaimKind::ChronicOutpatient => paid[0] += s.hifp_pay,
+                ClaimKind::Inpatient | ClaimKind::ChronicOutpatient | ClaimKind::SingleDisease | ClaimKind::DaySurgery => paid[0] += s.hifp_pay,
                 ClaimKind::GeneralOutpatient => paid[1] += s.hifp_pay,
                 ClaimKind::Maternity => {}
             }

@@ -85,12 +85,15 @@ fn kind_of(path: &str, med_type: &str) -> Result<ClaimKind, AppError> {
         "11" | "12" | "13" => Ok(ClaimKind::GeneralOutpatient),
         "14" | "1401" | "1402" => Ok(ClaimKind::ChronicOutpatient),
         "21" | "2101" => Ok(ClaimKind::Inpatient),
+        "2102" => Ok(ClaimKind::SingleDisease),
+        "28" => Ok(ClaimKind::DaySurgery),
         "52" | "5201" => Ok(ClaimKind::Maternity),
         other => Err(bad(
             path,
             "med_type",
             format!(
-                "{other} is not settled here: 11 general outpatient, 14 chronic/special outpatient, 21 or 2101 inpatient, 52 maternity"
+                "{other} is not settled here: 11 general outpatient, 14 chronic/special outpatient, 21 or 2101 inpatient, \
+                 2102 single disease at a fixed price, 28 day surgery, 52 maternity"
             ),
         )),
     }
@@ -313,7 +316,7 @@ async fn open_visit(app: &App, principal: &Principal, head: &Node<'_>, input: &N
         None if stay => ClaimKind::Inpatient,
         None => ClaimKind::GeneralOutpatient,
     };
-    let is_stay = matches!(kind, ClaimKind::Inpatient | ClaimKind::Maternity);
+    let is_stay = kind.is_stay();
     if is_stay != stay {
         return Err(bad(
             data.path,

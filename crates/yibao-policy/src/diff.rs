@@ -1,7 +1,8 @@
 //! What a new version of a pack changes against the version in force (issue 19): the
 //! parameter-level difference an approver reads before a pack goes in force. Pure: two
 //! loaded packs in, a list of changes out, in a stable order (header, parameters in the
-//! order of [`crate::PARAMS`], the cited sources, chronic diseases, catalogue).
+//! order of [`crate::PARAMS`], the cited sources, chronic diseases, single diseases,
+//! catalogue).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -76,6 +77,24 @@ pub fn diff(old: &Policy, new: &Policy) -> Vec<Change> {
         push(&mut changes, &format!("{subject} name"), name(&before), name(&after), None);
         let limits = |side: &BTreeMap<String, (String, Vec<Dated>)>| side.get(code).map_or_else(Vec::new, |(_, limits)| limits.clone());
         dated(&format!("{subject} annual limit"), &limits(&before), &limits(&after), &mut changes);
+    }
+    let fixed = |policy: &Policy| -> BTreeMap<String, (String, Vec<Dated>)> {
+        policy
+            .single_diseases
+            .iter()
+            .map(|d| {
+                let key = d.level.map_or_else(|| d.code.clone(), |level| format!("{} [level={}]", d.code, level.as_str()));
+                (key, (format!("{} / {}", d.name_zh, d.name_en), d.price.clone()))
+            })
+            .collect()
+    };
+    let (before, after) = (fixed(old), fixed(new));
+    for code in before.keys().chain(after.keys()).collect::<BTreeSet<_>>() {
+        let subject = format!("single disease {code}");
+        let name = |side: &BTreeMap<String, (String, Vec<Dated>)>| side.get(code).map(|(name, _)| name.clone());
+        push(&mut changes, &format!("{subject} name"), name(&before), name(&after), None);
+        let prices = |side: &BTreeMap<String, (String, Vec<Dated>)>| side.get(code).map_or_else(Vec::new, |(_, prices)| prices.clone());
+        dated(&format!("{subject} price"), &prices(&before), &prices(&after), &mut changes);
     }
     let items =
         |policy: &Policy| -> BTreeMap<String, String> { policy.catalogue().map(|item| (item.code.to_string(), item_text(item))).collect() };

@@ -91,10 +91,13 @@ pub enum Family {
     /// governments (`resident.subsidy.total`, `resident.subsidy.share.*`), the county
     /// bearing the rest; instead of four fixed amounts (`resident.subsidy.central` …).
     SubsidyShares,
+    /// Single diseases paid at a fixed price (单病种, R-BEN-2): `single_disease.*` with the
+    /// `[[single_disease]]` list and its prices.
+    SingleDisease,
 }
 
 impl Family {
-    pub const ALL: [Family; 4] = [Family::Outpatient, Family::Chronic, Family::OutOfAreaFlat, Family::SubsidyShares];
+    pub const ALL: [Family; 5] = [Family::Outpatient, Family::Chronic, Family::OutOfAreaFlat, Family::SubsidyShares, Family::SingleDisease];
 
     #[must_use]
     pub const fn name(self) -> &'static str {
@@ -103,6 +106,7 @@ impl Family {
             Family::Chronic => "chronic",
             Family::OutOfAreaFlat => "outofarea",
             Family::SubsidyShares => "resident.subsidy",
+            Family::SingleDisease => "single_disease",
         }
     }
 
@@ -111,7 +115,7 @@ impl Family {
     #[must_use]
     pub const fn replaces(self) -> &'static [ParamKey] {
         match self {
-            Family::Outpatient | Family::Chronic => &[],
+            Family::Outpatient | Family::Chronic | Family::SingleDisease => &[],
             Family::OutOfAreaFlat => &[ParamKey::OutOfAreaReductionReferred, ParamKey::OutOfAreaReductionUnreferred],
             Family::SubsidyShares => &[
                 ParamKey::ResidentSubsidyCentral,
@@ -126,7 +130,7 @@ impl Family {
     #[must_use]
     pub const fn one_way(self) -> &'static str {
         match self {
-            Family::Outpatient | Family::Chronic => "",
+            Family::Outpatient | Family::Chronic | Family::SingleDisease => "",
             Family::OutOfAreaFlat => {
                 "give out-of-area care one way: outofarea.deductible with outofarea.ratio, or outofarea.reduction_referred/_unreferred points off the city's terms"
             }
@@ -229,6 +233,8 @@ registry! {
     OutpatientAnnualLimit = "outpatient.annual_limit", Money, [R, S, T, C], BASIC, false, "门诊统筹年度限额", "outpatient pooling annual limit";
     ChronicDeductible = "chronic.deductible", Money, [R, S, T], BASIC, false, "门诊慢特病起付标准", "chronic outpatient deductible";
     ChronicRatio = "chronic.ratio", Ratio, [R, S, T, L, C], BASIC, false, "门诊慢特病支付比例", "chronic outpatient ratio";
+    SingleDiseaseRatio = "single_disease.ratio", Ratio, [R, S, T, L, C], BASIC, false, "单病种统筹基金支付比例", "single-disease pooled-fund share of the fixed price";
+    DaySurgeryDeductible = "day_surgery.deductible", Money, [R, S, T, L, C, G], OPTIONAL, false, "日间手术起付标准", "day-surgery deductible (absent: the inpatient deductible)";
     CriticalThreshold = "critical.threshold", Money, [R, S, T], CRITICAL, false, "大病保险起付标准", "critical-illness threshold";
     CriticalBands = "critical.bands", Bands, [R, S, T], CRITICAL, false, "大病保险分段支付比例", "critical-illness bands";
     CriticalAnnualCap = "critical.annual_cap", Money, [R, S, T], CRITICAL, false, "大病保险年度最高支付限额", "critical-illness annual cap";
@@ -288,6 +294,8 @@ const fn family_of(name: &str) -> Option<Family> {
         Some(Family::OutOfAreaFlat)
     } else if equals(bytes, b"resident.subsidy.total") || starts_with(bytes, b"resident.subsidy.share.") {
         Some(Family::SubsidyShares)
+    } else if starts_with(bytes, b"single_disease.") {
+        Some(Family::SingleDisease)
     } else {
         None
     }

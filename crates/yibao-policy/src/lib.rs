@@ -175,6 +175,36 @@ impl ChronicDisease {
     }
 }
 
+/// A disease the pack pays at a fixed price (单病种, R-BEN-2): a claim of kind
+/// `single-disease` whose main diagnosis it matches is settled on the price in force, not on
+/// the bill's deductible and ratio.
+#[derive(Clone, Debug)]
+pub struct SingleDisease {
+    /// ICD-10 prefix matched against the claim's main diagnosis.
+    pub code: String,
+    /// The institution level the price is for; `None`: every level without a price of its own.
+    pub level: Option<InstitutionLevel>,
+    pub name_zh: String,
+    pub name_en: String,
+    pub price: Vec<Dated>,
+}
+
+impl SingleDisease {
+    /// The fixed price in force on `date`, with its citation (none: no price then).
+    #[must_use]
+    pub fn price_on(&self, date: Date) -> Option<(Fen, &str)> {
+        let index = self.price.partition_point(|v| v.from <= date);
+        let dated = self.price.get(index.checked_sub(1)?)?;
+        if dated.until.is_some_and(|u| u < date) {
+            return None;
+        }
+        match dated.value {
+            Value::Money(fen) => Some((fen, dated.cite.as_str())),
+            _ => None,
+        }
+    }
+}
+
 /// A loaded, validated policy pack.
 #[derive(Clone, Debug)]
 pub struct Policy {
@@ -199,6 +229,8 @@ pub struct Policy {
     /// Entries per key, indexed by `ParamKey as usize`.
     entries: Vec<Vec<Entry>>,
     pub chronic_diseases: Vec<ChronicDisease>,
+    /// The diseases paid at a fixed price (`[[single_disease]]`).
+    pub single_diseases: Vec<SingleDisease>,
     catalogue: HashMap<ItemCode, CatalogueItem>,
     /// The dated national catalogue the city reads beneath its own items (empty until one
     /// is attached with [`Policy::with_catalogue`]).
@@ -320,6 +352,25 @@ impl Policy {
     #[must_use]
     pub fn entries(&self, key: ParamKey) -> &[Entry] {
         &self.entries[key as usize]
+    }
+
+    /// The fixed-price disease a stay with `diagnosis` at an institution of `level` is
+    /// settled under: the longest matching code; of equal codes, the entry for the level,
+    /// then (a township health centre) the primary level's, then the entry for every level.
+    #[must_use]
+    pub fn single_disease_for(&self, diagnosis: &str, level: InstitutionLevel) -> Option<&SingleDisease> {
+        let level_rank = |entry: Option<InstitutionLevel>| match entry {
+            Some(l) if l == level => Some(2),
+            Some(l) if level.fallback() == Some(l) => Some(1),
+            None => Some(0),
+            Some(_) => None,
+        };
+        self.single_diseases
+            .iter()
+            .filter(|d| diagnosis.starts_with(d.code.as_str()))
+            .filter_map(|d| level_rank(d.level).map(|rank| (d.code.len(), rank, d)))
+            .max_by_key(|(len, rank, _)| (*len, *rank))
+            .map(|(_, _, d)| d)
     }
 
     /// The certified disease a diagnosis belongs to: the longest matching prefix.

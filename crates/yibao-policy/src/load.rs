@@ -13,7 +13,9 @@ use yibao_domain::{
 
 use crate::keys::{Family, PARAMS, ParamKey, ParamSpec, ValueKind};
 use crate::lookup::{matches, specificity, value_on};
-use crate::{Band, Bands, CatalogueItem, ChronicDisease, Dated, Dim, Entry, Policy, Selector, ServiceDateRule, Source, Value};
+use crate::{
+    Band, Bands, CatalogueItem, ChronicDisease, Dated, Dim, Entry, Policy, Selector, ServiceDateRule, SingleDisease, Source, Value,
+};
 
 /// Most entries, values, items and diseases a pack may hold: far above any real city,
 /// low enough that a runaway file cannot exhaust memory (TIGER_STYLE: limits on everything).
@@ -138,6 +140,8 @@ struct RawPack {
     #[serde(default)]
     chronic_disease: Vec<toml::Spanned<RawChronic>>,
     #[serde(default)]
+    single_disease: Vec<toml::Spanned<RawSingleDisease>>,
+    #[serde(default)]
     item: Vec<toml::Spanned<RawItem>>,
 }
 
@@ -196,6 +200,16 @@ struct RawChronic {
     name_zh: String,
     name_en: String,
     annual_limit: Vec<RawValue>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSingleDisease {
+    code: String,
+    level: Option<String>,
+    name_zh: String,
+    name_en: String,
+    price: Vec<RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -384,7 +398,11 @@ fn build(loader: &mut Loader<'_>, raw: RawPack) -> Option<Policy> {
         }
     }
 
-    if raw.param.len() > PARAMS_LIMIT || raw.item.len() > ITEMS_LIMIT || raw.chronic_disease.len() > DISEASES_LIMIT {
+    if raw.param.len() > PARAMS_LIMIT
+        || raw.item.len() > ITEMS_LIMIT
+        || raw.chronic_disease.len() > DISEASES_LIMIT
+        || raw.single_disease.len() > DISEASES_LIMIT
+    {
         loader.fail(
             "file",
             PolicyErrorKind::Invalid(format!(
@@ -414,10 +432,7 @@ fn build(loader: &mut Loader<'_>, raw: RawPack) -> Option<Policy> {
         let line = loader.line_of(spanned.span().start);
         let raw_disease = spanned.into_inner();
         let place = format!("line {line}, chronic_disease {}", raw_disease.code);
-        let code_ok = !raw_disease.code.is_empty()
-            && raw_disease.code.len() <= 16
-            && raw_disease.code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.');
-        if !code_ok {
+        if !is_icd_prefix(&raw_disease.code) {
             loader.fail(place.clone(), PolicyErrorKind::Invalid(format!("'{}' is not an ICD-10 code prefix", raw_disease.code)));
         }
         if chronic_diseases.iter().any(|d| d.code == raw_disease.code) {
@@ -433,6 +448,46 @@ fn build(loader: &mut Loader<'_>, raw: RawPack) -> Option<Policy> {
                 name_zh: raw_disease.name_zh,
                 name_en: raw_disease.name_en,
                 annual_limit: values,
+            });
+        }
+    }
+
+    let mut single_diseases: Vec<SingleDisease> = Vec::new();
+    for spanned in raw.single_disease {
+        let line = loader.line_of(spanned.span().start);
+        let raw_disease = spanned.into_inner();
+        let place = format!("line {line}, single_disease {}", raw_disease.code);
+        if !is_icd_prefix(&raw_disease.code) {
+            loader.fail(place.clone(), PolicyErrorKind::Invalid(format!("'{}' is not an ICD-10 code prefix", raw_disease.code)));
+        }
+        let level = match raw_disease.level.as_deref().map(|name| (name, InstitutionLevel::parse(name))) {
+            None => None,
+            Some((_, Some(level))) => Some(level),
+            Some((name, None)) => {
+                loader.fail(
+                    place.clone(),
+                    PolicyErrorKind::Invalid(format!("level '{name}' is not township, primary, secondary or tertiary")),
+                );
+                None
+            }
+        };
+        if single_diseases.iter().any(|d| d.code == raw_disease.code && d.level == level) {
+            loader.fail(
+                place.clone(),
+                PolicyErrorKind::Overlap(format!("single disease {} is listed twice for one level", raw_disease.code)),
+            );
+        }
+        if raw_disease.name_zh.trim().is_empty() || raw_disease.name_en.trim().is_empty() {
+            loader.fail(place.clone(), PolicyErrorKind::Invalid("a single disease needs name_zh and name_en".into()));
+        }
+        let values = parse_series(loader, &sources, &place, ValueKind::Money, ParamKey::SingleDiseaseRatio, raw_disease.price);
+        if let Some(values) = values {
+            single_diseases.push(SingleDisease {
+                code: raw_disease.code,
+                level,
+                name_zh: raw_disease.name_zh,
+                name_en: raw_disease.name_en,
+                price: values,
             });
         }
     }
@@ -467,6 +522,7 @@ fn build(loader: &mut Loader<'_>, raw: RawPack) -> Option<Policy> {
         offered: Policy::families_given(&entries),
         entries,
         chronic_diseases,
+        single_diseases,
         catalogue,
         national: std::sync::Arc::default(),
     };
@@ -475,6 +531,12 @@ fn build(loader: &mut Loader<'_>, raw: RawPack) -> Option<Policy> {
         check_given_one_way(loader, &policy);
     }
     Some(policy)
+}
+
+/// Whether `code` may be an ICD-10 prefix a diagnosis is matched against: 1 to 16 letters,
+/// digits and dots.
+fn is_icd_prefix(code: &str) -> bool {
+    !code.is_empty() && code.len() <= 16 && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.')
 }
 
 fn date_field(loader: &mut Loader<'_>, place: &str, value: &toml::Value) -> Option<Date> {
@@ -963,6 +1025,23 @@ fn check_coverage(loader: &mut Loader<'_>, policy: &Policy) {
     for disease in &policy.chronic_diseases {
         check_period(policy, &disease.annual_limit, &format!("chronic disease {} annual_limit", disease.code), &mut |m| {
             loader.fail(format!("chronic_disease {}", disease.code), PolicyErrorKind::Missing(m));
+        });
+    }
+    // The fixed prices and the fund's share of them come together, or not at all.
+    match (policy.single_diseases.is_empty(), policy.offers(Family::SingleDisease)) {
+        (false, false) => loader.fail(
+            "single_disease",
+            PolicyErrorKind::Missing("the pack lists single diseases but gives no single_disease.ratio".to_owned()),
+        ),
+        (true, true) => loader.fail(
+            "param single_disease.ratio",
+            PolicyErrorKind::Missing("the pack gives single_disease.ratio but lists no [[single_disease]] with its price".to_owned()),
+        ),
+        _ => {}
+    }
+    for disease in &policy.single_diseases {
+        check_period(policy, &disease.price, &format!("single disease {} price", disease.code), &mut |m| {
+            loader.fail(format!("single_disease {}", disease.code), PolicyErrorKind::Missing(m));
         });
     }
 }

@@ -1070,6 +1070,92 @@ annual_limit = [{ from = "2010-01-01", value = 3500, cite = "TEST" }]"#,
         "policy.negative_money",
         "chronic_disease E11, value 1: money may not be negative",
     ),
+    // ---- single diseases at a fixed price ----
+    (
+        "single diseases listed without the fund's share of their price",
+        VALID,
+        Append(
+            r#"
+[[single_disease]]
+code = "K35"
+name_zh = "急性阑尾炎"
+name_en = "Acute appendicitis"
+price = [{ from = "2010-01-01", value = 4000, cite = "TEST" }]"#,
+        ),
+        "policy.missing_value",
+        "the pack lists single diseases but gives no single_disease.ratio",
+    ),
+    (
+        "the fund's share of single diseases without a disease to price",
+        VALID,
+        Append(
+            r#"
+[[param]]
+key = "single_disease.ratio"
+values = [{ from = "2010-01-01", value = "70%", cite = "TEST" }]"#,
+        ),
+        "policy.missing_value",
+        "the pack gives single_disease.ratio but lists no [[single_disease]] with its price",
+    ),
+    (
+        "a single disease priced at a level that does not exist",
+        VALID,
+        Append(
+            r#"
+[[param]]
+key = "single_disease.ratio"
+values = [{ from = "2010-01-01", value = "70%", cite = "TEST" }]
+[[single_disease]]
+code = "K35"
+level = "county"
+name_zh = "急性阑尾炎"
+name_en = "Acute appendicitis"
+price = [{ from = "2010-01-01", value = 4000, cite = "TEST" }]"#,
+        ),
+        "policy.invalid",
+        "level 'county' is not township, primary, secondary or tertiary",
+    ),
+    (
+        "a single disease priced twice for one level",
+        VALID,
+        Append(
+            r#"
+[[param]]
+key = "single_disease.ratio"
+values = [{ from = "2010-01-01", value = "70%", cite = "TEST" }]
+[[single_disease]]
+code = "K35"
+level = "tertiary"
+name_zh = "急性阑尾炎"
+name_en = "Acute appendicitis"
+price = [{ from = "2010-01-01", value = 5500, cite = "TEST" }]
+[[single_disease]]
+code = "K35"
+level = "tertiary"
+name_zh = "急性阑尾炎"
+name_en = "Acute appendicitis"
+price = [{ from = "2010-01-01", value = 5000, cite = "TEST" }]"#,
+        ),
+        "policy.overlap",
+        "single disease K35 is listed twice for one level",
+    ),
+    (
+        "a single disease's price that starts after effective_from",
+        VALID,
+        Append(
+            r#"
+[[param]]
+key = "single_disease.ratio"
+values = [{ from = "2010-01-01", value = "70%", cite = "TEST" }]
+[[single_disease]]
+code = "K35"
+name_zh = "急性阑尾炎"
+name_en = "Acute appendicitis"
+price = [{ from = "2012-01-01", value = 4000, cite = "TEST" }]"#,
+        ),
+        "policy.missing_value",
+        "single disease K35 price starts on 2012-01-01",
+    ),
     // ---- catalogue ----
     (
         "a duplicate catalogue item",

@@ -106,11 +106,9 @@ pub fn stay_days(institution: &str, claim_id: &str, claim_json: &str) -> Result<
     }
     let Ok(days) = serde_json::from_str::<Days>(claim_json) else { return Ok(None) };
     Ok(match days {
-        Days {
-            kind: Some(yibao_domain::ClaimKind::Inpatient | yibao_domain::ClaimKind::Maternity),
-            admission_date: Some(admission),
-            discharge_date: Some(discharge),
-        } => Some((institution.to_owned(), claim_id.to_owned(), admission, discharge)),
+        Days { kind: Some(kind), admission_date: Some(admission), discharge_date: Some(discharge) } if kind.is_stay() => {
+            Some((institution.to_owned(), claim_id.to_owned(), admission, discharge))
+        }
         _ => None,
     })
 }
@@ -200,7 +198,7 @@ pub fn referral_used(referral: &ReferralRecord, claims: &[(String, String)]) -> 
     claims.iter().any(|(institution, claim_json)| {
         institution == referral.to_institution.as_str()
             && serde_json::from_str::<Admission>(claim_json).is_ok_and(|a| {
-                a.kind == Some(yibao_domain::ClaimKind::Inpatient)
+                a.kind.is_some_and(yibao_domain::ClaimKind::is_inpatient)
                     && a.admission_date.is_some_and(|day| referral.issued_on <= day && day <= referral.valid_until)
             })
     })

@@ -424,7 +424,9 @@ impl City {
         match event.kind {
             ClaimKind::GeneralOutpatient => outpatient_lines(&mut rng, &mut lines, level, event.diagnosis),
             ClaimKind::ChronicOutpatient => chronic_lines(&mut rng, &mut lines, level, event.diagnosis),
-            ClaimKind::Inpatient | ClaimKind::Maternity => inpatient_lines(&mut rng, &mut lines, level, event),
+            ClaimKind::Inpatient | ClaimKind::SingleDisease | ClaimKind::DaySurgery | ClaimKind::Maternity => {
+                inpatient_lines(&mut rng, &mut lines, level, event);
+            }
         }
     }
 

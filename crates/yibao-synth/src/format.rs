@@ -46,10 +46,19 @@ const fn kind_name(kind: ClaimKind) -> &'static str {
         ClaimKind::GeneralOutpatient => "general-outpatient",
         ClaimKind::ChronicOutpatient => "chronic-outpatient",
         ClaimKind::Maternity => "maternity",
+        ClaimKind::SingleDisease => "single-disease",
+        ClaimKind::DaySurgery => "day-surgery",
     }
 }
 
-const KINDS: [ClaimKind; 4] = [ClaimKind::Inpatient, ClaimKind::GeneralOutpatient, ClaimKind::ChronicOutpatient, ClaimKind::Maternity];
+const KINDS: [ClaimKind; 6] = [
+    ClaimKind::Inpatient,
+    ClaimKind::GeneralOutpatient,
+    ClaimKind::ChronicOutpatient,
+    ClaimKind::Maternity,
+    ClaimKind::SingleDisease,
+    ClaimKind::DaySurgery,
+];
 
 const fn delivery_name(kind: DeliveryKind) -> &'static str {
     match kind {

@@ -217,6 +217,7 @@ fn claims_have_the_configured_frequencies_and_costs() {
                     births += 1;
                 }
                 ClaimKind::Maternity => {}
+                ClaimKind::SingleDisease | ClaimKind::DaySurgery => panic!("the synthetic year draws no {:?} claims", e.kind),
             }
         }
     }

@@ -256,7 +256,8 @@ pub(crate) fn kind_index(kind: ClaimKind) -> usize {
     match kind {
         ClaimKind::GeneralOutpatient => 0,
         ClaimKind::ChronicOutpatient => 1,
-        ClaimKind::Inpatient => 2,
+        // The simulated year draws no fixed-price or day-surgery stays; counted as stays.
+        ClaimKind::Inpatient | ClaimKind::SingleDisease | ClaimKind::DaySurgery => 2,
         ClaimKind::Maternity => 3,
     }
 }
