@@ -35,7 +35,7 @@ pub struct LoadQuery {
 
 /// A load's answer: counts, whether it was written, and the rows to fix.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct LoadOut {
+pub struct CatalogueLoadOut {
     /// `catalogue.rows_refused` when rows are wrong; absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     code: Option<&'static str>,
@@ -49,7 +49,7 @@ pub struct LoadOut {
 /// merged into the catalogue and checked whole, then written whole or not at all. 201: in
 /// force; 200: a dry run's counts; 422: a file that cannot be read, or rows to fix
 /// (`code` `catalogue.rows_refused` and the `report` with its `errors`), nothing written.
-#[utoipa::path(post, path = "/api/catalogue/loads", params(LoadQuery), request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 201, body = LoadOut), (status = 200, body = LoadOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody, description = "a file that cannot be read, or rows to fix (`catalogue.rows_refused`, with the `report` beside `code` and `message`)")), tag = "catalogue")]
+#[utoipa::path(post, path = "/api/catalogue/loads", params(LoadQuery), request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 201, body = CatalogueLoadOut), (status = 200, body = CatalogueLoadOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody, description = "a file that cannot be read, or rows to fix (`catalogue.rows_refused`, with the `report` beside `code` and `message`)")), tag = "catalogue")]
 pub(crate) async fn load(
     State(state): State<App>,
     caller: Caller,
@@ -73,7 +73,7 @@ pub(crate) async fn load(
     } else {
         (None, None)
     };
-    Ok((status, axum::Json(LoadOut { code, message, report })).into_response())
+    Ok((status, axum::Json(CatalogueLoadOut { code, message, report })).into_response())
 }
 
 /// The latest catalogue loads, newest first.
@@ -84,7 +84,7 @@ pub(crate) async fn loads(State(state): State<App>, caller: Caller) -> Result<Re
 
 /// An item's terms as the wire shows them: amounts in yuan, shares as percentages.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct TermsOut {
+pub struct CatalogueTermsOut {
     name: String,
     /// `A`, `B` or `C`.
     class: String,
@@ -95,9 +95,9 @@ pub struct TermsOut {
     price_cap: std::collections::BTreeMap<&'static str, String>,
 }
 
-impl TermsOut {
-    fn new(item: &CatalogueItem) -> TermsOut {
-        TermsOut {
+impl CatalogueTermsOut {
+    fn new(item: &CatalogueItem) -> CatalogueTermsOut {
+        CatalogueTermsOut {
             name: item.name.clone(),
             class: format!("{:?}", item.class),
             restricted: item.restricted,
@@ -112,9 +112,9 @@ impl TermsOut {
 
 /// One catalogue version.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct VersionOut {
+pub struct CatalogueVersionOut {
     #[serde(flatten)]
-    terms: TermsOut,
+    terms: CatalogueTermsOut,
     /// `101` medicines, `201` service items, `301` consumables.
     list_type: &'static str,
     /// Null: national.
@@ -126,30 +126,30 @@ pub struct VersionOut {
 
 /// What the catalogue holds of one code.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ItemOut {
+pub struct CatalogueItemOut {
     code: String,
     list_type: Option<&'static str>,
     /// The pack's own item: read before the catalogue over the pack's whole period.
-    pack_item: Option<TermsOut>,
+    pack_item: Option<CatalogueTermsOut>,
     /// The catalogue's versions that apply in the city, by region (nation, province, city)
     /// then first day.
-    versions: Vec<VersionOut>,
+    versions: Vec<CatalogueVersionOut>,
 }
 
 /// An item's versions: what a claim line of it reads on each date of service.
-#[utoipa::path(get, path = "/api/catalogue/items/{code}", params(("code" = String, Path, pattern = "^[A-Z0-9]{1,27}$", description = "the national code")), responses((status = 200, body = ItemOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), tag = "catalogue")]
+#[utoipa::path(get, path = "/api/catalogue/items/{code}", params(("code" = String, Path, pattern = "^[A-Z0-9]{1,27}$", description = "the national code")), responses((status = 200, body = CatalogueItemOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), tag = "catalogue")]
 pub(crate) async fn item(State(state): State<App>, caller: Caller, Segments(code): Segments<String>) -> Result<Response, ApiError> {
     crate::contract::shaped("code", crate::contract::ITEM_CODE, &code)?;
     let ItemHistory { pack_item, versions } = state.catalogue_item(&caller, &code)?;
     let parsed = yibao_domain::ItemCode::parse(&code).ok();
-    let out = ItemOut {
+    let out = CatalogueItemOut {
         list_type: parsed.as_ref().and_then(ItemKind::of).map(ItemKind::list_type),
         code,
-        pack_item: pack_item.as_ref().map(TermsOut::new),
+        pack_item: pack_item.as_ref().map(CatalogueTermsOut::new),
         versions: versions
             .iter()
-            .map(|v| VersionOut {
-                terms: TermsOut::new(&v.item),
+            .map(|v| CatalogueVersionOut {
+                terms: CatalogueTermsOut::new(&v.item),
                 list_type: v.kind.list_type(),
                 region: v.region.map(|r| r.to_string()),
                 begndate: v.from.to_string(),

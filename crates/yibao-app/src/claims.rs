@@ -221,10 +221,18 @@ impl App {
             if claim.referral || !claim.referred_deductible_paid.is_zero() {
                 return Err(AppError::unprocessable(
                     "claim.referral_not_on_file",
-                    format!(
-                        "no unused referral of this person to {} covers an inpatient admission on {}: file the referral first",
-                        claim.institution_code, claim.admission_date
-                    ),
+                    if claim.kind.is_inpatient() {
+                        format!(
+                            "no unused referral of this person to {} covers an inpatient admission on {}: file the referral first",
+                            claim.institution_code, claim.admission_date
+                        )
+                    } else {
+                        format!(
+                            "a {} claim (med_type {}) takes no referral: send it without one",
+                            claim.kind.as_str(),
+                            claim.kind.med_type()
+                        )
+                    },
                 ));
             }
             return Ok(claim);

@@ -259,6 +259,7 @@ catalogue! {
     "settle.not_maternity_insured" => "参保人未参加生育保险", DETAIL;
     "settle.region_outside_policy" => "参保人所在区划不在政策包的区划内：{detail}", DETAIL;
     "settle.scheme_not_in_policy" => "政策包不含该险种：{detail}", DETAIL;
+    "settle.single_disease_out_of_area" => "单病种定额为本市与本市定点医疗机构约定的标准，异地就医请按普通住院（2101）结算：{detail}", DETAIL;
     "settle.tier_not_allowed" => "该档次不是本险种的档次：{detail}", DETAIL;
     "staff.not_found" => "本区划内无此工作人员账户：{detail}", DETAIL;
     "staff.self_lockout" => "管理员不能停用或降级自己的账户", DETAIL;

@@ -99,7 +99,7 @@ pub async fn record(
             None
         }
     };
-    let wage = if kind == Some(ContributionKind::Employee) {
+    let wage = if matches!(kind, Some(ContributionKind::Employee | ContributionKind::Maternity)) {
         match Fen::parse_yuan(input.wage.trim()) {
             Ok(fen) if !fen.is_negative() && !fen.is_zero() => Some(fen),
             _ => {

@@ -33,10 +33,14 @@ pub enum ContributionKind {
     Employee,
     /// Rural supplementary insurance for a year: 9 personal + 1 government (ZZ-NCMS).
     Supplementary,
+    /// Maternity insurance for a month (生育保险费): the employer's part only, for an
+    /// employee with maternity insurance.
+    Maternity,
 }
 
 impl ContributionKind {
-    pub const ALL: [ContributionKind; 3] = [ContributionKind::Resident, ContributionKind::Employee, ContributionKind::Supplementary];
+    pub const ALL: [ContributionKind; 4] =
+        [ContributionKind::Resident, ContributionKind::Employee, ContributionKind::Supplementary, ContributionKind::Maternity];
 
     #[must_use]
     pub const fn as_str(self) -> &'static str {
@@ -44,6 +48,7 @@ impl ContributionKind {
             ContributionKind::Resident => "resident",
             ContributionKind::Employee => "employee",
             ContributionKind::Supplementary => "supplementary",
+            ContributionKind::Maternity => "maternity",
         }
     }
 

@@ -315,6 +315,19 @@ impl ClaimKind {
         }
     }
 
+    /// The kind as the wire names it (`single-disease`).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ClaimKind::Inpatient => "inpatient",
+            ClaimKind::GeneralOutpatient => "general-outpatient",
+            ClaimKind::ChronicOutpatient => "chronic-outpatient",
+            ClaimKind::Maternity => "maternity",
+            ClaimKind::SingleDisease => "single-disease",
+            ClaimKind::DaySurgery => "day-surgery",
+        }
+    }
+
     /// A stay in hospital, admission to discharge: its nights may not overlap another
     /// stay's, and the national interface admits and discharges it.
     #[must_use]

@@ -132,6 +132,35 @@ pub fn employee_contribution(
     Ok(EmployeeContribution { base, employer, employee, to_account, to_pool: employer + employee - to_account })
 }
 
+/// Monthly maternity insurance contribution (生育保险费): the employer pays
+/// `maternity.employer_rate` on the employee's contribution base (the wage within the
+/// employee scheme's floor and ceiling, as for the medical insurance); the employee pays
+/// nothing. It goes whole to the maternity fund.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaternityContribution {
+    #[serde(with = "serde_yuan")]
+    pub base: Fen,
+    #[serde(with = "serde_yuan")]
+    pub employer: Fen,
+}
+
+pub fn maternity_contribution(
+    policy: &Policy,
+    region: RegionCode,
+    tier: Option<Tier>,
+    category: PersonCategory,
+    wage_monthly: Fen,
+    date: Date,
+) -> Result<MaternityContribution, LookupError> {
+    let q = Query { region: Some(region), scheme: Some(Scheme::Employee), tier, category: Some(category), ..Query::default() };
+    let average = policy.money(ParamKey::EmployeeAverageWageMonthly, &q, date)?.value;
+    let floor = policy.rounding.scale(average, i64::from(policy.multiple(ParamKey::EmployeeBaseFloor, &q, date)?.value), 10_000);
+    let ceiling = policy.rounding.scale(average, i64::from(policy.multiple(ParamKey::EmployeeBaseCeiling, &q, date)?.value), 10_000);
+    let base = wage_monthly.max(floor).min(ceiling.max(floor));
+    let rate = policy.ratio(ParamKey::MaternityEmployerRate, &Query { region: Some(region), ..Query::default() }, date)?.value;
+    Ok(MaternityContribution { base, employer: policy.rounding.apply(base, rate) })
+}
+
 /// Rural supplementary insurance (R-FIN-3): personal part and government part.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SupplementaryContribution {
@@ -170,6 +199,7 @@ pub enum ContributionBreakdown {
     Resident(ResidentContribution),
     Employee(EmployeeContribution),
     Supplementary(SupplementaryContribution),
+    Maternity(MaternityContribution),
 }
 
 /// Why no contribution is due as asked.
@@ -232,6 +262,12 @@ pub fn contribution_due(
         ContributionKind::Supplementary if !coverage.supplementary => {
             return Err(mismatch("is paid only by a person enrolled in supplementary insurance"));
         }
+        ContributionKind::Maternity if coverage.scheme != Scheme::Employee || !coverage.maternity => {
+            return Err(mismatch("is paid only for an employee with maternity insurance"));
+        }
+        ContributionKind::Maternity if coverage.category == PersonCategory::Retired => {
+            return Err(mismatch("is not paid for a retiree"));
+        }
         _ => {}
     }
     match (kind.is_yearly(), period) {
@@ -261,6 +297,14 @@ pub fn contribution_due(
         ContributionKind::Supplementary => {
             let c = supplementary_contribution(policy, region, on)?;
             (c.personal, ContributionBreakdown::Supplementary(c))
+        }
+        ContributionKind::Maternity => {
+            let wage = wage_monthly.ok_or(ContributionError::NoWage)?;
+            if wage.is_negative() {
+                return Err(ContributionError::NegativeWage);
+            }
+            let c = maternity_contribution(policy, region, tier, coverage.category, wage, on)?;
+            (c.employer, ContributionBreakdown::Maternity(c))
         }
     };
     Ok(ContributionDue { period, tier, due, breakdown })

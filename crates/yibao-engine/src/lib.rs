@@ -13,8 +13,9 @@ pub use claim::{
     TIER_CHANGES_LIMIT, TierChange, TierHistory, UNIT_PRICE_LIMIT,
 };
 pub use contribution::{
-    ContributionBreakdown, ContributionDue, ContributionError, EmployeeContribution, ResidentContribution, SupplementaryContribution,
-    contribution_due, employee_contribution, resident_contribution, supplementary_contribution,
+    ContributionBreakdown, ContributionDue, ContributionError, EmployeeContribution, MaternityContribution, ResidentContribution,
+    SupplementaryContribution, contribution_due, employee_contribution, maternity_contribution, resident_contribution,
+    supplementary_contribution,
 };
 pub use settle::{Explain, SettleError, settle, settle_into};
 pub use settlement::{Bilingual, FundPayment, Language, LineSettlement, LineVerdict, Rule, Settlement, Step, fund_payments};

@@ -55,6 +55,10 @@ pub enum SettleError {
     NotACertifiedChronicDisease { diagnosis: String },
     #[error("diagnosis {diagnosis} is not a single disease the pack pays at a fixed price at this level")]
     NotASingleDisease { diagnosis: String },
+    #[error(
+        "a single disease's fixed price is the city's with its own hospitals: out of the area the stay is settled as an inpatient stay (med_type 2101)"
+    )]
+    SingleDiseaseOutOfArea,
     #[error("the policy pack does not offer {kind:?} claims (med_type {}): it gives no {}.* parameters", kind.med_type(), family.name())]
     BenefitNotOffered { kind: ClaimKind, family: Family },
     #[error("the person is not enrolled in maternity insurance")]
@@ -89,6 +93,7 @@ impl SettleError {
             SettleError::NotACertifiedChronicDisease { .. } => "settle.not_a_certified_chronic_disease",
             SettleError::BenefitNotOffered { .. } => "settle.benefit_not_offered",
             SettleError::NotASingleDisease { .. } => "settle.not_a_single_disease",
+            SettleError::SingleDiseaseOutOfArea => "settle.single_disease_out_of_area",
             SettleError::NotMaternityInsured => "settle.not_maternity_insured",
             SettleError::LeaveDaysAboveBound { .. } => "settle.leave_days_above_bound",
             SettleError::MaternityNotFemale(_) => "settle.maternity_not_female",
@@ -336,7 +341,7 @@ impl Run<'_> {
             ClaimKind::GeneralOutpatient => self.general_outpatient(&query, date, &mut acc)?,
             ClaimKind::ChronicOutpatient => self.chronic_outpatient(&query, date, &mut acc)?,
             ClaimKind::Maternity => self.maternity(&query, date, &mut acc)?,
-            ClaimKind::SingleDisease => self.single_disease(&query, date, &mut acc)?,
+            ClaimKind::SingleDisease => cut_off = self.single_disease(&query, date, &mut acc)?,
         }
         if claim.kind == ClaimKind::SingleDisease {
             // The fixed price stands for the whole stay: the fund pays its share of the
@@ -346,11 +351,17 @@ impl Run<'_> {
             assert!(self.out.hifp_pay <= inscope, "the basic fund never pays more than the in-scope cost");
         }
 
-        // -- supplementary, critical illness, assistance: inpatient stays and chronic only --
-        let layered = claim.kind.is_inpatient() || claim.kind == ClaimKind::ChronicOutpatient;
-        // In-scope cost the person still bears; only the layered kinds carry it further.
-        let mut burden = if layered { inscope - self.out.hifp_pay } else { Fen::ZERO };
-        if layered && claim.kind.is_inpatient() && person.supplementary && policy.has_scheme(Scheme::Supplementary) {
+        // -- supplementary, critical illness, assistance: stays (not maternity) and chronic only --
+        let stay = claim.kind.is_inpatient() || claim.kind == ClaimKind::SingleDisease;
+        let layered = stay || claim.kind == ClaimKind::ChronicOutpatient;
+        // In-scope cost the person still bears; only the layered kinds carry it further. Of
+        // a single disease, the person's share of the settled price is all in scope.
+        let mut burden = match claim.kind {
+            ClaimKind::SingleDisease => self.out.medfee_sumamt - self.out.hosp_part_amt - self.out.hifp_pay,
+            _ if layered => inscope - self.out.hifp_pay,
+            _ => Fen::ZERO,
+        };
+        if stay && person.supplementary && policy.has_scheme(Scheme::Supplementary) {
             let paid = self.supplementary(&query, date, cut_off, burden, &mut acc)?;
             burden -= paid;
         }
@@ -373,7 +384,8 @@ impl Run<'_> {
         out.acct_balance_after = person.personal_account_balance;
         if person.scheme == Scheme::Employee && person.use_personal_account && person.personal_account_balance > Fen::ZERO {
             let everything = policy.flag_or(ParamKey::AccountPaysSelfPaidItems, &query, date, false)?;
-            let eligible = if everything.value {
+            // A single disease's part is a share of its fixed price: none of it self-paid items.
+            let eligible = if everything.value || claim.kind == ClaimKind::SingleDisease {
                 out.psn_part_amt
             } else {
                 out.psn_part_amt.saturating_remainder(out.fulamt_ownpay_amt + out.overlmt_selfpay)
@@ -554,9 +566,13 @@ impl Run<'_> {
             .then(|| policy.money_or(ParamKey::DaySurgeryDeductible, query, date, Fen::ZERO))
             .transpose()?
             .filter(|own| own.from.is_some());
+        let stay_deductible =
+            policy.money(if flat { ParamKey::OutOfAreaDeductible } else { ParamKey::InpatientDeductible }, query, date)?;
+        // A day surgery's own deductible lowers the stay's, never raises it: the level's or
+        // the group's inpatient deductible may be lower still.
         let first = match own {
-            Some(own) => own,
-            None => policy.money(if flat { ParamKey::OutOfAreaDeductible } else { ParamKey::InpatientDeductible }, query, date)?,
+            Some(own) if own.value < stay_deductible.value => own,
+            _ => stay_deductible,
         };
         let mut due = first.value;
         let waived = policy.flag_or(ParamKey::InpatientDeductibleWaived, &Query { group: query.group, ..Query::default() }, date, false)?;
@@ -669,8 +685,11 @@ impl Run<'_> {
     /// price, what it exceeds the price by the hospital bears (`hosp_part_amt`); of the
     /// settled amount the fund pays its share (`single_disease.ratio`), within the pooled
     /// annual cap; no deductible. The stay counts as an admission.
-    fn single_disease(&mut self, query: &Query, date: Date, acc: &mut Accumulators) -> Result<(), SettleError> {
+    fn single_disease(&mut self, query: &Query, date: Date, acc: &mut Accumulators) -> Result<Fen, SettleError> {
         let (policy, claim) = (self.policy, self.claim);
+        if claim.place.is_out_of_area() {
+            return Err(SettleError::SingleDiseaseOutOfArea);
+        }
         let disease = policy
             .single_disease_for(&claim.diagnosis, claim.institution_level)
             .ok_or_else(|| SettleError::NotASingleDisease { diagnosis: claim.diagnosis.clone() })?;
@@ -699,7 +718,7 @@ impl Run<'_> {
         self.out.hosp_part_amt = hospital;
         acc.admissions += 1;
         acc.pooled_paid += paid;
-        Ok(())
+        Ok(payable - paid)
     }
 
     fn general_outpatient(&mut self, query: &Query, date: Date, acc: &mut Accumulators) -> Result<(), SettleError> {

@@ -144,3 +144,50 @@ fn subsidy_shares_above_100_percent_or_given_both_ways_are_refused() {
     let error = Policy::from_toml("partial.toml", &partial).expect_err("shares missing").to_string();
     assert!(error.contains("no entry of resident.subsidy.share.central covers"), "{error}");
 }
+
+/// Maternity insurance (生育保险费, issue 13): the employer pays maternity.employer_rate
+/// (0.5% in the base pack) on the same contribution base as the medical insurance, monthly,
+/// for an employee with maternity insurance; nobody else owes it.
+#[test]
+fn maternity_contribution_is_the_employers_on_the_bounded_base() {
+    use yibao_domain::{ContributionKind, NationalId, Period, Scheme};
+    use yibao_engine::{ContributionBreakdown, ContributionError, Coverage, contribution_due};
+    let policy = base();
+    let region = RegionCode::parse("419902").expect("region");
+    let employee = Coverage {
+        person_id: NationalId::from_parts(region, date!(1990 - 05 - 01), 2).expect("id"),
+        region,
+        scheme: Scheme::Employee,
+        category: PersonCategory::Employed,
+        coverage_from: date!(2020 - 01 - 01),
+        coverage_until: None,
+        tier_history: None,
+        assistance_group: None,
+        supplementary: false,
+        maternity: true,
+        certified_chronic_diseases: Vec::new(),
+        personal_account_balance: Fen::ZERO,
+        use_personal_account: false,
+    };
+    let month = Period::parse("2024-05").expect("period");
+    let due =
+        |coverage: &Coverage, wage: Option<&str>| contribution_due(&policy, coverage, ContributionKind::Maternity, month, wage.map(yuan));
+    // 8,000 within 3,600–18,000: 0.5% = 40.00.
+    let paid = due(&employee, Some("8000")).expect("due");
+    assert_eq!(paid.due, yuan("40.00"));
+    assert!(matches!(paid.breakdown, ContributionBreakdown::Maternity(m) if m.base == yuan("8000") && m.employer == yuan("40.00")));
+    // Below the floor the base is 60% of 6,000: 3,600 × 0.5% = 18.00; above the ceiling 18,000: 90.00.
+    assert_eq!(due(&employee, Some("2000")).map(|d| d.due), Ok(yuan("18.00")));
+    assert_eq!(due(&employee, Some("50000")).map(|d| d.due), Ok(yuan("90.00")));
+    assert_eq!(due(&employee, None).map(|d| d.due), Err(ContributionError::NoWage));
+    let code = |result: Result<yibao_engine::ContributionDue, ContributionError>| result.map(|d| d.due).map_err(|e| e.code());
+    let without = Coverage { maternity: false, ..employee.clone() };
+    assert_eq!(code(due(&without, Some("8000"))), Err("contribution.kind_mismatch"));
+    let retired = Coverage { category: PersonCategory::Retired, ..employee.clone() };
+    assert_eq!(code(due(&retired, Some("8000"))), Err("contribution.kind_mismatch"));
+    let resident = Coverage { scheme: Scheme::Resident, category: PersonCategory::Resident, ..employee.clone() };
+    assert_eq!(code(due(&resident, Some("8000"))), Err("contribution.kind_mismatch"));
+    let yearly =
+        contribution_due(&policy, &employee, ContributionKind::Maternity, Period::parse("2024").expect("year"), Some(yuan("8000")));
+    assert_eq!(yearly.map(|d| d.due).map_err(|e| e.code()), Err("contribution.bad_period"));
+}

@@ -321,7 +321,11 @@ async fn open_visit(app: &App, principal: &Principal, head: &Node<'_>, input: &N
         return Err(bad(
             data.path,
             "med_type",
-            if stay { "an admission (2401) is inpatient or maternity care" } else { "a registration (2201) is outpatient care" },
+            if stay {
+                "an admission (2401) is a stay: inpatient (21, 2101), single disease (2102), day surgery (28) or maternity (52)"
+            } else {
+                "a registration (2201) is outpatient care"
+            },
         ));
     }
     let number_field = if stay { "ipt_no" } else { "ipt_otp_no" };

@@ -1044,6 +1044,37 @@ fn check_coverage(loader: &mut Loader<'_>, policy: &Policy) {
             loader.fail(format!("single_disease {}", disease.code), PolicyErrorKind::Missing(m));
         });
     }
+    check_single_diseases_unambiguous(loader, policy);
+}
+
+/// A stay matches one fixed price, never two by different rules: where a level has a price
+/// of its own for a disease (`K35` at tertiary) and a longer code has a price only for
+/// every level (`K35.9`), a tertiary `K35.9` stay could take either (the longer code, or
+/// the level's own price), so the pack must say which by pricing the longer code at that
+/// level too.
+fn check_single_diseases_unambiguous(loader: &mut Loader<'_>, policy: &Policy) {
+    let diseases = &policy.single_diseases;
+    for short in diseases {
+        let Some(level) = short.level else { continue };
+        for long in diseases.iter().filter(|d| d.code.len() > short.code.len() && d.code.starts_with(short.code.as_str())) {
+            let long_reaches_level = long.level.is_none() || long.level == level.fallback();
+            let long_priced_at_level = diseases.iter().any(|d| d.code == long.code && d.level == Some(level));
+            if long_reaches_level && !long_priced_at_level {
+                loader.fail(
+                    format!("single_disease {}", long.code),
+                    PolicyErrorKind::Overlap(format!(
+                        "a {level} stay of {} matches {} at {level} and {} for {}: price {} at {level} too",
+                        long.code,
+                        short.code,
+                        long.code,
+                        long.level.map_or_else(|| "every level".to_owned(), |l| l.as_str().to_owned()),
+                        long.code,
+                        level = level.as_str()
+                    )),
+                );
+            }
+        }
+    }
 }
 
 /// Whether the pack must resolve `spec` for every combination: its scheme is in the pack

@@ -1140,6 +1140,29 @@ price = [{ from = "2010-01-01", value = 5000, cite = "TEST" }]"#,
         "single disease K35 is listed twice for one level",
     ),
     (
+        "a longer single-disease code priced for every level beside a shorter one's own price at a level",
+        VALID,
+        Append(
+            r#"
+[[param]]
+key = "single_disease.ratio"
+values = [{ from = "2010-01-01", value = "70%", cite = "TEST" }]
+[[single_disease]]
+code = "K35"
+level = "tertiary"
+name_zh = "急性阑尾炎"
+name_en = "Acute appendicitis"
+price = [{ from = "2010-01-01", value = 5500, cite = "TEST" }]
+[[single_disease]]
+code = "K35.9"
+name_zh = "急性阑尾炎"
+name_en = "Acute appendicitis"
+price = [{ from = "2010-01-01", value = 4500, cite = "TEST" }]"#,
+        ),
+        "policy.overlap",
+        "a tertiary stay of K35.9 matches K35 at tertiary and K35.9 for every level: price K35.9 at tertiary too",
+    ),
+    (
         "a single disease's price that starts after effective_from",
         VALID,
         Append(

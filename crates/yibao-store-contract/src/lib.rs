@@ -876,6 +876,14 @@ pub async fn run_books<S: Store + yibao_store::ContributionStore + yibao_store::
         .expect("employee pays");
     let stored = store.person(south, &employee).await.expect("employee");
     assert_eq!(stored.coverage.personal_account_balance, Fen::new(76_000), "500.00 + 260.00");
+    // The employer's maternity contribution for a month (issue 13): into the maternity fund.
+    let maternity_breakdown =
+        serde_json::to_string(&yibao_engine::MaternityContribution { base: Fen::new(800_000), employer: Fen::new(4_000) }).expect("json");
+    let maternity = NewContribution {
+        period: period("2026-03"),
+        ..contribution(employee, ContributionKind::Maternity, 4_000, 4_000, maternity_breakdown)
+    };
+    store.record_contribution(&clerk(SOUTH), south, maternity).await.expect("the employer pays maternity insurance");
 
     let balance = |accounts: &[yibao_ledger::AccountState], scheme: FundScheme, holder: Holder, kind: AccountKind| {
         accounts
@@ -887,6 +895,7 @@ pub async fn run_books<S: Store + yibao_store::ContributionStore + yibao_store::
     assert_eq!(balance(&accounts, FundScheme::Resident, Holder::Region(south), AccountKind::Income), Some(Fen::new(90_000)));
     assert_eq!(balance(&accounts, FundScheme::Employee, Holder::Region(south), AccountKind::Income), Some(Fen::new(80_000)));
     assert_eq!(balance(&accounts, FundScheme::Employee, Holder::Person(employee), AccountKind::PersonalAccount), Some(Fen::new(76_000)));
+    assert_eq!(balance(&accounts, FundScheme::Maternity, Holder::Region(south), AccountKind::Income), Some(Fen::new(4_000)));
     // The county's finance paid its 50.00 (central finance's account is the whole city's).
     assert_eq!(balance(&accounts, FundScheme::Resident, Holder::Finance(south), AccountKind::External), Some(Fen::new(5_000)));
 

@@ -69,6 +69,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../migrations/0009_interface.sql")),
     (10, include_str!("../migrations/0010_township_level.sql")),
     (11, include_str!("../migrations/0011_catalogue.sql")),
+    (12, include_str!("../migrations/0012_maternity_contributions.sql")),
 ];
 /// Connections in the pool.
 const POOL_SIZE: u32 = 16;

@@ -41,6 +41,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/0008_interface.sql")),
     (9, include_str!("../migrations/0009_township_level.sql")),
     (10, include_str!("../migrations/0010_catalogue.sql")),
+    (11, include_str!("../migrations/0011_maternity_contributions.sql")),
 ];
 
 /// A store in one SQLite file. Cloning shares the same writer and readers.

@@ -153,6 +153,7 @@ pub fn contribution_entries(record: &ContributionRecord, before: Option<PaidBefo
     let (scheme, to_account) = match record.kind {
         ContributionKind::Resident => (FundScheme::Resident, Fen::ZERO),
         ContributionKind::Supplementary => (FundScheme::Supplementary, Fen::ZERO),
+        ContributionKind::Maternity => (FundScheme::Maternity, Fen::ZERO),
         ContributionKind::Employee => {
             let breakdown: EmployeeContribution = serde_json::from_str(&record.breakdown_json).map_err(unreadable)?;
             let paid_in_all = Fen::checked(paid_before_fen.unwrap_or(0).saturating_add(paid_fen)).unwrap_or(paid);
@@ -207,7 +208,7 @@ pub fn contribution_entries(record: &ContributionRecord, before: Option<PaidBefo
             let b: SupplementaryContribution = serde_json::from_str(&record.breakdown_json).map_err(unreadable)?;
             vec![("government", Holder::Finance(unit), b.government)]
         }
-        ContributionKind::Employee => Vec::new(),
+        ContributionKind::Employee | ContributionKind::Maternity => Vec::new(),
     };
     for (payer, holder, amount) in subsidies {
         push(&mut entries, unit, Transfer::new(id(payer), income, from(holder), amount, Reason::Subsidy, subsidy.clone(), on));
@@ -805,6 +806,22 @@ mod tests {
         let legs: Vec<(&str, i64)> =
             completing.iter().map(|e| (e.transfer.id.as_str().rsplit('/').next().unwrap(), e.transfer.amount_fen.get())).collect();
         assert_eq!(legs, [("account", 10_000), ("account-earlier", 16_000)]);
+        // A maternity month goes whole into the maternity fund's income, with no account
+        // share and no subsidy.
+        let maternity =
+            serde_json::to_string(&yibao_engine::MaternityContribution { base: Fen::new(800_000), employer: Fen::new(4_000) }).unwrap();
+        let month = ContributionRecord {
+            kind: ContributionKind::Maternity,
+            period: yibao_domain::Period::Month(2026, time::Month::January),
+            due_fen: Fen::new(4_000),
+            ..record(7, 4_000, ContributionKind::Maternity, maternity)
+        };
+        let entries = contribution_entries(&month, None, on).unwrap();
+        let moved: Vec<(FundScheme, AccountKind, Reason, i64)> = entries
+            .iter()
+            .map(|e| (e.transfer.debit.fund.scheme, e.transfer.debit.kind, e.transfer.reason, e.transfer.amount_fen.get()))
+            .collect();
+        assert_eq!(moved, [(FundScheme::Maternity, AccountKind::Income, Reason::Contribution, 4_000)]);
     }
 
     #[test]

@@ -40,17 +40,6 @@ fn flag(value: bool) -> &'static str {
     if value { "1" } else { "0" }
 }
 
-const fn kind_name(kind: ClaimKind) -> &'static str {
-    match kind {
-        ClaimKind::Inpatient => "inpatient",
-        ClaimKind::GeneralOutpatient => "general-outpatient",
-        ClaimKind::ChronicOutpatient => "chronic-outpatient",
-        ClaimKind::Maternity => "maternity",
-        ClaimKind::SingleDisease => "single-disease",
-        ClaimKind::DaySurgery => "day-surgery",
-    }
-}
-
 const KINDS: [ClaimKind; 6] = [
     ClaimKind::Inpatient,
     ClaimKind::GeneralOutpatient,
@@ -127,7 +116,7 @@ pub fn write_claim(out: &mut String, person: NationalId, claim: &Claim) {
         "{},{},{},{},{},{},{},{},{},{},{},",
         claim.claim_id,
         person,
-        kind_name(claim.kind),
+        claim.kind.as_str(),
         claim.institution_code,
         claim.institution_level.as_str(),
         claim.place.as_str(),
@@ -217,7 +206,7 @@ pub fn parse_claim(line: &str) -> Result<(NationalId, Claim), LineError> {
         lines,
     ] = fields::<16>(line, CLAIM_HEADER)?;
     let person = NationalId::parse(person).map_err(|e| bad("person_id", e.to_string()))?;
-    let kind = KINDS.into_iter().find(|k| kind_name(*k) == kind).ok_or_else(|| bad("kind", kind))?;
+    let kind = KINDS.into_iter().find(|k| k.as_str() == kind).ok_or_else(|| bad("kind", kind))?;
     let delivery = if delivery.is_empty() {
         None
     } else {

@@ -45,7 +45,8 @@ pub struct PlannedContribution {
 /// The person's bills for the city's year, up to and including month `through` (1–12) for
 /// monthly ones: residents the personal part of the year (R-FIN-2) and, when enrolled and
 /// `supplementary` (the pack has the scheme), rural supplementary insurance; employees in
-/// work each month's employer and employee parts on their wage (R-FIN-1). Retirees pay
+/// work each month's employer and employee parts on their wage (R-FIN-1), and the
+/// employer's maternity insurance for those it covers. Retirees pay
 /// nothing and get no bill. Who pays follows [`RESIDENT_PAID_IN_FULL_PM`],
 /// [`RESIDENT_PAID_IN_PART_PM`] and [`EMPLOYER_UNPAID_PM`], from the person's own stream.
 #[must_use]
@@ -64,6 +65,15 @@ pub fn contributions_of(city: &City, person: &Person, through: u8, supplementary
                     wage_monthly: Some(person.wage_monthly),
                     payment,
                 });
+                // The employer pays maternity insurance with the medical insurance, or neither.
+                if person.maternity {
+                    out.push(PlannedContribution {
+                        kind: ContributionKind::Maternity,
+                        period: Period::Month(year, month),
+                        wage_monthly: Some(person.wage_monthly),
+                        payment,
+                    });
+                }
             }
         }
         (Scheme::Employee, _) => {}

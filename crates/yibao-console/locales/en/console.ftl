@@ -188,6 +188,7 @@ recorded-at = Recorded at
 kind-resident = Resident (yearly)
 kind-employee = Employee (monthly)
 kind-supplementary = Supplementary (yearly)
+kind-maternity = Maternity (monthly, employer)
 arrears-title = Arrears
 arrears-counties = Arrears per county
 arrears-persons = Persons in arrears

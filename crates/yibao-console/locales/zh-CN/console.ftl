@@ -188,6 +188,7 @@ recorded-at = 登记时间
 kind-resident = 居民个人缴费（年）
 kind-employee = 职工缴费（月）
 kind-supplementary = 补充保险（年）
+kind-maternity = 生育保险（月，单位缴纳）
 arrears-title = 欠费清单
 arrears-counties = 各区县欠费
 arrears-persons = 欠费人员
