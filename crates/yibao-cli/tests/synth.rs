@@ -258,7 +258,10 @@ fn synth_into_sqlite_settles_the_year_as_the_engine_does_and_audits_it() {
             claims += count as u64;
             if person.scheme == yibao_domain::Scheme::Employee && person.category == yibao_domain::PersonCategory::Employed {
                 employees += 1;
-                assert_eq!(store.contributions_of(scope, &person.id).await.expect("contributions").len(), 12, "{}", person.id);
+                // Each month's medical insurance, and the employer's maternity insurance
+                // for those it covers.
+                let bills = if person.maternity { 24 } else { 12 };
+                assert_eq!(store.contributions_of(scope, &person.id).await.expect("contributions").len(), bills, "{}", person.id);
             }
         }
         assert_eq!(persons, 1000);
