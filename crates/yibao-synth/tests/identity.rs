@@ -87,8 +87,12 @@ fn residents_mostly_pay_in_full_and_a_few_employers_not_at_all() {
         let bills = contributions_of(&city, person, 12, true);
         match (person.scheme, person.category) {
             (Scheme::Employee, PersonCategory::Employed) => {
-                assert_eq!(bills.len(), 12, "twelve months");
-                assert!(bills.iter().all(|b| b.kind == ContributionKind::Employee && b.payment == bills[0].payment));
+                // Twelve months of medical insurance and, for those it covers, of the
+                // employer's maternity insurance, all paid (or not) alike.
+                let months = |kind| bills.iter().filter(|b| b.kind == kind).count();
+                assert_eq!(months(ContributionKind::Employee), 12, "twelve months");
+                assert_eq!(months(ContributionKind::Maternity), if person.maternity { 12 } else { 0 });
+                assert!(bills.iter().all(|b| b.payment == bills[0].payment));
                 employers += 1;
                 unpaid += u32::from(bills[0].payment == Payment::Nothing);
             }
