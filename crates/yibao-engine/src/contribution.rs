@@ -100,6 +100,16 @@ pub struct EmployeeContribution {
     pub to_pool: Fen,
 }
 
+/// An employee's monthly contribution base (缴费基数): the wage within the floor and the
+/// ceiling, shares of last year's average wage; the medical and the maternity insurance
+/// are both paid on it.
+fn contribution_base(policy: &Policy, q: &Query, wage_monthly: Fen, date: Date) -> Result<Fen, LookupError> {
+    let average = policy.money(ParamKey::EmployeeAverageWageMonthly, q, date)?.value;
+    let floor = policy.rounding.scale(average, i64::from(policy.multiple(ParamKey::EmployeeBaseFloor, q, date)?.value), 10_000);
+    let ceiling = policy.rounding.scale(average, i64::from(policy.multiple(ParamKey::EmployeeBaseCeiling, q, date)?.value), 10_000);
+    Ok(wage_monthly.max(floor).min(ceiling.max(floor)))
+}
+
 /// Monthly contribution of an employee (or, for a retiree, the monthly account credit
 /// from pooling, with nothing paid in).
 pub fn employee_contribution(
@@ -121,10 +131,7 @@ pub fn employee_contribution(
             to_pool: Fen::ZERO - credit,
         });
     }
-    let average = policy.money(ParamKey::EmployeeAverageWageMonthly, &q, date)?.value;
-    let floor = policy.rounding.scale(average, i64::from(policy.multiple(ParamKey::EmployeeBaseFloor, &q, date)?.value), 10_000);
-    let ceiling = policy.rounding.scale(average, i64::from(policy.multiple(ParamKey::EmployeeBaseCeiling, &q, date)?.value), 10_000);
-    let base = wage_monthly.max(floor).min(ceiling.max(floor));
+    let base = contribution_base(policy, &q, wage_monthly, date)?;
     let employer = policy.rounding.apply(base, policy.ratio(ParamKey::EmployeeEmployerRate, &q, date)?.value);
     let employee = policy.rounding.apply(base, policy.ratio(ParamKey::EmployeeEmployeeRate, &q, date)?.value);
     let to_account = policy.rounding.apply(employee, policy.ratio(ParamKey::EmployeeAccountFromEmployee, &q, date)?.value)
@@ -153,10 +160,7 @@ pub fn maternity_contribution(
     date: Date,
 ) -> Result<MaternityContribution, LookupError> {
     let q = Query { region: Some(region), scheme: Some(Scheme::Employee), tier, category: Some(category), ..Query::default() };
-    let average = policy.money(ParamKey::EmployeeAverageWageMonthly, &q, date)?.value;
-    let floor = policy.rounding.scale(average, i64::from(policy.multiple(ParamKey::EmployeeBaseFloor, &q, date)?.value), 10_000);
-    let ceiling = policy.rounding.scale(average, i64::from(policy.multiple(ParamKey::EmployeeBaseCeiling, &q, date)?.value), 10_000);
-    let base = wage_monthly.max(floor).min(ceiling.max(floor));
+    let base = contribution_base(policy, &q, wage_monthly, date)?;
     let rate = policy.ratio(ParamKey::MaternityEmployerRate, &Query { region: Some(region), ..Query::default() }, date)?.value;
     Ok(MaternityContribution { base, employer: policy.rounding.apply(base, rate) })
 }

@@ -163,15 +163,20 @@ impl ChronicDisease {
     /// The annual limit in force on `date`, with its citation (none: no limit set then).
     #[must_use]
     pub fn annual_limit_on(&self, date: Date) -> Option<(Fen, &str)> {
-        let index = self.annual_limit.partition_point(|v| v.from <= date);
-        let dated = self.annual_limit.get(index.checked_sub(1)?)?;
-        if dated.until.is_some_and(|u| u < date) {
-            return None;
-        }
-        match dated.value {
-            Value::Money(fen) => Some((fen, dated.cite.as_str())),
-            _ => None,
-        }
+        money_on(&self.annual_limit, date)
+    }
+}
+
+/// The amount of a dated series (sorted by `from`) in force on `date`, with its citation.
+fn money_on(series: &[Dated], date: Date) -> Option<(Fen, &str)> {
+    let index = series.partition_point(|v| v.from <= date);
+    let dated = series.get(index.checked_sub(1)?)?;
+    if dated.until.is_some_and(|u| u < date) {
+        return None;
+    }
+    match dated.value {
+        Value::Money(fen) => Some((fen, dated.cite.as_str())),
+        _ => None,
     }
 }
 
@@ -193,15 +198,7 @@ impl SingleDisease {
     /// The fixed price in force on `date`, with its citation (none: no price then).
     #[must_use]
     pub fn price_on(&self, date: Date) -> Option<(Fen, &str)> {
-        let index = self.price.partition_point(|v| v.from <= date);
-        let dated = self.price.get(index.checked_sub(1)?)?;
-        if dated.until.is_some_and(|u| u < date) {
-            return None;
-        }
-        match dated.value {
-            Value::Money(fen) => Some((fen, dated.cite.as_str())),
-            _ => None,
-        }
+        money_on(&self.price, date)
     }
 }
 
