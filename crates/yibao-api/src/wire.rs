@@ -450,7 +450,7 @@ pub struct ClaimIn {
     #[serde(default)]
     #[schema(pattern = "^(in-area|in-province|cross-province)$")]
     place: String,
-    #[schema(pattern = "^(inpatient|general-outpatient|chronic-outpatient|maternity|single-disease|day-surgery)$")]
+    #[schema(pattern = "^(inpatient|general-outpatient|chronic-outpatient|maternity|single-disease|day-surgery|pharmacy-purchase)$")]
     kind: String,
     #[schema(schema_with = crate::contract::date_schema)]
     admission_date: String,

@@ -1786,6 +1786,23 @@ async fn catalogue_flow(api: &Api, other: &App) {
     assert_eq!(status, StatusCode::CREATED, "{settled}");
     let fields = ["med_type", "hifp_pay", "hosp_part_amt", "psn_part_amt"].map(|f| settled["settlement"][f].as_str().map(str::to_owned));
     assert_eq!(fields, ["2102", "2800.00", "1000.00", "1200.00"].map(|v| Some(v.to_owned())), "{settled}");
+    // A purchase at a designated pharmacy (med_type 41): no fund pays; a hospital cannot send one.
+    let mut purchase = claim("RX-1", "P41992100002");
+    purchase["kind"] = json!("pharmacy-purchase");
+    purchase["institution_level"] = json!("primary");
+    purchase["admission_date"] = json!("2026-04-20");
+    purchase["discharge_date"] = json!("2026-04-20");
+    purchase["lines"] = json!([{ "code": CATALOGUE_DRUG, "quantity": 2, "unit_price": "15.00" }]);
+    let body = |claim: &Value| json!({ "person_id": EAST_PERSON, "card_no": "C0001", "claim": claim });
+    let (status, bought) = api.call("POST", "/api/settlements", Auth::Key("key-pharmacy"), Some(body(&purchase))).await;
+    assert_eq!(status, StatusCode::CREATED, "{bought}");
+    let fields = ["med_type", "fund_pay_sumamt", "psn_cash_pay"].map(|f| bought["settlement"][f].as_str().map(str::to_owned));
+    assert_eq!(fields, ["41", "0.00", "30.00"].map(|v| Some(v.to_owned())), "{bought}");
+    purchase["institution_code"] = json!("H41992100007");
+    purchase["institution_level"] = json!("secondary");
+    purchase["claim_id"] = json!("RX-2");
+    let (status, refused) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(body(&purchase))).await;
+    assert_eq!((status, refused["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("claim.purchase_not_at_pharmacy")), "{refused}");
     assert!(other.refresh_catalogue().await.expect("refresh"), "a second application on the store reads the load");
     assert_eq!(other.policy().national_catalogue().len(), 2);
 }

@@ -156,13 +156,7 @@ impl App {
                 format!("the claim says {}, but {code} is registered {} (region {region})", claim.place.as_str(), place.as_str()),
             ));
         }
-        if code.is_pharmacy() && !matches!(claim.kind, ClaimKind::GeneralOutpatient | ClaimKind::ChronicOutpatient) {
-            return Err(AppError::unprocessable(
-                "claim.kind_not_for_pharmacy",
-                format!("{code} is a designated pharmacy: it settles outpatient claims only"),
-            ));
-        }
-        Ok(())
+        check_kind_at(code, claim.kind)
     }
 
     /// The claim as the engine settles it, checked against the person's stored claims: a
@@ -477,4 +471,23 @@ impl App {
         let scope = principal.scope(roles::ALL_STAFF)?;
         Ok(store!(self, referrals_of(scope, person_id))?)
     }
+}
+
+/// Which kinds an institution settles: a designated pharmacy outpatient claims and
+/// purchases only; a purchase (med_type 41) is a pharmacy's only.
+pub(crate) fn check_kind_at(code: &yibao_domain::InstitutionCode, kind: ClaimKind) -> Result<(), AppError> {
+    let outpatient = matches!(kind, ClaimKind::GeneralOutpatient | ClaimKind::ChronicOutpatient | ClaimKind::PharmacyPurchase);
+    if code.is_pharmacy() && !outpatient {
+        return Err(AppError::unprocessable(
+            "claim.kind_not_for_pharmacy",
+            format!("{code} is a designated pharmacy: it settles outpatient claims and purchases only"),
+        ));
+    }
+    if !code.is_pharmacy() && kind == ClaimKind::PharmacyPurchase {
+        return Err(AppError::unprocessable(
+            "claim.purchase_not_at_pharmacy",
+            format!("{code} is not a designated pharmacy: a purchase (med_type 41) is a pharmacy's"),
+        ));
+    }
+    Ok(())
 }

@@ -894,12 +894,7 @@ impl App {
         let register = self.register(principal)?;
         check_serial("ipt_otp_no", &new.ipt_otp_no)?;
         self.not_after_today("claim.in_future", "a visit beginning on", new.begin)?;
-        if register.code.is_pharmacy() && !matches!(new.kind, ClaimKind::GeneralOutpatient | ClaimKind::ChronicOutpatient) {
-            return Err(AppError::unprocessable(
-                "claim.kind_not_for_pharmacy",
-                format!("{} is a designated pharmacy: it settles outpatient claims only", register.code),
-            ));
-        }
+        crate::claims::check_kind_at(&register.code, new.kind)?;
         let person = self.presented(&new.person_id, &new.card_no).await?;
         check_regions(register, Some(person.coverage.region), None, new.insured_in, self.policy().region)?;
         App::entitlement(&person, new.kind, new.begin, new.diagnosis.as_deref())?;

@@ -80,6 +80,8 @@ catalogue! {
     "claim.not_latest" => "须先冲正该参保人本年度更晚的结算：{detail}", DETAIL;
     "claim.overlapping_stay" => "住院期间与该参保人已结算的住院重叠：{detail}", DETAIL;
     "claim.place_mismatch" => "结算单填写的就医地与登记不符：{detail}", DETAIL;
+    "claim.purchase_not_at_pharmacy" => "定点药店购药（41）只能由定点零售药店结算：{detail}", DETAIL;
+    "claim.purchase_spans_days" => "定点药店购药的开始与结束日期须为购药当日：{detail}", DETAIL;
     "claim.referral_not_on_file" => "没有可用的转诊备案，请先备案转诊：{detail}", DETAIL;
     "claim.referred_deductible_mismatch" => "转诊前已付起付线与记录不符：{detail}", DETAIL;
     "claim.stay_too_long" => "住院天数超过两年：{detail}", DETAIL;

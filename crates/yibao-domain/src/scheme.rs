@@ -300,6 +300,9 @@ pub enum ClaimKind {
     /// Day surgery (日间手术), med_type 28: admitted and discharged within a day, settled
     /// under the inpatient rules with the pack's own deductible for it where it gives one.
     DaySurgery,
+    /// A purchase at a designated pharmacy (定点药店购药), med_type 41: no pooled fund
+    /// pays; an employee's personal account pays the in-scope part, the rest is cash.
+    PharmacyPurchase,
 }
 
 impl ClaimKind {
@@ -312,6 +315,7 @@ impl ClaimKind {
             ClaimKind::Maternity => "52",
             ClaimKind::SingleDisease => "2102",
             ClaimKind::DaySurgery => "28",
+            ClaimKind::PharmacyPurchase => "41",
         }
     }
 
@@ -325,6 +329,7 @@ impl ClaimKind {
             ClaimKind::Maternity => "maternity",
             ClaimKind::SingleDisease => "single-disease",
             ClaimKind::DaySurgery => "day-surgery",
+            ClaimKind::PharmacyPurchase => "pharmacy-purchase",
         }
     }
 

@@ -226,6 +226,8 @@ pub enum ClaimError {
     NegativeReferredDeductible,
     #[error("a day surgery of {0} days: it is discharged on the day of admission or the next")]
     DaySurgeryTooLong(i64),
+    #[error("a pharmacy purchase is one day's: its admission and discharge dates are the day of the purchase")]
+    PurchaseSpansDays,
 }
 
 impl ClaimError {
@@ -248,6 +250,7 @@ impl ClaimError {
             ClaimError::BadDiagnosis(_) => "claim.bad_diagnosis",
             ClaimError::NegativeReferredDeductible => "claim.negative_referred_deductible",
             ClaimError::DaySurgeryTooLong(_) => "claim.day_surgery_too_long",
+            ClaimError::PurchaseSpansDays => "claim.purchase_spans_days",
         }
     }
 }
@@ -293,6 +296,9 @@ impl Claim {
         // Day surgery: within 24 hours, so on the day of admission or the next.
         if self.kind == ClaimKind::DaySurgery && stay > 1 {
             return Err(ClaimError::DaySurgeryTooLong(stay));
+        }
+        if self.kind == ClaimKind::PharmacyPurchase && stay != 0 {
+            return Err(ClaimError::PurchaseSpansDays);
         }
         match (self.kind, self.delivery) {
             (ClaimKind::Maternity, None) => return Err(ClaimError::MaternityWithoutDelivery),

@@ -322,7 +322,7 @@ impl Run<'_> {
             ClaimKind::GeneralOutpatient => Some(Family::Outpatient),
             ClaimKind::ChronicOutpatient => Some(Family::Chronic),
             ClaimKind::SingleDisease => Some(Family::SingleDisease),
-            ClaimKind::Inpatient | ClaimKind::DaySurgery | ClaimKind::Maternity => None,
+            ClaimKind::Inpatient | ClaimKind::DaySurgery | ClaimKind::Maternity | ClaimKind::PharmacyPurchase => None,
         };
         if let Some(family) = family
             && !policy.offers(family)
@@ -342,6 +342,21 @@ impl Run<'_> {
             ClaimKind::ChronicOutpatient => self.chronic_outpatient(&query, date, &mut acc)?,
             ClaimKind::Maternity => self.maternity(&query, date, &mut acc)?,
             ClaimKind::SingleDisease => cut_off = self.single_disease(&query, date, &mut acc)?,
+            ClaimKind::PharmacyPurchase => {
+                let inscope = self.out.inscp_scp_amt;
+                self.note(
+                    Rule::PharmacyPurchase,
+                    || {
+                        Bilingual::new(
+                            "定点药店购药：统筹基金不支付；职工个人账户可支付，其余现金支付",
+                            "a purchase at a designated pharmacy: no pooled fund pays; an employee's personal account may, the rest is cash",
+                        )
+                    },
+                    inscope,
+                    Fen::ZERO,
+                    inscope,
+                );
+            }
         }
         if claim.kind == ClaimKind::SingleDisease {
             // The fixed price stands for the whole stay: the fund pays its share of the

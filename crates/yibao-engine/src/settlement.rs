@@ -164,6 +164,7 @@ rules! {
     ChronicDisease "chronic-disease" => "门诊慢特病病种与限额", "Chronic or special outpatient disease and its limit";
     ChronicDeductible "chronic-deductible" => "门诊慢特病起付标准", "Chronic outpatient deductible";
     SingleDisease "single-disease" => "单病种定额结算", "Single disease at its fixed price";
+    PharmacyPurchase "pharmacy-purchase" => "定点药店购药", "Purchase at a designated pharmacy";
     MaternityLumpSum "maternity-lump-sum" => "生育医疗费用定额支付", "Maternity lump sum for the delivery";
     MaternityAllowance "maternity-allowance" => "生育津贴（上年度职工月平均工资÷30×产假天数）", "Maternity allowance (average monthly wage ÷ 30 × leave days)";
     Supplementary "supplementary" => "补充医疗保险（统筹封顶线以上）", "Supplementary insurance (above the pooled cap)";

@@ -146,7 +146,7 @@ fn line_strategy() -> impl Strategy<Value = ClaimLine> {
 
 fn claim_strategy() -> impl Strategy<Value = Claim> {
     (
-        0u8..6,
+        0u8..7,
         0usize..InstitutionLevel::ALL.len(),
         0usize..Place::ALL.len(),
         any::<bool>(),
@@ -164,6 +164,7 @@ fn claim_strategy() -> impl Strategy<Value = Claim> {
                 ClaimKind::Maternity,
                 ClaimKind::SingleDisease,
                 ClaimKind::DaySurgery,
+                ClaimKind::PharmacyPurchase,
             ][usize::from(kind)];
             let admission: Date = date!(2024 - 01 - 01) + Duration::days(day);
             Claim {
@@ -173,7 +174,12 @@ fn claim_strategy() -> impl Strategy<Value = Claim> {
                 place: Place::ALL[place],
                 kind,
                 admission_date: admission,
-                discharge_date: admission + Duration::days(if kind == ClaimKind::DaySurgery { 1 } else { 3 }),
+                discharge_date: admission
+                    + Duration::days(match kind {
+                        ClaimKind::PharmacyPurchase => 0,
+                        ClaimKind::DaySurgery => 1,
+                        _ => 3,
+                    }),
                 diagnosis: if kind == ClaimKind::ChronicOutpatient { "I10.x00".to_owned() } else { "K35.900".to_owned() },
                 referral,
                 emergency,
@@ -248,6 +254,8 @@ proptest! {
                 ClaimKind::Inpatient | ClaimKind::ChronicOutpatient | ClaimKind::SingleDisease | ClaimKind::DaySurgery => paid[0] += s.hifp_pay,
                 ClaimKind::GeneralOutpatient => paid[1] += s.hifp_pay,
                 ClaimKind::Maternity => {}
+                // No fund pays a pharmacy purchase.
+                ClaimKind::PharmacyPurchase => prop_assert_eq!(s.fund_pay_sumamt, Fen::ZERO),
             }
             paid[2] += s.hifmi_pay + s.hifob_pay;
             paid[3] += s.maf_pay;

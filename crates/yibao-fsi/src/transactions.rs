@@ -87,13 +87,14 @@ fn kind_of(path: &str, med_type: &str) -> Result<ClaimKind, AppError> {
         "21" | "2101" => Ok(ClaimKind::Inpatient),
         "2102" => Ok(ClaimKind::SingleDisease),
         "28" => Ok(ClaimKind::DaySurgery),
+        "41" => Ok(ClaimKind::PharmacyPurchase),
         "52" | "5201" => Ok(ClaimKind::Maternity),
         other => Err(bad(
             path,
             "med_type",
             format!(
                 "{other} is not settled here: 11 general outpatient, 14 chronic/special outpatient, 21 or 2101 inpatient, \
-                 2102 single disease at a fixed price, 28 day surgery, 52 maternity"
+                 2102 single disease at a fixed price, 28 day surgery, 41 pharmacy purchase, 52 maternity"
             ),
         )),
     }

@@ -422,7 +422,7 @@ impl City {
         let mut rng = SplitMix64::derived(self.config.seed, purpose::CLAIM_LINES, event.salt);
         let level = institution.level as usize;
         match event.kind {
-            ClaimKind::GeneralOutpatient => outpatient_lines(&mut rng, &mut lines, level, event.diagnosis),
+            ClaimKind::GeneralOutpatient | ClaimKind::PharmacyPurchase => outpatient_lines(&mut rng, &mut lines, level, event.diagnosis),
             ClaimKind::ChronicOutpatient => chronic_lines(&mut rng, &mut lines, level, event.diagnosis),
             ClaimKind::Inpatient | ClaimKind::SingleDisease | ClaimKind::DaySurgery | ClaimKind::Maternity => {
                 inpatient_lines(&mut rng, &mut lines, level, event);

@@ -40,13 +40,14 @@ fn flag(value: bool) -> &'static str {
     if value { "1" } else { "0" }
 }
 
-const KINDS: [ClaimKind; 6] = [
+const KINDS: [ClaimKind; 7] = [
     ClaimKind::Inpatient,
     ClaimKind::GeneralOutpatient,
     ClaimKind::ChronicOutpatient,
     ClaimKind::Maternity,
     ClaimKind::SingleDisease,
     ClaimKind::DaySurgery,
+    ClaimKind::PharmacyPurchase,
 ];
 
 const fn delivery_name(kind: DeliveryKind) -> &'static str {

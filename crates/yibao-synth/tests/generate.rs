@@ -217,7 +217,9 @@ fn claims_have_the_configured_frequencies_and_costs() {
                     births += 1;
                 }
                 ClaimKind::Maternity => {}
-                ClaimKind::SingleDisease | ClaimKind::DaySurgery => panic!("the synthetic year draws no {:?} claims", e.kind),
+                ClaimKind::SingleDisease | ClaimKind::DaySurgery | ClaimKind::PharmacyPurchase => {
+                    panic!("the synthetic year draws no {:?} claims", e.kind)
+                }
             }
         }
     }

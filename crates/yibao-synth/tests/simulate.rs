@@ -200,7 +200,9 @@ fn simulation_equals_settling_one_by_one() {
             yibao_domain::ClaimKind::ChronicOutpatient => 1,
             yibao_domain::ClaimKind::Inpatient => 2,
             yibao_domain::ClaimKind::Maternity => 3,
-            kind @ (yibao_domain::ClaimKind::SingleDisease | yibao_domain::ClaimKind::DaySurgery) => {
+            kind @ (yibao_domain::ClaimKind::SingleDisease
+            | yibao_domain::ClaimKind::DaySurgery
+            | yibao_domain::ClaimKind::PharmacyPurchase) => {
                 panic!("the synthetic year draws no {kind:?} claims")
             }
         };

@@ -203,6 +203,7 @@ claim-kind-chronic-outpatient = Chronic outpatient
 claim-kind-maternity = Maternity
 claim-kind-single-disease = Single disease (fixed price)
 claim-kind-day-surgery = Day surgery
+claim-kind-pharmacy-purchase = Pharmacy purchase
 claim-status-settled = Settled
 claim-status-reversed = Reversed
 claim-reversed = The settlement was reversed and the accumulators restored.

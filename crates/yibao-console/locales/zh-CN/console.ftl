@@ -203,6 +203,7 @@ claim-kind-chronic-outpatient = 门诊慢特病
 claim-kind-maternity = 生育住院
 claim-kind-single-disease = 单病种
 claim-kind-day-surgery = 日间手术
+claim-kind-pharmacy-purchase = 定点药店购药
 claim-status-settled = 已结算
 claim-status-reversed = 已冲正
 claim-reversed = 结算已冲正，累计额已恢复。

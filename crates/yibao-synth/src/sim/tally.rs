@@ -254,7 +254,8 @@ pub(crate) fn category_index(category: PersonCategory) -> usize {
 
 pub(crate) fn kind_index(kind: ClaimKind) -> usize {
     match kind {
-        ClaimKind::GeneralOutpatient => 0,
+        // The simulated year draws no pharmacy purchases; counted as outpatient visits.
+        ClaimKind::GeneralOutpatient | ClaimKind::PharmacyPurchase => 0,
         ClaimKind::ChronicOutpatient => 1,
         // The simulated year draws no fixed-price or day-surgery stays; counted as stays.
         ClaimKind::Inpatient | ClaimKind::SingleDisease | ClaimKind::DaySurgery => 2,
