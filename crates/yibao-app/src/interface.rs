@@ -367,9 +367,15 @@ impl Visit {
             self.delivery = change.delivery;
         }
         if let Some(kind) = change.kind {
-            // An outpatient visit may turn chronic (14) or general (11); a stay stays a stay.
-            let outpatient = |k: ClaimKind| matches!(k, ClaimKind::GeneralOutpatient | ClaimKind::ChronicOutpatient);
-            if outpatient(kind) != outpatient(self.kind) {
+            // An outpatient visit may turn chronic (14) or general (11) and a stay another
+            // kind of stay; a pharmacy purchase (41) stays a purchase, and nothing becomes one
+            // (which institution may open which kind is decided when the visit opens).
+            let family = |k: ClaimKind| match k {
+                ClaimKind::PharmacyPurchase => 2,
+                _ if k.is_stay() => 1,
+                _ => 0,
+            };
+            if family(kind) != family(self.kind) {
                 return Err(AppError::unprocessable(
                     "interface.visit_state",
                     format!("visit {} is {:?}: it cannot become {kind:?}", self.mdtrt_id, self.kind),
@@ -1509,4 +1515,50 @@ pub fn check_regions(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::date;
+
+    use super::*;
+
+    fn visit(kind: ClaimKind) -> Visit {
+        Visit {
+            mdtrt_id: "M1".into(),
+            person_id: NationalId::parse("41992119620314004X").expect("id"),
+            kind,
+            ipt_otp_no: "1".into(),
+            begin: date!(2026 - 03 - 01),
+            end: None,
+            diagnosis: None,
+            emergency: false,
+            delivery: None,
+            status: VisitStatus::Open,
+            fees: Vec::new(),
+            settlements: 0,
+            setl_id: None,
+            settlement_list: None,
+            settled_by: Vec::new(),
+        }
+    }
+
+    /// A visit's kind changes only within its family: outpatient care, stays, purchases
+    /// (hostile review: a purchase at a pharmacy could be amended into a stay).
+    #[test]
+    fn a_visit_changes_kind_only_within_its_family() {
+        let to = |kind| VisitChange { kind: Some(kind), ..VisitChange::default() };
+        let changed = |from: ClaimKind, kind: ClaimKind| visit(from).change(to(kind)).map(|()| kind).map_err(|e| e.code);
+        assert_eq!(changed(ClaimKind::GeneralOutpatient, ClaimKind::ChronicOutpatient), Ok(ClaimKind::ChronicOutpatient));
+        assert_eq!(changed(ClaimKind::Inpatient, ClaimKind::DaySurgery), Ok(ClaimKind::DaySurgery));
+        for (from, into) in [
+            (ClaimKind::PharmacyPurchase, ClaimKind::Inpatient),
+            (ClaimKind::PharmacyPurchase, ClaimKind::GeneralOutpatient),
+            (ClaimKind::GeneralOutpatient, ClaimKind::PharmacyPurchase),
+            (ClaimKind::Inpatient, ClaimKind::PharmacyPurchase),
+            (ClaimKind::GeneralOutpatient, ClaimKind::Maternity),
+        ] {
+            assert_eq!(changed(from, into), Err("interface.visit_state".into()), "{from:?} into {into:?}");
+        }
+    }
 }
