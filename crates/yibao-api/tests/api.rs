@@ -1718,6 +1718,14 @@ async fn catalogue_flow(api: &Api, other: &App) {
     let path = |query: &str| format!("/api/catalogue/loads?file=list.csv&cite=%E5%8C%BB%E4%BF%9D%E5%8F%912026-1{query}");
     let (status, answer) = api.upload(&path(""), Auth::Token(&clerk), file.clone().into_bytes()).await;
     assert_eq!((status, answer["code"].as_str()), (StatusCode::FORBIDDEN, Some("access.forbidden")), "{answer}");
+    // A hospital's key loads no catalogue: the list its claims are paid by is the bureau's.
+    let (status, answer) = api.upload(&path(""), Auth::Key("key-east"), file.clone().into_bytes()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    // Malformed requests: no cite, an empty body; nothing is written.
+    let (status, _) = api.upload("/api/catalogue/loads?file=list.csv", Auth::Token(&policy), file.clone().into_bytes()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, answer) = api.upload(&path(""), Auth::Token(&policy), Vec::new()).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("import.empty_file")), "{answer}");
     let (status, dry) = api.upload(&path("&dry_run=true"), Auth::Token(&policy), file.clone().into_bytes()).await;
     assert_eq!(status, StatusCode::OK, "{dry}");
     assert_eq!(
@@ -1775,6 +1783,13 @@ async fn catalogue_flow(api: &Api, other: &App) {
     stay["admission_date"] = json!("2026-04-10");
     stay["discharge_date"] = json!("2026-04-14");
     stay["lines"] = json!([{ "code": CATALOGUE_DRUG, "quantity": 1, "unit_price": "5000.00" }]);
+    // A hospital that states a level above its registered one, to reach a dearer fixed
+    // price, is refused: the level is the register's.
+    let mut dearer = stay.clone();
+    dearer["institution_level"] = json!("tertiary");
+    let dearer = json!({ "person_id": EAST_PERSON, "card_no": "C0001", "claim": dearer });
+    let (status, refused) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(dearer)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
     let (status, settled) = api
         .call(
             "POST",

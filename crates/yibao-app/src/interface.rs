@@ -201,12 +201,14 @@ pub enum CatalogueKind {
 impl CatalogueKind {
     #[must_use]
     pub fn holds(self, item: &yibao_policy::CatalogueItem) -> bool {
-        let code = item.code.as_str();
+        // The national lists by the code's shape (`ItemKind::of`); a local code is in none
+        // of them, only in the whole catalogue.
+        let list = yibao_domain::ItemKind::of(&item.code);
         match self {
             CatalogueKind::Capped => item.price_cap.iter().any(Option::is_some),
-            CatalogueKind::Medicines => code.starts_with('X') || code.starts_with('Z'),
-            CatalogueKind::Services => code.bytes().all(|b| b.is_ascii_digit()),
-            CatalogueKind::Consumables => code.starts_with('C'),
+            CatalogueKind::Medicines => list == Some(yibao_domain::ItemKind::Medicine),
+            CatalogueKind::Services => list == Some(yibao_domain::ItemKind::Service),
+            CatalogueKind::Consumables => list == Some(yibao_domain::ItemKind::Consumable),
             CatalogueKind::All => true,
         }
     }
@@ -344,6 +346,28 @@ impl Visit {
         }
         self.status = VisitStatus::Cancelled;
         Ok(())
+    }
+
+    /// A visit just registered or admitted under `mdtrt_id`: open, nothing uploaded or settled.
+    #[must_use]
+    pub fn opened(mdtrt_id: String, new: NewVisit) -> Visit {
+        Visit {
+            mdtrt_id,
+            person_id: new.person_id,
+            kind: new.kind,
+            ipt_otp_no: new.ipt_otp_no,
+            begin: new.begin,
+            end: None,
+            diagnosis: new.diagnosis,
+            emergency: new.emergency,
+            delivery: new.delivery,
+            status: VisitStatus::Open,
+            fees: Vec::new(),
+            settlements: 0,
+            setl_id: None,
+            settlement_list: None,
+            settled_by: Vec::new(),
+        }
     }
 
     /// Changes what the hospital may correct while the visit is open (2203, 2403).
@@ -923,23 +947,8 @@ impl App {
         }
         let now = self.now();
         let random = crate::access::new_token()?;
-        let visit = Visit {
-            mdtrt_id: format!("{}{:02}{:02}{}", new.begin.year(), u8::from(new.begin.month()), new.begin.day(), &random[..16]),
-            person_id: new.person_id,
-            kind: new.kind,
-            ipt_otp_no: new.ipt_otp_no,
-            begin: new.begin,
-            end: None,
-            diagnosis: new.diagnosis,
-            emergency: new.emergency,
-            delivery: new.delivery,
-            status: VisitStatus::Open,
-            fees: Vec::new(),
-            settlements: 0,
-            setl_id: None,
-            settlement_list: None,
-            settled_by: Vec::new(),
-        };
+        let mdtrt_id = format!("{}{:02}{:02}{}", new.begin.year(), u8::from(new.begin.month()), new.begin.day(), &random[..16]);
+        let visit = Visit::opened(mdtrt_id, new);
         self.write_visit(register, &visit, None, now).await?;
         Ok(visit)
     }
@@ -1524,23 +1533,18 @@ mod tests {
     use super::*;
 
     fn visit(kind: ClaimKind) -> Visit {
-        Visit {
-            mdtrt_id: "M1".into(),
+        let new = NewVisit {
             person_id: NationalId::parse("41992119620314004X").expect("id"),
+            card_no: "C0001".into(),
             kind,
             ipt_otp_no: "1".into(),
             begin: date!(2026 - 03 - 01),
-            end: None,
             diagnosis: None,
             emergency: false,
             delivery: None,
-            status: VisitStatus::Open,
-            fees: Vec::new(),
-            settlements: 0,
-            setl_id: None,
-            settlement_list: None,
-            settled_by: Vec::new(),
-        }
+            insured_in: None,
+        };
+        Visit::opened("M1".into(), new)
     }
 
     /// A visit's kind changes only within its family: outpatient care, stays, purchases
