@@ -23,10 +23,10 @@ pub const SESSION_HOURS: i64 = 8;
 pub const PASSWORD_CHARS_MIN: usize = 10;
 pub const PASSWORD_CHARS_MAX: usize = 128;
 
-/// Lower-case hex SHA-256, for session tokens and API keys.
+/// Lower-case hex SHA-256: of session tokens and API keys, pack texts, catalogue files.
 #[must_use]
-pub fn digest(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+pub fn digest(data: impl AsRef<[u8]>) -> String {
+    Sha256::digest(data.as_ref()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// An argon2id PHC string for `password`, with a fresh random salt.

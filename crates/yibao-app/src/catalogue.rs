@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use yibao_import::RowError;
 use yibao_policy::{CITE_CHARS_MAX, Catalogue, CatalogueVersion};
 use yibao_store::{CatalogueChange, CatalogueLoad, CatalogueLoadRecord, CatalogueStore, Role};
@@ -115,10 +114,10 @@ impl App {
         let city = policy.region;
         let held = Arc::clone(policy.national_catalogue());
         let file = name.rsplit(['/', '\\']).next().unwrap_or(name).to_owned();
-        let sha256: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        let sha256 = crate::access::digest(&bytes);
         let (file_name, cite_text) = (file.clone(), cite.clone());
         let (report, merge) = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
-            let parsed = yibao_import::catalogue::parse(&file_name, &bytes, &cite_text, city)
+            let mut parsed = yibao_import::catalogue::parse(&file_name, &bytes, &cite_text, city)
                 .map_err(|e| AppError::bad_request(e.code(), format!("{file_name}: {e}")))?;
             let load = CatalogueLoad {
                 file: file_name,
@@ -130,7 +129,7 @@ impl App {
                 columns_absent: parsed.columns_absent.iter().map(|c| (*c).to_owned()).collect(),
                 ..CatalogueLoad::default()
             };
-            let mut errors = parsed.errors.clone();
+            let mut errors = std::mem::take(&mut parsed.errors);
             let mut merge = None;
             if errors.is_empty() {
                 let withdrawn: Vec<_> = parsed.withdrawals.iter().map(|(key, _)| *key).collect();
