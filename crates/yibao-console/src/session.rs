@@ -69,7 +69,7 @@ impl ConsoleUser {
 /// storage, differs per session and cannot be guessed by a page that cannot read the cookie.
 #[must_use]
 pub fn csrf_token(session_token: &str) -> String {
-    digest(&format!("yibao-console-csrf:{session_token}"))
+    digest(format!("yibao-console-csrf:{session_token}"))
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
