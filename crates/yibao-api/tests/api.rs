@@ -1567,7 +1567,7 @@ async fn policy_flow(api: &Api, app: &App, other: &App) {
     let pasted = raised(95).replace('\n', "\r\n");
     let (status, proposed) = api.call("POST", "/api/policy/versions", Auth::Token(&policy), Some(proposal(&pasted, "2026 notice"))).await;
     assert_eq!(status, StatusCode::CREATED, "{proposed}");
-    assert_eq!(proposed["version"]["sha256"].as_str(), Some(digest(&raised(95)).as_str()), "the digest of the text with \\n line ends");
+    assert_eq!(proposed["version"]["sha256"].as_str(), Some(digest(raised(95)).as_str()), "the digest of the text with \\n line ends");
     assert_eq!((proposed["version"]["version"].as_u64(), proposed["version"]["based_on"].as_u64()), (Some(2), Some(1)));
     let changes = proposed["changes"].as_array().expect("changes");
     assert_eq!(changes.len(), 4, "one per resident tier: {changes:?}");
