@@ -450,7 +450,9 @@ pub struct ClaimIn {
     #[serde(default)]
     #[schema(pattern = "^(in-area|in-province|cross-province)$")]
     place: String,
-    #[schema(pattern = "^(inpatient|general-outpatient|chronic-outpatient|maternity|single-disease|day-surgery|pharmacy-purchase)$")]
+    #[schema(
+        pattern = "^(inpatient|general-outpatient|chronic-outpatient|maternity|single-disease|day-surgery|pharmacy-purchase|two-disease|special-drug)$"
+    )]
     kind: String,
     #[schema(schema_with = crate::contract::date_schema)]
     admission_date: String,

@@ -473,14 +473,24 @@ impl App {
     }
 }
 
-/// Which kinds an institution settles: a designated pharmacy outpatient claims and
-/// purchases only; a purchase (med_type 41) is a pharmacy's only.
+/// Which kinds an institution settles: a designated pharmacy outpatient claims, the two
+/// diseases' medicines, special drugs (双通道) and purchases only; a purchase (med_type 41)
+/// is a pharmacy's only.
 pub(crate) fn check_kind_at(code: &yibao_domain::InstitutionCode, kind: ClaimKind) -> Result<(), AppError> {
-    let outpatient = matches!(kind, ClaimKind::GeneralOutpatient | ClaimKind::ChronicOutpatient | ClaimKind::PharmacyPurchase);
+    let outpatient = matches!(
+        kind,
+        ClaimKind::GeneralOutpatient
+            | ClaimKind::ChronicOutpatient
+            | ClaimKind::PharmacyPurchase
+            | ClaimKind::TwoDisease
+            | ClaimKind::SpecialDrug
+    );
     if code.is_pharmacy() && !outpatient {
         return Err(AppError::unprocessable(
             "claim.kind_not_for_pharmacy",
-            format!("{code} is a designated pharmacy: it settles outpatient claims and purchases only"),
+            format!(
+                "{code} is a designated pharmacy: it settles outpatient claims, the two diseases' medicines, special drugs and purchases only"
+            ),
         ));
     }
     if !code.is_pharmacy() && kind == ClaimKind::PharmacyPurchase {

@@ -704,6 +704,8 @@ fn settlement_of(record: &ClaimRecord) -> Result<Settlement, AppError> {
         insutype: match amounts.insutype.as_str() {
             "310" => "310",
             "510" => "510",
+            "380" => "380",
+            "391" => "391",
             _ => "390",
         },
         medfee_sumamt: amounts.medfee_sumamt,
@@ -1555,7 +1557,12 @@ mod tests {
         let changed = |from: ClaimKind, kind: ClaimKind| visit(from).change(to(kind)).map(|()| kind).map_err(|e| e.code);
         assert_eq!(changed(ClaimKind::GeneralOutpatient, ClaimKind::ChronicOutpatient), Ok(ClaimKind::ChronicOutpatient));
         assert_eq!(changed(ClaimKind::Inpatient, ClaimKind::DaySurgery), Ok(ClaimKind::DaySurgery));
+        // The two diseases' medicines and special drugs are outpatient care.
+        assert_eq!(changed(ClaimKind::GeneralOutpatient, ClaimKind::TwoDisease), Ok(ClaimKind::TwoDisease));
+        assert_eq!(changed(ClaimKind::ChronicOutpatient, ClaimKind::SpecialDrug), Ok(ClaimKind::SpecialDrug));
         for (from, into) in [
+            (ClaimKind::SpecialDrug, ClaimKind::Inpatient),
+            (ClaimKind::TwoDisease, ClaimKind::PharmacyPurchase),
             (ClaimKind::PharmacyPurchase, ClaimKind::Inpatient),
             (ClaimKind::PharmacyPurchase, ClaimKind::GeneralOutpatient),
             (ClaimKind::GeneralOutpatient, ClaimKind::PharmacyPurchase),

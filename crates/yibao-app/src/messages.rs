@@ -71,7 +71,7 @@ catalogue! {
     "claim.discharge_before_admission" => "出院日期早于入院日期：{detail}", DETAIL;
     "claim.idempotency_conflict" => "该结算单号已以不同内容提交过：一个机构结算单号只对应一笔结算", DETAIL;
     "claim.in_future" => "日期晚于今天：{detail}", DETAIL;
-    "claim.kind_not_for_pharmacy" => "定点药店只能结算门诊费用：{detail}", DETAIL;
+    "claim.kind_not_for_pharmacy" => "定点药店只能结算门诊、门诊两病、特药和购药费用：{detail}", DETAIL;
     "claim.level_mismatch" => "结算单填写的医院等级与登记不符：{detail}", DETAIL;
     "claim.maternity_without_delivery" => "生育结算须填写分娩类型和胎儿数", DETAIL;
     "claim.negative_referred_deductible" => "转诊前已付起付线不能为负数", DETAIL;
@@ -257,12 +257,16 @@ catalogue! {
     "settle.not_a_basic_scheme" => "不是基本医疗保险险种：参保人须参加职工或居民医保：{detail}", DETAIL;
     "settle.not_a_certified_chronic_disease" => "该诊断不是参保人已认定的门诊慢特病：{detail}", DETAIL;
     "settle.not_a_single_disease" => "主要诊断不在本级医疗机构的单病种定额结算病种目录中：{detail}", DETAIL;
+    "settle.not_a_special_drug" => "该药品不在就诊日期有效的特药目录中：{detail}", DETAIL;
+    "settle.not_a_two_disease" => "该诊断不是参保人已备案的高血压或糖尿病（门诊两病）：{detail}", DETAIL;
     "settle.not_covered" => "就诊日期不在参保期间内：{detail}", DETAIL;
     "settle.not_maternity_insured" => "参保人未参加生育保险", DETAIL;
     "settle.region_outside_policy" => "参保人所在区划不在政策包的区划内：{detail}", DETAIL;
     "settle.scheme_not_in_policy" => "政策包不含该险种：{detail}", DETAIL;
     "settle.single_disease_out_of_area" => "单病种定额为本市与本市定点医疗机构约定的标准，异地就医请按普通住院（2101）结算：{detail}", DETAIL;
+    "settle.special_drug_not_indicated" => "特药不适用于该诊断，或参保人未备案该病种：{detail}", DETAIL;
     "settle.tier_not_allowed" => "该档次不是本险种的档次：{detail}", DETAIL;
+    "settle.two_disease_not_medicine" => "门诊两病只结算两病用药，其他费用请按普通门诊结算：{detail}", DETAIL;
     "staff.not_found" => "本区划内无此工作人员账户：{detail}", DETAIL;
     "staff.self_lockout" => "管理员不能停用或降级自己的账户", DETAIL;
     "staff.weak_password" => "密码长度不符合要求：{detail}", DETAIL;

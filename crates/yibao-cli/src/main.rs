@@ -179,7 +179,7 @@ fn policy_check(paths: &[PathBuf]) -> Result<(), String> {
             Ok(policy) => {
                 let entries: usize = yibao_policy::PARAMS.iter().map(|p| policy.entries(p.key).len()).sum();
                 println!(
-                    "{}: ok — {} ({}), region {}, from {}, {} parameter entries, {} catalogue items, {} chronic diseases, {} single-disease prices",
+                    "{}: ok — {} ({}), region {}, from {}, {} parameter entries, {} catalogue items, {} chronic diseases, {} single-disease prices, {} special drugs; residents' insutype {}",
                     path.display(),
                     policy.id,
                     policy.name,
@@ -188,7 +188,9 @@ fn policy_check(paths: &[PathBuf]) -> Result<(), String> {
                     entries,
                     policy.catalogue().count(),
                     policy.chronic_diseases.len(),
-                    policy.single_diseases.len()
+                    policy.single_diseases.len(),
+                    policy.special_drugs.len(),
+                    policy.resident_insutype.code()
                 );
             }
             Err(message) => problems.push(message),

@@ -30,4 +30,4 @@ pub use register::{
     ADDRESS_CHARS_MAX, CARD_NO_CHARS_MAX, HOUSEHOLD_ID_BYTES_MAX, HouseholdId, InstitutionCode, PERSON_NAME_CHARS_MAX, PersonName,
     RegisterError, is_register_char, parse_address, parse_card_no,
 };
-pub use scheme::{AssistanceGroup, ClaimKind, DeliveryKind, InstitutionLevel, PersonCategory, Place, Scheme, Tier, TierError};
+pub use scheme::{AssistanceGroup, ClaimKind, DeliveryKind, InstitutionLevel, PersonCategory, Place, Scheme, Tier, TierError, TwoDisease};

@@ -303,6 +303,15 @@ pub enum ClaimKind {
     /// A purchase at a designated pharmacy (定点药店购药), med_type 41: no pooled fund
     /// pays; an employee's personal account pays the in-scope part, the rest is cash.
     PharmacyPurchase,
+    /// Outpatient medicines for hypertension or diabetes (门诊两病), med_type 9901 (a
+    /// provincial extension of the national dictionary): for a person on file for the
+    /// disease, no deductible or a small one, a ratio and an annual limit of their own.
+    TwoDisease,
+    /// A special drug (特药), med_type 9904 (a provincial extension): a costly medicine the
+    /// city lists for some diseases, dispensed by a hospital or a designated pharmacy
+    /// (双通道) to a person on file for one of them, under its own deductible and ratio,
+    /// within the pooled annual cap, with critical illness and assistance above it.
+    SpecialDrug,
 }
 
 impl ClaimKind {
@@ -316,6 +325,8 @@ impl ClaimKind {
             ClaimKind::SingleDisease => "2102",
             ClaimKind::DaySurgery => "28",
             ClaimKind::PharmacyPurchase => "41",
+            ClaimKind::TwoDisease => "9901",
+            ClaimKind::SpecialDrug => "9904",
         }
     }
 
@@ -330,6 +341,8 @@ impl ClaimKind {
             ClaimKind::SingleDisease => "single-disease",
             ClaimKind::DaySurgery => "day-surgery",
             ClaimKind::PharmacyPurchase => "pharmacy-purchase",
+            ClaimKind::TwoDisease => "two-disease",
+            ClaimKind::SpecialDrug => "special-drug",
         }
     }
 
@@ -345,6 +358,45 @@ impl ClaimKind {
     #[must_use]
     pub const fn is_inpatient(self) -> bool {
         matches!(self, ClaimKind::Inpatient | ClaimKind::DaySurgery)
+    }
+}
+
+/// The two diseases whose outpatient medicines residents' insurance pays on terms of its
+/// own (门诊两病, 医保发〔2019〕54号): hypertension (高血压, ICD-10 I10–I15) and diabetes
+/// (糖尿病, E10–E14).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TwoDisease {
+    Hypertension,
+    Diabetes,
+}
+
+impl TwoDisease {
+    /// Which of the two a main diagnosis is, if either.
+    #[must_use]
+    pub fn of(diagnosis: &str) -> Option<TwoDisease> {
+        let category = diagnosis.get(..3)?;
+        match category {
+            "I10" | "I11" | "I12" | "I13" | "I15" => Some(TwoDisease::Hypertension),
+            "E10" | "E11" | "E12" | "E13" | "E14" => Some(TwoDisease::Diabetes),
+            _ => None,
+        }
+    }
+
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TwoDisease::Hypertension => "hypertension",
+            TwoDisease::Diabetes => "diabetes",
+        }
+    }
+
+    #[must_use]
+    pub const fn name_zh(self) -> &'static str {
+        match self {
+            TwoDisease::Hypertension => "高血压",
+            TwoDisease::Diabetes => "糖尿病",
+        }
     }
 }
 

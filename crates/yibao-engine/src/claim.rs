@@ -404,6 +404,16 @@ pub struct Accumulators {
     pub supplementary_paid: Fen,
     #[serde(with = "serde_yuan")]
     pub maternity_paid: Fen,
+    /// The two diseases' outpatient medicines (门诊两病): deductible paid and fund paid.
+    #[serde(with = "serde_yuan")]
+    pub two_disease_deductible_paid: Fen,
+    #[serde(with = "serde_yuan")]
+    pub two_disease_paid: Fen,
+    /// Special drugs (特药): deductible paid and fund paid (also in `pooled_paid`).
+    #[serde(with = "serde_yuan")]
+    pub special_drug_deductible_paid: Fen,
+    #[serde(with = "serde_yuan")]
+    pub special_drug_paid: Fen,
 }
 
 impl Accumulators {

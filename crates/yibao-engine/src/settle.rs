@@ -61,6 +61,14 @@ pub enum SettleError {
     SingleDiseaseOutOfArea,
     #[error("the policy pack does not offer {kind:?} claims (med_type {}): it gives no {}.* parameters", kind.med_type(), family.name())]
     BenefitNotOffered { kind: ClaimKind, family: Family },
+    #[error("diagnosis {diagnosis} is not hypertension (I10–I15) or diabetes (E10–E14) on file for this person")]
+    NotATwoDisease { diagnosis: String },
+    #[error("line {line}: {code} is not a medicine: a two-disease claim (9901) bills the two diseases' medicines only")]
+    TwoDiseaseNotMedicine { line: usize, code: String },
+    #[error("line {line}: {code} is not a special drug the city lists on the date of service")]
+    NotASpecialDrug { line: usize, code: String },
+    #[error("line {line}: {code} is not paid for diagnosis {diagnosis}, or the person is not on file for it")]
+    SpecialDrugNotIndicated { line: usize, code: String, diagnosis: String },
     #[error("the person is not enrolled in maternity insurance")]
     NotMaternityInsured,
     #[error("{stated} leave days are more than the {bound} this delivery has (of which {extension} the province's extension)")]
@@ -94,6 +102,10 @@ impl SettleError {
             SettleError::BenefitNotOffered { .. } => "settle.benefit_not_offered",
             SettleError::NotASingleDisease { .. } => "settle.not_a_single_disease",
             SettleError::SingleDiseaseOutOfArea => "settle.single_disease_out_of_area",
+            SettleError::NotATwoDisease { .. } => "settle.not_a_two_disease",
+            SettleError::TwoDiseaseNotMedicine { .. } => "settle.two_disease_not_medicine",
+            SettleError::NotASpecialDrug { .. } => "settle.not_a_special_drug",
+            SettleError::SpecialDrugNotIndicated { .. } => "settle.special_drug_not_indicated",
             SettleError::NotMaternityInsured => "settle.not_maternity_insured",
             SettleError::LeaveDaysAboveBound { .. } => "settle.leave_days_above_bound",
             SettleError::MaternityNotFemale(_) => "settle.maternity_not_female",
@@ -276,11 +288,7 @@ impl Run<'_> {
         };
         self.out.med_type = claim.kind.med_type();
         self.out.referral = claim.referral && claim.kind.is_inpatient();
-        self.out.insutype = match (fund_scheme, person.scheme) {
-            (Scheme::Maternity, _) => "510",
-            (_, Scheme::Employee) => "310",
-            _ => "390",
-        };
+        self.out.insutype = policy.insutype(fund_scheme);
         self.out.service_date = Some(date);
         self.out.year = year;
         self.out.tier = tier;
@@ -322,12 +330,22 @@ impl Run<'_> {
             ClaimKind::GeneralOutpatient => Some(Family::Outpatient),
             ClaimKind::ChronicOutpatient => Some(Family::Chronic),
             ClaimKind::SingleDisease => Some(Family::SingleDisease),
+            ClaimKind::TwoDisease => Some(Family::TwoDisease),
+            ClaimKind::SpecialDrug => Some(Family::SpecialDrug),
             ClaimKind::Inpatient | ClaimKind::DaySurgery | ClaimKind::Maternity | ClaimKind::PharmacyPurchase => None,
         };
+        // Per scheme: a city may offer the two diseases' terms to its residents only.
         if let Some(family) = family
-            && !policy.offers(family)
+            && !policy.offers_to(family, person.scheme)
         {
             return Err(SettleError::BenefitNotOffered { kind: claim.kind, family });
+        }
+
+        // -- what the kind bills: the two diseases' medicines, the city's special drugs --
+        match claim.kind {
+            ClaimKind::TwoDisease => self.check_two_disease_lines()?,
+            ClaimKind::SpecialDrug => self.check_special_drug_lines(date)?,
+            _ => {}
         }
 
         // -- lines --
@@ -342,6 +360,8 @@ impl Run<'_> {
             ClaimKind::ChronicOutpatient => self.chronic_outpatient(&query, date, &mut acc)?,
             ClaimKind::Maternity => self.maternity(&query, date, &mut acc)?,
             ClaimKind::SingleDisease => cut_off = self.single_disease(&query, date, &mut acc)?,
+            ClaimKind::TwoDisease => self.two_disease(&query, date, &mut acc)?,
+            ClaimKind::SpecialDrug => self.special_drug(&query, date, &mut acc)?,
             ClaimKind::PharmacyPurchase => {
                 let inscope = self.out.inscp_scp_amt;
                 self.note(
@@ -368,7 +388,7 @@ impl Run<'_> {
 
         // -- supplementary, critical illness, assistance: stays (not maternity) and chronic only --
         let stay = claim.kind.is_inpatient() || claim.kind == ClaimKind::SingleDisease;
-        let layered = stay || claim.kind == ClaimKind::ChronicOutpatient;
+        let layered = stay || matches!(claim.kind, ClaimKind::ChronicOutpatient | ClaimKind::SpecialDrug);
         // In-scope cost the person still bears; only the layered kinds carry it further. Of
         // a single disease, the person's share of the settled price is all in scope.
         let mut burden = match claim.kind {
@@ -480,7 +500,9 @@ impl Run<'_> {
                     result.verdict = LineVerdict::ClassC;
                     result.fulamt_ownpay_amt = total;
                 }
-                Some(item) if item.restricted && !line.approved => {
+                // A special drug's restriction is its indication, which the bureau's register
+                // has just confirmed (`check_special_drug_lines`): no hospital approval is needed.
+                Some(item) if item.restricted && !line.approved && claim.kind != ClaimKind::SpecialDrug => {
                     result.verdict = LineVerdict::RestrictedNotApproved;
                     result.fulamt_ownpay_amt = total;
                 }
@@ -574,7 +596,7 @@ impl Run<'_> {
 
         // Out of the area, a pack either gives the place its own deductible and ratio (by
         // in-province or cross-province, referred or not), or lowers the city's ratio by points.
-        let flat = claim.place.is_out_of_area() && policy.offers(Family::OutOfAreaFlat);
+        let flat = claim.place.is_out_of_area() && policy.offers_to(Family::OutOfAreaFlat, self.person.scheme);
 
         // Deductible: a day surgery's own, where the pack gives one.
         let own = (claim.kind == ClaimKind::DaySurgery && !flat)
@@ -754,6 +776,151 @@ impl Run<'_> {
         self.out.hifp_pay = paid;
         acc.outpatient_deductible_paid += deductible;
         acc.outpatient_pooled_paid += paid;
+        Ok(())
+    }
+
+    /// A two-disease claim bills medicines only (门诊两病 pays the two diseases' medicines):
+    /// another line belongs on a general outpatient claim.
+    fn check_two_disease_lines(&self) -> Result<(), SettleError> {
+        for (index, line) in self.claim.lines.iter().enumerate() {
+            if yibao_domain::ItemKind::of(&line.code) != Some(yibao_domain::ItemKind::Medicine) {
+                return Err(SettleError::TwoDiseaseNotMedicine { line: index + 1, code: line.code.to_string() });
+            }
+        }
+        Ok(())
+    }
+
+    /// A special-drug claim bills the city's special drugs only, each listed on the date of
+    /// service and paid for the claim's diagnosis, which must be on file for the person (the
+    /// bureau's register, never the claim, says who may have the drug).
+    fn check_special_drug_lines(&self, date: Date) -> Result<(), SettleError> {
+        let (policy, claim, person) = (self.policy, self.claim, self.person);
+        for (index, line) in claim.lines.iter().enumerate() {
+            let drug = policy
+                .special_drug_on(&line.code, date)
+                .ok_or_else(|| SettleError::NotASpecialDrug { line: index + 1, code: line.code.to_string() })?;
+            let indicated = drug.indication_for(&claim.diagnosis).is_some_and(|indication| {
+                person.certified_chronic_diseases.iter().any(|on_file| {
+                    claim.diagnosis.starts_with(on_file.as_str())
+                        && (on_file.starts_with(indication) || indication.starts_with(on_file.as_str()))
+                })
+            });
+            if !indicated {
+                return Err(SettleError::SpecialDrugNotIndicated {
+                    line: index + 1,
+                    code: line.code.to_string(),
+                    diagnosis: claim.diagnosis.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The two diseases' outpatient medicines (门诊两病, 9901): for a person on file for
+    /// hypertension or diabetes, the year's own deductible, the ratio, and the annual limit
+    /// of the disease (or of both, for a person on file for both). Outside the pooled cap,
+    /// like general outpatient pooling; no layer above it.
+    fn two_disease(&mut self, query: &Query, date: Date, acc: &mut Accumulators) -> Result<(), SettleError> {
+        let (policy, claim, person) = (self.policy, self.claim, self.person);
+        let on_file = |disease: yibao_domain::TwoDisease| {
+            person.certified_chronic_diseases.iter().any(|code| yibao_domain::TwoDisease::of(code) == Some(disease))
+        };
+        let disease = yibao_domain::TwoDisease::of(&claim.diagnosis)
+            .filter(|disease| {
+                person.certified_chronic_diseases.iter().any(|code| claim.diagnosis.starts_with(code.as_str())) && on_file(*disease)
+            })
+            .ok_or_else(|| SettleError::NotATwoDisease { diagnosis: claim.diagnosis.clone() })?;
+        let both = on_file(yibao_domain::TwoDisease::Hypertension) && on_file(yibao_domain::TwoDisease::Diabetes);
+        let inscope = self.out.inscp_scp_amt;
+        let deductible_year = policy.money(ParamKey::TwoDiseaseDeductible, query, date)?;
+        let deductible = inscope.min(deductible_year.value.saturating_remainder(acc.two_disease_deductible_paid));
+        self.step_found(Rule::TwoDiseaseDeductible, &deductible_year, inscope, deductible, inscope - deductible);
+        let base = inscope - deductible;
+        let ratio = policy.ratio(ParamKey::TwoDiseaseRatio, query, date)?;
+        let payable = self.rounding.apply(base, ratio.value);
+        self.step_found(Rule::PooledFund, &ratio, base, payable, base - payable);
+        let limit_key = match (both, disease) {
+            (true, _) => ParamKey::TwoDiseaseLimitBoth,
+            (false, yibao_domain::TwoDisease::Hypertension) => ParamKey::TwoDiseaseLimitHypertension,
+            (false, yibao_domain::TwoDisease::Diabetes) => ParamKey::TwoDiseaseLimitDiabetes,
+        };
+        let limit = policy.money(limit_key, query, date)?;
+        let paid = payable.min(limit.value.saturating_remainder(acc.two_disease_paid));
+        if self.explain {
+            let (zh, en) = if both {
+                ("高血压合并糖尿病".to_owned(), "hypertension and diabetes both on file".to_owned())
+            } else {
+                (disease.name_zh().to_owned(), disease.as_str().to_owned())
+            };
+            let already = acc.two_disease_paid;
+            let note = Bilingual::new(
+                format!("{} {zh}：年度限额 {}，本年已付 {already}", claim.diagnosis, limit.value),
+                format!("{} {en}: annual limit {}, paid this year {already}", claim.diagnosis, limit.value),
+            );
+            self.step_noted(
+                Rule::TwoDiseaseLimit,
+                (limit.key.name(), limit.value.to_string(), limit.cite),
+                note,
+                payable,
+                paid,
+                payable - paid,
+            );
+        }
+        self.out.act_pay_dedc = deductible;
+        self.out.pool_prop_bp = ratio.value.get();
+        self.out.hifp_pay = paid;
+        acc.two_disease_deductible_paid += deductible;
+        acc.two_disease_paid += paid;
+        Ok(())
+    }
+
+    /// A special drug (特药, 9904): the year's own deductible, the ratio, the drug's own
+    /// annual limit where the pack gives one, and the pooled annual cap; what the person
+    /// still bears goes on to critical illness and assistance like a stay's.
+    fn special_drug(&mut self, query: &Query, date: Date, acc: &mut Accumulators) -> Result<(), SettleError> {
+        let (policy, claim) = (self.policy, self.claim);
+        if self.explain {
+            let mut drugs: Vec<&yibao_policy::SpecialDrug> =
+                claim.lines.iter().filter_map(|line| policy.special_drug_on(&line.code, date)).collect();
+            drugs.dedup_by_key(|drug| drug.code);
+            let names = |name: fn(&yibao_policy::SpecialDrug) -> &str, separator: &str| {
+                drugs.iter().map(|drug| format!("{} {}", drug.code, name(drug))).collect::<Vec<_>>().join(separator)
+            };
+            let (zh, en) = (names(|d| d.name_zh.as_str(), "、"), names(|d| d.name_en.as_str(), ", "));
+            let codes = drugs.iter().map(|drug| drug.code.to_string()).collect::<Vec<_>>().join(" ");
+            let cite = drugs.first().map_or("", |drug| drug.cite.as_str());
+            let inscope = self.out.inscp_scp_amt;
+            let note = Bilingual::new(
+                format!("{zh}：特药目录内，诊断 {} 已备案", claim.diagnosis),
+                format!("{en}: on the city's special-drug list, diagnosis {} on file", claim.diagnosis),
+            );
+            self.step_noted(Rule::SpecialDrug, ("[[special_drug]]", codes, cite), note, inscope, Fen::ZERO, inscope);
+        }
+        let inscope = self.out.inscp_scp_amt;
+        let deductible_year = policy.money(ParamKey::SpecialDrugDeductible, query, date)?;
+        let deductible = inscope.min(deductible_year.value.saturating_remainder(acc.special_drug_deductible_paid));
+        self.step_found(Rule::SpecialDrugDeductible, &deductible_year, inscope, deductible, inscope - deductible);
+        let base = inscope - deductible;
+        let ratio = policy.ratio(ParamKey::SpecialDrugRatio, query, date)?;
+        let payable = self.rounding.apply(base, ratio.value);
+        self.step_found(Rule::PooledFund, &ratio, base, payable, base - payable);
+        let mut paid = payable;
+        let own = policy.money_or(ParamKey::SpecialDrugAnnualLimit, query, date, Fen::ZERO)?;
+        if own.from.is_some() {
+            let before = paid;
+            paid = paid.min(own.value.saturating_remainder(acc.special_drug_paid));
+            self.step_found(Rule::SpecialDrugLimit, &own, before, paid, before - paid);
+        }
+        let cap = policy.money(ParamKey::PooledAnnualCap, query, date)?;
+        let before = paid;
+        paid = paid.min(cap.value.saturating_remainder(acc.pooled_paid));
+        self.step_found(Rule::PooledCap, &cap, before, paid, before - paid);
+        self.out.act_pay_dedc = deductible;
+        self.out.pool_prop_bp = ratio.value.get();
+        self.out.hifp_pay = paid;
+        acc.special_drug_deductible_paid += deductible;
+        acc.special_drug_paid += paid;
+        acc.pooled_paid += paid;
         Ok(())
     }
 

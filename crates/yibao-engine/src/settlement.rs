@@ -165,6 +165,11 @@ rules! {
     ChronicDeductible "chronic-deductible" => "门诊慢特病起付标准", "Chronic outpatient deductible";
     SingleDisease "single-disease" => "单病种定额结算", "Single disease at its fixed price";
     PharmacyPurchase "pharmacy-purchase" => "定点药店购药", "Purchase at a designated pharmacy";
+    TwoDiseaseDeductible "two-disease-deductible" => "门诊两病年度起付标准", "Two-disease outpatient deductible";
+    TwoDiseaseLimit "two-disease-limit" => "门诊两病年度限额", "Two-disease outpatient annual limit";
+    SpecialDrug "special-drug" => "特药（双通道）", "Special drug (hospital or designated pharmacy)";
+    SpecialDrugDeductible "special-drug-deductible" => "特药年度起付标准", "Special-drug deductible";
+    SpecialDrugLimit "special-drug-limit" => "特药年度限额", "Special-drug annual limit";
     MaternityLumpSum "maternity-lump-sum" => "生育医疗费用定额支付", "Maternity lump sum for the delivery";
     MaternityAllowance "maternity-allowance" => "生育津贴（上年度职工月平均工资÷30×产假天数）", "Maternity allowance (average monthly wage ÷ 30 × leave days)";
     Supplementary "supplementary" => "补充医疗保险（统筹封顶线以上）", "Supplementary insurance (above the pooled cap)";
@@ -201,7 +206,9 @@ pub fn fund_payments(insutype: &str, med_type: &str, amount_of: impl Fn(&'static
     let basic = match (insutype, med_type) {
         ("310", _) => ("310100", "职工基本医疗保险统筹基金"),
         ("510", _) => ("510100", "生育基金"),
-        (_, "11") => ("390102", "城乡居民基本医疗保险门诊统筹基金"),
+        // Residents (390, or 380/391 in a city that has not merged its schemes): outpatient
+        // pooling pays general outpatient care and the two diseases' medicines.
+        (_, "11" | "9901") => ("390102", "城乡居民基本医疗保险门诊统筹基金"),
         _ => ("390100", "城乡居民基本医疗保险基金"),
     };
     [

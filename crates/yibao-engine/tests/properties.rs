@@ -19,12 +19,17 @@ const CODES: &[&str] = &[
     "XB00000000A000000000006",
     "C00000000000000000007",
     "XZ99999999A999999999999",
+    // The base pack's special drug (9904).
+    "XL00000000B000000000008",
 ];
+const SPECIAL_DRUG: &str = "XL00000000B000000000008";
 
 // The base pack's caps (tests/packs/base.toml).
 const POOLED_CAP: Fen = Fen::yuan(300_000);
 const OUTPATIENT_LIMIT: Fen = Fen::yuan(500);
 const CHRONIC_LIMIT_I10: Fen = Fen::yuan(3_000);
+const TWO_DISEASE_LIMIT_BOTH: Fen = Fen::yuan(700);
+const SPECIAL_DRUG_LIMIT: Fen = Fen::yuan(100_000);
 const CRITICAL_CAP: Fen = Fen::yuan(400_000);
 const ASSISTANCE_LIMIT: Fen = Fen::yuan(50_000);
 const SUPPLEMENTARY_CAP: Fen = Fen::yuan(120_000);
@@ -83,14 +88,17 @@ fn policy(pack: Pack) -> Policy {
             if inpatient_only {
                 table.remove("chronic_disease");
                 table.remove("single_disease");
+                table.remove("special_drug");
             }
             // Out-of-area care on its own terms, so not also by points off.
             if let Some(toml::Value::Array(params)) = table.get_mut("param") {
                 params.retain(|p| {
                     p.get("key").and_then(|k| k.as_str()).is_some_and(|k| {
-                        !k.starts_with("outofarea.reduction_")
-                            && !(inpatient_only
-                                && (k.starts_with("outpatient.") || k.starts_with("chronic.") || k.starts_with("single_disease.")))
+                        let benefit_family = ["outpatient.", "chronic.", "single_disease.", "two_disease.", "special_drug."]
+                            .iter()
+                            .any(|family| k.starts_with(family));
+                        let dropped = k.starts_with("outofarea.reduction_") || (inpatient_only && benefit_family);
+                        !dropped
                     })
                 });
             }
@@ -129,7 +137,8 @@ fn person_strategy() -> impl Strategy<Value = Coverage> {
             assistance_group: group.map(|g| AssistanceGroup::ALL[g]),
             supplementary,
             maternity: maternity && employee,
-            certified_chronic_diseases: vec!["I10".to_owned()],
+            // Hypertension, diabetes (the two diseases) and breast cancer (the special drug's).
+            certified_chronic_diseases: vec!["I10".to_owned(), "E11".to_owned(), "C50".to_owned()],
             personal_account_balance: Fen::new(balance_fen),
             use_personal_account: use_account,
         })
@@ -146,7 +155,7 @@ fn line_strategy() -> impl Strategy<Value = ClaimLine> {
 
 fn claim_strategy() -> impl Strategy<Value = Claim> {
     (
-        0u8..7,
+        0u8..9,
         0usize..InstitutionLevel::ALL.len(),
         0usize..Place::ALL.len(),
         any::<bool>(),
@@ -156,7 +165,7 @@ fn claim_strategy() -> impl Strategy<Value = Claim> {
         0u8..4,
         prop::option::of(1u16..=98),
     )
-        .prop_map(|(kind, level, place, referral, emergency, day, lines, delivery, leave_days)| {
+        .prop_map(|(kind, level, place, referral, emergency, day, mut lines, delivery, leave_days)| {
             let kind = [
                 ClaimKind::Inpatient,
                 ClaimKind::GeneralOutpatient,
@@ -165,7 +174,19 @@ fn claim_strategy() -> impl Strategy<Value = Claim> {
                 ClaimKind::SingleDisease,
                 ClaimKind::DaySurgery,
                 ClaimKind::PharmacyPurchase,
+                ClaimKind::TwoDisease,
+                ClaimKind::SpecialDrug,
             ][usize::from(kind)];
+            // A two-disease claim bills medicines, a special-drug claim the special drug.
+            for line in &mut lines {
+                match kind {
+                    ClaimKind::TwoDisease if yibao_domain::ItemKind::of(&line.code) != Some(yibao_domain::ItemKind::Medicine) => {
+                        line.code = ItemCode::parse(CODES[0]).expect("code");
+                    }
+                    ClaimKind::SpecialDrug => line.code = ItemCode::parse(SPECIAL_DRUG).expect("code"),
+                    _ => {}
+                }
+            }
             let admission: Date = date!(2024 - 01 - 01) + Duration::days(day);
             Claim {
                 claim_id: format!("P-{day}"),
@@ -180,7 +201,12 @@ fn claim_strategy() -> impl Strategy<Value = Claim> {
                         ClaimKind::DaySurgery => 1,
                         _ => 3,
                     }),
-                diagnosis: if kind == ClaimKind::ChronicOutpatient { "I10.x00".to_owned() } else { "K35.900".to_owned() },
+                diagnosis: match (kind, day % 2) {
+                    (ClaimKind::ChronicOutpatient, _) | (ClaimKind::TwoDisease, 0) => "I10.x00".to_owned(),
+                    (ClaimKind::TwoDisease, _) => "E11.900".to_owned(),
+                    (ClaimKind::SpecialDrug, _) => "C50.900".to_owned(),
+                    _ => "K35.900".to_owned(),
+                },
                 referral,
                 emergency,
                 referred_deductible_paid: Fen::ZERO,
@@ -237,7 +263,11 @@ proptest! {
                 // A maternity claim for someone without maternity insurance is refused, and an
                 // outpatient claim under a pack that offers none; no other refusal is possible.
                 Err(e) if e.code() == "settle.benefit_not_offered" => {
-                    prop_assert!(matches!(pack, Pack::InpatientOnly) && matches!(claim.kind, ClaimKind::GeneralOutpatient | ClaimKind::ChronicOutpatient | ClaimKind::SingleDisease));
+                    let inpatient_only = matches!(pack, Pack::InpatientOnly)
+                        && matches!(claim.kind, ClaimKind::GeneralOutpatient | ClaimKind::ChronicOutpatient | ClaimKind::SingleDisease | ClaimKind::TwoDisease | ClaimKind::SpecialDrug);
+                    // The two diseases' terms are the residents' only.
+                    let residents_only = claim.kind == ClaimKind::TwoDisease && who.scheme == Scheme::Employee;
+                    prop_assert!(inpatient_only || residents_only);
                     continue;
                 }
                 // A single disease out of the area is not the city's fixed price.
@@ -251,8 +281,9 @@ proptest! {
             for a in amounts(&s) { prop_assert!(!a.is_negative(), "negative amount in {:?}", s); }
             prop_assert!(s.acct_pay <= balance);
             match claim.kind {
-                ClaimKind::Inpatient | ClaimKind::ChronicOutpatient | ClaimKind::SingleDisease | ClaimKind::DaySurgery => paid[0] += s.hifp_pay,
+                ClaimKind::Inpatient | ClaimKind::ChronicOutpatient | ClaimKind::SingleDisease | ClaimKind::DaySurgery | ClaimKind::SpecialDrug => paid[0] += s.hifp_pay,
                 ClaimKind::GeneralOutpatient => paid[1] += s.hifp_pay,
+                ClaimKind::TwoDisease => prop_assert!(s.hifp_pay <= TWO_DISEASE_LIMIT_BOTH),
                 ClaimKind::Maternity => {}
                 // No fund pays a pharmacy purchase.
                 ClaimKind::PharmacyPurchase => prop_assert_eq!(s.fund_pay_sumamt, Fen::ZERO),
@@ -271,6 +302,9 @@ proptest! {
             prop_assert!(acc.pooled_paid <= POOLED_CAP);
             prop_assert!(acc.outpatient_pooled_paid <= OUTPATIENT_LIMIT);
             prop_assert!(acc.chronic_paid <= CHRONIC_LIMIT_I10);
+            // The person is on file for both diseases: one limit for the two.
+            prop_assert!(acc.two_disease_paid <= TWO_DISEASE_LIMIT_BOTH);
+            prop_assert!(acc.special_drug_paid <= SPECIAL_DRUG_LIMIT);
             prop_assert!(acc.critical_paid <= CRITICAL_CAP);
             prop_assert!(acc.assistance_paid <= ASSISTANCE_LIMIT);
             prop_assert!(acc.supplementary_paid <= SUPPLEMENTARY_CAP);

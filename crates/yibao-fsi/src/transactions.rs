@@ -88,13 +88,16 @@ fn kind_of(path: &str, med_type: &str) -> Result<ClaimKind, AppError> {
         "2102" => Ok(ClaimKind::SingleDisease),
         "28" => Ok(ClaimKind::DaySurgery),
         "41" => Ok(ClaimKind::PharmacyPurchase),
+        "9901" => Ok(ClaimKind::TwoDisease),
+        "9904" => Ok(ClaimKind::SpecialDrug),
         "52" | "5201" => Ok(ClaimKind::Maternity),
         other => Err(bad(
             path,
             "med_type",
             format!(
                 "{other} is not settled here: 11 general outpatient, 14 chronic/special outpatient, 21 or 2101 inpatient, \
-                 2102 single disease at a fixed price, 28 day surgery, 41 pharmacy purchase, 52 maternity"
+                 2102 single disease at a fixed price, 28 day surgery, 41 pharmacy purchase, 52 maternity, \
+                 9901 the two diseases' outpatient medicines, 9904 a special drug"
             ),
         )),
     }
@@ -244,10 +247,6 @@ async fn sign_out(app: &App, principal: &Principal, input: &Node<'_>) -> Result<
     Ok(json!({"signoutoutb": {"sign_time": crate::moment(at)}}))
 }
 
-fn insutype_of(scheme: yibao_domain::Scheme) -> &'static str {
-    if scheme == yibao_domain::Scheme::Employee { "310" } else { "390" }
-}
-
 async fn person_information(app: &App, principal: &Principal, head: &Node<'_>, input: &Node<'_>) -> Result<Value, AppError> {
     let data = input.child("data")?;
     let (person_id, card) = presented(&data)?;
@@ -255,7 +254,8 @@ async fn person_information(app: &App, principal: &Principal, head: &Node<'_>, i
     let today = app.today();
     let status = |until: Option<Date>| if until.is_some_and(|until| until < today) { "4" } else { "1" };
     let mut insuinfo = vec![json!({
-        "insutype": insutype_of(coverage.scheme),
+        // The pack says how its residents are coded: 390, or 380/391 before the merger.
+        "insutype": app.policy().insutype(coverage.scheme),
         "psn_insu_stas": status(coverage.coverage_until),
         "psn_insu_date": day(coverage.coverage_from),
         "paus_insu_date": coverage.coverage_until.map(day),
@@ -924,6 +924,10 @@ async fn counters(app: &App, principal: &Principal, input: &Node<'_>) -> Result<
         ("chronic_paid", "门诊慢特病支付累计", amount(acc.chronic_paid)),
         ("inscope_burden", "政策范围内个人负担累计", amount(acc.inscope_burden)),
         ("critical_paid", "大病保险支付累计", amount(acc.critical_paid)),
+        ("two_disease_deductible_paid", "门诊两病起付线累计", amount(acc.two_disease_deductible_paid)),
+        ("two_disease_paid", "门诊两病支付累计", amount(acc.two_disease_paid)),
+        ("special_drug_deductible_paid", "特药起付线累计", amount(acc.special_drug_deductible_paid)),
+        ("special_drug_paid", "特药支付累计", amount(acc.special_drug_paid)),
     ];
     let cuminfo: Vec<Value> =
         rows.into_iter().map(|(code, name, cum)| json!({"year": year, "cum_type_code": code, "cum_type_name": name, "cum": cum})).collect();

@@ -96,6 +96,22 @@ pub fn diff(old: &Policy, new: &Policy) -> Vec<Change> {
         let prices = |side: &BTreeMap<String, (String, Vec<Dated>)>| side.get(code).map_or_else(Vec::new, |(_, prices)| prices.clone());
         dated(&format!("{subject} price"), &prices(&before), &prices(&after), &mut changes);
     }
+    // A special drug by its code and first listed day; its terms as one text.
+    let drugs = |policy: &Policy| -> BTreeMap<(String, Date), String> {
+        policy
+            .special_drugs
+            .iter()
+            .map(|d| {
+                let until = d.until.map_or_else(|| "open".to_owned(), |u| u.to_string());
+                let text = format!("{} / {}; for {}; until {until} [{}]", d.name_zh, d.name_en, d.indications.join(" "), d.cite);
+                ((d.code.to_string(), d.from), text)
+            })
+            .collect()
+    };
+    let (before, after) = (drugs(old), drugs(new));
+    for key in before.keys().chain(after.keys()).collect::<BTreeSet<_>>() {
+        push(&mut changes, &format!("special drug {}", key.0), before.get(key).cloned(), after.get(key).cloned(), Some(key.1));
+    }
     let items =
         |policy: &Policy| -> BTreeMap<String, String> { policy.catalogue().map(|item| (item.code.to_string(), item_text(item))).collect() };
     let (before, after) = (items(old), items(new));
@@ -109,7 +125,7 @@ pub fn diff(old: &Policy, new: &Policy) -> Vec<Change> {
 type Field = fn(&Policy) -> String;
 
 fn header(old: &Policy, new: &Policy, changes: &mut Vec<Change>) {
-    let fields: [(&str, Field); 9] = [
+    let fields: [(&str, Field); 10] = [
         ("pack.id", |p| p.id.clone()),
         ("pack.name", |p| p.name.clone()),
         ("pack.region", |p| p.region.to_string()),
@@ -117,6 +133,7 @@ fn header(old: &Policy, new: &Policy, changes: &mut Vec<Change>) {
         ("pack.effective_until", |p| p.effective_until.map_or_else(|| "open".to_owned(), |d| d.to_string())),
         ("pack.rounding", |p| format!("{:?}", p.rounding)),
         ("pack.service_date", |p| format!("{:?}", p.service_date)),
+        ("pack.resident_insutype", |p| p.resident_insutype.code().to_owned()),
         ("pack.schemes", |p| p.schemes.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
         ("pack.counties", |p| p.counties.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
     ];

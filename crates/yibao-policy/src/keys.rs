@@ -94,10 +94,24 @@ pub enum Family {
     /// Single diseases paid at a fixed price (单病种, R-BEN-2): `single_disease.*` with the
     /// `[[single_disease]]` list and its prices.
     SingleDisease,
+    /// Outpatient medicines for hypertension and diabetes (门诊两病, med_type 9901):
+    /// `two_disease.*`, a deductible, a ratio and an annual limit per disease and for both.
+    TwoDisease,
+    /// Special drugs (特药, med_type 9904), dispensed by a hospital or a designated pharmacy
+    /// (双通道): `special_drug.*` with the `[[special_drug]]` list and its indications.
+    SpecialDrug,
 }
 
 impl Family {
-    pub const ALL: [Family; 5] = [Family::Outpatient, Family::Chronic, Family::OutOfAreaFlat, Family::SubsidyShares, Family::SingleDisease];
+    pub const ALL: [Family; 7] = [
+        Family::Outpatient,
+        Family::Chronic,
+        Family::OutOfAreaFlat,
+        Family::SubsidyShares,
+        Family::SingleDisease,
+        Family::TwoDisease,
+        Family::SpecialDrug,
+    ];
 
     #[must_use]
     pub const fn name(self) -> &'static str {
@@ -107,6 +121,8 @@ impl Family {
             Family::OutOfAreaFlat => "outofarea",
             Family::SubsidyShares => "resident.subsidy",
             Family::SingleDisease => "single_disease",
+            Family::TwoDisease => "two_disease",
+            Family::SpecialDrug => "special_drug",
         }
     }
 
@@ -115,7 +131,7 @@ impl Family {
     #[must_use]
     pub const fn replaces(self) -> &'static [ParamKey] {
         match self {
-            Family::Outpatient | Family::Chronic | Family::SingleDisease => &[],
+            Family::Outpatient | Family::Chronic | Family::SingleDisease | Family::TwoDisease | Family::SpecialDrug => &[],
             Family::OutOfAreaFlat => &[ParamKey::OutOfAreaReductionReferred, ParamKey::OutOfAreaReductionUnreferred],
             Family::SubsidyShares => &[
                 ParamKey::ResidentSubsidyCentral,
@@ -130,7 +146,7 @@ impl Family {
     #[must_use]
     pub const fn one_way(self) -> &'static str {
         match self {
-            Family::Outpatient | Family::Chronic | Family::SingleDisease => "",
+            Family::Outpatient | Family::Chronic | Family::SingleDisease | Family::TwoDisease | Family::SpecialDrug => "",
             Family::OutOfAreaFlat => {
                 "give out-of-area care one way: outofarea.deductible with outofarea.ratio, or outofarea.reduction_referred/_unreferred points off the city's terms"
             }
@@ -235,6 +251,14 @@ registry! {
     ChronicRatio = "chronic.ratio", Ratio, [R, S, T, L, C], BASIC, false, "门诊慢特病支付比例", "chronic outpatient ratio";
     SingleDiseaseRatio = "single_disease.ratio", Ratio, [R, S, T, L, C], BASIC, false, "单病种统筹基金支付比例", "single-disease pooled-fund share of the fixed price";
     DaySurgeryDeductible = "day_surgery.deductible", Money, [R, S, T, L, C, G], OPTIONAL, false, "日间手术起付标准", "day-surgery deductible (absent: the inpatient deductible)";
+    TwoDiseaseDeductible = "two_disease.deductible", Money, [R, S, T, L], BASIC, false, "门诊两病年度起付标准", "two-disease outpatient annual deductible";
+    TwoDiseaseRatio = "two_disease.ratio", Ratio, [R, S, T, L, C], BASIC, false, "门诊两病统筹基金支付比例", "two-disease outpatient pooled-fund ratio";
+    TwoDiseaseLimitHypertension = "two_disease.annual_limit.hypertension", Money, [R, S, T], BASIC, false, "高血压门诊用药年度限额", "annual limit, hypertension";
+    TwoDiseaseLimitDiabetes = "two_disease.annual_limit.diabetes", Money, [R, S, T], BASIC, false, "糖尿病门诊用药年度限额", "annual limit, diabetes";
+    TwoDiseaseLimitBoth = "two_disease.annual_limit.both", Money, [R, S, T], BASIC, false, "高血压合并糖尿病年度限额", "annual limit, a person on file for both";
+    SpecialDrugDeductible = "special_drug.deductible", Money, [R, S, T], BASIC, false, "特药年度起付标准", "special-drug annual deductible";
+    SpecialDrugRatio = "special_drug.ratio", Ratio, [R, S, T, L, C], BASIC, false, "特药统筹基金支付比例", "special-drug pooled-fund ratio";
+    SpecialDrugAnnualLimit = "special_drug.annual_limit", Money, [R, S, T], OPTIONAL, false, "特药年度限额（另在统筹年度限额内）", "special-drug annual limit (within the pooled annual cap too)";
     CriticalThreshold = "critical.threshold", Money, [R, S, T], CRITICAL, false, "大病保险起付标准", "critical-illness threshold";
     CriticalBands = "critical.bands", Bands, [R, S, T], CRITICAL, false, "大病保险分段支付比例", "critical-illness bands";
     CriticalAnnualCap = "critical.annual_cap", Money, [R, S, T], CRITICAL, false, "大病保险年度最高支付限额", "critical-illness annual cap";
@@ -296,6 +320,10 @@ const fn family_of(name: &str) -> Option<Family> {
         Some(Family::SubsidyShares)
     } else if starts_with(bytes, b"single_disease.") {
         Some(Family::SingleDisease)
+    } else if starts_with(bytes, b"two_disease.") {
+        Some(Family::TwoDisease)
+    } else if starts_with(bytes, b"special_drug.") {
+        Some(Family::SpecialDrug)
     } else {
         None
     }

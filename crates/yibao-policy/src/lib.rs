@@ -202,6 +202,71 @@ impl SingleDisease {
     }
 }
 
+/// A special drug (特药, R-BEN-1) the pack pays under its own terms (`special_drug.*`):
+/// a costly medicine listed by the city for some diseases, dispensed by a hospital or a
+/// designated pharmacy (双通道) to a person on file for one of them.
+#[derive(Clone, Debug)]
+pub struct SpecialDrug {
+    /// The national medicine code (`X…`/`Z…`, 20 or 23 characters).
+    pub code: ItemCode,
+    pub name_zh: String,
+    pub name_en: String,
+    /// The diseases it is paid for: ICD-10 prefixes matched against the claim's diagnosis
+    /// and the person's diseases on file.
+    pub indications: Vec<String>,
+    /// Listed from this day (inclusive) …
+    pub from: Date,
+    /// … to this day (inclusive), or open.
+    pub until: Option<Date>,
+    pub cite: String,
+}
+
+impl SpecialDrug {
+    /// Whether the drug is on the city's list on `date`.
+    #[must_use]
+    pub fn listed_on(&self, date: Date) -> bool {
+        self.from <= date && self.until.is_none_or(|until| date <= until)
+    }
+
+    /// The indication a diagnosis falls under: the longest matching prefix.
+    #[must_use]
+    pub fn indication_for(&self, diagnosis: &str) -> Option<&str> {
+        self.indications.iter().filter(|code| diagnosis.starts_with(code.as_str())).max_by_key(|code| code.len()).map(String::as_str)
+    }
+}
+
+/// How a pack codes its residents' insurance nationally (`insutype`): 390 the integrated
+/// urban and rural residents' scheme (城乡居民基本医疗保险), or, in a city that has not
+/// merged them, 380 the new rural cooperative medical scheme (新型农村合作医疗) or 391 the
+/// urban residents' scheme (城镇居民基本医疗保险).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ResidentInsutype {
+    #[default]
+    Integrated,
+    RuralCooperative,
+    UrbanResidents,
+}
+
+impl ResidentInsutype {
+    pub const ALL: [ResidentInsutype; 3] =
+        [ResidentInsutype::Integrated, ResidentInsutype::RuralCooperative, ResidentInsutype::UrbanResidents];
+
+    /// The national code.
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            ResidentInsutype::Integrated => "390",
+            ResidentInsutype::RuralCooperative => "380",
+            ResidentInsutype::UrbanResidents => "391",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(code: &str) -> Option<ResidentInsutype> {
+        ResidentInsutype::ALL.into_iter().find(|t| t.code() == code)
+    }
+}
+
 /// A loaded, validated policy pack.
 #[derive(Clone, Debug)]
 pub struct Policy {
@@ -216,6 +281,8 @@ pub struct Policy {
     pub effective_until: Option<Date>,
     pub rounding: Rounding,
     pub service_date: ServiceDateRule,
+    /// How the residents' insurance is coded nationally (`pack.resident_insutype`).
+    pub resident_insutype: ResidentInsutype,
     pub schemes: Vec<Scheme>,
     /// Tiers allowed per basic scheme; empty when the city has no tiers.
     pub tiers: Vec<(Scheme, Vec<Tier>)>,
@@ -228,13 +295,16 @@ pub struct Policy {
     pub chronic_diseases: Vec<ChronicDisease>,
     /// The diseases paid at a fixed price (`[[single_disease]]`).
     pub single_diseases: Vec<SingleDisease>,
+    /// The special drugs (`[[special_drug]]`), by code; a code may be listed again after a
+    /// gap, never twice on one day.
+    pub special_drugs: Vec<SpecialDrug>,
     catalogue: HashMap<ItemCode, CatalogueItem>,
     /// The dated national catalogue the city reads beneath its own items (empty until one
     /// is attached with [`Policy::with_catalogue`]).
     national: Arc<Catalogue>,
-    /// Which benefit families the pack offers, in `Family::ALL` order: found once at load,
-    /// read by every claim of those kinds.
-    offered: [bool; Family::ALL.len()],
+    /// Which benefit families the pack offers to each basic scheme (employees, residents),
+    /// in `Family::ALL` order: found once at load, read by every claim of those kinds.
+    offered: [[bool; 2]; Family::ALL.len()],
 }
 
 impl Policy {
@@ -273,15 +343,42 @@ impl Policy {
         self.schemes.contains(&scheme)
     }
 
-    /// Whether the pack offers a benefit family: gives any key of it.
+    /// Whether the pack offers a benefit family to anyone: gives any key of it.
     #[must_use]
     pub fn offers(&self, family: Family) -> bool {
-        self.offered[family as usize]
+        self.offered[family as usize].contains(&true)
     }
 
-    /// The families `entries` (per key, in `ParamKey` order) give any key of.
-    fn families_given(entries: &[Vec<Entry>]) -> [bool; Family::ALL.len()] {
-        Family::ALL.map(|family| PARAMS.iter().any(|spec| spec.family == Some(family) && !entries[spec.key as usize].is_empty()))
+    /// Whether the pack offers a benefit family to a basic scheme's insured: gives a key of
+    /// it for that scheme or for every scheme (issue 13: a city may pay the two diseases'
+    /// medicines for its residents only). For another scheme, whether it offers it at all.
+    #[must_use]
+    pub fn offers_to(&self, family: Family, scheme: Scheme) -> bool {
+        match Self::basic_index(scheme) {
+            Some(index) => self.offered[family as usize][index],
+            None => self.offers(family),
+        }
+    }
+
+    const fn basic_index(scheme: Scheme) -> Option<usize> {
+        match scheme {
+            Scheme::Employee => Some(0),
+            Scheme::Resident => Some(1),
+            _ => None,
+        }
+    }
+
+    /// The families `entries` (per key, in `ParamKey` order) give any key of, per basic
+    /// scheme: an entry without a scheme gives it to both.
+    fn families_given(entries: &[Vec<Entry>]) -> [[bool; 2]; Family::ALL.len()] {
+        Family::ALL.map(|family| {
+            [Scheme::Employee, Scheme::Resident].map(|scheme| {
+                PARAMS
+                    .iter()
+                    .filter(|spec| spec.family == Some(family))
+                    .any(|spec| entries[spec.key as usize].iter().any(|entry| entry.selector.scheme.is_none_or(|s| s == scheme)))
+            })
+        })
     }
 
     #[must_use]
@@ -368,6 +465,23 @@ impl Policy {
             .filter_map(|d| level_rank(d.level).map(|rank| (d.code.len(), rank, d)))
             .max_by_key(|(len, rank, _)| (*len, *rank))
             .map(|(_, _, d)| d)
+    }
+
+    /// The special drug `code` is on `date`, if the city lists it then.
+    #[must_use]
+    pub fn special_drug_on(&self, code: &ItemCode, date: Date) -> Option<&SpecialDrug> {
+        self.special_drugs.iter().find(|drug| drug.code == *code && drug.listed_on(date))
+    }
+
+    /// The national insurance-type code (`insutype`) of a basic scheme's or the maternity
+    /// fund's settlement: 310 employees, 510 maternity, the pack's code for residents.
+    #[must_use]
+    pub const fn insutype(&self, scheme: Scheme) -> &'static str {
+        match scheme {
+            Scheme::Employee => "310",
+            Scheme::Maternity => "510",
+            _ => self.resident_insutype.code(),
+        }
     }
 
     /// The certified disease a diagnosis belongs to: the longest matching prefix.

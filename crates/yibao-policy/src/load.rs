@@ -14,7 +14,8 @@ use yibao_domain::{
 use crate::keys::{Family, PARAMS, ParamKey, ParamSpec, ValueKind};
 use crate::lookup::{matches, specificity, value_on};
 use crate::{
-    Band, Bands, CatalogueItem, ChronicDisease, Dated, Dim, Entry, Policy, Selector, ServiceDateRule, SingleDisease, Source, Value,
+    Band, Bands, CatalogueItem, ChronicDisease, Dated, Dim, Entry, Policy, ResidentInsutype, Selector, ServiceDateRule, SingleDisease,
+    Source, SpecialDrug, Value,
 };
 
 /// Most entries, values, items and diseases a pack may hold: far above any real city,
@@ -142,6 +143,8 @@ struct RawPack {
     #[serde(default)]
     single_disease: Vec<toml::Spanned<RawSingleDisease>>,
     #[serde(default)]
+    special_drug: Vec<toml::Spanned<RawSpecialDrug>>,
+    #[serde(default)]
     item: Vec<toml::Spanned<RawItem>>,
 }
 
@@ -155,6 +158,8 @@ struct RawHeader {
     effective_until: Option<toml::Value>,
     rounding: Option<String>,
     service_date: Option<String>,
+    /// 390 (default), 380 or 391: how the residents' insurance is coded nationally.
+    resident_insutype: Option<String>,
     schemes: Vec<String>,
     tiers: Option<std::collections::BTreeMap<String, Vec<u8>>>,
     /// The city's counties and districts (GB/T 2260), where households, persons and
@@ -210,6 +215,18 @@ struct RawSingleDisease {
     name_zh: String,
     name_en: String,
     price: Vec<RawValue>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpecialDrug {
+    code: String,
+    name_zh: String,
+    name_en: String,
+    diseases: Vec<String>,
+    from: toml::Value,
+    until: Option<toml::Value>,
+    cite: String,
 }
 
 #[derive(Deserialize)]
@@ -315,6 +332,19 @@ fn build(loader: &mut Loader<'_>, raw: RawPack) -> Option<Policy> {
             ServiceDateRule::Admission
         }
     };
+    let resident_insutype = match header.resident_insutype.as_deref().map(|code| (code, ResidentInsutype::parse(code))) {
+        None => ResidentInsutype::Integrated,
+        Some((_, Some(insutype))) => insutype,
+        Some((other, None)) => {
+            loader.fail(
+                "pack.resident_insutype",
+                PolicyErrorKind::Invalid(format!(
+                    "'{other}' is not a residents' insurance type: 390 (城乡居民), 380 (新农合) or 391 (城镇居民)"
+                )),
+            );
+            ResidentInsutype::Integrated
+        }
+    };
     let mut schemes = Vec::new();
     for name in &header.schemes {
         match Scheme::parse(name) {
@@ -402,6 +432,7 @@ fn build(loader: &mut Loader<'_>, raw: RawPack) -> Option<Policy> {
         || raw.item.len() > ITEMS_LIMIT
         || raw.chronic_disease.len() > DISEASES_LIMIT
         || raw.single_disease.len() > DISEASES_LIMIT
+        || raw.special_drug.len() > DISEASES_LIMIT
     {
         loader.fail(
             "file",
@@ -492,6 +523,8 @@ fn build(loader: &mut Loader<'_>, raw: RawPack) -> Option<Policy> {
         }
     }
 
+    let special_drugs = parse_special_drugs(loader, &sources, raw.special_drug);
+
     let mut catalogue: HashMap<ItemCode, CatalogueItem> = HashMap::new();
     for spanned in raw.item {
         let line = loader.line_of(spanned.span().start);
@@ -515,6 +548,7 @@ fn build(loader: &mut Loader<'_>, raw: RawPack) -> Option<Policy> {
         effective_until,
         rounding,
         service_date,
+        resident_insutype,
         schemes,
         tiers,
         counties,
@@ -523,6 +557,7 @@ fn build(loader: &mut Loader<'_>, raw: RawPack) -> Option<Policy> {
         entries,
         chronic_diseases,
         single_diseases,
+        special_drugs,
         catalogue,
         national: std::sync::Arc::default(),
     };
@@ -535,6 +570,75 @@ fn build(loader: &mut Loader<'_>, raw: RawPack) -> Option<Policy> {
 
 /// Whether `code` may be an ICD-10 prefix a diagnosis is matched against: 1 to 16 letters,
 /// digits and dots.
+/// The `[[special_drug]]` list: national medicine codes, each with its indications and the
+/// days it is listed; one code is never listed twice on a day.
+fn parse_special_drugs(loader: &mut Loader<'_>, sources: &[Source], raw: Vec<toml::Spanned<RawSpecialDrug>>) -> Vec<SpecialDrug> {
+    let mut drugs: Vec<SpecialDrug> = Vec::new();
+    for spanned in raw {
+        let line = loader.line_of(spanned.span().start);
+        let raw_drug = spanned.into_inner();
+        let place = format!("line {line}, special_drug {}", raw_drug.code);
+        let errors_before = loader.errors.len();
+        let code = match ItemCode::parse(&raw_drug.code) {
+            Ok(code) if yibao_domain::ItemKind::of(&code) == Some(yibao_domain::ItemKind::Medicine) => Some(code),
+            _ => {
+                loader.fail(
+                    place.clone(),
+                    PolicyErrorKind::Invalid(format!(
+                        "'{}' is not a national medicine code (X… or Z…, 20 or 23 characters)",
+                        raw_drug.code
+                    )),
+                );
+                None
+            }
+        };
+        if raw_drug.name_zh.trim().is_empty() || raw_drug.name_en.trim().is_empty() {
+            loader.fail(place.clone(), PolicyErrorKind::Invalid("a special drug needs name_zh and name_en".into()));
+        }
+        if raw_drug.diseases.is_empty() || raw_drug.diseases.len() > 64 {
+            loader.fail(place.clone(), PolicyErrorKind::Invalid("a special drug lists 1 to 64 diseases it is paid for".into()));
+        }
+        for disease in &raw_drug.diseases {
+            if !is_icd_prefix(disease) {
+                loader.fail(place.clone(), PolicyErrorKind::Invalid(format!("'{disease}' is not an ICD-10 code prefix")));
+            }
+        }
+        if let Err(message) = check_cite(&raw_drug.cite, sources) {
+            loader.fail(place.clone(), PolicyErrorKind::BadCitation(message));
+        }
+        let from = date_field(loader, &format!("{place}, from"), &raw_drug.from);
+        let until = raw_drug.until.as_ref().and_then(|v| date_field(loader, &format!("{place}, until"), v));
+        if let (Some(from), Some(until)) = (from, until)
+            && until < from
+        {
+            loader.fail(place.clone(), PolicyErrorKind::Invalid(format!("until {until} is before from {from}")));
+        }
+        let (Some(code), Some(from)) = (code, from) else { continue };
+        if loader.errors.len() > errors_before {
+            continue;
+        }
+        let overlapping =
+            drugs.iter().find(|d| d.code == code && d.from <= until.unwrap_or(Date::MAX) && from <= d.until.unwrap_or(Date::MAX));
+        if let Some(twin) = overlapping {
+            loader.fail(
+                place,
+                PolicyErrorKind::Overlap(format!("special drug {code} is already listed from {} on some of these days", twin.from)),
+            );
+            continue;
+        }
+        drugs.push(SpecialDrug {
+            code,
+            name_zh: raw_drug.name_zh,
+            name_en: raw_drug.name_en,
+            indications: raw_drug.diseases,
+            from,
+            until,
+            cite: raw_drug.cite,
+        });
+    }
+    drugs
+}
+
 fn is_icd_prefix(code: &str) -> bool {
     !code.is_empty() && code.len() <= 16 && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.')
 }
@@ -956,7 +1060,8 @@ fn check_coverage(loader: &mut Loader<'_>, policy: &Policy) {
                 // A key required for one basic scheme is not required in the other's contexts.
                 let required_here = required
                     && (wants_basic.is_empty() || scheme.is_some_and(|s| wants_basic.contains(&s)))
-                    && (!spec.requires_tiers || scheme.is_some_and(|s| !policy.tiers_for(s).is_empty()));
+                    && (!spec.requires_tiers || scheme.is_some_and(|s| !policy.tiers_for(s).is_empty()))
+                    && offered_here(spec, policy, scheme);
                 let tiers: Vec<Option<Tier>> = match scheme {
                     Some(s) if !policy.tiers_for(s).is_empty() => policy.tiers_for(s).iter().copied().map(Some).collect(),
                     _ => vec![None],
@@ -1045,6 +1150,20 @@ fn check_coverage(loader: &mut Loader<'_>, policy: &Policy) {
         });
     }
     check_single_diseases_unambiguous(loader, policy);
+    // The special drugs and their terms come together, or not at all.
+    match (policy.special_drugs.is_empty(), policy.offers(Family::SpecialDrug)) {
+        (false, false) => loader.fail(
+            "special_drug",
+            PolicyErrorKind::Missing(
+                "the pack lists special drugs but gives no special_drug.* terms (special_drug.deductible, special_drug.ratio)".to_owned(),
+            ),
+        ),
+        (true, true) => loader.fail(
+            "param special_drug",
+            PolicyErrorKind::Missing("the pack gives special_drug.* terms but lists no [[special_drug]]".to_owned()),
+        ),
+        _ => {}
+    }
 }
 
 /// A stay matches one fixed price, never two by different rules: where a level has a price
@@ -1084,8 +1203,20 @@ fn check_single_diseases_unambiguous(loader: &mut Loader<'_>, policy: &Policy) {
 fn required_in(spec: &ParamSpec, policy: &Policy) -> bool {
     let by_scheme = spec.required_when.iter().any(|s| policy.has_scheme(*s)) || (spec.requires_tiers && policy.has_tiers());
     let by_family = spec.family.is_none_or(|family| policy.offers(family));
-    let replaced = Family::ALL.iter().any(|family| policy.offers(*family) && family.replaces().contains(&spec.key));
+    let replaced = [Scheme::Employee, Scheme::Resident]
+        .into_iter()
+        .filter(|s| policy.has_scheme(*s))
+        .all(|s| Family::ALL.iter().any(|family| policy.offers_to(*family, s) && family.replaces().contains(&spec.key)));
+    let replaced = replaced && policy.schemes.iter().any(|s| s.is_basic());
     by_scheme && by_family && !replaced
+}
+
+/// Whether the pack must resolve `spec` for a basic scheme's insured (`None`: a pack with
+/// no basic scheme): a family key only where the family is offered to that scheme, and no
+/// key that a family offered to it replaces (issue 13: families per scheme).
+fn offered_here(spec: &ParamSpec, policy: &Policy, scheme: Option<Scheme>) -> bool {
+    let offered = |family: Family| scheme.map_or_else(|| policy.offers(family), |s| policy.offers_to(family, s));
+    spec.family.is_none_or(offered) && !Family::ALL.iter().any(|family| offered(*family) && family.replaces().contains(&spec.key))
 }
 
 /// A pack gives each rule one way: a family it offers and the keys the family replaces are
@@ -1093,7 +1224,13 @@ fn required_in(spec: &ParamSpec, policy: &Policy) -> bool {
 /// on any day (the county bears the rest).
 fn check_given_one_way(loader: &mut Loader<'_>, policy: &Policy) {
     for family in Family::ALL {
-        if policy.offers(family) && family.replaces().iter().any(|key| !policy.entries(*key).is_empty()) {
+        // Per scheme: a city may give its employees flat out-of-area terms and its residents
+        // points off; never both ways to the same insured.
+        let both = [Scheme::Employee, Scheme::Resident].into_iter().any(|scheme| {
+            policy.offers_to(family, scheme)
+                && family.replaces().iter().any(|key| policy.entries(*key).iter().any(|e| e.selector.scheme.is_none_or(|s| s == scheme)))
+        });
+        if both {
             loader.fail(format!("param {}", family.name()), PolicyErrorKind::Invalid(family.one_way().to_owned()));
         }
     }

@@ -1070,6 +1070,151 @@ annual_limit = [{ from = "2010-01-01", value = 3500, cite = "TEST" }]"#,
         "policy.negative_money",
         "chronic_disease E11, value 1: money may not be negative",
     ),
+    // ---- families per scheme (issue 13) ----
+    (
+        "the two diseases' terms for residents given in part: no limit for diabetes",
+        VALID,
+        Append(
+            r#"
+[[param]]
+key = "two_disease.deductible"
+scheme = "resident"
+values = [{ from = "2010-01-01", value = 0, cite = "TEST" }]
+[[param]]
+key = "two_disease.ratio"
+scheme = "resident"
+values = [{ from = "2010-01-01", value = "50%", cite = "TEST" }]
+[[param]]
+key = "two_disease.annual_limit.hypertension"
+scheme = "resident"
+values = [{ from = "2010-01-01", value = 300, cite = "TEST" }]
+[[param]]
+key = "two_disease.annual_limit.both"
+scheme = "resident"
+values = [{ from = "2010-01-01", value = 600, cite = "TEST" }]"#,
+        ),
+        "policy.missing_value",
+        "no entry of two_disease.annual_limit.diabetes covers region=419900, scheme=resident",
+    ),
+    (
+        "out-of-area care given both ways to the employees: their own terms and the pack-wide points",
+        VALID,
+        Append(
+            r#"
+[[param]]
+key = "outofarea.deductible"
+scheme = "employee"
+values = [{ from = "2010-01-01", value = 3000, cite = "TEST" }]
+[[param]]
+key = "outofarea.ratio"
+scheme = "employee"
+values = [{ from = "2010-01-01", value = "50%", cite = "TEST" }]"#,
+        ),
+        "policy.invalid",
+        "give out-of-area care one way",
+    ),
+    // ---- special drugs (特药) ----
+    (
+        "special drugs listed without their terms",
+        VALID,
+        Append(
+            r#"
+[[special_drug]]
+code = "XL00000000B000000000008"
+name_zh = "靶向特药"
+name_en = "Targeted drug"
+diseases = ["C50"]
+from = "2010-01-01"
+cite = "TEST""#,
+        ),
+        "policy.missing_value",
+        "the pack lists special drugs but gives no special_drug.* terms",
+    ),
+    (
+        "special-drug terms without a drug",
+        VALID,
+        Append(
+            r#"
+[[param]]
+key = "special_drug.deductible"
+values = [{ from = "2010-01-01", value = 0, cite = "TEST" }]
+[[param]]
+key = "special_drug.ratio"
+values = [{ from = "2010-01-01", value = "60%", cite = "TEST" }]"#,
+        ),
+        "policy.missing_value",
+        "the pack gives special_drug.* terms but lists no [[special_drug]]",
+    ),
+    (
+        "a special drug that is not a medicine code",
+        VALID,
+        Append(
+            r#"
+[[special_drug]]
+code = "001201000010000"
+name_zh = "床位费"
+name_en = "Bed"
+diseases = ["C50"]
+from = "2010-01-01"
+cite = "TEST""#,
+        ),
+        "policy.invalid",
+        "'001201000010000' is not a national medicine code",
+    ),
+    (
+        "a special drug listed twice on the same days",
+        VALID,
+        Append(
+            r#"
+[[param]]
+key = "special_drug.deductible"
+values = [{ from = "2010-01-01", value = 0, cite = "TEST" }]
+[[param]]
+key = "special_drug.ratio"
+values = [{ from = "2010-01-01", value = "60%", cite = "TEST" }]
+[[special_drug]]
+code = "XL00000000B000000000008"
+name_zh = "靶向特药"
+name_en = "Targeted drug"
+diseases = ["C50"]
+from = "2010-01-01"
+until = "2020-12-31"
+cite = "TEST"
+[[special_drug]]
+code = "XL00000000B000000000008"
+name_zh = "靶向特药"
+name_en = "Targeted drug"
+diseases = ["C50", "C16"]
+from = "2020-06-01"
+cite = "TEST""#,
+        ),
+        "policy.overlap",
+        "special drug XL00000000B000000000008 is already listed from 2010-01-01",
+    ),
+    (
+        "a special drug without a disease or a citation",
+        VALID,
+        Append(
+            r#"
+[[special_drug]]
+code = "XL00000000B000000000008"
+name_zh = "靶向特药"
+name_en = "Targeted drug"
+diseases = []
+from = "2010-01-01"
+cite = "nobody"
+"#,
+        ),
+        "policy.invalid",
+        "a special drug lists 1 to 64 diseases it is paid for",
+    ),
+    (
+        "a residents' insurance type that is not one",
+        VALID,
+        Replace("service_date = \"admission\"", "service_date = \"admission\"\nresident_insutype = \"392\""),
+        "policy.invalid",
+        "'392' is not a residents' insurance type: 390 (城乡居民), 380 (新农合) or 391 (城镇居民)",
+    ),
     // ---- single diseases at a fixed price ----
     (
         "single diseases listed without the fund's share of their price",
@@ -1726,4 +1871,57 @@ price_cap = { township = 20, primary = 30, secondary = 40 }"#,
     assert_eq!(bed.price_cap_at(InstitutionLevel::Township), Some(Fen::yuan(20)));
     let other = policy.catalogue_item(&ItemCode::parse("001201000010000").expect("code")).expect("the valid pack's bed");
     assert_eq!(other.price_cap_at(InstitutionLevel::Township), other.price_cap_at(InstitutionLevel::Primary));
+}
+
+/// Families are offered per basic scheme (issue 13): the employees' out-of-area terms of
+/// their own beside the residents' points off, and the two diseases' terms for residents
+/// only, load; the pack says which scheme is offered what.
+#[test]
+fn families_are_offered_per_scheme() {
+    let text = edited(
+        VALID,
+        &[
+            Replace("key = \"outofarea.reduction_referred\"\n", "key = \"outofarea.reduction_referred\"\nscheme = \"resident\"\n"),
+            Replace("key = \"outofarea.reduction_unreferred\"\n", "key = \"outofarea.reduction_unreferred\"\nscheme = \"resident\"\n"),
+            Append(
+                r#"
+[[param]]
+key = "outofarea.deductible"
+scheme = "employee"
+values = [{ from = "2010-01-01", value = 3000, cite = "TEST" }]
+[[param]]
+key = "outofarea.ratio"
+scheme = "employee"
+values = [{ from = "2010-01-01", value = "50%", cite = "TEST" }]
+[[param]]
+key = "two_disease.deductible"
+scheme = "resident"
+values = [{ from = "2010-01-01", value = 0, cite = "TEST" }]
+[[param]]
+key = "two_disease.ratio"
+scheme = "resident"
+values = [{ from = "2010-01-01", value = "50%", cite = "TEST" }]
+[[param]]
+key = "two_disease.annual_limit.hypertension"
+scheme = "resident"
+values = [{ from = "2010-01-01", value = 300, cite = "TEST" }]
+[[param]]
+key = "two_disease.annual_limit.diabetes"
+scheme = "resident"
+values = [{ from = "2010-01-01", value = 480, cite = "TEST" }]
+[[param]]
+key = "two_disease.annual_limit.both"
+scheme = "resident"
+values = [{ from = "2010-01-01", value = 780, cite = "TEST" }]"#,
+            ),
+        ],
+    );
+    let policy = load(&text);
+    use yibao_policy::Family;
+    assert!(policy.offers_to(Family::OutOfAreaFlat, Scheme::Employee));
+    assert!(!policy.offers_to(Family::OutOfAreaFlat, Scheme::Resident));
+    assert!(policy.offers_to(Family::TwoDisease, Scheme::Resident));
+    assert!(!policy.offers_to(Family::TwoDisease, Scheme::Employee));
+    assert!(policy.offers(Family::TwoDisease) && !policy.offers(Family::SpecialDrug));
+    assert_eq!(policy.resident_insutype.code(), "390", "the default");
 }

@@ -271,7 +271,9 @@ struct StoredAmounts {
 fn pooled_fund(insutype: &str) -> Result<FundScheme, String> {
     match insutype {
         "310" => Ok(FundScheme::Employee),
-        "390" => Ok(FundScheme::Resident),
+        // A pack codes its residents 390, or 380 (NCMS) / 391 (urban residents) before the
+        // merger: the city's one residents' scheme, one pooled fund in the books.
+        "390" | "380" | "391" => Ok(FundScheme::Resident),
         "510" => Ok(FundScheme::Maternity),
         other => Err(format!("a settlement of insurance type '{other}' has no pooled fund")),
     }

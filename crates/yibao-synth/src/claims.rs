@@ -423,7 +423,9 @@ impl City {
         let level = institution.level as usize;
         match event.kind {
             ClaimKind::GeneralOutpatient | ClaimKind::PharmacyPurchase => outpatient_lines(&mut rng, &mut lines, level, event.diagnosis),
-            ClaimKind::ChronicOutpatient => chronic_lines(&mut rng, &mut lines, level, event.diagnosis),
+            ClaimKind::ChronicOutpatient | ClaimKind::TwoDisease | ClaimKind::SpecialDrug => {
+                chronic_lines(&mut rng, &mut lines, level, event.diagnosis);
+            }
             ClaimKind::Inpatient | ClaimKind::SingleDisease | ClaimKind::DaySurgery | ClaimKind::Maternity => {
                 inpatient_lines(&mut rng, &mut lines, level, event);
             }

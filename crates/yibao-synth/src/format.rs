@@ -40,7 +40,7 @@ fn flag(value: bool) -> &'static str {
     if value { "1" } else { "0" }
 }
 
-const KINDS: [ClaimKind; 7] = [
+const KINDS: [ClaimKind; 9] = [
     ClaimKind::Inpatient,
     ClaimKind::GeneralOutpatient,
     ClaimKind::ChronicOutpatient,
@@ -48,6 +48,8 @@ const KINDS: [ClaimKind; 7] = [
     ClaimKind::SingleDisease,
     ClaimKind::DaySurgery,
     ClaimKind::PharmacyPurchase,
+    ClaimKind::TwoDisease,
+    ClaimKind::SpecialDrug,
 ];
 
 const fn delivery_name(kind: DeliveryKind) -> &'static str {

@@ -217,7 +217,11 @@ fn claims_have_the_configured_frequencies_and_costs() {
                     births += 1;
                 }
                 ClaimKind::Maternity => {}
-                ClaimKind::SingleDisease | ClaimKind::DaySurgery | ClaimKind::PharmacyPurchase => {
+                ClaimKind::SingleDisease
+                | ClaimKind::DaySurgery
+                | ClaimKind::PharmacyPurchase
+                | ClaimKind::TwoDisease
+                | ClaimKind::SpecialDrug => {
                     panic!("the synthetic year draws no {:?} claims", e.kind)
                 }
             }

@@ -202,7 +202,9 @@ fn simulation_equals_settling_one_by_one() {
             yibao_domain::ClaimKind::Maternity => 3,
             kind @ (yibao_domain::ClaimKind::SingleDisease
             | yibao_domain::ClaimKind::DaySurgery
-            | yibao_domain::ClaimKind::PharmacyPurchase) => {
+            | yibao_domain::ClaimKind::PharmacyPurchase
+            | yibao_domain::ClaimKind::TwoDisease
+            | yibao_domain::ClaimKind::SpecialDrug) => {
                 panic!("the synthetic year draws no {kind:?} claims")
             }
         };

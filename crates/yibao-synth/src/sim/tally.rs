@@ -256,7 +256,8 @@ pub(crate) fn kind_index(kind: ClaimKind) -> usize {
     match kind {
         // The simulated year draws no pharmacy purchases; counted as outpatient visits.
         ClaimKind::GeneralOutpatient | ClaimKind::PharmacyPurchase => 0,
-        ClaimKind::ChronicOutpatient => 1,
+        // Nor two-disease medicines or special drugs: counted with chronic outpatient care.
+        ClaimKind::ChronicOutpatient | ClaimKind::TwoDisease | ClaimKind::SpecialDrug => 1,
         // The simulated year draws no fixed-price or day-surgery stays; counted as stays.
         ClaimKind::Inpatient | ClaimKind::SingleDisease | ClaimKind::DaySurgery => 2,
         ClaimKind::Maternity => 3,
