@@ -160,6 +160,12 @@ pub struct EnrolIn {
     pub supplementary: bool,
     #[serde(default)]
     pub maternity: bool,
+    /// An employee under the civil servants' medical subsidy (公务员医疗补助, 320).
+    #[serde(default)]
+    pub civil_servant: bool,
+    /// An employee whose employer has supplementary insurance (企业补充医疗保险, 370).
+    #[serde(default)]
+    pub enterprise_supplementary: bool,
     #[serde(default)]
     pub certified_chronic_diseases: Vec<String>,
 }
@@ -186,6 +192,8 @@ async fn enrol(
         assistance_group: input.assistance_group,
         supplementary: input.supplementary,
         maternity: input.maternity,
+        civil_servant: input.civil_servant,
+        enterprise_supplementary: input.enterprise_supplementary,
         certified_chronic_diseases: input.certified_chronic_diseases,
     };
     let record = state.enrol(&caller, &source(&headers), input).await?;
@@ -299,11 +307,14 @@ pub struct PersonUpdateIn {
     pub assistance_group: Option<Option<AssistanceGroup>>,
     pub supplementary: Option<bool>,
     pub maternity: Option<bool>,
+    pub civil_servant: Option<bool>,
+    pub enterprise_supplementary: Option<bool>,
     pub certified_chronic_diseases: Option<Vec<String>>,
 }
 
 /// Update a person's details (name, card number, assistance group, supplementary and
-/// maternity insurance, certified chronic diseases). The change is audited (`person.update`,
+/// maternity insurance, an employee's civil servants' subsidy and employer's supplementary
+/// insurance, diseases on file). The change is audited (`person.update`,
 /// old and new values); an update that changes nothing is refused.
 #[utoipa::path(patch, path = "/api/persons/{id}", request_body = PersonUpdateIn, params(("id" = String, Path, description = "National ID")), responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), tag = "persons")]
 async fn update_person(
@@ -319,6 +330,8 @@ async fn update_person(
         assistance_group: input.assistance_group,
         supplementary: input.supplementary,
         maternity: input.maternity,
+        civil_servant: input.civil_servant,
+        enterprise_supplementary: input.enterprise_supplementary,
         certified_chronic_diseases: input.certified_chronic_diseases,
     };
     Ok(Json(state.update_person(&caller, &source(&headers), &person_id(&id)?, update).await?).into_response())

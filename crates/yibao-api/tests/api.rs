@@ -1818,8 +1818,105 @@ async fn catalogue_flow(api: &Api, other: &App) {
     purchase["claim_id"] = json!("RX-2");
     let (status, refused) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(body(&purchase))).await;
     assert_eq!((status, refused["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("claim.purchase_not_at_pharmacy")), "{refused}");
+    benefit_kinds_flow(api, &body).await;
     assert!(other.refresh_catalogue().await.expect("refresh"), "a second application on the store reads the load");
     assert_eq!(other.policy().national_catalogue().len(), 2);
+}
+
+const TRASTUZUMAB: &str = "XL01XCQ065B001010100981";
+
+/// The last benefit kinds of issue 13 over HTTP, as a clerk and hostile institutions would
+/// use them: special drugs at a pharmacy (双通道), the two diseases' medicines, and an
+/// employee's top-ups (公务员医疗补助, 企业补充医疗保险) posted to their own funds; the books
+/// still check.
+async fn benefit_kinds_flow(api: &Api, body: &impl Fn(&Value) -> Value) {
+    let (clerk, auditor) = (api.sign_in("east.clerk").await, api.sign_in("auditor").await);
+    let person = format!("/api/persons/{EAST_PERSON}");
+    // The top-ups are an employee's: a resident cannot be given them.
+    let (status, refused) = api.call("PATCH", &person, Auth::Token(&clerk), Some(json!({ "civil_servant": true }))).await;
+    assert_eq!((status, refused["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("person.employee_only")), "{refused}");
+    // A special drug for a disease not on file is refused, whoever dispenses it.
+    let mut drug = claim("SP-1", "P41992100002");
+    drug["kind"] = json!("special-drug");
+    drug["institution_level"] = json!("primary");
+    drug["diagnosis"] = json!("C50.900");
+    drug["admission_date"] = json!("2026-05-06");
+    drug["discharge_date"] = json!("2026-05-06");
+    drug["lines"] = json!([{ "code": TRASTUZUMAB, "quantity": 1, "unit_price": "5500.00" }]);
+    let (status, refused) = api.call("POST", "/api/settlements", Auth::Key("key-pharmacy"), Some(body(&drug))).await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("settle.special_drug_not_indicated")),
+        "{refused}"
+    );
+    let diseases = json!({ "certified_chronic_diseases": ["C50", "I10"] });
+    assert_eq!(api.call("PATCH", &person, Auth::Token(&clerk), Some(diseases)).await.0, StatusCode::OK);
+    // On file: the pharmacy dispenses it (no hospital approval of the restriction needed);
+    // 20% first, 4400 in scope, the residents' 60% = 2640.
+    drug["claim_id"] = json!("SP-2");
+    let (status, settled) = api.call("POST", "/api/settlements", Auth::Key("key-pharmacy"), Some(body(&drug))).await;
+    assert_eq!(status, StatusCode::CREATED, "{settled}");
+    let fields = ["med_type", "preselfpay_amt", "hifp_pay"].map(|f| settled["settlement"][f].as_str().map(str::to_owned));
+    assert_eq!(fields, ["9904", "1100.00", "2640.00"].map(|v| Some(v.to_owned())), "{settled}");
+    // Another drug on a special-drug claim is refused: the list is the city's.
+    drug["claim_id"] = json!("SP-3");
+    drug["lines"] = json!([{ "code": CATALOGUE_DRUG, "quantity": 1, "unit_price": "10.00" }]);
+    let (status, refused) = api.call("POST", "/api/settlements", Auth::Key("key-pharmacy"), Some(body(&drug))).await;
+    assert_eq!((status, refused["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("settle.not_a_special_drug")), "{refused}");
+    // The two diseases' medicines at the hospital: 300 at 50% (secondary) = 150; a
+    // consultation on the same claim is refused.
+    let mut two = claim("TD-1", "H41992100007");
+    two["kind"] = json!("two-disease");
+    two["diagnosis"] = json!("I10.x00");
+    two["admission_date"] = json!("2026-05-07");
+    two["discharge_date"] = json!("2026-05-07");
+    two["lines"] = json!([{ "code": "XC08CAA074A001010102085", "quantity": 2, "unit_price": "150.00" }]);
+    let (status, settled) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(body(&two))).await;
+    assert_eq!(status, StatusCode::CREATED, "{settled}");
+    assert_eq!((settled["settlement"]["med_type"].as_str(), settled["settlement"]["hifp_pay"].as_str()), (Some("9901"), Some("150.00")));
+    two["claim_id"] = json!("TD-2");
+    two["lines"] = json!([{ "code": "001102000010000", "quantity": 1, "unit_price": "10.00" }]);
+    let (status, refused) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(body(&two))).await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("settle.two_disease_not_medicine")),
+        "{refused}"
+    );
+
+    // An employee recorded as a civil servant whose employer has a supplementary plan.
+    let employee = "419921198506150033";
+    let mut enrol = enrolment(employee, "419921", "HH-E1");
+    for (field, value) in [
+        ("scheme", json!("employee")),
+        ("category", json!("employed")),
+        ("tier", json!(1)),
+        ("card_no", json!("C0031")),
+        ("supplementary", json!(false)),
+        ("civil_servant", json!(true)),
+        ("enterprise_supplementary", json!(true)),
+    ] {
+        enrol[field] = value;
+    }
+    let (status, enrolled) = api.call("POST", "/api/persons", Auth::Token(&clerk), Some(enrol)).await;
+    assert_eq!(status, StatusCode::CREATED, "{enrolled}");
+    let mut stay = claim("CS-1", "H41992100007");
+    stay["admission_date"] = json!("2026-05-10");
+    stay["discharge_date"] = json!("2026-05-14");
+    let stay = json!({ "person_id": employee, "card_no": "C0031", "claim": stay });
+    let (status, settled) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(stay)).await;
+    assert_eq!(status, StatusCode::CREATED, "{settled}");
+    let s = &settled["settlement"];
+    let yuan = |field: &str| s[field].as_str().and_then(|t| yibao_domain::Fen::parse_yuan(t).ok()).unwrap_or_default();
+    assert!(yuan("cvlserv_pay").get() > 0 && yuan("hifes_pay").get() > 0, "{settled}");
+    assert_eq!(s["civil_servant"].as_bool(), Some(true));
+    assert_eq!(
+        yuan("hifp_pay") + yuan("cvlserv_pay") + yuan("hifes_pay") + yuan("hifob_pay"),
+        yuan("fund_pay_sumamt"),
+        "the top-ups are funds: {settled}"
+    );
+    // Each payer's own books, and nothing breached (the single disease's hospital part too).
+    let (status, check) = api.call("GET", "/api/funds/check", Auth::Token(&auditor), None).await;
+    assert_eq!((status, check["sound"].as_bool()), (StatusCode::OK, Some(true)), "{check}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

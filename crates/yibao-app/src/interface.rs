@@ -518,6 +518,8 @@ pub struct PersonSeen {
     pub coverage_from: Date,
     pub coverage_until: Option<Date>,
     pub maternity: bool,
+    /// Under the civil servants' medical subsidy (`cvlserv_flag`).
+    pub civil_servant: bool,
 }
 
 /// A visit's settlement (2206/2207, 2303/2304): the settlement as the institution sees it.
@@ -880,6 +882,7 @@ impl App {
             coverage_from: coverage.coverage_from,
             coverage_until: coverage.coverage_until,
             maternity: coverage.maternity,
+            civil_servant: coverage.civil_servant && coverage.scheme == yibao_domain::Scheme::Employee,
         })
     }
 
@@ -895,11 +898,13 @@ impl App {
         if kind == ClaimKind::Maternity && !coverage.maternity {
             return Err(refuse("the person has no maternity insurance".into()));
         }
-        if kind == ClaimKind::ChronicOutpatient {
+        // Chronic care, the two diseases' medicines and special drugs are for a disease on
+        // file for the person.
+        if matches!(kind, ClaimKind::ChronicOutpatient | ClaimKind::TwoDisease | ClaimKind::SpecialDrug) {
             let certified =
                 diagnosis.is_some_and(|dx| coverage.certified_chronic_diseases.iter().any(|prefix| dx.starts_with(prefix.as_str())));
             if !certified {
-                return Err(refuse("no chronic or special disease is certified for the person with this diagnosis".into()));
+                return Err(refuse("no disease on file for the person matches this diagnosis".into()));
             }
         }
         Ok(())

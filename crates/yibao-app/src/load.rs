@@ -58,7 +58,7 @@ pub const CITY_STAFF: [(&str, &str, Role, Option<usize>); 10] = [
 /// per 10 000 insured, held at the city: roughly half a year of the fund's spending, so
 /// that the monthly pooling run can pay what the counties' settlements owe before the
 /// year's income has built up.
-pub const OPENING_BALANCES_YUAN_PER_10K: [(FundScheme, i64); 7] = [
+pub const OPENING_BALANCES_YUAN_PER_10K: [(FundScheme, i64); 9] = [
     (FundScheme::Resident, 5_500_000),
     (FundScheme::ResidentCriticalIllness, 550_000),
     (FundScheme::Employee, 3_300_000),
@@ -66,6 +66,10 @@ pub const OPENING_BALANCES_YUAN_PER_10K: [(FundScheme, i64); 7] = [
     (FundScheme::Maternity, 220_000),
     (FundScheme::Supplementary, 110_000),
     (FundScheme::MedicalAssistance, 330_000),
+    // The employees' top-ups: budget money for civil servants and employers' plans, which
+    // pay only for the employees a clerk records as having them.
+    (FundScheme::CivilServantSubsidy, 110_000),
+    (FundScheme::EnterpriseSupplementary, 55_000),
 ];
 
 /// Which credentials the loaded accounts and institutions get.

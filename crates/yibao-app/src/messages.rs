@@ -198,6 +198,7 @@ catalogue! {
     "person.bad_scheme" => "险种不正确：{detail}", DETAIL;
     "person.bad_tier" => "缴费档次不正确：{detail}", DETAIL;
     "person.card_taken" => "社保卡号已属于本区县另一参保人：{detail}", DETAIL;
+    "person.employee_only" => "公务员医疗补助和企业补充医疗保险只适用于职工医保参保人", DETAIL;
     "person.no_such_tier_change" => "只能撤销最近一次档次变更申请：{detail}", DETAIL;
     "person.not_found" => "本区划内无此人：{detail}", DETAIL;
     "person.not_verified" => "身份证号码与社保卡号不对应任何参保人", DETAIL;

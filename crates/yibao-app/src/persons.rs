@@ -27,6 +27,10 @@ pub struct EnrolInput {
     pub assistance_group: Option<AssistanceGroup>,
     pub supplementary: bool,
     pub maternity: bool,
+    /// An employee under the civil servants' medical subsidy (公务员医疗补助).
+    pub civil_servant: bool,
+    /// An employee whose employer has supplementary insurance (企业补充医疗保险).
+    pub enterprise_supplementary: bool,
     pub certified_chronic_diseases: Vec<String>,
 }
 
@@ -178,6 +182,8 @@ impl App {
             assistance_group: input.assistance_group,
             supplementary: input.supplementary,
             maternity: input.maternity,
+            civil_servant: input.civil_servant,
+            enterprise_supplementary: input.enterprise_supplementary,
             certified_chronic_diseases: input.certified_chronic_diseases,
             personal_account_balance: Fen::ZERO,
             use_personal_account: input.scheme == Scheme::Employee,
@@ -241,6 +247,7 @@ impl App {
             ));
         }
         yibao_store::check_chronic_diseases(&coverage.certified_chronic_diseases)?;
+        yibao_store::check_employee_top_ups(coverage)?;
         let tiers = policy.tiers_for(coverage.scheme);
         if coverage.tier_history.as_ref().is_some_and(|h| h.since != coverage.coverage_from) {
             return Err(AppError::bad_request("person.bad_tier", "a tier history begins with the coverage"));

@@ -51,7 +51,7 @@ async fn the_demo_city_loads_through_the_use_cases_and_reads_back() {
     let summary = &loaded.summary;
     assert_eq!(
         (summary.staff, summary.institutions, summary.households, summary.persons, summary.contributions, summary.fund_openings),
-        (CITY_STAFF.len(), in_city, households.len(), 1_500, planned, 7),
+        (CITY_STAFF.len(), in_city, households.len(), 1_500, planned, 9),
         "everything planned was written"
     );
     assert!(in_city < city.institutions.len(), "hospitals out of the city are not registered here");

@@ -67,6 +67,8 @@ pub fn default_person(policy: &Policy) -> PersonFile {
             assistance_group: None,
             supplementary: policy.has_scheme(Scheme::Supplementary),
             maternity: policy.has_scheme(Scheme::Maternity) && scheme == Scheme::Employee,
+            civil_servant: false,
+            enterprise_supplementary: false,
             certified_chronic_diseases: Vec::new(),
             personal_account_balance: yibao_domain::Fen::ZERO,
             use_personal_account: false,

@@ -208,7 +208,14 @@ fn settlement_view(state: &App, lang: Lang, record: &ClaimRecord, person_name: S
     let claim: Value = serde_json::from_str(&record.claim_json).unwrap_or(Value::Null);
     let row = |key: &str, field: &str, strong: bool| AmountRow { label: lang.t(key), yuan: amount(&settlement, field), strong };
     let mut fund_layers = vec![row("layer-hifp", "hifp_pay", false)];
-    for (key, field) in [("layer-hifmi", "hifmi_pay"), ("layer-hifob", "hifob_pay"), ("layer-maf", "maf_pay"), ("layer-oth", "oth_pay")] {
+    for (key, field) in [
+        ("layer-cvlserv", "cvlserv_pay"),
+        ("layer-hifes", "hifes_pay"),
+        ("layer-hifmi", "hifmi_pay"),
+        ("layer-hifob", "hifob_pay"),
+        ("layer-maf", "maf_pay"),
+        ("layer-oth", "oth_pay"),
+    ] {
         if !is_zero(&settlement, field) {
             fund_layers.push(row(key, field, false));
         }
@@ -219,6 +226,10 @@ fn settlement_view(state: &App, lang: Lang, record: &ClaimRecord, person_name: S
         row("layer-cash", "psn_cash_pay", false),
         row("layer-person-total", "psn_part_amt", true),
     ];
+    // A single disease's bill above its fixed price: the hospital's, not the person's.
+    if !is_zero(&settlement, "hosp_part_amt") {
+        person_layers.push(row("layer-hospital", "hosp_part_amt", false));
+    }
     if !is_zero(&settlement, "maternity_allowance") {
         person_layers.push(row("layer-maternity-allowance", "maternity_allowance", false));
     }

@@ -619,6 +619,9 @@ fn check_enrolment(
                 assistance_group: None,
                 supplementary: member.supplementary,
                 maternity: false,
+                // A household enrols residents: the employees' top-ups are not theirs.
+                civil_servant: false,
+                enterprise_supplementary: false,
                 certified_chronic_diseases: Vec::new(),
             });
         }

@@ -360,6 +360,12 @@ pub struct Coverage {
     /// Enrolled in maternity insurance.
     #[serde(default)]
     pub maternity: bool,
+    /// An employee under the civil servants' medical subsidy (公务员医疗补助, insutype 320).
+    #[serde(default)]
+    pub civil_servant: bool,
+    /// An employee whose employer has supplementary insurance (企业补充医疗保险, 370).
+    #[serde(default)]
+    pub enterprise_supplementary: bool,
     /// ICD-10 prefixes of the chronic/special diseases certified for this person (认定).
     #[serde(default)]
     pub certified_chronic_diseases: Vec<String>,
@@ -414,6 +420,11 @@ pub struct Accumulators {
     pub special_drug_deductible_paid: Fen,
     #[serde(with = "serde_yuan")]
     pub special_drug_paid: Fen,
+    /// The civil servants' subsidy and the employer's supplementary insurance paid.
+    #[serde(with = "serde_yuan")]
+    pub civil_servant_paid: Fen,
+    #[serde(with = "serde_yuan")]
+    pub enterprise_supplementary_paid: Fen,
 }
 
 impl Accumulators {

@@ -8,8 +8,10 @@
 //! 3. supplementary insurance, which extends the pooled fund above its annual cap
 //!    (ZZ-NCMS §三(五));
 //! 4. critical illness / employees' large amount, on the year's cumulative in-scope burden;
-//! 5. medical assistance, the last public layer (托底), on what is left;
-//! 6. the personal account, then cash.
+//! 5. an employee's top-ups on what is left: the civil servants' subsidy (公务员医疗补助)
+//!    and the employer's supplementary insurance (企业补充医疗保险);
+//! 6. medical assistance, the last public layer (托底), on what is left;
+//! 7. the personal account, then cash.
 //!
 //! Supplementary is computed before critical illness and assistance because it continues
 //! the pooled fund above its cap; computing it after them would let a larger bill lower
@@ -117,6 +119,46 @@ impl SettleError {
 impl From<LookupError> for SettleError {
     fn from(e: LookupError) -> Self {
         SettleError::NoPolicyValue(e)
+    }
+}
+
+/// The employees' top-ups above the basic layers (national `cvlserv_pay`, `hifes_pay`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TopUp {
+    /// 公务员医疗补助 (insutype 320).
+    CivilServant,
+    /// 企业补充医疗保险 (370).
+    EnterpriseSupplementary,
+}
+
+impl TopUp {
+    const fn applies_to(self, person: &Coverage) -> bool {
+        match self {
+            TopUp::CivilServant => person.civil_servant,
+            TopUp::EnterpriseSupplementary => person.enterprise_supplementary,
+        }
+    }
+
+    const fn family(self) -> Family {
+        match self {
+            TopUp::CivilServant => Family::CivilServant,
+            TopUp::EnterpriseSupplementary => Family::EnterpriseSupplementary,
+        }
+    }
+
+    /// Its ratio and limit keys and the explanation's rules for them.
+    const fn terms(self) -> (ParamKey, ParamKey, Rule, Rule) {
+        match self {
+            TopUp::CivilServant => {
+                (ParamKey::CivilServantRatio, ParamKey::CivilServantAnnualLimit, Rule::CivilServant, Rule::CivilServantLimit)
+            }
+            TopUp::EnterpriseSupplementary => (
+                ParamKey::EnterpriseSupplementaryRatio,
+                ParamKey::EnterpriseSupplementaryAnnualLimit,
+                Rule::EnterpriseSupplementary,
+                Rule::EnterpriseSupplementaryLimit,
+            ),
+        }
     }
 }
 
@@ -288,6 +330,7 @@ impl Run<'_> {
         };
         self.out.med_type = claim.kind.med_type();
         self.out.referral = claim.referral && claim.kind.is_inpatient();
+        self.out.civil_servant = person.civil_servant && person.scheme == Scheme::Employee;
         self.out.insutype = policy.insutype(fund_scheme);
         self.out.service_date = Some(date);
         self.out.year = year;
@@ -406,6 +449,16 @@ impl Run<'_> {
         } else if layered {
             acc.inscope_burden += burden;
         }
+        // An employee's top-ups on what is left: the civil servants' subsidy, then the
+        // employer's supplementary insurance, each where the person has it and the pack
+        // gives its terms.
+        if layered && person.scheme == Scheme::Employee {
+            for top_up in [TopUp::CivilServant, TopUp::EnterpriseSupplementary] {
+                if top_up.applies_to(person) && policy.offers_to(top_up.family(), Scheme::Employee) {
+                    burden -= self.top_up(top_up, &query, date, burden, &mut acc)?;
+                }
+            }
+        }
         if layered && policy.has_scheme(Scheme::MedicalAssistance) && person.assistance_group.is_some() {
             let paid = self.assistance(&query, date, burden, &mut acc)?;
             burden -= paid;
@@ -414,7 +467,7 @@ impl Run<'_> {
 
         // -- totals, personal account, cash --
         let out = &mut *self.out;
-        out.fund_pay_sumamt = out.hifp_pay + out.hifmi_pay + out.hifob_pay + out.maf_pay + out.oth_pay;
+        out.fund_pay_sumamt = out.hifp_pay + out.cvlserv_pay + out.hifes_pay + out.hifmi_pay + out.hifob_pay + out.maf_pay + out.oth_pay;
         out.psn_part_amt = out.medfee_sumamt - out.fund_pay_sumamt - out.hosp_part_amt;
         out.acct_balance_after = person.personal_account_balance;
         if person.scheme == Scheme::Employee && person.use_personal_account && person.personal_account_balance > Fen::ZERO {
@@ -1167,6 +1220,32 @@ impl Run<'_> {
             _ => self.out.hifmi_pay = due,
         }
         Ok(due)
+    }
+
+    /// A top-up on the in-scope burden an employee still bears after the basic fund,
+    /// supplementary and large-amount insurance: its ratio of it, up to its yearly limit.
+    fn top_up(&mut self, top_up: TopUp, query: &Query, date: Date, burden: Fen, acc: &mut Accumulators) -> Result<Fen, SettleError> {
+        let policy = self.policy;
+        let q = Query { region: query.region, category: query.category, ..Query::default() };
+        let (ratio_key, limit_key, rule, limit_rule) = top_up.terms();
+        let ratio = policy.ratio(ratio_key, &q, date)?;
+        let limit = policy.money(limit_key, &q, date)?;
+        let payable = self.rounding.apply(burden, ratio.value);
+        self.step_found(rule, &ratio, burden, payable, burden - payable);
+        let paid_before = match top_up {
+            TopUp::CivilServant => &mut acc.civil_servant_paid,
+            TopUp::EnterpriseSupplementary => &mut acc.enterprise_supplementary_paid,
+        };
+        let paid = payable.min(limit.value.saturating_remainder(*paid_before));
+        *paid_before += paid;
+        if paid != payable {
+            self.step_found(limit_rule, &limit, payable, paid, payable - paid);
+        }
+        match top_up {
+            TopUp::CivilServant => self.out.cvlserv_pay = paid,
+            TopUp::EnterpriseSupplementary => self.out.hifes_pay = paid,
+        }
+        Ok(paid)
     }
 
     /// Medical assistance: on the in-scope burden left, after its own annual deductible,

@@ -173,6 +173,10 @@ rules! {
     MaternityLumpSum "maternity-lump-sum" => "生育医疗费用定额支付", "Maternity lump sum for the delivery";
     MaternityAllowance "maternity-allowance" => "生育津贴（上年度职工月平均工资÷30×产假天数）", "Maternity allowance (average monthly wage ÷ 30 × leave days)";
     Supplementary "supplementary" => "补充医疗保险（统筹封顶线以上）", "Supplementary insurance (above the pooled cap)";
+    CivilServant "civil-servant" => "公务员医疗补助", "Civil servants' medical subsidy";
+    CivilServantLimit "civil-servant-limit" => "公务员医疗补助年度限额", "Civil servants' subsidy annual limit";
+    EnterpriseSupplementary "enterprise-supplementary" => "企业补充医疗保险", "Employer's supplementary insurance";
+    EnterpriseSupplementaryLimit "enterprise-supplementary-limit" => "企业补充医疗保险年度限额", "Employer's supplementary insurance annual limit";
     SupplementaryCap "supplementary-cap" => "补充医疗保险年度最高支付限额", "Supplementary insurance annual cap";
     CriticalThreshold "critical-threshold" => "大病保险起付标准", "Critical-illness threshold";
     Critical "critical" => "大病保险/职工大额分段支付", "Critical illness / large-amount insurance, by bands";
@@ -213,6 +217,8 @@ pub fn fund_payments(insutype: &str, med_type: &str, amount_of: impl Fn(&'static
     };
     [
         ("hifp_pay", basic),
+        ("cvlserv_pay", ("320100", "公务员医疗补助基金")),
+        ("hifes_pay", ("370100", "企业补充医疗保险基金")),
         ("hifob_pay", ("330100", "职工大额医疗费用补助基金")),
         ("hifmi_pay", ("390200", "城乡居民大病医疗保险基金")),
         ("maf_pay", ("610100", "医疗救助基金")),
@@ -241,6 +247,9 @@ pub struct Settlement {
     /// store checks, in its transaction, that the referral is still on file and not
     /// cancelled.
     pub referral: bool,
+    /// The person is under the civil servants' medical subsidy (the national interface's
+    /// `cvlserv_flag`).
+    pub civil_servant: bool,
     pub lines: Vec<LineSettlement>,
     /// Total bill.
     #[serde(with = "serde_yuan")]
@@ -277,6 +286,12 @@ pub struct Settlement {
     /// Other funds: supplementary insurance.
     #[serde(with = "serde_yuan")]
     pub oth_pay: Fen,
+    /// Civil servants' medical subsidy (公务员医疗补助).
+    #[serde(with = "serde_yuan")]
+    pub cvlserv_pay: Fen,
+    /// The employer's supplementary insurance (企业补充医疗保险).
+    #[serde(with = "serde_yuan")]
+    pub hifes_pay: Fen,
     #[serde(with = "serde_yuan")]
     pub fund_pay_sumamt: Fen,
     #[serde(with = "serde_yuan")]
@@ -311,6 +326,8 @@ impl Settlement {
             "hifmi_pay" => self.hifmi_pay,
             "maf_pay" => self.maf_pay,
             "oth_pay" => self.oth_pay,
+            "cvlserv_pay" => self.cvlserv_pay,
+            "hifes_pay" => self.hifes_pay,
             "acct_pay" => self.acct_pay,
             _ => Fen::ZERO,
         })
@@ -321,7 +338,7 @@ impl Settlement {
     pub fn check_identities(&self) -> Result<(), &'static str> {
         let lines_total: Fen = self.lines.iter().map(|l| l.det_item_fee_sumamt).sum();
         let parts = self.fulamt_ownpay_amt + self.overlmt_selfpay + self.preselfpay_amt + self.inscp_scp_amt;
-        let funds = self.hifp_pay + self.hifmi_pay + self.hifob_pay + self.maf_pay + self.oth_pay;
+        let funds = self.hifp_pay + self.hifmi_pay + self.hifob_pay + self.maf_pay + self.oth_pay + self.cvlserv_pay + self.hifes_pay;
         let amounts = [
             self.medfee_sumamt,
             self.fulamt_ownpay_amt,
@@ -334,6 +351,8 @@ impl Settlement {
             self.hifob_pay,
             self.maf_pay,
             self.oth_pay,
+            self.cvlserv_pay,
+            self.hifes_pay,
             self.acct_pay,
             self.psn_cash_pay,
             self.hosp_part_amt,

@@ -74,6 +74,8 @@ fn settling_into_a_reused_buffer_allocates_nothing() {
         assistance_group: Some(yibao_domain::AssistanceGroup::Dibao),
         supplementary: true,
         maternity: false,
+        civil_servant: false,
+        enterprise_supplementary: false,
         certified_chronic_diseases: Vec::new(),
         personal_account_balance: Fen::ZERO,
         use_personal_account: false,

@@ -165,6 +165,8 @@ fn maternity_contribution_is_the_employers_on_the_bounded_base() {
         assistance_group: None,
         supplementary: false,
         maternity: true,
+        civil_servant: false,
+        enterprise_supplementary: false,
         certified_chronic_diseases: Vec::new(),
         personal_account_balance: Fen::ZERO,
         use_personal_account: false,

@@ -30,6 +30,8 @@ const OUTPATIENT_LIMIT: Fen = Fen::yuan(500);
 const CHRONIC_LIMIT_I10: Fen = Fen::yuan(3_000);
 const TWO_DISEASE_LIMIT_BOTH: Fen = Fen::yuan(700);
 const SPECIAL_DRUG_LIMIT: Fen = Fen::yuan(100_000);
+const CIVIL_SERVANT_LIMIT: Fen = Fen::yuan(20_000);
+const ENTERPRISE_SUPPLEMENTARY_LIMIT: Fen = Fen::yuan(10_000);
 const CRITICAL_CAP: Fen = Fen::yuan(400_000);
 const ASSISTANCE_LIMIT: Fen = Fen::yuan(50_000);
 const SUPPLEMENTARY_CAP: Fen = Fen::yuan(120_000);
@@ -121,26 +123,31 @@ fn person_strategy() -> impl Strategy<Value = Coverage> {
         any::<bool>(),
         0i64..500_000,
         any::<bool>(),
+        (any::<bool>(), any::<bool>()),
     )
-        .prop_map(|(employee, retired, group, supplementary, maternity, balance_fen, use_account)| Coverage {
-            person_id: NationalId::from_parts(RegionCode::parse("419921").expect("region"), date!(1970 - 05 - 17), 18).expect("id"),
-            region: RegionCode::parse("419921").expect("region"),
-            scheme: if employee { Scheme::Employee } else { Scheme::Resident },
-            category: match (employee, retired) {
-                (true, true) => PersonCategory::Retired,
-                (true, false) => PersonCategory::Employed,
-                _ => PersonCategory::Resident,
-            },
-            coverage_from: date!(2010 - 01 - 01),
-            coverage_until: None,
-            tier_history: None,
-            assistance_group: group.map(|g| AssistanceGroup::ALL[g]),
-            supplementary,
-            maternity: maternity && employee,
-            // Hypertension, diabetes (the two diseases) and breast cancer (the special drug's).
-            certified_chronic_diseases: vec!["I10".to_owned(), "E11".to_owned(), "C50".to_owned()],
-            personal_account_balance: Fen::new(balance_fen),
-            use_personal_account: use_account,
+        .prop_map(|(employee, retired, group, supplementary, maternity, balance_fen, use_account, (civil_servant, enterprise))| {
+            Coverage {
+                person_id: NationalId::from_parts(RegionCode::parse("419921").expect("region"), date!(1970 - 05 - 17), 18).expect("id"),
+                region: RegionCode::parse("419921").expect("region"),
+                scheme: if employee { Scheme::Employee } else { Scheme::Resident },
+                category: match (employee, retired) {
+                    (true, true) => PersonCategory::Retired,
+                    (true, false) => PersonCategory::Employed,
+                    _ => PersonCategory::Resident,
+                },
+                coverage_from: date!(2010 - 01 - 01),
+                coverage_until: None,
+                tier_history: None,
+                assistance_group: group.map(|g| AssistanceGroup::ALL[g]),
+                supplementary,
+                maternity: maternity && employee,
+                civil_servant: civil_servant && employee,
+                enterprise_supplementary: enterprise && employee,
+                // Hypertension, diabetes (the two diseases) and breast cancer (the special drug's).
+                certified_chronic_diseases: vec!["I10".to_owned(), "E11".to_owned(), "C50".to_owned()],
+                personal_account_balance: Fen::new(balance_fen),
+                use_personal_account: use_account,
+            }
         })
 }
 
@@ -223,8 +230,10 @@ fn claim_strategy() -> impl Strategy<Value = Claim> {
         })
 }
 
-fn amounts(s: &Settlement) -> [Fen; 15] {
+fn amounts(s: &Settlement) -> [Fen; 17] {
     [
+        s.cvlserv_pay,
+        s.hifes_pay,
         s.medfee_sumamt,
         s.fulamt_ownpay_amt,
         s.overlmt_selfpay,
@@ -305,6 +314,11 @@ proptest! {
             // The person is on file for both diseases: one limit for the two.
             prop_assert!(acc.two_disease_paid <= TWO_DISEASE_LIMIT_BOTH);
             prop_assert!(acc.special_drug_paid <= SPECIAL_DRUG_LIMIT);
+            prop_assert!(acc.civil_servant_paid <= CIVIL_SERVANT_LIMIT);
+            prop_assert!(acc.enterprise_supplementary_paid <= ENTERPRISE_SUPPLEMENTARY_LIMIT);
+            if who.scheme == Scheme::Resident {
+                prop_assert_eq!(s.cvlserv_pay + s.hifes_pay, Fen::ZERO);
+            }
             prop_assert!(acc.critical_paid <= CRITICAL_CAP);
             prop_assert!(acc.assistance_paid <= ASSISTANCE_LIMIT);
             prop_assert!(acc.supplementary_paid <= SUPPLEMENTARY_CAP);

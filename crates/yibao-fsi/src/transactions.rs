@@ -259,7 +259,7 @@ async fn person_information(app: &App, principal: &Principal, head: &Node<'_>, i
         "psn_insu_stas": status(coverage.coverage_until),
         "psn_insu_date": day(coverage.coverage_from),
         "paus_insu_date": coverage.coverage_until.map(day),
-        "cvlserv_flag": "0",
+        "cvlserv_flag": if coverage.civil_servant { "1" } else { "0" },
         "insuplc_admdvs": coverage.region.to_string(),
     })];
     if coverage.maternity {
@@ -504,7 +504,7 @@ fn setlinfo(visit: &Visit, setl_id: &str, settlement: &Value, at: time::OffsetDa
         ("brdy", day(person.birth_date())),
         ("age", json!(age_on(person, today))),
         ("insutype", settlement.get("insutype").cloned().unwrap_or(Value::Null)),
-        ("cvlserv_flag", json!("0")),
+        ("cvlserv_flag", json!(if settlement.get("civil_servant").and_then(Value::as_bool) == Some(true) { "1" } else { "0" })),
         ("setl_time", json!(crate::moment(at))),
         ("med_type", settlement.get("med_type").cloned().unwrap_or(Value::Null)),
         ("clr_optins", json!(city.to_string())),
@@ -521,6 +521,8 @@ fn setlinfo(visit: &Visit, setl_id: &str, settlement: &Value, at: time::OffsetDa
         "inscp_scp_amt",
         "act_pay_dedc",
         "hifp_pay",
+        "cvlserv_pay",
+        "hifes_pay",
         "hifmi_pay",
         "hifob_pay",
         "maf_pay",
@@ -533,10 +535,7 @@ fn setlinfo(visit: &Visit, setl_id: &str, settlement: &Value, at: time::OffsetDa
     ] {
         info.insert(field.into(), settled_amount(settlement, field));
     }
-    // Funds this city does not have: civil servants' subsidy and enterprise supplementary
-    // insurance pay nothing here.
-    info.insert("cvlserv_pay".into(), json!(0));
-    info.insert("hifes_pay".into(), json!(0));
+    // No family mutual aid from personal accounts (个人账户共济) here.
     info.insert("acct_mulaid_pay".into(), json!(0));
     let pooled_bp = settlement.get("pool_prop_bp").and_then(Value::as_u64).unwrap_or(0);
     info.insert("pool_prop_selfpay".into(), json!(f64::from(u32::try_from(pooled_bp).unwrap_or(0)) / 10_000.0));

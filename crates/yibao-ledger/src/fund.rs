@@ -35,13 +35,19 @@ pub enum FundScheme {
     Ncms,
     /// 城镇居民基本医疗保险 (391), a retired scheme, for the same reason.
     UrbanResident,
+    /// 公务员医疗补助 (320): civil servants' subsidy above employee insurance, financed by
+    /// the government budget; pays the settlement's `cvlserv_pay`.
+    CivilServantSubsidy,
+    /// 企业补充医疗保险 (370): an employer's supplementary insurance for its employees,
+    /// administered with the settlement; pays `hifes_pay`.
+    EnterpriseSupplementary,
     /// 市级调剂金 (ZZ-POOL §四(九)) / 风险调剂金 (SMX §五(三)): 10% of the levied funds'
     /// collected pooled income, booked per contributor, drawn on to cover deficits (R-FND-5).
     MunicipalAdjustment,
 }
 
 impl FundScheme {
-    pub const ALL: [FundScheme; 10] = [
+    pub const ALL: [FundScheme; 12] = [
         FundScheme::Employee,
         FundScheme::EmployeeLargeAmount,
         FundScheme::Resident,
@@ -51,6 +57,8 @@ impl FundScheme {
         FundScheme::MedicalAssistance,
         FundScheme::Ncms,
         FundScheme::UrbanResident,
+        FundScheme::CivilServantSubsidy,
+        FundScheme::EnterpriseSupplementary,
         FundScheme::MunicipalAdjustment,
     ];
 
@@ -66,6 +74,8 @@ impl FundScheme {
             FundScheme::MedicalAssistance => "medical-assistance",
             FundScheme::Ncms => "ncms",
             FundScheme::UrbanResident => "urban-resident",
+            FundScheme::CivilServantSubsidy => "civil-servant-subsidy",
+            FundScheme::EnterpriseSupplementary => "enterprise-supplementary",
             FundScheme::MunicipalAdjustment => "municipal-adjustment",
         }
     }
@@ -86,6 +96,8 @@ impl FundScheme {
             FundScheme::MedicalAssistance => "医疗救助基金",
             FundScheme::Ncms => "新型农村合作医疗基金",
             FundScheme::UrbanResident => "城镇居民基本医疗保险基金",
+            FundScheme::CivilServantSubsidy => "公务员医疗补助资金",
+            FundScheme::EnterpriseSupplementary => "企业补充医疗保险资金",
             FundScheme::MunicipalAdjustment => "市级调剂金",
         }
     }
@@ -99,6 +111,8 @@ impl FundScheme {
             FundScheme::Ncms => Some("380"),
             FundScheme::Resident => Some("390"),
             FundScheme::UrbanResident => Some("391"),
+            FundScheme::CivilServantSubsidy => Some("320"),
+            FundScheme::EnterpriseSupplementary => Some("370"),
             FundScheme::ResidentCriticalIllness => Some("392"),
             FundScheme::Maternity => Some("510"),
             FundScheme::MedicalAssistance => Some("610"),

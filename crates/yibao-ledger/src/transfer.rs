@@ -82,16 +82,22 @@ pub enum SettlementLayer {
     Supplementary,
     /// The maternity allowance (生育津贴), paid from the maternity fund.
     MaternityAllowance,
+    /// `cvlserv_pay`: the civil servants' subsidy (公务员医疗补助).
+    CivilServant,
+    /// `hifes_pay`: the employer's supplementary insurance (企业补充医疗保险).
+    EnterpriseSupplementary,
 }
 
 impl SettlementLayer {
-    pub const ALL: [SettlementLayer; 6] = [
+    pub const ALL: [SettlementLayer; 8] = [
         SettlementLayer::Pooled,
         SettlementLayer::CriticalIllness,
         SettlementLayer::LargeAmount,
         SettlementLayer::Assistance,
         SettlementLayer::Supplementary,
         SettlementLayer::MaternityAllowance,
+        SettlementLayer::CivilServant,
+        SettlementLayer::EnterpriseSupplementary,
     ];
 
     #[must_use]
@@ -103,6 +109,8 @@ impl SettlementLayer {
             SettlementLayer::Assistance => "assistance",
             SettlementLayer::Supplementary => "supplementary",
             SettlementLayer::MaternityAllowance => "maternity-allowance",
+            SettlementLayer::CivilServant => "civil-servant",
+            SettlementLayer::EnterpriseSupplementary => "enterprise-supplementary",
         }
     }
 
@@ -116,6 +124,8 @@ impl SettlementLayer {
             SettlementLayer::Assistance => "maf_pay",
             SettlementLayer::Supplementary => "oth_pay",
             SettlementLayer::MaternityAllowance => "maternity_allowance",
+            SettlementLayer::CivilServant => "cvlserv_pay",
+            SettlementLayer::EnterpriseSupplementary => "hifes_pay",
         }
     }
 
@@ -134,6 +144,8 @@ impl SettlementLayer {
             SettlementLayer::Assistance => matches!(scheme, FundScheme::MedicalAssistance),
             SettlementLayer::Supplementary => matches!(scheme, FundScheme::Supplementary),
             SettlementLayer::MaternityAllowance => matches!(scheme, FundScheme::Maternity),
+            SettlementLayer::CivilServant => matches!(scheme, FundScheme::CivilServantSubsidy),
+            SettlementLayer::EnterpriseSupplementary => matches!(scheme, FundScheme::EnterpriseSupplementary),
         }
     }
 }
@@ -175,7 +187,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 20] = [
+    pub const ALL: [Reason; 22] = [
         Reason::Contribution,
         Reason::Subsidy,
         Reason::PersonalAccountCredit,
@@ -185,6 +197,8 @@ impl Reason {
         Reason::Settlement(SettlementLayer::Assistance),
         Reason::Settlement(SettlementLayer::Supplementary),
         Reason::Settlement(SettlementLayer::MaternityAllowance),
+        Reason::Settlement(SettlementLayer::CivilServant),
+        Reason::Settlement(SettlementLayer::EnterpriseSupplementary),
         Reason::PersonalAccountPayment,
         Reason::InstitutionPayment,
         Reason::Reversal,
@@ -212,6 +226,8 @@ impl Reason {
                 SettlementLayer::Assistance => "settlement.assistance",
                 SettlementLayer::Supplementary => "settlement.supplementary",
                 SettlementLayer::MaternityAllowance => "settlement.maternity-allowance",
+                SettlementLayer::CivilServant => "settlement.civil-servant",
+                SettlementLayer::EnterpriseSupplementary => "settlement.enterprise-supplementary",
             },
             Reason::PersonalAccountPayment => "personal-account-payment",
             Reason::InstitutionPayment => "institution-payment",

@@ -100,10 +100,16 @@ pub enum Family {
     /// Special drugs (特药, med_type 9904), dispensed by a hospital or a designated pharmacy
     /// (双通道): `special_drug.*` with the `[[special_drug]]` list and its indications.
     SpecialDrug,
+    /// The civil servants' medical subsidy (公务员医疗补助, insutype 320): `civil_servant.*`,
+    /// a share of what an employee on it still bears, up to a yearly limit.
+    CivilServant,
+    /// The employer's supplementary insurance (企业补充医疗保险, 370):
+    /// `enterprise_supplementary.*`, likewise.
+    EnterpriseSupplementary,
 }
 
 impl Family {
-    pub const ALL: [Family; 7] = [
+    pub const ALL: [Family; 9] = [
         Family::Outpatient,
         Family::Chronic,
         Family::OutOfAreaFlat,
@@ -111,6 +117,8 @@ impl Family {
         Family::SingleDisease,
         Family::TwoDisease,
         Family::SpecialDrug,
+        Family::CivilServant,
+        Family::EnterpriseSupplementary,
     ];
 
     #[must_use]
@@ -123,6 +131,8 @@ impl Family {
             Family::SingleDisease => "single_disease",
             Family::TwoDisease => "two_disease",
             Family::SpecialDrug => "special_drug",
+            Family::CivilServant => "civil_servant",
+            Family::EnterpriseSupplementary => "enterprise_supplementary",
         }
     }
 
@@ -131,7 +141,13 @@ impl Family {
     #[must_use]
     pub const fn replaces(self) -> &'static [ParamKey] {
         match self {
-            Family::Outpatient | Family::Chronic | Family::SingleDisease | Family::TwoDisease | Family::SpecialDrug => &[],
+            Family::Outpatient
+            | Family::Chronic
+            | Family::SingleDisease
+            | Family::TwoDisease
+            | Family::SpecialDrug
+            | Family::CivilServant
+            | Family::EnterpriseSupplementary => &[],
             Family::OutOfAreaFlat => &[ParamKey::OutOfAreaReductionReferred, ParamKey::OutOfAreaReductionUnreferred],
             Family::SubsidyShares => &[
                 ParamKey::ResidentSubsidyCentral,
@@ -146,7 +162,13 @@ impl Family {
     #[must_use]
     pub const fn one_way(self) -> &'static str {
         match self {
-            Family::Outpatient | Family::Chronic | Family::SingleDisease | Family::TwoDisease | Family::SpecialDrug => "",
+            Family::Outpatient
+            | Family::Chronic
+            | Family::SingleDisease
+            | Family::TwoDisease
+            | Family::SpecialDrug
+            | Family::CivilServant
+            | Family::EnterpriseSupplementary => "",
             Family::OutOfAreaFlat => {
                 "give out-of-area care one way: outofarea.deductible with outofarea.ratio, or outofarea.reduction_referred/_unreferred points off the city's terms"
             }
@@ -268,6 +290,10 @@ registry! {
     AssistanceDeductible = "assistance.deductible", Money, [R, G], OPTIONAL, false, "医疗救助起付标准", "medical assistance deductible";
     AssistanceRatio = "assistance.ratio", Ratio, [R, G], ASSISTANCE, false, "医疗救助比例", "medical assistance ratio";
     AssistanceAnnualLimit = "assistance.annual_limit", Money, [R, G], ASSISTANCE, false, "医疗救助年度限额", "medical assistance annual limit";
+    CivilServantRatio = "civil_servant.ratio", Ratio, [R, C], EMPLOYEE, false, "公务员医疗补助比例", "civil servants' subsidy: share of the in-scope burden left";
+    CivilServantAnnualLimit = "civil_servant.annual_limit", Money, [R, C], EMPLOYEE, false, "公务员医疗补助年度限额", "civil servants' subsidy annual limit";
+    EnterpriseSupplementaryRatio = "enterprise_supplementary.ratio", Ratio, [R, C], EMPLOYEE, false, "企业补充医疗保险支付比例", "employer's supplementary insurance: share of the in-scope burden left";
+    EnterpriseSupplementaryAnnualLimit = "enterprise_supplementary.annual_limit", Money, [R, C], EMPLOYEE, false, "企业补充医疗保险年度限额", "employer's supplementary insurance annual limit";
     SupplementaryRatio = "supplementary.ratio", Ratio, [R], SUPPLEMENTARY, false, "补充保险支付比例", "supplementary insurance ratio";
     SupplementaryAnnualCap = "supplementary.annual_cap", Money, [R], SUPPLEMENTARY, false, "补充保险年度最高支付限额", "supplementary insurance annual cap";
     AccountPaysSelfPaidItems = "account.pays_self_paid_items", Flag, [R], OPTIONAL, false, "个人账户可支付自费部分", "personal account may pay self-paid items";
@@ -324,6 +350,10 @@ const fn family_of(name: &str) -> Option<Family> {
         Some(Family::TwoDisease)
     } else if starts_with(bytes, b"special_drug.") {
         Some(Family::SpecialDrug)
+    } else if starts_with(bytes, b"civil_servant.") {
+        Some(Family::CivilServant)
+    } else if starts_with(bytes, b"enterprise_supplementary.") {
+        Some(Family::EnterpriseSupplementary)
     } else {
         None
     }

@@ -63,6 +63,8 @@ fn coverage(id: NationalId, region_code: &str) -> Coverage {
         assistance_group: None,
         supplementary: false,
         maternity: false,
+        civil_servant: false,
+        enterprise_supplementary: false,
         certified_chronic_diseases: Vec::new(),
         personal_account_balance: Fen::ZERO,
         use_personal_account: false,

@@ -52,6 +52,8 @@ fn coverage(id: NationalId, region_code: &str, scheme: Scheme) -> Coverage {
         assistance_group: None,
         supplementary: false,
         maternity: false,
+        civil_servant: false,
+        enterprise_supplementary: false,
         certified_chronic_diseases: Vec::new(),
         personal_account_balance: Fen::new(if employee { START_FEN } else { 0 }),
         use_personal_account: employee,

@@ -50,6 +50,8 @@ fn coverage(id: NationalId, region_code: &str, scheme: Scheme, account_fen: i64)
         assistance_group: None,
         supplementary: false,
         maternity: false,
+        civil_servant: false,
+        enterprise_supplementary: false,
         certified_chronic_diseases: Vec::new(),
         personal_account_balance: Fen::new(account_fen),
         use_personal_account: employee,

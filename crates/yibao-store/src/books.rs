@@ -238,7 +238,13 @@ pub struct SettlementAmounts {
     pub hifob_pay: Fen,
     pub maf_pay: Fen,
     pub oth_pay: Fen,
+    /// The civil servants' subsidy (公务员医疗补助) and the employer's supplementary
+    /// insurance (企业补充医疗保险).
+    pub cvlserv_pay: Fen,
+    pub hifes_pay: Fen,
     pub acct_pay: Fen,
+    /// What the hospital bears: a single disease's bill above its fixed price.
+    pub hosp_part_amt: Fen,
     pub maternity_allowance: Fen,
 }
 
@@ -262,8 +268,15 @@ struct StoredAmounts {
     maf_pay: Fen,
     #[serde(with = "yibao_domain::serde_yuan")]
     oth_pay: Fen,
+    // Settlements stored before these payers existed have none of them.
+    #[serde(default, with = "yibao_domain::serde_yuan")]
+    cvlserv_pay: Fen,
+    #[serde(default, with = "yibao_domain::serde_yuan")]
+    hifes_pay: Fen,
     #[serde(with = "yibao_domain::serde_yuan")]
     acct_pay: Fen,
+    #[serde(with = "yibao_domain::serde_yuan")]
+    hosp_part_amt: Fen,
     #[serde(with = "yibao_domain::serde_yuan")]
     maternity_allowance: Fen,
 }
@@ -292,7 +305,10 @@ impl SettlementAmounts {
             hifob_pay: settlement.hifob_pay,
             maf_pay: settlement.maf_pay,
             oth_pay: settlement.oth_pay,
+            cvlserv_pay: settlement.cvlserv_pay,
+            hifes_pay: settlement.hifes_pay,
             acct_pay: settlement.acct_pay,
+            hosp_part_amt: settlement.hosp_part_amt,
             maternity_allowance: settlement.maternity_allowance,
         })
     }
@@ -312,23 +328,26 @@ impl SettlementAmounts {
             hifob_pay: stored.hifob_pay,
             maf_pay: stored.maf_pay,
             oth_pay: stored.oth_pay,
+            cvlserv_pay: stored.cvlserv_pay,
+            hifes_pay: stored.hifes_pay,
             acct_pay: stored.acct_pay,
+            hosp_part_amt: stored.hosp_part_amt,
             maternity_allowance: stored.maternity_allowance,
         })
     }
 
     /// `payers-sum-to-bill` on the amounts kept: the fund layers add up to the fund's
-    /// total, and the fund and the person pay the bill (no hospital part under
-    /// fee-for-service). Returns the first identity that fails.
+    /// total, and the fund, the person and the hospital (a single disease's bill above its
+    /// fixed price) pay the bill. Returns the first identity that fails.
     pub fn check_identities(&self) -> Result<(), String> {
-        let layers = self.hifp_pay + self.hifmi_pay + self.hifob_pay + self.maf_pay + self.oth_pay;
+        let layers = self.hifp_pay + self.cvlserv_pay + self.hifes_pay + self.hifmi_pay + self.hifob_pay + self.maf_pay + self.oth_pay;
         if layers != self.fund_pay_sumamt {
             return Err(format!("its fund layers add up to {layers}, but its fund_pay_sumamt is {}", self.fund_pay_sumamt));
         }
-        if self.fund_pay_sumamt + self.psn_part_amt != self.medfee_sumamt {
+        if self.fund_pay_sumamt + self.psn_part_amt + self.hosp_part_amt != self.medfee_sumamt {
             return Err(format!(
-                "fund {} and person {} do not add up to the bill of {}",
-                self.fund_pay_sumamt, self.psn_part_amt, self.medfee_sumamt
+                "fund {}, person {} and hospital {} do not add up to the bill of {}",
+                self.fund_pay_sumamt, self.psn_part_amt, self.hosp_part_amt, self.medfee_sumamt
             ));
         }
         Ok(())
@@ -343,7 +362,8 @@ impl SettlementAmounts {
 /// The pooled layer is paid by the fund of the settlement's insurance type (310 employee,
 /// 390 resident, 510 maternity); `hifmi_pay` by residents' critical-illness insurance,
 /// `hifob_pay` by employees' large-amount fund, `maf_pay` by medical assistance, `oth_pay`
-/// by supplementary insurance.
+/// by supplementary insurance, `cvlserv_pay` by the civil servants' subsidy and `hifes_pay`
+/// by the employer's supplementary insurance.
 pub fn settlement_entries(
     unit: RegionCode,
     institution: &str,
@@ -362,6 +382,8 @@ pub fn settlement_entries(
         (SettlementLayer::LargeAmount, FundScheme::EmployeeLargeAmount, settlement.hifob_pay),
         (SettlementLayer::Assistance, FundScheme::MedicalAssistance, settlement.maf_pay),
         (SettlementLayer::Supplementary, FundScheme::Supplementary, settlement.oth_pay),
+        (SettlementLayer::CivilServant, FundScheme::CivilServantSubsidy, settlement.cvlserv_pay),
+        (SettlementLayer::EnterpriseSupplementary, FundScheme::EnterpriseSupplementary, settlement.hifes_pay),
     ];
     let mut entries = Vec::new();
     for (layer, scheme, amount) in layers {
@@ -902,6 +924,44 @@ mod tests {
         assert_eq!(large.state().unwrap().debits_posted_fen.get(), 5_000_000_000_000_000);
         large.debits_posted_fen = i64::MAX;
         assert!(matches!(large.state(), Err(StoreError::Backend(_))));
+    }
+
+    /// Each top-up is owed to the hospital from its own fund (`layer-from-its-fund`); a
+    /// single disease's part above its price is the hospital's, and a stored settlement with
+    /// one keeps payers-sum-to-bill (the fund check read it as a breach before).
+    #[test]
+    fn top_ups_post_from_their_funds_and_a_hospital_part_balances() {
+        let unit = region("419921");
+        let person = NationalId::parse("41992119620314004X").unwrap();
+        let settlement = Settlement {
+            insutype: "310",
+            medfee_sumamt: Fen::new(100_000),
+            hifp_pay: Fen::new(60_000),
+            cvlserv_pay: Fen::new(10_000),
+            hifes_pay: Fen::new(5_000),
+            fund_pay_sumamt: Fen::new(75_000),
+            psn_part_amt: Fen::new(15_000),
+            hosp_part_amt: Fen::new(10_000),
+            ..Settlement::default()
+        };
+        let amounts = SettlementAmounts::of(&settlement).unwrap();
+        assert_eq!(amounts.check_identities(), Ok(()));
+        let entries = settlement_entries(unit, "H41992100001", "C-1", person, &amounts, date!(2026 - 02 - 01)).unwrap();
+        let by_fund: Vec<(FundScheme, &str, i64)> =
+            entries.iter().map(|e| (e.transfer.debit.fund.scheme, e.transfer.reason.code(), e.transfer.amount_fen.get())).collect();
+        assert_eq!(
+            by_fund,
+            [
+                (FundScheme::Employee, "settlement.pooled", 60_000),
+                (FundScheme::CivilServantSubsidy, "settlement.civil-servant", 10_000),
+                (FundScheme::EnterpriseSupplementary, "settlement.enterprise-supplementary", 5_000),
+            ]
+        );
+        let stored = serde_json::to_string(&settlement).unwrap();
+        assert_eq!(SettlementAmounts::from_stored(&stored), Ok(amounts));
+        let mut unbalanced = amounts;
+        unbalanced.hosp_part_amt = Fen::ZERO;
+        assert!(unbalanced.check_identities().unwrap_err().contains("do not add up to the bill"));
     }
 
     #[test]

@@ -54,7 +54,7 @@ pub use policy::{
 pub use records::{
     Actor, CHRONIC_DISEASES_LIMIT, ClaimRecord, ClaimStatus, HouseholdRecord, NewHousehold, NewPerson, NewReferral, PersonPage,
     PersonQuery, PersonRecord, PersonUpdate, REFERRALS_LIMIT, ReferralRecord, SEARCH_LIMIT, SEARCH_OFFSET_MAX, SettleOutcome,
-    SettleRequest, TierEdit, check_chronic_diseases,
+    SettleRequest, TierEdit, check_chronic_diseases, check_employee_top_ups,
 };
 use time::Date;
 use yibao_domain::{NationalId, RegionCode};

@@ -291,6 +291,8 @@ pub struct PersonUpdate {
     pub assistance_group: Option<Option<AssistanceGroup>>,
     pub supplementary: Option<bool>,
     pub maternity: Option<bool>,
+    pub civil_servant: Option<bool>,
+    pub enterprise_supplementary: Option<bool>,
     pub certified_chronic_diseases: Option<Vec<String>>,
 }
 
@@ -419,9 +421,16 @@ impl PersonUpdate {
         if let Some(maternity) = self.maternity {
             note(&mut changed, "maternity", &mut next.coverage.maternity, maternity);
         }
+        if let Some(civil_servant) = self.civil_servant {
+            note(&mut changed, "civil_servant", &mut next.coverage.civil_servant, civil_servant);
+        }
+        if let Some(enterprise) = self.enterprise_supplementary {
+            note(&mut changed, "enterprise_supplementary", &mut next.coverage.enterprise_supplementary, enterprise);
+        }
         if let Some(diseases) = self.certified_chronic_diseases {
             note(&mut changed, "certified_chronic_diseases", &mut next.coverage.certified_chronic_diseases, diseases);
         }
+        check_employee_top_ups(&next.coverage)?;
         if changed.is_empty() {
             return Err(StoreError::Invalid("nothing to change".into()));
         }
@@ -435,6 +444,18 @@ impl PersonUpdate {
         }
         Ok(())
     }
+}
+
+/// The civil servants' subsidy and the employer's supplementary insurance are an
+/// employee's (national insurance types 320 and 370 sit above employee insurance, 310).
+pub fn check_employee_top_ups(coverage: &yibao_engine::Coverage) -> Result<(), StoreError> {
+    if coverage.scheme != yibao_domain::Scheme::Employee && (coverage.civil_servant || coverage.enterprise_supplementary) {
+        return Err(StoreError::Refused {
+            code: "person.employee_only",
+            message: "the civil servants' subsidy and the employer's supplementary insurance are an employee's".into(),
+        });
+    }
+    Ok(())
 }
 
 /// A person's certified chronic diseases (门诊慢特病): at most [`CHRONIC_DISEASES_LIMIT`]

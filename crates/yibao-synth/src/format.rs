@@ -303,6 +303,8 @@ pub fn parse_person(line: &str) -> Result<(Coverage, Fen), LineError> {
         },
         supplementary: yes("supplementary", supplementary)?,
         maternity: yes("maternity", maternity)?,
+        civil_servant: false,
+        enterprise_supplementary: false,
         certified_chronic_diseases: if chronic.is_empty() { Vec::new() } else { chronic.split(';').map(str::to_owned).collect() },
         personal_account_balance: yuan("account_balance", account)?,
         use_personal_account: yes("use_account", use_account)?,

@@ -40,6 +40,8 @@ pub async fn enrol(store: &SqliteStore, household: &str) {
         assistance_group: None,
         supplementary: true,
         maternity: false,
+        civil_servant: false,
+        enterprise_supplementary: false,
         certified_chronic_diseases: Vec::new(),
         personal_account_balance: Fen::ZERO,
         use_personal_account: false,
