@@ -368,6 +368,22 @@ try {
   await shot(page, 'policy-version-approved');
   await page.goto(`${base}/console/policy/versions`);
   await shot(page, 'policy-versions');
+
+  // ---- the national catalogue (issue 13): a dry run, then the load, from the browser ----
+  await page.goto(`${base}/console/catalogue`);
+  const loadsBefore = await page.locator('#loads-table tbody').innerText();
+  const list = '医保目录编码,医保目录名称,目录类别,收费项目等级,开始日期\nXN01AAA0001010100001,test drug,101,02,2024-01-01\n';
+  await page.setInputFiles('#file', { name: 'list.csv', mimeType: 'text/csv', buffer: Buffer.from(list, 'utf8') });
+  await page.fill('#cite', '医保发〔2026〕1号');
+  await submit(page, '#catalogue-form button[type=submit]');
+  check((await page.locator('#report-added').innerText()) === '1', 'the dry run would add one version');
+  check((await page.locator('#loads-table tbody').innerText()) === loadsBefore, 'a dry run writes no load');
+  await page.setInputFiles('#file', { name: 'list.csv', mimeType: 'text/csv', buffer: Buffer.from(list, 'utf8') });
+  await page.uncheck('input[name=dry_run]');
+  await submit(page, '#catalogue-form button[type=submit]');
+  check((await page.locator('#catalogue-report h2').innerText()).includes('已导入'), 'the file is loaded');
+  check((await page.locator('#loads-table tbody').innerText()).includes('list.csv'), 'the load is listed');
+  await shot(page, 'catalogue-loaded');
 } catch (error) {
   failed = true;
   console.error(error);

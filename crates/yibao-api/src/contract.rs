@@ -64,6 +64,8 @@ pub const FUND: &[&str] = &[
     "medical-assistance",
     "ncms",
     "urban-resident",
+    "civil-servant-subsidy",
+    "enterprise-supplementary",
     "municipal-adjustment",
 ];
 

@@ -31,6 +31,7 @@
 mod admin;
 mod assets;
 mod audit;
+mod catalogue;
 mod claims;
 mod contributions;
 mod dashboard;
@@ -132,6 +133,10 @@ fn routes() -> Router<App> {
         .route("/console/policy/versions", get(policy_versions::list).post(policy_versions::propose))
         .route("/console/policy/versions/{version}", get(policy_versions::show))
         .route("/console/policy/versions/{version}/decision", post(policy_versions::decide))
+        .route(
+            "/console/catalogue",
+            get(catalogue::show).post(catalogue::load).layer(axum::extract::DefaultBodyLimit::max(catalogue::UPLOAD_BYTES_MAX)),
+        )
         .route("/console/funds", get(funds::statement::show))
         .route("/console/funds/statement.csv", get(funds::statement::csv))
         .route("/console/funds/pooling", get(funds::pooling::show).post(funds::pooling::run))

@@ -57,6 +57,7 @@ pub const MENU: &[Section] = &[
     Section::new("claims", "/console/claims", "menu-claims", CLAIMS),
     Section::new("policy", "/console/policy", "menu-policy", PUBLIC_POLICY),
     Section::city("policy-versions", "/console/policy/versions", "menu-policy-versions", POLICY_READERS),
+    Section::city("catalogue", "/console/catalogue", "menu-catalogue", POLICY_READERS),
     Section::new("funds", "/console/funds", "menu-funds", FUND_READERS),
     Section::city("pooling", "/console/funds/pooling", "menu-pooling", FUND_READERS),
     Section::city("fund-accounts", "/console/funds/accounts", "menu-fund-accounts", FUND_READERS),

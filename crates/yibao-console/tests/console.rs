@@ -43,6 +43,32 @@ struct Page {
 }
 
 impl Console {
+    /// A `multipart/form-data` POST: text fields, then one file.
+    async fn upload(&self, path: &str, cookie: &str, fields: &[(&str, &str)], file: (&str, &[u8])) -> Page {
+        const BOUNDARY: &str = "----yibao-test-boundary";
+        let mut body: Vec<u8> = Vec::new();
+        for (name, value) in fields {
+            body.extend(format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
+        }
+        let (file_name, bytes) = file;
+        body.extend(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: text/csv\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend(bytes);
+        body.extend(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+        let request = Request::builder()
+            .method("POST")
+            .uri(path)
+            .header(header::COOKIE, cookie)
+            .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={BOUNDARY}"))
+            .body(Body::from(body))
+            .expect("request");
+        self.send(request).await
+    }
+
     async fn send(&self, request: Request<Body>) -> Page {
         let response = self.router.clone().oneshot(request).await.expect("response");
         let status = response.status();
@@ -132,6 +158,7 @@ async fn setup_with(name: &str, options: yibao_console::ConsoleOptions) -> Conso
         ("auditor", Role::Auditor, "419900"),
         ("funds", Role::FundAccountant, "419900"),
         ("east.funds", Role::FundAccountant, "419921"),
+        ("policy", Role::PolicyOfficer, "419900"),
     ] {
         let staff = NewStaff {
             username: username.into(),
@@ -1182,4 +1209,61 @@ async fn the_dashboard_shows_enrolment_and_collection_against_the_countys_target
     let home = console.get("/console", &admin).await;
     assert_eq!(home.status, StatusCode::OK);
     assert!(home.body.contains("扩面任务") && home.body.contains("25.00%") && home.body.contains("1000.00"), "{}", home.body);
+}
+
+/// The national catalogue's page (issue 13): a policy officer tries a file (a dry run),
+/// sees a wrong row refused with its line and column, loads the file, and looks an item up;
+/// a county clerk has no such page; a post without the session's token is refused.
+#[tokio::test]
+async fn a_policy_officer_loads_the_catalogue_through_the_console() {
+    let console = setup("catalogue").await;
+    let officer = console.sign_in("policy").await;
+    let page = console.get("/console/catalogue", &officer).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("id=\"catalogue-form\"") && page.body.contains("enctype=\"multipart/form-data\""));
+    let token = csrf(&page.body);
+    let file = "医保目录编码,医保目录名称,目录类别,收费项目等级,开始日期\n\
+                XN01AAA0001010100001,test drug,101,02,2024-01-01\n\
+                001201000010001,bed,201,01,2024-01-01\n";
+    let dry = console
+        .upload(
+            "/console/catalogue",
+            &officer,
+            &[("_csrf", &token), ("cite", "医保发〔2026〕1号"), ("dry_run", "1")],
+            ("list.csv", file.as_bytes()),
+        )
+        .await;
+    assert_eq!(dry.status, StatusCode::OK, "{}", dry.body);
+    assert_eq!((element_text(&dry.body, "report-rows"), element_text(&dry.body, "report-added")), (Some("2"), Some("2")), "{}", dry.body);
+    assert!(dry.body.contains("试导入") || dry.body.contains("Dry run"));
+    assert!(element_text(&console.get("/console/catalogue", &officer).await.body, "loads-table").is_some());
+    let wrong = format!("{file}001201000010002,bed,201,07,2024-01-01\n");
+    let refused = console
+        .upload("/console/catalogue", &officer, &[("_csrf", &token), ("cite", "医保发〔2026〕1号")], ("list.csv", wrong.as_bytes()))
+        .await;
+    assert_eq!(element_text(&refused.body, "report-error-count"), Some("1"), "{}", refused.body);
+    assert!(refused.body.contains("id=\"report-errors\"") && refused.body.contains("chrgitm_lv"), "{}", refused.body);
+    let loaded = console
+        .upload("/console/catalogue", &officer, &[("_csrf", &token), ("cite", "医保发〔2026〕1号")], ("list.csv", file.as_bytes()))
+        .await;
+    assert_eq!(loaded.status, StatusCode::OK);
+    assert!(loaded.body.contains("文件已导入") || loaded.body.contains("was loaded"), "{}", loaded.body);
+    assert!(loaded.body.contains("list.csv") && loaded.body.contains("医保发〔2026〕1号"), "the loads list names it");
+    let item = console.get("/console/catalogue?code=XN01AAA0001010100001", &officer).await;
+    assert!(element_text(&item.body, "item-versions").is_some() && item.body.contains("2024-01-01"), "{}", item.body);
+    let unknown = console.get("/console/catalogue?code=XN99999999999999999999", &officer).await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&unknown.body, "code-error").is_some());
+    // No cite: a field error, nothing written.
+    let no_cite = console.upload("/console/catalogue", &officer, &[("_csrf", &token), ("cite", " ")], ("list.csv", file.as_bytes())).await;
+    assert_eq!(no_cite.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&no_cite.body, "cite-error").is_some());
+    // Without the session's token, or as a county clerk: refused.
+    let forged = console.upload("/console/catalogue", &officer, &[("_csrf", "0000"), ("cite", "x")], ("list.csv", file.as_bytes())).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let clerk = console.sign_in("east.clerk").await;
+    assert_eq!(console.get("/console/catalogue", &clerk).await.status, StatusCode::FORBIDDEN);
+    let token = csrf(&console.get("/console/people", &clerk).await.body);
+    let as_clerk = console.upload("/console/catalogue", &clerk, &[("_csrf", &token), ("cite", "x")], ("list.csv", file.as_bytes())).await;
+    assert_eq!(as_clerk.status, StatusCode::FORBIDDEN);
 }

@@ -122,6 +122,21 @@ impl From<LookupError> for SettleError {
     }
 }
 
+/// What a step says when its value is another level's: a township health centre settled
+/// on the primary level's entry, the pack giving no township value of its own.
+fn fallback_note(level: yibao_domain::InstitutionLevel) -> Bilingual {
+    let (zh, en) = match level.fallback() {
+        Some(yibao_domain::InstitutionLevel::Primary) | None => ("一级", "primary"),
+        Some(yibao_domain::InstitutionLevel::Secondary) => ("二级", "secondary"),
+        Some(yibao_domain::InstitutionLevel::Tertiary) => ("三级", "tertiary"),
+        Some(yibao_domain::InstitutionLevel::Township) => ("乡镇卫生院", "township"),
+    };
+    Bilingual::new(
+        format!("政策包未规定本级（{}）的值，按{zh}医疗机构标准", level.as_str()),
+        format!("the pack gives no value for this level ({}): the {en} level's applies", level.as_str()),
+    )
+}
+
 /// The employees' top-ups above the basic layers (national `cvlserv_pay`, `hifes_pay`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum TopUp {
@@ -248,6 +263,11 @@ impl Run<'_> {
     fn step_found<T: std::fmt::Display>(&mut self, rule: Rule, found: &Found<'_, T>, before: Fen, amount: Fen, after: Fen) {
         if self.explain {
             self.step(rule, Some((found.key.name(), found.value.to_string(), found.cite)), before, amount, after);
+            if found.by_level_fallback
+                && let Some(step) = self.out.explanation.last_mut()
+            {
+                step.note = Some(fallback_note(self.claim.institution_level));
+            }
         }
     }
 
@@ -757,6 +777,11 @@ impl Run<'_> {
         if self.explain {
             let value = if bands == ratio.value { ratio.value.to_string() } else { format!("{} → {}", ratio.value, bands) };
             self.step(Rule::PooledFund, Some((ratio.key.name(), value, ratio.cite)), base, payable, base - payable);
+            if ratio.by_level_fallback
+                && let Some(step) = self.out.explanation.last_mut()
+            {
+                step.note = Some(fallback_note(self.claim.institution_level));
+            }
         }
 
         // Annual cap.
@@ -852,11 +877,12 @@ impl Run<'_> {
             let drug = policy
                 .special_drug_on(&line.code, date)
                 .ok_or_else(|| SettleError::NotASpecialDrug { line: index + 1, code: line.code.to_string() })?;
-            let indicated = drug.indication_for(&claim.diagnosis).is_some_and(|indication| {
-                person.certified_chronic_diseases.iter().any(|on_file| {
-                    claim.diagnosis.starts_with(on_file.as_str())
-                        && (on_file.starts_with(indication) || indication.starts_with(on_file.as_str()))
-                })
+            // The register must hold the drug's disease itself: a code on file that lies
+            // within one of its indications and covers the diagnosis. A broader code on file
+            // (all cancers, `C`) does not say the person has the one the drug is for (`C50`).
+            let indicated = person.certified_chronic_diseases.iter().any(|on_file| {
+                claim.diagnosis.starts_with(on_file.as_str())
+                    && drug.indications.iter().any(|indication| on_file.starts_with(indication.as_str()))
             });
             if !indicated {
                 return Err(SettleError::SpecialDrugNotIndicated {
@@ -878,9 +904,14 @@ impl Run<'_> {
         let on_file = |disease: yibao_domain::TwoDisease| {
             person.certified_chronic_diseases.iter().any(|code| yibao_domain::TwoDisease::of(code) == Some(disease))
         };
+        // One code on file is the disease itself (hypertension or diabetes, three characters
+        // at least) and covers the diagnosis.
         let disease = yibao_domain::TwoDisease::of(&claim.diagnosis)
             .filter(|disease| {
-                person.certified_chronic_diseases.iter().any(|code| claim.diagnosis.starts_with(code.as_str())) && on_file(*disease)
+                person
+                    .certified_chronic_diseases
+                    .iter()
+                    .any(|code| claim.diagnosis.starts_with(code.as_str()) && yibao_domain::TwoDisease::of(code) == Some(*disease))
             })
             .ok_or_else(|| SettleError::NotATwoDisease { diagnosis: claim.diagnosis.clone() })?;
         let both = on_file(yibao_domain::TwoDisease::Hypertension) && on_file(yibao_domain::TwoDisease::Diabetes);
@@ -1084,7 +1115,7 @@ impl Run<'_> {
             let extension = if matches!(delivery.kind, DeliveryKind::Normal | DeliveryKind::Difficult) {
                 policy.count_or(ParamKey::MaternityLeaveExtension, &Query { region: query.region, ..Query::default() }, date, 0)?
             } else {
-                Found { key: ParamKey::MaternityLeaveExtension, value: 0, cite: "default", from: None }
+                Found { key: ParamKey::MaternityLeaveExtension, value: 0, cite: "default", from: None, by_level_fallback: false }
             };
             let (days, detail) = if extension.value == 0 {
                 (days, detail)

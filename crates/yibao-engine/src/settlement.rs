@@ -477,10 +477,26 @@ impl Settlement {
             }
             out.push('\n');
         }
+        // The employees' top-ups and the hospital's part, where there are any, so that the
+        // parts always add up to the totals they explain.
+        let top_ups = self.cvlserv_pay + self.hifes_pay;
+        let (top_ups_zh, top_ups_en) = if top_ups.is_zero() {
+            (String::new(), String::new())
+        } else {
+            (
+                format!("，公务员医疗补助 {}，企业补充 {}", self.cvlserv_pay, self.hifes_pay),
+                format!(", civil servants' subsidy {}, employer's supplementary {}", self.cvlserv_pay, self.hifes_pay),
+            )
+        };
+        let (hospital_zh, hospital_en) = if self.hosp_part_amt.is_zero() {
+            (String::new(), String::new())
+        } else {
+            (format!(" + 医疗机构承担 {} 元", self.hosp_part_amt), format!(" + hospital {} yuan", self.hosp_part_amt))
+        };
         let _ = match language {
             Language::Zh => write!(
                 out,
-                "合计：总费用 {} 元 = 基金支付 {} 元（统筹 {}，大病/大额 {}，救助 {}，补充 {}）+ 个人负担 {} 元（个人账户 {}，现金 {}）",
+                "合计：总费用 {} 元 = 基金支付 {} 元（统筹 {}{top_ups_zh}，大病/大额 {}，救助 {}，补充 {}）+ 个人负担 {} 元（个人账户 {}，现金 {}）{hospital_zh}",
                 self.medfee_sumamt,
                 self.fund_pay_sumamt,
                 self.hifp_pay,
@@ -493,7 +509,7 @@ impl Settlement {
             ),
             Language::En => write!(
                 out,
-                "Total: bill {} yuan = funds {} yuan (pooled {}, critical/large-amount {}, assistance {}, supplementary {}) + person {} yuan (account {}, cash {})",
+                "Total: bill {} yuan = funds {} yuan (pooled {}{top_ups_en}, critical/large-amount {}, assistance {}, supplementary {}) + person {} yuan (account {}, cash {}){hospital_en}",
                 self.medfee_sumamt,
                 self.fund_pay_sumamt,
                 self.hifp_pay,

@@ -20,6 +20,7 @@
 //! person = { … }                   # this claim's Coverage fields over the case's [person]
 //! claim = { … }                    # Claim fields over a default inpatient claim; line codes may be aliases
 //! expect = { hifp_pay = "4087.50", "accumulators.pooled_paid" = "4087.50" }  # or error = "settle.not_covered"
+//! explains = ["按一级医疗机构标准"]     # texts the explanation must say (either language)
 //! ```
 //!
 //! Every settlement is also checked for the identities (payers sum to the bill) and
@@ -236,6 +237,15 @@ fn check(path: &Path) -> Result<usize, String> {
             if !text.contains(&settlement.medfee_sumamt.to_string()) {
                 return Err(at(format!("the explanation does not show the bill total:\n{text}")));
             }
+        }
+        // `explains = ["…"]`: texts the explanation must say (in either language).
+        for want in step.get("explains").and_then(|v| v.as_array()).into_iter().flatten() {
+            let want = want.as_str().ok_or_else(|| at("explains holds texts".into()))?;
+            let text = format!("{}\n{}", explained.render_explanation(Language::Zh), explained.render_explanation(Language::En));
+            if !text.contains(want) {
+                return Err(at(format!("the explanation does not say '{want}':\n{text}")));
+            }
+            checked += 1;
         }
         let json = serde_json::to_value(&settlement).map_err(|e| e.to_string())?;
         let mut mismatches = Vec::new();

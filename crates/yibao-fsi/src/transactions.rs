@@ -927,6 +927,8 @@ async fn counters(app: &App, principal: &Principal, input: &Node<'_>) -> Result<
         ("two_disease_paid", "门诊两病支付累计", amount(acc.two_disease_paid)),
         ("special_drug_deductible_paid", "特药起付线累计", amount(acc.special_drug_deductible_paid)),
         ("special_drug_paid", "特药支付累计", amount(acc.special_drug_paid)),
+        ("civil_servant_paid", "公务员医疗补助支付累计", amount(acc.civil_servant_paid)),
+        ("enterprise_supplementary_paid", "企业补充医疗保险支付累计", amount(acc.enterprise_supplementary_paid)),
     ];
     let cuminfo: Vec<Value> =
         rows.into_iter().map(|(code, name, cum)| json!({"year": year, "cum_type_code": code, "cum_type_name": name, "cum": cum})).collect();

@@ -599,7 +599,9 @@ fn parse_special_drugs(loader: &mut Loader<'_>, sources: &[Source], raw: Vec<tom
             loader.fail(place.clone(), PolicyErrorKind::Invalid("a special drug lists 1 to 64 diseases it is paid for".into()));
         }
         for disease in &raw_drug.diseases {
-            if !is_icd_prefix(disease) {
+            // As the register writes them (an upper-case letter first): a lower-case code
+            // would never match anyone's diseases on file.
+            if !is_icd_prefix(disease) || !disease.starts_with(|c: char| c.is_ascii_uppercase()) {
                 loader.fail(place.clone(), PolicyErrorKind::Invalid(format!("'{disease}' is not an ICD-10 code prefix")));
             }
         }

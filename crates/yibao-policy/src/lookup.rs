@@ -23,6 +23,9 @@ pub struct Found<'a, T> {
     pub cite: &'a str,
     /// First day of the value in force (`None` for a default).
     pub from: Option<Date>,
+    /// The entry matched is another level's, through the query's level's fallback (a
+    /// township health centre settled on a `primary` entry): the explanation says so.
+    pub by_level_fallback: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,13 +140,14 @@ impl Policy {
         let error = |failure| LookupError { key, query: *query, date, failure };
         let entry = self.entry_for(key, query).ok_or_else(|| error(LookupFailure::NoEntry))?;
         let dated = value_on(&entry.values, date).map_err(error)?;
-        Ok(Found { key, value: dated.value, cite: &dated.cite, from: Some(dated.from) })
+        let by_level_fallback = entry.selector.level.is_some() && entry.selector.level != query.level;
+        Ok(Found { key, value: dated.value, cite: &dated.cite, from: Some(dated.from), by_level_fallback })
     }
 
     fn typed<T>(&self, key: ParamKey, query: &Query, date: Date, pick: impl Fn(Value) -> Option<T>) -> Result<Found<'_, T>, LookupError> {
         let found = self.lookup(key, query, date)?;
         let value = pick(found.value).ok_or(LookupError { key, query: *query, date, failure: LookupFailure::WrongType })?;
-        Ok(Found { key, value, cite: found.cite, from: found.from })
+        Ok(Found { key, value, cite: found.cite, from: found.from, by_level_fallback: found.by_level_fallback })
     }
 
     /// Like `typed`, but an optional key the pack leaves out (or has no value on the date)
@@ -161,7 +165,7 @@ impl Policy {
             Ok(found) => Ok(found),
             Err(LookupError {
                 failure: LookupFailure::NoEntry | LookupFailure::BeforeFirst { .. } | LookupFailure::Ended { .. }, ..
-            }) => Ok(Found { key, value: default, cite: "default", from: None }),
+            }) => Ok(Found { key, value: default, cite: "default", from: None, by_level_fallback: false }),
             Err(other) => Err(other),
         }
     }

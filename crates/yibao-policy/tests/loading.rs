@@ -1209,6 +1209,22 @@ cite = "nobody"
         "a special drug lists 1 to 64 diseases it is paid for",
     ),
     (
+        "a special drug's disease in lower case, which no register entry could match",
+        VALID,
+        Append(
+            r#"
+[[special_drug]]
+code = "XL00000000B000000000008"
+name_zh = "靶向特药"
+name_en = "Targeted drug"
+diseases = ["c50"]
+from = "2010-01-01"
+cite = "TEST""#,
+        ),
+        "policy.invalid",
+        "'c50' is not an ICD-10 code prefix",
+    ),
+    (
         "a residents' insurance type that is not one",
         VALID,
         Replace("service_date = \"admission\"", "service_date = \"admission\"\nresident_insutype = \"392\""),

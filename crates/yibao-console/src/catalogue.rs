@@ -1,0 +1,246 @@
+//! The dated national catalogue (医保目录, issue 13) in the console: the loads so far, an
+//! item's versions, and, for policy officers, the upload of a national list's file (CSV or
+//! xlsx/xls/ods) with a dry run first. Every load goes through `App::load_catalogue`, as
+//! the CLI's and the API's do; a refused file shows its rows to fix.
+
+use askama::Template;
+use axum::extract::{Multipart, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use yibao_app::App;
+use yibao_app::catalogue::CatalogueReport;
+
+use super::page::{FieldErrors, POLICY_OFFICERS, Page, app_error_page, app_message, is_form_refusal, may_post, moment, render};
+use super::session::ConsoleUser;
+
+const HERE: &str = "/console/catalogue";
+/// Rows to fix shown on the page; the count says how many there were.
+const ERRORS_SHOWN: usize = 200;
+/// The largest file the page takes (the API's limit).
+pub const UPLOAD_BYTES_MAX: usize = 64 << 20;
+
+#[derive(Debug)]
+pub struct LoadRow {
+    pub seq: i64,
+    pub at: String,
+    pub by: String,
+    pub file: String,
+    pub cite: String,
+    pub rows: usize,
+    pub added: usize,
+    pub replaced: usize,
+    pub removed: usize,
+}
+
+#[derive(Debug)]
+pub struct VersionRow {
+    pub region: String,
+    pub from: String,
+    pub until: String,
+    pub class: String,
+    pub share: String,
+    pub cap: String,
+    pub name: String,
+    pub cite: String,
+}
+
+#[derive(Debug, Default)]
+pub struct ReportView {
+    pub loaded: bool,
+    pub file: String,
+    pub rows: usize,
+    pub added: usize,
+    pub replaced: usize,
+    pub unchanged: usize,
+    pub removed: usize,
+    pub elsewhere: usize,
+    pub versions_held: usize,
+    pub columns_absent: String,
+    pub error_count: usize,
+    pub errors: Vec<(usize, String, String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "console/catalogue/catalogue.html")]
+pub struct CatalogueTemplate {
+    pub page: Page,
+    pub loads: Vec<LoadRow>,
+    pub may_load: bool,
+    pub code: String,
+    pub item: Option<(String, Vec<VersionRow>)>,
+    pub cite: String,
+    pub report: Option<ReportView>,
+    pub errors: FieldErrors,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ItemQuery {
+    #[serde(default)]
+    pub code: String,
+}
+
+/// The page: the loads, an item's versions when asked, the upload form for officers.
+pub async fn show(State(state): State<App>, user: ConsoleUser, Query(query): Query<ItemQuery>) -> Response {
+    page(&state, &user, query.code.trim(), String::new(), None, FieldErrors::default()).await
+}
+
+async fn page(state: &App, user: &ConsoleUser, code: &str, cite: String, report: Option<ReportView>, mut errors: FieldErrors) -> Response {
+    let page = match Page::guard(user, "catalogue", "catalogue-title", HERE) {
+        Ok(page) => page,
+        Err(response) => return response,
+    };
+    let lang = user.lang;
+    let principal = user.principal();
+    let loads = match state.catalogue_loads(&principal).await {
+        Ok(loads) => loads,
+        Err(error) => return app_error_page(lang, &error),
+    };
+    let loads = loads
+        .into_iter()
+        .map(|r| LoadRow {
+            seq: r.seq,
+            at: moment(&r.loaded_at),
+            by: r.loaded_by,
+            file: r.load.file,
+            cite: r.load.cite,
+            rows: r.load.rows,
+            added: r.load.added,
+            replaced: r.load.replaced,
+            removed: r.load.removed,
+        })
+        .collect();
+    let mut item = None;
+    if !code.is_empty() {
+        match state.catalogue_item(&principal, code) {
+            Ok(history) => {
+                let mut rows: Vec<VersionRow> = Vec::new();
+                if let Some(own) = &history.pack_item {
+                    rows.push(VersionRow {
+                        region: lang.t("catalogue-pack-item"),
+                        from: String::new(),
+                        until: String::new(),
+                        class: own.class.code().to_owned(),
+                        share: own.selfpay_share.map(|s| s.to_string()).unwrap_or_default(),
+                        cap: own.price_cap.iter().flatten().next().map(ToString::to_string).unwrap_or_default(),
+                        name: own.name.clone(),
+                        cite: "[[item]]".to_owned(),
+                    });
+                }
+                rows.extend(history.versions.iter().map(|v| VersionRow {
+                    region: v.region.map_or_else(|| lang.t("catalogue-national"), |r| r.to_string()),
+                    from: v.from.to_string(),
+                    until: v.until.map(|u| u.to_string()).unwrap_or_default(),
+                    class: v.item.class.code().to_owned(),
+                    share: v.item.selfpay_share.map(|s| s.to_string()).unwrap_or_default(),
+                    cap: v.item.price_cap.iter().flatten().next().map(ToString::to_string).unwrap_or_default(),
+                    name: v.item.name.clone(),
+                    cite: v.cite.clone(),
+                }));
+                item = Some((code.to_owned(), rows));
+            }
+            Err(error) if is_form_refusal(&error) || error.code == "catalogue.item_not_found" => {
+                errors.add("code", app_message(lang, &error));
+            }
+            Err(error) => return app_error_page(lang, &error),
+        }
+    }
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+    let template =
+        CatalogueTemplate { page, loads, may_load: user.may(POLICY_OFFICERS), code: code.to_owned(), item, cite, report, errors };
+    (status, render(&template)).into_response()
+}
+
+/// What the upload form sent.
+#[derive(Debug, Default)]
+struct Upload {
+    csrf: String,
+    cite: String,
+    dry_run: bool,
+    file_name: String,
+    bytes: Vec<u8>,
+}
+
+/// Reads the form's fields; a field the form does not have is refused.
+async fn read_upload(multipart: &mut Multipart) -> Result<Upload, String> {
+    let mut upload = Upload::default();
+    while let Some(field) = multipart.next_field().await.map_err(|e| e.body_text())? {
+        let name = field.name().unwrap_or_default().to_owned();
+        match name.as_str() {
+            "_csrf" => upload.csrf = field.text().await.map_err(|e| e.body_text())?,
+            "cite" => upload.cite = field.text().await.map_err(|e| e.body_text())?,
+            "dry_run" => upload.dry_run = !field.text().await.map_err(|e| e.body_text())?.is_empty(),
+            "file" => {
+                upload.file_name = field.file_name().unwrap_or_default().to_owned();
+                upload.bytes = field.bytes().await.map_err(|e| e.body_text())?.to_vec();
+            }
+            other => return Err(format!("the form has no field '{other}'")),
+        }
+    }
+    Ok(upload)
+}
+
+/// Loads the uploaded file (or tries it, for a dry run) and shows the report.
+pub async fn load(State(state): State<App>, user: ConsoleUser, headers: HeaderMap, mut multipart: Multipart) -> Response {
+    let lang = user.lang;
+    let upload = match read_upload(&mut multipart).await {
+        Ok(upload) => upload,
+        Err(why) => {
+            let mut errors = FieldErrors::default();
+            errors.add("file", why);
+            return page(&state, &user, "", String::new(), None, errors).await;
+        }
+    };
+    if let Err(response) = may_post(&user, &upload.csrf, "catalogue", "catalogue-title", HERE, POLICY_OFFICERS) {
+        return response;
+    }
+    let mut errors = FieldErrors::default();
+    if upload.bytes.is_empty() || upload.file_name.is_empty() {
+        errors.add("file", lang.t("field-required"));
+    }
+    if upload.cite.trim().is_empty() {
+        errors.add("cite", lang.t("field-required"));
+    }
+    if !errors.is_empty() {
+        return page(&state, &user, "", upload.cite, None, errors).await;
+    }
+    let outcome = state
+        .load_catalogue(&user.principal(), &ConsoleUser::source(&headers), &upload.file_name, upload.bytes, &upload.cite, upload.dry_run)
+        .await;
+    match outcome {
+        Ok(report) => {
+            let view = report_view(&report);
+            let cite = if report.loaded { String::new() } else { upload.cite };
+            page(&state, &user, "", cite, Some(view), errors).await
+        }
+        Err(error) if is_form_refusal(&error) => {
+            let field = if error.code == "catalogue.bad_cite" { "cite" } else { "file" };
+            errors.add(field, app_message(lang, &error));
+            page(&state, &user, "", upload.cite, None, errors).await
+        }
+        Err(error) => app_error_page(lang, &error),
+    }
+}
+
+fn report_view(report: &CatalogueReport) -> ReportView {
+    let load = &report.load;
+    ReportView {
+        loaded: report.loaded,
+        file: load.file.clone(),
+        rows: load.rows,
+        added: load.added,
+        replaced: load.replaced,
+        unchanged: load.unchanged,
+        removed: load.removed,
+        elsewhere: load.elsewhere,
+        versions_held: report.versions_held,
+        columns_absent: load.columns_absent.join(", "),
+        error_count: report.error_count,
+        errors: report
+            .errors
+            .iter()
+            .take(ERRORS_SHOWN)
+            .map(|e| (e.line, e.column.clone().unwrap_or_default(), e.key.clone().unwrap_or_default(), e.message.clone()))
+            .collect(),
+    }
+}
