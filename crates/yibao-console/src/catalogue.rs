@@ -183,6 +183,11 @@ async fn read_upload(multipart: &mut Multipart) -> Result<Upload, String> {
 /// Loads the uploaded file (or tries it, for a dry run) and shows the report.
 pub async fn load(State(state): State<App>, user: ConsoleUser, headers: HeaderMap, mut multipart: Multipart) -> Response {
     let lang = user.lang;
+    // Who may load is known before the body is read: a file of up to 64 MiB is read only
+    // for a policy officer (the CSRF token, inside the body, is checked next).
+    if !user.may(POLICY_OFFICERS) {
+        return super::page::error_page(lang, StatusCode::FORBIDDEN, "error-forbidden", None);
+    }
     let upload = match read_upload(&mut multipart).await {
         Ok(upload) => upload,
         Err(why) => {

@@ -836,21 +836,37 @@ impl Run<'_> {
         Ok(payable - paid)
     }
 
-    fn general_outpatient(&mut self, query: &Query, date: Date, acc: &mut Accumulators) -> Result<(), SettleError> {
+    /// The outpatient-style start of a benefit: what is left of its yearly deductible, then its
+    /// ratio of the rest of the in-scope cost. Returns the deductible paid now and what the
+    /// fund owes before any limit, and sets `act_pay_dedc` and `pool_prop_bp`.
+    fn yearly_deductible_then_ratio(
+        &mut self,
+        query: &Query,
+        date: Date,
+        (deductible_key, deductible_rule, deductible_paid): (ParamKey, Rule, Fen),
+        ratio_key: ParamKey,
+    ) -> Result<(Fen, Fen), SettleError> {
         let policy = self.policy;
         let inscope = self.out.inscp_scp_amt;
-        let deductible_year = policy.money(ParamKey::OutpatientDeductible, query, date)?;
-        let deductible = inscope.min(deductible_year.value.saturating_remainder(acc.outpatient_deductible_paid));
-        self.step_found(Rule::OutpatientDeductible, &deductible_year, inscope, deductible, inscope - deductible);
+        let deductible_year = policy.money(deductible_key, query, date)?;
+        let deductible = inscope.min(deductible_year.value.saturating_remainder(deductible_paid));
+        self.step_found(deductible_rule, &deductible_year, inscope, deductible, inscope - deductible);
         let base = inscope - deductible;
-        let ratio = policy.ratio(ParamKey::OutpatientRatio, query, date)?;
+        let ratio = policy.ratio(ratio_key, query, date)?;
         let payable = self.rounding.apply(base, ratio.value);
         self.step_found(Rule::PooledFund, &ratio, base, payable, base - payable);
+        self.out.act_pay_dedc = deductible;
+        self.out.pool_prop_bp = ratio.value.get();
+        Ok((deductible, payable))
+    }
+
+    fn general_outpatient(&mut self, query: &Query, date: Date, acc: &mut Accumulators) -> Result<(), SettleError> {
+        let policy = self.policy;
+        let deductible = (ParamKey::OutpatientDeductible, Rule::OutpatientDeductible, acc.outpatient_deductible_paid);
+        let (deductible, payable) = self.yearly_deductible_then_ratio(query, date, deductible, ParamKey::OutpatientRatio)?;
         let limit = policy.money(ParamKey::OutpatientAnnualLimit, query, date)?;
         let paid = payable.min(limit.value.saturating_remainder(acc.outpatient_pooled_paid));
         self.step_found(Rule::OutpatientLimit, &limit, payable, paid, payable - paid);
-        self.out.act_pay_dedc = deductible;
-        self.out.pool_prop_bp = ratio.value.get();
         self.out.hifp_pay = paid;
         acc.outpatient_deductible_paid += deductible;
         acc.outpatient_pooled_paid += paid;
@@ -915,14 +931,8 @@ impl Run<'_> {
             })
             .ok_or_else(|| SettleError::NotATwoDisease { diagnosis: claim.diagnosis.clone() })?;
         let both = on_file(yibao_domain::TwoDisease::Hypertension) && on_file(yibao_domain::TwoDisease::Diabetes);
-        let inscope = self.out.inscp_scp_amt;
-        let deductible_year = policy.money(ParamKey::TwoDiseaseDeductible, query, date)?;
-        let deductible = inscope.min(deductible_year.value.saturating_remainder(acc.two_disease_deductible_paid));
-        self.step_found(Rule::TwoDiseaseDeductible, &deductible_year, inscope, deductible, inscope - deductible);
-        let base = inscope - deductible;
-        let ratio = policy.ratio(ParamKey::TwoDiseaseRatio, query, date)?;
-        let payable = self.rounding.apply(base, ratio.value);
-        self.step_found(Rule::PooledFund, &ratio, base, payable, base - payable);
+        let deductible = (ParamKey::TwoDiseaseDeductible, Rule::TwoDiseaseDeductible, acc.two_disease_deductible_paid);
+        let (deductible, payable) = self.yearly_deductible_then_ratio(query, date, deductible, ParamKey::TwoDiseaseRatio)?;
         let limit_key = match (both, disease) {
             (true, _) => ParamKey::TwoDiseaseLimitBoth,
             (false, yibao_domain::TwoDisease::Hypertension) => ParamKey::TwoDiseaseLimitHypertension,
@@ -950,8 +960,6 @@ impl Run<'_> {
                 payable - paid,
             );
         }
-        self.out.act_pay_dedc = deductible;
-        self.out.pool_prop_bp = ratio.value.get();
         self.out.hifp_pay = paid;
         acc.two_disease_deductible_paid += deductible;
         acc.two_disease_paid += paid;
@@ -980,14 +988,8 @@ impl Run<'_> {
             );
             self.step_noted(Rule::SpecialDrug, ("[[special_drug]]", codes, cite), note, inscope, Fen::ZERO, inscope);
         }
-        let inscope = self.out.inscp_scp_amt;
-        let deductible_year = policy.money(ParamKey::SpecialDrugDeductible, query, date)?;
-        let deductible = inscope.min(deductible_year.value.saturating_remainder(acc.special_drug_deductible_paid));
-        self.step_found(Rule::SpecialDrugDeductible, &deductible_year, inscope, deductible, inscope - deductible);
-        let base = inscope - deductible;
-        let ratio = policy.ratio(ParamKey::SpecialDrugRatio, query, date)?;
-        let payable = self.rounding.apply(base, ratio.value);
-        self.step_found(Rule::PooledFund, &ratio, base, payable, base - payable);
+        let deductible = (ParamKey::SpecialDrugDeductible, Rule::SpecialDrugDeductible, acc.special_drug_deductible_paid);
+        let (deductible, payable) = self.yearly_deductible_then_ratio(query, date, deductible, ParamKey::SpecialDrugRatio)?;
         let mut paid = payable;
         let own = policy.money_or(ParamKey::SpecialDrugAnnualLimit, query, date, Fen::ZERO)?;
         if own.from.is_some() {
@@ -999,8 +1001,6 @@ impl Run<'_> {
         let before = paid;
         paid = paid.min(cap.value.saturating_remainder(acc.pooled_paid));
         self.step_found(Rule::PooledCap, &cap, before, paid, before - paid);
-        self.out.act_pay_dedc = deductible;
-        self.out.pool_prop_bp = ratio.value.get();
         self.out.hifp_pay = paid;
         acc.special_drug_deductible_paid += deductible;
         acc.special_drug_paid += paid;
@@ -1010,19 +1010,13 @@ impl Run<'_> {
 
     fn chronic_outpatient(&mut self, query: &Query, date: Date, acc: &mut Accumulators) -> Result<(), SettleError> {
         let (policy, claim, person) = (self.policy, self.claim, self.person);
-        let inscope = self.out.inscp_scp_amt;
         let disease = policy
             .chronic_disease_for(&claim.diagnosis)
             .filter(|d| person.certified_chronic_diseases.contains(&d.code))
             .ok_or_else(|| SettleError::NotACertifiedChronicDisease { diagnosis: claim.diagnosis.clone() })?;
         let limit = disease.annual_limit_on(date).ok_or(SettleError::BeforePolicy { date, effective_from: policy.effective_from })?;
-        let deductible_year = policy.money(ParamKey::ChronicDeductible, query, date)?;
-        let deductible = inscope.min(deductible_year.value.saturating_remainder(acc.chronic_deductible_paid));
-        self.step_found(Rule::ChronicDeductible, &deductible_year, inscope, deductible, inscope - deductible);
-        let base = inscope - deductible;
-        let ratio = policy.ratio(ParamKey::ChronicRatio, query, date)?;
-        let payable = self.rounding.apply(base, ratio.value);
-        self.step_found(Rule::PooledFund, &ratio, base, payable, base - payable);
+        let deductible = (ParamKey::ChronicDeductible, Rule::ChronicDeductible, acc.chronic_deductible_paid);
+        let (deductible, payable) = self.yearly_deductible_then_ratio(query, date, deductible, ParamKey::ChronicRatio)?;
         let cap = policy.money(ParamKey::PooledAnnualCap, query, date)?;
         let left = limit.0.saturating_remainder(acc.chronic_paid).min(cap.value.saturating_remainder(acc.pooled_paid));
         let paid = payable.min(left);
@@ -1043,8 +1037,6 @@ impl Run<'_> {
                 payable - paid,
             );
         }
-        self.out.act_pay_dedc = deductible;
-        self.out.pool_prop_bp = ratio.value.get();
         self.out.hifp_pay = paid;
         acc.chronic_deductible_paid += deductible;
         acc.chronic_paid += paid;
