@@ -381,7 +381,14 @@ try {
   await page.setInputFiles('#file', { name: 'list.csv', mimeType: 'text/csv', buffer: Buffer.from(list, 'utf8') });
   await page.uncheck('input[name=dry_run]');
   await submit(page, '#catalogue-form button[type=submit]');
-  check((await page.locator('#catalogue-report h2').innerText()).includes('已导入'), 'the file is loaded');
+  check(await page.locator('#report-proposal').isVisible(), 'the file is proposed, not yet in force');
+  check((await page.locator('#loads-table tbody').innerText()) === loadsBefore, 'a proposal writes no load');
+  await shot(page, 'catalogue-proposed');
+  // The other policy officer approves it.
+  page = proposer.page;
+  await page.goto(`${base}/console/catalogue`);
+  await submit(page, '#proposals-table button[id^=approve-]');
+  check((await page.locator('#catalogue-report h2').innerText()).includes('已导入'), 'approved, the file is loaded');
   check((await page.locator('#loads-table tbody').innerText()).includes('list.csv'), 'the load is listed');
   await shot(page, 'catalogue-loaded');
 } catch (error) {

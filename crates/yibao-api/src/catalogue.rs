@@ -46,10 +46,12 @@ pub struct CatalogueLoadOut {
 }
 
 /// Load a national catalogue file (the body is the file, as it came): every row checked,
-/// merged into the catalogue and checked whole, then written whole or not at all. 201: in
-/// force; 200: a dry run's counts; 422: a file that cannot be read, or rows to fix
-/// (`code` `catalogue.rows_refused` and the `report` with its `errors`), nothing written.
-#[utoipa::path(post, path = "/api/catalogue/loads", params(LoadQuery), request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 201, body = CatalogueLoadOut), (status = 200, body = CatalogueLoadOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody, description = "a file that cannot be read, or rows to fix (`catalogue.rows_refused`, with the `report` beside `code` and `message`)")), tag = "catalogue")]
+/// merged into the catalogue and checked whole. A policy officer's clean file is kept as a
+/// proposal (202, `report.proposal`) until another policy officer approves it
+/// (`POST /api/catalogue/proposals/{seq}/approval`). 200: a dry run's counts; 422: a file
+/// that cannot be read, or rows to fix (`code` `catalogue.rows_refused` and the `report`
+/// with its `errors`), nothing written.
+#[utoipa::path(post, path = "/api/catalogue/loads", params(LoadQuery), request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 202, body = CatalogueLoadOut), (status = 201, body = CatalogueLoadOut), (status = 200, body = CatalogueLoadOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody, description = "a file that cannot be read, or rows to fix (`catalogue.rows_refused`, with the `report` beside `code` and `message`)")), tag = "catalogue")]
 pub(crate) async fn load(
     State(state): State<App>,
     caller: Caller,
@@ -58,8 +60,15 @@ pub(crate) async fn load(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let report = state.load_catalogue(&caller, &source(&headers), &query.file, body.to_vec(), &query.cite, query.dry_run).await?;
+    report_response(report)
+}
+
+/// A report as the answer: 201 written, 202 proposed, 422 rows to fix, 200 a dry run.
+fn report_response(report: CatalogueReport) -> Result<Response, ApiError> {
     let status = if report.loaded {
         StatusCode::CREATED
+    } else if report.proposal.is_some() && report.error_count == 0 {
+        StatusCode::ACCEPTED
     } else if report.error_count > 0 {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -74,6 +83,54 @@ pub(crate) async fn load(
         (None, None)
     };
     Ok((status, axum::Json(CatalogueLoadOut { code, message, report })).into_response())
+}
+
+/// The latest proposed loads, newest first (without their files).
+#[utoipa::path(get, path = "/api/catalogue/proposals", responses((status = 200, body = [Object]), (status = 403, body = ErrorBody)), tag = "catalogue")]
+pub(crate) async fn proposals(State(state): State<App>, caller: Caller) -> Result<Response, ApiError> {
+    Ok(axum::Json(state.catalogue_proposals(&caller).await?).into_response())
+}
+
+/// Approve a proposed load: a policy officer other than the proposer. The file is merged
+/// into the catalogue as it is now: 201 in force; 422 with its rows to fix if it no longer
+/// fits (it stays proposed).
+#[utoipa::path(post, path = "/api/catalogue/proposals/{seq}/approval", params(("seq" = i64, Path, minimum = 1, description = "the proposal's number")), responses((status = 201, body = CatalogueLoadOut), (status = 404, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "catalogue")]
+pub(crate) async fn approve(
+    State(state): State<App>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Segments(seq): Segments<String>,
+) -> Result<Response, ApiError> {
+    let report = state.approve_catalogue(&caller, &source(&headers), proposal_number(&seq)?).await?;
+    report_response(report)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogueRejectionIn {
+    /// Why: one line of 1 to 500 characters.
+    note: String,
+}
+
+/// Reject a proposed load, saying why (its proposer may withdraw it so too).
+#[utoipa::path(post, path = "/api/catalogue/proposals/{seq}/rejection", params(("seq" = i64, Path, minimum = 1, description = "the proposal's number")), request_body = CatalogueRejectionIn, responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "catalogue")]
+pub(crate) async fn reject(
+    State(state): State<App>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Segments(seq): Segments<String>,
+    crate::routes::Body(input): crate::routes::Body<CatalogueRejectionIn>,
+) -> Result<Response, ApiError> {
+    let proposal = state.reject_catalogue(&caller, &source(&headers), proposal_number(&seq)?, &input.note).await?;
+    Ok(axum::Json(proposal).into_response())
+}
+
+/// A proposal's number from the path.
+fn proposal_number(text: &str) -> Result<i64, ApiError> {
+    text.parse::<i64>()
+        .ok()
+        .filter(|seq| *seq > 0)
+        .ok_or_else(|| AppError::bad_request("request.malformed", format!("'{text}' is not a proposal number")).into())
 }
 
 /// The latest catalogue loads, newest first.

@@ -1739,8 +1739,47 @@ async fn catalogue_flow(api: &Api, other: &App) {
         (refused["report"]["errors"][0]["line"].as_u64(), refused["report"]["errors"][0]["column"].as_str()),
         (Some(5), Some("chrgitm_lv"))
     );
-    let (status, loaded) = api.upload(&path(""), Auth::Token(&policy), file.into_bytes()).await;
+    // A policy officer's clean file is a proposal: nothing is in force until another
+    // policy officer approves it (two people, as for a pack version).
+    let (status, proposed) = api.upload(&path(""), Auth::Token(&policy), file.into_bytes()).await;
+    assert_eq!((status, proposed["report"]["loaded"].as_bool()), (StatusCode::ACCEPTED, Some(false)), "{proposed}");
+    let seq = proposed["report"]["proposal"]["seq"].as_i64().expect("a proposal");
+    assert_eq!(
+        api.call("GET", &format!("/api/catalogue/items/{CATALOGUE_DRUG}"), Auth::Token(&clerk), None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let approval = format!("/api/catalogue/proposals/{seq}/approval");
+    let (status, own) = api.call("POST", &approval, Auth::Token(&policy), None).await;
+    assert_eq!((status, own["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("catalogue.same_officer")), "{own}");
+    let (status, _) = api.call("POST", &approval, Auth::Token(&clerk), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a clerk approves nothing");
+    let reviewer = api.sign_in("policy.review").await;
+    let (status, loaded) = api.call("POST", &approval, Auth::Token(&reviewer), None).await;
     assert_eq!((status, loaded["report"]["loaded"].as_bool()), (StatusCode::CREATED, Some(true)), "{loaded}");
+    assert_eq!(loaded["report"]["proposal"]["decided_by"].as_str(), Some("policy.review"));
+    let (status, twice) = api.call("POST", &approval, Auth::Token(&reviewer), None).await;
+    assert_eq!((status, twice["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("catalogue.not_proposed")), "{twice}");
+    let (status, missing) = api.call("POST", "/api/catalogue/proposals/999/approval", Auth::Token(&reviewer), None).await;
+    assert_eq!((status, missing["code"].as_str()), (StatusCode::NOT_FOUND, Some("catalogue.proposal_not_found")), "{missing}");
+    // A proposal can be rejected, with a reason, and is then decided.
+    let (status, second) = api
+        .upload(
+            &path(""),
+            Auth::Token(&policy),
+            b"hilist_code,hilist_name,list_type,chrgitm_lv,begndate\n001201000010009,bed,201,01,2024-01-01\n".to_vec(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{second}");
+    let second = second["report"]["proposal"]["seq"].as_i64().expect("a proposal");
+    let rejection = format!("/api/catalogue/proposals/{second}/rejection");
+    let (status, why) = api.call("POST", &rejection, Auth::Token(&reviewer), Some(json!({ "note": "" }))).await;
+    assert_eq!((status, why["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("request.invalid")), "a rejection says why: {why}");
+    let (status, rejected) = api.call("POST", &rejection, Auth::Token(&reviewer), Some(json!({ "note": "not this year's list" }))).await;
+    assert_eq!((status, rejected["status"].as_str()), (StatusCode::OK, Some("rejected")), "{rejected}");
+    let (status, proposals) = api.call("GET", "/api/catalogue/proposals", Auth::Token(&auditor), None).await;
+    let statuses: Vec<&str> =
+        proposals.as_array().map(|list| list.iter().filter_map(|p| p["status"].as_str()).collect()).unwrap_or_default();
+    assert_eq!((status, statuses), (StatusCode::OK, vec!["rejected", "approved"]));
 
     // Above the API's usual body limit (4 MiB), a catalogue file is still read.
     let mut big = String::from("hilist_code,hilist_name,list_type,chrgitm_lv,begndate\n");

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use serde::Serialize;
 use yibao_import::RowError;
 use yibao_policy::{CITE_CHARS_MAX, Catalogue, CatalogueVersion};
-use yibao_store::{CatalogueChange, CatalogueLoad, CatalogueLoadRecord, CatalogueStore, Role};
+use yibao_store::{CatalogueChange, CatalogueLoad, CatalogueLoadRecord, CatalogueProposal, CatalogueStore, Role};
 
 use crate::{App, AppError, Principal, roles, store};
 
@@ -33,6 +33,10 @@ pub struct CatalogueReport {
     pub errors: Vec<ReportRow>,
     /// Rows to fix in all.
     pub error_count: usize,
+    /// A staff member's load, clean, is kept as this proposal until another policy officer
+    /// approves it (`loaded` false until then).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proposal: Option<CatalogueProposal>,
 }
 
 /// One row to fix.
@@ -88,6 +92,11 @@ impl App {
     /// Loads a catalogue file (`name` gives its format: .csv, .xlsx, .xls, .ods) whose
     /// versions cite `cite`. Rows for another province or city are skipped and counted. With
     /// `dry_run`, or when any row is wrong, nothing is written and the report says why.
+    /// A clean file is kept as a proposal (`report.proposal`) until a policy officer other
+    /// than its proposer approves it ([`App::approve_catalogue`]): the catalogue changes
+    /// what every claim is paid, so it takes two people, as a pack version does. The
+    /// operator's command line proposes like anyone; only the first start's installation
+    /// of an empty catalogue is written at once ([`App::install_catalogue`]).
     pub async fn load_catalogue(
         &self,
         principal: &Principal,
@@ -105,7 +114,102 @@ impl App {
                 format!("a load cites the document that published the list: one line of 1 to {CITE_CHARS_MAX} characters"),
             ));
         }
+        if bytes.len() > yibao_store::PROPOSAL_BYTES_MAX {
+            return Err(AppError::bad_request(
+                "catalogue.too_large",
+                format!("a catalogue file holds at most {} MiB", yibao_store::PROPOSAL_BYTES_MAX >> 20),
+            ));
+        }
         let _one_at_a_time = LOADS.lock().await;
+        let (report, merge, _, bytes) = self.prepare_load(name, bytes, cite).await?;
+        if merge.is_none() || dry_run {
+            return Ok(report);
+        }
+        let actor = principal.actor(source, self.now());
+        let proposal = store!(self, propose_catalogue(&actor, self.policy().region, &report.load, bytes))?;
+        Ok(CatalogueReport { proposal: Some(proposal), ..report })
+    }
+
+    /// Installs a first catalogue into a store that has none (the demo city's first start):
+    /// the platform itself, once, written at once; refused once any load exists, so it is
+    /// never a way around the second person.
+    pub async fn install_catalogue(
+        &self,
+        principal: &Principal,
+        source: &str,
+        name: &str,
+        bytes: Vec<u8>,
+        cite: &str,
+    ) -> Result<CatalogueReport, AppError> {
+        if !matches!(principal, Principal::System { .. }) {
+            return Err(AppError::forbidden("a catalogue is installed only by the platform at its first start"));
+        }
+        self.catalogue_scope(principal, roles::POLICY_OFFICERS, false)?;
+        let _one_at_a_time = LOADS.lock().await;
+        let (report, merge, expected, _) = self.prepare_load(name, bytes, cite.trim().to_owned()).await?;
+        if expected != 0 {
+            return Err(AppError::conflict("catalogue.stale", "the store holds a catalogue already: a load is proposed and approved"));
+        }
+        let Some(merge) = merge else { return Ok(report) };
+        self.write_load(principal, source, report, merge, expected, None).await
+    }
+
+    /// Approves a proposed load: a policy officer other than the proposer; the file is read
+    /// again and merged into the catalogue as it is now, and written with the proposal's
+    /// approval in one transaction. A file that no longer fits (a load came since and a
+    /// version now overlaps) is answered with its rows to fix and stays proposed.
+    pub async fn approve_catalogue(&self, principal: &Principal, source: &str, seq: i64) -> Result<CatalogueReport, AppError> {
+        self.catalogue_scope(principal, roles::POLICY_OFFICERS, false)?;
+        if !matches!(principal, Principal::Staff { .. }) {
+            return Err(AppError::forbidden("a catalogue load is approved by a policy officer: the operator proposes, never approves"));
+        }
+        let (proposal, bytes) = self.proposal(seq).await?;
+        if proposal.status != "proposed" {
+            return Err(yibao_store::catalogue::not_proposed(seq).into());
+        }
+        if proposal.proposed_by == principal.name() {
+            return Err(AppError::unprocessable(
+                "catalogue.same_officer",
+                format!("catalogue proposal {seq} is yours: another policy officer approves it"),
+            ));
+        }
+        let _one_at_a_time = LOADS.lock().await;
+        let (report, merge, expected, _) = self.prepare_load(&proposal.load.file, bytes, proposal.load.cite.clone()).await?;
+        let Some(merge) = merge else { return Ok(CatalogueReport { proposal: Some(proposal), ..report }) };
+        self.write_load(principal, source, report, merge, expected, Some(proposal)).await
+    }
+
+    /// Rejects a proposed load (its proposer may withdraw it too), with a note.
+    pub async fn reject_catalogue(&self, principal: &Principal, source: &str, seq: i64, note: &str) -> Result<CatalogueProposal, AppError> {
+        self.catalogue_scope(principal, roles::POLICY_OFFICERS, false)?;
+        let note = note.trim();
+        if note.is_empty() || note.chars().count() > 500 || note.chars().any(char::is_control) {
+            return Err(AppError::bad_request("request.invalid", "a rejection says why: one line of 1 to 500 characters"));
+        }
+        let actor = principal.actor(source, self.now());
+        Ok(store!(self, reject_catalogue_proposal(&actor, self.policy().region, seq, note))?)
+    }
+
+    /// The latest proposed loads, newest first.
+    pub async fn catalogue_proposals(&self, principal: &Principal) -> Result<Vec<CatalogueProposal>, AppError> {
+        self.catalogue_scope(principal, roles::POLICY_READERS, false)?;
+        Ok(store!(self, catalogue_proposals(CATALOGUE_LOADS_LIMIT))?)
+    }
+
+    async fn proposal(&self, seq: i64) -> Result<(CatalogueProposal, Vec<u8>), AppError> {
+        store!(self, catalogue_proposal(seq))?
+            .ok_or_else(|| AppError::not_found("catalogue.proposal_not_found", format!("there is no catalogue proposal {seq}")))
+    }
+
+    /// Reads and checks a file and merges it into the store's catalogue as it is now (the
+    /// caller holds `LOADS`): the report, the merge when every row is right, the load number
+    /// it was merged on, and the file's bytes back.
+    async fn prepare_load(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+        cite: String,
+    ) -> Result<(CatalogueReport, Option<yibao_policy::Merge>, i64, Vec<u8>), AppError> {
         // Merge into the store's catalogue as it is now, and write only if it is still that
         // (`catalogue.stale` otherwise): a load by another process is never merged over.
         self.reread_catalogue().await?;
@@ -115,14 +219,13 @@ impl App {
         let held = Arc::clone(policy.national_catalogue());
         let file = name.rsplit(['/', '\\']).next().unwrap_or(name).to_owned();
         let sha256 = crate::access::digest(&bytes);
-        let (file_name, cite_text) = (file.clone(), cite.clone());
-        let (report, merge) = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
-            let mut parsed = yibao_import::catalogue::parse(&file_name, &bytes, &cite_text, city)
-                .map_err(|e| AppError::bad_request(e.code(), format!("{file_name}: {e}")))?;
+        let (report, merge, bytes) = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
+            let mut parsed = yibao_import::catalogue::parse(&file, &bytes, &cite, city)
+                .map_err(|e| AppError::bad_request(e.code(), format!("{file}: {e}")))?;
             let load = CatalogueLoad {
-                file: file_name,
+                file,
                 sha256,
-                cite: cite_text,
+                cite,
                 rows: parsed.rows,
                 withdrawn: parsed.withdrawn,
                 elsewhere: parsed.elsewhere,
@@ -146,16 +249,40 @@ impl App {
                     (counts.added, counts.replaced, counts.unchanged, counts.removed);
                 report.versions_held = merge.catalogue.len();
             }
-            Ok((report, merge))
+            Ok((report, merge, bytes))
         })
         .await
         .map_err(|e| AppError::internal("catalogue.failure", e.to_string()))??;
-        let Some(merge) = merge.filter(|_| !dry_run) else { return Ok(report) };
+        Ok((report, merge, expected, bytes))
+    }
+
+    /// Writes a merged load (approving `proposal` with it, if any) and puts it in force here.
+    async fn write_load(
+        &self,
+        principal: &Principal,
+        source: &str,
+        report: CatalogueReport,
+        merge: yibao_policy::Merge,
+        expected: i64,
+        proposal: Option<CatalogueProposal>,
+    ) -> Result<CatalogueReport, AppError> {
         let actor = principal.actor(source, self.now());
-        let change = CatalogueChange { load: &report.load, expected, versions: &merge.changed, removed: &merge.removed };
-        store!(self, put_catalogue(&actor, city, change))?;
+        let change = CatalogueChange {
+            load: &report.load,
+            expected,
+            versions: &merge.changed,
+            removed: &merge.removed,
+            proposal: proposal.as_ref().map(|p| p.seq),
+        };
+        store!(self, put_catalogue(&actor, self.policy().region, change))?;
         self.put_catalogue_in_force(Arc::new(merge.catalogue), expected + 1);
-        Ok(CatalogueReport { loaded: true, ..report })
+        let proposal = proposal.map(|p| CatalogueProposal {
+            status: "approved".into(),
+            decided_by: Some(actor.who.clone()),
+            decided_at: Some(actor.at_text()),
+            ..p
+        });
+        Ok(CatalogueReport { loaded: true, proposal, ..report })
     }
 
     /// What the catalogue says of `code`: the pack's own item, if it lists the code (it

@@ -55,8 +55,12 @@ catalogue! {
     "catalogue.failure" => INTERNAL_ZH, INTERNAL_EN;
     "catalogue.inconsistent" => INTERNAL_ZH, INTERNAL_EN;
     "catalogue.item_not_found" => "药品目录和政策包中都没有该编码：{detail}", DETAIL;
+    "catalogue.not_proposed" => "该目录导入申请不是待审核状态（已审核或不存在）：{detail}", DETAIL;
+    "catalogue.proposal_not_found" => "没有该目录导入申请：{detail}", DETAIL;
     "catalogue.rows_refused" => "目录文件有需要更正的行，未加载任何数据：{detail}", DETAIL;
+    "catalogue.same_officer" => "目录导入须由另一名政策管理员审核通过：{detail}", DETAIL;
     "catalogue.stale" => "加载期间目录已被另一次加载更改，请重新加载该文件：{detail}", DETAIL;
+    "catalogue.too_large" => "目录文件过大：{detail}", DETAIL;
     "claim.already_reversed" => "该结算已冲正", DETAIL;
     "claim.bad_babies" => "胎儿数不正确", DETAIL;
     "claim.bad_claim_id" => "结算单号须为 1 至 64 个可打印字符", DETAIL;

@@ -1,7 +1,8 @@
 //! Loading the national catalogue through the one use case (`App::load_catalogue`) into a
 //! real SQLite store: a dry run writes nothing, a file with one wrong row writes nothing,
-//! a good file goes in force at once here and, through the store, in another process; a
-//! correction replaces a version; only the city's policy officers (and the operator) load.
+//! a good file is proposed and goes in force when a second policy officer approves it, here
+//! and, through the store, in another process; a correction replaces a version; only the
+//! city's policy officers (and the operator) propose, only another policy officer approves.
 
 use std::sync::Arc;
 
@@ -20,6 +21,22 @@ fn officer(region: &str, role: Role) -> Principal {
 }
 
 const HEADER: &str = "hilist_code,hilist_name,list_type,chrgitm_lv,begndate,enddate,insu_admdvs,selfpay_prop\n";
+
+/// A load as two people make it: `proposer` proposes the file, and a second policy officer
+/// of the city approves it. A file with rows to fix answers with them, proposed to no one.
+async fn proposed_and_approved(
+    app: &App,
+    proposer: &Principal,
+    name: &str,
+    file: String,
+    cite: &str,
+) -> yibao_app::catalogue::CatalogueReport {
+    let report = app.load_catalogue(proposer, "test", name, file.into_bytes(), cite, false).await.expect("answers");
+    let Some(proposal) = report.proposal else { return report };
+    assert!(!report.loaded, "a proposal is not in force");
+    let reviewer = Principal::Staff { username: "policy.wang".into(), role: Role::PolicyOfficer, region: app.policy().region };
+    app.approve_catalogue(&reviewer, "test", proposal.seq).await.expect("approved")
+}
 const DRUG: &str = "XA01ABD075A002010100483";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -60,8 +77,23 @@ async fn a_catalogue_file_goes_in_force_whole_or_not_at_all() {
     assert!(refused.error_file().contains("6,chrgitm_lv,001201000010001,"), "{}", refused.error_file());
     assert!(app.catalogue_loads(&li).await.expect("loads").is_empty(), "nothing of the file was written");
 
-    let loaded = app.load_catalogue(&li, "test", "list.csv", good.clone().into_bytes(), "医保发〔2024〕33号", false).await.expect("loads");
+    // Proposed: nothing in force until a second policy officer approves; the proposer and
+    // the operator cannot approve it.
+    let proposed =
+        app.load_catalogue(&li, "test", "list.csv", good.clone().into_bytes(), "医保发〔2024〕33号", false).await.expect("proposes");
+    let seq = proposed.proposal.as_ref().map(|p| p.seq).expect("a proposal");
+    assert!(!proposed.loaded && app.policy().national_catalogue().is_empty());
+    assert_eq!(app.approve_catalogue(&li, "test", seq).await.expect_err("own").code, "catalogue.same_officer");
+    let operator = Principal::System { name: "cli:root".into(), region: app.policy().region };
+    assert_eq!(app.approve_catalogue(&operator, "test", seq).await.expect_err("operator").code, "access.forbidden");
+    let wang = Principal::Staff { username: "policy.wang".into(), role: Role::PolicyOfficer, region: app.policy().region };
+    let loaded = app.approve_catalogue(&wang, "test", seq).await.expect("approved");
     assert!(loaded.loaded);
+    assert_eq!(loaded.proposal.as_ref().and_then(|p| p.decided_by.as_deref()), Some("policy.wang"));
+    assert_eq!(app.approve_catalogue(&wang, "test", seq).await.expect_err("twice").code, "catalogue.not_proposed");
+    // The first start's installation is for an empty store only.
+    let installed = app.install_catalogue(&operator, "test", "list.csv", good.clone().into_bytes(), "notice").await.expect_err("not empty");
+    assert_eq!(installed.code, "catalogue.stale");
     let in_force = app.policy();
     let class_on = |policy: &Policy, date| policy.item_on(&code, date).map(|found| found.item.class);
     assert_eq!(class_on(&in_force, date!(2024 - 06 - 01)), Some(CatalogueClass::B));
@@ -81,7 +113,7 @@ async fn a_catalogue_file_goes_in_force_whole_or_not_at_all() {
     // A correction of the 2024 version (another share) replaces it; the 2025 version, now
     // cited to the correcting notice, is replaced too; the rest stays.
     let correction = format!("{HEADER}{DRUG},aspirin tablets,101,02,2024-01-01,2024-12-31,,0.05\n{DRUG},aspirin,101,01,2025-01-01,,,\n");
-    let again = app.load_catalogue(&li, "test", "fix.csv", correction.into_bytes(), "医保发〔2024〕34号", false).await.expect("loads");
+    let again = proposed_and_approved(&app, &li, "fix.csv", correction, "医保发〔2024〕34号").await;
     assert_eq!((again.load.added, again.load.replaced, again.load.unchanged, again.versions_held), (0, 2, 0, 3), "{:?}", again.load);
     let found = app.policy().item_on(&code, date!(2024 - 06 - 01)).expect("found").item.selfpay_share.map(|s| s.get());
     assert_eq!(found, Some(500));
@@ -106,7 +138,7 @@ async fn shared_store(tag: &str) -> Arc<Backend> {
 
 async fn load_as_operator(app: &App, file: &str) -> yibao_app::catalogue::CatalogueReport {
     let operator = Principal::System { name: "test".into(), region: app.policy().region };
-    app.load_catalogue(&operator, "test", "list.csv", file.as_bytes().to_vec(), "notice", false).await.expect("answers")
+    proposed_and_approved(app, &operator, "list.csv", file.to_owned(), "notice").await
 }
 
 /// Two servers on one store (or a server and `yibao catalogue load`): a load merges into

@@ -76,10 +76,12 @@ pub fn run(command: &CatalogueCommand) -> Result<(), String> {
                     let whole = if more > 0 { format!(" ({more} more{})", if errors.is_some() { " in the error file" } else { "; --errors FILE writes them all" }) } else { String::new() };
                     return Err(format!("{} rows to fix{whole}: nothing was loaded [catalogue.rows_refused]", report.error_count));
                 }
-                if report.loaded {
-                    println!("loaded: settlements read these versions from now on, each on its date of service");
-                } else {
-                    println!("nothing written (--dry-run)");
+                match &report.proposal {
+                    Some(proposal) => println!(
+                        "proposed as catalogue proposal {}: a policy officer approves it (the console's Catalogue page, or POST /api/catalogue/proposals/{}/approval), and settlements read these versions from then on",
+                        proposal.seq, proposal.seq
+                    ),
+                    None => println!("nothing written (--dry-run)"),
                 }
                 Ok(())
             })

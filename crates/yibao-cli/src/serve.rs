@@ -236,7 +236,7 @@ async fn serve(settings: Settings, given: GivenPack, city: RegionCode) -> Result
         let province = state.policy().region.province().to_string();
         let file = yibao_synth::national_catalogue_csv(DEMO_CATALOGUE_ITEMS, DEMO_SEED, &province);
         let report = state
-            .load_catalogue(&principal, "yibao serve: first start", "demo-catalogue.csv", file.into_bytes(), DEMO_CATALOGUE_CITE, false)
+            .install_catalogue(&principal, "yibao serve: first start", "demo-catalogue.csv", file.into_bytes(), DEMO_CATALOGUE_CITE)
             .await
             .map_err(|e| format!("loading the demo catalogue: {} [{}]", e.message, e.code))?;
         if !report.loaded {

@@ -4,11 +4,13 @@
 //! the CLI's and the API's do; a refused file shows its rows to fix.
 
 use askama::Template;
-use axum::extract::{Multipart, Query, State};
+use axum::Form;
+use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use yibao_app::App;
+use yibao_app::CatalogueProposal;
 use yibao_app::catalogue::CatalogueReport;
 
 use super::page::{FieldErrors, POLICY_OFFICERS, Page, app_error_page, app_message, is_form_refusal, may_post, moment, render};
@@ -45,9 +47,31 @@ pub struct VersionRow {
     pub cite: String,
 }
 
+#[derive(Debug)]
+pub struct ProposalRow {
+    pub seq: i64,
+    pub at: String,
+    pub by: String,
+    pub file: String,
+    pub cite: String,
+    pub rows: usize,
+    pub added: usize,
+    pub replaced: usize,
+    pub removed: usize,
+    pub status: String,
+    pub decided: String,
+    pub note: String,
+    /// Still proposed, and the user is a policy officer other than the proposer.
+    pub may_approve: bool,
+    /// Still proposed, and the user is a policy officer (the proposer withdraws it so).
+    pub may_reject: bool,
+}
+
 #[derive(Debug, Default)]
 pub struct ReportView {
     pub loaded: bool,
+    /// The proposal the file is kept as, for another policy officer to approve.
+    pub proposal: Option<i64>,
     pub file: String,
     pub rows: usize,
     pub added: usize,
@@ -66,6 +90,7 @@ pub struct ReportView {
 pub struct CatalogueTemplate {
     pub page: Page,
     pub loads: Vec<LoadRow>,
+    pub proposals: Vec<ProposalRow>,
     pub may_load: bool,
     pub code: String,
     pub item: Option<(String, Vec<VersionRow>)>,
@@ -110,6 +135,12 @@ async fn page(state: &App, user: &ConsoleUser, code: &str, cite: String, report:
             removed: r.load.removed,
         })
         .collect();
+    let proposals = match state.catalogue_proposals(&principal).await {
+        Ok(proposals) => proposals,
+        Err(error) => return app_error_page(lang, &error),
+    };
+    let officer = user.may(POLICY_OFFICERS);
+    let proposals = proposals.into_iter().map(|p| proposal_row(lang, &p, officer, &principal)).collect();
     let mut item = None;
     if !code.is_empty() {
         match state.catalogue_item(&principal, code) {
@@ -146,8 +177,7 @@ async fn page(state: &App, user: &ConsoleUser, code: &str, cite: String, report:
         }
     }
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
-    let template =
-        CatalogueTemplate { page, loads, may_load: user.may(POLICY_OFFICERS), code: code.to_owned(), item, cite, report, errors };
+    let template = CatalogueTemplate { page, loads, proposals, may_load: officer, code: code.to_owned(), item, cite, report, errors };
     (status, render(&template)).into_response()
 }
 
@@ -227,10 +257,95 @@ pub async fn load(State(state): State<App>, user: ConsoleUser, headers: HeaderMa
     }
 }
 
+fn proposal_row(lang: super::i18n::Lang, p: &CatalogueProposal, officer: bool, principal: &yibao_app::Principal) -> ProposalRow {
+    let open = p.status == "proposed";
+    ProposalRow {
+        seq: p.seq,
+        at: moment(&p.proposed_at),
+        by: p.proposed_by.clone(),
+        file: p.load.file.clone(),
+        cite: p.load.cite.clone(),
+        rows: p.load.rows,
+        added: p.load.added,
+        replaced: p.load.replaced,
+        removed: p.load.removed,
+        status: lang.t(&format!("catalogue-status-{}", p.status)),
+        decided: match (&p.decided_by, &p.decided_at) {
+            (Some(by), Some(at)) => format!("{by} {}", moment(at)),
+            _ => String::new(),
+        },
+        note: p.note.clone().unwrap_or_default(),
+        may_approve: open && officer && p.proposed_by != principal.name(),
+        may_reject: open && officer,
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct DecisionForm {
+    #[serde(rename = "_csrf", default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub note: String,
+}
+
+/// Approves a proposed load (another policy officer): the report of what it wrote, or its
+/// rows to fix if it no longer fits.
+pub async fn approve(
+    State(state): State<App>,
+    user: ConsoleUser,
+    headers: HeaderMap,
+    Path(seq): Path<String>,
+    Form(form): Form<DecisionForm>,
+) -> Response {
+    if let Err(response) = may_post(&user, &form.csrf, "catalogue", "catalogue-title", HERE, POLICY_OFFICERS) {
+        return response;
+    }
+    let lang = user.lang;
+    let Some(seq) = seq.parse::<i64>().ok().filter(|seq| *seq > 0) else {
+        return super::page::error_page(lang, StatusCode::NOT_FOUND, "error-not-found", None);
+    };
+    match state.approve_catalogue(&user.principal(), &ConsoleUser::source(&headers), seq).await {
+        Ok(report) => page(&state, &user, "", String::new(), Some(report_view(&report)), FieldErrors::default()).await,
+        Err(error) if is_form_refusal(&error) => {
+            let mut errors = FieldErrors::default();
+            errors.add("proposals", app_message(lang, &error));
+            page(&state, &user, "", String::new(), None, errors).await
+        }
+        Err(error) => app_error_page(lang, &error),
+    }
+}
+
+/// Rejects (or, by its proposer, withdraws) a proposed load, with a reason.
+pub async fn reject(
+    State(state): State<App>,
+    user: ConsoleUser,
+    headers: HeaderMap,
+    Path(seq): Path<String>,
+    Form(form): Form<DecisionForm>,
+) -> Response {
+    if let Err(response) = may_post(&user, &form.csrf, "catalogue", "catalogue-title", HERE, POLICY_OFFICERS) {
+        return response;
+    }
+    let lang = user.lang;
+    let Some(seq) = seq.parse::<i64>().ok().filter(|seq| *seq > 0) else {
+        return super::page::error_page(lang, StatusCode::NOT_FOUND, "error-not-found", None);
+    };
+    match state.reject_catalogue(&user.principal(), &ConsoleUser::source(&headers), seq, &form.note).await {
+        Ok(_) => Redirect::to(HERE).into_response(),
+        Err(error) if is_form_refusal(&error) => {
+            let mut errors = FieldErrors::default();
+            errors.add("proposals", app_message(lang, &error));
+            page(&state, &user, "", String::new(), None, errors).await
+        }
+        Err(error) => app_error_page(lang, &error),
+    }
+}
+
 fn report_view(report: &CatalogueReport) -> ReportView {
     let load = &report.load;
     ReportView {
         loaded: report.loaded,
+        proposal: report.proposal.as_ref().filter(|p| p.status == "proposed").map(|p| p.seq),
         file: load.file.clone(),
         rows: load.rows,
         added: load.added,

@@ -137,6 +137,8 @@ fn routes() -> Router<App> {
             "/console/catalogue",
             get(catalogue::show).post(catalogue::load).layer(axum::extract::DefaultBodyLimit::max(catalogue::UPLOAD_BYTES_MAX)),
         )
+        .route("/console/catalogue/proposals/{seq}/approval", post(catalogue::approve))
+        .route("/console/catalogue/proposals/{seq}/rejection", post(catalogue::reject))
         .route("/console/funds", get(funds::statement::show))
         .route("/console/funds/statement.csv", get(funds::statement::csv))
         .route("/console/funds/pooling", get(funds::pooling::show).post(funds::pooling::run))

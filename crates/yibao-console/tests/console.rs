@@ -159,6 +159,7 @@ async fn setup_with(name: &str, options: yibao_console::ConsoleOptions) -> Conso
         ("funds", Role::FundAccountant, "419900"),
         ("east.funds", Role::FundAccountant, "419921"),
         ("policy", Role::PolicyOfficer, "419900"),
+        ("policy.review", Role::PolicyOfficer, "419900"),
     ] {
         let staff = NewStaff {
             username: username.into(),
@@ -1243,12 +1244,36 @@ async fn a_policy_officer_loads_the_catalogue_through_the_console() {
         .await;
     assert_eq!(element_text(&refused.body, "report-error-count"), Some("1"), "{}", refused.body);
     assert!(refused.body.contains("id=\"report-errors\"") && refused.body.contains("chrgitm_lv"), "{}", refused.body);
-    let loaded = console
+    // The file is proposed; the proposer cannot approve it; another policy officer does.
+    let proposed = console
         .upload("/console/catalogue", &officer, &[("_csrf", &token), ("cite", "医保发〔2026〕1号")], ("list.csv", file.as_bytes()))
         .await;
-    assert_eq!(loaded.status, StatusCode::OK);
+    assert_eq!(proposed.status, StatusCode::OK);
+    assert_eq!(element_text(&proposed.body, "report-proposal").map(|t| t.ends_with("#1")), Some(true), "{}", proposed.body);
+    assert!(!proposed.body.contains("id=\"approve-1\""), "the proposer has no approve button");
+    let own = console.post("/console/catalogue/proposals/1/approval", &officer, &[("_csrf", &token)]).await;
+    assert_eq!(own.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&own.body, "proposals-error").is_some(), "{}", own.body);
+    let reviewer = console.sign_in("policy.review").await;
+    let review_page = console.get("/console/catalogue", &reviewer).await;
+    assert!(review_page.body.contains("id=\"approve-1\""), "another officer may approve");
+    let loaded = console.post("/console/catalogue/proposals/1/approval", &reviewer, &[("_csrf", &csrf(&review_page.body))]).await;
+    assert_eq!(loaded.status, StatusCode::OK, "{}", loaded.body);
     assert!(loaded.body.contains("文件已导入") || loaded.body.contains("was loaded"), "{}", loaded.body);
     assert!(loaded.body.contains("list.csv") && loaded.body.contains("医保发〔2026〕1号"), "the loads list names it");
+    // A second proposal rejected with a reason.
+    let second = console
+        .upload("/console/catalogue", &officer, &[("_csrf", &token), ("cite", "医保发〔2026〕2号")], ("list.csv", file.as_bytes()))
+        .await;
+    assert_eq!(element_text(&second.body, "report-proposal").map(|t| t.ends_with("#2")), Some(true), "{}", second.body);
+    let rejected =
+        console.post("/console/catalogue/proposals/2/rejection", &reviewer, &[("_csrf", &csrf(&review_page.body)), ("note", "重复")]).await;
+    assert_eq!(rejected.status, StatusCode::SEE_OTHER, "{}", rejected.body);
+    let after = console.get("/console/catalogue", &reviewer).await;
+    assert!(
+        element_text(&after.body, "proposal-2").is_some() && !after.body.contains("id=\"approve-2\""),
+        "a decided proposal has no buttons"
+    );
     let item = console.get("/console/catalogue?code=XN01AAA0001010100001", &officer).await;
     assert!(element_text(&item.body, "item-versions").is_some() && item.body.contains("2024-01-01"), "{}", item.body);
     let unknown = console.get("/console/catalogue?code=XN99999999999999999999", &officer).await;

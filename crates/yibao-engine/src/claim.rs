@@ -361,10 +361,11 @@ pub struct Coverage {
     #[serde(default)]
     pub maternity: bool,
     /// An employee under the civil servants' medical subsidy (公务员医疗补助, insutype 320).
-    #[serde(default)]
+    /// (Written only when true, so a person stored before it serialises as before.)
+    #[serde(default, skip_serializing_if = "is_false")]
     pub civil_servant: bool,
     /// An employee whose employer has supplementary insurance (企业补充医疗保险, 370).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub enterprise_supplementary: bool,
     /// ICD-10 prefixes of the chronic/special diseases certified for this person (认定).
     #[serde(default)]
@@ -410,21 +411,32 @@ pub struct Accumulators {
     pub supplementary_paid: Fen,
     #[serde(with = "serde_yuan")]
     pub maternity_paid: Fen,
+    // The counters below came after accumulators were first stored and digested in the
+    // audit chain: written only when not zero, so a year stored before them serialises as
+    // it did and its digest still checks (the upgrade test caught it).
     /// The two diseases' outpatient medicines (门诊两病): deductible paid and fund paid.
-    #[serde(with = "serde_yuan")]
+    #[serde(with = "serde_yuan", skip_serializing_if = "is_zero")]
     pub two_disease_deductible_paid: Fen,
-    #[serde(with = "serde_yuan")]
+    #[serde(with = "serde_yuan", skip_serializing_if = "is_zero")]
     pub two_disease_paid: Fen,
     /// Special drugs (特药): deductible paid and fund paid (also in `pooled_paid`).
-    #[serde(with = "serde_yuan")]
+    #[serde(with = "serde_yuan", skip_serializing_if = "is_zero")]
     pub special_drug_deductible_paid: Fen,
-    #[serde(with = "serde_yuan")]
+    #[serde(with = "serde_yuan", skip_serializing_if = "is_zero")]
     pub special_drug_paid: Fen,
     /// The civil servants' subsidy and the employer's supplementary insurance paid.
-    #[serde(with = "serde_yuan")]
+    #[serde(with = "serde_yuan", skip_serializing_if = "is_zero")]
     pub civil_servant_paid: Fen,
-    #[serde(with = "serde_yuan")]
+    #[serde(with = "serde_yuan", skip_serializing_if = "is_zero")]
     pub enterprise_supplementary_paid: Fen,
+}
+
+fn is_zero(fen: &Fen) -> bool {
+    fen.is_zero()
+}
+
+fn is_false(flag: &bool) -> bool {
+    !*flag
 }
 
 impl Accumulators {

@@ -1522,7 +1522,7 @@ pub async fn run_catalogue<S: yibao_store::CatalogueStore>(store: Arc<S>) {
         versions: &'a [CatalogueVersion],
         removed: &'a [yibao_store::catalogue::VersionKey],
     ) -> yibao_store::CatalogueChange<'a> {
-        yibao_store::CatalogueChange { load, expected, versions, removed }
+        yibao_store::CatalogueChange { load, expected, versions, removed, proposal: None }
     }
     store.put_catalogue(&actor, city, change(&load, 0, &first, &[])).await.expect("load");
     let sorted = |mut list: Vec<CatalogueVersion>| {
@@ -1554,6 +1554,34 @@ pub async fn run_catalogue<S: yibao_store::CatalogueStore>(store: Arc<S>) {
     let loads = store.catalogue_loads(10).await.expect("loads");
     assert_eq!(loads.iter().map(|l| l.seq).collect::<Vec<_>>(), [3, 2, 1]);
     assert_eq!((loads[0].loaded_by.as_str(), &loads[0].load), ("policy.li", &load));
+
+    // Proposals (two people): the file is kept byte for byte; an approval writes the load
+    // and marks the proposal in one transaction; a decided proposal is decided once.
+    let file = b"hilist_code,hilist_name\n\x00\xff".to_vec();
+    let first_proposal = store.propose_catalogue(&actor, city, &load, file.clone()).await.expect("propose");
+    let second_proposal = store.propose_catalogue(&actor, city, &load, vec![1, 2, 3]).await.expect("propose");
+    assert_eq!((first_proposal.seq, second_proposal.seq, first_proposal.status.as_str()), (1, 2, "proposed"));
+    assert!(matches!(store.propose_catalogue(&actor, city, &load, Vec::new()).await, Err(StoreError::Invalid(_))));
+    let (kept, bytes) = store.catalogue_proposal(1).await.expect("read").expect("kept");
+    assert_eq!((kept.clone(), bytes), (first_proposal.clone(), file), "the proposal and its file read back");
+    assert!(store.catalogue_proposal(9).await.expect("read").is_none());
+    let reviewer = Actor { who: "policy.wang".into(), ..actor.clone() };
+    let approved = yibao_store::CatalogueChange { proposal: Some(1), ..change(&load, 3, &[], &[]) };
+    store.put_catalogue(&reviewer, city, approved).await.expect("approve");
+    let again = yibao_store::CatalogueChange { proposal: Some(1), ..change(&load, 4, &[], &[]) };
+    let twice = store.put_catalogue(&reviewer, city, again).await;
+    assert!(matches!(twice, Err(StoreError::Refused { code: "catalogue.not_proposed", .. })), "{twice:?}");
+    assert_eq!(store.catalogue_stamp().await.expect("stamp"), 4, "the approval is a load; the refused one wrote nothing");
+    let rejected = store.reject_catalogue_proposal(&reviewer, city, 2, "wrong year").await.expect("reject");
+    assert_eq!(
+        (rejected.status.as_str(), rejected.decided_by.as_deref(), rejected.note.as_deref()),
+        ("rejected", Some("policy.wang"), Some("wrong year"))
+    );
+    let late = store.reject_catalogue_proposal(&reviewer, city, 1, "late").await;
+    assert!(matches!(late, Err(StoreError::Refused { code: "catalogue.not_proposed", .. })), "{late:?}");
+    let listed = store.catalogue_proposals(10).await.expect("list");
+    let summary: Vec<(i64, &str, Option<&str>)> = listed.iter().map(|p| (p.seq, p.status.as_str(), p.decided_by.as_deref())).collect();
+    assert_eq!(summary, [(2, "rejected", Some("policy.wang")), (1, "approved", Some("policy.wang"))]);
 }
 
 /// The national interface's records (issue 14): a `msgid`'s first answer stands, even

@@ -4,8 +4,10 @@
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use yibao_domain::RegionCode;
-use yibao_store::catalogue::{CatalogueVersion, check_load, key_columns, stale};
-use yibao_store::{Actor, CatalogueChange, CatalogueLoadRecord, CatalogueRow, CatalogueStore, StoreError};
+use yibao_store::catalogue::{CatalogueVersion, PROPOSAL_BYTES_MAX, check_load, key_columns, not_proposed, stale};
+use yibao_store::{
+    Actor, CatalogueChange, CatalogueLoad, CatalogueLoadRecord, CatalogueProposal, CatalogueRow, CatalogueStore, StoreError,
+};
 
 use crate::{PostgresStore, audit, backend, json};
 
@@ -48,6 +50,20 @@ impl CatalogueStore for PostgresStore {
             sqlx::query_scalar("SELECT coalesce(max(seq), 0)::int8 FROM catalogue_loads").fetch_one(&mut *tx).await.map_err(backend)?;
         if latest != change.expected {
             return Err(stale(change.expected, latest));
+        }
+        if let Some(seq) = change.proposal {
+            let decided = sqlx::query(
+                "UPDATE catalogue_proposals SET status = 'approved', decided_by = $1, decided_at = $2 WHERE seq = $3 AND status = 'proposed'",
+            )
+            .bind(&actor.who)
+            .bind(actor.at_text())
+            .bind(seq)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+            if decided.rows_affected() != 1 {
+                return Err(not_proposed(seq));
+            }
         }
         if !change.removed.is_empty() {
             let keys: Vec<(String, String, String)> = change.removed.iter().map(key_columns).collect();
@@ -134,4 +150,110 @@ impl CatalogueStore for PostgresStore {
             })
             .collect()
     }
+
+    async fn propose_catalogue(
+        &self,
+        actor: &Actor,
+        city: RegionCode,
+        load: &CatalogueLoad,
+        bytes: Vec<u8>,
+    ) -> Result<CatalogueProposal, StoreError> {
+        if bytes.is_empty() || bytes.len() > PROPOSAL_BYTES_MAX {
+            return Err(StoreError::Invalid(format!("a proposed catalogue file holds 1 byte to {PROPOSAL_BYTES_MAX} bytes")));
+        }
+        let mut tx = self.write().await?;
+        // Numbered in order: the table's lock makes the next number one transaction's.
+        sqlx::query("LOCK TABLE catalogue_proposals IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await.map_err(backend)?;
+        let detail = json(load)?;
+        let seq: i64 = sqlx::query_scalar(
+            "INSERT INTO catalogue_proposals (seq, proposed_at, proposed_by, detail, file_bytes, status) \
+             SELECT coalesce(max(seq), 0) + 1, $1, $2, $3, $4, 'proposed' FROM catalogue_proposals RETURNING seq",
+        )
+        .bind(actor.at_text())
+        .bind(&actor.who)
+        .bind(&detail)
+        .bind(bytes)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        audit(&mut tx, actor, city, "catalogue.propose", &seq.to_string(), detail).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(CatalogueProposal {
+            seq,
+            proposed_at: actor.at_text(),
+            proposed_by: actor.who.clone(),
+            status: "proposed".into(),
+            decided_by: None,
+            decided_at: None,
+            note: None,
+            load: load.clone(),
+        })
+    }
+
+    async fn catalogue_proposals(&self, limit: u32) -> Result<Vec<CatalogueProposal>, StoreError> {
+        let rows = sqlx::query(concat!("SELECT ", proposal_columns!(), " FROM catalogue_proposals ORDER BY seq DESC LIMIT $1"))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        rows.iter().map(proposal_of).collect()
+    }
+
+    async fn catalogue_proposal(&self, seq: i64) -> Result<Option<(CatalogueProposal, Vec<u8>)>, StoreError> {
+        let row = sqlx::query(concat!("SELECT ", proposal_columns!(), ", file_bytes FROM catalogue_proposals WHERE seq = $1"))
+            .bind(seq)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.map(|row| Ok((proposal_of(&row)?, row.try_get::<Vec<u8>, _>("file_bytes").map_err(backend)?))).transpose()
+    }
+
+    async fn reject_catalogue_proposal(
+        &self,
+        actor: &Actor,
+        city: RegionCode,
+        seq: i64,
+        note: &str,
+    ) -> Result<CatalogueProposal, StoreError> {
+        let mut tx = self.write().await?;
+        let row = sqlx::query(concat!(
+            "UPDATE catalogue_proposals SET status = 'rejected', decided_by = $1, decided_at = $2, note = $3 \
+             WHERE seq = $4 AND status = 'proposed' RETURNING ",
+            proposal_columns!()
+        ))
+        .bind(&actor.who)
+        .bind(actor.at_text())
+        .bind(note)
+        .bind(seq)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let Some(row) = row else { return Err(not_proposed(seq)) };
+        let proposal = proposal_of(&row)?;
+        audit(&mut tx, actor, city, "catalogue.reject", &seq.to_string(), serde_json::json!({ "note": note }).to_string()).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(proposal)
+    }
+}
+
+/// A proposal's columns, without the file.
+macro_rules! proposal_columns {
+    () => {
+        "seq, proposed_at, proposed_by, status, decided_by, decided_at, note, detail"
+    };
+}
+use proposal_columns;
+
+fn proposal_of(row: &PgRow) -> Result<CatalogueProposal, StoreError> {
+    Ok(CatalogueProposal {
+        seq: row.try_get("seq").map_err(backend)?,
+        proposed_at: row.try_get("proposed_at").map_err(backend)?,
+        proposed_by: row.try_get("proposed_by").map_err(backend)?,
+        status: row.try_get("status").map_err(backend)?,
+        decided_by: row.try_get("decided_by").map_err(backend)?,
+        decided_at: row.try_get("decided_at").map_err(backend)?,
+        note: row.try_get("note").map_err(backend)?,
+        load: serde_json::from_str(&row.try_get::<String, _>("detail").map_err(backend)?)
+            .map_err(|e| StoreError::Backend(e.to_string()))?,
+    })
 }

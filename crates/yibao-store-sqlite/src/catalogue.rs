@@ -3,8 +3,10 @@
 use rusqlite::{Row, params};
 use yibao_domain::RegionCode;
 use yibao_store::catalogue::CatalogueVersion;
-use yibao_store::catalogue::{check_load, key_columns, stale};
-use yibao_store::{Actor, CatalogueChange, CatalogueLoadRecord, CatalogueRow, CatalogueStore, StoreError};
+use yibao_store::catalogue::{PROPOSAL_BYTES_MAX, check_load, key_columns, not_proposed, stale};
+use yibao_store::{
+    Actor, CatalogueChange, CatalogueLoad, CatalogueLoadRecord, CatalogueProposal, CatalogueRow, CatalogueStore, StoreError,
+};
 
 use crate::{SqliteStore, audit, col, exec, json, query_all, query_opt};
 
@@ -32,11 +34,21 @@ impl CatalogueStore for SqliteStore {
         check_load(change.versions)?;
         let rows: Vec<CatalogueRow> = change.versions.iter().map(CatalogueRow::of).collect();
         let removed: Vec<(String, String, String)> = change.removed.iter().map(key_columns).collect();
-        let (actor, load, expected) = (actor.clone(), change.load.clone(), change.expected);
+        let (actor, load, expected, proposal) = (actor.clone(), change.load.clone(), change.expected, change.proposal);
         self.write(move |conn| {
             let latest = query_opt(conn, "SELECT coalesce(max(seq), 0) FROM catalogue_loads", [], |row| col::<i64>(row, 0))?.unwrap_or(0);
             if latest != expected {
                 return Err(stale(expected, latest));
+            }
+            if let Some(seq) = proposal {
+                let decided = exec(
+                    conn,
+                    "UPDATE catalogue_proposals SET status = 'approved', decided_by = ?1, decided_at = ?2 WHERE seq = ?3 AND status = 'proposed'",
+                    params![actor.who, actor.at_text(), seq],
+                )?;
+                if decided != 1 {
+                    return Err(not_proposed(seq));
+                }
             }
             for (code, region, begin) in &removed {
                 exec(conn, "DELETE FROM catalogue_versions WHERE code = ?1 AND region_code = ?2 AND begin_date = ?3", params![code, region, begin])?;
@@ -100,4 +112,93 @@ impl CatalogueStore for SqliteStore {
         })
         .await
     }
+
+    async fn propose_catalogue(
+        &self,
+        actor: &Actor,
+        city: RegionCode,
+        load: &CatalogueLoad,
+        bytes: Vec<u8>,
+    ) -> Result<CatalogueProposal, StoreError> {
+        if bytes.is_empty() || bytes.len() > PROPOSAL_BYTES_MAX {
+            return Err(StoreError::Invalid(format!("a proposed catalogue file holds 1 byte to {PROPOSAL_BYTES_MAX} bytes")));
+        }
+        let (actor, load) = (actor.clone(), load.clone());
+        self.write(move |conn| {
+            let seq = query_opt(conn, "SELECT coalesce(max(seq), 0) + 1 FROM catalogue_proposals", [], |row| col::<i64>(row, 0))?.unwrap_or(1);
+            let detail = json(&load)?;
+            exec(
+                conn,
+                "INSERT INTO catalogue_proposals (seq, proposed_at, proposed_by, detail, file_bytes, status) VALUES (?1, ?2, ?3, ?4, ?5, 'proposed')",
+                params![seq, actor.at_text(), actor.who, detail, bytes],
+            )?;
+            audit(conn, &actor, city, "catalogue.propose", &seq.to_string(), detail)?;
+            Ok(CatalogueProposal {
+                seq,
+                proposed_at: actor.at_text(),
+                proposed_by: actor.who.clone(),
+                status: "proposed".into(),
+                decided_by: None,
+                decided_at: None,
+                note: None,
+                load,
+            })
+        })
+        .await
+    }
+
+    async fn catalogue_proposals(&self, limit: u32) -> Result<Vec<CatalogueProposal>, StoreError> {
+        self.read(move |conn| {
+            let sql = format!("SELECT {PROPOSAL_COLUMNS} FROM catalogue_proposals ORDER BY seq DESC LIMIT ?1");
+            query_all(conn, &sql, [limit], proposal_of)
+        })
+        .await
+    }
+
+    async fn catalogue_proposal(&self, seq: i64) -> Result<Option<(CatalogueProposal, Vec<u8>)>, StoreError> {
+        self.read(move |conn| {
+            let sql = format!("SELECT {PROPOSAL_COLUMNS}, file_bytes FROM catalogue_proposals WHERE seq = ?1");
+            query_opt(conn, &sql, [seq], |row| Ok((proposal_of(row)?, col::<Vec<u8>>(row, 8)?)))
+        })
+        .await
+    }
+
+    async fn reject_catalogue_proposal(
+        &self,
+        actor: &Actor,
+        city: RegionCode,
+        seq: i64,
+        note: &str,
+    ) -> Result<CatalogueProposal, StoreError> {
+        let (actor, note) = (actor.clone(), note.to_owned());
+        self.write(move |conn| {
+            let decided = exec(
+                conn,
+                "UPDATE catalogue_proposals SET status = 'rejected', decided_by = ?1, decided_at = ?2, note = ?3 WHERE seq = ?4 AND status = 'proposed'",
+                params![actor.who, actor.at_text(), note, seq],
+            )?;
+            if decided != 1 {
+                return Err(not_proposed(seq));
+            }
+            audit(conn, &actor, city, "catalogue.reject", &seq.to_string(), serde_json::json!({ "note": note }).to_string())?;
+            let sql = format!("SELECT {PROPOSAL_COLUMNS} FROM catalogue_proposals WHERE seq = ?1");
+            query_opt(conn, &sql, [seq], proposal_of)?.ok_or_else(|| not_proposed(seq))
+        })
+        .await
+    }
+}
+
+const PROPOSAL_COLUMNS: &str = "seq, proposed_at, proposed_by, status, decided_by, decided_at, note, detail";
+
+fn proposal_of(row: &Row<'_>) -> Result<CatalogueProposal, StoreError> {
+    Ok(CatalogueProposal {
+        seq: col(row, 0)?,
+        proposed_at: col(row, 1)?,
+        proposed_by: col(row, 2)?,
+        status: col(row, 3)?,
+        decided_by: col(row, 4)?,
+        decided_at: col(row, 5)?,
+        note: col(row, 6)?,
+        load: serde_json::from_str(&col::<String>(row, 7)?).map_err(|e| StoreError::Backend(e.to_string()))?,
+    })
 }

@@ -42,6 +42,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../migrations/0009_township_level.sql")),
     (10, include_str!("../migrations/0010_catalogue.sql")),
     (11, include_str!("../migrations/0011_maternity_contributions.sql")),
+    (12, include_str!("../migrations/0012_catalogue_proposals.sql")),
 ];
 
 /// A store in one SQLite file. Cloning shares the same writer and readers.

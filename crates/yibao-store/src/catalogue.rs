@@ -140,6 +140,57 @@ pub trait CatalogueStore: Send + Sync + 'static {
     fn catalogue_stamp(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
     /// The latest loads, newest first, at most `limit`, each with its number, moment and staff.
     fn catalogue_loads(&self, limit: u32) -> impl Future<Output = Result<Vec<CatalogueLoadRecord>, StoreError>> + Send;
+    /// Keeps a file a policy officer proposes to load, with its dry run's counts, for another
+    /// to approve (numbered, audited `catalogue.propose`). At most [`PROPOSAL_BYTES_MAX`].
+    fn propose_catalogue(
+        &self,
+        actor: &Actor,
+        city: RegionCode,
+        load: &CatalogueLoad,
+        bytes: Vec<u8>,
+    ) -> impl Future<Output = Result<CatalogueProposal, StoreError>> + Send;
+    /// The latest proposals, newest first, at most `limit` (without their files).
+    fn catalogue_proposals(&self, limit: u32) -> impl Future<Output = Result<Vec<CatalogueProposal>, StoreError>> + Send;
+    /// One proposal and its file.
+    fn catalogue_proposal(&self, seq: i64) -> impl Future<Output = Result<Option<(CatalogueProposal, Vec<u8>)>, StoreError>> + Send;
+    /// Rejects a proposal still proposed (`catalogue.not_proposed` otherwise), audited
+    /// `catalogue.reject` with the note.
+    fn reject_catalogue_proposal(
+        &self,
+        actor: &Actor,
+        city: RegionCode,
+        seq: i64,
+        note: &str,
+    ) -> impl Future<Output = Result<CatalogueProposal, StoreError>> + Send;
+}
+
+/// The largest file a proposal keeps (the API's and the console's upload limit).
+pub const PROPOSAL_BYTES_MAX: usize = 64 << 20;
+
+/// A load one policy officer proposed and another decides (issue 13: the catalogue changes
+/// what every claim is paid, so it takes two people, as a pack version does).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct CatalogueProposal {
+    pub seq: i64,
+    /// RFC 3339.
+    pub proposed_at: String,
+    pub proposed_by: String,
+    /// `proposed`, `approved` or `rejected`.
+    pub status: String,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<String>,
+    pub note: Option<String>,
+    /// The file and its dry run's counts when it was proposed.
+    pub load: CatalogueLoad,
+}
+
+/// The refusal of a decision on a proposal that is not (or no longer) proposed.
+#[must_use]
+pub fn not_proposed(seq: i64) -> StoreError {
+    StoreError::Refused {
+        code: "catalogue.not_proposed",
+        message: format!("catalogue proposal {seq} is not proposed (decided already, or none)"),
+    }
 }
 
 /// A load as recorded.
@@ -160,6 +211,10 @@ pub struct CatalogueChange<'a> {
     pub expected: i64,
     pub versions: &'a [CatalogueVersion],
     pub removed: &'a [VersionKey],
+    /// The proposal this load approves (marked approved in the same transaction, refused
+    /// with `catalogue.not_proposed` if it was decided meanwhile); `None`: the operator's
+    /// own load.
+    pub proposal: Option<i64>,
 }
 
 /// The refusal of a load merged on a catalogue another load has changed since.

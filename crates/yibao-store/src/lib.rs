@@ -38,7 +38,10 @@ pub use access::{
     SIGN_IN_TEXT_CHARS_MAX, SessionRecord, SignInOutcome, SignInReason, SignInRefusal, StaffRecord, StaffUpdate,
 };
 pub use audit::{AuditEntry, AuditVerification, GENESIS_HASH, entry_hash};
-pub use catalogue::{CATALOGUE_LOAD_MAX, CatalogueChange, CatalogueLoad, CatalogueLoadRecord, CatalogueRow, CatalogueStore};
+pub use catalogue::{
+    CATALOGUE_LOAD_MAX, CatalogueChange, CatalogueLoad, CatalogueLoadRecord, CatalogueProposal, CatalogueRow, CatalogueStore,
+    PROPOSAL_BYTES_MAX,
+};
 pub use contribution::{ContributionKind, ContributionRecord, ContributionStore, CountyArrears, NewContribution, PersonArrears};
 pub use fund::{
     Audited, BooksVerification, Budget, BudgetExecution, ClaimKey, CountyTargets, ENTRIES_PAGE_LIMIT, FundReceipt, FundStore, Movement,
