@@ -121,10 +121,11 @@ impl App {
             ));
         }
         let _one_at_a_time = LOADS.lock().await;
-        let (report, merge, _, bytes) = self.prepare_load(name, bytes, cite).await?;
+        let (mut report, merge, expected, bytes) = self.prepare_load(name, bytes, cite).await?;
         if merge.is_none() || dry_run {
             return Ok(report);
         }
+        report.load.based_on = Some(expected);
         let actor = principal.actor(source, self.now());
         let proposal = store!(self, propose_catalogue(&actor, self.policy().region, &report.load, bytes))?;
         Ok(CatalogueReport { proposal: Some(proposal), ..report })
@@ -173,9 +174,30 @@ impl App {
                 format!("catalogue proposal {seq} is yours: another policy officer approves it"),
             ));
         }
+        // The file approved is the file proposed, byte for byte (its digest was taken when
+        // it was sent): a row edited in the database is not loaded past the second person.
+        if crate::access::digest(&bytes) != proposal.load.sha256 {
+            return Err(AppError::conflict(
+                "catalogue.tampered",
+                format!("catalogue proposal {seq}: the file kept is not the file proposed (its SHA-256 differs): propose it again"),
+            ));
+        }
         let _one_at_a_time = LOADS.lock().await;
-        let (report, merge, expected, _) = self.prepare_load(&proposal.load.file, bytes, proposal.load.cite.clone()).await?;
+        let (mut report, merge, expected, _) = self.prepare_load(&proposal.load.file, bytes, proposal.load.cite.clone()).await?;
+        // The approver read the counts of the file against the catalogue it was proposed
+        // on; a load since (a correction) would make them another file's, or undo it.
+        if proposal.load.based_on != Some(expected) {
+            return Err(AppError::conflict(
+                "catalogue.stale",
+                format!(
+                    "catalogue proposal {seq} was checked against load {}, and the catalogue is at load {expected} now: propose the file again",
+                    proposal.load.based_on.unwrap_or(0)
+                ),
+            ));
+        }
         let Some(merge) = merge else { return Ok(CatalogueReport { proposal: Some(proposal), ..report }) };
+        (report.load.based_on, report.load.proposal, report.load.proposed_by) =
+            (Some(expected), Some(seq), Some(proposal.proposed_by.clone()));
         self.write_load(principal, source, report, merge, expected, Some(proposal)).await
     }
 

@@ -60,6 +60,7 @@ catalogue! {
     "catalogue.rows_refused" => "目录文件有需要更正的行，未加载任何数据：{detail}", DETAIL;
     "catalogue.same_officer" => "目录导入须由另一名政策管理员审核通过：{detail}", DETAIL;
     "catalogue.stale" => "加载期间目录已被另一次加载更改，请重新加载该文件：{detail}", DETAIL;
+    "catalogue.tampered" => "保存的目录文件与提交时的文件不一致（摘要不同），未导入，请重新提交：{detail}", DETAIL;
     "catalogue.too_large" => "目录文件过大：{detail}", DETAIL;
     "claim.already_reversed" => "该结算已冲正", DETAIL;
     "claim.bad_babies" => "胎儿数不正确", DETAIL;

@@ -184,3 +184,55 @@ async fn a_withdrawn_version_leaves_the_catalogue() {
     assert!(other.refresh_catalogue().await.expect("refresh"));
     assert_eq!(other.policy().national_catalogue().len(), 1, "the store deleted the withdrawn version");
 }
+
+/// The second person approves the file the first proposed, against the catalogue it was
+/// checked on (hostile review): a file edited in the database after it was proposed is
+/// refused (`catalogue.tampered`), and so is a proposal that a later load has overtaken
+/// (`catalogue.stale`: its counts were another catalogue's, and it could undo a correction).
+/// The approval is in the load and the audit chain with the proposal and its proposer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_loads_the_file_proposed_on_the_catalogue_it_was_checked_on() {
+    const HEADER: &str = "hilist_code,hilist_name,list_type,chrgitm_lv,begndate,enddate\n";
+    let dir = std::env::temp_dir().join(format!("yibao-app-catalogue-approval-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("yibao.db");
+    let store = Arc::new(Backend::Sqlite(yibao_store_sqlite::SqliteStore::open(&path).await.expect("store")));
+    let app = App::new(store, Arc::new(policy()));
+    let li = officer("419900", Role::PolicyOfficer);
+    let wang = Principal::Staff { username: "policy.wang".into(), role: Role::PolicyOfficer, region: app.policy().region };
+    let propose = |file: String| {
+        let app = app.clone();
+        let li = li.clone();
+        async move {
+            let report = app.load_catalogue(&li, "test", "list.csv", file.into_bytes(), "notice", false).await.expect("proposes");
+            report.proposal.expect("a proposal").seq
+        }
+    };
+    let first = propose(format!("{HEADER}001201000010000,bed,201,01,2024-01-01,\n")).await;
+    let second = propose(format!("{HEADER}001201000010001,exam,201,01,2024-01-01,\n")).await;
+    let tampered = propose(format!("{HEADER}001201000010002,x-ray,201,01,2024-01-01,\n")).await;
+    let raw = rusqlite::Connection::open(&path).expect("the database file");
+    let other = format!("{HEADER}001201000010003,not reviewed,201,01,2024-01-01,\n");
+    raw.execute("UPDATE catalogue_proposals SET file_bytes = ?1 WHERE seq = ?2", rusqlite::params![other.into_bytes(), tampered])
+        .expect("edit");
+    assert_eq!(app.approve_catalogue(&wang, "test", tampered).await.expect_err("edited").code, "catalogue.tampered");
+    let approved = app.approve_catalogue(&wang, "test", second).await.expect("approved");
+    assert!(approved.loaded);
+    assert_eq!(app.approve_catalogue(&wang, "test", first).await.expect_err("overtaken").code, "catalogue.stale");
+    let loads = app.catalogue_loads(&wang).await.expect("loads");
+    assert_eq!(loads.len(), 1, "only the approved proposal was loaded");
+    assert_eq!(
+        (loads[0].load.proposal, loads[0].load.proposed_by.as_deref(), loads[0].loaded_by.as_str()),
+        (Some(second), Some("policy.li"), "policy.wang")
+    );
+    let actions: Vec<String> = raw
+        .prepare("SELECT action FROM audit_log WHERE action LIKE 'catalogue.%' ORDER BY seq")
+        .expect("sql")
+        .query_map([], |row| row.get(0))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("read");
+    assert_eq!(actions, ["catalogue.propose", "catalogue.propose", "catalogue.propose", "catalogue.approve"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

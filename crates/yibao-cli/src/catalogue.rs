@@ -14,10 +14,11 @@ const FILE_BYTES_MAX: u64 = yibao_import::FILE_BYTES_MAX as u64;
 
 #[derive(Subcommand, Debug)]
 pub enum CatalogueCommand {
-    /// Load a national catalogue file (CSV in UTF-8 or GBK, or xlsx/xls/ods; columns as in
-    /// docs/catalogue.md): every row checked, merged into the catalogue and checked whole,
-    /// then written whole or not at all. Exit 1 if any row is wrong (the rows to fix go to
-    /// --errors).
+    /// Propose a national catalogue file (CSV in UTF-8 or GBK, or xlsx/xls/ods; columns as
+    /// in docs/catalogue.md): every row checked, merged into the catalogue and checked whole;
+    /// a clean file is kept as a proposal that a policy officer approves (the console's
+    /// Catalogue page, or the API), and is then written whole. Exit 1 if any row is wrong
+    /// (the rows to fix go to --errors).
     Load {
         file: PathBuf,
         /// The document that published the list (a notice's number and title): every

@@ -50,6 +50,8 @@ pub struct VersionRow {
 #[derive(Debug)]
 pub struct ProposalRow {
     pub seq: i64,
+    /// The first 16 hex digits of the file's SHA-256, to compare with the file in hand.
+    pub sha256: String,
     pub at: String,
     pub by: String,
     pub file: String,
@@ -214,7 +216,10 @@ async fn read_upload(multipart: &mut Multipart) -> Result<Upload, String> {
 pub async fn load(State(state): State<App>, user: ConsoleUser, headers: HeaderMap, mut multipart: Multipart) -> Response {
     let lang = user.lang;
     // Who may load is known before the body is read: a file of up to 64 MiB is read only
-    // for a policy officer (the CSRF token, inside the body, is checked next).
+    // for a policy officer of the city (the CSRF token, inside the body, is checked next).
+    if let Err(response) = Page::guard(&user, "catalogue", "catalogue-title", HERE) {
+        return response;
+    }
     if !user.may(POLICY_OFFICERS) {
         return super::page::error_page(lang, StatusCode::FORBIDDEN, "error-forbidden", None);
     }
@@ -261,6 +266,7 @@ fn proposal_row(lang: super::i18n::Lang, p: &CatalogueProposal, officer: bool, p
     let open = p.status == "proposed";
     ProposalRow {
         seq: p.seq,
+        sha256: p.load.sha256.chars().take(16).collect(),
         at: moment(&p.proposed_at),
         by: p.proposed_by.clone(),
         file: p.load.file.clone(),

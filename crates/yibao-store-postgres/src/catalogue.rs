@@ -4,7 +4,7 @@
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use yibao_domain::RegionCode;
-use yibao_store::catalogue::{CatalogueVersion, PROPOSAL_BYTES_MAX, check_load, key_columns, not_proposed, stale};
+use yibao_store::catalogue::{CatalogueVersion, PROPOSAL_BYTES_MAX, check_load, key_columns, not_proposed, same_officer, stale};
 use yibao_store::{
     Actor, CatalogueChange, CatalogueLoad, CatalogueLoadRecord, CatalogueProposal, CatalogueRow, CatalogueStore, StoreError,
 };
@@ -52,18 +52,24 @@ impl CatalogueStore for PostgresStore {
             return Err(stale(change.expected, latest));
         }
         if let Some(seq) = change.proposal {
-            let decided = sqlx::query(
-                "UPDATE catalogue_proposals SET status = 'approved', decided_by = $1, decided_at = $2 WHERE seq = $3 AND status = 'proposed'",
-            )
-            .bind(&actor.who)
-            .bind(actor.at_text())
-            .bind(seq)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-            if decided.rows_affected() != 1 {
-                return Err(not_proposed(seq));
+            // The second person, checked where the decision is written (the row locked).
+            let proposer: Option<String> =
+                sqlx::query_scalar("SELECT proposed_by FROM catalogue_proposals WHERE seq = $1 AND status = 'proposed' FOR UPDATE")
+                    .bind(seq)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+            let proposer = proposer.ok_or_else(|| not_proposed(seq))?;
+            if proposer == actor.who {
+                return Err(same_officer(seq));
             }
+            sqlx::query("UPDATE catalogue_proposals SET status = 'approved', decided_by = $1, decided_at = $2 WHERE seq = $3")
+                .bind(&actor.who)
+                .bind(actor.at_text())
+                .bind(seq)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
         }
         if !change.removed.is_empty() {
             let keys: Vec<(String, String, String)> = change.removed.iter().map(key_columns).collect();
@@ -119,7 +125,9 @@ impl CatalogueStore for PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
-        audit(&mut tx, actor, city, "catalogue.load", &load.sha256, detail).await?;
+        // An approval names the proposal and its proposer in the load and the chain.
+        let action = if change.proposal.is_some() { "catalogue.approve" } else { "catalogue.load" };
+        audit(&mut tx, actor, city, action, &load.sha256, detail).await?;
         tx.commit().await.map_err(backend)
     }
 

@@ -3,7 +3,7 @@
 use rusqlite::{Row, params};
 use yibao_domain::RegionCode;
 use yibao_store::catalogue::CatalogueVersion;
-use yibao_store::catalogue::{PROPOSAL_BYTES_MAX, check_load, key_columns, not_proposed, stale};
+use yibao_store::catalogue::{PROPOSAL_BYTES_MAX, check_load, key_columns, not_proposed, same_officer, stale};
 use yibao_store::{
     Actor, CatalogueChange, CatalogueLoad, CatalogueLoadRecord, CatalogueProposal, CatalogueRow, CatalogueStore, StoreError,
 };
@@ -41,14 +41,19 @@ impl CatalogueStore for SqliteStore {
                 return Err(stale(expected, latest));
             }
             if let Some(seq) = proposal {
-                let decided = exec(
+                // The second person, checked where the decision is written.
+                let proposer = query_opt(conn, "SELECT proposed_by FROM catalogue_proposals WHERE seq = ?1 AND status = 'proposed'", [seq], |row| {
+                    col::<String>(row, 0)
+                })?
+                .ok_or_else(|| not_proposed(seq))?;
+                if proposer == actor.who {
+                    return Err(same_officer(seq));
+                }
+                exec(
                     conn,
                     "UPDATE catalogue_proposals SET status = 'approved', decided_by = ?1, decided_at = ?2 WHERE seq = ?3 AND status = 'proposed'",
                     params![actor.who, actor.at_text(), seq],
                 )?;
-                if decided != 1 {
-                    return Err(not_proposed(seq));
-                }
             }
             for (code, region, begin) in &removed {
                 exec(conn, "DELETE FROM catalogue_versions WHERE code = ?1 AND region_code = ?2 AND begin_date = ?3", params![code, region, begin])?;
@@ -82,7 +87,9 @@ impl CatalogueStore for SqliteStore {
                 "INSERT INTO catalogue_loads (seq, loaded_at, loaded_by, detail) SELECT coalesce(max(seq), 0) + 1, ?1, ?2, ?3 FROM catalogue_loads",
                 params![actor.at_text(), actor.who, detail],
             )?;
-            audit(conn, &actor, city, "catalogue.load", &load.sha256, detail)
+            // An approval names the proposal and its proposer in the load and the chain.
+            let action = if proposal.is_some() { "catalogue.approve" } else { "catalogue.load" };
+            audit(conn, &actor, city, action, &load.sha256, detail)
         })
         .await
     }

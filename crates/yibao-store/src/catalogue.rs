@@ -44,6 +44,15 @@ pub struct CatalogueLoad {
     /// The optional columns the file does not have (every row read them as empty).
     #[serde(default)]
     pub columns_absent: Vec<String>,
+    /// A proposal: the load number the file was checked against. An approval after a
+    /// later load is refused (`catalogue.stale`): its counts would not be the ones read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub based_on: Option<i64>,
+    /// An approved proposal's load: the proposal's number and its proposer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proposal: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proposed_by: Option<String>,
 }
 
 /// One version as its row's columns: the text and numbers both backends bind.
@@ -182,6 +191,15 @@ pub struct CatalogueProposal {
     pub note: Option<String>,
     /// The file and its dry run's counts when it was proposed.
     pub load: CatalogueLoad,
+}
+
+/// The refusal of an approval by the proposal's own proposer.
+#[must_use]
+pub fn same_officer(seq: i64) -> StoreError {
+    StoreError::Refused {
+        code: "catalogue.same_officer",
+        message: format!("catalogue proposal {seq} is yours: another policy officer approves it"),
+    }
 }
 
 /// The refusal of a decision on a proposal that is not (or no longer) proposed.
