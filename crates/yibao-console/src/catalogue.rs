@@ -294,6 +294,13 @@ pub struct DecisionForm {
     pub note: String,
 }
 
+/// What a decision form asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Decision {
+    Approve,
+    Reject,
+}
+
 /// Approves a proposed load (another policy officer): the report of what it wrote, or its
 /// rows to fix if it no longer fits.
 pub async fn approve(
@@ -303,22 +310,7 @@ pub async fn approve(
     Path(seq): Path<String>,
     Form(form): Form<DecisionForm>,
 ) -> Response {
-    if let Err(response) = may_post(&user, &form.csrf, "catalogue", "catalogue-title", HERE, POLICY_OFFICERS) {
-        return response;
-    }
-    let lang = user.lang;
-    let Some(seq) = seq.parse::<i64>().ok().filter(|seq| *seq > 0) else {
-        return super::page::error_page(lang, StatusCode::NOT_FOUND, "error-not-found", None);
-    };
-    match state.approve_catalogue(&user.principal(), &ConsoleUser::source(&headers), seq).await {
-        Ok(report) => page(&state, &user, "", String::new(), Some(report_view(&report)), FieldErrors::default()).await,
-        Err(error) if is_form_refusal(&error) => {
-            let mut errors = FieldErrors::default();
-            errors.add("proposals", app_message(lang, &error));
-            page(&state, &user, "", String::new(), None, errors).await
-        }
-        Err(error) => app_error_page(lang, &error),
-    }
+    decide(&state, &user, &headers, &seq, &form, Decision::Approve).await
 }
 
 /// Rejects (or, by its proposer, withdraws) a proposed load, with a reason.
@@ -329,19 +321,30 @@ pub async fn reject(
     Path(seq): Path<String>,
     Form(form): Form<DecisionForm>,
 ) -> Response {
-    if let Err(response) = may_post(&user, &form.csrf, "catalogue", "catalogue-title", HERE, POLICY_OFFICERS) {
+    decide(&state, &user, &headers, &seq, &form, Decision::Reject).await
+}
+
+/// One decision on a proposal: the form's checks, the use case, its answer on the page.
+async fn decide(state: &App, user: &ConsoleUser, headers: &HeaderMap, seq: &str, form: &DecisionForm, decision: Decision) -> Response {
+    if let Err(response) = may_post(user, &form.csrf, "catalogue", "catalogue-title", HERE, POLICY_OFFICERS) {
         return response;
     }
     let lang = user.lang;
     let Some(seq) = seq.parse::<i64>().ok().filter(|seq| *seq > 0) else {
         return super::page::error_page(lang, StatusCode::NOT_FOUND, "error-not-found", None);
     };
-    match state.reject_catalogue(&user.principal(), &ConsoleUser::source(&headers), seq, &form.note).await {
-        Ok(_) => Redirect::to(HERE).into_response(),
+    let (principal, source) = (user.principal(), ConsoleUser::source(headers));
+    let outcome = match decision {
+        Decision::Approve => state.approve_catalogue(&principal, &source, seq).await.map(|report| Some(report_view(&report))),
+        Decision::Reject => state.reject_catalogue(&principal, &source, seq, &form.note).await.map(|_| None),
+    };
+    match outcome {
+        Ok(Some(report)) => page(state, user, "", String::new(), Some(report), FieldErrors::default()).await,
+        Ok(None) => Redirect::to(HERE).into_response(),
         Err(error) if is_form_refusal(&error) => {
             let mut errors = FieldErrors::default();
             errors.add("proposals", app_message(lang, &error));
-            page(&state, &user, "", String::new(), None, errors).await
+            page(state, user, "", String::new(), None, errors).await
         }
         Err(error) => app_error_page(lang, &error),
     }

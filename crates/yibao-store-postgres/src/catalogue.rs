@@ -186,16 +186,7 @@ impl CatalogueStore for PostgresStore {
         .map_err(backend)?;
         audit(&mut tx, actor, city, "catalogue.propose", &seq.to_string(), detail).await?;
         tx.commit().await.map_err(backend)?;
-        Ok(CatalogueProposal {
-            seq,
-            proposed_at: actor.at_text(),
-            proposed_by: actor.who.clone(),
-            status: "proposed".into(),
-            decided_by: None,
-            decided_at: None,
-            note: None,
-            load: load.clone(),
-        })
+        Ok(CatalogueProposal::proposed(seq, actor, load))
     }
 
     async fn catalogue_proposals(&self, limit: u32) -> Result<Vec<CatalogueProposal>, StoreError> {

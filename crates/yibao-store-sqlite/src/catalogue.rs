@@ -140,16 +140,7 @@ impl CatalogueStore for SqliteStore {
                 params![seq, actor.at_text(), actor.who, detail, bytes],
             )?;
             audit(conn, &actor, city, "catalogue.propose", &seq.to_string(), detail)?;
-            Ok(CatalogueProposal {
-                seq,
-                proposed_at: actor.at_text(),
-                proposed_by: actor.who.clone(),
-                status: "proposed".into(),
-                decided_by: None,
-                decided_at: None,
-                note: None,
-                load,
-            })
+            Ok(CatalogueProposal::proposed(seq, &actor, &load))
         })
         .await
     }

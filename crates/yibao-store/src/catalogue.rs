@@ -193,6 +193,23 @@ pub struct CatalogueProposal {
     pub load: CatalogueLoad,
 }
 
+impl CatalogueProposal {
+    /// A proposal as it is when made: numbered `seq`, by `actor`, not yet decided.
+    #[must_use]
+    pub fn proposed(seq: i64, actor: &Actor, load: &CatalogueLoad) -> CatalogueProposal {
+        CatalogueProposal {
+            seq,
+            proposed_at: actor.at_text(),
+            proposed_by: actor.who.clone(),
+            status: "proposed".into(),
+            decided_by: None,
+            decided_at: None,
+            note: None,
+            load: load.clone(),
+        }
+    }
+}
+
 /// The refusal of an approval by the proposal's own proposer.
 #[must_use]
 pub fn same_officer(seq: i64) -> StoreError {
