@@ -91,6 +91,14 @@ pub(crate) async fn proposals(State(state): State<App>, caller: Caller) -> Resul
     Ok(axum::Json(state.catalogue_proposals(&caller).await?).into_response())
 }
 
+/// A proposal and what approving it would change now, version by version (at most 500;
+/// `change_count` says how many), with `current` false when a load came since it was
+/// proposed (it cannot be approved then).
+#[utoipa::path(get, path = "/api/catalogue/proposals/{seq}", params(("seq" = i64, Path, minimum = 1, description = "the proposal's number")), responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), tag = "catalogue")]
+pub(crate) async fn proposal(State(state): State<App>, caller: Caller, Segments(seq): Segments<String>) -> Result<Response, ApiError> {
+    Ok(axum::Json(state.catalogue_proposal(&caller, proposal_number(&seq)?).await?).into_response())
+}
+
 /// Approve a proposed load: a policy officer other than the proposer. The file is merged
 /// into the catalogue as it is now: 201 in force; 422 with its rows to fix if it no longer
 /// fits (it stays proposed).

@@ -1748,6 +1748,13 @@ async fn catalogue_flow(api: &Api, other: &App) {
         api.call("GET", &format!("/api/catalogue/items/{CATALOGUE_DRUG}"), Auth::Token(&clerk), None).await.0,
         StatusCode::NOT_FOUND
     );
+    // What approving it would change, read before deciding: the city's two versions.
+    let (status, view) = api.call("GET", &format!("/api/catalogue/proposals/{seq}"), Auth::Token(&auditor), None).await;
+    assert_eq!((status, view["change_count"].as_u64(), view["current"].as_bool()), (StatusCode::OK, Some(2), Some(true)), "{view}");
+    assert!(
+        view["changes"][0]["before"].is_null() && view["changes"][0]["after"].as_str().is_some_and(|t| t.contains("医保发2026-1")),
+        "{view}"
+    );
     let approval = format!("/api/catalogue/proposals/{seq}/approval");
     let (status, own) = api.call("POST", &approval, Auth::Token(&policy), None).await;
     assert_eq!((status, own["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("catalogue.same_officer")), "{own}");

@@ -67,6 +67,55 @@ impl CatalogueReport {
     }
 }
 
+/// Most version changes a proposal's view lists; the count says how many there are.
+pub const PROPOSAL_CHANGES_SHOWN: usize = 500;
+
+/// What approving a proposal would change, version by version, in the catalogue as it is
+/// now ([`App::catalogue_proposal`]): what the second person reads before approving.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProposalView {
+    pub proposal: CatalogueProposal,
+    /// Whether the proposal was checked against the catalogue as it is now; if not, it
+    /// cannot be approved (`catalogue.stale`) and is proposed again.
+    pub current: bool,
+    /// The versions added, replaced or withdrawn, at most [`PROPOSAL_CHANGES_SHOWN`].
+    pub changes: Vec<VersionChange>,
+    pub change_count: usize,
+    /// Rows to fix, if the file no longer fits the catalogue.
+    pub errors: Vec<ReportRow>,
+}
+
+/// One version a proposal adds (`before` absent), replaces, or withdraws (`after` absent).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct VersionChange {
+    pub code: String,
+    /// The region's code, or empty for the nation.
+    pub region: String,
+    pub from: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// A version's terms in one line: class, first share, cap, last day, name, citation.
+fn terms(version: &CatalogueVersion) -> String {
+    let item = &version.item;
+    let mut text = item.class.code().to_owned();
+    if let Some(share) = item.selfpay_share {
+        text.push_str(&format!(" {share}"));
+    }
+    if item.restricted {
+        text.push_str(" restricted");
+    }
+    let caps: Vec<String> = item.price_cap.iter().flatten().map(ToString::to_string).collect();
+    if !caps.is_empty() {
+        text.push_str(&format!(" cap {}", caps.join("/")));
+    }
+    if let Some(until) = version.until {
+        text.push_str(&format!(" until {until}"));
+    }
+    format!("{text} · {} · {}", item.name, version.cite)
+}
+
 /// An item's terms as the catalogue holds them ([`App::catalogue_item`]).
 #[derive(Clone, Debug)]
 pub struct ItemHistory {
@@ -174,14 +223,6 @@ impl App {
                 format!("catalogue proposal {seq} is yours: another policy officer approves it"),
             ));
         }
-        // The file approved is the file proposed, byte for byte (its digest was taken when
-        // it was sent): a row edited in the database is not loaded past the second person.
-        if crate::access::digest(&bytes) != proposal.load.sha256 {
-            return Err(AppError::conflict(
-                "catalogue.tampered",
-                format!("catalogue proposal {seq}: the file kept is not the file proposed (its SHA-256 differs): propose it again"),
-            ));
-        }
         let _one_at_a_time = LOADS.lock().await;
         let (mut report, merge, expected, _) = self.prepare_load(&proposal.load.file, bytes, proposal.load.cite.clone()).await?;
         // The approver read the counts of the file against the catalogue it was proposed
@@ -201,6 +242,41 @@ impl App {
         self.write_load(principal, source, report, merge, expected, Some(proposal)).await
     }
 
+    /// A proposal and what approving it would change now, version by version.
+    pub async fn catalogue_proposal(&self, principal: &Principal, seq: i64) -> Result<ProposalView, AppError> {
+        self.catalogue_scope(principal, roles::POLICY_READERS, false)?;
+        let (proposal, bytes) = self.proposal(seq).await?;
+        let _one_at_a_time = LOADS.lock().await;
+        let (report, merge, expected, _) = self.prepare_load(&proposal.load.file, bytes, proposal.load.cite.clone()).await?;
+        let held = Arc::clone(self.policy().national_catalogue());
+        let mut changes: Vec<VersionChange> = Vec::new();
+        let mut change_count = 0;
+        if let Some(merge) = &merge {
+            change_count = merge.changed.len() + merge.removed.len();
+            let region_text = |region: Option<yibao_domain::RegionCode>| region.map_or_else(String::new, |r| r.to_string());
+            for version in merge.changed.iter().take(PROPOSAL_CHANGES_SHOWN) {
+                changes.push(VersionChange {
+                    code: version.item.code.to_string(),
+                    region: region_text(version.region),
+                    from: version.from.to_string(),
+                    before: held.version(&version.key()).map(terms),
+                    after: Some(terms(version)),
+                });
+            }
+            for key in merge.removed.iter().take(PROPOSAL_CHANGES_SHOWN.saturating_sub(changes.len())) {
+                changes.push(VersionChange {
+                    code: key.0.to_string(),
+                    region: region_text(key.1),
+                    from: key.2.to_string(),
+                    before: held.version(key).map(terms),
+                    after: None,
+                });
+            }
+        }
+        let current = proposal.load.based_on == Some(expected);
+        Ok(ProposalView { proposal, current, changes, change_count, errors: report.errors })
+    }
+
     /// Rejects a proposed load (its proposer may withdraw it too), with a note.
     pub async fn reject_catalogue(&self, principal: &Principal, source: &str, seq: i64, note: &str) -> Result<CatalogueProposal, AppError> {
         self.catalogue_scope(principal, roles::POLICY_OFFICERS, false)?;
@@ -218,9 +294,19 @@ impl App {
         Ok(store!(self, catalogue_proposals(CATALOGUE_LOADS_LIMIT))?)
     }
 
+    /// A proposal and its file, which must be the file proposed, byte for byte (its digest
+    /// was taken when it was sent): a row edited in the database is neither shown nor
+    /// loaded past the second person (`catalogue.tampered`).
     async fn proposal(&self, seq: i64) -> Result<(CatalogueProposal, Vec<u8>), AppError> {
-        store!(self, catalogue_proposal(seq))?
-            .ok_or_else(|| AppError::not_found("catalogue.proposal_not_found", format!("there is no catalogue proposal {seq}")))
+        let (proposal, bytes) = store!(self, catalogue_proposal(seq))?
+            .ok_or_else(|| AppError::not_found("catalogue.proposal_not_found", format!("there is no catalogue proposal {seq}")))?;
+        if crate::access::digest(&bytes) != proposal.load.sha256 {
+            return Err(AppError::conflict(
+                "catalogue.tampered",
+                format!("catalogue proposal {seq}: the file kept is not the file proposed (its SHA-256 differs): propose it again"),
+            ));
+        }
+        Ok((proposal, bytes))
     }
 
     /// Reads and checks a file and merges it into the store's catalogue as it is now (the

@@ -217,9 +217,14 @@ async fn an_approval_loads_the_file_proposed_on_the_catalogue_it_was_checked_on(
     raw.execute("UPDATE catalogue_proposals SET file_bytes = ?1 WHERE seq = ?2", rusqlite::params![other.into_bytes(), tampered])
         .expect("edit");
     assert_eq!(app.approve_catalogue(&wang, "test", tampered).await.expect_err("edited").code, "catalogue.tampered");
+    assert_eq!(app.catalogue_proposal(&wang, tampered).await.expect_err("edited").code, "catalogue.tampered", "nor shown");
+    let view = app.catalogue_proposal(&wang, second).await.expect("a view");
+    assert_eq!((view.current, view.change_count, view.changes[0].code.as_str()), (true, 1, "001201000010001"));
+    assert!(view.changes[0].before.is_none() && view.changes[0].after.as_deref().is_some_and(|t| t.contains("exam")));
     let approved = app.approve_catalogue(&wang, "test", second).await.expect("approved");
     assert!(approved.loaded);
     assert_eq!(app.approve_catalogue(&wang, "test", first).await.expect_err("overtaken").code, "catalogue.stale");
+    assert!(!app.catalogue_proposal(&wang, first).await.expect("a view").current, "the view says it was overtaken");
     let loads = app.catalogue_loads(&wang).await.expect("loads");
     assert_eq!(loads.len(), 1, "only the approved proposal was loaded");
     assert_eq!(

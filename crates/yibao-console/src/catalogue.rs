@@ -101,6 +101,45 @@ pub struct CatalogueTemplate {
     pub errors: FieldErrors,
 }
 
+#[derive(Template)]
+#[template(path = "console/catalogue/proposal.html")]
+pub struct ProposalTemplate {
+    pub page: Page,
+    pub proposal: ProposalRow,
+    pub current: bool,
+    pub changes: Vec<yibao_app::catalogue::VersionChange>,
+    pub change_count: usize,
+    pub errors: Vec<(usize, String, String, String)>,
+}
+
+/// One proposal: what approving it would change now, version by version, and the
+/// decision forms (the second person reads before approving).
+pub async fn proposal(State(state): State<App>, user: ConsoleUser, Path(seq): Path<String>) -> Response {
+    let lang = user.lang;
+    let Some(seq) = seq.parse::<i64>().ok().filter(|seq| *seq > 0) else {
+        return super::page::error_page(lang, StatusCode::NOT_FOUND, "error-not-found", None);
+    };
+    let page = match Page::guard(&user, "catalogue", "catalogue-proposal-title", &format!("{HERE}/proposals/{seq}")) {
+        Ok(page) => page,
+        Err(response) => return response,
+    };
+    let principal = user.principal();
+    let view = match state.catalogue_proposal(&principal, seq).await {
+        Ok(view) => view,
+        Err(error) => return app_error_page(lang, &error),
+    };
+    let proposal = proposal_row(lang, &view.proposal, user.may(POLICY_OFFICERS), &principal);
+    let errors = view
+        .errors
+        .iter()
+        .take(ERRORS_SHOWN)
+        .map(|e| (e.line, e.column.clone().unwrap_or_default(), e.key.clone().unwrap_or_default(), e.message.clone()))
+        .collect();
+    let template =
+        ProposalTemplate { page, proposal, current: view.current, changes: view.changes, change_count: view.change_count, errors };
+    render(&template)
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub struct ItemQuery {
     #[serde(default)]

@@ -137,6 +137,7 @@ fn routes() -> Router<App> {
             "/console/catalogue",
             get(catalogue::show).post(catalogue::load).layer(axum::extract::DefaultBodyLimit::max(catalogue::UPLOAD_BYTES_MAX)),
         )
+        .route("/console/catalogue/proposals/{seq}", get(catalogue::proposal))
         .route("/console/catalogue/proposals/{seq}/approval", post(catalogue::approve))
         .route("/console/catalogue/proposals/{seq}/rejection", post(catalogue::reject))
         .route("/console/funds", get(funds::statement::show))

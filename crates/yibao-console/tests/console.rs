@@ -1255,6 +1255,18 @@ async fn a_policy_officer_loads_the_catalogue_through_the_console() {
     assert_eq!(own.status, StatusCode::BAD_REQUEST);
     assert!(element_text(&own.body, "proposals-error").is_some(), "{}", own.body);
     let reviewer = console.sign_in("policy.review").await;
+    // The second person reads what approving changes, version by version, before deciding.
+    let changes = console.get("/console/catalogue/proposals/1", &reviewer).await;
+    assert_eq!(changes.status, StatusCode::OK, "{}", changes.body);
+    assert!(
+        element_text(&changes.body, "changes-table").is_some()
+            && changes.body.contains("XN01AAA0001010100001")
+            && changes.body.contains("001201000010001")
+            && changes.body.contains("id=\"approve\""),
+        "{}",
+        changes.body
+    );
+    assert_eq!(console.get("/console/catalogue/proposals/99", &reviewer).await.status, StatusCode::NOT_FOUND);
     let review_page = console.get("/console/catalogue", &reviewer).await;
     assert!(review_page.body.contains("id=\"approve-1\""), "another officer may approve");
     let loaded = console.post("/console/catalogue/proposals/1/approval", &reviewer, &[("_csrf", &csrf(&review_page.body))]).await;

@@ -225,6 +225,12 @@ impl Catalogue {
         self.items.values().flatten()
     }
 
+    /// The version held under `key` (item, region, first day), if any.
+    #[must_use]
+    pub fn version(&self, key: &VersionKey) -> Option<&CatalogueVersion> {
+        self.items.get(&key.0)?.iter().find(|v| v.key() == *key)
+    }
+
     /// The version of `code` that applies in `city` on `date`: of those in force then,
     /// the one of the most specific region.
     #[must_use]
