@@ -1760,6 +1760,9 @@ async fn catalogue_flow(api: &Api, other: &App) {
     assert_eq!((status, own["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("catalogue.same_officer")), "{own}");
     let (status, _) = api.call("POST", &approval, Auth::Token(&clerk), None).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "a clerk approves nothing");
+    // Nor does a hospital, whose claims the catalogue prices, nor does it read the proposals.
+    assert_eq!(api.call("POST", &approval, Auth::Key("key-east"), None).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(api.call("GET", &format!("/api/catalogue/proposals/{seq}"), Auth::Key("key-east"), None).await.0, StatusCode::FORBIDDEN);
     let reviewer = api.sign_in("policy.review").await;
     let (status, loaded) = api.call("POST", &approval, Auth::Token(&reviewer), None).await;
     assert_eq!((status, loaded["report"]["loaded"].as_bool()), (StatusCode::CREATED, Some(true)), "{loaded}");
@@ -1878,6 +1881,9 @@ const TRASTUZUMAB: &str = "XL01XCQ065B001010100981";
 async fn benefit_kinds_flow(api: &Api, body: &impl Fn(&Value) -> Value) {
     let (clerk, auditor) = (api.sign_in("east.clerk").await, api.sign_in("auditor").await);
     let person = format!("/api/persons/{EAST_PERSON}");
+    // A hospital cannot make its patient a civil servant (the subsidy is the bureau's record).
+    let (status, _) = api.call("PATCH", &person, Auth::Key("key-east"), Some(json!({ "civil_servant": true }))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     // The top-ups are an employee's: a resident cannot be given them.
     let (status, refused) = api.call("PATCH", &person, Auth::Token(&clerk), Some(json!({ "civil_servant": true }))).await;
     assert_eq!((status, refused["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("person.employee_only")), "{refused}");

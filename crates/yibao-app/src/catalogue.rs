@@ -123,6 +123,25 @@ pub struct ItemHistory {
     pub versions: Vec<CatalogueVersion>,
 }
 
+/// A load's citation (one line of 1 to [`CITE_CHARS_MAX`] characters, trimmed) and its
+/// file's size, checked before the file is read: every way a file comes in checks them so.
+fn checked_file(cite: &str, bytes: &[u8]) -> Result<String, AppError> {
+    let cite = cite.trim();
+    if cite.is_empty() || cite.chars().count() > CITE_CHARS_MAX || cite.chars().any(char::is_control) {
+        return Err(AppError::bad_request(
+            "catalogue.bad_cite",
+            format!("a load cites the document that published the list: one line of 1 to {CITE_CHARS_MAX} characters"),
+        ));
+    }
+    if bytes.len() > yibao_store::PROPOSAL_BYTES_MAX {
+        return Err(AppError::bad_request(
+            "catalogue.too_large",
+            format!("a catalogue file holds at most {} MiB", yibao_store::PROPOSAL_BYTES_MAX >> 20),
+        ));
+    }
+    Ok(cite.to_owned())
+}
+
 /// One load at a time in this process: each merges into the catalogue the previous wrote.
 static LOADS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -156,19 +175,7 @@ impl App {
         dry_run: bool,
     ) -> Result<CatalogueReport, AppError> {
         self.catalogue_scope(principal, roles::POLICY_OFFICERS, false)?;
-        let cite = cite.trim().to_owned();
-        if cite.is_empty() || cite.chars().count() > CITE_CHARS_MAX || cite.chars().any(char::is_control) {
-            return Err(AppError::bad_request(
-                "catalogue.bad_cite",
-                format!("a load cites the document that published the list: one line of 1 to {CITE_CHARS_MAX} characters"),
-            ));
-        }
-        if bytes.len() > yibao_store::PROPOSAL_BYTES_MAX {
-            return Err(AppError::bad_request(
-                "catalogue.too_large",
-                format!("a catalogue file holds at most {} MiB", yibao_store::PROPOSAL_BYTES_MAX >> 20),
-            ));
-        }
+        let cite = checked_file(cite, &bytes)?;
         let _one_at_a_time = LOADS.lock().await;
         let (mut report, merge, expected, bytes) = self.prepare_load(name, bytes, cite).await?;
         if merge.is_none() || dry_run {
@@ -195,8 +202,9 @@ impl App {
             return Err(AppError::forbidden("a catalogue is installed only by the platform at its first start"));
         }
         self.catalogue_scope(principal, roles::POLICY_OFFICERS, false)?;
+        let cite = checked_file(cite, &bytes)?;
         let _one_at_a_time = LOADS.lock().await;
-        let (report, merge, expected, _) = self.prepare_load(name, bytes, cite.trim().to_owned()).await?;
+        let (report, merge, expected, _) = self.prepare_load(name, bytes, cite).await?;
         if expected != 0 {
             return Err(AppError::conflict("catalogue.stale", "the store holds a catalogue already: a load is proposed and approved"));
         }

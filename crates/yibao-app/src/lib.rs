@@ -50,7 +50,7 @@ pub use principal::{CallerNote, Principal, Refusal, audit_source, roles};
 pub use reads::{ACTIVITY_ENTRIES_LIMIT, AUDIT_PAGE_LIMIT, Activity, CountyActivity, DayActivity};
 pub use yibao_domain::{PERIOD_YEAR_MAX, PERIOD_YEAR_MIN, Period, PeriodError};
 pub use yibao_engine::{ContributionDue, contribution_due};
-pub use yibao_store::{CatalogueProposal, NewReferral, ReferralRecord};
+pub use yibao_store::{CatalogueLoad, CatalogueProposal, NewReferral, ReferralRecord};
 pub use yibao_store::{ContributionKind, FundReceipt, NewHousehold, TierEdit};
 
 // The vocabulary of the use cases: the records, inputs and outputs the edges receive and

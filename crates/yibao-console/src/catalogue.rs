@@ -22,6 +22,8 @@ const ERRORS_SHOWN: usize = 200;
 /// The largest file the page takes (the API's limit).
 pub const UPLOAD_BYTES_MAX: usize = 64 << 20;
 
+/// A load, or a proposal's file, as the tables show it: its number, when and by whom, the
+/// file, its citation and its counts.
 #[derive(Debug)]
 pub struct LoadRow {
     pub seq: i64,
@@ -33,6 +35,22 @@ pub struct LoadRow {
     pub added: usize,
     pub replaced: usize,
     pub removed: usize,
+}
+
+impl LoadRow {
+    fn new(seq: i64, at: &str, by: &str, load: &yibao_app::CatalogueLoad) -> LoadRow {
+        LoadRow {
+            seq,
+            at: moment(at),
+            by: by.to_owned(),
+            file: load.file.clone(),
+            cite: load.cite.clone(),
+            rows: load.rows,
+            added: load.added,
+            replaced: load.replaced,
+            removed: load.removed,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -49,17 +67,10 @@ pub struct VersionRow {
 
 #[derive(Debug)]
 pub struct ProposalRow {
-    pub seq: i64,
+    /// Its number, proposer, moment, file and dry-run counts.
+    pub load: LoadRow,
     /// The first 16 hex digits of the file's SHA-256, to compare with the file in hand.
     pub sha256: String,
-    pub at: String,
-    pub by: String,
-    pub file: String,
-    pub cite: String,
-    pub rows: usize,
-    pub added: usize,
-    pub replaced: usize,
-    pub removed: usize,
     pub status: String,
     pub decided: String,
     pub note: String,
@@ -162,20 +173,7 @@ async fn page(state: &App, user: &ConsoleUser, code: &str, cite: String, report:
         Ok(loads) => loads,
         Err(error) => return app_error_page(lang, &error),
     };
-    let loads = loads
-        .into_iter()
-        .map(|r| LoadRow {
-            seq: r.seq,
-            at: moment(&r.loaded_at),
-            by: r.loaded_by,
-            file: r.load.file,
-            cite: r.load.cite,
-            rows: r.load.rows,
-            added: r.load.added,
-            replaced: r.load.replaced,
-            removed: r.load.removed,
-        })
-        .collect();
+    let loads = loads.into_iter().map(|r| LoadRow::new(r.seq, &r.loaded_at, &r.loaded_by, &r.load)).collect();
     let proposals = match state.catalogue_proposals(&principal).await {
         Ok(proposals) => proposals,
         Err(error) => return app_error_page(lang, &error),
@@ -304,16 +302,8 @@ pub async fn load(State(state): State<App>, user: ConsoleUser, headers: HeaderMa
 fn proposal_row(lang: super::i18n::Lang, p: &CatalogueProposal, officer: bool, principal: &yibao_app::Principal) -> ProposalRow {
     let open = p.status == "proposed";
     ProposalRow {
-        seq: p.seq,
+        load: LoadRow::new(p.seq, &p.proposed_at, &p.proposed_by, &p.load),
         sha256: p.load.sha256.chars().take(16).collect(),
-        at: moment(&p.proposed_at),
-        by: p.proposed_by.clone(),
-        file: p.load.file.clone(),
-        cite: p.load.cite.clone(),
-        rows: p.load.rows,
-        added: p.load.added,
-        replaced: p.load.replaced,
-        removed: p.load.removed,
         status: lang.t(&format!("catalogue-status-{}", p.status)),
         decided: match (&p.decided_by, &p.decided_at) {
             (Some(by), Some(at)) => format!("{by} {}", moment(at)),

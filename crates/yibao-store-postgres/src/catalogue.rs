@@ -4,7 +4,7 @@
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use yibao_domain::RegionCode;
-use yibao_store::catalogue::{CatalogueVersion, PROPOSAL_BYTES_MAX, check_load, key_columns, not_proposed, same_officer, stale};
+use yibao_store::catalogue::{CatalogueVersion, check_load, check_proposal_file, key_columns, not_proposed, same_officer, stale};
 use yibao_store::{
     Actor, CatalogueChange, CatalogueLoad, CatalogueLoadRecord, CatalogueProposal, CatalogueRow, CatalogueStore, StoreError,
 };
@@ -166,9 +166,7 @@ impl CatalogueStore for PostgresStore {
         load: &CatalogueLoad,
         bytes: Vec<u8>,
     ) -> Result<CatalogueProposal, StoreError> {
-        if bytes.is_empty() || bytes.len() > PROPOSAL_BYTES_MAX {
-            return Err(StoreError::Invalid(format!("a proposed catalogue file holds 1 byte to {PROPOSAL_BYTES_MAX} bytes")));
-        }
+        check_proposal_file(&bytes)?;
         let mut tx = self.write().await?;
         // Numbered in order: the table's lock makes the next number one transaction's.
         sqlx::query("LOCK TABLE catalogue_proposals IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await.map_err(backend)?;

@@ -3,7 +3,7 @@
 use rusqlite::{Row, params};
 use yibao_domain::RegionCode;
 use yibao_store::catalogue::CatalogueVersion;
-use yibao_store::catalogue::{PROPOSAL_BYTES_MAX, check_load, key_columns, not_proposed, same_officer, stale};
+use yibao_store::catalogue::{check_load, check_proposal_file, key_columns, not_proposed, same_officer, stale};
 use yibao_store::{
     Actor, CatalogueChange, CatalogueLoad, CatalogueLoadRecord, CatalogueProposal, CatalogueRow, CatalogueStore, StoreError,
 };
@@ -127,9 +127,7 @@ impl CatalogueStore for SqliteStore {
         load: &CatalogueLoad,
         bytes: Vec<u8>,
     ) -> Result<CatalogueProposal, StoreError> {
-        if bytes.is_empty() || bytes.len() > PROPOSAL_BYTES_MAX {
-            return Err(StoreError::Invalid(format!("a proposed catalogue file holds 1 byte to {PROPOSAL_BYTES_MAX} bytes")));
-        }
+        check_proposal_file(&bytes)?;
         let (actor, load) = (actor.clone(), load.clone());
         self.write(move |conn| {
             let seq = query_opt(conn, "SELECT coalesce(max(seq), 0) + 1 FROM catalogue_proposals", [], |row| col::<i64>(row, 0))?.unwrap_or(1);

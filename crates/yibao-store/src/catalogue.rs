@@ -210,6 +210,14 @@ impl CatalogueProposal {
     }
 }
 
+/// The limits of a proposed file every store applies before keeping it.
+pub fn check_proposal_file(bytes: &[u8]) -> Result<(), StoreError> {
+    if bytes.is_empty() || bytes.len() > PROPOSAL_BYTES_MAX {
+        return Err(StoreError::Invalid(format!("a proposed catalogue file holds 1 byte to {PROPOSAL_BYTES_MAX} bytes")));
+    }
+    Ok(())
+}
+
 /// The refusal of an approval by the proposal's own proposer.
 #[must_use]
 pub fn same_officer(seq: i64) -> StoreError {
