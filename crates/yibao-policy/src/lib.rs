@@ -23,7 +23,7 @@ use yibao_domain::{AssistanceGroup, Fen, InstitutionLevel, ItemCode, PersonCateg
 pub use catalogue::{CITE_CHARS_MAX, Catalogue, CatalogueProblem, CatalogueVersion, Merge, MergeCounts, VERSIONS_PER_ITEM_MAX, VersionKey};
 pub use diff::{Change, ChangeKind, diff};
 pub use keys::{Dim, Family, PARAMS, ParamKey, ParamSpec, ValueKind};
-pub use load::{PolicyError, PolicyErrorKind, PolicyErrors};
+pub use load::{PolicyError, PolicyErrorKind, PolicyErrors, check_cite};
 pub use lookup::{Found, LookupError, LookupFailure, Query};
 pub use value::{BANDS_MAX, Band, Bands, Value};
 

@@ -844,7 +844,9 @@ fn parse_series(
     (loader.errors.len() == errors_before).then_some(values)
 }
 
-fn check_cite(cite: &str, sources: &[Source]) -> Result<(), String> {
+/// Whether `cite` names a declared source (its first word) or is an `assumption: <reason>`:
+/// the one citation rule of every pack, the policy pack's and the payment pack's.
+pub fn check_cite(cite: &str, sources: &[Source]) -> Result<(), String> {
     let cite = cite.trim();
     if let Some(reason) = cite.strip_prefix("assumption:") {
         return if reason.trim().chars().count() >= 3 { Ok(()) } else { Err("an assumption must say why: 'assumption: <reason>'".into()) };
