@@ -16,6 +16,7 @@ mod error;
 mod funds;
 pub mod language;
 pub mod observe;
+mod payment;
 mod policy;
 mod reforms;
 mod routes;

@@ -460,6 +460,10 @@ pub struct ClaimIn {
     discharge_date: String,
     /// ICD-10 (insurance edition).
     diagnosis: String,
+    /// The stay's main procedure, ICD-9-CM-3 (insurance edition), if it had one: the
+    /// payment year groups the stay by it (DIP); the patient's settlement does not read it.
+    #[schema(pattern = r"^[0-9]{2}(\.[0-9]{1,4}(x[0-9]{3})?)?$")]
+    procedure: Option<String>,
     #[serde(default)]
     referral: bool,
     #[serde(default)]

@@ -115,7 +115,8 @@ async fn setup_postgres() -> (Api, yibao_testpg::TestPostgres) {
 
 fn api(backend: Backend) -> Api {
     let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
-    Api { router: yibao_api::app(App::new(Arc::new(backend), Arc::new(policy))) }
+    let payment = yibao_app::payment::PaymentPack::parse(yibao_app::payment::DEMO_PAYMENT_PACK).expect("payment pack");
+    Api { router: yibao_api::app(App::new(Arc::new(backend), Arc::new(policy)).with_payment_pack(payment)) }
 }
 
 async fn seed<S: AccessStore>(store: &S) {
@@ -940,6 +941,9 @@ async fn the_openapi_document_lists_every_route_and_docs_are_served() {
         "/api/me/password",
         "/api/institutions",
         "/api/institutions/{code}/api-key",
+        "/api/institutions/{code}/agreement",
+        "/api/payment/{year}",
+        "/api/payment/{year}/institutions/{code}",
         "/api/funds/pooling-runs",
         "/api/funds/receipts",
         "/api/funds/accounts",
@@ -1995,4 +1999,147 @@ async fn the_catalogue_behaves_the_same_on_postgresql() {
     let given = GivenPack { label: "unused".into(), text: String::new(), named: false };
     let other = App::open_with_policy(Arc::new(Backend::Postgres(second)), &given, None).await.expect("other");
     catalogue_flow(&api, &other).await;
+}
+
+#[tokio::test]
+async fn institutions_under_agreement_are_paid_by_the_payment_year() {
+    payment_flow(&setup("payment").await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_payment_year_behaves_the_same_on_postgresql() {
+    let (api, _server) = setup_postgres().await;
+    payment_flow(&api).await;
+}
+
+fn stay(claim_id: &str, institution: &str, diagnosis: &str, admission: &str, discharge: &str, unit_price: &str) -> Value {
+    json!({ "claim_id": claim_id, "institution_code": institution, "institution_level": "secondary", "kind": "inpatient",
+            "admission_date": admission, "discharge_date": discharge, "diagnosis": diagnosis,
+            "lines": [{ "code": "XA10BAE010A001010100315", "quantity": 2, "unit_price": unit_price }] })
+}
+
+/// Issue 15: the bureau signs the year's agreements, budgets the year, and the payment year
+/// pays each institution by its methods (DIP points for one, fee-for-service for the
+/// other); an institution reads its own statement only; a suspension refuses the stays of
+/// its days with its own code, and an inspection's deduction reaches the statement.
+async fn payment_flow(api: &Api) {
+    enrol_both(api).await;
+    let year = time::OffsetDateTime::now_utc().year();
+    let admin = api.sign_in("admin").await;
+    let accountant = api.sign_in("accountant").await;
+    let east_claims = api.sign_in("east.claims").await;
+    let east_clerk = api.sign_in("east.clerk").await;
+    let sign = json!({ "change": "sign", "year": year, "points": true, "per_diem": true });
+    // Only a city administrator signs; a claims officer records inspections only.
+    for token in [&east_clerk, &east_claims, &accountant] {
+        let answer = api.call("POST", "/api/institutions/H41992100007/agreement", Auth::Token(token), Some(sign.clone())).await;
+        assert_eq!(answer.0, StatusCode::FORBIDDEN, "{answer:?}");
+    }
+    let (status, register) = api.call("POST", "/api/institutions/H41992100007/agreement", Auth::Token(&admin), Some(sign)).await;
+    assert_eq!(status, StatusCode::OK, "{register}");
+    assert_eq!(register["agreement"]["years"][0]["points"], true, "{register}");
+    // A change with a field it does not take, or without one it needs, is not read.
+    let stray = json!({ "change": "reinstate", "on": "2026-01-01", "points": true });
+    assert_eq!(
+        api.call("POST", "/api/institutions/H41992100007/agreement", Auth::Token(&admin), Some(stray)).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    let bare = json!({ "change": "suspend", "reason": "x" });
+    assert_eq!(
+        api.call("POST", "/api/institutions/H41992100007/agreement", Auth::Token(&admin), Some(bare)).await.0,
+        StatusCode::BAD_REQUEST
+    );
+
+    // Two stays at the east hospital (DIP points), one at the centre's (no agreement this
+    // year: fee-for-service).
+    for (person, claim) in [
+        (EAST_PERSON, stay("P-1", "H41992100007", "I63.900", &format!("{year}-03-02"), &format!("{year}-03-10"), "4000.00")),
+        (EAST_PERSON, stay("P-2", "H41992100007", "J18.900", &format!("{year}-05-02"), &format!("{year}-05-08"), "2500.00")),
+    ] {
+        let body = json!({ "person_id": person, "card_no": "C0001", "claim": claim });
+        let (status, answer) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+    }
+    let body = json!({ "person_id": WEST_PERSON, "card_no": "C0001", "claim": stay("P-3", "H41990200003", "I63.900", &format!("{year}-04-02"), &format!("{year}-04-09"), "3000.00") });
+    assert_eq!(api.call("POST", "/api/settlements", Auth::Key("key-center"), Some(body)).await.0, StatusCode::CREATED);
+
+    // No budget yet: the year cannot be paid.
+    let (status, answer) = api.call("GET", &format!("/api/payment/{year}"), Auth::Token(&accountant), None).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("payment.no_budget")), "{answer}");
+    let budget = json!({ "year": year, "scheme": "resident", "unit": "419900", "income": "100000.00", "spending": "90000.00" });
+    assert_eq!(api.call("PUT", "/api/funds/budgets", Auth::Token(&accountant), Some(budget)).await.0, StatusCode::OK);
+    // An inspection of the east hospital deducts 100 yuan.
+    let inspection = json!({ "change": "inspect", "on": format!("{year}-06-01"), "reason": "重复收费 (billed twice)", "deduction": "100" });
+    let (status, answer) = api.call("POST", "/api/institutions/H41992100007/agreement", Auth::Token(&east_claims), Some(inspection)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+
+    let (status, view) = api.call("GET", &format!("/api/payment/{year}"), Auth::Token(&accountant), None).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["provisional"], true, "the year is not assessed: {view}");
+    let result = &view["result"];
+    // 100,000 budgeted less the 2026 reserve of 3% = 97,000.
+    assert_eq!((fen(&result["budget"]), fen(&result["risk_reserve"])), (9_700_000, 300_000), "{result}");
+    let institution = |code: &str| {
+        result["institutions"].as_array().expect("institutions").iter().find(|i| i["institution"] == code).cloned().expect(code)
+    };
+    let east = institution("H41992100007");
+    let centre = institution("H41990200003");
+    assert_eq!((east["cases"].as_u64(), centre["cases"].as_u64()), (Some(2), Some(1)), "{result}");
+    // The centre hospital has no agreement for the year: its stay is paid as billed, and it
+    // earns points for nothing.
+    assert_eq!(centre["points"], "0.0000");
+    assert_eq!(fen(&centre["fee_for_service"]), fen(&centre["billed"]));
+    // The east hospital's stays are grouped (I63 and J18 are in the 2026 table) and cleared.
+    assert!(east["points_clearing"].is_object() && east["points"] != "0.0000", "{east}");
+    assert_eq!(fen(&east["deductions"]), 10_000);
+    for one in [&east, &centre] {
+        assert_eq!(fen(&one["paid_in_year"]) + fen(&one["balance"]), fen(&one["payable"]), "year-balances: {one}");
+        assert_eq!(fen(&one["against_billed"]), fen(&one["payable"]) - fen(&one["billed"]), "{one}");
+    }
+    assert!(result["point_value_yuan"].is_string(), "{result}");
+    assert_wire(&view, "payment");
+
+    // The east hospital reads its own statement, not the centre's; a clerk reads neither.
+    let (status, statement) = api.call("GET", &format!("/api/payment/{year}/institutions/H41992100007"), Auth::Key("key-east"), None).await;
+    assert_eq!(status, StatusCode::OK, "{statement}");
+    assert_eq!(statement["institution"], east);
+    assert_eq!(statement["cases"].as_array().map(Vec::len), Some(2));
+    assert!(statement["cases"].as_array().expect("cases").iter().all(|c| c["institution"] == "H41992100007"));
+    let answer = api.call("GET", &format!("/api/payment/{year}/institutions/H41990200003"), Auth::Key("key-east"), None).await;
+    assert_eq!(answer.0, StatusCode::FORBIDDEN, "{answer:?}");
+    assert_eq!(api.call("GET", &format!("/api/payment/{year}"), Auth::Key("key-east"), None).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(api.call("GET", &format!("/api/payment/{year}"), Auth::Token(&east_clerk), None).await.0, StatusCode::FORBIDDEN);
+
+    // A suspension from 1 October refuses a stay admitted in it with its own code, and not
+    // one admitted before; after the reinstatement the hospital settles again.
+    let suspend = json!({ "change": "suspend", "from": format!("{year}-10-01"), "reason": "分解住院 (split admissions)" });
+    let (status, answer) = api.call("POST", "/api/institutions/H41992100007/agreement", Auth::Token(&admin), Some(suspend)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let during = json!({ "person_id": EAST_PERSON, "card_no": "C0001", "claim": stay("P-4", "H41992100007", "J18.900", &format!("{year}-10-02"), &format!("{year}-10-05"), "1000.00") });
+    let (status, answer) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(during.clone())).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::FORBIDDEN, Some("settle.institution_suspended")), "{answer}");
+    let before = json!({ "person_id": EAST_PERSON, "card_no": "C0001", "claim": stay("P-5", "H41992100007", "J18.900", &format!("{year}-09-02"), &format!("{year}-09-05"), "1000.00") });
+    assert_eq!(api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(before)).await.0, StatusCode::CREATED);
+    let reinstate = json!({ "change": "reinstate", "on": format!("{year}-10-02") });
+    assert_eq!(api.call("POST", "/api/institutions/H41992100007/agreement", Auth::Token(&admin), Some(reinstate)).await.0, StatusCode::OK);
+    assert_eq!(api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(during)).await.0, StatusCode::CREATED);
+    // A termination holds for good, with its own code.
+    let terminate = json!({ "change": "terminate", "from": format!("{year}-11-01"), "reason": "欺诈骗保 (fraud)" });
+    assert_eq!(api.call("POST", "/api/institutions/H41992100007/agreement", Auth::Token(&admin), Some(terminate)).await.0, StatusCode::OK);
+    let after = json!({ "person_id": EAST_PERSON, "card_no": "C0001", "claim": stay("P-6", "H41992100007", "J18.900", &format!("{year}-11-02"), &format!("{year}-11-04"), "1000.00") });
+    let (status, answer) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(after)).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::FORBIDDEN, Some("settle.institution_terminated")), "{answer}");
+    let again = json!({ "change": "reinstate", "on": format!("{year}-11-20") });
+    let (status, answer) = api.call("POST", "/api/institutions/H41992100007/agreement", Auth::Token(&admin), Some(again)).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("agreement.refused")), "{answer}");
+    // The agreement's changes are in the audit chain.
+    let auditor = api.sign_in("auditor").await;
+    let (_, trail) = api.call("GET", "/api/audit?region=419921&limit=1000", Auth::Token(&auditor), None).await;
+    let agreement_entries = trail
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["action"] == "institution.update" && e["detail"].as_str().is_some_and(|d| d.contains("agreement")))
+        .count();
+    assert_eq!(agreement_entries, 5, "sign, inspect, suspend, reinstate, terminate (and nothing for the refusal): {trail}");
 }

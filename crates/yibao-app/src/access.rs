@@ -390,6 +390,7 @@ impl App {
             level_from: change.level.map(|_| level_from),
             active: change.active,
             api_key_hash: None,
+            agreement: None,
         };
         Ok(store!(self, update_institution(&principal.actor(source, self.now()), scope, code, update))?)
     }

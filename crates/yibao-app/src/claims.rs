@@ -131,6 +131,22 @@ impl App {
         if claim.institution_code != *code {
             return Err(AppError::forbidden(format!("an institution settles only its own claims: this key belongs to {code}")));
         }
+        // The agreement in force on the date of service (R-INS-1): a suspension or a
+        // termination refuses the stays and visits of its days, whatever the key can still read.
+        let service_date = claim.service_date(self.policy().service_date);
+        if let Some(suspension) = register.agreement.suspended_on(service_date) {
+            let why = |what: &str| {
+                format!(
+                    "{code}'s agreement is {what} from {} ({}): the date of service {service_date} falls in it",
+                    suspension.from, suspension.reason
+                )
+            };
+            return Err(if suspension.terminated {
+                AppError::new(crate::ErrorKind::Forbidden, "settle.institution_terminated", why("terminated"))
+            } else {
+                AppError::new(crate::ErrorKind::Forbidden, "settle.institution_suspended", why("suspended"))
+            });
+        }
         claim.check().map_err(|e| AppError::bad_request(e.code(), e.to_string()))?;
         let today = self.today();
         for (what, date) in [("admission", claim.admission_date), ("discharge", claim.discharge_date)] {

@@ -442,6 +442,7 @@ impl Visit {
             referral: false,
             emergency: self.emergency,
             referred_deductible_paid: Fen::ZERO,
+            procedure: None,
             delivery: self.delivery,
             lines: self.fees.iter().map(|f| f.line.clone()).collect(),
         };

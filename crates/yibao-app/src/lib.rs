@@ -25,6 +25,7 @@ pub mod interface;
 pub mod load;
 mod location;
 pub mod messages;
+pub mod payment;
 mod persons;
 pub mod policy_versions;
 mod principal;
@@ -141,6 +142,9 @@ pub struct App {
     person_locks: Arc<[tokio::sync::Mutex<()>]>,
     /// The store's catalogue load (`catalogue_stamp`) the catalogue in force was read at.
     catalogue_stamp: Arc<std::sync::atomic::AtomicI64>,
+    /// The payment pack (how the fund pays institutions, `yibao-payment`), if the service
+    /// has one.
+    payment: Option<Arc<yibao_payment::PaymentPack>>,
 }
 
 /// The longest a stay settlement waits for another of the same person's stripe.
@@ -167,6 +171,7 @@ impl App {
             password_checks: Arc::default(),
             person_locks: (0..PERSON_LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
             catalogue_stamp: Arc::default(),
+            payment: None,
         }
     }
 

@@ -35,6 +35,9 @@ macro_rules! catalogue {
 catalogue! {
     "access.forbidden" => "无权执行此操作：{detail}", DETAIL;
     "access.outside_region" => "超出您的管辖区划：{detail}", DETAIL;
+    "agreement.bad_date" => "协议变更的日期须在今天前后一年内（检查日期不得晚于今天）：{detail}", DETAIL;
+    "agreement.bad_score" => "考核得分须为 0% 至 100% 的百分比：{detail}", DETAIL;
+    "agreement.refused" => "拒绝变更定点服务协议：{detail}", DETAIL;
     "api.serialize" => INTERNAL_ZH, INTERNAL_EN;
     "audit.broken" => "审计日志链已断裂，无法生成锚点：{detail}", DETAIL;
     "auth.failure" => INTERNAL_ZH, INTERNAL_EN;
@@ -68,6 +71,7 @@ catalogue! {
     "claim.bad_diagnosis" => "诊断编码不是有效的 ICD-10 编码：{detail}", DETAIL;
     "claim.bad_institution_code" => "定点医药机构编码不正确：{detail}", DETAIL;
     "claim.bad_leave_days" => "产假天数须为 1 至 365 天", DETAIL;
+    "claim.bad_procedure" => "手术操作编码不是有效的 ICD-9-CM-3 编码：{detail}", DETAIL;
     "claim.bad_quantity" => "费用明细数量须大于零且不超过 1,000,000：{detail}", DETAIL;
     "claim.bad_unit_price" => "费用明细单价须在 0 至 10,000,000 元之间：{detail}", DETAIL;
     "claim.bill_too_large" => "单据总金额超过 100,000,000 元", DETAIL;
@@ -191,6 +195,10 @@ catalogue! {
     "load.other_city" => "模拟城市与政策包不是同一城市：{detail}", DETAIL;
     "load.store_not_empty" => "数据库中已有城市数据，只能向空库载入：{detail}", DETAIL;
     "metrics.encode" => INTERNAL_ZH, INTERNAL_EN;
+    "payment.no_budget" => "该年度职工或居民统筹基金尚未编制收入预算，无法计算支付年度：{detail}", DETAIL;
+    "payment.no_pack" => "本服务未加载支付方式政策包：{detail}", DETAIL;
+    "payment.no_terms" => "支付方式政策包未规定该年度的支付办法：{detail}", DETAIL;
+    "payment.refused" => "无法计算该支付年度：{detail}", DETAIL;
     "person.already_enrolled" => "此人已参加基本医疗保险（一人一次参保）：{detail}", DETAIL;
     "person.bad_balance" => "个人账户余额不正确：{detail}", DETAIL;
     "person.bad_card_no" => "社保卡号须为 1 至 32 个字母、数字或连字符", DETAIL;
@@ -256,6 +264,8 @@ catalogue! {
     "settle.busy" => INTERNAL_ZH, INTERNAL_EN;
     "settle.category_mismatch" => "人员类别不能参加该险种：{detail}", DETAIL;
     "settle.failure" => INTERNAL_ZH, INTERNAL_EN;
+    "settle.institution_suspended" => "该定点医药机构的服务协议在就诊日期处于暂停期，不予结算：{detail}", DETAIL;
+    "settle.institution_terminated" => "该定点医药机构的服务协议已解除，不予结算：{detail}", DETAIL;
     "settle.leave_days_above_bound" => "申报的产假天数超过政策规定的上限：{detail}", DETAIL;
     "settle.maternity_not_female" => "生育结算须为分娩的女性本人", DETAIL;
     "settle.missing_tier_history" => "本市分档缴费：参保人须有档次记录", DETAIL;

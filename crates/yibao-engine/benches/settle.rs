@@ -66,6 +66,7 @@ fn outpatient() -> Claim {
         referral: false,
         emergency: false,
         referred_deductible_paid: Fen::ZERO,
+        procedure: None,
         delivery: None,
         lines: vec![line("001102000010000", 1, 600), line("XJ01CAA040E001010100163", 2, 850), line("ZA01BAG0120010100357", 1, 1580)],
     }
@@ -106,6 +107,7 @@ fn inpatient() -> Claim {
         referral: true,
         emergency: false,
         referred_deductible_paid: Fen::ZERO,
+        procedure: None,
         delivery: None,
         lines: codes.iter().map(|&(code, q, p)| line(code, q, p)).collect(),
     }

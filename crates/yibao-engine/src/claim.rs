@@ -161,6 +161,11 @@ pub struct Claim {
     pub discharge_date: Date,
     /// Main diagnosis, ICD-10 insurance edition (`I10.x00`).
     pub diagnosis: String,
+    /// Main procedure of a stay, ICD-9-CM-3 insurance edition (`36.0601`), if it had one.
+    /// The patient's settlement does not read it; the payment year groups the stay by it
+    /// with the diagnosis (DIP, `yibao-payment`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub procedure: Option<String>,
     /// Admitted on a referral (转诊) from a lower level or from the home region.
     #[serde(default)]
     pub referral: bool,
@@ -222,6 +227,8 @@ pub enum ClaimError {
         "'{0}' is not an ICD-10 diagnosis code (insurance edition: a capital letter, two digits, then a dot and up to 8 digits, capitals or x)"
     )]
     BadDiagnosis(String),
+    #[error("'{0}' is not an ICD-9-CM-3 procedure code (insurance edition: two digits, then a dot and 1 to 4 digits, e.g. 36.0601)")]
+    BadProcedure(String),
     #[error("the referred deductible may not be negative")]
     NegativeReferredDeductible,
     #[error("a day surgery of {0} days: it is discharged on the day of admission or the next")]
@@ -248,6 +255,7 @@ impl ClaimError {
             ClaimError::BadClaimId => "claim.bad_claim_id",
             ClaimError::BadInstitutionCode(_) => "claim.bad_institution_code",
             ClaimError::BadDiagnosis(_) => "claim.bad_diagnosis",
+            ClaimError::BadProcedure(_) => "claim.bad_procedure",
             ClaimError::NegativeReferredDeductible => "claim.negative_referred_deductible",
             ClaimError::DaySurgeryTooLong(_) => "claim.day_surgery_too_long",
             ClaimError::PurchaseSpansDays => "claim.purchase_spans_days",
@@ -266,6 +274,9 @@ impl Claim {
         }
         if !yibao_domain::is_diagnosis_code(&self.diagnosis) {
             return Err(ClaimError::BadDiagnosis(self.diagnosis.clone()));
+        }
+        if let Some(procedure) = self.procedure.as_ref().filter(|p| !yibao_domain::is_procedure_code(p)) {
+            return Err(ClaimError::BadProcedure(procedure.clone()));
         }
         if self.lines.is_empty() {
             return Err(ClaimError::NoLines);

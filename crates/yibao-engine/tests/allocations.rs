@@ -101,6 +101,7 @@ fn settling_into_a_reused_buffer_allocates_nothing() {
                 referral: true,
                 emergency: false,
                 referred_deductible_paid: Fen::ZERO,
+                procedure: None,
                 delivery: None,
                 lines: vec![
                     line("001109000010000", 5_000),

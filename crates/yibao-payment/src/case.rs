@@ -85,7 +85,12 @@ pub enum Method {
     /// basis points) and the points before any readmission reduction.
     Points { group: String, band: Band, cost_ratio_bp: i64, points: Points },
     /// Per diem: the rate's name, days and the amount (after its cap).
-    PerDiem { rate: String, days: u32, amount: Fen },
+    PerDiem {
+        rate: String,
+        days: u32,
+        #[serde(with = "yibao_domain::serde_yuan")]
+        amount: Fen,
+    },
     /// Fee-for-service: what the claim's fund layers came to.
     FeeForService { reason: OutOfPoints },
 }

@@ -21,14 +21,18 @@ pub enum Deviation {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Cleared {
     /// What the methods say the institution earns (points at the year's value, a global budget).
+    #[serde(with = "yibao_domain::serde_yuan")]
     pub standard: Fen,
     /// What its claims' fund layers came to (fee-for-service).
+    #[serde(with = "yibao_domain::serde_yuan")]
     pub billed: Fen,
     pub deviation: Deviation,
     /// The surplus kept by the institution, or the overspend covered by the fund.
+    #[serde(with = "yibao_domain::serde_yuan")]
     pub shared: Fen,
     /// What the fund owes: `billed + kept` for a surplus, `standard + covered` for an
     /// overspend.
+    #[serde(with = "yibao_domain::serde_yuan")]
     pub paid: Fen,
 }
 

@@ -20,9 +20,15 @@ pub const E4: i64 = 10_000;
 pub const CASE_POINTS_LIMIT: Points = Points(1_000_000_000 * E4);
 
 /// A number of points, in 1/10,000 of a point.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Points(i64);
+
+/// Points are written as a decimal string with four decimals (`"398.0000"`), like money.
+impl Serialize for Points {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
 
 impl Points {
     pub const ZERO: Points = Points(0);
@@ -102,9 +108,14 @@ impl Sum for Points {
 
 /// A coefficient (hospital-grade 等级系数, group 病种系数), in 1/10,000: `1.0000` is 10,000.
 /// Unlike a [`RatioBp`] it may exceed one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Coefficient(i64);
+
+impl Serialize for Coefficient {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
 
 impl Coefficient {
     pub const ONE: Coefficient = Coefficient(E4);
@@ -135,7 +146,7 @@ impl fmt::Display for Coefficient {
 /// Yuan per point, as a fraction `fen ÷ points` (in 1/10,000 of a point): a provisional
 /// value declared by the pack, a rate (费率), or the year's value computed from a pool of
 /// money and all the points of the year.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PointValue {
     /// Fen of the pool (or, for a declared value, hundredths of a fen per point).
     pub numerator: i128,
@@ -196,6 +207,13 @@ impl PointValue {
         let sign = if micro < 0 { "-" } else { "" };
         let abs = micro.unsigned_abs();
         format!("{sign}{}.{:06}", abs / 1_000_000, abs % 1_000_000)
+    }
+}
+
+/// A point value is written as yuan per point with six decimals (`"80.000000"`).
+impl Serialize for PointValue {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.yuan_text())
     }
 }
 

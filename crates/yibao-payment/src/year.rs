@@ -82,6 +82,7 @@ pub struct CaseOutcome {
     pub points: Points,
     /// The earlier stay of a readmission within the table's days: its points reduced.
     pub reduced_for_readmission: bool,
+    #[serde(with = "yibao_domain::serde_yuan")]
     pub billed: Fen,
 }
 
@@ -92,16 +93,22 @@ pub struct MonthLine {
     pub cases: u32,
     pub points: Points,
     /// What its cases' fund layers came to.
+    #[serde(with = "yibao_domain::serde_yuan")]
     pub billed: Fen,
     /// What its methods come to at the provisional point value.
+    #[serde(with = "yibao_domain::serde_yuan")]
     pub provisional: Fen,
     /// `provisional × advance ratio`.
+    #[serde(with = "yibao_domain::serde_yuan")]
     pub advance: Fen,
     /// The quality deposit withheld from the advance.
+    #[serde(with = "yibao_domain::serde_yuan")]
     pub deposit: Fen,
     /// Capitation paid this month (the part not held back).
+    #[serde(with = "yibao_domain::serde_yuan")]
     pub capitation: Fen,
     /// Paid this month: advance − deposit + capitation.
+    #[serde(with = "yibao_domain::serde_yuan")]
     pub paid: Fen,
 }
 
@@ -113,28 +120,40 @@ pub struct InstitutionYear {
     pub cases: u32,
     pub points: Points,
     /// What all its cases' fund layers came to (what fee-for-service would have paid).
+    #[serde(with = "yibao_domain::serde_yuan")]
     pub billed: Fen,
     /// The clearing of its point cases: their points at the year's value against their bill.
     pub points_clearing: Option<Cleared>,
     /// The clearing of its global budget against the bill of the cases it covers.
     pub budget_clearing: Option<Cleared>,
+    #[serde(with = "yibao_domain::serde_yuan")]
     pub per_diem: Fen,
     /// Fee-for-service cases outside a global budget, as billed.
+    #[serde(with = "yibao_domain::serde_yuan")]
     pub fee_for_service: Fen,
     /// Capitation earned: the rate for its enrolled persons, the held-back part by score.
+    #[serde(with = "yibao_domain::serde_yuan")]
     pub capitation: Fen,
     /// What its methods earn it: clearings + per diem + fee-for-service + capitation.
+    #[serde(with = "yibao_domain::serde_yuan")]
     pub earned: Fen,
+    #[serde(with = "yibao_domain::serde_yuan")]
     pub deposit_withheld: Fen,
+    #[serde(with = "yibao_domain::serde_yuan")]
     pub deposit_returned: Fen,
+    #[serde(with = "yibao_domain::serde_yuan")]
     pub deductions: Fen,
     /// `earned − (deposit withheld − returned) − deductions`.
+    #[serde(with = "yibao_domain::serde_yuan")]
     pub payable: Fen,
     /// Paid during the year (the months' `paid`).
+    #[serde(with = "yibao_domain::serde_yuan")]
     pub paid_in_year: Fen,
     /// `payable − paid in year`: paid at the clearing (positive) or recovered (negative).
+    #[serde(with = "yibao_domain::serde_yuan")]
     pub balance: Fen,
     /// `payable − billed`: what the payment method changed against fee-for-service.
+    #[serde(with = "yibao_domain::serde_yuan")]
     pub against_billed: Fen,
     pub months: Vec<MonthLine>,
 }
@@ -143,14 +162,19 @@ pub struct InstitutionYear {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct YearResult {
     pub year: i32,
+    #[serde(with = "yibao_domain::serde_yuan")]
     pub fund_income: Fen,
+    #[serde(with = "yibao_domain::serde_yuan")]
     pub risk_reserve: Fen,
     /// `fund income − risk reserve`.
+    #[serde(with = "yibao_domain::serde_yuan")]
     pub budget: Fen,
     /// What the methods other than points take (per diem, fee-for-service, capitation,
     /// global budgets, as earned).
+    #[serde(with = "yibao_domain::serde_yuan")]
     pub other_methods: Fen,
     /// `budget − other methods` (never below zero): the money the points share.
+    #[serde(with = "yibao_domain::serde_yuan")]
     pub points_pool: Fen,
     pub points: Points,
     /// The year's point value, yuan per point (six decimals); `None` without points.
@@ -158,6 +182,7 @@ pub struct YearResult {
     pub provisional_value_yuan: Option<String>,
     /// Σ payable − budget: above zero the year spent more than its budget (the risk
     /// reserve and the adjustment fund are next, R-FND-5).
+    #[serde(with = "yibao_domain::serde_yuan")]
     pub over_budget: Fen,
     pub institutions: Vec<InstitutionYear>,
     pub cases: Vec<CaseOutcome>,

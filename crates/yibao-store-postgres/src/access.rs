@@ -36,6 +36,7 @@ fn institution_from_row(row: &PgRow) -> Result<InstitutionRecord, StoreError> {
         level: level_of(row.try_get("level").map_err(backend)?)?,
         active: row.try_get("active").map_err(backend)?,
         level_changes: InstitutionRecord::parse_level_changes(row.try_get("level_changes").map_err(backend)?)?,
+        agreement: yibao_store::agreement::AgreementBook::parse(row.try_get("agreement").map_err(backend)?)?,
     })
 }
 
@@ -193,6 +194,7 @@ impl AccessStore for PostgresStore {
             level: institution.level,
             active: true,
             level_changes: Vec::new(),
+            agreement: yibao_store::agreement::AgreementBook::default(),
         };
         audit(&mut tx, actor, record.region, "institution.create", &record.code, json(&record)?).await?;
         tx.commit().await.map_err(backend)?;
@@ -200,18 +202,20 @@ impl AccessStore for PostgresStore {
     }
 
     async fn institution_by_key(&self, api_key_hash: &str) -> Result<Option<InstitutionRecord>, StoreError> {
-        let row = sqlx::query("SELECT code, name, region_code, level, active, level_changes FROM institutions WHERE api_key_hash = $1")
-            .bind(api_key_hash)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
+        let row = sqlx::query(
+            "SELECT code, name, region_code, level, active, level_changes, agreement FROM institutions WHERE api_key_hash = $1",
+        )
+        .bind(api_key_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
         row.as_ref().map(institution_from_row).transpose()
     }
 
     async fn institutions(&self, scope: RegionCode) -> Result<Vec<InstitutionRecord>, StoreError> {
         let (low, high) = scope_bounds(scope);
         let rows = sqlx::query(
-            "SELECT code, name, region_code, level, active, level_changes FROM institutions WHERE region_code BETWEEN $1 AND $2 \
+            "SELECT code, name, region_code, level, active, level_changes, agreement FROM institutions WHERE region_code BETWEEN $1 AND $2 \
              ORDER BY code COLLATE \"C\" LIMIT $3",
         )
         .bind(low)
@@ -285,11 +289,13 @@ impl AccessStore for PostgresStore {
         update: InstitutionUpdate,
     ) -> Result<InstitutionRecord, StoreError> {
         let mut tx = self.write().await?;
-        let row = sqlx::query("SELECT code, name, region_code, level, active, level_changes FROM institutions WHERE code = $1 FOR UPDATE")
-            .bind(code)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(backend)?;
+        let row = sqlx::query(
+            "SELECT code, name, region_code, level, active, level_changes, agreement FROM institutions WHERE code = $1 FOR UPDATE",
+        )
+        .bind(code)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
         let mut record = row
             .as_ref()
             .map(institution_from_row)
@@ -298,13 +304,14 @@ impl AccessStore for PostgresStore {
             .ok_or_else(|| StoreError::InstitutionNotFound(code.to_owned()))?;
         let detail = update.apply(scope, &mut record)?;
         sqlx::query(
-            "UPDATE institutions SET name = $1, level = $2, active = $3, api_key_hash = COALESCE($4, api_key_hash), level_changes = $5 WHERE code = $6",
+            "UPDATE institutions SET name = $1, level = $2, active = $3, api_key_hash = COALESCE($4, api_key_hash), level_changes = $5, agreement = $6 WHERE code = $7",
         )
         .bind(&record.name)
         .bind(record.level.as_str())
         .bind(record.active)
         .bind(&update.api_key_hash)
         .bind(record.level_changes_json()?)
+        .bind(record.agreement.to_json()?)
         .bind(code)
         .execute(&mut *tx)
         .await

@@ -71,6 +71,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("../migrations/0011_catalogue.sql")),
     (12, include_str!("../migrations/0012_maternity_contributions.sql")),
     (13, include_str!("../migrations/0013_catalogue_proposals.sql")),
+    (14, include_str!("../migrations/0014_institution_agreements.sql")),
 ];
 /// Connections in the pool.
 const POOL_SIZE: u32 = 16;

@@ -14,7 +14,8 @@ use yibao_store::stored::{fen_of, institution_of, kind_of, level_of, name_of, pe
 use crate::{SqliteStore, audit, col, exec, id_of, json, locate, query_all, query_opt, region_of, scope_bounds};
 
 const STAFF_BY_NAME: &str = "SELECT username, display_name, password_hash, role, region_code, active FROM staff WHERE username = ?1";
-const INSTITUTION_BY_CODE: &str = "SELECT code, name, region_code, level, active, level_changes FROM institutions WHERE code = ?1";
+const INSTITUTION_BY_CODE: &str =
+    "SELECT code, name, region_code, level, active, level_changes, agreement FROM institutions WHERE code = ?1";
 
 fn staff_from_row(row: &Row<'_>) -> Result<StaffRecord, StoreError> {
     Ok(StaffRecord {
@@ -27,7 +28,7 @@ fn staff_from_row(row: &Row<'_>) -> Result<StaffRecord, StoreError> {
     })
 }
 
-/// An institution row: code, name, region_code, level, active, level_changes.
+/// An institution row: code, name, region_code, level, active, level_changes, agreement.
 fn institution_from_row(row: &Row<'_>) -> Result<InstitutionRecord, StoreError> {
     Ok(InstitutionRecord {
         code: institution_of(&col::<String>(row, 0)?)?,
@@ -36,6 +37,7 @@ fn institution_from_row(row: &Row<'_>) -> Result<InstitutionRecord, StoreError> 
         level: level_of(&col::<String>(row, 3)?)?,
         active: col::<i64>(row, 4)? != 0,
         level_changes: InstitutionRecord::parse_level_changes(&col::<String>(row, 5)?)?,
+        agreement: yibao_store::agreement::AgreementBook::parse(&col::<String>(row, 6)?)?,
     })
 }
 
@@ -176,6 +178,7 @@ impl AccessStore for SqliteStore {
                 level: institution.level,
                 active: true,
                 level_changes: Vec::new(),
+                agreement: yibao_store::agreement::AgreementBook::default(),
             };
             audit(conn, &actor, record.region, "institution.create", &record.code, json(&record)?)?;
             Ok(record)
@@ -188,7 +191,7 @@ impl AccessStore for SqliteStore {
         self.read(move |conn| {
             query_opt(
                 conn,
-                "SELECT code, name, region_code, level, active, level_changes FROM institutions WHERE api_key_hash = ?1",
+                "SELECT code, name, region_code, level, active, level_changes, agreement FROM institutions WHERE api_key_hash = ?1",
                 [&api_key_hash],
                 institution_from_row,
             )
@@ -201,7 +204,7 @@ impl AccessStore for SqliteStore {
         self.read(move |conn| {
             query_all(
                 conn,
-                "SELECT code, name, region_code, level, active, level_changes FROM institutions WHERE region_code BETWEEN ?1 AND ?2 ORDER BY code LIMIT ?3",
+                "SELECT code, name, region_code, level, active, level_changes, agreement FROM institutions WHERE region_code BETWEEN ?1 AND ?2 ORDER BY code LIMIT ?3",
                 params![low, high, SEARCH_LIMIT],
                 institution_from_row,
             )
@@ -269,8 +272,16 @@ impl AccessStore for SqliteStore {
             let detail = update.apply(scope, &mut record)?;
             exec(
                 conn,
-                "UPDATE institutions SET name = ?1, level = ?2, active = ?3, api_key_hash = COALESCE(?4, api_key_hash), level_changes = ?5 WHERE code = ?6",
-                params![record.name, record.level.as_str(), i64::from(record.active), update.api_key_hash, record.level_changes_json()?, code],
+                "UPDATE institutions SET name = ?1, level = ?2, active = ?3, api_key_hash = COALESCE(?4, api_key_hash), level_changes = ?5, agreement = ?6 WHERE code = ?7",
+                params![
+                    record.name,
+                    record.level.as_str(),
+                    i64::from(record.active),
+                    update.api_key_hash,
+                    record.level_changes_json()?,
+                    record.agreement.to_json()?,
+                    code
+                ],
             )?;
             audit(conn, &actor, record.region, "institution.update", &code, detail)?;
             Ok(record)

@@ -43,6 +43,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("../migrations/0010_catalogue.sql")),
     (11, include_str!("../migrations/0011_maternity_contributions.sql")),
     (12, include_str!("../migrations/0012_catalogue_proposals.sql")),
+    (13, include_str!("../migrations/0013_institution_agreements.sql")),
 ];
 
 /// A store in one SQLite file. Cloning shares the same writer and readers.

@@ -122,6 +122,9 @@ pub struct InstitutionRecord {
     /// Every change of level with the day it applies from, oldest first: the register as
     /// of any date of service ([`InstitutionRecord::level_on`]).
     pub level_changes: Vec<LevelChange>,
+    /// The agreement's years, suspensions and inspections (R-INS-1).
+    #[serde(skip_serializing_if = "crate::agreement::AgreementBook::is_empty")]
+    pub agreement: crate::agreement::AgreementBook,
 }
 
 /// Most level changes one institution's register keeps.
@@ -220,6 +223,9 @@ pub struct InstitutionUpdate {
     pub active: Option<bool>,
     /// SHA-256 of the new API key, hex.
     pub api_key_hash: Option<String>,
+    /// A change to the agreement book (signing a year, an assessment, a suspension, a
+    /// reinstatement, an inspection).
+    pub agreement: Option<crate::agreement::AgreementChange>,
 }
 
 impl InstitutionUpdate {
@@ -252,6 +258,9 @@ impl InstitutionUpdate {
         }
         if self.api_key_hash.is_some() {
             changes.insert("api_key".into(), serde_json::json!("replaced"));
+        }
+        if let Some(change) = &self.agreement {
+            changes.insert("agreement".into(), record.agreement.apply(change)?);
         }
         if changes.is_empty() {
             return Err(StoreError::Invalid("the update changes nothing".into()));

@@ -13,6 +13,7 @@
 //! can spend the same remaining deductible or cap).
 
 mod access;
+pub mod agreement;
 mod audit;
 pub mod books;
 pub mod catalogue;

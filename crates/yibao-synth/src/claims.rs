@@ -447,6 +447,7 @@ impl City {
             referral: false,
             emergency: false,
             referred_deductible_paid: Fen::ZERO,
+            procedure: None,
             delivery: None,
             lines: Vec::with_capacity(MAX_LINES_PER_CLAIM),
         };

@@ -248,6 +248,7 @@ pub fn parse_claim(line: &str) -> Result<(NationalId, Claim), LineError> {
         referral: yes("referral", referral)?,
         emergency: yes("emergency", emergency)?,
         referred_deductible_paid: Fen::ZERO,
+        procedure: None,
         delivery,
         lines: parsed,
     };

@@ -1,0 +1,189 @@
+//! Paying institutions over HTTP (issue 15): the agreement book's changes, the region's
+//! payment year and one institution's statement. The rules are the application's
+//! (`App::change_agreement`, `App::payment_year`, `App::payment_statement`); this module
+//! only translates.
+
+use axum::extract::State;
+use axum::response::Response;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use yibao_app::App;
+use yibao_app::payment::AgreementInput;
+use yibao_domain::Fen;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorBody};
+use crate::routes::{Body, Segments, source};
+use crate::wire::ok;
+
+/// A change to an institution's agreement book. `change` says which; each takes its own
+/// fields, and a field another change takes is refused.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgreementIn {
+    /// `sign` (a year's terms), `assess` (the year's score), `suspend`, `terminate`,
+    /// `reinstate`, `inspect`.
+    #[schema(pattern = "^(sign|assess|suspend|terminate|reinstate|inspect)$", example = "sign")]
+    change: String,
+    /// `sign`, `assess`: the payment year.
+    year: Option<i32>,
+    /// `sign`: inpatient cases paid by DIP points.
+    #[serde(default)]
+    points: bool,
+    /// `sign`: stays the payment pack's per-diem rates cover paid per day.
+    #[serde(default)]
+    per_diem: bool,
+    /// `sign`: persons signed with the institution for capitation.
+    #[schema(minimum = 1, maximum = 10_000_000)]
+    capitation_enrolled: Option<u32>,
+    /// `sign`: a global budget for its other cases, yuan.
+    #[serde(default, with = "crate::routes::optional_yuan")]
+    #[schema(schema_with = crate::contract::yuan_in_opt)]
+    global_budget: Option<Fen>,
+    /// `assess`: the score, a percentage.
+    #[schema(schema_with = crate::contract::percent_opt)]
+    score: Option<String>,
+    /// `suspend`, `terminate`: the first day refused.
+    #[schema(value_type = Option<String>, format = Date, example = "2026-07-01")]
+    from: Option<time::Date>,
+    /// `reinstate`: the first day settled again; `inspect`: the inspection's day.
+    #[schema(value_type = Option<String>, format = Date, example = "2026-08-01")]
+    on: Option<time::Date>,
+    /// `suspend`, `terminate`: why; `inspect`: the findings.
+    reason: Option<String>,
+    /// `inspect`: the amount deducted from what the fund owes, yuan.
+    #[serde(default, with = "crate::routes::optional_yuan")]
+    #[schema(schema_with = crate::contract::yuan_in_opt)]
+    deduction: Option<Fen>,
+}
+
+fn missing(field: &str, change: &str) -> ApiError {
+    crate::contract::malformed(format!("{field}: required for a '{change}' change"))
+}
+
+impl AgreementIn {
+    fn into_input(self) -> Result<AgreementInput, ApiError> {
+        let change = self.change.as_str();
+        let extra = |fields: &[(&str, bool)]| -> Result<(), ApiError> {
+            match fields.iter().find(|(_, given)| *given) {
+                Some((field, _)) => Err(crate::contract::malformed(format!("{field}: not taken by a '{change}' change"))),
+                None => Ok(()),
+            }
+        };
+        let sign_fields = [
+            ("points", self.points),
+            ("per_diem", self.per_diem),
+            ("capitation_enrolled", self.capitation_enrolled.is_some()),
+            ("global_budget", self.global_budget.is_some()),
+        ];
+        Ok(match change {
+            "sign" => {
+                extra(&[
+                    ("score", self.score.is_some()),
+                    ("from", self.from.is_some()),
+                    ("on", self.on.is_some()),
+                    ("reason", self.reason.is_some()),
+                    ("deduction", self.deduction.is_some()),
+                ])?;
+                AgreementInput::Sign {
+                    year: self.year.ok_or_else(|| missing("year", change))?,
+                    points: self.points,
+                    per_diem: self.per_diem,
+                    capitation_enrolled: self.capitation_enrolled,
+                    global_budget: self.global_budget,
+                }
+            }
+            "assess" => {
+                extra(&sign_fields)?;
+                extra(&[
+                    ("from", self.from.is_some()),
+                    ("on", self.on.is_some()),
+                    ("reason", self.reason.is_some()),
+                    ("deduction", self.deduction.is_some()),
+                ])?;
+                let score = self.score.ok_or_else(|| missing("score", change))?;
+                let score = yibao_domain::RatioBp::parse_percent(crate::contract::shaped("score", crate::contract::PERCENT, &score)?)
+                    .map_err(|e| ApiError::from(yibao_app::AppError::bad_request("agreement.bad_score", format!("score: {e}"))))?;
+                AgreementInput::Assess { year: self.year.ok_or_else(|| missing("year", change))?, score }
+            }
+            "suspend" | "terminate" => {
+                extra(&sign_fields)?;
+                extra(&[
+                    ("year", self.year.is_some()),
+                    ("score", self.score.is_some()),
+                    ("on", self.on.is_some()),
+                    ("deduction", self.deduction.is_some()),
+                ])?;
+                AgreementInput::Suspend {
+                    from: self.from.ok_or_else(|| missing("from", change))?,
+                    reason: self.reason.ok_or_else(|| missing("reason", change))?,
+                    terminated: change == "terminate",
+                }
+            }
+            "reinstate" => {
+                extra(&sign_fields)?;
+                extra(&[
+                    ("year", self.year.is_some()),
+                    ("score", self.score.is_some()),
+                    ("from", self.from.is_some()),
+                    ("reason", self.reason.is_some()),
+                    ("deduction", self.deduction.is_some()),
+                ])?;
+                AgreementInput::Reinstate { on: self.on.ok_or_else(|| missing("on", change))? }
+            }
+            "inspect" => {
+                extra(&sign_fields)?;
+                extra(&[("year", self.year.is_some()), ("score", self.score.is_some()), ("from", self.from.is_some())])?;
+                AgreementInput::Inspect {
+                    date: self.on.ok_or_else(|| missing("on", change))?,
+                    findings: self.reason.ok_or_else(|| missing("reason", change))?,
+                    deduction: self.deduction.unwrap_or(Fen::ZERO),
+                }
+            }
+            other => {
+                return Err(crate::contract::malformed(format!(
+                    "change: '{other}' is not sign, assess, suspend, terminate, reinstate or inspect"
+                )));
+            }
+        })
+    }
+}
+
+/// Change an institution's agreement (定点服务协议): sign a year's terms, record its
+/// assessment, suspend or terminate from a day (settlement then refuses those days with
+/// `settle.institution_suspended` or `settle.institution_terminated`), reinstate, or record
+/// an inspection with its deduction. Answers the institution's register.
+#[utoipa::path(post, path = "/api/institutions/{code}/agreement", request_body = AgreementIn, params(("code" = String, Path)), responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "administration")]
+pub(crate) async fn change_agreement(
+    State(state): State<App>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Segments(code): Segments<String>,
+    Body(input): Body<AgreementIn>,
+) -> Result<Response, ApiError> {
+    let code = crate::routes::institution("code", &code)?.to_string();
+    let input = input.into_input()?;
+    ok(&state.change_agreement(&caller, &source(&headers), &code, input).await?)
+}
+
+/// The region's payment year (fund readers): the budget from the year's fund budgets less
+/// the risk reserve, what per diem, fee-for-service, capitation and global budgets take, the
+/// pool of the points and the year's point value, and each institution's months, clearing
+/// and balance; `provisional` until every institution is assessed and the year is over.
+#[utoipa::path(get, path = "/api/payment/{year}", params(("year" = i32, Path)), responses((status = 200, body = Object), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "funds")]
+pub(crate) async fn payment_year(State(state): State<App>, caller: Caller, Segments(year): Segments<i32>) -> Result<Response, ApiError> {
+    ok(&state.payment_year(&caller, year).await?)
+}
+
+/// One institution's statement for a year (月度/年度结算单): its cases with their methods
+/// and points, its months (advances, quality deposit, capitation), its clearing and
+/// balance. For fund readers, or the institution itself with its key.
+#[utoipa::path(get, path = "/api/payment/{year}/institutions/{code}", params(("year" = i32, Path), ("code" = String, Path)), responses((status = 200, body = Object), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "funds")]
+pub(crate) async fn statement(
+    State(state): State<App>,
+    caller: Caller,
+    Segments((year, code)): Segments<(i32, String)>,
+) -> Result<Response, ApiError> {
+    let code = crate::routes::institution("code", &code)?.to_string();
+    ok(&state.payment_statement(&caller, year, &code).await?)
+}

@@ -1,0 +1,319 @@
+//! Paying designated institutions (issue 15, R-INS-1, R-PAY-1): the agreement book's
+//! changes (a year's terms, the assessment, suspension, reinstatement, inspections), and
+//! the payment year: every settled stay of the region's institutions under the payment
+//! pack's methods, the year's point value, each institution's months and clearing, and one
+//! institution's statement (月度/年度结算单), which the institution itself may read.
+//!
+//! What the bureau's records know is never the caller's: the methods, capitation's
+//! enrolment and a global budget come from the agreement book, each case's figures from the
+//! stored settlement, and the year's income from the fund budgets (R-FND-3).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+use time::{Date, Month};
+use yibao_domain::{Fen, RatioBp};
+use yibao_ledger::FundScheme;
+use yibao_payment::{Agreement, CaseOutcome, InstitutionYear, Methods, YearInput, YearResult};
+use yibao_store::agreement::{AgreementChange, AgreementYear, Suspension};
+use yibao_store::books::SettlementAmounts;
+use yibao_store::{AccessStore, ClaimRecord, ClaimStatus, FundStore, InstitutionRecord, InstitutionUpdate, InterfaceStore};
+
+use crate::principal::roles;
+use crate::{App, AppError, Principal, store};
+
+pub use yibao_payment::PaymentPack;
+
+/// The demo city's payment pack, in force with the demo city's policy pack.
+pub const DEMO_PAYMENT_PACK: &str = include_str!("../../../policies/payment/demo-city.toml");
+
+/// A change to an institution's agreement book as the bureau's staff give it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AgreementInput {
+    /// Signs (or re-signs before its assessment) a year's terms; the day signed is today.
+    Sign {
+        year: i32,
+        points: bool,
+        per_diem: bool,
+        capitation_enrolled: Option<u32>,
+        global_budget: Option<Fen>,
+    },
+    Assess {
+        year: i32,
+        score: RatioBp,
+    },
+    /// Suspends (暂停) or terminates (解除) from a day.
+    Suspend {
+        from: Date,
+        reason: String,
+        terminated: bool,
+    },
+    Reinstate {
+        on: Date,
+    },
+    /// An inspection's findings and the amount deducted.
+    Inspect {
+        date: Date,
+        findings: String,
+        deduction: Fen,
+    },
+}
+
+/// The payment year of the principal's region.
+#[derive(Clone, Debug, Serialize)]
+pub struct PaymentYearView {
+    pub pack_id: String,
+    /// Until every institution's year is assessed and the year is over, the figures are a
+    /// projection: the assessments not given count as 100%.
+    pub provisional: bool,
+    /// Institutions' names by code.
+    pub names: BTreeMap<String, String>,
+    /// Stays not counted: discharged in another year, or not readable.
+    pub skipped_cases: u32,
+    pub result: YearResult,
+}
+
+/// One institution's statement for a year.
+#[derive(Clone, Debug, Serialize)]
+pub struct InstitutionStatement {
+    pub year: i32,
+    pub pack_id: String,
+    pub provisional: bool,
+    pub name: String,
+    pub point_value_yuan: Option<String>,
+    pub provisional_value_yuan: Option<String>,
+    pub institution: InstitutionYear,
+    pub cases: Vec<CaseOutcome>,
+}
+
+/// The funds whose budgeted income the payment year spends (以收定支): the basic pooled
+/// funds. The layers above them (large-amount, critical illness, medical assistance, the
+/// top-ups) are paid as settled.
+const PAYMENT_FUNDS: [FundScheme; 4] = [FundScheme::Employee, FundScheme::Resident, FundScheme::Ncms, FundScheme::UrbanResident];
+
+impl App {
+    /// The application with `pack` as its payment pack.
+    #[must_use]
+    pub fn with_payment_pack(mut self, pack: PaymentPack) -> App {
+        self.payment = Some(Arc::new(pack));
+        self
+    }
+
+    /// The payment pack in force, if the service has one.
+    #[must_use]
+    pub fn payment_pack(&self) -> Option<Arc<PaymentPack>> {
+        self.payment.clone()
+    }
+
+    /// Changes an institution's agreement book: a city administrator signs, assesses,
+    /// suspends and reinstates; claims officers and administrators record inspections.
+    /// Dates are within a year of today; an inspection is not in the future.
+    pub async fn change_agreement(
+        &self,
+        principal: &Principal,
+        source: &str,
+        code: &str,
+        input: AgreementInput,
+    ) -> Result<InstitutionRecord, AppError> {
+        let roles = if matches!(input, AgreementInput::Inspect { .. }) { roles::REVERSERS } else { roles::ADMINISTRATORS };
+        let scope = principal.scope(roles)?;
+        let today = self.today();
+        let near = |what: &str, date: Date| {
+            if (date - today).whole_days().abs() > 366 {
+                Err(AppError::bad_request("agreement.bad_date", format!("{what} {date} is not within a year of today ({today})")))
+            } else {
+                Ok(())
+            }
+        };
+        let change = match input {
+            AgreementInput::Sign { year, points, per_diem, capitation_enrolled, global_budget } => {
+                if (year - today.year()).abs() > 1 {
+                    return Err(AppError::bad_request(
+                        "agreement.bad_date",
+                        format!("an agreement is signed for last year, this year or next ({year})"),
+                    ));
+                }
+                AgreementChange::Sign(AgreementYear {
+                    year,
+                    points,
+                    per_diem,
+                    capitation_enrolled,
+                    global_budget,
+                    assessment_bp: None,
+                    signed_on: today,
+                })
+            }
+            AgreementInput::Assess { year, score } => {
+                if year > today.year() {
+                    return Err(AppError::bad_request("agreement.bad_date", format!("{year} is not over: it is assessed from its end on")));
+                }
+                AgreementChange::Assess { year, score_bp: score.get() }
+            }
+            AgreementInput::Suspend { from, reason, terminated } => {
+                near("a suspension's first day", from)?;
+                AgreementChange::Suspend(Suspension { from, until: None, reason, terminated })
+            }
+            AgreementInput::Reinstate { on } => {
+                near("a reinstatement's day", on)?;
+                AgreementChange::Reinstate { on }
+            }
+            AgreementInput::Inspect { date, findings, deduction } => {
+                self.not_after_today("agreement.bad_date", "an inspection's day", date)?;
+                near("an inspection's day", date)?;
+                AgreementChange::Inspect { date, findings, deduction }
+            }
+        };
+        let update = InstitutionUpdate { agreement: Some(change), ..InstitutionUpdate::default() };
+        Ok(store!(self, update_institution(&principal.actor(source, self.now()), scope, code, update))?)
+    }
+
+    /// The payment year of the principal's region (fund readers).
+    pub async fn payment_year(&self, principal: &Principal, year: i32) -> Result<PaymentYearView, AppError> {
+        principal.scope(roles::FUND_READERS)?;
+        self.run_payment_year(year).await
+    }
+
+    /// One institution's statement for `year`: for fund readers, or for the institution
+    /// itself (its own only). The point value is the region's, so the whole year is run.
+    pub async fn payment_statement(&self, principal: &Principal, year: i32, institution: &str) -> Result<InstitutionStatement, AppError> {
+        match principal {
+            Principal::Institution(register) if register.code.as_str() == institution => {}
+            Principal::Institution(_) => return Err(AppError::forbidden("an institution reads only its own statement")),
+            _ => {
+                principal.scope(roles::FUND_READERS)?;
+            }
+        }
+        let view = self.run_payment_year(year).await?;
+        let found = view.result.institutions.iter().find(|i| i.institution == institution).cloned();
+        let Some(statement) = found else {
+            return Err(AppError::not_found("institution.not_found", format!("no designated institution {institution} in the region")));
+        };
+        Ok(InstitutionStatement {
+            year,
+            pack_id: view.pack_id,
+            provisional: view.provisional,
+            name: view.names.get(institution).cloned().unwrap_or_default(),
+            point_value_yuan: view.result.point_value_yuan.clone(),
+            provisional_value_yuan: view.result.provisional_value_yuan.clone(),
+            institution: statement,
+            cases: view.result.cases.into_iter().filter(|c| c.institution == institution).collect(),
+        })
+    }
+
+    async fn run_payment_year(&self, year: i32) -> Result<PaymentYearView, AppError> {
+        let pack = self
+            .payment_pack()
+            .ok_or_else(|| AppError::unprocessable("payment.no_pack", "the service has no payment pack: start it with --payment-pack"))?;
+        if pack.year(year).is_none() {
+            return Err(AppError::unprocessable("payment.no_terms", format!("the payment pack {} gives no terms for {year}", pack.id)));
+        }
+        let region = self.policy().region;
+        let budgets = store!(self, budgets(region, year))?;
+        let mut income = Fen::ZERO;
+        let mut budgeted = false;
+        for budget in &budgets {
+            if FundScheme::parse(&budget.fund_scheme).is_some_and(|f| PAYMENT_FUNDS.contains(&f)) {
+                income += Fen::checked_total(budget.income_fen)
+                    .ok_or_else(|| AppError::internal("store.failure", "a stored budget is beyond the largest amount"))?;
+                budgeted = true;
+            }
+        }
+        if !budgeted {
+            return Err(AppError::unprocessable(
+                "payment.no_budget",
+                format!("no income is budgeted for {year} in the employees' or residents' pooled funds: set the year's budgets first"),
+            ));
+        }
+        let institutions = store!(self, institutions(region))?;
+        let today = self.today();
+        let mut agreements = Vec::with_capacity(institutions.len());
+        let mut names = BTreeMap::new();
+        let mut cases = Vec::new();
+        let mut skipped_cases = 0_u32;
+        let mut provisional = today.year() <= year;
+        for institution in &institutions {
+            let terms = institution.agreement.year(year);
+            provisional |= terms.is_none_or(|t| t.assessment_bp.is_none());
+            agreements.push(Agreement {
+                institution: institution.code.to_string(),
+                level: institution.level_on(Date::from_calendar_date(year, Month::December, 31).unwrap_or(today)),
+                methods: terms.map_or(Methods::default(), |t| Methods { points: t.points, per_diem: t.per_diem }),
+                capitation_enrolled: terms.and_then(|t| t.capitation_enrolled),
+                global_budget: terms.and_then(|t| t.global_budget),
+                assessment: RatioBp::new(terms.and_then(|t| t.assessment_bp).unwrap_or(10_000)),
+                deductions: institution.agreement.deductions_in(year),
+            });
+            names.insert(institution.code.to_string(), institution.name.clone());
+            // The year's stays, settled up to the end of the following January (a stay
+            // discharged on 31 December is settled in the days after).
+            for month in 1..=13_u8 {
+                let (first, last) = month_days(year, month)?;
+                for record in store!(self, institution_claims(region, &institution.code, first, last))? {
+                    match case_of(&record) {
+                        Some(case) if case.discharge.year() == year => cases.push(case),
+                        Some(_) => {}
+                        None if record.status == ClaimStatus::Settled => skipped_cases += 1,
+                        None => {}
+                    }
+                }
+            }
+        }
+        let input = YearInput { pack: &pack, year, fund_income: income, agreements: &agreements, cases: &cases };
+        let result = yibao_payment::run_year(&input).map_err(|e| AppError::unprocessable("payment.refused", e.to_string()))?;
+        Ok(PaymentYearView { pack_id: pack.id.clone(), provisional, names, skipped_cases, result })
+    }
+}
+
+/// The first and last day of `month` of `year` (13: January of the next year).
+fn month_days(year: i32, month: u8) -> Result<(Date, Date), AppError> {
+    let (year, month) = if month == 13 { (year + 1, Month::January) } else { (year, Month::try_from(month).unwrap_or(Month::January)) };
+    let first = Date::from_calendar_date(year, month, 1).map_err(|e| AppError::bad_request("fund.bad_year", e.to_string()))?;
+    let last = Date::from_calendar_date(year, month, time::util::days_in_month(month, year))
+        .map_err(|e| AppError::bad_request("fund.bad_year", e.to_string()))?;
+    Ok((first, last))
+}
+
+/// What a stored settlement says that the payment year reads (national names, yuan).
+#[derive(serde::Deserialize)]
+struct StoredCase {
+    insutype: String,
+    #[serde(with = "yibao_domain::serde_yuan")]
+    fulamt_ownpay_amt: Fen,
+    #[serde(with = "yibao_domain::serde_yuan")]
+    act_pay_dedc: Fen,
+    pool_prop_bp: u32,
+}
+
+/// A live inpatient stay as a payment case: `None` for another kind of claim, a reversed
+/// one, or a record that does not read (counted by the caller).
+fn case_of(record: &ClaimRecord) -> Option<yibao_payment::Case> {
+    if record.status != ClaimStatus::Settled {
+        return None;
+    }
+    let claim: yibao_engine::Claim = serde_json::from_str(&record.claim_json).ok()?;
+    if !claim.kind.is_stay() || claim.kind == yibao_domain::ClaimKind::Maternity {
+        return None;
+    }
+    let amounts = SettlementAmounts::from_stored(&record.settlement_json).ok()?;
+    let stored: StoredCase = serde_json::from_str(&record.settlement_json).ok()?;
+    Some(yibao_payment::Case {
+        institution: record.institution_code.to_string(),
+        claim_id: record.claim_id.clone(),
+        person: record.person_id.as_str().to_owned(),
+        // The settlement names the insurance type, not whether an employee is retired: an
+        // employee's stay takes the employed's per-diem rate.
+        category: if stored.insutype == "310" { yibao_domain::PersonCategory::Employed } else { yibao_domain::PersonCategory::Resident },
+        admission: claim.admission_date,
+        discharge: claim.discharge_date,
+        main_diagnosis: claim.diagnosis,
+        main_procedure: claim.procedure,
+        incomplete: false,
+        single_disease: claim.kind == yibao_domain::ClaimKind::SingleDisease,
+        total: amounts.medfee_sumamt,
+        fund: amounts.hifp_pay,
+        self_pay: stored.fulamt_ownpay_amt,
+        deductible: stored.act_pay_dedc,
+        ratio: RatioBp::new(stored.pool_prop_bp.min(10_000)),
+    })
+}
