@@ -154,6 +154,32 @@ try {
   check(response.status === 201, `the hospital's claim is settled (${response.status})`);
   const fundPay = settled.settlement.fund_pay_sumamt;
 
+  // ---- paying institutions (issue 15): the year's agreement and budget, then the statement ----
+  const year = new Date().getFullYear();
+  const session = await (await fetch(`${base}/api/session`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'pw-admin' }),
+  })).json();
+  const asAdmin = { 'content-type': 'application/json', authorization: `Bearer ${session.token}` };
+  const signed = await fetch(`${base}/api/institutions/H41992100007/agreement`, {
+    method: 'POST', headers: asAdmin, body: JSON.stringify({ change: 'sign', year, points: true, per_diem: true }),
+  });
+  check(signed.status === 200, `the hospital's agreement for ${year} is signed (${signed.status})`);
+  const budgeted = await fetch(`${base}/api/funds/budgets`, {
+    method: 'PUT', headers: asAdmin, body: JSON.stringify({ year, scheme: 'resident', unit: '419900', income: '1000000.00', spending: '900000.00' }),
+  });
+  check(budgeted.status === 200, `the residents' fund budget for ${year} is set (${budgeted.status})`);
+  const payer = await signIn(browser, 'funds');
+  page = payer.page;
+  await page.goto(`${base}/console/payment?year=${year}`);
+  check((await page.locator('#payment-institutions').innerText()).includes('H41992100007'), 'the payment year lists the hospital');
+  check((await page.locator('#payment-figures').innerText()).includes('点值'), 'the payment year shows its point value');
+  await shot(page, 'payment-year');
+  await Promise.all([page.waitForNavigation(), page.click(`a[href="/console/payment/${year}/H41992100007"]`)]);
+  const cases = await page.locator('#statement-cases').innerText();
+  check(cases.includes('B-1') && cases.includes('病种分值'), "the hospital's statement lists its stay, paid by DIP points");
+  check((await page.locator('#statement-months tbody tr').count()) === 12, 'the statement has its twelve months');
+  await shot(page, 'payment-statement');
+
   // ---- the claims officer opens the settlement and its slip ----
   const officer = await signIn(browser, 'east.claims');
   page = officer.page;

@@ -25,6 +25,11 @@ use crate::{App, AppError, Principal, store};
 
 pub use yibao_payment::PaymentPack;
 
+/// The payment year's answer types, for the edges to lay out.
+pub mod view {
+    pub use yibao_payment::{Band, CaseOutcome, Cleared, Deviation, InstitutionYear, Method, MonthLine, OutOfPoints, Points, YearResult};
+}
+
 /// The demo city's payment pack, in force with the demo city's policy pack.
 pub const DEMO_PAYMENT_PACK: &str = include_str!("../../../policies/payment/demo-city.toml");
 

@@ -33,6 +33,7 @@ pub struct ConfigFile {
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
     pub policy: Option<PathBuf>,
+    pub payment_pack: Option<PathBuf>,
     pub no_demo: Option<bool>,
     pub demo_insured: Option<u64>,
     pub public_url: Option<String>,

@@ -10,6 +10,7 @@ mod demo;
 mod files;
 mod fund;
 mod his_sim;
+mod payment;
 mod policy;
 mod serve;
 mod synth;
@@ -42,6 +43,12 @@ enum Command {
     Policy {
         #[command(subcommand)]
         command: PolicyCommand,
+    },
+    /// Paying institutions (R-PAY-1): check payment packs; a stored year's payment of
+    /// institutions (DIP points, per diem, capitation, clearing) and their statements.
+    Payment {
+        #[command(subcommand)]
+        command: payment::PaymentCommand,
     },
     /// The dated national catalogue (医保目录): load the national list's files.
     Catalogue {
@@ -150,6 +157,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Policy { command: PolicyCommand::Check { files } } => policy_check(&files),
         Command::Policy { command: PolicyCommand::Versions(command) } => policy::run(&command),
+        Command::Payment { command } => payment::run(&command),
         Command::Audit { command: AuditCommand::Verify { store, anchor } } => audit::verify(&store, anchor.as_deref()),
         Command::Audit { command: AuditCommand::Anchor { store, out } } => audit::anchor(&store, out.as_deref()),
         Command::Settle { policy, claim, person, explain, lang } => settle_command(&policy, &claim, person.as_deref(), explain, lang),

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use yibao_app::load::{Credentials, LoadOptions};
+use yibao_app::payment::PaymentPack;
 use yibao_app::policy_versions::GivenPack;
 use yibao_app::{App, Backend, Create, Principal, StoreLocation};
 use yibao_domain::RegionCode;
@@ -45,6 +46,11 @@ pub struct ServeArgs {
     /// The policy pack (TOML). Default: the demo city's, compiled into the binary.
     #[arg(long)]
     policy: Option<PathBuf>,
+    /// The payment pack (TOML): how the fund pays institutions (DIP points, per diem,
+    /// capitation, clearing). Default: the demo city's with the demo city's policy pack,
+    /// none with another city's.
+    #[arg(long, env = "YIBAO_PAYMENT_PACK")]
+    payment_pack: Option<PathBuf>,
     /// Do not load the demo city into an empty database.
     #[arg(long)]
     no_demo: bool,
@@ -97,6 +103,7 @@ struct Settings {
     listen: SocketAddr,
     location: StoreLocation,
     policy: Option<PathBuf>,
+    payment_pack: Option<PathBuf>,
     no_demo: bool,
     demo_insured: u64,
     console: yibao_console::ConsoleOptions,
@@ -134,6 +141,7 @@ impl Settings {
             listen: args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             location,
             policy: args.policy.or(file.policy),
+            payment_pack: args.payment_pack.or(file.payment_pack),
             no_demo: args.no_demo || file.no_demo.unwrap_or(false),
             demo_insured,
             console,
@@ -183,11 +191,12 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     let given = given_pack(settings.policy.as_deref())?;
     // Loaded here, before the store opens, so that a pack with a gap fails at once.
     let policy = Policy::from_toml(&given.label, &given.text).map_err(|e| e.to_string())?;
+    let payment = payment_pack(settings.payment_pack.as_deref(), &policy)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
-    runtime.block_on(serve(settings, given, policy.region))
+    runtime.block_on(serve(settings, given, policy.region, payment))
 }
 
-async fn serve(settings: Settings, given: GivenPack, city: RegionCode) -> Result<(), String> {
+async fn serve(settings: Settings, given: GivenPack, city: RegionCode, payment: Option<PaymentPack>) -> Result<(), String> {
     // Read before the store opens or the demo loads, so a wrong path fails at once.
     let tls = match &settings.tls {
         Some(files) => Some(tls_config(files).await?),
@@ -207,6 +216,10 @@ async fn serve(settings: Settings, given: GivenPack, city: RegionCode) -> Result
     let installer = Principal::System { name: "yibao-serve".into(), region: city };
     let state =
         App::open_with_policy(Arc::new(backend), &given, Some(&installer)).await.map_err(|e| format!("{} [{}]", e.message, e.code))?;
+    let state = match payment {
+        Some(pack) => state.with_payment_pack(pack),
+        None => state,
+    };
     tokio::spawn(state.clone().follow_policy());
     let mut demo = None;
     if first_start && !settings.no_demo {
@@ -326,4 +339,21 @@ async fn shutdown() {
         () = ctrl_c => {}
         () = terminate => {}
     }
+}
+
+/// The payment pack a server runs with: the named file (refused, with every problem, if it
+/// does not read or is another region's), else the demo city's with the demo policy.
+pub fn payment_pack(path: Option<&std::path::Path>, policy: &Policy) -> Result<Option<PaymentPack>, String> {
+    let pack = match path {
+        Some(path) => {
+            let text = crate::files::read(path)?;
+            PaymentPack::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None if policy.id == "demo-city" => PaymentPack::parse(yibao_app::payment::DEMO_PAYMENT_PACK).map_err(|e| e.to_string())?,
+        None => return Ok(None),
+    };
+    if pack.region != policy.region {
+        return Err(format!("the payment pack {} is for region {}, the policy pack for {}", pack.id, pack.region, policy.region));
+    }
+    Ok(Some(pack))
 }

@@ -39,6 +39,7 @@ mod funds;
 mod i18n;
 mod login;
 mod page;
+mod payment;
 mod people;
 mod policy;
 mod policy_versions;
@@ -155,6 +156,9 @@ fn routes() -> Router<App> {
         .route("/console/funds/handovers/{reference}", get(funds::handover::show))
         .route("/console/funds/handovers/{reference}/confirmation", post(funds::handover::confirm))
         .route("/console/funds/check", get(funds::check::show))
+        .route("/console/payment", get(payment::year))
+        .route("/console/payment/{year}/{code}", get(payment::statement))
+        .route("/console/payment/{year}/{code}/statement.csv", get(payment::statement_csv))
         .route("/console/reform", get(reform::form).post(reform::simulate))
         .route("/console/audit", get(audit::trail))
         .route("/console/audit/verify", get(audit::verify))

@@ -67,6 +67,7 @@ pub const MENU: &[Section] = &[
     Section::new("legacy", "/console/funds/legacy", "menu-legacy", FUND_READERS),
     Section::city("handovers", "/console/funds/handovers", "menu-handovers", FUND_READERS),
     Section::city("book-check", "/console/funds/check", "menu-book-check", FUND_READERS),
+    Section::city("payment", "/console/payment", "menu-payment", FUND_READERS),
     Section::new("reform", "/console/reform", "menu-reform", REFORMERS),
     Section::new("audit", "/console/audit", "menu-audit", AUDITORS),
     Section::new("staff", "/console/staff", "menu-staff", ADMINISTRATORS),

@@ -90,7 +90,8 @@ async fn the_console_works_in_headless_chromium() {
     let given = GivenPack { label: "demo-city.toml".into(), text: include_str!("../../../policies/demo-city.toml").into(), named: false };
     let installer = yibao_app::Principal::System { name: "test-serve".into(), region: RegionCode::parse("419900").expect("region") };
     let app = App::open_with_policy(std::sync::Arc::new(Backend::Sqlite(store)), &given, Some(&installer)).await.expect("open");
-    let application = yibao_api::app_with(app, yibao_console::router());
+    let payment = yibao_app::payment::PaymentPack::parse(yibao_app::payment::DEMO_PAYMENT_PACK).expect("payment pack");
+    let application = yibao_api::app_with(app.with_payment_pack(payment), yibao_console::router());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
     let base = format!("http://{}", listener.local_addr().expect("address"));
     let server = tokio::spawn(async move { axum::serve(listener, application).await });

@@ -107,6 +107,28 @@ impl Console {
         (page.status, serde_json::from_str(&page.body).unwrap_or(serde_json::Value::Null))
     }
 
+    /// A JSON API call as a staff member, with a session token from `POST /api/session`.
+    async fn api_as(&self, method: &str, path: &str, username: &str, body: serde_json::Value) -> (StatusCode, serde_json::Value) {
+        let sign_in = serde_json::json!({ "username": username, "password": format!("pw-{username}") });
+        let request = Request::builder()
+            .method("POST")
+            .uri("/api/session")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(sign_in.to_string()))
+            .expect("request");
+        let session: serde_json::Value = serde_json::from_str(&self.send(request).await.body).expect("session");
+        let token = session["token"].as_str().expect("token");
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("request");
+        let page = self.send(request).await;
+        (page.status, serde_json::from_str(&page.body).unwrap_or(serde_json::Value::Null))
+    }
+
     /// Signs in through the form; the cookie header to send afterwards.
     async fn sign_in(&self, username: &str) -> String {
         let password = format!("pw-{username}");
@@ -181,7 +203,8 @@ async fn setup_with(name: &str, options: yibao_console::ConsoleOptions) -> Conso
     let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
     Console {
         router: yibao_api::app_with(
-            App::new(std::sync::Arc::new(Backend::Sqlite(store)), std::sync::Arc::new(policy)),
+            App::new(std::sync::Arc::new(Backend::Sqlite(store)), std::sync::Arc::new(policy))
+                .with_payment_pack(yibao_app::payment::PaymentPack::parse(yibao_app::payment::DEMO_PAYMENT_PACK).expect("payment pack")),
             yibao_console::router_with(options),
         ),
     }
@@ -342,7 +365,8 @@ async fn an_expired_session_redirects_to_sign_in() {
     let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
     let console = Console {
         router: yibao_api::app_with(
-            App::new(std::sync::Arc::new(Backend::Sqlite(store)), std::sync::Arc::new(policy)),
+            App::new(std::sync::Arc::new(Backend::Sqlite(store)), std::sync::Arc::new(policy))
+                .with_payment_pack(yibao_app::payment::PaymentPack::parse(yibao_app::payment::DEMO_PAYMENT_PACK).expect("payment pack")),
             yibao_console::router(),
         ),
     };
@@ -1303,4 +1327,57 @@ async fn a_policy_officer_loads_the_catalogue_through_the_console() {
     let token = csrf(&console.get("/console/people", &clerk).await.body);
     let as_clerk = console.upload("/console/catalogue", &clerk, &[("_csrf", &token), ("cite", "x")], ("list.csv", file.as_bytes())).await;
     assert_eq!(as_clerk.status, StatusCode::FORBIDDEN);
+}
+
+/// The HTML of the table with `id`, up to its end.
+fn table_of<'a>(body: &'a str, id: &str) -> Option<&'a str> {
+    let start = body.find(&format!("id=\"{id}\""))?;
+    let end = body[start..].find("</table>")?;
+    Some(&body[start..start + end])
+}
+
+/// Issue 15: the city's fund accountant reads the payment year and an institution's
+/// statement (and its months as CSV); a year without a budget says so; staff who do not
+/// read the books, and a county's accountant, are kept out.
+#[tokio::test]
+async fn the_payment_year_and_an_institutions_statement() {
+    let console = setup("payment").await;
+    let year = time::OffsetDateTime::now_utc().year();
+    let funds = console.sign_in("funds").await;
+    let page = console.get(&format!("/console/payment?year={year}"), &funds).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(element_text(&page.body, "payment-refusal").is_some_and(|t| t.contains("预算")), "no budget yet: {}", page.body);
+    let (status, answer) = console
+        .api_as("POST", "/api/institutions/H41992100007/agreement", "admin", json!({ "change": "sign", "year": year, "points": true }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let budget = json!({ "year": year, "scheme": "resident", "unit": "419900", "income": "500000.00", "spending": "400000.00" });
+    assert_eq!(console.api_as("PUT", "/api/funds/budgets", "funds", budget).await.0, StatusCode::OK);
+    let clerk = console.sign_in("east.clerk").await;
+    let fund_pay = settle_a_claim(&console, &clerk, &national_id("41992119630415003"), "HH-E-30").await;
+    let page = console.get(&format!("/console/payment?year={year}"), &funds).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let institutions = table_of(&page.body, "payment-institutions").expect("the institutions' table");
+    assert!(
+        institutions.contains("H41992100007") && institutions.contains(&fund_pay),
+        "the hospital and its bill {fund_pay}: {institutions}"
+    );
+    let statement = console.get(&format!("/console/payment/{year}/H41992100007"), &funds).await;
+    assert_eq!(statement.status, StatusCode::OK, "{}", statement.body);
+    let cases = table_of(&statement.body, "statement-cases").expect("the cases");
+    assert!(cases.contains("P-1") && cases.contains("病种分值") && cases.contains("K35-C"), "the appendicitis stay by DIP points: {cases}");
+    let csv = console.get(&format!("/console/payment/{year}/H41992100007/statement.csv"), &funds).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(csv.body.lines().count(), 13, "a header and twelve months: {}", csv.body);
+    assert!(csv.body.starts_with('\u{feff}'), "a byte-order mark for spreadsheet programs");
+    // Staff who do not read the books, and a county's accountant (the point value is the
+    // city's), are kept out.
+    for user in ["east.clerk", "east.funds"] {
+        let cookie = console.sign_in(user).await;
+        assert_eq!(console.get(&format!("/console/payment?year={year}"), &cookie).await.status, StatusCode::FORBIDDEN, "{user}");
+        let page = console.get(&format!("/console/payment/{year}/H41992100007"), &cookie).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{user}");
+    }
+    let page = console.get(&format!("/console/payment/{year}/H41992100099"), &funds).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
 }

@@ -501,8 +501,11 @@ fn parse_multiple_bp(text: &str) -> Result<u32, String> {
 impl PaymentPack {
     /// Reads a payment pack, refusing it with every problem found.
     pub fn parse(text: &str) -> Result<PaymentPack, PackErrors> {
-        let raw: RawPack = toml::from_str(text)
-            .map_err(|e| PackErrors(vec![PackError { place: "file".into(), message: e.message().to_owned(), code: "payment.syntax" }]))?;
+        let raw: RawPack = toml::from_str(text).map_err(|e| {
+            let line = e.span().map_or(0, |span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+            let place = if line > 0 { format!("line {line}") } else { "file".into() };
+            PackErrors(vec![PackError { place, message: e.message().to_owned(), code: "payment.syntax" }])
+        })?;
         let mut errors = Errors(Vec::new());
         let region = RegionCode::parse(&raw.pack.region).unwrap_or_else(|e| {
             errors.bad("pack", format!("region: {e}"));

@@ -267,7 +267,8 @@ fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_owned() }
 }
 
-fn csv_line(cells: &[&str]) -> String {
+/// One CSV line of `cells` (quoted where needed, CRLF): every console CSV writes its rows so.
+pub(crate) fn csv_line(cells: &[&str]) -> String {
     let mut line = cells.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(",");
     line.push_str("\r\n");
     line
