@@ -76,3 +76,16 @@ fn overlaps_and_unknown_fields_are_refused() {
     let report = check(&[("diagnosis = \"A09\"", "diagnosis = \"J18\"")]);
     assert!(report.contains("group J18-C has the same diagnosis and procedure [payment.overlap]"), "{report}");
 }
+
+/// The format's example in `docs/payment-packs.md` is a whole pack that reads.
+#[test]
+fn the_documented_example_reads() {
+    let doc = include_str!("../../../docs/payment-packs.md");
+    let start = doc.find("```toml\n").expect("the doc has a TOML example") + "```toml\n".len();
+    let end = start + doc[start..].find("```").expect("the example ends");
+    let pack = PaymentPack::parse(&doc[start..end]).unwrap_or_else(|e| panic!("the documented example: {e}"));
+    assert_eq!((pack.id.as_str(), pack.years.len()), ("example-payment", 1));
+    let dip = pack.years[0].dip.as_ref().unwrap();
+    assert_eq!(dip.groups.len(), 2);
+    assert_eq!(dip.groups[0].points, yibao_payment::Points::parse("361.2004").unwrap(), "the same stent group as the demo pack's 2025 table");
+}
