@@ -42,6 +42,8 @@ pub const NATIONAL_ID: &str = "^[0-9]{17}[0-9X]$";
 pub const ITEM_CODE: &str = "^[A-Z0-9]{1,27}$";
 /// A designated institution: `H` (hospital) or `P` (pharmacy) and 11 digits.
 pub const INSTITUTION: &str = "^[HP][0-9]{11}$";
+/// An insurance physician's code: `D`, the region and a serial.
+pub const PHYSICIAN: &str = "^D[0-9]{12}$";
 /// An amount sent in yuan: at most two decimals (`"12.50"`, `"-3"`); also accepted as a
 /// whole number of yuan. Floats are refused.
 pub const YUAN_IN: &str = r"^-?[0-9]{1,10}(\.[0-9]{1,2})?$";
@@ -216,6 +218,11 @@ pub fn national_id_schema() -> Schema {
 pub fn institution() -> Schema {
     Schema::Object(string(INSTITUTION, "designated institution code").examples([serde_json::json!("H41992100001")]).build())
 }
+/// An insurance physician's code.
+#[must_use]
+pub fn physician() -> Schema {
+    Schema::Object(string(PHYSICIAN, "an insurance physician's code: D, the 6-digit region and a 6-digit serial").build())
+}
 /// An amount sent in yuan: a string with at most two decimals, or whole yuan.
 #[must_use]
 pub fn yuan_in() -> Schema {
@@ -312,7 +319,8 @@ fn parameter_schema(path: &str, parameter: &Parameter) -> Option<Schema> {
         (ParameterIn::Path, "id") if path.starts_with("/api/persons/") => Some(national_id_schema()),
         (ParameterIn::Query, "id") => Some(national_id_schema()),
         (ParameterIn::Path, "institution") => Some(institution()),
-        (ParameterIn::Path, "code") if path.starts_with("/api/institutions/") => Some(institution()),
+        (ParameterIn::Path, "code") if path.starts_with("/api/institutions/") || path.starts_with("/api/payment/") => Some(institution()),
+        (ParameterIn::Path, "code") if path.starts_with("/api/physicians/") => Some(physician()),
         (_, "county" | "region") => Some(region()),
         (ParameterIn::Path, "scheme") => Some(fund()),
         (_, "requested_on" | "from" | "to" | "as_of") => Some(date_schema()),

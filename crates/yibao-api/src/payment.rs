@@ -4,7 +4,7 @@
 //! only translates.
 
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use yibao_app::App;
@@ -36,6 +36,9 @@ pub struct AgreementIn {
     /// `sign`: persons signed with the institution for capitation.
     #[schema(minimum = 1, maximum = 10_000_000)]
     capitation_enrolled: Option<u32>,
+    /// `sign`: every claim of the year must name its insurance physician.
+    #[serde(default)]
+    physicians_required: bool,
     /// `sign`: a global budget for its other cases, yuan.
     #[serde(default, with = "crate::routes::optional_yuan")]
     #[schema(schema_with = crate::contract::yuan_in_opt)]
@@ -75,6 +78,7 @@ impl AgreementIn {
             ("per_diem", self.per_diem),
             ("capitation_enrolled", self.capitation_enrolled.is_some()),
             ("global_budget", self.global_budget.is_some()),
+            ("physicians_required", self.physicians_required),
         ];
         Ok(match change {
             "sign" => {
@@ -91,6 +95,7 @@ impl AgreementIn {
                     per_diem: self.per_diem,
                     capitation_enrolled: self.capitation_enrolled,
                     global_budget: self.global_budget,
+                    physicians_required: self.physicians_required,
                 }
             }
             "assess" => {
@@ -186,4 +191,74 @@ pub(crate) async fn statement(
 ) -> Result<Response, ApiError> {
     let code = crate::routes::institution("code", &code)?.to_string();
     ok(&state.payment_statement(&caller, year, &code).await?)
+}
+
+/// An insurance physician to register under an institution.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhysicianIn {
+    /// `D`, the 6-digit region of the institution and a 6-digit serial.
+    #[schema(pattern = r"^D[0-9]{12}$", example = "D419921000001")]
+    code: String,
+    name: String,
+    /// The first day the physician bills under insurance (default today, at most a year ago).
+    #[schema(value_type = Option<String>, format = Date, example = "2026-01-01")]
+    from: Option<time::Date>,
+}
+
+/// Register an insurance physician (医保医师) under an institution (city administrators).
+#[utoipa::path(post, path = "/api/institutions/{code}/physicians", request_body = PhysicianIn, params(("code" = String, Path)), responses((status = 201, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "administration")]
+pub(crate) async fn register_physician(
+    State(state): State<App>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Segments(code): Segments<String>,
+    Body(input): Body<PhysicianIn>,
+) -> Result<Response, ApiError> {
+    let institution = crate::routes::institution("code", &code)?;
+    let physician = yibao_domain::PhysicianCode::parse(crate::contract::shaped("code", crate::contract::PHYSICIAN, &input.code)?).map_err(ApiError::from)?;
+    let name = yibao_domain::PersonName::parse(&input.name).map_err(ApiError::from)?;
+    let input = yibao_app::payment::PhysicianInput { code: physician, institution, name, from: input.from };
+    let record = state.register_physician(&caller, &source(&headers), input).await?;
+    Ok((axum::http::StatusCode::CREATED, axum::Json(record)).into_response())
+}
+
+/// An institution's insurance physicians, with their penalties and suspensions: for staff
+/// of its region, or the institution itself.
+#[utoipa::path(get, path = "/api/institutions/{code}/physicians", params(("code" = String, Path)), responses((status = 200, body = [Object]), (status = 403, body = ErrorBody)), tag = "administration")]
+pub(crate) async fn physicians(State(state): State<App>, caller: Caller, Segments(code): Segments<String>) -> Result<Response, ApiError> {
+    let institution = crate::routes::institution("code", &code)?;
+    ok(&state.physicians_of(&caller, institution.as_str()).await?)
+}
+
+/// A penalty against a physician.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PenaltyIn {
+    #[schema(value_type = String, format = Date, example = "2026-06-01")]
+    date: time::Date,
+    /// 1 to 12.
+    #[schema(minimum = 1, maximum = 12)]
+    points: u8,
+    reason: String,
+    /// Given when, and only when, the penalty brings the year's points to the suspension
+    /// threshold: the months the right to bill is suspended.
+    #[schema(minimum = 1, maximum = 12)]
+    suspension_months: Option<u8>,
+}
+
+/// Record a penalty (违规记分) against an insurance physician (claims officers and
+/// administrators): the year's points under the payment pack's thresholds suspend the right
+/// to bill (`settle.physician_suspended`) or end it (`settle.physician_terminated`).
+#[utoipa::path(post, path = "/api/physicians/{code}/penalties", request_body = PenaltyIn, params(("code" = String, Path)), responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "administration")]
+pub(crate) async fn penalize(
+    State(state): State<App>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Segments(code): Segments<String>,
+    Body(input): Body<PenaltyIn>,
+) -> Result<Response, ApiError> {
+    let code = yibao_domain::PhysicianCode::parse(crate::contract::shaped("code", crate::contract::PHYSICIAN, &code)?).map_err(ApiError::from)?;
+    let input = yibao_app::payment::PenaltyInput { date: input.date, points: input.points, reason: input.reason, suspension_months: input.suspension_months };
+    ok(&state.penalize_physician(&caller, &source(&headers), code.as_str(), input).await?)
 }

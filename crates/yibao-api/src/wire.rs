@@ -464,6 +464,11 @@ pub struct ClaimIn {
     /// payment year groups the stay by it (DIP); the patient's settlement does not read it.
     #[schema(pattern = r"^[0-9]{2}(\.[0-9]{1,4}(x[0-9]{3})?)?$")]
     procedure: Option<String>,
+    /// The insurance physician who treated (`D` + region + serial): registered under the
+    /// institution and allowed to bill on the date of service; required where the
+    /// institution's agreement for the year says so.
+    #[schema(pattern = r"^D[0-9]{12}$")]
+    physician: Option<String>,
     #[serde(default)]
     referral: bool,
     #[serde(default)]

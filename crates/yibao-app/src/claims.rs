@@ -119,6 +119,68 @@ impl App {
         claim.service_date(self.policy().service_date).year()
     }
 
+    /// Checks a claim against the register, the clock and the insurance physicians
+    /// ([`App::check_claim_sender`], [`App::check_physician`]). A claim id the store holds
+    /// already passes a suspension recorded after it was settled: the store answers a
+    /// retry with the first settlement, or refuses other content under the id.
+    async fn check_claim(&self, principal: &Principal, claim: &Claim) -> Result<(), AppError> {
+        let checked = match self.check_claim_sender(principal, claim) {
+            Ok(()) => self.check_physician(principal, claim).await,
+            Err(error) => Err(error),
+        };
+        match checked {
+            Err(error)
+                if matches!(
+                    error.code.as_ref(),
+                    "settle.institution_suspended" | "settle.institution_terminated" | "settle.physician_suspended" | "settle.physician_terminated"
+                ) =>
+            {
+                match store!(self, claim(self.policy().region, &claim.institution_code, &claim.claim_id)) {
+                    Ok(_) => Ok(()),
+                    Err(_) => Err(error),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// The claim's physician against the register (R-INS-2): registered under the claim's
+    /// institution from a day on or before the date of service, not suspended nor ended on
+    /// it; a claim naming none is refused where the institution's agreement for the year
+    /// requires one.
+    async fn check_physician(&self, principal: &Principal, claim: &Claim) -> Result<(), AppError> {
+        let Principal::Institution(register) = principal else { return Ok(()) };
+        let date = claim.service_date(self.policy().service_date);
+        let Some(code) = &claim.physician else {
+            if register.agreement.year(date.year()).is_some_and(|terms| terms.physicians_required) {
+                return Err(AppError::unprocessable(
+                    "settle.physician_required",
+                    format!("{}'s agreement for {} requires every claim to name its insurance physician", register.code, date.year()),
+                ));
+            }
+            return Ok(());
+        };
+        let unknown = || {
+            AppError::unprocessable(
+                "settle.physician_unknown",
+                format!("{code} is not an insurance physician registered under {} on {date}", register.code),
+            )
+        };
+        let physician = store!(self, physician(code))?.filter(|p| p.institution == register.code).ok_or_else(unknown)?;
+        if date < physician.registered_on {
+            return Err(unknown());
+        }
+        if let Some(suspension) = physician.book.suspended_on(date) {
+            let why = |what: &str| format!("{code}'s right to bill is {what} from {} ({}): the date of service {date} falls in it", suspension.from, suspension.reason);
+            return Err(if suspension.terminated {
+                AppError::new(crate::ErrorKind::Forbidden, "settle.physician_terminated", why("ended"))
+            } else {
+                AppError::new(crate::ErrorKind::Forbidden, "settle.physician_suspended", why("suspended"))
+            });
+        }
+        Ok(())
+    }
+
     /// Checks what a claim says of its sender against the register and the clock.
     fn check_claim_sender(&self, principal: &Principal, claim: &Claim) -> Result<(), AppError> {
         let Principal::Institution(register) = principal else {
@@ -280,7 +342,7 @@ impl App {
     /// presents the person's national ID and card number; an unknown ID and a wrong card
     /// get one and the same answer, so the service is no insured-or-not oracle.
     pub async fn pre_settle(&self, principal: &Principal, person_id: &NationalId, card_no: &str, claim: Claim) -> Result<Value, AppError> {
-        self.check_claim_sender(principal, &claim)?;
+        self.check_claim(principal, &claim).await?;
         let person = self.presented(person_id, card_no).await?;
         let claim = self.with_records(claim, person_id).await?;
         let acc = store!(self, accumulators(self.policy().region, person_id, self.claim_year(&claim)))?;
@@ -316,7 +378,7 @@ impl App {
         person_id: &NationalId,
         claim: Claim,
     ) -> Result<Settled, AppError> {
-        self.check_claim_sender(principal, &claim)?;
+        self.check_claim(principal, &claim).await?;
         // A stay is checked against the person's stays and referrals and written while no
         // other stay of the person, or cancellation of their referral, is in between.
         let _person = if claim.kind.is_stay() { Some(self.lock_person(person_id).await?) } else { None };
@@ -339,7 +401,7 @@ impl App {
     /// A claim checked as a settlement would check it, with the referral and deductible
     /// from the records: for a pre-settlement of a visit.
     pub(crate) async fn check_visit_claim(&self, principal: &Principal, claim: Claim, person_id: &NationalId) -> Result<Claim, AppError> {
-        self.check_claim_sender(principal, &claim)?;
+        self.check_claim(principal, &claim).await?;
         self.with_records(claim, person_id).await
     }
 

@@ -107,6 +107,7 @@ impl From<StoreError> for AppError {
             | StoreError::ClaimNotFound { .. }
             | StoreError::StaffNotFound(_)
             | StoreError::InstitutionNotFound(_)
+            | StoreError::PhysicianNotFound(_)
             | StoreError::PolicyVersionNotFound(_) => ErrorKind::NotFound,
             StoreError::AlreadyEnrolled { .. }
             | StoreError::HouseholdExists(_)

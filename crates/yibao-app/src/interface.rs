@@ -443,6 +443,7 @@ impl Visit {
             emergency: self.emergency,
             referred_deductible_paid: Fen::ZERO,
             procedure: None,
+            physician: None,
             delivery: self.delivery,
             lines: self.fees.iter().map(|f| f.line.clone()).collect(),
         };

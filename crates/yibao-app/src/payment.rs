@@ -13,11 +13,13 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use time::{Date, Month};
-use yibao_domain::{Fen, RatioBp};
+use yibao_domain::{Fen, InstitutionCode, PersonName, PhysicianCode, RatioBp};
 use yibao_ledger::FundScheme;
 use yibao_payment::{Agreement, CaseOutcome, InstitutionYear, Methods, YearInput, YearResult};
 use yibao_store::agreement::{AgreementChange, AgreementYear, Suspension};
 use yibao_store::books::SettlementAmounts;
+pub use yibao_store::physician::PhysicianRecord;
+use yibao_store::physician::{NewPhysician, PenaltyRules, PhysicianChange};
 use yibao_store::{AccessStore, ClaimRecord, ClaimStatus, FundStore, InstitutionRecord, InstitutionUpdate, InterfaceStore};
 
 use crate::principal::roles;
@@ -43,6 +45,8 @@ pub enum AgreementInput {
         per_diem: bool,
         capitation_enrolled: Option<u32>,
         global_budget: Option<Fen>,
+        /// Every claim of the year must name its insurance physician.
+        physicians_required: bool,
     },
     Assess {
         year: i32,
@@ -63,6 +67,27 @@ pub enum AgreementInput {
         findings: String,
         deduction: Fen,
     },
+}
+
+/// An insurance physician to register.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PhysicianInput {
+    pub code: PhysicianCode,
+    pub institution: InstitutionCode,
+    pub name: PersonName,
+    /// The first day the physician bills under insurance (备案日期): default today, at most
+    /// a year before it, not after it.
+    pub from: Option<Date>,
+}
+
+/// A penalty as an officer records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PenaltyInput {
+    pub date: Date,
+    pub points: u8,
+    pub reason: String,
+    /// Given when the penalty brings the year to the suspension threshold.
+    pub suspension_months: Option<u8>,
 }
 
 /// The payment year of the principal's region.
@@ -132,7 +157,7 @@ impl App {
             }
         };
         let change = match input {
-            AgreementInput::Sign { year, points, per_diem, capitation_enrolled, global_budget } => {
+            AgreementInput::Sign { year, points, per_diem, capitation_enrolled, global_budget, physicians_required } => {
                 if (year - today.year()).abs() > 1 {
                     return Err(AppError::bad_request(
                         "agreement.bad_date",
@@ -145,6 +170,7 @@ impl App {
                     per_diem,
                     capitation_enrolled,
                     global_budget,
+                    physicians_required,
                     assessment_bp: None,
                     signed_on: today,
                 })
@@ -206,6 +232,55 @@ impl App {
         })
     }
 
+    /// Registers an insurance physician (医保医师) under an institution of the
+    /// administrator's region, from today.
+    pub async fn register_physician(&self, principal: &Principal, source: &str, input: PhysicianInput) -> Result<PhysicianRecord, AppError> {
+        let scope = principal.scope(roles::ADMINISTRATORS)?;
+        if input.code.region_digits() != input.institution.region_digits() {
+            return Err(AppError::bad_request(
+                "physician.bad_code",
+                format!("{} names region {}, but {} is designated in {}", input.code, input.code.region_digits(), input.institution, input.institution.region_digits()),
+            ));
+        }
+        let registered_on = input.from.unwrap_or_else(|| self.today());
+        self.not_after_today("physician.bad_date", "a registration's first day", registered_on)?;
+        if (self.today() - registered_on).whole_days() > 366 {
+            return Err(AppError::bad_request("physician.bad_date", format!("a registration's first day {registered_on} is more than a year ago")));
+        }
+        let physician = NewPhysician { code: input.code, institution: input.institution, name: input.name, registered_on };
+        Ok(store!(self, register_physician(&principal.actor(source, self.now()), scope, physician))?)
+    }
+
+    /// An institution's physicians: for staff of its region, or the institution itself.
+    pub async fn physicians_of(&self, principal: &Principal, institution: &str) -> Result<Vec<PhysicianRecord>, AppError> {
+        let scope = match principal {
+            Principal::Institution(register) if register.code.as_str() == institution => register.region,
+            Principal::Institution(_) => return Err(AppError::forbidden("an institution reads only its own physicians")),
+            _ => principal.scope(roles::ALL_STAFF)?,
+        };
+        Ok(store!(self, physicians_of(scope, institution))?)
+    }
+
+    /// Records a penalty (违规记分) against a physician, by claims officers or
+    /// administrators: the year's points under the payment pack's thresholds suspend
+    /// (for the months given) or end the right to bill. Not in the future, within a year.
+    pub async fn penalize_physician(&self, principal: &Principal, source: &str, code: &str, input: PenaltyInput) -> Result<PhysicianRecord, AppError> {
+        let scope = principal.scope(roles::REVERSERS)?;
+        self.not_after_today("physician.bad_date", "a penalty's day", input.date)?;
+        if (self.today() - input.date).whole_days() > 366 {
+            return Err(AppError::bad_request("physician.bad_date", format!("a penalty's day {} is more than a year ago", input.date)));
+        }
+        let thresholds = self
+            .payment_pack()
+            .and_then(|pack| pack.year(input.date.year()).and_then(|y| y.physicians.clone()))
+            .ok_or_else(|| {
+                AppError::unprocessable("payment.no_terms", format!("the payment pack gives no physicians' penalty points for {}", input.date.year()))
+            })?;
+        let rules = PenaltyRules { suspend_at: thresholds.suspend_at, terminate_at: thresholds.terminate_at };
+        let change = PhysicianChange::Penalize { date: input.date, points: input.points, reason: input.reason, suspension_months: input.suspension_months };
+        Ok(store!(self, update_physician(&principal.actor(source, self.now()), scope, code, change, rules))?)
+    }
+
     async fn run_payment_year(&self, year: i32) -> Result<PaymentYearView, AppError> {
         let pack = self
             .payment_pack()
@@ -231,6 +306,12 @@ impl App {
             ));
         }
         let institutions = store!(self, institutions(region))?;
+        if i64::try_from(institutions.len()).unwrap_or(i64::MAX) >= yibao_store::INSTITUTIONS_LIMIT {
+            return Err(AppError::unprocessable(
+                "payment.refused",
+                format!("the region's register reaches {} institutions: the payment year reads them all and refuses more", yibao_store::INSTITUTIONS_LIMIT),
+            ));
+        }
         let today = self.today();
         let mut agreements = Vec::with_capacity(institutions.len());
         let mut names = BTreeMap::new();

@@ -67,6 +67,7 @@ fn outpatient() -> Claim {
         emergency: false,
         referred_deductible_paid: Fen::ZERO,
         procedure: None,
+        physician: None,
         delivery: None,
         lines: vec![line("001102000010000", 1, 600), line("XJ01CAA040E001010100163", 2, 850), line("ZA01BAG0120010100357", 1, 1580)],
     }
@@ -108,6 +109,7 @@ fn inpatient() -> Claim {
         emergency: false,
         referred_deductible_paid: Fen::ZERO,
         procedure: None,
+        physician: None,
         delivery: None,
         lines: codes.iter().map(|&(code, q, p)| line(code, q, p)).collect(),
     }

@@ -166,6 +166,11 @@ pub struct Claim {
     /// with the diagnosis (DIP, `yibao-payment`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub procedure: Option<String>,
+    /// The insurance physician who treated (national `atddr_no`, `bilg_dr_codg`): `D`, the
+    /// region and a serial. The application checks the register: registered under the
+    /// claim's institution and allowed to bill on the date of service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub physician: Option<String>,
     /// Admitted on a referral (转诊) from a lower level or from the home region.
     #[serde(default)]
     pub referral: bool,
@@ -229,6 +234,8 @@ pub enum ClaimError {
     BadDiagnosis(String),
     #[error("'{0}' is not an ICD-9-CM-3 procedure code (insurance edition: two digits, then a dot and 1 to 4 digits, e.g. 36.0601)")]
     BadProcedure(String),
+    #[error("'{0}' is not an insurance physician's code: 'D', the 6-digit region and a 6-digit serial")]
+    BadPhysician(String),
     #[error("the referred deductible may not be negative")]
     NegativeReferredDeductible,
     #[error("a day surgery of {0} days: it is discharged on the day of admission or the next")]
@@ -256,6 +263,7 @@ impl ClaimError {
             ClaimError::BadInstitutionCode(_) => "claim.bad_institution_code",
             ClaimError::BadDiagnosis(_) => "claim.bad_diagnosis",
             ClaimError::BadProcedure(_) => "claim.bad_procedure",
+            ClaimError::BadPhysician(_) => "claim.bad_physician",
             ClaimError::NegativeReferredDeductible => "claim.negative_referred_deductible",
             ClaimError::DaySurgeryTooLong(_) => "claim.day_surgery_too_long",
             ClaimError::PurchaseSpansDays => "claim.purchase_spans_days",
@@ -277,6 +285,9 @@ impl Claim {
         }
         if let Some(procedure) = self.procedure.as_ref().filter(|p| !yibao_domain::is_procedure_code(p)) {
             return Err(ClaimError::BadProcedure(procedure.clone()));
+        }
+        if let Some(physician) = self.physician.as_ref().filter(|p| !yibao_domain::PhysicianCode::is_valid(p)) {
+            return Err(ClaimError::BadPhysician(physician.chars().take(32).collect()));
         }
         if self.lines.is_empty() {
             return Err(ClaimError::NoLines);

@@ -102,6 +102,7 @@ fn settling_into_a_reused_buffer_allocates_nothing() {
                 emergency: false,
                 referred_deductible_paid: Fen::ZERO,
                 procedure: None,
+                physician: None,
                 delivery: None,
                 lines: vec![
                     line("001109000010000", 5_000),

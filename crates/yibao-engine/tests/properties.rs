@@ -218,6 +218,7 @@ fn claim_strategy() -> impl Strategy<Value = Claim> {
                 emergency,
                 referred_deductible_paid: Fen::ZERO,
                 procedure: None,
+                physician: None,
                 delivery: (kind == ClaimKind::Maternity).then(|| Delivery {
                     kind: [DeliveryKind::Normal, DeliveryKind::Difficult, DeliveryKind::MiscarriageEarly, DeliveryKind::MiscarriageLate]
                         [usize::from(delivery)],

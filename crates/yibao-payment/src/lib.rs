@@ -37,7 +37,7 @@ pub use case::{Band, Case, Method, Methods, OutOfPoints, group_of, method_of};
 pub use clearing::{Cleared, Deviation, clear, split};
 pub use pack::{
     Bound, Capitation, Clearing, ClearingBand, DipGroup, DipTable, PackError, PackErrors, PaymentPack, PaymentYear, PerDiemRate,
-    Readmission, ValueBasis,
+    PhysicianPoints, Readmission, ValueBasis,
 };
 pub use points::{Coefficient, PointValue, Points};
 pub use year::{Agreement, CaseOutcome, InstitutionYear, MonthLine, YearError, YearInput, YearResult, run_year};

@@ -54,6 +54,18 @@ pub struct PaymentYear {
     pub per_diem: Vec<PerDiemRate>,
     pub capitation: Option<Capitation>,
     pub clearing: Clearing,
+    /// The penalty points that suspend or end an insurance physician's right to bill.
+    pub physicians: Option<PhysicianPoints>,
+}
+
+/// The thresholds of a physician's penalty points in a calendar year (医保支付资格记分).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PhysicianPoints {
+    /// The year's points at which the physician is suspended (for the months the officer gives).
+    pub suspend_at: u8,
+    /// The year's points at which the right to bill ends.
+    pub terminate_at: u8,
+    pub cite: String,
 }
 
 /// On what the year's point value is computed (结算点值).
@@ -318,6 +330,16 @@ struct RawYear {
     #[serde(default)]
     capitation: Option<RawCapitation>,
     clearing: RawClearing,
+    #[serde(default)]
+    physicians: Option<RawPhysicians>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPhysicians {
+    suspend_at: u8,
+    terminate_at: u8,
+    cite: String,
 }
 
 #[derive(Deserialize)]
@@ -556,6 +578,14 @@ impl PaymentPack {
                     }
                 }),
                 clearing: parse_clearing(&mut errors, &place, year.clearing, &sources),
+                physicians: year.physicians.map(|p| {
+                    let place = format!("{place}, physicians");
+                    errors.cite(&place, &p.cite, &sources);
+                    if p.suspend_at == 0 || p.suspend_at >= p.terminate_at || p.terminate_at > 100 {
+                        errors.bad(&place, "0 < suspend_at < terminate_at ≤ 100 points");
+                    }
+                    PhysicianPoints { suspend_at: p.suspend_at, terminate_at: p.terminate_at, cite: p.cite }
+                }),
             };
             years.push(parsed);
         }

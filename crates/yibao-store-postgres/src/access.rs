@@ -13,6 +13,7 @@ use yibao_store::{
     NewInstitution, NewStaff, PersonArrears, SEARCH_LIMIT, SessionRecord, SignInRefusal, StaffRecord, StaffUpdate, StoreError,
 };
 
+use yibao_store::physician::{NewPhysician, PHYSICIANS_PER_INSTITUTION_MAX, PenaltyRules, PhysicianChange, PhysicianRecord};
 use yibao_store::stored::{fen_of, institution_of, kind_of, level_of, name_of, period_of, role_of, time_of, time_text};
 
 use crate::{Audits, PostgresStore, audit, backend, id_of, json, like_prefix, person_region, region_of, scope_bounds};
@@ -38,6 +39,19 @@ fn institution_from_row(row: &PgRow) -> Result<InstitutionRecord, StoreError> {
         level_changes: InstitutionRecord::parse_level_changes(row.try_get("level_changes").map_err(backend)?)?,
         agreement: yibao_store::agreement::AgreementBook::parse(row.try_get("agreement").map_err(backend)?)?,
     })
+}
+
+/// A physician row: code, institution_code, region_code, name, registered_on, book.
+fn physician_from_row(row: &PgRow) -> Result<PhysicianRecord, StoreError> {
+    let text = |column: &str| row.try_get::<String, _>(column).map_err(backend);
+    PhysicianRecord::from_columns(
+        &text("code")?,
+        &text("institution_code")?,
+        &text("region_code")?,
+        &text("name")?,
+        &text("registered_on")?,
+        &text("book")?,
+    )
 }
 
 pub(crate) fn contribution_from_row(row: &PgRow) -> Result<ContributionRecord, StoreError> {
@@ -220,11 +234,112 @@ impl AccessStore for PostgresStore {
         )
         .bind(low)
         .bind(high)
-        .bind(SEARCH_LIMIT)
+        .bind(yibao_store::INSTITUTIONS_LIMIT)
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
         rows.iter().map(institution_from_row).collect()
+    }
+
+    async fn register_physician(&self, actor: &Actor, scope: RegionCode, physician: NewPhysician) -> Result<PhysicianRecord, StoreError> {
+        let mut tx = self.write().await?;
+        // The institution locked while its physicians are counted and one is added.
+        let row = sqlx::query("SELECT code, name, region_code, level, active, level_changes, agreement FROM institutions WHERE code = $1 FOR UPDATE")
+            .bind(physician.institution.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let institution = row
+            .as_ref()
+            .map(institution_from_row)
+            .transpose()?
+            .filter(|institution| scope.contains(institution.region))
+            .ok_or_else(|| StoreError::InstitutionNotFound(physician.institution.to_string()))?;
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM physicians WHERE institution_code = $1")
+            .bind(physician.institution.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if count >= PHYSICIANS_PER_INSTITUTION_MAX {
+            return Err(StoreError::Invalid(format!("an institution registers at most {PHYSICIANS_PER_INSTITUTION_MAX} physicians")));
+        }
+        let record = PhysicianRecord::new(physician, institution.region);
+        let inserted = sqlx::query(
+            "INSERT INTO physicians (code, institution_code, region_code, name, registered_on, book) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (code) DO NOTHING",
+        )
+        .bind(record.code.as_str())
+        .bind(record.institution.as_str())
+        .bind(record.region.to_string())
+        .bind(record.name.as_str())
+        .bind(record.registered_on.to_string())
+        .bind(record.book.to_json()?)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if inserted.rows_affected() == 0 {
+            return Err(StoreError::Exists(format!("physician {}", record.code)));
+        }
+        audit(&mut tx, actor, record.region, "physician.register", &record.code, json(&record)?).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(record)
+    }
+
+    async fn physician(&self, code: &str) -> Result<Option<PhysicianRecord>, StoreError> {
+        let row = sqlx::query("SELECT code, institution_code, region_code, name, registered_on, book FROM physicians WHERE code = $1")
+            .bind(code)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(physician_from_row).transpose()
+    }
+
+    async fn physicians_of(&self, scope: RegionCode, institution: &str) -> Result<Vec<PhysicianRecord>, StoreError> {
+        let (low, high) = scope_bounds(scope);
+        let rows = sqlx::query(
+            "SELECT code, institution_code, region_code, name, registered_on, book FROM physicians \
+             WHERE institution_code = $1 AND region_code BETWEEN $2 AND $3 ORDER BY code COLLATE \"C\" LIMIT $4",
+        )
+        .bind(institution)
+        .bind(low)
+        .bind(high)
+        .bind(PHYSICIANS_PER_INSTITUTION_MAX)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(physician_from_row).collect()
+    }
+
+    async fn update_physician(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        code: &str,
+        change: PhysicianChange,
+        rules: PenaltyRules,
+    ) -> Result<PhysicianRecord, StoreError> {
+        let mut tx = self.write().await?;
+        let row = sqlx::query("SELECT code, institution_code, region_code, name, registered_on, book FROM physicians WHERE code = $1 FOR UPDATE")
+            .bind(code)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let mut record = row
+            .as_ref()
+            .map(physician_from_row)
+            .transpose()?
+            .filter(|physician| scope.contains(physician.region))
+            .ok_or_else(|| StoreError::PhysicianNotFound(code.to_owned()))?;
+        let detail = record.book.apply(&change, rules)?;
+        sqlx::query("UPDATE physicians SET book = $1 WHERE code = $2")
+            .bind(record.book.to_json()?)
+            .bind(code)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        audit(&mut tx, actor, record.region, "physician.update", code, detail.to_string()).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(record)
     }
 
     async fn staff_in(&self, scope: RegionCode) -> Result<Vec<StaffRecord>, StoreError> {

@@ -9,11 +9,13 @@ use yibao_store::{
     NewInstitution, NewStaff, PersonArrears, SEARCH_LIMIT, SessionRecord, SignInRefusal, StaffRecord, StaffUpdate, StoreError, check_scope,
 };
 
+use yibao_store::physician::{NewPhysician, PHYSICIANS_PER_INSTITUTION_MAX, PenaltyRules, PhysicianChange, PhysicianRecord};
 use yibao_store::stored::{fen_of, institution_of, kind_of, level_of, name_of, period_of, role_of, time_of, time_text};
 
 use crate::{SqliteStore, audit, col, exec, id_of, json, locate, query_all, query_opt, region_of, scope_bounds};
 
 const STAFF_BY_NAME: &str = "SELECT username, display_name, password_hash, role, region_code, active FROM staff WHERE username = ?1";
+const PHYSICIAN_BY_CODE: &str = "SELECT code, institution_code, region_code, name, registered_on, book FROM physicians WHERE code = ?1";
 const INSTITUTION_BY_CODE: &str =
     "SELECT code, name, region_code, level, active, level_changes, agreement FROM institutions WHERE code = ?1";
 
@@ -39,6 +41,18 @@ fn institution_from_row(row: &Row<'_>) -> Result<InstitutionRecord, StoreError> 
         level_changes: InstitutionRecord::parse_level_changes(&col::<String>(row, 5)?)?,
         agreement: yibao_store::agreement::AgreementBook::parse(&col::<String>(row, 6)?)?,
     })
+}
+
+/// A physician row: code, institution_code, region_code, name, registered_on, book.
+fn physician_from_row(row: &Row<'_>) -> Result<PhysicianRecord, StoreError> {
+    PhysicianRecord::from_columns(
+        &col::<String>(row, 0)?,
+        &col::<String>(row, 1)?,
+        &col::<String>(row, 2)?,
+        &col::<String>(row, 3)?,
+        &col::<String>(row, 4)?,
+        &col::<String>(row, 5)?,
+    )
 }
 
 pub(crate) fn contribution_from_row(row: &Row<'_>) -> Result<ContributionRecord, StoreError> {
@@ -205,9 +219,86 @@ impl AccessStore for SqliteStore {
             query_all(
                 conn,
                 "SELECT code, name, region_code, level, active, level_changes, agreement FROM institutions WHERE region_code BETWEEN ?1 AND ?2 ORDER BY code LIMIT ?3",
-                params![low, high, SEARCH_LIMIT],
+                params![low, high, yibao_store::INSTITUTIONS_LIMIT],
                 institution_from_row,
             )
+        })
+        .await
+    }
+
+    async fn register_physician(&self, actor: &Actor, scope: RegionCode, physician: NewPhysician) -> Result<PhysicianRecord, StoreError> {
+        let actor = actor.clone();
+        self.write(move |conn| {
+            let institution = query_opt(conn, INSTITUTION_BY_CODE, [physician.institution.as_str()], institution_from_row)?
+                .filter(|institution| scope.contains(institution.region))
+                .ok_or_else(|| StoreError::InstitutionNotFound(physician.institution.to_string()))?;
+            if query_opt(conn, "SELECT 1 FROM physicians WHERE code = ?1", [physician.code.as_str()], |row| col::<i64>(row, 0))?.is_some() {
+                return Err(StoreError::Exists(format!("physician {}", physician.code)));
+            }
+            let count = query_opt(conn, "SELECT COUNT(*) FROM physicians WHERE institution_code = ?1", [physician.institution.as_str()], |row| {
+                col::<i64>(row, 0)
+            })?
+            .unwrap_or(0);
+            if count >= PHYSICIANS_PER_INSTITUTION_MAX {
+                return Err(StoreError::Invalid(format!("an institution registers at most {PHYSICIANS_PER_INSTITUTION_MAX} physicians")));
+            }
+            let record = PhysicianRecord::new(physician, institution.region);
+            exec(
+                conn,
+                "INSERT INTO physicians (code, institution_code, region_code, name, registered_on, book) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    record.code.as_str(),
+                    record.institution.as_str(),
+                    record.region.to_string(),
+                    record.name.as_str(),
+                    record.registered_on.to_string(),
+                    record.book.to_json()?
+                ],
+            )?;
+            audit(conn, &actor, record.region, "physician.register", &record.code, json(&record)?)?;
+            Ok(record)
+        })
+        .await
+    }
+
+    async fn physician(&self, code: &str) -> Result<Option<PhysicianRecord>, StoreError> {
+        let code = code.to_owned();
+        self.read(move |conn| query_opt(conn, PHYSICIAN_BY_CODE, [&code], physician_from_row))
+            .await
+    }
+
+    async fn physicians_of(&self, scope: RegionCode, institution: &str) -> Result<Vec<PhysicianRecord>, StoreError> {
+        let (low, high) = scope_bounds(scope);
+        let institution = institution.to_owned();
+        self.read(move |conn| {
+            query_all(
+                conn,
+                "SELECT code, institution_code, region_code, name, registered_on, book FROM physicians \
+                 WHERE institution_code = ?1 AND region_code BETWEEN ?2 AND ?3 ORDER BY code LIMIT ?4",
+                params![institution, low, high, PHYSICIANS_PER_INSTITUTION_MAX],
+                physician_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn update_physician(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        code: &str,
+        change: PhysicianChange,
+        rules: PenaltyRules,
+    ) -> Result<PhysicianRecord, StoreError> {
+        let (actor, code) = (actor.clone(), code.to_owned());
+        self.write(move |conn| {
+            let mut record = query_opt(conn, PHYSICIAN_BY_CODE, [&code], physician_from_row)?
+                .filter(|physician| scope.contains(physician.region))
+                .ok_or_else(|| StoreError::PhysicianNotFound(code.clone()))?;
+            let detail = record.book.apply(&change, rules)?;
+            exec(conn, "UPDATE physicians SET book = ?1 WHERE code = ?2", params![record.book.to_json()?, code])?;
+            audit(conn, &actor, record.region, "physician.update", &code, detail.to_string())?;
+            Ok(record)
         })
         .await
     }

@@ -371,6 +371,32 @@ pub trait AccessStore: Send + Sync + 'static {
         institution: NewInstitution,
     ) -> impl Future<Output = Result<InstitutionRecord, StoreError>> + Send;
     fn institution_by_key(&self, api_key_hash: &str) -> impl Future<Output = Result<Option<InstitutionRecord>, StoreError>> + Send;
+    /// Registers an insurance physician under an institution inside `scope`. Refused if
+    /// the code is registered already or the institution is not in `scope`.
+    fn register_physician(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        physician: crate::physician::NewPhysician,
+    ) -> impl Future<Output = Result<crate::physician::PhysicianRecord, StoreError>> + Send;
+    /// A physician by code, wherever registered (settlement checks the claim's).
+    fn physician(&self, code: &str) -> impl Future<Output = Result<Option<crate::physician::PhysicianRecord>, StoreError>> + Send;
+    /// An institution's physicians inside `scope`, by code (at most
+    /// [`crate::physician::PHYSICIANS_PER_INSTITUTION_MAX`]).
+    fn physicians_of(
+        &self,
+        scope: RegionCode,
+        institution: &str,
+    ) -> impl Future<Output = Result<Vec<crate::physician::PhysicianRecord>, StoreError>> + Send;
+    /// Changes a physician's record inside `scope` ([`crate::physician::PhysicianBook::apply`]), audited.
+    fn update_physician(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        code: &str,
+        change: crate::physician::PhysicianChange,
+        rules: crate::physician::PenaltyRules,
+    ) -> impl Future<Output = Result<crate::physician::PhysicianRecord, StoreError>> + Send;
     fn institutions(&self, scope: RegionCode) -> impl Future<Output = Result<Vec<InstitutionRecord>, StoreError>> + Send;
     /// Staff accounts whose region lies inside `scope`, by username (at most
     /// [`crate::SEARCH_LIMIT`]).

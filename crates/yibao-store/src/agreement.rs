@@ -49,6 +49,9 @@ pub struct AgreementYear {
     /// A global budget (总额控制) for its other cases, if it has one.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "yuan_opt")]
     pub global_budget: Option<Fen>,
+    /// Every claim of the year names its insurance physician (医保医师).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub physicians_required: bool,
     /// The year's assessment score in basis points (0–10,000), once assessed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assessment_bp: Option<u32>,
@@ -100,6 +103,13 @@ pub enum AgreementChange {
     },
 }
 
+/// The suspension of `suspensions` in force on `date`: begun on or before it, not ended
+/// (its `until` is the first day it no longer holds).
+#[must_use]
+pub fn suspension_on(suspensions: &[Suspension], date: Date) -> Option<&Suspension> {
+    suspensions.iter().find(|s| s.from <= date && s.until.is_none_or(|until| date < until))
+}
+
 /// An optional amount as yuan text (`"1500.00"`), like every amount the API shows.
 mod yuan_opt {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -146,7 +156,7 @@ impl AgreementBook {
     /// The suspension or termination in force on `date`.
     #[must_use]
     pub fn suspended_on(&self, date: Date) -> Option<&Suspension> {
-        self.suspensions.iter().find(|s| s.from <= date && s.until.is_none_or(|until| date < until))
+        suspension_on(&self.suspensions, date)
     }
 
     /// What inspections dated in `year` deducted.
@@ -298,6 +308,7 @@ mod tests {
             per_diem: false,
             capitation_enrolled: None,
             global_budget: None,
+            physicians_required: false,
             assessment_bp: None,
             signed_on: date!(2024 - 12 - 20),
         };

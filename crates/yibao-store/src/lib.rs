@@ -25,6 +25,7 @@ mod import;
 pub mod interface;
 pub mod legacy;
 pub mod periods;
+pub mod physician;
 pub mod policy;
 pub mod pooling;
 pub mod reconcile;
@@ -57,7 +58,7 @@ pub use policy::{
 };
 pub use records::{
     Actor, CHRONIC_DISEASES_LIMIT, ClaimRecord, ClaimStatus, HouseholdRecord, NewHousehold, NewPerson, NewReferral, PersonPage,
-    PersonQuery, PersonRecord, PersonUpdate, REFERRALS_LIMIT, ReferralRecord, SEARCH_LIMIT, SEARCH_OFFSET_MAX, SettleOutcome,
+    PersonQuery, PersonRecord, PersonUpdate, REFERRALS_LIMIT, INSTITUTIONS_LIMIT, ReferralRecord, SEARCH_LIMIT, SEARCH_OFFSET_MAX, SettleOutcome,
     SettleRequest, TierEdit, check_chronic_diseases, check_employee_top_ups,
 };
 use time::Date;
@@ -282,6 +283,8 @@ pub enum StoreError {
     PolicyVersionNotFound(u32),
     #[error("no designated institution {0} in this region")]
     InstitutionNotFound(String),
+    #[error("no insurance physician {0} in your region")]
+    PhysicianNotFound(String),
     #[error("no claim {claim_id} from institution {institution}")]
     ClaimNotFound { institution: String, claim_id: String },
     #[error("claim {0} is already reversed")]
@@ -322,6 +325,7 @@ impl StoreError {
             StoreError::ClaimNotFound { .. } => "claim.not_found",
             StoreError::StaffNotFound(_) => "staff.not_found",
             StoreError::InstitutionNotFound(_) => "institution.not_found",
+            StoreError::PhysicianNotFound(_) => "physician.not_found",
             StoreError::PolicyVersionNotFound(_) => "policy.version_not_found",
             StoreError::AlreadyReversed(_) => "claim.already_reversed",
             StoreError::NotLatestClaim(_) => "claim.not_latest",

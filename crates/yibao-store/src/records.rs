@@ -10,6 +10,10 @@ use crate::StoreError;
 
 /// Most rows a search returns.
 pub const SEARCH_LIMIT: i64 = 200;
+/// Most designated institutions one region's register lists at once (a province's capital
+/// has a few thousand hospitals and pharmacies): the payment year and the referral check
+/// read them all, and refuse a register that reaches this.
+pub const INSTITUTIONS_LIMIT: i64 = 20_000;
 /// The furthest a person search pages: a search that matches more is narrowed, not paged
 /// through (a clerk reads a page, not a register).
 pub const SEARCH_OFFSET_MAX: u32 = 10_000;

@@ -448,6 +448,7 @@ impl City {
             emergency: false,
             referred_deductible_paid: Fen::ZERO,
             procedure: None,
+            physician: None,
             delivery: None,
             lines: Vec::with_capacity(MAX_LINES_PER_CLAIM),
         };

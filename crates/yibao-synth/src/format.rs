@@ -249,6 +249,7 @@ pub fn parse_claim(line: &str) -> Result<(NationalId, Claim), LineError> {
         emergency: yes("emergency", emergency)?,
         referred_deductible_paid: Fen::ZERO,
         procedure: None,
+        physician: None,
         delivery,
         lines: parsed,
     };
