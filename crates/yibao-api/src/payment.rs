@@ -216,7 +216,8 @@ pub(crate) async fn register_physician(
     Body(input): Body<PhysicianIn>,
 ) -> Result<Response, ApiError> {
     let institution = crate::routes::institution("code", &code)?;
-    let physician = yibao_domain::PhysicianCode::parse(crate::contract::shaped("code", crate::contract::PHYSICIAN, &input.code)?).map_err(ApiError::from)?;
+    let physician = yibao_domain::PhysicianCode::parse(crate::contract::shaped("code", crate::contract::PHYSICIAN, &input.code)?)
+        .map_err(ApiError::from)?;
     let name = yibao_domain::PersonName::parse(&input.name).map_err(ApiError::from)?;
     let input = yibao_app::payment::PhysicianInput { code: physician, institution, name, from: input.from };
     let record = state.register_physician(&caller, &source(&headers), input).await?;
@@ -258,7 +259,13 @@ pub(crate) async fn penalize(
     Segments(code): Segments<String>,
     Body(input): Body<PenaltyIn>,
 ) -> Result<Response, ApiError> {
-    let code = yibao_domain::PhysicianCode::parse(crate::contract::shaped("code", crate::contract::PHYSICIAN, &code)?).map_err(ApiError::from)?;
-    let input = yibao_app::payment::PenaltyInput { date: input.date, points: input.points, reason: input.reason, suspension_months: input.suspension_months };
+    let code =
+        yibao_domain::PhysicianCode::parse(crate::contract::shaped("code", crate::contract::PHYSICIAN, &code)?).map_err(ApiError::from)?;
+    let input = yibao_app::payment::PenaltyInput {
+        date: input.date,
+        points: input.points,
+        reason: input.reason,
+        suspension_months: input.suspension_months,
+    };
     ok(&state.penalize_physician(&caller, &source(&headers), code.as_str(), input).await?)
 }

@@ -2110,6 +2110,29 @@ async fn payment_flow(api: &Api) {
     assert_eq!(api.call("GET", &format!("/api/payment/{year}"), Auth::Key("key-east"), None).await.0, StatusCode::FORBIDDEN);
     assert_eq!(api.call("GET", &format!("/api/payment/{year}"), Auth::Token(&east_clerk), None).await.0, StatusCode::FORBIDDEN);
 
+    // The year is the city's: a county's fund accountant reads neither it nor another
+    // county's institution's statement, only its own county's.
+    let county = json!({ "username": "east.accountant", "display_name": "east accountant", "password": "pw-east.accountant-long", "role": "fund_accountant", "region": "419921" });
+    let (status, answer) = api.call("POST", "/api/staff", Auth::Token(&admin), Some(county)).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let (status, session) = api
+        .call("POST", "/api/session", Auth::None, Some(json!({ "username": "east.accountant", "password": "pw-east.accountant-long" })))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    let county_token = session["token"].as_str().expect("token").to_owned();
+    assert_eq!(api.call("GET", &format!("/api/payment/{year}"), Auth::Token(&county_token), None).await.0, StatusCode::FORBIDDEN);
+    let answer = api.call("GET", &format!("/api/payment/{year}/institutions/H41990200003"), Auth::Token(&county_token), None).await;
+    assert_eq!(answer.0, StatusCode::NOT_FOUND, "{answer:?}");
+    let answer = api.call("GET", &format!("/api/payment/{year}/institutions/H41992100007"), Auth::Token(&county_token), None).await;
+    assert_eq!(answer.0, StatusCode::OK, "{answer:?}");
+    // A year is assessed once it is over, not before.
+    let early = json!({ "change": "assess", "year": year, "score": "95%" });
+    let (status, answer) = api.call("POST", "/api/institutions/H41992100007/agreement", Auth::Token(&admin), Some(early)).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("agreement.bad_date")), "{answer}");
+    let absurd = json!({ "change": "sign", "year": i32::MIN });
+    let (status, answer) = api.call("POST", "/api/institutions/H41992100007/agreement", Auth::Token(&admin), Some(absurd)).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("agreement.bad_date")), "{answer}");
+
     // A suspension from 1 October refuses a stay admitted in it with its own code, and not
     // one admitted before; after the reinstatement the hospital settles again.
     let suspend = json!({ "change": "suspend", "from": format!("{year}-10-01"), "reason": "分解住院 (split admissions)" });
@@ -2132,6 +2155,7 @@ async fn payment_flow(api: &Api) {
     let again = json!({ "change": "reinstate", "on": format!("{year}-11-20") });
     let (status, answer) = api.call("POST", "/api/institutions/H41992100007/agreement", Auth::Token(&admin), Some(again)).await;
     assert_eq!((status, answer["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("agreement.refused")), "{answer}");
+    physicians_flow(api, year).await;
     // The agreement's changes are in the audit chain.
     let auditor = api.sign_in("auditor").await;
     let (_, trail) = api.call("GET", "/api/audit?region=419921&limit=1000", Auth::Token(&auditor), None).await;
@@ -2142,4 +2166,84 @@ async fn payment_flow(api: &Api) {
         .filter(|e| e["action"] == "institution.update" && e["detail"].as_str().is_some_and(|d| d.contains("agreement")))
         .count();
     assert_eq!(agreement_entries, 5, "sign, inspect, suspend, reinstate, terminate (and nothing for the refusal): {trail}");
+}
+
+/// Insurance physicians (医保医师) at the centre's hospital: registered by the city's
+/// administrator; a claim naming one settles, one naming a stranger is refused; penalty
+/// points suspend the right to bill from the penalty's day (`settle.physician_suspended`);
+/// an agreement that requires a physician refuses a claim naming none.
+async fn physicians_flow(api: &Api, year: i32) {
+    let admin = api.sign_in("admin").await;
+    let east_claims = api.sign_in("east.claims").await;
+    let west_claims = api.sign_in("west.claims").await;
+    let today = time::OffsetDateTime::now_utc().date();
+    let day = |offset: i64| (today + time::Duration::days(offset)).to_string();
+    let register = json!({ "code": "D419902000001", "name": "李医生", "from": format!("{year}-01-01") });
+    let east_clerk = api.sign_in("east.clerk").await;
+    assert_eq!(
+        api.call("POST", "/api/institutions/H41990200003/physicians", Auth::Token(&east_clerk), Some(register.clone())).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, physician) =
+        api.call("POST", "/api/institutions/H41990200003/physicians", Auth::Token(&admin), Some(register.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{physician}");
+    let (status, answer) = api.call("POST", "/api/institutions/H41990200003/physicians", Auth::Token(&admin), Some(register)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    let elsewhere = json!({ "code": "D419921000001", "name": "王医生" });
+    let (status, answer) = api.call("POST", "/api/institutions/H41990200003/physicians", Auth::Token(&admin), Some(elsewhere)).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("physician.bad_code")), "{answer}");
+    let (status, list) = api.call("GET", "/api/institutions/H41990200003/physicians", Auth::Key("key-center"), None).await;
+    assert_eq!((status, list.as_array().map(Vec::len)), (StatusCode::OK, Some(1)), "{list}");
+    assert_eq!(api.call("GET", "/api/institutions/H41990200003/physicians", Auth::Key("key-east"), None).await.0, StatusCode::FORBIDDEN);
+
+    let named = |id: &str, physician: Option<&str>, admission: String, discharge: String| {
+        let mut claim = stay(id, "H41990200003", "J18.900", &admission, &discharge, "1000.00");
+        if let Some(code) = physician {
+            claim["physician"] = json!(code);
+        }
+        json!({ "person_id": WEST_PERSON, "card_no": "C0001", "claim": claim })
+    };
+    let answer =
+        api.call("POST", "/api/settlements", Auth::Key("key-center"), Some(named("D-1", Some("D419902000001"), day(-20), day(-18)))).await;
+    assert_eq!(answer.0, StatusCode::CREATED, "{answer:?}");
+    let (status, answer) =
+        api.call("POST", "/api/settlements", Auth::Key("key-center"), Some(named("D-2", Some("D419902000099"), day(-16), day(-15)))).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("settle.physician_unknown")), "{answer}");
+    let (status, answer) =
+        api.call("POST", "/api/settlements", Auth::Key("key-center"), Some(named("D-2", Some("D41990200000X"), day(-16), day(-15)))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a malformed physician code: {answer}");
+
+    // Six points, then three more bring the year to nine: the officer must give the months.
+    let penalty = |points: u8, months: Option<u8>| json!({ "date": day(0), "points": points, "reason": "超量开药 (over-prescribing)", "suspension_months": months });
+    assert_eq!(
+        api.call("POST", "/api/physicians/D419902000001/penalties", Auth::Token(&east_claims), Some(penalty(6, None))).await.0,
+        StatusCode::NOT_FOUND,
+        "another county's physician"
+    );
+    let (status, answer) = api.call("POST", "/api/physicians/D419902000001/penalties", Auth::Token(&admin), Some(penalty(6, None))).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, answer) = api.call("POST", "/api/physicians/D419902000001/penalties", Auth::Token(&admin), Some(penalty(3, None))).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("physician.refused")), "{answer}");
+    let (status, record) =
+        api.call("POST", "/api/physicians/D419902000001/penalties", Auth::Token(&admin), Some(penalty(3, Some(2)))).await;
+    assert_eq!(status, StatusCode::OK, "{record}");
+    assert_eq!(record["book"]["suspensions"].as_array().map(Vec::len), Some(1), "{record}");
+    let _ = west_claims;
+    // Suspended from today: a stay admitted today naming the physician is refused with its
+    // own code; one admitted before the penalty still settles.
+    let (status, answer) =
+        api.call("POST", "/api/settlements", Auth::Key("key-center"), Some(named("D-3", Some("D419902000001"), day(0), day(0)))).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::FORBIDDEN, Some("settle.physician_suspended")), "{answer}");
+    let answer =
+        api.call("POST", "/api/settlements", Auth::Key("key-center"), Some(named("D-4", Some("D419902000001"), day(-10), day(-8)))).await;
+    assert_eq!(answer.0, StatusCode::CREATED, "{answer:?}");
+    // The centre's agreement for the year now requires every claim to name its physician.
+    let sign = json!({ "change": "sign", "year": year, "physicians_required": true });
+    assert_eq!(api.call("POST", "/api/institutions/H41990200003/agreement", Auth::Token(&admin), Some(sign)).await.0, StatusCode::OK);
+    let (status, answer) = api.call("POST", "/api/settlements", Auth::Key("key-center"), Some(named("D-5", None, day(-6), day(-5)))).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("settle.physician_required")), "{answer}");
+    // A retry of a claim settled before the suspension is answered with its settlement.
+    let answer =
+        api.call("POST", "/api/settlements", Auth::Key("key-center"), Some(named("D-4", Some("D419902000001"), day(-10), day(-8)))).await;
+    assert_eq!((answer.0, answer.1["replayed"].as_bool()), (StatusCode::OK, Some(true)), "{answer:?}");
 }

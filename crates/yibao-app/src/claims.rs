@@ -132,7 +132,10 @@ impl App {
             Err(error)
                 if matches!(
                     error.code.as_ref(),
-                    "settle.institution_suspended" | "settle.institution_terminated" | "settle.physician_suspended" | "settle.physician_terminated"
+                    "settle.institution_suspended"
+                        | "settle.institution_terminated"
+                        | "settle.physician_suspended"
+                        | "settle.physician_terminated"
                 ) =>
             {
                 match store!(self, claim(self.policy().region, &claim.institution_code, &claim.claim_id)) {
@@ -171,7 +174,12 @@ impl App {
             return Err(unknown());
         }
         if let Some(suspension) = physician.book.suspended_on(date) {
-            let why = |what: &str| format!("{code}'s right to bill is {what} from {} ({}): the date of service {date} falls in it", suspension.from, suspension.reason);
+            let why = |what: &str| {
+                format!(
+                    "{code}'s right to bill is {what} from {} ({}): the date of service {date} falls in it",
+                    suspension.from, suspension.reason
+                )
+            };
             return Err(if suspension.terminated {
                 AppError::new(crate::ErrorKind::Forbidden, "settle.physician_terminated", why("ended"))
             } else {

@@ -71,6 +71,7 @@ catalogue! {
     "claim.bad_diagnosis" => "诊断编码不是有效的 ICD-10 编码：{detail}", DETAIL;
     "claim.bad_institution_code" => "定点医药机构编码不正确：{detail}", DETAIL;
     "claim.bad_leave_days" => "产假天数须为 1 至 365 天", DETAIL;
+    "claim.bad_physician" => "医保医师代码格式不正确（D、6 位区划代码、6 位顺序号）：{detail}", DETAIL;
     "claim.bad_procedure" => "手术操作编码不是有效的 ICD-9-CM-3 编码：{detail}", DETAIL;
     "claim.bad_quantity" => "费用明细数量须大于零且不超过 1,000,000：{detail}", DETAIL;
     "claim.bad_unit_price" => "费用明细单价须在 0 至 10,000,000 元之间：{detail}", DETAIL;
@@ -216,6 +217,10 @@ catalogue! {
     "person.not_found" => "本区划内无此人：{detail}", DETAIL;
     "person.not_verified" => "身份证号码与社保卡号不对应任何参保人", DETAIL;
     "person.tier_change_in_effect" => "档次变更已生效，请重新申请变更：{detail}", DETAIL;
+    "physician.bad_code" => "医保医师代码不正确或与所在机构的区划不符：{detail}", DETAIL;
+    "physician.bad_date" => "日期须不晚于今天且在一年之内：{detail}", DETAIL;
+    "physician.not_found" => "本区划内无此医保医师：{detail}", DETAIL;
+    "physician.refused" => "拒绝记分：{detail}", DETAIL;
     "policy.decided" => "该版本已有决定，不能再次审批：{detail}", DETAIL;
     "policy.failure" => INTERNAL_ZH, INTERNAL_EN;
     "policy.file_differs" => "拒绝：启动时给出的政策包与库中在用版本不同，政策只能经提议和另一人审批变更：{detail}", DETAIL;
@@ -277,6 +282,10 @@ catalogue! {
     "settle.not_a_two_disease" => "该诊断不是参保人已备案的高血压或糖尿病（门诊两病）：{detail}", DETAIL;
     "settle.not_covered" => "就诊日期不在参保期间内：{detail}", DETAIL;
     "settle.not_maternity_insured" => "参保人未参加生育保险", DETAIL;
+    "settle.physician_required" => "该机构本年度协议要求每笔结算注明医保医师：{detail}", DETAIL;
+    "settle.physician_suspended" => "该医保医师在就诊日期处于暂停医保支付资格期间，不予结算：{detail}", DETAIL;
+    "settle.physician_terminated" => "该医保医师的医保支付资格已终止，不予结算：{detail}", DETAIL;
+    "settle.physician_unknown" => "该医保医师未在本机构备案或就诊日期时尚未备案：{detail}", DETAIL;
     "settle.region_outside_policy" => "参保人所在区划不在政策包的区划内：{detail}", DETAIL;
     "settle.scheme_not_in_policy" => "政策包不含该险种：{detail}", DETAIL;
     "settle.single_disease_out_of_area" => "单病种定额为本市与本市定点医疗机构约定的标准，异地就医请按普通住院（2101）结算：{detail}", DETAIL;

@@ -158,7 +158,7 @@ impl App {
         };
         let change = match input {
             AgreementInput::Sign { year, points, per_diem, capitation_enrolled, global_budget, physicians_required } => {
-                if (year - today.year()).abs() > 1 {
+                if (i64::from(year) - i64::from(today.year())).abs() > 1 {
                     return Err(AppError::bad_request(
                         "agreement.bad_date",
                         format!("an agreement is signed for last year, this year or next ({year})"),
@@ -176,7 +176,7 @@ impl App {
                 })
             }
             AgreementInput::Assess { year, score } => {
-                if year > today.year() {
+                if year >= today.year() {
                     return Err(AppError::bad_request("agreement.bad_date", format!("{year} is not over: it is assessed from its end on")));
                 }
                 AgreementChange::Assess { year, score_bp: score.get() }
@@ -201,19 +201,28 @@ impl App {
 
     /// The payment year of the principal's region (fund readers).
     pub async fn payment_year(&self, principal: &Principal, year: i32) -> Result<PaymentYearView, AppError> {
-        principal.scope(roles::FUND_READERS)?;
+        let scope = principal.scope(roles::FUND_READERS)?;
+        if scope != self.policy().region {
+            return Err(AppError::forbidden("the payment year is the city's: its point value is shared by every county's institutions"));
+        }
         self.run_payment_year(year).await
     }
 
     /// One institution's statement for `year`: for fund readers, or for the institution
     /// itself (its own only). The point value is the region's, so the whole year is run.
     pub async fn payment_statement(&self, principal: &Principal, year: i32, institution: &str) -> Result<InstitutionStatement, AppError> {
-        match principal {
-            Principal::Institution(register) if register.code.as_str() == institution => {}
+        let scope = match principal {
+            Principal::Institution(register) if register.code.as_str() == institution => register.region,
             Principal::Institution(_) => return Err(AppError::forbidden("an institution reads only its own statement")),
-            _ => {
-                principal.scope(roles::FUND_READERS)?;
-            }
+            _ => principal.scope(roles::FUND_READERS)?,
+        };
+        // A county's staff read the statements of their county's institutions only.
+        let in_scope = yibao_domain::InstitutionCode::parse(institution)
+            .ok()
+            .and_then(|code| yibao_domain::RegionCode::parse(code.region_digits()).ok())
+            .is_some_and(|region| scope.contains(region));
+        if !in_scope {
+            return Err(AppError::not_found("institution.not_found", format!("no designated institution {institution} in your region")));
         }
         let view = self.run_payment_year(year).await?;
         let found = view.result.institutions.iter().find(|i| i.institution == institution).cloned();
@@ -234,18 +243,32 @@ impl App {
 
     /// Registers an insurance physician (医保医师) under an institution of the
     /// administrator's region, from today.
-    pub async fn register_physician(&self, principal: &Principal, source: &str, input: PhysicianInput) -> Result<PhysicianRecord, AppError> {
+    pub async fn register_physician(
+        &self,
+        principal: &Principal,
+        source: &str,
+        input: PhysicianInput,
+    ) -> Result<PhysicianRecord, AppError> {
         let scope = principal.scope(roles::ADMINISTRATORS)?;
         if input.code.region_digits() != input.institution.region_digits() {
             return Err(AppError::bad_request(
                 "physician.bad_code",
-                format!("{} names region {}, but {} is designated in {}", input.code, input.code.region_digits(), input.institution, input.institution.region_digits()),
+                format!(
+                    "{} names region {}, but {} is designated in {}",
+                    input.code,
+                    input.code.region_digits(),
+                    input.institution,
+                    input.institution.region_digits()
+                ),
             ));
         }
         let registered_on = input.from.unwrap_or_else(|| self.today());
         self.not_after_today("physician.bad_date", "a registration's first day", registered_on)?;
         if (self.today() - registered_on).whole_days() > 366 {
-            return Err(AppError::bad_request("physician.bad_date", format!("a registration's first day {registered_on} is more than a year ago")));
+            return Err(AppError::bad_request(
+                "physician.bad_date",
+                format!("a registration's first day {registered_on} is more than a year ago"),
+            ));
         }
         let physician = NewPhysician { code: input.code, institution: input.institution, name: input.name, registered_on };
         Ok(store!(self, register_physician(&principal.actor(source, self.now()), scope, physician))?)
@@ -264,20 +287,32 @@ impl App {
     /// Records a penalty (违规记分) against a physician, by claims officers or
     /// administrators: the year's points under the payment pack's thresholds suspend
     /// (for the months given) or end the right to bill. Not in the future, within a year.
-    pub async fn penalize_physician(&self, principal: &Principal, source: &str, code: &str, input: PenaltyInput) -> Result<PhysicianRecord, AppError> {
+    pub async fn penalize_physician(
+        &self,
+        principal: &Principal,
+        source: &str,
+        code: &str,
+        input: PenaltyInput,
+    ) -> Result<PhysicianRecord, AppError> {
         let scope = principal.scope(roles::REVERSERS)?;
         self.not_after_today("physician.bad_date", "a penalty's day", input.date)?;
         if (self.today() - input.date).whole_days() > 366 {
             return Err(AppError::bad_request("physician.bad_date", format!("a penalty's day {} is more than a year ago", input.date)));
         }
-        let thresholds = self
-            .payment_pack()
-            .and_then(|pack| pack.year(input.date.year()).and_then(|y| y.physicians.clone()))
-            .ok_or_else(|| {
-                AppError::unprocessable("payment.no_terms", format!("the payment pack gives no physicians' penalty points for {}", input.date.year()))
+        let thresholds =
+            self.payment_pack().and_then(|pack| pack.year(input.date.year()).and_then(|y| y.physicians.clone())).ok_or_else(|| {
+                AppError::unprocessable(
+                    "payment.no_terms",
+                    format!("the payment pack gives no physicians' penalty points for {}", input.date.year()),
+                )
             })?;
         let rules = PenaltyRules { suspend_at: thresholds.suspend_at, terminate_at: thresholds.terminate_at };
-        let change = PhysicianChange::Penalize { date: input.date, points: input.points, reason: input.reason, suspension_months: input.suspension_months };
+        let change = PhysicianChange::Penalize {
+            date: input.date,
+            points: input.points,
+            reason: input.reason,
+            suspension_months: input.suspension_months,
+        };
         Ok(store!(self, update_physician(&principal.actor(source, self.now()), scope, code, change, rules))?)
     }
 
@@ -309,61 +344,135 @@ impl App {
         if i64::try_from(institutions.len()).unwrap_or(i64::MAX) >= yibao_store::INSTITUTIONS_LIMIT {
             return Err(AppError::unprocessable(
                 "payment.refused",
-                format!("the region's register reaches {} institutions: the payment year reads them all and refuses more", yibao_store::INSTITUTIONS_LIMIT),
+                format!(
+                    "the region's register reaches {} institutions: the payment year reads them all and refuses more",
+                    yibao_store::INSTITUTIONS_LIMIT
+                ),
             ));
         }
         let today = self.today();
         let mut agreements = Vec::with_capacity(institutions.len());
         let mut names = BTreeMap::new();
         let mut cases = Vec::new();
+        let mut outside_spending = Fen::ZERO;
         let mut skipped_cases = 0_u32;
         let mut provisional = today.year() <= year;
+        let year_days = time::util::days_in_year(year);
+        let first_day =
+            Date::from_calendar_date(year, Month::January, 1).map_err(|e| AppError::bad_request("fund.bad_year", e.to_string()))?;
+        // The year's claims are read by the day they were settled: from its first day to
+        // the end of the next year (or today), so a stay settled late is still counted.
+        let last_read = Date::from_calendar_date(year + 1, Month::December, 31).map_or(today, |end| end.min(today));
         for institution in &institutions {
             let terms = institution.agreement.year(year);
             provisional |= terms.is_none_or(|t| t.assessment_bp.is_none());
+            // The days and months the agreement held: neither suspended nor ended.
+            let in_force = |date: Date| institution.agreement.suspended_on(date).is_none();
+            let days_in_force = (0..year_days).filter(|d| in_force(first_day + time::Duration::days(i64::from(*d)))).count();
+            let mut months_in_force = [false; 12];
+            for (index, slot) in months_in_force.iter_mut().enumerate() {
+                let month = Month::try_from(u8::try_from(index + 1).unwrap_or(1)).unwrap_or(Month::January);
+                *slot = Date::from_calendar_date(year, month, 1).is_ok_and(in_force);
+            }
             agreements.push(Agreement {
                 institution: institution.code.to_string(),
-                level: institution.level_on(Date::from_calendar_date(year, Month::December, 31).unwrap_or(today)),
+                level: institution.level,
                 methods: terms.map_or(Methods::default(), |t| Methods { points: t.points, per_diem: t.per_diem }),
                 capitation_enrolled: terms.and_then(|t| t.capitation_enrolled),
                 global_budget: terms.and_then(|t| t.global_budget),
                 assessment: RatioBp::new(terms.and_then(|t| t.assessment_bp).unwrap_or(10_000)),
                 deductions: institution.agreement.deductions_in(year),
+                months_in_force,
+                days_in_force: u16::try_from(days_in_force).unwrap_or(366),
             });
             names.insert(institution.code.to_string(), institution.name.clone());
-            // The year's stays, settled up to the end of the following January (a stay
-            // discharged on 31 December is settled in the days after).
-            for month in 1..=13_u8 {
-                let (first, last) = month_days(year, month)?;
-                for record in store!(self, institution_claims(region, &institution.code, first, last))? {
-                    match case_of(&record) {
-                        Some(case) if case.discharge.year() == year => cases.push(case),
-                        Some(_) => {}
-                        None if record.status == ClaimStatus::Settled => skipped_cases += 1,
-                        None => {}
+            for record in self.settled_between(region, &institution.code, first_day, last_read).await? {
+                if record.status != ClaimStatus::Settled {
+                    continue;
+                }
+                match read_case(&record) {
+                    Some(Read::Stay(mut case)) if case.discharge.year() == year => {
+                        case.level = Some(institution.level_on(case.service_date));
+                        cases.push(case.case);
                     }
+                    Some(Read::Outside { service_date, pooled }) if service_date.year() == year => outside_spending += pooled,
+                    Some(_) => {}
+                    None => skipped_cases += 1,
                 }
             }
         }
-        let input = YearInput { pack: &pack, year, fund_income: income, agreements: &agreements, cases: &cases };
+        let input = YearInput { pack: &pack, year, fund_income: income, outside_spending, agreements: &agreements, cases: &cases };
         let result = yibao_payment::run_year(&input).map_err(|e| AppError::unprocessable("payment.refused", e.to_string()))?;
         Ok(PaymentYearView { pack_id: pack.id.clone(), provisional, names, skipped_cases, result })
     }
 }
 
-/// The first and last day of `month` of `year` (13: January of the next year).
-fn month_days(year: i32, month: u8) -> Result<(Date, Date), AppError> {
-    let (year, month) = if month == 13 { (year + 1, Month::January) } else { (year, Month::try_from(month).unwrap_or(Month::January)) };
-    let first = Date::from_calendar_date(year, month, 1).map_err(|e| AppError::bad_request("fund.bad_year", e.to_string()))?;
-    let last = Date::from_calendar_date(year, month, time::util::days_in_month(month, year))
-        .map_err(|e| AppError::bad_request("fund.bad_year", e.to_string()))?;
-    Ok((first, last))
+impl App {
+    /// An institution's claims settled or reversed from `from` to `to`, read a month at a
+    /// time, and a day at a time in a month that holds more than one read returns.
+    async fn settled_between(
+        &self,
+        region: yibao_domain::RegionCode,
+        institution: &yibao_domain::InstitutionCode,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<ClaimRecord>, AppError> {
+        let mut records = Vec::new();
+        let mut first = from;
+        while first <= to {
+            let last = yibao_domain::first_of_next_month(first).previous_day().unwrap_or(first).min(to);
+            match store!(self, institution_claims(region, institution, first, last)) {
+                Ok(month) => records.extend(month),
+                Err(yibao_store::StoreError::Invalid(_)) => {
+                    for offset in 0..=(last - first).whole_days() {
+                        let day = first + time::Duration::days(offset);
+                        records.extend(store!(self, institution_claims(region, institution, day, day))?);
+                    }
+                }
+                Err(error) => return Err(error.into()),
+            }
+            first = yibao_domain::first_of_next_month(first);
+        }
+        Ok(records)
+    }
+}
+
+/// A stay as a payment case, with its date of service (its level is the register's on it).
+struct StayCase {
+    case: yibao_payment::Case,
+    service_date: Date,
+}
+
+impl std::ops::Deref for StayCase {
+    type Target = yibao_payment::Case;
+    fn deref(&self) -> &yibao_payment::Case {
+        &self.case
+    }
+}
+
+impl std::ops::DerefMut for StayCase {
+    fn deref_mut(&mut self) -> &mut yibao_payment::Case {
+        &mut self.case
+    }
+}
+
+/// A live claim as the payment year reads it.
+enum Read {
+    /// An inpatient stay (inpatient, day surgery, single disease).
+    Stay(StayCase),
+    /// Any other claim paid by the same pooled funds (outpatient, chronic, two diseases,
+    /// special drugs, a pharmacy's): its pooled-fund part, spent outside the payment year.
+    Outside { service_date: Date, pooled: Fen },
+    /// A maternity claim: the maternity fund's, not the payment year's.
+    Maternity,
 }
 
 /// What a stored settlement says that the payment year reads (national names, yuan).
 #[derive(serde::Deserialize)]
 struct StoredCase {
     insutype: String,
+    #[serde(default)]
+    service_date: Option<Date>,
     #[serde(with = "yibao_domain::serde_yuan")]
     fulamt_ownpay_amt: Fen,
     #[serde(with = "yibao_domain::serde_yuan")]
@@ -371,35 +480,46 @@ struct StoredCase {
     pool_prop_bp: u32,
 }
 
-/// A live inpatient stay as a payment case: `None` for another kind of claim, a reversed
-/// one, or a record that does not read (counted by the caller).
-fn case_of(record: &ClaimRecord) -> Option<yibao_payment::Case> {
-    if record.status != ClaimStatus::Settled {
-        return None;
-    }
+/// A live claim as the payment year reads it; `None` for a record that does not read
+/// (counted by the caller as a stay not counted).
+fn read_case(record: &ClaimRecord) -> Option<Read> {
     let claim: yibao_engine::Claim = serde_json::from_str(&record.claim_json).ok()?;
-    if !claim.kind.is_stay() || claim.kind == yibao_domain::ClaimKind::Maternity {
-        return None;
-    }
     let amounts = SettlementAmounts::from_stored(&record.settlement_json).ok()?;
     let stored: StoredCase = serde_json::from_str(&record.settlement_json).ok()?;
-    Some(yibao_payment::Case {
-        institution: record.institution_code.to_string(),
-        claim_id: record.claim_id.clone(),
-        person: record.person_id.as_str().to_owned(),
-        // The settlement names the insurance type, not whether an employee is retired: an
-        // employee's stay takes the employed's per-diem rate.
-        category: if stored.insutype == "310" { yibao_domain::PersonCategory::Employed } else { yibao_domain::PersonCategory::Resident },
-        admission: claim.admission_date,
-        discharge: claim.discharge_date,
-        main_diagnosis: claim.diagnosis,
-        main_procedure: claim.procedure,
-        incomplete: false,
-        single_disease: claim.kind == yibao_domain::ClaimKind::SingleDisease,
-        total: amounts.medfee_sumamt,
-        fund: amounts.hifp_pay,
-        self_pay: stored.fulamt_ownpay_amt,
-        deductible: stored.act_pay_dedc,
-        ratio: RatioBp::new(stored.pool_prop_bp.min(10_000)),
-    })
+    let service_date = stored.service_date.unwrap_or(claim.admission_date);
+    if claim.kind == yibao_domain::ClaimKind::Maternity {
+        return Some(Read::Maternity);
+    }
+    if !claim.kind.is_stay() {
+        return Some(Read::Outside { service_date, pooled: amounts.hifp_pay });
+    }
+    Some(Read::Stay(StayCase {
+        service_date,
+        case: yibao_payment::Case {
+            institution: record.institution_code.to_string(),
+            level: None,
+            claim_id: record.claim_id.clone(),
+            person: record.person_id.as_str().to_owned(),
+            // The settlement names the insurance type, not whether an employee is retired: an
+            // employee's stay takes the employed's per-diem rate.
+            category: if stored.insutype == "310" {
+                yibao_domain::PersonCategory::Employed
+            } else {
+                yibao_domain::PersonCategory::Resident
+            },
+            admission: claim.admission_date,
+            discharge: claim.discharge_date,
+            main_diagnosis: claim.diagnosis,
+            main_procedure: claim.procedure,
+            // The claim does not say how the stay ended (离院方式): no stay is taken as
+            // incomplete yet.
+            incomplete: false,
+            single_disease: claim.kind == yibao_domain::ClaimKind::SingleDisease,
+            total: amounts.medfee_sumamt,
+            fund: amounts.hifp_pay,
+            self_pay: stored.fulamt_ownpay_amt,
+            deductible: stored.act_pay_dedc,
+            ratio: RatioBp::new(stored.pool_prop_bp.min(10_000)),
+        },
+    }))
 }

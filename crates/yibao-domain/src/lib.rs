@@ -27,7 +27,7 @@ pub use national_id::{NationalId, NationalIdError, Sex, mask_national_ids};
 pub use period::{ContributionKind, PERIOD_YEAR_MAX, PERIOD_YEAR_MIN, Period, PeriodError};
 pub use region::{RegionCode, RegionError, RegionLevel};
 pub use register::{
-    ADDRESS_CHARS_MAX, CARD_NO_CHARS_MAX, HOUSEHOLD_ID_BYTES_MAX, HouseholdId, InstitutionCode, PERSON_NAME_CHARS_MAX, PersonName, PhysicianCode,
-    RegisterError, is_register_char, parse_address, parse_card_no,
+    ADDRESS_CHARS_MAX, CARD_NO_CHARS_MAX, HOUSEHOLD_ID_BYTES_MAX, HouseholdId, InstitutionCode, PERSON_NAME_CHARS_MAX, PersonName,
+    PhysicianCode, RegisterError, is_register_char, parse_address, parse_card_no,
 };
 pub use scheme::{AssistanceGroup, ClaimKind, DeliveryKind, InstitutionLevel, PersonCategory, Place, Scheme, Tier, TierError, TwoDisease};

@@ -15,6 +15,9 @@ use crate::points::{CASE_POINTS_LIMIT, Points};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Case {
     pub institution: String,
+    /// The institution's level on the date of service, as the register gives it (a later
+    /// upgrade does not raise an earlier stay's coefficient); `None`: its agreement's.
+    pub level: Option<InstitutionLevel>,
     pub claim_id: String,
     /// An opaque key of the person (readmissions are found per person and institution).
     pub person: String,
@@ -126,7 +129,8 @@ pub fn method_of(year: &PaymentYear, case: &Case, level: InstitutionLevel, metho
     if methods.per_diem
         && let Some(rate) = year.per_diem_for(&case.main_diagnosis, level, case.category)
     {
-        let standard = Fen::new(rate.rate.get().checked_mul(i64::from(days)).expect("per-diem amount fits"));
+        // Bounded: a rate of at most 100,000 yuan (the loader) for at most 3,660 days.
+        let standard = Fen::new(rate.rate.get() * i64::from(days.min(3_660)));
         let amount = match rate.cap_bp {
             Some(cap) => standard.min(Rounding::Down.scale(case.fund, i64::from(cap), 10_000)),
             None => standard,

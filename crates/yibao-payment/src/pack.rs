@@ -23,8 +23,13 @@ pub const WEIGHT_YEARS_LIMIT: usize = 5;
 /// Most per-diem rates and clearing bands a year holds.
 pub const RATES_LIMIT: usize = 1_000;
 pub const BANDS_LIMIT: usize = 10;
-/// Largest money value the pack may hold: 100 billion yuan (a province's yearly budget).
-const PACK_MONEY_LIMIT: Fen = Fen::new(10_000_000_000_000 / 1_000);
+/// Largest money value the pack may hold: 100 million yuan (far above any case's average
+/// cost or any rate).
+const PACK_MONEY_LIMIT: Fen = Fen::new(10_000_000_000);
+/// Largest per-day or per-person rate: 100,000 yuan.
+const RATE_LIMIT: Fen = Fen::new(10_000_000);
+/// Most points one group may be worth.
+const GROUP_POINTS_LIMIT: Points = Points::whole(1_000_000);
 
 /// A whole payment pack.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -571,11 +576,11 @@ impl PaymentPack {
                 capitation: year.capitation.map(|c| {
                     let place = format!("{place}, capitation");
                     errors.cite(&place, &c.cite, &sources);
-                    Capitation {
-                        rate: errors.money(&place, "rate", &c.rate),
-                        held_back: errors.ratio(&place, "held_back", &c.held_back),
-                        cite: c.cite,
+                    let rate = errors.money(&place, "rate", &c.rate);
+                    if rate > RATE_LIMIT {
+                        errors.bad(&place, format!("rate: at most {RATE_LIMIT} yuan a person"));
                     }
+                    Capitation { rate, held_back: errors.ratio(&place, "held_back", &c.held_back), cite: c.cite }
                 }),
                 clearing: parse_clearing(&mut errors, &place, year.clearing, &sources),
                 physicians: year.physicians.map(|p| {
@@ -627,6 +632,14 @@ fn parse_dip(errors: &mut Errors, year: &str, raw: RawDip, sources: &[Source], r
         errors.bad(&place, format!("provisional_value: {e}"));
         PointValue { numerator: 1, denominator: 1 }
     });
+    let value_limit_e6 = crate::points::POINT_VALUE_LIMIT_YUAN * 1_000_000;
+    for (what, value) in
+        [("provisional_value", Some(provisional_value)), ("rate", if let ValueBasis::Rate(r) = basis { Some(r) } else { None })]
+    {
+        if value.is_some_and(|v| v.yuan_e6().is_none_or(|e6| e6 > value_limit_e6)) {
+            errors.bad(&place, format!("{what}: at most {} yuan a point", crate::points::POINT_VALUE_LIMIT_YUAN));
+        }
+    }
     if raw.point_value_decimals.is_some_and(|d| d > 6) {
         errors.bad(&place, "point_value_decimals is at most 6");
     }
@@ -717,7 +730,15 @@ fn parse_dip(errors: &mut Errors, year: &str, raw: RawDip, sources: &[Source], r
                     Points::ZERO
                 });
                 // The reference cost the points stand for: points ÷ scale × all cases' average.
-                let average = Fen::new(rounding.round_div(i128::from(points.e4()) * i128::from(all_cases_average.get()), scale.max(1)));
+                let average = if points > GROUP_POINTS_LIMIT {
+                    Fen::ZERO
+                } else {
+                    let fen = rounding.round_div(i128::from(points.e4()) * i128::from(all_cases_average.get()), scale.max(1));
+                    Fen::checked(fen).filter(|f| *f <= PACK_MONEY_LIMIT).unwrap_or_else(|| {
+                        errors.bad(&place, "points: the average cost they stand for is beyond 100 million yuan");
+                        Fen::ZERO
+                    })
+                };
                 (points, average)
             }
             _ => {
@@ -727,6 +748,9 @@ fn parse_dip(errors: &mut Errors, year: &str, raw: RawDip, sources: &[Source], r
         };
         if points <= Points::ZERO || average <= Fen::ZERO {
             errors.bad(&place, "a group's points and average cost are above zero");
+        }
+        if points > GROUP_POINTS_LIMIT {
+            errors.bad(&place, format!("a group is worth at most {GROUP_POINTS_LIMIT} points"));
         }
         groups.push(DipGroup {
             code: group.code,
@@ -809,8 +833,8 @@ fn parse_per_diem(errors: &mut Errors, year: &str, raw: Vec<RawPerDiem>, sources
             category,
             cite: rate.cite,
         };
-        if parsed.rate <= Fen::ZERO {
-            errors.bad(&place, "a per-diem rate is above zero");
+        if parsed.rate <= Fen::ZERO || parsed.rate > RATE_LIMIT {
+            errors.bad(&place, format!("a per-diem rate is above zero and at most {RATE_LIMIT} yuan"));
         }
         let overlapping = rates.iter().find(|other| {
             other.level == parsed.level

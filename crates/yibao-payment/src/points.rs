@@ -9,11 +9,15 @@ use std::iter::Sum;
 use std::ops::{Add, AddAssign, Sub};
 
 use serde::Serialize;
-use yibao_domain::{Fen, RatioBp, Rounding};
+use yibao_domain::{FEN_LIMIT, Fen, RatioBp, Rounding};
 
 /// Ten thousandths in one: points and coefficients have four decimals, as the national DIP
 /// specification publishes them.
 pub const E4: i64 = 10_000;
+
+/// The most a point may be worth, in yuan: a year whose pool over its points comes to more
+/// is refused (a year of a few near-free cases against a whole budget), never paid.
+pub const POINT_VALUE_LIMIT_YUAN: i64 = 1_000_000;
 
 /// Most points one case may carry (a base-point table never gives a group more than a few
 /// thousand points at scale ×1000; a high-cost case is bounded by its cost ratio).
@@ -182,28 +186,45 @@ impl PointValue {
         })
     }
 
-    /// What `points` are worth, rounded once to the fen.
+    /// What `points` are worth, rounded once to the fen; `None` beyond one amount's limit
+    /// (`FEN_LIMIT`).
     #[must_use]
-    pub fn pay(self, points: Points, rounding: Rounding) -> Fen {
-        Fen::new(rounding.round_div(i128::from(points.e4()) * self.numerator, self.denominator))
+    pub fn pay(self, points: Points, rounding: Rounding) -> Option<Fen> {
+        let product = i128::from(points.e4()).checked_mul(self.numerator)?;
+        if product.unsigned_abs() / self.denominator.unsigned_abs() > FEN_LIMIT.unsigned_abs() as u128 {
+            return None;
+        }
+        Fen::checked(rounding.round_div(product, self.denominator))
+    }
+
+    /// Yuan per point in millionths, rounded half-up; `None` beyond `i64`.
+    #[must_use]
+    pub fn yuan_e6(self) -> Option<i64> {
+        let scaled = self.numerator.checked_mul(100 * 1_000_000)?;
+        i64::try_from(scaled / self.denominator).ok()?;
+        Some(Rounding::HalfUp.round_div(scaled, self.denominator))
     }
 
     /// The value in yuan per point rounded to `decimals` (at most 6) by `rounding`: what a
     /// bureau publishes, and the value used when a pack says the point value is rounded.
+    /// `None` when the value is beyond `i64` millionths of a yuan (a run refuses such a
+    /// value first: [`POINT_VALUE_LIMIT_YUAN`]).
     #[must_use]
-    pub fn rounded(self, decimals: u32, rounding: Rounding) -> PointValue {
+    pub fn rounded(self, decimals: u32, rounding: Rounding) -> Option<PointValue> {
         assert!(decimals <= 6, "a point value has at most six decimals");
         // yuan per point = numerator × 100 / denominator (fen per 1/10,000 point × 10^4 / 100).
         let unit = 10_i128.pow(decimals);
-        let scaled = rounding.round_div(self.numerator * 100 * unit, self.denominator);
+        let scaled = self.numerator.checked_mul(100 * unit)?;
+        i64::try_from(scaled / self.denominator).ok()?;
+        let scaled = rounding.round_div(scaled, self.denominator);
         // `scaled / unit` yuan per point: points_e4 × scaled / unit / 10^4 × 100 fen.
-        PointValue { numerator: i128::from(scaled), denominator: unit * 100 }
+        Some(PointValue { numerator: i128::from(scaled), denominator: unit * 100 })
     }
 
     /// Yuan per point to six decimals, for reports.
     #[must_use]
     pub fn yuan_text(self) -> String {
-        let micro = Rounding::HalfUp.round_div(self.numerator * 100 * 1_000_000, self.denominator);
+        let Some(micro) = self.yuan_e6() else { return "out of range".into() };
         let sign = if micro < 0 { "-" } else { "" };
         let abs = micro.unsigned_abs();
         format!("{sign}{}.{:06}", abs / 1_000_000, abs % 1_000_000)
@@ -261,19 +282,23 @@ mod tests {
     fn a_point_value_pays_with_one_rounding() {
         // 1,000 yuan over 3 points: 333.33… yuan per point.
         let value = PointValue::of_pool(Fen::yuan(1_000), Points::whole(3)).unwrap();
-        assert_eq!(value.pay(Points::whole(1), Rounding::HalfUp), Fen::new(33_333));
-        assert_eq!(value.pay(Points::whole(2), Rounding::HalfUp), Fen::new(66_667));
+        assert_eq!(value.pay(Points::whole(1), Rounding::HalfUp), Some(Fen::new(33_333)));
+        assert_eq!(value.pay(Points::whole(2), Rounding::HalfUp), Some(Fen::new(66_667)));
         assert_eq!(value.yuan_text(), "333.333333");
         // Rounded to two decimals first, as a bureau that publishes 333.33 pays.
-        let published = value.rounded(2, Rounding::HalfUp);
-        assert_eq!(published.pay(Points::whole(2), Rounding::HalfUp), Fen::new(66_666));
+        let published = value.rounded(2, Rounding::HalfUp).unwrap();
+        assert_eq!(published.pay(Points::whole(2), Rounding::HalfUp), Some(Fen::new(66_666)));
         let declared = PointValue::parse_yuan("12.3456").unwrap();
         assert_eq!(declared.yuan_text(), "12.345600");
-        assert_eq!(declared.pay(Points::parse("100").unwrap(), Rounding::HalfUp), Fen::new(123_456));
+        assert_eq!(declared.pay(Points::parse("100").unwrap(), Rounding::HalfUp), Some(Fen::new(123_456)));
         assert!(PointValue::of_pool(Fen::yuan(1), Points::ZERO).is_none());
+        // A whole budget over one near-free case: no panic, an answer the run refuses.
+        let absurd = PointValue::of_pool(Fen::checked_total(1_000_000_000_000_000_000).unwrap(), Points::from_e4(1)).unwrap();
+        assert_eq!((absurd.yuan_e6(), absurd.rounded(4, Rounding::HalfUp)), (None, None));
+        assert_eq!(absurd.pay(Points::whole(1), Rounding::HalfUp), None);
         // Total-cost basis: 800 yuan of fund budget, the fund paid 80 of every 100 yuan:
         // the pool is 1,000 yuan, over 4 points 250 yuan each.
         let total = PointValue::of_total_cost(Fen::yuan(800), Fen::yuan(80), Fen::yuan(100), Points::whole(4)).unwrap();
-        assert_eq!(total.pay(Points::whole(1), Rounding::HalfUp), Fen::yuan(250));
+        assert_eq!(total.pay(Points::whole(1), Rounding::HalfUp), Some(Fen::yuan(250)));
     }
 }

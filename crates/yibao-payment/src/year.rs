@@ -38,6 +38,17 @@ pub struct Agreement {
     pub assessment: RatioBp,
     /// Deductions from inspections (检查扣款) for the year.
     pub deductions: Fen,
+    /// The months (January first) the agreement held on the month's first day: capitation
+    /// is paid for these only.
+    pub months_in_force: [bool; 12],
+    /// The days of the year the agreement held (neither suspended nor ended): a global
+    /// budget is the share of these in the year's days.
+    pub days_in_force: u16,
+}
+
+impl Agreement {
+    /// The whole year in force.
+    pub const WHOLE_YEAR: [bool; 12] = [true; 12];
 }
 
 /// What a year's run is given.
@@ -45,8 +56,12 @@ pub struct Agreement {
 pub struct YearInput<'a> {
     pub pack: &'a PaymentPack,
     pub year: i32,
-    /// The year's pooled fund income for inpatient and primary care payment.
+    /// The year's budgeted income of the pooled funds the payment year spends.
     pub fund_income: Fen,
+    /// What the same funds paid in the year outside the payment year's methods
+    /// (outpatient care, chronic and special-drug claims, pharmacies), as settled: it comes
+    /// off the budget before the points share the rest.
+    pub outside_spending: Fen,
     pub agreements: &'a [Agreement],
     pub cases: &'a [Case],
 }
@@ -68,6 +83,12 @@ pub enum YearError {
     TooLarge,
     #[error("case {claim}: amounts are negative, or the fund paid more than the bill")]
     BadAmounts { claim: String },
+    #[error("{institution}: an amount of the year is beyond the largest amount one figure may hold")]
+    AmountTooLarge { institution: String },
+    #[error("the year's {points} points against a pool of {pool} yuan make a point worth more than {limit} yuan: the year is refused", limit = crate::points::POINT_VALUE_LIMIT_YUAN)]
+    PointValueOutOfRange { points: Points, pool: Fen },
+    #[error("institution {0}: at most 366 days in force and 12 months")]
+    BadDaysInForce(String),
 }
 
 /// One case's outcome.
@@ -169,19 +190,23 @@ pub struct YearResult {
     /// `fund income − risk reserve`.
     #[serde(with = "yibao_domain::serde_yuan")]
     pub budget: Fen,
+    /// What the same funds paid outside the payment year's methods, as settled.
+    #[serde(with = "yibao_domain::serde_yuan")]
+    pub outside_spending: Fen,
     /// What the methods other than points take (per diem, fee-for-service, capitation,
     /// global budgets, as earned).
     #[serde(with = "yibao_domain::serde_yuan")]
     pub other_methods: Fen,
-    /// `budget − other methods` (never below zero): the money the points share.
+    /// `budget − outside spending − other methods` (never below zero): the money the points
+    /// share.
     #[serde(with = "yibao_domain::serde_yuan")]
     pub points_pool: Fen,
     pub points: Points,
     /// The year's point value, yuan per point (six decimals); `None` without points.
     pub point_value_yuan: Option<String>,
     pub provisional_value_yuan: Option<String>,
-    /// Σ payable − budget: above zero the year spent more than its budget (the risk
-    /// reserve and the adjustment fund are next, R-FND-5).
+    /// Σ payable + outside spending − budget: above zero the year spent more than its
+    /// budget (the risk reserve and the adjustment fund are next, R-FND-5).
     #[serde(with = "yibao_domain::serde_yuan")]
     pub over_budget: Fen,
     pub institutions: Vec<InstitutionYear>,
@@ -202,14 +227,24 @@ pub fn run_year(input: &YearInput<'_>) -> Result<YearResult, YearError> {
         }
     }
     let outcomes = case_outcomes(input, terms, &agreements, rounding)?;
+    // Each institution's cases, found once (not a scan of every case per institution).
+    let mut by_institution: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (index, (outcome, _)) in outcomes.iter().enumerate() {
+        by_institution.entry(outcome.institution.as_str()).or_default().push(index);
+    }
+    let too_large = |institution: &str| YearError::AmountTooLarge { institution: institution.to_owned() };
 
     let provisional = terms.dip.as_ref().map(|d| d.provisional_value);
+    let basis = terms.dip.as_ref().map(|d| d.basis);
     let mut years: Vec<InstitutionYear> = Vec::with_capacity(agreements.len());
-    // Per institution: (points, fund, total) of its point cases, and the rate method's
-    // amount where the table uses one.
+    // Per institution: the points, fund part and total of its point cases, and the rate
+    // method's amount where the table uses one.
     let mut point_sums: Vec<(Points, Fen, Fen, Fen)> = Vec::with_capacity(agreements.len());
     for agreement in agreements.values() {
-        let mine = outcomes.iter().filter(|(o, _)| o.institution == agreement.institution);
+        if agreement.days_in_force > 366 {
+            return Err(YearError::BadDaysInForce(agreement.institution.clone()));
+        }
+        let code = agreement.institution.as_str();
         let mut year = InstitutionYear {
             institution: agreement.institution.clone(),
             level: agreement.level,
@@ -236,7 +271,8 @@ pub fn run_year(input: &YearInput<'_>) -> Result<YearResult, YearError> {
         // Month by month: points, the point cases' patient part (total-cost basis) and the
         // rate method's amount, to value at the provisional value once per month.
         let mut month_points = [(Points::ZERO, Fen::ZERO, Fen::ZERO); 12];
-        for (outcome, case) in mine {
+        for &index in by_institution.get(code).map_or(&[][..], Vec::as_slice) {
+            let (outcome, case) = &outcomes[index];
             let line = &mut year.months[usize::from(outcome.month - 1)];
             year.cases += 1;
             year.billed += outcome.billed;
@@ -249,7 +285,7 @@ pub fn run_year(input: &YearInput<'_>) -> Result<YearResult, YearError> {
                     points_total += outcome.points;
                     points_fund += case.fund;
                     points_cost += case.total;
-                    let rate = rate_amount_of(terms, outcome.points, case, rounding);
+                    let rate = rate_amount_of(terms, outcome.points, case, rounding).ok_or_else(|| too_large(code))?;
                     rate_amount += rate;
                     let slot = &mut month_points[usize::from(outcome.month - 1)];
                     slot.0 += outcome.points;
@@ -272,21 +308,26 @@ pub fn run_year(input: &YearInput<'_>) -> Result<YearResult, YearError> {
         }
         if let Some(value) = provisional {
             for (line, (points, patient, rate)) in year.months.iter_mut().zip(month_points) {
-                line.provisional += match terms.dip.as_ref().map(|d| d.basis) {
+                let worth = value.pay(points, rounding).ok_or_else(|| too_large(code))?;
+                line.provisional += match basis {
                     Some(ValueBasis::Rate(_)) => rate,
-                    Some(ValueBasis::TotalCost) => (value.pay(points, rounding) - patient).max(Fen::ZERO),
-                    _ => value.pay(points, rounding),
+                    Some(ValueBasis::TotalCost) => (worth - patient).max(Fen::ZERO),
+                    _ => worth,
                 };
             }
         }
-        // Capitation: the year's rate for the enrolled persons, paid by twelfths
-        // (cumulatively rounded), the held-back share kept until the assessment.
+        // Capitation: the year's rate for the enrolled persons, for the months the agreement
+        // held on their first day, paid by month (cumulatively rounded), the held-back share
+        // kept until the assessment.
         if let (Some(capitation), Some(enrolled)) = (&terms.capitation, agreement.capitation_enrolled) {
-            let year_amount = Fen::new(capitation.rate.get().checked_mul(i64::from(enrolled)).expect("capitation fits"));
+            let months = agreement.months_in_force.iter().filter(|m| **m).count();
+            let year_amount = i128::from(capitation.rate.get()) * i128::from(enrolled) * i128::try_from(months).unwrap_or(0) / 12;
+            let year_amount = i64::try_from(year_amount).ok().and_then(Fen::checked).ok_or_else(|| too_large(code))?;
             let held_back = rounding.apply(year_amount, capitation.held_back);
             let paid_monthly = year_amount - held_back;
-            let twelfths = crate::clearing::split(paid_monthly, &[Fen::new(1); 12], rounding);
-            for (line, share) in year.months.iter_mut().zip(twelfths) {
+            let weights: Vec<Fen> = agreement.months_in_force.iter().map(|m| Fen::new(i64::from(*m))).collect();
+            let shares = if months == 0 { vec![Fen::ZERO; 12] } else { crate::clearing::split(paid_monthly, &weights, rounding) };
+            for (line, share) in year.months.iter_mut().zip(shares) {
                 line.capitation = share;
             }
             year.capitation = paid_monthly + rounding.apply(held_back, agreement.assessment);
@@ -299,32 +340,48 @@ pub fn run_year(input: &YearInput<'_>) -> Result<YearResult, YearError> {
             year.paid_in_year += line.paid;
         }
         if let Some(budget) = agreement.global_budget {
+            // The budget for the days the agreement held.
+            let days_in_year = if time::util::is_leap_year(input.year) { 366 } else { 365 };
+            let budget = Rounding::Down.scale(budget, i64::from(agreement.days_in_force.min(days_in_year)), i64::from(days_in_year));
             year.budget_clearing = Some(clear(budget, budget_billed, &terms.clearing, rounding));
         }
         point_sums.push((points_total, points_fund, points_cost, rate_amount));
         years.push(year);
     }
 
-    // The pool of the points: the budget less what the other methods take.
-    let risk_reserve = rounding.apply(input.fund_income, terms.risk_reserve);
+    // The pool of the points: the budget less what was spent outside the payment year and
+    // what the other methods take.
+    // The income may exceed one amount's limit (a province's budget): the reserve is
+    // computed as a total.
+    let reserve = rounding.round_div(i128::from(input.fund_income.get()) * i128::from(terms.risk_reserve.get()), 10_000);
+    let risk_reserve = Fen::checked_total(reserve).ok_or_else(|| too_large("the region"))?;
     let budget = input.fund_income - risk_reserve;
     let other_methods: Fen = years
         .iter()
         .map(|y| y.per_diem + y.fee_for_service + y.capitation + y.budget_clearing.map_or(Fen::ZERO, |c| c.paid))
         .fold(Fen::ZERO, |a, b| a + b);
-    let points_pool = (budget - other_methods).max(Fen::ZERO);
+    let points_pool = (budget - input.outside_spending - other_methods).max(Fen::ZERO);
     let all_points: Points = point_sums.iter().map(|s| s.0).sum();
     let all_fund: Fen = point_sums.iter().map(|s| s.1).fold(Fen::ZERO, |a, b| a + b);
     let all_cost: Fen = point_sums.iter().map(|s| s.2).fold(Fen::ZERO, |a, b| a + b);
-    let basis = terms.dip.as_ref().map(|d| d.basis);
     let value = match basis {
         Some(ValueBasis::Fund) => PointValue::of_pool(points_pool, all_points),
         Some(ValueBasis::TotalCost) => PointValue::of_total_cost(points_pool, all_fund, all_cost, all_points),
         Some(ValueBasis::Rate(rate)) => Some(rate),
         None => None,
     };
+    if let Some(v) = value
+        && v.yuan_e6().is_none_or(|e6| e6 > crate::points::POINT_VALUE_LIMIT_YUAN * 1_000_000)
+    {
+        return Err(YearError::PointValueOutOfRange { points: all_points, pool: points_pool });
+    }
     let decimals = terms.dip.as_ref().and_then(|d| d.point_value_decimals);
-    let value = value.map(|v| decimals.map_or(v, |d| v.rounded(d, rounding)));
+    let value = match (value, decimals) {
+        (Some(v), Some(d)) => {
+            Some(v.rounded(d, rounding).ok_or(YearError::PointValueOutOfRange { points: all_points, pool: points_pool })?)
+        }
+        (v, _) => v,
+    };
     // Each institution's points at the year's value, rounded cumulatively over the
     // institutions when the value is the pool's exact share, so the points pay the pool to
     // the fen; a rounded or fixed value pays each institution its own rounding.
@@ -338,12 +395,12 @@ pub fn run_year(input: &YearInput<'_>) -> Result<YearResult, YearError> {
         let Some(value) = value else { continue };
         let worth = if exact_share {
             running_points += *points;
-            let upto = value.pay(running_points, rounding);
+            let upto = value.pay(running_points, rounding).ok_or_else(|| too_large(&year.institution))?;
             let worth = upto - running_paid;
             running_paid = upto;
             worth
         } else {
-            value.pay(*points, rounding)
+            value.pay(*points, rounding).ok_or_else(|| too_large(&year.institution))?
         };
         let standard = match basis {
             Some(ValueBasis::Rate(_)) => *rate,
@@ -372,12 +429,13 @@ pub fn run_year(input: &YearInput<'_>) -> Result<YearResult, YearError> {
         fund_income: input.fund_income,
         risk_reserve,
         budget,
+        outside_spending: input.outside_spending,
         other_methods,
         points_pool,
         points: all_points,
         point_value_yuan: value.map(PointValue::yuan_text),
         provisional_value_yuan: provisional.map(PointValue::yuan_text),
-        over_budget: payable_total - budget,
+        over_budget: payable_total + input.outside_spending - budget,
         institutions: years,
         cases: outcomes.into_iter().map(|(o, _)| o).collect(),
     })
@@ -385,13 +443,13 @@ pub fn run_year(input: &YearInput<'_>) -> Result<YearResult, YearError> {
 
 /// The rate method's amount for a case (费率法): `(points × rate − self-pay − deductible) ×
 /// the patient's ratio`, floored at zero; zero under the other bases.
-fn rate_amount_of(terms: &PaymentYear, points: Points, case: &Case, rounding: Rounding) -> Fen {
+fn rate_amount_of(terms: &PaymentYear, points: Points, case: &Case, rounding: Rounding) -> Option<Fen> {
     match terms.dip.as_ref().map(|d| d.basis) {
         Some(ValueBasis::Rate(rate)) => {
-            let standard = rate.pay(points, rounding);
-            rounding.apply((standard - case.self_pay - case.deductible).max(Fen::ZERO), case.ratio)
+            let standard = rate.pay(points, rounding)?;
+            Some(rounding.apply((standard - case.self_pay - case.deductible).max(Fen::ZERO), case.ratio))
         }
-        _ => Fen::ZERO,
+        _ => Some(Fen::ZERO),
     }
 }
 
@@ -424,7 +482,7 @@ fn case_outcomes<'c>(
         let agreement = agreements
             .get(case.institution.as_str())
             .ok_or_else(|| YearError::NoAgreement { institution: case.institution.clone(), claim: case.claim_id.clone() })?;
-        let method = method_of(terms, case, agreement.level, agreement.methods, rounding);
+        let method = method_of(terms, case, case.level.unwrap_or(agreement.level), agreement.methods, rounding);
         let points = match &method {
             Method::Points { points, .. } => *points,
             _ => Points::ZERO,

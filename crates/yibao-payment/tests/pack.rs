@@ -87,5 +87,27 @@ fn the_documented_example_reads() {
     assert_eq!((pack.id.as_str(), pack.years.len()), ("example-payment", 1));
     let dip = pack.years[0].dip.as_ref().unwrap();
     assert_eq!(dip.groups.len(), 2);
-    assert_eq!(dip.groups[0].points, yibao_payment::Points::parse("361.2004").unwrap(), "the same stent group as the demo pack's 2025 table");
+    assert_eq!(
+        dip.groups[0].points,
+        yibao_payment::Points::parse("361.2004").unwrap(),
+        "the same stent group as the demo pack's 2025 table"
+    );
+}
+
+#[test]
+fn figures_no_year_could_pay_are_refused_by_the_loader() {
+    let report = check(&[
+        ("average = [\"5200\", \"5400\", \"5600\"]", "points = \"100000000000\""),
+        ("provisional_value = \"95\"", "provisional_value = \"999999999999\""),
+        ("rate = \"260\"", "rate = \"100000000\""),
+        ("rate = \"60\"", "rate = \"200000\""),
+    ]);
+    for expected in [
+        "a group is worth at most",
+        "provisional_value: at most 1000000 yuan a point",
+        "a per-diem rate is above zero and at most 100000.00 yuan",
+        "rate: at most 100000.00 yuan a person",
+    ] {
+        assert!(report.contains(expected), "missing {expected:?} in:\n{report}");
+    }
 }

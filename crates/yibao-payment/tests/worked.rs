@@ -107,6 +107,7 @@ fn case(
 ) -> Case {
     Case {
         institution: institution.into(),
+        level: None,
         claim_id: claim.into(),
         person: format!("person-{claim}"),
         category: PersonCategory::Resident,
@@ -133,6 +134,8 @@ fn agreement(institution: &str, level: InstitutionLevel, assessment_bp: u32) -> 
         global_budget: None,
         assessment: RatioBp::new(assessment_bp),
         deductions: Fen::ZERO,
+        months_in_force: Agreement::WHOLE_YEAR,
+        days_in_force: 365,
     }
 }
 
@@ -179,7 +182,14 @@ fn three_hospitals_under_dip_where_one_over_treats() {
     assert_eq!(pack.years[0].dip.as_ref().unwrap().groups[0].points, Points::whole(398));
     let cases = three_hospitals(8, true);
     let agreements = three_agreements(yuan("1000"));
-    let input = YearInput { pack: &pack, year: 2025, fund_income: yuan("269000"), agreements: &agreements, cases: &cases };
+    let input = YearInput {
+        pack: &pack,
+        year: 2025,
+        fund_income: yuan("269000"),
+        outside_spending: Fen::ZERO,
+        agreements: &agreements,
+        cases: &cases,
+    };
     let result = run_year(&input).unwrap();
 
     // Points. A: 2 × 398 + 4 × 100 = 1,196. B: 2 × 398 + 8 × 100 (12,000 is 120% of the
@@ -254,7 +264,15 @@ fn over_treatment_lowers_the_point_value_for_everyone() {
     let pack = pack();
     let agreements = three_agreements(Fen::ZERO);
     let run = |cases: &[Case]| {
-        run_year(&YearInput { pack: &pack, year: 2025, fund_income: yuan("269000"), agreements: &agreements, cases }).unwrap()
+        run_year(&YearInput {
+            pack: &pack,
+            year: 2025,
+            fund_income: yuan("269000"),
+            outside_spending: Fen::ZERO,
+            agreements: &agreements,
+            cases,
+        })
+        .unwrap()
     };
     // Had B treated like A (4 strokes, no pneumonia), all points would be 1,196 × 2 + 336 =
     // 2,728 and the point value 258,240 ÷ 2,728 = 94.662757 yuan; its extra 500 points
@@ -282,8 +300,15 @@ fn capitation_for_a_township_centre() {
         methods: Methods::default(),
         ..agreement("T", InstitutionLevel::Township, 8_000)
     }];
-    let result =
-        run_year(&YearInput { pack: &pack, year: 2025, fund_income: yuan("200000"), agreements: &agreements, cases: &[] }).unwrap();
+    let result = run_year(&YearInput {
+        pack: &pack,
+        year: 2025,
+        fund_income: yuan("200000"),
+        outside_spending: Fen::ZERO,
+        agreements: &agreements,
+        cases: &[],
+    })
+    .unwrap();
     let t = institution(&result, "T");
     assert!(t.months.iter().all(|m| m.capitation == yuan("9000") && m.paid == yuan("9000")));
     assert_eq!((t.capitation, t.paid_in_year, t.balance), (yuan("117600"), yuan("108000"), yuan("9600")));
@@ -314,8 +339,15 @@ fn a_per_diem_stay_and_cases_kept_out_of_the_points() {
         incomplete,
         fixed,
     ];
-    let result =
-        run_year(&YearInput { pack: &pack, year: 2025, fund_income: yuan("500000"), agreements: &agreements, cases: &cases }).unwrap();
+    let result = run_year(&YearInput {
+        pack: &pack,
+        year: 2025,
+        fund_income: yuan("500000"),
+        outside_spending: Fen::ZERO,
+        agreements: &agreements,
+        cases: &cases,
+    })
+    .unwrap();
     let method = |claim: &str| result.cases.iter().find(|c| c.claim_id == claim).unwrap().method.clone();
     assert_eq!(method("S-F20"), Method::PerDiem { rate: "精神病住院 (psychiatric stays)".into(), days: 30, amount: yuan("5500") });
     assert_eq!(method("S-long"), Method::FeeForService { reason: OutOfPoints::TooLong });
@@ -348,8 +380,15 @@ fn a_readmission_reduces_the_earlier_stay() {
     // "again" begins 15 days after "first" ended (within 15): "first" counts 50 points;
     // "late" begins 29 days after "again": no reduction. 50 + 100 + 100 = 250.
     let cases = vec![late, again, first];
-    let result =
-        run_year(&YearInput { pack: &pack, year: 2025, fund_income: yuan("100000"), agreements: &agreements, cases: &cases }).unwrap();
+    let result = run_year(&YearInput {
+        pack: &pack,
+        year: 2025,
+        fund_income: yuan("100000"),
+        outside_spending: Fen::ZERO,
+        agreements: &agreements,
+        cases: &cases,
+    })
+    .unwrap();
     let outcome = |claim: &str| result.cases.iter().find(|c| c.claim_id == claim).unwrap().clone();
     assert!(outcome("first").reduced_for_readmission && outcome("first").points == Points::whole(50));
     assert!(!outcome("again").reduced_for_readmission && !outcome("late").reduced_for_readmission);
@@ -369,8 +408,15 @@ fn a_global_budget_is_cleared_by_the_bands() {
     let cases: Vec<Case> = (0..6)
         .map(|n| case("D", &format!("D-{n}"), "J18.9", None, date!(2025 - 02 - 01), date!(2025 - 02 - 05), "12500", "10000"))
         .collect();
-    let result =
-        run_year(&YearInput { pack: &pack, year: 2025, fund_income: yuan("60000"), agreements: &agreements, cases: &cases }).unwrap();
+    let result = run_year(&YearInput {
+        pack: &pack,
+        year: 2025,
+        fund_income: yuan("60000"),
+        outside_spending: Fen::ZERO,
+        agreements: &agreements,
+        cases: &cases,
+    })
+    .unwrap();
     let d = institution(&result, "D");
     let cleared = d.budget_clearing.unwrap();
     assert_eq!((cleared.billed, cleared.shared, cleared.paid), (yuan("60000"), yuan("4000"), yuan("54000")));
@@ -392,7 +438,15 @@ fn the_rate_method_and_the_total_cost_basis() {
     stroke.self_pay = yuan("500");
     stroke.deductible = yuan("1000");
     let cases = vec![stroke.clone()];
-    let result = run_year(&YearInput { pack: &pack, year: 2025, fund_income: yuan("1"), agreements: &agreements, cases: &cases }).unwrap();
+    let result = run_year(&YearInput {
+        pack: &pack,
+        year: 2025,
+        fund_income: yuan("1"),
+        outside_spending: Fen::ZERO,
+        agreements: &agreements,
+        cases: &cases,
+    })
+    .unwrap();
     assert_eq!(institution(&result, "A").points_clearing.unwrap().standard, yuan("8400"));
 
     // Total-cost basis: the pool of 258,240 is divided by the cases' reimbursement ratio
@@ -400,8 +454,15 @@ fn the_rate_method_and_the_total_cost_basis() {
     // point; the case is worth 322,800 in total cost, less the 2,000 its patient paid.
     let total = PACK.replace("basis = \"fund\"", "basis = \"total-cost\"");
     let pack = PaymentPack::parse(&total).unwrap();
-    let result =
-        run_year(&YearInput { pack: &pack, year: 2025, fund_income: yuan("269000"), agreements: &agreements, cases: &cases }).unwrap();
+    let result = run_year(&YearInput {
+        pack: &pack,
+        year: 2025,
+        fund_income: yuan("269000"),
+        outside_spending: Fen::ZERO,
+        agreements: &agreements,
+        cases: &cases,
+    })
+    .unwrap();
     assert_eq!(result.point_value_yuan.as_deref(), Some("3228.000000"));
     assert_eq!(institution(&result, "A").points_clearing.unwrap().standard, yuan("320800"));
 }
@@ -410,7 +471,9 @@ fn the_rate_method_and_the_total_cost_basis() {
 fn a_year_refuses_what_it_cannot_pay() {
     let pack = pack();
     let agreements = vec![agreement("A", InstitutionLevel::Tertiary, 10_000)];
-    let run = |cases: &[Case], year| run_year(&YearInput { pack: &pack, year, fund_income: yuan("1000"), agreements: &agreements, cases });
+    let run = |cases: &[Case], year| {
+        run_year(&YearInput { pack: &pack, year, fund_income: yuan("1000"), outside_spending: Fen::ZERO, agreements: &agreements, cases })
+    };
     let good = case("A", "x", "I63.9", None, date!(2025 - 03 - 01), date!(2025 - 03 - 08), "100", "80");
     assert!(matches!(run(std::slice::from_ref(&good), 2024), Err(yibao_payment::YearError::NoTerms(2024))));
     assert!(matches!(run(&[good.clone(), good.clone()], 2025), Err(yibao_payment::YearError::DuplicateCase { .. })));
@@ -420,4 +483,86 @@ fn a_year_refuses_what_it_cannot_pay() {
     assert!(matches!(run(&[next_year], 2025), Err(yibao_payment::YearError::OutsideYear { .. })));
     let fund_above_bill = Case { fund: yuan("200"), ..good };
     assert!(matches!(run(&[fund_above_bill], 2025), Err(yibao_payment::YearError::BadAmounts { .. })));
+}
+
+#[test]
+fn suspended_months_earn_no_capitation_and_shrink_a_global_budget() {
+    let pack = pack();
+    // Suspended from 1 July on: capitation for January to June only, 2,000 × 60 × 6/12 =
+    // 60,000, 10% held back (6,000) and 54,000 paid in six months of 9,000; the held-back
+    // part returns at the 80% assessment: 4,800. A global budget of 36,500 for the 181 days
+    // of 2025 before 1 July (365 days): 36,500 × 181/365 = 18,100.
+    let mut months = [false; 12];
+    months[..6].fill(true);
+    let agreements = vec![Agreement {
+        capitation_enrolled: Some(2_000),
+        methods: Methods::default(),
+        global_budget: Some(yuan("36500")),
+        months_in_force: months,
+        days_in_force: 181,
+        ..agreement("T", InstitutionLevel::Township, 8_000)
+    }];
+    let result = run_year(&YearInput {
+        pack: &pack,
+        year: 2025,
+        fund_income: yuan("200000"),
+        outside_spending: Fen::ZERO,
+        agreements: &agreements,
+        cases: &[],
+    })
+    .unwrap();
+    let t = institution(&result, "T");
+    assert!(t.months[..6].iter().all(|m| m.capitation == yuan("9000")) && t.months[6..].iter().all(|m| m.capitation == Fen::ZERO));
+    assert_eq!(t.capitation, yuan("58800"));
+    // Nothing billed against the budget: a surplus of all of it, 10% kept whole and 50% of
+    // the next 10%: 1,810 + 905 = 2,715.
+    assert_eq!(t.budget_clearing.unwrap().standard, yuan("18100"));
+    assert_eq!(t.budget_clearing.unwrap().paid, yuan("2715"));
+}
+
+#[test]
+fn spending_outside_the_methods_and_the_level_of_the_day() {
+    let pack = pack();
+    let agreements = three_agreements(Fen::ZERO);
+    // The three hospitals' year with 58,240 yuan of outpatient spending from the same funds:
+    // the pool falls to 200,000 over 3,228 points: 61.957869 yuan a point.
+    let cases = three_hospitals(8, true);
+    let input = YearInput {
+        pack: &pack,
+        year: 2025,
+        fund_income: yuan("269000"),
+        outside_spending: yuan("58240"),
+        agreements: &agreements,
+        cases: &cases,
+    };
+    let result = run_year(&input).unwrap();
+    assert_eq!((result.points_pool, result.point_value_yuan.as_deref()), (yuan("200000"), Some("61.957869")));
+    // C's stays were given at the tertiary level of their day (C was upgraded later): no
+    // 0.8 coefficient, so its four strokes count 100 points each and its pneumonia at 1,600
+    // (32% of 5,000) 16 points: 416.
+    let mut upgraded = cases.clone();
+    for case in upgraded.iter_mut().filter(|c| c.institution == "C") {
+        case.level = Some(InstitutionLevel::Tertiary);
+    }
+    let result = run_year(&YearInput { cases: &upgraded, ..input }).unwrap();
+    assert_eq!(institution(&result, "C").points, Points::whole(416));
+}
+
+#[test]
+fn a_point_worth_more_than_a_million_is_refused_not_paid() {
+    // One near-free stay (3 fen, 0.0003 points at 0.006% of its group's cost) against a
+    // budget of ten billion: the year is refused with its figures.
+    let pack = pack();
+    let agreements = vec![agreement("A", InstitutionLevel::Tertiary, 10_000)];
+    let cases = vec![case("A", "tiny", "J18.9", None, date!(2025 - 03 - 01), date!(2025 - 03 - 02), "0.03", "0.02")];
+    let income = Fen::checked_total(1_000_000_000_000).unwrap();
+    let refused = run_year(&YearInput {
+        pack: &pack,
+        year: 2025,
+        fund_income: income,
+        outside_spending: Fen::ZERO,
+        agreements: &agreements,
+        cases: &cases,
+    });
+    assert!(matches!(refused, Err(yibao_payment::YearError::PointValueOutOfRange { .. })), "{refused:?}");
 }

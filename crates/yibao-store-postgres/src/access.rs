@@ -244,11 +244,13 @@ impl AccessStore for PostgresStore {
     async fn register_physician(&self, actor: &Actor, scope: RegionCode, physician: NewPhysician) -> Result<PhysicianRecord, StoreError> {
         let mut tx = self.write().await?;
         // The institution locked while its physicians are counted and one is added.
-        let row = sqlx::query("SELECT code, name, region_code, level, active, level_changes, agreement FROM institutions WHERE code = $1 FOR UPDATE")
-            .bind(physician.institution.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(backend)?;
+        let row = sqlx::query(
+            "SELECT code, name, region_code, level, active, level_changes, agreement FROM institutions WHERE code = $1 FOR UPDATE",
+        )
+        .bind(physician.institution.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
         let institution = row
             .as_ref()
             .map(institution_from_row)
@@ -319,11 +321,12 @@ impl AccessStore for PostgresStore {
         rules: PenaltyRules,
     ) -> Result<PhysicianRecord, StoreError> {
         let mut tx = self.write().await?;
-        let row = sqlx::query("SELECT code, institution_code, region_code, name, registered_on, book FROM physicians WHERE code = $1 FOR UPDATE")
-            .bind(code)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(backend)?;
+        let row =
+            sqlx::query("SELECT code, institution_code, region_code, name, registered_on, book FROM physicians WHERE code = $1 FOR UPDATE")
+                .bind(code)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
         let mut record = row
             .as_ref()
             .map(physician_from_row)

@@ -235,10 +235,11 @@ impl AccessStore for SqliteStore {
             if query_opt(conn, "SELECT 1 FROM physicians WHERE code = ?1", [physician.code.as_str()], |row| col::<i64>(row, 0))?.is_some() {
                 return Err(StoreError::Exists(format!("physician {}", physician.code)));
             }
-            let count = query_opt(conn, "SELECT COUNT(*) FROM physicians WHERE institution_code = ?1", [physician.institution.as_str()], |row| {
-                col::<i64>(row, 0)
-            })?
-            .unwrap_or(0);
+            let count =
+                query_opt(conn, "SELECT COUNT(*) FROM physicians WHERE institution_code = ?1", [physician.institution.as_str()], |row| {
+                    col::<i64>(row, 0)
+                })?
+                .unwrap_or(0);
             if count >= PHYSICIANS_PER_INSTITUTION_MAX {
                 return Err(StoreError::Invalid(format!("an institution registers at most {PHYSICIANS_PER_INSTITUTION_MAX} physicians")));
             }
@@ -263,8 +264,7 @@ impl AccessStore for SqliteStore {
 
     async fn physician(&self, code: &str) -> Result<Option<PhysicianRecord>, StoreError> {
         let code = code.to_owned();
-        self.read(move |conn| query_opt(conn, PHYSICIAN_BY_CODE, [&code], physician_from_row))
-            .await
+        self.read(move |conn| query_opt(conn, PHYSICIAN_BY_CODE, [&code], physician_from_row)).await
     }
 
     async fn physicians_of(&self, scope: RegionCode, institution: &str) -> Result<Vec<PhysicianRecord>, StoreError> {

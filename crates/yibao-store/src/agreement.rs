@@ -18,6 +18,8 @@ pub const SUSPENSIONS_MAX: usize = 100;
 pub const INSPECTIONS_MAX: usize = 2_000;
 /// Longest text of a finding or a reason.
 pub const FINDING_CHARS_MAX: usize = 1_000;
+/// The largest deduction one inspection records: 100 million yuan.
+pub const DEDUCTION_MAX: Fen = Fen::new(10_000_000_000);
 /// Most persons one institution may have enrolled for capitation.
 pub const CAPITATION_ENROLLED_MAX: u32 = 10_000_000;
 
@@ -254,8 +256,8 @@ impl AgreementBook {
             }
             AgreementChange::Inspect { date, findings, deduction } => {
                 check_text("findings", findings)?;
-                if deduction.is_negative() {
-                    return Err(invalid("a deduction is not negative"));
+                if deduction.is_negative() || *deduction > DEDUCTION_MAX {
+                    return Err(invalid(format!("a deduction is 0 to {DEDUCTION_MAX} yuan")));
                 }
                 if self.inspections.len() >= INSPECTIONS_MAX {
                     return Err(invalid(format!("a register keeps at most {INSPECTIONS_MAX} inspections")));

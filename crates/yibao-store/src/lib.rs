@@ -57,8 +57,8 @@ pub use policy::{
     PolicyVersion,
 };
 pub use records::{
-    Actor, CHRONIC_DISEASES_LIMIT, ClaimRecord, ClaimStatus, HouseholdRecord, NewHousehold, NewPerson, NewReferral, PersonPage,
-    PersonQuery, PersonRecord, PersonUpdate, REFERRALS_LIMIT, INSTITUTIONS_LIMIT, ReferralRecord, SEARCH_LIMIT, SEARCH_OFFSET_MAX, SettleOutcome,
+    Actor, CHRONIC_DISEASES_LIMIT, ClaimRecord, ClaimStatus, HouseholdRecord, INSTITUTIONS_LIMIT, NewHousehold, NewPerson, NewReferral,
+    PersonPage, PersonQuery, PersonRecord, PersonUpdate, REFERRALS_LIMIT, ReferralRecord, SEARCH_LIMIT, SEARCH_OFFSET_MAX, SettleOutcome,
     SettleRequest, TierEdit, check_chronic_diseases, check_employee_top_ups,
 };
 use time::Date;

@@ -80,7 +80,14 @@ pub enum PhysicianChange {
 
 impl PhysicianRecord {
     /// A record read back from its stored columns (text, the book as JSON).
-    pub fn from_columns(code: &str, institution: &str, region: &str, name: &str, registered_on: &str, book: &str) -> Result<PhysicianRecord, StoreError> {
+    pub fn from_columns(
+        code: &str,
+        institution: &str,
+        region: &str,
+        name: &str,
+        registered_on: &str,
+        book: &str,
+    ) -> Result<PhysicianRecord, StoreError> {
         Ok(PhysicianRecord {
             code: PhysicianCode::parse(code).map_err(|e| StoreError::Backend(format!("stored: {e}")))?,
             institution: crate::stored::institution_of(institution)?,
@@ -133,7 +140,8 @@ impl PhysicianBook {
         if *points == 0 || *points > PENALTY_POINTS_MAX {
             return Err(refused(format!("a penalty gives 1 to {PENALTY_POINTS_MAX} points")));
         }
-        if reason.trim().is_empty() || reason.chars().count() > crate::agreement::FINDING_CHARS_MAX || reason.chars().any(char::is_control) {
+        if reason.trim().is_empty() || reason.chars().count() > crate::agreement::FINDING_CHARS_MAX || reason.chars().any(char::is_control)
+        {
             return Err(refused("a penalty's reason has 1 to 1,000 characters, no control characters".into()));
         }
         if self.penalties.len() >= PENALTIES_MAX {
