@@ -60,8 +60,10 @@ pub struct AgreementIn {
     deduction: Option<Fen>,
 }
 
+/// A readable change without a field it needs, or with one it does not take: the rules'
+/// refusal (422 `agreement.bad_change`), since the document lets every field be given.
 fn missing(field: &str, change: &str) -> ApiError {
-    crate::contract::malformed(format!("{field}: required for a '{change}' change"))
+    ApiError::from(yibao_app::AppError::bad_request("agreement.bad_change", format!("{field}: required for a '{change}' change")))
 }
 
 impl AgreementIn {
@@ -69,7 +71,10 @@ impl AgreementIn {
         let change = self.change.as_str();
         let extra = |fields: &[(&str, bool)]| -> Result<(), ApiError> {
             match fields.iter().find(|(_, given)| *given) {
-                Some((field, _)) => Err(crate::contract::malformed(format!("{field}: not taken by a '{change}' change"))),
+                Some((field, _)) => Err(ApiError::from(yibao_app::AppError::bad_request(
+                    "agreement.bad_change",
+                    format!("{field}: not taken by a '{change}' change"),
+                ))),
                 None => Ok(()),
             }
         };

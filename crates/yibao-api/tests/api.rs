@@ -2038,17 +2038,11 @@ async fn payment_flow(api: &Api) {
     let (status, register) = api.call("POST", "/api/institutions/H41992100007/agreement", Auth::Token(&admin), Some(sign)).await;
     assert_eq!(status, StatusCode::OK, "{register}");
     assert_eq!(register["agreement"]["years"][0]["points"], true, "{register}");
-    // A change with a field it does not take, or without one it needs, is not read.
-    let stray = json!({ "change": "reinstate", "on": "2026-01-01", "points": true });
-    assert_eq!(
-        api.call("POST", "/api/institutions/H41992100007/agreement", Auth::Token(&admin), Some(stray)).await.0,
-        StatusCode::BAD_REQUEST
-    );
-    let bare = json!({ "change": "suspend", "reason": "x" });
-    assert_eq!(
-        api.call("POST", "/api/institutions/H41992100007/agreement", Auth::Token(&admin), Some(bare)).await.0,
-        StatusCode::BAD_REQUEST
-    );
+    // A change with a field it does not take, or without one it needs, is refused by its rule.
+    for refused in [json!({ "change": "reinstate", "on": "2026-01-01", "points": true }), json!({ "change": "suspend", "reason": "x" })] {
+        let (status, answer) = api.call("POST", "/api/institutions/H41992100007/agreement", Auth::Token(&admin), Some(refused)).await;
+        assert_eq!((status, answer["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("agreement.bad_change")), "{answer}");
+    }
 
     // Two stays at the east hospital (DIP points), one at the centre's (no agreement this
     // year: fee-for-service).

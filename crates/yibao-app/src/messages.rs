@@ -35,6 +35,7 @@ macro_rules! catalogue {
 catalogue! {
     "access.forbidden" => "无权执行此操作：{detail}", DETAIL;
     "access.outside_region" => "超出您的管辖区划：{detail}", DETAIL;
+    "agreement.bad_change" => "协议变更的字段与变更类型不符：{detail}", DETAIL;
     "agreement.bad_date" => "协议变更的日期须在今天前后一年内（检查日期不得晚于今天）：{detail}", DETAIL;
     "agreement.bad_score" => "考核得分须为 0% 至 100% 的百分比：{detail}", DETAIL;
     "agreement.refused" => "拒绝变更定点服务协议：{detail}", DETAIL;
