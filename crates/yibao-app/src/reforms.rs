@@ -54,7 +54,7 @@ impl App {
             let _turn = turn;
             let quiet = |_: u64| {};
             let base = simulate(&city, &baseline, &SimOptions { threads, ..SimOptions::default() }, &quiet)?;
-            let other = simulate(&city, &reformed, &SimOptions { threads, financing: reform.financing }, &quiet)?;
+            let other = simulate(&city, &reformed, &SimOptions { threads, financing: reform.financing, keep_stays: false }, &quiet)?;
             Ok::<_, yibao_synth::SimError>(comparison(&base, &other, &reform.name))
         })
         .await

@@ -14,7 +14,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use yibao_policy::Policy;
 use yibao_synth::format::{CLAIM_HEADER, FORMAT, INSTITUTION_HEADER, PERSON_HEADER, write_claim, write_institution, write_person};
-use yibao_synth::{City, Config, Financing, SimOptions, apply_reform, render, render_comparison, simulate};
+use yibao_synth::{City, Config, Financing, SimOptions, apply_reform, render, render_comparison, render_payment, simulate};
 
 use crate::demo::DEMO_POLICY;
 use crate::files;
@@ -76,6 +76,17 @@ pub struct SimulateArgs {
     /// under the pack and under the pack with the reform, and print them side by side.
     #[arg(long)]
     reform: Option<PathBuf>,
+    /// The payment pack the city pays its institutions by (DIP points, per diem,
+    /// capitation, clearing); default: the demo city's with the demo policy.
+    #[arg(long)]
+    payment_pack: Option<PathBuf>,
+    /// Another payment pack (a new point table, another reserve): the same stays paid
+    /// under it too, beside the first.
+    #[arg(long)]
+    payment_reform: Option<PathBuf>,
+    /// Do not run the payment year.
+    #[arg(long)]
+    no_payment: bool,
 }
 
 impl CityArgs {
@@ -267,10 +278,15 @@ pub fn simulate_command(args: &SimulateArgs) -> Result<(), String> {
     let runs = if reform.is_some() { 2 } else { 1 };
     let bar = progress(city.config.insured * runs, "persons");
     let started = Instant::now();
-    let result = simulate(&city, &policy, &SimOptions { threads, ..SimOptions::default() }, &|persons| bar.inc(persons))
-        .map_err(|e| format!("{e} [synth.simulate]"))?;
+    let payment = if args.no_payment { None } else { crate::serve::payment_pack(args.payment_pack.as_deref(), &policy)? };
+    let payment_reform = match &args.payment_reform {
+        Some(path) => Some(crate::serve::payment_pack(Some(path), &policy)?.ok_or("no payment pack")?),
+        None => None,
+    };
+    let options = SimOptions { threads, keep_stays: payment.is_some(), ..SimOptions::default() };
+    let result = simulate(&city, &policy, &options, &|persons| bar.inc(persons)).map_err(|e| format!("{e} [synth.simulate]"))?;
     if let Some((reformed, reform)) = &reform {
-        let options = SimOptions { threads, financing: reform.financing };
+        let options = SimOptions { threads, financing: reform.financing, keep_stays: false };
         let other = simulate(&city, reformed, &options, &|persons| bar.inc(persons)).map_err(|e| format!("{e} [synth.simulate]"))?;
         bar.finish_and_clear();
         print!("{}", render_comparison(&result, &other, &reform.name));
@@ -286,6 +302,17 @@ pub fn simulate_command(args: &SimulateArgs) -> Result<(), String> {
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     print!("{}", render(&result));
+    if let Some(pack) = &payment {
+        let base = yibao_synth::payment_year(&city, &result, pack).map_err(|e| format!("the payment year: {e} [synth.payment]"))?;
+        let reformed = match &payment_reform {
+            Some(other) => {
+                Some(yibao_synth::payment_year(&city, &result, other).map_err(|e| format!("the payment reform: {e} [synth.payment]"))?)
+            }
+            None => None,
+        };
+        let name = args.payment_reform.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+        print!("{}", render_payment(&base, reformed.as_ref().map(|r| (r, name.as_str()))));
+    }
     eprintln!(
         "simulated {} insured and {} claims in {seconds:.1} s ({:.0} claims/s, {threads} threads)",
         city.config.insured,

@@ -197,6 +197,21 @@ enum Extra {
     Stapler,
 }
 
+/// The main procedure (ICD-9-CM-3 医保版) an inpatient diagnosis's bill implies: the stent's
+/// PCI, the hip's replacement, the stapler's laparoscopic cholecystectomy or lobectomy;
+/// `None` for a stay treated without one (the payment year's DIP groups read it).
+#[must_use]
+pub(crate) fn main_procedure(diagnosis: &str) -> Option<&'static str> {
+    let extra = INPATIENT_DX.iter().find(|(code, _, _)| *code == diagnosis).map(|(_, _, extra)| extra)?;
+    match (extra, &diagnosis[..3]) {
+        (Extra::Stent, _) => Some("36.0601"),
+        (Extra::Hip, _) => Some("81.5100"),
+        (Extra::Stapler, "K80") => Some("51.2300"),
+        (Extra::Stapler, _) => Some("32.4100"),
+        (Extra::None, _) => None,
+    }
+}
+
 /// Inpatient diagnoses with weights by age band (0–4, 5–17, 18–44, 45–59, 60–74, 75+).
 const INPATIENT_DX: [(&str, [u32; 6], Extra); 11] = [
     ("J18.900", [50, 30, 15, 10, 15, 20], Extra::None),

@@ -48,6 +48,7 @@ pub use reform::{Reform, ReformError, apply_reform};
 pub use rng::{SplitMix64, mix64};
 pub use sim::{
     AccountMemo, BalancingIncome, Comparison, FUNDS, Financing, FundLine, FundUnitChange, GroupTotals, Layer, LayerTotals, Payer,
-    Population, Refusal, SimError, SimOptions, SimResult, UnitLine, comparison, render, render_comparison, simulate,
+    Population, Refusal, SimError, SimOptions, SimResult, UnitLine, comparison, payment_year, render, render_comparison, render_payment,
+    simulate,
 };
 pub use stream::{Block, Chunks};

@@ -68,12 +68,13 @@ fn the_same_year_under_a_reform_moves_money_only_where_the_reform_says() {
     // A reform that changes nothing gives the baseline.
     let (same, nothing) = apply_reform(&pack_text(), "[reform]\nname = \"nothing\"\n", Financing::default()).expect("applies");
     let same = Policy::from_toml("same", &same).expect("valid");
-    let again = simulate(&city, &same, &SimOptions { threads: 1, financing: nothing.financing }, &|_| {}).expect("same");
+    let again = simulate(&city, &same, &SimOptions { threads: 1, financing: nothing.financing, keep_stays: false }, &|_| {}).expect("same");
     assert_eq!(render(&again), render(&base));
 
     let (merged, reform) = apply_reform(&pack_text(), &example(), Financing::default()).expect("applies");
     let reformed = Policy::from_toml("merged", &merged).expect("valid");
-    let other = simulate(&city, &reformed, &SimOptions { threads: 2, financing: reform.financing }, &|_| {}).expect("reform");
+    let other =
+        simulate(&city, &reformed, &SimOptions { threads: 2, financing: reform.financing, keep_stays: false }, &|_| {}).expect("reform");
     assert_eq!(other.claims(), base.claims(), "the same claims");
     assert_eq!(other.refused(), 0);
     let spending =

@@ -30,7 +30,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use time::{Date, Month};
-use yibao_domain::{AssistanceGroup, Fen, PersonCategory, RatioBp, Scheme, Tier};
+use yibao_domain::{AssistanceGroup, Fen, PersonCategory, RatioBp, RegionCode, Scheme, Tier};
 use yibao_engine::{
     Accumulators, Claim, Coverage, Explain, ResidentContribution, Settlement, employee_contribution, resident_contribution, settle_into,
     supplementary_contribution, tier_on, upgrade_waiting_months,
@@ -39,7 +39,7 @@ use yibao_ledger::{DEFAULT_LEVY_RATIO_BP, FundScheme, Ledger};
 use yibao_policy::{ParamKey, Policy, Query};
 
 pub use books::{FundLine, UnitLine};
-pub use report::{BalancingIncome, Comparison, FundUnitChange, comparison, render, render_comparison};
+pub use report::{BalancingIncome, Comparison, FundUnitChange, comparison, render, render_comparison, render_payment};
 pub use tally::{AccountMemo, FUNDS, GroupTotals, Layer, LayerTotals, Payer, Population, Refusal};
 
 use crate::city::{City, Config};
@@ -92,11 +92,14 @@ pub struct SimOptions {
     /// Worker threads (at least 1). The result does not depend on it.
     pub threads: usize,
     pub financing: Financing,
+    /// Keep every inpatient stay as a payment case (`SimResult::stays`), for the payment
+    /// year of the city's institutions ([`payment_year`]).
+    pub keep_stays: bool,
 }
 
 impl Default for SimOptions {
     fn default() -> SimOptions {
-        SimOptions { threads: 1, financing: Financing::default() }
+        SimOptions { threads: 1, financing: Financing::default(), keep_stays: false }
     }
 }
 
@@ -133,6 +136,14 @@ pub struct SimResult {
     pub warnings: Vec<String>,
     pub ledger: Ledger,
     pub institutions: usize,
+    /// Every inpatient stay settled, as a payment case, by institution and claim id (with
+    /// `SimOptions::keep_stays`; empty otherwise).
+    pub stays: Vec<yibao_payment::Case>,
+    /// What the employees' and residents' pooled funds paid for every other claim
+    /// (outpatient, chronic; not maternity), as settled.
+    pub outside_spending: Fen,
+    /// The year's income of the employees' and residents' pooled funds (every payer).
+    pub pooled_income: Fen,
 }
 
 impl SimResult {
@@ -171,6 +182,8 @@ struct Context<'a> {
     employee_tiers: bool,
     resident_tiers: bool,
     first_day: Date,
+    /// Keep the stays as payment cases (`SimOptions::keep_stays`).
+    keep_stays: bool,
 }
 
 fn first_of(year: i32, month0: usize) -> Date {
@@ -178,7 +191,7 @@ fn first_of(year: i32, month0: usize) -> Date {
 }
 
 impl<'a> Context<'a> {
-    fn new(city: &'a City, policy: &'a Policy, financing: Financing) -> Context<'a> {
+    fn new(city: &'a City, policy: &'a Policy, financing: Financing, keep_stays: bool) -> Context<'a> {
         let year = city.config.year;
         let mut segments = vec![0];
         // A value starting on the first of a month changes that month's contribution; one
@@ -218,6 +231,7 @@ impl<'a> Context<'a> {
             employee_tiers: !policy.tiers_for(Scheme::Employee).is_empty(),
             resident_tiers: !policy.tiers_for(Scheme::Resident).is_empty(),
             first_day: city.config.first_day(),
+            keep_stays,
         }
     }
 
@@ -243,6 +257,9 @@ struct Worker<'c, 'a> {
     settlement: Settlement,
     /// Resident contributions by (county, tier, group): the same inputs give the same result.
     residents: Vec<(ResidentKey, ResidentContribution)>,
+    /// The inpatient stays kept as payment cases, and the pooled funds' other spending.
+    stays: Vec<yibao_payment::Case>,
+    outside_spending: Fen,
 }
 
 impl<'c, 'a> Worker<'c, 'a> {
@@ -256,6 +273,8 @@ impl<'c, 'a> Worker<'c, 'a> {
             claim: None,
             settlement: Settlement::default(),
             residents: Vec::new(),
+            stays: Vec::new(),
+            outside_spending: Fen::ZERO,
         }
     }
 
@@ -443,6 +462,13 @@ impl<'c, 'a> Worker<'c, 'a> {
                     t.add_spend(Layer::MaternityAllowance, person_payee, county, month, s.maternity_allowance);
                     t.kinds[kind_index(event.kind)].add(s);
                     t.groups[group].totals.add(s);
+                    if self.ctx.keep_stays && event.kind != yibao_domain::ClaimKind::Maternity {
+                        if event.kind.is_stay() {
+                            self.stays.push(payment_case(city, person, event, claim, s));
+                        } else {
+                            self.outside_spending += s.hifp_pay;
+                        }
+                    }
                 }
                 Err(error) => self.tally.refuse(error.code(), person.index, &claim.claim_id, error.to_string()),
             }
@@ -480,13 +506,13 @@ fn check_policy(city: &City, policy: &Policy) -> Result<(), SimError> {
 /// done after each block.
 pub fn simulate(city: &City, policy: &Policy, options: &SimOptions, progress: &(dyn Fn(u64) + Sync)) -> Result<SimResult, SimError> {
     check_policy(city, policy)?;
-    let ctx = Context::new(city, policy, options.financing);
+    let ctx = Context::new(city, policy, options.financing, options.keep_stays);
     let blocks = city.config.blocks();
     let next = AtomicU32::new(0);
     // The first error of the lowest block, whatever thread met it.
     let failure: Mutex<Option<(u32, SimError)>> = Mutex::new(None);
     let threads = options.threads.clamp(1, 64);
-    let tallies: Vec<Tally> = std::thread::scope(|scope| {
+    let results: Vec<(Tally, Vec<yibao_payment::Case>, Fen)> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
@@ -508,7 +534,7 @@ pub fn simulate(city: &City, policy: &Policy, options: &SimOptions, progress: &(
                             }
                         }
                     }
-                    worker.tally
+                    (worker.tally, worker.stays, worker.outside_spending)
                 })
             })
             .collect();
@@ -518,10 +544,29 @@ pub fn simulate(city: &City, policy: &Policy, options: &SimOptions, progress: &(
         return Err(error);
     }
     let mut total = Tally::new(city.institutions.len() + 3);
-    for t in &tallies {
-        total.merge(t);
+    let mut stays = Vec::new();
+    let mut outside_spending = Fen::ZERO;
+    for (t, kept, outside) in results {
+        total.merge(&t);
+        stays.extend(kept);
+        outside_spending += outside;
     }
-    drop(tallies);
+    // Blocks finish in any order: the stays are put in one.
+    stays.sort_by(|a, b| (&a.institution, &a.claim_id).cmp(&(&b.institution, &b.claim_id)));
+    let pooled_income = Fen::checked_total(
+        [FundScheme::Employee, FundScheme::Resident]
+            .into_iter()
+            .flat_map(|fund| {
+                let total = &total;
+                (0..3).flat_map(move |county| {
+                    (0..12).flat_map(move |month| {
+                        Payer::ALL.iter().map(move |payer| total.income[Tally::income_at(fund, county, month, *payer)])
+                    })
+                })
+            })
+            .sum(),
+    )
+    .unwrap_or(Fen::ZERO);
     total.refusals.sort_by(|a, b| b.count.cmp(&a.count).then(a.code.cmp(b.code)));
     let (ledger, funds, mut warnings) = books::run(city, policy, &options.financing, &total)?;
     for r in &total.refusals {
@@ -539,5 +584,86 @@ pub fn simulate(city: &City, policy: &Policy, options: &SimOptions, progress: &(
         warnings,
         ledger,
         institutions: city.institutions.len(),
+        stays,
+        outside_spending,
+        pooled_income,
     })
+}
+
+/// A settled stay as the payment year reads it (`yibao_payment::Case`): the claim's
+/// diagnosis with the main procedure its bill implies (a stent, a hip, a stapler).
+fn payment_case(city: &City, person: &Person, event: &ClaimEvent, claim: &Claim, s: &Settlement) -> yibao_payment::Case {
+    let institution = &city.institutions[event.institution as usize];
+    yibao_payment::Case {
+        institution: institution.code.clone(),
+        level: Some(institution.level),
+        claim_id: claim.claim_id.clone(),
+        person: person.index.to_string(),
+        category: person.category,
+        admission: event.admission,
+        discharge: event.discharge,
+        main_diagnosis: claim.diagnosis.clone(),
+        main_procedure: crate::claims::main_procedure(event.diagnosis).map(str::to_owned),
+        incomplete: false,
+        single_disease: event.kind == yibao_domain::ClaimKind::SingleDisease,
+        total: s.medfee_sumamt,
+        fund: s.hifp_pay,
+        self_pay: s.fulamt_ownpay_amt,
+        deductible: s.act_pay_dedc,
+        ratio: yibao_domain::RatioBp::new(s.pool_prop_bp.min(10_000)),
+    }
+}
+
+/// The city's payment year under `pack` (issue 15): the simulated stays paid by the
+/// methods of the agreements a city signs with its institutions: DIP points and per diem
+/// for every hospital in the city, capitation besides for its primary-care institutions
+/// (each county's residents signed with its primary and township institutions in equal
+/// shares), fee-for-service out of the city; the year's income the pooled funds'
+/// simulated income. Needs a result with its stays kept.
+pub fn payment_year(
+    city: &City,
+    result: &SimResult,
+    pack: &yibao_payment::PaymentPack,
+) -> Result<yibao_payment::YearResult, yibao_payment::YearError> {
+    let primary_care = |level: yibao_domain::InstitutionLevel| {
+        matches!(level, yibao_domain::InstitutionLevel::Primary | yibao_domain::InstitutionLevel::Township)
+    };
+    let centres = |county: RegionCode| {
+        city.institutions
+            .iter()
+            .filter(|i| i.region == county && i.place == yibao_domain::Place::InArea && i.code.starts_with('H') && primary_care(i.level))
+            .count()
+    };
+    let agreements: Vec<yibao_payment::Agreement> = city
+        .institutions
+        .iter()
+        .map(|institution| {
+            let in_city = institution.place == yibao_domain::Place::InArea && institution.code.starts_with('H');
+            let county = city.counties.iter().position(|c| *c == institution.region);
+            let enrolled = county.filter(|_| in_city && primary_care(institution.level)).map(|c| {
+                let residents = result.population.by_county[c][2];
+                u32::try_from(residents / u64::try_from(centres(institution.region).max(1)).unwrap_or(1)).unwrap_or(u32::MAX)
+            });
+            yibao_payment::Agreement {
+                institution: institution.code.clone(),
+                level: institution.level,
+                methods: yibao_payment::Methods { points: in_city, per_diem: in_city },
+                capitation_enrolled: enrolled.filter(|n| *n > 0),
+                global_budget: None,
+                assessment: yibao_domain::RatioBp::new(10_000),
+                deductions: Fen::ZERO,
+                months_in_force: yibao_payment::Agreement::WHOLE_YEAR,
+                days_in_force: 365,
+            }
+        })
+        .collect();
+    let input = yibao_payment::YearInput {
+        pack,
+        year: city.config.year,
+        fund_income: result.pooled_income,
+        outside_spending: result.outside_spending,
+        agreements: &agreements,
+        cases: &result.stays,
+    };
+    yibao_payment::run_year(&input)
 }

@@ -478,3 +478,63 @@ pub fn comparison(base: &SimResult, reform: &SimResult, name: &str) -> Compariso
         balancing_income,
     }
 }
+
+/// The payment year of the city's institutions (issue 15): the budget and the pool, the
+/// point value, the stays by method, and the institutions whose payment moved most against
+/// what they billed; with a reform, each figure beside the baseline's.
+#[must_use]
+pub fn render_payment(base: &yibao_payment::YearResult, reform: Option<(&yibao_payment::YearResult, &str)>) -> String {
+    use yibao_payment::Method;
+    let mut out = String::new();
+    let _ = writeln!(out, "\nPaying institutions (支付方式), {}", base.year);
+    let figure = |out: &mut String, label: &str, value: &dyn Fn(&yibao_payment::YearResult) -> String| match reform {
+        Some((other, _)) => {
+            let _ = writeln!(out, "  {label:<40} {:>20} {:>20}", value(base), value(other));
+        }
+        None => {
+            let _ = writeln!(out, "  {label:<40} {:>20}", value(base));
+        }
+    };
+    if let Some((_, name)) = reform {
+        let _ = writeln!(out, "  {:<40} {:>20} {:>20}", "", "baseline", name);
+    }
+    figure(&mut out, "pooled funds' income", &|r| r.fund_income.to_string());
+    figure(&mut out, "risk reserve", &|r| r.risk_reserve.to_string());
+    figure(&mut out, "spent outside the payment year", &|r| r.outside_spending.to_string());
+    figure(&mut out, "per diem, fee-for-service, capitation", &|r| r.other_methods.to_string());
+    figure(&mut out, "pool of the points", &|r| r.points_pool.to_string());
+    figure(&mut out, "points", &|r| r.points.to_string());
+    figure(&mut out, "point value (yuan)", &|r| r.point_value_yuan.clone().unwrap_or_else(|| "-".into()));
+    figure(&mut out, "provisional point value (yuan)", &|r| r.provisional_value_yuan.clone().unwrap_or_else(|| "-".into()));
+    figure(&mut out, "paid beyond the budget", &|r| r.over_budget.to_string());
+    let count = |r: &yibao_payment::YearResult, which: fn(&Method) -> bool| r.cases.iter().filter(|c| which(&c.method)).count().to_string();
+    figure(&mut out, "stays by DIP points", &|r| count(r, |m| matches!(m, Method::Points { .. })));
+    figure(&mut out, "stays per diem", &|r| count(r, |m| matches!(m, Method::PerDiem { .. })));
+    figure(&mut out, "stays fee-for-service", &|r| count(r, |m| matches!(m, Method::FeeForService { .. })));
+    let total = |r: &yibao_payment::YearResult, f: fn(&yibao_payment::InstitutionYear) -> Fen| {
+        r.institutions.iter().fold(Fen::ZERO, |a, i| a + f(i))
+    };
+    figure(&mut out, "billed by the institutions", &|r| total(r, |i| i.billed).to_string());
+    figure(&mut out, "payable to the institutions", &|r| total(r, |i| i.payable).to_string());
+    let _ = writeln!(out, "  institutions paid furthest from their bill:");
+    let mut moved: Vec<&yibao_payment::InstitutionYear> = base.institutions.iter().filter(|i| i.cases > 0).collect();
+    moved.sort_by_key(|i| std::cmp::Reverse(i.against_billed.get().unsigned_abs()));
+    for i in moved.iter().take(8) {
+        let reformed = reform.and_then(|(other, _)| other.institutions.iter().find(|o| o.institution == i.institution));
+        let _ = write!(
+            out,
+            "    {} {:<9} {:>6} stays  billed {:>14}  payable {:>14}  ({:>13})",
+            i.institution,
+            i.level.as_str(),
+            i.cases,
+            i.billed.to_string(),
+            i.payable.to_string(),
+            i.against_billed.to_string()
+        );
+        if let Some(o) = reformed {
+            let _ = write!(out, "  reform: payable {:>14} ({:>13})", o.payable.to_string(), (o.payable - i.payable).to_string());
+        }
+        let _ = writeln!(out);
+    }
+    out
+}
