@@ -2241,3 +2241,47 @@ async fn physicians_flow(api: &Api, year: i32) {
         api.call("POST", "/api/settlements", Auth::Key("key-center"), Some(named("D-4", Some("D419902000001"), day(-10), day(-8)))).await;
     assert_eq!((answer.0, answer.1["replayed"].as_bool()), (StatusCode::OK, Some(true)), "{answer:?}");
 }
+
+/// Hostile review: a stay settled in the first hours of 1 January (Beijing), still
+/// 31 December in UTC where settled moments are kept, counts in the year it was discharged
+/// in; a retry of it after its hospital is suspended is answered, and the same claim id with
+/// other content is not let through by the suspension's retry rule.
+#[tokio::test]
+async fn a_stay_settled_early_on_new_years_day_counts_in_its_year() {
+    let dir = std::env::temp_dir().join(format!("yibao-api-new-year-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let store = SqliteStore::open(&dir.join("yibao.db")).await.expect("store");
+    seed(&store).await;
+    let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
+    let payment = yibao_app::payment::PaymentPack::parse(yibao_app::payment::DEMO_PAYMENT_PACK).expect("payment pack");
+    // 07:30 on 1 January 2026 in the city.
+    let clock: yibao_app::Clock = Arc::new(|| datetime!(2025-12-31 23:30 UTC));
+    let app = App::new(Arc::new(Backend::Sqlite(store)), Arc::new(policy)).with_clock(clock).with_payment_pack(payment);
+    let api = Api { router: yibao_api::app(app) };
+    enrol_both(&api).await;
+    let admin = api.sign_in("admin").await;
+    let sign = json!({ "change": "sign", "year": 2026, "points": true });
+    assert_eq!(api.call("POST", "/api/institutions/H41992100007/agreement", Auth::Token(&admin), Some(sign)).await.0, StatusCode::OK);
+    let body = json!({ "person_id": EAST_PERSON, "card_no": "C0001", "claim": stay("NY-1", "H41992100007", "J18.900", "2025-12-28", "2026-01-01", "1500.00") });
+    let (status, answer) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(body.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let accountant = api.sign_in("accountant").await;
+    let budget = json!({ "year": 2026, "scheme": "resident", "unit": "419900", "income": "100000.00", "spending": "90000.00" });
+    assert_eq!(api.call("PUT", "/api/funds/budgets", Auth::Token(&accountant), Some(budget)).await.0, StatusCode::OK);
+    let (status, view) = api.call("GET", "/api/payment/2026", Auth::Token(&accountant), None).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    let east =
+        view["result"]["institutions"].as_array().expect("institutions").iter().find(|i| i["institution"] == "H41992100007").cloned();
+    assert_eq!(east.and_then(|e| e["cases"].as_u64()), Some(1), "{view}");
+    // Suspended from a day before the stay: the retry of NY-1 is answered with its settlement; the same id
+    // with another bill is refused by the suspension, not passed on.
+    let suspend = json!({ "change": "suspend", "from": "2025-12-01", "reason": "检查中 (under inspection)" });
+    assert_eq!(api.call("POST", "/api/institutions/H41992100007/agreement", Auth::Token(&admin), Some(suspend)).await.0, StatusCode::OK);
+    let (status, answer) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(body.clone())).await;
+    assert_eq!((status, answer["replayed"].as_bool()), (StatusCode::OK, Some(true)), "{answer}");
+    let mut other = body;
+    other["claim"]["lines"][0]["unit_price"] = json!("9999.00");
+    let (status, answer) = api.call("POST", "/api/pre-settlements", Auth::Key("key-east"), Some(other)).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::FORBIDDEN, Some("settle.institution_suspended")), "{answer}");
+}

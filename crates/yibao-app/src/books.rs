@@ -229,6 +229,8 @@ impl App {
         let scope = principal.scope(roles::FUND_WRITERS)?;
         check_year(budget.year)?;
         store!(self, set_budget(&principal.actor(source, self.now()), scope, budget.clone()))?;
+        // The payment year spends the budgeted income: its last run is stale.
+        self.forget_payment_year();
         Ok(budget)
     }
 

@@ -120,10 +120,11 @@ impl App {
     }
 
     /// Checks a claim against the register, the clock and the insurance physicians
-    /// ([`App::check_claim_sender`], [`App::check_physician`]). A claim id the store holds
-    /// already passes a suspension recorded after it was settled: the store answers a
-    /// retry with the first settlement, or refuses other content under the id.
-    async fn check_claim(&self, principal: &Principal, claim: &Claim) -> Result<(), AppError> {
+    /// ([`App::check_claim_sender`], [`App::check_physician`]). A retry of a claim the store
+    /// holds already for the same person with the same content passes a suspension, or an
+    /// agreement's physician rule, recorded after it was settled: the store answers it with
+    /// the first settlement. Anything else under the id is checked as new.
+    async fn check_claim(&self, principal: &Principal, claim: &Claim, person_id: &NationalId) -> Result<(), AppError> {
         let checked = match self.check_claim_sender(principal, claim) {
             Ok(()) => self.check_physician(principal, claim).await,
             Err(error) => Err(error),
@@ -136,11 +137,13 @@ impl App {
                         | "settle.institution_terminated"
                         | "settle.physician_suspended"
                         | "settle.physician_terminated"
+                        | "settle.physician_required"
                 ) =>
             {
+                let submitted = serde_json::to_string(claim).map_err(|e| AppError::bad_request("request.malformed", e.to_string()))?;
                 match store!(self, claim(self.policy().region, &claim.institution_code, &claim.claim_id)) {
-                    Ok(_) => Ok(()),
-                    Err(_) => Err(error),
+                    Ok(stored) if stored.person_id == *person_id && stored.claim_json == submitted => Ok(()),
+                    _ => Err(error),
                 }
             }
             other => other,
@@ -350,7 +353,7 @@ impl App {
     /// presents the person's national ID and card number; an unknown ID and a wrong card
     /// get one and the same answer, so the service is no insured-or-not oracle.
     pub async fn pre_settle(&self, principal: &Principal, person_id: &NationalId, card_no: &str, claim: Claim) -> Result<Value, AppError> {
-        self.check_claim(principal, &claim).await?;
+        self.check_claim(principal, &claim, person_id).await?;
         let person = self.presented(person_id, card_no).await?;
         let claim = self.with_records(claim, person_id).await?;
         let acc = store!(self, accumulators(self.policy().region, person_id, self.claim_year(&claim)))?;
@@ -386,7 +389,7 @@ impl App {
         person_id: &NationalId,
         claim: Claim,
     ) -> Result<Settled, AppError> {
-        self.check_claim(principal, &claim).await?;
+        self.check_claim(principal, &claim, person_id).await?;
         // A stay is checked against the person's stays and referrals and written while no
         // other stay of the person, or cancellation of their referral, is in between.
         let _person = if claim.kind.is_stay() { Some(self.lock_person(person_id).await?) } else { None };
@@ -409,7 +412,7 @@ impl App {
     /// A claim checked as a settlement would check it, with the referral and deductible
     /// from the records: for a pre-settlement of a visit.
     pub(crate) async fn check_visit_claim(&self, principal: &Principal, claim: Claim, person_id: &NationalId) -> Result<Claim, AppError> {
-        self.check_claim(principal, &claim).await?;
+        self.check_claim(principal, &claim, person_id).await?;
         self.with_records(claim, person_id).await
     }
 

@@ -139,6 +139,11 @@ pub struct Visit {
     /// the settlement, and a reversal (2601) of one of them cancels it.
     #[serde(default)]
     pub settled_by: Vec<String>,
+    /// The attending physician (`atddr_no`) when the message gives a national insurance
+    /// physician's code; a local code (a hospital's own staff number) is not kept: the
+    /// claim then names no physician.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub physician: Option<String>,
 }
 
 /// Most messages one settlement answers (the one that claimed it and those that finished it).
@@ -367,6 +372,7 @@ impl Visit {
             setl_id: None,
             settlement_list: None,
             settled_by: Vec::new(),
+            physician: new.physician.filter(|code| yibao_domain::PhysicianCode::is_valid(code)),
         }
     }
 
@@ -443,7 +449,7 @@ impl Visit {
             emergency: self.emergency,
             referred_deductible_paid: Fen::ZERO,
             procedure: None,
-            physician: None,
+            physician: self.physician.clone(),
             delivery: self.delivery,
             lines: self.fees.iter().map(|f| f.line.clone()).collect(),
         };
@@ -465,6 +471,8 @@ pub struct NewVisit {
     pub delivery: Option<Delivery>,
     /// Where the message says the person is insured (`insuplc_admdvs`), if it says.
     pub insured_in: Option<RegionCode>,
+    /// The attending physician's code (`atddr_no`), as the message gives it.
+    pub physician: Option<String>,
 }
 
 /// A correction of an open visit (2203 visit information, 2403 admission change).
@@ -1552,6 +1560,7 @@ mod tests {
             emergency: false,
             delivery: None,
             insured_in: None,
+            physician: None,
         };
         Visit::opened("M1".into(), new)
     }

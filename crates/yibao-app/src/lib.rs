@@ -145,6 +145,9 @@ pub struct App {
     /// The payment pack (how the fund pays institutions, `yibao-payment`), if the service
     /// has one.
     payment: Option<Arc<yibao_payment::PaymentPack>>,
+    /// The last payment year run, with when it ran: statements read within
+    /// [`payment::PAYMENT_YEAR_FRESH`] of it share it instead of each re-reading the city.
+    payment_cache: Arc<std::sync::Mutex<Option<payment::CachedYear>>>,
 }
 
 /// The longest a stay settlement waits for another of the same person's stripe.
@@ -172,6 +175,7 @@ impl App {
             person_locks: (0..PERSON_LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
             catalogue_stamp: Arc::default(),
             payment: None,
+            payment_cache: Arc::default(),
         }
     }
 

@@ -117,6 +117,19 @@ pub struct InstitutionStatement {
     pub cases: Vec<CaseOutcome>,
 }
 
+/// How long a payment year's run serves the statements read after it: each statement needs
+/// the whole city's year (the point value is the city's), and a city of many institutions
+/// takes seconds to read. A change to an agreement runs it afresh.
+pub const PAYMENT_YEAR_FRESH: time::Duration = time::Duration::seconds(60);
+
+/// A payment year's run and when it ran.
+#[derive(Clone, Debug)]
+pub(crate) struct CachedYear {
+    year: i32,
+    at: time::OffsetDateTime,
+    view: Arc<PaymentYearView>,
+}
+
 /// The funds whose budgeted income the payment year spends (以收定支): the basic pooled
 /// funds. The layers above them (large-amount, critical illness, medical assistance, the
 /// top-ups) are paid as settled.
@@ -196,7 +209,9 @@ impl App {
             }
         };
         let update = InstitutionUpdate { agreement: Some(change), ..InstitutionUpdate::default() };
-        Ok(store!(self, update_institution(&principal.actor(source, self.now()), scope, code, update))?)
+        let record = store!(self, update_institution(&principal.actor(source, self.now()), scope, code, update))?;
+        self.forget_payment_year();
+        Ok(record)
     }
 
     /// The payment year of the principal's region (fund readers).
@@ -316,7 +331,26 @@ impl App {
         Ok(store!(self, update_physician(&principal.actor(source, self.now()), scope, code, change, rules))?)
     }
 
+    /// The city's payment year, run afresh unless a run of the same year is less than
+    /// [`PAYMENT_YEAR_FRESH`] old and no agreement changed since.
     async fn run_payment_year(&self, year: i32) -> Result<PaymentYearView, AppError> {
+        let now = self.now();
+        let cached = self.payment_cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        if let Some(cached) = cached.filter(|c| c.year == year && now - c.at < PAYMENT_YEAR_FRESH && c.at <= now) {
+            return Ok(PaymentYearView::clone(&cached.view));
+        }
+        let view = self.compute_payment_year(year).await?;
+        *self.payment_cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some(CachedYear { year, at: now, view: Arc::new(view.clone()) });
+        Ok(view)
+    }
+
+    /// Forgets the last payment year's run (an agreement or a physician changed).
+    pub(crate) fn forget_payment_year(&self) {
+        *self.payment_cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
+    async fn compute_payment_year(&self, year: i32) -> Result<PaymentYearView, AppError> {
         let pack = self
             .payment_pack()
             .ok_or_else(|| AppError::unprocessable("payment.no_pack", "the service has no payment pack: start it with --payment-pack"))?;
@@ -326,15 +360,19 @@ impl App {
         let region = self.policy().region;
         let budgets = store!(self, budgets(region, year))?;
         let mut income = Fen::ZERO;
-        let mut budgeted = false;
+        let mut budgeted: Vec<FundScheme> = Vec::new();
         for budget in &budgets {
-            if FundScheme::parse(&budget.fund_scheme).is_some_and(|f| PAYMENT_FUNDS.contains(&f)) {
+            if let Some(fund) = FundScheme::parse(&budget.fund_scheme).filter(|f| PAYMENT_FUNDS.contains(f)) {
                 income += Fen::checked_total(budget.income_fen)
                     .ok_or_else(|| AppError::internal("store.failure", "a stored budget is beyond the largest amount"))?;
-                budgeted = true;
+                budgeted.push(fund);
             }
         }
-        if !budgeted {
+        // What another fund paid is not this budget's to spend: the employees' claims (310)
+        // count against it only when the employees' fund is budgeted, the residents' likewise.
+        let employees_budgeted = budgeted.contains(&FundScheme::Employee);
+        let residents_budgeted = budgeted.iter().any(|f| *f != FundScheme::Employee);
+        if budgeted.is_empty() {
             return Err(AppError::unprocessable(
                 "payment.no_budget",
                 format!("no income is budgeted for {year} in the employees' or residents' pooled funds: set the year's budgets first"),
@@ -363,6 +401,9 @@ impl App {
         // The year's claims are read by the day they were settled: from its first day to
         // the end of the next year (or today), so a stay settled late is still counted.
         let last_read = Date::from_calendar_date(year + 1, Month::December, 31).map_or(today, |end| end.min(today));
+        // Settled moments are kept in UTC, eight hours behind the city's day: a stay settled
+        // early on 1 January is stored on 31 December, so the reading starts a day before.
+        let read_from = first_day.previous_day().unwrap_or(first_day);
         for institution in &institutions {
             let terms = institution.agreement.year(year);
             provisional |= terms.is_none_or(|t| t.assessment_bp.is_none());
@@ -386,7 +427,7 @@ impl App {
                 days_in_force: u16::try_from(days_in_force).unwrap_or(366),
             });
             names.insert(institution.code.to_string(), institution.name.clone());
-            for record in self.settled_between(region, &institution.code, first_day, last_read).await? {
+            for record in self.settled_between(region, &institution.code, read_from, last_read).await? {
                 if record.status != ClaimStatus::Settled {
                     continue;
                 }
@@ -395,7 +436,11 @@ impl App {
                         case.level = Some(institution.level_on(case.service_date));
                         cases.push(case.case);
                     }
-                    Some(Read::Outside { service_date, pooled }) if service_date.year() == year => outside_spending += pooled,
+                    Some(Read::Outside { service_date, pooled, employee }) if service_date.year() == year => {
+                        if (employee && employees_budgeted) || (!employee && residents_budgeted) {
+                            outside_spending += pooled;
+                        }
+                    }
                     Some(_) => {}
                     None => skipped_cases += 1,
                 }
@@ -462,7 +507,7 @@ enum Read {
     Stay(StayCase),
     /// Any other claim paid by the same pooled funds (outpatient, chronic, two diseases,
     /// special drugs, a pharmacy's): its pooled-fund part, spent outside the payment year.
-    Outside { service_date: Date, pooled: Fen },
+    Outside { service_date: Date, pooled: Fen, employee: bool },
     /// A maternity claim: the maternity fund's, not the payment year's.
     Maternity,
 }
@@ -491,7 +536,7 @@ fn read_case(record: &ClaimRecord) -> Option<Read> {
         return Some(Read::Maternity);
     }
     if !claim.kind.is_stay() {
-        return Some(Read::Outside { service_date, pooled: amounts.hifp_pay });
+        return Some(Read::Outside { service_date, pooled: amounts.hifp_pay, employee: stored.insutype == "310" });
     }
     Some(Read::Stay(StayCase {
         service_date,

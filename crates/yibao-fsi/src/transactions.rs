@@ -340,6 +340,7 @@ async fn open_visit(app: &App, principal: &Principal, head: &Node<'_>, input: &N
         emergency: data.text("adm_way")?.as_deref() == Some("1") || data.flag("emergency_flag")?,
         delivery: delivery(&data)?,
         insured_in: region(head, "insuplc_admdvs")?,
+        physician: data.text("atddr_no")?,
     };
     let visit = app.open_visit(principal, new).await?;
     let answer = json!({"mdtrt_id": visit.mdtrt_id, "psn_no": visit.person_id.as_str(), "ipt_otp_no": visit.ipt_otp_no});

@@ -321,8 +321,11 @@ pub fn run_year(input: &YearInput<'_>) -> Result<YearResult, YearError> {
         // kept until the assessment.
         if let (Some(capitation), Some(enrolled)) = (&terms.capitation, agreement.capitation_enrolled) {
             let months = agreement.months_in_force.iter().filter(|m| **m).count();
-            let year_amount = i128::from(capitation.rate.get()) * i128::from(enrolled) * i128::try_from(months).unwrap_or(0) / 12;
-            let year_amount = i64::try_from(year_amount).ok().and_then(Fen::checked).ok_or_else(|| too_large(code))?;
+            let product = i128::from(capitation.rate.get()) * i128::from(enrolled) * i128::try_from(months).unwrap_or(0);
+            if product / 12 > i128::from(yibao_domain::FEN_LIMIT) {
+                return Err(too_large(code));
+            }
+            let year_amount = Fen::checked(rounding.round_div(product, 12)).ok_or_else(|| too_large(code))?;
             let held_back = rounding.apply(year_amount, capitation.held_back);
             let paid_monthly = year_amount - held_back;
             let weights: Vec<Fen> = agreement.months_in_force.iter().map(|m| Fen::new(i64::from(*m))).collect();
@@ -342,7 +345,7 @@ pub fn run_year(input: &YearInput<'_>) -> Result<YearResult, YearError> {
         if let Some(budget) = agreement.global_budget {
             // The budget for the days the agreement held.
             let days_in_year = if time::util::is_leap_year(input.year) { 366 } else { 365 };
-            let budget = Rounding::Down.scale(budget, i64::from(agreement.days_in_force.min(days_in_year)), i64::from(days_in_year));
+            let budget = rounding.scale(budget, i64::from(agreement.days_in_force.min(days_in_year)), i64::from(days_in_year));
             year.budget_clearing = Some(clear(budget, budget_billed, &terms.clearing, rounding));
         }
         point_sums.push((points_total, points_fund, points_cost, rate_amount));

@@ -333,7 +333,7 @@ impl AccessStore for PostgresStore {
             .transpose()?
             .filter(|physician| scope.contains(physician.region))
             .ok_or_else(|| StoreError::PhysicianNotFound(code.to_owned()))?;
-        let detail = record.book.apply(&change, rules)?;
+        let detail = record.book.apply(&change, rules, record.registered_on)?;
         sqlx::query("UPDATE physicians SET book = $1 WHERE code = $2")
             .bind(record.book.to_json()?)
             .bind(code)

@@ -295,7 +295,7 @@ impl AccessStore for SqliteStore {
             let mut record = query_opt(conn, PHYSICIAN_BY_CODE, [&code], physician_from_row)?
                 .filter(|physician| scope.contains(physician.region))
                 .ok_or_else(|| StoreError::PhysicianNotFound(code.clone()))?;
-            let detail = record.book.apply(&change, rules)?;
+            let detail = record.book.apply(&change, rules, record.registered_on)?;
             exec(conn, "UPDATE physicians SET book = ?1 WHERE code = ?2", params![record.book.to_json()?, code])?;
             audit(conn, &actor, record.region, "physician.update", &code, detail.to_string())?;
             Ok(record)

@@ -133,8 +133,11 @@ impl PhysicianBook {
         serde_json::from_str(text).map_err(|e| StoreError::Backend(format!("stored physician record unreadable: {e}")))
     }
 
-    /// Applies `change` under `rules`; returns its audit detail.
-    pub fn apply(&mut self, change: &PhysicianChange, rules: PenaltyRules) -> Result<serde_json::Value, StoreError> {
+    /// Applies `change` under `rules` to the record of a physician registered from
+    /// `registered_on`; returns its audit detail. Penalties are recorded in the order of
+    /// their days, none before the registration: the year's points on a day, and the
+    /// suspension they bring, are then those of the penalties up to that day.
+    pub fn apply(&mut self, change: &PhysicianChange, rules: PenaltyRules, registered_on: Date) -> Result<serde_json::Value, StoreError> {
         let refused = |message: String| StoreError::Refused { code: "physician.refused", message };
         let PhysicianChange::Penalize { date, points, reason, suspension_months } = change;
         if *points == 0 || *points > PENALTY_POINTS_MAX {
@@ -143,6 +146,12 @@ impl PhysicianBook {
         if reason.trim().is_empty() || reason.chars().count() > crate::agreement::FINDING_CHARS_MAX || reason.chars().any(char::is_control)
         {
             return Err(refused("a penalty's reason has 1 to 1,000 characters, no control characters".into()));
+        }
+        if *date < registered_on {
+            return Err(refused(format!("a penalty is not dated before the physician's registration ({registered_on})")));
+        }
+        if let Some(last) = self.penalties.last().filter(|last| *date < last.date) {
+            return Err(refused(format!("penalties are recorded in the order of their days: the last is dated {}", last.date)));
         }
         if self.penalties.len() >= PENALTIES_MAX {
             return Err(refused(format!("a physician's record keeps at most {PENALTIES_MAX} penalties")));
@@ -196,6 +205,22 @@ mod tests {
 
     const RULES: PenaltyRules = PenaltyRules { suspend_at: 9, terminate_at: 12 };
 
+    impl PhysicianBook {
+        fn apply_test(&mut self, change: &PhysicianChange, rules: PenaltyRules) -> Result<serde_json::Value, StoreError> {
+            self.apply(change, rules, date!(2025 - 01 - 01))
+        }
+    }
+
+    #[test]
+    fn penalties_come_in_the_order_of_their_days_after_the_registration() {
+        let mut book = PhysicianBook::default();
+        assert!(book.apply(&penalize(date!(2024 - 12 - 31), 1, None), RULES, date!(2025 - 01 - 01)).is_err());
+        book.apply(&penalize(date!(2026 - 05 - 01), 8, None), RULES, date!(2025 - 01 - 01)).unwrap();
+        // A penalty dated before the last one would suspend a past it did not have.
+        assert!(book.apply(&penalize(date!(2026 - 01 - 10), 1, Some(1)), RULES, date!(2025 - 01 - 01)).is_err());
+        assert!(book.apply(&penalize(date!(2026 - 01 - 10), 1, None), RULES, date!(2025 - 01 - 01)).is_err());
+    }
+
     fn penalize(date: Date, points: u8, months: Option<u8>) -> PhysicianChange {
         PhysicianChange::Penalize { date, points, reason: "超量开药".into(), suspension_months: months }
     }
@@ -203,34 +228,34 @@ mod tests {
     #[test]
     fn points_suspend_then_end_the_right_to_bill() {
         let mut book = PhysicianBook::default();
-        book.apply(&penalize(date!(2026 - 02 - 01), 6, None), RULES).unwrap();
+        book.apply_test(&penalize(date!(2026 - 02 - 01), 6, None), RULES).unwrap();
         assert!(book.suspended_on(date!(2026 - 02 - 02)).is_none());
         // 6 + 3 = 9: the suspension needs its months.
-        assert!(book.apply(&penalize(date!(2026 - 03 - 01), 3, None), RULES).is_err());
-        assert!(book.apply(&penalize(date!(2026 - 03 - 01), 3, Some(13)), RULES).is_err());
-        book.apply(&penalize(date!(2026 - 03 - 01), 3, Some(2)), RULES).unwrap();
+        assert!(book.apply_test(&penalize(date!(2026 - 03 - 01), 3, None), RULES).is_err());
+        assert!(book.apply_test(&penalize(date!(2026 - 03 - 01), 3, Some(13)), RULES).is_err());
+        book.apply_test(&penalize(date!(2026 - 03 - 01), 3, Some(2)), RULES).unwrap();
         assert!(book.suspended_on(date!(2026 - 04 - 30)).is_some());
         assert!(book.suspended_on(date!(2026 - 05 - 01)).is_none(), "two months, to 1 May");
         // 10: no new suspension, and months given for none are refused.
-        assert!(book.apply(&penalize(date!(2026 - 06 - 01), 1, Some(1)), RULES).is_err());
-        book.apply(&penalize(date!(2026 - 06 - 01), 1, None), RULES).unwrap();
+        assert!(book.apply_test(&penalize(date!(2026 - 06 - 01), 1, Some(1)), RULES).is_err());
+        book.apply_test(&penalize(date!(2026 - 06 - 01), 1, None), RULES).unwrap();
         // 12: the right to bill ends.
-        book.apply(&penalize(date!(2026 - 07 - 01), 2, None), RULES).unwrap();
+        book.apply_test(&penalize(date!(2026 - 07 - 01), 2, None), RULES).unwrap();
         assert!(book.suspended_on(date!(2030 - 01 - 01)).is_some_and(|s| s.terminated));
-        assert!(book.apply(&penalize(date!(2026 - 08 - 01), 1, None), RULES).is_err());
+        assert!(book.apply_test(&penalize(date!(2026 - 08 - 01), 1, None), RULES).is_err());
         assert_eq!(book.points_in(2026), 12);
     }
 
     #[test]
     fn points_start_again_each_year() {
         let mut book = PhysicianBook::default();
-        book.apply(&penalize(date!(2025 - 11 - 01), 8, None), RULES).unwrap();
-        book.apply(&penalize(date!(2026 - 01 - 10), 8, None), RULES).unwrap();
+        book.apply_test(&penalize(date!(2025 - 11 - 01), 8, None), RULES).unwrap();
+        book.apply_test(&penalize(date!(2026 - 01 - 10), 8, None), RULES).unwrap();
         assert!(book.suspensions.is_empty());
         assert_eq!((book.points_in(2025), book.points_in(2026)), (8, 8));
         // One penalty straight to 12 ends it without a suspension first.
         let mut other = PhysicianBook::default();
-        other.apply(&penalize(date!(2026 - 01 - 10), 12, None), RULES).unwrap();
+        other.apply_test(&penalize(date!(2026 - 01 - 10), 12, None), RULES).unwrap();
         assert_eq!(other.suspensions.len(), 1);
         assert!(other.suspensions[0].terminated);
     }
