@@ -29,6 +29,7 @@
 //!    checks the two hold the same keys).
 
 mod admin;
+mod agreement;
 mod assets;
 mod audit;
 mod catalogue;
@@ -166,6 +167,10 @@ fn routes() -> Router<App> {
         .route("/console/staff/{username}/active", post(admin::set_staff_active))
         .route("/console/institutions", get(admin::institutions))
         .route("/console/institutions/{code}/active", post(admin::set_institution_active))
+        .route("/console/institutions/{code}", get(agreement::show))
+        .route("/console/institutions/{code}/agreement", post(agreement::change))
+        .route("/console/institutions/{code}/physicians", post(agreement::register_physician))
+        .route("/console/physicians/{code}/penalties", post(agreement::penalize))
         // Not `fallback`: the API router owns the application's fallback (JSON 404).
         .route("/console/{*rest}", get(not_found))
         .layer(axum::middleware::map_response(protective_headers))

@@ -1381,3 +1381,51 @@ async fn the_payment_year_and_an_institutions_statement() {
     let page = console.get(&format!("/console/payment/{year}/H41992100099"), &funds).await;
     assert_eq!(page.status, StatusCode::NOT_FOUND);
 }
+
+/// Issue 15: the city's administrator keeps an institution's agreement and physicians from
+/// its page: signs the year, records an inspection, registers a physician and penalizes
+/// them, suspends the institution; each change shows on the page; a clerk is kept out.
+#[tokio::test]
+async fn the_administrator_keeps_an_institutions_agreement_and_physicians() {
+    let console = setup("agreement").await;
+    let admin = console.sign_in("admin").await;
+    let page = console.get("/console/institutions/H41992100007", &admin).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let token = csrf(&page.body);
+    let year = time::OffsetDateTime::now_utc().year().to_string();
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let sign = [("_csrf", token.as_str()), ("change", "sign"), ("year", year.as_str()), ("points", "1"), ("capitation_enrolled", "1200")];
+    let done = console.post("/console/institutions/H41992100007/agreement", &admin, &sign).await;
+    assert_eq!(
+        (done.status, done.location.as_str()),
+        (StatusCode::SEE_OTHER, "/console/institutions/H41992100007?done=1"),
+        "{}",
+        done.body
+    );
+    let inspect =
+        [("_csrf", token.as_str()), ("change", "inspect"), ("date", today.as_str()), ("reason", "重复收费"), ("deduction", "250")];
+    assert_eq!(console.post("/console/institutions/H41992100007/agreement", &admin, &inspect).await.status, StatusCode::SEE_OTHER);
+    let physician = [("_csrf", token.as_str()), ("code", "D419921000001"), ("name", "李医生"), ("from", "")];
+    assert_eq!(console.post("/console/institutions/H41992100007/physicians", &admin, &physician).await.status, StatusCode::SEE_OTHER);
+    let penalty = [("_csrf", token.as_str()), ("date", today.as_str()), ("points", "3"), ("reason", "超量开药"), ("months", "")];
+    assert_eq!(console.post("/console/physicians/D419921000001/penalties", &admin, &penalty).await.status, StatusCode::SEE_OTHER);
+    // A refused change shows the rule's message, and nothing changes.
+    let bad = [("_csrf", token.as_str()), ("change", "reinstate"), ("date", today.as_str())];
+    let refused = console.post("/console/institutions/H41992100007/agreement", &admin, &bad).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    let page = console.get("/console/institutions/H41992100007", &admin).await;
+    let years = table_of(&page.body, "agreement-years").expect("years");
+    assert!(years.contains(&format!("<td>{year}</td>")) && years.contains("1200"), "{years}");
+    assert!(table_of(&page.body, "agreement-inspections").is_some_and(|t| t.contains("重复收费") && t.contains("250.00")));
+    let physicians = table_of(&page.body, "agreement-physicians").expect("physicians");
+    assert!(physicians.contains("D419921000001") && physicians.contains("<td>3</td>"), "{physicians}");
+    let suspend = [("_csrf", token.as_str()), ("change", "suspend"), ("date", today.as_str()), ("reason", "分解住院")];
+    assert_eq!(console.post("/console/institutions/H41992100007/agreement", &admin, &suspend).await.status, StatusCode::SEE_OTHER);
+    let page = console.get("/console/institutions/H41992100007", &admin).await;
+    assert!(table_of(&page.body, "agreement-suspensions").is_some_and(|t| t.contains("分解住院")), "{}", page.body);
+    // Not for a clerk, nor without the form's token.
+    let clerk = console.sign_in("east.clerk").await;
+    assert_eq!(console.get("/console/institutions/H41992100007", &clerk).await.status, StatusCode::FORBIDDEN);
+    let forged = [("_csrf", "wrong"), ("change", "sign"), ("year", year.as_str())];
+    assert_eq!(console.post("/console/institutions/H41992100007/agreement", &admin, &forged).await.status, StatusCode::FORBIDDEN);
+}
