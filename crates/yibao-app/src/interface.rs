@@ -692,6 +692,23 @@ pub fn input_digest(input: &[u8]) -> String {
     Sha256::digest(input).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The settlement list (4101) uploaded for the settlement `setl_id` of a visit the
+/// national interface settled, if there is one: its codes are the ones a stay is grouped by
+/// for payment (DIP groups on the 医保结算清单). `None` for a claim settled otherwise.
+pub(crate) async fn settlement_list_of(
+    app: &crate::App,
+    institution: &yibao_domain::InstitutionCode,
+    setl_id: &str,
+) -> Result<Option<SettlementList>, AppError> {
+    let Some((mdtrt_id, n)) = setl_id.rsplit_once('S') else { return Ok(None) };
+    if mdtrt_id.is_empty() || n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(None);
+    }
+    let Some(record) = crate::store!(app, visit(institution, mdtrt_id))? else { return Ok(None) };
+    let visit = stored_visit(&record)?;
+    Ok(visit.settlement_list.filter(|list| list.setl_id == setl_id))
+}
+
 fn stored_visit(record: &VisitRecord) -> Result<Visit, AppError> {
     serde_json::from_str(&record.state)
         .map_err(|e| AppError::internal("store.failure", format!("visit {}: stored state unreadable: {e}", record.mdtrt_id)))

@@ -434,6 +434,15 @@ impl App {
                 match read_case(&record) {
                     Some(Read::Stay(mut case)) if case.discharge.year() == year => {
                         case.level = Some(institution.level_on(case.service_date));
+                        // A stay settled through the national interface is grouped by its
+                        // settlement list (4101), when one was uploaded: its main diagnosis
+                        // and main procedure.
+                        if let Some(list) = crate::interface::settlement_list_of(self, &institution.code, &case.claim_id).await? {
+                            if let Some(diagnosis) = list.diagnoses.first() {
+                                case.main_diagnosis.clone_from(diagnosis);
+                            }
+                            case.main_procedure = list.procedures.first().cloned();
+                        }
                         cases.push(case.case);
                     }
                     Some(Read::Outside { service_date, pooled, employee }) if service_date.year() == year => {

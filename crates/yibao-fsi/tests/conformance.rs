@@ -642,3 +642,54 @@ async fn a_settlement_whose_answer_was_lost_is_answered_and_reversed_from_the_re
     assert_eq!((status, claim["status"].as_str()), (StatusCode::OK, Some("reversed")), "{claim}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 15: a stay settled through the national interface is paid by the codes of its
+/// settlement list (4101): the conversation's gallstone stay, whose list names a
+/// laparoscopic cholecystectomy (51.2300), falls in the DIP group of that procedure, not in
+/// the diagnosis's conservative group its claim alone would give.
+#[tokio::test]
+async fn a_stay_is_paid_by_the_codes_of_its_settlement_list() {
+    let dir = std::env::temp_dir().join(format!("yibao-fsi-payment-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let store = yibao_store_sqlite::SqliteStore::open(&dir.join("yibao.db")).await.expect("store");
+    seed(&store).await;
+    let (name, file) = files().into_iter().find(|(name, _)| name.starts_with("06")).expect("the settlement-list conversation");
+    let mut conversation = Conversation::start(Backend::Sqlite(store)).await;
+    // Up to the settlement's cancellation (2305): the stay is live, its list uploaded.
+    for (index, step) in file["steps"].as_array().expect("steps").iter().enumerate().take_while(|(_, step)| step["infno"] != "2305") {
+        conversation.step(&name, index + 1, step).await;
+    }
+    let setl_id = conversation.vars.get("setl_id").cloned().expect("a settlement");
+    let pack = yibao_app::payment::PaymentPack::parse(yibao_app::payment::DEMO_PAYMENT_PACK).expect("payment pack");
+    let app = conversation.app.clone().with_payment_pack(pack);
+    let system = yibao_app::Principal::System { name: "test".into(), region: RegionCode::parse("419900").expect("region") };
+    for (_, code, _, _, _) in INSTITUTIONS {
+        let sign = yibao_app::payment::AgreementInput::Sign {
+            year: 2026,
+            points: true,
+            per_diem: true,
+            capitation_enrolled: None,
+            global_budget: None,
+            physicians_required: false,
+        };
+        app.change_agreement(&system, "test", code, sign).await.expect("signed");
+    }
+    let budget = yibao_app::Budget {
+        year: 2026,
+        fund_scheme: "resident".into(),
+        unit: "419900".into(),
+        income_fen: 100_000_000,
+        spending_fen: 90_000_000,
+    };
+    app.set_budget(&system, "test", budget).await.expect("budget");
+    let view = app.payment_year(&system, 2026).await.expect("the payment year");
+    let case = view.result.cases.iter().find(|c| c.claim_id == setl_id).unwrap_or_else(|| {
+        panic!(
+            "{setl_id} is not among {:?} (skipped {})",
+            view.result.cases.iter().map(|c| &c.claim_id).collect::<Vec<_>>(),
+            view.skipped_cases
+        )
+    });
+    assert!(matches!(&case.method, yibao_app::payment::view::Method::Points { group, .. } if group == "K80-51.23"), "{:?}", case.method);
+}
