@@ -238,6 +238,8 @@ struct InstitutionsTemplate {
     page: Page,
     rows: Vec<InstitutionRow>,
     notice: Option<String>,
+    /// Suspending or reinstating a key is the administrator's.
+    may_administer: bool,
 }
 
 pub async fn institutions(State(state): State<App>, user: ConsoleUser, Query(q): Query<Notice>) -> Response {
@@ -260,7 +262,7 @@ pub async fn institutions(State(state): State<App>, user: ConsoleUser, Query(q):
             active: i.active,
         })
         .collect();
-    render(&InstitutionsTemplate { page, rows, notice: notice(lang, &q.done) })
+    render(&InstitutionsTemplate { page, rows, notice: notice(lang, &q.done), may_administer: user.may(ADMINISTRATORS) })
 }
 
 /// Suspends an institution (its API key stops working at once) or reinstates it.

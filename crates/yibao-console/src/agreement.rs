@@ -1,7 +1,8 @@
-//! One designated institution's register for the city's administrator (issue 15, R-INS-1,
-//! R-INS-2): its agreement years, suspensions, inspections and insurance physicians, with a
-//! form for each change: sign a year's terms, suspend or terminate, reinstate, record an
-//! inspection, register a physician, record a physician's penalty. Each form is one use
+//! One designated institution's register (issue 15, R-INS-1, R-INS-2): its agreement years,
+//! suspensions, inspections and insurance physicians, with a form for each change. The
+//! city's administrator signs a year's terms, assesses, suspends or terminates, reinstates
+//! and registers physicians; claims officers (医疗费用审核) and administrators record
+//! inspections and physicians' penalties, in their own region. Each form is one use
 //! case (`App::change_agreement`, `App::register_physician`, `App::penalize_physician`),
 //! POST then redirect back here; a refusal is shown with its message.
 
@@ -15,7 +16,7 @@ use yibao_app::App;
 use yibao_app::payment::{AgreementInput, PenaltyInput, PhysicianInput};
 use yibao_domain::{Fen, InstitutionCode, PersonName, PhysicianCode, RatioBp};
 
-use super::page::{ADMINISTRATORS, Page, app_error_page, error_page, render, url_encode};
+use super::page::{ADMINISTRATORS, Page, REVERSERS, app_error_page, error_page, render, url_encode};
 use super::session::ConsoleUser;
 
 /// A line of a table, its cells as shown.
@@ -34,6 +35,9 @@ struct InstitutionTemplate {
     notice: Option<String>,
     this_year: i32,
     today: String,
+    /// The administrator's forms (sign, assess, suspend, reinstate, register a physician);
+    /// a claims officer records inspections and penalties only.
+    may_administer: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -136,6 +140,7 @@ pub async fn show(State(state): State<App>, user: ConsoleUser, Path(code): Path<
         notice,
         this_year: today.year(),
         today: today.to_string(),
+        may_administer: user.may(ADMINISTRATORS),
     })
 }
 
@@ -184,7 +189,8 @@ pub async fn change(
     if !user.csrf_ok(&form.csrf) {
         return error_page(lang, StatusCode::FORBIDDEN, "error-csrf", None);
     }
-    if !user.may(ADMINISTRATORS) {
+    let allowed = if form.change == "inspect" { REVERSERS } else { ADMINISTRATORS };
+    if !user.may(allowed) {
         return error_page(lang, StatusCode::FORBIDDEN, "error-forbidden", None);
     }
     let date = || yibao_domain::parse_date(form.date.trim()).ok();
@@ -311,7 +317,7 @@ pub async fn penalize(
     if !user.csrf_ok(&form.csrf) {
         return error_page(lang, StatusCode::FORBIDDEN, "error-csrf", None);
     }
-    if !user.may(ADMINISTRATORS) {
+    if !user.may(REVERSERS) {
         return error_page(lang, StatusCode::FORBIDDEN, "error-forbidden", None);
     }
     let (Ok(date), Ok(points)) = (yibao_domain::parse_date(form.date.trim()), form.points.trim().parse::<u8>()) else {

@@ -71,7 +71,8 @@ pub const MENU: &[Section] = &[
     Section::new("reform", "/console/reform", "menu-reform", REFORMERS),
     Section::new("audit", "/console/audit", "menu-audit", AUDITORS),
     Section::new("staff", "/console/staff", "menu-staff", ADMINISTRATORS),
-    Section::new("institutions", "/console/institutions", "menu-institutions", ADMINISTRATORS),
+    // Claims officers keep inspections and physicians' penalties; administrators the rest.
+    Section::new("institutions", "/console/institutions", "menu-institutions", REVERSERS),
 ];
 
 #[derive(Debug)]

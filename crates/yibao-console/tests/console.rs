@@ -1423,6 +1423,20 @@ async fn the_administrator_keeps_an_institutions_agreement_and_physicians() {
     assert_eq!(console.post("/console/institutions/H41992100007/agreement", &admin, &suspend).await.status, StatusCode::SEE_OTHER);
     let page = console.get("/console/institutions/H41992100007", &admin).await;
     assert!(table_of(&page.body, "agreement-suspensions").is_some_and(|t| t.contains("分解住院")), "{}", page.body);
+    // The county's claims officer records an inspection, but signs nothing and sees no
+    // administrator's form.
+    let claims = console.sign_in("east.claims").await;
+    let page = console.get("/console/institutions/H41992100007", &claims).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(!page.body.contains("id=\"sign-form\"") && page.body.contains("id=\"inspect-form\""), "{}", page.body);
+    let officer_token = csrf(&page.body);
+    let inspect =
+        [("_csrf", officer_token.as_str()), ("change", "inspect"), ("date", today.as_str()), ("reason", "超标准收费"), ("deduction", "80")];
+    assert_eq!(console.post("/console/institutions/H41992100007/agreement", &claims, &inspect).await.status, StatusCode::SEE_OTHER);
+    let sign = [("_csrf", officer_token.as_str()), ("change", "sign"), ("year", year.as_str())];
+    assert_eq!(console.post("/console/institutions/H41992100007/agreement", &claims, &sign).await.status, StatusCode::FORBIDDEN);
+    let list = console.get("/console/institutions", &claims).await;
+    assert!(list.status == StatusCode::OK && !list.body.contains("/active\""), "no key suspension for an officer: {}", list.body);
     // Not for a clerk, nor without the form's token.
     let clerk = console.sign_in("east.clerk").await;
     assert_eq!(console.get("/console/institutions/H41992100007", &clerk).await.status, StatusCode::FORBIDDEN);
