@@ -2030,6 +2030,17 @@ async fn payment_flow(api: &Api) {
     let east_claims = api.sign_in("east.claims").await;
     let east_clerk = api.sign_in("east.clerk").await;
     let sign = json!({ "change": "sign", "year": year, "points": true, "per_diem": true });
+    // A hostile hospital cannot sign its own terms, lift its own suspension, register its
+    // own physicians nor clear their points.
+    for (path, body) in [
+        ("/api/institutions/H41992100007/agreement", json!({ "change": "sign", "year": year, "points": true, "per_diem": true })),
+        ("/api/institutions/H41992100007/agreement", json!({ "change": "reinstate", "on": format!("{year}-01-02") })),
+        ("/api/institutions/H41992100007/physicians", json!({ "code": "D419921000007", "name": "自荐医生" })),
+        ("/api/physicians/D419921000007/penalties", json!({ "date": format!("{year}-01-02"), "points": 1, "reason": "x" })),
+    ] {
+        let answer = api.call("POST", path, Auth::Key("key-east"), Some(body)).await;
+        assert_eq!(answer.0, StatusCode::FORBIDDEN, "{path}: {answer:?}");
+    }
     // Only a city administrator signs; a claims officer records inspections only.
     for token in [&east_clerk, &east_claims, &accountant] {
         let answer = api.call("POST", "/api/institutions/H41992100007/agreement", Auth::Token(token), Some(sign.clone())).await;

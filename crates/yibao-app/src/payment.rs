@@ -17,7 +17,6 @@ use yibao_domain::{Fen, InstitutionCode, PersonName, PhysicianCode, RatioBp};
 use yibao_ledger::FundScheme;
 use yibao_payment::{Agreement, CaseOutcome, InstitutionYear, Methods, YearInput, YearResult};
 use yibao_store::agreement::{AgreementChange, AgreementYear, Suspension};
-use yibao_store::books::SettlementAmounts;
 pub use yibao_store::physician::PhysicianRecord;
 use yibao_store::physician::{NewPhysician, PenaltyRules, PhysicianChange};
 use yibao_store::{AccessStore, ClaimRecord, ClaimStatus, FundStore, InstitutionRecord, InstitutionUpdate, InterfaceStore};
@@ -220,7 +219,7 @@ impl App {
         if scope != self.policy().region {
             return Err(AppError::forbidden("the payment year is the city's: its point value is shared by every county's institutions"));
         }
-        self.run_payment_year(year).await
+        Ok(PaymentYearView::clone(&*self.run_payment_year(year).await?))
     }
 
     /// One institution's statement for `year`: for fund readers, or for the institution
@@ -246,13 +245,13 @@ impl App {
         };
         Ok(InstitutionStatement {
             year,
-            pack_id: view.pack_id,
+            pack_id: view.pack_id.clone(),
             provisional: view.provisional,
             name: view.names.get(institution).cloned().unwrap_or_default(),
             point_value_yuan: view.result.point_value_yuan.clone(),
             provisional_value_yuan: view.result.provisional_value_yuan.clone(),
             institution: statement,
-            cases: view.result.cases.into_iter().filter(|c| c.institution == institution).collect(),
+            cases: view.result.cases.iter().filter(|c| c.institution == institution).cloned().collect(),
         })
     }
 
@@ -333,15 +332,15 @@ impl App {
 
     /// The city's payment year, run afresh unless a run of the same year is less than
     /// [`PAYMENT_YEAR_FRESH`] old and no agreement changed since.
-    async fn run_payment_year(&self, year: i32) -> Result<PaymentYearView, AppError> {
+    async fn run_payment_year(&self, year: i32) -> Result<Arc<PaymentYearView>, AppError> {
         let now = self.now();
         let cached = self.payment_cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
         if let Some(cached) = cached.filter(|c| c.year == year && now - c.at < PAYMENT_YEAR_FRESH && c.at <= now) {
-            return Ok(PaymentYearView::clone(&cached.view));
+            return Ok(cached.view);
         }
-        let view = self.compute_payment_year(year).await?;
+        let view = Arc::new(self.compute_payment_year(year).await?);
         *self.payment_cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
-            Some(CachedYear { year, at: now, view: Arc::new(view.clone()) });
+            Some(CachedYear { year, at: now, view: Arc::clone(&view) });
         Ok(view)
     }
 
@@ -521,12 +520,17 @@ enum Read {
     Maternity,
 }
 
-/// What a stored settlement says that the payment year reads (national names, yuan).
+/// What a stored settlement says that the payment year reads (national names, yuan): one
+/// parse of the fields it needs, for every claim of a city's year.
 #[derive(serde::Deserialize)]
 struct StoredCase {
     insutype: String,
     #[serde(default)]
     service_date: Option<Date>,
+    #[serde(with = "yibao_domain::serde_yuan")]
+    medfee_sumamt: Fen,
+    #[serde(with = "yibao_domain::serde_yuan")]
+    hifp_pay: Fen,
     #[serde(with = "yibao_domain::serde_yuan")]
     fulamt_ownpay_amt: Fen,
     #[serde(with = "yibao_domain::serde_yuan")]
@@ -534,18 +538,29 @@ struct StoredCase {
     pool_prop_bp: u32,
 }
 
+/// What a stored claim says that the payment year reads: its kind, dates and codes, not its
+/// lines (unknown fields are passed over).
+#[derive(serde::Deserialize)]
+struct StoredClaim {
+    kind: yibao_domain::ClaimKind,
+    admission_date: Date,
+    discharge_date: Date,
+    diagnosis: String,
+    #[serde(default)]
+    procedure: Option<String>,
+}
+
 /// A live claim as the payment year reads it; `None` for a record that does not read
 /// (counted by the caller as a stay not counted).
 fn read_case(record: &ClaimRecord) -> Option<Read> {
-    let claim: yibao_engine::Claim = serde_json::from_str(&record.claim_json).ok()?;
-    let amounts = SettlementAmounts::from_stored(&record.settlement_json).ok()?;
-    let stored: StoredCase = serde_json::from_str(&record.settlement_json).ok()?;
-    let service_date = stored.service_date.unwrap_or(claim.admission_date);
+    let claim: StoredClaim = serde_json::from_str(&record.claim_json).ok()?;
     if claim.kind == yibao_domain::ClaimKind::Maternity {
         return Some(Read::Maternity);
     }
+    let stored: StoredCase = serde_json::from_str(&record.settlement_json).ok()?;
+    let service_date = stored.service_date.unwrap_or(claim.admission_date);
     if !claim.kind.is_stay() {
-        return Some(Read::Outside { service_date, pooled: amounts.hifp_pay, employee: stored.insutype == "310" });
+        return Some(Read::Outside { service_date, pooled: stored.hifp_pay, employee: stored.insutype == "310" });
     }
     Some(Read::Stay(StayCase {
         service_date,
@@ -569,8 +584,8 @@ fn read_case(record: &ClaimRecord) -> Option<Read> {
             // incomplete yet.
             incomplete: false,
             single_disease: claim.kind == yibao_domain::ClaimKind::SingleDisease,
-            total: amounts.medfee_sumamt,
-            fund: amounts.hifp_pay,
+            total: stored.medfee_sumamt,
+            fund: stored.hifp_pay,
             self_pay: stored.fulamt_ownpay_amt,
             deductible: stored.act_pay_dedc,
             ratio: RatioBp::new(stored.pool_prop_bp.min(10_000)),

@@ -16,8 +16,11 @@ use yibao_app::App;
 use yibao_app::payment::{AgreementInput, PenaltyInput, PhysicianInput};
 use yibao_domain::{Fen, InstitutionCode, PersonName, PhysicianCode, RatioBp};
 
-use super::page::{ADMINISTRATORS, Page, REVERSERS, app_error_page, error_page, render, url_encode};
+use super::page::{ADMINISTRATORS, Page, REVERSERS, app_error_page, error_page, may_post, render, url_encode};
 use super::session::ConsoleUser;
+
+/// The section's page, for a refused form's guard.
+const HERE: &str = "/console/institutions";
 
 /// A line of a table, its cells as shown.
 type Cells = Vec<String>;
@@ -186,12 +189,9 @@ pub async fn change(
     Form(form): Form<AgreementForm>,
 ) -> Response {
     let lang = user.lang;
-    if !user.csrf_ok(&form.csrf) {
-        return error_page(lang, StatusCode::FORBIDDEN, "error-csrf", None);
-    }
     let allowed = if form.change == "inspect" { REVERSERS } else { ADMINISTRATORS };
-    if !user.may(allowed) {
-        return error_page(lang, StatusCode::FORBIDDEN, "error-forbidden", None);
+    if let Err(response) = may_post(&user, &form.csrf, "institutions", "agreement-title", HERE, allowed) {
+        return response;
     }
     let date = || yibao_domain::parse_date(form.date.trim()).ok();
     let year = || form.year.trim().parse::<i32>().ok();
@@ -266,11 +266,8 @@ pub async fn register_physician(
     Form(form): Form<PhysicianForm>,
 ) -> Response {
     let lang = user.lang;
-    if !user.csrf_ok(&form.csrf) {
-        return error_page(lang, StatusCode::FORBIDDEN, "error-csrf", None);
-    }
-    if !user.may(ADMINISTRATORS) {
-        return error_page(lang, StatusCode::FORBIDDEN, "error-forbidden", None);
+    if let Err(response) = may_post(&user, &form.csrf, "institutions", "agreement-title", HERE, ADMINISTRATORS) {
+        return response;
     }
     let (Ok(institution), Ok(physician), Ok(name)) =
         (InstitutionCode::parse(&code), PhysicianCode::parse(form.code.trim()), PersonName::parse(&form.name))
@@ -314,11 +311,8 @@ pub async fn penalize(
     Form(form): Form<PenaltyForm>,
 ) -> Response {
     let lang = user.lang;
-    if !user.csrf_ok(&form.csrf) {
-        return error_page(lang, StatusCode::FORBIDDEN, "error-csrf", None);
-    }
-    if !user.may(REVERSERS) {
-        return error_page(lang, StatusCode::FORBIDDEN, "error-forbidden", None);
+    if let Err(response) = may_post(&user, &form.csrf, "institutions", "agreement-title", HERE, REVERSERS) {
+        return response;
     }
     let (Ok(date), Ok(points)) = (yibao_domain::parse_date(form.date.trim()), form.points.trim().parse::<u8>()) else {
         return refused(lang, "points");

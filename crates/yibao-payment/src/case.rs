@@ -132,7 +132,7 @@ pub fn method_of(year: &PaymentYear, case: &Case, level: InstitutionLevel, metho
         // Bounded: a rate of at most 100,000 yuan (the loader) for at most 3,660 days.
         let standard = Fen::new(rate.rate.get() * i64::from(days.min(3_660)));
         let amount = match rate.cap_bp {
-            Some(cap) => standard.min(Rounding::Down.scale(case.fund, i64::from(cap), 10_000)),
+            Some(cap) => standard.min(rounding.scale(case.fund, i64::from(cap), 10_000)),
             None => standard,
         };
         return Method::PerDiem { rate: rate.name.clone(), days, amount };

@@ -139,6 +139,11 @@ fn agreement(institution: &str, level: InstitutionLevel, assessment_bp: u32) -> 
     }
 }
 
+/// The test pack's 2025 with nothing spent outside the methods.
+fn year_2025(pack: &PaymentPack, income: Fen, agreements: &[Agreement], cases: &[Case]) -> YearResult {
+    run_year(&YearInput { pack, year: 2025, fund_income: income, outside_spending: Fen::ZERO, agreements, cases }).unwrap()
+}
+
 fn institution<'r>(result: &'r YearResult, code: &str) -> &'r yibao_payment::InstitutionYear {
     result.institutions.iter().find(|i| i.institution == code).unwrap()
 }
@@ -300,15 +305,7 @@ fn capitation_for_a_township_centre() {
         methods: Methods::default(),
         ..agreement("T", InstitutionLevel::Township, 8_000)
     }];
-    let result = run_year(&YearInput {
-        pack: &pack,
-        year: 2025,
-        fund_income: yuan("200000"),
-        outside_spending: Fen::ZERO,
-        agreements: &agreements,
-        cases: &[],
-    })
-    .unwrap();
+    let result = year_2025(&pack, yuan("200000"), &agreements, &[]);
     let t = institution(&result, "T");
     assert!(t.months.iter().all(|m| m.capitation == yuan("9000") && m.paid == yuan("9000")));
     assert_eq!((t.capitation, t.paid_in_year, t.balance), (yuan("117600"), yuan("108000"), yuan("9600")));
@@ -339,15 +336,7 @@ fn a_per_diem_stay_and_cases_kept_out_of_the_points() {
         incomplete,
         fixed,
     ];
-    let result = run_year(&YearInput {
-        pack: &pack,
-        year: 2025,
-        fund_income: yuan("500000"),
-        outside_spending: Fen::ZERO,
-        agreements: &agreements,
-        cases: &cases,
-    })
-    .unwrap();
+    let result = year_2025(&pack, yuan("500000"), &agreements, &cases);
     let method = |claim: &str| result.cases.iter().find(|c| c.claim_id == claim).unwrap().method.clone();
     assert_eq!(method("S-F20"), Method::PerDiem { rate: "精神病住院 (psychiatric stays)".into(), days: 30, amount: yuan("5500") });
     assert_eq!(method("S-long"), Method::FeeForService { reason: OutOfPoints::TooLong });
@@ -380,15 +369,7 @@ fn a_readmission_reduces_the_earlier_stay() {
     // "again" begins 15 days after "first" ended (within 15): "first" counts 50 points;
     // "late" begins 29 days after "again": no reduction. 50 + 100 + 100 = 250.
     let cases = vec![late, again, first];
-    let result = run_year(&YearInput {
-        pack: &pack,
-        year: 2025,
-        fund_income: yuan("100000"),
-        outside_spending: Fen::ZERO,
-        agreements: &agreements,
-        cases: &cases,
-    })
-    .unwrap();
+    let result = year_2025(&pack, yuan("100000"), &agreements, &cases);
     let outcome = |claim: &str| result.cases.iter().find(|c| c.claim_id == claim).unwrap().clone();
     assert!(outcome("first").reduced_for_readmission && outcome("first").points == Points::whole(50));
     assert!(!outcome("again").reduced_for_readmission && !outcome("late").reduced_for_readmission);
@@ -408,15 +389,7 @@ fn a_global_budget_is_cleared_by_the_bands() {
     let cases: Vec<Case> = (0..6)
         .map(|n| case("D", &format!("D-{n}"), "J18.9", None, date!(2025 - 02 - 01), date!(2025 - 02 - 05), "12500", "10000"))
         .collect();
-    let result = run_year(&YearInput {
-        pack: &pack,
-        year: 2025,
-        fund_income: yuan("60000"),
-        outside_spending: Fen::ZERO,
-        agreements: &agreements,
-        cases: &cases,
-    })
-    .unwrap();
+    let result = year_2025(&pack, yuan("60000"), &agreements, &cases);
     let d = institution(&result, "D");
     let cleared = d.budget_clearing.unwrap();
     assert_eq!((cleared.billed, cleared.shared, cleared.paid), (yuan("60000"), yuan("4000"), yuan("54000")));
@@ -438,15 +411,7 @@ fn the_rate_method_and_the_total_cost_basis() {
     stroke.self_pay = yuan("500");
     stroke.deductible = yuan("1000");
     let cases = vec![stroke.clone()];
-    let result = run_year(&YearInput {
-        pack: &pack,
-        year: 2025,
-        fund_income: yuan("1"),
-        outside_spending: Fen::ZERO,
-        agreements: &agreements,
-        cases: &cases,
-    })
-    .unwrap();
+    let result = year_2025(&pack, yuan("1"), &agreements, &cases);
     assert_eq!(institution(&result, "A").points_clearing.unwrap().standard, yuan("8400"));
 
     // Total-cost basis: the pool of 258,240 is divided by the cases' reimbursement ratio
@@ -454,15 +419,7 @@ fn the_rate_method_and_the_total_cost_basis() {
     // point; the case is worth 322,800 in total cost, less the 2,000 its patient paid.
     let total = PACK.replace("basis = \"fund\"", "basis = \"total-cost\"");
     let pack = PaymentPack::parse(&total).unwrap();
-    let result = run_year(&YearInput {
-        pack: &pack,
-        year: 2025,
-        fund_income: yuan("269000"),
-        outside_spending: Fen::ZERO,
-        agreements: &agreements,
-        cases: &cases,
-    })
-    .unwrap();
+    let result = year_2025(&pack, yuan("269000"), &agreements, &cases);
     assert_eq!(result.point_value_yuan.as_deref(), Some("3228.000000"));
     assert_eq!(institution(&result, "A").points_clearing.unwrap().standard, yuan("320800"));
 }
@@ -502,15 +459,7 @@ fn suspended_months_earn_no_capitation_and_shrink_a_global_budget() {
         days_in_force: 181,
         ..agreement("T", InstitutionLevel::Township, 8_000)
     }];
-    let result = run_year(&YearInput {
-        pack: &pack,
-        year: 2025,
-        fund_income: yuan("200000"),
-        outside_spending: Fen::ZERO,
-        agreements: &agreements,
-        cases: &[],
-    })
-    .unwrap();
+    let result = year_2025(&pack, yuan("200000"), &agreements, &[]);
     let t = institution(&result, "T");
     assert!(t.months[..6].iter().all(|m| m.capitation == yuan("9000")) && t.months[6..].iter().all(|m| m.capitation == Fen::ZERO));
     assert_eq!(t.capitation, yuan("58800"));
