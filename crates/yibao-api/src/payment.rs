@@ -4,6 +4,7 @@
 //! only translates.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -14,7 +15,7 @@ use yibao_domain::Fen;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::{Body, Segments, source};
-use crate::wire::ok;
+use crate::wire::{ok, reply};
 
 /// A change to an institution's agreement book. `change` says which; each takes its own
 /// fields, and a field another change takes is refused.
@@ -183,6 +184,23 @@ pub(crate) async fn change_agreement(
 #[utoipa::path(get, path = "/api/payment/{year}", params(("year" = i32, Path)), responses((status = 200, body = Object), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "funds")]
 pub(crate) async fn payment_year(State(state): State<App>, caller: Caller, Segments(year): Segments<i32>) -> Result<Response, ApiError> {
     ok(&state.payment_year(&caller, year).await?)
+}
+
+/// Book a payment year's clearing (年度清算) to the fund books (the city's fund accountants
+/// and administrators): each institution's payable less its bill, owed to it or recovered
+/// from it, shared between the pooled funds and counties that paid its stays; the next
+/// pooling run pays or deducts it. 201 with the clearing, or 200 with the first clearing
+/// when the year was cleared already; 422 `payment.not_over` or `payment.provisional`
+/// until the year is over and every institution under terms is assessed.
+#[utoipa::path(post, path = "/api/payment/{year}/clearing", params(("year" = i32, Path)), responses((status = 201, body = Object), (status = 200, body = Object), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "funds")]
+pub(crate) async fn clear_year(
+    State(state): State<App>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Segments(year): Segments<i32>,
+) -> Result<Response, ApiError> {
+    let (clearing, booked_now) = state.clear_payment_year(&caller, &source(&headers), year).await?;
+    reply(if booked_now { StatusCode::CREATED } else { StatusCode::OK }, &clearing)
 }
 
 /// One institution's statement for a year (月度/年度结算单): its cases with their methods

@@ -943,6 +943,7 @@ async fn the_openapi_document_lists_every_route_and_docs_are_served() {
         "/api/institutions/{code}/api-key",
         "/api/institutions/{code}/agreement",
         "/api/payment/{year}",
+        "/api/payment/{year}/clearing",
         "/api/payment/{year}/institutions/{code}",
         "/api/funds/pooling-runs",
         "/api/funds/receipts",

@@ -200,6 +200,8 @@ catalogue! {
     "payment.no_budget" => "该年度职工或居民统筹基金尚未编制收入预算，无法计算支付年度：{detail}", DETAIL;
     "payment.no_pack" => "本服务未加载支付方式政策包：{detail}", DETAIL;
     "payment.no_terms" => "支付方式政策包未规定该年度的支付办法：{detail}", DETAIL;
+    "payment.not_over" => "该支付年度尚未结束，年度结束后方可清算：{detail}", DETAIL;
+    "payment.provisional" => "该支付年度尚有协议机构未完成年度考核，考核后方可清算：{detail}", DETAIL;
     "payment.refused" => "无法计算该支付年度：{detail}", DETAIL;
     "person.already_enrolled" => "此人已参加基本医疗保险（一人一次参保）：{detail}", DETAIL;
     "person.bad_balance" => "个人账户余额不正确：{detail}", DETAIL;

@@ -17,6 +17,7 @@ use yibao_domain::{Fen, InstitutionCode, PersonName, PhysicianCode, RatioBp};
 use yibao_ledger::FundScheme;
 use yibao_payment::{Agreement, CaseOutcome, InstitutionYear, Methods, YearInput, YearResult};
 use yibao_store::agreement::{AgreementChange, AgreementYear, Suspension};
+use yibao_store::payment_clearing::{ClearedInstitution, PaidShare, PaymentClearing};
 pub use yibao_store::physician::PhysicianRecord;
 use yibao_store::physician::{NewPhysician, PenaltyRules, PhysicianChange};
 use yibao_store::{AccessStore, ClaimRecord, ClaimStatus, FundStore, InstitutionRecord, InstitutionUpdate, InterfaceStore};
@@ -101,6 +102,12 @@ pub struct PaymentYearView {
     /// Stays not counted: discharged in another year, or not readable.
     pub skipped_cases: u32,
     pub result: YearResult,
+    /// Per institution, what each pooled fund and unit paid its counted stays: how its
+    /// clearing is shared between them.
+    #[serde(skip)]
+    paid_by: BTreeMap<String, BTreeMap<(FundScheme, yibao_domain::RegionCode), Fen>>,
+    /// The clearing booked for the year, if it is.
+    pub clearing: Option<yibao_store::payment_clearing::PaymentClearing>,
 }
 
 /// One institution's statement for a year.
@@ -114,6 +121,9 @@ pub struct InstitutionStatement {
     pub provisional_value_yuan: Option<String>,
     pub institution: InstitutionYear,
     pub cases: Vec<CaseOutcome>,
+    /// Its line of the year's clearing, once the year is cleared, with the day it was booked.
+    pub cleared_on: Option<String>,
+    pub cleared: Option<ClearedInstitution>,
 }
 
 /// How long a payment year's run serves the statements read after it: each statement needs
@@ -252,7 +262,91 @@ impl App {
             provisional_value_yuan: view.result.provisional_value_yuan.clone(),
             institution: statement,
             cases: view.result.cases.iter().filter(|c| c.institution == institution).cloned().collect(),
+            cleared_on: view.clearing.as_ref().map(|c| c.value_date.clone()),
+            cleared: view.clearing.as_ref().and_then(|c| c.institutions.iter().find(|i| i.institution == institution).cloned()),
         })
+    }
+
+    /// Books the year-end clearing (年度清算) of a payment year to the fund books (fund
+    /// accountants and administrators of the city): for each institution, what its
+    /// agreement's methods earned it less what its claims billed, owed to it or recovered
+    /// from it on its payable, shared between the pooled funds and units that paid its
+    /// stays; the next pooling run pays or deducts it. Only a year that is over and
+    /// assessed is cleared, computed afresh; clearing it again answers the first clearing.
+    pub async fn clear_payment_year(
+        &self,
+        principal: &Principal,
+        source: &str,
+        year: i32,
+    ) -> Result<(yibao_store::payment_clearing::PaymentClearing, bool), AppError> {
+        let scope = principal.scope(roles::FUND_WRITERS)?;
+        let region = self.policy().region;
+        if scope != region {
+            return Err(AppError::forbidden(
+                "a payment year is cleared by the city: its point value is shared by every county's institutions",
+            ));
+        }
+        let today = self.today();
+        if year >= today.year() {
+            return Err(AppError::unprocessable("payment.not_over", format!("{year} is not over: a year is cleared after its end")));
+        }
+        if let Some(cleared) = store!(self, payment_clearings(region))?.into_iter().find(|c| c.year == year) {
+            return Ok((cleared, false));
+        }
+        let view = self.compute_payment_year(year).await?;
+        if view.provisional {
+            let unassessed: Vec<String> = store!(self, institutions(region))?
+                .iter()
+                .filter(|i| i.agreement.year(year).is_some_and(|t| t.assessment_bp.is_none()))
+                .map(|i| i.code.to_string())
+                .collect();
+            return Err(AppError::unprocessable(
+                "payment.provisional",
+                format!(
+                    "{year} is not assessed for every institution under terms ({}): assess each before clearing",
+                    unassessed.join(", ")
+                ),
+            ));
+        }
+        let institutions = view
+            .result
+            .institutions
+            .iter()
+            .map(|line| {
+                let shares = view.paid_by.get(&line.institution).map_or_else(Vec::new, |paid| {
+                    paid.iter()
+                        .map(|((fund, unit), paid)| PaidShare {
+                            fund: fund.as_str().to_owned(),
+                            unit: unit.to_string(),
+                            paid_fen: paid.get(),
+                        })
+                        .collect()
+                });
+                ClearedInstitution {
+                    institution: line.institution.clone(),
+                    payable_fen: line.payable.get(),
+                    billed_fen: line.billed.get(),
+                    difference_fen: line.against_billed.get(),
+                    shares,
+                }
+            })
+            .collect();
+        let clearing = PaymentClearing {
+            city: region.to_string(),
+            year,
+            value_date: yibao_store::books::date_text(today),
+            rounding: self.policy().rounding,
+            pack_id: view.pack_id.clone(),
+            point_value_yuan: view.result.point_value_yuan.clone(),
+            institutions,
+            owed_fen: 0,
+            recovered_fen: 0,
+            transfers: 0,
+            notes: Vec::new(),
+        };
+        let outcome = store!(self, clear_payment_year(&principal.actor(source, self.now()), scope, clearing))?;
+        self.forget_payment_year();
+        Ok((outcome.clearing, outcome.booked_now))
     }
 
     /// Registers an insurance physician (医保医师) under an institution of the
@@ -393,6 +487,7 @@ impl App {
         let mut cases = Vec::new();
         let mut outside_spending = Fen::ZERO;
         let mut skipped_cases = 0_u32;
+        let mut paid_by: BTreeMap<String, BTreeMap<(FundScheme, yibao_domain::RegionCode), Fen>> = BTreeMap::new();
         let mut provisional = today.year() <= year;
         let year_days = time::util::days_in_year(year);
         let first_day =
@@ -405,7 +500,8 @@ impl App {
         let read_from = first_day.previous_day().unwrap_or(first_day);
         for institution in &institutions {
             let terms = institution.agreement.year(year);
-            provisional |= terms.is_none_or(|t| t.assessment_bp.is_none());
+            // An institution without terms for the year is paid as billed: nothing to assess.
+            provisional |= terms.is_some_and(|t| t.assessment_bp.is_none());
             // The days and months the agreement held: neither suspended nor ended.
             let in_force = |date: Date| institution.agreement.suspended_on(date).is_none();
             let days_in_force = (0..year_days).filter(|d| in_force(first_day + time::Duration::days(i64::from(*d)))).count();
@@ -442,6 +538,8 @@ impl App {
                             }
                             case.main_procedure = list.procedures.first().cloned();
                         }
+                        *paid_by.entry(institution.code.to_string()).or_default().entry((case.pooled, record.region)).or_default() +=
+                            case.fund;
                         cases.push(case.case);
                     }
                     Some(Read::Outside { service_date, pooled, employee }) if service_date.year() == year => {
@@ -456,7 +554,8 @@ impl App {
         }
         let input = YearInput { pack: &pack, year, fund_income: income, outside_spending, agreements: &agreements, cases: &cases };
         let result = yibao_payment::run_year(&input).map_err(|e| AppError::unprocessable("payment.refused", e.to_string()))?;
-        Ok(PaymentYearView { pack_id: pack.id.clone(), provisional, names, skipped_cases, result })
+        let clearing = store!(self, payment_clearings(region))?.into_iter().find(|c| c.year == year);
+        Ok(PaymentYearView { pack_id: pack.id.clone(), provisional, names, skipped_cases, result, paid_by, clearing })
     }
 }
 
@@ -494,6 +593,8 @@ impl App {
 struct StayCase {
     case: yibao_payment::Case,
     service_date: Date,
+    /// The basic pooled fund that paid its `hifp_pay`.
+    pooled: FundScheme,
 }
 
 impl std::ops::Deref for StayCase {
@@ -562,8 +663,10 @@ fn read_case(record: &ClaimRecord) -> Option<Read> {
     if !claim.kind.is_stay() {
         return Some(Read::Outside { service_date, pooled: stored.hifp_pay, employee: stored.insutype == "310" });
     }
+    let pooled = yibao_store::books::pooled_fund(&stored.insutype).ok()?;
     Some(Read::Stay(StayCase {
         service_date,
+        pooled,
         case: yibao_payment::Case {
             institution: record.institution_code.to_string(),
             level: None,

@@ -158,6 +158,7 @@ fn routes() -> Router<App> {
         .route("/console/funds/handovers/{reference}/confirmation", post(funds::handover::confirm))
         .route("/console/funds/check", get(funds::check::show))
         .route("/console/payment", get(payment::year))
+        .route("/console/payment/clearing", post(payment::clear))
         .route("/console/payment/{year}/{code}", get(payment::statement))
         .route("/console/payment/{year}/{code}/statement.csv", get(payment::statement_csv))
         .route("/console/reform", get(reform::form).post(reform::simulate))

@@ -6,9 +6,11 @@
 //! pages only lay it out. City fund readers only: the point value is the city's.
 
 use askama::Template;
+use axum::Form;
 use axum::extract::{Query, State};
+use axum::http::HeaderMap;
 use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use yibao_app::App;
 use yibao_app::payment::view::{Band, Cleared, Deviation, Method, OutOfPoints};
@@ -18,7 +20,7 @@ use yibao_domain::Fen;
 use super::session::ConsoleUser;
 use crate::funds::statement::csv_line;
 use crate::i18n::Lang;
-use crate::page::{Page, app_error_page, app_message, render};
+use crate::page::{FUND_WRITERS, Page, app_error_page, app_message, error_page, may_post, render};
 
 const HERE: &str = "/console/payment";
 
@@ -60,6 +62,10 @@ pub struct YearFigures {
     pub pack_id: String,
     pub figures: Vec<(String, String)>,
     pub lines: Vec<InstitutionLine>,
+    /// The clearing booked for the year: the day, owed, recovered, transfers.
+    pub cleared: Option<(String, String, String, usize)>,
+    /// The year is over, assessed and not cleared, and the user may book it.
+    pub may_clear: bool,
 }
 
 #[derive(Template)]
@@ -144,8 +150,40 @@ pub async fn year(State(state): State<App>, user: ConsoleUser, Query(query): Que
             less_than_billed: i.against_billed.is_negative(),
         })
         .collect();
-    let figures = YearFigures { provisional: view.provisional, pack_id: view.pack_id.clone(), figures: figures(lang, &view), lines };
+    let cleared =
+        view.clearing.as_ref().map(|c| (c.value_date.clone(), money(Fen::new(c.owed_fen)), money(Fen::new(c.recovered_fen)), c.transfers));
+    let may_clear = cleared.is_none() && !view.provisional && user.may(FUND_WRITERS);
+    let figures = YearFigures {
+        provisional: view.provisional,
+        pack_id: view.pack_id.clone(),
+        figures: figures(lang, &view),
+        lines,
+        cleared,
+        may_clear,
+    };
     render(&YearTemplate { page, year: year.to_string(), view: Some(figures), refusal: None })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ClearingForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    year: String,
+}
+
+/// Books the year's clearing (`App::clear_payment_year`), then shows the year again.
+pub async fn clear(State(state): State<App>, user: ConsoleUser, headers: HeaderMap, Form(form): Form<ClearingForm>) -> Response {
+    if let Err(response) = may_post(&user, &form.csrf, "payment", "payment-title", HERE, FUND_WRITERS) {
+        return response;
+    }
+    let Ok(year) = form.year.trim().parse::<i32>() else {
+        return error_page(user.lang, axum::http::StatusCode::BAD_REQUEST, "error-refused", None);
+    };
+    match state.clear_payment_year(&user.principal(), &ConsoleUser::source(&headers), year).await {
+        Ok(_) => Redirect::to(&format!("{HERE}?year={year}")).into_response(),
+        Err(error) => app_error_page(user.lang, &error),
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,6 +1,6 @@
 //! The fund books of Yibao (基金账簿): a double-entry ledger per scheme fund, and the pure
 //! computations of city-level pooling: the monthly sweep and disbursement (R-FND-2), the
-//! adjustment-fund levy and the deficit waterfall (R-FND-5), legacy deficits (R-FND-6) and
+//! year-end clearing of institutions' payment (issue 15), the adjustment-fund levy and the deficit waterfall (R-FND-5), legacy deficits (R-FND-6) and
 //! early warning (R-FND-4).
 //!
 //! No I/O, no clock, no randomness (ARCHITECTURE.md `pure-core`): value dates and
@@ -49,6 +49,7 @@
 
 mod account;
 mod check;
+mod clearing;
 mod deficit;
 mod error;
 mod fund;
@@ -65,6 +66,7 @@ mod warning;
 
 pub use account::{Account, AccountKey, AccountKind, AccountState, Holder, PartyCode, Side};
 pub use check::{BookCheck, Breach, check_books, check_invariants};
+pub use clearing::{ClearingInputs, ClearingLine, ClearingPlan, ClearingShare, clearing_cause, plan_clearing};
 pub use deficit::{DeficitLine, FundPosition, Targets, WaterfallInputs, WaterfallPlan, plan_waterfall, target_score_bp};
 pub use error::LedgerError;
 pub use fund::{Fund, FundScheme};

@@ -28,6 +28,10 @@ pub const PARTY_CODE_LEN_LIMIT: usize = 20;
 /// at most a few dozen counties and districts.
 pub const UNITS_LIMIT: usize = 100;
 
+/// Institutions in one payment year's clearing: a city's designated hospitals and
+/// pharmacies, the register's own limit (`yibao_store::INSTITUTIONS_LIMIT`).
+pub const CLEARING_INSTITUTIONS_LIMIT: usize = 20_000;
+
 /// Fund positions (scheme fund × unit) in one levy or deficit waterfall: every scheme fund
 /// of every unit, with room to spare.
 pub const POSITIONS_LIMIT: usize = 2_000;

@@ -165,6 +165,10 @@ pub enum Reason {
     PersonalAccountPayment,
     /// 拨付定点机构: paying an institution what settlements say the funds owe it.
     InstitutionPayment,
+    /// 年度清算: the year-end clearing of an institution's payment under its agreement's
+    /// methods (issue 15, R-PAY-1): what its methods earned it less what its claims billed,
+    /// owed to it (positive) or recovered from it (negative).
+    PaymentClearing,
     /// 冲正: a new transfer undoing all or part of an earlier one, accounts swapped.
     Reversal,
     /// 归集: a unit's income swept to the city special account (R-FND-2).
@@ -187,7 +191,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 22] = [
+    pub const ALL: [Reason; 23] = [
         Reason::Contribution,
         Reason::Subsidy,
         Reason::PersonalAccountCredit,
@@ -201,6 +205,7 @@ impl Reason {
         Reason::Settlement(SettlementLayer::EnterpriseSupplementary),
         Reason::PersonalAccountPayment,
         Reason::InstitutionPayment,
+        Reason::PaymentClearing,
         Reason::Reversal,
         Reason::Sweep,
         Reason::Disbursement,
@@ -231,6 +236,7 @@ impl Reason {
             },
             Reason::PersonalAccountPayment => "personal-account-payment",
             Reason::InstitutionPayment => "institution-payment",
+            Reason::PaymentClearing => "payment-clearing",
             Reason::Reversal => "reversal",
             Reason::Sweep => "sweep",
             Reason::Disbursement => "disbursement",
@@ -295,10 +301,12 @@ pub enum RecordKind {
     AuditApproval,
     /// Balances brought in when the books start (R-SYS-3 migration).
     OpeningBalance,
+    /// A payment year's clearing, `{city}/{year}` (issue 15).
+    PaymentClearing,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 13] = [
+    pub const ALL: [RecordKind; 14] = [
         RecordKind::Contribution,
         RecordKind::Subsidy,
         RecordKind::Settlement,
@@ -312,6 +320,7 @@ impl RecordKind {
         RecordKind::Handover,
         RecordKind::AuditApproval,
         RecordKind::OpeningBalance,
+        RecordKind::PaymentClearing,
     ];
 
     pub fn parse(text: &str) -> Option<RecordKind> {
@@ -334,6 +343,7 @@ impl RecordKind {
             RecordKind::Handover => "handover",
             RecordKind::AuditApproval => "audit-approval",
             RecordKind::OpeningBalance => "opening-balance",
+            RecordKind::PaymentClearing => "payment-clearing",
         }
     }
 }

@@ -17,6 +17,7 @@ use yibao_store::closing::{
 };
 use yibao_store::handover::{HandoverRequest, Inventory, check_confirmation, handover_entries, inventory};
 use yibao_store::legacy::{LegacyRepayment, LegacyRequest, LegacyView, establish, repayment_entry, view as legacy_view};
+use yibao_store::payment_clearing::{ClearingOutcome, PaymentClearing};
 use yibao_store::pooling::{Outstanding, PoolingInputs, PoolingRun, plan_pooling};
 use yibao_store::{
     Actor, Budget, CountyTargets, FundReceipt, FundStore, Movement, PoolingOutcome, StoreError, TargetsProgress, YearEndOutcome,
@@ -1035,6 +1036,51 @@ impl FundStore for PostgresStore {
             })
             .collect::<Result<_, StoreError>>()?;
         Ok((budgets, targets))
+    }
+
+    async fn clear_payment_year(&self, actor: &Actor, scope: RegionCode, clearing: PaymentClearing) -> Result<ClearingOutcome, StoreError> {
+        let city = city_of(scope)?;
+        let mut clearing = clearing;
+        if clearing.city != city.to_string() {
+            return Err(StoreError::Invalid(format!("the clearing is {}'s, not {city}'s", clearing.city)));
+        }
+        let mut tx = self.write().await?;
+        // One clearing per city and year: the books' lock first, so a second clearing of the
+        // same year waits here and then finds the first one's record.
+        lock_city_books(&mut tx, city, PersonAccounts::Payables).await?;
+        let earlier: Option<String> = sqlx::query_scalar("SELECT record FROM payment_clearings WHERE region_code = $1 AND year = $2")
+            .bind(city.to_string())
+            .bind(i64::from(clearing.year))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if let Some(record) = earlier {
+            return Ok(ClearingOutcome { clearing: from_json(&record)?, booked_now: false });
+        }
+        let entries = clearing.plan()?;
+        post(&mut tx, &actor.at_text(), &entries).await?;
+        let record = json(&clearing)?;
+        sqlx::query("INSERT INTO payment_clearings (region_code, year, cleared_at, actor, record) VALUES ($1, $2, $3, $4, $5)")
+            .bind(city.to_string())
+            .bind(i64::from(clearing.year))
+            .bind(actor.at_text())
+            .bind(&actor.who)
+            .bind(&record)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        audit(&mut tx, actor, city, "fund.payment_clearing", &clearing.year.to_string(), record).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(ClearingOutcome { clearing, booked_now: true })
+    }
+
+    async fn payment_clearings(&self, scope: RegionCode) -> Result<Vec<PaymentClearing>, StoreError> {
+        let records: Vec<String> = sqlx::query_scalar("SELECT record FROM payment_clearings WHERE region_code = $1 ORDER BY year DESC")
+            .bind(scope.city().to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        records.iter().map(|r| from_json(r)).collect()
     }
 
     async fn pooling_runs(&self, scope: RegionCode) -> Result<Vec<PoolingRun>, StoreError> {

@@ -11,6 +11,7 @@ use yibao_store::closing::{
 };
 use yibao_store::handover::{HandoverRequest, Inventory, check_confirmation, handover_entries, inventory};
 use yibao_store::legacy::{LegacyRepayment, LegacyRequest, LegacyView, establish, repayment_entry, view as legacy_view};
+use yibao_store::payment_clearing::{ClearingOutcome, PaymentClearing};
 use yibao_store::pooling::{Outstanding, PoolingInputs, PoolingRun, plan_pooling};
 use yibao_store::stored::{from_json, json, region_of, scope_bounds};
 use yibao_store::{
@@ -585,6 +586,47 @@ impl FundStore for SqliteStore {
             post(conn, &actor, &entries)?;
             audit(conn, &actor, city, "fund.interest", &format!("{}..{}", date_text(from), date_text(to)), json(&lines)?)?;
             Ok(lines)
+        })
+        .await
+    }
+
+    async fn clear_payment_year(&self, actor: &Actor, scope: RegionCode, clearing: PaymentClearing) -> Result<ClearingOutcome, StoreError> {
+        let actor = actor.clone();
+        self.write(move |conn| {
+            let city = city_of(scope)?;
+            let mut clearing = clearing;
+            if clearing.city != city.to_string() {
+                return Err(StoreError::Invalid(format!("the clearing is {}'s, not {city}'s", clearing.city)));
+            }
+            let earlier = query_opt(
+                conn,
+                "SELECT record FROM payment_clearings WHERE region_code = ?1 AND year = ?2",
+                params![city.to_string(), clearing.year],
+                |row| col::<String>(row, 0),
+            )?;
+            if let Some(record) = earlier {
+                return Ok(ClearingOutcome { clearing: from_json(&record)?, booked_now: false });
+            }
+            let entries = clearing.plan()?;
+            post(conn, &actor, &entries)?;
+            let record = json(&clearing)?;
+            exec(
+                conn,
+                "INSERT INTO payment_clearings (region_code, year, cleared_at, actor, record) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![city.to_string(), clearing.year, actor.at_text(), actor.who, record],
+            )?;
+            audit(conn, &actor, city, "fund.payment_clearing", &clearing.year.to_string(), record)?;
+            Ok(ClearingOutcome { clearing, booked_now: true })
+        })
+        .await
+    }
+
+    async fn payment_clearings(&self, scope: RegionCode) -> Result<Vec<PaymentClearing>, StoreError> {
+        let city = scope.city().to_string();
+        self.read(move |conn| {
+            query_all(conn, "SELECT record FROM payment_clearings WHERE region_code = ?1 ORDER BY year DESC", [city], |row| {
+                from_json(&col::<String>(row, 0)?)
+            })
         })
         .await
     }

@@ -281,7 +281,8 @@ struct StoredAmounts {
     maternity_allowance: Fen,
 }
 
-fn pooled_fund(insutype: &str) -> Result<FundScheme, String> {
+/// The basic pooled fund that pays the `hifp_pay` layer of a settlement of `insutype`.
+pub fn pooled_fund(insutype: &str) -> Result<FundScheme, String> {
     match insutype {
         "310" => Ok(FundScheme::Employee),
         // A pack codes its residents 390, or 380 (NCMS) / 391 (urban residents) before the

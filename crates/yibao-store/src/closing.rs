@@ -193,7 +193,9 @@ pub struct PositionOut {
 /// What a movement adds to its fund's income and spending of the period, in fen:
 /// contributions to the pool and subsidies are income, less what was later moved from it
 /// to a personal account; settlement layers are spending, and
-/// their reversals take it back. Nothing else (pooling, payments, adjustments) is either.
+/// their reversals take it back; a payment year's clearing (issue 15) is spending when it
+/// owes an institution more and takes spending back when it recovers. Nothing else
+/// (pooling, payments, adjustments) is either.
 #[must_use]
 pub fn income_and_spending(m: &Movement) -> (i64, i64) {
     let amount = m.amount_fen.get();
@@ -202,7 +204,8 @@ pub fn income_and_spending(m: &Movement) -> (i64, i64) {
         // An account's share paid earlier and booked as pooled income, moved to the account
         // when the period was completed: it leaves pooled income.
         (Reason::PersonalAccountCredit, AccountKind::External, _) => (-amount, 0),
-        (Reason::Settlement(_), _, _) => (0, amount),
+        (Reason::Settlement(_), _, _) | (Reason::PaymentClearing, AccountKind::External, AccountKind::Payable) => (0, amount),
+        (Reason::PaymentClearing, AccountKind::Payable, AccountKind::External) => (0, -amount),
         (Reason::Reversal, AccountKind::Payable, AccountKind::External) => (0, -amount),
         _ => (0, 0),
     }
@@ -812,6 +815,8 @@ mod tests {
         assert_eq!(income_and_spending(&movement("personal-account-credit", "external", "personal-account")), (-16_000, 0));
         assert_eq!(income_and_spending(&movement("settlement.pooled", "external", "payable")), (0, 16_000));
         assert_eq!(income_and_spending(&movement("reversal", "payable", "external")), (0, -16_000));
+        assert_eq!(income_and_spending(&movement("payment-clearing", "external", "payable")), (0, 16_000));
+        assert_eq!(income_and_spending(&movement("payment-clearing", "payable", "external")), (0, -16_000));
     }
 
     /// Issue 13: the indicators at each month's end are the close's, on the year so far.

@@ -422,6 +422,22 @@ pub trait FundStore: Send + Sync + 'static {
         rounding: yibao_domain::Rounding,
     ) -> impl Future<Output = Result<Vec<crate::closing::InterestLine>, StoreError>> + Send;
 
+    /// Books a payment year's clearing (issue 15) for the city of `scope`: plans it from the
+    /// record's lines, posts it, keeps the record and writes its audit entry, in one
+    /// transaction. A year cleared before returns its first record unchanged.
+    fn clear_payment_year(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        clearing: crate::payment_clearing::PaymentClearing,
+    ) -> impl Future<Output = Result<crate::payment_clearing::ClearingOutcome, StoreError>> + Send;
+
+    /// The payment years' clearings of the city of `scope`, newest first.
+    fn payment_clearings(
+        &self,
+        scope: RegionCode,
+    ) -> impl Future<Output = Result<Vec<crate::payment_clearing::PaymentClearing>, StoreError>> + Send;
+
     /// The year-end closes of the city of `scope`, newest first.
     fn year_closes(&self, scope: RegionCode) -> impl Future<Output = Result<Vec<crate::closing::YearEndRecord>, StoreError>> + Send;
 
@@ -713,7 +729,8 @@ async fn reconcile_records<S: FundStore + crate::Store>(
         budgets,
         targets,
         city,
-    );
+    )
+    .with_clearings(store.payment_clearings(city).await?);
     let mut reconciler = crate::reconcile::Reconciler::new(&mut verification.breaches);
     replay_trail(store, city, &records, &mut reconciler).await?;
     reconciler.fund_records(&records);

@@ -24,6 +24,7 @@ pub mod handover;
 mod import;
 pub mod interface;
 pub mod legacy;
+pub mod payment_clearing;
 pub mod periods;
 pub mod physician;
 pub mod policy;

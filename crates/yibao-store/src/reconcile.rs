@@ -402,6 +402,9 @@ impl<'a> Reconciler<'a> {
                 unaudited.push((format!("the handover {reference}"), "it is confirmed, but no audit entry records its confirmation"));
             }
         }
+        for year in records.clearings.keys().filter(|y| !met("fund.payment_clearing", y)) {
+            unaudited.push((format!("the payment clearing of {year}"), "no audit entry records it"));
+        }
         for deficit in records.legacy.keys().filter(|d| !met("fund.legacy_deficit", d)) {
             unaudited.push((format!("the legacy deficit {deficit}"), "no audit entry records it"));
         }

@@ -1,6 +1,7 @@
 //! What each fund run and fund booking posted, rebuilt from its record and its audit entry
 //! (issue 12, `records-match-books`): the monthly pooling run, the year-end close, interest,
-//! receipts, legacy deficits and their repayments, and fund handovers. Each is planned again
+//! receipts, legacy deficits and their repayments, fund handovers, and payment years'
+//! clearings (issue 15). Each is planned again
 //! by the same function that planned it ([`entries_of_run`], [`entries_of_close`],
 //! [`entries_of_interest`], [`FundReceipt::entry`], [`establish`], [`repayment_entry`],
 //! [`handover_entries`]) from what its record keeps, and its record is compared with what
@@ -19,6 +20,7 @@ use crate::books::{Entry, open_account};
 use crate::closing::{InterestLine, YearEndRecord, entries_of_close, entries_of_interest};
 use crate::handover::{Inventory, handover_entries};
 use crate::legacy::{LegacyRepayment, LegacyRequest, establish, repayment_entry, view};
+use crate::payment_clearing::{PaymentClearing, entries_of_clearing};
 use crate::pooling::{PoolingRun, entries_of_run};
 use crate::{Budget, CountyTargets, FundReceipt, StoreError};
 
@@ -38,6 +40,8 @@ pub struct FundRecords {
     pub budgets: HashMap<String, Budget>,
     /// By year and unit, `2026/419921`.
     pub targets: HashMap<String, CountyTargets>,
+    /// Payment years' clearings by year, `2025`.
+    pub clearings: HashMap<String, PaymentClearing>,
 }
 
 impl FundRecords {
@@ -63,7 +67,15 @@ impl FundRecords {
             legacy: legacy.into_iter().map(|r| (legacy_key(&r), r)).collect(),
             budgets: budgets.into_iter().map(|b| (format!("{}/{}/{}", b.year, b.fund_scheme, b.unit), b)).collect(),
             targets: targets.into_iter().map(|t| (format!("{}/{}", t.year, t.unit), t)).collect(),
+            clearings: HashMap::new(),
         }
+    }
+
+    /// With the city's payment years' clearings.
+    #[must_use]
+    pub fn with_clearings(mut self, clearings: Vec<PaymentClearing>) -> FundRecords {
+        self.clearings = clearings.into_iter().map(|c| (c.year.to_string(), c)).collect();
+        self
     }
 }
 
@@ -190,6 +202,27 @@ pub fn replay(city: RegionCode, records: &FundRecords, action: &str, entity: &st
                     replay.posts(Ok(entries));
                 }
                 Err(e) => replay.posts(Err(e)),
+            }
+            Some(Ok(replay))
+        }
+        "fund.payment_clearing" => {
+            let Some(clearing) = records.clearings.get(entity) else { return missing(format!("the clearing of {entity}")) };
+            let mut replay = RunReplay::new(format!("the payment clearing of {entity} of {city}"), action, entity);
+            match serde_json::to_string(clearing) {
+                Ok(ours) => replay.record_against("the clearing's record", &ours, audited),
+                Err(e) => replay.disagreements.push(format!("its record cannot be read: {e}")),
+            }
+            match entries_of_clearing(clearing) {
+                Ok((entries, differences)) => {
+                    replay.disagreements.extend(differences);
+                    replay.posts(Ok(entries));
+                }
+                Err(e) => replay.posts(Err(e)),
+            }
+            // A clearing that books nothing (every institution paid as billed) still names its cause.
+            let cause = (RecordKind::PaymentClearing, format!("{city}/{entity}"));
+            if !replay.causes.contains(&cause) {
+                replay.causes.push(cause);
             }
             Some(Ok(replay))
         }
