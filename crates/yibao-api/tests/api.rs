@@ -2297,3 +2297,155 @@ async fn a_stay_settled_early_on_new_years_day_counts_in_its_year() {
     let (status, answer) = api.call("POST", "/api/pre-settlements", Auth::Key("key-east"), Some(other)).await;
     assert_eq!((status, answer["code"].as_str()), (StatusCode::FORBIDDEN, Some("settle.institution_suspended")), "{answer}");
 }
+
+/// A clock the test moves: the Unix time it answers, in seconds.
+fn movable_clock(start: time::OffsetDateTime) -> (yibao_app::Clock, Arc<std::sync::atomic::AtomicI64>) {
+    let now = Arc::new(std::sync::atomic::AtomicI64::new(start.unix_timestamp()));
+    let read = Arc::clone(&now);
+    let clock: yibao_app::Clock =
+        Arc::new(move || time::OffsetDateTime::from_unix_timestamp(read.load(std::sync::atomic::Ordering::SeqCst)).expect("a moment"));
+    (clock, now)
+}
+
+fn clearing_api(backend: Backend, clock: yibao_app::Clock) -> Api {
+    let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
+    let payment = yibao_app::payment::PaymentPack::parse(yibao_app::payment::DEMO_PAYMENT_PACK).expect("payment pack");
+    Api { router: yibao_api::app(App::new(Arc::new(backend), Arc::new(policy)).with_clock(clock).with_payment_pack(payment)) }
+}
+
+#[tokio::test]
+async fn the_payment_years_clearing_is_booked_paid_and_checked() {
+    let dir = std::env::temp_dir().join(format!("yibao-api-clearing-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let store = SqliteStore::open(&dir.join("yibao.db")).await.expect("store");
+    seed(&store).await;
+    let (clock, now) = movable_clock(datetime!(2025-03-20 02:00 UTC));
+    clearing_flow(&clearing_api(Backend::Sqlite(store), clock), &now).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_payment_years_clearing_behaves_the_same_on_postgresql() {
+    let server = yibao_testpg::TestPostgres::start().unwrap_or_else(|e| panic!("PostgreSQL for the API tests: {e}"));
+    let store = yibao_store_postgres::PostgresStore::connect(server.url()).await.expect("connect");
+    seed(&store).await;
+    let (clock, now) = movable_clock(datetime!(2025-03-20 02:00 UTC));
+    clearing_flow(&clearing_api(Backend::Postgres(store), clock), &now).await;
+}
+
+/// Issue 15, posting the payment year to the books: in 2025 the east hospital (DIP points)
+/// and the centre's hospital (no terms: fee-for-service) settle stays, and March's pooling
+/// run pays them as billed. In February 2026 the year is over; it is cleared only once the
+/// east hospital is assessed. The clearing books the east hospital's payable less its bill on
+/// its payable in the residents' fund of its patients' county, and nothing for the centre's;
+/// clearing again answers the first clearing; February's pooling run pays (or deducts) it;
+/// the hospital's statement shows its line; the books check sound, the clearing replayed.
+async fn clearing_flow(api: &Api, now: &std::sync::atomic::AtomicI64) {
+    enrol_both(api).await;
+    let admin = api.sign_in("admin").await;
+    let accountant = api.sign_in("accountant").await;
+    let auditor = api.sign_in("auditor").await;
+    let sign = json!({ "change": "sign", "year": 2025, "points": true, "per_diem": true });
+    assert_eq!(api.call("POST", "/api/institutions/H41992100007/agreement", Auth::Token(&admin), Some(sign)).await.0, StatusCode::OK);
+    let opening = json!({ "kind": "opening-balance", "scheme": "resident", "unit": "419900", "amount": "1000000.00", "date": "2025-01-01", "reference": "OB-2025" });
+    assert_eq!(api.call("POST", "/api/funds/receipts", Auth::Token(&accountant), Some(opening)).await.0, StatusCode::CREATED);
+    let budget = json!({ "year": 2025, "scheme": "resident", "unit": "419900", "income": "100000.00", "spending": "90000.00" });
+    assert_eq!(api.call("PUT", "/api/funds/budgets", Auth::Token(&accountant), Some(budget)).await.0, StatusCode::OK);
+    for (person, key, claim) in [
+        (EAST_PERSON, "key-east", stay("C-1", "H41992100007", "I63.900", "2025-03-02", "2025-03-10", "4000.00")),
+        (EAST_PERSON, "key-east", stay("C-2", "H41992100007", "J18.900", "2025-03-11", "2025-03-17", "2500.00")),
+        (WEST_PERSON, "key-center", stay("C-3", "H41990200003", "I63.900", "2025-03-02", "2025-03-09", "3000.00")),
+    ] {
+        let body = json!({ "person_id": person, "card_no": "C0001", "claim": claim });
+        let (status, answer) = api.call("POST", "/api/settlements", Auth::Key(key), Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+    }
+    let run = json!({ "month": "2025-03", "day": 20 });
+    assert_eq!(api.call("POST", "/api/funds/pooling-runs", Auth::Token(&accountant), Some(run)).await.0, StatusCode::CREATED);
+    // The year is not over: nothing to clear yet.
+    let (status, answer) = api.call("POST", "/api/payment/2025/clearing", Auth::Token(&accountant), None).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("payment.not_over")), "{answer}");
+
+    now.store(datetime!(2026-02-10 02:00 UTC).unix_timestamp(), std::sync::atomic::Ordering::SeqCst);
+    // Sessions of last March have expired: sign in again.
+    let (admin, accountant, auditor) = (api.sign_in("admin").await, api.sign_in("accountant").await, api.sign_in("auditor").await);
+    let (status, answer) = api.call("POST", "/api/payment/2025/clearing", Auth::Token(&accountant), None).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("payment.provisional")), "{answer}");
+    assert!(answer["message"].as_str().is_some_and(|m| m.contains("H41992100007")), "names who is not assessed: {answer}");
+    let assess = json!({ "change": "assess", "year": 2025, "score": "90%" });
+    assert_eq!(api.call("POST", "/api/institutions/H41992100007/agreement", Auth::Token(&admin), Some(assess)).await.0, StatusCode::OK);
+    let (status, view) = api.call("GET", "/api/payment/2025", Auth::Token(&accountant), None).await;
+    assert_eq!((status, view["provisional"].as_bool()), (StatusCode::OK, Some(false)), "{view}");
+    assert!(view["clearing"].is_null(), "{view}");
+    let line = |code: &str| {
+        view["result"]["institutions"].as_array().expect("lines").iter().find(|i| i["institution"] == code).cloned().expect(code)
+    };
+    let (east, centre) = (line("H41992100007"), line("H41990200003"));
+    let difference = fen(&east["against_billed"]);
+    assert_ne!(difference, 0, "DIP pays the east hospital otherwise than its bill: {east}");
+    assert_eq!(fen(&centre["against_billed"]), 0, "fee-for-service is paid as billed: {centre}");
+
+    // Neither the hospital nor a county clerk books a clearing; the city's accountant does.
+    assert_eq!(api.call("POST", "/api/payment/2025/clearing", Auth::Key("key-east"), None).await.0, StatusCode::FORBIDDEN);
+    let east_clerk = api.sign_in("east.clerk").await;
+    assert_eq!(api.call("POST", "/api/payment/2025/clearing", Auth::Token(&east_clerk), None).await.0, StatusCode::FORBIDDEN);
+    let (status, clearing) = api.call("POST", "/api/payment/2025/clearing", Auth::Token(&accountant), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{clearing}");
+    assert_wire(&clearing, "clearing");
+    let booked = clearing["institutions"]
+        .as_array()
+        .expect("institutions")
+        .iter()
+        .find(|i| i["institution"] == "H41992100007")
+        .cloned()
+        .expect("east");
+    assert_eq!(fen(&booked["difference"]), difference, "{clearing}");
+    assert_eq!(fen(&booked["payable"]) - fen(&booked["billed"]), difference);
+    assert_eq!(
+        booked["shares"],
+        json!([{ "fund": "resident", "unit": "419921", "paid": booked["billed"] }]),
+        "the east person's county paid it all"
+    );
+    let (owed, recovered) = (fen(&clearing["owed"]), fen(&clearing["recovered"]));
+    assert_eq!(owed - recovered, difference, "{clearing}");
+    assert_eq!(clearing["transfers"], 1, "the centre's line books nothing: {clearing}");
+    assert_eq!(clearing["value_date"], "2026-02-10");
+    // Cleared once: again, the first clearing.
+    let (status, again) = api.call("POST", "/api/payment/2025/clearing", Auth::Token(&accountant), None).await;
+    assert_eq!((status, &again), (StatusCode::OK, &clearing));
+
+    // The books: the clearing's transfer, with its reason, on the hospital's payable.
+    let (_, movements) = api.call("GET", "/api/funds/movements?from=2026-01-01&to=2026-12-31", Auth::Token(&accountant), None).await;
+    let cleared: Vec<&Value> = movements.as_array().expect("movements").iter().filter(|m| m["reason"] == "payment-clearing").collect();
+    assert_eq!(cleared.len(), 1, "{movements}");
+    assert_eq!((cleared[0]["unit"].as_str(), fen(&cleared[0]["amount"])), (Some("419921"), difference.abs()), "{movements}");
+    // February's run pays what is owed, or holds what is recovered against later payments.
+    let run = json!({ "month": "2026-02", "day": 10 });
+    let (status, february) = api.call("POST", "/api/funds/pooling-runs", Auth::Token(&accountant), Some(run)).await;
+    assert_eq!(status, StatusCode::CREATED, "{february}");
+    let resident =
+        february["run"]["funds"].as_array().expect("funds").iter().find(|f| f["fund"] == "resident@419900").cloned().expect("resident");
+    let unit = resident["units"].as_array().expect("units").iter().find(|u| u["unit"] == "419921").cloned().expect("east");
+    let hospital = json!([{ "payee": "institution:H41992100007", "amount": yuan(difference.abs()) }]);
+    if difference > 0 {
+        assert_eq!(unit["payments"], hospital, "{february}");
+    } else {
+        assert_eq!(unit["owed_back"], hospital, "{february}");
+    }
+    let (_, accounts) = api.call("GET", "/api/funds/accounts", Auth::Token(&auditor), None).await;
+    let payable = accounts
+        .as_array()
+        .expect("accounts")
+        .iter()
+        .find(|a| a["fund"] == "resident@419900" && a["holder"] == "institution:H41992100007" && a["kind"] == "payable")
+        .cloned()
+        .expect("payable");
+    assert_eq!(fen(&payable["balance"]), difference.min(0), "paid in full, or owing back what is recovered: {payable}");
+
+    // The hospital reads its own line of the clearing on its statement.
+    let (status, statement) = api.call("GET", "/api/payment/2025/institutions/H41992100007", Auth::Key("key-east"), None).await;
+    assert_eq!(status, StatusCode::OK, "{statement}");
+    assert_eq!((statement["cleared_on"].as_str(), &statement["cleared"]), (Some("2026-02-10"), &booked), "{statement}");
+    let (status, check) = api.call("GET", "/api/funds/check", Auth::Token(&auditor), None).await;
+    assert_eq!((status, check["sound"].as_bool()), (StatusCode::OK, Some(true)), "{check}");
+}

@@ -264,6 +264,10 @@ pub async fn statement(
         (lang.t("payment-balance"), money(i.balance)),
         (lang.t("payment-against-billed"), money(i.against_billed)),
     ];
+    let mut figures = figures;
+    if let (Some(day), Some(line)) = (&statement.cleared_on, &statement.cleared) {
+        figures.push((lang.t("payment-booked"), format!("{day} · {}", money(Fen::new(line.difference_fen)))));
+    }
     let clearing = |c: &Cleared| ClearingView {
         standard: money(c.standard),
         billed: money(c.billed),

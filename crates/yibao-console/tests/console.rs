@@ -1380,6 +1380,30 @@ async fn the_payment_year_and_an_institutions_statement() {
     }
     let page = console.get(&format!("/console/payment/{year}/H41992100099"), &funds).await;
     assert_eq!(page.status, StatusCode::NOT_FOUND);
+
+    // Last year is over: once its terms are assessed, the accountant books its clearing from
+    // the page (a year is cleared once, and a clerk cannot).
+    let last = year - 1;
+    let sign = json!({ "change": "sign", "year": last, "points": true });
+    assert_eq!(console.api_as("POST", "/api/institutions/H41992100007/agreement", "admin", sign).await.0, StatusCode::OK);
+    let budget = json!({ "year": last, "scheme": "resident", "unit": "419900", "income": "500000.00", "spending": "400000.00" });
+    assert_eq!(console.api_as("PUT", "/api/funds/budgets", "funds", budget).await.0, StatusCode::OK);
+    let page = console.get(&format!("/console/payment?year={last}"), &funds).await;
+    assert!(page.body.contains("payment-provisional") && !page.body.contains("payment-clear-form"), "not assessed: {}", page.body);
+    let assess = json!({ "change": "assess", "year": last, "score": "100%" });
+    assert_eq!(console.api_as("POST", "/api/institutions/H41992100007/agreement", "admin", assess).await.0, StatusCode::OK);
+    let page = console.get(&format!("/console/payment?year={last}"), &funds).await;
+    assert!(page.body.contains("payment-clear-form"), "{}", page.body);
+    let last_text = last.to_string();
+    let form = [("_csrf", csrf(&page.body)), ("year", last_text.clone())];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let clerk_cookie = console.sign_in("east.clerk").await;
+    assert_eq!(console.post("/console/payment/clearing", &clerk_cookie, &form).await.status, StatusCode::FORBIDDEN);
+    let done = console.post("/console/payment/clearing", &funds, &form).await;
+    assert_eq!((done.status, done.location.as_str()), (StatusCode::SEE_OTHER, format!("/console/payment?year={last}").as_str()));
+    let page = console.get(&format!("/console/payment?year={last}"), &funds).await;
+    assert!(element_text(&page.body, "payment-cleared").is_some_and(|t| t.contains("0.00")), "{}", page.body);
+    assert!(!page.body.contains("payment-clear-form"), "cleared once: {}", page.body);
 }
 
 /// Issue 15: the city's administrator keeps an institution's agreement and physicians from

@@ -700,10 +700,10 @@ payment-statement-title = Institution statement
 payment-show = Show the year
 payment-hint = The year's budget is the income budgeted for the pooled funds less the risk reserve; per diem, fee-for-service, capitation and global budgets come off it first, and the points share the rest: point value = the pool ÷ all points of the year.
 payment-provisional = Provisional: the year is not over or not every institution is assessed (an assessment not given counts as 100%).
-payment-cleared = Cleared (booked to the fund books) on
-payment-cleared-owed = owed to institutions
-payment-cleared-recovered = recovered
-payment-cleared-transfers = transfers
+payment-booked = Cleared (booked to the fund books) on
+payment-booked-owed = owed to institutions
+payment-booked-recovered = recovered
+payment-booked-transfers = transfers
 payment-clear = Book the year's clearing
 payment-clear-hint = The year is over and assessed. Booking the clearing puts each institution's payable less its bill on its account in the fund books (owed or recovered), shared between the funds and counties that paid its stays; the next pooling run pays or deducts it. A year is cleared once.
 payment-pack = Payment pack

@@ -700,10 +700,10 @@ payment-statement-title = 定点机构结算单
 payment-show = 查看年度
 payment-hint = 年度预算为统筹基金的预算收入扣除风险调剂金；按床日、按项目、按人头付费和总额预算先从中支付，其余由病种分值分享：点值 = 分值资金 ÷ 全年总分值。
 payment-provisional = 预估：年度未结束或尚有机构未考核（未考核的按 100% 计）。
-payment-cleared = 已清算（记入基金账簿），日期
-payment-cleared-owed = 应补付机构
-payment-cleared-recovered = 应扣回
-payment-cleared-transfers = 笔数
+payment-booked = 已清算（记入基金账簿），日期
+payment-booked-owed = 应补付机构
+payment-booked-recovered = 应扣回
+payment-booked-transfers = 笔数
 payment-clear = 年度清算记账
 payment-clear-hint = 该年度已结束且已完成考核。清算记账将各机构应付额与已结算额之差记入其基金往来（补付或扣回），按支付其住院病例的基金和县（市、区）分摊；下一次统筹拨付时支付或抵扣。每个年度只清算一次。
 payment-pack = 支付方式政策包
