@@ -2344,7 +2344,6 @@ async fn clearing_flow(api: &Api, now: &std::sync::atomic::AtomicI64) {
     enrol_both(api).await;
     let admin = api.sign_in("admin").await;
     let accountant = api.sign_in("accountant").await;
-    let auditor = api.sign_in("auditor").await;
     let sign = json!({ "change": "sign", "year": 2025, "points": true, "per_diem": true });
     assert_eq!(api.call("POST", "/api/institutions/H41992100007/agreement", Auth::Token(&admin), Some(sign)).await.0, StatusCode::OK);
     let opening = json!({ "kind": "opening-balance", "scheme": "resident", "unit": "419900", "amount": "1000000.00", "date": "2025-01-01", "reference": "OB-2025" });

@@ -284,7 +284,7 @@ pub fn simulate_command(args: &SimulateArgs) -> Result<(), String> {
         None => None,
     };
     let options = SimOptions { threads, keep_stays: payment.is_some(), ..SimOptions::default() };
-    let result = simulate(&city, &policy, &options, &|persons| bar.inc(persons)).map_err(|e| format!("{e} [synth.simulate]"))?;
+    let mut result = simulate(&city, &policy, &options, &|persons| bar.inc(persons)).map_err(|e| format!("{e} [synth.simulate]"))?;
     if let Some((reformed, reform)) = &reform {
         let options = SimOptions { threads, financing: reform.financing, keep_stays: false };
         let other = simulate(&city, reformed, &options, &|persons| bar.inc(persons)).map_err(|e| format!("{e} [synth.simulate]"))?;
@@ -312,6 +312,12 @@ pub fn simulate_command(args: &SimulateArgs) -> Result<(), String> {
         };
         let name = args.payment_reform.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
         print!("{}", render_payment(&base, reformed.as_ref().map(|r| (r, name.as_str()))));
+        let booked =
+            yibao_synth::book_clearing(&mut result, &base, policy.rounding).map_err(|e| format!("the clearing: {e} [synth.payment]"))?;
+        println!(
+            "  clearing booked on {}: {} owed to institutions, {} recovered, in {} transfers; every invariant of the books holds",
+            booked.value_date, booked.owed, booked.recovered, booked.transfers
+        );
     }
     eprintln!(
         "simulated {} insured and {} claims in {seconds:.1} s ({:.0} claims/s, {threads} threads)",

@@ -129,6 +129,9 @@ fn simulate_prints_the_same_year_with_any_threads() {
         "市级调剂金 municipal-adjustment@419900",
         "419921 东县",
         "every fund balances",
+        "Paying institutions (支付方式), 2025",
+        "clearing booked on 2026-01-01",
+        "every invariant of the books holds",
     ] {
         assert!(report.contains(expected), "{expected} missing from:\n{report}");
     }

@@ -19,7 +19,7 @@ use yibao_domain::{Fen, RegionCode, RegionLevel, Rounding};
 
 use crate::account::{AccountKey, AccountKind, Holder};
 use crate::error::LedgerError;
-use crate::fund::Fund;
+use crate::fund::{Fund, FundScheme};
 use crate::limits::{CLEARING_INSTITUTIONS_LIMIT, UNITS_LIMIT};
 use crate::plan::{Note, Planned, Steps, apportion, at_most, non_negative, unit_en, unit_of, unit_zh};
 use crate::transfer::{BusinessRef, Reason, RecordKind, SettlementLayer, Transfer, TransferId};
@@ -39,7 +39,7 @@ pub struct ClearingLine {
     pub institution: Holder,
     /// Earned less billed: owed to the institution when positive, recovered when negative.
     pub difference_fen: Fen,
-    /// Who paid its cases; at least one share with a payment when the difference is not zero.
+    /// Who paid its stays. With none, the residents' fund of its own county bears it.
     pub shares: Vec<ClearingShare>,
 }
 
@@ -76,7 +76,8 @@ pub fn clearing_cause(city: RegionCode, year: i32) -> Result<BusinessRef, Ledger
 ///
 /// Refuses a region that is not a city, a value date not after the year, an institution
 /// given twice or not an institution, a share outside the city or not of a basic pooled
-/// fund, a negative payment, and a difference with nobody who paid it.
+/// fund, a negative payment, and a difference nobody paid for of an institution outside
+/// the city.
 pub fn plan_clearing(inputs: &ClearingInputs, is_posted: impl Fn(&TransferId) -> bool) -> Result<ClearingPlan, LedgerError> {
     let city = inputs.city;
     if city.level() != RegionLevel::City {
@@ -120,10 +121,17 @@ pub fn plan_clearing(inputs: &ClearingInputs, is_posted: impl Fn(&TransferId) ->
         if magnitude.is_zero() {
             continue;
         }
-        let weights: Vec<Fen> = shares.iter().map(|s| s.paid_fen).collect();
-        if weights.iter().all(|w| w.is_zero()) {
-            return Err(LedgerError::BadInput { why: "an institution's difference needs a fund and unit that paid it" });
+        // A difference no stay was paid for (capitation of a primary-care centre with no
+        // stays, a deposit or a deduction) is borne by the residents' fund of the
+        // institution's own county: capitation is paid for the residents signed with it.
+        let home;
+        if shares.iter().all(|s| s.paid_fen.is_zero()) {
+            let unit = RegionCode::parse(&code.as_str()[1..7]).map_err(|_| LedgerError::BadInstitutionCode(code.to_string()))?;
+            unit_of(city, unit)?;
+            home = ClearingShare { fund: Fund::new(FundScheme::Resident, city), unit, paid_fen: Fen::new(1) };
+            shares = vec![&home];
         }
+        let weights: Vec<Fen> = shares.iter().map(|s| s.paid_fen).collect();
         let owed = line.difference_fen.get() > 0;
         for (share, amount) in shares.iter().zip(apportion(magnitude, &weights, inputs.rounding)) {
             let (fund, unit) = (share.fund, share.unit);
@@ -249,7 +257,6 @@ mod tests {
         let mut early = inputs(100, &[(FundScheme::Resident, "419921", 1)]);
         early.value_date = date!(2025 - 12 - 31);
         assert_eq!(code(&early), "ledger.date_outside_period");
-        assert_eq!(code(&inputs(100, &[(FundScheme::Resident, "419921", 0)])), "ledger.bad_input");
         assert_eq!(code(&inputs(100, &[(FundScheme::MedicalAssistance, "419921", 5)])), "ledger.bad_input");
         assert_eq!(code(&inputs(100, &[(FundScheme::Resident, "410100", 5)])), "ledger.unit_outside");
         assert_eq!(code(&inputs(100, &[(FundScheme::Resident, "419921", -5)])), "ledger.negative_input");
@@ -265,5 +272,12 @@ mod tests {
         assert_eq!(code(&county), "ledger.bad_input");
         // Nothing to clear and nobody who paid: nothing to post, no refusal.
         assert!(plan_clearing(&inputs(0, &[]), |_| false).unwrap().transfers.is_empty());
+        // A difference no stay paid for (capitation) is the residents' fund's, in the
+        // institution's own county; outside the city, it is refused.
+        let plan = plan_clearing(&inputs(500, &[(FundScheme::Employee, "419922", 0)]), |_| false).unwrap();
+        assert_eq!(plan.transfers[0].transfer.id.as_str(), "clear/2025/resident@419900/419921/H41992100007");
+        let mut outside = inputs(500, &[]);
+        outside.lines[0].institution = Holder::institution("H41010100001").unwrap();
+        assert_eq!(code(&outside), "ledger.unit_outside");
     }
 }

@@ -47,8 +47,8 @@ pub use person::Person;
 pub use reform::{Reform, ReformError, apply_reform};
 pub use rng::{SplitMix64, mix64};
 pub use sim::{
-    AccountMemo, BalancingIncome, Comparison, FUNDS, Financing, FundLine, FundUnitChange, GroupTotals, Layer, LayerTotals, Payer,
-    Population, Refusal, SimError, SimOptions, SimResult, UnitLine, comparison, payment_year, render, render_comparison, render_payment,
-    simulate,
+    AccountMemo, BalancingIncome, ClearingBooked, Comparison, FUNDS, Financing, FundLine, FundUnitChange, GroupTotals, Layer, LayerTotals,
+    Payer, Population, Refusal, SimError, SimOptions, SimResult, UnitLine, book_clearing, comparison, payment_year, render,
+    render_comparison, render_payment, simulate,
 };
 pub use stream::{Block, Chunks};

@@ -63,3 +63,34 @@ fn a_payment_reform_moves_the_point_value_and_each_institutions_income() {
     let billed = |r: &YearResult| r.institutions.iter().fold(Fen::ZERO, |a, i| a + i.billed);
     assert_eq!(billed(&base), billed(&other));
 }
+
+/// Issue 15's "done when": the simulated city-year under DIP balances its books to the fen
+/// with the point value computed from the year. The clearing books each institution's
+/// payable less its bill on its payable (the year's claims were paid as billed, so every
+/// payable stood at zero), shared between the funds and counties that paid its stays;
+/// every invariant of the books holds after it, and booking it again books nothing.
+#[test]
+fn the_city_year_under_dip_books_its_clearing_and_its_books_balance() {
+    use yibao_ledger::{AccountKey, AccountKind, FundScheme, Holder, check_invariants};
+    let pack = PaymentPack::parse(include_str!("../../../policies/payment/demo-city.toml")).expect("payment pack");
+    let (mut result, year) = year_of(2, &pack);
+    let city = yibao_domain::RegionCode::parse("419900").expect("city");
+    let payable = |result: &SimResult, code: &str| {
+        [FundScheme::Employee, FundScheme::Resident].into_iter().fold(Fen::ZERO, |sum, scheme| {
+            let key =
+                AccountKey::new(yibao_ledger::Fund::new(scheme, city), Holder::institution(code).expect("code"), AccountKind::Payable);
+            sum + result.ledger.balance_fen(&key).unwrap_or(Fen::ZERO)
+        })
+    };
+    assert!(year.institutions.iter().all(|i| payable(&result, &i.institution).is_zero()), "paid as billed all year");
+    let booked = yibao_synth::book_clearing(&mut result, &year, demo_policy().rounding).expect("the clearing books");
+    let difference = year.institutions.iter().fold(Fen::ZERO, |a, i| a + i.against_billed);
+    assert_eq!(booked.owed - booked.recovered, difference, "{booked:?}");
+    assert!(booked.transfers > 0 && booked.owed > Fen::ZERO, "DIP moves money between the hospitals: {booked:?}");
+    for i in &year.institutions {
+        assert_eq!(payable(&result, &i.institution), i.against_billed, "{}: owed or recovered, to the fen", i.institution);
+    }
+    check_invariants(&result.ledger).expect("the books balance");
+    let again = yibao_synth::book_clearing(&mut result, &year, demo_policy().rounding).expect("again");
+    assert_eq!((again.transfers, again.owed, again.recovered), (0, Fen::ZERO, Fen::ZERO));
+}

@@ -29,9 +29,10 @@
 use time::{Date, Month};
 use yibao_domain::{Fen, RatioBp, RegionCode};
 use yibao_ledger::{
-    Account, AccountKey, AccountKind, BusinessRef, Fund, FundPosition, FundScheme, FundUnit, FundYear, Holder, LedgerError, LevyBase,
-    LevyInputs, MonthInputs, Reason, RecordKind, Transfer, TransferId, UnitMonth, WarningThresholds, WaterfallInputs, YearMonth, batch_of,
-    check_invariants, cross_fund_pair, indicators, plan_levy, plan_month, plan_waterfall,
+    Account, AccountKey, AccountKind, BusinessRef, ClearingInputs, ClearingLine, ClearingShare, Fund, FundPosition, FundScheme, FundUnit,
+    FundYear, Holder, LedgerError, LevyBase, LevyInputs, MonthInputs, Reason, RecordKind, Transfer, TransferId, UnitMonth,
+    WarningThresholds, WaterfallInputs, YearMonth, batch_of, check_invariants, cross_fund_pair, indicators, plan_clearing, plan_levy,
+    plan_month, plan_waterfall,
 };
 use yibao_ledger::{Ledger, limits::BATCH_LIMIT};
 use yibao_policy::Policy;
@@ -133,10 +134,65 @@ fn cause(kind: RecordKind, text: &str) -> BusinessRef {
     BusinessRef::new(kind, text).expect("simulation record ids are short")
 }
 
+/// An account as the store opens it (`yibao_store::books::open_account`): its kind's
+/// overdraft rule, except that a payable may go negative: a payment year's clearing may
+/// recover from an institution more than the fund still owes it, deducted from its later
+/// payments.
+fn open(key: AccountKey, opened: Date) -> Result<Account, SimError> {
+    let account = Account::open(key, opened).map_err(ledger_error)?;
+    Ok(if key.kind == AccountKind::Payable { account.with_no_overdraft(false) } else { account })
+}
+
+/// What the payment year's clearing booked in the simulated books.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClearingBooked {
+    pub value_date: Date,
+    pub owed: Fen,
+    pub recovered: Fen,
+    pub transfers: usize,
+}
+
+/// Books the payment year's clearing (issue 15) into the simulated city's books, dated the
+/// first day after the year, as `App::clear_payment_year` books it in a store: each
+/// institution's payable less its bill on its payable, shared between the pooled funds and
+/// counties that paid its stays (`SimResult::stays_paid`), by the policy's rounding; then
+/// checks every invariant of the books again. Booking it twice books nothing new.
+pub fn book_clearing(
+    result: &mut super::SimResult,
+    year: &yibao_payment::YearResult,
+    rounding: yibao_domain::Rounding,
+) -> Result<ClearingBooked, SimError> {
+    let city = RegionCode::parse(crate::assumptions::CITY).expect("the synthetic city");
+    let value_date = Date::from_calendar_date(year.year + 1, Month::January, 1).map_err(|e| SimError::Ledger(e.to_string()))?;
+    let mut shares: std::collections::BTreeMap<&str, Vec<ClearingShare>> = std::collections::BTreeMap::new();
+    for ((code, scheme, unit), paid) in &result.stays_paid {
+        shares.entry(code.as_str()).or_default().push(ClearingShare { fund: Fund::new(*scheme, city), unit: *unit, paid_fen: *paid });
+    }
+    let lines = year
+        .institutions
+        .iter()
+        .map(|i| {
+            let institution = Holder::institution(&i.institution).map_err(ledger_error)?;
+            let shares = shares.remove(i.institution.as_str()).unwrap_or_default();
+            Ok(ClearingLine { institution, difference_fen: i.against_billed, shares })
+        })
+        .collect::<Result<Vec<_>, SimError>>()?;
+    let inputs = ClearingInputs { city, year: year.year, value_date, rounding, lines };
+    let plan = plan_clearing(&inputs, |id| result.ledger.contains(id)).map_err(ledger_error)?;
+    let mut books = Books { ledger: std::mem::take(&mut result.ledger), opened: value_date };
+    let posted = books.post(&batch_of(&plan.transfers));
+    result.ledger = books.ledger;
+    posted?;
+    check_invariants(&result.ledger).map_err(|breaches| {
+        SimError::Books(breaches.iter().take(5).map(|b| format!("[{}] {b}", b.code())).collect::<Vec<_>>().join("; "))
+    })?;
+    Ok(ClearingBooked { value_date, owed: plan.owed_fen, recovered: plan.recovered_fen, transfers: plan.transfers.len() })
+}
+
 impl Books {
     fn ensure(&mut self, key: AccountKey) -> Result<(), SimError> {
         if self.ledger.account(&key).is_none() {
-            self.ledger.create_account(Account::open(key, self.opened).map_err(ledger_error)?).map_err(ledger_error)?;
+            self.ledger.create_account(open(key, self.opened)?).map_err(ledger_error)?;
         }
         Ok(())
     }

@@ -38,7 +38,7 @@ use yibao_engine::{
 use yibao_ledger::{DEFAULT_LEVY_RATIO_BP, FundScheme, Ledger};
 use yibao_policy::{ParamKey, Policy, Query};
 
-pub use books::{FundLine, UnitLine};
+pub use books::{ClearingBooked, FundLine, UnitLine, book_clearing};
 pub use report::{BalancingIncome, Comparison, FundUnitChange, comparison, render, render_comparison, render_payment};
 pub use tally::{AccountMemo, FUNDS, GroupTotals, Layer, LayerTotals, Payer, Population, Refusal};
 
@@ -119,6 +119,10 @@ pub enum SimError {
     Books(String),
 }
 
+/// What a worker thread leaves: its tally, the stays it kept, the pooled funds' spending
+/// outside the stays, and what each fund and county paid each institution's stays.
+type WorkerYear = (Tally, Vec<yibao_payment::Case>, Fen, std::collections::BTreeMap<(String, FundScheme, RegionCode), Fen>);
+
 /// A simulated year: the population, what was settled, the books and what they say.
 #[derive(Clone, Debug)]
 pub struct SimResult {
@@ -142,6 +146,9 @@ pub struct SimResult {
     /// What the employees' and residents' pooled funds paid for every other claim
     /// (outpatient, chronic; not maternity), as settled.
     pub outside_spending: Fen,
+    /// What each pooled fund and county paid each institution's stays (`hifp_pay`), by
+    /// institution code: how its clearing is shared ([`book_clearing`]).
+    pub stays_paid: std::collections::BTreeMap<(String, FundScheme, RegionCode), Fen>,
     /// The year's income of the employees' and residents' pooled funds (every payer).
     pub pooled_income: Fen,
 }
@@ -260,6 +267,7 @@ struct Worker<'c, 'a> {
     /// The inpatient stays kept as payment cases, and the pooled funds' other spending.
     stays: Vec<yibao_payment::Case>,
     outside_spending: Fen,
+    stays_paid: std::collections::BTreeMap<(String, FundScheme, RegionCode), Fen>,
 }
 
 impl<'c, 'a> Worker<'c, 'a> {
@@ -275,6 +283,7 @@ impl<'c, 'a> Worker<'c, 'a> {
             residents: Vec::new(),
             stays: Vec::new(),
             outside_spending: Fen::ZERO,
+            stays_paid: std::collections::BTreeMap::new(),
         }
     }
 
@@ -464,6 +473,9 @@ impl<'c, 'a> Worker<'c, 'a> {
                     t.groups[group].totals.add(s);
                     if self.ctx.keep_stays && event.kind != yibao_domain::ClaimKind::Maternity {
                         if event.kind.is_stay() {
+                            let fund = if pooled == Layer::EmployeePooled { FundScheme::Employee } else { FundScheme::Resident };
+                            let key = (city.institutions[payee].code.clone(), fund, city.counties[county]);
+                            *self.stays_paid.entry(key).or_default() += s.hifp_pay;
                             self.stays.push(payment_case(city, person, event, claim, s));
                         } else {
                             self.outside_spending += s.hifp_pay;
@@ -512,7 +524,7 @@ pub fn simulate(city: &City, policy: &Policy, options: &SimOptions, progress: &(
     // The first error of the lowest block, whatever thread met it.
     let failure: Mutex<Option<(u32, SimError)>> = Mutex::new(None);
     let threads = options.threads.clamp(1, 64);
-    let results: Vec<(Tally, Vec<yibao_payment::Case>, Fen)> = std::thread::scope(|scope| {
+    let results: Vec<WorkerYear> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
@@ -534,7 +546,7 @@ pub fn simulate(city: &City, policy: &Policy, options: &SimOptions, progress: &(
                             }
                         }
                     }
-                    (worker.tally, worker.stays, worker.outside_spending)
+                    (worker.tally, worker.stays, worker.outside_spending, worker.stays_paid)
                 })
             })
             .collect();
@@ -546,10 +558,14 @@ pub fn simulate(city: &City, policy: &Policy, options: &SimOptions, progress: &(
     let mut total = Tally::new(city.institutions.len() + 3);
     let mut stays = Vec::new();
     let mut outside_spending = Fen::ZERO;
-    for (t, kept, outside) in results {
+    let mut stays_paid: std::collections::BTreeMap<(String, FundScheme, RegionCode), Fen> = std::collections::BTreeMap::new();
+    for (t, kept, outside, paid) in results {
         total.merge(&t);
         stays.extend(kept);
         outside_spending += outside;
+        for (key, fen) in paid {
+            *stays_paid.entry(key).or_default() += fen;
+        }
     }
     // Blocks finish in any order: the stays are put in one.
     stays.sort_by(|a, b| (&a.institution, &a.claim_id).cmp(&(&b.institution, &b.claim_id)));
@@ -586,6 +602,7 @@ pub fn simulate(city: &City, policy: &Policy, options: &SimOptions, progress: &(
         institutions: city.institutions.len(),
         stays,
         outside_spending,
+        stays_paid,
         pooled_income,
     })
 }
