@@ -161,6 +161,7 @@ fn routes() -> Router<App> {
         .route("/console/payment/clearing", post(payment::clear))
         .route("/console/payment/{year}/{code}", get(payment::statement))
         .route("/console/payment/{year}/{code}/statement.csv", get(payment::statement_csv))
+        .route("/console/payment/{year}/{code}/statement.xlsx", get(payment::statement_xlsx))
         .route("/console/reform", get(reform::form).post(reform::simulate))
         .route("/console/audit", get(audit::trail))
         .route("/console/audit/verify", get(audit::verify))

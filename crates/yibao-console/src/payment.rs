@@ -200,6 +200,58 @@ async fn statement_of(state: &App, user: &ConsoleUser, year: i32, code: &str) ->
     }
 }
 
+/// The statement's figures, label and value: the same on the page and in the workbook.
+fn statement_figures(lang: Lang, statement: &InstitutionStatement) -> Vec<(String, String)> {
+    let i = &statement.institution;
+    let dash = || "—".to_owned();
+    let mut figures = vec![
+        (lang.t("payment-point-value"), statement.point_value_yuan.clone().unwrap_or_else(dash)),
+        (lang.t("payment-col-cases"), i.cases.to_string()),
+        (lang.t("payment-points"), i.points.to_string()),
+        (lang.t("payment-col-billed"), money(i.billed)),
+        (lang.t("payment-per-diem"), money(i.per_diem)),
+        (lang.t("payment-fee-for-service"), money(i.fee_for_service)),
+        (lang.t("payment-capitation"), money(i.capitation)),
+        (lang.t("payment-earned"), money(i.earned)),
+        (lang.t("payment-deposit-withheld"), money(i.deposit_withheld)),
+        (lang.t("payment-deposit-returned"), money(i.deposit_returned)),
+        (lang.t("payment-deductions"), money(i.deductions)),
+        (lang.t("payment-payable"), money(i.payable)),
+        (lang.t("payment-col-paid"), money(i.paid_in_year)),
+        (lang.t("payment-balance"), money(i.balance)),
+        (lang.t("payment-against-billed"), money(i.against_billed)),
+    ];
+    if let (Some(day), Some(line)) = (&statement.cleared_on, &statement.cleared) {
+        figures.push((lang.t("payment-booked"), format!("{day} · {}", money(Fen::new(line.difference_fen)))));
+    }
+    figures
+}
+
+/// The statement's cases, one row each: claim, month, method, detail, points, billed.
+fn case_cells(lang: Lang, statement: &InstitutionStatement) -> Vec<Vec<String>> {
+    statement
+        .cases
+        .iter()
+        .map(|c| {
+            let (method, detail) = match &c.method {
+                Method::Points { group, band, cost_ratio_bp, .. } => (
+                    lang.t("payment-method-points"),
+                    format!("{group} · {} · {}%", lang.t(&format!("payment-band-{}", band_key(*band))), cost_ratio_bp / 100),
+                ),
+                Method::PerDiem { rate, days, .. } => (lang.t("payment-method-per-diem"), format!("{rate} · {days}")),
+                Method::FeeForService { reason } => {
+                    (lang.t("payment-method-fee-for-service"), lang.t(&format!("payment-reason-{}", reason_key(*reason))))
+                }
+            };
+            let mut points = c.points.to_string();
+            if c.reduced_for_readmission {
+                points.push_str(&format!(" ({})", lang.t("payment-readmission")));
+            }
+            vec![c.claim_id.clone(), c.month.to_string(), method, detail, points, money(c.billed)]
+        })
+        .collect()
+}
+
 fn month_cells(statement: &InstitutionStatement) -> Vec<Vec<String>> {
     statement
         .institution
@@ -246,28 +298,7 @@ pub async fn statement(
     let lang = user.lang;
     page.title = format!("{} — {} {}", page.title, statement.institution.institution, statement.name);
     let i = &statement.institution;
-    let dash = || "—".to_owned();
-    let figures = vec![
-        (lang.t("payment-point-value"), statement.point_value_yuan.clone().unwrap_or_else(dash)),
-        (lang.t("payment-col-cases"), i.cases.to_string()),
-        (lang.t("payment-points"), i.points.to_string()),
-        (lang.t("payment-col-billed"), money(i.billed)),
-        (lang.t("payment-per-diem"), money(i.per_diem)),
-        (lang.t("payment-fee-for-service"), money(i.fee_for_service)),
-        (lang.t("payment-capitation"), money(i.capitation)),
-        (lang.t("payment-earned"), money(i.earned)),
-        (lang.t("payment-deposit-withheld"), money(i.deposit_withheld)),
-        (lang.t("payment-deposit-returned"), money(i.deposit_returned)),
-        (lang.t("payment-deductions"), money(i.deductions)),
-        (lang.t("payment-payable"), money(i.payable)),
-        (lang.t("payment-col-paid"), money(i.paid_in_year)),
-        (lang.t("payment-balance"), money(i.balance)),
-        (lang.t("payment-against-billed"), money(i.against_billed)),
-    ];
-    let mut figures = figures;
-    if let (Some(day), Some(line)) = (&statement.cleared_on, &statement.cleared) {
-        figures.push((lang.t("payment-booked"), format!("{day} · {}", money(Fen::new(line.difference_fen)))));
-    }
+    let figures = statement_figures(lang, &statement);
     let clearing = |c: &Cleared| ClearingView {
         standard: money(c.standard),
         billed: money(c.billed),
@@ -282,27 +313,7 @@ pub async fn statement(
     if let Some(c) = &i.budget_clearing {
         clearings.push((lang.t("payment-budget-clearing"), clearing(c)));
     }
-    let cases = statement
-        .cases
-        .iter()
-        .map(|c| {
-            let (method, detail) = match &c.method {
-                Method::Points { group, band, cost_ratio_bp, .. } => (
-                    lang.t("payment-method-points"),
-                    format!("{group} · {} · {}%", lang.t(&format!("payment-band-{}", band_key(*band))), cost_ratio_bp / 100),
-                ),
-                Method::PerDiem { rate, days, .. } => (lang.t("payment-method-per-diem"), format!("{rate} · {days}")),
-                Method::FeeForService { reason } => {
-                    (lang.t("payment-method-fee-for-service"), lang.t(&format!("payment-reason-{}", reason_key(*reason))))
-                }
-            };
-            let mut points = c.points.to_string();
-            if c.reduced_for_readmission {
-                points.push_str(&format!(" ({})", lang.t("payment-readmission")));
-            }
-            vec![c.claim_id.clone(), c.month.to_string(), method, detail, points, money(c.billed)]
-        })
-        .collect();
+    let cases = case_cells(lang, &statement);
     render(&StatementTemplate {
         page,
         year: path.year,
@@ -335,6 +346,85 @@ pub async fn statement_csv(
     let file = format!("attachment; filename=\"payment-{}-{}.csv\"", path.year, statement.institution.institution);
     ([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, file)], body).into_response()
 }
+
+/// The statement as an Excel workbook (结算单.xlsx): its figures, its months and its cases,
+/// each a sheet; amounts are numbers in yuan with two decimals, points with four, so the
+/// bureau's and the hospital's spreadsheets sum them.
+pub async fn statement_xlsx(
+    State(state): State<App>,
+    user: ConsoleUser,
+    axum::extract::Path(path): axum::extract::Path<StatementPath>,
+) -> Response {
+    let (_, statement) = match statement_of(&state, &user, path.year, &path.code).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let lang = user.lang;
+    let bytes = match statement_workbook(lang, &statement) {
+        Ok(bytes) => bytes,
+        Err(error) => return error_page(lang, axum::http::StatusCode::INTERNAL_SERVER_ERROR, "error-store", Some(error.to_string())),
+    };
+    let file = format!("attachment; filename=\"payment-{}-{}.xlsx\"", path.year, statement.institution.institution);
+    let kind = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_owned();
+    ([(header::CONTENT_TYPE, kind), (header::CONTENT_DISPOSITION, file)], bytes).into_response()
+}
+
+/// What a workbook cell holds: text, a count, points (four decimals) or yuan (two).
+#[derive(Clone, Copy)]
+enum Cell {
+    Text,
+    Number(&'static str),
+}
+
+/// A sheet: its name, its header, what each column holds, and its rows.
+type Sheet = (String, Vec<String>, Vec<Cell>, Vec<Vec<String>>);
+
+const COUNT: Cell = Cell::Number("0");
+const POINTS: Cell = Cell::Number("0.0000");
+const YUAN: Cell = Cell::Number("#,##0.00");
+
+fn statement_workbook(lang: Lang, statement: &InstitutionStatement) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let figures: Vec<Vec<String>> = statement_figures(lang, statement).into_iter().map(|(label, value)| vec![label, value]).collect();
+    let month_header: Vec<String> = MONTH_COLUMNS.iter().map(|k| lang.t(k)).collect();
+    let case_header: Vec<String> = CASE_COLUMNS.iter().map(|k| lang.t(k)).collect();
+    let sheets: [Sheet; 3] = [
+        (lang.t("payment-statement-title"), vec![String::new(), String::new()], vec![Cell::Text, Cell::Text], figures),
+        (lang.t("payment-months"), month_header, vec![COUNT, COUNT, POINTS, YUAN, YUAN, YUAN, YUAN, YUAN, YUAN], month_cells(statement)),
+        (
+            lang.t("payment-cases"),
+            case_header,
+            vec![Cell::Text, COUNT, Cell::Text, Cell::Text, Cell::Text, YUAN],
+            case_cells(lang, statement),
+        ),
+    ];
+    for (name, header, cells, rows) in sheets {
+        let sheet = workbook.add_worksheet();
+        sheet.set_name(name.chars().filter(|c| !"[]:*?/\\".contains(*c)).take(31).collect::<String>())?;
+        let bold = rust_xlsxwriter::Format::new().set_bold();
+        for (column, title) in (0u16..).zip(&header) {
+            sheet.write_string_with_format(0, column, title, &bold)?;
+        }
+        for (row, line) in (1u32..).zip(&rows) {
+            for ((column, text), cell) in (0u16..).zip(line).zip(&cells) {
+                // A figure that is not a plain number (a dash, a readmission's note) stays text.
+                match (cell, text.parse::<f64>()) {
+                    (Cell::Number(format), Ok(number)) if number.is_finite() => {
+                        sheet.write_number_with_format(row, column, number, &rust_xlsxwriter::Format::new().set_num_format(*format))?;
+                    }
+                    _ => {
+                        sheet.write_string(row, column, text)?;
+                    }
+                }
+            }
+        }
+        sheet.autofit();
+    }
+    workbook.save_to_buffer()
+}
+
+const CASE_COLUMNS: [&str; 6] =
+    ["payment-col-claim", "payment-col-month", "payment-col-method", "payment-col-detail", "payment-points", "payment-col-billed"];
 
 fn deviation_key(deviation: Deviation) -> &'static str {
     match deviation {

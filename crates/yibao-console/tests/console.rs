@@ -40,6 +40,8 @@ struct Page {
     location: String,
     set_cookie: Vec<String>,
     body: String,
+    /// The body as sent (a workbook is not text).
+    bytes: Vec<u8>,
 }
 
 impl Console {
@@ -75,7 +77,7 @@ impl Console {
         let location = response.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
         let set_cookie = response.headers().get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).map(str::to_owned).collect();
         let bytes = axum::body::to_bytes(response.into_body(), 16 * 1024 * 1024).await.expect("body");
-        Page { status, location, set_cookie, body: String::from_utf8_lossy(&bytes).into_owned() }
+        Page { status, location, set_cookie, body: String::from_utf8_lossy(&bytes).into_owned(), bytes: bytes.to_vec() }
     }
 
     async fn get(&self, path: &str, cookie: &str) -> Page {
@@ -1370,6 +1372,26 @@ async fn the_payment_year_and_an_institutions_statement() {
     assert_eq!(csv.status, StatusCode::OK);
     assert_eq!(csv.body.lines().count(), 13, "a header and twelve months: {}", csv.body);
     assert!(csv.body.starts_with('\u{feff}'), "a byte-order mark for spreadsheet programs");
+    // The same statement as a workbook: its figures, months and cases, amounts as numbers.
+    let xlsx = console.get(&format!("/console/payment/{year}/H41992100007/statement.xlsx"), &funds).await;
+    assert_eq!(xlsx.status, StatusCode::OK);
+    let mut workbook = calamine::open_workbook_auto_from_rs(std::io::Cursor::new(xlsx.bytes.clone())).expect("an xlsx workbook");
+    use calamine::Reader;
+    assert_eq!(workbook.sheet_names(), ["定点机构结算单", "月度", "病例"].map(str::to_owned), "figures, months, cases");
+    let months = workbook.worksheet_range_at(1).expect("months").expect("readable");
+    assert_eq!(months.rows().count(), 13, "a header and twelve months");
+    let csv_billed: Vec<String> = csv.body.lines().skip(1).map(|l| l.split(',').nth(3).expect("billed").to_owned()).collect();
+    let xlsx_billed: Vec<String> = months
+        .rows()
+        .skip(1)
+        .map(|row| match &row[3] {
+            calamine::Data::Float(yuan) => format!("{yuan:.2}"),
+            other => panic!("billed is a number, not {other:?}"),
+        })
+        .collect();
+    assert_eq!(xlsx_billed, csv_billed, "the workbook's months are the CSV's");
+    let cases = workbook.worksheet_range_at(2).expect("cases").expect("readable");
+    assert!(cases.rows().any(|row| row[0] == calamine::Data::String("P-1".into())), "the stay P-1");
     // Staff who do not read the books, and a county's accountant (the point value is the
     // city's), are kept out.
     for user in ["east.clerk", "east.funds"] {

@@ -727,6 +727,7 @@ payment-balance = Balance at the year end
 payment-against-billed = Against the bill
 payment-back = Back to the year
 payment-csv = The months as CSV
+payment-xlsx = The statement as a workbook (xlsx)
 payment-per-diem = Per diem
 payment-fee-for-service = Fee-for-service
 payment-capitation = Capitation

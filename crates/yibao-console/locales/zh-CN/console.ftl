@@ -727,6 +727,7 @@ payment-balance = 年终清算余额
 payment-against-billed = 与申报相比
 payment-back = 返回年度
 payment-csv = 导出月度 CSV
+payment-xlsx = 结算单（Excel 工作簿）
 payment-per-diem = 按床日付费
 payment-fee-for-service = 按项目付费
 payment-capitation = 按人头付费
