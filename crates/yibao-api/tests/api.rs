@@ -2359,8 +2359,34 @@ async fn clearing_flow(api: &Api, now: &std::sync::atomic::AtomicI64) {
         let (status, answer) = api.call("POST", "/api/settlements", Auth::Key(key), Some(body)).await;
         assert_eq!(status, StatusCode::CREATED, "{answer}");
     }
+    // March's run pays the east hospital its advances (月度预付: its months at the
+    // provisional point value, 90%, less the 5% deposit), not its stays as billed; the rest
+    // is held back until the clearing. The centre's hospital has no terms: paid as billed.
+    let (status, march_view) = api.call("GET", "/api/payment/2025", Auth::Token(&accountant), None).await;
+    assert_eq!(status, StatusCode::OK, "{march_view}");
+    let east_march = march_view["result"]["institutions"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .find(|i| i["institution"] == "H41992100007")
+        .cloned()
+        .expect("east");
+    let advanced: i64 = east_march["months"].as_array().expect("months").iter().take(3).map(|m| fen(&m["paid"])).sum();
+    let billed = fen(&east_march["billed"]);
+    assert!(advanced > 0 && advanced != billed, "{east_march}");
     let run = json!({ "month": "2025-03", "day": 20 });
-    assert_eq!(api.call("POST", "/api/funds/pooling-runs", Auth::Token(&accountant), Some(run)).await.0, StatusCode::CREATED);
+    let (status, preview) = api.call("GET", "/api/funds/pooling-runs/preview?month=2025-03&day=20", Auth::Token(&accountant), None).await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    let (status, march) = api.call("POST", "/api/funds/pooling-runs", Auth::Token(&accountant), Some(run)).await;
+    assert_eq!(status, StatusCode::CREATED, "{march}");
+    assert_eq!(preview, march["run"], "the preview holds back what the run does");
+    let resident =
+        march["run"]["funds"].as_array().expect("funds").iter().find(|f| f["fund"] == "resident@419900").cloned().expect("resident");
+    let unit = |code: &str| resident["units"].as_array().expect("units").iter().find(|u| u["unit"] == code).cloned().expect(code);
+    assert_eq!(unit("419921")["payments"], json!([{ "payee": "institution:H41992100007", "amount": yuan(advanced) }]), "{march}");
+    assert_eq!(unit("419921")["held_back"], json!([{ "payee": "institution:H41992100007", "amount": yuan(billed - advanced) }]), "{march}");
+    assert!(unit("419922")["held_back"].is_null(), "the centre's hospital is paid as billed: {march}");
+    assert!(resident["notes"].as_array().expect("notes").iter().any(|n| n.as_str().is_some_and(|n| n.contains("按月预付"))), "{march}");
     // The year is not over: nothing to clear yet.
     let (status, answer) = api.call("POST", "/api/payment/2025/clearing", Auth::Token(&accountant), None).await;
     assert_eq!((status, answer["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("payment.not_over")), "{answer}");
@@ -2425,8 +2451,11 @@ async fn clearing_flow(api: &Api, now: &std::sync::atomic::AtomicI64) {
     let resident =
         february["run"]["funds"].as_array().expect("funds").iter().find(|f| f["fund"] == "resident@419900").cloned().expect("resident");
     let unit = resident["units"].as_array().expect("units").iter().find(|u| u["unit"] == "419921").cloned().expect("east");
-    let hospital = json!([{ "payee": "institution:H41992100007", "amount": yuan(difference.abs()) }]);
-    if difference > 0 {
+    // What the year's methods earned less the advances paid: the statement's balance.
+    let balance = fen(&east["balance"]);
+    assert_eq!(balance, fen(&east["payable"]) - advanced, "{east}");
+    let hospital = json!([{ "payee": "institution:H41992100007", "amount": yuan(balance.abs()) }]);
+    if balance > 0 {
         assert_eq!(unit["payments"], hospital, "{february}");
     } else {
         assert_eq!(unit["owed_back"], hospital, "{february}");
@@ -2439,7 +2468,7 @@ async fn clearing_flow(api: &Api, now: &std::sync::atomic::AtomicI64) {
         .find(|a| a["fund"] == "resident@419900" && a["holder"] == "institution:H41992100007" && a["kind"] == "payable")
         .cloned()
         .expect("payable");
-    assert_eq!(fen(&payable["balance"]), difference.min(0), "paid in full, or owing back what is recovered: {payable}");
+    assert_eq!(fen(&payable["balance"]), balance.min(0), "paid in full, or owing back what is recovered: {payable}");
 
     // The hospital reads its own line of the clearing on its statement.
     let (status, statement) = api.call("GET", "/api/payment/2025/institutions/H41992100007", Auth::Key("key-east"), None).await;

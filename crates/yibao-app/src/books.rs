@@ -51,8 +51,9 @@ impl App {
         Ok(yibao_store::pooling::run_date(month, day)?)
     }
 
-    /// Runs a month's pooling for the principal's city: sweep, disburse, pay. A month runs
-    /// once; running it again returns the first record.
+    /// Runs a month's pooling for the principal's city: sweep, disburse, pay. An institution
+    /// paid by monthly advances under its agreement is paid its advances, not its claims as
+    /// billed (`held_back_for`). A month runs once; running it again returns the first record.
     pub async fn run_pooling(
         &self,
         principal: &Principal,
@@ -65,14 +66,16 @@ impl App {
         // A month runs once: run on a day still to come, it would sweep only what had come in
         // so far and leave the rest of the month's income unswept for good.
         self.not_after_today("fund.bad_date", "a pooling run dated", value_date)?;
-        Ok(store!(self, run_pooling(&principal.actor(source, self.now()), scope, month, value_date))?)
+        let held_back = self.held_back_for(month, value_date).await?;
+        Ok(store!(self, run_pooling(&principal.actor(source, self.now()), scope, month, value_date, held_back))?)
     }
 
     /// What running a month's pooling would do now, without doing it.
     pub async fn preview_pooling(&self, principal: &Principal, month: YearMonth, day: Option<u8>) -> Result<PoolingOutcome, AppError> {
         let scope = principal.scope(roles::FUND_READERS)?;
         let value_date = self.run_date(scope, month, day)?;
-        Ok(store!(self, preview_pooling(scope, month, value_date))?)
+        let held_back = self.held_back_for(month, value_date).await?;
+        Ok(store!(self, preview_pooling(scope, month, value_date, held_back))?)
     }
 
     /// The pooling runs of the principal's city, newest first.

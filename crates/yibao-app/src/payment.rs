@@ -20,6 +20,7 @@ use yibao_store::agreement::{AgreementChange, AgreementYear, Suspension};
 use yibao_store::payment_clearing::{ClearedInstitution, PaidShare, PaymentClearing};
 pub use yibao_store::physician::PhysicianRecord;
 use yibao_store::physician::{NewPhysician, PenaltyRules, PhysicianChange};
+use yibao_store::pooling::HeldBack;
 use yibao_store::{AccessStore, ClaimRecord, ClaimStatus, FundStore, InstitutionRecord, InstitutionUpdate, InterfaceStore};
 
 use crate::principal::roles;
@@ -293,7 +294,7 @@ impl App {
         if let Some(cleared) = store!(self, payment_clearings(region))?.into_iter().find(|c| c.year == year) {
             return Ok((cleared, false));
         }
-        let view = self.compute_payment_year(year).await?;
+        let view = self.compute_payment_year(year, today).await?;
         if view.provisional {
             let unassessed: Vec<String> = store!(self, institutions(region))?
                 .iter()
@@ -347,6 +348,65 @@ impl App {
         let outcome = store!(self, clear_payment_year(&principal.actor(source, self.now()), scope, clearing))?;
         self.forget_payment_year();
         Ok((outcome.clearing, outcome.booked_now))
+    }
+
+    /// What the pooling run of `month` on `value_date` holds back from institutions paid by
+    /// monthly advances (月度预付, issue 15): for each payment year not yet cleared (this
+    /// one and the last) and each institution under terms for it, what its stays billed
+    /// less the advances its months through the run's month come to (at the provisional
+    /// point value, less the quality deposit, with capitation), as of the run's day, shared
+    /// between the funds and counties that paid its stays. The run pays the outstanding less
+    /// this, so an institution is paid its advances, and the rest waits for the clearing;
+    /// stateless, so a month without a run is caught up by the next. A year without a
+    /// budget cannot be computed: its institutions are paid as settled until it has one.
+    pub(crate) async fn held_back_for(&self, month: yibao_ledger::YearMonth, value_date: Date) -> Result<Vec<HeldBack>, AppError> {
+        let Some(pack) = self.payment_pack() else { return Ok(Vec::new()) };
+        let region = self.policy().region;
+        let cleared: Vec<i32> = store!(self, payment_clearings(region))?.iter().map(|c| c.year).collect();
+        let institutions = store!(self, institutions(region))?;
+        let mut held = Vec::new();
+        for year in [month.year() - 1, month.year()] {
+            let under_terms: BTreeMap<String, bool> =
+                institutions.iter().filter(|i| i.agreement.year(year).is_some()).map(|i| (i.code.to_string(), true)).collect();
+            if cleared.contains(&year) || pack.year(year).is_none() || under_terms.is_empty() {
+                continue;
+            }
+            let view = match self.compute_payment_year(year, value_date).await {
+                Ok(view) => view,
+                Err(error) if error.kind == crate::ErrorKind::Unprocessable => continue,
+                Err(error) => return Err(error),
+            };
+            let through = if year < month.year() { 12 } else { month.month() };
+            for line in view.result.institutions.iter().filter(|l| under_terms.contains_key(&l.institution)) {
+                let advanced = line.months.iter().filter(|m| m.month <= through).fold(Fen::ZERO, |sum, m| sum + m.paid);
+                let amount = line.billed - advanced;
+                let institution =
+                    yibao_ledger::Holder::institution(&line.institution).map_err(|e| AppError::internal("store.failure", e.to_string()))?;
+                let shares = view.paid_by.get(&line.institution).map_or_else(Vec::new, |paid| {
+                    paid.iter()
+                        .map(|((fund, unit), paid_fen)| yibao_ledger::ClearingShare {
+                            fund: yibao_ledger::Fund::new(*fund, region),
+                            unit: *unit,
+                            paid_fen: *paid_fen,
+                        })
+                        .collect()
+                });
+                let clearing_line = yibao_ledger::ClearingLine { institution, difference_fen: amount, shares };
+                let shared = yibao_ledger::share_between(region, &clearing_line, self.policy().rounding)
+                    .map_err(|e| AppError::unprocessable("payment.refused", e.to_string()))?;
+                for (fund, unit, share) in shared {
+                    let code = &line.institution;
+                    let note = format!(
+                        "[{}] {code} {year} 年度按月预付：住院已结算 {} 元，截至 {through} 月应预付 {advanced} 元，{unit} 暂扣 {share} 元待年度清算 / {code}, {year} by monthly advances: its stays billed {} yuan, its advances through month {through} come to {advanced} yuan; {share} yuan of {unit} held back until the year's clearing",
+                        fund.scheme.name_zh(),
+                        line.billed,
+                        line.billed
+                    );
+                    held.push(HeldBack { fund: fund.scheme, unit, payee: institution, amount_fen: share, note });
+                }
+            }
+        }
+        Ok(held)
     }
 
     /// Registers an insurance physician (医保医师) under an institution of the
@@ -432,7 +492,7 @@ impl App {
         if let Some(cached) = cached.filter(|c| c.year == year && now - c.at < PAYMENT_YEAR_FRESH && c.at <= now) {
             return Ok(cached.view);
         }
-        let view = Arc::new(self.compute_payment_year(year).await?);
+        let view = Arc::new(self.compute_payment_year(year, self.today()).await?);
         *self.payment_cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
             Some(CachedYear { year, at: now, view: Arc::clone(&view) });
         Ok(view)
@@ -443,7 +503,8 @@ impl App {
         *self.payment_cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
-    async fn compute_payment_year(&self, year: i32) -> Result<PaymentYearView, AppError> {
+    /// The payment year with the stays settled up to `as_of` (today, or a pooling run's day).
+    async fn compute_payment_year(&self, year: i32, as_of: Date) -> Result<PaymentYearView, AppError> {
         let pack = self
             .payment_pack()
             .ok_or_else(|| AppError::unprocessable("payment.no_pack", "the service has no payment pack: start it with --payment-pack"))?;
@@ -494,7 +555,7 @@ impl App {
             Date::from_calendar_date(year, Month::January, 1).map_err(|e| AppError::bad_request("fund.bad_year", e.to_string()))?;
         // The year's claims are read by the day they were settled: from its first day to
         // the end of the next year (or today), so a stay settled late is still counted.
-        let last_read = Date::from_calendar_date(year + 1, Month::December, 31).map_or(today, |end| end.min(today));
+        let last_read = Date::from_calendar_date(year + 1, Month::December, 31).map_or(as_of, |end| end.min(as_of)).min(today);
         // Settled moments are kept in UTC, eight hours behind the city's day: a stay settled
         // early on 1 January is stored on 31 December, so the reading starts a day before.
         let read_from = first_day.previous_day().unwrap_or(first_day);

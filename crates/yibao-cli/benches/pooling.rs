@@ -166,7 +166,7 @@ fn main() {
         let actor = Actor { who: "bench".into(), role: "fund_accountant".into(), source: "bench".into(), at: OffsetDateTime::now_utc() };
         let month = YearMonth::parse("2026-05").expect("month");
         let started = Instant::now();
-        let outcome = store.run_pooling(&actor, city, month, date!(2026 - 05 - 31)).await.expect("the run");
+        let outcome = store.run_pooling(&actor, city, month, date!(2026 - 05 - 31), Vec::new()).await.expect("the run");
         let run_s = started.elapsed().as_secs_f64();
         let payments: usize = outcome.run.funds.iter().flat_map(|f| &f.units).map(|u| u.payments.len()).sum();
         println!(
@@ -175,7 +175,7 @@ fn main() {
             outcome.run.funds.len()
         );
         let started = Instant::now();
-        let again = store.run_pooling(&actor, city, month, date!(2026 - 05 - 31)).await.expect("again");
+        let again = store.run_pooling(&actor, city, month, date!(2026 - 05 - 31), Vec::new()).await.expect("again");
         println!("pooling bench: the same month again (a replay): {:.3} s, ran_now = {}", started.elapsed().as_secs_f64(), again.ran_now);
         println!("pooling bench: peak memory before the check {} MiB", peak_rss_mib());
         // Reset the high-water mark (Linux: 5 > clear_refs), so the last figure is the check's.

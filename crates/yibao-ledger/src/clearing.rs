@@ -71,6 +71,57 @@ pub fn clearing_cause(city: RegionCode, year: i32) -> Result<BusinessRef, Ledger
     BusinessRef::new(RecordKind::PaymentClearing, &format!("{city}/{year}"))
 }
 
+/// Shares an institution's signed amount (its clearing difference, or what a pooling run
+/// holds back from it) between the pooled funds and units that paid its stays, in
+/// proportion to what each paid, rounding cumulatively so the shares add up to the amount
+/// to the fen; a share is negative when the amount is. A difference no stay was paid for
+/// (capitation of a primary-care centre with no stays, a deposit or a deduction) is borne
+/// by the residents' fund of the institution's own county: capitation is paid for the
+/// residents signed with it. Zero shares are left out; shares come in (fund, unit) order.
+///
+/// Refuses a holder that is not an institution, a share outside the city or not of a basic
+/// pooled fund, a negative payment, a (fund, unit) given twice, and an amount nobody paid
+/// for of an institution outside the city.
+pub fn share_between(city: RegionCode, line: &ClearingLine, rounding: Rounding) -> Result<Vec<(Fund, RegionCode, Fen)>, LedgerError> {
+    let Holder::Institution(code) = line.institution else {
+        return Err(LedgerError::BadInput { why: "a clearing pays or recovers from designated institutions only" });
+    };
+    at_most("shares of an institution's clearing", line.shares.len(), UNITS_LIMIT * 4)?;
+    let mut shares: Vec<&ClearingShare> = line.shares.iter().collect();
+    shares.sort_by_key(|s| (s.fund.scheme, s.unit));
+    for share in &shares {
+        if share.fund.region != city || !SettlementLayer::Pooled.paid_by(share.fund.scheme) {
+            return Err(LedgerError::BadInput { why: "a clearing is shared between the city's basic pooled funds" });
+        }
+        unit_of(city, share.unit)?;
+        non_negative("a fund's payments to an institution", share.paid_fen)?;
+    }
+    for pair in shares.windows(2) {
+        if (pair[0].fund, pair[0].unit) == (pair[1].fund, pair[1].unit) {
+            return Err(LedgerError::DuplicateInput { what: format!("{} of {} for {code}", pair[0].unit, pair[0].fund) });
+        }
+    }
+    let magnitude = Fen::new(line.difference_fen.get().abs());
+    if magnitude.is_zero() {
+        return Ok(Vec::new());
+    }
+    let home;
+    if shares.iter().all(|s| s.paid_fen.is_zero()) {
+        let unit = RegionCode::parse(&code.as_str()[1..7]).map_err(|_| LedgerError::BadInstitutionCode(code.to_string()))?;
+        unit_of(city, unit)?;
+        home = ClearingShare { fund: Fund::new(FundScheme::Resident, city), unit, paid_fen: Fen::new(1) };
+        shares = vec![&home];
+    }
+    let weights: Vec<Fen> = shares.iter().map(|s| s.paid_fen).collect();
+    let sign = if line.difference_fen.is_negative() { -1 } else { 1 };
+    Ok(shares
+        .iter()
+        .zip(apportion(magnitude, &weights, rounding))
+        .filter(|(_, amount)| !amount.is_zero())
+        .map(|(share, amount)| (share.fund, share.unit, Fen::new(sign * amount.get())))
+        .collect())
+}
+
 /// Plans the clearing: per institution, its difference shared between the funds and units
 /// that paid it, each share one transfer on its payable (`clear/{year}/{fund}/{unit}/{institution}`).
 ///
@@ -102,39 +153,9 @@ pub fn plan_clearing(inputs: &ClearingInputs, is_posted: impl Fn(&TransferId) ->
         let Holder::Institution(code) = line.institution else {
             return Err(LedgerError::BadInput { why: "a clearing pays or recovers from designated institutions only" });
         };
-        at_most("shares of an institution's clearing", line.shares.len(), UNITS_LIMIT * 4)?;
-        let mut shares: Vec<&ClearingShare> = line.shares.iter().collect();
-        shares.sort_by_key(|s| (s.fund.scheme, s.unit));
-        for share in &shares {
-            if share.fund.region != city || !SettlementLayer::Pooled.paid_by(share.fund.scheme) {
-                return Err(LedgerError::BadInput { why: "a clearing is shared between the city's basic pooled funds" });
-            }
-            unit_of(city, share.unit)?;
-            non_negative("a fund's payments to an institution", share.paid_fen)?;
-        }
-        for pair in shares.windows(2) {
-            if (pair[0].fund, pair[0].unit) == (pair[1].fund, pair[1].unit) {
-                return Err(LedgerError::DuplicateInput { what: format!("{} of {} for {code}", pair[0].unit, pair[0].fund) });
-            }
-        }
-        let magnitude = Fen::new(line.difference_fen.get().abs());
-        if magnitude.is_zero() {
-            continue;
-        }
-        // A difference no stay was paid for (capitation of a primary-care centre with no
-        // stays, a deposit or a deduction) is borne by the residents' fund of the
-        // institution's own county: capitation is paid for the residents signed with it.
-        let home;
-        if shares.iter().all(|s| s.paid_fen.is_zero()) {
-            let unit = RegionCode::parse(&code.as_str()[1..7]).map_err(|_| LedgerError::BadInstitutionCode(code.to_string()))?;
-            unit_of(city, unit)?;
-            home = ClearingShare { fund: Fund::new(FundScheme::Resident, city), unit, paid_fen: Fen::new(1) };
-            shares = vec![&home];
-        }
-        let weights: Vec<Fen> = shares.iter().map(|s| s.paid_fen).collect();
         let owed = line.difference_fen.get() > 0;
-        for (share, amount) in shares.iter().zip(apportion(magnitude, &weights, inputs.rounding)) {
-            let (fund, unit) = (share.fund, share.unit);
+        for (fund, unit, signed) in share_between(city, line, inputs.rounding)? {
+            let amount = Fen::new(signed.get().abs());
             let outside = AccountKey::new(fund, line.institution, AccountKind::External);
             let payable = AccountKey::new(fund, line.institution, AccountKind::Payable);
             let (debit, credit) = if owed { (outside, payable) } else { (payable, outside) };

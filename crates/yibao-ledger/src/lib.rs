@@ -66,7 +66,7 @@ mod warning;
 
 pub use account::{Account, AccountKey, AccountKind, AccountState, Holder, PartyCode, Side};
 pub use check::{BookCheck, Breach, check_books, check_invariants};
-pub use clearing::{ClearingInputs, ClearingLine, ClearingPlan, ClearingShare, clearing_cause, plan_clearing};
+pub use clearing::{ClearingInputs, ClearingLine, ClearingPlan, ClearingShare, clearing_cause, plan_clearing, share_between};
 pub use deficit::{DeficitLine, FundPosition, Targets, WaterfallInputs, WaterfallPlan, plan_waterfall, target_score_bp};
 pub use error::LedgerError;
 pub use fund::{Fund, FundScheme};

@@ -922,7 +922,7 @@ pub async fn run_books<S: Store + yibao_store::ContributionStore + yibao_store::
 
     // Pooling is the city's: a county clerk may not run it.
     let march = YearMonth::parse("2026-03").expect("month");
-    let refused = store.run_pooling(&accountant, south, march, march.last_day()).await;
+    let refused = store.run_pooling(&accountant, south, march, march.last_day(), Vec::new()).await;
     assert!(matches!(refused, Err(StoreError::OutsideRegion { .. })), "{refused:?}");
     // The other cases' claims cost the city's resident fund more than their counties
     // collected: the fund's balance brought in from before covers them (R-SYS-3).
@@ -946,15 +946,15 @@ pub async fn run_books<S: Store + yibao_store::ContributionStore + yibao_store::
     assert_eq!(receipts().await, booked, "a replay writes no second audit entry");
     let accounts = store.fund_accounts(city).await.expect("accounts");
     assert_eq!(balance(&accounts, FundScheme::Resident, Holder::Region(city), AccountKind::External), Some(Fen::new(100_000_000)), "once");
-    let preview = store.preview_pooling(city, march, march.last_day()).await.expect("the preview");
-    let first = store.run_pooling(&accountant, city, march, march.last_day()).await.expect("the March run");
+    let preview = store.preview_pooling(city, march, march.last_day(), Vec::new()).await.expect("the preview");
+    let first = store.run_pooling(&accountant, city, march, march.last_day(), Vec::new()).await.expect("the March run");
     assert!(first.ran_now);
     assert_eq!(preview.run, first.run, "the preview shows what the run then did");
     let resident_run = first.run.funds.iter().find(|f| f.fund == "resident@419900").expect("the resident fund ran");
     let south_run = resident_run.units.iter().find(|u| u.unit == SOUTH).expect("the county ran");
     assert_eq!((south_run.swept_fen, south_run.disbursed_fen), (90_000, pooled));
     assert_eq!(south_run.payments, [yibao_store::pooling::Payment { payee: hospital.to_string(), amount_fen: pooled }]);
-    let again = store.run_pooling(&accountant, city, march, march.last_day()).await.expect("run again");
+    let again = store.run_pooling(&accountant, city, march, march.last_day(), Vec::new()).await.expect("run again");
     assert!(!again.ran_now && again.run == first.run, "a month runs once");
     let accounts = store.fund_accounts(city).await.expect("accounts");
     assert_eq!(balance(&accounts, FundScheme::Resident, Holder::Region(south), AccountKind::Income), Some(Fen::ZERO));
@@ -966,7 +966,7 @@ pub async fn run_books<S: Store + yibao_store::ContributionStore + yibao_store::
     let accounts = store.fund_accounts(city).await.expect("accounts");
     assert_eq!(balance(&accounts, FundScheme::Resident, hospital, AccountKind::Payable), Some(Fen::new(-pooled)));
     let april = YearMonth::parse("2026-04").expect("month");
-    let run = store.run_pooling(&accountant, city, april, april.last_day()).await.expect("the April run").run;
+    let run = store.run_pooling(&accountant, city, april, april.last_day(), Vec::new()).await.expect("the April run").run;
     if let Some(unit) = run.funds.iter().find(|f| f.fund == "resident@419900").and_then(|f| f.units.iter().find(|u| u.unit == SOUTH)) {
         assert!(unit.payments.iter().all(|p| p.payee != hospital.to_string()), "{unit:?}");
         assert!(unit.owed_back.contains(&yibao_store::pooling::Payment { payee: hospital.to_string(), amount_fen: pooled }), "{unit:?}");
@@ -986,7 +986,7 @@ pub async fn run_books<S: Store + yibao_store::ContributionStore + yibao_store::
     };
     store.record_contribution(&late, south, paid).await.expect("pays for 2027");
     let may = YearMonth::parse("2026-05").expect("month");
-    let run = store.run_pooling(&accountant, city, may, date!(2026 - 05 - 10)).await.expect("May").run;
+    let run = store.run_pooling(&accountant, city, may, date!(2026 - 05 - 10), Vec::new()).await.expect("May").run;
     let swept = |run: &yibao_store::pooling::PoolingRun| {
         run.funds
             .iter()
@@ -996,7 +996,7 @@ pub async fn run_books<S: Store + yibao_store::ContributionStore + yibao_store::
     };
     assert_eq!(swept(&run), 0, "dated after the run");
     let june = YearMonth::parse("2026-06").expect("month");
-    let run = store.run_pooling(&accountant, city, june, june.last_day()).await.expect("June").run;
+    let run = store.run_pooling(&accountant, city, june, june.last_day(), Vec::new()).await.expect("June").run;
     assert_eq!(swept(&run), 90_000, "400.00 and its 500.00 of subsidies");
 
     // A county sees the movements its own business caused, nothing of the others'.
@@ -1108,7 +1108,7 @@ pub async fn run_year<S: Store + yibao_store::ContributionStore + yibao_store::F
     assert!(yibao_store::budget_execution(&*store, region(A), 2026, 3).await.expect("A's").is_empty(), "A sees only its own");
 
     let march = YearMonth::parse("2026-03").expect("month");
-    let run = store.run_pooling(&accountant, city, march, march.last_day()).await.expect("the March run").run;
+    let run = store.run_pooling(&accountant, city, march, march.last_day(), Vec::new()).await.expect("the March run").run;
     let resident = run.funds.iter().find(|f| f.fund == "resident@429900").expect("resident fund");
     assert_eq!(
         (resident.special_before_fen, resident.swept_fen, resident.disbursed_fen, resident.special_after_fen),
@@ -1342,7 +1342,7 @@ pub async fn run_legacy<S: Store + yibao_store::ContributionStore + yibao_store:
     }
     // The March run sweeps the 1,800.00 into the special account, whence the levy is paid.
     let march = yibao_ledger::YearMonth::parse("2025-03").expect("month");
-    store.run_pooling(&accountant, city, march, march.last_day()).await.expect("the March run");
+    store.run_pooling(&accountant, city, march, march.last_day(), Vec::new()).await.expect("the March run");
     let close = store.close_year(&accountant, city, 2025, yibao_store::closing::YearEndOptions::default()).await.expect("2025 closes");
     assert_eq!(close.record.levy_total_fen, yuan(180).get());
 
@@ -1947,7 +1947,7 @@ where
         reference: "OB-TAMPER".into(),
     };
     store.record_fund_receipt(&accountant, region(CITY), opening).await.expect("the resident fund's opening balance");
-    store.run_pooling(&accountant, region(CITY), march, march.last_day()).await.expect("the March run");
+    store.run_pooling(&accountant, region(CITY), march, march.last_day(), Vec::new()).await.expect("the March run");
     assert!(book_breaches(&*store).await.is_empty(), "a run as planned reconciles");
     let payment = "(SELECT MIN(transfer_id) FROM ledger_transfers WHERE transfer_id LIKE 'pay/%')";
     let pay = |fen: i64| {

@@ -18,7 +18,7 @@ use yibao_store::closing::{
 use yibao_store::handover::{HandoverRequest, Inventory, check_confirmation, handover_entries, inventory};
 use yibao_store::legacy::{LegacyRepayment, LegacyRequest, LegacyView, establish, repayment_entry, view as legacy_view};
 use yibao_store::payment_clearing::{ClearingOutcome, PaymentClearing};
-use yibao_store::pooling::{Outstanding, PoolingInputs, PoolingRun, plan_pooling};
+use yibao_store::pooling::{HeldBack, Outstanding, PoolingInputs, PoolingRun, plan_pooling};
 use yibao_store::{
     Actor, Budget, CountyTargets, FundReceipt, FundStore, Movement, PoolingOutcome, StoreError, TargetsProgress, YearEndOutcome,
     YearEndPreview, check_scope, city_of,
@@ -465,7 +465,13 @@ async fn targets_in(conn: &mut PgConnection, scope: RegionCode, year: i32) -> Re
         .collect()
 }
 
-async fn pooling_inputs(tx: &mut PgConnection, city: RegionCode, month: YearMonth, value_date: Date) -> Result<PoolingInputs, StoreError> {
+async fn pooling_inputs(
+    tx: &mut PgConnection,
+    city: RegionCode,
+    month: YearMonth,
+    value_date: Date,
+    held_back: Vec<HeldBack>,
+) -> Result<PoolingInputs, StoreError> {
     let city_text = city.to_string();
     // The income and special accounts as of the value date: money arriving later waits.
     let sums: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
@@ -507,7 +513,7 @@ async fn pooling_inputs(tx: &mut PgConnection, city: RegionCode, month: YearMont
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    Ok(PoolingInputs { city, month, value_date, accounts, outstanding })
+    Ok(PoolingInputs { city, month, value_date, accounts, outstanding, held_back })
 }
 
 /// The close of `year` for `city` as the books stand in `tx`: its record and the transfers
@@ -690,6 +696,7 @@ impl FundStore for PostgresStore {
         scope: RegionCode,
         month: YearMonth,
         value_date: Date,
+        held_back: Vec<HeldBack>,
     ) -> Result<PoolingOutcome, StoreError> {
         let city = city_of(scope)?;
         let (city_text, month_text) = (city.to_string(), month.to_string());
@@ -706,7 +713,7 @@ impl FundStore for PostgresStore {
         if let Some(result) = earlier {
             return Ok(PoolingOutcome { run: from_json(&result)?, ran_now: false });
         }
-        let (run, entries) = plan_pooling(&pooling_inputs(&mut tx, city, month, value_date).await?)?;
+        let (run, entries) = plan_pooling(&pooling_inputs(&mut tx, city, month, value_date, held_back).await?)?;
         post(&mut tx, &actor.at_text(), &entries).await?;
         let result = json(&run)?;
         sqlx::query("INSERT INTO pooling_runs (region_code, month, run_at, actor, result) VALUES ($1, $2, $3, $4, $5)")
@@ -723,7 +730,13 @@ impl FundStore for PostgresStore {
         Ok(PoolingOutcome { run, ran_now: true })
     }
 
-    async fn preview_pooling(&self, scope: RegionCode, month: YearMonth, value_date: Date) -> Result<PoolingOutcome, StoreError> {
+    async fn preview_pooling(
+        &self,
+        scope: RegionCode,
+        month: YearMonth,
+        value_date: Date,
+        held_back: Vec<HeldBack>,
+    ) -> Result<PoolingOutcome, StoreError> {
         let city = city_of(scope)?;
         // A read-only snapshot: the same inputs a run would lock, none locked.
         let mut tx = self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await.map_err(backend)?;
@@ -736,7 +749,7 @@ impl FundStore for PostgresStore {
         if let Some(result) = earlier {
             return Ok(PoolingOutcome { run: from_json(&result)?, ran_now: false });
         }
-        let (run, _) = plan_pooling(&pooling_inputs(&mut tx, city, month, value_date).await?)?;
+        let (run, _) = plan_pooling(&pooling_inputs(&mut tx, city, month, value_date, held_back).await?)?;
         tx.rollback().await.map_err(backend)?;
         Ok(PoolingOutcome { run, ran_now: false })
     }

@@ -566,7 +566,7 @@ async fn postings_racing_the_citys_runs_all_commit() {
         tokio::spawn(async move {
             for month in ["2026-01", "2026-02", "2026-03"] {
                 let month = YearMonth::parse(month).expect("month");
-                store.run_pooling(&accountant, city, month, month.last_day()).await.map(|_| ())?;
+                store.run_pooling(&accountant, city, month, month.last_day(), Vec::new()).await.map(|_| ())?;
             }
             store
                 .credit_interest(

@@ -12,7 +12,7 @@ use yibao_store::closing::{
 use yibao_store::handover::{HandoverRequest, Inventory, check_confirmation, handover_entries, inventory};
 use yibao_store::legacy::{LegacyRepayment, LegacyRequest, LegacyView, establish, repayment_entry, view as legacy_view};
 use yibao_store::payment_clearing::{ClearingOutcome, PaymentClearing};
-use yibao_store::pooling::{Outstanding, PoolingInputs, PoolingRun, plan_pooling};
+use yibao_store::pooling::{HeldBack, Outstanding, PoolingInputs, PoolingRun, plan_pooling};
 use yibao_store::stored::{from_json, json, region_of, scope_bounds};
 use yibao_store::{
     Actor, Budget, CountyTargets, FundReceipt, FundStore, Movement, PoolingOutcome, StoreError, TargetsProgress, YearEndOutcome,
@@ -483,7 +483,13 @@ fn stored_legacy(conn: &Connection, city: RegionCode, scheme: FundScheme, county
     from_json(&text)
 }
 
-fn pooling_inputs(conn: &Connection, city: RegionCode, month: YearMonth, value_date: Date) -> Result<PoolingInputs, StoreError> {
+fn pooling_inputs(
+    conn: &Connection,
+    city: RegionCode,
+    month: YearMonth,
+    value_date: Date,
+    held_back: Vec<HeldBack>,
+) -> Result<PoolingInputs, StoreError> {
     let city_text = city.to_string();
     // The income and special accounts as of the value date: money arriving later waits.
     let sums = query_all(
@@ -518,7 +524,7 @@ fn pooling_inputs(conn: &Connection, city: RegionCode, month: YearMonth, value_d
             })
         },
     )?;
-    Ok(PoolingInputs { city, month, value_date, accounts, outstanding })
+    Ok(PoolingInputs { city, month, value_date, accounts, outstanding, held_back })
 }
 
 fn run_pooling_in(
@@ -527,6 +533,7 @@ fn run_pooling_in(
     scope: RegionCode,
     month: YearMonth,
     value_date: Date,
+    held_back: Vec<HeldBack>,
 ) -> Result<PoolingOutcome, StoreError> {
     let city = city_of(scope)?;
     let city_text = city.to_string();
@@ -538,7 +545,7 @@ fn run_pooling_in(
     if let Some(result) = earlier {
         return Ok(PoolingOutcome { run: from_json(&result)?, ran_now: false });
     }
-    let (run, entries) = plan_pooling(&pooling_inputs(conn, city, month, value_date)?)?;
+    let (run, entries) = plan_pooling(&pooling_inputs(conn, city, month, value_date, held_back)?)?;
     post(conn, actor, &entries)?;
     let result = json(&run)?;
     exec(
@@ -667,9 +674,10 @@ impl FundStore for SqliteStore {
         scope: RegionCode,
         month: YearMonth,
         value_date: Date,
+        held_back: Vec<HeldBack>,
     ) -> Result<PoolingOutcome, StoreError> {
         let actor = actor.clone();
-        self.write(move |conn| run_pooling_in(conn, &actor, scope, month, value_date)).await
+        self.write(move |conn| run_pooling_in(conn, &actor, scope, month, value_date, held_back)).await
     }
 
     async fn preview_year_end(&self, scope: RegionCode, year: i32, options: YearEndOptions) -> Result<YearEndPreview, StoreError> {
@@ -682,7 +690,13 @@ impl FundStore for SqliteStore {
         .await
     }
 
-    async fn preview_pooling(&self, scope: RegionCode, month: YearMonth, value_date: Date) -> Result<PoolingOutcome, StoreError> {
+    async fn preview_pooling(
+        &self,
+        scope: RegionCode,
+        month: YearMonth,
+        value_date: Date,
+        held_back: Vec<HeldBack>,
+    ) -> Result<PoolingOutcome, StoreError> {
         self.read(move |conn| {
             let city = city_of(scope)?;
             let earlier = query_opt(
@@ -694,7 +708,7 @@ impl FundStore for SqliteStore {
             if let Some(result) = earlier {
                 return Ok(PoolingOutcome { run: from_json(&result)?, ran_now: false });
             }
-            let (run, _) = plan_pooling(&pooling_inputs(conn, city, month, value_date)?)?;
+            let (run, _) = plan_pooling(&pooling_inputs(conn, city, month, value_date, held_back)?)?;
             Ok(PoolingOutcome { run, ran_now: false })
         })
         .await

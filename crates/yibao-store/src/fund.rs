@@ -389,12 +389,14 @@ pub trait FundStore: Send + Sync + 'static {
 
     /// Runs `month`'s pooling for the city of `scope` on `value_date`, in one transaction
     /// with its record and audit entry; a month already run returns its record unchanged.
+    /// `held_back` is what institutions paid by advances are not paid yet (issue 15).
     fn run_pooling(
         &self,
         actor: &Actor,
         scope: RegionCode,
         month: YearMonth,
         value_date: Date,
+        held_back: Vec<crate::pooling::HeldBack>,
     ) -> impl Future<Output = Result<PoolingOutcome, StoreError>> + Send;
 
     /// Closes `year` for the city of `scope` (31 December): the adjustment-fund levy, the
@@ -448,6 +450,7 @@ pub trait FundStore: Send + Sync + 'static {
         scope: RegionCode,
         month: YearMonth,
         value_date: Date,
+        held_back: Vec<crate::pooling::HeldBack>,
     ) -> impl Future<Output = Result<PoolingOutcome, StoreError>> + Send;
 
     /// What closing `year` would do now, as the books stand (the levy, the deficit

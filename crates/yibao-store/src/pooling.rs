@@ -37,6 +37,21 @@ pub struct Outstanding {
     pub outstanding_fen: Fen,
 }
 
+/// What the run holds back from a payee's outstanding in one fund and unit (issue 15): an
+/// institution paid by monthly advances (月度预付) under its agreement is owed what its
+/// stays billed, but paid its advances; the rest waits for its year's clearing. Negative
+/// when its advances (capitation, a provisional value above the bill) exceed its bill: the
+/// run then pays more than is outstanding. The application computes it from the payment
+/// year as of the run's value date; `note` says how, in Chinese and English.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeldBack {
+    pub fund: FundScheme,
+    pub unit: RegionCode,
+    pub payee: Holder,
+    pub amount_fen: Fen,
+    pub note: String,
+}
+
 /// What a backend reads for a run: the city's income and special accounts as they stood
 /// at the end of the run's value date, and what is outstanding per fund, unit and payee
 /// on it. Money that arrives after the value date waits for the next run.
@@ -48,6 +63,8 @@ pub struct PoolingInputs {
     /// The income and fiscal special accounts of the city's funds, as of the value date.
     pub accounts: Vec<AccountState>,
     pub outstanding: Vec<Outstanding>,
+    /// What is held back from institutions paid by advances (empty without any).
+    pub held_back: Vec<HeldBack>,
 }
 
 /// The record of a run, kept with it and shown to the fund accountant.
@@ -81,6 +98,10 @@ pub struct UnitRun {
     pub payments: Vec<Payment>,
     /// Payees who owe more back than they are owed; deducted from later payments.
     pub owed_back: Vec<Payment>,
+    /// What was held back from institutions paid by advances (negative: paid beyond what
+    /// was outstanding), until their year's clearing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held_back: Vec<Payment>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,7 +127,25 @@ pub fn plan_pooling(inputs: &PoolingInputs) -> Result<(PoolingRun, Vec<Entry>), 
             funds.entry(key.fund.scheme).or_default().entry(unit).or_default();
         }
     }
+    // What each payee is paid: its outstanding less what is held back from it. A hold-back
+    // with nothing outstanding (capitation advanced with no stay billed) is a line of its own.
+    let mut lines: BTreeMap<(FundScheme, RegionCode, Holder), Fen> = BTreeMap::new();
     for line in &inputs.outstanding {
+        *lines.entry((line.fund, line.unit, line.payee)).or_default() += line.outstanding_fen;
+    }
+    let mut held: BTreeMap<(FundScheme, RegionCode, Holder), (Fen, Vec<&str>)> = BTreeMap::new();
+    for h in &inputs.held_back {
+        if !matches!(h.payee, Holder::Institution(_)) || !(city.contains(h.unit)) {
+            return Err(StoreError::Invalid(format!("{} of {} is not an institution of the city's units", h.payee, h.unit)));
+        }
+        let entry = held.entry((h.fund, h.unit, h.payee)).or_default();
+        entry.0 += h.amount_fen;
+        entry.1.push(h.note.as_str());
+        *lines.entry((h.fund, h.unit, h.payee)).or_default() -= h.amount_fen;
+    }
+    let paying: Vec<Outstanding> =
+        lines.into_iter().map(|((fund, unit, payee), outstanding_fen)| Outstanding { fund, unit, payee, outstanding_fen }).collect();
+    for line in &paying {
         funds.entry(line.fund).or_default().entry(line.unit).or_default().push(line);
     }
     funds.remove(&FundScheme::MunicipalAdjustment);
@@ -134,7 +173,13 @@ pub fn plan_pooling(inputs: &PoolingInputs) -> Result<(PoolingRun, Vec<Entry>), 
                 disbursed_fen: owed.get(),
                 payments: Vec::new(),
                 owed_back: Vec::new(),
+                held_back: Vec::new(),
             };
+            for (&(_, _, payee), (amount, _)) in held.iter().filter(|((f, u, _), _)| (*f, *u) == (scheme, unit)) {
+                if !amount.is_zero() {
+                    run.held_back.push(Payment { payee: payee.to_string(), amount_fen: amount.get() });
+                }
+            }
             for line in lines {
                 let payment = Payment { payee: line.payee.to_string(), amount_fen: line.outstanding_fen.get() };
                 match line.outstanding_fen.get() {
@@ -151,6 +196,9 @@ pub fn plan_pooling(inputs: &PoolingInputs) -> Result<(PoolingRun, Vec<Entry>), 
         )
         .map_err(refused)?;
         let mut notes: Vec<String> = plan.transfers.iter().map(|p| p.note.to_string()).collect();
+        for ((_, _, _), (_, why)) in held.iter().filter(|((f, _, _), _)| *f == scheme) {
+            notes.extend(why.iter().map(|w| (*w).to_owned()));
+        }
         for planned in plan.transfers {
             entries.push(Entry { unit: unit_of_step(&planned.transfer, city), transfer: planned.transfer });
         }
@@ -275,4 +323,70 @@ pub fn accounts_as_of(city: RegionCode, sums: &[(String, String, String, i64, i6
             Ok(state)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    fn region(code: &str) -> RegionCode {
+        RegionCode::parse(code).unwrap()
+    }
+
+    fn inputs(held_back: Vec<HeldBack>) -> PoolingInputs {
+        let city = region("419900");
+        let fund = Fund::new(FundScheme::Resident, city);
+        let mut special = AccountState::new(crate::books::open_account(AccountKey::special(fund)).unwrap());
+        special.debits_posted_fen = Fen::new(1_000_000);
+        let hospital = Holder::institution("H41992100007").unwrap();
+        PoolingInputs {
+            city,
+            month: YearMonth::new(2025, 3).unwrap(),
+            value_date: date!(2025 - 03 - 31),
+            accounts: vec![special],
+            outstanding: vec![Outstanding {
+                fund: FundScheme::Resident,
+                unit: region("419921"),
+                payee: hospital,
+                outstanding_fen: Fen::new(10_000),
+            }],
+            held_back,
+        }
+    }
+
+    fn held(unit: &str, code: &str, amount: i64) -> HeldBack {
+        HeldBack {
+            fund: FundScheme::Resident,
+            unit: region(unit),
+            payee: Holder::institution(code).unwrap(),
+            amount_fen: Fen::new(amount),
+            note: format!("held {amount}"),
+        }
+    }
+
+    /// Issue 15: a run pays an institution paid by advances its outstanding less what is
+    /// held back, records the hold-back and explains it; a negative hold-back with nothing
+    /// outstanding (capitation advanced) is paid on a line of its own.
+    #[test]
+    fn a_run_pays_the_outstanding_less_what_is_held_back() {
+        let (run, entries) =
+            plan_pooling(&inputs(vec![held("419921", "H41992100007", 2_500), held("419922", "H41992200001", -700)])).unwrap();
+        let fund = &run.funds[0];
+        let east = fund.units.iter().find(|u| u.unit == "419921").unwrap();
+        assert_eq!(east.payments, [Payment { payee: "institution:H41992100007".into(), amount_fen: 7_500 }]);
+        assert_eq!(east.held_back, [Payment { payee: "institution:H41992100007".into(), amount_fen: 2_500 }]);
+        let west = fund.units.iter().find(|u| u.unit == "419922").unwrap();
+        assert_eq!(west.payments, [Payment { payee: "institution:H41992200001".into(), amount_fen: 700 }]);
+        assert_eq!(fund.disbursed_fen, 8_200);
+        assert!(fund.notes.iter().any(|n| n == "held 2500"), "{:?}", fund.notes);
+        // The record plans the same transfers again (the book check's replay).
+        assert_eq!(entries_of_run(&run).unwrap().len(), entries.len());
+        // Nothing held back: the outstanding as billed, and no hold-back in the record.
+        let (plain, _) = plan_pooling(&inputs(Vec::new())).unwrap();
+        assert_eq!(plain.funds[0].units[0].payments[0].amount_fen, 10_000);
+        assert!(serde_json::to_string(&plain).unwrap().find("held_back").is_none(), "old records read the same");
+        // Held back from a unit outside the city: refused.
+        assert!(plan_pooling(&inputs(vec![held("410101", "H41992100007", 1)])).is_err());
+    }
 }
