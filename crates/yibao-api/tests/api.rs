@@ -2476,4 +2476,48 @@ async fn clearing_flow(api: &Api, now: &std::sync::atomic::AtomicI64) {
     assert_eq!((statement["cleared_on"].as_str(), &statement["cleared"]), (Some("2026-02-10"), &booked), "{statement}");
     let (status, check) = api.call("GET", "/api/funds/check", Auth::Token(&auditor), None).await;
     assert_eq!((status, check["sound"].as_bool()), (StatusCode::OK, Some(true)), "{check}");
+    // A cleared stay found wrong and reversed: the year changed since its clearing, and a
+    // supplementary round (补充清算) books the change, so the hospital keeps no points premium
+    // for a stay that is no longer there. Nothing changed since: clearing again books nothing.
+    let east_claims = api.sign_in("east.claims").await;
+    let reverse = json!({ "reason": "分解住院 (split admission)" });
+    let (status, answer) = api.call("POST", "/api/settlements/H41992100007/C-2/reversal", Auth::Token(&east_claims), Some(reverse)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (_, view) = api.call("GET", "/api/payment/2025", Auth::Token(&accountant), None).await;
+    assert_eq!(view["changed_since_clearing"], true, "{view}");
+    let (status, second) = api.call("POST", "/api/payment/2025/clearing", Auth::Token(&accountant), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    assert_eq!(second["round"], 2, "{second}");
+    let line = second["institutions"]
+        .as_array()
+        .expect("institutions")
+        .iter()
+        .find(|i| i["institution"] == "H41992100007")
+        .cloned()
+        .expect("east");
+    assert_eq!(fen(&line["booked_before"]), difference, "{second}");
+    let (_, view) = api.call("GET", "/api/payment/2025", Auth::Token(&accountant), None).await;
+    assert_eq!(view["changed_since_clearing"], false, "{view}");
+    let now_east = view["result"]["institutions"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .find(|i| i["institution"] == "H41992100007")
+        .cloned()
+        .expect("east");
+    assert_eq!(fen(&line["difference"]), fen(&now_east["against_billed"]), "the rounds together book the year as it is now");
+    assert_eq!(fen(&second["owed"]) - fen(&second["recovered"]), fen(&line["difference"]) - difference, "{second}");
+    let (status, again) = api.call("POST", "/api/payment/2025/clearing", Auth::Token(&accountant), None).await;
+    assert_eq!((status, &again), (StatusCode::OK, &second));
+    let (_, movements) = api.call("GET", "/api/funds/movements?from=2026-01-01&to=2026-12-31", Auth::Token(&accountant), None).await;
+    let rounds: u64 = movements
+        .as_array()
+        .expect("movements")
+        .iter()
+        .filter(|m| m["reason"] == "payment-clearing")
+        .filter_map(|m| m["transfers"].as_u64())
+        .sum();
+    assert_eq!(rounds, 2, "one transfer each round: {movements}");
+    let (status, check) = api.call("GET", "/api/funds/check", Auth::Token(&auditor), None).await;
+    assert_eq!((status, check["sound"].as_bool()), (StatusCode::OK, Some(true)), "the supplementary round replays: {check}");
 }

@@ -434,6 +434,9 @@ impl App {
     ) -> Result<Settled, AppError> {
         let (scope, trimmed) = self.claim_access(principal, institution, roles::REVERSERS, "reverses")?;
         let record = store!(self, reverse(&principal.actor(source, self.now()), scope, institution, claim_id, reason))?;
+        // A reversal changes a payment year, perhaps one already cleared: the next reading
+        // of the year is computed afresh (a settlement waits for the cache to age).
+        self.forget_payment_year();
         self.as_seen(record, trimmed)
     }
 

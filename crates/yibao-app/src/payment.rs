@@ -107,8 +107,12 @@ pub struct PaymentYearView {
     /// clearing is shared between them.
     #[serde(skip)]
     paid_by: BTreeMap<String, BTreeMap<(FundScheme, yibao_domain::RegionCode), Fen>>,
-    /// The clearing booked for the year, if it is.
+    /// The year's last clearing round, if it is cleared.
     pub clearing: Option<yibao_store::payment_clearing::PaymentClearing>,
+    /// The year is cleared, but an institution's difference is no longer what its clearing
+    /// booked (a stay settled late or reversed, a new assessment or deduction): a
+    /// supplementary clearing books the change.
+    pub changed_since_clearing: bool,
 }
 
 /// One institution's statement for a year.
@@ -272,8 +276,10 @@ impl App {
     /// accountants and administrators of the city): for each institution, what its
     /// agreement's methods earned it less what its claims billed, owed to it or recovered
     /// from it on its payable, shared between the pooled funds and units that paid its
-    /// stays; the next pooling run pays or deducts it. Only a year that is over and
-    /// assessed is cleared, computed afresh; clearing it again answers the first clearing.
+    /// stays; the next pooling run pays or deducts it. Only a year that is over, assessed
+    /// and whose every stay reads is cleared, computed afresh. Clearing it again books a
+    /// supplementary round of what changed since (a late stay, a reversal, a new assessment
+    /// or deduction), or, when nothing did, answers the last round (`false`).
     pub async fn clear_payment_year(
         &self,
         principal: &Principal,
@@ -291,10 +297,13 @@ impl App {
         if year >= today.year() {
             return Err(AppError::unprocessable("payment.not_over", format!("{year} is not over: a year is cleared after its end")));
         }
-        if let Some(cleared) = store!(self, payment_clearings(region))?.into_iter().find(|c| c.year == year) {
-            return Ok((cleared, false));
-        }
         let view = self.compute_payment_year(year, today).await?;
+        if view.skipped_cases > 0 {
+            return Err(AppError::unprocessable(
+                "payment.refused",
+                format!("{} stays of {year} cannot be read: the year is not cleared until every stay is", view.skipped_cases),
+            ));
+        }
         if view.provisional {
             let unassessed: Vec<String> = store!(self, institutions(region))?
                 .iter()
@@ -328,13 +337,17 @@ impl App {
                     payable_fen: line.payable.get(),
                     billed_fen: line.billed.get(),
                     difference_fen: line.against_billed.get(),
+                    booked_before_fen: 0,
                     shares,
                 }
             })
             .collect();
+        // The round and what the rounds before booked are the store's to set, inside its
+        // transaction.
         let clearing = PaymentClearing {
             city: region.to_string(),
             year,
+            round: 0,
             value_date: yibao_store::books::date_text(today),
             rounding: self.policy().rounding,
             pack_id: view.pack_id.clone(),
@@ -616,7 +629,24 @@ impl App {
         let input = YearInput { pack: &pack, year, fund_income: income, outside_spending, agreements: &agreements, cases: &cases };
         let result = yibao_payment::run_year(&input).map_err(|e| AppError::unprocessable("payment.refused", e.to_string()))?;
         let clearing = store!(self, payment_clearings(region))?.into_iter().find(|c| c.year == year);
-        Ok(PaymentYearView { pack_id: pack.id.clone(), provisional, names, skipped_cases, result, paid_by, clearing })
+        let changed_since_clearing = clearing.as_ref().is_some_and(|cleared| {
+            let booked = |code: &str| cleared.institutions.iter().find(|i| i.institution == code).map_or(0, |i| i.difference_fen);
+            result.institutions.iter().any(|line| line.against_billed.get() != booked(&line.institution))
+                || cleared
+                    .institutions
+                    .iter()
+                    .any(|i| i.difference_fen != 0 && !result.institutions.iter().any(|l| l.institution == i.institution))
+        });
+        Ok(PaymentYearView {
+            pack_id: pack.id.clone(),
+            provisional,
+            names,
+            skipped_cases,
+            result,
+            paid_by,
+            clearing,
+            changed_since_clearing,
+        })
     }
 }
 

@@ -62,9 +62,11 @@ pub struct YearFigures {
     pub pack_id: String,
     pub figures: Vec<(String, String)>,
     pub lines: Vec<InstitutionLine>,
-    /// The clearing booked for the year: the day, owed, recovered, transfers.
-    pub cleared: Option<(String, String, String, usize)>,
-    /// The year is over, assessed and not cleared, and the user may book it.
+    /// The year's last clearing round: the round, the day, owed, recovered, transfers.
+    pub cleared: Option<(u32, String, String, String, usize)>,
+    /// The year changed since its clearing: a supplementary round is due.
+    pub changed_since_clearing: bool,
+    /// The year is over and assessed, not cleared or changed since, and the user may book it.
     pub may_clear: bool,
 }
 
@@ -150,15 +152,18 @@ pub async fn year(State(state): State<App>, user: ConsoleUser, Query(query): Que
             less_than_billed: i.against_billed.is_negative(),
         })
         .collect();
-    let cleared =
-        view.clearing.as_ref().map(|c| (c.value_date.clone(), money(Fen::new(c.owed_fen)), money(Fen::new(c.recovered_fen)), c.transfers));
-    let may_clear = cleared.is_none() && !view.provisional && user.may(FUND_WRITERS);
+    let cleared = view
+        .clearing
+        .as_ref()
+        .map(|c| (c.round, c.value_date.clone(), money(Fen::new(c.owed_fen)), money(Fen::new(c.recovered_fen)), c.transfers));
+    let may_clear = (cleared.is_none() || view.changed_since_clearing) && !view.provisional && user.may(FUND_WRITERS);
     let figures = YearFigures {
         provisional: view.provisional,
         pack_id: view.pack_id.clone(),
         figures: figures(lang, &view),
         lines,
         cleared,
+        changed_since_clearing: view.changed_since_clearing,
         may_clear,
     };
     render(&YearTemplate { page, year: year.to_string(), view: Some(figures), refusal: None })

@@ -20,7 +20,7 @@ use yibao_domain::{Fen, RegionCode, RegionLevel, Rounding};
 use crate::account::{AccountKey, AccountKind, Holder};
 use crate::error::LedgerError;
 use crate::fund::{Fund, FundScheme};
-use crate::limits::{CLEARING_INSTITUTIONS_LIMIT, UNITS_LIMIT};
+use crate::limits::{CLEARING_INSTITUTIONS_LIMIT, CLEARING_ROUNDS_LIMIT, UNITS_LIMIT};
 use crate::plan::{Note, Planned, Steps, apportion, at_most, non_negative, unit_en, unit_of, unit_zh};
 use crate::transfer::{BusinessRef, Reason, RecordKind, SettlementLayer, Transfer, TransferId};
 
@@ -48,6 +48,9 @@ pub struct ClearingLine {
 pub struct ClearingInputs {
     pub city: RegionCode,
     pub year: i32,
+    /// 1 for the year's clearing; 2, 3… for a supplementary clearing (补充清算) that books
+    /// what changed in the year since (a late stay, a reversal, a new assessment).
+    pub round: u32,
     /// The day the clearing is booked: after the year it clears.
     pub value_date: Date,
     pub rounding: Rounding,
@@ -66,9 +69,9 @@ pub struct ClearingPlan {
     pub transfers: Vec<Planned>,
 }
 
-/// The cause every transfer of a city's clearing of `year` names.
-pub fn clearing_cause(city: RegionCode, year: i32) -> Result<BusinessRef, LedgerError> {
-    BusinessRef::new(RecordKind::PaymentClearing, &format!("{city}/{year}"))
+/// The cause every transfer of a city's clearing of `year`, round `round`, names.
+pub fn clearing_cause(city: RegionCode, year: i32, round: u32) -> Result<BusinessRef, LedgerError> {
+    BusinessRef::new(RecordKind::PaymentClearing, &format!("{city}/{year}/{round}"))
 }
 
 /// Shares an institution's signed amount (its clearing difference, or what a pooling run
@@ -123,7 +126,9 @@ pub fn share_between(city: RegionCode, line: &ClearingLine, rounding: Rounding) 
 }
 
 /// Plans the clearing: per institution, its difference shared between the funds and units
-/// that paid it, each share one transfer on its payable (`clear/{year}/{fund}/{unit}/{institution}`).
+/// that paid it, each share one transfer on its payable
+/// (`clear/{year}/{fund}/{unit}/{institution}/r{round}`). A line's difference is what this
+/// round books: a supplementary round books what changed since the rounds before.
 ///
 /// Refuses a region that is not a city, a value date not after the year, an institution
 /// given twice or not an institution, a share outside the city or not of a basic pooled
@@ -137,6 +142,9 @@ pub fn plan_clearing(inputs: &ClearingInputs, is_posted: impl Fn(&TransferId) ->
     if inputs.value_date.year() <= inputs.year {
         return Err(LedgerError::DateOutsidePeriod { date: inputs.value_date, period: format!("the years after {}", inputs.year) });
     }
+    if inputs.round == 0 || inputs.round > CLEARING_ROUNDS_LIMIT {
+        return Err(LedgerError::BadInput { why: "a clearing's round is 1 or a later supplementary round, within the limit" });
+    }
     at_most("institutions in a clearing", inputs.lines.len(), CLEARING_INSTITUTIONS_LIMIT)?;
     let mut lines: Vec<&ClearingLine> = inputs.lines.iter().collect();
     lines.sort_by_key(|l| l.institution);
@@ -145,8 +153,9 @@ pub fn plan_clearing(inputs: &ClearingInputs, is_posted: impl Fn(&TransferId) ->
             return Err(LedgerError::DuplicateInput { what: format!("institution {}", pair[0].institution) });
         }
     }
-    let cause = clearing_cause(city, inputs.year)?;
-    let year = inputs.year;
+    let cause = clearing_cause(city, inputs.year, inputs.round)?;
+    let (year, round) = (inputs.year, inputs.round);
+    let round_tag = format!("r{round}");
     let mut steps = Steps { planned: Vec::new(), already_posted: 0 };
     let (mut owed_fen, mut recovered_fen) = (Fen::ZERO, Fen::ZERO);
     for line in lines {
@@ -159,7 +168,7 @@ pub fn plan_clearing(inputs: &ClearingInputs, is_posted: impl Fn(&TransferId) ->
             let outside = AccountKey::new(fund, line.institution, AccountKind::External);
             let payable = AccountKey::new(fund, line.institution, AccountKind::Payable);
             let (debit, credit) = if owed { (outside, payable) } else { (payable, outside) };
-            let id = TransferId::derived(&[&"clear", &year, &fund, &unit, &code]);
+            let id = TransferId::derived(&[&"clear", &year, &fund, &unit, &code, &round_tag]);
             let note = if owed {
                 Note::new(
                     format!(
@@ -209,6 +218,7 @@ mod tests {
         ClearingInputs {
             city,
             year: 2025,
+            round: 1,
             value_date: date!(2026 - 03 - 31),
             rounding: Rounding::HalfUp,
             lines: vec![ClearingLine {
@@ -242,9 +252,9 @@ mod tests {
         assert_eq!(
             moved,
             [
-                ("clear/2025/employee@419900/419921/H41992100007".to_owned(), 2_500),
-                ("clear/2025/resident@419900/419921/H41992100007".to_owned(), 2_500),
-                ("clear/2025/resident@419900/419922/H41992100007".to_owned(), 5_000),
+                ("clear/2025/employee@419900/419921/H41992100007/r1".to_owned(), 2_500),
+                ("clear/2025/resident@419900/419921/H41992100007/r1".to_owned(), 2_500),
+                ("clear/2025/resident@419900/419922/H41992100007/r1".to_owned(), 5_000),
             ]
         );
         assert_eq!((plan.owed_fen, plan.recovered_fen), (Fen::new(10_000), Fen::ZERO));
@@ -288,6 +298,9 @@ mod tests {
         let mut twice = inputs(100, &[(FundScheme::Resident, "419921", 1)]);
         twice.lines.push(twice.lines[0].clone());
         assert_eq!(code(&twice), "ledger.duplicate_input");
+        let mut round = inputs(100, &[(FundScheme::Resident, "419921", 1)]);
+        round.round = 0;
+        assert_eq!(code(&round), "ledger.bad_input");
         let mut county = inputs(100, &[(FundScheme::Resident, "419921", 1)]);
         county.city = region("419921");
         assert_eq!(code(&county), "ledger.bad_input");
@@ -296,7 +309,7 @@ mod tests {
         // A difference no stay paid for (capitation) is the residents' fund's, in the
         // institution's own county; outside the city, it is refused.
         let plan = plan_clearing(&inputs(500, &[(FundScheme::Employee, "419922", 0)]), |_| false).unwrap();
-        assert_eq!(plan.transfers[0].transfer.id.as_str(), "clear/2025/resident@419900/419921/H41992100007");
+        assert_eq!(plan.transfers[0].transfer.id.as_str(), "clear/2025/resident@419900/419921/H41992100007/r1");
         let mut outside = inputs(500, &[]);
         outside.lines[0].institution = Holder::institution("H41010100001").unwrap();
         assert_eq!(code(&outside), "ledger.unit_outside");

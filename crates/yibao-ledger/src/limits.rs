@@ -32,6 +32,9 @@ pub const UNITS_LIMIT: usize = 100;
 /// pharmacies, the register's own limit (`yibao_store::INSTITUTIONS_LIMIT`).
 pub const CLEARING_INSTITUTIONS_LIMIT: usize = 20_000;
 
+/// Rounds of one payment year's clearing: the clearing and its supplementary clearings.
+pub const CLEARING_ROUNDS_LIMIT: u32 = 100;
+
 /// Fund positions (scheme fund × unit) in one levy or deficit waterfall: every scheme fund
 /// of every unit, with room to spare.
 pub const POSITIONS_LIMIT: usize = 2_000;

@@ -1058,41 +1058,46 @@ impl FundStore for PostgresStore {
             return Err(StoreError::Invalid(format!("the clearing is {}'s, not {city}'s", clearing.city)));
         }
         let mut tx = self.write().await?;
-        // One clearing per city and year: the books' lock first, so a second clearing of the
-        // same year waits here and then finds the first one's record.
+        // One clearing of a city at a time: the books' lock first, so a second clearing of
+        // the same year waits here and then finds the first one's round.
         lock_city_books(&mut tx, city, PersonAccounts::Payables).await?;
-        let earlier: Option<String> = sqlx::query_scalar("SELECT record FROM payment_clearings WHERE region_code = $1 AND year = $2")
-            .bind(city.to_string())
-            .bind(i64::from(clearing.year))
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(backend)?;
-        if let Some(record) = earlier {
-            return Ok(ClearingOutcome { clearing: from_json(&record)?, booked_now: false });
+        let last: Option<String> =
+            sqlx::query_scalar("SELECT record FROM payment_clearings WHERE region_code = $1 AND year = $2 ORDER BY round DESC LIMIT 1")
+                .bind(city.to_string())
+                .bind(i64::from(clearing.year))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+        let last = last.map(|record| from_json::<PaymentClearing>(&record)).transpose()?;
+        clearing.after(last.as_ref());
+        if let Some(last) = last.filter(|_| clearing.changes_nothing()) {
+            return Ok(ClearingOutcome { clearing: last, booked_now: false });
         }
         let entries = clearing.plan()?;
         post(&mut tx, &actor.at_text(), &entries).await?;
         let record = json(&clearing)?;
-        sqlx::query("INSERT INTO payment_clearings (region_code, year, cleared_at, actor, record) VALUES ($1, $2, $3, $4, $5)")
+        sqlx::query("INSERT INTO payment_clearings (region_code, year, round, cleared_at, actor, record) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(city.to_string())
             .bind(i64::from(clearing.year))
+            .bind(i64::from(clearing.round))
             .bind(actor.at_text())
             .bind(&actor.who)
             .bind(&record)
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
-        audit(&mut tx, actor, city, "fund.payment_clearing", &clearing.year.to_string(), record).await?;
+        audit(&mut tx, actor, city, "fund.payment_clearing", &format!("{}/{}", clearing.year, clearing.round), record).await?;
         tx.commit().await.map_err(backend)?;
         Ok(ClearingOutcome { clearing, booked_now: true })
     }
 
     async fn payment_clearings(&self, scope: RegionCode) -> Result<Vec<PaymentClearing>, StoreError> {
-        let records: Vec<String> = sqlx::query_scalar("SELECT record FROM payment_clearings WHERE region_code = $1 ORDER BY year DESC")
-            .bind(scope.city().to_string())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?;
+        let records: Vec<String> =
+            sqlx::query_scalar("SELECT record FROM payment_clearings WHERE region_code = $1 ORDER BY year DESC, round DESC")
+                .bind(scope.city().to_string())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend)?;
         records.iter().map(|r| from_json(r)).collect()
     }
 

@@ -605,24 +605,27 @@ impl FundStore for SqliteStore {
             if clearing.city != city.to_string() {
                 return Err(StoreError::Invalid(format!("the clearing is {}'s, not {city}'s", clearing.city)));
             }
-            let earlier = query_opt(
+            let last = query_opt(
                 conn,
-                "SELECT record FROM payment_clearings WHERE region_code = ?1 AND year = ?2",
+                "SELECT record FROM payment_clearings WHERE region_code = ?1 AND year = ?2 ORDER BY round DESC LIMIT 1",
                 params![city.to_string(), clearing.year],
                 |row| col::<String>(row, 0),
-            )?;
-            if let Some(record) = earlier {
-                return Ok(ClearingOutcome { clearing: from_json(&record)?, booked_now: false });
+            )?
+            .map(|record| from_json::<PaymentClearing>(&record))
+            .transpose()?;
+            clearing.after(last.as_ref());
+            if let Some(last) = last.filter(|_| clearing.changes_nothing()) {
+                return Ok(ClearingOutcome { clearing: last, booked_now: false });
             }
             let entries = clearing.plan()?;
             post(conn, &actor, &entries)?;
             let record = json(&clearing)?;
             exec(
                 conn,
-                "INSERT INTO payment_clearings (region_code, year, cleared_at, actor, record) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![city.to_string(), clearing.year, actor.at_text(), actor.who, record],
+                "INSERT INTO payment_clearings (region_code, year, round, cleared_at, actor, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![city.to_string(), clearing.year, clearing.round, actor.at_text(), actor.who, record],
             )?;
-            audit(conn, &actor, city, "fund.payment_clearing", &clearing.year.to_string(), record)?;
+            audit(conn, &actor, city, "fund.payment_clearing", &format!("{}/{}", clearing.year, clearing.round), record)?;
             Ok(ClearingOutcome { clearing, booked_now: true })
         })
         .await
@@ -631,7 +634,7 @@ impl FundStore for SqliteStore {
     async fn payment_clearings(&self, scope: RegionCode) -> Result<Vec<PaymentClearing>, StoreError> {
         let city = scope.city().to_string();
         self.read(move |conn| {
-            query_all(conn, "SELECT record FROM payment_clearings WHERE region_code = ?1 ORDER BY year DESC", [city], |row| {
+            query_all(conn, "SELECT record FROM payment_clearings WHERE region_code = ?1 ORDER BY year DESC, round DESC", [city], |row| {
                 from_json(&col::<String>(row, 0)?)
             })
         })

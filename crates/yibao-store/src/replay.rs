@@ -40,7 +40,7 @@ pub struct FundRecords {
     pub budgets: HashMap<String, Budget>,
     /// By year and unit, `2026/419921`.
     pub targets: HashMap<String, CountyTargets>,
-    /// Payment years' clearings by year, `2025`.
+    /// Payment years' clearing rounds by year and round, `2025/1`.
     pub clearings: HashMap<String, PaymentClearing>,
 }
 
@@ -74,7 +74,7 @@ impl FundRecords {
     /// With the city's payment years' clearings.
     #[must_use]
     pub fn with_clearings(mut self, clearings: Vec<PaymentClearing>) -> FundRecords {
-        self.clearings = clearings.into_iter().map(|c| (c.year.to_string(), c)).collect();
+        self.clearings = clearings.into_iter().map(|c| (format!("{}/{}", c.year, c.round), c)).collect();
         self
     }
 }
@@ -219,7 +219,29 @@ pub fn replay(city: RegionCode, records: &FundRecords, action: &str, entity: &st
                 }
                 Err(e) => replay.posts(Err(e)),
             }
-            // A clearing that books nothing (every institution paid as billed) still names its cause.
+            // A supplementary round books from what the round before booked: each
+            // institution's `booked_before` is that round's difference.
+            let before = (clearing.round > 1).then(|| records.clearings.get(&format!("{}/{}", clearing.year, clearing.round - 1)));
+            match before {
+                None => {
+                    if clearing.institutions.iter().any(|i| i.booked_before_fen != 0) {
+                        replay.disagreements.push("the year's first clearing says something was booked before it".to_owned());
+                    }
+                }
+                Some(None) => replay.disagreements.push(format!("the round before it ({}) is not on record", clearing.round - 1)),
+                Some(Some(before)) => {
+                    for line in &clearing.institutions {
+                        let booked = before.institutions.iter().find(|b| b.institution == line.institution).map_or(0, |b| b.difference_fen);
+                        if booked != line.booked_before_fen {
+                            replay.disagreements.push(format!(
+                                "{} was booked {booked} fen by the round before, but this round books from {}",
+                                line.institution, line.booked_before_fen
+                            ));
+                        }
+                    }
+                }
+            }
+            // A round that books nothing for an institution still names its cause.
             let cause = (RecordKind::PaymentClearing, format!("{city}/{entity}"));
             if !replay.causes.contains(&cause) {
                 replay.causes.push(cause);

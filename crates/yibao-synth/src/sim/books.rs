@@ -177,7 +177,7 @@ pub fn book_clearing(
             Ok(ClearingLine { institution, difference_fen: i.against_billed, shares })
         })
         .collect::<Result<Vec<_>, SimError>>()?;
-    let inputs = ClearingInputs { city, year: year.year, value_date, rounding, lines };
+    let inputs = ClearingInputs { city, year: year.year, round: 1, value_date, rounding, lines };
     let plan = plan_clearing(&inputs, |id| result.ledger.contains(id)).map_err(ledger_error)?;
     let mut books = Books { ledger: std::mem::take(&mut result.ledger), opened: value_date };
     let posted = books.post(&batch_of(&plan.transfers));
