@@ -154,6 +154,8 @@ pub struct CatalogueTermsOut {
     /// `A`, `B` or `C`.
     class: String,
     restricted: bool,
+    /// 谈判药品 (`hi_nego_drug_flag`): its price cap is the negotiated price (R-PAY-2).
+    negotiated: bool,
     /// Class B: the item's own first self-pay share (`10%`); null: the pack's.
     selfpay_share: Option<String>,
     /// Price caps in yuan by institution level (`township`, `primary`, `secondary`, `tertiary`).
@@ -166,6 +168,7 @@ impl CatalogueTermsOut {
             name: item.name.clone(),
             class: format!("{:?}", item.class),
             restricted: item.restricted,
+            negotiated: item.negotiated,
             selfpay_share: item.selfpay_share.map(|share| share.to_string()),
             price_cap: InstitutionLevel::ALL
                 .iter()

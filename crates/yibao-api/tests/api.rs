@@ -1915,6 +1915,8 @@ async fn benefit_kinds_flow(api: &Api, body: &impl Fn(&Value) -> Value) {
     assert_eq!(status, StatusCode::CREATED, "{settled}");
     let fields = ["med_type", "preselfpay_amt", "hifp_pay"].map(|f| settled["settlement"][f].as_str().map(str::to_owned));
     assert_eq!(fields, ["9904", "1100.00", "2640.00"].map(|v| Some(v.to_owned())), "{settled}");
+    // A negotiated drug (谈判药品, R-PAY-2): its line says so; its cap is the negotiated price.
+    assert_eq!(settled["settlement"]["lines"][0]["negotiated"], true, "{settled}");
     // Another drug on a special-drug claim is refused: the list is the city's.
     drug["claim_id"] = json!("SP-3");
     drug["lines"] = json!([{ "code": CATALOGUE_DRUG, "quantity": 1, "unit_price": "10.00" }]);

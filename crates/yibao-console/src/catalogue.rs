@@ -192,7 +192,7 @@ async fn page(state: &App, user: &ConsoleUser, code: &str, cite: String, report:
                         until: String::new(),
                         class: own.class.code().to_owned(),
                         share: own.selfpay_share.map(|s| s.to_string()).unwrap_or_default(),
-                        cap: own.price_cap.iter().flatten().next().map(ToString::to_string).unwrap_or_default(),
+                        cap: cap_text(lang, own),
                         name: own.name.clone(),
                         cite: "[[item]]".to_owned(),
                     });
@@ -203,7 +203,7 @@ async fn page(state: &App, user: &ConsoleUser, code: &str, cite: String, report:
                     until: v.until.map(|u| u.to_string()).unwrap_or_default(),
                     class: v.item.class.code().to_owned(),
                     share: v.item.selfpay_share.map(|s| s.to_string()).unwrap_or_default(),
-                    cap: v.item.price_cap.iter().flatten().next().map(ToString::to_string).unwrap_or_default(),
+                    cap: cap_text(lang, &v.item),
                     name: v.item.name.clone(),
                     cite: v.cite.clone(),
                 }));
@@ -401,4 +401,11 @@ fn report_view(report: &CatalogueReport) -> ReportView {
             .map(|e| (e.line, e.column.clone().unwrap_or_default(), e.key.clone().unwrap_or_default(), e.message.clone()))
             .collect(),
     }
+}
+
+/// An item's price cap as the history shows it, marked when it is the negotiated price
+/// (谈判药品, R-PAY-2).
+fn cap_text(lang: super::i18n::Lang, item: &yibao_app::policy::CatalogueItem) -> String {
+    let cap = item.price_cap.iter().flatten().next().map(ToString::to_string).unwrap_or_default();
+    if item.negotiated { format!("{cap} ({})", lang.t("catalogue-negotiated")) } else { cap }
 }

@@ -562,6 +562,7 @@ impl Run<'_> {
                 preselfpay_amt: Fen::ZERO,
                 inscp_scp_amt: Fen::ZERO,
                 selfpay_prop_bp: 0,
+                negotiated: item.is_some_and(|i| i.negotiated),
             };
             let mut share_found: Option<(&'static str, String, String)> = None;
             match item {

@@ -47,6 +47,10 @@ pub struct LineSettlement {
     pub inscp_scp_amt: Fen,
     /// The class-B share applied (`selfpay_prop`).
     pub selfpay_prop_bp: u32,
+    /// The item's price was set by national negotiation (谈判药品, national `hi_nego_drug_flag`,
+    /// R-PAY-2); its price cap is the negotiated price. Written only when set.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub negotiated: bool,
 }
 
 /// Words in both languages (ARCHITECTURE.md, invariant `bilingual`): a step's title and

@@ -47,6 +47,7 @@ fn settling_into_a_reused_buffer_allocates_nothing() {
                     restricted: false,
                     price_cap: [Some(Fen::new(100)); 4],
                     selfpay_share: None,
+                    negotiated: false,
                 },
                 kind: yibao_domain::ItemKind::Medicine,
                 region,

@@ -106,6 +106,7 @@ fn catalogue_version(entry: &toml::Value) -> Result<CatalogueVersion, String> {
             restricted: entry.get("restricted").and_then(toml::Value::as_bool).unwrap_or(false),
             price_cap,
             selfpay_share,
+            negotiated: entry.get("negotiated").and_then(toml::Value::as_bool).unwrap_or(false),
         },
         kind: ItemKind::of(&code).ok_or_else(|| format!("{code} has no national shape"))?,
         region: text("region").map(|r| RegionCode::parse(r).map_err(|e| e.to_string())).transpose()?,

@@ -408,6 +408,7 @@ fn line_result(fee: &Fee, line: Option<&LineSettlement>) -> Value {
         fields.insert("preselfpay_amt".into(), amount(line.preselfpay_amt));
         fields.insert("inscp_scp_amt".into(), amount(line.inscp_scp_amt));
         fields.insert("chrgitm_lv".into(), line.class.map_or(Value::Null, |class| json!(class.code())));
+        fields.insert("hi_nego_drug_flag".into(), json!(if line.negotiated { "1" } else { "0" }));
         let memo = match line.verdict {
             LineVerdict::Covered => "",
             LineVerdict::OutOfCatalogue => "目录外 not in the catalogue",
@@ -836,6 +837,7 @@ fn catalogue_with(
                 "list_type": yibao_domain::ItemKind::of(&item.code).map(yibao_domain::ItemKind::list_type),
                 "chrgitm_lv": item.class.code(),
                 "lmt_used_flag": if item.restricted { "1" } else { "0" },
+                "hi_nego_drug_flag": if item.negotiated { "1" } else { "0" },
                 "pric_uplmt_amt": item.price_cap_at(level).map_or(Value::Null, amount),
                 "selfpay_prop": item.selfpay_share.map_or(Value::Null, |share| json!(f64::from(share.get()) / 10_000.0)),
                 "insu_admdvs": entry.region.map_or_else(|| "000000".to_owned(), |r| r.to_string()),

@@ -30,7 +30,7 @@ pub struct Column {
 }
 
 /// The catalogue's columns, in the order of the documentation.
-pub const COLUMNS: [Column; 11] = [
+pub const COLUMNS: [Column; 12] = [
     Column::new(
         "hilist_code",
         "医保目录编码",
@@ -50,6 +50,12 @@ pub const COLUMNS: [Column; 11] = [
         ..Column::new("hilist_pric_uplmt_amt", "医保目录定价上限金额", false, "price cap in yuan, every level")
     },
     Column::new("vali_flag", "有效标志", false, "0: a withdrawn record: a version held under its key is withdrawn; 1 or empty: valid"),
+    Column::new(
+        "hi_nego_drug_flag",
+        "医保谈判药品标志",
+        false,
+        "1: price set by national negotiation (谈判药品); its price cap is the negotiated price and is required",
+    ),
 ];
 
 impl Column {
@@ -240,11 +246,21 @@ impl Row<'_> {
         let selfpay_share = self.check(8, share_of(get(8)));
         let cap = self.check(9, cap_of(get(9)));
         let valid = self.check(10, flag_of(get(10)).map(|flag| flag || get(10).is_empty()));
+        let negotiated = self.check(11, flag_of(get(11)));
         if self.errors.len() != errors_before {
             return None;
         }
-        let (Some(code), Some(kind), Some(class), Some(from), Some(restricted), Some(selfpay_share), Some(cap), Some(valid)) =
-            (code, kind, class, from, restricted, selfpay_share, cap, valid)
+        let (
+            Some(code),
+            Some(kind),
+            Some(class),
+            Some(from),
+            Some(restricted),
+            Some(selfpay_share),
+            Some(cap),
+            Some(valid),
+            Some(negotiated),
+        ) = (code, kind, class, from, restricted, selfpay_share, cap, valid, negotiated)
         else {
             return None;
         };
@@ -252,7 +268,7 @@ impl Row<'_> {
             return Some(Outcome::Withdrawn((code, region, from)));
         }
         let version = CatalogueVersion {
-            item: CatalogueItem { code, name: name.to_owned(), class, restricted, price_cap: [cap; 4], selfpay_share },
+            item: CatalogueItem { code, name: name.to_owned(), class, restricted, price_cap: [cap; 4], selfpay_share, negotiated },
             kind,
             region,
             from,

@@ -234,7 +234,7 @@ fn the_cap_is_read_under_its_other_name_and_absent_columns_are_named() {
                 XA01ABD075A002010100483,aspirin,101,01,2024-01-01,12.50,1\n";
     let parsed = parse("list.csv", text.as_bytes(), CITE, city()).expect("reads");
     assert_eq!(parsed.versions[0].item.price_cap, [Some(Fen::new(1_250)); 4]);
-    assert_eq!(parsed.columns_absent, ["enddate", "insu_admdvs", "lmt_used_flag", "selfpay_prop", "vali_flag"]);
+    assert_eq!(parsed.columns_absent, ["enddate", "insu_admdvs", "lmt_used_flag", "selfpay_prop", "vali_flag", "hi_nego_drug_flag"]);
 }
 
 /// A spreadsheet date cell outside Excel's dates is refused, not clamped to 9999-12-31 or
@@ -259,4 +259,22 @@ fn a_date_cell_out_of_range_is_refused() {
             parsed.versions
         );
     }
+}
+
+/// 谈判药品 (R-PAY-2): `hi_nego_drug_flag` 1 marks a version whose price cap is the
+/// negotiated price; a negotiated row without a price is refused with its line and column.
+#[test]
+fn a_negotiated_drug_carries_its_negotiated_price() {
+    let header = HEADER.trim_end().to_owned() + ",hi_nego_drug_flag\n";
+    let text = format!(
+        "{header}XL01XCQ065B001010100981,trastuzumab,101,02,2025-01-01,,,1,,5500.00,1,1\n\
+         XA01ABD075A002010100483,aspirin,101,01,2025-01-01,,,0,,,1,0\n\
+         XL01XCQ065B001010100982,trastuzumab without a price,101,02,2025-01-01,,,1,,,1,1\n"
+    );
+    let parsed = parse("list.csv", text.as_bytes(), CITE, city()).expect("reads");
+    let negotiated: Vec<(String, bool)> = parsed.versions.iter().map(|v| (v.item.name.clone(), v.item.negotiated)).collect();
+    assert_eq!(negotiated, [("trastuzumab".to_owned(), true), ("aspirin".to_owned(), false)]);
+    assert_eq!(parsed.errors.len(), 1, "{:?}", parsed.errors);
+    assert_eq!(parsed.errors[0].line, 4);
+    assert!(parsed.errors[0].message.contains("谈判药品"), "{}", parsed.errors[0].message);
 }

@@ -88,6 +88,9 @@ impl CatalogueVersion {
         if self.item.selfpay_share.is_some() && self.item.class != CatalogueClass::B {
             return Some(format!("{code}: a first self-pay share applies to class B items only"));
         }
+        if self.item.negotiated && self.item.price_cap.iter().all(Option::is_none) {
+            return Some(format!("{code}: a negotiated item (谈判药品) carries its negotiated price as its price cap"));
+        }
         if self.cite.trim().is_empty() || self.cite.chars().count() > CITE_CHARS_MAX {
             return Some(format!("{code}: a version cites the document that published it, in 1 to {CITE_CHARS_MAX} characters"));
         }
@@ -269,6 +272,7 @@ mod tests {
                 restricted: false,
                 price_cap: [None; 4],
                 selfpay_share: (class == CatalogueClass::B).then(|| RatioBp::new(1_000)),
+                negotiated: false,
             },
             kind: ItemKind::of(&code).expect("national shape"),
             region: region.map(|r| RegionCode::parse(r).expect("region")),
@@ -318,8 +322,12 @@ mod tests {
         let mut a_with_share = version("001201000010000", Some(CITY), date!(2024 - 01 - 01), None, CatalogueClass::A);
         a_with_share.item.selfpay_share = Some(RatioBp::new(500));
         let county = version("001201000010001", Some("410102"), date!(2024 - 01 - 01), None, CatalogueClass::A);
-        let problems = Catalogue::build([service_as_drug, backwards, a_with_share, county]).expect_err("faults");
-        assert_eq!(problems.len(), 4, "{problems:?}");
+        let mut negotiated_without_price = version("001201000010002", None, date!(2024 - 01 - 01), None, CatalogueClass::B);
+        negotiated_without_price.item.negotiated = true;
+        negotiated_without_price.item.price_cap = [None; 4];
+        let problems = Catalogue::build([service_as_drug, backwards, a_with_share, county, negotiated_without_price]).expect_err("faults");
+        assert_eq!(problems.len(), 5, "{problems:?}");
+        assert!(problems.iter().any(|p| p.message.contains("谈判药品")), "{problems:?}");
     }
 
     #[test]

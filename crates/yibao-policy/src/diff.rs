@@ -194,5 +194,6 @@ fn item_text(item: &CatalogueItem) -> String {
     let caps: Vec<String> = item.price_cap.iter().map(|cap| cap.map_or_else(|| "-".to_owned(), |fen| fen.to_string())).collect();
     let share = item.selfpay_share.map_or_else(String::new, |share| format!(", first paid {share}"));
     let restricted = if item.restricted { ", restricted" } else { "" };
-    format!("{} class {:?}{restricted}, caps {}{share}", item.name, item.class, caps.join("/"))
+    let negotiated = if item.negotiated { ", negotiated price (谈判药品)" } else { "" };
+    format!("{} class {:?}{restricted}{negotiated}, caps {}{share}", item.name, item.class, caps.join("/"))
 }

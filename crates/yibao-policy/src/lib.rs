@@ -120,6 +120,10 @@ pub struct CatalogueItem {
     pub price_cap: [Option<Fen>; 4],
     /// Class B only: this item's own first-paid share, overriding `catalogue.class_b_share`.
     pub selfpay_share: Option<RatioBp>,
+    /// 谈判药品 (R-PAY-2): its price was set by national negotiation (the national
+    /// `hi_nego_drug_flag`); its price cap is the negotiated price, the fund's payment
+    /// standard, dated like every version.
+    pub negotiated: bool,
 }
 
 impl CatalogueItem {

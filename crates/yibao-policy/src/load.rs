@@ -239,6 +239,9 @@ struct RawItem {
     restricted: bool,
     price_cap: Option<toml::Value>,
     selfpay_share: Option<String>,
+    /// 谈判药品: its price cap is the negotiated price (R-PAY-2).
+    #[serde(default)]
+    negotiated: bool,
 }
 
 // ---- loading ----
@@ -1022,10 +1025,24 @@ fn parse_item(loader: &mut Loader<'_>, line: usize, item: RawItem) -> Option<Cat
         }
         Some(text) => parse_ratio(&toml::Value::String(text.clone())).map_err(|kind| loader.fail(place.clone(), kind)).ok(),
     };
+    if item.negotiated && price_cap.iter().all(Option::is_none) {
+        loader.fail(
+            place.clone(),
+            PolicyErrorKind::Invalid("a negotiated item (谈判药品) carries its negotiated price as its price_cap".into()),
+        );
+    }
     if loader.errors.len() != errors_before {
         return None;
     }
-    Some(CatalogueItem { code: code?, name: item.name, class: class?, restricted: item.restricted, price_cap, selfpay_share })
+    Some(CatalogueItem {
+        code: code?,
+        name: item.name,
+        class: class?,
+        restricted: item.restricted,
+        price_cap,
+        selfpay_share,
+        negotiated: item.negotiated,
+    })
 }
 
 /// Every combination a claim could present must resolve each required key over the

@@ -1359,6 +1359,13 @@ price = [{ from = "2012-01-01", value = 4000, cite = "TEST" }]"#,
         "item ZC000000000000000004: selfpay_share applies to class B items only",
     ),
     (
+        "a negotiated item without its negotiated price",
+        VALID,
+        Append("[[item]]\ncode = \"XA00000000A000000000098\"\nname = \"谈判药品\"\nclass = \"B\"\nnegotiated = true"),
+        "policy.invalid",
+        "line $LINE, item XA00000000A000000000098: a negotiated item (谈判药品) carries its negotiated price as its price_cap",
+    ),
+    (
         "a class A item with selfpay_share",
         VALID,
         Append("[[item]]\ncode = \"XA00000000A000000000099\"\nname = \"甲类\"\nclass = \"A\"\nselfpay_share = \"10%\""),

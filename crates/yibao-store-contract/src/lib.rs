@@ -1490,6 +1490,8 @@ pub async fn run_catalogue<S: yibao_store::CatalogueStore>(store: Arc<S>) {
                 restricted: class == CatalogueClass::B,
                 price_cap: [None, Some(Fen::new(1_250)), Some(Fen::new(1_500)), None],
                 selfpay_share: (class == CatalogueClass::B).then(|| RatioBp::new(1_000)),
+                // Class B national versions are negotiated (谈判药品): the column reads back.
+                negotiated: class == CatalogueClass::B && region.is_none(),
             },
             kind: ItemKind::of(&code).expect("shape"),
             region: region.map(|r| RegionCode::parse(r).expect("region")),

@@ -18,7 +18,7 @@ const BATCH_ROWS: usize = 5_000;
 macro_rules! columns {
     () => {
         "code, region_code, begin_date, end_date, list_type, name, class, restricted, selfpay_share_bp, \
-         cap_township_fen, cap_primary_fen, cap_secondary_fen, cap_tertiary_fen, cite"
+         cap_township_fen, cap_primary_fen, cap_secondary_fen, cap_tertiary_fen, cite, negotiated"
     };
 }
 
@@ -36,6 +36,7 @@ fn row_of(row: &PgRow) -> Result<CatalogueRow, StoreError> {
         selfpay_share_bp: row.try_get::<Option<i32>, _>("selfpay_share_bp").map_err(backend)?.map(i64::from),
         caps_fen: [cap("cap_township_fen")?, cap("cap_primary_fen")?, cap("cap_secondary_fen")?, cap("cap_tertiary_fen")?],
         cite: row.try_get("cite").map_err(backend)?,
+        negotiated: row.try_get("negotiated").map_err(backend)?,
     })
 }
 
@@ -92,12 +93,13 @@ impl CatalogueStore for PostgresStore {
                 columns!(),
                 ") \
                  SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bool[], \
-                                      $9::int4[], $10::int8[], $11::int8[], $12::int8[], $13::int8[], $14::text[]) \
+                                      $9::int4[], $10::int8[], $11::int8[], $12::int8[], $13::int8[], $14::text[], $15::bool[]) \
                  ON CONFLICT (code, region_code, begin_date) DO UPDATE SET \
                  end_date = EXCLUDED.end_date, list_type = EXCLUDED.list_type, name = EXCLUDED.name, class = EXCLUDED.class, \
                  restricted = EXCLUDED.restricted, selfpay_share_bp = EXCLUDED.selfpay_share_bp, \
                  cap_township_fen = EXCLUDED.cap_township_fen, cap_primary_fen = EXCLUDED.cap_primary_fen, \
-                 cap_secondary_fen = EXCLUDED.cap_secondary_fen, cap_tertiary_fen = EXCLUDED.cap_tertiary_fen, cite = EXCLUDED.cite"
+                 cap_secondary_fen = EXCLUDED.cap_secondary_fen, cap_tertiary_fen = EXCLUDED.cap_tertiary_fen, cite = EXCLUDED.cite, \
+                 negotiated = EXCLUDED.negotiated"
             ))
             .bind(text(|r| r.code.clone()))
             .bind(text(|r| r.region_code.clone()))
@@ -113,6 +115,7 @@ impl CatalogueStore for PostgresStore {
             .bind(cap(2))
             .bind(cap(3))
             .bind(text(|r| r.cite.clone()))
+            .bind(rows.iter().map(|r| r.negotiated).collect::<Vec<bool>>())
             .execute(&mut *tx)
             .await
             .map_err(backend)?;

@@ -73,6 +73,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (13, include_str!("../migrations/0013_catalogue_proposals.sql")),
     (14, include_str!("../migrations/0014_institution_agreements.sql")),
     (15, include_str!("../migrations/0015_payment_clearings.sql")),
+    (16, include_str!("../migrations/0016_negotiated_prices.sql")),
 ];
 /// Connections in the pool.
 const POOL_SIZE: u32 = 16;

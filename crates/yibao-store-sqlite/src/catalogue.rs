@@ -11,7 +11,7 @@ use yibao_store::{
 use crate::{SqliteStore, audit, col, exec, json, query_all, query_opt};
 
 const COLUMNS: &str = "code, region_code, begin_date, end_date, list_type, name, class, restricted, selfpay_share_bp, \
-                       cap_township_fen, cap_primary_fen, cap_secondary_fen, cap_tertiary_fen, cite";
+                       cap_township_fen, cap_primary_fen, cap_secondary_fen, cap_tertiary_fen, cite, negotiated";
 
 fn row_of(row: &Row<'_>) -> Result<CatalogueRow, StoreError> {
     Ok(CatalogueRow {
@@ -26,6 +26,7 @@ fn row_of(row: &Row<'_>) -> Result<CatalogueRow, StoreError> {
         selfpay_share_bp: col(row, 8)?,
         caps_fen: [col(row, 9)?, col(row, 10)?, col(row, 11)?, col(row, 12)?],
         cite: col(row, 13)?,
+        negotiated: col::<i64>(row, 14)? != 0,
     })
 }
 
@@ -58,7 +59,7 @@ impl CatalogueStore for SqliteStore {
             for (code, region, begin) in &removed {
                 exec(conn, "DELETE FROM catalogue_versions WHERE code = ?1 AND region_code = ?2 AND begin_date = ?3", params![code, region, begin])?;
             }
-            let sql = format!("INSERT OR REPLACE INTO catalogue_versions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+            let sql = format!("INSERT OR REPLACE INTO catalogue_versions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
             let mut insert = conn.prepare_cached(&sql).map_err(crate::backend)?;
             for r in &rows {
                 insert
@@ -76,7 +77,8 @@ impl CatalogueStore for SqliteStore {
                         r.caps_fen[1],
                         r.caps_fen[2],
                         r.caps_fen[3],
-                        r.cite
+                        r.cite,
+                        i64::from(r.negotiated)
                     ])
                     .map_err(crate::backend)?;
             }

@@ -45,6 +45,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (12, include_str!("../migrations/0012_catalogue_proposals.sql")),
     (13, include_str!("../migrations/0013_institution_agreements.sql")),
     (14, include_str!("../migrations/0014_payment_clearings.sql")),
+    (15, include_str!("../migrations/0015_negotiated_prices.sql")),
 ];
 
 /// A store in one SQLite file. Cloning shares the same writer and readers.

@@ -69,6 +69,8 @@ pub struct CatalogueRow {
     pub class: String,
     pub restricted: bool,
     pub selfpay_share_bp: Option<i64>,
+    /// 谈判药品 (R-PAY-2).
+    pub negotiated: bool,
     /// Price caps in fen by level, in `InstitutionLevel::ALL` order (township, primary,
     /// secondary, tertiary).
     pub caps_fen: [Option<i64>; 4],
@@ -89,6 +91,7 @@ impl CatalogueRow {
             class: format!("{:?}", item.class),
             restricted: item.restricted,
             selfpay_share_bp: item.selfpay_share.map(|s| i64::from(s.get())),
+            negotiated: item.negotiated,
             caps_fen: InstitutionLevel::ALL.map(|level| item.price_cap[level as usize].map(Fen::get)),
             cite: version.cite.clone(),
         }
@@ -115,7 +118,15 @@ impl CatalogueRow {
             Some(bp) => Some(RatioBp::new(u32::try_from(bp).ok().filter(|bp| *bp <= 10_000).ok_or_else(|| bad("share out of range"))?)),
         };
         let version = CatalogueVersion {
-            item: CatalogueItem { code, name: self.name.clone(), class, restricted: self.restricted, price_cap, selfpay_share },
+            item: CatalogueItem {
+                code,
+                name: self.name.clone(),
+                class,
+                restricted: self.restricted,
+                price_cap,
+                selfpay_share,
+                negotiated: self.negotiated,
+            },
             kind: ItemKind::from_list_type(&self.list_type).ok_or_else(|| bad("list_type is not 101, 201 or 301"))?,
             region: if self.region_code.is_empty() { None } else { Some(RegionCode::parse(&self.region_code).map_err(|_| bad("region"))?) },
             from: date(&self.begin_date)?,
@@ -303,6 +314,7 @@ mod tests {
             class: "A".into(),
             restricted: false,
             selfpay_share_bp: None,
+            negotiated: false,
             caps_fen: [None, Some(4_500), None, None],
             cite: "c".into(),
         };

@@ -669,6 +669,7 @@ catalogue-item = An item's versions
 catalogue-item-submit = Look up
 catalogue-pack-item = The pack's own item
 catalogue-national = National
+catalogue-negotiated = negotiated price
 catalogue-region = Region
 catalogue-from = From
 catalogue-until = Until

@@ -669,6 +669,7 @@ catalogue-item = 目录项目版本查询
 catalogue-item-submit = 查询
 catalogue-pack-item = 政策包自有项目
 catalogue-national = 全国
+catalogue-negotiated = 谈判价格
 catalogue-region = 区划
 catalogue-from = 开始日期
 catalogue-until = 结束日期
