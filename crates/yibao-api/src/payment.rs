@@ -22,9 +22,10 @@ use crate::wire::{ok, reply};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgreementIn {
-    /// `sign` (a year's terms), `assess` (the year's score), `suspend`, `terminate`,
-    /// `reinstate`, `inspect`.
-    #[schema(pattern = "^(sign|assess|suspend|terminate|reinstate|inspect)$", example = "sign")]
+    /// `apply` (an application for designation), `evaluate` (the experts' evaluation of it),
+    /// `negotiate` (the negotiation of the agreement), `sign` (a year's terms), `assess` (the
+    /// year's score), `suspend`, `terminate`, `reinstate`, `inspect`.
+    #[schema(pattern = "^(apply|evaluate|negotiate|sign|assess|suspend|terminate|reinstate|inspect)$", example = "sign")]
     change: String,
     /// `sign`, `assess`: the payment year.
     year: Option<i32>,
@@ -44,21 +45,25 @@ pub struct AgreementIn {
     #[serde(default, with = "crate::routes::optional_yuan")]
     #[schema(schema_with = crate::contract::yuan_in_opt)]
     global_budget: Option<Fen>,
-    /// `assess`: the score, a percentage.
+    /// `assess`, `evaluate`: the score, a percentage.
     #[schema(schema_with = crate::contract::percent_opt)]
     score: Option<String>,
     /// `suspend`, `terminate`: the first day refused.
     #[schema(value_type = Option<String>, format = Date, example = "2026-07-01")]
     from: Option<time::Date>,
-    /// `reinstate`: the first day settled again; `inspect`: the inspection's day.
+    /// `reinstate`: the first day settled again; `inspect`, `apply`, `evaluate`, `negotiate`:
+    /// the day it happened.
     #[schema(value_type = Option<String>, format = Date, example = "2026-08-01")]
     on: Option<time::Date>,
-    /// `suspend`, `terminate`: why; `inspect`: the findings.
+    /// `suspend`, `terminate`: why; `inspect`, `evaluate`: the findings; `apply`: the services
+    /// applied for; `negotiate`: what was agreed or why not.
     reason: Option<String>,
     /// `inspect`: the amount deducted from what the fund owes, yuan.
     #[serde(default, with = "crate::routes::optional_yuan")]
     #[schema(schema_with = crate::contract::yuan_in_opt)]
     deduction: Option<Fen>,
+    /// `evaluate`: the experts passed the application; `negotiate`: the agreement was agreed.
+    accepted: Option<bool>,
 }
 
 /// A readable change without a field it needs, or with one it does not take: the rules'
@@ -67,101 +72,93 @@ fn missing(field: &str, change: &str) -> ApiError {
     ApiError::from(yibao_app::AppError::bad_request("agreement.bad_change", format!("{field}: required for a '{change}' change")))
 }
 
+/// The fields each change takes; any other given is refused.
+fn fields_of(change: &str) -> Option<&'static [&'static str]> {
+    Some(match change {
+        "apply" => &["on", "reason"],
+        "evaluate" => &["on", "score", "reason", "accepted"],
+        "negotiate" => &["on", "reason", "accepted"],
+        "sign" => &["year", "points", "per_diem", "capitation_enrolled", "global_budget", "physicians_required"],
+        "assess" => &["year", "score"],
+        "suspend" | "terminate" => &["from", "reason"],
+        "reinstate" => &["on"],
+        "inspect" => &["on", "reason", "deduction"],
+        _ => return None,
+    })
+}
+
 impl AgreementIn {
     fn into_input(self) -> Result<AgreementInput, ApiError> {
         let change = self.change.as_str();
-        let extra = |fields: &[(&str, bool)]| -> Result<(), ApiError> {
-            match fields.iter().find(|(_, given)| *given) {
-                Some((field, _)) => Err(ApiError::from(yibao_app::AppError::bad_request(
-                    "agreement.bad_change",
-                    format!("{field}: not taken by a '{change}' change"),
-                ))),
-                None => Ok(()),
-            }
+        let Some(taken) = fields_of(change) else {
+            return Err(crate::contract::malformed(format!(
+                "change: '{change}' is not apply, evaluate, negotiate, sign, assess, suspend, terminate, reinstate or inspect"
+            )));
         };
-        let sign_fields = [
+        let given = [
+            ("year", self.year.is_some()),
             ("points", self.points),
             ("per_diem", self.per_diem),
             ("capitation_enrolled", self.capitation_enrolled.is_some()),
             ("global_budget", self.global_budget.is_some()),
             ("physicians_required", self.physicians_required),
+            ("score", self.score.is_some()),
+            ("from", self.from.is_some()),
+            ("on", self.on.is_some()),
+            ("reason", self.reason.is_some()),
+            ("deduction", self.deduction.is_some()),
+            ("accepted", self.accepted.is_some()),
         ];
+        if let Some((field, _)) = given.iter().find(|(field, given)| *given && !taken.contains(field)) {
+            return Err(ApiError::from(yibao_app::AppError::bad_request(
+                "agreement.bad_change",
+                format!("{field}: not taken by a '{change}' change"),
+            )));
+        }
+        let score = |score: Option<String>| -> Result<yibao_domain::RatioBp, ApiError> {
+            let score = score.ok_or_else(|| missing("score", change))?;
+            yibao_domain::RatioBp::parse_percent(crate::contract::shaped("score", crate::contract::PERCENT, &score)?)
+                .map_err(|e| ApiError::from(yibao_app::AppError::bad_request("agreement.bad_score", format!("score: {e}"))))
+        };
+        let on = || self.on.ok_or_else(|| missing("on", change));
+        let reason = |reason: Option<String>| reason.ok_or_else(|| missing("reason", change));
         Ok(match change {
-            "sign" => {
-                extra(&[
-                    ("score", self.score.is_some()),
-                    ("from", self.from.is_some()),
-                    ("on", self.on.is_some()),
-                    ("reason", self.reason.is_some()),
-                    ("deduction", self.deduction.is_some()),
-                ])?;
-                AgreementInput::Sign {
-                    year: self.year.ok_or_else(|| missing("year", change))?,
-                    points: self.points,
-                    per_diem: self.per_diem,
-                    capitation_enrolled: self.capitation_enrolled,
-                    global_budget: self.global_budget,
-                    physicians_required: self.physicians_required,
-                }
-            }
-            "assess" => {
-                extra(&sign_fields)?;
-                extra(&[
-                    ("from", self.from.is_some()),
-                    ("on", self.on.is_some()),
-                    ("reason", self.reason.is_some()),
-                    ("deduction", self.deduction.is_some()),
-                ])?;
-                let score = self.score.ok_or_else(|| missing("score", change))?;
-                let score = yibao_domain::RatioBp::parse_percent(crate::contract::shaped("score", crate::contract::PERCENT, &score)?)
-                    .map_err(|e| ApiError::from(yibao_app::AppError::bad_request("agreement.bad_score", format!("score: {e}"))))?;
-                AgreementInput::Assess { year: self.year.ok_or_else(|| missing("year", change))?, score }
-            }
-            "suspend" | "terminate" => {
-                extra(&sign_fields)?;
-                extra(&[
-                    ("year", self.year.is_some()),
-                    ("score", self.score.is_some()),
-                    ("on", self.on.is_some()),
-                    ("deduction", self.deduction.is_some()),
-                ])?;
-                AgreementInput::Suspend {
-                    from: self.from.ok_or_else(|| missing("from", change))?,
-                    reason: self.reason.ok_or_else(|| missing("reason", change))?,
-                    terminated: change == "terminate",
-                }
-            }
-            "reinstate" => {
-                extra(&sign_fields)?;
-                extra(&[
-                    ("year", self.year.is_some()),
-                    ("score", self.score.is_some()),
-                    ("from", self.from.is_some()),
-                    ("reason", self.reason.is_some()),
-                    ("deduction", self.deduction.is_some()),
-                ])?;
-                AgreementInput::Reinstate { on: self.on.ok_or_else(|| missing("on", change))? }
-            }
-            "inspect" => {
-                extra(&sign_fields)?;
-                extra(&[("year", self.year.is_some()), ("score", self.score.is_some()), ("from", self.from.is_some())])?;
-                AgreementInput::Inspect {
-                    date: self.on.ok_or_else(|| missing("on", change))?,
-                    findings: self.reason.ok_or_else(|| missing("reason", change))?,
-                    deduction: self.deduction.unwrap_or(Fen::ZERO),
-                }
-            }
-            other => {
-                return Err(crate::contract::malformed(format!(
-                    "change: '{other}' is not sign, assess, suspend, terminate, reinstate or inspect"
-                )));
-            }
+            "apply" => AgreementInput::Apply { date: on()?, services: reason(self.reason)? },
+            "evaluate" => AgreementInput::Evaluate {
+                date: on()?,
+                score: score(self.score)?,
+                passed: self.accepted.ok_or_else(|| missing("accepted", change))?,
+                findings: reason(self.reason)?,
+            },
+            "negotiate" => AgreementInput::Negotiate {
+                date: on()?,
+                agreed: self.accepted.ok_or_else(|| missing("accepted", change))?,
+                outcome: reason(self.reason)?,
+            },
+            "sign" => AgreementInput::Sign {
+                year: self.year.ok_or_else(|| missing("year", change))?,
+                points: self.points,
+                per_diem: self.per_diem,
+                capitation_enrolled: self.capitation_enrolled,
+                global_budget: self.global_budget,
+                physicians_required: self.physicians_required,
+            },
+            "assess" => AgreementInput::Assess { year: self.year.ok_or_else(|| missing("year", change))?, score: score(self.score)? },
+            "suspend" | "terminate" => AgreementInput::Suspend {
+                from: self.from.ok_or_else(|| missing("from", change))?,
+                reason: reason(self.reason)?,
+                terminated: change == "terminate",
+            },
+            "reinstate" => AgreementInput::Reinstate { on: on()? },
+            _ => AgreementInput::Inspect { date: on()?, findings: reason(self.reason)?, deduction: self.deduction.unwrap_or(Fen::ZERO) },
         })
     }
 }
 
-/// Change an institution's agreement (定点服务协议): sign a year's terms, record its
-/// assessment, suspend or terminate from a day (settlement then refuses those days with
+/// Change an institution's agreement (定点服务协议, R-INS-1): record its application for
+/// designation, the experts' evaluation and the negotiation (a register with an application
+/// signs terms only once the last one is evaluated, passed and agreed), sign a year's
+/// terms, record its assessment, suspend or terminate from a day (settlement then refuses those days with
 /// `settle.institution_suspended` or `settle.institution_terminated`), reinstate, or record
 /// an inspection with its deduction. Answers the institution's register.
 #[utoipa::path(post, path = "/api/institutions/{code}/agreement", request_body = AgreementIn, params(("code" = String, Path)), responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "administration")]

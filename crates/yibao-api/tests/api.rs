@@ -2163,6 +2163,7 @@ async fn payment_flow(api: &Api) {
     let again = json!({ "change": "reinstate", "on": format!("{year}-11-20") });
     let (status, answer) = api.call("POST", "/api/institutions/H41992100007/agreement", Auth::Token(&admin), Some(again)).await;
     assert_eq!((status, answer["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("agreement.refused")), "{answer}");
+    designation_flow(api, year).await;
     physicians_flow(api, year).await;
     // The agreement's changes are in the audit chain.
     let auditor = api.sign_in("auditor").await;
@@ -2171,9 +2172,59 @@ async fn payment_flow(api: &Api) {
         .as_array()
         .expect("entries")
         .iter()
-        .filter(|e| e["action"] == "institution.update" && e["detail"].as_str().is_some_and(|d| d.contains("agreement")))
+        .filter(|e| e["action"] == "institution.update" && e["entity"] == "H41992100007")
+        .filter(|e| e["detail"].as_str().is_some_and(|d| d.contains("agreement")))
         .count();
     assert_eq!(agreement_entries, 5, "sign, inspect, suspend, reinstate, terminate (and nothing for the refusal): {trail}");
+}
+
+/// R-INS-1 before the agreement: the pharmacy applies for designation, the experts
+/// evaluate it, the bureau negotiates; its terms are signed only after an agreed
+/// negotiation, and each step takes its own fields.
+async fn designation_flow(api: &Api, year: i32) {
+    let admin = api.sign_in("admin").await;
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let path = "/api/institutions/P41992100002/agreement";
+    let post = |body: Value| {
+        let admin = admin.clone();
+        async move { api.call("POST", path, Auth::Token(&admin), Some(body)).await }
+    };
+    let (status, register) = post(json!({ "change": "apply", "on": today, "reason": "药品零售 (dispensing)" })).await;
+    assert_eq!(status, StatusCode::OK, "{register}");
+    assert_eq!(register["agreement"]["applications"][0]["services"], "药品零售 (dispensing)", "{register}");
+    let sign = json!({ "change": "sign", "year": year, "points": false });
+    let (status, answer) = post(sign.clone()).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("agreement.refused")),
+        "not yet agreed: {answer}"
+    );
+    let (status, answer) = post(json!({ "change": "negotiate", "on": today, "reason": "x", "accepted": true })).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("agreement.refused")), "not evaluated: {answer}");
+    for wrong in [
+        json!({ "change": "evaluate", "on": today, "score": "85%", "reason": "符合条件" }),
+        json!({ "change": "apply", "on": today, "reason": "x", "year": year }),
+        json!({ "change": "evaluate", "on": today, "score": "85%", "reason": "x", "accepted": true, "deduction": "1" }),
+    ] {
+        let (status, answer) = post(wrong.clone()).await;
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("agreement.bad_change")),
+            "{wrong}: {answer}"
+        );
+    }
+    let evaluated =
+        post(json!({ "change": "evaluate", "on": today, "score": "85%", "reason": "符合条件 (meets the conditions)", "accepted": true }))
+            .await;
+    assert_eq!(evaluated.0, StatusCode::OK, "{}", evaluated.1);
+    let (status, register) = post(json!({ "change": "negotiate", "on": today, "reason": "协商一致 (agreed)", "accepted": true })).await;
+    assert_eq!(status, StatusCode::OK, "{register}");
+    assert_eq!(register["agreement"]["applications"][0]["negotiation"]["agreed"], true, "{register}");
+    let (status, register) = post(sign).await;
+    assert_eq!(status, StatusCode::OK, "signed after an agreed negotiation: {register}");
+    // The pharmacy cannot record its own application's evaluation.
+    let own = json!({ "change": "evaluate", "on": today, "score": "100%", "reason": "x", "accepted": true });
+    assert_eq!(api.call("POST", path, Auth::Key("key-pharmacy"), Some(own)).await.0, StatusCode::FORBIDDEN);
 }
 
 /// Insurance physicians (医保医师) at the centre's hospital: registered by the city's

@@ -68,6 +68,24 @@ pub enum AgreementInput {
         findings: String,
         deduction: Fen,
     },
+    /// An application for designation (申请定点) with the services applied for.
+    Apply {
+        date: Date,
+        services: String,
+    },
+    /// The experts' evaluation (专家评估) of the application in progress.
+    Evaluate {
+        date: Date,
+        score: RatioBp,
+        passed: bool,
+        findings: String,
+    },
+    /// The negotiation (协商谈判) of the agreement after a passed evaluation.
+    Negotiate {
+        date: Date,
+        agreed: bool,
+        outcome: String,
+    },
 }
 
 /// An insurance physician to register.
@@ -163,8 +181,10 @@ impl App {
         self.payment.clone()
     }
 
-    /// Changes an institution's agreement book: a city administrator signs, assesses,
-    /// suspends and reinstates; claims officers and administrators record inspections.
+    /// Changes an institution's agreement book: a city administrator records the
+    /// application, evaluation and negotiation that lead to designation (R-INS-1), signs,
+    /// assesses, suspends and reinstates; claims officers and administrators record
+    /// inspections.
     /// Dates are within a year of today; an inspection is not in the future.
     pub async fn change_agreement(
         &self,
@@ -220,6 +240,22 @@ impl App {
                 self.not_after_today("agreement.bad_date", "an inspection's day", date)?;
                 near("an inspection's day", date)?;
                 AgreementChange::Inspect { date, findings, deduction }
+            }
+            // The steps to designation are recorded as they happen: not in the future.
+            AgreementInput::Apply { date, services } => {
+                self.not_after_today("agreement.bad_date", "an application's day", date)?;
+                near("an application's day", date)?;
+                AgreementChange::Apply { date, services }
+            }
+            AgreementInput::Evaluate { date, score, passed, findings } => {
+                self.not_after_today("agreement.bad_date", "an evaluation's day", date)?;
+                near("an evaluation's day", date)?;
+                AgreementChange::Evaluate { date, score_bp: score.get(), passed, findings }
+            }
+            AgreementInput::Negotiate { date, agreed, outcome } => {
+                self.not_after_today("agreement.bad_date", "a negotiation's day", date)?;
+                near("a negotiation's day", date)?;
+                AgreementChange::Negotiate { date, agreed, outcome }
             }
         };
         let update = InstitutionUpdate { agreement: Some(change), ..InstitutionUpdate::default() };

@@ -31,6 +31,8 @@ struct InstitutionTemplate {
     page: Page,
     code: String,
     facts: Vec<(String, String)>,
+    /// Applications for designation: applied, services, evaluation, negotiation.
+    applications: Vec<Cells>,
     years: Vec<Cells>,
     suspensions: Vec<Cells>,
     inspections: Vec<Cells>,
@@ -80,6 +82,29 @@ pub async fn show(State(state): State<App>, user: ConsoleUser, Path(code): Path<
         (lang.t("region"), institution.region.to_string()),
         (lang.t("level"), lang.t(&format!("level-{}", institution.level.as_str()))),
     ];
+    let applications = book
+        .applications
+        .iter()
+        .map(|a| {
+            let evaluation = a.evaluation.as_ref().map_or_else(
+                || "—".into(),
+                |e| {
+                    format!(
+                        "{} · {} · {} · {}",
+                        e.date,
+                        RatioBp::new(e.score_bp),
+                        lang.t(if e.passed { "agreement-passed" } else { "agreement-failed" }),
+                        e.findings
+                    )
+                },
+            );
+            let negotiation = a.negotiation.as_ref().map_or_else(
+                || "—".into(),
+                |n| format!("{} · {} · {}", n.date, lang.t(if n.agreed { "agreement-agreed" } else { "agreement-not-agreed" }), n.outcome),
+            );
+            vec![a.seq.to_string(), a.applied_on.to_string(), a.services.clone(), evaluation, negotiation]
+        })
+        .collect();
     let years = book
         .years
         .iter()
@@ -136,6 +161,7 @@ pub async fn show(State(state): State<App>, user: ConsoleUser, Path(code): Path<
         page,
         code: institution.code.to_string(),
         facts,
+        applications,
         years,
         suspensions,
         inspections,
@@ -174,6 +200,9 @@ pub struct AgreementForm {
     reason: String,
     #[serde(default)]
     deduction: String,
+    /// Evaluation: passed; negotiation: agreed.
+    #[serde(default)]
+    accepted: Option<String>,
 }
 
 fn refused(lang: super::i18n::Lang, field: &str) -> Response {
@@ -236,6 +265,21 @@ pub async fn change(
         "inspect" => match (date(), Fen::parse_yuan(if form.deduction.trim().is_empty() { "0" } else { form.deduction.trim() })) {
             (Some(date), Ok(deduction)) => AgreementInput::Inspect { date, findings: form.reason.clone(), deduction },
             _ => return refused(lang, "deduction"),
+        },
+        "apply" => match date() {
+            Some(date) => AgreementInput::Apply { date, services: form.reason.clone() },
+            None => return refused(lang, "date"),
+        },
+        "evaluate" => match (date(), RatioBp::parse_percent(form.score.trim())) {
+            (Some(date), Ok(score)) => {
+                AgreementInput::Evaluate { date, score, passed: form.accepted.is_some(), findings: form.reason.clone() }
+            }
+            (None, _) => return refused(lang, "date"),
+            (_, Err(_)) => return refused(lang, "score"),
+        },
+        "negotiate" => match date() {
+            Some(date) => AgreementInput::Negotiate { date, agreed: form.accepted.is_some(), outcome: form.reason.clone() },
+            None => return refused(lang, "date"),
         },
         _ => return refused(lang, "change"),
     };

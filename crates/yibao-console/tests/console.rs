@@ -1488,4 +1488,27 @@ async fn the_administrator_keeps_an_institutions_agreement_and_physicians() {
     assert_eq!(console.get("/console/institutions/H41992100007", &clerk).await.status, StatusCode::FORBIDDEN);
     let forged = [("_csrf", "wrong"), ("change", "sign"), ("year", year.as_str())];
     assert_eq!(console.post("/console/institutions/H41992100007/agreement", &admin, &forged).await.status, StatusCode::FORBIDDEN);
+    // R-INS-1 before the agreement: an application, its evaluation and its negotiation, each
+    // from its form, shown in the designation table; an officer has no such form.
+    assert!(!page.body.contains("id=\"apply-form\""), "{}", page.body);
+    let page = console.get("/console/institutions/H41992100007", &admin).await;
+    let token = csrf(&page.body);
+    for form in [
+        vec![("_csrf", token.as_str()), ("change", "apply"), ("date", today.as_str()), ("reason", "住院扩项 (more inpatient services)")],
+        vec![
+            ("_csrf", token.as_str()),
+            ("change", "evaluate"),
+            ("date", today.as_str()),
+            ("score", "88%"),
+            ("reason", "符合条件"),
+            ("accepted", "1"),
+        ],
+        vec![("_csrf", token.as_str()), ("change", "negotiate"), ("date", today.as_str()), ("reason", "协商一致"), ("accepted", "1")],
+    ] {
+        let done = console.post("/console/institutions/H41992100007/agreement", &admin, &form).await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{form:?}: {}", done.body);
+    }
+    let page = console.get("/console/institutions/H41992100007", &admin).await;
+    let applications = table_of(&page.body, "agreement-applications").expect("the designation table");
+    assert!(applications.contains("住院扩项") && applications.contains("88%") && applications.contains("达成一致"), "{applications}");
 }

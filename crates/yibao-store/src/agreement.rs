@@ -1,5 +1,6 @@
-//! A designated institution's agreement with the bureau (定点服务协议, R-INS-1) and what
-//! followed it: the terms signed for each payment year (the payment methods, capitation's
+//! A designated institution's agreement with the bureau (定点服务协议, R-INS-1), what led
+//! to it (its applications for designation, each evaluated by experts and negotiated) and
+//! what followed it: the terms signed for each payment year (the payment methods, capitation's
 //! enrolled persons, a global budget, the year's assessment score), suspensions and
 //! terminations from a day, and inspections with their findings and deductions. Kept in
 //! the institution's register (`InstitutionRecord::agreement`), changed only through
@@ -16,6 +17,7 @@ use crate::StoreError;
 pub const AGREEMENT_YEARS_MAX: usize = 100;
 pub const SUSPENSIONS_MAX: usize = 100;
 pub const INSPECTIONS_MAX: usize = 2_000;
+pub const APPLICATIONS_MAX: usize = 100;
 /// Longest text of a finding or a reason.
 pub const FINDING_CHARS_MAX: usize = 1_000;
 /// The largest deduction one inspection records: 100 million yuan.
@@ -35,6 +37,59 @@ pub struct AgreementBook {
     /// In the order recorded; `seq` counts from 1.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inspections: Vec<Inspection>,
+    /// Applications for designation (申请定点), in order; at most the last is in progress.
+    /// A register without any was designated before these records (or migrated).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applications: Vec<Application>,
+}
+
+/// An application for designation and what came of it: the experts' evaluation (专家评估),
+/// then, if it passed, the negotiation of the agreement (协商谈判).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Application {
+    pub seq: u32,
+    pub applied_on: Date,
+    /// The services applied for (inpatient, outpatient, a pharmacy's dispensing…).
+    pub services: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation: Option<Evaluation>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub negotiation: Option<Negotiation>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evaluation {
+    pub date: Date,
+    /// The experts' score in basis points (0–10,000).
+    pub score_bp: u32,
+    pub passed: bool,
+    pub findings: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Negotiation {
+    pub date: Date,
+    pub agreed: bool,
+    pub outcome: String,
+}
+
+impl Application {
+    /// Nothing more can come of it: refused by the experts, or negotiated (agreed or not).
+    #[must_use]
+    pub fn concluded(&self) -> bool {
+        self.evaluation.as_ref().is_some_and(|e| !e.passed) || self.negotiation.is_some()
+    }
+
+    /// It passed the evaluation and the agreement was agreed: terms may be signed.
+    #[must_use]
+    pub fn agreed(&self) -> bool {
+        self.evaluation.as_ref().is_some_and(|e| e.passed) && self.negotiation.as_ref().is_some_and(|n| n.agreed)
+    }
+
+    /// The day of its last step.
+    fn last_day(&self) -> Date {
+        self.negotiation.as_ref().map(|n| n.date).or(self.evaluation.as_ref().map(|e| e.date)).unwrap_or(self.applied_on)
+    }
 }
 
 /// The terms of a payment year (协议年度).
@@ -103,6 +158,12 @@ pub enum AgreementChange {
         #[serde(with = "yibao_domain::serde_yuan")]
         deduction: Fen,
     },
+    /// An application for designation.
+    Apply { date: Date, services: String },
+    /// The experts' evaluation of the application in progress.
+    Evaluate { date: Date, score_bp: u32, passed: bool, findings: String },
+    /// The negotiation of the agreement, after a passed evaluation.
+    Negotiate { date: Date, agreed: bool, outcome: String },
 }
 
 /// The suspension of `suspensions` in force on `date`: begun on or before it, not ended
@@ -146,7 +207,7 @@ impl AgreementBook {
     /// Nothing signed, suspended or inspected.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.years.is_empty() && self.suspensions.is_empty() && self.inspections.is_empty()
+        self.years.is_empty() && self.suspensions.is_empty() && self.inspections.is_empty() && self.applications.is_empty()
     }
 
     /// The terms of `year`.
@@ -192,6 +253,13 @@ impl AgreementBook {
                 }
                 if terms.assessment_bp.is_some() {
                     return Err(invalid("a year is assessed after it is signed, not with it"));
+                }
+                // Designated through these records: terms follow an agreed negotiation.
+                if let Some(last) = self.applications.last().filter(|a| !a.agreed()) {
+                    return Err(invalid(format!(
+                        "the application of {} is not evaluated, passed and agreed: terms are signed after an agreed negotiation",
+                        last.applied_on
+                    )));
                 }
                 if let Some(existing) = self.years.iter_mut().find(|y| y.year == terms.year) {
                     if existing.assessment_bp.is_some() {
@@ -265,6 +333,56 @@ impl AgreementBook {
                 let seq = u32::try_from(self.inspections.len() + 1).expect("bounded");
                 self.inspections.push(Inspection { seq, date: *date, findings: findings.clone(), deduction: *deduction });
             }
+            AgreementChange::Apply { date, services } => {
+                check_text("the services applied for", services)?;
+                if let Some(last) = self.applications.last() {
+                    if !last.concluded() {
+                        return Err(invalid(format!("the application of {} is still in progress", last.applied_on)));
+                    }
+                    if *date < last.last_day() {
+                        return Err(invalid(format!("an application follows the last one's conclusion ({})", last.last_day())));
+                    }
+                }
+                if self.applications.len() >= APPLICATIONS_MAX {
+                    return Err(invalid(format!("a register keeps at most {APPLICATIONS_MAX} applications")));
+                }
+                let seq = u32::try_from(self.applications.len() + 1).expect("bounded");
+                self.applications.push(Application {
+                    seq,
+                    applied_on: *date,
+                    services: services.clone(),
+                    evaluation: None,
+                    negotiation: None,
+                });
+            }
+            AgreementChange::Evaluate { date, score_bp, passed, findings } => {
+                check_text("findings", findings)?;
+                if *score_bp > 10_000 {
+                    return Err(invalid("an evaluation score is 0% to 100%"));
+                }
+                let open = self
+                    .applications
+                    .last_mut()
+                    .filter(|a| a.evaluation.is_none())
+                    .ok_or_else(|| invalid("no application awaits an evaluation"))?;
+                if *date < open.applied_on {
+                    return Err(invalid(format!("an evaluation is not before the application ({})", open.applied_on)));
+                }
+                open.evaluation = Some(Evaluation { date: *date, score_bp: *score_bp, passed: *passed, findings: findings.clone() });
+            }
+            AgreementChange::Negotiate { date, agreed, outcome } => {
+                check_text("the outcome", outcome)?;
+                let open = self
+                    .applications
+                    .last_mut()
+                    .filter(|a| a.evaluation.as_ref().is_some_and(|e| e.passed) && a.negotiation.is_none())
+                    .ok_or_else(|| invalid("no application has passed its evaluation and awaits negotiation"))?;
+                let evaluated = open.evaluation.as_ref().map_or(open.applied_on, |e| e.date);
+                if *date < evaluated {
+                    return Err(invalid(format!("a negotiation is not before the evaluation ({evaluated})")));
+                }
+                open.negotiation = Some(Negotiation { date: *date, agreed: *agreed, outcome: outcome.clone() });
+            }
         }
         serde_json::to_value(change).map_err(|e| StoreError::Backend(e.to_string()))
     }
@@ -299,6 +417,45 @@ mod tests {
         assert!(book.suspended_on(date!(2030 - 01 - 01)).is_some_and(|s| s.terminated));
         assert!(book.apply(&AgreementChange::Reinstate { on: date!(2025 - 12 - 01) }).is_err());
         assert!(book.apply(&suspend(date!(2026 - 01 - 01), false)).is_err());
+    }
+
+    /// R-INS-1: application, expert evaluation, negotiation, agreement, in that order; a
+    /// failed evaluation ends the application, and terms are signed only after an agreed
+    /// negotiation (a register designated before these records signs as before).
+    #[test]
+    fn an_institution_applies_is_evaluated_negotiates_and_then_signs() {
+        let terms = AgreementYear {
+            year: 2026,
+            points: true,
+            per_diem: false,
+            capitation_enrolled: None,
+            global_budget: None,
+            physicians_required: false,
+            assessment_bp: None,
+            signed_on: date!(2025 - 12 - 20),
+        };
+        let apply = |date| AgreementChange::Apply { date, services: "住院、门诊 (inpatient, outpatient)".into() };
+        let evaluate = |date, passed| AgreementChange::Evaluate { date, score_bp: 8_200, passed, findings: "专家评估".into() };
+        let negotiate = |date, agreed| AgreementChange::Negotiate { date, agreed, outcome: "协商一致".into() };
+        let mut book = AgreementBook::default();
+        assert!(book.apply(&evaluate(date!(2025 - 06 - 01), true)).is_err(), "nothing applied for");
+        book.apply(&apply(date!(2025 - 05 - 01))).unwrap();
+        assert!(book.apply(&apply(date!(2025 - 05 - 02))).is_err(), "one in progress");
+        assert!(book.apply(&negotiate(date!(2025 - 06 - 01), true)).is_err(), "not evaluated");
+        assert!(book.apply(&AgreementChange::Sign(terms)).is_err(), "not agreed");
+        book.apply(&evaluate(date!(2025 - 06 - 01), false)).unwrap();
+        assert!(book.applications[0].concluded() && !book.applications[0].agreed());
+        assert!(book.apply(&negotiate(date!(2025 - 06 - 02), true)).is_err(), "failed its evaluation");
+        assert!(book.apply(&apply(date!(2025 - 05 - 20))).is_err(), "before the last one's conclusion");
+        book.apply(&apply(date!(2025 - 09 - 01))).unwrap();
+        assert!(book.apply(&evaluate(date!(2025 - 08 - 01), true)).is_err(), "before the application");
+        book.apply(&evaluate(date!(2025 - 10 - 01), true)).unwrap();
+        book.apply(&negotiate(date!(2025 - 11 - 01), true)).unwrap();
+        book.apply(&AgreementChange::Sign(terms)).unwrap();
+        assert_eq!((book.applications.len(), book.applications[1].seq), (2, 2));
+        // Designated before these records: no application, terms signed as before.
+        let mut old = AgreementBook::default();
+        old.apply(&AgreementChange::Sign(terms)).unwrap();
     }
 
     #[test]
