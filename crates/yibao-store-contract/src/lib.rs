@@ -1469,6 +1469,7 @@ where
     run_year(Arc::clone(&store)).await;
     run_legacy(Arc::clone(&store)).await;
     run_adjustment_opening_balance(Arc::clone(&store)).await;
+    run_payment_clearing(Arc::clone(&store)).await;
     run_policy_versions(Arc::clone(&store)).await;
     run_catalogue(store).await;
 }
@@ -1746,6 +1747,86 @@ pub async fn run_adjustment_opening_balance<S: Store + yibao_store::FundStore>(s
     let employee = yibao_store::legacy::LegacyRequest { scheme: "employee".into(), ..request };
     let view = store.establish_legacy_deficit(&accountant, city, employee).await.expect("established");
     assert_eq!((view.offset_fen, view.gap_fen), (0, 100_000), "{view:?}");
+    let verification = yibao_store::verify_books(&*store).await.expect("verify");
+    assert!(verification.breaches.is_empty(), "{:?}", verification.breaches);
+}
+
+/// Issue 15's worked example in the books: the three hospitals of
+/// `yibao-payment/tests/worked.rs` (A payable 95,904 against a bill of 96,000; B 144,556.32
+/// against 152,800; C 26,880 against 26,880) cleared in a store, each difference on the
+/// hospital's payable in the funds and counties that paid its stays; a deduction found after
+/// the clearing is booked by a supplementary round of only what changed; clearing again when
+/// nothing changed books nothing; the book check replays both rounds.
+pub async fn run_payment_clearing<S: Store + yibao_store::FundStore>(store: Arc<S>) {
+    use yibao_ledger::{AccountKey, AccountKind, Fund, FundScheme, Holder};
+    use yibao_store::payment_clearing::{ClearedInstitution, PaidShare, PaymentClearing};
+    let city = region("459900");
+    let accountant =
+        Actor { who: "accountant".into(), role: "fund_accountant".into(), source: "127.0.0.1".into(), at: datetime!(2026-03-31 09:00 UTC) };
+    let share = |fund: &str, unit: &str, paid_fen: i64| PaidShare { fund: fund.into(), unit: unit.into(), paid_fen };
+    let line = |institution: &str, payable_fen: i64, billed_fen: i64, shares: Vec<PaidShare>| ClearedInstitution {
+        institution: institution.into(),
+        payable_fen,
+        billed_fen,
+        difference_fen: payable_fen - billed_fen,
+        booked_before_fen: 0,
+        shares,
+    };
+    let clearing = |c_payable_fen: i64| PaymentClearing {
+        city: "459900".into(),
+        year: 2025,
+        round: 0,
+        value_date: "2026-03-31".into(),
+        rounding: yibao_domain::Rounding::HalfUp,
+        pack_id: "test-city-payment".into(),
+        point_value_yuan: Some("80.000000".into()),
+        institutions: vec![
+            // A's residents of 459921 paid its whole bill.
+            line("H45992100001", 9_590_400, 9_600_000, vec![share("resident", "459921", 9_600_000)]),
+            // B's bill: 52,800 from the employees' fund, 100,000 from the residents', of 459922.
+            line(
+                "H45992200001",
+                14_455_632,
+                15_280_000,
+                vec![share("employee", "459922", 5_280_000), share("resident", "459922", 10_000_000)],
+            ),
+            line("H45992100002", c_payable_fen, 2_688_000, vec![share("resident", "459921", 2_688_000)]),
+        ],
+        owed_fen: 0,
+        recovered_fen: 0,
+        transfers: 0,
+        notes: Vec::new(),
+    };
+    let first = store.clear_payment_year(&accountant, city, clearing(2_688_000)).await.expect("the clearing");
+    assert!(first.booked_now);
+    // A: 95,904 − 96,000 = −96 recovered. B: −8,243.68 shared by what each fund paid:
+    // 8,243.68 × 52,800 ÷ 152,800 = 2,848.6014… → 2,848.60 from the employees' fund, the
+    // rest 5,395.08 from the residents'. C: even, nothing booked.
+    assert_eq!((first.clearing.round, first.clearing.owed_fen, first.clearing.recovered_fen), (1, 0, 9_600 + 824_368));
+    assert_eq!(first.clearing.transfers, 3);
+    let balance = |accounts: &[yibao_ledger::AccountState], scheme: FundScheme, code: &str| {
+        let key = AccountKey::new(Fund::new(scheme, city), Holder::institution(code).expect("code"), AccountKind::Payable);
+        accounts.iter().find(|a| a.key() == key).map(yibao_ledger::AccountState::balance_fen)
+    };
+    let accounts = store.fund_accounts(city).await.expect("accounts");
+    assert_eq!(balance(&accounts, FundScheme::Resident, "H45992100001"), Some(Fen::new(-9_600)));
+    assert_eq!(balance(&accounts, FundScheme::Employee, "H45992200001"), Some(Fen::new(-284_860)));
+    assert_eq!(balance(&accounts, FundScheme::Resident, "H45992200001"), Some(Fen::new(-539_508)));
+    assert_eq!(balance(&accounts, FundScheme::Resident, "H45992100002"), None, "C is paid as it billed");
+    // An inspection after the clearing deducts 100 from C: the supplementary round books
+    // that alone.
+    let second = store.clear_payment_year(&accountant, city, clearing(2_678_000)).await.expect("the supplementary round");
+    assert!(second.booked_now);
+    assert_eq!((second.clearing.round, second.clearing.transfers, second.clearing.recovered_fen), (2, 1, 10_000));
+    let c = second.clearing.institutions.iter().find(|i| i.institution == "H45992100002").expect("C");
+    assert_eq!((c.booked_before_fen, c.difference_fen), (0, -10_000));
+    let again = store.clear_payment_year(&accountant, city, clearing(2_678_000)).await.expect("again");
+    assert!(!again.booked_now && again.clearing == second.clearing, "nothing changed: the last round, nothing booked");
+    // A clearing names its own city.
+    let mut elsewhere = clearing(2_678_000);
+    elsewhere.city = "449900".into();
+    assert!(store.clear_payment_year(&accountant, city, elsewhere).await.is_err());
+    assert_eq!(store.payment_clearings(city).await.expect("rounds").iter().map(|c| c.round).collect::<Vec<_>>(), [2, 1]);
     let verification = yibao_store::verify_books(&*store).await.expect("verify");
     assert!(verification.breaches.is_empty(), "{:?}", verification.breaches);
 }
