@@ -111,6 +111,7 @@ catalogue! {
     "fund.bad_ratio" => "比例不正确：{detail}", DETAIL;
     "fund.bad_unit" => "统筹单位不正确：{detail}", DETAIL;
     "fund.bad_year" => "年度不正确：{detail}", DETAIL;
+    "fund.month_out_of_order" => "统筹拨付按月份顺序运行，不能早于已运行的最近月份：{detail}", DETAIL;
     "fund.period_not_ended" => "期间尚未结束：{detail}", DETAIL;
     "handover.bad_checksum" => "拒绝：校验码不符，与已签署清单不一致", DETAIL;
     "handover.books_changed" => "拒绝：签署后账面已变动，请重新编制清单", DETAIL;

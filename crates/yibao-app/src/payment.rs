@@ -400,26 +400,42 @@ impl App {
     }
 
     /// What the pooling run of `month` on `value_date` holds back from institutions paid by
-    /// monthly advances (月度预付, issue 15): for each payment year not yet cleared (this
-    /// one and the last) and each institution under terms for it, what its stays billed
+    /// monthly advances (月度预付, issue 15): for each payment year up to the run's with
+    /// terms and not cleared on the run's day, and each institution under terms for it, what its stays billed
     /// less the advances its months through the run's month come to (at the provisional
     /// point value, less the quality deposit, with capitation), as of the run's day, shared
     /// between the funds and counties that paid its stays. The run pays the outstanding less
     /// this, so an institution is paid its advances, and the rest waits for the clearing;
     /// stateless, so a month without a run is caught up by the next. A year without a
     /// budget cannot be computed: its institutions are paid as settled until it has one.
+    /// A stay that cannot be read is not in the year: it is paid as billed, and the year is
+    /// not cleared until it reads (`clear_payment_year`).
     pub(crate) async fn held_back_for(&self, month: yibao_ledger::YearMonth, value_date: Date) -> Result<Vec<HeldBack>, AppError> {
         let Some(pack) = self.payment_pack() else { return Ok(Vec::new()) };
         let region = self.policy().region;
-        let cleared: Vec<i32> = store!(self, payment_clearings(region))?.iter().map(|c| c.year).collect();
+        // Cleared as of the run's day: a run dated before a clearing holds back as it would
+        // have then (hostile review).
+        let cleared: Vec<i32> = store!(self, payment_clearings(region))?
+            .iter()
+            .filter(|c| yibao_store::books::date_of(&c.value_date).is_ok_and(|day| day <= value_date))
+            .map(|c| c.year)
+            .collect();
         let institutions = store!(self, institutions(region))?;
+        // Every year up to the run's with terms and not cleared: a year two back still
+        // uncleared keeps its hold-back.
+        let years: std::collections::BTreeSet<i32> = institutions
+            .iter()
+            .flat_map(|i| i.agreement.years.iter().map(|terms| terms.year))
+            .filter(|year| *year <= month.year() && !cleared.contains(year) && pack.year(*year).is_some())
+            .collect();
         let mut held = Vec::new();
-        for year in [month.year() - 1, month.year()] {
+        for year in years {
             let under_terms: BTreeMap<String, bool> =
                 institutions.iter().filter(|i| i.agreement.year(year).is_some()).map(|i| (i.code.to_string(), true)).collect();
-            if cleared.contains(&year) || pack.year(year).is_none() || under_terms.is_empty() {
-                continue;
-            }
+            // A year the rules refuse to compute (no budget yet; early in a year, a point
+            // value beyond the limit over few points) is paid as settled until it computes:
+            // refusing the run would stop every payment of the city, and the clearing makes
+            // the year what the methods earn either way. A store's failure refuses the run.
             let view = match self.compute_payment_year(year, value_date).await {
                 Ok(view) => view,
                 Err(error) if error.kind == crate::ErrorKind::Unprocessable => continue,

@@ -1004,6 +1004,16 @@ pub async fn run_books<S: Store + yibao_store::ContributionStore + yibao_store::
     assert!(!movements.is_empty() && movements.iter().all(|m| m.unit == region(SOUTH)), "{movements:?}");
     let subsidies: i64 = movements.iter().filter(|m| m.reason == yibao_ledger::Reason::Subsidy).map(|m| m.amount_fen.get()).sum();
     assert_eq!(subsidies, 100_000, "the resident's 2026 and 2027 subsidies, both paid in 2026");
+    // Months run in order: a month before the latest run would read its outstanding before
+    // the later runs' payments and pay them again (hostile review). Run or previewed, it is
+    // refused with its own code.
+    let february = YearMonth::new(2026, 2).expect("month");
+    for refused in [
+        store.run_pooling(&accountant, city, february, february.last_day(), Vec::new()).await.map(|_| ()),
+        store.preview_pooling(city, february, february.last_day(), Vec::new()).await.map(|_| ()),
+    ] {
+        assert!(matches!(refused, Err(StoreError::Refused { code: "fund.month_out_of_order", .. })), "{refused:?}");
+    }
 
     let verification = yibao_store::verify_books(&*store).await.expect("verify");
     assert!(verification.breaches.is_empty(), "{:?}", verification.breaches);

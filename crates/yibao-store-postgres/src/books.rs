@@ -713,6 +713,12 @@ impl FundStore for PostgresStore {
         if let Some(result) = earlier {
             return Ok(PoolingOutcome { run: from_json(&result)?, ran_now: false });
         }
+        let latest: Option<String> = sqlx::query_scalar("SELECT max(month) FROM pooling_runs WHERE region_code = $1")
+            .bind(city.to_string())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+        yibao_store::pooling::check_month_order(month, latest.as_deref())?;
         let (run, entries) = plan_pooling(&pooling_inputs(&mut tx, city, month, value_date, held_back).await?)?;
         post(&mut tx, &actor.at_text(), &entries).await?;
         let result = json(&run)?;
@@ -749,6 +755,12 @@ impl FundStore for PostgresStore {
         if let Some(result) = earlier {
             return Ok(PoolingOutcome { run: from_json(&result)?, ran_now: false });
         }
+        let latest: Option<String> = sqlx::query_scalar("SELECT max(month) FROM pooling_runs WHERE region_code = $1")
+            .bind(city.to_string())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+        yibao_store::pooling::check_month_order(month, latest.as_deref())?;
         let (run, _) = plan_pooling(&pooling_inputs(&mut tx, city, month, value_date, held_back).await?)?;
         tx.rollback().await.map_err(backend)?;
         Ok(PoolingOutcome { run, ran_now: false })

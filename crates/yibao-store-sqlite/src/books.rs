@@ -527,6 +527,14 @@ fn pooling_inputs(
     Ok(PoolingInputs { city, month, value_date, accounts, outstanding, held_back })
 }
 
+/// The latest month the city has run, `YYYY-MM`.
+fn latest_run(conn: &Connection, city: RegionCode) -> Result<Option<String>, StoreError> {
+    Ok(query_opt(conn, "SELECT max(month) FROM pooling_runs WHERE region_code = ?1", [city.to_string()], |row| {
+        col::<Option<String>>(row, 0)
+    })?
+    .flatten())
+}
+
 fn run_pooling_in(
     conn: &Connection,
     actor: &Actor,
@@ -545,6 +553,7 @@ fn run_pooling_in(
     if let Some(result) = earlier {
         return Ok(PoolingOutcome { run: from_json(&result)?, ran_now: false });
     }
+    yibao_store::pooling::check_month_order(month, latest_run(conn, city)?.as_deref())?;
     let (run, entries) = plan_pooling(&pooling_inputs(conn, city, month, value_date, held_back)?)?;
     post(conn, actor, &entries)?;
     let result = json(&run)?;
@@ -711,6 +720,7 @@ impl FundStore for SqliteStore {
             if let Some(result) = earlier {
                 return Ok(PoolingOutcome { run: from_json(&result)?, ran_now: false });
             }
+            yibao_store::pooling::check_month_order(month, latest_run(conn, city)?.as_deref())?;
             let (run, _) = plan_pooling(&pooling_inputs(conn, city, month, value_date, held_back)?)?;
             Ok(PoolingOutcome { run, ran_now: false })
         })

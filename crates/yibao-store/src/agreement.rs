@@ -222,6 +222,14 @@ impl AgreementBook {
         suspension_on(&self.suspensions, date)
     }
 
+    /// Refuses a change to designation or terms after the agreement was terminated for good.
+    fn not_terminated(&self) -> Result<(), StoreError> {
+        match self.suspensions.last().filter(|s| s.terminated) {
+            Some(ended) => Err(invalid(format!("the agreement was terminated from {}: nothing more is designated or signed", ended.from))),
+            None => Ok(()),
+        }
+    }
+
     /// What inspections dated in `year` deducted.
     #[must_use]
     pub fn deductions_in(&self, year: i32) -> Fen {
@@ -254,8 +262,11 @@ impl AgreementBook {
                 if terms.assessment_bp.is_some() {
                     return Err(invalid("a year is assessed after it is signed, not with it"));
                 }
-                // Designated through these records: terms follow an agreed negotiation.
-                if let Some(last) = self.applications.last().filter(|a| !a.agreed()) {
+                self.not_terminated()?;
+                // Designated through these records: the first terms follow an agreed
+                // negotiation. An institution under terms already renews them whatever an
+                // application for more services comes to (hostile review).
+                if let Some(last) = self.applications.last().filter(|a| self.years.is_empty() && !a.agreed()) {
                     return Err(invalid(format!(
                         "the application of {} is not evaluated, passed and agreed: terms are signed after an agreed negotiation",
                         last.applied_on
@@ -334,6 +345,7 @@ impl AgreementBook {
                 self.inspections.push(Inspection { seq, date: *date, findings: findings.clone(), deduction: *deduction });
             }
             AgreementChange::Apply { date, services } => {
+                self.not_terminated()?;
                 check_text("the services applied for", services)?;
                 if let Some(last) = self.applications.last() {
                     if !last.concluded() {
@@ -356,6 +368,7 @@ impl AgreementBook {
                 });
             }
             AgreementChange::Evaluate { date, score_bp, passed, findings } => {
+                self.not_terminated()?;
                 check_text("findings", findings)?;
                 if *score_bp > 10_000 {
                     return Err(invalid("an evaluation score is 0% to 100%"));
@@ -371,6 +384,7 @@ impl AgreementBook {
                 open.evaluation = Some(Evaluation { date: *date, score_bp: *score_bp, passed: *passed, findings: findings.clone() });
             }
             AgreementChange::Negotiate { date, agreed, outcome } => {
+                self.not_terminated()?;
                 check_text("the outcome", outcome)?;
                 let open = self
                     .applications
@@ -453,9 +467,19 @@ mod tests {
         book.apply(&negotiate(date!(2025 - 11 - 01), true)).unwrap();
         book.apply(&AgreementChange::Sign(terms)).unwrap();
         assert_eq!((book.applications.len(), book.applications[1].seq), (2, 2));
+        // Under terms already: an application for more services that fails does not stop
+        // the terms being amended or renewed.
+        book.apply(&apply(date!(2025 - 12 - 01))).unwrap();
+        book.apply(&AgreementChange::Sign(AgreementYear { per_diem: true, ..terms })).unwrap();
+        book.apply(&evaluate(date!(2025 - 12 - 05), false)).unwrap();
+        book.apply(&AgreementChange::Sign(AgreementYear { year: 2027, ..terms })).unwrap();
         // Designated before these records: no application, terms signed as before.
         let mut old = AgreementBook::default();
         old.apply(&AgreementChange::Sign(terms)).unwrap();
+        // After a termination, nothing more is designated or signed.
+        old.apply(&suspend(date!(2026 - 03 - 01), true)).unwrap();
+        assert!(old.apply(&apply(date!(2026 - 04 - 01))).is_err());
+        assert!(old.apply(&AgreementChange::Sign(AgreementYear { year: 2027, ..terms })).is_err());
     }
 
     #[test]

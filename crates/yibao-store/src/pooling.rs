@@ -295,6 +295,19 @@ pub(crate) fn unit_of_step(transfer: &Transfer, city: RegionCode) -> RegionCode 
     transfer.id.as_str().split('/').nth(3).and_then(|code| RegionCode::parse(code).ok()).unwrap_or(city)
 }
 
+/// Months are run in order: a month before the latest one run is refused
+/// (`fund.month_out_of_order`). Its outstanding is read as of its own day, before the later
+/// run's payments, so running it would pay them again (hostile review).
+pub fn check_month_order(month: YearMonth, latest_run: Option<&str>) -> Result<(), StoreError> {
+    match latest_run {
+        Some(latest) if latest > month.to_string().as_str() => Err(StoreError::Refused {
+            code: "fund.month_out_of_order",
+            message: format!("{month} is before {latest}, the latest month run: a city's months are run in order"),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// The day of the month the policy in force for `city` sweeps on (`fund.sweep_day`), if it
 /// says; a day past the month's end means its last day.
 pub fn sweep_day(policy: &yibao_policy::Policy, city: RegionCode, month: YearMonth) -> Result<Option<u8>, StoreError> {
