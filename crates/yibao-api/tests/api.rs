@@ -2417,13 +2417,7 @@ async fn clearing_flow(api: &Api, now: &std::sync::atomic::AtomicI64) {
     // is held back until the clearing. The centre's hospital has no terms: paid as billed.
     let (status, march_view) = api.call("GET", "/api/payment/2025", Auth::Token(&accountant), None).await;
     assert_eq!(status, StatusCode::OK, "{march_view}");
-    let east_march = march_view["result"]["institutions"]
-        .as_array()
-        .expect("lines")
-        .iter()
-        .find(|i| i["institution"] == "H41992100007")
-        .cloned()
-        .expect("east");
+    let east_march = institution_line(&march_view["result"]["institutions"], "H41992100007");
     let advanced: i64 = east_march["months"].as_array().expect("months").iter().take(3).map(|m| fen(&m["paid"])).sum();
     let billed = fen(&east_march["billed"]);
     assert!(advanced > 0 && advanced != billed, "{east_march}");
@@ -2455,10 +2449,8 @@ async fn clearing_flow(api: &Api, now: &std::sync::atomic::AtomicI64) {
     let (status, view) = api.call("GET", "/api/payment/2025", Auth::Token(&accountant), None).await;
     assert_eq!((status, view["provisional"].as_bool()), (StatusCode::OK, Some(false)), "{view}");
     assert!(view["clearing"].is_null(), "{view}");
-    let line = |code: &str| {
-        view["result"]["institutions"].as_array().expect("lines").iter().find(|i| i["institution"] == code).cloned().expect(code)
-    };
-    let (east, centre) = (line("H41992100007"), line("H41990200003"));
+    let lines = &view["result"]["institutions"];
+    let (east, centre) = (institution_line(lines, "H41992100007"), institution_line(lines, "H41990200003"));
     let difference = fen(&east["against_billed"]);
     assert_ne!(difference, 0, "DIP pays the east hospital otherwise than its bill: {east}");
     assert_eq!(fen(&centre["against_billed"]), 0, "fee-for-service is paid as billed: {centre}");
@@ -2470,13 +2462,7 @@ async fn clearing_flow(api: &Api, now: &std::sync::atomic::AtomicI64) {
     let (status, clearing) = api.call("POST", "/api/payment/2025/clearing", Auth::Token(&accountant), None).await;
     assert_eq!(status, StatusCode::CREATED, "{clearing}");
     assert_wire(&clearing, "clearing");
-    let booked = clearing["institutions"]
-        .as_array()
-        .expect("institutions")
-        .iter()
-        .find(|i| i["institution"] == "H41992100007")
-        .cloned()
-        .expect("east");
+    let booked = institution_line(&clearing["institutions"], "H41992100007");
     assert_eq!(fen(&booked["difference"]), difference, "{clearing}");
     assert_eq!(fen(&booked["payable"]) - fen(&booked["billed"]), difference);
     assert_eq!(
@@ -2541,23 +2527,11 @@ async fn clearing_flow(api: &Api, now: &std::sync::atomic::AtomicI64) {
     let (status, second) = api.call("POST", "/api/payment/2025/clearing", Auth::Token(&accountant), None).await;
     assert_eq!(status, StatusCode::CREATED, "{second}");
     assert_eq!(second["round"], 2, "{second}");
-    let line = second["institutions"]
-        .as_array()
-        .expect("institutions")
-        .iter()
-        .find(|i| i["institution"] == "H41992100007")
-        .cloned()
-        .expect("east");
+    let line = institution_line(&second["institutions"], "H41992100007");
     assert_eq!(fen(&line["booked_before"]), difference, "{second}");
     let (_, view) = api.call("GET", "/api/payment/2025", Auth::Token(&accountant), None).await;
     assert_eq!(view["changed_since_clearing"], false, "{view}");
-    let now_east = view["result"]["institutions"]
-        .as_array()
-        .expect("lines")
-        .iter()
-        .find(|i| i["institution"] == "H41992100007")
-        .cloned()
-        .expect("east");
+    let now_east = institution_line(&view["result"]["institutions"], "H41992100007");
     assert_eq!(fen(&line["difference"]), fen(&now_east["against_billed"]), "the rounds together book the year as it is now");
     assert_eq!(fen(&second["owed"]) - fen(&second["recovered"]), fen(&line["difference"]) - difference, "{second}");
     let (status, again) = api.call("POST", "/api/payment/2025/clearing", Auth::Token(&accountant), None).await;
@@ -2573,4 +2547,9 @@ async fn clearing_flow(api: &Api, now: &std::sync::atomic::AtomicI64) {
     assert_eq!(rounds, 2, "one transfer each round: {movements}");
     let (status, check) = api.call("GET", "/api/funds/check", Auth::Token(&auditor), None).await;
     assert_eq!((status, check["sound"].as_bool()), (StatusCode::OK, Some(true)), "the supplementary round replays: {check}");
+}
+
+/// The line of `code` in a list of institutions' lines (a payment year's, a clearing's).
+fn institution_line(lines: &Value, code: &str) -> Value {
+    lines.as_array().expect("lines").iter().find(|i| i["institution"] == code).cloned().unwrap_or_else(|| panic!("{code} in {lines}"))
 }
