@@ -1438,8 +1438,11 @@ async fn the_administrator_keeps_an_institutions_agreement_and_physicians() {
     let page = console.get("/console/institutions/H41992100007", &admin).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let token = csrf(&page.body);
-    let year = time::OffsetDateTime::now_utc().year().to_string();
-    let today = time::OffsetDateTime::now_utc().date().to_string();
+    // The city's day (UTC+8), as the service dates a registration: after 16:00 UTC it is
+    // already tomorrow there, and a penalty dated the UTC day would precede the registration.
+    let city_now = time::OffsetDateTime::now_utc().to_offset(time::UtcOffset::from_hms(8, 0, 0).expect("offset"));
+    let year = city_now.year().to_string();
+    let today = city_now.date().to_string();
     let sign = [("_csrf", token.as_str()), ("change", "sign"), ("year", year.as_str()), ("points", "1"), ("capitation_enrolled", "1200")];
     let done = console.post("/console/institutions/H41992100007/agreement", &admin, &sign).await;
     assert_eq!(
