@@ -97,12 +97,17 @@ fn assert_wire(value: &Value, at: &str) {
 }
 
 async fn setup(name: &str) -> Api {
+    api(Backend::Sqlite(seeded_sqlite(name).await))
+}
+
+/// A new SQLite store in a temporary directory of its own, with the test staff and institutions.
+async fn seeded_sqlite(name: &str) -> SqliteStore {
     let dir = std::env::temp_dir().join(format!("yibao-api-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
     let store = SqliteStore::open(&dir.join("yibao.db")).await.expect("store");
     seed(&store).await;
-    api(Backend::Sqlite(store))
+    store
 }
 
 /// The same API on a real throwaway PostgreSQL server (kept alive by the returned handle).
@@ -114,9 +119,14 @@ async fn setup_postgres() -> (Api, yibao_testpg::TestPostgres) {
 }
 
 fn api(backend: Backend) -> Api {
+    Api { router: yibao_api::app(demo_app(backend)) }
+}
+
+/// The demo city's application (its policy and payment packs) over `backend`.
+fn demo_app(backend: Backend) -> App {
     let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
     let payment = yibao_app::payment::PaymentPack::parse(yibao_app::payment::DEMO_PAYMENT_PACK).expect("payment pack");
-    Api { router: yibao_api::app(App::new(Arc::new(backend), Arc::new(policy)).with_payment_pack(payment)) }
+    App::new(Arc::new(backend), Arc::new(policy)).with_payment_pack(payment)
 }
 
 async fn seed<S: AccessStore>(store: &S) {
@@ -2313,17 +2323,9 @@ async fn physicians_flow(api: &Api, year: i32) {
 /// other content is not let through by the suspension's retry rule.
 #[tokio::test]
 async fn a_stay_settled_early_on_new_years_day_counts_in_its_year() {
-    let dir = std::env::temp_dir().join(format!("yibao-api-new-year-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
-    let store = SqliteStore::open(&dir.join("yibao.db")).await.expect("store");
-    seed(&store).await;
-    let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
-    let payment = yibao_app::payment::PaymentPack::parse(yibao_app::payment::DEMO_PAYMENT_PACK).expect("payment pack");
     // 07:30 on 1 January 2026 in the city.
     let clock: yibao_app::Clock = Arc::new(|| datetime!(2025-12-31 23:30 UTC));
-    let app = App::new(Arc::new(Backend::Sqlite(store)), Arc::new(policy)).with_clock(clock).with_payment_pack(payment);
-    let api = Api { router: yibao_api::app(app) };
+    let api = api_at(Backend::Sqlite(seeded_sqlite("new-year").await), clock);
     enrol_both(&api).await;
     let admin = api.sign_in("admin").await;
     let sign = json!({ "change": "sign", "year": 2026, "points": true });
@@ -2360,21 +2362,15 @@ fn movable_clock(start: time::OffsetDateTime) -> (yibao_app::Clock, Arc<std::syn
     (clock, now)
 }
 
-fn clearing_api(backend: Backend, clock: yibao_app::Clock) -> Api {
-    let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
-    let payment = yibao_app::payment::PaymentPack::parse(yibao_app::payment::DEMO_PAYMENT_PACK).expect("payment pack");
-    Api { router: yibao_api::app(App::new(Arc::new(backend), Arc::new(policy)).with_clock(clock).with_payment_pack(payment)) }
+/// The demo city's API over `backend`, on `clock`.
+fn api_at(backend: Backend, clock: yibao_app::Clock) -> Api {
+    Api { router: yibao_api::app(demo_app(backend).with_clock(clock)) }
 }
 
 #[tokio::test]
 async fn the_payment_years_clearing_is_booked_paid_and_checked() {
-    let dir = std::env::temp_dir().join(format!("yibao-api-clearing-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
-    let store = SqliteStore::open(&dir.join("yibao.db")).await.expect("store");
-    seed(&store).await;
     let (clock, now) = movable_clock(datetime!(2025-03-20 02:00 UTC));
-    clearing_flow(&clearing_api(Backend::Sqlite(store), clock), &now).await;
+    clearing_flow(&api_at(Backend::Sqlite(seeded_sqlite("clearing").await), clock), &now).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -2383,7 +2379,7 @@ async fn the_payment_years_clearing_behaves_the_same_on_postgresql() {
     let store = yibao_store_postgres::PostgresStore::connect(server.url()).await.expect("connect");
     seed(&store).await;
     let (clock, now) = movable_clock(datetime!(2025-03-20 02:00 UTC));
-    clearing_flow(&clearing_api(Backend::Postgres(store), clock), &now).await;
+    clearing_flow(&api_at(Backend::Postgres(store), clock), &now).await;
 }
 
 /// Issue 15, posting the payment year to the books: in 2025 the east hospital (DIP points)

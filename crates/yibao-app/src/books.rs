@@ -66,7 +66,7 @@ impl App {
         // A month runs once: run on a day still to come, it would sweep only what had come in
         // so far and leave the rest of the month's income unswept for good.
         self.not_after_today("fund.bad_date", "a pooling run dated", value_date)?;
-        let held_back = self.held_back_for(month, value_date).await?;
+        let held_back = self.held_back_unless_run(scope, month, value_date).await?;
         Ok(store!(self, run_pooling(&principal.actor(source, self.now()), scope, month, value_date, held_back))?)
     }
 
@@ -74,8 +74,23 @@ impl App {
     pub async fn preview_pooling(&self, principal: &Principal, month: YearMonth, day: Option<u8>) -> Result<PoolingOutcome, AppError> {
         let scope = principal.scope(roles::FUND_READERS)?;
         let value_date = self.run_date(scope, month, day)?;
-        let held_back = self.held_back_for(month, value_date).await?;
+        let held_back = self.held_back_unless_run(scope, month, value_date).await?;
         Ok(store!(self, preview_pooling(scope, month, value_date, held_back))?)
+    }
+
+    /// What the run of `month` holds back, or nothing for a month run already: the store
+    /// answers that with its first record, so the payment years are not computed for it.
+    async fn held_back_unless_run(
+        &self,
+        scope: RegionCode,
+        month: YearMonth,
+        value_date: Date,
+    ) -> Result<Vec<yibao_store::pooling::HeldBack>, AppError> {
+        let month_text = month.to_string();
+        if store!(self, pooling_runs(scope))?.iter().any(|run| run.month == month_text) {
+            return Ok(Vec::new());
+        }
+        self.held_back_for(month, value_date).await
     }
 
     /// The pooling runs of the principal's city, newest first.

@@ -108,12 +108,10 @@ pub fn share_between(city: RegionCode, line: &ClearingLine, rounding: Rounding) 
     if magnitude.is_zero() {
         return Ok(Vec::new());
     }
-    let home;
     if shares.iter().all(|s| s.paid_fen.is_zero()) {
         let unit = RegionCode::parse(&code.as_str()[1..7]).map_err(|_| LedgerError::BadInstitutionCode(code.to_string()))?;
         unit_of(city, unit)?;
-        home = ClearingShare { fund: Fund::new(FundScheme::Resident, city), unit, paid_fen: Fen::new(1) };
-        shares = vec![&home];
+        return Ok(vec![(Fund::new(FundScheme::Resident, city), unit, line.difference_fen)]);
     }
     let weights: Vec<Fen> = shares.iter().map(|s| s.paid_fen).collect();
     let sign = if line.difference_fen.is_negative() { -1 } else { 1 };
