@@ -25,6 +25,7 @@ pub mod interface;
 pub mod load;
 mod location;
 pub mod messages;
+pub mod migration;
 pub mod payment;
 mod persons;
 pub mod policy_versions;

@@ -197,7 +197,7 @@ impl App {
     /// counties, a category that fits the scheme, a start date from the policy's first day
     /// to the end of next year, and tiers of the city's (changes asked for not after today)
     /// exactly when it has tiers.
-    fn check_coverage(&self, coverage: &Coverage) -> Result<(), AppError> {
+    pub(crate) fn check_coverage(&self, coverage: &Coverage) -> Result<(), AppError> {
         let policy = &self.policy();
         if !coverage.scheme.is_basic() {
             return Err(AppError::bad_request("person.bad_scheme", "a person is enrolled in employee or resident basic insurance"));

@@ -10,6 +10,7 @@ mod demo;
 mod files;
 mod fund;
 mod his_sim;
+mod migrate;
 mod payment;
 mod policy;
 mod serve;
@@ -54,6 +55,12 @@ enum Command {
     Catalogue {
         #[command(subcommand)]
         command: catalogue::CatalogueCommand,
+    },
+    /// Go-live: a legacy system's extract checked, loaded in resumable batches, reconciled
+    /// and signed off by two people (docs/migration.md).
+    Migrate {
+        #[command(subcommand)]
+        command: migrate::MigrateCommand,
     },
     /// The monthly pooling run (R-FND-2).
     Pool {
@@ -162,6 +169,7 @@ fn main() -> ExitCode {
         Command::Audit { command: AuditCommand::Anchor { store, out } } => audit::anchor(&store, out.as_deref()),
         Command::Settle { policy, claim, person, explain, lang } => settle_command(&policy, &claim, person.as_deref(), explain, lang),
         Command::Catalogue { command } => catalogue::run(&command),
+        Command::Migrate { command } => migrate::run(&command),
         Command::Pool { command } => fund::pool(&command),
         Command::Fund { command } => fund::fund(&command),
         Command::Backup(args) => backup::backup(&args),

@@ -22,8 +22,8 @@ const DEMO_CATALOGUE_ITEMS: usize = 2_000;
 /// What the demo catalogue's versions cite.
 const DEMO_CATALOGUE_CITE: &str = "示范目录（合成）demo catalogue, synthetic (yibao-synth)";
 /// The demo city is the synthetic city of this seed and year (`yibao-synth`).
-const DEMO_SEED: u64 = 2026;
-const DEMO_YEAR: i32 = 2026;
+pub(crate) const DEMO_SEED: u64 = 2026;
+pub(crate) const DEMO_YEAR: i32 = 2026;
 
 /// `yibao serve`'s options. Each may also be set by its environment variable or in the
 /// configuration file (`--config`, [`crate::config`]): a flag or variable wins over the

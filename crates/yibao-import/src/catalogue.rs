@@ -59,7 +59,7 @@ pub const COLUMNS: [Column; 12] = [
 ];
 
 impl Column {
-    const fn new(field: &'static str, zh: &'static str, required: bool, meaning: &'static str) -> Column {
+    pub(crate) const fn new(field: &'static str, zh: &'static str, required: bool, meaning: &'static str) -> Column {
         Column { field, zh, alias: "", required, meaning }
     }
 }
@@ -297,7 +297,7 @@ fn class_of(text: &str) -> Result<CatalogueClass, String> {
 /// A date as the files write it: `2024-01-01`, `2024/01/01`, `20240101`, or the first
 /// with a time of day after it (`2024-01-01 00:00:00`, `2024-01-01T00:00:00`), which is
 /// dropped. Nothing else: no sign, no other text. Empty: none.
-fn date_of(text: &str) -> Result<Option<Date>, String> {
+pub(crate) fn date_of(text: &str) -> Result<Option<Date>, String> {
     if text.is_empty() {
         return Ok(None);
     }
@@ -335,7 +335,7 @@ fn region_of(text: &str) -> Result<Option<RegionCode>, String> {
     }
 }
 
-fn flag_of(text: &str) -> Result<bool, String> {
+pub(crate) fn flag_of(text: &str) -> Result<bool, String> {
     match text {
         "" | "0" | "否" => Ok(false),
         "1" | "是" => Ok(true),

@@ -458,7 +458,7 @@ impl ContributionStore for PostgresStore {
         // The counter first, as a batch takes it, then the person's row.
         lock_counters(&mut tx, scope, std::slice::from_ref(&contribution)).await?;
         let mut audits = Audits::default();
-        let record = insert_contribution(&mut tx, actor, scope, contribution, &mut audits).await?;
+        let record = insert_contribution(&mut tx, actor, scope, contribution, &mut audits, false).await?;
         audits.append(&mut tx, actor).await?;
         tx.commit().await.map_err(backend)?;
         Ok(record)
@@ -481,7 +481,7 @@ impl ContributionStore for PostgresStore {
         let mut contributions = contributions;
         contributions.sort_by(|a, b| a.person_id.as_str().cmp(b.person_id.as_str()));
         for contribution in contributions {
-            insert_contribution(&mut tx, actor, scope, contribution, &mut audits).await?;
+            insert_contribution(&mut tx, actor, scope, contribution, &mut audits, false).await?;
         }
         audits.append(&mut tx, actor).await?;
         tx.commit().await.map_err(backend)?;
@@ -605,12 +605,16 @@ async fn lock_counters(
 /// first instead would deadlock: the contribution's foreign key takes a `KEY SHARE` lock on
 /// the person's row, which waits for a settlement or tier change holding that row while it
 /// waits for the head.)
+///
+/// A `migrated` one (a legacy system's record, issue 16) posts nothing and credits no
+/// account: its money came with the fund's handed-over balance (`contribution.migrate`).
 pub(crate) async fn insert_contribution(
     tx: &mut Transaction<'static, Postgres>,
     actor: &Actor,
     scope: RegionCode,
     contribution: NewContribution,
     audits: &mut Audits,
+    migrated: bool,
 ) -> Result<ContributionRecord, StoreError> {
     if contribution.due_fen.is_negative() || contribution.paid_fen.is_negative() {
         return Err(StoreError::Invalid("amounts may not be negative".into()));
@@ -663,6 +667,12 @@ pub(crate) async fn insert_contribution(
         .await
         .map_err(backend)?;
     let entries = yibao_store::books::contribution_entries(&record, paid_before, actor.at.date())?;
+    if migrated {
+        // The rules of a payment (one bill per period, never paid beyond it) hold for a
+        // legacy record too; what it would post is not posted.
+        audits.push(region, "contribution.migrate", record.person_id.as_str(), json(&record)?);
+        return Ok(record);
+    }
     let credited: yibao_domain::Fen =
         entries.iter().filter(|e| e.transfer.reason == yibao_ledger::Reason::PersonalAccountCredit).map(|e| e.transfer.amount_fen).sum();
     if !credited.is_zero() {

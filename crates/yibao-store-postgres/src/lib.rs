@@ -39,6 +39,7 @@ mod access;
 mod books;
 mod catalogue;
 mod interface;
+mod migration;
 mod policy;
 mod settle;
 
@@ -74,6 +75,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (14, include_str!("../migrations/0014_institution_agreements.sql")),
     (15, include_str!("../migrations/0015_payment_clearings.sql")),
     (16, include_str!("../migrations/0016_negotiated_prices.sql")),
+    (17, include_str!("../migrations/0017_migrations.sql")),
 ];
 /// Connections in the pool.
 const POOL_SIZE: u32 = 16;

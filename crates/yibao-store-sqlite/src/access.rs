@@ -389,7 +389,7 @@ impl ContributionStore for SqliteStore {
         contribution: NewContribution,
     ) -> Result<ContributionRecord, StoreError> {
         let actor = actor.clone();
-        self.write(move |conn| insert_contribution(conn, &actor, scope, contribution)).await
+        self.write(move |conn| insert_contribution(conn, &actor, scope, contribution, false)).await
     }
 
     async fn record_contributions(
@@ -405,7 +405,7 @@ impl ContributionStore for SqliteStore {
         self.write(move |conn| {
             let count = contributions.len();
             for contribution in contributions {
-                insert_contribution(conn, &actor, scope, contribution)?;
+                insert_contribution(conn, &actor, scope, contribution, false)?;
             }
             Ok(count)
         })
@@ -469,12 +469,15 @@ impl ContributionStore for SqliteStore {
     }
 }
 
-/// Records one contribution, with its audit entry, inside the writer's transaction.
+/// Records one contribution, with its audit entry, inside the writer's transaction. A
+/// `migrated` one (a legacy system's record, issue 16) posts nothing and credits no
+/// account: its money came with the fund's handed-over balance (`contribution.migrate`).
 pub(crate) fn insert_contribution(
     conn: &Connection,
     actor: &Actor,
     scope: RegionCode,
     contribution: NewContribution,
+    migrated: bool,
 ) -> Result<ContributionRecord, StoreError> {
     if contribution.due_fen.is_negative() || contribution.paid_fen.is_negative() {
         return Err(StoreError::Invalid("amounts may not be negative".into()));
@@ -521,6 +524,13 @@ pub(crate) fn insert_contribution(
             time_text(record.recorded_at)?
         ],
     )?;
+    if migrated {
+        // The rules of a payment (one bill per period, never paid beyond it) hold for a
+        // legacy record too; what it would post is not posted.
+        yibao_store::books::contribution_entries(&record, paid_before, actor.at.date())?;
+        audit(conn, actor, region, "contribution.migrate", record.person_id.as_str(), json(&record)?)?;
+        return Ok(record);
+    }
     let entries = yibao_store::books::contribution_entries(&record, paid_before, actor.at.date())?;
     crate::books::post(conn, actor, &entries)?;
     let credited: yibao_domain::Fen =

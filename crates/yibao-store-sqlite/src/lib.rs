@@ -12,6 +12,7 @@ mod books;
 mod catalogue;
 mod db;
 mod interface;
+mod migration;
 mod policy;
 
 use std::sync::Arc;
@@ -46,6 +47,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (13, include_str!("../migrations/0013_institution_agreements.sql")),
     (14, include_str!("../migrations/0014_payment_clearings.sql")),
     (15, include_str!("../migrations/0015_negotiated_prices.sql")),
+    (16, include_str!("../migrations/0016_migrations.sql")),
 ];
 
 /// A store in one SQLite file. Cloning shares the same writer and readers.

@@ -845,7 +845,7 @@ async fn replay_page<S: FundStore + crate::Store>(
     for entry in page {
         match entry.action.as_str() {
             "claim.settle" | "claim.reverse" => claim_keys.extend(claim_key(&entry.entity)),
-            "contribution.record" => seqs.extend(contribution_seq(&entry.detail)),
+            "contribution.record" | "contribution.migrate" => seqs.extend(contribution_seq(&entry.detail)),
             "person.enrol" => enrolled.push(entry.entity.clone()),
             _ => {}
         }
@@ -907,13 +907,17 @@ async fn replay_page<S: FundStore + crate::Store>(
                 }
                 Some(claim) => reconciler.claim_reversed(claim, &entry.detail),
             },
-            "contribution.record" => match contribution_seq(&entry.detail).and_then(|seq| contributions.get(&seq)) {
-                None => reconciler.not_on_record(region, entry.seq, &format!("a contribution of {}", entry.entity)),
-                Some(record) => {
-                    let id = format!("{region}/{}", record.seq);
-                    reconciler.contribution(record, &entry.detail, caused(&by_cause, RecordKind::Contribution, &id));
+            "contribution.record" | "contribution.migrate" => {
+                match contribution_seq(&entry.detail).and_then(|seq| contributions.get(&seq)) {
+                    None => reconciler.not_on_record(region, entry.seq, &format!("a contribution of {}", entry.entity)),
+                    Some(record) => {
+                        let id = format!("{region}/{}", record.seq);
+                        let migrated = entry.action == "contribution.migrate";
+                        reconciler.contribution(record, &entry.detail, caused(&by_cause, RecordKind::Contribution, &id), migrated);
+                    }
                 }
-            },
+            }
+            "accumulators.open" => reconciler.accumulators_opened(region, &entry.entity, &entry.detail),
             "person.enrol" => {
                 reconciler.person_enrolled(
                     region,

@@ -24,6 +24,7 @@ pub mod handover;
 mod import;
 pub mod interface;
 pub mod legacy;
+pub mod migration;
 pub mod payment_clearing;
 pub mod periods;
 pub mod physician;
@@ -53,6 +54,7 @@ pub use fund::{
 };
 pub use import::{IMPORT_LIMIT, ImportHousehold, ImportStore, ImportSummary};
 pub use interface::{InterfaceMessage, InterfaceStore, Reservation, SignInRecord, VisitRecord};
+pub use migration::{BatchOutcome, MigrationBatch, MigrationRecord, MigrationStore, Reconciliation, RegisterProbe, Tally};
 pub use policy::{
     NewPolicyVersion, POLICY_NOTE_CHARS_MAX, POLICY_TEXT_BYTES_MAX, POLICY_VERSIONS_LIMIT, PolicyDecision, PolicyStatus, PolicyStore,
     PolicyVersion,

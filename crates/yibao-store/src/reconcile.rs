@@ -228,7 +228,10 @@ impl<'a> Reconciler<'a> {
     /// A `contribution.record` entry with its contribution and the transfers caused by it
     /// and its subsidies: what it posts, given the earlier records of its person, kind and
     /// period, against the books, and the record against its audit entry.
-    pub fn contribution(&mut self, record: &ContributionRecord, audited: &str, transfers: &[&Transfer]) {
+    ///
+    /// A migrated contribution (`migrated`, a `contribution.migrate` entry) posts nothing:
+    /// its money came with the fund's handed-over balance.
+    pub fn contribution(&mut self, record: &ContributionRecord, audited: &str, transfers: &[&Transfer], migrated: bool) {
         let record_id = format!("{}/{}", record.region, record.seq);
         let name = format!("contribution {record_id} of {}", record.person_id);
         self.contributions += 1;
@@ -244,7 +247,8 @@ impl<'a> Reconciler<'a> {
         }
         let key = (record.region, record.person_id, record.kind, record.period);
         let before = self.partly_paid.remove(&key);
-        match contribution_entries(record, before, record.recorded_at.date()) {
+        let expected = if migrated { Ok(Vec::new()) } else { contribution_entries(record, before, record.recorded_at.date()) };
+        match expected {
             Ok(expected) => {
                 let expected: Vec<Transfer> = expected.into_iter().map(|e| e.transfer).collect();
                 self.compare(&name, &expected, transfers);
@@ -259,6 +263,22 @@ impl<'a> Reconciler<'a> {
         };
         if after.paid_fen < after.due_fen {
             self.partly_paid.insert(key, after);
+        }
+    }
+
+    /// An `accumulators.open` entry (a migration's opening state, issue 16): the person's
+    /// next claim of the year starts from it. It comes before any claim of that year.
+    pub fn accumulators_opened(&mut self, region: RegionCode, person: &str, audited: &str) {
+        let name = format!("the opening accumulators of {person} in {region}");
+        let opened =
+            crate::migration::accumulators_opened(audited).and_then(|acc| Ok((acc, NationalId::parse(person).map_err(|e| e.to_string())?)));
+        match opened {
+            Ok((acc, id)) => {
+                if self.reached.insert((region, id, acc.year), acc).is_some() {
+                    self.breach(&name, format!("the person's {} accumulators were moved before they were opened", acc.year));
+                }
+            }
+            Err(e) => self.breach(&name, format!("its audit detail cannot be read: {e}")),
         }
     }
 

@@ -32,6 +32,7 @@ mod claims;
 pub mod detmath;
 pub mod format;
 pub mod identity;
+pub mod legacy;
 mod names;
 pub mod payment;
 mod person;

@@ -27,6 +27,7 @@ pub(crate) mod purpose {
     pub const CLAIM_LINES: u64 = 3;
     pub const IDENTITY: u64 = 4;
     pub const PAYMENT: u64 = 5;
+    pub const LEGACY: u64 = 6;
 }
 
 impl SplitMix64 {

@@ -1,0 +1,562 @@
+//! Go-live migration of a legacy system's register (数据迁移, R-SYS-3; issue 16 item 1): one
+//! use case for every edge (`yibao migrate` on the operator's machine; the API's reads and
+//! the two-person reconciliation).
+//!
+//! 1. **Check** (the dry run): every row of the extract's files is checked by
+//!    `yibao_import::legacy` (check digits, codes, dates, amounts, references between the
+//!    files), then by the rules an enrolment and a contribution follow here (a county of the
+//!    city, a scheme and tier it has, what is due for each period, never paid beyond it)
+//!    and against the register (a person enrolled, a household or card held already). The
+//!    answer counts the rows and lists each row to fix; nothing is written.
+//! 2. **Load**: only a clean extract. Its households go in batches, each whole or nothing
+//!    with the migration's record ([`yibao_store::migration`]); a load that stops is run
+//!    again with the same files and resumes at the first batch not loaded.
+//! 3. **Reconcile**: the register counted against the legacy totals, region by region, by
+//!    one person; signed off by another quoting its checksum, only when it matches to the
+//!    fen.
+//!
+//! A personal account's balance at the cut-off posts as its opening balance (from the
+//! fund's special account, as a handover); the funds' own balances are the accountant's
+//! receipts ([`App::record_receipt`]), the legacy contributions records of what was paid
+//! (they post nothing: their money is in those balances).
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use yibao_domain::{HouseholdId, NationalId, RegionCode};
+use yibao_engine::{Accumulators, contribution_due};
+use yibao_import::legacy::{LegacyExtract, LegacyFile, LegacyRowError, parse_extract};
+use yibao_import::{RowError, Table};
+use yibao_store::migration::{
+    BatchOutcome, MIGRATION_BATCH_HOUSEHOLDS_MAX, MIGRATION_BATCHES_MAX, MigrationBatch, MigrationRecord, MigrationStore as _,
+    PROBE_KEYS_MAX, RegisterProbe, Tally,
+};
+use yibao_store::{ImportHousehold, NewContribution, NewHousehold, NewPerson};
+
+use crate::{App, AppError, Principal, roles, store};
+
+/// Households per batch unless the caller says otherwise.
+pub const BATCH_HOUSEHOLDS_DEFAULT: usize = 2_000;
+/// Rows to fix answered at most; the count says how many there were.
+pub const MIGRATION_ERRORS_MAX: usize = 100_000;
+
+/// One file of an extract as the operator gave it.
+#[derive(Clone, Debug)]
+pub struct MigrationFile {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// What a check (or a load's check) found.
+#[derive(Clone, Debug, Serialize)]
+pub struct MigrationCheck {
+    /// The migration these files make (the first 16 hex digits of their SHA-256).
+    pub id: String,
+    pub files: Vec<String>,
+    /// Data rows read per file, in the order households, persons, contributions,
+    /// accumulators.
+    pub rows: [usize; 4],
+    /// Rows held back with a wrong row they depend on, per file.
+    pub held_back: [usize; 4],
+    /// Rows that hold, per file.
+    pub valid: [usize; 4],
+    pub batches: u32,
+    pub batch_households: u32,
+    /// Rows to fix, at most [`MIGRATION_ERRORS_MAX`] (`error_count` says how many).
+    #[serde(skip)]
+    pub errors: Vec<LegacyRowError>,
+    pub error_count: usize,
+    /// What the checked files add up to, region by region.
+    pub legacy: Tally,
+    /// The migration as the store holds it, when these files were loaded (or partly).
+    pub record: Option<MigrationRecord>,
+}
+
+impl MigrationCheck {
+    /// The rows to fix as a CSV file: file, line, column, key, message.
+    #[must_use]
+    pub fn error_file(&self) -> String {
+        yibao_import::legacy::error_file(&self.errors)
+    }
+
+    #[must_use]
+    pub fn is_clean(&self) -> bool {
+        self.error_count == 0
+    }
+}
+
+/// An extract checked, with the batches it loads as.
+struct Examined {
+    check: MigrationCheck,
+    batches: Vec<MigrationBatch>,
+}
+
+impl App {
+    /// The dry run: every row checked, nothing written. The operator's (the system's) or a
+    /// city administrator's.
+    pub async fn check_migration(
+        &self,
+        principal: &Principal,
+        files: Vec<MigrationFile>,
+        batch_households: usize,
+    ) -> Result<MigrationCheck, AppError> {
+        let city = self.migration_city(principal)?;
+        Ok(self.examine(city, files, batch_households).await?.check)
+    }
+
+    /// Loads a clean extract batch by batch, resuming where an earlier load of the same
+    /// files stopped; `progress` hears (batches loaded, batches) after each. Only the
+    /// operator loads (a personal account's balance is money brought into the books). An
+    /// extract with a row to fix loads nothing and answers its check.
+    pub async fn load_migration(
+        &self,
+        principal: &Principal,
+        source: &str,
+        files: Vec<MigrationFile>,
+        batch_households: usize,
+        progress: &(dyn Fn(u32, u32) + Send + Sync),
+    ) -> Result<(MigrationCheck, Option<MigrationRecord>), AppError> {
+        let city = principal.system()?;
+        let Examined { check, batches } = self.examine(city, files, batch_households).await?;
+        if !check.is_clean() {
+            return Ok((check, None));
+        }
+        let actor = principal.actor(source, self.now());
+        let record = MigrationRecord {
+            id: check.id.clone(),
+            city,
+            files: check.files.clone(),
+            batch_households: check.batch_households,
+            batches: check.batches,
+            batches_loaded: 0,
+            households: 0,
+            persons: 0,
+            legacy: check.legacy.clone(),
+            started_by: principal.name().to_owned(),
+            started_at: actor.at,
+            loaded_at: None,
+            report: None,
+        };
+        let mut record = store!(self, begin_migration(&actor, record))?;
+        progress(record.batches_loaded, record.batches);
+        for batch in batches.into_iter().skip(record.batches_loaded as usize) {
+            let number = batch.batch;
+            let actor = principal.actor(source, self.now());
+            match store!(self, load_migration_batch(&actor, city, batch))? {
+                BatchOutcome::Loaded | BatchOutcome::AlreadyLoaded => progress(number + 1, record.batches),
+            }
+        }
+        record = store!(self, migration(city, &check.id))?
+            .ok_or_else(|| AppError::internal("migration.failure", format!("migration {} vanished during its load", check.id)))?;
+        Ok((check, Some(record)))
+    }
+
+    /// The city's migrations, newest first: the fund's readers and the operator.
+    pub async fn migrations(&self, principal: &Principal) -> Result<Vec<MigrationRecord>, AppError> {
+        let city = self.migration_reader(principal)?;
+        Ok(store!(self, migrations(city))?)
+    }
+
+    /// One migration with its reconciliation, if prepared.
+    pub async fn migration(&self, principal: &Principal, id: &str) -> Result<MigrationRecord, AppError> {
+        let city = self.migration_reader(principal)?;
+        MigrationRecord::check_id(id)?;
+        store!(self, migration(city, id))?.ok_or_else(|| AppError::not_found("migration.not_found", format!("no migration {id}")))
+    }
+
+    /// Prepares the reconciliation of a loaded migration: the register counted now against
+    /// the legacy totals. A fund accountant's, the city administrator's or the operator's.
+    pub async fn prepare_migration_report(&self, principal: &Principal, source: &str, id: &str) -> Result<MigrationRecord, AppError> {
+        let city = self.migration_signer(principal)?;
+        MigrationRecord::check_id(id)?;
+        Ok(store!(self, prepare_migration_report(&principal.actor(source, self.now()), city, id))?)
+    }
+
+    /// Signs the reconciliation off: another person than its preparer, quoting its checksum.
+    pub async fn sign_off_migration(
+        &self,
+        principal: &Principal,
+        source: &str,
+        id: &str,
+        checksum: &str,
+    ) -> Result<MigrationRecord, AppError> {
+        let city = self.migration_signer(principal)?;
+        MigrationRecord::check_id(id)?;
+        Ok(store!(self, sign_off_migration(&principal.actor(source, self.now()), city, id, checksum.trim()))?)
+    }
+
+    fn migration_city(&self, principal: &Principal) -> Result<RegionCode, AppError> {
+        let city = match principal.system() {
+            Ok(city) => city,
+            Err(_) => principal.scope(roles::ADMINISTRATORS)?,
+        };
+        self.city_only(city)
+    }
+
+    fn migration_reader(&self, principal: &Principal) -> Result<RegionCode, AppError> {
+        let city = match principal.system() {
+            Ok(city) => city,
+            Err(_) => principal.scope(roles::FUND_READERS)?,
+        };
+        self.city_only(city)
+    }
+
+    fn migration_signer(&self, principal: &Principal) -> Result<RegionCode, AppError> {
+        let city = match principal.system() {
+            Ok(city) => city,
+            Err(_) => principal.scope(roles::FUND_WRITERS)?,
+        };
+        self.city_only(city)
+    }
+
+    /// A migration is the city's: a county's staff see and sign none.
+    fn city_only(&self, scope: RegionCode) -> Result<RegionCode, AppError> {
+        let city = self.policy().region;
+        if scope != city {
+            return Err(AppError::forbidden("a migration is the city's: its staff, not a county's, read and sign it"));
+        }
+        Ok(city)
+    }
+
+    /// Reads and checks the extract, and cuts it into batches.
+    async fn examine(&self, city: RegionCode, files: Vec<MigrationFile>, batch_households: usize) -> Result<Examined, AppError> {
+        if batch_households == 0 || batch_households > MIGRATION_BATCH_HOUSEHOLDS_MAX {
+            return Err(AppError::bad_request(
+                "migration.bad_batch",
+                format!("a batch has 1 to {MIGRATION_BATCH_HOUSEHOLDS_MAX} households, not {batch_households}"),
+            ));
+        }
+        let (id, names, tables) = read_files(files)?;
+        let table = |file: LegacyFile| tables.get(&file);
+        let (Some(households), Some(persons)) = (table(LegacyFile::Households), table(LegacyFile::Persons)) else {
+            return Err(AppError::bad_request(
+                "migration.missing_file",
+                "an extract has a households file and a persons file (docs/migration.md), and may have contributions and accumulators",
+            ));
+        };
+        let mut extract = parse_extract(households, persons, table(LegacyFile::Contributions), table(LegacyFile::Accumulators))
+            .map_err(|(file, e)| AppError::bad_request(e.code(), format!("{file}: {e}")))?;
+        let existing = store!(self, migration(city, &id))?;
+        let batch_households = existing.as_ref().map_or(batch_households, |r| r.batch_households as usize);
+        let loaded_households = existing.as_ref().map_or(0, |r| r.batches_loaded as usize * batch_households);
+        let contributions = self.check_rules(&mut extract);
+        self.check_register(city, &mut extract, loaded_households).await?;
+        let batches = cut(&id, extract_after_errors(&mut extract, contributions), batch_households)?;
+        let mut legacy = Tally::default();
+        let mut valid = [0; 4];
+        for batch in &batches {
+            for entry in &batch.households {
+                legacy.household(entry.household.region);
+                valid[0] += 1;
+                for member in &entry.members {
+                    legacy.person(&member.coverage);
+                    valid[1] += 1;
+                }
+            }
+            valid[2] += batch.contributions.len();
+            valid[3] += batch.accumulators.len();
+        }
+        let region_of: HashMap<NationalId, RegionCode> = batches
+            .iter()
+            .flat_map(|b| b.households.iter().flat_map(|h| h.members.iter().map(|m| (m.coverage.person_id, m.coverage.region))))
+            .collect();
+        for batch in &batches {
+            for contribution in &batch.contributions {
+                legacy.contribution(region_of[&contribution.person_id], contribution.kind, contribution.paid_fen);
+            }
+            for (person, accumulators) in &batch.accumulators {
+                legacy.accumulators(region_of[person], accumulators);
+            }
+        }
+        let error_count = extract.errors.len();
+        extract.errors.truncate(MIGRATION_ERRORS_MAX);
+        let batch_count = u32::try_from(batches.len()).unwrap_or(u32::MAX);
+        let check = MigrationCheck {
+            id,
+            files: names,
+            rows: extract.rows,
+            held_back: extract.held_back,
+            valid,
+            batches: batch_count,
+            batch_households: u32::try_from(batch_households).unwrap_or(u32::MAX),
+            errors: std::mem::take(&mut extract.errors),
+            error_count,
+            legacy,
+            record: existing,
+        };
+        Ok(Examined { check, batches })
+    }
+
+    /// The rules an enrolment and a contribution follow here, row by row: each wrong row
+    /// becomes an error, its person (and household) held back. Returns the contributions
+    /// with what is due for each.
+    fn check_rules(&self, extract: &mut LegacyExtract) -> Vec<NewContribution> {
+        let policy = self.policy();
+        let today = self.today();
+        let mut wrong: HashSet<NationalId> = HashSet::new();
+        for person in &extract.persons {
+            // The coverage is checked as an enrolment's (every rule of it); an ended one
+            // for its end alone, which the legacy file may carry.
+            let mut probe = person.coverage.clone();
+            probe.coverage_until = None;
+            let mut fail = |message: String| {
+                extract.errors.push(error(LegacyFile::Persons, person.line, &person.coverage.person_id, message));
+                wrong.insert(person.coverage.person_id);
+            };
+            if let Err(e) = self.check_coverage(&probe) {
+                fail(format!("{} [{}]", e.message, e.code));
+            } else if person.coverage.coverage_until.is_some_and(|until| until > today) {
+                fail("coverage ends after today: the extract is of the cut-off".into());
+            }
+        }
+        let coverage_of: HashMap<NationalId, &yibao_engine::Coverage> =
+            extract.persons.iter().map(|p| (p.coverage.person_id, &p.coverage)).collect();
+        let mut contributions = Vec::with_capacity(extract.contributions.len());
+        for row in &extract.contributions {
+            let coverage = coverage_of[&row.person_id];
+            let mut fail = |message: String| {
+                extract.errors.push(error(LegacyFile::Contributions, row.line, &row.person_id, message));
+                wrong.insert(row.person_id);
+            };
+            if row.period.year() > today.year() + 1 {
+                fail(format!("{} is too far ahead: contributions are paid for at most the next year", row.period));
+                continue;
+            }
+            match contribution_due(&policy, coverage, row.kind, row.period, row.wage_monthly) {
+                Err(e) => fail(e.to_string()),
+                Ok(due) if row.paid > due.due => fail(format!("{} paid, beyond the {} due for {}", row.paid, due.due, row.period)),
+                Ok(due) => match serde_json::to_string(&due.breakdown) {
+                    Ok(breakdown_json) => contributions.push(NewContribution {
+                        person_id: row.person_id,
+                        kind: row.kind,
+                        period: row.period,
+                        due_fen: due.due,
+                        paid_fen: row.paid,
+                        breakdown_json,
+                    }),
+                    Err(e) => fail(e.to_string()),
+                },
+            }
+        }
+        for row in &extract.accumulators {
+            let coverage = coverage_of[&row.person_id];
+            let year = row.accumulators.year;
+            if year > today.year() || year < coverage.coverage_from.year() {
+                extract.errors.push(error(
+                    LegacyFile::Accumulators,
+                    row.line,
+                    &row.person_id,
+                    format!("counters of {year}: a year from the coverage's first ({}) to this one", coverage.coverage_from.year()),
+                ));
+                wrong.insert(row.person_id);
+            }
+        }
+        hold_back(extract, &wrong);
+        contributions.retain(|c| !wrong.contains(&c.person_id));
+        contributions
+    }
+
+    /// Persons, households and cards the register holds already: each an error, except in
+    /// the first `loaded_households` households (loaded by this migration's earlier run).
+    async fn check_register(&self, city: RegionCode, extract: &mut LegacyExtract, loaded_households: usize) -> Result<(), AppError> {
+        let loaded: HashSet<HouseholdId> = extract.households.iter().take(loaded_households).map(|h| h.household_id.clone()).collect();
+        let to_load: Vec<_> = extract.persons.iter().filter(|p| !loaded.contains(&p.household_id)).collect();
+        let households: Vec<_> = extract.households.iter().filter(|h| !loaded.contains(&h.household_id)).collect();
+        let chunk = PROBE_KEYS_MAX / 3;
+        let mut found = RegisterProbe::default();
+        for start in (0..to_load.len().max(households.len())).step_by(chunk) {
+            let probe = RegisterProbe {
+                persons: to_load.iter().skip(start).take(chunk).map(|p| p.coverage.person_id).collect(),
+                households: households.iter().skip(start).take(chunk).map(|h| (h.region, h.household_id.to_string())).collect(),
+                cards: to_load
+                    .iter()
+                    .skip(start)
+                    .take(chunk)
+                    .filter_map(|p| p.card_no.clone().map(|card| (p.coverage.region, card)))
+                    .collect(),
+            };
+            let held = store!(self, probe_register(city, probe))?;
+            found.persons.extend(held.persons);
+            found.households.extend(held.households);
+            found.cards.extend(held.cards);
+        }
+        let persons: HashSet<NationalId> = found.persons.into_iter().collect();
+        let household_ids: HashSet<String> = found.households.into_iter().map(|(_, h)| h).collect();
+        let cards: HashSet<(RegionCode, String)> = found.cards.into_iter().collect();
+        let mut wrong: HashSet<NationalId> = HashSet::new();
+        for person in &to_load {
+            let id = person.coverage.person_id;
+            if persons.contains(&id) {
+                extract.errors.push(error(
+                    LegacyFile::Persons,
+                    person.line,
+                    &id,
+                    format!("{id} is enrolled already [person.already_enrolled]"),
+                ));
+                wrong.insert(id);
+            }
+            if let Some(card) = &person.card_no
+                && cards.contains(&(person.coverage.region, card.clone()))
+            {
+                extract.errors.push(error(
+                    LegacyFile::Persons,
+                    person.line,
+                    &id,
+                    format!("card {card} is another person's [person.card_taken]"),
+                ));
+                wrong.insert(id);
+            }
+        }
+        for household in &households {
+            if household_ids.contains(household.household_id.as_str()) {
+                extract.errors.push(LegacyRowError {
+                    file: LegacyFile::Households,
+                    row: RowError {
+                        line: household.line,
+                        column: Some("household_id".into()),
+                        key: Some(household.household_id.to_string()),
+                        message: format!("household {} exists already [person.household_exists]", household.household_id),
+                    },
+                });
+                for member in extract.persons.iter().filter(|p| p.household_id == household.household_id) {
+                    wrong.insert(member.coverage.person_id);
+                }
+            }
+        }
+        hold_back(extract, &wrong);
+        extract.errors.sort_by_key(|e| (e.file, e.row.line));
+        Ok(())
+    }
+}
+
+fn error(file: LegacyFile, line: usize, person: &NationalId, message: String) -> LegacyRowError {
+    LegacyRowError { file, row: RowError { line, column: None, key: Some(person.to_string()), message } }
+}
+
+/// Holds back the households of `wrong` persons whole, with their members' other rows: a
+/// row with an error of its own is counted as an error, any other as held back.
+fn hold_back(extract: &mut LegacyExtract, wrong: &HashSet<NationalId>) {
+    if wrong.is_empty() {
+        return;
+    }
+    let failed: HashSet<(LegacyFile, usize)> = extract.errors.iter().map(|e| (e.file, e.row.line)).collect();
+    let households: HashSet<HouseholdId> =
+        extract.persons.iter().filter(|p| wrong.contains(&p.coverage.person_id)).map(|p| p.household_id.clone()).collect();
+    let held: HashSet<NationalId> =
+        extract.persons.iter().filter(|p| households.contains(&p.household_id)).map(|p| p.coverage.person_id).collect();
+    let mut count = |file: LegacyFile, line: usize| {
+        if !failed.contains(&(file, line)) {
+            extract.held_back[file as usize] += 1;
+        }
+    };
+    let mut keep = |file: LegacyFile, line: usize, hold: bool| {
+        if hold {
+            count(file, line);
+        }
+        !hold
+    };
+    extract.households.retain(|h| keep(LegacyFile::Households, h.line, households.contains(&h.household_id)));
+    extract.persons.retain(|p| keep(LegacyFile::Persons, p.line, held.contains(&p.coverage.person_id)));
+    extract.contributions.retain(|c| keep(LegacyFile::Contributions, c.line, held.contains(&c.person_id)));
+    extract.accumulators.retain(|a| keep(LegacyFile::Accumulators, a.line, held.contains(&a.person_id)));
+}
+
+/// The extract's rows that hold, with the contributions (due computed) of the persons kept.
+fn extract_after_errors(extract: &mut LegacyExtract, contributions: Vec<NewContribution>) -> (LegacyExtract, Vec<NewContribution>) {
+    let kept: HashSet<NationalId> = extract.persons.iter().map(|p| p.coverage.person_id).collect();
+    let contributions = contributions.into_iter().filter(|c| kept.contains(&c.person_id)).collect();
+    let rows = LegacyExtract {
+        households: std::mem::take(&mut extract.households),
+        persons: std::mem::take(&mut extract.persons),
+        accumulators: std::mem::take(&mut extract.accumulators),
+        ..LegacyExtract::default()
+    };
+    (rows, contributions)
+}
+
+/// The batches: households in the files' order, `size` at a time, each with its members'
+/// contributions and accumulators.
+fn cut(id: &str, (extract, contributions): (LegacyExtract, Vec<NewContribution>), size: usize) -> Result<Vec<MigrationBatch>, AppError> {
+    let batch_count = extract.households.len().div_ceil(size);
+    if batch_count > MIGRATION_BATCHES_MAX as usize {
+        return Err(AppError::bad_request(
+            "migration.bad_batch",
+            format!("{batch_count} batches: at most {MIGRATION_BATCHES_MAX}; take larger batches"),
+        ));
+    }
+    let batch_of: HashMap<HouseholdId, usize> =
+        extract.households.iter().enumerate().map(|(i, h)| (h.household_id.clone(), i / size)).collect();
+    let mut batches: Vec<MigrationBatch> = (0..batch_count)
+        .map(|batch| MigrationBatch {
+            migration: id.to_owned(),
+            batch: u32::try_from(batch).unwrap_or(u32::MAX),
+            households: Vec::new(),
+            contributions: Vec::new(),
+            accumulators: Vec::new(),
+        })
+        .collect();
+    let mut position: HashMap<HouseholdId, (usize, usize)> = HashMap::new();
+    for household in extract.households {
+        let batch = batch_of[&household.household_id];
+        position.insert(household.household_id.clone(), (batch, batches[batch].households.len()));
+        batches[batch].households.push(ImportHousehold {
+            household: NewHousehold { household_id: household.household_id, region: household.region, address: household.address },
+            members: Vec::new(),
+        });
+    }
+    let mut person_batch: HashMap<NationalId, usize> = HashMap::new();
+    for person in extract.persons {
+        let (batch, index) = position[&person.household_id];
+        person_batch.insert(person.coverage.person_id, batch);
+        batches[batch].households[index].members.push(NewPerson {
+            name: person.name,
+            card_no: person.card_no,
+            household_id: person.household_id,
+            coverage: person.coverage,
+        });
+    }
+    for contribution in contributions {
+        batches[person_batch[&contribution.person_id]].contributions.push(contribution);
+    }
+    for row in extract.accumulators {
+        let accumulators: Accumulators = row.accumulators;
+        batches[person_batch[&row.person_id]].accumulators.push((row.person_id, accumulators));
+    }
+    Ok(batches)
+}
+
+/// The migration's id, the files' names and their tables by kind.
+type ReadFiles = (String, Vec<String>, HashMap<LegacyFile, Table>);
+
+/// The files by kind, the migration's id (the first 16 hex digits of the SHA-256 over each
+/// file's kind and bytes, in kind order) and their names.
+fn read_files(files: Vec<MigrationFile>) -> Result<ReadFiles, AppError> {
+    let mut by_kind: Vec<(LegacyFile, MigrationFile)> = Vec::new();
+    for file in files {
+        let Some(kind) = LegacyFile::of_name(&file.name) else {
+            return Err(AppError::bad_request(
+                "migration.unknown_file",
+                format!("'{}' is none of households, persons, contributions or accumulators (.csv, .xlsx)", file.name),
+            ));
+        };
+        if by_kind.iter().any(|(k, _)| *k == kind) {
+            return Err(AppError::bad_request("migration.unknown_file", format!("two {kind} files")));
+        }
+        by_kind.push((kind, file));
+    }
+    by_kind.sort_by_key(|(kind, _)| *kind);
+    let mut hash = Sha256::new();
+    let mut tables = HashMap::new();
+    let mut names = Vec::new();
+    for (kind, file) in by_kind {
+        hash.update(kind.name().as_bytes());
+        hash.update((file.bytes.len() as u64).to_le_bytes());
+        hash.update(&file.bytes);
+        let table = Table::read(&file.name, &file.bytes).map_err(|e| AppError::bad_request(e.code(), format!("{}: {e}", file.name)))?;
+        tables.insert(kind, table);
+        names.push(file.name);
+    }
+    let id: String = hash.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
+    Ok((id, names, tables))
+}

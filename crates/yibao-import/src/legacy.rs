@@ -1,0 +1,731 @@
+//! A legacy system's extract at go-live (数据迁移, R-SYS-3; issue 16): the register and its
+//! money as the old system held them at the cut-off, in four files of documented columns
+//! (`docs/migration.md`), each CSV (UTF-8 or GB 18030) or a spreadsheet:
+//!
+//! - `households`: the households (户), one row each;
+//! - `persons`: every insured person with the coverage the engine reads (scheme, category,
+//!   start, tier and its changes, card, groups, certified diseases) and the personal
+//!   account's balance at the cut-off;
+//! - `contributions` (optional): what each person paid, per kind and period;
+//! - `accumulators` (optional): each person's year-to-date counters at the cut-off, so that
+//!   deductibles and caps go on counting where the old system left them.
+//!
+//! Every row is checked on its own (check digits, codes, dates, amounts), then against the
+//! other files (a household named twice, a person in no household, a contribution of a
+//! person the extract does not carry). A wrong row is reported, never guessed at; the rows
+//! that depend on it (a household's members, a person's contributions) are held back with
+//! it and counted, so that the legacy team fixes the one row. What needs the policy or the
+//! store (a county of the city, a tier the city has, a person already enrolled) is the
+//! application's to check. Pure: callers pass the tables.
+
+use std::collections::{HashMap, HashSet};
+
+use time::Date;
+use yibao_domain::{
+    AssistanceGroup, ContributionKind, Fen, HouseholdId, NationalId, Period, PersonCategory, PersonName, RegionCode, Scheme, Tier,
+};
+use yibao_engine::{Accumulators, Coverage, TierChange, TierHistory};
+
+use crate::catalogue::{Column, date_of, flag_of};
+use crate::{FileError, RowError, Table};
+
+/// Most certified diseases one person's row may name.
+pub const DISEASES_MAX: usize = 32;
+
+/// The four files of an extract.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LegacyFile {
+    Households,
+    Persons,
+    Contributions,
+    Accumulators,
+}
+
+impl LegacyFile {
+    pub const ALL: [LegacyFile; 4] = [LegacyFile::Households, LegacyFile::Persons, LegacyFile::Contributions, LegacyFile::Accumulators];
+
+    /// The file's name without its extension, as the extract's directory holds it.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            LegacyFile::Households => "households",
+            LegacyFile::Persons => "persons",
+            LegacyFile::Contributions => "contributions",
+            LegacyFile::Accumulators => "accumulators",
+        }
+    }
+
+    /// Whether an extract must carry it.
+    #[must_use]
+    pub const fn required(self) -> bool {
+        matches!(self, LegacyFile::Households | LegacyFile::Persons)
+    }
+
+    #[must_use]
+    pub fn columns(self) -> &'static [Column] {
+        match self {
+            LegacyFile::Households => &HOUSEHOLD_COLUMNS,
+            LegacyFile::Persons => &PERSON_COLUMNS,
+            LegacyFile::Contributions => &CONTRIBUTION_COLUMNS,
+            LegacyFile::Accumulators => &ACCUMULATOR_COLUMNS,
+        }
+    }
+
+    /// The file a name (`persons.csv`, `Persons.XLSX`) is, by its stem.
+    #[must_use]
+    pub fn of_name(name: &str) -> Option<LegacyFile> {
+        let file = name.rsplit(['/', '\\']).next().unwrap_or(name);
+        let stem = file.split_once('.').map_or(file, |(stem, _)| stem);
+        LegacyFile::ALL.into_iter().find(|f| f.name().eq_ignore_ascii_case(stem))
+    }
+}
+
+impl std::fmt::Display for LegacyFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+pub const HOUSEHOLD_COLUMNS: [Column; 3] = [
+    Column::new("household_id", "户号", true, "the household's number in the legacy register"),
+    Column::new("region", "参保地区划", true, "the county or district (6-digit GB/T 2260 code)"),
+    Column::new("address", "住址", true, "the household's address"),
+];
+
+pub const PERSON_COLUMNS: [Column; 18] = [
+    Column::new("person_id", "公民身份号码", true, "18-character national ID (GB 11643, check digit)"),
+    Column::new("name", "姓名", true, "name as on the ID card"),
+    Column::new("household_id", "户号", true, "the household (in the households file)"),
+    Column::new("region", "参保地区划", true, "where the person is insured: the household's county"),
+    Column::new("scheme", "险种", true, "employee (310, 职工) or resident (390, 居民)"),
+    Column::new("category", "人员类别", true, "employed (在职), retired (退休) or resident (居民)"),
+    Column::new("coverage_from", "参保开始日期", true, "first day of coverage (YYYY-MM-DD)"),
+    Column::new("coverage_until", "参保终止日期", false, "last day of coverage, when it has ended; empty: insured"),
+    Column::new("tier", "缴费档次", false, "the tier chosen at enrolment (1 to 4), where the city has tiers"),
+    Column::new("tier_changes", "档次变更", false, "changes asked for, `YYYY-MM-DD:N` separated by `;` (the day asked, the tier)"),
+    Column::new("card_no", "社会保障卡号", false, "social-security card or e-voucher number (R-SYS-4)"),
+    Column::new(
+        "assistance_group",
+        "救助类别",
+        false,
+        "destitute, dibao, low-income, impoverished-by-illness or registered-poor; empty: none",
+    ),
+    Column::new("supplementary", "补充医疗保险", false, "1: enrolled in supplementary insurance"),
+    Column::new("maternity", "生育保险", false, "1: an employee with maternity insurance"),
+    Column::new("civil_servant", "公务员医疗补助", false, "1: under the civil servants' medical subsidy"),
+    Column::new("enterprise_supplementary", "企业补充医疗保险", false, "1: the employer has supplementary insurance"),
+    Column::new("chronic_diseases", "认定慢特病", false, "ICD-10 prefixes of certified diseases, separated by `;`"),
+    Column::new("personal_account_balance", "个人账户余额", false, "an employee's personal-account balance at the cut-off, yuan"),
+];
+
+pub const CONTRIBUTION_COLUMNS: [Column; 5] = [
+    Column::new("person_id", "公民身份号码", true, "the person (in the persons file)"),
+    Column::new("kind", "缴费类型", true, "resident, employee, supplementary or maternity"),
+    Column::new("period", "缴费期间", true, "YYYY for resident and supplementary, YYYY-MM for employee and maternity"),
+    Column::new("paid", "实缴金额", true, "what was paid, yuan"),
+    Column::new("wage_monthly", "缴费基数", false, "an employee's monthly wage base, yuan"),
+];
+
+/// The accumulators' counters, in their national order of the 5206 query, after
+/// `person_id` and `year`: the field each column sets.
+const ACCUMULATOR_FIELDS: [(&str, &str); 18] = [
+    ("inpatient_deductible_paid", "住院起付线累计"),
+    ("pooled_paid", "统筹基金支付累计"),
+    ("outpatient_deductible_paid", "门诊起付线累计"),
+    ("outpatient_pooled_paid", "门诊统筹支付累计"),
+    ("chronic_deductible_paid", "慢特病起付线累计"),
+    ("chronic_paid", "慢特病支付累计"),
+    ("inscope_burden", "合规自付累计"),
+    ("critical_paid", "大病保险支付累计"),
+    ("assistance_deductible_paid", "医疗救助起付线累计"),
+    ("assistance_paid", "医疗救助支付累计"),
+    ("supplementary_paid", "补充保险支付累计"),
+    ("maternity_paid", "生育基金支付累计"),
+    ("two_disease_deductible_paid", "两病起付线累计"),
+    ("two_disease_paid", "两病支付累计"),
+    ("special_drug_deductible_paid", "特药起付线累计"),
+    ("special_drug_paid", "特药支付累计"),
+    ("civil_servant_paid", "公务员补助支付累计"),
+    ("enterprise_supplementary_paid", "企业补充保险支付累计"),
+];
+
+pub const ACCUMULATOR_COLUMNS: [Column; 21] = {
+    let mut columns = [Column::new("", "", false, "a year-to-date amount, yuan; empty: 0"); 21];
+    columns[0] = Column::new("person_id", "公民身份号码", true, "the person (in the persons file)");
+    columns[1] = Column::new("year", "年度", true, "the year the counters are of");
+    columns[2] = Column::new("admissions", "住院次数", false, "inpatient admissions this year");
+    let mut i = 0;
+    while i < ACCUMULATOR_FIELDS.len() {
+        columns[3 + i] = Column::new(ACCUMULATOR_FIELDS[i].0, ACCUMULATOR_FIELDS[i].1, false, "a year-to-date amount, yuan; empty: 0");
+        i += 1;
+    }
+    columns
+};
+
+/// A household row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LegacyHousehold {
+    pub line: usize,
+    pub household_id: HouseholdId,
+    pub region: RegionCode,
+    pub address: String,
+}
+
+/// A person row: who, where, and the coverage to enrol (its personal-account balance the
+/// one at the cut-off).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LegacyPerson {
+    pub line: usize,
+    pub name: PersonName,
+    pub card_no: Option<String>,
+    pub household_id: HouseholdId,
+    pub coverage: Coverage,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LegacyContribution {
+    pub line: usize,
+    pub person_id: NationalId,
+    pub kind: ContributionKind,
+    pub period: Period,
+    pub paid: Fen,
+    pub wage_monthly: Option<Fen>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LegacyAccumulators {
+    pub line: usize,
+    pub person_id: NationalId,
+    pub accumulators: Accumulators,
+}
+
+/// A row to fix, with its file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LegacyRowError {
+    pub file: LegacyFile,
+    pub row: RowError,
+}
+
+/// An extract checked row by row and across its files: the rows that hold, the rows to fix,
+/// and how many rows were held back because a row they depend on is to be fixed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LegacyExtract {
+    pub households: Vec<LegacyHousehold>,
+    pub persons: Vec<LegacyPerson>,
+    pub contributions: Vec<LegacyContribution>,
+    pub accumulators: Vec<LegacyAccumulators>,
+    /// Data rows read, per file (in [`LegacyFile::ALL`]'s order).
+    pub rows: [usize; 4],
+    /// Rows held back with a wrong row they depend on, per file.
+    pub held_back: [usize; 4],
+    pub errors: Vec<LegacyRowError>,
+}
+
+impl LegacyExtract {
+    /// The rows to fix as a CSV file (UTF-8 with a byte-order mark): file, line, column,
+    /// key, message.
+    #[must_use]
+    pub fn error_file(&self) -> String {
+        error_file(&self.errors)
+    }
+}
+
+/// The rows to fix as a CSV file (UTF-8 with a byte-order mark): file, line, column, key,
+/// message.
+#[must_use]
+pub fn error_file(errors: &[LegacyRowError]) -> String {
+    let write = || -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        writer.write_record(["file", "line", "column", "key", "message"])?;
+        for error in errors {
+            let line = error.row.line.to_string();
+            writer.write_record([
+                error.file.name(),
+                line.as_str(),
+                error.row.column.as_deref().unwrap_or(""),
+                error.row.key.as_deref().unwrap_or(""),
+                &error.row.message,
+            ])?;
+        }
+        Ok(writer.into_inner()?)
+    };
+    let bytes = write().expect("writing to memory");
+    let mut out = String::from('\u{feff}');
+    out.push_str(&String::from_utf8(bytes).expect("written from strings"));
+    out
+}
+
+/// Checks an extract: `households` and `persons` are required, the other two optional.
+/// A file that cannot be read at all is the error, with its file.
+pub fn parse_extract(
+    households: &Table,
+    persons: &Table,
+    contributions: Option<&Table>,
+    accumulators: Option<&Table>,
+) -> Result<LegacyExtract, (LegacyFile, FileError)> {
+    let mut extract = LegacyExtract::default();
+    let mut errors = Vec::new();
+    let mut sheet = |file: LegacyFile, table: &Table, errors: &mut Vec<LegacyRowError>| -> Result<Vec<(usize, Vec<String>)>, _> {
+        extract.rows[file as usize] = table.rows.len();
+        rows_of(file, table, errors).map_err(|e| (file, e))
+    };
+    let household_rows = sheet(LegacyFile::Households, households, &mut errors)?;
+    let person_rows = sheet(LegacyFile::Persons, persons, &mut errors)?;
+    let contribution_rows = contributions.map(|t| sheet(LegacyFile::Contributions, t, &mut errors)).transpose()?.unwrap_or_default();
+    let accumulator_rows = accumulators.map(|t| sheet(LegacyFile::Accumulators, t, &mut errors)).transpose()?.unwrap_or_default();
+
+    // Households: one row per number.
+    let mut household_lines: HashMap<HouseholdId, (usize, RegionCode)> = HashMap::new();
+    let mut wrong_households: HashSet<String> = HashSet::new();
+    let mut households = Vec::with_capacity(household_rows.len());
+    for (line, cells) in household_rows {
+        let mut row = Row::new(LegacyFile::Households, line, &mut errors);
+        row.key = Some(cells[0].clone());
+        let id = row.check(0, HouseholdId::parse(&cells[0]).map_err(|e| e.to_string()));
+        let region = row.check(1, RegionCode::parse(&cells[1]).map_err(|e| e.to_string()));
+        let address = row.check(2, yibao_domain::parse_address(&cells[2]).map_err(|e| e.to_string()));
+        let (Some(id), Some(region), Some(address)) = (id, region, address) else {
+            wrong_households.insert(cells[0].clone());
+            continue;
+        };
+        if let Some((first, _)) = household_lines.get(&id) {
+            row.fail(Some(0), format!("household {id} is on line {first} already"));
+            continue;
+        }
+        household_lines.insert(id.clone(), (line, region));
+        households.push(LegacyHousehold { line, household_id: id, region, address });
+    }
+
+    // Persons: one row per national ID and per card, in a household of the extract.
+    let mut person_lines: HashMap<NationalId, usize> = HashMap::new();
+    let mut card_lines: HashMap<String, usize> = HashMap::new();
+    let mut wrong_persons: HashSet<String> = HashSet::new();
+    let mut persons = Vec::with_capacity(person_rows.len());
+    for (line, cells) in person_rows {
+        let mut row = Row::new(LegacyFile::Persons, line, &mut errors);
+        row.key = Some(cells[0].clone());
+        let person = row.person(&cells);
+        let Some(person) = person else {
+            wrong_persons.insert(cells[0].clone());
+            wrong_households.insert(cells[2].clone());
+            continue;
+        };
+        let id = person.coverage.person_id;
+        let mut fine = true;
+        if let Some(first) = person_lines.get(&id) {
+            row.fail(Some(0), format!("{id} is on line {first} already"));
+            fine = false;
+        }
+        if let Some(card) = &person.card_no
+            && let Some(first) = card_lines.get(card)
+        {
+            row.fail(Some(10), format!("card {card} is the card of the person on line {first}"));
+            fine = false;
+        }
+        match household_lines.get(&person.household_id) {
+            None if wrong_households.contains(person.household_id.as_str()) => {
+                extract.held_back[LegacyFile::Persons as usize] += 1;
+                wrong_persons.insert(cells[0].clone());
+                continue;
+            }
+            None => {
+                row.fail(Some(2), format!("household {} is not in the households file", person.household_id));
+                fine = false;
+            }
+            Some((household_line, region)) if *region != person.coverage.region => {
+                row.fail(
+                    Some(3),
+                    format!("the person is insured in {}, the household (line {household_line}) in {region}", person.coverage.region),
+                );
+                fine = false;
+            }
+            Some(_) => {}
+        }
+        if !fine {
+            wrong_persons.insert(cells[0].clone());
+            wrong_households.insert(person.household_id.as_str().to_owned());
+            continue;
+        }
+        person_lines.insert(id, line);
+        if let Some(card) = &person.card_no {
+            card_lines.insert(card.clone(), line);
+        }
+        persons.push(person);
+    }
+    // A household whose member is wrong is held back whole (R-ENR-1: a household is
+    // enrolled whole), with its other members; a household with no member is itself wrong.
+    let members: HashSet<&HouseholdId> = persons.iter().map(|p| &p.household_id).collect();
+    let mut kept_households = Vec::with_capacity(households.len());
+    for household in households {
+        if wrong_households.contains(household.household_id.as_str()) {
+            extract.held_back[LegacyFile::Households as usize] += 1;
+        } else if !members.contains(&household.household_id) {
+            errors.push(LegacyRowError {
+                file: LegacyFile::Households,
+                row: RowError {
+                    line: household.line,
+                    column: None,
+                    key: Some(household.household_id.to_string()),
+                    message: "no person of the persons file is a member of this household".into(),
+                },
+            });
+        } else {
+            kept_households.push(household);
+        }
+    }
+    let kept: HashSet<HouseholdId> = kept_households.iter().map(|h| h.household_id.clone()).collect();
+    let before = persons.len();
+    persons.retain(|p| kept.contains(&p.household_id));
+    extract.held_back[LegacyFile::Persons as usize] += before - persons.len();
+    for person in &persons {
+        person_lines.insert(person.coverage.person_id, person.line);
+    }
+    let person_ok: HashSet<NationalId> = persons.iter().map(|p| p.coverage.person_id).collect();
+    let held_person =
+        |text: &str, id: &NationalId| wrong_persons.contains(text) || (person_lines.contains_key(id) && !person_ok.contains(id));
+
+    // Contributions: a person of the extract, one row per kind and period.
+    let mut contribution_lines: HashMap<(NationalId, ContributionKind, Period), usize> = HashMap::new();
+    let mut contributions_kept = Vec::with_capacity(contribution_rows.len());
+    for (line, cells) in contribution_rows {
+        let mut row = Row::new(LegacyFile::Contributions, line, &mut errors);
+        row.key = Some(cells[0].clone());
+        let Some(contribution) = row.contribution(&cells) else { continue };
+        let id = contribution.person_id;
+        if held_person(&cells[0], &id) {
+            extract.held_back[LegacyFile::Contributions as usize] += 1;
+            continue;
+        }
+        if !person_ok.contains(&id) {
+            row.fail(Some(0), format!("{id} is not in the persons file"));
+            continue;
+        }
+        if let Some(first) = contribution_lines.insert((id, contribution.kind, contribution.period), line) {
+            row.fail(None, format!("{id}'s {} {} is on line {first} already", contribution.kind.as_str(), contribution.period));
+            continue;
+        }
+        contributions_kept.push(contribution);
+    }
+
+    // Accumulators: a person of the extract, one row per year.
+    let mut accumulator_lines: HashMap<(NationalId, i32), usize> = HashMap::new();
+    let mut accumulators_kept = Vec::with_capacity(accumulator_rows.len());
+    for (line, cells) in accumulator_rows {
+        let mut row = Row::new(LegacyFile::Accumulators, line, &mut errors);
+        row.key = Some(cells[0].clone());
+        let Some(row_accumulators) = row.accumulators(&cells) else { continue };
+        let id = row_accumulators.person_id;
+        if held_person(&cells[0], &id) {
+            extract.held_back[LegacyFile::Accumulators as usize] += 1;
+            continue;
+        }
+        if !person_ok.contains(&id) {
+            row.fail(Some(0), format!("{id} is not in the persons file"));
+            continue;
+        }
+        if let Some(first) = accumulator_lines.insert((id, row_accumulators.accumulators.year), line) {
+            row.fail(Some(1), format!("{id}'s {} counters are on line {first} already", row_accumulators.accumulators.year));
+            continue;
+        }
+        accumulators_kept.push(row_accumulators);
+    }
+
+    extract.households = kept_households;
+    extract.persons = persons;
+    extract.contributions = contributions_kept;
+    extract.accumulators = accumulators_kept;
+    errors.sort_by_key(|e| (e.file, e.row.line));
+    extract.errors = errors;
+    Ok(extract)
+}
+
+/// The file's rows with their cells in the layout's column order (an absent optional
+/// column reads as empty). A row with fewer cells than the header, or more that are not
+/// empty, is an error and left out.
+fn rows_of(file: LegacyFile, table: &Table, errors: &mut Vec<LegacyRowError>) -> Result<Vec<(usize, Vec<String>)>, FileError> {
+    let columns = file.columns();
+    let mut index = vec![None; columns.len()];
+    for (position, name) in table.header.iter().enumerate() {
+        let name = name.trim_start_matches('\u{feff}').trim();
+        if let Some(column) = columns.iter().position(|c| c.field.eq_ignore_ascii_case(name) || c.zh == name)
+            && index[column].replace(position).is_some()
+        {
+            return Err(FileError::DuplicateColumn(columns[column].field.to_owned()));
+        }
+    }
+    if let Some((missing, _)) = columns.iter().zip(&index).find(|(c, i)| c.required && i.is_none()) {
+        return Err(FileError::MissingColumn(format!("{} ({})", missing.field, missing.zh)));
+    }
+    let width = table.header.len();
+    let mut rows = Vec::with_capacity(table.rows.len());
+    for (line, cells) in &table.rows {
+        if cells.len() < width || cells[width.min(cells.len())..].iter().any(|c| !c.is_empty()) {
+            errors.push(LegacyRowError {
+                file,
+                row: RowError {
+                    line: *line,
+                    column: None,
+                    key: cells.first().cloned(),
+                    message: format!(
+                        "the row has {} cells and the header {width}: a cell is missing, or a comma in a value is not quoted",
+                        cells.len()
+                    ),
+                },
+            });
+            continue;
+        }
+        rows.push((*line, index.iter().map(|i| i.and_then(|i| cells.get(i)).cloned().unwrap_or_default()).collect()));
+    }
+    Ok(rows)
+}
+
+/// One row being checked: every column's error is reported, not only the first.
+struct Row<'a> {
+    file: LegacyFile,
+    line: usize,
+    key: Option<String>,
+    errors: &'a mut Vec<LegacyRowError>,
+    failed: bool,
+}
+
+impl<'a> Row<'a> {
+    fn new(file: LegacyFile, line: usize, errors: &'a mut Vec<LegacyRowError>) -> Row<'a> {
+        Row { file, line, key: None, errors, failed: false }
+    }
+
+    fn fail(&mut self, column: Option<usize>, message: String) {
+        self.failed = true;
+        let column = column.map(|c| self.file.columns()[c].field.to_owned());
+        self.errors.push(LegacyRowError { file: self.file, row: RowError { line: self.line, column, key: self.key.clone(), message } });
+    }
+
+    fn check<T>(&mut self, column: usize, result: Result<T, String>) -> Option<T> {
+        result.map_err(|message| self.fail(Some(column), message)).ok()
+    }
+
+    fn person(&mut self, cells: &[String]) -> Option<LegacyPerson> {
+        let person_id = self.check(0, NationalId::parse(&cells[0]).map_err(|e| e.to_string()));
+        let name = self.check(1, PersonName::parse(&cells[1]).map_err(|e| e.to_string()));
+        let household_id = self.check(2, HouseholdId::parse(&cells[2]).map_err(|e| e.to_string()));
+        let region = self.check(3, RegionCode::parse(&cells[3]).map_err(|e| e.to_string()));
+        let scheme = self.check(4, scheme_of(&cells[4]));
+        let category = self.check(5, category_of(&cells[5]));
+        let from = self.check(6, required_date(&cells[6]));
+        let until = self.check(7, date_of(&cells[7])).flatten();
+        let tier = self.check(8, optional_tier(&cells[8]));
+        let changes = self.check(9, tier_changes_of(&cells[9]));
+        let card_no = self.check(10, optional(&cells[10], |t| yibao_domain::parse_card_no(t).map_err(|e| e.to_string())));
+        let group =
+            self.check(11, optional(&cells[11], |t| AssistanceGroup::parse(t).ok_or_else(|| format!("'{t}' is not an assistance group"))));
+        let supplementary = self.check(12, flag_of(&cells[12]));
+        let maternity = self.check(13, flag_of(&cells[13]));
+        let civil_servant = self.check(14, flag_of(&cells[14]));
+        let enterprise_supplementary = self.check(15, flag_of(&cells[15]));
+        let diseases = self.check(16, diseases_of(&cells[16]));
+        let balance = self.check(17, amount_of(&cells[17]));
+        if let (Some(from), Some(until)) = (from, until)
+            && until < from
+        {
+            self.fail(Some(7), format!("coverage ends on {until}, before it began on {from}"));
+        }
+        if let (Some(tier), Some(changes)) = (tier, &changes) {
+            if tier.is_none() && !changes.is_empty() {
+                self.fail(Some(9), "tier changes without a tier chosen at enrolment".into());
+            }
+            if let Some(change) = changes.iter().find(|c| from.is_some_and(|from| c.requested_on < from)) {
+                self.fail(Some(9), format!("a change asked for on {}, before coverage began", change.requested_on));
+            }
+        }
+        if let (Some(scheme), Some(balance)) = (scheme, balance)
+            && scheme != Scheme::Employee
+            && !balance.is_zero()
+        {
+            self.fail(Some(17), "only an employee has a personal account".into());
+        }
+        if self.failed {
+            return None;
+        }
+        let (Some(person_id), Some(name), Some(household_id), Some(region), Some(scheme), Some(category), Some(from)) =
+            (person_id, name, household_id, region, scheme, category, from)
+        else {
+            return None;
+        };
+        let coverage = Coverage {
+            person_id,
+            region,
+            scheme,
+            category,
+            coverage_from: from,
+            coverage_until: until,
+            tier_history: tier.flatten().map(|initial| TierHistory { initial, since: from, changes: changes.unwrap_or_default() }),
+            assistance_group: group.flatten(),
+            supplementary: supplementary.unwrap_or(false),
+            maternity: maternity.unwrap_or(false),
+            civil_servant: civil_servant.unwrap_or(false),
+            enterprise_supplementary: enterprise_supplementary.unwrap_or(false),
+            certified_chronic_diseases: diseases.unwrap_or_default(),
+            personal_account_balance: balance.unwrap_or(Fen::ZERO),
+            use_personal_account: scheme == Scheme::Employee,
+        };
+        Some(LegacyPerson { line: self.line, name, card_no: card_no.flatten(), household_id, coverage })
+    }
+
+    fn contribution(&mut self, cells: &[String]) -> Option<LegacyContribution> {
+        let person_id = self.check(0, NationalId::parse(&cells[0]).map_err(|e| e.to_string()));
+        let kind = self.check(
+            1,
+            ContributionKind::parse(&cells[1])
+                .ok_or_else(|| format!("'{}' is not resident, employee, supplementary or maternity", cells[1])),
+        );
+        let period = self.check(2, Period::parse(&cells[2]).map_err(|e| e.to_string()));
+        let paid = self.check(3, required(&cells[3], amount_of));
+        let wage_monthly = self.check(4, optional(&cells[4], amount_of));
+        if let (Some(kind), Some(period)) = (kind, period)
+            && kind.is_yearly() != matches!(period, Period::Year(_))
+        {
+            self.fail(
+                Some(2),
+                format!("a {} contribution is paid for a {}", kind.as_str(), if kind.is_yearly() { "year" } else { "month" }),
+            );
+        }
+        if self.failed {
+            return None;
+        }
+        Some(LegacyContribution {
+            line: self.line,
+            person_id: person_id?,
+            kind: kind?,
+            period: period?,
+            paid: paid?,
+            wage_monthly: wage_monthly.flatten(),
+        })
+    }
+
+    fn accumulators(&mut self, cells: &[String]) -> Option<LegacyAccumulators> {
+        let person_id = self.check(0, NationalId::parse(&cells[0]).map_err(|e| e.to_string()));
+        let year = self.check(1, year_of(&cells[1]));
+        let admissions = self.check(
+            2,
+            if cells[2].is_empty() { Ok(0) } else { cells[2].parse::<u32>().map_err(|_| format!("'{}' is not a count", cells[2])) },
+        );
+        let mut accumulators = Accumulators::new_year(year.unwrap_or(0));
+        accumulators.admissions = admissions.unwrap_or(0);
+        for (i, (field, _)) in ACCUMULATOR_FIELDS.iter().enumerate() {
+            if let Some(amount) = self.check(3 + i, amount_of(&cells[3 + i])) {
+                *accumulator_field(&mut accumulators, field) = amount;
+            }
+        }
+        if self.failed {
+            return None;
+        }
+        Some(LegacyAccumulators { line: self.line, person_id: person_id?, accumulators })
+    }
+}
+
+/// The counter a column sets.
+fn accumulator_field<'a>(a: &'a mut Accumulators, field: &str) -> &'a mut Fen {
+    match field {
+        "inpatient_deductible_paid" => &mut a.inpatient_deductible_paid,
+        "pooled_paid" => &mut a.pooled_paid,
+        "outpatient_deductible_paid" => &mut a.outpatient_deductible_paid,
+        "outpatient_pooled_paid" => &mut a.outpatient_pooled_paid,
+        "chronic_deductible_paid" => &mut a.chronic_deductible_paid,
+        "chronic_paid" => &mut a.chronic_paid,
+        "inscope_burden" => &mut a.inscope_burden,
+        "critical_paid" => &mut a.critical_paid,
+        "assistance_deductible_paid" => &mut a.assistance_deductible_paid,
+        "assistance_paid" => &mut a.assistance_paid,
+        "supplementary_paid" => &mut a.supplementary_paid,
+        "maternity_paid" => &mut a.maternity_paid,
+        "two_disease_deductible_paid" => &mut a.two_disease_deductible_paid,
+        "two_disease_paid" => &mut a.two_disease_paid,
+        "special_drug_deductible_paid" => &mut a.special_drug_deductible_paid,
+        "special_drug_paid" => &mut a.special_drug_paid,
+        "civil_servant_paid" => &mut a.civil_servant_paid,
+        "enterprise_supplementary_paid" => &mut a.enterprise_supplementary_paid,
+        _ => unreachable!("ACCUMULATOR_FIELDS names only fields of Accumulators"),
+    }
+}
+
+fn optional<T>(text: &str, parse: impl Fn(&str) -> Result<T, String>) -> Result<Option<T>, String> {
+    if text.is_empty() { Ok(None) } else { parse(text).map(Some) }
+}
+
+fn required<T>(text: &str, parse: impl Fn(&str) -> Result<T, String>) -> Result<T, String> {
+    if text.is_empty() { Err("required".into()) } else { parse(text) }
+}
+
+fn required_date(text: &str) -> Result<Date, String> {
+    date_of(text)?.ok_or_else(|| "required".to_owned())
+}
+
+/// An amount in yuan, at most two decimals, not negative; empty: zero.
+fn amount_of(text: &str) -> Result<Fen, String> {
+    if text.is_empty() {
+        return Ok(Fen::ZERO);
+    }
+    match Fen::parse_yuan(text) {
+        Ok(fen) if fen.is_negative() => Err(format!("{text} is negative")),
+        Ok(fen) => Ok(fen),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn year_of(text: &str) -> Result<i32, String> {
+    match text.parse::<i32>() {
+        Ok(year) if (2000..=9998).contains(&year) && text.len() == 4 => Ok(year),
+        _ => Err(format!("'{text}' is not a year (YYYY)")),
+    }
+}
+
+fn scheme_of(text: &str) -> Result<Scheme, String> {
+    match text {
+        "employee" | "310" | "职工" | "职工基本医疗保险" => Ok(Scheme::Employee),
+        "resident" | "390" | "居民" | "城乡居民基本医疗保险" => Ok(Scheme::Resident),
+        _ => Err(format!("'{text}' is not employee (310) or resident (390)")),
+    }
+}
+
+fn category_of(text: &str) -> Result<PersonCategory, String> {
+    match text {
+        "在职" => Ok(PersonCategory::Employed),
+        "退休" => Ok(PersonCategory::Retired),
+        "居民" => Ok(PersonCategory::Resident),
+        _ => PersonCategory::parse(text).ok_or_else(|| format!("'{text}' is not employed, retired or resident")),
+    }
+}
+
+fn optional_tier(text: &str) -> Result<Option<Tier>, String> {
+    optional(text, tier_of)
+}
+
+fn tier_of(text: &str) -> Result<Tier, String> {
+    let number = text.parse::<u8>().map_err(|_| format!("'{text}' is not a tier (1 to 4)"))?;
+    Tier::new(number).map_err(|e| e.to_string())
+}
+
+/// `2025-03-01:2;2025-09-15:1`: each change's day asked and tier, in the order asked.
+fn tier_changes_of(text: &str) -> Result<Vec<TierChange>, String> {
+    let mut changes: Vec<TierChange> = Vec::new();
+    for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let (day, tier) = part.split_once(':').ok_or_else(|| format!("'{part}' is not YYYY-MM-DD:N"))?;
+        let requested_on = required_date(day.trim())?;
+        let tier = tier_of(tier.trim())?;
+        if changes.last().is_some_and(|last| last.requested_on > requested_on) {
+            return Err(format!("the change of {requested_on} is listed after a later one: list them in the order asked"));
+        }
+        changes.push(TierChange { requested_on, tier });
+    }
+    if changes.len() > yibao_engine::TIER_CHANGES_LIMIT {
+        return Err(format!("{} changes: at most {}", changes.len(), yibao_engine::TIER_CHANGES_LIMIT));
+    }
+    Ok(changes)
+}
+
+fn diseases_of(text: &str) -> Result<Vec<String>, String> {
+    let diseases: Vec<String> = text.split(';').map(str::trim).filter(|d| !d.is_empty()).map(str::to_owned).collect();
+    if diseases.len() > DISEASES_MAX {
+        return Err(format!("{} diseases: at most {DISEASES_MAX}", diseases.len()));
+    }
+    Ok(diseases)
+}

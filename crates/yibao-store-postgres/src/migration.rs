@@ -1,0 +1,290 @@
+//! Go-live migrations on PostgreSQL (issue 16): each batch in one transaction with its
+//! migration's record, whose row it locks first.
+
+use sqlx::PgConnection;
+use yibao_domain::{ContributionKind, NationalId, RegionCode};
+use yibao_engine::{Accumulators, Coverage};
+use yibao_store::migration::{
+    BatchOutcome, MIGRATION_BATCH_HOUSEHOLDS_MAX, MIGRATIONS_LISTED_MAX, MigrationBatch, MigrationRecord, MigrationStore, PROBE_KEYS_MAX,
+    Reconciliation, RegisterProbe, Tally, accumulators_opened_detail, batch_position, check_preparable, check_same_migration, sign_off,
+};
+use yibao_store::{Actor, IMPORT_LIMIT, StoreError};
+
+use crate::access::insert_contribution;
+use crate::{
+    Audits, PostgresStore, audit, backend, from_json, insert_household, insert_person, json, person_region, region_of, scope_bounds,
+};
+
+async fn read_record(tx: &mut PgConnection, city: RegionCode, id: &str, lock: bool) -> Result<Option<MigrationRecord>, StoreError> {
+    let sql = if lock {
+        "SELECT record FROM migrations WHERE region_code = $1 AND id = $2 FOR UPDATE"
+    } else {
+        "SELECT record FROM migrations WHERE region_code = $1 AND id = $2"
+    };
+    let text: Option<String> = sqlx::query_scalar(sql).bind(city.to_string()).bind(id).fetch_optional(&mut *tx).await.map_err(backend)?;
+    text.map(|t| from_json(&t)).transpose()
+}
+
+async fn save_record(tx: &mut PgConnection, record: &MigrationRecord) -> Result<(), StoreError> {
+    sqlx::query("UPDATE migrations SET record = $1 WHERE region_code = $2 AND id = $3")
+        .bind(json(record)?)
+        .bind(record.city.to_string())
+        .bind(&record.id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+/// Rows the tally reads at a time.
+const TALLY_PAGE: i64 = 10_000;
+
+fn not_found(id: &str) -> StoreError {
+    StoreError::Refused { code: "migration.not_found", message: format!("no migration {id} in this city") }
+}
+
+/// The register of `scope` counted.
+async fn tally(conn: &mut PgConnection, scope: RegionCode) -> Result<Tally, StoreError> {
+    let (low, high) = scope_bounds(scope);
+    let mut tally = Tally::default();
+    let households: Vec<(String, i64)> =
+        sqlx::query_as("SELECT region_code, COUNT(*)::int8 FROM households WHERE region_code BETWEEN $1 AND $2 GROUP BY region_code")
+            .bind(&low)
+            .bind(&high)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(backend)?;
+    for (region, count) in households {
+        tally.households(region_of(&region)?, count);
+    }
+    // Paged by key: a city's register is read a page at a time, never whole.
+    let mut after = (String::new(), String::new());
+    loop {
+        let page: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT region_code, person_id, coverage::text FROM persons WHERE region_code BETWEEN $1 AND $2 \
+             AND (region_code, person_id) > ($3, $4) ORDER BY region_code, person_id LIMIT $5",
+        )
+        .bind(&low)
+        .bind(&high)
+        .bind(&after.0)
+        .bind(&after.1)
+        .bind(TALLY_PAGE)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(backend)?;
+        for (_, _, coverage) in &page {
+            tally.person(&from_json::<Coverage>(coverage)?);
+        }
+        match page.into_iter().last() {
+            Some((region, person, _)) => after = (region, person),
+            _ => break,
+        }
+    }
+    let contributions: Vec<(String, String, i64, i64)> = sqlx::query_as(
+        "SELECT region_code, kind, COUNT(*)::int8, COALESCE(SUM(paid_fen), 0)::int8 FROM contributions \
+         WHERE region_code BETWEEN $1 AND $2 GROUP BY region_code, kind",
+    )
+    .bind(&low)
+    .bind(&high)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(backend)?;
+    for (region, kind, count, paid) in contributions {
+        let kind = ContributionKind::parse(&kind).ok_or_else(|| StoreError::Backend(format!("a contribution of kind {kind}")))?;
+        tally.contributions(region_of(&region)?, kind, count, paid);
+    }
+    let mut after = (String::new(), String::new(), 0_i32);
+    loop {
+        let page: Vec<(String, String, i32, String)> = sqlx::query_as(
+            "SELECT region_code, person_id, year, state::text FROM accumulators WHERE region_code BETWEEN $1 AND $2 \
+             AND (region_code, person_id, year) > ($3, $4, $5) ORDER BY region_code, person_id, year LIMIT $6",
+        )
+        .bind(&low)
+        .bind(&high)
+        .bind(&after.0)
+        .bind(&after.1)
+        .bind(after.2)
+        .bind(TALLY_PAGE)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(backend)?;
+        for (region, _, _, state) in &page {
+            tally.accumulators(region_of(region)?, &from_json::<Accumulators>(state)?);
+        }
+        match page.into_iter().last() {
+            Some((region, person, year, _)) => after = (region, person, year),
+            None => break,
+        }
+    }
+    Ok(tally)
+}
+
+/// A person's opening accumulators for a year: the row must not exist yet.
+async fn open_accumulators(
+    tx: &mut PgConnection,
+    scope: RegionCode,
+    migration: &str,
+    person: &NationalId,
+    accumulators: &Accumulators,
+    audits: &mut Audits,
+) -> Result<(), StoreError> {
+    let region = person_region(tx, scope, person).await?;
+    let written =
+        sqlx::query("INSERT INTO accumulators (region_code, person_id, year, state) VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT DO NOTHING")
+            .bind(region.to_string())
+            .bind(person.as_str())
+            .bind(accumulators.year)
+            .bind(json(accumulators)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+    if written == 0 {
+        return Err(StoreError::Exists(format!("the {} accumulators of {person}", accumulators.year)));
+    }
+    audits.push(region, "accumulators.open", person.as_str(), accumulators_opened_detail(migration, accumulators).to_string());
+    Ok(())
+}
+
+impl MigrationStore for PostgresStore {
+    async fn begin_migration(&self, actor: &Actor, record: MigrationRecord) -> Result<MigrationRecord, StoreError> {
+        MigrationRecord::check_id(&record.id)?;
+        let mut tx = self.write().await?;
+        let inserted =
+            sqlx::query("INSERT INTO migrations (region_code, id, started_at, record) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
+                .bind(record.city.to_string())
+                .bind(&record.id)
+                .bind(actor.at_text())
+                .bind(json(&record)?)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?
+                .rows_affected();
+        if inserted == 0 {
+            let existing = read_record(&mut tx, record.city, &record.id, false).await?.ok_or_else(|| not_found(&record.id))?;
+            check_same_migration(&existing, &record)?;
+            return Ok(existing);
+        }
+        let detail = serde_json::json!({ "files": record.files, "batches": record.batches, "legacy": record.legacy });
+        audit(&mut tx, actor, record.city, "migration.begin", &record.id, detail.to_string()).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(record)
+    }
+
+    async fn load_migration_batch(&self, actor: &Actor, city: RegionCode, batch: MigrationBatch) -> Result<BatchOutcome, StoreError> {
+        if batch.households.len() > MIGRATION_BATCH_HOUSEHOLDS_MAX
+            || batch.contributions.len() > IMPORT_LIMIT * 10
+            || batch.accumulators.len() > IMPORT_LIMIT * 10
+        {
+            return Err(StoreError::Invalid(format!("a migration batch carries at most {MIGRATION_BATCH_HOUSEHOLDS_MAX} households")));
+        }
+        let mut tx = self.write().await?;
+        let mut record = read_record(&mut tx, city, &batch.migration, true).await?.ok_or_else(|| not_found(&batch.migration))?;
+        if batch_position(&record, batch.batch)? == BatchOutcome::AlreadyLoaded {
+            return Ok(BatchOutcome::AlreadyLoaded);
+        }
+        let mut audits = Audits::default();
+        for entry in batch.households {
+            insert_household(&mut tx, actor, city, entry.household, &mut audits).await?;
+            record.households += 1;
+            for member in entry.members {
+                insert_person(&mut tx, actor, city, member, &mut audits).await?;
+                record.persons += 1;
+            }
+        }
+        for contribution in batch.contributions {
+            insert_contribution(&mut tx, actor, city, contribution, &mut audits, true).await?;
+        }
+        for (person, accumulators) in &batch.accumulators {
+            open_accumulators(&mut tx, city, &batch.migration, person, accumulators, &mut audits).await?;
+        }
+        record.batches_loaded += 1;
+        if record.is_loaded() {
+            record.loaded_at = Some(actor.at);
+            let detail = serde_json::json!({ "households": record.households, "persons": record.persons });
+            audits.push(city, "migration.loaded", &record.id, detail.to_string());
+        }
+        save_record(&mut tx, &record).await?;
+        audits.append(&mut tx, actor).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(BatchOutcome::Loaded)
+    }
+
+    async fn migration(&self, city: RegionCode, id: &str) -> Result<Option<MigrationRecord>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        read_record(&mut conn, city, id, false).await
+    }
+
+    async fn migrations(&self, city: RegionCode) -> Result<Vec<MigrationRecord>, StoreError> {
+        let texts: Vec<String> =
+            sqlx::query_scalar("SELECT record FROM migrations WHERE region_code = $1 ORDER BY started_at DESC, id LIMIT $2")
+                .bind(city.to_string())
+                .bind(MIGRATIONS_LISTED_MAX as i64)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend)?;
+        texts.iter().map(|t| from_json(t)).collect()
+    }
+
+    async fn register_tally(&self, scope: RegionCode) -> Result<Tally, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        tally(&mut conn, scope).await
+    }
+
+    async fn probe_register(&self, scope: RegionCode, probe: RegisterProbe) -> Result<RegisterProbe, StoreError> {
+        if probe.persons.len() + probe.households.len() + probe.cards.len() > PROBE_KEYS_MAX {
+            return Err(StoreError::Invalid(format!("a probe asks about at most {PROBE_KEYS_MAX} keys")));
+        }
+        let ids: Vec<String> = probe.persons.iter().map(|p| p.as_str().to_owned()).collect();
+        let held: Vec<String> = sqlx::query_scalar("SELECT person_id FROM person_index WHERE person_id = ANY($1)")
+            .bind(&ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        let held: std::collections::HashSet<String> = held.into_iter().collect();
+        let mut found = RegisterProbe {
+            persons: probe.persons.into_iter().filter(|p| held.contains(p.as_str())).collect(),
+            ..RegisterProbe::default()
+        };
+        for (households, keys, out) in [(true, probe.households, &mut found.households), (false, probe.cards, &mut found.cards)] {
+            let regions: Vec<String> = keys.iter().map(|(r, _)| r.to_string()).collect();
+            let values: Vec<String> = keys.iter().map(|(_, v)| v.clone()).collect();
+            let sql = if households {
+                "SELECT DISTINCT t.region_code, t.household_id FROM households t JOIN unnest($1::text[], $2::text[]) AS k(region_code, value) \
+                 ON t.region_code = k.region_code AND t.household_id = k.value"
+            } else {
+                "SELECT DISTINCT t.region_code, t.card_no FROM persons t JOIN unnest($1::text[], $2::text[]) AS k(region_code, value) \
+                 ON t.region_code = k.region_code AND t.card_no = k.value"
+            };
+            let rows: Vec<(String, String)> =
+                sqlx::query_as(sql).bind(&regions).bind(&values).fetch_all(&self.pool).await.map_err(backend)?;
+            let rows: std::collections::HashSet<(String, String)> = rows.into_iter().collect();
+            out.extend(keys.into_iter().filter(|(r, v)| scope.contains(*r) && rows.contains(&(r.to_string(), v.clone()))));
+        }
+        Ok(found)
+    }
+
+    async fn prepare_migration_report(&self, actor: &Actor, city: RegionCode, id: &str) -> Result<MigrationRecord, StoreError> {
+        let mut tx = self.write().await?;
+        let mut record = read_record(&mut tx, city, id, true).await?.ok_or_else(|| not_found(id))?;
+        check_preparable(&record)?;
+        let report = Reconciliation::compare(&record.legacy, &tally(&mut tx, city).await?, actor.who.clone(), actor.at);
+        let detail = serde_json::json!({ "checksum": report.checksum, "differences": report.differences().count() });
+        record.report = Some(report);
+        save_record(&mut tx, &record).await?;
+        audit(&mut tx, actor, city, "migration.report", id, detail.to_string()).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(record)
+    }
+
+    async fn sign_off_migration(&self, actor: &Actor, city: RegionCode, id: &str, checksum: &str) -> Result<MigrationRecord, StoreError> {
+        let mut tx = self.write().await?;
+        let mut record = read_record(&mut tx, city, id, true).await?.ok_or_else(|| not_found(id))?;
+        let now = Reconciliation::compare(&record.legacy, &tally(&mut tx, city).await?, actor.who.clone(), actor.at);
+        sign_off(&mut record, actor, checksum, &now)?;
+        save_record(&mut tx, &record).await?;
+        audit(&mut tx, actor, city, "migration.signed_off", id, serde_json::json!({ "checksum": checksum }).to_string()).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(record)
+    }
+}

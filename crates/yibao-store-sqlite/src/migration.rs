@@ -1,0 +1,240 @@
+//! Go-live migrations on SQLite (issue 16): each batch in one write transaction with its
+//! migration's record.
+
+use rusqlite::{Connection, params};
+use yibao_domain::{ContributionKind, NationalId, RegionCode};
+use yibao_engine::{Accumulators, Coverage};
+use yibao_store::migration::{
+    BatchOutcome, MIGRATION_BATCH_HOUSEHOLDS_MAX, MIGRATIONS_LISTED_MAX, MigrationBatch, MigrationRecord, MigrationStore, PROBE_KEYS_MAX,
+    Reconciliation, RegisterProbe, Tally, accumulators_opened_detail, batch_position, check_preparable, check_same_migration, sign_off,
+};
+use yibao_store::{Actor, IMPORT_LIMIT, StoreError};
+
+use crate::access::insert_contribution;
+use crate::{SqliteStore, audit, col, exec, from_json, insert_household, insert_person, json, locate, query_all, query_opt, scope_bounds};
+
+fn read_record(conn: &Connection, city: RegionCode, id: &str) -> Result<Option<MigrationRecord>, StoreError> {
+    query_opt(conn, "SELECT record FROM migrations WHERE region_code = ?1 AND id = ?2", params![city.to_string(), id], |row| {
+        from_json(&col::<String>(row, 0)?)
+    })
+}
+
+fn save_record(conn: &Connection, record: &MigrationRecord) -> Result<(), StoreError> {
+    exec(
+        conn,
+        "UPDATE migrations SET record = ?1 WHERE region_code = ?2 AND id = ?3",
+        params![json(record)?, record.city.to_string(), record.id],
+    )?;
+    Ok(())
+}
+
+fn not_found(id: &str) -> StoreError {
+    StoreError::Refused { code: "migration.not_found", message: format!("no migration {id} in this city") }
+}
+
+/// The register of `scope` counted.
+fn tally(conn: &Connection, scope: RegionCode) -> Result<Tally, StoreError> {
+    let (low, high) = scope_bounds(scope);
+    let mut tally = Tally::default();
+    for (region, count) in query_all(
+        conn,
+        "SELECT region_code, COUNT(*) FROM households WHERE region_code BETWEEN ?1 AND ?2 GROUP BY region_code",
+        params![low, high],
+        |row| Ok((col::<String>(row, 0)?, col::<i64>(row, 1)?)),
+    )? {
+        tally.households(crate::region_of(&region)?, count);
+    }
+    let mut statement = conn.prepare_cached("SELECT coverage FROM persons WHERE region_code BETWEEN ?1 AND ?2").map_err(crate::backend)?;
+    let mut rows = statement.query(params![low, high]).map_err(crate::backend)?;
+    while let Some(row) = rows.next().map_err(crate::backend)? {
+        tally.person(&from_json::<Coverage>(&col::<String>(row, 0)?)?);
+    }
+    for (region, kind, count, paid) in query_all(
+        conn,
+        "SELECT region_code, kind, COUNT(*), COALESCE(SUM(paid_fen), 0) FROM contributions WHERE region_code BETWEEN ?1 AND ?2 \
+         GROUP BY region_code, kind",
+        params![low, high],
+        |row| Ok((col::<String>(row, 0)?, col::<String>(row, 1)?, col::<i64>(row, 2)?, col::<i64>(row, 3)?)),
+    )? {
+        let kind = ContributionKind::parse(&kind).ok_or_else(|| StoreError::Backend(format!("a contribution of kind {kind}")))?;
+        tally.contributions(crate::region_of(&region)?, kind, count, paid);
+    }
+    let mut statement =
+        conn.prepare_cached("SELECT region_code, state FROM accumulators WHERE region_code BETWEEN ?1 AND ?2").map_err(crate::backend)?;
+    let mut rows = statement.query(params![low, high]).map_err(crate::backend)?;
+    while let Some(row) = rows.next().map_err(crate::backend)? {
+        tally.accumulators(crate::region_of(&col::<String>(row, 0)?)?, &from_json::<Accumulators>(&col::<String>(row, 1)?)?);
+    }
+    Ok(tally)
+}
+
+/// A person's opening accumulators for a year: the row must not exist yet.
+fn open_accumulators(
+    conn: &Connection,
+    actor: &Actor,
+    scope: RegionCode,
+    migration: &str,
+    person: &NationalId,
+    accumulators: &Accumulators,
+) -> Result<(), StoreError> {
+    let (region, _) = locate(conn, scope, person)?;
+    let written = exec(
+        conn,
+        "INSERT INTO accumulators (region_code, person_id, year, state) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+        params![region.to_string(), person.as_str(), accumulators.year, json(accumulators)?],
+    )?;
+    if written == 0 {
+        return Err(StoreError::Exists(format!("the {} accumulators of {person}", accumulators.year)));
+    }
+    audit(conn, actor, region, "accumulators.open", person.as_str(), accumulators_opened_detail(migration, accumulators).to_string())
+}
+
+impl MigrationStore for SqliteStore {
+    async fn begin_migration(&self, actor: &Actor, record: MigrationRecord) -> Result<MigrationRecord, StoreError> {
+        MigrationRecord::check_id(&record.id)?;
+        let actor = actor.clone();
+        self.write(move |conn| {
+            if let Some(existing) = read_record(conn, record.city, &record.id)? {
+                check_same_migration(&existing, &record)?;
+                return Ok(existing);
+            }
+            exec(
+                conn,
+                "INSERT INTO migrations (region_code, id, started_at, record) VALUES (?1, ?2, ?3, ?4)",
+                params![record.city.to_string(), record.id, actor.at_text(), json(&record)?],
+            )?;
+            let detail = serde_json::json!({ "files": record.files, "batches": record.batches, "legacy": record.legacy });
+            audit(conn, &actor, record.city, "migration.begin", &record.id, detail.to_string())?;
+            Ok(record)
+        })
+        .await
+    }
+
+    async fn load_migration_batch(&self, actor: &Actor, city: RegionCode, batch: MigrationBatch) -> Result<BatchOutcome, StoreError> {
+        if batch.households.len() > MIGRATION_BATCH_HOUSEHOLDS_MAX
+            || batch.contributions.len() > IMPORT_LIMIT * 10
+            || batch.accumulators.len() > IMPORT_LIMIT * 10
+        {
+            return Err(StoreError::Invalid(format!("a migration batch carries at most {MIGRATION_BATCH_HOUSEHOLDS_MAX} households")));
+        }
+        let actor = actor.clone();
+        self.write(move |conn| {
+            let mut record = read_record(conn, city, &batch.migration)?.ok_or_else(|| not_found(&batch.migration))?;
+            if batch_position(&record, batch.batch)? == BatchOutcome::AlreadyLoaded {
+                return Ok(BatchOutcome::AlreadyLoaded);
+            }
+            for entry in batch.households {
+                insert_household(conn, &actor, city, entry.household)?;
+                record.households += 1;
+                for member in entry.members {
+                    insert_person(conn, &actor, city, member)?;
+                    record.persons += 1;
+                }
+            }
+            for contribution in batch.contributions {
+                insert_contribution(conn, &actor, city, contribution, true)?;
+            }
+            for (person, accumulators) in &batch.accumulators {
+                open_accumulators(conn, &actor, city, &batch.migration, person, accumulators)?;
+            }
+            record.batches_loaded += 1;
+            if record.is_loaded() {
+                record.loaded_at = Some(actor.at);
+                let detail = serde_json::json!({ "households": record.households, "persons": record.persons });
+                audit(conn, &actor, city, "migration.loaded", &record.id, detail.to_string())?;
+            }
+            save_record(conn, &record)?;
+            Ok(BatchOutcome::Loaded)
+        })
+        .await
+    }
+
+    async fn migration(&self, city: RegionCode, id: &str) -> Result<Option<MigrationRecord>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |conn| read_record(conn, city, &id)).await
+    }
+
+    async fn migrations(&self, city: RegionCode) -> Result<Vec<MigrationRecord>, StoreError> {
+        self.read(move |conn| {
+            query_all(
+                conn,
+                "SELECT record FROM migrations WHERE region_code = ?1 ORDER BY started_at DESC, id LIMIT ?2",
+                params![city.to_string(), MIGRATIONS_LISTED_MAX as i64],
+                |row| from_json(&col::<String>(row, 0)?),
+            )
+        })
+        .await
+    }
+
+    async fn register_tally(&self, scope: RegionCode) -> Result<Tally, StoreError> {
+        self.read(move |conn| tally(conn, scope)).await
+    }
+
+    async fn probe_register(&self, scope: RegionCode, probe: RegisterProbe) -> Result<RegisterProbe, StoreError> {
+        if probe.persons.len() + probe.households.len() + probe.cards.len() > PROBE_KEYS_MAX {
+            return Err(StoreError::Invalid(format!("a probe asks about at most {PROBE_KEYS_MAX} keys")));
+        }
+        self.read(move |conn| {
+            let mut found = RegisterProbe::default();
+            for person in probe.persons {
+                if query_opt(conn, "SELECT 1 FROM person_index WHERE person_id = ?1", [person.as_str()], |row| col::<i64>(row, 0))?
+                    .is_some()
+                {
+                    found.persons.push(person);
+                }
+            }
+            for (region, household) in probe.households {
+                let held = query_opt(
+                    conn,
+                    "SELECT 1 FROM households WHERE region_code = ?1 AND household_id = ?2",
+                    params![region.to_string(), household],
+                    |row| col::<i64>(row, 0),
+                )?;
+                if held.is_some() && scope.contains(region) {
+                    found.households.push((region, household));
+                }
+            }
+            for (region, card) in probe.cards {
+                let held = query_opt(
+                    conn,
+                    "SELECT 1 FROM persons WHERE region_code = ?1 AND card_no = ?2",
+                    params![region.to_string(), card],
+                    |row| col::<i64>(row, 0),
+                )?;
+                if held.is_some() && scope.contains(region) {
+                    found.cards.push((region, card));
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn prepare_migration_report(&self, actor: &Actor, city: RegionCode, id: &str) -> Result<MigrationRecord, StoreError> {
+        let (actor, id) = (actor.clone(), id.to_owned());
+        self.write(move |conn| {
+            let mut record = read_record(conn, city, &id)?.ok_or_else(|| not_found(&id))?;
+            check_preparable(&record)?;
+            let report = Reconciliation::compare(&record.legacy, &tally(conn, city)?, actor.who.clone(), actor.at);
+            let detail = serde_json::json!({ "checksum": report.checksum, "differences": report.differences().count() });
+            record.report = Some(report);
+            save_record(conn, &record)?;
+            audit(conn, &actor, city, "migration.report", &id, detail.to_string())?;
+            Ok(record)
+        })
+        .await
+    }
+
+    async fn sign_off_migration(&self, actor: &Actor, city: RegionCode, id: &str, checksum: &str) -> Result<MigrationRecord, StoreError> {
+        let (actor, id, checksum) = (actor.clone(), id.to_owned(), checksum.to_owned());
+        self.write(move |conn| {
+            let mut record = read_record(conn, city, &id)?.ok_or_else(|| not_found(&id))?;
+            let now = Reconciliation::compare(&record.legacy, &tally(conn, city)?, actor.who.clone(), actor.at);
+            sign_off(&mut record, &actor, &checksum, &now)?;
+            save_record(conn, &record)?;
+            audit(conn, &actor, city, "migration.signed_off", &id, serde_json::json!({ "checksum": checksum }).to_string())?;
+            Ok(record)
+        })
+        .await
+    }
+}
