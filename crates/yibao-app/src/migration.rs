@@ -553,7 +553,8 @@ fn read_files(files: Vec<MigrationFile>) -> Result<ReadFiles, AppError> {
         hash.update(kind.name().as_bytes());
         hash.update((file.bytes.len() as u64).to_le_bytes());
         hash.update(&file.bytes);
-        let table = Table::read(&file.name, &file.bytes).map_err(|e| AppError::bad_request(e.code(), format!("{}: {e}", file.name)))?;
+        let table = Table::read_at_most(&file.name, &file.bytes, yibao_import::LEGACY_ROWS_MAX)
+            .map_err(|e| AppError::bad_request(e.code(), format!("{}: {e}", file.name)))?;
         tables.insert(kind, table);
         names.push(file.name);
     }

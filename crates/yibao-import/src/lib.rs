@@ -10,4 +10,4 @@ pub mod catalogue;
 pub mod legacy;
 mod table;
 
-pub use table::{FILE_BYTES_MAX, FileError, ROWS_MAX, RowError, Table, error_report_csv};
+pub use table::{FILE_BYTES_MAX, FileError, LEGACY_ROWS_MAX, ROWS_MAX, RowError, Table, error_report_csv};

@@ -9,6 +9,9 @@ use calamine::{Data, Reader};
 pub const FILE_BYTES_MAX: usize = 256 << 20;
 /// Most data rows read from one file.
 pub const ROWS_MAX: usize = 1_000_000;
+/// Most data rows read from one file of a legacy extract (a city's contributions of a
+/// year: a million insured pay a dozen months each).
+pub const LEGACY_ROWS_MAX: usize = 20_000_000;
 /// Longest cell, in characters.
 pub const CELL_CHARS_MAX: usize = 500;
 
@@ -19,8 +22,8 @@ pub enum FileError {
     Empty,
     #[error("the file has {0} bytes; at most {FILE_BYTES_MAX}")]
     TooLarge(usize),
-    #[error("the file has more than {ROWS_MAX} rows")]
-    TooManyRows,
+    #[error("the file has more than {0} rows")]
+    TooManyRows(usize),
     #[error("'{0}' is not a file type read here: .csv, .xlsx, .xls or .ods")]
     UnknownFormat(String),
     #[error("the text is neither UTF-8 nor GB 18030 (GBK)")]
@@ -40,7 +43,7 @@ impl FileError {
         match self {
             FileError::Empty => "import.empty_file",
             FileError::TooLarge(_) => "import.file_too_large",
-            FileError::TooManyRows => "import.too_many_rows",
+            FileError::TooManyRows(_) => "import.too_many_rows",
             FileError::UnknownFormat(_) => "import.unknown_format",
             FileError::Encoding => "import.bad_encoding",
             FileError::Unreadable { .. } => "import.unreadable",
@@ -96,6 +99,11 @@ pub struct Table {
 impl Table {
     /// Reads `bytes` as the format `name`'s extension says.
     pub fn read(name: &str, bytes: &[u8]) -> Result<Table, FileError> {
+        Table::read_at_most(name, bytes, ROWS_MAX)
+    }
+
+    /// Reads `bytes` as [`Table::read`] does, with at most `rows_max` data rows.
+    pub fn read_at_most(name: &str, bytes: &[u8], rows_max: usize) -> Result<Table, FileError> {
         if bytes.is_empty() {
             return Err(FileError::Empty);
         }
@@ -104,14 +112,18 @@ impl Table {
         }
         let extension = name.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase()).unwrap_or_default();
         match extension.as_str() {
-            "csv" | "txt" => Table::from_csv(bytes),
-            "xlsx" | "xlsm" | "xls" | "xlsb" | "ods" => Table::from_spreadsheet(bytes),
+            "csv" | "txt" => Table::csv(bytes, rows_max),
+            "xlsx" | "xlsm" | "xls" | "xlsb" | "ods" => Table::spreadsheet(bytes, rows_max),
             _ => Err(FileError::UnknownFormat(name.to_owned())),
         }
     }
 
     /// Reads CSV text in UTF-8 (with or without a byte-order mark) or, failing that, GB 18030.
     pub fn from_csv(bytes: &[u8]) -> Result<Table, FileError> {
+        Table::csv(bytes, ROWS_MAX)
+    }
+
+    fn csv(bytes: &[u8], rows_max: usize) -> Result<Table, FileError> {
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
         let decoded;
         let text: &str = match std::str::from_utf8(bytes) {
@@ -133,13 +145,17 @@ impl Table {
             let record = record.map_err(unreadable)?;
             let line = record.position().map_or(0, |p| usize::try_from(p.line()).unwrap_or(usize::MAX));
             let cells: Vec<String> = record.iter().map(cell).collect();
-            push_row(&mut rows, line, cells)?;
+            push_row(&mut rows, line, cells, rows_max)?;
         }
         Ok(Table { header, rows })
     }
 
     /// Reads the first sheet of a workbook (xlsx, xls, xlsb or ods).
     pub fn from_spreadsheet(bytes: &[u8]) -> Result<Table, FileError> {
+        Table::spreadsheet(bytes, ROWS_MAX)
+    }
+
+    fn spreadsheet(bytes: &[u8], rows_max: usize) -> Result<Table, FileError> {
         let unreadable = |reason: String| FileError::Unreadable { format: "a spreadsheet", reason };
         let mut workbook = calamine::open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| unreadable(e.to_string()))?;
         let range = workbook
@@ -154,18 +170,18 @@ impl Table {
         };
         let mut rows = Vec::new();
         for (index, row) in lines {
-            push_row(&mut rows, first_line + index, row.iter().map(spreadsheet_cell).collect())?;
+            push_row(&mut rows, first_line + index, row.iter().map(spreadsheet_cell).collect(), rows_max)?;
         }
         Ok(Table { header, rows })
     }
 }
 
-fn push_row(rows: &mut Vec<(usize, Vec<String>)>, line: usize, cells: Vec<String>) -> Result<(), FileError> {
+fn push_row(rows: &mut Vec<(usize, Vec<String>)>, line: usize, cells: Vec<String>, rows_max: usize) -> Result<(), FileError> {
     if cells.iter().all(String::is_empty) {
         return Ok(());
     }
-    if rows.len() == ROWS_MAX {
-        return Err(FileError::TooManyRows);
+    if rows.len() == rows_max {
+        return Err(FileError::TooManyRows(rows_max));
     }
     rows.push((line, cells));
     Ok(())
