@@ -208,7 +208,6 @@ catalogue! {
     "migration.not_found" => "无此迁移批次：{detail}", DETAIL;
     "migration.not_loaded" => "迁移尚未全部载入，载入完成后方可对账：{detail}", DETAIL;
     "migration.out_of_order" => "迁移批次须按顺序载入：{detail}", DETAIL;
-    "migration.rows_refused" => "迁移数据有需要更正的行，未载入任何数据：{detail}", DETAIL;
     "migration.same_person" => "对账报告须由编制人以外的另一人签认：{detail}", DETAIL;
     "migration.signed" => "该迁移已签认：{detail}", DETAIL;
     "migration.unknown_file" => "不是可识别的迁移文件：{detail}", DETAIL;

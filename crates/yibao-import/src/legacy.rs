@@ -729,3 +729,84 @@ fn diseases_of(text: &str) -> Result<Vec<String>, String> {
     }
     Ok(diseases)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUSEHOLDS: &str =
+        "户号,参保地区划,住址\nH1,419902,东县一号\nH2,419902,东县二号\nH3,419922,西县三号\nH4,419922,西县四号\nH5,419902,东县五号\n";
+
+    fn table(text: &str) -> Table {
+        Table::read("f.csv", text.as_bytes()).expect("a table")
+    }
+
+    fn id(birth: &str, sequence: u16) -> String {
+        NationalId::from_parts(RegionCode::parse("419902").expect("region"), yibao_domain::parse_date(birth).expect("date"), sequence)
+            .expect("an id")
+            .to_string()
+    }
+
+    /// Checks an extract and answers its errors as (file, line, column) with the counts kept
+    /// and held back per file.
+    fn check(persons: &str, contributions: &str, accumulators: &str) -> (Vec<(LegacyFile, usize, Option<String>)>, [usize; 4], [usize; 4]) {
+        let extract = parse_extract(&table(HOUSEHOLDS), &table(persons), Some(&table(contributions)), Some(&table(accumulators)))
+            .expect("readable files");
+        let errors = extract.errors.iter().map(|e| (e.file, e.row.line, e.row.column.clone())).collect();
+        let kept = [extract.households.len(), extract.persons.len(), extract.contributions.len(), extract.accumulators.len()];
+        (errors, kept, extract.held_back)
+    }
+
+    #[test]
+    fn a_wrong_row_is_named_and_its_household_held_back_whole() {
+        let (a, b, c, d, e) = (id("1980-01-01", 1), id("1982-02-02", 2), id("1990-03-03", 3), id("1960-04-04", 4), id("1970-05-05", 5));
+        let f = id("1975-06-06", 6);
+        let persons = format!(
+            "\u{feff}person_id,name,household_id,region,scheme,category,coverage_from,tier,tier_changes,personal_account_balance,card_no\n\
+             {a},甲,H1,419902,employee,employed,2025-01-01,,,1200.50,C1\n\
+             {b},乙,H1,419902,employee,在职,2025-01-01,,,12.345,C2\n\
+             {c},丙,H2,419902,resident,resident,2025-01-01,2,2025-06-01:1;2025-03-01:3,,C3\n\
+             {d},丁,H3,419922,居民,居民,2025-01-01,1,2025-03-01:2,,C1\n\
+             {e},戊,H4,419902,resident,resident,2025-01-01,1,,,\n\
+             {f},己,H5,419902,310,退休,2025-01-01,,,88.80,C6\n"
+        );
+        let contributions = format!(
+            "person_id,kind,period,paid\n{a},employee,2026-01,300\n{b},employee,2026-01,300\n{d},resident,2026-01,400\n{d},resident,2026,400\n{f},employee,2026-01,0\n"
+        );
+        let accumulators = format!("person_id,year,pooled_paid\n{a},2026,100\n{a},2026,50\n{d},26,1\n{f},2026,1000.01\n");
+        let (errors, kept, held) = check(&persons, &contributions, &accumulators);
+        assert_eq!(
+            errors,
+            vec![
+                (LegacyFile::Persons, 3, Some("personal_account_balance".into())),
+                (LegacyFile::Persons, 4, Some("tier_changes".into())),
+                (LegacyFile::Persons, 5, Some("card_no".into())),
+                (LegacyFile::Persons, 6, Some("region".into())),
+                (LegacyFile::Contributions, 4, Some("period".into())),
+                (LegacyFile::Accumulators, 4, Some("year".into())),
+            ],
+            "b's balance has three decimals; c's tier changes are out of order; d's card is a's; e is in another \
+             county than H4; a resident contribution is for a year, and a year has four digits"
+        );
+        // Every other household has a wrong member: each is held back whole, a with H1, with
+        // a's contribution and accumulators (the duplicate of them not reported: a's
+        // household is to be sent again).
+        assert_eq!(kept, [1, 1, 1, 1], "H5 holds, with f's rows");
+        assert_eq!(held, [4, 1, 3, 2]);
+    }
+
+    #[test]
+    fn a_file_without_a_required_column_or_with_one_twice_is_refused_whole() {
+        let missing = parse_extract(&table("household_id,region\nH1,419902\n"), &table("person_id\n"), None, None);
+        assert_eq!(missing.map(|_| ()), Err((LegacyFile::Households, FileError::MissingColumn("address (住址)".into()))));
+        let twice = parse_extract(&table(HOUSEHOLDS), &table("person_id,公民身份号码\n"), None, None);
+        assert_eq!(twice.map(|_| ()), Err((LegacyFile::Persons, FileError::DuplicateColumn("person_id".into()))));
+    }
+
+    #[test]
+    fn the_files_are_known_by_their_stems() {
+        assert_eq!(LegacyFile::of_name("Persons.CSV"), Some(LegacyFile::Persons));
+        assert_eq!(LegacyFile::of_name("extract/accumulators.xlsx"), Some(LegacyFile::Accumulators));
+        assert_eq!(LegacyFile::of_name("people.csv"), None);
+    }
+}

@@ -401,3 +401,111 @@ pub fn accumulators_opened(detail: &str) -> Result<Accumulators, String> {
     let value: serde_json::Value = serde_json::from_str(detail).map_err(|e| e.to_string())?;
     serde_json::from_value(value.get("accumulators").cloned().ok_or("no accumulators")?).map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+    use yibao_domain::{NationalId, PersonCategory};
+
+    use super::*;
+
+    fn actor(who: &str) -> Actor {
+        Actor { who: who.into(), role: "fund_accountant".into(), source: "test".into(), at: datetime!(2026-07-01 09:00 UTC) }
+    }
+
+    fn employee(balance: Fen) -> Coverage {
+        Coverage {
+            person_id: NationalId::from_parts(RegionCode::parse("419902").expect("region"), time::macros::date!(1980 - 01 - 01), 1)
+                .expect("an id"),
+            region: RegionCode::parse("419902").expect("region"),
+            scheme: Scheme::Employee,
+            category: PersonCategory::Employed,
+            coverage_from: time::macros::date!(2025 - 01 - 01),
+            coverage_until: None,
+            tier_history: None,
+            assistance_group: None,
+            supplementary: false,
+            maternity: false,
+            civil_servant: false,
+            enterprise_supplementary: false,
+            certified_chronic_diseases: Vec::new(),
+            personal_account_balance: balance,
+            use_personal_account: true,
+        }
+    }
+
+    fn record(legacy: Tally) -> MigrationRecord {
+        MigrationRecord {
+            id: "0123456789abcdef".into(),
+            city: RegionCode::parse("419900").expect("city"),
+            files: vec!["persons.csv".into()],
+            batch_households: 2,
+            batches: 3,
+            batches_loaded: 3,
+            households: 1,
+            persons: 1,
+            legacy,
+            started_by: "cli:ops".into(),
+            started_at: datetime!(2026-07-01 08:00 UTC),
+            loaded_at: None,
+            report: None,
+        }
+    }
+
+    #[test]
+    fn a_reconciliation_is_signed_off_by_another_person_quoting_its_checksum_and_only_when_it_matches() {
+        let region = RegionCode::parse("419902").expect("region");
+        let mut legacy = Tally::default();
+        legacy.household(region);
+        legacy.person(&employee(Fen::new(120_050)));
+        legacy.contribution(region, ContributionKind::Employee, Fen::new(30_000));
+        let same = legacy.clone();
+        let mut other_county = legacy.clone();
+        other_county.household(RegionCode::parse("419922").expect("region"));
+
+        // The store's counties beyond the extract's are not compared.
+        let report = Reconciliation::compare(&legacy, &other_county, "cli:alice".into(), actor("cli:alice").at);
+        assert_eq!(report.differences().count(), 0);
+        assert_eq!(report.lines.len(), 5, "households, persons, personal accounts, contributions and their payments");
+        let mut migration = record(legacy.clone());
+        migration.report = Some(report.clone());
+        let now = Reconciliation::compare(&legacy, &same, "cli:bob".into(), actor("cli:bob").at);
+        let code = |result: Result<(), StoreError>| match result {
+            Err(StoreError::Refused { code, .. }) => code,
+            other => panic!("refused, not {other:?}"),
+        };
+        assert_eq!(code(sign_off(&mut migration.clone(), &actor("cli:alice"), &report.checksum, &now)), "migration.same_person");
+        assert_eq!(code(sign_off(&mut migration.clone(), &actor("cli:bob"), "00", &now)), "migration.checksum");
+        // A fen less in the register since the report was prepared.
+        let mut changed = legacy.clone();
+        changed.add(region, "personal accounts fen".into(), -1);
+        let later = Reconciliation::compare(&legacy, &changed, "cli:bob".into(), actor("cli:bob").at);
+        assert_eq!(later.differences().map(|l| (l.measure.as_str(), l.difference())).collect::<Vec<_>>(), [("personal accounts fen", -1)]);
+        assert_eq!(code(sign_off(&mut migration.clone(), &actor("cli:bob"), &report.checksum, &later)), "migration.changed");
+        let mut differing = record(legacy.clone());
+        differing.report = Some(later.clone());
+        assert_eq!(code(sign_off(&mut differing, &actor("cli:carol"), &later.checksum, &later)), "migration.differs");
+
+        sign_off(&mut migration, &actor("cli:bob"), &report.checksum, &now).expect("signed");
+        let signed = migration.report.as_ref().expect("report");
+        assert_eq!(signed.signed_by.as_deref(), Some("cli:bob"));
+        assert_eq!(code(sign_off(&mut migration, &actor("cli:carol"), &report.checksum, &now)), "migration.signed");
+        assert_eq!(code(check_preparable(&migration)), "migration.signed");
+    }
+
+    #[test]
+    fn batches_load_in_order_once_each() {
+        let mut migration = record(Tally::default());
+        migration.batches_loaded = 1;
+        assert_eq!(batch_position(&migration, 0).ok(), Some(BatchOutcome::AlreadyLoaded));
+        assert_eq!(batch_position(&migration, 1).ok(), Some(BatchOutcome::Loaded));
+        assert!(matches!(batch_position(&migration, 2), Err(StoreError::Refused { code: "migration.out_of_order", .. })));
+        assert!(matches!(batch_position(&migration, 3), Err(StoreError::Invalid(_))));
+        assert!(matches!(check_preparable(&migration), Err(StoreError::Refused { code: "migration.not_loaded", .. })));
+        let mut other = record(Tally::default());
+        other.batch_households = 3;
+        assert!(matches!(check_same_migration(&migration, &other), Err(StoreError::Refused { code: "migration.changed", .. })));
+        assert!(MigrationRecord::check_id("0123456789abcdef").is_ok());
+        assert!(MigrationRecord::check_id("0123456789ABCDEF").is_err());
+    }
+}
