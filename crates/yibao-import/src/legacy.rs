@@ -747,9 +747,12 @@ mod tests {
             .to_string()
     }
 
+    /// A row to fix: its file, line and column.
+    type ErrorAt = (LegacyFile, usize, Option<String>);
+
     /// Checks an extract and answers its errors as (file, line, column) with the counts kept
     /// and held back per file.
-    fn check(persons: &str, contributions: &str, accumulators: &str) -> (Vec<(LegacyFile, usize, Option<String>)>, [usize; 4], [usize; 4]) {
+    fn check(persons: &str, contributions: &str, accumulators: &str) -> (Vec<ErrorAt>, [usize; 4], [usize; 4]) {
         let extract = parse_extract(&table(HOUSEHOLDS), &table(persons), Some(&table(contributions)), Some(&table(accumulators)))
             .expect("readable files");
         let errors = extract.errors.iter().map(|e| (e.file, e.row.line, e.row.column.clone())).collect();
