@@ -36,6 +36,8 @@ use yibao_store::{ImportHousehold, NewContribution, NewHousehold, NewPerson};
 
 use crate::{App, AppError, Principal, roles, store};
 
+pub use yibao_store::migration::{MigrationRecord as Migration, Reconciliation, ReconciliationLine};
+
 /// Households per batch unless the caller says otherwise.
 pub const BATCH_HOUSEHOLDS_DEFAULT: usize = 2_000;
 /// Rows to fix answered at most; the count says how many there were.

@@ -16,7 +16,7 @@ use serde_json::json;
 use time::macros::datetime;
 use tower::ServiceExt;
 use yibao_app::access::{digest, hash_password};
-use yibao_app::{App, Backend};
+use yibao_app::{App, Backend, Principal};
 use yibao_domain::{InstitutionLevel, RegionCode};
 use yibao_policy::Policy;
 use yibao_store::{AccessStore, Actor, NewInstitution, NewStaff, Role};
@@ -33,6 +33,9 @@ fn national_id(prefix: &str) -> String {
 
 struct Console {
     router: axum::Router,
+    /// The application behind the router, for what the console does not do (the
+    /// operator's migration load).
+    app: App,
 }
 
 struct Page {
@@ -203,13 +206,9 @@ async fn setup_with(name: &str, options: yibao_console::ConsoleOptions) -> Conso
     };
     store.create_institution(&actor, institution).await.expect("institution");
     let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
-    Console {
-        router: yibao_api::app_with(
-            App::new(std::sync::Arc::new(Backend::Sqlite(store)), std::sync::Arc::new(policy))
-                .with_payment_pack(yibao_app::payment::PaymentPack::parse(yibao_app::payment::DEMO_PAYMENT_PACK).expect("payment pack")),
-            yibao_console::router_with(options),
-        ),
-    }
+    let app = App::new(std::sync::Arc::new(Backend::Sqlite(store)), std::sync::Arc::new(policy))
+        .with_payment_pack(yibao_app::payment::PaymentPack::parse(yibao_app::payment::DEMO_PAYMENT_PACK).expect("payment pack"));
+    Console { router: yibao_api::app_with(app.clone(), yibao_console::router_with(options)), app }
 }
 
 /// Enrols a household of one or two through the form as `cookie`; the redirect's target.
@@ -365,13 +364,9 @@ async fn an_expired_session_redirects_to_sign_in() {
     store.create_staff(&actor, staff).await.expect("staff");
     store.create_session(&actor, &digest("old-token"), "east.clerk", datetime!(2026-01-01 16:00 UTC)).await.expect("session");
     let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
-    let console = Console {
-        router: yibao_api::app_with(
-            App::new(std::sync::Arc::new(Backend::Sqlite(store)), std::sync::Arc::new(policy))
-                .with_payment_pack(yibao_app::payment::PaymentPack::parse(yibao_app::payment::DEMO_PAYMENT_PACK).expect("payment pack")),
-            yibao_console::router(),
-        ),
-    };
+    let app = App::new(std::sync::Arc::new(Backend::Sqlite(store)), std::sync::Arc::new(policy))
+        .with_payment_pack(yibao_app::payment::PaymentPack::parse(yibao_app::payment::DEMO_PAYMENT_PACK).expect("payment pack"));
+    let console = Console { router: yibao_api::app_with(app.clone(), yibao_console::router()), app };
     // The server's own address leads a browser to the console, not to a JSON 404.
     let root = console.get("/", "").await;
     assert_eq!((root.status, root.location.as_str()), (StatusCode::SEE_OTHER, "/console/"));
@@ -1514,4 +1509,66 @@ async fn the_administrator_keeps_an_institutions_agreement_and_physicians() {
     let page = console.get("/console/institutions/H41992100007", &admin).await;
     let applications = table_of(&page.body, "agreement-applications").expect("the designation table");
     assert!(applications.contains("住院扩项") && applications.contains("88%") && applications.contains("达成一致"), "{applications}");
+}
+
+#[tokio::test]
+async fn a_migration_is_reconciled_by_one_accountant_and_signed_off_by_another() {
+    let console = setup("migration").await;
+    // The operator loads a small extract on the machine (`yibao migrate load`).
+    let (a, b, c) = (national_id("41992119800101001"), national_id("41992119820202002"), national_id("41992219900303003"));
+    let files = vec![
+        yibao_app::migration::MigrationFile {
+            name: "households.csv".into(),
+            bytes: "household_id,region,address\nM-1,419921,东县一号\nM-2,419922,西县二号\n".into(),
+        },
+        yibao_app::migration::MigrationFile {
+            name: "persons.csv".into(),
+            bytes: format!(
+                "person_id,name,household_id,region,scheme,category,coverage_from,tier,personal_account_balance\n\
+                 {a},甲,M-1,419921,employee,employed,2026-01-01,1,1234.56\n{b},乙,M-1,419921,resident,resident,2026-01-01,3,\n\
+                 {c},丙,M-2,419922,resident,resident,2026-01-01,2,\n"
+            )
+            .into_bytes(),
+        },
+    ];
+    let operator = Principal::System { name: "cli:ops".into(), region: RegionCode::parse("419900").expect("city") };
+    let (check, record) = console.app.load_migration(&operator, "test", files, 1, &|_, _| {}).await.expect("loads");
+    assert_eq!((check.error_count, check.batches), (0, 2), "{:?}", check.errors);
+    let id = record.expect("loaded").id;
+
+    let funds = console.sign_in("funds").await;
+    let list = console.get("/console/funds/migrations", &funds).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    assert!(list.body.contains(&id) && list.body.contains("2/2"), "{}", list.body);
+    let page = console.get(&format!("/console/funds/migrations/{id}"), &funds).await;
+    assert!(page.body.contains("id=\"report-form\"") && !page.body.contains("id=\"sign-off-form\""), "{}", page.body);
+    let token = csrf(&page.body);
+    let prepared = console.post(&format!("/console/funds/migrations/{id}/report"), &funds, &[("_csrf", &token)]).await;
+    assert_eq!(
+        (prepared.status, prepared.location.clone()),
+        (StatusCode::SEE_OTHER, format!("/console/funds/migrations/{id}?done=prepared"))
+    );
+    let report = console.get(&prepared.location, &funds).await;
+    let checksum = element_text(&report.body, "checksum").expect("the checksum").to_owned();
+    assert!(report.body.contains("1234.56") && !report.body.contains("class=\"differs\""), "{}", report.body);
+
+    // The preparer cannot sign off; the refusal is next to the checksum.
+    let token = csrf(&report.body);
+    let path = format!("/console/funds/migrations/{id}/sign-off");
+    let refused = console.post(&path, &funds, &[("_csrf", &token), ("checksum", &checksum)]).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&refused.body, "checksum-error").is_some_and(|e| e.contains("另一人")), "{}", refused.body);
+    // An auditor reads, and signs nothing.
+    let auditor = console.sign_in("auditor").await;
+    let read = console.get(&format!("/console/funds/migrations/{id}"), &auditor).await;
+    assert!(read.status == StatusCode::OK && !read.body.contains("id=\"sign-off-form\""), "{}", read.body);
+    let admin = console.sign_in("admin").await;
+    let token = csrf(&console.get(&format!("/console/funds/migrations/{id}"), &admin).await.body);
+    let signed = console.post(&path, &admin, &[("_csrf", &token), ("checksum", &checksum)]).await;
+    assert_eq!((signed.status, signed.location.clone()), (StatusCode::SEE_OTHER, format!("/console/funds/migrations/{id}?done=signed")));
+    let done = console.get(&signed.location, &admin).await;
+    assert!(element_text(&done.body, "migration-signed").is_some_and(|s| s.starts_with("admin")), "{}", done.body);
+    // The east county's accountant sees no migration: it is the city's.
+    let east = console.sign_in("east.funds").await;
+    assert_ne!(console.get("/console/funds/migrations", &east).await.status, StatusCode::OK);
 }

@@ -17,6 +17,7 @@ pub mod budgets;
 pub mod check;
 pub mod handover;
 pub mod legacy;
+pub mod migration;
 pub mod pooling;
 pub mod receipts;
 pub mod statement;
