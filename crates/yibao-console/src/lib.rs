@@ -144,6 +144,7 @@ fn routes() -> Router<App> {
         .route("/console/catalogue/proposals/{seq}/rejection", post(catalogue::reject))
         .route("/console/funds", get(funds::statement::show))
         .route("/console/funds/statement.csv", get(funds::statement::csv))
+        .route("/console/funds/statement.xlsx", get(funds::statement::xlsx))
         .route("/console/funds/pooling", get(funds::pooling::show).post(funds::pooling::run))
         .route("/console/funds/pooling/{month}", get(funds::pooling::record))
         .route("/console/funds/accounts", get(funds::accounts::show))

@@ -20,7 +20,9 @@ use yibao_domain::Fen;
 use super::session::ConsoleUser;
 use crate::funds::statement::csv_line;
 use crate::i18n::Lang;
-use crate::page::{FUND_WRITERS, Page, app_error_page, app_message, error_page, may_post, render};
+use crate::page::{
+    COUNT, Cell, FUND_WRITERS, POINTS, Page, Sheet, YUAN, app_error_page, app_message, error_page, may_post, render, xlsx_download,
+};
 
 const HERE: &str = "/console/payment";
 
@@ -365,35 +367,15 @@ pub async fn statement_xlsx(
         Err(response) => return response,
     };
     let lang = user.lang;
-    let bytes = match statement_workbook(lang, &statement) {
-        Ok(bytes) => bytes,
-        Err(error) => return error_page(lang, axum::http::StatusCode::INTERNAL_SERVER_ERROR, "error-store", Some(error.to_string())),
-    };
-    let file = format!("attachment; filename=\"payment-{}-{}.xlsx\"", path.year, statement.institution.institution);
-    let kind = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_owned();
-    ([(header::CONTENT_TYPE, kind), (header::CONTENT_DISPOSITION, file)], bytes).into_response()
+    let file = format!("payment-{}-{}.xlsx", path.year, statement.institution.institution);
+    xlsx_download(lang, &file, statement_sheets(lang, &statement))
 }
 
-/// What a workbook cell holds: text, a count, points (four decimals) or yuan (two).
-#[derive(Clone, Copy)]
-enum Cell {
-    Text,
-    Number(&'static str),
-}
-
-/// A sheet: its name, its header, what each column holds, and its rows.
-type Sheet = (String, Vec<String>, Vec<Cell>, Vec<Vec<String>>);
-
-const COUNT: Cell = Cell::Number("0");
-const POINTS: Cell = Cell::Number("0.0000");
-const YUAN: Cell = Cell::Number("#,##0.00");
-
-fn statement_workbook(lang: Lang, statement: &InstitutionStatement) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
-    let mut workbook = rust_xlsxwriter::Workbook::new();
+fn statement_sheets(lang: Lang, statement: &InstitutionStatement) -> Vec<Sheet> {
     let figures: Vec<Vec<String>> = statement_figures(lang, statement).into_iter().map(|(label, value)| vec![label, value]).collect();
     let month_header: Vec<String> = MONTH_COLUMNS.iter().map(|k| lang.t(k)).collect();
     let case_header: Vec<String> = CASE_COLUMNS.iter().map(|k| lang.t(k)).collect();
-    let sheets: [Sheet; 3] = [
+    let sheets = vec![
         (lang.t("payment-statement-title"), vec![String::new(), String::new()], vec![Cell::Text, Cell::Text], figures),
         (lang.t("payment-months"), month_header, vec![COUNT, COUNT, POINTS, YUAN, YUAN, YUAN, YUAN, YUAN, YUAN], month_cells(statement)),
         (
@@ -403,29 +385,7 @@ fn statement_workbook(lang: Lang, statement: &InstitutionStatement) -> Result<Ve
             case_cells(lang, statement),
         ),
     ];
-    for (name, header, cells, rows) in sheets {
-        let sheet = workbook.add_worksheet();
-        sheet.set_name(name.chars().filter(|c| !"[]:*?/\\".contains(*c)).take(31).collect::<String>())?;
-        let bold = rust_xlsxwriter::Format::new().set_bold();
-        for (column, title) in (0u16..).zip(&header) {
-            sheet.write_string_with_format(0, column, title, &bold)?;
-        }
-        for (row, line) in (1u32..).zip(&rows) {
-            for ((column, text), cell) in (0u16..).zip(line).zip(&cells) {
-                // A figure that is not a plain number (a dash, a readmission's note) stays text.
-                match (cell, text.parse::<f64>()) {
-                    (Cell::Number(format), Ok(number)) if number.is_finite() => {
-                        sheet.write_number_with_format(row, column, number, &rust_xlsxwriter::Format::new().set_num_format(*format))?;
-                    }
-                    _ => {
-                        sheet.write_string(row, column, text)?;
-                    }
-                }
-            }
-        }
-        sheet.autofit();
-    }
-    workbook.save_to_buffer()
+    sheets
 }
 
 const CASE_COLUMNS: [&str; 6] =

@@ -789,6 +789,31 @@ async fn the_fund_accountant_previews_and_runs_a_month_and_its_record_shows_the_
     let csv = console.get(&format!("/console/funds/statement.csv?month={month}"), &funds).await;
     let row = format!("城乡居民基本医疗保险基金,419921,0.00,{fund_pay},0.00,{fund_pay},{fund_pay},0.00");
     assert!(csv.body.contains(&row), "{}", csv.body);
+    // The same statement as a workbook (issue 16 item 6): the CSV's rows, amounts as numbers.
+    let xlsx = console.get(&format!("/console/funds/statement.xlsx?month={month}"), &funds).await;
+    assert_eq!(xlsx.status, StatusCode::OK);
+    {
+        use calamine::Reader;
+        let mut workbook = calamine::open_workbook_auto_from_rs(std::io::Cursor::new(xlsx.bytes.clone())).expect("an xlsx workbook");
+        let sheet = workbook.worksheet_range_at(0).expect("a sheet").expect("readable");
+        let as_csv: Vec<String> = sheet
+            .rows()
+            .skip(1)
+            .map(|row| {
+                row.iter()
+                    .map(|cell| match cell {
+                        calamine::Data::Float(yuan) => format!("{yuan:.2}"),
+                        calamine::Data::String(text) => text.clone(),
+                        calamine::Data::Empty => String::new(),
+                        other => panic!("a cell of text or a number, not {other:?}"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect();
+        let csv_rows: Vec<String> = csv.body.trim_start_matches('\u{feff}').lines().skip(1).map(str::to_owned).collect();
+        assert_eq!(as_csv, csv_rows, "the workbook's rows are the CSV's");
+    }
 
     // A month runs once: running it again leads to the first run's record.
     let again = console.post("/console/funds/pooling", &funds, &[("_csrf", &token), ("month", &month), ("day", &day)]).await;

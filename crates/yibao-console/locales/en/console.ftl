@@ -403,6 +403,7 @@ fund-to = To
 statement-title = Fund statement
 statement-chart = Income and spending per fund
 statement-table = Per fund and unit (yuan)
+statement-xlsx = Download as Excel (xlsx)
 statement-csv = Download as CSV
 statement-hint = Income: contributions and subsidies. Spending: settlements less their reversals. Swept and disbursed: the monthly pooling through the city's fiscal special account. Between funds: the adjustment-fund levy and deficit covers. A county's staff see their own county only.
 pooling-title = Monthly pooling run

@@ -403,6 +403,7 @@ fund-to = 截止日期
 statement-title = 基金收支报表
 statement-chart = 各基金收入与支出
 statement-table = 按基金和统筹单位（元）
+statement-xlsx = 下载 Excel (xlsx)
 statement-csv = 下载 CSV
 statement-hint = 收入：缴费与财政补助。支出：结算减冲正。归集与拨付：经市财政专户的月度统收统支。基金间调剂：调剂金上解与赤字弥补。县级人员只能看到本县数据。
 pooling-title = 月度统收统支

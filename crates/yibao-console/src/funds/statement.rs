@@ -19,7 +19,7 @@ use yibao_app::books::{AccountKind, Reason, YearMonth};
 use super::super::i18n::Lang;
 use super::super::session::ConsoleUser;
 use super::{fund_name, script_json};
-use crate::page::{FieldErrors, Page, app_error_page, render, url_encode, yuan};
+use crate::page::{Cell, FieldErrors, Page, YUAN, app_error_page, render, url_encode, xlsx_download, yuan};
 use yibao_app::App;
 
 /// One fund and unit's sums over the period, in fen.
@@ -195,6 +195,7 @@ struct StatementTemplate {
     rows: Vec<StatementRow>,
     totals: StatementRow,
     csv_href: String,
+    xlsx_href: String,
     chart_json: String,
 }
 
@@ -235,12 +236,9 @@ pub async fn show(State(state): State<App>, user: ConsoleUser, Query(q): Query<P
         },
         None => (Vec::new(), StatementRow::new(lang.t("total"), String::new(), &StatementSums::default()), BTreeMap::new()),
     };
-    let csv_href = format!(
-        "/console/funds/statement.csv?month={}&from={}&to={}",
-        url_encode(&period.month),
-        url_encode(&period.from),
-        url_encode(&period.to)
-    );
+    let query = format!("month={}&from={}&to={}", url_encode(&period.month), url_encode(&period.from), url_encode(&period.to));
+    let csv_href = format!("/console/funds/statement.csv?{query}");
+    let xlsx_href = format!("/console/funds/statement.xlsx?{query}");
     let chart = ChartData {
         labels: ["chart-income", "chart-spending"].into_iter().map(|k| (k, lang.t(k))).collect(),
         funds: per_fund.keys().map(|f| fund_name(lang, f)).collect(),
@@ -257,6 +255,7 @@ pub async fn show(State(state): State<App>, user: ConsoleUser, Query(q): Query<P
         rows,
         totals,
         csv_href,
+        xlsx_href,
         chart_json: script_json(&chart),
     };
     (status, render(&template)).into_response()
@@ -298,6 +297,28 @@ pub async fn csv(State(state): State<App>, user: ConsoleUser, Query(q): Query<Pe
     }
     let file = format!("attachment; filename=\"fund-statement-{}-{}.csv\"", dates.0, dates.1);
     ([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, file)], body).into_response()
+}
+
+/// The statement as an Excel workbook (issue 16 item 6): the CSV's rows, amounts as
+/// numbers in yuan.
+pub async fn xlsx(State(state): State<App>, user: ConsoleUser, Query(q): Query<PeriodQuery>) -> Response {
+    if let Err(response) = Page::guard(&user, "funds", "statement-title", "/console/funds") {
+        return response;
+    }
+    let lang = user.lang;
+    let mut errors = FieldErrors::default();
+    let Some(dates) = period(lang, &q, &mut errors).dates else {
+        return (StatusCode::BAD_REQUEST, lang.t("field-bad-period")).into_response();
+    };
+    let (rows, totals, _) = match rows_of(&state, &user, dates).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let header: Vec<String> = COLUMNS.iter().map(|k| lang.t(k)).collect();
+    let cells = vec![Cell::Text, Cell::Text, YUAN, YUAN, YUAN, YUAN, YUAN, YUAN];
+    let lines = rows.iter().chain(std::iter::once(&totals)).map(|row| row.cells().iter().map(|c| (*c).to_owned()).collect()).collect();
+    let sheet = (lang.t("statement-title"), header, cells, lines);
+    xlsx_download(lang, &format!("fund-statement-{}-{}.xlsx", dates.0, dates.1), vec![sheet])
 }
 
 #[cfg(test)]
