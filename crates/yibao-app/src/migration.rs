@@ -229,16 +229,17 @@ impl App {
                 format!("a batch has 1 to {MIGRATION_BATCH_HOUSEHOLDS_MAX} households, not {batch_households}"),
             ));
         }
-        let (id, names, tables) = read_files(files)?;
-        let table = |file: LegacyFile| tables.get(&file);
-        let (Some(households), Some(persons)) = (table(LegacyFile::Households), table(LegacyFile::Persons)) else {
+        let (id, names, mut tables) = read_files(files)?;
+        let (Some(households), Some(persons)) = (tables.remove(&LegacyFile::Households), tables.remove(&LegacyFile::Persons)) else {
             return Err(AppError::bad_request(
                 "migration.missing_file",
                 "an extract has a households file and a persons file (docs/migration.md), and may have contributions and accumulators",
             ));
         };
-        let mut extract = parse_extract(households, persons, table(LegacyFile::Contributions), table(LegacyFile::Accumulators))
-            .map_err(|(file, e)| AppError::bad_request(e.code(), format!("{file}: {e}")))?;
+        // The tables are consumed as they are parsed: a city's extract is gigabytes of text.
+        let mut extract =
+            parse_extract(households, persons, tables.remove(&LegacyFile::Contributions), tables.remove(&LegacyFile::Accumulators))
+                .map_err(|(file, e)| AppError::bad_request(e.code(), format!("{file}: {e}")))?;
         let existing = store!(self, migration(city, &id))?;
         let batch_households = existing.as_ref().map_or(batch_households, |r| r.batch_households as usize);
         let loaded_households = existing.as_ref().map_or(0, |r| r.batches_loaded as usize * batch_households);

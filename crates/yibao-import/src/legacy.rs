@@ -257,15 +257,18 @@ pub fn error_file(errors: &[LegacyRowError]) -> String {
 
 /// Checks an extract: `households` and `persons` are required, the other two optional.
 /// A file that cannot be read at all is the error, with its file.
+///
+/// The tables are consumed row by row: a city's extract is gigabytes of text, and each row
+/// is let go once it is parsed.
 pub fn parse_extract(
-    households: &Table,
-    persons: &Table,
-    contributions: Option<&Table>,
-    accumulators: Option<&Table>,
+    households: Table,
+    persons: Table,
+    contributions: Option<Table>,
+    accumulators: Option<Table>,
 ) -> Result<LegacyExtract, (LegacyFile, FileError)> {
     let mut extract = LegacyExtract::default();
     let mut errors = Vec::new();
-    let mut sheet = |file: LegacyFile, table: &Table, errors: &mut Vec<LegacyRowError>| -> Result<Vec<(usize, Vec<String>)>, _> {
+    let mut sheet = |file: LegacyFile, table: Table, errors: &mut Vec<LegacyRowError>| -> Result<Vec<(usize, Vec<String>)>, _> {
         extract.rows[file as usize] = table.rows.len();
         rows_of(file, table, errors).map_err(|e| (file, e))
     };
@@ -442,7 +445,7 @@ pub fn parse_extract(
 /// The file's rows with their cells in the layout's column order (an absent optional
 /// column reads as empty). A row with fewer cells than the header, or more that are not
 /// empty, is an error and left out.
-fn rows_of(file: LegacyFile, table: &Table, errors: &mut Vec<LegacyRowError>) -> Result<Vec<(usize, Vec<String>)>, FileError> {
+fn rows_of(file: LegacyFile, table: Table, errors: &mut Vec<LegacyRowError>) -> Result<Vec<(usize, Vec<String>)>, FileError> {
     let columns = file.columns();
     let mut index = vec![None; columns.len()];
     for (position, name) in table.header.iter().enumerate() {
@@ -458,12 +461,12 @@ fn rows_of(file: LegacyFile, table: &Table, errors: &mut Vec<LegacyRowError>) ->
     }
     let width = table.header.len();
     let mut rows = Vec::with_capacity(table.rows.len());
-    for (line, cells) in &table.rows {
+    for (line, mut cells) in table.rows {
         if cells.len() < width || cells[width.min(cells.len())..].iter().any(|c| !c.is_empty()) {
             errors.push(LegacyRowError {
                 file,
                 row: RowError {
-                    line: *line,
+                    line,
                     column: None,
                     key: cells.first().cloned(),
                     message: format!(
@@ -474,7 +477,7 @@ fn rows_of(file: LegacyFile, table: &Table, errors: &mut Vec<LegacyRowError>) ->
             });
             continue;
         }
-        rows.push((*line, index.iter().map(|i| i.and_then(|i| cells.get(i)).cloned().unwrap_or_default()).collect()));
+        rows.push((line, index.iter().map(|i| i.and_then(|i| cells.get_mut(i)).map(std::mem::take).unwrap_or_default()).collect()));
     }
     Ok(rows)
 }
@@ -753,7 +756,7 @@ mod tests {
     /// Checks an extract and answers its errors as (file, line, column) with the counts kept
     /// and held back per file.
     fn check(persons: &str, contributions: &str, accumulators: &str) -> (Vec<ErrorAt>, [usize; 4], [usize; 4]) {
-        let extract = parse_extract(&table(HOUSEHOLDS), &table(persons), Some(&table(contributions)), Some(&table(accumulators)))
+        let extract = parse_extract(table(HOUSEHOLDS), table(persons), Some(table(contributions)), Some(table(accumulators)))
             .expect("readable files");
         let errors = extract.errors.iter().map(|e| (e.file, e.row.line, e.row.column.clone())).collect();
         let kept = [extract.households.len(), extract.persons.len(), extract.contributions.len(), extract.accumulators.len()];
@@ -800,9 +803,9 @@ mod tests {
 
     #[test]
     fn a_file_without_a_required_column_or_with_one_twice_is_refused_whole() {
-        let missing = parse_extract(&table("household_id,region\nH1,419902\n"), &table("person_id\n"), None, None);
+        let missing = parse_extract(table("household_id,region\nH1,419902\n"), table("person_id\n"), None, None);
         assert_eq!(missing.map(|_| ()), Err((LegacyFile::Households, FileError::MissingColumn("address (住址)".into()))));
-        let twice = parse_extract(&table(HOUSEHOLDS), &table("person_id,公民身份号码\n"), None, None);
+        let twice = parse_extract(table(HOUSEHOLDS), table("person_id,公民身份号码\n"), None, None);
         assert_eq!(twice.map(|_| ()), Err((LegacyFile::Persons, FileError::DuplicateColumn("person_id".into()))));
     }
 
