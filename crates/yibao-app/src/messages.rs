@@ -127,6 +127,7 @@ catalogue! {
     "import.file_too_large" => "文件过大：{detail}", DETAIL;
     "import.missing_column" => "表头缺少必需的列：{detail}", DETAIL;
     "import.too_many_rows" => "文件行数超过上限：{detail}", DETAIL;
+    "import.unknown_column" => "表头有本文件格式之外的列（请改为规定的列名或删除该列）：{detail}", DETAIL;
     "import.unknown_format" => "不支持的文件类型（可用 .csv、.xlsx、.xls、.ods）：{detail}", DETAIL;
     "import.unreadable" => "无法读取文件：{detail}", DETAIL;
     "institution.bad_code" => "定点医药机构编码不正确（H 医院或 P 药店，加 6 位区划代码和 5 位序号）：{detail}", DETAIL;
@@ -202,6 +203,7 @@ catalogue! {
     "migration.changed" => "迁移记录与本次文件或登记数不一致：{detail}", DETAIL;
     "migration.checksum" => "所引校验值与对账报告不符，请重新阅读报告：{detail}", DETAIL;
     "migration.differs" => "对账报告与原系统合计不一致，不能签认：{detail}", DETAIL;
+    "migration.empty" => "迁移数据中没有任何户：{detail}", DETAIL;
     "migration.failure" => INTERNAL_ZH, INTERNAL_EN;
     "migration.missing_file" => "迁移数据缺少必需文件（户、人员）：{detail}", DETAIL;
     "migration.no_report" => "尚未编制对账报告：{detail}", DETAIL;

@@ -24,9 +24,9 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use yibao_domain::{HouseholdId, NationalId, RegionCode};
+use yibao_domain::{Fen, HouseholdId, NationalId, RegionCode};
 use yibao_engine::{Accumulators, contribution_due};
-use yibao_import::legacy::{LegacyExtract, LegacyFile, LegacyRowError, parse_extract};
+use yibao_import::legacy::{LegacyExtract, LegacyFile, LegacyRowError, parse_control, parse_extract};
 use yibao_import::{RowError, Table};
 use yibao_store::migration::{
     BatchOutcome, MIGRATION_BATCH_HOUSEHOLDS_MAX, MIGRATION_BATCHES_MAX, MigrationBatch, MigrationRecord, MigrationStore as _,
@@ -69,7 +69,8 @@ pub struct MigrationCheck {
     #[serde(skip)]
     pub errors: Vec<LegacyRowError>,
     pub error_count: usize,
-    /// What the checked files add up to, region by region.
+    /// The legacy system's control totals, region by region (what its rows add up to, once
+    /// the check is clean).
     pub legacy: Tally,
     /// The migration as the store holds it, when these files were loaded (or partly).
     pub record: Option<MigrationRecord>,
@@ -175,7 +176,10 @@ impl App {
         Ok(store!(self, prepare_migration_report(&principal.actor(source, self.now()), city, id))?)
     }
 
-    /// Signs the reconciliation off: another person than its preparer, quoting its checksum.
+    /// Signs the reconciliation off: a signed-in staff member (a fund accountant or the city
+    /// administrator, in the console), another person than its preparer, quoting its
+    /// checksum. Never the operator's command line: its name is the machine's login, which
+    /// anyone at the machine can set, so it cannot be the second person.
     pub async fn sign_off_migration(
         &self,
         principal: &Principal,
@@ -183,6 +187,11 @@ impl App {
         id: &str,
         checksum: &str,
     ) -> Result<MigrationRecord, AppError> {
+        if principal.system().is_ok() {
+            return Err(AppError::forbidden(
+                "a migration is signed off by a staff member signed in to the console, not from the operator's command line",
+            ));
+        }
         let city = self.migration_signer(principal)?;
         MigrationRecord::check_id(id)?;
         Ok(store!(self, sign_off_migration(&principal.actor(source, self.now()), city, id, checksum.trim()))?)
@@ -236,10 +245,21 @@ impl App {
                 "an extract has a households file and a persons file (docs/migration.md), and may have contributions and accumulators",
             ));
         };
+        let Some(control) = tables.remove(&LegacyFile::Control) else {
+            return Err(AppError::bad_request(
+                "migration.missing_file",
+                "an extract has a control file: the legacy system's own counts and sums by county (docs/migration.md)",
+            ));
+        };
+        let (control, control_errors) = parse_control(control).map_err(|e| AppError::bad_request(e.code(), format!("control: {e}")))?;
         // The tables are consumed as they are parsed: a city's extract is gigabytes of text.
         let mut extract =
             parse_extract(households, persons, tables.remove(&LegacyFile::Contributions), tables.remove(&LegacyFile::Accumulators))
                 .map_err(|(file, e)| AppError::bad_request(e.code(), format!("{file}: {e}")))?;
+        extract.errors.extend(control_errors);
+        if extract.households.is_empty() && extract.errors.is_empty() {
+            return Err(AppError::bad_request("migration.empty", "the extract has no household: nothing to migrate"));
+        }
         let existing = store!(self, migration(city, &id))?;
         let batch_households = existing.as_ref().map_or(batch_households, |r| r.batch_households as usize);
         let loaded_households = existing.as_ref().map_or(0, |r| r.batches_loaded as usize * batch_households);
@@ -272,6 +292,53 @@ impl App {
                 legacy.accumulators(region_of[person], accumulators);
             }
         }
+        // The legacy system's control totals against what its rows add up to: only once
+        // every row holds (a held-back household would differ anyway).
+        let mut controls = Tally::default();
+        let mut control_lines: HashMap<(String, String), usize> = HashMap::new();
+        for total in &control {
+            controls.control(total.region, total.measure.clone(), total.value);
+            control_lines.insert((total.region.to_string(), total.measure.clone()), total.line);
+        }
+        if extract.errors.is_empty() {
+            for line in Reconciliation::compare(&controls, &legacy, String::new(), self.now()).differences() {
+                let figure = |n: i64| if line.is_amount() { Fen::new(n).to_string() } else { n.to_string() };
+                let at = control_lines.get(&(line.region.clone(), line.measure.clone())).copied().unwrap_or(0);
+                extract.errors.push(LegacyRowError {
+                    file: LegacyFile::Control,
+                    row: RowError {
+                        line: at,
+                        column: Some("value".into()),
+                        key: Some(format!("{} {}", line.region, line.measure)),
+                        message: format!(
+                            "{} of {}: the files' rows add up to {}, the control totals say {}",
+                            line.measure,
+                            line.region,
+                            figure(line.loaded),
+                            figure(line.legacy)
+                        ),
+                    },
+                });
+            }
+            // A county the rows have and the control totals do not.
+            for (region, measures) in &legacy.lines {
+                if !controls.lines.contains_key(region) {
+                    for (measure, value) in measures {
+                        extract.errors.push(LegacyRowError {
+                            file: LegacyFile::Control,
+                            row: RowError {
+                                line: 0,
+                                column: None,
+                                key: Some(format!("{region} {measure}")),
+                                message: format!(
+                                    "{measure} of {region}: the files' rows add up to {value}, the control totals have no line"
+                                ),
+                            },
+                        });
+                    }
+                }
+            }
+        }
         let error_count = extract.errors.len();
         extract.errors.truncate(MIGRATION_ERRORS_MAX);
         let batch_count = u32::try_from(batches.len()).unwrap_or(u32::MAX);
@@ -285,7 +352,7 @@ impl App {
             batch_households: u32::try_from(batch_households).unwrap_or(u32::MAX),
             errors: std::mem::take(&mut extract.errors),
             error_count,
-            legacy,
+            legacy: controls,
             record: existing,
         };
         Ok(Examined { check, batches })
@@ -326,6 +393,20 @@ impl App {
                 fail(format!("{} is too far ahead: contributions are paid for at most the next year", row.period));
                 continue;
             }
+            // A period the person's coverage does not reach is no one's bill.
+            let first = row.period.first_day();
+            let last = match row.period {
+                yibao_domain::Period::Year(year) => time::Date::from_calendar_date(year, time::Month::December, 31).ok(),
+                yibao_domain::Period::Month(year, month) => {
+                    time::Date::from_calendar_date(year, month, time::util::days_in_month(month, year)).ok()
+                }
+            };
+            let covered_until = coverage.coverage_until.unwrap_or(time::Date::MAX);
+            if last.is_none_or(|last| last < coverage.coverage_from) || first > covered_until {
+                let until = coverage.coverage_until.map_or_else(|| "now".to_owned(), |d| d.to_string());
+                fail(format!("{}: the coverage ({} to {until}) does not reach it", row.period, coverage.coverage_from));
+                continue;
+            }
             match contribution_due(&policy, coverage, row.kind, row.period, row.wage_monthly) {
                 Err(e) => fail(e.to_string()),
                 Ok(due) if row.paid > due.due => fail(format!("{} paid, beyond the {} due for {}", row.paid, due.due, row.period)),
@@ -363,9 +444,10 @@ impl App {
     /// Persons, households and cards the register holds already: each an error, except in
     /// the first `loaded_households` households (loaded by this migration's earlier run).
     async fn check_register(&self, city: RegionCode, extract: &mut LegacyExtract, loaded_households: usize) -> Result<(), AppError> {
-        let loaded: HashSet<HouseholdId> = extract.households.iter().take(loaded_households).map(|h| h.household_id.clone()).collect();
-        let to_load: Vec<_> = extract.persons.iter().filter(|p| !loaded.contains(&p.household_id)).collect();
-        let households: Vec<_> = extract.households.iter().filter(|h| !loaded.contains(&h.household_id)).collect();
+        let loaded: HashSet<(RegionCode, &HouseholdId)> =
+            extract.households.iter().take(loaded_households).map(|h| (h.region, &h.household_id)).collect();
+        let to_load: Vec<_> = extract.persons.iter().filter(|p| !loaded.contains(&(p.coverage.region, &p.household_id))).collect();
+        let households: Vec<_> = extract.households.iter().filter(|h| !loaded.contains(&(h.region, &h.household_id))).collect();
         let chunk = PROBE_KEYS_MAX / 3;
         let mut found = RegisterProbe::default();
         for start in (0..to_load.len().max(households.len())).step_by(chunk) {
@@ -378,6 +460,7 @@ impl App {
                     .take(chunk)
                     .filter_map(|p| p.card_no.clone().map(|card| (p.coverage.region, card)))
                     .collect(),
+                ended: Vec::new(),
             };
             let held = store!(self, probe_register(city, probe))?;
             found.persons.extend(held.persons);
@@ -385,7 +468,7 @@ impl App {
             found.cards.extend(held.cards);
         }
         let persons: HashSet<NationalId> = found.persons.into_iter().collect();
-        let household_ids: HashSet<String> = found.households.into_iter().map(|(_, h)| h).collect();
+        let household_ids: HashSet<(RegionCode, String)> = found.households.into_iter().collect();
         let cards: HashSet<(RegionCode, String)> = found.cards.into_iter().collect();
         let mut wrong: HashSet<NationalId> = HashSet::new();
         for person in &to_load {
@@ -411,8 +494,9 @@ impl App {
                 wrong.insert(id);
             }
         }
+        let mut wrong_households: Vec<(RegionCode, HouseholdId)> = Vec::new();
         for household in &households {
-            if household_ids.contains(household.household_id.as_str()) {
+            if household_ids.contains(&(household.region, household.household_id.to_string())) {
                 extract.errors.push(LegacyRowError {
                     file: LegacyFile::Households,
                     row: RowError {
@@ -422,10 +506,11 @@ impl App {
                         message: format!("household {} exists already [person.household_exists]", household.household_id),
                     },
                 });
-                for member in extract.persons.iter().filter(|p| p.household_id == household.household_id) {
-                    wrong.insert(member.coverage.person_id);
-                }
+                wrong_households.push((household.region, household.household_id.clone()));
             }
+        }
+        for member in extract.persons.iter().filter(|p| wrong_households.contains(&(p.coverage.region, p.household_id.clone()))) {
+            wrong.insert(member.coverage.person_id);
         }
         hold_back(extract, &wrong);
         extract.errors.sort_by_key(|e| (e.file, e.row.line));
@@ -444,10 +529,18 @@ fn hold_back(extract: &mut LegacyExtract, wrong: &HashSet<NationalId>) {
         return;
     }
     let failed: HashSet<(LegacyFile, usize)> = extract.errors.iter().map(|e| (e.file, e.row.line)).collect();
-    let households: HashSet<HouseholdId> =
-        extract.persons.iter().filter(|p| wrong.contains(&p.coverage.person_id)).map(|p| p.household_id.clone()).collect();
-    let held: HashSet<NationalId> =
-        extract.persons.iter().filter(|p| households.contains(&p.household_id)).map(|p| p.coverage.person_id).collect();
+    let households: HashSet<(RegionCode, HouseholdId)> = extract
+        .persons
+        .iter()
+        .filter(|p| wrong.contains(&p.coverage.person_id))
+        .map(|p| (p.coverage.region, p.household_id.clone()))
+        .collect();
+    let held: HashSet<NationalId> = extract
+        .persons
+        .iter()
+        .filter(|p| households.contains(&(p.coverage.region, p.household_id.clone())))
+        .map(|p| p.coverage.person_id)
+        .collect();
     let mut count = |file: LegacyFile, line: usize| {
         if !failed.contains(&(file, line)) {
             extract.held_back[file as usize] += 1;
@@ -459,7 +552,7 @@ fn hold_back(extract: &mut LegacyExtract, wrong: &HashSet<NationalId>) {
         }
         !hold
     };
-    extract.households.retain(|h| keep(LegacyFile::Households, h.line, households.contains(&h.household_id)));
+    extract.households.retain(|h| keep(LegacyFile::Households, h.line, households.contains(&(h.region, h.household_id.clone()))));
     extract.persons.retain(|p| keep(LegacyFile::Persons, p.line, held.contains(&p.coverage.person_id)));
     extract.contributions.retain(|c| keep(LegacyFile::Contributions, c.line, held.contains(&c.person_id)));
     extract.accumulators.retain(|a| keep(LegacyFile::Accumulators, a.line, held.contains(&a.person_id)));
@@ -488,8 +581,8 @@ fn cut(id: &str, (extract, contributions): (LegacyExtract, Vec<NewContribution>)
             format!("{batch_count} batches: at most {MIGRATION_BATCHES_MAX}; take larger batches"),
         ));
     }
-    let batch_of: HashMap<HouseholdId, usize> =
-        extract.households.iter().enumerate().map(|(i, h)| (h.household_id.clone(), i / size)).collect();
+    let batch_of: HashMap<(RegionCode, HouseholdId), usize> =
+        extract.households.iter().enumerate().map(|(i, h)| ((h.region, h.household_id.clone()), i / size)).collect();
     let mut batches: Vec<MigrationBatch> = (0..batch_count)
         .map(|batch| MigrationBatch {
             migration: id.to_owned(),
@@ -499,10 +592,11 @@ fn cut(id: &str, (extract, contributions): (LegacyExtract, Vec<NewContribution>)
             accumulators: Vec::new(),
         })
         .collect();
-    let mut position: HashMap<HouseholdId, (usize, usize)> = HashMap::new();
+    let mut position: HashMap<(RegionCode, HouseholdId), (usize, usize)> = HashMap::new();
     for household in extract.households {
-        let batch = batch_of[&household.household_id];
-        position.insert(household.household_id.clone(), (batch, batches[batch].households.len()));
+        let key = (household.region, household.household_id.clone());
+        let batch = batch_of[&key];
+        position.insert(key, (batch, batches[batch].households.len()));
         batches[batch].households.push(ImportHousehold {
             household: NewHousehold { household_id: household.household_id, region: household.region, address: household.address },
             members: Vec::new(),
@@ -510,7 +604,7 @@ fn cut(id: &str, (extract, contributions): (LegacyExtract, Vec<NewContribution>)
     }
     let mut person_batch: HashMap<NationalId, usize> = HashMap::new();
     for person in extract.persons {
-        let (batch, index) = position[&person.household_id];
+        let (batch, index) = position[&(person.coverage.region, person.household_id.clone())];
         person_batch.insert(person.coverage.person_id, batch);
         batches[batch].households[index].members.push(NewPerson {
             name: person.name,
@@ -563,4 +657,148 @@ fn read_files(files: Vec<MigrationFile>) -> Result<ReadFiles, AppError> {
     }
     let id: String = hash.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
     Ok((id, names, tables))
+}
+
+/// Residents of the household register that no coverage holds (漏保), per county.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct MissingEnrolment {
+    /// The day coverage is judged on.
+    pub on: String,
+    pub rows: usize,
+    /// Residents of counties outside the caller's, not judged.
+    pub elsewhere: usize,
+    pub counties: Vec<CountyCoverage>,
+    pub missing: Vec<MissingPerson>,
+    #[serde(skip)]
+    pub errors: Vec<RowError>,
+}
+
+/// One county's residents and how many of them are insured.
+#[derive(Clone, Debug, Serialize)]
+pub struct CountyCoverage {
+    pub region: RegionCode,
+    pub residents: u64,
+    pub insured: u64,
+    /// Enrolled once, their coverage ended before the day.
+    pub ended: u64,
+    /// Never enrolled.
+    pub never: u64,
+}
+
+/// A resident without coverage on the day.
+#[derive(Clone, Debug, Serialize)]
+pub struct MissingPerson {
+    pub line: usize,
+    pub person_id: NationalId,
+    pub name: String,
+    pub region: RegionCode,
+    pub household_id: String,
+    /// The last day of an ended coverage; `None`: never enrolled.
+    pub ended_on: Option<String>,
+}
+
+impl MissingEnrolment {
+    /// The residents without coverage as CSV (UTF-8 with a byte-order mark).
+    #[must_use]
+    pub fn csv(&self) -> String {
+        let mut out = String::from("\u{feff}line,person_id,name,region,household_id,ended_on\n");
+        for p in &self.missing {
+            let quoted = |t: &str| if t.contains([',', '"', '\n']) { format!("\"{}\"", t.replace('"', "\"\"")) } else { t.to_owned() };
+            out.push_str(&format!(
+                "{},{},{},{},{},{}\n",
+                p.line,
+                p.person_id,
+                quoted(&p.name),
+                p.region,
+                quoted(&p.household_id),
+                p.ended_on.as_deref().unwrap_or("")
+            ));
+        }
+        out
+    }
+}
+
+impl App {
+    /// The report of residents not insured (漏保, R-ENR-2; issue 16 item 4): the household
+    /// register's file (`yibao_import::residents`) against the register of insured persons
+    /// on `on`. A resident insured in another county of the city is insured. An enrolment
+    /// clerk reads their county's residents, the city administrator (or the operator) the
+    /// city's; a resident of a county outside the caller's is counted, not judged.
+    pub async fn missing_enrolment(
+        &self,
+        principal: &Principal,
+        file: MigrationFile,
+        on: time::Date,
+    ) -> Result<MissingEnrolment, AppError> {
+        let scope = match principal.system() {
+            Ok(city) => city,
+            Err(_) => principal.scope(roles::ENROLMENT)?,
+        };
+        let table = Table::read_at_most(&file.name, &file.bytes, yibao_import::LEGACY_ROWS_MAX)
+            .map_err(|e| AppError::bad_request(e.code(), format!("{}: {e}", file.name)))?;
+        drop(file);
+        let parsed =
+            yibao_import::residents::parse_residents(table).map_err(|e| AppError::bad_request(e.code(), format!("residents: {e}")))?;
+        let policy = self.policy();
+        let mut report = MissingEnrolment { on: on.to_string(), rows: parsed.rows, errors: parsed.errors, ..MissingEnrolment::default() };
+        let mut judged = Vec::with_capacity(parsed.residents.len());
+        for resident in parsed.residents {
+            if !policy.has_county(resident.region) {
+                report.errors.push(RowError {
+                    line: resident.line,
+                    column: Some("region".into()),
+                    key: Some(resident.person_id.to_string()),
+                    message: format!("{} is not a county or district of {}", resident.region, policy.region),
+                });
+            } else if scope.contains(resident.region) {
+                judged.push(resident);
+            } else {
+                report.elsewhere += 1;
+            }
+        }
+        let mut enrolled: HashSet<NationalId> = HashSet::new();
+        let mut ended: HashMap<NationalId, time::Date> = HashMap::new();
+        for chunk in judged.chunks(PROBE_KEYS_MAX) {
+            let probe = RegisterProbe { persons: chunk.iter().map(|r| r.person_id).collect(), ..RegisterProbe::default() };
+            let found = store!(self, probe_register(policy.region, probe))?;
+            enrolled.extend(found.persons);
+            ended.extend(found.ended);
+        }
+        let mut counties: std::collections::BTreeMap<RegionCode, CountyCoverage> = std::collections::BTreeMap::new();
+        for resident in judged {
+            let county = counties.entry(resident.region).or_insert(CountyCoverage {
+                region: resident.region,
+                residents: 0,
+                insured: 0,
+                ended: 0,
+                never: 0,
+            });
+            county.residents += 1;
+            let ended_on = ended.get(&resident.person_id).filter(|until| **until < on);
+            match (enrolled.contains(&resident.person_id), ended_on) {
+                (true, None) => county.insured += 1,
+                (true, Some(until)) => {
+                    county.ended += 1;
+                    report.missing.push(missing(resident, Some(until.to_string())));
+                }
+                (false, _) => {
+                    county.never += 1;
+                    report.missing.push(missing(resident, None));
+                }
+            }
+        }
+        report.counties = counties.into_values().collect();
+        Ok(report)
+    }
+}
+
+fn missing(resident: yibao_import::residents::Resident, ended_on: Option<String>) -> MissingPerson {
+    MissingPerson {
+        line: resident.line,
+        person_id: resident.person_id,
+        name: resident.name.to_string(),
+        region: resident.region,
+        household_id: resident.household_id,
+        ended_on,
+    }
 }

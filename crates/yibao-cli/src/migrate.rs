@@ -21,9 +21,10 @@ const SOURCE: &str = "cli";
 
 #[derive(Subcommand, Debug)]
 pub enum MigrateCommand {
-    /// The dry run: check every row of an extract (a directory with households and persons
-    /// files, and optionally contributions and accumulators, each .csv or .xlsx) against
-    /// the rules and the register; write nothing. Exit 1 if a row is wrong.
+    /// The dry run: check every row of an extract (a directory with households, persons and
+    /// control files, and optionally contributions and accumulators, each .csv or .xlsx)
+    /// against the rules, the register and the control totals; write nothing. Exit 1 if a
+    /// row is wrong.
     Check {
         dir: PathBuf,
         /// Write the rows to fix to this CSV file (file, line, column, key, message).
@@ -64,16 +65,20 @@ pub enum MigrateCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
-    /// Sign the reconciliation off (another person than its preparer), quoting its checksum.
-    SignOff {
-        id: String,
+    /// The report of residents not insured (漏保): a household-register file (person_id,
+    /// name, region, household_id; .csv or .xlsx) against the insured on --on (default
+    /// today); the residents without coverage to --out as CSV. Exit 1 if a row is wrong.
+    Missing {
+        file: PathBuf,
         #[arg(long)]
-        checksum: String,
+        on: Option<String>,
+        #[arg(long)]
+        out: Option<PathBuf>,
         #[command(flatten)]
         store: StoreArgs,
     },
-    /// Write a synthetic city's legacy extract (the four CSV files) into a directory, with
-    /// `--errors` rows planted wrong (their files and lines in planted.csv).
+    /// Write a synthetic city's legacy extract (the five CSV files) into a directory, with
+    /// `--errors` rows planted wrong (their files and lines in planted.log).
     Sample {
         dir: PathBuf,
         #[arg(long, default_value_t = 10_000)]
@@ -137,11 +142,36 @@ pub fn run(command: &MigrateCommand) -> Result<(), String> {
             print_record(&app.migration(&operator(app.policy().region), id).await.map_err(failed)?);
             Ok(())
         }),
-        MigrateCommand::SignOff { id, checksum, store } => runtime()?.block_on(async {
+        MigrateCommand::Missing { file, on, out, store } => runtime()?.block_on(async {
             let app = open(store).await?;
-            let record = app.sign_off_migration(&operator(app.policy().region), SOURCE, id, checksum).await.map_err(failed)?;
-            print_record(&record);
-            Ok(())
+            let on = match on {
+                Some(text) => yibao_domain::parse_date(text).map_err(|e| format!("--on: {e}"))?,
+                None => app.today(),
+            };
+            let size = std::fs::metadata(file).map_err(|e| format!("{}: {e}", file.display()))?.len();
+            if size > FILE_BYTES_MAX {
+                return Err(format!("{}: {size} bytes; a file has at most {FILE_BYTES_MAX}", file.display()));
+            }
+            let bytes = std::fs::read(file).map_err(|e| format!("{}: cannot read: {e}", file.display()))?;
+            let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let report = app.missing_enrolment(&operator(app.policy().region), MigrationFile { name, bytes }, on).await.map_err(failed)?;
+            println!("residents without coverage on {}: {} rows read, {} of other counties", report.on, report.rows, report.elsewhere);
+            for county in &report.counties {
+                println!(
+                    "  {}: {} residents, {} insured, {} never enrolled, {} whose coverage ended",
+                    county.region, county.residents, county.insured, county.never, county.ended
+                );
+            }
+            if let Some(path) = out {
+                std::fs::write(path, report.csv()).map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
+            }
+            if report.errors.is_empty() {
+                return Ok(());
+            }
+            for error in report.errors.iter().take(20) {
+                eprintln!("line {}{}: {}", error.line, error.column.as_ref().map_or_else(String::new, |c| format!(", {c}")), error.message);
+            }
+            Err(format!("{} rows to fix [migration.rows_refused]", report.errors.len()))
         }),
         MigrateCommand::Sample { dir, insured, errors, through, seed, policy } => {
             sample(dir, *insured, *errors, *through, *seed, policy.as_deref())
@@ -164,8 +194,17 @@ fn read_dir(dir: &Path) -> Result<Vec<MigrationFile>, String> {
         let path = entry.map_err(|e| e.to_string())?.path();
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let extension = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
-        if !matches!(extension.as_str(), "csv" | "xlsx" | "xls" | "ods") || yibao_import::legacy::LegacyFile::of_name(&name).is_none() {
+        // Every file that could hold rows is one of the extract's: a file named otherwise
+        // (`persons (1).csv`) would be left out, its rows and money with it.
+        if !matches!(extension.as_str(), "csv" | "txt" | "xlsx" | "xlsm" | "xls" | "xlsb" | "ods") {
             continue;
+        }
+        if yibao_import::legacy::LegacyFile::of_name(&name).is_none() {
+            return Err(format!(
+                "{}: an extract's files are households, persons, contributions, accumulators and control (.csv, .xlsx); \
+                 rename or remove this one [migration.unknown_file]",
+                path.display()
+            ));
         }
         let size = std::fs::metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?.len();
         if size > FILE_BYTES_MAX {
@@ -252,6 +291,7 @@ fn sample(dir: &Path, insured: u64, errors: usize, through: u8, seed: u64, polic
         ("persons.csv", &files.persons),
         ("contributions.csv", &files.contributions),
         ("accumulators.csv", &files.accumulators),
+        ("control.csv", &files.control),
     ] {
         std::fs::write(dir.join(name), text).map_err(|e| format!("{name}: {e}"))?;
     }
@@ -259,7 +299,7 @@ fn sample(dir: &Path, insured: u64, errors: usize, through: u8, seed: u64, polic
     for (file, line, kind) in &files.planted {
         planted.push_str(&format!("{file},{line},{kind}\n"));
     }
-    std::fs::write(dir.join("planted.txt"), planted).map_err(|e| e.to_string())?;
-    println!("{}: {} persons, {} errors planted (planted.txt)", dir.display(), files.persons_written, files.planted.len());
+    std::fs::write(dir.join("planted.log"), planted).map_err(|e| e.to_string())?;
+    println!("{}: {} persons, {} errors planted (planted.log)", dir.display(), files.persons_written, files.planted.len());
     Ok(())
 }

@@ -1,10 +1,11 @@
 //! `yibao migrate` end to end (issue 16, the "done when" at a test's size), on SQLite and on
 //! PostgreSQL: a generated legacy extract with planted errors goes through the dry run,
 //! which names exactly the planted rows and loads nothing; the corrected extract loads in
-//! batches (a second run finds every batch loaded and loads nothing again); the
-//! reconciliation matches to the fen; its preparer cannot sign it off, another person
-//! can; the books and the audit chain check; a migrated person settles from the opening
-//! accumulators on.
+//! batches (a second run finds every batch loaded and loads nothing again); a misnamed money
+//! column and a control total a fen off are refused; the reconciliation matches to the fen;
+//! the command line cannot sign it off, a staff member can, and not its preparer; the books
+//! and the audit chain check; the household register's residents without coverage are
+//! reported.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -33,6 +34,23 @@ fn temp(name: &str) -> PathBuf {
 }
 
 /// The (file, line) pairs of an error file or of planted.txt.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime")
+}
+
+/// The application over the store the arguments name, with the demo pack.
+async fn open_app(store: &[&str]) -> yibao_app::App {
+    let location = match store {
+        ["--data-dir", dir] => yibao_app::StoreLocation::DataDir(PathBuf::from(dir)),
+        ["--database-url", url] => yibao_app::StoreLocation::Url((*url).to_owned()),
+        other => panic!("a store, not {other:?}"),
+    };
+    let backend = yibao_app::Backend::open(&location, yibao_app::Create::No).await.expect("the store");
+    let policy =
+        yibao_policy::Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("the demo pack");
+    yibao_app::App::new(std::sync::Arc::new(backend), std::sync::Arc::new(policy))
+}
+
 fn lines_of(csv: &str) -> Vec<(String, usize)> {
     let mut out: Vec<(String, usize)> = csv
         .trim_start_matches('\u{feff}')
@@ -63,11 +81,35 @@ fn migrate_through(store: &[&str], dir: &Path) {
     let check = yibao_as("ops", &args);
     assert_eq!(check.status.code(), Some(1), "{}", text(&check.stderr));
     assert!(text(&check.stderr).contains("8 rows to fix: nothing was loaded [migration.rows_refused]"), "{}", text(&check.stderr));
-    let planted = std::fs::read_to_string(wrong.join("planted.txt")).expect("planted");
+    let planted = std::fs::read_to_string(wrong.join("planted.log")).expect("planted");
     assert_eq!(lines_of(&std::fs::read_to_string(&errors).expect("error file")), lines_of(&planted));
     let mut load_wrong = vec!["migrate", "load", wrong.to_str().expect("utf-8")];
     load_wrong.extend_from_slice(store);
     assert_eq!(yibao_as("ops", &load_wrong).status.code(), Some(1));
+
+    // A money column misnamed is refused, not read as zero; so is a control total a fen off.
+    let renamed = dir.join("renamed");
+    sample(&renamed, "0");
+    let persons = std::fs::read_to_string(renamed.join("persons.csv")).expect("persons");
+    std::fs::write(renamed.join("persons.csv"), persons.replacen("personal_account_balance", "个人账户余额（元）", 1)).expect("write");
+    let mut check_renamed = vec!["migrate", "check", renamed.to_str().expect("utf-8")];
+    check_renamed.extend_from_slice(store);
+    let refused = yibao_as("ops", &check_renamed);
+    assert!(text(&refused.stderr).contains("[import.unknown_column]"), "{}", text(&refused.stderr));
+    let control = std::fs::read_to_string(renamed.join("control.csv")).expect("control");
+    let (head, rest) = control.split_once("personal accounts amount,").expect("a personal-account total");
+    let (value, tail) = rest.split_once('\n').expect("a line");
+    let cents: i64 = value.replace('.', "").parse().expect("an amount");
+    let off = format!("{head}personal accounts amount,{}.{:02}\n{tail}", (cents + 1) / 100, (cents + 1) % 100);
+    std::fs::write(renamed.join("control.csv"), off).expect("write");
+    std::fs::write(renamed.join("persons.csv"), persons).expect("write");
+    let refused = yibao_as("ops", &check_renamed);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused.stderr).contains("control line") && text(&refused.stderr).contains("the control totals say"),
+        "{}",
+        text(&refused.stderr)
+    );
 
     // The corrected extract loads in batches of 300 households; loading again loads nothing.
     let mut load = vec!["migrate", "load", right.to_str().expect("utf-8"), "--batch", "300"];
@@ -88,16 +130,45 @@ fn migrate_through(store: &[&str], dir: &Path) {
     assert!(!prepared.contains('≠'), "{prepared}");
     let checksum =
         prepared.lines().find(|l| l.contains("prepared by cli:alice")).and_then(|l| l.rsplit(' ').next()).expect("the checksum").to_owned();
-    let mut sign = vec!["migrate", "sign-off", id.as_str(), "--checksum", checksum.as_str()];
-    sign.extend_from_slice(store);
-    let same = yibao_as("alice", &sign);
-    assert!(text(&same.stderr).contains("[migration.same_person]"), "{}", text(&same.stderr));
-    let mut wrong_sum = vec!["migrate", "sign-off", id.as_str(), "--checksum", "00"];
-    wrong_sum.extend_from_slice(store);
-    assert!(text(&yibao_as("bob", &wrong_sum).stderr).contains("[migration.checksum]"));
-    let signed = ok(&yibao_as("bob", &sign), "sign-off");
-    assert!(signed.contains("signed off by cli:bob"), "{signed}");
-    assert!(text(&yibao_as("carol", &sign).stderr).contains("[migration.signed]"));
+    // The operator's command line cannot be the second person; a signed-in staff member
+    // is, and not the one who prepared it.
+    let rt = runtime();
+    let app = rt.block_on(open_app(store));
+    let city = yibao_domain::RegionCode::parse("419900").expect("city");
+    let staff =
+        |username: &str| yibao_app::Principal::Staff { username: username.into(), role: yibao_store::Role::FundAccountant, region: city };
+    let operator = yibao_app::Principal::System { name: "cli:bob".into(), region: city };
+    let sign = |who: &yibao_app::Principal, sum: &str| rt.block_on(app.sign_off_migration(who, "test", &id, sum));
+    assert_eq!(sign(&operator, &checksum).map(|_| ()).map_err(|e| e.code.into_owned()), Err(String::from("access.forbidden")));
+    assert_eq!(sign(&staff("funds.li"), "00").map(|_| ()).map_err(|e| e.code.into_owned()), Err(String::from("migration.checksum")));
+    let signed = sign(&staff("funds.li"), &checksum).expect("signed off");
+    assert_eq!(signed.report.and_then(|r| r.signed_by).as_deref(), Some("funds.li"));
+    assert_eq!(sign(&staff("funds.wang"), &checksum).map(|_| ()).map_err(|e| e.code.into_owned()), Err(String::from("migration.signed")));
+
+    // The household register: two migrated persons, one never enrolled, one wrong row.
+    let persons = std::fs::read_to_string(right.join("persons.csv")).expect("persons");
+    let mut migrated = persons.lines().skip(1).map(|l| l.split(',').take(4).collect::<Vec<_>>());
+    let (one, two) = (migrated.next().expect("a person"), migrated.next().expect("another"));
+    let stranger = yibao_domain::NationalId::from_parts(
+        yibao_domain::RegionCode::parse(one[3]).expect("region"),
+        time::macros::date!(1950 - 05 - 05),
+        997,
+    )
+    .expect("an id");
+    let register = format!(
+        "公民身份号码,姓名,户籍地区划,户号\n{},{},{},{}\n{},{},{},{}\n{stranger},路人,{},R-9\n123,错号,{},R-9\n",
+        one[0], one[1], one[3], one[2], two[0], two[1], two[3], two[2], one[3], one[3]
+    );
+    let register_file = dir.join("register.csv");
+    std::fs::write(&register_file, register).expect("write");
+    let out = dir.join("missing.csv");
+    let mut missing = vec!["migrate", "missing", register_file.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")];
+    missing.extend_from_slice(store);
+    let report = yibao_as("ops", &missing);
+    assert_eq!(report.status.code(), Some(1), "one row is wrong: {}", text(&report.stderr));
+    let written = std::fs::read_to_string(&out).expect("the missing persons");
+    assert_eq!(written.lines().count(), 2, "a header and the stranger: {written}");
+    assert!(written.contains(&stranger.to_string()), "{written}");
 
     // The books (opening personal-account balances, migrated contributions posting nothing)
     // and the audit chain (opening accumulators replayed) check.

@@ -1555,6 +1555,12 @@ async fn a_migration_is_reconciled_by_one_accountant_and_signed_off_by_another()
             )
             .into_bytes(),
         },
+        yibao_app::migration::MigrationFile {
+            name: "control.csv".into(),
+            bytes: "region,measure,value\n419921,households,1\n419921,persons employee,1\n419921,persons resident,1\n\
+                    419921,personal accounts amount,1234.56\n419922,households,1\n419922,persons resident,1\n"
+                .into(),
+        },
     ];
     let operator = Principal::System { name: "cli:ops".into(), region: RegionCode::parse("419900").expect("city") };
     let (check, record) = console.app.load_migration(&operator, "test", files, 1, &|_, _| {}).await.expect("loads");

@@ -10,6 +10,10 @@
 //! - `accumulators` (optional): each person's year-to-date counters at the cut-off, so that
 //!   deductibles and caps go on counting where the old system left them.
 //!
+//! and the legacy system's own **control totals** (`control`): its counts and sums by
+//! county, independent of the rows, so that rows or amounts lost between the old system and
+//! here (a file left out, a column misnamed) are caught before anything is loaded.
+//!
 //! Every row is checked on its own (check digits, codes, dates, amounts), then against the
 //! other files (a household named twice, a person in no household, a contribution of a
 //! person the extract does not carry). A wrong row is reported, never guessed at; the rows
@@ -31,14 +35,23 @@ use crate::{FileError, RowError, Table};
 
 /// Most certified diseases one person's row may name.
 pub const DISEASES_MAX: usize = 32;
+/// Largest personal-account balance believed: a lifetime of an employee's credits is a few
+/// hundred thousand yuan; beyond this a column holds something else (fen, an account
+/// number).
+pub const PERSONAL_ACCOUNT_MAX: Fen = Fen::yuan(1_000_000);
+/// Largest contribution paid or monthly wage base believed, per row.
+pub const CONTRIBUTION_MAX: Fen = Fen::yuan(1_000_000);
+/// Largest year-to-date counter believed: the engine's largest bill.
+pub const ACCUMULATOR_MAX: Fen = yibao_engine::BILL_LIMIT;
 
-/// The four files of an extract.
+/// The files of an extract: four of rows and the control totals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum LegacyFile {
     Households,
     Persons,
     Contributions,
     Accumulators,
+    Control,
 }
 
 impl LegacyFile {
@@ -52,13 +65,14 @@ impl LegacyFile {
             LegacyFile::Persons => "persons",
             LegacyFile::Contributions => "contributions",
             LegacyFile::Accumulators => "accumulators",
+            LegacyFile::Control => "control",
         }
     }
 
     /// Whether an extract must carry it.
     #[must_use]
     pub const fn required(self) -> bool {
-        matches!(self, LegacyFile::Households | LegacyFile::Persons)
+        matches!(self, LegacyFile::Households | LegacyFile::Persons | LegacyFile::Control)
     }
 
     #[must_use]
@@ -68,6 +82,7 @@ impl LegacyFile {
             LegacyFile::Persons => &PERSON_COLUMNS,
             LegacyFile::Contributions => &CONTRIBUTION_COLUMNS,
             LegacyFile::Accumulators => &ACCUMULATOR_COLUMNS,
+            LegacyFile::Control => &CONTROL_COLUMNS,
         }
     }
 
@@ -76,7 +91,7 @@ impl LegacyFile {
     pub fn of_name(name: &str) -> Option<LegacyFile> {
         let file = name.rsplit(['/', '\\']).next().unwrap_or(name);
         let stem = file.split_once('.').map_or(file, |(stem, _)| stem);
-        LegacyFile::ALL.into_iter().find(|f| f.name().eq_ignore_ascii_case(stem))
+        LegacyFile::ALL.into_iter().chain([LegacyFile::Control]).find(|f| f.name().eq_ignore_ascii_case(stem))
     }
 }
 
@@ -161,6 +176,60 @@ pub const ACCUMULATOR_COLUMNS: [Column; 21] = {
     }
     columns
 };
+
+pub const CONTROL_COLUMNS: [Column; 3] = [
+    Column::new("region", "参保地区划", true, "the county or district"),
+    Column::new("measure", "项目", true, "what is counted or summed (docs/migration.md lists them)"),
+    Column::new("value", "数值", true, "a count, or an amount in yuan for a measure ending in 'amount'"),
+];
+
+/// One control total as the legacy system counted it: an amount in fen for a measure
+/// ending in `amount`, else a count.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ControlTotal {
+    pub line: usize,
+    pub region: RegionCode,
+    pub measure: String,
+    pub value: i64,
+}
+
+/// Whether a measure's figures are amounts (yuan in files, fen inside).
+#[must_use]
+pub fn is_amount(measure: &str) -> bool {
+    measure.ends_with(" amount")
+}
+
+/// Reads the control totals: one row per county and measure.
+pub fn parse_control(table: Table) -> Result<(Vec<ControlTotal>, Vec<LegacyRowError>), FileError> {
+    let mut errors = Vec::new();
+    let rows = rows_of(LegacyFile::Control, table, &mut errors)?;
+    let mut seen: HashMap<(RegionCode, String), usize> = HashMap::new();
+    let mut totals = Vec::with_capacity(rows.len());
+    for (line, cells) in rows {
+        let mut row = Row::new(LegacyFile::Control, line, &mut errors);
+        row.key = Some(format!("{} {}", cells[0], cells[1]));
+        let region = row.check(0, RegionCode::parse(&cells[0]).map_err(|e| e.to_string()));
+        let measure = cells[1].split_whitespace().collect::<Vec<_>>().join(" ");
+        if measure.is_empty() || measure.len() > 80 {
+            row.fail(Some(1), "a measure is named (docs/migration.md)".into());
+        }
+        let value = if is_amount(&measure) {
+            row.check(2, required(&cells[2], amount_of).map(Fen::get))
+        } else {
+            row.check(
+                2,
+                cells[2].parse::<u64>().ok().and_then(|n| i64::try_from(n).ok()).ok_or_else(|| format!("'{}' is not a count", cells[2])),
+            )
+        };
+        let (Some(region), Some(value), false) = (region, value, row.failed) else { continue };
+        if let Some(first) = seen.insert((region, measure.clone()), line) {
+            row.fail(Some(1), format!("{measure} of {region} is on line {first} already"));
+            continue;
+        }
+        totals.push(ControlTotal { line, region, measure, value });
+    }
+    Ok((totals, errors))
+}
 
 /// A household row.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -277,9 +346,11 @@ pub fn parse_extract(
     let contribution_rows = contributions.map(|t| sheet(LegacyFile::Contributions, t, &mut errors)).transpose()?.unwrap_or_default();
     let accumulator_rows = accumulators.map(|t| sheet(LegacyFile::Accumulators, t, &mut errors)).transpose()?.unwrap_or_default();
 
-    // Households: one row per number.
-    let mut household_lines: HashMap<HouseholdId, (usize, RegionCode)> = HashMap::new();
-    let mut wrong_households: HashSet<String> = HashSet::new();
+    // Households: one row per county and number (the register numbers households per
+    // county), keyed as the files write them.
+    let mut household_lines: HashMap<(String, String), usize> = HashMap::new();
+    let mut numbers: HashMap<String, (usize, RegionCode)> = HashMap::new();
+    let mut wrong_households: HashSet<(String, String)> = HashSet::new();
     let mut households = Vec::with_capacity(household_rows.len());
     for (line, cells) in household_rows {
         let mut row = Row::new(LegacyFile::Households, line, &mut errors);
@@ -288,14 +359,16 @@ pub fn parse_extract(
         let region = row.check(1, RegionCode::parse(&cells[1]).map_err(|e| e.to_string()));
         let address = row.check(2, yibao_domain::parse_address(&cells[2]).map_err(|e| e.to_string()));
         let (Some(id), Some(region), Some(address)) = (id, region, address) else {
-            wrong_households.insert(cells[0].clone());
+            wrong_households.insert((cells[1].clone(), cells[0].clone()));
             continue;
         };
-        if let Some((first, _)) = household_lines.get(&id) {
-            row.fail(Some(0), format!("household {id} is on line {first} already"));
+        let key = (region.to_string(), id.to_string());
+        if let Some(first) = household_lines.get(&key) {
+            row.fail(Some(0), format!("household {id} of {region} is on line {first} already"));
             continue;
         }
-        household_lines.insert(id.clone(), (line, region));
+        household_lines.insert(key, line);
+        numbers.insert(id.to_string(), (line, region));
         households.push(LegacyHousehold { line, household_id: id, region, address });
     }
 
@@ -303,6 +376,7 @@ pub fn parse_extract(
     let mut person_lines: HashMap<NationalId, usize> = HashMap::new();
     let mut card_lines: HashMap<String, usize> = HashMap::new();
     let mut wrong_persons: HashSet<String> = HashSet::new();
+    let mut wrong_numbers: HashSet<String> = HashSet::new();
     let mut persons = Vec::with_capacity(person_rows.len());
     for (line, cells) in person_rows {
         let mut row = Row::new(LegacyFile::Persons, line, &mut errors);
@@ -310,9 +384,12 @@ pub fn parse_extract(
         let person = row.person(&cells);
         let Some(person) = person else {
             wrong_persons.insert(cells[0].clone());
-            wrong_households.insert(cells[2].clone());
+            // The row's region may be what is wrong: its household number is held back in
+            // whichever county has it.
+            wrong_numbers.insert(cells[2].clone());
             continue;
         };
+        let household_key = (person.coverage.region.to_string(), person.household_id.to_string());
         let id = person.coverage.person_id;
         let mut fine = true;
         if let Some(first) = person_lines.get(&id) {
@@ -325,28 +402,28 @@ pub fn parse_extract(
             row.fail(Some(10), format!("card {card} is the card of the person on line {first}"));
             fine = false;
         }
-        match household_lines.get(&person.household_id) {
-            None if wrong_households.contains(person.household_id.as_str()) => {
+        match (household_lines.get(&household_key), numbers.get(person.household_id.as_str())) {
+            (None, _) if wrong_households.contains(&household_key) || wrong_numbers.contains(&household_key.1) => {
                 extract.held_back[LegacyFile::Persons as usize] += 1;
                 wrong_persons.insert(cells[0].clone());
                 continue;
             }
-            None => {
-                row.fail(Some(2), format!("household {} is not in the households file", person.household_id));
-                fine = false;
-            }
-            Some((household_line, region)) if *region != person.coverage.region => {
+            (None, Some((household_line, region))) => {
                 row.fail(
                     Some(3),
                     format!("the person is insured in {}, the household (line {household_line}) in {region}", person.coverage.region),
                 );
                 fine = false;
             }
-            Some(_) => {}
+            (None, None) => {
+                row.fail(Some(2), format!("household {} of {} is not in the households file", person.household_id, person.coverage.region));
+                fine = false;
+            }
+            (Some(_), _) => {}
         }
         if !fine {
             wrong_persons.insert(cells[0].clone());
-            wrong_households.insert(person.household_id.as_str().to_owned());
+            wrong_households.insert(household_key);
             continue;
         }
         person_lines.insert(id, line);
@@ -357,12 +434,14 @@ pub fn parse_extract(
     }
     // A household whose member is wrong is held back whole (R-ENR-1: a household is
     // enrolled whole), with its other members; a household with no member is itself wrong.
-    let members: HashSet<&HouseholdId> = persons.iter().map(|p| &p.household_id).collect();
+    let members: HashSet<(RegionCode, &HouseholdId)> = persons.iter().map(|p| (p.coverage.region, &p.household_id)).collect();
     let mut kept_households = Vec::with_capacity(households.len());
     for household in households {
-        if wrong_households.contains(household.household_id.as_str()) {
+        if wrong_households.contains(&(household.region.to_string(), household.household_id.to_string()))
+            || wrong_numbers.contains(household.household_id.as_str())
+        {
             extract.held_back[LegacyFile::Households as usize] += 1;
-        } else if !members.contains(&household.household_id) {
+        } else if !members.contains(&(household.region, &household.household_id)) {
             errors.push(LegacyRowError {
                 file: LegacyFile::Households,
                 row: RowError {
@@ -376,9 +455,9 @@ pub fn parse_extract(
             kept_households.push(household);
         }
     }
-    let kept: HashSet<HouseholdId> = kept_households.iter().map(|h| h.household_id.clone()).collect();
+    let kept: HashSet<(RegionCode, HouseholdId)> = kept_households.iter().map(|h| (h.region, h.household_id.clone())).collect();
     let before = persons.len();
-    persons.retain(|p| kept.contains(&p.household_id));
+    persons.retain(|p| kept.contains(&(p.coverage.region, p.household_id.clone())));
     extract.held_back[LegacyFile::Persons as usize] += before - persons.len();
     for person in &persons {
         person_lines.insert(person.coverage.person_id, person.line);
@@ -450,9 +529,15 @@ fn rows_of(file: LegacyFile, table: Table, errors: &mut Vec<LegacyRowError>) -> 
     let mut index = vec![None; columns.len()];
     for (position, name) in table.header.iter().enumerate() {
         let name = name.trim_start_matches('\u{feff}').trim();
-        if let Some(column) = columns.iter().position(|c| c.field.eq_ignore_ascii_case(name) || c.zh == name)
-            && index[column].replace(position).is_some()
-        {
+        // Every column is one of the layout's: a money column misnamed would otherwise be
+        // read as absent, its amounts as zero.
+        let Some(column) = columns.iter().position(|c| c.field.eq_ignore_ascii_case(name) || c.zh == name) else {
+            if name.is_empty() && table.rows.iter().all(|(_, cells)| cells.get(position).is_none_or(String::is_empty)) {
+                continue;
+            }
+            return Err(FileError::UnknownColumn(name.chars().take(40).collect()));
+        };
+        if index[column].replace(position).is_some() {
             return Err(FileError::DuplicateColumn(columns[column].field.to_owned()));
         }
     }
@@ -525,7 +610,7 @@ impl<'a> Row<'a> {
         let civil_servant = self.check(14, flag_of(&cells[14]));
         let enterprise_supplementary = self.check(15, flag_of(&cells[15]));
         let diseases = self.check(16, diseases_of(&cells[16]));
-        let balance = self.check(17, amount_of(&cells[17]));
+        let balance = self.check(17, at_most(&cells[17], PERSONAL_ACCOUNT_MAX));
         if let (Some(from), Some(until)) = (from, until)
             && until < from
         {
@@ -581,8 +666,8 @@ impl<'a> Row<'a> {
                 .ok_or_else(|| format!("'{}' is not resident, employee, supplementary or maternity", cells[1])),
         );
         let period = self.check(2, Period::parse(&cells[2]).map_err(|e| e.to_string()));
-        let paid = self.check(3, required(&cells[3], amount_of));
-        let wage_monthly = self.check(4, optional(&cells[4], amount_of));
+        let paid = self.check(3, required(&cells[3], |t| at_most(t, CONTRIBUTION_MAX)));
+        let wage_monthly = self.check(4, optional(&cells[4], |t| at_most(t, CONTRIBUTION_MAX)));
         if let (Some(kind), Some(period)) = (kind, period)
             && kind.is_yearly() != matches!(period, Period::Year(_))
         {
@@ -614,7 +699,7 @@ impl<'a> Row<'a> {
         let mut accumulators = Accumulators::new_year(year.unwrap_or(0));
         accumulators.admissions = admissions.unwrap_or(0);
         for (i, (field, _)) in ACCUMULATOR_FIELDS.iter().enumerate() {
-            if let Some(amount) = self.check(3 + i, amount_of(&cells[3 + i])) {
+            if let Some(amount) = self.check(3 + i, at_most(&cells[3 + i], ACCUMULATOR_MAX)) {
                 *accumulator_field(&mut accumulators, field) = amount;
             }
         }
@@ -672,6 +757,15 @@ fn amount_of(text: &str) -> Result<Fen, String> {
         Ok(fen) => Ok(fen),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// An amount, at most `max`.
+fn at_most(text: &str, max: Fen) -> Result<Fen, String> {
+    let amount = amount_of(text)?;
+    if amount > max {
+        return Err(format!("{text} yuan is beyond the {max} believed for this column"));
+    }
+    Ok(amount)
 }
 
 fn year_of(text: &str) -> Result<i32, String> {
@@ -784,6 +878,7 @@ mod tests {
         assert_eq!(
             errors,
             vec![
+                (LegacyFile::Households, 5, None),
                 (LegacyFile::Persons, 3, Some("personal_account_balance".into())),
                 (LegacyFile::Persons, 4, Some("tier_changes".into())),
                 (LegacyFile::Persons, 5, Some("card_no".into())),
@@ -792,13 +887,14 @@ mod tests {
                 (LegacyFile::Accumulators, 4, Some("year".into())),
             ],
             "b's balance has three decimals; c's tier changes are out of order; d's card is a's; e is in another \
-             county than H4; a resident contribution is for a year, and a year has four digits"
+             county than H4 (so H4 of 419922 has no member); a resident contribution is for a year, and a year has \
+             four digits"
         );
         // Every other household has a wrong member: each is held back whole, a with H1, with
         // a's contribution and accumulators (the duplicate of them not reported: a's
         // household is to be sent again).
         assert_eq!(kept, [1, 1, 1, 1], "H5 holds, with f's rows");
-        assert_eq!(held, [4, 1, 3, 2]);
+        assert_eq!(held, [3, 1, 3, 2], "H1, H2 and H3 held back; H4 an error of its own");
     }
 
     #[test]

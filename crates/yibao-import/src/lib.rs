@@ -8,6 +8,7 @@
 
 pub mod catalogue;
 pub mod legacy;
+pub mod residents;
 mod table;
 
 pub use table::{FILE_BYTES_MAX, FileError, LEGACY_ROWS_MAX, ROWS_MAX, RowError, Table, error_report_csv};

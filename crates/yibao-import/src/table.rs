@@ -34,6 +34,8 @@ pub enum FileError {
     MissingColumn(String),
     #[error("the header names column {0} twice")]
     DuplicateColumn(String),
+    #[error("the header names a column {0} that this file does not have: rename it to one of the layout's, or remove it")]
+    UnknownColumn(String),
 }
 
 impl FileError {
@@ -49,6 +51,7 @@ impl FileError {
             FileError::Unreadable { .. } => "import.unreadable",
             FileError::MissingColumn(_) => "import.missing_column",
             FileError::DuplicateColumn(_) => "import.duplicate_column",
+            FileError::UnknownColumn(_) => "import.unknown_column",
         }
     }
 }

@@ -11,9 +11,7 @@ use yibao_store::migration::{
 use yibao_store::{Actor, IMPORT_LIMIT, StoreError};
 
 use crate::access::insert_contribution;
-use crate::{
-    Audits, PostgresStore, audit, backend, from_json, insert_household, insert_person, json, person_region, region_of, scope_bounds,
-};
+use crate::{Audits, PostgresStore, audit, backend, from_json, insert_household, insert_person, json, person_region, region_of};
 
 async fn read_record(tx: &mut PgConnection, city: RegionCode, id: &str, lock: bool) -> Result<Option<MigrationRecord>, StoreError> {
     let sql = if lock {
@@ -43,49 +41,48 @@ fn not_found(id: &str) -> StoreError {
     StoreError::Refused { code: "migration.not_found", message: format!("no migration {id} in this city") }
 }
 
-/// The register of `scope` counted.
-async fn tally(conn: &mut PgConnection, scope: RegionCode) -> Result<Tally, StoreError> {
-    let (low, high) = scope_bounds(scope);
+/// What the register holds of migration `id`'s persons, counted.
+async fn tally(conn: &mut PgConnection, id: &str) -> Result<Tally, StoreError> {
     let mut tally = Tally::default();
-    let households: Vec<(String, i64)> =
-        sqlx::query_as("SELECT region_code, COUNT(*)::int8 FROM households WHERE region_code BETWEEN $1 AND $2 GROUP BY region_code")
-            .bind(&low)
-            .bind(&high)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(backend)?;
+    let households: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT h.region_code, COUNT(*)::int8 FROM households h WHERE EXISTS (SELECT 1 FROM migration_persons m \
+         WHERE m.migration_id = $1 AND m.region_code = h.region_code AND m.household_id = h.household_id) GROUP BY h.region_code",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(backend)?;
     for (region, count) in households {
         tally.households(region_of(&region)?, count);
     }
-    // Paged by key: a city's register is read a page at a time, never whole.
-    let mut after = (String::new(), String::new());
+    // Paged by key: a city's migration is read a page at a time, never whole.
+    let mut after = String::new();
     loop {
-        let page: Vec<(String, String, String)> = sqlx::query_as(
-            "SELECT region_code, person_id, coverage::text FROM persons WHERE region_code BETWEEN $1 AND $2 \
-             AND (region_code, person_id) > ($3, $4) ORDER BY region_code, person_id LIMIT $5",
+        let page: Vec<(String, String)> = sqlx::query_as(
+            "SELECT m.person_id, p.coverage::text FROM migration_persons m \
+             JOIN persons p ON p.region_code = m.region_code AND p.person_id = m.person_id \
+             WHERE m.migration_id = $1 AND m.person_id > $2 ORDER BY m.person_id LIMIT $3",
         )
-        .bind(&low)
-        .bind(&high)
-        .bind(&after.0)
-        .bind(&after.1)
+        .bind(id)
+        .bind(&after)
         .bind(TALLY_PAGE)
         .fetch_all(&mut *conn)
         .await
         .map_err(backend)?;
-        for (_, _, coverage) in &page {
+        for (_, coverage) in &page {
             tally.person(&from_json::<Coverage>(coverage)?);
         }
         match page.into_iter().last() {
-            Some((region, person, _)) => after = (region, person),
-            _ => break,
+            Some((person, _)) => after = person,
+            None => break,
         }
     }
     let contributions: Vec<(String, String, i64, i64)> = sqlx::query_as(
-        "SELECT region_code, kind, COUNT(*)::int8, COALESCE(SUM(paid_fen), 0)::int8 FROM contributions \
-         WHERE region_code BETWEEN $1 AND $2 GROUP BY region_code, kind",
+        "SELECT c.region_code, c.kind, COUNT(*)::int8, COALESCE(SUM(c.paid_fen), 0)::int8 FROM migration_persons m \
+         JOIN contributions c ON c.region_code = m.region_code AND c.person_id = m.person_id \
+         WHERE m.migration_id = $1 GROUP BY c.region_code, c.kind",
     )
-    .bind(&low)
-    .bind(&high)
+    .bind(id)
     .fetch_all(&mut *conn)
     .await
     .map_err(backend)?;
@@ -93,17 +90,16 @@ async fn tally(conn: &mut PgConnection, scope: RegionCode) -> Result<Tally, Stor
         let kind = ContributionKind::parse(&kind).ok_or_else(|| StoreError::Backend(format!("a contribution of kind {kind}")))?;
         tally.contributions(region_of(&region)?, kind, count, paid);
     }
-    let mut after = (String::new(), String::new(), 0_i32);
+    let mut after = (String::new(), 0_i32);
     loop {
         let page: Vec<(String, String, i32, String)> = sqlx::query_as(
-            "SELECT region_code, person_id, year, state::text FROM accumulators WHERE region_code BETWEEN $1 AND $2 \
-             AND (region_code, person_id, year) > ($3, $4, $5) ORDER BY region_code, person_id, year LIMIT $6",
+            "SELECT a.region_code, a.person_id, a.year, a.state::text FROM migration_persons m \
+             JOIN accumulators a ON a.region_code = m.region_code AND a.person_id = m.person_id \
+             WHERE m.migration_id = $1 AND (a.person_id, a.year) > ($2, $3) ORDER BY a.person_id, a.year LIMIT $4",
         )
-        .bind(&low)
-        .bind(&high)
+        .bind(id)
         .bind(&after.0)
-        .bind(&after.1)
-        .bind(after.2)
+        .bind(after.1)
         .bind(TALLY_PAGE)
         .fetch_all(&mut *conn)
         .await
@@ -112,7 +108,7 @@ async fn tally(conn: &mut PgConnection, scope: RegionCode) -> Result<Tally, Stor
             tally.accumulators(region_of(region)?, &from_json::<Accumulators>(state)?);
         }
         match page.into_iter().last() {
-            Some((region, person, year, _)) => after = (region, person, year),
+            Some((_, person, year, _)) => after = (person, year),
             None => break,
         }
     }
@@ -188,7 +184,15 @@ impl MigrationStore for PostgresStore {
             insert_household(&mut tx, actor, city, entry.household, &mut audits).await?;
             record.households += 1;
             for member in entry.members {
-                insert_person(&mut tx, actor, city, member, &mut audits).await?;
+                let person = insert_person(&mut tx, actor, city, member, &mut audits).await?;
+                sqlx::query("INSERT INTO migration_persons (region_code, person_id, migration_id, household_id) VALUES ($1, $2, $3, $4)")
+                    .bind(person.coverage.region.to_string())
+                    .bind(person.person_id.as_str())
+                    .bind(&batch.migration)
+                    .bind(person.household_id.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
                 record.persons += 1;
             }
         }
@@ -226,9 +230,9 @@ impl MigrationStore for PostgresStore {
         texts.iter().map(|t| from_json(t)).collect()
     }
 
-    async fn register_tally(&self, scope: RegionCode) -> Result<Tally, StoreError> {
+    async fn migration_tally(&self, _city: RegionCode, id: &str) -> Result<Tally, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(backend)?;
-        tally(&mut conn, scope).await
+        tally(&mut conn, id).await
     }
 
     async fn probe_register(&self, scope: RegionCode, probe: RegisterProbe) -> Result<RegisterProbe, StoreError> {
@@ -236,16 +240,23 @@ impl MigrationStore for PostgresStore {
             return Err(StoreError::Invalid(format!("a probe asks about at most {PROBE_KEYS_MAX} keys")));
         }
         let ids: Vec<String> = probe.persons.iter().map(|p| p.as_str().to_owned()).collect();
-        let held: Vec<String> = sqlx::query_scalar("SELECT person_id FROM person_index WHERE person_id = ANY($1)")
-            .bind(&ids)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?;
-        let held: std::collections::HashSet<String> = held.into_iter().collect();
-        let mut found = RegisterProbe {
-            persons: probe.persons.into_iter().filter(|p| held.contains(p.as_str())).collect(),
-            ..RegisterProbe::default()
-        };
+        let held: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT i.person_id, p.coverage->>'coverage_until' FROM person_index i \
+             JOIN persons p ON p.region_code = i.region_code AND p.person_id = i.person_id WHERE i.person_id = ANY($1)",
+        )
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        let held: std::collections::HashMap<String, Option<String>> = held.into_iter().collect();
+        let mut found = RegisterProbe::default();
+        for person in probe.persons {
+            let Some(until) = held.get(person.as_str()) else { continue };
+            if let Some(day) = until.as_deref().and_then(|d| yibao_domain::parse_date(d).ok()) {
+                found.ended.push((person, day));
+            }
+            found.persons.push(person);
+        }
         for (households, keys, out) in [(true, probe.households, &mut found.households), (false, probe.cards, &mut found.cards)] {
             let regions: Vec<String> = keys.iter().map(|(r, _)| r.to_string()).collect();
             let values: Vec<String> = keys.iter().map(|(_, v)| v.clone()).collect();
@@ -268,7 +279,7 @@ impl MigrationStore for PostgresStore {
         let mut tx = self.write().await?;
         let mut record = read_record(&mut tx, city, id, true).await?.ok_or_else(|| not_found(id))?;
         check_preparable(&record)?;
-        let report = Reconciliation::compare(&record.legacy, &tally(&mut tx, city).await?, actor.who.clone(), actor.at);
+        let report = Reconciliation::compare(&record.legacy, &tally(&mut tx, id).await?, actor.who.clone(), actor.at);
         let detail = serde_json::json!({ "checksum": report.checksum, "differences": report.differences().count() });
         record.report = Some(report);
         save_record(&mut tx, &record).await?;
@@ -280,7 +291,7 @@ impl MigrationStore for PostgresStore {
     async fn sign_off_migration(&self, actor: &Actor, city: RegionCode, id: &str, checksum: &str) -> Result<MigrationRecord, StoreError> {
         let mut tx = self.write().await?;
         let mut record = read_record(&mut tx, city, id, true).await?.ok_or_else(|| not_found(id))?;
-        let now = Reconciliation::compare(&record.legacy, &tally(&mut tx, city).await?, actor.who.clone(), actor.at);
+        let now = Reconciliation::compare(&record.legacy, &tally(&mut tx, id).await?, actor.who.clone(), actor.at);
         sign_off(&mut record, actor, checksum, &now)?;
         save_record(&mut tx, &record).await?;
         audit(&mut tx, actor, city, "migration.signed_off", id, serde_json::json!({ "checksum": checksum }).to_string()).await?;

@@ -8,3 +8,14 @@ CREATE TABLE migrations (
     record      TEXT NOT NULL,
     PRIMARY KEY (region_code, id)
 );
+
+-- Who each migration enrolled: its reconciliation counts these persons, their households,
+-- contributions and accumulators, and nothing else the counties hold.
+CREATE TABLE migration_persons (
+    region_code  TEXT NOT NULL,
+    person_id    TEXT NOT NULL,
+    migration_id TEXT NOT NULL,
+    household_id TEXT NOT NULL,
+    PRIMARY KEY (region_code, person_id)
+);
+CREATE INDEX migration_persons_by_migration ON migration_persons (migration_id, person_id);

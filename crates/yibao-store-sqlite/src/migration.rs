@@ -11,7 +11,7 @@ use yibao_store::migration::{
 use yibao_store::{Actor, IMPORT_LIMIT, StoreError};
 
 use crate::access::insert_contribution;
-use crate::{SqliteStore, audit, col, exec, from_json, insert_household, insert_person, json, locate, query_all, query_opt, scope_bounds};
+use crate::{SqliteStore, audit, col, exec, from_json, insert_household, insert_person, json, locate, query_all, query_opt};
 
 fn read_record(conn: &Connection, city: RegionCode, id: &str) -> Result<Option<MigrationRecord>, StoreError> {
     query_opt(conn, "SELECT record FROM migrations WHERE region_code = ?1 AND id = ?2", params![city.to_string(), id], |row| {
@@ -32,36 +32,46 @@ fn not_found(id: &str) -> StoreError {
     StoreError::Refused { code: "migration.not_found", message: format!("no migration {id} in this city") }
 }
 
-/// The register of `scope` counted.
-fn tally(conn: &Connection, scope: RegionCode) -> Result<Tally, StoreError> {
-    let (low, high) = scope_bounds(scope);
+/// What the register holds of migration `id`'s persons, counted.
+fn tally(conn: &Connection, id: &str) -> Result<Tally, StoreError> {
     let mut tally = Tally::default();
     for (region, count) in query_all(
         conn,
-        "SELECT region_code, COUNT(*) FROM households WHERE region_code BETWEEN ?1 AND ?2 GROUP BY region_code",
-        params![low, high],
+        "SELECT h.region_code, COUNT(*) FROM households h WHERE EXISTS (SELECT 1 FROM migration_persons m \
+         WHERE m.migration_id = ?1 AND m.region_code = h.region_code AND m.household_id = h.household_id) GROUP BY h.region_code",
+        params![id],
         |row| Ok((col::<String>(row, 0)?, col::<i64>(row, 1)?)),
     )? {
         tally.households(crate::region_of(&region)?, count);
     }
-    let mut statement = conn.prepare_cached("SELECT coverage FROM persons WHERE region_code BETWEEN ?1 AND ?2").map_err(crate::backend)?;
-    let mut rows = statement.query(params![low, high]).map_err(crate::backend)?;
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT p.coverage FROM migration_persons m JOIN persons p ON p.region_code = m.region_code AND p.person_id = m.person_id \
+             WHERE m.migration_id = ?1",
+        )
+        .map_err(crate::backend)?;
+    let mut rows = statement.query(params![id]).map_err(crate::backend)?;
     while let Some(row) = rows.next().map_err(crate::backend)? {
         tally.person(&from_json::<Coverage>(&col::<String>(row, 0)?)?);
     }
     for (region, kind, count, paid) in query_all(
         conn,
-        "SELECT region_code, kind, COUNT(*), COALESCE(SUM(paid_fen), 0) FROM contributions WHERE region_code BETWEEN ?1 AND ?2 \
-         GROUP BY region_code, kind",
-        params![low, high],
+        "SELECT c.region_code, c.kind, COUNT(*), COALESCE(SUM(c.paid_fen), 0) FROM migration_persons m \
+         JOIN contributions c ON c.region_code = m.region_code AND c.person_id = m.person_id \
+         WHERE m.migration_id = ?1 GROUP BY c.region_code, c.kind",
+        params![id],
         |row| Ok((col::<String>(row, 0)?, col::<String>(row, 1)?, col::<i64>(row, 2)?, col::<i64>(row, 3)?)),
     )? {
         let kind = ContributionKind::parse(&kind).ok_or_else(|| StoreError::Backend(format!("a contribution of kind {kind}")))?;
         tally.contributions(crate::region_of(&region)?, kind, count, paid);
     }
-    let mut statement =
-        conn.prepare_cached("SELECT region_code, state FROM accumulators WHERE region_code BETWEEN ?1 AND ?2").map_err(crate::backend)?;
-    let mut rows = statement.query(params![low, high]).map_err(crate::backend)?;
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT a.region_code, a.state FROM migration_persons m \
+             JOIN accumulators a ON a.region_code = m.region_code AND a.person_id = m.person_id WHERE m.migration_id = ?1",
+        )
+        .map_err(crate::backend)?;
+    let mut rows = statement.query(params![id]).map_err(crate::backend)?;
     while let Some(row) = rows.next().map_err(crate::backend)? {
         tally.accumulators(crate::region_of(&col::<String>(row, 0)?)?, &from_json::<Accumulators>(&col::<String>(row, 1)?)?);
     }
@@ -127,7 +137,17 @@ impl MigrationStore for SqliteStore {
                 insert_household(conn, &actor, city, entry.household)?;
                 record.households += 1;
                 for member in entry.members {
-                    insert_person(conn, &actor, city, member)?;
+                    let person = insert_person(conn, &actor, city, member)?;
+                    exec(
+                        conn,
+                        "INSERT INTO migration_persons (region_code, person_id, migration_id, household_id) VALUES (?1, ?2, ?3, ?4)",
+                        params![
+                            person.coverage.region.to_string(),
+                            person.person_id.as_str(),
+                            batch.migration,
+                            person.household_id.as_str()
+                        ],
+                    )?;
                     record.persons += 1;
                 }
             }
@@ -166,8 +186,9 @@ impl MigrationStore for SqliteStore {
         .await
     }
 
-    async fn register_tally(&self, scope: RegionCode) -> Result<Tally, StoreError> {
-        self.read(move |conn| tally(conn, scope)).await
+    async fn migration_tally(&self, _city: RegionCode, id: &str) -> Result<Tally, StoreError> {
+        let id = id.to_owned();
+        self.read(move |conn| tally(conn, &id)).await
     }
 
     async fn probe_register(&self, scope: RegionCode, probe: RegisterProbe) -> Result<RegisterProbe, StoreError> {
@@ -177,11 +198,18 @@ impl MigrationStore for SqliteStore {
         self.read(move |conn| {
             let mut found = RegisterProbe::default();
             for person in probe.persons {
-                if query_opt(conn, "SELECT 1 FROM person_index WHERE person_id = ?1", [person.as_str()], |row| col::<i64>(row, 0))?
-                    .is_some()
-                {
-                    found.persons.push(person);
+                let until = query_opt(
+                    conn,
+                    "SELECT json_extract(p.coverage, '$.coverage_until') FROM person_index i \
+                     JOIN persons p ON p.region_code = i.region_code AND p.person_id = i.person_id WHERE i.person_id = ?1",
+                    [person.as_str()],
+                    |row| col::<Option<String>>(row, 0),
+                )?;
+                let Some(until) = until else { continue };
+                if let Some(day) = until.as_deref().and_then(|d| yibao_domain::parse_date(d).ok()) {
+                    found.ended.push((person, day));
                 }
+                found.persons.push(person);
             }
             for (region, household) in probe.households {
                 let held = query_opt(
@@ -215,7 +243,7 @@ impl MigrationStore for SqliteStore {
         self.write(move |conn| {
             let mut record = read_record(conn, city, &id)?.ok_or_else(|| not_found(&id))?;
             check_preparable(&record)?;
-            let report = Reconciliation::compare(&record.legacy, &tally(conn, city)?, actor.who.clone(), actor.at);
+            let report = Reconciliation::compare(&record.legacy, &tally(conn, &id)?, actor.who.clone(), actor.at);
             let detail = serde_json::json!({ "checksum": report.checksum, "differences": report.differences().count() });
             record.report = Some(report);
             save_record(conn, &record)?;
@@ -229,7 +257,7 @@ impl MigrationStore for SqliteStore {
         let (actor, id, checksum) = (actor.clone(), id.to_owned(), checksum.to_owned());
         self.write(move |conn| {
             let mut record = read_record(conn, city, &id)?.ok_or_else(|| not_found(&id))?;
-            let now = Reconciliation::compare(&record.legacy, &tally(conn, city)?, actor.who.clone(), actor.at);
+            let now = Reconciliation::compare(&record.legacy, &tally(conn, &id)?, actor.who.clone(), actor.at);
             sign_off(&mut record, &actor, &checksum, &now)?;
             save_record(conn, &record)?;
             audit(conn, &actor, city, "migration.signed_off", &id, serde_json::json!({ "checksum": checksum }).to_string())?;

@@ -15,8 +15,10 @@
 //!   came with the fund's balance, handed over and booked as a receipt, so they post
 //!   nothing), and accumulators as the state the person's next claim starts from
 //!   (`accumulators.open`). The book check replays both.
-//! - The **reconciliation** counts the register as the store holds it, region by region and
-//!   measure by measure, against the legacy totals; one person prepares it (its checksum
+//! - The **reconciliation** counts what the register holds of the migration's own persons
+//!   (each batch records whom it enrolled, `migration_persons`), region by region and measure
+//!   by measure, against the legacy system's control totals: persons enrolled otherwise, or
+//!   by another migration, are not counted; one person prepares it (its checksum
 //!   covers every line) and another signs it off by quoting the checksum. The store counts
 //!   again at the sign-off and refuses a report whose figures changed, or that differs from
 //!   the legacy totals by a person or a fen.
@@ -63,7 +65,7 @@ impl Tally {
     pub fn person(&mut self, coverage: &Coverage) {
         self.add(coverage.region, format!("persons {}", coverage.scheme), 1);
         if coverage.scheme == Scheme::Employee {
-            self.add(coverage.region, "personal accounts fen".into(), coverage.personal_account_balance.get());
+            self.add(coverage.region, "personal accounts amount".into(), coverage.personal_account_balance.get());
         }
     }
 
@@ -75,7 +77,7 @@ impl Tally {
     /// `count` contribution records of `region` and `kind` that paid `paid_fen` together.
     pub fn contributions(&mut self, region: RegionCode, kind: ContributionKind, count: i64, paid_fen: i64) {
         self.add(region, format!("contributions {}", kind.as_str()), count);
-        self.add(region, format!("contributions {} paid fen", kind.as_str()), paid_fen);
+        self.add(region, format!("contributions {} paid amount", kind.as_str()), paid_fen);
     }
 
     /// `count` households of `region`.
@@ -88,8 +90,13 @@ impl Tally {
     pub fn accumulators(&mut self, region: RegionCode, accumulators: &Accumulators) {
         let year = accumulators.year;
         self.add(region, format!("accumulators {year}"), 1);
-        self.add(region, format!("accumulators {year} pooled paid fen"), accumulators.pooled_paid.get());
-        self.add(region, format!("accumulators {year} inpatient deductible fen"), accumulators.inpatient_deductible_paid.get());
+        self.add(region, format!("accumulators {year} pooled paid amount"), accumulators.pooled_paid.get());
+        self.add(region, format!("accumulators {year} inpatient deductible amount"), accumulators.inpatient_deductible_paid.get());
+    }
+
+    /// Adds a figure as the legacy system's control totals give it.
+    pub fn control(&mut self, region: RegionCode, measure: String, value: i64) {
+        self.add(region, measure, value);
     }
 
     /// Only the regions of `other` (a reconciliation compares the counties an extract
@@ -122,10 +129,10 @@ impl ReconciliationLine {
         self.loaded.saturating_sub(self.legacy)
     }
 
-    /// Whether the figures are amounts in fen (the measure says so).
+    /// Whether the figures are amounts in fen (the measure ends in `amount`).
     #[must_use]
     pub fn is_amount(&self) -> bool {
-        self.measure.ends_with(" fen")
+        self.measure.ends_with(" amount")
     }
 }
 
@@ -243,10 +250,14 @@ pub enum BatchOutcome {
     AlreadyLoaded,
 }
 
-/// Which of the given persons, households and cards the register holds already.
+/// Which of the given persons, households and cards the register holds already (a
+/// migration's check; the report of residents not insured).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RegisterProbe {
     pub persons: Vec<NationalId>,
+    /// Of the persons found, those whose coverage has ended, with its last day (an answer
+    /// only: what a probe asks about is `persons`).
+    pub ended: Vec<(NationalId, time::Date)>,
     pub households: Vec<(RegionCode, String)>,
     pub cards: Vec<(RegionCode, String)>,
 }
@@ -269,9 +280,9 @@ pub trait MigrationStore: Send + Sync + 'static {
     fn migration(&self, city: RegionCode, id: &str) -> impl Future<Output = Result<Option<MigrationRecord>, StoreError>> + Send;
     /// The city's migrations, newest first (at most [`MIGRATIONS_LISTED_MAX`]).
     fn migrations(&self, city: RegionCode) -> impl Future<Output = Result<Vec<MigrationRecord>, StoreError>> + Send;
-    /// The register of `scope` counted ([`Tally`]): households, persons, contributions,
-    /// accumulators.
-    fn register_tally(&self, scope: RegionCode) -> impl Future<Output = Result<Tally, StoreError>> + Send;
+    /// What the register holds of migration `id`'s persons, counted ([`Tally`]): their
+    /// households, themselves, their contributions and their accumulators, as stored now.
+    fn migration_tally(&self, city: RegionCode, id: &str) -> impl Future<Output = Result<Tally, StoreError>> + Send;
     /// Which of the probe's keys the register of `scope` holds.
     fn probe_register(&self, scope: RegionCode, probe: RegisterProbe) -> impl Future<Output = Result<RegisterProbe, StoreError>> + Send;
     /// Prepares the reconciliation of a loaded migration: the register counted now, against
@@ -478,9 +489,12 @@ mod tests {
         assert_eq!(code(sign_off(&mut migration.clone(), &actor("cli:bob"), "00", &now)), "migration.checksum");
         // A fen less in the register since the report was prepared.
         let mut changed = legacy.clone();
-        changed.add(region, "personal accounts fen".into(), -1);
+        changed.add(region, "personal accounts amount".into(), -1);
         let later = Reconciliation::compare(&legacy, &changed, "cli:bob".into(), actor("cli:bob").at);
-        assert_eq!(later.differences().map(|l| (l.measure.as_str(), l.difference())).collect::<Vec<_>>(), [("personal accounts fen", -1)]);
+        assert_eq!(
+            later.differences().map(|l| (l.measure.as_str(), l.difference())).collect::<Vec<_>>(),
+            [("personal accounts amount", -1)]
+        );
         assert_eq!(code(sign_off(&mut migration.clone(), &actor("cli:bob"), &report.checksum, &later)), "migration.changed");
         let mut differing = record(legacy.clone());
         differing.report = Some(later.clone());

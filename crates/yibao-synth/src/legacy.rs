@@ -4,6 +4,7 @@
 //! each named with its file and line, so that a dry run can be checked to find exactly them.
 //! Pure and deterministic: the same city, month and errors make the same bytes.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use yibao_domain::{Fen, PersonCategory, Scheme};
@@ -26,13 +27,16 @@ pub const PLANTED_KINDS: [&str; 8] = [
     "a scheme code no one knows",
 ];
 
-/// The four files as CSV text, and the rows planted wrong.
+/// The five files as CSV text, and the rows planted wrong.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LegacyFiles {
     pub households: String,
     pub persons: String,
     pub contributions: String,
     pub accumulators: String,
+    /// The legacy system's control totals: counted here as the rows are written, by county
+    /// and measure (amounts in yuan).
+    pub control: String,
     /// Each planted error: its file, its line (the header is line 1) and its kind.
     pub planted: Vec<(&'static str, usize, &'static str)>,
     pub persons_written: u64,
@@ -52,6 +56,7 @@ pub fn legacy_extract(city: &City, policy: &Policy, through: u8, errors: usize) 
         ..LegacyFiles::default()
     };
     let mut lines = [1usize; 4];
+    let mut totals: BTreeMap<(String, String), i64> = BTreeMap::new();
     let supplementary = policy.has_scheme(Scheme::Supplementary);
     let households_total = city.config.insured / 3 + 1;
     let every = if errors == 0 { u64::MAX } else { (households_total / errors as u64).max(1) };
@@ -69,6 +74,7 @@ pub fn legacy_extract(city: &City, policy: &Policy, through: u8, errors: usize) 
             let region = city.counties[usize::from(head.county)];
             lines[0] += 1;
             let _ = writeln!(files.households, "{},{},{}", identity.household_id, region, quoted(&identity.address));
+            count(&mut totals, region, "households".into(), 1);
             if plant == Some(PLANTED_KINDS[6]) {
                 // An empty household: its members are left out of the persons file.
                 files.planted.push(("households", lines[0], PLANTED_KINDS[6]));
@@ -119,11 +125,16 @@ pub fn legacy_extract(city: &City, policy: &Policy, through: u8, errors: usize) 
                     }
                 }
                 previous_id.clone_from(&row[0]);
+                let coverage = member.coverage(city);
+                count(&mut totals, region, format!("persons {}", coverage.scheme), 1);
+                if coverage.scheme == Scheme::Employee {
+                    count(&mut totals, region, "personal accounts amount".into(), coverage.personal_account_balance.get());
+                }
                 files.persons.push_str(&row.join(","));
                 files.persons.push('\n');
                 files.persons_written += 1;
                 if money_rows {
-                    write_money_rows(city, policy, member, through, supplementary, &mut files, &mut lines);
+                    write_money_rows(city, policy, member, through, supplementary, &mut files, &mut lines, &mut totals);
                 }
             }
             if plant == Some(PLANTED_KINDS[5]) {
@@ -138,7 +149,17 @@ pub fn legacy_extract(city: &City, policy: &Policy, through: u8, errors: usize) 
             start = end;
         }
     }
+    files.control = "region,measure,value\n".to_owned();
+    for ((region, measure), value) in totals {
+        let value = if measure.ends_with(" amount") { Fen::new(value).to_string() } else { value.to_string() };
+        let _ = writeln!(files.control, "{region},{measure},{value}");
+    }
     files
+}
+
+/// Adds to a control total.
+fn count(totals: &mut BTreeMap<(String, String), i64>, region: yibao_domain::RegionCode, measure: String, value: i64) {
+    *totals.entry((region.to_string(), measure)).or_insert(0) += value;
 }
 
 /// A person's row, in the persons file's columns.
@@ -173,6 +194,7 @@ fn person_row(city: &City, identity: &crate::identity::HouseholdIdentity, head: 
 
 /// The person's contributions of the year through month `through`, and, for one in five,
 /// the year's accumulators.
+#[expect(clippy::too_many_arguments, reason = "the person, what decides their bills, and the three places a row is counted")]
 fn write_money_rows(
     city: &City,
     policy: &Policy,
@@ -181,14 +203,18 @@ fn write_money_rows(
     supplementary: bool,
     files: &mut LegacyFiles,
     lines: &mut [usize; 4],
+    totals: &mut BTreeMap<(String, String), i64>,
 ) {
     let coverage = member.coverage(city);
+    let region = coverage.region;
     for planned in contributions_of(city, member, through, supplementary) {
         let Ok(due) = yibao_engine::contribution_due(policy, &coverage, planned.kind, planned.period, planned.wage_monthly) else {
             continue;
         };
         let paid = planned.payment.of(due.due);
         lines[2] += 1;
+        count(totals, region, format!("contributions {}", planned.kind.as_str()), 1);
+        count(totals, region, format!("contributions {} paid amount", planned.kind.as_str()), paid.get());
         let _ = writeln!(
             files.contributions,
             "{},{},{},{},{}",
@@ -205,6 +231,10 @@ fn write_money_rows(
         let pooled = Fen::new(rng.range(10_000, 2_000_000));
         let outpatient = Fen::new(rng.range(0, 50_000));
         lines[3] += 1;
+        let year = city.config.year;
+        count(totals, region, format!("accumulators {year}"), 1);
+        count(totals, region, format!("accumulators {year} pooled paid amount"), pooled.get());
+        count(totals, region, format!("accumulators {year} inpatient deductible amount"), deductible.get());
         let _ = writeln!(files.accumulators, "{},{},1,{deductible},{pooled},{outpatient}", member.id, city.config.year);
     }
 }

@@ -53,12 +53,12 @@ fn measure(lang: Lang, text: &str) -> String {
     match words.as_slice() {
         ["households"] => lang.t("migration-m-households"),
         ["persons", scheme] => format!("{} · {}", lang.t("migration-m-persons"), lang.t(&format!("scheme-{scheme}"))),
-        ["personal", "accounts", "fen"] => lang.t("migration-m-accounts"),
+        ["personal", "accounts", "amount"] => lang.t("migration-m-accounts"),
         ["contributions", kind] => format!("{} · {kind}", lang.t("migration-m-contributions")),
-        ["contributions", kind, "paid", "fen"] => format!("{} · {kind}", lang.t("migration-m-contributions-paid")),
+        ["contributions", kind, "paid", "amount"] => format!("{} · {kind}", lang.t("migration-m-contributions-paid")),
         ["accumulators", year] => format!("{} {year}", lang.t("migration-m-accumulators")),
-        ["accumulators", year, "pooled", "paid", "fen"] => format!("{} {year}", lang.t("migration-m-pooled")),
-        ["accumulators", year, "inpatient", "deductible", "fen"] => format!("{} {year}", lang.t("migration-m-deductible")),
+        ["accumulators", year, "pooled", "paid", "amount"] => format!("{} {year}", lang.t("migration-m-pooled")),
+        ["accumulators", year, "inpatient", "deductible", "amount"] => format!("{} {year}", lang.t("migration-m-deductible")),
         _ => text.to_owned(),
     }
 }
