@@ -906,9 +906,44 @@ mod tests {
     }
 
     #[test]
+    fn control_totals_are_counts_or_amounts_once_per_county_and_measure() {
+        let text = "参保地区划,项目,数值\n419921,households,12\n419921, personal  accounts amount ,1234.56\n\
+                    419921,households,13\n419921,persons employee,1.5\n419921,contributions resident paid amount,-1\n";
+        let (totals, errors) = parse_control(table(text)).expect("readable");
+        assert_eq!(
+            totals.iter().map(|t| (t.measure.as_str(), t.value)).collect::<Vec<_>>(),
+            [("households", 12), ("personal accounts amount", 123_456)],
+            "an amount in yuan is kept in fen; blanks inside a measure are one"
+        );
+        assert_eq!(
+            errors.iter().map(|e| (e.row.line, e.row.column.as_deref())).collect::<Vec<_>>(),
+            [(4, Some("measure")), (5, Some("value")), (6, Some("value"))]
+        );
+        assert_eq!(
+            parse_control(table("region,measure,value,note\n")).map(|_| ()),
+            Err(FileError::UnknownColumn("note".into())),
+            "a column the layout does not have is refused, not skipped"
+        );
+    }
+
+    #[test]
+    fn a_household_number_may_be_used_in_two_counties() {
+        let (x, y) = (id("1980-01-01", 11), id("1981-01-01", 12));
+        let households = "household_id,region,address\nH1,419902,东县\nH1,419922,西县\n";
+        let persons = format!(
+            "person_id,name,household_id,region,scheme,category,coverage_from,tier\n\
+             {x},甲,H1,419902,resident,resident,2025-01-01,1\n{y},乙,H1,419922,resident,resident,2025-01-01,1\n"
+        );
+        let extract = parse_extract(table(households), table(&persons), None, None).expect("readable");
+        assert!(extract.errors.is_empty(), "{:?}", extract.errors);
+        assert_eq!((extract.households.len(), extract.persons.len()), (2, 2));
+    }
+
+    #[test]
     fn the_files_are_known_by_their_stems() {
         assert_eq!(LegacyFile::of_name("Persons.CSV"), Some(LegacyFile::Persons));
         assert_eq!(LegacyFile::of_name("extract/accumulators.xlsx"), Some(LegacyFile::Accumulators));
+        assert_eq!(LegacyFile::of_name("control.xlsx"), Some(LegacyFile::Control));
         assert_eq!(LegacyFile::of_name("people.csv"), None);
     }
 }
