@@ -5,16 +5,17 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use yibao_app::{ContributionKind, ContributionRecord};
 use yibao_domain::{Fen, NationalId};
 
+use super::funds::statement::csv_line;
 use super::i18n::Lang;
 use super::page::{
-    CONTRIBUTIONS, FieldErrors, Page, Pager, app_error_page, app_message, error_page, moment_at, national_id_error, paginate, render,
-    url_encode, yuan,
+    CONTRIBUTIONS, COUNT, Cell, FieldErrors, Page, Pager, Sheet, YUAN, app_error_page, app_message, error_page, moment_at,
+    national_id_error, paginate, render, url_encode, xlsx_download, yuan,
 };
 use super::people::{PersonForms, person_page};
 use super::session::ConsoleUser;
@@ -197,6 +198,8 @@ struct ArrearsTemplate {
     rows: Vec<PersonArrearsRow>,
     pager: Pager,
     errors: FieldErrors,
+    /// The query of the downloads.
+    download: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -207,26 +210,14 @@ pub struct ArrearsQuery {
     page: Option<usize>,
 }
 
-pub async fn arrears(State(state): State<App>, user: ConsoleUser, Query(q): Query<ArrearsQuery>) -> Response {
-    let page = match Page::guard(&user, "arrears", "arrears-title", "/console/arrears") {
-        Ok(page) => page,
-        Err(response) => return response,
-    };
+/// The arrears of `period` as the user may read them: by county, and by person.
+async fn arrears_rows(
+    state: &App,
+    user: &ConsoleUser,
+    period: &str,
+) -> Result<(Vec<CountyArrearsRow>, i64, Vec<PersonArrearsRow>), Response> {
     let lang = user.lang;
-    let period = if q.period.trim().is_empty() { time::OffsetDateTime::now_utc().year().to_string() } else { q.period.trim().to_owned() };
-    let mut errors = FieldErrors::default();
-    let (mut counties, mut persons) = (Vec::new(), Vec::new());
-    if yibao_app::Period::parse(&period).is_err() {
-        errors.add("period", lang.t("field-bad-period"));
-    } else {
-        match state.arrears(&user.principal(), &period).await {
-            Ok((p, c)) => {
-                persons = p;
-                counties = c;
-            }
-            Err(error) => return app_error_page(lang, &error),
-        }
-    }
+    let (persons, counties) = state.arrears(&user.principal(), period).await.map_err(|error| app_error_page(lang, &error))?;
     let total_fen: i64 = counties.iter().map(|c| c.owed_fen.get()).sum();
     let counties = counties
         .iter()
@@ -243,8 +234,93 @@ pub async fn arrears(State(state): State<App>, user: ConsoleUser, Query(q): Quer
             owed_yuan: yuan(p.owed_fen.get()),
         })
         .collect();
-    let base = format!("/console/arrears?period={}", url_encode(&period));
+    Ok((counties, total_fen, rows))
+}
+
+fn arrears_period(q: &ArrearsQuery) -> String {
+    if q.period.trim().is_empty() { time::OffsetDateTime::now_utc().year().to_string() } else { q.period.trim().to_owned() }
+}
+
+pub async fn arrears(State(state): State<App>, user: ConsoleUser, Query(q): Query<ArrearsQuery>) -> Response {
+    let page = match Page::guard(&user, "arrears", "arrears-title", "/console/arrears") {
+        Ok(page) => page,
+        Err(response) => return response,
+    };
+    let lang = user.lang;
+    let period = arrears_period(&q);
+    let mut errors = FieldErrors::default();
+    let (mut counties, mut total_fen, mut rows) = (Vec::new(), 0, Vec::new());
+    if yibao_app::Period::parse(&period).is_err() {
+        errors.add("period", lang.t("field-bad-period"));
+    } else {
+        match arrears_rows(&state, &user, &period).await {
+            Ok(found) => (counties, total_fen, rows) = found,
+            Err(response) => return response,
+        }
+    }
+    let download = format!("period={}", url_encode(&period));
+    let base = format!("/console/arrears?{download}");
     let (rows, pager) = paginate(lang, rows, q.page.unwrap_or(1), |n| format!("{base}&page={n}"));
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
-    (status, render(&ArrearsTemplate { page, period, counties, total_yuan: yuan(total_fen), rows, pager, errors })).into_response()
+    (status, render(&ArrearsTemplate { page, period, counties, total_yuan: yuan(total_fen), rows, pager, errors, download }))
+        .into_response()
+}
+
+/// The persons in arrears as a download, CSV or an Excel workbook with the counties too
+/// (issue 16 item 6).
+async fn arrears_download(
+    state: &App,
+    user: &ConsoleUser,
+    q: &ArrearsQuery,
+) -> Result<(String, Vec<CountyArrearsRow>, Vec<PersonArrearsRow>), Response> {
+    Page::guard(user, "arrears", "arrears-title", "/console/arrears")?;
+    let period = arrears_period(q);
+    if yibao_app::Period::parse(&period).is_err() {
+        return Err((StatusCode::BAD_REQUEST, user.lang.t("field-bad-period")).into_response());
+    }
+    let (counties, _, rows) = arrears_rows(state, user, &period).await?;
+    Ok((period, counties, rows))
+}
+
+const ARREARS_COLUMNS: [&str; 6] = ["person-id", "person-name", "region", "contribution-kind", "contribution-period", "col-owed"];
+
+fn person_cells(p: &PersonArrearsRow) -> Vec<String> {
+    vec![p.id.clone(), p.name.clone(), p.region.clone(), p.kind.clone(), p.period.clone(), p.owed_yuan.clone()]
+}
+
+pub async fn arrears_csv(State(state): State<App>, user: ConsoleUser, Query(q): Query<ArrearsQuery>) -> Response {
+    let (period, _, rows) = match arrears_download(&state, &user, &q).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let lang = user.lang;
+    let header: Vec<String> = ARREARS_COLUMNS.iter().map(|k| lang.t(k)).collect();
+    let mut body = String::from('\u{feff}');
+    body.push_str(&csv_line(&header.iter().map(String::as_str).collect::<Vec<_>>()));
+    for row in &rows {
+        body.push_str(&csv_line(&person_cells(row).iter().map(String::as_str).collect::<Vec<_>>()));
+    }
+    let file = format!("attachment; filename=\"arrears-{period}.csv\"");
+    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, file)], body).into_response()
+}
+
+pub async fn arrears_xlsx(State(state): State<App>, user: ConsoleUser, Query(q): Query<ArrearsQuery>) -> Response {
+    let (period, counties, rows) = match arrears_download(&state, &user, &q).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let lang = user.lang;
+    let county_sheet: Sheet = (
+        lang.t("arrears-counties"),
+        ["region", "col-persons", "col-owed"].iter().map(|k| lang.t(k)).collect(),
+        vec![Cell::Text, COUNT, YUAN],
+        counties.iter().map(|c| vec![c.region.clone(), c.persons.to_string(), c.owed_yuan.clone()]).collect(),
+    );
+    let person_sheet: Sheet = (
+        lang.t("arrears-persons"),
+        ARREARS_COLUMNS.iter().map(|k| lang.t(k)).collect(),
+        vec![Cell::Text, Cell::Text, Cell::Text, Cell::Text, Cell::Text, YUAN],
+        rows.iter().map(person_cells).collect(),
+    );
+    xlsx_download(lang, &format!("arrears-{period}.xlsx"), vec![county_sheet, person_sheet])
 }

@@ -126,6 +126,8 @@ fn routes() -> Router<App> {
         .route("/console/households/{id}", get(people::household))
         .route("/console/contributions", get(contributions::form))
         .route("/console/arrears", get(contributions::arrears))
+        .route("/console/arrears.csv", get(contributions::arrears_csv))
+        .route("/console/arrears.xlsx", get(contributions::arrears_xlsx))
         .route("/console/claims", get(claims::search))
         .route("/console/claims/{institution}/{claim_id}", get(claims::show))
         .route("/console/claims/{institution}/{claim_id}/slip", get(claims::slip))

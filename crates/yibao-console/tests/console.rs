@@ -899,6 +899,24 @@ async fn a_county_fund_accountant_reads_only_its_own_countys_statement() {
     let csv = console.get("/console/funds/statement.csv?from=2026-01-01&to=2026-12-31", &east).await;
     assert_eq!(csv.status, StatusCode::OK);
     assert!(csv.body.contains("419921,200.00") && !csv.body.contains("419922"), "{}", csv.body);
+    // Who owes, as CSV and as a workbook (issue 16 item 6): the county's own only.
+    let (east_person, west_person) = (national_id("41992119700101003"), national_id("41992219700101004"));
+    let owed = console.get("/console/arrears.csv?period=2026", &east).await;
+    assert_eq!(owed.status, StatusCode::OK, "{}", owed.body);
+    let owed_line = owed.body.lines().find(|l| l.starts_with(&east_person)).expect("the east person owes").to_owned();
+    assert!(!owed.body.contains(&west_person), "{}", owed.body);
+    let workbook = console.get("/console/arrears.xlsx?period=2026", &east).await;
+    assert_eq!(workbook.status, StatusCode::OK);
+    {
+        use calamine::Reader;
+        let mut book = calamine::open_workbook_auto_from_rs(std::io::Cursor::new(workbook.bytes.clone())).expect("a workbook");
+        let persons = book.worksheet_range_at(1).expect("the persons").expect("readable");
+        let row = persons.rows().nth(1).expect("a person");
+        assert_eq!(row[0], calamine::Data::String(east_person.clone()));
+        let calamine::Data::Float(yuan) = row[5] else { panic!("owed is a number: {:?}", row[5]) };
+        assert!(owed_line.ends_with(&format!(",{yuan:.2}")), "{owed_line} against {yuan}");
+    }
+    assert_eq!(console.get("/console/arrears.csv?period=20x6", &east).await.status, StatusCode::BAD_REQUEST);
     // Pooling, the trial balance, the close and receipts are the city's.
     assert!(!statement.body.contains("href=\"/console/funds/pooling\""));
     for path in ["/console/funds/pooling", "/console/funds/accounts", "/console/funds/year-end", "/console/funds/receipts"] {
