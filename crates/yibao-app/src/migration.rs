@@ -24,7 +24,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use yibao_domain::{Fen, HouseholdId, NationalId, RegionCode};
+use yibao_domain::{HouseholdId, NationalId, RegionCode};
 use yibao_engine::{Accumulators, contribution_due};
 use yibao_import::legacy::{LegacyExtract, LegacyFile, LegacyRowError, parse_control, parse_extract};
 use yibao_import::{RowError, Table};
@@ -36,7 +36,7 @@ use yibao_store::{ImportHousehold, NewContribution, NewHousehold, NewPerson};
 
 use crate::{App, AppError, Principal, roles, store};
 
-pub use yibao_store::migration::{MigrationRecord as Migration, Reconciliation, ReconciliationLine};
+pub use yibao_store::migration::{MigrationRecord as Migration, Reconciliation, ReconciliationLine, yuan_text};
 
 /// Households per batch unless the caller says otherwise.
 pub const BATCH_HOUSEHOLDS_DEFAULT: usize = 2_000;
@@ -168,9 +168,26 @@ impl App {
         store!(self, migration(city, id))?.ok_or_else(|| AppError::not_found("migration.not_found", format!("no migration {id}")))
     }
 
+    /// The reconciliation as it stands, kept nowhere (the operator's `yibao migrate report`):
+    /// what the register holds of the migration's persons against the control totals.
+    pub async fn migration_preview(&self, principal: &Principal, id: &str) -> Result<Reconciliation, AppError> {
+        let record = self.migration(principal, id).await?;
+        let city = record.city;
+        let loaded = store!(self, migration_tally(city, id))?;
+        Ok(Reconciliation::compare(&record.legacy, &loaded, principal.name().to_owned(), self.now()))
+    }
+
     /// Prepares the reconciliation of a loaded migration: the register counted now against
-    /// the legacy totals. A fund accountant's, the city administrator's or the operator's.
+    /// the legacy totals, kept with its checksum for another person's sign-off. A fund
+    /// accountant's or the city administrator's, signed in: never the command line's, whose
+    /// name is the machine's login (a report it prepared could be signed by the person who
+    /// set that login).
     pub async fn prepare_migration_report(&self, principal: &Principal, source: &str, id: &str) -> Result<MigrationRecord, AppError> {
+        if principal.system().is_ok() {
+            return Err(AppError::forbidden(
+                "a migration's reconciliation is prepared by a staff member signed in to the console; the command line previews it",
+            ));
+        }
         let city = self.migration_signer(principal)?;
         MigrationRecord::check_id(id)?;
         Ok(store!(self, prepare_migration_report(&principal.actor(source, self.now()), city, id))?)
@@ -286,7 +303,7 @@ impl App {
             .collect();
         for batch in &batches {
             for contribution in &batch.contributions {
-                legacy.contribution(region_of[&contribution.person_id], contribution.kind, contribution.paid_fen);
+                legacy.contribution(region_of[&contribution.person_id], contribution.kind, contribution.due_fen, contribution.paid_fen);
             }
             for (person, accumulators) in &batch.accumulators {
                 legacy.accumulators(region_of[person], accumulators);
@@ -302,7 +319,7 @@ impl App {
         }
         if extract.errors.is_empty() {
             for line in Reconciliation::compare(&controls, &legacy, String::new(), self.now()).differences() {
-                let figure = |n: i64| if line.is_amount() { Fen::new(n).to_string() } else { n.to_string() };
+                let figure = |n: i64| if line.is_amount() { yuan_text(n) } else { n.to_string() };
                 let at = control_lines.get(&(line.region.clone(), line.measure.clone())).copied().unwrap_or(0);
                 extract.errors.push(LegacyRowError {
                     file: LegacyFile::Control,
@@ -460,7 +477,7 @@ impl App {
                     .take(chunk)
                     .filter_map(|p| p.card_no.clone().map(|card| (p.coverage.region, card)))
                     .collect(),
-                ended: Vec::new(),
+                coverage: Vec::new(),
             };
             let held = store!(self, probe_register(city, probe))?;
             found.persons.extend(held.persons);
@@ -681,7 +698,7 @@ pub struct CountyCoverage {
     pub insured: u64,
     /// Enrolled once, their coverage ended before the day.
     pub ended: u64,
-    /// Never enrolled.
+    /// Never enrolled, or covered only from a later day.
     pub never: u64,
 }
 
@@ -703,7 +720,12 @@ impl MissingEnrolment {
     pub fn csv(&self) -> String {
         let mut out = String::from("\u{feff}line,person_id,name,region,household_id,ended_on\n");
         for p in &self.missing {
-            let quoted = |t: &str| if t.contains([',', '"', '\n']) { format!("\"{}\"", t.replace('"', "\"\"")) } else { t.to_owned() };
+            // Free text of the register: quoted where it must be, and never read by a
+            // spreadsheet as a formula.
+            let quoted = |t: &str| {
+                let t = if t.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{t}") } else { t.to_owned() };
+                if t.contains([',', '"', '\n', '\r']) { format!("\"{}\"", t.replace('"', "\"\"")) } else { t }
+            };
             out.push_str(&format!(
                 "{},{},{},{},{},{}\n",
                 p.line,
@@ -756,13 +778,11 @@ impl App {
                 report.elsewhere += 1;
             }
         }
-        let mut enrolled: HashSet<NationalId> = HashSet::new();
-        let mut ended: HashMap<NationalId, time::Date> = HashMap::new();
+        let mut spans: HashMap<NationalId, (time::Date, Option<time::Date>)> = HashMap::new();
         for chunk in judged.chunks(PROBE_KEYS_MAX) {
             let probe = RegisterProbe { persons: chunk.iter().map(|r| r.person_id).collect(), ..RegisterProbe::default() };
             let found = store!(self, probe_register(policy.region, probe))?;
-            enrolled.extend(found.persons);
-            ended.extend(found.ended);
+            spans.extend(found.coverage.into_iter().map(|(person, from, until)| (person, (from, until))));
         }
         let mut counties: std::collections::BTreeMap<RegionCode, CountyCoverage> = std::collections::BTreeMap::new();
         for resident in judged {
@@ -774,14 +794,14 @@ impl App {
                 never: 0,
             });
             county.residents += 1;
-            let ended_on = ended.get(&resident.person_id).filter(|until| **until < on);
-            match (enrolled.contains(&resident.person_id), ended_on) {
-                (true, None) => county.insured += 1,
-                (true, Some(until)) => {
+            match spans.get(&resident.person_id) {
+                Some((from, until)) if *from <= on && until.is_none_or(|until| until >= on) => county.insured += 1,
+                Some((_, Some(until))) if *until < on => {
                     county.ended += 1;
                     report.missing.push(missing(resident, Some(until.to_string())));
                 }
-                (false, _) => {
+                // Enrolled, but covered only from a later day: not insured on this one.
+                Some(_) | None => {
                     county.never += 1;
                     report.missing.push(missing(resident, None));
                 }

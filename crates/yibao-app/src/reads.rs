@@ -136,7 +136,15 @@ impl App {
     pub async fn arrears(&self, principal: &Principal, period: &str) -> Result<(Vec<PersonArrears>, Vec<CountyArrears>), AppError> {
         let scope = principal.scope(roles::ARREARS)?;
         let period = Period::parse(period)?;
-        Ok(store!(self, arrears(scope, &period.to_string()))?)
+        Ok(store!(self, arrears(scope, &period.to_string(), yibao_store::SEARCH_LIMIT as usize))?)
+    }
+
+    /// Every person's arrears for a period in the principal's region (a download: at most
+    /// [`yibao_store::ARREARS_LINES_MAX`] lines, a workbook's sheet), with the counties.
+    pub async fn arrears_all(&self, principal: &Principal, period: &str) -> Result<(Vec<PersonArrears>, Vec<CountyArrears>), AppError> {
+        let scope = principal.scope(roles::ARREARS)?;
+        let period = Period::parse(period)?;
+        Ok(store!(self, arrears(scope, &period.to_string(), yibao_store::ARREARS_LINES_MAX))?)
     }
 
     /// What each county of the principal's region is owed for a period, without the
@@ -145,7 +153,7 @@ impl App {
     pub async fn county_arrears(&self, principal: &Principal, period: &str) -> Result<Vec<CountyArrears>, AppError> {
         let scope = principal.scope(roles::ALL_STAFF)?;
         let period = Period::parse(period)?;
-        Ok(store!(self, arrears(scope, &period.to_string()))?.1)
+        Ok(store!(self, arrears(scope, &period.to_string(), 0))?.1)
     }
 
     /// The staff console's dashboard figures (enrolments and contributions per county,

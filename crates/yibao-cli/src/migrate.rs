@@ -9,7 +9,6 @@ use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 use yibao_app::migration::{BATCH_HOUSEHOLDS_DEFAULT, MigrationCheck, MigrationFile};
 use yibao_app::{App, Backend, Create};
-use yibao_domain::Fen;
 use yibao_store::MigrationRecord;
 
 use crate::fund::{StoreArgs, failed, operator, runtime};
@@ -52,8 +51,9 @@ pub enum MigrateCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
-    /// Prepare a loaded migration's reconciliation (legacy totals against the register,
-    /// region by region) and print it with its checksum.
+    /// Preview a loaded migration's reconciliation (the control totals against what the
+    /// register holds of its persons, county by county); kept nowhere: a fund accountant
+    /// prepares it in the console and another signs it off.
     Report {
         id: String,
         #[command(flatten)]
@@ -133,8 +133,19 @@ pub fn run(command: &MigrateCommand) -> Result<(), String> {
         }),
         MigrateCommand::Report { id, store } => runtime()?.block_on(async {
             let app = open(store).await?;
-            let record = app.prepare_migration_report(&operator(app.policy().region), SOURCE, id).await.map_err(failed)?;
+            let operator = operator(app.policy().region);
+            let record = app.migration(&operator, id).await.map_err(failed)?;
+            let preview = app.migration_preview(&operator, id).await.map_err(failed)?;
             print_record(&record);
+            println!("  reconciliation as it stands (a preview, kept nowhere):");
+            print_lines(&preview);
+            match preview.differences().count() {
+                0 => println!(
+                    "  matches to the fen: a fund accountant prepares it in the console (/console/funds/migrations/{}) and another signs it off",
+                    record.id
+                ),
+                n => println!("  {n} lines differ"),
+            }
             Ok(())
         }),
         MigrateCommand::Show { id, store } => runtime()?.block_on(async {
@@ -264,18 +275,19 @@ fn print_record(record: &MigrationRecord) {
     );
     let Some(report) = &record.report else { return };
     println!("  reconciliation prepared by {} at {}; checksum {}", report.prepared_by, report.prepared_at, report.checksum);
-    for line in &report.lines {
-        let figure = |n: i64| if line.is_amount() { Fen::new(n).to_string() } else { n.to_string() };
-        let mark = if line.difference() == 0 { "" } else { "  ≠" };
-        println!("  {} {:<40} legacy {:>16} loaded {:>16}{mark}", line.region, line.measure, figure(line.legacy), figure(line.loaded));
-    }
+    print_lines(report);
     match (&report.signed_by, report.differences().count()) {
         (Some(by), _) => println!("  signed off by {by} at {}", report.signed_at.map(|t| t.to_string()).unwrap_or_default()),
-        (None, 0) => println!(
-            "  matches to the fen: ready for another person's sign-off (yibao migrate sign-off {} --checksum {})",
-            record.id, report.checksum
-        ),
+        (None, 0) => println!("  matches to the fen: awaiting another person's sign-off in the console"),
         (None, n) => println!("  {n} lines differ: not to be signed off"),
+    }
+}
+
+fn print_lines(report: &yibao_app::migration::Reconciliation) {
+    for line in &report.lines {
+        let figure = |n: i64| if line.is_amount() { yibao_app::migration::yuan_text(n) } else { n.to_string() };
+        let mark = if line.difference() == 0 { "" } else { "  ≠" };
+        println!("  {} {:<48} legacy {:>18} loaded {:>18}{mark}", line.region, line.measure, figure(line.legacy), figure(line.loaded));
     }
 }
 

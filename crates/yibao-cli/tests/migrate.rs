@@ -3,7 +3,7 @@
 //! which names exactly the planted rows and loads nothing; the corrected extract loads in
 //! batches (a second run finds every batch loaded and loads nothing again); a misnamed money
 //! column and a control total a fen off are refused; the reconciliation matches to the fen;
-//! the command line cannot sign it off, a staff member can, and not its preparer; the books
+//! the command line only previews it, two staff members prepare and sign it off; the books
 //! and the audit chain check; the household register's residents without coverage are
 //! reported.
 
@@ -122,28 +122,30 @@ fn migrate_through(store: &[&str], dir: &Path) {
     assert_eq!(persons(&loaded), persons(&again), "a second load of the same files loads nothing more");
     assert!(persons(&loaded).is_some_and(|l| l.contains("3000 persons")), "{loaded}");
 
-    // One person prepares, another signs off.
+    // The command line previews the reconciliation; staff signed in prepare it and sign
+    // it off, two of them: the command line is neither, its name being the machine's login.
     let mut report = vec!["migrate", "report", id.as_str()];
     report.extend_from_slice(store);
-    let prepared = ok(&yibao_as("alice", &report), "report");
-    assert!(prepared.contains("matches to the fen"), "{prepared}");
-    assert!(!prepared.contains('≠'), "{prepared}");
-    let checksum =
-        prepared.lines().find(|l| l.contains("prepared by cli:alice")).and_then(|l| l.rsplit(' ').next()).expect("the checksum").to_owned();
-    // The operator's command line cannot be the second person; a signed-in staff member
-    // is, and not the one who prepared it.
+    let preview = ok(&yibao_as("alice", &report), "report");
+    assert!(preview.contains("matches to the fen") && !preview.contains('≠'), "{preview}");
+    assert!(preview.contains("personal accounts amount") && preview.contains("contributions resident due amount"), "{preview}");
     let rt = runtime();
     let app = rt.block_on(open_app(store));
     let city = yibao_domain::RegionCode::parse("419900").expect("city");
     let staff =
         |username: &str| yibao_app::Principal::Staff { username: username.into(), role: yibao_store::Role::FundAccountant, region: city };
     let operator = yibao_app::Principal::System { name: "cli:bob".into(), region: city };
+    let code = |result: Result<yibao_app::migration::Migration, yibao_app::AppError>| result.map(|_| ()).map_err(|e| e.code.into_owned());
+    assert_eq!(code(rt.block_on(app.prepare_migration_report(&operator, "test", &id))), Err("access.forbidden".into()));
+    let prepared = rt.block_on(app.prepare_migration_report(&staff("funds.zhang"), "test", &id)).expect("prepared");
+    let checksum = prepared.report.expect("the report").checksum;
     let sign = |who: &yibao_app::Principal, sum: &str| rt.block_on(app.sign_off_migration(who, "test", &id, sum));
-    assert_eq!(sign(&operator, &checksum).map(|_| ()).map_err(|e| e.code.into_owned()), Err(String::from("access.forbidden")));
-    assert_eq!(sign(&staff("funds.li"), "00").map(|_| ()).map_err(|e| e.code.into_owned()), Err(String::from("migration.checksum")));
+    assert_eq!(code(sign(&operator, &checksum)), Err("access.forbidden".into()));
+    assert_eq!(code(sign(&staff("funds.zhang"), &checksum)), Err("migration.same_person".into()));
+    assert_eq!(code(sign(&staff("funds.li"), "00")), Err("migration.checksum".into()));
     let signed = sign(&staff("funds.li"), &checksum).expect("signed off");
     assert_eq!(signed.report.and_then(|r| r.signed_by).as_deref(), Some("funds.li"));
-    assert_eq!(sign(&staff("funds.wang"), &checksum).map(|_| ()).map_err(|e| e.code.into_owned()), Err(String::from("migration.signed")));
+    assert_eq!(code(sign(&staff("funds.wang"), &checksum)), Err("migration.signed".into()));
 
     // The household register: two migrated persons, one never enrolled, one wrong row.
     let persons = std::fs::read_to_string(right.join("persons.csv")).expect("persons");
@@ -169,6 +171,11 @@ fn migrate_through(store: &[&str], dir: &Path) {
     let written = std::fs::read_to_string(&out).expect("the missing persons");
     assert_eq!(written.lines().count(), 2, "a header and the stranger: {written}");
     assert!(written.contains(&stranger.to_string()), "{written}");
+    // Before the migrated persons' coverage began, none of the three was insured.
+    missing.extend_from_slice(&["--on", "2000-01-01"]);
+    let _ = yibao_as("ops", &missing);
+    let before = std::fs::read_to_string(&out).expect("the missing persons");
+    assert_eq!(before.lines().count(), 4, "a header and all three: {before}");
 
     // The books (opening personal-account balances, migrated contributions posting nothing)
     // and the audit chain (opening accumulators replayed) check.

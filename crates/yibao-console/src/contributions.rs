@@ -210,14 +210,17 @@ pub struct ArrearsQuery {
     page: Option<usize>,
 }
 
-/// The arrears of `period` as the user may read them: by county, and by person.
+/// The arrears of `period` as the user may read them: by county, and by person (`all` of
+/// them for a download, the first page's worth for the page).
 async fn arrears_rows(
     state: &App,
     user: &ConsoleUser,
     period: &str,
+    all: bool,
 ) -> Result<(Vec<CountyArrearsRow>, i64, Vec<PersonArrearsRow>), Response> {
     let lang = user.lang;
-    let (persons, counties) = state.arrears(&user.principal(), period).await.map_err(|error| app_error_page(lang, &error))?;
+    let read = if all { state.arrears_all(&user.principal(), period).await } else { state.arrears(&user.principal(), period).await };
+    let (persons, counties) = read.map_err(|error| app_error_page(lang, &error))?;
     let total_fen: i64 = counties.iter().map(|c| c.owed_fen.get()).sum();
     let counties = counties
         .iter()
@@ -253,7 +256,7 @@ pub async fn arrears(State(state): State<App>, user: ConsoleUser, Query(q): Quer
     if yibao_app::Period::parse(&period).is_err() {
         errors.add("period", lang.t("field-bad-period"));
     } else {
-        match arrears_rows(&state, &user, &period).await {
+        match arrears_rows(&state, &user, &period, false).await {
             Ok(found) => (counties, total_fen, rows) = found,
             Err(response) => return response,
         }
@@ -278,7 +281,7 @@ async fn arrears_download(
     if yibao_app::Period::parse(&period).is_err() {
         return Err((StatusCode::BAD_REQUEST, user.lang.t("field-bad-period")).into_response());
     }
-    let (counties, _, rows) = arrears_rows(state, user, &period).await?;
+    let (counties, _, rows) = arrears_rows(state, user, &period, true).await?;
     Ok((period, counties, rows))
 }
 

@@ -214,7 +214,7 @@ pub fn parse_control(table: Table) -> Result<(Vec<ControlTotal>, Vec<LegacyRowEr
             row.fail(Some(1), "a measure is named (docs/migration.md)".into());
         }
         let value = if is_amount(&measure) {
-            row.check(2, required(&cells[2], amount_of).map(Fen::get))
+            row.check(2, total_of(&cells[2]))
         } else {
             row.check(
                 2,
@@ -757,6 +757,19 @@ fn amount_of(text: &str) -> Result<Fen, String> {
         Ok(fen) => Ok(fen),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// A control total in yuan, in fen: digits with at most two decimals, not negative; a
+/// county's sum may exceed the largest single amount, so only `i64` bounds it.
+fn total_of(text: &str) -> Result<i64, String> {
+    let bad = || format!("'{text}' is not a total in yuan (digits, at most two decimals)");
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    if whole.is_empty() || fraction.len() > 2 || !whole.bytes().chain(fraction.bytes()).all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let whole: i64 = whole.parse().map_err(|_| bad())?;
+    let cents: i64 = format!("{fraction:0<2}").parse().map_err(|_| bad())?;
+    whole.checked_mul(100).and_then(|w| w.checked_add(cents)).ok_or_else(bad)
 }
 
 /// An amount, at most `max`.

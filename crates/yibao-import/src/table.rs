@@ -144,9 +144,21 @@ impl Table {
             Some(record) => record.map_err(unreadable)?.iter().map(cell).collect(),
         };
         let mut rows = Vec::new();
+        // A row's line is counted from the '\n's before it: the reader's own count skips
+        // blank lines and miscounts Windows line endings (Excel's, most exports').
+        let (mut counted_to, mut line) = (0usize, 1usize);
         for record in records {
             let record = record.map_err(unreadable)?;
-            let line = record.position().map_or(0, |p| usize::try_from(p.line()).unwrap_or(usize::MAX));
+            let mut start = record.position().map_or(counted_to, |p| usize::try_from(p.byte()).unwrap_or(usize::MAX)).min(text.len());
+            // After a "\r\n" the reader may place a record at its '\n': a row starts after
+            // the line endings before it.
+            while text.as_bytes().get(start).is_some_and(|b| matches!(b, b'\r' | b'\n')) {
+                start += 1;
+            }
+            if start > counted_to {
+                line += text.as_bytes()[counted_to..start].iter().filter(|b| **b == b'\n').count();
+                counted_to = start;
+            }
             let cells: Vec<String> = record.iter().map(cell).collect();
             push_row(&mut rows, line, cells, rows_max)?;
         }
@@ -236,6 +248,14 @@ mod tests {
         let from_utf8 = Table::read("list.CSV", format!("\u{feff}{text}").as_bytes()).expect("UTF-8 with a BOM");
         assert_eq!(from_gbk, from_utf8);
         assert_eq!(from_gbk.rows, vec![(2, vec!["001201000010000".to_owned(), "床位费".to_owned()])]);
+    }
+
+    #[test]
+    fn blank_lines_and_windows_line_endings_keep_the_line_numbers() {
+        for text in ["a,b\r\n1,2\r\n\r\n3,4\r\n", "a,b\n1,2\n\n3,4\n", "\u{feff}a,b\n1,2\n\n3,4"] {
+            let table = Table::read("a.csv", text.as_bytes()).expect("a table");
+            assert_eq!(table.rows, vec![(2, vec!["1".to_owned(), "2".to_owned()]), (4, vec!["3".to_owned(), "4".to_owned()])], "{text:?}");
+        }
     }
 
     #[test]

@@ -642,13 +642,16 @@ async fn contributions_and_arrears<S: Store + yibao_store::ContributionStore>(st
     bad.paid_fen = Fen::new(-1);
     assert!(matches!(store.record_contribution(&clerk(EAST), region(EAST), bad).await, Err(StoreError::Invalid(_))));
     assert_eq!(store.contributions_of(region(EAST), &b).await.expect("list").len(), 2);
-    let (persons, counties) = store.arrears(region(CITY), "2026").await.expect("arrears");
+    let (persons, counties) = store.arrears(region(CITY), "2026", 200).await.expect("arrears");
     let owed: Vec<(NationalId, i64)> = persons.iter().map(|p| (p.person_id, p.owed_fen.get())).collect();
     assert!(owed.contains(&(b, 25_000)) && owed.contains(&(c, 40_000)) && !owed.iter().any(|(p, _)| *p == a), "{owed:?}");
     let east = counties.iter().find(|c| c.region == region(EAST)).expect("east county");
     assert_eq!((east.persons, east.owed_fen), (1, Fen::new(25_000)));
-    let (west_only, _) = store.arrears(region(WEST), "2026").await.expect("arrears");
+    let (west_only, _) = store.arrears(region(WEST), "2026", 200).await.expect("arrears");
     assert!(west_only.iter().all(|p| p.region == region(WEST)), "a county sees only its own arrears");
+    // A read of fewer lines keeps the counties' totals over all of them.
+    let (first, totals) = store.arrears(region(CITY), "2026", 1).await.expect("arrears");
+    assert_eq!((first.len(), totals), (1, counties), "the limit cuts the persons' lines, never the totals");
 }
 
 /// The contract of [`yibao_store::ImportStore`]: a batch is imported whole or not at all.

@@ -505,11 +505,11 @@ impl ContributionStore for PostgresStore {
         rows.iter().map(contribution_from_row).collect()
     }
 
-    async fn arrears(&self, scope: RegionCode, period: &str) -> Result<(Vec<PersonArrears>, Vec<CountyArrears>), StoreError> {
+    async fn arrears(&self, scope: RegionCode, period: &str, limit: usize) -> Result<(Vec<PersonArrears>, Vec<CountyArrears>), StoreError> {
         let (low, high) = scope_bounds(scope);
         // As on SQLite: '%' and '_' are dropped from the prefix; anything else matches itself.
         let pattern = format!("{}%", like_prefix(&period.replace(['%', '_'], "")));
-        // The persons (the first SEARCH_LIMIT) and the counties' totals (over all of them)
+        // The persons (the first `limit`) and the counties' totals (over all of them)
         // are read from one snapshot, so they agree.
         let mut tx = self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await.map_err(backend)?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -520,7 +520,7 @@ impl ContributionStore for PostgresStore {
         .bind(&low)
         .bind(&high)
         .bind(&pattern)
-        .bind(SEARCH_LIMIT)
+        .bind(i64::try_from(limit.min(yibao_store::ARREARS_LINES_MAX)).unwrap_or(i64::MAX))
         .fetch_all(&mut *tx)
         .await
         .map_err(backend)?;

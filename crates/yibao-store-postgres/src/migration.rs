@@ -45,8 +45,9 @@ fn not_found(id: &str) -> StoreError {
 async fn tally(conn: &mut PgConnection, id: &str) -> Result<Tally, StoreError> {
     let mut tally = Tally::default();
     let households: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT h.region_code, COUNT(*)::int8 FROM households h WHERE EXISTS (SELECT 1 FROM migration_persons m \
-         WHERE m.migration_id = $1 AND m.region_code = h.region_code AND m.household_id = h.household_id) GROUP BY h.region_code",
+        "SELECT m.region_code, COUNT(DISTINCT m.household_id)::int8 FROM migration_persons m \
+         JOIN households h ON h.region_code = m.region_code AND h.household_id = m.household_id \
+         WHERE m.migration_id = $1 GROUP BY m.region_code",
     )
     .bind(id)
     .fetch_all(&mut *conn)
@@ -77,8 +78,9 @@ async fn tally(conn: &mut PgConnection, id: &str) -> Result<Tally, StoreError> {
             None => break,
         }
     }
-    let contributions: Vec<(String, String, i64, i64)> = sqlx::query_as(
-        "SELECT c.region_code, c.kind, COUNT(*)::int8, COALESCE(SUM(c.paid_fen), 0)::int8 FROM migration_persons m \
+    let contributions: Vec<(String, String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT c.region_code, c.kind, COUNT(*)::int8, COALESCE(SUM(c.due_fen), 0)::int8, COALESCE(SUM(c.paid_fen), 0)::int8 \
+         FROM migration_persons m \
          JOIN contributions c ON c.region_code = m.region_code AND c.person_id = m.person_id \
          WHERE m.migration_id = $1 GROUP BY c.region_code, c.kind",
     )
@@ -86,9 +88,9 @@ async fn tally(conn: &mut PgConnection, id: &str) -> Result<Tally, StoreError> {
     .fetch_all(&mut *conn)
     .await
     .map_err(backend)?;
-    for (region, kind, count, paid) in contributions {
+    for (region, kind, count, due, paid) in contributions {
         let kind = ContributionKind::parse(&kind).ok_or_else(|| StoreError::Backend(format!("a contribution of kind {kind}")))?;
-        tally.contributions(region_of(&region)?, kind, count, paid);
+        tally.contributions(region_of(&region)?, kind, count, due, paid);
     }
     let mut after = (String::new(), 0_i32);
     loop {
@@ -240,21 +242,20 @@ impl MigrationStore for PostgresStore {
             return Err(StoreError::Invalid(format!("a probe asks about at most {PROBE_KEYS_MAX} keys")));
         }
         let ids: Vec<String> = probe.persons.iter().map(|p| p.as_str().to_owned()).collect();
-        let held: Vec<(String, Option<String>)> = sqlx::query_as(
-            "SELECT i.person_id, p.coverage->>'coverage_until' FROM person_index i \
+        let held: Vec<(String, String, Option<String>)> = sqlx::query_as(
+            "SELECT i.person_id, p.coverage->>'coverage_from', p.coverage->>'coverage_until' FROM person_index i \
              JOIN persons p ON p.region_code = i.region_code AND p.person_id = i.person_id WHERE i.person_id = ANY($1)",
         )
         .bind(&ids)
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
-        let held: std::collections::HashMap<String, Option<String>> = held.into_iter().collect();
+        let held: std::collections::HashMap<String, (String, Option<String>)> = held.into_iter().map(|(p, f, u)| (p, (f, u))).collect();
         let mut found = RegisterProbe::default();
+        let day = |text: &str| yibao_domain::parse_date(text).map_err(|e| StoreError::Backend(format!("a stored coverage date: {e}")));
         for person in probe.persons {
-            let Some(until) = held.get(person.as_str()) else { continue };
-            if let Some(day) = until.as_deref().and_then(|d| yibao_domain::parse_date(d).ok()) {
-                found.ended.push((person, day));
-            }
+            let Some((from, until)) = held.get(person.as_str()) else { continue };
+            found.coverage.push((person, day(from)?, until.as_deref().map(day).transpose()?));
             found.persons.push(person);
         }
         for (households, keys, out) in [(true, probe.households, &mut found.households), (false, probe.cards, &mut found.cards)] {

@@ -427,7 +427,7 @@ impl ContributionStore for SqliteStore {
         .await
     }
 
-    async fn arrears(&self, scope: RegionCode, period: &str) -> Result<(Vec<PersonArrears>, Vec<CountyArrears>), StoreError> {
+    async fn arrears(&self, scope: RegionCode, period: &str, limit: usize) -> Result<(Vec<PersonArrears>, Vec<CountyArrears>), StoreError> {
         let (low, high) = scope_bounds(scope);
         let like = format!("{}%", period.replace(['%', '_'], ""));
         // Per person, kind and period: what was due less what was paid, where positive.
@@ -464,7 +464,7 @@ impl ContributionStore for SqliteStore {
                 _ => counties.push(CountyArrears { region: entry.region, persons: 1, owed_fen: entry.owed_fen }),
             }
         }
-        persons.truncate(usize::try_from(SEARCH_LIMIT).unwrap_or(200));
+        persons.truncate(limit.min(yibao_store::ARREARS_LINES_MAX));
         Ok((persons, counties))
     }
 }

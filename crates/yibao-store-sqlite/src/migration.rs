@@ -37,8 +37,9 @@ fn tally(conn: &Connection, id: &str) -> Result<Tally, StoreError> {
     let mut tally = Tally::default();
     for (region, count) in query_all(
         conn,
-        "SELECT h.region_code, COUNT(*) FROM households h WHERE EXISTS (SELECT 1 FROM migration_persons m \
-         WHERE m.migration_id = ?1 AND m.region_code = h.region_code AND m.household_id = h.household_id) GROUP BY h.region_code",
+        "SELECT m.region_code, COUNT(DISTINCT m.household_id) FROM migration_persons m \
+         JOIN households h ON h.region_code = m.region_code AND h.household_id = m.household_id \
+         WHERE m.migration_id = ?1 GROUP BY m.region_code",
         params![id],
         |row| Ok((col::<String>(row, 0)?, col::<i64>(row, 1)?)),
     )? {
@@ -54,16 +55,16 @@ fn tally(conn: &Connection, id: &str) -> Result<Tally, StoreError> {
     while let Some(row) = rows.next().map_err(crate::backend)? {
         tally.person(&from_json::<Coverage>(&col::<String>(row, 0)?)?);
     }
-    for (region, kind, count, paid) in query_all(
+    for (region, kind, count, due, paid) in query_all(
         conn,
-        "SELECT c.region_code, c.kind, COUNT(*), COALESCE(SUM(c.paid_fen), 0) FROM migration_persons m \
+        "SELECT c.region_code, c.kind, COUNT(*), COALESCE(SUM(c.due_fen), 0), COALESCE(SUM(c.paid_fen), 0) FROM migration_persons m \
          JOIN contributions c ON c.region_code = m.region_code AND c.person_id = m.person_id \
          WHERE m.migration_id = ?1 GROUP BY c.region_code, c.kind",
         params![id],
-        |row| Ok((col::<String>(row, 0)?, col::<String>(row, 1)?, col::<i64>(row, 2)?, col::<i64>(row, 3)?)),
+        |row| Ok((col::<String>(row, 0)?, col::<String>(row, 1)?, col::<i64>(row, 2)?, col::<i64>(row, 3)?, col::<i64>(row, 4)?)),
     )? {
         let kind = ContributionKind::parse(&kind).ok_or_else(|| StoreError::Backend(format!("a contribution of kind {kind}")))?;
-        tally.contributions(crate::region_of(&region)?, kind, count, paid);
+        tally.contributions(crate::region_of(&region)?, kind, count, due, paid);
     }
     let mut statement = conn
         .prepare_cached(
@@ -198,17 +199,17 @@ impl MigrationStore for SqliteStore {
         self.read(move |conn| {
             let mut found = RegisterProbe::default();
             for person in probe.persons {
-                let until = query_opt(
+                let span = query_opt(
                     conn,
-                    "SELECT json_extract(p.coverage, '$.coverage_until') FROM person_index i \
+                    "SELECT json_extract(p.coverage, '$.coverage_from'), json_extract(p.coverage, '$.coverage_until') FROM person_index i \
                      JOIN persons p ON p.region_code = i.region_code AND p.person_id = i.person_id WHERE i.person_id = ?1",
                     [person.as_str()],
-                    |row| col::<Option<String>>(row, 0),
+                    |row| Ok((col::<String>(row, 0)?, col::<Option<String>>(row, 1)?)),
                 )?;
-                let Some(until) = until else { continue };
-                if let Some(day) = until.as_deref().and_then(|d| yibao_domain::parse_date(d).ok()) {
-                    found.ended.push((person, day));
-                }
+                let Some((from, until)) = span else { continue };
+                let day =
+                    |text: &str| yibao_domain::parse_date(text).map_err(|e| StoreError::Backend(format!("a stored coverage date: {e}")));
+                found.coverage.push((person, day(&from)?, until.as_deref().map(day).transpose()?));
                 found.persons.push(person);
             }
             for (region, household) in probe.households {

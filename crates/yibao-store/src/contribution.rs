@@ -49,6 +49,9 @@ pub struct PersonArrears {
     pub owed_fen: Fen,
 }
 
+/// Most persons' lines one arrears read answers (a workbook's sheet holds 1,048,576 rows).
+pub const ARREARS_LINES_MAX: usize = 1_048_575;
+
 /// What a county's people still owe, in total.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CountyArrears {
@@ -79,9 +82,12 @@ pub trait ContributionStore: Send + Sync + 'static {
         person: &NationalId,
     ) -> impl Future<Output = Result<Vec<ContributionRecord>, StoreError>> + Send;
     /// Arrears in scope for a period prefix (`2026` matches the year and its months).
+    /// What is owed for periods starting with `period`: at most `limit` persons' lines (the
+    /// largest first in each county), and every county's totals over all of them.
     fn arrears(
         &self,
         scope: RegionCode,
         period: &str,
+        limit: usize,
     ) -> impl Future<Output = Result<(Vec<PersonArrears>, Vec<CountyArrears>), StoreError>> + Send;
 }

@@ -46,7 +46,9 @@ pub use catalogue::{
     CATALOGUE_LOAD_MAX, CatalogueChange, CatalogueLoad, CatalogueLoadRecord, CatalogueProposal, CatalogueRow, CatalogueStore,
     PROPOSAL_BYTES_MAX,
 };
-pub use contribution::{ContributionKind, ContributionRecord, ContributionStore, CountyArrears, NewContribution, PersonArrears};
+pub use contribution::{
+    ARREARS_LINES_MAX, ContributionKind, ContributionRecord, ContributionStore, CountyArrears, NewContribution, PersonArrears,
+};
 pub use fund::{
     Audited, BooksVerification, Budget, BudgetExecution, ClaimKey, CountyTargets, ENTRIES_PAGE_LIMIT, FundReceipt, FundStore, Movement,
     PoolingOutcome, ReceiptKind, RecordCounts, StoredClaim, TargetsProgress, YearEndOutcome, YearEndPreview, budget_execution, city_of,

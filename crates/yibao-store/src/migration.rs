@@ -70,13 +70,15 @@ impl Tally {
     }
 
     /// A contribution record of a person insured in `region`: counted and paid, by kind.
-    pub fn contribution(&mut self, region: RegionCode, kind: ContributionKind, paid: Fen) {
-        self.contributions(region, kind, 1, paid.get());
+    pub fn contribution(&mut self, region: RegionCode, kind: ContributionKind, due: Fen, paid: Fen) {
+        self.contributions(region, kind, 1, due.get(), paid.get());
     }
 
-    /// `count` contribution records of `region` and `kind` that paid `paid_fen` together.
-    pub fn contributions(&mut self, region: RegionCode, kind: ContributionKind, count: i64, paid_fen: i64) {
+    /// `count` contribution records of `region` and `kind` that were billed `due_fen` and
+    /// paid `paid_fen` together.
+    pub fn contributions(&mut self, region: RegionCode, kind: ContributionKind, count: i64, due_fen: i64, paid_fen: i64) {
         self.add(region, format!("contributions {}", kind.as_str()), count);
+        self.add(region, format!("contributions {} due amount", kind.as_str()), due_fen);
         self.add(region, format!("contributions {} paid amount", kind.as_str()), paid_fen);
     }
 
@@ -85,13 +87,20 @@ impl Tally {
         self.add(region, "households".into(), count);
     }
 
-    /// A person's accumulators for a year: counted, with what the pooled fund paid and the
-    /// inpatient deductible paid.
+    /// A person's accumulators for a year: counted, with their admissions and every
+    /// year-to-date amount by its field (a counter at zero adds nothing), so that a counter
+    /// lost or scaled on its way here shows.
     pub fn accumulators(&mut self, region: RegionCode, accumulators: &Accumulators) {
         let year = accumulators.year;
         self.add(region, format!("accumulators {year}"), 1);
-        self.add(region, format!("accumulators {year} pooled paid amount"), accumulators.pooled_paid.get());
-        self.add(region, format!("accumulators {year} inpatient deductible amount"), accumulators.inpatient_deductible_paid.get());
+        if accumulators.admissions > 0 {
+            self.add(region, format!("accumulators {year} admissions"), i64::from(accumulators.admissions));
+        }
+        for (field, amount) in accumulator_amounts(accumulators) {
+            if !amount.is_zero() {
+                self.add(region, format!("accumulators {year} {field} amount"), amount.get());
+            }
+        }
     }
 
     /// Adds a figure as the legacy system's control totals give it.
@@ -112,6 +121,40 @@ impl Tally {
     pub fn line_count(&self) -> usize {
         self.lines.values().map(BTreeMap::len).sum()
     }
+}
+
+/// Every year-to-date amount of the accumulators, by its field's name.
+#[must_use]
+pub fn accumulator_amounts(a: &Accumulators) -> [(&'static str, Fen); 18] {
+    [
+        ("inpatient_deductible_paid", a.inpatient_deductible_paid),
+        ("pooled_paid", a.pooled_paid),
+        ("outpatient_deductible_paid", a.outpatient_deductible_paid),
+        ("outpatient_pooled_paid", a.outpatient_pooled_paid),
+        ("chronic_deductible_paid", a.chronic_deductible_paid),
+        ("chronic_paid", a.chronic_paid),
+        ("inscope_burden", a.inscope_burden),
+        ("critical_paid", a.critical_paid),
+        ("assistance_deductible_paid", a.assistance_deductible_paid),
+        ("assistance_paid", a.assistance_paid),
+        ("supplementary_paid", a.supplementary_paid),
+        ("maternity_paid", a.maternity_paid),
+        ("two_disease_deductible_paid", a.two_disease_deductible_paid),
+        ("two_disease_paid", a.two_disease_paid),
+        ("special_drug_deductible_paid", a.special_drug_deductible_paid),
+        ("special_drug_paid", a.special_drug_paid),
+        ("civil_servant_paid", a.civil_servant_paid),
+        ("enterprise_supplementary_paid", a.enterprise_supplementary_paid),
+    ]
+}
+
+/// A total in fen as yuan text (`1234.56`, `-0.05`): a county's sum may exceed the
+/// largest single amount a [`Fen`] holds, so it is written from the integer.
+#[must_use]
+pub fn yuan_text(fen: i64) -> String {
+    let sign = if fen < 0 { "-" } else { "" };
+    let abs = fen.unsigned_abs();
+    format!("{sign}{}.{:02}", abs / 100, abs % 100)
 }
 
 /// One line of a reconciliation.
@@ -255,9 +298,9 @@ pub enum BatchOutcome {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RegisterProbe {
     pub persons: Vec<NationalId>,
-    /// Of the persons found, those whose coverage has ended, with its last day (an answer
-    /// only: what a probe asks about is `persons`).
-    pub ended: Vec<(NationalId, time::Date)>,
+    /// Each person found with the first and, when it has ended, the last day of their
+    /// coverage (an answer only: what a probe asks about is `persons`).
+    pub coverage: Vec<(NationalId, time::Date, Option<time::Date>)>,
     pub households: Vec<(RegionCode, String)>,
     pub cards: Vec<(RegionCode, String)>,
 }
@@ -352,7 +395,7 @@ pub fn sign_off(record: &mut MigrationRecord, actor: &Actor, checksum: &str, now
         });
     }
     if let Some(line) = report.differences().next() {
-        let unit = |n: i64| if line.is_amount() { Fen::new(n).to_string() } else { n.to_string() };
+        let unit = |n: i64| if line.is_amount() { yuan_text(n) } else { n.to_string() };
         return Err(StoreError::Refused {
             code: "migration.differs",
             message: format!(
@@ -469,7 +512,7 @@ mod tests {
         let mut legacy = Tally::default();
         legacy.household(region);
         legacy.person(&employee(Fen::new(120_050)));
-        legacy.contribution(region, ContributionKind::Employee, Fen::new(30_000));
+        legacy.contribution(region, ContributionKind::Employee, Fen::new(30_000), Fen::new(30_000));
         let same = legacy.clone();
         let mut other_county = legacy.clone();
         other_county.household(RegionCode::parse("419922").expect("region"));
@@ -477,7 +520,7 @@ mod tests {
         // The store's counties beyond the extract's are not compared.
         let report = Reconciliation::compare(&legacy, &other_county, "cli:alice".into(), actor("cli:alice").at);
         assert_eq!(report.differences().count(), 0);
-        assert_eq!(report.lines.len(), 5, "households, persons, personal accounts, contributions and their payments");
+        assert_eq!(report.lines.len(), 6, "households, persons, personal accounts, contributions, their bills and payments");
         let mut migration = record(legacy.clone());
         migration.report = Some(report.clone());
         let now = Reconciliation::compare(&legacy, &same, "cli:bob".into(), actor("cli:bob").at);

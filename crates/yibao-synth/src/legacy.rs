@@ -151,7 +151,7 @@ pub fn legacy_extract(city: &City, policy: &Policy, through: u8, errors: usize) 
     }
     files.control = "region,measure,value\n".to_owned();
     for ((region, measure), value) in totals {
-        let value = if measure.ends_with(" amount") { Fen::new(value).to_string() } else { value.to_string() };
+        let value = if measure.ends_with(" amount") { format!("{}.{:02}", value / 100, value % 100) } else { value.to_string() };
         let _ = writeln!(files.control, "{region},{measure},{value}");
     }
     files
@@ -214,6 +214,7 @@ fn write_money_rows(
         let paid = planned.payment.of(due.due);
         lines[2] += 1;
         count(totals, region, format!("contributions {}", planned.kind.as_str()), 1);
+        count(totals, region, format!("contributions {} due amount", planned.kind.as_str()), due.due.get());
         count(totals, region, format!("contributions {} paid amount", planned.kind.as_str()), paid.get());
         let _ = writeln!(
             files.contributions,
@@ -233,8 +234,10 @@ fn write_money_rows(
         lines[3] += 1;
         let year = city.config.year;
         count(totals, region, format!("accumulators {year}"), 1);
-        count(totals, region, format!("accumulators {year} pooled paid amount"), pooled.get());
-        count(totals, region, format!("accumulators {year} inpatient deductible amount"), deductible.get());
+        count(totals, region, format!("accumulators {year} admissions"), 1);
+        count(totals, region, format!("accumulators {year} inpatient_deductible_paid amount"), deductible.get());
+        count(totals, region, format!("accumulators {year} pooled_paid amount"), pooled.get());
+        count(totals, region, format!("accumulators {year} outpatient_pooled_paid amount"), outpatient.get());
         let _ = writeln!(files.accumulators, "{},{},1,{deductible},{pooled},{outpatient}", member.id, city.config.year);
     }
 }

@@ -56,9 +56,10 @@ fn measure(lang: Lang, text: &str) -> String {
         ["personal", "accounts", "amount"] => lang.t("migration-m-accounts"),
         ["contributions", kind] => format!("{} · {kind}", lang.t("migration-m-contributions")),
         ["contributions", kind, "paid", "amount"] => format!("{} · {kind}", lang.t("migration-m-contributions-paid")),
+        ["contributions", kind, "due", "amount"] => format!("{} · {kind}", lang.t("migration-m-contributions-due")),
         ["accumulators", year] => format!("{} {year}", lang.t("migration-m-accumulators")),
-        ["accumulators", year, "pooled", "paid", "amount"] => format!("{} {year}", lang.t("migration-m-pooled")),
-        ["accumulators", year, "inpatient", "deductible", "amount"] => format!("{} {year}", lang.t("migration-m-deductible")),
+        ["accumulators", year, "admissions"] => format!("{} {year}", lang.t("migration-m-admissions")),
+        ["accumulators", year, field, "amount"] => format!("{} {year} · {field}", lang.t("migration-m-accumulated")),
         _ => text.to_owned(),
     }
 }
