@@ -303,25 +303,19 @@ impl LegacyExtract {
 /// message.
 #[must_use]
 pub fn error_file(errors: &[LegacyRowError]) -> String {
-    let write = || -> Result<Vec<u8>, Box<dyn std::error::Error>> {
-        let mut writer = csv::Writer::from_writer(Vec::new());
-        writer.write_record(["file", "line", "column", "key", "message"])?;
-        for error in errors {
-            let line = error.row.line.to_string();
-            writer.write_record([
-                error.file.name(),
-                line.as_str(),
-                error.row.column.as_deref().unwrap_or(""),
-                error.row.key.as_deref().unwrap_or(""),
-                &error.row.message,
-            ])?;
-        }
-        Ok(writer.into_inner()?)
-    };
-    let bytes = write().expect("writing to memory");
-    let mut out = String::from('\u{feff}');
-    out.push_str(&String::from_utf8(bytes).expect("written from strings"));
-    out
+    crate::table::csv_with_bom(
+        &["file", "line", "column", "key", "message"],
+        errors.iter().map(|e| {
+            let row = &e.row;
+            vec![
+                e.file.name().to_owned(),
+                row.line.to_string(),
+                row.column.clone().unwrap_or_default(),
+                row.key.clone().unwrap_or_default(),
+                row.message.clone(),
+            ]
+        }),
+    )
 }
 
 /// Checks an extract: `households` and `persons` are required, the other two optional.

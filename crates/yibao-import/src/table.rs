@@ -70,17 +70,22 @@ pub struct RowError {
 /// the Chinese text as it is): line, column, key, message.
 #[must_use]
 pub fn error_report_csv(errors: &[RowError]) -> String {
+    csv_with_bom(
+        &["line", "column", "key", "message"],
+        errors
+            .iter()
+            .map(|e| vec![e.line.to_string(), e.column.clone().unwrap_or_default(), e.key.clone().unwrap_or_default(), e.message.clone()]),
+    )
+}
+
+/// Rows as a CSV file in UTF-8 with a byte-order mark (so that a spreadsheet opens the
+/// Chinese text as it is), quoted where they must be.
+pub(crate) fn csv_with_bom(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
     let write = || -> Result<Vec<u8>, Box<dyn std::error::Error>> {
         let mut writer = csv::Writer::from_writer(Vec::new());
-        writer.write_record(["line", "column", "key", "message"])?;
-        for error in errors {
-            let line = error.line.to_string();
-            writer.write_record([
-                line.as_str(),
-                error.column.as_deref().unwrap_or(""),
-                error.key.as_deref().unwrap_or(""),
-                &error.message,
-            ])?;
+        writer.write_record(header)?;
+        for row in rows {
+            writer.write_record(&row)?;
         }
         Ok(writer.into_inner()?)
     };
