@@ -117,6 +117,89 @@ async fn tally(conn: &mut PgConnection, id: &str) -> Result<Tally, StoreError> {
     Ok(tally)
 }
 
+/// A batch's legacy contributions (`contribution.migrate`, posting nothing), written a
+/// county at a time in one statement: each region's numbers reserved at once from its
+/// counter, the rows sent as arrays. Only for persons this batch enrolled, once per kind
+/// and period: they have no earlier record, so each is its period's first and its rules
+/// (`contribution_entries`: not negative, never beyond what is due) are checked on its own.
+/// Any other contribution is written as one recording writes it.
+async fn insert_migrated_contributions(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    actor: &Actor,
+    city: RegionCode,
+    contributions: Vec<yibao_store::NewContribution>,
+    enrolled: &std::collections::HashMap<NationalId, RegionCode>,
+    audits: &mut Audits,
+) -> Result<(), StoreError> {
+    let mut seen = std::collections::HashSet::new();
+    let mut by_region: std::collections::BTreeMap<RegionCode, Vec<yibao_store::NewContribution>> = std::collections::BTreeMap::new();
+    for contribution in contributions {
+        match enrolled.get(&contribution.person_id) {
+            Some(region) if seen.insert((contribution.person_id, contribution.kind, contribution.period)) => {
+                by_region.entry(*region).or_default().push(contribution);
+            }
+            _ => {
+                insert_contribution(tx, actor, city, contribution, audits, true).await?;
+            }
+        }
+    }
+    for (region, rows) in by_region {
+        let count = i64::try_from(rows.len()).map_err(|_| StoreError::Invalid("too many contributions".into()))?;
+        let last: i64 = sqlx::query_scalar(
+            "INSERT INTO contribution_seqs (region_code, seq) VALUES ($1, $2) \
+             ON CONFLICT (region_code) DO UPDATE SET seq = contribution_seqs.seq + $2 RETURNING seq",
+        )
+        .bind(region.to_string())
+        .bind(count)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(backend)?;
+        let mut records = Vec::with_capacity(rows.len());
+        for (seq, contribution) in (last - count + 1..).zip(rows) {
+            if contribution.due_fen.is_negative() || contribution.paid_fen.is_negative() {
+                return Err(StoreError::Invalid("amounts may not be negative".into()));
+            }
+            let record = yibao_store::ContributionRecord {
+                region,
+                seq,
+                person_id: contribution.person_id,
+                kind: contribution.kind,
+                period: contribution.period,
+                due_fen: contribution.due_fen,
+                paid_fen: contribution.paid_fen,
+                breakdown_json: contribution.breakdown_json,
+                recorded_at: actor.at,
+            };
+            yibao_store::books::contribution_entries(&record, None, actor.at.date())?;
+            records.push(record);
+        }
+        let column = |f: &dyn Fn(&yibao_store::ContributionRecord) -> String| records.iter().map(f).collect::<Vec<String>>();
+        let at = crate::time_text(actor.at)?;
+        sqlx::query(
+            "INSERT INTO contributions (region_code, seq, person_id, kind, period, due_fen, paid_fen, breakdown, recorded_at) \
+             SELECT $1, u.seq, u.person_id, u.kind, u.period, u.due_fen, u.paid_fen, u.breakdown, $9 \
+             FROM unnest($2::int8[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::int8[], $8::text[]) \
+                 AS u(seq, person_id, kind, period, due_fen, paid_fen, breakdown)",
+        )
+        .bind(region.to_string())
+        .bind(records.iter().map(|r| r.seq).collect::<Vec<i64>>())
+        .bind(column(&|r| r.person_id.as_str().to_owned()))
+        .bind(column(&|r| r.kind.as_str().to_owned()))
+        .bind(column(&|r| r.period.to_string()))
+        .bind(records.iter().map(|r| r.due_fen.get()).collect::<Vec<i64>>())
+        .bind(records.iter().map(|r| r.paid_fen.get()).collect::<Vec<i64>>())
+        .bind(column(&|r| r.breakdown_json.clone()))
+        .bind(at)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+        for record in &records {
+            audits.push(region, "contribution.migrate", record.person_id.as_str(), json(record)?);
+        }
+    }
+    Ok(())
+}
+
 /// A person's opening accumulators for a year: the row must not exist yet.
 async fn open_accumulators(
     tx: &mut PgConnection,
@@ -182,11 +265,15 @@ impl MigrationStore for PostgresStore {
             return Ok(BatchOutcome::AlreadyLoaded);
         }
         let mut audits = Audits::default();
+        // Whom this batch enrolled, with their county: their contributions are written
+        // together, since none can have an earlier record.
+        let mut enrolled: std::collections::HashMap<NationalId, RegionCode> = std::collections::HashMap::new();
         for entry in batch.households {
             insert_household(&mut tx, actor, city, entry.household, &mut audits).await?;
             record.households += 1;
             for member in entry.members {
                 let person = insert_person(&mut tx, actor, city, member, &mut audits).await?;
+                enrolled.insert(person.person_id, person.coverage.region);
                 sqlx::query("INSERT INTO migration_persons (region_code, person_id, migration_id, household_id) VALUES ($1, $2, $3, $4)")
                     .bind(person.coverage.region.to_string())
                     .bind(person.person_id.as_str())
@@ -198,9 +285,7 @@ impl MigrationStore for PostgresStore {
                 record.persons += 1;
             }
         }
-        for contribution in batch.contributions {
-            insert_contribution(&mut tx, actor, city, contribution, &mut audits, true).await?;
-        }
+        insert_migrated_contributions(&mut tx, actor, city, batch.contributions, &enrolled, &mut audits).await?;
         for (person, accumulators) in &batch.accumulators {
             open_accumulators(&mut tx, city, &batch.migration, person, accumulators, &mut audits).await?;
         }
