@@ -119,10 +119,11 @@ async fn tally(conn: &mut PgConnection, id: &str) -> Result<Tally, StoreError> {
 
 /// A batch's legacy contributions (`contribution.migrate`, posting nothing), written a
 /// county at a time in one statement: each region's numbers reserved at once from its
-/// counter, the rows sent as arrays. Only for persons this batch enrolled, once per kind
-/// and period: they have no earlier record, so each is its period's first and its rules
-/// (`contribution_entries`: not negative, never beyond what is due) are checked on its own.
-/// Any other contribution is written as one recording writes it.
+/// counter, the rows sent as arrays. A batch carries one record per person, kind and
+/// period; for a person this batch enrolled it has no earlier record, so each is its
+/// period's first and its rules (`contribution_entries`: not negative, never beyond what is
+/// due) are checked on its own. A contribution of anyone else is written as one recording
+/// writes it.
 async fn insert_migrated_contributions(
     tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
     actor: &Actor,
@@ -134,11 +135,17 @@ async fn insert_migrated_contributions(
     let mut seen = std::collections::HashSet::new();
     let mut by_region: std::collections::BTreeMap<RegionCode, Vec<yibao_store::NewContribution>> = std::collections::BTreeMap::new();
     for contribution in contributions {
+        if !seen.insert((contribution.person_id, contribution.kind, contribution.period)) {
+            return Err(StoreError::Invalid(format!(
+                "{} {} of {} twice in one batch: a legacy period is one record",
+                contribution.kind.as_str(),
+                contribution.period,
+                contribution.person_id
+            )));
+        }
         match enrolled.get(&contribution.person_id) {
-            Some(region) if seen.insert((contribution.person_id, contribution.kind, contribution.period)) => {
-                by_region.entry(*region).or_default().push(contribution);
-            }
-            _ => {
+            Some(region) => by_region.entry(*region).or_default().push(contribution),
+            None => {
                 insert_contribution(tx, actor, city, contribution, audits, true).await?;
             }
         }
