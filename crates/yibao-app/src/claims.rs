@@ -400,6 +400,7 @@ impl App {
             claim_id: claim.claim_id.clone(),
             person_id: *person_id,
             year: self.claim_year(&claim),
+            service_date: claim.service_date(self.policy().service_date),
             claim_json,
         };
         let claim = self.with_records(claim, person_id).await?;

@@ -47,7 +47,7 @@ pub use contributions::ContributionInput;
 pub use error::{AppError, ErrorKind};
 pub use funds::INTEREST_PERIOD_DAYS_MAX;
 pub use location::{Create, DATABASE_FILE, StoreLocation, mask_secrets};
-pub use persons::{EnrolInput, TIER_REQUEST_AGE_DAYS_MAX, TierChanged};
+pub use persons::{CoverageChangeInput, EnrolInput, TIER_REQUEST_AGE_DAYS_MAX, TierChanged};
 pub use principal::{CallerNote, Principal, Refusal, audit_source, roles};
 pub use reads::{ACTIVITY_ENTRIES_LIMIT, AUDIT_PAGE_LIMIT, Activity, CountyActivity, DayActivity};
 pub use yibao_domain::{PERIOD_YEAR_MAX, PERIOD_YEAR_MIN, Period, PeriodError};

@@ -77,6 +77,7 @@ catalogue! {
     "claim.bad_quantity" => "费用明细数量须大于零且不超过 1,000,000：{detail}", DETAIL;
     "claim.bad_unit_price" => "费用明细单价须在 0 至 10,000,000 元之间：{detail}", DETAIL;
     "claim.bill_too_large" => "单据总金额超过 100,000,000 元", DETAIL;
+    "claim.coverage_changed" => "结算日期所在的参保期属于已转出的险种，须由经办机构人工结算：{detail}", DETAIL;
     "claim.day_surgery_too_long" => "日间手术须于入院当日或次日出院：{detail}", DETAIL;
     "claim.delivery_on_non_maternity" => "只有生育结算才填写分娩信息", DETAIL;
     "claim.discharge_before_admission" => "出院日期早于入院日期：{detail}", DETAIL;
@@ -231,7 +232,12 @@ catalogue! {
     "person.bad_scheme" => "险种不正确：{detail}", DETAIL;
     "person.bad_tier" => "缴费档次不正确：{detail}", DETAIL;
     "person.card_taken" => "社保卡号已属于本区县另一参保人：{detail}", DETAIL;
+    "person.change_after_claims" => "变更日期之后已有按原参保关系结算的费用，请改晚变更日期或先冲正该结算：{detail}", DETAIL;
+    "person.change_before_start" => "参保关系变更须晚于本次参保开始日期，否则请更正参保登记：{detail}", DETAIL;
+    "person.change_nothing" => "参保关系没有任何变化：{detail}", DETAIL;
     "person.employee_only" => "公务员医疗补助和企业补充医疗保险只适用于职工医保参保人", DETAIL;
+    "person.history_full" => "此人的参保关系变更次数已达上限：{detail}", DETAIL;
+    "person.moved" => "结算期间此人已转移到另一区县，未写入任何数据，请重新提交：{detail}", DETAIL;
     "person.no_such_tier_change" => "只能撤销最近一次档次变更申请：{detail}", DETAIL;
     "person.not_found" => "本区划内无此人：{detail}", DETAIL;
     "person.not_verified" => "身份证号码与社保卡号不对应任何参保人", DETAIL;

@@ -34,6 +34,19 @@ pub struct EnrolInput {
     pub certified_chronic_diseases: Vec<String>,
 }
 
+/// A change of a person's coverage as a clerk gives it (R-ENR-5): from `on`, insured in
+/// `region` under `scheme` as `category`, in household `household_id` of that county.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CoverageChangeInput {
+    pub on: Date,
+    pub region: RegionCode,
+    pub household_id: HouseholdId,
+    pub scheme: Scheme,
+    pub category: PersonCategory,
+    /// Required when the city has tiers for `scheme` (R-ENR-3).
+    pub tier: Option<Tier>,
+}
+
 /// How long after a tier change was asked for it may still be recorded.
 pub const TIER_REQUEST_AGE_DAYS_MAX: i64 = 31;
 
@@ -359,6 +372,63 @@ impl App {
         let in_force = tier_on(history, change.requested_on, waiting).map_err(tier_error)?.unwrap_or(history.initial);
         let months = upgrade_waiting_months(&self.policy(), region, change.tier, change.requested_on)?;
         Ok(change_takes_effect(in_force, change, months))
+    }
+
+    /// Changes a person's coverage from `input.on` (R-ENR-5, issue 16 item 3): a move
+    /// between the employee and resident schemes, to another county of the city, a new
+    /// category (retiring) or household, or a re-enrolment after coverage ended. The new
+    /// spell is checked as an enrolment is ([`App::check_coverage`]); the person, the old
+    /// county and the new one must all lie in the clerk's scope (a move between counties
+    /// is the city bureau's). What carries and what does not is the engine's rule
+    /// ([`yibao_engine::change_coverage`]); the store refuses a change dated before a claim
+    /// already settled under the old coverage.
+    pub async fn change_coverage(
+        &self,
+        principal: &Principal,
+        source: &str,
+        person_id: &NationalId,
+        input: CoverageChangeInput,
+    ) -> Result<PersonRecord, AppError> {
+        let scope = principal.scope(roles::ENROLMENT)?;
+        self.check_county(input.region)?;
+        let policy = self.policy();
+        let tiers = policy.tiers_for(input.scheme);
+        let tier = match (tiers.is_empty(), input.tier) {
+            (true, None) => None,
+            (true, Some(_)) => return Err(AppError::bad_request("person.bad_tier", "this city has no tiers")),
+            (false, None) => return Err(AppError::bad_request("person.bad_tier", format!("choose a tier: {}", tier_list(tiers)))),
+            (false, Some(tier)) => Some(tier),
+        };
+        // The new spell as an enrolment would be: scheme, county, category, date and tier.
+        let probe = Coverage {
+            person_id: *person_id,
+            region: input.region,
+            scheme: input.scheme,
+            category: input.category,
+            coverage_from: input.on,
+            coverage_until: None,
+            tier_history: tier.map(|initial| TierHistory { initial, since: input.on, changes: Vec::new() }),
+            assistance_group: None,
+            supplementary: false,
+            maternity: false,
+            civil_servant: false,
+            enterprise_supplementary: false,
+            certified_chronic_diseases: Vec::new(),
+            personal_account_balance: Fen::ZERO,
+            use_personal_account: false,
+        };
+        self.check_coverage(&probe)?;
+        let change = yibao_engine::CoverageChange {
+            on: input.on,
+            region: input.region,
+            scheme: input.scheme,
+            category: input.category,
+            tier,
+            // The store decides, against the household on record.
+            household_changes: false,
+        };
+        let changed = store!(self, change_coverage(&principal.actor(source, self.now()), scope, person_id, change, input.household_id));
+        changed.map_err(AppError::from)
     }
 
     /// Ends coverage on `until` (the last covered day): not before coverage began, and not

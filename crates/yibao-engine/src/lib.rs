@@ -4,6 +4,7 @@
 
 mod claim;
 mod contribution;
+mod coverage;
 mod settle;
 mod settlement;
 mod tier;
@@ -16,6 +17,10 @@ pub use contribution::{
     ContributionBreakdown, ContributionDue, ContributionError, EmployeeContribution, MaternityContribution, ResidentContribution,
     SupplementaryContribution, contribution_due, employee_contribution, maternity_contribution, resident_contribution,
     supplementary_contribution,
+};
+pub use coverage::{
+    COVERAGE_SPELLS_MAX, CoverageChange, CoverageChangeError, CoverageChangeKind, PastCoverage, SpellOn, change_coverage,
+    past_with_account, spell_on,
 };
 pub use settle::{Explain, SettleError, settle, settle_into};
 pub use settlement::{Bilingual, FundPayment, Language, LineSettlement, LineVerdict, Rule, Settlement, Step, fund_payments};

@@ -110,6 +110,7 @@ fn request(claim: &Claim, person: NationalId) -> SettleRequest {
         claim_id: claim.claim_id.clone(),
         person_id: person,
         year: claim.admission_date.year(),
+        service_date: claim.admission_date,
         claim_json: serde_json::to_string(claim).expect("json"),
     }
 }
@@ -1083,6 +1084,7 @@ pub async fn run_year<S: Store + yibao_store::ContributionStore + yibao_store::F
             claim_id: format!("YEAR-{unit}"),
             person_id: person,
             year: 2026,
+            service_date: time::macros::date!(2026 - 06 - 01),
             claim_json: "{}".into(),
         };
         let compute: yibao_store::SettleFn = Arc::new(move |_: &Coverage, _: &Accumulators| {
@@ -1484,7 +1486,162 @@ where
     run_adjustment_opening_balance(Arc::clone(&store)).await;
     run_payment_clearing(Arc::clone(&store)).await;
     run_policy_versions(Arc::clone(&store)).await;
+    run_coverage_changes(Arc::clone(&store)).await;
     run_catalogue(store).await;
+}
+
+/// Issue 16 item 3 (R-ENR-5): a person moves from the employee to the resident scheme and
+/// then to another county, and each claim is settled under the coverage in force on its
+/// date of service, whenever it is settled: the scheme's counters, the county the claim and
+/// its money belong to, the personal account carried; a change dated before a settled claim
+/// and a late claim of the scheme left are refused; the claims stay where they happened and
+/// reverse against the counters where the person is now; the books and the audit chains
+/// hold.
+pub async fn run_coverage_changes<S: Store + yibao_store::FundStore>(store: Arc<S>) {
+    let policy = policy();
+    let store = &*store;
+    let city = region(CITY);
+    let id = person_id(EAST, 977);
+    store
+        .create_household(
+            &clerk(EAST),
+            region(EAST),
+            NewHousehold { household_id: hh("HH-MOVE-EAST"), region: region(EAST), address: "东街 70 号".into() },
+        )
+        .await
+        .expect("household");
+    let employee = Coverage {
+        scheme: Scheme::Employee,
+        category: PersonCategory::Employed,
+        tier_history: Some(TierHistory { initial: Tier::new(1).expect("tier"), since: date!(2024 - 01 - 01), changes: Vec::new() }),
+        personal_account_balance: Fen::yuan(300),
+        use_personal_account: true,
+        ..coverage(id, EAST)
+    };
+    let person =
+        NewPerson { name: pn("赵七十"), card_no: Some("CARD-MOVE-977".into()), household_id: hh("HH-MOVE-EAST"), coverage: employee };
+    store.enrol(&clerk(EAST), region(EAST), person).await.expect("enrol");
+    let settle = |c: Claim| {
+        let compute = engine_settlement(Arc::clone(&policy), c.clone(), Explain::Off);
+        async move { store.settle(&clerk(CITY), city, request(&c, id), compute).await }
+    };
+    let insutype =
+        |json: &str| serde_json::from_str::<serde_json::Value>(json).expect("settlement")["insutype"].as_str().map(str::to_owned);
+
+    // An employee's stay: the employees' fund, the personal account pays.
+    let first = settle(claim("MOVE-1", 4000, 5)).await.expect("settles as an employee").claim;
+    assert_eq!((first.region, insutype(&first.settlement_json).as_deref()), (region(EAST), Some("310")));
+    assert!(first.personal_account_paid().expect("paid").get() > 0, "the employee pays from the personal account");
+    let employee_year = store.accumulators(city, &id, 2026).await.expect("acc");
+    assert_eq!(employee_year.admissions, 1);
+    let balance = store.person(city, &id).await.expect("person").coverage.personal_account_balance;
+
+    let to_resident = |on| yibao_engine::CoverageChange {
+        on,
+        region: region(EAST),
+        scheme: Scheme::Resident,
+        category: PersonCategory::Resident,
+        tier: Some(Tier::new(3).expect("tier")),
+        household_changes: false,
+    };
+    // Dated before the settled stay: the stay would be under the wrong coverage.
+    let early = store.change_coverage(&clerk(EAST), region(EAST), &id, to_resident(date!(2026 - 03 - 04)), hh("HH-MOVE-EAST")).await;
+    assert!(matches!(&early, Err(e) if e.code() == "person.change_after_claims"), "{early:?}");
+    // Another county's clerk cannot move the person.
+    let outside = store.change_coverage(&clerk(WEST), region(WEST), &id, to_resident(date!(2026 - 03 - 10)), hh("HH-MOVE-EAST")).await;
+    assert!(matches!(outside, Err(StoreError::PersonNotFound(_))), "{outside:?}");
+
+    // Employee → resident from 10 March, in the same county and household.
+    let moved = store
+        .change_coverage(&clerk(EAST), region(EAST), &id, to_resident(date!(2026 - 03 - 10)), hh("HH-MOVE-EAST"))
+        .await
+        .expect("to resident");
+    assert_eq!(moved.history.len(), 1);
+    assert_eq!(moved.history[0].ended_by, yibao_engine::CoverageChangeKind::SchemeMove);
+    assert_eq!(moved.history[0].coverage.coverage_until, Some(date!(2026 - 03 - 09)));
+    assert_eq!(moved.history[0].accumulators, Some(employee_year), "the employee year's counters go with the spell");
+    assert_eq!((moved.coverage.scheme, moved.coverage.coverage_from), (Scheme::Resident, date!(2026 - 03 - 10)));
+    assert_eq!(moved.coverage.personal_account_balance, balance, "the personal account is carried");
+    assert_eq!(store.accumulators(city, &id, 2026).await.expect("acc"), Accumulators::new_year(2026), "the resident year starts at zero");
+    assert_eq!(store.person(city, &id).await.expect("read back"), moved);
+
+    // A resident's stay: the residents' fund, from zero.
+    let second = settle(claim("MOVE-2", 4000, 12)).await.expect("settles as a resident").claim;
+    assert_eq!((second.region, insutype(&second.settlement_json).as_deref()), (region(EAST), Some("390")));
+    let resident_year = store.accumulators(city, &id, 2026).await.expect("acc");
+    assert_eq!(resident_year.admissions, 1, "the employee stay is not counted in the resident year");
+    // A late stay of the employee spell: its year's counters were set aside.
+    let late_employee = settle(claim("MOVE-LATE-E", 4000, 7)).await;
+    assert!(matches!(&late_employee, Err(e) if e.code() == "claim.coverage_changed"), "{late_employee:?}");
+
+    // East → West from 15 March, into a household there.
+    store
+        .create_household(
+            &clerk(WEST),
+            region(WEST),
+            NewHousehold { household_id: hh("HH-MOVE-WEST"), region: region(WEST), address: "西街 70 号".into() },
+        )
+        .await
+        .expect("household");
+    let to_west = yibao_engine::CoverageChange { on: date!(2026 - 03 - 15), region: region(WEST), ..to_resident(date!(2026 - 03 - 15)) };
+    let same_household = store.change_coverage(&clerk(CITY), city, &id, to_west.clone(), hh("HH-MOVE-EAST")).await;
+    assert!(matches!(&same_household, Err(e) if e.code() == "person.bad_household"), "{same_household:?}");
+    let no_household = store.change_coverage(&clerk(CITY), city, &id, to_west.clone(), hh("HH-NOWHERE")).await;
+    assert!(matches!(no_household, Err(StoreError::HouseholdNotFound(_))), "{no_household:?}");
+    let east_clerk = store.change_coverage(&clerk(EAST), region(EAST), &id, to_west.clone(), hh("HH-MOVE-WEST")).await;
+    assert!(matches!(east_clerk, Err(StoreError::OutsideRegion { .. })), "a move between counties is the city's: {east_clerk:?}");
+    let west = store.change_coverage(&clerk(CITY), city, &id, to_west, hh("HH-MOVE-WEST")).await.expect("to West");
+    assert_eq!(west.history.len(), 2);
+    assert_eq!(west.history[1].ended_by, yibao_engine::CoverageChangeKind::CountyMove);
+    assert_eq!((west.coverage.region, west.household_id.as_str()), (region(WEST), "HH-MOVE-WEST"));
+    assert!(matches!(store.person(region(EAST), &id).await, Err(StoreError::PersonNotFound(_))), "East no longer holds the person");
+    assert_eq!(store.person(region(WEST), &id).await.expect("West holds the person"), west);
+    assert_eq!(store.accumulators(region(WEST), &id, 2026).await.expect("acc"), resident_year, "the city's resident year goes on");
+    // East keeps its record of whom it insured, ended the day before.
+    let east_row = store
+        .search_persons(region(EAST), &PersonQuery { household_id: Some("HH-MOVE-EAST".into()), ..PersonQuery::default() })
+        .await
+        .expect("search");
+    assert_eq!(east_row.persons.len(), 1);
+    assert_eq!(east_row.persons[0].coverage.coverage_until, Some(date!(2026 - 03 - 14)));
+    assert_eq!(east_row.persons[0].coverage.personal_account_balance, Fen::ZERO, "the account went with the person");
+
+    // A late stay of the East spell: settled under the East coverage, booked where the
+    // person is now (West holds their counters), on the carried resident year.
+    let late = settle(claim("MOVE-LATE-R", 3000, 13)).await.expect("a late East stay settles").claim;
+    assert_eq!((late.region, insutype(&late.settlement_json).as_deref()), (region(WEST), Some("390")));
+    let after_late = store.accumulators(city, &id, 2026).await.expect("acc");
+    assert_eq!(after_late.admissions, 2, "counted on the carried resident year");
+    // A stay in West.
+    let third = settle(claim("MOVE-3", 3000, 16)).await.expect("settles in West").claim;
+    assert_eq!((third.region, insutype(&third.settlement_json).as_deref()), (region(WEST), Some("390")));
+    let claims = store.claims_of_person(city, &id).await.expect("claims");
+    assert_eq!(claims.len(), 4, "every claim, wherever it was booked");
+    let mut in_west: Vec<String> =
+        store.claims_of_person(region(WEST), &id).await.expect("claims").into_iter().map(|c| c.claim_id).collect();
+    in_west.sort();
+    assert_eq!(in_west, ["MOVE-3", "MOVE-LATE-R"], "a county sees the claims booked there");
+    // Reversals run back through the counters where the person is now; a claim of the
+    // county they left is not reversed at the counter.
+    let left_behind = store.reverse(&clerk(EAST), region(EAST), "H41992100007", "MOVE-2", "test").await;
+    assert!(matches!(&left_behind, Err(e) if e.code() == "claim.person_moved"), "{left_behind:?}");
+    store.reverse(&clerk(WEST), region(WEST), "H41992100007", "MOVE-3", "test").await.expect("reverse West");
+    assert_eq!(store.accumulators(city, &id, 2026).await.expect("acc"), after_late);
+    store.reverse(&clerk(WEST), region(WEST), "H41992100007", "MOVE-LATE-R", "test").await.expect("reverse the late stay");
+    assert_eq!(store.accumulators(city, &id, 2026).await.expect("acc"), resident_year);
+    // Re-enrolment after coverage ended: a new spell after the gap.
+    store.end_coverage(&clerk(WEST), region(WEST), &id, date!(2026 - 04 - 30)).await.expect("end");
+    let again = yibao_engine::CoverageChange { on: date!(2026 - 06 - 01), region: region(WEST), ..to_resident(date!(2026 - 06 - 01)) };
+    let back = store.change_coverage(&clerk(WEST), region(WEST), &id, again, hh("HH-MOVE-WEST")).await.expect("re-enrol");
+    assert_eq!(back.history[2].ended_by, yibao_engine::CoverageChangeKind::Reenrolment);
+    assert_eq!(back.history[2].coverage.coverage_until, Some(date!(2026 - 04 - 30)));
+    assert!(book_breaches(store).await.is_empty(), "the books hold: {:?}", book_breaches(store).await);
+    let verification = verify_audit(store).await.expect("verify");
+    assert!(verification.breaks.is_empty(), "{:?}", verification.breaks);
+    for (place, action) in [(EAST, "person.move_out"), (WEST, "person.move_in"), (EAST, "person.change_coverage")] {
+        let entries = store.audit_entries(region(place), 0, 100_000).await.expect("audit");
+        assert!(entries.iter().any(|e| e.action == action && e.entity == id.as_str()), "{place} audits {action}");
+    }
 }
 
 /// The dated catalogue (issue 13): versions written are read back as they were, every

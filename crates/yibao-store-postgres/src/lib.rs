@@ -49,7 +49,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
 use time::Date;
-use yibao_domain::{NationalId, RegionCode};
+use yibao_domain::{HouseholdId, NationalId, RegionCode};
 use yibao_engine::{Accumulators, Coverage};
 use yibao_store::{
     Actor, AuditEntry, ClaimRecord, ClaimStatus, HouseholdRecord, NewHousehold, NewPerson, NewReferral, PersonQuery, PersonRecord,
@@ -76,6 +76,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (15, include_str!("../migrations/0015_payment_clearings.sql")),
     (16, include_str!("../migrations/0016_negotiated_prices.sql")),
     (17, include_str!("../migrations/0017_migrations.sql")),
+    (18, include_str!("../migrations/0018_coverage_history.sql")),
 ];
 /// Connections in the pool.
 const POOL_SIZE: u32 = 16;
@@ -405,6 +406,7 @@ pub(crate) async fn insert_person(
         card_no: person.card_no,
         household_id: person.household_id,
         coverage: person.coverage,
+        history: Vec::new(),
         enrolled_at: actor.at,
         updated_at: actor.at,
     };
@@ -488,6 +490,7 @@ pub(crate) fn person_from_row(row: &PgRow) -> Result<PersonRecord, StoreError> {
         coverage: from_json(row.try_get("coverage").map_err(backend)?)?,
         enrolled_at: time_of(row.try_get("enrolled_at").map_err(backend)?)?,
         updated_at: time_of(row.try_get("updated_at").map_err(backend)?)?,
+        history: from_json(row.try_get("history").map_err(backend)?)?,
     })
 }
 
@@ -511,7 +514,8 @@ pub(crate) fn claim_from_row(row: &PgRow) -> Result<ClaimRecord, StoreError> {
     })
 }
 
-const PERSON_COLUMNS: &str = "person_id, name, card_no, household_id, coverage::text AS coverage, enrolled_at, updated_at";
+const PERSON_COLUMNS: &str =
+    "person_id, name, card_no, household_id, coverage::text AS coverage, enrolled_at, updated_at, history::text AS history";
 pub(crate) const CLAIM_COLUMNS: &str = "region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, settlement, claim, reversed_at, reversal_reason";
 
 /// The person's settled claims at `institution`: (institution, claim JSON).
@@ -617,7 +621,8 @@ pub(crate) async fn load_person(
 /// round trip; outside the scope, or unknown, the same "not found".
 async fn locate(tx: &mut PgConnection, scope: RegionCode, person: &NationalId) -> Result<(RegionCode, PersonRecord), StoreError> {
     let row = sqlx::query(
-        "SELECT p.person_id, p.name, p.card_no, p.household_id, p.coverage::text AS coverage, p.enrolled_at, p.updated_at, p.region_code \
+        "SELECT p.person_id, p.name, p.card_no, p.household_id, p.coverage::text AS coverage, p.enrolled_at, p.updated_at, \
+         p.history::text AS history, p.region_code \
          FROM person_index i JOIN persons p ON p.region_code = i.region_code AND p.person_id = i.person_id WHERE i.person_id = $1",
     )
     .bind(person.as_str())
@@ -630,6 +635,138 @@ async fn locate(tx: &mut PgConnection, scope: RegionCode, person: &NationalId) -
         return Err(StoreError::PersonNotFound(person.to_string()));
     }
     Ok((region, person_from_row(&row)?))
+}
+
+/// Changes a person's coverage inside `tx` (see [`Store::change_coverage`]). Locks as a
+/// settlement does: the person's accumulators rows first, then their row (and the row
+/// they move into), then the chain heads.
+async fn change_coverage_in(
+    tx: &mut PgConnection,
+    actor: &Actor,
+    scope: RegionCode,
+    person: &NationalId,
+    change: yibao_engine::CoverageChange,
+    household: HouseholdId,
+) -> Result<PersonRecord, StoreError> {
+    let region = person_region(tx, scope, person).await?;
+    check_scope(scope, change.region)?;
+    let years: Vec<i32> =
+        sqlx::query_scalar("SELECT year FROM accumulators WHERE region_code = $1 AND person_id = $2 ORDER BY year FOR UPDATE")
+            .bind(region.to_string())
+            .bind(person.as_str())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend)?;
+    let mut record = load_person(tx, region, person, true).await?;
+    // A change that committed while this one waited for the locks moved the person on.
+    if person_region(tx, scope, person).await? != region {
+        return Err(yibao_store::moved_meanwhile(person));
+    }
+    let change = yibao_engine::CoverageChange { household_changes: household != record.household_id, ..change };
+    let (mut ended, next) = yibao_engine::change_coverage(&record.coverage, &record.history, &change)
+        .map_err(|e| StoreError::Refused { code: e.code(), message: e.to_string() })?;
+    let settled: Vec<String> =
+        sqlx::query_scalar("SELECT settlement FROM claims WHERE region_code = $1 AND person_id = $2 AND year >= $3 AND status = 'settled'")
+            .bind(region.to_string())
+            .bind(person.as_str())
+            .bind(change.on.year())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend)?;
+    yibao_store::check_no_claims_from(change.on, settled.iter().map(String::as_str))?;
+    let household_there: Option<i32> = sqlx::query_scalar("SELECT 1 FROM households WHERE region_code = $1 AND household_id = $2")
+        .bind(change.region.to_string())
+        .bind(household.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+    if household_there.is_none() {
+        return Err(StoreError::HouseholdNotFound(household.into_string()));
+    }
+    if ended.coverage.scheme != next.scheme && years.iter().any(|year| *year >= change.on.year()) {
+        // The new scheme's year starts at zero; the old one's counters go with its spell.
+        let state: Option<String> =
+            sqlx::query_scalar("SELECT state::text FROM accumulators WHERE region_code = $1 AND person_id = $2 AND year = $3")
+                .bind(region.to_string())
+                .bind(person.as_str())
+                .bind(change.on.year())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+        ended.accumulators = state.map(|state| from_json(&state)).transpose()?;
+        sqlx::query("DELETE FROM accumulators WHERE region_code = $1 AND person_id = $2 AND year >= $3")
+            .bind(region.to_string())
+            .bind(person.as_str())
+            .bind(change.on.year())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+    }
+    let moved = change.region != region;
+    let carried: Vec<Accumulators> = if moved {
+        let states: Vec<String> =
+            sqlx::query_scalar("SELECT state::text FROM accumulators WHERE region_code = $1 AND person_id = $2 ORDER BY year")
+                .bind(region.to_string())
+                .bind(person.as_str())
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(backend)?;
+        states.iter().map(|state| from_json(state)).collect::<Result<_, _>>()?
+    } else {
+        Vec::new()
+    };
+    let detail = yibao_store::coverage_change_detail(&ended, &next, &household, &carried)?;
+    let ended_coverage = ended.coverage.clone();
+    record.history.push(ended);
+    record.coverage = next;
+    record.household_id = household;
+    record.updated_at = actor.at;
+    let mut audits = Audits::default();
+    if moved {
+        check_card_free(tx, change.region, record.card_no.as_deref(), person).await?;
+        // The old county keeps its row, ended: whom it insured, and what its contributions
+        // refer to. The personal account went with the person.
+        let closed = Coverage { personal_account_balance: yibao_domain::Fen::ZERO, ..ended_coverage };
+        save_coverage(tx, actor, region, person, &closed).await?;
+        sqlx::query("UPDATE accumulators SET region_code = $1 WHERE region_code = $2 AND person_id = $3")
+            .bind(change.region.to_string())
+            .bind(region.to_string())
+            .bind(person.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        audits.push(region, "person.move_out", person.as_str(), detail.clone());
+        audits.push(change.region, "person.move_in", person.as_str(), detail);
+    } else {
+        audits.push(region, "person.change_coverage", person.as_str(), detail);
+    }
+    sqlx::query(
+        "INSERT INTO persons (region_code, person_id, household_id, name, card_no, coverage, enrolled_at, updated_at, history) \
+         VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9::jsonb) \
+         ON CONFLICT (region_code, person_id) DO UPDATE SET household_id = excluded.household_id, name = excluded.name, \
+         card_no = excluded.card_no, coverage = excluded.coverage, updated_at = excluded.updated_at, history = excluded.history",
+    )
+    .bind(change.region.to_string())
+    .bind(person.as_str())
+    .bind(record.household_id.as_str())
+    .bind(record.name.as_str())
+    .bind(&record.card_no)
+    .bind(json(&record.coverage)?)
+    .bind(time_text(record.enrolled_at)?)
+    .bind(time_text(record.updated_at)?)
+    .bind(json(&record.history)?)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| card_violation(e, record.card_no.as_deref()))?;
+    sqlx::query("UPDATE person_index SET region_code = $1, household_id = $2 WHERE person_id = $3")
+        .bind(change.region.to_string())
+        .bind(record.household_id.as_str())
+        .bind(person.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    audits.append(tx, actor).await?;
+    Ok(record)
 }
 
 /// The person's row, if it lies inside `scope`, locked until the end of `tx` (writes that
@@ -812,6 +949,20 @@ impl Store for PostgresStore {
         Ok(record)
     }
 
+    async fn change_coverage(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        person: &NationalId,
+        change: yibao_engine::CoverageChange,
+        household: HouseholdId,
+    ) -> Result<PersonRecord, StoreError> {
+        let mut tx = self.write().await?;
+        let record = change_coverage_in(&mut tx, actor, scope, person, change, household).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(record)
+    }
+
     async fn end_coverage(&self, actor: &Actor, scope: RegionCode, person: &NationalId, until: Date) -> Result<PersonRecord, StoreError> {
         let mut tx = self.write().await?;
         let (region, mut record) = locate_for_update(&mut tx, scope, person).await?;
@@ -887,7 +1038,13 @@ impl Store for PostgresStore {
         // Locks: the accumulators row, then the claim row, then the person's row if the
         // personal account is refunded, then (in `audit`) the chain head. The claim is read
         // again under the locks: a concurrent reversal or settlement has finished by now.
-        let current = lock_accumulators(&mut tx, record.region, &record.person_id, record.year).await?;
+        // The year's counters and the personal account are where the person is insured now: a
+        // claim of a county the person has left is not reversed at the counter (R-ENR-5).
+        let person_region = crate::person_region(&mut tx, record.region.city(), &record.person_id).await?;
+        if person_region != record.region {
+            return Err(yibao_store::reversal_after_move(claim_id, person_region));
+        }
+        let current = lock_accumulators(&mut tx, person_region, &record.person_id, record.year).await?;
         let (status, before, after): (String, String, String) = sqlx::query_as(
             "SELECT status, acc_before::text, acc_after::text FROM claims WHERE region_code = $1 AND institution_code = $2 AND claim_id = $3 FOR UPDATE",
         )
@@ -904,14 +1061,14 @@ impl Store for PostgresStore {
         if current != after {
             return Err(StoreError::NotLatestClaim(claim_id.to_owned()));
         }
-        save_accumulators(&mut tx, record.region, &record.person_id, &before).await?;
+        save_accumulators(&mut tx, person_region, &record.person_id, &before).await?;
         // Give back what the personal account paid.
         let paid = record.personal_account_paid()?;
         if !paid.is_zero() {
-            let person = load_person(&mut tx, record.region, &record.person_id, true).await?;
+            let person = load_person(&mut tx, person_region, &record.person_id, true).await?;
             let mut coverage = person.coverage;
             coverage.personal_account_balance += paid;
-            save_coverage(&mut tx, actor, record.region, &record.person_id, &coverage).await?;
+            save_coverage(&mut tx, actor, person_region, &record.person_id, &coverage).await?;
         }
         let record_id = yibao_store::books::settlement_record_id(institution, claim_id);
         let originals = books::entries_caused_by(&mut tx, record.region.city(), "settlement", &record_id).await?;
@@ -951,11 +1108,17 @@ impl Store for PostgresStore {
 
     async fn claims_of_person(&self, scope: RegionCode, person: &NationalId) -> Result<Vec<ClaimRecord>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        let (region, _) = locate(&mut tx, scope, person).await?;
+        let (_, record) = locate(&mut tx, scope, person).await?;
+        // Where each of the person's spells was insured: the claims stay where they happened.
+        let regions: Vec<String> = yibao_store::regions_of(&record.coverage, &record.history)
+            .into_iter()
+            .filter(|region| scope.contains(*region))
+            .map(|region| region.to_string())
+            .collect();
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {CLAIM_COLUMNS} FROM claims WHERE region_code = $1 AND person_id = $2 ORDER BY settled_at DESC, claim_id DESC LIMIT $3"
+            "SELECT {CLAIM_COLUMNS} FROM claims WHERE region_code = ANY($1) AND person_id = $2 ORDER BY settled_at DESC, claim_id DESC LIMIT $3"
         )))
-        .bind(region.to_string())
+        .bind(regions)
         .bind(person.as_str())
         .bind(SEARCH_LIMIT)
         .fetch_all(&mut *tx)

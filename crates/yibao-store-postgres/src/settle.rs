@@ -398,10 +398,12 @@ const ACC_LOCK: &str = "SELECT a.region_code, a.person_id, a.year, a.state \
      ) a ORDER BY u.n";
 
 /// The persons' rows, locked one by one in the order given (sorted by the caller), as above.
-const PERSONS_LOCK: &str = "SELECT p.region_code, p.person_id, p.name, p.card_no, p.household_id, p.coverage, p.enrolled_at, p.updated_at \
+const PERSONS_LOCK: &str = "SELECT p.region_code, p.person_id, p.name, p.card_no, p.household_id, p.coverage, p.enrolled_at, p.updated_at, \
+         p.history \
      FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(region_code, person_id, n) \
      CROSS JOIN LATERAL ( \
-         SELECT p.region_code, p.person_id, p.name, p.card_no, p.household_id, p.coverage::text AS coverage, p.enrolled_at, p.updated_at \
+         SELECT p.region_code, p.person_id, p.name, p.card_no, p.household_id, p.coverage::text AS coverage, p.enrolled_at, p.updated_at, \
+             p.history::text AS history \
          FROM persons p WHERE p.region_code = u.region_code AND p.person_id = u.person_id FOR NO KEY UPDATE \
      ) p ORDER BY u.n";
 
@@ -455,6 +457,7 @@ struct ClaimColumns {
 /// A person's coverage as the batch goes, and whether a settlement changed it.
 struct PersonState {
     coverage: Coverage,
+    history: Vec<yibao_engine::PastCoverage>,
     updated_at: Option<String>,
 }
 
@@ -545,11 +548,24 @@ async fn try_batch(
     for row in &rows {
         let region = region_of(row.try_get("region_code").map_err(backend)?)?;
         let record = person_from_row(row)?;
-        persons.insert((region, record.person_id), PersonState { coverage: record.coverage, updated_at: None });
+        persons.insert((region, record.person_id), PersonState { coverage: record.coverage, history: record.history, updated_at: None });
     }
     if persons.len() != person_keys.len() {
         return Err(StoreError::Backend("a person's row is missing".into()).into());
     }
+    // A person who moved to another county after the look-up: the row locked is the old
+    // county's, ended; their claims are refused, to be sent again (read after the lock,
+    // which waited for the move to commit).
+    let moved: BTreeSet<PersonKey> = {
+        let ids: Vec<String> = person_keys.iter().map(|(_, id)| id.to_string()).collect();
+        let rows: Vec<(String, String)> = sqlx::query_as("SELECT person_id, region_code FROM person_index WHERE person_id = ANY($1)")
+            .bind(ids)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let now: HashMap<String, String> = rows.into_iter().collect();
+        person_keys.iter().filter(|(region, id)| now.get(id.as_str()) != Some(&region.to_string())).copied().collect()
+    };
 
     // The live stays of the persons settling a stay, read with their rows locked: a stay
     // overlapping one of them, or one settled earlier in this batch, is refused.
@@ -561,7 +577,22 @@ async fn try_batch(
         })
         .map(|&(i, region)| (region, requests[i].request.person_id))
         .collect();
-    let mut stays = if stay_persons.is_empty() { HashMap::new() } else { settled_stays(&mut tx, &stay_persons).await? };
+    // Their stays in every county they were insured in, under the county they are in now.
+    let stay_keys: Vec<PersonKey> = stay_persons
+        .iter()
+        .flat_map(|key| {
+            let regions = persons.get(key).map(|p| yibao_store::regions_of(&p.coverage, &p.history)).unwrap_or_default();
+            regions.into_iter().map(|region| (region, key.1))
+        })
+        .collect();
+    let mut stays: HashMap<PersonKey, Vec<yibao_store::StayDays>> = HashMap::new();
+    if !stay_keys.is_empty() {
+        for ((_, id), found) in settled_stays(&mut tx, &stay_keys).await? {
+            if let Some(key) = stay_persons.iter().find(|key| key.1 == id) {
+                stays.entry(*key).or_default().extend(found);
+            }
+        }
+    }
 
     // 4. The engine, request by request in queue order, on the locked values as the batch
     // leaves them.
@@ -577,12 +608,25 @@ async fn try_batch(
         let (Some(before), Some(person)) = (accumulators.get(&acc_key).copied(), persons.get_mut(&person_key)) else {
             return Err(StoreError::Backend("a locked row went missing".into()).into());
         };
+        if moved.contains(&person_key) {
+            answers[i] = Some(Err(yibao_store::moved_meanwhile(&r.request.person_id)));
+            continue;
+        }
         let person_stays = stays.entry(person_key).or_default();
         if let Err(refused) = yibao_store::check_stay_free(&r.request, person_stays) {
             answers[i] = Some(Err(refused));
             continue;
         }
-        let settlement = match yibao_store::run_settlement(&r.compute, &person.coverage, &before, r.request.year) {
+        // Under the coverage in force on the date of service (R-ENR-5), booked where the
+        // person is insured now.
+        let coverage = match yibao_store::claim_coverage(&person.coverage, &person.history, r.request.service_date) {
+            Ok(found) => found,
+            Err(refused) => {
+                answers[i] = Some(Err(refused));
+                continue;
+            }
+        };
+        let settlement = match yibao_store::run_settlement(&r.compute, &coverage, &before, r.request.year) {
             Ok(settlement) => settlement,
             Err(refused) => {
                 answers[i] = Some(Err(refused));
@@ -762,11 +806,17 @@ pub(crate) async fn settle_one(
     let region = person_region(&mut tx, scope, &request.person_id).await?;
     let before = lock_accumulators(&mut tx, region, &request.person_id, request.year).await?;
     let person = load_person(&mut tx, region, &request.person_id, true).await?;
-    if yibao_store::stay_days(request.institution_code.as_str(), &request.claim_id, &request.claim_json)?.is_some() {
-        let stays = settled_stays(&mut tx, &[(region, request.person_id)]).await?;
-        yibao_store::check_stay_free(&request, stays.get(&(region, request.person_id)).map_or(&[], Vec::as_slice))?;
+    if person_region(&mut tx, scope, &request.person_id).await? != region {
+        return Err(yibao_store::moved_meanwhile(&request.person_id));
     }
-    let settlement = yibao_store::run_settlement(compute, &person.coverage, &before, request.year)?;
+    let coverage = yibao_store::claim_coverage(&person.coverage, &person.history, request.service_date)?;
+    if yibao_store::stay_days(request.institution_code.as_str(), &request.claim_id, &request.claim_json)?.is_some() {
+        let keys: Vec<PersonKey> =
+            yibao_store::regions_of(&person.coverage, &person.history).into_iter().map(|r| (r, request.person_id)).collect();
+        let stays: Vec<yibao_store::StayDays> = settled_stays(&mut tx, &keys).await?.into_values().flatten().collect();
+        yibao_store::check_stay_free(&request, &stays)?;
+    }
+    let settlement = yibao_store::run_settlement(compute, &coverage, &before, request.year)?;
     if settlement.referral {
         let settled_there = crate::settled_at(&mut tx, region, &request.person_id, request.institution_code.as_str()).await?;
         yibao_store::check_referral_live(
@@ -797,6 +847,7 @@ pub(crate) async fn settle_one(
                 claim_id: record.claim_id,
                 person_id: record.person_id,
                 year: record.year,
+                service_date: request.service_date,
                 claim_json: record.claim_json,
             };
             return replay(existing, scope, request);

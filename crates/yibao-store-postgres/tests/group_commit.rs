@@ -91,6 +91,7 @@ fn request(claim: &Claim, person: NationalId) -> SettleRequest {
         claim_id: claim.claim_id.clone(),
         person_id: person,
         year: 2026,
+        service_date: claim.admission_date,
         claim_json: serde_json::to_string(claim).expect("json"),
     }
 }

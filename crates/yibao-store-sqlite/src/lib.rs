@@ -19,8 +19,8 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, Params, Row, params};
 use time::Date;
-use yibao_domain::{NationalId, RegionCode};
-use yibao_engine::{Accumulators, Coverage};
+use yibao_domain::{HouseholdId, NationalId, RegionCode};
+use yibao_engine::{Accumulators, Coverage, CoverageChange};
 use yibao_store::{
     Actor, AuditEntry, ClaimRecord, ClaimStatus, GENESIS_HASH, HouseholdRecord, NewHousehold, NewPerson, NewReferral, PersonQuery,
     PersonRecord, PersonUpdate, REFERRALS_LIMIT, ReferralRecord, SEARCH_LIMIT, SettleFn, SettleOutcome, SettleRequest, Store, StoreError,
@@ -48,6 +48,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (14, include_str!("../migrations/0014_payment_clearings.sql")),
     (15, include_str!("../migrations/0015_negotiated_prices.sql")),
     (16, include_str!("../migrations/0016_migrations.sql")),
+    (17, include_str!("../migrations/0017_coverage_history.sql")),
 ];
 
 /// A store in one SQLite file. Cloning shares the same writer and readers.
@@ -320,6 +321,7 @@ pub(crate) fn insert_person(conn: &Connection, actor: &Actor, scope: RegionCode,
         card_no: person.card_no,
         household_id: person.household_id,
         coverage: person.coverage,
+        history: Vec::new(),
         enrolled_at: actor.at,
         updated_at: actor.at,
     };
@@ -408,7 +410,7 @@ const REGIONS_ON_RECORD: &str = "SELECT region_code FROM audit_log UNION SELECT 
      UNION SELECT substr(region_code, 1, 4) || '00' FROM legacy_deficits UNION SELECT substr(region_code, 1, 4) || '00' FROM county_targets \
      ORDER BY 1";
 
-const PERSON_BY_KEY: &str = "SELECT person_id, name, card_no, household_id, coverage, enrolled_at, updated_at FROM persons WHERE region_code = ?1 AND person_id = ?2";
+const PERSON_BY_KEY: &str = "SELECT person_id, name, card_no, household_id, coverage, enrolled_at, updated_at, history FROM persons WHERE region_code = ?1 AND person_id = ?2";
 /// The conditions of a person search (`?1`..`?6`), shared by the page and its count.
 const PERSON_MATCH: &str = "FROM persons WHERE region_code BETWEEN ?1 AND ?2 \
      AND (?3 IS NULL OR person_id = ?3) AND (?4 IS NULL OR name LIKE ?4 || '%' ESCAPE '\\') \
@@ -428,6 +430,7 @@ fn person_from_row(row: &Row<'_>) -> Result<PersonRecord, StoreError> {
         coverage: from_json(&col::<String>(row, 4)?)?,
         enrolled_at: time_of(&col::<String>(row, 5)?)?,
         updated_at: time_of(&col::<String>(row, 6)?)?,
+        history: from_json(&col::<String>(row, 7)?)?,
     })
 }
 
@@ -575,11 +578,18 @@ fn settle_in(
         return yibao_store::replay(existing, scope, request);
     }
     let (region, person) = locate(conn, scope, &request.person_id)?;
+    // Under the coverage in force on the date of service (R-ENR-5), booked where the person
+    // is insured now.
+    let coverage = yibao_store::claim_coverage(&person.coverage, &person.history, request.service_date)?;
     if yibao_store::stay_days(request.institution_code.as_str(), &request.claim_id, &request.claim_json)?.is_some() {
-        yibao_store::check_stay_free(&request, &settled_stays(conn, region, &request.person_id)?)?;
+        let mut stays = Vec::new();
+        for person_region in yibao_store::regions_of(&person.coverage, &person.history) {
+            stays.extend(settled_stays(conn, person_region, &request.person_id)?);
+        }
+        yibao_store::check_stay_free(&request, &stays)?;
     }
     let before = load_accumulators(conn, region, &request.person_id, request.year)?;
-    let settlement = run_settlement(compute, &person.coverage, &before, request.year)?;
+    let settlement = run_settlement(compute, &coverage, &before, request.year)?;
     if settlement.referral {
         let settled_there = settled_at(conn, region, &request.person_id, request.institution_code.as_str())?;
         yibao_store::check_referral_live(&request, &settlement, &referrals_in(conn, region, &request.person_id)?, &settled_there)?;
@@ -638,6 +648,113 @@ fn settle_in(
     Ok(SettleOutcome { claim: record, replayed: false })
 }
 
+/// Changes a person's coverage inside the writer's transaction (see [`Store::change_coverage`]).
+fn change_coverage_in(
+    conn: &Connection,
+    actor: &Actor,
+    scope: RegionCode,
+    person: &NationalId,
+    change: CoverageChange,
+    household: HouseholdId,
+) -> Result<PersonRecord, StoreError> {
+    let (region, mut record) = locate(conn, scope, person)?;
+    check_scope(scope, change.region)?;
+    let change = CoverageChange { household_changes: household != record.household_id, ..change };
+    let (mut ended, next) = yibao_engine::change_coverage(&record.coverage, &record.history, &change)
+        .map_err(|e| StoreError::Refused { code: e.code(), message: e.to_string() })?;
+    let settled = query_all(
+        conn,
+        "SELECT settlement FROM claims WHERE region_code = ?1 AND person_id = ?2 AND year >= ?3 AND status = 'settled'",
+        params![region.to_string(), person.as_str(), change.on.year()],
+        |row| col::<String>(row, 0),
+    )?;
+    yibao_store::check_no_claims_from(change.on, settled.iter().map(String::as_str))?;
+    let household_there = query_opt(
+        conn,
+        "SELECT 1 FROM households WHERE region_code = ?1 AND household_id = ?2",
+        params![change.region.to_string(), household.as_str()],
+        |row| col::<i64>(row, 0),
+    )?;
+    if household_there.is_none() {
+        return Err(StoreError::HouseholdNotFound(household.into_string()));
+    }
+    if ended.coverage.scheme != next.scheme {
+        // The new scheme's year starts at zero; the old one's counters go with its spell.
+        ended.accumulators = query_opt(
+            conn,
+            "SELECT state FROM accumulators WHERE region_code = ?1 AND person_id = ?2 AND year = ?3",
+            params![region.to_string(), person.as_str(), change.on.year()],
+            |row| col::<String>(row, 0),
+        )?
+        .map(|state| from_json(&state))
+        .transpose()?;
+        exec(
+            conn,
+            "DELETE FROM accumulators WHERE region_code = ?1 AND person_id = ?2 AND year >= ?3",
+            params![region.to_string(), person.as_str(), change.on.year()],
+        )?;
+    }
+    let moved = change.region != region;
+    let carried: Vec<Accumulators> = if moved {
+        query_all(
+            conn,
+            "SELECT state FROM accumulators WHERE region_code = ?1 AND person_id = ?2 ORDER BY year",
+            params![region.to_string(), person.as_str()],
+            |row| from_json(&col::<String>(row, 0)?),
+        )?
+    } else {
+        Vec::new()
+    };
+    let detail = yibao_store::coverage_change_detail(&ended, &next, &household, &carried)?;
+    let ended_coverage = ended.coverage.clone();
+    record.history.push(ended);
+    record.coverage = next;
+    record.household_id = household;
+    record.updated_at = actor.at;
+    if moved {
+        check_card_free(conn, change.region, record.card_no.as_deref(), person)?;
+        // The old county keeps its row, ended: whom it insured, and what its contributions
+        // refer to. The personal account went with the person.
+        let closed = Coverage { personal_account_balance: yibao_domain::Fen::ZERO, ..ended_coverage };
+        save_coverage(conn, actor, region, person, &closed)?;
+        exec(
+            conn,
+            "UPDATE accumulators SET region_code = ?1 WHERE region_code = ?2 AND person_id = ?3",
+            params![change.region.to_string(), region.to_string(), person.as_str()],
+        )?;
+    }
+    exec(
+        conn,
+        "INSERT INTO persons (region_code, person_id, household_id, name, card_no, coverage, enrolled_at, updated_at, history) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+         ON CONFLICT (region_code, person_id) DO UPDATE SET household_id = excluded.household_id, name = excluded.name, \
+         card_no = excluded.card_no, coverage = excluded.coverage, updated_at = excluded.updated_at, history = excluded.history",
+        params![
+            change.region.to_string(),
+            person.as_str(),
+            record.household_id.as_str(),
+            record.name.as_str(),
+            record.card_no,
+            json(&record.coverage)?,
+            time_text(record.enrolled_at)?,
+            time_text(record.updated_at)?,
+            json(&record.history)?
+        ],
+    )?;
+    exec(
+        conn,
+        "UPDATE person_index SET region_code = ?1, household_id = ?2 WHERE person_id = ?3",
+        params![change.region.to_string(), record.household_id.as_str(), person.as_str()],
+    )?;
+    if moved {
+        audit(conn, actor, region, "person.move_out", person.as_str(), detail.clone())?;
+        audit(conn, actor, change.region, "person.move_in", person.as_str(), detail)?;
+    } else {
+        audit(conn, actor, region, "person.change_coverage", person.as_str(), detail)?;
+    }
+    Ok(record)
+}
+
 /// Reverses one claim inside the writer's transaction (see [`Store::reverse`]).
 fn reverse_in(
     conn: &Connection,
@@ -660,18 +777,23 @@ fn reverse_in(
         |row| Ok((from_json::<Accumulators>(&col::<String>(row, 0)?)?, from_json::<Accumulators>(&col::<String>(row, 1)?)?)),
     )?
     .ok_or_else(not_found)?;
-    let current = load_accumulators(conn, record.region, &record.person_id, record.year)?;
+    // The year's counters and the personal account are where the person is insured now: a
+    // claim of a county the person has left is not reversed at the counter (R-ENR-5).
+    let (person_region, person) = locate(conn, record.region.city(), &record.person_id)?;
+    if person_region != record.region {
+        return Err(yibao_store::reversal_after_move(claim_id, person_region));
+    }
+    let current = load_accumulators(conn, person_region, &record.person_id, record.year)?;
     if current != after {
         return Err(StoreError::NotLatestClaim(claim_id.to_owned()));
     }
-    save_accumulators(conn, record.region, &record.person_id, &before)?;
+    save_accumulators(conn, person_region, &record.person_id, &before)?;
     // Give back what the personal account paid.
     let paid = record.personal_account_paid()?;
     if !paid.is_zero() {
-        let (_, person) = locate(conn, scope, &record.person_id)?;
         let mut coverage = person.coverage;
         coverage.personal_account_balance += paid;
-        save_coverage(conn, actor, record.region, &record.person_id, &coverage)?;
+        save_coverage(conn, actor, person_region, &record.person_id, &coverage)?;
     }
     let record_id = yibao_store::books::settlement_record_id(institution, claim_id);
     let originals = books::entries_caused_by(conn, record.region.city(), "settlement", &record_id)?;
@@ -721,7 +843,7 @@ impl Store for SqliteStore {
             )?
             .unwrap_or(0);
             let sql = format!(
-                "SELECT person_id, name, card_no, household_id, coverage, enrolled_at, updated_at {PERSON_MATCH} \
+                "SELECT person_id, name, card_no, household_id, coverage, enrolled_at, updated_at, history {PERSON_MATCH} \
                  ORDER BY region_code, person_id LIMIT ?7 OFFSET ?8"
             );
             let persons =
@@ -742,6 +864,18 @@ impl Store for SqliteStore {
             Ok(record)
         })
         .await
+    }
+
+    async fn change_coverage(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        person: &NationalId,
+        change: CoverageChange,
+        household: HouseholdId,
+    ) -> Result<PersonRecord, StoreError> {
+        let (actor, person) = (actor.clone(), *person);
+        self.write(move |conn| change_coverage_in(conn, &actor, scope, &person, change, household)).await
     }
 
     async fn end_coverage(&self, actor: &Actor, scope: RegionCode, person: &NationalId, until: Date) -> Result<PersonRecord, StoreError> {
@@ -819,8 +953,19 @@ impl Store for SqliteStore {
     async fn claims_of_person(&self, scope: RegionCode, person: &NationalId) -> Result<Vec<ClaimRecord>, StoreError> {
         let person = *person;
         self.read(move |conn| {
-            let (region, _) = locate(conn, scope, &person)?;
-            query_all(conn, CLAIMS_OF_PERSON, params![region.to_string(), person.as_str(), SEARCH_LIMIT], claim_from_row)
+            let (_, record) = locate(conn, scope, &person)?;
+            let mut claims = Vec::new();
+            for region in yibao_store::regions_of(&record.coverage, &record.history).into_iter().filter(|region| scope.contains(*region)) {
+                claims.extend(query_all(
+                    conn,
+                    CLAIMS_OF_PERSON,
+                    params![region.to_string(), person.as_str(), SEARCH_LIMIT],
+                    claim_from_row,
+                )?);
+            }
+            claims.sort_by(|a, b| (b.settled_at, &b.claim_id).cmp(&(a.settled_at, &a.claim_id)));
+            claims.truncate(usize::try_from(SEARCH_LIMIT).unwrap_or(usize::MAX));
+            Ok(claims)
         })
         .await
     }

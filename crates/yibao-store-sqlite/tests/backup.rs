@@ -53,6 +53,7 @@ async fn a_copy_taken_while_the_store_settles_holds_every_acknowledged_settlemen
                     claim_id: c.claim_id.clone(),
                     person_id: person(),
                     year: 2026,
+                    service_date: c.admission_date,
                     claim_json: serde_json::to_string(&c).expect("json"),
                 };
                 store

@@ -51,6 +51,7 @@ async fn child(path: &str) {
             claim_id: c.claim_id.clone(),
             person_id: person(),
             year: 2026,
+            service_date: c.admission_date,
             claim_json: serde_json::to_string(c).expect("json"),
         };
         store.settle(&actor(), region(), request, compute).await.expect("settles");
@@ -136,6 +137,7 @@ fn a_kill_mid_burst_loses_no_acknowledged_settlement() {
             claim_id: next.claim_id.clone(),
             person_id: person(),
             year: 2026,
+            service_date: next.admission_date,
             claim_json: serde_json::to_string(&next).expect("json"),
         };
         match store.settle(&actor(), region(), request, compute).await {

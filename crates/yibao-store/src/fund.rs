@@ -842,15 +842,17 @@ async fn replay_page<S: FundStore + crate::Store>(
     let mut claim_keys = std::collections::BTreeSet::new();
     let mut seqs = std::collections::BTreeSet::new();
     let mut enrolled = Vec::new();
+    let mut coverage_changes = false;
     for entry in page {
         match entry.action.as_str() {
             "claim.settle" | "claim.reverse" => claim_keys.extend(claim_key(&entry.entity)),
             "contribution.record" | "contribution.migrate" => seqs.extend(contribution_seq(&entry.detail)),
             "person.enrol" => enrolled.push(entry.entity.clone()),
+            "person.change_coverage" | "person.move_out" | "person.move_in" | "accumulators.open" => coverage_changes = true,
             _ => {}
         }
     }
-    if claim_keys.is_empty() && seqs.is_empty() && enrolled.is_empty() {
+    if claim_keys.is_empty() && seqs.is_empty() && enrolled.is_empty() && !coverage_changes {
         return Ok(());
     }
     let claims: std::collections::HashMap<String, StoredClaim> = if claim_keys.is_empty() {
@@ -918,6 +920,9 @@ async fn replay_page<S: FundStore + crate::Store>(
                 }
             }
             "accumulators.open" => reconciler.accumulators_opened(region, &entry.entity, &entry.detail),
+            "person.change_coverage" | "person.move_out" | "person.move_in" => {
+                reconciler.coverage_changed(region, &entry.action, &entry.entity, &entry.detail);
+            }
             "person.enrol" => {
                 reconciler.person_enrolled(
                     region,

@@ -67,7 +67,7 @@ pub use records::{
     SettleRequest, TierEdit, check_chronic_diseases, check_employee_top_ups,
 };
 use time::Date;
-use yibao_domain::{NationalId, RegionCode};
+use yibao_domain::{HouseholdId, NationalId, RegionCode};
 use yibao_engine::{Accumulators, Coverage, SettleError, Settlement};
 
 /// The engine call a settlement runs inside the store's transaction: given the person's
@@ -98,6 +98,119 @@ pub fn run_settlement(compute: &SettleFn, coverage: &Coverage, before: &Accumula
         return Err(StoreError::Invalid(format!("the claim counts against {}, not {year}", settlement.accumulators.year)));
     }
     Ok(settlement)
+}
+
+/// The coverage a claim dated `service_date` is settled under (R-ENR-5): the spell in
+/// force on that day (its scheme, tier, category and county decide the benefits). The claim
+/// is booked where the person is insured when it is settled, the county that holds their
+/// year's counters, so that each county's audit trail replays its own counters in order.
+/// A claim of a spell ended by a move to another scheme is refused
+/// (`claim.coverage_changed`): that year's counters were set aside with the spell, and the
+/// bureau settles it by hand.
+pub fn claim_coverage(current: &Coverage, history: &[yibao_engine::PastCoverage], service_date: Date) -> Result<Coverage, StoreError> {
+    match yibao_engine::spell_on(current, history, service_date) {
+        yibao_engine::SpellOn::Current => Ok(current.clone()),
+        yibao_engine::SpellOn::Past(past) => Ok(yibao_engine::past_with_account(past, current)),
+        yibao_engine::SpellOn::OtherScheme(past) => Err(StoreError::Refused {
+            code: "claim.coverage_changed",
+            message: format!(
+                "on {service_date} the person was insured under the {} scheme, which they left on {}: a claim of that coverage is settled by the bureau, not at the counter",
+                past.coverage.scheme.as_str(),
+                past.coverage.coverage_until.map_or_else(String::new, |until| until.to_string())
+            ),
+        }),
+    }
+}
+
+/// A reversal refused because the person has moved to another county since the claim was
+/// settled: their year's counters went with them, and the claim's county no longer holds
+/// them.
+#[must_use]
+pub fn reversal_after_move(claim_id: &str, now_in: RegionCode) -> StoreError {
+    StoreError::Refused {
+        code: "claim.person_moved",
+        message: format!(
+            "the person has moved to {now_in} since claim {claim_id} was settled, and their year's counters went with them: the bureau corrects it by hand"
+        ),
+    }
+}
+
+/// Every region a person's claims may lie in: where each spell was insured, and where
+/// they are insured now, each once.
+#[must_use]
+pub fn regions_of(current: &Coverage, history: &[yibao_engine::PastCoverage]) -> Vec<RegionCode> {
+    let mut regions: Vec<RegionCode> = history.iter().map(|past| past.coverage.region).collect();
+    regions.push(current.region);
+    regions.sort_unstable();
+    regions.dedup();
+    regions
+}
+
+/// The audit detail of a coverage change: why the spell ended, what it was and what
+/// follows it (one shape for both stores and for the audit trail's readers).
+///
+/// `carried` are the year counters that go with a person to another county (empty when the
+/// county does not change); the book check replays them from one county's trail into the
+/// other's (`accumulators-from-claims`).
+pub fn coverage_change_detail(
+    ended: &yibao_engine::PastCoverage,
+    next: &Coverage,
+    household: &HouseholdId,
+    carried: &[Accumulators],
+) -> Result<String, StoreError> {
+    let spell = |c: &Coverage| {
+        serde_json::json!({
+            "region": c.region.to_string(),
+            "scheme": c.scheme.as_str(),
+            "category": c.category.as_str(),
+            "tier": c.tier_history.as_ref().map(|h| h.initial),
+            "from": c.coverage_from.to_string(),
+            "until": c.coverage_until.map(|d| d.to_string()),
+        })
+    };
+    serde_json::to_string(&serde_json::json!({
+        "ended_by": ended.ended_by.as_str(),
+        "ended": spell(&ended.coverage),
+        "next": spell(next),
+        "household": household.as_str(),
+        "on": next.coverage_from.to_string(),
+        "accumulators_set_aside": ended.accumulators,
+        "carried": carried,
+    }))
+    .map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+/// A settlement refused because the person moved to another county after the store looked
+/// them up and before it locked their row: nothing was written; the same request again
+/// settles in the county they are in now.
+#[must_use]
+pub fn moved_meanwhile(person: &NationalId) -> StoreError {
+    StoreError::Refused {
+        code: "person.moved",
+        message: format!("{person} moved to another county while the claim was being settled; nothing was written: submit it again"),
+    }
+}
+
+/// Refuses a change on `on` when a claim settled under the spell now in force has a date of
+/// service on or after it (`settlements` are the settled claims' settlement JSON).
+pub fn check_no_claims_from<'a>(on: Date, settlements: impl IntoIterator<Item = &'a str>) -> Result<(), StoreError> {
+    #[derive(serde::Deserialize)]
+    struct Dated {
+        service_date: Option<Date>,
+    }
+    for settlement in settlements {
+        let dated: Dated =
+            serde_json::from_str(settlement).map_err(|e| StoreError::Backend(format!("a stored settlement is unreadable: {e}")))?;
+        if let Some(date) = dated.service_date.filter(|date| *date >= on) {
+            return Err(StoreError::Refused {
+                code: "person.change_after_claims",
+                message: format!(
+                    "a claim dated {date} was settled under the coverage in force; a change from {on} would leave it under the wrong coverage: date the change after it, or reverse the claim first"
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// A stay's days as settled: (institution, claim id, admission, discharge) of a live
@@ -378,6 +491,22 @@ pub trait Store: Send + Sync + 'static {
         scope: RegionCode,
         person: &NationalId,
         edit: TierEdit,
+    ) -> impl Future<Output = Result<PersonRecord, StoreError>> + Send;
+
+    /// Changes a person's coverage from `change.on` (R-ENR-5): the spell in force ends the
+    /// day before and a new one begins, in `household` of `change.region` ([`change_coverage`]
+    /// under the person's lock). Refused when a claim was settled under the old spell on or
+    /// after `change.on` (`person.change_after_claims`: the claim would be under the wrong
+    /// coverage). A county move carries the person's row and year counters to the new
+    /// county; the claims and contributions stay where they happened. A scheme move sets
+    /// the year's counters aside in the ended spell.
+    fn change_coverage(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        person: &NationalId,
+        change: yibao_engine::CoverageChange,
+        household: HouseholdId,
     ) -> impl Future<Output = Result<PersonRecord, StoreError>> + Send;
 
     /// Ends coverage on `until` (the last covered day).

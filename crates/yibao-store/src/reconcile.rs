@@ -282,6 +282,63 @@ impl<'a> Reconciler<'a> {
         }
     }
 
+    /// A `person.change_coverage`, `person.move_out` or `person.move_in` entry (R-ENR-5): a
+    /// move to another scheme sets the year's counters aside, which must be where the
+    /// person's claims left them (the new scheme's year starts at zero); a move to another
+    /// county carries every counter from the old county's trail, where they must be where
+    /// the claims left them, to the new county's, where the next claim starts from them.
+    pub fn coverage_changed(&mut self, region: RegionCode, action: &str, person: &str, audited: &str) {
+        #[derive(serde::Deserialize)]
+        struct Spell {
+            scheme: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct Detail {
+            on: time::Date,
+            ended: Spell,
+            next: Spell,
+            #[serde(default)]
+            accumulators_set_aside: Option<Accumulators>,
+            #[serde(default)]
+            carried: Vec<Accumulators>,
+        }
+        let name = format!("the coverage change of {person} in {region}");
+        let parsed = serde_json::from_str::<Detail>(audited)
+            .map_err(|e| e.to_string())
+            .and_then(|d| Ok((d, NationalId::parse(person).map_err(|e| e.to_string())?)));
+        let (detail, id) = match parsed {
+            Ok(parsed) => parsed,
+            Err(e) => return self.breach(&name, format!("its audit detail cannot be read: {e}")),
+        };
+        let reached_at = |reached: &HashMap<PersonYear, Accumulators>, year: i32| {
+            reached.get(&(region, id, year)).copied().unwrap_or_else(|| Accumulators::new_year(year))
+        };
+        if action == "person.move_in" {
+            for acc in detail.carried {
+                self.reached.insert((region, id, acc.year), acc);
+            }
+            return;
+        }
+        if detail.ended.scheme != detail.next.scheme {
+            let year = detail.on.year();
+            let set_aside = detail.accumulators_set_aside.unwrap_or_else(|| Accumulators::new_year(year));
+            let reached = reached_at(&self.reached, year);
+            if reached != set_aside {
+                self.breach(&name, format!("it set aside {}, but the person's claims left {}", summary(&set_aside), summary(&reached)));
+            }
+            self.reached.retain(|(r, p, y), _| !(*r == region && *p == id && *y >= year));
+        }
+        if action == "person.move_out" {
+            for acc in &detail.carried {
+                let reached = reached_at(&self.reached, acc.year);
+                if reached != *acc {
+                    self.breach(&name, format!("it carried {}, but the person's claims left {}", summary(acc), summary(&reached)));
+                }
+            }
+            self.reached.retain(|(r, p, _), _| !(*r == region && *p == id));
+        }
+    }
+
     /// `accumulators-from-claims`: each person's stored year-to-date accumulators are where
     /// the replay of their claims left them (a new year's zeros without claims). `stored` is
     /// every accumulator row of the city; call after the whole trail was replayed.

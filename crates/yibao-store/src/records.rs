@@ -67,7 +67,11 @@ pub struct PersonRecord {
     pub name: PersonName,
     pub card_no: Option<String>,
     pub household_id: HouseholdId,
+    /// The coverage in force now (or the last, if it has ended).
     pub coverage: Coverage,
+    /// The spells before it, oldest first (R-ENR-5): each ended the day before the next
+    /// began, or earlier when the person re-enrolled after a gap.
+    pub history: Vec<yibao_engine::PastCoverage>,
     #[serde(with = "time::serde::rfc3339")]
     pub enrolled_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -112,6 +116,9 @@ pub struct SettleRequest {
     /// The year whose accumulators the claim counts against (from the policy's
     /// service-date rule).
     pub year: i32,
+    /// The date of service by the policy's rule: the claim is settled under the coverage
+    /// in force on it (R-ENR-5), wherever the person is insured when it is settled.
+    pub service_date: time::Date,
     /// The claim as submitted (canonical JSON): a retry must send the same content.
     pub claim_json: String,
 }
