@@ -437,6 +437,13 @@ async fn a_county_clerk_cannot_reach_another_county_on_any_endpoint() {
         ("PATCH", format!("/api/persons/{p}"), Some(json!({ "name": "李四", "card_no": null }))),
         ("POST", format!("/api/persons/{p}/tier-changes"), Some(json!({ "requested_on": "2026-02-01", "tier": 2 }))),
         ("POST", format!("/api/persons/{p}/end-coverage"), Some(json!({ "until": "2026-12-31" }))),
+        (
+            "POST",
+            format!("/api/persons/{p}/coverage-changes"),
+            Some(
+                json!({ "on": "2026-06-01", "region": "419921", "household_id": "HH-E1", "scheme": "resident", "category": "resident", "tier": 2 }),
+            ),
+        ),
         ("GET", format!("/api/persons/{p}/accumulators?year=2026"), None),
         ("POST", format!("/api/persons/{p}/contributions"), Some(json!({ "kind": "resident", "period": "2026", "paid": "400.00" }))),
         ("GET", format!("/api/persons/{p}/contributions"), None),
@@ -612,6 +619,96 @@ async fn the_api_behaves_the_same_on_postgresql() {
     let east = api.sign_in("east.clerk").await;
     let (status, answer) = api.call("POST", "/api/persons", Auth::Token(&east), Some(enrolment(EAST_PERSON, "419921", "HH-E1"))).await;
     assert_eq!((status, answer["code"].as_str()), (StatusCode::CONFLICT, Some("person.already_enrolled")));
+}
+
+/// Issue 16's "done when" (R-ENR-5): a person moves from the employee to the resident
+/// scheme and then to another county, and the hospital's claims are settled under the
+/// coverage in force on their date of service before and after each move; the books hold.
+async fn coverage_change_flow(api: &Api) {
+    let east = api.sign_in("east.clerk").await;
+    let west = api.sign_in("west.clerk").await;
+    let admin = api.sign_in("admin").await;
+    let id = "419921198001010510";
+    assert!(yibao_domain::NationalId::parse(id).is_ok(), "a valid test id");
+    for (token, household, region) in [(&east, "HH-MV-E", "419921"), (&west, "HH-MV-W", "419922")] {
+        let (status, body) = api
+            .call(
+                "POST",
+                "/api/households",
+                Auth::Token(token),
+                Some(json!({ "household_id": household, "region": region, "address": "迁移路 1 号" })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let employee = json!({ "person_id": id, "name": "钱迁", "card_no": "C-MV", "household_id": "HH-MV-E", "region": "419921", "scheme": "employee", "category": "employed", "tier": 1, "coverage_from": "2024-01-01" });
+    let (status, body) = api.call("POST", "/api/persons", Auth::Token(&east), Some(employee)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let settle = |claim_id: &'static str, admitted: &'static str| {
+        let mut body = json!({ "person_id": id, "card_no": "C-MV", "claim": claim(claim_id, "H41992100007") });
+        body["claim"]["admission_date"] = json!(admitted);
+        body["claim"]["discharge_date"] = json!(admitted);
+        api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(body))
+    };
+    let admissions = || async {
+        let (_, acc) = api.call("GET", &format!("/api/persons/{id}/accumulators?year=2026"), Auth::Token(&admin), None).await;
+        acc["admissions"].as_u64()
+    };
+    let (status, first) = settle("MV-1", "2026-03-02").await;
+    assert_eq!((status, first["settlement"]["insutype"].as_str()), (StatusCode::CREATED, Some("310")), "an employee's stay: {first}");
+
+    let to_resident = json!({ "on": "2026-04-01", "region": "419921", "household_id": "HH-MV-E", "scheme": "resident", "category": "resident", "tier": 3 });
+    let path = format!("/api/persons/{id}/coverage-changes");
+    let mut no_tier = to_resident.clone();
+    no_tier["tier"] = Value::Null;
+    let refused = api.call("POST", &path, Auth::Token(&east), Some(no_tier)).await;
+    assert_eq!(code(&refused), (StatusCode::UNPROCESSABLE_ENTITY, Some("person.bad_tier")), "{}", refused.1);
+    let mut wrong_category = to_resident.clone();
+    wrong_category["category"] = json!("employed");
+    let refused = api.call("POST", &path, Auth::Token(&east), Some(wrong_category)).await;
+    assert_eq!(code(&refused), (StatusCode::UNPROCESSABLE_ENTITY, Some("person.bad_category")), "{}", refused.1);
+    let mut before_claim = to_resident.clone();
+    before_claim["on"] = json!("2026-03-01");
+    let refused = api.call("POST", &path, Auth::Token(&east), Some(before_claim)).await;
+    assert_eq!(code(&refused), (StatusCode::UNPROCESSABLE_ENTITY, Some("person.change_after_claims")), "{}", refused.1);
+    let (status, moved) = api.call("POST", &path, Auth::Token(&east), Some(to_resident)).await;
+    assert_eq!((status, moved["coverage"]["scheme"].as_str()), (StatusCode::OK, Some("resident")), "{moved}");
+    assert_eq!(moved["history"][0]["coverage"]["coverage_until"], "2026-03-31", "{moved}");
+    assert_eq!(admissions().await, Some(0), "the resident year starts at zero");
+
+    let (status, second) = settle("MV-2", "2026-04-02").await;
+    assert_eq!((status, second["settlement"]["insutype"].as_str()), (StatusCode::CREATED, Some("390")), "a resident's stay: {second}");
+    let late = settle("MV-LATE", "2026-03-20").await;
+    assert_eq!(code(&late), (StatusCode::UNPROCESSABLE_ENTITY, Some("claim.coverage_changed")), "{}", late.1);
+
+    let to_west = json!({ "on": "2026-05-01", "region": "419922", "household_id": "HH-MV-W", "scheme": "resident", "category": "resident", "tier": 3 });
+    let refused = api.call("POST", &path, Auth::Token(&east), Some(to_west.clone())).await;
+    assert_eq!(refused.0, StatusCode::FORBIDDEN, "a move between counties is the city's: {}", refused.1);
+    let (status, moved) = api.call("POST", &path, Auth::Token(&admin), Some(to_west)).await;
+    assert_eq!((status, moved["coverage"]["region"].as_str()), (StatusCode::OK, Some("419922")), "{moved}");
+    let (status, _) = api.call("GET", &format!("/api/persons/{id}"), Auth::Token(&west), None).await;
+    assert_eq!(status, StatusCode::OK, "West holds the person now");
+    let (status, second_again) = settle("MV-2", "2026-04-02").await;
+    assert_eq!((status, second_again["replayed"].as_bool()), (StatusCode::OK, Some(true)), "a retry after the move replays");
+    let (status, third) = settle("MV-3", "2026-05-03").await;
+    assert_eq!((status, third["settlement"]["insutype"].as_str()), (StatusCode::CREATED, Some("390")), "{third}");
+    assert_eq!(admissions().await, Some(2), "the city's resident year carried across the county move");
+    let auditor = api.sign_in("auditor").await;
+    let (status, check) = api.call("GET", "/api/funds/check", Auth::Token(&auditor), None).await;
+    assert_eq!((status, check["sound"].as_bool()), (StatusCode::OK, Some(true)), "{check}");
+    let (status, verification) = api.call("GET", "/api/audit/verify", Auth::Token(&auditor), None).await;
+    assert_eq!((status, verification["breaks"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "{verification}");
+}
+
+#[tokio::test]
+async fn a_person_moving_between_schemes_and_counties_is_settled_under_each_coverage() {
+    coverage_change_flow(&setup("moves").await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coverage_changes_behave_the_same_on_postgresql() {
+    let (api, _server) = setup_postgres().await;
+    coverage_change_flow(&api).await;
 }
 
 #[tokio::test]
