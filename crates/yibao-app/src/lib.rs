@@ -59,8 +59,8 @@ pub use yibao_store::{ContributionKind, FundReceipt, NewHousehold, TierEdit};
 // send. Types only: the rules that make and check them stay behind the use cases, and the
 // edges depend on this crate and the domain alone (scripts/check-layers).
 pub use yibao_engine::{
-    Accumulators, Bilingual, Claim, ClaimLine, Coverage, Delivery, FundPayment, Language, LineSettlement, LineVerdict, Quantity, Rule,
-    Settlement, Step, TierChange, TierHistory,
+    Accumulators, Bilingual, Claim, ClaimLine, Coverage, CoverageChangeKind, Delivery, FundPayment, Language, LineSettlement, LineVerdict,
+    PastCoverage, Quantity, Rule, Settlement, Step, TierChange, TierHistory,
 };
 pub use yibao_store::{
     AuditEntry, AuditVerification, BooksVerification, Budget, BudgetExecution, ClaimRecord, ClaimStatus, ContributionRecord, CountyArrears,

@@ -184,6 +184,9 @@ struct PersonTemplate {
     until: String,
     contribution_form: ContributionForm,
     contributions: Vec<ContributionRow>,
+    spells: Vec<SpellRow>,
+    change_form: CoverageChangeForm,
+    counties: Vec<String>,
     can_enrol: bool,
     can_contribute: bool,
     can_claims: bool,
@@ -197,6 +200,49 @@ pub struct PersonForms {
     pub tier: TierFormValues,
     pub until: String,
     pub contribution: ContributionForm,
+    pub change: CoverageChangeForm,
+}
+
+/// One spell of a person's coverage, as the history table shows it (R-ENR-5).
+pub struct SpellRow {
+    pub from: String,
+    pub until: String,
+    pub region: String,
+    pub scheme: String,
+    pub category: String,
+    pub ended_by: String,
+}
+
+impl SpellRow {
+    fn of(lang: Lang, coverage: &Coverage, ended_by: Option<yibao_app::CoverageChangeKind>) -> SpellRow {
+        SpellRow {
+            from: coverage.coverage_from.to_string(),
+            until: coverage.coverage_until.map(|d| d.to_string()).unwrap_or_else(|| lang.t("open-ended")),
+            region: coverage.region.to_string(),
+            scheme: lang.t(&format!("scheme-{}", coverage.scheme.as_str())),
+            category: lang.t(&format!("category-{}", coverage.category.as_str())),
+            ended_by: ended_by.map(|kind| lang.t(&format!("ended-by-{}", kind.as_str()))).unwrap_or_default(),
+        }
+    }
+}
+
+/// The coverage change form's values (R-ENR-5), kept when it is refused.
+#[derive(Debug, Default, Deserialize)]
+pub struct CoverageChangeForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    pub on: String,
+    #[serde(default)]
+    pub region: String,
+    #[serde(default)]
+    pub household_id: String,
+    #[serde(default)]
+    pub scheme: String,
+    #[serde(default)]
+    pub category: String,
+    #[serde(default)]
+    pub tier: String,
 }
 
 #[expect(clippy::result_large_err, reason = "the error is the response itself, built once per request and returned at once")]
@@ -246,6 +292,15 @@ pub async fn person_page(state: &App, user: &ConsoleUser, id: &str, forms: Perso
     if forms.contribution.period.is_empty() {
         forms.contribution.period = today.year().to_string();
     }
+    if forms.change.on.is_empty() {
+        forms.change.on = today.to_string();
+        forms.change.region = coverage.region.to_string();
+        forms.change.household_id = person.household_id.to_string();
+        forms.change.scheme = coverage.scheme.as_str().to_owned();
+        forms.change.category = coverage.category.as_str().to_owned();
+    }
+    let mut spells: Vec<SpellRow> = person.history.iter().map(|past| SpellRow::of(lang, &past.coverage, Some(past.ended_by))).collect();
+    spells.push(SpellRow::of(lang, coverage, None));
     let template = PersonTemplate {
         page,
         person: PersonRow::of(lang, &person),
@@ -265,6 +320,9 @@ pub async fn person_page(state: &App, user: &ConsoleUser, id: &str, forms: Perso
         until: forms.until,
         contribution_form: forms.contribution,
         contributions,
+        spells,
+        change_form: forms.change,
+        counties: state.policy().counties.iter().map(ToString::to_string).collect(),
         can_enrol: user.may(ENROLMENT),
         can_contribute: user.may(CONTRIBUTIONS),
         can_claims: user.may(CLAIMS),
@@ -292,6 +350,7 @@ pub async fn show(State(state): State<App>, user: ConsoleUser, Path(id): Path<St
         ("tier", Some(tier), Some(from)) => Some(lang.t_with("tier-changed", &[("tier", tier), ("from", from)])),
         ("ended", _, Some(until)) => Some(lang.t_with("coverage-ended", &[("until", until)])),
         ("contribution", _, _) => Some(lang.t("contribution-recorded")),
+        ("changed", _, Some(from)) => Some(lang.t_with("coverage-changed", &[("from", from)])),
         _ => None,
     };
     person_page(&state, &user, &id, PersonForms { notice, ..PersonForms::default() }, StatusCode::OK).await
@@ -409,6 +468,60 @@ pub async fn end_coverage(
         Ok(_) => Redirect::to(&format!("/console/people/{}?done=ended&from={until}", url_encode(&id))).into_response(),
         Err(error) if error.kind == ErrorKind::BadRequest => {
             person_page(&state, &user, &id, refuse(app_message(lang, &error)), StatusCode::BAD_REQUEST).await
+        }
+        Err(error) => app_error_page(lang, &error),
+    }
+}
+
+/// Changes a person's coverage from a day (R-ENR-5): the form beside "end coverage".
+pub async fn change_coverage(
+    State(state): State<App>,
+    user: ConsoleUser,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(input): Form<CoverageChangeForm>,
+) -> Response {
+    let lang = user.lang;
+    if !user.csrf_ok(&input.csrf) {
+        return error_page(lang, StatusCode::FORBIDDEN, "error-csrf", None);
+    }
+    if !user.may(ENROLMENT) {
+        return error_page(lang, StatusCode::FORBIDDEN, "error-forbidden", None);
+    }
+    let person_id = match parse_person_id(lang, &id) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    let mut errors = FieldErrors::default();
+    let on = parse_date(input.on.trim()).map_err(|_| errors.add("on", lang.t("field-bad-date"))).ok();
+    let region = RegionCode::parse(input.region.trim()).map_err(|e| errors.add("region", e.to_string())).ok();
+    let household = HouseholdId::parse(&input.household_id).map_err(|e| errors.add("household_id", e.to_string())).ok();
+    let scheme = Scheme::parse(&input.scheme);
+    if scheme.is_none() {
+        errors.add("scheme", lang.t("field-required"));
+    }
+    let category = PersonCategory::parse(&input.category);
+    if category.is_none() {
+        errors.add("category", lang.t("field-required"));
+    }
+    let tier = match input.tier.trim() {
+        "" => Ok(None),
+        text => text.parse::<u8>().ok().and_then(|n| Tier::new(n).ok()).map(Some).ok_or(()),
+    }
+    .map_err(|()| errors.add("tier", lang.t("field-required")))
+    .ok()
+    .flatten();
+    let refuse = |errors: FieldErrors, input: CoverageChangeForm| PersonForms { errors, change: input, ..PersonForms::default() };
+    let (Some(on), Some(region), Some(household_id), Some(scheme), Some(category)) = (on, region, household, scheme, category) else {
+        return person_page(&state, &user, &id, refuse(errors, input), StatusCode::BAD_REQUEST).await;
+    };
+    let change = yibao_app::CoverageChangeInput { on, region, household_id, scheme, category, tier };
+    match state.change_coverage(&user.principal(), &ConsoleUser::source(&headers), &person_id, change).await {
+        Ok(_) => Redirect::to(&format!("/console/people/{}?done=changed&from={on}", url_encode(&id))).into_response(),
+        Err(error) if matches!(error.kind, ErrorKind::BadRequest | ErrorKind::Unprocessable) => {
+            let mut errors = FieldErrors::default();
+            errors.add("change", app_message(lang, &error));
+            person_page(&state, &user, &id, refuse(errors, input), StatusCode::BAD_REQUEST).await
         }
         Err(error) => app_error_page(lang, &error),
     }

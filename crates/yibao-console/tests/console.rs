@@ -517,6 +517,54 @@ async fn a_tier_change_shows_when_the_new_tiers_benefits_start() {
     assert!(!crafted.body.contains("免费"));
 }
 
+/// Issue 16 item 3 (R-ENR-5): a clerk moves a resident into the employee scheme from the
+/// person's page; the page then shows both spells and why the first ended. A form missing
+/// the new scheme's tier, and a move to another county by a county clerk, are refused.
+#[tokio::test]
+async fn a_clerk_changes_a_persons_coverage_and_the_page_shows_its_history() {
+    let console = setup("coverage-change").await;
+    let clerk = console.sign_in("east.clerk").await;
+    let person = national_id("41992119720808008");
+    assert_eq!(enrol(&console, &clerk, "HH-E-MV", "419921", &[(&person, "周迁")]).await.status, StatusCode::SEE_OTHER);
+    let page = console.get(&format!("/console/people/{person}"), &clerk).await;
+    assert!(page.body.contains("id=\"change-form\""), "the form is on the page");
+    assert!(!page.body.contains("id=\"coverage-history\""), "one spell: no history yet");
+    let token = csrf(&page.body);
+    let path = format!("/console/people/{person}/coverage");
+    let to_employee = |tier: &'static str| {
+        vec![
+            ("_csrf", token.clone()),
+            ("on", "2026-07-01".to_owned()),
+            ("region", "419921".to_owned()),
+            ("household_id", "HH-E-MV".to_owned()),
+            ("scheme", "employee".to_owned()),
+            ("category", "employed".to_owned()),
+            ("tier", tier.to_owned()),
+        ]
+    };
+    let fields = to_employee("");
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = console.post(&path, &clerk, &fields).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&refused.body, "change-error").is_some_and(|e| e.contains("缴费档次")), "{}", refused.body);
+    let fields = to_employee("1");
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let changed = console.post(&path, &clerk, &fields).await;
+    assert_eq!(changed.status, StatusCode::SEE_OTHER, "{}", changed.body);
+    let shown = console.get(&changed.location, &clerk).await;
+    assert!(shown.body.contains("参保关系已变更，新参保关系自 2026-07-01 起"), "{}", shown.body);
+    assert!(shown.body.contains("id=\"coverage-history\""), "{}", shown.body);
+    assert!(shown.body.contains("<td>2026-01-01</td><td>2026-06-30</td><td>419921</td>"), "the first spell ends the day before");
+    assert!(shown.body.contains("转移到其他险种"), "why it ended");
+    assert!(shown.body.contains("<td>2026-07-01</td><td>长期</td>"), "the spell in force");
+    // Another county is the city bureau's move.
+    let mut fields = to_employee("1");
+    fields[1].1 = "2026-08-01".to_owned();
+    fields[2].1 = "419922".to_owned();
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(console.post(&path, &clerk, &fields).await.status, StatusCode::FORBIDDEN);
+}
+
 #[tokio::test]
 async fn a_settlement_shows_its_explanation_prints_a_slip_and_is_reversed_with_a_reason() {
     let console = setup("claims").await;
