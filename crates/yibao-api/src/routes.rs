@@ -200,6 +200,26 @@ async fn enrol(
     Ok((StatusCode::CREATED, Json(record)).into_response())
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeathIn {
+    #[schema(value_type = String, format = Date, example = "2026-11-30")]
+    pub died_on: Date,
+}
+
+/// Record a person's death (R-ENR-5): their coverage ends that day and is never changed,
+/// ended or enrolled again.
+#[utoipa::path(post, path = "/api/persons/{id}/death", request_body = DeathIn, params(("id" = String, Path)), responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "persons")]
+async fn record_death(
+    State(state): State<App>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Segments(id): Segments<String>,
+    Body(input): Body<DeathIn>,
+) -> Result<Response, ApiError> {
+    Ok(Json(state.record_death(&caller, &source(&headers), &person_id(&id)?, input.died_on).await?).into_response())
+}
+
 /// A change of coverage (R-ENR-5): from `on`, insured in `region` under `scheme` as
 /// `category`, in household `household_id` of that county.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -681,7 +701,7 @@ async fn health(State(state): State<App>) -> Json<serde_json::Value> {
 #[openapi(
     info(title = "Yibao API", description = "A city's public basic medical and maternity insurance: enrolment, contributions, one-bill settlement.\n\n**Status codes.** A request that cannot be read (JSON syntax, a missing or mistyped field, a value that does not match its pattern, a query or path parameter that does not parse, a body that is not JSON) is `400 request.malformed`. A readable request the rules refuse is `422` with the rule's own code, or `401` (no or unknown credentials), `403` (not for this caller), `404` (no such record), `409` (it contradicts what is stored), `429` (held back, with `Retry-After`). An unknown route is `404 route.not_found`, another method on a known route `405 request.method_not_allowed` with `Allow`, a body over 4 MiB `413 request.too_large`. Every error body is `{\"code\", \"message\"}`; `code` is stable.\n\n**Money.** Every amount is yuan as a decimal string: answers have exactly two decimals (`\"12.50\"`), requests at most two (`\"12.5\"`, or whole yuan as an integer); floats are refused. Nested documents (a settlement, a claim, a contribution's breakdown) are JSON objects. The audit trail's `detail` is the exact text its hash chain covers."),
     modifiers(&Contract),
-    paths(sign_in, sign_out, me, crate::admin::change_own_password, crate::admin::list_staff, crate::admin::create_staff, crate::admin::update_staff, crate::admin::list_institutions, crate::admin::create_institution, crate::admin::update_institution, crate::admin::rotate_api_key, crate::payment::change_agreement, crate::payment::payment_year, crate::payment::clear_year, crate::payment::statement, crate::payment::register_physician, crate::payment::physicians, crate::payment::penalize, create_household, enrol, search, person, update_person, change_tier, cancel_tier_change, change_coverage, end_coverage, file_referral, referrals_of, accumulators, person_claims, record_contribution, contributions_of, arrears, pre_settle, settle_claim, get_settlement, reverse, audit_trail, audit_verify, crate::funds::run_pooling, crate::funds::pooling_runs, crate::funds::preview_pooling, crate::funds::record_receipt, crate::funds::accounts, crate::funds::movements, crate::funds::check, crate::funds::close_year, crate::funds::preview_year_end, crate::funds::year_closes, crate::funds::credit_interest, crate::funds::set_budget, crate::funds::budget_execution, crate::funds::prepare_handover, crate::funds::confirm_handover, crate::funds::handovers, crate::funds::establish_legacy_deficit, crate::funds::record_legacy_repayment, crate::funds::legacy_deficits, crate::funds::set_targets, crate::funds::targets, crate::funds::monthly_indicators, crate::reforms::simulate_reform, crate::policy::versions, crate::policy::propose, crate::policy::version, crate::policy::approve, crate::policy::reject, crate::catalogue::load, crate::catalogue::loads, crate::catalogue::proposals, crate::catalogue::proposal, crate::catalogue::approve, crate::catalogue::reject, crate::catalogue::item, health),
+    paths(sign_in, sign_out, me, crate::admin::change_own_password, crate::admin::list_staff, crate::admin::create_staff, crate::admin::update_staff, crate::admin::list_institutions, crate::admin::create_institution, crate::admin::update_institution, crate::admin::rotate_api_key, crate::payment::change_agreement, crate::payment::payment_year, crate::payment::clear_year, crate::payment::statement, crate::payment::register_physician, crate::payment::physicians, crate::payment::penalize, create_household, enrol, search, person, update_person, change_tier, cancel_tier_change, change_coverage, record_death, end_coverage, file_referral, referrals_of, accumulators, person_claims, record_contribution, contributions_of, arrears, pre_settle, settle_claim, get_settlement, reverse, audit_trail, audit_verify, crate::funds::run_pooling, crate::funds::pooling_runs, crate::funds::preview_pooling, crate::funds::record_receipt, crate::funds::accounts, crate::funds::movements, crate::funds::check, crate::funds::close_year, crate::funds::preview_year_end, crate::funds::year_closes, crate::funds::credit_interest, crate::funds::set_budget, crate::funds::budget_execution, crate::funds::prepare_handover, crate::funds::confirm_handover, crate::funds::handovers, crate::funds::establish_legacy_deficit, crate::funds::record_legacy_repayment, crate::funds::legacy_deficits, crate::funds::set_targets, crate::funds::targets, crate::funds::monthly_indicators, crate::reforms::simulate_reform, crate::policy::versions, crate::policy::propose, crate::policy::version, crate::policy::approve, crate::policy::reject, crate::catalogue::load, crate::catalogue::loads, crate::catalogue::proposals, crate::catalogue::proposal, crate::catalogue::approve, crate::catalogue::reject, crate::catalogue::item, health),
     components(schemas(ErrorBody, crate::admin::StaffIn, crate::admin::StaffUpdateIn, crate::admin::PasswordChangeIn, crate::admin::InstitutionIn, crate::admin::InstitutionUpdateIn, crate::admin::InstitutionKeyOut, crate::payment::AgreementIn, crate::payment::PhysicianIn, crate::payment::PenaltyIn, SignIn, SessionOut, Me, HouseholdIn, EnrolIn, PersonUpdateIn, TierChangeIn, TierChangeOut, EndCoverageIn, ContributionIn, ArrearsOut, crate::wire::PersonArrearsOut, crate::wire::CountyArrearsOut, ClaimOut, ContributionOut, crate::wire::LegacyOut, crate::wire::InstalmentOut, crate::wire::DueOut, crate::wire::ExecutionOut, crate::wire::MonthOut, crate::wire::ComparisonOut, crate::wire::ChangeOut, crate::wire::ClaimIn, crate::wire::ClaimLineIn, crate::wire::DeliveryIn, crate::wire::TermsDoc, crate::wire::UnitTargetsIn, crate::funds::LegacyIn, SettleIn, PreSettleIn, SettleOut, ReversalIn, ReferralIn, crate::funds::PoolingRunIn, crate::funds::ReceiptIn, crate::funds::AccountOut, crate::funds::CheckOut, crate::funds::YearCloseIn, crate::funds::InterestIn, crate::funds::BudgetIn, crate::funds::HandoverIn, crate::funds::ConfirmationIn, crate::funds::RepaymentIn, crate::funds::TargetsIn, crate::reforms::SimulationIn, crate::policy::ProposalIn, crate::policy::DecisionIn, crate::policy::VersionOut, crate::policy::ChangeOut, crate::catalogue::CatalogueLoadOut, crate::catalogue::CatalogueTermsOut, crate::catalogue::CatalogueVersionOut, crate::catalogue::CatalogueItemOut, crate::catalogue::CatalogueRejectionIn)),
     tags((name = "session"), (name = "administration"), (name = "persons"), (name = "contributions"), (name = "settlements"), (name = "funds"), (name = "policy"), (name = "audit"))
 )]
@@ -713,6 +733,7 @@ pub fn router() -> Router<App> {
         .route("/api/persons/{id}/referrals", post(file_referral).get(referrals_of))
         .route("/api/persons/{id}/end-coverage", post(end_coverage))
         .route("/api/persons/{id}/coverage-changes", post(change_coverage))
+        .route("/api/persons/{id}/death", post(record_death))
         .route("/api/persons/{id}/accumulators", get(accumulators))
         .route("/api/persons/{id}/claims", get(person_claims))
         .route("/api/persons/{id}/contributions", post(record_contribution).get(contributions_of))

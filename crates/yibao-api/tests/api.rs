@@ -693,6 +693,28 @@ async fn coverage_change_flow(api: &Api) {
     let (status, third) = settle("MV-3", "2026-05-03").await;
     assert_eq!((status, third["settlement"]["insutype"].as_str()), (StatusCode::CREATED, Some("390")), "{third}");
     assert_eq!(admissions().await, Some(2), "the city's resident year carried across the county move");
+    // Coverage cannot end before a claim settled under it, nor change after a death.
+    let refused =
+        api.call("POST", &format!("/api/persons/{id}/end-coverage"), Auth::Token(&west), Some(json!({ "until": "2026-05-02" }))).await;
+    assert_eq!(code(&refused), (StatusCode::UNPROCESSABLE_ENTITY, Some("person.change_after_claims")), "{}", refused.1);
+    let death = format!("/api/persons/{id}/death");
+    let refused = api.call("POST", &death, Auth::Token(&west), Some(json!({ "died_on": "2099-01-01" }))).await;
+    assert_eq!(code(&refused), (StatusCode::UNPROCESSABLE_ENTITY, Some("person.bad_date")), "a death after today: {}", refused.1);
+    let (status, dead) = api.call("POST", &death, Auth::Token(&west), Some(json!({ "died_on": "2026-05-20" }))).await;
+    assert_eq!(
+        (status, dead["died_on"].as_str(), dead["coverage"]["coverage_until"].as_str()),
+        (StatusCode::OK, Some("2026-05-20"), Some("2026-05-20")),
+        "{dead}"
+    );
+    let again = json!({ "on": "2026-06-01", "region": "419922", "household_id": "HH-MV-W", "scheme": "resident", "category": "resident", "tier": 3 });
+    let refused = api.call("POST", &path, Auth::Token(&west), Some(again)).await;
+    assert_eq!(code(&refused), (StatusCode::UNPROCESSABLE_ENTITY, Some("person.deceased")), "{}", refused.1);
+    // A newborn joins the household, covered from the day of birth, never before it.
+    let newborn = |from: &str| json!({ "person_id": "419922202610010028", "name": "钱新", "household_id": "HH-MV-W", "region": "419922", "scheme": "resident", "category": "resident", "tier": 3, "coverage_from": from });
+    let refused = api.call("POST", "/api/persons", Auth::Token(&west), Some(newborn("2026-09-30"))).await;
+    assert_eq!(code(&refused), (StatusCode::UNPROCESSABLE_ENTITY, Some("person.bad_date")), "covered before birth: {}", refused.1);
+    let (status, body) = api.call("POST", "/api/persons", Auth::Token(&west), Some(newborn("2026-10-01"))).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     let auditor = api.sign_in("auditor").await;
     let (status, check) = api.call("GET", "/api/funds/check", Auth::Token(&auditor), None).await;
     assert_eq!((status, check["sound"].as_bool()), (StatusCode::OK, Some(true)), "{check}");

@@ -235,6 +235,7 @@ catalogue! {
     "person.change_after_claims" => "变更日期之后已有按原参保关系结算的费用，请改晚变更日期或先冲正该结算：{detail}", DETAIL;
     "person.change_before_start" => "参保关系变更须晚于本次参保开始日期，否则请更正参保登记：{detail}", DETAIL;
     "person.change_nothing" => "参保关系没有任何变化：{detail}", DETAIL;
+    "person.deceased" => "此人已死亡，参保关系已于死亡之日终止，不能再变更：{detail}", DETAIL;
     "person.employee_only" => "公务员医疗补助和企业补充医疗保险只适用于职工医保参保人", DETAIL;
     "person.history_full" => "此人的参保关系变更次数已达上限：{detail}", DETAIL;
     "person.moved" => "结算期间此人已转移到另一区县，未写入任何数据，请重新提交：{detail}", DETAIL;

@@ -250,6 +250,14 @@ impl App {
         if coverage.coverage_until.is_some() {
             return Err(AppError::bad_request("person.bad_date", "an enrolment is for coverage that has not ended"));
         }
+        // A newborn is covered from the day of birth at the earliest (the national ID says it).
+        let born = coverage.person_id.birth_date();
+        if coverage.coverage_from < born {
+            return Err(AppError::bad_request(
+                "person.bad_date",
+                format!("coverage cannot begin on {}, before the person was born on {born}", coverage.coverage_from),
+            ));
+        }
         let employee = coverage.scheme == Scheme::Employee;
         if coverage.personal_account_balance.is_negative()
             || (!employee && (!coverage.personal_account_balance.is_zero() || coverage.use_personal_account))
@@ -429,6 +437,25 @@ impl App {
         };
         let changed = store!(self, change_coverage(&principal.actor(source, self.now()), scope, person_id, change, input.household_id));
         changed.map_err(AppError::from)
+    }
+
+    /// Records a person's death on `died_on` (R-ENR-5): not after today, and not before
+    /// they were born (`person.bad_date`). Their coverage ends that day; it is never changed,
+    /// ended or enrolled again (`person.deceased`); a claim settled with a date of service
+    /// after it refuses the record (`person.change_after_claims`: reverse it first).
+    pub async fn record_death(
+        &self,
+        principal: &Principal,
+        source: &str,
+        person_id: &NationalId,
+        died_on: Date,
+    ) -> Result<PersonRecord, AppError> {
+        let scope = principal.scope(roles::ENROLMENT)?;
+        self.not_after_today("person.bad_date", "a death on", died_on)?;
+        if died_on < person_id.birth_date() {
+            return Err(AppError::bad_request("person.bad_date", format!("a death on {died_on} is before the person was born")));
+        }
+        Ok(store!(self, record_death(&principal.actor(source, self.now()), scope, person_id, died_on))?)
     }
 
     /// Ends coverage on `until` (the last covered day): not before coverage began, and not

@@ -1635,10 +1635,25 @@ pub async fn run_coverage_changes<S: Store + yibao_store::FundStore>(store: Arc<
     let back = store.change_coverage(&clerk(WEST), region(WEST), &id, again, hh("HH-MOVE-WEST")).await.expect("re-enrol");
     assert_eq!(back.history[2].ended_by, yibao_engine::CoverageChangeKind::Reenrolment);
     assert_eq!(back.history[2].coverage.coverage_until, Some(date!(2026 - 04 - 30)));
+    // A newborn-to-death life ends: coverage ends on the day of death and is never changed.
+    let dead = store.record_death(&clerk(WEST), region(WEST), &id, date!(2026 - 06 - 10)).await.expect("death");
+    assert_eq!((dead.died_on, dead.coverage.coverage_until), (Some(date!(2026 - 06 - 10)), Some(date!(2026 - 06 - 10))));
+    let mut dead_claim = claim("MOVE-DEAD", 1000, 28);
+    (dead_claim.admission_date, dead_claim.discharge_date) = (date!(2026 - 06 - 11), date!(2026 - 06 - 11));
+    let after_death = settle(dead_claim).await;
+    assert!(matches!(&after_death, Err(e) if e.code() == "settle.not_covered"), "a claim after the death is refused: {after_death:?}");
+    let again = yibao_engine::CoverageChange { on: date!(2026 - 07 - 01), region: region(WEST), ..to_resident(date!(2026 - 07 - 01)) };
+    for refused in [
+        store.change_coverage(&clerk(WEST), region(WEST), &id, again, hh("HH-MOVE-WEST")).await,
+        store.end_coverage(&clerk(WEST), region(WEST), &id, date!(2026 - 06 - 30)).await,
+        store.record_death(&clerk(WEST), region(WEST), &id, date!(2026 - 06 - 11)).await,
+    ] {
+        assert!(matches!(&refused, Err(e) if e.code() == "person.deceased"), "{refused:?}");
+    }
     assert!(book_breaches(store).await.is_empty(), "the books hold: {:?}", book_breaches(store).await);
     let verification = verify_audit(store).await.expect("verify");
     assert!(verification.breaks.is_empty(), "{:?}", verification.breaks);
-    for (place, action) in [(EAST, "person.move_out"), (WEST, "person.move_in"), (EAST, "person.change_coverage")] {
+    for (place, action) in [(EAST, "person.move_out"), (WEST, "person.move_in"), (EAST, "person.change_coverage"), (WEST, "person.death")] {
         let entries = store.audit_entries(region(place), 0, 100_000).await.expect("audit");
         assert!(entries.iter().any(|e| e.action == action && e.entity == id.as_str()), "{place} audits {action}");
     }

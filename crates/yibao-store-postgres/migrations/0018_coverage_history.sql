@@ -4,3 +4,5 @@
 -- and what its contributions refer to) and opens one in the new county, which the index
 -- then names.
 ALTER TABLE persons ADD COLUMN history jsonb NOT NULL DEFAULT '[]'::jsonb;
+-- The day a person died, when the register was told (coverage ends on it; no re-enrolment).
+ALTER TABLE persons ADD COLUMN died_on text;

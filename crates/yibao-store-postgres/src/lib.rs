@@ -407,6 +407,7 @@ pub(crate) async fn insert_person(
         household_id: person.household_id,
         coverage: person.coverage,
         history: Vec::new(),
+        died_on: None,
         enrolled_at: actor.at,
         updated_at: actor.at,
     };
@@ -491,6 +492,7 @@ pub(crate) fn person_from_row(row: &PgRow) -> Result<PersonRecord, StoreError> {
         enrolled_at: time_of(row.try_get("enrolled_at").map_err(backend)?)?,
         updated_at: time_of(row.try_get("updated_at").map_err(backend)?)?,
         history: from_json(row.try_get("history").map_err(backend)?)?,
+        died_on: row.try_get::<Option<&str>, _>("died_on").map_err(backend)?.map(yibao_store::stored::date_of).transpose()?,
     })
 }
 
@@ -515,7 +517,7 @@ pub(crate) fn claim_from_row(row: &PgRow) -> Result<ClaimRecord, StoreError> {
 }
 
 const PERSON_COLUMNS: &str =
-    "person_id, name, card_no, household_id, coverage::text AS coverage, enrolled_at, updated_at, history::text AS history";
+    "person_id, name, card_no, household_id, coverage::text AS coverage, enrolled_at, updated_at, history::text AS history, died_on";
 pub(crate) const CLAIM_COLUMNS: &str = "region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, settlement, claim, reversed_at, reversal_reason";
 
 /// The person's settled claims at `institution`: (institution, claim JSON).
@@ -622,7 +624,7 @@ pub(crate) async fn load_person(
 async fn locate(tx: &mut PgConnection, scope: RegionCode, person: &NationalId) -> Result<(RegionCode, PersonRecord), StoreError> {
     let row = sqlx::query(
         "SELECT p.person_id, p.name, p.card_no, p.household_id, p.coverage::text AS coverage, p.enrolled_at, p.updated_at, \
-         p.history::text AS history, p.region_code \
+         p.history::text AS history, p.died_on, p.region_code \
          FROM person_index i JOIN persons p ON p.region_code = i.region_code AND p.person_id = i.person_id WHERE i.person_id = $1",
     )
     .bind(person.as_str())
@@ -635,6 +637,17 @@ async fn locate(tx: &mut PgConnection, scope: RegionCode, person: &NationalId) -
         return Err(StoreError::PersonNotFound(person.to_string()));
     }
     Ok((region, person_from_row(&row)?))
+}
+
+/// The settlements of the person's live claims booked in `region` for `year` or later.
+async fn settled_from(tx: &mut PgConnection, region: RegionCode, person: &NationalId, year: i32) -> Result<Vec<String>, StoreError> {
+    sqlx::query_scalar("SELECT settlement FROM claims WHERE region_code = $1 AND person_id = $2 AND year >= $3 AND status = 'settled'")
+        .bind(region.to_string())
+        .bind(person.as_str())
+        .bind(year)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)
 }
 
 /// Changes a person's coverage inside `tx` (see [`Store::change_coverage`]). Locks as a
@@ -662,17 +675,13 @@ async fn change_coverage_in(
     if person_region(tx, scope, person).await? != region {
         return Err(yibao_store::moved_meanwhile(person));
     }
+    if let Some(died_on) = record.died_on {
+        return Err(yibao_store::deceased(died_on));
+    }
     let change = yibao_engine::CoverageChange { household_changes: household != record.household_id, ..change };
     let (mut ended, next) = yibao_engine::change_coverage(&record.coverage, &record.history, &change)
         .map_err(|e| StoreError::Refused { code: e.code(), message: e.to_string() })?;
-    let settled: Vec<String> =
-        sqlx::query_scalar("SELECT settlement FROM claims WHERE region_code = $1 AND person_id = $2 AND year >= $3 AND status = 'settled'")
-            .bind(region.to_string())
-            .bind(person.as_str())
-            .bind(change.on.year())
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(backend)?;
+    let settled = settled_from(tx, region, person, change.on.year()).await?;
     yibao_store::check_no_claims_from(change.on, settled.iter().map(String::as_str))?;
     let household_there: Option<i32> = sqlx::query_scalar("SELECT 1 FROM households WHERE region_code = $1 AND household_id = $2")
         .bind(change.region.to_string())
@@ -963,10 +972,33 @@ impl Store for PostgresStore {
         Ok(record)
     }
 
+    async fn record_death(&self, actor: &Actor, scope: RegionCode, person: &NationalId, died_on: Date) -> Result<PersonRecord, StoreError> {
+        let mut tx = self.write().await?;
+        let (region, mut record) = locate_for_update(&mut tx, scope, person).await?;
+        record.record_death(died_on)?;
+        let settled = settled_from(&mut tx, region, person, died_on.year()).await?;
+        yibao_store::check_no_claims_after(died_on, settled.iter().map(String::as_str))?;
+        record.updated_at = actor.at;
+        sqlx::query("UPDATE persons SET coverage = $1::jsonb, died_on = $2, updated_at = $3 WHERE region_code = $4 AND person_id = $5")
+            .bind(json(&record.coverage)?)
+            .bind(died_on.to_string())
+            .bind(actor.at_text())
+            .bind(region.to_string())
+            .bind(person.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        audit(&mut tx, actor, region, "person.death", person.as_str(), format!("{{\"died_on\":\"{died_on}\"}}")).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(record)
+    }
+
     async fn end_coverage(&self, actor: &Actor, scope: RegionCode, person: &NationalId, until: Date) -> Result<PersonRecord, StoreError> {
         let mut tx = self.write().await?;
         let (region, mut record) = locate_for_update(&mut tx, scope, person).await?;
         record.end_coverage(until)?;
+        let settled = settled_from(&mut tx, region, person, until.year()).await?;
+        yibao_store::check_no_claims_after(until, settled.iter().map(String::as_str))?;
         save_coverage(&mut tx, actor, region, person, &record.coverage).await?;
         audit(&mut tx, actor, region, "person.end_coverage", person.as_str(), format!("{{\"until\":\"{until}\"}}")).await?;
         tx.commit().await.map_err(backend)?;

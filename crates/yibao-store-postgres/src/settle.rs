@@ -399,11 +399,11 @@ const ACC_LOCK: &str = "SELECT a.region_code, a.person_id, a.year, a.state \
 
 /// The persons' rows, locked one by one in the order given (sorted by the caller), as above.
 const PERSONS_LOCK: &str = "SELECT p.region_code, p.person_id, p.name, p.card_no, p.household_id, p.coverage, p.enrolled_at, p.updated_at, \
-         p.history \
+         p.history, p.died_on \
      FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(region_code, person_id, n) \
      CROSS JOIN LATERAL ( \
          SELECT p.region_code, p.person_id, p.name, p.card_no, p.household_id, p.coverage::text AS coverage, p.enrolled_at, p.updated_at, \
-             p.history::text AS history \
+             p.history::text AS history, p.died_on \
          FROM persons p WHERE p.region_code = u.region_code AND p.person_id = u.person_id FOR NO KEY UPDATE \
      ) p ORDER BY u.n";
 

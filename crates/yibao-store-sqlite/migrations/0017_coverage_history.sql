@@ -4,3 +4,5 @@
 -- insured, and what its contributions refer to) and opens one in the new county, which
 -- the index then names.
 ALTER TABLE persons ADD COLUMN history TEXT NOT NULL DEFAULT '[]';
+-- The day a person died, when the register was told (coverage ends on it; no re-enrolment).
+ALTER TABLE persons ADD COLUMN died_on TEXT;

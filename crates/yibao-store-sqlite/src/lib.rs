@@ -322,6 +322,7 @@ pub(crate) fn insert_person(conn: &Connection, actor: &Actor, scope: RegionCode,
         household_id: person.household_id,
         coverage: person.coverage,
         history: Vec::new(),
+        died_on: None,
         enrolled_at: actor.at,
         updated_at: actor.at,
     };
@@ -410,7 +411,7 @@ const REGIONS_ON_RECORD: &str = "SELECT region_code FROM audit_log UNION SELECT 
      UNION SELECT substr(region_code, 1, 4) || '00' FROM legacy_deficits UNION SELECT substr(region_code, 1, 4) || '00' FROM county_targets \
      ORDER BY 1";
 
-const PERSON_BY_KEY: &str = "SELECT person_id, name, card_no, household_id, coverage, enrolled_at, updated_at, history FROM persons WHERE region_code = ?1 AND person_id = ?2";
+const PERSON_BY_KEY: &str = "SELECT person_id, name, card_no, household_id, coverage, enrolled_at, updated_at, history, died_on FROM persons WHERE region_code = ?1 AND person_id = ?2";
 /// The conditions of a person search (`?1`..`?6`), shared by the page and its count.
 const PERSON_MATCH: &str = "FROM persons WHERE region_code BETWEEN ?1 AND ?2 \
      AND (?3 IS NULL OR person_id = ?3) AND (?4 IS NULL OR name LIKE ?4 || '%' ESCAPE '\\') \
@@ -431,6 +432,7 @@ fn person_from_row(row: &Row<'_>) -> Result<PersonRecord, StoreError> {
         enrolled_at: time_of(&col::<String>(row, 5)?)?,
         updated_at: time_of(&col::<String>(row, 6)?)?,
         history: from_json(&col::<String>(row, 7)?)?,
+        died_on: col::<Option<String>>(row, 8)?.as_deref().map(yibao_store::stored::date_of).transpose()?,
     })
 }
 
@@ -648,6 +650,16 @@ fn settle_in(
     Ok(SettleOutcome { claim: record, replayed: false })
 }
 
+/// The settlements of the person's live claims booked in `region` for `year` or later.
+fn settled_from(conn: &Connection, region: RegionCode, person: &NationalId, year: i32) -> Result<Vec<String>, StoreError> {
+    query_all(
+        conn,
+        "SELECT settlement FROM claims WHERE region_code = ?1 AND person_id = ?2 AND year >= ?3 AND status = 'settled'",
+        params![region.to_string(), person.as_str(), year],
+        |row| col::<String>(row, 0),
+    )
+}
+
 /// Changes a person's coverage inside the writer's transaction (see [`Store::change_coverage`]).
 fn change_coverage_in(
     conn: &Connection,
@@ -659,15 +671,13 @@ fn change_coverage_in(
 ) -> Result<PersonRecord, StoreError> {
     let (region, mut record) = locate(conn, scope, person)?;
     check_scope(scope, change.region)?;
+    if let Some(died_on) = record.died_on {
+        return Err(yibao_store::deceased(died_on));
+    }
     let change = CoverageChange { household_changes: household != record.household_id, ..change };
     let (mut ended, next) = yibao_engine::change_coverage(&record.coverage, &record.history, &change)
         .map_err(|e| StoreError::Refused { code: e.code(), message: e.to_string() })?;
-    let settled = query_all(
-        conn,
-        "SELECT settlement FROM claims WHERE region_code = ?1 AND person_id = ?2 AND year >= ?3 AND status = 'settled'",
-        params![region.to_string(), person.as_str(), change.on.year()],
-        |row| col::<String>(row, 0),
-    )?;
+    let settled = settled_from(conn, region, person, change.on.year())?;
     yibao_store::check_no_claims_from(change.on, settled.iter().map(String::as_str))?;
     let household_there = query_opt(
         conn,
@@ -843,7 +853,7 @@ impl Store for SqliteStore {
             )?
             .unwrap_or(0);
             let sql = format!(
-                "SELECT person_id, name, card_no, household_id, coverage, enrolled_at, updated_at, history {PERSON_MATCH} \
+                "SELECT person_id, name, card_no, household_id, coverage, enrolled_at, updated_at, history, died_on {PERSON_MATCH} \
                  ORDER BY region_code, person_id LIMIT ?7 OFFSET ?8"
             );
             let persons =
@@ -878,11 +888,30 @@ impl Store for SqliteStore {
         self.write(move |conn| change_coverage_in(conn, &actor, scope, &person, change, household)).await
     }
 
+    async fn record_death(&self, actor: &Actor, scope: RegionCode, person: &NationalId, died_on: Date) -> Result<PersonRecord, StoreError> {
+        let (actor, person) = (actor.clone(), *person);
+        self.write(move |conn| {
+            let (region, mut record) = locate(conn, scope, &person)?;
+            record.record_death(died_on)?;
+            yibao_store::check_no_claims_after(died_on, settled_from(conn, region, &person, died_on.year())?.iter().map(String::as_str))?;
+            record.updated_at = actor.at;
+            exec(
+                conn,
+                "UPDATE persons SET coverage = ?1, died_on = ?2, updated_at = ?3 WHERE region_code = ?4 AND person_id = ?5",
+                params![json(&record.coverage)?, died_on.to_string(), actor.at_text(), region.to_string(), person.as_str()],
+            )?;
+            audit(conn, &actor, region, "person.death", person.as_str(), format!("{{\"died_on\":\"{died_on}\"}}"))?;
+            Ok(record)
+        })
+        .await
+    }
+
     async fn end_coverage(&self, actor: &Actor, scope: RegionCode, person: &NationalId, until: Date) -> Result<PersonRecord, StoreError> {
         let (actor, person) = (actor.clone(), *person);
         self.write(move |conn| {
             let (region, mut record) = locate(conn, scope, &person)?;
             record.end_coverage(until)?;
+            yibao_store::check_no_claims_after(until, settled_from(conn, region, &person, until.year())?.iter().map(String::as_str))?;
             save_coverage(conn, &actor, region, &person, &record.coverage)?;
             audit(conn, &actor, region, "person.end_coverage", person.as_str(), format!("{{\"until\":\"{until}\"}}"))?;
             record.updated_at = actor.at;

@@ -191,26 +191,60 @@ pub fn moved_meanwhile(person: &NationalId) -> StoreError {
     }
 }
 
-/// Refuses a change on `on` when a claim settled under the spell now in force has a date of
-/// service on or after it (`settlements` are the settled claims' settlement JSON).
-pub fn check_no_claims_from<'a>(on: Date, settlements: impl IntoIterator<Item = &'a str>) -> Result<(), StoreError> {
+/// The first date of service on or after `on` among settled claims (`settlements` are their
+/// settlement JSON), if any.
+fn first_claim_from<'a>(on: Date, settlements: impl IntoIterator<Item = &'a str>) -> Result<Option<Date>, StoreError> {
     #[derive(serde::Deserialize)]
     struct Dated {
         service_date: Option<Date>,
     }
+    let mut first: Option<Date> = None;
     for settlement in settlements {
         let dated: Dated =
             serde_json::from_str(settlement).map_err(|e| StoreError::Backend(format!("a stored settlement is unreadable: {e}")))?;
         if let Some(date) = dated.service_date.filter(|date| *date >= on) {
-            return Err(StoreError::Refused {
-                code: "person.change_after_claims",
-                message: format!(
-                    "a claim dated {date} was settled under the coverage in force; a change from {on} would leave it under the wrong coverage: date the change after it, or reverse the claim first"
-                ),
-            });
+            first = Some(first.map_or(date, |f| f.min(date)));
         }
     }
-    Ok(())
+    Ok(first)
+}
+
+/// Refuses a change on `on` when a claim settled under the spell now in force has a date of
+/// service on or after it: no change rewrites a settled claim (`person.change_after_claims`).
+pub fn check_no_claims_from<'a>(on: Date, settlements: impl IntoIterator<Item = &'a str>) -> Result<(), StoreError> {
+    match first_claim_from(on, settlements)? {
+        None => Ok(()),
+        Some(date) => Err(StoreError::Refused {
+            code: "person.change_after_claims",
+            message: format!(
+                "a claim dated {date} was settled under the coverage in force; a change from {on} would leave it under the wrong coverage: date the change after it, or reverse the claim first"
+            ),
+        }),
+    }
+}
+
+/// Refuses ending coverage on `until` when a claim settled under it has a date of service
+/// after that day (`person.change_after_claims`).
+pub fn check_no_claims_after<'a>(until: Date, settlements: impl IntoIterator<Item = &'a str>) -> Result<(), StoreError> {
+    let Some(next) = until.next_day() else { return Ok(()) };
+    match first_claim_from(next, settlements)? {
+        None => Ok(()),
+        Some(date) => Err(StoreError::Refused {
+            code: "person.change_after_claims",
+            message: format!(
+                "a claim dated {date} was settled under this coverage; it cannot end on {until}, before that claim: reverse the claim first, or end it later"
+            ),
+        }),
+    }
+}
+
+/// A change refused because the person has died (`person.deceased`).
+#[must_use]
+pub fn deceased(died_on: Date) -> StoreError {
+    StoreError::Refused {
+        code: "person.deceased",
+        message: format!("the person died on {died_on}: their coverage ended that day and is not changed again"),
+    }
 }
 
 /// A stay's days as settled: (institution, claim id, admission, discharge) of a live
@@ -509,7 +543,19 @@ pub trait Store: Send + Sync + 'static {
         household: HouseholdId,
     ) -> impl Future<Output = Result<PersonRecord, StoreError>> + Send;
 
-    /// Ends coverage on `until` (the last covered day).
+    /// Records a person's death (R-ENR-5): their coverage ends on `died_on` (or earlier, if it
+    /// had ended), and it is never changed or ended again (`person.deceased`). Refused when a
+    /// claim was settled with a date of service after it (`person.change_after_claims`).
+    fn record_death(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        person: &NationalId,
+        died_on: Date,
+    ) -> impl Future<Output = Result<PersonRecord, StoreError>> + Send;
+
+    /// Ends coverage on `until` (the last covered day). Refused when a claim was settled
+    /// with a date of service after it (`person.change_after_claims`).
     fn end_coverage(
         &self,
         actor: &Actor,

@@ -72,6 +72,9 @@ pub struct PersonRecord {
     /// The spells before it, oldest first (R-ENR-5): each ended the day before the next
     /// began, or earlier when the person re-enrolled after a gap.
     pub history: Vec<yibao_engine::PastCoverage>,
+    /// The day the person died (their coverage ends on it; they are never enrolled again).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub died_on: Option<time::Date>,
     #[serde(with = "time::serde::rfc3339")]
     pub enrolled_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -351,7 +354,26 @@ impl PersonRecord {
     }
 
     /// Ends coverage on `until` (the last covered day), not before coverage began.
+    /// Records the person's death: their coverage ends on `died_on`, or stays ended earlier.
+    pub fn record_death(&mut self, died_on: time::Date) -> Result<(), StoreError> {
+        if let Some(earlier) = self.died_on {
+            return Err(crate::deceased(earlier));
+        }
+        if died_on < self.coverage.coverage_from {
+            return Err(StoreError::Invalid(format!(
+                "a death on {died_on} is before the coverage in force began on {}: correct the enrolment or the date",
+                self.coverage.coverage_from
+            )));
+        }
+        self.coverage.coverage_until = Some(self.coverage.coverage_until.map_or(died_on, |until| until.min(died_on)));
+        self.died_on = Some(died_on);
+        Ok(())
+    }
+
     pub fn end_coverage(&mut self, until: time::Date) -> Result<(), StoreError> {
+        if let Some(died_on) = self.died_on {
+            return Err(crate::deceased(died_on));
+        }
         if until < self.coverage.coverage_from {
             return Err(StoreError::Invalid(format!("coverage cannot end on {until}, before it began on {}", self.coverage.coverage_from)));
         }

@@ -59,6 +59,11 @@ pub fn period_of(text: &str) -> Result<yibao_domain::Period, StoreError> {
     yibao_domain::Period::parse(text).map_err(|e| StoreError::Backend(format!("stored {e}")))
 }
 
+/// A stored calendar day (`2026-03-01`) read back.
+pub fn date_of(text: &str) -> Result<time::Date, StoreError> {
+    yibao_domain::parse_date(text).map_err(|e| StoreError::Backend(format!("a stored date '{text}' is unreadable: {e}")))
+}
+
 /// A stored timestamp (RFC 3339) read back.
 pub fn time_of(text: &str) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::parse(text, &Rfc3339).map_err(|e| StoreError::Backend(format!("a stored timestamp '{text}' is unreadable: {e}")))
