@@ -667,6 +667,15 @@ async fn coverage_change_flow(api: &Api) {
     wrong_category["category"] = json!("employed");
     let refused = api.call("POST", &path, Auth::Token(&east), Some(wrong_category)).await;
     assert_eq!(code(&refused), (StatusCode::UNPROCESSABLE_ENTITY, Some("person.bad_category")), "{}", refused.1);
+    let mut ahead = to_resident.clone();
+    ahead["on"] = json!("2099-01-01");
+    let refused = api.call("POST", &path, Auth::Token(&east), Some(ahead)).await;
+    assert_eq!(
+        code(&refused),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("person.bad_date")),
+        "a change is not recorded ahead: {}",
+        refused.1
+    );
     let mut before_claim = to_resident.clone();
     before_claim["on"] = json!("2026-03-01");
     let refused = api.call("POST", &path, Auth::Token(&east), Some(before_claim)).await;

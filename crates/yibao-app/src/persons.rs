@@ -399,6 +399,9 @@ impl App {
     ) -> Result<PersonRecord, AppError> {
         let scope = principal.scope(roles::ENROLMENT)?;
         self.check_county(input.region)?;
+        // A change is recorded when it happens, not ahead: until then the coverage in force
+        // is the old one, for claims and contributions alike.
+        self.not_after_today("person.bad_date", "a coverage change on", input.on)?;
         let policy = self.policy();
         let tiers = policy.tiers_for(input.scheme);
         let tier = match (tiers.is_empty(), input.tier) {

@@ -125,7 +125,8 @@ pub fn change_coverage(
         return Err(CoverageChangeError::CountyWithoutHousehold);
     }
     let ended_already = current.coverage_until.is_some_and(|until| until < change.on);
-    let tier_now = current.tier_history.as_ref().map(|h| h.initial);
+    // The tier the person last chose (a change still waiting counts: it is their choice).
+    let tier_now = current.tier_history.as_ref().map(|h| h.changes.last().map_or(h.initial, |c| c.tier));
     let ended_by = if ended_already {
         CoverageChangeKind::Reenrolment
     } else if change.scheme != current.scheme {
@@ -153,7 +154,8 @@ pub fn change_coverage(
         scheme: change.scheme,
         category: change.category,
         coverage_from: change.on,
-        coverage_until: None,
+        // An end already set for a later day (a planned departure) still applies.
+        coverage_until: if ended_already { None } else { current.coverage_until },
         tier_history: change.tier.map(|initial| TierHistory { initial, since: change.on, changes: Vec::new() }),
         assistance_group: current.assistance_group,
         supplementary: current.supplementary,
@@ -165,6 +167,14 @@ pub fn change_coverage(
         use_personal_account: current.use_personal_account,
     };
     Ok((PastCoverage { coverage: ended, ended_by, accumulators: None }, next))
+}
+
+/// The counters to take up when a spell of `scheme` begins in `year`: those set aside when
+/// the person last left that scheme, if it was in the same year (a return to a scheme
+/// within a year goes on with its deductible met and its cap spent; R-ENR-5).
+#[must_use]
+pub fn counters_to_restore(history: &[PastCoverage], scheme: Scheme, year: i32) -> Option<Accumulators> {
+    history.iter().rev().find(|past| past.coverage.scheme == scheme)?.accumulators.filter(|acc| acc.year == year)
 }
 
 /// Which spell a date of service falls in.
@@ -276,6 +286,37 @@ mod tests {
         assert_eq!(change_coverage(&employee(), &[], &change).unwrap_err().code(), "person.change_nothing");
         change.on = date!(2024 - 01 - 01);
         assert_eq!(change_coverage(&employee(), &[], &change).unwrap_err().code(), "person.change_before_start");
+    }
+
+    #[test]
+    fn a_planned_end_still_applies_and_the_last_chosen_tier_counts() {
+        let mut leaving = employee();
+        leaving.coverage_until = Some(date!(2026 - 12 - 31));
+        let (_, next) = change_coverage(&leaving, &[], &to_resident(date!(2026 - 07 - 01), "419902")).unwrap();
+        assert_eq!(next.coverage_until, Some(date!(2026 - 12 - 31)), "a move does not reopen a planned end");
+        let mut tiered = to_resident(date!(2026 - 07 - 01), "419902");
+        tiered.scheme = Scheme::Employee;
+        tiered.category = PersonCategory::Employed;
+        tiered.tier = Some(Tier::new(2).unwrap());
+        let mut current = employee();
+        current.tier_history = Some(TierHistory {
+            initial: Tier::new(1).unwrap(),
+            since: current.coverage_from,
+            changes: vec![crate::TierChange { requested_on: date!(2025 - 01 - 10), tier: Tier::new(2).unwrap() }],
+        });
+        assert_eq!(change_coverage(&current, &[], &tiered).unwrap_err().code(), "person.change_nothing", "tier 2 is already chosen");
+    }
+
+    #[test]
+    fn counters_set_aside_are_taken_up_on_a_return_the_same_year() {
+        let acc = Accumulators { admissions: 2, ..Accumulators::new_year(2026) };
+        let (mut left, resident) = change_coverage(&employee(), &[], &to_resident(date!(2026 - 04 - 01), "419902")).unwrap();
+        left.accumulators = Some(acc);
+        let history = [left];
+        assert_eq!(counters_to_restore(&history, Scheme::Employee, 2026), Some(acc));
+        assert_eq!(counters_to_restore(&history, Scheme::Employee, 2027), None, "a new year starts at zero");
+        assert_eq!(counters_to_restore(&history, Scheme::Resident, 2026), None);
+        assert_eq!(resident.scheme, Scheme::Resident);
     }
 
     #[test]

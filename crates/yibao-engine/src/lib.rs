@@ -20,7 +20,7 @@ pub use contribution::{
 };
 pub use coverage::{
     COVERAGE_SPELLS_MAX, CoverageChange, CoverageChangeError, CoverageChangeKind, PastCoverage, SpellOn, change_coverage,
-    past_with_account, spell_on,
+    counters_to_restore, past_with_account, spell_on,
 };
 pub use settle::{Explain, SettleError, settle, settle_into};
 pub use settlement::{Bilingual, FundPayment, Language, LineSettlement, LineVerdict, Rule, Settlement, Step, fund_payments};

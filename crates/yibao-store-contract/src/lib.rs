@@ -1487,7 +1487,161 @@ where
     run_payment_clearing(Arc::clone(&store)).await;
     run_policy_versions(Arc::clone(&store)).await;
     run_coverage_changes(Arc::clone(&store)).await;
+    run_moves_with_money(Arc::clone(&store)).await;
     run_catalogue(store).await;
+}
+
+/// Issue 16 item 3, what a hostile review found (R-ENR-5): an employee with money in the
+/// personal account moves county (the books still agree: the county left keeps no account);
+/// a month paid half before a move is completed after it in the same chain (paid once, the
+/// account credited once, nothing owed); the search names the person once and the card
+/// number is free in the county left; back in the employee scheme the same year, its year
+/// goes on where it was left (the deductible is not paid twice); moving back into a
+/// household whose id the other county also has is a county move.
+pub async fn run_moves_with_money<S: Store + yibao_store::FundStore + yibao_store::ContributionStore>(store: Arc<S>) {
+    use yibao_store::{ContributionKind, NewContribution};
+    let policy = policy();
+    let store = &*store;
+    let city = region(CITY);
+    let id = person_id(EAST, 978);
+    for (place, household) in [(EAST, "HH-SAME"), (WEST, "HH-SAME")] {
+        store
+            .create_household(
+                &clerk(place),
+                region(place),
+                NewHousehold { household_id: hh(household), region: region(place), address: "同名户 1 号".into() },
+            )
+            .await
+            .expect("household");
+    }
+    let employee = Coverage {
+        scheme: Scheme::Employee,
+        category: PersonCategory::Employed,
+        tier_history: Some(TierHistory { initial: Tier::new(1).expect("tier"), since: date!(2024 - 01 - 01), changes: Vec::new() }),
+        personal_account_balance: Fen::yuan(500),
+        use_personal_account: false,
+        ..coverage(id, EAST)
+    };
+    let person = NewPerson { name: pn("孙钱"), card_no: Some("CARD-978".into()), household_id: hh("HH-SAME"), coverage: employee };
+    store.enrol(&clerk(EAST), region(EAST), person).await.expect("enrol");
+    let breakdown = |to_account| {
+        serde_json::to_string(&yibao_engine::EmployeeContribution {
+            base: Fen::new(1_000_000),
+            employer: Fen::new(60_000),
+            employee: Fen::new(20_000),
+            to_account: Fen::new(to_account),
+            to_pool: Fen::new(80_000 - to_account),
+        })
+        .expect("json")
+    };
+    let april = |paid| NewContribution {
+        person_id: id,
+        kind: ContributionKind::Employee,
+        period: period("2026-04"),
+        due_fen: Fen::new(80_000),
+        paid_fen: Fen::new(paid),
+        breakdown_json: breakdown(26_000),
+    };
+    store.record_contribution(&clerk(EAST), region(EAST), april(40_000)).await.expect("half of April in East");
+    let settle = |c: Claim| {
+        let compute = engine_settlement(Arc::clone(&policy), c.clone(), Explain::Off);
+        async move { store.settle(&clerk(CITY), city, request(&c, id), compute).await }
+    };
+    let first = settle(claim("MONEY-1", 4000, 3)).await.expect("an employee's stay").claim;
+    let deductible =
+        |json: &str| serde_json::from_str::<serde_json::Value>(json).expect("settlement")["act_pay_dedc"].as_str().map(str::to_owned);
+    assert_eq!(deductible(&first.settlement_json).as_deref(), Some("900.00"), "the employee deductible at a tertiary hospital");
+
+    // East → West, still an employee: the account and the card go with the person.
+    let to_west = yibao_engine::CoverageChange {
+        on: date!(2026 - 04 - 15),
+        region: region(WEST),
+        scheme: Scheme::Employee,
+        category: PersonCategory::Employed,
+        tier: Some(Tier::new(1).expect("tier")),
+        household_changes: false,
+    };
+    let moved = store
+        .change_coverage(&clerk(CITY), city, &id, to_west, hh("HH-SAME"))
+        .await
+        .expect("a county move into a household of the same id");
+    assert_eq!(moved.history[0].ended_by, yibao_engine::CoverageChangeKind::CountyMove);
+    assert_eq!(moved.coverage.personal_account_balance, Fen::yuan(500));
+    assert!(book_breaches(store).await.is_empty(), "the books agree after the move: {:?}", book_breaches(store).await);
+    let found = store.search_persons(city, &PersonQuery { person_id: Some(id), ..PersonQuery::default() }).await.expect("search");
+    assert_eq!((found.total, found.persons[0].coverage.region), (1, region(WEST)), "one person, where they are insured");
+    let newcomer = NewPerson {
+        name: pn("新人"),
+        card_no: Some("CARD-978".into()),
+        household_id: hh("HH-SAME"),
+        coverage: coverage(person_id(EAST, 979), EAST),
+    };
+    store.enrol(&clerk(EAST), region(EAST), newcomer).await.expect("the card number is free in the county left");
+
+    // The rest of April, paid in West: April's chain completes where it began, once.
+    let rest = store.record_contribution(&clerk(WEST), region(WEST), april(40_000)).await.expect("the rest of April");
+    assert_eq!(rest.region, region(EAST), "a period's records stay in one county");
+    let again = store.record_contribution(&clerk(WEST), region(WEST), april(80_000)).await;
+    assert!(matches!(&again, Err(e) if e.code() == "contribution.overpaid"), "April is paid: {again:?}");
+    let now = store.person(city, &id).await.expect("person");
+    assert_eq!(now.coverage.personal_account_balance, Fen::new(50_000 + 26_000), "the account's share credited once");
+    let (owed, _) = store.arrears(city, "2026-04", 100).await.expect("arrears");
+    assert!(owed.iter().all(|line| line.person_id != id), "nothing owed for April: {owed:?}");
+    assert_eq!(store.contributions_of(city, &id).await.expect("list").len(), 2, "both records, wherever booked");
+
+    // Resident for a week of May, then an employee again: the employee year goes on.
+    let to_resident = yibao_engine::CoverageChange {
+        on: date!(2026 - 05 - 01),
+        region: region(WEST),
+        scheme: Scheme::Resident,
+        category: PersonCategory::Resident,
+        tier: Some(Tier::new(3).expect("tier")),
+        household_changes: false,
+    };
+    store.change_coverage(&clerk(WEST), region(WEST), &id, to_resident, hh("HH-SAME")).await.expect("to resident");
+    let employee_year = moved.coverage.clone();
+    let back = yibao_engine::CoverageChange {
+        on: date!(2026 - 05 - 08),
+        region: region(WEST),
+        scheme: Scheme::Employee,
+        category: PersonCategory::Employed,
+        tier: Some(Tier::new(1).expect("tier")),
+        household_changes: false,
+    };
+    let returned = store.change_coverage(&clerk(WEST), region(WEST), &id, back, hh("HH-SAME")).await.expect("back to employee");
+    assert_eq!(returned.coverage.personal_account_balance, Fen::new(76_000), "{employee_year:?}");
+    let acc = store.accumulators(city, &id, 2026).await.expect("acc");
+    assert_eq!(acc.admissions, 1, "the employee year of March is taken up again");
+    let mut later = claim("MONEY-2", 4000, 3);
+    (later.admission_date, later.discharge_date) = (date!(2026 - 05 - 20), date!(2026 - 05 - 20));
+    let second = settle(later).await.expect("an employee's stay again").claim;
+    let pooled = |json: &str| {
+        Fen::parse_yuan(serde_json::from_str::<serde_json::Value>(json).expect("settlement")["hifp_pay"].as_str().expect("hifp_pay"))
+            .expect("yuan")
+    };
+    let after_second = store.accumulators(city, &id, 2026).await.expect("acc");
+    assert_eq!(after_second.admissions, 2, "the second admission of the employee year");
+    assert_eq!(after_second.pooled_paid, acc.pooled_paid + pooled(&second.settlement_json), "the annual cap counts on from March");
+    assert_eq!(acc.pooled_paid, pooled(&first.settlement_json), "what March's stay drew from the pool");
+    // East again, into its household of the same id.
+    let home = yibao_engine::CoverageChange {
+        on: date!(2026 - 06 - 01),
+        region: region(EAST),
+        scheme: Scheme::Employee,
+        category: PersonCategory::Employed,
+        tier: Some(Tier::new(1).expect("tier")),
+        household_changes: false,
+    };
+    // East gave the card number to the newcomer meanwhile: one card, one person per county.
+    let taken = store.change_coverage(&clerk(CITY), city, &id, home.clone(), hh("HH-SAME")).await;
+    assert!(matches!(&taken, Err(e) if e.code() == "person.card_taken"), "{taken:?}");
+    let freed = yibao_store::PersonUpdate { card_no: Some(Some("CARD-979".into())), ..yibao_store::PersonUpdate::default() };
+    store.update_person(&clerk(EAST), region(EAST), &person_id(EAST, 979), freed).await.expect("the newcomer's own card");
+    let home = store.change_coverage(&clerk(CITY), city, &id, home, hh("HH-SAME")).await.expect("back to East");
+    assert_eq!((home.coverage.region, home.history.len()), (region(EAST), 4));
+    assert_eq!(store.accumulators(region(EAST), &id, 2026).await.expect("acc").admissions, 2, "the counters came home");
+    assert!(book_breaches(store).await.is_empty(), "the books hold: {:?}", book_breaches(store).await);
+    assert!(verify_audit(store).await.expect("verify").breaks.is_empty());
 }
 
 /// Issue 16 item 3 (R-ENR-5): a person moves from the employee to the resident scheme and
@@ -1584,8 +1738,9 @@ pub async fn run_coverage_changes<S: Store + yibao_store::FundStore>(store: Arc<
         .await
         .expect("household");
     let to_west = yibao_engine::CoverageChange { on: date!(2026 - 03 - 15), region: region(WEST), ..to_resident(date!(2026 - 03 - 15)) };
+    // A household is a county's: the same id names a household of the county moved to.
     let same_household = store.change_coverage(&clerk(CITY), city, &id, to_west.clone(), hh("HH-MOVE-EAST")).await;
-    assert!(matches!(&same_household, Err(e) if e.code() == "person.bad_household"), "{same_household:?}");
+    assert!(matches!(same_household, Err(StoreError::HouseholdNotFound(_))), "{same_household:?}");
     let no_household = store.change_coverage(&clerk(CITY), city, &id, to_west.clone(), hh("HH-NOWHERE")).await;
     assert!(matches!(no_household, Err(StoreError::HouseholdNotFound(_))), "{no_household:?}");
     let east_clerk = store.change_coverage(&clerk(EAST), region(EAST), &id, to_west.clone(), hh("HH-MOVE-WEST")).await;
@@ -1597,14 +1752,14 @@ pub async fn run_coverage_changes<S: Store + yibao_store::FundStore>(store: Arc<
     assert!(matches!(store.person(region(EAST), &id).await, Err(StoreError::PersonNotFound(_))), "East no longer holds the person");
     assert_eq!(store.person(region(WEST), &id).await.expect("West holds the person"), west);
     assert_eq!(store.accumulators(region(WEST), &id, 2026).await.expect("acc"), resident_year, "the city's resident year goes on");
-    // East keeps its record of whom it insured, ended the day before.
+    // East's search no longer names the person (East's ended row stays for its records); the
+    // history says where they were.
     let east_row = store
         .search_persons(region(EAST), &PersonQuery { household_id: Some("HH-MOVE-EAST".into()), ..PersonQuery::default() })
         .await
         .expect("search");
-    assert_eq!(east_row.persons.len(), 1);
-    assert_eq!(east_row.persons[0].coverage.coverage_until, Some(date!(2026 - 03 - 14)));
-    assert_eq!(east_row.persons[0].coverage.personal_account_balance, Fen::ZERO, "the account went with the person");
+    assert!(east_row.persons.is_empty(), "{east_row:?}");
+    assert_eq!((west.history[1].coverage.region, west.history[1].coverage.coverage_until), (region(EAST), Some(date!(2026 - 03 - 14))));
 
     // A late stay of the East spell: settled under the East coverage, booked where the
     // person is now (West holds their counters), on the carried resident year.

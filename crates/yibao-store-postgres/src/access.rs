@@ -491,11 +491,19 @@ impl ContributionStore for PostgresStore {
     async fn contributions_of(&self, scope: RegionCode, person: &NationalId) -> Result<Vec<ContributionRecord>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         let region = person_region(&mut tx, scope, person).await?;
+        let record = crate::load_person(&mut tx, region, person, false).await?;
+        // Every county the person was insured in, inside the scope: a period's records stay
+        // where it began (R-ENR-5).
+        let regions: Vec<String> = yibao_store::regions_of(&record.coverage, &record.history)
+            .into_iter()
+            .filter(|region| scope.contains(*region))
+            .map(|region| region.to_string())
+            .collect();
         let rows = sqlx::query(
             "SELECT region_code, seq, person_id, kind, period, due_fen, paid_fen, breakdown, recorded_at FROM contributions \
-             WHERE region_code = $1 AND person_id = $2 ORDER BY period COLLATE \"C\" DESC, seq DESC LIMIT $3",
+             WHERE region_code = ANY($1) AND person_id = $2 ORDER BY period COLLATE \"C\" DESC, seq DESC LIMIT $3",
         )
-        .bind(region.to_string())
+        .bind(regions)
         .bind(person.as_str())
         .bind(SEARCH_LIMIT)
         .fetch_all(&mut *tx)
@@ -619,10 +627,27 @@ pub(crate) async fn insert_contribution(
     if contribution.due_fen.is_negative() || contribution.paid_fen.is_negative() {
         return Err(StoreError::Invalid("amounts may not be negative".into()));
     }
-    let region = person_region(tx, scope, &contribution.person_id).await?;
+    let current_region = person_region(tx, scope, &contribution.person_id).await?;
     // The person's row (after the region's counter, before the accounts): concurrent
     // payments for one period are counted one after the other, so exactly one completes it.
-    let person = crate::load_person(tx, region, &contribution.person_id, true).await?;
+    let person = crate::load_person(tx, current_region, &contribution.person_id, true).await?;
+    if person_region(tx, scope, &contribution.person_id).await? != current_region {
+        return Err(yibao_store::moved_meanwhile(&contribution.person_id));
+    }
+    // A period's records are one chain, booked in the county where its first was, however
+    // the person moved since (R-ENR-5): a payment completes what the earlier ones began.
+    let regions: Vec<String> = yibao_store::regions_of(&person.coverage, &person.history).iter().map(ToString::to_string).collect();
+    let booked: Option<String> = sqlx::query_scalar(
+        "SELECT region_code FROM contributions WHERE region_code = ANY($1) AND person_id = $2 AND kind = $3 AND period = $4 LIMIT 1",
+    )
+    .bind(regions)
+    .bind(contribution.person_id.as_str())
+    .bind(contribution.kind.as_str())
+    .bind(contribution.period.to_string())
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(backend)?;
+    let region = booked.as_deref().map(region_of).transpose()?.unwrap_or(current_region);
     let (count, paid_sum, due_max): (i64, i64, i64) = sqlx::query_as(
         "SELECT COUNT(*), COALESCE(SUM(paid_fen), 0)::int8, COALESCE(MAX(due_fen), 0)::int8 FROM contributions \
          WHERE region_code = $1 AND person_id = $2 AND kind = $3 AND period = $4",
@@ -676,9 +701,10 @@ pub(crate) async fn insert_contribution(
     let credited: yibao_domain::Fen =
         entries.iter().filter(|e| e.transfer.reason == yibao_ledger::Reason::PersonalAccountCredit).map(|e| e.transfer.amount_fen).sum();
     if !credited.is_zero() {
+        // The account is where the person is insured now.
         let mut coverage = person.coverage;
         coverage.personal_account_balance += credited;
-        crate::save_coverage(tx, actor, region, &record.person_id, &coverage).await?;
+        crate::save_coverage(tx, actor, current_region, &record.person_id, &coverage).await?;
     }
     crate::books::post(tx, &actor.at_text(), &entries).await?;
     audits.push(region, "contribution.record", record.person_id.as_str(), json(&record)?);

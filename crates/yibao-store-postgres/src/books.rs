@@ -440,7 +440,7 @@ async fn targets_in(conn: &mut PgConnection, scope: RegionCode, year: i32) -> Re
     let (low, high) = scope_bounds(scope);
     let rows: Vec<(i32, String, i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT t.year, t.unit_code, t.enrolment_target, t.collection_target_fen, \
-                (SELECT COUNT(*) FROM persons p WHERE p.region_code = t.unit_code)::int8, \
+                (SELECT COUNT(*) FROM person_index p WHERE p.region_code = t.unit_code)::int8, \
                 (SELECT COALESCE(SUM(c.paid_fen), 0) FROM contributions c WHERE c.region_code = t.unit_code AND substr(c.period, 1, 4) = $5)::int8 \
          FROM county_targets t WHERE t.region_code = $1 AND t.year = $2 AND t.unit_code BETWEEN $3 AND $4 ORDER BY t.unit_code",
     )
@@ -1137,7 +1137,13 @@ impl FundStore for PostgresStore {
     async fn personal_account_records(&self, scope: RegionCode) -> Result<Vec<(yibao_domain::NationalId, yibao_domain::Fen)>, StoreError> {
         let (low, high) = scope_bounds(scope);
         let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT person_id, coverage::text FROM persons WHERE region_code BETWEEN $1 AND $2")
+            // The row the index names: a county a person left keeps an ended row without the
+            // account, which went with them (R-ENR-5).
+            sqlx::query_as(
+                "SELECT p.person_id, p.coverage::text FROM persons p \
+                 JOIN person_index i ON i.person_id = p.person_id AND i.region_code = p.region_code \
+                 WHERE p.region_code BETWEEN $1 AND $2",
+            )
                 .bind(low)
                 .bind(high)
                 .fetch_all(&self.pool)

@@ -678,7 +678,8 @@ async fn change_coverage_in(
     if let Some(died_on) = record.died_on {
         return Err(yibao_store::deceased(died_on));
     }
-    let change = yibao_engine::CoverageChange { household_changes: household != record.household_id, ..change };
+    // A household is a county's: the same id in another county is another household.
+    let change = yibao_engine::CoverageChange { household_changes: household != record.household_id || change.region != region, ..change };
     let (mut ended, next) = yibao_engine::change_coverage(&record.coverage, &record.history, &change)
         .map_err(|e| StoreError::Refused { code: e.code(), message: e.to_string() })?;
     let settled = settled_from(tx, region, person, change.on.year()).await?;
@@ -711,6 +712,13 @@ async fn change_coverage_in(
             .await
             .map_err(backend)?;
     }
+    // Back in a scheme left earlier the same year: its year goes on where it was left.
+    let restored = (ended.coverage.scheme != next.scheme)
+        .then(|| yibao_engine::counters_to_restore(&record.history, next.scheme, change.on.year()))
+        .flatten();
+    if let Some(acc) = &restored {
+        save_accumulators(tx, region, person, acc).await?;
+    }
     let moved = change.region != region;
     let carried: Vec<Accumulators> = if moved {
         let states: Vec<String> =
@@ -724,7 +732,7 @@ async fn change_coverage_in(
     } else {
         Vec::new()
     };
-    let detail = yibao_store::coverage_change_detail(&ended, &next, &household, &carried)?;
+    let detail = yibao_store::coverage_change_detail(&ended, &next, &household, &carried, restored.as_ref())?;
     let ended_coverage = ended.coverage.clone();
     record.history.push(ended);
     record.coverage = next;
@@ -737,6 +745,13 @@ async fn change_coverage_in(
         // refer to. The personal account went with the person.
         let closed = Coverage { personal_account_balance: yibao_domain::Fen::ZERO, ..ended_coverage };
         save_coverage(tx, actor, region, person, &closed).await?;
+        // The card goes with the person too.
+        sqlx::query("UPDATE persons SET card_no = NULL WHERE region_code = $1 AND person_id = $2")
+            .bind(region.to_string())
+            .bind(person.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
         sqlx::query("UPDATE accumulators SET region_code = $1 WHERE region_code = $2 AND person_id = $3")
             .bind(change.region.to_string())
             .bind(region.to_string())
@@ -908,8 +923,8 @@ impl Store for PostgresStore {
     }
 
     async fn person(&self, scope: RegionCode, person: &NationalId) -> Result<PersonRecord, StoreError> {
-        // Two reads on one pooled connection, without BEGIN/COMMIT: a person's region never
-        // changes, so the index and the row agree without a shared snapshot, and every
+        // One statement on a pooled connection, without BEGIN/COMMIT: the index and the row
+        // are read together (a county move changes both in one transaction), and every
         // settlement's card check saves two round trips.
         let mut conn = self.pool.acquire().await.map_err(backend)?;
         let (_, record) = locate(&mut conn, scope, person).await?;
@@ -922,6 +937,7 @@ impl Store for PostgresStore {
         let (low, high) = scope_bounds(scope);
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "WITH matched AS (SELECT region_code, {PERSON_COLUMNS} FROM persons WHERE region_code BETWEEN $1 AND $2 \
+             AND EXISTS (SELECT 1 FROM person_index i WHERE i.person_id = persons.person_id AND i.region_code = persons.region_code) \
              AND ($3::text IS NULL OR person_id = $3) AND ($4::text IS NULL OR name LIKE $4 || '%' ESCAPE '\\') \
              AND ($5::text IS NULL OR card_no = $5) AND ($6::text IS NULL OR household_id = $6)) \
              SELECT (SELECT COUNT(*) FROM matched) AS total, page.* FROM (SELECT 1) AS one \
@@ -1074,7 +1090,7 @@ impl Store for PostgresStore {
         // claim of a county the person has left is not reversed at the counter (R-ENR-5).
         let person_region = crate::person_region(&mut tx, record.region.city(), &record.person_id).await?;
         if person_region != record.region {
-            return Err(yibao_store::reversal_after_move(claim_id, person_region));
+            return Err(yibao_store::reversal_after_move(claim_id));
         }
         let current = lock_accumulators(&mut tx, person_region, &record.person_id, record.year).await?;
         let (status, before, after): (String, String, String) = sqlx::query_as(

@@ -415,14 +415,22 @@ impl ContributionStore for SqliteStore {
     async fn contributions_of(&self, scope: RegionCode, person: &NationalId) -> Result<Vec<ContributionRecord>, StoreError> {
         let person = *person;
         self.read(move |conn| {
-            let (region, _) = locate(conn, scope, &person)?;
-            query_all(
-                conn,
-                "SELECT region_code, seq, person_id, kind, period, due_fen, paid_fen, breakdown, recorded_at FROM contributions \
-                 WHERE region_code = ?1 AND person_id = ?2 ORDER BY period DESC, seq DESC LIMIT ?3",
-                params![region.to_string(), person.as_str(), SEARCH_LIMIT],
-                contribution_from_row,
-            )
+            let (_, record) = locate(conn, scope, &person)?;
+            // Every county the person was insured in, inside the scope: a period's records
+            // stay where it began (R-ENR-5).
+            let mut records = Vec::new();
+            for region in yibao_store::regions_of(&record.coverage, &record.history).into_iter().filter(|r| scope.contains(*r)) {
+                records.extend(query_all(
+                    conn,
+                    "SELECT region_code, seq, person_id, kind, period, due_fen, paid_fen, breakdown, recorded_at FROM contributions \
+                     WHERE region_code = ?1 AND person_id = ?2 ORDER BY period DESC, seq DESC LIMIT ?3",
+                    params![region.to_string(), person.as_str(), SEARCH_LIMIT],
+                    contribution_from_row,
+                )?);
+            }
+            records.sort_by(|a, b| (b.period.to_string(), b.recorded_at, b.seq).cmp(&(a.period.to_string(), a.recorded_at, a.seq)));
+            records.truncate(usize::try_from(SEARCH_LIMIT).unwrap_or(usize::MAX));
+            Ok(records)
         })
         .await
     }
@@ -482,8 +490,23 @@ pub(crate) fn insert_contribution(
     if contribution.due_fen.is_negative() || contribution.paid_fen.is_negative() {
         return Err(StoreError::Invalid("amounts may not be negative".into()));
     }
-    let (region, person) = locate(conn, scope, &contribution.person_id)?;
-    check_scope(scope, region)?;
+    let (current_region, person) = locate(conn, scope, &contribution.person_id)?;
+    check_scope(scope, current_region)?;
+    // A period's records are one chain, booked in the county where its first was, however
+    // the person moved since (R-ENR-5): a payment completes what the earlier ones began.
+    let mut region = current_region;
+    for earlier in yibao_store::regions_of(&person.coverage, &person.history) {
+        let booked = query_opt(
+            conn,
+            "SELECT 1 FROM contributions WHERE region_code = ?1 AND person_id = ?2 AND kind = ?3 AND period = ?4 LIMIT 1",
+            params![earlier.to_string(), contribution.person_id.as_str(), contribution.kind.as_str(), contribution.period.to_string()],
+            |row| col::<i64>(row, 0),
+        )?;
+        if booked.is_some() {
+            region = earlier;
+            break;
+        }
+    }
     // What earlier records paid for the same period: the record that completes it brings
     // the subsidies and the account's share (`contribution_entries`).
     let paid_before = query_opt(
@@ -536,9 +559,10 @@ pub(crate) fn insert_contribution(
     let credited: yibao_domain::Fen =
         entries.iter().filter(|e| e.transfer.reason == yibao_ledger::Reason::PersonalAccountCredit).map(|e| e.transfer.amount_fen).sum();
     if !credited.is_zero() {
+        // The account is where the person is insured now.
         let mut coverage = person.coverage;
         coverage.personal_account_balance += credited;
-        crate::save_coverage(conn, actor, region, &record.person_id, &coverage)?;
+        crate::save_coverage(conn, actor, current_region, &record.person_id, &coverage)?;
     }
     audit(conn, actor, region, "contribution.record", record.person_id.as_str(), json(&record)?)?;
     Ok(record)

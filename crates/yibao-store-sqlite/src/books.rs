@@ -228,7 +228,7 @@ fn targets_in(conn: &Connection, scope: RegionCode, year: i32) -> Result<Vec<Tar
     rows.into_iter()
         .map(|targets| {
             let enrolled =
-                query_opt(conn, "SELECT COUNT(*) FROM persons WHERE region_code = ?1", [&targets.unit], |row| col::<i64>(row, 0))?
+                query_opt(conn, "SELECT COUNT(*) FROM person_index WHERE region_code = ?1", [&targets.unit], |row| col::<i64>(row, 0))?
                     .unwrap_or(0);
             let collected = query_opt(
                 conn,
@@ -953,7 +953,12 @@ impl FundStore for SqliteStore {
     async fn personal_account_records(&self, scope: RegionCode) -> Result<Vec<(yibao_domain::NationalId, yibao_domain::Fen)>, StoreError> {
         let (low, high) = scope_bounds(scope);
         self.read(move |conn| {
-            query_all(conn, "SELECT person_id, coverage FROM persons WHERE region_code BETWEEN ?1 AND ?2", params![low, high], |row| {
+            // The row the index names: a county a person left keeps an ended row without the
+            // account, which went with them (R-ENR-5).
+            let sql = "SELECT p.person_id, p.coverage FROM persons p \
+                       JOIN person_index i ON i.person_id = p.person_id AND i.region_code = p.region_code \
+                       WHERE p.region_code BETWEEN ?1 AND ?2";
+            query_all(conn, sql, params![low, high], |row| {
                 let coverage: yibao_engine::Coverage = from_json(&col::<String>(row, 1)?)?;
                 Ok((yibao_store::stored::id_of(&col::<String>(row, 0)?)?, coverage.personal_account_balance))
             })

@@ -413,7 +413,10 @@ const REGIONS_ON_RECORD: &str = "SELECT region_code FROM audit_log UNION SELECT 
 
 const PERSON_BY_KEY: &str = "SELECT person_id, name, card_no, household_id, coverage, enrolled_at, updated_at, history, died_on FROM persons WHERE region_code = ?1 AND person_id = ?2";
 /// The conditions of a person search (`?1`..`?6`), shared by the page and its count.
+/// Only the row the index names: a county a person left keeps an ended row, which is not
+/// the person any more (R-ENR-5).
 const PERSON_MATCH: &str = "FROM persons WHERE region_code BETWEEN ?1 AND ?2 \
+     AND EXISTS (SELECT 1 FROM person_index i WHERE i.person_id = persons.person_id AND i.region_code = persons.region_code) \
      AND (?3 IS NULL OR person_id = ?3) AND (?4 IS NULL OR name LIKE ?4 || '%' ESCAPE '\\') \
      AND (?5 IS NULL OR card_no = ?5) AND (?6 IS NULL OR household_id = ?6)";
 const CLAIM_BY_KEY: &str = "SELECT region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, settlement, claim, reversed_at, reversal_reason \
@@ -674,7 +677,8 @@ fn change_coverage_in(
     if let Some(died_on) = record.died_on {
         return Err(yibao_store::deceased(died_on));
     }
-    let change = CoverageChange { household_changes: household != record.household_id, ..change };
+    // A household is a county's: the same id in another county is another household.
+    let change = CoverageChange { household_changes: household != record.household_id || change.region != region, ..change };
     let (mut ended, next) = yibao_engine::change_coverage(&record.coverage, &record.history, &change)
         .map_err(|e| StoreError::Refused { code: e.code(), message: e.to_string() })?;
     let settled = settled_from(conn, region, person, change.on.year())?;
@@ -704,6 +708,13 @@ fn change_coverage_in(
             params![region.to_string(), person.as_str(), change.on.year()],
         )?;
     }
+    // Back in a scheme left earlier the same year: its year goes on where it was left.
+    let restored = (ended.coverage.scheme != next.scheme)
+        .then(|| yibao_engine::counters_to_restore(&record.history, next.scheme, change.on.year()))
+        .flatten();
+    if let Some(acc) = &restored {
+        save_accumulators(conn, region, person, acc)?;
+    }
     let moved = change.region != region;
     let carried: Vec<Accumulators> = if moved {
         query_all(
@@ -715,7 +726,7 @@ fn change_coverage_in(
     } else {
         Vec::new()
     };
-    let detail = yibao_store::coverage_change_detail(&ended, &next, &household, &carried)?;
+    let detail = yibao_store::coverage_change_detail(&ended, &next, &household, &carried, restored.as_ref())?;
     let ended_coverage = ended.coverage.clone();
     record.history.push(ended);
     record.coverage = next;
@@ -727,6 +738,13 @@ fn change_coverage_in(
         // refer to. The personal account went with the person.
         let closed = Coverage { personal_account_balance: yibao_domain::Fen::ZERO, ..ended_coverage };
         save_coverage(conn, actor, region, person, &closed)?;
+        // The card goes with the person too: the old county may give its number to no one
+        // else only while the person holds it there.
+        exec(
+            conn,
+            "UPDATE persons SET card_no = NULL WHERE region_code = ?1 AND person_id = ?2",
+            params![region.to_string(), person.as_str()],
+        )?;
         exec(
             conn,
             "UPDATE accumulators SET region_code = ?1 WHERE region_code = ?2 AND person_id = ?3",
@@ -791,7 +809,7 @@ fn reverse_in(
     // claim of a county the person has left is not reversed at the counter (R-ENR-5).
     let (person_region, person) = locate(conn, record.region.city(), &record.person_id)?;
     if person_region != record.region {
-        return Err(yibao_store::reversal_after_move(claim_id, person_region));
+        return Err(yibao_store::reversal_after_move(claim_id));
     }
     let current = load_accumulators(conn, person_region, &record.person_id, record.year)?;
     if current != after {

@@ -126,11 +126,11 @@ pub fn claim_coverage(current: &Coverage, history: &[yibao_engine::PastCoverage]
 /// settled: their year's counters went with them, and the claim's county no longer holds
 /// them.
 #[must_use]
-pub fn reversal_after_move(claim_id: &str, now_in: RegionCode) -> StoreError {
+pub fn reversal_after_move(claim_id: &str) -> StoreError {
     StoreError::Refused {
         code: "claim.person_moved",
         message: format!(
-            "the person has moved to {now_in} since claim {claim_id} was settled, and their year's counters went with them: the bureau corrects it by hand"
+            "the person has moved to another county since claim {claim_id} was settled, and their year's counters went with them: the bureau corrects it by hand"
         ),
     }
 }
@@ -157,6 +157,7 @@ pub fn coverage_change_detail(
     next: &Coverage,
     household: &HouseholdId,
     carried: &[Accumulators],
+    restored: Option<&Accumulators>,
 ) -> Result<String, StoreError> {
     let spell = |c: &Coverage| {
         serde_json::json!({
@@ -176,6 +177,7 @@ pub fn coverage_change_detail(
         "on": next.coverage_from.to_string(),
         "accumulators_set_aside": ended.accumulators,
         "carried": carried,
+        "restored": restored,
     }))
     .map_err(|e| StoreError::Backend(e.to_string()))
 }

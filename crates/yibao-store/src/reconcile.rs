@@ -41,6 +41,9 @@ type PersonYear = (RegionCode, NationalId, i32);
 pub struct Reconciler<'a> {
     partly_paid: HashMap<(RegionCode, NationalId, ContributionKind, Period), PaidBefore>,
     reached: HashMap<PersonYear, Accumulators>,
+    /// The counters a move to another scheme set aside, by person, scheme and year: a return
+    /// to that scheme in the year must take up exactly these.
+    set_aside: HashMap<(NationalId, String, i32), Accumulators>,
     /// Reversed claims whose reversal the trail has not recorded yet (by record id).
     reversals_unaudited: HashMap<String, String>,
     /// Claims and contributions reconciled, and the transfers they accounted for.
@@ -73,6 +76,7 @@ impl<'a> Reconciler<'a> {
         Reconciler {
             partly_paid: HashMap::new(),
             reached: HashMap::new(),
+            set_aside: HashMap::new(),
             reversals_unaudited: HashMap::new(),
             claims: 0,
             contributions: 0,
@@ -301,6 +305,8 @@ impl<'a> Reconciler<'a> {
             accumulators_set_aside: Option<Accumulators>,
             #[serde(default)]
             carried: Vec<Accumulators>,
+            #[serde(default)]
+            restored: Option<Accumulators>,
         }
         let name = format!("the coverage change of {person} in {region}");
         let parsed = serde_json::from_str::<Detail>(audited)
@@ -327,6 +333,17 @@ impl<'a> Reconciler<'a> {
                 self.breach(&name, format!("it set aside {}, but the person's claims left {}", summary(&set_aside), summary(&reached)));
             }
             self.reached.retain(|(r, p, y), _| !(*r == region && *p == id && *y >= year));
+            self.set_aside.insert((id, detail.ended.scheme.clone(), year), set_aside);
+            if let Some(restored) = detail.restored {
+                // Set aside in this county's trail or in one replayed before it: it must be
+                // what was set aside (a county replayed later is checked from its own claims).
+                if let Some(kept) = self.set_aside.get(&(id, detail.next.scheme.clone(), restored.year))
+                    && *kept != restored
+                {
+                    self.breach(&name, format!("it took up {}, but the scheme's year was left at {}", summary(&restored), summary(kept)));
+                }
+                self.reached.insert((region, id, restored.year), restored);
+            }
         }
         if action == "person.move_out" {
             for acc in &detail.carried {
