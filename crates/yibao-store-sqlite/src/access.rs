@@ -428,7 +428,7 @@ impl ContributionStore for SqliteStore {
                     contribution_from_row,
                 )?);
             }
-            records.sort_by(|a, b| (b.period.to_string(), b.recorded_at, b.seq).cmp(&(a.period.to_string(), a.recorded_at, a.seq)));
+            records.sort_by_key(|r| std::cmp::Reverse((r.period.to_string(), r.recorded_at, r.seq)));
             records.truncate(usize::try_from(SEARCH_LIMIT).unwrap_or(usize::MAX));
             Ok(records)
         })
