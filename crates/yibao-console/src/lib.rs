@@ -122,6 +122,7 @@ fn routes() -> Router<App> {
         .route("/console/people/{id}/tier", post(people::change_tier))
         .route("/console/people/{id}/end-coverage", post(people::end_coverage))
         .route("/console/people/{id}/coverage", post(people::change_coverage))
+        .route("/console/people/{id}/death", post(people::record_death))
         .route("/console/people/{id}/contributions", post(contributions::record))
         .route("/console/households/new", get(people::enrol_form).post(people::enrol))
         .route("/console/households/{id}", get(people::household))

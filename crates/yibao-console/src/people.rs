@@ -186,6 +186,9 @@ struct PersonTemplate {
     contributions: Vec<ContributionRow>,
     spells: Vec<SpellRow>,
     change_form: CoverageChangeForm,
+    /// The day of death, if recorded (empty otherwise).
+    died_on: String,
+    death_form: String,
     counties: Vec<String>,
     can_enrol: bool,
     can_contribute: bool,
@@ -201,6 +204,7 @@ pub struct PersonForms {
     pub until: String,
     pub contribution: ContributionForm,
     pub change: CoverageChangeForm,
+    pub died_on: String,
 }
 
 /// One spell of a person's coverage, as the history table shows it (R-ENR-5).
@@ -322,6 +326,8 @@ pub async fn person_page(state: &App, user: &ConsoleUser, id: &str, forms: Perso
         contributions,
         spells,
         change_form: forms.change,
+        died_on: person.died_on.map(|d| d.to_string()).unwrap_or_default(),
+        death_form: forms.died_on,
         counties: state.policy().counties.iter().map(ToString::to_string).collect(),
         can_enrol: user.may(ENROLMENT),
         can_contribute: user.may(CONTRIBUTIONS),
@@ -351,6 +357,7 @@ pub async fn show(State(state): State<App>, user: ConsoleUser, Path(id): Path<St
         ("ended", _, Some(until)) => Some(lang.t_with("coverage-ended", &[("until", until)])),
         ("contribution", _, _) => Some(lang.t("contribution-recorded")),
         ("changed", _, Some(from)) => Some(lang.t_with("coverage-changed", &[("from", from)])),
+        ("died", _, Some(on)) => Some(lang.t_with("death-recorded", &[("on", on)])),
         _ => None,
     };
     person_page(&state, &user, &id, PersonForms { notice, ..PersonForms::default() }, StatusCode::OK).await
@@ -522,6 +529,50 @@ pub async fn change_coverage(
             let mut errors = FieldErrors::default();
             errors.add("change", app_message(lang, &error));
             person_page(&state, &user, &id, refuse(errors, input), StatusCode::BAD_REQUEST).await
+        }
+        Err(error) => app_error_page(lang, &error),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct DeathForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    died_on: String,
+}
+
+/// Records a person's death (R-ENR-5): their coverage ends that day for good.
+pub async fn record_death(
+    State(state): State<App>,
+    user: ConsoleUser,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(input): Form<DeathForm>,
+) -> Response {
+    let lang = user.lang;
+    if !user.csrf_ok(&input.csrf) {
+        return error_page(lang, StatusCode::FORBIDDEN, "error-csrf", None);
+    }
+    if !user.may(ENROLMENT) {
+        return error_page(lang, StatusCode::FORBIDDEN, "error-forbidden", None);
+    }
+    let person_id = match parse_person_id(lang, &id) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    let refuse = |message: String| {
+        let mut errors = FieldErrors::default();
+        errors.add("died_on", message);
+        PersonForms { errors, died_on: input.died_on.clone(), ..PersonForms::default() }
+    };
+    let Ok(died_on) = parse_date(input.died_on.trim()) else {
+        return person_page(&state, &user, &id, refuse(lang.t("field-bad-date")), StatusCode::BAD_REQUEST).await;
+    };
+    match state.record_death(&user.principal(), &ConsoleUser::source(&headers), &person_id, died_on).await {
+        Ok(_) => Redirect::to(&format!("/console/people/{}?done=died&from={died_on}", url_encode(&id))).into_response(),
+        Err(error) if matches!(error.kind, ErrorKind::BadRequest | ErrorKind::Unprocessable) => {
+            person_page(&state, &user, &id, refuse(app_message(lang, &error)), StatusCode::BAD_REQUEST).await
         }
         Err(error) => app_error_page(lang, &error),
     }

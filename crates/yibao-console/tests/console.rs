@@ -563,6 +563,23 @@ async fn a_clerk_changes_a_persons_coverage_and_the_page_shows_its_history() {
     fields[2].1 = "419922".to_owned();
     let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
     assert_eq!(console.post(&path, &clerk, &fields).await.status, StatusCode::FORBIDDEN);
+    // A death: a bad date is told beside its field; a real one ends the coverage for good.
+    let death = format!("/console/people/{person}/death");
+    let refused = console.post(&death, &clerk, &[("_csrf", &token), ("died_on", "2026-02-30")]).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&refused.body, "died_on-error").is_some(), "{}", refused.body);
+    let died = console.post(&death, &clerk, &[("_csrf", &token), ("died_on", "2026-08-01")]).await;
+    assert_eq!(died.status, StatusCode::SEE_OTHER, "{}", died.body);
+    let shown = console.get(&died.location, &clerk).await;
+    assert_eq!(element_text(&shown.body, "died-on"), Some("2026-08-01"), "{}", shown.body);
+    assert!(!shown.body.contains("id=\"death-form\""), "a death is recorded once");
+    let mut fields = to_employee("1");
+    fields[1].1 = "2026-09-01".to_owned();
+    fields[5].1 = "retired".to_owned();
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = console.post(&path, &clerk, &fields).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&refused.body, "change-error").is_some_and(|e| e.contains("死亡")), "{}", refused.body);
 }
 
 #[tokio::test]
