@@ -254,6 +254,19 @@ fn parse_person_id(lang: Lang, text: &str) -> Result<NationalId, Response> {
     NationalId::parse(text).map_err(|e| error_page(lang, StatusCode::NOT_FOUND, "error-not-found", Some(e.to_string())))
 }
 
+/// What every write on a person's page checks first: the session's CSRF token, an
+/// enrolment role, and a well-formed national ID in the path.
+#[expect(clippy::result_large_err, reason = "the error is the response itself, built once per request and returned at once")]
+fn enrolment_write(user: &ConsoleUser, csrf: &str, id: &str) -> Result<NationalId, Response> {
+    if !user.csrf_ok(csrf) {
+        return Err(error_page(user.lang, StatusCode::FORBIDDEN, "error-csrf", None));
+    }
+    if !user.may(ENROLMENT) {
+        return Err(error_page(user.lang, StatusCode::FORBIDDEN, "error-forbidden", None));
+    }
+    parse_person_id(user.lang, id)
+}
+
 /// The tier in force on `on` (R-ENR-4), as the contribution due and settlement read it.
 fn tier_in_force(state: &App, coverage: &Coverage, on: Date) -> Option<Tier> {
     state.tier_in_force(coverage, on)
@@ -383,13 +396,7 @@ pub async fn change_tier(
     Form(input): Form<TierChangeForm>,
 ) -> Response {
     let lang = user.lang;
-    if !user.csrf_ok(&input.csrf) {
-        return error_page(lang, StatusCode::FORBIDDEN, "error-csrf", None);
-    }
-    if !user.may(ENROLMENT) {
-        return error_page(lang, StatusCode::FORBIDDEN, "error-forbidden", None);
-    }
-    let person_id = match parse_person_id(lang, &id) {
+    let person_id = match enrolment_write(&user, &input.csrf, &id) {
         Ok(id) => id,
         Err(response) => return response,
     };
@@ -453,13 +460,7 @@ pub async fn end_coverage(
     Form(input): Form<EndCoverageForm>,
 ) -> Response {
     let lang = user.lang;
-    if !user.csrf_ok(&input.csrf) {
-        return error_page(lang, StatusCode::FORBIDDEN, "error-csrf", None);
-    }
-    if !user.may(ENROLMENT) {
-        return error_page(lang, StatusCode::FORBIDDEN, "error-forbidden", None);
-    }
-    let person_id = match parse_person_id(lang, &id) {
+    let person_id = match enrolment_write(&user, &input.csrf, &id) {
         Ok(id) => id,
         Err(response) => return response,
     };
@@ -489,13 +490,7 @@ pub async fn change_coverage(
     Form(input): Form<CoverageChangeForm>,
 ) -> Response {
     let lang = user.lang;
-    if !user.csrf_ok(&input.csrf) {
-        return error_page(lang, StatusCode::FORBIDDEN, "error-csrf", None);
-    }
-    if !user.may(ENROLMENT) {
-        return error_page(lang, StatusCode::FORBIDDEN, "error-forbidden", None);
-    }
-    let person_id = match parse_person_id(lang, &id) {
+    let person_id = match enrolment_write(&user, &input.csrf, &id) {
         Ok(id) => id,
         Err(response) => return response,
     };
@@ -551,13 +546,7 @@ pub async fn record_death(
     Form(input): Form<DeathForm>,
 ) -> Response {
     let lang = user.lang;
-    if !user.csrf_ok(&input.csrf) {
-        return error_page(lang, StatusCode::FORBIDDEN, "error-csrf", None);
-    }
-    if !user.may(ENROLMENT) {
-        return error_page(lang, StatusCode::FORBIDDEN, "error-forbidden", None);
-    }
-    let person_id = match parse_person_id(lang, &id) {
+    let person_id = match enrolment_write(&user, &input.csrf, &id) {
         Ok(id) => id,
         Err(response) => return response,
     };

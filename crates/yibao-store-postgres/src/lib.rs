@@ -650,6 +650,34 @@ async fn settled_from(tx: &mut PgConnection, region: RegionCode, person: &Nation
         .map_err(backend)
 }
 
+/// Ends a person's coverage on `on`, or records their death on it, inside `tx`: never
+/// before a claim settled under it (`person.change_after_claims`).
+async fn close_coverage_in(
+    tx: &mut PgConnection,
+    actor: &Actor,
+    scope: RegionCode,
+    person: &NationalId,
+    end: yibao_store::CoverageEnd,
+    on: Date,
+) -> Result<PersonRecord, StoreError> {
+    let (region, mut record) = locate_for_update(tx, scope, person).await?;
+    let (action, detail) = record.close_coverage(end, on)?;
+    let settled = settled_from(tx, region, person, on.year()).await?;
+    yibao_store::check_no_claims_after(on, settled.iter().map(String::as_str))?;
+    record.updated_at = actor.at;
+    sqlx::query("UPDATE persons SET coverage = $1::jsonb, died_on = $2, updated_at = $3 WHERE region_code = $4 AND person_id = $5")
+        .bind(json(&record.coverage)?)
+        .bind(record.died_on.map(|d| d.to_string()))
+        .bind(actor.at_text())
+        .bind(region.to_string())
+        .bind(person.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    audit(tx, actor, region, action, person.as_str(), detail).await?;
+    Ok(record)
+}
+
 /// Changes a person's coverage inside `tx` (see [`Store::change_coverage`]). Locks as a
 /// settlement does: the person's accumulators rows first, then their row (and the row
 /// they move into), then the chain heads.
@@ -990,35 +1018,15 @@ impl Store for PostgresStore {
 
     async fn record_death(&self, actor: &Actor, scope: RegionCode, person: &NationalId, died_on: Date) -> Result<PersonRecord, StoreError> {
         let mut tx = self.write().await?;
-        let (region, mut record) = locate_for_update(&mut tx, scope, person).await?;
-        record.record_death(died_on)?;
-        let settled = settled_from(&mut tx, region, person, died_on.year()).await?;
-        yibao_store::check_no_claims_after(died_on, settled.iter().map(String::as_str))?;
-        record.updated_at = actor.at;
-        sqlx::query("UPDATE persons SET coverage = $1::jsonb, died_on = $2, updated_at = $3 WHERE region_code = $4 AND person_id = $5")
-            .bind(json(&record.coverage)?)
-            .bind(died_on.to_string())
-            .bind(actor.at_text())
-            .bind(region.to_string())
-            .bind(person.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        audit(&mut tx, actor, region, "person.death", person.as_str(), format!("{{\"died_on\":\"{died_on}\"}}")).await?;
+        let record = close_coverage_in(&mut tx, actor, scope, person, yibao_store::CoverageEnd::Death, died_on).await?;
         tx.commit().await.map_err(backend)?;
         Ok(record)
     }
 
     async fn end_coverage(&self, actor: &Actor, scope: RegionCode, person: &NationalId, until: Date) -> Result<PersonRecord, StoreError> {
         let mut tx = self.write().await?;
-        let (region, mut record) = locate_for_update(&mut tx, scope, person).await?;
-        record.end_coverage(until)?;
-        let settled = settled_from(&mut tx, region, person, until.year()).await?;
-        yibao_store::check_no_claims_after(until, settled.iter().map(String::as_str))?;
-        save_coverage(&mut tx, actor, region, person, &record.coverage).await?;
-        audit(&mut tx, actor, region, "person.end_coverage", person.as_str(), format!("{{\"until\":\"{until}\"}}")).await?;
+        let record = close_coverage_in(&mut tx, actor, scope, person, yibao_store::CoverageEnd::Until, until).await?;
         tx.commit().await.map_err(backend)?;
-        record.updated_at = actor.at;
         Ok(record)
     }
 

@@ -22,9 +22,9 @@ use time::Date;
 use yibao_domain::{HouseholdId, NationalId, RegionCode};
 use yibao_engine::{Accumulators, Coverage, CoverageChange};
 use yibao_store::{
-    Actor, AuditEntry, ClaimRecord, ClaimStatus, GENESIS_HASH, HouseholdRecord, NewHousehold, NewPerson, NewReferral, PersonQuery,
-    PersonRecord, PersonUpdate, REFERRALS_LIMIT, ReferralRecord, SEARCH_LIMIT, SettleFn, SettleOutcome, SettleRequest, Store, StoreError,
-    TierEdit, check_scope, entry_hash, run_settlement, settled_claim,
+    Actor, AuditEntry, ClaimRecord, ClaimStatus, CoverageEnd, GENESIS_HASH, HouseholdRecord, NewHousehold, NewPerson, NewReferral,
+    PersonQuery, PersonRecord, PersonUpdate, REFERRALS_LIMIT, ReferralRecord, SEARCH_LIMIT, SettleFn, SettleOutcome, SettleRequest, Store,
+    StoreError, TierEdit, check_scope, entry_hash, run_settlement, settled_claim,
 };
 
 pub use db::BATCH_LEN_MAX;
@@ -663,6 +663,29 @@ fn settled_from(conn: &Connection, region: RegionCode, person: &NationalId, year
     )
 }
 
+/// Ends a person's coverage on `on`, or records their death on it, inside the writer's
+/// transaction: never before a claim settled under it (`person.change_after_claims`).
+fn close_coverage_in(
+    conn: &Connection,
+    actor: &Actor,
+    scope: RegionCode,
+    person: &NationalId,
+    end: CoverageEnd,
+    on: Date,
+) -> Result<PersonRecord, StoreError> {
+    let (region, mut record) = locate(conn, scope, person)?;
+    let (action, detail) = record.close_coverage(end, on)?;
+    yibao_store::check_no_claims_after(on, settled_from(conn, region, person, on.year())?.iter().map(String::as_str))?;
+    record.updated_at = actor.at;
+    exec(
+        conn,
+        "UPDATE persons SET coverage = ?1, died_on = ?2, updated_at = ?3 WHERE region_code = ?4 AND person_id = ?5",
+        params![json(&record.coverage)?, record.died_on.map(|d| d.to_string()), actor.at_text(), region.to_string(), person.as_str()],
+    )?;
+    audit(conn, actor, region, action, person.as_str(), detail)?;
+    Ok(record)
+}
+
 /// Changes a person's coverage inside the writer's transaction (see [`Store::change_coverage`]).
 fn change_coverage_in(
     conn: &Connection,
@@ -908,34 +931,12 @@ impl Store for SqliteStore {
 
     async fn record_death(&self, actor: &Actor, scope: RegionCode, person: &NationalId, died_on: Date) -> Result<PersonRecord, StoreError> {
         let (actor, person) = (actor.clone(), *person);
-        self.write(move |conn| {
-            let (region, mut record) = locate(conn, scope, &person)?;
-            record.record_death(died_on)?;
-            yibao_store::check_no_claims_after(died_on, settled_from(conn, region, &person, died_on.year())?.iter().map(String::as_str))?;
-            record.updated_at = actor.at;
-            exec(
-                conn,
-                "UPDATE persons SET coverage = ?1, died_on = ?2, updated_at = ?3 WHERE region_code = ?4 AND person_id = ?5",
-                params![json(&record.coverage)?, died_on.to_string(), actor.at_text(), region.to_string(), person.as_str()],
-            )?;
-            audit(conn, &actor, region, "person.death", person.as_str(), format!("{{\"died_on\":\"{died_on}\"}}"))?;
-            Ok(record)
-        })
-        .await
+        self.write(move |conn| close_coverage_in(conn, &actor, scope, &person, CoverageEnd::Death, died_on)).await
     }
 
     async fn end_coverage(&self, actor: &Actor, scope: RegionCode, person: &NationalId, until: Date) -> Result<PersonRecord, StoreError> {
         let (actor, person) = (actor.clone(), *person);
-        self.write(move |conn| {
-            let (region, mut record) = locate(conn, scope, &person)?;
-            record.end_coverage(until)?;
-            yibao_store::check_no_claims_after(until, settled_from(conn, region, &person, until.year())?.iter().map(String::as_str))?;
-            save_coverage(conn, &actor, region, &person, &record.coverage)?;
-            audit(conn, &actor, region, "person.end_coverage", person.as_str(), format!("{{\"until\":\"{until}\"}}"))?;
-            record.updated_at = actor.at;
-            Ok(record)
-        })
-        .await
+        self.write(move |conn| close_coverage_in(conn, &actor, scope, &person, CoverageEnd::Until, until)).await
     }
 
     async fn update_person(

@@ -81,6 +81,14 @@ pub struct PersonRecord {
     pub updated_at: OffsetDateTime,
 }
 
+/// How a coverage ends: on a day the clerk names, or on the day of the person's death (for
+/// good, R-ENR-5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CoverageEnd {
+    Until,
+    Death,
+}
+
 /// Search by any of national ID, name (prefix) or card number, inside the caller's scope.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PersonQuery {
@@ -354,6 +362,20 @@ impl PersonRecord {
     }
 
     /// Ends coverage on `until` (the last covered day), not before coverage began.
+    /// Ends the coverage on `on` as `end` says, and the audit entry's action and detail.
+    pub fn close_coverage(&mut self, end: CoverageEnd, on: time::Date) -> Result<(&'static str, String), StoreError> {
+        match end {
+            CoverageEnd::Until => {
+                self.end_coverage(on)?;
+                Ok(("person.end_coverage", format!("{{\"until\":\"{on}\"}}")))
+            }
+            CoverageEnd::Death => {
+                self.record_death(on)?;
+                Ok(("person.death", format!("{{\"died_on\":\"{on}\"}}")))
+            }
+        }
+    }
+
     /// Records the person's death: their coverage ends on `died_on`, or stays ended earlier.
     pub fn record_death(&mut self, died_on: time::Date) -> Result<(), StoreError> {
         if let Some(earlier) = self.died_on {
