@@ -49,7 +49,7 @@ pub use funds::INTEREST_PERIOD_DAYS_MAX;
 pub use location::{Create, DATABASE_FILE, StoreLocation, mask_secrets};
 pub use persons::{CoverageChangeInput, EnrolInput, TIER_REQUEST_AGE_DAYS_MAX, TierChanged};
 pub use principal::{CallerNote, Principal, Refusal, audit_source, roles};
-pub use reads::{ACTIVITY_ENTRIES_LIMIT, AUDIT_PAGE_LIMIT, Activity, CountyActivity, DayActivity};
+pub use reads::{ACTIVITY_ENTRIES_LIMIT, AUDIT_PAGE_LIMIT, Activity, CountyActivity, DayActivity, REGISTER_EXPORT_MAX};
 pub use yibao_domain::{PERIOD_YEAR_MAX, PERIOD_YEAR_MIN, Period, PeriodError};
 pub use yibao_engine::{ContributionDue, contribution_due};
 pub use yibao_store::{CatalogueLoad, CatalogueProposal, NewReferral, ReferralRecord};

@@ -106,6 +106,7 @@ catalogue! {
     "contribution.negative" => "金额不能为负数", DETAIL;
     "contribution.no_wage" => "职工缴费须填写当月工资", DETAIL;
     "contribution.overpaid" => "缴费超过应缴金额，一个期间只缴一次：{detail}", DETAIL;
+    "export.too_large" => "导出的人数超过一个工作表的容量，请按区县分别导出：{detail}", DETAIL;
     "fund.bad_date" => "日期不正确：{detail}", DETAIL;
     "fund.bad_month" => "月份不正确（YYYY-MM）：{detail}", DETAIL;
     "fund.bad_period" => "期间不正确：{detail}", DETAIL;

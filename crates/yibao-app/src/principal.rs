@@ -163,6 +163,8 @@ pub mod roles {
         &[Role::EnrolmentClerk, Role::ClaimsOfficer, Role::FundAccountant, Role::Auditor, Role::CityAdministrator];
     /// Enrolment, households, tier changes, end of coverage, referrals.
     pub const ENROLMENT: &[Role] = &[Role::EnrolmentClerk, Role::CityAdministrator];
+    /// Exporting the register (national IDs and names, whole counties at once).
+    pub const REGISTER_EXPORT: &[Role] = &[Role::EnrolmentClerk, Role::CityAdministrator, Role::Auditor];
     /// Recording contributions.
     pub const CONTRIBUTIONS: &[Role] = &[Role::FundAccountant, Role::EnrolmentClerk, Role::CityAdministrator];
     /// Reading arrears.

@@ -53,11 +53,37 @@ fn fen_of(detail: &Value, field: &str) -> i64 {
     detail.get(field).and_then(Value::as_i64).unwrap_or(0)
 }
 
+/// The most persons one register export holds: an xlsx sheet's rows less its header.
+pub const REGISTER_EXPORT_MAX: usize = 1_048_575;
+
 impl App {
     /// One person, with coverage and tier history.
     pub async fn person(&self, principal: &Principal, person_id: &NationalId) -> Result<PersonRecord, AppError> {
         let scope = principal.scope(roles::ALL_STAFF)?;
         Ok(store!(self, person(scope, person_id))?)
+    }
+
+    /// The register of the principal's region, every person once where insured now, in key
+    /// order (issue 16 item 6): at most [`REGISTER_EXPORT_MAX`] persons, what one xlsx sheet
+    /// holds; a larger region is refused (`export.too_large`), to be exported county by county.
+    pub async fn register_export(&self, principal: &Principal) -> Result<Vec<PersonRecord>, AppError> {
+        let scope = principal.scope(roles::REGISTER_EXPORT)?;
+        let mut persons: Vec<PersonRecord> = Vec::new();
+        loop {
+            let after = persons.last().map(|p| (p.coverage.region, p.person_id));
+            let page = store!(self, persons_after(scope, after, yibao_store::EXPORT_PAGE))?;
+            let done = page.len() < usize::try_from(yibao_store::EXPORT_PAGE).unwrap_or(usize::MAX);
+            persons.extend(page);
+            if persons.len() > REGISTER_EXPORT_MAX {
+                return Err(AppError::bad_request(
+                    "export.too_large",
+                    format!("{scope} holds more than {REGISTER_EXPORT_MAX} persons, more than a sheet holds: export it county by county"),
+                ));
+            }
+            if done {
+                return Ok(persons);
+            }
+        }
     }
 
     /// Persons of the principal's region by ID, name (prefix), card number or household.

@@ -5,16 +5,15 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use yibao_app::{ContributionKind, ContributionRecord};
 use yibao_domain::{Fen, NationalId};
 
-use super::funds::statement::csv_line;
 use super::i18n::Lang;
 use super::page::{
-    CONTRIBUTIONS, COUNT, Cell, FieldErrors, Page, Pager, Sheet, YUAN, app_error_page, app_message, error_page, moment_at,
+    CONTRIBUTIONS, COUNT, Cell, FieldErrors, Page, Pager, Sheet, YUAN, app_error_page, app_message, csv_download, error_page, moment_at,
     national_id_error, paginate, render, url_encode, xlsx_download, yuan,
 };
 use super::people::{PersonForms, person_page};
@@ -298,13 +297,7 @@ pub async fn arrears_csv(State(state): State<App>, user: ConsoleUser, Query(q): 
     };
     let lang = user.lang;
     let header: Vec<String> = ARREARS_COLUMNS.iter().map(|k| lang.t(k)).collect();
-    let mut body = String::from('\u{feff}');
-    body.push_str(&csv_line(&header.iter().map(String::as_str).collect::<Vec<_>>()));
-    for row in &rows {
-        body.push_str(&csv_line(&person_cells(row).iter().map(String::as_str).collect::<Vec<_>>()));
-    }
-    let file = format!("attachment; filename=\"arrears-{period}.csv\"");
-    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, file)], body).into_response()
+    csv_download(&format!("arrears-{period}.csv"), &header, &rows.iter().map(person_cells).collect::<Vec<_>>())
 }
 
 pub async fn arrears_xlsx(State(state): State<App>, user: ConsoleUser, Query(q): Query<ArrearsQuery>) -> Response {

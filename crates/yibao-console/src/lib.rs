@@ -122,6 +122,8 @@ fn routes() -> Router<App> {
         .route("/console/people/{id}/tier", post(people::change_tier))
         .route("/console/people/{id}/end-coverage", post(people::end_coverage))
         .route("/console/people/{id}/coverage", post(people::change_coverage))
+        .route("/console/people.csv", get(people::register_csv))
+        .route("/console/people.xlsx", get(people::register_xlsx))
         .route("/console/people/{id}/death", post(people::record_death))
         .route("/console/people/{id}/contributions", post(contributions::record))
         .route("/console/households/new", get(people::enrol_form).post(people::enrol))

@@ -435,6 +435,23 @@ pub fn workbook(sheets: Vec<Sheet>) -> Result<Vec<u8>, rust_xlsxwriter::XlsxErro
     workbook.save_to_buffer()
 }
 
+/// Rows as a CSV download named `file`: UTF-8 with a byte-order mark (spreadsheet programs
+/// then read the Chinese names), the header first.
+pub fn csv_download(file: &str, header: &[String], rows: &[Vec<String>]) -> Response {
+    let line = |cells: &[String]| crate::funds::statement::csv_line(&cells.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut body = String::from('\u{feff}');
+    body.push_str(&line(header));
+    for row in rows {
+        body.push_str(&line(row));
+    }
+    let disposition = format!("attachment; filename=\"{file}\"");
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (axum::http::header::CONTENT_DISPOSITION, disposition)],
+        body,
+    )
+        .into_response()
+}
+
 /// A workbook as a download named `file`; a failure to write it is the store's error page.
 pub fn xlsx_download(lang: Lang, file: &str, sheets: Vec<Sheet>) -> Response {
     match workbook(sheets) {

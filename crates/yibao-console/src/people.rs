@@ -19,8 +19,8 @@ use yibao_domain::{HouseholdId, NationalId, PersonCategory, PersonName, RegionCo
 use super::contributions::{ContributionForm, ContributionRow, contribution_rows};
 use super::i18n::Lang;
 use super::page::{
-    CLAIMS, CONTRIBUTIONS, ENROLMENT, FieldErrors, PAGE_ROWS, Page, Pager, app_error_page, app_message, error_page, national_id_error,
-    pager, render, url_encode,
+    CLAIMS, CONTRIBUTIONS, Cell, ENROLMENT, FieldErrors, PAGE_ROWS, Page, Pager, Sheet, app_error_page, app_message, csv_download,
+    error_page, national_id_error, pager, render, url_encode, xlsx_download,
 };
 use super::session::ConsoleUser;
 use yibao_app::App;
@@ -77,6 +77,7 @@ struct SearchTemplate {
     pager: Pager,
     errors: FieldErrors,
     can_enrol: bool,
+    can_export: bool,
 }
 
 pub async fn search(State(state): State<App>, user: ConsoleUser, Query(q): Query<SearchQuery>) -> Response {
@@ -123,7 +124,8 @@ pub async fn search(State(state): State<App>, user: ConsoleUser, Query(q): Query
     let pager = pager(lang, page_no, total, |n| format!("{base}&page={n}"));
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
     let can_enrol = user.may(ENROLMENT);
-    (status, render(&SearchTemplate { page, id, name, card, searched, rows, pager, errors, can_enrol })).into_response()
+    let can_export = user.may(yibao_app::roles::REGISTER_EXPORT);
+    (status, render(&SearchTemplate { page, id, name, card, searched, rows, pager, errors, can_enrol, can_export })).into_response()
 }
 
 // ---- one person ----
@@ -564,6 +566,67 @@ pub async fn record_death(
             person_page(&state, &user, &id, refuse(app_message(lang, &error)), StatusCode::BAD_REQUEST).await
         }
         Err(error) => app_error_page(lang, &error),
+    }
+}
+
+// ---- the register as a download (issue 16 item 6) ----
+
+const REGISTER_COLUMNS: [&str; 11] = [
+    "person-id",
+    "person-name",
+    "person-card",
+    "household",
+    "region",
+    "scheme",
+    "category",
+    "tier",
+    "coverage-from",
+    "covered-until",
+    "died-on",
+];
+
+/// The register of the user's region, one row a person where insured now.
+async fn register_rows(state: &App, user: &ConsoleUser) -> Result<Vec<Vec<String>>, Response> {
+    Page::guard(user, "people", "people-title", "/console/people")?;
+    let lang = user.lang;
+    let persons = state.register_export(&user.principal()).await.map_err(|error| app_error_page(lang, &error))?;
+    Ok(persons
+        .iter()
+        .map(|p| {
+            let c = &p.coverage;
+            let tier = c.tier_history.as_ref().map(|h| h.changes.last().map_or(h.initial, |t| t.tier).to_string()).unwrap_or_default();
+            vec![
+                p.person_id.to_string(),
+                p.name.to_string(),
+                p.card_no.clone().unwrap_or_default(),
+                p.household_id.to_string(),
+                c.region.to_string(),
+                lang.t(&format!("scheme-{}", c.scheme.as_str())),
+                lang.t(&format!("category-{}", c.category.as_str())),
+                tier,
+                c.coverage_from.to_string(),
+                c.coverage_until.map(|d| d.to_string()).unwrap_or_default(),
+                p.died_on.map(|d| d.to_string()).unwrap_or_default(),
+            ]
+        })
+        .collect())
+}
+
+pub async fn register_csv(State(state): State<App>, user: ConsoleUser) -> Response {
+    match register_rows(&state, &user).await {
+        Ok(rows) => csv_download("register.csv", &REGISTER_COLUMNS.iter().map(|k| user.lang.t(k)).collect::<Vec<_>>(), &rows),
+        Err(response) => response,
+    }
+}
+
+pub async fn register_xlsx(State(state): State<App>, user: ConsoleUser) -> Response {
+    let lang = user.lang;
+    match register_rows(&state, &user).await {
+        Ok(rows) => {
+            let sheet: Sheet = (lang.t("people-title"), REGISTER_COLUMNS.iter().map(|k| lang.t(k)).collect(), vec![Cell::Text; 11], rows);
+            xlsx_download(lang, "register.xlsx", vec![sheet])
+        }
+        Err(response) => response,
     }
 }
 

@@ -430,6 +430,38 @@ async fn form_errors_are_shown_next_to_their_fields() {
     assert!(element_text(&search.body, "id-error").is_some());
 }
 
+/// Issue 16 item 6: the register as CSV and as a workbook, the user's own county only, one
+/// row a person; staff who do not keep the register get 403.
+#[tokio::test]
+async fn the_register_downloads_as_csv_and_xlsx_within_the_users_region() {
+    let console = setup("register").await;
+    let east = console.sign_in("east.clerk").await;
+    let west = console.sign_in("west.clerk").await;
+    let (east_person, west_person) = (national_id("41992119700303003"), national_id("41992219700404004"));
+    assert_eq!(enrol(&console, &east, "HH-E-REG", "419921", &[(&east_person, "吴东")]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(enrol(&console, &west, "HH-W-REG", "419922", &[(&west_person, "郑西")]).await.status, StatusCode::SEE_OTHER);
+    let page = console.get("/console/people", &east).await;
+    assert!(page.body.contains("id=\"register-csv\""), "{}", page.body);
+    let csv = console.get("/console/people.csv", &east).await;
+    assert_eq!(csv.status, StatusCode::OK, "{}", csv.body);
+    let line = csv.body.lines().find(|l| l.starts_with(&east_person)).expect("the east person").to_owned();
+    assert!(line.contains(",吴东,") && line.contains(",HH-E-REG,419921,") && line.contains(",2026-01-01,"), "{line}");
+    assert!(!csv.body.contains(&west_person), "only the county's own: {}", csv.body);
+    let admin = console.sign_in("admin").await;
+    let workbook = console.get("/console/people.xlsx", &admin).await;
+    assert_eq!(workbook.status, StatusCode::OK);
+    {
+        use calamine::Reader;
+        let mut book = calamine::open_workbook_auto_from_rs(std::io::Cursor::new(workbook.bytes.clone())).expect("a workbook");
+        let sheet = book.worksheet_range_at(0).expect("the register").expect("readable");
+        let ids: Vec<String> = sheet.rows().skip(1).map(|row| row[0].to_string()).collect();
+        assert!(ids.contains(&east_person) && ids.contains(&west_person), "the city sees every county: {ids:?}");
+        assert_eq!(ids.iter().filter(|id| **id == east_person).count(), 1, "one row a person");
+    }
+    let claims = console.sign_in("east.claims").await;
+    assert_eq!(console.get("/console/people.csv", &claims).await.status, StatusCode::FORBIDDEN);
+}
+
 #[tokio::test]
 async fn a_county_clerk_cannot_open_another_countys_person_or_household() {
     let console = setup("scope").await;

@@ -991,6 +991,32 @@ impl Store for PostgresStore {
         Ok(yibao_store::PersonPage { total: u64::try_from(total).unwrap_or(0), offset: query.offset, persons })
     }
 
+    async fn persons_after(
+        &self,
+        scope: RegionCode,
+        after: Option<(RegionCode, NationalId)>,
+        limit: i64,
+    ) -> Result<Vec<PersonRecord>, StoreError> {
+        let (low, high) = scope_bounds(scope);
+        let (after_region, after_person) = after.map_or((String::new(), String::new()), |(r, p)| (r.to_string(), p.to_string()));
+        let rows = sqlx::query(
+            "SELECT p.person_id, p.name, p.card_no, p.household_id, p.coverage::text AS coverage, p.enrolled_at, p.updated_at, \
+                    p.history::text AS history, p.died_on \
+             FROM persons p JOIN person_index i ON i.person_id = p.person_id AND i.region_code = p.region_code \
+             WHERE p.region_code BETWEEN $1 AND $2 AND (p.region_code, p.person_id) > ($3, $4) \
+             ORDER BY p.region_code, p.person_id LIMIT $5",
+        )
+        .bind(low)
+        .bind(high)
+        .bind(after_region)
+        .bind(after_person)
+        .bind(limit.clamp(1, yibao_store::EXPORT_PAGE))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(person_from_row).collect()
+    }
+
     async fn edit_tiers(&self, actor: &Actor, scope: RegionCode, person: &NationalId, edit: TierEdit) -> Result<PersonRecord, StoreError> {
         let mut tx = self.write().await?;
         let (region, mut record) = locate_for_update(&mut tx, scope, person).await?;

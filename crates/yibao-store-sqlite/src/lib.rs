@@ -904,6 +904,28 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn persons_after(
+        &self,
+        scope: RegionCode,
+        after: Option<(RegionCode, NationalId)>,
+        limit: i64,
+    ) -> Result<Vec<PersonRecord>, StoreError> {
+        let (low, high) = scope_bounds(scope);
+        let (after_region, after_person) = after.map_or((String::new(), String::new()), |(r, p)| (r.to_string(), p.to_string()));
+        self.read(move |conn| {
+            query_all(
+                conn,
+                "SELECT p.person_id, p.name, p.card_no, p.household_id, p.coverage, p.enrolled_at, p.updated_at, p.history, p.died_on \
+                 FROM persons p JOIN person_index i ON i.person_id = p.person_id AND i.region_code = p.region_code \
+                 WHERE p.region_code BETWEEN ?1 AND ?2 AND (p.region_code, p.person_id) > (?3, ?4) \
+                 ORDER BY p.region_code, p.person_id LIMIT ?5",
+                params![low, high, after_region, after_person, limit.clamp(1, yibao_store::EXPORT_PAGE)],
+                person_from_row,
+            )
+        })
+        .await
+    }
+
     async fn edit_tiers(&self, actor: &Actor, scope: RegionCode, person: &NationalId, edit: TierEdit) -> Result<PersonRecord, StoreError> {
         let (actor, person) = (actor.clone(), *person);
         self.write(move |conn| {

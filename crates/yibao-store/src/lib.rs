@@ -182,6 +182,9 @@ pub fn coverage_change_detail(
     .map_err(|e| StoreError::Backend(e.to_string()))
 }
 
+/// The persons an export reads at a time ([`Store::persons_after`]).
+pub const EXPORT_PAGE: i64 = 10_000;
+
 /// A settlement refused because the person moved to another county after the store looked
 /// them up and before it locked their row: nothing was written; the same request again
 /// settles in the county they are in now.
@@ -517,6 +520,15 @@ pub trait Store: Send + Sync + 'static {
     fn person(&self, scope: RegionCode, person: &NationalId) -> impl Future<Output = Result<PersonRecord, StoreError>> + Send;
 
     fn search_persons(&self, scope: RegionCode, query: &PersonQuery) -> impl Future<Output = Result<crate::PersonPage, StoreError>> + Send;
+
+    /// The register of `scope` in key order (region, then national ID), the `limit` persons
+    /// after `after` (issue 16 item 6, the export): a person once, where insured now.
+    fn persons_after(
+        &self,
+        scope: RegionCode,
+        after: Option<(RegionCode, NationalId)>,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<PersonRecord>, StoreError>> + Send;
 
     /// Records a tier change asked for on `change.requested_on`, or cancels the latest one
     /// ([`PersonRecord::edit_tiers`]; R-ENR-4: when a change takes effect is decided from the

@@ -871,3 +871,5 @@ died-on = Date of death
 death-hint = The coverage ends on the day of death and is never changed again. A claim settled for a later day must be reversed first.
 death-submit = Record the death
 death-recorded = The death on { $on } is recorded; the coverage ended that day.
+register-csv = Register as CSV
+register-xlsx = Register as Excel

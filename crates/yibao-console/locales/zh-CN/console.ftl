@@ -871,3 +871,5 @@ died-on = 死亡日期
 death-hint = 参保关系于死亡之日终止，此后不再变更。死亡日期之后已结算的费用须先冲正。
 death-submit = 登记死亡
 death-recorded = 已登记 { $on } 死亡，参保关系于当日终止。
+register-csv = 导出参保名册 (CSV)
+register-xlsx = 导出参保名册 (Excel)
