@@ -685,6 +685,11 @@ async fn coverage_change_flow(api: &Api) {
     assert_eq!(moved["history"][0]["coverage"]["coverage_until"], "2026-03-31", "{moved}");
     assert_eq!(admissions().await, Some(0), "the resident year starts at zero");
 
+    // March is billed as the employee the person was then, after the move to residents.
+    let contributions = format!("/api/persons/{id}/contributions");
+    let march = json!({ "kind": "employee", "period": "2026-03", "paid": "0.00", "wage_monthly": "5000.00" });
+    let (status, billed) = api.call("POST", &contributions, Auth::Token(&east), Some(march)).await;
+    assert_eq!(status, StatusCode::CREATED, "a month of the employee spell is billed under it: {billed}");
     let (status, second) = settle("MV-2", "2026-04-02").await;
     assert_eq!((status, second["settlement"]["insutype"].as_str()), (StatusCode::CREATED, Some("390")), "a resident's stay: {second}");
     let late = settle("MV-LATE", "2026-03-20").await;
@@ -718,6 +723,19 @@ async fn coverage_change_flow(api: &Api) {
     let again = json!({ "on": "2026-06-01", "region": "419922", "household_id": "HH-MV-W", "scheme": "resident", "category": "resident", "tier": 3 });
     let refused = api.call("POST", &path, Auth::Token(&west), Some(again)).await;
     assert_eq!(code(&refused), (StatusCode::UNPROCESSABLE_ENTITY, Some("person.deceased")), "{}", refused.1);
+    // Nothing is billed for a month after the death, no tier changes, no stay runs past it.
+    let june = json!({ "kind": "resident", "period": "2027", "paid": "0.00" });
+    let refused = api.call("POST", &contributions, Auth::Token(&west), Some(june)).await;
+    assert_eq!(code(&refused), (StatusCode::UNPROCESSABLE_ENTITY, Some("person.deceased")), "{}", refused.1);
+    let yesterday = time::OffsetDateTime::now_utc().date() - time::Duration::days(1);
+    let tier = json!({ "requested_on": yesterday.to_string(), "tier": 2 });
+    let refused = api.call("POST", &format!("/api/persons/{id}/tier-changes"), Auth::Token(&west), Some(tier)).await;
+    assert_eq!(code(&refused), (StatusCode::UNPROCESSABLE_ENTITY, Some("person.deceased")), "{}", refused.1);
+    let mut past_death = json!({ "person_id": id, "card_no": "C-MV", "claim": claim("MV-DEATH", "H41992100007") });
+    past_death["claim"]["admission_date"] = json!("2026-05-18");
+    past_death["claim"]["discharge_date"] = json!("2026-05-25");
+    let refused = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(past_death)).await;
+    assert_eq!(code(&refused), (StatusCode::UNPROCESSABLE_ENTITY, Some("claim.after_death")), "{}", refused.1);
     // A newborn joins the household, covered from the day of birth, never before it.
     let newborn = |from: &str| json!({ "person_id": "419922202610010028", "name": "钱新", "household_id": "HH-MV-W", "region": "419922", "scheme": "resident", "category": "resident", "tier": 3, "coverage_from": from });
     let refused = api.call("POST", "/api/persons", Auth::Token(&west), Some(newborn("2026-09-30"))).await;
@@ -729,6 +747,93 @@ async fn coverage_change_flow(api: &Api) {
     assert_eq!((status, check["sound"].as_bool()), (StatusCode::OK, Some(true)), "{check}");
     let (status, verification) = api.call("GET", "/api/audit/verify", Auth::Token(&auditor), None).await;
     assert_eq!((status, verification["breaks"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "{verification}");
+}
+
+/// Two employees move in opposite directions between East and West, then complete the
+/// months they had partly paid at the same moment: each month's records stay in the county
+/// they began in, and on PostgreSQL the counters of both counties are locked in one order,
+/// so no payment deadlocks (a hostile review saw 500s here) and the books hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crossed_moves_then_concurrent_payments_never_deadlock_on_postgresql() {
+    let (api, _server) = setup_postgres().await;
+    let (east, west, admin) = (api.sign_in("east.clerk").await, api.sign_in("west.clerk").await, api.sign_in("admin").await);
+    let accountant = api.sign_in("accountant").await;
+    let id = |region: &str, serial: u16| {
+        yibao_domain::NationalId::from_parts(RegionCode::parse(region).expect("region"), time::macros::date!(1980 - 01 - 01), serial)
+            .expect("an id")
+            .to_string()
+    };
+    let (p1, p2) = (id("419921", 120), id("419922", 121));
+    for (token, household, region, person, card) in [(&east, "HH-X-E", "419921", &p1, "C-X1"), (&west, "HH-X-W", "419922", &p2, "C-X2")] {
+        let body = json!({ "household_id": household, "region": region, "address": "交叉路 1 号" });
+        assert_eq!(api.call("POST", "/api/households", Auth::Token(token), Some(body)).await.0, StatusCode::CREATED);
+        let body = json!({ "person_id": person, "name": "交叉", "card_no": card, "household_id": household, "region": region, "scheme": "employee", "category": "employed", "tier": 1, "coverage_from": "2024-01-01" });
+        let (status, answer) = api.call("POST", "/api/persons", Auth::Token(token), Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+    }
+    let pay = |person: String, period: String, paid: String| {
+        let (api, accountant) = (&api, accountant.clone());
+        async move {
+            let body = json!({ "kind": "employee", "period": period, "paid": paid, "wage_monthly": "5000.00" });
+            api.call("POST", &format!("/api/persons/{person}/contributions"), Auth::Token(&accountant), Some(body)).await
+        }
+    };
+    let months: Vec<String> = (1..=6).map(|m| format!("2026-{m:02}")).collect();
+    let mut due = 0;
+    for month in &months {
+        for person in [&p1, &p2] {
+            let (status, body) = pay(person.clone(), month.clone(), "100.00".into()).await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            due = fen(&body["due"]);
+        }
+    }
+    let change = |region: &str, household: &str| json!({ "on": "2026-07-01", "region": region, "household_id": household, "scheme": "employee", "category": "employed", "tier": 1 });
+    for (person, region, household) in [(&p1, "419922", "HH-X-W"), (&p2, "419921", "HH-X-E")] {
+        let (status, moved) = api
+            .call("POST", &format!("/api/persons/{person}/coverage-changes"), Auth::Token(&admin), Some(change(region, household)))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{moved}");
+    }
+    for month in &months {
+        let (a, b) = tokio::join!(pay(p1.clone(), month.clone(), yuan(due - 10_000)), pay(p2.clone(), month.clone(), yuan(due - 10_000)));
+        assert_eq!((a.0, b.0), (StatusCode::CREATED, StatusCode::CREATED), "{month}: {} {}", a.1, b.1);
+        assert_eq!((a.1["region"].as_str(), b.1["region"].as_str()), (Some("419921"), Some("419922")), "each month where it began");
+    }
+    let auditor = api.sign_in("auditor").await;
+    let (status, check) = api.call("GET", "/api/funds/check", Auth::Token(&auditor), None).await;
+    assert_eq!((status, check["sound"].as_bool()), (StatusCode::OK, Some(true)), "{check}");
+}
+
+/// A referral on file goes with the person across a county move (R-ENR-5): the referred
+/// stay after the move settles as referred, the deductible met at the referring hospital.
+#[tokio::test]
+async fn a_referral_on_file_goes_with_the_person_to_another_county() {
+    let api = setup("referral-move").await;
+    let (east, west, admin) = (api.sign_in("east.clerk").await, api.sign_in("west.clerk").await, api.sign_in("admin").await);
+    let id = "419921198502020119";
+    for (token, household, region) in [(&east, "HH-RF-E", "419921"), (&west, "HH-RF-W", "419922")] {
+        let body = json!({ "household_id": household, "region": region, "address": "转诊路 1 号" });
+        assert_eq!(api.call("POST", "/api/households", Auth::Token(token), Some(body)).await.0, StatusCode::CREATED);
+    }
+    let person = json!({ "person_id": id, "name": "冯转", "card_no": "C-RF", "household_id": "HH-RF-E", "region": "419921", "scheme": "resident", "category": "resident", "tier": 3, "coverage_from": "2024-01-01" });
+    assert_eq!(api.call("POST", "/api/persons", Auth::Token(&east), Some(person)).await.0, StatusCode::CREATED);
+    let settle = |c: Value| json!({ "person_id": id, "card_no": "C-RF", "claim": c });
+    let mut first = claim("RF-1", "H41990200003");
+    (first["admission_date"], first["discharge_date"]) = (json!("2026-02-01"), json!("2026-02-05"));
+    let answer = api.call("POST", "/api/settlements", Auth::Key("key-center"), Some(settle(first))).await;
+    assert_eq!(answer.0, StatusCode::CREATED, "{}", answer.1);
+    let referral = json!({ "from_institution": "H41990200003", "to_institution": "H41992100007", "issued_on": "2026-02-05", "valid_until": "2026-03-31" });
+    let answer = api.call("POST", &format!("/api/persons/{id}/referrals"), Auth::Key("key-center"), Some(referral)).await;
+    assert_eq!(answer.0, StatusCode::CREATED, "{}", answer.1);
+    let to_west = json!({ "on": "2026-02-10", "region": "419922", "household_id": "HH-RF-W", "scheme": "resident", "category": "resident", "tier": 3 });
+    let (status, moved) = api.call("POST", &format!("/api/persons/{id}/coverage-changes"), Auth::Token(&admin), Some(to_west)).await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    let (_, referrals) = api.call("GET", &format!("/api/persons/{id}/referrals"), Auth::Token(&admin), None).await;
+    assert_eq!(referrals.as_array().map(Vec::len), Some(1), "still on file: {referrals}");
+    let mut referred = claim("RF-2", "H41992100007");
+    referred["referral"] = json!(true);
+    let (status, answer) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(settle(referred))).await;
+    assert_eq!((status, answer["settlement"]["referral"].as_bool()), (StatusCode::CREATED, Some(true)), "{answer}");
 }
 
 #[tokio::test]

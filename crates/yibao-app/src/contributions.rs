@@ -8,6 +8,22 @@ use yibao_store::{ContributionKind, ContributionRecord, ContributionStore as _, 
 
 use crate::{App, AppError, Period, Principal, roles, store};
 
+/// The coverage a period is billed under (R-ENR-5): of the person's spells that reach into
+/// it, the earliest of the scheme the contribution is for (a month of an earlier spell is
+/// billed as the person was insured then: scheme, category, county), else the earliest
+/// that reaches into it, else the coverage now.
+fn coverage_for_period(person: &yibao_store::PersonRecord, kind: ContributionKind, period: Period) -> &yibao_engine::Coverage {
+    let (first, last) = (period.first_day(), period.last_day());
+    let scheme = match kind {
+        ContributionKind::Employee | ContributionKind::Maternity => yibao_domain::Scheme::Employee,
+        ContributionKind::Resident | ContributionKind::Supplementary => yibao_domain::Scheme::Resident,
+    };
+    let spells = person.history.iter().map(|past| &past.coverage).chain(std::iter::once(&person.coverage));
+    let reaching: Vec<&yibao_engine::Coverage> =
+        spells.filter(|c| c.coverage_from <= last && c.coverage_until.is_none_or(|until| until >= first)).collect();
+    reaching.iter().find(|c| c.scheme == scheme).or(reaching.first()).copied().unwrap_or(&person.coverage)
+}
+
 /// A contribution to record: the kind, the period as written, what was paid.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ContributionInput {
@@ -83,7 +99,14 @@ impl App {
             return Err(AppError::bad_request("contribution.negative", "paid may not be negative"));
         }
         let person = store!(self, person(scope, person_id))?;
-        let due = contribution_due(&self.policy(), &person.coverage, input.kind, period, input.wage_monthly)?;
+        if let Some(died_on) = person.died_on.filter(|died_on| period.first_day() > *died_on) {
+            return Err(AppError::bad_request(
+                "person.deceased",
+                format!("the person died on {died_on}: nothing is due for {period}, which begins after it"),
+            ));
+        }
+        let coverage = coverage_for_period(&person, input.kind, period);
+        let due = contribution_due(&self.policy(), coverage, input.kind, period, input.wage_monthly)?;
         let breakdown_json =
             serde_json::to_string(&due.breakdown).map_err(|e| AppError::internal("contribution.failure", e.to_string()))?;
         Ok(NewContribution { person_id: *person_id, kind: input.kind, period, due_fen: due.due, paid_fen: input.paid, breakdown_json })

@@ -917,7 +917,11 @@ impl App {
     /// registration): coverage in force, maternity insurance for a maternity claim, a
     /// certified disease for chronic outpatient care.
     pub fn entitlement(person: &yibao_store::PersonRecord, kind: ClaimKind, date: Date, diagnosis: Option<&str>) -> Result<(), AppError> {
-        let coverage = &person.coverage;
+        // The coverage in force on the day (R-ENR-5): an earlier spell for a visit before a move.
+        let coverage = match yibao_engine::spell_on(&person.coverage, &person.history, date) {
+            yibao_engine::SpellOn::Current => &person.coverage,
+            yibao_engine::SpellOn::Past(past) | yibao_engine::SpellOn::OtherScheme(past) => &past.coverage,
+        };
         let refuse = |why: String| AppError::unprocessable("interface.not_entitled", why);
         if date < coverage.coverage_from || coverage.coverage_until.is_some_and(|until| date > until) {
             return Err(refuse(format!("the person is not covered on {date}")));

@@ -66,6 +66,7 @@ catalogue! {
     "catalogue.stale" => "加载期间目录已被另一次加载更改，请重新加载该文件：{detail}", DETAIL;
     "catalogue.tampered" => "保存的目录文件与提交时的文件不一致（摘要不同），未导入，请重新提交：{detail}", DETAIL;
     "catalogue.too_large" => "目录文件过大：{detail}", DETAIL;
+    "claim.after_death" => "结算的费用日期晚于参保人死亡日期，住院最晚于死亡当日结束：{detail}", DETAIL;
     "claim.already_reversed" => "该结算已冲正", DETAIL;
     "claim.bad_babies" => "胎儿数不正确", DETAIL;
     "claim.bad_claim_id" => "结算单号须为 1 至 64 个可打印字符", DETAIL;

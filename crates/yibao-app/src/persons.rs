@@ -403,6 +403,12 @@ impl App {
         // is the old one, for claims and contributions alike.
         self.not_after_today("person.bad_date", "a coverage change on", input.on)?;
         let policy = self.policy();
+        if !input.scheme.is_basic() || !policy.has_scheme(input.scheme) {
+            return Err(AppError::bad_request(
+                "person.bad_scheme",
+                format!("a person moves to a basic scheme of this city, not {}", input.scheme),
+            ));
+        }
         let tiers = policy.tiers_for(input.scheme);
         let tier = match (tiers.is_empty(), input.tier) {
             (true, None) => None,

@@ -522,7 +522,7 @@ pub async fn change_coverage(
     let change = yibao_app::CoverageChangeInput { on, region, household_id, scheme, category, tier };
     match state.change_coverage(&user.principal(), &ConsoleUser::source(&headers), &person_id, change).await {
         Ok(_) => Redirect::to(&format!("/console/people/{}?done=changed&from={on}", url_encode(&id))).into_response(),
-        Err(error) if matches!(error.kind, ErrorKind::BadRequest | ErrorKind::Unprocessable) => {
+        Err(error) if matches!(error.kind, ErrorKind::BadRequest | ErrorKind::Unprocessable) || error.code == "household.not_found" => {
             let mut errors = FieldErrors::default();
             errors.add("change", app_message(lang, &error));
             person_page(&state, &user, &id, refuse(errors, input), StatusCode::BAD_REQUEST).await

@@ -106,6 +106,15 @@ impl Period {
         Date::from_calendar_date(year, month, 1).unwrap_or(Date::MIN)
     }
 
+    /// The last day of the period.
+    #[must_use]
+    pub fn last_day(self) -> Date {
+        match self {
+            Period::Year(year) => Date::from_calendar_date(year, Month::December, 31).unwrap_or(Date::MAX),
+            Period::Month(year, month) => Date::from_calendar_date(year, month, month.length(year)).unwrap_or(Date::MAX),
+        }
+    }
+
     #[must_use]
     pub fn year(self) -> i32 {
         match self {

@@ -456,7 +456,7 @@ impl ContributionStore for PostgresStore {
     ) -> Result<ContributionRecord, StoreError> {
         let mut tx = self.write().await?;
         // The counter first, as a batch takes it, then the person's row.
-        lock_counters(&mut tx, scope, std::slice::from_ref(&contribution)).await?;
+        lock_counters(&mut tx, std::slice::from_ref(&contribution)).await?;
         let mut audits = Audits::default();
         let record = insert_contribution(&mut tx, actor, scope, contribution, &mut audits, false).await?;
         audits.append(&mut tx, actor).await?;
@@ -474,7 +474,7 @@ impl ContributionStore for PostgresStore {
             return Err(StoreError::Invalid(format!("a batch carries at most {} contributions", yibao_store::IMPORT_LIMIT)));
         }
         let mut tx = self.write().await?;
-        lock_counters(&mut tx, scope, &contributions).await?;
+        lock_counters(&mut tx, &contributions).await?;
         let mut audits = Audits::default();
         let count = contributions.len();
         // Persons' rows in ascending order, as the settlement writer takes them.
@@ -570,26 +570,19 @@ impl ContributionStore for PostgresStore {
     }
 }
 
-/// Locks, in ascending order, the contribution counters of the regions in `scope` that the
-/// batch's persons are enrolled in, so that two batches spanning the same counties never
-/// wait on each other in a cycle. [`insert_contribution`] then finds its counter locked by
-/// its own transaction.
-async fn lock_counters(
-    tx: &mut Transaction<'static, Postgres>,
-    scope: RegionCode,
-    contributions: &[NewContribution],
-) -> Result<(), StoreError> {
-    let (low, high) = scope_bounds(scope);
+/// Locks, in ascending order, the contribution counters of every county the batch's persons
+/// have a row in (where they are insured now, and where they were: a period's records stay
+/// in the county its first was booked in, R-ENR-5), so that two batches spanning the same
+/// counties never wait on each other in a cycle. [`insert_contribution`] then finds its
+/// counter locked by its own transaction.
+async fn lock_counters(tx: &mut Transaction<'static, Postgres>, contributions: &[NewContribution]) -> Result<(), StoreError> {
     let persons: Vec<String> = contributions.iter().map(|c| c.person_id.to_string()).collect();
-    let regions: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT region_code FROM person_index WHERE person_id = ANY($1) AND region_code BETWEEN $2 AND $3 ORDER BY region_code",
-    )
-    .bind(&persons)
-    .bind(&low)
-    .bind(&high)
-    .fetch_all(&mut **tx)
-    .await
-    .map_err(backend)?;
+    let regions: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT region_code FROM persons WHERE person_id = ANY($1) ORDER BY region_code")
+            .bind(&persons)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(backend)?;
     for region in regions {
         sqlx::query("INSERT INTO contribution_seqs (region_code, seq) VALUES ($1, 0) ON CONFLICT (region_code) DO NOTHING")
             .bind(&region)

@@ -523,14 +523,14 @@ pub(crate) const CLAIM_COLUMNS: &str = "region_code, institution_code, claim_id,
 /// The person's settled claims at `institution`: (institution, claim JSON).
 pub(crate) async fn settled_at(
     tx: &mut PgConnection,
-    region: RegionCode,
+    regions: &[RegionCode],
     person: &NationalId,
     institution: &str,
 ) -> Result<Vec<(String, String)>, StoreError> {
     let rows = sqlx::query(
-        "SELECT institution_code, claim FROM claims WHERE region_code = $1 AND person_id = $2 AND status = 'settled' AND institution_code = $3",
+        "SELECT institution_code, claim FROM claims WHERE region_code = ANY($1) AND person_id = $2 AND status = 'settled' AND institution_code = $3",
     )
-    .bind(region.to_string())
+    .bind(regions.iter().map(ToString::to_string).collect::<Vec<_>>())
     .bind(person.as_str())
     .bind(institution)
     .fetch_all(&mut *tx)
@@ -544,18 +544,20 @@ pub(crate) async fn settled_at(
 }
 
 /// A person's referrals, newest first, each with its cancellation if any.
+/// The person's referrals filed in any of `regions` (where they were insured: a referral
+/// on file goes with the person, R-ENR-5).
 pub(crate) async fn referrals_in(
     tx: &mut PgConnection,
-    region: RegionCode,
+    regions: &[RegionCode],
     person: &NationalId,
 ) -> Result<Vec<ReferralRecord>, StoreError> {
     let rows = sqlx::query(
         "SELECT r.region_code, r.person_id, r.seq, r.from_institution, r.to_institution, r.issued_on, r.valid_until, r.filed_by, r.filed_at, \
          c.cancelled_by, c.cancelled_at \
          FROM referrals r LEFT JOIN referral_cancellations c ON c.region_code = r.region_code AND c.person_id = r.person_id AND c.seq = r.seq \
-         WHERE r.region_code = $1 AND r.person_id = $2 ORDER BY r.seq DESC",
+         WHERE r.region_code = ANY($1) AND r.person_id = $2 ORDER BY r.seq DESC",
     )
-    .bind(region.to_string())
+    .bind(regions.iter().map(ToString::to_string).collect::<Vec<_>>())
     .bind(person.as_str())
     .fetch_all(&mut *tx)
     .await
@@ -1284,14 +1286,14 @@ impl Store for PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
-        let found = referrals_in(&mut tx, region, person).await?.into_iter().find(|r| r.seq == seq);
+        let found = referrals_in(&mut tx, &[region], person).await?.into_iter().find(|r| r.seq == seq);
         let Some(referral) = found else {
             return Err(StoreError::Refused { code: "referral.not_found", message: format!("the person has no referral {seq}") });
         };
         if referral.cancelled_at.is_some() {
             return Err(StoreError::Refused { code: "referral.cancelled", message: format!("referral {seq} is cancelled already") });
         }
-        let settled = settled_at(&mut tx, region, person, referral.to_institution.as_str()).await?;
+        let settled = settled_at(&mut tx, &[region], person, referral.to_institution.as_str()).await?;
         if yibao_store::referral_used(&referral, &settled) {
             return Err(StoreError::Refused {
                 code: "referral.used",
@@ -1318,8 +1320,10 @@ impl Store for PostgresStore {
 
     async fn referrals_of(&self, scope: RegionCode, person: &NationalId) -> Result<Vec<ReferralRecord>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        let (region, _) = locate(&mut tx, scope, person).await?;
-        let referrals = referrals_in(&mut tx, region, person).await?;
+        let (_, record) = locate(&mut tx, scope, person).await?;
+        let regions: Vec<RegionCode> =
+            yibao_store::regions_of(&record.coverage, &record.history).into_iter().filter(|r| scope.contains(*r)).collect();
+        let referrals = referrals_in(&mut tx, &regions, person).await?;
         tx.commit().await.map_err(backend)?;
         Ok(referrals)
     }

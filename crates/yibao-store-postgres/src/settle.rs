@@ -458,6 +458,7 @@ struct ClaimColumns {
 struct PersonState {
     coverage: Coverage,
     history: Vec<yibao_engine::PastCoverage>,
+    died_on: Option<time::Date>,
     updated_at: Option<String>,
 }
 
@@ -548,7 +549,10 @@ async fn try_batch(
     for row in &rows {
         let region = region_of(row.try_get("region_code").map_err(backend)?)?;
         let record = person_from_row(row)?;
-        persons.insert((region, record.person_id), PersonState { coverage: record.coverage, history: record.history, updated_at: None });
+        persons.insert(
+            (region, record.person_id),
+            PersonState { coverage: record.coverage, history: record.history, died_on: record.died_on, updated_at: None },
+        );
     }
     if persons.len() != person_keys.len() {
         return Err(StoreError::Backend("a person's row is missing".into()).into());
@@ -619,7 +623,9 @@ async fn try_batch(
         }
         // Under the coverage in force on the date of service (R-ENR-5), booked where the
         // person is insured now.
-        let coverage = match yibao_store::claim_coverage(&person.coverage, &person.history, r.request.service_date) {
+        let coverage = match yibao_store::claim_coverage(&person.coverage, &person.history, r.request.service_date)
+            .and_then(|coverage| yibao_store::check_alive(person.died_on, &r.request).map(|()| coverage))
+        {
             Ok(found) => found,
             Err(refused) => {
                 answers[i] = Some(Err(refused));
@@ -634,8 +640,9 @@ async fn try_batch(
             }
         };
         if settlement.referral {
-            let referrals = crate::referrals_in(&mut tx, region, &r.request.person_id).await?;
-            let settled_there = crate::settled_at(&mut tx, region, &r.request.person_id, r.request.institution_code.as_str()).await?;
+            let regions = yibao_store::regions_of(&person.coverage, &person.history);
+            let referrals = crate::referrals_in(&mut tx, &regions, &r.request.person_id).await?;
+            let settled_there = crate::settled_at(&mut tx, &regions, &r.request.person_id, r.request.institution_code.as_str()).await?;
             if let Err(refused) = yibao_store::check_referral_live(&r.request, &settlement, &referrals, &settled_there) {
                 answers[i] = Some(Err(refused));
                 continue;
@@ -810,6 +817,7 @@ pub(crate) async fn settle_one(
         return Err(yibao_store::moved_meanwhile(&request.person_id));
     }
     let coverage = yibao_store::claim_coverage(&person.coverage, &person.history, request.service_date)?;
+    yibao_store::check_alive(person.died_on, &request)?;
     if yibao_store::stay_days(request.institution_code.as_str(), &request.claim_id, &request.claim_json)?.is_some() {
         let keys: Vec<PersonKey> =
             yibao_store::regions_of(&person.coverage, &person.history).into_iter().map(|r| (r, request.person_id)).collect();
@@ -818,11 +826,12 @@ pub(crate) async fn settle_one(
     }
     let settlement = yibao_store::run_settlement(compute, &coverage, &before, request.year)?;
     if settlement.referral {
-        let settled_there = crate::settled_at(&mut tx, region, &request.person_id, request.institution_code.as_str()).await?;
+        let regions = yibao_store::regions_of(&person.coverage, &person.history);
+        let settled_there = crate::settled_at(&mut tx, &regions, &request.person_id, request.institution_code.as_str()).await?;
         yibao_store::check_referral_live(
             &request,
             &settlement,
-            &crate::referrals_in(&mut tx, region, &request.person_id).await?,
+            &crate::referrals_in(&mut tx, &regions, &request.person_id).await?,
             &settled_there,
         )?;
     }

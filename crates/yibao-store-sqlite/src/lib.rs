@@ -461,7 +461,17 @@ pub(crate) fn claim_from_row(row: &Row<'_>) -> Result<ClaimRecord, StoreError> {
 }
 
 /// A person's referrals, newest first, each with its cancellation if any.
-fn referrals_in(conn: &Connection, region: RegionCode, person: &NationalId) -> Result<Vec<ReferralRecord>, StoreError> {
+/// The person's referrals filed in any of `regions` (where they were insured: a referral
+/// on file goes with the person, R-ENR-5).
+fn referrals_in(conn: &Connection, regions: &[RegionCode], person: &NationalId) -> Result<Vec<ReferralRecord>, StoreError> {
+    let mut all = Vec::new();
+    for region in regions {
+        all.extend(referrals_in_one(conn, *region, person)?);
+    }
+    Ok(all)
+}
+
+fn referrals_in_one(conn: &Connection, region: RegionCode, person: &NationalId) -> Result<Vec<ReferralRecord>, StoreError> {
     query_all(
         conn,
         "SELECT r.region_code, r.person_id, r.seq, r.from_institution, r.to_institution, r.issued_on, r.valid_until, r.filed_by, r.filed_at, \
@@ -547,13 +557,22 @@ fn find_claim(conn: &Connection, institution: &str, claim_id: &str) -> Result<Op
 }
 
 /// The person's settled claims at `institution`: (institution, claim JSON).
-fn settled_at(conn: &Connection, region: RegionCode, person: &NationalId, institution: &str) -> Result<Vec<(String, String)>, StoreError> {
-    query_all(
-        conn,
-        "SELECT institution_code, claim FROM claims WHERE region_code = ?1 AND person_id = ?2 AND status = 'settled' AND institution_code = ?3",
-        params![region.to_string(), person.as_str(), institution],
-        |row| Ok((col::<String>(row, 0)?, col::<String>(row, 1)?)),
-    )
+fn settled_at(
+    conn: &Connection,
+    regions: &[RegionCode],
+    person: &NationalId,
+    institution: &str,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let mut all = Vec::new();
+    for region in regions {
+        all.extend(query_all(
+            conn,
+            "SELECT institution_code, claim FROM claims WHERE region_code = ?1 AND person_id = ?2 AND status = 'settled' AND institution_code = ?3",
+            params![region.to_string(), person.as_str(), institution],
+            |row| Ok((col::<String>(row, 0)?, col::<String>(row, 1)?)),
+        )?);
+    }
+    Ok(all)
 }
 
 /// The person's live stays (inside the writer's transaction: no settlement comes between).
@@ -586,6 +605,7 @@ fn settle_in(
     // Under the coverage in force on the date of service (R-ENR-5), booked where the person
     // is insured now.
     let coverage = yibao_store::claim_coverage(&person.coverage, &person.history, request.service_date)?;
+    yibao_store::check_alive(person.died_on, &request)?;
     if yibao_store::stay_days(request.institution_code.as_str(), &request.claim_id, &request.claim_json)?.is_some() {
         let mut stays = Vec::new();
         for person_region in yibao_store::regions_of(&person.coverage, &person.history) {
@@ -596,8 +616,9 @@ fn settle_in(
     let before = load_accumulators(conn, region, &request.person_id, request.year)?;
     let settlement = run_settlement(compute, &coverage, &before, request.year)?;
     if settlement.referral {
-        let settled_there = settled_at(conn, region, &request.person_id, request.institution_code.as_str())?;
-        yibao_store::check_referral_live(&request, &settlement, &referrals_in(conn, region, &request.person_id)?, &settled_there)?;
+        let regions = yibao_store::regions_of(&person.coverage, &person.history);
+        let settled_there = settled_at(conn, &regions, &request.person_id, request.institution_code.as_str())?;
+        yibao_store::check_referral_live(&request, &settlement, &referrals_in(conn, &regions, &request.person_id)?, &settled_there)?;
     }
     let after = settlement.accumulators;
     let record = settled_claim(region, &request, &settlement, actor.at)?;
@@ -1111,14 +1132,14 @@ impl Store for SqliteStore {
         let (actor, person, reason) = (actor.clone(), *person, reason.to_owned());
         self.write(move |conn| {
             let (region, _) = locate(conn, scope, &person)?;
-            let found = referrals_in(conn, region, &person)?.into_iter().find(|r| r.seq == seq);
+            let found = referrals_in(conn, &[region], &person)?.into_iter().find(|r| r.seq == seq);
             let Some(referral) = found else {
                 return Err(StoreError::Refused { code: "referral.not_found", message: format!("the person has no referral {seq}") });
             };
             if referral.cancelled_at.is_some() {
                 return Err(StoreError::Refused { code: "referral.cancelled", message: format!("referral {seq} is cancelled already") });
             }
-            let settled = settled_at(conn, region, &person, referral.to_institution.as_str())?;
+            let settled = settled_at(conn, &[region], &person, referral.to_institution.as_str())?;
             if yibao_store::referral_used(&referral, &settled) {
                 return Err(StoreError::Refused { code: "referral.used", message: format!("referral {seq} was used by an admission settled meanwhile") });
             }
@@ -1137,8 +1158,10 @@ impl Store for SqliteStore {
     async fn referrals_of(&self, scope: RegionCode, person: &NationalId) -> Result<Vec<ReferralRecord>, StoreError> {
         let person = *person;
         self.read(move |conn| {
-            let (region, _) = locate(conn, scope, &person)?;
-            referrals_in(conn, region, &person)
+            let (_, record) = locate(conn, scope, &person)?;
+            let regions: Vec<RegionCode> =
+                yibao_store::regions_of(&record.coverage, &record.history).into_iter().filter(|r| scope.contains(*r)).collect();
+            referrals_in(conn, &regions, &person)
         })
         .await
     }

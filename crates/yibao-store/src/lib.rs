@@ -122,6 +122,21 @@ pub fn claim_coverage(current: &Coverage, history: &[yibao_engine::PastCoverage]
     }
 }
 
+/// Refuses a claim whose stay ends after the person's death (`claim.after_death`): a stay
+/// ends at the latest on the day of death, and nothing is paid for a day after it.
+pub fn check_alive(died_on: Option<Date>, request: &SettleRequest) -> Result<(), StoreError> {
+    let Some(died_on) = died_on else { return Ok(()) };
+    let last_day = stay_days(request.institution_code.as_str(), &request.claim_id, &request.claim_json)?
+        .map_or(request.service_date, |(_, _, _, discharge)| discharge.max(request.service_date));
+    if last_day > died_on {
+        return Err(StoreError::Refused {
+            code: "claim.after_death",
+            message: format!("the person died on {died_on}; the claim runs to {last_day}: a stay ends on the day of death at the latest"),
+        });
+    }
+    Ok(())
+}
+
 /// A reversal refused because the person has moved to another county since the claim was
 /// settled: their year's counters went with them, and the claim's county no longer holds
 /// them.

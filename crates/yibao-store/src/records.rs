@@ -326,6 +326,9 @@ impl PersonRecord {
     /// date; whether it has already taken effect is the application's to decide (it needs
     /// the policy's waiting period and today's date).
     pub fn edit_tiers(&mut self, edit: TierEdit) -> Result<&'static str, StoreError> {
+        if let Some(died_on) = self.died_on {
+            return Err(crate::deceased(died_on));
+        }
         let history = self
             .coverage
             .tier_history
@@ -382,10 +385,13 @@ impl PersonRecord {
             return Err(crate::deceased(earlier));
         }
         if died_on < self.coverage.coverage_from {
-            return Err(StoreError::Invalid(format!(
-                "a death on {died_on} is before the coverage in force began on {}: correct the enrolment or the date",
-                self.coverage.coverage_from
-            )));
+            return Err(StoreError::Refused {
+                code: "person.bad_date",
+                message: format!(
+                    "a death on {died_on} is before the coverage in force began on {}: the bureau corrects the enrolment first",
+                    self.coverage.coverage_from
+                ),
+            });
         }
         self.coverage.coverage_until = Some(self.coverage.coverage_until.map_or(died_on, |until| until.min(died_on)));
         self.died_on = Some(died_on);
@@ -457,6 +463,17 @@ impl PersonUpdate {
     /// refused.
     pub fn apply(self, record: &mut PersonRecord) -> Result<String, StoreError> {
         self.validate()?;
+        // After a death the register's name and card may still be corrected; the coverage
+        // ended for good.
+        let coverage_changes = self.assistance_group.is_some()
+            || self.supplementary.is_some()
+            || self.maternity.is_some()
+            || self.civil_servant.is_some()
+            || self.enterprise_supplementary.is_some()
+            || self.certified_chronic_diseases.is_some();
+        if let Some(died_on) = record.died_on.filter(|_| coverage_changes) {
+            return Err(crate::deceased(died_on));
+        }
         let mut changed = serde_json::Map::new();
         let mut next = record.clone();
         if let Some(name) = self.name {
