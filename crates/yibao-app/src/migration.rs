@@ -478,6 +478,7 @@ impl App {
                     .filter_map(|p| p.card_no.clone().map(|card| (p.coverage.region, card)))
                     .collect(),
                 coverage: Vec::new(),
+                deaths: Vec::new(),
             };
             let held = store!(self, probe_register(city, probe))?;
             found.persons.extend(held.persons);
@@ -700,6 +701,8 @@ pub struct CountyCoverage {
     pub ended: u64,
     /// Never enrolled, or covered only from a later day.
     pub never: u64,
+    /// Died before the day (not missing: no longer a resident to insure).
+    pub died: u64,
 }
 
 /// A resident without coverage on the day.
@@ -778,11 +781,16 @@ impl App {
                 report.elsewhere += 1;
             }
         }
-        let mut spans: HashMap<NationalId, (time::Date, Option<time::Date>)> = HashMap::new();
+        // Every spell of each person (R-ENR-5: insured on the day in any county or scheme).
+        let mut spans: HashMap<NationalId, Vec<(time::Date, Option<time::Date>)>> = HashMap::new();
+        let mut deaths: HashMap<NationalId, time::Date> = HashMap::new();
         for chunk in judged.chunks(PROBE_KEYS_MAX) {
             let probe = RegisterProbe { persons: chunk.iter().map(|r| r.person_id).collect(), ..RegisterProbe::default() };
             let found = store!(self, probe_register(policy.region, probe))?;
-            spans.extend(found.coverage.into_iter().map(|(person, from, until)| (person, (from, until))));
+            for (person, from, until) in found.coverage {
+                spans.entry(person).or_default().push((from, until));
+            }
+            deaths.extend(found.deaths);
         }
         let mut counties: std::collections::BTreeMap<RegionCode, CountyCoverage> = std::collections::BTreeMap::new();
         for resident in judged {
@@ -792,16 +800,22 @@ impl App {
                 insured: 0,
                 ended: 0,
                 never: 0,
+                died: 0,
             });
             county.residents += 1;
-            match spans.get(&resident.person_id) {
-                Some((from, until)) if *from <= on && until.is_none_or(|until| until >= on) => county.insured += 1,
-                Some((_, Some(until))) if *until < on => {
+            let spells = spans.get(&resident.person_id).map_or(&[][..], Vec::as_slice);
+            let covered = spells.iter().any(|(from, until)| *from <= on && until.is_none_or(|until| until >= on));
+            let ended = spells.iter().filter_map(|(_, until)| *until).filter(|until| *until < on).max();
+            let began = spells.iter().any(|(from, _)| *from <= on);
+            match (covered, deaths.get(&resident.person_id)) {
+                (_, Some(died_on)) if *died_on < on => county.died += 1,
+                (true, _) => county.insured += 1,
+                (false, _) if began && ended.is_some() => {
                     county.ended += 1;
-                    report.missing.push(missing(resident, Some(until.to_string())));
+                    report.missing.push(missing(resident, ended.map(|until| until.to_string())));
                 }
-                // Enrolled, but covered only from a later day: not insured on this one.
-                Some(_) | None => {
+                // Never enrolled, or covered only from a later day: not insured on this one.
+                (false, _) => {
                     county.never += 1;
                     report.missing.push(missing(resident, None));
                 }

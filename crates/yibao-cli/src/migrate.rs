@@ -169,8 +169,8 @@ pub fn run(command: &MigrateCommand) -> Result<(), String> {
             println!("residents without coverage on {}: {} rows read, {} of other counties", report.on, report.rows, report.elsewhere);
             for county in &report.counties {
                 println!(
-                    "  {}: {} residents, {} insured, {} never enrolled, {} whose coverage ended",
-                    county.region, county.residents, county.insured, county.never, county.ended
+                    "  {}: {} residents, {} insured, {} never enrolled, {} whose coverage ended, {} who died",
+                    county.region, county.residents, county.insured, county.never, county.ended, county.died
                 );
             }
             if let Some(path) = out {

@@ -171,6 +171,49 @@ fn migrate_through(store: &[&str], dir: &Path) {
     let written = std::fs::read_to_string(&out).expect("the missing persons");
     assert_eq!(written.lines().count(), 2, "a header and the stranger: {written}");
     assert!(written.contains(&stranger.to_string()), "{written}");
+    // One moves to a new household of the county from yesterday (a new spell), the other
+    // died yesterday: the first is insured on both days, the second is not missing.
+    let clerk = yibao_app::Principal::Staff { username: "clerk.zhou".into(), role: yibao_store::Role::CityAdministrator, region: city };
+    let yesterday = time::OffsetDateTime::now_utc().date() - time::Duration::days(1);
+    let (one_id, two_id) = (yibao_domain::NationalId::parse(one[0]).expect("id"), yibao_domain::NationalId::parse(two[0]).expect("id"));
+    let region = yibao_domain::RegionCode::parse(one[3]).expect("region");
+    let moved = rt.block_on(app.person(&clerk, &one_id)).expect("the first person");
+    let household = yibao_store::NewHousehold {
+        household_id: yibao_domain::HouseholdId::parse("HH-MOVED").expect("id"),
+        region,
+        address: "新址 1 号".into(),
+    };
+    rt.block_on(app.create_household(&clerk, "test", household)).expect("a new household");
+    let change = yibao_app::CoverageChangeInput {
+        on: yesterday,
+        region,
+        household_id: yibao_domain::HouseholdId::parse("HH-MOVED").expect("id"),
+        scheme: moved.coverage.scheme,
+        category: moved.coverage.category,
+        tier: moved.coverage.tier_history.as_ref().map(|h| h.initial),
+    };
+    rt.block_on(app.change_coverage(&clerk, "test", &one_id, change)).expect("a new household from yesterday");
+    rt.block_on(app.record_death(&clerk, "test", &two_id, yesterday)).expect("a death");
+    let yesterday_text = yesterday.to_string();
+    let mut on_yesterday = missing.clone();
+    on_yesterday.extend_from_slice(&["--on", &yesterday_text]);
+    let _ = yibao_as("ops", &on_yesterday);
+    let now = std::fs::read_to_string(&out).expect("the missing persons");
+    assert_eq!(now.lines().count(), 2, "the stranger only: {now}");
+    // The day before: the first person's earlier spell covers it.
+    let before_move = (yesterday - time::Duration::days(1)).to_string();
+    let mut on_before = missing.clone();
+    on_before.extend_from_slice(&["--on", &before_move]);
+    let _ = yibao_as("ops", &on_before);
+    let then = std::fs::read_to_string(&out).expect("the missing persons");
+    assert_eq!(then.lines().count(), 2, "insured under the earlier spell: {then}");
+    let mut after = missing.clone();
+    let tomorrow = (yesterday + time::Duration::days(2)).to_string();
+    after.extend_from_slice(&["--on", &tomorrow]);
+    let report_after = yibao_as("ops", &after);
+    assert!(text(&report_after.stdout).contains("1 who died"), "{}", text(&report_after.stdout));
+    let now = std::fs::read_to_string(&out).expect("the missing persons");
+    assert_eq!(now.lines().count(), 2, "the dead are not missing: {now}");
     // Before the migrated persons' coverage began, none of the three was insured.
     missing.extend_from_slice(&["--on", "2000-01-01"]);
     let _ = yibao_as("ops", &missing);

@@ -334,20 +334,27 @@ impl MigrationStore for PostgresStore {
             return Err(StoreError::Invalid(format!("a probe asks about at most {PROBE_KEYS_MAX} keys")));
         }
         let ids: Vec<String> = probe.persons.iter().map(|p| p.as_str().to_owned()).collect();
-        let held: Vec<(String, String, Option<String>)> = sqlx::query_as(
-            "SELECT i.person_id, p.coverage->>'coverage_from', p.coverage->>'coverage_until' FROM person_index i \
+        type Held = (String, String, Option<String>, String, Option<String>);
+        let held: Vec<Held> = sqlx::query_as(
+            "SELECT i.person_id, p.coverage->>'coverage_from', p.coverage->>'coverage_until', p.history::text, p.died_on FROM person_index i \
              JOIN persons p ON p.region_code = i.region_code AND p.person_id = i.person_id WHERE i.person_id = ANY($1)",
         )
         .bind(&ids)
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
-        let held: std::collections::HashMap<String, (String, Option<String>)> = held.into_iter().map(|(p, f, u)| (p, (f, u))).collect();
+        let held: std::collections::HashMap<String, (String, Option<String>, String, Option<String>)> =
+            held.into_iter().map(|(p, f, u, h, d)| (p, (f, u, h, d))).collect();
         let mut found = RegisterProbe::default();
         let day = |text: &str| yibao_domain::parse_date(text).map_err(|e| StoreError::Backend(format!("a stored coverage date: {e}")));
         for person in probe.persons {
-            let Some((from, until)) = held.get(person.as_str()) else { continue };
+            let Some((from, until, history, died_on)) = held.get(person.as_str()) else { continue };
+            let history: Vec<yibao_engine::PastCoverage> = from_json(history)?;
+            found.coverage.extend(history.iter().map(|past| (person, past.coverage.coverage_from, past.coverage.coverage_until)));
             found.coverage.push((person, day(from)?, until.as_deref().map(day).transpose()?));
+            if let Some(died_on) = died_on {
+                found.deaths.push((person, day(died_on)?));
+            }
             found.persons.push(person);
         }
         for (households, keys, out) in [(true, probe.households, &mut found.households), (false, probe.cards, &mut found.cards)] {

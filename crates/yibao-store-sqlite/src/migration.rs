@@ -201,15 +201,20 @@ impl MigrationStore for SqliteStore {
             for person in probe.persons {
                 let span = query_opt(
                     conn,
-                    "SELECT json_extract(p.coverage, '$.coverage_from'), json_extract(p.coverage, '$.coverage_until') FROM person_index i \
-                     JOIN persons p ON p.region_code = i.region_code AND p.person_id = i.person_id WHERE i.person_id = ?1",
+                    "SELECT json_extract(p.coverage, '$.coverage_from'), json_extract(p.coverage, '$.coverage_until'), p.history, p.died_on \
+                     FROM person_index i JOIN persons p ON p.region_code = i.region_code AND p.person_id = i.person_id WHERE i.person_id = ?1",
                     [person.as_str()],
-                    |row| Ok((col::<String>(row, 0)?, col::<Option<String>>(row, 1)?)),
+                    |row| Ok((col::<String>(row, 0)?, col::<Option<String>>(row, 1)?, col::<String>(row, 2)?, col::<Option<String>>(row, 3)?)),
                 )?;
-                let Some((from, until)) = span else { continue };
+                let Some((from, until, history, died_on)) = span else { continue };
                 let day =
                     |text: &str| yibao_domain::parse_date(text).map_err(|e| StoreError::Backend(format!("a stored coverage date: {e}")));
+                let history: Vec<yibao_engine::PastCoverage> = yibao_store::stored::from_json(&history)?;
+                found.coverage.extend(history.iter().map(|past| (person, past.coverage.coverage_from, past.coverage.coverage_until)));
                 found.coverage.push((person, day(&from)?, until.as_deref().map(day).transpose()?));
+                if let Some(died_on) = died_on {
+                    found.deaths.push((person, day(&died_on)?));
+                }
                 found.persons.push(person);
             }
             for (region, household) in probe.households {

@@ -298,9 +298,12 @@ pub enum BatchOutcome {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RegisterProbe {
     pub persons: Vec<NationalId>,
-    /// Each person found with the first and, when it has ended, the last day of their
-    /// coverage (an answer only: what a probe asks about is `persons`).
+    /// Each person found with the first and, when it has ended, the last day of each of
+    /// their spells of coverage, earlier ones too (an answer only: what a probe asks about is
+    /// `persons`).
     pub coverage: Vec<(NationalId, time::Date, Option<time::Date>)>,
+    /// The persons found who died, with the day (an answer only).
+    pub deaths: Vec<(NationalId, time::Date)>,
     pub households: Vec<(RegionCode, String)>,
     pub cards: Vec<(RegionCode, String)>,
 }
