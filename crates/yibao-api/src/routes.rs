@@ -209,7 +209,7 @@ pub struct DeathIn {
 
 /// Record a person's death (R-ENR-5): their coverage ends that day and is never changed,
 /// ended or enrolled again.
-#[utoipa::path(post, path = "/api/persons/{id}/death", request_body = DeathIn, params(("id" = String, Path)), responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "persons")]
+#[utoipa::path(post, path = "/api/persons/{id}/death", request_body = DeathIn, params(("id" = String, Path)), responses((status = 200, body = Object), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "persons")]
 async fn record_death(
     State(state): State<App>,
     caller: Caller,
@@ -243,7 +243,7 @@ pub struct CoverageChangeIn {
 /// schemes, to another county (the city bureau's), to a new category or household, or enrol
 /// again after coverage ended. The spell in force ends the day before; claims are settled
 /// under the coverage in force on their date of service.
-#[utoipa::path(post, path = "/api/persons/{id}/coverage-changes", request_body = CoverageChangeIn, params(("id" = String, Path)), responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "persons")]
+#[utoipa::path(post, path = "/api/persons/{id}/coverage-changes", request_body = CoverageChangeIn, params(("id" = String, Path)), responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "persons")]
 async fn change_coverage(
     State(state): State<App>,
     caller: Caller,
