@@ -92,6 +92,7 @@ catalogue! {
     "claim.not_found" => "无此结算记录：{detail}", DETAIL;
     "claim.not_latest" => "须先冲正该参保人本年度更晚的结算：{detail}", DETAIL;
     "claim.overlapping_stay" => "住院期间与该参保人已结算的住院重叠：{detail}", DETAIL;
+    "claim.person_moved" => "结算后此人已转到其他区县，其年度累计随人转移，不能在原区县冲正，由经办机构人工处理：{detail}", DETAIL;
     "claim.place_mismatch" => "结算单填写的就医地与登记不符：{detail}", DETAIL;
     "claim.purchase_not_at_pharmacy" => "定点药店购药（41）只能由定点零售药店结算：{detail}", DETAIL;
     "claim.purchase_spans_days" => "定点药店购药的开始与结束日期须为购药当日：{detail}", DETAIL;
