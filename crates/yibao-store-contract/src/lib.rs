@@ -1796,7 +1796,7 @@ pub async fn run_coverage_changes<S: Store + yibao_store::FundStore>(store: Arc<
     let mut dead_claim = claim("MOVE-DEAD", 1000, 28);
     (dead_claim.admission_date, dead_claim.discharge_date) = (date!(2026 - 06 - 11), date!(2026 - 06 - 11));
     let after_death = settle(dead_claim).await;
-    assert!(matches!(&after_death, Err(e) if e.code() == "settle.not_covered"), "a claim after the death is refused: {after_death:?}");
+    assert!(matches!(&after_death, Err(e) if e.code() == "claim.after_death"), "a claim after the death is refused: {after_death:?}");
     let again = yibao_engine::CoverageChange { on: date!(2026 - 07 - 01), region: region(WEST), ..to_resident(date!(2026 - 07 - 01)) };
     for refused in [
         store.change_coverage(&clerk(WEST), region(WEST), &id, again, hh("HH-MOVE-WEST")).await,
