@@ -688,6 +688,17 @@ async fn coverage_change_flow(api: &Api) {
     // March is billed as the employee the person was then, after the move to residents.
     let contributions = format!("/api/persons/{id}/contributions");
     let march = json!({ "kind": "employee", "period": "2026-03", "paid": "0.00", "wage_monthly": "5000.00" });
+    // A hostile hospital cannot move, end or bury the person with its key: only staff do.
+    for (what, body) in [
+        (
+            path.clone(),
+            json!({ "on": "2026-04-01", "region": "419921", "household_id": "HH-MV-E", "scheme": "employee", "category": "employed", "tier": 1 }),
+        ),
+        (format!("/api/persons/{id}/death"), json!({ "died_on": "2026-04-01" })),
+    ] {
+        let (status, answer) = api.call("POST", &what, Auth::Key("key-east"), Some(body)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{what}: {answer}");
+    }
     let (status, billed) = api.call("POST", &contributions, Auth::Token(&east), Some(march)).await;
     assert_eq!(status, StatusCode::CREATED, "a month of the employee spell is billed under it: {billed}");
     let (status, second) = settle("MV-2", "2026-04-02").await;

@@ -53,7 +53,7 @@ pub use reads::{ACTIVITY_ENTRIES_LIMIT, AUDIT_PAGE_LIMIT, Activity, CountyActivi
 pub use yibao_domain::{PERIOD_YEAR_MAX, PERIOD_YEAR_MIN, Period, PeriodError};
 pub use yibao_engine::{ContributionDue, contribution_due};
 pub use yibao_store::{CatalogueLoad, CatalogueProposal, NewReferral, ReferralRecord};
-pub use yibao_store::{ContributionKind, FundReceipt, NewHousehold, TierEdit};
+pub use yibao_store::{ContributionKind, CoverageEnd, FundReceipt, NewHousehold, TierEdit};
 
 // The vocabulary of the use cases: the records, inputs and outputs the edges receive and
 // send. Types only: the rules that make and check them stay behind the use cases, and the

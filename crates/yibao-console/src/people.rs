@@ -461,23 +461,51 @@ pub async fn end_coverage(
     Path(id): Path<String>,
     Form(input): Form<EndCoverageForm>,
 ) -> Response {
+    close_coverage_form(&state, &user, &headers, &id, &input.csrf, &input.until, yibao_app::CoverageEnd::Until).await
+}
+
+/// The two forms of one date that end a coverage (the last covered day, or the day of
+/// death): the date checked beside its field, the use case's refusal shown there too.
+async fn close_coverage_form(
+    state: &App,
+    user: &ConsoleUser,
+    headers: &HeaderMap,
+    id: &str,
+    csrf: &str,
+    date: &str,
+    end: yibao_app::CoverageEnd,
+) -> Response {
     let lang = user.lang;
-    let person_id = match enrolment_write(&user, &input.csrf, &id) {
+    let person_id = match enrolment_write(user, csrf, id) {
         Ok(id) => id,
         Err(response) => return response,
     };
+    let (field, done) = match end {
+        yibao_app::CoverageEnd::Until => ("until", "ended"),
+        yibao_app::CoverageEnd::Death => ("died_on", "died"),
+    };
     let refuse = |message: String| {
         let mut errors = FieldErrors::default();
-        errors.add("until", message);
-        PersonForms { errors, until: input.until.clone(), ..PersonForms::default() }
+        errors.add(field, message);
+        let mut forms = PersonForms { errors, ..PersonForms::default() };
+        match end {
+            yibao_app::CoverageEnd::Until => forms.until = date.to_owned(),
+            yibao_app::CoverageEnd::Death => forms.died_on = date.to_owned(),
+        }
+        forms
     };
-    let Ok(until) = parse_date(input.until.trim()) else {
-        return person_page(&state, &user, &id, refuse(lang.t("field-bad-date")), StatusCode::BAD_REQUEST).await;
+    let Ok(on) = parse_date(date.trim()) else {
+        return person_page(state, user, id, refuse(lang.t("field-bad-date")), StatusCode::BAD_REQUEST).await;
     };
-    match state.end_coverage(&user.principal(), &ConsoleUser::source(&headers), &person_id, until).await {
-        Ok(_) => Redirect::to(&format!("/console/people/{}?done=ended&from={until}", url_encode(&id))).into_response(),
-        Err(error) if error.kind == ErrorKind::BadRequest => {
-            person_page(&state, &user, &id, refuse(app_message(lang, &error)), StatusCode::BAD_REQUEST).await
+    let (principal, source) = (user.principal(), ConsoleUser::source(headers));
+    let closed = match end {
+        yibao_app::CoverageEnd::Until => state.end_coverage(&principal, &source, &person_id, on).await,
+        yibao_app::CoverageEnd::Death => state.record_death(&principal, &source, &person_id, on).await,
+    };
+    match closed {
+        Ok(_) => Redirect::to(&format!("/console/people/{}?done={done}&from={on}", url_encode(id))).into_response(),
+        Err(error) if matches!(error.kind, ErrorKind::BadRequest | ErrorKind::Unprocessable) => {
+            person_page(state, user, id, refuse(app_message(lang, &error)), StatusCode::BAD_REQUEST).await
         }
         Err(error) => app_error_page(lang, &error),
     }
@@ -547,26 +575,7 @@ pub async fn record_death(
     Path(id): Path<String>,
     Form(input): Form<DeathForm>,
 ) -> Response {
-    let lang = user.lang;
-    let person_id = match enrolment_write(&user, &input.csrf, &id) {
-        Ok(id) => id,
-        Err(response) => return response,
-    };
-    let refuse = |message: String| {
-        let mut errors = FieldErrors::default();
-        errors.add("died_on", message);
-        PersonForms { errors, died_on: input.died_on.clone(), ..PersonForms::default() }
-    };
-    let Ok(died_on) = parse_date(input.died_on.trim()) else {
-        return person_page(&state, &user, &id, refuse(lang.t("field-bad-date")), StatusCode::BAD_REQUEST).await;
-    };
-    match state.record_death(&user.principal(), &ConsoleUser::source(&headers), &person_id, died_on).await {
-        Ok(_) => Redirect::to(&format!("/console/people/{}?done=died&from={died_on}", url_encode(&id))).into_response(),
-        Err(error) if matches!(error.kind, ErrorKind::BadRequest | ErrorKind::Unprocessable) => {
-            person_page(&state, &user, &id, refuse(app_message(lang, &error)), StatusCode::BAD_REQUEST).await
-        }
-        Err(error) => app_error_page(lang, &error),
-    }
+    close_coverage_form(&state, &user, &headers, &id, &input.csrf, &input.died_on, yibao_app::CoverageEnd::Death).await
 }
 
 // ---- the register as a download (issue 16 item 6) ----
