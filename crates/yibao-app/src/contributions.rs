@@ -12,7 +12,7 @@ use crate::{App, AppError, Period, Principal, roles, store};
 /// it, the earliest of the scheme the contribution is for (a month of an earlier spell is
 /// billed as the person was insured then: scheme, category, county), else the earliest
 /// that reaches into it, else the coverage now.
-fn coverage_for_period(person: &yibao_store::PersonRecord, kind: ContributionKind, period: Period) -> &yibao_engine::Coverage {
+pub(crate) fn coverage_for_period(person: &yibao_store::PersonRecord, kind: ContributionKind, period: Period) -> &yibao_engine::Coverage {
     let (first, last) = (period.first_day(), period.last_day());
     let scheme = match kind {
         ContributionKind::Employee | ContributionKind::Maternity => yibao_domain::Scheme::Employee,

@@ -108,9 +108,12 @@ impl From<StoreError> for AppError {
             | StoreError::StaffNotFound(_)
             | StoreError::InstitutionNotFound(_)
             | StoreError::PhysicianNotFound(_)
-            | StoreError::PolicyVersionNotFound(_) => ErrorKind::NotFound,
+            | StoreError::PolicyVersionNotFound(_)
+            | StoreError::EmployerNotFound(_) => ErrorKind::NotFound,
             StoreError::AlreadyEnrolled { .. }
             | StoreError::HouseholdExists(_)
+            | StoreError::EmployerExists(_)
+            | StoreError::DeclarationExists(_)
             | StoreError::Exists(_)
             | StoreError::IdempotencyConflict { .. }
             | StoreError::AlreadyReversed(_)

@@ -19,6 +19,7 @@ pub mod books;
 pub mod catalogue;
 mod claims;
 mod contributions;
+mod employers;
 mod error;
 mod funds;
 pub mod interface;
@@ -44,6 +45,7 @@ use yibao_store_sqlite::SqliteStore;
 
 pub use claims::{InstitutionSettlement, SettleOutcome, Settled, fund_payments_of};
 pub use contributions::ContributionInput;
+pub use employers::{DeclarationBill, EmployerInput, WAGE_MONTHLY_MAX_FEN, WageLine};
 pub use error::{AppError, ErrorKind};
 pub use funds::INTEREST_PERIOD_DAYS_MAX;
 pub use location::{Create, DATABASE_FILE, StoreLocation, mask_secrets};

@@ -5,7 +5,7 @@ use time::{Date, Month};
 use yibao_domain::{AssistanceGroup, Fen, HouseholdId, NationalId, PersonCategory, PersonName, RegionCode, Scheme, Tier};
 use yibao_engine::{Coverage, TierChange, TierHistory, TierOrPolicyError, change_takes_effect, tier_on, upgrade_waiting_months};
 use yibao_store::{
-    HouseholdRecord, ImportHousehold, ImportStore as _, ImportSummary, NewHousehold, NewPerson, PersonRecord, Store as _, StoreError,
+    EmployerStore as _, HouseholdRecord, ImportHousehold, ImportStore as _, ImportSummary, NewHousehold, NewPerson, PersonRecord, Store as _, StoreError,
     TierEdit, check_scope,
 };
 
@@ -435,6 +435,9 @@ impl App {
             use_personal_account: false,
         };
         self.check_coverage(&probe)?;
+        if input.scheme == Scheme::Employee && input.category == PersonCategory::Retired {
+            self.check_retirement_years(scope, person_id, input.region, input.on).await?;
+        }
         let change = yibao_engine::CoverageChange {
             on: input.on,
             region: input.region,
@@ -446,6 +449,32 @@ impl App {
         };
         let changed = store!(self, change_coverage(&principal.actor(source, self.now()), scope, person_id, change, input.household_id));
         changed.map_err(AppError::from)
+    }
+
+    /// An employee retiring (to the retiree category, covered without contributions) must
+    /// have the pack's minimum of contribution months, carried in and paid here (R-FIN-1's
+    /// minimum years): short, the change is refused with the months missing
+    /// (`person.short_contribution_years`). A retiree moving county or household stays one.
+    async fn check_retirement_years(&self, scope: RegionCode, person_id: &NationalId, region: RegionCode, on: Date) -> Result<(), AppError> {
+        let person = store!(self, person(scope, person_id))?;
+        if person.coverage.scheme == Scheme::Employee && person.coverage.category == PersonCategory::Retired {
+            return Ok(());
+        }
+        let required = yibao_engine::required_contribution_months(&self.policy(), region, person_id.sex(), on)?;
+        let (carried, paid) = store!(self, contribution_months(scope, person_id))?;
+        let years = yibao_engine::contribution_years(required, carried, paid);
+        if years.short_months > 0 {
+            return Err(AppError::unprocessable(
+                "person.short_contribution_years",
+                format!(
+                    "{person_id} has {} months of employee contributions ({carried} carried in, {paid} paid here) and needs {} to be covered free in retirement: {} months short; record the months carried in from elsewhere, or the months paid up, first",
+                    carried + paid,
+                    required.unwrap_or(0),
+                    years.short_months
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Records a person's death on `died_on` (R-ENR-5): not after today, and not before

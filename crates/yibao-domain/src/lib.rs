@@ -8,11 +8,14 @@
 //! - [`Rounding`] and [`Rounding::round_div`] are the one place where a division rounds.
 //! - [`NationalId`] is an 18-character resident identity number with its GB 11643 check
 //!   digit (R-ENR-1); [`RegionCode`] a 6-digit GB/T 2260 division code (R-GEO-1).
+//! - [`EmployerCode`] is an employer's unified social credit code with its GB 32100 check
+//!   character (R-FIN-1).
 //! - [`InstitutionCode`], [`HouseholdId`] and [`PersonName`] are the register's own
 //!   identifiers and names, each checked once when parsed.
 
 mod catalogue;
 mod dates;
+mod employer_code;
 mod money;
 mod national_id;
 mod period;
@@ -21,6 +24,7 @@ mod register;
 mod scheme;
 
 pub use catalogue::{CatalogueClass, ItemCode, ItemCodeError, ItemKind, MEDICAL_CODE_MAX_LEN, is_diagnosis_code, is_procedure_code};
+pub use employer_code::{EmployerCode, EmployerCodeError};
 pub use dates::{DATE_FORMAT, add_months, first_of_next_month, parse_date};
 pub use money::{FEN_LIMIT, Fen, MoneyError, RatioBp, Rounding, TOTAL_LIMIT_FEN, serde_yuan};
 pub use national_id::{NationalId, NationalIdError, Sex, mask_national_ids};

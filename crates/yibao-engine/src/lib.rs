@@ -5,6 +5,7 @@
 mod claim;
 mod contribution;
 mod coverage;
+mod employer;
 mod settle;
 mod settlement;
 mod tier;
@@ -21,6 +22,10 @@ pub use contribution::{
 pub use coverage::{
     COVERAGE_SPELLS_MAX, CoverageChange, CoverageChangeError, CoverageChangeKind, PastCoverage, SpellOn, change_coverage,
     counters_to_restore, past_with_account, spell_on,
+};
+pub use employer::{
+    CARRIED_MONTHS_MAX, ContributionYears, DECLARATION_LINES_MAX, LATE_DAYS_MAX, LateFee, contribution_years, declarable, first_declarable, late_fee, late_fee_for,
+    payment_due_on, required_contribution_months,
 };
 pub use settle::{Explain, SettleError, settle, settle_into};
 pub use settlement::{Bilingual, FundPayment, Language, LineSettlement, LineVerdict, Rule, Settlement, Step, fund_payments};

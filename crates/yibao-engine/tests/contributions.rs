@@ -193,3 +193,24 @@ fn maternity_contribution_is_the_employers_on_the_bounded_base() {
         contribution_due(&policy, &employee, ContributionKind::Maternity, Period::parse("2024").expect("year"), Some(yuan("8000")));
     assert_eq!(yearly.map(|d| d.due).map_err(|e| e.code()), Err("contribution.bad_period"));
 }
+
+/// R-FIN-4 and R-FIN-1 under the demo city's pack: a declared month is due on the 15th of
+/// the next, a late payment costs 0.05% a day of what was owed, and a man needs 300
+/// months of contributions (a woman 240) to be covered free in retirement.
+#[test]
+fn employer_due_day_late_fee_and_minimum_years_from_the_demo_pack() {
+    use time::Month;
+    use yibao_domain::{Period, Sex};
+    let policy = Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("demo pack");
+    let county = RegionCode::parse("419921").expect("region");
+    let december = Period::Month(2025, Month::December);
+    assert_eq!(yibao_engine::payment_due_on(&policy, county, december), Ok(date!(2026 - 01 - 15)));
+    // 12,000.00 owed, paid 20 days late: 12,000 × 0.05% × 20 = 120.00.
+    let fee = yibao_engine::late_fee_for(&policy, county, december, yuan("12000"), date!(2026 - 02 - 04)).expect("values in force");
+    assert_eq!((fee.days, fee.rate_bp.get(), fee.fee_fen), (20, 5, yuan("120")));
+    let on = date!(2026 - 06 - 01);
+    assert_eq!(yibao_engine::required_contribution_months(&policy, county, Sex::Male, on), Ok(Some(300)));
+    assert_eq!(yibao_engine::required_contribution_months(&policy, county, Sex::Female, on), Ok(Some(240)));
+    // The base pack sets no minimum.
+    assert_eq!(yibao_engine::required_contribution_months(&base(), county, Sex::Male, on), Ok(None));
+}

@@ -183,6 +183,9 @@ pub enum Reason {
     LegacyRepayment,
     /// 利息收入: interest, credited to each fund separately (R-SCH-2).
     Interest,
+    /// 滞纳金收入: the late fee an employer pays on contributions paid after their due day
+    /// (R-FIN-4), income of the employee fund.
+    LateFee,
     /// 基金移交: a fund handed over whole at a cut-off date (R-FND-7, R-SCH-3).
     Handover,
     /// 经审计的调剂: any other movement between funds, approved and audited (R-SCH-2). Its
@@ -191,7 +194,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 23] = [
+    pub const ALL: [Reason; 24] = [
         Reason::Contribution,
         Reason::Subsidy,
         Reason::PersonalAccountCredit,
@@ -213,6 +216,7 @@ impl Reason {
         Reason::DeficitCover,
         Reason::LegacyRepayment,
         Reason::Interest,
+        Reason::LateFee,
         Reason::Handover,
         Reason::AuditedAdjustment,
     ];
@@ -244,6 +248,7 @@ impl Reason {
             Reason::DeficitCover => "deficit-cover",
             Reason::LegacyRepayment => "legacy-repayment",
             Reason::Interest => "interest",
+            Reason::LateFee => "late-fee",
             Reason::Handover => "handover",
             Reason::AuditedAdjustment => "audited-adjustment",
         }
@@ -303,10 +308,12 @@ pub enum RecordKind {
     OpeningBalance,
     /// A payment year's clearing, `{city}/{year}` (issue 15).
     PaymentClearing,
+    /// An employer's payment of a declared month, `{employer}/{period}` (issue 16).
+    EmployerPayment,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 14] = [
+    pub const ALL: [RecordKind; 15] = [
         RecordKind::Contribution,
         RecordKind::Subsidy,
         RecordKind::Settlement,
@@ -321,6 +328,7 @@ impl RecordKind {
         RecordKind::AuditApproval,
         RecordKind::OpeningBalance,
         RecordKind::PaymentClearing,
+        RecordKind::EmployerPayment,
     ];
 
     pub fn parse(text: &str) -> Option<RecordKind> {
@@ -344,6 +352,7 @@ impl RecordKind {
             RecordKind::AuditApproval => "audit-approval",
             RecordKind::OpeningBalance => "opening-balance",
             RecordKind::PaymentClearing => "payment-clearing",
+            RecordKind::EmployerPayment => "employer-payment",
         }
     }
 }

@@ -249,6 +249,10 @@ registry! {
     EmployeeAccountFromEmployee = "employee.account_from_employee", Ratio, [R, C], EMPLOYEE, false, "个人缴费划入个人账户比例", "share of the employee's contribution credited to the personal account";
     EmployeeAccountFromEmployer = "employee.account_from_employer", Ratio, [R, C], EMPLOYEE, false, "单位缴费划入个人账户比例", "share of the employer's contribution credited to the personal account";
     EmployeeRetireeAccountMonthly = "employee.retiree_account_monthly", Money, [R], EMPLOYEE, false, "退休人员个人账户月划入额", "monthly credit to a retiree's personal account";
+    EmployeePaymentDueDay = "employee.payment_due_day", Days, [R], OPTIONAL, false, "单位缴费截止日（次月）", "day of the following month by which an employer pays a month's contributions";
+    EmployeeLateFeeDaily = "employee.late_fee_daily", Ratio, [R], OPTIONAL, false, "滞纳金日费率", "late fee a day on contributions paid after the due day";
+    EmployeeMinContributionMonthsMale = "employee.min_contribution_months_male", Months, [R], OPTIONAL, false, "退休享受待遇最低缴费月数（男）", "months of contributions a man needs to be covered free in retirement";
+    EmployeeMinContributionMonthsFemale = "employee.min_contribution_months_female", Months, [R], OPTIONAL, false, "退休享受待遇最低缴费月数（女）", "months of contributions a woman needs to be covered free in retirement";
     MaternityEmployerRate = "maternity.employer_rate", Ratio, [R], MATERNITY, false, "生育保险单位费率", "maternity insurance employer rate";
     SupplementaryContributionPersonal = "supplementary.contribution_personal", Money, [R], SUPPLEMENTARY, false, "补充保险个人缴费", "supplementary insurance personal contribution";
     SupplementaryContributionGovernment = "supplementary.contribution_government", Money, [R], SUPPLEMENTARY, false, "补充保险政府补贴", "supplementary insurance government subsidy";

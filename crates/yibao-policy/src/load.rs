@@ -965,7 +965,12 @@ fn parse_value(kind: ValueKind, key: ParamKey, value: &toml::Value) -> Result<Va
         ValueKind::Multiple => Value::Multiple(parse_multiple(value)?),
         // R-ENR-4: the waiting period after moving up a tier is 6 to 12 months.
         ValueKind::Months if key == ParamKey::TierUpgradeWaitingMonths => Value::Count(parse_count(value, "months", 6..=12)?),
+        // R-FIN-1: a minimum of contribution years for retirement is at most a working life.
+        ValueKind::Months if matches!(key, ParamKey::EmployeeMinContributionMonthsMale | ParamKey::EmployeeMinContributionMonthsFemale) => {
+            Value::Count(parse_count(value, "months", 0..=720)?)
+        }
         ValueKind::Months => Value::Count(parse_count(value, "months", 0..=120)?),
+        ValueKind::Days if key == ParamKey::EmployeePaymentDueDay => Value::Count(parse_count(value, "day of the month", 1..=31)?),
         ValueKind::Days => Value::Count(parse_count(value, "days", 0..=366)?),
         ValueKind::Flag => match value {
             toml::Value::Boolean(b) => Value::Flag(*b),

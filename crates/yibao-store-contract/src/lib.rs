@@ -1470,7 +1470,8 @@ where
         + yibao_store::FundStore
         + yibao_store::PolicyStore
         + yibao_store::InterfaceStore
-        + yibao_store::CatalogueStore,
+        + yibao_store::CatalogueStore
+        + yibao_store::EmployerStore,
 {
     run(Arc::clone(&store)).await;
     run_interface(Arc::clone(&store)).await;
@@ -1488,7 +1489,160 @@ where
     run_policy_versions(Arc::clone(&store)).await;
     run_coverage_changes(Arc::clone(&store)).await;
     run_moves_with_money(Arc::clone(&store)).await;
+    run_employers(Arc::clone(&store)).await;
     run_catalogue(store).await;
+}
+
+/// Issue 16 item 2 (R-FIN-1, R-FIN-4): an employer registers in its county and declares a
+/// month's payroll; each line bills the person's own contribution record, so the persons
+/// owe it at once; a month is declared once; one employee pays part at the counter, and the
+/// employer's payment, ten days after the due day, completes every bill (never a fen more)
+/// with a late fee of 0.05% a day on what was still owed, posted to the employee fund under
+/// its own reason; the account is credited its share; a second payment finds nothing owed;
+/// the months paid count toward the retiree minimum with those carried in; the books and the
+/// audit chains hold. Another county's clerk sees no such employer.
+pub async fn run_employers<S: Store + yibao_store::FundStore + yibao_store::ContributionStore + yibao_store::EmployerStore>(
+    store: Arc<S>,
+) {
+    use yibao_domain::EmployerCode;
+    use yibao_store::{ContributionKind, DeclarationLine, EmployerPayment, NewContribution, NewDeclaration, NewEmployer};
+    let store = &*store;
+    let city = region(CITY);
+    let code = EmployerCode::from_parts(region(EAST), 4_242).expect("code");
+    let employer = NewEmployer { code, name: "东县机械厂".into(), region: region(EAST), registered_on: date!(2025 - 07 - 01) };
+    let outside = store.register_employer(&clerk(WEST), region(WEST), employer.clone()).await;
+    assert!(matches!(outside, Err(StoreError::OutsideRegion { .. })), "{outside:?}");
+    let registered = store.register_employer(&clerk(EAST), region(EAST), employer.clone()).await.expect("register");
+    assert_eq!((registered.code, registered.region), (code, region(EAST)));
+    let twice = store.register_employer(&clerk(EAST), region(EAST), employer).await;
+    assert!(matches!(&twice, Err(e) if e.code() == "employer.exists"), "{twice:?}");
+    let hidden = store.employer(region(WEST), &code).await;
+    assert!(matches!(&hidden, Err(e) if e.code() == "employer.not_found"), "{hidden:?}");
+    assert_eq!(store.employers(city).await.expect("list").iter().filter(|e| e.code == code).count(), 1);
+
+    store
+        .create_household(
+            &clerk(EAST),
+            region(EAST),
+            NewHousehold { household_id: hh("HH-WORK"), region: region(EAST), address: "工厂路 1 号".into() },
+        )
+        .await
+        .expect("household");
+    let mut ids = Vec::new();
+    for (serial, maternity) in [(981_u16, true), (982, false)] {
+        let id = person_id(EAST, serial);
+        let employee = Coverage {
+            scheme: Scheme::Employee,
+            category: PersonCategory::Employed,
+            maternity,
+            tier_history: Some(TierHistory { initial: Tier::new(1).expect("tier"), since: date!(2024 - 01 - 01), changes: Vec::new() }),
+            ..coverage(id, EAST)
+        };
+        let person = NewPerson { name: pn(&format!("职工{serial}")), card_no: None, household_id: hh("HH-WORK"), coverage: employee };
+        store.enrol(&clerk(EAST), region(EAST), person).await.expect("enrol");
+        ids.push(id);
+    }
+    // Wages of 8,000 and 5,000: 8% of each (6% employer, 2% employee, the 2% to the
+    // account), and the first person's maternity 0.5%.
+    let employee_breakdown = |base: i64| {
+        serde_json::to_string(&yibao_engine::EmployeeContribution {
+            base: Fen::new(base),
+            employer: Fen::new(base * 6 / 100),
+            employee: Fen::new(base * 2 / 100),
+            to_account: Fen::new(base * 2 / 100),
+            to_pool: Fen::new(base * 6 / 100),
+        })
+        .expect("json")
+    };
+    let bill = |id: NationalId, kind, due: i64, breakdown_json: String| NewContribution {
+        person_id: id,
+        kind,
+        period: period("2026-02"),
+        due_fen: Fen::new(due),
+        paid_fen: Fen::ZERO,
+        breakdown_json,
+    };
+    let maternity_json = serde_json::to_string(&yibao_engine::MaternityContribution { base: Fen::new(800_000), employer: Fen::new(4_000) })
+        .expect("json");
+    let declaration = NewDeclaration {
+        employer: code,
+        period: period("2026-02"),
+        due_on: date!(2026 - 03 - 15),
+        lines: vec![
+            DeclarationLine {
+                person_id: ids[0],
+                wage_fen: Fen::new(800_000),
+                base_fen: Fen::new(800_000),
+                employee_due_fen: Fen::new(64_000),
+                maternity_due_fen: Fen::new(4_000),
+                booked_in: None,
+            },
+            DeclarationLine {
+                person_id: ids[1],
+                wage_fen: Fen::new(500_000),
+                base_fen: Fen::new(500_000),
+                employee_due_fen: Fen::new(40_000),
+                maternity_due_fen: Fen::ZERO,
+                booked_in: None,
+            },
+        ],
+        bills: vec![
+            bill(ids[0], ContributionKind::Employee, 64_000, employee_breakdown(800_000)),
+            bill(ids[0], ContributionKind::Maternity, 4_000, maternity_json),
+            bill(ids[1], ContributionKind::Employee, 40_000, employee_breakdown(500_000)),
+        ],
+    };
+    let declared = store.declare(&clerk(EAST), region(EAST), declaration.clone()).await.expect("declare");
+    assert_eq!((declared.due_fen, declared.owed_fen), (Fen::new(108_000), Fen::new(108_000)));
+    assert!(declared.lines.iter().all(|line| line.booked_in == Some(region(EAST))), "{:?}", declared.lines);
+    let again = store.declare(&clerk(EAST), region(EAST), declaration).await;
+    assert!(matches!(&again, Err(e) if e.code() == "declaration.exists"), "{again:?}");
+    let (owing, _) = store.arrears(city, "2026-02", 100).await.expect("arrears");
+    let owed_by = |id: NationalId| owing.iter().filter(|line| line.person_id == id).map(|line| line.owed_fen).sum::<Fen>();
+    assert_eq!((owed_by(ids[0]), owed_by(ids[1])), (Fen::new(68_000), Fen::new(40_000)), "the bills are the persons' arrears");
+
+    // The second employee pays 100.00 at the counter meanwhile.
+    let counter = NewContribution { paid_fen: Fen::new(10_000), ..bill(ids[1], ContributionKind::Employee, 40_000, employee_breakdown(500_000)) };
+    store.record_contribution(&clerk(EAST), region(EAST), counter).await.expect("a part paid at the counter");
+    let listed = store.declarations_of(region(EAST), &code).await.expect("declarations");
+    assert_eq!((listed.len(), listed[0].owed_fen), (1, Fen::new(98_000)));
+
+    // Paid on 25 March, ten days after the due day: 980.00 × 0.05% × 10 = 4.90.
+    let accountant = Actor { at: datetime!(2026-03-26 10:00 UTC), ..clerk(EAST) };
+    let payment = |amount: i64| EmployerPayment {
+        employer: code,
+        period: period("2026-02"),
+        paid_on: date!(2026 - 03 - 25),
+        amount_fen: Fen::new(amount),
+        late_fee_rate_bp: RatioBp::new(5),
+        rounding: yibao_domain::Rounding::HalfUp,
+    };
+    let short = store.pay_declaration(&accountant, region(EAST), payment(98_000)).await;
+    assert!(matches!(&short, Err(e) if e.code() == "employer.amount_mismatch" && e.to_string().contains("984.90")), "{short:?}");
+    let paid = store.pay_declaration(&accountant, region(EAST), payment(98_490)).await.expect("pay");
+    let receipt = paid.payment.expect("paid");
+    assert_eq!((receipt.contributions_fen, receipt.late_fee.days, receipt.late_fee.fee_fen), (Fen::new(98_000), 10, Fen::new(490)));
+    assert_eq!(paid.owed_fen, Fen::ZERO);
+    let (owing, _) = store.arrears(city, "2026-02", 100).await.expect("arrears");
+    assert!(owing.iter().all(|line| !ids.contains(&line.person_id)), "nothing owed for February: {owing:?}");
+    let twice = store.pay_declaration(&accountant, region(EAST), payment(98_490)).await;
+    assert!(matches!(&twice, Err(e) if e.code() == "declaration.paid"), "{twice:?}");
+    let account = store.person(city, &ids[0]).await.expect("person").coverage.personal_account_balance;
+    assert_eq!(account, Fen::new(16_000), "the employee's 2% credited once the month is paid");
+    let fee = store
+        .transfers_caused_by(city, yibao_ledger::RecordKind::EmployerPayment, vec![format!("{code}/2026-02")])
+        .await
+        .expect("transfers");
+    assert_eq!(fee.len(), 1, "{fee:?}");
+    assert_eq!((fee[0].transfer.reason, fee[0].transfer.amount_fen), (yibao_ledger::Reason::LateFee, Fen::new(490)));
+    assert_eq!(store.declarations_of(city, &code).await.expect("declarations")[0].payment, Some(receipt));
+
+    // The months count toward the retiree minimum with those carried in.
+    assert_eq!(store.contribution_months(city, &ids[0]).await.expect("months"), (0, 1));
+    store.set_carried_months(&clerk(EAST), region(EAST), &ids[0], 250).await.expect("carried");
+    assert_eq!(store.contribution_months(city, &ids[0]).await.expect("months"), (250, 1));
+    assert!(book_breaches(store).await.is_empty(), "the books hold: {:?}", book_breaches(store).await);
+    assert!(verify_audit(store).await.expect("verify").breaks.is_empty());
 }
 
 /// Issue 16 item 3, what a hostile review found (R-ENR-5): an employee with money in the

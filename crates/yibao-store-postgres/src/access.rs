@@ -575,7 +575,7 @@ impl ContributionStore for PostgresStore {
 /// in the county its first was booked in, R-ENR-5), so that two batches spanning the same
 /// counties never wait on each other in a cycle. [`insert_contribution`] then finds its
 /// counter locked by its own transaction.
-async fn lock_counters(tx: &mut Transaction<'static, Postgres>, contributions: &[NewContribution]) -> Result<(), StoreError> {
+pub(crate) async fn lock_counters(tx: &mut Transaction<'static, Postgres>, contributions: &[NewContribution]) -> Result<(), StoreError> {
     let persons: Vec<String> = contributions.iter().map(|c| c.person_id.to_string()).collect();
     let regions: Vec<String> =
         sqlx::query_scalar("SELECT DISTINCT region_code FROM persons WHERE person_id = ANY($1) ORDER BY region_code")

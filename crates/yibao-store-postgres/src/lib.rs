@@ -38,6 +38,7 @@
 mod access;
 mod books;
 mod catalogue;
+mod employer;
 mod interface;
 mod migration;
 mod policy;
@@ -77,6 +78,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (16, include_str!("../migrations/0016_negotiated_prices.sql")),
     (17, include_str!("../migrations/0017_migrations.sql")),
     (18, include_str!("../migrations/0018_coverage_history.sql")),
+    (19, include_str!("../migrations/0019_employers.sql")),
 ];
 /// Connections in the pool.
 const POOL_SIZE: u32 = 16;

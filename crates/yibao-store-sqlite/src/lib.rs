@@ -11,6 +11,7 @@ pub mod backup;
 mod books;
 mod catalogue;
 mod db;
+mod employer;
 mod interface;
 mod migration;
 mod policy;
@@ -49,6 +50,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (15, include_str!("../migrations/0015_negotiated_prices.sql")),
     (16, include_str!("../migrations/0016_migrations.sql")),
     (17, include_str!("../migrations/0017_coverage_history.sql")),
+    (18, include_str!("../migrations/0018_employers.sql")),
 ];
 
 /// A store in one SQLite file. Cloning shares the same writer and readers.

@@ -19,6 +19,7 @@ pub mod books;
 pub mod catalogue;
 pub mod closing;
 mod contribution;
+pub mod employer;
 mod fund;
 pub mod handover;
 mod import;
@@ -48,6 +49,10 @@ pub use catalogue::{
 };
 pub use contribution::{
     ARREARS_LINES_MAX, ContributionKind, ContributionRecord, ContributionStore, CountyArrears, NewContribution, PersonArrears,
+};
+pub use employer::{
+    DeclarationLine, DeclarationPayment, DeclarationRecord, EMPLOYER_NAME_CHARS_MAX, EMPLOYERS_LIMIT, EmployerPayment, EmployerRecord,
+    EmployerStore, NewDeclaration, NewEmployer, PaymentAudit,
 };
 pub use fund::{
     Audited, BooksVerification, Budget, BudgetExecution, ClaimKey, CountyTargets, ENTRIES_PAGE_LIMIT, FundReceipt, FundStore, Movement,
@@ -457,6 +462,12 @@ pub enum StoreError {
     InstitutionNotFound(String),
     #[error("no insurance physician {0} in your region")]
     PhysicianNotFound(String),
+    #[error("no employer {0} in this region")]
+    EmployerNotFound(String),
+    #[error("employer {0} is registered already")]
+    EmployerExists(String),
+    #[error("{0} is declared already: a month has one declaration")]
+    DeclarationExists(String),
     #[error("no claim {claim_id} from institution {institution}")]
     ClaimNotFound { institution: String, claim_id: String },
     #[error("claim {0} is already reversed")]
@@ -495,6 +506,9 @@ impl StoreError {
             StoreError::HouseholdNotFound(_) => "household.not_found",
             StoreError::HouseholdExists(_) => "household.exists",
             StoreError::ClaimNotFound { .. } => "claim.not_found",
+            StoreError::EmployerNotFound(_) => "employer.not_found",
+            StoreError::EmployerExists(_) => "employer.exists",
+            StoreError::DeclarationExists(_) => "declaration.exists",
             StoreError::StaffNotFound(_) => "staff.not_found",
             StoreError::InstitutionNotFound(_) => "institution.not_found",
             StoreError::PhysicianNotFound(_) => "physician.not_found",

@@ -350,6 +350,19 @@ pub fn replay(city: RegionCode, records: &FundRecords, action: &str, entity: &st
             replay.causes.dedup();
             Some(Ok(replay))
         }
+        "employer.pay" => {
+            // The payment's contributions are replayed as contributions; its late fee is
+            // what its own audit entry recorded (issue 16).
+            let mut replay = RunReplay::new(format!("the payment {entity}"), action, entity);
+            match serde_json::from_str::<crate::PaymentAudit>(audited) {
+                Ok(payment) => {
+                    replay.causes.push((RecordKind::EmployerPayment, payment.record_id()));
+                    replay.posts(crate::employer::late_fee_entries(&payment));
+                }
+                Err(e) => replay.disagreements.push(format!("its audit entry cannot be read: {e}")),
+            }
+            Some(Ok(replay))
+        }
         _ => None,
     }
 }

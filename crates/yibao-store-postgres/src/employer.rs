@@ -1,0 +1,351 @@
+//! Employers and payroll declarations on PostgreSQL (issue 16 item 2): the SQL only; the
+//! rules (the bill, the late fee, what a payment posts) are `yibao_store::employer`'s.
+//!
+//! Locks: a payment takes its declaration's row first (a second payment of the month waits
+//! and then finds nothing owed), then the contribution counters and persons as any
+//! contribution does, the accounts, and the audit heads last.
+
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Postgres, Row, Transaction};
+use yibao_domain::{EmployerCode, Fen, NationalId, Period, RegionCode};
+use yibao_store::books::{date_of, date_text};
+use yibao_store::stored::{fen_of, from_json, period_of, time_of, time_text};
+use yibao_store::{
+    Actor, ContributionKind, DeclarationLine, DeclarationRecord, EMPLOYERS_LIMIT, EmployerPayment, EmployerRecord, EmployerStore,
+    NewContribution, NewDeclaration, NewEmployer, PaymentAudit, StoreError, check_scope,
+};
+
+use crate::access::{insert_contribution, lock_counters};
+use crate::{Audits, PostgresStore, backend, json, person_region, region_of, scope_bounds};
+
+const EMPLOYER_COLUMNS: &str = "code, name, region_code, registered_on, recorded_at";
+const DECLARATION_COLUMNS: &str =
+    "employer_code, region_code, period, due_on, lines::text AS lines, due_fen, declared_at, payment::text AS payment";
+
+fn code_of(text: &str) -> Result<EmployerCode, StoreError> {
+    EmployerCode::parse(text).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+fn employer_from_row(row: &PgRow) -> Result<EmployerRecord, StoreError> {
+    Ok(EmployerRecord {
+        code: code_of(row.try_get("code").map_err(backend)?)?,
+        name: row.try_get("name").map_err(backend)?,
+        region: region_of(row.try_get("region_code").map_err(backend)?)?,
+        registered_on: date_of(row.try_get("registered_on").map_err(backend)?)?,
+        recorded_at: time_of(row.try_get("recorded_at").map_err(backend)?)?,
+    })
+}
+
+fn declaration_from_row(row: &PgRow) -> Result<DeclarationRecord, StoreError> {
+    Ok(DeclarationRecord {
+        employer: code_of(row.try_get("employer_code").map_err(backend)?)?,
+        region: region_of(row.try_get("region_code").map_err(backend)?)?,
+        period: period_of(row.try_get("period").map_err(backend)?)?,
+        due_on: date_of(row.try_get("due_on").map_err(backend)?)?,
+        lines: from_json(row.try_get("lines").map_err(backend)?)?,
+        due_fen: fen_of(row.try_get("due_fen").map_err(backend)?)?,
+        owed_fen: Fen::ZERO,
+        declared_at: time_of(row.try_get("declared_at").map_err(backend)?)?,
+        payment: row.try_get::<Option<String>, _>("payment").map_err(backend)?.as_deref().map(from_json).transpose()?,
+    })
+}
+
+async fn employer_in(tx: &mut PgConnection, scope: RegionCode, code: &EmployerCode) -> Result<EmployerRecord, StoreError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {EMPLOYER_COLUMNS} FROM employers WHERE code = $1")))
+        .bind(code.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+    row.as_ref()
+        .map(employer_from_row)
+        .transpose()?
+        .filter(|employer| scope.contains(employer.region))
+        .ok_or_else(|| StoreError::EmployerNotFound(code.to_string()))
+}
+
+/// The kinds a line bills, with their amounts.
+fn billed(line: &DeclarationLine) -> impl Iterator<Item = (ContributionKind, Fen)> {
+    [(ContributionKind::Employee, line.employee_due_fen), (ContributionKind::Maternity, line.maternity_due_fen)]
+        .into_iter()
+        .filter(|(_, due)| due.get() > 0)
+}
+
+/// A period's chain of a person and kind in a county: what it bills, what is paid, and the
+/// breakdown of its first record (the bill).
+async fn chain(
+    tx: &mut PgConnection,
+    region: RegionCode,
+    person: &NationalId,
+    kind: ContributionKind,
+    period: Period,
+) -> Result<Option<(Fen, Fen, String)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT due_fen, paid_fen, breakdown FROM contributions \
+         WHERE region_code = $1 AND person_id = $2 AND kind = $3 AND period = $4 ORDER BY seq",
+    )
+    .bind(region.to_string())
+    .bind(person.as_str())
+    .bind(kind.as_str())
+    .bind(period.to_string())
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(backend)?;
+    let Some(first) = rows.first() else { return Ok(None) };
+    let breakdown: String = first.try_get("breakdown").map_err(backend)?;
+    let (mut due, mut paid) = (0_i64, 0_i64);
+    for row in &rows {
+        due = due.max(row.try_get::<i64, _>("due_fen").map_err(backend)?);
+        paid += row.try_get::<i64, _>("paid_fen").map_err(backend)?;
+    }
+    Ok(Some((fen_of(due)?, fen_of(paid)?, breakdown)))
+}
+
+async fn owed(tx: &mut PgConnection, declaration: &DeclarationRecord) -> Result<Fen, StoreError> {
+    let mut owed = Fen::ZERO;
+    for line in &declaration.lines {
+        let region = line.booked_in.unwrap_or(declaration.region);
+        for (kind, _) in billed(line) {
+            if let Some((due, paid, _)) = chain(tx, region, &line.person_id, kind, declaration.period).await? {
+                owed += Fen::new((due.get() - paid.get()).max(0));
+            }
+        }
+    }
+    Ok(owed)
+}
+
+impl EmployerStore for PostgresStore {
+    async fn register_employer(&self, actor: &Actor, scope: RegionCode, employer: NewEmployer) -> Result<EmployerRecord, StoreError> {
+        check_scope(scope, employer.region)?;
+        let mut tx = self.write().await?;
+        let record = EmployerRecord {
+            code: employer.code,
+            name: employer.name,
+            region: employer.region,
+            registered_on: employer.registered_on,
+            recorded_at: actor.at,
+        };
+        let inserted = sqlx::query(
+            "INSERT INTO employers (code, name, region_code, registered_on, recorded_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (code) DO NOTHING",
+        )
+        .bind(record.code.as_str())
+        .bind(&record.name)
+        .bind(record.region.to_string())
+        .bind(date_text(record.registered_on))
+        .bind(time_text(record.recorded_at)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if inserted.rows_affected() == 0 {
+            return Err(StoreError::EmployerExists(record.code.to_string()));
+        }
+        crate::audit(&mut tx, actor, record.region, "employer.register", record.code.as_str(), json(&record)?).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(record)
+    }
+
+    async fn employer(&self, scope: RegionCode, code: &EmployerCode) -> Result<EmployerRecord, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        employer_in(&mut conn, scope, code).await
+    }
+
+    async fn employers(&self, scope: RegionCode) -> Result<Vec<EmployerRecord>, StoreError> {
+        let (low, high) = scope_bounds(scope);
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {EMPLOYER_COLUMNS} FROM employers WHERE region_code BETWEEN $1 AND $2 ORDER BY code COLLATE \"C\" LIMIT $3"
+        )))
+        .bind(low)
+        .bind(high)
+        .bind(EMPLOYERS_LIMIT as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(employer_from_row).collect()
+    }
+
+    async fn declare(&self, actor: &Actor, scope: RegionCode, declaration: NewDeclaration) -> Result<DeclarationRecord, StoreError> {
+        let mut tx = self.write().await?;
+        let employer = employer_in(&mut tx, scope, &declaration.employer).await?;
+        let period = declaration.period;
+        // The month's row first: a second declaration of it waits here, then is refused.
+        let inserted = sqlx::query(
+            "INSERT INTO employer_declarations (employer_code, period, region_code, due_on, lines, due_fen, declared_at) \
+             VALUES ($1, $2, $3, $4, '[]'::jsonb, 0, $5) ON CONFLICT (employer_code, period) DO NOTHING",
+        )
+        .bind(employer.code.as_str())
+        .bind(period.to_string())
+        .bind(employer.region.to_string())
+        .bind(date_text(declaration.due_on))
+        .bind(time_text(actor.at)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if inserted.rows_affected() == 0 {
+            return Err(StoreError::DeclarationExists(format!("{period} of {}", employer.code)));
+        }
+        lock_counters(&mut tx, &declaration.bills).await?;
+        let city = employer.region.city();
+        let mut audits = Audits::default();
+        let mut lines = declaration.lines;
+        let mut bills = declaration.bills;
+        // Persons' rows in ascending order, as every writer takes them.
+        bills.sort_by(|a, b| a.person_id.as_str().cmp(b.person_id.as_str()));
+        for bill in bills {
+            let record = insert_contribution(&mut tx, actor, city, bill, &mut audits, false).await?;
+            if let Some(line) = lines.iter_mut().find(|line| line.person_id == record.person_id) {
+                line.booked_in = Some(record.region);
+            }
+        }
+        let due_fen: Fen = lines.iter().map(|l| l.employee_due_fen + l.maternity_due_fen).sum();
+        let record = DeclarationRecord {
+            employer: employer.code,
+            region: employer.region,
+            period,
+            due_on: declaration.due_on,
+            lines,
+            due_fen,
+            owed_fen: due_fen,
+            declared_at: actor.at,
+            payment: None,
+        };
+        sqlx::query("UPDATE employer_declarations SET lines = $1::jsonb, due_fen = $2 WHERE employer_code = $3 AND period = $4")
+            .bind(json(&record.lines)?)
+            .bind(due_fen.get())
+            .bind(record.employer.as_str())
+            .bind(period.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        audits.push(record.region, "employer.declare", &format!("{}/{period}", record.employer), json(&record)?);
+        audits.append(&mut tx, actor).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(record)
+    }
+
+    async fn declarations_of(&self, scope: RegionCode, code: &EmployerCode) -> Result<Vec<DeclarationRecord>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        employer_in(&mut tx, scope, code).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {DECLARATION_COLUMNS} FROM employer_declarations WHERE employer_code = $1 ORDER BY period COLLATE \"C\" DESC LIMIT $2"
+        )))
+        .bind(code.as_str())
+        .bind(EMPLOYERS_LIMIT as i64)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let mut records = rows.iter().map(declaration_from_row).collect::<Result<Vec<_>, _>>()?;
+        for record in &mut records {
+            record.owed_fen = owed(&mut tx, record).await?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(records)
+    }
+
+    async fn pay_declaration(&self, actor: &Actor, scope: RegionCode, payment: EmployerPayment) -> Result<DeclarationRecord, StoreError> {
+        let mut tx: Transaction<'static, Postgres> = self.write().await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {DECLARATION_COLUMNS} FROM employer_declarations WHERE employer_code = $1 AND period = $2 FOR UPDATE"
+        )))
+        .bind(payment.employer.as_str())
+        .bind(payment.period.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let mut record = row
+            .as_ref()
+            .map(declaration_from_row)
+            .transpose()?
+            .filter(|d| scope.contains(d.region))
+            .ok_or_else(|| StoreError::Refused {
+                code: "declaration.not_found",
+                message: format!("{} has not declared {}", payment.employer, payment.period),
+            })?;
+        record.owed_fen = owed(&mut tx, &record).await?;
+        let paid = yibao_store::employer::settle_payment(&payment, record.due_on, record.owed_fen, actor.at)?;
+        let mut completions = Vec::new();
+        for line in &record.lines {
+            let region = line.booked_in.unwrap_or(record.region);
+            for (kind, _) in billed(line) {
+                let Some((due, paid_before, breakdown_json)) = chain(&mut tx, region, &line.person_id, kind, record.period).await? else {
+                    continue;
+                };
+                let rest = Fen::new(due.get() - paid_before.get());
+                if rest.get() > 0 {
+                    completions.push(NewContribution {
+                        person_id: line.person_id,
+                        kind,
+                        period: record.period,
+                        due_fen: due,
+                        paid_fen: rest,
+                        breakdown_json,
+                    });
+                }
+            }
+        }
+        lock_counters(&mut tx, &completions).await?;
+        completions.sort_by(|a, b| a.person_id.as_str().cmp(b.person_id.as_str()));
+        let city = record.region.city();
+        let mut audits = Audits::default();
+        for contribution in completions {
+            insert_contribution(&mut tx, actor, city, contribution, &mut audits, false).await?;
+        }
+        let audit_detail = PaymentAudit { employer: record.employer, region: record.region, period: record.period, payment: paid.clone() };
+        let entries = yibao_store::employer::late_fee_entries(&audit_detail)?;
+        crate::books::post(&mut tx, &actor.at_text(), &entries).await?;
+        sqlx::query("UPDATE employer_declarations SET payment = $1::jsonb WHERE employer_code = $2 AND period = $3")
+            .bind(json(&paid)?)
+            .bind(record.employer.as_str())
+            .bind(record.period.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        audits.push(record.region, "employer.pay", &audit_detail.record_id(), json(&audit_detail)?);
+        audits.append(&mut tx, actor).await?;
+        tx.commit().await.map_err(backend)?;
+        record.payment = Some(paid);
+        record.owed_fen = Fen::ZERO;
+        Ok(record)
+    }
+
+    async fn contribution_months(&self, scope: RegionCode, person: &NationalId) -> Result<(u32, u32), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let region = person_region(&mut tx, scope, person).await?;
+        let record = crate::load_person(&mut tx, region, person, false).await?;
+        let regions: Vec<String> = yibao_store::regions_of(&record.coverage, &record.history).iter().map(ToString::to_string).collect();
+        let paid: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT region_code, period FROM contributions WHERE region_code = ANY($1) AND person_id = $2 \
+             AND kind = 'employee' GROUP BY region_code, period HAVING SUM(paid_fen) >= MAX(due_fen) AND MAX(due_fen) > 0) AS paid",
+        )
+        .bind(regions)
+        .bind(person.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let carried: Option<i32> = sqlx::query_scalar("SELECT months FROM carried_contribution_months WHERE person_id = $1")
+            .bind(person.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok((carried.and_then(|m| u32::try_from(m).ok()).unwrap_or(0), u32::try_from(paid).unwrap_or(u32::MAX)))
+    }
+
+    async fn set_carried_months(&self, actor: &Actor, scope: RegionCode, person: &NationalId, months: u32) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        let region = person_region(&mut tx, scope, person).await?;
+        sqlx::query(
+            "INSERT INTO carried_contribution_months (person_id, months, recorded_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (person_id) DO UPDATE SET months = excluded.months, recorded_at = excluded.recorded_at",
+        )
+        .bind(person.as_str())
+        .bind(i32::try_from(months).map_err(|_| StoreError::Invalid("too many months".into()))?)
+        .bind(time_text(actor.at)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        crate::audit(&mut tx, actor, region, "person.carried_months", person.as_str(), serde_json::json!({ "months": months }).to_string())
+            .await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(())
+    }
+}

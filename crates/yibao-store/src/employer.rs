@@ -1,0 +1,236 @@
+//! Employers (参保单位) and their monthly payroll declarations (缴费申报), R-FIN-1 and
+//! R-FIN-4 (issue 16 item 2).
+//!
+//! A declaration bills each line's employee (and maternity) contribution as the person's
+//! own contribution record of the month, paid nothing: the person's arrears show it at
+//! once. The employer's payment completes every line's bill in one transaction, with the
+//! late fee (滞纳金) when it is paid after the due day, posted to the employee fund's income
+//! under its own reason (`late-fee`) and replayed by the book check from its audit entry.
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+use time::Date;
+use yibao_domain::{EmployerCode, Fen, NationalId, Period, RatioBp, RegionCode, Rounding};
+use yibao_engine::LateFee;
+use yibao_ledger::{AccountKey, AccountKind, BusinessRef, FundScheme, Reason, RecordKind, Transfer};
+
+use crate::books::{Entry, fund_for, record_transfer_id, refused};
+use crate::{Actor, NewContribution, StoreError};
+
+/// Most characters in an employer's name.
+pub const EMPLOYER_NAME_CHARS_MAX: usize = 100;
+/// Most employers or declarations one read returns.
+pub const EMPLOYERS_LIMIT: usize = 1_000;
+
+/// An employer to register.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewEmployer {
+    pub code: EmployerCode,
+    pub name: String,
+    /// The county whose fund its employees are insured in.
+    pub region: RegionCode,
+    /// The day it was registered with the bureau: its first declarable month.
+    pub registered_on: Date,
+}
+
+/// A registered employer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmployerRecord {
+    pub code: EmployerCode,
+    pub name: String,
+    pub region: RegionCode,
+    pub registered_on: Date,
+    #[serde(with = "time::serde::rfc3339")]
+    pub recorded_at: time::OffsetDateTime,
+}
+
+/// One employee of a declaration: the month's wage and what it bills.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeclarationLine {
+    pub person_id: NationalId,
+    pub wage_fen: Fen,
+    /// The contribution base: the wage within the pack's floor and ceiling.
+    pub base_fen: Fen,
+    /// The employee contribution due: the employer's and the employee's shares.
+    pub employee_due_fen: Fen,
+    /// The maternity contribution due (the employer's), when the person has maternity.
+    pub maternity_due_fen: Fen,
+    /// The county the line's bills are booked in (the store's to set: a period's records
+    /// are one chain in the county of its first, R-ENR-5).
+    #[serde(default)]
+    pub booked_in: Option<RegionCode>,
+}
+
+/// A declaration to record: its lines and the contribution bills they make.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewDeclaration {
+    pub employer: EmployerCode,
+    pub period: Period,
+    pub due_on: Date,
+    pub lines: Vec<DeclarationLine>,
+    /// One bill per line and kind, paid nothing.
+    pub bills: Vec<NewContribution>,
+}
+
+/// How a declaration was paid.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeclarationPayment {
+    pub paid_on: Date,
+    /// What the payment completed of the lines' bills (what individual payments had not).
+    pub contributions_fen: Fen,
+    pub late_fee: LateFee,
+    #[serde(with = "time::serde::rfc3339")]
+    pub recorded_at: time::OffsetDateTime,
+}
+
+/// A recorded declaration.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeclarationRecord {
+    pub employer: EmployerCode,
+    pub region: RegionCode,
+    pub period: Period,
+    pub due_on: Date,
+    pub lines: Vec<DeclarationLine>,
+    /// The lines' bills together.
+    pub due_fen: Fen,
+    /// What is still owed of them (by the employer or at the counter), as read.
+    pub owed_fen: Fen,
+    #[serde(with = "time::serde::rfc3339")]
+    pub declared_at: time::OffsetDateTime,
+    pub payment: Option<DeclarationPayment>,
+}
+
+/// An employer's payment of a declared month, as the fund accountant records it from the
+/// bank's receipt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmployerPayment {
+    pub employer: EmployerCode,
+    pub period: Period,
+    pub paid_on: Date,
+    /// What the employer paid: the month's contributions still owed and the late fee.
+    pub amount_fen: Fen,
+    /// The pack's late fee a day, in force on the due day.
+    pub late_fee_rate_bp: RatioBp,
+    pub rounding: Rounding,
+}
+
+/// The audit detail of a payment (`employer.pay`): what the book check replays.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentAudit {
+    pub employer: EmployerCode,
+    pub region: RegionCode,
+    pub period: Period,
+    pub payment: DeclarationPayment,
+}
+
+impl PaymentAudit {
+    /// The cause the payment's transfers name: `{employer}/{period}`.
+    #[must_use]
+    pub fn record_id(&self) -> String {
+        format!("{}/{}", self.employer, self.period)
+    }
+}
+
+/// What a payment posts beside its contributions: the late fee, from outside the fund into
+/// the county's employee fund income (`late-fee`), dated the day it was recorded.
+pub fn late_fee_entries(audit: &PaymentAudit) -> Result<Vec<Entry>, StoreError> {
+    let fee = audit.payment.late_fee.fee_fen;
+    if fee.is_zero() {
+        return Ok(Vec::new());
+    }
+    if fee.is_negative() {
+        return Err(StoreError::Invalid("a late fee may not be negative".into()));
+    }
+    let unit = audit.region;
+    let fund = fund_for(FundScheme::Employee, unit);
+    let record_id = audit.record_id();
+    let cause = BusinessRef::new(RecordKind::EmployerPayment, &record_id).map_err(refused)?;
+    let transfer = Transfer::new(
+        record_transfer_id("lf", &record_id, "late-fee"),
+        AccountKey::of_unit(fund, unit, AccountKind::Income),
+        AccountKey::of_unit(fund, unit, AccountKind::External),
+        fee,
+        Reason::LateFee,
+        cause,
+        audit.payment.recorded_at.date(),
+    );
+    Ok(vec![Entry { unit, transfer }])
+}
+
+/// The payment a declaration owes on `paid_on`: refused unless `amount` is exactly what is
+/// owed with its late fee, so an employer never pays a bill that changed under it.
+pub fn settle_payment(
+    payment: &EmployerPayment,
+    due_on: Date,
+    owed: Fen,
+    recorded_at: time::OffsetDateTime,
+) -> Result<DeclarationPayment, StoreError> {
+    if owed.is_zero() {
+        return Err(StoreError::Refused {
+            code: "declaration.paid",
+            message: format!("{} of {} owes nothing: every line is paid", payment.period, payment.employer),
+        });
+    }
+    let late_fee = yibao_engine::late_fee(owed, due_on, payment.paid_on, payment.late_fee_rate_bp, payment.rounding);
+    let bill = owed + late_fee.fee_fen;
+    if payment.amount_fen != bill {
+        return Err(StoreError::Refused {
+            code: "employer.amount_mismatch",
+            message: format!(
+                "{} of {} paid on {} comes to {bill} ({owed} of contributions and a late fee of {} for {} days after {due_on}), not {}",
+                payment.period, payment.employer, payment.paid_on, late_fee.fee_fen, late_fee.days, payment.amount_fen
+            ),
+        });
+    }
+    Ok(DeclarationPayment { paid_on: payment.paid_on, contributions_fen: owed, late_fee, recorded_at })
+}
+
+/// Employers and their declarations, in the caller's region scope.
+pub trait EmployerStore: Send + Sync + 'static {
+    /// Registers an employer in `employer.region`, which must lie in `scope` (`employer.register`).
+    fn register_employer(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        employer: NewEmployer,
+    ) -> impl Future<Output = Result<EmployerRecord, StoreError>> + Send;
+    fn employer(&self, scope: RegionCode, code: &EmployerCode) -> impl Future<Output = Result<EmployerRecord, StoreError>> + Send;
+    /// The employers of the scope, by code, at most [`EMPLOYERS_LIMIT`].
+    fn employers(&self, scope: RegionCode) -> impl Future<Output = Result<Vec<EmployerRecord>, StoreError>> + Send;
+    /// Records a declaration and its bills in one transaction (`employer.declare`). One
+    /// declaration a month: another is `declaration.exists`.
+    fn declare(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        declaration: NewDeclaration,
+    ) -> impl Future<Output = Result<DeclarationRecord, StoreError>> + Send;
+    /// An employer's declarations, the latest month first, each with what is still owed.
+    fn declarations_of(
+        &self,
+        scope: RegionCode,
+        code: &EmployerCode,
+    ) -> impl Future<Output = Result<Vec<DeclarationRecord>, StoreError>> + Send;
+    /// Records an employer's payment of a declared month: every line's bill completed, the
+    /// late fee posted, in one transaction (`employer.pay`). Refused when nothing is owed
+    /// (`declaration.paid`) or the amount is not the bill (`employer.amount_mismatch`).
+    fn pay_declaration(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        payment: EmployerPayment,
+    ) -> impl Future<Output = Result<DeclarationRecord, StoreError>> + Send;
+    /// Months of employee contributions paid in full for the person, in every county they
+    /// were insured in (R-FIN-1's minimum years), and those carried in from elsewhere.
+    fn contribution_months(&self, scope: RegionCode, person: &NationalId) -> impl Future<Output = Result<(u32, u32), StoreError>> + Send;
+    /// Records the months of contributions a person carries in from elsewhere (a transfer
+    /// certificate, the legacy system), `person.carried_months`.
+    fn set_carried_months(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        person: &NationalId,
+        months: u32,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
