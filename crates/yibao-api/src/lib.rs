@@ -12,6 +12,7 @@ mod admin;
 pub mod auth;
 mod catalogue;
 pub mod contract;
+mod employers;
 mod error;
 mod funds;
 pub mod language;

@@ -847,6 +847,115 @@ async fn a_referral_on_file_goes_with_the_person_to_another_county() {
     assert_eq!((status, answer["settlement"]["referral"].as_bool()), (StatusCode::CREATED, Some(true)), "{answer}");
 }
 
+/// Issue 16 item 2 (R-FIN-1, R-FIN-4): a clerk registers an employer and declares a
+/// month's payroll; each line is billed as the person's own contribution (the employee's
+/// 8% and the employer's maternity 0.5% on the wage within the demo pack's floor and
+/// ceiling); the accountant records the payment ten days after the due day, refused until
+/// it is the exact bill with its late fee; the months paid count toward the retiree
+/// minimum, which the change to retired enforces until the months carried in are recorded;
+/// a hospital cannot register employers; the books agree.
+async fn employer_flow(api: &Api) {
+    let east = api.sign_in("east.clerk").await;
+    let accountant = api.sign_in("accountant").await;
+    let auditor = api.sign_in("auditor").await;
+    let unit = yibao_domain::EmployerCode::from_parts(yibao_domain::RegionCode::parse("419921").expect("region"), 777).expect("code");
+    let employer = json!({ "code": unit.as_str(), "name": "东县纺织厂", "region": "419921", "registered_on": "2026-01-05" });
+    let (status, body) = api.call("POST", "/api/employers", Auth::Key("key-east"), Some(employer.clone())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a hospital registers no employer: {body}");
+    let mut mistyped = employer.clone();
+    let mut text = unit.as_str().to_owned();
+    let last = if text.ends_with('0') { "1" } else { "0" };
+    text.replace_range(17.., last);
+    mistyped["code"] = json!(text);
+    let refused = api.call("POST", "/api/employers", Auth::Token(&east), Some(mistyped)).await;
+    assert_eq!(code(&refused), (StatusCode::UNPROCESSABLE_ENTITY, Some("employer.bad_code")), "{}", refused.1);
+    let (status, body) = api.call("POST", "/api/employers", Auth::Token(&east), Some(employer.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let again = api.call("POST", "/api/employers", Auth::Token(&east), Some(employer)).await;
+    assert_eq!(code(&again), (StatusCode::CONFLICT, Some("employer.exists")), "{}", again.1);
+
+    let id = "419921197001010516";
+    assert!(yibao_domain::NationalId::parse(id).is_ok(), "a valid test id");
+    let (status, body) = api
+        .call(
+            "POST",
+            "/api/households",
+            Auth::Token(&east),
+            Some(json!({ "household_id": "HH-EMP", "region": "419921", "address": "纺织路 1 号" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let person = json!({ "person_id": id, "name": "周织", "household_id": "HH-EMP", "region": "419921", "scheme": "employee", "category": "employed", "tier": 1, "coverage_from": "2024-01-01", "maternity": true });
+    let (status, body) = api.call("POST", "/api/persons", Auth::Token(&east), Some(person)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    let declarations = format!("/api/employers/{unit}/declarations");
+    let declaration = json!({ "period": "2026-02", "lines": [{ "person_id": id, "wage": "8000" }] });
+    let (status, declared) = api.call("POST", &declarations, Auth::Token(&east), Some(declaration.clone())).await;
+    // Base 8,000 (between 60% and 300% of 6,450): 6% + 2% = 640.00, maternity 0.5% = 40.00.
+    assert_eq!(status, StatusCode::CREATED, "{declared}");
+    assert_eq!((declared["due"].as_str(), declared["due_on"].as_str()), (Some("680.00"), Some("2026-03-15")), "{declared}");
+    assert_eq!(declared["lines"][0]["employee_due"], "640.00", "{declared}");
+    let twice = api.call("POST", &declarations, Auth::Token(&east), Some(declaration)).await;
+    assert_eq!(code(&twice), (StatusCode::CONFLICT, Some("declaration.exists")), "{}", twice.1);
+    let ahead = api
+        .call(
+            "POST",
+            &declarations,
+            Auth::Token(&east),
+            Some(json!({ "period": "2099-01", "lines": [{ "person_id": id, "wage": "8000" }] })),
+        )
+        .await;
+    assert_eq!(code(&ahead), (StatusCode::UNPROCESSABLE_ENTITY, Some("declaration.bad_period")), "{}", ahead.1);
+    let (status, owed) = api.call("GET", "/api/arrears?period=2026-02", Auth::Token(&accountant), None).await;
+    assert_eq!(status, StatusCode::OK, "{owed}");
+    assert!(owed.to_string().contains(id), "the declared month is the person's arrears: {owed}");
+
+    let payment = format!("/api/employers/{unit}/declarations/2026-02/payment");
+    // Paid 25 March, ten days late: 680.00 × 0.05% × 10 = 3.40.
+    let short = api.call("POST", &payment, Auth::Token(&accountant), Some(json!({ "paid_on": "2026-03-25", "amount": "680" }))).await;
+    assert_eq!(code(&short), (StatusCode::UNPROCESSABLE_ENTITY, Some("employer.amount_mismatch")), "{}", short.1);
+    assert!(short.1["message"].as_str().is_some_and(|m| m.contains("683.40")), "the exact bill: {}", short.1);
+    let (status, paid) =
+        api.call("POST", &payment, Auth::Token(&accountant), Some(json!({ "paid_on": "2026-03-25", "amount": "683.40" }))).await;
+    assert_eq!(status, StatusCode::OK, "{paid}");
+    assert_eq!((paid["payment"]["late_fee"]["fee"].as_str(), paid["owed"].as_str()), (Some("3.40"), Some("0.00")), "{paid}");
+    let (_, listed) = api.call("GET", &declarations, Auth::Token(&auditor), None).await;
+    assert!(listed[0]["to_pay_on"].is_null(), "nothing to pay once paid: {listed}");
+
+    let years = format!("/api/persons/{id}/contribution-years");
+    let (status, counted) = api.call("GET", &years, Auth::Token(&east), None).await;
+    assert_eq!(status, StatusCode::OK, "{counted}");
+    assert_eq!(
+        (counted["paid_months"].as_u64(), counted["required_months"].as_u64(), counted["short_months"].as_u64()),
+        (Some(1), Some(300), Some(299)),
+        "{counted}"
+    );
+    let retire =
+        json!({ "on": "2026-04-01", "region": "419921", "household_id": "HH-EMP", "scheme": "employee", "category": "retired", "tier": 1 });
+    let path = format!("/api/persons/{id}/coverage-changes");
+    let refused = api.call("POST", &path, Auth::Token(&east), Some(retire.clone())).await;
+    assert_eq!(code(&refused), (StatusCode::UNPROCESSABLE_ENTITY, Some("person.short_contribution_years")), "{}", refused.1);
+    let (status, counted) = api.call("PUT", &years, Auth::Token(&east), Some(json!({ "carried_months": 299 }))).await;
+    assert_eq!((status, counted["short_months"].as_u64()), (StatusCode::OK, Some(0)), "{counted}");
+    let (status, retired) = api.call("POST", &path, Auth::Token(&east), Some(retire)).await;
+    assert_eq!((status, retired["coverage"]["category"].as_str()), (StatusCode::OK, Some("retired")), "{retired}");
+    let (status, check) = api.call("GET", "/api/funds/check", Auth::Token(&auditor), None).await;
+    assert_eq!(status, StatusCode::OK, "{check}");
+    assert_eq!(check["sound"].as_bool(), Some(true), "the books agree with the late fee: {check}");
+}
+
+#[tokio::test]
+async fn an_employer_declares_pays_late_and_its_employee_retires_on_sqlite() {
+    employer_flow(&setup("employers").await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn employers_behave_the_same_on_postgresql() {
+    let (api, _server) = setup_postgres().await;
+    employer_flow(&api).await;
+}
+
 #[tokio::test]
 async fn a_person_moving_between_schemes_and_counties_is_settled_under_each_coverage() {
     coverage_change_flow(&setup("moves").await).await;

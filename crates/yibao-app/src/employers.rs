@@ -221,7 +221,10 @@ impl App {
         let period = Period::parse(period)?;
         self.not_after_today("employer.bad_date", "a payment on", paid_on)?;
         if paid_on < period.first_day() {
-            return Err(AppError::bad_request("employer.bad_date", format!("a payment of {period} is made after it begins, not on {paid_on}")));
+            return Err(AppError::bad_request(
+                "employer.bad_date",
+                format!("a payment of {period} is made after it begins, not on {paid_on}"),
+            ));
         }
         if amount.is_negative() {
             return Err(AppError::bad_request("contribution.negative", "amount may not be negative"));

@@ -5,8 +5,8 @@ use time::{Date, Month};
 use yibao_domain::{AssistanceGroup, Fen, HouseholdId, NationalId, PersonCategory, PersonName, RegionCode, Scheme, Tier};
 use yibao_engine::{Coverage, TierChange, TierHistory, TierOrPolicyError, change_takes_effect, tier_on, upgrade_waiting_months};
 use yibao_store::{
-    EmployerStore as _, HouseholdRecord, ImportHousehold, ImportStore as _, ImportSummary, NewHousehold, NewPerson, PersonRecord, Store as _, StoreError,
-    TierEdit, check_scope,
+    EmployerStore as _, HouseholdRecord, ImportHousehold, ImportStore as _, ImportSummary, NewHousehold, NewPerson, PersonRecord,
+    Store as _, StoreError, TierEdit, check_scope,
 };
 
 use crate::{App, AppError, Principal, roles, store};
@@ -455,7 +455,13 @@ impl App {
     /// have the pack's minimum of contribution months, carried in and paid here (R-FIN-1's
     /// minimum years): short, the change is refused with the months missing
     /// (`person.short_contribution_years`). A retiree moving county or household stays one.
-    async fn check_retirement_years(&self, scope: RegionCode, person_id: &NationalId, region: RegionCode, on: Date) -> Result<(), AppError> {
+    async fn check_retirement_years(
+        &self,
+        scope: RegionCode,
+        person_id: &NationalId,
+        region: RegionCode,
+        on: Date,
+    ) -> Result<(), AppError> {
         let person = store!(self, person(scope, person_id))?;
         if person.coverage.scheme == Scheme::Employee && person.coverage.category == PersonCategory::Retired {
             return Ok(());

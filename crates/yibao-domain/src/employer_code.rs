@@ -30,7 +30,9 @@ pub enum EmployerCodeError {
     BadCharacter { position: usize },
     #[error("characters 3 to 8 of the unified social credit code, {0}, are not a region code")]
     BadRegion(String),
-    #[error("the unified social credit code's check character is {found} but its first 17 characters give {expected}: a character was probably mistyped")]
+    #[error(
+        "the unified social credit code's check character is {found} but its first 17 characters give {expected}: a character was probably mistyped"
+    )]
     CheckMismatch { expected: char, found: char },
 }
 

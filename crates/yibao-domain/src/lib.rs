@@ -24,8 +24,8 @@ mod register;
 mod scheme;
 
 pub use catalogue::{CatalogueClass, ItemCode, ItemCodeError, ItemKind, MEDICAL_CODE_MAX_LEN, is_diagnosis_code, is_procedure_code};
-pub use employer_code::{EmployerCode, EmployerCodeError};
 pub use dates::{DATE_FORMAT, add_months, first_of_next_month, parse_date};
+pub use employer_code::{EmployerCode, EmployerCodeError};
 pub use money::{FEN_LIMIT, Fen, MoneyError, RatioBp, Rounding, TOTAL_LIMIT_FEN, serde_yuan};
 pub use national_id::{NationalId, NationalIdError, Sex, mask_national_ids};
 pub use period::{ContributionKind, PERIOD_YEAR_MAX, PERIOD_YEAR_MIN, Period, PeriodError};

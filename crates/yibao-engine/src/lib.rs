@@ -24,8 +24,8 @@ pub use coverage::{
     counters_to_restore, past_with_account, spell_on,
 };
 pub use employer::{
-    CARRIED_MONTHS_MAX, ContributionYears, DECLARATION_LINES_MAX, LATE_DAYS_MAX, LateFee, contribution_years, declarable, first_declarable, late_fee, late_fee_for,
-    payment_due_on, required_contribution_months,
+    CARRIED_MONTHS_MAX, ContributionYears, DECLARATION_LINES_MAX, LATE_DAYS_MAX, LateFee, contribution_years, declarable, first_declarable,
+    late_fee, late_fee_for, payment_due_on, required_contribution_months,
 };
 pub use settle::{Explain, SettleError, settle, settle_into};
 pub use settlement::{Bilingual, FundPayment, Language, LineSettlement, LineVerdict, Rule, Settlement, Step, fund_payments};

@@ -1501,9 +1501,7 @@ where
 /// its own reason; the account is credited its share; a second payment finds nothing owed;
 /// the months paid count toward the retiree minimum with those carried in; the books and the
 /// audit chains hold. Another county's clerk sees no such employer.
-pub async fn run_employers<S: Store + yibao_store::FundStore + yibao_store::ContributionStore + yibao_store::EmployerStore>(
-    store: Arc<S>,
-) {
+pub async fn run_employers<S: Store + yibao_store::FundStore + yibao_store::ContributionStore + yibao_store::EmployerStore>(store: Arc<S>) {
     use yibao_domain::EmployerCode;
     use yibao_store::{ContributionKind, DeclarationLine, EmployerPayment, NewContribution, NewDeclaration, NewEmployer};
     let store = &*store;
@@ -1562,8 +1560,8 @@ pub async fn run_employers<S: Store + yibao_store::FundStore + yibao_store::Cont
         paid_fen: Fen::ZERO,
         breakdown_json,
     };
-    let maternity_json = serde_json::to_string(&yibao_engine::MaternityContribution { base: Fen::new(800_000), employer: Fen::new(4_000) })
-        .expect("json");
+    let maternity_json =
+        serde_json::to_string(&yibao_engine::MaternityContribution { base: Fen::new(800_000), employer: Fen::new(4_000) }).expect("json");
     let declaration = NewDeclaration {
         employer: code,
         period: period("2026-02"),
@@ -1602,7 +1600,8 @@ pub async fn run_employers<S: Store + yibao_store::FundStore + yibao_store::Cont
     assert_eq!((owed_by(ids[0]), owed_by(ids[1])), (Fen::new(68_000), Fen::new(40_000)), "the bills are the persons' arrears");
 
     // The second employee pays 100.00 at the counter meanwhile.
-    let counter = NewContribution { paid_fen: Fen::new(10_000), ..bill(ids[1], ContributionKind::Employee, 40_000, employee_breakdown(500_000)) };
+    let counter =
+        NewContribution { paid_fen: Fen::new(10_000), ..bill(ids[1], ContributionKind::Employee, 40_000, employee_breakdown(500_000)) };
     store.record_contribution(&clerk(EAST), region(EAST), counter).await.expect("a part paid at the counter");
     let listed = store.declarations_of(region(EAST), &code).await.expect("declarations");
     assert_eq!((listed.len(), listed[0].owed_fen), (1, Fen::new(98_000)));

@@ -251,15 +251,12 @@ impl EmployerStore for PostgresStore {
         .fetch_optional(&mut *tx)
         .await
         .map_err(backend)?;
-        let mut record = row
-            .as_ref()
-            .map(declaration_from_row)
-            .transpose()?
-            .filter(|d| scope.contains(d.region))
-            .ok_or_else(|| StoreError::Refused {
+        let mut record = row.as_ref().map(declaration_from_row).transpose()?.filter(|d| scope.contains(d.region)).ok_or_else(|| {
+            StoreError::Refused {
                 code: "declaration.not_found",
                 message: format!("{} has not declared {}", payment.employer, payment.period),
-            })?;
+            }
+        })?;
         record.owed_fen = owed(&mut tx, &record).await?;
         let paid = yibao_store::employer::settle_payment(&payment, record.due_on, record.owed_fen, actor.at)?;
         let mut completions = Vec::new();

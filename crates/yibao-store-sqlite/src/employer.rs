@@ -10,7 +10,9 @@ use yibao_store::{
 };
 
 use crate::access::insert_contribution;
-use crate::{SqliteStore, audit, col, exec, fen_of, from_json, json, locate, query_all, query_opt, region_of, scope_bounds, time_of, time_text};
+use crate::{
+    SqliteStore, audit, col, exec, fen_of, from_json, json, locate, query_all, query_opt, region_of, scope_bounds, time_of, time_text,
+};
 
 const EMPLOYER_COLUMNS: &str = "code, name, region_code, registered_on, recorded_at";
 const DECLARATION_COLUMNS: &str = "employer_code, region_code, period, due_on, lines, due_fen, declared_at, payment";
@@ -249,12 +251,19 @@ impl EmployerStore for SqliteStore {
                     if rest.get() <= 0 {
                         continue;
                     }
-                    let contribution =
-                        NewContribution { person_id: line.person_id, kind, period: record.period, due_fen: due, paid_fen: rest, breakdown_json };
+                    let contribution = NewContribution {
+                        person_id: line.person_id,
+                        kind,
+                        period: record.period,
+                        due_fen: due,
+                        paid_fen: rest,
+                        breakdown_json,
+                    };
                     insert_contribution(conn, &actor, city, contribution, false)?;
                 }
             }
-            let audit_detail = PaymentAudit { employer: record.employer, region: record.region, period: record.period, payment: paid.clone() };
+            let audit_detail =
+                PaymentAudit { employer: record.employer, region: record.region, period: record.period, payment: paid.clone() };
             let entries = yibao_store::employer::late_fee_entries(&audit_detail)?;
             crate::books::post(conn, &actor, &entries)?;
             exec(
