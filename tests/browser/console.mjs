@@ -121,6 +121,16 @@ try {
 
   await page.goto(`${base}/console/arrears?period=2026`);
   await shot(page, 'arrears');
+
+  // An employer registered through the form (issue 16): its page with the declaration box.
+  await page.goto(`${base}/console/employers`);
+  await page.fill('#code', '914199210000271824');
+  await page.fill('#name', '东县印刷厂');
+  await page.fill('#registered_on', '2026-01-02');
+  await submit(page, '#register-form button[type=submit]');
+  check((await page.locator('.notice').innerText()).includes('参保单位已登记'), 'an employer is registered through the console');
+  check(await page.locator('#declare-form textarea').isVisible(), "the employer's page has the declaration box");
+  await shot(page, 'employer');
   await page.goto(`${base}/console/policy?region=419921&scheme=resident&tier=3&on=2026-03-01`);
   check((await page.locator('main').innerText()).includes('住院起付标准'), 'the policy page lists the parameters in force');
   await shot(page, 'policy');

@@ -64,10 +64,12 @@ pub use yibao_engine::{
     Accumulators, Bilingual, Claim, ClaimLine, Coverage, CoverageChangeKind, Delivery, FundPayment, Language, LineSettlement, LineVerdict,
     PastCoverage, Quantity, Rule, Settlement, Step, TierChange, TierHistory,
 };
+pub use yibao_engine::{ContributionYears, LateFee};
 pub use yibao_store::{
     AuditEntry, AuditVerification, BooksVerification, Budget, BudgetExecution, ClaimRecord, ClaimStatus, ContributionRecord, CountyArrears,
-    CountyTargets, HouseholdRecord, ImportSummary, InstitutionRecord, Movement, PersonArrears, PersonQuery, PersonRecord, PersonUpdate,
-    PoolingOutcome, ReceiptKind, Role, StaffRecord, TargetsProgress, YearEndOutcome, check_reversal_reason,
+    CountyTargets, DeclarationLine, DeclarationPayment, DeclarationRecord, EmployerRecord, HouseholdRecord, ImportSummary,
+    InstitutionRecord, Movement, PersonArrears, PersonQuery, PersonRecord, PersonUpdate, PoolingOutcome, ReceiptKind, Role, StaffRecord,
+    TargetsProgress, YearEndOutcome, check_reversal_reason,
 };
 
 /// The policy pack's vocabulary, for pages that show what is in force.

@@ -36,6 +36,7 @@ mod catalogue;
 mod claims;
 mod contributions;
 mod dashboard;
+mod employers;
 mod funds;
 mod i18n;
 mod login;
@@ -129,6 +130,10 @@ fn routes() -> Router<App> {
         .route("/console/households/new", get(people::enrol_form).post(people::enrol))
         .route("/console/households/{id}", get(people::household))
         .route("/console/contributions", get(contributions::form))
+        .route("/console/employers", get(employers::list).post(employers::register))
+        .route("/console/employers/{code}", get(employers::show))
+        .route("/console/employers/{code}/declarations", post(employers::declare))
+        .route("/console/employers/{code}/payments", post(employers::pay))
         .route("/console/arrears", get(contributions::arrears))
         .route("/console/arrears.csv", get(contributions::arrears_csv))
         .route("/console/arrears.xlsx", get(contributions::arrears_xlsx))

@@ -54,6 +54,7 @@ pub const MENU: &[Section] = &[
     Section::new("enrol", "/console/households/new", "menu-enrol", ENROLMENT),
     Section::new("contributions", "/console/contributions", "menu-contributions", CONTRIBUTIONS),
     Section::new("arrears", "/console/arrears", "menu-arrears", ARREARS),
+    Section::new("employers", "/console/employers", "menu-employers", ARREARS),
     Section::new("claims", "/console/claims", "menu-claims", CLAIMS),
     Section::new("policy", "/console/policy", "menu-policy", PUBLIC_POLICY),
     Section::city("policy-versions", "/console/policy/versions", "menu-policy-versions", POLICY_READERS),

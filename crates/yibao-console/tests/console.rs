@@ -1718,3 +1718,97 @@ async fn a_migration_is_reconciled_by_one_accountant_and_signed_off_by_another()
     let east = console.sign_in("east.funds").await;
     assert_ne!(console.get("/console/funds/migrations", &east).await.status, StatusCode::OK);
 }
+
+/// Issue 16 item 2 (R-FIN-1, R-FIN-4): a clerk registers an employer (a mistyped code is
+/// told beside its field), declares a month for an employee through the box of lines (a bad
+/// line is named), and a county fund accountant records the payment ten days late: a wrong
+/// amount is told with the exact bill, the right one is recorded and the page shows the
+/// late fee paid. Another county's clerk does not find the employer; the auditor reads it
+/// without the forms.
+#[tokio::test]
+async fn an_employer_is_registered_declares_a_month_and_pays_it_late_through_the_console() {
+    let console = setup("employers").await;
+    let clerk = console.sign_in("east.clerk").await;
+    let person = national_id("41992119750303007");
+    assert_eq!(enrol(&console, &clerk, "HH-E-EMP", "419921", &[(&person, "吴工")]).await.status, StatusCode::SEE_OTHER);
+    let token = csrf(&console.get(&format!("/console/people/{person}"), &clerk).await.body);
+    let to_employee = [
+        ("_csrf", token.as_str()),
+        ("on", "2026-02-01"),
+        ("region", "419921"),
+        ("household_id", "HH-E-EMP"),
+        ("scheme", "employee"),
+        ("category", "employed"),
+        ("tier", "1"),
+    ];
+    let changed = console.post(&format!("/console/people/{person}/coverage"), &clerk, &to_employee).await;
+    assert_eq!(changed.status, StatusCode::SEE_OTHER, "{}", changed.body);
+
+    let list = console.get("/console/employers", &clerk).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    assert!(list.body.contains("id=\"register-form\"") && list.body.contains("href=\"/console/employers\""), "{}", list.body);
+    let code = yibao_domain::EmployerCode::from_parts(RegionCode::parse("419921").expect("region"), 31_415).expect("code").to_string();
+    let mut mistyped = code.clone();
+    mistyped.replace_range(17.., if code.ends_with('0') { "1" } else { "0" });
+    let register = |code: &str| {
+        vec![
+            ("_csrf", token.clone()),
+            ("code", code.to_owned()),
+            ("name", "东县砖厂".to_owned()),
+            ("region", "419921".to_owned()),
+            ("registered_on", "2026-01-10".to_owned()),
+        ]
+    };
+    let fields = register(&mistyped);
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = console.post("/console/employers", &clerk, &fields).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&refused.body, "code-error").is_some_and(|e| e.contains("校验码")), "{}", refused.body);
+    let fields = register(&code);
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let registered = console.post("/console/employers", &clerk, &fields).await;
+    assert_eq!(
+        (registered.status, registered.location.clone()),
+        (StatusCode::SEE_OTHER, format!("/console/employers/{code}?done=registered"))
+    );
+    let page = console.get(&registered.location, &clerk).await;
+    assert!(page.body.contains("参保单位已登记") && page.body.contains("id=\"declare-form\""), "{}", page.body);
+
+    let declarations = format!("/console/employers/{code}/declarations");
+    let bad = console.post(&declarations, &clerk, &[("_csrf", &token), ("period", "2026-03"), ("lines", "not-an-id 8000")]).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&bad.body, "lines-error").is_some_and(|e| e.contains("第 1 行")), "{}", bad.body);
+    let lines = format!("{person}, 8000\n");
+    let declared = console.post(&declarations, &clerk, &[("_csrf", &token), ("period", "2026-03"), ("lines", &lines)]).await;
+    assert_eq!(declared.status, StatusCode::SEE_OTHER, "{}", declared.body);
+    let page = console.get(&declared.location, &clerk).await;
+    let table = table_of(&page.body, "declarations-table").expect("the declared months");
+    assert!(table.contains("<td>2026-03</td>") && table.contains("2026-04-15") && table.contains("640.00"), "{table}");
+
+    // Paid on 25 April, ten days after the due day: 640.00 × 0.05% × 10 = 3.20.
+    let funds = console.sign_in("east.funds").await;
+    let token = csrf(&console.get(&format!("/console/employers/{code}"), &funds).await.body);
+    let payments = format!("/console/employers/{code}/payments");
+    let pay = |amount: &'static str| {
+        [("_csrf", token.clone()), ("period", "2026-03".to_owned()), ("paid_on", "2026-04-25".to_owned()), ("amount", amount.to_owned())]
+    };
+    let fields = pay("640");
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = console.post(&payments, &funds, &fields).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&refused.body, "amount-error").is_some_and(|e| e.contains("643.20")), "the exact bill: {}", refused.body);
+    let fields = pay("643.20");
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let paid = console.post(&payments, &funds, &fields).await;
+    assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.body);
+    let page = console.get(&paid.location, &funds).await;
+    let table = table_of(&page.body, "declarations-table").expect("the declared months");
+    assert!(table.contains("2026-04-25") && table.contains("3.20") && table.contains("0.00"), "{table}");
+
+    let west = console.sign_in("west.clerk").await;
+    assert_eq!(console.get(&format!("/console/employers/{code}"), &west).await.status, StatusCode::NOT_FOUND);
+    let auditor = console.sign_in("auditor").await;
+    let read = console.get(&format!("/console/employers/{code}"), &auditor).await;
+    assert_eq!(read.status, StatusCode::OK);
+    assert!(!read.body.contains("id=\"pay-form\""), "the auditor reads, does not pay");
+}
