@@ -13,7 +13,7 @@ use yibao_domain::{EmployerCode, Fen, RegionCode, serde_yuan};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
-use crate::routes::{Body, Segments, source};
+use crate::routes::{Body, Params, Segments, source};
 use crate::wire::{ok, reply};
 
 /// A unified social credit code's shape: 18 of its 31 characters (its check character is
@@ -60,10 +60,22 @@ pub(crate) async fn register(
     reply(StatusCode::CREATED, &state.register_employer(&caller, &source(&headers), input).await?)
 }
 
-/// The employers of the caller's region, by code (at most 1,000).
-#[utoipa::path(get, path = "/api/employers", responses((status = 200, body = [Object]), (status = 403, body = ErrorBody)), tag = "contributions")]
-pub(crate) async fn list(State(state): State<App>, caller: Caller) -> Result<Response, ApiError> {
-    ok(&state.employers(&caller).await?)
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct EmployerPage {
+    /// How many employers to skip (default 0, at most 10,000).
+    #[param(maximum = 10_000)]
+    pub offset: Option<u32>,
+}
+
+/// A page of the employers of the caller's region, by code: at most 1,000 from `offset`,
+/// and how many there are in all (`total`).
+#[utoipa::path(get, path = "/api/employers", params(EmployerPage), responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "contributions")]
+pub(crate) async fn list(State(state): State<App>, caller: Caller, Params(q): Params<EmployerPage>) -> Result<Response, ApiError> {
+    let offset = q.offset.unwrap_or(0);
+    let (total, employers) = state.employers(&caller, offset).await?;
+    ok(&serde_json::json!({ "total": total, "offset": offset, "employers": employers }))
 }
 
 /// One employer.

@@ -850,8 +850,9 @@ async fn a_referral_on_file_goes_with_the_person_to_another_county() {
 /// Issue 16 item 2 (R-FIN-1, R-FIN-4): a clerk registers an employer and declares a
 /// month's payroll; each line is billed as the person's own contribution (the employee's
 /// 8% and the employer's maternity 0.5% on the wage within the demo pack's floor and
-/// ceiling); the accountant records the payment ten days after the due day, refused until
-/// it is the exact bill with its late fee; the months paid count toward the retiree
+/// ceiling); the month is not paid at the counter, and a death before it is refused; the
+/// accountant records the payment, refused when dated before the declaration or until it
+/// is the exact bill with its late fee to the day; the months paid count toward the retiree
 /// minimum, which the change to retired enforces until the months carried in are recorded;
 /// a hospital cannot register employers; the books agree.
 async fn employer_flow(api: &Api) {
@@ -911,17 +912,65 @@ async fn employer_flow(api: &Api) {
     assert_eq!(status, StatusCode::OK, "{owed}");
     assert!(owed.to_string().contains(id), "the declared month is the person's arrears: {owed}");
 
+    // The month is paid at the employer's payment, never at the counter.
+    let counter = json!({ "kind": "employee", "period": "2026-02", "paid": "640", "wage_monthly": "8000" });
+    let refused = api.call("POST", &format!("/api/persons/{id}/contributions"), Auth::Token(&accountant), Some(counter)).await;
+    assert_eq!(code(&refused), (StatusCode::UNPROCESSABLE_ENTITY, Some("contribution.declared")), "{}", refused.1);
+    // Nor is a month before the person was insured billed at all.
+    let before = json!({ "kind": "employee", "period": "2023-12", "paid": "640", "wage_monthly": "8000" });
+    let refused = api.call("POST", &format!("/api/persons/{id}/contributions"), Auth::Token(&accountant), Some(before)).await;
+    assert_eq!(code(&refused).0, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.1);
+    // A death before a declared month would leave it billed: the declaration comes first.
+    let died = api.call("POST", &format!("/api/persons/{id}/death"), Auth::Token(&east), Some(json!({ "died_on": "2026-01-20" }))).await;
+    assert_eq!(code(&died), (StatusCode::UNPROCESSABLE_ENTITY, Some("person.declared_after")), "{}", died.1);
+
+    // Paid today, declared today: the late fee runs from 15 March, 0.34 a day on 680.00.
+    let (_, listed) = api.call("GET", &declarations, Auth::Token(&auditor), None).await;
+    let today = yibao_domain::parse_date(listed[0]["on"].as_str().expect("the day the bill is for")).expect("a date");
+    let days = (today - time::macros::date!(2026 - 03 - 15)).whole_days();
+    let bill = yibao_domain::Fen::new(68_000 + 34 * days);
+    assert_eq!(listed[0]["to_pay_on"]["fee"].as_str(), Some(yibao_domain::Fen::new(34 * days).to_string().as_str()), "{listed}");
     let payment = format!("/api/employers/{unit}/declarations/2026-02/payment");
-    // Paid 25 March, ten days late: 680.00 × 0.05% × 10 = 3.40.
-    let short = api.call("POST", &payment, Auth::Token(&accountant), Some(json!({ "paid_on": "2026-03-25", "amount": "680" }))).await;
+    let early = api.call("POST", &payment, Auth::Token(&accountant), Some(json!({ "paid_on": "2026-03-25", "amount": "683.40" }))).await;
+    assert_eq!(code(&early), (StatusCode::UNPROCESSABLE_ENTITY, Some("employer.bad_date")), "paid before it was declared: {}", early.1);
+    let short = api.call("POST", &payment, Auth::Token(&accountant), Some(json!({ "paid_on": today.to_string(), "amount": "680" }))).await;
     assert_eq!(code(&short), (StatusCode::UNPROCESSABLE_ENTITY, Some("employer.amount_mismatch")), "{}", short.1);
-    assert!(short.1["message"].as_str().is_some_and(|m| m.contains("683.40")), "the exact bill: {}", short.1);
-    let (status, paid) =
-        api.call("POST", &payment, Auth::Token(&accountant), Some(json!({ "paid_on": "2026-03-25", "amount": "683.40" }))).await;
+    assert!(short.1["message"].as_str().is_some_and(|m| m.contains(&bill.to_string())), "the exact bill {bill}: {}", short.1);
+    let (status, paid) = api
+        .call("POST", &payment, Auth::Token(&accountant), Some(json!({ "paid_on": today.to_string(), "amount": bill.to_string() })))
+        .await;
     assert_eq!(status, StatusCode::OK, "{paid}");
-    assert_eq!((paid["payment"]["late_fee"]["fee"].as_str(), paid["owed"].as_str()), (Some("3.40"), Some("0.00")), "{paid}");
+    assert_eq!(paid["payment"]["late_fee"]["days"].as_i64(), Some(days), "{paid}");
+    assert_eq!(paid["owed"].as_str(), Some("0.00"), "{paid}");
     let (_, listed) = api.call("GET", &declarations, Auth::Token(&auditor), None).await;
     assert!(listed[0]["to_pay_on"].is_null(), "nothing to pay once paid: {listed}");
+
+    // A worker who has moved to another county since is still declared for a month worked
+    // here, by the employer of that month.
+    let admin = api.sign_in("admin").await;
+    let mover = "419921198203030536";
+    assert!(yibao_domain::NationalId::parse(mover).is_ok(), "a valid test id");
+    let worker = json!({ "person_id": mover, "name": "郑动", "household_id": "HH-EMP", "region": "419921", "scheme": "employee", "category": "employed", "tier": 1, "coverage_from": "2024-01-01" });
+    let (status, body) = api.call("POST", "/api/persons", Auth::Token(&east), Some(worker)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = api
+        .call(
+            "POST",
+            "/api/households",
+            Auth::Token(&admin),
+            Some(json!({ "household_id": "HH-EMP-W", "region": "419922", "address": "西县新路 2 号" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let to_west = json!({ "on": "2026-06-01", "region": "419922", "household_id": "HH-EMP-W", "scheme": "employee", "category": "employed", "tier": 1 });
+    let (status, body) = api.call("POST", &format!("/api/persons/{mover}/coverage-changes"), Auth::Token(&admin), Some(to_west)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let march = json!({ "period": "2026-03", "lines": [{ "person_id": mover, "wage": "5000" }] });
+    let (status, body) = api.call("POST", &declarations, Auth::Token(&east), Some(march)).await;
+    assert_eq!((status, body["due"].as_str()), (StatusCode::CREATED, Some("400.00")), "{body}");
+    let july = json!({ "period": "2026-07", "lines": [{ "person_id": mover, "wage": "5000" }] });
+    let refused = api.call("POST", &declarations, Auth::Token(&east), Some(july)).await;
+    assert_eq!(code(&refused), (StatusCode::UNPROCESSABLE_ENTITY, Some("declaration.not_employee")), "not East's in July: {}", refused.1);
 
     let years = format!("/api/persons/{id}/contribution-years");
     let (status, counted) = api.call("GET", &years, Auth::Token(&east), None).await;

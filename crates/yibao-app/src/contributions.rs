@@ -11,8 +11,13 @@ use crate::{App, AppError, Period, Principal, roles, store};
 /// The coverage a period is billed under (R-ENR-5): of the person's spells that reach into
 /// it, the earliest of the scheme the contribution is for (a month of an earlier spell is
 /// billed as the person was insured then: scheme, category, county), else the earliest
-/// that reaches into it, else the coverage now.
-pub(crate) fn coverage_for_period(person: &yibao_store::PersonRecord, kind: ContributionKind, period: Period) -> &yibao_engine::Coverage {
+/// that reaches into it; `None` when no spell reaches into it (nothing is due for a period
+/// the person was not insured in).
+pub(crate) fn coverage_for_period(
+    person: &yibao_store::PersonRecord,
+    kind: ContributionKind,
+    period: Period,
+) -> Option<&yibao_engine::Coverage> {
     let (first, last) = (period.first_day(), period.last_day());
     let scheme = match kind {
         ContributionKind::Employee | ContributionKind::Maternity => yibao_domain::Scheme::Employee,
@@ -21,7 +26,7 @@ pub(crate) fn coverage_for_period(person: &yibao_store::PersonRecord, kind: Cont
     let spells = person.history.iter().map(|past| &past.coverage).chain(std::iter::once(&person.coverage));
     let reaching: Vec<&yibao_engine::Coverage> =
         spells.filter(|c| c.coverage_from <= last && c.coverage_until.is_none_or(|until| until >= first)).collect();
-    reaching.iter().find(|c| c.scheme == scheme).or(reaching.first()).copied().unwrap_or(&person.coverage)
+    reaching.iter().find(|c| c.scheme == scheme).or(reaching.first()).copied()
 }
 
 /// A contribution to record: the kind, the period as written, what was paid.
@@ -105,7 +110,9 @@ impl App {
                 format!("the person died on {died_on}: nothing is due for {period}, which begins after it"),
             ));
         }
-        let coverage = coverage_for_period(&person, input.kind, period);
+        let coverage = coverage_for_period(&person, input.kind, period).ok_or_else(|| {
+            AppError::unprocessable("contribution.not_covered", format!("{person_id} was not insured in {period}: nothing is due for it"))
+        })?;
         let due = contribution_due(&self.policy(), coverage, input.kind, period, input.wage_monthly)?;
         let breakdown_json =
             serde_json::to_string(&due.breakdown).map_err(|e| AppError::internal("contribution.failure", e.to_string()))?;

@@ -42,6 +42,9 @@ pub struct DeclarationBill {
     pub on: Date,
 }
 
+/// The earliest registration day taken: before it a date is a typing error.
+pub const REGISTERED_ON_MIN: Date = time::macros::date!(1950 - 01 - 01);
+
 /// The most a declared monthly wage may be: a million yuan (the base ceiling caps what is
 /// billed; this bounds what is typed).
 pub const WAGE_MONTHLY_MAX_FEN: i64 = 100_000_000;
@@ -53,22 +56,35 @@ impl App {
         let scope = principal.scope(roles::ENROLMENT)?;
         self.check_county(input.region)?;
         self.not_after_today("employer.bad_date", "a registration on", input.registered_on)?;
+        if input.registered_on < REGISTERED_ON_MIN {
+            return Err(AppError::bad_request(
+                "employer.bad_date",
+                format!("a registration on {} is before {REGISTERED_ON_MIN}", input.registered_on),
+            ));
+        }
         let name = input.name.trim().to_owned();
         let chars = name.chars().count();
-        if chars == 0 || chars > EMPLOYER_NAME_CHARS_MAX || name.chars().any(char::is_control) {
+        if chars == 0 || chars > EMPLOYER_NAME_CHARS_MAX || !name.chars().all(yibao_domain::is_register_char) {
             return Err(AppError::bad_request(
                 "employer.bad_name",
-                format!("an employer's name is 1 to {EMPLOYER_NAME_CHARS_MAX} characters without control characters"),
+                format!("an employer's name is 1 to {EMPLOYER_NAME_CHARS_MAX} characters, without control, format or invisible characters"),
             ));
         }
         let employer = NewEmployer { code: input.code, name, region: input.region, registered_on: input.registered_on };
         Ok(store!(self, register_employer(&principal.actor(source, self.now()), scope, employer))?)
     }
 
-    /// The employers of the caller's region.
-    pub async fn employers(&self, principal: &Principal) -> Result<Vec<EmployerRecord>, AppError> {
+    /// A page of the employers of the caller's region (at most [`yibao_store::EMPLOYERS_LIMIT`]
+    /// from `offset`, at most [`yibao_store::SEARCH_OFFSET_MAX`]), and how many there are.
+    pub async fn employers(&self, principal: &Principal, offset: u32) -> Result<(u64, Vec<EmployerRecord>), AppError> {
         let scope = principal.scope(roles::ARREARS)?;
-        Ok(store!(self, employers(scope))?)
+        if offset > yibao_store::SEARCH_OFFSET_MAX {
+            return Err(AppError::bad_request(
+                "search.bad_page",
+                format!("a page of employers starts at most {} in", yibao_store::SEARCH_OFFSET_MAX),
+            ));
+        }
+        Ok(store!(self, employers(scope, offset))?)
     }
 
     pub async fn employer(&self, principal: &Principal, code: &EmployerCode) -> Result<EmployerRecord, AppError> {
@@ -122,7 +138,9 @@ impl App {
                     at(format!("a monthly wage is 0 to {} yuan, not {}", Fen::new(WAGE_MONTHLY_MAX_FEN), line.wage)),
                 ));
             }
-            let person = store!(self, person(employer.region, &line.person_id)).map_err(|e| {
+            // Wherever the person is insured now: a month worked here before a move is still
+            // this employer's to declare (the spell of the month decides, below).
+            let person = store!(self, person(employer.region.city(), &line.person_id)).map_err(|e| {
                 let e = AppError::from(e);
                 AppError { message: at(e.message.clone()), ..e }
             })?;
@@ -130,12 +148,12 @@ impl App {
                 return Err(AppError::bad_request("person.deceased", at(format!("{} died before {period}", line.person_id))));
             }
             let coverage = crate::contributions::coverage_for_period(&person, ContributionKind::Employee, period);
-            if coverage.scheme != Scheme::Employee || coverage.region != employer.region {
+            let Some(coverage) = coverage.filter(|c| c.scheme == Scheme::Employee && c.region == employer.region) else {
                 return Err(AppError::unprocessable(
                     "declaration.not_employee",
                     at(format!("{} is not insured as an employee of {} in {period}", line.person_id, employer.region)),
                 ));
-            }
+            };
             if coverage.category == PersonCategory::Retired {
                 return Err(AppError::unprocessable(
                     "declaration.retiree",

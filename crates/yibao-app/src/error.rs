@@ -114,6 +114,7 @@ impl From<StoreError> for AppError {
             | StoreError::HouseholdExists(_)
             | StoreError::EmployerExists(_)
             | StoreError::DeclarationExists(_)
+            | StoreError::PersonDeclared(_)
             | StoreError::Exists(_)
             | StoreError::IdempotencyConflict { .. }
             | StoreError::AlreadyReversed(_)

@@ -102,11 +102,13 @@ catalogue! {
     "claim.too_many_lines" => "费用明细过多，每张结算单最多 5,000 条：{detail}", DETAIL;
     "contribution.bad_period" => "缴费期间不正确：{detail}", DETAIL;
     "contribution.batch_too_large" => "一批缴费记录过多：{detail}", DETAIL;
+    "contribution.declared" => "该月已由参保单位申报，应由单位缴纳（含滞纳金）：{detail}", DETAIL;
     "contribution.due_changed" => "该期间的应缴金额已变化，一个期间只有一张缴费单：{detail}", DETAIL;
     "contribution.failure" => INTERNAL_ZH, INTERNAL_EN;
     "contribution.kind_mismatch" => "缴费类型与参保险种或期间不符：{detail}", DETAIL;
     "contribution.negative" => "金额不能为负数", DETAIL;
     "contribution.no_wage" => "职工缴费须填写当月工资", DETAIL;
+    "contribution.not_covered" => "该期间此人未参保，无应缴费用：{detail}", DETAIL;
     "contribution.overpaid" => "缴费超过应缴金额，一个期间只缴一次：{detail}", DETAIL;
     "declaration.bad_lines" => "缴费申报的职工人数不正确：{detail}", DETAIL;
     "declaration.bad_period" => "申报月份不正确：{detail}", DETAIL;
@@ -117,6 +119,7 @@ catalogue! {
     "declaration.not_employee" => "申报人员当月不是本县（区）的职工参保人员：{detail}", DETAIL;
     "declaration.not_found" => "该单位未申报此月份：{detail}", DETAIL;
     "declaration.paid" => "该月申报已缴清，无需再缴：{detail}", DETAIL;
+    "declaration.person_declared" => "该职工此月已由其他单位申报：{detail}", DETAIL;
     "declaration.retiree" => "退休人员不缴费，不列入缴费申报：{detail}", DETAIL;
     "employer.amount_mismatch" => "缴费金额与应缴金额（含滞纳金）不符：{detail}", DETAIL;
     "employer.bad_code" => "统一社会信用代码不正确：{detail}", DETAIL;
@@ -256,6 +259,7 @@ catalogue! {
     "person.change_before_start" => "参保关系变更须晚于本次参保开始日期，否则请更正参保登记：{detail}", DETAIL;
     "person.change_nothing" => "参保关系没有任何变化：{detail}", DETAIL;
     "person.deceased" => "此人已死亡，参保关系已于死亡之日终止，不能再变更：{detail}", DETAIL;
+    "person.declared_after" => "参保单位已申报此后月份的缴费，不能在此之前变更或终止参保关系：{detail}", DETAIL;
     "person.employee_only" => "公务员医疗补助和企业补充医疗保险只适用于职工医保参保人", DETAIL;
     "person.history_full" => "此人的参保关系变更次数已达上限：{detail}", DETAIL;
     "person.moved" => "结算期间此人已转移到另一区县，未写入任何数据，请重新提交：{detail}", DETAIL;

@@ -438,6 +438,8 @@ impl App {
         if input.scheme == Scheme::Employee && input.category == PersonCategory::Retired {
             self.check_retirement_years(scope, person_id, input.region, input.on).await?;
         }
+        // The months beginning on or after the change are billed under the new coverage.
+        self.check_not_declared_from(scope, person_id, first_month_from(input.on), "a coverage change on", input.on).await?;
         let change = yibao_engine::CoverageChange {
             on: input.on,
             region: input.region,
@@ -499,6 +501,8 @@ impl App {
         if died_on < person_id.birth_date() {
             return Err(AppError::bad_request("person.bad_date", format!("a death on {died_on} is before the person was born")));
         }
+        // Billed months start after the day of death are no longer due.
+        self.check_not_declared_from(scope, person_id, yibao_domain::first_of_next_month(died_on), "a death on", died_on).await?;
         Ok(store!(self, record_death(&principal.actor(source, self.now()), scope, person_id, died_on))?)
     }
 
@@ -516,8 +520,39 @@ impl App {
         if until > latest {
             return Err(AppError::bad_request("person.bad_date", format!("coverage cannot be ended after {latest}")));
         }
+        let after = until.next_day().unwrap_or(until);
+        self.check_not_declared_from(scope, person_id, first_month_from(after), "coverage ending on", until).await?;
         Ok(store!(self, end_coverage(&principal.actor(source, self.now()), scope, person_id, until))?)
     }
+
+    /// Refuses a change that would leave a month an employer declared for the person
+    /// billed under coverage they no longer have (`person.declared_after`): the months
+    /// from `from` on (those billed under the coverage the change ends) must not be on a
+    /// declaration. Such a month is the employer's to correct with the bureau first.
+    async fn check_not_declared_from(
+        &self,
+        scope: RegionCode,
+        person_id: &NationalId,
+        from: Date,
+        what: &str,
+        on: Date,
+    ) -> Result<(), AppError> {
+        let month = crate::Period::Month(from.year(), from.month());
+        if let Some((employer, period)) = store!(self, declared_from(scope, person_id, month))? {
+            return Err(AppError::unprocessable(
+                "person.declared_after",
+                format!(
+                    "{what} {on} is before {period}, which employer {employer} declared for {person_id} as an employee: the month would stay billed under coverage that ended"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The first day of the first month that begins on or after `day`.
+fn first_month_from(day: Date) -> Date {
+    if day.day() == 1 { day } else { yibao_domain::first_of_next_month(day) }
 }
 
 /// The tiers to choose from, as a person reads them ("1, 2, 3").

@@ -17,8 +17,8 @@ use yibao_app::{App, DeclarationBill, EmployerInput, WageLine};
 use yibao_domain::{EmployerCode, Fen, NationalId, RegionCode};
 
 use super::page::{
-    CONTRIBUTIONS, ENROLMENT, FieldErrors, Page, app_error_page, app_message, error_page, is_form_refusal, may_post, render, url_encode,
-    yuan,
+    CONTRIBUTIONS, ENROLMENT, FieldErrors, PAGE_ROWS, Page, Pager, app_error_page, app_message, error_page, is_form_refusal, may_post,
+    pager, render, url_encode, yuan,
 };
 use super::session::ConsoleUser;
 
@@ -81,6 +81,7 @@ fn declaration_row(bill: &DeclarationBill) -> DeclarationRow {
 struct ListTemplate {
     page: Page,
     employers: Vec<EmployerRow>,
+    pager: Pager,
     form: RegisterForm,
     errors: FieldErrors,
     may_register: bool,
@@ -144,23 +145,32 @@ pub struct DoneQuery {
     done: String,
 }
 
-async fn list_page(state: &App, user: &ConsoleUser, form: RegisterForm, errors: FieldErrors) -> Response {
+async fn list_page(state: &App, user: &ConsoleUser, number: usize, form: RegisterForm, errors: FieldErrors) -> Response {
     let page = match Page::guard(user, "employers", "employers-title", HERE) {
         Ok(page) => page,
         Err(response) => return response,
     };
-    let employers = match state.employers(&user.principal()).await {
-        Ok(found) => found.iter().map(employer_row).collect(),
+    // The store reads from the page's first row; the console shows a page of PAGE_ROWS.
+    let offset = u32::try_from(number.saturating_sub(1).saturating_mul(PAGE_ROWS)).unwrap_or(u32::MAX);
+    let (total, employers) = match state.employers(&user.principal(), offset).await {
+        Ok((total, found)) => (total, found.iter().take(PAGE_ROWS).map(employer_row).collect()),
         Err(error) => return app_error_page(user.lang, &error),
     };
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
-    (status, render(&ListTemplate { page, employers, form, errors, may_register: user.may(ENROLMENT) })).into_response()
+    let pager = pager(user.lang, number.max(1), usize::try_from(total).unwrap_or(usize::MAX), |n| format!("{HERE}?page={n}"));
+    (status, render(&ListTemplate { page, employers, pager, form, errors, may_register: user.may(ENROLMENT) })).into_response()
 }
 
-/// The region's employers, with the registration form for enrolment clerks.
-pub async fn list(State(state): State<App>, user: ConsoleUser) -> Response {
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    page: Option<usize>,
+}
+
+/// The region's employers, a page at a time, with the registration form for enrolment
+/// clerks.
+pub async fn list(State(state): State<App>, user: ConsoleUser, Query(q): Query<ListQuery>) -> Response {
     let form = RegisterForm { region: user.region.to_string(), ..RegisterForm::default() };
-    list_page(&state, &user, form, FieldErrors::default()).await
+    list_page(&state, &user, q.page.unwrap_or(1), form, FieldErrors::default()).await
 }
 
 /// Registers an employer: on success to its page; each refusal beside its field.
@@ -175,7 +185,7 @@ pub async fn register(State(state): State<App>, user: ConsoleUser, headers: Head
     let registered_on =
         yibao_domain::parse_date(form.registered_on.trim()).map_err(|_| errors.add("registered_on", lang.t("field-bad-date"))).ok();
     let (Some(code), Some(region), Some(registered_on), true) = (code, region, registered_on, errors.is_empty()) else {
-        return list_page(&state, &user, form, errors).await;
+        return list_page(&state, &user, 1, form, errors).await;
     };
     let input = EmployerInput { code, name: form.name.clone(), region, registered_on };
     match state.register_employer(&user.principal(), &ConsoleUser::source(&headers), input).await {
@@ -188,7 +198,7 @@ pub async fn register(State(state): State<App>, user: ConsoleUser, headers: Head
                 _ => "code",
             };
             errors.add(field, app_message(lang, &error));
-            list_page(&state, &user, form, errors).await
+            list_page(&state, &user, 1, form, errors).await
         }
         Err(error) => app_error_page(lang, &error),
     }

@@ -1721,9 +1721,9 @@ async fn a_migration_is_reconciled_by_one_accountant_and_signed_off_by_another()
 
 /// Issue 16 item 2 (R-FIN-1, R-FIN-4): a clerk registers an employer (a mistyped code is
 /// told beside its field), declares a month for an employee through the box of lines (a bad
-/// line is named), and a county fund accountant records the payment ten days late: a wrong
-/// amount is told with the exact bill, the right one is recorded and the page shows the
-/// late fee paid. Another county's clerk does not find the employer; the auditor reads it
+/// line is named), and a county fund accountant records the payment late: a wrong amount
+/// is told with the exact bill, the right one is recorded and the page shows the late fee
+/// paid. Another county's clerk does not find the employer; the auditor reads it
 /// without the forms.
 #[tokio::test]
 async fn an_employer_is_registered_declares_a_month_and_pays_it_late_through_the_console() {
@@ -1785,25 +1785,29 @@ async fn an_employer_is_registered_declares_a_month_and_pays_it_late_through_the
     let table = table_of(&page.body, "declarations-table").expect("the declared months");
     assert!(table.contains("<td>2026-03</td>") && table.contains("2026-04-15") && table.contains("640.00"), "{table}");
 
-    // Paid on 25 April, ten days after the due day: 640.00 × 0.05% × 10 = 3.20.
+    // Paid today (declared today): 640.00 × 0.05% = 0.32 a day since 15 April.
+    let today = (time::OffsetDateTime::now_utc() + time::Duration::hours(8)).date();
+    let days = (today - time::macros::date!(2026 - 04 - 15)).whole_days();
+    let bill = yibao_domain::Fen::new(64_000 + 32 * days).to_string();
     let funds = console.sign_in("east.funds").await;
     let token = csrf(&console.get(&format!("/console/employers/{code}"), &funds).await.body);
     let payments = format!("/console/employers/{code}/payments");
-    let pay = |amount: &'static str| {
-        [("_csrf", token.clone()), ("period", "2026-03".to_owned()), ("paid_on", "2026-04-25".to_owned()), ("amount", amount.to_owned())]
+    let pay = |amount: &str| {
+        [("_csrf", token.clone()), ("period", "2026-03".to_owned()), ("paid_on", today.to_string()), ("amount", amount.to_owned())]
     };
     let fields = pay("640");
     let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let refused = console.post(&payments, &funds, &fields).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
-    assert!(element_text(&refused.body, "amount-error").is_some_and(|e| e.contains("643.20")), "the exact bill: {}", refused.body);
-    let fields = pay("643.20");
+    assert!(element_text(&refused.body, "amount-error").is_some_and(|e| e.contains(&bill)), "the exact bill {bill}: {}", refused.body);
+    let fields = pay(&bill);
     let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let paid = console.post(&payments, &funds, &fields).await;
     assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.body);
     let page = console.get(&paid.location, &funds).await;
     let table = table_of(&page.body, "declarations-table").expect("the declared months");
-    assert!(table.contains("2026-04-25") && table.contains("3.20") && table.contains("0.00"), "{table}");
+    let fee = yibao_domain::Fen::new(32 * days).to_string();
+    assert!(table.contains(&today.to_string()) && table.contains(&fee), "{table}");
 
     let west = console.sign_in("west.clerk").await;
     assert_eq!(console.get(&format!("/console/employers/{code}"), &west).await.status, StatusCode::NOT_FOUND);

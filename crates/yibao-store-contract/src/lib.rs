@@ -1495,10 +1495,11 @@ where
 
 /// Issue 16 item 2 (R-FIN-1, R-FIN-4): an employer registers in its county and declares a
 /// month's payroll; each line bills the person's own contribution record, so the persons
-/// owe it at once; a month is declared once; one employee pays part at the counter, and the
-/// employer's payment, ten days after the due day, completes every bill (never a fen more)
-/// with a late fee of 0.05% a day on what was still owed, posted to the employee fund under
-/// its own reason; the account is credited its share; a second payment finds nothing owed;
+/// owe it at once; a month is declared once, and a person's month by one employer; it is not
+/// paid at the counter; the employer's payment, dated no earlier than the declaration and
+/// ten days after the due day, completes every bill (never a fen more) with a late fee of
+/// 0.05% a day on what was owed, posted to the employee fund under its own reason; the
+/// account is credited its share; a second payment finds nothing owed;
 /// the months paid count toward the retiree minimum with those carried in; the books and the
 /// audit chains hold. Another county's clerk sees no such employer.
 pub async fn run_employers<S: Store + yibao_store::FundStore + yibao_store::ContributionStore + yibao_store::EmployerStore>(store: Arc<S>) {
@@ -1516,7 +1517,7 @@ pub async fn run_employers<S: Store + yibao_store::FundStore + yibao_store::Cont
     assert!(matches!(&twice, Err(e) if e.code() == "employer.exists"), "{twice:?}");
     let hidden = store.employer(region(WEST), &code).await;
     assert!(matches!(&hidden, Err(e) if e.code() == "employer.not_found"), "{hidden:?}");
-    assert_eq!(store.employers(city).await.expect("list").iter().filter(|e| e.code == code).count(), 1);
+    assert_eq!(store.employers(city, 0).await.expect("list").1.iter().filter(|e| e.code == code).count(), 1);
 
     store
         .create_household(
@@ -1599,32 +1600,60 @@ pub async fn run_employers<S: Store + yibao_store::FundStore + yibao_store::Cont
     let owed_by = |id: NationalId| owing.iter().filter(|line| line.person_id == id).map(|line| line.owed_fen).sum::<Fen>();
     assert_eq!((owed_by(ids[0]), owed_by(ids[1])), (Fen::new(68_000), Fen::new(40_000)), "the bills are the persons' arrears");
 
-    // The second employee pays 100.00 at the counter meanwhile.
+    // A month on a declaration is the employer's to pay, with its late fee: not at the
+    // counter, and not on another employer's declaration.
     let counter =
         NewContribution { paid_fen: Fen::new(10_000), ..bill(ids[1], ContributionKind::Employee, 40_000, employee_breakdown(500_000)) };
-    store.record_contribution(&clerk(EAST), region(EAST), counter).await.expect("a part paid at the counter");
+    let refused = store.record_contribution(&clerk(EAST), region(EAST), counter).await;
+    assert!(matches!(&refused, Err(e) if e.code() == "contribution.declared"), "{refused:?}");
+    let rival = EmployerCode::from_parts(region(EAST), 4_243).expect("code");
+    let rival_employer =
+        NewEmployer { code: rival, name: "东县另一厂".into(), region: region(EAST), registered_on: date!(2025 - 07 - 01) };
+    store.register_employer(&clerk(EAST), region(EAST), rival_employer).await.expect("register");
+    let poach = NewDeclaration {
+        employer: rival,
+        period: period("2026-02"),
+        due_on: date!(2026 - 03 - 15),
+        lines: vec![DeclarationLine {
+            person_id: ids[1],
+            wage_fen: Fen::new(500_000),
+            base_fen: Fen::new(500_000),
+            employee_due_fen: Fen::new(40_000),
+            maternity_due_fen: Fen::ZERO,
+            booked_in: None,
+        }],
+        bills: vec![bill(ids[1], ContributionKind::Employee, 40_000, employee_breakdown(500_000))],
+    };
+    let poached = store.declare(&clerk(EAST), region(EAST), poach).await;
+    assert!(matches!(&poached, Err(e) if e.code() == "declaration.person_declared"), "{poached:?}");
+    assert_eq!(store.employers(region(EAST), 0).await.expect("list").0, 2, "{:?}", store.employers(city, 0).await);
+    assert_eq!(store.employers(city, 1).await.expect("list").1.len(), 1, "the second page");
+    assert_eq!(store.declared_from(city, &ids[1], period("2026-01")).await.expect("declared"), Some((code, period("2026-02"))));
+    assert_eq!(store.declared_from(city, &ids[1], period("2026-03")).await.expect("declared"), None);
     let listed = store.declarations_of(region(EAST), &code).await.expect("declarations");
-    assert_eq!((listed.len(), listed[0].owed_fen), (1, Fen::new(98_000)));
+    assert_eq!((listed.len(), listed[0].owed_fen), (1, Fen::new(108_000)));
 
-    // Paid on 25 March, ten days after the due day: 980.00 × 0.05% × 10 = 4.90.
+    // Paid on 25 March, ten days after the due day: 1,080.00 × 0.05% × 10 = 5.40.
     let accountant = Actor { at: datetime!(2026-03-26 10:00 UTC), ..clerk(EAST) };
-    let payment = |amount: i64| EmployerPayment {
+    let payment = |amount: i64, paid_on| EmployerPayment {
         employer: code,
         period: period("2026-02"),
-        paid_on: date!(2026 - 03 - 25),
+        paid_on,
         amount_fen: Fen::new(amount),
         late_fee_rate_bp: RatioBp::new(5),
         rounding: yibao_domain::Rounding::HalfUp,
     };
-    let short = store.pay_declaration(&accountant, region(EAST), payment(98_000)).await;
-    assert!(matches!(&short, Err(e) if e.code() == "employer.amount_mismatch" && e.to_string().contains("984.90")), "{short:?}");
-    let paid = store.pay_declaration(&accountant, region(EAST), payment(98_490)).await.expect("pay");
+    let early = store.pay_declaration(&accountant, region(EAST), payment(108_000, date!(2026 - 02 - 28))).await;
+    assert!(matches!(&early, Err(e) if e.code() == "employer.bad_date"), "paid before it was declared: {early:?}");
+    let short = store.pay_declaration(&accountant, region(EAST), payment(108_000, date!(2026 - 03 - 25))).await;
+    assert!(matches!(&short, Err(e) if e.code() == "employer.amount_mismatch" && e.to_string().contains("1085.40")), "{short:?}");
+    let paid = store.pay_declaration(&accountant, region(EAST), payment(108_540, date!(2026 - 03 - 25))).await.expect("pay");
     let receipt = paid.payment.expect("paid");
-    assert_eq!((receipt.contributions_fen, receipt.late_fee.days, receipt.late_fee.fee_fen), (Fen::new(98_000), 10, Fen::new(490)));
+    assert_eq!((receipt.contributions_fen, receipt.late_fee.days, receipt.late_fee.fee_fen), (Fen::new(108_000), 10, Fen::new(540)));
     assert_eq!(paid.owed_fen, Fen::ZERO);
     let (owing, _) = store.arrears(city, "2026-02", 100).await.expect("arrears");
     assert!(owing.iter().all(|line| !ids.contains(&line.person_id)), "nothing owed for February: {owing:?}");
-    let twice = store.pay_declaration(&accountant, region(EAST), payment(98_490)).await;
+    let twice = store.pay_declaration(&accountant, region(EAST), payment(108_540, date!(2026 - 03 - 25))).await;
     assert!(matches!(&twice, Err(e) if e.code() == "declaration.paid"), "{twice:?}");
     let account = store.person(city, &ids[0]).await.expect("person").coverage.personal_account_balance;
     assert_eq!(account, Fen::new(16_000), "the employee's 2% credited once the month is paid");
@@ -1633,7 +1662,7 @@ pub async fn run_employers<S: Store + yibao_store::FundStore + yibao_store::Cont
         .await
         .expect("transfers");
     assert_eq!(fee.len(), 1, "{fee:?}");
-    assert_eq!((fee[0].transfer.reason, fee[0].transfer.amount_fen), (yibao_ledger::Reason::LateFee, Fen::new(490)));
+    assert_eq!((fee[0].transfer.reason, fee[0].transfer.amount_fen), (yibao_ledger::Reason::LateFee, Fen::new(540)));
     assert_eq!(store.declarations_of(city, &code).await.expect("declarations")[0].payment, Some(receipt));
 
     // The months count toward the retiree minimum with those carried in.

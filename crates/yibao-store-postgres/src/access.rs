@@ -457,6 +457,7 @@ impl ContributionStore for PostgresStore {
         let mut tx = self.write().await?;
         // The counter first, as a batch takes it, then the person's row.
         lock_counters(&mut tx, std::slice::from_ref(&contribution)).await?;
+        crate::employer::check_not_declared(&mut tx, &contribution).await?;
         let mut audits = Audits::default();
         let record = insert_contribution(&mut tx, actor, scope, contribution, &mut audits, false).await?;
         audits.append(&mut tx, actor).await?;
@@ -481,6 +482,7 @@ impl ContributionStore for PostgresStore {
         let mut contributions = contributions;
         contributions.sort_by(|a, b| a.person_id.as_str().cmp(b.person_id.as_str()));
         for contribution in contributions {
+            crate::employer::check_not_declared(&mut tx, &contribution).await?;
             insert_contribution(&mut tx, actor, scope, contribution, &mut audits, false).await?;
         }
         audits.append(&mut tx, actor).await?;

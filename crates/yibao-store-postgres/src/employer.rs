@@ -50,6 +50,28 @@ fn declaration_from_row(row: &PgRow) -> Result<DeclarationRecord, StoreError> {
     })
 }
 
+/// The employer that declared the person's month, if one did.
+pub(crate) async fn declared_by(tx: &mut PgConnection, person: &NationalId, period: Period) -> Result<Option<String>, StoreError> {
+    sqlx::query_scalar("SELECT employer_code FROM declared_months WHERE person_id = $1 AND period = $2")
+        .bind(person.as_str())
+        .bind(period.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)
+}
+
+/// Refuses a counter payment of a month on an employer's declaration: the employer pays it,
+/// late fee included (`contribution.declared`).
+pub(crate) async fn check_not_declared(tx: &mut PgConnection, contribution: &NewContribution) -> Result<(), StoreError> {
+    if !matches!(contribution.kind, ContributionKind::Employee | ContributionKind::Maternity) {
+        return Ok(());
+    }
+    match declared_by(tx, &contribution.person_id, contribution.period).await? {
+        Some(employer) => Err(yibao_store::employer::declared_elsewhere(&contribution.person_id, contribution.period, &employer, true)),
+        None => Ok(()),
+    }
+}
+
 async fn employer_in(tx: &mut PgConnection, scope: RegionCode, code: &EmployerCode) -> Result<EmployerRecord, StoreError> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {EMPLOYER_COLUMNS} FROM employers WHERE code = $1")))
         .bind(code.as_str())
@@ -149,18 +171,46 @@ impl EmployerStore for PostgresStore {
         employer_in(&mut conn, scope, code).await
     }
 
-    async fn employers(&self, scope: RegionCode) -> Result<Vec<EmployerRecord>, StoreError> {
+    async fn employers(&self, scope: RegionCode, offset: u32) -> Result<(u64, Vec<EmployerRecord>), StoreError> {
         let (low, high) = scope_bounds(scope);
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM employers WHERE region_code BETWEEN $1 AND $2")
+            .bind(&low)
+            .bind(&high)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {EMPLOYER_COLUMNS} FROM employers WHERE region_code BETWEEN $1 AND $2 ORDER BY code COLLATE \"C\" LIMIT $3"
+            "SELECT {EMPLOYER_COLUMNS} FROM employers WHERE region_code BETWEEN $1 AND $2 ORDER BY code COLLATE \"C\" LIMIT $3 OFFSET $4"
         )))
         .bind(low)
         .bind(high)
         .bind(EMPLOYERS_LIMIT as i64)
+        .bind(i64::from(offset))
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
-        rows.iter().map(employer_from_row).collect()
+        let page = rows.iter().map(employer_from_row).collect::<Result<Vec<_>, _>>()?;
+        Ok((u64::try_from(total).unwrap_or(0), page))
+    }
+
+    async fn declared_from(
+        &self,
+        scope: RegionCode,
+        person: &NationalId,
+        from: Period,
+    ) -> Result<Option<(EmployerCode, Period)>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        person_region(&mut tx, scope, person).await?;
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT employer_code, period FROM declared_months WHERE person_id = $1 AND period >= $2 ORDER BY period COLLATE \"C\" LIMIT 1",
+        )
+        .bind(person.as_str())
+        .bind(from.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        row.map(|(code, period)| Ok((code_of(&code)?, period_of(&period)?))).transpose()
     }
 
     async fn declare(&self, actor: &Actor, scope: RegionCode, declaration: NewDeclaration) -> Result<DeclarationRecord, StoreError> {
@@ -182,6 +232,25 @@ impl EmployerStore for PostgresStore {
         .map_err(backend)?;
         if inserted.rows_affected() == 0 {
             return Err(StoreError::DeclarationExists(format!("{period} of {}", employer.code)));
+        }
+        // One employer a person's month: the months' rows in ascending order of person, so
+        // two declarations sharing persons wait on each other, never in a cycle.
+        let mut persons: Vec<NationalId> = declaration.lines.iter().map(|line| line.person_id).collect();
+        persons.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        for person in &persons {
+            let taken = sqlx::query(
+                "INSERT INTO declared_months (person_id, period, employer_code) VALUES ($1, $2, $3) ON CONFLICT (person_id, period) DO NOTHING",
+            )
+            .bind(person.as_str())
+            .bind(period.to_string())
+            .bind(employer.code.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+            if taken.rows_affected() == 0 {
+                let other = declared_by(&mut tx, person, period).await?.unwrap_or_default();
+                return Err(yibao_store::employer::declared_elsewhere(person, period, &other, false));
+            }
         }
         lock_counters(&mut tx, &declaration.bills).await?;
         let city = employer.region.city();
@@ -258,7 +327,7 @@ impl EmployerStore for PostgresStore {
             }
         })?;
         record.owed_fen = owed(&mut tx, &record).await?;
-        let paid = yibao_store::employer::settle_payment(&payment, record.due_on, record.owed_fen, actor.at)?;
+        let paid = yibao_store::employer::settle_payment(&payment, record.declared_at, record.due_on, record.owed_fen, actor.at)?;
         let mut completions = Vec::new();
         for line in &record.lines {
             let region = line.booked_in.unwrap_or(record.region);

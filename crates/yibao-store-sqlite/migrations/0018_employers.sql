@@ -23,6 +23,16 @@ CREATE TABLE employer_declarations (
     PRIMARY KEY (employer_code, period)
 );
 
+-- Who declared a person's month: one employer a month, so two employers cannot bill the
+-- same month twice, and a month on a declaration is paid only by the employer's payment
+-- (with its late fee), never at the counter.
+CREATE TABLE declared_months (
+    person_id     TEXT NOT NULL,
+    period        TEXT NOT NULL,
+    employer_code TEXT NOT NULL REFERENCES employers (code),
+    PRIMARY KEY (person_id, period)
+);
+
 -- Months of employee contributions a person carries in from elsewhere (a transfer
 -- certificate, the legacy system): with those paid here, what R-FIN-1's minimum years
 -- for retirement count.

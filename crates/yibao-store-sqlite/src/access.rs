@@ -389,7 +389,11 @@ impl ContributionStore for SqliteStore {
         contribution: NewContribution,
     ) -> Result<ContributionRecord, StoreError> {
         let actor = actor.clone();
-        self.write(move |conn| insert_contribution(conn, &actor, scope, contribution, false)).await
+        self.write(move |conn| {
+            crate::employer::check_not_declared(conn, &contribution)?;
+            insert_contribution(conn, &actor, scope, contribution, false)
+        })
+        .await
     }
 
     async fn record_contributions(
@@ -405,6 +409,7 @@ impl ContributionStore for SqliteStore {
         self.write(move |conn| {
             let count = contributions.len();
             for contribution in contributions {
+                crate::employer::check_not_declared(conn, &contribution)?;
                 insert_contribution(conn, &actor, scope, contribution, false)?;
             }
             Ok(count)

@@ -42,6 +42,28 @@ fn declaration_from_row(row: &Row<'_>) -> Result<DeclarationRecord, StoreError> 
     })
 }
 
+/// The employer that declared the person's month, if one did.
+pub(crate) fn declared_by(conn: &Connection, person: &NationalId, period: Period) -> Result<Option<String>, StoreError> {
+    query_opt(
+        conn,
+        "SELECT employer_code FROM declared_months WHERE person_id = ?1 AND period = ?2",
+        params![person.as_str(), period.to_string()],
+        |row| col::<String>(row, 0),
+    )
+}
+
+/// Refuses a counter payment of a month on an employer's declaration: the employer pays it,
+/// late fee included (`contribution.declared`).
+pub(crate) fn check_not_declared(conn: &Connection, contribution: &NewContribution) -> Result<(), StoreError> {
+    if !matches!(contribution.kind, ContributionKind::Employee | ContributionKind::Maternity) {
+        return Ok(());
+    }
+    match declared_by(conn, &contribution.person_id, contribution.period)? {
+        Some(employer) => Err(yibao_store::employer::declared_elsewhere(&contribution.person_id, contribution.period, &employer, true)),
+        None => Ok(()),
+    }
+}
+
 fn employer_in(conn: &Connection, scope: RegionCode, code: &EmployerCode) -> Result<EmployerRecord, StoreError> {
     query_opt(conn, &format!("SELECT {EMPLOYER_COLUMNS} FROM employers WHERE code = ?1"), [code.as_str()], employer_from_row)?
         .filter(|employer| scope.contains(employer.region))
@@ -147,14 +169,41 @@ impl EmployerStore for SqliteStore {
         self.read(move |conn| employer_in(conn, scope, &code)).await
     }
 
-    async fn employers(&self, scope: RegionCode) -> Result<Vec<EmployerRecord>, StoreError> {
+    async fn employers(&self, scope: RegionCode, offset: u32) -> Result<(u64, Vec<EmployerRecord>), StoreError> {
         let (low, high) = scope_bounds(scope);
         self.read(move |conn| {
-            query_all(
+            let total = query_opt(conn, "SELECT COUNT(*) FROM employers WHERE region_code BETWEEN ?1 AND ?2", params![low, high], |row| {
+                col::<i64>(row, 0)
+            })?
+            .unwrap_or(0);
+            let page = query_all(
                 conn,
-                &format!("SELECT {EMPLOYER_COLUMNS} FROM employers WHERE region_code BETWEEN ?1 AND ?2 ORDER BY code LIMIT ?3"),
-                params![low, high, EMPLOYERS_LIMIT as i64],
+                &format!("SELECT {EMPLOYER_COLUMNS} FROM employers WHERE region_code BETWEEN ?1 AND ?2 ORDER BY code LIMIT ?3 OFFSET ?4"),
+                params![low, high, EMPLOYERS_LIMIT as i64, i64::from(offset)],
                 employer_from_row,
+            )?;
+            Ok((u64::try_from(total).unwrap_or(0), page))
+        })
+        .await
+    }
+
+    async fn declared_from(
+        &self,
+        scope: RegionCode,
+        person: &NationalId,
+        from: Period,
+    ) -> Result<Option<(EmployerCode, Period)>, StoreError> {
+        let person = *person;
+        self.read(move |conn| {
+            locate(conn, scope, &person)?;
+            query_opt(
+                conn,
+                "SELECT employer_code, period FROM declared_months WHERE person_id = ?1 AND period >= ?2 ORDER BY period LIMIT 1",
+                params![person.as_str(), from.to_string()],
+                |row| {
+                    let code = EmployerCode::parse(&col::<String>(row, 0)?).map_err(|e| StoreError::Backend(e.to_string()))?;
+                    Ok((code, yibao_store::stored::period_of(&col::<String>(row, 1)?)?))
+                },
             )
         })
         .await
@@ -173,6 +222,17 @@ impl EmployerStore for SqliteStore {
             )?;
             if taken.is_some() {
                 return Err(StoreError::DeclarationExists(format!("{period} of {}", employer.code)));
+            }
+            // One employer a person's month.
+            for line in &declaration.lines {
+                if let Some(other) = declared_by(conn, &line.person_id, period)? {
+                    return Err(yibao_store::employer::declared_elsewhere(&line.person_id, period, &other, false));
+                }
+                exec(
+                    conn,
+                    "INSERT INTO declared_months (person_id, period, employer_code) VALUES (?1, ?2, ?3)",
+                    params![line.person_id.as_str(), period.to_string(), employer.code.as_str()],
+                )?;
             }
             // The bills are the persons' own records; a person who moved since stays billed
             // where the period's chain is (R-ENR-5).
@@ -239,7 +299,7 @@ impl EmployerStore for SqliteStore {
         let actor = actor.clone();
         self.write(move |conn| {
             let mut record = declaration_in(conn, scope, &payment.employer, payment.period)?;
-            let paid = yibao_store::employer::settle_payment(&payment, record.due_on, record.owed_fen, actor.at)?;
+            let paid = yibao_store::employer::settle_payment(&payment, record.declared_at, record.due_on, record.owed_fen, actor.at)?;
             let city = record.region.city();
             for line in &record.lines {
                 let region = line.booked_in.unwrap_or(record.region);

@@ -18,6 +18,12 @@ use yibao_ledger::{AccountKey, AccountKind, BusinessRef, FundScheme, Reason, Rec
 use crate::books::{Entry, fund_for, record_transfer_id, refused};
 use crate::{Actor, NewContribution, StoreError};
 
+/// The city's civil time (China Standard Time, UTC+8), as the application counts its days.
+const CITY_OFFSET: time::UtcOffset = match time::UtcOffset::from_hms(8, 0, 0) {
+    Ok(offset) => offset,
+    Err(_) => time::UtcOffset::UTC,
+};
+
 /// Most characters in an employer's name.
 pub const EMPLOYER_NAME_CHARS_MAX: usize = 100;
 /// Most employers or declarations one read returns.
@@ -162,10 +168,23 @@ pub fn late_fee_entries(audit: &PaymentAudit) -> Result<Vec<Entry>, StoreError> 
 /// owed with its late fee, so an employer never pays a bill that changed under it.
 pub fn settle_payment(
     payment: &EmployerPayment,
+    declared_at: time::OffsetDateTime,
     due_on: Date,
     owed: Fen,
     recorded_at: time::OffsetDateTime,
 ) -> Result<DeclarationPayment, StoreError> {
+    // The money arrives after the bill is made: a payment dated before the declaration
+    // would run the late fee from a day nobody had billed yet, or not at all.
+    let declared_on = declared_at.to_offset(CITY_OFFSET).date();
+    if payment.paid_on < declared_on {
+        return Err(StoreError::Refused {
+            code: "employer.bad_date",
+            message: format!(
+                "{} of {} was declared on {declared_on}: a payment of it is made on or after that day, not {}",
+                payment.period, payment.employer, payment.paid_on
+            ),
+        });
+    }
     if owed.is_zero() {
         return Err(StoreError::Refused {
             code: "declaration.paid",
@@ -196,10 +215,21 @@ pub trait EmployerStore: Send + Sync + 'static {
         employer: NewEmployer,
     ) -> impl Future<Output = Result<EmployerRecord, StoreError>> + Send;
     fn employer(&self, scope: RegionCode, code: &EmployerCode) -> impl Future<Output = Result<EmployerRecord, StoreError>> + Send;
-    /// The employers of the scope, by code, at most [`EMPLOYERS_LIMIT`].
-    fn employers(&self, scope: RegionCode) -> impl Future<Output = Result<Vec<EmployerRecord>, StoreError>> + Send;
+    /// A page of the scope's employers by code, at most [`EMPLOYERS_LIMIT`] from `offset`,
+    /// and how many there are in all.
+    fn employers(&self, scope: RegionCode, offset: u32) -> impl Future<Output = Result<(u64, Vec<EmployerRecord>), StoreError>> + Send;
+    /// The first month from `from` on that an employer declared for the person, and which
+    /// employer: a death or a coverage change dated before it would leave the month billed
+    /// under coverage the person no longer has.
+    fn declared_from(
+        &self,
+        scope: RegionCode,
+        person: &NationalId,
+        from: Period,
+    ) -> impl Future<Output = Result<Option<(EmployerCode, Period)>, StoreError>> + Send;
     /// Records a declaration and its bills in one transaction (`employer.declare`). One
-    /// declaration a month: another is `declaration.exists`.
+    /// declaration a month: another is `declaration.exists`; a person's month is declared
+    /// by one employer: another's is `declaration.person_declared`.
     fn declare(
         &self,
         actor: &Actor,
@@ -233,4 +263,20 @@ pub trait EmployerStore: Send + Sync + 'static {
         person: &NationalId,
         months: u32,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// The refusal of a counter payment (or a second employer's declaration) of a month an
+/// employer declared for the person.
+#[must_use]
+pub fn declared_elsewhere(person: &NationalId, period: Period, employer: &str, by_counter: bool) -> StoreError {
+    if by_counter {
+        StoreError::Refused {
+            code: "contribution.declared",
+            message: format!(
+                "{period} of {person} is on the declaration of employer {employer}: it is paid with the employer's payment, late fee included"
+            ),
+        }
+    } else {
+        StoreError::PersonDeclared(format!("{period} of {person} is declared already by employer {employer}"))
+    }
 }

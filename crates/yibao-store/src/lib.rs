@@ -468,6 +468,8 @@ pub enum StoreError {
     EmployerExists(String),
     #[error("{0} is declared already: a month has one declaration")]
     DeclarationExists(String),
+    #[error("{0}: a person's month is declared by one employer")]
+    PersonDeclared(String),
     #[error("no claim {claim_id} from institution {institution}")]
     ClaimNotFound { institution: String, claim_id: String },
     #[error("claim {0} is already reversed")]
@@ -509,6 +511,7 @@ impl StoreError {
             StoreError::EmployerNotFound(_) => "employer.not_found",
             StoreError::EmployerExists(_) => "employer.exists",
             StoreError::DeclarationExists(_) => "declaration.exists",
+            StoreError::PersonDeclared(_) => "declaration.person_declared",
             StoreError::StaffNotFound(_) => "staff.not_found",
             StoreError::InstitutionNotFound(_) => "institution.not_found",
             StoreError::PhysicianNotFound(_) => "physician.not_found",
