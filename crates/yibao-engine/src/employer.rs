@@ -36,6 +36,8 @@ pub struct LateFee {
     pub due_on: Date,
     pub days: i64,
     pub rate_bp: RatioBp,
+    /// The pack's rounding the fee was rounded by (what the book check replays it with).
+    pub rounding: Rounding,
     pub fee_fen: Fen,
 }
 
@@ -45,7 +47,7 @@ pub struct LateFee {
 pub fn late_fee(owed: Fen, due_on: Date, paid_on: Date, rate_bp: RatioBp, rounding: Rounding) -> LateFee {
     let days = (paid_on - due_on).whole_days().clamp(0, LATE_DAYS_MAX);
     let fee_fen = if owed.is_negative() { Fen::ZERO } else { rounding.scale(owed, i64::from(rate_bp.get()) * days, 10_000) };
-    LateFee { owed_fen: owed, due_on, days, rate_bp, fee_fen }
+    LateFee { owed_fen: owed, due_on, days, rate_bp, rounding, fee_fen }
 }
 
 /// The late fee on a declared `month` of an employer in `region`, under the pack in force

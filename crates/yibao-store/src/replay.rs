@@ -356,6 +356,21 @@ pub fn replay(city: RegionCode, records: &FundRecords, action: &str, entity: &st
             let mut replay = RunReplay::new(format!("the payment {entity}"), action, entity);
             match serde_json::from_str::<crate::PaymentAudit>(audited) {
                 Ok(payment) => {
+                    // The fee is the rule's, replayed from what it was computed on.
+                    let recorded = payment.payment.late_fee;
+                    let again = yibao_engine::late_fee(
+                        recorded.owed_fen,
+                        recorded.due_on,
+                        payment.payment.paid_on,
+                        recorded.rate_bp,
+                        recorded.rounding,
+                    );
+                    if again != recorded || recorded.owed_fen != payment.payment.contributions_fen {
+                        replay.disagreements.push(format!(
+                            "its late fee was recorded as {} on {} owed for {} days, but the rule gives {} for {} days",
+                            recorded.fee_fen, recorded.owed_fen, recorded.days, again.fee_fen, again.days
+                        ));
+                    }
                     replay.causes.push((RecordKind::EmployerPayment, payment.record_id()));
                     replay.posts(crate::employer::late_fee_entries(&payment));
                 }
@@ -436,5 +451,48 @@ pub(crate) fn differing(a: &str, b: &str) -> String {
             serde_json::Value::Object(fields).to_string()
         }
         _ => a.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::{date, datetime};
+    use yibao_domain::{EmployerCode, Fen, Period, RatioBp, Rounding};
+
+    /// The book check replays an employer's late fee from what it was computed on: a fee
+    /// recorded with the amount or the days changed is a disagreement, and the transfer it
+    /// expects is the fee recorded (issue 16).
+    #[test]
+    fn an_employers_late_fee_is_replayed_by_its_rule() {
+        let city = RegionCode::parse("419900").expect("city");
+        let county = RegionCode::parse("419921").expect("county");
+        let records = FundRecords::new(Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), city);
+        let fee = yibao_engine::late_fee(Fen::new(98_000), date!(2026 - 03 - 15), date!(2026 - 03 - 25), RatioBp::new(5), Rounding::HalfUp);
+        assert_eq!(fee.fee_fen, Fen::new(490));
+        let audit = |late_fee| crate::PaymentAudit {
+            employer: EmployerCode::from_parts(county, 4_242).expect("code"),
+            region: county,
+            period: Period::parse("2026-02").expect("period"),
+            payment: crate::DeclarationPayment {
+                paid_on: date!(2026 - 03 - 25),
+                contributions_fen: Fen::new(98_000),
+                late_fee,
+                recorded_at: datetime!(2026-03-26 10:00 UTC),
+            },
+        };
+        let replayed = |late_fee| {
+            let audit = audit(late_fee);
+            let detail = serde_json::to_string(&audit).expect("json");
+            replay(city, &records, "employer.pay", &audit.record_id(), &detail).expect("replayed").expect("read")
+        };
+        let sound = replayed(fee);
+        assert!(sound.disagreements.is_empty(), "{:?}", sound.disagreements);
+        let expected = sound.expected.expect("entries");
+        assert_eq!((expected.len(), expected[0].transfer.amount_fen), (1, Fen::new(490)));
+        let shaved = replayed(yibao_engine::LateFee { fee_fen: Fen::new(49), ..fee });
+        assert_eq!(shaved.disagreements.len(), 1, "a fee shaved is found: {:?}", shaved.disagreements);
+        let fewer_days = replayed(yibao_engine::LateFee { days: 1, fee_fen: Fen::new(49), ..fee });
+        assert_eq!(fewer_days.disagreements.len(), 1, "days shortened are found: {:?}", fewer_days.disagreements);
     }
 }
