@@ -465,7 +465,8 @@ impl App {
         on: Date,
     ) -> Result<(), AppError> {
         let person = store!(self, person(scope, person_id))?;
-        if person.coverage.scheme == Scheme::Employee && person.coverage.category == PersonCategory::Retired {
+        // A retiree stays one; the dead change no more, which the store says (`person.deceased`).
+        if (person.coverage.scheme == Scheme::Employee && person.coverage.category == PersonCategory::Retired) || person.died_on.is_some() {
             return Ok(());
         }
         let required = yibao_engine::required_contribution_months(&self.policy(), region, person_id.sex(), on)?;
