@@ -171,6 +171,8 @@ pub mod roles {
     pub const ARREARS: &[Role] = &[Role::FundAccountant, Role::Auditor, Role::CityAdministrator, Role::EnrolmentClerk];
     /// Reading claims, settlements and a person's counters.
     pub const CLAIMS: &[Role] = &[Role::ClaimsOfficer, Role::Auditor, Role::CityAdministrator];
+    /// Exporting a period's settlements (claims officers, and the fund's staff who pay them).
+    pub const SETTLEMENT_EXPORT: &[Role] = &[Role::ClaimsOfficer, Role::FundAccountant, Role::Auditor, Role::CityAdministrator];
     /// Reversing a settlement; filing a referral.
     pub const REVERSERS: &[Role] = &[Role::ClaimsOfficer, Role::CityAdministrator];
     pub const REFERRALS: &[Role] = &[Role::ClaimsOfficer, Role::EnrolmentClerk, Role::CityAdministrator];

@@ -8,8 +8,8 @@ use serde_json::Value;
 use yibao_domain::{NationalId, RegionCode};
 use yibao_engine::Accumulators;
 use yibao_store::{
-    AuditEntry, AuditVerification, ClaimRecord, ContributionRecord, ContributionStore as _, CountyArrears, PersonArrears, PersonQuery,
-    PersonRecord, PersonUpdate, Store as _, check_scope,
+    AuditEntry, AuditVerification, ClaimRecord, ContributionRecord, ContributionStore as _, CountyArrears, FundStore as _, PersonArrears,
+    PersonQuery, PersonRecord, PersonUpdate, Store as _, check_scope,
 };
 
 use crate::{App, AppError, Backend, Period, Principal, roles, store};
@@ -56,6 +56,19 @@ fn fen_of(detail: &Value, field: &str) -> i64 {
 /// The most persons one register export holds: an xlsx sheet's rows less its header.
 pub const REGISTER_EXPORT_MAX: usize = 1_048_575;
 
+/// Refuses an export longer than one sheet holds.
+fn too_large(scope: RegionCode, rows: usize, what: &str) -> Result<(), AppError> {
+    if rows > REGISTER_EXPORT_MAX {
+        return Err(AppError::bad_request(
+            "export.too_large",
+            format!(
+                "{scope} has more than {REGISTER_EXPORT_MAX} {what} in the period, more than a sheet holds: export a month or a county at a time"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl App {
     /// One person, with coverage and tier history.
     pub async fn person(&self, principal: &Principal, person_id: &NationalId) -> Result<PersonRecord, AppError> {
@@ -82,6 +95,58 @@ impl App {
             }
             if done {
                 return Ok(persons);
+            }
+        }
+    }
+
+    /// The contributions of the principal's region recorded for `period` (`2026` takes the
+    /// year and its months), in the order recorded, county by county (issue 16 item 6): at
+    /// most [`REGISTER_EXPORT_MAX`], what one sheet holds (`export.too_large`). The store is
+    /// read a page at a time; a county's whole history is read to pick the period's rows.
+    pub async fn contributions_export(&self, principal: &Principal, period: &str) -> Result<Vec<ContributionRecord>, AppError> {
+        let scope = principal.scope(roles::ARREARS)?;
+        let period = Period::parse(period)?;
+        let wanted = |record: &ContributionRecord| match period {
+            Period::Year(year) => record.period.year() == year,
+            Period::Month(..) => record.period == period,
+        };
+        let mut found = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store!(self, contributions_page(scope, after, yibao_store::ENTRIES_PAGE_LIMIT))?;
+            let Some(last) = page.last() else { return Ok(found) };
+            after = Some((last.region, last.seq));
+            let done = page.len() < usize::try_from(yibao_store::ENTRIES_PAGE_LIMIT).unwrap_or(usize::MAX);
+            found.extend(page.into_iter().filter(wanted));
+            too_large(scope, found.len(), "contributions")?;
+            if done {
+                return Ok(found);
+            }
+        }
+    }
+
+    /// The settlements of the principal's region settled in `period` (the city's day:
+    /// `2026` or `2026-05`), reversed ones included with their status, in key order (issue
+    /// 16 item 6): at most [`REGISTER_EXPORT_MAX`] (`export.too_large`).
+    pub async fn settlements_export(&self, principal: &Principal, period: &str) -> Result<Vec<ClaimRecord>, AppError> {
+        let scope = principal.scope(roles::SETTLEMENT_EXPORT)?;
+        let period = Period::parse(period)?;
+        let city_day = |at: time::OffsetDateTime| at.to_offset(time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC)).date();
+        let wanted = |claim: &ClaimRecord| {
+            let day = city_day(claim.settled_at);
+            day >= period.first_day() && day <= period.last_day()
+        };
+        let mut found = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store!(self, claims_page(scope, after.clone(), yibao_store::ENTRIES_PAGE_LIMIT))?;
+            let Some(last) = page.last().map(|c| &c.record) else { return Ok(found) };
+            after = Some((last.region, last.institution_code.to_string(), last.claim_id.clone()));
+            let done = page.len() < usize::try_from(yibao_store::ENTRIES_PAGE_LIMIT).unwrap_or(usize::MAX);
+            found.extend(page.into_iter().map(|c| c.record).filter(wanted));
+            too_large(scope, found.len(), "settlements")?;
+            if done {
+                return Ok(found);
             }
         }
     }

@@ -42,7 +42,7 @@ fn claim_href(record: &ClaimRecord) -> String {
     format!("/console/claims/{}/{}", url_encode(&record.institution_code), url_encode(&record.claim_id))
 }
 
-fn status_label(lang: Lang, status: ClaimStatus) -> String {
+pub(crate) fn status_label(lang: Lang, status: ClaimStatus) -> String {
     lang.t(&format!("claim-status-{}", status.as_str()))
 }
 

@@ -13,8 +13,8 @@ use yibao_domain::{Fen, NationalId};
 
 use super::i18n::Lang;
 use super::page::{
-    CONTRIBUTIONS, COUNT, Cell, FieldErrors, Page, Pager, Sheet, YUAN, app_error_page, app_message, csv_download, error_page, moment_at,
-    national_id_error, paginate, render, url_encode, xlsx_download, yuan,
+    CONTRIBUTIONS, COUNT, Cell, FieldErrors, Page, Pager, SETTLEMENT_EXPORT, Sheet, YUAN, app_error_page, app_message, csv_download,
+    error_page, moment_at, national_id_error, paginate, render, url_encode, xlsx_download, yuan,
 };
 use super::people::{PersonForms, person_page};
 use super::session::ConsoleUser;
@@ -319,4 +319,134 @@ pub async fn arrears_xlsx(State(state): State<App>, user: ConsoleUser, Query(q):
         rows.iter().map(person_cells).collect(),
     );
     xlsx_download(lang, &format!("arrears-{period}.xlsx"), vec![county_sheet, person_sheet])
+}
+
+// ---- downloads of a period's contributions and settlements (issue 16 item 6) ----
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PeriodQuery {
+    #[serde(default)]
+    period: String,
+}
+
+/// The period asked for, or the refusal: a bad period is 400, a list longer than a sheet
+/// is the use case's refusal.
+#[expect(clippy::result_large_err, reason = "the error is the response itself, returned at once")]
+fn period_of(lang: Lang, q: &PeriodQuery) -> Result<String, Response> {
+    let period = q.period.trim().to_owned();
+    if yibao_app::Period::parse(&period).is_err() {
+        return Err((StatusCode::BAD_REQUEST, lang.t("field-bad-period")).into_response());
+    }
+    Ok(period)
+}
+
+const CONTRIBUTION_COLUMNS: [&str; 7] =
+    ["region", "person-id", "contribution-kind", "contribution-period", "col-due", "col-paid-amount", "recorded-at"];
+
+async fn contribution_cells(state: &App, user: &ConsoleUser, q: &PeriodQuery) -> Result<(String, Vec<Vec<String>>), Response> {
+    Page::guard(user, "arrears", "arrears-title", "/console/arrears")?;
+    let lang = user.lang;
+    let period = period_of(lang, q)?;
+    let records = state.contributions_export(&user.principal(), &period).await.map_err(|e| app_error_page(lang, &e))?;
+    let rows = records
+        .iter()
+        .map(|r| {
+            vec![
+                r.region.to_string(),
+                r.person_id.to_string(),
+                lang.t(&format!("kind-{}", r.kind.as_str())),
+                r.period.to_string(),
+                yuan(r.due_fen.get()),
+                yuan(r.paid_fen.get()),
+                moment_at(r.recorded_at),
+            ]
+        })
+        .collect();
+    Ok((period, rows))
+}
+
+/// The contributions recorded for a period, as CSV.
+pub async fn contributions_csv(State(state): State<App>, user: ConsoleUser, Query(q): Query<PeriodQuery>) -> Response {
+    match contribution_cells(&state, &user, &q).await {
+        Ok((period, rows)) => {
+            let header: Vec<String> = CONTRIBUTION_COLUMNS.iter().map(|k| user.lang.t(k)).collect();
+            csv_download(&format!("contributions-{period}.csv"), &header, &rows)
+        }
+        Err(response) => response,
+    }
+}
+
+/// The contributions recorded for a period, as an Excel workbook.
+pub async fn contributions_xlsx(State(state): State<App>, user: ConsoleUser, Query(q): Query<PeriodQuery>) -> Response {
+    match contribution_cells(&state, &user, &q).await {
+        Ok((period, rows)) => {
+            let lang = user.lang;
+            let sheet: Sheet = (
+                lang.t("contributions-export"),
+                CONTRIBUTION_COLUMNS.iter().map(|k| lang.t(k)).collect(),
+                vec![Cell::Text, Cell::Text, Cell::Text, Cell::Text, YUAN, YUAN, Cell::Text],
+                rows,
+            );
+            xlsx_download(lang, &format!("contributions-{period}.xlsx"), vec![sheet])
+        }
+        Err(response) => response,
+    }
+}
+
+const SETTLEMENT_COLUMNS: [&str; 9] =
+    ["region", "institution", "claim-id", "person-id", "settled-at", "status", "col-medfee", "col-fund-pay", "col-person-pay"];
+
+async fn settlement_cells(state: &App, user: &ConsoleUser, q: &PeriodQuery) -> Result<(String, Vec<Vec<String>>), Response> {
+    let lang = user.lang;
+    if !user.may(SETTLEMENT_EXPORT) {
+        return Err(error_page(lang, StatusCode::FORBIDDEN, "error-forbidden", None));
+    }
+    let period = period_of(lang, q)?;
+    let claims = state.settlements_export(&user.principal(), &period).await.map_err(|e| app_error_page(lang, &e))?;
+    let rows = claims
+        .iter()
+        .map(|c| {
+            vec![
+                c.region.to_string(),
+                c.institution_code.to_string(),
+                c.claim_id.clone(),
+                c.person_id.to_string(),
+                moment_at(c.settled_at),
+                super::claims::status_label(lang, c.status),
+                yuan(c.medfee_fen.get()),
+                yuan(c.fund_pay_fen.get()),
+                yuan(c.psn_part_fen.get()),
+            ]
+        })
+        .collect();
+    Ok((period, rows))
+}
+
+/// The settlements of a period, as CSV (claims officers and the fund's staff).
+pub async fn settlements_csv(State(state): State<App>, user: ConsoleUser, Query(q): Query<PeriodQuery>) -> Response {
+    match settlement_cells(&state, &user, &q).await {
+        Ok((period, rows)) => {
+            let header: Vec<String> = SETTLEMENT_COLUMNS.iter().map(|k| user.lang.t(k)).collect();
+            csv_download(&format!("settlements-{period}.csv"), &header, &rows)
+        }
+        Err(response) => response,
+    }
+}
+
+/// The settlements of a period, as an Excel workbook.
+pub async fn settlements_xlsx(State(state): State<App>, user: ConsoleUser, Query(q): Query<PeriodQuery>) -> Response {
+    match settlement_cells(&state, &user, &q).await {
+        Ok((period, rows)) => {
+            let lang = user.lang;
+            let text = Cell::Text;
+            let sheet: Sheet = (
+                lang.t("settlements-export"),
+                SETTLEMENT_COLUMNS.iter().map(|k| lang.t(k)).collect(),
+                vec![text, text, text, text, text, text, YUAN, YUAN, YUAN],
+                rows,
+            );
+            xlsx_download(lang, &format!("settlements-{period}.xlsx"), vec![sheet])
+        }
+        Err(response) => response,
+    }
 }

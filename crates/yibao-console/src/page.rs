@@ -18,7 +18,7 @@ use super::session::ConsoleUser;
 
 pub use yibao_app::roles::{
     ADMINISTRATORS, ALL_STAFF, ARREARS, AUDITORS, CLAIMS, CONTRIBUTIONS, ENROLMENT, FUND_READERS, FUND_WRITERS, POLICY_OFFICERS,
-    POLICY_READERS, PUBLIC_POLICY, REFORMERS, REVERSERS,
+    POLICY_READERS, PUBLIC_POLICY, REFORMERS, REVERSERS, SETTLEMENT_EXPORT,
 };
 
 /// One menu section: where it lives, its label's catalogue key, who sees it.

@@ -462,6 +462,72 @@ async fn the_register_downloads_as_csv_and_xlsx_within_the_users_region() {
     assert_eq!(console.get("/console/people.csv", &claims).await.status, StatusCode::FORBIDDEN);
 }
 
+/// Issue 16 item 6: a period's contributions (the arrears page's links) and settlements
+/// (the claims page's form) download as CSV and Excel, within the user's region; a period
+/// that does not parse is 400, and a clerk cannot export settlements.
+#[tokio::test]
+async fn a_periods_contributions_and_settlements_download_within_the_users_region() {
+    let console = setup("period-downloads").await;
+    let clerk = console.sign_in("east.clerk").await;
+    let person = national_id("41992119660606006");
+    let fund_pay = settle_a_claim(&console, &clerk, &person, "HH-E-DL").await;
+    let token = csrf(&console.get(&format!("/console/people/{person}"), &clerk).await.body);
+    let paid = console
+        .post(
+            &format!("/console/people/{person}/contributions"),
+            &clerk,
+            &[("_csrf", &token), ("kind", "resident"), ("period", "2026"), ("paid", "200.00")],
+        )
+        .await;
+    assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.body);
+    let west = national_id("41992219660707007");
+    let west_clerk = console.sign_in("west.clerk").await;
+    assert_eq!(enrol(&console, &west_clerk, "HH-W-DL", "419922", &[(&west, "西人")]).await.status, StatusCode::SEE_OTHER);
+    let token = csrf(&console.get(&format!("/console/people/{west}"), &west_clerk).await.body);
+    let paid = console
+        .post(
+            &format!("/console/people/{west}/contributions"),
+            &west_clerk,
+            &[("_csrf", &token), ("kind", "resident"), ("period", "2026"), ("paid", "100.00")],
+        )
+        .await;
+    assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.body);
+
+    let arrears = console.get("/console/arrears?period=2026", &clerk).await;
+    assert!(arrears.body.contains("href=\"/console/contributions.csv?period=2026\""), "{}", arrears.body);
+    let csv = console.get("/console/contributions.csv?period=2026", &clerk).await;
+    assert_eq!(csv.status, StatusCode::OK, "{}", csv.body);
+    let line = csv.body.lines().find(|l| l.contains(&person)).expect("the county's contribution").to_owned();
+    assert!(line.starts_with("419921,") && line.contains(",2026,") && line.contains(",200.00,"), "{line}");
+    assert!(!csv.body.contains(&west), "only the county's own: {}", csv.body);
+    assert!(!console.get("/console/contributions.csv?period=2025", &clerk).await.body.contains(&person), "only the period's");
+    assert_eq!(console.get("/console/contributions.csv?period=26", &clerk).await.status, StatusCode::BAD_REQUEST);
+    let admin = console.sign_in("admin").await;
+    let workbook = console.get("/console/contributions.xlsx?period=2026", &admin).await;
+    assert_eq!(workbook.status, StatusCode::OK);
+    {
+        use calamine::Reader;
+        let mut book = calamine::open_workbook_auto_from_rs(std::io::Cursor::new(workbook.bytes.clone())).expect("a workbook");
+        let sheet = book.worksheet_range_at(0).expect("the contributions").expect("readable");
+        let ids: Vec<String> = sheet.rows().skip(1).map(|row| row[1].to_string()).collect();
+        assert!(ids.contains(&person) && ids.contains(&west), "the city sees every county: {ids:?}");
+    }
+
+    let claims = console.sign_in("east.claims").await;
+    assert!(console.get("/console/claims", &claims).await.body.contains("id=\"settlements-form\""));
+    // Settlements are by the city's day (UTC+8).
+    let today = (time::OffsetDateTime::now_utc() + time::Duration::hours(8)).date();
+    let month = format!("{:04}-{:02}", today.year(), u8::from(today.month()));
+    let settled = console.get(&format!("/console/settlements.csv?period={month}"), &claims).await;
+    assert_eq!(settled.status, StatusCode::OK, "{}", settled.body);
+    let line = settled.body.lines().find(|l| l.contains(&person)).expect("the settlement of the month").to_owned();
+    assert!(line.starts_with("419921,H41992100007,P-1,") && line.contains(&fund_pay), "{line}");
+    let funds = console.sign_in("funds").await;
+    let workbook = console.get(&format!("/console/settlements.xlsx?period={}", &month[..4]), &funds).await;
+    assert_eq!(workbook.status, StatusCode::OK, "the fund's staff export the year's settlements");
+    assert_eq!(console.get("/console/settlements.csv?period=2026", &clerk).await.status, StatusCode::FORBIDDEN);
+}
+
 #[tokio::test]
 async fn a_county_clerk_cannot_open_another_countys_person_or_household() {
     let console = setup("scope").await;
