@@ -920,6 +920,19 @@ async fn employer_flow(api: &Api) {
     let before = json!({ "kind": "employee", "period": "2023-12", "paid": "640", "wage_monthly": "8000" });
     let refused = api.call("POST", &format!("/api/persons/{id}/contributions"), Auth::Token(&accountant), Some(before)).await;
     assert_eq!(code(&refused).0, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.1);
+    // A new household before a declared month bills it alike: recorded.
+    let (status, body) = api
+        .call(
+            "POST",
+            "/api/households",
+            Auth::Token(&east),
+            Some(json!({ "household_id": "HH-EMP2", "region": "419921", "address": "纺织路 2 号" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let moved_house = json!({ "on": "2026-01-15", "region": "419921", "household_id": "HH-EMP2", "scheme": "employee", "category": "employed", "tier": 1 });
+    let (status, body) = api.call("POST", &format!("/api/persons/{id}/coverage-changes"), Auth::Token(&east), Some(moved_house)).await;
+    assert_eq!(status, StatusCode::OK, "a household change bills the declared month alike: {body}");
     // A death before a declared month would leave it billed: the declaration comes first.
     let died = api.call("POST", &format!("/api/persons/{id}/death"), Auth::Token(&east), Some(json!({ "died_on": "2026-01-20" }))).await;
     assert_eq!(code(&died), (StatusCode::UNPROCESSABLE_ENTITY, Some("person.declared_after")), "{}", died.1);
@@ -950,8 +963,13 @@ async fn employer_flow(api: &Api) {
     let admin = api.sign_in("admin").await;
     let mover = "419921198203030536";
     assert!(yibao_domain::NationalId::parse(mover).is_ok(), "a valid test id");
-    let worker = json!({ "person_id": mover, "name": "郑动", "household_id": "HH-EMP", "region": "419921", "scheme": "employee", "category": "employed", "tier": 1, "coverage_from": "2024-01-01" });
+    let worker = json!({ "person_id": mover, "name": "郑动", "household_id": "HH-EMP", "region": "419921", "scheme": "employee", "category": "employed", "tier": 1, "coverage_from": "2024-01-01", "maternity": true });
     let (status, body) = api.call("POST", "/api/persons", Auth::Token(&east), Some(worker)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // March's employee contribution is begun at the counter in East before the move; its
+    // maternity is not, so that chain begins in West, where the person is at the declaration.
+    let begun = json!({ "kind": "employee", "period": "2026-03", "paid": "100", "wage_monthly": "5000" });
+    let (status, body) = api.call("POST", &format!("/api/persons/{mover}/contributions"), Auth::Token(&accountant), Some(begun)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (status, body) = api
         .call(
@@ -967,7 +985,16 @@ async fn employer_flow(api: &Api) {
     assert_eq!(status, StatusCode::OK, "{body}");
     let march = json!({ "period": "2026-03", "lines": [{ "person_id": mover, "wage": "5000" }] });
     let (status, body) = api.call("POST", &declarations, Auth::Token(&east), Some(march)).await;
-    assert_eq!((status, body["due"].as_str()), (StatusCode::CREATED, Some("400.00")), "{body}");
+    // 8% of 5,000 and the maternity 0.5%: 425.00 billed, 325.00 still owed.
+    assert_eq!((status, body["due"].as_str()), (StatusCode::CREATED, Some("425.00")), "{body}");
+    assert_eq!(
+        (body["lines"][0]["employee_booked_in"].as_str(), body["lines"][0]["maternity_booked_in"].as_str()),
+        (Some("419921"), Some("419922")),
+        "{body}"
+    );
+    let (_, listed) = api.call("GET", &declarations, Auth::Token(&auditor), None).await;
+    let march_owed = listed.as_array().and_then(|all| all.iter().find(|d| d["period"] == "2026-03")).map(|d| d["owed"].clone());
+    assert_eq!(march_owed, Some(json!("325.00")), "each kind's chain where it is booked: {listed}");
     let july = json!({ "period": "2026-07", "lines": [{ "person_id": mover, "wage": "5000" }] });
     let refused = api.call("POST", &declarations, Auth::Token(&east), Some(july)).await;
     assert_eq!(code(&refused), (StatusCode::UNPROCESSABLE_ENTITY, Some("declaration.not_employee")), "not East's in July: {}", refused.1);

@@ -195,7 +195,8 @@ impl App {
                 base_fen: base,
                 employee_due_fen: employee.due,
                 maternity_due_fen: maternity_due,
-                booked_in: None,
+                employee_booked_in: None,
+                maternity_booked_in: None,
             });
         }
         let due_on = yibao_engine::payment_due_on(&policy, employer.region, period)?;

@@ -438,8 +438,16 @@ impl App {
         if input.scheme == Scheme::Employee && input.category == PersonCategory::Retired {
             self.check_retirement_years(scope, person_id, input.region, input.on).await?;
         }
-        // The months beginning on or after the change are billed under the new coverage.
-        self.check_not_declared_from(scope, person_id, first_month_from(input.on), "a coverage change on", input.on).await?;
+        // The months beginning on or after the change are billed under the new coverage: a
+        // change of what bills them (scheme, county, category, tier) may not follow a month
+        // an employer declared; a new household alone may.
+        let current = store!(self, person(scope, person_id))?.coverage;
+        let asked_tier = current.tier_history.as_ref().map(|h| h.changes.last().map_or(h.initial, |c| c.tier));
+        let bills_alike =
+            current.scheme == input.scheme && current.region == input.region && current.category == input.category && asked_tier == tier;
+        if !bills_alike {
+            self.check_not_declared_from(scope, person_id, first_month_from(input.on), "a coverage change on", input.on).await?;
+        }
         let change = yibao_engine::CoverageChange {
             on: input.on,
             region: input.region,

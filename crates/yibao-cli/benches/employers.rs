@@ -9,8 +9,6 @@
 //! 10,000, at most a declaration's 10,000; `YIBAO_BENCH_BACKENDS=sqlite` or `postgres`).
 //! Prints wall times.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -62,16 +60,14 @@ fn employees(county: RegionCode, count: usize) -> Vec<ImportHousehold> {
                 }
             })
             .collect();
-        households.push(ImportHousehold {
-            household: NewHousehold { household_id, region: county, address: "工业园 1 号".into() },
-            members,
-        });
+        households
+            .push(ImportHousehold { household: NewHousehold { household_id, region: county, address: "工业园 1 号".into() }, members });
     }
     households
 }
 
 async fn measure(name: &str, store: Arc<Backend>, count: usize) {
-    let policy = common::policy();
+    let policy = yibao_policy::Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("policy");
     let city = policy.region;
     let app = App::new(store, Arc::new(policy));
     let principal = Principal::System { name: "bench".into(), region: city };
@@ -102,7 +98,10 @@ async fn measure(name: &str, store: Arc<Backend>, count: usize) {
     let check = app.check_books(&principal).await.expect("book check");
     let check_s = started.elapsed().as_secs_f64();
     assert!(check.breaches.is_empty(), "the books agree: {:?}", check.breaches);
-    println!("{name}: {count} employees, {} bills", declared.lines.len() + declared.lines.iter().filter(|l| l.maternity_due_fen.get() > 0).count());
+    println!(
+        "{name}: {count} employees, {} bills",
+        declared.lines.len() + declared.lines.iter().filter(|l| l.maternity_due_fen.get() > 0).count()
+    );
     println!("  declare  {declare_s:>7.2} s  ({:.0} lines/s)  due {}", count as f64 / declare_s, declared.due_fen);
     println!(
         "  pay      {pay_s:>7.2} s  ({:.0} lines/s)  late fee {} for {} days",
@@ -114,11 +113,8 @@ async fn measure(name: &str, store: Arc<Backend>, count: usize) {
 }
 
 fn main() {
-    let count: usize = std::env::var("YIBAO_BENCH_EMPLOYEES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000)
-        .min(yibao_engine::DECLARATION_LINES_MAX);
+    let count: usize =
+        std::env::var("YIBAO_BENCH_EMPLOYEES").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000).min(yibao_engine::DECLARATION_LINES_MAX);
     let only = std::env::var("YIBAO_BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {

@@ -1574,7 +1574,8 @@ pub async fn run_employers<S: Store + yibao_store::FundStore + yibao_store::Cont
                 base_fen: Fen::new(800_000),
                 employee_due_fen: Fen::new(64_000),
                 maternity_due_fen: Fen::new(4_000),
-                booked_in: None,
+                employee_booked_in: None,
+                maternity_booked_in: None,
             },
             DeclarationLine {
                 person_id: ids[1],
@@ -1582,7 +1583,8 @@ pub async fn run_employers<S: Store + yibao_store::FundStore + yibao_store::Cont
                 base_fen: Fen::new(500_000),
                 employee_due_fen: Fen::new(40_000),
                 maternity_due_fen: Fen::ZERO,
-                booked_in: None,
+                employee_booked_in: None,
+                maternity_booked_in: None,
             },
         ],
         bills: vec![
@@ -1593,7 +1595,8 @@ pub async fn run_employers<S: Store + yibao_store::FundStore + yibao_store::Cont
     };
     let declared = store.declare(&clerk(EAST), region(EAST), declaration.clone()).await.expect("declare");
     assert_eq!((declared.due_fen, declared.owed_fen), (Fen::new(108_000), Fen::new(108_000)));
-    assert!(declared.lines.iter().all(|line| line.booked_in == Some(region(EAST))), "{:?}", declared.lines);
+    assert!(declared.lines.iter().all(|line| line.employee_booked_in == Some(region(EAST))), "{:?}", declared.lines);
+    assert_eq!((declared.lines[0].maternity_booked_in, declared.lines[1].maternity_booked_in), (Some(region(EAST)), None));
     let again = store.declare(&clerk(EAST), region(EAST), declaration).await;
     assert!(matches!(&again, Err(e) if e.code() == "declaration.exists"), "{again:?}");
     let (owing, _) = store.arrears(city, "2026-02", 100).await.expect("arrears");
@@ -1620,7 +1623,8 @@ pub async fn run_employers<S: Store + yibao_store::FundStore + yibao_store::Cont
             base_fen: Fen::new(500_000),
             employee_due_fen: Fen::new(40_000),
             maternity_due_fen: Fen::ZERO,
-            booked_in: None,
+            employee_booked_in: None,
+            maternity_booked_in: None,
         }],
         bills: vec![bill(ids[1], ContributionKind::Employee, 40_000, employee_breakdown(500_000))],
     };

@@ -11,8 +11,8 @@ use yibao_domain::{EmployerCode, Fen, NationalId, Period, RegionCode};
 use yibao_store::books::{date_of, date_text};
 use yibao_store::stored::{fen_of, from_json, period_of, time_of, time_text};
 use yibao_store::{
-    Actor, ContributionKind, DeclarationLine, DeclarationRecord, EMPLOYERS_LIMIT, EmployerPayment, EmployerRecord, EmployerStore,
-    NewContribution, NewDeclaration, NewEmployer, PaymentAudit, StoreError, check_scope,
+    Actor, ContributionKind, DeclarationRecord, EMPLOYERS_LIMIT, EmployerPayment, EmployerRecord, EmployerStore, NewContribution,
+    NewDeclaration, NewEmployer, PaymentAudit, StoreError, check_scope,
 };
 
 use crate::access::{insert_contribution, lock_counters};
@@ -85,13 +85,6 @@ async fn employer_in(tx: &mut PgConnection, scope: RegionCode, code: &EmployerCo
         .ok_or_else(|| StoreError::EmployerNotFound(code.to_string()))
 }
 
-/// The kinds a line bills, with their amounts.
-fn billed(line: &DeclarationLine) -> impl Iterator<Item = (ContributionKind, Fen)> {
-    [(ContributionKind::Employee, line.employee_due_fen), (ContributionKind::Maternity, line.maternity_due_fen)]
-        .into_iter()
-        .filter(|(_, due)| due.get() > 0)
-}
-
 /// A period's chain of a person and kind in a county: what it bills, what is paid, and the
 /// breakdown of its first record (the bill).
 async fn chain(
@@ -125,8 +118,7 @@ async fn chain(
 async fn owed(tx: &mut PgConnection, declaration: &DeclarationRecord) -> Result<Fen, StoreError> {
     let mut owed = Fen::ZERO;
     for line in &declaration.lines {
-        let region = line.booked_in.unwrap_or(declaration.region);
-        for (kind, _) in billed(line) {
+        for (kind, _, region) in line.billed(declaration.region) {
             if let Some((due, paid, _)) = chain(tx, region, &line.person_id, kind, declaration.period).await? {
                 owed += Fen::new((due.get() - paid.get()).max(0));
             }
@@ -262,7 +254,7 @@ impl EmployerStore for PostgresStore {
         for bill in bills {
             let record = insert_contribution(&mut tx, actor, city, bill, &mut audits, false).await?;
             if let Some(line) = lines.iter_mut().find(|line| line.person_id == record.person_id) {
-                line.booked_in = Some(record.region);
+                line.booked(record.kind, record.region);
             }
         }
         let due_fen: Fen = lines.iter().map(|l| l.employee_due_fen + l.maternity_due_fen).sum();
@@ -330,8 +322,7 @@ impl EmployerStore for PostgresStore {
         let paid = yibao_store::employer::settle_payment(&payment, record.declared_at, record.due_on, record.owed_fen, actor.at)?;
         let mut completions = Vec::new();
         for line in &record.lines {
-            let region = line.booked_in.unwrap_or(record.region);
-            for (kind, _) in billed(line) {
+            for (kind, _, region) in line.billed(record.region) {
                 let Some((due, paid_before, breakdown_json)) = chain(&mut tx, region, &line.person_id, kind, record.period).await? else {
                     continue;
                 };

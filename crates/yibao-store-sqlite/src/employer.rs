@@ -5,8 +5,8 @@ use rusqlite::{Connection, Row, params};
 use yibao_domain::{EmployerCode, Fen, NationalId, Period, RegionCode};
 use yibao_store::books::{date_of, date_text};
 use yibao_store::{
-    Actor, ContributionKind, DeclarationLine, DeclarationRecord, EMPLOYERS_LIMIT, EmployerPayment, EmployerRecord, EmployerStore,
-    NewContribution, NewDeclaration, NewEmployer, PaymentAudit, StoreError, check_scope,
+    Actor, ContributionKind, DeclarationRecord, EMPLOYERS_LIMIT, EmployerPayment, EmployerRecord, EmployerStore, NewContribution,
+    NewDeclaration, NewEmployer, PaymentAudit, StoreError, check_scope,
 };
 
 use crate::access::insert_contribution;
@@ -70,15 +70,9 @@ fn employer_in(conn: &Connection, scope: RegionCode, code: &EmployerCode) -> Res
         .ok_or_else(|| StoreError::EmployerNotFound(code.to_string()))
 }
 
-/// The kinds a line bills, with their amounts.
-fn billed(line: &DeclarationLine) -> impl Iterator<Item = (ContributionKind, Fen)> {
-    [(ContributionKind::Employee, line.employee_due_fen), (ContributionKind::Maternity, line.maternity_due_fen)]
-        .into_iter()
-        .filter(|(_, due)| due.get() > 0)
-}
-
 /// A period's chain of a person and kind in a county: what it bills, what is paid, and the
-/// breakdown of its first record (the bill).
+/// breakdown of its first record (the bill). One look-up by the person's index (ordered
+/// here: asked in SQL, the order by number made SQLite walk the county's records).
 fn chain(
     conn: &Connection,
     region: RegionCode,
@@ -86,31 +80,24 @@ fn chain(
     kind: ContributionKind,
     period: Period,
 ) -> Result<Option<(Fen, Fen, String)>, StoreError> {
-    let sums = query_opt(
+    let mut rows = query_all(
         conn,
-        "SELECT COUNT(*), COALESCE(MAX(due_fen), 0), COALESCE(SUM(paid_fen), 0) FROM contributions \
-         WHERE region_code = ?1 AND person_id = ?2 AND kind = ?3 AND period = ?4",
+        "SELECT seq, due_fen, paid_fen, breakdown FROM contributions WHERE region_code = ?1 AND person_id = ?2 AND kind = ?3 AND period = ?4",
         params![region.to_string(), person.as_str(), kind.as_str(), period.to_string()],
-        |row| Ok((col::<i64>(row, 0)?, col::<i64>(row, 1)?, col::<i64>(row, 2)?)),
+        |row| Ok((col::<i64>(row, 0)?, col::<i64>(row, 1)?, col::<i64>(row, 2)?, col::<String>(row, 3)?)),
     )?;
-    let Some((count, due, paid)) = sums.filter(|(count, ..)| *count > 0) else { return Ok(None) };
-    debug_assert!(count > 0);
-    let breakdown = query_opt(
-        conn,
-        "SELECT breakdown FROM contributions WHERE region_code = ?1 AND person_id = ?2 AND kind = ?3 AND period = ?4 ORDER BY seq LIMIT 1",
-        params![region.to_string(), person.as_str(), kind.as_str(), period.to_string()],
-        |row| col::<String>(row, 0),
-    )?
-    .unwrap_or_default();
-    Ok(Some((fen_of(due)?, fen_of(paid)?, breakdown)))
+    rows.sort_by_key(|(seq, ..)| *seq);
+    let Some(first) = rows.first() else { return Ok(None) };
+    let due = rows.iter().map(|(_, due, ..)| *due).max().unwrap_or(0);
+    let paid = rows.iter().map(|(_, _, paid, _)| *paid).sum::<i64>();
+    Ok(Some((fen_of(due)?, fen_of(paid)?, first.3.clone())))
 }
 
 /// What a declaration's bills still owe.
 fn owed(conn: &Connection, declaration: &DeclarationRecord) -> Result<Fen, StoreError> {
     let mut owed = Fen::ZERO;
     for line in &declaration.lines {
-        let region = line.booked_in.unwrap_or(declaration.region);
-        for (kind, _) in billed(line) {
+        for (kind, _, region) in line.billed(declaration.region) {
             if let Some((due, paid, _)) = chain(conn, region, &line.person_id, kind, declaration.period)? {
                 owed += Fen::new((due.get() - paid.get()).max(0));
             }
@@ -241,7 +228,7 @@ impl EmployerStore for SqliteStore {
             for bill in declaration.bills {
                 let record = insert_contribution(conn, &actor, city, bill, false)?;
                 if let Some(line) = lines.iter_mut().find(|line| line.person_id == record.person_id) {
-                    line.booked_in = Some(record.region);
+                    line.booked(record.kind, record.region);
                 }
             }
             let due_fen: Fen = lines.iter().map(|l| l.employee_due_fen + l.maternity_due_fen).sum();
@@ -302,8 +289,7 @@ impl EmployerStore for SqliteStore {
             let paid = yibao_store::employer::settle_payment(&payment, record.declared_at, record.due_on, record.owed_fen, actor.at)?;
             let city = record.region.city();
             for line in &record.lines {
-                let region = line.booked_in.unwrap_or(record.region);
-                for (kind, _) in billed(line) {
+                for (kind, _, region) in line.billed(record.region) {
                     let Some((due, paid_before, breakdown_json)) = chain(conn, region, &line.person_id, kind, record.period)? else {
                         continue;
                     };

@@ -16,7 +16,7 @@ use yibao_engine::LateFee;
 use yibao_ledger::{AccountKey, AccountKind, BusinessRef, FundScheme, Reason, RecordKind, Transfer};
 
 use crate::books::{Entry, fund_for, record_transfer_id, refused};
-use crate::{Actor, NewContribution, StoreError};
+use crate::{Actor, ContributionKind, NewContribution, StoreError};
 
 /// The city's civil time (China Standard Time, UTC+8), as the application counts its days.
 const CITY_OFFSET: time::UtcOffset = match time::UtcOffset::from_hms(8, 0, 0) {
@@ -62,10 +62,34 @@ pub struct DeclarationLine {
     pub employee_due_fen: Fen,
     /// The maternity contribution due (the employer's), when the person has maternity.
     pub maternity_due_fen: Fen,
-    /// The county the line's bills are booked in (the store's to set: a period's records
-    /// are one chain in the county of its first, R-ENR-5).
+    /// The county the employee bill is booked in, and the maternity bill's (the store's to
+    /// set: a period's records of a kind are one chain in the county of its first, R-ENR-5,
+    /// so the two kinds of one line may be booked in different counties).
     #[serde(default)]
-    pub booked_in: Option<RegionCode>,
+    pub employee_booked_in: Option<RegionCode>,
+    #[serde(default)]
+    pub maternity_booked_in: Option<RegionCode>,
+}
+
+impl DeclarationLine {
+    /// The kinds the line bills, each with its amount and the county its chain is booked in
+    /// (`declared` when the store has not said).
+    pub fn billed(&self, declared: RegionCode) -> impl Iterator<Item = (ContributionKind, Fen, RegionCode)> {
+        [
+            (ContributionKind::Employee, self.employee_due_fen, self.employee_booked_in.unwrap_or(declared)),
+            (ContributionKind::Maternity, self.maternity_due_fen, self.maternity_booked_in.unwrap_or(declared)),
+        ]
+        .into_iter()
+        .filter(|(_, due, _)| due.get() > 0)
+    }
+
+    /// Records where the bill of `kind` was booked.
+    pub fn booked(&mut self, kind: ContributionKind, region: RegionCode) {
+        match kind {
+            ContributionKind::Maternity => self.maternity_booked_in = Some(region),
+            _ => self.employee_booked_in = Some(region),
+        }
+    }
 }
 
 /// A declaration to record: its lines and the contribution bills they make.

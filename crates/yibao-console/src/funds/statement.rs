@@ -261,9 +261,18 @@ pub async fn show(State(state): State<App>, user: ConsoleUser, Query(q): Query<P
     (status, render(&template)).into_response()
 }
 
-/// A CSV field, quoted when it holds a separator, a quote or a line break (RFC 4180).
+/// A CSV field, quoted when it holds a separator, a quote or a line break (RFC 4180). A
+/// text a spreadsheet would run as a formula (`=`, `+`, `@`, a tab or carriage return, or
+/// `-` before anything but a number: a claim id or a name the caller chose) is written with
+/// a leading apostrophe, so it opens as the text it is.
 fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_owned() }
+    let formula = match text.chars().next() {
+        Some('=' | '+' | '@' | '\t' | '\r') => true,
+        Some('-') => text[1..].parse::<f64>().is_err(),
+        _ => false,
+    };
+    let text = if formula { format!("'{text}") } else { text.to_owned() };
+    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text }
 }
 
 /// One CSV line of `cells` (quoted where needed, CRLF): every console CSV writes its rows so.
@@ -356,5 +365,13 @@ mod tests {
     #[test]
     fn csv_fields_are_quoted_when_needed() {
         assert_eq!(csv_line(&["a,b", "say \"hi\"", "1.00"]), "\"a,b\",\"say \"\"hi\"\"\",1.00\r\n");
+    }
+
+    #[test]
+    fn a_formula_is_written_as_text_and_a_negative_amount_as_a_number() {
+        assert_eq!(
+            csv_line(&["=HYPERLINK(\"http://x/\",\"open\")", "+1", "@SUM(A1)", "-12.50", "-cmd", "P-1"]),
+            "\"'=HYPERLINK(\"\"http://x/\"\",\"\"open\"\")\",'+1,'@SUM(A1),-12.50,'-cmd,P-1\r\n"
+        );
     }
 }
