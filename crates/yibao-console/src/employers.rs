@@ -190,7 +190,7 @@ pub async fn register(State(state): State<App>, user: ConsoleUser, headers: Head
     let input = EmployerInput { code, name: form.name.clone(), region, registered_on };
     match state.register_employer(&user.principal(), &ConsoleUser::source(&headers), input).await {
         Ok(record) => Redirect::to(&format!("{HERE}/{}?done=registered", record.code)).into_response(),
-        Err(error) if is_form_refusal(&error) => {
+        Err(error) if is_form_refusal(&error) || error.code == "access.outside_region" => {
             let field = match error.code.as_ref() {
                 "region.unknown" | "access.outside_region" => "region",
                 "employer.bad_date" => "registered_on",

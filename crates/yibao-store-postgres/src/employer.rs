@@ -258,7 +258,7 @@ impl EmployerStore for PostgresStore {
             }
         }
         let due_fen: Fen = lines.iter().map(|l| l.employee_due_fen + l.maternity_due_fen).sum();
-        let record = DeclarationRecord {
+        let mut record = DeclarationRecord {
             employer: employer.code,
             region: employer.region,
             period,
@@ -277,6 +277,8 @@ impl EmployerStore for PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
+        // What the counter paid of a month before it was declared is not owed again.
+        record.owed_fen = owed(&mut tx, &record).await?;
         audits.push(record.region, "employer.declare", &format!("{}/{period}", record.employer), json(&record)?);
         audits.append(&mut tx, actor).await?;
         tx.commit().await.map_err(backend)?;

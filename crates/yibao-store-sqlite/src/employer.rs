@@ -232,7 +232,7 @@ impl EmployerStore for SqliteStore {
                 }
             }
             let due_fen: Fen = lines.iter().map(|l| l.employee_due_fen + l.maternity_due_fen).sum();
-            let record = DeclarationRecord {
+            let mut record = DeclarationRecord {
                 employer: employer.code,
                 region: employer.region,
                 period,
@@ -257,6 +257,8 @@ impl EmployerStore for SqliteStore {
                     time_text(actor.at)?
                 ],
             )?;
+            // What the counter paid of a month before it was declared is not owed again.
+            record.owed_fen = owed(conn, &record)?;
             let entity = format!("{}/{period}", record.employer);
             audit(conn, &actor, record.region, "employer.declare", &entity, json(&record)?)?;
             Ok(record)
