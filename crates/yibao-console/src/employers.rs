@@ -269,6 +269,16 @@ fn wage_lines(lang: super::i18n::Lang, text: &str) -> Result<Vec<WageLine>, Stri
     Ok(lines)
 }
 
+/// A POST on an employer's page: the CSRF token and the role checked, the page's address
+/// and the employer's code, or the refusal.
+#[expect(clippy::result_large_err, reason = "the error is the response itself, returned at once")]
+fn acting_on(user: &ConsoleUser, csrf: &str, code: &str) -> Result<(String, EmployerCode), Response> {
+    let here = format!("{HERE}/{}", url_encode(code));
+    may_post(user, csrf, "employers", "employer-title", &here, CONTRIBUTIONS)?;
+    let employer = EmployerCode::parse(code).map_err(|_| error_page(user.lang, StatusCode::NOT_FOUND, "error-not-found", None))?;
+    Ok((here, employer))
+}
+
 /// Records a declaration: on success back to the page; refusals beside the lines or the
 /// month.
 pub async fn declare(
@@ -278,15 +288,12 @@ pub async fn declare(
     Path(code): Path<String>,
     Form(form): Form<DeclareForm>,
 ) -> Response {
-    let here = format!("{HERE}/{}", url_encode(&code));
-    if let Err(response) = may_post(&user, &form.csrf, "employers", "employer-title", &here, CONTRIBUTIONS) {
-        return response;
-    }
+    let (here, employer) = match acting_on(&user, &form.csrf, &code) {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
     let lang = user.lang;
     let mut errors = FieldErrors::default();
-    let Ok(employer) = EmployerCode::parse(&code) else {
-        return error_page(lang, StatusCode::NOT_FOUND, "error-not-found", None);
-    };
     if yibao_app::Period::parse(form.period.trim()).is_err() {
         errors.add("period", lang.t("field-bad-period"));
     }
@@ -314,15 +321,12 @@ pub async fn pay(
     Path(code): Path<String>,
     Form(form): Form<PayForm>,
 ) -> Response {
-    let here = format!("{HERE}/{}", url_encode(&code));
-    if let Err(response) = may_post(&user, &form.csrf, "employers", "employer-title", &here, CONTRIBUTIONS) {
-        return response;
-    }
+    let (here, employer) = match acting_on(&user, &form.csrf, &code) {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
     let lang = user.lang;
     let mut errors = FieldErrors::default();
-    let Ok(employer) = EmployerCode::parse(&code) else {
-        return error_page(lang, StatusCode::NOT_FOUND, "error-not-found", None);
-    };
     if yibao_app::Period::parse(form.period.trim()).is_err() {
         errors.add("pay_period", lang.t("field-bad-period"));
     }
