@@ -223,6 +223,12 @@ pub fn institution() -> Schema {
 pub fn physician() -> Schema {
     Schema::Object(string(PHYSICIAN, "an insurance physician's code: D, the 6-digit region and a 6-digit serial").build())
 }
+#[must_use]
+pub fn employer() -> Schema {
+    Schema::Object(
+        string(crate::employers::EMPLOYER_CODE, "an employer's unified social credit code (统一社会信用代码), 18 characters").build(),
+    )
+}
 /// An amount sent in yuan: a string with at most two decimals, or whole yuan.
 #[must_use]
 pub fn yuan_in() -> Schema {
@@ -321,6 +327,8 @@ fn parameter_schema(path: &str, parameter: &Parameter) -> Option<Schema> {
         (ParameterIn::Path, "institution") => Some(institution()),
         (ParameterIn::Path, "code") if path.starts_with("/api/institutions/") || path.starts_with("/api/payment/") => Some(institution()),
         (ParameterIn::Path, "code") if path.starts_with("/api/physicians/") => Some(physician()),
+        (ParameterIn::Path, "code") if path.starts_with("/api/employers/") => Some(employer()),
+        (ParameterIn::Path, "period") if path.starts_with("/api/employers/") => Some(period()),
         (_, "county" | "region") => Some(region()),
         (ParameterIn::Path, "scheme") => Some(fund()),
         (_, "requested_on" | "from" | "to" | "as_of") => Some(date_schema()),
