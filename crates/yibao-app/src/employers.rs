@@ -250,18 +250,15 @@ impl App {
         }
         let employer = store!(self, employer(scope, code))?;
         let policy = self.policy();
-        let due_on = yibao_engine::payment_due_on(&policy, employer.region, period)?;
-        let rate = policy.ratio(
-            yibao_policy::ParamKey::EmployeeLateFeeDaily,
-            &yibao_policy::Query { region: Some(employer.region), ..yibao_policy::Query::default() },
-            due_on,
-        )?;
+        // The store decides the fee inside the paying transaction, from what is owed then,
+        // under these terms (the due day it reads is the declaration's own).
+        let (_, rate_bp) = yibao_engine::late_fee_terms(&policy, employer.region, period)?;
         let payment = EmployerPayment {
             employer: employer.code,
             period,
             paid_on,
             amount_fen: amount,
-            late_fee_rate_bp: rate.value,
+            late_fee_rate_bp: rate_bp,
             rounding: policy.rounding,
         };
         Ok(store!(self, pay_declaration(&principal.actor(source, self.now()), scope, payment))?)

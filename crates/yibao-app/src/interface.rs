@@ -37,7 +37,7 @@ pub const OPTER_CHARS_MAX: usize = 50;
 pub const SERIAL_CHARS_MAX: usize = 30;
 /// The offset of the interface's dates and times (Beijing time): a reconciliation's days,
 /// and every time an answer states.
-pub const LOCAL_OFFSET: time::UtcOffset = time::macros::offset!(+8);
+pub const LOCAL_OFFSET: time::UtcOffset = yibao_domain::CITY_OFFSET;
 /// After how long a `msgid` reserved and never answered (its sender stopped mid-message)
 /// may be answered by a resend.
 pub const RESERVATION_STALE_SECONDS: i64 = 120;

@@ -252,7 +252,7 @@ impl App {
     /// evening in the city is dated today even while it is still yesterday in UTC.
     #[must_use]
     pub fn today(&self) -> Date {
-        self.now().to_offset(time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC)).date()
+        yibao_domain::city_day(self.now())
     }
 
     /// Refuses a date after today with `code`: nothing that has not happened yet is

@@ -131,9 +131,8 @@ impl App {
     pub async fn settlements_export(&self, principal: &Principal, period: &str) -> Result<Vec<ClaimRecord>, AppError> {
         let scope = principal.scope(roles::SETTLEMENT_EXPORT)?;
         let period = Period::parse(period)?;
-        let city_day = |at: time::OffsetDateTime| at.to_offset(time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC)).date();
         let wanted = |claim: &ClaimRecord| {
-            let day = city_day(claim.settled_at);
+            let day = yibao_domain::city_day(claim.settled_at);
             day >= period.first_day() && day <= period.last_day()
         };
         let mut found = Vec::new();

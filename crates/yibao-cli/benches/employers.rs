@@ -92,7 +92,7 @@ async fn measure(name: &str, store: Arc<Backend>, count: usize) {
     let bills = app.declarations(&principal, &code).await.expect("bills");
     let fee = bills[0].to_pay_on.expect("owed");
     let started = Instant::now();
-    let paid = app.pay_declaration(&principal, "bench", &code, "2026-10", bills[0].on, fee.owed_fen + fee.fee_fen).await.expect("pay");
+    let paid = app.pay_declaration(&principal, "bench", &code, "2026-10", bills[0].on, fee.bill_fen()).await.expect("pay");
     let pay_s = started.elapsed().as_secs_f64();
     let started = Instant::now();
     let check = app.check_books(&principal).await.expect("book check");

@@ -135,7 +135,7 @@ pub async fn show(State(state): State<App>, user: ConsoleUser, Path(code): Path<
         .collect();
     let inspections =
         book.inspections.iter().map(|i| vec![i.seq.to_string(), i.date.to_string(), i.findings.clone(), i.deduction.to_string()]).collect();
-    let today = time::OffsetDateTime::now_utc().to_offset(time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC)).date();
+    let today = state.today();
     let physicians = physicians
         .iter()
         .map(|p| {

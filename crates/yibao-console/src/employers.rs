@@ -70,7 +70,7 @@ fn declaration_row(bill: &DeclarationBill) -> DeclarationRow {
         owed_yuan: yuan(d.owed_fen.get()),
         fee_today_yuan: today.map(|f| yuan(f.fee_fen.get())).unwrap_or_default(),
         days_today: today.map(|f| f.days.to_string()).unwrap_or_default(),
-        total_today_yuan: today.map(|f| yuan((f.owed_fen + f.fee_fen).get())).unwrap_or_default(),
+        total_today_yuan: today.map(|f| yuan(f.bill_fen().get())).unwrap_or_default(),
         paid_on: d.payment.as_ref().map(|p| p.paid_on.to_string()).unwrap_or_default(),
         paid_fee_yuan: d.payment.as_ref().map(|p| yuan(p.late_fee.fee_fen.get())).unwrap_or_default(),
     }

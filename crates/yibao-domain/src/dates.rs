@@ -2,6 +2,16 @@
 
 use time::{Date, Month};
 
+/// The city's civil time, China Standard Time (UTC+8): the offset every "today", every day
+/// of a settlement or a payment and the national interface's times are counted in.
+pub const CITY_OFFSET: time::UtcOffset = time::macros::offset!(+8);
+
+/// The city's day of an instant (an instant is stored in UTC).
+#[must_use]
+pub fn city_day(at: time::OffsetDateTime) -> Date {
+    at.to_offset(CITY_OFFSET).date()
+}
+
 /// The one textual date format: ISO 8601 calendar date, `2026-05-31`.
 pub const DATE_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!("[year]-[month]-[day]");
 

@@ -24,7 +24,7 @@ mod register;
 mod scheme;
 
 pub use catalogue::{CatalogueClass, ItemCode, ItemCodeError, ItemKind, MEDICAL_CODE_MAX_LEN, is_diagnosis_code, is_procedure_code};
-pub use dates::{DATE_FORMAT, add_months, first_of_next_month, parse_date};
+pub use dates::{CITY_OFFSET, DATE_FORMAT, add_months, city_day, first_of_next_month, parse_date};
 pub use employer_code::{EmployerCode, EmployerCodeError};
 pub use money::{FEN_LIMIT, Fen, MoneyError, RatioBp, Rounding, TOTAL_LIMIT_FEN, serde_yuan};
 pub use national_id::{NationalId, NationalIdError, Sex, mask_national_ids};

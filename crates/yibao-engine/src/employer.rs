@@ -41,6 +41,14 @@ pub struct LateFee {
     pub fee_fen: Fen,
 }
 
+impl LateFee {
+    /// What paying costs: the amount owed and its fee.
+    #[must_use]
+    pub fn bill_fen(&self) -> Fen {
+        self.owed_fen + self.fee_fen
+    }
+}
+
 /// The late fee on `owed` due on `due_on` and paid on `paid_on` at `rate_bp` a day: nothing
 /// when paid on or before the due day.
 #[must_use]
@@ -50,11 +58,18 @@ pub fn late_fee(owed: Fen, due_on: Date, paid_on: Date, rate_bp: RatioBp, roundi
     LateFee { owed_fen: owed, due_on, days, rate_bp, rounding, fee_fen }
 }
 
-/// The late fee on a declared `month` of an employer in `region`, under the pack in force
-/// on the due day.
-pub fn late_fee_for(policy: &Policy, region: RegionCode, month: Period, owed: Fen, paid_on: Date) -> Result<LateFee, LookupError> {
+/// The terms a declared `month` of an employer in `region` is late by: its due day and the
+/// rate a day in force on it.
+pub fn late_fee_terms(policy: &Policy, region: RegionCode, month: Period) -> Result<(Date, RatioBp), LookupError> {
     let due_on = payment_due_on(policy, region, month)?;
     let rate_bp = policy.ratio(ParamKey::EmployeeLateFeeDaily, &Query { region: Some(region), ..Query::default() }, due_on)?.value;
+    Ok((due_on, rate_bp))
+}
+
+/// The late fee on a declared `month` of an employer in `region` paid on `paid_on`, under
+/// [`late_fee_terms`] and the pack's rounding.
+pub fn late_fee_for(policy: &Policy, region: RegionCode, month: Period, owed: Fen, paid_on: Date) -> Result<LateFee, LookupError> {
+    let (due_on, rate_bp) = late_fee_terms(policy, region, month)?;
     Ok(late_fee(owed, due_on, paid_on, rate_bp, policy.rounding))
 }
 

@@ -25,7 +25,7 @@ pub use coverage::{
 };
 pub use employer::{
     CARRIED_MONTHS_MAX, ContributionYears, DECLARATION_LINES_MAX, LATE_DAYS_MAX, LateFee, contribution_years, declarable, first_declarable,
-    late_fee, late_fee_for, payment_due_on, required_contribution_months,
+    late_fee, late_fee_for, late_fee_terms, payment_due_on, required_contribution_months,
 };
 pub use settle::{Explain, SettleError, settle, settle_into};
 pub use settlement::{Bilingual, FundPayment, Language, LineSettlement, LineVerdict, Rule, Settlement, Step, fund_payments};

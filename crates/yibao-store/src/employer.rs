@@ -18,12 +18,6 @@ use yibao_ledger::{AccountKey, AccountKind, BusinessRef, FundScheme, Reason, Rec
 use crate::books::{Entry, fund_for, record_transfer_id, refused};
 use crate::{Actor, ContributionKind, NewContribution, StoreError};
 
-/// The city's civil time (China Standard Time, UTC+8), as the application counts its days.
-const CITY_OFFSET: time::UtcOffset = match time::UtcOffset::from_hms(8, 0, 0) {
-    Ok(offset) => offset,
-    Err(_) => time::UtcOffset::UTC,
-};
-
 /// Most characters in an employer's name.
 pub const EMPLOYER_NAME_CHARS_MAX: usize = 100;
 /// Most employers or declarations one read returns.
@@ -199,7 +193,7 @@ pub fn settle_payment(
 ) -> Result<DeclarationPayment, StoreError> {
     // The money arrives after the bill is made: a payment dated before the declaration
     // would run the late fee from a day nobody had billed yet, or not at all.
-    let declared_on = declared_at.to_offset(CITY_OFFSET).date();
+    let declared_on = yibao_domain::city_day(declared_at);
     if payment.paid_on < declared_on {
         return Err(StoreError::Refused {
             code: "employer.bad_date",
@@ -216,7 +210,7 @@ pub fn settle_payment(
         });
     }
     let late_fee = yibao_engine::late_fee(owed, due_on, payment.paid_on, payment.late_fee_rate_bp, payment.rounding);
-    let bill = owed + late_fee.fee_fen;
+    let bill = late_fee.bill_fen();
     if payment.amount_fen != bill {
         return Err(StoreError::Refused {
             code: "employer.amount_mismatch",
