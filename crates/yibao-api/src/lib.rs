@@ -9,6 +9,7 @@
 //! audited in its own transaction, by the store, below the application).
 
 mod admin;
+mod arrears;
 pub mod auth;
 mod catalogue;
 pub mod contract;

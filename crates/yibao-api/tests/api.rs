@@ -1021,6 +1021,97 @@ async fn employer_flow(api: &Api) {
     assert_eq!(check["sound"].as_bool(), Some(true), "the books agree with the late fee: {check}");
 }
 
+/// Issue 16 item 4 (R-FIN-4), under the demo pack's rule (a period still owed 90 days after
+/// it began suspends benefits; a plan kept to resumes them from the day it is agreed; paid in
+/// full, the days between are covered too): a resident who paid part of last year is refused
+/// a stay of last June; a plan of all of it is agreed (not on a stale total, nor over 60
+/// months); while it is open the year is not paid at the counter; a stay from the day of the
+/// agreement is settled, last June's still is not; the payments go oldest first and never
+/// beyond the plan; paid in full, last June's stay is settled too; the books are sound.
+async fn arrears_flow(api: &Api) {
+    let (east, _) = enrol_both(api).await;
+    let accountant = api.sign_in("accountant").await;
+    let auditor = api.sign_in("auditor").await;
+    let today = time::OffsetDateTime::now_utc().to_offset(time::UtcOffset::from_hms(8, 0, 0).expect("offset")).date();
+    let last_year = today.year() - 1;
+    let contributions = format!("/api/persons/{EAST_PERSON}/contributions");
+    let part = json!({ "kind": "resident", "period": last_year.to_string(), "paid": "100" });
+    let (status, recorded) = api.call("POST", &contributions, Auth::Token(&accountant), Some(part)).await;
+    assert_eq!(status, StatusCode::CREATED, "{recorded}");
+    let due = yibao_domain::Fen::parse_yuan(recorded["due"].as_str().expect("due")).expect("yuan");
+    let owed = due - yibao_domain::Fen::new(10_000);
+    assert!(owed.get() > 0, "{recorded}");
+
+    let stay = |claim_id: &str, on: time::Date| {
+        json!({ "person_id": EAST_PERSON, "card_no": "C0001", "claim": { "claim_id": claim_id, "institution_code": "H41992100007",
+                "institution_level": "secondary", "kind": "inpatient", "admission_date": on.to_string(), "discharge_date": on.to_string(),
+                "diagnosis": "K35.900", "lines": [{ "code": "XA10BAE010A001010100315", "quantity": 1, "unit_price": "2500.00" }] } })
+    };
+    let june = time::Date::from_calendar_date(last_year, time::Month::June, 1).expect("date");
+    let refused = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(stay("AR-JUNE", june))).await;
+    assert_eq!(code(&refused), (StatusCode::UNPROCESSABLE_ENTITY, Some("claim.benefits_suspended")), "{}", refused.1);
+    assert!(refused.1["message"].as_str().unwrap_or_default().contains(&format!("{last_year}-04-01")), "{}", refused.1);
+    let pre = api.call("POST", "/api/pre-settlements", Auth::Key("key-east"), Some(stay("AR-PRE", june))).await;
+    assert_eq!(code(&pre), (StatusCode::UNPROCESSABLE_ENTITY, Some("claim.benefits_suspended")), "{}", pre.1);
+
+    let plan = format!("/api/persons/{EAST_PERSON}/arrears-plan");
+    let (status, _) = api.call("GET", &plan, Auth::Key("key-east"), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a hospital reads no arrears");
+    let (status, view) = api.call("GET", &plan, Auth::Token(&accountant), None).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["owed"].as_str(), Some(owed.to_string().as_str()), "{view}");
+    assert_eq!(view["standing"]["standing"], "suspended", "{view}");
+    let agree = |total: yibao_domain::Fen, instalments: u32| json!({ "instalments": instalments, "first_due_on": today.to_string(), "total": total.to_string() });
+    let stale = api.call("POST", &plan, Auth::Token(&accountant), Some(agree(owed + yibao_domain::Fen::new(1), 3))).await;
+    assert_eq!(code(&stale), (StatusCode::UNPROCESSABLE_ENTITY, Some("arrears.changed")), "{}", stale.1);
+    let long = api.call("POST", &plan, Auth::Token(&accountant), Some(agree(owed, 61))).await;
+    assert_eq!(code(&long), (StatusCode::UNPROCESSABLE_ENTITY, Some("arrears.bad_instalments")), "at most 60: {}", long.1);
+    let (status, agreed) = api.call("POST", &plan, Auth::Token(&accountant), Some(agree(owed, 3))).await;
+    assert_eq!(status, StatusCode::CREATED, "{agreed}");
+    assert_eq!(agreed["schedule"].as_array().map(Vec::len), Some(3), "{agreed}");
+    let again = api.call("POST", &plan, Auth::Token(&accountant), Some(agree(owed, 3))).await;
+    assert_eq!(code(&again), (StatusCode::UNPROCESSABLE_ENTITY, Some("arrears.plan_open")), "{}", again.1);
+    let counter = json!({ "kind": "resident", "period": last_year.to_string(), "paid": owed.to_string() });
+    let at_counter = api.call("POST", &contributions, Auth::Token(&accountant), Some(counter)).await;
+    assert_eq!(code(&at_counter), (StatusCode::UNPROCESSABLE_ENTITY, Some("contribution.in_plan")), "{}", at_counter.1);
+
+    // The plan resumes benefits from today; last June stays suspended until paid.
+    let (status, settled) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(stay("AR-TODAY", today))).await;
+    assert_eq!(status, StatusCode::CREATED, "{settled}");
+    let still = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(stay("AR-JUNE", june))).await;
+    assert_eq!(code(&still), (StatusCode::UNPROCESSABLE_ENTITY, Some("claim.benefits_suspended")), "{}", still.1);
+
+    let payments = format!("{plan}/payments");
+    let over = api
+        .call("POST", &payments, Auth::Token(&accountant), Some(json!({ "amount": (owed + yibao_domain::Fen::new(1)).to_string() })))
+        .await;
+    assert_eq!(code(&over), (StatusCode::UNPROCESSABLE_ENTITY, Some("arrears.overpaid")), "{}", over.1);
+    let (status, first) = api.call("POST", &payments, Auth::Token(&east), Some(json!({ "amount": "1.00" }))).await;
+    assert_eq!((status, first["status"].as_str()), (StatusCode::OK, Some("open")), "{first}");
+    let rest = owed - yibao_domain::Fen::new(100);
+    let (status, done) = api.call("POST", &payments, Auth::Token(&accountant), Some(json!({ "amount": rest.to_string() }))).await;
+    assert_eq!((status, done["status"].as_str()), (StatusCode::OK, Some("completed")), "{done}");
+    let (status, view) = api.call("GET", &plan, Auth::Token(&auditor), None).await;
+    assert_eq!((status, view["owed"].as_str()), (StatusCode::OK, Some("0.00")), "{view}");
+    assert_eq!(view["standing"]["standing"], "in_force", "{view}");
+    // Paid in full: the demo pack covers the days between (arrears.retroactive).
+    let (status, settled) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(stay("AR-JUNE", june))).await;
+    assert_eq!(status, StatusCode::CREATED, "{settled}");
+    let (status, check) = api.call("GET", "/api/funds/check", Auth::Token(&auditor), None).await;
+    assert_eq!((status, check["sound"].as_bool()), (StatusCode::OK, Some(true)), "{check}");
+}
+
+#[tokio::test]
+async fn arrears_are_repaid_in_instalments_and_benefits_resume_on_sqlite() {
+    arrears_flow(&setup("arrears").await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arrears_plans_behave_the_same_on_postgresql() {
+    let (api, _server) = setup_postgres().await;
+    arrears_flow(&api).await;
+}
+
 #[tokio::test]
 async fn an_employer_declares_pays_late_and_its_employee_retires_on_sqlite() {
     employer_flow(&setup("employers").await).await;

@@ -119,14 +119,19 @@ impl App {
         claim.service_date(self.policy().service_date).year()
     }
 
-    /// Checks a claim against the register, the clock and the insurance physicians
-    /// ([`App::check_claim_sender`], [`App::check_physician`]). A retry of a claim the store
-    /// holds already for the same person with the same content passes a suspension, or an
-    /// agreement's physician rule, recorded after it was settled: the store answers it with
+    /// Checks a claim against the register, the clock, the insurance physicians and the
+    /// person's contributions ([`App::check_claim_sender`], [`App::check_physician`],
+    /// [`App::check_standing_on`]). A retry of a claim the store holds already for the same
+    /// person with the same content passes a suspension (the institution's, the physician's
+    /// or the person's benefits'), or an agreement's physician rule, recorded after it was
+    /// settled: the store answers it with
     /// the first settlement. Anything else under the id is checked as new.
     async fn check_claim(&self, principal: &Principal, claim: &Claim, person_id: &NationalId) -> Result<(), AppError> {
         let checked = match self.check_claim_sender(principal, claim) {
-            Ok(()) => self.check_physician(principal, claim).await,
+            Ok(()) => match self.check_physician(principal, claim).await {
+                Ok(()) => self.check_standing_on(person_id, claim.service_date(self.policy().service_date)).await,
+                Err(error) => Err(error),
+            },
             Err(error) => Err(error),
         };
         match checked {
@@ -138,6 +143,7 @@ impl App {
                         | "settle.physician_suspended"
                         | "settle.physician_terminated"
                         | "settle.physician_required"
+                        | "claim.benefits_suspended"
                 ) =>
             {
                 let submitted = serde_json::to_string(claim).map_err(|e| AppError::bad_request("request.malformed", e.to_string()))?;

@@ -14,6 +14,7 @@
 //! The clock is passed in ([`Clock`]), so a test can fix "today".
 
 pub mod access;
+pub mod arrears;
 pub mod backup;
 pub mod books;
 pub mod catalogue;
@@ -55,7 +56,7 @@ pub use reads::{ACTIVITY_ENTRIES_LIMIT, AUDIT_PAGE_LIMIT, Activity, CountyActivi
 pub use yibao_domain::{PERIOD_YEAR_MAX, PERIOD_YEAR_MIN, Period, PeriodError};
 pub use yibao_engine::{ContributionDue, contribution_due};
 pub use yibao_store::{CatalogueLoad, CatalogueProposal, NewReferral, ReferralRecord};
-pub use yibao_store::{ContributionKind, CoverageEnd, FundReceipt, NewHousehold, TierEdit};
+pub use yibao_store::{ContributionKind, CoverageEnd, FundReceipt, NewHousehold, PlanRecord, PlanStatus, TierEdit};
 
 // The vocabulary of the use cases: the records, inputs and outputs the edges receive and
 // send. Types only: the rules that make and check them stay behind the use cases, and the

@@ -40,6 +40,17 @@ catalogue! {
     "agreement.bad_score" => "考核得分须为 0% 至 100% 的百分比：{detail}", DETAIL;
     "agreement.refused" => "拒绝变更定点服务协议：{detail}", DETAIL;
     "api.serialize" => INTERNAL_ZH, INTERNAL_EN;
+    "arrears.bad_amount" => "分期补缴金额须至少 0.01 元：{detail}", DETAIL;
+    "arrears.bad_date" => "首期应缴日须在今天至 31 天之内：{detail}", DETAIL;
+    "arrears.bad_instalments" => "分期期数不正确，政策规定的最长期数以内（不超过 60 期，五年）：{detail}", DETAIL;
+    "arrears.changed" => "此人的欠费已有变化，请重新读取后再签订分期协议：{detail}", DETAIL;
+    "arrears.no_plan" => "此人没有未结清的分期补缴协议：{detail}", DETAIL;
+    "arrears.no_plans" => "现行政策不办理欠费分期补缴：{detail}", DETAIL;
+    "arrears.nothing_owed" => "此人没有可分期补缴的欠费（单位申报的月份由单位缴纳）：{detail}", DETAIL;
+    "arrears.overpaid" => "补缴金额超过协议尚欠金额：{detail}", DETAIL;
+    "arrears.plan_open" => "此人已有未结清的分期补缴协议，结清后才能签订新的协议：{detail}", DETAIL;
+    "arrears.too_many_payments" => "一份分期协议的缴款次数已达上限，请一次缴清余额：{detail}", DETAIL;
+    "arrears.too_small" => "欠费金额不足以分成这么多期，每期至少 0.01 元：{detail}", DETAIL;
     "audit.broken" => "审计日志链已断裂，无法生成锚点：{detail}", DETAIL;
     "auth.failure" => INTERNAL_ZH, INTERNAL_EN;
     "auth.locked" => "登录失败次数过多，账户已暂时锁定，请稍后再试", DETAIL;
@@ -77,6 +88,7 @@ catalogue! {
     "claim.bad_procedure" => "手术操作编码不是有效的 ICD-9-CM-3 编码：{detail}", DETAIL;
     "claim.bad_quantity" => "费用明细数量须大于零且不超过 1,000,000：{detail}", DETAIL;
     "claim.bad_unit_price" => "费用明细单价须在 0 至 10,000,000 元之间：{detail}", DETAIL;
+    "claim.benefits_suspended" => "参保人欠费，就医日期在待遇暂停期间，不予结算：{detail}", DETAIL;
     "claim.bill_too_large" => "单据总金额超过 100,000,000 元", DETAIL;
     "claim.coverage_changed" => "结算日期所在的参保期属于已转出的险种，须由经办机构人工结算：{detail}", DETAIL;
     "claim.day_surgery_too_long" => "日间手术须于入院当日或次日出院：{detail}", DETAIL;
@@ -105,6 +117,7 @@ catalogue! {
     "contribution.declared" => "该月已由参保单位申报，应由单位缴纳（含滞纳金）：{detail}", DETAIL;
     "contribution.due_changed" => "该期间的应缴金额已变化，一个期间只有一张缴费单：{detail}", DETAIL;
     "contribution.failure" => INTERNAL_ZH, INTERNAL_EN;
+    "contribution.in_plan" => "该期间已纳入分期补缴协议，只能按协议分期缴纳：{detail}", DETAIL;
     "contribution.kind_mismatch" => "缴费类型与参保险种或期间不符：{detail}", DETAIL;
     "contribution.negative" => "金额不能为负数", DETAIL;
     "contribution.no_wage" => "职工缴费须填写当月工资", DETAIL;
@@ -116,6 +129,7 @@ catalogue! {
     "declaration.duplicate_person" => "同一职工在一份申报中出现两次：{detail}", DETAIL;
     "declaration.exists" => "该单位本月已申报，一个月只申报一次：{detail}", DETAIL;
     "declaration.failure" => INTERNAL_ZH, INTERNAL_EN;
+    "declaration.in_plan" => "该职工此月已纳入个人分期补缴协议，不能再由单位申报：{detail}", DETAIL;
     "declaration.not_employee" => "申报人员当月不是本县（区）的职工参保人员：{detail}", DETAIL;
     "declaration.not_found" => "该单位未申报此月份：{detail}", DETAIL;
     "declaration.paid" => "该月申报已缴清，无需再缴：{detail}", DETAIL;

@@ -191,7 +191,7 @@ fn store_city(insured: u64, seed: u64) -> yibao_synth::City {
 
 #[test]
 fn synth_into_sqlite_settles_the_year_as_the_engine_does_and_audits_it() {
-    use yibao_store::{AccessStore, ContributionStore, Store};
+    use yibao_store::{AccessStore, ArrearsStore, ContributionStore, Store};
 
     let dir = temp("synth-sqlite");
     let data_dir = dir.to_str().expect("utf-8");
@@ -219,7 +219,7 @@ fn synth_into_sqlite_settles_the_year_as_the_engine_does_and_audits_it() {
         assert_eq!(found.map(|i| i.code.into_string()), Some("H41990200001".to_owned()));
 
         let registered: std::collections::HashSet<String> = institutions.iter().map(|i| i.code.to_string()).collect();
-        let (mut persons, mut claims, mut employees, mut unregistered, mut unreferred) = (0, 0u64, 0, 0u64, 0u64);
+        let (mut persons, mut claims, mut employees, mut unregistered, mut unreferred, mut suspended) = (0, 0u64, 0, 0u64, 0u64, 0u64);
         let mut events = Vec::new();
         for person in city.persons() {
             let record = store.person(scope, &person.id).await.unwrap_or_else(|e| panic!("{}: {e}", person.id));
@@ -232,6 +232,10 @@ fn synth_into_sqlite_settles_the_year_as_the_engine_does_and_audits_it() {
             coverage.personal_account_balance += account_credits(&store, scope, &person.id).await;
             let mut expected = Accumulators::new_year(2025);
             let mut count = 0;
+            // What the person still owes (a tenth of residents pay part or nothing, and some
+            // employers nothing): the demo pack suspends their benefits 90 days into an
+            // unpaid period (`claim.benefits_suspended`), as the use case does.
+            let owed = store.owed_periods(scope, &person.id, time::Date::MAX).await.expect("owed");
             city.year_of(&person, &mut events);
             for event in &events {
                 let claim = city.claim(&person, event);
@@ -245,6 +249,12 @@ fn synth_into_sqlite_settles_the_year_as_the_engine_does_and_audits_it() {
                 // it (`claim.referral_not_on_file`), as it would a hospital's.
                 if claim.referral {
                     unreferred += 1;
+                    continue;
+                }
+                let on = claim.service_date(policy.service_date);
+                let rule = yibao_engine::arrears_rule(&policy, coverage.region, on).expect("the arrears rule");
+                if yibao_engine::standing_on(on, coverage.scheme, &owed, None, &rule) != yibao_engine::Standing::InForce {
+                    suspended += 1;
                     continue;
                 }
                 if let Ok(s) = settle(&policy, &claim, &coverage, &expected, Explain::Off) {
@@ -272,6 +282,7 @@ fn synth_into_sqlite_settles_the_year_as_the_engine_does_and_audits_it() {
         assert_eq!(claims, settled, "every claim the engine settles is in the store");
         assert!(unregistered > 0 && stdout.contains(&format!("{unregistered} institution.not_registered")), "{unregistered}: {stdout}");
         assert!(stdout.contains(&format!("{unreferred} claim.referral_not_on_file")), "{unreferred}: {stdout}");
+        assert!(suspended > 0 && stdout.contains(&format!("{suspended} claim.benefits_suspended")), "{suspended}: {stdout}");
         assert!(claims > 4_000, "{claims} claims for 1 000 insured");
     });
 

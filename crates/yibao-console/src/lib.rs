@@ -30,6 +30,7 @@
 
 mod admin;
 mod agreement;
+mod arrears;
 mod assets;
 mod audit;
 mod catalogue;
@@ -127,6 +128,9 @@ fn routes() -> Router<App> {
         .route("/console/people.xlsx", get(people::register_xlsx))
         .route("/console/people/{id}/death", post(people::record_death))
         .route("/console/people/{id}/contributions", post(contributions::record))
+        .route("/console/people/{id}/arrears", get(arrears::show))
+        .route("/console/people/{id}/arrears/plans", post(arrears::agree))
+        .route("/console/people/{id}/arrears/payments", post(arrears::pay))
         .route("/console/households/new", get(people::enrol_form).post(people::enrol))
         .route("/console/households/{id}", get(people::household))
         .route("/console/contributions", get(contributions::form))

@@ -1882,3 +1882,66 @@ async fn an_employer_is_registered_declares_a_month_and_pays_it_late_through_the
     assert_eq!(read.status, StatusCode::OK);
     assert!(!read.body.contains("id=\"pay-form\""), "the auditor reads, does not pay");
 }
+
+/// Issue 16 item 4 (R-FIN-4): a resident who paid part of 2026 is shown suspended on the
+/// arrears page; the fund accountant agrees a plan of what is owed (a bad count of
+/// instalments is told beside it) and records its payments (nothing is refused beside the
+/// amount); paid, the plan is completed and benefits are in force. The auditor reads the
+/// page without its forms; another county does not find the person.
+#[tokio::test]
+async fn arrears_are_agreed_in_instalments_and_paid_through_the_console() {
+    let console = setup("arrears").await;
+    let clerk = console.sign_in("east.clerk").await;
+    let person = national_id("41992119750505005");
+    assert_eq!(enrol(&console, &clerk, "HH-E-ARR", "419921", &[(&person, "欠费人")]).await.status, StatusCode::SEE_OTHER);
+    let funds = console.sign_in("east.funds").await;
+    let token = csrf(&console.get(&format!("/console/people/{person}"), &funds).await.body);
+    let recorded = console
+        .post(
+            &format!("/console/people/{person}/contributions"),
+            &funds,
+            &[("_csrf", &token), ("kind", "resident"), ("period", "2026"), ("paid", "100")],
+        )
+        .await;
+    assert_eq!(recorded.status, StatusCode::SEE_OTHER, "{}", recorded.body);
+    let person_page = console.get(&format!("/console/people/{person}"), &funds).await;
+    assert!(person_page.body.contains(&format!("href=\"/console/people/{person}/arrears\"")), "{}", person_page.body);
+
+    let here = format!("/console/people/{person}/arrears");
+    let page = console.get(&here, &funds).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(element_text(&page.body, "standing").is_some_and(|s| s.contains("待遇暂停") && s.contains("2026-04-01")), "{}", page.body);
+    let owed = element_text(&page.body, "owed-total").expect("the total owed");
+    assert!(page.body.contains("id=\"plan-form\""), "{}", page.body);
+    let bad = console
+        .post(
+            &format!("{here}/plans"),
+            &funds,
+            &[("_csrf", &token), ("instalments", "61"), ("first_due_on", "2026-12-31"), ("total", owed)],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&bad.body, "instalments-error").is_some(), "{}", bad.body);
+    let today = (time::OffsetDateTime::now_utc() + time::Duration::hours(8)).date().to_string();
+    let agreed = console
+        .post(&format!("{here}/plans"), &funds, &[("_csrf", &token), ("instalments", "2"), ("first_due_on", &today), ("total", owed)])
+        .await;
+    assert_eq!((agreed.status, agreed.location.clone()), (StatusCode::SEE_OTHER, format!("{here}?done=agreed")), "{}", agreed.body);
+    let page = console.get(&agreed.location, &funds).await;
+    assert!(page.body.contains("id=\"plan-1\"") && page.body.contains("id=\"instalment-form\""), "{}", page.body);
+    assert!(element_text(&page.body, "standing").is_some_and(|s| s.contains("正常")), "a plan kept to resumes benefits: {}", page.body);
+    let zero = console.post(&format!("{here}/payments"), &funds, &[("_csrf", &token), ("amount", "0")]).await;
+    assert_eq!(zero.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&zero.body, "amount-error").is_some(), "{}", zero.body);
+    let paid = console.post(&format!("{here}/payments"), &funds, &[("_csrf", &token), ("amount", owed)]).await;
+    assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.body);
+    let page = console.get(&paid.location, &funds).await;
+    assert!(page.body.contains("已结清") && element_text(&page.body, "owed-total").is_some_and(|t| t == "0.00"), "{}", page.body);
+
+    let auditor = console.sign_in("auditor").await;
+    let read = console.get(&here, &auditor).await;
+    assert_eq!(read.status, StatusCode::OK);
+    assert!(!read.body.contains("id=\"instalment-form\"") && !read.body.contains("id=\"plan-form\""), "the auditor reads only");
+    let west = console.sign_in("west.clerk").await;
+    assert_eq!(console.get(&here, &west).await.status, StatusCode::NOT_FOUND);
+}

@@ -2,6 +2,7 @@
 //! (R-BEN-4, one-bill settlement), contributions (R-FIN) and the tier-switch rules
 //! (R-ENR-4). No I/O, no clock, no randomness: dates and accumulators are passed in.
 
+mod arrears;
 mod claim;
 mod contribution;
 mod coverage;
@@ -10,6 +11,10 @@ mod settle;
 mod settlement;
 mod tier;
 
+pub use arrears::{
+    ArrearsRule, INSTALMENTS_MAX, Instalment, OwedPeriod, PLAN_PAYMENTS_MAX, PLAN_PERIODS_MAX, PlanError, PlanPeriod, PlanStanding,
+    Standing, allocate_payment, arrears_rule, instalment_schedule, scheme_of, standing_on,
+};
 pub use claim::{
     Accumulators, BABIES_LIMIT, BILL_LIMIT, Claim, ClaimError, ClaimLine, Coverage, Delivery, LINES_LIMIT, QUANTITY_LIMIT_MILLI, Quantity,
     TIER_CHANGES_LIMIT, TierChange, TierHistory, UNIT_PRICE_LIMIT,

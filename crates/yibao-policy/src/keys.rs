@@ -253,6 +253,11 @@ registry! {
     EmployeeLateFeeDaily = "employee.late_fee_daily", Ratio, [R], OPTIONAL, false, "滞纳金日费率", "late fee a day on contributions paid after the due day";
     EmployeeMinContributionMonthsMale = "employee.min_contribution_months_male", Months, [R], OPTIONAL, false, "退休享受待遇最低缴费月数（男）", "months of contributions a man needs to be covered free in retirement";
     EmployeeMinContributionMonthsFemale = "employee.min_contribution_months_female", Months, [R], OPTIONAL, false, "退休享受待遇最低缴费月数（女）", "months of contributions a woman needs to be covered free in retirement";
+    ArrearsSuspendAfterDays = "arrears.suspend_after_days", Days, [R], OPTIONAL, false, "欠费暂停待遇天数", "days after a period began that it may be owed before the scheme's benefits are suspended";
+    ArrearsResumeWaitingDays = "arrears.resume_waiting_days", Days, [R], OPTIONAL, false, "补缴后待遇恢复等待期", "days after arrears are paid (or a plan agreed) before benefits resume";
+    ArrearsRetroactive = "arrears.retroactive", Flag, [R], OPTIONAL, false, "补缴后追溯享受待遇", "whether services dated while benefits were suspended are covered once the arrears are paid";
+    ArrearsResumeOnPlan = "arrears.resume_on_plan", Flag, [R], OPTIONAL, false, "分期补缴恢复待遇", "whether a repayment plan kept to resumes benefits before the arrears are paid";
+    ArrearsInstalmentsMax = "arrears.instalments_max", Months, [R], OPTIONAL, false, "欠费分期最长月数", "most monthly instalments a repayment plan may have";
     MaternityEmployerRate = "maternity.employer_rate", Ratio, [R], MATERNITY, false, "生育保险单位费率", "maternity insurance employer rate";
     SupplementaryContributionPersonal = "supplementary.contribution_personal", Money, [R], SUPPLEMENTARY, false, "补充保险个人缴费", "supplementary insurance personal contribution";
     SupplementaryContributionGovernment = "supplementary.contribution_government", Money, [R], SUPPLEMENTARY, false, "补充保险政府补贴", "supplementary insurance government subsidy";

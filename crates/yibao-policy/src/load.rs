@@ -969,6 +969,8 @@ fn parse_value(kind: ValueKind, key: ParamKey, value: &toml::Value) -> Result<Va
         ValueKind::Months if matches!(key, ParamKey::EmployeeMinContributionMonthsMale | ParamKey::EmployeeMinContributionMonthsFemale) => {
             Value::Count(parse_count(value, "months", 0..=720)?)
         }
+        // R-FIN-4: old debts may be repaid over up to five years.
+        ValueKind::Months if key == ParamKey::ArrearsInstalmentsMax => Value::Count(parse_count(value, "months", 1..=60)?),
         ValueKind::Months => Value::Count(parse_count(value, "months", 0..=120)?),
         ValueKind::Days if key == ParamKey::EmployeePaymentDueDay => Value::Count(parse_count(value, "day of the month", 1..=31)?),
         ValueKind::Days => Value::Count(parse_count(value, "days", 0..=366)?),

@@ -1471,7 +1471,8 @@ where
         + yibao_store::PolicyStore
         + yibao_store::InterfaceStore
         + yibao_store::CatalogueStore
-        + yibao_store::EmployerStore,
+        + yibao_store::EmployerStore
+        + yibao_store::ArrearsStore,
 {
     run(Arc::clone(&store)).await;
     run_interface(Arc::clone(&store)).await;
@@ -1490,7 +1491,82 @@ where
     run_coverage_changes(Arc::clone(&store)).await;
     run_moves_with_money(Arc::clone(&store)).await;
     run_employers(Arc::clone(&store)).await;
+    run_arrears_plans(Arc::clone(&store)).await;
     run_catalogue(store).await;
+}
+
+/// Issue 16 item 4 (R-FIN-4): a resident who owes part of 2025 and all of 2026 agrees a plan
+/// of three instalments; the plan takes exactly what is owed (a plan on a stale reading is
+/// `arrears.changed`, a second one `arrears.plan_open`); while it is open the periods are not
+/// paid at the counter; payments go to the oldest period first, never beyond what the plan
+/// owes, and complete each period's chain (the subsidies posting with the last fen); the plan
+/// completes when nothing is owed, the periods are paid again as any, and the books balance.
+/// Another county's clerk sees no such person.
+pub async fn run_arrears_plans<S: Store + yibao_store::FundStore + yibao_store::ContributionStore + yibao_store::ArrearsStore>(
+    store: Arc<S>,
+) {
+    use yibao_engine::PlanPeriod;
+    use yibao_store::{ContributionKind, NewContribution, NewPlan, PlanStatus};
+    let store = &*store;
+    let city = region(CITY);
+    let id = enrolled(store, EAST, 991, "HH-ARREARS").await;
+    let counter = |period_text: &str, paid: i64| NewContribution {
+        person_id: id,
+        kind: ContributionKind::Resident,
+        period: period(period_text),
+        due_fen: Fen::new(40_000),
+        paid_fen: Fen::new(paid),
+        breakdown_json: resident_breakdown(),
+    };
+    store.record_contribution(&clerk(EAST), region(EAST), counter("2025", 10_000)).await.expect("part of 2025");
+    store.record_contribution(&clerk(EAST), region(EAST), counter("2026", 0)).await.expect("2026 billed");
+    let agreed_on = date!(2026 - 03 - 01);
+    let plannable = store.plannable(region(EAST), &id, agreed_on).await.expect("plannable");
+    let owed = |text: &str, fen: i64| PlanPeriod { kind: ContributionKind::Resident, period: period(text), owed_fen: Fen::new(fen) };
+    assert_eq!(plannable, vec![owed("2025", 30_000), owed("2026", 40_000)]);
+    let standing = store.owed_periods(city, &id, date!(2026 - 01 - 01)).await.expect("owed");
+    assert_eq!(standing.len(), 2, "{standing:?}");
+    assert!(standing.iter().all(|p| p.cleared_on.is_none() && p.owed_fen.get() > 0), "{standing:?}");
+
+    let schedule = yibao_engine::instalment_schedule(Fen::new(70_000), 3, 60, date!(2026 - 03 - 15)).expect("schedule");
+    let stale = NewPlan { person_id: id, agreed_on, periods: vec![owed("2025", 30_000)], schedule: schedule.clone() };
+    let refused = store.agree_plan(&clerk(EAST), region(EAST), stale).await;
+    assert!(matches!(&refused, Err(e) if e.code() == "arrears.changed"), "{refused:?}");
+    let plan = NewPlan { person_id: id, agreed_on, periods: plannable.clone(), schedule };
+    let hidden = store.agree_plan(&clerk(WEST), region(WEST), plan.clone()).await;
+    assert!(matches!(hidden, Err(StoreError::PersonNotFound(_))), "{hidden:?}");
+    let none = store.pay_instalment(&clerk(EAST), region(EAST), &id, Fen::new(100)).await;
+    assert!(matches!(&none, Err(e) if e.code() == "arrears.no_plan"), "{none:?}");
+    let agreed = store.agree_plan(&clerk(EAST), region(EAST), plan.clone()).await.expect("agree");
+    assert_eq!((agreed.seq, agreed.total_fen, agreed.status), (1, Fen::new(70_000), PlanStatus::Open));
+    assert_eq!(agreed.schedule.iter().map(|i| i.amount_fen.get()).collect::<Vec<_>>(), vec![23_334, 23_333, 23_333]);
+    let twice = store.agree_plan(&clerk(EAST), region(EAST), plan).await;
+    assert!(matches!(&twice, Err(e) if e.code() == "arrears.plan_open"), "{twice:?}");
+    let at_counter = store.record_contribution(&clerk(EAST), region(EAST), counter("2025", 30_000)).await;
+    assert!(matches!(&at_counter, Err(e) if e.code() == "contribution.in_plan"), "{at_counter:?}");
+    let in_batch = store.record_contributions(&clerk(EAST), region(EAST), vec![counter("2026", 40_000)]).await;
+    assert!(matches!(&in_batch, Err(e) if e.code() == "contribution.in_plan"), "{in_batch:?}");
+
+    // 350.00: 300.00 completes 2025, 50.00 goes to 2026.
+    let first = store.pay_instalment(&clerk(EAST), region(EAST), &id, Fen::new(35_000)).await.expect("first payment");
+    assert_eq!(first.status, PlanStatus::Open);
+    assert_eq!(first.payments[0].parts, vec![owed("2025", 30_000), owed("2026", 5_000)]);
+    assert_eq!(first.payments[0].paid_on, date!(2026 - 03 - 01));
+    let over = store.pay_instalment(&clerk(EAST), region(EAST), &id, Fen::new(35_001)).await;
+    assert!(matches!(&over, Err(e) if e.code() == "arrears.overpaid"), "{over:?}");
+    let last = store.pay_instalment(&clerk(EAST), region(EAST), &id, Fen::new(35_000)).await.expect("last payment");
+    assert_eq!((last.status, last.paid_fen()), (PlanStatus::Completed, Fen::new(70_000)));
+    assert!(store.plannable(region(EAST), &id, agreed_on).await.expect("plannable").is_empty());
+    let cleared = store.owed_periods(city, &id, date!(2026 - 01 - 01)).await.expect("owed");
+    assert_eq!(cleared.len(), 2, "{cleared:?}");
+    assert!(cleared.iter().all(|p| p.owed_fen.is_zero() && p.cleared_on == Some(agreed_on)), "{cleared:?}");
+    assert!(store.owed_periods(city, &id, date!(2026 - 03 - 02)).await.expect("owed").is_empty());
+    let after = store.pay_instalment(&clerk(EAST), region(EAST), &id, Fen::new(100)).await;
+    assert!(matches!(&after, Err(e) if e.code() == "arrears.no_plan"), "{after:?}");
+    let paid: i64 = store.contributions_of(city, &id).await.expect("contributions").iter().map(|c| c.paid_fen.get()).sum();
+    assert_eq!(paid, 80_000);
+    assert_eq!(store.plans_of(city, &id).await.expect("plans").len(), 1);
+    assert_eq!(book_breaches(store).await, Vec::<String>::new());
 }
 
 /// Issue 16 item 2 (R-FIN-1, R-FIN-4): an employer registers in its county and declares a

@@ -458,6 +458,7 @@ impl ContributionStore for PostgresStore {
         // The counter first, as a batch takes it, then the person's row.
         lock_counters(&mut tx, std::slice::from_ref(&contribution)).await?;
         crate::employer::check_not_declared(&mut tx, &contribution).await?;
+        crate::arrears::check_not_in_plan(&mut tx, &contribution.person_id, contribution.kind, contribution.period, true).await?;
         let mut audits = Audits::default();
         let record = insert_contribution(&mut tx, actor, scope, contribution, &mut audits, false).await?;
         audits.append(&mut tx, actor).await?;
@@ -483,6 +484,7 @@ impl ContributionStore for PostgresStore {
         contributions.sort_by(|a, b| a.person_id.as_str().cmp(b.person_id.as_str()));
         for contribution in contributions {
             crate::employer::check_not_declared(&mut tx, &contribution).await?;
+            crate::arrears::check_not_in_plan(&mut tx, &contribution.person_id, contribution.kind, contribution.period, true).await?;
             insert_contribution(&mut tx, actor, scope, contribution, &mut audits, false).await?;
         }
         audits.append(&mut tx, actor).await?;

@@ -252,6 +252,7 @@ impl EmployerStore for PostgresStore {
         // Persons' rows in ascending order, as every writer takes them.
         bills.sort_by(|a, b| a.person_id.as_str().cmp(b.person_id.as_str()));
         for bill in bills {
+            crate::arrears::check_not_in_plan(&mut tx, &bill.person_id, bill.kind, bill.period, false).await?;
             let record = insert_contribution(&mut tx, actor, city, bill, &mut audits, false).await?;
             if let Some(line) = lines.iter_mut().find(|line| line.person_id == record.person_id) {
                 line.booked(record.kind, record.region);

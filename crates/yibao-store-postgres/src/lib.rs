@@ -36,6 +36,7 @@
 //! `settle.rs`).
 
 mod access;
+mod arrears;
 mod books;
 mod catalogue;
 mod employer;
@@ -79,6 +80,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (17, include_str!("../migrations/0017_migrations.sql")),
     (18, include_str!("../migrations/0018_coverage_history.sql")),
     (19, include_str!("../migrations/0019_employers.sql")),
+    (20, include_str!("../migrations/0020_arrears_plans.sql")),
 ];
 /// Connections in the pool.
 const POOL_SIZE: u32 = 16;

@@ -391,6 +391,7 @@ impl ContributionStore for SqliteStore {
         let actor = actor.clone();
         self.write(move |conn| {
             crate::employer::check_not_declared(conn, &contribution)?;
+            crate::arrears::check_not_in_plan(conn, &contribution.person_id, contribution.kind, contribution.period, true)?;
             insert_contribution(conn, &actor, scope, contribution, false)
         })
         .await
@@ -410,6 +411,7 @@ impl ContributionStore for SqliteStore {
             let count = contributions.len();
             for contribution in contributions {
                 crate::employer::check_not_declared(conn, &contribution)?;
+                crate::arrears::check_not_in_plan(conn, &contribution.person_id, contribution.kind, contribution.period, true)?;
                 insert_contribution(conn, &actor, scope, contribution, false)?;
             }
             Ok(count)

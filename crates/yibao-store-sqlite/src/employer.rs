@@ -226,6 +226,7 @@ impl EmployerStore for SqliteStore {
             let city = employer.region.city();
             let mut lines = declaration.lines;
             for bill in declaration.bills {
+                crate::arrears::check_not_in_plan(conn, &bill.person_id, bill.kind, bill.period, false)?;
                 let record = insert_contribution(conn, &actor, city, bill, false)?;
                 if let Some(line) = lines.iter_mut().find(|line| line.person_id == record.person_id) {
                     line.booked(record.kind, record.region);

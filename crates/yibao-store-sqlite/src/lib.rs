@@ -7,6 +7,7 @@
 //! has returned. Reads run on read-only connections beside it, each in one snapshot.
 
 mod access;
+mod arrears;
 pub mod backup;
 mod books;
 mod catalogue;
@@ -51,6 +52,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (16, include_str!("../migrations/0016_migrations.sql")),
     (17, include_str!("../migrations/0017_coverage_history.sql")),
     (18, include_str!("../migrations/0018_employers.sql")),
+    (19, include_str!("../migrations/0019_arrears_plans.sql")),
 ];
 
 /// A store in one SQLite file. Cloning shares the same writer and readers.

@@ -912,3 +912,27 @@ contributions-xlsx = Contributions of the period (Excel)
 settlements-download = Settlements of a period
 settlements-csv = Download CSV
 settlements-xlsx = Download Excel
+
+# arrears repaid in instalments (issue 16 item 4)
+repay-title = Arrears and repayment plans
+repay-link = Arrears and repayment plans
+repay-in-force = Benefits are in force today.
+repay-suspended = Benefits are suspended: the { $kind } contribution for { $period } is unpaid (since { $since }). Benefits resume for services from { $resumes }.
+repay-resumes-when-paid = the day it is paid, or a repayment plan is agreed where the policy allows
+repay-owed = Owed, as a plan agreed today would take it
+repay-plan = Repayment plan
+repay-plan-open = open
+repay-plan-completed = completed
+repay-agreed-on = Agreed on
+repay-instalment = Instalment
+repay-paid-on = Paid on
+repay-parts = Periods paid
+repay-pay = Record a payment under the plan
+repay-pay-hint = The amount pays the oldest periods first, each recorded as a contribution of its period; it may be more or less than an instalment, never more than the plan still owes.
+repay-agree = Agree a repayment plan
+repay-agree-hint = The plan takes every period owed above (months an employer declared are the employer's to pay), in equal monthly instalments, the odd fen with the first. While it is open those periods are paid only under it.
+repay-instalments = Monthly instalments
+repay-first-due-on = First instalment due on
+repay-done-agreed = The repayment plan is agreed.
+repay-done-paid = The payment is recorded.
+field-bad-instalments = Give a whole number of monthly instalments.

@@ -912,3 +912,27 @@ contributions-xlsx = 本期缴费记录（Excel）
 settlements-download = 按期间导出结算清单
 settlements-csv = 下载 CSV
 settlements-xlsx = 下载 Excel
+
+# arrears repaid in instalments (issue 16 item 4)
+repay-title = 欠费与分期补缴
+repay-link = 欠费与分期补缴
+repay-in-force = 今日待遇正常享受。
+repay-suspended = 待遇暂停：{ $period } 的{ $kind }未缴清（自 { $since } 起）。自 { $resumes } 起发生的费用恢复结算。
+repay-resumes-when-paid = 缴清之日（或政策允许时签订分期补缴协议之日）
+repay-owed = 今日签订协议可纳入的欠费
+repay-plan = 分期补缴协议
+repay-plan-open = 履行中
+repay-plan-completed = 已结清
+repay-agreed-on = 签订日期
+repay-instalment = 期次
+repay-paid-on = 缴款日期
+repay-parts = 缴入期间
+repay-pay = 登记协议缴款
+repay-pay-hint = 缴款先冲抵最早的欠费期间，每一期间记为该期间的缴费；金额可多于或少于一期应缴，但不得超过协议尚欠金额。
+repay-agree = 签订分期补缴协议
+repay-agree-hint = 协议纳入上列全部欠费（单位申报的月份由单位缴纳），按月等额分期，零头计入前几期。协议履行期间，这些期间只能按协议缴纳。
+repay-instalments = 分期月数
+repay-first-due-on = 首期应缴日
+repay-done-agreed = 分期补缴协议已签订。
+repay-done-paid = 缴款已登记。
+field-bad-instalments = 请填写整数的分期月数。
