@@ -5,9 +5,9 @@
 //! resume (`arrears.*`, docs/policy-packs.md).
 
 use time::Date;
-use yibao_domain::{Fen, NationalId, RegionCode, Scheme};
+use yibao_domain::{Fen, NationalId, RegionCode};
 pub use yibao_engine::{ArrearsRule, Instalment, PlanPeriod, Standing};
-use yibao_store::{ArrearsStore as _, PlanRecord, PlanStatus, Store as _};
+use yibao_store::{ArrearsStore as _, PlanRecord, Store as _};
 
 use crate::{App, AppError, Principal, roles, store};
 
@@ -54,7 +54,7 @@ impl App {
         let rule = self.arrears_rule_for(person.coverage.region, on)?;
         let periods = store!(self, plannable(scope, person_id, on))?;
         let plans = store!(self, plans_of(scope, person_id))?;
-        let standing = self.standing(person_id, person.coverage.region, person.coverage.scheme, on).await?;
+        let (_, standing) = self.standing_of(person_id, on).await?;
         Ok(ArrearsView { person_id: *person_id, on, rule, owed_fen: periods.iter().map(|p| p.owed_fen).sum(), periods, plans, standing })
     }
 
@@ -119,33 +119,43 @@ impl App {
         Ok(store!(self, pay_instalment(&principal.actor(source, self.now()), scope, person_id, amount))?)
     }
 
-    /// The standing of a person's benefits of `scheme` on the date of service `on`, under
-    /// the rule of `region` in force that day; without a suspension rule nothing is read.
-    pub(crate) async fn standing(
+    /// The standing of a person's benefits on the date of service `on`: of the scheme of
+    /// the spell in force that day, under the arrears rule of its county in force that day.
+    /// One read of the person with the periods they owe (and those paid within the longest
+    /// waiting days a pack may set, 366); their plans only when something was owed.
+    pub(crate) async fn standing_of(&self, person_id: &NationalId, on: Date) -> Result<(yibao_store::PersonRecord, Standing), AppError> {
+        let city = self.policy().region;
+        let cleared_since = on.saturating_sub(time::Duration::days(366));
+        let (person, owed) = store!(self, owed_periods(city, person_id, cleared_since))?;
+        let standing = self.standing_with(&person, &owed, on).await?;
+        Ok((person, standing))
+    }
+
+    async fn standing_with(
         &self,
-        person_id: &NationalId,
-        region: RegionCode,
-        scheme: Scheme,
+        person: &yibao_store::PersonRecord,
+        owed: &[yibao_engine::OwedPeriod],
         on: Date,
     ) -> Result<Standing, AppError> {
-        // A date the pack does not reach (before its first values) suspends nothing: the
-        // settlement refuses it itself, with its own code.
-        let Ok(rule) = self.arrears_rule_for(region, on) else { return Ok(Standing::InForce) };
-        if rule.suspend_after_days.is_none() {
-            return Ok(Standing::InForce);
-        }
-        let city = self.policy().region;
-        // Periods paid before the waiting days no longer suspend anything (and none paid
-        // does, under a retroactive rule).
-        let cleared_since =
-            if rule.retroactive { Date::MAX } else { on.saturating_sub(time::Duration::days(i64::from(rule.resume_waiting_days))) };
-        let owed = store!(self, owed_periods(city, person_id, cleared_since))?;
         if owed.is_empty() {
             return Ok(Standing::InForce);
         }
-        let plans = store!(self, plans_of(city, person_id))?;
-        let plan = plans.iter().find(|plan| plan.status == PlanStatus::Open).map(PlanRecord::standing);
-        Ok(yibao_engine::standing_on(on, scheme, &owed, plan.as_ref(), &rule))
+        let coverage = match yibao_engine::spell_on(&person.coverage, &person.history, on) {
+            yibao_engine::SpellOn::Current => &person.coverage,
+            yibao_engine::SpellOn::Past(past) | yibao_engine::SpellOn::OtherScheme(past) => &past.coverage,
+        };
+        // A date the pack does not reach (before its first values) suspends nothing: the
+        // settlement refuses it itself, with its own code.
+        let Ok(rule) = self.arrears_rule_for(coverage.region, on) else { return Ok(Standing::InForce) };
+        if rule.suspend_after_days.is_none() {
+            return Ok(Standing::InForce);
+        }
+        let plans = if rule.resume_on_plan && owed.iter().any(|p| p.cleared_on.is_none_or(|day| day > on)) {
+            store!(self, plans_of(self.policy().region, &person.person_id))?.iter().map(PlanRecord::standing).collect()
+        } else {
+            Vec::new()
+        };
+        Ok(yibao_engine::standing_on(on, coverage.scheme, owed, &plans, &rule))
     }
 
     /// [`App::check_standing`] of the person with the national ID; nothing is read when
@@ -157,41 +167,44 @@ impl App {
         }
         // An unknown person is the card check's to refuse, with the one answer that tells an
         // institution nothing (`person.not_verified`).
-        let person = match store!(self, person(policy.region, person_id)) {
-            Ok(person) => person,
-            Err(yibao_store::StoreError::PersonNotFound(_)) => return Ok(()),
-            Err(e) => return Err(e.into()),
+        let (_, standing) = match self.standing_of(person_id, service_date).await {
+            Ok(found) => found,
+            Err(e) if e.code == "person.not_found" => return Ok(()),
+            Err(e) => return Err(e),
         };
-        self.check_standing(&person, service_date).await
+        refuse_suspended(service_date, standing)
     }
 
     /// Refuses a claim whose date of service falls while the person's benefits of the
     /// scheme in force that day are suspended for arrears (`claim.benefits_suspended`).
     pub(crate) async fn check_standing(&self, person: &yibao_store::PersonRecord, service_date: Date) -> Result<(), AppError> {
-        let coverage = match yibao_engine::spell_on(&person.coverage, &person.history, service_date) {
-            yibao_engine::SpellOn::Current => &person.coverage,
-            yibao_engine::SpellOn::Past(past) | yibao_engine::SpellOn::OtherScheme(past) => &past.coverage,
-        };
-        match self.standing(&person.person_id, coverage.region, coverage.scheme, service_date).await? {
-            Standing::InForce => Ok(()),
-            Standing::Suspended { kind, period, overdue_since, resumes_on, plan_default } => {
-                let why = match plan_default {
-                    Some(day) => format!("its repayment plan is in default since {day}"),
-                    None => format!("owed since {overdue_since}"),
-                };
-                let resumes = resumes_on.map_or_else(
-                    || "benefits resume when it is paid (or a repayment plan is agreed, where the policy allows)".to_owned(),
-                    |day| format!("benefits resume for services from {day}"),
-                );
-                Err(AppError::unprocessable(
-                    "claim.benefits_suspended",
-                    format!(
-                        "the person's {} benefits are suspended on {service_date}: the {} contribution for {period} is unpaid, {why}; {resumes}",
-                        coverage.scheme.as_str(),
-                        kind.as_str()
-                    ),
-                ))
-            }
+        if self.policy().entries(yibao_policy::ParamKey::ArrearsSuspendAfterDays).is_empty() {
+            return Ok(());
         }
+        let (_, standing) = self.standing_of(&person.person_id, service_date).await?;
+        refuse_suspended(service_date, standing)
     }
+}
+
+/// The refusal of a claim dated in a suspension, saying which period and when benefits
+/// resume.
+fn refuse_suspended(service_date: Date, standing: Standing) -> Result<(), AppError> {
+    let Standing::Suspended { kind, period, overdue_since, resumes_on, plan_default } = standing else { return Ok(()) };
+    let scheme = yibao_engine::scheme_of(kind);
+    let why = match plan_default {
+        Some(day) => format!("its repayment plan is in default since {day}"),
+        None => format!("owed since {overdue_since}"),
+    };
+    let resumes = resumes_on.map_or_else(
+        || "benefits resume when it is paid (or a repayment plan is agreed, where the policy allows)".to_owned(),
+        |day| format!("benefits resume for services from {day}"),
+    );
+    Err(AppError::unprocessable(
+        "claim.benefits_suspended",
+        format!(
+            "the person's {} benefits are suspended on {service_date}: the {} contribution for {period} is unpaid, {why}; {resumes}",
+            scheme.as_str(),
+            kind.as_str()
+        ),
+    ))
 }

@@ -359,8 +359,10 @@ impl App {
     /// presents the person's national ID and card number; an unknown ID and a wrong card
     /// get one and the same answer, so the service is no insured-or-not oracle.
     pub async fn pre_settle(&self, principal: &Principal, person_id: &NationalId, card_no: &str, claim: Claim) -> Result<Value, AppError> {
-        self.check_claim(principal, &claim, person_id).await?;
+        // The card first, as at settlement: every later check reads the person's records,
+        // and an institution without the card learns nothing of them.
         let person = self.presented(person_id, card_no).await?;
+        self.check_claim(principal, &claim, person_id).await?;
         let claim = self.with_records(claim, person_id).await?;
         let acc = store!(self, accumulators(self.policy().region, person_id, self.claim_year(&claim)))?;
         let settlement: Settlement = settle(&self.policy(), &claim, &person.coverage, &acc, Explain::On)

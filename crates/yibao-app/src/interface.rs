@@ -953,7 +953,10 @@ impl App {
     ) -> Result<(), AppError> {
         self.register(principal)?;
         let person = self.presented(person_id, card_no).await?;
-        App::entitlement(&person, kind, date, diagnosis)
+        App::entitlement(&person, kind, date, diagnosis)?;
+        // Entitled is also: not suspended for arrears on the day (R-FIN-4), so a hospital
+        // is not told to treat a person the settlement will refuse.
+        self.check_standing(&person, date).await
     }
 
     /// 2201/2401: opens a visit on presenting the person's card. A hospital opens any kind;
@@ -966,6 +969,7 @@ impl App {
         let person = self.presented(&new.person_id, &new.card_no).await?;
         check_regions(register, Some(person.coverage.region), None, new.insured_in, self.policy().region)?;
         App::entitlement(&person, new.kind, new.begin, new.diagnosis.as_deref())?;
+        self.check_standing(&person, new.begin).await?;
         if new.kind.is_stay() {
             // The same days are not paid twice: an admission inside a stay already settled
             // for the person is refused now, not at its settlement.

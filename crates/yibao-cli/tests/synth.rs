@@ -235,7 +235,7 @@ fn synth_into_sqlite_settles_the_year_as_the_engine_does_and_audits_it() {
             // What the person still owes (a tenth of residents pay part or nothing, and some
             // employers nothing): the demo pack suspends their benefits 90 days into an
             // unpaid period (`claim.benefits_suspended`), as the use case does.
-            let owed = store.owed_periods(scope, &person.id, time::Date::MAX).await.expect("owed");
+            let (_, owed) = store.owed_periods(scope, &person.id, time::Date::MAX).await.expect("owed");
             city.year_of(&person, &mut events);
             for event in &events {
                 let claim = city.claim(&person, event);
@@ -253,7 +253,7 @@ fn synth_into_sqlite_settles_the_year_as_the_engine_does_and_audits_it() {
                 }
                 let on = claim.service_date(policy.service_date);
                 let rule = yibao_engine::arrears_rule(&policy, coverage.region, on).expect("the arrears rule");
-                if yibao_engine::standing_on(on, coverage.scheme, &owed, None, &rule) != yibao_engine::Standing::InForce {
+                if yibao_engine::standing_on(on, coverage.scheme, &owed, &[], &rule) != yibao_engine::Standing::InForce {
                     suspended += 1;
                     continue;
                 }

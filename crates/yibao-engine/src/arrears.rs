@@ -232,16 +232,22 @@ pub enum Standing {
 /// `retroactive`; otherwise at least `resume_waiting_days` before `on`) or, under
 /// `resume_on_plan`, its plan was agreed at least `resume_waiting_days` before `on` and is
 /// not in default.
+///
+/// `plans` are the person's plans, open or completed: a service dated while the plan that
+/// took a period was kept to stays covered after the plan is paid off.
 #[must_use]
-pub fn standing_on(on: Date, scheme: Scheme, periods: &[OwedPeriod], plan: Option<&PlanStanding>, rule: &ArrearsRule) -> Standing {
+pub fn standing_on(on: Date, scheme: Scheme, periods: &[OwedPeriod], plans: &[PlanStanding], rule: &ArrearsRule) -> Standing {
     let Some(suspend_after_days) = rule.suspend_after_days else { return Standing::InForce };
     let days = |n: u32| time::Duration::days(i64::from(n));
-    let plan_default = plan.and_then(|plan| plan.default_on(on, suspend_after_days).map(|(_, day)| day));
     let mut ordered: Vec<&OwedPeriod> = periods.iter().filter(|p| scheme_of(p.kind) == scheme).collect();
     ordered.sort_by_key(|p| (p.period.first_day(), p.kind.as_str()));
     for owed in ordered {
         let overdue_since = owed.period.first_day().saturating_add(days(suspend_after_days));
         if on < overdue_since {
+            continue;
+        }
+        // Paid before it could suspend anything: it never did.
+        if owed.cleared_on.is_some_and(|cleared| cleared < overdue_since) {
             continue;
         }
         if owed.cleared_on.is_some() && rule.retroactive {
@@ -251,7 +257,12 @@ pub fn standing_on(on: Date, scheme: Scheme, periods: &[OwedPeriod], plan: Optio
         if cleared_resumes.is_some_and(|resumes| resumes <= on) {
             continue;
         }
-        let planned = plan.filter(|plan| rule.resume_on_plan && plan.periods.contains(&(owed.kind, owed.period)));
+        // The latest plan that took the period, agreed by the day of service.
+        let planned = plans
+            .iter()
+            .filter(|plan| rule.resume_on_plan && plan.agreed_on <= on && plan.periods.contains(&(owed.kind, owed.period)))
+            .max_by_key(|plan| plan.agreed_on);
+        let plan_default = planned.and_then(|plan| plan.default_on(on, suspend_after_days).map(|(_, day)| day));
         let plan_resumes = planned.map(|plan| plan.agreed_on.saturating_add(days(rule.resume_waiting_days)));
         if plan_resumes.is_some_and(|resumes| resumes <= on) && plan_default.is_none() {
             continue;
@@ -260,13 +271,7 @@ pub fn standing_on(on: Date, scheme: Scheme, periods: &[OwedPeriod], plan: Optio
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        return Standing::Suspended {
-            kind: owed.kind,
-            period: owed.period,
-            overdue_since,
-            resumes_on,
-            plan_default: plan_default.filter(|_| planned.is_some()),
-        };
+        return Standing::Suspended { kind: owed.kind, period: owed.period, overdue_since, resumes_on, plan_default };
     }
     Standing::InForce
 }
@@ -342,26 +347,33 @@ mod tests {
         let rule = rule(90, 30, false);
         let unpaid = [owed(Period::Year(2026), None)];
         // Before 90 days from 1 January, in force; from 1 April, suspended.
-        assert_eq!(standing_on(date!(2026 - 03 - 31), Scheme::Resident, &unpaid, None, &rule), Standing::InForce);
-        let suspended = standing_on(date!(2026 - 04 - 01), Scheme::Resident, &unpaid, None, &rule);
+        assert_eq!(standing_on(date!(2026 - 03 - 31), Scheme::Resident, &unpaid, &[], &rule), Standing::InForce);
+        let suspended = standing_on(date!(2026 - 04 - 01), Scheme::Resident, &unpaid, &[], &rule);
         assert!(matches!(suspended, Standing::Suspended { overdue_since, resumes_on: None, .. } if overdue_since == date!(2026 - 04 - 01)));
         // Another scheme's benefits are not touched.
-        assert_eq!(standing_on(date!(2026 - 06 - 01), Scheme::Employee, &unpaid, None, &rule), Standing::InForce);
+        assert_eq!(standing_on(date!(2026 - 06 - 01), Scheme::Employee, &unpaid, &[], &rule), Standing::InForce);
         // Paid on 10 May: covered again from 9 June; a stay in between stays uncovered.
         let paid = [owed(Period::Year(2026), Some(date!(2026 - 05 - 10)))];
         assert!(matches!(
-            standing_on(date!(2026 - 06 - 08), Scheme::Resident, &paid, None, &rule),
+            standing_on(date!(2026 - 06 - 08), Scheme::Resident, &paid, &[], &rule),
             Standing::Suspended { resumes_on: Some(day), .. } if day == date!(2026 - 06 - 09)
         ));
-        assert_eq!(standing_on(date!(2026 - 06 - 09), Scheme::Resident, &paid, None, &rule), Standing::InForce);
+        assert_eq!(standing_on(date!(2026 - 06 - 09), Scheme::Resident, &paid, &[], &rule), Standing::InForce);
         // Retroactive: once paid, the days in between are covered too (a claim settled
         // after the payment), while one settled before it was not.
         let retroactive = ArrearsRule { retroactive: true, ..rule };
-        assert_eq!(standing_on(date!(2026 - 04 - 15), Scheme::Resident, &paid, None, &retroactive), Standing::InForce);
-        assert!(matches!(standing_on(date!(2026 - 04 - 15), Scheme::Resident, &unpaid, None, &retroactive), Standing::Suspended { .. }));
+        assert_eq!(standing_on(date!(2026 - 04 - 15), Scheme::Resident, &paid, &[], &retroactive), Standing::InForce);
+        assert!(matches!(standing_on(date!(2026 - 04 - 15), Scheme::Resident, &unpaid, &[], &retroactive), Standing::Suspended { .. }));
+        // Paid before its suspension day (25 March), it never suspended anything, waiting
+        // days or not; nor does a later record of nothing.
+        let on_time = [owed(Period::Year(2026), Some(date!(2026 - 03 - 25)))];
+        assert_eq!(standing_on(date!(2026 - 04 - 05), Scheme::Resident, &on_time, &[], &rule), Standing::InForce);
+        // Paid before go-live, by the legacy system.
+        let legacy = [owed(Period::Year(2026), Some(Date::MIN))];
+        assert_eq!(standing_on(date!(2026 - 12 - 05), Scheme::Resident, &legacy, &[], &rule), Standing::InForce);
         // Without a rule, nothing is suspended.
         let none = ArrearsRule { suspend_after_days: None, ..rule };
-        assert_eq!(standing_on(date!(2026 - 12 - 01), Scheme::Resident, &unpaid, None, &none), Standing::InForce);
+        assert_eq!(standing_on(date!(2026 - 12 - 01), Scheme::Resident, &unpaid, &[], &none), Standing::InForce);
     }
 
     #[test]
@@ -375,17 +387,34 @@ mod tests {
             payments: vec![(date!(2026 - 01 - 10), Fen::new(9_500))],
             periods: vec![(ContributionKind::Resident, Period::Year(2025))],
         };
-        assert!(matches!(standing_on(date!(2026 - 01 - 09), Scheme::Resident, &unpaid, Some(&plan), &rule), Standing::Suspended { .. }));
-        assert_eq!(standing_on(date!(2026 - 01 - 10), Scheme::Resident, &unpaid, Some(&plan), &rule), Standing::InForce);
+        assert!(matches!(
+            standing_on(date!(2026 - 01 - 09), Scheme::Resident, &unpaid, std::slice::from_ref(&plan), &rule),
+            Standing::Suspended { .. }
+        ));
+        assert_eq!(standing_on(date!(2026 - 01 - 10), Scheme::Resident, &unpaid, std::slice::from_ref(&plan), &rule), Standing::InForce);
         // The second instalment (1 March) unpaid 90 days later: in default from 30 May.
-        assert_eq!(standing_on(date!(2026 - 05 - 29), Scheme::Resident, &unpaid, Some(&plan), &rule), Standing::InForce);
-        let defaulted = standing_on(date!(2026 - 05 - 30), Scheme::Resident, &unpaid, Some(&plan), &rule);
+        assert_eq!(standing_on(date!(2026 - 05 - 29), Scheme::Resident, &unpaid, std::slice::from_ref(&plan), &rule), Standing::InForce);
+        let defaulted = standing_on(date!(2026 - 05 - 30), Scheme::Resident, &unpaid, std::slice::from_ref(&plan), &rule);
         assert!(matches!(defaulted, Standing::Suspended { plan_default: Some(day), resumes_on: None, .. } if day == date!(2026 - 05 - 30)));
         // Paid up on 29 May, in time: not in default.
         plan.payments.push((date!(2026 - 05 - 29), Fen::new(9_500)));
-        assert_eq!(standing_on(date!(2026 - 05 - 30), Scheme::Resident, &unpaid, Some(&plan), &rule), Standing::InForce);
+        assert_eq!(standing_on(date!(2026 - 05 - 30), Scheme::Resident, &unpaid, std::slice::from_ref(&plan), &rule), Standing::InForce);
+        // Paid off on 20 April (late for nothing): a stay of 15 April, while the plan was
+        // kept to, stays covered without the retroactive rule.
+        let paid_off = [owed(Period::Year(2025), Some(date!(2026 - 04 - 20)))];
+        let mut kept = plan.clone();
+        kept.payments = vec![(date!(2026 - 01 - 10), Fen::new(9_500)), (date!(2026 - 04 - 20), Fen::new(28_500))];
+        assert_eq!(standing_on(date!(2026 - 04 - 15), Scheme::Resident, &paid_off, std::slice::from_ref(&kept), &rule), Standing::InForce);
+        // A service before the plan was agreed is not covered by it.
+        assert!(matches!(
+            standing_on(date!(2026 - 01 - 05), Scheme::Resident, &paid_off, std::slice::from_ref(&kept), &rule),
+            Standing::Suspended { .. }
+        ));
         // A pack that does not resume on a plan waits for the arrears to be paid.
         let strict = ArrearsRule { resume_on_plan: false, ..rule };
-        assert!(matches!(standing_on(date!(2026 - 03 - 01), Scheme::Resident, &unpaid, Some(&plan), &strict), Standing::Suspended { .. }));
+        assert!(matches!(
+            standing_on(date!(2026 - 03 - 01), Scheme::Resident, &unpaid, std::slice::from_ref(&plan), &strict),
+            Standing::Suspended { .. }
+        ));
     }
 }

@@ -1524,7 +1524,8 @@ pub async fn run_arrears_plans<S: Store + yibao_store::FundStore + yibao_store::
     let plannable = store.plannable(region(EAST), &id, agreed_on).await.expect("plannable");
     let owed = |text: &str, fen: i64| PlanPeriod { kind: ContributionKind::Resident, period: period(text), owed_fen: Fen::new(fen) };
     assert_eq!(plannable, vec![owed("2025", 30_000), owed("2026", 40_000)]);
-    let standing = store.owed_periods(city, &id, date!(2026 - 01 - 01)).await.expect("owed");
+    let (person, standing) = store.owed_periods(city, &id, date!(2026 - 01 - 01)).await.expect("owed");
+    assert_eq!(person.person_id, id);
     assert_eq!(standing.len(), 2, "{standing:?}");
     assert!(standing.iter().all(|p| p.cleared_on.is_none() && p.owed_fen.get() > 0), "{standing:?}");
 
@@ -1557,10 +1558,10 @@ pub async fn run_arrears_plans<S: Store + yibao_store::FundStore + yibao_store::
     let last = store.pay_instalment(&clerk(EAST), region(EAST), &id, Fen::new(35_000)).await.expect("last payment");
     assert_eq!((last.status, last.paid_fen()), (PlanStatus::Completed, Fen::new(70_000)));
     assert!(store.plannable(region(EAST), &id, agreed_on).await.expect("plannable").is_empty());
-    let cleared = store.owed_periods(city, &id, date!(2026 - 01 - 01)).await.expect("owed");
+    let (_, cleared) = store.owed_periods(city, &id, date!(2026 - 01 - 01)).await.expect("owed");
     assert_eq!(cleared.len(), 2, "{cleared:?}");
     assert!(cleared.iter().all(|p| p.owed_fen.is_zero() && p.cleared_on == Some(agreed_on)), "{cleared:?}");
-    assert!(store.owed_periods(city, &id, date!(2026 - 03 - 02)).await.expect("owed").is_empty());
+    assert!(store.owed_periods(city, &id, date!(2026 - 03 - 02)).await.expect("owed").1.is_empty());
     let after = store.pay_instalment(&clerk(EAST), region(EAST), &id, Fen::new(100)).await;
     assert!(matches!(&after, Err(e) if e.code() == "arrears.no_plan"), "{after:?}");
     let paid: i64 = store.contributions_of(city, &id).await.expect("contributions").iter().map(|c| c.paid_fen.get()).sum();

@@ -27,3 +27,8 @@ CREATE TABLE arrears_plan_periods (
     seq       bigint NOT NULL,
     PRIMARY KEY (person_id, kind, period)
 );
+
+-- A contribution loaded from the legacy system at go-live (issue 16 item 1): when it was
+-- paid is the legacy system's, not the day it was loaded, so the standing check counts a
+-- period it paid in full as paid before go-live (it never suspended benefits here).
+ALTER TABLE contributions ADD COLUMN migrated boolean NOT NULL DEFAULT false;

@@ -581,9 +581,14 @@ impl ContributionStore for PostgresStore {
 /// counter locked by its own transaction.
 pub(crate) async fn lock_counters(tx: &mut Transaction<'static, Postgres>, contributions: &[NewContribution]) -> Result<(), StoreError> {
     let persons: Vec<String> = contributions.iter().map(|c| c.person_id.to_string()).collect();
+    lock_person_counters(tx, &persons).await
+}
+
+/// [`lock_counters`] for the contributions of `persons`, before they are known.
+pub(crate) async fn lock_person_counters(tx: &mut Transaction<'static, Postgres>, persons: &[String]) -> Result<(), StoreError> {
     let regions: Vec<String> =
         sqlx::query_scalar("SELECT DISTINCT region_code FROM persons WHERE person_id = ANY($1) ORDER BY region_code")
-            .bind(&persons)
+            .bind(persons)
             .fetch_all(&mut **tx)
             .await
             .map_err(backend)?;
@@ -675,7 +680,7 @@ pub(crate) async fn insert_contribution(
         breakdown_json: contribution.breakdown_json,
         recorded_at: actor.at,
     };
-    sqlx::query("INSERT INTO contributions (region_code, seq, person_id, kind, period, due_fen, paid_fen, breakdown, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+    sqlx::query("INSERT INTO contributions (region_code, seq, person_id, kind, period, due_fen, paid_fen, breakdown, recorded_at, migrated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
         .bind(region.to_string())
         .bind(seq)
         .bind(record.person_id.as_str())
@@ -685,6 +690,7 @@ pub(crate) async fn insert_contribution(
         .bind(record.paid_fen.get())
         .bind(&record.breakdown_json)
         .bind(time_text(record.recorded_at)?)
+        .bind(migrated)
         .execute(&mut **tx)
         .await
         .map_err(backend)?;

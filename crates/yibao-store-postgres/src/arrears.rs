@@ -14,7 +14,7 @@ use yibao_engine::{OwedPeriod, PlanPeriod};
 use yibao_store::arrears::{Chain, check_new_plan, in_plan, owed_periods, plan_open, plan_payment, plan_periods};
 use yibao_store::books::{date_of, date_text};
 use yibao_store::stored::{fen_of, from_json, id_of, kind_of, period_of, time_of, time_text};
-use yibao_store::{Actor, ArrearsStore, ContributionKind, NewContribution, NewPlan, PlanRecord, PlanStatus, StoreError};
+use yibao_store::{Actor, ArrearsStore, ContributionKind, NewContribution, NewPlan, PersonRecord, PlanRecord, PlanStatus, StoreError};
 
 use crate::access::{insert_contribution, lock_counters};
 use crate::{Audits, PostgresStore, backend, json, person_region, region_of};
@@ -40,6 +40,11 @@ fn plan_from_row(row: &PgRow) -> Result<PlanRecord, StoreError> {
 /// Every chain of the person's contributions, summed, in each county of `scope` they were
 /// insured in.
 async fn chains(tx: &mut PgConnection, scope: RegionCode, person: &NationalId) -> Result<Vec<Chain>, StoreError> {
+    Ok(person_chains(tx, scope, person).await?.1)
+}
+
+/// The person as recorded, and every chain of their contributions in `scope`.
+async fn person_chains(tx: &mut PgConnection, scope: RegionCode, person: &NationalId) -> Result<(PersonRecord, Vec<Chain>), StoreError> {
     let region = person_region(tx, scope, person).await?;
     let record = crate::load_person(tx, region, person, false).await?;
     let regions: Vec<String> = yibao_store::regions_of(&record.coverage, &record.history)
@@ -48,7 +53,8 @@ async fn chains(tx: &mut PgConnection, scope: RegionCode, person: &NationalId) -
         .map(|region| region.to_string())
         .collect();
     let rows = sqlx::query(
-        "SELECT region_code, kind, period, MAX(due_fen) AS due_fen, SUM(paid_fen)::bigint AS paid_fen, MAX(recorded_at) AS last_at \
+        "SELECT region_code, kind, period, MAX(due_fen) AS due_fen, SUM(paid_fen)::bigint AS paid_fen, \
+                MAX(CASE WHEN paid_fen > 0 AND NOT migrated THEN recorded_at END) AS last_paid_at \
          FROM contributions WHERE region_code = ANY($1) AND person_id = $2 GROUP BY region_code, kind, period",
     )
     .bind(regions)
@@ -56,7 +62,8 @@ async fn chains(tx: &mut PgConnection, scope: RegionCode, person: &NationalId) -
     .fetch_all(&mut *tx)
     .await
     .map_err(backend)?;
-    rows.iter()
+    let chains = rows
+        .iter()
         .map(|row| {
             Ok(Chain {
                 kind: kind_of(row.try_get("kind").map_err(backend)?)?,
@@ -64,19 +71,23 @@ async fn chains(tx: &mut PgConnection, scope: RegionCode, person: &NationalId) -
                 region: region_of(row.try_get("region_code").map_err(backend)?)?,
                 due_fen: fen_of(row.try_get("due_fen").map_err(backend)?)?,
                 paid_fen: fen_of(row.try_get("paid_fen").map_err(backend)?)?,
-                last_recorded_at: time_of(row.try_get("last_at").map_err(backend)?)?,
+                last_paid_at: row.try_get::<Option<String>, _>("last_paid_at").map_err(backend)?.as_deref().map(time_of).transpose()?,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok((record, chains))
 }
 
+/// The person must be in `scope`; their periods are read city-wide (a period's chain stays
+/// in the county it began in, and the person moved since), as the standing check reads them.
 async fn plannable_in(
     tx: &mut PgConnection,
     scope: RegionCode,
     person: &NationalId,
     agreed_on: Date,
 ) -> Result<Vec<PlanPeriod>, StoreError> {
-    let chains = chains(tx, scope, person).await?;
+    person_region(tx, scope, person).await?;
+    let chains = chains(tx, scope.city(), person).await?;
     let mut declared = Vec::new();
     for chain in &chains {
         if matches!(chain.kind, ContributionKind::Employee | ContributionKind::Maternity)
@@ -134,9 +145,15 @@ async fn chain_bill(
 }
 
 impl ArrearsStore for PostgresStore {
-    async fn owed_periods(&self, scope: RegionCode, person: &NationalId, cleared_since: Date) -> Result<Vec<OwedPeriod>, StoreError> {
+    async fn owed_periods(
+        &self,
+        scope: RegionCode,
+        person: &NationalId,
+        cleared_since: Date,
+    ) -> Result<(PersonRecord, Vec<OwedPeriod>), StoreError> {
         let mut conn = self.pool.acquire().await.map_err(backend)?;
-        Ok(owed_periods(&chains(&mut conn, scope, person).await?, cleared_since))
+        let (record, chains) = person_chains(&mut conn, scope, person).await?;
+        Ok((record, owed_periods(&chains, cleared_since)))
     }
 
     async fn plannable(&self, scope: RegionCode, person: &NationalId, agreed_on: Date) -> Result<Vec<PlanPeriod>, StoreError> {
@@ -163,6 +180,10 @@ impl ArrearsStore for PostgresStore {
     async fn agree_plan(&self, actor: &Actor, scope: RegionCode, plan: NewPlan) -> Result<PlanRecord, StoreError> {
         let mut tx = self.write().await?;
         let region = person_region(&mut tx, scope, &plan.person_id).await?;
+        // The person's contribution counters first, as a counter payment or a declaration
+        // takes them before it asks whether a period is in a plan: one waits for the other,
+        // so a plan never takes a period paid meanwhile, nor a payment one planned meanwhile.
+        crate::access::lock_person_counters(&mut tx, &[plan.person_id.to_string()]).await?;
         let current = plannable_in(&mut tx, scope, &plan.person_id, plan.agreed_on).await?;
         let open: Option<i64> = sqlx::query_scalar("SELECT seq FROM arrears_plans WHERE person_id = $1 AND status = 'open'")
             .bind(plan.person_id.as_str())

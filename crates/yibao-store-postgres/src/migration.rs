@@ -183,8 +183,8 @@ async fn insert_migrated_contributions(
         let column = |f: &dyn Fn(&yibao_store::ContributionRecord) -> String| records.iter().map(f).collect::<Vec<String>>();
         let at = crate::time_text(actor.at)?;
         sqlx::query(
-            "INSERT INTO contributions (region_code, seq, person_id, kind, period, due_fen, paid_fen, breakdown, recorded_at) \
-             SELECT $1, u.seq, u.person_id, u.kind, u.period, u.due_fen, u.paid_fen, u.breakdown, $9 \
+            "INSERT INTO contributions (region_code, seq, person_id, kind, period, due_fen, paid_fen, breakdown, recorded_at, migrated) \
+             SELECT $1, u.seq, u.person_id, u.kind, u.period, u.due_fen, u.paid_fen, u.breakdown, $9, true \
              FROM unnest($2::int8[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::int8[], $8::text[]) \
                  AS u(seq, person_id, kind, period, due_fen, paid_fen, breakdown)",
         )

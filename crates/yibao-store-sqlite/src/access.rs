@@ -541,7 +541,8 @@ pub(crate) fn insert_contribution(
     };
     exec(
         conn,
-        "INSERT INTO contributions (region_code, seq, person_id, kind, period, due_fen, paid_fen, breakdown, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO contributions (region_code, seq, person_id, kind, period, due_fen, paid_fen, breakdown, recorded_at, migrated) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
             region.to_string(),
             seq,
@@ -551,7 +552,8 @@ pub(crate) fn insert_contribution(
             record.due_fen.get(),
             record.paid_fen.get(),
             record.breakdown_json,
-            time_text(record.recorded_at)?
+            time_text(record.recorded_at)?,
+            migrated
         ],
     )?;
     if migrated {

@@ -8,7 +8,7 @@ use yibao_engine::{OwedPeriod, PlanPeriod};
 use yibao_store::arrears::{Chain, check_new_plan, in_plan, owed_periods, plan_payment, plan_periods};
 use yibao_store::books::{date_of, date_text};
 use yibao_store::stored::{kind_of, period_of};
-use yibao_store::{Actor, ArrearsStore, ContributionKind, NewContribution, NewPlan, PlanRecord, PlanStatus, StoreError};
+use yibao_store::{Actor, ArrearsStore, ContributionKind, NewContribution, NewPlan, PersonRecord, PlanRecord, PlanStatus, StoreError};
 
 use crate::access::insert_contribution;
 use crate::{SqliteStore, audit, col, exec, fen_of, from_json, json, locate, query_all, query_opt, region_of, time_of, time_text};
@@ -33,13 +33,18 @@ fn plan_from_row(row: &Row<'_>) -> Result<PlanRecord, StoreError> {
 /// Every chain of the person's contributions, summed, in each county of `scope` they were
 /// insured in.
 pub(crate) fn chains(conn: &Connection, scope: RegionCode, person: &NationalId) -> Result<Vec<Chain>, StoreError> {
+    Ok(person_chains(conn, scope, person)?.1)
+}
+
+/// The person as recorded, and every chain of their contributions in `scope`.
+fn person_chains(conn: &Connection, scope: RegionCode, person: &NationalId) -> Result<(PersonRecord, Vec<Chain>), StoreError> {
     let (_, record) = locate(conn, scope, person)?;
     let mut chains = Vec::new();
     for region in yibao_store::regions_of(&record.coverage, &record.history).into_iter().filter(|r| scope.contains(*r)) {
         chains.extend(query_all(
             conn,
-            "SELECT kind, period, MAX(due_fen), SUM(paid_fen), MAX(recorded_at) FROM contributions \
-             WHERE region_code = ?1 AND person_id = ?2 GROUP BY kind, period",
+            "SELECT kind, period, MAX(due_fen), SUM(paid_fen), MAX(CASE WHEN paid_fen > 0 AND migrated = 0 THEN recorded_at END) \
+             FROM contributions WHERE region_code = ?1 AND person_id = ?2 GROUP BY kind, period",
             params![region.to_string(), person.as_str()],
             |row| {
                 Ok(Chain {
@@ -48,17 +53,20 @@ pub(crate) fn chains(conn: &Connection, scope: RegionCode, person: &NationalId) 
                     region,
                     due_fen: fen_of(col(row, 2)?)?,
                     paid_fen: fen_of(col(row, 3)?)?,
-                    last_recorded_at: time_of(&col::<String>(row, 4)?)?,
+                    last_paid_at: col::<Option<String>>(row, 4)?.as_deref().map(time_of).transpose()?,
                 })
             },
         )?);
     }
-    Ok(chains)
+    Ok((record, chains))
 }
 
 /// The periods a plan agreed on `agreed_on` takes, read in the caller's transaction.
+/// The person must be in `scope`; their periods are read city-wide (a period's chain stays
+/// in the county it began in, and the person moved since), as the standing check reads them.
 fn plannable_in(conn: &Connection, scope: RegionCode, person: &NationalId, agreed_on: Date) -> Result<Vec<PlanPeriod>, StoreError> {
-    let chains = chains(conn, scope, person)?;
+    locate(conn, scope, person)?;
+    let chains = chains(conn, scope.city(), person)?;
     let mut declared = Vec::new();
     for chain in &chains {
         if matches!(chain.kind, ContributionKind::Employee | ContributionKind::Maternity)
@@ -119,9 +127,18 @@ fn chain_bill(
 }
 
 impl ArrearsStore for SqliteStore {
-    async fn owed_periods(&self, scope: RegionCode, person: &NationalId, cleared_since: Date) -> Result<Vec<OwedPeriod>, StoreError> {
+    async fn owed_periods(
+        &self,
+        scope: RegionCode,
+        person: &NationalId,
+        cleared_since: Date,
+    ) -> Result<(PersonRecord, Vec<OwedPeriod>), StoreError> {
         let person = *person;
-        self.read(move |conn| Ok(owed_periods(&chains(conn, scope, &person)?, cleared_since))).await
+        self.read(move |conn| {
+            let (record, chains) = person_chains(conn, scope, &person)?;
+            Ok((record, owed_periods(&chains, cleared_since)))
+        })
+        .await
     }
 
     async fn plannable(&self, scope: RegionCode, person: &NationalId, agreed_on: Date) -> Result<Vec<PlanPeriod>, StoreError> {

@@ -22,7 +22,8 @@ use yibao_engine::{Instalment, OwedPeriod, PLAN_PAYMENTS_MAX, PLAN_PERIODS_MAX, 
 use crate::{Actor, ContributionKind, StoreError};
 
 /// A period's chain of records of a person and kind, summed: what it bills, what is paid,
-/// and when its last record was written.
+/// and when the last record that paid anything was written here (`None` when only the
+/// legacy system's records, loaded at go-live, paid it: it was paid before go-live).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Chain {
     pub kind: ContributionKind,
@@ -30,7 +31,7 @@ pub struct Chain {
     pub region: RegionCode,
     pub due_fen: Fen,
     pub paid_fen: Fen,
-    pub last_recorded_at: time::OffsetDateTime,
+    pub last_paid_at: Option<time::OffsetDateTime>,
 }
 
 impl Chain {
@@ -41,14 +42,17 @@ impl Chain {
 }
 
 /// The periods the standing check needs: those owed now, and those paid in full on or
-/// after `cleared_since` (the day they were paid decides when benefits resumed).
+/// after `cleared_since` (the day they were paid decides when benefits resumed). A period
+/// is paid in full on the day of the record that completed it: the last that paid
+/// anything (a later record of nothing changes nothing), or before go-live when only the
+/// legacy system's records paid it.
 #[must_use]
 pub fn owed_periods(chains: &[Chain], cleared_since: Date) -> Vec<OwedPeriod> {
     chains
         .iter()
         .filter_map(|chain| {
             let owed_fen = chain.owed_fen();
-            let cleared_on = owed_fen.is_zero().then(|| yibao_domain::city_day(chain.last_recorded_at));
+            let cleared_on = owed_fen.is_zero().then(|| chain.last_paid_at.map_or(Date::MIN, yibao_domain::city_day));
             match cleared_on {
                 Some(day) if day < cleared_since || chain.due_fen.is_zero() => None,
                 _ => Some(OwedPeriod { kind: chain.kind, period: chain.period, owed_fen, cleared_on }),
@@ -230,14 +234,15 @@ pub fn in_plan(person: &NationalId, kind: ContributionKind, period: Period, by_c
 
 /// Repayment plans, in the caller's region scope.
 pub trait ArrearsStore: Send + Sync + 'static {
-    /// The periods the person owes, and those paid in full on or after `cleared_since`, in
-    /// every county they were insured in (a period's chain stays where it began).
+    /// The person as recorded, with the periods they owe and those paid in full on or after
+    /// `cleared_since`, in every county of `scope` they were insured in (a period's chain
+    /// stays where it began): what the standing check reads, in one read.
     fn owed_periods(
         &self,
         scope: RegionCode,
         person: &NationalId,
         cleared_since: Date,
-    ) -> impl Future<Output = Result<Vec<OwedPeriod>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<(crate::PersonRecord, Vec<OwedPeriod>), StoreError>> + Send;
     /// The periods a plan agreed on `agreed_on` would take, as [`plan_periods`] chooses them.
     fn plannable(
         &self,
