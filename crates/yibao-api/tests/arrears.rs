@@ -562,13 +562,11 @@ async fn a_person_who_moved_county_has_the_arrears_of_the_county_left_planned_by
     let accountant = api.sign_in("accountant").await;
     let admin = api.sign_in("admin").await;
     let part = json!({ "kind": "resident", "period": "2025", "paid": "100" });
-    let (status, _) =
-        api.call("POST", "/api/persons/419921198001010510/contributions", Auth::Token(&accountant), Some(part)).await;
+    let (status, _) = api.call("POST", "/api/persons/419921198001010510/contributions", Auth::Token(&accountant), Some(part)).await;
     assert_eq!(status, StatusCode::CREATED);
     let to_west =
         json!({ "on": "2026-06-01", "region": "419922", "household_id": "HH-W1", "scheme": "resident", "category": "resident", "tier": 3 });
-    let (status, moved) =
-        api.call("POST", "/api/persons/419921198001010510/coverage-changes", Auth::Token(&admin), Some(to_west)).await;
+    let (status, moved) = api.call("POST", "/api/persons/419921198001010510/coverage-changes", Auth::Token(&admin), Some(to_west)).await;
     assert_eq!(status, StatusCode::OK, "{moved}");
     let plan = "/api/persons/419921198001010510/arrears-plan".to_owned();
     // The new county's clerk sees what the person owes where it was booked, and agrees it.

@@ -122,7 +122,7 @@ impl App {
     /// The standing of a person's benefits on the date of service `on`: of the scheme of
     /// the spell in force that day, under the arrears rule of its county in force that day.
     /// One read of the person with the periods they owe (and those paid within the longest
-    /// waiting days a pack may set, 366); their plans only when something was owed.
+    /// waiting days a pack may set, 366); their plans only when a plan could lift a suspension.
     pub(crate) async fn standing_of(&self, person_id: &NationalId, on: Date) -> Result<(yibao_store::PersonRecord, Standing), AppError> {
         let city = self.policy().region;
         let cleared_since = on.saturating_sub(time::Duration::days(366));
@@ -150,11 +150,12 @@ impl App {
         if rule.suspend_after_days.is_none() {
             return Ok(Standing::InForce);
         }
-        let plans = if rule.resume_on_plan && owed.iter().any(|p| p.cleared_on.is_none_or(|day| day > on)) {
-            store!(self, plans_of(self.policy().region, &person.person_id))?.iter().map(PlanRecord::standing).collect()
-        } else {
-            Vec::new()
-        };
+        let standing = yibao_engine::standing_on(on, coverage.scheme, owed, &[], &rule);
+        // Only a suspension a plan could lift reads the person's plans.
+        if standing == Standing::InForce || !rule.resume_on_plan {
+            return Ok(standing);
+        }
+        let plans: Vec<_> = store!(self, plans_of(self.policy().region, &person.person_id))?.iter().map(PlanRecord::standing).collect();
         Ok(yibao_engine::standing_on(on, coverage.scheme, owed, &plans, &rule))
     }
 
