@@ -8,26 +8,7 @@ use yibao_store::{ContributionKind, ContributionRecord, ContributionStore as _, 
 
 use crate::{App, AppError, Period, Principal, roles, store};
 
-/// The coverage a period is billed under (R-ENR-5): of the person's spells that reach into
-/// it, the earliest of the scheme the contribution is for (a month of an earlier spell is
-/// billed as the person was insured then: scheme, category, county), else the earliest
-/// that reaches into it; `None` when no spell reaches into it (nothing is due for a period
-/// the person was not insured in).
-pub(crate) fn coverage_for_period(
-    person: &yibao_store::PersonRecord,
-    kind: ContributionKind,
-    period: Period,
-) -> Option<&yibao_engine::Coverage> {
-    let (first, last) = (period.first_day(), period.last_day());
-    let scheme = match kind {
-        ContributionKind::Employee | ContributionKind::Maternity => yibao_domain::Scheme::Employee,
-        ContributionKind::Resident | ContributionKind::Supplementary => yibao_domain::Scheme::Resident,
-    };
-    let spells = person.history.iter().map(|past| &past.coverage).chain(std::iter::once(&person.coverage));
-    let reaching: Vec<&yibao_engine::Coverage> =
-        spells.filter(|c| c.coverage_from <= last && c.coverage_until.is_none_or(|until| until >= first)).collect();
-    reaching.iter().find(|c| c.scheme == scheme).or(reaching.first()).copied()
-}
+pub(crate) use yibao_store::coverage_for_period;
 
 /// A contribution to record: the kind, the period as written, what was paid.
 #[derive(Clone, Debug, PartialEq, Eq)]

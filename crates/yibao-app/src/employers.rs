@@ -127,6 +127,7 @@ impl App {
         let mut seen = std::collections::HashSet::with_capacity(wages.len());
         let policy = self.policy();
         let (mut lines, mut bills) = (Vec::with_capacity(wages.len()), Vec::with_capacity(wages.len() * 2));
+        let mut spells = Vec::with_capacity(wages.len());
         for (index, line) in wages.into_iter().enumerate() {
             let at = |message: String| format!("line {}: {message}", index + 1);
             if !seen.insert(line.person_id) {
@@ -198,9 +199,10 @@ impl App {
                 employee_booked_in: None,
                 maternity_booked_in: None,
             });
+            spells.push(coverage.clone());
         }
         let due_on = yibao_engine::payment_due_on(&policy, employer.region, period)?;
-        let declaration = NewDeclaration { employer: employer.code, period, due_on, lines, bills };
+        let declaration = NewDeclaration { employer: employer.code, period, due_on, lines, bills, spells };
         Ok(store!(self, declare(&principal.actor(source, self.now()), scope, declaration))?)
     }
 

@@ -126,6 +126,7 @@ catalogue! {
     "declaration.bad_lines" => "缴费申报的职工人数不正确：{detail}", DETAIL;
     "declaration.bad_period" => "申报月份不正确：{detail}", DETAIL;
     "declaration.bad_wage" => "申报工资不正确：{detail}", DETAIL;
+    "declaration.changed" => "申报期间该职工的参保信息已变更，未写入任何数据，请重新申报该月：{detail}", DETAIL;
     "declaration.duplicate_person" => "同一职工在一份申报中出现两次：{detail}", DETAIL;
     "declaration.exists" => "该单位本月已申报，一个月只申报一次：{detail}", DETAIL;
     "declaration.failure" => INTERNAL_ZH, INTERNAL_EN;

@@ -438,16 +438,8 @@ impl App {
         if input.scheme == Scheme::Employee && input.category == PersonCategory::Retired {
             self.check_retirement_years(scope, person_id, input.region, input.on).await?;
         }
-        // The months beginning on or after the change are billed under the new coverage: a
-        // change of what bills them (scheme, county, category, tier) may not follow a month
-        // an employer declared; a new household alone may.
-        let current = store!(self, person(scope, person_id))?.coverage;
-        let asked_tier = current.tier_history.as_ref().map(|h| h.changes.last().map_or(h.initial, |c| c.tier));
-        let bills_alike =
-            current.scheme == input.scheme && current.region == input.region && current.category == input.category && asked_tier == tier;
-        if !bills_alike {
-            self.check_not_declared_from(scope, person_id, first_month_from(input.on), "a coverage change on", input.on).await?;
-        }
+        // A change of what bills a month an employer declared is the store's to refuse, in
+        // its transaction (`person.declared_after`, `yibao_store::employer::rebilled_from_change`).
         let change = yibao_engine::CoverageChange {
             on: input.on,
             region: input.region,
@@ -511,7 +503,6 @@ impl App {
             return Err(AppError::bad_request("person.bad_date", format!("a death on {died_on} is before the person was born")));
         }
         // Billed months start after the day of death are no longer due.
-        self.check_not_declared_from(scope, person_id, yibao_domain::first_of_next_month(died_on), "a death on", died_on).await?;
         Ok(store!(self, record_death(&principal.actor(source, self.now()), scope, person_id, died_on))?)
     }
 
@@ -529,39 +520,8 @@ impl App {
         if until > latest {
             return Err(AppError::bad_request("person.bad_date", format!("coverage cannot be ended after {latest}")));
         }
-        let after = until.next_day().unwrap_or(until);
-        self.check_not_declared_from(scope, person_id, first_month_from(after), "coverage ending on", until).await?;
         Ok(store!(self, end_coverage(&principal.actor(source, self.now()), scope, person_id, until))?)
     }
-
-    /// Refuses a change that would leave a month an employer declared for the person
-    /// billed under coverage they no longer have (`person.declared_after`): the months
-    /// from `from` on (those billed under the coverage the change ends) must not be on a
-    /// declaration. Such a month is the employer's to correct with the bureau first.
-    async fn check_not_declared_from(
-        &self,
-        scope: RegionCode,
-        person_id: &NationalId,
-        from: Date,
-        what: &str,
-        on: Date,
-    ) -> Result<(), AppError> {
-        let month = crate::Period::Month(from.year(), from.month());
-        if let Some((employer, period)) = store!(self, declared_from(scope, person_id, month))? {
-            return Err(AppError::unprocessable(
-                "person.declared_after",
-                format!(
-                    "{what} {on} is before {period}, which employer {employer} declared for {person_id} as an employee: the month would stay billed under coverage that ended"
-                ),
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// The first day of the first month that begins on or after `day`.
-fn first_month_from(day: Date) -> Date {
-    if day.day() == 1 { day } else { yibao_domain::first_of_next_month(day) }
 }
 
 /// The tiers to choose from, as a person reads them ("1, 2, 3").

@@ -22,6 +22,7 @@ mod period;
 mod region;
 mod register;
 mod scheme;
+mod spreadsheet;
 
 pub use catalogue::{CatalogueClass, ItemCode, ItemCodeError, ItemKind, MEDICAL_CODE_MAX_LEN, is_diagnosis_code, is_procedure_code};
 pub use dates::{CITY_OFFSET, DATE_FORMAT, add_months, city_day, first_of_next_month, parse_date};
@@ -35,3 +36,4 @@ pub use register::{
     PhysicianCode, RegisterError, is_register_char, parse_address, parse_card_no,
 };
 pub use scheme::{AssistanceGroup, ClaimKind, DeliveryKind, InstitutionLevel, PersonCategory, Place, Scheme, Tier, TierError, TwoDisease};
+pub use spreadsheet::spreadsheet_text;

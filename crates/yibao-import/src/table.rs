@@ -79,13 +79,15 @@ pub fn error_report_csv(errors: &[RowError]) -> String {
 }
 
 /// Rows as a CSV file in UTF-8 with a byte-order mark (so that a spreadsheet opens the
-/// Chinese text as it is), quoted where they must be.
+/// Chinese text as it is), quoted where they must be, no cell a formula.
 pub(crate) fn csv_with_bom(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
     let write = || -> Result<Vec<u8>, Box<dyn std::error::Error>> {
         let mut writer = csv::Writer::from_writer(Vec::new());
         writer.write_record(header)?;
         for row in rows {
-            writer.write_record(&row)?;
+            // A legacy file's cell echoed back (a key, a message quoting it) is never run
+            // as a formula by the spreadsheet the legacy team opens the file in.
+            writer.write_record(row.iter().map(|cell| yibao_domain::spreadsheet_text(cell).into_owned()))?;
         }
         Ok(writer.into_inner()?)
     };
@@ -280,5 +282,13 @@ mod tests {
             message: "'2024-13-01', not a date".into(),
         }]);
         assert_eq!(report, "\u{feff}line,column,key,message\n7,begndate,,\"'2024-13-01', not a date\"\n");
+        // A key from the legacy file that a spreadsheet would run is written as text.
+        let report = error_report_csv(&[RowError {
+            line: 8,
+            column: Some("psn_no".into()),
+            key: Some("=HYPERLINK(\"http://x\")".into()),
+            message: "@SUM(1)".into(),
+        }]);
+        assert_eq!(report, "\u{feff}line,column,key,message\n8,psn_no,\"'=HYPERLINK(\"\"http://x\"\")\",'@SUM(1)\n");
     }
 }

@@ -1640,6 +1640,10 @@ pub async fn run_employers<S: Store + yibao_store::FundStore + yibao_store::Cont
     };
     let maternity_json =
         serde_json::to_string(&yibao_engine::MaternityContribution { base: Fen::new(800_000), employer: Fen::new(4_000) }).expect("json");
+    let mut spells = Vec::new();
+    for id in &ids {
+        spells.push(store.person(city, id).await.expect("person").coverage);
+    }
     let declaration = NewDeclaration {
         employer: code,
         period: period("2026-02"),
@@ -1669,7 +1673,14 @@ pub async fn run_employers<S: Store + yibao_store::FundStore + yibao_store::Cont
             bill(ids[0], ContributionKind::Maternity, 4_000, maternity_json),
             bill(ids[1], ContributionKind::Employee, 40_000, employee_breakdown(500_000)),
         ],
+        spells: spells.clone(),
     };
+    // A line billed under a spell the person no longer has (a change committed between the
+    // reading and the writing) is refused, and nothing of the declaration is written.
+    let mut stale = declaration.clone();
+    stale.spells[1].category = PersonCategory::Retired;
+    let refused = store.declare(&clerk(EAST), region(EAST), stale).await;
+    assert!(matches!(&refused, Err(e) if e.code() == "declaration.changed"), "{refused:?}");
     let declared = store.declare(&clerk(EAST), region(EAST), declaration.clone()).await.expect("declare");
     assert_eq!((declared.due_fen, declared.owed_fen), (Fen::new(108_000), Fen::new(108_000)));
     assert!(declared.lines.iter().all(|line| line.employee_booked_in == Some(region(EAST))), "{:?}", declared.lines);
@@ -1704,13 +1715,28 @@ pub async fn run_employers<S: Store + yibao_store::FundStore + yibao_store::Cont
             maternity_booked_in: None,
         }],
         bills: vec![bill(ids[1], ContributionKind::Employee, 40_000, employee_breakdown(500_000))],
+        spells: vec![spells[1].clone()],
     };
     let poached = store.declare(&clerk(EAST), region(EAST), poach).await;
     assert!(matches!(&poached, Err(e) if e.code() == "declaration.person_declared"), "{poached:?}");
     assert_eq!(store.employers(region(EAST), 0).await.expect("list").0, 2, "{:?}", store.employers(city, 0).await);
     assert_eq!(store.employers(city, 1).await.expect("list").1.len(), 1, "the second page");
-    assert_eq!(store.declared_from(city, &ids[1], period("2026-01")).await.expect("declared"), Some((code, period("2026-02"))));
-    assert_eq!(store.declared_from(city, &ids[1], period("2026-03")).await.expect("declared"), None);
+    // A death, an end of coverage or a change of what bills the month, dated before a
+    // declared month, is refused in the store's transaction; a new household alone is not.
+    let died = store.record_death(&clerk(EAST), region(EAST), &ids[1], date!(2026 - 01 - 20)).await;
+    assert!(matches!(&died, Err(e) if e.code() == "person.declared_after"), "{died:?}");
+    let ended = store.end_coverage(&clerk(EAST), region(EAST), &ids[1], date!(2026 - 01 - 31)).await;
+    assert!(matches!(&ended, Err(e) if e.code() == "person.declared_after"), "{ended:?}");
+    let to_resident = yibao_engine::CoverageChange {
+        on: date!(2026 - 02 - 01),
+        region: region(EAST),
+        scheme: Scheme::Resident,
+        category: PersonCategory::Resident,
+        tier: Some(Tier::new(3).expect("tier")),
+        household_changes: false,
+    };
+    let changed = store.change_coverage(&clerk(EAST), region(EAST), &ids[1], to_resident, hh("HH-WORK")).await;
+    assert!(matches!(&changed, Err(e) if e.code() == "person.declared_after"), "{changed:?}");
     let listed = store.declarations_of(region(EAST), &code).await.expect("declarations");
     assert_eq!((listed.len(), listed[0].owed_fen), (1, Fen::new(108_000)));
 

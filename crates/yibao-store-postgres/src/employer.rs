@@ -72,6 +72,31 @@ pub(crate) async fn check_not_declared(tx: &mut PgConnection, contribution: &New
     }
 }
 
+/// Refuses a change of the person's coverage that would re-bill a month an employer
+/// declared for them, from `from` on (`person.declared_after`). Called with the person's
+/// row locked: a declaration locks it too (its bills), so one waits for the other and
+/// then sees it.
+pub(crate) async fn check_not_declared_from(
+    tx: &mut PgConnection,
+    person: &NationalId,
+    from: Option<Period>,
+    on: time::Date,
+) -> Result<(), StoreError> {
+    let Some(from) = from else { return Ok(()) };
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT employer_code, period FROM declared_months WHERE person_id = $1 AND period >= $2 ORDER BY period COLLATE \"C\" LIMIT 1",
+    )
+    .bind(person.as_str())
+    .bind(from.to_string())
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(backend)?;
+    match row {
+        Some((employer, period)) => Err(yibao_store::employer::declared_after(person, on, period_of(&period)?, &employer)),
+        None => Ok(()),
+    }
+}
+
 async fn employer_in(tx: &mut PgConnection, scope: RegionCode, code: &EmployerCode) -> Result<EmployerRecord, StoreError> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {EMPLOYER_COLUMNS} FROM employers WHERE code = $1")))
         .bind(code.as_str())
@@ -185,26 +210,6 @@ impl EmployerStore for PostgresStore {
         Ok((u64::try_from(total).unwrap_or(0), page))
     }
 
-    async fn declared_from(
-        &self,
-        scope: RegionCode,
-        person: &NationalId,
-        from: Period,
-    ) -> Result<Option<(EmployerCode, Period)>, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
-        person_region(&mut tx, scope, person).await?;
-        let row: Option<(String, String)> = sqlx::query_as(
-            "SELECT employer_code, period FROM declared_months WHERE person_id = $1 AND period >= $2 ORDER BY period COLLATE \"C\" LIMIT 1",
-        )
-        .bind(person.as_str())
-        .bind(from.to_string())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(backend)?;
-        tx.commit().await.map_err(backend)?;
-        row.map(|(code, period)| Ok((code_of(&code)?, period_of(&period)?))).transpose()
-    }
-
     async fn declare(&self, actor: &Actor, scope: RegionCode, declaration: NewDeclaration) -> Result<DeclarationRecord, StoreError> {
         let mut tx = self.write().await?;
         let employer = employer_in(&mut tx, scope, &declaration.employer).await?;
@@ -257,6 +262,16 @@ impl EmployerStore for PostgresStore {
             if let Some(line) = lines.iter_mut().find(|line| line.person_id == record.person_id) {
                 line.booked(record.kind, record.region);
             }
+        }
+        // Each line's spell as it was billed is the person's spell of the month now, read
+        // under the lock its bill took (a coverage change waits for it, or went first).
+        if declaration.spells.len() != lines.len() {
+            return Err(StoreError::Invalid("a declaration carries the spell of each line".into()));
+        }
+        for (line, spell) in lines.iter().zip(&declaration.spells) {
+            let region = person_region(&mut tx, city, &line.person_id).await?;
+            let person = crate::load_person(&mut tx, region, &line.person_id, false).await?;
+            yibao_store::employer::check_billed_spell(&person, period, spell)?;
         }
         let due_fen: Fen = lines.iter().map(|l| l.employee_due_fen + l.maternity_due_fen).sum();
         let mut record = DeclarationRecord {

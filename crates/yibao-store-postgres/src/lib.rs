@@ -670,6 +670,7 @@ async fn close_coverage_in(
     let (action, detail) = record.close_coverage(end, on)?;
     let settled = settled_from(tx, region, person, on.year()).await?;
     yibao_store::check_no_claims_after(on, settled.iter().map(String::as_str))?;
+    crate::employer::check_not_declared_from(tx, person, Some(yibao_store::employer::rebilled_from_end(end, on)), on).await?;
     record.updated_at = actor.at;
     sqlx::query("UPDATE persons SET coverage = $1::jsonb, died_on = $2, updated_at = $3 WHERE region_code = $4 AND person_id = $5")
         .bind(json(&record.coverage)?)
@@ -712,6 +713,8 @@ async fn change_coverage_in(
     if let Some(died_on) = record.died_on {
         return Err(yibao_store::deceased(died_on));
     }
+    crate::employer::check_not_declared_from(tx, person, yibao_store::employer::rebilled_from_change(&record.coverage, &change), change.on)
+        .await?;
     // A household is a county's: the same id in another county is another household.
     let change = yibao_engine::CoverageChange { household_changes: household != record.household_id || change.region != region, ..change };
     let (mut ended, next) = yibao_engine::change_coverage(&record.coverage, &record.history, &change)

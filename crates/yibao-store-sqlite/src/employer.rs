@@ -64,6 +64,28 @@ pub(crate) fn check_not_declared(conn: &Connection, contribution: &NewContributi
     }
 }
 
+/// Refuses a change of the person's coverage that would re-bill a month an employer
+/// declared for them, from `from` on (`person.declared_after`), inside the writer's
+/// transaction: a declaration and the change never both land.
+pub(crate) fn check_not_declared_from(
+    conn: &Connection,
+    person: &NationalId,
+    from: Option<Period>,
+    on: time::Date,
+) -> Result<(), StoreError> {
+    let Some(from) = from else { return Ok(()) };
+    let declared = query_opt(
+        conn,
+        "SELECT employer_code, period FROM declared_months WHERE person_id = ?1 AND period >= ?2 ORDER BY period LIMIT 1",
+        params![person.as_str(), from.to_string()],
+        |row| Ok((col::<String>(row, 0)?, yibao_store::stored::period_of(&col::<String>(row, 1)?)?)),
+    )?;
+    match declared {
+        Some((employer, period)) => Err(yibao_store::employer::declared_after(person, on, period, &employer)),
+        None => Ok(()),
+    }
+}
+
 fn employer_in(conn: &Connection, scope: RegionCode, code: &EmployerCode) -> Result<EmployerRecord, StoreError> {
     query_opt(conn, &format!("SELECT {EMPLOYER_COLUMNS} FROM employers WHERE code = ?1"), [code.as_str()], employer_from_row)?
         .filter(|employer| scope.contains(employer.region))
@@ -174,28 +196,6 @@ impl EmployerStore for SqliteStore {
         .await
     }
 
-    async fn declared_from(
-        &self,
-        scope: RegionCode,
-        person: &NationalId,
-        from: Period,
-    ) -> Result<Option<(EmployerCode, Period)>, StoreError> {
-        let person = *person;
-        self.read(move |conn| {
-            locate(conn, scope, &person)?;
-            query_opt(
-                conn,
-                "SELECT employer_code, period FROM declared_months WHERE person_id = ?1 AND period >= ?2 ORDER BY period LIMIT 1",
-                params![person.as_str(), from.to_string()],
-                |row| {
-                    let code = EmployerCode::parse(&col::<String>(row, 0)?).map_err(|e| StoreError::Backend(e.to_string()))?;
-                    Ok((code, yibao_store::stored::period_of(&col::<String>(row, 1)?)?))
-                },
-            )
-        })
-        .await
-    }
-
     async fn declare(&self, actor: &Actor, scope: RegionCode, declaration: NewDeclaration) -> Result<DeclarationRecord, StoreError> {
         let actor = actor.clone();
         self.write(move |conn| {
@@ -224,6 +224,14 @@ impl EmployerStore for SqliteStore {
             // The bills are the persons' own records; a person who moved since stays billed
             // where the period's chain is (R-ENR-5).
             let city = employer.region.city();
+            if declaration.spells.len() != declaration.lines.len() {
+                return Err(StoreError::Invalid("a declaration carries the spell of each line".into()));
+            }
+            // Each line's spell as it was billed is the person's spell of the month now.
+            for (line, spell) in declaration.lines.iter().zip(&declaration.spells) {
+                let (_, person) = locate(conn, city, &line.person_id)?;
+                yibao_store::employer::check_billed_spell(&person, period, spell)?;
+            }
             let mut lines = declaration.lines;
             for bill in declaration.bills {
                 crate::arrears::check_not_in_plan(conn, &bill.person_id, bill.kind, bill.period, false)?;

@@ -701,6 +701,7 @@ fn close_coverage_in(
     let (region, mut record) = locate(conn, scope, person)?;
     let (action, detail) = record.close_coverage(end, on)?;
     yibao_store::check_no_claims_after(on, settled_from(conn, region, person, on.year())?.iter().map(String::as_str))?;
+    crate::employer::check_not_declared_from(conn, person, Some(yibao_store::employer::rebilled_from_end(end, on)), on)?;
     record.updated_at = actor.at;
     exec(
         conn,
@@ -725,6 +726,12 @@ fn change_coverage_in(
     if let Some(died_on) = record.died_on {
         return Err(yibao_store::deceased(died_on));
     }
+    crate::employer::check_not_declared_from(
+        conn,
+        person,
+        yibao_store::employer::rebilled_from_change(&record.coverage, &change),
+        change.on,
+    )?;
     // A household is a county's: the same id in another county is another household.
     let change = CoverageChange { household_changes: household != record.household_id || change.region != region, ..change };
     let (mut ended, next) = yibao_engine::change_coverage(&record.coverage, &record.history, &change)

@@ -95,6 +95,8 @@ pub struct NewDeclaration {
     pub lines: Vec<DeclarationLine>,
     /// One bill per line and kind, paid nothing.
     pub bills: Vec<NewContribution>,
+    /// The spell each line (in order) was billed under ([`check_billed_spell`]).
+    pub spells: Vec<yibao_engine::Coverage>,
 }
 
 /// How a declaration was paid.
@@ -236,18 +238,10 @@ pub trait EmployerStore: Send + Sync + 'static {
     /// A page of the scope's employers by code, at most [`EMPLOYERS_LIMIT`] from `offset`,
     /// and how many there are in all.
     fn employers(&self, scope: RegionCode, offset: u32) -> impl Future<Output = Result<(u64, Vec<EmployerRecord>), StoreError>> + Send;
-    /// The first month from `from` on that an employer declared for the person, and which
-    /// employer: a death or a coverage change dated before it would leave the month billed
-    /// under coverage the person no longer has.
-    fn declared_from(
-        &self,
-        scope: RegionCode,
-        person: &NationalId,
-        from: Period,
-    ) -> impl Future<Output = Result<Option<(EmployerCode, Period)>, StoreError>> + Send;
     /// Records a declaration and its bills in one transaction (`employer.declare`). One
     /// declaration a month: another is `declaration.exists`; a person's month is declared
-    /// by one employer: another's is `declaration.person_declared`.
+    /// by one employer: another's is `declaration.person_declared`; a line whose person's
+    /// spell of the month changed since it was billed is `declaration.changed`.
     fn declare(
         &self,
         actor: &Actor,
@@ -297,4 +291,70 @@ pub fn declared_elsewhere(person: &NationalId, period: Period, employer: &str, b
     } else {
         StoreError::PersonDeclared(format!("{period} of {person} is declared already by employer {employer}"))
     }
+}
+
+/// The first month a coverage change of `current` re-bills: the months beginning on or after
+/// the change are billed under the new coverage, so a change of what bills them (scheme,
+/// county, category, tier) may not follow a month an employer declared; a new household
+/// alone bills them alike (`None`).
+#[must_use]
+pub fn rebilled_from_change(current: &yibao_engine::Coverage, change: &yibao_engine::CoverageChange) -> Option<Period> {
+    let current_tier = current.tier_history.as_ref().map(|h| h.changes.last().map_or(h.initial, |c| c.tier));
+    let bills_alike = current.scheme == change.scheme
+        && current.region == change.region
+        && current.category == change.category
+        && current_tier == change.tier;
+    (!bills_alike).then(|| first_month_from(change.on))
+}
+
+/// The first month no longer covered after a death on, or coverage ending on, `on`.
+#[must_use]
+pub fn rebilled_from_end(end: crate::CoverageEnd, on: Date) -> Period {
+    match end {
+        crate::CoverageEnd::Death => {
+            let next = yibao_domain::first_of_next_month(on);
+            Period::Month(next.year(), next.month())
+        }
+        crate::CoverageEnd::Until => first_month_from(on.next_day().unwrap_or(on)),
+    }
+}
+
+/// The month that begins on `day`, or the next one.
+fn first_month_from(day: Date) -> Period {
+    let day = if day.day() == 1 { day } else { yibao_domain::first_of_next_month(day) };
+    Period::Month(day.year(), day.month())
+}
+
+/// The refusal of a change that would leave `period`, which `employer` declared for the
+/// person, billed under coverage they no longer have (`person.declared_after`): the
+/// employer's to correct with the bureau first.
+#[must_use]
+pub fn declared_after(person: &NationalId, on: Date, period: Period, employer: &str) -> StoreError {
+    StoreError::Refused {
+        code: "person.declared_after",
+        message: format!(
+            "a change on {on} is before {period}, which employer {employer} declared for {person} as an employee: the month would stay billed under coverage that ended"
+        ),
+    }
+}
+
+/// The spell a declared month of the person is billed under: their coverage of the month
+/// as `crate::coverage_for_period` finds it, and whether they died before it. A declaration
+/// carries the spell each line was billed under; the store compares it, under the
+/// person's lock, with the spell it reads now (`declaration.changed`), so a change
+/// committed between the reading and the writing never leaves a month billed under
+/// coverage the person no longer has.
+pub fn check_billed_spell(person: &crate::PersonRecord, period: Period, billed: &yibao_engine::Coverage) -> Result<(), StoreError> {
+    let now = crate::coverage_for_period(person, ContributionKind::Employee, period);
+    let dead = person.died_on.is_some_and(|died_on| period.first_day() > died_on);
+    if dead || now != Some(billed) {
+        return Err(StoreError::Refused {
+            code: "declaration.changed",
+            message: format!(
+                "{}'s coverage changed while {period} was being declared: nothing was written; declare the month again",
+                person.person_id
+            ),
+        });
+    }
+    Ok(())
 }

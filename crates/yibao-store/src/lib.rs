@@ -265,6 +265,21 @@ pub fn check_no_claims_after<'a>(until: Date, settlements: impl IntoIterator<Ite
     }
 }
 
+/// The coverage a period is billed under (R-ENR-5): of the person's spells that reach into
+/// it, the earliest of the scheme the contribution is for (a month of an earlier spell is
+/// billed as the person was insured then: scheme, category, county), else the earliest
+/// that reaches into it; `None` when no spell reaches into it (nothing is due for a period
+/// the person was not insured in).
+#[must_use]
+pub fn coverage_for_period(person: &PersonRecord, kind: ContributionKind, period: yibao_domain::Period) -> Option<&Coverage> {
+    let (first, last) = (period.first_day(), period.last_day());
+    let scheme = yibao_engine::scheme_of(kind);
+    let spells = person.history.iter().map(|past| &past.coverage).chain(std::iter::once(&person.coverage));
+    let reaching: Vec<&Coverage> =
+        spells.filter(|c| c.coverage_from <= last && c.coverage_until.is_none_or(|until| until >= first)).collect();
+    reaching.iter().find(|c| c.scheme == scheme).or(reaching.first()).copied()
+}
+
 /// A change refused because the person has died (`person.deceased`).
 #[must_use]
 pub fn deceased(died_on: Date) -> StoreError {

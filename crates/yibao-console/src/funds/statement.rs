@@ -262,17 +262,11 @@ pub async fn show(State(state): State<App>, user: ConsoleUser, Query(q): Query<P
 }
 
 /// A CSV field, quoted when it holds a separator, a quote or a line break (RFC 4180). A
-/// text a spreadsheet would run as a formula (`=`, `+`, `@`, a tab or carriage return, or
-/// `-` before anything but a number: a claim id or a name the caller chose) is written with
-/// a leading apostrophe, so it opens as the text it is.
+/// text a spreadsheet would run as a formula is written as text
+/// ([`yibao_domain::spreadsheet_text`]).
 fn csv_field(text: &str) -> String {
-    let formula = match text.chars().next() {
-        Some('=' | '+' | '@' | '\t' | '\r') => true,
-        Some('-') => text[1..].parse::<f64>().is_err(),
-        _ => false,
-    };
-    let text = if formula { format!("'{text}") } else { text.to_owned() };
-    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text }
+    let text = yibao_domain::spreadsheet_text(text);
+    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.into_owned() }
 }
 
 /// One CSV line of `cells` (quoted where needed, CRLF): every console CSV writes its rows so.
