@@ -18,11 +18,18 @@ use yibao_policy::Policy;
 use yibao_store::{AccessStore, Actor, NewInstitution, NewStaff, Role};
 use yibao_store_sqlite::SqliteStore;
 
+// Arrears and the benefits they suspend, under a clock the tests move (issue 16 item 4).
+#[path = "api/arrears.rs"]
+mod arrears;
+
 const EAST_PERSON: &str = "41992119620314004X";
 const WEST_PERSON: &str = "419922197806025527";
 
 struct Api {
     router: axum::Router,
+    /// The clock the application reads, as Unix seconds, when the test moves it
+    /// ([`api_moving`]); `None` for the system clock.
+    clock: Option<Arc<std::sync::atomic::AtomicI64>>,
 }
 
 enum Auth<'a> {
@@ -58,6 +65,11 @@ impl Api {
         let status = response.status();
         let bytes = axum::body::to_bytes(response.into_body(), 16 * 1024 * 1024).await.expect("body");
         (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    /// Moves the application's clock to `at` (an [`api_moving`] API only).
+    fn set_now(&self, at: time::OffsetDateTime) {
+        self.clock.as_ref().expect("an API with a clock the test moves").store(at.unix_timestamp(), std::sync::atomic::Ordering::SeqCst);
     }
 
     async fn sign_in(&self, username: &str) -> String {
@@ -119,7 +131,20 @@ async fn setup_postgres() -> (Api, yibao_testpg::TestPostgres) {
 }
 
 fn api(backend: Backend) -> Api {
-    Api { router: yibao_api::app(demo_app(backend)) }
+    Api { router: yibao_api::app(demo_app(backend)), clock: None }
+}
+
+/// The API under `pack` (the demo pack, or one edited from it) with a clock set to `now`
+/// that the test moves ([`Api::set_now`]).
+fn api_moving(backend: Backend, pack: &str, now: time::OffsetDateTime) -> Api {
+    let policy = Policy::from_toml("demo-city.toml", pack).expect("policy");
+    let payment = yibao_app::payment::PaymentPack::parse(yibao_app::payment::DEMO_PAYMENT_PACK).expect("payment pack");
+    let clock = Arc::new(std::sync::atomic::AtomicI64::new(now.unix_timestamp()));
+    let reader = Arc::clone(&clock);
+    let app = App::new(Arc::new(backend), Arc::new(policy)).with_payment_pack(payment).with_clock(Arc::new(move || {
+        time::OffsetDateTime::from_unix_timestamp(reader.load(std::sync::atomic::Ordering::SeqCst)).expect("time")
+    }));
+    Api { router: yibao_api::app(app), clock: Some(clock) }
 }
 
 /// The demo city's application (its policy and payment packs) over `backend`.
@@ -2027,7 +2052,7 @@ async fn versioned(backend: Backend) -> (Api, App) {
     let given = GivenPack { label: "demo-city.toml".into(), text: DEMO_PACK.into(), named: false };
     let installer = yibao_app::Principal::System { name: "test-serve".into(), region: RegionCode::parse("419900").expect("region") };
     let app = App::open_with_policy(Arc::new(backend), &given, Some(&installer)).await.expect("open");
-    (Api { router: yibao_api::app(app.clone()) }, app)
+    (Api { router: yibao_api::app(app.clone()), clock: None }, app)
 }
 
 /// `other` is a second application on the same database, opened before the changes: it
@@ -2884,7 +2909,7 @@ fn movable_clock(start: time::OffsetDateTime) -> (yibao_app::Clock, Arc<std::syn
 
 /// The demo city's API over `backend`, on `clock`.
 fn api_at(backend: Backend, clock: yibao_app::Clock) -> Api {
-    Api { router: yibao_api::app(demo_app(backend).with_clock(clock)) }
+    Api { router: yibao_api::app(demo_app(backend).with_clock(clock)), clock: None }
 }
 
 #[tokio::test]

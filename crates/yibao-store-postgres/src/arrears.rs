@@ -11,7 +11,7 @@ use sqlx::{PgConnection, Row};
 use time::Date;
 use yibao_domain::{Fen, NationalId, Period, RegionCode};
 use yibao_engine::{OwedPeriod, PlanPeriod};
-use yibao_store::arrears::{Chain, check_new_plan, in_plan, owed_periods, plan_open, plan_payment, plan_periods};
+use yibao_store::arrears::{Chain, check_new_plan, decide_instalment, in_plan, owed_periods, plan_open, plan_periods};
 use yibao_store::books::{date_of, date_text};
 use yibao_store::stored::{fen_of, from_json, id_of, kind_of, period_of, time_of, time_text};
 use yibao_store::{Actor, ArrearsStore, ContributionKind, NewContribution, NewPlan, PersonRecord, PlanRecord, PlanStatus, StoreError};
@@ -196,18 +196,7 @@ impl ArrearsStore for PostgresStore {
             .fetch_one(&mut *tx)
             .await
             .map_err(backend)?;
-        let record = PlanRecord {
-            person_id: plan.person_id,
-            seq,
-            region,
-            agreed_on: plan.agreed_on,
-            periods: current,
-            total_fen,
-            schedule: plan.schedule,
-            payments: Vec::new(),
-            status: PlanStatus::Open,
-            recorded_at: actor.at,
-        };
+        let record = PlanRecord::agreed(plan, seq, region, current, total_fen, actor.at);
         let inserted = sqlx::query(
             "INSERT INTO arrears_plans (person_id, seq, region_code, agreed_on, periods, total_fen, schedule, payments, status, recorded_at) \
              VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7::jsonb, $8::jsonb, $9, $10) ON CONFLICT DO NOTHING",
@@ -260,22 +249,10 @@ impl ArrearsStore for PostgresStore {
             .transpose()?
             .ok_or_else(|| StoreError::Refused { code: "arrears.no_plan", message: format!("{person} has no open repayment plan") })?;
         let chains = chains(&mut tx, plan.region.city(), person).await?;
-        let owed: Vec<(PlanPeriod, RegionCode)> = plan
-            .periods
-            .iter()
-            .filter_map(|p| {
-                chains
-                    .iter()
-                    .find(|c| c.kind == p.kind && c.period == p.period)
-                    .map(|c| (PlanPeriod { owed_fen: c.owed_fen(), ..*p }, c.region))
-            })
-            .collect();
-        let periods: Vec<PlanPeriod> = owed.iter().map(|(p, _)| *p).collect();
-        let payment = plan_payment(&plan, &periods, amount, actor.at)?;
-        let mut contributions = Vec::with_capacity(payment.parts.len());
-        for part in &payment.parts {
-            let region = owed.iter().find(|(p, _)| p.kind == part.kind && p.period == part.period).map_or(plan.region, |(_, r)| *r);
-            let (due_fen, breakdown_json) = chain_bill(&mut tx, region, person, part.kind, part.period).await?;
+        let decision = decide_instalment(&plan, &chains, amount, actor.at)?;
+        let mut contributions = Vec::with_capacity(decision.parts.len());
+        for (part, region) in &decision.parts {
+            let (due_fen, breakdown_json) = chain_bill(&mut tx, *region, person, part.kind, part.period).await?;
             contributions.push(NewContribution {
                 person_id: *person,
                 kind: part.kind,
@@ -291,9 +268,9 @@ impl ArrearsStore for PostgresStore {
         for contribution in contributions {
             insert_contribution(&mut tx, actor, city, contribution, &mut audits, false).await?;
         }
-        let rest = periods.iter().map(|p| p.owed_fen).sum::<Fen>() - amount;
+        let payment = decision.payment;
         plan.payments.push(payment.clone());
-        if rest.is_zero() {
+        if decision.completes {
             plan.status = PlanStatus::Completed;
             sqlx::query("DELETE FROM arrears_plan_periods WHERE person_id = $1")
                 .bind(person.as_str())

@@ -5,7 +5,7 @@ use rusqlite::{Connection, Row, params};
 use time::Date;
 use yibao_domain::{Fen, NationalId, Period, RegionCode};
 use yibao_engine::{OwedPeriod, PlanPeriod};
-use yibao_store::arrears::{Chain, check_new_plan, in_plan, owed_periods, plan_payment, plan_periods};
+use yibao_store::arrears::{Chain, check_new_plan, decide_instalment, in_plan, owed_periods, plan_periods};
 use yibao_store::books::{date_of, date_text};
 use yibao_store::stored::{kind_of, period_of};
 use yibao_store::{Actor, ArrearsStore, ContributionKind, NewContribution, NewPlan, PersonRecord, PlanRecord, PlanStatus, StoreError};
@@ -173,18 +173,7 @@ impl ArrearsStore for SqliteStore {
                 |row| col::<i64>(row, 0),
             )?
             .unwrap_or(1);
-            let record = PlanRecord {
-                person_id: plan.person_id,
-                seq,
-                region,
-                agreed_on: plan.agreed_on,
-                periods: current,
-                total_fen,
-                schedule: plan.schedule,
-                payments: Vec::new(),
-                status: PlanStatus::Open,
-                recorded_at: actor.at,
-            };
+            let record = PlanRecord::agreed(plan, seq, region, current, total_fen, actor.at);
             exec(
                 conn,
                 &format!("INSERT INTO arrears_plans ({PLAN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
@@ -221,17 +210,10 @@ impl ArrearsStore for SqliteStore {
             let mut plan = open_plan(conn, &person)?
                 .ok_or_else(|| StoreError::Refused { code: "arrears.no_plan", message: format!("{person} has no open repayment plan") })?;
             let chains = chains(conn, plan.region.city(), &person)?;
-            let owed_now = |plan: &PlanRecord| -> Vec<(PlanPeriod, RegionCode)> {
-                plan.periods.iter().filter_map(|p| chains_owed(&chains, p)).collect()
-            };
-            let owed: Vec<(PlanPeriod, RegionCode)> = owed_now(&plan);
-            let periods: Vec<PlanPeriod> = owed.iter().map(|(p, _)| *p).collect();
-            let payment = plan_payment(&plan, &periods, amount, actor.at)?;
+            let decision = decide_instalment(&plan, &chains, amount, actor.at)?;
             let city = plan.region.city();
-            for part in &payment.parts {
-                let region =
-                    owed.iter().find(|(p, _)| p.kind == part.kind && p.period == part.period).map(|(_, r)| *r).unwrap_or(plan.region);
-                let (due_fen, breakdown_json) = chain_bill(conn, region, &person, part.kind, part.period)?;
+            for (part, region) in &decision.parts {
+                let (due_fen, breakdown_json) = chain_bill(conn, *region, &person, part.kind, part.period)?;
                 let contribution = NewContribution {
                     person_id: person,
                     kind: part.kind,
@@ -242,9 +224,9 @@ impl ArrearsStore for SqliteStore {
                 };
                 insert_contribution(conn, &actor, city, contribution, false)?;
             }
-            let rest: Fen = periods.iter().map(|p| p.owed_fen).sum::<Fen>() - amount;
+            let payment = decision.payment;
             plan.payments.push(payment.clone());
-            if rest.is_zero() {
+            if decision.completes {
                 plan.status = PlanStatus::Completed;
                 exec(conn, "DELETE FROM arrears_plan_periods WHERE person_id = ?1", [person.as_str()])?;
             }
@@ -259,12 +241,4 @@ impl ArrearsStore for SqliteStore {
         })
         .await
     }
-}
-
-/// What a plan's period owes now, from the person's chains, and where its chain is.
-fn chains_owed(chains: &[Chain], period: &PlanPeriod) -> Option<(PlanPeriod, RegionCode)> {
-    chains
-        .iter()
-        .find(|c| c.kind == period.kind && c.period == period.period)
-        .map(|c| (PlanPeriod { owed_fen: c.owed_fen(), ..*period }, c.region))
 }

@@ -220,6 +220,75 @@ pub fn plan_payment(
     Ok(PlanPaymentRecord { paid_on: yibao_domain::city_day(recorded_at), amount_fen: amount, parts, recorded_at })
 }
 
+/// A payment under an open plan as decided over the plan's periods as their chains stand
+/// in the store's transaction: its record, each part with the county its chain is booked
+/// in, and whether it pays the plan off.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstalmentDecision {
+    pub payment: PlanPaymentRecord,
+    pub parts: Vec<(PlanPeriod, RegionCode)>,
+    pub completes: bool,
+}
+
+/// Decides a payment of `amount` under `plan` ([`plan_payment`]) over what its periods owe
+/// in `chains` now.
+pub fn decide_instalment(
+    plan: &PlanRecord,
+    chains: &[Chain],
+    amount: Fen,
+    recorded_at: time::OffsetDateTime,
+) -> Result<InstalmentDecision, StoreError> {
+    let owed: Vec<(PlanPeriod, RegionCode)> = plan
+        .periods
+        .iter()
+        .filter_map(|p| {
+            chains
+                .iter()
+                .find(|c| c.kind == p.kind && c.period == p.period)
+                .map(|c| (PlanPeriod { owed_fen: c.owed_fen(), ..*p }, c.region))
+        })
+        .collect();
+    let periods: Vec<PlanPeriod> = owed.iter().map(|(p, _)| *p).collect();
+    let payment = plan_payment(plan, &periods, amount, recorded_at)?;
+    let parts = payment
+        .parts
+        .iter()
+        .map(|part| {
+            let region = owed.iter().find(|(p, _)| p.kind == part.kind && p.period == part.period).map_or(plan.region, |(_, r)| *r);
+            (*part, region)
+        })
+        .collect();
+    let completes = periods.iter().map(|p| p.owed_fen).sum::<Fen>() == amount;
+    Ok(InstalmentDecision { payment, parts, completes })
+}
+
+impl PlanRecord {
+    /// The plan `plan` as agreed: its number, the county the person is insured in, the
+    /// periods read in the transaction and their total, open with no payment yet.
+    #[must_use]
+    pub fn agreed(
+        plan: NewPlan,
+        seq: i64,
+        region: RegionCode,
+        periods: Vec<PlanPeriod>,
+        total_fen: Fen,
+        at: time::OffsetDateTime,
+    ) -> PlanRecord {
+        PlanRecord {
+            person_id: plan.person_id,
+            seq,
+            region,
+            agreed_on: plan.agreed_on,
+            periods,
+            total_fen,
+            schedule: plan.schedule,
+            payments: Vec::new(),
+            status: PlanStatus::Open,
+            recorded_at: at,
+        }
+    }
+}
+
 /// The refusal of a counter payment (or a declaration) of a period an open plan repays.
 #[must_use]
 pub fn in_plan(person: &NationalId, kind: ContributionKind, period: Period, by_counter: bool) -> StoreError {

@@ -1,159 +1,28 @@
 //! Arrears and the benefits they suspend (issue 16 item 4, R-FIN-4), under a clock the
 //! test moves and packs whose rule differs from the demo's (waiting days, no retroactive
 //! cover): the cases a hostile review found, each kept as a test.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::macros::datetime;
-use tower::ServiceExt;
-use yibao_app::access::{digest, hash_password};
-use yibao_app::{App, Backend};
-use yibao_domain::{InstitutionLevel, RegionCode};
-use yibao_policy::Policy;
-use yibao_store::{AccessStore, Actor, NewInstitution, NewStaff, Role};
-use yibao_store_sqlite::SqliteStore;
+use yibao_app::Backend;
 
-const EAST_PERSON: &str = "41992119620314004X";
-const WEST_PERSON: &str = "419922197806025527";
-const DEMO_PACK: &str = include_str!("../../../policies/demo-city.toml");
+use super::{Api, Auth, EAST_PERSON, WEST_PERSON, code, enrol_both, enrolment, seeded_sqlite};
 
-struct Api {
-    router: axum::Router,
-    clock: Arc<AtomicI64>,
-}
-
-#[allow(dead_code)]
-enum Auth<'a> {
-    None,
-    Token(&'a str),
-    Key(&'a str),
-}
-
-impl Api {
-    async fn call(&self, method: &str, path: &str, auth: Auth<'_>, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = Request::builder().method(method).uri(path).header("content-type", "application/json");
-        request = match auth {
-            Auth::None => request,
-            Auth::Token(t) => request.header("authorization", format!("Bearer {t}")),
-            Auth::Key(k) => request.header("x-api-key", k),
-        };
-        let request = request.body(body.map_or_else(Body::empty, |b| Body::from(b.to_string()))).expect("request");
-        let response = self.router.clone().oneshot(request).await.expect("response");
-        let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), 16 * 1024 * 1024).await.expect("body");
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-    }
-
-    async fn sign_in(&self, username: &str) -> String {
-        let (status, body) = self
-            .call("POST", "/api/session", Auth::None, Some(json!({ "username": username, "password": format!("pw-{username}") })))
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        body["token"].as_str().expect("token").to_owned()
-    }
-
-    fn set_now(&self, at: OffsetDateTime) {
-        self.clock.store(at.unix_timestamp(), Ordering::SeqCst);
-    }
-}
-
-fn code(answer: &(StatusCode, Value)) -> (StatusCode, Option<&str>) {
-    (answer.0, answer.1["code"].as_str())
-}
-
-async fn seeded_sqlite(name: &str) -> SqliteStore {
-    let dir = std::env::temp_dir().join(format!("yibao-hostile-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
-    let store = SqliteStore::open(&dir.join("yibao.db")).await.expect("store");
-    seed(&store).await;
-    store
-}
-
-fn api_with(backend: Backend, pack: &str, now: OffsetDateTime) -> Api {
-    let policy = Policy::from_toml("demo-city.toml", pack).expect("policy");
-    let payment = yibao_app::payment::PaymentPack::parse(yibao_app::payment::DEMO_PAYMENT_PACK).expect("payment pack");
-    let clock = Arc::new(AtomicI64::new(now.unix_timestamp()));
-    let reader = Arc::clone(&clock);
-    let app = App::new(Arc::new(backend), Arc::new(policy))
-        .with_payment_pack(payment)
-        .with_clock(Arc::new(move || OffsetDateTime::from_unix_timestamp(reader.load(Ordering::SeqCst)).expect("time")));
-    Api { router: yibao_api::app(app), clock }
-}
+const DEMO_PACK: &str = include_str!("../../../../policies/demo-city.toml");
 
 async fn setup(name: &str, pack: &str, now: OffsetDateTime) -> Api {
-    api_with(Backend::Sqlite(seeded_sqlite(name).await), pack, now)
+    super::api_moving(Backend::Sqlite(seeded_sqlite(&format!("arrears-{name}")).await), pack, now)
 }
 
 async fn setup_postgres(pack: &str, now: OffsetDateTime) -> (Api, yibao_testpg::TestPostgres) {
     let server = yibao_testpg::TestPostgres::start().unwrap_or_else(|e| panic!("PostgreSQL: {e}"));
     let store = yibao_store_postgres::PostgresStore::connect(server.url()).await.expect("connect");
-    seed(&store).await;
-    (api_with(Backend::Postgres(store), pack, now), server)
-}
-
-async fn seed<S: AccessStore>(store: &S) {
-    let actor =
-        Actor { who: "setup".into(), role: "city_administrator".into(), source: "test".into(), at: datetime!(2024-01-01 08:00 UTC) };
-    for (username, role, region) in [
-        ("admin", Role::CityAdministrator, "419900"),
-        ("east.clerk", Role::EnrolmentClerk, "419921"),
-        ("west.clerk", Role::EnrolmentClerk, "419922"),
-        ("east.claims", Role::ClaimsOfficer, "419921"),
-        ("accountant", Role::FundAccountant, "419900"),
-        ("auditor", Role::Auditor, "419900"),
-    ] {
-        let staff = NewStaff {
-            username: username.into(),
-            display_name: username.into(),
-            password_hash: hash_password(&format!("pw-{username}")).expect("hash"),
-            role,
-            region: RegionCode::parse(region).expect("region"),
-        };
-        store.create_staff(&actor, staff).await.expect("staff");
-    }
-    for (code, key, region, level) in [
-        ("H41992100007", "key-east", "419921", InstitutionLevel::Secondary),
-        ("P41992100002", "key-pharmacy", "419921", InstitutionLevel::Primary),
-    ] {
-        let institution = NewInstitution {
-            code: yibao_domain::InstitutionCode::parse(code).expect("a code"),
-            name: code.into(),
-            region: RegionCode::parse(region).expect("region"),
-            level,
-            api_key_hash: digest(key),
-        };
-        store.create_institution(&actor, institution).await.expect("institution");
-    }
-}
-
-fn enrolment(id: &str, region: &str, household: &str) -> Value {
-    json!({ "person_id": id, "name": "张三", "card_no": "C0001", "household_id": household, "region": region, "scheme": "resident", "category": "resident", "tier": 3, "coverage_from": "2024-01-01", "supplementary": true })
-}
-
-async fn enrol_both(api: &Api) -> (String, String) {
-    let east = api.sign_in("east.clerk").await;
-    let west = api.sign_in("west.clerk").await;
-    for (token, region, household, id) in [(&east, "419921", "HH-E1", EAST_PERSON), (&west, "419922", "HH-W1", WEST_PERSON)] {
-        let (status, body) = api
-            .call(
-                "POST",
-                "/api/households",
-                Auth::Token(token),
-                Some(json!({ "household_id": household, "region": region, "address": "幸福村 1 组" })),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        let (status, body) = api.call("POST", "/api/persons", Auth::Token(token), Some(enrolment(id, region, household))).await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-    }
-    (east, west)
+    super::seed(&store).await;
+    (super::api_moving(Backend::Postgres(store), pack, now), server)
 }
 
 fn stay(person: &str, card: &str, claim_id: &str, on: &str) -> Value {
