@@ -608,6 +608,7 @@ fn cut(id: &str, (extract, contributions): (LegacyExtract, Vec<NewContribution>)
             households: Vec::new(),
             contributions: Vec::new(),
             accumulators: Vec::new(),
+            carried_months: Vec::new(),
         })
         .collect();
     let mut position: HashMap<(RegionCode, HouseholdId), (usize, usize)> = HashMap::new();
@@ -624,6 +625,9 @@ fn cut(id: &str, (extract, contributions): (LegacyExtract, Vec<NewContribution>)
     for person in extract.persons {
         let (batch, index) = position[&(person.coverage.region, person.household_id.clone())];
         person_batch.insert(person.coverage.person_id, batch);
+        if let Some(months) = person.carried_months.filter(|m| *m > 0) {
+            batches[batch].carried_months.push((person.coverage.person_id, months));
+        }
         batches[batch].households[index].members.push(NewPerson {
             name: person.name,
             card_no: person.card_no,

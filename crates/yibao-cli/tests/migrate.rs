@@ -193,6 +193,21 @@ fn migrate_through(store: &[&str], dir: &Path) {
         tier: moved.coverage.tier_history.as_ref().map(|h| h.initial),
     };
     rt.block_on(app.change_coverage(&clerk, "test", &one_id, change)).expect("a new household from yesterday");
+    // An employee's months carried in from the legacy register count toward the retiree
+    // minimum (R-FIN-1) as the extract said.
+    let persons_file = std::fs::read_to_string(right.join("persons.csv")).expect("persons");
+    let header: Vec<&str> = persons_file.lines().next().expect("a header").trim_start_matches('\u{feff}').split(',').collect();
+    let column = |name: &str| header.iter().position(|h| *h == name).expect("a column");
+    let (carried_at, id_at) = (column("carried_months"), column("person_id"));
+    let employee = persons_file
+        .lines()
+        .skip(1)
+        .map(|line| line.split(',').collect::<Vec<_>>())
+        .find(|cells| cells.get(carried_at).is_some_and(|m| m.parse::<u32>().is_ok_and(|m| m > 0)))
+        .expect("an employee with months carried in");
+    let employee_id = yibao_domain::NationalId::parse(employee[id_at]).expect("id");
+    let years = rt.block_on(app.contribution_years(&clerk, &employee_id)).expect("contribution years");
+    assert_eq!(years.carried_months.to_string(), employee[carried_at], "{years:?}");
     rt.block_on(app.record_death(&clerk, "test", &two_id, yesterday)).expect("a death");
     let yesterday_text = yesterday.to_string();
     let mut on_yesterday = missing.clone();

@@ -107,7 +107,7 @@ pub const HOUSEHOLD_COLUMNS: [Column; 3] = [
     Column::new("address", "住址", true, "the household's address"),
 ];
 
-pub const PERSON_COLUMNS: [Column; 18] = [
+pub const PERSON_COLUMNS: [Column; 19] = [
     Column::new("person_id", "公民身份号码", true, "18-character national ID (GB 11643, check digit)"),
     Column::new("name", "姓名", true, "name as on the ID card"),
     Column::new("household_id", "户号", true, "the household (in the households file)"),
@@ -131,6 +131,12 @@ pub const PERSON_COLUMNS: [Column; 18] = [
     Column::new("enterprise_supplementary", "企业补充医疗保险", false, "1: the employer has supplementary insurance"),
     Column::new("chronic_diseases", "认定慢特病", false, "ICD-10 prefixes of certified diseases, separated by `;`"),
     Column::new("personal_account_balance", "个人账户余额", false, "an employee's personal-account balance at the cut-off, yuan"),
+    Column::new(
+        "carried_months",
+        "视同及转入缴费月数",
+        false,
+        "an employee's months of contributions before the legacy register's own (deemed, or transferred in), 0 to 720",
+    ),
 ];
 
 pub const CONTRIBUTION_COLUMNS: [Column; 5] = [
@@ -249,6 +255,8 @@ pub struct LegacyPerson {
     pub card_no: Option<String>,
     pub household_id: HouseholdId,
     pub coverage: Coverage,
+    /// An employee's months of contributions carried in (R-FIN-1's minimum years).
+    pub carried_months: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -605,6 +613,7 @@ impl<'a> Row<'a> {
         let enterprise_supplementary = self.check(15, flag_of(&cells[15]));
         let diseases = self.check(16, diseases_of(&cells[16]));
         let balance = self.check(17, at_most(&cells[17], PERSONAL_ACCOUNT_MAX));
+        let carried_months = self.check(18, optional(&cells[18], carried_months_of));
         if let (Some(from), Some(until)) = (from, until)
             && until < from
         {
@@ -623,6 +632,12 @@ impl<'a> Row<'a> {
             && !balance.is_zero()
         {
             self.fail(Some(17), "only an employee has a personal account".into());
+        }
+        if let (Some(scheme), Some(Some(months))) = (scheme, carried_months)
+            && scheme != Scheme::Employee
+            && months > 0
+        {
+            self.fail(Some(18), "only an employee carries months of contributions".into());
         }
         if self.failed {
             return None;
@@ -649,7 +664,14 @@ impl<'a> Row<'a> {
             personal_account_balance: balance.unwrap_or(Fen::ZERO),
             use_personal_account: scheme == Scheme::Employee,
         };
-        Some(LegacyPerson { line: self.line, name, card_no: card_no.flatten(), household_id, coverage })
+        Some(LegacyPerson {
+            line: self.line,
+            name,
+            card_no: card_no.flatten(),
+            household_id,
+            coverage,
+            carried_months: carried_months.flatten(),
+        })
     }
 
     fn contribution(&mut self, cells: &[String]) -> Option<LegacyContribution> {
@@ -799,6 +821,15 @@ fn category_of(text: &str) -> Result<PersonCategory, String> {
     }
 }
 
+/// Months carried in: a whole number, 0 to a working life ([`yibao_engine::CARRIED_MONTHS_MAX`]).
+fn carried_months_of(text: &str) -> Result<u32, String> {
+    let months = text.parse::<u32>().map_err(|_| format!("'{text}' is not a whole number of months"))?;
+    if months > yibao_engine::CARRIED_MONTHS_MAX {
+        return Err(format!("{months} months is more than a working life ({})", yibao_engine::CARRIED_MONTHS_MAX));
+    }
+    Ok(months)
+}
+
 fn optional_tier(text: &str) -> Result<Option<Tier>, String> {
     optional(text, tier_of)
 }
@@ -902,6 +933,27 @@ mod tests {
         // household is to be sent again).
         assert_eq!(kept, [1, 1, 1, 1], "H5 holds, with f's rows");
         assert_eq!(held, [3, 1, 3, 2], "H1, H2 and H3 held back; H4 an error of its own");
+    }
+
+    #[test]
+    fn carried_months_are_an_employees_whole_months_up_to_a_working_life() {
+        let (a, b, c, d) = (id("1970-01-01", 1), id("1971-02-02", 2), id("1972-03-03", 3), id("1973-04-04", 4));
+        let persons = format!(
+            "person_id,name,household_id,region,scheme,category,coverage_from,carried_months\n\
+             {a},甲,H1,419902,employee,employed,2025-01-01,180\n\
+             {b},乙,H2,419902,employee,retired,2025-01-01,721\n\
+             {c},丙,H3,419902,resident,resident,2025-01-01,12\n\
+             {d},丁,H5,419902,employee,employed,2025-01-01,1.5\n"
+        );
+        let extract = parse_extract(table(HOUSEHOLDS), table(&persons), None, None).expect("readable files");
+        let errors: Vec<(usize, Option<&str>)> =
+            extract.errors.iter().filter(|e| e.file == LegacyFile::Persons).map(|e| (e.row.line, e.row.column.as_deref())).collect();
+        assert_eq!(
+            errors,
+            [(3, Some("carried_months")), (4, Some("carried_months")), (5, Some("carried_months"))],
+            "more than 720, a resident's, not whole: {errors:?}"
+        );
+        assert_eq!(extract.persons.iter().map(|p| p.carried_months).collect::<Vec<_>>(), [Some(180)]);
     }
 
     #[test]

@@ -296,6 +296,18 @@ impl MigrationStore for PostgresStore {
         for (person, accumulators) in &batch.accumulators {
             open_accumulators(&mut tx, city, &batch.migration, person, accumulators, &mut audits).await?;
         }
+        for (person, months) in &batch.carried_months {
+            let region = person_region(&mut tx, city, person).await?;
+            sqlx::query("INSERT INTO carried_contribution_months (person_id, months, recorded_at) VALUES ($1, $2, $3)")
+                .bind(person.as_str())
+                .bind(i32::try_from(*months).map_err(|_| StoreError::Invalid("too many months".into()))?)
+                .bind(crate::time_text(actor.at)?)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            let detail = serde_json::json!({ "months": months, "migration": batch.migration });
+            audits.push(region, "person.carried_months", person.as_str(), detail.to_string());
+        }
         record.batches_loaded += 1;
         if record.is_loaded() {
             record.loaded_at = Some(actor.at);

@@ -158,6 +158,16 @@ impl MigrationStore for SqliteStore {
             for (person, accumulators) in &batch.accumulators {
                 open_accumulators(conn, &actor, city, &batch.migration, person, accumulators)?;
             }
+            for (person, months) in &batch.carried_months {
+                let (region, _) = crate::locate(conn, city, person)?;
+                exec(
+                    conn,
+                    "INSERT INTO carried_contribution_months (person_id, months, recorded_at) VALUES (?1, ?2, ?3)",
+                    params![person.as_str(), i64::from(*months), crate::time_text(actor.at)?],
+                )?;
+                let detail = serde_json::json!({ "months": months, "migration": batch.migration });
+                audit(conn, &actor, region, "person.carried_months", person.as_str(), detail.to_string())?;
+            }
             record.batches_loaded += 1;
             if record.is_loaded() {
                 record.loaded_at = Some(actor.at);

@@ -283,6 +283,8 @@ pub struct MigrationBatch {
     pub households: Vec<ImportHousehold>,
     pub contributions: Vec<NewContribution>,
     pub accumulators: Vec<(NationalId, Accumulators)>,
+    /// Employees' months of contributions carried in (`person.carried_months`).
+    pub carried_months: Vec<(NationalId, u32)>,
 }
 
 /// What a load of one batch did.

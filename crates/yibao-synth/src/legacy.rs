@@ -49,7 +49,7 @@ pub fn legacy_extract(city: &City, policy: &Policy, through: u8, errors: usize) 
     let mut files = LegacyFiles {
         households: "household_id,region,address\n".to_owned(),
         persons: "person_id,name,household_id,region,scheme,category,coverage_from,tier,tier_changes,card_no,assistance_group,\
-                  supplementary,maternity,chronic_diseases,personal_account_balance\n"
+                  supplementary,maternity,chronic_diseases,personal_account_balance,carried_months\n"
             .to_owned(),
         contributions: "person_id,kind,period,paid,wage_monthly\n".to_owned(),
         accumulators: "person_id,year,admissions,inpatient_deductible_paid,pooled_paid,outpatient_pooled_paid\n".to_owned(),
@@ -189,7 +189,17 @@ fn person_row(city: &City, identity: &crate::identity::HouseholdIdentity, head: 
         flag(coverage.maternity),
         coverage.certified_chronic_diseases.join(";"),
         if coverage.scheme == Scheme::Employee { coverage.personal_account_balance.to_string() } else { String::new() },
+        if coverage.scheme == Scheme::Employee { carried_months(member, coverage.coverage_from).to_string() } else { String::new() },
     ]
+}
+
+/// An employee's months of contributions before the legacy register's own coverage:
+/// assumed, the months from the 22nd birthday to the first covered day, at most a working
+/// life (the legacy systems' 视同缴费 and transfers in).
+fn carried_months(member: &Person, coverage_from: time::Date) -> u32 {
+    let working_from = member.id.birth_date().year() + 22;
+    let years = u32::try_from(coverage_from.year() - working_from).unwrap_or(0);
+    years.saturating_mul(12).min(yibao_engine::CARRIED_MONTHS_MAX)
 }
 
 /// The person's contributions of the year through month `through`, and, for one in five,
