@@ -340,14 +340,20 @@ pub fn declared_after(person: &NationalId, on: Date, period: Period, employer: &
 
 /// The spell a declared month of the person is billed under: their coverage of the month
 /// as `crate::coverage_for_period` finds it, and whether they died before it. A declaration
-/// carries the spell each line was billed under; the store compares it, under the
-/// person's lock, with the spell it reads now (`declaration.changed`), so a change
-/// committed between the reading and the writing never leaves a month billed under
-/// coverage the person no longer has.
+/// carries the spell each line was billed under; the store compares what bills the month
+/// (scheme, county, category, dates, tiers, maternity) with the spell it reads now, under
+/// the person's lock (`declaration.changed`), so a change committed between the reading and
+/// the writing never leaves a month billed under coverage the person no longer has.
 pub fn check_billed_spell(person: &crate::PersonRecord, period: Period, billed: &yibao_engine::Coverage) -> Result<(), StoreError> {
+    // What bills a month: the spell's scheme, county, category, dates, tiers and maternity
+    // insurance. The account's balance, the certified diseases and the like change beside a
+    // declaration (a settlement paid from the account) without changing its bill.
+    let terms = |c: &yibao_engine::Coverage| {
+        (c.scheme, c.region, c.category, c.coverage_from, c.coverage_until, c.tier_history.clone(), c.maternity)
+    };
     let now = crate::coverage_for_period(person, ContributionKind::Employee, period);
     let dead = person.died_on.is_some_and(|died_on| period.first_day() > died_on);
-    if dead || now != Some(billed) {
+    if dead || now.map(terms) != Some(terms(billed)) {
         return Err(StoreError::Refused {
             code: "declaration.changed",
             message: format!(
