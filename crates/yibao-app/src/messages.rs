@@ -277,7 +277,7 @@ catalogue! {
     "person.declared_after" => "参保单位已申报此后月份的缴费，不能在此之前变更或终止参保关系：{detail}", DETAIL;
     "person.employee_only" => "公务员医疗补助和企业补充医疗保险只适用于职工医保参保人", DETAIL;
     "person.history_full" => "此人的参保关系变更次数已达上限：{detail}", DETAIL;
-    "person.moved" => "结算期间此人已转移到另一区县，未写入任何数据，请重新提交：{detail}", DETAIL;
+    "person.moved" => "办理期间此人已转移到另一区县，未写入任何数据，请重新提交：{detail}", DETAIL;
     "person.no_such_tier_change" => "只能撤销最近一次档次变更申请：{detail}", DETAIL;
     "person.not_found" => "本区划内无此人：{detail}", DETAIL;
     "person.not_verified" => "身份证号码与社保卡号不对应任何参保人", DETAIL;

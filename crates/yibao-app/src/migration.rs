@@ -26,8 +26,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use yibao_domain::{HouseholdId, NationalId, RegionCode};
 use yibao_engine::{Accumulators, contribution_due};
-use yibao_import::legacy::{LegacyExtract, LegacyFile, LegacyRowError, parse_control, parse_extract};
+use yibao_import::legacy::{LegacyEmployer, LegacyExtract, LegacyFile, LegacyRowError, parse_control, parse_employers, parse_extract};
 use yibao_import::{RowError, Table};
+use yibao_store::EmployerStore as _;
 use yibao_store::migration::{
     BatchOutcome, MIGRATION_BATCH_HOUSEHOLDS_MAX, MIGRATION_BATCHES_MAX, MigrationBatch, MigrationRecord, MigrationStore as _,
     PROBE_KEYS_MAX, RegisterProbe, Tally,
@@ -63,6 +64,8 @@ pub struct MigrationCheck {
     pub held_back: [usize; 4],
     /// Rows that hold, per file.
     pub valid: [usize; 4],
+    /// Employers that hold (the employers file, loaded with the first batch).
+    pub employers: usize,
     pub batches: u32,
     pub batch_households: u32,
     /// Rows to fix, at most [`MIGRATION_ERRORS_MAX`] (`error_count` says how many).
@@ -269,11 +272,16 @@ impl App {
             ));
         };
         let (control, control_errors) = parse_control(control).map_err(|e| AppError::bad_request(e.code(), format!("control: {e}")))?;
+        let (employers, employer_errors) = match tables.remove(&LegacyFile::Employers) {
+            Some(table) => parse_employers(table).map_err(|e| AppError::bad_request(e.code(), format!("employers: {e}")))?,
+            None => (Vec::new(), Vec::new()),
+        };
         // The tables are consumed as they are parsed: a city's extract is gigabytes of text.
         let mut extract =
             parse_extract(households, persons, tables.remove(&LegacyFile::Contributions), tables.remove(&LegacyFile::Accumulators))
                 .map_err(|(file, e)| AppError::bad_request(e.code(), format!("{file}: {e}")))?;
         extract.errors.extend(control_errors);
+        extract.errors.extend(employer_errors);
         if extract.households.is_empty() && extract.errors.is_empty() {
             return Err(AppError::bad_request("migration.empty", "the extract has no household: nothing to migrate"));
         }
@@ -282,8 +290,18 @@ impl App {
         let loaded_households = existing.as_ref().map_or(0, |r| r.batches_loaded as usize * batch_households);
         let contributions = self.check_rules(&mut extract);
         self.check_register(city, &mut extract, loaded_households).await?;
-        let batches = cut(&id, extract_after_errors(&mut extract, contributions), batch_households)?;
+        // The employers load with the first batch: once it is loaded, they are the register's.
+        let first_loaded = existing.as_ref().is_some_and(|r| r.batches_loaded > 0);
+        let employers = self.check_employers(city, employers, first_loaded, &mut extract.errors).await?;
+        let mut batches = cut(&id, extract_after_errors(&mut extract, contributions), batch_households)?;
         let mut legacy = Tally::default();
+        for employer in &employers {
+            legacy.employers(employer.region, 1);
+        }
+        let employers_valid = employers.len();
+        if let Some(first) = batches.first_mut() {
+            first.employers = employers;
+        }
         let mut valid = [0; 4];
         for batch in &batches {
             for entry in &batch.households {
@@ -365,6 +383,7 @@ impl App {
             rows: extract.rows,
             held_back: extract.held_back,
             valid,
+            employers: employers_valid,
             batches: batch_count,
             batch_households: u32::try_from(batch_households).unwrap_or(u32::MAX),
             errors: std::mem::take(&mut extract.errors),
@@ -373,6 +392,54 @@ impl App {
             record: existing,
         };
         Ok(Examined { check, batches })
+    }
+
+    /// The employers file's rows against what the application knows, each wrong row an
+    /// error: a county of the city, a day of registration from 1950 to today, a code the
+    /// register does not hold yet (unless this migration's first batch, which brought it,
+    /// is loaded: a resumed load registers nothing twice). The employers that hold.
+    async fn check_employers(
+        &self,
+        city: RegionCode,
+        employers: Vec<LegacyEmployer>,
+        first_loaded: bool,
+        errors: &mut Vec<LegacyRowError>,
+    ) -> Result<Vec<yibao_store::NewEmployer>, AppError> {
+        let today = self.today();
+        let mut held = Vec::with_capacity(employers.len());
+        for employer in employers {
+            let mut fail = |column: &str, message: String| {
+                errors.push(LegacyRowError {
+                    file: LegacyFile::Employers,
+                    row: RowError { line: employer.line, column: Some(column.into()), key: Some(employer.code.to_string()), message },
+                });
+            };
+            if let Err(e) = self.check_county(employer.region) {
+                fail("region", e.message);
+                continue;
+            }
+            if employer.registered_on < crate::employers::REGISTERED_ON_MIN || employer.registered_on > today {
+                fail("registered_on", format!("a registration from 1950-01-01 to today ({today}), not {}", employer.registered_on));
+                continue;
+            }
+            if !first_loaded {
+                match store!(self, employer(city, &employer.code)) {
+                    Ok(_) => {
+                        fail("code", format!("{} is registered already", employer.code));
+                        continue;
+                    }
+                    Err(yibao_store::StoreError::EmployerNotFound(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            held.push(yibao_store::NewEmployer {
+                code: employer.code,
+                name: employer.name,
+                region: employer.region,
+                registered_on: employer.registered_on,
+            });
+        }
+        Ok(held)
     }
 
     /// The rules an enrolment and a contribution follow here, row by row: each wrong row
@@ -609,6 +676,7 @@ fn cut(id: &str, (extract, contributions): (LegacyExtract, Vec<NewContribution>)
             contributions: Vec::new(),
             accumulators: Vec::new(),
             carried_months: Vec::new(),
+            employers: Vec::new(),
         })
         .collect();
     let mut position: HashMap<(RegionCode, HouseholdId), (usize, usize)> = HashMap::new();

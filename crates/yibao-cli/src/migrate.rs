@@ -303,6 +303,7 @@ fn sample(dir: &Path, insured: u64, errors: usize, through: u8, seed: u64, polic
         ("persons.csv", &files.persons),
         ("contributions.csv", &files.contributions),
         ("accumulators.csv", &files.accumulators),
+        ("employers.csv", &files.employers),
         ("control.csv", &files.control),
     ] {
         std::fs::write(dir.join(name), text).map_err(|e| format!("{name}: {e}"))?;

@@ -1945,3 +1945,85 @@ async fn arrears_are_agreed_in_instalments_and_paid_through_the_console() {
     let west = console.sign_in("west.clerk").await;
     assert_eq!(console.get(&here, &west).await.status, StatusCode::NOT_FOUND);
 }
+
+/// Issue 16 item 1: the legacy system's employers (参保单位) go through the dry run with the
+/// rest of the extract: a code with a wrong check character, a code twice, a county the
+/// city does not have, a registration after today and a code the register holds already
+/// are each named on their line, and nothing loads; fixed, they load with the first batch,
+/// registered as a clerk would register them, and the reconciliation counts them by county
+/// against the control file's `employers`.
+#[tokio::test]
+async fn a_migration_registers_the_legacy_employers_and_counts_them_against_the_control() {
+    let console = setup("migration-employers").await;
+    let operator = Principal::System { name: "cli:ops".into(), region: RegionCode::parse("419900").expect("city") };
+    let east = RegionCode::parse("419921").expect("east");
+    let code = |n: u64| yibao_domain::EmployerCode::from_parts(east, n).expect("code").to_string();
+    let (first, second, held, late) = (code(501), code(502), code(503), code(504));
+    // One already in the register.
+    let clerk = Principal::Staff { username: "east.clerk".into(), role: yibao_app::Role::EnrolmentClerk, region: east };
+    let input = yibao_app::EmployerInput {
+        code: yibao_domain::EmployerCode::parse(&held).expect("code"),
+        name: "已登记厂".into(),
+        region: east,
+        registered_on: time::macros::date!(2020 - 01 - 01),
+    };
+    console.app.register_employer(&clerk, "test", input).await.expect("registered");
+    let a = national_id("41992119800101051");
+    let files = |employers: String, employers_count: usize| {
+        vec![
+            yibao_app::migration::MigrationFile {
+                name: "households.csv".into(),
+                bytes: "household_id,region,address\nE-1,419921,东县一号\n".into(),
+            },
+            yibao_app::migration::MigrationFile {
+                name: "persons.csv".into(),
+                bytes: format!(
+                    "person_id,name,household_id,region,scheme,category,coverage_from,tier,carried_months\n\
+                     {a},甲,E-1,419921,employee,employed,2026-01-01,1,120\n"
+                )
+                .into_bytes(),
+            },
+            yibao_app::migration::MigrationFile { name: "employers.csv".into(), bytes: employers.into_bytes() },
+            yibao_app::migration::MigrationFile {
+                name: "control.csv".into(),
+                bytes: format!(
+                    "region,measure,value\n419921,households,1\n419921,persons employee,1\n419921,personal accounts amount,0\n\
+                     419921,employers,{employers_count}\n"
+                )
+                .into_bytes(),
+            },
+        ]
+    };
+    let mut mistyped = first.clone();
+    mistyped.replace_range(17.., if first.ends_with('0') { "1" } else { "0" });
+    let wrong = format!(
+        "code,name,region,registered_on\n{mistyped},错码厂,419921,2020-01-01\n{first},一厂,419921,2020-01-01\n{first},一厂,419921,2020-01-01\n\
+         {second},二厂,419999,2020-01-01\n{late},四厂,419921,2999-01-01\n{held},已登记厂,419921,2020-01-01\n"
+    );
+    let check = console.app.check_migration(&operator, files(wrong, 1), 10).await.expect("checked");
+    let named: Vec<(usize, Option<&str>)> =
+        check.errors.iter().filter(|e| e.file.name() == "employers").map(|e| (e.row.line, e.row.column.as_deref())).collect();
+    assert_eq!(
+        named,
+        [(2, Some("code")), (4, Some("code")), (5, Some("region")), (6, Some("registered_on")), (7, Some("code"))],
+        "{:?}",
+        check.errors
+    );
+    let right = format!("code,name,region,registered_on\n{first},一厂,419921,2020-01-01\n{second},二厂,419921,2021-06-30\n");
+    let (check, record) = console.app.load_migration(&operator, "test", files(right, 2), 10, &|_, _| {}).await.expect("loads");
+    assert_eq!((check.error_count, check.employers), (0, 2), "{:?}", check.errors);
+    let id = record.expect("loaded").id;
+    let funds = Principal::Staff {
+        username: "funds".into(),
+        role: yibao_app::Role::FundAccountant,
+        region: RegionCode::parse("419900").expect("city"),
+    };
+    let registered = console.app.employer(&funds, &yibao_domain::EmployerCode::parse(&second).expect("code")).await.expect("registered");
+    assert_eq!((registered.name.as_str(), registered.region), ("二厂", east));
+    let years = console.app.contribution_years(&funds, &yibao_domain::NationalId::parse(&a).expect("id")).await.expect("years");
+    assert_eq!(years.carried_months, 120);
+    let report = console.app.migration_preview(&funds, &id).await.expect("reconciled");
+    let employers = report.lines.iter().find(|l| l.measure == "employers").expect("employers reconciled");
+    assert_eq!((employers.legacy, employers.loaded), (2, 2), "{report:?}");
+    assert!(report.lines.iter().all(|l| l.difference() == 0), "{report:?}");
+}

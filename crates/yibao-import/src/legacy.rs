@@ -44,7 +44,7 @@ pub const CONTRIBUTION_MAX: Fen = Fen::yuan(1_000_000);
 /// Largest year-to-date counter believed: the engine's largest bill.
 pub const ACCUMULATOR_MAX: Fen = yibao_engine::BILL_LIMIT;
 
-/// The files of an extract: four of rows and the control totals.
+/// The files of an extract: four of rows, the employers, and the control totals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum LegacyFile {
     Households,
@@ -52,6 +52,8 @@ pub enum LegacyFile {
     Contributions,
     Accumulators,
     Control,
+    /// The employers (参保单位) registered in the legacy system.
+    Employers,
 }
 
 impl LegacyFile {
@@ -66,6 +68,7 @@ impl LegacyFile {
             LegacyFile::Contributions => "contributions",
             LegacyFile::Accumulators => "accumulators",
             LegacyFile::Control => "control",
+            LegacyFile::Employers => "employers",
         }
     }
 
@@ -83,6 +86,7 @@ impl LegacyFile {
             LegacyFile::Contributions => &CONTRIBUTION_COLUMNS,
             LegacyFile::Accumulators => &ACCUMULATOR_COLUMNS,
             LegacyFile::Control => &CONTROL_COLUMNS,
+            LegacyFile::Employers => &EMPLOYER_COLUMNS,
         }
     }
 
@@ -91,7 +95,7 @@ impl LegacyFile {
     pub fn of_name(name: &str) -> Option<LegacyFile> {
         let file = name.rsplit(['/', '\\']).next().unwrap_or(name);
         let stem = file.split_once('.').map_or(file, |(stem, _)| stem);
-        LegacyFile::ALL.into_iter().chain([LegacyFile::Control]).find(|f| f.name().eq_ignore_ascii_case(stem))
+        LegacyFile::ALL.into_iter().chain([LegacyFile::Control, LegacyFile::Employers]).find(|f| f.name().eq_ignore_ascii_case(stem))
     }
 }
 
@@ -135,7 +139,7 @@ pub const PERSON_COLUMNS: [Column; 19] = [
         "carried_months",
         "视同及转入缴费月数",
         false,
-        "an employee's months of contributions before the legacy register's own (deemed, or transferred in), 0 to 720",
+        "months of employee contributions before the legacy register's own (deemed, or transferred in), 0 to 720",
     ),
 ];
 
@@ -235,6 +239,62 @@ pub fn parse_control(table: Table) -> Result<(Vec<ControlTotal>, Vec<LegacyRowEr
         totals.push(ControlTotal { line, region, measure, value });
     }
     Ok((totals, errors))
+}
+
+pub const EMPLOYER_COLUMNS: [Column; 4] = [
+    Column::new("code", "统一社会信用代码", true, "the employer's unified social credit code (GB 32100, check character)"),
+    Column::new("name", "单位名称", true, "the name on its licence"),
+    Column::new("region", "参保地区划", true, "the county whose fund its employees are insured in"),
+    Column::new("registered_on", "参保登记日期", true, "the day it registered with the bureau (YYYY-MM-DD): its first declarable month"),
+];
+
+/// An employer row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LegacyEmployer {
+    pub line: usize,
+    pub code: yibao_domain::EmployerCode,
+    pub name: String,
+    pub region: RegionCode,
+    pub registered_on: Date,
+}
+
+/// The employers file: each row's code (check character), name, county and day of
+/// registration checked, a code twice refused on its second line. What only the
+/// application knows (the city's counties, today, the register) it checks after.
+pub fn parse_employers(table: Table) -> Result<(Vec<LegacyEmployer>, Vec<LegacyRowError>), FileError> {
+    let mut errors = Vec::new();
+    let rows = rows_of(LegacyFile::Employers, table, &mut errors)?;
+    let mut seen: HashMap<yibao_domain::EmployerCode, usize> = HashMap::new();
+    let mut employers = Vec::with_capacity(rows.len());
+    for (line, cells) in rows {
+        let mut row = Row::new(LegacyFile::Employers, line, &mut errors);
+        row.key = Some(cells[0].clone());
+        let code = row.check(0, yibao_domain::EmployerCode::parse(&cells[0]).map_err(|e| e.to_string()));
+        let name = row.check(1, employer_name_of(&cells[1]));
+        let region = row.check(2, RegionCode::parse(&cells[2]).map_err(|e| e.to_string()));
+        let registered_on = row.check(3, required_date(&cells[3]));
+        let (Some(code), Some(name), Some(region), Some(registered_on), false) = (code, name, region, registered_on, row.failed) else {
+            continue;
+        };
+        if let Some(first) = seen.insert(code, line) {
+            row.fail(Some(0), format!("{code} is on line {first} already"));
+            continue;
+        }
+        employers.push(LegacyEmployer { line, code, name, region, registered_on });
+    }
+    Ok((employers, errors))
+}
+
+/// An employer's name: 1 to 100 characters of the register's.
+fn employer_name_of(text: &str) -> Result<String, String> {
+    let chars = text.chars().count();
+    if chars == 0 || chars > 100 {
+        return Err(format!("a name has 1 to 100 characters, not {chars}"));
+    }
+    if let Some(c) = text.chars().find(|c| !yibao_domain::is_register_char(*c)) {
+        return Err(format!("a name has no character U+{:04X}", u32::from(c)));
+    }
+    Ok(text.to_owned())
 }
 
 /// A household row.
@@ -633,12 +693,6 @@ impl<'a> Row<'a> {
         {
             self.fail(Some(17), "only an employee has a personal account".into());
         }
-        if let (Some(scheme), Some(Some(months))) = (scheme, carried_months)
-            && scheme != Scheme::Employee
-            && months > 0
-        {
-            self.fail(Some(18), "only an employee carries months of contributions".into());
-        }
         if self.failed {
             return None;
         }
@@ -936,24 +990,21 @@ mod tests {
     }
 
     #[test]
-    fn carried_months_are_an_employees_whole_months_up_to_a_working_life() {
+    fn carried_months_are_whole_months_up_to_a_working_life() {
         let (a, b, c, d) = (id("1970-01-01", 1), id("1971-02-02", 2), id("1972-03-03", 3), id("1973-04-04", 4));
         let persons = format!(
             "person_id,name,household_id,region,scheme,category,coverage_from,carried_months\n\
              {a},甲,H1,419902,employee,employed,2025-01-01,180\n\
              {b},乙,H2,419902,employee,retired,2025-01-01,721\n\
-             {c},丙,H3,419902,resident,resident,2025-01-01,12\n\
+             {c},丙,H1,419902,resident,resident,2025-01-01,12\n\
              {d},丁,H5,419902,employee,employed,2025-01-01,1.5\n"
         );
         let extract = parse_extract(table(HOUSEHOLDS), table(&persons), None, None).expect("readable files");
         let errors: Vec<(usize, Option<&str>)> =
             extract.errors.iter().filter(|e| e.file == LegacyFile::Persons).map(|e| (e.row.line, e.row.column.as_deref())).collect();
-        assert_eq!(
-            errors,
-            [(3, Some("carried_months")), (4, Some("carried_months")), (5, Some("carried_months"))],
-            "more than 720, a resident's, not whole: {errors:?}"
-        );
-        assert_eq!(extract.persons.iter().map(|p| p.carried_months).collect::<Vec<_>>(), [Some(180)]);
+        assert_eq!(errors, [(3, Some("carried_months")), (5, Some("carried_months"))], "more than 720, not whole: {errors:?}");
+        // A resident who worked before keeps the months (as `PUT …/contribution-years` records them).
+        assert_eq!(extract.persons.iter().map(|p| p.carried_months).collect::<Vec<_>>(), [Some(180), Some(12)]);
     }
 
     #[test]

@@ -32,3 +32,10 @@ CREATE TABLE arrears_plan_periods (
 -- paid is the legacy system's, not the day it was loaded, so the standing check counts a
 -- period it paid in full as paid before go-live (it never suspended benefits here).
 ALTER TABLE contributions ADD COLUMN migrated boolean NOT NULL DEFAULT false;
+
+-- The employers a go-live migration registered (its reconciliation counts them by county
+-- against the legacy system's own count).
+CREATE TABLE migration_employers (
+    migration_id text NOT NULL,
+    code         text PRIMARY KEY REFERENCES employers (code)
+);

@@ -97,6 +97,41 @@ pub(crate) async fn check_not_declared_from(
     }
 }
 
+/// Registers an employer inside `tx` and queues its audit entry (`employer.register`; a
+/// go-live migration's names its id).
+pub(crate) async fn insert_employer(
+    tx: &mut PgConnection,
+    actor: &Actor,
+    employer: NewEmployer,
+    migration: Option<&str>,
+    audits: &mut Audits,
+) -> Result<EmployerRecord, StoreError> {
+    let record = EmployerRecord {
+        code: employer.code,
+        name: employer.name,
+        region: employer.region,
+        registered_on: employer.registered_on,
+        recorded_at: actor.at,
+    };
+    let inserted = sqlx::query(
+        "INSERT INTO employers (code, name, region_code, registered_on, recorded_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (code) DO NOTHING",
+    )
+    .bind(record.code.as_str())
+    .bind(&record.name)
+    .bind(record.region.to_string())
+    .bind(date_text(record.registered_on))
+    .bind(time_text(record.recorded_at)?)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    if inserted.rows_affected() == 0 {
+        return Err(StoreError::EmployerExists(record.code.to_string()));
+    }
+    audits.push(record.region, "employer.register", record.code.as_str(), yibao_store::employer::registered_detail(&record, migration)?);
+    Ok(record)
+}
+
 async fn employer_in(tx: &mut PgConnection, scope: RegionCode, code: &EmployerCode) -> Result<EmployerRecord, StoreError> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {EMPLOYER_COLUMNS} FROM employers WHERE code = $1")))
         .bind(code.as_str())
@@ -156,29 +191,9 @@ impl EmployerStore for PostgresStore {
     async fn register_employer(&self, actor: &Actor, scope: RegionCode, employer: NewEmployer) -> Result<EmployerRecord, StoreError> {
         check_scope(scope, employer.region)?;
         let mut tx = self.write().await?;
-        let record = EmployerRecord {
-            code: employer.code,
-            name: employer.name,
-            region: employer.region,
-            registered_on: employer.registered_on,
-            recorded_at: actor.at,
-        };
-        let inserted = sqlx::query(
-            "INSERT INTO employers (code, name, region_code, registered_on, recorded_at) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (code) DO NOTHING",
-        )
-        .bind(record.code.as_str())
-        .bind(&record.name)
-        .bind(record.region.to_string())
-        .bind(date_text(record.registered_on))
-        .bind(time_text(record.recorded_at)?)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        if inserted.rows_affected() == 0 {
-            return Err(StoreError::EmployerExists(record.code.to_string()));
-        }
-        crate::audit(&mut tx, actor, record.region, "employer.register", record.code.as_str(), json(&record)?).await?;
+        let mut audits = Audits::default();
+        let record = insert_employer(&mut tx, actor, employer, None, &mut audits).await?;
+        audits.append(&mut tx, actor).await?;
         tx.commit().await.map_err(backend)?;
         Ok(record)
     }

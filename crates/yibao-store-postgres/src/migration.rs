@@ -114,6 +114,17 @@ async fn tally(conn: &mut PgConnection, id: &str) -> Result<Tally, StoreError> {
             None => break,
         }
     }
+    let employers: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT e.region_code, COUNT(*)::int8 FROM migration_employers m JOIN employers e ON e.code = m.code \
+         WHERE m.migration_id = $1 GROUP BY e.region_code",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(backend)?;
+    for (region, count) in employers {
+        tally.employers(region_of(&region)?, count);
+    }
     Ok(tally)
 }
 
@@ -295,6 +306,15 @@ impl MigrationStore for PostgresStore {
         insert_migrated_contributions(&mut tx, actor, city, batch.contributions, &enrolled, &mut audits).await?;
         for (person, accumulators) in &batch.accumulators {
             open_accumulators(&mut tx, city, &batch.migration, person, accumulators, &mut audits).await?;
+        }
+        for employer in batch.employers {
+            let record = crate::employer::insert_employer(&mut tx, actor, employer, Some(&batch.migration), &mut audits).await?;
+            sqlx::query("INSERT INTO migration_employers (migration_id, code) VALUES ($1, $2)")
+                .bind(&batch.migration)
+                .bind(record.code.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
         }
         for (person, months) in &batch.carried_months {
             let region = person_region(&mut tx, city, person).await?;

@@ -32,3 +32,10 @@ CREATE TABLE arrears_plan_periods (
 -- paid is the legacy system's, not the day it was loaded, so the standing check counts a
 -- period it paid in full as paid before go-live (it never suspended benefits here).
 ALTER TABLE contributions ADD COLUMN migrated INTEGER NOT NULL DEFAULT 0 CHECK (migrated IN (0, 1));
+
+-- The employers a go-live migration registered (its reconciliation counts them by county
+-- against the legacy system's own count).
+CREATE TABLE migration_employers (
+    migration_id TEXT NOT NULL,
+    code         TEXT PRIMARY KEY REFERENCES employers (code)
+);

@@ -86,6 +86,40 @@ pub(crate) fn check_not_declared_from(
     }
 }
 
+/// Registers an employer inside the writer's transaction (`employer.register`; a go-live
+/// migration's names its id in the audit entry).
+pub(crate) fn insert_employer(
+    conn: &Connection,
+    actor: &Actor,
+    employer: NewEmployer,
+    migration: Option<&str>,
+) -> Result<EmployerRecord, StoreError> {
+    if query_opt(conn, "SELECT 1 FROM employers WHERE code = ?1", [employer.code.as_str()], |row| col::<i64>(row, 0))?.is_some() {
+        return Err(StoreError::EmployerExists(employer.code.to_string()));
+    }
+    let record = EmployerRecord {
+        code: employer.code,
+        name: employer.name,
+        region: employer.region,
+        registered_on: employer.registered_on,
+        recorded_at: actor.at,
+    };
+    exec(
+        conn,
+        "INSERT INTO employers (code, name, region_code, registered_on, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            record.code.as_str(),
+            record.name,
+            record.region.to_string(),
+            date_text(record.registered_on),
+            time_text(record.recorded_at)?
+        ],
+    )?;
+    let detail = yibao_store::employer::registered_detail(&record, migration)?;
+    audit(conn, actor, record.region, "employer.register", record.code.as_str(), detail)?;
+    Ok(record)
+}
+
 fn employer_in(conn: &Connection, scope: RegionCode, code: &EmployerCode) -> Result<EmployerRecord, StoreError> {
     query_opt(conn, &format!("SELECT {EMPLOYER_COLUMNS} FROM employers WHERE code = ?1"), [code.as_str()], employer_from_row)?
         .filter(|employer| scope.contains(employer.region))
@@ -145,32 +179,7 @@ impl EmployerStore for SqliteStore {
     async fn register_employer(&self, actor: &Actor, scope: RegionCode, employer: NewEmployer) -> Result<EmployerRecord, StoreError> {
         check_scope(scope, employer.region)?;
         let actor = actor.clone();
-        self.write(move |conn| {
-            if query_opt(conn, "SELECT 1 FROM employers WHERE code = ?1", [employer.code.as_str()], |row| col::<i64>(row, 0))?.is_some() {
-                return Err(StoreError::EmployerExists(employer.code.to_string()));
-            }
-            let record = EmployerRecord {
-                code: employer.code,
-                name: employer.name,
-                region: employer.region,
-                registered_on: employer.registered_on,
-                recorded_at: actor.at,
-            };
-            exec(
-                conn,
-                "INSERT INTO employers (code, name, region_code, registered_on, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    record.code.as_str(),
-                    record.name,
-                    record.region.to_string(),
-                    date_text(record.registered_on),
-                    time_text(record.recorded_at)?
-                ],
-            )?;
-            audit(conn, &actor, record.region, "employer.register", record.code.as_str(), json(&record)?)?;
-            Ok(record)
-        })
-        .await
+        self.write(move |conn| insert_employer(conn, &actor, employer, None)).await
     }
 
     async fn employer(&self, scope: RegionCode, code: &EmployerCode) -> Result<EmployerRecord, StoreError> {

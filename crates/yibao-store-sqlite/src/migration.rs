@@ -76,6 +76,15 @@ fn tally(conn: &Connection, id: &str) -> Result<Tally, StoreError> {
     while let Some(row) = rows.next().map_err(crate::backend)? {
         tally.accumulators(crate::region_of(&col::<String>(row, 0)?)?, &from_json::<Accumulators>(&col::<String>(row, 1)?)?);
     }
+    for (region, count) in query_all(
+        conn,
+        "SELECT e.region_code, COUNT(*) FROM migration_employers m JOIN employers e ON e.code = m.code \
+         WHERE m.migration_id = ?1 GROUP BY e.region_code",
+        params![id],
+        |row| Ok((col::<String>(row, 0)?, col::<i64>(row, 1)?)),
+    )? {
+        tally.employers(crate::region_of(&region)?, count);
+    }
     Ok(tally)
 }
 
@@ -157,6 +166,14 @@ impl MigrationStore for SqliteStore {
             }
             for (person, accumulators) in &batch.accumulators {
                 open_accumulators(conn, &actor, city, &batch.migration, person, accumulators)?;
+            }
+            for employer in batch.employers {
+                let record = crate::employer::insert_employer(conn, &actor, employer, Some(&batch.migration))?;
+                exec(
+                    conn,
+                    "INSERT INTO migration_employers (migration_id, code) VALUES (?1, ?2)",
+                    params![batch.migration, record.code.as_str()],
+                )?;
             }
             for (person, months) in &batch.carried_months {
                 let (region, _) = crate::locate(conn, city, person)?;

@@ -184,6 +184,16 @@ pub fn late_fee_entries(audit: &PaymentAudit) -> Result<Vec<Entry>, StoreError> 
     Ok(vec![Entry { unit, transfer }])
 }
 
+/// The audit detail of an employer's registration: the record, and the go-live migration
+/// that brought it, when one did.
+pub fn registered_detail(record: &EmployerRecord, migration: Option<&str>) -> Result<String, StoreError> {
+    let mut value = serde_json::to_value(record).map_err(|e| StoreError::Backend(e.to_string()))?;
+    if let (Some(migration), Some(object)) = (migration, value.as_object_mut()) {
+        object.insert("migration".into(), serde_json::Value::String(migration.to_owned()));
+    }
+    Ok(value.to_string())
+}
+
 /// The payment a declaration owes on `paid_on`: refused unless `amount` is exactly what is
 /// owed with its late fee, so an employer never pays a bill that changed under it.
 pub fn settle_payment(
@@ -341,16 +351,15 @@ pub fn declared_after(person: &NationalId, on: Date, period: Period, employer: &
 /// The spell a declared month of the person is billed under: their coverage of the month
 /// as `crate::coverage_for_period` finds it, and whether they died before it. A declaration
 /// carries the spell each line was billed under; the store compares what bills the month
-/// (scheme, county, category, dates, tiers, maternity) with the spell it reads now, under
+/// (scheme, county, category, tiers, maternity) with the spell it reads now, under
 /// the person's lock (`declaration.changed`), so a change committed between the reading and
 /// the writing never leaves a month billed under coverage the person no longer has.
 pub fn check_billed_spell(person: &crate::PersonRecord, period: Period, billed: &yibao_engine::Coverage) -> Result<(), StoreError> {
-    // What bills a month: the spell's scheme, county, category, dates, tiers and maternity
-    // insurance. The account's balance, the certified diseases and the like change beside a
+    // What bills a month: the spell's scheme, county, category, tiers and maternity
+    // insurance (the spell reaching into the month is `coverage_for_period`'s). The account's
+    // balance, the certified diseases, a new household's dates and the like change beside a
     // declaration (a settlement paid from the account) without changing its bill.
-    let terms = |c: &yibao_engine::Coverage| {
-        (c.scheme, c.region, c.category, c.coverage_from, c.coverage_until, c.tier_history.clone(), c.maternity)
-    };
+    let terms = |c: &yibao_engine::Coverage| (c.scheme, c.region, c.category, c.tier_history.clone(), c.maternity);
     let now = crate::coverage_for_period(person, ContributionKind::Employee, period);
     let dead = person.died_on.is_some_and(|died_on| period.first_day() > died_on);
     if dead || now.map(terms) != Some(terms(billed)) {

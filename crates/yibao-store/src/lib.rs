@@ -214,7 +214,7 @@ pub const EXPORT_PAGE: i64 = 10_000;
 pub fn moved_meanwhile(person: &NationalId) -> StoreError {
     StoreError::Refused {
         code: "person.moved",
-        message: format!("{person} moved to another county while the claim was being settled; nothing was written: submit it again"),
+        message: format!("{person} moved to another county while this was being recorded; nothing was written: submit it again"),
     }
 }
 

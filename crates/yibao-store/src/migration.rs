@@ -82,6 +82,11 @@ impl Tally {
         self.add(region, format!("contributions {} paid amount", kind.as_str()), paid_fen);
     }
 
+    /// `count` employers of `region`.
+    pub fn employers(&mut self, region: RegionCode, count: i64) {
+        self.add(region, "employers".into(), count);
+    }
+
     /// `count` households of `region`.
     pub fn households(&mut self, region: RegionCode, count: i64) {
         self.add(region, "households".into(), count);
@@ -285,6 +290,8 @@ pub struct MigrationBatch {
     pub accumulators: Vec<(NationalId, Accumulators)>,
     /// Employees' months of contributions carried in (`person.carried_months`).
     pub carried_months: Vec<(NationalId, u32)>,
+    /// The employers the legacy system registered (the first batch's).
+    pub employers: Vec<crate::NewEmployer>,
 }
 
 /// What a load of one batch did.

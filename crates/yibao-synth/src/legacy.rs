@@ -34,6 +34,8 @@ pub struct LegacyFiles {
     pub persons: String,
     pub contributions: String,
     pub accumulators: String,
+    /// The employers (参保单位) the legacy system registered: a few in each county.
+    pub employers: String,
     /// The legacy system's control totals: counted here as the rows are written, by county
     /// and measure (amounts in yuan).
     pub control: String,
@@ -149,6 +151,14 @@ pub fn legacy_extract(city: &City, policy: &Policy, through: u8, errors: usize) 
             start = end;
         }
     }
+    files.employers = "code,name,region,registered_on\n".to_owned();
+    for region in &policy.counties {
+        for number in 1..=EMPLOYERS_PER_COUNTY {
+            let Some(code) = yibao_domain::EmployerCode::from_parts(*region, number) else { continue };
+            let _ = writeln!(files.employers, "{code},{region}第{number}厂,{region},2020-01-01");
+            count(&mut totals, *region, "employers".into(), 1);
+        }
+    }
     files.control = "region,measure,value\n".to_owned();
     for ((region, measure), value) in totals {
         let value = if measure.ends_with(" amount") { format!("{}.{:02}", value / 100, value % 100) } else { value.to_string() };
@@ -156,6 +166,10 @@ pub fn legacy_extract(city: &City, policy: &Policy, through: u8, errors: usize) 
     }
     files
 }
+
+/// Employers written for each county (assumption: a token few; the employers' own months
+/// are declared after go-live).
+pub const EMPLOYERS_PER_COUNTY: u64 = 3;
 
 /// Adds to a control total.
 fn count(totals: &mut BTreeMap<(String, String), i64>, region: yibao_domain::RegionCode, measure: String, value: i64) {
