@@ -177,6 +177,12 @@ fn routes() -> Router<App> {
         .route("/console/funds/handovers/{reference}", get(funds::handover::show))
         .route("/console/funds/handovers/{reference}/confirmation", post(funds::handover::confirm))
         .route("/console/funds/migrations", get(funds::migration::list))
+        .route(
+            "/console/funds/migrations/check",
+            get(funds::migration::check_form)
+                .post(funds::migration::check)
+                .layer(axum::extract::DefaultBodyLimit::max(funds::migration::CHECK_UPLOAD_BYTES_MAX)),
+        )
         .route("/console/funds/migrations/{id}", get(funds::migration::show))
         .route("/console/funds/migrations/{id}/report", post(funds::migration::prepare))
         .route("/console/funds/migrations/{id}/sign-off", post(funds::migration::sign_off))

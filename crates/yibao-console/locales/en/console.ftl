@@ -936,3 +936,20 @@ repay-first-due-on = First instalment due on
 repay-done-agreed = The repayment plan is agreed.
 repay-done-paid = The payment is recorded.
 field-bad-instalments = Give a whole number of monthly instalments.
+
+# a legacy extract's dry run, uploaded (issue 16 item 1)
+migration-m-employers = Employers
+migration-check-title = Check a legacy extract
+migration-check-files = The extract's files (households, persons, contributions, accumulators, employers, control)
+migration-check-error-file = Send back the error file (CSV) instead of the page
+migration-check-submit = Check
+migration-check-hint = Every row is checked as the load would check it; nothing is written. The operator loads a clean extract on the server's machine (yibao migrate load), and the migration then appears in the list for its reconciliation.
+migration-check-clean = Every row holds: the extract may be loaded.
+migration-check-rows-to-fix = Rows to fix
+migration-check-rows = Rows
+migration-check-held-back = Held back
+migration-check-valid = Valid
+migration-check-line = Line
+migration-check-column = Column
+migration-check-key = Key
+migration-check-message = What is wrong

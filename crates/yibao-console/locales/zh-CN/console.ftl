@@ -936,3 +936,20 @@ repay-first-due-on = 首期应缴日
 repay-done-agreed = 分期补缴协议已签订。
 repay-done-paid = 缴款已登记。
 field-bad-instalments = 请填写整数的分期月数。
+
+# a legacy extract's dry run, uploaded (issue 16 item 1)
+migration-m-employers = 参保单位
+migration-check-title = 检查迁移数据
+migration-check-files = 迁移数据文件（户、人员、缴费、累计、参保单位、控制数）
+migration-check-error-file = 返回错误文件（CSV），不显示页面
+migration-check-submit = 检查
+migration-check-hint = 按加载时的规则逐行检查，不写入任何数据。检查无误后，由运维人员在服务器上加载（yibao migrate load），迁移随后出现在列表中，供对账。
+migration-check-clean = 全部数据行无误，可以加载。
+migration-check-rows-to-fix = 待修正的数据行
+migration-check-rows = 行数
+migration-check-held-back = 连带暂缓
+migration-check-valid = 有效
+migration-check-line = 行号
+migration-check-column = 列
+migration-check-key = 关键字
+migration-check-message = 问题

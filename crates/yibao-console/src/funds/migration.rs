@@ -52,6 +52,7 @@ fn measure(lang: Lang, text: &str) -> String {
     let words: Vec<&str> = text.split(' ').collect();
     match words.as_slice() {
         ["households"] => lang.t("migration-m-households"),
+        ["employers"] => lang.t("migration-m-employers"),
         ["persons", scheme] => format!("{} · {}", lang.t("migration-m-persons"), lang.t(&format!("scheme-{scheme}"))),
         ["personal", "accounts", "amount"] => lang.t("migration-m-accounts"),
         ["contributions", kind] => format!("{} · {kind}", lang.t("migration-m-contributions")),
@@ -104,6 +105,8 @@ fn migration_view(lang: Lang, record: &Migration) -> MigrationView {
 struct MigrationsTemplate {
     page: Page,
     migrations: Vec<MigrationView>,
+    /// A city administrator checks an extract here before the operator loads it.
+    may_check: bool,
 }
 
 #[derive(Template)]
@@ -146,7 +149,9 @@ pub async fn list(State(state): State<App>, user: ConsoleUser) -> Response {
     let lang = user.lang;
     match state.migrations(&user.principal()).await {
         Ok(found) => {
-            render(&MigrationsTemplate { page, migrations: found.iter().map(|m| migration_view(lang, m)).collect() }).into_response()
+            let may_check = user.may(crate::page::ADMINISTRATORS);
+            render(&MigrationsTemplate { page, migrations: found.iter().map(|m| migration_view(lang, m)).collect(), may_check })
+                .into_response()
         }
         Err(error) => app_error_page(lang, &error),
     }
@@ -225,6 +230,177 @@ pub async fn sign_off(
         Err(error) if is_form_refusal(&error) => {
             errors.add("checksum", app_message(lang, &error));
             migration_page(&state, &user, &id, form.checksum, errors, String::new()).await
+        }
+        Err(error) => app_error_page(lang, &error),
+    }
+}
+
+// ---- the dry run of an extract, uploaded (issue 16 item 1) ----
+
+/// The most an uploaded extract may weigh: a county's at a time (a city's extract of
+/// gigabytes is checked and loaded on the server's machine, `yibao migrate check|load`).
+pub const CHECK_UPLOAD_BYTES_MAX: usize = 256 << 20;
+/// Rows to fix shown on the page; the error file has them all.
+const ERRORS_SHOWN: usize = 200;
+
+#[derive(Debug)]
+pub struct FileCountView {
+    pub file: &'static str,
+    pub rows: usize,
+    pub held_back: usize,
+    pub valid: usize,
+}
+
+#[derive(Debug)]
+pub struct RowErrorView {
+    pub file: String,
+    pub line: usize,
+    pub column: String,
+    pub key: String,
+    pub message: String,
+}
+
+#[derive(Debug)]
+pub struct CheckView {
+    pub id: String,
+    pub files: String,
+    pub counts: Vec<FileCountView>,
+    pub employers: usize,
+    pub batches: u32,
+    pub error_count: usize,
+    pub errors: Vec<RowErrorView>,
+    pub clean: bool,
+    /// How far the store has loaded these files, when it has begun.
+    pub loaded: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console/funds/migration_check.html")]
+struct CheckTemplate {
+    page: Page,
+    check: Option<CheckView>,
+    errors: FieldErrors,
+}
+
+const CHECK_HERE: &str = "/console/funds/migrations/check";
+
+fn check_page(user: &ConsoleUser, check: Option<CheckView>, errors: FieldErrors) -> Response {
+    let page = match Page::guard(user, "migrations", "migration-check-title", CHECK_HERE) {
+        Ok(page) => page,
+        Err(response) => return response,
+    };
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+    (status, render(&CheckTemplate { page, check, errors })).into_response()
+}
+
+/// The upload form of a dry run (city administrators).
+pub async fn check_form(user: ConsoleUser) -> Response {
+    if !user.may(crate::page::ADMINISTRATORS) {
+        return crate::page::error_page(user.lang, StatusCode::FORBIDDEN, "error-forbidden", None);
+    }
+    check_page(&user, None, FieldErrors::default())
+}
+
+/// What the upload form sent: its files, and whether the error file is wanted.
+#[derive(Debug, Default)]
+struct ExtractUpload {
+    csrf: String,
+    files: Vec<yibao_app::migration::MigrationFile>,
+    error_file: bool,
+}
+
+async fn read_extract(multipart: &mut axum::extract::Multipart) -> Result<ExtractUpload, String> {
+    let mut upload = ExtractUpload::default();
+    while let Some(field) = multipart.next_field().await.map_err(|e| e.body_text())? {
+        match field.name().unwrap_or_default() {
+            "_csrf" => upload.csrf = field.text().await.map_err(|e| e.body_text())?,
+            "error_file" => upload.error_file = !field.text().await.map_err(|e| e.body_text())?.is_empty(),
+            "files" => {
+                let name = field.file_name().unwrap_or_default().to_owned();
+                let bytes = field.bytes().await.map_err(|e| e.body_text())?.to_vec();
+                if !name.is_empty() || !bytes.is_empty() {
+                    upload.files.push(yibao_app::migration::MigrationFile { name, bytes });
+                }
+            }
+            other => return Err(format!("the form has no field '{other}'")),
+        }
+    }
+    Ok(upload)
+}
+
+/// Checks an uploaded extract as `yibao migrate check` does, nothing written: its counts
+/// and rows to fix on the page, or the error file to send back to the legacy team.
+pub async fn check(State(state): State<App>, user: ConsoleUser, mut multipart: axum::extract::Multipart) -> Response {
+    let lang = user.lang;
+    // Who may check is known before the body is read: only a city administrator's
+    // upload is read (the CSRF token, inside the body, is checked next).
+    if let Err(response) = Page::guard(&user, "migrations", "migration-check-title", CHECK_HERE) {
+        return response;
+    }
+    if !user.may(crate::page::ADMINISTRATORS) {
+        return crate::page::error_page(lang, StatusCode::FORBIDDEN, "error-forbidden", None);
+    }
+    let upload = match read_extract(&mut multipart).await {
+        Ok(upload) => upload,
+        Err(why) => {
+            let mut errors = FieldErrors::default();
+            errors.add("files", why);
+            return check_page(&user, None, errors);
+        }
+    };
+    if let Err(response) = may_post(&user, &upload.csrf, "migrations", "migration-check-title", CHECK_HERE, crate::page::ADMINISTRATORS) {
+        return response;
+    }
+    if upload.files.is_empty() {
+        let mut errors = FieldErrors::default();
+        errors.add("files", lang.t("field-required"));
+        return check_page(&user, None, errors);
+    }
+    let checked = state.check_migration(&user.principal(), upload.files, yibao_app::migration::BATCH_HOUSEHOLDS_DEFAULT).await;
+    match checked {
+        Ok(check) if upload.error_file => {
+            let disposition = format!("attachment; filename=\"migration-{}-errors.csv\"", check.id);
+            (
+                [
+                    (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                    (axum::http::header::CONTENT_DISPOSITION, disposition),
+                ],
+                check.error_file(),
+            )
+                .into_response()
+        }
+        Ok(check) => {
+            let names = ["households", "persons", "contributions", "accumulators"];
+            let view = CheckView {
+                id: check.id.clone(),
+                files: check.files.join(", "),
+                counts: (0..4)
+                    .map(|i| FileCountView { file: names[i], rows: check.rows[i], held_back: check.held_back[i], valid: check.valid[i] })
+                    .collect(),
+                employers: check.employers,
+                batches: check.batches,
+                error_count: check.error_count,
+                errors: check
+                    .errors
+                    .iter()
+                    .take(ERRORS_SHOWN)
+                    .map(|e| RowErrorView {
+                        file: e.file.name().to_owned(),
+                        line: e.row.line,
+                        column: e.row.column.clone().unwrap_or_default(),
+                        key: e.row.key.clone().unwrap_or_default(),
+                        message: e.row.message.clone(),
+                    })
+                    .collect(),
+                clean: check.is_clean(),
+                loaded: check.record.as_ref().map(|r| format!("{}/{}", r.batches_loaded, r.batches)),
+            };
+            check_page(&user, Some(view), FieldErrors::default())
+        }
+        Err(error) if is_form_refusal(&error) => {
+            let mut errors = FieldErrors::default();
+            errors.add("files", app_message(lang, &error));
+            check_page(&user, None, errors)
         }
         Err(error) => app_error_page(lang, &error),
     }
