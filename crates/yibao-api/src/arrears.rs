@@ -62,6 +62,10 @@ pub(crate) async fn agree(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InstalmentIn {
+    /// The receipt's number (收据号) of the bank or the cashier: a payment is recorded once
+    /// per receipt (the same receipt sent again answers the plan as it stands).
+    #[schema(min_length = 1, max_length = 64, example = "SJ-2026-000123")]
+    pub receipt: String,
     /// Yuan received: at least 0.01, at most what the plan still owes.
     #[serde(with = "serde_yuan")]
     #[schema(schema_with = crate::contract::yuan_in)]
@@ -69,7 +73,8 @@ pub struct InstalmentIn {
 }
 
 /// Record a payment under the person's open plan: it pays the oldest periods first, each
-/// recorded as a contribution of its period; the plan completes when they owe nothing.
+/// recorded as a contribution of its period; the plan completes when they owe nothing. A
+/// receipt already recorded records nothing and answers the plan as it stands.
 #[utoipa::path(post, path = "/api/persons/{id}/arrears-plan/payments", request_body = InstalmentIn, params(("id" = String, Path)), responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "contributions")]
 pub(crate) async fn pay(
     State(state): State<App>,
@@ -79,5 +84,5 @@ pub(crate) async fn pay(
     Body(input): Body<InstalmentIn>,
 ) -> Result<Response, ApiError> {
     let id = crate::contract::national_id("id", &id)?;
-    ok(&state.pay_instalment(&caller, &source(&headers), &id, input.amount).await?)
+    ok(&state.pay_instalment(&caller, &source(&headers), &id, &input.receipt, input.amount).await?)
 }

@@ -1108,13 +1108,25 @@ async fn arrears_flow(api: &Api) {
 
     let payments = format!("{plan}/payments");
     let over = api
-        .call("POST", &payments, Auth::Token(&accountant), Some(json!({ "amount": (owed + yibao_domain::Fen::new(1)).to_string() })))
+        .call(
+            "POST",
+            &payments,
+            Auth::Token(&accountant),
+            Some(json!({ "receipt": "AR-0", "amount": (owed + yibao_domain::Fen::new(1)).to_string() })),
+        )
         .await;
     assert_eq!(code(&over), (StatusCode::UNPROCESSABLE_ENTITY, Some("arrears.overpaid")), "{}", over.1);
-    let (status, first) = api.call("POST", &payments, Auth::Token(&east), Some(json!({ "amount": "1.00" }))).await;
+    let (status, first) = api.call("POST", &payments, Auth::Token(&east), Some(json!({ "receipt": "AR-1", "amount": "1.00" }))).await;
     assert_eq!((status, first["status"].as_str()), (StatusCode::OK, Some("open")), "{first}");
     let rest = owed - yibao_domain::Fen::new(100);
-    let (status, done) = api.call("POST", &payments, Auth::Token(&accountant), Some(json!({ "amount": rest.to_string() }))).await;
+    let (status, done) =
+        api.call("POST", &payments, Auth::Token(&accountant), Some(json!({ "receipt": "AR-2", "amount": rest.to_string() }))).await;
+    // The form sent twice: the same receipt records nothing more.
+    let (status_again, again) =
+        api.call("POST", &payments, Auth::Token(&accountant), Some(json!({ "receipt": "AR-2", "amount": rest.to_string() }))).await;
+    assert_eq!((status_again, again["payments"].as_array().map(Vec::len)), (StatusCode::OK, Some(2)), "{again}");
+    let missing = api.call("POST", &payments, Auth::Token(&accountant), Some(json!({ "receipt": " ", "amount": "1.00" }))).await;
+    assert_eq!(code(&missing), (StatusCode::UNPROCESSABLE_ENTITY, Some("arrears.bad_receipt")), "{}", missing.1);
     assert_eq!((status, done["status"].as_str()), (StatusCode::OK, Some("completed")), "{done}");
     let (status, view) = api.call("GET", &plan, Auth::Token(&auditor), None).await;
     assert_eq!((status, view["owed"].as_str()), (StatusCode::OK, Some("0.00")), "{view}");

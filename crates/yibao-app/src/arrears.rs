@@ -105,18 +105,32 @@ impl App {
     /// Records a payment under the person's open plan: the amount goes to the oldest periods
     /// first, each recorded as a contribution of its period (the fund, subsidies and
     /// account posting as at the counter); the plan completes when they owe nothing.
+    ///
+    /// The receipt's number (收据号, 1 to 64 characters of the register's) identifies the
+    /// payment: the same receipt sent again records nothing and answers the plan as it
+    /// stands; another amount under it is refused (`arrears.receipt_reused`).
     pub async fn pay_instalment(
         &self,
         principal: &Principal,
         source: &str,
         person_id: &NationalId,
+        receipt: &str,
         amount: Fen,
     ) -> Result<PlanRecord, AppError> {
         let scope = principal.scope(roles::CONTRIBUTIONS)?;
         if amount.get() <= 0 {
             return Err(AppError::bad_request("arrears.bad_amount", format!("a payment is at least 0.01 yuan, not {amount}")));
         }
-        Ok(store!(self, pay_instalment(&principal.actor(source, self.now()), scope, person_id, amount))?)
+        let receipt = receipt.trim();
+        let chars = receipt.chars().count();
+        if chars == 0 || chars > yibao_store::arrears::RECEIPT_CHARS_MAX || !receipt.chars().all(yibao_domain::is_register_char) {
+            return Err(AppError::bad_request(
+                "arrears.bad_receipt",
+                format!("a receipt number has 1 to {} printable characters", yibao_store::arrears::RECEIPT_CHARS_MAX),
+            ));
+        }
+        let payment = yibao_store::InstalmentPayment { receipt: receipt.to_owned(), amount_fen: amount };
+        Ok(store!(self, pay_instalment(&principal.actor(source, self.now()), scope, person_id, payment))?)
     }
 
     /// The standing of a person's benefits on the date of service `on`: of the scheme of

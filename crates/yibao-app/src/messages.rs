@@ -43,12 +43,14 @@ catalogue! {
     "arrears.bad_amount" => "分期补缴金额须至少 0.01 元：{detail}", DETAIL;
     "arrears.bad_date" => "首期应缴日须在今天至 31 天之内：{detail}", DETAIL;
     "arrears.bad_instalments" => "分期期数不正确，政策规定的最长期数以内（不超过 60 期，五年）：{detail}", DETAIL;
+    "arrears.bad_receipt" => "收据号须为 1 至 64 个可打印字符：{detail}", DETAIL;
     "arrears.changed" => "此人的欠费已有变化，请重新读取后再签订分期协议：{detail}", DETAIL;
     "arrears.no_plan" => "此人没有未结清的分期补缴协议：{detail}", DETAIL;
     "arrears.no_plans" => "现行政策不办理欠费分期补缴：{detail}", DETAIL;
     "arrears.nothing_owed" => "此人没有可分期补缴的欠费（单位申报的月份由单位缴纳）：{detail}", DETAIL;
     "arrears.overpaid" => "补缴金额超过协议尚欠金额：{detail}", DETAIL;
     "arrears.plan_open" => "此人已有未结清的分期补缴协议，结清后才能签订新的协议：{detail}", DETAIL;
+    "arrears.receipt_reused" => "该收据号已登记过另一金额的缴款：{detail}", DETAIL;
     "arrears.too_many_payments" => "一份分期协议的缴款次数已达上限，请一次缴清余额：{detail}", DETAIL;
     "arrears.too_small" => "欠费金额不足以分成这么多期，每期至少 0.01 元：{detail}", DETAIL;
     "audit.broken" => "审计日志链已断裂，无法生成锚点：{detail}", DETAIL;

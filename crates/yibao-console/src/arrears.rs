@@ -92,6 +92,8 @@ pub struct PayForm {
     #[serde(default, rename = "_csrf")]
     pub csrf: String,
     #[serde(default)]
+    pub receipt: String,
+    #[serde(default)]
     pub amount: String,
 }
 
@@ -270,10 +272,11 @@ pub async fn pay(
         errors.add("amount", lang.t("field-bad-amount"));
         return arrears_page(&state, &user, &id, (AgreeForm::default(), form), errors, String::new()).await;
     };
-    match state.pay_instalment(&user.principal(), &ConsoleUser::source(&headers), &person_id, amount).await {
+    match state.pay_instalment(&user.principal(), &ConsoleUser::source(&headers), &person_id, &form.receipt, amount).await {
         Ok(_) => Redirect::to(&format!("{}?done=paid", here(&id))).into_response(),
         Err(error) if is_form_refusal(&error) => {
-            errors.add("amount", app_message(lang, &error));
+            let field = if matches!(error.code.as_ref(), "arrears.bad_receipt" | "arrears.receipt_reused") { "receipt" } else { "amount" };
+            errors.add(field, app_message(lang, &error));
             arrears_page(&state, &user, &id, (AgreeForm::default(), form), errors, String::new()).await
         }
         Err(error) => app_error_page(lang, &error),

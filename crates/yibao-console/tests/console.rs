@@ -1937,10 +1937,13 @@ async fn arrears_are_agreed_in_instalments_and_paid_through_the_console() {
     let page = console.get(&agreed.location, &funds).await;
     assert!(page.body.contains("id=\"plan-1\"") && page.body.contains("id=\"instalment-form\""), "{}", page.body);
     assert!(element_text(&page.body, "standing").is_some_and(|s| s.contains("正常")), "a plan kept to resumes benefits: {}", page.body);
-    let zero = console.post(&format!("{here}/payments"), &funds, &[("_csrf", &token), ("amount", "0")]).await;
+    let zero = console.post(&format!("{here}/payments"), &funds, &[("_csrf", &token), ("receipt", "SJ-1"), ("amount", "0")]).await;
     assert_eq!(zero.status, StatusCode::BAD_REQUEST);
     assert!(element_text(&zero.body, "amount-error").is_some(), "{}", zero.body);
-    let paid = console.post(&format!("{here}/payments"), &funds, &[("_csrf", &token), ("amount", owed)]).await;
+    let no_receipt = console.post(&format!("{here}/payments"), &funds, &[("_csrf", &token), ("receipt", ""), ("amount", owed)]).await;
+    assert_eq!(no_receipt.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&no_receipt.body, "receipt-error").is_some(), "{}", no_receipt.body);
+    let paid = console.post(&format!("{here}/payments"), &funds, &[("_csrf", &token), ("receipt", "SJ-1"), ("amount", owed)]).await;
     assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.body);
     let page = console.get(&paid.location, &funds).await;
     assert!(page.body.contains("已结清") && element_text(&page.body, "owed-total").is_some_and(|t| t == "0.00"), "{}", page.body);

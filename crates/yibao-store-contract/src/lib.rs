@@ -1506,7 +1506,8 @@ pub async fn run_arrears_plans<S: Store + yibao_store::FundStore + yibao_store::
     store: Arc<S>,
 ) {
     use yibao_engine::PlanPeriod;
-    use yibao_store::{ContributionKind, NewContribution, NewPlan, PlanStatus};
+    use yibao_store::{ContributionKind, InstalmentPayment, NewContribution, NewPlan, PlanStatus};
+    let paid = |receipt: &str, fen: i64| InstalmentPayment { receipt: receipt.into(), amount_fen: Fen::new(fen) };
     let store = &*store;
     let city = region(CITY);
     let id = enrolled(store, EAST, 991, "HH-ARREARS").await;
@@ -1536,7 +1537,7 @@ pub async fn run_arrears_plans<S: Store + yibao_store::FundStore + yibao_store::
     let plan = NewPlan { person_id: id, agreed_on, periods: plannable.clone(), schedule };
     let hidden = store.agree_plan(&clerk(WEST), region(WEST), plan.clone()).await;
     assert!(matches!(hidden, Err(StoreError::PersonNotFound(_))), "{hidden:?}");
-    let none = store.pay_instalment(&clerk(EAST), region(EAST), &id, Fen::new(100)).await;
+    let none = store.pay_instalment(&clerk(EAST), region(EAST), &id, paid("R-0", 100)).await;
     assert!(matches!(&none, Err(e) if e.code() == "arrears.no_plan"), "{none:?}");
     let agreed = store.agree_plan(&clerk(EAST), region(EAST), plan.clone()).await.expect("agree");
     assert_eq!((agreed.seq, agreed.total_fen, agreed.status), (1, Fen::new(70_000), PlanStatus::Open));
@@ -1549,21 +1550,29 @@ pub async fn run_arrears_plans<S: Store + yibao_store::FundStore + yibao_store::
     assert!(matches!(&in_batch, Err(e) if e.code() == "contribution.in_plan"), "{in_batch:?}");
 
     // 350.00: 300.00 completes 2025, 50.00 goes to 2026.
-    let first = store.pay_instalment(&clerk(EAST), region(EAST), &id, Fen::new(35_000)).await.expect("first payment");
+    let first = store.pay_instalment(&clerk(EAST), region(EAST), &id, paid("R-1", 35_000)).await.expect("first payment");
     assert_eq!(first.status, PlanStatus::Open);
     assert_eq!(first.payments[0].parts, vec![owed("2025", 30_000), owed("2026", 5_000)]);
     assert_eq!(first.payments[0].paid_on, date!(2026 - 03 - 01));
-    let over = store.pay_instalment(&clerk(EAST), region(EAST), &id, Fen::new(35_001)).await;
+    let over = store.pay_instalment(&clerk(EAST), region(EAST), &id, paid("R-2", 35_001)).await;
     assert!(matches!(&over, Err(e) if e.code() == "arrears.overpaid"), "{over:?}");
-    let last = store.pay_instalment(&clerk(EAST), region(EAST), &id, Fen::new(35_000)).await.expect("last payment");
+    // The first receipt sent again records nothing; under another amount it is refused.
+    let again = store.pay_instalment(&clerk(EAST), region(EAST), &id, paid("R-1", 35_000)).await.expect("the same receipt");
+    assert_eq!((again.payments.len(), again.status), (1, PlanStatus::Open), "{again:?}");
+    let reused = store.pay_instalment(&clerk(EAST), region(EAST), &id, paid("R-1", 1_000)).await;
+    assert!(matches!(&reused, Err(e) if e.code() == "arrears.receipt_reused"), "{reused:?}");
+    let last = store.pay_instalment(&clerk(EAST), region(EAST), &id, paid("R-3", 35_000)).await.expect("last payment");
     assert_eq!((last.status, last.paid_fen()), (PlanStatus::Completed, Fen::new(70_000)));
     assert!(store.plannable(region(EAST), &id, agreed_on).await.expect("plannable").is_empty());
     let (_, cleared) = store.owed_periods(city, &id, date!(2026 - 01 - 01)).await.expect("owed");
     assert_eq!(cleared.len(), 2, "{cleared:?}");
     assert!(cleared.iter().all(|p| p.owed_fen.is_zero() && p.cleared_on == Some(agreed_on)), "{cleared:?}");
     assert!(store.owed_periods(city, &id, date!(2026 - 03 - 02)).await.expect("owed").1.is_empty());
-    let after = store.pay_instalment(&clerk(EAST), region(EAST), &id, Fen::new(100)).await;
+    let after = store.pay_instalment(&clerk(EAST), region(EAST), &id, paid("R-4", 100)).await;
     assert!(matches!(&after, Err(e) if e.code() == "arrears.no_plan"), "{after:?}");
+    // The last receipt sent again after the plan completed: answered, nothing written.
+    let late = store.pay_instalment(&clerk(EAST), region(EAST), &id, paid("R-3", 35_000)).await.expect("the same receipt");
+    assert_eq!((late.payments.len(), late.status), (2, PlanStatus::Completed));
     let paid: i64 = store.contributions_of(city, &id).await.expect("contributions").iter().map(|c| c.paid_fen.get()).sum();
     assert_eq!(paid, 80_000);
     assert_eq!(store.plans_of(city, &id).await.expect("plans").len(), 1);

@@ -11,7 +11,9 @@ use sqlx::{PgConnection, Row};
 use time::Date;
 use yibao_domain::{Fen, NationalId, Period, RegionCode};
 use yibao_engine::{OwedPeriod, PlanPeriod};
-use yibao_store::arrears::{Chain, check_new_plan, decide_instalment, in_plan, owed_periods, plan_open, plan_periods};
+use yibao_store::arrears::{
+    Chain, InstalmentPayment, check_new_plan, decide_instalment, in_plan, owed_periods, plan_open, plan_periods, recorded_receipt,
+};
 use yibao_store::books::{date_of, date_text};
 use yibao_store::stored::{fen_of, from_json, id_of, kind_of, period_of, time_of, time_text};
 use yibao_store::{Actor, ArrearsStore, ContributionKind, NewContribution, NewPlan, PersonRecord, PlanRecord, PlanStatus, StoreError};
@@ -233,23 +235,41 @@ impl ArrearsStore for PostgresStore {
         Ok(record)
     }
 
-    async fn pay_instalment(&self, actor: &Actor, scope: RegionCode, person: &NationalId, amount: Fen) -> Result<PlanRecord, StoreError> {
+    async fn pay_instalment(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        person: &NationalId,
+        payment: InstalmentPayment,
+    ) -> Result<PlanRecord, StoreError> {
         let mut tx = self.write().await?;
         person_region(&mut tx, scope, person).await?;
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        // The open plan's row first: a second payment of the plan (the same receipt sent
+        // twice at once) waits here, then finds the first's receipt recorded.
+        let open = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {PLAN_COLUMNS} FROM arrears_plans WHERE person_id = $1 AND status = 'open' FOR UPDATE"
         )))
         .bind(person.as_str())
         .fetch_optional(&mut *tx)
         .await
-        .map_err(backend)?;
-        let mut plan = row
-            .as_ref()
-            .map(plan_from_row)
-            .transpose()?
-            .ok_or_else(|| StoreError::Refused { code: "arrears.no_plan", message: format!("{person} has no open repayment plan") })?;
+        .map_err(backend)?
+        .as_ref()
+        .map(plan_from_row)
+        .transpose()?;
+        let rows =
+            sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {PLAN_COLUMNS} FROM arrears_plans WHERE person_id = $1 ORDER BY seq DESC")))
+                .bind(person.as_str())
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(backend)?;
+        let plans = rows.iter().map(plan_from_row).collect::<Result<Vec<_>, _>>()?;
+        if let Some(recorded) = recorded_receipt(&plans, &payment)? {
+            return Ok(recorded);
+        }
+        let mut plan =
+            open.ok_or_else(|| StoreError::Refused { code: "arrears.no_plan", message: format!("{person} has no open repayment plan") })?;
         let chains = chains(&mut tx, plan.region.city(), person).await?;
-        let decision = decide_instalment(&plan, &chains, amount, actor.at)?;
+        let decision = decide_instalment(&plan, &chains, &payment, actor.at)?;
         let mut contributions = Vec::with_capacity(decision.parts.len());
         for (part, region) in &decision.parts {
             let (due_fen, breakdown_json) = chain_bill(&mut tx, *region, person, part.kind, part.period).await?;

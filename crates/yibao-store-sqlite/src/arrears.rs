@@ -5,7 +5,9 @@ use rusqlite::{Connection, Row, params};
 use time::Date;
 use yibao_domain::{Fen, NationalId, Period, RegionCode};
 use yibao_engine::{OwedPeriod, PlanPeriod};
-use yibao_store::arrears::{Chain, check_new_plan, decide_instalment, in_plan, owed_periods, plan_periods};
+use yibao_store::arrears::{
+    Chain, InstalmentPayment, check_new_plan, decide_instalment, in_plan, owed_periods, plan_periods, recorded_receipt,
+};
 use yibao_store::books::{date_of, date_text};
 use yibao_store::stored::{kind_of, period_of};
 use yibao_store::{Actor, ArrearsStore, ContributionKind, NewContribution, NewPlan, PersonRecord, PlanRecord, PlanStatus, StoreError};
@@ -203,14 +205,31 @@ impl ArrearsStore for SqliteStore {
         .await
     }
 
-    async fn pay_instalment(&self, actor: &Actor, scope: RegionCode, person: &NationalId, amount: Fen) -> Result<PlanRecord, StoreError> {
+    async fn pay_instalment(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        person: &NationalId,
+        payment: InstalmentPayment,
+    ) -> Result<PlanRecord, StoreError> {
         let (actor, person) = (actor.clone(), *person);
         self.write(move |conn| {
             locate(conn, scope, &person)?;
-            let mut plan = open_plan(conn, &person)?
+            let plans = query_all(
+                conn,
+                &format!("SELECT {PLAN_COLUMNS} FROM arrears_plans WHERE person_id = ?1 ORDER BY seq DESC"),
+                [person.as_str()],
+                plan_from_row,
+            )?;
+            if let Some(recorded) = recorded_receipt(&plans, &payment)? {
+                return Ok(recorded);
+            }
+            let mut plan = plans
+                .into_iter()
+                .find(|plan| plan.status == PlanStatus::Open)
                 .ok_or_else(|| StoreError::Refused { code: "arrears.no_plan", message: format!("{person} has no open repayment plan") })?;
             let chains = chains(conn, plan.region.city(), &person)?;
-            let decision = decide_instalment(&plan, &chains, amount, actor.at)?;
+            let decision = decide_instalment(&plan, &chains, &payment, actor.at)?;
             let city = plan.region.city();
             for (part, region) in &decision.parts {
                 let (due_fen, breakdown_json) = chain_bill(conn, *region, &person, part.kind, part.period)?;

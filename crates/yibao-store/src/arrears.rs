@@ -87,6 +87,10 @@ pub struct NewPlan {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanPaymentRecord {
     pub paid_on: Date,
+    /// The receipt number (收据号) of the bank's or the cashier's receipt: a payment is
+    /// recorded once per receipt, so a form sent twice records it once.
+    #[serde(default)]
+    pub receipt: String,
     pub amount_fen: Fen,
     pub parts: Vec<PlanPeriod>,
     #[serde(with = "time::serde::rfc3339")]
@@ -204,12 +208,48 @@ pub fn plan_open(person: &NationalId) -> StoreError {
 
 /// A payment under `plan` of `amount` on `paid_on`, its parts allocated over what the
 /// plan's periods owe now (`owed`, read in the transaction), the oldest first.
+/// The most characters of a receipt number.
+pub const RECEIPT_CHARS_MAX: usize = 64;
+
+/// A payment under a plan as the clerk records it: the receipt's number and the amount.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstalmentPayment {
+    pub receipt: String,
+    pub amount_fen: Fen,
+}
+
+/// The plan a payment's receipt was recorded under already, when it was: the same amount
+/// is the same payment sent again (answered with the plan as it stands, nothing written);
+/// another amount under the same receipt is refused (`arrears.receipt_reused`).
+pub fn recorded_receipt(plans: &[PlanRecord], payment: &InstalmentPayment) -> Result<Option<PlanRecord>, StoreError> {
+    for plan in plans {
+        if let Some(earlier) = plan.payments.iter().find(|p| p.receipt == payment.receipt) {
+            if earlier.amount_fen != payment.amount_fen {
+                return Err(StoreError::Refused {
+                    code: "arrears.receipt_reused",
+                    message: format!(
+                        "receipt {} recorded {} yuan on {} under plan {}, not {}",
+                        payment.receipt,
+                        earlier.amount_fen,
+                        earlier.paid_on,
+                        plan.entity(),
+                        payment.amount_fen
+                    ),
+                });
+            }
+            return Ok(Some(plan.clone()));
+        }
+    }
+    Ok(None)
+}
+
 pub fn plan_payment(
     plan: &PlanRecord,
     owed: &[PlanPeriod],
-    amount: Fen,
+    payment: &InstalmentPayment,
     recorded_at: time::OffsetDateTime,
 ) -> Result<PlanPaymentRecord, StoreError> {
+    let amount = payment.amount_fen;
     if plan.payments.len() >= PLAN_PAYMENTS_MAX {
         return Err(StoreError::Refused {
             code: "arrears.too_many_payments",
@@ -217,7 +257,13 @@ pub fn plan_payment(
         });
     }
     let parts = yibao_engine::allocate_payment(owed, amount).map_err(|e| StoreError::Refused { code: e.code(), message: e.to_string() })?;
-    Ok(PlanPaymentRecord { paid_on: yibao_domain::city_day(recorded_at), amount_fen: amount, parts, recorded_at })
+    Ok(PlanPaymentRecord {
+        paid_on: yibao_domain::city_day(recorded_at),
+        receipt: payment.receipt.clone(),
+        amount_fen: amount,
+        parts,
+        recorded_at,
+    })
 }
 
 /// A payment under an open plan as decided over the plan's periods as their chains stand
@@ -235,9 +281,10 @@ pub struct InstalmentDecision {
 pub fn decide_instalment(
     plan: &PlanRecord,
     chains: &[Chain],
-    amount: Fen,
+    payment: &InstalmentPayment,
     recorded_at: time::OffsetDateTime,
 ) -> Result<InstalmentDecision, StoreError> {
+    let amount = payment.amount_fen;
     let owed: Vec<(PlanPeriod, RegionCode)> = plan
         .periods
         .iter()
@@ -249,7 +296,7 @@ pub fn decide_instalment(
         })
         .collect();
     let periods: Vec<PlanPeriod> = owed.iter().map(|(p, _)| *p).collect();
-    let payment = plan_payment(plan, &periods, amount, recorded_at)?;
+    let payment = plan_payment(plan, &periods, payment, recorded_at)?;
     let parts = payment
         .parts
         .iter()
@@ -327,11 +374,14 @@ pub trait ArrearsStore: Send + Sync + 'static {
     /// Records a payment under the person's open plan (`arrears.instalment`): its parts as
     /// contributions of the plan's periods, the oldest first, in one transaction; the plan
     /// completes when its periods owe nothing.
+    ///
+    /// A receipt already recorded under one of the person's plans records nothing
+    /// ([`recorded_receipt`]).
     fn pay_instalment(
         &self,
         actor: &Actor,
         scope: RegionCode,
         person: &NationalId,
-        amount: Fen,
+        payment: InstalmentPayment,
     ) -> impl Future<Output = Result<PlanRecord, StoreError>> + Send;
 }

@@ -43,7 +43,7 @@ pub use access::{
     AccessStore, InstitutionRecord, InstitutionUpdate, LEVEL_CHANGES_LIMIT, LevelChange, NewInstitution, NewStaff, Role,
     SIGN_IN_TEXT_CHARS_MAX, SessionRecord, SignInOutcome, SignInReason, SignInRefusal, StaffRecord, StaffUpdate,
 };
-pub use arrears::{ArrearsStore, NewPlan, PlanPaymentRecord, PlanRecord, PlanStatus};
+pub use arrears::{ArrearsStore, InstalmentPayment, NewPlan, PlanPaymentRecord, PlanRecord, PlanStatus};
 pub use audit::{AuditEntry, AuditVerification, GENESIS_HASH, entry_hash};
 pub use catalogue::{
     CATALOGUE_LOAD_MAX, CatalogueChange, CatalogueLoad, CatalogueLoadRecord, CatalogueProposal, CatalogueRow, CatalogueStore,

@@ -215,7 +215,7 @@ async fn employee_months_under_a_plan_credit_the_account_once() {
                 "POST",
                 &format!("{plan}/payments"),
                 Auth::Token(&accountant),
-                Some(json!({ "amount": yibao_domain::Fen::new(amount).to_string() })),
+                Some(json!({ "receipt": format!("PLAN-{amount}"), "amount": yibao_domain::Fen::new(amount).to_string() })),
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{paid}");
@@ -226,7 +226,7 @@ async fn employee_months_under_a_plan_credit_the_account_once() {
             "POST",
             &format!("{plan}/payments"),
             Auth::Token(&accountant),
-            Some(json!({ "amount": yibao_domain::Fen::new(left).to_string() })),
+            Some(json!({ "receipt": "PLAN-LAST", "amount": yibao_domain::Fen::new(left).to_string() })),
         )
         .await;
     assert_eq!((status, done["status"].as_str()), (StatusCode::OK, Some("completed")), "{done}");
@@ -287,8 +287,9 @@ async fn paying_the_plan_off_keeps_covered_the_services_dated_while_it_was_kept(
     // The person pays the plan off on 20 December; the hospital settles the stay after.
     api.set_now(datetime!(2026-12-20 10:00 +08));
     let accountant = api.sign_in("accountant").await;
-    let (status, done) =
-        api.call("POST", &format!("{plan}/payments"), Auth::Token(&accountant), Some(json!({ "amount": view["owed"] }))).await;
+    let (status, done) = api
+        .call("POST", &format!("{plan}/payments"), Auth::Token(&accountant), Some(json!({ "receipt": "OFF-1", "amount": view["owed"] })))
+        .await;
     assert_eq!((status, done["status"].as_str()), (StatusCode::OK, Some("completed")), "{done}");
     let settled = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(stay(EAST_PERSON, "C0001", "K-1", "2026-12-10"))).await;
     assert_eq!(settled.0, StatusCode::CREATED, "{}", settled.1);
@@ -389,23 +390,31 @@ async fn bad_plan_and_payment_input_is_refused_without_a_server_error() {
     assert_eq!(api.call("GET", &plan, Auth::Token(&west), None).await.0, StatusCode::NOT_FOUND);
     let claims = api.sign_in("east.claims").await;
     assert_eq!(api.call("GET", &plan, Auth::Token(&claims), None).await.0, StatusCode::FORBIDDEN, "claims officers read no arrears");
-    let hospital = api.call("POST", &format!("{plan}/payments"), Auth::Key("key-east"), Some(json!({ "amount": "1" }))).await;
+    let hospital =
+        api.call("POST", &format!("{plan}/payments"), Auth::Key("key-east"), Some(json!({ "receipt": "H-1", "amount": "1" }))).await;
     assert_eq!(hospital.0, StatusCode::FORBIDDEN, "{}", hospital.1);
     let (status, _) = api.call("GET", &plan, Auth::Token(&east), None).await;
     assert_eq!(status, StatusCode::OK);
     for amount in [json!("0"), json!("-1"), json!("0.001"), json!("99999999999999999999"), json!("１"), json!("1,000")] {
-        let answer =
-            api.call("POST", &format!("{plan}/payments"), Auth::Token(&accountant), Some(json!({ "amount": amount.clone() }))).await;
+        let answer = api
+            .call(
+                "POST",
+                &format!("{plan}/payments"),
+                Auth::Token(&accountant),
+                Some(json!({ "receipt": "BAD-1", "amount": amount.clone() })),
+            )
+            .await;
         assert!(answer.0.is_client_error(), "{amount}: {:?} {}", answer.0, answer.1);
     }
-    let west_pay = api.call("POST", &format!("{plan}/payments"), Auth::Token(&west), Some(json!({ "amount": "1" }))).await;
+    let west_pay =
+        api.call("POST", &format!("{plan}/payments"), Auth::Token(&west), Some(json!({ "receipt": "W-1", "amount": "1" }))).await;
     assert_eq!(west_pay.0, StatusCode::NOT_FOUND, "{}", west_pay.1);
     let none = api
         .call(
             "POST",
             &format!("/api/persons/{WEST_PERSON}/arrears-plan/payments"),
             Auth::Token(&accountant),
-            Some(json!({ "amount": "1" })),
+            Some(json!({ "receipt": "N-1", "amount": "1" })),
         )
         .await;
     assert_eq!(code(&none), (StatusCode::UNPROCESSABLE_ENTITY, Some("arrears.no_plan")), "{}", none.1);

@@ -953,3 +953,4 @@ migration-check-line = Line
 migration-check-column = Column
 migration-check-key = Key
 migration-check-message = What is wrong
+repay-receipt = Receipt number

@@ -953,3 +953,4 @@ migration-check-line = 行号
 migration-check-column = 列
 migration-check-key = 关键字
 migration-check-message = 问题
+repay-receipt = 收据号
