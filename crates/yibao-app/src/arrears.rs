@@ -121,14 +121,12 @@ impl App {
         if amount.get() <= 0 {
             return Err(AppError::bad_request("arrears.bad_amount", format!("a payment is at least 0.01 yuan, not {amount}")));
         }
-        let receipt = receipt.trim();
-        let chars = receipt.chars().count();
-        if chars == 0 || chars > yibao_store::arrears::RECEIPT_CHARS_MAX || !receipt.chars().all(yibao_domain::is_register_char) {
+        let Some(receipt) = yibao_domain::register_text(receipt, yibao_store::arrears::RECEIPT_CHARS_MAX) else {
             return Err(AppError::bad_request(
                 "arrears.bad_receipt",
                 format!("a receipt number has 1 to {} printable characters", yibao_store::arrears::RECEIPT_CHARS_MAX),
             ));
-        }
+        };
         let payment = yibao_store::InstalmentPayment { receipt: receipt.to_owned(), amount_fen: amount };
         Ok(store!(self, pay_instalment(&principal.actor(source, self.now()), scope, person_id, payment))?)
     }
@@ -187,16 +185,6 @@ impl App {
             Err(e) if e.code == "person.not_found" => return Ok(()),
             Err(e) => return Err(e),
         };
-        refuse_suspended(service_date, standing)
-    }
-
-    /// Refuses a claim whose date of service falls while the person's benefits of the
-    /// scheme in force that day are suspended for arrears (`claim.benefits_suspended`).
-    pub(crate) async fn check_standing(&self, person: &yibao_store::PersonRecord, service_date: Date) -> Result<(), AppError> {
-        if self.policy().entries(yibao_policy::ParamKey::ArrearsSuspendAfterDays).is_empty() {
-            return Ok(());
-        }
-        let (_, standing) = self.standing_of(&person.person_id, service_date).await?;
         refuse_suspended(service_date, standing)
     }
 }

@@ -62,14 +62,12 @@ impl App {
                 format!("a registration on {} is before {REGISTERED_ON_MIN}", input.registered_on),
             ));
         }
-        let name = input.name.trim().to_owned();
-        let chars = name.chars().count();
-        if chars == 0 || chars > EMPLOYER_NAME_CHARS_MAX || !name.chars().all(yibao_domain::is_register_char) {
+        let Some(name) = yibao_domain::register_text(&input.name, EMPLOYER_NAME_CHARS_MAX).map(str::to_owned) else {
             return Err(AppError::bad_request(
                 "employer.bad_name",
                 format!("an employer's name is 1 to {EMPLOYER_NAME_CHARS_MAX} characters, without control, format or invisible characters"),
             ));
-        }
+        };
         let employer = NewEmployer { code: input.code, name, region: input.region, registered_on: input.registered_on };
         Ok(store!(self, register_employer(&principal.actor(source, self.now()), scope, employer))?)
     }

@@ -956,7 +956,7 @@ impl App {
         App::entitlement(&person, kind, date, diagnosis)?;
         // Entitled is also: not suspended for arrears on the day (R-FIN-4), so a hospital
         // is not told to treat a person the settlement will refuse.
-        self.check_standing(&person, date).await
+        self.check_standing_on(&person.person_id, date).await
     }
 
     /// 2201/2401: opens a visit on presenting the person's card. A hospital opens any kind;
@@ -969,7 +969,7 @@ impl App {
         let person = self.presented(&new.person_id, &new.card_no).await?;
         check_regions(register, Some(person.coverage.region), None, new.insured_in, self.policy().region)?;
         App::entitlement(&person, new.kind, new.begin, new.diagnosis.as_deref())?;
-        self.check_standing(&person, new.begin).await?;
+        self.check_standing_on(&person.person_id, new.begin).await?;
         if new.kind.is_stay() {
             // The same days are not paid twice: an admission inside a stay already settled
             // for the person is refused now, not at its settlement.

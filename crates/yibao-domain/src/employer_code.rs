@@ -12,6 +12,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::RegionCode;
 
+/// Most characters in an employer's name (单位名称), as its licence writes it.
+pub const EMPLOYER_NAME_CHARS_MAX: usize = 100;
+
 /// The code's alphabet, in the order of the values the check sums.
 const ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
 /// The weight of each of the first seventeen characters: 3^i mod 31.

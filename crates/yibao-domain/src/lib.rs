@@ -26,14 +26,14 @@ mod spreadsheet;
 
 pub use catalogue::{CatalogueClass, ItemCode, ItemCodeError, ItemKind, MEDICAL_CODE_MAX_LEN, is_diagnosis_code, is_procedure_code};
 pub use dates::{CITY_OFFSET, DATE_FORMAT, add_months, city_day, first_of_next_month, parse_date};
-pub use employer_code::{EmployerCode, EmployerCodeError};
+pub use employer_code::{EMPLOYER_NAME_CHARS_MAX, EmployerCode, EmployerCodeError};
 pub use money::{FEN_LIMIT, Fen, MoneyError, RatioBp, Rounding, TOTAL_LIMIT_FEN, serde_yuan};
 pub use national_id::{NationalId, NationalIdError, Sex, mask_national_ids};
 pub use period::{ContributionKind, PERIOD_YEAR_MAX, PERIOD_YEAR_MIN, Period, PeriodError};
 pub use region::{RegionCode, RegionError, RegionLevel};
 pub use register::{
     ADDRESS_CHARS_MAX, CARD_NO_CHARS_MAX, HOUSEHOLD_ID_BYTES_MAX, HouseholdId, InstitutionCode, PERSON_NAME_CHARS_MAX, PersonName,
-    PhysicianCode, RegisterError, is_register_char, parse_address, parse_card_no,
+    PhysicianCode, RegisterError, is_register_char, parse_address, parse_card_no, register_text,
 };
 pub use scheme::{AssistanceGroup, ClaimKind, DeliveryKind, InstitutionLevel, PersonCategory, Place, Scheme, Tier, TierError, TwoDisease};
 pub use spreadsheet::spreadsheet_text;

@@ -45,8 +45,11 @@ pub fn is_register_char(c: char) -> bool {
         )
 }
 
-/// `text` trimmed, if it has 1 to `chars_max` characters, every one a register character.
-fn register_text(text: &str, chars_max: usize) -> Option<&str> {
+/// `text` trimmed, if it has 1 to `chars_max` characters, every one a register character
+/// (and none a mark standing on nothing): the one rule of the register's free text (names,
+/// addresses, an employer's name, a receipt's number).
+#[must_use]
+pub fn register_text(text: &str, chars_max: usize) -> Option<&str> {
     use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
     let text = text.trim();
     // A mark combines with what comes before it: leading, it stands on nothing.

@@ -285,16 +285,11 @@ pub fn parse_employers(table: Table) -> Result<(Vec<LegacyEmployer>, Vec<LegacyR
     Ok((employers, errors))
 }
 
-/// An employer's name: 1 to 100 characters of the register's.
+/// An employer's name: 1 to 100 characters of the register's, as a clerk registers it.
 fn employer_name_of(text: &str) -> Result<String, String> {
-    let chars = text.chars().count();
-    if chars == 0 || chars > 100 {
-        return Err(format!("a name has 1 to 100 characters, not {chars}"));
-    }
-    if let Some(c) = text.chars().find(|c| !yibao_domain::is_register_char(*c)) {
-        return Err(format!("a name has no character U+{:04X}", u32::from(c)));
-    }
-    Ok(text.to_owned())
+    yibao_domain::register_text(text, yibao_domain::EMPLOYER_NAME_CHARS_MAX).map(str::to_owned).ok_or_else(|| {
+        format!("a name has 1 to {} characters, without control, format or invisible characters", yibao_domain::EMPLOYER_NAME_CHARS_MAX)
+    })
 }
 
 /// A household row.

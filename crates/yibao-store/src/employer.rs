@@ -18,8 +18,7 @@ use yibao_ledger::{AccountKey, AccountKind, BusinessRef, FundScheme, Reason, Rec
 use crate::books::{Entry, fund_for, record_transfer_id, refused};
 use crate::{Actor, ContributionKind, NewContribution, StoreError};
 
-/// Most characters in an employer's name.
-pub const EMPLOYER_NAME_CHARS_MAX: usize = 100;
+pub use yibao_domain::EMPLOYER_NAME_CHARS_MAX;
 /// Most employers or declarations one read returns.
 pub const EMPLOYERS_LIMIT: usize = 1_000;
 
