@@ -33,8 +33,7 @@ use crate::{App, AppError, Principal, store};
 
 /// The longest operator code or name kept with a sign-in.
 pub const OPTER_CHARS_MAX: usize = 50;
-/// The longest fee line serial (`feedetl_sn`) or outpatient/inpatient number.
-pub const SERIAL_CHARS_MAX: usize = 30;
+pub use yibao_domain::SERIAL_CHARS_MAX;
 /// The offset of the interface's dates and times (Beijing time): a reconciliation's days,
 /// and every time an answer states.
 pub const LOCAL_OFFSET: time::UtcOffset = yibao_domain::CITY_OFFSET;
@@ -679,7 +678,7 @@ fn check_msgid(msgid: &str) -> Result<(), AppError> {
 }
 
 fn check_serial(field: &str, text: &str) -> Result<(), AppError> {
-    if text.is_empty() || text.chars().count() > SERIAL_CHARS_MAX || !text.chars().all(|c| c.is_ascii_graphic()) {
+    if !yibao_domain::is_serial(text) {
         return Err(AppError::bad_request("interface.bad_field", format!("{field}: 1 to {SERIAL_CHARS_MAX} printable ASCII characters")));
     }
     Ok(())
@@ -922,6 +921,12 @@ impl App {
             yibao_engine::SpellOn::Current => &person.coverage,
             yibao_engine::SpellOn::Past(past) | yibao_engine::SpellOn::OtherScheme(past) => &past.coverage,
         };
+        App::covered_for(coverage, kind, date, diagnosis)
+    }
+
+    /// Refuses a visit of a kind `coverage` (one spell) does not entitle to on `date`; the
+    /// rules of [`App::entitlement`], also for a stay a migration brings.
+    pub fn covered_for(coverage: &yibao_engine::Coverage, kind: ClaimKind, date: Date, diagnosis: Option<&str>) -> Result<(), AppError> {
         let refuse = |why: String| AppError::unprocessable("interface.not_entitled", why);
         if date < coverage.coverage_from || coverage.coverage_until.is_some_and(|until| date > until) {
             return Err(refuse(format!("the person is not covered on {date}")));
@@ -1327,6 +1332,34 @@ impl App {
             })
             .await?;
         Ok(visit)
+    }
+
+    /// 5201: this institution's visits of a person, the latest first, at most
+    /// [`yibao_store::VISITS_LISTED_MAX`], those of `kind` and beginning in `from..=to`
+    /// where given. Only the institution's own records, so no card is asked: a hospital
+    /// finds here a stay it admitted before go-live, which the migration brought with an
+    /// id of the centre's (`mdtrt_id`).
+    pub async fn visits_of_person(
+        &self,
+        principal: &Principal,
+        person_id: &NationalId,
+        kind: Option<ClaimKind>,
+        from: Option<Date>,
+        to: Option<Date>,
+    ) -> Result<Vec<Visit>, AppError> {
+        let register = self.register(principal)?;
+        let records = store!(self, visits_of_person(&register.code, person_id))?;
+        let mut visits = Vec::with_capacity(records.len());
+        for record in &records {
+            let visit = stored_visit(record)?;
+            let wanted = kind.is_none_or(|kind| visit.kind == kind)
+                && from.is_none_or(|from| visit.begin >= from)
+                && to.is_none_or(|to| visit.begin <= to);
+            if wanted {
+                visits.push(visit);
+            }
+        }
+        Ok(visits)
     }
 
     /// 5206: a person's year-to-date counters, to an institution presenting the person's

@@ -26,14 +26,16 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use yibao_domain::{HouseholdId, NationalId, RegionCode};
 use yibao_engine::{Accumulators, contribution_due};
-use yibao_import::legacy::{LegacyEmployer, LegacyExtract, LegacyFile, LegacyRowError, parse_control, parse_employers, parse_extract};
+use yibao_import::legacy::{
+    LegacyEmployer, LegacyExtract, LegacyFile, LegacyRowError, LegacyStay, parse_control, parse_employers, parse_extract, parse_stays,
+};
 use yibao_import::{RowError, Table};
-use yibao_store::EmployerStore as _;
 use yibao_store::migration::{
     BatchOutcome, MIGRATION_BATCH_HOUSEHOLDS_MAX, MIGRATION_BATCHES_MAX, MigrationBatch, MigrationRecord, MigrationStore as _,
     PROBE_KEYS_MAX, RegisterProbe, Tally,
 };
-use yibao_store::{ImportHousehold, NewContribution, NewHousehold, NewPerson};
+use yibao_store::{AccessStore as _, EmployerStore as _};
+use yibao_store::{ImportHousehold, NewContribution, NewHousehold, NewPerson, VisitRecord};
 
 use crate::{App, AppError, Principal, roles, store};
 
@@ -66,6 +68,10 @@ pub struct MigrationCheck {
     pub valid: [usize; 4],
     /// Employers that hold (the employers file, loaded with the first batch).
     pub employers: usize,
+    /// Inpatient stays open at the cut-off that hold (the stays file, each loaded with its
+    /// person's batch), and those held back with their person's household.
+    pub stays: usize,
+    pub stays_held_back: usize,
     pub batches: u32,
     pub batch_households: u32,
     /// Rows to fix, at most [`MIGRATION_ERRORS_MAX`] (`error_count` says how many).
@@ -276,24 +282,35 @@ impl App {
             Some(table) => parse_employers(table).map_err(|e| AppError::bad_request(e.code(), format!("employers: {e}")))?,
             None => (Vec::new(), Vec::new()),
         };
+        let (stays, stay_errors) = match tables.remove(&LegacyFile::Stays) {
+            Some(table) => parse_stays(table).map_err(|e| AppError::bad_request(e.code(), format!("stays: {e}")))?,
+            None => (Vec::new(), Vec::new()),
+        };
         // The tables are consumed as they are parsed: a city's extract is gigabytes of text.
         let mut extract =
             parse_extract(households, persons, tables.remove(&LegacyFile::Contributions), tables.remove(&LegacyFile::Accumulators))
                 .map_err(|(file, e)| AppError::bad_request(e.code(), format!("{file}: {e}")))?;
         extract.errors.extend(control_errors);
         extract.errors.extend(employer_errors);
+        extract.errors.extend(stay_errors);
         if extract.households.is_empty() && extract.errors.is_empty() {
             return Err(AppError::bad_request("migration.empty", "the extract has no household: nothing to migrate"));
         }
         let existing = store!(self, migration(city, &id))?;
         let batch_households = existing.as_ref().map_or(batch_households, |r| r.batch_households as usize);
         let loaded_households = existing.as_ref().map_or(0, |r| r.batches_loaded as usize * batch_households);
+        // The persons the files carry, before any is held back: a stay of a person held
+        // back with a household is held back too, a stay of anyone else is a row to fix.
+        let listed: HashSet<NationalId> = extract.persons.iter().map(|p| p.coverage.person_id).collect();
         let contributions = self.check_rules(&mut extract);
         self.check_register(city, &mut extract, loaded_households).await?;
+        let mut stay_errors = Vec::new();
+        let (stays, stays_held_back) = self.check_stays(city, stays, &extract, &listed, &mut stay_errors).await?;
+        extract.errors.extend(stay_errors);
         // The employers load with the first batch: once it is loaded, they are the register's.
         let first_loaded = existing.as_ref().is_some_and(|r| r.batches_loaded > 0);
         let employers = self.check_employers(city, employers, first_loaded, &mut extract.errors).await?;
-        let mut batches = cut(&id, extract_after_errors(&mut extract, contributions), batch_households)?;
+        let mut batches = cut(&id, extract_after_errors(&mut extract, contributions), stays, batch_households)?;
         let mut legacy = Tally::default();
         for employer in &employers {
             legacy.employers(employer.region, 1);
@@ -326,7 +343,11 @@ impl App {
             for (person, accumulators) in &batch.accumulators {
                 legacy.accumulators(region_of[person], accumulators);
             }
+            for stay in &batch.stays {
+                legacy.open_stays(region_of[&stay.person_id], 1);
+            }
         }
+        let stays_valid = batches.iter().map(|b| b.stays.len()).sum();
         // The legacy system's control totals against what its rows add up to: only once
         // every row holds (a held-back household would differ anyway).
         let mut controls = Tally::default();
@@ -384,6 +405,8 @@ impl App {
             held_back: extract.held_back,
             valid,
             employers: employers_valid,
+            stays: stays_valid,
+            stays_held_back,
             batches: batch_count,
             batch_households: u32::try_from(batch_households).unwrap_or(u32::MAX),
             errors: std::mem::take(&mut extract.errors),
@@ -440,6 +463,73 @@ impl App {
             });
         }
         Ok(held)
+    }
+
+    /// The stays file's rows against the extract and the register, each wrong row an
+    /// error: the person one of the extract's (a stay of a person held back is held back
+    /// and counted), the hospital a designated one of the city that takes the kind of stay,
+    /// admitted on or before the cut-off, on a day the person's coverage entitles them to
+    /// the stay (`App::covered_for`, as an admission through the national interface is
+    /// checked). The stays that hold, as the visits the hospitals go on with, and the count
+    /// held back.
+    async fn check_stays(
+        &self,
+        city: RegionCode,
+        stays: Vec<LegacyStay>,
+        extract: &LegacyExtract,
+        listed: &HashSet<NationalId>,
+        errors: &mut Vec<LegacyRowError>,
+    ) -> Result<(Vec<VisitRecord>, usize), AppError> {
+        if stays.is_empty() {
+            return Ok((Vec::new(), 0));
+        }
+        let today = self.today();
+        let now = self.now();
+        let register: HashMap<yibao_domain::InstitutionCode, yibao_store::InstitutionRecord> =
+            store!(self, institutions(city))?.into_iter().map(|record| (record.code.clone(), record)).collect();
+        let coverage_of: HashMap<NationalId, &yibao_engine::Coverage> =
+            extract.persons.iter().map(|p| (p.coverage.person_id, &p.coverage)).collect();
+        let mut held_back = 0;
+        let mut visits = Vec::with_capacity(stays.len());
+        for stay in stays {
+            let mut fail = |column: &str, message: String| {
+                errors.push(LegacyRowError {
+                    file: LegacyFile::Stays,
+                    row: RowError { line: stay.line, column: Some(column.into()), key: Some(stay.person_id.to_string()), message },
+                });
+            };
+            let Some(coverage) = coverage_of.get(&stay.person_id) else {
+                if listed.contains(&stay.person_id) {
+                    held_back += 1;
+                } else {
+                    fail("person_id", format!("{} is not among the persons file's rows that hold", stay.person_id));
+                }
+                continue;
+            };
+            match register.get(&stay.institution_code) {
+                None => {
+                    fail("institution_code", format!("{} is not a designated institution of the register", stay.institution_code));
+                    continue;
+                }
+                Some(institution) if !institution.active => {
+                    fail("institution_code", format!("{}'s designation is withdrawn", stay.institution_code));
+                    continue;
+                }
+                Some(_) => {}
+            }
+            if stay.admission_date > today {
+                fail("admission_date", format!("an admission on {} is after the cut-off ({today})", stay.admission_date));
+                continue;
+            }
+            if let Err(e) = crate::claims::check_kind_at(&stay.institution_code, stay.kind)
+                .and_then(|()| App::covered_for(coverage, stay.kind, stay.admission_date, stay.diagnosis.as_deref()))
+            {
+                fail("admission_date", format!("{} [{}]", e.message, e.code));
+                continue;
+            }
+            visits.push(migrated_visit(stay, now)?);
+        }
+        Ok((visits, held_back))
     }
 
     /// The rules an enrolment and a contribution follow here, row by row: each wrong row
@@ -658,7 +748,12 @@ fn extract_after_errors(extract: &mut LegacyExtract, contributions: Vec<NewContr
 
 /// The batches: households in the files' order, `size` at a time, each with its members'
 /// contributions and accumulators.
-fn cut(id: &str, (extract, contributions): (LegacyExtract, Vec<NewContribution>), size: usize) -> Result<Vec<MigrationBatch>, AppError> {
+fn cut(
+    id: &str,
+    (extract, contributions): (LegacyExtract, Vec<NewContribution>),
+    stays: Vec<VisitRecord>,
+    size: usize,
+) -> Result<Vec<MigrationBatch>, AppError> {
     let batch_count = extract.households.len().div_ceil(size);
     if batch_count > MIGRATION_BATCHES_MAX as usize {
         return Err(AppError::bad_request(
@@ -677,6 +772,7 @@ fn cut(id: &str, (extract, contributions): (LegacyExtract, Vec<NewContribution>)
             accumulators: Vec::new(),
             carried_months: Vec::new(),
             employers: Vec::new(),
+            stays: Vec::new(),
         })
         .collect();
     let mut position: HashMap<(RegionCode, HouseholdId), (usize, usize)> = HashMap::new();
@@ -710,7 +806,52 @@ fn cut(id: &str, (extract, contributions): (LegacyExtract, Vec<NewContribution>)
         let accumulators: Accumulators = row.accumulators;
         batches[person_batch[&row.person_id]].accumulators.push((row.person_id, accumulators));
     }
+    for stay in stays {
+        // A stay is kept only for a person kept (`check_stays`).
+        if let Some(batch) = person_batch.get(&stay.person_id) {
+            batches[*batch].stays.push(stay);
+        }
+    }
     Ok(batches)
+}
+
+/// A stay open at the cut-off as the visit the hospital goes on with: admitted, no fee line
+/// yet. Its id (`mdtrt_id`) is the admission's day and 16 hex digits of a digest of the
+/// hospital's code and inpatient number: the same extract gives the same ids (a dry run
+/// can list them, a resumed load writes them alike), and a hospital finds them by the
+/// person (5201).
+fn migrated_visit(stay: LegacyStay, now: time::OffsetDateTime) -> Result<VisitRecord, AppError> {
+    let digest = Sha256::new()
+        .chain_update(b"yibao migrated stay\0")
+        .chain_update(stay.institution_code.to_string().as_bytes())
+        .chain_update(b"\0")
+        .chain_update(stay.ipt_otp_no.as_bytes())
+        .finalize();
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let begin = stay.admission_date;
+    let mdtrt_id = format!("{}{:02}{:02}{hex}", begin.year(), u8::from(begin.month()), begin.day());
+    let new = crate::interface::NewVisit {
+        person_id: stay.person_id,
+        card_no: String::new(),
+        kind: stay.kind,
+        ipt_otp_no: stay.ipt_otp_no,
+        begin,
+        diagnosis: stay.diagnosis,
+        emergency: stay.emergency,
+        delivery: None,
+        insured_in: None,
+        physician: None,
+    };
+    let visit = crate::interface::Visit::opened(mdtrt_id, new);
+    let state = serde_json::to_string(&visit).map_err(|e| AppError::internal("store.failure", e.to_string()))?;
+    Ok(VisitRecord {
+        mdtrt_id: visit.mdtrt_id,
+        institution_code: stay.institution_code,
+        person_id: visit.person_id,
+        revision: 1,
+        state,
+        updated_at: now,
+    })
 }
 
 /// The migration's id, the files' names and their tables by kind.
@@ -724,7 +865,10 @@ fn read_files(files: Vec<MigrationFile>) -> Result<ReadFiles, AppError> {
         let Some(kind) = LegacyFile::of_name(&file.name) else {
             return Err(AppError::bad_request(
                 "migration.unknown_file",
-                format!("'{}' is none of households, persons, contributions or accumulators (.csv, .xlsx)", file.name),
+                format!(
+                    "'{}' is none of households, persons, contributions, accumulators, employers, stays or control (.csv, .xlsx)",
+                    file.name
+                ),
             ));
         };
         if by_kind.iter().any(|(k, _)| *k == kind) {

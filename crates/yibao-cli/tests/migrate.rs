@@ -45,7 +45,7 @@ async fn open_app(store: &[&str]) -> yibao_app::App {
         ["--database-url", url] => yibao_app::StoreLocation::Url((*url).to_owned()),
         other => panic!("a store, not {other:?}"),
     };
-    let backend = yibao_app::Backend::open(&location, yibao_app::Create::No).await.expect("the store");
+    let backend = yibao_app::Backend::open(&location, yibao_app::Create::IfMissing).await.expect("the store");
     let policy =
         yibao_policy::Policy::from_toml("demo-city.toml", include_str!("../../../policies/demo-city.toml")).expect("the demo pack");
     yibao_app::App::new(std::sync::Arc::new(backend), std::sync::Arc::new(policy))
@@ -73,6 +73,28 @@ fn migrate_through(store: &[&str], dir: &Path) {
     };
     sample(&wrong, "8");
     sample(&right, "0");
+
+    // The hospitals of the stays open at the cut-off are designated before go-live: a stay
+    // at a hospital the register lacks is a row to fix.
+    let rt = runtime();
+    let app = rt.block_on(open_app(store));
+    let city = yibao_domain::RegionCode::parse("419900").expect("city");
+    let operator = yibao_app::Principal::System { name: "cli:bob".into(), region: city };
+    let stays = std::fs::read_to_string(right.join("stays.csv")).expect("stays");
+    let stay_rows: Vec<Vec<String>> = stays.lines().skip(1).map(|l| l.split(',').map(str::to_owned).collect()).collect();
+    assert!(stay_rows.len() >= 3, "a city of 3,000 has a few persons in hospital: {stays}");
+    let hospitals: std::collections::BTreeSet<&str> = stay_rows.iter().map(|row| row[1].as_str()).collect();
+    for code in &hospitals {
+        let code = yibao_domain::InstitutionCode::parse(code).expect("a code");
+        let input = yibao_app::access::InstitutionInput {
+            region: yibao_domain::RegionCode::parse(code.region_digits()).expect("a county"),
+            code,
+            name: "县人民医院".into(),
+            level: yibao_domain::InstitutionLevel::Secondary,
+            api_key: None,
+        };
+        rt.block_on(app.create_institution(&operator, "test", input)).expect("a hospital designated");
+    }
 
     // The dry run names exactly the planted rows, and nothing is loaded.
     let errors = dir.join("errors.csv");
@@ -129,12 +151,9 @@ fn migrate_through(store: &[&str], dir: &Path) {
     let preview = ok(&yibao_as("alice", &report), "report");
     assert!(preview.contains("matches to the fen") && !preview.contains('≠'), "{preview}");
     assert!(preview.contains("personal accounts amount") && preview.contains("contributions resident due amount"), "{preview}");
-    let rt = runtime();
-    let app = rt.block_on(open_app(store));
-    let city = yibao_domain::RegionCode::parse("419900").expect("city");
+    assert!(preview.contains("open stays"), "{preview}");
     let staff =
         |username: &str| yibao_app::Principal::Staff { username: username.into(), role: yibao_store::Role::FundAccountant, region: city };
-    let operator = yibao_app::Principal::System { name: "cli:bob".into(), region: city };
     let code = |result: Result<yibao_app::migration::Migration, yibao_app::AppError>| result.map(|_| ()).map_err(|e| e.code.into_owned());
     assert_eq!(code(rt.block_on(app.prepare_migration_report(&operator, "test", &id))), Err("access.forbidden".into()));
     let prepared = rt.block_on(app.prepare_migration_report(&staff("funds.zhang"), "test", &id)).expect("prepared");
@@ -234,6 +253,31 @@ fn migrate_through(store: &[&str], dir: &Path) {
     let _ = yibao_as("ops", &missing);
     let before = std::fs::read_to_string(&out).expect("the missing persons");
     assert_eq!(before.lines().count(), 4, "a header and all three: {before}");
+
+    // Each stay open at the cut-off is the hospital's visit, found by the person (5201)
+    // under its legacy inpatient number, admitted on the legacy day, open for fee lines;
+    // another hospital finds nothing of it.
+    let registered = rt.block_on(app.institutions(&operator)).expect("the register");
+    for row in &stay_rows {
+        let person = yibao_domain::NationalId::parse(&row[0]).expect("id");
+        let hospital = registered.iter().find(|r| r.code.as_str() == row[1]).expect("the stay's hospital");
+        let visits = rt
+            .block_on(app.visits_of_person(&yibao_app::Principal::institution_of(hospital), &person, None, None, None))
+            .expect("the hospital's visits of the person");
+        assert_eq!(visits.len(), 1, "{row:?}: {visits:?}");
+        let visit = &visits[0];
+        assert_eq!(
+            (visit.ipt_otp_no.as_str(), visit.begin.to_string(), visit.kind, visit.status),
+            (row[2].as_str(), row[4].clone(), yibao_domain::ClaimKind::Inpatient, yibao_app::interface::VisitStatus::Open)
+        );
+        assert!(visit.mdtrt_id.starts_with(&row[4].replace('-', "")), "{}", visit.mdtrt_id);
+        if let Some(other) = registered.iter().find(|r| r.code != hospital.code) {
+            let theirs = rt
+                .block_on(app.visits_of_person(&yibao_app::Principal::institution_of(other), &person, None, None, None))
+                .expect("another hospital's visits");
+            assert!(theirs.is_empty(), "{theirs:?}");
+        }
+    }
 
     // The books (opening personal-account balances, migrated contributions posting nothing)
     // and the audit chain (opening accumulators replayed) check.

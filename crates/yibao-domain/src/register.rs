@@ -45,6 +45,17 @@ pub fn is_register_char(c: char) -> bool {
         )
 }
 
+/// The longest serial an institution's system gives (an inpatient or outpatient number
+/// `ipt_otp_no`, a fee line's `feedetl_sn`).
+pub const SERIAL_CHARS_MAX: usize = 30;
+
+/// Whether `text` is an institution's serial: 1 to [`SERIAL_CHARS_MAX`] printable ASCII
+/// characters, as the national interface carries them.
+#[must_use]
+pub fn is_serial(text: &str) -> bool {
+    !text.is_empty() && text.len() <= SERIAL_CHARS_MAX && text.bytes().all(|b| b.is_ascii_graphic())
+}
+
 /// `text` trimmed, if it has 1 to `chars_max` characters, every one a register character
 /// (and none a mark standing on nothing): the one rule of the register's free text (names,
 /// addresses, an employer's name, a receipt's number).

@@ -330,6 +330,26 @@ impl ClaimKind {
         }
     }
 
+    /// The kind a national medical type (`med_type`, 医疗类别) names: each kind's own code
+    /// and the national dictionary's aliases (`21` and `2101` are both an ordinary stay,
+    /// `12` and `13` general outpatient care, `1401` and `1402` chronic care, `5201` a
+    /// maternity stay). `None`: a type not settled here.
+    #[must_use]
+    pub fn of_med_type(code: &str) -> Option<ClaimKind> {
+        match code {
+            "11" | "12" | "13" => Some(ClaimKind::GeneralOutpatient),
+            "14" | "1401" | "1402" => Some(ClaimKind::ChronicOutpatient),
+            "21" | "2101" => Some(ClaimKind::Inpatient),
+            "2102" => Some(ClaimKind::SingleDisease),
+            "28" => Some(ClaimKind::DaySurgery),
+            "41" => Some(ClaimKind::PharmacyPurchase),
+            "9901" => Some(ClaimKind::TwoDisease),
+            "9904" => Some(ClaimKind::SpecialDrug),
+            "52" | "5201" => Some(ClaimKind::Maternity),
+            _ => None,
+        }
+    }
+
     /// The kind as the wire names it (`single-disease`).
     #[must_use]
     pub const fn as_str(self) -> &'static str {
@@ -412,4 +432,31 @@ pub enum DeliveryKind {
     MiscarriageEarly,
     /// Miscarriage at four months or later (怀孕满4个月流产).
     MiscarriageLate,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ClaimKind;
+
+    #[test]
+    fn every_kind_is_named_back_by_its_own_medical_type() {
+        let kinds = [
+            ClaimKind::Inpatient,
+            ClaimKind::GeneralOutpatient,
+            ClaimKind::ChronicOutpatient,
+            ClaimKind::Maternity,
+            ClaimKind::SingleDisease,
+            ClaimKind::DaySurgery,
+            ClaimKind::PharmacyPurchase,
+            ClaimKind::TwoDisease,
+            ClaimKind::SpecialDrug,
+        ];
+        for kind in kinds {
+            assert_eq!(ClaimKind::of_med_type(kind.med_type()), Some(kind));
+        }
+        assert_eq!(ClaimKind::of_med_type("21"), Some(ClaimKind::Inpatient), "the dictionary's alias of 2101");
+        assert_eq!(ClaimKind::of_med_type("5201"), Some(ClaimKind::Maternity));
+        assert_eq!(ClaimKind::of_med_type("99"), None);
+        assert_eq!(ClaimKind::of_med_type(""), None);
+    }
 }

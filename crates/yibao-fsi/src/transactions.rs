@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use time::Date;
 use yibao_app::interface::{
     CatalogueKind, DetailDifference, Fee, FeeSelector, NewVisit, ReconciliationRow, ReconciliationTotals, SettlementList, StatedSplit,
-    Visit, VisitChange, check_regions,
+    Visit, VisitChange, VisitStatus, check_regions,
 };
 use yibao_app::{App, AppError, ClaimLine, Delivery, LineSettlement, LineVerdict, Principal, Quantity};
 use yibao_domain::{ClaimKind, DeliveryKind, Fen, ItemCode, NationalId, RegionCode, Sex};
@@ -54,6 +54,7 @@ pub const TRANSACTIONS: &[(&str, &str)] = &[
     ("3202", "医药机构费用结算对明细账 reconciliation of details"),
     ("4101", "医疗保障基金结算清单信息上传 settlement list upload"),
     ("4102", "医疗保障基金结算清单状态 settlement list status"),
+    ("5201", "就诊信息查询 a person's visits here"),
     ("5206", "人员累计信息查询 year-to-date counters"),
     ("9001", "签到 sign-in"),
     ("9002", "签退 sign-out"),
@@ -81,21 +82,13 @@ fn day(date: Date) -> Value {
 
 /// `med_type` → the kind of claim; 21 and 2101 are both ordinary inpatient care.
 fn kind_of(path: &str, med_type: &str) -> Result<ClaimKind, AppError> {
-    match med_type {
-        "11" | "12" | "13" => Ok(ClaimKind::GeneralOutpatient),
-        "14" | "1401" | "1402" => Ok(ClaimKind::ChronicOutpatient),
-        "21" | "2101" => Ok(ClaimKind::Inpatient),
-        "2102" => Ok(ClaimKind::SingleDisease),
-        "28" => Ok(ClaimKind::DaySurgery),
-        "41" => Ok(ClaimKind::PharmacyPurchase),
-        "9901" => Ok(ClaimKind::TwoDisease),
-        "9904" => Ok(ClaimKind::SpecialDrug),
-        "52" | "5201" => Ok(ClaimKind::Maternity),
-        other => Err(bad(
+    match ClaimKind::of_med_type(med_type) {
+        Some(kind) => Ok(kind),
+        None => Err(bad(
             path,
             "med_type",
             format!(
-                "{other} is not settled here: 11 general outpatient, 14 chronic/special outpatient, 21 or 2101 inpatient, \
+                "{med_type} is not settled here: 11 general outpatient, 14 chronic/special outpatient, 21 or 2101 inpatient, \
                  2102 single disease at a fixed price, 28 day surgery, 41 pharmacy purchase, 52 maternity, \
                  9901 the two diseases' outpatient medicines, 9904 a special drug"
             ),
@@ -221,6 +214,7 @@ pub async fn run(app: &App, principal: &Principal, infno: &str, msgid: &str, hea
         "1318" => price_caps(app, principal, &input),
         "4101" => upload_settlement_list(app, principal, &input).await,
         "4102" => settlement_list_status(app, principal, &input).await,
+        "5201" => visits_of_person(app, principal, &input).await,
         "5206" => counters(app, principal, &input).await,
         "3201" => reconcile_totals(app, principal, &input).await,
         "3202" => reconcile_details(app, principal, &input).await,
@@ -906,6 +900,36 @@ async fn settlement_list_status(app: &App, principal: &Principal, input: &Node<'
 /// 5206: the person's year-to-date counters (`cum_ym` names the year and month; the counters
 /// are the year's to date), on presenting the card as at 1101. `cum_type_code` is the
 /// counter's name here; the specification leaves its codes to each province.
+/// 5201: the institution's visits of a person (`psn_no`), narrowed by `med_type`, by the
+/// days `begntime`..`endtime` they began, or to one `mdtrt_id`.
+async fn visits_of_person(app: &App, principal: &Principal, input: &Node<'_>) -> Result<Value, AppError> {
+    let data = input.child("data")?;
+    let person_id = data.person("psn_no")?;
+    let kind = data.text("med_type")?.map(|t| kind_of(data.path, &t)).transpose()?;
+    let mdtrt_id = data.text("mdtrt_id")?;
+    let visits = app.visits_of_person(principal, &person_id, kind, data.date("begntime")?, data.date("endtime")?).await?;
+    let list: Vec<Value> = visits
+        .into_iter()
+        .filter(|visit| mdtrt_id.as_ref().is_none_or(|id| *id == visit.mdtrt_id))
+        .map(|visit| {
+            json!({
+                "mdtrt_id": visit.mdtrt_id,
+                "psn_no": visit.person_id.as_str(),
+                "fixmedins_code": principal.institution().unwrap_or_default(),
+                "med_type": visit.kind.med_type(),
+                "ipt_otp_no": visit.ipt_otp_no,
+                "begntime": day(visit.begin),
+                "endtime": visit.end.map_or(Value::Null, day),
+                "dise_codg": visit.diagnosis,
+                "setl_id": visit.setl_id,
+                "mdtrt_stas": visit.status.as_str(),
+                "vali_flag": if visit.status == VisitStatus::Cancelled { "0" } else { "1" },
+            })
+        })
+        .collect();
+    Ok(json!({ "mdtrtinfo": list }))
+}
+
 async fn counters(app: &App, principal: &Principal, input: &Node<'_>) -> Result<Value, AppError> {
     let data = input.child("data")?;
     let (person_id, card) = presented(&data)?;

@@ -54,6 +54,9 @@ pub enum LegacyFile {
     Control,
     /// The employers (参保单位) registered in the legacy system.
     Employers,
+    /// The inpatient stays open at the cut-off (在院未结算): admitted, not yet discharged
+    /// and settled.
+    Stays,
 }
 
 impl LegacyFile {
@@ -69,6 +72,7 @@ impl LegacyFile {
             LegacyFile::Accumulators => "accumulators",
             LegacyFile::Control => "control",
             LegacyFile::Employers => "employers",
+            LegacyFile::Stays => "stays",
         }
     }
 
@@ -87,6 +91,7 @@ impl LegacyFile {
             LegacyFile::Accumulators => &ACCUMULATOR_COLUMNS,
             LegacyFile::Control => &CONTROL_COLUMNS,
             LegacyFile::Employers => &EMPLOYER_COLUMNS,
+            LegacyFile::Stays => &STAY_COLUMNS,
         }
     }
 
@@ -95,7 +100,10 @@ impl LegacyFile {
     pub fn of_name(name: &str) -> Option<LegacyFile> {
         let file = name.rsplit(['/', '\\']).next().unwrap_or(name);
         let stem = file.split_once('.').map_or(file, |(stem, _)| stem);
-        LegacyFile::ALL.into_iter().chain([LegacyFile::Control, LegacyFile::Employers]).find(|f| f.name().eq_ignore_ascii_case(stem))
+        LegacyFile::ALL
+            .into_iter()
+            .chain([LegacyFile::Control, LegacyFile::Employers, LegacyFile::Stays])
+            .find(|f| f.name().eq_ignore_ascii_case(stem))
     }
 }
 
@@ -283,6 +291,100 @@ pub fn parse_employers(table: Table) -> Result<(Vec<LegacyEmployer>, Vec<LegacyR
         employers.push(LegacyEmployer { line, code, name, region, registered_on });
     }
     Ok((employers, errors))
+}
+
+pub const STAY_COLUMNS: [Column; 7] = [
+    Column::new("person_id", "公民身份号码", true, "the person in hospital (in the persons file)"),
+    Column::new("institution_code", "定点医药机构编号", true, "the designated hospital, by its code in the register"),
+    Column::new("ipt_otp_no", "住院号", true, "the hospital's inpatient number: 1 to 30 printable ASCII characters"),
+    Column::new("med_type", "医疗类别", true, "21 (or 2101) inpatient, 2102 single disease, 28 day surgery, 52 maternity"),
+    Column::new("admission_date", "入院日期", true, "the day of admission (YYYY-MM-DD), on or before the cut-off"),
+    Column::new("diagnosis", "入院诊断", false, "the main diagnosis so far, ICD-10 (insurance edition); empty: given at discharge"),
+    Column::new("emergency", "急诊入院", false, "1: admitted as an emergency"),
+];
+
+/// An inpatient stay open at the cut-off: the hospital goes on with it in the national
+/// interface (fee lines, discharge, settlement) as with an admission made there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LegacyStay {
+    pub line: usize,
+    pub person_id: NationalId,
+    pub institution_code: yibao_domain::InstitutionCode,
+    pub ipt_otp_no: String,
+    pub kind: yibao_domain::ClaimKind,
+    pub admission_date: Date,
+    pub diagnosis: Option<String>,
+    pub emergency: bool,
+}
+
+/// The stays file: each row's ID, hospital code, inpatient number, kind of stay, day and
+/// diagnosis checked; an inpatient number twice at one hospital, or a person in two
+/// stays at once, refused on the second line. Whether the person is the extract's, the
+/// hospital the register's and the day inside the coverage is the application's to check.
+pub fn parse_stays(table: Table) -> Result<(Vec<LegacyStay>, Vec<LegacyRowError>), FileError> {
+    let mut errors = Vec::new();
+    let rows = rows_of(LegacyFile::Stays, table, &mut errors)?;
+    let mut numbers: HashMap<(yibao_domain::InstitutionCode, String), usize> = HashMap::new();
+    let mut persons: HashMap<NationalId, usize> = HashMap::new();
+    let mut stays = Vec::with_capacity(rows.len());
+    for (line, cells) in rows {
+        let mut row = Row::new(LegacyFile::Stays, line, &mut errors);
+        row.key = Some(cells[0].clone());
+        let person_id = row.check(0, NationalId::parse(&cells[0]).map_err(|e| e.to_string()));
+        let institution_code = row.check(1, yibao_domain::InstitutionCode::parse(&cells[1]).map_err(|e| e.to_string()));
+        let ipt_otp_no = row.check(
+            2,
+            if yibao_domain::is_serial(&cells[2]) {
+                Ok(cells[2].clone())
+            } else {
+                Err(format!("an inpatient number has 1 to {} printable ASCII characters", yibao_domain::SERIAL_CHARS_MAX))
+            },
+        );
+        let kind = row.check(
+            3,
+            yibao_domain::ClaimKind::of_med_type(&cells[3]).filter(|kind| kind.is_stay()).ok_or_else(|| {
+                format!("'{}' is not a stay: 21 or 2101 inpatient, 2102 single disease, 28 day surgery, 52 maternity", cells[3])
+            }),
+        );
+        let admission_date = row.check(4, required_date(&cells[4]));
+        let diagnosis = row.check(
+            5,
+            optional(&cells[5], |code| {
+                if yibao_domain::is_diagnosis_code(code) {
+                    Ok(code.to_owned())
+                } else {
+                    Err(format!("'{code}' is not an ICD-10 code (insurance edition)"))
+                }
+            }),
+        );
+        let emergency = row.check(6, flag_of(&cells[6]));
+        if institution_code.as_ref().is_some_and(yibao_domain::InstitutionCode::is_pharmacy) {
+            row.fail(Some(1), "a pharmacy admits no one: a stay is a hospital's".into());
+        }
+        let (
+            Some(person_id),
+            Some(institution_code),
+            Some(ipt_otp_no),
+            Some(kind),
+            Some(admission_date),
+            Some(diagnosis),
+            Some(emergency),
+            false,
+        ) = (person_id, institution_code, ipt_otp_no, kind, admission_date, diagnosis, emergency, row.failed)
+        else {
+            continue;
+        };
+        if let Some(first) = numbers.insert((institution_code.clone(), ipt_otp_no.clone()), line) {
+            row.fail(Some(2), format!("{institution_code}'s inpatient number {ipt_otp_no} is on line {first} already"));
+            continue;
+        }
+        if let Some(first) = persons.insert(person_id, line) {
+            row.fail(Some(0), format!("{person_id} is in the stay on line {first} already: a person is in one hospital at a time"));
+            continue;
+        }
+        stays.push(LegacyStay { line, person_id, institution_code, ipt_otp_no, kind, admission_date, diagnosis, emergency });
+    }
+    Ok((stays, errors))
 }
 
 /// An employer's name: 1 to 100 characters of the register's, as a clerk registers it.
@@ -1049,6 +1151,45 @@ mod tests {
         assert_eq!(LegacyFile::of_name("Persons.CSV"), Some(LegacyFile::Persons));
         assert_eq!(LegacyFile::of_name("extract/accumulators.xlsx"), Some(LegacyFile::Accumulators));
         assert_eq!(LegacyFile::of_name("control.xlsx"), Some(LegacyFile::Control));
+        assert_eq!(LegacyFile::of_name("Stays.csv"), Some(LegacyFile::Stays));
         assert_eq!(LegacyFile::of_name("people.csv"), None);
+    }
+
+    #[test]
+    fn a_stay_open_at_the_cut_off_is_checked_row_by_row() {
+        let (one, two, three) = (id("1960-01-01", 11), id("1970-01-01", 21), id("1980-01-01", 31));
+        let text = format!(
+            "person_id,institution_code,ipt_otp_no,med_type,admission_date,diagnosis,emergency\n\
+             {one},H41990200001,ZY-0001,21,2026-11-28,I21.0,1\n\
+             {two},H41990200001,ZY-0001,2101,2026-11-29,,\n\
+             {two},H41990200002,ZY 2,21,2026-11-30,,\n\
+             {three},P41990200001,ZY-0003,11,2026-02-30,X,2\n\
+             {two},H41990200003,ZY-0005,52,2026-12-01,O80.0,0\n\
+             {one},H41990200003,ZY-0006,28,2026-12-01,,\n"
+        );
+        let (stays, errors) = parse_stays(table(&text)).expect("a stays file");
+        assert_eq!(stays.len(), 2, "{errors:?}");
+        assert_eq!(
+            (stays[0].kind, stays[0].admission_date, stays[0].diagnosis.as_deref(), stays[0].emergency),
+            (yibao_domain::ClaimKind::Inpatient, time::macros::date!(2026 - 11 - 28), Some("I21.0"), true)
+        );
+        assert_eq!((stays[1].kind, stays[1].ipt_otp_no.as_str()), (yibao_domain::ClaimKind::Maternity, "ZY-0005"));
+        let at: Vec<(usize, Option<&str>)> = errors.iter().map(|e| (e.row.line, e.row.column.as_deref())).collect();
+        assert_eq!(
+            at,
+            [
+                (3, Some("ipt_otp_no")),
+                (4, Some("ipt_otp_no")),
+                (5, Some("med_type")),
+                (5, Some("admission_date")),
+                (5, Some("diagnosis")),
+                (5, Some("emergency")),
+                (5, Some("institution_code")),
+                (7, Some("person_id")),
+            ],
+            "{errors:?}"
+        );
+        assert!(errors[0].row.message.contains("on line 2 already"), "{}", errors[0].row.message);
+        assert!(errors[7].row.message.contains("one hospital at a time"), "{}", errors[7].row.message);
     }
 }

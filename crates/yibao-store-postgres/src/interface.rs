@@ -5,9 +5,9 @@
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use time::{Date, OffsetDateTime};
-use yibao_domain::{InstitutionCode, RegionCode};
+use yibao_domain::{InstitutionCode, NationalId, RegionCode};
 use yibao_store::interface::{RECONCILIATION_ROWS_MAX, day_bounds, too_many_rows, visit_changed};
-use yibao_store::{ClaimRecord, InterfaceMessage, InterfaceStore, Reservation, SignInRecord, StoreError, VisitRecord};
+use yibao_store::{ClaimRecord, InterfaceMessage, InterfaceStore, Reservation, SignInRecord, StoreError, VISITS_LISTED_MAX, VisitRecord};
 
 use crate::{CLAIM_COLUMNS, PostgresStore, backend, claim_from_row, id_of, institution_of, scope_bounds, time_of, time_text};
 
@@ -212,24 +212,7 @@ impl InterfaceStore for PostgresStore {
         let mut tx = self.write().await?;
         let institution = visit.institution_code.to_string();
         match read_revision {
-            None => {
-                let done = sqlx::query(
-                    "INSERT INTO visits (institution_code, mdtrt_id, person_id, revision, state, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
-                     ON CONFLICT (institution_code, mdtrt_id) DO NOTHING",
-                )
-                .bind(&institution)
-                .bind(&visit.mdtrt_id)
-                .bind(visit.person_id.as_str())
-                .bind(i64::from(visit.revision))
-                .bind(&visit.state)
-                .bind(time_text(visit.updated_at)?)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::Exists(format!("visit {}", visit.mdtrt_id)));
-                }
-            }
+            None => insert_visit(&mut tx, &visit, None).await?,
             Some(read) => {
                 let done = sqlx::query(
                     "UPDATE visits SET revision = $1, state = $2, updated_at = $3 WHERE institution_code = $4 AND mdtrt_id = $5 AND revision = $6",
@@ -255,6 +238,20 @@ impl InterfaceStore for PostgresStore {
     async fn visit(&self, institution: &InstitutionCode, mdtrt_id: &str) -> Result<Option<VisitRecord>, StoreError> {
         let row = sqlx::query(VISIT).bind(institution.to_string()).bind(mdtrt_id).fetch_optional(&self.pool).await.map_err(backend)?;
         row.as_ref().map(visit_from_row).transpose()
+    }
+
+    async fn visits_of_person(&self, institution: &InstitutionCode, person_id: &NationalId) -> Result<Vec<VisitRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT institution_code, mdtrt_id, person_id, revision, state, updated_at FROM visits \
+             WHERE institution_code = $1 AND person_id = $2 ORDER BY mdtrt_id DESC LIMIT $3",
+        )
+        .bind(institution.to_string())
+        .bind(person_id.as_str())
+        .bind(VISITS_LISTED_MAX as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(visit_from_row).collect()
     }
 
     async fn institution_claims(
@@ -285,4 +282,32 @@ impl InterfaceStore for PostgresStore {
         }
         rows.iter().map(claim_from_row).collect()
     }
+}
+
+/// Writes a new visit in `tx`, marked with the migration that brought it, if one did;
+/// refused as existing when its id is taken.
+pub(crate) async fn insert_visit(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    visit: &VisitRecord,
+    migration: Option<&str>,
+) -> Result<(), StoreError> {
+    visit.check()?;
+    let done = sqlx::query(
+        "INSERT INTO visits (institution_code, mdtrt_id, person_id, revision, state, updated_at, migration_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (institution_code, mdtrt_id) DO NOTHING",
+    )
+    .bind(visit.institution_code.to_string())
+    .bind(&visit.mdtrt_id)
+    .bind(visit.person_id.as_str())
+    .bind(i64::from(visit.revision))
+    .bind(&visit.state)
+    .bind(time_text(visit.updated_at)?)
+    .bind(migration)
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::Exists(format!("visit {} of {}", visit.mdtrt_id, visit.institution_code)));
+    }
+    Ok(())
 }

@@ -125,6 +125,18 @@ async fn tally(conn: &mut PgConnection, id: &str) -> Result<Tally, StoreError> {
     for (region, count) in employers {
         tally.employers(region_of(&region)?, count);
     }
+    let stays: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT m.region_code, COUNT(*)::int8 FROM visits v \
+         JOIN migration_persons m ON m.person_id = v.person_id AND m.migration_id = v.migration_id \
+         WHERE v.migration_id = $1 GROUP BY m.region_code",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(backend)?;
+    for (region, count) in stays {
+        tally.open_stays(region_of(&region)?, count);
+    }
     Ok(tally)
 }
 
@@ -327,6 +339,12 @@ impl MigrationStore for PostgresStore {
                 .map_err(backend)?;
             let detail = serde_json::json!({ "months": months, "migration": batch.migration });
             audits.push(region, "person.carried_months", person.as_str(), detail.to_string());
+        }
+        for stay in &batch.stays {
+            // The person is this batch's or an earlier one's: the stay is theirs, in the
+            // city (a visit names no county of its own).
+            person_region(&mut tx, city, &stay.person_id).await?;
+            crate::interface::insert_visit(&mut tx, stay, Some(&batch.migration)).await?;
         }
         record.batches_loaded += 1;
         if record.is_loaded() {

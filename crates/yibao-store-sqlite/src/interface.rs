@@ -1,10 +1,10 @@
 //! The national interface's records on SQLite (issue 14).
 
-use rusqlite::{OptionalExtension as _, Row, params};
+use rusqlite::{Connection, OptionalExtension as _, Row, params};
 use time::{Date, OffsetDateTime};
-use yibao_domain::{InstitutionCode, RegionCode};
+use yibao_domain::{InstitutionCode, NationalId, RegionCode};
 use yibao_store::interface::{RECONCILIATION_ROWS_MAX, day_bounds, too_many_rows, visit_changed};
-use yibao_store::{ClaimRecord, InterfaceMessage, InterfaceStore, Reservation, SignInRecord, StoreError, VisitRecord};
+use yibao_store::{ClaimRecord, InterfaceMessage, InterfaceStore, Reservation, SignInRecord, StoreError, VISITS_LISTED_MAX, VisitRecord};
 
 use crate::{
     SqliteStore, backend, claim_from_row, col, exec, id_of, institution_of, query_all, query_opt, scope_bounds, time_of, time_text,
@@ -176,31 +176,24 @@ impl InterfaceStore for SqliteStore {
         visit.check()?;
         self.write(move |conn| {
             let key = params![visit.institution_code.to_string(), visit.mdtrt_id];
-            let stored: Option<i64> =
-                conn.query_row("SELECT revision FROM visits WHERE institution_code = ?1 AND mdtrt_id = ?2", key, |row| row.get(0))
-                    .optional()
-                    .map_err(backend)?;
+            let stored: Option<i64> = conn
+                .query_row("SELECT revision FROM visits WHERE institution_code = ?1 AND mdtrt_id = ?2", key, |row| row.get(0))
+                .optional()
+                .map_err(backend)?;
             match (read_revision, stored) {
                 (None, Some(_)) => return Err(StoreError::Exists(format!("visit {}", visit.mdtrt_id))),
-                (None, None) => {
-                    exec(
-                        conn,
-                        "INSERT INTO visits (institution_code, mdtrt_id, person_id, revision, state, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        params![
-                            visit.institution_code.to_string(),
-                            visit.mdtrt_id,
-                            visit.person_id.as_str(),
-                            visit.revision,
-                            visit.state,
-                            time_text(visit.updated_at)?
-                        ],
-                    )?;
-                }
+                (None, None) => insert_visit(conn, &visit, None)?,
                 (Some(read), Some(stored)) if i64::from(read) == stored => {
                     exec(
                         conn,
                         "UPDATE visits SET revision = ?1, state = ?2, updated_at = ?3 WHERE institution_code = ?4 AND mdtrt_id = ?5",
-                        params![visit.revision, visit.state, time_text(visit.updated_at)?, visit.institution_code.to_string(), visit.mdtrt_id],
+                        params![
+                            visit.revision,
+                            visit.state,
+                            time_text(visit.updated_at)?,
+                            visit.institution_code.to_string(),
+                            visit.mdtrt_id
+                        ],
                     )?;
                 }
                 (Some(_), _) => return Err(visit_changed(&visit.mdtrt_id)),
@@ -213,6 +206,20 @@ impl InterfaceStore for SqliteStore {
     async fn visit(&self, institution: &InstitutionCode, mdtrt_id: &str) -> Result<Option<VisitRecord>, StoreError> {
         let (institution, mdtrt_id) = (institution.to_string(), mdtrt_id.to_owned());
         self.read(move |conn| query_opt(conn, VISIT, params![institution, mdtrt_id], visit_from_row)).await
+    }
+
+    async fn visits_of_person(&self, institution: &InstitutionCode, person_id: &NationalId) -> Result<Vec<VisitRecord>, StoreError> {
+        let (institution, person_id) = (institution.to_string(), *person_id);
+        self.read(move |conn| {
+            query_all(
+                conn,
+                "SELECT institution_code, mdtrt_id, person_id, revision, state, updated_at FROM visits \
+                 WHERE institution_code = ?1 AND person_id = ?2 ORDER BY mdtrt_id DESC LIMIT ?3",
+                params![institution, person_id.as_str(), VISITS_LISTED_MAX as i64],
+                visit_from_row,
+            )
+        })
+        .await
     }
 
     async fn institution_claims(
@@ -242,4 +249,25 @@ impl InterfaceStore for SqliteStore {
         })
         .await
     }
+}
+
+/// Writes a new visit (its id checked free by the caller), marked with the migration that
+/// brought it, if one did.
+pub(crate) fn insert_visit(conn: &Connection, visit: &VisitRecord, migration: Option<&str>) -> Result<(), StoreError> {
+    visit.check()?;
+    exec(
+        conn,
+        "INSERT INTO visits (institution_code, mdtrt_id, person_id, revision, state, updated_at, migration_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            visit.institution_code.to_string(),
+            visit.mdtrt_id,
+            visit.person_id.as_str(),
+            visit.revision,
+            visit.state,
+            time_text(visit.updated_at)?,
+            migration
+        ],
+    )?;
+    Ok(())
 }

@@ -85,6 +85,15 @@ fn tally(conn: &Connection, id: &str) -> Result<Tally, StoreError> {
     )? {
         tally.employers(crate::region_of(&region)?, count);
     }
+    for (region, count) in query_all(
+        conn,
+        "SELECT m.region_code, COUNT(*) FROM visits v JOIN migration_persons m ON m.person_id = v.person_id AND m.migration_id = v.migration_id \
+         WHERE v.migration_id = ?1 GROUP BY m.region_code",
+        params![id],
+        |row| Ok((col::<String>(row, 0)?, col::<i64>(row, 1)?)),
+    )? {
+        tally.open_stays(crate::region_of(&region)?, count);
+    }
     Ok(tally)
 }
 
@@ -184,6 +193,21 @@ impl MigrationStore for SqliteStore {
                 )?;
                 let detail = serde_json::json!({ "months": months, "migration": batch.migration });
                 audit(conn, &actor, region, "person.carried_months", person.as_str(), detail.to_string())?;
+            }
+            for stay in &batch.stays {
+                // The person is this batch's or an earlier one's: the stay is theirs, in the
+                // city (a visit names no county of its own).
+                locate(conn, city, &stay.person_id)?;
+                let taken = query_opt(
+                    conn,
+                    "SELECT 1 FROM visits WHERE institution_code = ?1 AND mdtrt_id = ?2",
+                    params![stay.institution_code.to_string(), stay.mdtrt_id],
+                    |row| col::<i64>(row, 0),
+                )?;
+                if taken.is_some() {
+                    return Err(StoreError::Exists(format!("visit {} of {}", stay.mdtrt_id, stay.institution_code)));
+                }
+                crate::interface::insert_visit(conn, stay, Some(&batch.migration))?;
             }
             record.batches_loaded += 1;
             if record.is_loaded() {

@@ -74,6 +74,9 @@ pub struct SignInRecord {
     pub signed_out_at: Option<OffsetDateTime>,
 }
 
+/// Most visits a query of one person at one institution answers (5201).
+pub const VISITS_LISTED_MAX: usize = 100;
+
 /// One visit (就诊): an outpatient registration or an inpatient admission, with its state
 /// as the application wrote it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -176,6 +179,14 @@ pub trait InterfaceStore {
     fn write_visit(&self, visit: VisitRecord, read_revision: Option<u32>) -> impl Future<Output = Result<VisitRecord, StoreError>> + Send;
 
     fn visit(&self, institution: &InstitutionCode, mdtrt_id: &str) -> impl Future<Output = Result<Option<VisitRecord>, StoreError>> + Send;
+
+    /// A person's visits at `institution` (5201), the latest id first: at most
+    /// [`VISITS_LISTED_MAX`].
+    fn visits_of_person(
+        &self,
+        institution: &InstitutionCode,
+        person_id: &NationalId,
+    ) -> impl Future<Output = Result<Vec<VisitRecord>, StoreError>> + Send;
 
     /// An institution's claims settled or reversed on a day in `from..=to` (UTC), inside
     /// `scope`: at most [`RECONCILIATION_ROWS_MAX`], refused above.

@@ -62,7 +62,7 @@ pub use fund::{
     verify_books, verify_city_books,
 };
 pub use import::{IMPORT_LIMIT, ImportHousehold, ImportStore, ImportSummary};
-pub use interface::{InterfaceMessage, InterfaceStore, Reservation, SignInRecord, VisitRecord};
+pub use interface::{InterfaceMessage, InterfaceStore, Reservation, SignInRecord, VISITS_LISTED_MAX, VisitRecord};
 pub use migration::{BatchOutcome, MigrationBatch, MigrationRecord, MigrationStore, Reconciliation, RegisterProbe, Tally};
 pub use policy::{
     NewPolicyVersion, POLICY_NOTE_CHARS_MAX, POLICY_TEXT_BYTES_MAX, POLICY_VERSIONS_LIMIT, PolicyDecision, PolicyStatus, PolicyStore,

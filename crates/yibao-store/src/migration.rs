@@ -87,6 +87,11 @@ impl Tally {
         self.add(region, "employers".into(), count);
     }
 
+    /// `count` inpatient stays open at the cut-off, of persons insured in `region`.
+    pub fn open_stays(&mut self, region: RegionCode, count: i64) {
+        self.add(region, "open stays".into(), count);
+    }
+
     /// `count` households of `region`.
     pub fn households(&mut self, region: RegionCode, count: i64) {
         self.add(region, "households".into(), count);
@@ -292,6 +297,10 @@ pub struct MigrationBatch {
     pub carried_months: Vec<(NationalId, u32)>,
     /// The employers the legacy system registered (the first batch's).
     pub employers: Vec<crate::NewEmployer>,
+    /// The inpatient stays open at the cut-off of this batch's persons, as visits of the
+    /// national interface the hospitals go on with (each marked with the migration, for
+    /// its reconciliation).
+    pub stays: Vec<crate::VisitRecord>,
 }
 
 /// What a load of one batch did.

@@ -274,3 +274,9 @@ pub const RESIDENT_PAID_IN_FULL_PM: u32 = 900;
 pub const RESIDENT_PAID_IN_PART_PM: u32 = 60;
 /// Employers that paid nothing for an employee in work this year, ‰. Assumption.
 pub const EMPLOYER_UNPAID_PM: u32 = 30;
+/// Insured persons in hospital on any given day, ‰ (the inpatient stays open at a legacy
+/// extract's cut-off). Assumption: about one admission for every five insured a year,
+/// staying about eight days, puts some 4‰ of them in a bed on a given day.
+pub const IN_HOSPITAL_PM: u32 = 4;
+/// The longest an open stay has lasted at the cut-off, days. Assumption.
+pub const OPEN_STAY_DAYS_MAX: u64 = 14;

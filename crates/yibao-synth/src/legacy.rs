@@ -1,7 +1,8 @@
 //! A synthetic legacy extract (issue 16): the city's register as an old system would hand it
-//! over at a cut-off, in the four files of `docs/migration.md` (households, persons,
-//! contributions, accumulators), with errors planted where asked, one of each kind in turn,
-//! each named with its file and line, so that a dry run can be checked to find exactly them.
+//! over at a cut-off, in the files of `docs/migration.md` (households, persons,
+//! contributions, accumulators, employers, stays, control), with errors planted where
+//! asked, one of each kind in turn, each named with its file and line, so that a dry run
+//! can be checked to find exactly them.
 //! Pure and deterministic: the same city, month and errors make the same bytes.
 
 use std::collections::BTreeMap;
@@ -36,6 +37,9 @@ pub struct LegacyFiles {
     pub accumulators: String,
     /// The employers (参保单位) the legacy system registered: a few in each county.
     pub employers: String,
+    /// The inpatient stays open at the cut-off (在院未结算), each at a secondary hospital
+    /// of the person's county: register those hospitals before the dry run.
+    pub stays: String,
     /// The legacy system's control totals: counted here as the rows are written, by county
     /// and measure (amounts in yuan).
     pub control: String,
@@ -55,6 +59,7 @@ pub fn legacy_extract(city: &City, policy: &Policy, through: u8, errors: usize) 
             .to_owned(),
         contributions: "person_id,kind,period,paid,wage_monthly\n".to_owned(),
         accumulators: "person_id,year,admissions,inpatient_deductible_paid,pooled_paid,outpatient_pooled_paid\n".to_owned(),
+        stays: "person_id,institution_code,ipt_otp_no,med_type,admission_date,diagnosis,emergency\n".to_owned(),
         ..LegacyFiles::default()
     };
     let mut lines = [1usize; 4];
@@ -137,6 +142,11 @@ pub fn legacy_extract(city: &City, policy: &Policy, through: u8, errors: usize) 
                 files.persons_written += 1;
                 if money_rows {
                     write_money_rows(city, policy, member, through, supplementary, &mut files, &mut lines, &mut totals);
+                }
+                // A household planted wrong is held back whole; its stays would only add rows
+                // to fix that the plant does not name.
+                if plant.is_none() {
+                    write_stay(city, member, through, &mut files, &mut totals);
                 }
             }
             if plant == Some(PLANTED_KINDS[5]) {
@@ -264,6 +274,35 @@ fn write_money_rows(
         count(totals, region, format!("accumulators {year} outpatient_pooled_paid amount"), outpatient.get());
         let _ = writeln!(files.accumulators, "{},{},1,{deductible},{pooled},{outpatient}", member.id, city.config.year);
     }
+}
+
+/// A stay open at the cut-off (the end of month `through`) for about
+/// [`crate::assumptions::IN_HOSPITAL_PM`] of the insured: admitted up to
+/// [`crate::assumptions::OPEN_STAY_DAYS_MAX`] days before it (never before the coverage
+/// began), at the person's county's first secondary hospital, under the hospital's
+/// inpatient number `ZY` + the person's index.
+fn write_stay(city: &City, member: &Person, through: u8, files: &mut LegacyFiles, totals: &mut BTreeMap<(String, String), i64>) {
+    let mut rng = SplitMix64::derived(city.config.seed, purpose::LEGACY_STAY, member.index);
+    if rng.below(1000) >= u64::from(crate::assumptions::IN_HOSPITAL_PM) {
+        return;
+    }
+    let Some(&hospital) = city.by_county_level[usize::from(member.county)][yibao_domain::InstitutionLevel::Secondary as usize].first()
+    else {
+        return;
+    };
+    let hospital = &city.institutions[hospital as usize];
+    let Ok(month) = time::Month::try_from(through) else { return };
+    let Ok(cut_off) = time::Date::from_calendar_date(city.config.year, month, time::util::days_in_month(month, city.config.year)) else {
+        return;
+    };
+    let coverage = member.coverage(city);
+    let days = i64::try_from(rng.below(crate::assumptions::OPEN_STAY_DAYS_MAX + 1)).unwrap_or(0);
+    let admitted = (cut_off - time::Duration::days(days)).max(coverage.coverage_from);
+    if admitted > cut_off {
+        return;
+    }
+    let _ = writeln!(files.stays, "{},{},ZY{:08},21,{admitted},,0", member.id, hospital.code, member.index);
+    count(totals, coverage.region, "open stays".into(), 1);
 }
 
 /// A national ID with its last character changed to another that cannot check.

@@ -28,6 +28,7 @@ pub(crate) mod purpose {
     pub const IDENTITY: u64 = 4;
     pub const PAYMENT: u64 = 5;
     pub const LEGACY: u64 = 6;
+    pub const LEGACY_STAY: u64 = 7;
 }
 
 impl SplitMix64 {

@@ -53,6 +53,7 @@ fn measure(lang: Lang, text: &str) -> String {
     match words.as_slice() {
         ["households"] => lang.t("migration-m-households"),
         ["employers"] => lang.t("migration-m-employers"),
+        ["open", "stays"] => lang.t("migration-m-open-stays"),
         ["persons", scheme] => format!("{} · {}", lang.t("migration-m-persons"), lang.t(&format!("scheme-{scheme}"))),
         ["personal", "accounts", "amount"] => lang.t("migration-m-accounts"),
         ["contributions", kind] => format!("{} · {kind}", lang.t("migration-m-contributions")),
@@ -266,6 +267,8 @@ pub struct CheckView {
     pub files: String,
     pub counts: Vec<FileCountView>,
     pub employers: usize,
+    pub stays: usize,
+    pub stays_held_back: usize,
     pub batches: u32,
     pub error_count: usize,
     pub errors: Vec<RowErrorView>,
@@ -378,6 +381,8 @@ pub async fn check(State(state): State<App>, user: ConsoleUser, mut multipart: a
                     .map(|i| FileCountView { file: names[i], rows: check.rows[i], held_back: check.held_back[i], valid: check.valid[i] })
                     .collect(),
                 employers: check.employers,
+                stays: check.stays,
+                stays_held_back: check.stays_held_back,
                 batches: check.batches,
                 error_count: check.error_count,
                 errors: check

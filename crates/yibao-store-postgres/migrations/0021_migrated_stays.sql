@@ -1,0 +1,6 @@
+-- Inpatient stays open at a migration's cut-off (在院未结算, issue 16 item 1) are visits of
+-- the national interface like any admission, marked with the migration that brought them
+-- (its reconciliation counts them); a hospital finds a person's visits by the person (5201).
+ALTER TABLE visits ADD COLUMN migration_id TEXT;
+CREATE INDEX visits_by_person ON visits (institution_code, person_id);
+CREATE INDEX visits_by_migration ON visits (migration_id) WHERE migration_id IS NOT NULL;
