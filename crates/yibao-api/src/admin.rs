@@ -138,6 +138,8 @@ pub(crate) async fn change_own_password(
 pub struct InstitutionIn {
     #[schema(schema_with = crate::contract::institution)]
     pub code: String,
+    /// 1 to 100 characters of the register's (no control or invisible characters).
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     #[schema(schema_with = crate::contract::region)]
     pub region: RegionCode,
@@ -160,7 +162,7 @@ pub(crate) async fn list_institutions(State(state): State<App>, caller: Caller) 
 }
 
 /// Designate an institution: it receives its API key in this response, once.
-#[utoipa::path(post, path = "/api/institutions", request_body = InstitutionIn, responses((status = 201, body = InstitutionKeyOut), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)), tag = "administration")]
+#[utoipa::path(post, path = "/api/institutions", request_body = InstitutionIn, responses((status = 201, body = InstitutionKeyOut), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "administration")]
 pub(crate) async fn create_institution(
     State(state): State<App>,
     caller: Caller,
@@ -181,6 +183,7 @@ pub(crate) async fn create_institution(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InstitutionUpdateIn {
+    #[schema(min_length = 1, max_length = 100)]
     pub name: Option<String>,
     #[schema(pattern = "^(township|primary|secondary|tertiary)$", example = "tertiary")]
     pub level: Option<String>,
@@ -193,7 +196,7 @@ pub struct InstitutionUpdateIn {
 }
 
 /// Change an institution's name, level or designation (active).
-#[utoipa::path(patch, path = "/api/institutions/{code}", request_body = InstitutionUpdateIn, params(("code" = String, Path)), responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), tag = "administration")]
+#[utoipa::path(patch, path = "/api/institutions/{code}", request_body = InstitutionUpdateIn, params(("code" = String, Path)), responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "administration")]
 pub(crate) async fn update_institution(
     State(state): State<App>,
     caller: Caller,

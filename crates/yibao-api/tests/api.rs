@@ -1690,8 +1690,14 @@ async fn administrators_manage_staff_and_institutions_within_their_region() {
     let signin = json!({ "username": "east.clerk", "password": "a-new-password-1" });
     assert_eq!(api.call("POST", "/api/session", Auth::None, Some(signin)).await.0, StatusCode::OK);
 
-    // Institutions: the key is shown once; a new key replaces it; suspension stops it.
-    let hospital = json!({ "code": "H41992100009", "name": "东县中医院", "region": "419921", "level": "tertiary" });
+    // Institutions: the key is shown once; a new key replaces it; suspension stops it. A
+    // name follows the register's rule for free text.
+    for name in ["", "东县\u{0007}医院", &"院".repeat(101)] {
+        let bad = json!({ "code": "H41992100009", "name": name, "region": "419921", "level": "tertiary" });
+        let (status, refused) = api.call("POST", "/api/institutions", Auth::Token(&east_admin), Some(bad)).await;
+        assert_eq!((status, refused["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("institution.bad_name")), "{name:?}: {refused}");
+    }
+    let hospital = json!({ "code": "H41992100009", "name": " 东县中医院 ", "region": "419921", "level": "tertiary" });
     let (status, created) = api.call("POST", "/api/institutions", Auth::Token(&east_admin), Some(hospital.clone())).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let first_key = created["api_key"].as_str().expect("key").to_owned();

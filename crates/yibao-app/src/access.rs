@@ -338,6 +338,7 @@ impl App {
         let scope = principal.scope(roles::ADMINISTRATORS)?;
         check_scope(scope, input.region)?;
         self.check_county(input.region)?;
+        let name = institution_name(&input.name)?.to_owned();
         if input.code.region_digits() != input.region.to_string() {
             return Err(AppError::bad_request(
                 "institution.bad_code",
@@ -363,7 +364,7 @@ impl App {
             }
         };
         let institution =
-            NewInstitution { code: input.code, name: input.name, region: input.region, level: input.level, api_key_hash: digest(&api_key) };
+            NewInstitution { code: input.code, name, region: input.region, level: input.level, api_key_hash: digest(&api_key) };
         let institution = store!(self, create_institution(&principal.actor(source, self.now()), institution))?;
         Ok(InstitutionKey { institution, api_key })
     }
@@ -384,8 +385,9 @@ impl App {
         if (level_from - today).whole_days().abs() > 366 {
             return Err(AppError::bad_request("institution.bad_date", "a change of level applies from a day within a year of today"));
         }
+        let name = change.name.as_deref().map(institution_name).transpose()?.map(str::to_owned);
         let update = InstitutionUpdate {
-            name: change.name,
+            name,
             level: change.level,
             level_from: change.level.map(|_| level_from),
             active: change.active,
@@ -403,6 +405,21 @@ impl App {
         let institution = store!(self, update_institution(&principal.actor(source, self.now()), scope, code, update))?;
         Ok(InstitutionKey { institution, api_key })
     }
+}
+
+/// An institution's name, trimmed: the register's free-text rule
+/// ([`yibao_domain::register_text`]) within [`yibao_domain::INSTITUTION_NAME_CHARS_MAX`],
+/// at the counter as in a legacy extract.
+pub fn institution_name(text: &str) -> Result<&str, AppError> {
+    yibao_domain::register_text(text, yibao_domain::INSTITUTION_NAME_CHARS_MAX).ok_or_else(|| {
+        AppError::bad_request(
+            "institution.bad_name",
+            format!(
+                "a name has 1 to {} characters, without control, format or invisible characters",
+                yibao_domain::INSTITUTION_NAME_CHARS_MAX
+            ),
+        )
+    })
 }
 
 #[cfg(test)]

@@ -172,6 +172,7 @@ catalogue! {
     "import.unreadable" => "无法读取文件：{detail}", DETAIL;
     "institution.bad_code" => "定点医药机构编码不正确（H 医院或 P 药店，加 6 位区划代码和 5 位序号）：{detail}", DETAIL;
     "institution.bad_date" => "等级变更须自今天前后一年内的某日起生效", DETAIL;
+    "institution.bad_name" => "机构名称须为 1 至 100 个字符，不含控制字符或不可见字符", DETAIL;
     "institution.not_found" => "本区划内无此定点医药机构：{detail}", DETAIL;
     "institution.weak_key" => "API 密钥太短或首尾有空白：{detail}", DETAIL;
     "interest.overlap" => "计息期间与已记入的利息重叠，每一天只计息一次：{detail}", DETAIL;

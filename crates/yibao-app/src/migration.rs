@@ -27,7 +27,8 @@ use sha2::{Digest, Sha256};
 use yibao_domain::{HouseholdId, NationalId, RegionCode};
 use yibao_engine::{Accumulators, contribution_due};
 use yibao_import::legacy::{
-    LegacyEmployer, LegacyExtract, LegacyFile, LegacyRowError, LegacyStay, parse_control, parse_employers, parse_extract, parse_stays,
+    LegacyEmployer, LegacyExtract, LegacyFile, LegacyInstitution, LegacyRowError, LegacyStay, parse_control, parse_employers,
+    parse_extract, parse_institutions, parse_stays,
 };
 use yibao_import::{RowError, Table};
 use yibao_store::migration::{
@@ -68,6 +69,9 @@ pub struct MigrationCheck {
     pub valid: [usize; 4],
     /// Employers that hold (the employers file, loaded with the first batch).
     pub employers: usize,
+    /// Designated institutions that hold (the institutions file, loaded with the first
+    /// batch).
+    pub institutions: usize,
     /// Inpatient stays open at the cut-off that hold (the stays file, each loaded with its
     /// person's batch), and those held back with their person's household.
     pub stays: usize,
@@ -282,6 +286,10 @@ impl App {
             Some(table) => parse_employers(table).map_err(|e| AppError::bad_request(e.code(), format!("employers: {e}")))?,
             None => (Vec::new(), Vec::new()),
         };
+        let (institutions, institution_errors) = match tables.remove(&LegacyFile::Institutions) {
+            Some(table) => parse_institutions(table).map_err(|e| AppError::bad_request(e.code(), format!("institutions: {e}")))?,
+            None => (Vec::new(), Vec::new()),
+        };
         let (stays, stay_errors) = match tables.remove(&LegacyFile::Stays) {
             Some(table) => parse_stays(table).map_err(|e| AppError::bad_request(e.code(), format!("stays: {e}")))?,
             None => (Vec::new(), Vec::new()),
@@ -292,6 +300,7 @@ impl App {
                 .map_err(|(file, e)| AppError::bad_request(e.code(), format!("{file}: {e}")))?;
         extract.errors.extend(control_errors);
         extract.errors.extend(employer_errors);
+        extract.errors.extend(institution_errors);
         extract.errors.extend(stay_errors);
         if extract.households.is_empty() && extract.errors.is_empty() {
             return Err(AppError::bad_request("migration.empty", "the extract has no household: nothing to migrate"));
@@ -304,20 +313,33 @@ impl App {
         let listed: HashSet<NationalId> = extract.persons.iter().map(|p| p.coverage.person_id).collect();
         let contributions = self.check_rules(&mut extract);
         self.check_register(city, &mut extract, loaded_households).await?;
-        let mut stay_errors = Vec::new();
-        let (stays, stays_held_back) = self.check_stays(city, stays, &extract, &listed, &mut stay_errors).await?;
-        extract.errors.extend(stay_errors);
-        // The employers load with the first batch: once it is loaded, they are the register's.
+        // The employers and institutions load with the first batch: once it is loaded, they
+        // are the register's.
         let first_loaded = existing.as_ref().is_some_and(|r| r.batches_loaded > 0);
+        let register: HashMap<yibao_domain::InstitutionCode, yibao_store::InstitutionRecord> =
+            if institutions.is_empty() && stays.is_empty() {
+                HashMap::new()
+            } else {
+                store!(self, institutions(city))?.into_iter().map(|record| (record.code.clone(), record)).collect()
+            };
+        let institutions = self.check_institutions(institutions, &register, first_loaded, &mut extract.errors)?;
+        let mut stay_errors = Vec::new();
+        let (stays, stays_held_back) = self.check_stays(stays, &extract, &listed, &register, &institutions, &mut stay_errors)?;
+        extract.errors.extend(stay_errors);
         let employers = self.check_employers(city, employers, first_loaded, &mut extract.errors).await?;
         let mut batches = cut(&id, extract_after_errors(&mut extract, contributions), stays, batch_households)?;
         let mut legacy = Tally::default();
         for employer in &employers {
             legacy.employers(employer.region, 1);
         }
+        for institution in &institutions {
+            legacy.institutions(institution.region, 1);
+        }
         let employers_valid = employers.len();
+        let institutions_valid = institutions.len();
         if let Some(first) = batches.first_mut() {
             first.employers = employers;
+            first.institutions = institutions;
         }
         let mut valid = [0; 4];
         for batch in &batches {
@@ -405,6 +427,7 @@ impl App {
             held_back: extract.held_back,
             valid,
             employers: employers_valid,
+            institutions: institutions_valid,
             stays: stays_valid,
             stays_held_back,
             batches: batch_count,
@@ -465,6 +488,45 @@ impl App {
         Ok(held)
     }
 
+    /// The institutions file's rows against what the application knows, each wrong row an
+    /// error: a county of the city, a code the register does not hold yet (unless this
+    /// migration's first batch, which brought it, is loaded). The institutions that hold,
+    /// each with a key drawn here and never shown: an administrator issues each its key
+    /// (`App::rotate_api_key`) when it connects.
+    fn check_institutions(
+        &self,
+        institutions: Vec<LegacyInstitution>,
+        register: &HashMap<yibao_domain::InstitutionCode, yibao_store::InstitutionRecord>,
+        first_loaded: bool,
+        errors: &mut Vec<LegacyRowError>,
+    ) -> Result<Vec<yibao_store::NewInstitution>, AppError> {
+        let mut held = Vec::with_capacity(institutions.len());
+        for institution in institutions {
+            let mut fail = |column: &str, message: String| {
+                errors.push(LegacyRowError {
+                    file: LegacyFile::Institutions,
+                    row: RowError { line: institution.line, column: Some(column.into()), key: Some(institution.code.to_string()), message },
+                });
+            };
+            if let Err(e) = self.check_county(institution.region) {
+                fail("region", e.message);
+                continue;
+            }
+            if !first_loaded && register.contains_key(&institution.code) {
+                fail("code", format!("{} is designated already", institution.code));
+                continue;
+            }
+            held.push(yibao_store::NewInstitution {
+                code: institution.code,
+                name: institution.name,
+                region: institution.region,
+                level: institution.level,
+                api_key_hash: crate::access::digest(&crate::access::new_token()?),
+            });
+        }
+        Ok(held)
+    }
+
     /// The stays file's rows against the extract and the register, each wrong row an
     /// error: the person one of the extract's (a stay of a person held back is held back
     /// and counted), the hospital a designated one of the city that takes the kind of stay,
@@ -472,12 +534,13 @@ impl App {
     /// the stay (`App::covered_for`, as an admission through the national interface is
     /// checked). The stays that hold, as the visits the hospitals go on with, and the count
     /// held back.
-    async fn check_stays(
+    fn check_stays(
         &self,
-        city: RegionCode,
         stays: Vec<LegacyStay>,
         extract: &LegacyExtract,
         listed: &HashSet<NationalId>,
+        register: &HashMap<yibao_domain::InstitutionCode, yibao_store::InstitutionRecord>,
+        incoming: &[yibao_store::NewInstitution],
         errors: &mut Vec<LegacyRowError>,
     ) -> Result<(Vec<VisitRecord>, usize), AppError> {
         if stays.is_empty() {
@@ -485,8 +548,7 @@ impl App {
         }
         let today = self.today();
         let now = self.now();
-        let register: HashMap<yibao_domain::InstitutionCode, yibao_store::InstitutionRecord> =
-            store!(self, institutions(city))?.into_iter().map(|record| (record.code.clone(), record)).collect();
+        let incoming: HashSet<&yibao_domain::InstitutionCode> = incoming.iter().map(|i| &i.code).collect();
         let coverage_of: HashMap<NationalId, &yibao_engine::Coverage> =
             extract.persons.iter().map(|p| (p.coverage.person_id, &p.coverage)).collect();
         let mut held_back = 0;
@@ -507,8 +569,15 @@ impl App {
                 continue;
             };
             match register.get(&stay.institution_code) {
+                None if incoming.contains(&stay.institution_code) => {}
                 None => {
-                    fail("institution_code", format!("{} is not a designated institution of the register", stay.institution_code));
+                    fail(
+                        "institution_code",
+                        format!(
+                            "{} is a designated institution neither of the register nor of the institutions file",
+                            stay.institution_code
+                        ),
+                    );
                     continue;
                 }
                 Some(institution) if !institution.active => {
@@ -772,6 +841,7 @@ fn cut(
             accumulators: Vec::new(),
             carried_months: Vec::new(),
             employers: Vec::new(),
+            institutions: Vec::new(),
             stays: Vec::new(),
         })
         .collect();
@@ -866,7 +936,7 @@ fn read_files(files: Vec<MigrationFile>) -> Result<ReadFiles, AppError> {
             return Err(AppError::bad_request(
                 "migration.unknown_file",
                 format!(
-                    "'{}' is none of households, persons, contributions, accumulators, employers, stays or control (.csv, .xlsx)",
+                    "'{}' is none of households, persons, contributions, accumulators, employers, institutions, stays or control (.csv, .xlsx)",
                     file.name
                 ),
             ));

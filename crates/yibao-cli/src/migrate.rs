@@ -212,7 +212,7 @@ fn read_dir(dir: &Path) -> Result<Vec<MigrationFile>, String> {
         }
         if yibao_import::legacy::LegacyFile::of_name(&name).is_none() {
             return Err(format!(
-                "{}: an extract's files are households, persons, contributions, accumulators, employers, stays and control (.csv, .xlsx); \
+                "{}: an extract's files are households, persons, contributions, accumulators, employers, institutions, stays and control (.csv, .xlsx); \
                  rename or remove this one [migration.unknown_file]",
                 path.display()
             ));
@@ -232,7 +232,10 @@ fn print_check(check: &MigrationCheck) {
     for (i, file) in ["households", "persons", "contributions", "accumulators"].iter().enumerate() {
         println!("  {file}: {} rows, {} hold, {} held back with a row to fix", check.rows[i], check.valid[i], check.held_back[i]);
     }
-    println!("  employers: {} hold; stays open at the cut-off: {} hold, {} held back", check.employers, check.stays, check.stays_held_back);
+    println!(
+        "  employers: {} hold; institutions: {} hold; stays open at the cut-off: {} hold, {} held back",
+        check.employers, check.institutions, check.stays, check.stays_held_back
+    );
     println!("  {} batches of {} households; {} rows to fix", check.batches, check.batch_households, check.error_count);
 }
 
@@ -305,6 +308,7 @@ fn sample(dir: &Path, insured: u64, errors: usize, through: u8, seed: u64, polic
         ("contributions.csv", &files.contributions),
         ("accumulators.csv", &files.accumulators),
         ("employers.csv", &files.employers),
+        ("institutions.csv", &files.institutions),
         ("stays.csv", &files.stays),
         ("control.csv", &files.control),
     ] {

@@ -74,8 +74,6 @@ fn migrate_through(store: &[&str], dir: &Path) {
     sample(&wrong, "8");
     sample(&right, "0");
 
-    // The hospitals of the stays open at the cut-off are designated before go-live: a stay
-    // at a hospital the register lacks is a row to fix.
     let rt = runtime();
     let app = rt.block_on(open_app(store));
     let city = yibao_domain::RegionCode::parse("419900").expect("city");
@@ -83,18 +81,6 @@ fn migrate_through(store: &[&str], dir: &Path) {
     let stays = std::fs::read_to_string(right.join("stays.csv")).expect("stays");
     let stay_rows: Vec<Vec<String>> = stays.lines().skip(1).map(|l| l.split(',').map(str::to_owned).collect()).collect();
     assert!(stay_rows.len() >= 3, "a city of 3,000 has a few persons in hospital: {stays}");
-    let hospitals: std::collections::BTreeSet<&str> = stay_rows.iter().map(|row| row[1].as_str()).collect();
-    for code in &hospitals {
-        let code = yibao_domain::InstitutionCode::parse(code).expect("a code");
-        let input = yibao_app::access::InstitutionInput {
-            region: yibao_domain::RegionCode::parse(code.region_digits()).expect("a county"),
-            code,
-            name: "县人民医院".into(),
-            level: yibao_domain::InstitutionLevel::Secondary,
-            api_key: None,
-        };
-        rt.block_on(app.create_institution(&operator, "test", input)).expect("a hospital designated");
-    }
 
     // The dry run names exactly the planted rows, and nothing is loaded.
     let errors = dir.join("errors.csv");
@@ -254,10 +240,29 @@ fn migrate_through(store: &[&str], dir: &Path) {
     let before = std::fs::read_to_string(&out).expect("the missing persons");
     assert_eq!(before.lines().count(), 4, "a header and all three: {before}");
 
+    // The designated institutions came with the first batch, audited with the migration,
+    // and no key left the load: each works once an administrator issues it.
+    let registered = rt.block_on(app.institutions(&operator)).expect("the register");
+    let listed = std::fs::read_to_string(right.join("institutions.csv")).expect("institutions");
+    assert_eq!(registered.len(), listed.lines().count() - 1, "{listed}");
+    let first = &registered[0];
+    let mut after = 0;
+    let created = loop {
+        let page = rt.block_on(app.audit_entries(&operator, first.region, after, 1_000)).expect("the audit trail");
+        let Some(last) = page.last() else { break None };
+        after = last.seq;
+        if let Some(entry) = page.into_iter().find(|e| e.action == "institution.create" && e.entity == first.code.as_str()) {
+            break Some(entry);
+        }
+    };
+    assert!(created.as_ref().is_some_and(|e| e.detail.contains(&id)), "audited with the migration: {created:?}");
+    let key = rt.block_on(app.rotate_api_key(&operator, "test", first.code.as_str())).expect("a key issued");
+    let principal = rt.block_on(app.institution_by_key(&key.api_key)).expect("the issued key opens");
+    assert_eq!(principal.institution().expect("an institution"), first.code.as_str());
+
     // Each stay open at the cut-off is the hospital's visit, found by the person (5201)
     // under its legacy inpatient number, admitted on the legacy day, open for fee lines;
     // another hospital finds nothing of it.
-    let registered = rt.block_on(app.institutions(&operator)).expect("the register");
     for row in &stay_rows {
         let person = yibao_domain::NationalId::parse(&row[0]).expect("id");
         let hospital = registered.iter().find(|r| r.code.as_str() == row[1]).expect("the stay's hospital");

@@ -45,6 +45,9 @@ pub fn is_register_char(c: char) -> bool {
         )
 }
 
+/// The longest name of a designated institution (定点医药机构名称), in characters.
+pub const INSTITUTION_NAME_CHARS_MAX: usize = 100;
+
 /// The longest serial an institution's system gives (an inpatient or outpatient number
 /// `ipt_otp_no`, a fee line's `feedetl_sn`).
 pub const SERIAL_CHARS_MAX: usize = 30;

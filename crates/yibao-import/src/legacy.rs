@@ -57,6 +57,8 @@ pub enum LegacyFile {
     /// The inpatient stays open at the cut-off (在院未结算): admitted, not yet discharged
     /// and settled.
     Stays,
+    /// The designated institutions (定点医药机构) the legacy system paid.
+    Institutions,
 }
 
 impl LegacyFile {
@@ -73,6 +75,7 @@ impl LegacyFile {
             LegacyFile::Control => "control",
             LegacyFile::Employers => "employers",
             LegacyFile::Stays => "stays",
+            LegacyFile::Institutions => "institutions",
         }
     }
 
@@ -92,6 +95,7 @@ impl LegacyFile {
             LegacyFile::Control => &CONTROL_COLUMNS,
             LegacyFile::Employers => &EMPLOYER_COLUMNS,
             LegacyFile::Stays => &STAY_COLUMNS,
+            LegacyFile::Institutions => &INSTITUTION_COLUMNS,
         }
     }
 
@@ -102,7 +106,7 @@ impl LegacyFile {
         let stem = file.split_once('.').map_or(file, |(stem, _)| stem);
         LegacyFile::ALL
             .into_iter()
-            .chain([LegacyFile::Control, LegacyFile::Employers, LegacyFile::Stays])
+            .chain([LegacyFile::Control, LegacyFile::Employers, LegacyFile::Stays, LegacyFile::Institutions])
             .find(|f| f.name().eq_ignore_ascii_case(stem))
     }
 }
@@ -291,6 +295,67 @@ pub fn parse_employers(table: Table) -> Result<(Vec<LegacyEmployer>, Vec<LegacyR
         employers.push(LegacyEmployer { line, code, name, region, registered_on });
     }
     Ok((employers, errors))
+}
+
+pub const INSTITUTION_COLUMNS: [Column; 4] = [
+    Column::new("code", "定点医药机构编号", true, "H (hospital) or P (pharmacy), the county's 6-digit code and a 5-digit serial"),
+    Column::new("name", "机构名称", true, "the name on its licence, 1 to 100 characters"),
+    Column::new("region", "所在区划", true, "the county it is designated in: the code's own region"),
+    Column::new("level", "机构等级", true, "tertiary, secondary, primary or township"),
+];
+
+/// A designated institution's row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LegacyInstitution {
+    pub line: usize,
+    pub code: yibao_domain::InstitutionCode,
+    pub name: String,
+    pub region: RegionCode,
+    pub level: yibao_domain::InstitutionLevel,
+}
+
+/// The institutions file: each row's code, name, county (the code's own) and level checked,
+/// a code twice refused on its second line. The city's counties and the register are the
+/// application's to check.
+pub fn parse_institutions(table: Table) -> Result<(Vec<LegacyInstitution>, Vec<LegacyRowError>), FileError> {
+    let mut errors = Vec::new();
+    let rows = rows_of(LegacyFile::Institutions, table, &mut errors)?;
+    let mut seen: HashMap<yibao_domain::InstitutionCode, usize> = HashMap::new();
+    let mut institutions = Vec::with_capacity(rows.len());
+    for (line, cells) in rows {
+        let mut row = Row::new(LegacyFile::Institutions, line, &mut errors);
+        row.key = Some(cells[0].clone());
+        let code = row.check(0, yibao_domain::InstitutionCode::parse(&cells[0]).map_err(|e| e.to_string()));
+        let name = row.check(
+            1,
+            yibao_domain::register_text(&cells[1], yibao_domain::INSTITUTION_NAME_CHARS_MAX).map(str::to_owned).ok_or_else(|| {
+                format!(
+                    "a name has 1 to {} characters, without control, format or invisible characters",
+                    yibao_domain::INSTITUTION_NAME_CHARS_MAX
+                )
+            }),
+        );
+        let region = row.check(2, RegionCode::parse(&cells[2]).map_err(|e| e.to_string()));
+        let level = row.check(
+            3,
+            yibao_domain::InstitutionLevel::parse(&cells[3])
+                .ok_or_else(|| format!("'{}' is not a level: tertiary, secondary, primary or township", cells[3])),
+        );
+        if let (Some(code), Some(region)) = (&code, region)
+            && code.region_digits() != region.to_string()
+        {
+            row.fail(Some(2), format!("{code} is a code of region {}, not of {region}", code.region_digits()));
+        }
+        let (Some(code), Some(name), Some(region), Some(level), false) = (code, name, region, level, row.failed) else {
+            continue;
+        };
+        if let Some(first) = seen.insert(code.clone(), line) {
+            row.fail(Some(0), format!("{code} is on line {first} already"));
+            continue;
+        }
+        institutions.push(LegacyInstitution { line, code, name, region, level });
+    }
+    Ok((institutions, errors))
 }
 
 pub const STAY_COLUMNS: [Column; 7] = [
@@ -1152,6 +1217,7 @@ mod tests {
         assert_eq!(LegacyFile::of_name("extract/accumulators.xlsx"), Some(LegacyFile::Accumulators));
         assert_eq!(LegacyFile::of_name("control.xlsx"), Some(LegacyFile::Control));
         assert_eq!(LegacyFile::of_name("Stays.csv"), Some(LegacyFile::Stays));
+        assert_eq!(LegacyFile::of_name("institutions.xlsx"), Some(LegacyFile::Institutions));
         assert_eq!(LegacyFile::of_name("people.csv"), None);
     }
 
@@ -1191,5 +1257,21 @@ mod tests {
         );
         assert!(errors[0].row.message.contains("on line 2 already"), "{}", errors[0].row.message);
         assert!(errors[7].row.message.contains("one hospital at a time"), "{}", errors[7].row.message);
+    }
+
+    #[test]
+    fn a_designated_institution_is_checked_row_by_row() {
+        let text = "code,name,region,level\n\
+                    H41990200001,示范市第一人民医院,419902,tertiary\n\
+                    H41990200001,同号医院,419902,secondary\n\
+                    P41992100002,东县大药房,419902,primary\n\
+                    H41992100003,,419921,clinic\n\
+                    P41992100004,东县第二药房,419921,primary\n";
+        let (institutions, errors) = parse_institutions(table(text)).expect("an institutions file");
+        let codes: Vec<String> = institutions.iter().map(|i| i.code.to_string()).collect();
+        assert_eq!(codes, ["H41990200001", "P41992100004"]);
+        assert_eq!(institutions[0].level, yibao_domain::InstitutionLevel::Tertiary);
+        let at: Vec<(usize, Option<&str>)> = errors.iter().map(|e| (e.row.line, e.row.column.as_deref())).collect();
+        assert_eq!(at, [(3, Some("code")), (4, Some("region")), (5, Some("name")), (5, Some("level"))], "{errors:?}");
     }
 }

@@ -1,3 +1,10 @@
+-- A legacy extract's designated institutions (定点医药机构, issue 16 item 1), each loaded
+-- with the migration's first batch: its reconciliation counts them by county.
+CREATE TABLE migration_institutions (
+    migration_id TEXT NOT NULL,
+    code         TEXT NOT NULL PRIMARY KEY
+);
+
 -- Inpatient stays open at a migration's cut-off (在院未结算, issue 16 item 1) are visits of
 -- the national interface like any admission, marked with the migration that brought them
 -- (its reconciliation counts them); a hospital finds a person's visits by the person (5201).

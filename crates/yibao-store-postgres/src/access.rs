@@ -183,34 +183,7 @@ impl AccessStore for PostgresStore {
 
     async fn create_institution(&self, actor: &Actor, institution: NewInstitution) -> Result<InstitutionRecord, StoreError> {
         let mut tx = self.write().await?;
-        // Refused if the code exists, or is created meanwhile (as for staff accounts). An API
-        // key hash already in use fails on its unique constraint, as on SQLite.
-        let inserted = sqlx::query(
-            "INSERT INTO institutions (code, name, region_code, level, api_key_hash, active, created_at) VALUES ($1, $2, $3, $4, $5, TRUE, $6) \
-             ON CONFLICT (code) DO NOTHING",
-        )
-        .bind(institution.code.as_str())
-        .bind(&institution.name)
-        .bind(institution.region.to_string())
-        .bind(institution.level.as_str())
-        .bind(&institution.api_key_hash)
-        .bind(actor.at_text())
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        if inserted.rows_affected() == 0 {
-            return Err(StoreError::Exists(format!("institution {}", institution.code)));
-        }
-        let record = InstitutionRecord {
-            code: institution.code,
-            name: institution.name,
-            region: institution.region,
-            level: institution.level,
-            active: true,
-            level_changes: Vec::new(),
-            agreement: yibao_store::agreement::AgreementBook::default(),
-        };
-        audit(&mut tx, actor, record.region, "institution.create", &record.code, json(&record)?).await?;
+        let record = insert_institution(&mut tx, actor, institution, None).await?;
         tx.commit().await.map_err(backend)?;
         Ok(record)
     }
@@ -711,5 +684,44 @@ pub(crate) async fn insert_contribution(
     }
     crate::books::post(tx, &actor.at_text(), &entries).await?;
     audits.push(region, "contribution.record", record.person_id.as_str(), json(&record)?);
+    Ok(record)
+}
+
+/// Designates an institution in `tx`: refused if the code exists, or is created meanwhile
+/// (as for staff accounts); an API key hash already in use fails on its unique constraint,
+/// as on SQLite. Audited with the migration that brought it, when one did.
+pub(crate) async fn insert_institution(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    actor: &Actor,
+    institution: NewInstitution,
+    migration: Option<&str>,
+) -> Result<InstitutionRecord, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO institutions (code, name, region_code, level, api_key_hash, active, created_at) VALUES ($1, $2, $3, $4, $5, TRUE, $6) \
+         ON CONFLICT (code) DO NOTHING",
+    )
+    .bind(institution.code.as_str())
+    .bind(&institution.name)
+    .bind(institution.region.to_string())
+    .bind(institution.level.as_str())
+    .bind(&institution.api_key_hash)
+    .bind(actor.at_text())
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    if inserted.rows_affected() == 0 {
+        return Err(StoreError::Exists(format!("institution {}", institution.code)));
+    }
+    let record = InstitutionRecord {
+        code: institution.code,
+        name: institution.name,
+        region: institution.region,
+        level: institution.level,
+        active: true,
+        level_changes: Vec::new(),
+        agreement: yibao_store::agreement::AgreementBook::default(),
+    };
+    let detail = yibao_store::migration::audit_detail(&record, migration)?;
+    audit(tx, actor, record.region, "institution.create", &record.code, detail).await?;
     Ok(record)
 }

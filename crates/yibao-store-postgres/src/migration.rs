@@ -125,6 +125,17 @@ async fn tally(conn: &mut PgConnection, id: &str) -> Result<Tally, StoreError> {
     for (region, count) in employers {
         tally.employers(region_of(&region)?, count);
     }
+    let institutions: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT i.region_code, COUNT(*)::int8 FROM migration_institutions m JOIN institutions i ON i.code = m.code \
+         WHERE m.migration_id = $1 GROUP BY i.region_code",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(backend)?;
+    for (region, count) in institutions {
+        tally.institutions(region_of(&region)?, count);
+    }
     let stays: Vec<(String, i64)> = sqlx::query_as(
         "SELECT m.region_code, COUNT(*)::int8 FROM visits v \
          JOIN migration_persons m ON m.person_id = v.person_id AND m.migration_id = v.migration_id \
@@ -322,6 +333,15 @@ impl MigrationStore for PostgresStore {
         for employer in batch.employers {
             let record = crate::employer::insert_employer(&mut tx, actor, employer, Some(&batch.migration), &mut audits).await?;
             sqlx::query("INSERT INTO migration_employers (migration_id, code) VALUES ($1, $2)")
+                .bind(&batch.migration)
+                .bind(record.code.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        for institution in batch.institutions {
+            let record = crate::access::insert_institution(&mut tx, actor, institution, Some(&batch.migration)).await?;
+            sqlx::query("INSERT INTO migration_institutions (migration_id, code) VALUES ($1, $2)")
                 .bind(&batch.migration)
                 .bind(record.code.as_str())
                 .execute(&mut *tx)

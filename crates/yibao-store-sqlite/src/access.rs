@@ -169,35 +169,7 @@ impl AccessStore for SqliteStore {
 
     async fn create_institution(&self, actor: &Actor, institution: NewInstitution) -> Result<InstitutionRecord, StoreError> {
         let actor = actor.clone();
-        self.write(move |conn| {
-            if query_opt(conn, "SELECT 1 FROM institutions WHERE code = ?1", [institution.code.as_str()], |row| col::<i64>(row, 0))?.is_some() {
-                return Err(StoreError::Exists(format!("institution {}", institution.code)));
-            }
-            exec(
-                conn,
-                "INSERT INTO institutions (code, name, region_code, level, api_key_hash, active, created_at) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)",
-                params![
-                    institution.code.as_str(),
-                    institution.name,
-                    institution.region.to_string(),
-                    institution.level.as_str(),
-                    institution.api_key_hash,
-                    actor.at_text()
-                ],
-            )?;
-            let record = InstitutionRecord {
-                code: institution.code,
-                name: institution.name,
-                region: institution.region,
-                level: institution.level,
-                active: true,
-                level_changes: Vec::new(),
-                agreement: yibao_store::agreement::AgreementBook::default(),
-            };
-            audit(conn, &actor, record.region, "institution.create", &record.code, json(&record)?)?;
-            Ok(record)
-        })
-        .await
+        self.write(move |conn| insert_institution(conn, &actor, institution, None)).await
     }
 
     async fn institution_by_key(&self, api_key_hash: &str) -> Result<Option<InstitutionRecord>, StoreError> {
@@ -574,5 +546,42 @@ pub(crate) fn insert_contribution(
         crate::save_coverage(conn, actor, current_region, &record.person_id, &coverage)?;
     }
     audit(conn, actor, region, "contribution.record", record.person_id.as_str(), json(&record)?)?;
+    Ok(record)
+}
+
+/// Designates an institution (refused when its code exists), audited with the migration
+/// that brought it, when one did.
+pub(crate) fn insert_institution(
+    conn: &Connection,
+    actor: &Actor,
+    institution: NewInstitution,
+    migration: Option<&str>,
+) -> Result<InstitutionRecord, StoreError> {
+    if query_opt(conn, "SELECT 1 FROM institutions WHERE code = ?1", [institution.code.as_str()], |row| col::<i64>(row, 0))?.is_some() {
+        return Err(StoreError::Exists(format!("institution {}", institution.code)));
+    }
+    exec(
+        conn,
+        "INSERT INTO institutions (code, name, region_code, level, api_key_hash, active, created_at) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)",
+        params![
+            institution.code.as_str(),
+            institution.name,
+            institution.region.to_string(),
+            institution.level.as_str(),
+            institution.api_key_hash,
+            actor.at_text()
+        ],
+    )?;
+    let record = InstitutionRecord {
+        code: institution.code,
+        name: institution.name,
+        region: institution.region,
+        level: institution.level,
+        active: true,
+        level_changes: Vec::new(),
+        agreement: yibao_store::agreement::AgreementBook::default(),
+    };
+    let detail = yibao_store::migration::audit_detail(&record, migration)?;
+    audit(conn, actor, record.region, "institution.create", &record.code, detail)?;
     Ok(record)
 }

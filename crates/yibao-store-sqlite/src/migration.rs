@@ -87,6 +87,15 @@ fn tally(conn: &Connection, id: &str) -> Result<Tally, StoreError> {
     }
     for (region, count) in query_all(
         conn,
+        "SELECT i.region_code, COUNT(*) FROM migration_institutions m JOIN institutions i ON i.code = m.code \
+         WHERE m.migration_id = ?1 GROUP BY i.region_code",
+        params![id],
+        |row| Ok((col::<String>(row, 0)?, col::<i64>(row, 1)?)),
+    )? {
+        tally.institutions(crate::region_of(&region)?, count);
+    }
+    for (region, count) in query_all(
+        conn,
         "SELECT m.region_code, COUNT(*) FROM visits v JOIN migration_persons m ON m.person_id = v.person_id AND m.migration_id = v.migration_id \
          WHERE v.migration_id = ?1 GROUP BY m.region_code",
         params![id],
@@ -181,6 +190,14 @@ impl MigrationStore for SqliteStore {
                 exec(
                     conn,
                     "INSERT INTO migration_employers (migration_id, code) VALUES (?1, ?2)",
+                    params![batch.migration, record.code.as_str()],
+                )?;
+            }
+            for institution in batch.institutions {
+                let record = crate::access::insert_institution(conn, &actor, institution, Some(&batch.migration))?;
+                exec(
+                    conn,
+                    "INSERT INTO migration_institutions (migration_id, code) VALUES (?1, ?2)",
                     params![batch.migration, record.code.as_str()],
                 )?;
             }

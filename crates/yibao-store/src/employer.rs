@@ -186,11 +186,7 @@ pub fn late_fee_entries(audit: &PaymentAudit) -> Result<Vec<Entry>, StoreError> 
 /// The audit detail of an employer's registration: the record, and the go-live migration
 /// that brought it, when one did.
 pub fn registered_detail(record: &EmployerRecord, migration: Option<&str>) -> Result<String, StoreError> {
-    let mut value = serde_json::to_value(record).map_err(|e| StoreError::Backend(e.to_string()))?;
-    if let (Some(migration), Some(object)) = (migration, value.as_object_mut()) {
-        object.insert("migration".into(), serde_json::Value::String(migration.to_owned()));
-    }
-    Ok(value.to_string())
+    crate::migration::audit_detail(record, migration)
 }
 
 /// The payment a declaration owes on `paid_on`: refused unless `amount` is exactly what is

@@ -87,6 +87,11 @@ impl Tally {
         self.add(region, "employers".into(), count);
     }
 
+    /// `count` designated institutions of `region`.
+    pub fn institutions(&mut self, region: RegionCode, count: i64) {
+        self.add(region, "institutions".into(), count);
+    }
+
     /// `count` inpatient stays open at the cut-off, of persons insured in `region`.
     pub fn open_stays(&mut self, region: RegionCode, count: i64) {
         self.add(region, "open stays".into(), count);
@@ -297,10 +302,23 @@ pub struct MigrationBatch {
     pub carried_months: Vec<(NationalId, u32)>,
     /// The employers the legacy system registered (the first batch's).
     pub employers: Vec<crate::NewEmployer>,
+    /// The institutions it designated (the first batch's), each with a key no one holds:
+    /// an administrator issues each its key.
+    pub institutions: Vec<crate::NewInstitution>,
     /// The inpatient stays open at the cut-off of this batch's persons, as visits of the
     /// national interface the hospitals go on with (each marked with the migration, for
     /// its reconciliation).
     pub stays: Vec<crate::VisitRecord>,
+}
+
+/// A register entry's audit detail: the record as JSON, with the migration that brought it
+/// (`migration`) when one did.
+pub fn audit_detail<T: Serialize>(record: &T, migration: Option<&str>) -> Result<String, StoreError> {
+    let mut value = serde_json::to_value(record).map_err(|e| StoreError::Backend(e.to_string()))?;
+    if let (Some(migration), Some(object)) = (migration, value.as_object_mut()) {
+        object.insert("migration".into(), serde_json::Value::String(migration.to_owned()));
+    }
+    Ok(value.to_string())
 }
 
 /// What a load of one batch did.

@@ -1,6 +1,6 @@
 //! A synthetic legacy extract (issue 16): the city's register as an old system would hand it
 //! over at a cut-off, in the files of `docs/migration.md` (households, persons,
-//! contributions, accumulators, employers, stays, control), with errors planted where
+//! contributions, accumulators, employers, institutions, stays, control), with errors planted where
 //! asked, one of each kind in turn, each named with its file and line, so that a dry run
 //! can be checked to find exactly them.
 //! Pure and deterministic: the same city, month and errors make the same bytes.
@@ -37,8 +37,10 @@ pub struct LegacyFiles {
     pub accumulators: String,
     /// The employers (参保单位) the legacy system registered: a few in each county.
     pub employers: String,
+    /// The designated institutions (定点医药机构) of the city's counties.
+    pub institutions: String,
     /// The inpatient stays open at the cut-off (在院未结算), each at a secondary hospital
-    /// of the person's county: register those hospitals before the dry run.
+    /// of the person's county (one of the institutions file's).
     pub stays: String,
     /// The legacy system's control totals: counted here as the rows are written, by county
     /// and measure (amounts in yuan).
@@ -168,6 +170,18 @@ pub fn legacy_extract(city: &City, policy: &Policy, through: u8, errors: usize) 
             let _ = writeln!(files.employers, "{code},{region}第{number}厂,{region},2020-01-01");
             count(&mut totals, *region, "employers".into(), 1);
         }
+    }
+    files.institutions = "code,name,region,level\n".to_owned();
+    for institution in city.institutions.iter().filter(|i| i.place == yibao_domain::Place::InArea) {
+        let _ = writeln!(
+            files.institutions,
+            "{},{},{},{}",
+            institution.code,
+            quoted(&institution.name),
+            institution.region,
+            institution.level.as_str()
+        );
+        count(&mut totals, institution.region, "institutions".into(), 1);
     }
     files.control = "region,measure,value\n".to_owned();
     for ((region, measure), value) in totals {

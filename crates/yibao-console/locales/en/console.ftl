@@ -940,8 +940,9 @@ field-bad-instalments = Give a whole number of monthly instalments.
 # a legacy extract's dry run, uploaded (issue 16 item 1)
 migration-m-employers = Employers
 migration-m-open-stays = Inpatient stays open at the cut-off
+migration-m-institutions = Designated institutions
 migration-check-title = Check a legacy extract
-migration-check-files = The extract's files (households, persons, contributions, accumulators, employers, stays, control)
+migration-check-files = The extract's files (households, persons, contributions, accumulators, employers, institutions, stays, control)
 migration-check-error-file = Send back the error file (CSV) instead of the page
 migration-check-submit = Check
 migration-check-hint = Every row is checked as the load would check it; nothing is written. The operator loads a clean extract on the server's machine (yibao migrate load), and the migration then appears in the list for its reconciliation.

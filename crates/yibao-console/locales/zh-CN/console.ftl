@@ -940,8 +940,9 @@ field-bad-instalments = 请填写整数的分期月数。
 # a legacy extract's dry run, uploaded (issue 16 item 1)
 migration-m-employers = 参保单位
 migration-m-open-stays = 在院未结算住院
+migration-m-institutions = 定点医药机构
 migration-check-title = 检查迁移数据
-migration-check-files = 迁移数据文件（户、人员、缴费、累计、参保单位、在院、控制数）
+migration-check-files = 迁移数据文件（户、人员、缴费、累计、参保单位、定点机构、在院、控制数）
 migration-check-error-file = 返回错误文件（CSV），不显示页面
 migration-check-submit = 检查
 migration-check-hint = 按加载时的规则逐行检查，不写入任何数据。检查无误后，由运维人员在服务器上加载（yibao migrate load），迁移随后出现在列表中，供对账。

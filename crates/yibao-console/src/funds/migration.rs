@@ -54,6 +54,7 @@ fn measure(lang: Lang, text: &str) -> String {
         ["households"] => lang.t("migration-m-households"),
         ["employers"] => lang.t("migration-m-employers"),
         ["open", "stays"] => lang.t("migration-m-open-stays"),
+        ["institutions"] => lang.t("migration-m-institutions"),
         ["persons", scheme] => format!("{} · {}", lang.t("migration-m-persons"), lang.t(&format!("scheme-{scheme}"))),
         ["personal", "accounts", "amount"] => lang.t("migration-m-accounts"),
         ["contributions", kind] => format!("{} · {kind}", lang.t("migration-m-contributions")),
@@ -267,6 +268,7 @@ pub struct CheckView {
     pub files: String,
     pub counts: Vec<FileCountView>,
     pub employers: usize,
+    pub institutions: usize,
     pub stays: usize,
     pub stays_held_back: usize,
     pub batches: u32,
@@ -381,6 +383,7 @@ pub async fn check(State(state): State<App>, user: ConsoleUser, mut multipart: a
                     .map(|i| FileCountView { file: names[i], rows: check.rows[i], held_back: check.held_back[i], valid: check.valid[i] })
                     .collect(),
                 employers: check.employers,
+                institutions: check.institutions,
                 stays: check.stays,
                 stays_held_back: check.stays_held_back,
                 batches: check.batches,
