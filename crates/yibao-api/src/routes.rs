@@ -461,6 +461,12 @@ pub struct ContributionIn {
     #[serde(default, with = "optional_yuan")]
     #[schema(schema_with = crate::contract::yuan_in_opt)]
     pub wage_monthly: Option<Fen>,
+    /// The receipt's number (收据号): given, the payment is recorded once however many
+    /// times it is sent; the same receipt for another payment is refused
+    /// (`contribution.receipt_reused`).
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 64)]
+    pub receipt: Option<String>,
 }
 
 pub(crate) mod optional_yuan {
@@ -474,7 +480,7 @@ pub(crate) mod optional_yuan {
 }
 
 /// Record a contribution; what is due is computed from the policy in force (R-FIN-1..3).
-#[utoipa::path(post, path = "/api/persons/{id}/contributions", request_body = ContributionIn, params(("id" = String, Path)), responses((status = 201, body = ContributionOut), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), tag = "contributions")]
+#[utoipa::path(post, path = "/api/persons/{id}/contributions", request_body = ContributionIn, params(("id" = String, Path)), responses((status = 201, body = ContributionOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "contributions")]
 async fn record_contribution(
     State(state): State<App>,
     caller: Caller,
@@ -485,7 +491,8 @@ async fn record_contribution(
     let kind =
         ContributionKind::parse(&input.kind).ok_or_else(|| crate::contract::malformed("kind: resident, employee or supplementary"))?;
     crate::contract::shaped("period", crate::contract::PERIOD, &input.period)?;
-    let input = ContributionInput { kind, period: input.period, paid: input.paid, wage_monthly: input.wage_monthly };
+    let input =
+        ContributionInput { kind, period: input.period, paid: input.paid, wage_monthly: input.wage_monthly, receipt: input.receipt };
     let record = state.record_contribution(&caller, &source(&headers), &person_id(&id)?, input).await?;
     Ok((StatusCode::CREATED, Json(ContributionOut::new(record))).into_response())
 }

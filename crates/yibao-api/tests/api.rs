@@ -580,15 +580,31 @@ async fn tier_change_and_contributions() {
         .await;
     assert_eq!((status, out["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("person.bad_date")), "not backdated: {out}");
     let accountant = api.sign_in("accountant").await;
-    let (status, record) = api
-        .call(
-            "POST",
-            &format!("/api/persons/{EAST_PERSON}/contributions"),
-            Auth::Token(&accountant),
-            Some(json!({ "kind": "resident", "period": "2026", "paid": "100.00" })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{record}");
+    // The counter's form sent twice under its receipt's number is one payment: the second
+    // is answered with the first's record; the number for another amount is refused.
+    let first_payment = json!({ "kind": "resident", "period": "2026", "paid": "100.00", "receipt": " SK-2026-0001 " });
+    let mut records = Vec::new();
+    for _ in 0..2 {
+        let (status, record) = api
+            .call("POST", &format!("/api/persons/{EAST_PERSON}/contributions"), Auth::Token(&accountant), Some(first_payment.clone()))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{record}");
+        records.push(record);
+    }
+    assert_eq!(records[0], records[1], "sent twice, recorded once");
+    let record = records.remove(0);
+    for (receipt, paid) in [("SK-2026-0001", "200.00"), ("SK\u{0007}", "1.00")] {
+        let (status, body) = api
+            .call(
+                "POST",
+                &format!("/api/persons/{EAST_PERSON}/contributions"),
+                Auth::Token(&accountant),
+                Some(json!({ "kind": "resident", "period": "2026", "paid": paid, "receipt": receipt })),
+            )
+            .await;
+        let code = if paid == "1.00" { "contribution.bad_receipt" } else { "contribution.receipt_reused" };
+        assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some(code)), "{body}");
+    }
     let due = fen(&record["due"]);
     assert!(due > 10_000, "the policy's personal contribution for the year: {due}");
     let (_, arrears) = api.call("GET", "/api/arrears?period=2026", Auth::Token(&accountant), None).await;
@@ -1695,7 +1711,11 @@ async fn administrators_manage_staff_and_institutions_within_their_region() {
     for name in ["", "东县\u{0007}医院", &"院".repeat(101)] {
         let bad = json!({ "code": "H41992100009", "name": name, "region": "419921", "level": "tertiary" });
         let (status, refused) = api.call("POST", "/api/institutions", Auth::Token(&east_admin), Some(bad)).await;
-        assert_eq!((status, refused["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("institution.bad_name")), "{name:?}: {refused}");
+        assert_eq!(
+            (status, refused["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("institution.bad_name")),
+            "{name:?}: {refused}"
+        );
     }
     let hospital = json!({ "code": "H41992100009", "name": " 东县中医院 ", "region": "419921", "level": "tertiary" });
     let (status, created) = api.call("POST", "/api/institutions", Auth::Token(&east_admin), Some(hospital.clone())).await;

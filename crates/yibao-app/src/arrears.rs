@@ -121,12 +121,8 @@ impl App {
         if amount.get() <= 0 {
             return Err(AppError::bad_request("arrears.bad_amount", format!("a payment is at least 0.01 yuan, not {amount}")));
         }
-        let Some(receipt) = yibao_domain::register_text(receipt, yibao_store::arrears::RECEIPT_CHARS_MAX) else {
-            return Err(AppError::bad_request(
-                "arrears.bad_receipt",
-                format!("a receipt number has 1 to {} printable characters", yibao_store::arrears::RECEIPT_CHARS_MAX),
-            ));
-        };
+        let receipt = crate::contributions::receipt_number(receipt)
+            .ok_or_else(|| AppError::bad_request("arrears.bad_receipt", crate::contributions::receipt_rule()))?;
         let payment = yibao_store::InstalmentPayment { receipt: receipt.to_owned(), amount_fen: amount };
         Ok(store!(self, pay_instalment(&principal.actor(source, self.now()), scope, person_id, payment))?)
     }

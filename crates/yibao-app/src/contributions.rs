@@ -17,6 +17,9 @@ pub struct ContributionInput {
     pub period: String,
     pub paid: Fen,
     pub wage_monthly: Option<Fen>,
+    /// The receipt's number (收据号) of a payment at the counter: given, the payment is
+    /// recorded once, whatever number of times it is sent.
+    pub receipt: Option<String>,
 }
 
 /// Most contributions one [`App::record_contributions`] call carries (one transaction).
@@ -35,8 +38,18 @@ impl App {
         input: ContributionInput,
     ) -> Result<ContributionRecord, AppError> {
         let scope = principal.scope(roles::CONTRIBUTIONS)?;
+        let receipt = match input.receipt.as_deref() {
+            Some(text) => {
+                Some(receipt_number(text).ok_or_else(|| AppError::bad_request("contribution.bad_receipt", receipt_rule()))?.to_owned())
+            }
+            None => None,
+        };
         let contribution = self.new_contribution(scope, person_id, input).await?;
-        Ok(store!(self, record_contribution(&principal.actor(source, self.now()), scope, contribution))?)
+        let actor = principal.actor(source, self.now());
+        Ok(match receipt {
+            Some(receipt) => store!(self, record_receipted_contribution(&actor, scope, contribution, receipt))?,
+            None => store!(self, record_contribution(&actor, scope, contribution))?,
+        })
     }
 
     /// Records a collection file of contributions of one county (a loader's or a tax
@@ -99,4 +112,16 @@ impl App {
             serde_json::to_string(&due.breakdown).map_err(|e| AppError::internal("contribution.failure", e.to_string()))?;
         Ok(NewContribution { person_id: *person_id, kind: input.kind, period, due_fen: due.due, paid_fen: input.paid, breakdown_json })
     }
+}
+
+/// A receipt's number, trimmed, if it follows the register's free-text rule within
+/// [`yibao_domain::RECEIPT_CHARS_MAX`]: a counter payment's as a plan payment's (each
+/// refusing under its own code with [`receipt_rule`]).
+pub(crate) fn receipt_number(text: &str) -> Option<&str> {
+    yibao_domain::register_text(text, yibao_domain::RECEIPT_CHARS_MAX)
+}
+
+/// What a receipt's number must be, for a refusal.
+pub(crate) fn receipt_rule() -> String {
+    format!("a receipt number has 1 to {} printable characters", yibao_domain::RECEIPT_CHARS_MAX)
 }

@@ -361,6 +361,7 @@ impl App {
                     period: planned.period.to_string(),
                     paid: planned.payment.of(due.due),
                     wage_monthly: planned.wage_monthly,
+                    receipt: None,
                 };
                 batches[county].push((person.id, input));
             }

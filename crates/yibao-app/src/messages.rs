@@ -115,6 +115,7 @@ catalogue! {
     "claim.stay_too_long" => "住院天数超过两年：{detail}", DETAIL;
     "claim.too_many_lines" => "费用明细过多，每张结算单最多 5,000 条：{detail}", DETAIL;
     "contribution.bad_period" => "缴费期间不正确：{detail}", DETAIL;
+    "contribution.bad_receipt" => "收据号须为 1 至 64 个可打印字符：{detail}", DETAIL;
     "contribution.batch_too_large" => "一批缴费记录过多：{detail}", DETAIL;
     "contribution.declared" => "该月已由参保单位申报，应由单位缴纳（含滞纳金）：{detail}", DETAIL;
     "contribution.due_changed" => "该期间的应缴金额已变化，一个期间只有一张缴费单：{detail}", DETAIL;
@@ -125,6 +126,7 @@ catalogue! {
     "contribution.no_wage" => "职工缴费须填写当月工资", DETAIL;
     "contribution.not_covered" => "该期间此人未参保，无应缴费用：{detail}", DETAIL;
     "contribution.overpaid" => "缴费超过应缴金额，一个期间只缴一次：{detail}", DETAIL;
+    "contribution.receipt_reused" => "该收据号已用于另一笔缴费：{detail}", DETAIL;
     "declaration.bad_lines" => "缴费申报的职工人数不正确：{detail}", DETAIL;
     "declaration.bad_period" => "申报月份不正确：{detail}", DETAIL;
     "declaration.bad_wage" => "申报工资不正确：{detail}", DETAIL;

@@ -55,6 +55,8 @@ pub struct ContributionForm {
     pub paid: String,
     #[serde(default)]
     pub wage: String,
+    #[serde(default)]
+    pub receipt: String,
 }
 
 /// Records a contribution through the application layer's `record_contribution`, the one
@@ -117,13 +119,19 @@ pub async fn record(
     if !errors.is_empty() {
         return person_page(&state, &user, &id, refuse(errors, input), StatusCode::BAD_REQUEST).await;
     }
-    let contribution = yibao_app::ContributionInput { kind, period: period.to_string(), paid, wage_monthly: wage };
+    // A receipt's number makes the form sent twice one payment.
+    let receipt = Some(input.receipt.trim().to_owned()).filter(|r| !r.is_empty());
+    let contribution = yibao_app::ContributionInput { kind, period: period.to_string(), paid, wage_monthly: wage, receipt };
     match state.record_contribution(&user.principal(), &ConsoleUser::source(&headers), &person_id, contribution).await {
         Ok(_) => Redirect::to(&format!("/console/people/{}?done=contribution", url_encode(&id))).into_response(),
-        Err(error) if matches!(error.kind, yibao_app::ErrorKind::BadRequest | yibao_app::ErrorKind::Conflict) => {
+        Err(error)
+            if matches!(error.kind, yibao_app::ErrorKind::BadRequest | yibao_app::ErrorKind::Conflict)
+                || error.code == "contribution.receipt_reused" =>
+        {
             let mut errors = FieldErrors::default();
             let field = match error.code.as_ref() {
                 "contribution.kind_mismatch" => "kind",
+                "contribution.bad_receipt" | "contribution.receipt_reused" => "receipt",
                 "contribution.no_wage" | "contribution.negative" => "wage",
                 _ => "period",
             };

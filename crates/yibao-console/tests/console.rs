@@ -479,14 +479,23 @@ async fn a_periods_contributions_and_settlements_download_within_the_users_regio
     let person = national_id("41992119660606006");
     let fund_pay = settle_a_claim(&console, &clerk, &person, "HH-E-DL").await;
     let token = csrf(&console.get(&format!("/console/people/{person}"), &clerk).await.body);
-    let paid = console
-        .post(
-            &format!("/console/people/{person}/contributions"),
-            &clerk,
-            &[("_csrf", &token), ("kind", "resident"), ("period", "2026"), ("paid", "200.00")],
-        )
-        .await;
-    assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.body);
+    // Under its receipt's number the form sent twice is one payment; the number again for
+    // another amount is refused beside the field.
+    for paid in ["200.00", "200.00", "300.00"] {
+        let sent = console
+            .post(
+                &format!("/console/people/{person}/contributions"),
+                &clerk,
+                &[("_csrf", &token), ("kind", "resident"), ("period", "2026"), ("paid", paid), ("receipt", "SK-0001")],
+            )
+            .await;
+        if paid == "300.00" {
+            assert_eq!(sent.status, StatusCode::BAD_REQUEST, "{}", sent.body);
+            assert!(sent.body.contains("id=\"receipt-error\""), "{}", sent.body);
+        } else {
+            assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+        }
+    }
     let west = national_id("41992219660707007");
     let west_clerk = console.sign_in("west.clerk").await;
     assert_eq!(enrol(&console, &west_clerk, "HH-W-DL", "419922", &[(&west, "西人")]).await.status, StatusCode::SEE_OTHER);

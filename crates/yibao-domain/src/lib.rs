@@ -33,8 +33,8 @@ pub use period::{ContributionKind, PERIOD_YEAR_MAX, PERIOD_YEAR_MIN, Period, Per
 pub use region::{RegionCode, RegionError, RegionLevel};
 pub use register::{
     ADDRESS_CHARS_MAX, CARD_NO_CHARS_MAX, HOUSEHOLD_ID_BYTES_MAX, HouseholdId, INSTITUTION_NAME_CHARS_MAX, InstitutionCode,
-    PERSON_NAME_CHARS_MAX, PersonName, PhysicianCode, RegisterError, SERIAL_CHARS_MAX, is_register_char, is_serial, parse_address,
-    parse_card_no, register_text,
+    PERSON_NAME_CHARS_MAX, PersonName, PhysicianCode, RECEIPT_CHARS_MAX, RegisterError, SERIAL_CHARS_MAX, is_register_char, is_serial,
+    parse_address, parse_card_no, register_text,
 };
 pub use scheme::{AssistanceGroup, ClaimKind, DeliveryKind, InstitutionLevel, PersonCategory, Place, Scheme, Tier, TierError, TwoDisease};
 pub use spreadsheet::spreadsheet_text;

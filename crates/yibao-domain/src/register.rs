@@ -45,6 +45,9 @@ pub fn is_register_char(c: char) -> bool {
         )
 }
 
+/// The most characters of a receipt's number (收据号).
+pub const RECEIPT_CHARS_MAX: usize = 64;
+
 /// The longest name of a designated institution (定点医药机构名称), in characters.
 pub const INSTITUTION_NAME_CHARS_MAX: usize = 100;
 

@@ -1492,7 +1492,48 @@ where
     run_moves_with_money(Arc::clone(&store)).await;
     run_employers(Arc::clone(&store)).await;
     run_arrears_plans(Arc::clone(&store)).await;
+    run_counter_receipts(Arc::clone(&store)).await;
     run_catalogue(store).await;
+}
+
+/// A counter payment under its receipt's number (收据号) is recorded once: sent again it is
+/// answered with the record it made and nothing is written; the same receipt for another
+/// amount or period is refused (`contribution.receipt_reused`); another person may use the
+/// same number; another county's clerk learns nothing of it.
+pub async fn run_counter_receipts<S: Store + yibao_store::ContributionStore>(store: Arc<S>) {
+    use yibao_store::{ContributionKind, NewContribution};
+    let store = &*store;
+    let id = enrolled(store, EAST, 992, "HH-RECEIPT").await;
+    let other = enrolled(store, EAST, 993, "HH-RECEIPT-2").await;
+    let counter = |person: NationalId, period_text: &str, paid: i64| NewContribution {
+        person_id: person,
+        kind: ContributionKind::Resident,
+        period: period(period_text),
+        due_fen: Fen::new(40_000),
+        paid_fen: Fen::new(paid),
+        breakdown_json: resident_breakdown(),
+    };
+    let east = clerk(EAST);
+    let record = |person, period_text: &str, paid, receipt: &str| {
+        store.record_receipted_contribution(&east, region(EAST), counter(person, period_text, paid), receipt.to_owned())
+    };
+    let first = record(id, "2026", 10_000, "SK-0001").await.expect("a payment");
+    let again = record(id, "2026", 10_000, "SK-0001").await.expect("the same payment sent again");
+    assert_eq!(again, first, "answered with the record it made");
+    let paid = |person| async move {
+        store.contributions_of(region(EAST), &person).await.expect("contributions").iter().map(|c| c.paid_fen.get()).sum::<i64>()
+    };
+    assert_eq!(paid(id).await, 10_000, "recorded once");
+    for (period_text, amount) in [("2026", 20_000), ("2025", 10_000)] {
+        let reused = record(id, period_text, amount, "SK-0001").await;
+        assert!(matches!(&reused, Err(e) if e.code() == "contribution.receipt_reused"), "{reused:?}");
+    }
+    let hidden = store.record_receipted_contribution(&clerk(WEST), region(WEST), counter(id, "2026", 10_000), "SK-0001".to_owned()).await;
+    assert!(matches!(hidden, Err(StoreError::PersonNotFound(_))), "{hidden:?}");
+    record(other, "2026", 10_000, "SK-0001").await.expect("another person's receipt of the same number");
+    let second = record(id, "2026", 30_000, "SK-0002").await.expect("a second payment under its own receipt");
+    assert_ne!(second.seq, first.seq);
+    assert_eq!((paid(id).await, paid(other).await), (40_000, 10_000));
 }
 
 /// Issue 16 item 4 (R-FIN-4): a resident who owes part of 2025 and all of 2026 agrees a plan

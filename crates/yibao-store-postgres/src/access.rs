@@ -439,6 +439,47 @@ impl ContributionStore for PostgresStore {
         Ok(record)
     }
 
+    async fn record_receipted_contribution(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        contribution: NewContribution,
+        receipt: String,
+    ) -> Result<ContributionRecord, StoreError> {
+        let mut tx = self.write().await?;
+        // The counter first, as a recording takes it: two sends of one receipt at once wait
+        // for each other here, and the second finds the first's receipt.
+        lock_counters(&mut tx, std::slice::from_ref(&contribution)).await?;
+        let earlier = sqlx::query(
+            "SELECT c.region_code, c.seq, c.person_id, c.kind, c.period, c.due_fen, c.paid_fen, c.breakdown, c.recorded_at \
+             FROM contribution_receipts r JOIN contributions c ON c.region_code = r.region_code AND c.seq = r.seq \
+             WHERE r.person_id = $1 AND r.receipt = $2",
+        )
+        .bind(contribution.person_id.as_str())
+        .bind(&receipt)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if let Some(row) = earlier {
+            return yibao_store::replayed_receipt(scope, contribution_from_row(&row)?, &contribution, &receipt);
+        }
+        crate::employer::check_not_declared(&mut tx, &contribution).await?;
+        crate::arrears::check_not_in_plan(&mut tx, &contribution.person_id, contribution.kind, contribution.period, true).await?;
+        let mut audits = Audits::default();
+        let record = insert_contribution(&mut tx, actor, scope, contribution, &mut audits, false).await?;
+        sqlx::query("INSERT INTO contribution_receipts (person_id, receipt, region_code, seq) VALUES ($1, $2, $3, $4)")
+            .bind(record.person_id.as_str())
+            .bind(&receipt)
+            .bind(record.region.to_string())
+            .bind(record.seq)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        audits.append(&mut tx, actor).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(record)
+    }
+
     async fn record_contributions(
         &self,
         actor: &Actor,

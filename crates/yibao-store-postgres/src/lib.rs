@@ -81,7 +81,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (18, include_str!("../migrations/0018_coverage_history.sql")),
     (19, include_str!("../migrations/0019_employers.sql")),
     (20, include_str!("../migrations/0020_arrears_plans.sql")),
-    (21, include_str!("../migrations/0021_migrated_stays.sql")),
+    (21, include_str!("../migrations/0021_go_live_and_receipts.sql")),
 ];
 /// Connections in the pool.
 const POOL_SIZE: u32 = 16;

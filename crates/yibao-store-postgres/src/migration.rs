@@ -137,9 +137,8 @@ async fn tally(conn: &mut PgConnection, id: &str) -> Result<Tally, StoreError> {
         tally.institutions(region_of(&region)?, count);
     }
     let stays: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT m.region_code, COUNT(*)::int8 FROM visits v \
-         JOIN migration_persons m ON m.person_id = v.person_id AND m.migration_id = v.migration_id \
-         WHERE v.migration_id = $1 GROUP BY m.region_code",
+        "SELECT (SELECT m.region_code FROM migration_persons m WHERE m.migration_id = v.migration_id AND m.person_id = v.person_id) AS region, \
+         COUNT(*)::int8 FROM visits v WHERE v.migration_id = $1 GROUP BY region",
     )
     .bind(id)
     .fetch_all(&mut *conn)

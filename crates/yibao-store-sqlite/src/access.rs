@@ -369,6 +369,39 @@ impl ContributionStore for SqliteStore {
         .await
     }
 
+    async fn record_receipted_contribution(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        contribution: NewContribution,
+        receipt: String,
+    ) -> Result<ContributionRecord, StoreError> {
+        let actor = actor.clone();
+        self.write(move |conn| {
+            let earlier = query_opt(
+                conn,
+                "SELECT c.region_code, c.seq, c.person_id, c.kind, c.period, c.due_fen, c.paid_fen, c.breakdown, c.recorded_at \
+                 FROM contribution_receipts r JOIN contributions c ON c.region_code = r.region_code AND c.seq = r.seq \
+                 WHERE r.person_id = ?1 AND r.receipt = ?2",
+                params![contribution.person_id.as_str(), receipt],
+                contribution_from_row,
+            )?;
+            if let Some(earlier) = earlier {
+                return yibao_store::replayed_receipt(scope, earlier, &contribution, &receipt);
+            }
+            crate::employer::check_not_declared(conn, &contribution)?;
+            crate::arrears::check_not_in_plan(conn, &contribution.person_id, contribution.kind, contribution.period, true)?;
+            let record = insert_contribution(conn, &actor, scope, contribution, false)?;
+            exec(
+                conn,
+                "INSERT INTO contribution_receipts (person_id, receipt, region_code, seq) VALUES (?1, ?2, ?3, ?4)",
+                params![record.person_id.as_str(), receipt, record.region.to_string(), record.seq],
+            )?;
+            Ok(record)
+        })
+        .await
+    }
+
     async fn record_contributions(
         &self,
         actor: &Actor,

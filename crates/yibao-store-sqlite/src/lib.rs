@@ -53,7 +53,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (17, include_str!("../migrations/0017_coverage_history.sql")),
     (18, include_str!("../migrations/0018_employers.sql")),
     (19, include_str!("../migrations/0019_arrears_plans.sql")),
-    (20, include_str!("../migrations/0020_migrated_stays.sql")),
+    (20, include_str!("../migrations/0020_go_live_and_receipts.sql")),
 ];
 
 /// A store in one SQLite file. Cloning shares the same writer and readers.

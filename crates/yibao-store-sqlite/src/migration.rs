@@ -96,8 +96,10 @@ fn tally(conn: &Connection, id: &str) -> Result<Tally, StoreError> {
     }
     for (region, count) in query_all(
         conn,
-        "SELECT m.region_code, COUNT(*) FROM visits v JOIN migration_persons m ON m.person_id = v.person_id AND m.migration_id = v.migration_id \
-         WHERE v.migration_id = ?1 GROUP BY m.region_code",
+        // Driven by the migration's visits (a few thousand), each person's county looked up
+        // by key: a join the planner may drive from the million persons instead.
+        "SELECT (SELECT m.region_code FROM migration_persons m WHERE m.migration_id = v.migration_id AND m.person_id = v.person_id) AS region, \
+         COUNT(*) FROM visits v WHERE v.migration_id = ?1 GROUP BY region",
         params![id],
         |row| Ok((col::<String>(row, 0)?, col::<i64>(row, 1)?)),
     )? {

@@ -206,10 +206,7 @@ pub fn plan_open(person: &NationalId) -> StoreError {
     }
 }
 
-/// A payment under `plan` of `amount` on `paid_on`, its parts allocated over what the
-/// plan's periods owe now (`owed`, read in the transaction), the oldest first.
-/// The most characters of a receipt number.
-pub const RECEIPT_CHARS_MAX: usize = 64;
+pub use yibao_domain::RECEIPT_CHARS_MAX;
 
 /// A payment under a plan as the clerk records it: the receipt's number and the amount.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -243,6 +240,8 @@ pub fn recorded_receipt(plans: &[PlanRecord], payment: &InstalmentPayment) -> Re
     Ok(None)
 }
 
+/// A payment under `plan` of `amount` on `paid_on`, its parts allocated over what the
+/// plan's periods owe now (`owed`, read in the transaction), the oldest first.
 pub fn plan_payment(
     plan: &PlanRecord,
     owed: &[PlanPeriod],

@@ -68,6 +68,18 @@ pub trait ContributionStore: Send + Sync + 'static {
         scope: RegionCode,
         contribution: NewContribution,
     ) -> impl Future<Output = Result<ContributionRecord, StoreError>> + Send;
+    /// Records a counter payment under its receipt's number (收据号), once: the same
+    /// receipt sent again for the person answers the record it made, nothing written, when
+    /// it is the same payment (kind, period, amount) and is refused otherwise
+    /// (`contribution.receipt_reused`, [`replayed_receipt`]); the receipt is looked for
+    /// under the lock the recording takes.
+    fn record_receipted_contribution(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        contribution: NewContribution,
+        receipt: String,
+    ) -> impl Future<Output = Result<ContributionRecord, StoreError>> + Send;
     /// Records many contributions in one transaction, whole or nothing (bulk collection
     /// files from the tax bureau or a bank; the demo city's first load).
     fn record_contributions(
@@ -90,4 +102,34 @@ pub trait ContributionStore: Send + Sync + 'static {
         period: &str,
         limit: usize,
     ) -> impl Future<Output = Result<(Vec<PersonArrears>, Vec<CountyArrears>), StoreError>> + Send;
+}
+
+/// The record a receipt made for the person already, answered again when `new` is the same
+/// payment (kind, period and amount); another payment under the same receipt is refused.
+/// A record outside `scope` is not the caller's to see: not found.
+pub fn replayed_receipt(
+    scope: RegionCode,
+    earlier: ContributionRecord,
+    new: &NewContribution,
+    receipt: &str,
+) -> Result<ContributionRecord, StoreError> {
+    if !scope.contains(earlier.region) {
+        return Err(StoreError::PersonNotFound(new.person_id.to_string()));
+    }
+    if (earlier.kind, earlier.period, earlier.paid_fen) != (new.kind, new.period, new.paid_fen) {
+        return Err(StoreError::Refused {
+            code: "contribution.receipt_reused",
+            message: format!(
+                "receipt {receipt} recorded {} yuan for {} {} on {}, not {} yuan for {} {}",
+                earlier.paid_fen,
+                earlier.kind.as_str(),
+                earlier.period,
+                earlier.recorded_at.date(),
+                new.paid_fen,
+                new.kind.as_str(),
+                new.period
+            ),
+        });
+    }
+    Ok(earlier)
 }

@@ -51,6 +51,7 @@ pub use catalogue::{
 };
 pub use contribution::{
     ARREARS_LINES_MAX, ContributionKind, ContributionRecord, ContributionStore, CountyArrears, NewContribution, PersonArrears,
+    replayed_receipt,
 };
 pub use employer::{
     DeclarationLine, DeclarationPayment, DeclarationRecord, EMPLOYER_NAME_CHARS_MAX, EMPLOYERS_LIMIT, EmployerPayment, EmployerRecord,

@@ -11,3 +11,13 @@ CREATE TABLE migration_institutions (
 ALTER TABLE visits ADD COLUMN migration_id TEXT;
 CREATE INDEX visits_by_person ON visits (institution_code, person_id);
 CREATE INDEX visits_by_migration ON visits (migration_id) WHERE migration_id IS NOT NULL;
+
+-- A counter payment's receipt (收据号): recorded once a person, the record it made kept
+-- beside it, so the same payment sent again is answered with that record.
+CREATE TABLE contribution_receipts (
+    person_id   TEXT NOT NULL,
+    receipt     TEXT NOT NULL,
+    region_code TEXT NOT NULL,
+    seq         BIGINT NOT NULL,
+    PRIMARY KEY (person_id, receipt)
+);
