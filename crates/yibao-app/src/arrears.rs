@@ -123,7 +123,7 @@ impl App {
         }
         let receipt = crate::contributions::receipt_number(receipt)
             .ok_or_else(|| AppError::bad_request("arrears.bad_receipt", crate::contributions::receipt_rule()))?;
-        let payment = yibao_store::InstalmentPayment { receipt: receipt.to_owned(), amount_fen: amount };
+        let payment = yibao_store::InstalmentPayment { receipt, amount_fen: amount };
         Ok(store!(self, pay_instalment(&principal.actor(source, self.now()), scope, person_id, payment))?)
     }
 

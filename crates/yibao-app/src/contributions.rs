@@ -39,9 +39,7 @@ impl App {
     ) -> Result<ContributionRecord, AppError> {
         let scope = principal.scope(roles::CONTRIBUTIONS)?;
         let receipt = match input.receipt.as_deref() {
-            Some(text) => {
-                Some(receipt_number(text).ok_or_else(|| AppError::bad_request("contribution.bad_receipt", receipt_rule()))?.to_owned())
-            }
+            Some(text) => Some(receipt_number(text).ok_or_else(|| AppError::bad_request("contribution.bad_receipt", receipt_rule()))?),
             None => None,
         };
         let contribution = self.new_contribution(scope, person_id, input).await?;
@@ -114,14 +112,38 @@ impl App {
     }
 }
 
-/// A receipt's number, trimmed, if it follows the register's free-text rule within
-/// [`yibao_domain::RECEIPT_CHARS_MAX`]: a counter payment's as a plan payment's (each
-/// refusing under its own code with [`receipt_rule`]).
-pub(crate) fn receipt_number(text: &str) -> Option<&str> {
-    yibao_domain::register_text(text, yibao_domain::RECEIPT_CHARS_MAX)
+/// A receipt's number as it is kept: full-width letters, digits and signs (a counter PC
+/// left in full-width input) read as their ASCII selves, the ideographic space as a space,
+/// then trimmed, if it follows the register's free-text rule within
+/// [`yibao_domain::RECEIPT_CHARS_MAX`]: so `ＳＫ-0001` and `SK-0001` are one receipt. A counter
+/// payment's as a plan payment's (each refusing under its own code with [`receipt_rule`]).
+pub(crate) fn receipt_number(text: &str) -> Option<String> {
+    let narrow: String = text
+        .chars()
+        .map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(u32::from(c) - 0xFEE0).unwrap_or(c),
+            '\u{3000}' => ' ',
+            c => c,
+        })
+        .collect();
+    yibao_domain::register_text(&narrow, yibao_domain::RECEIPT_CHARS_MAX).map(str::to_owned)
 }
 
 /// What a receipt's number must be, for a refusal.
 pub(crate) fn receipt_rule() -> String {
     format!("a receipt number has 1 to {} printable characters", yibao_domain::RECEIPT_CHARS_MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::receipt_number;
+
+    #[test]
+    fn a_receipt_typed_full_width_is_the_same_receipt() {
+        assert_eq!(receipt_number(" ＳＫ－２０２６　0001 ").as_deref(), Some("SK-2026 0001"));
+        assert_eq!(receipt_number("SK-2026 0001").as_deref(), Some("SK-2026 0001"));
+        assert_eq!(receipt_number("\u{3000}"), None, "blank");
+        assert_eq!(receipt_number("SK\u{200B}1"), None, "an invisible character");
+        assert_eq!(receipt_number(&"9".repeat(65)), None, "too long");
+    }
 }

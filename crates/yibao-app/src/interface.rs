@@ -1335,21 +1335,27 @@ impl App {
     }
 
     /// 5201: this institution's visits of a person, the latest first, at most
-    /// [`yibao_store::VISITS_LISTED_MAX`], those of `kind` and beginning in `from..=to`
-    /// where given. Only the institution's own records, so no card is asked: a hospital
-    /// finds here a stay it admitted before go-live, which the migration brought with an
-    /// id of the centre's (`mdtrt_id`).
+    /// [`yibao_store::VISITS_LISTED_MAX`]: the one of id `mdtrt_id` when given, else those of
+    /// `kind` and beginning in `from..=to` where given, among the person's latest
+    /// [`yibao_store::VISITS_READ_MAX`] here. Only the institution's own records, so no
+    /// card is asked: a hospital finds here a stay it admitted before go-live, which the
+    /// migration brought with an id of the centre's (`mdtrt_id`).
     pub async fn visits_of_person(
         &self,
         principal: &Principal,
         person_id: &NationalId,
+        mdtrt_id: Option<&str>,
         kind: Option<ClaimKind>,
         from: Option<Date>,
         to: Option<Date>,
     ) -> Result<Vec<Visit>, AppError> {
         let register = self.register(principal)?;
-        let records = store!(self, visits_of_person(&register.code, person_id))?;
-        let mut visits = Vec::with_capacity(records.len());
+        let records = match mdtrt_id {
+            Some(id) if id.is_empty() || id.len() > MSGID_CHARS_MAX => Vec::new(),
+            Some(id) => store!(self, visit(&register.code, id))?.into_iter().filter(|r| r.person_id == *person_id).collect(),
+            None => store!(self, visits_of_person(&register.code, person_id))?,
+        };
+        let mut visits = Vec::with_capacity(records.len().min(yibao_store::VISITS_LISTED_MAX));
         for record in &records {
             let visit = stored_visit(record)?;
             let wanted = kind.is_none_or(|kind| visit.kind == kind)
@@ -1357,6 +1363,9 @@ impl App {
                 && to.is_none_or(|to| visit.begin <= to);
             if wanted {
                 visits.push(visit);
+                if visits.len() == yibao_store::VISITS_LISTED_MAX {
+                    break;
+                }
             }
         }
         Ok(visits)

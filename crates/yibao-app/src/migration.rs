@@ -311,6 +311,17 @@ impl App {
         // The persons the files carry, before any is held back: a stay of a person held
         // back with a household is held back too, a stay of anyone else is a row to fix.
         let listed: HashSet<NationalId> = extract.persons.iter().map(|p| p.coverage.person_id).collect();
+        // The persons of the batches loaded already (a resumed load): their stays are the
+        // register's visits now, by this migration.
+        let loaded_keys: HashSet<(RegionCode, &HouseholdId)> =
+            extract.households.iter().take(loaded_households).map(|h| (h.region, &h.household_id)).collect();
+        let loaded_persons: HashSet<NationalId> = extract
+            .persons
+            .iter()
+            .filter(|p| loaded_keys.contains(&(p.coverage.region, &p.household_id)))
+            .map(|p| p.coverage.person_id)
+            .collect();
+        drop(loaded_keys);
         let contributions = self.check_rules(&mut extract);
         self.check_register(city, &mut extract, loaded_households).await?;
         // The employers and institutions load with the first batch: once it is loaded, they
@@ -324,7 +335,8 @@ impl App {
             };
         let institutions = self.check_institutions(institutions, &register, first_loaded, &mut extract.errors)?;
         let mut stay_errors = Vec::new();
-        let (stays, stays_held_back) = self.check_stays(stays, &extract, &listed, &register, &institutions, &mut stay_errors)?;
+        let known = KnownInstitutions { register: &register, incoming: &institutions };
+        let (stays, stays_held_back) = self.check_stays(city, stays, &extract, (&listed, &loaded_persons), known, &mut stay_errors).await?;
         extract.errors.extend(stay_errors);
         let employers = self.check_employers(city, employers, first_loaded, &mut extract.errors).await?;
         let mut batches = cut(&id, extract_after_errors(&mut extract, contributions), stays, batch_households)?;
@@ -534,13 +546,13 @@ impl App {
     /// the stay (`App::covered_for`, as an admission through the national interface is
     /// checked). The stays that hold, as the visits the hospitals go on with, and the count
     /// held back.
-    fn check_stays(
+    async fn check_stays(
         &self,
+        city: RegionCode,
         stays: Vec<LegacyStay>,
         extract: &LegacyExtract,
-        listed: &HashSet<NationalId>,
-        register: &HashMap<yibao_domain::InstitutionCode, yibao_store::InstitutionRecord>,
-        incoming: &[yibao_store::NewInstitution],
+        (listed, loaded): (&HashSet<NationalId>, &HashSet<NationalId>),
+        known: KnownInstitutions<'_>,
         errors: &mut Vec<LegacyRowError>,
     ) -> Result<(Vec<VisitRecord>, usize), AppError> {
         if stays.is_empty() {
@@ -548,6 +560,7 @@ impl App {
         }
         let today = self.today();
         let now = self.now();
+        let KnownInstitutions { register, incoming } = known;
         let incoming: HashSet<&yibao_domain::InstitutionCode> = incoming.iter().map(|i| &i.code).collect();
         let coverage_of: HashMap<NationalId, &yibao_engine::Coverage> =
             extract.persons.iter().map(|p| (p.coverage.person_id, &p.coverage)).collect();
@@ -596,9 +609,43 @@ impl App {
                 fail("admission_date", format!("{} [{}]", e.message, e.code));
                 continue;
             }
-            visits.push(migrated_visit(stay, now)?);
+            let about = format!("{}'s inpatient number {} admitted on {}", stay.institution_code, stay.ipt_otp_no, stay.admission_date);
+            let (line, person) = (stay.line, stay.person_id);
+            visits.push((line, person, about, migrated_visit(stay, now)?));
         }
-        Ok((visits, held_back))
+        // A visit id taken (a stay of the same hospital, inpatient number and day, loaded by
+        // an earlier migration under another person's row) would refuse the batch at its
+        // load: it is a row to fix now. A resumed load's own stays are not asked about.
+        let asked: Vec<(yibao_domain::InstitutionCode, String)> = visits
+            .iter()
+            .filter(|(_, person, _, _)| !loaded.contains(person))
+            .map(|(_, _, _, v)| (v.institution_code.clone(), v.mdtrt_id.clone()))
+            .collect();
+        let mut taken: HashSet<(yibao_domain::InstitutionCode, String)> = HashSet::new();
+        for chunk in asked.chunks(PROBE_KEYS_MAX) {
+            let probe = RegisterProbe { visits: chunk.to_vec(), ..RegisterProbe::default() };
+            taken.extend(store!(self, probe_register(city, probe))?.visits);
+        }
+        let mut kept = Vec::with_capacity(visits.len());
+        for (line, person, about, visit) in visits {
+            if taken.contains(&(visit.institution_code.clone(), visit.mdtrt_id.clone())) {
+                errors.push(LegacyRowError {
+                    file: LegacyFile::Stays,
+                    row: RowError {
+                        line,
+                        column: Some("ipt_otp_no".into()),
+                        key: Some(person.to_string()),
+                        message: format!(
+                            "{about} is a visit of the register already ({}): a stay an earlier migration loaded",
+                            visit.mdtrt_id
+                        ),
+                    },
+                });
+            } else {
+                kept.push(visit);
+            }
+        }
+        Ok((kept, held_back))
     }
 
     /// The rules an enrolment and a contribution follow here, row by row: each wrong row
@@ -705,6 +752,7 @@ impl App {
                     .collect(),
                 coverage: Vec::new(),
                 deaths: Vec::new(),
+                visits: Vec::new(),
             };
             let held = store!(self, probe_register(city, probe))?;
             found.persons.extend(held.persons);
@@ -813,6 +861,13 @@ fn extract_after_errors(extract: &mut LegacyExtract, contributions: Vec<NewContr
         ..LegacyExtract::default()
     };
     (rows, contributions)
+}
+
+/// The institutions a stay may be at: the register's, and those the extract brings.
+#[derive(Clone, Copy)]
+struct KnownInstitutions<'a> {
+    register: &'a HashMap<yibao_domain::InstitutionCode, yibao_store::InstitutionRecord>,
+    incoming: &'a [yibao_store::NewInstitution],
 }
 
 /// The batches: households in the files' order, `size` at a time, each with its members'

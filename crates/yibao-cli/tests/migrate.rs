@@ -267,7 +267,7 @@ fn migrate_through(store: &[&str], dir: &Path) {
         let person = yibao_domain::NationalId::parse(&row[0]).expect("id");
         let hospital = registered.iter().find(|r| r.code.as_str() == row[1]).expect("the stay's hospital");
         let visits = rt
-            .block_on(app.visits_of_person(&yibao_app::Principal::institution_of(hospital), &person, None, None, None))
+            .block_on(app.visits_of_person(&yibao_app::Principal::institution_of(hospital), &person, None, None, None, None))
             .expect("the hospital's visits of the person");
         assert_eq!(visits.len(), 1, "{row:?}: {visits:?}");
         let visit = &visits[0];
@@ -278,7 +278,7 @@ fn migrate_through(store: &[&str], dir: &Path) {
         assert!(visit.mdtrt_id.starts_with(&row[4].replace('-', "")), "{}", visit.mdtrt_id);
         if let Some(other) = registered.iter().find(|r| r.code != hospital.code) {
             let theirs = rt
-                .block_on(app.visits_of_person(&yibao_app::Principal::institution_of(other), &person, None, None, None))
+                .block_on(app.visits_of_person(&yibao_app::Principal::institution_of(other), &person, None, None, None, None))
                 .expect("another hospital's visits");
             assert!(theirs.is_empty(), "{theirs:?}");
         }

@@ -315,6 +315,18 @@ pub enum ClaimKind {
 }
 
 impl ClaimKind {
+    pub const ALL: [ClaimKind; 9] = [
+        ClaimKind::Inpatient,
+        ClaimKind::GeneralOutpatient,
+        ClaimKind::ChronicOutpatient,
+        ClaimKind::Maternity,
+        ClaimKind::SingleDisease,
+        ClaimKind::DaySurgery,
+        ClaimKind::PharmacyPurchase,
+        ClaimKind::TwoDisease,
+        ClaimKind::SpecialDrug,
+    ];
+
     #[must_use]
     pub const fn med_type(self) -> &'static str {
         match self {
@@ -440,18 +452,7 @@ mod tests {
 
     #[test]
     fn every_kind_is_named_back_by_its_own_medical_type() {
-        let kinds = [
-            ClaimKind::Inpatient,
-            ClaimKind::GeneralOutpatient,
-            ClaimKind::ChronicOutpatient,
-            ClaimKind::Maternity,
-            ClaimKind::SingleDisease,
-            ClaimKind::DaySurgery,
-            ClaimKind::PharmacyPurchase,
-            ClaimKind::TwoDisease,
-            ClaimKind::SpecialDrug,
-        ];
-        for kind in kinds {
+        for kind in ClaimKind::ALL {
             assert_eq!(ClaimKind::of_med_type(kind.med_type()), Some(kind));
         }
         assert_eq!(ClaimKind::of_med_type("21"), Some(ClaimKind::Inpatient), "the dictionary's alias of 2101");

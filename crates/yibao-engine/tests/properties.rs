@@ -173,17 +173,7 @@ fn claim_strategy() -> impl Strategy<Value = Claim> {
         prop::option::of(1u16..=98),
     )
         .prop_map(|(kind, level, place, referral, emergency, day, mut lines, delivery, leave_days)| {
-            let kind = [
-                ClaimKind::Inpatient,
-                ClaimKind::GeneralOutpatient,
-                ClaimKind::ChronicOutpatient,
-                ClaimKind::Maternity,
-                ClaimKind::SingleDisease,
-                ClaimKind::DaySurgery,
-                ClaimKind::PharmacyPurchase,
-                ClaimKind::TwoDisease,
-                ClaimKind::SpecialDrug,
-            ][usize::from(kind)];
+            let kind = ClaimKind::ALL[usize::from(kind)];
             // A two-disease claim bills medicines, a special-drug claim the special drug.
             for line in &mut lines {
                 match kind {

@@ -907,10 +907,10 @@ async fn visits_of_person(app: &App, principal: &Principal, input: &Node<'_>) ->
     let person_id = data.person("psn_no")?;
     let kind = data.text("med_type")?.map(|t| kind_of(data.path, &t)).transpose()?;
     let mdtrt_id = data.text("mdtrt_id")?;
-    let visits = app.visits_of_person(principal, &person_id, kind, data.date("begntime")?, data.date("endtime")?).await?;
+    let visits =
+        app.visits_of_person(principal, &person_id, mdtrt_id.as_deref(), kind, data.date("begntime")?, data.date("endtime")?).await?;
     let list: Vec<Value> = visits
         .into_iter()
-        .filter(|visit| mdtrt_id.as_ref().is_none_or(|id| *id == visit.mdtrt_id))
         .map(|visit| {
             json!({
                 "mdtrt_id": visit.mdtrt_id,

@@ -78,6 +78,33 @@ async fn settle_the_migrated_stay(backend: Backend) {
     let stays = report.lines.iter().find(|line| line.measure == "open stays").expect("the open stays reconciled");
     assert_eq!((stays.legacy, stays.loaded), (1, 1), "{report:?}");
 
+    // A second extract whose stay has the same hospital, inpatient number and day (a
+    // corrected re-extract under another person's row) is a row to fix in the dry run, not
+    // a load that fails at its batch.
+    let other_person = "419921198505050014";
+    let again = vec![
+        MigrationFile { name: "households.csv".into(), bytes: "household_id,region,address\nHH-M2,419921,东区二号\n".into() },
+        MigrationFile {
+            name: "persons.csv".into(),
+            bytes: format!(
+                "person_id,name,household_id,region,scheme,category,coverage_from,tier\n{other_person},李四,HH-M2,419921,resident,resident,2024-01-01,1\n"
+            )
+            .into_bytes(),
+        },
+        MigrationFile {
+            name: "stays.csv".into(),
+            bytes: format!("person_id,institution_code,ipt_otp_no,med_type,admission_date\n{other_person},H41992100007,ZY-LEGACY-7,21,2026-11-30\n")
+                .into_bytes(),
+        },
+        MigrationFile {
+            name: "control.csv".into(),
+            bytes: "region,measure,value\n419921,households,1\n419921,persons resident,1\n419921,open stays,1\n".into(),
+        },
+    ];
+    let second = app.check_migration(&operator, again, 100).await.unwrap();
+    let at: Vec<_> = second.errors.iter().map(|e| (e.file.name(), e.row.line, e.row.column.as_deref())).collect();
+    assert_eq!(at, [("stays", 2, Some("ipt_otp_no"))], "{}", second.error_file());
+
     let router = yibao_api::app_with(app, yibao_fsi::router());
     let key = ("x-api-key", "key-east");
     let service = "/fsi/api/fsiIntegratedService";
@@ -101,6 +128,10 @@ async fn settle_the_migrated_stay(backend: Backend) {
     );
     let mdtrt_id = visit["mdtrt_id"].as_str().expect("the visit's id").to_owned();
     assert!(mdtrt_id.starts_with("20261130"), "{mdtrt_id}");
+    let by_id = send("5201", 31, json!({ "data": { "psn_no": PERSON, "mdtrt_id": mdtrt_id } })).await;
+    assert_eq!(by_id["output"]["mdtrtinfo"][0]["mdtrt_id"].as_str(), Some(mdtrt_id.as_str()), "{by_id}");
+    let by_day = send("5201", 32, json!({ "data": { "psn_no": PERSON, "begntime": "2026-11-30", "endtime": "2026-11-30" } })).await;
+    assert_eq!(by_day["output"]["mdtrtinfo"].as_array().map(Vec::len), Some(1), "{by_day}");
     let outpatient_only = send("5201", 3, json!({ "data": { "psn_no": PERSON, "med_type": "11" } })).await;
     assert_eq!(outpatient_only["output"]["mdtrtinfo"].as_array().map(Vec::len), Some(0), "{outpatient_only}");
     // Another hospital finds nothing of it, and cannot touch it.

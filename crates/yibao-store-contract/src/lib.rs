@@ -1560,7 +1560,8 @@ pub async fn run_arrears_plans<S: Store + yibao_store::FundStore + yibao_store::
         paid_fen: Fen::new(paid),
         breakdown_json: resident_breakdown(),
     };
-    store.record_contribution(&clerk(EAST), region(EAST), counter("2025", 10_000)).await.expect("part of 2025");
+    // Part of 2025 at the counter under a receipt a plan's payment may not use again.
+    store.record_receipted_contribution(&clerk(EAST), region(EAST), counter("2025", 10_000), "C-1".to_owned()).await.expect("part of 2025");
     store.record_contribution(&clerk(EAST), region(EAST), counter("2026", 0)).await.expect("2026 billed");
     let agreed_on = date!(2026 - 03 - 01);
     let plannable = store.plannable(region(EAST), &id, agreed_on).await.expect("plannable");
@@ -1602,6 +1603,11 @@ pub async fn run_arrears_plans<S: Store + yibao_store::FundStore + yibao_store::
     assert_eq!((again.payments.len(), again.status), (1, PlanStatus::Open), "{again:?}");
     let reused = store.pay_instalment(&clerk(EAST), region(EAST), &id, paid("R-1", 1_000)).await;
     assert!(matches!(&reused, Err(e) if e.code() == "arrears.receipt_reused"), "{reused:?}");
+    // One receipt, one payment, whichever path recorded it.
+    let counter_receipt = store.pay_instalment(&clerk(EAST), region(EAST), &id, paid("C-1", 10_000)).await;
+    assert!(matches!(&counter_receipt, Err(e) if e.code() == "arrears.receipt_reused"), "{counter_receipt:?}");
+    let plan_receipt = store.record_receipted_contribution(&clerk(EAST), region(EAST), counter("2026", 5_000), "R-1".to_owned()).await;
+    assert!(matches!(&plan_receipt, Err(e) if e.code() == "contribution.receipt_reused"), "{plan_receipt:?}");
     let last = store.pay_instalment(&clerk(EAST), region(EAST), &id, paid("R-3", 35_000)).await.expect("last payment");
     assert_eq!((last.status, last.paid_fen()), (PlanStatus::Completed, Fen::new(70_000)));
     assert!(store.plannable(region(EAST), &id, agreed_on).await.expect("plannable").is_empty());
@@ -1921,9 +1927,13 @@ pub async fn run_moves_with_money<S: Store + yibao_store::FundStore + yibao_stor
     };
     store.enrol(&clerk(EAST), region(EAST), newcomer).await.expect("the card number is free in the county left");
 
-    // The rest of April, paid in West: April's chain completes where it began, once.
-    let rest = store.record_contribution(&clerk(WEST), region(WEST), april(40_000)).await.expect("the rest of April");
+    // The rest of April, paid in West under a receipt: April's chain completes where it
+    // began, once; the form sent again is answered with that record, not refused as unknown.
+    let west_clerk = clerk(WEST);
+    let receipted = || store.record_receipted_contribution(&west_clerk, region(WEST), april(40_000), "W-APRIL".to_owned());
+    let rest = receipted().await.expect("the rest of April");
     assert_eq!(rest.region, region(EAST), "a period's records stay in one county");
+    assert_eq!(receipted().await.expect("the same receipt again"), rest);
     let again = store.record_contribution(&clerk(WEST), region(WEST), april(80_000)).await;
     assert!(matches!(&again, Err(e) if e.code() == "contribution.overpaid"), "April is paid: {again:?}");
     let now = store.person(city, &id).await.expect("person");

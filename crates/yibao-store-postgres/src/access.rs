@@ -10,7 +10,8 @@ use time::format_description::well_known::Rfc3339;
 use yibao_domain::{NationalId, RegionCode};
 use yibao_store::{
     AccessStore, Actor, ContributionRecord, ContributionStore, CountyArrears, InstitutionRecord, InstitutionUpdate, NewContribution,
-    NewInstitution, NewStaff, PersonArrears, SEARCH_LIMIT, SessionRecord, SignInRefusal, StaffRecord, StaffUpdate, StoreError,
+    NewInstitution, NewStaff, PersonArrears, ReceiptSource, SEARCH_LIMIT, SessionRecord, SignInRefusal, StaffRecord, StaffUpdate,
+    StoreError,
 };
 
 use yibao_store::physician::{NewPhysician, PHYSICIANS_PER_INSTITUTION_MAX, PenaltyRules, PhysicianChange, PhysicianRecord};
@@ -450,31 +451,47 @@ impl ContributionStore for PostgresStore {
         // The counter first, as a recording takes it: two sends of one receipt at once wait
         // for each other here, and the second finds the first's receipt.
         lock_counters(&mut tx, std::slice::from_ref(&contribution)).await?;
-        let earlier = sqlx::query(
-            "SELECT c.region_code, c.seq, c.person_id, c.kind, c.period, c.due_fen, c.paid_fen, c.breakdown, c.recorded_at \
-             FROM contribution_receipts r JOIN contributions c ON c.region_code = r.region_code AND c.seq = r.seq \
-             WHERE r.person_id = $1 AND r.receipt = $2",
-        )
-        .bind(contribution.person_id.as_str())
-        .bind(&receipt)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(backend)?;
-        if let Some(row) = earlier {
-            return yibao_store::replayed_receipt(scope, contribution_from_row(&row)?, &contribution, &receipt);
+        // The person is the caller's: the record a receipt made may be booked in a county
+        // the person has since left (a period stays where it began).
+        person_region(&mut tx, scope, &contribution.person_id).await?;
+        if let Some(earlier) = receipt_recorded(&mut tx, &contribution.person_id, &receipt).await? {
+            return match earlier {
+                (ReceiptSource::Counter, Some((region, seq))) => {
+                    let row = sqlx::query(
+                        "SELECT region_code, seq, person_id, kind, period, due_fen, paid_fen, breakdown, recorded_at FROM contributions \
+                         WHERE region_code = $1 AND seq = $2",
+                    )
+                    .bind(&region)
+                    .bind(seq)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(backend)?
+                    .ok_or_else(|| StoreError::Backend(format!("receipt {receipt} names no record")))?;
+                    yibao_store::replayed_receipt(contribution_from_row(&row)?, &contribution, &receipt)
+                }
+                _ => Err(yibao_store::receipt_of_plan(&receipt)),
+            };
         }
         crate::employer::check_not_declared(&mut tx, &contribution).await?;
         crate::arrears::check_not_in_plan(&mut tx, &contribution.person_id, contribution.kind, contribution.period, true).await?;
         let mut audits = Audits::default();
         let record = insert_contribution(&mut tx, actor, scope, contribution, &mut audits, false).await?;
-        sqlx::query("INSERT INTO contribution_receipts (person_id, receipt, region_code, seq) VALUES ($1, $2, $3, $4)")
-            .bind(record.person_id.as_str())
-            .bind(&receipt)
-            .bind(record.region.to_string())
-            .bind(record.seq)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        // A plan's payment of another period may have taken the receipt meanwhile (it locks
+        // other counters): the row is refused then, and this recording with it.
+        let taken = sqlx::query(
+            "INSERT INTO contribution_receipts (person_id, receipt, source, region_code, seq) VALUES ($1, $2, 'counter', $3, $4) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(record.person_id.as_str())
+        .bind(&receipt)
+        .bind(record.region.to_string())
+        .bind(record.seq)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if taken.rows_affected() == 0 {
+            return Err(yibao_store::receipt_of_plan(&receipt));
+        }
         audits.append(&mut tx, actor).await?;
         tx.commit().await.map_err(backend)?;
         Ok(record)
@@ -753,16 +770,25 @@ pub(crate) async fn insert_institution(
     if inserted.rows_affected() == 0 {
         return Err(StoreError::Exists(format!("institution {}", institution.code)));
     }
-    let record = InstitutionRecord {
-        code: institution.code,
-        name: institution.name,
-        region: institution.region,
-        level: institution.level,
-        active: true,
-        level_changes: Vec::new(),
-        agreement: yibao_store::agreement::AgreementBook::default(),
-    };
+    let record = InstitutionRecord::designated(institution);
     let detail = yibao_store::migration::audit_detail(&record, migration)?;
     audit(tx, actor, record.region, "institution.create", &record.code, detail).await?;
     Ok(record)
+}
+
+/// Where a person's receipt was recorded, if it was: the path, and a counter payment's record
+/// (region, seq).
+pub(crate) async fn receipt_recorded(
+    tx: &mut sqlx::PgConnection,
+    person: &NationalId,
+    receipt: &str,
+) -> Result<Option<yibao_store::RecordedReceipt>, StoreError> {
+    let row: Option<(String, Option<String>, Option<i64>)> =
+        sqlx::query_as("SELECT source, region_code, seq FROM contribution_receipts WHERE person_id = $1 AND receipt = $2")
+            .bind(person.as_str())
+            .bind(receipt)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+    row.map(|(source, region, seq)| Ok((ReceiptSource::parse(&source)?, region.zip(seq)))).transpose()
 }

@@ -266,6 +266,9 @@ impl ArrearsStore for PostgresStore {
         if let Some(recorded) = recorded_receipt(&plans, &payment)? {
             return Ok(recorded);
         }
+        if crate::access::receipt_recorded(&mut tx, person, &payment.receipt).await?.is_some() {
+            return Err(yibao_store::receipt_of_counter(&payment.receipt));
+        }
         let mut plan =
             open.ok_or_else(|| StoreError::Refused { code: "arrears.no_plan", message: format!("{person} has no open repayment plan") })?;
         let chains = chains(&mut tx, plan.region.city(), person).await?;
@@ -287,6 +290,18 @@ impl ArrearsStore for PostgresStore {
         let mut audits = Audits::default();
         for contribution in contributions {
             insert_contribution(&mut tx, actor, city, contribution, &mut audits, false).await?;
+        }
+        // A counter payment of another period may have taken the receipt meanwhile: the row
+        // is refused then, and this payment with it.
+        let taken =
+            sqlx::query("INSERT INTO contribution_receipts (person_id, receipt, source) VALUES ($1, $2, 'plan') ON CONFLICT DO NOTHING")
+                .bind(person.as_str())
+                .bind(&payment.receipt)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        if taken.rows_affected() == 0 {
+            return Err(yibao_store::receipt_of_counter(&payment.receipt));
         }
         let payment = decision.payment;
         plan.payments.push(payment.clone());

@@ -7,7 +7,7 @@ use sqlx::postgres::PgRow;
 use time::{Date, OffsetDateTime};
 use yibao_domain::{InstitutionCode, NationalId, RegionCode};
 use yibao_store::interface::{RECONCILIATION_ROWS_MAX, day_bounds, too_many_rows, visit_changed};
-use yibao_store::{ClaimRecord, InterfaceMessage, InterfaceStore, Reservation, SignInRecord, StoreError, VISITS_LISTED_MAX, VisitRecord};
+use yibao_store::{ClaimRecord, InterfaceMessage, InterfaceStore, Reservation, SignInRecord, StoreError, VISITS_READ_MAX, VisitRecord};
 
 use crate::{CLAIM_COLUMNS, PostgresStore, backend, claim_from_row, id_of, institution_of, scope_bounds, time_of, time_text};
 
@@ -247,7 +247,7 @@ impl InterfaceStore for PostgresStore {
         )
         .bind(institution.to_string())
         .bind(person_id.as_str())
-        .bind(VISITS_LISTED_MAX as i64)
+        .bind(VISITS_READ_MAX as i64)
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;

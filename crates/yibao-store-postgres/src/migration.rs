@@ -399,7 +399,7 @@ impl MigrationStore for PostgresStore {
     }
 
     async fn probe_register(&self, scope: RegionCode, probe: RegisterProbe) -> Result<RegisterProbe, StoreError> {
-        if probe.persons.len() + probe.households.len() + probe.cards.len() > PROBE_KEYS_MAX {
+        if probe.keys() > PROBE_KEYS_MAX {
             return Err(StoreError::Invalid(format!("a probe asks about at most {PROBE_KEYS_MAX} keys")));
         }
         let ids: Vec<String> = probe.persons.iter().map(|p| p.as_str().to_owned()).collect();
@@ -440,6 +440,21 @@ impl MigrationStore for PostgresStore {
                 sqlx::query_as(sql).bind(&regions).bind(&values).fetch_all(&self.pool).await.map_err(backend)?;
             let rows: std::collections::HashSet<(String, String)> = rows.into_iter().collect();
             out.extend(keys.into_iter().filter(|(r, v)| scope.contains(*r) && rows.contains(&(r.to_string(), v.clone()))));
+        }
+        if !probe.visits.is_empty() {
+            let institutions: Vec<String> = probe.visits.iter().map(|(i, _)| i.to_string()).collect();
+            let ids: Vec<String> = probe.visits.iter().map(|(_, id)| id.clone()).collect();
+            let rows: Vec<(String, String)> = sqlx::query_as(
+                "SELECT v.institution_code, v.mdtrt_id FROM visits v JOIN unnest($1::text[], $2::text[]) AS k(institution_code, mdtrt_id) \
+                 ON v.institution_code = k.institution_code AND v.mdtrt_id = k.mdtrt_id",
+            )
+            .bind(&institutions)
+            .bind(&ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+            let rows: std::collections::HashSet<(String, String)> = rows.into_iter().collect();
+            found.visits.extend(probe.visits.into_iter().filter(|(i, id)| rows.contains(&(i.to_string(), id.clone()))));
         }
         Ok(found)
     }

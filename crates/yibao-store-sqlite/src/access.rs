@@ -6,7 +6,8 @@ use time::format_description::well_known::Rfc3339;
 use yibao_domain::{NationalId, RegionCode};
 use yibao_store::{
     AccessStore, Actor, ContributionRecord, ContributionStore, CountyArrears, InstitutionRecord, InstitutionUpdate, NewContribution,
-    NewInstitution, NewStaff, PersonArrears, SEARCH_LIMIT, SessionRecord, SignInRefusal, StaffRecord, StaffUpdate, StoreError, check_scope,
+    NewInstitution, NewStaff, PersonArrears, ReceiptSource, SEARCH_LIMIT, SessionRecord, SignInRefusal, StaffRecord, StaffUpdate,
+    StoreError, check_scope,
 };
 
 use yibao_store::physician::{NewPhysician, PHYSICIANS_PER_INSTITUTION_MAX, PenaltyRules, PhysicianChange, PhysicianRecord};
@@ -378,23 +379,31 @@ impl ContributionStore for SqliteStore {
     ) -> Result<ContributionRecord, StoreError> {
         let actor = actor.clone();
         self.write(move |conn| {
-            let earlier = query_opt(
-                conn,
-                "SELECT c.region_code, c.seq, c.person_id, c.kind, c.period, c.due_fen, c.paid_fen, c.breakdown, c.recorded_at \
-                 FROM contribution_receipts r JOIN contributions c ON c.region_code = r.region_code AND c.seq = r.seq \
-                 WHERE r.person_id = ?1 AND r.receipt = ?2",
-                params![contribution.person_id.as_str(), receipt],
-                contribution_from_row,
-            )?;
-            if let Some(earlier) = earlier {
-                return yibao_store::replayed_receipt(scope, earlier, &contribution, &receipt);
+            // The person is the caller's: the record a receipt made may be booked in a
+            // county the person has since left (a period stays where it began).
+            locate(conn, scope, &contribution.person_id)?;
+            if let Some(earlier) = receipt_recorded(conn, &contribution.person_id, &receipt)? {
+                return match earlier {
+                    (ReceiptSource::Counter, Some((region, seq))) => {
+                        let record = query_opt(
+                            conn,
+                            "SELECT region_code, seq, person_id, kind, period, due_fen, paid_fen, breakdown, recorded_at FROM contributions \
+                             WHERE region_code = ?1 AND seq = ?2",
+                            params![region, seq],
+                            contribution_from_row,
+                        )?
+                        .ok_or_else(|| StoreError::Backend(format!("receipt {receipt} names no record")))?;
+                        yibao_store::replayed_receipt(record, &contribution, &receipt)
+                    }
+                    _ => Err(yibao_store::receipt_of_plan(&receipt)),
+                };
             }
             crate::employer::check_not_declared(conn, &contribution)?;
             crate::arrears::check_not_in_plan(conn, &contribution.person_id, contribution.kind, contribution.period, true)?;
             let record = insert_contribution(conn, &actor, scope, contribution, false)?;
             exec(
                 conn,
-                "INSERT INTO contribution_receipts (person_id, receipt, region_code, seq) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO contribution_receipts (person_id, receipt, source, region_code, seq) VALUES (?1, ?2, 'counter', ?3, ?4)",
                 params![record.person_id.as_str(), receipt, record.region.to_string(), record.seq],
             )?;
             Ok(record)
@@ -605,16 +614,24 @@ pub(crate) fn insert_institution(
             actor.at_text()
         ],
     )?;
-    let record = InstitutionRecord {
-        code: institution.code,
-        name: institution.name,
-        region: institution.region,
-        level: institution.level,
-        active: true,
-        level_changes: Vec::new(),
-        agreement: yibao_store::agreement::AgreementBook::default(),
-    };
+    let record = InstitutionRecord::designated(institution);
     let detail = yibao_store::migration::audit_detail(&record, migration)?;
     audit(conn, actor, record.region, "institution.create", &record.code, detail)?;
     Ok(record)
+}
+
+/// Where a person's receipt was recorded, if it was: the path, and a counter payment's record
+/// (region, seq).
+pub(crate) fn receipt_recorded(
+    conn: &Connection,
+    person: &NationalId,
+    receipt: &str,
+) -> Result<Option<yibao_store::RecordedReceipt>, StoreError> {
+    let row = query_opt(
+        conn,
+        "SELECT source, region_code, seq FROM contribution_receipts WHERE person_id = ?1 AND receipt = ?2",
+        params![person.as_str(), receipt],
+        |row| Ok((col::<String>(row, 0)?, col::<Option<String>>(row, 1)?, col::<Option<i64>>(row, 2)?)),
+    )?;
+    row.map(|(source, region, seq)| Ok((ReceiptSource::parse(&source)?, region.zip(seq)))).transpose()
 }

@@ -224,6 +224,9 @@ impl ArrearsStore for SqliteStore {
             if let Some(recorded) = recorded_receipt(&plans, &payment)? {
                 return Ok(recorded);
             }
+            if crate::access::receipt_recorded(conn, &person, &payment.receipt)?.is_some() {
+                return Err(yibao_store::receipt_of_counter(&payment.receipt));
+            }
             let mut plan = plans
                 .into_iter()
                 .find(|plan| plan.status == PlanStatus::Open)
@@ -243,6 +246,11 @@ impl ArrearsStore for SqliteStore {
                 };
                 insert_contribution(conn, &actor, city, contribution, false)?;
             }
+            exec(
+                conn,
+                "INSERT INTO contribution_receipts (person_id, receipt, source) VALUES (?1, ?2, 'plan')",
+                params![person.as_str(), payment.receipt],
+            )?;
             let payment = decision.payment;
             plan.payments.push(payment.clone());
             if decision.completes {

@@ -4,7 +4,7 @@ use rusqlite::{Connection, OptionalExtension as _, Row, params};
 use time::{Date, OffsetDateTime};
 use yibao_domain::{InstitutionCode, NationalId, RegionCode};
 use yibao_store::interface::{RECONCILIATION_ROWS_MAX, day_bounds, too_many_rows, visit_changed};
-use yibao_store::{ClaimRecord, InterfaceMessage, InterfaceStore, Reservation, SignInRecord, StoreError, VISITS_LISTED_MAX, VisitRecord};
+use yibao_store::{ClaimRecord, InterfaceMessage, InterfaceStore, Reservation, SignInRecord, StoreError, VISITS_READ_MAX, VisitRecord};
 
 use crate::{
     SqliteStore, backend, claim_from_row, col, exec, id_of, institution_of, query_all, query_opt, scope_bounds, time_of, time_text,
@@ -215,7 +215,7 @@ impl InterfaceStore for SqliteStore {
                 conn,
                 "SELECT institution_code, mdtrt_id, person_id, revision, state, updated_at FROM visits \
                  WHERE institution_code = ?1 AND person_id = ?2 ORDER BY mdtrt_id DESC LIMIT ?3",
-                params![institution, person_id.as_str(), VISITS_LISTED_MAX as i64],
+                params![institution, person_id.as_str(), VISITS_READ_MAX as i64],
                 visit_from_row,
             )
         })

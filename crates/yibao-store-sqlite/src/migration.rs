@@ -263,7 +263,7 @@ impl MigrationStore for SqliteStore {
     }
 
     async fn probe_register(&self, scope: RegionCode, probe: RegisterProbe) -> Result<RegisterProbe, StoreError> {
-        if probe.persons.len() + probe.households.len() + probe.cards.len() > PROBE_KEYS_MAX {
+        if probe.keys() > PROBE_KEYS_MAX {
             return Err(StoreError::Invalid(format!("a probe asks about at most {PROBE_KEYS_MAX} keys")));
         }
         self.read(move |conn| {
@@ -307,6 +307,17 @@ impl MigrationStore for SqliteStore {
                 )?;
                 if held.is_some() && scope.contains(region) {
                     found.cards.push((region, card));
+                }
+            }
+            for (institution, mdtrt_id) in probe.visits {
+                let held = query_opt(
+                    conn,
+                    "SELECT 1 FROM visits WHERE institution_code = ?1 AND mdtrt_id = ?2",
+                    params![institution.to_string(), mdtrt_id],
+                    |row| col::<i64>(row, 0),
+                )?;
+                if held.is_some() {
+                    found.visits.push((institution, mdtrt_id));
                 }
             }
             Ok(found)

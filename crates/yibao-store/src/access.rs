@@ -127,6 +127,23 @@ pub struct InstitutionRecord {
     pub agreement: crate::agreement::AgreementBook,
 }
 
+impl InstitutionRecord {
+    /// The register's entry of an institution just designated: active, at its level, no
+    /// changes or agreement yet (its key's digest stays in the store, never in the record).
+    #[must_use]
+    pub fn designated(institution: NewInstitution) -> InstitutionRecord {
+        InstitutionRecord {
+            code: institution.code,
+            name: institution.name,
+            region: institution.region,
+            level: institution.level,
+            active: true,
+            level_changes: Vec::new(),
+            agreement: crate::agreement::AgreementBook::default(),
+        }
+    }
+}
+
 /// Most level changes one institution's register keeps.
 pub const LEVEL_CHANGES_LIMIT: usize = 64;
 

@@ -104,18 +104,11 @@ pub trait ContributionStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(Vec<PersonArrears>, Vec<CountyArrears>), StoreError>> + Send;
 }
 
-/// The record a receipt made for the person already, answered again when `new` is the same
-/// payment (kind, period and amount); another payment under the same receipt is refused.
-/// A record outside `scope` is not the caller's to see: not found.
-pub fn replayed_receipt(
-    scope: RegionCode,
-    earlier: ContributionRecord,
-    new: &NewContribution,
-    receipt: &str,
-) -> Result<ContributionRecord, StoreError> {
-    if !scope.contains(earlier.region) {
-        return Err(StoreError::PersonNotFound(new.person_id.to_string()));
-    }
+/// The record a receipt made at the counter for the person already, answered again when
+/// `new` is the same payment (kind, period and amount); another payment under the same
+/// receipt is refused. (Whether the caller may see the person is the store's to check
+/// first: the record may be booked in a county the person has since left.)
+pub fn replayed_receipt(earlier: ContributionRecord, new: &NewContribution, receipt: &str) -> Result<ContributionRecord, StoreError> {
     if (earlier.kind, earlier.period, earlier.paid_fen) != (new.kind, new.period, new.paid_fen) {
         return Err(StoreError::Refused {
             code: "contribution.receipt_reused",
@@ -132,4 +125,49 @@ pub fn replayed_receipt(
         });
     }
     Ok(earlier)
+}
+
+/// Where a person's receipt was recorded: the path, and a counter payment's record (its
+/// region and sequence number as stored).
+pub type RecordedReceipt = (ReceiptSource, Option<(String, i64)>);
+
+/// Where a receipt was recorded (`contribution_receipts.source`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReceiptSource {
+    Counter,
+    Plan,
+}
+
+impl ReceiptSource {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ReceiptSource::Counter => "counter",
+            ReceiptSource::Plan => "plan",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<ReceiptSource, StoreError> {
+        match text {
+            "counter" => Ok(ReceiptSource::Counter),
+            "plan" => Ok(ReceiptSource::Plan),
+            other => Err(StoreError::Backend(format!("a receipt recorded by '{other}'"))),
+        }
+    }
+}
+
+/// The refusal of a counter payment under a receipt a repayment plan's payment recorded.
+#[must_use]
+pub fn receipt_of_plan(receipt: &str) -> StoreError {
+    StoreError::Refused {
+        code: "contribution.receipt_reused",
+        message: format!("receipt {receipt} recorded a payment under the person's repayment plan"),
+    }
+}
+
+/// The refusal of a plan's payment under a receipt recorded at the counter (or, at once,
+/// by another payment).
+#[must_use]
+pub fn receipt_of_counter(receipt: &str) -> StoreError {
+    StoreError::Refused { code: "arrears.receipt_reused", message: format!("receipt {receipt} recorded a payment at the counter") }
 }

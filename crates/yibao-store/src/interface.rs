@@ -76,6 +76,9 @@ pub struct SignInRecord {
 
 /// Most visits a query of one person at one institution answers (5201).
 pub const VISITS_LISTED_MAX: usize = 100;
+/// Most of a person's visits at one institution read for such a query, the latest ids
+/// first, before its filters (a kind, the days begun in) choose among them.
+pub const VISITS_READ_MAX: usize = 1_000;
 
 /// One visit (就诊): an outpatient registration or an inpatient admission, with its state
 /// as the application wrote it.
@@ -181,7 +184,7 @@ pub trait InterfaceStore {
     fn visit(&self, institution: &InstitutionCode, mdtrt_id: &str) -> impl Future<Output = Result<Option<VisitRecord>, StoreError>> + Send;
 
     /// A person's visits at `institution` (5201), the latest id first: at most
-    /// [`VISITS_LISTED_MAX`].
+    /// [`VISITS_READ_MAX`].
     fn visits_of_person(
         &self,
         institution: &InstitutionCode,

@@ -51,7 +51,7 @@ pub use catalogue::{
 };
 pub use contribution::{
     ARREARS_LINES_MAX, ContributionKind, ContributionRecord, ContributionStore, CountyArrears, NewContribution, PersonArrears,
-    replayed_receipt,
+    ReceiptSource, RecordedReceipt, receipt_of_counter, receipt_of_plan, replayed_receipt,
 };
 pub use employer::{
     DeclarationLine, DeclarationPayment, DeclarationRecord, EMPLOYER_NAME_CHARS_MAX, EMPLOYERS_LIMIT, EmployerPayment, EmployerRecord,
@@ -63,7 +63,7 @@ pub use fund::{
     verify_books, verify_city_books,
 };
 pub use import::{IMPORT_LIMIT, ImportHousehold, ImportStore, ImportSummary};
-pub use interface::{InterfaceMessage, InterfaceStore, Reservation, SignInRecord, VISITS_LISTED_MAX, VisitRecord};
+pub use interface::{InterfaceMessage, InterfaceStore, Reservation, SignInRecord, VISITS_LISTED_MAX, VISITS_READ_MAX, VisitRecord};
 pub use migration::{BatchOutcome, MigrationBatch, MigrationRecord, MigrationStore, Reconciliation, RegisterProbe, Tally};
 pub use policy::{
     NewPolicyVersion, POLICY_NOTE_CHARS_MAX, POLICY_TEXT_BYTES_MAX, POLICY_VERSIONS_LIMIT, PolicyDecision, PolicyStatus, PolicyStore,

@@ -342,6 +342,17 @@ pub struct RegisterProbe {
     pub deaths: Vec<(NationalId, time::Date)>,
     pub households: Vec<(RegionCode, String)>,
     pub cards: Vec<(RegionCode, String)>,
+    /// Visits by institution and id (`mdtrt_id`): a stay the extract brings whose id is
+    /// taken (by an earlier migration's stay of the same hospital and inpatient number).
+    pub visits: Vec<(yibao_domain::InstitutionCode, String)>,
+}
+
+impl RegisterProbe {
+    /// How many keys the probe asks about (at most [`PROBE_KEYS_MAX`]).
+    #[must_use]
+    pub fn keys(&self) -> usize {
+        self.persons.len() + self.households.len() + self.cards.len() + self.visits.len()
+    }
 }
 
 /// Most keys one probe asks about.

@@ -40,17 +40,7 @@ fn flag(value: bool) -> &'static str {
     if value { "1" } else { "0" }
 }
 
-const KINDS: [ClaimKind; 9] = [
-    ClaimKind::Inpatient,
-    ClaimKind::GeneralOutpatient,
-    ClaimKind::ChronicOutpatient,
-    ClaimKind::Maternity,
-    ClaimKind::SingleDisease,
-    ClaimKind::DaySurgery,
-    ClaimKind::PharmacyPurchase,
-    ClaimKind::TwoDisease,
-    ClaimKind::SpecialDrug,
-];
+const KINDS: [ClaimKind; 9] = ClaimKind::ALL;
 
 const fn delivery_name(kind: DeliveryKind) -> &'static str {
     match kind {
