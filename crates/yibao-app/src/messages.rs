@@ -329,6 +329,7 @@ catalogue! {
     "restore.failed" => "恢复失败：{detail}", DETAIL;
     "restore.in_use" => "数据库正在使用中，请先停止服务：{detail}", DETAIL;
     "restore.live_database" => "该文件是正在使用的数据库（旁有预写日志），请先用 yibao backup 备份再恢复备份文件：{detail}", DETAIL;
+    "review.bad_sample" => "抽样审核数据不合理：{detail}", DETAIL;
     "route.not_found" => "没有此 API 路径，请参阅 /api/openapi.json", DETAIL;
     "search.bad_page" => "一页至多 200 人、起点至多第 10000 条，请缩小查询条件：{detail}", DETAIL;
     "search.empty" => "请按身份证号码、姓名、社保卡号或家庭编号查询", DETAIL;
