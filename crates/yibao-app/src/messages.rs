@@ -262,6 +262,7 @@ catalogue! {
     "payment.not_over" => "该支付年度尚未结束，年度结束后方可清算：{detail}", DETAIL;
     "payment.provisional" => "该支付年度尚有协议机构未完成年度考核，考核后方可清算：{detail}", DETAIL;
     "payment.refused" => "无法计算该支付年度：{detail}", DETAIL;
+    "performance.bad_terms" => "绩效考核条款不合理：{detail}", DETAIL;
     "person.already_enrolled" => "此人已参加基本医疗保险（一人一次参保）：{detail}", DETAIL;
     "person.bad_balance" => "个人账户余额不正确：{detail}", DETAIL;
     "person.bad_card_no" => "社保卡号须为 1 至 32 个字母、数字或连字符", DETAIL;
