@@ -256,6 +256,7 @@ catalogue! {
     "migration.same_person" => "对账报告须由编制人以外的另一人签认：{detail}", DETAIL;
     "migration.signed" => "该迁移已签认：{detail}", DETAIL;
     "migration.unknown_file" => "不是可识别的迁移文件：{detail}", DETAIL;
+    "monitoring.bad_pack" => "智能监控规则包不合理：{detail}", DETAIL;
     "payment.no_budget" => "该年度职工或居民统筹基金尚未编制收入预算，无法计算支付年度：{detail}", DETAIL;
     "payment.no_pack" => "本服务未加载支付方式政策包：{detail}", DETAIL;
     "payment.no_terms" => "支付方式政策包未规定该年度的支付办法：{detail}", DETAIL;

@@ -7,6 +7,7 @@ mod claim;
 mod contribution;
 mod coverage;
 mod employer;
+pub mod monitoring;
 pub mod performance;
 pub mod review;
 mod settle;

@@ -1,0 +1,407 @@
+//! Intelligent monitoring of a claim before payment (智能监控, R-INS-2; issue 18 item 3):
+//! the checks of a monitoring rule pack run on one claim, each flag explaining itself (the
+//! rule, the values it saw, the pack's citation) and saying whether the claim is paid with
+//! a warning or held for review.
+//!
+//! What a check knows of the person is the register's: their sex and age come from their
+//! national ID, never from the claim, and their last discharge from the stays the store
+//! holds (the caller reads it). Pure: the rules and the facts are passed in; checks over a
+//! person's or a physician's history (frequency, peers) are the application's, over its
+//! records.
+
+use serde::{Deserialize, Serialize};
+use time::Date;
+use yibao_domain::{NationalId, Sex};
+
+use crate::Claim;
+
+/// Most rules one pack holds.
+pub const RULES_MAX: usize = 200;
+
+/// What a flag does to the claim's payment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Paid, with the flag on record for review after payment.
+    Warn,
+    /// Held: reviewed before the fund pays.
+    Hold,
+}
+
+/// One check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "check", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Check {
+    /// One item billed on two lines of a claim at the same price (重复收费).
+    DuplicateLine,
+    /// More of the items whose code begins with `code_prefix` in one claim than `max`
+    /// (in the catalogue's unit; thousandths allowed) (超量).
+    QuantityAbove { code_prefix: String, max: String },
+    /// Items for one sex only (性别不符): obstetric items for women, prostate ones for men.
+    ItemForSex { code_prefix: String, sex: SexName },
+    /// A main diagnosis for one sex only (ICD-10 chapter O, pregnancy, for women).
+    DiagnosisForSex { diagnosis_prefix: String, sex: SexName },
+    /// Items for ages `min_years..=max_years` only (年龄不符): paediatric items.
+    ItemForAge { code_prefix: String, min_years: u32, max_years: u32 },
+    /// An admission within `days` of the person's last discharge (短期再入院, split or
+    /// early-discharged stays).
+    ReadmissionWithin { days: u32 },
+}
+
+/// A sex as a rule names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SexName {
+    Female,
+    Male,
+}
+
+impl SexName {
+    const fn is(self, sex: Sex) -> bool {
+        matches!((self, sex), (SexName::Female, Sex::Female) | (SexName::Male, Sex::Male))
+    }
+}
+
+/// A rule of the pack: its id, its check, what it does, and the source it rests on. (A
+/// field no check has is refused by the check's own `deny_unknown_fields`: serde cannot
+/// deny them here, beside `flatten`.)
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonitoringRule {
+    pub id: String,
+    pub action: Action,
+    pub citation: String,
+    #[serde(flatten)]
+    pub check: Check,
+}
+
+/// A dated monitoring rule pack.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulePack {
+    pub name: String,
+    pub effective_from: Date,
+    pub rules: Vec<MonitoringRule>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MonitoringError {
+    #[error("a pack holds 1 to {RULES_MAX} rules, not {0}")]
+    Rules(usize),
+    #[error("rule '{0}' is in the pack twice")]
+    Duplicate(String),
+    #[error("rule '{id}': {why}")]
+    Rule { id: String, why: String },
+}
+
+impl MonitoringError {
+    #[must_use]
+    pub const fn code(&self) -> &'static str {
+        "monitoring.bad_pack"
+    }
+}
+
+impl RulePack {
+    /// Checks what serde cannot: ids once, a citation for every rule, quantities that
+    /// parse, age ranges in order.
+    pub fn check(&self) -> Result<(), MonitoringError> {
+        if self.rules.is_empty() || self.rules.len() > RULES_MAX {
+            return Err(MonitoringError::Rules(self.rules.len()));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for rule in &self.rules {
+            if !seen.insert(rule.id.as_str()) {
+                return Err(MonitoringError::Duplicate(rule.id.clone()));
+            }
+            let fail = |why: &str| Err(MonitoringError::Rule { id: rule.id.clone(), why: why.to_owned() });
+            if rule.id.trim().is_empty() || rule.citation.trim().is_empty() {
+                return fail("a rule has an id and cites its source");
+            }
+            match &rule.check {
+                Check::QuantityAbove { max, .. } if max_milli(max).is_none() => return fail("max is a quantity (at most three decimals)"),
+                Check::ItemForAge { min_years, max_years, .. } if min_years > max_years => return fail("min_years is above max_years"),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A quantity in thousandths, as the catalogue counts (`2.5` → 2,500).
+fn max_milli(text: &str) -> Option<u64> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    if whole.is_empty() || fraction.len() > 3 || !whole.bytes().chain(fraction.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let fraction: u64 = format!("{fraction:0<3}").parse().ok()?;
+    whole.parse::<u64>().ok()?.checked_mul(1_000)?.checked_add(fraction)
+}
+
+/// What the register knows of the claim's person.
+#[derive(Clone, Copy, Debug)]
+pub struct ClaimFacts<'a> {
+    pub claim: &'a Claim,
+    pub person: &'a NationalId,
+    /// The discharge day of the person's last stay settled before this claim, if any.
+    pub last_discharge: Option<Date>,
+}
+
+/// One flag: the rule that raised it, what it does, why in words with the values seen,
+/// and the source the rule cites.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Flag {
+    pub rule: String,
+    pub action: Action,
+    pub message: String,
+    pub citation: String,
+}
+
+/// The flags the pack's rules raise on the claim, in the pack's order.
+#[must_use]
+pub fn check_claim(pack: &RulePack, facts: ClaimFacts<'_>) -> Vec<Flag> {
+    let claim = facts.claim;
+    let sex = facts.person.sex();
+    let age = facts.person.age_on(claim.admission_date);
+    let mut flags = Vec::new();
+    for rule in &pack.rules {
+        let mut raise = |message: String| {
+            flags.push(Flag { rule: rule.id.clone(), action: rule.action, message, citation: rule.citation.clone() });
+        };
+        match &rule.check {
+            Check::DuplicateLine => {
+                for (i, line) in claim.lines.iter().enumerate() {
+                    if let Some(j) =
+                        claim.lines[..i].iter().position(|earlier| earlier.code == line.code && earlier.unit_price == line.unit_price)
+                    {
+                        raise(format!("line {} bills {} at {} yuan again, as line {} does", i + 1, line.code, line.unit_price, j + 1));
+                    }
+                }
+            }
+            Check::QuantityAbove { code_prefix, max } => {
+                let Some(max) = max_milli(max) else { continue };
+                let billed: u64 = claim
+                    .lines
+                    .iter()
+                    .filter(|l| l.code.as_str().starts_with(code_prefix.as_str()))
+                    .map(|l| u64::from(l.quantity.milli()))
+                    .sum();
+                if billed > max {
+                    raise(format!("{} of items {code_prefix}… billed; at most {} in one claim", milli_text(billed), milli_text(max)));
+                }
+            }
+            Check::ItemForSex { code_prefix, sex: only } => {
+                if !only.is(sex)
+                    && let Some(line) = claim.lines.iter().find(|l| l.code.as_str().starts_with(code_prefix.as_str()))
+                {
+                    raise(format!("{} is for {} patients; the register's national ID says {}", line.code, sex_word(*only), sex_of(sex)));
+                }
+            }
+            Check::DiagnosisForSex { diagnosis_prefix, sex: only } => {
+                if !only.is(sex) && claim.diagnosis.starts_with(diagnosis_prefix.as_str()) {
+                    raise(format!(
+                        "the diagnosis {} is for {} patients; the register's national ID says {}",
+                        claim.diagnosis,
+                        sex_word(*only),
+                        sex_of(sex)
+                    ));
+                }
+            }
+            Check::ItemForAge { code_prefix, min_years, max_years } => {
+                if !(*min_years..=*max_years).contains(&age)
+                    && let Some(line) = claim.lines.iter().find(|l| l.code.as_str().starts_with(code_prefix.as_str()))
+                {
+                    raise(format!("{} is for ages {min_years} to {max_years}; the patient was {age} on admission", line.code));
+                }
+            }
+            Check::ReadmissionWithin { days } => {
+                if claim.kind.is_stay()
+                    && let Some(last) = facts.last_discharge
+                    && last <= claim.admission_date
+                    && (claim.admission_date - last).whole_days() <= i64::from(*days)
+                {
+                    raise(format!(
+                        "admitted on {}, {} days after the last discharge on {last}: within {days}",
+                        claim.admission_date,
+                        (claim.admission_date - last).whole_days()
+                    ));
+                }
+            }
+        }
+    }
+    flags
+}
+
+const fn sex_word(sex: SexName) -> &'static str {
+    match sex {
+        SexName::Female => "female",
+        SexName::Male => "male",
+    }
+}
+
+const fn sex_of(sex: Sex) -> &'static str {
+    match sex {
+        Sex::Female => "female",
+        Sex::Male => "male",
+    }
+}
+
+fn milli_text(milli: u64) -> String {
+    let (whole, fraction) = (milli / 1_000, milli % 1_000);
+    if fraction == 0 { whole.to_string() } else { format!("{whole}.{fraction:03}").trim_end_matches('0').to_owned() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PACK: &str = r#"
+name = "demo monitoring rules"
+effective_from = "2026-01-01"
+
+[[rules]]
+id = "duplicate-line"
+check = "duplicate-line"
+action = "warn"
+citation = "assumption: a line billed twice at one price is a duplicate charge (重复收费)"
+
+[[rules]]
+id = "ceftriaxone-quantity"
+check = "quantity-above"
+code_prefix = "XJ01DDT045"
+max = "14"
+action = "hold"
+citation = "assumption: at most 14 doses a claim"
+
+[[rules]]
+id = "obstetric-items-women"
+check = "item-for-sex"
+code_prefix = "3113"
+sex = "female"
+action = "hold"
+citation = "assumption: obstetric services (3113…) are for women"
+
+[[rules]]
+id = "pregnancy-diagnosis-women"
+check = "diagnosis-for-sex"
+diagnosis_prefix = "O"
+sex = "female"
+action = "hold"
+citation = "ICD-10 chapter XV: pregnancy, childbirth and the puerperium"
+
+[[rules]]
+id = "paediatric-items"
+check = "item-for-age"
+code_prefix = "001100"
+min_years = 0
+max_years = 13
+action = "warn"
+citation = "assumption: paediatric surcharges (001100…) for under-14s"
+
+[[rules]]
+id = "readmission-31"
+check = "readmission-within"
+days = 31
+action = "warn"
+citation = "assumption: readmission within 31 days is reviewed (issue 18)"
+"#;
+
+    fn pack() -> RulePack {
+        let pack: RulePack = toml::from_str(PACK).expect("the pack parses");
+        pack.check().expect("the pack holds");
+        pack
+    }
+
+    fn claim(diagnosis: &str, lines: &[(&str, &str, &str)]) -> Claim {
+        let lines: Vec<serde_json::Value> = lines
+            .iter()
+            .map(|(code, quantity, price)| serde_json::json!({"code": code, "quantity": quantity, "unit_price": price}))
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "claim_id": "C-1", "institution_code": "H41992100007", "institution_level": "secondary", "kind": "inpatient",
+            "admission_date": "2026-03-20", "discharge_date": "2026-03-25", "diagnosis": diagnosis, "lines": lines
+        }))
+        .expect("a claim")
+    }
+
+    /// A person of the register born on 1 January `year`: an odd sequence is a man, an even
+    /// one a woman (GB 11643).
+    fn person(year: i32, sequence: u16) -> NationalId {
+        let born = time::Date::from_calendar_date(year, time::Month::January, 1).expect("a day");
+        NationalId::from_parts(yibao_domain::RegionCode::parse("419921").expect("a county"), born, sequence).expect("an id")
+    }
+
+    fn rules_of(flags: &[Flag]) -> Vec<&str> {
+        flags.iter().map(|f| f.rule.as_str()).collect()
+    }
+
+    /// Each check, data-driven: the claim, the person, the last discharge, the rules raised.
+    #[test]
+    fn each_check_raises_its_flag_and_no_other() {
+        let (man, woman, child) = (person(1980, 1), person(1980, 2), person(2020, 1));
+        let pack = pack();
+        /// What is checked, the claim, whose, their last discharge, the rules raised.
+        type Case<'a> = (&'a str, Claim, &'a NationalId, Option<Date>, Vec<&'a str>);
+        let cases: [Case<'_>; 7] = [
+            ("clean", claim("K35.900", &[("001109000010000", "6", "35.00")]), &man, None, vec![]),
+            (
+                "a line twice",
+                claim("K35.900", &[("001109000010000", "6", "35.00"), ("001109000010000", "1", "35.00")]),
+                &man,
+                None,
+                vec!["duplicate-line"],
+            ),
+            (
+                "fifteen doses over two lines",
+                claim("J18.900", &[("XJ01DDT045B001010101288", "8", "150.00"), ("XJ01DDT045B001010101288", "7", "140.00")]),
+                &woman,
+                None,
+                vec!["ceftriaxone-quantity"],
+            ),
+            ("an obstetric item for a man", claim("K35.900", &[("311300001", "1", "500.00")]), &man, None, vec!["obstetric-items-women"]),
+            ("pregnancy for a man", claim("O80.000", &[]), &man, None, vec!["pregnancy-diagnosis-women"]),
+            (
+                "a paediatric item for an adult",
+                claim("J18.900", &[("001100000010000", "1", "5.00")]),
+                &woman,
+                None,
+                vec!["paediatric-items"],
+            ),
+            ("back within a week", claim("J18.900", &[]), &child, Some(time::macros::date!(2026 - 03 - 13)), vec!["readmission-31"]),
+        ];
+        for (what, claim, person, last_discharge, expected) in cases {
+            let flags = check_claim(&pack, ClaimFacts { claim: &claim, person, last_discharge });
+            assert_eq!(rules_of(&flags), expected, "{what}: {flags:?}");
+        }
+    }
+
+    #[test]
+    fn a_flag_explains_itself_with_the_values_it_saw_and_its_citation() {
+        let pack = pack();
+        let man = person(1980, 1);
+        let doses = claim("J18.900", &[("XJ01DDT045B001010101288", "8", "150.00"), ("XJ01DDT045B001010101288", "7.5", "140.00")]);
+        let flags =
+            check_claim(&pack, ClaimFacts { claim: &doses, person: &man, last_discharge: Some(time::macros::date!(2026 - 01 - 01)) });
+        assert_eq!(flags.len(), 1, "{flags:?}");
+        assert_eq!(flags[0].action, Action::Hold);
+        assert_eq!(flags[0].message, "15.5 of items XJ01DDT045… billed; at most 14 in one claim");
+        assert_eq!(flags[0].citation, "assumption: at most 14 doses a claim");
+        // The six-year-old's paediatric item is his: no flag.
+        let child = person(2020, 1);
+        let paediatric = claim("J18.900", &[("001100000010000", "1", "5.00")]);
+        assert!(check_claim(&pack, ClaimFacts { claim: &paediatric, person: &child, last_discharge: None }).is_empty());
+    }
+
+    #[test]
+    fn a_pack_that_does_not_hold_is_refused() {
+        let mut twice = pack();
+        twice.rules.push(twice.rules[0].clone());
+        assert_eq!(twice.check(), Err(MonitoringError::Duplicate("duplicate-line".into())));
+        let mut uncited = pack();
+        uncited.rules[0].citation = " ".into();
+        assert!(matches!(uncited.check(), Err(MonitoringError::Rule { .. })));
+        let mut bad_max = pack();
+        bad_max.rules[1].check = Check::QuantityAbove { code_prefix: "X".into(), max: "1.2345".into() };
+        assert!(matches!(bad_max.check(), Err(MonitoringError::Rule { .. })));
+        let unknown = PACK.replace("check = \"duplicate-line\"", "check = \"astrology\"");
+        assert!(toml::from_str::<RulePack>(&unknown).is_err(), "an unknown check is refused, not skipped");
+    }
+}
