@@ -197,6 +197,19 @@ mod tests {
         Fen::yuan(y)
     }
 
+    /// The issue's sample: 200 claims of 8,000 (paying 600,000 of 24,000,000 yuan), 6 in
+    /// error disallowing 18,000 yuan.
+    fn the_sample_of_200() -> Stratum {
+        Stratum {
+            population_claims: 8_000,
+            population_fen: yuan(24_000_000),
+            sampled_claims: 200,
+            sampled_fen: yuan(600_000),
+            claims_in_error: 6,
+            disallowed_fen: yuan(18_000),
+        }
+    }
+
     /// Issue 18's worked example by hand: 200 claims sampled of 8,000 (paying 600,000 of
     /// 24,000,000 yuan), 6 in error disallowing 18,000 yuan. Rate 6/200 = 3.00%; Wilson 95%:
     /// p = 0.03, z² = 3.8415, centre = (0.03 + 3.8415/400) / (1 + 3.8415/200) = 0.038858,
@@ -205,14 +218,7 @@ mod tests {
     /// 18,000 × 24,000,000 / 600,000 = 720,000.00 yuan.
     #[test]
     fn a_sample_of_200_with_6_errors_extrapolates_to_the_population() {
-        let sample = Stratum {
-            population_claims: 8_000,
-            population_fen: yuan(24_000_000),
-            sampled_claims: 200,
-            sampled_fen: yuan(600_000),
-            claims_in_error: 6,
-            disallowed_fen: yuan(18_000),
-        };
+        let sample = the_sample_of_200();
         let found = extrapolate(&[sample], Rounding::HalfUp).expect("a sample");
         assert_eq!(
             found,
@@ -244,14 +250,7 @@ mod tests {
             claims_in_error: 4,
             disallowed_fen: yuan(9_000),
         };
-        let sample = Stratum {
-            population_claims: 8_000,
-            population_fen: yuan(24_000_000),
-            sampled_claims: 200,
-            sampled_fen: yuan(600_000),
-            claims_in_error: 6,
-            disallowed_fen: yuan(18_000),
-        };
+        let sample = the_sample_of_200();
         let found = extrapolate(&[census, sample], Rounding::HalfUp).expect("strata");
         assert_eq!((found.claims_in_error, found.claims_in_error_low, found.claims_in_error_high), (244, 57, 431), "{found:?}");
         assert_eq!((found.error_rate_bp, found.error_rate_low_bp, found.error_rate_high_bp), (300, 70, 531), "{found:?}");

@@ -106,13 +106,7 @@ pub(crate) async fn insert_employer(
     migration: Option<&str>,
     audits: &mut Audits,
 ) -> Result<EmployerRecord, StoreError> {
-    let record = EmployerRecord {
-        code: employer.code,
-        name: employer.name,
-        region: employer.region,
-        registered_on: employer.registered_on,
-        recorded_at: actor.at,
-    };
+    let record = EmployerRecord::registered(employer, actor.at);
     let inserted = sqlx::query(
         "INSERT INTO employers (code, name, region_code, registered_on, recorded_at) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (code) DO NOTHING",

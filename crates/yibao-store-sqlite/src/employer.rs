@@ -97,13 +97,7 @@ pub(crate) fn insert_employer(
     if query_opt(conn, "SELECT 1 FROM employers WHERE code = ?1", [employer.code.as_str()], |row| col::<i64>(row, 0))?.is_some() {
         return Err(StoreError::EmployerExists(employer.code.to_string()));
     }
-    let record = EmployerRecord {
-        code: employer.code,
-        name: employer.name,
-        region: employer.region,
-        registered_on: employer.registered_on,
-        recorded_at: actor.at,
-    };
+    let record = EmployerRecord::registered(employer, actor.at);
     exec(
         conn,
         "INSERT INTO employers (code, name, region_code, registered_on, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5)",

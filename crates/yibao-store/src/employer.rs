@@ -44,6 +44,20 @@ pub struct EmployerRecord {
     pub recorded_at: time::OffsetDateTime,
 }
 
+impl EmployerRecord {
+    /// The register's entry of an employer registered `at`.
+    #[must_use]
+    pub fn registered(employer: crate::NewEmployer, at: time::OffsetDateTime) -> EmployerRecord {
+        EmployerRecord {
+            code: employer.code,
+            name: employer.name,
+            region: employer.region,
+            registered_on: employer.registered_on,
+            recorded_at: at,
+        }
+    }
+}
+
 /// One employee of a declaration: the month's wage and what it bills.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeclarationLine {
