@@ -21,6 +21,7 @@ pub mod observe;
 mod payment;
 mod policy;
 mod reforms;
+mod review;
 mod routes;
 pub mod wire;
 

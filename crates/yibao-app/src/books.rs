@@ -53,7 +53,8 @@ impl App {
 
     /// Runs a month's pooling for the principal's city: sweep, disburse, pay. An institution
     /// paid by monthly advances under its agreement is paid its advances, not its claims as
-    /// billed (`held_back_for`). A month runs once; running it again returns the first record.
+    /// billed (`held_back_for`); a claim held by monitoring is not paid until its flags are
+    /// decided (`held_for_review`). A month runs once; running it again returns the first record.
     pub async fn run_pooling(
         &self,
         principal: &Principal,
@@ -90,7 +91,9 @@ impl App {
         if store!(self, pooling_runs(scope))?.iter().any(|run| run.month == month_text) {
             return Ok(Vec::new());
         }
-        self.held_back_for(month, value_date).await
+        let mut held = self.held_back_for(month, value_date).await?;
+        held.extend(self.held_for_review(scope, value_date).await?);
+        Ok(held)
     }
 
     /// The pooling runs of the principal's city, newest first.

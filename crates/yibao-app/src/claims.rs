@@ -262,16 +262,34 @@ impl App {
     /// states another deductible than the referring stay's, is refused. A referral covers
     /// one admission at the receiving institution.
     async fn with_records(&self, claim: Claim, person_id: &NationalId) -> Result<Claim, AppError> {
+        self.with_history(claim, person_id).await.map(|(claim, _)| claim)
+    }
+
+    /// [`App::with_records`], and the discharge day of the person's last live stay before
+    /// this claim's admission (for a stay; what monitoring's readmission rule reads).
+    async fn with_history(&self, claim: Claim, person_id: &NationalId) -> Result<(Claim, Option<time::Date>), AppError> {
         let is_stay = claim.kind.is_stay();
         // A referral changes only an inpatient stay's settlement (the deductible carried
         // over, the ratio without the unreferred reduction): for any other claim that does
         // not state one, the records are not read.
         if !is_stay && !claim.referral && claim.referred_deductible_paid.is_zero() {
-            return Ok(claim);
+            return Ok((claim, None));
         }
         let city = self.policy().region;
         let claims = store!(self, claims_of_person(city, person_id))?;
         let stays = live_stays(&claims)?;
+        let last_discharge = if is_stay {
+            stays
+                .iter()
+                .filter(|(record, stay)| {
+                    !(record.institution_code == claim.institution_code && record.claim_id == claim.claim_id)
+                        && stay.discharge_date <= claim.admission_date
+                })
+                .map(|(_, stay)| stay.discharge_date)
+                .max()
+        } else {
+            None
+        };
         if is_stay {
             let retry = |record: &ClaimRecord| record.institution_code == claim.institution_code && record.claim_id == claim.claim_id;
             if let Some((record, _)) = stays.iter().find(|(record, stay)| {
@@ -324,7 +342,7 @@ impl App {
                     },
                 ));
             }
-            return Ok(claim);
+            return Ok((claim, last_discharge));
         };
         let paid = referred_deductible(referral, &stays, self.claim_year(&claim), self.policy().service_date)?;
         if !claim.referred_deductible_paid.is_zero() && claim.referred_deductible_paid != paid {
@@ -336,7 +354,7 @@ impl App {
                 ),
             ));
         }
-        Ok(Claim { referral: true, referred_deductible_paid: paid, ..claim })
+        Ok((Claim { referral: true, referred_deductible_paid: paid, ..claim }, last_discharge))
     }
 
     /// The person whose national ID and card number the institution presents: an unknown
@@ -410,8 +428,12 @@ impl App {
             year: self.claim_year(&claim),
             service_date: claim.service_date(self.policy().service_date),
             claim_json,
+            flags: Vec::new(),
         };
-        let claim = self.with_records(claim, person_id).await?;
+        let mut request = request;
+        let (claim, last_discharge) = self.with_history(claim, person_id).await?;
+        // Intelligent monitoring (issue 18, R-INS-2): its flags are stored with the claim.
+        request.flags = self.monitor(&claim, person_id, last_discharge);
         let compute = engine_settlement(self.policy(), claim, Explain::On);
         let outcome = store!(self, settle(&principal.actor(source, self.now()), self.policy().region, request, compute))?;
         let settlement = institution_view(stored_settlement(&outcome.claim)?);

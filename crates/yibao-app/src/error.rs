@@ -105,6 +105,7 @@ impl From<StoreError> for AppError {
             StoreError::PersonNotFound(_)
             | StoreError::HouseholdNotFound(_)
             | StoreError::ClaimNotFound { .. }
+            | StoreError::ReviewNotFound(_)
             | StoreError::StaffNotFound(_)
             | StoreError::InstitutionNotFound(_)
             | StoreError::PhysicianNotFound(_)

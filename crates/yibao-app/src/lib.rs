@@ -34,6 +34,7 @@ pub mod policy_versions;
 mod principal;
 mod reads;
 pub mod reforms;
+pub mod review;
 pub mod throttle;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -154,6 +155,9 @@ pub struct App {
     /// The last payment year run, with when it ran: statements read within
     /// [`payment::PAYMENT_YEAR_FRESH`] of it share it instead of each re-reading the city.
     payment_cache: Arc<std::sync::Mutex<Option<payment::CachedYear>>>,
+    /// The intelligent monitoring rules run on every claim at settlement (issue 18,
+    /// R-INS-2), if the service has any.
+    monitoring: Option<Arc<yibao_engine::monitoring::RulePack>>,
 }
 
 /// The longest a stay settlement waits for another of the same person's stripe.
@@ -182,6 +186,7 @@ impl App {
             catalogue_stamp: Arc::default(),
             payment: None,
             payment_cache: Arc::default(),
+            monitoring: None,
         }
     }
 

@@ -96,6 +96,7 @@ catalogue! {
     "claim.day_surgery_too_long" => "日间手术须于入院当日或次日出院：{detail}", DETAIL;
     "claim.delivery_on_non_maternity" => "只有生育结算才填写分娩信息", DETAIL;
     "claim.discharge_before_admission" => "出院日期早于入院日期：{detail}", DETAIL;
+    "claim.has_findings" => "该结算有审核扣款，不能冲正（申诉成立撤销扣款后方可）：{detail}", DETAIL;
     "claim.idempotency_conflict" => "该结算单号已以不同内容提交过：一个机构结算单号只对应一笔结算", DETAIL;
     "claim.in_future" => "日期晚于今天：{detail}", DETAIL;
     "claim.kind_not_for_pharmacy" => "定点药店只能结算门诊、门诊两病、特药和购药费用：{detail}", DETAIL;
@@ -331,7 +332,17 @@ catalogue! {
     "restore.failed" => "恢复失败：{detail}", DETAIL;
     "restore.in_use" => "数据库正在使用中，请先停止服务：{detail}", DETAIL;
     "restore.live_database" => "该文件是正在使用的数据库（旁有预写日志），请先用 yibao backup 备份再恢复备份文件：{detail}", DETAIL;
+    "review.amount_above_paid" => "扣款金额须大于零且不超过基金对该结算尚欠机构的金额：{detail}", DETAIL;
+    "review.bad_date" => "审核记账日期不正确：{detail}", DETAIL;
     "review.bad_sample" => "抽样审核数据不合理：{detail}", DETAIL;
+    "review.bad_text" => "审核意见、证据或申诉须为 1 至规定字数的文字：{detail}", DETAIL;
+    "review.claim_reversed" => "该结算已冲正，基金不欠机构任何款项，无法扣款：{detail}", DETAIL;
+    "review.flag_decided" => "该监控提示已有审核结论：{detail}", DETAIL;
+    "review.not_appealable" => "只有未申诉的审核扣款可以申诉，且只能申诉一次：{detail}", DETAIL;
+    "review.not_appealed" => "只有待裁决的申诉可以裁决：{detail}", DETAIL;
+    "review.not_found" => "无此审核记录：{detail}", DETAIL;
+    "review.same_reviewer" => "申诉须由审核人以外的人员裁决：{detail}", DETAIL;
+    "review.too_many_findings" => "一笔结算的审核扣款已达上限：{detail}", DETAIL;
     "route.not_found" => "没有此 API 路径，请参阅 /api/openapi.json", DETAIL;
     "search.bad_page" => "一页至多 200 人、起点至多第 10000 条，请缩小查询条件：{detail}", DETAIL;
     "search.empty" => "请按身份证号码、姓名、社保卡号或家庭编号查询", DETAIL;

@@ -34,6 +34,7 @@ pub struct ConfigFile {
     pub database_url: Option<String>,
     pub policy: Option<PathBuf>,
     pub payment_pack: Option<PathBuf>,
+    pub monitoring_pack: Option<PathBuf>,
     pub no_demo: Option<bool>,
     pub demo_insured: Option<u64>,
     pub public_url: Option<String>,

@@ -11,6 +11,7 @@ use yibao_app::payment::PaymentPack;
 use yibao_app::policy_versions::GivenPack;
 use yibao_app::{App, Backend, Create, Principal, StoreLocation};
 use yibao_domain::RegionCode;
+use yibao_engine::monitoring::RulePack;
 use yibao_policy::Policy;
 use yibao_store::AccessStore;
 use yibao_synth::{City, Config};
@@ -51,6 +52,11 @@ pub struct ServeArgs {
     /// none with another city's.
     #[arg(long, env = "YIBAO_PAYMENT_PACK")]
     payment_pack: Option<PathBuf>,
+    /// The intelligent monitoring rules (TOML) run on every claim at settlement (issue 18):
+    /// their flags warn or hold a claim's payment for review. Default: the demo city's
+    /// with the demo city's policy pack, none with another city's.
+    #[arg(long, env = "YIBAO_MONITORING_PACK")]
+    monitoring_pack: Option<PathBuf>,
     /// Do not load the demo city into an empty database.
     #[arg(long)]
     no_demo: bool,
@@ -104,6 +110,7 @@ struct Settings {
     location: StoreLocation,
     policy: Option<PathBuf>,
     payment_pack: Option<PathBuf>,
+    monitoring_pack: Option<PathBuf>,
     no_demo: bool,
     demo_insured: u64,
     console: yibao_console::ConsoleOptions,
@@ -142,6 +149,7 @@ impl Settings {
             location,
             policy: args.policy.or(file.policy),
             payment_pack: args.payment_pack.or(file.payment_pack),
+            monitoring_pack: args.monitoring_pack.or(file.monitoring_pack),
             no_demo: args.no_demo || file.no_demo.unwrap_or(false),
             demo_insured,
             console,
@@ -192,11 +200,17 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     // Loaded here, before the store opens, so that a pack with a gap fails at once.
     let policy = Policy::from_toml(&given.label, &given.text).map_err(|e| e.to_string())?;
     let payment = payment_pack(settings.payment_pack.as_deref(), &policy)?;
+    let monitoring = monitoring_pack(settings.monitoring_pack.as_deref(), &policy)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
-    runtime.block_on(serve(settings, given, policy.region, payment))
+    runtime.block_on(serve(settings, given, policy.region, (payment, monitoring)))
 }
 
-async fn serve(settings: Settings, given: GivenPack, city: RegionCode, payment: Option<PaymentPack>) -> Result<(), String> {
+async fn serve(
+    settings: Settings,
+    given: GivenPack,
+    city: RegionCode,
+    (payment, monitoring): (Option<PaymentPack>, Option<RulePack>),
+) -> Result<(), String> {
     // Read before the store opens or the demo loads, so a wrong path fails at once.
     let tls = match &settings.tls {
         Some(files) => Some(tls_config(files).await?),
@@ -218,6 +232,10 @@ async fn serve(settings: Settings, given: GivenPack, city: RegionCode, payment: 
         App::open_with_policy(Arc::new(backend), &given, Some(&installer)).await.map_err(|e| format!("{} [{}]", e.message, e.code))?;
     let state = match payment {
         Some(pack) => state.with_payment_pack(pack),
+        None => state,
+    };
+    let state = match monitoring {
+        Some(pack) => state.with_monitoring_pack(pack),
         None => state,
     };
     tokio::spawn(state.clone().follow_policy());
@@ -339,6 +357,18 @@ async fn shutdown() {
         () = ctrl_c => {}
         () = terminate => {}
     }
+}
+
+/// The monitoring rules a server runs with: the named file (refused, naming what is wrong,
+/// if it does not read), else the demo city's with the demo policy, else none.
+pub fn monitoring_pack(path: Option<&std::path::Path>, policy: &Policy) -> Result<Option<RulePack>, String> {
+    let text = match path {
+        Some(path) => crate::files::read(path)?,
+        None if policy.id == "demo-city" => yibao_app::review::DEMO_MONITORING_PACK.to_owned(),
+        None => return Ok(None),
+    };
+    let label = path.map_or_else(|| "policies/monitoring/demo-city.toml (embedded)".to_owned(), |p| p.display().to_string());
+    RulePack::parse(&text).map(Some).map_err(|e| format!("{label}: {e}"))
 }
 
 /// The payment pack a server runs with: the named file (refused, with every problem, if it

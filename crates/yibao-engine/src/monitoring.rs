@@ -85,6 +85,8 @@ pub struct RulePack {
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum MonitoringError {
+    #[error("the pack does not read: {0}")]
+    Toml(String),
     #[error("a pack holds 1 to {RULES_MAX} rules, not {0}")]
     Rules(usize),
     #[error("rule '{0}' is in the pack twice")]
@@ -101,6 +103,13 @@ impl MonitoringError {
 }
 
 impl RulePack {
+    /// A pack read from its TOML text and checked.
+    pub fn parse(text: &str) -> Result<RulePack, MonitoringError> {
+        let pack: RulePack = toml::from_str(text).map_err(|e| MonitoringError::Toml(e.to_string()))?;
+        pack.check()?;
+        Ok(pack)
+    }
+
     /// Checks what serde cannot: ids once, a citation for every rule, quantities that
     /// parse, age ranges in order.
     pub fn check(&self) -> Result<(), MonitoringError> {

@@ -77,7 +77,7 @@ pub use legacy::{
 };
 pub use levy::{DEFAULT_LEVY_RATIO_BP, LevyBase, LevyInputs, LevyLine, LevyPlan, plan_levy};
 pub use period::{YearMonth, YearMonthError};
-pub use plan::{FundUnit, Note, Planned, batch_of, cross_fund_pair};
+pub use plan::{FundUnit, Note, Planned, apportion, batch_of, cross_fund_pair};
 pub use sweep::{MonthInputs, MonthPlan, UnitMonth, plan_month};
 pub use transfer::{BusinessRef, Reason, RecordKind, SettlementLayer, Transfer, TransferId, reverse_pair};
 pub use warning::{FundYear, Indicators, Warning, WarningThresholds, current_surplus_rate_bp, indicators, months_covered_centi};

@@ -97,7 +97,7 @@ pub fn cross_fund_pair(
 /// weights. The shares are never negative and sum to `amount_fen` exactly, whatever the
 /// rounding rule; when `amount_fen ≤ W` no share exceeds its weight. All zero when every
 /// weight is zero.
-pub(crate) fn apportion(amount_fen: Fen, weights: &[Fen], rounding: Rounding) -> Vec<Fen> {
+pub fn apportion(amount_fen: Fen, weights: &[Fen], rounding: Rounding) -> Vec<Fen> {
     let total: i128 = weights.iter().map(|w| i128::from(w.get())).sum();
     if total <= 0 {
         return vec![Fen::ZERO; weights.len()];

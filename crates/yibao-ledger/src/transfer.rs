@@ -169,6 +169,10 @@ pub enum Reason {
     /// methods (issue 15, R-PAY-1): what its methods earned it less what its claims billed,
     /// owed to it (positive) or recovered from it (negative).
     PaymentClearing,
+    /// 审核扣款: an amount a review of a settled claim disallowed (issue 18, R-TPA-2),
+    /// taken off what the fund owes the institution, never by editing the settlement; an
+    /// appeal upheld reverses it.
+    ReviewDeduction,
     /// 冲正: a new transfer undoing all or part of an earlier one, accounts swapped.
     Reversal,
     /// 归集: a unit's income swept to the city special account (R-FND-2).
@@ -194,7 +198,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 24] = [
+    pub const ALL: [Reason; 25] = [
         Reason::Contribution,
         Reason::Subsidy,
         Reason::PersonalAccountCredit,
@@ -209,6 +213,7 @@ impl Reason {
         Reason::PersonalAccountPayment,
         Reason::InstitutionPayment,
         Reason::PaymentClearing,
+        Reason::ReviewDeduction,
         Reason::Reversal,
         Reason::Sweep,
         Reason::Disbursement,
@@ -241,6 +246,7 @@ impl Reason {
             Reason::PersonalAccountPayment => "personal-account-payment",
             Reason::InstitutionPayment => "institution-payment",
             Reason::PaymentClearing => "payment-clearing",
+            Reason::ReviewDeduction => "review-deduction",
             Reason::Reversal => "reversal",
             Reason::Sweep => "sweep",
             Reason::Disbursement => "disbursement",
@@ -310,10 +316,12 @@ pub enum RecordKind {
     PaymentClearing,
     /// An employer's payment of a declared month, `{employer}/{period}` (issue 16).
     EmployerPayment,
+    /// A review's finding on a settled claim, `{institution}/{claim}/{finding}` (issue 18).
+    ReviewFinding,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 15] = [
+    pub const ALL: [RecordKind; 16] = [
         RecordKind::Contribution,
         RecordKind::Subsidy,
         RecordKind::Settlement,
@@ -329,6 +337,7 @@ impl RecordKind {
         RecordKind::OpeningBalance,
         RecordKind::PaymentClearing,
         RecordKind::EmployerPayment,
+        RecordKind::ReviewFinding,
     ];
 
     pub fn parse(text: &str) -> Option<RecordKind> {
@@ -353,6 +362,7 @@ impl RecordKind {
             RecordKind::OpeningBalance => "opening-balance",
             RecordKind::PaymentClearing => "payment-clearing",
             RecordKind::EmployerPayment => "employer-payment",
+            RecordKind::ReviewFinding => "review-finding",
         }
     }
 }

@@ -112,6 +112,7 @@ fn request(claim: &Claim, person: NationalId) -> SettleRequest {
         year: claim.admission_date.year(),
         service_date: claim.admission_date,
         claim_json: serde_json::to_string(claim).expect("json"),
+        flags: Vec::new(),
     }
 }
 
@@ -1086,6 +1087,7 @@ pub async fn run_year<S: Store + yibao_store::ContributionStore + yibao_store::F
             year: 2026,
             service_date: time::macros::date!(2026 - 06 - 01),
             claim_json: "{}".into(),
+            flags: Vec::new(),
         };
         let compute: yibao_store::SettleFn = Arc::new(move |_: &Coverage, _: &Accumulators| {
             let mut settlement = Settlement { insutype: "390", year: 2026, ..Settlement::default() };

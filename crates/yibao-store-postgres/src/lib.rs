@@ -43,6 +43,7 @@ mod employer;
 mod interface;
 mod migration;
 mod policy;
+mod review;
 mod settle;
 
 use std::sync::atomic::Ordering;
@@ -82,6 +83,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (19, include_str!("../migrations/0019_employers.sql")),
     (20, include_str!("../migrations/0020_arrears_plans.sql")),
     (21, include_str!("../migrations/0021_go_live_and_receipts.sql")),
+    (22, include_str!("../migrations/0022_claim_review.sql")),
 ];
 /// Connections in the pool.
 const POOL_SIZE: u32 = 16;
@@ -1149,6 +1151,7 @@ impl Store for PostgresStore {
         if status == ClaimStatus::Reversed.as_str() {
             return Err(StoreError::AlreadyReversed(claim_id.to_owned()));
         }
+        review::check_no_deductions(&mut tx, institution, claim_id).await?;
         let (before, after): (Accumulators, Accumulators) = (from_json(&before)?, from_json(&after)?);
         if current != after {
             return Err(StoreError::NotLatestClaim(claim_id.to_owned()));

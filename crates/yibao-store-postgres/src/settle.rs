@@ -603,6 +603,7 @@ async fn try_batch(
     let mut claims = ClaimColumns::default();
     let mut written: BTreeMap<AccKey, Accumulators> = BTreeMap::new();
     let mut audits: BTreeMap<RegionCode, Vec<NewAudit<'_>>> = BTreeMap::new();
+    let mut flagged: Vec<(yibao_store::ClaimRecord, &[yibao_store::review::RaisedFlag])> = Vec::new();
     let mut ledger_entries = Vec::new();
     let mut posted_at: Option<String> = None;
     for &(i, region) in &live {
@@ -680,6 +681,9 @@ async fn try_batch(
             person.coverage.personal_account_balance = settlement.acct_balance_after;
             person.updated_at = Some(r.actor.at_text());
         }
+        if !r.request.flags.is_empty() {
+            flagged.push((record.clone(), r.request.flags.as_slice()));
+        }
         audits.entry(region).or_default().push(NewAudit {
             actor: &r.actor,
             action: "claim.settle",
@@ -728,6 +732,10 @@ async fn try_batch(
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
+
+    // What monitoring flagged on them (issue 18), with them.
+    let flagged: Vec<(&yibao_store::ClaimRecord, &[yibao_store::review::RaisedFlag])> = flagged.iter().map(|(c, f)| (c, *f)).collect();
+    crate::review::insert_flags(&mut tx, &flagged).await?;
 
     // 6. The fund books: every settlement's transfers, posted together (a refusal sends the
     // batch to be settled one by one, so it fails only its own request).
@@ -858,6 +866,7 @@ pub(crate) async fn settle_one(
                 year: record.year,
                 service_date: request.service_date,
                 claim_json: record.claim_json,
+                flags: Vec::new(),
             };
             return replay(existing, scope, request);
         }
@@ -884,6 +893,7 @@ pub(crate) async fn settle_one(
     .await
     .map_err(backend)?;
     save_accumulators(&mut tx, region, &record.person_id, &after).await?;
+    crate::review::insert_flags(&mut tx, &[(&record, &request.flags)]).await?;
     if settlement.acct_balance_after != person.coverage.personal_account_balance {
         let mut coverage = person.coverage.clone();
         coverage.personal_account_balance = settlement.acct_balance_after;

@@ -93,6 +93,7 @@ fn request(claim: &Claim, person: NationalId) -> SettleRequest {
         year: 2026,
         service_date: claim.admission_date,
         claim_json: serde_json::to_string(claim).expect("json"),
+        flags: Vec::new(),
     }
 }
 

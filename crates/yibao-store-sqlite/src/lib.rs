@@ -16,6 +16,7 @@ mod employer;
 mod interface;
 mod migration;
 mod policy;
+mod review;
 
 use std::sync::Arc;
 
@@ -54,6 +55,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (18, include_str!("../migrations/0018_employers.sql")),
     (19, include_str!("../migrations/0019_arrears_plans.sql")),
     (20, include_str!("../migrations/0020_go_live_and_receipts.sql")),
+    (21, include_str!("../migrations/0021_claim_review.sql")),
 ];
 
 /// A store in one SQLite file. Cloning shares the same writer and readers.
@@ -549,7 +551,7 @@ fn save_accumulators(conn: &Connection, region: RegionCode, person: &NationalId,
     Ok(())
 }
 
-fn find_claim(conn: &Connection, institution: &str, claim_id: &str) -> Result<Option<ClaimRecord>, StoreError> {
+pub(crate) fn find_claim(conn: &Connection, institution: &str, claim_id: &str) -> Result<Option<ClaimRecord>, StoreError> {
     let region = query_opt(
         conn,
         "SELECT region_code FROM claim_keys WHERE institution_code = ?1 AND claim_id = ?2",
@@ -654,6 +656,7 @@ fn settle_in(
         ],
     )?;
     save_accumulators(conn, region, &record.person_id, &after)?;
+    review::insert_flags(conn, &record, &request.flags)?;
     let entries = yibao_store::books::settlement_entries(
         region,
         &record.institution_code,
@@ -853,6 +856,7 @@ fn reverse_in(
     if record.status == ClaimStatus::Reversed {
         return Err(StoreError::AlreadyReversed(claim_id.to_owned()));
     }
+    review::check_no_deductions(conn, institution, claim_id)?;
     let region_text = record.region.to_string();
     let (before, after) = query_opt(
         conn,

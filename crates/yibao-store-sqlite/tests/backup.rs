@@ -55,6 +55,7 @@ async fn a_copy_taken_while_the_store_settles_holds_every_acknowledged_settlemen
                     year: 2026,
                     service_date: c.admission_date,
                     claim_json: serde_json::to_string(&c).expect("json"),
+                    flags: Vec::new(),
                 };
                 store
                     .settle(&actor(), region(), request, engine_settlement(Arc::clone(&policy), c.clone(), Explain::Off))

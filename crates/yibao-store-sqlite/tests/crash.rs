@@ -53,6 +53,7 @@ async fn child(path: &str) {
             year: 2026,
             service_date: c.admission_date,
             claim_json: serde_json::to_string(c).expect("json"),
+            flags: Vec::new(),
         };
         store.settle(&actor(), region(), request, compute).await.expect("settles");
         // Acknowledged only after the commit returned.
@@ -139,6 +140,7 @@ fn a_kill_mid_burst_loses_no_acknowledged_settlement() {
             year: 2026,
             service_date: next.admission_date,
             claim_json: serde_json::to_string(&next).expect("json"),
+            flags: Vec::new(),
         };
         match store.settle(&actor(), region(), request, compute).await {
             Ok(_) | Err(StoreError::Refused { .. }) => {}

@@ -60,7 +60,7 @@ pub fn record_transfer_id(prefix: &str, record: &str, leg: &str) -> TransferId {
     TransferId::parse(&format!("{prefix}/#{hex}/{leg}")).expect("a hex digest between short ASCII parts")
 }
 
-fn cause(kind: RecordKind, id: &str) -> Result<BusinessRef, StoreError> {
+pub(crate) fn cause(kind: RecordKind, id: &str) -> Result<BusinessRef, StoreError> {
     BusinessRef::new(kind, id).map_err(|e| StoreError::Invalid(e.to_string()))
 }
 

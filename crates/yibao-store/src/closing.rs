@@ -194,7 +194,8 @@ pub struct PositionOut {
 /// contributions to the pool and subsidies are income, less what was later moved from it
 /// to a personal account; settlement layers are spending, and
 /// their reversals take it back; a payment year's clearing (issue 15) is spending when it
-/// owes an institution more and takes spending back when it recovers. Nothing else
+/// owes an institution more and takes spending back when it recovers, as a review's
+/// deduction does (and its withdrawal on appeal gives back). Nothing else
 /// (pooling, payments, adjustments) is either.
 #[must_use]
 pub fn income_and_spending(m: &Movement) -> (i64, i64) {
@@ -205,8 +206,10 @@ pub fn income_and_spending(m: &Movement) -> (i64, i64) {
         // when the period was completed: it leaves pooled income.
         (Reason::PersonalAccountCredit, AccountKind::External, _) => (-amount, 0),
         (Reason::Settlement(_), _, _) | (Reason::PaymentClearing, AccountKind::External, AccountKind::Payable) => (0, amount),
-        (Reason::PaymentClearing, AccountKind::Payable, AccountKind::External) => (0, -amount),
+        (Reason::PaymentClearing | Reason::ReviewDeduction, AccountKind::Payable, AccountKind::External) => (0, -amount),
         (Reason::Reversal, AccountKind::Payable, AccountKind::External) => (0, -amount),
+        // A review's deduction withdrawn on appeal (issue 18): the spending it took back returns.
+        (Reason::Reversal, AccountKind::External, AccountKind::Payable) => (0, amount),
         _ => (0, 0),
     }
 }

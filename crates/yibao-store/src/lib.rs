@@ -35,6 +35,8 @@ pub mod pooling;
 pub mod reconcile;
 mod records;
 pub mod replay;
+pub mod review;
+pub use review::ReviewStore;
 pub mod stored;
 
 use std::future::Future;
@@ -490,6 +492,9 @@ pub enum StoreError {
     PersonDeclared(String),
     #[error("no claim {claim_id} from institution {institution}")]
     ClaimNotFound { institution: String, claim_id: String },
+    /// A claim's flag or finding (issue 18) the caller may not see or that does not exist.
+    #[error("no {0} in this region")]
+    ReviewNotFound(String),
     #[error("claim {0} is already reversed")]
     AlreadyReversed(String),
     #[error("claim {0} is not the person's latest settlement this year: reverse the later ones first")]
@@ -526,6 +531,7 @@ impl StoreError {
             StoreError::HouseholdNotFound(_) => "household.not_found",
             StoreError::HouseholdExists(_) => "household.exists",
             StoreError::ClaimNotFound { .. } => "claim.not_found",
+            StoreError::ReviewNotFound(_) => "review.not_found",
             StoreError::EmployerNotFound(_) => "employer.not_found",
             StoreError::EmployerExists(_) => "employer.exists",
             StoreError::DeclarationExists(_) => "declaration.exists",

@@ -132,6 +132,9 @@ pub struct SettleRequest {
     pub service_date: time::Date,
     /// The claim as submitted (canonical JSON): a retry must send the same content.
     pub claim_json: String,
+    /// What intelligent monitoring flagged on it (issue 18, R-INS-2), stored with the claim
+    /// in its transaction; a retry's flags are those of the first.
+    pub flags: Vec<crate::review::RaisedFlag>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -248,6 +248,26 @@ pub fn replay(city: RegionCode, records: &FundRecords, action: &str, entity: &st
             }
             Some(Ok(replay))
         }
+        // A review's finding (issue 18) posts its deduction; an appeal upheld, its
+        // withdrawal. Both are rebuilt from the record their audit entry holds; the two
+        // share the finding as their cause, so each owns what it posts.
+        "claim.finding" | "claim.finding_decided" => {
+            let mut replay = RunReplay::new(format!("the finding {entity}"), action, entity);
+            replay.owns = Owns::Expected;
+            let record = crate::stored::from_json::<crate::review::FindingRecord>(audited);
+            if let Ok(record) = &record
+                && record.record_id() != entity
+            {
+                replay.disagreements.push(format!("its audit entry names {entity}, but its detail is finding {}", record.record_id()));
+            }
+            let expected = record.and_then(|record| match (action, record.withdrawn_on) {
+                ("claim.finding", _) => crate::review::finding_entries(&record),
+                (_, Some(on)) => crate::review::withdrawal_entries(&record, on),
+                (_, None) => Ok(Vec::new()),
+            });
+            replay.posts(expected);
+            Some(Ok(replay))
+        }
         "fund.interest" => {
             let mut replay = RunReplay::new(format!("the interest for {entity} of {city}"), action, entity);
             let lines = serde_json::from_str::<Vec<InterestLine>>(audited)

@@ -1,0 +1,235 @@
+//! Review of settled claims (issue 18): intelligent monitoring at settlement (R-INS-2), the
+//! decisions on its flags and each rule's precision, findings that deduct through the
+//! ledger at the three levels of R-TPA-2, and appeals decided by someone other than the
+//! reviewer. A claim a `hold` flag is on is not paid to its hospital until the flag is
+//! decided: the monthly pooling run holds it back ([`App::held_for_review`]).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use time::Date;
+use yibao_domain::{Fen, NationalId, RegionCode};
+use yibao_engine::Claim;
+use yibao_engine::monitoring::{Action, ClaimFacts, RulePack, check_claim};
+use yibao_ledger::Holder;
+use yibao_store::pooling::HeldBack;
+use yibao_store::review::{AppealDecision, NewFinding, RaisedFlag};
+pub use yibao_store::review::{FindingQuery, FindingRecord, FindingStatus, FlagOutcome, FlagQuery, FlagRecord, ReviewLevel, RulePrecision};
+use yibao_store::{ReviewStore, Role};
+
+use crate::{App, AppError, Principal, roles, store};
+
+/// The demo city's monitoring rules, run when the service has no pack of its own.
+pub const DEMO_MONITORING_PACK: &str = include_str!("../../../policies/monitoring/demo-city.toml");
+
+/// Who decides flags, records the bureau's findings and decides appeals.
+pub const REVIEWERS: &[Role] = &[Role::ClaimsOfficer, Role::CityAdministrator];
+
+/// A monitoring rule pack read from TOML and checked (`monitoring.bad_pack`).
+pub fn monitoring_pack(text: &str) -> Result<RulePack, AppError> {
+    RulePack::parse(text).map_err(|e| AppError::bad_request(e.code(), e.to_string()))
+}
+
+/// A finding as a reviewer or a hospital gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FindingInput {
+    pub institution_code: String,
+    pub claim_id: String,
+    pub rule: String,
+    pub flag_no: Option<u32>,
+    pub amount_fen: Fen,
+    pub evidence: String,
+}
+
+impl App {
+    /// The application with `pack` as its monitoring rules.
+    #[must_use]
+    pub fn with_monitoring_pack(mut self, pack: RulePack) -> App {
+        self.monitoring = Some(Arc::new(pack));
+        self
+    }
+
+    /// The monitoring rules in force, if the service has any.
+    #[must_use]
+    pub fn monitoring_pack(&self) -> Option<Arc<RulePack>> {
+        self.monitoring.clone()
+    }
+
+    /// What the monitoring rules flag on a claim about to be settled: none before the
+    /// pack's first day of service. Sex and age come from the register's national ID, the
+    /// last discharge from the person's settled stays.
+    pub(crate) fn monitor(&self, claim: &Claim, person: &NationalId, last_discharge: Option<Date>) -> Vec<RaisedFlag> {
+        let Some(pack) = &self.monitoring else { return Vec::new() };
+        if claim.service_date(self.policy().service_date) < pack.effective_from {
+            return Vec::new();
+        }
+        let label = format!("{} (from {})", pack.name, pack.effective_from);
+        check_claim(pack, ClaimFacts { claim, person, last_discharge })
+            .into_iter()
+            .map(|flag| RaisedFlag {
+                pack: label.clone(),
+                rule: flag.rule,
+                hold: flag.action == Action::Hold,
+                message: flag.message,
+                citation: flag.citation,
+            })
+            .collect()
+    }
+
+    /// The scope a principal reads reviews in: claims staff their region; an institution
+    /// its own claims only (the institution filter is set to its code).
+    fn review_scope(&self, principal: &Principal, institution: &mut Option<String>) -> Result<RegionCode, AppError> {
+        match principal {
+            Principal::Institution(record) => {
+                if institution.as_deref().is_some_and(|asked| asked != record.code) {
+                    return Err(AppError::forbidden("an institution reads only its own claims' reviews"));
+                }
+                *institution = Some(record.code.to_string());
+                Ok(self.policy().region)
+            }
+            _ => principal.scope(roles::CLAIMS),
+        }
+    }
+
+    /// Flags raised on claims: for claims staff of their region, or for an institution on
+    /// its own claims (it is told what was flagged and why).
+    pub async fn flags(&self, principal: &Principal, mut query: FlagQuery) -> Result<Vec<FlagRecord>, AppError> {
+        let scope = self.review_scope(principal, &mut query.institution)?;
+        Ok(store!(self, flags(scope, query))?)
+    }
+
+    /// A reviewer decides a flag: the claim broke the rule (confirmed) or did not
+    /// (dismissed). A hold is released once every hold flag of the claim is decided; a
+    /// confirmed flag that disallows money is recorded as a finding
+    /// ([`App::record_finding`] with its number), which confirms it.
+    pub async fn decide_flag(
+        &self,
+        principal: &Principal,
+        source: &str,
+        (institution, claim_id, flag_no): (&str, &str, u32),
+        outcome: FlagOutcome,
+        note: &str,
+    ) -> Result<FlagRecord, AppError> {
+        let scope = principal.scope(REVIEWERS)?;
+        let actor = principal.actor(source, self.now());
+        Ok(store!(self, decide_flag(&actor, scope, (institution, claim_id, flag_no), outcome, note))?)
+    }
+
+    /// Each rule's flags counted by decision, and its precision: what the monitoring
+    /// rules' authors read to tune them.
+    pub async fn rule_precision(&self, principal: &Principal) -> Result<Vec<RulePrecision>, AppError> {
+        let scope = principal.scope(roles::CLAIMS)?;
+        Ok(store!(self, rule_precision(scope))?)
+    }
+
+    /// Records a finding on a settled claim and deducts its amount from what the fund owes
+    /// the hospital, on today's date. A reviewer's is the bureau's review; an institution's
+    /// on its own claim is its self-check (自查). From a flag, it confirms the flag.
+    pub async fn record_finding(&self, principal: &Principal, source: &str, input: FindingInput) -> Result<FindingRecord, AppError> {
+        let (scope, level) = match principal {
+            Principal::Institution(record) if record.code == input.institution_code => (self.policy().region, ReviewLevel::SelfCheck),
+            Principal::Institution(_) => return Err(AppError::forbidden("an institution checks only its own claims")),
+            _ => (principal.scope(REVIEWERS)?, ReviewLevel::Bureau),
+        };
+        if level == ReviewLevel::SelfCheck && input.flag_no.is_some() {
+            return Err(AppError::forbidden("a flag is decided by a reviewer, not by the institution it flags"));
+        }
+        let finding = NewFinding {
+            institution_code: input.institution_code,
+            claim_id: input.claim_id,
+            level,
+            rule: input.rule,
+            flag_no: input.flag_no,
+            amount_fen: input.amount_fen,
+            evidence: input.evidence,
+            value_date: self.today(),
+            rounding: self.policy().rounding,
+        };
+        let actor = principal.actor(source, self.now());
+        let record = store!(self, record_finding(&actor, scope, finding))?;
+        // A deduction changes what an institution's payment year billed.
+        self.forget_payment_year();
+        Ok(record)
+    }
+
+    /// The institution appeals a finding on its own claim (a self-check is its own: not
+    /// appealed).
+    pub async fn appeal_finding(
+        &self,
+        principal: &Principal,
+        source: &str,
+        (claim_id, finding_no): (&str, u32),
+        appeal: &str,
+    ) -> Result<FindingRecord, AppError> {
+        let institution =
+            principal.institution().map_err(|_| AppError::forbidden("only the institution whose claim it is appeals a finding"))?;
+        let own = store!(
+            self,
+            findings(
+                self.policy().region,
+                FindingQuery { institution: Some(institution.to_owned()), claim_id: Some(claim_id.to_owned()), appealed_only: false }
+            )
+        )?;
+        if own.iter().any(|f| f.finding_no == finding_no && f.level == ReviewLevel::SelfCheck) {
+            return Err(AppError::unprocessable(
+                "review.not_appealable",
+                "a self-check is the institution's own finding: it is not appealed",
+            ));
+        }
+        let actor = principal.actor(source, self.now());
+        Ok(store!(self, appeal_finding(&actor, institution, claim_id, finding_no, appeal))?)
+    }
+
+    /// A reviewer other than the finding's decides its appeal: upheld, the deduction is
+    /// reversed on today's date; refused, it stands for good.
+    pub async fn decide_appeal(
+        &self,
+        principal: &Principal,
+        source: &str,
+        (institution, claim_id, finding_no): (&str, &str, u32),
+        upheld: bool,
+        note: &str,
+    ) -> Result<FindingRecord, AppError> {
+        let scope = principal.scope(REVIEWERS)?;
+        let actor = principal.actor(source, self.now());
+        let decision = AppealDecision { upheld, note: note.to_owned(), value_date: self.today() };
+        let record = store!(self, decide_appeal(&actor, scope, institution, claim_id, finding_no, decision))?;
+        self.forget_payment_year();
+        Ok(record)
+    }
+
+    /// Findings: for claims staff of their region, or for an institution on its own claims.
+    pub async fn findings(&self, principal: &Principal, mut query: FindingQuery) -> Result<Vec<FindingRecord>, AppError> {
+        let scope = self.review_scope(principal, &mut query.institution)?;
+        Ok(store!(self, findings(scope, query))?)
+    }
+
+    /// What the pooling run dated `value_date` holds back from hospitals for claims settled
+    /// by then that a `hold` flag not yet decided is on: each claim's fund layers (less
+    /// what findings deducted) by fund, unit and hospital. Paid by the first run after the
+    /// flags are decided.
+    pub(crate) async fn held_for_review(&self, scope: RegionCode, value_date: Date) -> Result<Vec<HeldBack>, AppError> {
+        let held = store!(self, held_claims(scope.city()))?;
+        let mut lines: BTreeMap<(yibao_ledger::FundScheme, RegionCode, String), (Fen, Vec<String>)> = BTreeMap::new();
+        for claim in held.iter().filter(|h| h.claim.settled_at.date() <= value_date) {
+            for leg in yibao_store::review::held_legs(&claim.claim, &claim.findings)? {
+                let line = lines.entry((leg.fund, leg.unit, claim.claim.institution_code.to_string())).or_default();
+                line.0 += leg.amount_fen;
+                if !line.1.contains(&claim.claim.claim_id) {
+                    line.1.push(claim.claim.claim_id.clone());
+                }
+            }
+        }
+        lines
+            .into_iter()
+            .map(|((fund, unit, institution), (amount_fen, claims))| {
+                let payee = Holder::institution(&institution).map_err(|e| AppError::bad_request("ledger.bad_input", e.to_string()))?;
+                let note = format!(
+                    "[{fund}] {unit} 暂缓支付 {institution} {amount_fen} 元：智能监控待审核的结算 {0} / {unit} holds back {amount_fen} yuan from {institution}: claims held by monitoring for review, {0}",
+                    claims.join(", ")
+                );
+                Ok(HeldBack { fund, unit, payee, amount_fen, note })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,33 @@
+-- Review of settled claims (issue 18). A flag intelligent monitoring raised on a claim at
+-- settlement (R-INS-2), written with the claim; `hold` keeps the fund's payment of the
+-- claim back until the flag is decided; `outcome` is the reviewer's decision, the rule's
+-- precision counted from them. `record` is the flag as `yibao_store::review::FlagRecord`.
+CREATE TABLE claim_flags (
+    institution_code TEXT NOT NULL,
+    claim_id         TEXT NOT NULL,
+    flag_no          INTEGER NOT NULL,
+    region_code      TEXT NOT NULL,
+    rule_id          TEXT NOT NULL,
+    hold             BOOLEAN NOT NULL,
+    outcome          TEXT CHECK (outcome IN ('confirmed', 'dismissed')),
+    raised_at        TEXT NOT NULL,
+    record           TEXT NOT NULL,
+    PRIMARY KEY (institution_code, claim_id, flag_no)
+);
+CREATE INDEX claim_flags_by_region ON claim_flags (region_code, raised_at);
+CREATE INDEX claim_flags_held ON claim_flags (region_code) WHERE hold AND outcome IS NULL;
+
+-- A review's finding on a settled claim (R-TPA-2): its deduction is posted with it
+-- (`review-deduction`), reversed if an appeal is upheld. `record` is
+-- `yibao_store::review::FindingRecord`.
+CREATE TABLE review_findings (
+    institution_code TEXT NOT NULL,
+    claim_id         TEXT NOT NULL,
+    finding_no       INTEGER NOT NULL,
+    region_code      TEXT NOT NULL,
+    status           TEXT NOT NULL CHECK (status IN ('standing', 'appealed', 'confirmed', 'withdrawn')),
+    found_at         TEXT NOT NULL,
+    record           TEXT NOT NULL,
+    PRIMARY KEY (institution_code, claim_id, finding_no)
+);
+CREATE INDEX review_findings_by_region ON review_findings (region_code, found_at);

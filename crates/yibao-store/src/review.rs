@@ -1,0 +1,742 @@
+//! Review of settled claims (issue 18): the flags intelligent monitoring raised on a claim
+//! at settlement (R-INS-2) and their decisions, and findings (R-TPA-2) that take an amount
+//! a review disallowed off what the fund owes the institution, through the ledger and
+//! never by editing the settlement; the institution may appeal a finding, and someone
+//! other than its reviewer decides the appeal.
+//!
+//! The rules both stores apply are here, pure: which legs of a settlement a deduction
+//! comes off and in what shares ([`plan_legs`]), what a finding posts
+//! ([`finding_entries`]) and what its withdrawal posts ([`withdrawal_entries`]), read again
+//! by the book check from the audit trail (`records-match-books`).
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+use time::{Date, OffsetDateTime};
+use yibao_domain::{Fen, NationalId, RegionCode, Rounding};
+use yibao_ledger::{AccountKey, AccountKind, FundScheme, Holder, Reason, RecordKind, SettlementLayer};
+
+use crate::books::{Entry, SettlementAmounts, cause, fund_for, record_transfer_id, settlement_entries, settlement_record_id};
+use crate::{Actor, ClaimRecord, ClaimStatus, StoreError};
+
+/// Most flags one listing answers.
+pub const FLAGS_LISTED_MAX: usize = 500;
+/// Most findings one listing answers.
+pub const FINDINGS_LISTED_MAX: usize = 500;
+/// Most findings on one claim.
+pub const FINDINGS_PER_CLAIM_MAX: usize = 20;
+/// The longest evidence, appeal or decision note, in characters.
+pub const REVIEW_TEXT_CHARS_MAX: usize = 2_000;
+/// The longest rule a finding names, in characters.
+pub const RULE_CHARS_MAX: usize = 100;
+
+/// A flag monitoring raised on a claim at settlement, stored with it in its transaction.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaisedFlag {
+    /// The monitoring pack that raised it, `name (from YYYY-MM-DD)`.
+    pub pack: String,
+    pub rule: String,
+    /// Held for review before the fund pays (otherwise a warning, reviewed after).
+    pub hold: bool,
+    pub message: String,
+    pub citation: String,
+}
+
+/// What a reviewer decided of a flag: the claim broke the rule, or it did not. The
+/// decisions of a rule's flags are its precision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FlagOutcome {
+    Confirmed,
+    Dismissed,
+}
+
+impl FlagOutcome {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            FlagOutcome::Confirmed => "confirmed",
+            FlagOutcome::Dismissed => "dismissed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<FlagOutcome> {
+        [FlagOutcome::Confirmed, FlagOutcome::Dismissed].into_iter().find(|o| o.as_str() == text)
+    }
+}
+
+/// A flag as stored: where it was raised, what it says, and its decision once made.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlagRecord {
+    pub region: RegionCode,
+    pub institution_code: String,
+    pub claim_id: String,
+    /// 1, 2, … within the claim, in the pack's order.
+    pub flag_no: u32,
+    pub person_id: NationalId,
+    #[serde(with = "time::serde::rfc3339")]
+    pub raised_at: OffsetDateTime,
+    #[serde(flatten)]
+    pub flag: RaisedFlag,
+    pub outcome: Option<FlagOutcome>,
+    pub decided_by: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub decided_at: Option<OffsetDateTime>,
+    pub note: Option<String>,
+}
+
+/// Which flags a listing answers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FlagQuery {
+    /// Only those not decided yet.
+    pub open_only: bool,
+    pub institution: Option<String>,
+    pub claim_id: Option<String>,
+}
+
+/// One rule's flags counted by decision: its precision is confirmed ÷ decided.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RulePrecision {
+    pub rule: String,
+    pub raised: u64,
+    pub confirmed: u64,
+    pub dismissed: u64,
+    /// Confirmed per 10,000 decided, once any is decided.
+    pub precision_bp: Option<i64>,
+}
+
+impl RulePrecision {
+    /// The counts, with the precision computed from them (rounded down).
+    #[must_use]
+    pub fn of(rule: String, raised: u64, confirmed: u64, dismissed: u64) -> RulePrecision {
+        let decided = confirmed + dismissed;
+        let precision_bp = (decided > 0).then(|| i64::try_from(confirmed * 10_000 / decided).unwrap_or(i64::MAX));
+        RulePrecision { rule, raised, confirmed, dismissed, precision_bp }
+    }
+}
+
+/// The three levels of review (R-TPA-2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReviewLevel {
+    /// 自查: the institution's own check of its claim.
+    SelfCheck,
+    /// 经办机构审核: the commercial administrator's review.
+    Administrator,
+    /// 医保局稽核: the bureau's audit.
+    Bureau,
+}
+
+impl ReviewLevel {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ReviewLevel::SelfCheck => "self-check",
+            ReviewLevel::Administrator => "administrator",
+            ReviewLevel::Bureau => "bureau",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ReviewLevel> {
+        [ReviewLevel::SelfCheck, ReviewLevel::Administrator, ReviewLevel::Bureau].into_iter().find(|l| l.as_str() == text)
+    }
+}
+
+/// Where a finding stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingStatus {
+    /// Booked; the institution may appeal.
+    Standing,
+    /// The institution appealed; waiting for a decision.
+    Appealed,
+    /// The appeal was refused: the deduction stands for good.
+    Confirmed,
+    /// The appeal was upheld: the deduction is reversed.
+    Withdrawn,
+}
+
+impl FindingStatus {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            FindingStatus::Standing => "standing",
+            FindingStatus::Appealed => "appealed",
+            FindingStatus::Confirmed => "confirmed",
+            FindingStatus::Withdrawn => "withdrawn",
+        }
+    }
+
+    /// Whether its deduction is on the books.
+    #[must_use]
+    pub const fn deducts(self) -> bool {
+        !matches!(self, FindingStatus::Withdrawn)
+    }
+}
+
+/// One leg of a deduction: a layer's fund and unit, and the amount taken off it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingLeg {
+    /// The settlement's field: `hifp_pay`, `maf_pay`…
+    pub layer: String,
+    pub fund: FundScheme,
+    pub unit: RegionCode,
+    pub amount_fen: Fen,
+}
+
+/// A finding a reviewer records on a settled claim.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewFinding {
+    pub institution_code: String,
+    pub claim_id: String,
+    pub level: ReviewLevel,
+    /// The rule broken: a monitoring rule's id, or the reviewer's own words.
+    pub rule: String,
+    /// The flag it confirms, if it comes from one (the flag is then decided `confirmed`).
+    pub flag_no: Option<u32>,
+    pub amount_fen: Fen,
+    pub evidence: String,
+    /// The day the deduction is booked.
+    pub value_date: Date,
+    /// The policy pack's rounding, for the shares between layers.
+    pub rounding: Rounding,
+}
+
+/// A finding as stored, with its legs and its appeal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingRecord {
+    pub region: RegionCode,
+    pub institution_code: String,
+    pub claim_id: String,
+    /// 1, 2, … within the claim.
+    pub finding_no: u32,
+    pub level: ReviewLevel,
+    pub rule: String,
+    pub flag_no: Option<u32>,
+    pub amount_fen: Fen,
+    pub evidence: String,
+    pub legs: Vec<FindingLeg>,
+    pub value_date: Date,
+    pub found_by: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub found_at: OffsetDateTime,
+    pub status: FindingStatus,
+    pub appeal: Option<String>,
+    pub appealed_by: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub appealed_at: Option<OffsetDateTime>,
+    pub decided_by: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub decided_at: Option<OffsetDateTime>,
+    pub decision: Option<String>,
+    /// The day a withdrawal was booked (an appeal upheld).
+    pub withdrawn_on: Option<Date>,
+}
+
+impl FindingRecord {
+    /// `{institution}/{claim}/{finding}`: the cause its transfers name and the entity of its
+    /// audit entries.
+    #[must_use]
+    pub fn record_id(&self) -> String {
+        finding_record_id(&self.institution_code, &self.claim_id, self.finding_no)
+    }
+}
+
+/// `{institution}/{claim}/{finding}`.
+#[must_use]
+pub fn finding_record_id(institution: &str, claim_id: &str, finding_no: u32) -> String {
+    format!("{}/{finding_no}", settlement_record_id(institution, claim_id))
+}
+
+/// Which findings a listing answers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FindingQuery {
+    pub institution: Option<String>,
+    pub claim_id: Option<String>,
+    /// Only those appealed and not decided.
+    pub appealed_only: bool,
+}
+
+/// A decision on an appeal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppealDecision {
+    pub upheld: bool,
+    pub note: String,
+    /// The day a withdrawal is booked.
+    pub value_date: Date,
+}
+
+/// A flag the caller may not see or that does not exist.
+#[must_use]
+pub fn flag_not_found(institution: &str, claim_id: &str, flag_no: u32) -> StoreError {
+    StoreError::ReviewNotFound(format!("flag {flag_no} of claim {institution}/{claim_id}"))
+}
+
+/// A finding the caller may not see or that does not exist.
+#[must_use]
+pub fn finding_not_found(institution: &str, claim_id: &str, finding_no: u32) -> StoreError {
+    StoreError::ReviewNotFound(format!("finding {}", finding_record_id(institution, claim_id, finding_no)))
+}
+
+/// A claim with a deduction on the books is not reversed: the reversal would give back
+/// what the settlement owed, and the fund would recover the deduction twice.
+#[must_use]
+pub fn reversal_with_findings(institution: &str, claim_id: &str, finding_no: i64) -> StoreError {
+    refused(
+        "claim.has_findings",
+        format!(
+            "finding {finding_no} of claim {institution}/{claim_id} deducts from it: a claim under a deduction is not reversed (its appeal, upheld, withdraws it)"
+        ),
+    )
+}
+
+/// The entity of a flag's audit entries, `{institution}/{claim}/flag/{no}`.
+#[must_use]
+pub fn flag_entity(flag: &FlagRecord) -> String {
+    format!("{}/flag/{}", settlement_record_id(&flag.institution_code, &flag.claim_id), flag.flag_no)
+}
+
+fn refused(code: &'static str, message: String) -> StoreError {
+    StoreError::Refused { code, message }
+}
+
+/// Refuses free text that is empty, too long or holds control characters.
+pub fn check_text(what: &str, text: &str, max_chars: usize) -> Result<(), StoreError> {
+    if text.trim().is_empty() || text.chars().count() > max_chars || text.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(refused("review.bad_text", format!("{what} is 1 to {max_chars} characters of text")));
+    }
+    Ok(())
+}
+
+/// The settlement's legs that the fund owes the institution, as [`settlement_entries`]
+/// posted them: each layer's fund and unit, and its amount.
+fn owed_legs(claim: &ClaimRecord) -> Result<Vec<FindingLeg>, StoreError> {
+    let amounts = SettlementAmounts::from_stored(&claim.settlement_json).map_err(StoreError::Backend)?;
+    let entries =
+        settlement_entries(claim.region, &claim.institution_code, &claim.claim_id, claim.person_id, &amounts, claim.settled_at.date())?;
+    Ok(entries
+        .into_iter()
+        .filter_map(|entry| {
+            let Reason::Settlement(layer) = entry.transfer.reason else { return None };
+            let owed_to_institution = matches!(entry.transfer.credit.holder, Holder::Institution(_));
+            (owed_to_institution && layer != SettlementLayer::MaternityAllowance).then(|| FindingLeg {
+                layer: layer.field().to_owned(),
+                fund: entry.transfer.credit.fund.scheme,
+                unit: entry.unit,
+                amount_fen: entry.transfer.amount_fen,
+            })
+        })
+        .collect())
+}
+
+/// The legs a deduction of `amount` comes off: what each fund layer of the claim still owes
+/// the institution (what it paid less what `earlier` findings deduct), shared in proportion
+/// and rounded cumulatively, so the legs add up to the amount to the fen.
+///
+/// Refuses a reversed claim (`review.claim_reversed`), an amount not positive or above what
+/// the fund still owes for the claim (`review.amount_above_paid`), and a claim with
+/// [`FINDINGS_PER_CLAIM_MAX`] findings (`review.too_many_findings`).
+pub fn plan_legs(claim: &ClaimRecord, earlier: &[FindingRecord], amount: Fen, rounding: Rounding) -> Result<Vec<FindingLeg>, StoreError> {
+    if claim.status == ClaimStatus::Reversed {
+        return Err(refused(
+            "review.claim_reversed",
+            format!("claim {}/{} is reversed: the fund owes nothing for it to deduct", claim.institution_code, claim.claim_id),
+        ));
+    }
+    if earlier.len() >= FINDINGS_PER_CLAIM_MAX {
+        return Err(refused("review.too_many_findings", format!("a claim takes at most {FINDINGS_PER_CLAIM_MAX} findings")));
+    }
+    let mut legs = owed_legs(claim)?;
+    for finding in earlier.iter().filter(|f| f.status.deducts()) {
+        for taken in &finding.legs {
+            if let Some(leg) = legs.iter_mut().find(|l| l.layer == taken.layer) {
+                leg.amount_fen -= taken.amount_fen;
+            }
+        }
+    }
+    let remaining: Fen = legs.iter().map(|l| l.amount_fen).sum();
+    if amount.get() <= 0 || amount > remaining {
+        return Err(refused(
+            "review.amount_above_paid",
+            format!(
+                "a finding disallows more than 0 and at most what the fund still owes for the claim, {remaining} yuan; {amount} yuan was asked"
+            ),
+        ));
+    }
+    let weights: Vec<Fen> = legs.iter().map(|l| l.amount_fen).collect();
+    let shares = yibao_ledger::apportion(amount, &weights, rounding);
+    Ok(legs
+        .into_iter()
+        .zip(shares)
+        .filter(|(_, share)| !share.is_zero())
+        .map(|(leg, share)| FindingLeg { amount_fen: share, ..leg })
+        .collect())
+}
+
+/// What a finding posts on its value date: each leg taken off the institution's payable in
+/// its fund and unit (`rf/{institution}/{claim}/{finding}/{layer}`), reason
+/// `review-deduction`, cause the finding.
+pub fn finding_entries(finding: &FindingRecord) -> Result<Vec<Entry>, StoreError> {
+    let record_id = finding.record_id();
+    let cause = cause(RecordKind::ReviewFinding, &record_id)?;
+    let institution = Holder::institution(&finding.institution_code).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let mut entries = Vec::new();
+    for leg in &finding.legs {
+        let fund = fund_for(leg.fund, leg.unit);
+        if !leg.amount_fen.is_zero() {
+            entries.push(Entry {
+                unit: leg.unit,
+                transfer: yibao_ledger::Transfer::new(
+                    record_transfer_id("rf", &record_id, &leg.layer),
+                    AccountKey::new(fund, institution, AccountKind::Payable),
+                    AccountKey::new(fund, institution, AccountKind::External),
+                    leg.amount_fen,
+                    Reason::ReviewDeduction,
+                    cause.clone(),
+                    finding.value_date,
+                ),
+            });
+        }
+    }
+    Ok(entries)
+}
+
+/// What a finding withdrawn on appeal posts on `on`: each of its deductions reversed in
+/// full (`rw/{institution}/{claim}/{finding}/{layer}`).
+pub fn withdrawal_entries(finding: &FindingRecord, on: Date) -> Result<Vec<Entry>, StoreError> {
+    let record_id = finding.record_id();
+    let cause = cause(RecordKind::ReviewFinding, &record_id)?;
+    Ok(finding_entries(finding)?
+        .into_iter()
+        .zip(&finding.legs)
+        .map(|(entry, leg)| Entry {
+            unit: entry.unit,
+            transfer: entry.transfer.reversal(
+                record_transfer_id("rw", &record_id, &leg.layer),
+                entry.transfer.amount_fen,
+                cause.clone(),
+                on,
+            ),
+        })
+        .collect())
+}
+
+/// A new finding checked and planned: its record, numbered after the claim's `earlier`.
+pub fn new_finding(
+    claim: &ClaimRecord,
+    earlier: &[FindingRecord],
+    finding: NewFinding,
+    actor: &Actor,
+) -> Result<FindingRecord, StoreError> {
+    check_text("the rule", &finding.rule, RULE_CHARS_MAX)?;
+    check_text("the evidence", &finding.evidence, REVIEW_TEXT_CHARS_MAX)?;
+    if finding.value_date < claim.settled_at.date() {
+        return Err(refused(
+            "review.bad_date",
+            format!("a deduction is booked on or after the claim's settlement, {}", claim.settled_at.date()),
+        ));
+    }
+    let legs = plan_legs(claim, earlier, finding.amount_fen, finding.rounding)?;
+    let finding_no = earlier.iter().map(|f| f.finding_no).max().unwrap_or(0) + 1;
+    Ok(FindingRecord {
+        region: claim.region,
+        institution_code: claim.institution_code.to_string(),
+        claim_id: claim.claim_id.clone(),
+        finding_no,
+        level: finding.level,
+        rule: finding.rule,
+        flag_no: finding.flag_no,
+        amount_fen: finding.amount_fen,
+        evidence: finding.evidence,
+        legs,
+        value_date: finding.value_date,
+        found_by: actor.who.clone(),
+        found_at: actor.at,
+        status: FindingStatus::Standing,
+        appeal: None,
+        appealed_by: None,
+        appealed_at: None,
+        decided_by: None,
+        decided_at: None,
+        decision: None,
+        withdrawn_on: None,
+    })
+}
+
+/// The finding appealed by its institution: only a standing finding, once.
+pub fn appealed(mut finding: FindingRecord, text: &str, actor: &Actor) -> Result<FindingRecord, StoreError> {
+    check_text("the appeal", text, REVIEW_TEXT_CHARS_MAX)?;
+    if finding.status != FindingStatus::Standing {
+        return Err(refused(
+            "review.not_appealable",
+            format!("finding {} is {}: only a standing finding is appealed, once", finding.record_id(), finding.status.as_str()),
+        ));
+    }
+    finding.status = FindingStatus::Appealed;
+    finding.appeal = Some(text.to_owned());
+    finding.appealed_by = Some(actor.who.clone());
+    finding.appealed_at = Some(actor.at);
+    Ok(finding)
+}
+
+/// The appeal decided: by someone other than the reviewer who found it
+/// (`review.same_reviewer`), only while it waits (`review.not_appealed`). Returns the record
+/// and what a withdrawal posts (nothing when the appeal is refused).
+pub fn decided(mut finding: FindingRecord, decision: &AppealDecision, actor: &Actor) -> Result<(FindingRecord, Vec<Entry>), StoreError> {
+    check_text("the decision", &decision.note, REVIEW_TEXT_CHARS_MAX)?;
+    if finding.status != FindingStatus::Appealed {
+        return Err(refused(
+            "review.not_appealed",
+            format!("finding {} is {}: only an appeal waiting for a decision is decided", finding.record_id(), finding.status.as_str()),
+        ));
+    }
+    if finding.found_by == actor.who {
+        return Err(refused(
+            "review.same_reviewer",
+            format!("{} found {}: an appeal is decided by someone other than its reviewer", actor.who, finding.record_id()),
+        ));
+    }
+    if decision.value_date < finding.value_date {
+        return Err(refused("review.bad_date", format!("a withdrawal is booked on or after the finding's day, {}", finding.value_date)));
+    }
+    let entries = if decision.upheld { withdrawal_entries(&finding, decision.value_date)? } else { Vec::new() };
+    finding.status = if decision.upheld { FindingStatus::Withdrawn } else { FindingStatus::Confirmed };
+    finding.decided_by = Some(actor.who.clone());
+    finding.decided_at = Some(actor.at);
+    finding.decision = Some(decision.note.clone());
+    finding.withdrawn_on = decision.upheld.then_some(decision.value_date);
+    Ok((finding, entries))
+}
+
+/// A flag's decision: once, by a reviewer.
+pub fn flag_decided(mut flag: FlagRecord, outcome: FlagOutcome, note: &str, actor: &Actor) -> Result<FlagRecord, StoreError> {
+    check_text("the note", note, REVIEW_TEXT_CHARS_MAX)?;
+    if let Some(made) = flag.outcome {
+        return Err(refused(
+            "review.flag_decided",
+            format!(
+                "flag {} of {}/{} was decided {} by {} already",
+                flag.flag_no,
+                flag.institution_code,
+                flag.claim_id,
+                made.as_str(),
+                flag.decided_by.as_deref().unwrap_or("?")
+            ),
+        ));
+    }
+    flag.outcome = Some(outcome);
+    flag.decided_by = Some(actor.who.clone());
+    flag.decided_at = Some(actor.at);
+    flag.note = Some(note.to_owned());
+    Ok(flag)
+}
+
+/// The flags to store with a settled claim, numbered in order.
+#[must_use]
+pub fn flag_records(claim: &ClaimRecord, flags: &[RaisedFlag]) -> Vec<FlagRecord> {
+    flags
+        .iter()
+        .zip(1..)
+        .map(|(flag, flag_no)| FlagRecord {
+            region: claim.region,
+            institution_code: claim.institution_code.to_string(),
+            claim_id: claim.claim_id.clone(),
+            flag_no,
+            person_id: claim.person_id,
+            raised_at: claim.settled_at,
+            flag: flag.clone(),
+            outcome: None,
+            decided_by: None,
+            decided_at: None,
+            note: None,
+        })
+        .collect()
+}
+
+/// What the fund's payment of a held claim waits for: its fund legs, by fund and unit
+/// (less what findings deduct), until every hold flag on it is decided.
+pub fn held_legs(claim: &ClaimRecord, findings: &[FindingRecord]) -> Result<Vec<FindingLeg>, StoreError> {
+    if claim.status == ClaimStatus::Reversed {
+        return Ok(Vec::new());
+    }
+    let mut legs = owed_legs(claim)?;
+    for finding in findings.iter().filter(|f| f.status.deducts()) {
+        for taken in &finding.legs {
+            if let Some(leg) = legs.iter_mut().find(|l| l.layer == taken.layer) {
+                leg.amount_fen -= taken.amount_fen;
+            }
+        }
+    }
+    legs.retain(|l| l.amount_fen.get() > 0);
+    Ok(legs)
+}
+
+/// A claim held by monitoring: the claim and its findings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeldClaim {
+    pub claim: ClaimRecord,
+    pub findings: Vec<FindingRecord>,
+}
+
+/// Reviews as stored (issue 18): flags raised at settlement, their decisions, findings and
+/// appeals. Every write is audited; a finding and its withdrawal post in the same
+/// transaction.
+pub trait ReviewStore: Send + Sync + 'static {
+    /// The flags in `scope`, latest first, at most [`FLAGS_LISTED_MAX`].
+    fn flags(&self, scope: RegionCode, query: FlagQuery) -> impl Future<Output = Result<Vec<FlagRecord>, StoreError>> + Send;
+
+    /// Decides a flag of a claim in `scope`, `(institution, claim, flag number)`
+    /// (`review.flag_decided` when it was).
+    fn decide_flag(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        flag: (&str, &str, u32),
+        outcome: FlagOutcome,
+        note: &str,
+    ) -> impl Future<Output = Result<FlagRecord, StoreError>> + Send;
+
+    /// Each rule's flags in `scope` counted by decision.
+    fn rule_precision(&self, scope: RegionCode) -> impl Future<Output = Result<Vec<RulePrecision>, StoreError>> + Send;
+
+    /// The settled claims of `scope` with a hold flag not decided yet, with their findings.
+    fn held_claims(&self, scope: RegionCode) -> impl Future<Output = Result<Vec<HeldClaim>, StoreError>> + Send;
+
+    /// Records a finding on a claim in `scope` and posts its deduction; a finding from a
+    /// flag decides the flag `confirmed` in the same transaction.
+    fn record_finding(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        finding: NewFinding,
+    ) -> impl Future<Output = Result<FindingRecord, StoreError>> + Send;
+
+    /// The institution's appeal of a finding on its own claim.
+    fn appeal_finding(
+        &self,
+        actor: &Actor,
+        institution: &str,
+        claim_id: &str,
+        finding_no: u32,
+        appeal: &str,
+    ) -> impl Future<Output = Result<FindingRecord, StoreError>> + Send;
+
+    /// Decides an appeal of a finding in `scope`; upheld, its deduction is reversed.
+    fn decide_appeal(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        institution: &str,
+        claim_id: &str,
+        finding_no: u32,
+        decision: AppealDecision,
+    ) -> impl Future<Output = Result<FindingRecord, StoreError>> + Send;
+
+    /// The findings in `scope`, latest first, at most [`FINDINGS_LISTED_MAX`].
+    fn findings(&self, scope: RegionCode, query: FindingQuery) -> impl Future<Output = Result<Vec<FindingRecord>, StoreError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claim(settlement: serde_json::Value) -> ClaimRecord {
+        ClaimRecord {
+            region: RegionCode::parse("419921").unwrap(),
+            institution_code: yibao_domain::InstitutionCode::parse("H41992100007").unwrap(),
+            claim_id: "C-1".into(),
+            person_id: NationalId::from_parts(RegionCode::parse("419921").unwrap(), time::macros::date!(1980 - 01 - 01), 1).unwrap(),
+            year: 2026,
+            status: ClaimStatus::Settled,
+            settled_at: time::macros::datetime!(2026-03-25 10:00 UTC),
+            medfee_fen: Fen::new(100_000),
+            fund_pay_fen: Fen::new(7_0000),
+            psn_part_fen: Fen::new(30_000),
+            settlement_json: settlement.to_string(),
+            claim_json: "{}".into(),
+            reversed_at: None,
+            reversal_reason: None,
+        }
+    }
+
+    fn settlement() -> serde_json::Value {
+        serde_json::json!({
+            "insutype": "390", "medfee_sumamt": "1000.00", "fund_pay_sumamt": "700.00", "psn_part_amt": "300.00",
+            "hifp_pay": "600.00", "hifmi_pay": "0.00", "hifob_pay": "0.00", "maf_pay": "100.00", "oth_pay": "0.00",
+            "cvlserv_pay": "0.00", "hifes_pay": "0.00", "acct_pay": "0.00", "hosp_part_amt": "0.00", "maternity_allowance": "0.00"
+        })
+    }
+
+    fn actor(who: &str) -> Actor {
+        Actor { who: who.into(), role: "claims_officer".into(), source: "test".into(), at: time::macros::datetime!(2026-04-10 09:00 UTC) }
+    }
+
+    fn new(amount: i64) -> NewFinding {
+        NewFinding {
+            institution_code: "H41992100007".into(),
+            claim_id: "C-1".into(),
+            level: ReviewLevel::Bureau,
+            rule: "ceftriaxone-quantity".into(),
+            flag_no: None,
+            amount_fen: Fen::new(amount),
+            evidence: "18 doses billed; the order sheet shows 12".into(),
+            value_date: time::macros::date!(2026 - 04 - 10),
+            rounding: Rounding::HalfUp,
+        }
+    }
+
+    #[test]
+    fn a_deduction_is_shared_between_the_layers_that_paid_and_bounded_by_them() {
+        let claim = claim(settlement());
+        // 70.00 off 600.00 pooled and 100.00 assistance: 60.00 and 10.00.
+        let first = new_finding(&claim, &[], new(7_000), &actor("officer-a")).unwrap();
+        let legs: Vec<(&str, i64)> = first.legs.iter().map(|l| (l.layer.as_str(), l.amount_fen.get())).collect();
+        assert_eq!(legs, [("hifp_pay", 6_000), ("maf_pay", 1_000)]);
+        assert_eq!(first.finding_no, 1);
+        let entries = finding_entries(&first).unwrap();
+        assert_eq!(entries[0].transfer.id.as_str(), "rf/H41992100007/C-1/1/hifp_pay");
+        assert_eq!((entries[0].transfer.debit.kind, entries[0].transfer.credit.kind), (AccountKind::Payable, AccountKind::External));
+        // What is left is 630.00: 630.01 is refused, 630.00 taken whole.
+        let code = new_finding(&claim, std::slice::from_ref(&first), new(63_001), &actor("officer-a")).unwrap_err().code();
+        assert_eq!(code, "review.amount_above_paid");
+        let second = new_finding(&claim, std::slice::from_ref(&first), new(63_000), &actor("officer-a")).unwrap();
+        assert_eq!(second.finding_no, 2);
+        assert_eq!(second.legs.iter().map(|l| l.amount_fen.get()).sum::<i64>(), 63_000);
+        // A withdrawn finding gives its amount back to what may be deducted.
+        let withdrawn = FindingRecord { status: FindingStatus::Withdrawn, ..first };
+        assert!(new_finding(&claim, &[withdrawn, second], new(7_000), &actor("officer-a")).is_ok());
+    }
+
+    #[test]
+    fn an_appeal_is_decided_once_and_by_someone_else() {
+        let claim = claim(settlement());
+        let finding = new_finding(&claim, &[], new(7_000), &actor("officer-a")).unwrap();
+        let decision =
+            AppealDecision { upheld: true, note: "the order sheet was misread".into(), value_date: time::macros::date!(2026 - 05 - 02) };
+        let code = |e: StoreError| e.code();
+        assert_eq!(code(decided(finding.clone(), &decision, &actor("officer-b")).unwrap_err()), "review.not_appealed");
+        let appealed = appealed(finding, "the doses were given: see the nursing record", &actor("H41992100007")).unwrap();
+        assert_eq!(code(super::appealed(appealed.clone(), "again", &actor("H41992100007")).unwrap_err()), "review.not_appealable");
+        assert_eq!(code(decided(appealed.clone(), &decision, &actor("officer-a")).unwrap_err()), "review.same_reviewer");
+        let (withdrawn, entries) = decided(appealed.clone(), &decision, &actor("officer-b")).unwrap();
+        assert_eq!(withdrawn.status, FindingStatus::Withdrawn);
+        assert_eq!(entries.len(), 2);
+        assert_eq!(
+            entries[0].transfer.reverses.as_ref().map(|id| id.as_str().to_owned()).as_deref(),
+            Some("rf/H41992100007/C-1/1/hifp_pay")
+        );
+        assert_eq!(entries[0].transfer.value_date, time::macros::date!(2026 - 05 - 02));
+        let refused = AppealDecision { upheld: false, ..decision };
+        let (confirmed, entries) = decided(appealed, &refused, &actor("officer-b")).unwrap();
+        assert_eq!((confirmed.status, entries.len()), (FindingStatus::Confirmed, 0));
+    }
+
+    #[test]
+    fn text_is_checked_and_precision_counts_decisions() {
+        assert_eq!(check_text("the evidence", " ", 10).unwrap_err().code(), "review.bad_text");
+        assert_eq!(check_text("the evidence", "a\u{0}b", 10).unwrap_err().code(), "review.bad_text");
+        assert_eq!(check_text("the evidence", &"x".repeat(11), 10).unwrap_err().code(), "review.bad_text");
+        assert_eq!(RulePrecision::of("r".into(), 10, 3, 1).precision_bp, Some(7_500));
+        assert_eq!(RulePrecision::of("r".into(), 10, 0, 0).precision_bp, None);
+    }
+}
