@@ -22,6 +22,10 @@ use yibao_store_sqlite::SqliteStore;
 #[path = "api/arrears.rs"]
 mod arrears;
 
+// Monitoring's flags, findings through the ledger and appeals (issue 18).
+#[path = "api/review.rs"]
+mod review;
+
 const EAST_PERSON: &str = "41992119620314004X";
 const WEST_PERSON: &str = "419922197806025527";
 

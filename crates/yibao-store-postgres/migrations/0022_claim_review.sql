@@ -5,7 +5,7 @@
 CREATE TABLE claim_flags (
     institution_code TEXT NOT NULL,
     claim_id         TEXT NOT NULL,
-    flag_no          INTEGER NOT NULL,
+    flag_no          BIGINT NOT NULL,
     region_code      TEXT NOT NULL,
     rule_id          TEXT NOT NULL,
     hold             BOOLEAN NOT NULL,
@@ -23,7 +23,7 @@ CREATE INDEX claim_flags_held ON claim_flags (region_code) WHERE hold AND outcom
 CREATE TABLE review_findings (
     institution_code TEXT NOT NULL,
     claim_id         TEXT NOT NULL,
-    finding_no       INTEGER NOT NULL,
+    finding_no       BIGINT NOT NULL,
     region_code      TEXT NOT NULL,
     status           TEXT NOT NULL CHECK (status IN ('standing', 'appealed', 'confirmed', 'withdrawn')),
     found_at         TEXT NOT NULL,

@@ -157,7 +157,7 @@ impl ReviewStore for SqliteStore {
         self.read(move |conn| {
             query_all(
                 conn,
-                "SELECT rule_id, COUNT(*), SUM(outcome = 'confirmed'), SUM(outcome = 'dismissed') FROM claim_flags \
+                "SELECT rule_id, COUNT(*), COUNT(CASE WHEN outcome = 'confirmed' THEN 1 END), COUNT(CASE WHEN outcome = 'dismissed' THEN 1 END) FROM claim_flags \
                  WHERE region_code BETWEEN ?1 AND ?2 GROUP BY rule_id ORDER BY rule_id",
                 params![low, high],
                 |row| {

@@ -1,0 +1,222 @@
+//! Review of settled claims over HTTP (issue 18), under a clock the test moves, on SQLite
+//! and on a real PostgreSQL server: monitoring flags a claim at settlement (a hold and a
+//! warning), the month's pooling run holds the held claim's payment back, a reviewer
+//! confirms the flag with a finding whose deduction goes through the ledger, the hospital
+//! appeals, someone other than the reviewer upholds the appeal (the deduction reversed),
+//! the hospital's own self-check deducts, the next run pays what is owed, and the books
+//! balance throughout.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use time::macros::datetime;
+use yibao_app::{App, Backend};
+use yibao_policy::Policy;
+
+use super::{Api, Auth, EAST_PERSON, WEST_PERSON, code, enrol_both, fen, seeded_sqlite};
+
+/// The demo city's application with its monitoring rules, under a clock the test moves.
+fn review_api(backend: Backend, now: time::OffsetDateTime) -> Api {
+    let policy = Policy::from_toml("demo-city.toml", include_str!("../../../../policies/demo-city.toml")).expect("policy");
+    let monitoring = yibao_app::review::monitoring_pack(yibao_app::review::DEMO_MONITORING_PACK).expect("the demo monitoring pack");
+    let clock = Arc::new(std::sync::atomic::AtomicI64::new(now.unix_timestamp()));
+    let reader = Arc::clone(&clock);
+    let app = App::new(Arc::new(backend), Arc::new(policy)).with_monitoring_pack(monitoring).with_clock(Arc::new(move || {
+        time::OffsetDateTime::from_unix_timestamp(reader.load(std::sync::atomic::Ordering::SeqCst)).expect("time")
+    }));
+    Api { router: yibao_api::app(app), clock: Some(clock) }
+}
+
+fn stay(person: &str, claim_id: &str, (admitted, discharged): (&str, &str), lines: Value) -> Value {
+    json!({ "person_id": person, "card_no": "C0001", "claim": { "claim_id": claim_id, "institution_code": "H41992100007",
+            "institution_level": "secondary", "kind": "inpatient", "admission_date": admitted, "discharge_date": discharged,
+            "diagnosis": "J18.900", "lines": lines } })
+}
+
+/// The sum of `field` over every unit of every fund of a pooling run's record, for `payee`.
+fn run_total(run: &Value, field: &str, payee: &str) -> i64 {
+    run["funds"]
+        .as_array()
+        .expect("funds")
+        .iter()
+        .flat_map(|f| f["units"].as_array().expect("units").iter())
+        .flat_map(|u| u[field].as_array().map(Vec::as_slice).unwrap_or_default().iter())
+        .filter(|p| p["payee"] == payee)
+        .map(|p| fen(&p["amount"]))
+        .sum()
+}
+
+async fn review_flow(api: &Api) {
+    let hospital = "institution:H41992100007";
+    enrol_both(api).await;
+    let accountant = api.sign_in("accountant").await;
+    let officer = api.sign_in("east.claims").await;
+    let admin = api.sign_in("admin").await;
+    let opening = json!({ "kind": "opening-balance", "scheme": "resident", "unit": "419900", "amount": "1000000.00", "date": "2026-01-01", "reference": "OB-R" });
+    assert_eq!(api.call("POST", "/api/funds/receipts", Auth::Token(&accountant), Some(opening)).await.0, StatusCode::CREATED);
+    let supplementary = json!({ "kind": "opening-balance", "scheme": "supplementary", "unit": "419900", "amount": "100000.00", "date": "2026-01-01", "reference": "OB-S" });
+    assert_eq!(api.call("POST", "/api/funds/receipts", Auth::Token(&accountant), Some(supplementary)).await.0, StatusCode::CREATED);
+
+    // R-1 bills 18 doses of ceftriaxone: the pack holds a claim above 14 for review.
+    let ceftriaxone = json!([{ "code": "XJ01DDT045B001010101288", "quantity": 18, "unit_price": "120.00" },
+                             { "code": "001109000010000", "quantity": 4, "unit_price": "50.00" }]);
+    let (status, held) = api
+        .call("POST", "/api/settlements", Auth::Key("key-east"), Some(stay(EAST_PERSON, "R-1", ("2026-11-01", "2026-11-05"), ceftriaxone)))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{held}");
+    let held_fen = fen(&held["settlement"]["fund_pay_sumamt"]);
+    assert!(held_fen > 0, "{held}");
+    // R-2 (another person) is clean; R-3 readmits EAST three days after R-1's discharge: a
+    // warning, paid and reviewed after.
+    let bed = json!([{ "code": "001109000010000", "quantity": 2, "unit_price": "50.00" }, { "code": "XA10BAE010A001010100315", "quantity": 1, "unit_price": "900.00" }]);
+    let (status, clean) = api
+        .call("POST", "/api/settlements", Auth::Key("key-east"), Some(stay(WEST_PERSON, "R-2", ("2026-11-02", "2026-11-04"), bed.clone())))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{clean}");
+    let (status, warned) = api
+        .call("POST", "/api/settlements", Auth::Key("key-east"), Some(stay(EAST_PERSON, "R-3", ("2026-11-08", "2026-11-09"), bed)))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{warned}");
+    let paid_fen = fen(&clean["settlement"]["fund_pay_sumamt"]) + fen(&warned["settlement"]["fund_pay_sumamt"]);
+
+    // The flags, each explaining itself; the hospital sees its own, another sees none.
+    let (status, flags) = api.call("GET", "/api/review/flags?open=true", Auth::Token(&officer), None).await;
+    assert_eq!(status, StatusCode::OK, "{flags}");
+    let summary: Vec<(&str, &str, bool)> = flags
+        .as_array()
+        .expect("flags")
+        .iter()
+        .map(|f| (f["claim_id"].as_str().unwrap_or(""), f["rule"].as_str().unwrap_or(""), f["hold"].as_bool().unwrap_or(false)))
+        .collect();
+    assert_eq!(summary, [("R-1", "ceftriaxone-quantity", true), ("R-3", "readmission-31", false)], "{flags}");
+    let hold = flags.as_array().expect("flags").iter().find(|f| f["claim_id"] == "R-1").expect("R-1's flag");
+    assert!(hold["message"].as_str().is_some_and(|m| m.contains("18") && m.contains("14")), "the values it saw: {hold}");
+    assert!(hold["citation"].as_str().is_some_and(|c| !c.is_empty()) && hold["pack"].as_str().is_some_and(|p| p.contains("2026-01-01")));
+    let (status, own) = api.call("GET", "/api/review/flags", Auth::Key("key-east"), None).await;
+    assert_eq!((status, own.as_array().map(Vec::len)), (StatusCode::OK, Some(2)), "{own}");
+    let (status, others) = api.call("GET", "/api/review/flags", Auth::Key("key-center"), None).await;
+    assert_eq!((status, others), (StatusCode::OK, json!([])), "another hospital learns nothing");
+    let prying = api.call("GET", "/api/review/flags?institution=H41992100007", Auth::Key("key-center"), None).await;
+    assert_eq!(prying.0, StatusCode::FORBIDDEN, "{}", prying.1);
+
+    // November's run pays and holds R-1 back.
+    let run = json!({ "month": "2026-11", "day": 10 });
+    let (status, first) = api.call("POST", "/api/funds/pooling-runs", Auth::Token(&accountant), Some(run)).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert_eq!(run_total(&first["run"], "held_back", hospital), held_fen, "R-1 is held: {first}");
+    assert_eq!(run_total(&first["run"], "payments", hospital), paid_fen, "R-2 and R-3 are paid: {first}");
+    let notes = first["run"]["funds"].to_string();
+    assert!(notes.contains("R-1") && notes.contains("held by monitoring"), "the run says why: {notes}");
+
+    // The reviewer confirms the flag with a finding of 100.00: deducted, never by editing R-1.
+    let base = "/api/review/findings/H41992100007/R-1";
+    let too_much = json!({ "rule": "ceftriaxone-quantity", "flag_no": 1, "amount": yibao_domain::Fen::new(held_fen + 1).to_string(), "evidence": "order sheet" });
+    assert_eq!(
+        code(&api.call("POST", base, Auth::Token(&officer), Some(too_much)).await),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("review.amount_above_paid"))
+    );
+    let blank = json!({ "rule": "ceftriaxone-quantity", "amount": "1.00", "evidence": "   " });
+    assert_eq!(
+        code(&api.call("POST", base, Auth::Token(&officer), Some(blank)).await),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("review.bad_text"))
+    );
+    let finding = json!({ "rule": "ceftriaxone-quantity", "flag_no": 1, "amount": "100.00", "evidence": "the order sheet shows 12 doses given, 18 billed" });
+    assert_eq!(api.call("POST", base, Auth::Key("key-center"), Some(finding.clone())).await.0, StatusCode::FORBIDDEN);
+    let (status, found) = api.call("POST", base, Auth::Token(&officer), Some(finding)).await;
+    assert_eq!(
+        (status, found["status"].as_str(), found["level"].as_str()),
+        (StatusCode::CREATED, Some("standing"), Some("bureau")),
+        "{found}"
+    );
+    let legs: i64 = found["legs"].as_array().expect("legs").iter().map(|l| fen(&l["amount"])).sum();
+    assert_eq!(legs, 10_000, "the legs add up to the finding: {found}");
+    let (_, settlement) = api.call("GET", "/api/settlements/H41992100007/R-1", Auth::Token(&officer), None).await;
+    assert_eq!(settlement["settlement"]["fund_pay_sumamt"], held["settlement"]["fund_pay_sumamt"], "the settlement is not edited");
+    let (_, flags) = api.call("GET", "/api/review/flags?open=true", Auth::Token(&officer), None).await;
+    assert_eq!(flags.as_array().map(Vec::len), Some(1), "the hold is decided, the warning waits: {flags}");
+
+    // The hospital appeals once; the reviewer may not decide it; the administrator upholds it.
+    let appeal = json!({ "appeal": "the nursing record shows 18 doses given" });
+    assert_eq!(api.call("POST", &format!("{base}/1/appeal"), Auth::Token(&officer), Some(appeal.clone())).await.0, StatusCode::FORBIDDEN);
+    let (status, appealed) = api.call("POST", &format!("{base}/1/appeal"), Auth::Key("key-east"), Some(appeal.clone())).await;
+    assert_eq!((status, appealed["status"].as_str()), (StatusCode::OK, Some("appealed")), "{appealed}");
+    assert_eq!(
+        code(&api.call("POST", &format!("{base}/1/appeal"), Auth::Key("key-east"), Some(appeal)).await),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("review.not_appealable"))
+    );
+    let (_, waiting) = api.call("GET", "/api/review/findings?appealed=true", Auth::Token(&admin), None).await;
+    assert_eq!(waiting.as_array().map(Vec::len), Some(1), "{waiting}");
+    let decision = json!({ "upheld": true, "note": "the nursing record is the evidence of administration" });
+    assert_eq!(
+        code(&api.call("POST", &format!("{base}/1/decision"), Auth::Token(&officer), Some(decision.clone())).await),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("review.same_reviewer"))
+    );
+    let (status, decided) = api.call("POST", &format!("{base}/1/decision"), Auth::Token(&admin), Some(decision)).await;
+    assert_eq!(
+        (status, decided["status"].as_str(), decided["decided_by"].as_str()),
+        (StatusCode::OK, Some("withdrawn"), Some("admin")),
+        "{decided}"
+    );
+
+    // The hospital's self-check finds 50.00 it should not have billed; it cannot appeal its
+    // own finding, and a claim under a deduction is not reversed.
+    let own =
+        json!({ "rule": "bed days billed one night too many", "amount": "50.00", "evidence": "discharged on the morning of 5 November" });
+    let (status, self_check) = api.call("POST", base, Auth::Key("key-east"), Some(own)).await;
+    assert_eq!(
+        (status, self_check["level"].as_str(), self_check["finding_no"].as_u64()),
+        (StatusCode::CREATED, Some("self-check"), Some(2)),
+        "{self_check}"
+    );
+    let appeal = json!({ "appeal": "we were wrong" });
+    assert_eq!(
+        code(&api.call("POST", &format!("{base}/2/appeal"), Auth::Key("key-east"), Some(appeal)).await),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("review.not_appealable"))
+    );
+    let reversal = json!({ "reason": "entered twice" });
+    assert_eq!(
+        code(&api.call("POST", "/api/settlements/H41992100007/R-1/reversal", Auth::Token(&officer), Some(reversal)).await),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("claim.has_findings"))
+    );
+
+    // December's run pays R-1, less the self-check's 50.00; the hospital is owed nothing more.
+    api.set_now(datetime!(2026-12-05 10:00 +08));
+    let (accountant, officer, admin) = (api.sign_in("accountant").await, api.sign_in("east.claims").await, api.sign_in("admin").await);
+    let (status, second) =
+        api.call("POST", "/api/funds/pooling-runs", Auth::Token(&accountant), Some(json!({ "month": "2026-12", "day": 5 }))).await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    assert_eq!(run_total(&second["run"], "held_back", hospital), 0, "{second}");
+    assert_eq!(run_total(&second["run"], "payments", hospital), held_fen - 5_000, "{second}");
+    let (_, accounts) = api.call("GET", "/api/funds/accounts", Auth::Token(&admin), None).await;
+    let payables: Vec<&Value> =
+        accounts.as_array().expect("accounts").iter().filter(|a| a["holder"] == hospital && a["kind"] == "payable").collect();
+    assert!(!payables.is_empty() && payables.iter().all(|a| a["balance"] == "0.00"), "paid what it is owed: {payables:?}");
+
+    // Each rule's precision from its decisions; the books balance, the trail replayed.
+    let (status, precision) = api.call("GET", "/api/review/precision", Auth::Token(&officer), None).await;
+    assert_eq!(status, StatusCode::OK, "{precision}");
+    let rule = precision.as_array().expect("rules").iter().find(|r| r["rule"] == "ceftriaxone-quantity").expect("the rule");
+    assert_eq!(
+        (rule["raised"].as_u64(), rule["confirmed"].as_u64(), rule["precision_bp"].as_i64()),
+        (Some(1), Some(1), Some(10_000)),
+        "{precision}"
+    );
+    let (status, check) = api.call("GET", "/api/funds/check", Auth::Token(&admin), None).await;
+    assert_eq!((status, check["sound"].as_bool()), (StatusCode::OK, Some(true)), "{check}");
+    assert_eq!(api.call("GET", "/api/review/findings", Auth::Token(&accountant), None).await.0, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_flagged_claim_is_held_reviewed_appealed_and_paid_through_the_ledger_on_sqlite() {
+    let api = review_api(Backend::Sqlite(seeded_sqlite("review").await), datetime!(2026-11-10 10:00 +08));
+    review_flow(&api).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn review_behaves_the_same_on_postgresql() {
+    let server = yibao_testpg::TestPostgres::start().unwrap_or_else(|e| panic!("PostgreSQL: {e}"));
+    let store = yibao_store_postgres::PostgresStore::connect(server.url()).await.expect("connect");
+    super::seed(&store).await;
+    review_flow(&review_api(Backend::Postgres(store), datetime!(2026-11-10 10:00 +08))).await;
+}
