@@ -34,9 +34,11 @@ impl FromRequestParts<App> for Caller {
         let principal = if let Some(token) = bearer(&parts.headers) {
             state.staff_by_token(token).await?
         } else if let Some(key) = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
-            state.institution_by_key(key).await?
+            state.principal_by_key(key).await?
         } else {
-            return Err(ApiError::unauthorized("sign in (Authorization: Bearer <token>) or send an institution API key (X-Api-Key)"));
+            return Err(ApiError::unauthorized(
+                "sign in (Authorization: Bearer <token>) or send an institution's or administrator's API key (X-Api-Key)",
+            ));
         };
         // For the request's log line (`crate::observe`).
         if let Some(note) = parts.extensions.get::<yibao_app::CallerNote>() {

@@ -9,6 +9,7 @@
 //! audited in its own transaction, by the store, below the application).
 
 mod admin;
+mod administrators;
 mod arrears;
 pub mod auth;
 mod catalogue;

@@ -14,6 +14,7 @@
 //! The clock is passed in ([`Clock`]), so a test can fix "today".
 
 pub mod access;
+pub mod administrators;
 pub mod arrears;
 pub mod backup;
 pub mod books;
@@ -55,7 +56,7 @@ pub use persons::{CoverageChangeInput, EnrolInput, TIER_REQUEST_AGE_DAYS_MAX, Ti
 pub use principal::{CallerNote, Principal, Refusal, audit_source, roles};
 pub use reads::{ACTIVITY_ENTRIES_LIMIT, AUDIT_PAGE_LIMIT, Activity, CountyActivity, DayActivity, REGISTER_EXPORT_MAX};
 pub use yibao_domain::{PERIOD_YEAR_MAX, PERIOD_YEAR_MIN, Period, PeriodError};
-pub use yibao_engine::{ContributionDue, contribution_due};
+pub use yibao_engine::{ContributionDue, contribution_due, is_claim_id};
 pub use yibao_store::{CatalogueLoad, CatalogueProposal, NewReferral, ReferralRecord};
 pub use yibao_store::{ContributionKind, CoverageEnd, FundReceipt, NewHousehold, PlanRecord, PlanStatus, TierEdit};
 

@@ -35,6 +35,14 @@ macro_rules! catalogue {
 catalogue! {
     "access.forbidden" => "无权执行此操作：{detail}", DETAIL;
     "access.outside_region" => "超出您的管辖区划：{detail}", DETAIL;
+    "administrator.bad_entry" => "投诉或满意度调查记录不正确：{detail}", DETAIL;
+    "administrator.bad_terms" => "经办服务协议的条款不正确：{detail}", DETAIL;
+    "administrator.exists" => "该商业保险机构已签订经办协议：{detail}", DETAIL;
+    "administrator.not_found" => "本市无此经办的商业保险机构：{detail}", DETAIL;
+    "administrator.quarter_not_over" => "该季度尚未结束，结束后方可考核：{detail}", DETAIL;
+    "administrator.quarter_outside" => "该季度不在经办协议期内：{detail}", DETAIL;
+    "administrator.quarter_scored" => "该季度已考核并结算经办费，每季度只考核一次：{detail}", DETAIL;
+    "administrator.quarter_too_large" => "该区县本季度结算量超过单次考核上限，请分区县考核：{detail}", DETAIL;
     "agreement.bad_change" => "协议变更的字段与变更类型不符：{detail}", DETAIL;
     "agreement.bad_date" => "协议变更的日期须在今天前后一年内（检查日期不得晚于今天）：{detail}", DETAIL;
     "agreement.bad_score" => "考核得分须为 0% 至 100% 的百分比：{detail}", DETAIL;
@@ -96,7 +104,6 @@ catalogue! {
     "claim.day_surgery_too_long" => "日间手术须于入院当日或次日出院：{detail}", DETAIL;
     "claim.delivery_on_non_maternity" => "只有生育结算才填写分娩信息", DETAIL;
     "claim.discharge_before_admission" => "出院日期早于入院日期：{detail}", DETAIL;
-    "claim.has_findings" => "该结算有审核扣款，不能冲正（申诉成立撤销扣款后方可）：{detail}", DETAIL;
     "claim.idempotency_conflict" => "该结算单号已以不同内容提交过：一个机构结算单号只对应一笔结算", DETAIL;
     "claim.in_future" => "日期晚于今天：{detail}", DETAIL;
     "claim.kind_not_for_pharmacy" => "定点药店只能结算门诊、门诊两病、特药和购药费用：{detail}", DETAIL;

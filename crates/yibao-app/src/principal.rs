@@ -20,6 +20,10 @@ pub enum Principal {
     /// A designated institution as the register holds it: its code, region, level and
     /// the level's changes (so a claim is checked against the level on its date of service).
     Institution(InstitutionRecord),
+    /// A commercial administrator under contract (issue 18, R-TPA-1), with its API key: its
+    /// contract as recorded, whose counties, schemes and period bound what it may read and
+    /// review.
+    Administrator(Box<yibao_store::administrator::ContractRecord>),
     /// The platform itself: a loader or a command run by the operator on the machine.
     System {
         name: String,
@@ -63,6 +67,7 @@ impl Principal {
         match self {
             Principal::Staff { username, .. } => format!("staff:{username}"),
             Principal::Institution(record) => format!("institution:{}", record.code),
+            Principal::Administrator(contract) => format!("administrator:{}", contract.terms.code),
             Principal::System { name, .. } => format!("system:{name}"),
         }
     }
@@ -80,6 +85,9 @@ impl Principal {
             Principal::Staff { username, role, region } if roles.contains(role) => Ok((username, *role, *region)),
             Principal::Staff { role, .. } => Err(AppError::forbidden(format!("the {role} role may not do this"))),
             Principal::Institution(_) => Err(AppError::forbidden("institutions may only settle and query their own claims")),
+            Principal::Administrator(_) => {
+                Err(AppError::forbidden("an administrator reviews the claims of its contract, and does nothing else"))
+            }
             Principal::System { name, region } => Ok((name.as_str(), Role::CityAdministrator, *region)),
         }
     }
@@ -110,6 +118,7 @@ impl Principal {
         match self {
             Principal::Staff { username, .. } => username,
             Principal::Institution(record) => &record.code,
+            Principal::Administrator(contract) => &contract.terms.code,
             Principal::System { name, .. } => name,
         }
     }
@@ -119,6 +128,7 @@ impl Principal {
         match self {
             Principal::Staff { role, .. } => role.as_str(),
             Principal::Institution(_) => "institution",
+            Principal::Administrator(_) => "administrator",
             Principal::System { .. } => "system",
         }
     }
@@ -128,6 +138,7 @@ impl Principal {
         match self {
             Principal::Staff { region, .. } | Principal::System { region, .. } => *region,
             Principal::Institution(record) => record.region,
+            Principal::Administrator(contract) => contract.city,
         }
     }
 

@@ -94,6 +94,20 @@ impl App {
     /// Flags raised on claims: for claims staff of their region, or for an institution on
     /// its own claims (it is told what was flagged and why).
     pub async fn flags(&self, principal: &Principal, mut query: FlagQuery) -> Result<Vec<FlagRecord>, AppError> {
+        if let Principal::Administrator(contract) = principal {
+            // Its counties' flags, on the claims its contract covers.
+            let mut flags = Vec::new();
+            for county in &contract.terms.counties {
+                for flag in store!(self, flags(*county, query.clone()))? {
+                    if self.administered_claim(contract, &flag.institution_code, &flag.claim_id).await.is_ok() {
+                        flags.push(flag);
+                    }
+                }
+            }
+            flags.sort_by_key(|f| std::cmp::Reverse(f.raised_at));
+            flags.truncate(yibao_store::review::FLAGS_LISTED_MAX);
+            return Ok(flags);
+        }
         let scope = self.review_scope(principal, &mut query.institution)?;
         Ok(store!(self, flags(scope, query))?)
     }
@@ -110,7 +124,11 @@ impl App {
         outcome: FlagOutcome,
         note: &str,
     ) -> Result<FlagRecord, AppError> {
-        let scope = principal.scope(REVIEWERS)?;
+        let scope = match principal {
+            // The administrator's review (核补审核) of the claims its contract covers.
+            Principal::Administrator(contract) => self.administered_claim(contract, institution, claim_id).await?.region,
+            _ => principal.scope(REVIEWERS)?,
+        };
         let actor = principal.actor(source, self.now());
         Ok(store!(self, decide_flag(&actor, scope, (institution, claim_id, flag_no), outcome, note))?)
     }
@@ -129,6 +147,9 @@ impl App {
         let (scope, level) = match principal {
             Principal::Institution(record) if record.code == input.institution_code => (self.policy().region, ReviewLevel::SelfCheck),
             Principal::Institution(_) => return Err(AppError::forbidden("an institution checks only its own claims")),
+            Principal::Administrator(contract) => {
+                (self.administered_claim(contract, &input.institution_code, &input.claim_id).await?.region, ReviewLevel::Administrator)
+            }
             _ => (principal.scope(REVIEWERS)?, ReviewLevel::Bureau),
         };
         if level == ReviewLevel::SelfCheck && input.flag_no.is_some() {
@@ -200,6 +221,19 @@ impl App {
 
     /// Findings: for claims staff of their region, or for an institution on its own claims.
     pub async fn findings(&self, principal: &Principal, mut query: FindingQuery) -> Result<Vec<FindingRecord>, AppError> {
+        if let Principal::Administrator(contract) = principal {
+            let mut findings = Vec::new();
+            for county in &contract.terms.counties {
+                for finding in store!(self, findings(*county, query.clone()))? {
+                    if self.administered_claim(contract, &finding.institution_code, &finding.claim_id).await.is_ok() {
+                        findings.push(finding);
+                    }
+                }
+            }
+            findings.sort_by_key(|f| std::cmp::Reverse(f.found_at));
+            findings.truncate(yibao_store::review::FINDINGS_LISTED_MAX);
+            return Ok(findings);
+        }
         let scope = self.review_scope(principal, &mut query.institution)?;
         Ok(store!(self, findings(scope, query))?)
     }
@@ -211,8 +245,8 @@ impl App {
     pub(crate) async fn held_for_review(&self, scope: RegionCode, value_date: Date) -> Result<Vec<HeldBack>, AppError> {
         let held = store!(self, held_claims(scope.city()))?;
         let mut lines: BTreeMap<(yibao_ledger::FundScheme, RegionCode, String), (Fen, Vec<String>)> = BTreeMap::new();
-        for claim in held.iter().filter(|h| h.claim.settled_at.date() <= value_date) {
-            for leg in yibao_store::review::held_legs(&claim.claim, &claim.findings)? {
+        for claim in &held {
+            for leg in yibao_store::review::held_legs(&claim.claim, &claim.findings, value_date)? {
                 let line = lines.entry((leg.fund, leg.unit, claim.claim.institution_code.to_string())).or_default();
                 line.0 += leg.amount_fen;
                 if !line.1.contains(&claim.claim.claim_id) {

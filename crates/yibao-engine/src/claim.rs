@@ -271,10 +271,16 @@ impl ClaimError {
     }
 }
 
+/// Whether `text` is an institution's claim id: 1 to 64 bytes, no control character.
+#[must_use]
+pub fn is_claim_id(text: &str) -> bool {
+    !text.is_empty() && text.len() <= 64 && !text.chars().any(char::is_control)
+}
+
 impl Claim {
     /// Checks everything about the claim that needs no policy. Allocation-free.
     pub fn check(&self) -> Result<(), ClaimError> {
-        if self.claim_id.is_empty() || self.claim_id.len() > 64 || self.claim_id.chars().any(char::is_control) {
+        if !is_claim_id(&self.claim_id) {
             return Err(ClaimError::BadClaimId);
         }
         if !yibao_domain::InstitutionCode::is_valid(&self.institution_code) {

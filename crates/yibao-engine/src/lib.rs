@@ -20,7 +20,7 @@ pub use arrears::{
 };
 pub use claim::{
     Accumulators, BABIES_LIMIT, BILL_LIMIT, Claim, ClaimError, ClaimLine, Coverage, Delivery, LINES_LIMIT, QUANTITY_LIMIT_MILLI, Quantity,
-    TIER_CHANGES_LIMIT, TierChange, TierHistory, UNIT_PRICE_LIMIT,
+    TIER_CHANGES_LIMIT, TierChange, TierHistory, UNIT_PRICE_LIMIT, is_claim_id,
 };
 pub use contribution::{
     ContributionBreakdown, ContributionDue, ContributionError, EmployeeContribution, MaternityContribution, ResidentContribution,

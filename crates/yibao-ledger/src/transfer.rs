@@ -173,6 +173,9 @@ pub enum Reason {
     /// taken off what the fund owes the institution, never by editing the settlement; an
     /// appeal upheld reverses it.
     ReviewDeduction,
+    /// 委托管理费: a commercial administrator's quarterly fee with its reward or penalty
+    /// (issue 18, R-TPA-3), paid by city finance through the fund's fiscal special account.
+    AdministrationFee,
     /// 冲正: a new transfer undoing all or part of an earlier one, accounts swapped.
     Reversal,
     /// 归集: a unit's income swept to the city special account (R-FND-2).
@@ -198,7 +201,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 25] = [
+    pub const ALL: [Reason; 26] = [
         Reason::Contribution,
         Reason::Subsidy,
         Reason::PersonalAccountCredit,
@@ -214,6 +217,7 @@ impl Reason {
         Reason::InstitutionPayment,
         Reason::PaymentClearing,
         Reason::ReviewDeduction,
+        Reason::AdministrationFee,
         Reason::Reversal,
         Reason::Sweep,
         Reason::Disbursement,
@@ -247,6 +251,7 @@ impl Reason {
             Reason::InstitutionPayment => "institution-payment",
             Reason::PaymentClearing => "payment-clearing",
             Reason::ReviewDeduction => "review-deduction",
+            Reason::AdministrationFee => "administration-fee",
             Reason::Reversal => "reversal",
             Reason::Sweep => "sweep",
             Reason::Disbursement => "disbursement",
@@ -318,10 +323,12 @@ pub enum RecordKind {
     EmployerPayment,
     /// A review's finding on a settled claim, `{institution}/{claim}/{finding}` (issue 18).
     ReviewFinding,
+    /// An administrator's scored quarter, `{administrator}/{quarter}` (issue 18).
+    AdministratorQuarter,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 16] = [
+    pub const ALL: [RecordKind; 17] = [
         RecordKind::Contribution,
         RecordKind::Subsidy,
         RecordKind::Settlement,
@@ -338,6 +345,7 @@ impl RecordKind {
         RecordKind::PaymentClearing,
         RecordKind::EmployerPayment,
         RecordKind::ReviewFinding,
+        RecordKind::AdministratorQuarter,
     ];
 
     pub fn parse(text: &str) -> Option<RecordKind> {
@@ -363,6 +371,7 @@ impl RecordKind {
             RecordKind::PaymentClearing => "payment-clearing",
             RecordKind::EmployerPayment => "employer-payment",
             RecordKind::ReviewFinding => "review-finding",
+            RecordKind::AdministratorQuarter => "administrator-quarter",
         }
     }
 }

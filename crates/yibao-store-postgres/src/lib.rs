@@ -36,6 +36,7 @@
 //! `settle.rs`).
 
 mod access;
+mod administrator;
 mod arrears;
 mod books;
 mod catalogue;
@@ -83,7 +84,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (19, include_str!("../migrations/0019_employers.sql")),
     (20, include_str!("../migrations/0020_arrears_plans.sql")),
     (21, include_str!("../migrations/0021_go_live_and_receipts.sql")),
-    (22, include_str!("../migrations/0022_claim_review.sql")),
+    (22, include_str!("../migrations/0022_review_and_administrators.sql")),
 ];
 /// Connections in the pool.
 const POOL_SIZE: u32 = 16;
@@ -1151,7 +1152,6 @@ impl Store for PostgresStore {
         if status == ClaimStatus::Reversed.as_str() {
             return Err(StoreError::AlreadyReversed(claim_id.to_owned()));
         }
-        review::check_no_deductions(&mut tx, institution, claim_id).await?;
         let (before, after): (Accumulators, Accumulators) = (from_json(&before)?, from_json(&after)?);
         if current != after {
             return Err(StoreError::NotLatestClaim(claim_id.to_owned()));
@@ -1167,6 +1167,8 @@ impl Store for PostgresStore {
         }
         let record_id = yibao_store::books::settlement_record_id(institution, claim_id);
         let originals = books::entries_caused_by(&mut tx, record.region.city(), "settlement", &record_id).await?;
+        // What reviews deducted from the claim is given back with it (issue 18).
+        review::withdraw_with_reversal(&mut tx, actor, institution, claim_id).await?;
         let entries = yibao_store::books::reversal_entries(&originals, institution, claim_id, actor.at.date())?;
         books::post(&mut tx, &actor.at_text(), &entries).await?;
         record.status = ClaimStatus::Reversed;

@@ -151,20 +151,21 @@ async fn lock_finding(
     record.map(|r| from_json::<FindingRecord>(&r)).transpose()?.filter(|f| scope.contains(f.region)).ok_or_else(not_found)
 }
 
-/// Refuses to reverse a claim with a deduction on the books (see the SQLite store's).
-pub(crate) async fn check_no_deductions(tx: &mut PgConnection, institution: &str, claim_id: &str) -> Result<(), StoreError> {
-    let standing: Option<i64> = sqlx::query_scalar(
-        "SELECT finding_no FROM review_findings WHERE institution_code = $1 AND claim_id = $2 AND status <> 'withdrawn' LIMIT 1",
-    )
-    .bind(institution)
-    .bind(claim_id)
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(backend)?;
-    match standing {
-        Some(no) => Err(yibao_store::review::reversal_with_findings(institution, claim_id, no)),
-        None => Ok(()),
+/// Withdraws the findings still deducting from a claim being reversed, in the reversal's
+/// transaction, after its claim row is locked (`yibao_store::review::withdrawn_with_reversal`).
+pub(crate) async fn withdraw_with_reversal(
+    tx: &mut PgConnection,
+    actor: &Actor,
+    institution: &str,
+    claim_id: &str,
+) -> Result<(), StoreError> {
+    let findings = findings_of(tx, institution, claim_id).await?;
+    for (finding, entries) in yibao_store::review::withdrawn_with_reversal(findings, actor, actor.at.date())? {
+        save_finding(tx, &finding, false).await?;
+        books::post(tx, &actor.at_text(), &entries).await?;
+        audit(tx, actor, finding.region, "claim.finding_decided", &finding.record_id(), json(&finding)?).await?;
     }
+    Ok(())
 }
 
 impl ReviewStore for PostgresStore {

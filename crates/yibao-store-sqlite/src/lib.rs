@@ -7,6 +7,7 @@
 //! has returned. Reads run on read-only connections beside it, each in one snapshot.
 
 mod access;
+mod administrator;
 mod arrears;
 pub mod backup;
 mod books;
@@ -55,7 +56,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (18, include_str!("../migrations/0018_employers.sql")),
     (19, include_str!("../migrations/0019_arrears_plans.sql")),
     (20, include_str!("../migrations/0020_go_live_and_receipts.sql")),
-    (21, include_str!("../migrations/0021_claim_review.sql")),
+    (21, include_str!("../migrations/0021_review_and_administrators.sql")),
 ];
 
 /// A store in one SQLite file. Cloning shares the same writer and readers.
@@ -856,7 +857,6 @@ fn reverse_in(
     if record.status == ClaimStatus::Reversed {
         return Err(StoreError::AlreadyReversed(claim_id.to_owned()));
     }
-    review::check_no_deductions(conn, institution, claim_id)?;
     let region_text = record.region.to_string();
     let (before, after) = query_opt(
         conn,
@@ -885,6 +885,8 @@ fn reverse_in(
     }
     let record_id = yibao_store::books::settlement_record_id(institution, claim_id);
     let originals = books::entries_caused_by(conn, record.region.city(), "settlement", &record_id)?;
+    // What reviews deducted from the claim is given back with it (issue 18).
+    review::withdraw_with_reversal(conn, actor, institution, claim_id)?;
     books::post(conn, actor, &yibao_store::books::reversal_entries(&originals, institution, claim_id, actor.at.date())?)?;
     record.status = ClaimStatus::Reversed;
     record.reversed_at = Some(actor.at);

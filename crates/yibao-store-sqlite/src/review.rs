@@ -104,19 +104,16 @@ fn finding_of(conn: &Connection, institution: &str, claim_id: &str, finding_no: 
     )
 }
 
-/// Whether the claim has a deduction on the books: such a claim is not reversed (its
-/// findings are withdrawn first), or the fund would recover the deduction twice.
-pub(crate) fn check_no_deductions(conn: &Connection, institution: &str, claim_id: &str) -> Result<(), StoreError> {
-    let standing = query_opt(
-        conn,
-        "SELECT finding_no FROM review_findings WHERE institution_code = ?1 AND claim_id = ?2 AND status <> 'withdrawn' LIMIT 1",
-        params![institution, claim_id],
-        |row| col::<i64>(row, 0),
-    )?;
-    match standing {
-        Some(no) => Err(yibao_store::review::reversal_with_findings(institution, claim_id, no)),
-        None => Ok(()),
+/// Withdraws the findings still deducting from a claim being reversed, in the reversal's
+/// transaction (`yibao_store::review::withdrawn_with_reversal`).
+pub(crate) fn withdraw_with_reversal(conn: &Connection, actor: &Actor, institution: &str, claim_id: &str) -> Result<(), StoreError> {
+    let findings = findings_of(conn, institution, claim_id)?;
+    for (finding, entries) in yibao_store::review::withdrawn_with_reversal(findings, actor, actor.at.date())? {
+        save_finding(conn, &finding, false)?;
+        books::post(conn, actor, &entries)?;
+        audit(conn, actor, finding.region, "claim.finding_decided", &finding.record_id(), json(&finding)?)?;
     }
+    Ok(())
 }
 
 impl ReviewStore for SqliteStore {

@@ -13,6 +13,7 @@
 //! can spend the same remaining deductible or cap).
 
 mod access;
+pub mod administrator;
 pub mod agreement;
 pub mod arrears;
 mod audit;
@@ -36,6 +37,7 @@ pub mod reconcile;
 mod records;
 pub mod replay;
 pub mod review;
+pub use administrator::AdministratorStore;
 pub use review::ReviewStore;
 pub mod stored;
 

@@ -268,6 +268,19 @@ pub fn replay(city: RegionCode, records: &FundRecords, action: &str, entity: &st
             replay.posts(expected);
             Some(Ok(replay))
         }
+        // An administrator's scored quarter (issue 18): its fee, rebuilt from its record.
+        "administrator.quarter" => {
+            let mut replay = RunReplay::new(format!("the quarter {entity}"), action, entity);
+            let record = crate::stored::from_json::<crate::administrator::QuarterRecord>(audited);
+            if let Ok(record) = &record
+                && record.record_id() != entity
+            {
+                replay.disagreements.push(format!("its audit entry names {entity}, but its detail is the quarter {}", record.record_id()));
+            }
+            replay.posts(record.and_then(|record| crate::administrator::quarter_entries(&record)));
+            replay.causes.push((RecordKind::AdministratorQuarter, entity.to_owned()));
+            Some(Ok(replay))
+        }
         "fund.interest" => {
             let mut replay = RunReplay::new(format!("the interest for {entity} of {city}"), action, entity);
             let lines = serde_json::from_str::<Vec<InterestLine>>(audited)

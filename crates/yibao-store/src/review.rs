@@ -278,18 +278,6 @@ pub fn finding_not_found(institution: &str, claim_id: &str, finding_no: u32) -> 
     StoreError::ReviewNotFound(format!("finding {}", finding_record_id(institution, claim_id, finding_no)))
 }
 
-/// A claim with a deduction on the books is not reversed: the reversal would give back
-/// what the settlement owed, and the fund would recover the deduction twice.
-#[must_use]
-pub fn reversal_with_findings(institution: &str, claim_id: &str, finding_no: i64) -> StoreError {
-    refused(
-        "claim.has_findings",
-        format!(
-            "finding {finding_no} of claim {institution}/{claim_id} deducts from it: a claim under a deduction is not reversed (its appeal, upheld, withdraws it)"
-        ),
-    )
-}
-
 /// The entity of a flag's audit entries, `{institution}/{claim}/flag/{no}`.
 #[must_use]
 pub fn flag_entity(flag: &FlagRecord) -> String {
@@ -300,9 +288,13 @@ fn refused(code: &'static str, message: String) -> StoreError {
     StoreError::Refused { code, message }
 }
 
-/// Refuses free text that is empty, too long or holds control characters.
+/// Refuses free text that is empty or only invisible, too long, or holds a character the
+/// register refuses (control, zero-width, bidirectional override…; a line break is kept):
+/// the register's rule (`yibao_domain::is_register_char`), lines allowed.
 pub fn check_text(what: &str, text: &str, max_chars: usize) -> Result<(), StoreError> {
-    if text.trim().is_empty() || text.chars().count() > max_chars || text.chars().any(|c| c.is_control() && c != '\n') {
+    let visible = text.chars().any(|c| !c.is_whitespace());
+    let allowed = text.chars().all(|c| c == '\n' || yibao_domain::is_register_char(c));
+    if !visible || !allowed || text.chars().count() > max_chars {
         return Err(refused("review.bad_text", format!("{what} is 1 to {max_chars} characters of text")));
     }
     Ok(())
@@ -335,16 +327,30 @@ fn owed_legs(claim: &ClaimRecord) -> Result<Vec<FindingLeg>, StoreError> {
 ///
 /// Refuses a reversed claim (`review.claim_reversed`), an amount not positive or above what
 /// the fund still owes for the claim (`review.amount_above_paid`), and a claim with
-/// [`FINDINGS_PER_CLAIM_MAX`] findings (`review.too_many_findings`).
-pub fn plan_legs(claim: &ClaimRecord, earlier: &[FindingRecord], amount: Fen, rounding: Rounding) -> Result<Vec<FindingLeg>, StoreError> {
+/// [`FINDINGS_PER_CLAIM_MAX`] standing findings of the new one's side, the reviewers' or the
+/// institution's self-checks (`review.too_many_findings`).
+pub fn plan_legs(
+    claim: &ClaimRecord,
+    earlier: &[FindingRecord],
+    level: ReviewLevel,
+    amount: Fen,
+    rounding: Rounding,
+) -> Result<Vec<FindingLeg>, StoreError> {
     if claim.status == ClaimStatus::Reversed {
         return Err(refused(
             "review.claim_reversed",
             format!("claim {}/{} is reversed: the fund owes nothing for it to deduct", claim.institution_code, claim.claim_id),
         ));
     }
-    if earlier.len() >= FINDINGS_PER_CLAIM_MAX {
-        return Err(refused("review.too_many_findings", format!("a claim takes at most {FINDINGS_PER_CLAIM_MAX} findings")));
+    // Each level's findings are bounded apart, so a hospital's self-checks never use up the
+    // reviewers' findings; a withdrawn finding no longer counts.
+    if earlier.iter().filter(|f| f.status.deducts() && (f.level == ReviewLevel::SelfCheck) == (level == ReviewLevel::SelfCheck)).count()
+        >= FINDINGS_PER_CLAIM_MAX
+    {
+        return Err(refused(
+            "review.too_many_findings",
+            format!("a claim takes at most {FINDINGS_PER_CLAIM_MAX} standing findings of the reviewers, and as many self-checks"),
+        ));
     }
     let mut legs = owed_legs(claim)?;
     for finding in earlier.iter().filter(|f| f.status.deducts()) {
@@ -436,7 +442,7 @@ pub fn new_finding(
             format!("a deduction is booked on or after the claim's settlement, {}", claim.settled_at.date()),
         ));
     }
-    let legs = plan_legs(claim, earlier, finding.amount_fen, finding.rounding)?;
+    let legs = plan_legs(claim, earlier, finding.level, finding.amount_fen, finding.rounding)?;
     let finding_no = earlier.iter().map(|f| f.finding_no).max().unwrap_or(0) + 1;
     Ok(FindingRecord {
         region: claim.region,
@@ -508,6 +514,28 @@ pub fn decided(mut finding: FindingRecord, decision: &AppealDecision, actor: &Ac
     Ok((finding, entries))
 }
 
+/// The findings still deducting from a claim being reversed, withdrawn with it on `on`:
+/// the reversal gives back everything the settlement owed, so what the findings took is
+/// given back too, or the fund would recover it twice. Returns each finding as withdrawn
+/// and what the withdrawals post.
+pub fn withdrawn_with_reversal(
+    findings: Vec<FindingRecord>,
+    actor: &Actor,
+    on: Date,
+) -> Result<Vec<(FindingRecord, Vec<Entry>)>, StoreError> {
+    let mut withdrawn = Vec::new();
+    for mut finding in findings.into_iter().filter(|f| f.status.deducts()) {
+        let entries = withdrawal_entries(&finding, on.max(finding.value_date))?;
+        finding.status = FindingStatus::Withdrawn;
+        finding.decided_by = Some(actor.who.clone());
+        finding.decided_at = Some(actor.at);
+        finding.decision = Some("withdrawn with the claim's reversal".to_owned());
+        finding.withdrawn_on = Some(on.max(finding.value_date));
+        withdrawn.push((finding, entries));
+    }
+    Ok(withdrawn)
+}
+
 /// A flag's decision: once, by a reviewer.
 pub fn flag_decided(mut flag: FlagRecord, outcome: FlagOutcome, note: &str, actor: &Actor) -> Result<FlagRecord, StoreError> {
     check_text("the note", note, REVIEW_TEXT_CHARS_MAX)?;
@@ -553,14 +581,18 @@ pub fn flag_records(claim: &ClaimRecord, flags: &[RaisedFlag]) -> Vec<FlagRecord
         .collect()
 }
 
-/// What the fund's payment of a held claim waits for: its fund legs, by fund and unit
-/// (less what findings deduct), until every hold flag on it is decided.
-pub fn held_legs(claim: &ClaimRecord, findings: &[FindingRecord]) -> Result<Vec<FindingLeg>, StoreError> {
-    if claim.status == ClaimStatus::Reversed {
+/// What the fund's payment of a held claim waits for in the pooling run dated `as_of`: its
+/// fund legs, by fund and unit, less what findings had deducted by that day (a finding
+/// booked on or before it, not withdrawn by it). The run pays what is outstanding on its
+/// value date, so a finding or a withdrawal booked after that day is not yet in what it
+/// holds back, whenever the run is executed.
+pub fn held_legs(claim: &ClaimRecord, findings: &[FindingRecord], as_of: Date) -> Result<Vec<FindingLeg>, StoreError> {
+    if claim.status == ClaimStatus::Reversed || claim.settled_at.date() > as_of {
         return Ok(Vec::new());
     }
     let mut legs = owed_legs(claim)?;
-    for finding in findings.iter().filter(|f| f.status.deducts()) {
+    let deducting = |f: &&FindingRecord| f.value_date <= as_of && f.withdrawn_on.is_none_or(|on| on > as_of);
+    for finding in findings.iter().filter(deducting) {
         for taken in &finding.legs {
             if let Some(leg) = legs.iter_mut().find(|l| l.layer == taken.layer) {
                 leg.amount_fen -= taken.amount_fen;
@@ -736,6 +768,10 @@ mod tests {
         assert_eq!(check_text("the evidence", " ", 10).unwrap_err().code(), "review.bad_text");
         assert_eq!(check_text("the evidence", "a\u{0}b", 10).unwrap_err().code(), "review.bad_text");
         assert_eq!(check_text("the evidence", &"x".repeat(11), 10).unwrap_err().code(), "review.bad_text");
+        for invisible in ["\u{200B}", "\u{FEFF}", "a\u{202E}b", "\t", "a\rb"] {
+            assert_eq!(check_text("the evidence", invisible, 10).unwrap_err().code(), "review.bad_text", "{invisible:?}");
+        }
+        assert!(check_text("the evidence", "两行\n证据", 10).is_ok());
         assert_eq!(RulePrecision::of("r".into(), 10, 3, 1).precision_bp, Some(7_500));
         assert_eq!(RulePrecision::of("r".into(), 10, 0, 0).precision_bp, None);
     }

@@ -52,7 +52,6 @@ async fn review_flow(api: &Api) {
     enrol_both(api).await;
     let accountant = api.sign_in("accountant").await;
     let officer = api.sign_in("east.claims").await;
-    let admin = api.sign_in("admin").await;
     let opening = json!({ "kind": "opening-balance", "scheme": "resident", "unit": "419900", "amount": "1000000.00", "date": "2026-01-01", "reference": "OB-R" });
     assert_eq!(api.call("POST", "/api/funds/receipts", Auth::Token(&accountant), Some(opening)).await.0, StatusCode::CREATED);
     let supplementary = json!({ "kind": "opening-balance", "scheme": "supplementary", "unit": "419900", "amount": "100000.00", "date": "2026-01-01", "reference": "OB-S" });
@@ -100,33 +99,54 @@ async fn review_flow(api: &Api) {
     let prying = api.call("GET", "/api/review/flags?institution=H41992100007", Auth::Key("key-center"), None).await;
     assert_eq!(prying.0, StatusCode::FORBIDDEN, "{}", prying.1);
 
-    // November's run pays R-2 and R-3 and holds R-1 back.
-    let run = json!({ "month": "2026-11", "day": 10 });
+    // The reviewer reads R-1 on the 26th and finds 100.00 before the month's run, its flag
+    // still open; November's run, dated the 25th, is executed after: R-1 is held whole (what
+    // the run pays is what was outstanding on the 25th), R-2 and R-3 paid.
+    api.set_now(datetime!(2026-11-26 10:00 +08));
+    let (accountant, officer, admin) = (api.sign_in("accountant").await, api.sign_in("east.claims").await, api.sign_in("admin").await);
+    let early = json!({ "rule": "bed days", "amount": "100.00", "evidence": "one bed day too many" });
+    let (status, early) = api.call("POST", "/api/review/findings/H41992100007/R-1", Auth::Token(&officer), Some(early)).await;
+    assert_eq!((status, early["finding_no"].as_u64()), (StatusCode::CREATED, Some(1)), "{early}");
+    let run = json!({ "month": "2026-11", "day": 25 });
     let (status, first) = api.call("POST", "/api/funds/pooling-runs", Auth::Token(&accountant), Some(run)).await;
     assert_eq!(status, StatusCode::CREATED, "{first}");
-    assert_eq!(run_total(&first["run"], "held_back", hospital), held_fen, "R-1 is held: {first}");
+    assert_eq!(run_total(&first["run"], "held_back", hospital), held_fen, "R-1 is held whole: {first}");
     assert_eq!(run_total(&first["run"], "payments", hospital), paid_fen, "R-2 and R-3 are paid: {first}");
     let notes = first["run"]["funds"].to_string();
     assert!(notes.contains("R-1") && notes.contains("held by monitoring"), "the run says why: {notes}");
 
-    // The reviewer confirms the flag with a finding of 100.00: deducted, never by editing R-1.
+    // The reviewer confirms the flag with a second finding of 100.00: deducted, never by
+    // editing R-1.
     let base = "/api/review/findings/H41992100007/R-1";
-    let too_much = json!({ "rule": "ceftriaxone-quantity", "flag_no": 1, "amount": yibao_domain::Fen::new(held_fen + 1).to_string(), "evidence": "order sheet" });
+    let too_much = json!({ "rule": "ceftriaxone-quantity", "flag_no": 1, "amount": yibao_domain::Fen::new(held_fen - 10_000 + 1).to_string(), "evidence": "order sheet" });
     assert_eq!(
         code(&api.call("POST", base, Auth::Token(&officer), Some(too_much)).await),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("review.amount_above_paid"))
     );
-    let blank = json!({ "rule": "ceftriaxone-quantity", "amount": "1.00", "evidence": "   " });
-    assert_eq!(
-        code(&api.call("POST", base, Auth::Token(&officer), Some(blank)).await),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("review.bad_text"))
-    );
+    for blank in ["   ", "\u{200B}", "\u{FEFF}", "a\u{202E}b"] {
+        let blank = json!({ "rule": "ceftriaxone-quantity", "amount": "1.00", "evidence": blank });
+        assert_eq!(
+            code(&api.call("POST", base, Auth::Token(&officer), Some(blank)).await),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("review.bad_text"))
+        );
+    }
+    // A NUL never reaches a store: a 400 on both stores.
+    for (method, path) in [
+        ("GET", "/api/review/flags?claim_id=%00"),
+        ("GET", "/api/review/findings?claim_id=%00"),
+        ("GET", "/api/settlements/H41992100007/%00"),
+        ("POST", "/api/review/findings/H41992100007/%00"),
+    ] {
+        let body = (method == "POST").then(|| json!({ "rule": "r", "amount": "1.00", "evidence": "e" }));
+        let answer = api.call(method, path, Auth::Token(&officer), body).await;
+        assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("request.malformed")), "{path}");
+    }
     let finding = json!({ "rule": "ceftriaxone-quantity", "flag_no": 1, "amount": "100.00", "evidence": "the order sheet shows 12 doses given, 18 billed" });
     assert_eq!(api.call("POST", base, Auth::Key("key-center"), Some(finding.clone())).await.0, StatusCode::FORBIDDEN);
     let (status, found) = api.call("POST", base, Auth::Token(&officer), Some(finding)).await;
     assert_eq!(
-        (status, found["status"].as_str(), found["level"].as_str()),
-        (StatusCode::CREATED, Some("standing"), Some("bureau")),
+        (status, found["status"].as_str(), found["level"].as_str(), found["finding_no"].as_u64()),
+        (StatusCode::CREATED, Some("standing"), Some("bureau"), Some(2)),
         "{found}"
     );
     let legs: i64 = found["legs"].as_array().expect("legs").iter().map(|l| fen(&l["amount"])).sum();
@@ -138,21 +158,21 @@ async fn review_flow(api: &Api) {
 
     // The hospital appeals once; the reviewer may not decide it; the administrator upholds it.
     let appeal = json!({ "appeal": "the nursing record shows 18 doses given" });
-    assert_eq!(api.call("POST", &format!("{base}/1/appeal"), Auth::Token(&officer), Some(appeal.clone())).await.0, StatusCode::FORBIDDEN);
-    let (status, appealed) = api.call("POST", &format!("{base}/1/appeal"), Auth::Key("key-east"), Some(appeal.clone())).await;
+    assert_eq!(api.call("POST", &format!("{base}/2/appeal"), Auth::Token(&officer), Some(appeal.clone())).await.0, StatusCode::FORBIDDEN);
+    let (status, appealed) = api.call("POST", &format!("{base}/2/appeal"), Auth::Key("key-east"), Some(appeal.clone())).await;
     assert_eq!((status, appealed["status"].as_str()), (StatusCode::OK, Some("appealed")), "{appealed}");
     assert_eq!(
-        code(&api.call("POST", &format!("{base}/1/appeal"), Auth::Key("key-east"), Some(appeal)).await),
+        code(&api.call("POST", &format!("{base}/2/appeal"), Auth::Key("key-east"), Some(appeal)).await),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("review.not_appealable"))
     );
     let (_, waiting) = api.call("GET", "/api/review/findings?appealed=true", Auth::Token(&admin), None).await;
     assert_eq!(waiting.as_array().map(Vec::len), Some(1), "{waiting}");
     let decision = json!({ "upheld": true, "note": "the nursing record is the evidence of administration" });
     assert_eq!(
-        code(&api.call("POST", &format!("{base}/1/decision"), Auth::Token(&officer), Some(decision.clone())).await),
+        code(&api.call("POST", &format!("{base}/2/decision"), Auth::Token(&officer), Some(decision.clone())).await),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("review.same_reviewer"))
     );
-    let (status, decided) = api.call("POST", &format!("{base}/1/decision"), Auth::Token(&admin), Some(decision)).await;
+    let (status, decided) = api.call("POST", &format!("{base}/2/decision"), Auth::Token(&admin), Some(decision)).await;
     assert_eq!(
         (status, decided["status"].as_str(), decided["decided_by"].as_str()),
         (StatusCode::OK, Some("withdrawn"), Some("admin")),
@@ -160,34 +180,60 @@ async fn review_flow(api: &Api) {
     );
 
     // The hospital's self-check finds 50.00 it should not have billed; it cannot appeal its
-    // own finding, and a claim under a deduction is not reversed.
+    // own finding.
     let own =
         json!({ "rule": "bed days billed one night too many", "amount": "50.00", "evidence": "discharged on the morning of 5 November" });
     let (status, self_check) = api.call("POST", base, Auth::Key("key-east"), Some(own)).await;
     assert_eq!(
         (status, self_check["level"].as_str(), self_check["finding_no"].as_u64()),
-        (StatusCode::CREATED, Some("self-check"), Some(2)),
+        (StatusCode::CREATED, Some("self-check"), Some(3)),
         "{self_check}"
     );
     let appeal = json!({ "appeal": "we were wrong" });
     assert_eq!(
-        code(&api.call("POST", &format!("{base}/2/appeal"), Auth::Key("key-east"), Some(appeal)).await),
+        code(&api.call("POST", &format!("{base}/3/appeal"), Auth::Key("key-east"), Some(appeal)).await),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("review.not_appealable"))
     );
-    let reversal = json!({ "reason": "entered twice" });
-    assert_eq!(
-        code(&api.call("POST", "/api/settlements/H41992100007/R-1/reversal", Auth::Token(&officer), Some(reversal)).await),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("claim.has_findings"))
-    );
 
-    // December's run pays R-1, less the self-check's 50.00; the hospital is owed nothing more.
+    // Another hospital's claim R-4: twenty self-checks of 0.01 use up its own findings, not
+    // the reviewers'; its reversal gives back every deduction with the claim.
+    let lines = json!([{ "code": "001109000010000", "quantity": 1, "unit_price": "50.00" }, { "code": "XA10BAE010A001010100315", "quantity": 1, "unit_price": "400.00" }]);
+    let mut other = stay(WEST_PERSON, "R-4", ("2026-11-20", "2026-11-21"), lines);
+    other["claim"]["institution_code"] = json!("H41990200003");
+    let (status, r4) = api.call("POST", "/api/settlements", Auth::Key("key-center"), Some(other)).await;
+    assert_eq!(status, StatusCode::CREATED, "{r4}");
+    let r4_base = "/api/review/findings/H41990200003/R-4";
+    let tiny = json!({ "rule": "rounding", "amount": "0.01", "evidence": "a fen too many" });
+    for _ in 0..20 {
+        assert_eq!(api.call("POST", r4_base, Auth::Key("key-center"), Some(tiny.clone())).await.0, StatusCode::CREATED);
+    }
+    assert_eq!(
+        code(&api.call("POST", r4_base, Auth::Key("key-center"), Some(tiny)).await),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("review.too_many_findings"))
+    );
+    let west = api.sign_in("west.claims").await;
+    let bureau = json!({ "rule": "unbundled", "amount": "20.00", "evidence": "two items billed as one" });
+    assert_eq!(
+        api.call("POST", r4_base, Auth::Token(&west), Some(bureau)).await.0,
+        StatusCode::CREATED,
+        "the reviewers' findings are their own"
+    );
+    let reversal = json!({ "reason": "entered twice" });
+    let (status, reversed) = api.call("POST", "/api/settlements/H41990200003/R-4/reversal", Auth::Token(&west), Some(reversal)).await;
+    assert_eq!(status, StatusCode::OK, "a claim under deductions is reversed, its deductions with it: {reversed}");
+    let (_, r4_findings) = api.call("GET", "/api/review/findings?claim_id=R-4", Auth::Token(&west), None).await;
+    let statuses: Vec<&str> = r4_findings.as_array().expect("findings").iter().filter_map(|f| f["status"].as_str()).collect();
+    assert!(statuses.len() == 21 && statuses.iter().all(|s| *s == "withdrawn"), "{r4_findings}");
+
+    // December's run pays R-1, less the standing 100.00 and the self-check's 50.00; the
+    // hospital is owed nothing more.
     api.set_now(datetime!(2026-12-05 10:00 +08));
     let (accountant, officer, admin) = (api.sign_in("accountant").await, api.sign_in("east.claims").await, api.sign_in("admin").await);
     let (status, second) =
         api.call("POST", "/api/funds/pooling-runs", Auth::Token(&accountant), Some(json!({ "month": "2026-12", "day": 5 }))).await;
     assert_eq!(status, StatusCode::CREATED, "{second}");
     assert_eq!(run_total(&second["run"], "held_back", hospital), 0, "{second}");
-    assert_eq!(run_total(&second["run"], "payments", hospital), held_fen - 5_000, "{second}");
+    assert_eq!(run_total(&second["run"], "payments", hospital), held_fen - 10_000 - 5_000, "{second}");
     let (_, accounts) = api.call("GET", "/api/funds/accounts", Auth::Token(&admin), None).await;
     let payables: Vec<&Value> =
         accounts.as_array().expect("accounts").iter().filter(|a| a["holder"] == hospital && a["kind"] == "payable").collect();

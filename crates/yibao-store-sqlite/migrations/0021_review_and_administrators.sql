@@ -5,17 +5,17 @@
 CREATE TABLE claim_flags (
     institution_code TEXT NOT NULL,
     claim_id         TEXT NOT NULL,
-    flag_no          BIGINT NOT NULL,
+    flag_no          INTEGER NOT NULL,
     region_code      TEXT NOT NULL,
     rule_id          TEXT NOT NULL,
-    hold             BOOLEAN NOT NULL,
+    hold             INTEGER NOT NULL CHECK (hold IN (0, 1)),
     outcome          TEXT CHECK (outcome IN ('confirmed', 'dismissed')),
     raised_at        TEXT NOT NULL,
     record           TEXT NOT NULL,
     PRIMARY KEY (institution_code, claim_id, flag_no)
 );
 CREATE INDEX claim_flags_by_region ON claim_flags (region_code, raised_at);
-CREATE INDEX claim_flags_held ON claim_flags (region_code) WHERE hold AND outcome IS NULL;
+CREATE INDEX claim_flags_held ON claim_flags (region_code) WHERE hold = 1 AND outcome IS NULL;
 
 -- A review's finding on a settled claim (R-TPA-2): its deduction is posted with it
 -- (`review-deduction`), reversed if an appeal is upheld. `record` is
@@ -23,7 +23,7 @@ CREATE INDEX claim_flags_held ON claim_flags (region_code) WHERE hold AND outcom
 CREATE TABLE review_findings (
     institution_code TEXT NOT NULL,
     claim_id         TEXT NOT NULL,
-    finding_no       BIGINT NOT NULL,
+    finding_no       INTEGER NOT NULL,
     region_code      TEXT NOT NULL,
     status           TEXT NOT NULL CHECK (status IN ('standing', 'appealed', 'confirmed', 'withdrawn')),
     found_at         TEXT NOT NULL,
@@ -31,3 +31,30 @@ CREATE TABLE review_findings (
     PRIMARY KEY (institution_code, claim_id, finding_no)
 );
 CREATE INDEX review_findings_by_region ON review_findings (region_code, found_at);
+
+-- A quarter's measures read a county's claims by the day they were settled.
+CREATE INDEX claims_by_region_settled ON claims (region_code, settled_at);
+
+-- Commercial administrators under contract (issue 18, R-TPA-1, R-TPA-3): the contract as
+-- `yibao_store::administrator::ContractRecord` with the digest of its API key; the
+-- complaints and survey answers its score counts; each scored quarter, once, with what it
+-- posted (`administration-fee`).
+CREATE TABLE administrator_contracts (
+    code         TEXT NOT NULL PRIMARY KEY,
+    city_code    TEXT NOT NULL,
+    api_key_hash TEXT NOT NULL UNIQUE,
+    record       TEXT NOT NULL
+);
+CREATE TABLE administrator_entries (
+    code        TEXT NOT NULL REFERENCES administrator_contracts (code),
+    on_date     TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    record      TEXT NOT NULL
+);
+CREATE INDEX administrator_entries_by_day ON administrator_entries (code, on_date);
+CREATE TABLE administrator_quarters (
+    code    TEXT NOT NULL REFERENCES administrator_contracts (code),
+    quarter TEXT NOT NULL,
+    record  TEXT NOT NULL,
+    PRIMARY KEY (code, quarter)
+);

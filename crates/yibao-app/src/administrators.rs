@@ -1,0 +1,324 @@
+//! Commercial administrators under contract (商业保险机构经办, issue 18; R-TPA-1, R-TPA-2,
+//! R-TPA-3): the city's administrator signs a contract won by tender, and the administrator
+//! (with the API key the contract issues) reviews the claims of its counties and schemes;
+//! bureau staff record complaints and survey answers, draw the bureau's audit sample of a
+//! quarter, and score the quarter, which posts the administration fee with its reward or
+//! penalty to the fund books once.
+
+use time::Date;
+use yibao_domain::{Fen, RegionCode};
+use yibao_engine::review::Selection;
+pub use yibao_ledger::FundScheme;
+use yibao_store::administrator::{
+    AdministratorStore, CountyQuarter, MeasuredKpi, administrator_selection, covered_claims, in_bureau_sample, measure_quarter,
+};
+pub use yibao_store::administrator::{
+    BandTerm, ContractRecord, ContractTerms, EntryKind, KpiTerm, Measure, PerformanceEntry, Quarter, QuarterRecord, ReviewTerms, Tender,
+};
+use yibao_store::{ClaimRecord, FundStore, Role, Store};
+
+use crate::access::{digest, new_token};
+use crate::{App, AppError, Principal, roles, store};
+
+/// Who signs contracts and scores quarters: the city's administrators and fund accountants.
+pub const CONTRACT_WRITERS: &[Role] = &[Role::CityAdministrator, Role::FundAccountant];
+
+/// A contract just signed, with its administrator's API key: shown once, stored as a digest.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ContractKey {
+    pub contract: ContractRecord,
+    pub api_key: String,
+}
+
+/// A claim an administrator or the bureau reviews, and why.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SelectedClaim {
+    pub region: RegionCode,
+    pub institution_code: String,
+    pub claim_id: String,
+    pub fund_pay_fen: Fen,
+    /// `above-threshold` or `sampled`.
+    pub reason: &'static str,
+}
+
+/// A complaint or a survey answer as bureau staff give it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntryInput {
+    pub kind: EntryKind,
+    pub on: Date,
+    pub score_bp: Option<u32>,
+    pub note: String,
+}
+
+impl App {
+    /// The principal an API key opens: a designated institution's, else an
+    /// administrator's under an active contract.
+    pub async fn principal_by_key(&self, key: &str) -> Result<Principal, AppError> {
+        match self.institution_by_key(key).await {
+            Ok(principal) => Ok(principal),
+            Err(refused) => match store!(self, contract_by_key(&digest(key.trim())))? {
+                Some(contract) if contract.active => Ok(Principal::Administrator(Box::new(contract))),
+                _ => Err(refused),
+            },
+        }
+    }
+
+    /// The city's administrator signs a contract won by tender (R-TPA-1); the
+    /// administrator's API key is drawn here and shown once.
+    pub async fn sign_contract(&self, principal: &Principal, source: &str, terms: ContractTerms) -> Result<ContractKey, AppError> {
+        let scope = principal.scope(roles::ADMINISTRATORS)?;
+        let city = self.policy().region;
+        if scope != city {
+            return Err(AppError::forbidden("a contract is the city's: its administrators sign it"));
+        }
+        for county in &terms.counties {
+            self.check_county(*county)?;
+        }
+        self.not_after_today("administrator.bad_terms", "a contract signed on", terms.signed_on)?;
+        let api_key = new_token()?;
+        let actor = principal.actor(source, self.now());
+        let contract = store!(self, create_contract(&actor, city, terms, digest(&api_key)))?;
+        Ok(ContractKey { contract, api_key })
+    }
+
+    /// The city's contracts: for its staff; an administrator reads its own.
+    pub async fn contracts(&self, principal: &Principal) -> Result<Vec<ContractRecord>, AppError> {
+        let contracts = store!(self, contracts(self.policy().region))?;
+        match principal {
+            Principal::Administrator(own) => Ok(contracts.into_iter().filter(|c| c.terms.code == own.terms.code).collect()),
+            _ => {
+                principal.scope(roles::ALL_STAFF)?;
+                Ok(contracts)
+            }
+        }
+    }
+
+    /// One contract: for the city's staff, or the administrator itself.
+    pub async fn contract(&self, principal: &Principal, code: &str) -> Result<ContractRecord, AppError> {
+        self.contracts(principal)
+            .await?
+            .into_iter()
+            .find(|c| c.terms.code == code)
+            .ok_or_else(|| AppError::not_found("administrator.not_found", format!("no administrator {code} under contract in this city")))
+    }
+
+    /// A claim the administrator's contract covers, or `claim.not_found` (one answer for a
+    /// claim elsewhere and none at all).
+    pub(crate) async fn administered_claim(
+        &self,
+        contract: &ContractRecord,
+        institution: &str,
+        claim_id: &str,
+    ) -> Result<ClaimRecord, AppError> {
+        let not_found = || yibao_store::StoreError::ClaimNotFound { institution: institution.to_owned(), claim_id: claim_id.to_owned() };
+        let claim = match store!(self, claim(contract.city, institution, claim_id)) {
+            Ok(claim) => claim,
+            Err(yibao_store::StoreError::ClaimNotFound { .. }) => return Err(not_found().into()),
+            Err(e) => return Err(e.into()),
+        };
+        let scheme = yibao_store::books::SettlementAmounts::from_stored(&claim.settlement_json).map(|a| a.pooled).ok();
+        let day = yibao_domain::city_day(claim.settled_at);
+        match scheme {
+            Some(scheme) if contract.terms.covers(claim.region, scheme, day) => Ok(claim),
+            _ => Err(not_found().into()),
+        }
+    }
+
+    /// Records a complaint against an administrator or a survey answer (claims staff and
+    /// administrators of the city): dated within the contract and not after today.
+    pub async fn record_performance_entry(
+        &self,
+        principal: &Principal,
+        source: &str,
+        code: &str,
+        input: EntryInput,
+    ) -> Result<PerformanceEntry, AppError> {
+        principal.scope(&[Role::ClaimsOfficer, Role::CityAdministrator])?;
+        let contract = self.contract(principal, code).await?;
+        self.not_after_today("administrator.bad_entry", "an entry dated", input.on)?;
+        if input.on < contract.terms.from || input.on > contract.terms.until {
+            return Err(AppError::unprocessable(
+                "administrator.bad_entry",
+                format!("an entry is dated within the contract, {} to {}", contract.terms.from, contract.terms.until),
+            ));
+        }
+        match (input.kind, input.score_bp) {
+            (EntryKind::Complaint, None) => {}
+            (EntryKind::Survey, Some(score)) if score <= 10_000 => {}
+            _ => {
+                return Err(AppError::unprocessable(
+                    "administrator.bad_entry",
+                    "a survey answer has a score of 0 to 100% of full marks, a complaint none",
+                ));
+            }
+        }
+        yibao_store::administrator::check_text("the note", &input.note)
+            .map_err(|_| AppError::unprocessable("administrator.bad_entry", "the note is 1 to 200 characters of text"))?;
+        let entry = PerformanceEntry {
+            code: contract.terms.code,
+            kind: input.kind,
+            on: input.on,
+            score_bp: input.score_bp,
+            note: input.note,
+            recorded_by: principal.name().to_owned(),
+            recorded_at: self.now(),
+        };
+        let actor = principal.actor(source, self.now());
+        Ok(store!(self, record_performance_entry(&actor, self.policy().region, entry))?)
+    }
+
+    /// What a quarter reads of the contract's counties.
+    async fn quarter_of(&self, contract: &ContractRecord, quarter: Quarter) -> Result<Vec<CountyQuarter>, AppError> {
+        let (from, to) = quarter.days();
+        let mut counties = Vec::with_capacity(contract.terms.counties.len());
+        for county in &contract.terms.counties {
+            counties.push(store!(self, county_quarter(*county, from, to))?);
+        }
+        Ok(counties)
+    }
+
+    /// The claims of a quarter the administrator reviews (核补审核): every covered claim at or
+    /// above the contract's threshold and its keyed sample of the rest. For the
+    /// administrator itself, or claims staff.
+    pub async fn review_selection(&self, principal: &Principal, code: &str, quarter: Quarter) -> Result<Vec<SelectedClaim>, AppError> {
+        if !matches!(principal, Principal::Administrator(_)) {
+            principal.scope(roles::CLAIMS)?;
+        }
+        let contract = self.contract(principal, code).await?;
+        let counties = self.quarter_of(&contract, quarter).await?;
+        let mut selected = Vec::new();
+        for claim in counties.iter().flat_map(|c| covered_claims(&contract.terms, c)) {
+            let reason = match administrator_selection(&contract.terms, claim) {
+                Selection::AboveThreshold => "above-threshold",
+                Selection::Sampled => "sampled",
+                Selection::NotSelected => continue,
+            };
+            selected.push(SelectedClaim {
+                region: claim.region,
+                institution_code: claim.institution_code.clone(),
+                claim_id: claim.claim_id.clone(),
+                fund_pay_fen: claim.fund_pay_fen,
+                reason,
+            });
+        }
+        Ok(selected)
+    }
+
+    /// The bureau's audit sample of an administrator's quarter (行政稽核): claims staff only,
+    /// never the administrator (it must not know which of its claims the bureau reads).
+    pub async fn bureau_sample(&self, principal: &Principal, code: &str, quarter: Quarter) -> Result<Vec<SelectedClaim>, AppError> {
+        principal.scope(roles::CLAIMS)?;
+        let contract = self.contract(principal, code).await?;
+        let counties = self.quarter_of(&contract, quarter).await?;
+        Ok(counties
+            .iter()
+            .flat_map(|c| covered_claims(&contract.terms, c))
+            .filter(|claim| in_bureau_sample(&contract.terms, claim))
+            .map(|claim| SelectedClaim {
+                region: claim.region,
+                institution_code: claim.institution_code.clone(),
+                claim_id: claim.claim_id.clone(),
+                fund_pay_fen: claim.fund_pay_fen,
+                reason: if claim.fund_pay_fen >= contract.terms.review.threshold_fen { "above-threshold" } else { "below-threshold" },
+            })
+            .collect())
+    }
+
+    /// Scores a quarter that is over (R-TPA-3): each indicator counted from the system's
+    /// records, scored with the contract's weights, the quarter's fee (a quarter of the
+    /// yearly fee per insured of its scope) adjusted by the score's band, the renewal the
+    /// score recommends; the fee and its reward or penalty posted to the fund books, once.
+    pub async fn score_quarter(
+        &self,
+        principal: &Principal,
+        source: &str,
+        code: &str,
+        quarter: Quarter,
+    ) -> Result<QuarterRecord, AppError> {
+        let scope = principal.scope(CONTRACT_WRITERS)?;
+        if scope != self.policy().region {
+            return Err(AppError::forbidden("a contract's quarter is scored by the city"));
+        }
+        let contract = self.contract(principal, code).await?;
+        let (from, to) = quarter.days();
+        let today = self.today();
+        if to >= today {
+            return Err(AppError::unprocessable("administrator.quarter_not_over", format!("{quarter} ends on {to}: it is scored after")));
+        }
+        if to < contract.terms.from || from > contract.terms.until {
+            return Err(AppError::unprocessable(
+                "administrator.quarter_outside",
+                format!("{quarter} is outside the contract, {} to {}", contract.terms.from, contract.terms.until),
+            ));
+        }
+        let counties = self.quarter_of(&contract, quarter).await?;
+        let runs: Vec<Date> = store!(self, pooling_runs(self.policy().region))?
+            .iter()
+            .filter_map(|run| yibao_domain::parse_date(&run.value_date).ok())
+            .collect();
+        let entries = store!(self, performance_entries(self.policy().region, code, from, to))?;
+        let rounding = self.policy().rounding;
+        let measures = measure_quarter(&contract.terms, &counties, &runs, &entries, rounding)?;
+        let fee_fen = Fen::new(rounding.round_div(i128::from(measures.insured) * i128::from(contract.terms.fee_per_insured_fen.get()), 4));
+        let kpis: Vec<yibao_engine::performance::Kpi> = contract
+            .terms
+            .kpis
+            .iter()
+            .zip(&measures.actuals)
+            .map(|(term, (measure, actual, _))| yibao_engine::performance::Kpi {
+                name: measure.as_str().to_owned(),
+                weight_bp: term.weight_bp,
+                direction: if measure.higher_is_better() {
+                    yibao_engine::performance::Direction::HigherIsBetter
+                } else {
+                    yibao_engine::performance::Direction::LowerIsBetter
+                },
+                target: term.target,
+                actual: *actual,
+            })
+            .collect();
+        let score = yibao_engine::performance::score_quarter(&kpis, &contract.terms.scoring(), fee_fen, rounding)
+            .map_err(|e| AppError::unprocessable(e.code(), e.to_string()))?;
+        let measured = contract
+            .terms
+            .kpis
+            .iter()
+            .zip(measures.actuals)
+            .zip(&score.kpis)
+            .map(|((term, (measure, actual, basis)), scored)| MeasuredKpi {
+                measure,
+                weight_bp: term.weight_bp,
+                target: term.target,
+                actual,
+                basis,
+                achievement_bp: scored.achievement_bp,
+                points_bp: scored.points_bp,
+            })
+            .collect();
+        let record = QuarterRecord {
+            city: self.policy().region,
+            code: contract.terms.code.clone(),
+            quarter: quarter.to_string(),
+            insured: measures.insured,
+            fee_fen,
+            kpis: measured,
+            sample: measures.sample,
+            score_bp: score.score_bp,
+            adjustment_fen: score.adjustment_fen,
+            paid_fen: fee_fen + score.adjustment_fen,
+            renewal_recommended: score.renewal == yibao_engine::performance::Renewal::Recommended,
+            fund: contract.terms.schemes[0],
+            value_date: today,
+            scored_by: principal.name().to_owned(),
+            scored_at: self.now(),
+        };
+        let actor = principal.actor(source, self.now());
+        Ok(store!(self, record_quarter(&actor, record))?)
+    }
+
+    /// An administrator's scored quarters, latest first: the city's staff, or itself.
+    pub async fn quarters(&self, principal: &Principal, code: &str) -> Result<Vec<QuarterRecord>, AppError> {
+        let contract = self.contract(principal, code).await?;
+        Ok(store!(self, quarters(contract.city, &contract.terms.code))?)
+    }
+}
