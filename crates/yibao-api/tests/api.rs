@@ -26,6 +26,10 @@ mod arrears;
 #[path = "api/review.rs"]
 mod review;
 
+// A commercial administrator's quarter: contract, review, sample, score and fee (issue 18).
+#[path = "api/administrators.rs"]
+mod administrators;
+
 const EAST_PERSON: &str = "41992119620314004X";
 const WEST_PERSON: &str = "419922197806025527";
 

@@ -259,7 +259,11 @@ impl App {
         let entries = store!(self, performance_entries(self.policy().region, code, from, to))?;
         let rounding = self.policy().rounding;
         let measures = measure_quarter(&contract.terms, &counties, &runs, &entries, rounding)?;
-        let fee_fen = Fen::new(rounding.round_div(i128::from(measures.insured) * i128::from(contract.terms.fee_per_insured_fen.get()), 4));
+        let fee = rounding.round_div(i128::from(measures.insured) * i128::from(contract.terms.fee_per_insured_fen.get()), 4);
+        if fee > yibao_domain::FEN_LIMIT / 2 {
+            return Err(AppError::unprocessable("administrator.bad_terms", "the quarter's fee is beyond what one amount holds"));
+        }
+        let fee_fen = Fen::new(fee);
         let kpis: Vec<yibao_engine::performance::Kpi> = contract
             .terms
             .kpis

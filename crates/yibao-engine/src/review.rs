@@ -55,6 +55,13 @@ pub fn selected_for_review(rule: ReviewRule, seed: u64, claim_key: &str, fund_pa
     if draw_bp(seed, claim_key) < rule.sample_rate_bp { Selection::Sampled } else { Selection::NotSelected }
 }
 
+/// Whether `claim_key` is drawn into a sample of `rate_bp` with `seed`, whatever it paid:
+/// the bureau's audit sample of an administrator's claims.
+#[must_use]
+pub fn drawn(seed: u64, claim_key: &str, rate_bp: u32) -> bool {
+    draw_bp(seed, claim_key) < rate_bp
+}
+
 /// A keyed draw in `0..10_000`: FNV-1a over the key, mixed with the seed by the SplitMix64
 /// finaliser. Fixed here, because a recorded seed must draw the same sample for ever.
 fn draw_bp(seed: u64, key: &str) -> u32 {

@@ -27,6 +27,11 @@ pub const CONTRACTS_LISTED_MAX: usize = 200;
 pub const ENTRIES_LISTED_MAX: usize = 10_000;
 /// Most claims one quarter's sample reads: above it the quarter is refused, not truncated.
 pub const QUARTER_CLAIMS_MAX: usize = 2_000_000;
+/// The most a contract's fee per insured person and year may be: 1,000 yuan.
+pub const FEE_PER_INSURED_MAX_FEN: i64 = 100_000;
+/// The largest revolving fund a contract may set: 1 billion yuan.
+pub const REVOLVING_FUND_MAX_FEN: i64 = 100_000_000_000;
+
 /// The longest free text of a contract or an entry, in characters.
 pub const ADMINISTRATOR_TEXT_CHARS_MAX: usize = 200;
 
@@ -183,8 +188,10 @@ impl ContractTerms {
         if self.schemes.is_empty() || schemes.len() != self.schemes.len() || self.schemes.iter().any(|s| !basic.contains(s)) {
             return Err(bad("the schemes are basic pooled schemes (employee, resident, ncms, urban-resident), each once".into()));
         }
-        if self.fee_per_insured_fen.is_negative() || self.revolving_fund_fen.is_negative() {
-            return Err(bad("the fee and the revolving fund are not negative".into()));
+        if !(0..=FEE_PER_INSURED_MAX_FEN).contains(&self.fee_per_insured_fen.get())
+            || !(0..=REVOLVING_FUND_MAX_FEN).contains(&self.revolving_fund_fen.get())
+        {
+            return Err(bad("the fee per insured is 0 to 1,000 yuan a year, the revolving fund 0 to 1 billion yuan".into()));
         }
         if self.review.sample_rate_bp > 10_000 || self.review.bureau_sample_rate_bp == 0 || self.review.bureau_sample_rate_bp > 10_000 {
             return Err(bad("the administrator's sample is at most 100%, the bureau's above 0 and at most 100%".into()));
@@ -470,10 +477,9 @@ pub struct CountyQuarter {
 /// the administrator's, so the administrator cannot tell which claims the bureau will read.
 #[must_use]
 pub fn in_bureau_sample(terms: &ContractTerms, claim: &QuarterClaim) -> bool {
-    let rule = yibao_engine::review::ReviewRule { threshold_fen: Fen::new(i64::MAX), sample_rate_bp: terms.review.bureau_sample_rate_bp };
     let seed = terms.review.seed ^ 0xB0_4E_A0_5A_3D_1E_57_u64;
     let key = crate::books::settlement_record_id(&claim.institution_code, &claim.claim_id);
-    yibao_engine::review::selected_for_review(rule, seed, &key, claim.fund_pay_fen) == yibao_engine::review::Selection::Sampled
+    yibao_engine::review::drawn(seed, &key, terms.review.bureau_sample_rate_bp)
 }
 
 /// Why the administrator reviews a claim, if it does (核补审核): every claim at or above the

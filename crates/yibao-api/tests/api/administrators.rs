@@ -1,0 +1,244 @@
+//! A commercial administrator's quarter end to end over HTTP (issue 18, R-TPA-1/2/3), on
+//! SQLite and on a real PostgreSQL server, under a clock the test moves: a contract won by
+//! tender for the east county's residents, a claim flagged and held, the administrator's
+//! review (only its own county's claims), the hospital's appeal decided by the bureau, the
+//! bureau's sample with its finding, complaints and surveys, the month's run, and the
+//! quarter scored from those records, the fee with its penalty posted to the books.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use time::macros::datetime;
+use yibao_app::{App, Backend};
+use yibao_policy::Policy;
+
+use super::{Api, Auth, EAST_PERSON, WEST_PERSON, code, enrol_both, fen, seeded_sqlite};
+
+fn administered_api(backend: Backend, now: time::OffsetDateTime) -> Api {
+    let policy = Policy::from_toml("demo-city.toml", include_str!("../../../../policies/demo-city.toml")).expect("policy");
+    let monitoring = yibao_app::review::monitoring_pack(yibao_app::review::DEMO_MONITORING_PACK).expect("the demo monitoring pack");
+    let clock = Arc::new(std::sync::atomic::AtomicI64::new(now.unix_timestamp()));
+    let reader = Arc::clone(&clock);
+    let app = App::new(Arc::new(backend), Arc::new(policy)).with_monitoring_pack(monitoring).with_clock(Arc::new(move || {
+        time::OffsetDateTime::from_unix_timestamp(reader.load(std::sync::atomic::Ordering::SeqCst)).expect("time")
+    }));
+    Api { router: yibao_api::app(app), clock: Some(clock) }
+}
+
+fn contract() -> Value {
+    json!({
+        "code": "PICC419900", "name": "人保财险示范市分公司",
+        "tender": { "reference": "SFCG-2026-018", "awarded_on": "2026-09-01", "bidders": 3 },
+        "signed_on": "2026-09-20", "from": "2026-10-01", "until": "2027-09-30",
+        "counties": ["419921"], "schemes": ["resident"],
+        "fee_per_insured": "12.00", "revolving_fund": "500000.00",
+        "review": { "threshold": "1000.00", "sample_rate_bp": 5000, "seed": 7, "bureau_sample_rate_bp": 10000 },
+        "kpis": [
+            { "measure": "payment-days", "weight_bp": 3000, "target": 1500 },
+            { "measure": "review-days", "weight_bp": 2000, "target": 300 },
+            { "measure": "error-rate", "weight_bp": 3000, "target": 300 },
+            { "measure": "satisfaction", "weight_bp": 2000, "target": 9000 }
+        ],
+        "bands": [{ "from_score_bp": 9000, "adjustment_bp": 1000 }, { "from_score_bp": 7000, "adjustment_bp": -500 }, { "from_score_bp": 0, "adjustment_bp": -1000 }],
+        "renewal_floor_bp": 7000
+    })
+}
+
+fn ceftriaxone(person: &str, claim_id: &str, (admitted, discharged): (&str, &str)) -> Value {
+    json!({ "person_id": person, "card_no": "C0001", "claim": { "claim_id": claim_id, "institution_code": "H41992100007",
+            "institution_level": "secondary", "kind": "inpatient", "admission_date": admitted, "discharge_date": discharged,
+            "diagnosis": "J18.900", "lines": [{ "code": "XJ01DDT045B001010101288", "quantity": 18, "unit_price": "120.00" },
+                                              { "code": "001109000010000", "quantity": 4, "unit_price": "50.00" }] } })
+}
+
+async fn quarter_flow(api: &Api) {
+    enrol_both(api).await;
+    let admin = api.sign_in("admin").await;
+    let accountant = api.sign_in("accountant").await;
+    let officer = api.sign_in("east.claims").await;
+    let clerk = api.sign_in("east.clerk").await;
+    let opening = json!({ "kind": "opening-balance", "scheme": "resident", "unit": "419900", "amount": "1000000.00", "date": "2026-01-01", "reference": "OB-R" });
+    assert_eq!(api.call("POST", "/api/funds/receipts", Auth::Token(&accountant), Some(opening)).await.0, StatusCode::CREATED);
+    let supplementary = json!({ "kind": "opening-balance", "scheme": "supplementary", "unit": "419900", "amount": "100000.00", "date": "2026-01-01", "reference": "OB-S" });
+    assert_eq!(api.call("POST", "/api/funds/receipts", Auth::Token(&accountant), Some(supplementary)).await.0, StatusCode::CREATED);
+
+    // The city's administrator signs the contract won by tender; the key is shown once.
+    assert_eq!(api.call("POST", "/api/administrators", Auth::Token(&clerk), Some(contract())).await.0, StatusCode::FORBIDDEN);
+    let mut bad = contract();
+    bad["kpis"][0]["weight_bp"] = json!(2000);
+    assert_eq!(
+        code(&api.call("POST", "/api/administrators", Auth::Token(&admin), Some(bad)).await),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("administrator.bad_terms"))
+    );
+    let (status, signed) = api.call("POST", "/api/administrators", Auth::Token(&admin), Some(contract())).await;
+    assert_eq!(status, StatusCode::CREATED, "{signed}");
+    let key = signed["api_key"].as_str().expect("the administrator's key").to_owned();
+    assert_eq!(signed["contract"]["fee_per_insured"], "12.00", "money on the wire in yuan: {signed}");
+    assert_eq!(
+        code(&api.call("POST", "/api/administrators", Auth::Token(&admin), Some(contract())).await),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("administrator.exists"))
+    );
+    // Its key opens its own review, and nothing of the bureau's.
+    assert_eq!(api.call("GET", "/api/persons?name=张", Auth::Key(&key), None).await.0, StatusCode::FORBIDDEN);
+    let (status, own) = api.call("GET", "/api/administrators", Auth::Key(&key), None).await;
+    assert_eq!((status, own.as_array().map(Vec::len)), (StatusCode::OK, Some(1)), "{own}");
+
+    // Two claims held by monitoring: R-1 of the east county (its contract), R-2 of the west.
+    let (status, held) = api
+        .call("POST", "/api/settlements", Auth::Key("key-east"), Some(ceftriaxone(EAST_PERSON, "R-1", ("2026-11-01", "2026-11-05"))))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{held}");
+    let (status, west) = api
+        .call("POST", "/api/settlements", Auth::Key("key-east"), Some(ceftriaxone(WEST_PERSON, "R-2", ("2026-11-02", "2026-11-06"))))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{west}");
+    let (status, flags) = api.call("GET", "/api/review/flags", Auth::Key(&key), None).await;
+    let claims: Vec<&str> = flags.as_array().expect("flags").iter().filter_map(|f| f["claim_id"].as_str()).collect();
+    assert_eq!((status, claims), (StatusCode::OK, vec!["R-1"]), "its county's flags only: {flags}");
+    let (status, selection) = api.call("GET", "/api/administrators/PICC419900/quarters/2026Q4/selection", Auth::Key(&key), None).await;
+    assert_eq!(status, StatusCode::OK, "{selection}");
+    assert_eq!(selection.as_array().map(Vec::len), Some(1), "{selection}");
+    assert_eq!((selection[0]["claim_id"].as_str(), selection[0]["reason"].as_str()), (Some("R-1"), Some("above-threshold")), "{selection}");
+    assert_eq!(
+        api.call("GET", "/api/administrators/PICC419900/quarters/2026Q4/bureau-sample", Auth::Key(&key), None).await.0,
+        StatusCode::FORBIDDEN,
+        "the administrator does not learn the bureau's sample"
+    );
+
+    // The administrator's review: the west county's claim is not its to touch; R-1's flag is
+    // confirmed by its finding of 100.00.
+    let elsewhere = json!({ "outcome": "dismissed", "note": "looks fine" });
+    assert_eq!(
+        code(&api.call("POST", "/api/review/flags/H41992100007/R-2/1/decision", Auth::Key(&key), Some(elsewhere)).await),
+        (StatusCode::NOT_FOUND, Some("claim.not_found"))
+    );
+    let finding = json!({ "rule": "ceftriaxone-quantity", "flag_no": 1, "amount": "100.00", "evidence": "12 doses on the order sheet" });
+    let (status, found) = api.call("POST", "/api/review/findings/H41992100007/R-1", Auth::Key(&key), Some(finding)).await;
+    assert_eq!(
+        (status, found["level"].as_str(), found["found_by"].as_str()),
+        (StatusCode::CREATED, Some("administrator"), Some("PICC419900")),
+        "{found}"
+    );
+    // The hospital appeals; the bureau, not the administrator, decides: refused.
+    let appeal = json!({ "appeal": "the nursing record shows 18 doses" });
+    assert_eq!(
+        api.call("POST", "/api/review/findings/H41992100007/R-1/1/appeal", Auth::Key("key-east"), Some(appeal)).await.0,
+        StatusCode::OK
+    );
+    let decision = json!({ "upheld": false, "note": "the nursing record shows 12 doses" });
+    assert_eq!(
+        api.call("POST", "/api/review/findings/H41992100007/R-1/1/decision", Auth::Key(&key), Some(decision.clone())).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, decided) =
+        api.call("POST", "/api/review/findings/H41992100007/R-1/1/decision", Auth::Token(&officer), Some(decision)).await;
+    assert_eq!((status, decided["status"].as_str()), (StatusCode::OK, Some("confirmed")), "{decided}");
+
+    // The bureau's sample (all of this small quarter) finds R-1 in error: 50.00 more.
+    let (status, sample) =
+        api.call("GET", "/api/administrators/PICC419900/quarters/2026Q4/bureau-sample", Auth::Token(&officer), None).await;
+    assert_eq!((status, sample.as_array().map(Vec::len)), (StatusCode::OK, Some(1)), "{sample}");
+    let audit = json!({ "rule": "bed days", "amount": "50.00", "evidence": "discharged on the morning of 5 November" });
+    let (status, bureau) = api.call("POST", "/api/review/findings/H41992100007/R-1", Auth::Token(&officer), Some(audit)).await;
+    assert_eq!((status, bureau["level"].as_str()), (StatusCode::CREATED, Some("bureau")), "{bureau}");
+
+    // A complaint and two surveys; a survey without a score is refused.
+    for entry in [
+        json!({ "kind": "complaint", "on": "2026-11-08", "note": "电话无人接听" }),
+        json!({ "kind": "survey", "on": "2026-11-09", "score_bp": 9500, "note": "满意" }),
+        json!({ "kind": "survey", "on": "2026-11-09", "score_bp": 8500, "note": "基本满意" }),
+    ] {
+        let (status, body) = api.call("POST", "/api/administrators/PICC419900/entries", Auth::Token(&officer), Some(entry)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let unscored = json!({ "kind": "survey", "on": "2026-11-09", "note": "?" });
+    assert_eq!(
+        code(&api.call("POST", "/api/administrators/PICC419900/entries", Auth::Token(&officer), Some(unscored)).await),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("administrator.bad_entry"))
+    );
+
+    // November's run on the 10th pays R-1 (its hold decided that day), less 150.00.
+    let (status, run) =
+        api.call("POST", "/api/funds/pooling-runs", Auth::Token(&accountant), Some(json!({ "month": "2026-11", "day": 10 }))).await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+
+    // The quarter is scored once it is over.
+    let score_path = "/api/administrators/PICC419900/quarters/2026Q4/score";
+    assert_eq!(
+        code(&api.call("POST", score_path, Auth::Token(&accountant), None).await),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("administrator.quarter_not_over"))
+    );
+    api.set_now(datetime!(2027-01-05 10:00 +08));
+    let (accountant, admin) = (api.sign_in("accountant").await, api.sign_in("admin").await);
+    assert_eq!(
+        api.call("POST", score_path, Auth::Key(&key), None).await.0,
+        StatusCode::FORBIDDEN,
+        "an administrator does not score itself"
+    );
+    let (status, quarter) = api.call("POST", score_path, Auth::Token(&accountant), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{quarter}");
+    // By hand: one insured resident in 419921, a quarter of 12.00 = 3.00. Paid the day of
+    // settlement (0 days ≤ 15: 3,000 points); flags decided the day raised (2,000); the
+    // bureau's one sampled claim in error, 10,000 bp against 300 (300 bp achieved: 90
+    // points); surveys 9,000 on average (2,000). Score 7,090: the 70% band, −5% of 3.00 =
+    // −0.15; 2.85 paid; renewal recommended (7,090 ≥ 7,000).
+    let kpis: Vec<(&str, u64, u64)> = quarter["kpis"]
+        .as_array()
+        .expect("kpis")
+        .iter()
+        .map(|k| (k["measure"].as_str().unwrap_or(""), k["actual"].as_u64().unwrap_or(u64::MAX), k["points_bp"].as_u64().unwrap_or(0)))
+        .collect();
+    assert_eq!(
+        kpis,
+        [("payment-days", 0, 3_000), ("review-days", 0, 2_000), ("error-rate", 10_000, 90), ("satisfaction", 9_000, 2_000)],
+        "{quarter}"
+    );
+    assert_eq!(
+        (
+            quarter["insured"].as_u64(),
+            quarter["fee"].as_str(),
+            quarter["score_bp"].as_u64(),
+            quarter["adjustment"].as_str(),
+            quarter["paid"].as_str()
+        ),
+        (Some(1), Some("3.00"), Some(7_090), Some("-0.15"), Some("2.85")),
+        "{quarter}"
+    );
+    assert_eq!(quarter["renewal_recommended"], json!(true));
+    assert_eq!((quarter["sample"]["sampled"].as_u64(), quarter["sample"]["in_error"].as_u64()), (Some(1), Some(1)), "{quarter}");
+    assert_eq!(
+        code(&api.call("POST", score_path, Auth::Token(&admin), None).await),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("administrator.quarter_scored"))
+    );
+    let (status, listed) = api.call("GET", "/api/administrators/PICC419900/quarters", Auth::Key(&key), None).await;
+    assert_eq!((status, listed.as_array().map(Vec::len)), (StatusCode::OK, Some(1)), "the administrator reads its score: {listed}");
+
+    // The fee went from city finance through the fund's special account to the administrator.
+    let (_, accounts) = api.call("GET", "/api/funds/accounts", Auth::Token(&admin), None).await;
+    let balance = |holder: &str| {
+        accounts
+            .as_array()
+            .expect("accounts")
+            .iter()
+            .find(|a| a["fund"] == "resident@419900" && a["holder"] == holder && a["kind"] == "external")
+            .map(|a| fen(&a["balance"]))
+    };
+    assert_eq!((balance("insurer:PICC419900"), balance("finance:419900")), (Some(-285), Some(285)), "{accounts}");
+    let (status, check) = api.call("GET", "/api/funds/check", Auth::Token(&admin), None).await;
+    assert_eq!((status, check["sound"].as_bool()), (StatusCode::OK, Some(true)), "{check}");
+}
+
+#[tokio::test]
+async fn an_administrators_quarter_is_reviewed_scored_and_paid_on_sqlite() {
+    let api = administered_api(Backend::Sqlite(seeded_sqlite("administrators").await), datetime!(2026-11-10 10:00 +08));
+    quarter_flow(&api).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrators_quarter_behaves_the_same_on_postgresql() {
+    let server = yibao_testpg::TestPostgres::start().unwrap_or_else(|e| panic!("PostgreSQL: {e}"));
+    let store = yibao_store_postgres::PostgresStore::connect(server.url()).await.expect("connect");
+    super::seed(&store).await;
+    quarter_flow(&administered_api(Backend::Postgres(store), datetime!(2026-11-10 10:00 +08))).await;
+}
