@@ -75,20 +75,35 @@ impl App {
             self.check_county(*county)?;
         }
         self.not_after_today("administrator.bad_terms", "a contract signed on", terms.signed_on)?;
+        for scheme in &terms.schemes {
+            let offered = yibao_domain::Scheme::parse(scheme.as_str()).is_some_and(|s| self.policy().has_scheme(s));
+            if !offered {
+                return Err(AppError::unprocessable(
+                    "administrator.bad_terms",
+                    format!("the city's policy pack runs no {} scheme to administer", scheme.as_str()),
+                ));
+            }
+        }
         let api_key = new_token()?;
+        let mut seed = [0u8; 8];
+        getrandom::fill(&mut seed).map_err(|e| AppError::internal("administrator.failure", e.to_string()))?;
         let actor = principal.actor(source, self.now());
-        let contract = store!(self, create_contract(&actor, city, terms, digest(&api_key)))?;
-        Ok(ContractKey { contract, api_key })
+        let contract = store!(self, create_contract(&actor, city, terms, (digest(&api_key), u64::from_le_bytes(seed))))?;
+        Ok(ContractKey { contract: contract.as_seen_by_administrator(), api_key })
     }
 
     /// The city's contracts: for its staff; an administrator reads its own.
     pub async fn contracts(&self, principal: &Principal) -> Result<Vec<ContractRecord>, AppError> {
         let contracts = store!(self, contracts(self.policy().region))?;
         match principal {
-            Principal::Administrator(own) => Ok(contracts.into_iter().filter(|c| c.terms.code == own.terms.code).collect()),
+            Principal::Administrator(own) => {
+                Ok(contracts.into_iter().filter(|c| c.terms.code == own.terms.code).map(ContractRecord::as_seen_by_administrator).collect())
+            }
             _ => {
-                principal.scope(roles::ALL_STAFF)?;
-                Ok(contracts)
+                // A county's staff see the contracts of their county alone: its claims, its
+                // sample, its entries.
+                let scope = principal.scope(roles::ALL_STAFF)?;
+                Ok(contracts.into_iter().filter(|c| c.terms.counties.iter().all(|county| scope.contains(*county))).collect())
             }
         }
     }
@@ -213,7 +228,7 @@ impl App {
         Ok(counties
             .iter()
             .flat_map(|c| covered_claims(&contract.terms, c))
-            .filter(|claim| in_bureau_sample(&contract.terms, claim))
+            .filter(|claim| in_bureau_sample(&contract, claim))
             .map(|claim| SelectedClaim {
                 region: claim.region,
                 institution_code: claim.institution_code.clone(),
@@ -257,9 +272,26 @@ impl App {
             .filter_map(|run| yibao_domain::parse_date(&run.value_date).ok())
             .collect();
         let entries = store!(self, performance_entries(self.policy().region, code, from, to))?;
+        if entries.len() > yibao_store::administrator::ENTRIES_LISTED_MAX {
+            return Err(AppError::unprocessable(
+                "administrator.quarter_too_large",
+                format!(
+                    "more than {} complaints and surveys in {quarter}: more than one scoring reads",
+                    yibao_store::administrator::ENTRIES_LISTED_MAX
+                ),
+            ));
+        }
+        let insured = store!(self, insured_on(self.policy().region, to))?;
         let rounding = self.policy().rounding;
-        let measures = measure_quarter(&contract.terms, &counties, &runs, &entries, rounding)?;
-        let fee = rounding.round_div(i128::from(measures.insured) * i128::from(contract.terms.fee_per_insured_fen.get()), 4);
+        let measures = measure_quarter(&contract, (from, to), &counties, &runs, &entries, &insured, (today, rounding))?;
+        // A quarter of the yearly fee per insured, for the days of the quarter the contract
+        // served (a contract starting or ending within it is paid for its part).
+        let served = contract.terms.days_within(from, to);
+        let quarter_days = (to - from).whole_days() + 1;
+        let fee = rounding.round_div(
+            i128::from(measures.insured) * i128::from(contract.terms.fee_per_insured_fen.get()) * i128::from(served),
+            4 * i128::from(quarter_days),
+        );
         if fee > yibao_domain::FEN_LIMIT / 2 {
             return Err(AppError::unprocessable("administrator.bad_terms", "the quarter's fee is beyond what one amount holds"));
         }

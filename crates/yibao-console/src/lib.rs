@@ -29,6 +29,7 @@
 //!    checks the two hold the same keys).
 
 mod admin;
+mod administrators;
 mod agreement;
 mod arrears;
 mod assets;
@@ -145,6 +146,9 @@ fn routes() -> Router<App> {
         .route("/console/contributions.xlsx", get(contributions::contributions_xlsx))
         .route("/console/settlements.csv", get(contributions::settlements_csv))
         .route("/console/settlements.xlsx", get(contributions::settlements_xlsx))
+        .route("/console/administrators", get(administrators::list))
+        .route("/console/administrators/{code}", get(administrators::show))
+        .route("/console/administrators/{code}/score", post(administrators::score))
         .route("/console/claims", get(claims::search))
         .route("/console/claims/{institution}/{claim_id}", get(claims::show))
         .route("/console/claims/{institution}/{claim_id}/slip", get(claims::slip))

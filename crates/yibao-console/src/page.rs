@@ -66,6 +66,7 @@ pub const MENU: &[Section] = &[
     Section::city("receipts", "/console/funds/receipts", "menu-receipts", FUND_WRITERS),
     Section::new("budgets", "/console/funds/budgets", "menu-budgets", FUND_READERS),
     Section::new("legacy", "/console/funds/legacy", "menu-legacy", FUND_READERS),
+    Section::city("administrators", "/console/administrators", "menu-administrators", ALL_STAFF),
     Section::city("handovers", "/console/funds/handovers", "menu-handovers", FUND_READERS),
     Section::city("migrations", "/console/funds/migrations", "menu-migrations", FUND_READERS),
     Section::city("book-check", "/console/funds/check", "menu-book-check", FUND_READERS),

@@ -2110,3 +2110,70 @@ async fn an_administrator_checks_a_legacy_extract_uploaded_through_the_console()
     };
     assert!(console.app.employer(&principal, &yibao_domain::EmployerCode::parse(&good).expect("code")).await.is_err());
 }
+
+/// Issue 18: an administrator's page. A contract signed through the application shows its
+/// terms and indicators; the city's fund accountant scores a finished quarter through the
+/// form (a malformed quarter is told beside the field, a quarter scored twice too), and the
+/// page then shows the quarter's row, the indicators as measured and the chart's data; a
+/// county clerk does not see the section, the auditor reads it without the form.
+#[tokio::test]
+async fn an_administrators_page_shows_its_contract_and_scores_a_finished_quarter() {
+    use yibao_app::administrators::{BandTerm, ContractTerms, FundScheme, KpiTerm, Measure, ReviewTerms, Tender};
+    let console = setup("administrators").await;
+    let system = Principal::System { name: "test".into(), region: RegionCode::parse("419900").expect("city") };
+    let terms = ContractTerms {
+        code: "PICC419900".into(),
+        name: "人保财险示范市分公司".into(),
+        tender: Tender { reference: "SFCG-2026-001".into(), awarded_on: time::macros::date!(2025 - 11 - 01), bidders: 3 },
+        signed_on: time::macros::date!(2025 - 12 - 20),
+        from: time::macros::date!(2026 - 01 - 01),
+        until: time::macros::date!(2026 - 12 - 31),
+        counties: vec![RegionCode::parse("419921").expect("county")],
+        schemes: vec![FundScheme::Resident],
+        fee_per_insured_fen: yibao_domain::Fen::new(1_200),
+        revolving_fund_fen: yibao_domain::Fen::new(50_000_000),
+        review: ReviewTerms {
+            threshold_fen: yibao_domain::Fen::new(100_000),
+            sample_rate_bp: 1_000,
+            seed: 1,
+            bureau_sample_rate_bp: 2_000,
+        },
+        kpis: vec![
+            KpiTerm { measure: Measure::PaymentDays, weight_bp: 5_000, target: 1_500 },
+            KpiTerm { measure: Measure::Complaints, weight_bp: 5_000, target: 2 },
+        ],
+        bands: vec![BandTerm { from_score_bp: 9_000, adjustment_bp: 1_000 }, BandTerm { from_score_bp: 0, adjustment_bp: 0 }],
+        renewal_floor_bp: 7_000,
+    };
+    console.app.sign_contract(&system, "test", terms).await.expect("signed");
+
+    let clerk = console.sign_in("east.clerk").await;
+    assert!(!console.get("/console", &clerk).await.body.contains("href=\"/console/administrators\""));
+    assert_eq!(console.get("/console/administrators", &clerk).await.status, StatusCode::FORBIDDEN);
+    let auditor = console.sign_in("auditor").await;
+    let list = console.get("/console/administrators", &auditor).await;
+    assert!(list.body.contains("href=\"/console/administrators/PICC419900\"") && list.body.contains("12.00"), "{}", list.body);
+    let page = console.get("/console/administrators/PICC419900", &auditor).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("payment-days") && page.body.contains("SFCG-2026-001") && !page.body.contains("id=\"score-form\""));
+
+    let funds = console.sign_in("funds").await;
+    let token = csrf(&console.get("/console/administrators/PICC419900", &funds).await.body);
+    let bad = console.post("/console/administrators/PICC419900/score", &funds, &[("_csrf", &token), ("quarter", "2026-Q3")]).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(element_text(&bad.body, "quarter-error").is_some(), "{}", bad.body);
+    let scored = console.post("/console/administrators/PICC419900/score", &funds, &[("_csrf", &token), ("quarter", "2026Q1")]).await;
+    assert_eq!(
+        (scored.status, scored.location.as_str()),
+        (StatusCode::SEE_OTHER, "/console/administrators/PICC419900?done=scored"),
+        "{}",
+        scored.body
+    );
+    let again = console.post("/console/administrators/PICC419900/score", &funds, &[("_csrf", &token), ("quarter", "2026Q1")]).await;
+    assert!(element_text(&again.body, "quarter-error").is_some(), "a quarter is scored once: {}", again.body);
+    let page = console.get("/console/administrators/PICC419900?done=scored", &funds).await;
+    // No claims and no complaints: both indicators met, a score of 100%, the 10% reward on
+    // a fee of nothing (no insured of its scope in the quarter).
+    assert!(page.body.contains("class=\"quarter-row\"><td>2026Q1</td><td class=\"num\">100.00%</td>"), "{}", page.body);
+    assert!(page.body.contains("id=\"latest-table\"") && page.body.contains("\"quarters\":[\"2026Q1\"]"), "{}", page.body);
+}

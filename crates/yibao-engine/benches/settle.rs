@@ -151,3 +151,30 @@ fn inpatient_explained(bencher: Bencher) {
         divan::black_box(out.explanation.len())
     });
 }
+
+/// Intelligent monitoring's cost per claim (issue 18): the demo city's rules on the
+/// 20-line stay (no flag raised: the common case) and on the 3-line outpatient visit, a
+/// batch of 1,000 checks each; what `App::monitor` adds to a settlement.
+fn monitoring_batch(bencher: Bencher, claim: Claim) {
+    let pack = yibao_engine::monitoring::RulePack::parse(include_str!("../../../policies/monitoring/demo-city.toml")).expect("the pack");
+    let person = person().person_id;
+    let last_discharge = Some(date!(2026 - 01 - 10));
+    bencher.counter(ItemsCount::new(BATCH)).bench_local(|| {
+        let mut flags = 0;
+        for _ in 0..BATCH {
+            let facts = yibao_engine::monitoring::ClaimFacts { claim: divan::black_box(&claim), person: &person, last_discharge };
+            flags += yibao_engine::monitoring::check_claim(&pack, facts).len();
+        }
+        divan::black_box(flags)
+    });
+}
+
+#[divan::bench(name = "monitoring_inpatient_20_lines_batch_of_1000")]
+fn monitoring_inpatient(bencher: Bencher) {
+    monitoring_batch(bencher, inpatient());
+}
+
+#[divan::bench(name = "monitoring_outpatient_3_lines_batch_of_1000")]
+fn monitoring_outpatient(bencher: Bencher) {
+    monitoring_batch(bencher, outpatient());
+}

@@ -5,7 +5,6 @@
 
 use time::Date;
 use yibao_domain::{Fen, RegionCode};
-use yibao_ledger::FundScheme;
 use yibao_store::administrator::{
     AdministratorStore, ContractRecord, ContractTerms, CountyQuarter, ENTRIES_LISTED_MAX, PerformanceEntry, QUARTER_CLAIMS_MAX,
     QuarterClaim, QuarterRecord, quarter_entries,
@@ -22,11 +21,30 @@ impl AdministratorStore for PostgresStore {
         actor: &Actor,
         city: RegionCode,
         terms: ContractTerms,
-        api_key_hash: String,
+        (api_key_hash, bureau_seed): (String, u64),
     ) -> Result<ContractRecord, StoreError> {
         terms.check(city)?;
-        let record = ContractRecord { city, terms, signed_by: actor.who.clone(), recorded_at: actor.at, active: true };
+        let record = ContractRecord { city, terms, signed_by: actor.who.clone(), recorded_at: actor.at, active: true, bureau_seed };
         let mut tx = self.write().await?;
+        // One contract signed at a time in a city: the overlap check reads what the last one wrote.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('contracts:' || $1))")
+            .bind(city.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let existing: Vec<String> = sqlx::query_scalar("SELECT record FROM administrator_contracts WHERE city_code = $1")
+            .bind(city.to_string())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let existing: Vec<ContractRecord> = existing.iter().map(|r| from_json(r)).collect::<Result<_, _>>()?;
+        if existing.iter().any(|c| c.terms.code == record.terms.code) {
+            return Err(StoreError::Refused {
+                code: "administrator.exists",
+                message: format!("an administrator {} is under contract already", record.terms.code),
+            });
+        }
+        yibao_store::administrator::check_no_overlap(&existing, &record.terms)?;
         let inserted = sqlx::query("INSERT INTO administrator_contracts (code, city_code, api_key_hash, record) VALUES ($1, $2, $3, $4)")
             .bind(&record.terms.code)
             .bind(city.to_string())
@@ -43,7 +61,8 @@ impl AdministratorStore for PostgresStore {
             }
             other => other.map_err(backend)?,
         };
-        audit(&mut tx, actor, city, "administrator.contract", &record.terms.code, json(&record)?).await?;
+        audit(&mut tx, actor, city, "administrator.contract", &record.terms.code, json(&record.clone().as_seen_by_administrator())?)
+            .await?;
         tx.commit().await.map_err(backend)?;
         Ok(record)
     }
@@ -95,7 +114,7 @@ impl AdministratorStore for PostgresStore {
         .bind(city.to_string())
         .bind(date_text(from))
         .bind(date_text(to))
-        .bind(ENTRIES_LISTED_MAX as i64)
+        .bind((ENTRIES_LISTED_MAX + 1) as i64)
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
@@ -131,20 +150,16 @@ impl AdministratorStore for PostgresStore {
             }
         }
         yibao_store::administrator::check_quarter_size(claims.len(), county)?;
-        let flags: Vec<String> =
-            sqlx::query_scalar("SELECT record FROM claim_flags WHERE region_code = $1 AND outcome IS NOT NULL AND raised_at <= $2")
-                .bind(&county_text)
-                .bind(&high)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(backend)?;
-        let mut decided_flags = Vec::new();
-        for flag in flags.iter().map(|f| from_json::<yibao_store::review::FlagRecord>(f)) {
-            let flag = flag?;
-            if let Some(decided) = flag.decided_at.filter(|at| yibao_store::administrator::on_days(*at, from, to)) {
-                decided_flags.push((flag.raised_at, decided, flag.flag.hold, flag.institution_code, flag.claim_id));
-            }
-        }
+        let flags: Vec<String> = sqlx::query_scalar("SELECT record FROM claim_flags WHERE region_code = $1 AND raised_at <= $2")
+            .bind(&county_text)
+            .bind(&high)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        let flags = flags
+            .iter()
+            .map(|f| from_json::<yibao_store::review::FlagRecord>(f).map(|f| yibao_store::administrator::QuarterFlag::of(&f)))
+            .collect::<Result<_, _>>()?;
         let findings: Vec<String> =
             sqlx::query_scalar("SELECT record FROM review_findings WHERE region_code = $1 AND status <> 'withdrawn'")
                 .bind(&county_text)
@@ -158,19 +173,25 @@ impl AdministratorStore for PostgresStore {
                 bureau_findings.push((finding.institution_code, finding.claim_id, finding.amount_fen));
             }
         }
-        let day = date_text(to);
-        let insured: Vec<(Option<String>, i64)> = sqlx::query_as(
-            "SELECT coverage ->> 'scheme', COUNT(*) FROM persons WHERE region_code = $1 AND coverage ->> 'coverage_from' <= $2 \
-             AND (coverage ->> 'coverage_until' IS NULL OR coverage ->> 'coverage_until' >= $2) GROUP BY 1",
-        )
-        .bind(&county_text)
-        .bind(&day)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(backend)?;
-        let insured =
-            insured.into_iter().filter_map(|(scheme, n)| Some((FundScheme::parse(&scheme?)?, u64::try_from(n).unwrap_or(0)))).collect();
-        Ok(CountyQuarter { claims, decided_flags, bureau_findings, insured })
+        Ok(CountyQuarter { claims, flags, bureau_findings })
+    }
+
+    async fn insured_on(&self, city: RegionCode, on: Date) -> Result<yibao_store::administrator::InsuredOn, StoreError> {
+        let (low, high) = crate::scope_bounds(city);
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT coverage::text, history::text FROM persons WHERE region_code BETWEEN $1 AND $2")
+                .bind(low)
+                .bind(high)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend)?;
+        let mut persons = Vec::with_capacity(rows.len());
+        for (coverage, history) in &rows {
+            let coverage: yibao_engine::Coverage = from_json(coverage)?;
+            let history: Vec<yibao_engine::PastCoverage> = from_json(history)?;
+            persons.push((coverage, history));
+        }
+        Ok(yibao_store::administrator::count_insured(persons.iter().map(|(c, h)| (c, h.as_slice())), on))
     }
 
     async fn record_quarter(&self, actor: &Actor, record: QuarterRecord) -> Result<QuarterRecord, StoreError> {

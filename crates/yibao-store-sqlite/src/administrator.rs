@@ -4,7 +4,6 @@
 use rusqlite::params;
 use time::Date;
 use yibao_domain::{Fen, RegionCode};
-use yibao_ledger::FundScheme;
 use yibao_store::administrator::{
     AdministratorStore, ContractRecord, ContractTerms, CountyQuarter, ENTRIES_LISTED_MAX, PerformanceEntry, QUARTER_CLAIMS_MAX,
     QuarterClaim, QuarterRecord, on_days, quarter_entries, settled_bounds,
@@ -24,7 +23,7 @@ impl AdministratorStore for SqliteStore {
         actor: &Actor,
         city: RegionCode,
         terms: ContractTerms,
-        api_key_hash: String,
+        (api_key_hash, bureau_seed): (String, u64),
     ) -> Result<ContractRecord, StoreError> {
         terms.check(city)?;
         let actor = actor.clone();
@@ -33,13 +32,18 @@ impl AdministratorStore for SqliteStore {
             if taken.is_some() {
                 return Err(exists(&terms.code));
             }
-            let record = ContractRecord { city, terms, signed_by: actor.who.clone(), recorded_at: actor.at, active: true };
+            let existing: Vec<ContractRecord> =
+                query_all(conn, "SELECT record FROM administrator_contracts WHERE city_code = ?1", [city.to_string()], |row| {
+                    from_json(&col::<String>(row, 0)?)
+                })?;
+            yibao_store::administrator::check_no_overlap(&existing, &terms)?;
+            let record = ContractRecord { city, terms, signed_by: actor.who.clone(), recorded_at: actor.at, active: true, bureau_seed };
             exec(
                 conn,
                 "INSERT INTO administrator_contracts (code, city_code, api_key_hash, record) VALUES (?1, ?2, ?3, ?4)",
                 params![record.terms.code, city.to_string(), api_key_hash, json(&record)?],
             )?;
-            audit(conn, &actor, city, "administrator.contract", &record.terms.code, json(&record)?)?;
+            audit(conn, &actor, city, "administrator.contract", &record.terms.code, json(&record.clone().as_seen_by_administrator())?)?;
             Ok(record)
         })
         .await
@@ -90,7 +94,7 @@ impl AdministratorStore for SqliteStore {
                 conn,
                 "SELECT e.record FROM administrator_entries e JOIN administrator_contracts c ON c.code = e.code \
                  WHERE e.code = ?1 AND c.city_code = ?2 AND e.on_date BETWEEN ?3 AND ?4 ORDER BY e.on_date, e.recorded_at LIMIT ?5",
-                params![code, city.to_string(), date_text(from), date_text(to), ENTRIES_LISTED_MAX as i64],
+                params![code, city.to_string(), date_text(from), date_text(to), (ENTRIES_LISTED_MAX + 1) as i64],
                 |row| from_json(&col::<String>(row, 0)?),
             )
         })
@@ -130,17 +134,15 @@ impl AdministratorStore for SqliteStore {
                 }
             }
             yibao_store::administrator::check_quarter_size(claims.len(), county)?;
-            let mut decided_flags = Vec::new();
-            for flag in query_all(
+            let flags = query_all(
                 conn,
-                "SELECT record FROM claim_flags WHERE region_code = ?1 AND outcome IS NOT NULL AND raised_at <= ?2",
+                "SELECT record FROM claim_flags WHERE region_code = ?1 AND raised_at <= ?2",
                 params![county_text, high],
                 |row| from_json::<yibao_store::review::FlagRecord>(&col::<String>(row, 0)?),
-            )? {
-                if let Some(decided) = flag.decided_at.filter(|at| on_days(*at, from, to)) {
-                    decided_flags.push((flag.raised_at, decided, flag.flag.hold, flag.institution_code, flag.claim_id));
-                }
-            }
+            )?
+            .iter()
+            .map(yibao_store::administrator::QuarterFlag::of)
+            .collect();
             let bureau_findings = query_all(
                 conn,
                 "SELECT record FROM review_findings WHERE region_code = ?1 AND status <> 'withdrawn'",
@@ -151,19 +153,21 @@ impl AdministratorStore for SqliteStore {
             .filter(|f| f.level == yibao_store::review::ReviewLevel::Bureau)
             .map(|f| (f.institution_code, f.claim_id, f.amount_fen))
             .collect();
-            let day = date_text(to);
-            let insured = query_all(
-                conn,
-                "SELECT json_extract(coverage, '$.scheme'), COUNT(*) FROM persons WHERE region_code = ?1 \
-                 AND json_extract(coverage, '$.coverage_from') <= ?2 \
-                 AND (json_extract(coverage, '$.coverage_until') IS NULL OR json_extract(coverage, '$.coverage_until') >= ?2) GROUP BY 1",
-                params![county_text, day],
-                |row| Ok((col::<Option<String>>(row, 0)?, col::<i64>(row, 1)?)),
-            )?
-            .into_iter()
-            .filter_map(|(scheme, n)| Some((FundScheme::parse(&scheme?)?, u64::try_from(n).unwrap_or(0))))
-            .collect();
-            Ok(CountyQuarter { claims, decided_flags, bureau_findings, insured })
+            Ok(CountyQuarter { claims, flags, bureau_findings })
+        })
+        .await
+    }
+
+    async fn insured_on(&self, city: RegionCode, on: Date) -> Result<yibao_store::administrator::InsuredOn, StoreError> {
+        let (low, high) = crate::scope_bounds(city);
+        self.read(move |conn| {
+            let persons =
+                query_all(conn, "SELECT coverage, history FROM persons WHERE region_code BETWEEN ?1 AND ?2", params![low, high], |row| {
+                    let coverage: yibao_engine::Coverage = from_json(&col::<String>(row, 0)?)?;
+                    let history: Vec<yibao_engine::PastCoverage> = from_json(&col::<String>(row, 1)?)?;
+                    Ok((coverage, history))
+                })?;
+            Ok(yibao_store::administrator::count_insured(persons.iter().map(|(c, h)| (c, h.as_slice())), on))
         })
         .await
     }

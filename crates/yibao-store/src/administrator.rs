@@ -32,6 +32,9 @@ pub const FEE_PER_INSURED_MAX_FEN: i64 = 100_000;
 /// The largest revolving fund a contract may set: 1 billion yuan.
 pub const REVOLVING_FUND_MAX_FEN: i64 = 100_000_000_000;
 
+/// The longest administrator's code.
+pub const CODE_CHARS_MAX: usize = 16;
+
 /// The longest free text of a contract or an entry, in characters.
 pub const ADMINISTRATOR_TEXT_CHARS_MAX: usize = 200;
 
@@ -160,7 +163,11 @@ impl ContractTerms {
     /// add up to 100% with each measure once and a target above zero where less is not
     /// better, bands within ±100%, rates within 100%.
     pub fn check(&self, city: RegionCode) -> Result<(), StoreError> {
-        PartyCode::parse(&self.code).map_err(|_| bad(format!("the code '{}' is 1 to 16 upper-case letters and digits", self.code)))?;
+        if self.code.len() > CODE_CHARS_MAX {
+            return Err(bad(format!("the code '{}' is 1 to {CODE_CHARS_MAX} upper-case letters and digits", self.code)));
+        }
+        PartyCode::parse(&self.code)
+            .map_err(|_| bad(format!("the code '{}' is 1 to {CODE_CHARS_MAX} upper-case letters and digits", self.code)))?;
         check_text("the name", &self.name)?;
         check_text("the tender's reference", &self.tender.reference)?;
         if self.tender.bidders == 0 {
@@ -168,6 +175,9 @@ impl ContractTerms {
         }
         if !(self.tender.awarded_on <= self.signed_on && self.from <= self.until) {
             return Err(bad("the tender is awarded before the contract is signed, and the service period ends after it starts".into()));
+        }
+        if self.from.year() < 2000 || self.until.year() > 2100 {
+            return Err(bad("the service period lies within the years 2000 to 2100, whose quarters are scored".into()));
         }
         if (self.until - self.from).whole_days() > 5 * 366 {
             return Err(bad("a contract runs at most five years: renew it on its score".into()));
@@ -181,12 +191,12 @@ impl ContractTerms {
         if counties.len() != self.counties.len() || self.counties.iter().any(|c| *c == city || !city.contains(*c)) {
             return Err(bad(format!("the counties are {city}'s, each once")));
         }
-        let basic = [FundScheme::Employee, FundScheme::Resident, FundScheme::Ncms, FundScheme::UrbanResident];
+        let basic = [FundScheme::Employee, FundScheme::Resident];
         let mut schemes = self.schemes.clone();
         schemes.sort();
         schemes.dedup();
         if self.schemes.is_empty() || schemes.len() != self.schemes.len() || self.schemes.iter().any(|s| !basic.contains(s)) {
-            return Err(bad("the schemes are basic pooled schemes (employee, resident, ncms, urban-resident), each once".into()));
+            return Err(bad("the schemes are the basic schemes in force (employee, resident), each once".into()));
         }
         if !(0..=FEE_PER_INSURED_MAX_FEN).contains(&self.fee_per_insured_fen.get())
             || !(0..=REVOLVING_FUND_MAX_FEN).contains(&self.revolving_fund_fen.get())
@@ -217,6 +227,11 @@ impl ContractTerms {
         if self.bands.is_empty() || self.bands.iter().any(|b| b.adjustment_bp.unsigned_abs() > 10_000 || b.from_score_bp > 10_000) {
             return Err(bad("at least one band, each from a score of at most 100% and adjusting the fee by at most 100%".into()));
         }
+        for (i, band) in self.bands.iter().enumerate() {
+            if self.bands[..i].iter().any(|b| b.from_score_bp == band.from_score_bp) {
+                return Err(bad(format!("two bands start at {} bp: a score falls in one band", band.from_score_bp)));
+            }
+        }
         if self.renewal_floor_bp > 10_000 {
             return Err(bad("the renewal floor is at most 100%".into()));
         }
@@ -242,6 +257,31 @@ impl ContractTerms {
         self.from <= on && on <= self.until && self.counties.contains(&county) && self.schemes.contains(&scheme)
     }
 
+    /// Where another contract's terms cover the same county and scheme on a common day: one
+    /// administrator a claim (`administrator.overlaps`).
+    #[must_use]
+    pub fn overlap_with(&self, other: &ContractTerms) -> Option<String> {
+        if self.until < other.from || other.until < self.from {
+            return None;
+        }
+        let county = self.counties.iter().find(|c| other.counties.contains(c))?;
+        let scheme = self.schemes.iter().find(|s| other.schemes.contains(s))?;
+        Some(format!(
+            "{} administers {county}'s {} claims from {} to {}: one administrator a county and scheme at a time",
+            other.code,
+            scheme.as_str(),
+            other.from,
+            other.until
+        ))
+    }
+
+    /// The days of `from..=to` within the service period.
+    #[must_use]
+    pub fn days_within(&self, from: Date, to: Date) -> i64 {
+        let (start, end) = (from.max(self.from), to.min(self.until));
+        if start > end { 0 } else { (end - start).whole_days() + 1 }
+    }
+
     /// The fund its fee is booked in: its first scheme's, of the city.
     #[must_use]
     pub fn fee_fund(&self, city: RegionCode) -> Fund {
@@ -259,6 +299,20 @@ pub struct ContractRecord {
     #[serde(with = "time::serde::rfc3339")]
     pub recorded_at: OffsetDateTime,
     pub active: bool,
+    /// The seed of the bureau's audit sample, drawn by the service when the contract is
+    /// signed and never shown to the administrator ([`ContractRecord::as_seen_by_administrator`]).
+    #[serde(default)]
+    pub bureau_seed: u64,
+}
+
+impl ContractRecord {
+    /// The contract as its administrator reads it: without the bureau's seed, so it cannot
+    /// tell which of its claims the bureau will read.
+    #[must_use]
+    pub fn as_seen_by_administrator(mut self) -> ContractRecord {
+        self.bureau_seed = 0;
+        self
+    }
 }
 
 /// A quarter of a year, `2026Q4`.
@@ -428,6 +482,14 @@ pub fn on_days(at: OffsetDateTime, from: Date, to: Date) -> bool {
     from <= day && day <= to
 }
 
+/// The contract the new terms overlap, as a refusal (`administrator.overlaps`).
+pub fn check_no_overlap(existing: &[ContractRecord], terms: &ContractTerms) -> Result<(), StoreError> {
+    match existing.iter().filter(|c| c.active).find_map(|c| terms.overlap_with(&c.terms)) {
+        Some(why) => Err(StoreError::Refused { code: "administrator.overlaps", message: why }),
+        None => Ok(()),
+    }
+}
+
 /// Refuses a county's quarter above [`QUARTER_CLAIMS_MAX`] claims rather than score it on
 /// part of them (`administrator.quarter_too_large`).
 pub fn check_quarter_size(claims: usize, county: RegionCode) -> Result<(), StoreError> {
@@ -465,21 +527,69 @@ pub struct QuarterClaim {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CountyQuarter {
     pub claims: Vec<QuarterClaim>,
-    /// Flags on claims of the county decided in the quarter: (raised, decided, hold).
-    pub decided_flags: Vec<(OffsetDateTime, OffsetDateTime, bool, String, String)>,
+    /// The flags raised on claims of the county up to the quarter's end, decided or not.
+    pub flags: Vec<QuarterFlag>,
     /// Bureau findings on claims of the county, standing or confirmed: (institution, claim, amount).
     pub bureau_findings: Vec<(String, String, Fen)>,
-    /// Insured persons of the county under each scheme at the quarter's end.
-    pub insured: Vec<(FundScheme, u64)>,
 }
 
-/// The bureau's draw of its audit sample among a contract's claims: its own seed, apart from
-/// the administrator's, so the administrator cannot tell which claims the bureau will read.
+/// A flag as a quarter's measures read it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuarterFlag {
+    pub raised_at: OffsetDateTime,
+    pub decided_at: Option<OffsetDateTime>,
+    pub hold: bool,
+    pub institution_code: String,
+    pub claim_id: String,
+}
+
+impl QuarterFlag {
+    #[must_use]
+    pub fn of(flag: &crate::review::FlagRecord) -> QuarterFlag {
+        QuarterFlag {
+            raised_at: flag.raised_at,
+            decided_at: flag.decided_at,
+            hold: flag.flag.hold,
+            institution_code: flag.institution_code.clone(),
+            claim_id: flag.claim_id.clone(),
+        }
+    }
+}
+
+/// Insured persons by the county and scheme of the spell they were in on a day.
+pub type InsuredOn = Vec<(RegionCode, FundScheme, u64)>;
+
+/// Counts the insured of `persons` (their coverage now and their past spells) by the county
+/// and scheme of the spell in force on `on`; a person insured nowhere that day is not counted.
+pub fn count_insured<'a>(
+    persons: impl Iterator<Item = (&'a yibao_engine::Coverage, &'a [yibao_engine::PastCoverage])>,
+    on: Date,
+) -> InsuredOn {
+    let mut counts: std::collections::BTreeMap<(RegionCode, FundScheme), u64> = std::collections::BTreeMap::new();
+    for (current, history) in persons {
+        let spell = match yibao_engine::spell_on(current, history, on) {
+            // The coverage now, if it covers the day (else none does).
+            yibao_engine::SpellOn::Current => {
+                (current.coverage_from <= on && current.coverage_until.is_none_or(|until| on <= until)).then_some(current)
+            }
+            yibao_engine::SpellOn::Past(past) | yibao_engine::SpellOn::OtherScheme(past) => Some(&past.coverage),
+        };
+        if let Some(spell) = spell
+            && let Some(scheme) = FundScheme::parse(spell.scheme.as_str())
+        {
+            *counts.entry((spell.region, scheme)).or_default() += 1;
+        }
+    }
+    counts.into_iter().map(|((county, scheme), n)| (county, scheme, n)).collect()
+}
+
+/// The bureau's draw of its audit sample among a contract's claims: with the contract's
+/// bureau seed, which the administrator never reads, so it cannot tell which claims the
+/// bureau will read.
 #[must_use]
-pub fn in_bureau_sample(terms: &ContractTerms, claim: &QuarterClaim) -> bool {
-    let seed = terms.review.seed ^ 0xB0_4E_A0_5A_3D_1E_57_u64;
+pub fn in_bureau_sample(contract: &ContractRecord, claim: &QuarterClaim) -> bool {
     let key = crate::books::settlement_record_id(&claim.institution_code, &claim.claim_id);
-    yibao_engine::review::drawn(seed, &key, terms.review.bureau_sample_rate_bp)
+    yibao_engine::review::drawn(contract.bureau_seed, &key, contract.terms.review.bureau_sample_rate_bp)
 }
 
 /// Why the administrator reviews a claim, if it does (核补审核): every claim at or above the
@@ -511,40 +621,55 @@ pub struct QuarterMeasures {
 /// county, the days the city's pooling runs were dated (`runs`, any order), the flags
 /// decided, the bureau's findings on its sample, and the complaints and surveys.
 pub fn measure_quarter(
-    terms: &ContractTerms,
+    contract: &ContractRecord,
+    (from, to): (Date, Date),
     counties: &[CountyQuarter],
     runs: &[Date],
     entries: &[PerformanceEntry],
-    rounding: yibao_domain::Rounding,
+    insured: &InsuredOn,
+    (as_of, rounding): (Date, yibao_domain::Rounding),
 ) -> Result<QuarterMeasures, StoreError> {
+    let terms = &contract.terms;
     let mut runs = runs.to_vec();
     runs.sort();
     let covered: Vec<&QuarterClaim> = counties.iter().flat_map(|c| covered_claims(terms, c)).collect();
     let keys: std::collections::HashSet<(&str, &str)> =
         covered.iter().map(|c| (c.institution_code.as_str(), c.claim_id.as_str())).collect();
-    // Payment: the first run on or after the later of the settlement and its holds' decisions.
-    let mut holds: std::collections::HashMap<(&str, &str), Date> = std::collections::HashMap::new();
-    for (_, decided, hold, institution, claim) in counties.iter().flat_map(|c| &c.decided_flags) {
-        if *hold {
-            let day = yibao_domain::city_day(*decided);
-            let entry = holds.entry((institution.as_str(), claim.as_str())).or_insert(day);
-            *entry = (*entry).max(day);
-        }
+    let flags: Vec<&QuarterFlag> =
+        counties.iter().flat_map(|c| &c.flags).filter(|f| keys.contains(&(f.institution_code.as_str(), f.claim_id.as_str()))).collect();
+    // Payment: the first run on or after the later of the settlement and its holds'
+    // decisions. A claim a hold still holds, or no run has paid yet, counts as waiting until
+    // the day of scoring: an unpaid claim never improves the measure.
+    let mut holds: std::collections::HashMap<(&str, &str), Option<Date>> = std::collections::HashMap::new();
+    for flag in flags.iter().filter(|f| f.hold) {
+        let day = flag.decided_at.map(yibao_domain::city_day);
+        let entry = holds.entry((flag.institution_code.as_str(), flag.claim_id.as_str())).or_insert(day);
+        *entry = match (*entry, day) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            _ => None,
+        };
     }
-    let (mut paid, mut paid_days_centi) = (0_u64, 0_u64);
+    let (mut paid, mut waiting_days_centi) = (0_u64, 0_u64);
     for claim in &covered {
         let settled = yibao_domain::city_day(claim.settled_at);
-        let due = holds.get(&(claim.institution_code.as_str(), claim.claim_id.as_str())).map_or(settled, |d| (*d).max(settled));
-        if let Some(run) = runs.iter().find(|r| **r >= due) {
+        let due = match holds.get(&(claim.institution_code.as_str(), claim.claim_id.as_str())) {
+            None => Some(settled),
+            Some(decided) => decided.map(|d| d.max(settled)),
+        };
+        let paid_on = due.and_then(|due| runs.iter().find(|r| **r >= due && **r <= as_of).copied());
+        if paid_on.is_some() {
             paid += 1;
-            paid_days_centi += u64::try_from((*run - settled).whole_days()).unwrap_or(0) * 100;
         }
+        let until = paid_on.unwrap_or(as_of);
+        waiting_days_centi += u64::try_from((until - settled).whole_days()).unwrap_or(0) * 100;
     }
+    let claims_counted = covered.len() as u64;
     let average = |total: u64, n: u64| if n == 0 { 0 } else { (total * 2 + n) / (n * 2) };
     // Review: flags on its claims decided in the quarter.
-    let decided: Vec<_> = counties.iter().flat_map(|c| &c.decided_flags).filter(|f| keys.contains(&(f.3.as_str(), f.4.as_str()))).collect();
+    let decided: Vec<(OffsetDateTime, OffsetDateTime)> =
+        flags.iter().filter_map(|f| f.decided_at.filter(|at| on_days(*at, from, to)).map(|at| (f.raised_at, at))).collect();
     let review_centi: u64 =
-        decided.iter().map(|(raised, decided, ..)| u64::try_from((*decided - *raised).whole_seconds()).unwrap_or(0) * 100 / 86_400).sum();
+        decided.iter().map(|(raised, decided)| u64::try_from((*decided - *raised).whole_seconds()).unwrap_or(0) * 100 / 86_400).sum();
     // The bureau's sample, in two strata: at or above the administrator's threshold, and below.
     let findings: std::collections::HashMap<(&str, &str), Fen> =
         counties.iter().flat_map(|c| &c.bureau_findings).fold(std::collections::HashMap::new(), |mut m, (i, c, amount)| {
@@ -564,7 +689,7 @@ pub fn measure_quarter(
         let stratum = &mut strata[usize::from(claim.fund_pay_fen >= terms.review.threshold_fen)];
         stratum.population_claims += 1;
         stratum.population_fen += claim.fund_pay_fen;
-        if in_bureau_sample(terms, claim) {
+        if in_bureau_sample(contract, claim) {
             stratum.sampled_claims += 1;
             stratum.sampled_fen += claim.fund_pay_fen;
             if let Some(amount) = findings.get(&(claim.institution_code.as_str(), claim.claim_id.as_str())) {
@@ -606,8 +731,10 @@ pub fn measure_quarter(
         .map(|kpi| match kpi.measure {
             Measure::PaymentDays => (
                 kpi.measure,
-                average(paid_days_centi, paid),
-                format!("{paid} of {} claims paid; days from settlement to the run that paid them, in hundredths", covered.len()),
+                average(waiting_days_centi, claims_counted),
+                format!(
+                    "{paid} of {claims_counted} claims paid by {as_of}; days from settlement to the run that paid them (the unpaid: to {as_of}), in hundredths"
+                ),
             ),
             Measure::ReviewDays => (
                 kpi.measure,
@@ -630,21 +757,26 @@ pub fn measure_quarter(
             ),
         })
         .collect();
-    let insured = counties.iter().flat_map(|c| &c.insured).filter(|(scheme, _)| terms.schemes.contains(scheme)).map(|(_, n)| *n).sum();
+    let insured = insured
+        .iter()
+        .filter(|(county, scheme, _)| terms.counties.contains(county) && terms.schemes.contains(scheme))
+        .map(|(_, _, n)| *n)
+        .sum();
     Ok(QuarterMeasures { actuals, sample, insured })
 }
 
 /// Administrators' contracts and their quarters as stored. Every write is audited; a
 /// scored quarter posts in its transaction, once.
 pub trait AdministratorStore: Send + Sync + 'static {
-    /// Records a contract with its administrator's API key (a digest); refuses a code
-    /// taken (`administrator.exists`).
+    /// Records a contract with its administrator's API key (a digest) and the bureau's
+    /// sample seed; refuses a code taken (`administrator.exists`) and terms that cover a
+    /// county and scheme another contract covers on a common day (`administrator.overlaps`).
     fn create_contract(
         &self,
         actor: &Actor,
         city: RegionCode,
         terms: ContractTerms,
-        api_key_hash: String,
+        key_and_seed: (String, u64),
     ) -> impl Future<Output = Result<ContractRecord, StoreError>> + Send;
 
     /// The city's contracts.
@@ -661,7 +793,8 @@ pub trait AdministratorStore: Send + Sync + 'static {
         entry: PerformanceEntry,
     ) -> impl Future<Output = Result<PerformanceEntry, StoreError>> + Send;
 
-    /// An administrator's entries dated `from..=to`.
+    /// An administrator's entries dated `from..=to`, at most [`ENTRIES_LISTED_MAX`] and one
+    /// more: a caller that gets more than the most refuses rather than count part of them.
     fn performance_entries(
         &self,
         city: RegionCode,
@@ -671,9 +804,13 @@ pub trait AdministratorStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<PerformanceEntry>, StoreError>> + Send;
 
     /// What a quarter's measures read of one county: its settled claims of `from..=to`
-    /// (refused above [`QUARTER_CLAIMS_MAX`]), the flags decided then, the bureau's
-    /// findings on its claims, and its insured by scheme on `to`.
+    /// (refused above [`QUARTER_CLAIMS_MAX`]), the flags raised on its claims by `to`, and
+    /// the bureau's findings on its claims.
     fn county_quarter(&self, county: RegionCode, from: Date, to: Date) -> impl Future<Output = Result<CountyQuarter, StoreError>> + Send;
+
+    /// The city's insured by the county and scheme of the spell in force on `on` (a person
+    /// who moved since is counted where they were).
+    fn insured_on(&self, city: RegionCode, on: Date) -> impl Future<Output = Result<InsuredOn, StoreError>> + Send;
 
     /// Records a scored quarter and posts its fee, once (`administrator.quarter_scored`).
     fn record_quarter(&self, actor: &Actor, record: QuarterRecord) -> impl Future<Output = Result<QuarterRecord, StoreError>> + Send;
@@ -725,12 +862,95 @@ mod tests {
         assert!(refused(&|t| t.code = "picc".into()).contains("upper-case"));
         assert!(refused(&|t| t.counties.push(RegionCode::parse("419921").unwrap())).contains("each once"));
         assert!(refused(&|t| t.counties = vec![RegionCode::parse("410102").unwrap()]).contains("419900"));
-        assert!(refused(&|t| t.schemes = vec![FundScheme::Supplementary]).contains("basic pooled"));
+        assert!(refused(&|t| t.schemes = vec![FundScheme::Supplementary]).contains("basic schemes"));
         assert!(refused(&|t| t.kpis[0].weight_bp = 2_000).contains("9000 bp"));
         assert!(refused(&|t| t.kpis[1].measure = Measure::PaymentDays).contains("twice"));
         assert!(refused(&|t| t.until = date!(2025 - 12 - 31)).contains("service period"));
         assert!(refused(&|t| t.bands[0].adjustment_bp = 20_000).contains("100%"));
         assert!(refused(&|t| t.review.bureau_sample_rate_bp = 0).contains("bureau"));
+        assert!(refused(&|t| t.code = "A".repeat(17)).contains("1 to 16"));
+        assert!(refused(&|t| t.schemes = vec![FundScheme::Ncms]).contains("in force"));
+        assert!(refused(&|t| (t.from, t.until) = (date!(1900 - 01 - 01), date!(1900 - 12 - 31))).contains("2000 to 2100"));
+        assert!(refused(&|t| t.bands.push(BandTerm { from_score_bp: 0, adjustment_bp: 500 })).contains("two bands"));
+        // Another contract on the same county and scheme on a common day overlaps.
+        let mut other = terms();
+        other.code = "CPIC419900".into();
+        assert!(terms().overlap_with(&other).is_some_and(|why| why.contains("CPIC419900")));
+        (other.from, other.until) = (date!(2027 - 01 - 01), date!(2027 - 12 - 31));
+        assert_eq!(terms().overlap_with(&other), None, "one after the other");
+        assert_eq!(terms().days_within(date!(2026 - 10 - 01), date!(2026 - 12 - 31)), 92);
+        assert_eq!(other.days_within(date!(2026 - 10 - 01), date!(2026 - 12 - 31)), 0);
+    }
+
+    fn contract() -> ContractRecord {
+        ContractRecord {
+            city: city(),
+            terms: terms(),
+            signed_by: "admin".into(),
+            recorded_at: time::macros::datetime!(2026-01-20 09:00 UTC),
+            active: true,
+            bureau_seed: 42,
+        }
+    }
+
+    fn claim(id: &str, settled: OffsetDateTime) -> QuarterClaim {
+        QuarterClaim {
+            region: RegionCode::parse("419921").unwrap(),
+            institution_code: "H41992100007".into(),
+            claim_id: id.into(),
+            insutype: "390".into(),
+            fund_pay_fen: Fen::new(100_000),
+            settled_at: settled,
+        }
+    }
+
+    #[test]
+    fn an_unpaid_claim_waits_until_the_scoring_day_and_a_held_one_until_its_decision() {
+        let flag = |id: &str, decided: Option<OffsetDateTime>| QuarterFlag {
+            raised_at: time::macros::datetime!(2026-11-01 02:00 UTC),
+            decided_at: decided,
+            hold: true,
+            institution_code: "H41992100007".into(),
+            claim_id: id.into(),
+        };
+        let county = CountyQuarter {
+            claims: vec![
+                claim("A", time::macros::datetime!(2026-11-01 02:00 UTC)),
+                claim("B", time::macros::datetime!(2026-11-02 02:00 UTC)),
+                claim("C", time::macros::datetime!(2026-11-03 02:00 UTC)),
+            ],
+            // A is held and never decided; C is held and decided on 12-01 (after the 11-10 run).
+            flags: vec![flag("A", None), flag("C", Some(time::macros::datetime!(2026-12-01 02:00 UTC)))],
+            bureau_findings: Vec::new(),
+        };
+        let insured = vec![(RegionCode::parse("419921").unwrap(), FundScheme::Resident, 4)];
+        let measures = measure_quarter(
+            &contract(),
+            (date!(2026 - 10 - 01), date!(2026 - 12 - 31)),
+            std::slice::from_ref(&county),
+            &[date!(2026 - 11 - 10), date!(2026 - 12 - 10)],
+            &[],
+            &insured,
+            (date!(2027 - 01 - 05), yibao_domain::Rounding::HalfUp),
+        )
+        .unwrap();
+        // A: 11-01 to the scoring day 01-05, 65 days; B: paid 11-10, 8 days; C: paid 12-10,
+        // 37 days. (65 + 8 + 37) / 3 = 36.67 days.
+        assert_eq!(measures.actuals[0].0, Measure::PaymentDays);
+        assert_eq!(measures.actuals[0].1, 3_667, "{:?}", measures.actuals[0]);
+        assert_eq!(measures.insured, 4);
+        // With no run at all, every claim waits until the scoring day: no better for it.
+        let none = measure_quarter(
+            &contract(),
+            (date!(2026 - 10 - 01), date!(2026 - 12 - 31)),
+            &[county],
+            &[],
+            &[],
+            &insured,
+            (date!(2027 - 01 - 05), yibao_domain::Rounding::HalfUp),
+        )
+        .unwrap();
+        assert!(none.actuals[0].1 > measures.actuals[0].1);
     }
 
     #[test]

@@ -79,10 +79,23 @@ async fn quarter_flow(api: &Api) {
         code(&api.call("POST", "/api/administrators", Auth::Token(&admin), Some(contract())).await),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("administrator.exists"))
     );
-    // Its key opens its own review, and nothing of the bureau's.
+    // Another insurer for the same county and scheme on a common day: refused; a scheme the
+    // city does not run: refused.
+    let mut rival = contract();
+    rival["code"] = json!("CPIC419900");
+    assert_eq!(
+        code(&api.call("POST", "/api/administrators", Auth::Token(&admin), Some(rival.clone())).await),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("administrator.overlaps"))
+    );
+    rival["schemes"] = json!(["ncms"]);
+    assert_eq!(code(&api.call("POST", "/api/administrators", Auth::Token(&admin), Some(rival)).await).0, StatusCode::UNPROCESSABLE_ENTITY);
+    // Its key opens its own review, and nothing of the bureau's: not even the seed the
+    // bureau's sample is drawn with.
     assert_eq!(api.call("GET", "/api/persons?name=张", Auth::Key(&key), None).await.0, StatusCode::FORBIDDEN);
     let (status, own) = api.call("GET", "/api/administrators", Auth::Key(&key), None).await;
     assert_eq!((status, own.as_array().map(Vec::len)), (StatusCode::OK, Some(1)), "{own}");
+    assert_eq!(own[0]["bureau_seed"], json!(0), "{own}");
+    assert_eq!(signed["contract"]["bureau_seed"], json!(0), "{signed}");
 
     // Two claims held by monitoring: R-1 of the east county (its contract), R-2 of the west.
     let (status, held) = api
@@ -142,6 +155,18 @@ async fn quarter_flow(api: &Api) {
     let audit = json!({ "rule": "bed days", "amount": "50.00", "evidence": "discharged on the morning of 5 November" });
     let (status, bureau) = api.call("POST", "/api/review/findings/H41992100007/R-1", Auth::Token(&officer), Some(audit)).await;
     assert_eq!((status, bureau["level"].as_str()), (StatusCode::CREATED, Some("bureau")), "{bureau}");
+
+    // The west county's claims officer has nothing of the east county's contract.
+    let west_officer = api.sign_in("west.claims").await;
+    assert_eq!(
+        code(&api.call("GET", "/api/administrators/PICC419900/quarters/2026Q4/bureau-sample", Auth::Token(&west_officer), None).await),
+        (StatusCode::NOT_FOUND, Some("administrator.not_found"))
+    );
+    let stray = json!({ "kind": "complaint", "on": "2026-11-08", "note": "?" });
+    assert_eq!(
+        api.call("POST", "/api/administrators/PICC419900/entries", Auth::Token(&west_officer), Some(stray)).await.0,
+        StatusCode::NOT_FOUND
+    );
 
     // A complaint and two surveys; a survey without a score is refused.
     for entry in [
