@@ -260,3 +260,43 @@ pub(crate) async fn score(
 pub(crate) async fn quarters(State(state): State<App>, caller: Caller, Segments(code): Segments<String>) -> Result<Response, ApiError> {
     ok(&state.quarters(&caller, &code).await?)
 }
+
+/// Top an administrator's revolving fund (周转金) up to its contract's size from each
+/// scheme's fiscal special account (the city's administrators and fund accountants): the
+/// first advance, then after each month's payments.
+#[utoipa::path(post, path = "/api/administrators/{code}/revolving-fund/top-up", params(("code" = String, Path)), responses((status = 200, body = [Object]), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "funds")]
+pub(crate) async fn top_up(
+    State(state): State<App>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Segments(code): Segments<String>,
+) -> Result<Response, ApiError> {
+    ok(&state.top_up_revolving_fund(&caller, &source(&headers), &code).await?)
+}
+
+/// The administrator pays the institutions of its counties what the fund owes them today
+/// from its revolving fund, as far as it holds (its own key); a claim a monitoring hold
+/// still holds is not paid. The month's pooling run then leaves them to it.
+#[utoipa::path(post, path = "/api/administrators/{code}/revolving-fund/payments", params(("code" = String, Path)), responses((status = 200, body = [Object]), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "funds")]
+pub(crate) async fn pay(
+    State(state): State<App>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Segments(code): Segments<String>,
+) -> Result<Response, ApiError> {
+    if caller.name() != code || !matches!(*caller, yibao_app::Principal::Administrator(_)) {
+        return Err(ApiError::from(yibao_app::AppError::forbidden("an administrator pays from its own revolving fund, with its key")));
+    }
+    ok(&state.pay_from_revolving_fund(&caller, &source(&headers)).await?)
+}
+
+/// An administrator's revolving fund: each scheme's size, balance and bookings (the
+/// administrator itself, or the city's fund readers).
+#[utoipa::path(get, path = "/api/administrators/{code}/revolving-fund", params(("code" = String, Path)), responses((status = 200, body = [Object]), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), tag = "funds")]
+pub(crate) async fn revolving_fund(
+    State(state): State<App>,
+    caller: Caller,
+    Segments(code): Segments<String>,
+) -> Result<Response, ApiError> {
+    ok(&state.revolving_fund(&caller, &code).await?)
+}

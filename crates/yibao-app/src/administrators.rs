@@ -13,7 +13,8 @@ use yibao_store::administrator::{
     AdministratorStore, CountyQuarter, MeasuredKpi, administrator_selection, covered_claims, in_bureau_sample, measure_quarter,
 };
 pub use yibao_store::administrator::{
-    BandTerm, ContractRecord, ContractTerms, EntryKind, KpiTerm, Measure, PerformanceEntry, Quarter, QuarterRecord, ReviewTerms, Tender,
+    BandTerm, ContractRecord, ContractTerms, EntryKind, KpiTerm, Measure, PerformanceEntry, Quarter, QuarterRecord, ReviewTerms,
+    RevolvingBooking, RevolvingKind, RevolvingLine, Tender,
 };
 use yibao_store::{ClaimRecord, FundStore, Role, Store};
 
@@ -28,6 +29,16 @@ pub const CONTRACT_WRITERS: &[Role] = &[Role::CityAdministrator, Role::FundAccou
 pub struct ContractKey {
     pub contract: ContractRecord,
     pub api_key: String,
+}
+
+/// An administrator's revolving fund in one scheme's fund.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RevolvingStatement {
+    pub scheme: FundScheme,
+    pub size_fen: Fen,
+    pub balance_fen: Fen,
+    /// Latest first.
+    pub bookings: Vec<RevolvingBooking>,
 }
 
 /// A claim an administrator or the bureau reviews, and why.
@@ -350,6 +361,124 @@ impl App {
         };
         let actor = principal.actor(source, self.now());
         Ok(store!(self, record_quarter(&actor, record))?)
+    }
+
+    /// The bureau tops an administrator's revolving fund up to its contract's size, in each
+    /// scheme's fund, from the fund's fiscal special account (周转金拨付): the first advance,
+    /// then after each month's payments. The city's administrators and fund accountants.
+    pub async fn top_up_revolving_fund(&self, principal: &Principal, source: &str, code: &str) -> Result<Vec<RevolvingBooking>, AppError> {
+        let scope = principal.scope(CONTRACT_WRITERS)?;
+        if scope != self.policy().region {
+            return Err(AppError::forbidden("the revolving fund is the city's to advance"));
+        }
+        let contract = self.contract(principal, code).await?;
+        let actor = principal.actor(source, self.now());
+        let mut bookings = Vec::new();
+        for scheme in contract.terms.schemes.clone() {
+            bookings.push(store!(self, book_revolving(&actor, &contract, scheme, (RevolvingKind::TopUp, self.today()), Vec::new()))?);
+        }
+        Ok(bookings)
+    }
+
+    /// The administrator pays the institutions of its counties what the fund owes them
+    /// today, from its revolving fund, as far as it holds (R-TPA-1); a claim a monitoring
+    /// hold still holds is not paid. The administrator itself, with its key.
+    pub async fn pay_from_revolving_fund(&self, principal: &Principal, source: &str) -> Result<Vec<RevolvingBooking>, AppError> {
+        let Principal::Administrator(contract) = principal else {
+            return Err(AppError::forbidden("an administrator pays from its own revolving fund, with its key"));
+        };
+        let today = self.today();
+        if today < contract.terms.from || today > contract.terms.until {
+            return Err(AppError::unprocessable(
+                "administrator.quarter_outside",
+                format!("{today} is outside the contract's service period"),
+            ));
+        }
+        let held = self.held_for_review(contract.city, today).await?;
+        let actor = principal.actor(source, self.now());
+        let mut bookings = Vec::new();
+        for scheme in contract.terms.schemes.clone() {
+            let held_here: Vec<RevolvingLine> = held
+                .iter()
+                .filter(|h| h.fund == scheme)
+                .filter_map(|h| match h.payee {
+                    yibao_ledger::Holder::Institution(code) => {
+                        Some(RevolvingLine { unit: h.unit, institution: code.to_string(), amount_fen: h.amount_fen })
+                    }
+                    _ => None,
+                })
+                .collect();
+            bookings.push(store!(self, book_revolving(&actor, contract, scheme, (RevolvingKind::Payment, today), held_here))?);
+        }
+        Ok(bookings)
+    }
+
+    /// An administrator's revolving fund: each scheme's size, balance and bookings.
+    pub async fn revolving_fund(&self, principal: &Principal, code: &str) -> Result<Vec<RevolvingStatement>, AppError> {
+        if !matches!(principal, Principal::Administrator(_)) {
+            principal.scope(roles::FUND_READERS)?;
+        }
+        let contract = self.contract(principal, code).await?;
+        let bookings = store!(self, revolving_bookings(contract.city, &contract.terms.code))?;
+        Ok(contract
+            .terms
+            .schemes
+            .iter()
+            .map(|scheme| {
+                let mine: Vec<RevolvingBooking> = bookings.iter().filter(|b| b.scheme == *scheme).cloned().collect();
+                let balance_fen = mine.first().map_or(Fen::ZERO, |latest| match latest.kind {
+                    RevolvingKind::TopUp => latest.balance_before_fen + latest.top_up_fen,
+                    RevolvingKind::Payment => latest.balance_before_fen - latest.amount_fen(),
+                });
+                RevolvingStatement { scheme: *scheme, size_fen: contract.terms.revolving_fund_fen, balance_fen, bookings: mine }
+            })
+            .collect())
+    }
+
+    /// Holds back from the month's run what the institutions of administered counties and
+    /// schemes are owed: their administrator pays them from its revolving fund. Read from
+    /// the run as it would be (`held` already held back).
+    pub(crate) async fn held_for_administrators(
+        &self,
+        scope: RegionCode,
+        month: yibao_ledger::YearMonth,
+        value_date: Date,
+        held: &[yibao_store::pooling::HeldBack],
+    ) -> Result<Vec<yibao_store::pooling::HeldBack>, AppError> {
+        let contracts: Vec<ContractRecord> = store!(self, contracts(scope.city()))?
+            .into_iter()
+            .filter(|c| c.active && c.terms.from <= value_date && value_date <= c.terms.until)
+            .collect();
+        if contracts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let preview = store!(self, preview_pooling(scope, month, value_date, held.to_vec()))?;
+        let mut more = Vec::new();
+        for fund in &preview.run.funds {
+            let Some(scheme) = fund.fund.split('@').next().and_then(yibao_ledger::FundScheme::parse) else { continue };
+            for unit in &fund.units {
+                let Ok(county) = RegionCode::parse(&unit.unit) else { continue };
+                let Some(contract) = contracts.iter().find(|c| c.terms.covers(county, scheme, value_date)) else { continue };
+                for payment in unit.payments.iter().filter(|p| p.payee.starts_with("institution:") && p.amount_fen > 0) {
+                    let payee = yibao_ledger::Holder::parse(&payment.payee)
+                        .map_err(|e| AppError::internal("administrator.failure", e.to_string()))?;
+                    more.push(yibao_store::pooling::HeldBack {
+                        fund: scheme,
+                        unit: county,
+                        payee,
+                        amount_fen: Fen::new(payment.amount_fen),
+                        note: format!(
+                            "[{scheme}] {county} {payee} {amount} 元由经办机构 {code} 从周转金支付 / {county}'s {amount} yuan to {payee} is paid by the administrator {code} from its revolving fund",
+                            scheme = scheme.as_str(),
+                            payee = payment.payee,
+                            amount = Fen::new(payment.amount_fen),
+                            code = contract.terms.code
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(more)
     }
 
     /// An administrator's scored quarters, latest first: the city's staff, or itself.

@@ -93,6 +93,9 @@ impl App {
         }
         let mut held = self.held_back_for(month, value_date).await?;
         held.extend(self.held_for_review(scope, value_date).await?);
+        // What administrators pay from their revolving funds, the run does not (issue 18).
+        let administered = self.held_for_administrators(scope, month, value_date, &held).await?;
+        held.extend(administered);
         Ok(held)
     }
 

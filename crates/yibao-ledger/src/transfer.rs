@@ -325,10 +325,14 @@ pub enum RecordKind {
     ReviewFinding,
     /// An administrator's scored quarter, `{administrator}/{quarter}` (issue 18).
     AdministratorQuarter,
+    /// A movement of an administrator's revolving fund, `{administrator}/{scheme}/{seq}`
+    /// (issue 18): the bureau's advance or top-up, or the administrator's payment of
+    /// institutions from it.
+    RevolvingFund,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 17] = [
+    pub const ALL: [RecordKind; 18] = [
         RecordKind::Contribution,
         RecordKind::Subsidy,
         RecordKind::Settlement,
@@ -346,6 +350,7 @@ impl RecordKind {
         RecordKind::EmployerPayment,
         RecordKind::ReviewFinding,
         RecordKind::AdministratorQuarter,
+        RecordKind::RevolvingFund,
     ];
 
     pub fn parse(text: &str) -> Option<RecordKind> {
@@ -372,6 +377,7 @@ impl RecordKind {
             RecordKind::EmployerPayment => "employer-payment",
             RecordKind::ReviewFinding => "review-finding",
             RecordKind::AdministratorQuarter => "administrator-quarter",
+            RecordKind::RevolvingFund => "revolving-fund",
         }
     }
 }

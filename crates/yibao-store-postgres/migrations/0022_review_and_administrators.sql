@@ -58,3 +58,13 @@ CREATE TABLE administrator_quarters (
     record  TEXT NOT NULL,
     PRIMARY KEY (code, quarter)
 );
+
+-- The movements of an administrator's revolving fund (周转金), each kept as its audit entry
+-- keeps it (`yibao_store::administrator::RevolvingBooking`), numbered per scheme.
+CREATE TABLE administrator_revolving (
+    code   TEXT NOT NULL REFERENCES administrator_contracts (code),
+    scheme TEXT NOT NULL,
+    seq    BIGINT NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (code, scheme, seq)
+);

@@ -7,7 +7,7 @@ use time::Date;
 use yibao_domain::{Fen, RegionCode};
 use yibao_store::administrator::{
     AdministratorStore, ContractRecord, ContractTerms, CountyQuarter, ENTRIES_LISTED_MAX, PerformanceEntry, QUARTER_CLAIMS_MAX,
-    QuarterClaim, QuarterRecord, quarter_entries,
+    QuarterClaim, QuarterRecord, RevolvingBooking, RevolvingKind, RevolvingLine, plan_revolving, quarter_entries, revolving_entries,
 };
 use yibao_store::books::date_text;
 use yibao_store::stored::{from_json, time_of, time_text};
@@ -212,6 +212,98 @@ impl AdministratorStore for PostgresStore {
         audit(&mut tx, actor, record.city, "administrator.quarter", &record.record_id(), json(&record)?).await?;
         tx.commit().await.map_err(backend)?;
         Ok(record)
+    }
+
+    async fn book_revolving(
+        &self,
+        actor: &Actor,
+        contract: &ContractRecord,
+        scheme: yibao_ledger::FundScheme,
+        (kind, on): (RevolvingKind, Date),
+        held: Vec<RevolvingLine>,
+    ) -> Result<RevolvingBooking, StoreError> {
+        let city = contract.city;
+        let code = contract.terms.code.clone();
+        let holder = format!("insurer:{code}");
+        let day = date_text(on);
+        let mut tx = self.write().await?;
+        books::lock_city_payables(&mut tx, city).await?;
+        let balance: i64 = sqlx::query_scalar(
+            "SELECT (COALESCE(SUM(CASE WHEN debit_holder = $3 AND debit_kind = 'expenditure' THEN amount_fen ELSE 0 END), 0) \
+                   - COALESCE(SUM(CASE WHEN credit_holder = $3 AND credit_kind = 'expenditure' THEN amount_fen ELSE 0 END), 0))::int8 \
+             FROM ledger_transfers WHERE region_code = $1 AND fund_scheme = $2 AND value_date <= $4 \
+             AND ((debit_holder = $3 AND debit_kind = 'expenditure') OR (credit_holder = $3 AND credit_kind = 'expenditure'))",
+        )
+        .bind(city.to_string())
+        .bind(scheme.as_str())
+        .bind(&holder)
+        .bind(&day)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let outstanding = if kind == RevolvingKind::Payment {
+            let rows: Vec<(String, String, i64)> = sqlx::query_as(
+                "SELECT unit_code, CASE WHEN credit_kind = 'payable' THEN credit_holder ELSE debit_holder END AS payee, \
+                        SUM(CASE WHEN credit_kind = 'payable' THEN amount_fen ELSE -amount_fen END)::int8 \
+                 FROM ledger_transfers WHERE region_code = $1 AND fund_scheme = $2 AND value_date <= $3 \
+                 AND ((credit_kind = 'payable' AND credit_holder LIKE 'institution:%') OR (debit_kind = 'payable' AND debit_holder LIKE 'institution:%')) \
+                 GROUP BY unit_code, payee",
+            )
+            .bind(city.to_string())
+            .bind(scheme.as_str())
+            .bind(&day)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend)?;
+            rows.into_iter()
+                .map(|(unit, payee, amount)| {
+                    Ok(RevolvingLine {
+                        unit: crate::region_of(&unit)?,
+                        institution: payee.trim_start_matches("institution:").to_owned(),
+                        amount_fen: Fen::new(amount),
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?
+        } else {
+            Vec::new()
+        };
+        let seq: i64 =
+            sqlx::query_scalar("SELECT (COALESCE(MAX(seq), 0) + 1)::int8 FROM administrator_revolving WHERE code = $1 AND scheme = $2")
+                .bind(&code)
+                .bind(scheme.as_str())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(backend)?;
+        let seq = u32::try_from(seq).map_err(|_| StoreError::Backend("a revolving fund's bookings overflow".into()))?;
+        let booking = plan_revolving(contract, scheme, (kind, seq, on), Fen::new(balance), &outstanding, &held);
+        if booking.amount_fen().is_zero() {
+            return Ok(booking);
+        }
+        sqlx::query("INSERT INTO administrator_revolving (code, scheme, seq, record) VALUES ($1, $2, $3, $4)")
+            .bind(&code)
+            .bind(scheme.as_str())
+            .bind(i64::from(seq))
+            .bind(json(&booking)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        books::post(&mut tx, &actor.at_text(), &revolving_entries(&booking)?).await?;
+        audit(&mut tx, actor, city, "administrator.revolving", &booking.record_id(), json(&booking)?).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(booking)
+    }
+
+    async fn revolving_bookings(&self, city: RegionCode, code: &str) -> Result<Vec<RevolvingBooking>, StoreError> {
+        let records: Vec<String> = sqlx::query_scalar(
+            "SELECT r.record FROM administrator_revolving r JOIN administrator_contracts c ON c.code = r.code \
+             WHERE r.code = $1 AND c.city_code = $2 ORDER BY r.scheme, r.seq DESC",
+        )
+        .bind(code)
+        .bind(city.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        records.iter().map(|r| from_json(r)).collect()
     }
 
     async fn quarters(&self, city: RegionCode, code: &str) -> Result<Vec<QuarterRecord>, StoreError> {

@@ -277,6 +277,13 @@ async fn lock_city_books(tx: &mut PgConnection, city: RegionCode, persons: Perso
     Ok(())
 }
 
+/// The city's books lock with every account it may pay from or to (its payables, not the
+/// persons' own accounts): what an administrator's revolving fund pays is read and posted
+/// while no pooling run or other payment is between (`one-lock-order`).
+pub(crate) async fn lock_city_payables(tx: &mut PgConnection, city: RegionCode) -> Result<(), StoreError> {
+    lock_city_books(tx, city, PersonAccounts::Payables).await
+}
+
 /// The transfers a business record caused, in posting order.
 pub(crate) async fn entries_caused_by(tx: &mut PgConnection, city: RegionCode, kind: &str, id: &str) -> Result<Vec<Entry>, StoreError> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(

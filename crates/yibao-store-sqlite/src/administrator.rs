@@ -6,7 +6,8 @@ use time::Date;
 use yibao_domain::{Fen, RegionCode};
 use yibao_store::administrator::{
     AdministratorStore, ContractRecord, ContractTerms, CountyQuarter, ENTRIES_LISTED_MAX, PerformanceEntry, QUARTER_CLAIMS_MAX,
-    QuarterClaim, QuarterRecord, on_days, quarter_entries, settled_bounds,
+    QuarterClaim, QuarterRecord, RevolvingBooking, RevolvingKind, RevolvingLine, on_days, plan_revolving, quarter_entries,
+    revolving_entries, settled_bounds,
 };
 use yibao_store::books::date_text;
 use yibao_store::{Actor, StoreError};
@@ -192,6 +193,81 @@ impl AdministratorStore for SqliteStore {
             books::post(conn, &actor, &quarter_entries(&record)?)?;
             audit(conn, &actor, record.city, "administrator.quarter", &record.record_id(), json(&record)?)?;
             Ok(record)
+        })
+        .await
+    }
+
+    async fn book_revolving(
+        &self,
+        actor: &Actor,
+        contract: &ContractRecord,
+        scheme: yibao_ledger::FundScheme,
+        (kind, on): (RevolvingKind, Date),
+        held: Vec<RevolvingLine>,
+    ) -> Result<RevolvingBooking, StoreError> {
+        let (actor, contract) = (actor.clone(), contract.clone());
+        self.write(move |conn| {
+            let city = contract.city;
+            let code = contract.terms.code.clone();
+            let holder = format!("insurer:{code}");
+            let day = date_text(on);
+            let balance = query_opt(
+                conn,
+                "SELECT COALESCE(SUM(CASE WHEN debit_holder = ?3 AND debit_kind = 'expenditure' THEN amount_fen ELSE 0 END), 0)                       - COALESCE(SUM(CASE WHEN credit_holder = ?3 AND credit_kind = 'expenditure' THEN amount_fen ELSE 0 END), 0)                  FROM ledger_transfers WHERE region_code = ?1 AND fund_scheme = ?2 AND value_date <= ?4                  AND ((debit_holder = ?3 AND debit_kind = 'expenditure') OR (credit_holder = ?3 AND credit_kind = 'expenditure'))",
+                params![city.to_string(), scheme.as_str(), holder, day],
+                |row| col::<i64>(row, 0),
+            )?
+            .unwrap_or(0);
+            let outstanding = if kind == RevolvingKind::Payment {
+                query_all(
+                    conn,
+                    "SELECT unit_code, CASE WHEN credit_kind = 'payable' THEN credit_holder ELSE debit_holder END AS payee,                             SUM(CASE WHEN credit_kind = 'payable' THEN amount_fen ELSE -amount_fen END)                      FROM ledger_transfers WHERE region_code = ?1 AND fund_scheme = ?2 AND value_date <= ?3                      AND ((credit_kind = 'payable' AND credit_holder LIKE 'institution:%') OR (debit_kind = 'payable' AND debit_holder LIKE 'institution:%'))                      GROUP BY unit_code, payee",
+                    params![city.to_string(), scheme.as_str(), day],
+                    |row| {
+                        let payee: String = col(row, 1)?;
+                        Ok(RevolvingLine {
+                            unit: crate::region_of(&col::<String>(row, 0)?)?,
+                            institution: payee.trim_start_matches("institution:").to_owned(),
+                            amount_fen: Fen::new(col(row, 2)?),
+                        })
+                    },
+                )?
+            } else {
+                Vec::new()
+            };
+            let seq = query_opt(
+                conn,
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM administrator_revolving WHERE code = ?1 AND scheme = ?2",
+                params![code, scheme.as_str()],
+                |row| col::<i64>(row, 0),
+            )?
+            .unwrap_or(1);
+            let seq = u32::try_from(seq).map_err(|_| StoreError::Backend("a revolving fund's bookings overflow".into()))?;
+            let booking = plan_revolving(&contract, scheme, (kind, seq, on), Fen::new(balance), &outstanding, &held);
+            if booking.amount_fen().is_zero() {
+                return Ok(booking);
+            }
+            exec(
+                conn,
+                "INSERT INTO administrator_revolving (code, scheme, seq, record) VALUES (?1, ?2, ?3, ?4)",
+                params![code, scheme.as_str(), seq, json(&booking)?],
+            )?;
+            books::post(conn, &actor, &revolving_entries(&booking)?)?;
+            audit(conn, &actor, city, "administrator.revolving", &booking.record_id(), json(&booking)?)?;
+            Ok(booking)
+        })
+        .await
+    }
+
+    async fn revolving_bookings(&self, city: RegionCode, code: &str) -> Result<Vec<RevolvingBooking>, StoreError> {
+        let code = code.to_owned();
+        self.read(move |conn| {
+            query_all(
+                conn,
+                "SELECT r.record FROM administrator_revolving r JOIN administrator_contracts c ON c.code = r.code                  WHERE r.code = ?1 AND c.city_code = ?2 ORDER BY r.scheme, r.seq DESC",
+                params![code, city.to_string()],
+                |row| from_json(&col::<String>(row, 0)?),
+            )
         })
         .await
     }

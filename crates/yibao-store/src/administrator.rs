@@ -765,6 +765,161 @@ pub fn measure_quarter(
     Ok(QuarterMeasures { actuals, sample, insured })
 }
 
+/// What moves an administrator's revolving fund (周转金, R-TPA-1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RevolvingKind {
+    /// The bureau tops the fund up to the contract's size from the fund's fiscal special
+    /// account: the first advance, then after each month's payments.
+    TopUp,
+    /// The administrator pays the institutions of its scope what the fund owes them, from
+    /// the revolving fund, as far as it holds.
+    Payment,
+}
+
+/// One institution's payment from a revolving fund: the county whose insured it treated.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevolvingLine {
+    pub unit: RegionCode,
+    pub institution: String,
+    pub amount_fen: Fen,
+}
+
+/// A movement of a revolving fund, as its audit entry keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevolvingBooking {
+    pub city: RegionCode,
+    pub code: String,
+    pub scheme: FundScheme,
+    /// 1, 2, … per administrator and scheme.
+    pub seq: u32,
+    pub kind: RevolvingKind,
+    pub on: Date,
+    /// The fund's balance before the booking.
+    pub balance_before_fen: Fen,
+    /// A top-up's amount; a payment's lines.
+    pub top_up_fen: Fen,
+    pub lines: Vec<RevolvingLine>,
+}
+
+impl RevolvingBooking {
+    /// `{code}/{scheme}/{seq}`: its cause and audit entity.
+    #[must_use]
+    pub fn record_id(&self) -> String {
+        format!("{}/{}/{}", self.code, self.scheme.as_str(), self.seq)
+    }
+
+    /// What it moves in all.
+    #[must_use]
+    pub fn amount_fen(&self) -> Fen {
+        self.top_up_fen + self.lines.iter().map(|l| l.amount_fen).sum::<Fen>()
+    }
+}
+
+/// The revolving fund's account: the administrator's expenditure account (支出户) in the
+/// scheme's fund of the city.
+#[must_use]
+pub fn revolving_account(city: RegionCode, scheme: FundScheme, code: &str) -> Option<AccountKey> {
+    let insurer = Holder::insurer(code).ok()?;
+    Some(AccountKey::new(fund_for(scheme, city), insurer, AccountKind::Expenditure))
+}
+
+/// What a booking posts on its day: a top-up from the fund's fiscal special account
+/// (`disbursement`), or each institution's payment from the revolving fund off its payable
+/// in its county (`institution-payment`); ids `rvf/{code}/{scheme}/{seq}/…`.
+pub fn revolving_entries(booking: &RevolvingBooking) -> Result<Vec<Entry>, StoreError> {
+    let id = booking.record_id();
+    let cause = cause(RecordKind::RevolvingFund, &id)?;
+    let account = revolving_account(booking.city, booking.scheme, &booking.code)
+        .ok_or_else(|| StoreError::Invalid(format!("'{}' is not an administrator's code", booking.code)))?;
+    let fund = fund_for(booking.scheme, booking.city);
+    let mut entries = Vec::new();
+    if booking.top_up_fen.get() > 0 {
+        entries.push(Entry {
+            unit: booking.city,
+            transfer: yibao_ledger::Transfer::new(
+                record_transfer_id("rvf", &id, "top-up"),
+                account,
+                AccountKey::special(fund),
+                booking.top_up_fen,
+                Reason::Disbursement,
+                cause.clone(),
+                booking.on,
+            ),
+        });
+    }
+    for line in booking.lines.iter().filter(|l| l.amount_fen.get() > 0) {
+        let institution = Holder::institution(&line.institution).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        entries.push(Entry {
+            unit: line.unit,
+            transfer: yibao_ledger::Transfer::new(
+                record_transfer_id("rvf", &id, &format!("{}/{}", line.unit, line.institution)),
+                AccountKey::new(fund, institution, AccountKind::Payable),
+                account,
+                line.amount_fen,
+                Reason::InstitutionPayment,
+                cause.clone(),
+                booking.on,
+            ),
+        });
+    }
+    Ok(entries)
+}
+
+/// Plans a booking from what the books hold on its day: a top-up of what the fund lacks of
+/// the contract's size; a payment of each institution's outstanding in the contract's
+/// counties less what is `held` (claims a monitoring hold holds), in (county, institution)
+/// order, as far as the balance goes (the rest waits for the next payment, after a top-up).
+#[must_use]
+pub fn plan_revolving(
+    contract: &ContractRecord,
+    scheme: FundScheme,
+    (kind, seq, on): (RevolvingKind, u32, Date),
+    balance_fen: Fen,
+    outstanding: &[RevolvingLine],
+    held: &[RevolvingLine],
+) -> RevolvingBooking {
+    let mut booking = RevolvingBooking {
+        city: contract.city,
+        code: contract.terms.code.clone(),
+        scheme,
+        seq,
+        kind,
+        on,
+        balance_before_fen: balance_fen,
+        top_up_fen: Fen::ZERO,
+        lines: Vec::new(),
+    };
+    match kind {
+        RevolvingKind::TopUp => {
+            let lacking = contract.terms.revolving_fund_fen - balance_fen;
+            booking.top_up_fen = if lacking.is_negative() { Fen::ZERO } else { lacking };
+        }
+        RevolvingKind::Payment => {
+            let mut left = balance_fen;
+            let mut lines: Vec<RevolvingLine> = outstanding
+                .iter()
+                .filter(|l| contract.terms.counties.contains(&l.unit))
+                .map(|l| {
+                    let held_fen: Fen =
+                        held.iter().filter(|h| h.unit == l.unit && h.institution == l.institution).map(|h| h.amount_fen).sum();
+                    RevolvingLine { amount_fen: l.amount_fen - held_fen, ..l.clone() }
+                })
+                .filter(|l| l.amount_fen.get() > 0)
+                .collect();
+            lines.sort_by(|a, b| (a.unit, &a.institution).cmp(&(b.unit, &b.institution)));
+            for line in &lines {
+                let pay = if line.amount_fen > left { left } else { line.amount_fen };
+                if pay.get() > 0 {
+                    booking.lines.push(RevolvingLine { amount_fen: pay, ..line.clone() });
+                    left -= pay;
+                }
+            }
+        }
+    }
+    booking
+}
+
 /// Administrators' contracts and their quarters as stored. Every write is audited; a
 /// scored quarter posts in its transaction, once.
 pub trait AdministratorStore: Send + Sync + 'static {
@@ -814,6 +969,23 @@ pub trait AdministratorStore: Send + Sync + 'static {
 
     /// Records a scored quarter and posts its fee, once (`administrator.quarter_scored`).
     fn record_quarter(&self, actor: &Actor, record: QuarterRecord) -> impl Future<Output = Result<QuarterRecord, StoreError>> + Send;
+
+    /// Books a movement of an administrator's revolving fund in `scheme`, planned inside the
+    /// transaction from the books as they stand on `on` ([`plan_revolving`]: the account's
+    /// balance, and for a payment each institution's outstanding in the contract's
+    /// counties, less what `held` holds back: claims a monitoring hold still holds), posted
+    /// with its audit entry; a booking that moves nothing is not kept.
+    fn book_revolving(
+        &self,
+        actor: &Actor,
+        contract: &ContractRecord,
+        scheme: FundScheme,
+        booking: (RevolvingKind, Date),
+        held: Vec<RevolvingLine>,
+    ) -> impl Future<Output = Result<RevolvingBooking, StoreError>> + Send;
+
+    /// An administrator's revolving-fund bookings, latest first.
+    fn revolving_bookings(&self, city: RegionCode, code: &str) -> impl Future<Output = Result<Vec<RevolvingBooking>, StoreError>> + Send;
 
     /// An administrator's scored quarters, latest first.
     fn quarters(&self, city: RegionCode, code: &str) -> impl Future<Output = Result<Vec<QuarterRecord>, StoreError>> + Send;

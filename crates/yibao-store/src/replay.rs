@@ -268,6 +268,19 @@ pub fn replay(city: RegionCode, records: &FundRecords, action: &str, entity: &st
             replay.posts(expected);
             Some(Ok(replay))
         }
+        // A movement of an administrator's revolving fund (issue 18), from its record.
+        "administrator.revolving" => {
+            let mut replay = RunReplay::new(format!("the revolving fund's booking {entity}"), action, entity);
+            let record = crate::stored::from_json::<crate::administrator::RevolvingBooking>(audited);
+            if let Ok(record) = &record
+                && record.record_id() != entity
+            {
+                replay.disagreements.push(format!("its audit entry names {entity}, but its detail is the booking {}", record.record_id()));
+            }
+            replay.posts(record.and_then(|record| crate::administrator::revolving_entries(&record)));
+            replay.causes.push((RecordKind::RevolvingFund, entity.to_owned()));
+            Some(Ok(replay))
+        }
         // An administrator's scored quarter (issue 18): its fee, rebuilt from its record.
         "administrator.quarter" => {
             let mut replay = RunReplay::new(format!("the quarter {entity}"), action, entity);

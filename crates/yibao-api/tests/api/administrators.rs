@@ -267,3 +267,98 @@ async fn an_administrators_quarter_behaves_the_same_on_postgresql() {
     super::seed(&store).await;
     quarter_flow(&administered_api(Backend::Postgres(store), datetime!(2026-11-10 10:00 +08))).await;
 }
+
+fn bed_stay(person: &str, claim_id: &str, (admitted, discharged): (&str, &str)) -> Value {
+    json!({ "person_id": person, "card_no": "C0001", "claim": { "claim_id": claim_id, "institution_code": "H41992100007",
+            "institution_level": "secondary", "kind": "inpatient", "admission_date": admitted, "discharge_date": discharged,
+            "diagnosis": "J18.900", "lines": [{ "code": "001109000010000", "quantity": 2, "unit_price": "50.00" },
+                                              { "code": "XA10BAE010A001010100315", "quantity": 1, "unit_price": "900.00" }] } })
+}
+
+/// The revolving fund (R-TPA-1): advanced to its size, the administrator pays its county's
+/// hospital from it (the month's run leaves that hospital to it and pays the other county),
+/// and the bureau tops it up by what it paid; the books balance.
+async fn revolving_flow(api: &Api) {
+    enrol_both(api).await;
+    let admin = api.sign_in("admin").await;
+    let accountant = api.sign_in("accountant").await;
+    for (scheme, reference) in [("resident", "OB-R"), ("supplementary", "OB-S")] {
+        let opening = json!({ "kind": "opening-balance", "scheme": scheme, "unit": "419900", "amount": "1000000.00", "date": "2026-01-01", "reference": reference });
+        assert_eq!(api.call("POST", "/api/funds/receipts", Auth::Token(&accountant), Some(opening)).await.0, StatusCode::CREATED);
+    }
+    let (status, signed) = api.call("POST", "/api/administrators", Auth::Token(&admin), Some(contract())).await;
+    assert_eq!(status, StatusCode::CREATED, "{signed}");
+    let key = signed["api_key"].as_str().expect("key").to_owned();
+    let top_up = "/api/administrators/PICC419900/revolving-fund/top-up";
+    assert_eq!(api.call("POST", top_up, Auth::Key(&key), None).await.0, StatusCode::FORBIDDEN, "the bureau advances it");
+    let (status, advanced) = api.call("POST", top_up, Auth::Token(&accountant), None).await;
+    assert_eq!((status, advanced[0]["top_up"].as_str()), (StatusCode::OK, Some("500000.00")), "{advanced}");
+    let (_, again) = api.call("POST", top_up, Auth::Token(&accountant), None).await;
+    assert_eq!(again[0]["top_up"], "0.00", "a full fund takes nothing: {again}");
+
+    // R-5 of the east county (its contract) and R-6 of the west.
+    let (status, east) =
+        api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(bed_stay(EAST_PERSON, "R-5", ("2026-11-01", "2026-11-03")))).await;
+    assert_eq!(status, StatusCode::CREATED, "{east}");
+    let (status, west) =
+        api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(bed_stay(WEST_PERSON, "R-6", ("2026-11-01", "2026-11-03")))).await;
+    assert_eq!(status, StatusCode::CREATED, "{west}");
+    let east_pooled = fen(&east["settlement"]["hifp_pay"]);
+    let west_pooled = fen(&west["settlement"]["hifp_pay"]);
+    assert!(east_pooled > 0 && west_pooled > 0);
+
+    // The administrator pays its county's hospital the residents' fund's part, from the
+    // revolving fund; only with its own key.
+    let pay = "/api/administrators/PICC419900/revolving-fund/payments";
+    assert_eq!(api.call("POST", pay, Auth::Token(&admin), None).await.0, StatusCode::FORBIDDEN);
+    let (status, paid) = api.call("POST", pay, Auth::Key(&key), None).await;
+    assert_eq!(status, StatusCode::OK, "{paid}");
+    let lines: Vec<(&str, &str, i64)> = paid[0]["lines"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .map(|l| (l["unit"].as_str().unwrap_or(""), l["institution"].as_str().unwrap_or(""), fen(&l["amount"])))
+        .collect();
+    assert_eq!(lines, [("419921", "H41992100007", east_pooled)], "{paid}");
+    let (_, nothing) = api.call("POST", pay, Auth::Key(&key), None).await;
+    assert_eq!(nothing[0]["lines"], json!([]), "paid once: {nothing}");
+
+    // R-7, settled after: the month's run leaves it to the administrator, and pays the west.
+    let (status, later) =
+        api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(bed_stay(EAST_PERSON, "R-7", ("2026-11-06", "2026-11-07")))).await;
+    assert_eq!(status, StatusCode::CREATED, "{later}");
+    let later_pooled = fen(&later["settlement"]["hifp_pay"]);
+    let (status, run) =
+        api.call("POST", "/api/funds/pooling-runs", Auth::Token(&accountant), Some(json!({ "month": "2026-11", "day": 10 }))).await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    let resident = run["run"]["funds"].as_array().expect("funds").iter().find(|f| f["fund"] == "resident@419900").expect("resident");
+    let unit = |code: &str| resident["units"].as_array().expect("units").iter().find(|u| u["unit"] == code).cloned().unwrap_or(Value::Null);
+    assert_eq!(unit("419921")["payments"], json!([]), "the administrator pays the east: {run}");
+    assert_eq!(fen(&unit("419921")["held_back"][0]["amount"]), later_pooled, "{run}");
+    assert_eq!(fen(&unit("419922")["payments"][0]["amount"]), west_pooled, "{run}");
+    let (_, paid) = api.call("POST", pay, Auth::Key(&key), None).await;
+    assert_eq!(fen(&paid[0]["lines"][0]["amount"]), later_pooled, "{paid}");
+
+    // Its statement, then the top-up by what it paid; the books balance.
+    let (status, statement) = api.call("GET", "/api/administrators/PICC419900/revolving-fund", Auth::Key(&key), None).await;
+    assert_eq!(status, StatusCode::OK, "{statement}");
+    assert_eq!(fen(&statement[0]["balance"]), 50_000_000 - east_pooled - later_pooled, "{statement}");
+    let (_, topped) = api.call("POST", top_up, Auth::Token(&accountant), None).await;
+    assert_eq!(fen(&topped[0]["top_up"]), east_pooled + later_pooled, "{topped}");
+    let (status, check) = api.call("GET", "/api/funds/check", Auth::Token(&admin), None).await;
+    assert_eq!((status, check["sound"].as_bool()), (StatusCode::OK, Some(true)), "{check}");
+}
+
+#[tokio::test]
+async fn a_revolving_fund_pays_its_countys_hospitals_and_is_topped_up_on_sqlite() {
+    let api = administered_api(Backend::Sqlite(seeded_sqlite("revolving").await), datetime!(2026-11-10 10:00 +08));
+    revolving_flow(&api).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revolving_fund_behaves_the_same_on_postgresql() {
+    let server = yibao_testpg::TestPostgres::start().unwrap_or_else(|e| panic!("PostgreSQL: {e}"));
+    let store = yibao_store_postgres::PostgresStore::connect(server.url()).await.expect("connect");
+    super::seed(&store).await;
+    revolving_flow(&administered_api(Backend::Postgres(store), datetime!(2026-11-10 10:00 +08))).await;
+}
