@@ -31,6 +31,45 @@ pub struct ContractKey {
     pub api_key: String,
 }
 
+/// The demo city's administrator (issue 18 item 5): one insurer for the residents of
+/// `county` in `year`, chosen by a tender the autumn before. Every figure is an assumption
+/// for the demo (the seeds give none): a fee of 3.00 yuan per insured a year, a revolving
+/// fund of 500,000 yuan, every claim from 5,000 yuan reviewed and a tenth of the rest, a
+/// twentieth sampled by the bureau, four indicators and three bands.
+#[must_use]
+pub fn demo_contract(county: RegionCode, year: i32) -> ContractTerms {
+    let day = |y: i32, m: time::Month, d: u8| Date::from_calendar_date(y, m, d).unwrap_or(Date::MIN);
+    ContractTerms {
+        code: "PICC419900".into(),
+        name: "示范市人保财险（商业保险经办）".into(),
+        tender: Tender {
+            reference: format!("SFCG-{}-NCMS-01", year - 1),
+            awarded_on: day(year - 1, time::Month::November, 15),
+            bidders: 3,
+        },
+        signed_on: day(year - 1, time::Month::December, 1),
+        from: day(year, time::Month::January, 1),
+        until: day(year, time::Month::December, 31),
+        counties: vec![county],
+        schemes: vec![FundScheme::Resident],
+        fee_per_insured_fen: Fen::new(300),
+        revolving_fund_fen: Fen::new(50_000_000),
+        review: ReviewTerms { threshold_fen: Fen::new(500_000), sample_rate_bp: 1_000, seed: 20_260_101, bureau_sample_rate_bp: 500 },
+        kpis: vec![
+            KpiTerm { measure: Measure::PaymentDays, weight_bp: 3_000, target: 1_500 },
+            KpiTerm { measure: Measure::ReviewDays, weight_bp: 2_000, target: 500 },
+            KpiTerm { measure: Measure::ErrorRate, weight_bp: 3_000, target: 300 },
+            KpiTerm { measure: Measure::Satisfaction, weight_bp: 2_000, target: 9_000 },
+        ],
+        bands: vec![
+            BandTerm { from_score_bp: 9_000, adjustment_bp: 1_000 },
+            BandTerm { from_score_bp: 7_000, adjustment_bp: 0 },
+            BandTerm { from_score_bp: 0, adjustment_bp: -1_000 },
+        ],
+        renewal_floor_bp: 7_000,
+    }
+}
+
 /// An administrator's revolving fund in one scheme's fund.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct RevolvingStatement {

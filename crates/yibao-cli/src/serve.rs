@@ -274,7 +274,19 @@ async fn serve(
             return Err(format!("the demo catalogue has {} rows to fix: {:?}", report.error_count, report.errors.first()));
         }
         tracing::info!(versions = report.versions_held, "the demo catalogue is loaded");
-        demo = Some(loaded);
+        // The demo's commercial administrator (issue 18): the residents of the city's first
+        // county, under the demo's monitoring rules.
+        let county = state.policy().counties.first().copied();
+        let administrator = match county {
+            Some(county) => Some(
+                state
+                    .sign_contract(&principal, "yibao serve: first start", yibao_app::administrators::demo_contract(county, DEMO_YEAR))
+                    .await
+                    .map_err(|e| format!("signing the demo administrator: {} [{}]", e.message, e.code))?,
+            ),
+            None => None,
+        };
+        demo = Some((loaded, administrator));
     }
     let path = location;
     let listener = std::net::TcpListener::bind(settings.listen).map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
@@ -286,8 +298,19 @@ async fn serve(
         state.policy().name
     );
     println!("data: {path}");
-    if let Some(loaded) = &demo {
+    if let Some((loaded, administrator)) = &demo {
         crate::synth::print_credentials("demo", loaded);
+        if let Some(key) = administrator {
+            let terms = &key.contract.terms;
+            println!("demo administrator API key (header X-Api-Key; shown this once, the store keeps only its hash):");
+            println!(
+                "  {} {} {} (residents of {})",
+                terms.code,
+                key.api_key,
+                terms.name,
+                terms.counties.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            );
+        }
     } else if first_start {
         println!("empty database, no demo loaded (--no-demo): create staff accounts before use");
     }
