@@ -31,6 +31,14 @@ pub struct ContractKey {
     pub api_key: String,
 }
 
+/// A day outside the contract's service period (or the contract ended).
+fn outside_period(contract: &ContractRecord, day: Date) -> AppError {
+    AppError::unprocessable(
+        "administrator.outside_period",
+        format!("{day} is outside {}'s service period, {} to {}", contract.terms.code, contract.terms.from, contract.terms.until),
+    )
+}
+
 /// The demo city's administrator (issue 18 item 5): one insurer for the residents of
 /// `county` in `year`, chosen by a tender the autumn before. Every figure is an assumption
 /// for the demo (the seeds give none): a fee of 3.00 yuan per insured a year, a revolving
@@ -411,10 +419,14 @@ impl App {
             return Err(AppError::forbidden("the revolving fund is the city's to advance"));
         }
         let contract = self.contract(principal, code).await?;
+        let today = self.today();
+        if !contract.active || today < contract.terms.from || today > contract.terms.until {
+            return Err(outside_period(&contract, today));
+        }
         let actor = principal.actor(source, self.now());
         let mut bookings = Vec::new();
         for scheme in contract.terms.schemes.clone() {
-            bookings.push(store!(self, book_revolving(&actor, &contract, scheme, (RevolvingKind::TopUp, self.today()), Vec::new()))?);
+            bookings.push(store!(self, book_revolving(&actor, &contract, scheme, (RevolvingKind::TopUp, today), Vec::new()))?);
         }
         Ok(bookings)
     }
@@ -427,10 +439,25 @@ impl App {
             return Err(AppError::forbidden("an administrator pays from its own revolving fund, with its key"));
         };
         let today = self.today();
-        if today < contract.terms.from || today > contract.terms.until {
+        if !contract.active || today < contract.terms.from || today > contract.terms.until {
+            return Err(outside_period(contract, today));
+        }
+        // The months before the contract are the bureau's to pay: the administrator takes
+        // over once the month before its first has been run, so no run of an earlier month
+        // can pay again what it pays (a city's months run in order).
+        let first = contract.terms.from;
+        let before = if first.month() == time::Month::January {
+            format!("{:04}-12", first.year() - 1)
+        } else {
+            format!("{:04}-{:02}", first.year(), u8::from(first.month()) - 1)
+        };
+        let runs = store!(self, pooling_runs(contract.city))?;
+        if !runs.iter().any(|run| run.month.as_str() >= before.as_str()) {
             return Err(AppError::unprocessable(
-                "administrator.quarter_outside",
-                format!("{today} is outside the contract's service period"),
+                "administrator.months_not_run",
+                format!(
+                    "the pooling run of {before}, the month before the contract, is not run yet: the months before it are the bureau's to pay"
+                ),
             ));
         }
         let held = self.held_for_review(contract.city, today).await?;
@@ -513,6 +540,8 @@ impl App {
                             amount = Fen::new(payment.amount_fen),
                             code = contract.terms.code
                         ),
+                        // It may have paid some since the preview: never a negative line.
+                        up_to_outstanding: true,
                     });
                 }
             }

@@ -39,7 +39,9 @@ catalogue! {
     "administrator.bad_terms" => "经办服务协议的条款不正确：{detail}", DETAIL;
     "administrator.exists" => "该商业保险机构已签订经办协议：{detail}", DETAIL;
     "administrator.failure" => INTERNAL_ZH, INTERNAL_EN;
+    "administrator.months_not_run" => "协议开始前一个月的统筹拨付尚未执行，此前各月由医保经办支付：{detail}", DETAIL;
     "administrator.not_found" => "本市无此经办的商业保险机构：{detail}", DETAIL;
+    "administrator.outside_period" => "不在经办协议服务期内：{detail}", DETAIL;
     "administrator.overlaps" => "该区县、险种在协议期内已由其他商业保险机构经办：{detail}", DETAIL;
     "administrator.quarter_not_over" => "该季度尚未结束，结束后方可考核：{detail}", DETAIL;
     "administrator.quarter_outside" => "该季度不在经办协议期内：{detail}", DETAIL;

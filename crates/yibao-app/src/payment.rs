@@ -467,7 +467,7 @@ impl App {
                         line.billed,
                         line.billed
                     );
-                    held.push(HeldBack { fund: fund.scheme, unit, payee: institution, amount_fen: share, note });
+                    held.push(HeldBack { fund: fund.scheme, unit, payee: institution, amount_fen: share, note, up_to_outstanding: false });
                 }
             }
         }

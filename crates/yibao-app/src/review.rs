@@ -262,7 +262,7 @@ impl App {
                     "[{fund}] {unit} 暂缓支付 {institution} {amount_fen} 元：智能监控待审核的结算 {0} / {unit} holds back {amount_fen} yuan from {institution}: claims held by monitoring for review, {0}",
                     claims.join(", ")
                 );
-                Ok(HeldBack { fund, unit, payee, amount_fen, note })
+                Ok(HeldBack { fund, unit, payee, amount_fen, note, up_to_outstanding: false })
             })
             .collect()
     }

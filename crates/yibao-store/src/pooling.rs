@@ -50,6 +50,10 @@ pub struct HeldBack {
     pub payee: Holder,
     pub amount_fen: Fen,
     pub note: String,
+    /// Held back at most what is still outstanding on the run's value date after the holds
+    /// before it (never a negative line): what an administrator pays from its revolving
+    /// fund, read from a preview, of which it may have paid some since (issue 18).
+    pub up_to_outstanding: bool,
 }
 
 /// What a backend reads for a run: the city's income and special accounts as they stood
@@ -138,10 +142,17 @@ pub fn plan_pooling(inputs: &PoolingInputs) -> Result<(PoolingRun, Vec<Entry>), 
         if !matches!(h.payee, Holder::Institution(_)) || !(city.contains(h.unit)) {
             return Err(StoreError::Invalid(format!("{} of {} is not an institution of the city's units", h.payee, h.unit)));
         }
+        let line = lines.entry((h.fund, h.unit, h.payee)).or_default();
+        let amount = if h.up_to_outstanding {
+            let left = if line.is_negative() { Fen::ZERO } else { *line };
+            if h.amount_fen > left { left } else { h.amount_fen }
+        } else {
+            h.amount_fen
+        };
+        *line -= amount;
         let entry = held.entry((h.fund, h.unit, h.payee)).or_default();
-        entry.0 += h.amount_fen;
+        entry.0 += amount;
         entry.1.push(h.note.as_str());
-        *lines.entry((h.fund, h.unit, h.payee)).or_default() -= h.amount_fen;
     }
     let paying: Vec<Outstanding> =
         lines.into_iter().map(|((fund, unit, payee), outstanding_fen)| Outstanding { fund, unit, payee, outstanding_fen }).collect();
@@ -370,6 +381,7 @@ mod tests {
 
     fn held(unit: &str, code: &str, amount: i64) -> HeldBack {
         HeldBack {
+            up_to_outstanding: false,
             fund: FundScheme::Resident,
             unit: region(unit),
             payee: Holder::institution(code).unwrap(),
@@ -401,5 +413,19 @@ mod tests {
         assert!(serde_json::to_string(&plain).unwrap().find("held_back").is_none(), "old records read the same");
         // Held back from a unit outside the city: refused.
         assert!(plan_pooling(&inputs(vec![held("410101", "H41992100007", 1)])).is_err());
+    }
+
+    /// Issue 18: what an administrator pays is held back at most what is outstanding after
+    /// the holds before it, so a payment made between the preview and the run leaves no
+    /// false "owed back" line.
+    #[test]
+    fn an_administrators_hold_is_at_most_what_is_outstanding() {
+        let administered = |amount: i64| HeldBack { up_to_outstanding: true, ..held("419921", "H41992100007", amount) };
+        let (run, _) = plan_pooling(&inputs(vec![held("419921", "H41992100007", 2_500), administered(10_000)])).unwrap();
+        let east = &run.funds[0].units[0];
+        assert_eq!((east.payments.len(), east.owed_back.len()), (0, 0), "{east:?}");
+        assert_eq!(east.held_back, [Payment { payee: "institution:H41992100007".into(), amount_fen: 10_000 }]);
+        let (run, _) = plan_pooling(&inputs(vec![administered(4_000)])).unwrap();
+        assert_eq!(run.funds[0].units[0].payments[0].amount_fen, 6_000);
     }
 }

@@ -308,9 +308,16 @@ async fn revolving_flow(api: &Api) {
     assert!(east_pooled > 0 && west_pooled > 0);
 
     // The administrator pays its county's hospital the residents' fund's part, from the
-    // revolving fund; only with its own key.
+    // revolving fund; only with its own key, and once September (the month before its
+    // contract, the bureau's to pay) has been run.
     let pay = "/api/administrators/PICC419900/revolving-fund/payments";
     assert_eq!(api.call("POST", pay, Auth::Token(&admin), None).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        code(&api.call("POST", pay, Auth::Key(&key), None).await),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("administrator.months_not_run"))
+    );
+    let september = json!({ "month": "2026-09", "day": 30 });
+    assert_eq!(api.call("POST", "/api/funds/pooling-runs", Auth::Token(&accountant), Some(september)).await.0, StatusCode::CREATED);
     let (status, paid) = api.call("POST", pay, Auth::Key(&key), None).await;
     assert_eq!(status, StatusCode::OK, "{paid}");
     let lines: Vec<(&str, &str, i64)> = paid[0]["lines"]
@@ -347,6 +354,13 @@ async fn revolving_flow(api: &Api) {
     assert_eq!(fen(&topped[0]["top_up"]), east_pooled + later_pooled, "{topped}");
     let (status, check) = api.call("GET", "/api/funds/check", Auth::Token(&admin), None).await;
     assert_eq!((status, check["sound"].as_bool()), (StatusCode::OK, Some(true)), "{check}");
+    // Once the contract has ended the bureau advances nothing more.
+    api.set_now(datetime!(2027-10-05 10:00 +08));
+    let accountant = api.sign_in("accountant").await;
+    assert_eq!(
+        code(&api.call("POST", top_up, Auth::Token(&accountant), None).await),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("administrator.outside_period"))
+    );
 }
 
 #[tokio::test]
