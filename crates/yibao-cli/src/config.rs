@@ -97,6 +97,8 @@ impl ConfigFile {
         };
         config.data_dir.as_mut().map(relative_to_file);
         config.policy.as_mut().map(relative_to_file);
+        config.payment_pack.as_mut().map(relative_to_file);
+        config.monitoring_pack.as_mut().map(relative_to_file);
         if let Some(tls) = config.tls.as_mut() {
             relative_to_file(&mut tls.certificate);
             relative_to_file(&mut tls.private_key);
@@ -120,12 +122,14 @@ mod tests {
     #[test]
     fn relative_paths_are_taken_from_the_files_directory() {
         let (dir, path) = write(
-            "listen = \"0.0.0.0:8443\"\ndata_dir = \"data\"\npolicy = \"/etc/yibao/city.toml\"\nlog_format = \"json\"\n[tls]\ncertificate = \"tls/cert.pem\"\nprivate_key = \"tls/key.pem\"\n",
+            "listen = \"0.0.0.0:8443\"\ndata_dir = \"data\"\npolicy = \"/etc/yibao/city.toml\"\npayment_pack = \"packs/payment.toml\"\nmonitoring_pack = \"packs/monitoring.toml\"\nlog_format = \"json\"\n[tls]\ncertificate = \"tls/cert.pem\"\nprivate_key = \"tls/key.pem\"\n",
         );
         let config = ConfigFile::read(&path).expect("read");
         assert_eq!(config.listen, Some("0.0.0.0:8443".parse().expect("address")));
         assert_eq!(config.data_dir, Some(dir.join("data")));
         assert_eq!(config.policy, Some(PathBuf::from("/etc/yibao/city.toml")));
+        assert_eq!(config.payment_pack, Some(dir.join("packs/payment.toml")));
+        assert_eq!(config.monitoring_pack, Some(dir.join("packs/monitoring.toml")));
         assert_eq!(config.log_format, Some(crate::serve::LogFormat::Json));
         assert_eq!(config.tls, Some(TlsFiles { certificate: dir.join("tls/cert.pem"), private_key: dir.join("tls/key.pem") }));
     }
