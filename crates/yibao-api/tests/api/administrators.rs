@@ -5,26 +5,11 @@
 //! bureau's sample with its finding, complaints and surveys, the month's run, and the
 //! quarter scored from those records, the fee with its penalty posted to the books.
 
-use std::sync::Arc;
-
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use time::macros::datetime;
-use yibao_app::{App, Backend};
-use yibao_policy::Policy;
 
-use super::{Api, Auth, EAST_PERSON, WEST_PERSON, code, enrol_both, fen, seeded_sqlite};
-
-fn administered_api(backend: Backend, now: time::OffsetDateTime) -> Api {
-    let policy = Policy::from_toml("demo-city.toml", include_str!("../../../../policies/demo-city.toml")).expect("policy");
-    let monitoring = yibao_app::review::monitoring_pack(yibao_app::review::DEMO_MONITORING_PACK).expect("the demo monitoring pack");
-    let clock = Arc::new(std::sync::atomic::AtomicI64::new(now.unix_timestamp()));
-    let reader = Arc::clone(&clock);
-    let app = App::new(Arc::new(backend), Arc::new(policy)).with_monitoring_pack(monitoring).with_clock(Arc::new(move || {
-        time::OffsetDateTime::from_unix_timestamp(reader.load(std::sync::atomic::Ordering::SeqCst)).expect("time")
-    }));
-    Api { router: yibao_api::app(app), clock: Some(clock) }
-}
+use super::{Api, Auth, EAST_PERSON, WEST_PERSON, code, enrol_both, fen};
 
 fn contract() -> Value {
     json!({
@@ -256,16 +241,13 @@ async fn quarter_flow(api: &Api) {
 
 #[tokio::test]
 async fn an_administrators_quarter_is_reviewed_scored_and_paid_on_sqlite() {
-    let api = administered_api(Backend::Sqlite(seeded_sqlite("administrators").await), datetime!(2026-11-10 10:00 +08));
-    quarter_flow(&api).await;
+    quarter_flow(&super::review::monitored_sqlite("administrators", datetime!(2026-11-10 10:00 +08)).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_administrators_quarter_behaves_the_same_on_postgresql() {
-    let server = yibao_testpg::TestPostgres::start().unwrap_or_else(|e| panic!("PostgreSQL: {e}"));
-    let store = yibao_store_postgres::PostgresStore::connect(server.url()).await.expect("connect");
-    super::seed(&store).await;
-    quarter_flow(&administered_api(Backend::Postgres(store), datetime!(2026-11-10 10:00 +08))).await;
+    let (api, _server) = super::review::monitored_postgres(datetime!(2026-11-10 10:00 +08)).await;
+    quarter_flow(&api).await;
 }
 
 fn bed_stay(person: &str, claim_id: &str, (admitted, discharged): (&str, &str)) -> Value {
@@ -365,14 +347,11 @@ async fn revolving_flow(api: &Api) {
 
 #[tokio::test]
 async fn a_revolving_fund_pays_its_countys_hospitals_and_is_topped_up_on_sqlite() {
-    let api = administered_api(Backend::Sqlite(seeded_sqlite("revolving").await), datetime!(2026-11-10 10:00 +08));
-    revolving_flow(&api).await;
+    revolving_flow(&super::review::monitored_sqlite("revolving", datetime!(2026-11-10 10:00 +08)).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revolving_fund_behaves_the_same_on_postgresql() {
-    let server = yibao_testpg::TestPostgres::start().unwrap_or_else(|e| panic!("PostgreSQL: {e}"));
-    let store = yibao_store_postgres::PostgresStore::connect(server.url()).await.expect("connect");
-    super::seed(&store).await;
-    revolving_flow(&administered_api(Backend::Postgres(store), datetime!(2026-11-10 10:00 +08))).await;
+    let (api, _server) = super::review::monitored_postgres(datetime!(2026-11-10 10:00 +08)).await;
+    revolving_flow(&api).await;
 }

@@ -16,6 +16,20 @@ use yibao_policy::Policy;
 
 use super::{Api, Auth, EAST_PERSON, WEST_PERSON, code, enrol_both, fen, seeded_sqlite};
 
+/// The demo city's application with its monitoring rules on a seeded SQLite store, under a
+/// clock the test moves.
+pub(super) async fn monitored_sqlite(name: &str, now: time::OffsetDateTime) -> Api {
+    review_api(Backend::Sqlite(seeded_sqlite(name).await), now)
+}
+
+/// The same on a real throwaway PostgreSQL server (kept alive by the returned handle).
+pub(super) async fn monitored_postgres(now: time::OffsetDateTime) -> (Api, yibao_testpg::TestPostgres) {
+    let server = yibao_testpg::TestPostgres::start().unwrap_or_else(|e| panic!("PostgreSQL: {e}"));
+    let store = yibao_store_postgres::PostgresStore::connect(server.url()).await.expect("connect");
+    super::seed(&store).await;
+    (review_api(Backend::Postgres(store), now), server)
+}
+
 /// The demo city's application with its monitoring rules, under a clock the test moves.
 fn review_api(backend: Backend, now: time::OffsetDateTime) -> Api {
     let policy = Policy::from_toml("demo-city.toml", include_str!("../../../../policies/demo-city.toml")).expect("policy");
@@ -255,14 +269,11 @@ async fn review_flow(api: &Api) {
 
 #[tokio::test]
 async fn a_flagged_claim_is_held_reviewed_appealed_and_paid_through_the_ledger_on_sqlite() {
-    let api = review_api(Backend::Sqlite(seeded_sqlite("review").await), datetime!(2026-11-10 10:00 +08));
-    review_flow(&api).await;
+    review_flow(&monitored_sqlite("review", datetime!(2026-11-10 10:00 +08)).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn review_behaves_the_same_on_postgresql() {
-    let server = yibao_testpg::TestPostgres::start().unwrap_or_else(|e| panic!("PostgreSQL: {e}"));
-    let store = yibao_store_postgres::PostgresStore::connect(server.url()).await.expect("connect");
-    super::seed(&store).await;
-    review_flow(&review_api(Backend::Postgres(store), datetime!(2026-11-10 10:00 +08))).await;
+    let (api, _server) = monitored_postgres(datetime!(2026-11-10 10:00 +08)).await;
+    review_flow(&api).await;
 }
