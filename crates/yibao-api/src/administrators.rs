@@ -110,12 +110,12 @@ impl ContractIn {
         let counties = self
             .counties
             .iter()
-            .map(|c| RegionCode::parse(c).map_err(|e| crate::contract::malformed(format!("counties: {e}"))))
+            .map(|c| RegionCode::parse(c).map_err(|e| bad_terms(format!("counties: {e}"))))
             .collect::<Result<_, _>>()?;
         let schemes = self
             .schemes
             .iter()
-            .map(|s| yibao_ledger_scheme(s).ok_or_else(|| crate::contract::malformed(format!("schemes: '{s}' is not a scheme"))))
+            .map(|s| yibao_ledger_scheme(s).ok_or_else(|| bad_terms(format!("schemes: '{s}' is not a scheme"))))
             .collect::<Result<_, _>>()?;
         let kpis = self
             .kpis
@@ -150,6 +150,11 @@ impl ContractIn {
             renewal_floor_bp: self.renewal_floor_bp,
         })
     }
+}
+
+/// A readable contract whose terms the rules refuse: 422, like every other term.
+fn bad_terms(why: String) -> ApiError {
+    ApiError::from(yibao_app::AppError::unprocessable("administrator.bad_terms", why))
 }
 
 fn yibao_ledger_scheme(text: &str) -> Option<yibao_app::administrators::FundScheme> {

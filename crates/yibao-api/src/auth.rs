@@ -31,7 +31,11 @@ impl FromRequestParts<App> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &App) -> Result<Caller, ApiError> {
-        let principal = if let Some(token) = bearer(&parts.headers) {
+        let principal = if parts.headers.contains_key(axum::http::header::AUTHORIZATION) {
+            // An Authorization header is a bearer token or refused, never ignored for an API
+            // key beside it: one request, one set of credentials.
+            let token = bearer(&parts.headers)
+                .ok_or_else(|| ApiError::unauthorized("the Authorization header takes a session token: 'Bearer <token>'"))?;
             state.staff_by_token(token).await?
         } else if let Some(key) = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
             state.principal_by_key(key).await?

@@ -51,6 +51,10 @@ pub const YUAN_IN: &str = r"^-?[0-9]{1,10}(\.[0-9]{1,2})?$";
 pub const YUAN_OUT: &str = r"^-?[0-9]+\.[0-9]{2}$";
 /// A month, `YYYY-MM`.
 pub const MONTH: &str = "^[0-9]{4}-(0[1-9]|1[0-2])$";
+/// A quarter a contract is scored by, `2026Q4` (the years 2000 to 2100).
+pub const QUARTER: &str = "^(20[0-9][0-9]|2100)Q[1-4]$";
+/// An administrator's code.
+pub const ADMINISTRATOR: &str = "^[A-Z0-9]{1,16}$";
 /// A contribution period: a year `YYYY` or a month `YYYY-MM`.
 pub const PERIOD: &str = "^[0-9]{4}(-(0[1-9]|1[0-2]))?$";
 /// A percentage with at most two decimals, `7.5%` (over 100% is refused by the rules).
@@ -272,6 +276,16 @@ pub fn yuan_out_opt() -> Schema {
 pub fn period() -> Schema {
     Schema::Object(string(PERIOD, "a year YYYY or a month YYYY-MM").build())
 }
+/// A quarter, `YYYYQn`.
+#[must_use]
+pub fn quarter() -> Schema {
+    Schema::Object(string(QUARTER, "a quarter YYYYQn").build())
+}
+/// An administrator's code.
+#[must_use]
+pub fn administrator() -> Schema {
+    Schema::Object(string(ADMINISTRATOR, "an administrator's code: upper-case letters and digits").build())
+}
 /// A month, `YYYY-MM`.
 #[must_use]
 pub fn month() -> Schema {
@@ -324,11 +338,13 @@ fn parameter_schema(path: &str, parameter: &Parameter) -> Option<Schema> {
     match (&parameter.parameter_in, name) {
         (ParameterIn::Path, "id") if path.starts_with("/api/persons/") => Some(national_id_schema()),
         (ParameterIn::Query, "id") => Some(national_id_schema()),
-        (ParameterIn::Path, "institution") => Some(institution()),
+        (_, "institution") => Some(institution()),
         (ParameterIn::Path, "code") if path.starts_with("/api/institutions/") || path.starts_with("/api/payment/") => Some(institution()),
         (ParameterIn::Path, "code") if path.starts_with("/api/physicians/") => Some(physician()),
         (ParameterIn::Path, "code") if path.starts_with("/api/employers/") => Some(employer()),
         (ParameterIn::Path, "period") if path.starts_with("/api/employers/") => Some(period()),
+        (ParameterIn::Path, "code") if path.starts_with("/api/administrators/") => Some(administrator()),
+        (ParameterIn::Path, "quarter") => Some(quarter()),
         (_, "county" | "region") => Some(region()),
         (ParameterIn::Path, "scheme") => Some(fund()),
         (_, "requested_on" | "from" | "to" | "as_of") => Some(date_schema()),

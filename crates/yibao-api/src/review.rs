@@ -36,8 +36,11 @@ pub struct FlagsQuery {
 #[utoipa::path(get, path = "/api/review/flags", params(FlagsQuery), responses((status = 200, body = [Object]), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)), tag = "settlements")]
 pub(crate) async fn flags(State(state): State<App>, caller: Caller, Params(q): Params<FlagsQuery>) -> Result<Response, ApiError> {
     let institution = q.institution.map(|code| crate::routes::institution("institution", &code).map(|c| c.to_string())).transpose()?;
-    let claim_id = q.claim_id.map(|id| crate::routes::claim_id("claim_id", &id)).transpose()?;
-    ok(&state.flags(&caller, FlagQuery { open_only: q.open, institution, claim_id }).await?)
+    // A claim id no claim can have matches nothing (and never reaches a store).
+    if q.claim_id.as_deref().is_some_and(|id| !yibao_app::is_claim_id(id)) {
+        return ok(&Vec::<serde_json::Value>::new());
+    }
+    ok(&state.flags(&caller, FlagQuery { open_only: q.open, institution, claim_id: q.claim_id }).await?)
 }
 
 /// A reviewer's decision on a flag.
@@ -62,8 +65,8 @@ pub(crate) async fn decide_flag(
     Segments((institution, claim_id, flag_no)): Segments<(String, String, u32)>,
     Body(input): Body<FlagDecisionIn>,
 ) -> Result<Response, ApiError> {
-    let (institution, claim_id) =
-        (crate::routes::institution("institution", &institution)?.to_string(), crate::routes::claim_id("claim_id", &claim_id)?);
+    let institution = crate::routes::institution("institution", &institution)?.to_string();
+    let claim_id = crate::routes::claim_id(&institution, &claim_id)?;
     let Some(outcome) = FlagOutcome::parse(&input.outcome) else {
         return Err(crate::contract::malformed(format!("outcome: '{}' is not confirmed or dismissed", input.outcome)));
     };
@@ -92,8 +95,10 @@ pub struct FindingsQuery {
 #[utoipa::path(get, path = "/api/review/findings", params(FindingsQuery), responses((status = 200, body = [Object]), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)), tag = "settlements")]
 pub(crate) async fn findings(State(state): State<App>, caller: Caller, Params(q): Params<FindingsQuery>) -> Result<Response, ApiError> {
     let institution = q.institution.map(|code| crate::routes::institution("institution", &code).map(|c| c.to_string())).transpose()?;
-    let claim_id = q.claim_id.map(|id| crate::routes::claim_id("claim_id", &id)).transpose()?;
-    ok(&state.findings(&caller, FindingQuery { institution, claim_id, appealed_only: q.appealed }).await?)
+    if q.claim_id.as_deref().is_some_and(|id| !yibao_app::is_claim_id(id)) {
+        return ok(&Vec::<serde_json::Value>::new());
+    }
+    ok(&state.findings(&caller, FindingQuery { institution, claim_id: q.claim_id, appealed_only: q.appealed }).await?)
 }
 
 /// A finding on a settled claim.
@@ -127,7 +132,7 @@ pub(crate) async fn record_finding(
     Body(input): Body<FindingIn>,
 ) -> Result<Response, ApiError> {
     let institution_code = crate::routes::institution("institution", &institution)?.to_string();
-    let claim_id = crate::routes::claim_id("claim_id", &claim_id)?;
+    let claim_id = crate::routes::claim_id(&institution_code, &claim_id)?;
     let input = FindingInput {
         institution_code,
         claim_id,
@@ -157,7 +162,7 @@ pub(crate) async fn appeal(
     Body(input): Body<AppealIn>,
 ) -> Result<Response, ApiError> {
     let institution = crate::routes::institution("institution", &institution)?;
-    let claim_id = crate::routes::claim_id("claim_id", &claim_id)?;
+    let claim_id = crate::routes::claim_id(&institution, &claim_id)?;
     if caller.institution().ok() != Some(institution.as_str()) {
         return Err(ApiError::from(yibao_app::AppError::forbidden("only the institution whose claim it is appeals a finding")));
     }
@@ -184,7 +189,7 @@ pub(crate) async fn decide_appeal(
     Segments((institution, claim_id, finding_no)): Segments<(String, String, u32)>,
     Body(input): Body<AppealDecisionIn>,
 ) -> Result<Response, ApiError> {
-    let (institution, claim_id) =
-        (crate::routes::institution("institution", &institution)?.to_string(), crate::routes::claim_id("claim_id", &claim_id)?);
+    let institution = crate::routes::institution("institution", &institution)?.to_string();
+    let claim_id = crate::routes::claim_id(&institution, &claim_id)?;
     ok(&state.decide_appeal(&caller, &source(&headers), (&institution, &claim_id, finding_no), input.upheld, &input.note).await?)
 }

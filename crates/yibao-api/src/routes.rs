@@ -34,13 +34,17 @@ pub(crate) fn institution(field: &str, text: &str) -> Result<InstitutionCode, Ap
     InstitutionCode::parse(crate::contract::shaped(field, crate::contract::INSTITUTION, text)?).map_err(ApiError::from)
 }
 
-/// An institution's claim id in a path or query: 1 to 64 bytes, no control character, or
-/// 400 (a NUL never reaches a store).
-pub(crate) fn claim_id(field: &str, text: &str) -> Result<String, ApiError> {
+/// An institution's claim id in a path: one that no claim can have (empty, over 64 bytes, a
+/// control character) names no claim, `claim.not_found`, before any store is asked (a NUL
+/// never reaches one).
+pub(crate) fn claim_id(institution: &str, text: &str) -> Result<String, ApiError> {
     if yibao_app::is_claim_id(text) {
         Ok(text.to_owned())
     } else {
-        Err(crate::contract::malformed(format!("{field}: a claim id is 1 to 64 bytes, no control character")))
+        Err(ApiError::from(yibao_app::AppError::not_found(
+            "claim.not_found",
+            format!("no claim with that id from institution {institution}: a claim id is 1 to 64 bytes, no control character"),
+        )))
     }
 }
 
@@ -617,8 +621,8 @@ async fn get_settlement(
     caller: Caller,
     Segments((institution, claim_id)): Segments<(String, String)>,
 ) -> Result<Json<SettleOut>, ApiError> {
-    let (institution, claim_id) =
-        (crate::routes::institution("institution", &institution)?, crate::routes::claim_id("claim_id", &claim_id)?);
+    let institution = crate::routes::institution("institution", &institution)?;
+    let claim_id = crate::routes::claim_id(&institution, &claim_id)?;
     Ok(Json(state.claim(&caller, &institution, &claim_id).await?.into()))
 }
 
@@ -637,8 +641,8 @@ async fn reverse(
     Segments((institution, claim_id)): Segments<(String, String)>,
     Body(input): Body<ReversalIn>,
 ) -> Result<Json<SettleOut>, ApiError> {
-    let (institution, claim_id) =
-        (crate::routes::institution("institution", &institution)?, crate::routes::claim_id("claim_id", &claim_id)?);
+    let institution = crate::routes::institution("institution", &institution)?;
+    let claim_id = crate::routes::claim_id(&institution, &claim_id)?;
     Ok(Json(state.reverse(&caller, &source(&headers), &institution, &claim_id, &input.reason).await?.into()))
 }
 
