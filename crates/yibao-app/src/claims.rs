@@ -433,7 +433,7 @@ impl App {
         let mut request = request;
         let (claim, last_discharge) = self.with_history(claim, person_id).await?;
         // Intelligent monitoring (issue 18, R-INS-2): its flags are stored with the claim.
-        request.flags = self.monitor(&claim, person_id, last_discharge);
+        request.flags = self.monitor(&claim, person_id, last_discharge).await?;
         let compute = engine_settlement(self.policy(), claim, Explain::On);
         let outcome = store!(self, settle(&principal.actor(source, self.now()), self.policy().region, request, compute))?;
         let settlement = institution_view(stored_settlement(&outcome.claim)?);

@@ -15,7 +15,7 @@ use yibao_ledger::Holder;
 use yibao_store::pooling::HeldBack;
 use yibao_store::review::{AppealDecision, NewFinding, RaisedFlag};
 pub use yibao_store::review::{FindingQuery, FindingRecord, FindingStatus, FlagOutcome, FlagQuery, FlagRecord, ReviewLevel, RulePrecision};
-use yibao_store::{ReviewStore, Role};
+use yibao_store::{ReviewStore, Role, Store};
 
 use crate::{App, AppError, Principal, roles, store};
 
@@ -58,13 +58,23 @@ impl App {
     /// What the monitoring rules flag on a claim about to be settled: none before the
     /// pack's first day of service. Sex and age come from the register's national ID, the
     /// last discharge from the person's settled stays.
-    pub(crate) fn monitor(&self, claim: &Claim, person: &NationalId, last_discharge: Option<Date>) -> Vec<RaisedFlag> {
-        let Some(pack) = &self.monitoring else { return Vec::new() };
+    pub(crate) async fn monitor(
+        &self,
+        claim: &Claim,
+        person: &NationalId,
+        last_discharge: Option<Date>,
+    ) -> Result<Vec<RaisedFlag>, AppError> {
+        let Some(pack) = self.monitoring.clone() else { return Ok(Vec::new()) };
         if claim.service_date(self.policy().service_date) < pack.effective_from {
-            return Vec::new();
+            return Ok(Vec::new());
         }
+        // A rule over history counts the person's earlier visits: read only then.
+        let earlier_visits = match pack.history_days() {
+            Some(days) if !claim.kind.is_stay() => self.earlier_visits(claim, person, days).await?,
+            _ => Vec::new(),
+        };
         let label = format!("{} (from {})", pack.name, pack.effective_from);
-        check_claim(pack, ClaimFacts { claim, person, last_discharge })
+        Ok(check_claim(&pack, ClaimFacts { claim, person, last_discharge, earlier_visits: &earlier_visits })
             .into_iter()
             .map(|flag| RaisedFlag {
                 pack: label.clone(),
@@ -73,7 +83,30 @@ impl App {
                 message: flag.message,
                 citation: flag.citation,
             })
-            .collect()
+            .collect())
+    }
+
+    /// The days of the person's earlier live visits (claims that are not stays) within
+    /// `window_days` before the claim, the claim itself (a retry) left out. A visit is settled
+    /// on or after its day, so one settled before the window opened is outside it: only the
+    /// few settled since are parsed.
+    async fn earlier_visits(&self, claim: &Claim, person: &NationalId, window_days: u32) -> Result<Vec<Date>, AppError> {
+        let opens = claim.admission_date - time::Duration::days(i64::from(window_days));
+        let claims = store!(self, claims_of_person(self.policy().region, person))?;
+        let mut days = Vec::new();
+        for record in
+            claims.iter().filter(|c| c.status == yibao_store::ClaimStatus::Settled && yibao_domain::city_day(c.settled_at) >= opens)
+        {
+            if record.institution_code.as_str() == claim.institution_code && record.claim_id == claim.claim_id {
+                continue;
+            }
+            let earlier: Claim = serde_json::from_str(&record.claim_json)
+                .map_err(|e| AppError::internal("store.failure", format!("claim {}: stored claim unreadable: {e}", record.claim_id)))?;
+            if !earlier.kind.is_stay() {
+                days.push(earlier.admission_date);
+            }
+        }
+        Ok(days)
     }
 
     /// The scope a principal reads reviews in: claims staff their region; an institution

@@ -9,6 +9,8 @@
 //!
 //! Run: `cargo bench -p yibao-cli --bench http`. Prints settlements/s and p50/p99 latency.
 //! `YIBAO_BENCH_BACKENDS=sqlite` (or `postgres`) measures one backend only.
+//! `YIBAO_BENCH_MONITORING=on` settles under the demo city's monitoring rules (issue 18):
+//! the rules on every claim, and for each visit the person's visits of the last week read.
 
 mod common;
 
@@ -114,10 +116,19 @@ async fn run_levels(name: &str, store: Arc<Backend>, key: &str, persons: &[(Stri
         Backend::Postgres(postgres) => postgres.writer_stats(),
     };
     let state = App::new(Arc::clone(&store), Arc::new(policy()));
+    let monitoring = std::env::var("YIBAO_BENCH_MONITORING").is_ok_and(|v| v == "on");
+    let state = if monitoring {
+        state.with_monitoring_pack(
+            yibao_app::review::monitoring_pack(yibao_app::review::DEMO_MONITORING_PACK).expect("the demo monitoring pack"),
+        )
+    } else {
+        state
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
     let server = tokio::spawn(async move { axum::serve(listener, yibao_api::app(state)).await.expect("serve") });
-    println!("\nsettlements over HTTP on {name}, 3-line outpatient claims, {REQUESTS_PER_LEVEL} per level");
+    let rules = if monitoring { ", monitoring on" } else { "" };
+    println!("\nsettlements over HTTP on {name}, 3-line outpatient claims, {REQUESTS_PER_LEVEL} per level{rules}");
     println!("{:>8} {:>14} {:>10} {:>10} {:>10} {:>12}", "clients", "settlements/s", "p50 ms", "p99 ms", "max ms", "per commit");
     let mut next_claim = 0usize;
     for clients in LEVELS {

@@ -162,7 +162,12 @@ fn monitoring_batch(bencher: Bencher, claim: Claim) {
     bencher.counter(ItemsCount::new(BATCH)).bench_local(|| {
         let mut flags = 0;
         for _ in 0..BATCH {
-            let facts = yibao_engine::monitoring::ClaimFacts { claim: divan::black_box(&claim), person: &person, last_discharge };
+            let facts = yibao_engine::monitoring::ClaimFacts {
+                claim: divan::black_box(&claim),
+                person: &person,
+                last_discharge,
+                earlier_visits: &[],
+            };
             flags += yibao_engine::monitoring::check_claim(&pack, facts).len();
         }
         divan::black_box(flags)

@@ -46,6 +46,10 @@ pub enum Check {
     /// An admission within `days` of the person's last discharge (短期再入院, split or
     /// early-discharged stays).
     ReadmissionWithin { days: u32 },
+    /// More than `max` visits (claims that are not stays) of the person within `days` days
+    /// up to this one, this one counted (就诊频次过高): over history, from the person's
+    /// earlier claims the store holds.
+    VisitsWithin { days: u32, max: u32 },
 }
 
 /// A sex as a rule names it.
@@ -103,6 +107,25 @@ impl MonitoringError {
 }
 
 impl RulePack {
+    /// Whether a rule counts the person's earlier visits: the caller then reads them.
+    #[must_use]
+    pub fn needs_history(&self) -> bool {
+        self.history_days().is_some()
+    }
+
+    /// The longest window a rule over history looks back, in days: the caller reads only
+    /// the visits settled within it (a visit is settled on or after its day).
+    #[must_use]
+    pub fn history_days(&self) -> Option<u32> {
+        self.rules
+            .iter()
+            .filter_map(|r| match r.check {
+                Check::VisitsWithin { days, .. } => Some(days),
+                _ => None,
+            })
+            .max()
+    }
+
     /// A pack read from its TOML text and checked.
     pub fn parse(text: &str) -> Result<RulePack, MonitoringError> {
         let pack: RulePack = toml::from_str(text).map_err(|e| MonitoringError::Toml(e.to_string()))?;
@@ -128,6 +151,9 @@ impl RulePack {
             match &rule.check {
                 Check::QuantityAbove { max, .. } if max_milli(max).is_none() => return fail("max is a quantity (at most three decimals)"),
                 Check::ItemForAge { min_years, max_years, .. } if min_years > max_years => return fail("min_years is above max_years"),
+                Check::VisitsWithin { days, max } if *days == 0 || *days > 366 || *max == 0 => {
+                    return fail("days is 1 to 366 and max at least 1");
+                }
                 _ => {}
             }
         }
@@ -153,6 +179,9 @@ pub struct ClaimFacts<'a> {
     pub person: &'a NationalId,
     /// The discharge day of the person's last stay settled before this claim, if any.
     pub last_discharge: Option<Date>,
+    /// The dates of service of the person's earlier live visits (claims that are not
+    /// stays); read only when the pack has a rule over history ([`RulePack::needs_history`]).
+    pub earlier_visits: &'a [Date],
 }
 
 /// One flag: the rule that raised it, what it does, why in words with the values seen,
@@ -220,6 +249,20 @@ pub fn check_claim(pack: &RulePack, facts: ClaimFacts<'_>) -> Vec<Flag> {
                     && let Some(line) = claim.lines.iter().find(|l| l.code.as_str().starts_with(code_prefix.as_str()))
                 {
                     raise(format!("{} is for ages {min_years} to {max_years}; the patient was {age} on admission", line.code));
+                }
+            }
+            Check::VisitsWithin { days, max } => {
+                if !claim.kind.is_stay() {
+                    let day = claim.admission_date;
+                    let within = facts
+                        .earlier_visits
+                        .iter()
+                        .filter(|earlier| **earlier <= day && (day - **earlier).whole_days() < i64::from(*days))
+                        .count();
+                    let visits = u32::try_from(within).unwrap_or(u32::MAX).saturating_add(1);
+                    if visits > *max {
+                        raise(format!("{visits} visits within {days} days up to {day}; at most {max}"));
+                    }
                 }
             }
             Check::ReadmissionWithin { days } => {
@@ -378,7 +421,7 @@ citation = "assumption: readmission within 31 days is reviewed (issue 18)"
             ("back within a week", claim("J18.900", &[]), &child, Some(time::macros::date!(2026 - 03 - 13)), vec!["readmission-31"]),
         ];
         for (what, claim, person, last_discharge, expected) in cases {
-            let flags = check_claim(&pack, ClaimFacts { claim: &claim, person, last_discharge });
+            let flags = check_claim(&pack, ClaimFacts { claim: &claim, person, last_discharge, earlier_visits: &[] });
             assert_eq!(rules_of(&flags), expected, "{what}: {flags:?}");
         }
     }
@@ -388,8 +431,10 @@ citation = "assumption: readmission within 31 days is reviewed (issue 18)"
         let pack = pack();
         let man = person(1980, 1);
         let doses = claim("J18.900", &[("XJ01DDT045B001010101288", "8", "150.00"), ("XJ01DDT045B001010101288", "7.5", "140.00")]);
-        let flags =
-            check_claim(&pack, ClaimFacts { claim: &doses, person: &man, last_discharge: Some(time::macros::date!(2026 - 01 - 01)) });
+        let flags = check_claim(
+            &pack,
+            ClaimFacts { claim: &doses, person: &man, last_discharge: Some(time::macros::date!(2026 - 01 - 01)), earlier_visits: &[] },
+        );
         assert_eq!(flags.len(), 1, "{flags:?}");
         assert_eq!(flags[0].action, Action::Hold);
         assert_eq!(flags[0].message, "15.5 of items XJ01DDT045… billed; at most 14 in one claim");
@@ -397,7 +442,45 @@ citation = "assumption: readmission within 31 days is reviewed (issue 18)"
         // The six-year-old's paediatric item is his: no flag.
         let child = person(2020, 1);
         let paediatric = claim("J18.900", &[("001100000010000", "1", "5.00")]);
-        assert!(check_claim(&pack, ClaimFacts { claim: &paediatric, person: &child, last_discharge: None }).is_empty());
+        assert!(
+            check_claim(&pack, ClaimFacts { claim: &paediatric, person: &child, last_discharge: None, earlier_visits: &[] }).is_empty()
+        );
+    }
+
+    /// Over history: a fourth visit within seven days warns; three do not, a visit a week
+    /// before is out of the window, and a stay is not a visit.
+    #[test]
+    fn a_fourth_visit_within_a_week_is_flagged() {
+        let mut pack = pack();
+        pack.rules = vec![MonitoringRule {
+            id: "visits-7".into(),
+            action: Action::Warn,
+            citation: "assumption: more than three visits in seven days".into(),
+            check: Check::VisitsWithin { days: 7, max: 3 },
+        }];
+        assert!(pack.check().is_ok() && pack.needs_history());
+        let mut visit = claim("J06.900", &[]);
+        visit.kind = yibao_domain::ClaimKind::GeneralOutpatient;
+        visit.discharge_date = visit.admission_date;
+        let woman = person(1980, 2);
+        let d = |day: u8| time::Date::from_calendar_date(2026, time::Month::March, day).expect("a day");
+        let flags = |earlier: &[time::Date], claim: &Claim| {
+            check_claim(&pack, ClaimFacts { claim, person: &woman, last_discharge: None, earlier_visits: earlier })
+                .into_iter()
+                .map(|f| f.rule)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(flags(&[d(14), d(16), d(18)], &visit), ["visits-7"], "the 20th is the fourth within 7 days");
+        assert!(flags(&[d(13), d(16), d(18)], &visit).is_empty(), "the 13th is a week before");
+        assert!(flags(&[d(16), d(18)], &visit).is_empty());
+        assert!(flags(&[d(14), d(16), d(18)], &claim("J06.900", &[])).is_empty(), "a stay is not a visit");
+        let message =
+            &check_claim(&pack, ClaimFacts { claim: &visit, person: &woman, last_discharge: None, earlier_visits: &[d(14), d(16), d(18)] })
+                [0]
+            .message;
+        assert_eq!(message, "4 visits within 7 days up to 2026-03-20; at most 3");
+        pack.rules[0].check = Check::VisitsWithin { days: 0, max: 3 };
+        assert!(pack.check().is_err());
     }
 
     #[test]

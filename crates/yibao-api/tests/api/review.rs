@@ -144,16 +144,14 @@ async fn review_flow(api: &Api) {
             (StatusCode::UNPROCESSABLE_ENTITY, Some("review.bad_text"))
         );
     }
-    // A NUL never reaches a store: a 400 on both stores.
-    for (method, path) in [
-        ("GET", "/api/review/flags?claim_id=%00"),
-        ("GET", "/api/review/findings?claim_id=%00"),
-        ("GET", "/api/settlements/H41992100007/%00"),
-        ("POST", "/api/review/findings/H41992100007/%00"),
-    ] {
+    // A NUL never reaches a store: a claim id no claim can have names none, on both stores.
+    for query in ["/api/review/flags?claim_id=%00", "/api/review/findings?claim_id=%00"] {
+        assert_eq!(api.call("GET", query, Auth::Token(&officer), None).await, (StatusCode::OK, json!([])), "{query}");
+    }
+    for (method, path) in [("GET", "/api/settlements/H41992100007/%00"), ("POST", "/api/review/findings/H41992100007/%00")] {
         let body = (method == "POST").then(|| json!({ "rule": "r", "amount": "1.00", "evidence": "e" }));
         let answer = api.call(method, path, Auth::Token(&officer), body).await;
-        assert_eq!(code(&answer), (StatusCode::BAD_REQUEST, Some("request.malformed")), "{path}");
+        assert_eq!(code(&answer), (StatusCode::NOT_FOUND, Some("claim.not_found")), "{path}");
     }
     let finding = json!({ "rule": "ceftriaxone-quantity", "flag_no": 1, "amount": "100.00", "evidence": "the order sheet shows 12 doses given, 18 billed" });
     assert_eq!(api.call("POST", base, Auth::Key("key-center"), Some(finding.clone())).await.0, StatusCode::FORBIDDEN);
@@ -265,6 +263,23 @@ async fn review_flow(api: &Api) {
     let (status, check) = api.call("GET", "/api/funds/check", Auth::Token(&admin), None).await;
     assert_eq!((status, check["sound"].as_bool()), (StatusCode::OK, Some(true)), "{check}");
     assert_eq!(api.call("GET", "/api/review/findings", Auth::Token(&accountant), None).await.0, StatusCode::FORBIDDEN);
+
+    // Over history: WEST's fourth visit within seven days is flagged, the third is not.
+    for (claim_id, day) in [("O-1", "2026-12-01"), ("O-2", "2026-12-02"), ("O-3", "2026-12-03"), ("O-4", "2026-12-04")] {
+        let visit = json!({ "person_id": WEST_PERSON, "card_no": "C0001", "claim": { "claim_id": claim_id, "institution_code": "H41992100007",
+            "institution_level": "secondary", "kind": "general-outpatient", "admission_date": day, "discharge_date": day,
+            "diagnosis": "J06.900", "lines": [{ "code": "001102000010000", "quantity": 1, "unit_price": "6.00" }] } });
+        let (status, body) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(visit)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (_, third) = api.call("GET", "/api/review/flags?claim_id=O-3", Auth::Token(&admin), None).await;
+    assert_eq!(third, json!([]), "{third}");
+    let (_, fourth) = api.call("GET", "/api/review/flags?claim_id=O-4", Auth::Token(&admin), None).await;
+    assert_eq!(
+        (fourth[0]["rule"].as_str(), fourth[0]["hold"].as_bool(), fourth[0]["message"].as_str()),
+        (Some("outpatient-frequency"), Some(false), Some("4 visits within 7 days up to 2026-12-04; at most 3")),
+        "{fourth}"
+    );
 }
 
 #[tokio::test]
