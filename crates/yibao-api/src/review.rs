@@ -163,10 +163,7 @@ pub(crate) async fn appeal(
 ) -> Result<Response, ApiError> {
     let institution = crate::routes::institution("institution", &institution)?;
     let claim_id = crate::routes::claim_id(&institution, &claim_id)?;
-    if caller.institution().ok() != Some(institution.as_str()) {
-        return Err(ApiError::from(yibao_app::AppError::forbidden("only the institution whose claim it is appeals a finding")));
-    }
-    ok(&state.appeal_finding(&caller, &source(&headers), (&claim_id, finding_no), &input.appeal).await?)
+    ok(&state.appeal_finding(&caller, &source(&headers), (&institution, &claim_id, finding_no), &input.appeal).await?)
 }
 
 /// A decision on an appeal.

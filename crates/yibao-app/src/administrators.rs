@@ -433,10 +433,16 @@ impl App {
 
     /// The administrator pays the institutions of its counties what the fund owes them
     /// today, from its revolving fund, as far as it holds (R-TPA-1); a claim a monitoring
-    /// hold still holds is not paid. The administrator itself, with its key.
-    pub async fn pay_from_revolving_fund(&self, principal: &Principal, source: &str) -> Result<Vec<RevolvingBooking>, AppError> {
-        let Principal::Administrator(contract) = principal else {
-            return Err(AppError::forbidden("an administrator pays from its own revolving fund, with its key"));
+    /// hold still holds is not paid. The administrator `code` itself, with its key.
+    pub async fn pay_from_revolving_fund(
+        &self,
+        principal: &Principal,
+        source: &str,
+        code: &str,
+    ) -> Result<Vec<RevolvingBooking>, AppError> {
+        let contract = match principal {
+            Principal::Administrator(contract) if contract.terms.code == code => contract,
+            _ => return Err(AppError::forbidden("an administrator pays from its own revolving fund, with its key")),
         };
         let today = self.today();
         if !contract.active || today < contract.terms.from || today > contract.terms.until {
@@ -521,7 +527,7 @@ impl App {
         let preview = store!(self, preview_pooling(scope, month, value_date, held.to_vec()))?;
         let mut more = Vec::new();
         for fund in &preview.run.funds {
-            let Some(scheme) = fund.fund.split('@').next().and_then(yibao_ledger::FundScheme::parse) else { continue };
+            let Some(scheme) = fund.fund.split_once('@').and_then(|(scheme, _)| yibao_ledger::FundScheme::parse(scheme)) else { continue };
             for unit in &fund.units {
                 let Ok(county) = RegionCode::parse(&unit.unit) else { continue };
                 let Some(contract) = contracts.iter().find(|c| c.terms.covers(county, scheme, value_date)) else { continue };

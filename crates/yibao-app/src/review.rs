@@ -206,17 +206,17 @@ impl App {
         Ok(record)
     }
 
-    /// The institution appeals a finding on its own claim (a self-check is its own: not
-    /// appealed).
+    /// The institution appeals a finding on its own claim, `(institution, claim, finding)`
+    /// (a self-check is its own: not appealed).
     pub async fn appeal_finding(
         &self,
         principal: &Principal,
         source: &str,
-        (claim_id, finding_no): (&str, u32),
+        (institution, claim_id, finding_no): (&str, &str, u32),
         appeal: &str,
     ) -> Result<FindingRecord, AppError> {
-        let institution =
-            principal.institution().map_err(|_| AppError::forbidden("only the institution whose claim it is appeals a finding"))?;
+        let own = principal.institution().ok().filter(|own| *own == institution);
+        let institution = own.ok_or_else(|| AppError::forbidden("only the institution whose claim it is appeals a finding"))?;
         let own = store!(
             self,
             findings(

@@ -321,6 +321,20 @@ fn owed_legs(claim: &ClaimRecord) -> Result<Vec<FindingLeg>, StoreError> {
         .collect())
 }
 
+/// What each fund leg of the claim still owes the institution after `deducting` findings'
+/// legs: the one subtraction a new finding's bound and a run's hold both read.
+fn still_owed<'a>(claim: &ClaimRecord, deducting: impl Iterator<Item = &'a FindingRecord>) -> Result<Vec<FindingLeg>, StoreError> {
+    let mut legs = owed_legs(claim)?;
+    for finding in deducting {
+        for taken in &finding.legs {
+            if let Some(leg) = legs.iter_mut().find(|l| l.layer == taken.layer) {
+                leg.amount_fen -= taken.amount_fen;
+            }
+        }
+    }
+    Ok(legs)
+}
+
 /// The legs a deduction of `amount` comes off: what each fund layer of the claim still owes
 /// the institution (what it paid less what `earlier` findings deduct), shared in proportion
 /// and rounded cumulatively, so the legs add up to the amount to the fen.
@@ -352,14 +366,7 @@ pub fn plan_legs(
             format!("a claim takes at most {FINDINGS_PER_CLAIM_MAX} standing findings of the reviewers, and as many self-checks"),
         ));
     }
-    let mut legs = owed_legs(claim)?;
-    for finding in earlier.iter().filter(|f| f.status.deducts()) {
-        for taken in &finding.legs {
-            if let Some(leg) = legs.iter_mut().find(|l| l.layer == taken.layer) {
-                leg.amount_fen -= taken.amount_fen;
-            }
-        }
-    }
+    let legs = still_owed(claim, earlier.iter().filter(|f| f.status.deducts()))?;
     let remaining: Fen = legs.iter().map(|l| l.amount_fen).sum();
     if amount.get() <= 0 || amount > remaining {
         return Err(refused(
@@ -590,15 +597,8 @@ pub fn held_legs(claim: &ClaimRecord, findings: &[FindingRecord], as_of: Date) -
     if claim.status == ClaimStatus::Reversed || claim.settled_at.date() > as_of {
         return Ok(Vec::new());
     }
-    let mut legs = owed_legs(claim)?;
     let deducting = |f: &&FindingRecord| f.value_date <= as_of && f.withdrawn_on.is_none_or(|on| on > as_of);
-    for finding in findings.iter().filter(deducting) {
-        for taken in &finding.legs {
-            if let Some(leg) = legs.iter_mut().find(|l| l.layer == taken.layer) {
-                leg.amount_fen -= taken.amount_fen;
-            }
-        }
-    }
+    let mut legs = still_owed(claim, findings.iter().filter(deducting))?;
     legs.retain(|l| l.amount_fen.get() > 0);
     Ok(legs)
 }

@@ -184,6 +184,11 @@ async fn review_flow(api: &Api) {
     // The hospital appeals once; the reviewer may not decide it; the administrator upholds it.
     let appeal = json!({ "appeal": "the nursing record shows 18 doses given" });
     assert_eq!(api.call("POST", &format!("{base}/2/appeal"), Auth::Token(&officer), Some(appeal.clone())).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        api.call("POST", &format!("{base}/2/appeal"), Auth::Key("key-center"), Some(appeal.clone())).await.0,
+        StatusCode::FORBIDDEN,
+        "another hospital does not appeal this one's finding"
+    );
     let (status, appealed) = api.call("POST", &format!("{base}/2/appeal"), Auth::Key("key-east"), Some(appeal.clone())).await;
     assert_eq!((status, appealed["status"].as_str()), (StatusCode::OK, Some("appealed")), "{appealed}");
     assert_eq!(
