@@ -68,9 +68,15 @@ impl App {
         if claim.service_date(self.policy().service_date) < pack.effective_from {
             return Ok(Vec::new());
         }
-        // A rule over history counts the person's earlier visits: read only then.
-        let earlier_visits = match pack.history_days() {
-            Some(days) if !claim.kind.is_stay() => self.earlier_visits(claim, person, days).await?,
+        // A rule over history counts the person's earlier visits: read only then, and no
+        // more of them than the rules can count.
+        let earlier_visits = match pack.history() {
+            Some(wanted) if !claim.kind.is_stay() => {
+                let last_day = claim.admission_date;
+                let first_day = last_day - time::Duration::days(i64::from(wanted.days.saturating_sub(1)));
+                let (region, except) = (self.policy().region, (claim.institution_code.as_str(), claim.claim_id.as_str()));
+                store!(self, visit_days(region, person, (first_day, last_day), except, wanted.visits))?
+            }
             _ => Vec::new(),
         };
         let label = format!("{} (from {})", pack.name, pack.effective_from);
@@ -84,29 +90,6 @@ impl App {
                 citation: flag.citation,
             })
             .collect())
-    }
-
-    /// The days of the person's earlier live visits (claims that are not stays) within
-    /// `window_days` before the claim, the claim itself (a retry) left out. A visit is settled
-    /// on or after its day, so one settled before the window opened is outside it: only the
-    /// few settled since are parsed.
-    async fn earlier_visits(&self, claim: &Claim, person: &NationalId, window_days: u32) -> Result<Vec<Date>, AppError> {
-        let opens = claim.admission_date - time::Duration::days(i64::from(window_days));
-        let claims = store!(self, claims_of_person(self.policy().region, person))?;
-        let mut days = Vec::new();
-        for record in
-            claims.iter().filter(|c| c.status == yibao_store::ClaimStatus::Settled && yibao_domain::city_day(c.settled_at) >= opens)
-        {
-            if record.institution_code.as_str() == claim.institution_code && record.claim_id == claim.claim_id {
-                continue;
-            }
-            let earlier: Claim = serde_json::from_str(&record.claim_json)
-                .map_err(|e| AppError::internal("store.failure", format!("claim {}: stored claim unreadable: {e}", record.claim_id)))?;
-            if !earlier.kind.is_stay() {
-                days.push(earlier.admission_date);
-            }
-        }
-        Ok(days)
     }
 
     /// The scope a principal reads reviews in: claims staff their region; an institution

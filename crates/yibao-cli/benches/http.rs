@@ -10,9 +10,14 @@
 //! Run: `cargo bench -p yibao-cli --bench http`. Prints settlements/s and p50/p99 latency.
 //! `YIBAO_BENCH_BACKENDS=sqlite` (or `postgres`) measures one backend only.
 //! `YIBAO_BENCH_MONITORING=on` settles under the demo city's monitoring rules (issue 18):
-//! the rules on every claim, and for each visit the person's visits of the last week read.
+//! the rules on every claim, and for each visit the person's visits of the last week counted
+//! in the store (`visits-within`). `YIBAO_BENCH_MONITORING=no-history` leaves that rule out.
 
 mod common;
+
+fn pack(text: &str) -> yibao_engine::monitoring::RulePack {
+    yibao_app::review::monitoring_pack(text).expect("the monitoring pack")
+}
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -116,18 +121,24 @@ async fn run_levels(name: &str, store: Arc<Backend>, key: &str, persons: &[(Stri
         Backend::Postgres(postgres) => postgres.writer_stats(),
     };
     let state = App::new(Arc::clone(&store), Arc::new(policy()));
-    let monitoring = std::env::var("YIBAO_BENCH_MONITORING").is_ok_and(|v| v == "on");
-    let state = if monitoring {
-        state.with_monitoring_pack(
-            yibao_app::review::monitoring_pack(yibao_app::review::DEMO_MONITORING_PACK).expect("the demo monitoring pack"),
-        )
-    } else {
-        state
+    let monitoring = std::env::var("YIBAO_BENCH_MONITORING").unwrap_or_default();
+    let state = match monitoring.as_str() {
+        "on" => state.with_monitoring_pack(pack(yibao_app::review::DEMO_MONITORING_PACK)),
+        "no-history" => {
+            let mut pack = pack(yibao_app::review::DEMO_MONITORING_PACK);
+            pack.rules.retain(|rule| !matches!(rule.check, yibao_engine::monitoring::Check::VisitsWithin { .. }));
+            state.with_monitoring_pack(pack)
+        }
+        _ => state,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
     let server = tokio::spawn(async move { axum::serve(listener, yibao_api::app(state)).await.expect("serve") });
-    let rules = if monitoring { ", monitoring on" } else { "" };
+    let rules = match monitoring.as_str() {
+        "on" => ", the demo's monitoring rules",
+        "no-history" => ", the demo's monitoring rules but visits-within",
+        _ => "",
+    };
     println!("\nsettlements over HTTP on {name}, 3-line outpatient claims, {REQUESTS_PER_LEVEL} per level{rules}");
     println!("{:>8} {:>14} {:>10} {:>10} {:>10} {:>12}", "clients", "settlements/s", "p50 ms", "p99 ms", "max ms", "per commit");
     let mut next_claim = 0usize;

@@ -17,6 +17,8 @@ use crate::Claim;
 
 /// Most rules one pack holds.
 pub const RULES_MAX: usize = 200;
+/// Most diagnoses one item's indications list.
+pub const INDICATIONS_MAX: usize = 50;
 
 /// What a flag does to the claim's payment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +45,10 @@ pub enum Check {
     DiagnosisForSex { diagnosis_prefix: String, sex: SexName },
     /// Items for ages `min_years..=max_years` only (年龄不符): paediatric items.
     ItemForAge { code_prefix: String, min_years: u32, max_years: u32 },
+    /// An item billed on a claim whose main diagnosis is outside the item's indications (超
+    ///适应症): the catalogue's restricted items (限定支付范围), such as a drug for renal
+    /// anaemia only, billed for a diagnosis that begins with none of `diagnosis_prefixes`.
+    ItemForDiagnosis { code_prefix: String, diagnosis_prefixes: Vec<String> },
     /// An admission within `days` of the person's last discharge (短期再入院, split or
     /// early-discharged stays).
     ReadmissionWithin { days: u32 },
@@ -110,20 +116,21 @@ impl RulePack {
     /// Whether a rule counts the person's earlier visits: the caller then reads them.
     #[must_use]
     pub fn needs_history(&self) -> bool {
-        self.history_days().is_some()
+        self.history().is_some()
     }
 
-    /// The longest window a rule over history looks back, in days: the caller reads only
-    /// the visits settled within it (a visit is settled on or after its day).
+    /// What the rules over history need of the person's earlier visits: those within the
+    /// longest window, and no more of them (latest first) than the largest limit, since a
+    /// rule that sees `max` visits within its window before this one has what it needs.
     #[must_use]
-    pub fn history_days(&self) -> Option<u32> {
+    pub fn history(&self) -> Option<HistoryWanted> {
         self.rules
             .iter()
             .filter_map(|r| match r.check {
-                Check::VisitsWithin { days, .. } => Some(days),
+                Check::VisitsWithin { days, max } => Some(HistoryWanted { days, visits: max }),
                 _ => None,
             })
-            .max()
+            .reduce(|a, b| HistoryWanted { days: a.days.max(b.days), visits: a.visits.max(b.visits) })
     }
 
     /// A pack read from its TOML text and checked.
@@ -151,6 +158,14 @@ impl RulePack {
             match &rule.check {
                 Check::QuantityAbove { max, .. } if max_milli(max).is_none() => return fail("max is a quantity (at most three decimals)"),
                 Check::ItemForAge { min_years, max_years, .. } if min_years > max_years => return fail("min_years is above max_years"),
+                Check::ItemForDiagnosis { code_prefix, diagnosis_prefixes }
+                    if code_prefix.is_empty()
+                        || diagnosis_prefixes.is_empty()
+                        || diagnosis_prefixes.len() > INDICATIONS_MAX
+                        || diagnosis_prefixes.iter().any(String::is_empty) =>
+                {
+                    return fail("an item's code prefix and 1 to 50 diagnosis prefixes, none empty");
+                }
                 Check::VisitsWithin { days, max } if *days == 0 || *days > 366 || *max == 0 => {
                     return fail("days is 1 to 366 and max at least 1");
                 }
@@ -172,6 +187,14 @@ fn max_milli(text: &str) -> Option<u64> {
     whole.parse::<u64>().ok()?.checked_mul(1_000)?.checked_add(fraction)
 }
 
+/// The earlier visits the rules over history need: those within `days` before the claim
+/// (its day counted), latest first, at most `visits` of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HistoryWanted {
+    pub days: u32,
+    pub visits: u32,
+}
+
 /// What the register knows of the claim's person.
 #[derive(Clone, Copy, Debug)]
 pub struct ClaimFacts<'a> {
@@ -180,7 +203,8 @@ pub struct ClaimFacts<'a> {
     /// The discharge day of the person's last stay settled before this claim, if any.
     pub last_discharge: Option<Date>,
     /// The dates of service of the person's earlier live visits (claims that are not
-    /// stays); read only when the pack has a rule over history ([`RulePack::needs_history`]).
+    /// stays), as many as [`RulePack::history`] wants; read only when the pack has a rule
+    /// over history.
     pub earlier_visits: &'a [Date],
 }
 
@@ -249,6 +273,18 @@ pub fn check_claim(pack: &RulePack, facts: ClaimFacts<'_>) -> Vec<Flag> {
                     && let Some(line) = claim.lines.iter().find(|l| l.code.as_str().starts_with(code_prefix.as_str()))
                 {
                     raise(format!("{} is for ages {min_years} to {max_years}; the patient was {age} on admission", line.code));
+                }
+            }
+            Check::ItemForDiagnosis { code_prefix, diagnosis_prefixes } => {
+                if !diagnosis_prefixes.iter().any(|p| claim.diagnosis.starts_with(p.as_str()))
+                    && let Some(line) = claim.lines.iter().find(|l| l.code.as_str().starts_with(code_prefix.as_str()))
+                {
+                    raise(format!(
+                        "{} is paid for diagnoses {} only; the claim's main diagnosis is {}",
+                        line.code,
+                        diagnosis_prefixes.join(", "),
+                        claim.diagnosis
+                    ));
                 }
             }
             Check::VisitsWithin { days, max } => {
@@ -350,6 +386,14 @@ action = "warn"
 citation = "assumption: paediatric surcharges (001100…) for under-14s"
 
 [[rules]]
+id = "epo-renal-anaemia"
+check = "item-for-diagnosis"
+code_prefix = "XB03XAC041"
+diagnosis_prefixes = ["N18", "D63.8"]
+action = "warn"
+citation = "the catalogue's restriction: erythropoietin for renal anaemia only (限肾性贫血)"
+
+[[rules]]
 id = "readmission-31"
 check = "readmission-within"
 days = 31
@@ -393,7 +437,7 @@ citation = "assumption: readmission within 31 days is reviewed (issue 18)"
         let pack = pack();
         /// What is checked, the claim, whose, their last discharge, the rules raised.
         type Case<'a> = (&'a str, Claim, &'a NationalId, Option<Date>, Vec<&'a str>);
-        let cases: [Case<'_>; 7] = [
+        let cases: [Case<'_>; 9] = [
             ("clean", claim("K35.900", &[("001109000010000", "6", "35.00")]), &man, None, vec![]),
             (
                 "a line twice",
@@ -419,6 +463,14 @@ citation = "assumption: readmission within 31 days is reviewed (issue 18)"
                 vec!["paediatric-items"],
             ),
             ("back within a week", claim("J18.900", &[]), &child, Some(time::macros::date!(2026 - 03 - 13)), vec!["readmission-31"]),
+            (
+                "erythropoietin for pneumonia",
+                claim("J18.900", &[("XB03XAC041B002010102209", "2", "60.00")]),
+                &woman,
+                None,
+                vec!["epo-renal-anaemia"],
+            ),
+            ("erythropoietin for kidney disease", claim("N18.500", &[("XB03XAC041B002010102209", "2", "60.00")]), &woman, None, vec![]),
         ];
         for (what, claim, person, last_discharge, expected) in cases {
             let flags = check_claim(&pack, ClaimFacts { claim: &claim, person, last_discharge, earlier_visits: &[] });
@@ -459,6 +511,14 @@ citation = "assumption: readmission within 31 days is reviewed (issue 18)"
             check: Check::VisitsWithin { days: 7, max: 3 },
         }];
         assert!(pack.check().is_ok() && pack.needs_history());
+        assert_eq!(pack.history(), Some(HistoryWanted { days: 7, visits: 3 }));
+        let mut monthly = pack.clone();
+        monthly.rules.push(MonitoringRule {
+            id: "visits-30".into(),
+            check: Check::VisitsWithin { days: 30, max: 2 },
+            ..pack.rules[0].clone()
+        });
+        assert_eq!(monthly.history(), Some(HistoryWanted { days: 30, visits: 3 }), "the widest window, the largest limit");
         let mut visit = claim("J06.900", &[]);
         visit.kind = yibao_domain::ClaimKind::GeneralOutpatient;
         visit.discharge_date = visit.admission_date;
@@ -494,6 +554,9 @@ citation = "assumption: readmission within 31 days is reviewed (issue 18)"
         let mut bad_max = pack();
         bad_max.rules[1].check = Check::QuantityAbove { code_prefix: "X".into(), max: "1.2345".into() };
         assert!(matches!(bad_max.check(), Err(MonitoringError::Rule { .. })));
+        let mut no_indications = pack();
+        no_indications.rules[1].check = Check::ItemForDiagnosis { code_prefix: "XB03".into(), diagnosis_prefixes: vec![] };
+        assert!(matches!(no_indications.check(), Err(MonitoringError::Rule { .. })), "an item for no diagnosis is no rule");
         let unknown = PACK.replace("check = \"duplicate-line\"", "check = \"astrology\"");
         assert!(toml::from_str::<RulePack>(&unknown).is_err(), "an unknown check is refused, not skipped");
     }

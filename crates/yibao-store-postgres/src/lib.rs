@@ -85,6 +85,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (20, include_str!("../migrations/0020_arrears_plans.sql")),
     (21, include_str!("../migrations/0021_go_live_and_receipts.sql")),
     (22, include_str!("../migrations/0022_review_and_administrators.sql")),
+    (23, include_str!("../migrations/0023_visits_by_day.sql")),
 ];
 /// Connections in the pool.
 const POOL_SIZE: u32 = 16;
@@ -1223,6 +1224,45 @@ impl Store for PostgresStore {
         .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
         rows.iter().map(claim_from_row).collect()
+    }
+
+    async fn visit_days(
+        &self,
+        scope: RegionCode,
+        person: &NationalId,
+        (first_day, last_day): (Date, Date),
+        (institution, claim_id): (&str, &str),
+        limit: u32,
+    ) -> Result<Vec<Date>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let (_, record) = locate(&mut tx, scope, person).await?;
+        let regions: Vec<String> = yibao_store::regions_of(&record.coverage, &record.history)
+            .into_iter()
+            .filter(|region| scope.contains(*region))
+            .map(|region| region.to_string())
+            .collect();
+        // The expressions of the index `claims_visits_by_day`.
+        let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT claim::jsonb ->> 'admission_date' FROM claims \
+             WHERE region_code = ANY($1) AND person_id = $2 AND status = 'settled' \
+               AND (claim::jsonb ->> 'kind') NOT IN ({}) \
+               AND (claim::jsonb ->> 'admission_date') BETWEEN $3 AND $4 \
+               AND NOT (institution_code = $5 AND claim_id = $6) \
+             ORDER BY claim::jsonb ->> 'admission_date' DESC LIMIT $7",
+            yibao_store::STAY_KINDS_SQL
+        )))
+        .bind(regions)
+        .bind(person.as_str())
+        .bind(first_day.to_string())
+        .bind(last_day.to_string())
+        .bind(institution)
+        .bind(claim_id)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        rows.iter().map(|(day,)| yibao_store::books::date_of(day)).collect()
     }
 
     async fn accumulators(&self, scope: RegionCode, person: &NationalId, year: i32) -> Result<Accumulators, StoreError> {

@@ -57,6 +57,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (19, include_str!("../migrations/0019_arrears_plans.sql")),
     (20, include_str!("../migrations/0020_go_live_and_receipts.sql")),
     (21, include_str!("../migrations/0021_review_and_administrators.sql")),
+    (22, include_str!("../migrations/0022_visits_by_day.sql")),
 ];
 
 /// A store in one SQLite file. Cloning shares the same writer and readers.
@@ -431,6 +432,20 @@ const CLAIM_BY_KEY: &str = "SELECT region_code, institution_code, claim_id, pers
      FROM claims WHERE region_code = ?1 AND institution_code = ?2 AND claim_id = ?3";
 const CLAIMS_OF_PERSON: &str = "SELECT region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, settlement, claim, reversed_at, reversal_reason \
      FROM claims WHERE region_code = ?1 AND person_id = ?2 ORDER BY settled_at DESC, claim_id DESC LIMIT ?3";
+
+/// A person's visits by day, latest first (`visit_days`): the expressions of the index
+/// `claims_visits_by_day` (migration 22), word for word, so that SQLite walks it.
+fn visit_days_sql() -> String {
+    format!(
+        "SELECT json_extract(claim, '$.admission_date') FROM claims \
+         WHERE region_code = ?1 AND person_id = ?2 AND status = 'settled' \
+           AND json_extract(claim, '$.kind') NOT IN ({}) \
+           AND json_extract(claim, '$.admission_date') BETWEEN ?3 AND ?4 \
+           AND NOT (institution_code = ?5 AND claim_id = ?6) \
+         ORDER BY json_extract(claim, '$.admission_date') DESC LIMIT ?7",
+        yibao_store::STAY_KINDS_SQL
+    )
+}
 
 /// A person row (columns as in [`PERSON_BY_KEY`]).
 fn person_from_row(row: &Row<'_>) -> Result<PersonRecord, StoreError> {
@@ -1079,6 +1094,38 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn visit_days(
+        &self,
+        scope: RegionCode,
+        person: &NationalId,
+        (first_day, last_day): (Date, Date),
+        (institution, claim_id): (&str, &str),
+        limit: u32,
+    ) -> Result<Vec<Date>, StoreError> {
+        let person = *person;
+        let (institution, claim_id) = (institution.to_owned(), claim_id.to_owned());
+        let sql = visit_days_sql();
+        self.read(move |conn| {
+            let (_, record) = locate(conn, scope, &person)?;
+            let mut days = Vec::new();
+            for region in yibao_store::regions_of(&record.coverage, &record.history).into_iter().filter(|region| scope.contains(*region)) {
+                let texts: Vec<String> = query_all(
+                    conn,
+                    &sql,
+                    params![region.to_string(), person.as_str(), first_day.to_string(), last_day.to_string(), institution, claim_id, limit],
+                    |row| col::<String>(row, 0),
+                )?;
+                for text in texts {
+                    days.push(yibao_store::books::date_of(&text)?);
+                }
+            }
+            days.sort_unstable_by(|a, b| b.cmp(a));
+            days.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+            Ok(days)
+        })
+        .await
+    }
+
     async fn accumulators(&self, scope: RegionCode, person: &NationalId, year: i32) -> Result<Accumulators, StoreError> {
         let person = *person;
         self.read(move |conn| {
@@ -1254,5 +1301,28 @@ impl yibao_store::ImportStore for SqliteStore {
             Ok(summary)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A person's visits are counted from the index of visits by day, not by reading their
+    /// claims: what a rule over history reads is bounded by its limit (issue 18).
+    #[test]
+    fn visits_by_day_are_read_through_their_index() {
+        let conn = Connection::open_in_memory().unwrap();
+        migrate(&conn).unwrap();
+        let plan = query_all(
+            &conn,
+            &format!("EXPLAIN QUERY PLAN {}", visit_days_sql()),
+            params!["419902", "x", "2026-01-01", "2026-01-07", "H", "C", 3],
+            |row| col::<String>(row, 3),
+        )
+        .unwrap();
+        assert_eq!(plan.len(), 1, "no sort of its own: {plan:?}");
+        assert!(plan[0].starts_with("SEARCH claims USING INDEX claims_visits_by_day"), "{plan:?}");
     }
 }

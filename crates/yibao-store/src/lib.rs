@@ -408,6 +408,11 @@ pub fn referral_used(referral: &ReferralRecord, claims: &[(String, String)]) -> 
     })
 }
 
+/// The stored claims' kinds that are stays, quoted for an SQL `IN` list: a store counting a
+/// person's visits leaves them out. The migrations' index of visits by day
+/// (`claims_visits_by_day`) repeats this text word for word, so that its query can use it.
+pub const STAY_KINDS_SQL: &str = "'inpatient', 'single-disease', 'day-surgery', 'maternity'";
+
 fn claim_admission(claim_json: &str) -> Option<Date> {
     #[derive(serde::Deserialize)]
     struct Admission {
@@ -678,6 +683,20 @@ pub trait Store: Send + Sync + 'static {
     fn claims_of_person(&self, scope: RegionCode, person: &NationalId)
     -> impl Future<Output = Result<Vec<ClaimRecord>, StoreError>> + Send;
 
+    /// The days of service of a person's live visits (settled claims that are not stays)
+    /// within `days` (first and last day), the claim `except` left out (a retry), latest
+    /// first and at most `limit`: a monitoring rule over history counts them (issue 18,
+    /// 就诊频次过高). The stores walk an index of visits by day back from the last day, so a
+    /// person with a thousand visits costs no more to read than `limit` of them.
+    fn visit_days(
+        &self,
+        scope: RegionCode,
+        person: &NationalId,
+        days: (Date, Date),
+        except: (&str, &str),
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Date>, StoreError>> + Send;
+
     /// A person's accumulators for a year (zeros if nothing was settled).
     fn accumulators(
         &self,
@@ -856,5 +875,21 @@ mod stay_tests {
         assert!(!stays_overlap((date!(2026 - 11 - 01), day), (day, date!(2026 - 11 - 06))), "discharged and admitted on one day");
         assert!(!stays_overlap((date!(2026 - 11 - 02), date!(2026 - 11 - 02)), (day, day)), "same-day stays on two days");
         assert!(stays_overlap((date!(2026 - 11 - 01), date!(2026 - 11 - 05)), (date!(2026 - 11 - 04), date!(2026 - 11 - 08))));
+    }
+
+    /// The list the visits' index and its query leave out is the stays, each once.
+    #[test]
+    fn the_stay_kinds_sql_names_every_stay_and_nothing_else() {
+        let mut named: Vec<&str> = super::STAY_KINDS_SQL.split(", ").map(|k| k.trim_matches('\'')).collect();
+        let mut stays: Vec<&str> = yibao_domain::ClaimKind::ALL.iter().filter(|k| k.is_stay()).map(|k| k.as_str()).collect();
+        named.sort_unstable();
+        stays.sort_unstable();
+        assert_eq!(named, stays);
+        for migration in [
+            include_str!("../../yibao-store-sqlite/migrations/0022_visits_by_day.sql"),
+            include_str!("../../yibao-store-postgres/migrations/0023_visits_by_day.sql"),
+        ] {
+            assert!(migration.contains(&format!("NOT IN ({})", super::STAY_KINDS_SQL)), "{migration}");
+        }
     }
 }

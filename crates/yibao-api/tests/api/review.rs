@@ -33,9 +33,7 @@ pub(super) async fn monitored_postgres(now: time::OffsetDateTime) -> (Api, yibao
 /// The demo city's application with its monitoring rules, under a clock the test moves.
 fn review_api(backend: Backend, now: time::OffsetDateTime) -> Api {
     let policy = Policy::from_toml("demo-city.toml", include_str!("../../../../policies/demo-city.toml")).expect("policy");
-    // The demo's rules and one over history (not the demo's: it reads the person's visits).
-    let pack = format!("{}{HISTORY_RULE}", yibao_app::review::DEMO_MONITORING_PACK);
-    let monitoring = yibao_app::review::monitoring_pack(&pack).expect("the demo monitoring pack");
+    let monitoring = yibao_app::review::monitoring_pack(yibao_app::review::DEMO_MONITORING_PACK).expect("the demo monitoring pack");
     let clock = Arc::new(std::sync::atomic::AtomicI64::new(now.unix_timestamp()));
     let reader = Arc::clone(&clock);
     let app = App::new(Arc::new(backend), Arc::new(policy)).with_monitoring_pack(monitoring).with_clock(Arc::new(move || {
@@ -43,17 +41,6 @@ fn review_api(backend: Backend, now: time::OffsetDateTime) -> Api {
     }));
     Api { router: yibao_api::app(app), clock: Some(clock) }
 }
-
-/// A rule over history: a fourth visit within seven days warns.
-const HISTORY_RULE: &str = r#"
-[[rules]]
-id = "outpatient-frequency"
-check = "visits-within"
-days = 7
-max = 3
-action = "warn"
-citation = "assumption: more than three visits of one person in seven days (就诊频次过高) is reviewed"
-"#;
 
 fn stay(person: &str, claim_id: &str, (admitted, discharged): (&str, &str), lines: Value) -> Value {
     json!({ "person_id": person, "card_no": "C0001", "claim": { "claim_id": claim_id, "institution_code": "H41992100007",
@@ -282,8 +269,11 @@ async fn review_flow(api: &Api) {
     assert_eq!((status, check["sound"].as_bool()), (StatusCode::OK, Some(true)), "{check}");
     assert_eq!(api.call("GET", "/api/review/findings", Auth::Token(&accountant), None).await.0, StatusCode::FORBIDDEN);
 
-    // Over history: WEST's fourth visit within seven days is flagged, the third is not.
-    for (claim_id, day) in [("O-1", "2026-12-01"), ("O-2", "2026-12-02"), ("O-3", "2026-12-03"), ("O-4", "2026-12-04")] {
+    // Over history: WEST's fourth visit within seven days is flagged, the third is not; a
+    // visit eight days before the third is outside its window (the 27th opens it).
+    for (claim_id, day) in
+        [("O-0", "2026-11-26"), ("O-1", "2026-12-01"), ("O-2", "2026-12-02"), ("O-3", "2026-12-03"), ("O-4", "2026-12-04")]
+    {
         let visit = json!({ "person_id": WEST_PERSON, "card_no": "C0001", "claim": { "claim_id": claim_id, "institution_code": "H41992100007",
             "institution_level": "secondary", "kind": "general-outpatient", "admission_date": day, "discharge_date": day,
             "diagnosis": "J06.900", "lines": [{ "code": "001102000010000", "quantity": 1, "unit_price": "6.00" }] } });
