@@ -266,6 +266,22 @@ pub struct PenaltyIn {
     /// threshold: the months the right to bill is suspended.
     #[schema(minimum = 1, maximum = 12)]
     suspension_months: Option<u8>,
+    /// The confirmed finding of a claim review the points rest on (its appeal refused, or
+    /// past its 30 days of appeal, or a self-check), on a claim the physician treated: one
+    /// penalty a finding. An inspection's penalty names none.
+    finding: Option<FindingRefIn>,
+}
+
+/// A finding of a claim review, by its claim and number.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FindingRefIn {
+    #[schema(pattern = "^[HP][0-9]{11}$", example = "H41992100007")]
+    institution: String,
+    #[schema(min_length = 1, max_length = 64, example = "Z-2026-0001")]
+    claim_id: String,
+    #[schema(minimum = 1, maximum = 60)]
+    finding_no: u32,
 }
 
 /// Record a penalty (违规记分) against an insurance physician (claims officers and
@@ -286,6 +302,14 @@ pub(crate) async fn penalize(
         points: input.points,
         reason: input.reason,
         suspension_months: input.suspension_months,
+        finding: match input.finding {
+            Some(f) => {
+                let institution = crate::routes::institution("finding.institution", &f.institution)?.to_string();
+                let claim_id = crate::routes::claim_id(&institution, &f.claim_id)?;
+                Some((institution, claim_id, f.finding_no))
+            }
+            None => None,
+        },
     };
     ok(&state.penalize_physician(&caller, &source(&headers), code.as_str(), input).await?)
 }

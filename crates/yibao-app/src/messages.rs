@@ -304,6 +304,9 @@ catalogue! {
     "person.tier_change_in_effect" => "档次变更已生效，请重新申请变更：{detail}", DETAIL;
     "physician.bad_code" => "医保医师代码不正确或与所在机构的区划不符：{detail}", DETAIL;
     "physician.bad_date" => "日期须不晚于今天且在一年之内：{detail}", DETAIL;
+    "physician.finding_not_final" => "记分须依据已确认的审核扣款（申诉被驳回，或申诉期已过，或机构自查）：{detail}", DETAIL;
+    "physician.finding_not_theirs" => "该审核扣款所涉结算并非该医保医师诊疗，不能据以记分：{detail}", DETAIL;
+    "physician.finding_penalized" => "一项审核扣款只能据以记分一次：{detail}", DETAIL;
     "physician.not_found" => "本区划内无此医保医师：{detail}", DETAIL;
     "physician.refused" => "拒绝记分：{detail}", DETAIL;
     "policy.decided" => "该版本已有决定，不能再次审批：{detail}", DETAIL;
@@ -344,6 +347,7 @@ catalogue! {
     "restore.in_use" => "数据库正在使用中，请先停止服务：{detail}", DETAIL;
     "restore.live_database" => "该文件是正在使用的数据库（旁有预写日志），请先用 yibao backup 备份再恢复备份文件：{detail}", DETAIL;
     "review.amount_above_paid" => "扣款金额须大于零且不超过基金对该结算尚欠机构的金额：{detail}", DETAIL;
+    "review.appeal_closed" => "已过申诉期（审核扣款后 30 日内可申诉）：{detail}", DETAIL;
     "review.bad_date" => "审核记账日期不正确：{detail}", DETAIL;
     "review.bad_sample" => "抽样审核数据不合理：{detail}", DETAIL;
     "review.bad_text" => "审核意见、证据或申诉须为 1 至规定字数的文字：{detail}", DETAIL;

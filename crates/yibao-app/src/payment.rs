@@ -107,6 +107,9 @@ pub struct PenaltyInput {
     pub reason: String,
     /// Given when the penalty brings the year to the suspension threshold.
     pub suspension_months: Option<u8>,
+    /// The confirmed finding of a claim review the points rest on (issue 18), as
+    /// `(institution, claim, finding)`: final, on a claim the physician treated, once.
+    pub finding: Option<(String, String, u32)>,
 }
 
 /// The payment year of the principal's region.
@@ -540,11 +543,16 @@ impl App {
                 )
             })?;
         let rules = PenaltyRules { suspend_at: thresholds.suspend_at, terminate_at: thresholds.terminate_at };
+        let finding = match &input.finding {
+            Some(key) => Some(self.finding_for_penalty(scope, code, key, input.date).await?),
+            None => None,
+        };
         let change = PhysicianChange::Penalize {
             date: input.date,
             points: input.points,
             reason: input.reason,
             suspension_months: input.suspension_months,
+            finding,
         };
         Ok(store!(self, update_physician(&principal.actor(source, self.now()), scope, code, change, rules))?)
     }

@@ -92,6 +92,57 @@ impl App {
             .collect())
     }
 
+    /// The finding a physician's penalty rests on, checked: in `scope`, final
+    /// (`physician.finding_not_final`: its appeal refused, or no appeal left to it), on a
+    /// claim the physician `code` treated (`physician.finding_not_theirs`), not after the
+    /// penalty's day. Its record id; that it gives one penalty only is the store's check.
+    pub(crate) async fn finding_for_penalty(
+        &self,
+        scope: RegionCode,
+        code: &str,
+        (institution, claim_id, finding_no): &(String, String, u32),
+        penalty_day: Date,
+    ) -> Result<String, AppError> {
+        let query = FindingQuery { institution: Some(institution.clone()), claim_id: Some(claim_id.clone()), appealed_only: false };
+        let finding = store!(self, findings(scope, query))?
+            .into_iter()
+            .find(|f| f.finding_no == *finding_no)
+            .ok_or_else(|| AppError::from(yibao_store::review::finding_not_found(institution, claim_id, *finding_no)))?;
+        let id = finding.record_id();
+        if !finding.is_final(self.now()) {
+            let why = match finding.status {
+                FindingStatus::Standing => {
+                    format!("it may be appealed until {}", yibao_domain::city_day(finding.appeal_closes_at()))
+                }
+                status => format!("it is {}", status.as_str()),
+            };
+            return Err(AppError::unprocessable(
+                "physician.finding_not_final",
+                format!("finding {id} is not final ({why}): penalty points rest on a confirmed finding"),
+            ));
+        }
+        if penalty_day < yibao_domain::city_day(finding.found_at) {
+            return Err(AppError::bad_request(
+                "physician.bad_date",
+                format!("a penalty for finding {id} is not dated before the finding ({})", yibao_domain::city_day(finding.found_at)),
+            ));
+        }
+        let claim = store!(self, claim(scope, institution, claim_id))?;
+        let treated_by: Option<String> = serde_json::from_str::<Claim>(&claim.claim_json)
+            .map_err(|e| AppError::internal("store.failure", format!("claim {claim_id}: stored claim unreadable: {e}")))?
+            .physician;
+        if treated_by.as_deref() != Some(code) {
+            return Err(AppError::unprocessable(
+                "physician.finding_not_theirs",
+                format!(
+                    "finding {id} is on a claim {}: it gives {code} no points",
+                    treated_by.map_or_else(|| "that names no physician".to_owned(), |other| format!("of {other}"))
+                ),
+            ));
+        }
+        Ok(id)
+    }
+
     /// The scope a principal reads reviews in: claims staff their region; an institution
     /// its own claims only (the institution filter is set to its code).
     fn review_scope(&self, principal: &Principal, institution: &mut Option<String>) -> Result<RegionCode, AppError> {

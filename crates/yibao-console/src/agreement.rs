@@ -368,7 +368,7 @@ pub async fn penalize(
             Err(_) => return refused(lang, "months"),
         },
     };
-    let input = PenaltyInput { date, points, reason: form.reason.clone(), suspension_months };
+    let input = PenaltyInput { date, points, reason: form.reason.clone(), suspension_months, finding: None };
     match state.penalize_physician(&user.principal(), &ConsoleUser::source(&headers), &code, input).await {
         Ok(record) => Redirect::to(&format!("/console/institutions/{}?done=1", url_encode(record.institution.as_str()))).into_response(),
         Err(error) => app_error_page(lang, &error),

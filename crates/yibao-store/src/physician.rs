@@ -58,6 +58,11 @@ pub struct Penalty {
     pub date: Date,
     pub points: u8,
     pub reason: String,
+    /// The confirmed finding of a claim review the points rest on
+    /// (`{institution}/{claim}/{finding}`), when they come from one (issue 18); an
+    /// inspection's penalty names none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finding: Option<String>,
 }
 
 /// The thresholds of the year's points (the payment pack's `[year.physicians]`).
@@ -75,7 +80,15 @@ pub struct PenaltyRules {
 pub enum PhysicianChange {
     /// Points for a finding; `suspension_months` is given when, and only when, the penalty
     /// brings the year's points to the suspension threshold (below the termination one).
-    Penalize { date: Date, points: u8, reason: String, suspension_months: Option<u8> },
+    Penalize {
+        date: Date,
+        points: u8,
+        reason: String,
+        suspension_months: Option<u8>,
+        /// The confirmed finding the points rest on: one penalty a finding.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        finding: Option<String>,
+    },
 }
 
 impl PhysicianRecord {
@@ -139,7 +152,15 @@ impl PhysicianBook {
     /// suspension they bring, are then those of the penalties up to that day.
     pub fn apply(&mut self, change: &PhysicianChange, rules: PenaltyRules, registered_on: Date) -> Result<serde_json::Value, StoreError> {
         let refused = |message: String| StoreError::Refused { code: "physician.refused", message };
-        let PhysicianChange::Penalize { date, points, reason, suspension_months } = change;
+        let PhysicianChange::Penalize { date, points, reason, suspension_months, finding } = change;
+        if let Some(finding) = finding
+            && let Some(earlier) = self.penalties.iter().find(|p| p.finding.as_ref() == Some(finding))
+        {
+            return Err(StoreError::Refused {
+                code: "physician.finding_penalized",
+                message: format!("finding {finding} gave penalty {} already: one penalty a finding", earlier.seq),
+            });
+        }
         if *points == 0 || *points > PENALTY_POINTS_MAX {
             return Err(refused(format!("a penalty gives 1 to {PENALTY_POINTS_MAX} points")));
         }
@@ -179,7 +200,7 @@ impl PhysicianBook {
             _ => {}
         }
         let seq = u32::try_from(self.penalties.len() + 1).expect("bounded");
-        self.penalties.push(Penalty { seq, date: *date, points: *points, reason: reason.clone() });
+        self.penalties.push(Penalty { seq, date: *date, points: *points, reason: reason.clone(), finding: finding.clone() });
         let why = format!("{after} points in {}", date.year());
         if after >= terminate_at {
             if let Some(open) = self.suspensions.last_mut().filter(|s| s.until.is_none_or(|until| until > *date)) {
@@ -222,7 +243,26 @@ mod tests {
     }
 
     fn penalize(date: Date, points: u8, months: Option<u8>) -> PhysicianChange {
-        PhysicianChange::Penalize { date, points, reason: "超量开药".into(), suspension_months: months }
+        PhysicianChange::Penalize { date, points, reason: "超量开药".into(), suspension_months: months, finding: None }
+    }
+
+    /// A finding of a claim review gives one penalty: a second citing it is refused, even
+    /// on a later day; another finding gives its own.
+    #[test]
+    fn a_finding_gives_one_penalty() {
+        let mut book = PhysicianBook::default();
+        let of = |date: Date, finding: &str| PhysicianChange::Penalize {
+            date,
+            points: 2,
+            reason: "超量开药".into(),
+            suspension_months: None,
+            finding: Some(finding.into()),
+        };
+        book.apply_test(&of(date!(2026 - 02 - 01), "H41992100007/Z-1/1"), RULES).unwrap();
+        let again = book.apply_test(&of(date!(2026 - 03 - 01), "H41992100007/Z-1/1"), RULES).unwrap_err();
+        assert!(matches!(again, StoreError::Refused { code: "physician.finding_penalized", .. }), "{again:?}");
+        book.apply_test(&of(date!(2026 - 03 - 01), "H41992100007/Z-1/2"), RULES).unwrap();
+        assert_eq!((book.points_in(2026), book.penalties[1].finding.as_deref()), (4, Some("H41992100007/Z-1/2")));
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub const FLAGS_LISTED_MAX: usize = 500;
 pub const FINDINGS_LISTED_MAX: usize = 500;
 /// Most findings on one claim.
 pub const FINDINGS_PER_CLAIM_MAX: usize = 20;
+/// Days after a finding within which its institution may appeal it (申诉期): after them a
+/// standing finding is final. An assumption of ours: the seeds give no period.
+pub const APPEAL_DAYS: i64 = 30;
 /// The longest evidence, appeal or decision note, in characters.
 pub const REVIEW_TEXT_CHARS_MAX: usize = 2_000;
 /// The longest rule a finding names, in characters.
@@ -239,6 +242,24 @@ impl FindingRecord {
     #[must_use]
     pub fn record_id(&self) -> String {
         finding_record_id(&self.institution_code, &self.claim_id, self.finding_no)
+    }
+
+    /// The moment the institution can no longer appeal: [`APPEAL_DAYS`] after the finding.
+    #[must_use]
+    pub fn appeal_closes_at(&self) -> OffsetDateTime {
+        self.found_at + time::Duration::days(APPEAL_DAYS)
+    }
+
+    /// Whether the finding stands for good at `at` (a confirmed finding, on which a
+    /// physician's penalty points may rest): its appeal refused; or standing with no appeal
+    /// left to it, being the institution's own self-check or past its appeal period.
+    #[must_use]
+    pub fn is_final(&self, at: OffsetDateTime) -> bool {
+        match self.status {
+            FindingStatus::Confirmed => true,
+            FindingStatus::Standing => self.level == ReviewLevel::SelfCheck || at >= self.appeal_closes_at(),
+            FindingStatus::Appealed | FindingStatus::Withdrawn => false,
+        }
     }
 }
 
@@ -476,13 +497,25 @@ pub fn new_finding(
     })
 }
 
-/// The finding appealed by its institution: only a standing finding, once.
+/// The finding appealed by its institution: only a standing finding, once, within
+/// [`APPEAL_DAYS`] of its finding (`review.appeal_closed`).
 pub fn appealed(mut finding: FindingRecord, text: &str, actor: &Actor) -> Result<FindingRecord, StoreError> {
     check_text("the appeal", text, REVIEW_TEXT_CHARS_MAX)?;
     if finding.status != FindingStatus::Standing {
         return Err(refused(
             "review.not_appealable",
             format!("finding {} is {}: only a standing finding is appealed, once", finding.record_id(), finding.status.as_str()),
+        ));
+    }
+    if actor.at >= finding.appeal_closes_at() {
+        return Err(refused(
+            "review.appeal_closed",
+            format!(
+                "finding {} was found on {}: it could be appealed for {APPEAL_DAYS} days, until {}",
+                finding.record_id(),
+                finding.found_at.date(),
+                finding.appeal_closes_at().date()
+            ),
         ));
     }
     finding.status = FindingStatus::Appealed;

@@ -36,9 +36,10 @@ fn review_api(backend: Backend, now: time::OffsetDateTime) -> Api {
     let monitoring = yibao_app::review::monitoring_pack(yibao_app::review::DEMO_MONITORING_PACK).expect("the demo monitoring pack");
     let clock = Arc::new(std::sync::atomic::AtomicI64::new(now.unix_timestamp()));
     let reader = Arc::clone(&clock);
-    let app = App::new(Arc::new(backend), Arc::new(policy)).with_monitoring_pack(monitoring).with_clock(Arc::new(move || {
-        time::OffsetDateTime::from_unix_timestamp(reader.load(std::sync::atomic::Ordering::SeqCst)).expect("time")
-    }));
+    let payment = yibao_app::payment::PaymentPack::parse(yibao_app::payment::DEMO_PAYMENT_PACK).expect("payment pack");
+    let app = App::new(Arc::new(backend), Arc::new(policy)).with_monitoring_pack(monitoring).with_payment_pack(payment).with_clock(
+        Arc::new(move || time::OffsetDateTime::from_unix_timestamp(reader.load(std::sync::atomic::Ordering::SeqCst)).expect("time")),
+    );
     Api { router: yibao_api::app(app), clock: Some(clock) }
 }
 
@@ -288,6 +289,79 @@ async fn review_flow(api: &Api) {
         (Some("outpatient-frequency"), Some(false), Some("4 visits within 7 days up to 2026-12-04; at most 3")),
         "{fourth}"
     );
+
+    penalty_points_rest_on_confirmed_findings(api).await;
+}
+
+/// A physician's penalty points come from a confirmed finding on a claim they treated, once
+/// (issue 18 with issue 11): not from one that may still be appealed, not from another's;
+/// after 30 days a finding is no longer appealed.
+async fn penalty_points_rest_on_confirmed_findings(api: &Api) {
+    let (officer, admin) = (api.sign_in("east.claims").await, api.sign_in("admin").await);
+    let register = json!({ "code": "D419921000007", "name": "张医生", "from": "2026-01-01" });
+    let (status, body) = api.call("POST", "/api/institutions/H41992100007/physicians", Auth::Token(&admin), Some(register)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let mut treated = stay(
+        EAST_PERSON,
+        "P-1",
+        ("2026-11-20", "2026-11-21"),
+        json!([{ "code": "001109000010000", "quantity": 1, "unit_price": "50.00" }, { "code": "XA10BAE010A001010100315", "quantity": 1, "unit_price": "900.00" }]),
+    );
+    treated["claim"]["physician"] = json!("D419921000007");
+    let (status, body) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(treated)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let finding = json!({ "rule": "bed day not given", "amount": "10.00", "evidence": "the ward record" });
+    let (status, found) = api.call("POST", "/api/review/findings/H41992100007/P-1", Auth::Token(&officer), Some(finding)).await;
+    assert_eq!(status, StatusCode::CREATED, "{found}");
+
+    let penalty = |institution: &str, claim: &str, no: u32| {
+        json!({ "date": "2026-12-05", "points": 2, "reason": "bed day billed, not given",
+                "finding": { "institution": institution, "claim_id": claim, "finding_no": no } })
+    };
+    let path = "/api/physicians/D419921000007/penalties";
+    assert_eq!(
+        code(&api.call("POST", path, Auth::Token(&officer), Some(penalty("H41992100007", "P-1", 1))).await),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("physician.finding_not_final")),
+        "the hospital may still appeal it"
+    );
+    assert_eq!(
+        code(&api.call("POST", path, Auth::Token(&officer), Some(penalty("H41992100007", "R-1", 3))).await),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("physician.finding_not_theirs")),
+        "R-1's self-check is final, but R-1 names no physician"
+    );
+    assert_eq!(
+        code(&api.call("POST", path, Auth::Token(&officer), Some(penalty("H41992100007", "P-1", 9))).await),
+        (StatusCode::NOT_FOUND, Some("review.not_found"))
+    );
+
+    // Appealed and refused by someone other than the reviewer: confirmed, it gives points once.
+    let appeal = json!({ "appeal": "the bed was kept for the patient" });
+    let (status, body) = api.call("POST", "/api/review/findings/H41992100007/P-1/1/appeal", Auth::Key("key-east"), Some(appeal)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let refused = json!({ "upheld": false, "note": "the patient had left" });
+    let (status, body) = api.call("POST", "/api/review/findings/H41992100007/P-1/1/decision", Auth::Token(&admin), Some(refused)).await;
+    assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("confirmed")), "{body}");
+    let (status, record) = api.call("POST", path, Auth::Token(&officer), Some(penalty("H41992100007", "P-1", 1))).await;
+    assert_eq!(status, StatusCode::OK, "{record}");
+    assert_eq!(
+        (record["book"]["penalties"][0]["points"].as_u64(), record["book"]["penalties"][0]["finding"].as_str()),
+        (Some(2), Some("H41992100007/P-1/1")),
+        "{record}"
+    );
+    assert_eq!(
+        code(&api.call("POST", path, Auth::Token(&admin), Some(penalty("H41992100007", "P-1", 1))).await),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("physician.finding_penalized"))
+    );
+
+    // R-1's first finding, standing since 26 November, is past appeal on 26 December.
+    api.set_now(datetime!(2026-12-26 10:00 +08));
+    let appeal = json!({ "appeal": "too late" });
+    assert_eq!(
+        code(&api.call("POST", "/api/review/findings/H41992100007/R-1/1/appeal", Auth::Key("key-east"), Some(appeal)).await),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("review.appeal_closed"))
+    );
+    let (status, check) = api.call("GET", "/api/funds/check", Auth::Token(&api.sign_in("admin").await), None).await;
+    assert_eq!((status, check["sound"].as_bool()), (StatusCode::OK, Some(true)), "{check}");
 }
 
 #[tokio::test]
