@@ -80,6 +80,32 @@ pub(crate) async fn precision(State(state): State<App>, caller: Caller) -> Resul
     ok(&state.rule_precision(&caller).await?)
 }
 
+/// A scan over paid claims: the days of service it covers.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScanIn {
+    #[schema(value_type = String, format = Date, example = "2026-11-01")]
+    first_day: time::Date,
+    /// At most 30 days after the first, not after today.
+    #[schema(value_type = String, format = Date, example = "2026-11-30")]
+    last_day: time::Date,
+}
+
+/// Scan paid claims (claims officers and city administrators): the monitoring pack's
+/// checks after payment (a physician's visits a day, bills against their peers) over the
+/// claims of the reviewer's region with a day of service in the period, raising flags
+/// (warnings) to review. A scan run again raises nothing new. 422 `review.bad_period`,
+/// `review.no_scan_rules`, `review.scan_too_large`.
+#[utoipa::path(post, path = "/api/review/scans", request_body = ScanIn, responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "settlements")]
+pub(crate) async fn scan(
+    State(state): State<App>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Body(input): Body<ScanIn>,
+) -> Result<Response, ApiError> {
+    ok(&state.scan_paid_claims(&caller, &source(&headers), (input.first_day, input.last_day)).await?)
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct FindingsQuery {

@@ -349,14 +349,17 @@ catalogue! {
     "review.amount_above_paid" => "扣款金额须大于零且不超过基金对该结算尚欠机构的金额：{detail}", DETAIL;
     "review.appeal_closed" => "已过申诉期（审核扣款后 30 日内可申诉）：{detail}", DETAIL;
     "review.bad_date" => "审核记账日期不正确：{detail}", DETAIL;
+    "review.bad_period" => "检查期间须为今天及以前的 1 至 31 日：{detail}", DETAIL;
     "review.bad_sample" => "抽样审核数据不合理：{detail}", DETAIL;
     "review.bad_text" => "审核意见、证据或申诉须为 1 至规定字数的文字：{detail}", DETAIL;
     "review.claim_reversed" => "该结算已冲正，基金不欠机构任何款项，无法扣款：{detail}", DETAIL;
     "review.flag_decided" => "该监控提示已有审核结论：{detail}", DETAIL;
+    "review.no_scan_rules" => "现行监控规则中没有对已支付结算的检查：{detail}", DETAIL;
     "review.not_appealable" => "只有未申诉的审核扣款可以申诉，且只能申诉一次：{detail}", DETAIL;
     "review.not_appealed" => "只有待裁决的申诉可以裁决：{detail}", DETAIL;
     "review.not_found" => "无此审核记录：{detail}", DETAIL;
     "review.same_reviewer" => "申诉须由审核人以外的人员裁决：{detail}", DETAIL;
+    "review.scan_too_large" => "本次检查的结算过多，请按县区分别检查：{detail}", DETAIL;
     "review.too_many_findings" => "一笔结算的审核扣款已达上限：{detail}", DETAIL;
     "route.not_found" => "没有此 API 路径，请参阅 /api/openapi.json", DETAIL;
     "search.bad_page" => "一页至多 200 人、起点至多第 10000 条，请缩小查询条件：{detail}", DETAIL;

@@ -10,10 +10,10 @@ use std::sync::Arc;
 use time::Date;
 use yibao_domain::{Fen, NationalId, RegionCode};
 use yibao_engine::Claim;
-use yibao_engine::monitoring::{Action, ClaimFacts, RulePack, check_claim};
+use yibao_engine::monitoring::{Action, ClaimFacts, RulePack, check_claim, scan_paid};
 use yibao_ledger::Holder;
 use yibao_store::pooling::HeldBack;
-use yibao_store::review::{AppealDecision, NewFinding, RaisedFlag};
+use yibao_store::review::{AppealDecision, NewFinding, PaidFlag, RaisedFlag};
 pub use yibao_store::review::{FindingQuery, FindingRecord, FindingStatus, FlagOutcome, FlagQuery, FlagRecord, ReviewLevel, RulePrecision};
 use yibao_store::{ReviewStore, Role, Store};
 
@@ -39,6 +39,20 @@ pub struct FindingInput {
     pub flag_no: Option<u32>,
     pub amount_fen: Fen,
     pub evidence: String,
+}
+
+/// What a scan over paid claims read and raised.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ScanReport {
+    pub first_day: Date,
+    pub last_day: Date,
+    pub claims_scanned: usize,
+    /// What the checks found, raised before or now.
+    pub flags_found: usize,
+    /// Raised by this scan (a claim a rule flagged before is not flagged again).
+    pub flags_raised: usize,
+    /// The flags raised, at most 500.
+    pub raised: Vec<FlagRecord>,
 }
 
 impl App {
@@ -141,6 +155,57 @@ impl App {
             ));
         }
         Ok(id)
+    }
+
+    /// Runs the monitoring pack's checks over paid claims (after payment: a physician's
+    /// visits a day, bills against their peers) on the claims of the reviewer's region with
+    /// a day of service from `first_day` to `last_day` (at most 31 days, none in the
+    /// future), and raises what they find as flags to review (`warn`: what was settled is
+    /// paid). A scan run again raises nothing new: a claim is flagged once by a rule.
+    pub async fn scan_paid_claims(
+        &self,
+        principal: &Principal,
+        source: &str,
+        (first_day, last_day): (Date, Date),
+    ) -> Result<ScanReport, AppError> {
+        let scope = principal.scope(REVIEWERS)?;
+        let pack = self.monitoring.clone().filter(|pack| pack.scans_paid_claims()).ok_or_else(|| {
+            AppError::unprocessable("review.no_scan_rules", "the monitoring pack in force has no checks over paid claims")
+        })?;
+        // Well-formed days that make no scan are unprocessable, not malformed.
+        if last_day > self.today() || last_day < first_day || (last_day - first_day).whole_days() >= yibao_store::review::SCAN_DAYS_MAX {
+            return Err(AppError::unprocessable(
+                "review.bad_period",
+                format!(
+                    "a scan covers 1 to {} days up to today ({}), first to last: {first_day} to {last_day} is not",
+                    yibao_store::review::SCAN_DAYS_MAX,
+                    self.today()
+                ),
+            ));
+        }
+        let from = first_day.max(pack.effective_from);
+        let claims = if from <= last_day { store!(self, paid_claims(scope, (from, last_day)))? } else { Vec::new() };
+        let label = format!("{} (from {})", pack.name, pack.effective_from);
+        let found: Vec<PaidFlag> = scan_paid(&pack, &claims)
+            .into_iter()
+            .map(|(i, flag)| PaidFlag {
+                institution_code: claims[i].institution_code.clone(),
+                claim_id: claims[i].claim_id.clone(),
+                flag: RaisedFlag {
+                    pack: label.clone(),
+                    rule: flag.rule,
+                    hold: flag.action == Action::Hold,
+                    message: flag.message,
+                    citation: flag.citation,
+                },
+            })
+            .collect();
+        let found_count = found.len();
+        let actor = principal.actor(source, self.now());
+        let mut raised = if found.is_empty() { Vec::new() } else { store!(self, raise_flags(&actor, scope, found))? };
+        let raised_count = raised.len();
+        raised.truncate(yibao_store::review::FLAGS_LISTED_MAX);
+        Ok(ScanReport { first_day, last_day, claims_scanned: claims.len(), flags_found: found_count, flags_raised: raised_count, raised })
     }
 
     /// The scope a principal reads reviews in: claims staff their region; an institution

@@ -56,6 +56,24 @@ pub enum Check {
     /// up to this one, this one counted (就诊频次过高): over history, from the person's
     /// earlier claims the store holds.
     VisitsWithin { days: u32, max: u32 },
+    /// After payment, over a period's paid claims: more than `max` visits (claims that are
+    /// not stays) billed under one insurance physician on one day (医师日接诊量异常); every
+    /// visit of that physician's day is flagged.
+    PhysicianVisitsPerDay { max: u32 },
+    /// After payment, against peers (同组比较): a claim whose bill is above `ratio_bp` (in
+    /// basis points) of the median bill of its group, the period's paid claims of the same
+    /// kind, institution level and diagnosis category (the ICD-10 code's first three
+    /// characters), when the group has at least `min_peers` claims.
+    CostAbovePeers { ratio_bp: u32, min_peers: u32 },
+}
+
+impl Check {
+    /// Whether the check runs over a period's paid claims ([`scan_paid`]) rather than on
+    /// each claim at settlement ([`check_claim`]).
+    #[must_use]
+    pub const fn after_payment(&self) -> bool {
+        matches!(self, Check::PhysicianVisitsPerDay { .. } | Check::CostAbovePeers { .. })
+    }
 }
 
 /// A sex as a rule names it.
@@ -155,6 +173,9 @@ impl RulePack {
             if rule.id.trim().is_empty() || rule.citation.trim().is_empty() {
                 return fail("a rule has an id and cites its source");
             }
+            if rule.check.after_payment() && rule.action == Action::Hold {
+                return fail("a check over paid claims warns: what it flags is reviewed after payment");
+            }
             match &rule.check {
                 Check::QuantityAbove { max, .. } if max_milli(max).is_none() => return fail("max is a quantity (at most three decimals)"),
                 Check::ItemForAge { min_years, max_years, .. } if min_years > max_years => return fail("min_years is above max_years"),
@@ -168,6 +189,10 @@ impl RulePack {
                 }
                 Check::VisitsWithin { days, max } if *days == 0 || *days > 366 || *max == 0 => {
                     return fail("days is 1 to 366 and max at least 1");
+                }
+                Check::PhysicianVisitsPerDay { max } if *max == 0 => return fail("max is at least 1"),
+                Check::CostAbovePeers { ratio_bp, min_peers } if *ratio_bp <= 10_000 || *min_peers < 3 => {
+                    return fail("ratio_bp is above 10,000 (the median itself) and min_peers at least 3");
                 }
                 _ => {}
             }
@@ -301,6 +326,7 @@ pub fn check_claim(pack: &RulePack, facts: ClaimFacts<'_>) -> Vec<Flag> {
                     }
                 }
             }
+            Check::PhysicianVisitsPerDay { .. } | Check::CostAbovePeers { .. } => {}
             Check::ReadmissionWithin { days } => {
                 if claim.kind.is_stay()
                     && let Some(last) = facts.last_discharge
@@ -317,6 +343,98 @@ pub fn check_claim(pack: &RulePack, facts: ClaimFacts<'_>) -> Vec<Flag> {
         }
     }
     flags
+}
+
+/// What a scan over paid claims reads of one claim.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PaidClaim {
+    pub institution_code: String,
+    pub claim_id: String,
+    pub kind: yibao_domain::ClaimKind,
+    pub institution_level: yibao_domain::InstitutionLevel,
+    pub diagnosis: String,
+    pub physician: Option<String>,
+    /// The day of service (admission).
+    pub day: Date,
+    pub medfee_fen: i64,
+}
+
+/// Whether the pack has checks over paid claims ([`scan_paid`]).
+impl RulePack {
+    #[must_use]
+    pub fn scans_paid_claims(&self) -> bool {
+        self.rules.iter().any(|r| r.check.after_payment())
+    }
+}
+
+/// The flags the pack's checks over paid claims raise on a period's claims: each the index
+/// of the claim in `claims` and its flag, in the pack's order and then the claims' order.
+/// Pure: the caller reads the claims (settled, not reversed) and stores the flags.
+#[must_use]
+pub fn scan_paid(pack: &RulePack, claims: &[PaidClaim]) -> Vec<(usize, Flag)> {
+    let mut flags = Vec::new();
+    for rule in &pack.rules {
+        let flag = |message: String| Flag { rule: rule.id.clone(), action: rule.action, message, citation: rule.citation.clone() };
+        match rule.check {
+            Check::PhysicianVisitsPerDay { max } => {
+                let mut days: std::collections::BTreeMap<(&str, Date), Vec<usize>> = std::collections::BTreeMap::new();
+                for (i, claim) in claims.iter().enumerate() {
+                    if let Some(physician) = claim.physician.as_deref().filter(|_| !claim.kind.is_stay()) {
+                        days.entry((physician, claim.day)).or_default().push(i);
+                    }
+                }
+                for ((physician, day), visits) in days {
+                    if visits.len() > max as usize {
+                        let message = format!("{physician} billed {} visits on {day}; at most {max} a day", visits.len());
+                        flags.extend(visits.into_iter().map(|i| (i, flag(message.clone()))));
+                    }
+                }
+            }
+            Check::CostAbovePeers { ratio_bp, min_peers } => {
+                type Group<'a> = (yibao_domain::ClaimKind, yibao_domain::InstitutionLevel, &'a str);
+                let mut groups: std::collections::HashMap<Group<'_>, Vec<usize>> = std::collections::HashMap::new();
+                for (i, claim) in claims.iter().enumerate() {
+                    let category = claim.diagnosis.get(..3).unwrap_or(&claim.diagnosis);
+                    groups.entry((claim.kind, claim.institution_level, category)).or_default().push(i);
+                }
+                let mut raised: Vec<(usize, Flag)> = Vec::new();
+                for ((kind, level, category), members) in groups {
+                    if members.len() < min_peers as usize {
+                        continue;
+                    }
+                    let (peers, median_fen) = (members.len(), median(members.iter().map(|i| claims[*i].medfee_fen).collect()));
+                    for i in members {
+                        let bill_fen = claims[i].medfee_fen;
+                        // bill > median × ratio, in integers: bill × 10,000 > median × ratio_bp.
+                        if i128::from(bill_fen) * 10_000 > i128::from(median_fen) * i128::from(ratio_bp) {
+                            raised.push((
+                                i,
+                                flag(format!(
+                                    "billed {} yuan, above {}% of the median {} yuan of its {} peers ({}, {}, {category}…)",
+                                    yibao_domain::Fen::new(bill_fen),
+                                    ratio_bp / 100,
+                                    yibao_domain::Fen::new(median_fen),
+                                    peers,
+                                    kind.as_str(),
+                                    level.as_str()
+                                )),
+                            ));
+                        }
+                    }
+                }
+                raised.sort_by_key(|(i, _)| *i);
+                flags.extend(raised);
+            }
+            _ => {}
+        }
+    }
+    flags
+}
+
+/// The median of `values` (the lower middle of an even count: an amount billed).
+fn median(mut values: Vec<i64>) -> i64 {
+    values.sort_unstable();
+    values.get(values.len().saturating_sub(1) / 2).copied().unwrap_or(0)
 }
 
 const fn sex_word(sex: SexName) -> &'static str {
@@ -541,6 +659,73 @@ citation = "assumption: readmission within 31 days is reviewed (issue 18)"
         assert_eq!(message, "4 visits within 7 days up to 2026-03-20; at most 3");
         pack.rules[0].check = Check::VisitsWithin { days: 0, max: 3 };
         assert!(pack.check().is_err());
+    }
+
+    /// After payment: a physician's fifth visit of a day flags the day's visits (a stay is
+    /// not one); a bill three times its peers' median is flagged where the group is large
+    /// enough to have a median worth the name.
+    #[test]
+    fn paid_claims_are_scanned_per_physician_and_against_peers() {
+        let mut pack = pack();
+        pack.rules = vec![
+            MonitoringRule {
+                id: "physician-day".into(),
+                action: Action::Warn,
+                citation: "assumption".into(),
+                check: Check::PhysicianVisitsPerDay { max: 3 },
+            },
+            MonitoringRule {
+                id: "peers".into(),
+                action: Action::Warn,
+                citation: "assumption".into(),
+                check: Check::CostAbovePeers { ratio_bp: 30_000, min_peers: 3 },
+            },
+        ];
+        assert!(pack.check().is_ok() && pack.scans_paid_claims());
+        let day = time::macros::date!(2026 - 03 - 02);
+        let paid = |id: &str, physician: Option<&str>, kind: yibao_domain::ClaimKind, diagnosis: &str, bill_fen: i64| PaidClaim {
+            institution_code: "H41992100007".into(),
+            claim_id: id.into(),
+            kind,
+            institution_level: yibao_domain::InstitutionLevel::Secondary,
+            diagnosis: diagnosis.into(),
+            physician: physician.map(str::to_owned),
+            day,
+            medfee_fen: bill_fen,
+        };
+        use yibao_domain::ClaimKind::{GeneralOutpatient as Visit, Inpatient as Stay};
+        let claims = [
+            paid("V-1", Some("D419921000001"), Visit, "J06.900", 10_000),
+            paid("V-2", Some("D419921000001"), Visit, "J06.900", 11_000),
+            paid("V-3", Some("D419921000001"), Visit, "J06.901", 12_000),
+            paid("V-4", Some("D419921000001"), Visit, "J06.900", 13_000),
+            paid("V-5", Some("D419921000002"), Visit, "J06.900", 50_000),
+            paid("S-1", Some("D419921000002"), Stay, "K35.900", 900_000),
+            paid("S-2", Some("D419921000002"), Stay, "K35.900", 3_000_000),
+            paid("S-3", Some("D419921000002"), Stay, "K35.900", 3_000_000),
+        ];
+        let flags = scan_paid(&pack, &claims);
+        let raised: Vec<(&str, &str)> = flags.iter().map(|(i, f)| (claims[*i].claim_id.as_str(), f.rule.as_str())).collect();
+        assert_eq!(
+            raised,
+            [("V-1", "physician-day"), ("V-2", "physician-day"), ("V-3", "physician-day"), ("V-4", "physician-day"), ("V-5", "peers")],
+            "D…001's four visits; V-5 at 500.00 against a median of 120.00 (J06, five peers); the stays' median is 30,000.00"
+        );
+        assert_eq!(flags[0].1.message, "D419921000001 billed 4 visits on 2026-03-02; at most 3 a day");
+        assert_eq!(
+            flags[4].1.message,
+            "billed 500.00 yuan, above 300% of the median 120.00 yuan of its 5 peers (general-outpatient, secondary, J06…)"
+        );
+        assert!(
+            check_claim(
+                &pack,
+                ClaimFacts { claim: &claim("J06.900", &[]), person: &person(1980, 1), last_discharge: None, earlier_visits: &[] }
+            )
+            .is_empty(),
+            "not at settlement"
+        );
+        pack.rules[1].action = Action::Hold;
+        assert!(pack.check().is_err(), "what was paid is not held");
     }
 
     #[test]

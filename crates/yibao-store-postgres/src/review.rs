@@ -7,10 +7,13 @@
 //! accounts they post to, and the audit heads last.
 
 use sqlx::PgConnection;
+use time::Date;
 use yibao_domain::RegionCode;
+use yibao_engine::monitoring::PaidClaim;
 use yibao_store::review::{
     AppealDecision, FINDINGS_LISTED_MAX, FLAGS_LISTED_MAX, FindingQuery, FindingRecord, FlagOutcome, FlagQuery, FlagRecord, HeldClaim,
-    NewFinding, RaisedFlag, ReviewStore, RulePrecision, appealed, decided, finding_entries, flag_decided, new_finding,
+    NewFinding, PaidFlag, RaisedFlag, ReviewStore, RulePrecision, SCAN_CLAIMS_MAX, appealed, decided, finding_entries, flag_after_payment,
+    flag_decided, new_finding, paid_claim_of, scan_too_large,
 };
 use yibao_store::stored::{from_json, time_text};
 use yibao_store::{Actor, ClaimRecord, StoreError};
@@ -169,6 +172,72 @@ pub(crate) async fn withdraw_with_reversal(
 }
 
 impl ReviewStore for PostgresStore {
+    async fn paid_claims(&self, scope: RegionCode, days: (Date, Date)) -> Result<Vec<PaidClaim>, StoreError> {
+        let (low, high) = scope_bounds(scope);
+        type Row = (String, String, String, String, String, Option<String>, String, i64);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT institution_code, claim_id, c ->> 'kind', c ->> 'institution_level', c ->> 'diagnosis', c ->> 'physician', \
+                    c ->> 'admission_date', medfee_fen \
+             FROM (SELECT institution_code, claim_id, medfee_fen, claim::jsonb AS c FROM claims \
+                   WHERE region_code BETWEEN $1 AND $2 AND status = 'settled') settled \
+             WHERE c ->> 'admission_date' BETWEEN $3 AND $4 ORDER BY institution_code, claim_id LIMIT $5",
+        )
+        .bind(low)
+        .bind(high)
+        .bind(days.0.to_string())
+        .bind(days.1.to_string())
+        .bind(SCAN_CLAIMS_MAX as i64 + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        if rows.len() > SCAN_CLAIMS_MAX {
+            return Err(scan_too_large(days));
+        }
+        rows.into_iter()
+            .map(|(institution, claim_id, kind, level, diagnosis, physician, day, medfee_fen)| {
+                paid_claim_of((institution, claim_id), (kind, level, diagnosis, physician, day), medfee_fen)
+            })
+            .collect()
+    }
+
+    async fn raise_flags(&self, actor: &Actor, scope: RegionCode, mut flags: Vec<PaidFlag>) -> Result<Vec<FlagRecord>, StoreError> {
+        // Claims locked in one order (a stable sort keeps each claim's flags in the pack's).
+        flags.sort_by(|a, b| (&a.institution_code, &a.claim_id).cmp(&(&b.institution_code, &b.claim_id)));
+        let mut tx = self.write().await?;
+        let mut raised = Vec::new();
+        for paid in flags {
+            // The claim's row locked: two scans number a claim's flags one after the other.
+            let claim = lock_claim(&mut tx, scope, &paid.institution_code, &paid.claim_id).await?;
+            let existing: Vec<String> = sqlx::query_scalar("SELECT record FROM claim_flags WHERE institution_code = $1 AND claim_id = $2")
+                .bind(&paid.institution_code)
+                .bind(&paid.claim_id)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(backend)?;
+            let existing: Vec<FlagRecord> = existing.iter().map(|r| from_json(r)).collect::<Result<_, _>>()?;
+            let Some(record) = flag_after_payment(&claim, &existing, paid.flag, actor.at) else { continue };
+            sqlx::query(
+                "INSERT INTO claim_flags (institution_code, claim_id, flag_no, region_code, rule_id, hold, raised_at, record) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&record.institution_code)
+            .bind(&record.claim_id)
+            .bind(i64::from(record.flag_no))
+            .bind(record.region.to_string())
+            .bind(&record.flag.rule)
+            .bind(record.flag.hold)
+            .bind(time_text(record.raised_at)?)
+            .bind(json(&record)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+            audit(&mut tx, actor, record.region, "claim.flag_raised", &yibao_store::review::flag_entity(&record), json(&record)?).await?;
+            raised.push(record);
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(raised)
+    }
+
     async fn flags(&self, scope: RegionCode, query: FlagQuery) -> Result<Vec<FlagRecord>, StoreError> {
         let (low, high) = scope_bounds(scope);
         let records: Vec<String> = sqlx::query_scalar(

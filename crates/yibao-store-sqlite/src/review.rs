@@ -2,10 +2,13 @@
 //! deducts and posts, who decides an appeal) are `yibao_store::review`'s.
 
 use rusqlite::{Connection, params};
+use time::Date;
 use yibao_domain::RegionCode;
+use yibao_engine::monitoring::PaidClaim;
 use yibao_store::review::{
     AppealDecision, FINDINGS_LISTED_MAX, FLAGS_LISTED_MAX, FindingQuery, FindingRecord, FlagOutcome, FlagQuery, FlagRecord, HeldClaim,
-    NewFinding, ReviewStore, RulePrecision, appealed, decided, finding_entries, flag_decided, new_finding,
+    NewFinding, PaidFlag, ReviewStore, RulePrecision, SCAN_CLAIMS_MAX, appealed, decided, finding_entries, flag_after_payment,
+    flag_decided, new_finding, paid_claim_of, scan_too_large,
 };
 use yibao_store::{Actor, ClaimRecord, StoreError};
 
@@ -117,6 +120,70 @@ pub(crate) fn withdraw_with_reversal(conn: &Connection, actor: &Actor, instituti
 }
 
 impl ReviewStore for SqliteStore {
+    async fn paid_claims(&self, scope: RegionCode, days: (Date, Date)) -> Result<Vec<PaidClaim>, StoreError> {
+        let (low, high) = scope_bounds(scope);
+        self.read(move |conn| {
+            let claims = query_all(
+                conn,
+                "SELECT institution_code, claim_id, json_extract(claim, '$.kind'), json_extract(claim, '$.institution_level'), \
+                        json_extract(claim, '$.diagnosis'), json_extract(claim, '$.physician'), json_extract(claim, '$.admission_date'), medfee_fen \
+                 FROM claims WHERE region_code BETWEEN ?1 AND ?2 AND status = 'settled' \
+                   AND json_extract(claim, '$.admission_date') BETWEEN ?3 AND ?4 \
+                 ORDER BY institution_code, claim_id LIMIT ?5",
+                params![low, high, days.0.to_string(), days.1.to_string(), SCAN_CLAIMS_MAX as i64 + 1],
+                |row| {
+                    paid_claim_of(
+                        (col(row, 0)?, col(row, 1)?),
+                        (col(row, 2)?, col(row, 3)?, col(row, 4)?, col(row, 5)?, col(row, 6)?),
+                        col(row, 7)?,
+                    )
+                },
+            )?;
+            if claims.len() > SCAN_CLAIMS_MAX {
+                return Err(scan_too_large(days));
+            }
+            Ok(claims)
+        })
+        .await
+    }
+
+    async fn raise_flags(&self, actor: &Actor, scope: RegionCode, flags: Vec<PaidFlag>) -> Result<Vec<FlagRecord>, StoreError> {
+        let actor = actor.clone();
+        // The writer runs this in its transaction: the flags are raised together or not at all.
+        self.write(move |tx| {
+            let mut raised = Vec::new();
+            for paid in flags {
+                let claim = claim_in(tx, scope, &paid.institution_code, &paid.claim_id)?;
+                let existing: Vec<FlagRecord> = query_all(
+                    tx,
+                    "SELECT record FROM claim_flags WHERE institution_code = ?1 AND claim_id = ?2",
+                    params![paid.institution_code, paid.claim_id],
+                    |row| from_json(&col::<String>(row, 0)?),
+                )?;
+                let Some(record) = flag_after_payment(&claim, &existing, paid.flag, actor.at) else { continue };
+                exec(
+                    tx,
+                    "INSERT INTO claim_flags (institution_code, claim_id, flag_no, region_code, rule_id, hold, outcome, raised_at, record) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7, ?8)",
+                    params![
+                        record.institution_code,
+                        record.claim_id,
+                        record.flag_no,
+                        record.region.to_string(),
+                        record.flag.rule,
+                        record.flag.hold,
+                        yibao_store::stored::time_text(record.raised_at)?,
+                        json(&record)?
+                    ],
+                )?;
+                audit(tx, &actor, record.region, "claim.flag_raised", &yibao_store::review::flag_entity(&record), json(&record)?)?;
+                raised.push(record);
+            }
+            Ok(raised)
+        })
+        .await
+    }
+
     async fn flags(&self, scope: RegionCode, query: FlagQuery) -> Result<Vec<FlagRecord>, StoreError> {
         let (low, high) = scope_bounds(scope);
         self.read(move |conn| {

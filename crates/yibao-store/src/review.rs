@@ -14,6 +14,7 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use yibao_domain::{Fen, NationalId, RegionCode, Rounding};
+use yibao_engine::monitoring::PaidClaim;
 use yibao_ledger::{AccountKey, AccountKind, FundScheme, Holder, Reason, RecordKind, SettlementLayer};
 
 use crate::books::{Entry, SettlementAmounts, cause, fund_for, record_transfer_id, settlement_entries, settlement_record_id};
@@ -621,6 +622,77 @@ pub fn flag_records(claim: &ClaimRecord, flags: &[RaisedFlag]) -> Vec<FlagRecord
         .collect()
 }
 
+/// Most claims one scan over paid claims reads (a county's month of a large city): beyond,
+/// the scan is refused (`review.scan_too_large`), to be run county by county.
+pub const SCAN_CLAIMS_MAX: usize = 2_000_000;
+/// Most days one scan covers: a month.
+pub const SCAN_DAYS_MAX: i64 = 31;
+
+/// The flag a scan over paid claims raises on `claim` at `at`, numbered after the claim's
+/// flags `existing`; none when one of them has the same rule, so a scan run again raises
+/// nothing new. Both stores write what this returns.
+#[must_use]
+pub fn flag_after_payment(claim: &ClaimRecord, existing: &[FlagRecord], flag: RaisedFlag, at: OffsetDateTime) -> Option<FlagRecord> {
+    if existing.iter().any(|f| f.flag.rule == flag.rule) {
+        return None;
+    }
+    let flag_no = existing.iter().map(|f| f.flag_no).max().unwrap_or(0) + 1;
+    Some(FlagRecord {
+        region: claim.region,
+        institution_code: claim.institution_code.to_string(),
+        claim_id: claim.claim_id.clone(),
+        flag_no,
+        person_id: claim.person_id,
+        raised_at: at,
+        flag,
+        outcome: None,
+        decided_by: None,
+        decided_at: None,
+        note: None,
+    })
+}
+
+/// A paid claim as a store's scan reads its columns: the institution, the claim id, and the
+/// stored claim's kind, institution level, main diagnosis, physician and admission day
+/// (text), and its bill.
+pub fn paid_claim_of(
+    (institution_code, claim_id): (String, String),
+    (kind, level, diagnosis, physician, day): (String, String, String, Option<String>, String),
+    medfee_fen: i64,
+) -> Result<PaidClaim, StoreError> {
+    let unreadable = |what: &str| StoreError::Backend(format!("claim {institution_code}/{claim_id}: stored {what} unreadable"));
+    Ok(PaidClaim {
+        kind: yibao_domain::ClaimKind::ALL.into_iter().find(|k| k.as_str() == kind).ok_or_else(|| unreadable("kind"))?,
+        institution_level: yibao_domain::InstitutionLevel::ALL
+            .into_iter()
+            .find(|l| l.as_str() == level)
+            .ok_or_else(|| unreadable("institution level"))?,
+        diagnosis,
+        physician,
+        day: crate::books::date_of(&day)?,
+        medfee_fen,
+        institution_code,
+        claim_id,
+    })
+}
+
+/// `review.scan_too_large`: a scan reads at most [`SCAN_CLAIMS_MAX`] claims.
+#[must_use]
+pub fn scan_too_large(days: (Date, Date)) -> StoreError {
+    refused(
+        "review.scan_too_large",
+        format!("more than {SCAN_CLAIMS_MAX} claims were settled for {} to {}: scan a county at a time", days.0, days.1),
+    )
+}
+
+/// A flag raised over paid claims, on the claim `(institution, claim)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PaidFlag {
+    pub institution_code: String,
+    pub claim_id: String,
+    pub flag: RaisedFlag,
+}
+
 /// What the fund's payment of a held claim waits for in the pooling run dated `as_of`: its
 /// fund legs, by fund and unit, less what findings had deducted by that day (a finding
 /// booked on or before it, not withdrawn by it). The run pays what is outstanding on its
@@ -696,6 +768,21 @@ pub trait ReviewStore: Send + Sync + 'static {
         finding_no: u32,
         decision: AppealDecision,
     ) -> impl Future<Output = Result<FindingRecord, StoreError>> + Send;
+
+    /// The claims of `scope` settled and not reversed with a day of service (admission) in
+    /// `days`, as a scan over paid claims reads them; more than [`SCAN_CLAIMS_MAX`] is
+    /// `review.scan_too_large`.
+    fn paid_claims(&self, scope: RegionCode, days: (Date, Date)) -> impl Future<Output = Result<Vec<PaidClaim>, StoreError>> + Send;
+
+    /// Raises the flags a scan over paid claims found, on claims of `scope`, in one
+    /// transaction ([`flag_after_payment`]: none twice for one rule on a claim), each
+    /// audited (`claim.flag_raised`). Returns those raised.
+    fn raise_flags(
+        &self,
+        actor: &Actor,
+        scope: RegionCode,
+        flags: Vec<PaidFlag>,
+    ) -> impl Future<Output = Result<Vec<FlagRecord>, StoreError>> + Send;
 
     /// The findings in `scope`, latest first, at most [`FINDINGS_LISTED_MAX`].
     fn findings(&self, scope: RegionCode, query: FindingQuery) -> impl Future<Output = Result<Vec<FindingRecord>, StoreError>> + Send;

@@ -33,7 +33,9 @@ pub(super) async fn monitored_postgres(now: time::OffsetDateTime) -> (Api, yibao
 /// The demo city's application with its monitoring rules, under a clock the test moves.
 fn review_api(backend: Backend, now: time::OffsetDateTime) -> Api {
     let policy = Policy::from_toml("demo-city.toml", include_str!("../../../../policies/demo-city.toml")).expect("policy");
-    let monitoring = yibao_app::review::monitoring_pack(yibao_app::review::DEMO_MONITORING_PACK).expect("the demo monitoring pack");
+    // The demo's rules, and checks after payment with thresholds a test reaches.
+    let pack = format!("{}{SCAN_RULES}", yibao_app::review::DEMO_MONITORING_PACK);
+    let monitoring = yibao_app::review::monitoring_pack(&pack).expect("the demo monitoring pack");
     let clock = Arc::new(std::sync::atomic::AtomicI64::new(now.unix_timestamp()));
     let reader = Arc::clone(&clock);
     let payment = yibao_app::payment::PaymentPack::parse(yibao_app::payment::DEMO_PAYMENT_PACK).expect("payment pack");
@@ -42,6 +44,25 @@ fn review_api(backend: Backend, now: time::OffsetDateTime) -> Api {
     );
     Api { router: yibao_api::app(app), clock: Some(clock) }
 }
+
+/// Checks over paid claims with small thresholds: a physician's fourth visit of a day, a bill
+/// above twice the median of three peers.
+const SCAN_RULES: &str = r#"
+[[rules]]
+id = "physician-day-3"
+check = "physician-visits-per-day"
+max = 3
+action = "warn"
+citation = "test: more than three visits of a physician a day"
+
+[[rules]]
+id = "peers-2x"
+check = "cost-above-peers"
+ratio_bp = 20000
+min_peers = 3
+action = "warn"
+citation = "test: above twice the median of three peers"
+"#;
 
 fn stay(person: &str, claim_id: &str, (admitted, discharged): (&str, &str), lines: Value) -> Value {
     json!({ "person_id": person, "card_no": "C0001", "claim": { "claim_id": claim_id, "institution_code": "H41992100007",
@@ -291,6 +312,63 @@ async fn review_flow(api: &Api) {
     );
 
     penalty_points_rest_on_confirmed_findings(api).await;
+    paid_claims_are_scanned(api).await;
+}
+
+/// After payment: a physician's four visits of a day are flagged, and the one bill above
+/// twice its peers' median; a scan run again raises nothing new.
+async fn paid_claims_are_scanned(api: &Api) {
+    let admin = api.sign_in("admin").await;
+    for (claim_id, price) in [("V-1", "6.00"), ("V-2", "6.00"), ("V-3", "6.00"), ("V-4", "50.00")] {
+        let visit = json!({ "person_id": EAST_PERSON, "card_no": "C0001", "claim": { "claim_id": claim_id, "institution_code": "H41992100007",
+            "institution_level": "secondary", "kind": "general-outpatient", "admission_date": "2026-12-05", "discharge_date": "2026-12-05",
+            "diagnosis": "J06.900", "physician": "D419921000007", "lines": [{ "code": "001102000010000", "quantity": 1, "unit_price": price }] } });
+        let (status, body) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(visit)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let period = json!({ "first_day": "2026-11-06", "last_day": "2026-12-05" });
+    assert_eq!(api.call("POST", "/api/review/scans", Auth::Key("key-east"), Some(period.clone())).await.0, StatusCode::FORBIDDEN);
+    let (status, scan) = api.call("POST", "/api/review/scans", Auth::Token(&admin), Some(period.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{scan}");
+    // R-3 and P-1 (stays, two peers: no median), O-0 to O-4 and V-1 to V-4 (visits of J06 at
+    // a secondary hospital: nine peers, median 6.00); R-1 and R-2 before the period, R-4
+    // reversed.
+    assert_eq!((scan["claims_scanned"].as_u64(), scan["flags_raised"].as_u64()), (Some(11), Some(5)), "{scan}");
+    let mut raised: Vec<(String, String)> = scan["raised"]
+        .as_array()
+        .expect("raised")
+        .iter()
+        .map(|f| (f["claim_id"].as_str().unwrap_or("").to_owned(), f["rule"].as_str().unwrap_or("").to_owned()))
+        .collect();
+    raised.sort();
+    let expected: Vec<(String, String)> = [
+        ("V-1", "physician-day-3"),
+        ("V-2", "physician-day-3"),
+        ("V-3", "physician-day-3"),
+        ("V-4", "peers-2x"),
+        ("V-4", "physician-day-3"),
+    ]
+    .iter()
+    .map(|(c, r)| ((*c).to_owned(), (*r).to_owned()))
+    .collect();
+    assert_eq!(raised, expected, "{scan}");
+    let (_, v4) = api.call("GET", "/api/review/flags?claim_id=V-4", Auth::Token(&admin), None).await;
+    let peers = v4.as_array().expect("flags").iter().find(|f| f["rule"] == "peers-2x").expect("the peers' flag");
+    assert_eq!(
+        peers["message"], "billed 50.00 yuan, above 200% of the median 6.00 yuan of its 9 peers (general-outpatient, secondary, J06…)",
+        "{v4}"
+    );
+    let (status, again) = api.call("POST", "/api/review/scans", Auth::Token(&admin), Some(period)).await;
+    assert_eq!((status, again["flags_found"].as_u64(), again["flags_raised"].as_u64()), (StatusCode::OK, Some(5), Some(0)), "{again}");
+    for period in
+        [json!({ "first_day": "2026-11-01", "last_day": "2026-12-05" }), json!({ "first_day": "2026-12-20", "last_day": "2026-12-27" })]
+    {
+        assert_eq!(
+            code(&api.call("POST", "/api/review/scans", Auth::Token(&admin), Some(period)).await),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("review.bad_period")),
+            "35 days, or a day after today"
+        );
+    }
 }
 
 /// A physician's penalty points come from a confirmed finding on a claim they treated, once
