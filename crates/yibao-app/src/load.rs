@@ -86,13 +86,24 @@ pub enum Credentials {
     Drawn,
 }
 
+/// Which of a synthetic city's claims a load settles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Settle {
+    /// None: the register and the contributions only.
+    Nothing,
+    /// Every claim of the city's year.
+    EveryClaim,
+    /// The claims admitted from the first day to the last (the demo's recent weeks).
+    AdmittedWithin(Date, Date),
+}
+
 /// How to load.
 #[derive(Clone)]
 pub struct LoadOptions {
     pub credentials: Credentials,
     pub opening_balances: bool,
-    /// Settle every claim of the city's year.
-    pub settle: bool,
+    /// Which of the city's claims to settle.
+    pub settle: Settle,
     /// Persons whose claims are settled at once.
     pub in_flight: usize,
     /// Called with the number of persons just enrolled, or just settled.
@@ -242,7 +253,7 @@ impl App {
         for block in 0..city.config.blocks() {
             city.block_into(block, &mut persons);
             self.enrol_block(principal, source, &city, &persons, &mut summary, options).await?;
-            if options.settle {
+            if options.settle != Settle::Nothing {
                 let block = Arc::new(std::mem::take(&mut persons));
                 let started = Instant::now();
                 self.settle_block(source, &city, &registered, &block, &mut summary, options).await?;
@@ -412,6 +423,7 @@ impl App {
         for _ in 0..options.in_flight.max(1) {
             let (app, city, registered, persons) = (self.clone(), Arc::clone(city), Arc::clone(registered), Arc::clone(persons));
             let (next, stop, progress, source) = (Arc::clone(&next), Arc::clone(&stop), Arc::clone(&options.progress), source.to_owned());
+            let settle = options.settle;
             tasks.spawn(async move {
                 let mut settled = 0u64;
                 let mut refused: BTreeMap<String, u64> = BTreeMap::new();
@@ -422,6 +434,11 @@ impl App {
                     let card = card_no(person);
                     for event in &events {
                         let claim = city.claim(person, event);
+                        if let Settle::AdmittedWithin(first, last) = settle
+                            && !(first..=last).contains(&claim.admission_date)
+                        {
+                            continue;
+                        }
                         let Some(hospital) = registered.get(claim.institution_code.as_str()) else {
                             *refused.entry("institution.not_registered".to_owned()).or_default() += 1;
                             continue;

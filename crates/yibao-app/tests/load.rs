@@ -33,8 +33,13 @@ async fn the_demo_city_loads_through_the_use_cases_and_reads_back() {
     let app = App::new(Arc::new(Backend::Sqlite(store)), Arc::new(policy())).with_clock(Arc::new(|| datetime!(2026-03-15 04:00 UTC)));
     let city = Arc::new(City::new(Config { year: 2026, block_persons: 600, ..Config::new(1_500, 2026) }).expect("a valid city"));
     let system = Principal::System { name: "test-loader".into(), region: city.city };
-    let options =
-        LoadOptions { credentials: Credentials::Demo, opening_balances: true, settle: false, in_flight: 1, progress: Arc::new(|_| {}) };
+    let options = LoadOptions {
+        credentials: Credentials::Demo,
+        opening_balances: true,
+        settle: yibao_app::load::Settle::Nothing,
+        in_flight: 1,
+        progress: Arc::new(|_| {}),
+    };
     // A year that would fail part way (insured covered before the pack's first day, or a
     // year ahead) is refused before anything is written: the load after it succeeds.
     for year in [2024, 2027] {

@@ -25,6 +25,8 @@ const DEMO_CATALOGUE_CITE: &str = "示范目录（合成）demo catalogue, synth
 /// The demo city is the synthetic city of this seed and year (`yibao-synth`).
 pub(crate) const DEMO_SEED: u64 = 2026;
 pub(crate) const DEMO_YEAR: i32 = 2026;
+/// The demo settles the claims of its last days of care at first start (within its year).
+const DEMO_SETTLED_DAYS: i64 = 30;
 
 /// `yibao serve`'s options. Each may also be set by its environment variable or in the
 /// configuration file (`--config`, [`crate::config`]): a flag or variable wins over the
@@ -246,8 +248,21 @@ async fn serve(
         tracing::info!(insured = config.insured, "first start: loading the demo city into {location}");
         let started = std::time::Instant::now();
         let principal = Principal::System { name: "yibao-serve".into(), region: state.policy().region };
-        let options =
-            LoadOptions { credentials: Credentials::Demo, opening_balances: true, settle: false, in_flight: 1, progress: Arc::new(|_| {}) };
+        // The demo's recent weeks of care settled by its hospitals, under the demo's
+        // monitoring rules (issue 18): claims flagged and held for review from the start.
+        let today = state.today();
+        let recent = yibao_app::load::Settle::AdmittedWithin(
+            (today - time::Duration::days(DEMO_SETTLED_DAYS))
+                .max(time::Date::from_calendar_date(DEMO_YEAR, time::Month::January, 1).map_err(|e| e.to_string())?),
+            today,
+        );
+        let options = LoadOptions {
+            credentials: Credentials::Demo,
+            opening_balances: true,
+            settle: recent,
+            in_flight: 4,
+            progress: Arc::new(|_| {}),
+        };
         let loaded = state
             .load_city(&principal, "yibao serve: first start", city, &options)
             .await
@@ -259,6 +274,8 @@ async fn serve(
             staff = summary.staff,
             institutions = summary.institutions,
             contributions = summary.contributions,
+            settled = summary.settled,
+            refused = summary.refused.values().sum::<u64>(),
             elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             "the demo city is loaded"
         );
@@ -286,6 +303,17 @@ async fn serve(
             ),
             None => None,
         };
+        // What the checks after payment find in those weeks.
+        if let yibao_app::load::Settle::AdmittedWithin(first, last) = recent
+            && first <= last
+            && state.monitoring_pack().is_some_and(|pack| pack.scans_paid_claims())
+        {
+            let scan = state
+                .scan_paid_claims(&principal, "yibao serve: first start", (first.max(last - time::Duration::days(30)), last))
+                .await
+                .map_err(|e| format!("scanning the demo's claims: {} [{}]", e.message, e.code))?;
+            tracing::info!(claims = scan.claims_scanned, flags = scan.flags_raised, "the demo's paid claims are scanned");
+        }
         demo = Some((loaded, administrator));
     }
     let path = location;

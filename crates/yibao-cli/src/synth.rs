@@ -378,7 +378,7 @@ mod store {
                 credentials: Credentials::Drawn,
                 // The books start empty: a pooling run shows what the year's income alone pays.
                 opening_balances: false,
-                settle: options.settle,
+                settle: if options.settle { yibao_app::load::Settle::EveryClaim } else { yibao_app::load::Settle::Nothing },
                 in_flight: options.in_flight,
                 progress: Arc::new(move |n| tick.inc(n)),
             };

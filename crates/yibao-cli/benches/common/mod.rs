@@ -36,8 +36,13 @@ pub async fn load(store: &Arc<Backend>) -> (String, Vec<(String, String)>) {
     let city = Arc::new(yibao_synth::City::new(config).expect("a valid city"));
     let app = App::new(Arc::clone(store), Arc::new(policy()));
     let principal = Principal::System { name: "bench".into(), region: city.city };
-    let options =
-        LoadOptions { credentials: Credentials::Demo, opening_balances: true, settle: false, in_flight: 1, progress: Arc::new(|_| {}) };
+    let options = LoadOptions {
+        credentials: Credentials::Demo,
+        opening_balances: true,
+        settle: yibao_app::load::Settle::Nothing,
+        in_flight: 1,
+        progress: Arc::new(|_| {}),
+    };
     let loaded = app.load_city(&principal, "bench", Arc::clone(&city), &options).await.expect("demo city");
     let key = loaded.institutions.iter().find(|i| i.code == HOSPITAL).map(|i| i.api_key.clone()).expect("the hospital's key");
     let mut persons = Vec::new();
