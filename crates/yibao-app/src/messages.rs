@@ -360,6 +360,7 @@ catalogue! {
     "review.not_found" => "无此审核记录：{detail}", DETAIL;
     "review.same_reviewer" => "申诉须由审核人以外的人员裁决：{detail}", DETAIL;
     "review.scan_too_large" => "本次检查的结算过多，请按县区分别检查：{detail}", DETAIL;
+    "review.scan_too_many_flags" => "本次检查发现的提示过多，请缩短期间、按县区检查或收紧规则：{detail}", DETAIL;
     "review.too_many_findings" => "一笔结算的审核扣款已达上限：{detail}", DETAIL;
     "route.not_found" => "没有此 API 路径，请参阅 /api/openapi.json", DETAIL;
     "search.bad_page" => "一页至多 200 人、起点至多第 10000 条，请缩小查询条件：{detail}", DETAIL;
@@ -395,6 +396,7 @@ catalogue! {
     "settle.special_drug_not_indicated" => "特药不适用于该诊断，或参保人未备案该病种：{detail}", DETAIL;
     "settle.tier_not_allowed" => "该档次不是本险种的档次：{detail}", DETAIL;
     "settle.two_disease_not_medicine" => "门诊两病只结算两病用药，其他费用请按普通门诊结算：{detail}", DETAIL;
+    "settle.under_review" => "该结算正在审核中（有审核扣款或待审的暂缓支付提示），机构不能自行冲正，须由经办人员冲正：{detail}", DETAIL;
     "staff.not_found" => "本区划内无此工作人员账户：{detail}", DETAIL;
     "staff.self_lockout" => "管理员不能停用或降级自己的账户", DETAIL;
     "staff.weak_password" => "密码长度不符合要求：{detail}", DETAIL;

@@ -85,7 +85,7 @@ impl App {
         // A rule over history counts the person's earlier visits: read only then, and no
         // more of them than the rules can count.
         let earlier_visits = match pack.history() {
-            Some(wanted) if !claim.kind.is_stay() => {
+            Some(wanted) if claim.kind.is_visit() => {
                 let last_day = claim.admission_date;
                 let first_day = last_day - time::Duration::days(i64::from(wanted.days.saturating_sub(1)));
                 let (region, except) = (self.policy().region, (claim.institution_code.as_str(), claim.claim_id.as_str()));
@@ -109,7 +109,8 @@ impl App {
     /// The finding a physician's penalty rests on, checked: in `scope`, final
     /// (`physician.finding_not_final`: its appeal refused, or no appeal left to it), on a
     /// claim the physician `code` treated (`physician.finding_not_theirs`), not after the
-    /// penalty's day. Its record id; that it gives one penalty only is the store's check.
+    /// penalty's day (nor before the day the finding became final). Its record id; that it
+    /// gives one penalty only is the store's check.
     pub(crate) async fn finding_for_penalty(
         &self,
         scope: RegionCode,
@@ -123,22 +124,20 @@ impl App {
             .find(|f| f.finding_no == *finding_no)
             .ok_or_else(|| AppError::from(yibao_store::review::finding_not_found(institution, claim_id, *finding_no)))?;
         let id = finding.record_id();
-        if !finding.is_final(self.now()) {
+        let Some(final_on) = finding.final_on(self.now()) else {
             let why = match finding.status {
-                FindingStatus::Standing => {
-                    format!("it may be appealed until {}", yibao_domain::city_day(finding.appeal_closes_at()))
-                }
+                FindingStatus::Standing => format!("it may be appealed until {}", finding.last_appeal_day()),
                 status => format!("it is {}", status.as_str()),
             };
             return Err(AppError::unprocessable(
                 "physician.finding_not_final",
                 format!("finding {id} is not final ({why}): penalty points rest on a confirmed finding"),
             ));
-        }
-        if penalty_day < yibao_domain::city_day(finding.found_at) {
-            return Err(AppError::bad_request(
+        };
+        if penalty_day < final_on {
+            return Err(AppError::unprocessable(
                 "physician.bad_date",
-                format!("a penalty for finding {id} is not dated before the finding ({})", yibao_domain::city_day(finding.found_at)),
+                format!("a penalty for finding {id} is not dated before the finding was final ({final_on})"),
             ));
         }
         let claim = store!(self, claim(scope, institution, claim_id))?;
@@ -201,11 +200,42 @@ impl App {
             })
             .collect();
         let found_count = found.len();
+        // One transaction raises them: a rule loose enough to flag more would hold the
+        // writer for long; it is refused, to be tightened or run over fewer days.
+        if found_count > yibao_store::review::SCAN_FLAGS_MAX {
+            return Err(AppError::unprocessable(
+                "review.scan_too_many_flags",
+                format!(
+                    "the checks found {found_count} flags in {first_day} to {last_day}, more than {} a scan: scan fewer days or a county, or tighten the rules",
+                    yibao_store::review::SCAN_FLAGS_MAX
+                ),
+            ));
+        }
         let actor = principal.actor(source, self.now());
         let mut raised = if found.is_empty() { Vec::new() } else { store!(self, raise_flags(&actor, scope, found))? };
         let raised_count = raised.len();
         raised.truncate(yibao_store::review::FLAGS_LISTED_MAX);
         Ok(ScanReport { first_day, last_day, claims_scanned: claims.len(), flags_found: found_count, flags_raised: raised_count, raised })
+    }
+
+    /// Refuses an institution's reversal of its own claim while a review holds it
+    /// (`settle.under_review`): a reviewer's finding that still deducts, or a `hold` flag not
+    /// decided. Reversed and billed again, the claim would shed them; claims staff reverse
+    /// it, knowing why.
+    pub(crate) async fn not_under_review(&self, scope: RegionCode, institution: &str, claim_id: &str) -> Result<(), AppError> {
+        let query = FindingQuery { institution: Some(institution.to_owned()), claim_id: Some(claim_id.to_owned()), appealed_only: false };
+        let finding = store!(self, findings(scope, query))?.into_iter().find(|f| f.level != ReviewLevel::SelfCheck && f.status.deducts());
+        let query = FlagQuery { open_only: true, institution: Some(institution.to_owned()), claim_id: Some(claim_id.to_owned()) };
+        let held = store!(self, flags(scope, query))?.into_iter().find(|f| f.flag.hold);
+        let why = match (finding, held) {
+            (Some(finding), _) => format!("finding {} ({})", finding.record_id(), finding.status.as_str()),
+            (None, Some(flag)) => format!("the hold flag {} ({}) not decided yet", flag.flag_no, flag.flag.rule),
+            (None, None) => return Ok(()),
+        };
+        Err(AppError::unprocessable(
+            "settle.under_review",
+            format!("claim {claim_id} is under review, {why}: claims staff reverse it, not the institution"),
+        ))
     }
 
     /// The scope a principal reads reviews in: claims staff their region; an institution

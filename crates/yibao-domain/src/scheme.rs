@@ -385,6 +385,13 @@ impl ClaimKind {
         matches!(self, ClaimKind::Inpatient | ClaimKind::SingleDisease | ClaimKind::DaySurgery | ClaimKind::Maternity)
     }
 
+    /// A visit to a doctor (就诊) that is not a stay: what monitoring counts as a person's or
+    /// a physician's visits. A purchase at a pharmacy is neither.
+    #[must_use]
+    pub const fn is_visit(self) -> bool {
+        !self.is_stay() && !matches!(self, ClaimKind::PharmacyPurchase)
+    }
+
     /// Settled under the inpatient rules (deductible, ratio, referral, the pooled cap and
     /// the layers above): an ordinary stay or a day surgery.
     #[must_use]

@@ -68,8 +68,9 @@ pub enum Check {
 }
 
 impl Check {
-    /// Whether the check runs over a period's paid claims ([`scan_paid`]) rather than on
-    /// each claim at settlement ([`check_claim`]).
+    /// Whether the check runs only over a period's paid claims ([`scan_paid`]), not on each
+    /// claim at settlement ([`check_claim`]). (`visits-within` runs at both: after payment
+    /// it recounts the visits whatever order they were settled in.)
     #[must_use]
     pub const fn after_payment(&self) -> bool {
         matches!(self, Check::PhysicianVisitsPerDay { .. } | Check::CostAbovePeers { .. })
@@ -313,7 +314,7 @@ pub fn check_claim(pack: &RulePack, facts: ClaimFacts<'_>) -> Vec<Flag> {
                 }
             }
             Check::VisitsWithin { days, max } => {
-                if !claim.kind.is_stay() {
+                if claim.kind.is_visit() {
                     let day = claim.admission_date;
                     let within = facts
                         .earlier_visits
@@ -350,6 +351,8 @@ pub fn check_claim(pack: &RulePack, facts: ClaimFacts<'_>) -> Vec<Flag> {
 pub struct PaidClaim {
     pub institution_code: String,
     pub claim_id: String,
+    /// The person's national ID, as stored.
+    pub person_id: String,
     pub kind: yibao_domain::ClaimKind,
     pub institution_level: yibao_domain::InstitutionLevel,
     pub diagnosis: String,
@@ -363,7 +366,7 @@ pub struct PaidClaim {
 impl RulePack {
     #[must_use]
     pub fn scans_paid_claims(&self) -> bool {
-        self.rules.iter().any(|r| r.check.after_payment())
+        self.rules.iter().any(|r| r.check.after_payment() || matches!(r.check, Check::VisitsWithin { .. }))
     }
 }
 
@@ -379,7 +382,7 @@ pub fn scan_paid(pack: &RulePack, claims: &[PaidClaim]) -> Vec<(usize, Flag)> {
             Check::PhysicianVisitsPerDay { max } => {
                 let mut days: std::collections::BTreeMap<(&str, Date), Vec<usize>> = std::collections::BTreeMap::new();
                 for (i, claim) in claims.iter().enumerate() {
-                    if let Some(physician) = claim.physician.as_deref().filter(|_| !claim.kind.is_stay()) {
+                    if let Some(physician) = claim.physician.as_deref().filter(|_| claim.kind.is_visit()) {
                         days.entry((physician, claim.day)).or_default().push(i);
                     }
                 }
@@ -389,6 +392,29 @@ pub fn scan_paid(pack: &RulePack, claims: &[PaidClaim]) -> Vec<(usize, Flag)> {
                         flags.extend(visits.into_iter().map(|i| (i, flag(message.clone()))));
                     }
                 }
+            }
+            Check::VisitsWithin { days, max } => {
+                // Recounted after payment over the period's visits, whatever order and
+                // however concurrently they were settled: the check at settlement counts
+                // only the visits settled before each one.
+                let mut persons: std::collections::BTreeMap<&str, Vec<(Date, usize)>> = std::collections::BTreeMap::new();
+                for (i, claim) in claims.iter().enumerate().filter(|(_, c)| c.kind.is_visit()) {
+                    persons.entry(claim.person_id.as_str()).or_default().push((claim.day, i));
+                }
+                let mut raised: Vec<(usize, Flag)> = Vec::new();
+                for visits in persons.values_mut() {
+                    visits.sort_unstable();
+                    for (day, i) in visits.iter() {
+                        let upto = visits.partition_point(|(other, _)| other <= day);
+                        let from = visits.partition_point(|(other, _)| (*day - *other).whole_days() >= i64::from(days));
+                        let within = u32::try_from(upto.saturating_sub(from)).unwrap_or(u32::MAX);
+                        if within > max {
+                            raised.push((*i, flag(format!("{within} visits within {days} days up to {day}; at most {max}"))));
+                        }
+                    }
+                }
+                raised.sort_by_key(|(i, _)| *i);
+                flags.extend(raised);
             }
             Check::CostAbovePeers { ratio_bp, min_peers } => {
                 type Group<'a> = (yibao_domain::ClaimKind, yibao_domain::InstitutionLevel, &'a str);
@@ -686,6 +712,7 @@ citation = "assumption: readmission within 31 days is reviewed (issue 18)"
         let paid = |id: &str, physician: Option<&str>, kind: yibao_domain::ClaimKind, diagnosis: &str, bill_fen: i64| PaidClaim {
             institution_code: "H41992100007".into(),
             claim_id: id.into(),
+            person_id: "419921198001010012".into(),
             kind,
             institution_level: yibao_domain::InstitutionLevel::Secondary,
             diagnosis: diagnosis.into(),
@@ -726,6 +753,51 @@ citation = "assumption: readmission within 31 days is reviewed (issue 18)"
         );
         pack.rules[1].action = Action::Hold;
         assert!(pack.check().is_err(), "what was paid is not held");
+    }
+
+    /// After payment, visits are recounted whatever order they were settled in: a fourth
+    /// visit within a week is flagged even when it was settled first, and four visits of one
+    /// day are each the fourth of that day; a pharmacy purchase is no visit.
+    #[test]
+    fn visits_are_recounted_after_payment() {
+        let mut pack = pack();
+        pack.rules = vec![MonitoringRule {
+            id: "visits-7".into(),
+            action: Action::Warn,
+            citation: "assumption".into(),
+            check: Check::VisitsWithin { days: 7, max: 3 },
+        }];
+        assert!(pack.scans_paid_claims());
+        let d = |day: u8| time::Date::from_calendar_date(2026, time::Month::March, day).expect("a day");
+        let visit = |id: &str, person: &str, day: u8, kind: yibao_domain::ClaimKind| PaidClaim {
+            institution_code: "H41992100007".into(),
+            claim_id: id.into(),
+            person_id: person.into(),
+            kind,
+            institution_level: yibao_domain::InstitutionLevel::Primary,
+            diagnosis: "J06.900".into(),
+            physician: None,
+            day: d(day),
+            medfee_fen: 1_000,
+        };
+        use yibao_domain::ClaimKind::{GeneralOutpatient as Visit, PharmacyPurchase as Pharmacy};
+        let claims = [
+            visit("A-4", "A", 13, Visit),
+            visit("A-1", "A", 10, Visit),
+            visit("A-3", "A", 12, Visit),
+            visit("A-2", "A", 11, Visit),
+            visit("A-5", "A", 20, Visit),
+            visit("B-1", "B", 10, Visit),
+            visit("B-2", "B", 10, Visit),
+            visit("B-3", "B", 10, Visit),
+            visit("B-4", "B", 10, Visit),
+            visit("C-1", "C", 10, Visit),
+            visit("C-2", "C", 10, Pharmacy),
+            visit("C-3", "C", 11, Pharmacy),
+            visit("C-4", "C", 12, Visit),
+        ];
+        let flagged: Vec<&str> = scan_paid(&pack, &claims).iter().map(|(i, _)| claims[*i].claim_id.as_str()).collect();
+        assert_eq!(flagged, ["A-4", "B-1", "B-2", "B-3", "B-4"], "A-5 is a week after A-2; C bought medicines twice");
     }
 
     #[test]

@@ -1249,7 +1249,7 @@ impl Store for PostgresStore {
                AND (claim::jsonb ->> 'admission_date') BETWEEN $3 AND $4 \
                AND NOT (institution_code = $5 AND claim_id = $6) \
              ORDER BY claim::jsonb ->> 'admission_date' DESC LIMIT $7",
-            yibao_store::STAY_KINDS_SQL
+            yibao_store::NOT_VISIT_KINDS_SQL
         )))
         .bind(regions)
         .bind(person.as_str())

@@ -174,11 +174,11 @@ pub(crate) async fn withdraw_with_reversal(
 impl ReviewStore for PostgresStore {
     async fn paid_claims(&self, scope: RegionCode, days: (Date, Date)) -> Result<Vec<PaidClaim>, StoreError> {
         let (low, high) = scope_bounds(scope);
-        type Row = (String, String, String, String, String, Option<String>, String, i64);
+        type Row = (String, String, String, String, String, String, Option<String>, String, i64);
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT institution_code, claim_id, c ->> 'kind', c ->> 'institution_level', c ->> 'diagnosis', c ->> 'physician', \
+            "SELECT institution_code, claim_id, person_id, c ->> 'kind', c ->> 'institution_level', c ->> 'diagnosis', c ->> 'physician', \
                     c ->> 'admission_date', medfee_fen \
-             FROM (SELECT institution_code, claim_id, medfee_fen, claim::jsonb AS c FROM claims \
+             FROM (SELECT institution_code, claim_id, person_id, medfee_fen, claim::jsonb AS c FROM claims \
                    WHERE region_code BETWEEN $1 AND $2 AND status = 'settled') settled \
              WHERE c ->> 'admission_date' BETWEEN $3 AND $4 ORDER BY institution_code, claim_id LIMIT $5",
         )
@@ -194,8 +194,8 @@ impl ReviewStore for PostgresStore {
             return Err(scan_too_large(days));
         }
         rows.into_iter()
-            .map(|(institution, claim_id, kind, level, diagnosis, physician, day, medfee_fen)| {
-                paid_claim_of((institution, claim_id), (kind, level, diagnosis, physician, day), medfee_fen)
+            .map(|(institution, claim_id, person_id, kind, level, diagnosis, physician, day, medfee_fen)| {
+                paid_claim_of((institution, claim_id, person_id), (kind, level, diagnosis, physician, day), medfee_fen)
             })
             .collect()
     }
@@ -205,6 +205,8 @@ impl ReviewStore for PostgresStore {
         flags.sort_by(|a, b| (&a.institution_code, &a.claim_id).cmp(&(&b.institution_code, &b.claim_id)));
         let mut tx = self.write().await?;
         let mut raised = Vec::new();
+        // Appended at the end: the audit heads are the last locks a writer takes.
+        let mut audits = crate::Audits::default();
         for paid in flags {
             // The claim's row locked: two scans number a claim's flags one after the other.
             let claim = lock_claim(&mut tx, scope, &paid.institution_code, &paid.claim_id).await?;
@@ -231,9 +233,10 @@ impl ReviewStore for PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
-            audit(&mut tx, actor, record.region, "claim.flag_raised", &yibao_store::review::flag_entity(&record), json(&record)?).await?;
+            audits.push(record.region, "claim.flag_raised", &yibao_store::review::flag_entity(&record), json(&record)?);
             raised.push(record);
         }
+        audits.append(&mut tx, actor).await?;
         tx.commit().await.map_err(backend)?;
         Ok(raised)
     }

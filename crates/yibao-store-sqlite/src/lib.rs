@@ -443,7 +443,7 @@ fn visit_days_sql() -> String {
            AND json_extract(claim, '$.admission_date') BETWEEN ?3 AND ?4 \
            AND NOT (institution_code = ?5 AND claim_id = ?6) \
          ORDER BY json_extract(claim, '$.admission_date') DESC LIMIT ?7",
-        yibao_store::STAY_KINDS_SQL
+        yibao_store::NOT_VISIT_KINDS_SQL
     )
 }
 

@@ -125,7 +125,7 @@ impl ReviewStore for SqliteStore {
         self.read(move |conn| {
             let claims = query_all(
                 conn,
-                "SELECT institution_code, claim_id, json_extract(claim, '$.kind'), json_extract(claim, '$.institution_level'), \
+                "SELECT institution_code, claim_id, person_id, json_extract(claim, '$.kind'), json_extract(claim, '$.institution_level'), \
                         json_extract(claim, '$.diagnosis'), json_extract(claim, '$.physician'), json_extract(claim, '$.admission_date'), medfee_fen \
                  FROM claims WHERE region_code BETWEEN ?1 AND ?2 AND status = 'settled' \
                    AND json_extract(claim, '$.admission_date') BETWEEN ?3 AND ?4 \
@@ -133,9 +133,9 @@ impl ReviewStore for SqliteStore {
                 params![low, high, days.0.to_string(), days.1.to_string(), SCAN_CLAIMS_MAX as i64 + 1],
                 |row| {
                     paid_claim_of(
-                        (col(row, 0)?, col(row, 1)?),
-                        (col(row, 2)?, col(row, 3)?, col(row, 4)?, col(row, 5)?, col(row, 6)?),
-                        col(row, 7)?,
+                        (col(row, 0)?, col(row, 1)?, col(row, 2)?),
+                        (col(row, 3)?, col(row, 4)?, col(row, 5)?, col(row, 6)?, col(row, 7)?),
+                        col(row, 8)?,
                     )
                 },
             )?;

@@ -408,10 +408,11 @@ pub fn referral_used(referral: &ReferralRecord, claims: &[(String, String)]) -> 
     })
 }
 
-/// The stored claims' kinds that are stays, quoted for an SQL `IN` list: a store counting a
-/// person's visits leaves them out. The migrations' index of visits by day
-/// (`claims_visits_by_day`) repeats this text word for word, so that its query can use it.
-pub const STAY_KINDS_SQL: &str = "'inpatient', 'single-disease', 'day-surgery', 'maternity'";
+/// The stored claims' kinds that are not visits (stays, and purchases at a pharmacy),
+/// quoted for an SQL `IN` list: a store counting a person's visits leaves them out. The
+/// migrations' index of visits by day (`claims_visits_by_day`) repeats this text word for
+/// word, so that its query can use it.
+pub const NOT_VISIT_KINDS_SQL: &str = "'inpatient', 'single-disease', 'day-surgery', 'maternity', 'pharmacy-purchase'";
 
 fn claim_admission(claim_json: &str) -> Option<Date> {
     #[derive(serde::Deserialize)]
@@ -683,7 +684,8 @@ pub trait Store: Send + Sync + 'static {
     fn claims_of_person(&self, scope: RegionCode, person: &NationalId)
     -> impl Future<Output = Result<Vec<ClaimRecord>, StoreError>> + Send;
 
-    /// The days of service of a person's live visits (settled claims that are not stays)
+    /// The days of service of a person's live visits (settled claims that are visits,
+    /// [`ClaimKind::is_visit`](yibao_domain::ClaimKind::is_visit))
     /// within `days` (first and last day), the claim `except` left out (a retry), latest
     /// first and at most `limit`: a monitoring rule over history counts them (issue 18,
     /// 就诊频次过高). The stores walk an index of visits by day back from the last day, so a
@@ -877,11 +879,11 @@ mod stay_tests {
         assert!(stays_overlap((date!(2026 - 11 - 01), date!(2026 - 11 - 05)), (date!(2026 - 11 - 04), date!(2026 - 11 - 08))));
     }
 
-    /// The list the visits' index and its query leave out is the stays, each once.
+    /// The list the visits' index and its query leave out is what is not a visit, each once.
     #[test]
-    fn the_stay_kinds_sql_names_every_stay_and_nothing_else() {
-        let mut named: Vec<&str> = super::STAY_KINDS_SQL.split(", ").map(|k| k.trim_matches('\'')).collect();
-        let mut stays: Vec<&str> = yibao_domain::ClaimKind::ALL.iter().filter(|k| k.is_stay()).map(|k| k.as_str()).collect();
+    fn the_not_visit_kinds_sql_names_every_kind_that_is_not_a_visit_and_nothing_else() {
+        let mut named: Vec<&str> = super::NOT_VISIT_KINDS_SQL.split(", ").map(|k| k.trim_matches('\'')).collect();
+        let mut stays: Vec<&str> = yibao_domain::ClaimKind::ALL.iter().filter(|k| !k.is_visit()).map(|k| k.as_str()).collect();
         named.sort_unstable();
         stays.sort_unstable();
         assert_eq!(named, stays);
@@ -889,7 +891,7 @@ mod stay_tests {
             include_str!("../../yibao-store-sqlite/migrations/0022_visits_by_day.sql"),
             include_str!("../../yibao-store-postgres/migrations/0023_visits_by_day.sql"),
         ] {
-            assert!(migration.contains(&format!("NOT IN ({})", super::STAY_KINDS_SQL)), "{migration}");
+            assert!(migration.contains(&format!("NOT IN ({})", super::NOT_VISIT_KINDS_SQL)), "{migration}");
         }
     }
 }

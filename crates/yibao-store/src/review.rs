@@ -245,10 +245,34 @@ impl FindingRecord {
         finding_record_id(&self.institution_code, &self.claim_id, self.finding_no)
     }
 
-    /// The moment the institution can no longer appeal: [`APPEAL_DAYS`] after the finding.
+    /// The last city day the institution may appeal: [`APPEAL_DAYS`] after the day of the
+    /// finding (the city's day, UTC+8).
+    #[must_use]
+    pub fn last_appeal_day(&self) -> Date {
+        yibao_domain::city_day(self.found_at) + time::Duration::days(APPEAL_DAYS)
+    }
+
+    /// The moment the institution can no longer appeal: the city's midnight after the last
+    /// day of appeal.
     #[must_use]
     pub fn appeal_closes_at(&self) -> OffsetDateTime {
-        self.found_at + time::Duration::days(APPEAL_DAYS)
+        let next = self.last_appeal_day().next_day().unwrap_or(Date::MAX);
+        next.midnight().assume_offset(yibao_domain::CITY_OFFSET)
+    }
+
+    /// The city day the finding became final ([`FindingRecord::is_final`]), if it is at
+    /// `at`: the day its appeal was refused, the day after its last day of appeal, or, for
+    /// a self-check, the day it was found. Nothing before it may rest on the finding.
+    #[must_use]
+    pub fn final_on(&self, at: OffsetDateTime) -> Option<Date> {
+        if !self.is_final(at) {
+            return None;
+        }
+        Some(match (self.status, self.level, self.decided_at) {
+            (FindingStatus::Confirmed, _, Some(decided)) => yibao_domain::city_day(decided),
+            (_, ReviewLevel::SelfCheck, _) => yibao_domain::city_day(self.found_at),
+            _ => self.last_appeal_day().next_day().unwrap_or(Date::MAX),
+        })
     }
 
     /// Whether the finding stands for good at `at` (a confirmed finding, on which a
@@ -514,8 +538,8 @@ pub fn appealed(mut finding: FindingRecord, text: &str, actor: &Actor) -> Result
             format!(
                 "finding {} was found on {}: it could be appealed for {APPEAL_DAYS} days, until {}",
                 finding.record_id(),
-                finding.found_at.date(),
-                finding.appeal_closes_at().date()
+                yibao_domain::city_day(finding.found_at),
+                finding.last_appeal_day()
             ),
         ));
     }
@@ -625,15 +649,19 @@ pub fn flag_records(claim: &ClaimRecord, flags: &[RaisedFlag]) -> Vec<FlagRecord
 /// Most claims one scan over paid claims reads (a county's month of a large city): beyond,
 /// the scan is refused (`review.scan_too_large`), to be run county by county.
 pub const SCAN_CLAIMS_MAX: usize = 2_000_000;
+/// Most flags one scan raises, in one transaction (`review.scan_too_many_flags` beyond).
+pub const SCAN_FLAGS_MAX: usize = 10_000;
 /// Most days one scan covers: a month.
 pub const SCAN_DAYS_MAX: i64 = 31;
 
 /// The flag a scan over paid claims raises on `claim` at `at`, numbered after the claim's
 /// flags `existing`; none when one of them has the same rule, so a scan run again raises
-/// nothing new. Both stores write what this returns.
+/// nothing new, and none on a claim reversed since the scan read it. Both stores write what
+/// this returns.
 #[must_use]
 pub fn flag_after_payment(claim: &ClaimRecord, existing: &[FlagRecord], flag: RaisedFlag, at: OffsetDateTime) -> Option<FlagRecord> {
-    if existing.iter().any(|f| f.flag.rule == flag.rule) {
+    // A claim reversed since the scan read it owes nothing: nothing to review.
+    if claim.status == ClaimStatus::Reversed || existing.iter().any(|f| f.flag.rule == flag.rule) {
         return None;
     }
     let flag_no = existing.iter().map(|f| f.flag_no).max().unwrap_or(0) + 1;
@@ -652,11 +680,12 @@ pub fn flag_after_payment(claim: &ClaimRecord, existing: &[FlagRecord], flag: Ra
     })
 }
 
-/// A paid claim as a store's scan reads its columns: the institution, the claim id, and the
+/// A paid claim as a store's scan reads its columns: the institution, the claim id, the
+/// person, and the
 /// stored claim's kind, institution level, main diagnosis, physician and admission day
 /// (text), and its bill.
 pub fn paid_claim_of(
-    (institution_code, claim_id): (String, String),
+    (institution_code, claim_id, person_id): (String, String, String),
     (kind, level, diagnosis, physician, day): (String, String, String, Option<String>, String),
     medfee_fen: i64,
 ) -> Result<PaidClaim, StoreError> {
@@ -673,6 +702,7 @@ pub fn paid_claim_of(
         medfee_fen,
         institution_code,
         claim_id,
+        person_id,
     })
 }
 

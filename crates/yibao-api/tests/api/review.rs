@@ -332,8 +332,8 @@ async fn paid_claims_are_scanned(api: &Api) {
     assert_eq!(status, StatusCode::OK, "{scan}");
     // R-3 and P-1 (stays, two peers: no median), O-0 to O-4 and V-1 to V-4 (visits of J06 at
     // a secondary hospital: nine peers, median 6.00); before the period, R-4
-    // reversed.
-    assert_eq!((scan["claims_scanned"].as_u64(), scan["flags_raised"].as_u64()), (Some(11), Some(5)), "{scan}");
+    // reversed. Found: ten, V-4's and O-4's fourth visits flagged at settlement already.
+    assert_eq!((scan["claims_scanned"].as_u64(), scan["flags_raised"].as_u64()), (Some(11), Some(8)), "{scan}");
     let mut raised: Vec<(String, String)> = scan["raised"]
         .as_array()
         .expect("raised")
@@ -341,9 +341,14 @@ async fn paid_claims_are_scanned(api: &Api) {
         .map(|f| (f["claim_id"].as_str().unwrap_or("").to_owned(), f["rule"].as_str().unwrap_or("").to_owned()))
         .collect();
     raised.sort();
+    // Four visits of EAST on one day: the check at settlement flagged V-4, the fourth
+    // settled; recounted after payment, each is a fourth visit of that day.
     let expected: Vec<(String, String)> = [
+        ("V-1", "outpatient-frequency"),
         ("V-1", "physician-day-3"),
+        ("V-2", "outpatient-frequency"),
         ("V-2", "physician-day-3"),
+        ("V-3", "outpatient-frequency"),
         ("V-3", "physician-day-3"),
         ("V-4", "peers-2x"),
         ("V-4", "physician-day-3"),
@@ -359,9 +364,9 @@ async fn paid_claims_are_scanned(api: &Api) {
         "{v4}"
     );
     let (status, again) = api.call("POST", "/api/review/scans", Auth::Token(&admin), Some(period)).await;
-    assert_eq!((status, again["flags_found"].as_u64(), again["flags_raised"].as_u64()), (StatusCode::OK, Some(5), Some(0)), "{again}");
+    assert_eq!((status, again["flags_found"].as_u64(), again["flags_raised"].as_u64()), (StatusCode::OK, Some(10), Some(0)), "{again}");
     for period in
-        [json!({ "first_day": "2026-11-01", "last_day": "2026-12-05" }), json!({ "first_day": "2026-12-20", "last_day": "2026-12-27" })]
+        [json!({ "first_day": "2026-11-01", "last_day": "2026-12-05" }), json!({ "first_day": "2026-12-21", "last_day": "2026-12-28" })]
     {
         assert_eq!(
             code(&api.call("POST", "/api/review/scans", Auth::Token(&admin), Some(period)).await),
@@ -416,10 +421,27 @@ async fn penalty_points_rest_on_confirmed_findings(api: &Api) {
     let appeal = json!({ "appeal": "the bed was kept for the patient" });
     let (status, body) = api.call("POST", "/api/review/findings/H41992100007/P-1/1/appeal", Auth::Key("key-east"), Some(appeal)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // Decided the next day: the points are not dated before the finding was final.
+    api.set_now(datetime!(2026-12-06 09:00 +08));
+    let (officer, admin) = (api.sign_in("east.claims").await, api.sign_in("admin").await);
     let refused = json!({ "upheld": false, "note": "the patient had left" });
     let (status, body) = api.call("POST", "/api/review/findings/H41992100007/P-1/1/decision", Auth::Token(&admin), Some(refused)).await;
     assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("confirmed")), "{body}");
-    let (status, record) = api.call("POST", path, Auth::Token(&officer), Some(penalty("H41992100007", "P-1", 1))).await;
+    assert_eq!(
+        code(&api.call("POST", path, Auth::Token(&officer), Some(penalty("H41992100007", "P-1", 1))).await),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("physician.bad_date")),
+        "dated the 5th, the finding final on the 6th"
+    );
+    let mut on_the_sixth = penalty("H41992100007", "P-1", 1);
+    on_the_sixth["date"] = json!("2026-12-06");
+    // The hospital may not reverse the claim a confirmed finding deducts from, to bill it
+    // again without it.
+    let reversal = json!({ "reason": "entered twice" });
+    assert_eq!(
+        code(&api.call("POST", "/api/settlements/H41992100007/P-1/reversal", Auth::Key("key-east"), Some(reversal)).await),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("settle.under_review"))
+    );
+    let (status, record) = api.call("POST", path, Auth::Token(&officer), Some(on_the_sixth.clone())).await;
     assert_eq!(status, StatusCode::OK, "{record}");
     assert_eq!(
         (record["book"]["penalties"][0]["points"].as_u64(), record["book"]["penalties"][0]["finding"].as_str()),
@@ -427,16 +449,23 @@ async fn penalty_points_rest_on_confirmed_findings(api: &Api) {
         "{record}"
     );
     assert_eq!(
-        code(&api.call("POST", path, Auth::Token(&admin), Some(penalty("H41992100007", "P-1", 1))).await),
+        code(&api.call("POST", path, Auth::Token(&admin), Some(on_the_sixth)).await),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("physician.finding_penalized"))
     );
 
-    // R-1's first finding, standing since 26 November, is past appeal on 26 December.
-    api.set_now(datetime!(2026-12-26 10:00 +08));
+    // R-1's first finding, found on 26 November (city time), may be appealed through 26
+    // December and not on the 27th.
+    api.set_now(datetime!(2026-12-26 23:30 +08));
+    let (status, body) = api.call("GET", "/api/review/findings?claim_id=R-1", Auth::Token(&api.sign_in("admin").await), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    api.set_now(datetime!(2026-12-27 00:00 +08));
     let appeal = json!({ "appeal": "too late" });
-    assert_eq!(
-        code(&api.call("POST", "/api/review/findings/H41992100007/R-1/1/appeal", Auth::Key("key-east"), Some(appeal)).await),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("review.appeal_closed"))
+    let answer = api.call("POST", "/api/review/findings/H41992100007/R-1/1/appeal", Auth::Key("key-east"), Some(appeal)).await;
+    assert_eq!(code(&answer), (StatusCode::UNPROCESSABLE_ENTITY, Some("review.appeal_closed")));
+    assert!(
+        answer.1["message"].as_str().is_some_and(|m| m.contains("found on 2026-11-26") && m.contains("until 2026-12-26")),
+        "{}",
+        answer.1
     );
     let (status, check) = api.call("GET", "/api/funds/check", Auth::Token(&api.sign_in("admin").await), None).await;
     assert_eq!((status, check["sound"].as_bool()), (StatusCode::OK, Some(true)), "{check}");
