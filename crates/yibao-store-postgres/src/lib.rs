@@ -337,6 +337,17 @@ pub(crate) async fn audit(
     append_audits(tx, region, vec![NewAudit { actor, action, entity: entity.to_owned(), detail }]).await
 }
 
+/// The regions within `scope` where each of the person's spells was insured: their claims
+/// stay where they happened.
+async fn person_regions(tx: &mut PgConnection, scope: RegionCode, person: &NationalId) -> Result<Vec<String>, StoreError> {
+    let (_, record) = locate(tx, scope, person).await?;
+    Ok(yibao_store::regions_of(&record.coverage, &record.history)
+        .into_iter()
+        .filter(|region| scope.contains(*region))
+        .map(|region| region.to_string())
+        .collect())
+}
+
 /// Audit entries a writer has yet to append. A writer that touches many rows collects its
 /// entries here and appends them at the end, so the chain heads stay the last locks it takes:
 /// an import that held a head while inserting its next person could wait on a concurrent
@@ -1206,13 +1217,7 @@ impl Store for PostgresStore {
 
     async fn claims_of_person(&self, scope: RegionCode, person: &NationalId) -> Result<Vec<ClaimRecord>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        let (_, record) = locate(&mut tx, scope, person).await?;
-        // Where each of the person's spells was insured: the claims stay where they happened.
-        let regions: Vec<String> = yibao_store::regions_of(&record.coverage, &record.history)
-            .into_iter()
-            .filter(|region| scope.contains(*region))
-            .map(|region| region.to_string())
-            .collect();
+        let regions = person_regions(&mut tx, scope, person).await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {CLAIM_COLUMNS} FROM claims WHERE region_code = ANY($1) AND person_id = $2 ORDER BY settled_at DESC, claim_id DESC LIMIT $3"
         )))
@@ -1235,12 +1240,7 @@ impl Store for PostgresStore {
         limit: u32,
     ) -> Result<Vec<Date>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        let (_, record) = locate(&mut tx, scope, person).await?;
-        let regions: Vec<String> = yibao_store::regions_of(&record.coverage, &record.history)
-            .into_iter()
-            .filter(|region| scope.contains(*region))
-            .map(|region| region.to_string())
-            .collect();
+        let regions = person_regions(&mut tx, scope, person).await?;
         // The expressions of the index `claims_visits_by_day`.
         let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT claim::jsonb ->> 'admission_date' FROM claims \

@@ -17,23 +17,29 @@ use crate::{SqliteStore, audit, books, col, exec, find_claim, from_json, json, q
 /// Writes the flags of a claim just settled, inside the settlement's transaction.
 pub(crate) fn insert_flags(conn: &Connection, claim: &ClaimRecord, flags: &[yibao_store::review::RaisedFlag]) -> Result<(), StoreError> {
     for record in yibao_store::review::flag_records(claim, flags) {
-        exec(
-            conn,
-            "INSERT INTO claim_flags (institution_code, claim_id, flag_no, region_code, rule_id, hold, outcome, raised_at, record) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7, ?8)",
-            params![
-                record.institution_code,
-                record.claim_id,
-                record.flag_no,
-                record.region.to_string(),
-                record.flag.rule,
-                record.flag.hold,
-                yibao_store::stored::time_text(record.raised_at)?,
-                json(&record)?
-            ],
-        )?;
+        insert_flag(conn, &record)?;
     }
     Ok(())
+}
+
+/// One flag's row.
+fn insert_flag(conn: &Connection, record: &FlagRecord) -> Result<(), StoreError> {
+    exec(
+        conn,
+        "INSERT INTO claim_flags (institution_code, claim_id, flag_no, region_code, rule_id, hold, outcome, raised_at, record) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7, ?8)",
+        params![
+            record.institution_code,
+            record.claim_id,
+            record.flag_no,
+            record.region.to_string(),
+            record.flag.rule,
+            record.flag.hold,
+            yibao_store::stored::time_text(record.raised_at)?,
+            json(record)?
+        ],
+    )
+    .map(|_| ())
 }
 
 /// The claim in `scope`, or `claim.not_found`.
@@ -161,21 +167,7 @@ impl ReviewStore for SqliteStore {
                     |row| from_json(&col::<String>(row, 0)?),
                 )?;
                 let Some(record) = flag_after_payment(&claim, &existing, paid.flag, actor.at) else { continue };
-                exec(
-                    tx,
-                    "INSERT INTO claim_flags (institution_code, claim_id, flag_no, region_code, rule_id, hold, outcome, raised_at, record) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7, ?8)",
-                    params![
-                        record.institution_code,
-                        record.claim_id,
-                        record.flag_no,
-                        record.region.to_string(),
-                        record.flag.rule,
-                        record.flag.hold,
-                        yibao_store::stored::time_text(record.raised_at)?,
-                        json(&record)?
-                    ],
-                )?;
+                insert_flag(tx, &record)?;
                 audit(tx, &actor, record.region, "claim.flag_raised", &yibao_store::review::flag_entity(&record), json(&record)?)?;
                 raised.push(record);
             }
