@@ -303,7 +303,7 @@ catalogue! {
     "person.short_contribution_years" => "累计缴费年限不足，退休后不能享受免缴费待遇：{detail}", DETAIL;
     "person.tier_change_in_effect" => "档次变更已生效，请重新申请变更：{detail}", DETAIL;
     "physician.bad_code" => "医保医师代码不正确或与所在机构的区划不符：{detail}", DETAIL;
-    "physician.bad_date" => "日期须不晚于今天且在一年之内：{detail}", DETAIL;
+    "physician.bad_date" => "日期不正确（须不晚于今天且在一年之内；依据审核扣款记分的，不早于扣款确认之日）：{detail}", DETAIL;
     "physician.finding_not_final" => "记分须依据已确认的审核扣款（申诉被驳回，或申诉期已过，或机构自查）：{detail}", DETAIL;
     "physician.finding_not_theirs" => "该审核扣款所涉结算并非该医保医师诊疗，不能据以记分：{detail}", DETAIL;
     "physician.finding_penalized" => "一项审核扣款只能据以记分一次：{detail}", DETAIL;
@@ -396,7 +396,7 @@ catalogue! {
     "settle.special_drug_not_indicated" => "特药不适用于该诊断，或参保人未备案该病种：{detail}", DETAIL;
     "settle.tier_not_allowed" => "该档次不是本险种的档次：{detail}", DETAIL;
     "settle.two_disease_not_medicine" => "门诊两病只结算两病用药，其他费用请按普通门诊结算：{detail}", DETAIL;
-    "settle.under_review" => "该结算正在审核中（有审核扣款或待审的暂缓支付提示），机构不能自行冲正，须由经办人员冲正：{detail}", DETAIL;
+    "settle.under_review" => "该结算有审核扣款，机构不能自行冲正，须由经办人员冲正：{detail}", DETAIL;
     "staff.not_found" => "本区划内无此工作人员账户：{detail}", DETAIL;
     "staff.self_lockout" => "管理员不能停用或降级自己的账户", DETAIL;
     "staff.weak_password" => "密码长度不符合要求：{detail}", DETAIL;

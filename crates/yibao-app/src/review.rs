@@ -193,7 +193,9 @@ impl App {
                 flag: RaisedFlag {
                     pack: label.clone(),
                     rule: flag.rule,
-                    hold: flag.action == Action::Hold,
+                    // What was settled before the scan may have been paid: a scan warns, even
+                    // for a rule (visits-within) that holds at settlement.
+                    hold: false,
                     message: flag.message,
                     citation: flag.citation,
                 },
@@ -218,24 +220,27 @@ impl App {
         Ok(ScanReport { first_day, last_day, claims_scanned: claims.len(), flags_found: found_count, flags_raised: raised_count, raised })
     }
 
-    /// Refuses an institution's reversal of its own claim while a review holds it
-    /// (`settle.under_review`): a reviewer's finding that still deducts, or a `hold` flag not
-    /// decided. Reversed and billed again, the claim would shed them; claims staff reverse
-    /// it, knowing why.
+    /// Refuses an institution's reversal of its own claim while a reviewer's finding still
+    /// deducts from it (`settle.under_review`): reversed and billed again, the claim would
+    /// shed the deduction; claims staff reverse it, knowing why. (A hold flag needs no
+    /// guard: billed again, the claim raises it again. A reversed claim's findings are
+    /// withdrawn, so a claim reversed already is answered by the store as before.) Read
+    /// before the store's reversal: a finding recorded in the moment between is withdrawn
+    /// with the claim, and its audit trail shows it.
     pub(crate) async fn not_under_review(&self, scope: RegionCode, institution: &str, claim_id: &str) -> Result<(), AppError> {
         let query = FindingQuery { institution: Some(institution.to_owned()), claim_id: Some(claim_id.to_owned()), appealed_only: false };
         let finding = store!(self, findings(scope, query))?.into_iter().find(|f| f.level != ReviewLevel::SelfCheck && f.status.deducts());
-        let query = FlagQuery { open_only: true, institution: Some(institution.to_owned()), claim_id: Some(claim_id.to_owned()) };
-        let held = store!(self, flags(scope, query))?.into_iter().find(|f| f.flag.hold);
-        let why = match (finding, held) {
-            (Some(finding), _) => format!("finding {} ({})", finding.record_id(), finding.status.as_str()),
-            (None, Some(flag)) => format!("the hold flag {} ({}) not decided yet", flag.flag_no, flag.flag.rule),
-            (None, None) => return Ok(()),
-        };
-        Err(AppError::unprocessable(
-            "settle.under_review",
-            format!("claim {claim_id} is under review, {why}: claims staff reverse it, not the institution"),
-        ))
+        match finding {
+            Some(finding) => Err(AppError::unprocessable(
+                "settle.under_review",
+                format!(
+                    "claim {claim_id} is under review, finding {} ({}) deducts from it: claims staff reverse it, not the institution",
+                    finding.record_id(),
+                    finding.status.as_str()
+                ),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// The scope a principal reads reviews in: claims staff their region; an institution

@@ -1241,28 +1241,38 @@ impl Store for PostgresStore {
     ) -> Result<Vec<Date>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         let regions = person_regions(&mut tx, scope, person).await?;
-        // The expressions of the index `claims_visits_by_day`.
-        let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        // The expressions of the index `claims_visits_by_day`, one region at a time: with
+        // the region fixed, the index's order serves the ORDER BY and the LIMIT stops it.
+        let sql = format!(
             "SELECT claim::jsonb ->> 'admission_date' FROM claims \
-             WHERE region_code = ANY($1) AND person_id = $2 AND status = 'settled' \
+             WHERE region_code = $1 AND person_id = $2 AND status = 'settled' \
                AND (claim::jsonb ->> 'kind') NOT IN ({}) \
                AND (claim::jsonb ->> 'admission_date') BETWEEN $3 AND $4 \
                AND NOT (institution_code = $5 AND claim_id = $6) \
              ORDER BY claim::jsonb ->> 'admission_date' DESC LIMIT $7",
             yibao_store::NOT_VISIT_KINDS_SQL
-        )))
-        .bind(regions)
-        .bind(person.as_str())
-        .bind(first_day.to_string())
-        .bind(last_day.to_string())
-        .bind(institution)
-        .bind(claim_id)
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(backend)?;
+        );
+        let mut days = Vec::new();
+        for region in regions {
+            let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(region)
+                .bind(person.as_str())
+                .bind(first_day.to_string())
+                .bind(last_day.to_string())
+                .bind(institution)
+                .bind(claim_id)
+                .bind(i64::from(limit))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(backend)?;
+            for (day,) in rows {
+                days.push(yibao_store::books::date_of(&day)?);
+            }
+        }
         tx.commit().await.map_err(backend)?;
-        rows.iter().map(|(day,)| yibao_store::books::date_of(day)).collect()
+        days.sort_unstable_by(|a, b| b.cmp(a));
+        days.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(days)
     }
 
     async fn accumulators(&self, scope: RegionCode, person: &NationalId, year: i32) -> Result<Accumulators, StoreError> {

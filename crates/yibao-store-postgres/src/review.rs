@@ -13,7 +13,7 @@ use yibao_engine::monitoring::PaidClaim;
 use yibao_store::review::{
     AppealDecision, FINDINGS_LISTED_MAX, FLAGS_LISTED_MAX, FindingQuery, FindingRecord, FlagOutcome, FlagQuery, FlagRecord, HeldClaim,
     NewFinding, PaidFlag, RaisedFlag, ReviewStore, RulePrecision, SCAN_CLAIMS_MAX, appealed, decided, finding_entries, flag_after_payment,
-    flag_decided, new_finding, paid_claim_of, scan_too_large,
+    flag_decided, new_finding, paid_claim_of, scan_too_large, settled_since,
 };
 use yibao_store::stored::{from_json, time_text};
 use yibao_store::{Actor, ClaimRecord, StoreError};
@@ -179,7 +179,7 @@ impl ReviewStore for PostgresStore {
             "SELECT institution_code, claim_id, person_id, c ->> 'kind', c ->> 'institution_level', c ->> 'diagnosis', c ->> 'physician', \
                     c ->> 'admission_date', medfee_fen \
              FROM (SELECT institution_code, claim_id, person_id, medfee_fen, claim::jsonb AS c FROM claims \
-                   WHERE region_code BETWEEN $1 AND $2 AND status = 'settled') settled \
+                   WHERE region_code BETWEEN $1 AND $2 AND status = 'settled' AND settled_at >= $6) settled \
              WHERE c ->> 'admission_date' BETWEEN $3 AND $4 ORDER BY institution_code, claim_id LIMIT $5",
         )
         .bind(low)
@@ -187,6 +187,7 @@ impl ReviewStore for PostgresStore {
         .bind(days.0.to_string())
         .bind(days.1.to_string())
         .bind(SCAN_CLAIMS_MAX as i64 + 1)
+        .bind(settled_since(days.0))
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;

@@ -8,7 +8,7 @@ use yibao_engine::monitoring::PaidClaim;
 use yibao_store::review::{
     AppealDecision, FINDINGS_LISTED_MAX, FLAGS_LISTED_MAX, FindingQuery, FindingRecord, FlagOutcome, FlagQuery, FlagRecord, HeldClaim,
     NewFinding, PaidFlag, ReviewStore, RulePrecision, SCAN_CLAIMS_MAX, appealed, decided, finding_entries, flag_after_payment,
-    flag_decided, new_finding, paid_claim_of, scan_too_large,
+    flag_decided, new_finding, paid_claim_of, scan_too_large, settled_since,
 };
 use yibao_store::{Actor, ClaimRecord, StoreError};
 
@@ -133,10 +133,10 @@ impl ReviewStore for SqliteStore {
                 conn,
                 "SELECT institution_code, claim_id, person_id, json_extract(claim, '$.kind'), json_extract(claim, '$.institution_level'), \
                         json_extract(claim, '$.diagnosis'), json_extract(claim, '$.physician'), json_extract(claim, '$.admission_date'), medfee_fen \
-                 FROM claims WHERE region_code BETWEEN ?1 AND ?2 AND status = 'settled' \
+                 FROM claims WHERE region_code BETWEEN ?1 AND ?2 AND status = 'settled' AND settled_at >= ?6 \
                    AND json_extract(claim, '$.admission_date') BETWEEN ?3 AND ?4 \
                  ORDER BY institution_code, claim_id LIMIT ?5",
-                params![low, high, days.0.to_string(), days.1.to_string(), SCAN_CLAIMS_MAX as i64 + 1],
+                params![low, high, days.0.to_string(), days.1.to_string(), SCAN_CLAIMS_MAX as i64 + 1, settled_since(days.0)],
                 |row| {
                     paid_claim_of(
                         (col(row, 0)?, col(row, 1)?, col(row, 2)?),

@@ -706,6 +706,15 @@ pub fn paid_claim_of(
     })
 }
 
+/// The stored `settled_at` text a claim admitted on `first_day` or later was settled at or
+/// after (a claim is settled on or after its day of service), a day early so that no
+/// offset of a stored timestamp leaves one out: a scan then reads the period's settlements
+/// through the index by region and settlement, not the region's whole history.
+#[must_use]
+pub fn settled_since(first_day: Date) -> String {
+    crate::books::date_text(first_day.previous_day().unwrap_or(first_day))
+}
+
 /// `review.scan_too_large`: a scan reads at most [`SCAN_CLAIMS_MAX`] claims.
 #[must_use]
 pub fn scan_too_large(days: (Date, Date)) -> StoreError {
@@ -887,6 +896,27 @@ mod tests {
         // A withdrawn finding gives its amount back to what may be deducted.
         let withdrawn = FindingRecord { status: FindingStatus::Withdrawn, ..first };
         assert!(new_finding(&claim, &[withdrawn, second], new(7_000), &actor("officer-a")).is_ok());
+    }
+
+    /// Found at 07:00 in the city on 26 November (23:00 UTC the day before): appealed through
+    /// the 30th city day after, 26 December, to its last minute, and not at midnight; final
+    /// the next day; a self-check final the day it was found.
+    #[test]
+    fn the_appeal_period_runs_in_the_citys_days() {
+        let claim = claim(settlement());
+        let at = |moment: OffsetDateTime| Actor { at: moment, ..actor("H41992100007") };
+        let finding = new_finding(&claim, &[], new(7_000), &at(time::macros::datetime!(2026-11-26 07:00 +08))).unwrap();
+        assert_eq!(finding.last_appeal_day(), time::macros::date!(2026 - 12 - 26));
+        let last_minute = time::macros::datetime!(2026-12-26 23:59 +08);
+        assert!(appealed(finding.clone(), "late, in time", &at(last_minute)).is_ok());
+        assert!(!finding.is_final(last_minute));
+        let midnight = time::macros::datetime!(2026-12-27 00:00 +08);
+        let closed = appealed(finding.clone(), "too late", &at(midnight)).unwrap_err();
+        assert_eq!(closed.code(), "review.appeal_closed");
+        assert!(closed.to_string().contains("found on 2026-11-26") && closed.to_string().contains("until 2026-12-26"), "{closed}");
+        assert_eq!(finding.final_on(midnight), Some(time::macros::date!(2026 - 12 - 27)));
+        let own = FindingRecord { level: ReviewLevel::SelfCheck, ..finding };
+        assert_eq!(own.final_on(time::macros::datetime!(2026-11-26 08:00 +08)), Some(time::macros::date!(2026 - 11 - 26)));
     }
 
     #[test]
