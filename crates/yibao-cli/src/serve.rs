@@ -25,8 +25,6 @@ const DEMO_CATALOGUE_CITE: &str = "示范目录（合成）demo catalogue, synth
 /// The demo city is the synthetic city of this seed and year (`yibao-synth`).
 pub(crate) const DEMO_SEED: u64 = 2026;
 pub(crate) const DEMO_YEAR: i32 = 2026;
-/// The demo settles the claims of its last days of care at first start (within its year).
-const DEMO_SETTLED_DAYS: i64 = 30;
 
 /// `yibao serve`'s options. Each may also be set by its environment variable or in the
 /// configuration file (`--config`, [`crate::config`]): a flag or variable wins over the
@@ -65,6 +63,10 @@ pub struct ServeArgs {
     /// How many insured the demo city starts with [default: 8000].
     #[arg(long, value_parser = clap::value_parser!(u64).range(DEMO_INSURED_MIN..=DEMO_INSURED_MAX))]
     demo_insured: Option<u64>,
+    /// How many of its last days of care the demo settles at first start (0 to 90), under
+    /// its monitoring rules, so that its hospitals have claims and its reviewers flags.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u16).range(0..=90))]
+    demo_settled_days: u16,
     /// The URL users reach the server at, behind a proxy that terminates TLS: with
     /// `https://…` every console cookie is marked `Secure` (as it is whenever the server
     /// speaks TLS itself).
@@ -115,6 +117,7 @@ struct Settings {
     monitoring_pack: Option<PathBuf>,
     no_demo: bool,
     demo_insured: u64,
+    demo_settled_days: u16,
     console: yibao_console::ConsoleOptions,
     metrics_listen: Option<SocketAddr>,
     log_format: LogFormat,
@@ -154,6 +157,7 @@ impl Settings {
             monitoring_pack: args.monitoring_pack.or(file.monitoring_pack),
             no_demo: args.no_demo || file.no_demo.unwrap_or(false),
             demo_insured,
+            demo_settled_days: args.demo_settled_days,
             console,
             metrics_listen: args.metrics_listen.or(file.metrics_listen),
             log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
@@ -251,11 +255,15 @@ async fn serve(
         // The demo's recent weeks of care settled by its hospitals, under the demo's
         // monitoring rules (issue 18): claims flagged and held for review from the start.
         let today = state.today();
-        let recent = yibao_app::load::Settle::AdmittedWithin(
-            (today - time::Duration::days(DEMO_SETTLED_DAYS))
-                .max(time::Date::from_calendar_date(DEMO_YEAR, time::Month::January, 1).map_err(|e| e.to_string())?),
-            today,
-        );
+        let recent = if settings.demo_settled_days == 0 {
+            yibao_app::load::Settle::Nothing
+        } else {
+            yibao_app::load::Settle::AdmittedWithin(
+                (today - time::Duration::days(i64::from(settings.demo_settled_days) - 1))
+                    .max(time::Date::from_calendar_date(DEMO_YEAR, time::Month::January, 1).map_err(|e| e.to_string())?),
+                today,
+            )
+        };
         let options = LoadOptions {
             credentials: Credentials::Demo,
             opening_balances: true,

@@ -44,7 +44,8 @@ pub fn start_on(store: &[&str], first: bool) -> (Child, String, Option<String>) 
 /// `yibao serve` on a free loopback port and the store `store` names, its output piped.
 pub fn spawn_serve(store: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_yibao"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--demo-insured", "1000"])
+        // The demo settles none of its days of care: what a test reconciles is its own.
+        .args(["serve", "--listen", "127.0.0.1:0", "--demo-insured", "1000", "--demo-settled-days", "0"])
         .args(store)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
