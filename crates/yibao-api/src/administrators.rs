@@ -98,12 +98,6 @@ pub struct ContractIn {
     #[serde(with = "serde_yuan")]
     #[schema(schema_with = crate::contract::yuan_in)]
     revolving_fund: Fen,
-    /// The supplementary insurance premium per person with supplementary cover and year,
-    /// yuan, when the administrator also underwrites the supplementary layer (the seed's
-    /// 10.00); absent or 0.00 when it does not.
-    #[serde(default, with = "serde_yuan")]
-    #[schema(schema_with = crate::contract::yuan_in)]
-    supplementary_premium: Fen,
     review: ReviewTermsIn,
     kpis: Vec<KpiIn>,
     bands: Vec<BandIn>,
@@ -145,7 +139,6 @@ impl ContractIn {
             schemes,
             fee_per_insured_fen: self.fee_per_insured,
             revolving_fund_fen: self.revolving_fund,
-            supplementary_premium_fen: self.supplementary_premium,
             review: ReviewTerms {
                 threshold_fen: self.review.threshold,
                 sample_rate_bp: self.review.sample_rate_bp,

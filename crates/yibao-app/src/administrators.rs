@@ -41,8 +41,7 @@ fn outside_period(contract: &ContractRecord, day: Date) -> AppError {
 
 /// The demo city's administrator (issue 18 item 5): one insurer for the residents of
 /// `county` in `year`, chosen by a tender the autumn before. Every figure is an assumption
-/// for the demo (the seeds give none but the premium): a fee of 3.00 yuan per insured a
-/// year, the supplementary layer underwritten for the seed's 10 yuan a person, a revolving
+/// for the demo (the seeds give none): a fee of 3.00 yuan per insured a year, a revolving
 /// fund of 500,000 yuan, every claim from 5,000 yuan reviewed and a tenth of the rest, a
 /// twentieth sampled by the bureau, four indicators and three bands.
 #[must_use]
@@ -63,8 +62,6 @@ pub fn demo_contract(county: RegionCode, year: i32) -> ContractTerms {
         schemes: vec![FundScheme::Resident],
         fee_per_insured_fen: Fen::new(300),
         revolving_fund_fen: Fen::new(50_000_000),
-        // The seed's premium: 10 yuan a person a year (9 from the person, 1 subsidy).
-        supplementary_premium_fen: Fen::new(1_000),
         review: ReviewTerms { threshold_fen: Fen::new(500_000), sample_rate_bp: 1_000, seed: 20_260_101, bureau_sample_rate_bp: 500 },
         kpis: vec![
             KpiTerm { measure: Measure::PaymentDays, weight_bp: 3_000, target: 1_500 },
@@ -357,19 +354,6 @@ impl App {
             return Err(AppError::unprocessable("administrator.bad_terms", "the quarter's fee is beyond what one amount holds"));
         }
         let fee_fen = Fen::new(fee);
-        // The supplementary premium likewise, for the persons with supplementary cover; and
-        // what the fund paid of the supplementary layer of the quarter's claims, recovered
-        // from the underwriter, when the contract has it underwrite the layer.
-        let underwrites = contract.terms.supplementary_premium_fen.get() > 0;
-        let premium = rounding.round_div(
-            i128::from(measures.supplementary_insured) * i128::from(contract.terms.supplementary_premium_fen.get()) * i128::from(served),
-            4 * i128::from(quarter_days),
-        );
-        if premium > yibao_domain::FEN_LIMIT / 2 {
-            return Err(AppError::unprocessable("administrator.bad_terms", "the quarter's premium is beyond what one amount holds"));
-        }
-        let (premium_fen, recovered_fen) =
-            if underwrites { (Fen::new(premium), measures.supplementary_paid_fen) } else { (Fen::ZERO, Fen::ZERO) };
         let kpis: Vec<yibao_engine::performance::Kpi> = contract
             .terms
             .kpis
@@ -411,9 +395,6 @@ impl App {
             quarter: quarter.to_string(),
             insured: measures.insured,
             fee_fen,
-            supplementary_insured: if underwrites { measures.supplementary_insured } else { 0 },
-            premium_fen,
-            recovered_fen,
             kpis: measured,
             sample: measures.sample,
             score_bp: score.score_bp,

@@ -37,6 +37,7 @@ pub struct ConfigFile {
     pub monitoring_pack: Option<PathBuf>,
     pub no_demo: Option<bool>,
     pub demo_insured: Option<u64>,
+    pub demo_settled_days: Option<u16>,
     pub public_url: Option<String>,
     pub metrics_listen: Option<SocketAddr>,
     pub log_format: Option<crate::serve::LogFormat>,

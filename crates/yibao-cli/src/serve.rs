@@ -65,8 +65,9 @@ pub struct ServeArgs {
     demo_insured: Option<u64>,
     /// How many of its last days of care the demo settles at first start (0 to 90), under
     /// its monitoring rules, so that its hospitals have claims and its reviewers flags.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u16).range(0..=90))]
-    demo_settled_days: u16,
+    /// [default: 30]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(0..=90))]
+    demo_settled_days: Option<u16>,
     /// The URL users reach the server at, behind a proxy that terminates TLS: with
     /// `https://…` every console cookie is marked `Secure` (as it is whenever the server
     /// speaks TLS itself).
@@ -130,6 +131,10 @@ impl Settings {
         let file = ConfigFile::read_or_default(args.config.as_deref())?;
         let location = file.store(args.database_url, args.data_dir)?;
         let demo_insured = args.demo_insured.or(file.demo_insured).unwrap_or(8_000);
+        let demo_settled_days = args.demo_settled_days.or(file.demo_settled_days).unwrap_or(30);
+        if demo_settled_days > 90 {
+            return Err(invalid(format!("demo_settled_days is {demo_settled_days}: it must be from 0 to 90")));
+        }
         if !(DEMO_INSURED_MIN..=DEMO_INSURED_MAX).contains(&demo_insured) {
             return Err(invalid(format!("demo_insured is {demo_insured}: it must be from {DEMO_INSURED_MIN} to {DEMO_INSURED_MAX}")));
         }
@@ -157,7 +162,7 @@ impl Settings {
             monitoring_pack: args.monitoring_pack.or(file.monitoring_pack),
             no_demo: args.no_demo || file.no_demo.unwrap_or(false),
             demo_insured,
-            demo_settled_days: args.demo_settled_days,
+            demo_settled_days,
             console,
             metrics_listen: args.metrics_listen.or(file.metrics_listen),
             log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Text),

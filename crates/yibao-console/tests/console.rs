@@ -2132,7 +2132,6 @@ async fn an_administrators_page_shows_its_contract_and_scores_a_finished_quarter
         schemes: vec![FundScheme::Resident],
         fee_per_insured_fen: yibao_domain::Fen::new(1_200),
         revolving_fund_fen: yibao_domain::Fen::new(50_000_000),
-        supplementary_premium_fen: yibao_domain::Fen::ZERO,
         review: ReviewTerms {
             threshold_fen: yibao_domain::Fen::new(100_000),
             sample_rate_bp: 1_000,

@@ -124,10 +124,8 @@ impl AdministratorStore for PostgresStore {
     async fn county_quarter(&self, county: RegionCode, from: Date, to: Date) -> Result<CountyQuarter, StoreError> {
         let county_text = county.to_string();
         let (low, high) = yibao_store::administrator::settled_bounds(from, to);
-        /// Institution, claim, insurance type, fund paid, settled at, supplementary paid.
-        type Row = (String, String, Option<String>, i64, String, Option<String>);
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT institution_code, claim_id, settlement::jsonb ->> 'insutype', fund_pay_fen, settled_at, settlement::jsonb ->> 'oth_pay' FROM claims \
+        let rows: Vec<(String, String, Option<String>, i64, String)> = sqlx::query_as(
+            "SELECT institution_code, claim_id, settlement::jsonb ->> 'insutype', fund_pay_fen, settled_at FROM claims \
              WHERE region_code = $1 AND status = 'settled' AND settled_at BETWEEN $2 AND $3 LIMIT $4",
         )
         .bind(&county_text)
@@ -138,7 +136,7 @@ impl AdministratorStore for PostgresStore {
         .await
         .map_err(backend)?;
         let mut claims = Vec::new();
-        for (institution_code, claim_id, insutype, fund_pay_fen, settled_at, oth_pay) in rows {
+        for (institution_code, claim_id, insutype, fund_pay_fen, settled_at) in rows {
             let settled_at = time_of(&settled_at)?;
             if yibao_store::administrator::on_days(settled_at, from, to) {
                 claims.push(QuarterClaim {
@@ -147,7 +145,6 @@ impl AdministratorStore for PostgresStore {
                     claim_id,
                     insutype: insutype.unwrap_or_default(),
                     fund_pay_fen: Fen::new(fund_pay_fen),
-                    supplementary_fen: yibao_store::administrator::supplementary_of(oth_pay.as_deref())?,
                     settled_at,
                 });
             }

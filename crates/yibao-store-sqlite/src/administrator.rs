@@ -109,7 +109,7 @@ impl AdministratorStore for SqliteStore {
             let mut claims = Vec::new();
             for row in query_all(
                 conn,
-                "SELECT institution_code, claim_id, json_extract(settlement, '$.insutype'), fund_pay_fen, settled_at, json_extract(settlement, '$.oth_pay') FROM claims \
+                "SELECT institution_code, claim_id, json_extract(settlement, '$.insutype'), fund_pay_fen, settled_at FROM claims \
                  WHERE region_code = ?1 AND status = 'settled' AND settled_at BETWEEN ?2 AND ?3 LIMIT ?4",
                 params![county_text, low, high, (QUARTER_CLAIMS_MAX + 1) as i64],
                 |row| {
@@ -119,7 +119,6 @@ impl AdministratorStore for SqliteStore {
                         col::<Option<String>>(row, 2)?,
                         col::<i64>(row, 3)?,
                         col::<String>(row, 4)?,
-                        col::<Option<String>>(row, 5)?,
                     ))
                 },
             )? {
@@ -131,7 +130,6 @@ impl AdministratorStore for SqliteStore {
                         claim_id: row.1,
                         insutype: row.2.unwrap_or_default(),
                         fund_pay_fen: Fen::new(row.3),
-                        supplementary_fen: yibao_store::administrator::supplementary_of(row.5.as_deref())?,
                         settled_at,
                     });
                 }

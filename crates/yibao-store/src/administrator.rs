@@ -136,13 +136,6 @@ pub struct ContractTerms {
     pub fee_per_insured_fen: Fen,
     /// The revolving fund (周转金) the bureau advances to its expenditure account.
     pub revolving_fund_fen: Fen,
-    /// The supplementary insurance premium (补充医疗保险保费) per person of its counties with
-    /// supplementary cover and year, when the administrator also underwrites the
-    /// supplementary layer (the seed's 10 yuan: 9 from the person, 1 from the government);
-    /// zero when it does not. Paid quarterly from the supplementary fund, which recovers
-    /// from it the supplementary layer it paid hospitals.
-    #[serde(default)]
-    pub supplementary_premium_fen: Fen,
     pub review: ReviewTerms,
     pub kpis: Vec<KpiTerm>,
     pub bands: Vec<BandTerm>,
@@ -209,9 +202,6 @@ impl ContractTerms {
             || !(0..=REVOLVING_FUND_MAX_FEN).contains(&self.revolving_fund_fen.get())
         {
             return Err(bad("the fee per insured is 0 to 1,000 yuan a year, the revolving fund 0 to 1 billion yuan".into()));
-        }
-        if !(0..=FEE_PER_INSURED_MAX_FEN).contains(&self.supplementary_premium_fen.get()) {
-            return Err(bad("the supplementary premium is 0 to 1,000 yuan a person a year".into()));
         }
         if self.review.sample_rate_bp > 10_000 || self.review.bureau_sample_rate_bp == 0 || self.review.bureau_sample_rate_bp > 10_000 {
             return Err(bad("the administrator's sample is at most 100%, the bureau's above 0 and at most 100%".into()));
@@ -426,15 +416,6 @@ pub struct QuarterRecord {
     /// The fee with its reward or penalty: what the quarter pays.
     pub paid_fen: Fen,
     pub renewal_recommended: bool,
-    /// Persons of its counties with supplementary cover at the quarter's end, the quarter's
-    /// premium for them, and the supplementary layer of its claims it pays the fund back:
-    /// zero when it does not underwrite the supplementary layer.
-    #[serde(default)]
-    pub supplementary_insured: u64,
-    #[serde(default)]
-    pub premium_fen: Fen,
-    #[serde(default)]
-    pub recovered_fen: Fen,
     /// The fund the fee passes through, and the day it is booked.
     pub fund: FundScheme,
     pub value_date: Date,
@@ -455,54 +436,35 @@ impl QuarterRecord {
 /// penalty into the fund's fiscal special account, and the account pays it to the
 /// administrator (`afee/{code}/{quarter}/in|out`, reason `administration-fee`). The fund's
 /// surplus is unchanged; its statements by payer and payee show who paid and who was paid.
-///
-/// An administrator that underwrites the supplementary layer is then paid back what it owes
-/// the supplementary fund for that layer of the quarter's claims (`afee/…/recovery`, reason
-/// `supplementary-recovery`), and paid the quarter's premium (`afee/…/premium`, reason
-/// `supplementary-premium`), both through the supplementary fund's fiscal special account:
-/// the recovery first, so the account pays the premium with it.
 pub fn quarter_entries(record: &QuarterRecord) -> Result<Vec<Entry>, StoreError> {
+    if record.paid_fen.is_zero() {
+        return Ok(Vec::new());
+    }
     let id = record.record_id();
     let cause = cause(RecordKind::AdministratorQuarter, &id)?;
+    let fund = fund_for(record.fund, record.city);
     let insurer = Holder::insurer(&record.code).map_err(|e| StoreError::Invalid(e.to_string()))?;
-    let transfer = |leg: &str, debit, credit, amount_fen, reason| {
+    let transfer = |leg: &str, debit, credit| {
         yibao_ledger::Transfer::new(
             record_transfer_id("afee", &id, leg),
             debit,
             credit,
-            amount_fen,
-            reason,
+            record.paid_fen,
+            Reason::AdministrationFee,
             cause.clone(),
             record.value_date,
         )
     };
-    let mut entries = Vec::new();
-    if !record.paid_fen.is_zero() {
-        let fund = fund_for(record.fund, record.city);
-        let finance = AccountKey::new(fund, Holder::Finance(record.city), AccountKind::External);
-        let to_insurer = AccountKey::new(fund, insurer, AccountKind::External);
-        entries.push(Entry {
+    Ok(vec![
+        Entry {
             unit: record.city,
-            transfer: transfer("in", AccountKey::special(fund), finance, record.paid_fen, Reason::AdministrationFee),
-        });
-        entries.push(Entry {
+            transfer: transfer("in", AccountKey::special(fund), AccountKey::new(fund, Holder::Finance(record.city), AccountKind::External)),
+        },
+        Entry {
             unit: record.city,
-            transfer: transfer("out", to_insurer, AccountKey::special(fund), record.paid_fen, Reason::AdministrationFee),
-        });
-    }
-    let supplementary = fund_for(FundScheme::Supplementary, record.city);
-    let underwriter = AccountKey::new(supplementary, insurer, AccountKind::External);
-    if record.recovered_fen.get() > 0 {
-        let recovery =
-            transfer("recovery", AccountKey::special(supplementary), underwriter, record.recovered_fen, Reason::SupplementaryRecovery);
-        entries.push(Entry { unit: record.city, transfer: recovery });
-    }
-    if record.premium_fen.get() > 0 {
-        let premium =
-            transfer("premium", underwriter, AccountKey::special(supplementary), record.premium_fen, Reason::SupplementaryPremium);
-        entries.push(Entry { unit: record.city, transfer: premium });
-    }
-    Ok(entries)
+            transfer: transfer("out", AccountKey::new(fund, insurer, AccountKind::External), AccountKey::special(fund)),
+        },
+    ])
 }
 
 /// The text bounds a day range's stored timestamps fall within, a day wider each side: the
@@ -558,17 +520,7 @@ pub struct QuarterClaim {
     /// The national insurance type of its pooled layer (`310`, `390`…).
     pub insutype: String,
     pub fund_pay_fen: Fen,
-    /// What supplementary insurance paid of it (`oth_pay`).
-    pub supplementary_fen: Fen,
     pub settled_at: OffsetDateTime,
-}
-
-/// The supplementary layer a store read from a settlement's `oth_pay` (yuan text), zero when
-/// absent.
-pub fn supplementary_of(oth_pay: Option<&str>) -> Result<Fen, StoreError> {
-    oth_pay.map_or(Ok(Fen::ZERO), |text| {
-        Fen::parse_yuan(text).map_err(|e| StoreError::Backend(format!("a stored settlement's oth_pay '{text}' is unreadable: {e}")))
-    })
 }
 
 /// What a quarter's measures read from the store, for one county.
@@ -626,10 +578,6 @@ pub fn count_insured<'a>(
             && let Some(scheme) = FundScheme::parse(spell.scheme.as_str())
         {
             *counts.entry((spell.region, scheme)).or_default() += 1;
-            // Supplementary cover rides on the basic spell: counted beside it.
-            if spell.supplementary {
-                *counts.entry((spell.region, FundScheme::Supplementary)).or_default() += 1;
-            }
         }
     }
     counts.into_iter().map(|((county, scheme), n)| (county, scheme, n)).collect()
@@ -667,15 +615,6 @@ pub struct QuarterMeasures {
     pub actuals: Vec<(Measure, u64, String)>,
     pub sample: SampleFindings,
     pub insured: u64,
-    /// Persons of its counties with supplementary cover at the quarter's end.
-    pub supplementary_insured: u64,
-    /// The supplementary layer of the quarter's covered claims.
-    pub supplementary_paid_fen: Fen,
-}
-
-/// The insured of the contract's counties and schemes, by the coverage counted.
-fn insured_count(insured: &InsuredOn, terms: &ContractTerms) -> u64 {
-    insured.iter().filter(|(county, scheme, _)| terms.counties.contains(county) && terms.schemes.contains(scheme)).map(|(_, _, n)| *n).sum()
 }
 
 /// Counts a quarter's indicators from the system's records: the covered claims of each
@@ -818,15 +757,12 @@ pub fn measure_quarter(
             ),
         })
         .collect();
-    let supplementary_insured = insured
+    let insured = insured
         .iter()
-        .filter(|(county, scheme, _)| terms.counties.contains(county) && *scheme == FundScheme::Supplementary)
+        .filter(|(county, scheme, _)| terms.counties.contains(county) && terms.schemes.contains(scheme))
         .map(|(_, _, n)| *n)
         .sum();
-    let supplementary_total: i128 = covered.iter().map(|c| i128::from(c.supplementary_fen.get())).sum();
-    let supplementary_paid_fen = Fen::checked_total(i64::try_from(supplementary_total).unwrap_or(i64::MAX))
-        .ok_or_else(|| StoreError::Backend("a quarter's supplementary layer is beyond the largest amount".into()))?;
-    Ok(QuarterMeasures { actuals, sample, insured: insured_count(insured, terms), supplementary_insured, supplementary_paid_fen })
+    Ok(QuarterMeasures { actuals, sample, insured })
 }
 
 /// What moves an administrator's revolving fund (周转金, R-TPA-1).
@@ -1076,7 +1012,6 @@ mod tests {
             schemes: vec![FundScheme::Resident],
             fee_per_insured_fen: Fen::new(300),
             revolving_fund_fen: Fen::new(50_000_000),
-            supplementary_premium_fen: Fen::ZERO,
             review: ReviewTerms { threshold_fen: Fen::new(500_000), sample_rate_bp: 1_000, seed: 20_260_101, bureau_sample_rate_bp: 2_000 },
             kpis: vec![
                 KpiTerm { measure: Measure::PaymentDays, weight_bp: 3_000, target: 3_000 },
@@ -1137,7 +1072,6 @@ mod tests {
             claim_id: id.into(),
             insutype: "390".into(),
             fund_pay_fen: Fen::new(100_000),
-            supplementary_fen: Fen::new(2_500),
             settled_at: settled,
         }
     }
@@ -1161,11 +1095,7 @@ mod tests {
             flags: vec![flag("A", None), flag("C", Some(time::macros::datetime!(2026-12-01 02:00 UTC)))],
             bureau_findings: Vec::new(),
         };
-        let insured = vec![
-            (RegionCode::parse("419921").unwrap(), FundScheme::Resident, 4),
-            (RegionCode::parse("419921").unwrap(), FundScheme::Supplementary, 3),
-            (RegionCode::parse("419922").unwrap(), FundScheme::Supplementary, 9),
-        ];
+        let insured = vec![(RegionCode::parse("419921").unwrap(), FundScheme::Resident, 4)];
         let measures = measure_quarter(
             &contract(),
             (date!(2026 - 10 - 01), date!(2026 - 12 - 31)),
@@ -1181,10 +1111,6 @@ mod tests {
         assert_eq!(measures.actuals[0].0, Measure::PaymentDays);
         assert_eq!(measures.actuals[0].1, 3_667, "{:?}", measures.actuals[0]);
         assert_eq!(measures.insured, 4);
-        // Supplementary cover beside the basic: its own count, the contract's county only;
-        // the supplementary layer of the covered claims added up.
-        assert_eq!(measures.supplementary_insured, 3);
-        assert_eq!(measures.supplementary_paid_fen, Fen::new(3 * 2_500), "A, B and C, 25.00 each");
         // With no run at all, every claim waits until the scoring day: no better for it.
         let none = measure_quarter(
             &contract(),
@@ -1231,9 +1157,6 @@ mod tests {
             score_bp: 9_500,
             adjustment_fen: Fen::new(7_500),
             paid_fen: Fen::new(82_500),
-            supplementary_insured: 400,
-            premium_fen: Fen::new(100_000),
-            recovered_fen: Fen::new(12_345),
             renewal_recommended: true,
             fund: FundScheme::Resident,
             value_date: date!(2027 - 01 - 05),
@@ -1260,23 +1183,7 @@ mod tests {
                     "resident@419900/region:419900/fiscal-special".to_owned(),
                     82_500
                 ),
-                // The underwriter pays back the supplementary layer, then is paid the
-                // quarter's premium: 400 persons × 10.00 yuan ÷ 4.
-                (
-                    "afee/PICC419900/2026Q4/recovery".to_owned(),
-                    "supplementary@419900/region:419900/fiscal-special".to_owned(),
-                    "supplementary@419900/insurer:PICC419900/external".to_owned(),
-                    12_345
-                ),
-                (
-                    "afee/PICC419900/2026Q4/premium".to_owned(),
-                    "supplementary@419900/insurer:PICC419900/external".to_owned(),
-                    "supplementary@419900/region:419900/fiscal-special".to_owned(),
-                    100_000
-                ),
             ]
         );
-        assert_eq!(entries[2].transfer.reason, Reason::SupplementaryRecovery);
-        assert_eq!(entries[3].transfer.reason, Reason::SupplementaryPremium);
     }
 }

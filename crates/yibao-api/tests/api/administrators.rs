@@ -17,7 +17,7 @@ fn contract() -> Value {
         "tender": { "reference": "SFCG-2026-018", "awarded_on": "2026-09-01", "bidders": 3 },
         "signed_on": "2026-09-20", "from": "2026-10-01", "until": "2027-09-30",
         "counties": ["419921"], "schemes": ["resident"],
-        "fee_per_insured": "12.00", "revolving_fund": "500000.00", "supplementary_premium": "10.00",
+        "fee_per_insured": "12.00", "revolving_fund": "500000.00",
         "review": { "threshold": "1000.00", "sample_rate_bp": 5000, "seed": 7, "bureau_sample_rate_bp": 10000 },
         "kpis": [
             { "measure": "payment-days", "weight_bp": 3000, "target": 1500 },
@@ -216,13 +216,6 @@ async fn quarter_flow(api: &Api) {
         "{quarter}"
     );
     assert_eq!(quarter["renewal_recommended"], json!(true));
-    // It underwrites the supplementary layer: the resident has supplementary cover, a
-    // quarter of 10.00 is 2.50; no claim reached the supplementary layer, nothing recovered.
-    assert_eq!(
-        (quarter["supplementary_insured"].as_u64(), quarter["premium"].as_str(), quarter["recovered"].as_str()),
-        (Some(1), Some("2.50"), Some("0.00")),
-        "{quarter}"
-    );
     assert_eq!((quarter["sample"]["sampled"].as_u64(), quarter["sample"]["in_error"].as_u64()), (Some(1), Some(1)), "{quarter}");
     assert_eq!(
         code(&api.call("POST", score_path, Auth::Token(&admin), None).await),
@@ -242,14 +235,6 @@ async fn quarter_flow(api: &Api) {
             .map(|a| fen(&a["balance"]))
     };
     assert_eq!((balance("insurer:PICC419900"), balance("finance:419900")), (Some(-285), Some(285)), "{accounts}");
-    // The premium from the supplementary fund's special account to the underwriter.
-    let underwriter = accounts
-        .as_array()
-        .expect("accounts")
-        .iter()
-        .find(|a| a["fund"] == "supplementary@419900" && a["holder"] == "insurer:PICC419900" && a["kind"] == "external")
-        .map(|a| fen(&a["balance"]));
-    assert_eq!(underwriter, Some(-250), "{accounts}");
     let (status, check) = api.call("GET", "/api/funds/check", Auth::Token(&admin), None).await;
     assert_eq!((status, check["sound"].as_bool()), (StatusCode::OK, Some(true)), "{check}");
 }
