@@ -464,9 +464,6 @@ impl App {
         reason: &str,
     ) -> Result<Settled, AppError> {
         let (scope, trimmed) = self.claim_access(principal, institution, roles::REVERSERS, "reverses")?;
-        if matches!(principal, Principal::Institution(_)) {
-            self.not_under_review(scope, institution, claim_id).await?;
-        }
         let record = store!(self, reverse(&principal.actor(source, self.now()), scope, institution, claim_id, reason))?;
         // A reversal changes a payment year, perhaps one already cleared: the next reading
         // of the year is computed afresh (a settlement waits for the cache to age).

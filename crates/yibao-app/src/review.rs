@@ -220,29 +220,6 @@ impl App {
         Ok(ScanReport { first_day, last_day, claims_scanned: claims.len(), flags_found: found_count, flags_raised: raised_count, raised })
     }
 
-    /// Refuses an institution's reversal of its own claim while a reviewer's finding still
-    /// deducts from it (`settle.under_review`): reversed and billed again, the claim would
-    /// shed the deduction; claims staff reverse it, knowing why. (A hold flag needs no
-    /// guard: billed again, the claim raises it again. A reversed claim's findings are
-    /// withdrawn, so a claim reversed already is answered by the store as before.) Read
-    /// before the store's reversal: a finding recorded in the moment between is withdrawn
-    /// with the claim, and its audit trail shows it.
-    pub(crate) async fn not_under_review(&self, scope: RegionCode, institution: &str, claim_id: &str) -> Result<(), AppError> {
-        let query = FindingQuery { institution: Some(institution.to_owned()), claim_id: Some(claim_id.to_owned()), appealed_only: false };
-        let finding = store!(self, findings(scope, query))?.into_iter().find(|f| f.level != ReviewLevel::SelfCheck && f.status.deducts());
-        match finding {
-            Some(finding) => Err(AppError::unprocessable(
-                "settle.under_review",
-                format!(
-                    "claim {claim_id} is under review, finding {} ({}) deducts from it: claims staff reverse it, not the institution",
-                    finding.record_id(),
-                    finding.status.as_str()
-                ),
-            )),
-            None => Ok(()),
-        }
-    }
-
     /// The scope a principal reads reviews in: claims staff their region; an institution
     /// its own claims only (the institution filter is set to its code).
     fn review_scope(&self, principal: &Principal, institution: &mut Option<String>) -> Result<RegionCode, AppError> {

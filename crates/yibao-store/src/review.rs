@@ -588,6 +588,22 @@ pub fn withdrawn_with_reversal(
     actor: &Actor,
     on: Date,
 ) -> Result<Vec<(FindingRecord, Vec<Entry>)>, StoreError> {
+    // An institution does not reverse a claim a reviewer's finding deducts from: reversed
+    // and billed again, the claim would shed the deduction. Decided here, inside the
+    // reversal's transaction, so no finding recorded meanwhile slips past.
+    if actor.role == "institution"
+        && let Some(finding) = findings.iter().find(|f| f.level != ReviewLevel::SelfCheck && f.status.deducts())
+    {
+        return Err(refused(
+            "settle.under_review",
+            format!(
+                "claim {} is under review, finding {} ({}) deducts from it: claims staff reverse it, not the institution",
+                finding.claim_id,
+                finding.record_id(),
+                finding.status.as_str()
+            ),
+        ));
+    }
     let mut withdrawn = Vec::new();
     for mut finding in findings.into_iter().filter(|f| f.status.deducts()) {
         let entries = withdrawal_entries(&finding, on.max(finding.value_date))?;
@@ -917,6 +933,22 @@ mod tests {
         assert_eq!(finding.final_on(midnight), Some(time::macros::date!(2026 - 12 - 27)));
         let own = FindingRecord { level: ReviewLevel::SelfCheck, ..finding };
         assert_eq!(own.final_on(time::macros::datetime!(2026-11-26 08:00 +08)), Some(time::macros::date!(2026 - 11 - 26)));
+    }
+
+    /// A reversal withdraws the claim's deductions; an institution's reversal is refused
+    /// while a reviewer's finding deducts, not for its own self-check.
+    #[test]
+    fn an_institution_does_not_reverse_away_a_reviewers_finding() {
+        let claim = claim(settlement());
+        let bureau = new_finding(&claim, &[], new(7_000), &actor("officer-a")).unwrap();
+        let own = FindingRecord { level: ReviewLevel::SelfCheck, finding_no: 2, ..bureau.clone() };
+        let hospital = Actor { role: "institution".into(), ..actor("H41992100007") };
+        let on = time::macros::date!(2026 - 04 - 12);
+        let refused = withdrawn_with_reversal(vec![bureau.clone(), own.clone()], &hospital, on).unwrap_err();
+        assert_eq!(refused.code(), "settle.under_review");
+        assert_eq!(withdrawn_with_reversal(vec![own.clone()], &hospital, on).unwrap().len(), 1, "its own self-check goes with it");
+        let staff = withdrawn_with_reversal(vec![bureau, own], &actor("officer-b"), on).unwrap();
+        assert!(staff.iter().all(|(f, _)| f.status == FindingStatus::Withdrawn) && staff.len() == 2);
     }
 
     #[test]
