@@ -127,7 +127,7 @@ impl Principal {
     pub fn role_name(&self) -> &str {
         match self {
             Principal::Staff { role, .. } => role.as_str(),
-            Principal::Institution(_) => "institution",
+            Principal::Institution(_) => yibao_store::INSTITUTION_ROLE,
             Principal::Administrator(_) => "administrator",
             Principal::System { .. } => "system",
         }

@@ -193,9 +193,7 @@ impl App {
                 flag: RaisedFlag {
                     pack: label.clone(),
                     rule: flag.rule,
-                    // What was settled before the scan may have been paid: a scan warns, even
-                    // for a rule (visits-within) that holds at settlement.
-                    hold: false,
+                    hold: flag.action == Action::Hold,
                     message: flag.message,
                     citation: flag.citation,
                 },

@@ -372,12 +372,14 @@ impl RulePack {
 
 /// The flags the pack's checks over paid claims raise on a period's claims: each the index
 /// of the claim in `claims` and its flag, in the pack's order and then the claims' order.
-/// Pure: the caller reads the claims (settled, not reversed) and stores the flags.
+/// Every one warns: what was settled before the scan may have been paid, so a rule that
+/// holds at settlement (`visits-within`) only warns when a scan recounts it. Pure: the
+/// caller reads the claims (settled, not reversed) and stores the flags.
 #[must_use]
 pub fn scan_paid(pack: &RulePack, claims: &[PaidClaim]) -> Vec<(usize, Flag)> {
     let mut flags = Vec::new();
     for rule in &pack.rules {
-        let flag = |message: String| Flag { rule: rule.id.clone(), action: rule.action, message, citation: rule.citation.clone() };
+        let flag = |message: String| Flag { rule: rule.id.clone(), action: Action::Warn, message, citation: rule.citation.clone() };
         match rule.check {
             Check::PhysicianVisitsPerDay { max } => {
                 let mut days: std::collections::BTreeMap<(&str, Date), Vec<usize>> = std::collections::BTreeMap::new();
@@ -570,6 +572,11 @@ citation = "assumption: readmission within 31 days is reviewed (issue 18)"
         NationalId::from_parts(yibao_domain::RegionCode::parse("419921").expect("a county"), born, sequence).expect("an id")
     }
 
+    /// A rule that warns, citing an assumption of the test.
+    fn warning(id: &str, check: Check) -> MonitoringRule {
+        MonitoringRule { id: id.into(), action: Action::Warn, citation: "assumption of the test".into(), check }
+    }
+
     fn rules_of(flags: &[Flag]) -> Vec<&str> {
         flags.iter().map(|f| f.rule.as_str()).collect()
     }
@@ -648,12 +655,7 @@ citation = "assumption: readmission within 31 days is reviewed (issue 18)"
     #[test]
     fn a_fourth_visit_within_a_week_is_flagged() {
         let mut pack = pack();
-        pack.rules = vec![MonitoringRule {
-            id: "visits-7".into(),
-            action: Action::Warn,
-            citation: "assumption: more than three visits in seven days".into(),
-            check: Check::VisitsWithin { days: 7, max: 3 },
-        }];
+        pack.rules = vec![warning("visits-7", Check::VisitsWithin { days: 7, max: 3 })];
         assert!(pack.check().is_ok() && pack.needs_history());
         assert_eq!(pack.history(), Some(HistoryWanted { days: 7, visits: 3 }));
         let mut monthly = pack.clone();
@@ -694,18 +696,8 @@ citation = "assumption: readmission within 31 days is reviewed (issue 18)"
     fn paid_claims_are_scanned_per_physician_and_against_peers() {
         let mut pack = pack();
         pack.rules = vec![
-            MonitoringRule {
-                id: "physician-day".into(),
-                action: Action::Warn,
-                citation: "assumption".into(),
-                check: Check::PhysicianVisitsPerDay { max: 3 },
-            },
-            MonitoringRule {
-                id: "peers".into(),
-                action: Action::Warn,
-                citation: "assumption".into(),
-                check: Check::CostAbovePeers { ratio_bp: 30_000, min_peers: 3 },
-            },
+            warning("physician-day", Check::PhysicianVisitsPerDay { max: 3 }),
+            warning("peers", Check::CostAbovePeers { ratio_bp: 30_000, min_peers: 3 }),
         ];
         assert!(pack.check().is_ok() && pack.scans_paid_claims());
         let day = time::macros::date!(2026 - 03 - 02);
@@ -761,12 +753,7 @@ citation = "assumption: readmission within 31 days is reviewed (issue 18)"
     #[test]
     fn visits_are_recounted_after_payment() {
         let mut pack = pack();
-        pack.rules = vec![MonitoringRule {
-            id: "visits-7".into(),
-            action: Action::Warn,
-            citation: "assumption".into(),
-            check: Check::VisitsWithin { days: 7, max: 3 },
-        }];
+        pack.rules = vec![warning("visits-7", Check::VisitsWithin { days: 7, max: 3 })];
         assert!(pack.scans_paid_claims());
         let d = |day: u8| time::Date::from_calendar_date(2026, time::Month::March, day).expect("a day");
         let visit = |id: &str, person: &str, day: u8, kind: yibao_domain::ClaimKind| PaidClaim {
@@ -798,6 +785,8 @@ citation = "assumption: readmission within 31 days is reviewed (issue 18)"
         ];
         let flagged: Vec<&str> = scan_paid(&pack, &claims).iter().map(|(i, _)| claims[*i].claim_id.as_str()).collect();
         assert_eq!(flagged, ["A-4", "B-1", "B-2", "B-3", "B-4"], "A-5 is a week after A-2; C bought medicines twice");
+        pack.rules[0].action = Action::Hold;
+        assert!(scan_paid(&pack, &claims).iter().all(|(_, f)| f.action == Action::Warn), "what may have been paid is not held");
     }
 
     #[test]

@@ -471,8 +471,7 @@ pub fn quarter_entries(record: &QuarterRecord) -> Result<Vec<Entry>, StoreError>
 /// stored text is compared coarsely, the moment exactly after reading ([`on_days`]).
 #[must_use]
 pub fn settled_bounds(from: Date, to: Date) -> (String, String) {
-    let text = crate::books::date_text;
-    (text(from.previous_day().unwrap_or(from)), text(to.next_day().and_then(Date::next_day).unwrap_or(to)))
+    (crate::review::settled_since(from), crate::books::date_text(to.next_day().and_then(Date::next_day).unwrap_or(to)))
 }
 
 /// Whether a moment falls on a city day (UTC+8) of `from..=to`.

@@ -74,9 +74,9 @@ pub use policy::{
     PolicyVersion,
 };
 pub use records::{
-    Actor, CHRONIC_DISEASES_LIMIT, ClaimRecord, ClaimStatus, CoverageEnd, HouseholdRecord, INSTITUTIONS_LIMIT, NewHousehold, NewPerson,
-    NewReferral, PersonPage, PersonQuery, PersonRecord, PersonUpdate, REFERRALS_LIMIT, ReferralRecord, SEARCH_LIMIT, SEARCH_OFFSET_MAX,
-    SettleOutcome, SettleRequest, TierEdit, check_chronic_diseases, check_employee_top_ups,
+    Actor, CHRONIC_DISEASES_LIMIT, ClaimRecord, ClaimStatus, CoverageEnd, HouseholdRecord, INSTITUTION_ROLE, INSTITUTIONS_LIMIT,
+    NewHousehold, NewPerson, NewReferral, PersonPage, PersonQuery, PersonRecord, PersonUpdate, REFERRALS_LIMIT, ReferralRecord,
+    SEARCH_LIMIT, SEARCH_OFFSET_MAX, SettleOutcome, SettleRequest, TierEdit, check_chronic_diseases, check_employee_top_ups,
 };
 use time::Date;
 use yibao_domain::{HouseholdId, NationalId, RegionCode};

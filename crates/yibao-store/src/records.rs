@@ -28,6 +28,11 @@ pub struct Actor {
     pub at: OffsetDateTime,
 }
 
+/// The role an institution acts in, as its actor records it (its API key's principal): a
+/// store's rule for institutions (an institution does not reverse a claim under review)
+/// reads it here.
+pub const INSTITUTION_ROLE: &str = "institution";
+
 impl Actor {
     #[must_use]
     pub fn at_text(&self) -> String {

@@ -591,7 +591,7 @@ pub fn withdrawn_with_reversal(
     // An institution does not reverse a claim a reviewer's finding deducts from: reversed
     // and billed again, the claim would shed the deduction. Decided here, inside the
     // reversal's transaction, so no finding recorded meanwhile slips past.
-    if actor.role == "institution"
+    if actor.role == crate::records::INSTITUTION_ROLE
         && let Some(finding) = findings.iter().find(|f| f.level != ReviewLevel::SelfCheck && f.status.deducts())
     {
         return Err(refused(
@@ -942,7 +942,7 @@ mod tests {
         let claim = claim(settlement());
         let bureau = new_finding(&claim, &[], new(7_000), &actor("officer-a")).unwrap();
         let own = FindingRecord { level: ReviewLevel::SelfCheck, finding_no: 2, ..bureau.clone() };
-        let hospital = Actor { role: "institution".into(), ..actor("H41992100007") };
+        let hospital = Actor { role: crate::records::INSTITUTION_ROLE.into(), ..actor("H41992100007") };
         let on = time::macros::date!(2026 - 04 - 12);
         let refused = withdrawn_with_reversal(vec![bureau.clone(), own.clone()], &hospital, on).unwrap_err();
         assert_eq!(refused.code(), "settle.under_review");
