@@ -98,6 +98,12 @@ pub struct ContractIn {
     #[serde(with = "serde_yuan")]
     #[schema(schema_with = crate::contract::yuan_in)]
     revolving_fund: Fen,
+    /// The supplementary insurance premium per person with supplementary cover and year,
+    /// yuan, when the administrator also underwrites the supplementary layer (the seed's
+    /// 10.00); absent or 0.00 when it does not.
+    #[serde(default, with = "serde_yuan")]
+    #[schema(schema_with = crate::contract::yuan_in)]
+    supplementary_premium: Fen,
     review: ReviewTermsIn,
     kpis: Vec<KpiIn>,
     bands: Vec<BandIn>,
@@ -139,6 +145,7 @@ impl ContractIn {
             schemes,
             fee_per_insured_fen: self.fee_per_insured,
             revolving_fund_fen: self.revolving_fund,
+            supplementary_premium_fen: self.supplementary_premium,
             review: ReviewTerms {
                 threshold_fen: self.review.threshold,
                 sample_rate_bp: self.review.sample_rate_bp,
@@ -249,7 +256,10 @@ pub(crate) async fn bureau_sample(
 /// Score a quarter that is over (the city's administrators and fund accountants): its
 /// indicators from the system's records, the score, the fee with its reward or penalty
 /// posted to the fund books, and the renewal it recommends; once (422
-/// `administrator.quarter_scored`).
+/// `administrator.quarter_scored`). When the insurer underwrites the supplementary layer,
+/// each county's premium and what the insurer pays back for the layer (`supplementary`)
+/// post with it; a quarter of the contract scored meanwhile on a later reading refuses it
+/// (422 `administrator.scored_meanwhile`: score it again).
 #[utoipa::path(post, path = "/api/administrators/{code}/quarters/{quarter}/score", params(("code" = String, Path), ("quarter" = String, Path, example = "2026Q4")), responses((status = 201, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "administration")]
 pub(crate) async fn score(
     State(state): State<App>,

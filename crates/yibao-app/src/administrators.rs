@@ -3,7 +3,8 @@
 //! (with the API key the contract issues) reviews the claims of its counties and schemes;
 //! bureau staff record complaints and survey answers, draw the bureau's audit sample of a
 //! quarter, and score the quarter, which posts the administration fee with its reward or
-//! penalty to the fund books once.
+//! penalty to the fund books once, and, when the insurer underwrites the supplementary
+//! layer, its premium and what it owes back for the layer.
 
 use time::Date;
 use yibao_domain::{Fen, RegionCode};
@@ -11,10 +12,11 @@ use yibao_engine::review::Selection;
 pub use yibao_ledger::FundScheme;
 use yibao_store::administrator::{
     AdministratorStore, CountyQuarter, MeasuredKpi, administrator_selection, covered_claims, in_bureau_sample, measure_quarter,
+    owed_by_county, supplementary_insured,
 };
 pub use yibao_store::administrator::{
     BandTerm, ContractRecord, ContractTerms, EntryKind, KpiTerm, Measure, PerformanceEntry, Quarter, QuarterRecord, ReviewTerms,
-    RevolvingBooking, RevolvingKind, RevolvingLine, Tender,
+    RevolvingBooking, RevolvingKind, RevolvingLine, SupplementaryLine, Tender,
 };
 use yibao_store::{ClaimRecord, FundStore, Role, Store};
 
@@ -42,7 +44,9 @@ fn outside_period(contract: &ContractRecord, day: Date) -> AppError {
 /// The demo city's administrator (issue 18 item 5): one insurer for the residents of
 /// `county` in `year`, chosen by a tender the autumn before. Every figure is an assumption
 /// for the demo (the seeds give none): a fee of 3.00 yuan per insured a year, a revolving
-/// fund of 500,000 yuan, every claim from 5,000 yuan reviewed and a tenth of the rest, a
+/// fund of 500,000 yuan, the supplementary layer underwritten for 40.00 yuan a person a year
+/// (what the demo's residents and the city pay in for it, as ZZ-NCMS's 10 yuan premium is
+/// its 9 + 1 contribution), every claim from 5,000 yuan reviewed and a tenth of the rest, a
 /// twentieth sampled by the bureau, four indicators and three bands.
 #[must_use]
 pub fn demo_contract(county: RegionCode, year: i32) -> ContractTerms {
@@ -62,6 +66,7 @@ pub fn demo_contract(county: RegionCode, year: i32) -> ContractTerms {
         schemes: vec![FundScheme::Resident],
         fee_per_insured_fen: Fen::new(300),
         revolving_fund_fen: Fen::new(50_000_000),
+        supplementary_premium_fen: Fen::new(4_000),
         review: ReviewTerms { threshold_fen: Fen::new(500_000), sample_rate_bp: 1_000, seed: 20_260_101, bureau_sample_rate_bp: 500 },
         kpis: vec![
             KpiTerm { measure: Measure::PaymentDays, weight_bp: 3_000, target: 1_500 },
@@ -301,6 +306,8 @@ impl App {
     /// records, scored with the contract's weights, the quarter's fee (a quarter of the
     /// yearly fee per insured of its scope) adjusted by the score's band, the renewal the
     /// score recommends; the fee and its reward or penalty posted to the fund books, once.
+    /// When the insurer underwrites the supplementary layer, each county's premium and what
+    /// the insurer owes back for the layer are posted with it ([`Self::supplementary_lines`]).
     pub async fn score_quarter(
         &self,
         principal: &Principal,
@@ -312,6 +319,9 @@ impl App {
         if scope != self.policy().region {
             return Err(AppError::forbidden("a contract's quarter is scored by the city"));
         }
+        // The moment the quarter's records are read, before reading them: a quarter of the
+        // same contract scored on a later reading since is refused in the store.
+        let scored_at = self.now();
         let contract = self.contract(principal, code).await?;
         let (from, to) = quarter.days();
         let today = self.today();
@@ -354,6 +364,7 @@ impl App {
             return Err(AppError::unprocessable("administrator.bad_terms", "the quarter's fee is beyond what one amount holds"));
         }
         let fee_fen = Fen::new(fee);
+        let supplementary = self.supplementary_lines(&contract, (from, to), &insured).await?;
         let kpis: Vec<yibao_engine::performance::Kpi> = contract
             .terms
             .kpis
@@ -401,13 +412,60 @@ impl App {
             adjustment_fen: score.adjustment_fen,
             paid_fen: fee_fen + score.adjustment_fen,
             renewal_recommended: score.renewal == yibao_engine::performance::Renewal::Recommended,
+            supplementary,
             fund: contract.terms.schemes[0],
             value_date: today,
             scored_by: principal.name().to_owned(),
-            scored_at: self.now(),
+            scored_at,
         };
         let actor = principal.actor(source, self.now());
         Ok(store!(self, record_quarter(&actor, record))?)
+    }
+
+    /// An underwriting insurer's supplementary layer for a quarter, county by county
+    /// (补充医疗保险, ZZ-NCMS §三(五)): a quarter of the yearly premium for the persons of the
+    /// county and the contract's schemes with supplementary cover on its last day, for the
+    /// days the contract served; and what the county's supplementary fund owes hospitals, as
+    /// read now, for the claims the insurer underwrites (care within the service period,
+    /// net of findings, nothing for a reversed claim). The store plans the recovery from it
+    /// (`with_recoveries`). None when the insurer does not underwrite.
+    async fn supplementary_lines(
+        &self,
+        contract: &ContractRecord,
+        (from, to): (Date, Date),
+        insured: &yibao_store::administrator::InsuredOn,
+    ) -> Result<Vec<SupplementaryLine>, AppError> {
+        let terms = &contract.terms;
+        if !terms.underwrites() {
+            return Ok(Vec::new());
+        }
+        let mut claims = Vec::new();
+        for county in &terms.counties {
+            claims.extend(store!(self, supplementary_claims(*county, terms.from))?);
+        }
+        let owed = owed_by_county(terms, &claims)?;
+        let served = i128::from(terms.days_within(from, to));
+        let quarter_days = i128::from((to - from).whole_days() + 1);
+        let mut lines = Vec::with_capacity(terms.counties.len());
+        for (county, (claims, owed_to_date_fen)) in owed {
+            let persons = supplementary_insured(terms, insured, county);
+            let premium = self
+                .policy()
+                .rounding
+                .round_div(i128::from(persons) * i128::from(terms.supplementary_premium_fen.get()) * served, 4 * quarter_days);
+            if premium > yibao_domain::FEN_LIMIT / 2 {
+                return Err(AppError::unprocessable("administrator.bad_terms", "the quarter's premium is beyond what one amount holds"));
+            }
+            lines.push(SupplementaryLine {
+                county,
+                insured: persons,
+                premium_fen: Fen::new(premium),
+                claims,
+                owed_to_date_fen,
+                recovery_fen: Fen::ZERO,
+            });
+        }
+        Ok(lines)
     }
 
     /// The bureau tops an administrator's revolving fund up to its contract's size, in each

@@ -76,6 +76,17 @@ pub struct QuarterRow {
     pub insured: u64,
 }
 
+/// A county's supplementary layer in the latest quarter, when the insurer underwrites it.
+#[derive(Debug)]
+pub struct UnderwritingRow {
+    pub county: String,
+    pub insured: u64,
+    pub premium_yuan: String,
+    pub claims: u64,
+    pub owed_to_date_yuan: String,
+    pub recovery_yuan: String,
+}
+
 /// An indicator of the latest quarter as measured.
 #[derive(Debug)]
 pub struct KpiRow {
@@ -110,6 +121,7 @@ struct ShowTemplate {
     indicators: Vec<(String, String, u64)>,
     quarters: Vec<QuarterRow>,
     latest: Vec<KpiRow>,
+    underwriting: Vec<UnderwritingRow>,
     latest_quarter: String,
     sample: String,
     chart_json: String,
@@ -158,6 +170,7 @@ async fn administrator_page(state: &App, user: &ConsoleUser, code: &str, form: S
         (lang.t("administrator-schemes"), t.schemes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")),
         (lang.t("administrator-fee"), yuan(t.fee_per_insured_fen.get())),
         (lang.t("administrator-revolving"), yuan(t.revolving_fund_fen.get())),
+        (lang.t("administrator-premium"), yuan(t.supplementary_premium_fen.get())),
         (lang.t("administrator-threshold"), yuan(t.review.threshold_fen.get())),
         (lang.t("administrator-sample-rate"), percent(t.review.sample_rate_bp)),
         (lang.t("administrator-bureau-rate"), percent(t.review.bureau_sample_rate_bp)),
@@ -177,6 +190,21 @@ async fn administrator_page(state: &App, user: &ConsoleUser, code: &str, form: S
         })
         .collect();
     let latest_record = quarters.first();
+    let underwriting = latest_record
+        .map(|q| {
+            q.supplementary
+                .iter()
+                .map(|l| UnderwritingRow {
+                    county: l.county.to_string(),
+                    insured: l.insured,
+                    premium_yuan: yuan(l.premium_fen.get()),
+                    claims: l.claims,
+                    owed_to_date_yuan: yuan(l.owed_to_date_fen.get()),
+                    recovery_yuan: yuan(l.recovery_fen.get()),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let latest = latest_record
         .map(|q| {
             q.kpis
@@ -225,6 +253,7 @@ async fn administrator_page(state: &App, user: &ConsoleUser, code: &str, form: S
         quarters: rows,
         latest_quarter: latest_record.map(|q| q.quarter.clone()).unwrap_or_default(),
         latest,
+        underwriting,
         sample,
         chart_json: script_json(&chart),
         may_score: user.may(CONTRACT_WRITERS) && user.region.level() == RegionLevel::City,

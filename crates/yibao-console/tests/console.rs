@@ -2132,6 +2132,7 @@ async fn an_administrators_page_shows_its_contract_and_scores_a_finished_quarter
         schemes: vec![FundScheme::Resident],
         fee_per_insured_fen: yibao_domain::Fen::new(1_200),
         revolving_fund_fen: yibao_domain::Fen::new(50_000_000),
+        supplementary_premium_fen: yibao_domain::Fen::new(1_000),
         review: ReviewTerms {
             threshold_fen: yibao_domain::Fen::new(100_000),
             sample_rate_bp: 1_000,
@@ -2176,4 +2177,9 @@ async fn an_administrators_page_shows_its_contract_and_scores_a_finished_quarter
     // a fee of nothing (no insured of its scope in the quarter).
     assert!(page.body.contains("class=\"quarter-row\"><td>2026Q1</td><td class=\"num\">100.00%</td>"), "{}", page.body);
     assert!(page.body.contains("id=\"latest-table\"") && page.body.contains("\"quarters\":[\"2026Q1\"]"), "{}", page.body);
+    // It underwrites the supplementary layer: the quarter's line for its county, no claim
+    // having reached the layer, nothing paid back.
+    let table = page.body.find("id=\"underwriting-table\"").map(|at| &page.body[at..]).unwrap_or_default();
+    let table = &table[..table.find("</table>").unwrap_or(0)];
+    assert!(table.contains("<td>419921</td>") && table.contains("<td class=\"num\">0.00</td></tr>"), "{table}");
 }

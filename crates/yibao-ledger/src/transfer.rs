@@ -176,6 +176,14 @@ pub enum Reason {
     /// 委托管理费: a commercial administrator's quarterly fee with its reward or penalty
     /// (issue 18, R-TPA-3), paid by city finance through the fund's fiscal special account.
     AdministrationFee,
+    /// 补充医疗保险保费: the supplementary insurance premium the supplementary fund pays the
+    /// insurer that underwrites its layer (issue 18, ZZ-NCMS: 10 yuan a person a year).
+    SupplementaryPremium,
+    /// 补充医疗保险理赔: what the underwriting insurer pays the supplementary fund back for
+    /// the supplementary layer the fund paid hospitals at settlement (one-stop settlement
+    /// first, the insurer's claim after); the other way, what the fund gives back when a
+    /// claim it was paid for is reversed or deducted from later.
+    SupplementaryRecovery,
     /// 冲正: a new transfer undoing all or part of an earlier one, accounts swapped.
     Reversal,
     /// 归集: a unit's income swept to the city special account (R-FND-2).
@@ -201,7 +209,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 26] = [
+    pub const ALL: [Reason; 28] = [
         Reason::Contribution,
         Reason::Subsidy,
         Reason::PersonalAccountCredit,
@@ -218,6 +226,8 @@ impl Reason {
         Reason::PaymentClearing,
         Reason::ReviewDeduction,
         Reason::AdministrationFee,
+        Reason::SupplementaryPremium,
+        Reason::SupplementaryRecovery,
         Reason::Reversal,
         Reason::Sweep,
         Reason::Disbursement,
@@ -252,6 +262,8 @@ impl Reason {
             Reason::PaymentClearing => "payment-clearing",
             Reason::ReviewDeduction => "review-deduction",
             Reason::AdministrationFee => "administration-fee",
+            Reason::SupplementaryPremium => "supplementary-premium",
+            Reason::SupplementaryRecovery => "supplementary-recovery",
             Reason::Reversal => "reversal",
             Reason::Sweep => "sweep",
             Reason::Disbursement => "disbursement",

@@ -61,7 +61,7 @@ async fn lock_claim(tx: &mut PgConnection, scope: RegionCode, institution: &str,
     find_claim(tx, institution, claim_id).await?.ok_or_else(not_found)
 }
 
-async fn findings_of(tx: &mut PgConnection, institution: &str, claim_id: &str) -> Result<Vec<FindingRecord>, StoreError> {
+pub(crate) async fn findings_of(tx: &mut PgConnection, institution: &str, claim_id: &str) -> Result<Vec<FindingRecord>, StoreError> {
     let records: Vec<String> =
         sqlx::query_scalar("SELECT record FROM review_findings WHERE institution_code = $1 AND claim_id = $2 ORDER BY finding_no")
             .bind(institution)

@@ -6,13 +6,17 @@ use time::Date;
 use yibao_domain::{Fen, RegionCode};
 use yibao_store::administrator::{
     AdministratorStore, ContractRecord, ContractTerms, CountyQuarter, ENTRIES_LISTED_MAX, PerformanceEntry, QUARTER_CLAIMS_MAX,
-    QuarterClaim, QuarterRecord, RevolvingBooking, RevolvingKind, RevolvingLine, on_days, plan_revolving, quarter_entries,
-    revolving_entries, settled_bounds,
+    QuarterClaim, QuarterRecord, RevolvingBooking, RevolvingKind, RevolvingLine, SupplementaryClaim, UNDERWRITTEN_CLAIMS_MAX,
+    check_underwritten_size, on_days, plan_revolving, quarter_entries, revolving_entries, settled_bounds, with_recoveries,
 };
 use yibao_store::books::date_text;
+use yibao_store::review::settled_since;
 use yibao_store::{Actor, StoreError};
 
-use crate::{SqliteStore, audit, books, col, exec, from_json, json, query_all, query_opt, time_of, time_text};
+use crate::review::findings_of;
+use crate::{
+    CLAIM_COLUMNS, SqliteStore, audit, books, claim_from_row, col, exec, from_json, json, query_all, query_opt, time_of, time_text,
+};
 
 fn exists(code: &str) -> StoreError {
     StoreError::Refused { code: "administrator.exists", message: format!("an administrator {code} is under contract already") }
@@ -173,18 +177,43 @@ impl AdministratorStore for SqliteStore {
         .await
     }
 
+    async fn supplementary_claims(&self, county: RegionCode, since: Date) -> Result<Vec<SupplementaryClaim>, StoreError> {
+        self.read(move |conn| {
+            // Most claims never reach the supplementary layer: the region's settlements since
+            // the day are read through the index by region and settlement, and only those
+            // whose layer paid something are read whole.
+            let claims = query_all(
+                conn,
+                &format!(
+                    "SELECT {CLAIM_COLUMNS} FROM claims WHERE region_code = ?1 AND settled_at >= ?2 \
+                     AND json_extract(settlement, '$.oth_pay') <> '0.00' LIMIT ?3"
+                ),
+                params![county.to_string(), settled_since(since), (UNDERWRITTEN_CLAIMS_MAX + 1) as i64],
+                claim_from_row,
+            )?;
+            check_underwritten_size(claims.len(), county)?;
+            claims
+                .into_iter()
+                .map(|claim| {
+                    let findings = findings_of(conn, claim.institution_code.as_str(), &claim.claim_id)?;
+                    Ok(SupplementaryClaim { claim, findings })
+                })
+                .collect()
+        })
+        .await
+    }
+
     async fn record_quarter(&self, actor: &Actor, record: QuarterRecord) -> Result<QuarterRecord, StoreError> {
         let actor = actor.clone();
         self.write(move |conn| {
-            let taken = query_opt(
-                conn,
-                "SELECT 1 FROM administrator_quarters WHERE code = ?1 AND quarter = ?2",
-                params![record.code, record.quarter],
-                |row| col::<i64>(row, 0),
-            )?;
-            if taken.is_some() {
+            let scored: Vec<QuarterRecord> =
+                query_all(conn, "SELECT record FROM administrator_quarters WHERE code = ?1", params![record.code], |row| {
+                    from_json(&col::<String>(row, 0)?)
+                })?;
+            if scored.iter().any(|q| q.quarter == record.quarter) {
                 return Err(yibao_store::administrator::quarter_scored(&record.code, &record.quarter));
             }
+            let record = with_recoveries(record, &scored)?;
             exec(
                 conn,
                 "INSERT INTO administrator_quarters (code, quarter, record) VALUES (?1, ?2, ?3)",

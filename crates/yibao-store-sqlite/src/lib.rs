@@ -428,6 +428,8 @@ const PERSON_MATCH: &str = "FROM persons WHERE region_code BETWEEN ?1 AND ?2 \
      AND EXISTS (SELECT 1 FROM person_index i WHERE i.person_id = persons.person_id AND i.region_code = persons.region_code) \
      AND (?3 IS NULL OR person_id = ?3) AND (?4 IS NULL OR name LIKE ?4 || '%' ESCAPE '\\') \
      AND (?5 IS NULL OR card_no = ?5) AND (?6 IS NULL OR household_id = ?6)";
+/// A claim row's columns, as [`claim_from_row`] reads them.
+pub(crate) const CLAIM_COLUMNS: &str = "region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, settlement, claim, reversed_at, reversal_reason";
 const CLAIM_BY_KEY: &str = "SELECT region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, settlement, claim, reversed_at, reversal_reason \
      FROM claims WHERE region_code = ?1 AND institution_code = ?2 AND claim_id = ?3";
 const CLAIMS_OF_PERSON: &str = "SELECT region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, settlement, claim, reversed_at, reversal_reason \

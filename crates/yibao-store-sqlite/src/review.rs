@@ -49,7 +49,7 @@ fn claim_in(conn: &Connection, scope: RegionCode, institution: &str, claim_id: &
         .ok_or_else(|| StoreError::ClaimNotFound { institution: institution.to_owned(), claim_id: claim_id.to_owned() })
 }
 
-fn findings_of(conn: &Connection, institution: &str, claim_id: &str) -> Result<Vec<FindingRecord>, StoreError> {
+pub(crate) fn findings_of(conn: &Connection, institution: &str, claim_id: &str) -> Result<Vec<FindingRecord>, StoreError> {
     query_all(
         conn,
         "SELECT record FROM review_findings WHERE institution_code = ?1 AND claim_id = ?2 ORDER BY finding_no",

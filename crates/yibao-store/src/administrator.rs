@@ -3,7 +3,9 @@
 //! schemes it administers, its administration fee, its revolving fund, how it reviews
 //! claims and how it is scored), the entries its score counts (complaints, satisfaction
 //! surveys), the bureau's sample of its quarter, and the quarter's score with the fee and
-//! its reward or penalty posted to the fund books.
+//! its reward or penalty posted to the fund books; and, when the contract has the insurer
+//! underwrite the supplementary layer (补充医疗保险, ZZ-NCMS §三(五)), the quarter's premium
+//! and what the insurer owes back for the layer the fund paid hospitals.
 //!
 //! The rules both stores apply are here, pure: a contract's terms checked once
 //! ([`ContractTerms::check`]), a quarter's bounds ([`Quarter`]), what a scored quarter
@@ -16,7 +18,7 @@ use time::{Date, OffsetDateTime};
 use yibao_domain::{Fen, RegionCode};
 use yibao_ledger::{AccountKey, AccountKind, Fund, FundScheme, Holder, PartyCode, Reason, RecordKind};
 
-use crate::books::{Entry, cause, fund_for, record_transfer_id};
+use crate::books::{Entry, SettlementAmounts, cause, fund_for, record_transfer_id};
 use crate::{Actor, StoreError};
 
 /// Most counties one contract covers.
@@ -27,6 +29,10 @@ pub const CONTRACTS_LISTED_MAX: usize = 200;
 pub const ENTRIES_LISTED_MAX: usize = 10_000;
 /// Most claims one quarter's sample reads: above it the quarter is refused, not truncated.
 pub const QUARTER_CLAIMS_MAX: usize = 2_000_000;
+/// Most claims reaching the supplementary layer one county's underwriting reads, over a
+/// contract of up to five years (each is read whole, with its findings): above it the
+/// quarter is refused, not truncated.
+pub const UNDERWRITTEN_CLAIMS_MAX: usize = 20_000;
 /// The most a contract's fee per insured person and year may be: 1,000 yuan.
 pub const FEE_PER_INSURED_MAX_FEN: i64 = 100_000;
 /// The largest revolving fund a contract may set: 1 billion yuan.
@@ -136,6 +142,12 @@ pub struct ContractTerms {
     pub fee_per_insured_fen: Fen,
     /// The revolving fund (周转金) the bureau advances to its expenditure account.
     pub revolving_fund_fen: Fen,
+    /// The supplementary insurance premium (补充医疗保险保费) a year, per person of its
+    /// counties and schemes with supplementary cover, when the insurer also underwrites the
+    /// supplementary layer of their claims (the seed's 10 yuan: 9 personal, 1 subsidy);
+    /// zero when it does not ([`underwriting`]).
+    #[serde(default)]
+    pub supplementary_premium_fen: Fen,
     pub review: ReviewTerms,
     pub kpis: Vec<KpiTerm>,
     pub bands: Vec<BandTerm>,
@@ -202,6 +214,9 @@ impl ContractTerms {
             || !(0..=REVOLVING_FUND_MAX_FEN).contains(&self.revolving_fund_fen.get())
         {
             return Err(bad("the fee per insured is 0 to 1,000 yuan a year, the revolving fund 0 to 1 billion yuan".into()));
+        }
+        if !(0..=FEE_PER_INSURED_MAX_FEN).contains(&self.supplementary_premium_fen.get()) {
+            return Err(bad("the supplementary premium is 0 to 1,000 yuan a person a year".into()));
         }
         if self.review.sample_rate_bp > 10_000 || self.review.bureau_sample_rate_bp == 0 || self.review.bureau_sample_rate_bp > 10_000 {
             return Err(bad("the administrator's sample is at most 100%, the bureau's above 0 and at most 100%".into()));
@@ -280,6 +295,12 @@ impl ContractTerms {
     pub fn days_within(&self, from: Date, to: Date) -> i64 {
         let (start, end) = (from.max(self.from), to.min(self.until));
         if start > end { 0 } else { (end - start).whole_days() + 1 }
+    }
+
+    /// Whether the insurer underwrites the supplementary layer of its claims.
+    #[must_use]
+    pub fn underwrites(&self) -> bool {
+        self.supplementary_premium_fen.get() > 0
     }
 
     /// The fund its fee is booked in: its first scheme's, of the city.
@@ -416,6 +437,10 @@ pub struct QuarterRecord {
     /// The fee with its reward or penalty: what the quarter pays.
     pub paid_fen: Fen,
     pub renewal_recommended: bool,
+    /// When the insurer underwrites the supplementary layer: each county's premium and
+    /// recovery (none when it does not).
+    #[serde(default)]
+    pub supplementary: Vec<SupplementaryLine>,
     /// The fund the fee passes through, and the day it is booked.
     pub fund: FundScheme,
     pub value_date: Date,
@@ -432,39 +457,163 @@ impl QuarterRecord {
     }
 }
 
+/// One county's supplementary layer in a scored quarter, when the contract has the insurer
+/// underwrite it (承保): the premium the fund pays it, and what it pays the fund back.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupplementaryLine {
+    pub county: RegionCode,
+    /// Persons of the county and the contract's schemes with supplementary cover on the
+    /// quarter's last day.
+    pub insured: u64,
+    /// A quarter of the yearly premium for them, for the days of the quarter the contract
+    /// served.
+    pub premium_fen: Fen,
+    /// The claims it underwrites, as read when the quarter was scored ([`owed_by_county`]):
+    /// how many, and what the county's supplementary fund owes their hospitals for them.
+    pub claims: u64,
+    pub owed_to_date_fen: Fen,
+    /// What the insurer pays the fund back this quarter: owed to date less what the
+    /// contract's quarters scored before recovered in the county ([`with_recoveries`]);
+    /// below zero, what the fund gives back (a claim reversed or deducted from since).
+    pub recovery_fen: Fen,
+}
+
+/// A settled claim of an underwriting contract's counties that reached the supplementary
+/// layer, with its findings, as a store reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SupplementaryClaim {
+    pub claim: crate::ClaimRecord,
+    pub findings: Vec<crate::review::FindingRecord>,
+}
+
+/// What each of the contract's counties' supplementary fund owes hospitals, now, for the
+/// claims the insurer underwrites: the claims of its counties and schemes whose day of care
+/// (the admission day) falls within its service period, whenever settled; each claim's
+/// supplementary layer less what findings deduct, a reversed claim nothing
+/// ([`crate::review::supplementary_owed`]). By county: (claims, owed). A claim a store read
+/// outside the contract's scope is left out, whatever the store read.
+pub fn owed_by_county(
+    terms: &ContractTerms,
+    claims: &[SupplementaryClaim],
+) -> Result<std::collections::BTreeMap<RegionCode, (u64, Fen)>, StoreError> {
+    let mut owed: std::collections::BTreeMap<RegionCode, (u64, Fen)> = terms.counties.iter().map(|c| (*c, (0, Fen::ZERO))).collect();
+    for SupplementaryClaim { claim, findings } in claims {
+        let scheme = SettlementAmounts::from_stored(&claim.settlement_json).map_err(StoreError::Backend)?.pooled;
+        let care_day = crate::claim_admission(&claim.claim_json).ok_or_else(|| {
+            StoreError::Backend(format!(
+                "claim {}/{}: the stored claim has no readable admission day",
+                claim.institution_code, claim.claim_id
+            ))
+        })?;
+        if !terms.covers(claim.region, scheme, care_day) {
+            continue;
+        }
+        let amount = crate::review::supplementary_owed(claim, findings)?;
+        if let Some((count, total)) = owed.get_mut(&claim.region)
+            && !amount.is_zero()
+        {
+            *count += 1;
+            *total += amount;
+        }
+    }
+    Ok(owed)
+}
+
+/// `administrator.scored_meanwhile`: another quarter of the contract was scored on a later
+/// reading of its claims while this one was measured.
+fn scored_meanwhile(record: &QuarterRecord, later: &QuarterRecord) -> StoreError {
+    StoreError::Refused {
+        code: "administrator.scored_meanwhile",
+        message: format!(
+            "{} of {} was scored at {} while {} was measured: score {} again",
+            later.quarter, record.code, later.scored_at, record.quarter, record.quarter
+        ),
+    }
+}
+
+/// A scored quarter's recoveries, planned inside the store's transaction from the
+/// contract's quarters scored before it: each county's recovery is what its fund is owed to
+/// date less what those quarters recovered there, so the quarters' recoveries always add up
+/// to what the fund is owed, whatever was reversed or deducted between them, and in
+/// whichever order quarters are scored. A quarter of the contract scored meanwhile on a
+/// later reading is refused (`administrator.scored_meanwhile`): its reading already holds
+/// this one's.
+pub fn with_recoveries(mut record: QuarterRecord, scored: &[QuarterRecord]) -> Result<QuarterRecord, StoreError> {
+    if record.supplementary.is_empty() {
+        return Ok(record);
+    }
+    if let Some(later) = scored.iter().find(|q| q.code == record.code && q.scored_at > record.scored_at && !q.supplementary.is_empty()) {
+        return Err(scored_meanwhile(&record, later));
+    }
+    for line in &mut record.supplementary {
+        let recovered: Fen = scored
+            .iter()
+            .filter(|q| q.code == record.code)
+            .flat_map(|q| &q.supplementary)
+            .filter(|l| l.county == line.county)
+            .map(|l| l.recovery_fen)
+            .sum();
+        line.recovery_fen = line.owed_to_date_fen - recovered;
+    }
+    Ok(record)
+}
+
 /// What a scored quarter posts on its day: city finance pays the fee with its reward or
 /// penalty into the fund's fiscal special account, and the account pays it to the
 /// administrator (`afee/{code}/{quarter}/in|out`, reason `administration-fee`). The fund's
 /// surplus is unchanged; its statements by payer and payee show who paid and who was paid.
+///
+/// An underwriting insurer's lines then post in each county's unit of the supplementary
+/// fund, where its layer was spent: the insurer pays back the quarter's recovery into the
+/// fund's fiscal special account (`…/recovery-{county}`, reason `supplementary-recovery`),
+/// or is given back a negative one (`…/refund-{county}`, same reason), and is paid the
+/// quarter's premium (`…/premium-{county}`, reason `supplementary-premium`). Premium and
+/// recovery are the county fund's spending (`income_and_spending`).
 pub fn quarter_entries(record: &QuarterRecord) -> Result<Vec<Entry>, StoreError> {
-    if record.paid_fen.is_zero() {
-        return Ok(Vec::new());
-    }
     let id = record.record_id();
     let cause = cause(RecordKind::AdministratorQuarter, &id)?;
-    let fund = fund_for(record.fund, record.city);
     let insurer = Holder::insurer(&record.code).map_err(|e| StoreError::Invalid(e.to_string()))?;
-    let transfer = |leg: &str, debit, credit| {
+    let transfer = |leg: &str, (debit, credit), amount_fen, reason| {
         yibao_ledger::Transfer::new(
             record_transfer_id("afee", &id, leg),
             debit,
             credit,
-            record.paid_fen,
-            Reason::AdministrationFee,
+            amount_fen,
+            reason,
             cause.clone(),
             record.value_date,
         )
     };
-    Ok(vec![
-        Entry {
-            unit: record.city,
-            transfer: transfer("in", AccountKey::special(fund), AccountKey::new(fund, Holder::Finance(record.city), AccountKind::External)),
-        },
-        Entry {
-            unit: record.city,
-            transfer: transfer("out", AccountKey::new(fund, insurer, AccountKind::External), AccountKey::special(fund)),
-        },
-    ])
+    let mut entries = Vec::new();
+    if !record.paid_fen.is_zero() {
+        let fund = fund_for(record.fund, record.city);
+        let finance = AccountKey::new(fund, Holder::Finance(record.city), AccountKind::External);
+        let to_insurer = AccountKey::new(fund, insurer, AccountKind::External);
+        let fee = Reason::AdministrationFee;
+        entries.push(Entry { unit: record.city, transfer: transfer("in", (AccountKey::special(fund), finance), record.paid_fen, fee) });
+        entries.push(Entry { unit: record.city, transfer: transfer("out", (to_insurer, AccountKey::special(fund)), record.paid_fen, fee) });
+    }
+    let supplementary = fund_for(FundScheme::Supplementary, record.city);
+    let (special, underwriter) = (AccountKey::special(supplementary), AccountKey::new(supplementary, insurer, AccountKind::External));
+    for line in &record.supplementary {
+        let unit = line.county;
+        let recovery = line.recovery_fen;
+        if recovery.get() > 0 {
+            let leg = format!("recovery-{unit}");
+            entries.push(Entry { unit, transfer: transfer(&leg, (special, underwriter), recovery, Reason::SupplementaryRecovery) });
+        } else if recovery.is_negative() {
+            let leg = format!("refund-{unit}");
+            entries.push(Entry {
+                unit,
+                transfer: transfer(&leg, (underwriter, special), Fen::new(-recovery.get()), Reason::SupplementaryRecovery),
+            });
+        }
+        if line.premium_fen.get() > 0 {
+            let leg = format!("premium-{unit}");
+            entries.push(Entry { unit, transfer: transfer(&leg, (underwriter, special), line.premium_fen, Reason::SupplementaryPremium) });
+        }
+    }
+    Ok(entries)
 }
 
 /// The text bounds a day range's stored timestamps fall within, a day wider each side: the
@@ -496,6 +645,20 @@ pub fn check_quarter_size(claims: usize, county: RegionCode) -> Result<(), Store
         return Err(StoreError::Refused {
             code: "administrator.quarter_too_large",
             message: format!("{county} settled more than {QUARTER_CLAIMS_MAX} claims in the quarter: score it county by county"),
+        });
+    }
+    Ok(())
+}
+
+/// Refuses a county's underwriting above [`UNDERWRITTEN_CLAIMS_MAX`] claims rather than
+/// recover part of them (`administrator.quarter_too_large`).
+pub fn check_underwritten_size(claims: usize, county: RegionCode) -> Result<(), StoreError> {
+    if claims > UNDERWRITTEN_CLAIMS_MAX {
+        return Err(StoreError::Refused {
+            code: "administrator.quarter_too_large",
+            message: format!(
+                "more than {UNDERWRITTEN_CLAIMS_MAX} claims of {county} reached the supplementary layer during the contract: more than one reading holds"
+            ),
         });
     }
     Ok(())
@@ -555,8 +718,25 @@ impl QuarterFlag {
     }
 }
 
+/// Insured persons of a county and basic scheme on a day, and how many of them had
+/// supplementary cover with that spell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InsuredCount {
+    pub county: RegionCode,
+    pub scheme: FundScheme,
+    pub insured: u64,
+    pub supplementary: u64,
+}
+
 /// Insured persons by the county and scheme of the spell they were in on a day.
-pub type InsuredOn = Vec<(RegionCode, FundScheme, u64)>;
+pub type InsuredOn = Vec<InsuredCount>;
+
+/// The persons of `county` and the contract's schemes with supplementary cover, by the
+/// coverage counted: whom an underwriting insurer's premium is paid for.
+#[must_use]
+pub fn supplementary_insured(terms: &ContractTerms, insured: &InsuredOn, county: RegionCode) -> u64 {
+    insured.iter().filter(|c| c.county == county && terms.schemes.contains(&c.scheme)).map(|c| c.supplementary).sum()
+}
 
 /// Counts the insured of `persons` (their coverage now and their past spells) by the county
 /// and scheme of the spell in force on `on`; a person insured nowhere that day is not counted.
@@ -564,7 +744,7 @@ pub fn count_insured<'a>(
     persons: impl Iterator<Item = (&'a yibao_engine::Coverage, &'a [yibao_engine::PastCoverage])>,
     on: Date,
 ) -> InsuredOn {
-    let mut counts: std::collections::BTreeMap<(RegionCode, FundScheme), u64> = std::collections::BTreeMap::new();
+    let mut counts: std::collections::BTreeMap<(RegionCode, FundScheme), (u64, u64)> = std::collections::BTreeMap::new();
     for (current, history) in persons {
         let spell = match yibao_engine::spell_on(current, history, on) {
             // The coverage now, if it covers the day (else none does).
@@ -576,10 +756,12 @@ pub fn count_insured<'a>(
         if let Some(spell) = spell
             && let Some(scheme) = FundScheme::parse(spell.scheme.as_str())
         {
-            *counts.entry((spell.region, scheme)).or_default() += 1;
+            let count = counts.entry((spell.region, scheme)).or_default();
+            count.0 += 1;
+            count.1 += u64::from(spell.supplementary);
         }
     }
-    counts.into_iter().map(|((county, scheme), n)| (county, scheme, n)).collect()
+    counts.into_iter().map(|((county, scheme), (insured, supplementary))| InsuredCount { county, scheme, insured, supplementary }).collect()
 }
 
 /// The bureau's draw of its audit sample among a contract's claims: with the contract's
@@ -756,11 +938,8 @@ pub fn measure_quarter(
             ),
         })
         .collect();
-    let insured = insured
-        .iter()
-        .filter(|(county, scheme, _)| terms.counties.contains(county) && terms.schemes.contains(scheme))
-        .map(|(_, _, n)| *n)
-        .sum();
+    let insured =
+        insured.iter().filter(|c| terms.counties.contains(&c.county) && terms.schemes.contains(&c.scheme)).map(|c| c.insured).sum();
     Ok(QuarterMeasures { actuals, sample, insured })
 }
 
@@ -966,7 +1145,19 @@ pub trait AdministratorStore: Send + Sync + 'static {
     /// who moved since is counted where they were).
     fn insured_on(&self, city: RegionCode, on: Date) -> impl Future<Output = Result<InsuredOn, StoreError>> + Send;
 
-    /// Records a scored quarter and posts its fee, once (`administrator.quarter_scored`).
+    /// The settled claims of `county` whose supplementary layer paid something, settled on
+    /// or after the city day `since`, reversed or not, each with its findings: what an
+    /// underwriting insurer may owe back for ([`owed_by_county`]). At most
+    /// [`UNDERWRITTEN_CLAIMS_MAX`], refused above (`administrator.quarter_too_large`).
+    fn supplementary_claims(
+        &self,
+        county: RegionCode,
+        since: Date,
+    ) -> impl Future<Output = Result<Vec<SupplementaryClaim>, StoreError>> + Send;
+
+    /// Records a scored quarter and posts its fee, once (`administrator.quarter_scored`);
+    /// an underwriting insurer's recoveries are planned in the same transaction from the
+    /// contract's quarters scored before ([`with_recoveries`]).
     fn record_quarter(&self, actor: &Actor, record: QuarterRecord) -> impl Future<Output = Result<QuarterRecord, StoreError>> + Send;
 
     /// Books a movement of an administrator's revolving fund in `scheme`, planned inside the
@@ -1011,6 +1202,7 @@ mod tests {
             schemes: vec![FundScheme::Resident],
             fee_per_insured_fen: Fen::new(300),
             revolving_fund_fen: Fen::new(50_000_000),
+            supplementary_premium_fen: Fen::ZERO,
             review: ReviewTerms { threshold_fen: Fen::new(500_000), sample_rate_bp: 1_000, seed: 20_260_101, bureau_sample_rate_bp: 2_000 },
             kpis: vec![
                 KpiTerm { measure: Measure::PaymentDays, weight_bp: 3_000, target: 3_000 },
@@ -1043,6 +1235,8 @@ mod tests {
         assert!(refused(&|t| t.schemes = vec![FundScheme::Ncms]).contains("in force"));
         assert!(refused(&|t| (t.from, t.until) = (date!(1900 - 01 - 01), date!(1900 - 12 - 31))).contains("2000 to 2100"));
         assert!(refused(&|t| t.bands.push(BandTerm { from_score_bp: 0, adjustment_bp: 500 })).contains("two bands"));
+        assert!(refused(&|t| t.supplementary_premium_fen = Fen::new(-1)).contains("supplementary premium"));
+        assert!(refused(&|t| t.supplementary_premium_fen = Fen::new(FEE_PER_INSURED_MAX_FEN + 1)).contains("supplementary premium"));
         // Another contract on the same county and scheme on a common day overlaps.
         let mut other = terms();
         other.code = "CPIC419900".into();
@@ -1094,7 +1288,8 @@ mod tests {
             flags: vec![flag("A", None), flag("C", Some(time::macros::datetime!(2026-12-01 02:00 UTC)))],
             bureau_findings: Vec::new(),
         };
-        let insured = vec![(RegionCode::parse("419921").unwrap(), FundScheme::Resident, 4)];
+        let insured =
+            vec![InsuredCount { county: RegionCode::parse("419921").unwrap(), scheme: FundScheme::Resident, insured: 4, supplementary: 2 }];
         let measures = measure_quarter(
             &contract(),
             (date!(2026 - 10 - 01), date!(2026 - 12 - 31)),
@@ -1135,9 +1330,8 @@ mod tests {
         assert_eq!(q.to_string(), "2026Q4");
     }
 
-    #[test]
-    fn a_quarter_posts_its_fee_through_the_special_account() {
-        let record = QuarterRecord {
+    fn quarter_record() -> QuarterRecord {
+        QuarterRecord {
             city: city(),
             code: "PICC419900".into(),
             quarter: "2026Q4".into(),
@@ -1157,12 +1351,17 @@ mod tests {
             adjustment_fen: Fen::new(7_500),
             paid_fen: Fen::new(82_500),
             renewal_recommended: true,
+            supplementary: Vec::new(),
             fund: FundScheme::Resident,
             value_date: date!(2027 - 01 - 05),
             scored_by: "admin".into(),
             scored_at: time::macros::datetime!(2027-01-05 09:00 UTC),
-        };
-        let entries = quarter_entries(&record).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_quarter_posts_its_fee_through_the_special_account() {
+        let entries = quarter_entries(&quarter_record()).unwrap();
         let legs: Vec<(String, String, String, i64)> = entries
             .iter()
             .map(|e| (e.transfer.id.to_string(), e.transfer.debit.to_string(), e.transfer.credit.to_string(), e.transfer.amount_fen.get()))
@@ -1184,5 +1383,201 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    fn line(county: &str, premium: i64, owed: i64, recovery: i64) -> SupplementaryLine {
+        SupplementaryLine {
+            county: RegionCode::parse(county).unwrap(),
+            insured: 400,
+            premium_fen: Fen::new(premium),
+            claims: 1,
+            owed_to_date_fen: Fen::new(owed),
+            recovery_fen: Fen::new(recovery),
+        }
+    }
+
+    /// Issue 18 item 1: an underwriting insurer pays back each county's recovery, or is
+    /// given back a negative one, and is paid the premium, in the supplementary fund and the
+    /// county's unit, where the layer was spent.
+    #[test]
+    fn an_underwriter_pays_back_the_layer_and_is_paid_its_premium_in_each_county() {
+        let record = QuarterRecord {
+            supplementary: vec![line("419921", 400_000, 12_345, 12_345), line("419922", 0, 0, -2_000)],
+            ..quarter_record()
+        };
+        let entries = quarter_entries(&record).unwrap();
+        let legs: Vec<(String, String, String, String, i64, Reason)> = entries[2..]
+            .iter()
+            .map(|e| {
+                (
+                    e.unit.to_string(),
+                    e.transfer.id.to_string(),
+                    e.transfer.debit.to_string(),
+                    e.transfer.credit.to_string(),
+                    e.transfer.amount_fen.get(),
+                    e.transfer.reason,
+                )
+            })
+            .collect();
+        let (special, insurer) =
+            ("supplementary@419900/region:419900/fiscal-special".to_owned(), "supplementary@419900/insurer:PICC419900/external".to_owned());
+        assert_eq!(
+            legs,
+            [
+                (
+                    "419921".to_owned(),
+                    "afee/PICC419900/2026Q4/recovery-419921".to_owned(),
+                    special.clone(),
+                    insurer.clone(),
+                    12_345,
+                    Reason::SupplementaryRecovery
+                ),
+                // 400 persons × 40.00 yuan ÷ 4.
+                (
+                    "419921".to_owned(),
+                    "afee/PICC419900/2026Q4/premium-419921".to_owned(),
+                    insurer.clone(),
+                    special.clone(),
+                    400_000,
+                    Reason::SupplementaryPremium
+                ),
+                // A claim reversed since: the fund gives back what it was paid for it.
+                (
+                    "419922".to_owned(),
+                    "afee/PICC419900/2026Q4/refund-419922".to_owned(),
+                    insurer,
+                    special,
+                    2_000,
+                    Reason::SupplementaryRecovery
+                ),
+            ]
+        );
+    }
+
+    /// The quarters' recoveries add up to what the fund is owed at the latest reading,
+    /// whatever was reversed between them; a quarter read before one scored meanwhile is
+    /// refused; another contract's quarters are not counted.
+    #[test]
+    fn recoveries_add_up_to_what_the_fund_is_owed_to_date() {
+        let at = |hour: u8| time::macros::datetime!(2027-01-05 00:00 UTC).replace_hour(hour).unwrap();
+        let q3 = QuarterRecord {
+            quarter: "2026Q3".into(),
+            scored_at: at(8),
+            supplementary: vec![line("419921", 0, 10_000, 0)],
+            ..quarter_record()
+        };
+        let q3 = with_recoveries(q3, &[]).unwrap();
+        assert_eq!(q3.supplementary[0].recovery_fen, Fen::new(10_000));
+        let other = QuarterRecord { code: "CPIC419900".into(), supplementary: vec![line("419921", 0, 99_999, 99_999)], ..q3.clone() };
+        // A claim of 3,000 reversed, another of 1,500 settled: 8,500 owed, 1,500 given back.
+        let q4 = QuarterRecord { scored_at: at(9), supplementary: vec![line("419921", 0, 8_500, 0)], ..quarter_record() };
+        let q4 = with_recoveries(q4, &[q3.clone(), other.clone()]).unwrap();
+        assert_eq!(q4.supplementary[0].recovery_fen, Fen::new(-1_500));
+        let total: Fen = [&q3, &q4].iter().map(|q| q.supplementary[0].recovery_fen).sum();
+        assert_eq!(total, q4.supplementary[0].owed_to_date_fen);
+        // Read at 8:30, before Q4's 9:00 reading was recorded: refused, to be read again.
+        let stale = QuarterRecord { quarter: "2026Q2".into(), scored_at: at(8).replace_minute(30).unwrap(), ..q4.clone() };
+        assert!(matches!(
+            with_recoveries(stale, &[q3.clone(), q4.clone()]),
+            Err(StoreError::Refused { code: "administrator.scored_meanwhile", .. })
+        ));
+        // Without underwriting nothing is planned, and nothing refused.
+        let plain = QuarterRecord { quarter: "2026Q2".into(), scored_at: at(7), ..quarter_record() };
+        assert!(with_recoveries(plain, &[q3, q4]).is_ok());
+    }
+
+    fn stored_claim(id: &str, (county, insutype, admitted): (&str, &str, &str), oth_pay: &str) -> crate::ClaimRecord {
+        let region = RegionCode::parse(county).unwrap();
+        let settlement = serde_json::json!({
+            "insutype": insutype, "medfee_sumamt": "300000.00", "fund_pay_sumamt": format!("{}", Fen::new(15_000_000) + Fen::parse_yuan(oth_pay).unwrap()),
+            "psn_part_amt": "0.00", "hifp_pay": "150000.00", "hifmi_pay": "0.00", "hifob_pay": "0.00", "maf_pay": "0.00",
+            "oth_pay": oth_pay, "cvlserv_pay": "0.00", "hifes_pay": "0.00", "acct_pay": "0.00", "hosp_part_amt": "0.00",
+            "maternity_allowance": "0.00"
+        });
+        crate::ClaimRecord {
+            region,
+            institution_code: yibao_domain::InstitutionCode::parse("H41992100007").unwrap(),
+            claim_id: id.into(),
+            person_id: yibao_domain::NationalId::from_parts(region, date!(1980 - 01 - 01), 1).unwrap(),
+            year: 2026,
+            status: crate::ClaimStatus::Settled,
+            settled_at: time::macros::datetime!(2026-11-20 10:00 UTC),
+            medfee_fen: Fen::new(30_000_000),
+            fund_pay_fen: Fen::new(15_000_000),
+            psn_part_fen: Fen::ZERO,
+            settlement_json: settlement.to_string(),
+            claim_json: serde_json::json!({ "kind": "inpatient", "admission_date": admitted }).to_string(),
+            reversed_at: None,
+            reversal_reason: None,
+        }
+    }
+
+    /// What the fund is owed: the underwritten claims' supplementary layer, net of
+    /// findings; not a claim of another scheme, of a care day outside the service period,
+    /// or of a county outside the contract; a reversed claim nothing.
+    #[test]
+    fn the_fund_is_owed_the_layer_of_the_underwritten_claims_net_of_findings() {
+        let mut terms = terms();
+        terms.counties.push(RegionCode::parse("419922").unwrap());
+        let claim = |id, scope, oth| SupplementaryClaim { claim: stored_claim(id, scope, oth), findings: Vec::new() };
+        let mut reversed = claim("R", ("419921", "390", "2026-06-01"), "500.00");
+        reversed.claim.status = crate::ClaimStatus::Reversed;
+        let mut deducted = claim("D", ("419922", "390", "2026-06-01"), "1000.00");
+        let rounding = yibao_domain::Rounding::HalfUp;
+        let finding = crate::review::new_finding(
+            &deducted.claim,
+            &[],
+            crate::review::NewFinding {
+                institution_code: "H41992100007".into(),
+                claim_id: "D".into(),
+                level: crate::review::ReviewLevel::Bureau,
+                rule: "bed days".into(),
+                flag_no: None,
+                amount_fen: Fen::new(1_510_000),
+                evidence: "two bed days too many".into(),
+                value_date: date!(2026 - 12 - 01),
+                rounding,
+            },
+            &Actor {
+                who: "officer".into(),
+                role: "claims_officer".into(),
+                source: "test".into(),
+                at: time::macros::datetime!(2026-12-01 09:00 UTC),
+            },
+        )
+        .unwrap();
+        deducted.findings.push(finding);
+        let claims = [
+            claim("A", ("419921", "390", "2026-06-01"), "2500.00"),
+            claim("B", ("419921", "390", "2026-12-31"), "100.00"),
+            claim("employee", ("419921", "310", "2026-06-01"), "700.00"),
+            claim("before", ("419921", "390", "2025-12-31"), "900.00"),
+            claim("elsewhere", ("419923", "390", "2026-06-01"), "300.00"),
+            reversed,
+            deducted,
+        ];
+        let owed = owed_by_county(&terms, &claims).unwrap();
+        // 15,100.00 deducted from D's 151,000.00 of fund legs, a tenth: 100.00 of its
+        // supplementary 1,000.00.
+        assert_eq!(
+            owed.into_iter().collect::<Vec<_>>(),
+            [(RegionCode::parse("419921").unwrap(), (2, Fen::new(260_000))), (RegionCode::parse("419922").unwrap(), (1, Fen::new(90_000)))]
+        );
+    }
+
+    /// Whom the premium is paid for: the persons of the county and the contract's schemes
+    /// with supplementary cover, not those of another scheme (another contract's).
+    #[test]
+    fn the_premium_counts_the_county_and_schemes_persons_with_supplementary_cover() {
+        let county = RegionCode::parse("419921").unwrap();
+        let insured = vec![
+            InsuredCount { county, scheme: FundScheme::Resident, insured: 10, supplementary: 4 },
+            InsuredCount { county, scheme: FundScheme::Employee, insured: 20, supplementary: 7 },
+            InsuredCount { county: RegionCode::parse("419922").unwrap(), scheme: FundScheme::Resident, insured: 30, supplementary: 9 },
+        ];
+        assert_eq!(supplementary_insured(&terms(), &insured, county), 4);
+        let mut both = terms();
+        both.schemes.push(FundScheme::Employee);
+        assert_eq!(supplementary_insured(&both, &insured, county), 11);
     }
 }

@@ -195,7 +195,9 @@ pub struct PositionOut {
 /// to a personal account; settlement layers are spending, and
 /// their reversals take it back; a payment year's clearing (issue 15) is spending when it
 /// owes an institution more and takes spending back when it recovers, as a review's
-/// deduction does (and its withdrawal on appeal gives back). Nothing else
+/// deduction does (and its withdrawal on appeal gives back). The supplementary premium
+/// paid an underwriting insurer is spending, and what it pays back for the layer takes
+/// spending back (what the fund gives back of it is spending again). Nothing else
 /// (pooling, payments, adjustments) is either.
 #[must_use]
 pub fn income_and_spending(m: &Movement) -> (i64, i64) {
@@ -210,6 +212,11 @@ pub fn income_and_spending(m: &Movement) -> (i64, i64) {
         (Reason::Reversal, AccountKind::Payable, AccountKind::External) => (0, -amount),
         // A review's deduction withdrawn on appeal (issue 18): the spending it took back returns.
         (Reason::Reversal, AccountKind::External, AccountKind::Payable) => (0, amount),
+        // An underwriting insurer's premium, its recovery, and a recovery given back (issue 18).
+        (Reason::SupplementaryPremium, _, _) | (Reason::SupplementaryRecovery, AccountKind::External, AccountKind::FiscalSpecial) => {
+            (0, amount)
+        }
+        (Reason::SupplementaryRecovery, AccountKind::FiscalSpecial, AccountKind::External) => (0, -amount),
         _ => (0, 0),
     }
 }
@@ -820,6 +827,11 @@ mod tests {
         assert_eq!(income_and_spending(&movement("reversal", "payable", "external")), (0, -16_000));
         assert_eq!(income_and_spending(&movement("payment-clearing", "external", "payable")), (0, 16_000));
         assert_eq!(income_and_spending(&movement("payment-clearing", "payable", "external")), (0, -16_000));
+        // An underwriting insurer's premium is spending, its recovery takes spending back,
+        // and a recovery given back is spending again.
+        assert_eq!(income_and_spending(&movement("supplementary-premium", "external", "fiscal-special")), (0, 16_000));
+        assert_eq!(income_and_spending(&movement("supplementary-recovery", "fiscal-special", "external")), (0, -16_000));
+        assert_eq!(income_and_spending(&movement("supplementary-recovery", "external", "fiscal-special")), (0, 16_000));
     }
 
     /// Issue 13: the indicators at each month's end are the close's, on the year so far.

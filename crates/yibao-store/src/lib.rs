@@ -414,7 +414,8 @@ pub fn referral_used(referral: &ReferralRecord, claims: &[(String, String)]) -> 
 /// word, so that its query can use it.
 pub const NOT_VISIT_KINDS_SQL: &str = "'inpatient', 'single-disease', 'day-surgery', 'maternity', 'pharmacy-purchase'";
 
-fn claim_admission(claim_json: &str) -> Option<Date> {
+/// The stored claim's admission day (its day of care), if it reads.
+pub(crate) fn claim_admission(claim_json: &str) -> Option<Date> {
     #[derive(serde::Deserialize)]
     struct Admission {
         admission_date: Option<Date>,

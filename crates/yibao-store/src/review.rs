@@ -381,6 +381,17 @@ fn still_owed<'a>(claim: &ClaimRecord, deducting: impl Iterator<Item = &'a Findi
     Ok(legs)
 }
 
+/// What the supplementary layer (`oth_pay`) of a claim still owes its institution: what it
+/// paid less what deducting findings take off it, nothing once the claim is reversed. It is
+/// what an insurer underwriting the layer owes the fund back for the claim.
+pub fn supplementary_owed(claim: &ClaimRecord, findings: &[FindingRecord]) -> Result<Fen, StoreError> {
+    if claim.status == ClaimStatus::Reversed {
+        return Ok(Fen::ZERO);
+    }
+    let legs = still_owed(claim, findings.iter().filter(|f| f.status.deducts()))?;
+    Ok(legs.iter().filter(|l| l.layer == SettlementLayer::Supplementary.field()).map(|l| l.amount_fen).sum())
+}
+
 /// The legs a deduction of `amount` comes off: what each fund layer of the claim still owes
 /// the institution (what it paid less what `earlier` findings deduct), shared in proportion
 /// and rounded cumulatively, so the legs add up to the amount to the fen.

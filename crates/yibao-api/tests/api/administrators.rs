@@ -355,3 +355,125 @@ async fn a_revolving_fund_behaves_the_same_on_postgresql() {
     let (api, _server) = super::review::monitored_postgres(datetime!(2026-11-10 10:00 +08)).await;
     revolving_flow(&api).await;
 }
+
+/// A stay far above the residents' pooled cap: the supplementary layer pays part of it.
+fn costly_stay(person: &str, claim_id: &str, (admitted, discharged): (&str, &str)) -> Value {
+    json!({ "person_id": person, "card_no": "C0001", "claim": { "claim_id": claim_id, "institution_code": "H41992100007",
+            "institution_level": "secondary", "kind": "inpatient", "admission_date": admitted, "discharge_date": discharged,
+            "diagnosis": "J18.900", "lines": [{ "code": "001109000010000", "quantity": 20, "unit_price": "50.00" },
+                                              { "code": "XA10BAE010A001010100315", "quantity": 300, "unit_price": "900.00" }] } })
+}
+
+/// The supplementary layer underwritten (issue 18 item 1, ZZ-NCMS §三(五)): a contract
+/// with the seed's premium of 10 yuan; a stay of the east county reaches the supplementary
+/// layer and a bureau finding deducts from it; the quarter pays the insurer a quarter's
+/// premium for the east's resident with supplementary cover and has it pay back the layer
+/// net of the finding; claims staff reverse the stay the next quarter, whose scoring gives
+/// the insurer its money back. Over the two years the county's supplementary fund spent
+/// exactly the premiums; the books balance.
+async fn underwriting_flow(api: &Api) {
+    enrol_both(api).await;
+    let admin = api.sign_in("admin").await;
+    let accountant = api.sign_in("accountant").await;
+    let officer = api.sign_in("east.claims").await;
+    for (scheme, reference) in [("resident", "OB-R"), ("supplementary", "OB-S")] {
+        let opening = json!({ "kind": "opening-balance", "scheme": scheme, "unit": "419900", "amount": "1000000.00", "date": "2026-01-01", "reference": reference });
+        assert_eq!(api.call("POST", "/api/funds/receipts", Auth::Token(&accountant), Some(opening)).await.0, StatusCode::CREATED);
+    }
+    let mut terms = contract();
+    terms["supplementary_premium"] = json!("10.00");
+    let (status, signed) = api.call("POST", "/api/administrators", Auth::Token(&admin), Some(terms)).await;
+    assert_eq!((status, signed["contract"]["supplementary_premium"].as_str()), (StatusCode::CREATED, Some("10.00")), "{signed}");
+
+    // The east's stay reaches the supplementary layer; the west's is not the contract's.
+    let (status, east) = api
+        .call("POST", "/api/settlements", Auth::Key("key-east"), Some(costly_stay(EAST_PERSON, "U-1", ("2026-11-01", "2026-11-20"))))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{east}");
+    let layer = fen(&east["settlement"]["oth_pay"]);
+    assert!(layer > 0, "the stay reaches the supplementary layer: {east}");
+    let (status, west) = api
+        .call("POST", "/api/settlements", Auth::Key("key-east"), Some(costly_stay(WEST_PERSON, "U-2", ("2026-11-01", "2026-11-20"))))
+        .await;
+    assert_eq!((status, fen(&west["settlement"]["oth_pay"]) > 0), (StatusCode::CREATED, true), "{west}");
+    // The bureau disallows 3,000.00 of the east's stay: shared over the layers that paid.
+    let audit = json!({ "rule": "bed days", "amount": "3000.00", "evidence": "six bed days too many" });
+    let (status, finding) = api.call("POST", "/api/review/findings/H41992100007/U-1", Auth::Token(&officer), Some(audit)).await;
+    assert_eq!(status, StatusCode::CREATED, "{finding}");
+    let deducted = finding["legs"].as_array().expect("legs").iter().find(|l| l["layer"] == "oth_pay").map_or(0, |l| fen(&l["amount"]));
+    assert!(deducted > 0 && deducted < layer, "{finding}");
+
+    // Q4 scored on 5 January: a quarter of 10.00 for the one resident of the east with
+    // supplementary cover, and the layer less the finding's share paid back.
+    api.set_now(datetime!(2027-01-05 10:00 +08));
+    let (accountant, officer) = (api.sign_in("accountant").await, api.sign_in("east.claims").await);
+    let (status, q4) = api.call("POST", "/api/administrators/PICC419900/quarters/2026Q4/score", Auth::Token(&accountant), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{q4}");
+    let line = |quarter: &Value| {
+        let l = &quarter["supplementary"][0];
+        (
+            l["county"].as_str().map(str::to_owned),
+            l["insured"].as_u64(),
+            fen(&l["premium"]),
+            l["claims"].as_u64(),
+            fen(&l["owed_to_date"]),
+            fen(&l["recovery"]),
+        )
+    };
+    assert_eq!(quarter_lines(&q4), 1, "the contract's one county: {q4}");
+    assert_eq!(line(&q4), (Some("419921".into()), Some(1), 250, Some(1), layer - deducted, layer - deducted), "{q4}");
+
+    // Claims staff reverse the stay in Q1 (the hospital may not: a reviewer's finding
+    // deducts from it); Q1's scoring gives the insurer back what it paid for it.
+    let reversal = json!({ "reason": "billed under the wrong person" });
+    let (status, reversed) = api.call("POST", "/api/settlements/H41992100007/U-1/reversal", Auth::Token(&officer), Some(reversal)).await;
+    assert_eq!(status, StatusCode::OK, "{reversed}");
+    api.set_now(datetime!(2027-04-05 10:00 +08));
+    let (accountant, auditor) = (api.sign_in("accountant").await, api.sign_in("auditor").await);
+    let (status, q1) = api.call("POST", "/api/administrators/PICC419900/quarters/2027Q1/score", Auth::Token(&accountant), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{q1}");
+    assert_eq!(line(&q1), (Some("419921".into()), Some(1), 250, Some(0), 0, -(layer - deducted)), "{q1}");
+
+    // The underwriter's account: paid two premiums, its recovery given back.
+    let (_, accounts) = api.call("GET", "/api/funds/accounts", Auth::Token(&auditor), None).await;
+    let underwriter = accounts
+        .as_array()
+        .expect("accounts")
+        .iter()
+        .find(|a| a["fund"] == "supplementary@419900" && a["holder"] == "insurer:PICC419900" && a["kind"] == "external")
+        .map(|a| fen(&a["balance"]));
+    assert_eq!(underwriter, Some(-500), "{accounts}");
+    // The east county's supplementary fund: 2026's close counts the layer it paid less the
+    // finding; 2027 so far (its budget's execution) the layer reversed, the recovery, its
+    // refund and two premiums. Over both, the fund spent the premiums and no more.
+    let close = json!({ "year": 2026, "levy": "10%" });
+    let (status, closed) = api.call("POST", "/api/funds/year-closes", Auth::Token(&accountant), Some(close)).await;
+    assert_eq!(status, StatusCode::CREATED, "{closed}");
+    let east_supplementary = |p: &&Value| p["fund"] == "supplementary@419900" && p["unit"] == "419921";
+    let position =
+        closed["record"]["positions"].as_array().expect("positions").iter().find(east_supplementary).cloned().unwrap_or(Value::Null);
+    assert_eq!(fen(&position["spending"]), layer - deducted, "{position}");
+    let budget = json!({ "year": 2027, "scheme": "supplementary", "unit": "419921", "income": "0.00", "spending": "10.00" });
+    assert_eq!(api.call("PUT", "/api/funds/budgets", Auth::Token(&accountant), Some(budget)).await.0, StatusCode::OK);
+    let (status, execution) = api.call("GET", "/api/funds/budgets?year=2027", Auth::Token(&auditor), None).await;
+    assert_eq!(status, StatusCode::OK, "{execution}");
+    let april = &execution[0]["months"][3];
+    assert_eq!((april["month"].as_u64(), fen(&april["spending"])), (Some(4), 500 - (layer - deducted)), "{execution}");
+    let (status, check) = api.call("GET", "/api/funds/check", Auth::Token(&auditor), None).await;
+    assert_eq!((status, check["sound"].as_bool()), (StatusCode::OK, Some(true)), "{check}");
+}
+
+fn quarter_lines(quarter: &Value) -> usize {
+    quarter["supplementary"].as_array().map_or(0, Vec::len)
+}
+
+#[tokio::test]
+async fn an_underwriter_is_paid_its_premium_and_pays_back_the_layer_on_sqlite() {
+    underwriting_flow(&super::review::monitored_sqlite("underwriting", datetime!(2026-11-21 10:00 +08)).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_underwriter_behaves_the_same_on_postgresql() {
+    let (api, _server) = super::review::monitored_postgres(datetime!(2026-11-21 10:00 +08)).await;
+    underwriting_flow(&api).await;
+}
