@@ -258,8 +258,7 @@ pub(crate) async fn bureau_sample(
 /// posted to the fund books, and the renewal it recommends; once (422
 /// `administrator.quarter_scored`). When the insurer underwrites the supplementary layer,
 /// each county's premium and what the insurer pays back for the layer (`supplementary`)
-/// post with it; a quarter of the contract scored meanwhile on a later reading refuses it
-/// (422 `administrator.scored_meanwhile`: score it again).
+/// post with it.
 #[utoipa::path(post, path = "/api/administrators/{code}/quarters/{quarter}/score", params(("code" = String, Path), ("quarter" = String, Path, example = "2026Q4")), responses((status = 201, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), tag = "administration")]
 pub(crate) async fn score(
     State(state): State<App>,

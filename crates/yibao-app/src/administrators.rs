@@ -12,7 +12,7 @@ use yibao_engine::review::Selection;
 pub use yibao_ledger::FundScheme;
 use yibao_store::administrator::{
     AdministratorStore, CountyQuarter, MeasuredKpi, administrator_selection, covered_claims, in_bureau_sample, measure_quarter,
-    owed_by_county, supplementary_insured,
+    supplementary_insured,
 };
 pub use yibao_store::administrator::{
     BandTerm, ContractRecord, ContractTerms, EntryKind, KpiTerm, Measure, PerformanceEntry, Quarter, QuarterRecord, ReviewTerms,
@@ -319,19 +319,22 @@ impl App {
         if scope != self.policy().region {
             return Err(AppError::forbidden("a contract's quarter is scored by the city"));
         }
-        // The moment the quarter's records are read, before reading them: a quarter of the
-        // same contract scored on a later reading since is refused in the store.
-        let scored_at = self.now();
         let contract = self.contract(principal, code).await?;
         let (from, to) = quarter.days();
         let today = self.today();
         if to >= today {
             return Err(AppError::unprocessable("administrator.quarter_not_over", format!("{quarter} ends on {to}: it is scored after")));
         }
-        if to < contract.terms.from || from > contract.terms.until {
+        let run_off = contract.terms.in_run_off(from);
+        if to < contract.terms.from || (from > contract.terms.until && !run_off) {
             return Err(AppError::unprocessable(
                 "administrator.quarter_outside",
-                format!("{quarter} is outside the contract, {} to {}", contract.terms.from, contract.terms.until),
+                format!(
+                    "{quarter} is outside the contract, {} to {} (an underwriting contract's run-off: its quarters within {} days after)",
+                    contract.terms.from,
+                    contract.terms.until,
+                    yibao_store::administrator::RUN_OFF_DAYS
+                ),
             ));
         }
         let counties = self.quarter_of(&contract, quarter).await?;
@@ -364,7 +367,7 @@ impl App {
             return Err(AppError::unprocessable("administrator.bad_terms", "the quarter's fee is beyond what one amount holds"));
         }
         let fee_fen = Fen::new(fee);
-        let supplementary = self.supplementary_lines(&contract, (from, to), &insured).await?;
+        let supplementary = self.supplementary_lines(&contract, (from, to), &insured)?;
         let kpis: Vec<yibao_engine::performance::Kpi> = contract
             .terms
             .kpis
@@ -411,25 +414,25 @@ impl App {
             score_bp: score.score_bp,
             adjustment_fen: score.adjustment_fen,
             paid_fen: fee_fen + score.adjustment_fen,
-            renewal_recommended: score.renewal == yibao_engine::performance::Renewal::Recommended,
+            renewal_recommended: !run_off && score.renewal == yibao_engine::performance::Renewal::Recommended,
+            run_off,
             supplementary,
             fund: contract.terms.schemes[0],
             value_date: today,
             scored_by: principal.name().to_owned(),
-            scored_at,
+            scored_at: self.now(),
         };
         let actor = principal.actor(source, self.now());
         Ok(store!(self, record_quarter(&actor, record))?)
     }
 
-    /// An underwriting insurer's supplementary layer for a quarter, county by county
+    /// An underwriting insurer's supplementary lines for a quarter, county by county
     /// (补充医疗保险, ZZ-NCMS §三(五)): a quarter of the yearly premium for the persons of the
     /// county and the contract's schemes with supplementary cover on its last day, for the
-    /// days the contract served; and what the county's supplementary fund owes hospitals, as
-    /// read now, for the claims the insurer underwrites (care within the service period,
-    /// net of findings, nothing for a reversed claim). The store plans the recovery from it
-    /// (`with_recoveries`). None when the insurer does not underwrite.
-    async fn supplementary_lines(
+    /// days the contract served. The store completes them in the quarter's transaction with
+    /// what the county's fund is owed for the claims the insurer underwrites, and the
+    /// recovery (`with_recoveries`). None when the insurer does not underwrite.
+    fn supplementary_lines(
         &self,
         contract: &ContractRecord,
         (from, to): (Date, Date),
@@ -439,15 +442,10 @@ impl App {
         if !terms.underwrites() {
             return Ok(Vec::new());
         }
-        let mut claims = Vec::new();
-        for county in &terms.counties {
-            claims.extend(store!(self, supplementary_claims(*county, terms.from))?);
-        }
-        let owed = owed_by_county(terms, &claims)?;
         let served = i128::from(terms.days_within(from, to));
         let quarter_days = i128::from((to - from).whole_days() + 1);
         let mut lines = Vec::with_capacity(terms.counties.len());
-        for (county, (claims, owed_to_date_fen)) in owed {
+        for county in terms.counties.iter().copied() {
             let persons = supplementary_insured(terms, insured, county);
             let premium = self
                 .policy()
@@ -460,8 +458,8 @@ impl App {
                 county,
                 insured: persons,
                 premium_fen: Fen::new(premium),
-                claims,
-                owed_to_date_fen,
+                claims: 0,
+                owed_to_date_fen: Fen::ZERO,
                 recovery_fen: Fen::ZERO,
             });
         }

@@ -47,7 +47,6 @@ catalogue! {
     "administrator.quarter_outside" => "该季度不在经办协议期内：{detail}", DETAIL;
     "administrator.quarter_scored" => "该季度已考核并结算经办费，每季度只考核一次：{detail}", DETAIL;
     "administrator.quarter_too_large" => "该区县本季度结算量超过单次考核上限，请分区县考核：{detail}", DETAIL;
-    "administrator.scored_meanwhile" => "读取本季度数据期间，该协议的另一季度已按更新的数据考核，请重新考核本季度：{detail}", DETAIL;
     "agreement.bad_change" => "协议变更的字段与变更类型不符：{detail}", DETAIL;
     "agreement.bad_date" => "协议变更的日期须在今天前后一年内（检查日期不得晚于今天）：{detail}", DETAIL;
     "agreement.bad_score" => "考核得分须为 0% 至 100% 的百分比：{detail}", DETAIL;

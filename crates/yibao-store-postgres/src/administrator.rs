@@ -8,15 +8,49 @@ use yibao_domain::{Fen, RegionCode};
 use yibao_store::administrator::{
     AdministratorStore, ContractRecord, ContractTerms, CountyQuarter, ENTRIES_LISTED_MAX, PerformanceEntry, QUARTER_CLAIMS_MAX,
     QuarterClaim, QuarterRecord, RevolvingBooking, RevolvingKind, RevolvingLine, SupplementaryClaim, UNDERWRITTEN_CLAIMS_MAX,
-    check_underwritten_size, plan_revolving, quarter_entries, revolving_entries, with_recoveries,
+    check_underwritten_size, owed_by_county, plan_revolving, quarter_entries, revolving_entries, underwritten_bounds, with_recoveries,
 };
-use yibao_store::books::date_text;
-use yibao_store::review::settled_since;
+use yibao_store::books::{date_text, insutypes_sql};
 use yibao_store::stored::{from_json, time_of, time_text};
 use yibao_store::{Actor, StoreError};
 
 use crate::review::findings_of;
 use crate::{CLAIM_COLUMNS, PostgresStore, audit, backend, books, claim_from_row, is_unique_violation, json};
+
+/// The claims of `county` an underwriting contract may be owed back for, read in the
+/// recording transaction: still settled, of its schemes' insurance types, a day of care in
+/// its service period, whose supplementary layer paid something; each with its findings.
+/// The region's settlements since the period's first day are read through the index by
+/// region and settlement, and only those the filters keep are read whole.
+async fn underwritten_claims(
+    tx: &mut sqlx::PgConnection,
+    terms: &ContractTerms,
+    county: RegionCode,
+) -> Result<Vec<SupplementaryClaim>, StoreError> {
+    let (settled_since, first_day, last_day) = underwritten_bounds(terms);
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {CLAIM_COLUMNS} FROM claims WHERE region_code = $1 AND settled_at >= $2 AND status = 'settled' \
+         AND settlement::jsonb ->> 'oth_pay' <> '0.00' AND settlement::jsonb ->> 'insutype' IN ({}) \
+         AND claim::jsonb ->> 'admission_date' BETWEEN $3 AND $4 LIMIT $5",
+        insutypes_sql(&terms.schemes)
+    )))
+    .bind(county.to_string())
+    .bind(settled_since)
+    .bind(first_day)
+    .bind(last_day)
+    .bind((UNDERWRITTEN_CLAIMS_MAX + 1) as i64)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(backend)?;
+    check_underwritten_size(rows.len(), county)?;
+    let mut claims = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let claim = claim_from_row(row)?;
+        let findings = findings_of(tx, claim.institution_code.as_str(), &claim.claim_id).await?;
+        claims.push(SupplementaryClaim { claim, findings });
+    }
+    Ok(claims)
+}
 
 impl AdministratorStore for PostgresStore {
     async fn create_contract(
@@ -197,31 +231,6 @@ impl AdministratorStore for PostgresStore {
         Ok(yibao_store::administrator::count_insured(persons.iter().map(|(c, h)| (c, h.as_slice())), on))
     }
 
-    async fn supplementary_claims(&self, county: RegionCode, since: Date) -> Result<Vec<SupplementaryClaim>, StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(backend)?;
-        // Most claims never reach the supplementary layer: the region's settlements since the
-        // day are read through the index by region and settlement, and only those whose
-        // layer paid something are read whole.
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {CLAIM_COLUMNS} FROM claims WHERE region_code = $1 AND settled_at >= $2 \
-             AND settlement::jsonb ->> 'oth_pay' <> '0.00' LIMIT $3"
-        )))
-        .bind(county.to_string())
-        .bind(settled_since(since))
-        .bind((UNDERWRITTEN_CLAIMS_MAX + 1) as i64)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(backend)?;
-        check_underwritten_size(rows.len(), county)?;
-        let mut claims = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let claim = claim_from_row(row)?;
-            let findings = findings_of(&mut conn, claim.institution_code.as_str(), &claim.claim_id).await?;
-            claims.push(SupplementaryClaim { claim, findings });
-        }
-        Ok(claims)
-    }
-
     async fn record_quarter(&self, actor: &Actor, record: QuarterRecord) -> Result<QuarterRecord, StoreError> {
         let mut tx = self.write().await?;
         // One quarter of a contract recorded at a time: its recoveries read what the last one
@@ -237,7 +246,25 @@ impl AdministratorStore for PostgresStore {
             .await
             .map_err(backend)?;
         let scored = scored.iter().map(|q| from_json::<QuarterRecord>(q)).collect::<Result<Vec<_>, _>>()?;
-        let record = with_recoveries(record, &scored)?;
+        if scored.iter().any(|q| q.quarter == record.quarter) {
+            return Err(yibao_store::administrator::quarter_scored(&record.code, &record.quarter));
+        }
+        let record = if record.supplementary.is_empty() {
+            record
+        } else {
+            let contract: Option<String> = sqlx::query_scalar("SELECT record FROM administrator_contracts WHERE code = $1")
+                .bind(&record.code)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+            let contract: ContractRecord =
+                from_json(&contract.ok_or_else(|| StoreError::Invalid(format!("no contract {}", record.code)))?)?;
+            let mut claims = Vec::new();
+            for county in &contract.terms.counties {
+                claims.extend(underwritten_claims(&mut tx, &contract.terms, *county).await?);
+            }
+            with_recoveries(record, &owed_by_county(&contract.terms, &claims)?, &scored)
+        };
         let inserted = sqlx::query("INSERT INTO administrator_quarters (code, quarter, record) VALUES ($1, $2, $3)")
             .bind(&record.code)
             .bind(&record.quarter)

@@ -7,10 +7,10 @@ use yibao_domain::{Fen, RegionCode};
 use yibao_store::administrator::{
     AdministratorStore, ContractRecord, ContractTerms, CountyQuarter, ENTRIES_LISTED_MAX, PerformanceEntry, QUARTER_CLAIMS_MAX,
     QuarterClaim, QuarterRecord, RevolvingBooking, RevolvingKind, RevolvingLine, SupplementaryClaim, UNDERWRITTEN_CLAIMS_MAX,
-    check_underwritten_size, on_days, plan_revolving, quarter_entries, revolving_entries, settled_bounds, with_recoveries,
+    check_underwritten_size, on_days, owed_by_county, plan_revolving, quarter_entries, revolving_entries, settled_bounds,
+    underwritten_bounds, with_recoveries,
 };
-use yibao_store::books::date_text;
-use yibao_store::review::settled_since;
+use yibao_store::books::{date_text, insutypes_sql};
 use yibao_store::{Actor, StoreError};
 
 use crate::review::findings_of;
@@ -20,6 +20,39 @@ use crate::{
 
 fn exists(code: &str) -> StoreError {
     StoreError::Refused { code: "administrator.exists", message: format!("an administrator {code} is under contract already") }
+}
+
+/// The claims of `county` an underwriting contract may be owed back for, read in the
+/// recording transaction: still settled, of its schemes' insurance types, a day of care in
+/// its service period, whose supplementary layer paid something; each with its findings.
+/// The region's settlements since the period's first day are read through the index by
+/// region and settlement, and only those the filters keep are read whole.
+fn underwritten_claims(
+    conn: &rusqlite::Connection,
+    terms: &ContractTerms,
+    county: RegionCode,
+) -> Result<Vec<SupplementaryClaim>, StoreError> {
+    let (settled_since, first_day, last_day) = underwritten_bounds(terms);
+    let claims = query_all(
+        conn,
+        &format!(
+            "SELECT {CLAIM_COLUMNS} FROM claims WHERE region_code = ?1 AND settled_at >= ?2 AND status = 'settled' \
+             AND json_extract(settlement, '$.oth_pay') <> '0.00' \
+             AND json_extract(settlement, '$.insutype') IN ({}) \
+             AND json_extract(claim, '$.admission_date') BETWEEN ?3 AND ?4 LIMIT ?5",
+            insutypes_sql(&terms.schemes)
+        ),
+        params![county.to_string(), settled_since, first_day, last_day, (UNDERWRITTEN_CLAIMS_MAX + 1) as i64],
+        claim_from_row,
+    )?;
+    check_underwritten_size(claims.len(), county)?;
+    claims
+        .into_iter()
+        .map(|claim| {
+            let findings = findings_of(conn, claim.institution_code.as_str(), &claim.claim_id)?;
+            Ok(SupplementaryClaim { claim, findings })
+        })
+        .collect()
 }
 
 impl AdministratorStore for SqliteStore {
@@ -177,32 +210,6 @@ impl AdministratorStore for SqliteStore {
         .await
     }
 
-    async fn supplementary_claims(&self, county: RegionCode, since: Date) -> Result<Vec<SupplementaryClaim>, StoreError> {
-        self.read(move |conn| {
-            // Most claims never reach the supplementary layer: the region's settlements since
-            // the day are read through the index by region and settlement, and only those
-            // whose layer paid something are read whole.
-            let claims = query_all(
-                conn,
-                &format!(
-                    "SELECT {CLAIM_COLUMNS} FROM claims WHERE region_code = ?1 AND settled_at >= ?2 \
-                     AND json_extract(settlement, '$.oth_pay') <> '0.00' LIMIT ?3"
-                ),
-                params![county.to_string(), settled_since(since), (UNDERWRITTEN_CLAIMS_MAX + 1) as i64],
-                claim_from_row,
-            )?;
-            check_underwritten_size(claims.len(), county)?;
-            claims
-                .into_iter()
-                .map(|claim| {
-                    let findings = findings_of(conn, claim.institution_code.as_str(), &claim.claim_id)?;
-                    Ok(SupplementaryClaim { claim, findings })
-                })
-                .collect()
-        })
-        .await
-    }
-
     async fn record_quarter(&self, actor: &Actor, record: QuarterRecord) -> Result<QuarterRecord, StoreError> {
         let actor = actor.clone();
         self.write(move |conn| {
@@ -213,7 +220,20 @@ impl AdministratorStore for SqliteStore {
             if scored.iter().any(|q| q.quarter == record.quarter) {
                 return Err(yibao_store::administrator::quarter_scored(&record.code, &record.quarter));
             }
-            let record = with_recoveries(record, &scored)?;
+            let record = if record.supplementary.is_empty() {
+                record
+            } else {
+                let contract: ContractRecord =
+                    query_opt(conn, "SELECT record FROM administrator_contracts WHERE code = ?1", [&record.code], |row| {
+                        from_json(&col::<String>(row, 0)?)
+                    })?
+                    .ok_or_else(|| StoreError::Invalid(format!("no contract {}", record.code)))?;
+                let mut claims = Vec::new();
+                for county in &contract.terms.counties {
+                    claims.extend(underwritten_claims(conn, &contract.terms, *county)?);
+                }
+                with_recoveries(record, &owed_by_county(&contract.terms, &claims)?, &scored)
+            };
             exec(
                 conn,
                 "INSERT INTO administrator_quarters (code, quarter, record) VALUES (?1, ?2, ?3)",

@@ -33,6 +33,9 @@ pub const QUARTER_CLAIMS_MAX: usize = 2_000_000;
 /// contract of up to five years (each is read whole, with its findings): above it the
 /// quarter is refused, not truncated.
 pub const UNDERWRITTEN_CLAIMS_MAX: usize = 20_000;
+/// Days after an underwriting contract's end within which its run-off quarters are scored
+/// (a year: an assumption of ours, the seeds give none).
+pub const RUN_OFF_DAYS: i64 = 365;
 /// The most a contract's fee per insured person and year may be: 1,000 yuan.
 pub const FEE_PER_INSURED_MAX_FEN: i64 = 100_000;
 /// The largest revolving fund a contract may set: 1 billion yuan.
@@ -144,8 +147,8 @@ pub struct ContractTerms {
     pub revolving_fund_fen: Fen,
     /// The supplementary insurance premium (补充医疗保险保费) a year, per person of its
     /// counties and schemes with supplementary cover, when the insurer also underwrites the
-    /// supplementary layer of their claims (the seed's 10 yuan: 9 personal, 1 subsidy);
-    /// zero when it does not ([`underwriting`]).
+    /// supplementary layer of their claims (ZZ-NCMS's is 10 yuan: 9 personal, 1 subsidy);
+    /// zero when it does not ([`ContractTerms::underwrites`]).
     #[serde(default)]
     pub supplementary_premium_fen: Fen,
     pub review: ReviewTerms,
@@ -303,6 +306,16 @@ impl ContractTerms {
         self.supplementary_premium_fen.get() > 0
     }
 
+    /// Whether a quarter starting on `first_day` is one of an underwriting contract's
+    /// run-off quarters: after its service period, within [`RUN_OFF_DAYS`] of its end. A
+    /// stay of the period's last weeks is settled, and a claim reversed or deducted from,
+    /// after the contract's last quarter; a run-off quarter pays no fee and no premium and
+    /// recovers (or gives back) only what changed.
+    #[must_use]
+    pub fn in_run_off(&self, first_day: Date) -> bool {
+        self.underwrites() && first_day > self.until && (first_day - self.until).whole_days() <= RUN_OFF_DAYS
+    }
+
     /// The fund its fee is booked in: its first scheme's, of the city.
     #[must_use]
     pub fn fee_fund(&self, city: RegionCode) -> Fund {
@@ -437,6 +450,10 @@ pub struct QuarterRecord {
     /// The fee with its reward or penalty: what the quarter pays.
     pub paid_fen: Fen,
     pub renewal_recommended: bool,
+    /// A run-off quarter of an underwriting contract ([`ContractTerms::in_run_off`]): no
+    /// fee, no premium, no renewal recommended; only the recovery.
+    #[serde(default)]
+    pub run_off: bool,
     /// When the insurer underwrites the supplementary layer: each county's premium and
     /// recovery (none when it does not).
     #[serde(default)]
@@ -468,7 +485,7 @@ pub struct SupplementaryLine {
     /// A quarter of the yearly premium for them, for the days of the quarter the contract
     /// served.
     pub premium_fen: Fen,
-    /// The claims it underwrites, as read when the quarter was scored ([`owed_by_county`]):
+    /// The claims it underwrites, as read when the quarter was recorded ([`owed_by_county`]):
     /// how many, and what the county's supplementary fund owes their hospitals for them.
     pub claims: u64,
     pub owed_to_date_fen: Fen,
@@ -519,33 +536,20 @@ pub fn owed_by_county(
     Ok(owed)
 }
 
-/// `administrator.scored_meanwhile`: another quarter of the contract was scored on a later
-/// reading of its claims while this one was measured.
-fn scored_meanwhile(record: &QuarterRecord, later: &QuarterRecord) -> StoreError {
-    StoreError::Refused {
-        code: "administrator.scored_meanwhile",
-        message: format!(
-            "{} of {} was scored at {} while {} was measured: score {} again",
-            later.quarter, record.code, later.scored_at, record.quarter, record.quarter
-        ),
-    }
-}
-
-/// A scored quarter's recoveries, planned inside the store's transaction from the
-/// contract's quarters scored before it: each county's recovery is what its fund is owed to
-/// date less what those quarters recovered there, so the quarters' recoveries always add up
-/// to what the fund is owed, whatever was reversed or deducted between them, and in
-/// whichever order quarters are scored. A quarter of the contract scored meanwhile on a
-/// later reading is refused (`administrator.scored_meanwhile`): its reading already holds
-/// this one's.
-pub fn with_recoveries(mut record: QuarterRecord, scored: &[QuarterRecord]) -> Result<QuarterRecord, StoreError> {
-    if record.supplementary.is_empty() {
-        return Ok(record);
-    }
-    if let Some(later) = scored.iter().find(|q| q.code == record.code && q.scored_at > record.scored_at && !q.supplementary.is_empty()) {
-        return Err(scored_meanwhile(&record, later));
-    }
+/// A scored quarter's supplementary lines completed inside the store's transaction, from
+/// what each county's fund is owed now for the claims the insurer underwrites (`owed`,
+/// [`owed_by_county`], read in the same transaction) and the contract's quarters scored
+/// before: each county's recovery is what it is owed less what those quarters recovered
+/// there. So the quarters' recoveries always add up to what the fund is owed at the latest
+/// scoring, whatever was reversed or deducted between them, in whichever order quarters
+/// are scored; a claim reversed after its quarter is given back (a negative recovery).
+pub fn with_recoveries(
+    mut record: QuarterRecord,
+    owed: &std::collections::BTreeMap<RegionCode, (u64, Fen)>,
+    scored: &[QuarterRecord],
+) -> QuarterRecord {
     for line in &mut record.supplementary {
+        let (claims, owed_fen) = owed.get(&line.county).copied().unwrap_or((0, Fen::ZERO));
         let recovered: Fen = scored
             .iter()
             .filter(|q| q.code == record.code)
@@ -553,9 +557,9 @@ pub fn with_recoveries(mut record: QuarterRecord, scored: &[QuarterRecord]) -> R
             .filter(|l| l.county == line.county)
             .map(|l| l.recovery_fen)
             .sum();
-        line.recovery_fen = line.owed_to_date_fen - recovered;
+        (line.claims, line.owed_to_date_fen, line.recovery_fen) = (claims, owed_fen, owed_fen - recovered);
     }
-    Ok(record)
+    record
 }
 
 /// What a scored quarter posts on its day: city finance pays the fee with its reward or
@@ -650,6 +654,14 @@ pub fn check_quarter_size(claims: usize, county: RegionCode) -> Result<(), Store
     Ok(())
 }
 
+/// What a store's read of the claims an underwriting contract covers is bounded by, as
+/// stored text: settled on or after the first (a claim is settled on or after its day of
+/// care, [`crate::review::settled_since`]), a day of care from the second to the third.
+#[must_use]
+pub fn underwritten_bounds(terms: &ContractTerms) -> (String, String, String) {
+    (crate::review::settled_since(terms.from), crate::books::date_text(terms.from), crate::books::date_text(terms.until))
+}
+
 /// Refuses a county's underwriting above [`UNDERWRITTEN_CLAIMS_MAX`] claims rather than
 /// recover part of them (`administrator.quarter_too_large`).
 pub fn check_underwritten_size(claims: usize, county: RegionCode) -> Result<(), StoreError> {
@@ -657,7 +669,7 @@ pub fn check_underwritten_size(claims: usize, county: RegionCode) -> Result<(), 
         return Err(StoreError::Refused {
             code: "administrator.quarter_too_large",
             message: format!(
-                "more than {UNDERWRITTEN_CLAIMS_MAX} claims of {county} reached the supplementary layer during the contract: more than one reading holds"
+                "more than {UNDERWRITTEN_CLAIMS_MAX} claims of {county} the insurer underwrites reached the supplementary layer: more than one reading holds"
             ),
         });
     }
@@ -1145,19 +1157,13 @@ pub trait AdministratorStore: Send + Sync + 'static {
     /// who moved since is counted where they were).
     fn insured_on(&self, city: RegionCode, on: Date) -> impl Future<Output = Result<InsuredOn, StoreError>> + Send;
 
-    /// The settled claims of `county` whose supplementary layer paid something, settled on
-    /// or after the city day `since`, reversed or not, each with its findings: what an
-    /// underwriting insurer may owe back for ([`owed_by_county`]). At most
-    /// [`UNDERWRITTEN_CLAIMS_MAX`], refused above (`administrator.quarter_too_large`).
-    fn supplementary_claims(
-        &self,
-        county: RegionCode,
-        since: Date,
-    ) -> impl Future<Output = Result<Vec<SupplementaryClaim>, StoreError>> + Send;
-
-    /// Records a scored quarter and posts its fee, once (`administrator.quarter_scored`);
-    /// an underwriting insurer's recoveries are planned in the same transaction from the
-    /// contract's quarters scored before ([`with_recoveries`]).
+    /// Records a scored quarter and posts its fee, once (`administrator.quarter_scored`).
+    /// An underwriting insurer's lines are completed in the same transaction: the claims it
+    /// underwrites read there (those of each county still settled whose supplementary layer
+    /// paid something, of its schemes' insurance types and a day of care in its service
+    /// period, with their findings; at most [`UNDERWRITTEN_CLAIMS_MAX`] a county, refused
+    /// above), what the fund is owed for them ([`owed_by_county`]), and the recovery from
+    /// the quarters scored before ([`with_recoveries`]).
     fn record_quarter(&self, actor: &Actor, record: QuarterRecord) -> impl Future<Output = Result<QuarterRecord, StoreError>> + Send;
 
     /// Books a movement of an administrator's revolving fund in `scheme`, planned inside the
@@ -1236,6 +1242,13 @@ mod tests {
         assert!(refused(&|t| (t.from, t.until) = (date!(1900 - 01 - 01), date!(1900 - 12 - 31))).contains("2000 to 2100"));
         assert!(refused(&|t| t.bands.push(BandTerm { from_score_bp: 0, adjustment_bp: 500 })).contains("two bands"));
         assert!(refused(&|t| t.supplementary_premium_fen = Fen::new(-1)).contains("supplementary premium"));
+        // An underwriting contract's run-off: the quarters within a year after its end.
+        let mut underwriting = terms();
+        assert!(!underwriting.in_run_off(date!(2027 - 01 - 01)), "no run-off without underwriting");
+        underwriting.supplementary_premium_fen = Fen::new(1_000);
+        assert!(!underwriting.in_run_off(date!(2026 - 10 - 01)), "the service period is no run-off");
+        assert!(underwriting.in_run_off(date!(2027 - 01 - 01)) && underwriting.in_run_off(date!(2027 - 10 - 01)));
+        assert!(!underwriting.in_run_off(date!(2028 - 01 - 01)));
         assert!(refused(&|t| t.supplementary_premium_fen = Fen::new(FEE_PER_INSURED_MAX_FEN + 1)).contains("supplementary premium"));
         // Another contract on the same county and scheme on a common day overlaps.
         let mut other = terms();
@@ -1351,6 +1364,7 @@ mod tests {
             adjustment_fen: Fen::new(7_500),
             paid_fen: Fen::new(82_500),
             renewal_recommended: true,
+            run_off: false,
             supplementary: Vec::new(),
             fund: FundScheme::Resident,
             value_date: date!(2027 - 01 - 05),
@@ -1454,36 +1468,30 @@ mod tests {
         );
     }
 
-    /// The quarters' recoveries add up to what the fund is owed at the latest reading,
-    /// whatever was reversed between them; a quarter read before one scored meanwhile is
-    /// refused; another contract's quarters are not counted.
+    /// The quarters' recoveries add up to what the fund is owed at the latest scoring,
+    /// whatever was reversed between them; another contract's quarters are not counted; a
+    /// county with no claim left is owed nothing.
     #[test]
     fn recoveries_add_up_to_what_the_fund_is_owed_to_date() {
-        let at = |hour: u8| time::macros::datetime!(2027-01-05 00:00 UTC).replace_hour(hour).unwrap();
-        let q3 = QuarterRecord {
-            quarter: "2026Q3".into(),
-            scored_at: at(8),
-            supplementary: vec![line("419921", 0, 10_000, 0)],
-            ..quarter_record()
-        };
-        let q3 = with_recoveries(q3, &[]).unwrap();
-        assert_eq!(q3.supplementary[0].recovery_fen, Fen::new(10_000));
+        let east = RegionCode::parse("419921").unwrap();
+        let owed = |claims: u64, fen: i64| std::collections::BTreeMap::from([(east, (claims, Fen::new(fen)))]);
+        let q3 = QuarterRecord { quarter: "2026Q3".into(), supplementary: vec![line("419921", 0, 0, 0)], ..quarter_record() };
+        let q3 = with_recoveries(q3, &owed(2, 10_000), &[]);
+        assert_eq!(
+            (q3.supplementary[0].claims, q3.supplementary[0].owed_to_date_fen, q3.supplementary[0].recovery_fen),
+            (2, Fen::new(10_000), Fen::new(10_000))
+        );
         let other = QuarterRecord { code: "CPIC419900".into(), supplementary: vec![line("419921", 0, 99_999, 99_999)], ..q3.clone() };
         // A claim of 3,000 reversed, another of 1,500 settled: 8,500 owed, 1,500 given back.
-        let q4 = QuarterRecord { scored_at: at(9), supplementary: vec![line("419921", 0, 8_500, 0)], ..quarter_record() };
-        let q4 = with_recoveries(q4, &[q3.clone(), other.clone()]).unwrap();
+        let q4 = QuarterRecord { supplementary: vec![line("419921", 0, 0, 0)], ..quarter_record() };
+        let q4 = with_recoveries(q4, &owed(2, 8_500), &[q3.clone(), other.clone()]);
         assert_eq!(q4.supplementary[0].recovery_fen, Fen::new(-1_500));
         let total: Fen = [&q3, &q4].iter().map(|q| q.supplementary[0].recovery_fen).sum();
         assert_eq!(total, q4.supplementary[0].owed_to_date_fen);
-        // Read at 8:30, before Q4's 9:00 reading was recorded: refused, to be read again.
-        let stale = QuarterRecord { quarter: "2026Q2".into(), scored_at: at(8).replace_minute(30).unwrap(), ..q4.clone() };
-        assert!(matches!(
-            with_recoveries(stale, &[q3.clone(), q4.clone()]),
-            Err(StoreError::Refused { code: "administrator.scored_meanwhile", .. })
-        ));
-        // Without underwriting nothing is planned, and nothing refused.
-        let plain = QuarterRecord { quarter: "2026Q2".into(), scored_at: at(7), ..quarter_record() };
-        assert!(with_recoveries(plain, &[q3, q4]).is_ok());
+        // Everything reversed: all of it given back.
+        let q1 = QuarterRecord { quarter: "2027Q1".into(), supplementary: vec![line("419921", 0, 0, 0)], ..quarter_record() };
+        let q1 = with_recoveries(q1, &std::collections::BTreeMap::new(), &[q3, q4, other]);
+        assert_eq!((q1.supplementary[0].claims, q1.supplementary[0].recovery_fen), (0, Fen::new(-8_500)));
     }
 
     fn stored_claim(id: &str, (county, insutype, admitted): (&str, &str, &str), oth_pay: &str) -> crate::ClaimRecord {

@@ -283,14 +283,31 @@ struct StoredAmounts {
 
 /// The basic pooled fund that pays the `hifp_pay` layer of a settlement of `insutype`.
 pub fn pooled_fund(insutype: &str) -> Result<FundScheme, String> {
-    match insutype {
-        "310" => Ok(FundScheme::Employee),
-        // A pack codes its residents 390, or 380 (NCMS) / 391 (urban residents) before the
-        // merger: the city's one residents' scheme, one pooled fund in the books.
-        "390" | "380" | "391" => Ok(FundScheme::Resident),
-        "510" => Ok(FundScheme::Maternity),
-        other => Err(format!("a settlement of insurance type '{other}' has no pooled fund")),
-    }
+    POOLED_FUNDS
+        .iter()
+        .find(|(code, _)| *code == insutype)
+        .map(|(_, scheme)| *scheme)
+        .ok_or_else(|| format!("a settlement of insurance type '{insutype}' has no pooled fund"))
+}
+
+/// The national insurance types whose pooled layer each basic fund pays. A pack codes its
+/// residents 390, or 380 (NCMS) / 391 (urban residents) before the merger: the city's one
+/// residents' scheme, one pooled fund in the books.
+pub const POOLED_FUNDS: [(&str, FundScheme); 5] = [
+    ("310", FundScheme::Employee),
+    ("390", FundScheme::Resident),
+    ("380", FundScheme::Resident),
+    ("391", FundScheme::Resident),
+    ("510", FundScheme::Maternity),
+];
+
+/// The insurance types of `schemes`' pooled layers, quoted for an SQL `IN` list (constants
+/// of [`POOLED_FUNDS`], never a caller's text).
+#[must_use]
+pub fn insutypes_sql(schemes: &[FundScheme]) -> String {
+    let quoted: Vec<String> =
+        POOLED_FUNDS.iter().filter(|(_, scheme)| schemes.contains(scheme)).map(|(code, _)| format!("'{code}'")).collect();
+    if quoted.is_empty() { "''".to_owned() } else { quoted.join(", ") }
 }
 
 impl SettlementAmounts {

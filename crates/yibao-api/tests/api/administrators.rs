@@ -365,12 +365,14 @@ fn costly_stay(person: &str, claim_id: &str, (admitted, discharged): (&str, &str
 }
 
 /// The supplementary layer underwritten (issue 18 item 1, ZZ-NCMS §三(五)): a contract
-/// with the seed's premium of 10 yuan; a stay of the east county reaches the supplementary
-/// layer and a bureau finding deducts from it; the quarter pays the insurer a quarter's
-/// premium for the east's resident with supplementary cover and has it pay back the layer
-/// net of the finding; claims staff reverse the stay the next quarter, whose scoring gives
-/// the insurer its money back. Over the two years the county's supplementary fund spent
-/// exactly the premiums; the books balance.
+/// for 2026's last quarter with the seed's premium of 10 yuan. A small stay of the east
+/// reaches no supplementary layer; a costly one does, and a bureau finding deducts from it;
+/// the west's is not the contract's county. Q4 pays the insurer a quarter's premium for the
+/// east's resident with supplementary cover and has it pay back the layer net of the
+/// finding. After the contract: a stay admitted in its last days is settled in January,
+/// claims staff reverse the costly stay, and the run-off quarter (no fee, no premium)
+/// recovers the first and gives back the second. Over both years the east's supplementary
+/// fund spent the premium and no more; the books balance.
 async fn underwriting_flow(api: &Api) {
     enrol_both(api).await;
     let admin = api.sign_in("admin").await;
@@ -381,21 +383,19 @@ async fn underwriting_flow(api: &Api) {
         assert_eq!(api.call("POST", "/api/funds/receipts", Auth::Token(&accountant), Some(opening)).await.0, StatusCode::CREATED);
     }
     let mut terms = contract();
-    terms["supplementary_premium"] = json!("10.00");
+    (terms["until"], terms["supplementary_premium"]) = (json!("2026-12-31"), json!("10.00"));
     let (status, signed) = api.call("POST", "/api/administrators", Auth::Token(&admin), Some(terms)).await;
     assert_eq!((status, signed["contract"]["supplementary_premium"].as_str()), (StatusCode::CREATED, Some("10.00")), "{signed}");
 
-    // The east's stay reaches the supplementary layer; the west's is not the contract's.
-    let (status, east) = api
-        .call("POST", "/api/settlements", Auth::Key("key-east"), Some(costly_stay(EAST_PERSON, "U-1", ("2026-11-01", "2026-11-20"))))
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{east}");
-    let layer = fen(&east["settlement"]["oth_pay"]);
-    assert!(layer > 0, "the stay reaches the supplementary layer: {east}");
-    let (status, west) = api
-        .call("POST", "/api/settlements", Auth::Key("key-east"), Some(costly_stay(WEST_PERSON, "U-2", ("2026-11-01", "2026-11-20"))))
-        .await;
-    assert_eq!((status, fen(&west["settlement"]["oth_pay"]) > 0), (StatusCode::CREATED, true), "{west}");
+    let settle = |claim: Value| async move {
+        let (status, body) = api.call("POST", "/api/settlements", Auth::Key("key-east"), Some(claim)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        fen(&body["settlement"]["oth_pay"])
+    };
+    assert_eq!(settle(bed_stay(EAST_PERSON, "U-0", ("2026-10-10", "2026-10-12"))).await, 0, "below the cap: no supplementary layer");
+    let layer = settle(costly_stay(EAST_PERSON, "U-1", ("2026-11-01", "2026-11-20"))).await;
+    assert!(layer > 0, "the costly stay reaches the supplementary layer");
+    assert!(settle(costly_stay(WEST_PERSON, "U-2", ("2026-11-01", "2026-11-20"))).await > 0);
     // The bureau disallows 3,000.00 of the east's stay: shared over the layers that paid.
     let audit = json!({ "rule": "bed days", "amount": "3000.00", "evidence": "six bed days too many" });
     let (status, finding) = api.call("POST", "/api/review/findings/H41992100007/U-1", Auth::Token(&officer), Some(audit)).await;
@@ -406,7 +406,7 @@ async fn underwriting_flow(api: &Api) {
     // Q4 scored on 5 January: a quarter of 10.00 for the one resident of the east with
     // supplementary cover, and the layer less the finding's share paid back.
     api.set_now(datetime!(2027-01-05 10:00 +08));
-    let (accountant, officer) = (api.sign_in("accountant").await, api.sign_in("east.claims").await);
+    let accountant = api.sign_in("accountant").await;
     let (status, q4) = api.call("POST", "/api/administrators/PICC419900/quarters/2026Q4/score", Auth::Token(&accountant), None).await;
     assert_eq!(status, StatusCode::CREATED, "{q4}");
     let line = |quarter: &Value| {
@@ -422,19 +422,32 @@ async fn underwriting_flow(api: &Api) {
     };
     assert_eq!(quarter_lines(&q4), 1, "the contract's one county: {q4}");
     assert_eq!(line(&q4), (Some("419921".into()), Some(1), 250, Some(1), layer - deducted, layer - deducted), "{q4}");
+    assert_eq!(q4["run_off"], json!(false));
 
-    // Claims staff reverse the stay in Q1 (the hospital may not: a reviewer's finding
-    // deducts from it); Q1's scoring gives the insurer back what it paid for it.
+    // After the contract: claims staff reverse the costly stay (the hospital may not: a
+    // reviewer's finding deducts from it); a stay admitted on 28 December is settled on 10
+    // January.
+    api.set_now(datetime!(2027-01-08 10:00 +08));
+    let officer = api.sign_in("east.claims").await;
     let reversal = json!({ "reason": "billed under the wrong person" });
     let (status, reversed) = api.call("POST", "/api/settlements/H41992100007/U-1/reversal", Auth::Token(&officer), Some(reversal)).await;
     assert_eq!(status, StatusCode::OK, "{reversed}");
+    api.set_now(datetime!(2027-01-10 10:00 +08));
+    let late = settle(costly_stay(EAST_PERSON, "U-3", ("2026-12-28", "2027-01-09"))).await;
+    assert!(late > 0, "above the year's cap: the layer pays");
+    // The run-off quarter: no fee, no premium; the late stay recovered, the reversed given back.
     api.set_now(datetime!(2027-04-05 10:00 +08));
     let (accountant, auditor) = (api.sign_in("accountant").await, api.sign_in("auditor").await);
     let (status, q1) = api.call("POST", "/api/administrators/PICC419900/quarters/2027Q1/score", Auth::Token(&accountant), None).await;
     assert_eq!(status, StatusCode::CREATED, "{q1}");
-    assert_eq!(line(&q1), (Some("419921".into()), Some(1), 250, Some(0), 0, -(layer - deducted)), "{q1}");
+    assert_eq!(
+        (q1["run_off"].as_bool(), q1["paid"].as_str(), q1["renewal_recommended"].as_bool()),
+        (Some(true), Some("0.00"), Some(false)),
+        "{q1}"
+    );
+    assert_eq!(line(&q1), (Some("419921".into()), Some(1), 0, Some(1), late, late - (layer - deducted)), "{q1}");
 
-    // The underwriter's account: paid two premiums, its recovery given back.
+    // The underwriter's account: paid one premium, paid back the late stay's layer.
     let (_, accounts) = api.call("GET", "/api/funds/accounts", Auth::Token(&auditor), None).await;
     let underwriter = accounts
         .as_array()
@@ -442,10 +455,11 @@ async fn underwriting_flow(api: &Api) {
         .iter()
         .find(|a| a["fund"] == "supplementary@419900" && a["holder"] == "insurer:PICC419900" && a["kind"] == "external")
         .map(|a| fen(&a["balance"]));
-    assert_eq!(underwriter, Some(-500), "{accounts}");
-    // The east county's supplementary fund: 2026's close counts the layer it paid less the
-    // finding; 2027 so far (its budget's execution) the layer reversed, the recovery, its
-    // refund and two premiums. Over both, the fund spent the premiums and no more.
+    assert_eq!(underwriter, Some(late - 250), "{accounts}");
+    // The east's supplementary fund: 2026's close counts the layer it paid less the
+    // finding (booked when paid: the insurer paid it back in January); 2027 so far (its
+    // budget's execution) the late stay, the reversal, the recovery, its refund and the
+    // premium. Over both, the fund spent the premium and no more.
     let close = json!({ "year": 2026, "levy": "10%" });
     let (status, closed) = api.call("POST", "/api/funds/year-closes", Auth::Token(&accountant), Some(close)).await;
     assert_eq!(status, StatusCode::CREATED, "{closed}");
@@ -458,7 +472,7 @@ async fn underwriting_flow(api: &Api) {
     let (status, execution) = api.call("GET", "/api/funds/budgets?year=2027", Auth::Token(&auditor), None).await;
     assert_eq!(status, StatusCode::OK, "{execution}");
     let april = &execution[0]["months"][3];
-    assert_eq!((april["month"].as_u64(), fen(&april["spending"])), (Some(4), 500 - (layer - deducted)), "{execution}");
+    assert_eq!((april["month"].as_u64(), fen(&april["spending"])), (Some(4), 250 - (layer - deducted)), "{execution}");
     let (status, check) = api.call("GET", "/api/funds/check", Auth::Token(&auditor), None).await;
     assert_eq!((status, check["sound"].as_bool()), (StatusCode::OK, Some(true)), "{check}");
 }
