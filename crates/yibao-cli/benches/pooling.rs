@@ -95,6 +95,9 @@ fn main() {
                 ])
                 .expect("opening");
         }
+        // What each county owes each hospital, kept as the store keeps it when it posts
+        // (`ledger_payables`, the running outstanding the run reads).
+        let mut payables: std::collections::BTreeMap<(FundScheme, RegionCode, Holder), i64> = std::collections::BTreeMap::new();
         let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
         for n in 0..transfers {
             state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
@@ -118,6 +121,9 @@ fn main() {
                 )
             };
             book(debit, credit, amount);
+            if credit.kind == AccountKind::Payable {
+                *payables.entry((fund.scheme, county, credit.holder)).or_default() += amount;
+            }
             insert
                 .execute(rusqlite::params![
                     format!("bench/{n}"),
@@ -152,6 +158,12 @@ fn main() {
                     row.credits_posted_fen
                 ])
                 .expect("account");
+        }
+        let mut payable = tx
+            .prepare("INSERT INTO ledger_payables (region_code, fund_scheme, unit_code, payee, outstanding_fen) VALUES ('419900', ?1, ?2, ?3, ?4)")
+            .expect("prepare");
+        for ((scheme, county, payee), amount) in &payables {
+            payable.execute(rusqlite::params![scheme.as_str(), county.to_string(), payee.to_string(), amount]).expect("payable");
         }
     }
     tx.commit().expect("commit");

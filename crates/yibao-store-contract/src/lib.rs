@@ -990,19 +990,31 @@ pub async fn run_books<S: Store + yibao_store::ContributionStore + yibao_store::
         breakdown_json: resident_breakdown(),
     };
     store.record_contribution(&late, south, paid).await.expect("pays for 2027");
+    // So does what the county's insured owe a hospital (issue 17: the running outstanding,
+    // less what was dated after the value date): a stay settled on the 20th waits too.
+    let mut c = claim("BOOKS-2", 30_000, 12);
+    c.institution_code = "H41992300001".into();
+    let settled = store
+        .settle(&late, south, request(&c, resident), engine_settlement(policy(), c.clone(), Explain::Off))
+        .await
+        .expect("settles on the 20th");
+    let settlement: serde_json::Value = serde_json::from_str(&settled.claim.settlement_json).expect("json");
+    let later_pooled = settlement["hifp_pay"].as_str().map_or(0, |y| Fen::parse_yuan(y).expect("yuan").get());
+    assert!(later_pooled > pooled, "a costlier stay: {later_pooled}");
     let may = YearMonth::parse("2026-05").expect("month");
     let run = store.run_pooling(&accountant, city, may, date!(2026 - 05 - 10), Vec::new()).await.expect("May").run;
-    let swept = |run: &yibao_store::pooling::PoolingRun| {
-        run.funds
-            .iter()
-            .find(|f| f.fund == "resident@419900")
-            .and_then(|f| f.units.iter().find(|u| u.unit == SOUTH))
-            .map_or(0, |u| u.swept_fen)
+    let south_of = |run: &yibao_store::pooling::PoolingRun| {
+        run.funds.iter().find(|f| f.fund == "resident@419900").and_then(|f| f.units.iter().find(|u| u.unit == SOUTH)).cloned()
     };
-    assert_eq!(swept(&run), 0, "dated after the run");
+    let swept = |run: &yibao_store::pooling::PoolingRun| south_of(run).map_or(0, |u| u.swept_fen);
+    let paid_to = |run: &yibao_store::pooling::PoolingRun| {
+        south_of(run).map_or(0, |u| u.payments.iter().filter(|p| p.payee == hospital.to_string()).map(|p| p.amount_fen).sum::<i64>())
+    };
+    assert_eq!((swept(&run), paid_to(&run)), (0, 0), "dated after the run");
     let june = YearMonth::parse("2026-06").expect("month");
     let run = store.run_pooling(&accountant, city, june, june.last_day(), Vec::new()).await.expect("June").run;
     assert_eq!(swept(&run), 90_000, "400.00 and its 500.00 of subsidies");
+    assert_eq!(paid_to(&run), later_pooled - pooled, "the later stay, less what the reversed one owed back");
 
     // A county sees the movements its own business caused, nothing of the others'.
     let movements = store.fund_movements(south, date!(2026 - 01 - 01), date!(2026 - 12 - 31)).await.expect("movements");
@@ -2709,6 +2721,22 @@ where
     assert!(!found.is_empty() && found.iter().all(|b| b.starts_with("books.business_disagrees")), "only the record names it: {found:?}");
     assert!(found.iter().any(|b| b.contains(claim_name) && b.contains(&format!("transfer {transfer} moved"))), "{found:?}");
     attacker.run(&shift(100)).await;
+    assert!(book_breaches(&*store).await.is_empty());
+
+    // 3a. The running outstanding the pooling run reads (issue 17) edited: the transfers no
+    //     longer add up to it (`payables-match`).
+    let nudge = |fen: i64| {
+        format!("UPDATE ledger_payables SET outstanding_fen = outstanding_fen + ({fen}) WHERE payee = 'institution:H41992100007'")
+    };
+    attacker.run(&nudge(100)).await;
+    let found = book_breaches(&*store).await;
+    assert!(
+        found
+            .iter()
+            .any(|b| b.starts_with("books.business_disagrees") && b.contains("ledger_payables") && b.contains("the transfers add up to")),
+        "{found:?}"
+    );
+    attacker.run(&nudge(-100)).await;
     assert!(book_breaches(&*store).await.is_empty());
 
     // 3b. A pooling run's payment to a hospital edited with both account totals: the run's

@@ -10,7 +10,7 @@ use sqlx::Row;
 use sqlx::postgres::{PgConnection, PgRow};
 use time::Date;
 use yibao_domain::RegionCode;
-use yibao_ledger::{AccountKey, AccountState, Fund, FundScheme, Holder, YearMonth};
+use yibao_ledger::{AccountKey, AccountState, Fund, FundScheme, YearMonth};
 use yibao_store::books::{AccountRow, BOOKS_EPOCH, Entry, TransferRow, date_text, needs, open_account, post_onto};
 use yibao_store::closing::{
     InterestInputs, InterestLine, YearEndInputs, YearEndOptions, YearEndRecord, plan_interest, plan_year_end, special_history, year_bounds,
@@ -18,7 +18,7 @@ use yibao_store::closing::{
 use yibao_store::handover::{HandoverRequest, Inventory, check_confirmation, handover_entries, inventory};
 use yibao_store::legacy::{LegacyRepayment, LegacyRequest, LegacyView, establish, repayment_entry, view as legacy_view};
 use yibao_store::payment_clearing::{ClearingOutcome, PaymentClearing};
-use yibao_store::pooling::{HeldBack, Outstanding, PoolingInputs, PoolingRun, plan_pooling};
+use yibao_store::pooling::{HeldBack, PoolingInputs, PoolingRun, plan_pooling};
 use yibao_store::{
     Actor, Budget, CountyTargets, FundReceipt, FundStore, Movement, PoolingOutcome, StoreError, TargetsProgress, YearEndOutcome,
     YearEndPreview, check_scope, city_of,
@@ -235,6 +235,27 @@ async fn post_batch(tx: &mut PgConnection, posted_at: &str, entries: &[Entry]) -
     .execute(&mut *tx)
     .await
     .map_err(backend)?;
+    // The running outstanding of each unit and payee, in the same transaction (issue 17),
+    // in the key's order. Its rows change only under the lock of the payee's payable
+    // account, taken above, so they add no lock order of their own.
+    let changes = yibao_store::books::payable_changes(&posting.entries);
+    if !changes.is_empty() {
+        let part = |f: fn(&yibao_store::books::PayableChange) -> String| changes.iter().map(f).collect::<Vec<String>>();
+        sqlx::query(
+            "INSERT INTO ledger_payables (region_code, fund_scheme, unit_code, payee, outstanding_fen) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[]) \
+             ON CONFLICT (region_code, fund_scheme, unit_code, payee) \
+             DO UPDATE SET outstanding_fen = ledger_payables.outstanding_fen + excluded.outstanding_fen",
+        )
+        .bind(part(|c| c.0.0.clone()))
+        .bind(part(|c| c.0.1.clone()))
+        .bind(part(|c| c.0.2.clone()))
+        .bind(part(|c| c.0.3.clone()))
+        .bind(changes.iter().map(|c| c.1).collect::<Vec<i64>>())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    }
     Ok(())
 }
 
@@ -480,46 +501,54 @@ async fn pooling_inputs(
     held_back: Vec<HeldBack>,
 ) -> Result<PoolingInputs, StoreError> {
     let city_text = city.to_string();
-    // The income and special accounts as of the value date: money arriving later waits.
-    let sums: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
+    let day = date_text(value_date);
+    // The income and special accounts as of the value date (money arriving later waits),
+    // and what each unit's insured owe each payee then: the running totals less what was
+    // dated after the day, read through the index by date (issue 17).
+    let running: yibao_store::pooling::AccountSums = sqlx::query_as(
+        "SELECT fund_scheme, holder, kind, debits_posted_fen, credits_posted_fen FROM ledger_accounts \
+         WHERE region_code = $1 AND kind IN ('income', 'fiscal-special')",
+    )
+    .bind(&city_text)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(backend)?;
+    let later: yibao_store::pooling::AccountSums = sqlx::query_as(
         "SELECT fund_scheme, holder, kind, SUM(d)::int8, SUM(c)::int8 FROM ( \
              SELECT fund_scheme, debit_holder AS holder, debit_kind AS kind, amount_fen AS d, 0::int8 AS c FROM ledger_transfers \
-             WHERE region_code = $1 AND value_date <= $2 AND debit_kind IN ('income', 'fiscal-special') \
+             WHERE region_code = $1 AND value_date > $2 AND debit_kind IN ('income', 'fiscal-special') \
              UNION ALL \
              SELECT fund_scheme, credit_holder, credit_kind, 0::int8, amount_fen FROM ledger_transfers \
-             WHERE region_code = $1 AND value_date <= $2 AND credit_kind IN ('income', 'fiscal-special')) AS sides \
-         GROUP BY fund_scheme, holder, kind ORDER BY fund_scheme, holder, kind",
+             WHERE region_code = $1 AND value_date > $2 AND credit_kind IN ('income', 'fiscal-special')) AS sides \
+         GROUP BY fund_scheme, holder, kind",
     )
     .bind(&city_text)
-    .bind(date_text(value_date))
+    .bind(&day)
     .fetch_all(&mut *tx)
     .await
     .map_err(backend)?;
-    let accounts = yibao_store::pooling::accounts_as_of(city, &sums)?;
-    let rows = sqlx::query(
-        "SELECT fund_scheme, unit_code, CASE WHEN credit_kind = 'payable' THEN credit_holder ELSE debit_holder END AS payee, \
-                SUM(CASE WHEN credit_kind = 'payable' THEN amount_fen ELSE -amount_fen END)::int8 AS outstanding \
-         FROM ledger_transfers WHERE region_code = $1 AND value_date <= $2 AND (credit_kind = 'payable' OR debit_kind = 'payable') \
-         GROUP BY fund_scheme, unit_code, payee ORDER BY fund_scheme, unit_code, payee",
+    let accounts = yibao_store::pooling::accounts_as_of(city, &running, &later)?;
+    let running: yibao_store::pooling::PayableSums =
+        sqlx::query_as("SELECT fund_scheme, unit_code, payee, outstanding_fen FROM ledger_payables WHERE region_code = $1")
+            .bind(&city_text)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend)?;
+    let later: yibao_store::pooling::PayableSums = sqlx::query_as(
+        "SELECT fund_scheme, unit_code, payee, SUM(amount)::int8 FROM ( \
+             SELECT fund_scheme, unit_code, credit_holder AS payee, amount_fen AS amount FROM ledger_transfers \
+             WHERE region_code = $1 AND value_date > $2 AND credit_kind = 'payable' \
+             UNION ALL \
+             SELECT fund_scheme, unit_code, debit_holder, -amount_fen FROM ledger_transfers \
+             WHERE region_code = $1 AND value_date > $2 AND debit_kind = 'payable') AS sides \
+         GROUP BY fund_scheme, unit_code, payee",
     )
     .bind(&city_text)
-    .bind(date_text(value_date))
+    .bind(&day)
     .fetch_all(&mut *tx)
     .await
     .map_err(backend)?;
-    let outstanding = rows
-        .iter()
-        .map(|row| {
-            let scheme: String = row.try_get("fund_scheme").map_err(backend)?;
-            let payee: String = row.try_get("payee").map_err(backend)?;
-            Ok(Outstanding {
-                fund: FundScheme::parse(&scheme).ok_or_else(|| StoreError::Backend(format!("stored fund unreadable: {scheme}")))?,
-                unit: region_of(row.try_get("unit_code").map_err(backend)?)?,
-                payee: Holder::parse(&payee).map_err(|e| StoreError::Backend(e.to_string()))?,
-                outstanding_fen: yibao_store::books::total_of(row.try_get("outstanding").map_err(backend)?)?,
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
+    let outstanding = yibao_store::pooling::outstanding_as_of(&running, &later)?;
     Ok(PoolingInputs { city, month, value_date, accounts, outstanding, held_back })
 }
 
@@ -1139,6 +1168,15 @@ impl FundStore for PostgresStore {
         let mut states: Vec<AccountState> = rows.iter().map(|row| account_row(row)?.state()).collect::<Result<_, _>>()?;
         states.sort_by_key(AccountState::key);
         Ok(states)
+    }
+
+    async fn fund_payables(&self, scope: RegionCode) -> Result<yibao_store::pooling::PayableSums, StoreError> {
+        let city = city_of(scope)?.to_string();
+        sqlx::query_as("SELECT fund_scheme, unit_code, payee, outstanding_fen FROM ledger_payables WHERE region_code = $1")
+            .bind(city)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)
     }
 
     async fn personal_account_records(&self, scope: RegionCode) -> Result<Vec<(yibao_domain::NationalId, yibao_domain::Fen)>, StoreError> {

@@ -86,6 +86,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (21, include_str!("../migrations/0021_go_live_and_receipts.sql")),
     (22, include_str!("../migrations/0022_review_and_administrators.sql")),
     (23, include_str!("../migrations/0023_visits_by_day.sql")),
+    (24, include_str!("../migrations/0024_running_payables.sql")),
 ];
 /// Connections in the pool.
 const POOL_SIZE: u32 = 16;

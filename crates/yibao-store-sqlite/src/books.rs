@@ -4,7 +4,7 @@
 use rusqlite::{Connection, Row, params};
 use time::Date;
 use yibao_domain::RegionCode;
-use yibao_ledger::{AccountKey, AccountState, Fund, FundScheme, Holder, YearMonth};
+use yibao_ledger::{AccountKey, AccountState, Fund, FundScheme, YearMonth};
 use yibao_store::books::{AccountRow, BOOKS_EPOCH, Entry, TransferRow, date_text, key_columns, needs, post_onto};
 use yibao_store::closing::{
     InterestInputs, InterestLine, YearEndInputs, YearEndOptions, YearEndRecord, plan_interest, plan_year_end, special_history, year_bounds,
@@ -12,7 +12,7 @@ use yibao_store::closing::{
 use yibao_store::handover::{HandoverRequest, Inventory, check_confirmation, handover_entries, inventory};
 use yibao_store::legacy::{LegacyRepayment, LegacyRequest, LegacyView, establish, repayment_entry, view as legacy_view};
 use yibao_store::payment_clearing::{ClearingOutcome, PaymentClearing};
-use yibao_store::pooling::{HeldBack, Outstanding, PoolingInputs, PoolingRun, plan_pooling};
+use yibao_store::pooling::{HeldBack, PoolingInputs, PoolingRun, plan_pooling};
 use yibao_store::stored::{from_json, json, region_of, scope_bounds};
 use yibao_store::{
     Actor, Budget, CountyTargets, FundReceipt, FundStore, Movement, PoolingOutcome, StoreError, TargetsProgress, YearEndOutcome,
@@ -169,6 +169,15 @@ fn post_batch(conn: &Connection, actor: &Actor, entries: &[Entry]) -> Result<(),
                 r.unit_code,
                 at
             ],
+        )?;
+    }
+    // The running outstanding of each unit and payee, in the same transaction (issue 17).
+    for ((region, scheme, unit, payee), change_fen) in yibao_store::books::payable_changes(&posting.entries) {
+        exec(
+            conn,
+            "INSERT INTO ledger_payables (region_code, fund_scheme, unit_code, payee, outstanding_fen) VALUES (?1, ?2, ?3, ?4, ?5) \
+             ON CONFLICT (region_code, fund_scheme, unit_code, payee) DO UPDATE SET outstanding_fen = outstanding_fen + excluded.outstanding_fen",
+            params![region, scheme, unit, payee, change_fen],
         )?;
     }
     Ok(())
@@ -491,39 +500,53 @@ fn pooling_inputs(
     held_back: Vec<HeldBack>,
 ) -> Result<PoolingInputs, StoreError> {
     let city_text = city.to_string();
-    // The income and special accounts as of the value date: money arriving later waits.
-    let sums = query_all(
+    let day = date_text(value_date);
+    let four = |row: &rusqlite::Row<'_>| Ok((col::<String>(row, 0)?, col::<String>(row, 1)?, col::<String>(row, 2)?, col::<i64>(row, 3)?));
+    let five = |row: &rusqlite::Row<'_>| {
+        Ok((col::<String>(row, 0)?, col::<String>(row, 1)?, col::<String>(row, 2)?, col::<i64>(row, 3)?, col::<i64>(row, 4)?))
+    };
+    // The income and special accounts as of the value date (money arriving later waits),
+    // and what each unit's insured owe each payee then: the running totals less what was
+    // dated after the day, read through the index by date (issue 17).
+    let running = query_all(
+        conn,
+        "SELECT fund_scheme, holder, kind, debits_posted_fen, credits_posted_fen FROM ledger_accounts \
+         WHERE region_code = ?1 AND kind IN ('income', 'fiscal-special')",
+        [&city_text],
+        five,
+    )?;
+    let later = query_all(
         conn,
         "SELECT fund_scheme, holder, kind, SUM(d), SUM(c) FROM ( \
              SELECT fund_scheme, debit_holder AS holder, debit_kind AS kind, amount_fen AS d, 0 AS c FROM ledger_transfers \
-             WHERE region_code = ?1 AND value_date <= ?2 AND debit_kind IN ('income', 'fiscal-special') \
+             WHERE region_code = ?1 AND value_date > ?2 AND debit_kind IN ('income', 'fiscal-special') \
              UNION ALL \
              SELECT fund_scheme, credit_holder, credit_kind, 0, amount_fen FROM ledger_transfers \
-             WHERE region_code = ?1 AND value_date <= ?2 AND credit_kind IN ('income', 'fiscal-special')) \
-         GROUP BY fund_scheme, holder, kind ORDER BY fund_scheme, holder, kind",
-        params![city_text, date_text(value_date)],
-        |row| Ok((col::<String>(row, 0)?, col::<String>(row, 1)?, col::<String>(row, 2)?, col::<i64>(row, 3)?, col::<i64>(row, 4)?)),
+             WHERE region_code = ?1 AND value_date > ?2 AND credit_kind IN ('income', 'fiscal-special')) \
+         GROUP BY fund_scheme, holder, kind",
+        params![city_text, day],
+        five,
     )?;
-    let accounts = yibao_store::pooling::accounts_as_of(city, &sums)?;
-    // What each unit's insured owe each payee on the value date: payable credits less debits.
-    let outstanding = query_all(
+    let accounts = yibao_store::pooling::accounts_as_of(city, &running, &later)?;
+    let running = query_all(
         conn,
-        "SELECT fund_scheme, unit_code, CASE WHEN credit_kind = 'payable' THEN credit_holder ELSE debit_holder END AS payee, \
-                SUM(CASE WHEN credit_kind = 'payable' THEN amount_fen ELSE -amount_fen END) \
-         FROM ledger_transfers WHERE region_code = ?1 AND value_date <= ?2 AND (credit_kind = 'payable' OR debit_kind = 'payable') \
-         GROUP BY fund_scheme, unit_code, payee ORDER BY fund_scheme, unit_code, payee",
-        params![city_text, date_text(value_date)],
-        |row| {
-            let scheme: String = col(row, 0)?;
-            let payee: String = col(row, 2)?;
-            Ok(Outstanding {
-                fund: FundScheme::parse(&scheme).ok_or_else(|| StoreError::Backend(format!("stored fund unreadable: {scheme}")))?,
-                unit: region_of(&col::<String>(row, 1)?)?,
-                payee: Holder::parse(&payee).map_err(|e| StoreError::Backend(e.to_string()))?,
-                outstanding_fen: yibao_store::books::total_of(col(row, 3)?)?,
-            })
-        },
+        "SELECT fund_scheme, unit_code, payee, outstanding_fen FROM ledger_payables WHERE region_code = ?1",
+        [&city_text],
+        four,
     )?;
+    let later = query_all(
+        conn,
+        "SELECT fund_scheme, unit_code, payee, SUM(amount) FROM ( \
+             SELECT fund_scheme, unit_code, credit_holder AS payee, amount_fen AS amount FROM ledger_transfers \
+             WHERE region_code = ?1 AND value_date > ?2 AND credit_kind = 'payable' \
+             UNION ALL \
+             SELECT fund_scheme, unit_code, debit_holder, -amount_fen FROM ledger_transfers \
+             WHERE region_code = ?1 AND value_date > ?2 AND debit_kind = 'payable') \
+         GROUP BY fund_scheme, unit_code, payee",
+        params![city_text, day],
+        four,
+    )?;
+    let outstanding = yibao_store::pooling::outstanding_as_of(&running, &later)?;
     Ok(PoolingInputs { city, month, value_date, accounts, outstanding, held_back })
 }
 
@@ -946,6 +969,19 @@ impl FundStore for SqliteStore {
             let mut states: Vec<AccountState> = rows.iter().map(AccountRow::state).collect::<Result<_, _>>()?;
             states.sort_by_key(AccountState::key);
             Ok(states)
+        })
+        .await
+    }
+
+    async fn fund_payables(&self, scope: RegionCode) -> Result<yibao_store::pooling::PayableSums, StoreError> {
+        let city = city_of(scope)?.to_string();
+        self.read(move |conn| {
+            query_all(
+                conn,
+                "SELECT fund_scheme, unit_code, payee, outstanding_fen FROM ledger_payables WHERE region_code = ?1",
+                [city],
+                |row| Ok((col::<String>(row, 0)?, col::<String>(row, 1)?, col::<String>(row, 2)?, col::<i64>(row, 3)?)),
+            )
         })
         .await
     }

@@ -58,6 +58,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (20, include_str!("../migrations/0020_go_live_and_receipts.sql")),
     (21, include_str!("../migrations/0021_review_and_administrators.sql")),
     (22, include_str!("../migrations/0022_visits_by_day.sql")),
+    (23, include_str!("../migrations/0023_running_payables.sql")),
 ];
 
 /// A store in one SQLite file. Cloning shares the same writer and readers.

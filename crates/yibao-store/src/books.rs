@@ -372,6 +372,34 @@ impl SettlementAmounts {
     }
 }
 
+/// A change to the running outstanding of a unit and payee (`ledger_payables`, issue 17):
+/// (city, fund scheme, unit, payee) as stored text, and the fen it adds.
+pub type PayableChange = ((String, String, String, String), i64);
+
+/// What posting `entries` changes in the running outstanding of each unit and payee: a
+/// credit to a payable account adds to its unit and holder, a debit takes off. In the
+/// key's order, the one order a backend updates them in; keys whose changes cancel are
+/// kept (a backend may skip them).
+#[must_use]
+pub fn payable_changes(entries: &[Entry]) -> Vec<PayableChange> {
+    let mut changes: std::collections::BTreeMap<(String, String, String, String), i64> = std::collections::BTreeMap::new();
+    for entry in entries {
+        let t = &entry.transfer;
+        for (account, sign) in [(&t.credit, 1), (&t.debit, -1)] {
+            if account.kind == AccountKind::Payable {
+                let key = (
+                    account.fund.region.to_string(),
+                    account.fund.scheme.as_str().to_owned(),
+                    entry.unit.to_string(),
+                    account.holder.to_string(),
+                );
+                *changes.entry(key).or_default() += sign * t.amount_fen.get();
+            }
+        }
+    }
+    changes.into_iter().collect()
+}
+
 /// What a settlement posts (R-BEN-4), on the day it was settled: each layer from its own
 /// fund (`layer-from-its-fund`) as owed to the institution (应付), the personal account's
 /// share moved from the person's account to the institution, and the maternity allowance

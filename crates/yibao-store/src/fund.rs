@@ -3,7 +3,7 @@
 //! other read: a city's staff see its funds; a county's staff see the movements its own
 //! business caused and nothing of other counties (R-GEO-2).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 
 use serde::Serialize;
@@ -569,6 +569,10 @@ pub trait FundStore: Send + Sync + 'static {
         limit: i64,
     ) -> impl Future<Output = Result<Vec<crate::ContributionRecord>, StoreError>> + Send;
 
+    /// The running outstanding of each unit and payee of the city's books as stored
+    /// (`ledger_payables`, issue 17), for the book check's `payables-match`.
+    fn fund_payables(&self, scope: RegionCode) -> impl Future<Output = Result<crate::pooling::PayableSums, StoreError>> + Send;
+
     /// The transfers of the city's books that another transfer reverses or pairs with,
     /// with their positions: all the book check holds of the transfers it streams.
     fn fund_referenced_transfers(&self, scope: RegionCode) -> impl Future<Output = Result<Vec<(i64, Entry)>, StoreError>> + Send;
@@ -645,6 +649,61 @@ pub struct BooksVerification {
     pub breaches: Vec<Breach>,
 }
 
+/// `payables-match` (issue 17): the running outstanding of each unit and payee the pooling
+/// run reads (`ledger_payables`) is what the transfers add up to: credits to a payable
+/// account less debits, by the transfer's unit and the account's holder. Summed as the
+/// transfers stream past; the keys are the city's units and payees, never its transfers.
+#[derive(Debug, Default)]
+pub struct PayablesCheck {
+    sums: HashMap<(FundScheme, RegionCode, Holder), i128>,
+}
+
+impl PayablesCheck {
+    /// Adds one transfer's payable sides.
+    pub fn feed(&mut self, entry: &Entry) {
+        let t = &entry.transfer;
+        for (account, sign) in [(&t.credit, 1), (&t.debit, -1)] {
+            if account.kind == AccountKind::Payable {
+                *self.sums.entry((account.fund.scheme, entry.unit, account.holder)).or_default() += sign * i128::from(t.amount_fen.get());
+            }
+        }
+    }
+
+    /// Compares the sums with the stored rows; each disagreement is a breach, at most
+    /// [`yibao_ledger::limits::BREACHES_LIMIT`] in all.
+    pub fn compare(mut self, stored: &crate::pooling::PayableSums, breaches: &mut Vec<Breach>) {
+        let mut push = |record: String, detail: String| {
+            if breaches.len() < yibao_ledger::limits::BREACHES_LIMIT {
+                breaches.push(Breach::BusinessDisagrees { record, detail });
+            }
+        };
+        for (scheme, unit, payee, stored_fen) in stored {
+            let key = match (FundScheme::parse(scheme), RegionCode::parse(unit), Holder::parse(payee)) {
+                (Some(scheme), Ok(unit), Ok(payee)) => (scheme, unit, payee),
+                _ => {
+                    push(format!("ledger_payables {scheme}/{unit}/{payee}"), "the row's key is unreadable".into());
+                    continue;
+                }
+            };
+            let summed = self.sums.remove(&key).unwrap_or(0);
+            if summed != i128::from(*stored_fen) {
+                push(
+                    format!("ledger_payables {scheme}/{unit}/{payee}"),
+                    format!("the running outstanding is {stored_fen} fen, the transfers add up to {summed} fen"),
+                );
+            }
+        }
+        for ((scheme, unit, payee), summed) in self.sums {
+            if summed != 0 {
+                push(
+                    format!("ledger_payables {}/{unit}/{payee}", scheme.as_str()),
+                    format!("no running outstanding is stored; the transfers add up to {summed} fen"),
+                );
+            }
+        }
+    }
+}
+
 /// Reads every city's books and checks every ledger invariant over them (`check_books`).
 pub async fn verify_books<S: FundStore + crate::Store>(store: &S) -> Result<BooksVerification, StoreError> {
     let mut verification = BooksVerification::default();
@@ -664,6 +723,8 @@ pub async fn verify_city_books<S: FundStore + crate::Store>(
     // The transfers stream past a page at a time: the check holds the accounts and the
     // transfers others reverse or pair with, never every transfer (issue 12).
     let accounts = store.fund_accounts(city).await?;
+    let payables = store.fund_payables(city).await?;
+    let mut summed_payables = PayablesCheck::default();
     let referenced = store.fund_referenced_transfers(city).await?;
     let mut check = yibao_ledger::BookCheck::new(
         accounts.iter().copied(),
@@ -676,6 +737,7 @@ pub async fn verify_city_books<S: FundStore + crate::Store>(
         after = last;
         for (position, entry) in &page {
             check.feed(u64::try_from(*position).unwrap_or(0), &entry.transfer);
+            summed_payables.feed(entry);
             verification.transfers += 1;
             verification.total_posted_fen += i128::from(entry.transfer.amount_fen.get());
         }
@@ -685,6 +747,7 @@ pub async fn verify_city_books<S: FundStore + crate::Store>(
     if let Err(breaches) = check.finish() {
         verification.breaches.extend(breaches);
     }
+    summed_payables.compare(&payables, &mut verification.breaches);
     // `records-match-books`: each person's stored personal-account balance is the balance
     // of their account in the books (zero for one that was never opened). A balance edited
     // in the person's record alone is found here.

@@ -335,16 +335,59 @@ pub fn run_date(month: YearMonth, day: Option<u8>) -> Result<Date, StoreError> {
     }
 }
 
-/// The income and special accounts of a city as of the end of a day, from their totals per
-/// side as a backend sums them (`(fund scheme, holder, kind, debits, credits)`).
-pub fn accounts_as_of(city: RegionCode, sums: &[(String, String, String, i64, i64)]) -> Result<Vec<AccountState>, StoreError> {
-    sums.iter()
-        .map(|(scheme, holder, kind, debits, credits)| {
+/// A backend's account totals: (fund scheme, holder, kind, debits, credits).
+pub type AccountSums = Vec<(String, String, String, i64, i64)>;
+
+/// A backend's payables by unit and payee: (fund scheme, unit, payee, outstanding).
+pub type PayableSums = Vec<(String, String, String, i64)>;
+
+/// The income and special accounts of a city as of the end of a day (issue 17): their
+/// running totals as stored (`ledger_accounts`) less the totals of transfers dated after
+/// the day, so the run reads a month's transfers, not the city's history.
+pub fn accounts_as_of(city: RegionCode, running: &AccountSums, later: &AccountSums) -> Result<Vec<AccountState>, StoreError> {
+    let mut totals: BTreeMap<(&str, &str, &str), (i64, i64)> = BTreeMap::new();
+    for (scheme, holder, kind, debits, credits) in running {
+        let total = totals.entry((scheme, holder, kind)).or_default();
+        (total.0, total.1) = (total.0 + debits, total.1 + credits);
+    }
+    for (scheme, holder, kind, debits, credits) in later {
+        let total = totals.entry((scheme, holder, kind)).or_default();
+        (total.0, total.1) = (total.0 - debits, total.1 - credits);
+    }
+    totals
+        .into_iter()
+        .map(|((scheme, holder, kind), (debits, credits))| {
             let key = crate::books::key_of(&city.to_string(), scheme, holder, kind)?;
             let mut state = AccountState::new(crate::books::open_account(key)?);
-            state.debits_posted_fen = crate::books::total_of(*debits)?;
-            state.credits_posted_fen = crate::books::total_of(*credits)?;
+            state.debits_posted_fen = crate::books::total_of(debits)?;
+            state.credits_posted_fen = crate::books::total_of(credits)?;
             Ok(state)
+        })
+        .collect()
+}
+
+/// What each unit's insured owe each payee as of the end of a day (issue 17): the running
+/// outstanding as stored (`ledger_payables`) less what transfers dated after the day added.
+/// A key with nothing outstanding is left out.
+pub fn outstanding_as_of(running: &PayableSums, later: &PayableSums) -> Result<Vec<Outstanding>, StoreError> {
+    let mut totals: BTreeMap<(&str, &str, &str), i64> = BTreeMap::new();
+    for (scheme, unit, payee, amount) in running {
+        *totals.entry((scheme, unit, payee)).or_default() += amount;
+    }
+    for (scheme, unit, payee, amount) in later {
+        *totals.entry((scheme, unit, payee)).or_default() -= amount;
+    }
+    let unreadable = |what: &str, text: &str| StoreError::Backend(format!("a stored payable's {what} is unreadable: {text}"));
+    totals
+        .into_iter()
+        .filter(|(_, amount)| *amount != 0)
+        .map(|((scheme, unit, payee), amount)| {
+            Ok(Outstanding {
+                fund: FundScheme::parse(scheme).ok_or_else(|| unreadable("fund", scheme))?,
+                unit: RegionCode::parse(unit).map_err(|_| unreadable("unit", unit))?,
+                payee: Holder::parse(payee).map_err(|_| unreadable("payee", payee))?,
+                outstanding_fen: crate::books::total_of(amount)?,
+            })
         })
         .collect()
 }
