@@ -344,6 +344,14 @@ pub struct PenaltyForm {
     reason: String,
     #[serde(default)]
     months: String,
+    /// The confirmed review finding the points rest on (issue 18), when they rest on one:
+    /// its institution (the page's), claim and number.
+    #[serde(default)]
+    finding_institution: String,
+    #[serde(default)]
+    finding_claim: String,
+    #[serde(default)]
+    finding_no: String,
 }
 
 /// Records a penalty against a physician, back to its institution's page.
@@ -368,7 +376,14 @@ pub async fn penalize(
             Err(_) => return refused(lang, "months"),
         },
     };
-    let input = PenaltyInput { date, points, reason: form.reason.clone(), suspension_months, finding: None };
+    let finding = match (form.finding_claim.trim(), form.finding_no.trim()) {
+        ("", "") => None,
+        (claim, number) => match number.parse::<u32>() {
+            Ok(number) if !claim.is_empty() => Some((form.finding_institution.trim().to_owned(), claim.to_owned(), number)),
+            _ => return refused(lang, "finding"),
+        },
+    };
+    let input = PenaltyInput { date, points, reason: form.reason.clone(), suspension_months, finding };
     match state.penalize_physician(&user.principal(), &ConsoleUser::source(&headers), &code, input).await {
         Ok(record) => Redirect::to(&format!("/console/institutions/{}?done=1", url_encode(record.institution.as_str()))).into_response(),
         Err(error) => app_error_page(lang, &error),

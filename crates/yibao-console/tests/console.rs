@@ -1675,6 +1675,19 @@ async fn the_administrator_keeps_an_institutions_agreement_and_physicians() {
     assert_eq!(console.post("/console/institutions/H41992100007/physicians", &admin, &physician).await.status, StatusCode::SEE_OTHER);
     let penalty = [("_csrf", token.as_str()), ("date", today.as_str()), ("points", "3"), ("reason", "超量开药"), ("months", "")];
     assert_eq!(console.post("/console/physicians/D419921000001/penalties", &admin, &penalty).await.status, StatusCode::SEE_OTHER);
+    // Points resting on a review finding (issue 18) name its claim and number: a number
+    // that is none is told as the field's, a finding not on file as the review's; neither
+    // records anything.
+    let on_finding = |claim: &'static str, number: &'static str| {
+        let mut form = penalty.to_vec();
+        form.extend([("finding_institution", "H41992100007"), ("finding_claim", claim), ("finding_no", number)]);
+        form
+    };
+    let unreadable = console.post("/console/physicians/D419921000001/penalties", &admin, &on_finding("C-1", "first")).await;
+    assert_eq!(unreadable.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", unreadable.body);
+    assert!(unreadable.body.contains("finding"), "{}", unreadable.body);
+    let missing = console.post("/console/physicians/D419921000001/penalties", &admin, &on_finding("NO-SUCH-CLAIM", "1")).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND, "{}", missing.body);
     // A refused change shows the rule's message, and nothing changes.
     let bad = [("_csrf", token.as_str()), ("change", "reinstate"), ("date", today.as_str())];
     let refused = console.post("/console/institutions/H41992100007/agreement", &admin, &bad).await;

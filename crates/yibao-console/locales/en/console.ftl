@@ -818,8 +818,10 @@ agreement-year-points = Points this year
 agreement-points = Points
 agreement-months = Months
 agreement-penalize = Record a penalty
+agreement-finding-claim = Finding's claim
+agreement-finding-no = Finding no.
 agreement-register-physician = Register the physician
-agreement-physicians-hint = Penalty points add up in a calendar year: the payment pack's thresholds suspend the right to bill (give the months when a penalty reaches them) or end it. A claim naming a physician who may not bill on its date of service is refused.
+agreement-physicians-hint = Penalty points add up in a calendar year: the payment pack's thresholds suspend the right to bill (give the months when a penalty reaches them) or end it. A claim naming a physician who may not bill on its date of service is refused. Points resting on a review finding name its claim and number: the finding must be final and on a claim the physician treated, and gives one penalty.
 
 ## Go-live migrations (数据迁移, issue 16)
 menu-migrations = Migrations

@@ -818,8 +818,10 @@ agreement-year-points = 本年记分
 agreement-points = 记分
 agreement-months = 暂停月数
 agreement-penalize = 记分
+agreement-finding-claim = 审核结论所在结算单
+agreement-finding-no = 结论序号
 agreement-register-physician = 备案医保医师
-agreement-physicians-hint = 记分在一个自然年度内累加：达到支付方式政策包规定的分值即暂停（记分时填写暂停月数）或终止医保支付资格。注明不得结算医师的结算将被拒绝。
+agreement-physicians-hint = 记分在一个自然年度内累加：达到支付方式政策包规定的分值即暂停（记分时填写暂停月数）或终止医保支付资格。注明不得结算医师的结算将被拒绝。依据审核结论记分时填写结论所在结算单及序号：结论须已生效、所涉结算单须由该医师诊治，每条结论只记分一次。
 
 ## 数据迁移（问题 16）
 menu-migrations = 数据迁移
