@@ -330,10 +330,8 @@ impl App {
             return Err(AppError::unprocessable(
                 "administrator.quarter_outside",
                 format!(
-                    "{quarter} is outside the contract, {} to {} (an underwriting contract's run-off: its quarters within {} days after)",
-                    contract.terms.from,
-                    contract.terms.until,
-                    yibao_store::administrator::RUN_OFF_DAYS
+                    "{quarter} is outside the contract, {} to {} (only a contract underwriting the supplementary layer scores quarters after it: its run-off)",
+                    contract.terms.from, contract.terms.until
                 ),
             ));
         }

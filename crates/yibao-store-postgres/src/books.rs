@@ -504,51 +504,20 @@ async fn pooling_inputs(
     let day = date_text(value_date);
     // The income and special accounts as of the value date (money arriving later waits),
     // and what each unit's insured owe each payee then: the running totals less what was
-    // dated after the day, read through the index by date (issue 17).
-    let running: yibao_store::pooling::AccountSums = sqlx::query_as(
-        "SELECT fund_scheme, holder, kind, debits_posted_fen, credits_posted_fen FROM ledger_accounts \
-         WHERE region_code = $1 AND kind IN ('income', 'fiscal-special')",
-    )
-    .bind(&city_text)
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(backend)?;
-    let later: yibao_store::pooling::AccountSums = sqlx::query_as(
-        "SELECT fund_scheme, holder, kind, SUM(d)::int8, SUM(c)::int8 FROM ( \
-             SELECT fund_scheme, debit_holder AS holder, debit_kind AS kind, amount_fen AS d, 0::int8 AS c FROM ledger_transfers \
-             WHERE region_code = $1 AND value_date > $2 AND debit_kind IN ('income', 'fiscal-special') \
-             UNION ALL \
-             SELECT fund_scheme, credit_holder, credit_kind, 0::int8, amount_fen FROM ledger_transfers \
-             WHERE region_code = $1 AND value_date > $2 AND credit_kind IN ('income', 'fiscal-special')) AS sides \
-         GROUP BY fund_scheme, holder, kind",
-    )
-    .bind(&city_text)
-    .bind(&day)
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(backend)?;
-    let accounts = yibao_store::pooling::accounts_as_of(city, &running, &later)?;
-    let running: yibao_store::pooling::PayableSums =
-        sqlx::query_as("SELECT fund_scheme, unit_code, payee, outstanding_fen FROM ledger_payables WHERE region_code = $1")
-            .bind(&city_text)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(backend)?;
-    let later: yibao_store::pooling::PayableSums = sqlx::query_as(
-        "SELECT fund_scheme, unit_code, payee, SUM(amount)::int8 FROM ( \
-             SELECT fund_scheme, unit_code, credit_holder AS payee, amount_fen AS amount FROM ledger_transfers \
-             WHERE region_code = $1 AND value_date > $2 AND credit_kind = 'payable' \
-             UNION ALL \
-             SELECT fund_scheme, unit_code, debit_holder, -amount_fen FROM ledger_transfers \
-             WHERE region_code = $1 AND value_date > $2 AND debit_kind = 'payable') AS sides \
-         GROUP BY fund_scheme, unit_code, payee",
-    )
-    .bind(&city_text)
-    .bind(&day)
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(backend)?;
-    let outstanding = yibao_store::pooling::outstanding_as_of(&running, &later)?;
+    // dated after the day, read through the index by date (issue 17). Each in one
+    // statement, one snapshot: the run reads at READ COMMITTED, and a posting to accounts
+    // new since the city's lock could commit between two statements, counted in one and
+    // not the other (hostile review).
+    let rows: yibao_store::pooling::AccountSums =
+        sqlx::query_as(yibao_store::pooling::ACCOUNTS_AS_OF_SQL).bind(&city_text).bind(&day).fetch_all(&mut *tx).await.map_err(backend)?;
+    let accounts = yibao_store::pooling::accounts_as_of(city, &rows)?;
+    let rows: yibao_store::pooling::PayableSums = sqlx::query_as(yibao_store::pooling::OUTSTANDING_AS_OF_SQL)
+        .bind(&city_text)
+        .bind(&day)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+    let outstanding = yibao_store::pooling::outstanding_as_of(&rows)?;
     Ok(PoolingInputs { city, month, value_date, accounts, outstanding, held_back })
 }
 

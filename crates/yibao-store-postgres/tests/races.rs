@@ -591,3 +591,93 @@ async fn postings_racing_the_citys_runs_all_commit() {
     assert!(books.breaches.is_empty() && books.transfers > 0, "{books:?}");
     assert_audit_intact(&store).await;
 }
+
+fn claim_at(institution: &str, claim_id: &str, price_yuan: i64) -> Claim {
+    let json = format!(
+        r#"{{"claim_id":"{claim_id}","institution_code":"{institution}","institution_level":"tertiary","kind":"inpatient",
+        "admission_date":"2026-03-05","discharge_date":"2026-03-05","diagnosis":"I21.000","referral":true,
+        "lines":[{{"code":"XA10BAE010A001010100315","quantity":1,"unit_price":"{price_yuan}.00"}}]}}"#
+    );
+    serde_json::from_str(&json).expect("test claim")
+}
+
+/// Issue 17's running outstanding, as a hostile review raced it: settlements dated after
+/// every run's value date, each at an institution never seen (its payable account is new,
+/// so the run's city lock does not hold it back), racing the city's pooling runs. Nothing
+/// is outstanding on any run's value date, so no run may record a payment or an "owed
+/// back" line: one that did read the running outstanding before a settlement committed and
+/// the later transfers after (two statements at READ COMMITTED; now one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn settlements_of_new_payees_racing_runs_are_never_in_them() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use yibao_ledger::{FundScheme, YearMonth};
+    use yibao_store::{FundReceipt, FundStore, ReceiptKind};
+    let (_pg, store) = store().await;
+    let policy = Arc::new(policy());
+    let city = region("419900");
+    let accountant =
+        Actor { who: "accountant".into(), role: "fund_accountant".into(), source: "test".into(), at: datetime!(2026-11-01 09:30 UTC) };
+    for scheme in [FundScheme::Resident, FundScheme::ResidentCriticalIllness, FundScheme::Supplementary, FundScheme::MedicalAssistance] {
+        let opening = FundReceipt {
+            kind: ReceiptKind::OpeningBalance,
+            scheme,
+            unit: city,
+            amount_fen: Fen::new(100_000_000),
+            value_date: date!(2020 - 01 - 01),
+            reference: format!("OB-{}", scheme.as_str()),
+        };
+        store.record_fund_receipt(&accountant, city, opening).await.expect("opening balance");
+    }
+    let people = [enrolled(&store, EAST, 1, Scheme::Resident, 0).await, enrolled(&store, WEST, 2, Scheme::Resident, 0).await];
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for n in 0..RACERS {
+        let (store, policy, person, stop) = (Arc::clone(&store), Arc::clone(&policy), people[n % 2], Arc::clone(&stop));
+        let county = if n % 2 == 0 { EAST } else { WEST };
+        writers.push(tokio::spawn(async move {
+            let mut round = 0_i64;
+            while !stop.load(Ordering::Relaxed) {
+                let institution = format!("H4199{:07}", n as i64 * 100_000 + round);
+                let c = claim_at(&institution, &format!("NEW-{n}-{round}"), 500);
+                let compute = engine_settlement(Arc::clone(&policy), c.clone(), Explain::Off);
+                let mut req = request(&c, person);
+                req.institution_code = yibao_domain::InstitutionCode::parse(&institution).expect("code");
+                store.settle(&clerk(), region(county), req, compute).await.map(|_| ())?;
+                round += 1;
+            }
+            Ok::<_, yibao_store::StoreError>(round)
+        }));
+    }
+    let mut bad = Vec::new();
+    let mut runs = 0;
+    for year in 2014..=2025 {
+        for m in 1..=12u8 {
+            let month = YearMonth::new(year, m).expect("month");
+            match store.run_pooling(&accountant, city, month, month.last_day(), Vec::new()).await {
+                Ok(outcome) => {
+                    runs += 1;
+                    for fund in &outcome.run.funds {
+                        for unit in &fund.units {
+                            if !unit.owed_back.is_empty() || !unit.payments.is_empty() {
+                                bad.push(format!(
+                                    "{month} {} {}: payments {:?} owed back {:?}",
+                                    fund.fund, unit.unit, unit.payments, unit.owed_back
+                                ));
+                            }
+                        }
+                    }
+                }
+                Err(e) => bad.push(format!("{month}: run refused: {e}")),
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut settled = 0;
+    for writer in writers {
+        settled += writer.await.expect("task").expect("settlements commit");
+    }
+    assert!(runs == 144 && settled > 0, "{runs} runs, {settled} settlements");
+    let books = yibao_store::verify_books(store.as_ref()).await.expect("verify books");
+    assert!(books.breaches.is_empty(), "{books:?}");
+    assert!(bad.is_empty(), "{bad:#?}");
+}

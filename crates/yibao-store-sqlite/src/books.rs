@@ -507,46 +507,11 @@ fn pooling_inputs(
     };
     // The income and special accounts as of the value date (money arriving later waits),
     // and what each unit's insured owe each payee then: the running totals less what was
-    // dated after the day, read through the index by date (issue 17).
-    let running = query_all(
-        conn,
-        "SELECT fund_scheme, holder, kind, debits_posted_fen, credits_posted_fen FROM ledger_accounts \
-         WHERE region_code = ?1 AND kind IN ('income', 'fiscal-special')",
-        [&city_text],
-        five,
-    )?;
-    let later = query_all(
-        conn,
-        "SELECT fund_scheme, holder, kind, SUM(d), SUM(c) FROM ( \
-             SELECT fund_scheme, debit_holder AS holder, debit_kind AS kind, amount_fen AS d, 0 AS c FROM ledger_transfers \
-             WHERE region_code = ?1 AND value_date > ?2 AND debit_kind IN ('income', 'fiscal-special') \
-             UNION ALL \
-             SELECT fund_scheme, credit_holder, credit_kind, 0, amount_fen FROM ledger_transfers \
-             WHERE region_code = ?1 AND value_date > ?2 AND credit_kind IN ('income', 'fiscal-special')) \
-         GROUP BY fund_scheme, holder, kind",
-        params![city_text, day],
-        five,
-    )?;
-    let accounts = yibao_store::pooling::accounts_as_of(city, &running, &later)?;
-    let running = query_all(
-        conn,
-        "SELECT fund_scheme, unit_code, payee, outstanding_fen FROM ledger_payables WHERE region_code = ?1",
-        [&city_text],
-        four,
-    )?;
-    let later = query_all(
-        conn,
-        "SELECT fund_scheme, unit_code, payee, SUM(amount) FROM ( \
-             SELECT fund_scheme, unit_code, credit_holder AS payee, amount_fen AS amount FROM ledger_transfers \
-             WHERE region_code = ?1 AND value_date > ?2 AND credit_kind = 'payable' \
-             UNION ALL \
-             SELECT fund_scheme, unit_code, debit_holder, -amount_fen FROM ledger_transfers \
-             WHERE region_code = ?1 AND value_date > ?2 AND debit_kind = 'payable') \
-         GROUP BY fund_scheme, unit_code, payee",
-        params![city_text, day],
-        four,
-    )?;
-    let outstanding = yibao_store::pooling::outstanding_as_of(&running, &later)?;
+    // dated after the day, each in one statement, read through the index by date (issue 17).
+    let rows = query_all(conn, yibao_store::pooling::ACCOUNTS_AS_OF_SQL, params![city_text, day], five)?;
+    let accounts = yibao_store::pooling::accounts_as_of(city, &rows)?;
+    let rows = query_all(conn, yibao_store::pooling::OUTSTANDING_AS_OF_SQL, params![city_text, day], four)?;
+    let outstanding = yibao_store::pooling::outstanding_as_of(&rows)?;
     Ok(PoolingInputs { city, month, value_date, accounts, outstanding, held_back })
 }
 

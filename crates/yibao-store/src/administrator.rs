@@ -33,9 +33,6 @@ pub const QUARTER_CLAIMS_MAX: usize = 2_000_000;
 /// contract of up to five years (each is read whole, with its findings): above it the
 /// quarter is refused, not truncated.
 pub const UNDERWRITTEN_CLAIMS_MAX: usize = 20_000;
-/// Days after an underwriting contract's end within which its run-off quarters are scored
-/// (a year: an assumption of ours, the seeds give none).
-pub const RUN_OFF_DAYS: i64 = 365;
 /// The most a contract's fee per insured person and year may be: 1,000 yuan.
 pub const FEE_PER_INSURED_MAX_FEN: i64 = 100_000;
 /// The largest revolving fund a contract may set: 1 billion yuan.
@@ -307,13 +304,14 @@ impl ContractTerms {
     }
 
     /// Whether a quarter starting on `first_day` is one of an underwriting contract's
-    /// run-off quarters: after its service period, within [`RUN_OFF_DAYS`] of its end. A
-    /// stay of the period's last weeks is settled, and a claim reversed or deducted from,
-    /// after the contract's last quarter; a run-off quarter pays no fee and no premium and
-    /// recovers (or gives back) only what changed.
+    /// run-off quarters: any after its service period. A stay of the period's last weeks is
+    /// settled, and a claim of it reversed or deducted from, after the contract's last
+    /// quarter, however long after (a reversal has no deadline); a run-off quarter pays no
+    /// fee and no premium and recovers (or gives back) only what changed, so the run-off
+    /// never closes (hostile review: a reversal fifteen months on was never given back).
     #[must_use]
     pub fn in_run_off(&self, first_day: Date) -> bool {
-        self.underwrites() && first_day > self.until && (first_day - self.until).whole_days() <= RUN_OFF_DAYS
+        self.underwrites() && first_day > self.until
     }
 
     /// The fund its fee is booked in: its first scheme's, of the city.
@@ -1242,13 +1240,12 @@ mod tests {
         assert!(refused(&|t| (t.from, t.until) = (date!(1900 - 01 - 01), date!(1900 - 12 - 31))).contains("2000 to 2100"));
         assert!(refused(&|t| t.bands.push(BandTerm { from_score_bp: 0, adjustment_bp: 500 })).contains("two bands"));
         assert!(refused(&|t| t.supplementary_premium_fen = Fen::new(-1)).contains("supplementary premium"));
-        // An underwriting contract's run-off: the quarters within a year after its end.
+        // An underwriting contract's run-off: every quarter after its end, however late.
         let mut underwriting = terms();
         assert!(!underwriting.in_run_off(date!(2027 - 01 - 01)), "no run-off without underwriting");
         underwriting.supplementary_premium_fen = Fen::new(1_000);
         assert!(!underwriting.in_run_off(date!(2026 - 10 - 01)), "the service period is no run-off");
-        assert!(underwriting.in_run_off(date!(2027 - 01 - 01)) && underwriting.in_run_off(date!(2027 - 10 - 01)));
-        assert!(!underwriting.in_run_off(date!(2028 - 01 - 01)));
+        assert!(underwriting.in_run_off(date!(2027 - 01 - 01)) && underwriting.in_run_off(date!(2030 - 04 - 01)));
         assert!(refused(&|t| t.supplementary_premium_fen = Fen::new(FEE_PER_INSURED_MAX_FEN + 1)).contains("supplementary premium"));
         // Another contract on the same county and scheme on a common day overlaps.
         let mut other = terms();

@@ -335,24 +335,49 @@ pub fn run_date(month: YearMonth, day: Option<u8>) -> Result<Date, StoreError> {
     }
 }
 
+/// The income and special accounts of a city (`$1`) as of the end of a day (`$2`, text), in
+/// one statement: their running totals, and the transfers dated after the day negated
+/// ([`accounts_as_of`]). The same text on both backends.
+pub const ACCOUNTS_AS_OF_SQL: &str = "SELECT fund_scheme, holder, kind, CAST(SUM(d) AS BIGINT), CAST(SUM(c) AS BIGINT) FROM ( \
+         SELECT fund_scheme, holder, kind, debits_posted_fen AS d, credits_posted_fen AS c FROM ledger_accounts \
+         WHERE region_code = $1 AND kind IN ('income', 'fiscal-special') \
+         UNION ALL \
+         SELECT fund_scheme, debit_holder, debit_kind, -amount_fen, 0 FROM ledger_transfers \
+         WHERE region_code = $1 AND value_date > $2 AND debit_kind IN ('income', 'fiscal-special') \
+         UNION ALL \
+         SELECT fund_scheme, credit_holder, credit_kind, 0, -amount_fen FROM ledger_transfers \
+         WHERE region_code = $1 AND value_date > $2 AND credit_kind IN ('income', 'fiscal-special')) AS sides \
+     GROUP BY fund_scheme, holder, kind";
+
+/// What each unit of a city (`$1`) owes each payee as of the end of a day (`$2`, text), in
+/// one statement: the running outstanding, and what transfers dated after the day added,
+/// negated ([`outstanding_as_of`]). The same text on both backends.
+pub const OUTSTANDING_AS_OF_SQL: &str = "SELECT fund_scheme, unit_code, payee, CAST(SUM(amount) AS BIGINT) FROM ( \
+         SELECT fund_scheme, unit_code, payee, outstanding_fen AS amount FROM ledger_payables WHERE region_code = $1 \
+         UNION ALL \
+         SELECT fund_scheme, unit_code, credit_holder, -amount_fen FROM ledger_transfers \
+         WHERE region_code = $1 AND value_date > $2 AND credit_kind = 'payable' \
+         UNION ALL \
+         SELECT fund_scheme, unit_code, debit_holder, amount_fen FROM ledger_transfers \
+         WHERE region_code = $1 AND value_date > $2 AND debit_kind = 'payable') AS sides \
+     GROUP BY fund_scheme, unit_code, payee";
+
 /// A backend's account totals: (fund scheme, holder, kind, debits, credits).
 pub type AccountSums = Vec<(String, String, String, i64, i64)>;
 
 /// A backend's payables by unit and payee: (fund scheme, unit, payee, outstanding).
 pub type PayableSums = Vec<(String, String, String, i64)>;
 
-/// The income and special accounts of a city as of the end of a day (issue 17): their
-/// running totals as stored (`ledger_accounts`) less the totals of transfers dated after
-/// the day, so the run reads a month's transfers, not the city's history.
-pub fn accounts_as_of(city: RegionCode, running: &AccountSums, later: &AccountSums) -> Result<Vec<AccountState>, StoreError> {
+/// The income and special accounts of a city as of the end of a day (issue 17), from rows a
+/// backend reads in **one statement** (one snapshot): each account's running totals as
+/// stored (`ledger_accounts`), and the transfers dated after the day with their amounts
+/// negated, so the run reads a month's transfers, not the city's history. Two statements
+/// could see a posting in one and not the other (a new account's first transfer).
+pub fn accounts_as_of(city: RegionCode, rows: &AccountSums) -> Result<Vec<AccountState>, StoreError> {
     let mut totals: BTreeMap<(&str, &str, &str), (i64, i64)> = BTreeMap::new();
-    for (scheme, holder, kind, debits, credits) in running {
+    for (scheme, holder, kind, debits, credits) in rows {
         let total = totals.entry((scheme, holder, kind)).or_default();
         (total.0, total.1) = (total.0 + debits, total.1 + credits);
-    }
-    for (scheme, holder, kind, debits, credits) in later {
-        let total = totals.entry((scheme, holder, kind)).or_default();
-        (total.0, total.1) = (total.0 - debits, total.1 - credits);
     }
     totals
         .into_iter()
@@ -366,16 +391,14 @@ pub fn accounts_as_of(city: RegionCode, running: &AccountSums, later: &AccountSu
         .collect()
 }
 
-/// What each unit's insured owe each payee as of the end of a day (issue 17): the running
-/// outstanding as stored (`ledger_payables`) less what transfers dated after the day added.
-/// A key with nothing outstanding is left out.
-pub fn outstanding_as_of(running: &PayableSums, later: &PayableSums) -> Result<Vec<Outstanding>, StoreError> {
+/// What each unit's insured owe each payee as of the end of a day (issue 17), from rows a
+/// backend reads in **one statement** (one snapshot, as [`accounts_as_of`]): the running
+/// outstanding as stored (`ledger_payables`), and what transfers dated after the day added,
+/// negated. A key with nothing outstanding is left out.
+pub fn outstanding_as_of(rows: &PayableSums) -> Result<Vec<Outstanding>, StoreError> {
     let mut totals: BTreeMap<(&str, &str, &str), i64> = BTreeMap::new();
-    for (scheme, unit, payee, amount) in running {
+    for (scheme, unit, payee, amount) in rows {
         *totals.entry((scheme, unit, payee)).or_default() += amount;
-    }
-    for (scheme, unit, payee, amount) in later {
-        *totals.entry((scheme, unit, payee)).or_default() -= amount;
     }
     let unreadable = |what: &str, text: &str| StoreError::Backend(format!("a stored payable's {what} is unreadable: {text}"));
     totals

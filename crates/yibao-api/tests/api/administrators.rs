@@ -372,7 +372,8 @@ fn costly_stay(person: &str, claim_id: &str, (admitted, discharged): (&str, &str
 /// finding. After the contract: a stay admitted in its last days is settled in January,
 /// claims staff reverse the costly stay, and the run-off quarter (no fee, no premium)
 /// recovers the first and gives back the second. Over both years the east's supplementary
-/// fund spent the premium and no more; the books balance.
+/// fund spent the premium and no more. A reversal thirteen months on is given back in its
+/// run-off quarter; the books balance.
 async fn underwriting_flow(api: &Api) {
     enrol_both(api).await;
     let admin = api.sign_in("admin").await;
@@ -473,6 +474,27 @@ async fn underwriting_flow(api: &Api) {
     assert_eq!(status, StatusCode::OK, "{execution}");
     let april = &execution[0]["months"][3];
     assert_eq!((april["month"].as_u64(), fen(&april["spending"])), (Some(4), 250 - (layer - deducted)), "{execution}");
+
+    // Thirteen months on, claims staff reverse the late stay: the run-off never closes (a
+    // reversal has no deadline; hostile review), so 2028's first quarter gives it back.
+    api.set_now(datetime!(2028-02-10 10:00 +08));
+    let officer = api.sign_in("east.claims").await;
+    let reversal = json!({ "reason": "billed twice" });
+    let (status, reversed) = api.call("POST", "/api/settlements/H41992100007/U-3/reversal", Auth::Token(&officer), Some(reversal)).await;
+    assert_eq!(status, StatusCode::OK, "{reversed}");
+    api.set_now(datetime!(2028-04-05 10:00 +08));
+    let (accountant, auditor) = (api.sign_in("accountant").await, api.sign_in("auditor").await);
+    let (status, q) = api.call("POST", "/api/administrators/PICC419900/quarters/2028Q1/score", Auth::Token(&accountant), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{q}");
+    assert_eq!(line(&q), (Some("419921".into()), Some(1), 0, Some(0), 0, -late), "{q}");
+    let (_, accounts) = api.call("GET", "/api/funds/accounts", Auth::Token(&auditor), None).await;
+    let underwriter = accounts
+        .as_array()
+        .expect("accounts")
+        .iter()
+        .find(|a| a["fund"] == "supplementary@419900" && a["holder"] == "insurer:PICC419900" && a["kind"] == "external")
+        .map(|a| fen(&a["balance"]));
+    assert_eq!(underwriter, Some(-250), "all it paid back given back: it paid one premium {accounts}");
     let (status, check) = api.call("GET", "/api/funds/check", Auth::Token(&auditor), None).await;
     assert_eq!((status, check["sound"].as_bool()), (StatusCode::OK, Some(true)), "{check}");
 }
