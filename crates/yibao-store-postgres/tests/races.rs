@@ -88,12 +88,7 @@ async fn enrolled(store: &PostgresStore, region_code: &str, serial: u16, scheme:
 }
 
 fn claim(claim_id: &str, price_yuan: i64) -> Claim {
-    let json = format!(
-        r#"{{"claim_id":"{claim_id}","institution_code":"H41992100007","institution_level":"tertiary","kind":"inpatient",
-        "admission_date":"2026-03-05","discharge_date":"2026-03-05","diagnosis":"I21.000","referral":true,
-        "lines":[{{"code":"XA10BAE010A001010100315","quantity":1,"unit_price":"{price_yuan}.00"}}]}}"#
-    );
-    serde_json::from_str(&json).expect("test claim")
+    claim_at("H41992100007", claim_id, price_yuan)
 }
 
 fn request(claim: &Claim, person: NationalId) -> SettleRequest {
@@ -530,25 +525,12 @@ async fn an_import_racing_enrolments_of_its_people_enrols_each_once() {
 /// deadlock victim) and the books verify afterwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postings_racing_the_citys_runs_all_commit() {
-    use yibao_ledger::{FundScheme, YearMonth};
-    use yibao_store::{FundReceipt, FundStore, ReceiptKind};
+    use yibao_ledger::YearMonth;
+    use yibao_store::FundStore;
     let (_pg, store) = store().await;
     let policy = Arc::new(policy());
     let city = region("419900");
-    let accountant =
-        Actor { who: "accountant".into(), role: "fund_accountant".into(), source: "test".into(), at: datetime!(2026-11-01 09:30 UTC) };
-    for scheme in [FundScheme::Resident, FundScheme::ResidentCriticalIllness, FundScheme::Supplementary, FundScheme::MedicalAssistance] {
-        let opening = FundReceipt {
-            kind: ReceiptKind::OpeningBalance,
-            scheme,
-            unit: city,
-            amount_fen: Fen::new(100_000_000),
-            value_date: date!(2026 - 01 - 01),
-            reference: format!("OB-{}", scheme.as_str()),
-        };
-        store.record_fund_receipt(&accountant, city, opening).await.expect("opening balance");
-    }
-    let people = [enrolled(&store, EAST, 1, Scheme::Resident, 0).await, enrolled(&store, WEST, 2, Scheme::Resident, 0).await];
+    let (accountant, people) = funded_city(&store, date!(2026 - 01 - 01)).await;
     let mut writers = Vec::new();
     for n in 0..RACERS {
         let (store, policy, person) = (Arc::clone(&store), Arc::clone(&policy), people[n % 2]);
@@ -592,6 +574,7 @@ async fn postings_racing_the_citys_runs_all_commit() {
     assert_audit_intact(&store).await;
 }
 
+/// A one-day stay of 5 March 2026 at `institution`, priced `price_yuan`.
 fn claim_at(institution: &str, claim_id: &str, price_yuan: i64) -> Claim {
     let json = format!(
         r#"{{"claim_id":"{claim_id}","institution_code":"{institution}","institution_level":"tertiary","kind":"inpatient",
@@ -599,6 +582,28 @@ fn claim_at(institution: &str, claim_id: &str, price_yuan: i64) -> Claim {
         "lines":[{{"code":"XA10BAE010A001010100315","quantity":1,"unit_price":"{price_yuan}.00"}}]}}"#
     );
     serde_json::from_str(&json).expect("test claim")
+}
+
+/// The city's funds opened on `opened_on` with enough to pay what the races settle, and a
+/// resident of each county: the accountant and the two persons.
+async fn funded_city(store: &PostgresStore, opened_on: time::Date) -> (Actor, [NationalId; 2]) {
+    use yibao_ledger::FundScheme;
+    use yibao_store::{FundReceipt, FundStore, ReceiptKind};
+    let city = region("419900");
+    let accountant =
+        Actor { who: "accountant".into(), role: "fund_accountant".into(), source: "test".into(), at: datetime!(2026-11-01 09:30 UTC) };
+    for scheme in [FundScheme::Resident, FundScheme::ResidentCriticalIllness, FundScheme::Supplementary, FundScheme::MedicalAssistance] {
+        let opening = FundReceipt {
+            kind: ReceiptKind::OpeningBalance,
+            scheme,
+            unit: city,
+            amount_fen: Fen::new(100_000_000),
+            value_date: opened_on,
+            reference: format!("OB-{}", scheme.as_str()),
+        };
+        store.record_fund_receipt(&accountant, city, opening).await.expect("opening balance");
+    }
+    (accountant, [enrolled(store, EAST, 1, Scheme::Resident, 0).await, enrolled(store, WEST, 2, Scheme::Resident, 0).await])
 }
 
 /// Issue 17's running outstanding, as a hostile review raced it: settlements dated after
@@ -610,25 +615,12 @@ fn claim_at(institution: &str, claim_id: &str, price_yuan: i64) -> Claim {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn settlements_of_new_payees_racing_runs_are_never_in_them() {
     use std::sync::atomic::{AtomicBool, Ordering};
-    use yibao_ledger::{FundScheme, YearMonth};
-    use yibao_store::{FundReceipt, FundStore, ReceiptKind};
+    use yibao_ledger::YearMonth;
+    use yibao_store::FundStore;
     let (_pg, store) = store().await;
     let policy = Arc::new(policy());
     let city = region("419900");
-    let accountant =
-        Actor { who: "accountant".into(), role: "fund_accountant".into(), source: "test".into(), at: datetime!(2026-11-01 09:30 UTC) };
-    for scheme in [FundScheme::Resident, FundScheme::ResidentCriticalIllness, FundScheme::Supplementary, FundScheme::MedicalAssistance] {
-        let opening = FundReceipt {
-            kind: ReceiptKind::OpeningBalance,
-            scheme,
-            unit: city,
-            amount_fen: Fen::new(100_000_000),
-            value_date: date!(2020 - 01 - 01),
-            reference: format!("OB-{}", scheme.as_str()),
-        };
-        store.record_fund_receipt(&accountant, city, opening).await.expect("opening balance");
-    }
-    let people = [enrolled(&store, EAST, 1, Scheme::Resident, 0).await, enrolled(&store, WEST, 2, Scheme::Resident, 0).await];
+    let (accountant, people) = funded_city(&store, date!(2020 - 01 - 01)).await;
     let stop = Arc::new(AtomicBool::new(false));
     let mut writers = Vec::new();
     for n in 0..RACERS {

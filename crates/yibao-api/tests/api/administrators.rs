@@ -30,11 +30,18 @@ fn contract() -> Value {
     })
 }
 
-fn ceftriaxone(person: &str, claim_id: &str, (admitted, discharged): (&str, &str)) -> Value {
+/// A pneumonia stay of `person` at the east county's hospital: `lines` as (code, quantity,
+/// unit price).
+fn stay(person: &str, claim_id: &str, (admitted, discharged): (&str, &str), lines: &[(&str, u32, &str)]) -> Value {
+    let lines: Vec<Value> =
+        lines.iter().map(|(code, quantity, price)| json!({ "code": code, "quantity": quantity, "unit_price": price })).collect();
     json!({ "person_id": person, "card_no": "C0001", "claim": { "claim_id": claim_id, "institution_code": "H41992100007",
             "institution_level": "secondary", "kind": "inpatient", "admission_date": admitted, "discharge_date": discharged,
-            "diagnosis": "J18.900", "lines": [{ "code": "XJ01DDT045B001010101288", "quantity": 18, "unit_price": "120.00" },
-                                              { "code": "001109000010000", "quantity": 4, "unit_price": "50.00" }] } })
+            "diagnosis": "J18.900", "lines": lines } })
+}
+
+fn ceftriaxone(person: &str, claim_id: &str, days: (&str, &str)) -> Value {
+    stay(person, claim_id, days, &[("XJ01DDT045B001010101288", 18, "120.00"), ("001109000010000", 4, "50.00")])
 }
 
 async fn quarter_flow(api: &Api) {
@@ -250,11 +257,8 @@ async fn an_administrators_quarter_behaves_the_same_on_postgresql() {
     quarter_flow(&api).await;
 }
 
-fn bed_stay(person: &str, claim_id: &str, (admitted, discharged): (&str, &str)) -> Value {
-    json!({ "person_id": person, "card_no": "C0001", "claim": { "claim_id": claim_id, "institution_code": "H41992100007",
-            "institution_level": "secondary", "kind": "inpatient", "admission_date": admitted, "discharge_date": discharged,
-            "diagnosis": "J18.900", "lines": [{ "code": "001109000010000", "quantity": 2, "unit_price": "50.00" },
-                                              { "code": "XA10BAE010A001010100315", "quantity": 1, "unit_price": "900.00" }] } })
+fn bed_stay(person: &str, claim_id: &str, days: (&str, &str)) -> Value {
+    stay(person, claim_id, days, &[("001109000010000", 2, "50.00"), ("XA10BAE010A001010100315", 1, "900.00")])
 }
 
 /// The revolving fund (R-TPA-1): advanced to its size, the administrator pays its county's
@@ -357,11 +361,8 @@ async fn a_revolving_fund_behaves_the_same_on_postgresql() {
 }
 
 /// A stay far above the residents' pooled cap: the supplementary layer pays part of it.
-fn costly_stay(person: &str, claim_id: &str, (admitted, discharged): (&str, &str)) -> Value {
-    json!({ "person_id": person, "card_no": "C0001", "claim": { "claim_id": claim_id, "institution_code": "H41992100007",
-            "institution_level": "secondary", "kind": "inpatient", "admission_date": admitted, "discharge_date": discharged,
-            "diagnosis": "J18.900", "lines": [{ "code": "001109000010000", "quantity": 20, "unit_price": "50.00" },
-                                              { "code": "XA10BAE010A001010100315", "quantity": 300, "unit_price": "900.00" }] } })
+fn costly_stay(person: &str, claim_id: &str, days: (&str, &str)) -> Value {
+    stay(person, claim_id, days, &[("001109000010000", 20, "50.00"), ("XA10BAE010A001010100315", 300, "900.00")])
 }
 
 /// The supplementary layer underwritten (issue 18 item 1, ZZ-NCMS §三(五)): a contract
@@ -449,14 +450,7 @@ async fn underwriting_flow(api: &Api) {
     assert_eq!(line(&q1), (Some("419921".into()), Some(1), 0, Some(1), late, late - (layer - deducted)), "{q1}");
 
     // The underwriter's account: paid one premium, paid back the late stay's layer.
-    let (_, accounts) = api.call("GET", "/api/funds/accounts", Auth::Token(&auditor), None).await;
-    let underwriter = accounts
-        .as_array()
-        .expect("accounts")
-        .iter()
-        .find(|a| a["fund"] == "supplementary@419900" && a["holder"] == "insurer:PICC419900" && a["kind"] == "external")
-        .map(|a| fen(&a["balance"]));
-    assert_eq!(underwriter, Some(late - 250), "{accounts}");
+    assert_eq!(underwriter_balance(api, &auditor).await, Some(late - 250));
     // The east's supplementary fund: 2026's close counts the layer it paid less the
     // finding (booked when paid: the insurer paid it back in January); 2027 so far (its
     // budget's execution) the late stay, the reversal, the recovery, its refund and the
@@ -487,16 +481,20 @@ async fn underwriting_flow(api: &Api) {
     let (status, q) = api.call("POST", "/api/administrators/PICC419900/quarters/2028Q1/score", Auth::Token(&accountant), None).await;
     assert_eq!(status, StatusCode::CREATED, "{q}");
     assert_eq!(line(&q), (Some("419921".into()), Some(1), 0, Some(0), 0, -late), "{q}");
-    let (_, accounts) = api.call("GET", "/api/funds/accounts", Auth::Token(&auditor), None).await;
-    let underwriter = accounts
-        .as_array()
-        .expect("accounts")
-        .iter()
-        .find(|a| a["fund"] == "supplementary@419900" && a["holder"] == "insurer:PICC419900" && a["kind"] == "external")
-        .map(|a| fen(&a["balance"]));
-    assert_eq!(underwriter, Some(-250), "all it paid back given back: it paid one premium {accounts}");
+    assert_eq!(underwriter_balance(api, &auditor).await, Some(-250), "all it paid back given back: it paid one premium");
     let (status, check) = api.call("GET", "/api/funds/check", Auth::Token(&auditor), None).await;
     assert_eq!((status, check["sound"].as_bool()), (StatusCode::OK, Some(true)), "{check}");
+}
+
+/// The underwriter's outside-world account in the supplementary fund: what it was paid back
+/// less the premiums it was paid.
+async fn underwriter_balance(api: &Api, token: &str) -> Option<i64> {
+    let (_, accounts) = api.call("GET", "/api/funds/accounts", Auth::Token(token), None).await;
+    accounts
+        .as_array()?
+        .iter()
+        .find(|a| a["fund"] == "supplementary@419900" && a["holder"] == "insurer:PICC419900" && a["kind"] == "external")
+        .map(|a| fen(&a["balance"]))
 }
 
 fn quarter_lines(quarter: &Value) -> usize {
