@@ -353,18 +353,8 @@ impl App {
         let insured = store!(self, insured_on(self.policy().region, to))?;
         let rounding = self.policy().rounding;
         let measures = measure_quarter(&contract, (from, to), &counties, &runs, &entries, &insured, (today, rounding))?;
-        // A quarter of the yearly fee per insured, for the days of the quarter the contract
-        // served (a contract starting or ending within it is paid for its part).
-        let served = contract.terms.days_within(from, to);
-        let quarter_days = (to - from).whole_days() + 1;
-        let fee = rounding.round_div(
-            i128::from(measures.insured) * i128::from(contract.terms.fee_per_insured_fen.get()) * i128::from(served),
-            4 * i128::from(quarter_days),
-        );
-        if fee > yibao_domain::FEN_LIMIT / 2 {
-            return Err(AppError::unprocessable("administrator.bad_terms", "the quarter's fee is beyond what one amount holds"));
-        }
-        let fee_fen = Fen::new(fee);
+        // A quarter of the yearly fee per insured, for the days the contract served.
+        let fee_fen = contract.terms.quarter_share(measures.insured, contract.terms.fee_per_insured_fen, (from, to), rounding)?;
         let supplementary = self.supplementary_lines(&contract, (from, to), &insured)?;
         let kpis: Vec<yibao_engine::performance::Kpi> = contract
             .terms
@@ -440,22 +430,13 @@ impl App {
         if !terms.underwrites() {
             return Ok(Vec::new());
         }
-        let served = i128::from(terms.days_within(from, to));
-        let quarter_days = i128::from((to - from).whole_days() + 1);
         let mut lines = Vec::with_capacity(terms.counties.len());
         for county in terms.counties.iter().copied() {
             let persons = supplementary_insured(terms, insured, county);
-            let premium = self
-                .policy()
-                .rounding
-                .round_div(i128::from(persons) * i128::from(terms.supplementary_premium_fen.get()) * served, 4 * quarter_days);
-            if premium > yibao_domain::FEN_LIMIT / 2 {
-                return Err(AppError::unprocessable("administrator.bad_terms", "the quarter's premium is beyond what one amount holds"));
-            }
             lines.push(SupplementaryLine {
                 county,
                 insured: persons,
-                premium_fen: Fen::new(premium),
+                premium_fen: terms.quarter_share(persons, terms.supplementary_premium_fen, (from, to), self.policy().rounding)?,
                 claims: 0,
                 owed_to_date_fen: Fen::ZERO,
                 recovery_fen: Fen::ZERO,

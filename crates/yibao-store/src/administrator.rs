@@ -314,6 +314,30 @@ impl ContractTerms {
         self.underwrites() && first_day > self.until
     }
 
+    /// A quarter `(from, to)`'s share of a yearly amount per person for `persons`: a quarter
+    /// of it, for the days of the quarter the contract served (a contract starting or ending
+    /// within it is paid for its part; a run-off quarter nothing), rounded once by the
+    /// pack's rule. The administration fee and the supplementary premium are both paid so.
+    /// An amount beyond what one transfer holds is refused (`administrator.bad_terms`).
+    pub fn quarter_share(
+        &self,
+        persons: u64,
+        per_year_fen: Fen,
+        (from, to): (Date, Date),
+        rounding: yibao_domain::Rounding,
+    ) -> Result<Fen, StoreError> {
+        let served = i128::from(self.days_within(from, to));
+        let quarter_days = i128::from((to - from).whole_days() + 1);
+        let (numerator, denominator) = (i128::from(persons) * i128::from(per_year_fen.get()) * served, 4 * quarter_days);
+        // Bounded before rounding, which holds only what one amount can.
+        if numerator / denominator >= i128::from(yibao_domain::FEN_LIMIT / 2) {
+            return Err(bad(format!(
+                "a quarter's share of {per_year_fen} yuan a year for {persons} persons is beyond what one amount holds"
+            )));
+        }
+        Ok(Fen::new(rounding.round_div(numerator, denominator)))
+    }
+
     /// The fund its fee is booked in: its first scheme's, of the city.
     #[must_use]
     pub fn fee_fund(&self, city: RegionCode) -> Fund {
@@ -1254,6 +1278,15 @@ mod tests {
         (other.from, other.until) = (date!(2027 - 01 - 01), date!(2027 - 12 - 31));
         assert_eq!(terms().overlap_with(&other), None, "one after the other");
         assert_eq!(terms().days_within(date!(2026 - 10 - 01), date!(2026 - 12 - 31)), 92);
+        // A quarter's share of a yearly amount: a quarter, for the days served, rounded once.
+        let q4 = (date!(2026 - 10 - 01), date!(2026 - 12 - 31));
+        let half_up = yibao_domain::Rounding::HalfUp;
+        assert_eq!(terms().quarter_share(3, Fen::new(1_001), q4, half_up).unwrap(), Fen::new(751), "3 × 10.01 ÷ 4 = 7.5075");
+        let mut late = terms();
+        late.from = date!(2026 - 11 - 16);
+        assert_eq!(late.quarter_share(92, Fen::new(400), q4, half_up).unwrap(), Fen::new(4_600), "46 of 92 days: half");
+        assert_eq!(other.quarter_share(100, Fen::new(400), q4, half_up).unwrap(), Fen::ZERO, "no day served");
+        assert!(terms().quarter_share(u64::MAX, Fen::new(100_000), q4, half_up).is_err());
         assert_eq!(other.days_within(date!(2026 - 10 - 01), date!(2026 - 12 - 31)), 0);
     }
 
