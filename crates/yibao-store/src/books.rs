@@ -376,26 +376,27 @@ impl SettlementAmounts {
 /// (city, fund scheme, unit, payee) as stored text, and the fen it adds.
 pub type PayableChange = ((String, String, String, String), i64);
 
-/// What posting `entries` changes in the running outstanding of each unit and payee: a
-/// credit to a payable account adds to its unit and holder, a debit takes off. In the
-/// key's order, the one order a backend updates them in; keys whose changes cancel are
-/// kept (a backend may skip them).
+/// The rule of the running outstanding (`payables-match`): a transfer's payable sides,
+/// each as (fund, the transfer's unit, the account's holder) and the fen it adds: a credit
+/// to a payable account adds, a debit takes off. Posting ([`payable_changes`]) and the book
+/// check (`PayablesCheck`) both read it here.
+pub fn payable_sides(entry: &Entry) -> impl Iterator<Item = ((Fund, RegionCode, Holder), i64)> + '_ {
+    let t = &entry.transfer;
+    [(&t.credit, 1), (&t.debit, -1)]
+        .into_iter()
+        .filter(|(account, _)| account.kind == AccountKind::Payable)
+        .map(move |(account, sign)| ((account.fund, entry.unit, account.holder), sign * t.amount_fen.get()))
+}
+
+/// What posting `entries` changes in the running outstanding of each unit and payee
+/// ([`payable_sides`]), as stored text. In the key's order, the one order a backend updates
+/// them in; keys whose changes cancel are kept (a backend may skip them).
 #[must_use]
 pub fn payable_changes(entries: &[Entry]) -> Vec<PayableChange> {
     let mut changes: std::collections::BTreeMap<(String, String, String, String), i64> = std::collections::BTreeMap::new();
-    for entry in entries {
-        let t = &entry.transfer;
-        for (account, sign) in [(&t.credit, 1), (&t.debit, -1)] {
-            if account.kind == AccountKind::Payable {
-                let key = (
-                    account.fund.region.to_string(),
-                    account.fund.scheme.as_str().to_owned(),
-                    entry.unit.to_string(),
-                    account.holder.to_string(),
-                );
-                *changes.entry(key).or_default() += sign * t.amount_fen.get();
-            }
-        }
+    for ((fund, unit, payee), fen) in entries.iter().flat_map(payable_sides) {
+        let key = (fund.region.to_string(), fund.scheme.as_str().to_owned(), unit.to_string(), payee.to_string());
+        *changes.entry(key).or_default() += fen;
     }
     changes.into_iter().collect()
 }

@@ -659,13 +659,10 @@ pub struct PayablesCheck {
 }
 
 impl PayablesCheck {
-    /// Adds one transfer's payable sides.
+    /// Adds one transfer's payable sides (`payable_sides`, the rule posting applies).
     pub fn feed(&mut self, entry: &Entry) {
-        let t = &entry.transfer;
-        for (account, sign) in [(&t.credit, 1), (&t.debit, -1)] {
-            if account.kind == AccountKind::Payable {
-                *self.sums.entry((account.fund.scheme, entry.unit, account.holder)).or_default() += sign * i128::from(t.amount_fen.get());
-            }
+        for ((fund, unit, payee), fen) in crate::books::payable_sides(entry) {
+            *self.sums.entry((fund.scheme, unit, payee)).or_default() += i128::from(fen);
         }
     }
 
