@@ -66,7 +66,7 @@ pub struct ServeArgs {
     /// How many of its last days of care the demo settles at first start (0 to 90), under
     /// its monitoring rules, so that its hospitals have claims and its reviewers flags.
     /// [default: 30]
-    #[arg(long, value_parser = clap::value_parser!(u16).range(0..=90))]
+    #[arg(long)]
     demo_settled_days: Option<u16>,
     /// The URL users reach the server at, behind a proxy that terminates TLS: with
     /// `https://…` every console cookie is marked `Secure` (as it is whenever the server
@@ -106,6 +106,9 @@ fn parse_public_url(url: &str) -> Result<String, String> {
 /// grace is never acknowledged; its settlement is committed whole or not at all.
 const SHUTDOWN_GRACE_SECONDS_DEFAULT: u64 = 30;
 const SHUTDOWN_GRACE_SECONDS_MAX: u64 = 3_600;
+/// The demo's last days of care settled at first start, by default and at most.
+const DEMO_SETTLED_DAYS_DEFAULT: u16 = 30;
+const DEMO_SETTLED_DAYS_MAX: u16 = 90;
 
 /// What `yibao serve` runs with: the flags, the environment and the configuration file
 /// resolved once, defaults filled in.
@@ -131,9 +134,10 @@ impl Settings {
         let file = ConfigFile::read_or_default(args.config.as_deref())?;
         let location = file.store(args.database_url, args.data_dir)?;
         let demo_insured = args.demo_insured.or(file.demo_insured).unwrap_or(8_000);
-        let demo_settled_days = args.demo_settled_days.or(file.demo_settled_days).unwrap_or(30);
-        if demo_settled_days > 90 {
-            return Err(invalid(format!("demo_settled_days is {demo_settled_days}: it must be from 0 to 90")));
+        // One bound for the flag and the file's key alike.
+        let demo_settled_days = args.demo_settled_days.or(file.demo_settled_days).unwrap_or(DEMO_SETTLED_DAYS_DEFAULT);
+        if demo_settled_days > DEMO_SETTLED_DAYS_MAX {
+            return Err(invalid(format!("demo_settled_days is {demo_settled_days}: it must be from 0 to {DEMO_SETTLED_DAYS_MAX}")));
         }
         if !(DEMO_INSURED_MIN..=DEMO_INSURED_MAX).contains(&demo_insured) {
             return Err(invalid(format!("demo_insured is {demo_insured}: it must be from {DEMO_INSURED_MIN} to {DEMO_INSURED_MAX}")));

@@ -370,7 +370,16 @@ fn a_bad_configuration_is_refused_by_name() {
     std::fs::write(dir.join("typo.toml"), "listen = \"127.0.0.1:0\"\nlsiten = \"127.0.0.1:0\"\n").expect("config");
     std::fs::write(dir.join("nokey.toml"), "listen = \"127.0.0.1:0\"\n[tls]\ncertificate = \"cert.pem\"\nprivate_key = \"key.pem\"\n")
         .expect("config");
-    for (file, expected) in [("typo.toml", "lsiten"), ("nokey.toml", "cert.pem")] {
+    // The demo's settled days are bounded alike in the file and on the command line.
+    std::fs::write(dir.join("days.toml"), "listen = \"127.0.0.1:0\"\ndemo_settled_days = 91\n").expect("config");
+    let flag = Command::new(env!("CARGO_BIN_EXE_yibao"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--demo-settled-days", "91"])
+        .current_dir(&dir)
+        .output()
+        .expect("yibao serve runs");
+    let stderr = String::from_utf8_lossy(&flag.stderr);
+    assert!(!flag.status.success() && stderr.contains("demo_settled_days is 91") && stderr.contains("[config.invalid]"), "{stderr}");
+    for (file, expected) in [("typo.toml", "lsiten"), ("nokey.toml", "cert.pem"), ("days.toml", "demo_settled_days is 91")] {
         let out = Command::new(env!("CARGO_BIN_EXE_yibao"))
             .args(["serve", "--config", file])
             .current_dir(&dir)
