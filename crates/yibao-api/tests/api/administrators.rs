@@ -409,6 +409,10 @@ async fn underwriting_flow(api: &Api) {
     // supplementary cover, and the layer less the finding's share paid back.
     api.set_now(datetime!(2027-01-05 10:00 +08));
     let accountant = api.sign_in("accountant").await;
+    // A hostile hospital neither scores the quarter (its premium and recovery) nor reads it.
+    let q4_path = "/api/administrators/PICC419900/quarters/2026Q4/score";
+    assert_eq!(api.call("POST", q4_path, Auth::Key("key-east"), None).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(api.call("GET", "/api/administrators/PICC419900/quarters", Auth::Key("key-east"), None).await.0, StatusCode::FORBIDDEN);
     let (status, q4) = api.call("POST", "/api/administrators/PICC419900/quarters/2026Q4/score", Auth::Token(&accountant), None).await;
     assert_eq!(status, StatusCode::CREATED, "{q4}");
     let line = |quarter: &Value| {
