@@ -12,6 +12,11 @@
 //! `YIBAO_BENCH_MONITORING=on` settles under the demo city's monitoring rules (issue 18):
 //! the rules on every claim, and for each visit the person's visits of the last week counted
 //! in the store (`visits-within`). `YIBAO_BENCH_MONITORING=no-history` leaves that rule out.
+//!
+//! Beside each level: the bytes the database's processes had written to storage per
+//! settlement (`write_bytes` of `/proc/PID/io`: on SQLite this process; on a throwaway
+//! PostgreSQL server its postmaster and the processes it started, which live as long as the
+//! pool's connections do).
 
 mod common;
 
@@ -74,7 +79,7 @@ fn main() {
             let sqlite = SqliteStore::open(&dir.join("yibao.db")).await.expect("store");
             let store = Arc::new(Backend::Sqlite(sqlite));
             let (key, persons) = load(&store).await;
-            run_levels("SQLite (WAL, synchronous=FULL)", store, &key, &persons).await;
+            run_levels("SQLite (WAL, synchronous=FULL)", store, &key, &persons, Writers::ThisProcess).await;
             let _ = std::fs::remove_dir_all(&dir);
         }
         if !only.contains("postgres") {
@@ -104,7 +109,7 @@ fn main() {
                 Some(durability) => format!("throwaway server: {}", durability.describe()),
                 None => "the server at YIBAO_TEST_DATABASE_URL".to_owned(),
             };
-            run_levels(&format!("PostgreSQL ({configuration})"), Arc::clone(&store), &key, &persons).await;
+            run_levels(&format!("PostgreSQL ({configuration})"), Arc::clone(&store), &key, &persons, Writers::of_server(server.dir())).await;
             if server.durability().is_none() {
                 // The same database would be measured twice.
                 break;
@@ -113,7 +118,53 @@ fn main() {
     });
 }
 
-async fn run_levels(name: &str, store: Arc<Backend>, key: &str, persons: &[(String, String)]) {
+/// The processes whose writes to storage are the database's: this process on SQLite; a
+/// throwaway PostgreSQL server's postmaster (its data directory's `postmaster.pid`) and its
+/// children.
+#[derive(Clone, Debug)]
+enum Writers {
+    ThisProcess,
+    Postmaster(u32),
+    Unknown,
+}
+
+impl Writers {
+    fn of_server(dir: Option<&std::path::Path>) -> Writers {
+        let pid = dir
+            .and_then(|dir| std::fs::read_to_string(dir.join("data/postmaster.pid")).ok())
+            .and_then(|text| text.lines().next().and_then(|line| line.trim().parse().ok()));
+        pid.map_or(Writers::Unknown, Writers::Postmaster)
+    }
+
+    /// Bytes written to storage so far, or `None` when the processes are not known.
+    fn written_bytes(&self) -> Option<u64> {
+        let write_bytes = |pid: &str| -> u64 {
+            std::fs::read_to_string(format!("/proc/{pid}/io"))
+                .ok()
+                .and_then(|io| io.lines().find_map(|l| l.strip_prefix("write_bytes:").and_then(|v| v.trim().parse().ok())))
+                .unwrap_or(0)
+        };
+        match self {
+            Writers::ThisProcess => Some(write_bytes("self")),
+            Writers::Unknown => None,
+            Writers::Postmaster(postmaster) => {
+                let mut total = write_bytes(&postmaster.to_string());
+                for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+                    let pid = entry.file_name().to_string_lossy().into_owned();
+                    let parent = std::fs::read_to_string(format!("/proc/{pid}/status"))
+                        .ok()
+                        .and_then(|status| status.lines().find_map(|l| l.strip_prefix("PPid:").and_then(|v| v.trim().parse::<u32>().ok())));
+                    if parent == Some(*postmaster) {
+                        total += write_bytes(&pid);
+                    }
+                }
+                Some(total)
+            }
+        }
+    }
+}
+
+async fn run_levels(name: &str, store: Arc<Backend>, key: &str, persons: &[(String, String)], writers: Writers) {
     // Group commit: write transactions and requests so far (on PostgreSQL, settlement
     // batches and the settlements in them).
     let writer_stats = |store: &Backend| match store {
@@ -140,11 +191,15 @@ async fn run_levels(name: &str, store: Arc<Backend>, key: &str, persons: &[(Stri
         _ => "",
     };
     println!("\nsettlements over HTTP on {name}, 3-line outpatient claims, {REQUESTS_PER_LEVEL} per level{rules}");
-    println!("{:>8} {:>14} {:>10} {:>10} {:>10} {:>12}", "clients", "settlements/s", "p50 ms", "p99 ms", "max ms", "per commit");
+    println!(
+        "{:>8} {:>14} {:>10} {:>10} {:>10} {:>12} {:>18}",
+        "clients", "settlements/s", "p50 ms", "p99 ms", "max ms", "per commit", "KB written/settle"
+    );
     let mut next_claim = 0usize;
     for clients in LEVELS {
         let per_client = REQUESTS_PER_LEVEL / clients;
         let (batches_before, requests_before) = writer_stats(&store);
+        let written_before = writers.written_bytes();
         let started = Instant::now();
         let mut tasks = Vec::new();
         for client in 0..clients {
@@ -179,14 +234,19 @@ async fn run_levels(name: &str, store: Arc<Backend>, key: &str, persons: &[(Stri
             0 => "-".to_owned(),
             batches => format!("{:.1}", (requests_after - requests_before) as f64 / batches as f64),
         };
+        let written = match (written_before, writers.written_bytes()) {
+            (Some(before), Some(after)) => format!("{:.1}", after.saturating_sub(before) as f64 / latencies.len() as f64 / 1024.0),
+            _ => "-".to_owned(),
+        };
         println!(
-            "{:>8} {:>14.0} {:>10.2} {:>10.2} {:>10.2} {:>12}",
+            "{:>8} {:>14.0} {:>10.2} {:>10.2} {:>10.2} {:>12} {:>18}",
             clients,
             latencies.len() as f64 / elapsed.as_secs_f64(),
             ms(percentile(&latencies, 0.50)),
             ms(percentile(&latencies, 0.99)),
             ms(*latencies.last().expect("latencies")),
-            per_commit
+            per_commit,
+            written
         );
     }
     server.abort();

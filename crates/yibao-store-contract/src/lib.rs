@@ -2607,6 +2607,8 @@ pub trait Attacker {
     fn dialect(&self) -> Dialect;
     /// Runs `sql` (one or more statements), panicking if the database refuses it.
     fn run(&self, sql: &str) -> impl std::future::Future<Output = ()>;
+    /// The one bytes value `sql` selects, as stored.
+    fn read_bytes(&self, sql: &str) -> impl std::future::Future<Output = Vec<u8>>;
 }
 
 /// Every breach `yibao fund check` finds, as `code: message`.
@@ -2671,6 +2673,13 @@ where
     let claim_name = "claim H41992100007/TAMPER-1 of 419921";
     let sqlite = attacker.dialect() == Dialect::Sqlite;
 
+    // 0. The settlement is stored compressed against the dictionary (issue 17), and
+    //    returned byte for byte.
+    let stored = attacker.read_bytes("SELECT settlement FROM claims WHERE claim_id = 'TAMPER-1'").await;
+    assert!(stored.starts_with(&[0x28, 0xB5, 0x2F, 0xFD]), "a zstd frame");
+    assert!(stored.len() * 4 < settled.settlement_json.len(), "{} bytes stored for {}", stored.len(), settled.settlement_json.len());
+    assert_eq!(yibao_store::compact::unpack(&stored).expect("unpack"), settled.settlement_json);
+
     // 1. A claim's stored fund pay edited: its column no longer matches its settlement, nor
     //    its audit entry.
     attacker.run("UPDATE claims SET fund_pay_fen = fund_pay_fen - 100 WHERE claim_id = 'TAMPER-1'").await;
@@ -2680,13 +2689,17 @@ where
     attacker.run("UPDATE claims SET fund_pay_fen = fund_pay_fen + 100 WHERE claim_id = 'TAMPER-1'").await;
     assert!(book_breaches(&*store).await.is_empty());
 
-    // 2. The pooled fund's pay edited inside the stored settlement: the transfer it posted
-    //    moved another amount.
-    let edit = |from: &str, to: &str| {
-        format!(
-            "UPDATE claims SET settlement = replace(settlement, '\"hifp_pay\":\"{from}\"', '\"hifp_pay\":\"{to}\"') WHERE claim_id = 'TAMPER-1'"
-        )
+    // 2. The pooled fund's pay edited inside the stored settlement (stored compressed:
+    //    the attacker unpacks, edits and packs it again): the transfer it posted moved
+    //    another amount.
+    let edit_stored = |field: &str, from: &str, to: &str| {
+        let edited = settled.settlement_json.replace(&format!("\"{field}\":\"{from}\""), &format!("\"{field}\":\"{to}\""));
+        let packed = yibao_store::compact::pack(&edited).expect("pack");
+        let hex: String = packed.iter().map(|b| format!("{b:02x}")).collect();
+        let bytes = if sqlite { format!("X'{hex}'") } else { format!("decode('{hex}', 'hex')") };
+        format!("UPDATE claims SET settlement = {bytes} WHERE claim_id = 'TAMPER-1'")
     };
+    let edit = |from: &str, to: &str| edit_stored("hifp_pay", from, to);
     attacker.run(&edit(&hifp_pay, "0.01")).await;
     let found = book_breaches(&*store).await;
     let transfer = "st/H41992100007/TAMPER-1/hifp_pay";
@@ -2920,11 +2933,7 @@ where
     // 5b. The split of the bill edited inside the stored settlement (cash moved to the
     //     account), no transfer touched: the settlement no longer matches the digest its
     //     audit entry recorded.
-    let split = |from: &str, to: &str| {
-        format!(
-            "UPDATE claims SET settlement = replace(settlement, '\"psn_cash_pay\":\"{from}\"', '\"psn_cash_pay\":\"{to}\"') WHERE claim_id = 'TAMPER-1'"
-        )
-    };
+    let split = |from: &str, to: &str| edit_stored("psn_cash_pay", from, to);
     let cash: serde_json::Value = serde_json::from_str(&settled.settlement_json).expect("json");
     let cash = cash["psn_cash_pay"].as_str().expect("psn_cash_pay").to_owned();
     attacker.run(&split(&cash, "0.01")).await;

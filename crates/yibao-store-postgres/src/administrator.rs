@@ -30,7 +30,7 @@ async fn underwritten_claims(
     let (settled_since, first_day, last_day) = underwritten_bounds(terms);
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {CLAIM_COLUMNS} FROM claims WHERE region_code = $1 AND settled_at >= $2 AND status = 'settled' \
-         AND settlement::jsonb ->> 'oth_pay' <> '0.00' AND settlement::jsonb ->> 'insutype' IN ({}) \
+         AND supplementary_fen <> 0 AND insutype IN ({}) \
          AND claim::jsonb ->> 'admission_date' BETWEEN $3 AND $4 LIMIT $5",
         insutypes_sql(&terms.schemes)
     )))
@@ -162,7 +162,7 @@ impl AdministratorStore for PostgresStore {
         let county_text = county.to_string();
         let (low, high) = yibao_store::administrator::settled_bounds(from, to);
         let rows: Vec<(String, String, Option<String>, i64, String)> = sqlx::query_as(
-            "SELECT institution_code, claim_id, settlement::jsonb ->> 'insutype', fund_pay_fen, settled_at FROM claims \
+            "SELECT institution_code, claim_id, NULLIF(insutype, ''), fund_pay_fen, settled_at FROM claims \
              WHERE region_code = $1 AND status = 'settled' AND settled_at BETWEEN $2 AND $3 LIMIT $4",
         )
         .bind(&county_text)

@@ -87,6 +87,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (22, include_str!("../migrations/0022_review_and_administrators.sql")),
     (23, include_str!("../migrations/0023_visits_by_day.sql")),
     (24, include_str!("../migrations/0024_running_payables.sql")),
+    (25, include_str!("../migrations/0025_compact_settlements.sql")),
 ];
 /// Connections in the pool.
 const POOL_SIZE: u32 = 16;
@@ -530,7 +531,7 @@ pub(crate) fn claim_from_row(row: &PgRow) -> Result<ClaimRecord, StoreError> {
         medfee_fen: fen_of(row.try_get("medfee_fen").map_err(backend)?)?,
         fund_pay_fen: fen_of(row.try_get("fund_pay_fen").map_err(backend)?)?,
         psn_part_fen: fen_of(row.try_get("psn_part_fen").map_err(backend)?)?,
-        settlement_json: row.try_get("settlement").map_err(backend)?,
+        settlement_json: yibao_store::compact::unpack(row.try_get("settlement").map_err(backend)?)?,
         claim_json: row.try_get("claim").map_err(backend)?,
         reversed_at: row.try_get::<Option<&str>, _>("reversed_at").map_err(backend)?.map(time_of).transpose()?,
         reversal_reason: row.try_get("reversal_reason").map_err(backend)?,
@@ -664,13 +665,15 @@ async fn locate(tx: &mut PgConnection, scope: RegionCode, person: &NationalId) -
 
 /// The settlements of the person's live claims booked in `region` for `year` or later.
 async fn settled_from(tx: &mut PgConnection, region: RegionCode, person: &NationalId, year: i32) -> Result<Vec<String>, StoreError> {
-    sqlx::query_scalar("SELECT settlement FROM claims WHERE region_code = $1 AND person_id = $2 AND year >= $3 AND status = 'settled'")
-        .bind(region.to_string())
-        .bind(person.as_str())
-        .bind(year)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(backend)
+    let stored: Vec<Vec<u8>> =
+        sqlx::query_scalar("SELECT settlement FROM claims WHERE region_code = $1 AND person_id = $2 AND year >= $3 AND status = 'settled'")
+            .bind(region.to_string())
+            .bind(person.as_str())
+            .bind(year)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend)?;
+    stored.iter().map(|bytes| yibao_store::compact::unpack(bytes)).collect()
 }
 
 /// Ends a person's coverage on `on`, or records their death on it, inside `tx`: never

@@ -417,13 +417,14 @@ const WRITE: &str = "WITH keys AS ( \
          FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(region_code, institution_code, claim_id, n) ORDER BY u.n \
      ), claims AS ( \
          INSERT INTO claims (region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, \
-             psn_part_fen, settlement, claim, acc_before, acc_after) \
+             psn_part_fen, settlement, claim, acc_before, acc_after, insutype, supplementary_fen) \
          SELECT u.region_code, u.institution_code, u.claim_id, u.person_id, u.year, 'settled', u.settled_at, u.medfee_fen, \
-             u.fund_pay_fen, u.psn_part_fen, u.settlement, u.claim, u.acc_before::jsonb, u.acc_after::jsonb \
+             u.fund_pay_fen, u.psn_part_fen, u.settlement, u.claim, u.acc_before::jsonb, u.acc_after::jsonb, u.insutype, \
+             u.supplementary_fen \
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int4[], $6::text[], $7::int8[], $8::int8[], $9::int8[], \
-             $10::text[], $11::text[], $12::text[], $13::text[]) \
+             $10::bytea[], $11::text[], $12::text[], $13::text[], $25::text[], $26::int8[]) \
              AS u(region_code, institution_code, claim_id, person_id, year, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, \
-             settlement, claim, acc_before, acc_after) \
+             settlement, claim, acc_before, acc_after, insutype, supplementary_fen) \
      ), acc AS ( \
          UPDATE accumulators a SET state = u.state::jsonb \
          FROM unnest($14::text[], $15::text[], $16::int4[], $17::text[]) AS u(region_code, person_id, year, state) \
@@ -448,10 +449,13 @@ struct ClaimColumns {
     medfee_fen: Vec<i64>,
     fund_pay_fen: Vec<i64>,
     psn_part_fen: Vec<i64>,
-    settlement: Vec<String>,
+    /// Compressed (`yibao_store::compact`).
+    settlement: Vec<Vec<u8>>,
     claim: Vec<String>,
     acc_before: Vec<String>,
     acc_after: Vec<String>,
+    insutype: Vec<&'static str>,
+    supplementary_fen: Vec<i64>,
 }
 
 /// A person's coverage as the batch goes, and whether a settlement changed it.
@@ -662,7 +666,10 @@ async fn try_batch(
         claims.medfee_fen.push(record.medfee_fen.get());
         claims.fund_pay_fen.push(record.fund_pay_fen.get());
         claims.psn_part_fen.push(record.psn_part_fen.get());
-        claims.settlement.push(record.settlement_json.clone());
+        let stored = yibao_store::compact::StoredSettlement::new(&record.settlement_json, &settlement)?;
+        claims.settlement.push(stored.bytes);
+        claims.insutype.push(stored.insutype);
+        claims.supplementary_fen.push(stored.supplementary_fen);
         claims.claim.push(record.claim_json.clone());
         claims.acc_before.push(json(&before)?);
         claims.acc_after.push(json(&after)?);
@@ -729,6 +736,8 @@ async fn try_batch(
         .bind(coverage_persons)
         .bind(coverages)
         .bind(coverage_times)
+        .bind(claims.insutype)
+        .bind(claims.supplementary_fen)
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
@@ -845,6 +854,7 @@ pub(crate) async fn settle_one(
     }
     let after = settlement.accumulators;
     let record = yibao_store::settled_claim(region, &request, &settlement, actor.at)?;
+    let stored = yibao_store::compact::StoredSettlement::new(&record.settlement_json, &settlement)?;
     let keyed = sqlx::query("INSERT INTO claim_keys (institution_code, claim_id, region_code) VALUES ($1, $2, $3)")
         .bind(record.institution_code.as_str())
         .bind(&record.claim_id)
@@ -873,8 +883,8 @@ pub(crate) async fn settle_one(
         other => other.map_err(backend)?,
     };
     sqlx::query(
-        "INSERT INTO claims (region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, settlement, claim, acc_before, acc_after) \
-         VALUES ($1, $2, $3, $4, $5, 'settled', $6, $7, $8, $9, $10, $11, $12::jsonb, $13::jsonb)",
+        "INSERT INTO claims (region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, settlement, claim, acc_before, acc_after, insutype, supplementary_fen) \
+         VALUES ($1, $2, $3, $4, $5, 'settled', $6, $7, $8, $9, $10, $11, $12::jsonb, $13::jsonb, $14, $15)",
     )
     .bind(region.to_string())
     .bind(record.institution_code.as_str())
@@ -885,10 +895,12 @@ pub(crate) async fn settle_one(
     .bind(record.medfee_fen.get())
     .bind(record.fund_pay_fen.get())
     .bind(record.psn_part_fen.get())
-    .bind(&record.settlement_json)
+    .bind(&stored.bytes)
     .bind(&record.claim_json)
     .bind(json(&before)?)
     .bind(json(&after)?)
+    .bind(stored.insutype)
+    .bind(stored.supplementary_fen)
     .execute(&mut *tx)
     .await
     .map_err(backend)?;

@@ -115,7 +115,7 @@ async fn assert_one_chain(
     scheme: Scheme,
     recompute: bool,
 ) -> usize {
-    let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+    let rows: Vec<(String, String, String, Vec<u8>)> = sqlx::query_as(
         "SELECT claim, acc_before::text, acc_after::text, settlement FROM claims WHERE person_id = $1 AND status = 'settled'",
     )
     .bind(person.as_str())
@@ -129,7 +129,7 @@ async fn assert_one_chain(
                 serde_json::from_str(&claim).expect("claim"),
                 serde_json::from_str(&before).expect("before"),
                 serde_json::from_str(&after).expect("after"),
-                serde_json::from_str(&settlement).expect("settlement"),
+                serde_json::from_str(&yibao_store::compact::unpack(&settlement).expect("stored settlement")).expect("settlement"),
             )
         })
         .collect();

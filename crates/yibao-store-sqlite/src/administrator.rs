@@ -37,8 +37,7 @@ fn underwritten_claims(
         conn,
         &format!(
             "SELECT {CLAIM_COLUMNS} FROM claims WHERE region_code = ?1 AND settled_at >= ?2 AND status = 'settled' \
-             AND json_extract(settlement, '$.oth_pay') <> '0.00' \
-             AND json_extract(settlement, '$.insutype') IN ({}) \
+             AND supplementary_fen <> 0 AND insutype IN ({}) \
              AND json_extract(claim, '$.admission_date') BETWEEN ?3 AND ?4 LIMIT ?5",
             insutypes_sql(&terms.schemes)
         ),
@@ -146,7 +145,7 @@ impl AdministratorStore for SqliteStore {
             let mut claims = Vec::new();
             for row in query_all(
                 conn,
-                "SELECT institution_code, claim_id, json_extract(settlement, '$.insutype'), fund_pay_fen, settled_at FROM claims \
+                "SELECT institution_code, claim_id, NULLIF(insutype, ''), fund_pay_fen, settled_at FROM claims \
                  WHERE region_code = ?1 AND status = 'settled' AND settled_at BETWEEN ?2 AND ?3 LIMIT ?4",
                 params![county_text, low, high, (QUARTER_CLAIMS_MAX + 1) as i64],
                 |row| {

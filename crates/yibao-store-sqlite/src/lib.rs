@@ -59,6 +59,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (21, include_str!("../migrations/0021_review_and_administrators.sql")),
     (22, include_str!("../migrations/0022_visits_by_day.sql")),
     (23, include_str!("../migrations/0023_running_payables.sql")),
+    (24, include_str!("../migrations/0024_compact_settlements.sql")),
 ];
 
 /// A store in one SQLite file. Cloning shares the same writer and readers.
@@ -107,6 +108,15 @@ pub(crate) fn query_all<T>(
 /// Column `index` of `row`.
 pub(crate) fn col<T: rusqlite::types::FromSql>(row: &Row<'_>, index: usize) -> Result<T, StoreError> {
     row.get(index).map_err(backend)
+}
+
+/// A stored settlement: compressed (a BLOB), or its JSON text as written before store
+/// version 24 (`yibao_store::compact`).
+pub(crate) fn settlement_col(row: &Row<'_>, index: usize) -> Result<String, StoreError> {
+    match row.get_ref(index).map_err(backend)? {
+        rusqlite::types::ValueRef::Blob(bytes) | rusqlite::types::ValueRef::Text(bytes) => yibao_store::compact::unpack(bytes),
+        other => Err(StoreError::Backend(format!("a stored settlement is {}", other.data_type()))),
+    }
 }
 
 impl SqliteStore {
@@ -479,7 +489,7 @@ pub(crate) fn claim_from_row(row: &Row<'_>) -> Result<ClaimRecord, StoreError> {
         medfee_fen: fen_of(col(row, 7)?)?,
         fund_pay_fen: fen_of(col(row, 8)?)?,
         psn_part_fen: fen_of(col(row, 9)?)?,
-        settlement_json: col(row, 10)?,
+        settlement_json: settlement_col(row, 10)?,
         claim_json: col(row, 11)?,
         reversed_at: col::<Option<String>>(row, 12)?.as_deref().map(time_of).transpose()?,
         reversal_reason: col(row, 13)?,
@@ -648,6 +658,7 @@ fn settle_in(
     }
     let after = settlement.accumulators;
     let record = settled_claim(region, &request, &settlement, actor.at)?;
+    let stored = yibao_store::compact::StoredSettlement::new(&record.settlement_json, &settlement)?;
     let region_text = region.to_string();
     exec(
         conn,
@@ -656,8 +667,8 @@ fn settle_in(
     )?;
     exec(
         conn,
-        "INSERT INTO claims (region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, settlement, claim, acc_before, acc_after) \
-         VALUES (?1, ?2, ?3, ?4, ?5, 'settled', ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        "INSERT INTO claims (region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, settlement, claim, acc_before, acc_after, insutype, supplementary_fen) \
+         VALUES (?1, ?2, ?3, ?4, ?5, 'settled', ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         params![
             region_text,
             record.institution_code.as_str(),
@@ -668,10 +679,12 @@ fn settle_in(
             record.medfee_fen.get(),
             record.fund_pay_fen.get(),
             record.psn_part_fen.get(),
-            record.settlement_json,
+            stored.bytes,
             record.claim_json,
             json(&before)?,
-            json(&after)?
+            json(&after)?,
+            stored.insutype,
+            stored.supplementary_fen
         ],
     )?;
     save_accumulators(conn, region, &record.person_id, &after)?;
@@ -707,7 +720,7 @@ fn settled_from(conn: &Connection, region: RegionCode, person: &NationalId, year
         conn,
         "SELECT settlement FROM claims WHERE region_code = ?1 AND person_id = ?2 AND year >= ?3 AND status = 'settled'",
         params![region.to_string(), person.as_str(), year],
-        |row| col::<String>(row, 0),
+        |row| settlement_col(row, 0),
     )
 }
 

@@ -70,6 +70,10 @@ impl yibao_store_contract::Attacker for FileAttacker {
     async fn run(&self, sql: &str) {
         self.0.execute_batch(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
+
+    async fn read_bytes(&self, sql: &str) -> Vec<u8> {
+        self.0.query_row(sql, [], |row| row.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
 }
 
 /// Every tamper class of issue 12 (a claim's fund pay, its stored settlement, a transfer

@@ -20,6 +20,7 @@ mod audit;
 pub mod books;
 pub mod catalogue;
 pub mod closing;
+pub mod compact;
 mod contribution;
 pub mod employer;
 mod fund;

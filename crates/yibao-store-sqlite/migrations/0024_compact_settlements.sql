@@ -1,0 +1,11 @@
+-- Settlements stored compressed (issue 17): from this version `claims.settlement` holds a
+-- zstd frame (a BLOB) for every new claim, and the rows written before keep their JSON text;
+-- `yibao_store::compact::unpack` reads both. The two values SQL filters on move into
+-- columns of their own, filled here from the JSON of the rows already written: the
+-- national insurance type and the supplementary layer (`oth_pay`, two decimals always,
+-- so its digits without the point are its fen).
+ALTER TABLE claims ADD COLUMN insutype TEXT NOT NULL DEFAULT '';
+ALTER TABLE claims ADD COLUMN supplementary_fen INTEGER NOT NULL DEFAULT 0 CHECK (supplementary_fen >= 0);
+UPDATE claims SET
+    insutype = json_extract(settlement, '$.insutype'),
+    supplementary_fen = CAST(replace(json_extract(settlement, '$.oth_pay'), '.', '') AS INTEGER);
