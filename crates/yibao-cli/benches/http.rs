@@ -109,7 +109,8 @@ fn main() {
                 Some(durability) => format!("throwaway server: {}", durability.describe()),
                 None => "the server at YIBAO_TEST_DATABASE_URL".to_owned(),
             };
-            run_levels(&format!("PostgreSQL ({configuration})"), Arc::clone(&store), &key, &persons, Writers::of_server(server.dir())).await;
+            run_levels(&format!("PostgreSQL ({configuration})"), Arc::clone(&store), &key, &persons, Writers::of_server(server.dir()))
+                .await;
             if server.durability().is_none() {
                 // The same database would be measured twice.
                 break;

@@ -2679,6 +2679,10 @@ where
     assert!(stored.starts_with(&[0x28, 0xB5, 0x2F, 0xFD]), "a zstd frame");
     assert!(stored.len() * 4 < settled.settlement_json.len(), "{} bytes stored for {}", stored.len(), settled.settlement_json.len());
     assert_eq!(yibao_store::compact::unpack(&stored).expect("unpack"), settled.settlement_json);
+    let counters = attacker.read_bytes("SELECT acc_after FROM claims WHERE claim_id = 'TAMPER-1'").await;
+    assert!(counters.starts_with(&[0x28, 0xB5, 0x2F, 0xFD]) && counters.len() < 100, "{} bytes of counters", counters.len());
+    let counters = yibao_store::compact::unpack_accumulators(&counters).expect("the counters");
+    assert_eq!(counters.year, settled.year);
 
     // 1. A claim's stored fund pay edited: its column no longer matches its settlement, nor
     //    its audit entry.

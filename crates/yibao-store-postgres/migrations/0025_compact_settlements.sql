@@ -11,3 +11,8 @@ UPDATE claims SET
     insutype = settlement::jsonb ->> 'insutype',
     supplementary_fen = replace(settlement::jsonb ->> 'oth_pay', '.', '')::bigint;
 ALTER TABLE claims ALTER COLUMN settlement TYPE bytea USING convert_to(settlement, 'UTF8');
+-- The claim's counters before and after it, compressed the same way from now on; the rows
+-- written before keep their JSON, as UTF-8 bytes.
+ALTER TABLE claims
+    ALTER COLUMN acc_before TYPE bytea USING convert_to(acc_before::text, 'UTF8'),
+    ALTER COLUMN acc_after TYPE bytea USING convert_to(acc_after::text, 'UTF8');

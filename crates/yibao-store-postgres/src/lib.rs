@@ -1156,8 +1156,8 @@ impl Store for PostgresStore {
             return Err(yibao_store::reversal_after_move(claim_id));
         }
         let current = lock_accumulators(&mut tx, person_region, &record.person_id, record.year).await?;
-        let (status, before, after): (String, String, String) = sqlx::query_as(
-            "SELECT status, acc_before::text, acc_after::text FROM claims WHERE region_code = $1 AND institution_code = $2 AND claim_id = $3 FOR UPDATE",
+        let (status, before, after): (String, Vec<u8>, Vec<u8>) = sqlx::query_as(
+            "SELECT status, acc_before, acc_after FROM claims WHERE region_code = $1 AND institution_code = $2 AND claim_id = $3 FOR UPDATE",
         )
         .bind(record.region.to_string())
         .bind(institution)
@@ -1168,7 +1168,7 @@ impl Store for PostgresStore {
         if status == ClaimStatus::Reversed.as_str() {
             return Err(StoreError::AlreadyReversed(claim_id.to_owned()));
         }
-        let (before, after): (Accumulators, Accumulators) = (from_json(&before)?, from_json(&after)?);
+        let (before, after) = (yibao_store::compact::unpack_accumulators(&before)?, yibao_store::compact::unpack_accumulators(&after)?);
         if current != after {
             return Err(StoreError::NotLatestClaim(claim_id.to_owned()));
         }

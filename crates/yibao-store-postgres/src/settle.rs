@@ -419,10 +419,10 @@ const WRITE: &str = "WITH keys AS ( \
          INSERT INTO claims (region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, \
              psn_part_fen, settlement, claim, acc_before, acc_after, insutype, supplementary_fen) \
          SELECT u.region_code, u.institution_code, u.claim_id, u.person_id, u.year, 'settled', u.settled_at, u.medfee_fen, \
-             u.fund_pay_fen, u.psn_part_fen, u.settlement, u.claim, u.acc_before::jsonb, u.acc_after::jsonb, u.insutype, \
+             u.fund_pay_fen, u.psn_part_fen, u.settlement, u.claim, u.acc_before, u.acc_after, u.insutype, \
              u.supplementary_fen \
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int4[], $6::text[], $7::int8[], $8::int8[], $9::int8[], \
-             $10::bytea[], $11::text[], $12::text[], $13::text[], $25::text[], $26::int8[]) \
+             $10::bytea[], $11::text[], $12::bytea[], $13::bytea[], $25::text[], $26::int8[]) \
              AS u(region_code, institution_code, claim_id, person_id, year, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, \
              settlement, claim, acc_before, acc_after, insutype, supplementary_fen) \
      ), acc AS ( \
@@ -452,8 +452,9 @@ struct ClaimColumns {
     /// Compressed (`yibao_store::compact`).
     settlement: Vec<Vec<u8>>,
     claim: Vec<String>,
-    acc_before: Vec<String>,
-    acc_after: Vec<String>,
+    /// Compressed, as the settlement.
+    acc_before: Vec<Vec<u8>>,
+    acc_after: Vec<Vec<u8>>,
     insutype: Vec<&'static str>,
     supplementary_fen: Vec<i64>,
 }
@@ -671,8 +672,8 @@ async fn try_batch(
         claims.insutype.push(stored.insutype);
         claims.supplementary_fen.push(stored.supplementary_fen);
         claims.claim.push(record.claim_json.clone());
-        claims.acc_before.push(json(&before)?);
-        claims.acc_after.push(json(&after)?);
+        claims.acc_before.push(yibao_store::compact::pack_accumulators(&before)?);
+        claims.acc_after.push(yibao_store::compact::pack_accumulators(&after)?);
         ledger_entries.extend(yibao_store::books::settlement_entries(
             region,
             &record.institution_code,
@@ -884,7 +885,7 @@ pub(crate) async fn settle_one(
     };
     sqlx::query(
         "INSERT INTO claims (region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, settlement, claim, acc_before, acc_after, insutype, supplementary_fen) \
-         VALUES ($1, $2, $3, $4, $5, 'settled', $6, $7, $8, $9, $10, $11, $12::jsonb, $13::jsonb, $14, $15)",
+         VALUES ($1, $2, $3, $4, $5, 'settled', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(region.to_string())
     .bind(record.institution_code.as_str())
@@ -897,8 +898,8 @@ pub(crate) async fn settle_one(
     .bind(record.psn_part_fen.get())
     .bind(&stored.bytes)
     .bind(&record.claim_json)
-    .bind(json(&before)?)
-    .bind(json(&after)?)
+    .bind(yibao_store::compact::pack_accumulators(&before)?)
+    .bind(yibao_store::compact::pack_accumulators(&after)?)
     .bind(stored.insutype)
     .bind(stored.supplementary_fen)
     .execute(&mut *tx)

@@ -101,6 +101,10 @@ async fn store(pg: &TestPostgres) -> Arc<PostgresStore> {
     Arc::new(PostgresStore::connect(pg.url()).await.expect("connects"))
 }
 
+/// A claim row as stored: its claim, its counters before and after (compressed) and its
+/// settlement (compressed).
+type StoredRow = (String, Vec<u8>, Vec<u8>, Vec<u8>);
+
 /// Checks that `person`'s settled claims form one chain, each computed on the accumulators
 /// and personal account the one before it left, from a new year to what is stored: no two
 /// settlements spent the same remaining deductible, cap or balance. With `recompute`, also
@@ -115,20 +119,19 @@ async fn assert_one_chain(
     scheme: Scheme,
     recompute: bool,
 ) -> usize {
-    let rows: Vec<(String, String, String, Vec<u8>)> = sqlx::query_as(
-        "SELECT claim, acc_before::text, acc_after::text, settlement FROM claims WHERE person_id = $1 AND status = 'settled'",
-    )
-    .bind(person.as_str())
-    .fetch_all(pool)
-    .await
-    .expect("claims");
+    let rows: Vec<StoredRow> =
+        sqlx::query_as("SELECT claim, acc_before, acc_after, settlement FROM claims WHERE person_id = $1 AND status = 'settled'")
+            .bind(person.as_str())
+            .fetch_all(pool)
+            .await
+            .expect("claims");
     let mut links: Vec<(Claim, Accumulators, Accumulators, serde_json::Value)> = rows
         .into_iter()
         .map(|(claim, before, after, settlement)| {
             (
                 serde_json::from_str(&claim).expect("claim"),
-                serde_json::from_str(&before).expect("before"),
-                serde_json::from_str(&after).expect("after"),
+                yibao_store::compact::unpack_accumulators(&before).expect("before"),
+                yibao_store::compact::unpack_accumulators(&after).expect("after"),
                 serde_json::from_str(&yibao_store::compact::unpack(&settlement).expect("stored settlement")).expect("settlement"),
             )
         })

@@ -41,8 +41,8 @@ fn account_row(row: &Row<'_>) -> Result<AccountRow, StoreError> {
 fn stored_claim(row: &Row<'_>) -> Result<yibao_store::StoredClaim, StoreError> {
     Ok(yibao_store::StoredClaim {
         record: crate::claim_from_row(row)?,
-        acc_before: from_json(&col::<String>(row, 14)?)?,
-        acc_after: from_json(&col::<String>(row, 15)?)?,
+        acc_before: from_json(&crate::packed_col(row, 14)?)?,
+        acc_after: from_json(&crate::packed_col(row, 15)?)?,
     })
 }
 

@@ -110,9 +110,9 @@ pub(crate) fn col<T: rusqlite::types::FromSql>(row: &Row<'_>, index: usize) -> R
     row.get(index).map_err(backend)
 }
 
-/// A stored settlement: compressed (a BLOB), or its JSON text as written before store
-/// version 24 (`yibao_store::compact`).
-pub(crate) fn settlement_col(row: &Row<'_>, index: usize) -> Result<String, StoreError> {
+/// A stored settlement or claim's counters: compressed (a BLOB), or JSON text as written
+/// before store version 24 (`yibao_store::compact`).
+pub(crate) fn packed_col(row: &Row<'_>, index: usize) -> Result<String, StoreError> {
     match row.get_ref(index).map_err(backend)? {
         rusqlite::types::ValueRef::Blob(bytes) | rusqlite::types::ValueRef::Text(bytes) => yibao_store::compact::unpack(bytes),
         other => Err(StoreError::Backend(format!("a stored settlement is {}", other.data_type()))),
@@ -489,7 +489,7 @@ pub(crate) fn claim_from_row(row: &Row<'_>) -> Result<ClaimRecord, StoreError> {
         medfee_fen: fen_of(col(row, 7)?)?,
         fund_pay_fen: fen_of(col(row, 8)?)?,
         psn_part_fen: fen_of(col(row, 9)?)?,
-        settlement_json: settlement_col(row, 10)?,
+        settlement_json: packed_col(row, 10)?,
         claim_json: col(row, 11)?,
         reversed_at: col::<Option<String>>(row, 12)?.as_deref().map(time_of).transpose()?,
         reversal_reason: col(row, 13)?,
@@ -681,8 +681,8 @@ fn settle_in(
             record.psn_part_fen.get(),
             stored.bytes,
             record.claim_json,
-            json(&before)?,
-            json(&after)?,
+            yibao_store::compact::pack_accumulators(&before)?,
+            yibao_store::compact::pack_accumulators(&after)?,
             stored.insutype,
             stored.supplementary_fen
         ],
@@ -720,7 +720,7 @@ fn settled_from(conn: &Connection, region: RegionCode, person: &NationalId, year
         conn,
         "SELECT settlement FROM claims WHERE region_code = ?1 AND person_id = ?2 AND year >= ?3 AND status = 'settled'",
         params![region.to_string(), person.as_str(), year],
-        |row| settlement_col(row, 0),
+        |row| packed_col(row, 0),
     )
 }
 
@@ -893,7 +893,7 @@ fn reverse_in(
         conn,
         "SELECT acc_before, acc_after FROM claims WHERE region_code = ?1 AND institution_code = ?2 AND claim_id = ?3",
         params![region_text, institution, claim_id],
-        |row| Ok((from_json::<Accumulators>(&col::<String>(row, 0)?)?, from_json::<Accumulators>(&col::<String>(row, 1)?)?)),
+        |row| Ok((from_json::<Accumulators>(&packed_col(row, 0)?)?, from_json::<Accumulators>(&packed_col(row, 1)?)?)),
     )?
     .ok_or_else(not_found)?;
     // The year's counters and the personal account are where the person is insured now: a

@@ -1,5 +1,7 @@
 //! How a settlement is stored (issue 17 item 1): its JSON, explanation included,
-//! compressed with zstd against a dictionary trained on settlements.
+//! compressed with zstd against a dictionary trained on settlements; and the person's
+//! year-to-date counters before and after it, the same way (about 370 bytes of JSON each,
+//! mostly zeros, kept in about 50).
 //!
 //! A settlement's JSON is about 4.5 KB, most of it the explanation, whose titles, rule
 //! names and field names repeat from claim to claim. zstd with a 64 KiB dictionary trained
@@ -23,7 +25,7 @@
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
-use yibao_engine::Settlement;
+use yibao_engine::{Accumulators, Settlement};
 use zstd::dict::{DecoderDictionary, EncoderDictionary};
 
 use crate::StoreError;
@@ -81,7 +83,17 @@ impl StoredSettlement {
     }
 }
 
-/// Compresses a settlement's JSON for storing.
+/// A claim's counters (before or after it) as stored.
+pub fn pack_accumulators(accumulators: &Accumulators) -> Result<Vec<u8>, StoreError> {
+    pack(&crate::stored::json(accumulators)?)
+}
+
+/// A claim's counters as stored: compressed, or JSON as written before.
+pub fn unpack_accumulators(bytes: &[u8]) -> Result<Accumulators, StoreError> {
+    crate::stored::from_json(&unpack(bytes)?)
+}
+
+/// Compresses a settlement's JSON (or any stored JSON) for storing.
 pub fn pack(json: &str) -> Result<Vec<u8>, StoreError> {
     if json.len() > SETTLEMENT_BYTES_MAX {
         return Err(StoreError::Invalid(format!(
@@ -151,6 +163,18 @@ mod tests {
         assert!(matches!(unpack(&[0xFF, 0xFE]), Err(StoreError::Backend(m)) if m.contains("UTF-8")));
         let plain = zstd::bulk::compress(SETTLEMENT.as_bytes(), 3).expect("no dictionary");
         assert!(matches!(unpack(&plain), Err(StoreError::Backend(m)) if m.contains("dictionary 0")));
+    }
+
+    #[test]
+    fn counters_come_back_equal_from_either_form() {
+        let mut counters = Accumulators::new_year(2026);
+        counters.admissions = 2;
+        counters.pooled_paid = yibao_domain::Fen::new(123_456);
+        let packed = pack_accumulators(&counters).expect("pack");
+        assert!(packed.len() < 100, "{} bytes", packed.len());
+        assert_eq!(unpack_accumulators(&packed).expect("unpack"), counters);
+        let text = crate::stored::json(&counters).expect("json");
+        assert_eq!(unpack_accumulators(text.as_bytes()).expect("JSON as written before"), counters);
     }
 
     #[test]
