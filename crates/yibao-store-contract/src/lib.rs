@@ -2693,6 +2693,21 @@ where
     attacker.run("UPDATE claims SET fund_pay_fen = fund_pay_fen + 100 WHERE claim_id = 'TAMPER-1'").await;
     assert!(book_breaches(&*store).await.is_empty());
 
+    // 1a. The columns the underwriting quarter selects claims by (issue 17: beside the
+    //     compressed settlement) edited: the claim would drop out of the insurer's recovery.
+    attacker.run("UPDATE claims SET supplementary_fen = 1, insutype = '310' WHERE claim_id = 'TAMPER-1'").await;
+    let found = book_breaches(&*store).await;
+    assert!(found.iter().any(|b| b.contains(claim_name) && b.contains("its column supplementary_fen holds 1 fen")), "{found:?}");
+    assert!(found.iter().any(|b| b.contains(claim_name) && b.contains("its column insutype holds '310'")), "{found:?}");
+    let reported: serde_json::Value = serde_json::from_str(&settled.settlement_json).expect("json");
+    let insutype = reported["insutype"].as_str().expect("insutype");
+    let supplementary = Fen::parse_yuan(reported["oth_pay"].as_str().expect("oth_pay")).expect("yuan").get();
+    assert_ne!(supplementary, 1, "the edit above changed it");
+    attacker
+        .run(&format!("UPDATE claims SET supplementary_fen = {supplementary}, insutype = '{insutype}' WHERE claim_id = 'TAMPER-1'"))
+        .await;
+    assert!(book_breaches(&*store).await.is_empty());
+
     // 2. The pooled fund's pay edited inside the stored settlement (stored compressed:
     //    the attacker unpacks, edits and packs it again): the transfer it posted moved
     //    another amount.

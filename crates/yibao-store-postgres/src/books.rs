@@ -48,6 +48,8 @@ fn stored_claim(row: &PgRow) -> Result<yibao_store::StoredClaim, StoreError> {
         record: crate::claim_from_row(row)?,
         acc_before: yibao_store::compact::unpack_accumulators(row.try_get("acc_before").map_err(backend)?)?,
         acc_after: yibao_store::compact::unpack_accumulators(row.try_get("acc_after").map_err(backend)?)?,
+        insutype: row.try_get("insutype").map_err(backend)?,
+        supplementary_fen: row.try_get("supplementary_fen").map_err(backend)?,
     })
 }
 
@@ -1181,7 +1183,7 @@ impl FundStore for PostgresStore {
         let (region, institution, claim) = after.map(|(r, i, c)| (r.to_string(), i, c)).unwrap_or_default();
         let limit = limit.clamp(1, yibao_store::ENTRIES_PAGE_LIMIT);
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {}, acc_before, acc_after FROM claims WHERE region_code BETWEEN $1 AND $2 \
+            "SELECT {}, acc_before, acc_after, insutype, supplementary_fen FROM claims WHERE region_code BETWEEN $1 AND $2 \
              AND (region_code, institution_code, claim_id) > ($3, $4, $5) ORDER BY region_code, institution_code, claim_id LIMIT $6",
             crate::CLAIM_COLUMNS
         )))
@@ -1300,7 +1302,7 @@ impl FundStore for PostgresStore {
     async fn claims_by_keys(&self, region: RegionCode, keys: Vec<(String, String)>) -> Result<Vec<yibao_store::StoredClaim>, StoreError> {
         let (institutions, claim_ids): (Vec<String>, Vec<String>) = keys.into_iter().unzip();
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {}, acc_before, acc_after FROM claims \
+            "SELECT {}, acc_before, acc_after, insutype, supplementary_fen FROM claims \
              WHERE region_code = $1 AND (institution_code, claim_id) IN (SELECT * FROM UNNEST($2::text[], $3::text[]))",
             crate::CLAIM_COLUMNS
         )))

@@ -7,7 +7,7 @@
 ALTER TABLE claims ADD COLUMN insutype TEXT NOT NULL DEFAULT '';
 ALTER TABLE claims ADD COLUMN supplementary_fen INTEGER NOT NULL DEFAULT 0 CHECK (supplementary_fen >= 0);
 UPDATE claims SET
-    insutype = json_extract(settlement, '$.insutype'),
-    supplementary_fen = CAST(replace(json_extract(settlement, '$.oth_pay'), '.', '') AS INTEGER);
+    insutype = coalesce(json_extract(settlement, '$.insutype'), ''),
+    supplementary_fen = coalesce(CAST(replace(json_extract(settlement, '$.oth_pay'), '.', '') AS INTEGER), 0);
 -- The claim's counters before and after it (`acc_before`, `acc_after`) are compressed the
 -- same way for every new claim; no statement is needed for that on SQLite.

@@ -37,12 +37,15 @@ fn account_row(row: &Row<'_>) -> Result<AccountRow, StoreError> {
     })
 }
 
-/// A claim row with the accumulators it started from and left (columns 14 and 15).
+/// A claim row with the accumulators it started from and left (columns 14 and 15) and the
+/// columns filtered on in place of its settlement (16 and 17).
 fn stored_claim(row: &Row<'_>) -> Result<yibao_store::StoredClaim, StoreError> {
     Ok(yibao_store::StoredClaim {
         record: crate::claim_from_row(row)?,
         acc_before: from_json(&crate::packed_col(row, 14)?)?,
         acc_after: from_json(&crate::packed_col(row, 15)?)?,
+        insutype: col(row, 16)?,
+        supplementary_fen: col(row, 17)?,
     })
 }
 
@@ -980,7 +983,7 @@ impl FundStore for SqliteStore {
             query_all(
                 conn,
                 "SELECT region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, \
-                 settlement, claim, reversed_at, reversal_reason, acc_before, acc_after FROM claims WHERE region_code BETWEEN ?1 AND ?2 \
+                 settlement, claim, reversed_at, reversal_reason, acc_before, acc_after, insutype, supplementary_fen FROM claims WHERE region_code BETWEEN ?1 AND ?2 \
                  AND (region_code, institution_code, claim_id) > (?3, ?4, ?5) ORDER BY region_code, institution_code, claim_id LIMIT ?6",
                 params![low, high, region, institution, claim, limit],
                 stored_claim,
@@ -1099,7 +1102,7 @@ impl FundStore for SqliteStore {
             query_all(
                 conn,
                 "SELECT c.region_code, c.institution_code, c.claim_id, c.person_id, c.year, c.status, c.settled_at, c.medfee_fen, c.fund_pay_fen, \
-                 c.psn_part_fen, c.settlement, c.claim, c.reversed_at, c.reversal_reason, c.acc_before, c.acc_after \
+                 c.psn_part_fen, c.settlement, c.claim, c.reversed_at, c.reversal_reason, c.acc_before, c.acc_after, c.insutype, c.supplementary_fen \
                  FROM json_each(?2) AS k CROSS JOIN claims c ON c.region_code = ?1 \
                  AND c.institution_code = json_extract(k.value, '$[0]') AND c.claim_id = json_extract(k.value, '$[1]')",
                 params![region.to_string(), keys],

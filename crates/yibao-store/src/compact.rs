@@ -62,6 +62,9 @@ thread_local! {
     /// One compression context per thread (the writers), reused: a context is about
     /// 1 MB to set up.
     static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
+    /// One decompression context per thread and dictionary (the book check unpacks three
+    /// values a claim), reused likewise.
+    static DECOMPRESSORS: RefCell<Vec<(u32, zstd::bulk::Decompressor<'static>)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A settlement as a store writes it: the compressed JSON and the two values a store's SQL
@@ -113,14 +116,15 @@ pub fn pack(json: &str) -> Result<Vec<u8>, StoreError> {
     })
 }
 
-/// A stored settlement's JSON: decompressed, or as it was written before compression.
+/// A stored settlement's (or claim's counters') JSON: decompressed, or as it was written
+/// before compression.
 /// Anything else (a frame of an unknown dictionary, a damaged frame, text that is not
 /// UTF-8) is [`StoreError::Backend`]: the database holds what no store wrote.
 pub fn unpack(bytes: &[u8]) -> Result<String, StoreError> {
     if !bytes.starts_with(&ZSTD_MAGIC) {
-        return String::from_utf8(bytes.to_vec()).map_err(|e| StoreError::Backend(format!("stored settlement is not UTF-8: {e}")));
+        return String::from_utf8(bytes.to_vec()).map_err(|e| StoreError::Backend(format!("stored JSON is not UTF-8: {e}")));
     }
-    let unreadable = |why: String| StoreError::Backend(format!("stored settlement unreadable: {why}"));
+    let unreadable = |why: String| StoreError::Backend(format!("stored compressed value unreadable: {why}"));
     let id = zstd::zstd_safe::get_dict_id_from_frame(bytes).map_or(0, std::num::NonZeroU32::get);
     let dictionary = decoder(id).ok_or_else(|| unreadable(format!("compressed with dictionary {id}, which this build does not have")))?;
     let size = match zstd::zstd_safe::get_frame_content_size(bytes) {
@@ -128,8 +132,18 @@ pub fn unpack(bytes: &[u8]) -> Result<String, StoreError> {
         Ok(Some(size)) => return Err(unreadable(format!("its frame says {size} bytes, beyond {SETTLEMENT_BYTES_MAX}"))),
         Ok(None) | Err(_) => return Err(unreadable("its frame does not say its size".into())),
     };
-    let mut decompressor = zstd::bulk::Decompressor::with_prepared_dictionary(dictionary).map_err(|e| unreadable(e.to_string()))?;
-    let json = decompressor.decompress(bytes, size).map_err(|e| unreadable(e.to_string()))?;
+    let json = DECOMPRESSORS.with(|slot| {
+        let mut decompressors = slot.borrow_mut();
+        let at = match decompressors.iter().position(|(known, _)| *known == id) {
+            Some(at) => at,
+            None => {
+                let decompressor = zstd::bulk::Decompressor::with_prepared_dictionary(dictionary).map_err(|e| unreadable(e.to_string()))?;
+                decompressors.push((id, decompressor));
+                decompressors.len() - 1
+            }
+        };
+        decompressors[at].1.decompress(bytes, size).map_err(|e| unreadable(e.to_string()))
+    })?;
     String::from_utf8(json).map_err(|e| unreadable(e.to_string()))
 }
 
@@ -146,6 +160,16 @@ mod tests {
         assert!(packed.len() < SETTLEMENT.len() / 2, "{} bytes packed from {}", packed.len(), SETTLEMENT.len());
         assert_eq!(unpack(&packed).expect("unpack"), SETTLEMENT);
         assert_eq!(zstd::zstd_safe::get_dict_id_from_frame(&packed).map(std::num::NonZeroU32::get), Some(CURRENT.0));
+    }
+
+    /// A released dictionary never changes: every frame compressed with it names it by id
+    /// alone. A new dictionary is added beside it under a new id.
+    #[test]
+    fn the_released_dictionary_is_the_one_it_was() {
+        use sha2::Digest;
+        let digest: String = sha2::Sha256::digest(DICTIONARIES[0].1).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(digest, "c038ee644f4c4bd607162c1df8d58da2a53d1664d4503bf44b69ab7c0d6d21c5");
+        assert_eq!(DICTIONARIES[0].0, 1_497_498_113);
     }
 
     #[test]

@@ -630,13 +630,16 @@ pub struct RecordCounts {
     pub other_transfers: u64,
 }
 
-/// A claim as the book check reads it: the record, and the person's accumulators the
-/// settlement started from and left.
+/// A claim as the book check reads it: the record, the person's accumulators the
+/// settlement started from and left, and the columns SQL filters on in place of the
+/// settlement (its insurance type and supplementary layer), which must say what it says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredClaim {
     pub record: crate::ClaimRecord,
     pub acc_before: yibao_engine::Accumulators,
     pub acc_after: yibao_engine::Accumulators,
+    pub insutype: String,
+    pub supplementary_fen: i64,
 }
 
 /// What `yibao fund check` found: how much it read and every invariant breach.

@@ -149,12 +149,16 @@ impl<'a> Reconciler<'a> {
         }
         // The accumulators the settlement reports are those it stored as left, and it
         // started from where the person's earlier claims of the year left them.
-        match serde_json::from_str::<serde_json::Value>(&claim.settlement_json)
-            .ok()
-            .and_then(|s| serde_json::from_value::<Accumulators>(s.get("accumulators")?.clone()).ok())
-        {
+        let settlement = serde_json::from_str::<serde_json::Value>(&claim.settlement_json).ok();
+        match settlement.as_ref().and_then(|s| serde_json::from_value::<Accumulators>(s.get("accumulators")?.clone()).ok()) {
             Some(reported) if reported == stored.acc_after => {}
             _ => self.breach(&name, "the accumulators its settlement reports are not those it stored as left".to_owned()),
+        }
+        // The insurance type the underwriting quarter selects claims by (issue 17: a column
+        // beside the compressed settlement) is the settlement's own.
+        let insutype = settlement.as_ref().and_then(|s| s.get("insutype")?.as_str()).unwrap_or_default();
+        if stored.insutype != insutype {
+            self.breach(&name, format!("its column insutype holds '{}', but its stored settlement says '{insutype}'", stored.insutype));
         }
         let year = (claim.region, claim.person_id, stored.acc_after.year);
         let reached = self.reached.get(&year).copied().unwrap_or_else(|| Accumulators::new_year(year.2));
@@ -178,6 +182,16 @@ impl<'a> Reconciler<'a> {
             if stored != settlement {
                 self.breach(&name, format!("its column {column} holds {stored}, but its stored settlement says {settlement}"));
             }
+        }
+        // The supplementary layer the underwriting quarter selects claims by.
+        if stored.supplementary_fen != amounts.oth_pay.get() {
+            self.breach(
+                &name,
+                format!(
+                    "its column supplementary_fen holds {} fen, but its stored settlement says {}",
+                    stored.supplementary_fen, amounts.oth_pay
+                ),
+            );
         }
         if let Err(why) = amounts.check_identities() {
             self.breach(&name, format!("its stored settlement breaks payers-sum-to-bill: {why}"));
