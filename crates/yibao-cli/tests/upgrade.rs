@@ -92,6 +92,42 @@ fn the_last_releases_sqlite_store_opens_checks_and_settles() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A damaged settlement in the release's store (its JSON cut short) does not stop the
+/// upgrade (issue 17: migration 24 fills two columns from every claim's JSON): the store
+/// opens, and the book check names the claim. On PostgreSQL too (migration 25).
+#[test]
+fn a_damaged_settlement_of_the_last_release_is_named_not_a_failed_upgrade() {
+    let damage = "UPDATE claims SET settlement = substr(settlement, 1, 500) \
+                  WHERE claim_id = (SELECT min(claim_id) FROM claims WHERE status = 'settled')";
+    let (dir, _) = unpack("upgrade-damaged");
+    rusqlite::Connection::open(dir.join("yibao.db")).expect("open").execute(damage, []).expect("damage one settlement");
+    let out = yibao(&["fund", "check", "--data-dir", path(&dir)]);
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        !out.status.success() && said.contains("books.business_disagrees") && said.contains("stored settlement is unreadable"),
+        "{said}"
+    );
+    assert!(schema_versions(&dir.join("yibao.db")).contains(&24), "migrated: {said}");
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let postgres = yibao_testpg::TestPostgres::start_server().unwrap_or_else(|e| panic!("PostgreSQL for the upgrade test: {e}"));
+    let dir = scratch("upgrade-pg-damaged");
+    let packed = std::fs::File::open(fixture_dir().join(format!("{RELEASE}.pg.sql.gz"))).expect("the fixture is in the repository");
+    let mut dump = std::fs::File::create(dir.join("dump.sql")).expect("create");
+    std::io::copy(&mut flate2::read::GzDecoder::new(packed), &mut dump).expect("unpack the fixture");
+    postgres.psql_file(&dir.join("dump.sql")).unwrap_or_else(|e| panic!("the {RELEASE} dump loads: {e}"));
+    postgres.psql(damage).expect("damage one settlement");
+    let out = yibao(&["fund", "check", "--database-url", postgres.url()]);
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        !out.status.success() && said.contains("books.business_disagrees") && said.contains("stored settlement is unreadable"),
+        "{said}"
+    );
+    let migrated = postgres.psql("SELECT max(version) FROM schema_migrations").expect("versions");
+    assert_eq!(migrated, "25");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn the_last_releases_postgresql_store_opens_checks_and_settles() {
     let postgres = yibao_testpg::TestPostgres::start_server().unwrap_or_else(|e| panic!("PostgreSQL for the upgrade test: {e}"));

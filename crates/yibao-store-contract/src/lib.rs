@@ -2711,14 +2711,25 @@ where
     // 2. The pooled fund's pay edited inside the stored settlement (stored compressed:
     //    the attacker unpacks, edits and packs it again): the transfer it posted moved
     //    another amount.
-    let edit_stored = |field: &str, from: &str, to: &str| {
-        let edited = settled.settlement_json.replace(&format!("\"{field}\":\"{from}\""), &format!("\"{field}\":\"{to}\""));
-        let packed = yibao_store::compact::pack(&edited).expect("pack");
-        let hex: String = packed.iter().map(|b| format!("{b:02x}")).collect();
+    let set_stored = |bytes: &[u8]| {
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         let bytes = if sqlite { format!("X'{hex}'") } else { format!("decode('{hex}', 'hex')") };
         format!("UPDATE claims SET settlement = {bytes} WHERE claim_id = 'TAMPER-1'")
     };
+    let edit_stored = |field: &str, from: &str, to: &str| {
+        let edited = settled.settlement_json.replace(&format!("\"{field}\":\"{from}\""), &format!("\"{field}\":\"{to}\""));
+        set_stored(&yibao_store::compact::pack(&edited).expect("pack"))
+    };
     let edit = |from: &str, to: &str| edit_stored("hifp_pay", from, to);
+
+    // 1b. The compressed settlement cut short: the check names the claim (and reads on),
+    //     rather than failing the whole page with a storage error.
+    attacker.run(&set_stored(&stored[..stored.len() / 2])).await;
+    let found = book_breaches(&*store).await;
+    assert!(found.iter().any(|b| b.contains(claim_name) && b.contains("cannot be read")), "{found:?}");
+    attacker.run(&set_stored(&stored)).await;
+    assert!(book_breaches(&*store).await.is_empty());
+
     attacker.run(&edit(&hifp_pay, "0.01")).await;
     let found = book_breaches(&*store).await;
     let transfer = "st/H41992100007/TAMPER-1/hifp_pay";

@@ -11,9 +11,21 @@
 ALTER TABLE claims
     ADD COLUMN insutype TEXT NOT NULL DEFAULT '',
     ADD COLUMN supplementary_fen BIGINT NOT NULL DEFAULT 0 CHECK (supplementary_fen >= 0);
-UPDATE claims SET
-    insutype = coalesce(settlement::jsonb ->> 'insutype', ''),
-    supplementary_fen = coalesce(replace(settlement::jsonb ->> 'oth_pay', '.', '')::bigint, 0);
+-- A row whose JSON does not parse (damaged) gets neither, and stays for the book check to
+-- name: one damaged claim does not stop the upgrade.
+CREATE FUNCTION pg_temp.stored_json(value text) RETURNS jsonb LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN value::jsonb;
+EXCEPTION WHEN others THEN
+    RETURN NULL;
+END
+$$;
+UPDATE claims c SET
+    insutype = coalesce(s.stored ->> 'insutype', ''),
+    supplementary_fen = CASE WHEN s.stored ->> 'oth_pay' ~ '^[0-9]+\.[0-9]{2}$'
+        THEN replace(s.stored ->> 'oth_pay', '.', '')::bigint ELSE 0 END
+FROM (SELECT ctid AS row_id, pg_temp.stored_json(settlement) AS stored FROM claims) s
+WHERE c.ctid = s.row_id;
 ALTER TABLE claims
     ALTER COLUMN settlement TYPE bytea USING convert_to(settlement, 'UTF8'),
     ALTER COLUMN acc_before TYPE bytea USING convert_to(acc_before::text, 'UTF8'),

@@ -44,12 +44,24 @@ fn account_row(row: &PgRow) -> Result<AccountRow, StoreError> {
 
 /// A claim row with the accumulators it started from and left (`acc_before`, `acc_after`).
 fn stored_claim(row: &PgRow) -> Result<yibao_store::StoredClaim, StoreError> {
+    let read = || -> Result<_, StoreError> {
+        Ok((
+            yibao_store::compact::unpack(row.try_get("settlement").map_err(backend)?)?,
+            yibao_store::compact::unpack_accumulators(row.try_get("acc_before").map_err(backend)?)?,
+            yibao_store::compact::unpack_accumulators(row.try_get("acc_after").map_err(backend)?)?,
+        ))
+    };
+    let (settlement, acc_before, acc_after, unreadable) = match read() {
+        Ok((settlement, before, after)) => (settlement, before, after, None),
+        Err(e) => (String::new(), yibao_engine::Accumulators::default(), yibao_engine::Accumulators::default(), Some(e.to_string())),
+    };
     Ok(yibao_store::StoredClaim {
-        record: crate::claim_from_row(row)?,
-        acc_before: yibao_store::compact::unpack_accumulators(row.try_get("acc_before").map_err(backend)?)?,
-        acc_after: yibao_store::compact::unpack_accumulators(row.try_get("acc_after").map_err(backend)?)?,
+        record: crate::claim_with_settlement(row, settlement)?,
+        acc_before,
+        acc_after,
         insutype: row.try_get("insutype").map_err(backend)?,
         supplementary_fen: row.try_get("supplementary_fen").map_err(backend)?,
+        unreadable,
     })
 }
 

@@ -519,6 +519,11 @@ pub(crate) fn person_from_row(row: &PgRow) -> Result<PersonRecord, StoreError> {
 }
 
 pub(crate) fn claim_from_row(row: &PgRow) -> Result<ClaimRecord, StoreError> {
+    claim_with_settlement(row, yibao_store::compact::unpack(row.try_get("settlement").map_err(backend)?)?)
+}
+
+/// A claim row with its settlement as already read (or, for the book check, as could be).
+pub(crate) fn claim_with_settlement(row: &PgRow, settlement_json: String) -> Result<ClaimRecord, StoreError> {
     let status: String = row.try_get("status").map_err(backend)?;
     Ok(ClaimRecord {
         region: region_of(row.try_get("region_code").map_err(backend)?)?,
@@ -531,7 +536,7 @@ pub(crate) fn claim_from_row(row: &PgRow) -> Result<ClaimRecord, StoreError> {
         medfee_fen: fen_of(row.try_get("medfee_fen").map_err(backend)?)?,
         fund_pay_fen: fen_of(row.try_get("fund_pay_fen").map_err(backend)?)?,
         psn_part_fen: fen_of(row.try_get("psn_part_fen").map_err(backend)?)?,
-        settlement_json: yibao_store::compact::unpack(row.try_get("settlement").map_err(backend)?)?,
+        settlement_json,
         claim_json: row.try_get("claim").map_err(backend)?,
         reversed_at: row.try_get::<Option<&str>, _>("reversed_at").map_err(backend)?.map(time_of).transpose()?,
         reversal_reason: row.try_get("reversal_reason").map_err(backend)?,

@@ -6,8 +6,11 @@
 -- so its digits without the point are its fen).
 ALTER TABLE claims ADD COLUMN insutype TEXT NOT NULL DEFAULT '';
 ALTER TABLE claims ADD COLUMN supplementary_fen INTEGER NOT NULL DEFAULT 0 CHECK (supplementary_fen >= 0);
+-- A row whose JSON does not parse (damaged) gets neither, and stays for the book check to
+-- name: one damaged claim does not stop the upgrade.
 UPDATE claims SET
     insutype = coalesce(json_extract(settlement, '$.insutype'), ''),
-    supplementary_fen = coalesce(CAST(replace(json_extract(settlement, '$.oth_pay'), '.', '') AS INTEGER), 0);
+    supplementary_fen = coalesce(CAST(replace(json_extract(settlement, '$.oth_pay'), '.', '') AS INTEGER), 0)
+WHERE json_valid(settlement);
 -- The claim's counters before and after it (`acc_before`, `acc_after`) are compressed the
 -- same way for every new claim; no statement is needed for that on SQLite.

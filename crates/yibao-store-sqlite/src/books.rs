@@ -40,12 +40,20 @@ fn account_row(row: &Row<'_>) -> Result<AccountRow, StoreError> {
 /// A claim row with the accumulators it started from and left (columns 14 and 15) and the
 /// columns filtered on in place of its settlement (16 and 17).
 fn stored_claim(row: &Row<'_>) -> Result<yibao_store::StoredClaim, StoreError> {
+    let read = || -> Result<_, StoreError> {
+        Ok((crate::packed_col(row, 10)?, from_json(&crate::packed_col(row, 14)?)?, from_json(&crate::packed_col(row, 15)?)?))
+    };
+    let (settlement, acc_before, acc_after, unreadable) = match read() {
+        Ok((settlement, before, after)) => (settlement, before, after, None),
+        Err(e) => (String::new(), yibao_engine::Accumulators::default(), yibao_engine::Accumulators::default(), Some(e.to_string())),
+    };
     Ok(yibao_store::StoredClaim {
-        record: crate::claim_from_row(row)?,
-        acc_before: from_json(&crate::packed_col(row, 14)?)?,
-        acc_after: from_json(&crate::packed_col(row, 15)?)?,
+        record: crate::claim_with_settlement(row, settlement)?,
+        acc_before,
+        acc_after,
         insutype: col(row, 16)?,
         supplementary_fen: col(row, 17)?,
+        unreadable,
     })
 }
 

@@ -477,6 +477,11 @@ fn person_from_row(row: &Row<'_>) -> Result<PersonRecord, StoreError> {
 
 /// A claim row (columns as in [`CLAIM_BY_KEY`]).
 pub(crate) fn claim_from_row(row: &Row<'_>) -> Result<ClaimRecord, StoreError> {
+    claim_with_settlement(row, packed_col(row, 10)?)
+}
+
+/// A claim row with its settlement as already read (or, for the book check, as could be).
+pub(crate) fn claim_with_settlement(row: &Row<'_>, settlement_json: String) -> Result<ClaimRecord, StoreError> {
     let status: String = col(row, 5)?;
     Ok(ClaimRecord {
         region: region_of(&col::<String>(row, 0)?)?,
@@ -489,7 +494,7 @@ pub(crate) fn claim_from_row(row: &Row<'_>) -> Result<ClaimRecord, StoreError> {
         medfee_fen: fen_of(col(row, 7)?)?,
         fund_pay_fen: fen_of(col(row, 8)?)?,
         psn_part_fen: fen_of(col(row, 9)?)?,
-        settlement_json: packed_col(row, 10)?,
+        settlement_json,
         claim_json: col(row, 11)?,
         reversed_at: col::<Option<String>>(row, 12)?.as_deref().map(time_of).transpose()?,
         reversal_reason: col(row, 13)?,

@@ -47,6 +47,14 @@ const DICTIONARIES: [(u32, &[u8]); 1] = [(1_497_498_113, include_bytes!("../dict
 
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
 
+/// A stored value decompresses to at most this many times its stored size (and at least
+/// [`EXPANSION_FLOOR_BYTES`]): settlements compress about 17 times, a long claim's less. A
+/// frame that claims more (a few hundred bytes claiming megabytes of spaces) was not
+/// written by a store, and reading it would let a page of the book check allocate
+/// gigabytes.
+const EXPANSION_MAX: usize = 256;
+const EXPANSION_FLOOR_BYTES: usize = 64 * 1024;
+
 fn encoder() -> &'static EncoderDictionary<'static> {
     static ENCODER: OnceLock<EncoderDictionary<'static>> = OnceLock::new();
     ENCODER.get_or_init(|| EncoderDictionary::copy(CURRENT.1, LEVEL))
@@ -108,9 +116,16 @@ pub fn pack(json: &str) -> Result<Vec<u8>, StoreError> {
         let mut slot = slot.borrow_mut();
         let compressor = match slot.as_mut() {
             Some(compressor) => compressor,
-            None => slot.insert(
-                zstd::bulk::Compressor::with_prepared_dictionary(encoder()).map_err(|e| StoreError::Backend(format!("zstd: {e}")))?,
-            ),
+            None => {
+                let mut compressor =
+                    zstd::bulk::Compressor::with_prepared_dictionary(encoder()).map_err(|e| StoreError::Backend(format!("zstd: {e}")))?;
+                // A checksum of the content (4 bytes): a flipped bit on disk is refused on
+                // reading rather than read as another amount.
+                compressor
+                    .set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))
+                    .map_err(|e| StoreError::Backend(format!("zstd: {e}")))?;
+                slot.insert(compressor)
+            }
         };
         compressor.compress(json.as_bytes()).map_err(|e| StoreError::Backend(format!("zstd: {e}")))
     })
@@ -128,6 +143,9 @@ pub fn unpack(bytes: &[u8]) -> Result<String, StoreError> {
     let id = zstd::zstd_safe::get_dict_id_from_frame(bytes).map_or(0, std::num::NonZeroU32::get);
     let dictionary = decoder(id).ok_or_else(|| unreadable(format!("compressed with dictionary {id}, which this build does not have")))?;
     let size = match zstd::zstd_safe::get_frame_content_size(bytes) {
+        Ok(Some(size)) if size > bytes.len().saturating_mul(EXPANSION_MAX).max(EXPANSION_FLOOR_BYTES) as u64 => {
+            return Err(unreadable(format!("its frame says {size} bytes from {}: more than a store's value expands to", bytes.len())));
+        }
         Ok(Some(size)) if size <= SETTLEMENT_BYTES_MAX as u64 => usize::try_from(size).map_err(|e| unreadable(e.to_string()))?,
         Ok(Some(size)) => return Err(unreadable(format!("its frame says {size} bytes, beyond {SETTLEMENT_BYTES_MAX}"))),
         Ok(None) | Err(_) => return Err(unreadable("its frame does not say its size".into())),
@@ -199,6 +217,18 @@ mod tests {
         assert_eq!(unpack_accumulators(&packed).expect("unpack"), counters);
         let text = crate::stored::json(&counters).expect("json");
         assert_eq!(unpack_accumulators(text.as_bytes()).expect("JSON as written before"), counters);
+    }
+
+    #[test]
+    fn a_flipped_bit_or_a_bomb_is_refused() {
+        let mut packed = pack(SETTLEMENT).expect("pack");
+        let middle = packed.len() / 2;
+        packed[middle] ^= 0x10;
+        assert!(matches!(unpack(&packed), Err(StoreError::Backend(m)) if m.contains("unreadable")), "the checksum refuses it");
+        let spaces = format!("{SETTLEMENT}{}", " ".repeat(4 * 1024 * 1024));
+        let bomb = pack(&spaces).expect("four megabytes of spaces pack small");
+        assert!(bomb.len() * EXPANSION_MAX < spaces.len());
+        assert!(matches!(unpack(&bomb), Err(StoreError::Backend(m)) if m.contains("more than a store's value expands to")));
     }
 
     #[test]

@@ -640,6 +640,10 @@ pub struct StoredClaim {
     pub acc_after: yibao_engine::Accumulators,
     pub insutype: String,
     pub supplementary_fen: i64,
+    /// Why the row's stored settlement or counters could not be read, if they could not:
+    /// the check names the claim and goes on (the record then holds no settlement, and
+    /// the counters are zero).
+    pub unreadable: Option<String>,
 }
 
 /// What `yibao fund check` found: how much it read and every invariant breach.

@@ -134,6 +134,9 @@ impl<'a> Reconciler<'a> {
             seen.claims.insert((claim.region, record_id.clone()));
             seen.transfers.extend(transfers.iter().map(|t| t.id.to_string()));
         }
+        if let Some(why) = &stored.unreadable {
+            return self.breach(&name, format!("its stored settlement or counters cannot be read: {why}"));
+        }
         // The audit detail holds the totals and digests of the stored settlement and of the
         // accumulators: any of them edited since is named here.
         match claim.settle_audit_detail(&stored.acc_before, &stored.acc_after) {
