@@ -127,8 +127,16 @@ pub fn pack(json: &str) -> Result<Vec<u8>, StoreError> {
                 slot.insert(compressor)
             }
         };
-        compressor.compress(json.as_bytes()).map_err(|e| StoreError::Backend(format!("zstd: {e}")))
+        let packed = compressor.compress(json.as_bytes()).map_err(|e| StoreError::Backend(format!("zstd: {e}")))?;
+        // What is written must read back: a value that compresses beyond the bound
+        // `unpack` holds frames to (thousands of identical lines) is kept as its text.
+        Ok(if json.len() > expansion_bound(packed.len()) { json.as_bytes().to_vec() } else { packed })
     })
+}
+
+/// The most a frame of `stored` bytes may decompress to.
+fn expansion_bound(stored: usize) -> usize {
+    stored.saturating_mul(EXPANSION_MAX).max(EXPANSION_FLOOR_BYTES)
 }
 
 /// A stored settlement's (or claim's counters') JSON: decompressed, or as it was written
@@ -143,7 +151,7 @@ pub fn unpack(bytes: &[u8]) -> Result<String, StoreError> {
     let id = zstd::zstd_safe::get_dict_id_from_frame(bytes).map_or(0, std::num::NonZeroU32::get);
     let dictionary = decoder(id).ok_or_else(|| unreadable(format!("compressed with dictionary {id}, which this build does not have")))?;
     let size = match zstd::zstd_safe::get_frame_content_size(bytes) {
-        Ok(Some(size)) if size > bytes.len().saturating_mul(EXPANSION_MAX).max(EXPANSION_FLOOR_BYTES) as u64 => {
+        Ok(Some(size)) if size > expansion_bound(bytes.len()) as u64 => {
             return Err(unreadable(format!("its frame says {size} bytes from {}: more than a store's value expands to", bytes.len())));
         }
         Ok(Some(size)) if size <= SETTLEMENT_BYTES_MAX as u64 => usize::try_from(size).map_err(|e| unreadable(e.to_string()))?,
@@ -226,9 +234,24 @@ mod tests {
         packed[middle] ^= 0x10;
         assert!(matches!(unpack(&packed), Err(StoreError::Backend(m)) if m.contains("unreadable")), "the checksum refuses it");
         let spaces = format!("{SETTLEMENT}{}", " ".repeat(4 * 1024 * 1024));
-        let bomb = pack(&spaces).expect("four megabytes of spaces pack small");
+        let bomb = zstd::bulk::Compressor::with_dictionary(LEVEL, CURRENT.1)
+            .and_then(|mut c| c.compress(spaces.as_bytes()))
+            .expect("four megabytes of spaces compress small");
         assert!(bomb.len() * EXPANSION_MAX < spaces.len());
         assert!(matches!(unpack(&bomb), Err(StoreError::Backend(m)) if m.contains("more than a store's value expands to")));
+    }
+
+    /// What `pack` writes, `unpack` reads: a value that would compress beyond the bound
+    /// (thousands of identical lines) is kept as its text.
+    #[test]
+    fn a_value_that_compresses_too_well_is_kept_as_text() {
+        let line = r#"{"code":"XJ01CAA040E001010100163","quantity":"1","unit_price":"8.50","class":"A","verdict":"covered"},"#;
+        let repetitive = format!(r#"{{"lines":[{}{{}}]}}"#, line.repeat(20_000));
+        let packed = pack(&repetitive).expect("pack");
+        assert_eq!(packed, repetitive.as_bytes(), "kept as text");
+        assert_eq!(unpack(&packed).expect("reads back"), repetitive);
+        let ordinary = pack(SETTLEMENT).expect("pack");
+        assert!(ordinary.starts_with(&ZSTD_MAGIC), "an ordinary settlement is compressed");
     }
 
     #[test]
