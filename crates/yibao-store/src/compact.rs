@@ -14,7 +14,9 @@
 //! The stored bytes are one of two forms, told apart by their first four bytes:
 //! - a zstd frame (magic `28 B5 2F FD`) naming the dictionary it was compressed with
 //!   (written since store version 24 on SQLite, 25 on PostgreSQL);
-//! - the settlement's JSON as UTF-8 text (`{`): every row written before, left as it was.
+//! - the settlement's JSON as UTF-8 text (`{`): every row written before, left as it was,
+//!   and a value that would compress more than [`EXPANSION_MAX`] times (thousands of
+//!   identical lines), which `unpack` would refuse as a frame.
 //!
 //! A dictionary, once released, never changes: a frame names its dictionary by id, and a
 //! new dictionary is added beside the old ones with a new id ([`DICTIONARIES`]).
