@@ -15,11 +15,11 @@
 //! - a zstd frame (magic `28 B5 2F FD`) naming the dictionary it was compressed with
 //!   (written since store version 24 on SQLite, 25 on PostgreSQL);
 //! - the settlement's JSON as UTF-8 text (`{`): every row written before, left as it was,
-//!   and a value that would compress more than [`EXPANSION_MAX`] times (thousands of
+//!   and a value that would compress more than `EXPANSION_MAX` times (thousands of
 //!   identical lines), which `unpack` would refuse as a frame.
 //!
 //! A dictionary, once released, never changes: a frame names its dictionary by id, and a
-//! new dictionary is added beside the old ones with a new id ([`DICTIONARIES`]).
+//! new dictionary is added beside the old ones with a new id (`DICTIONARIES`).
 //! `settlement-1.zdict` was trained with
 //! `zstd --train <10,000 settlements> --maxdict=65536 --dictID=1497498113`, the settlements
 //! drawn at random from `yibao synth --insured 10000 --seed 1 --settle`.
