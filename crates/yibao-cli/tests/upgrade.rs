@@ -80,6 +80,18 @@ fn open_check_and_settle(store: &[&str], made: &Value) {
     check_and_verify(store);
 }
 
+/// A throwaway PostgreSQL server holding the release's store (its `pg_dump` loaded), and
+/// a scratch directory.
+fn release_on_postgres(name: &str) -> (yibao_testpg::TestPostgres, std::path::PathBuf) {
+    let postgres = yibao_testpg::TestPostgres::start_server().unwrap_or_else(|e| panic!("PostgreSQL for the upgrade test: {e}"));
+    let dir = scratch(name);
+    let packed = std::fs::File::open(fixture_dir().join(format!("{RELEASE}.pg.sql.gz"))).expect("the fixture is in the repository");
+    let mut dump = std::fs::File::create(dir.join("dump.sql")).expect("create");
+    std::io::copy(&mut flate2::read::GzDecoder::new(packed), &mut dump).expect("unpack the fixture");
+    postgres.psql_file(&dir.join("dump.sql")).unwrap_or_else(|e| panic!("the {RELEASE} dump loads: {e}"));
+    (postgres, dir)
+}
+
 #[test]
 fn the_last_releases_sqlite_store_opens_checks_and_settles() {
     let (dir, manifest) = unpack("upgrade");
@@ -110,12 +122,7 @@ fn a_damaged_settlement_of_the_last_release_is_named_not_a_failed_upgrade() {
     assert!(schema_versions(&dir.join("yibao.db")).contains(&24), "migrated: {said}");
     let _ = std::fs::remove_dir_all(&dir);
 
-    let postgres = yibao_testpg::TestPostgres::start_server().unwrap_or_else(|e| panic!("PostgreSQL for the upgrade test: {e}"));
-    let dir = scratch("upgrade-pg-damaged");
-    let packed = std::fs::File::open(fixture_dir().join(format!("{RELEASE}.pg.sql.gz"))).expect("the fixture is in the repository");
-    let mut dump = std::fs::File::create(dir.join("dump.sql")).expect("create");
-    std::io::copy(&mut flate2::read::GzDecoder::new(packed), &mut dump).expect("unpack the fixture");
-    postgres.psql_file(&dir.join("dump.sql")).unwrap_or_else(|e| panic!("the {RELEASE} dump loads: {e}"));
+    let (postgres, dir) = release_on_postgres("upgrade-pg-damaged");
     postgres.psql(damage).expect("damage one settlement");
     let out = yibao(&["fund", "check", "--database-url", postgres.url()]);
     let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
@@ -130,12 +137,7 @@ fn a_damaged_settlement_of_the_last_release_is_named_not_a_failed_upgrade() {
 
 #[test]
 fn the_last_releases_postgresql_store_opens_checks_and_settles() {
-    let postgres = yibao_testpg::TestPostgres::start_server().unwrap_or_else(|e| panic!("PostgreSQL for the upgrade test: {e}"));
-    let dir = scratch("upgrade-pg");
-    let packed = std::fs::File::open(fixture_dir().join(format!("{RELEASE}.pg.sql.gz"))).expect("the fixture is in the repository");
-    let mut dump = std::fs::File::create(dir.join("dump.sql")).expect("create");
-    std::io::copy(&mut flate2::read::GzDecoder::new(packed), &mut dump).expect("unpack the fixture");
-    postgres.psql_file(&dir.join("dump.sql")).unwrap_or_else(|e| panic!("the {RELEASE} dump loads: {e}"));
+    let (postgres, dir) = release_on_postgres("upgrade-pg");
     let manifest: Value =
         serde_json::from_str(&std::fs::read_to_string(fixture_dir().join(format!("{RELEASE}.json"))).expect("manifest")).expect("JSON");
     let released = postgres.psql("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations").expect("versions");
