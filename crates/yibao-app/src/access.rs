@@ -26,7 +26,7 @@ pub const PASSWORD_CHARS_MAX: usize = 128;
 /// Lower-case hex SHA-256: of session tokens and API keys, pack texts, catalogue files.
 #[must_use]
 pub fn digest(data: impl AsRef<[u8]>) -> String {
-    Sha256::digest(data.as_ref()).iter().map(|b| format!("{b:02x}")).collect()
+    yibao_store::hex_lower(&Sha256::digest(data.as_ref()))
 }
 
 /// An argon2id PHC string for `password`, with a fresh random salt.
@@ -46,7 +46,7 @@ pub fn verify_password(hash: &str, password: &str) -> bool {
 pub fn new_token() -> Result<String, AppError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| AppError::internal("auth.failure", e.to_string()))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(yibao_store::hex_lower(&bytes))
 }
 
 /// An argon2id hash (of a password nobody is given) that sign-in checks a password against

@@ -688,7 +688,7 @@ fn check_serial(field: &str, text: &str) -> Result<(), AppError> {
 /// message.
 #[must_use]
 pub fn input_digest(input: &[u8]) -> String {
-    Sha256::digest(input).iter().map(|b| format!("{b:02x}")).collect()
+    yibao_store::hex_lower(&Sha256::digest(input))
 }
 
 /// The settlement list (4101) uploaded for the settlement `setl_id` of a visit the

@@ -37,6 +37,11 @@ const READERS_MAX: usize = 8;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Prepared statements kept per connection.
 const STATEMENT_CACHE_LEN: usize = 128;
+/// Database pages a connection keeps in memory, in KiB (SQLite's `cache_size` takes a
+/// negative number as KiB). SQLite's default of 2 MiB made the book check read the same
+/// pages from the file again and again (issue 17); at most [`READERS_MAX`] readers and the
+/// writer hold this much each.
+const PAGE_CACHE_KIB: i64 = 16 * 1024;
 
 /// How a read-only store opens its connections.
 const READ_ONLY_FLAGS: OpenFlags = OpenFlags::SQLITE_OPEN_READ_ONLY.union(OpenFlags::SQLITE_OPEN_NO_MUTEX);
@@ -74,6 +79,7 @@ fn open_connection(path: &Path, flags: OpenFlags) -> Result<Connection, StoreErr
     let conn = Connection::open_with_flags(path, flags).map_err(backend)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_LEN);
+    conn.pragma_update(None, "cache_size", -PAGE_CACHE_KIB).map_err(backend)?;
     if flags.contains(OpenFlags::SQLITE_OPEN_READ_ONLY) {
         // A read-only connection cannot change the journal mode; a copy made by
         // `backup::copy_database` is a single file in rollback mode and stays so.

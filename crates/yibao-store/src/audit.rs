@@ -44,7 +44,20 @@ pub fn entry_hash(prev_hash: &str, entry: &AuditEntry) -> String {
         hasher.update((field.len() as u64).to_be_bytes());
         hasher.update(field.as_bytes());
     }
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hex_lower(&hasher.finalize())
+}
+
+/// `bytes` as lowercase hexadecimal, two digits a byte: how every digest of the store is
+/// written (audit hashes, record digests, inventories).
+#[must_use]
+pub fn hex_lower(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    text
 }
 
 /// The result of walking every chain.

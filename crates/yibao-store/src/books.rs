@@ -56,7 +56,7 @@ pub fn record_transfer_id(prefix: &str, record: &str, leg: &str) -> TransferId {
     }
     use sha2::Digest;
     let digest = sha2::Sha256::digest(record.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = crate::hex_lower(&digest);
     TransferId::parse(&format!("{prefix}/#{hex}/{leg}")).expect("a hex digest between short ASCII parts")
 }
 
@@ -279,6 +279,43 @@ struct StoredAmounts {
     hosp_part_amt: Fen,
     #[serde(with = "yibao_domain::serde_yuan")]
     maternity_allowance: Fen,
+    /// The accumulators the settlement reports, kept as text: read only by
+    /// [`StoredSettlementView::read`], which tells a missing or unreadable value apart.
+    #[serde(default)]
+    accumulators: Option<Box<serde_json::value::RawValue>>,
+}
+
+/// What the book check reads of a stored settlement, parsed once (issue 17: the check's
+/// time is mostly reading settlements): its amounts, or why they cannot be read; its
+/// insurance type; the accumulators it reports, if readable.
+#[derive(Debug)]
+pub struct StoredSettlementView {
+    pub amounts: Result<SettlementAmounts, String>,
+    pub insutype: String,
+    pub accumulators: Option<yibao_engine::Accumulators>,
+}
+
+impl StoredSettlementView {
+    /// Reads `settlement_json` once; only a settlement whose amounts cannot be read is
+    /// read again, as a JSON value, for the insurance type and accumulators it may still hold.
+    #[must_use]
+    pub fn read(settlement_json: &str) -> StoredSettlementView {
+        match serde_json::from_str::<StoredAmounts>(settlement_json) {
+            Ok(stored) => {
+                let accumulators = stored.accumulators.as_ref().and_then(|raw| serde_json::from_str(raw.get()).ok());
+                let insutype = stored.insutype.clone();
+                StoredSettlementView { amounts: SettlementAmounts::from_parsed(stored), insutype, accumulators }
+            }
+            Err(e) => {
+                let value = serde_json::from_str::<serde_json::Value>(settlement_json).ok();
+                StoredSettlementView {
+                    amounts: Err(format!("the stored settlement is unreadable: {e}")),
+                    insutype: value.as_ref().and_then(|s| s.get("insutype")?.as_str()).unwrap_or_default().to_owned(),
+                    accumulators: value.and_then(|s| serde_json::from_value(s.get("accumulators")?.clone()).ok()),
+                }
+            }
+        }
+    }
 }
 
 /// The basic pooled fund that pays the `hifp_pay` layer of a settlement of `insutype`.
@@ -336,6 +373,10 @@ impl SettlementAmounts {
     pub fn from_stored(settlement_json: &str) -> Result<SettlementAmounts, String> {
         let stored: StoredAmounts =
             serde_json::from_str(settlement_json).map_err(|e| format!("the stored settlement is unreadable: {e}"))?;
+        SettlementAmounts::from_parsed(stored)
+    }
+
+    fn from_parsed(stored: StoredAmounts) -> Result<SettlementAmounts, String> {
         Ok(SettlementAmounts {
             pooled: pooled_fund(&stored.insutype)?,
             medfee_sumamt: stored.medfee_sumamt,

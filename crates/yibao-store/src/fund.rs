@@ -791,32 +791,32 @@ async fn reconcile_records<S: FundStore + crate::Store>(
 ) -> Result<(), StoreError> {
     let counts = store.record_counts(city).await?;
     let (budgets, targets) = store.fund_settings(city).await?;
-    let records = crate::replay::FundRecords::new(
-        store.pooling_runs(city).await?,
-        store.year_closes(city).await?,
-        store.handovers(city).await?,
-        store.legacy_requests(city).await?,
-        budgets,
-        targets,
-        city,
-    )
-    .with_clearings(store.payment_clearings(city).await?);
-    let mut reconciler = crate::reconcile::Reconciler::new(&mut verification.breaches);
-    replay_trail(store, city, &records, &mut reconciler).await?;
+    let records = std::sync::Arc::new(
+        crate::replay::FundRecords::new(
+            store.pooling_runs(city).await?,
+            store.year_closes(city).await?,
+            store.handovers(city).await?,
+            store.legacy_requests(city).await?,
+            budgets,
+            targets,
+            city,
+        )
+        .with_clearings(store.payment_clearings(city).await?),
+    );
+    let reconciler = crate::reconcile::Reconciler::new(std::mem::take(&mut verification.breaches));
+    let mut reconciler = replay_trail(store, city, &records, reconciler).await?;
     reconciler.fund_records(&records);
     reconciler.accumulators(store.accumulator_records(city).await?);
     let complete = reconciler.claims == counts.claims
         && reconciler.contributions == counts.contributions
         && reconciler.record_transfers == counts.record_transfers
         && reconciler.other_transfers == counts.other_transfers;
+    verification.breaches = reconciler.into_breaches();
     if complete {
         return Ok(());
     }
-    let mut ignored = Vec::new();
-    let mut remembering = crate::reconcile::Reconciler::remembering(&mut ignored);
-    replay_trail(store, city, &records, &mut remembering).await?;
-    let seen = remembering.into_seen();
-    let mut reconciler = crate::reconcile::Reconciler::new(&mut verification.breaches);
+    let seen = replay_trail(store, city, &records, crate::reconcile::Reconciler::remembering()).await?.into_seen();
+    let mut reconciler = crate::reconcile::Reconciler::new(std::mem::take(&mut verification.breaches));
     let mut after: Option<ClaimKey> = None;
     loop {
         let page = store.claims_page(city, after.clone(), AUDIT_PAGE).await?;
@@ -852,159 +852,212 @@ async fn reconcile_records<S: FundStore + crate::Store>(
             }
         }
     }
+    verification.breaches = reconciler.into_breaches();
     Ok(())
 }
 
 /// Audit entries, claims and contributions read at a time by the book check.
 const AUDIT_PAGE: i64 = 10_000;
 
-/// Replays the audit trail of every region of `city` into `reconciler`, a page of entries
-/// at a time with the records they name and those records' transfers.
+/// Pages of the trail read ahead of the one being checked: one is read while one is
+/// checked, and at most this many more wait (each about [`AUDIT_PAGE`] entries with their
+/// records, tens of megabytes).
+const TRAIL_PAGES_AHEAD: usize = 1;
+
+/// Replays the audit trail of every region of `city` into `reconciler` and gives it back:
+/// this task reads a page of entries at a time with the records they name and those
+/// records' transfers (I/O), a blocking thread checks each page read (CPU, no I/O), so the
+/// next page is read while one is checked (issue 17: reading and checking took about half
+/// of the time each).
 async fn replay_trail<S: FundStore + crate::Store>(
     store: &S,
     city: RegionCode,
+    records: &std::sync::Arc<crate::replay::FundRecords>,
+    reconciler: crate::reconcile::Reconciler,
+) -> Result<crate::reconcile::Reconciler, StoreError> {
+    let (pages, mut to_check) = tokio::sync::mpsc::channel::<TrailPage>(TRAIL_PAGES_AHEAD);
+    let checker = tokio::task::spawn_blocking(move || {
+        let mut reconciler = reconciler;
+        while let Some(page) = to_check.blocking_recv() {
+            page.check(&mut reconciler);
+        }
+        reconciler
+    });
+    let read = read_trail(store, city, records, &pages).await;
+    drop(pages);
+    let reconciler = checker.await.map_err(|e| StoreError::Backend(format!("the book check's checking thread failed: {e}")))?;
+    read.map(|()| reconciler)
+}
+
+/// Reads every page of the trail of `city`'s regions, with what it names, into `pages`.
+async fn read_trail<S: FundStore + crate::Store>(
+    store: &S,
+    city: RegionCode,
     records: &crate::replay::FundRecords,
-    reconciler: &mut crate::reconcile::Reconciler<'_>,
+    pages: &tokio::sync::mpsc::Sender<TrailPage>,
 ) -> Result<(), StoreError> {
     for region in store.audit_regions().await?.into_iter().filter(|r| city.contains(*r)) {
         let mut after = 0;
         loop {
-            let page = store.audit_entries(region, after, AUDIT_PAGE).await?;
-            let Some(last) = page.last() else { break };
+            let entries = store.audit_entries(region, after, AUDIT_PAGE).await?;
+            let Some(last) = entries.last() else { break };
             after = last.seq;
-            replay_page(store, city, region, &page, reconciler).await?;
-            for entry in &page {
-                if matches!(entry.action.as_str(), "fund.budget" | "fund.targets") {
-                    reconciler.setting(&entry.action, &entry.entity, &entry.detail);
-                    continue;
-                }
-                match crate::replay::replay(city, records, &entry.action, &entry.entity, &entry.detail) {
-                    None => {}
-                    Some(Err(missing)) => reconciler.run_not_on_record(region, entry.seq, &missing),
-                    Some(Ok(replay)) => {
-                        let mut actual = Vec::new();
-                        for (kind, id) in &replay.causes {
-                            actual.extend(store.transfers_caused_by(city, *kind, vec![id.clone()]).await?);
-                        }
-                        let actual: Vec<&yibao_ledger::Transfer> = actual.iter().map(|e| &e.transfer).collect();
-                        reconciler.fund_run(replay, &actual);
-                    }
-                }
+            let page = TrailPage::read(store, city, region, entries, records).await?;
+            if pages.send(page).await.is_err() {
+                // The checking thread is gone: its failure is what the caller reports.
+                return Ok(());
             }
         }
     }
     Ok(())
 }
 
-/// One page of a region's audit trail: the claims, contributions and enrolments it names,
-/// read by key, their transfers read by cause, then each entry replayed in order.
-async fn replay_page<S: FundStore + crate::Store>(
-    store: &S,
-    city: RegionCode,
+/// One page of a region's audit trail with everything its check compares: the claims,
+/// contributions and enrolments it names, read by key, their transfers read by cause, and
+/// each fund run or booking replayed from its record with the transfers it caused.
+struct TrailPage {
     region: RegionCode,
-    page: &[crate::AuditEntry],
-    reconciler: &mut crate::reconcile::Reconciler<'_>,
-) -> Result<(), StoreError> {
-    let claim_key = |entity: &str| entity.get(..12).zip(entity.get(13..)).map(|(i, c)| (i.to_owned(), c.to_owned()));
-    let mut claim_keys = std::collections::BTreeSet::new();
-    let mut seqs = std::collections::BTreeSet::new();
-    let mut enrolled = Vec::new();
-    let mut coverage_changes = false;
-    for entry in page {
-        match entry.action.as_str() {
-            "claim.settle" | "claim.reverse" => claim_keys.extend(claim_key(&entry.entity)),
-            "contribution.record" | "contribution.migrate" => seqs.extend(contribution_seq(&entry.detail)),
-            "person.enrol" => enrolled.push(entry.entity.clone()),
-            "person.change_coverage" | "person.move_out" | "person.move_in" | "accumulators.open" => coverage_changes = true,
-            _ => {}
+    entries: Vec<crate::AuditEntry>,
+    claims: HashMap<String, StoredClaim>,
+    contributions: HashMap<i64, crate::ContributionRecord>,
+    transfers: Vec<Entry>,
+    /// By the entry's position in `entries`: the run replayed and the transfers it caused,
+    /// or the record the run's entry names that is missing.
+    runs: HashMap<usize, Result<(crate::replay::RunReplay, Vec<Entry>), String>>,
+}
+
+impl TrailPage {
+    async fn read<S: FundStore + crate::Store>(
+        store: &S,
+        city: RegionCode,
+        region: RegionCode,
+        entries: Vec<crate::AuditEntry>,
+        records: &crate::replay::FundRecords,
+    ) -> Result<TrailPage, StoreError> {
+        let claim_key = |entity: &str| entity.get(..12).zip(entity.get(13..)).map(|(i, c)| (i.to_owned(), c.to_owned()));
+        let mut claim_keys = std::collections::BTreeSet::new();
+        let mut seqs = std::collections::BTreeSet::new();
+        let mut enrolled = Vec::new();
+        let mut runs = HashMap::new();
+        for (at, entry) in entries.iter().enumerate() {
+            match entry.action.as_str() {
+                "claim.settle" | "claim.reverse" => claim_keys.extend(claim_key(&entry.entity)),
+                "contribution.record" | "contribution.migrate" => seqs.extend(contribution_seq(&entry.detail)),
+                "person.enrol" => enrolled.push(entry.entity.clone()),
+                "fund.budget" | "fund.targets" => {}
+                _ => match crate::replay::replay(city, records, &entry.action, &entry.entity, &entry.detail) {
+                    None => {}
+                    Some(Err(missing)) => {
+                        runs.insert(at, Err(missing));
+                    }
+                    Some(Ok(replay)) => {
+                        let mut caused = Vec::new();
+                        for (kind, id) in &replay.causes {
+                            caused.extend(store.transfers_caused_by(city, *kind, vec![id.clone()]).await?);
+                        }
+                        runs.insert(at, Ok((replay, caused)));
+                    }
+                },
+            }
         }
-    }
-    if claim_keys.is_empty() && seqs.is_empty() && enrolled.is_empty() && !coverage_changes {
-        return Ok(());
-    }
-    let claims: std::collections::HashMap<String, StoredClaim> = if claim_keys.is_empty() {
-        std::collections::HashMap::new()
-    } else {
-        store
-            .claims_by_keys(region, claim_keys.into_iter().collect())
-            .await?
-            .into_iter()
-            .map(|c| (crate::books::settlement_record_id(&c.record.institution_code, &c.record.claim_id), c))
-            .collect()
-    };
-    let contributions: std::collections::HashMap<i64, crate::ContributionRecord> = if seqs.is_empty() {
-        std::collections::HashMap::new()
-    } else {
-        store.contributions_by_seqs(region, seqs.into_iter().collect()).await?.into_iter().map(|c| (c.seq, c)).collect()
-    };
-    let mut transfers: Vec<Entry> = Vec::new();
-    let claim_ids: Vec<String> = claims.keys().cloned().collect();
-    let contribution_ids: Vec<String> = contributions.keys().map(|seq| format!("{region}/{seq}")).collect();
-    for (kind, ids) in [
-        (RecordKind::Settlement, &claim_ids),
-        (RecordKind::SettlementReversal, &claim_ids),
-        (RecordKind::Contribution, &contribution_ids),
-        (RecordKind::Subsidy, &contribution_ids),
-        (RecordKind::OpeningBalance, &enrolled),
-    ] {
-        if !ids.is_empty() {
-            transfers.extend(store.transfers_caused_by(city, kind, ids.clone()).await?);
-        }
-    }
-    let mut by_cause: std::collections::HashMap<(RecordKind, String), Vec<&yibao_ledger::Transfer>> = std::collections::HashMap::new();
-    for entry in &transfers {
-        let kind = match entry.transfer.cause.kind {
-            RecordKind::SettlementReversal => RecordKind::Settlement,
-            RecordKind::Subsidy => RecordKind::Contribution,
-            kind => kind,
+        let claims: HashMap<String, StoredClaim> = if claim_keys.is_empty() {
+            HashMap::new()
+        } else {
+            store
+                .claims_by_keys(region, claim_keys.into_iter().collect())
+                .await?
+                .into_iter()
+                .map(|c| (crate::books::settlement_record_id(&c.record.institution_code, &c.record.claim_id), c))
+                .collect()
         };
-        by_cause.entry((kind, entry.transfer.cause.id.clone())).or_default().push(&entry.transfer);
+        let contributions: HashMap<i64, crate::ContributionRecord> = if seqs.is_empty() {
+            HashMap::new()
+        } else {
+            store.contributions_by_seqs(region, seqs.into_iter().collect()).await?.into_iter().map(|c| (c.seq, c)).collect()
+        };
+        let mut transfers: Vec<Entry> = Vec::new();
+        let claim_ids: Vec<String> = claims.keys().cloned().collect();
+        let contribution_ids: Vec<String> = contributions.keys().map(|seq| format!("{region}/{seq}")).collect();
+        for (kind, ids) in [
+            (RecordKind::Settlement, &claim_ids),
+            (RecordKind::SettlementReversal, &claim_ids),
+            (RecordKind::Contribution, &contribution_ids),
+            (RecordKind::Subsidy, &contribution_ids),
+            (RecordKind::OpeningBalance, &enrolled),
+        ] {
+            if !ids.is_empty() {
+                transfers.extend(store.transfers_caused_by(city, kind, ids.clone()).await?);
+            }
+        }
+        Ok(TrailPage { region, entries, claims, contributions, transfers, runs })
     }
-    fn caused<'a>(
-        by_cause: &'a std::collections::HashMap<(RecordKind, String), Vec<&'a yibao_ledger::Transfer>>,
-        kind: RecordKind,
-        id: &str,
-    ) -> &'a [&'a yibao_ledger::Transfer] {
-        by_cause.get(&(kind, id.to_owned())).map_or(&[][..], Vec::as_slice)
-    }
-    for entry in page {
-        match entry.action.as_str() {
-            "claim.settle" | "claim.reverse" => match claims.get(&entry.entity) {
-                None => reconciler.not_on_record(region, entry.seq, &format!("claim {}", entry.entity)),
-                Some(claim) if entry.action == "claim.settle" => {
-                    reconciler.claim_settled(claim, &entry.detail, caused(&by_cause, RecordKind::Settlement, &entry.entity));
-                }
-                Some(claim) => reconciler.claim_reversed(claim, &entry.detail),
-            },
-            "contribution.record" | "contribution.migrate" => {
-                match contribution_seq(&entry.detail).and_then(|seq| contributions.get(&seq)) {
-                    None => reconciler.not_on_record(region, entry.seq, &format!("a contribution of {}", entry.entity)),
-                    Some(record) => {
-                        let id = format!("{region}/{}", record.seq);
-                        let migrated = entry.action == "contribution.migrate";
-                        reconciler.contribution(record, &entry.detail, caused(&by_cause, RecordKind::Contribution, &id), migrated);
+
+    /// Checks the page into `reconciler`: the records' entries in order, then the settings,
+    /// fund runs and bookings in order. Reads nothing.
+    fn check(self, reconciler: &mut crate::reconcile::Reconciler) {
+        let TrailPage { region, entries, claims, contributions, transfers, mut runs } = self;
+        let mut by_cause: HashMap<(RecordKind, String), Vec<&yibao_ledger::Transfer>> = HashMap::new();
+        for entry in &transfers {
+            let kind = match entry.transfer.cause.kind {
+                RecordKind::SettlementReversal => RecordKind::Settlement,
+                RecordKind::Subsidy => RecordKind::Contribution,
+                kind => kind,
+            };
+            by_cause.entry((kind, entry.transfer.cause.id.clone())).or_default().push(&entry.transfer);
+        }
+        let caused = |kind: RecordKind, id: &str| by_cause.get(&(kind, id.to_owned())).map_or(&[][..], Vec::as_slice);
+        for entry in &entries {
+            match entry.action.as_str() {
+                "claim.settle" | "claim.reverse" => match claims.get(&entry.entity) {
+                    None => reconciler.not_on_record(region, entry.seq, &format!("claim {}", entry.entity)),
+                    Some(claim) if entry.action == "claim.settle" => {
+                        reconciler.claim_settled(claim, &entry.detail, caused(RecordKind::Settlement, &entry.entity));
+                    }
+                    Some(claim) => reconciler.claim_reversed(claim, &entry.detail),
+                },
+                "contribution.record" | "contribution.migrate" => {
+                    match contribution_seq(&entry.detail).and_then(|seq| contributions.get(&seq)) {
+                        None => reconciler.not_on_record(region, entry.seq, &format!("a contribution of {}", entry.entity)),
+                        Some(record) => {
+                            let id = format!("{region}/{}", record.seq);
+                            let migrated = entry.action == "contribution.migrate";
+                            reconciler.contribution(record, &entry.detail, caused(RecordKind::Contribution, &id), migrated);
+                        }
                     }
                 }
+                "accumulators.open" => reconciler.accumulators_opened(region, &entry.entity, &entry.detail),
+                "person.change_coverage" | "person.move_out" | "person.move_in" => {
+                    reconciler.coverage_changed(region, &entry.action, &entry.entity, &entry.detail);
+                }
+                "person.enrol" => {
+                    reconciler.person_enrolled(region, &entry.entity, &entry.detail, caused(RecordKind::OpeningBalance, &entry.entity));
+                }
+                _ => {}
             }
-            "accumulators.open" => reconciler.accumulators_opened(region, &entry.entity, &entry.detail),
-            "person.change_coverage" | "person.move_out" | "person.move_in" => {
-                reconciler.coverage_changed(region, &entry.action, &entry.entity, &entry.detail);
+        }
+        for (at, entry) in entries.iter().enumerate() {
+            if matches!(entry.action.as_str(), "fund.budget" | "fund.targets") {
+                reconciler.setting(&entry.action, &entry.entity, &entry.detail);
+                continue;
             }
-            "person.enrol" => {
-                reconciler.person_enrolled(
-                    region,
-                    &entry.entity,
-                    &entry.detail,
-                    caused(&by_cause, RecordKind::OpeningBalance, &entry.entity),
-                );
+            match runs.remove(&at) {
+                None => {}
+                Some(Err(missing)) => reconciler.run_not_on_record(region, entry.seq, &missing),
+                Some(Ok((replay, caused))) => {
+                    let caused: Vec<&yibao_ledger::Transfer> = caused.iter().map(|e| &e.transfer).collect();
+                    reconciler.fund_run(replay, &caused);
+                }
             }
-            _ => {}
         }
     }
-    Ok(())
 }
 
 /// The sequence number a `contribution.record` entry's detail names.
 fn contribution_seq(detail: &str) -> Option<i64> {
-    serde_json::from_str::<serde_json::Value>(detail).ok()?.get("seq")?.as_i64()
+    // Only `seq` is read: the detail's other fields are skipped, not built into a value.
+    #[derive(serde::Deserialize)]
+    struct Seq {
+        seq: Option<serde_json::Value>,
+    }
+    serde_json::from_str::<Seq>(detail).ok()?.seq?.as_i64()
 }

@@ -177,7 +177,7 @@ pub fn checksum(inventory: &Inventory) -> String {
     for line in &inventory.lines {
         hash.update(format!("{}|{}|{}|{}|{}\n", line.holder, line.kind, line.debits_fen, line.credits_fen, line.balance_fen).as_bytes());
     }
-    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex_lower(&hash.finalize())
 }
 
 /// The transfers that move every balance of the inventory to the receiving fund: per

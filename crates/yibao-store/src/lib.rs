@@ -49,7 +49,7 @@ pub use access::{
     SIGN_IN_TEXT_CHARS_MAX, SessionRecord, SignInOutcome, SignInReason, SignInRefusal, StaffRecord, StaffUpdate,
 };
 pub use arrears::{ArrearsStore, InstalmentPayment, NewPlan, PlanPaymentRecord, PlanRecord, PlanStatus};
-pub use audit::{AuditEntry, AuditVerification, GENESIS_HASH, entry_hash};
+pub use audit::{AuditEntry, AuditVerification, GENESIS_HASH, entry_hash, hex_lower};
 pub use catalogue::{
     CATALOGUE_LOAD_MAX, CatalogueChange, CatalogueLoad, CatalogueLoadRecord, CatalogueProposal, CatalogueRow, CatalogueStore,
     PROPOSAL_BYTES_MAX,

@@ -24,10 +24,7 @@ use yibao_domain::{NationalId, Period, RegionCode};
 use yibao_engine::Accumulators;
 use yibao_ledger::{Breach, Transfer};
 
-use crate::books::{
-    PaidBefore, SettlementAmounts, contribution_entries, opening_account_entries, reversal_entries, settlement_entries,
-    settlement_record_id,
-};
+use crate::books::{PaidBefore, contribution_entries, opening_account_entries, reversal_entries, settlement_entries, settlement_record_id};
 use crate::replay::{FundRecords, Owns, RunReplay, differing, same_json, setting_disagrees};
 use crate::{ClaimStatus, ContributionKind, ContributionRecord, StoredClaim};
 
@@ -36,9 +33,10 @@ type PersonYear = (RegionCode, NationalId, i32);
 
 /// Compares records with their audit entries and the transfers they caused, collecting
 /// breaches (at most [`yibao_ledger::limits::BREACHES_LIMIT`] in all, counting those
-/// already found).
+/// already found). It owns what it collects, so that it can check on a thread of its own
+/// while the next page is read (issue 17).
 #[derive(Debug)]
-pub struct Reconciler<'a> {
+pub struct Reconciler {
     partly_paid: HashMap<(RegionCode, NationalId, ContributionKind, Period), PaidBefore>,
     reached: HashMap<PersonYear, Accumulators>,
     /// The counters a move to another scheme set aside, by person, scheme and year: a return
@@ -60,7 +58,7 @@ pub struct Reconciler<'a> {
     settings_audited: HashMap<(String, String), String>,
     /// On a second pass, after the counts disagreed: every claim and transfer accounted for.
     seen: Option<Seen>,
-    breaches: &'a mut Vec<Breach>,
+    breaches: Vec<Breach>,
 }
 
 /// What a second pass remembers, to name what the first pass only counted.
@@ -71,8 +69,11 @@ pub struct Seen {
     pub transfers: HashSet<String>,
 }
 
-impl<'a> Reconciler<'a> {
-    pub fn new(breaches: &'a mut Vec<Breach>) -> Reconciler<'a> {
+impl Reconciler {
+    /// A reconciler that adds to `breaches`, those found before it (given back by
+    /// [`Reconciler::into_breaches`]).
+    #[must_use]
+    pub fn new(breaches: Vec<Breach>) -> Reconciler {
         Reconciler {
             partly_paid: HashMap::new(),
             reached: HashMap::new(),
@@ -91,8 +92,15 @@ impl<'a> Reconciler<'a> {
 
     /// A reconciler that also remembers what it accounted for (and reports nothing: the
     /// first pass did), to name the records and transfers the first pass could only count.
-    pub fn remembering(breaches: &'a mut Vec<Breach>) -> Reconciler<'a> {
-        Reconciler { seen: Some(Seen::default()), ..Reconciler::new(breaches) }
+    #[must_use]
+    pub fn remembering() -> Reconciler {
+        Reconciler { seen: Some(Seen::default()), ..Reconciler::new(Vec::new()) }
+    }
+
+    /// The breaches found before and by this reconciler.
+    #[must_use]
+    pub fn into_breaches(self) -> Vec<Breach> {
+        self.breaches
     }
 
     /// What a remembering reconciler accounted for.
@@ -152,16 +160,17 @@ impl<'a> Reconciler<'a> {
         }
         // The accumulators the settlement reports are those it stored as left, and it
         // started from where the person's earlier claims of the year left them.
-        let settlement = serde_json::from_str::<serde_json::Value>(&claim.settlement_json).ok();
-        match settlement.as_ref().and_then(|s| serde_json::from_value::<Accumulators>(s.get("accumulators")?.clone()).ok()) {
-            Some(reported) if reported == stored.acc_after => {}
-            _ => self.breach(&name, "the accumulators its settlement reports are not those it stored as left".to_owned()),
+        let settlement = crate::books::StoredSettlementView::read(&claim.settlement_json);
+        if settlement.accumulators != Some(stored.acc_after) {
+            self.breach(&name, "the accumulators its settlement reports are not those it stored as left".to_owned());
         }
         // The insurance type the underwriting quarter selects claims by (issue 17: a column
         // beside the compressed settlement) is the settlement's own.
-        let insutype = settlement.as_ref().and_then(|s| s.get("insutype")?.as_str()).unwrap_or_default();
-        if stored.insutype != insutype {
-            self.breach(&name, format!("its column insutype holds '{}', but its stored settlement says '{insutype}'", stored.insutype));
+        if stored.insutype != settlement.insutype {
+            self.breach(
+                &name,
+                format!("its column insutype holds '{}', but its stored settlement says '{}'", stored.insutype, settlement.insutype),
+            );
         }
         let year = (claim.region, claim.person_id, stored.acc_after.year);
         let reached = self.reached.get(&year).copied().unwrap_or_else(|| Accumulators::new_year(year.2));
@@ -173,7 +182,7 @@ impl<'a> Reconciler<'a> {
         }
         self.reached.insert(year, stored.acc_after);
 
-        let amounts = match SettlementAmounts::from_stored(&claim.settlement_json) {
+        let amounts = match settlement.amounts {
             Ok(amounts) => amounts,
             Err(why) => return self.breach(&name, why),
         };

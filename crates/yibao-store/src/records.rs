@@ -444,7 +444,7 @@ impl ClaimRecord {
     ) -> Result<String, StoreError> {
         use sha2::Digest;
         let text = |value: &str| serde_json::to_string(value).map_err(|e| StoreError::Backend(e.to_string()));
-        let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        let hex = crate::hex_lower;
         let settlement_sha256 = hex(&sha2::Sha256::digest(self.settlement_json.as_bytes()));
         let accumulators = format!(
             "{}\n{}",
