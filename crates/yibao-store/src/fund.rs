@@ -724,6 +724,43 @@ pub async fn verify_city_books<S: FundStore + crate::Store>(
     city: RegionCode,
     verification: &mut BooksVerification,
 ) -> Result<(), StoreError> {
+    // The ledger's invariants and the records' reconciliation read different things and
+    // neither waits for the other: they run together (issue 17), their breaches kept in
+    // this order.
+    let mut books = BooksVerification::default();
+    let (ledger, records) = tokio::join!(verify_city_ledger(store, city, &mut books), reconcile_records(store, city));
+    ledger?;
+    let reconciled = records?;
+    verification.cities += books.cities;
+    verification.accounts += books.accounts;
+    verification.transfers += books.transfers;
+    verification.total_posted_fen += books.total_posted_fen;
+    add_breaches(&mut verification.breaches, books.breaches);
+    add_breaches(&mut verification.breaches, reconciled);
+    Ok(())
+}
+
+/// Adds `more` to `breaches`, at most [`yibao_ledger::limits::BREACHES_LIMIT`] in all and
+/// then one [`Breach::Truncated`] saying that the rest are not listed.
+fn add_breaches(breaches: &mut Vec<Breach>, more: Vec<Breach>) {
+    for breach in more {
+        if breaches.len() >= yibao_ledger::limits::BREACHES_LIMIT || matches!(breach, Breach::Truncated) {
+            if !matches!(breaches.last(), Some(Breach::Truncated)) {
+                breaches.push(Breach::Truncated);
+            }
+            return;
+        }
+        breaches.push(breach);
+    }
+}
+
+/// The ledger's invariants over one city's books (`check_books`) and the records that
+/// repeat a balance of the books (`records-match-books` for personal accounts).
+async fn verify_city_ledger<S: FundStore + crate::Store>(
+    store: &S,
+    city: RegionCode,
+    verification: &mut BooksVerification,
+) -> Result<(), StoreError> {
     // The transfers stream past a page at a time: the check holds the accounts and the
     // transfers others reverse or pair with, never every transfer (issue 12).
     let accounts = store.fund_accounts(city).await?;
@@ -774,7 +811,7 @@ pub async fn verify_city_books<S: FundStore + crate::Store>(
             verification.breaches.push(Breach::RecordDisagrees { account, record_fen, books_fen });
         }
     }
-    reconcile_records(store, city, verification).await
+    Ok(())
 }
 
 /// `records-match-books` for every record that moves money ([`crate::reconcile`],
@@ -784,11 +821,7 @@ pub async fn verify_city_books<S: FundStore + crate::Store>(
 /// reconciled counted against what the store holds. Only when the counts disagree is the
 /// trail replayed again, remembering what it met, to name the records and transfers it
 /// never met.
-async fn reconcile_records<S: FundStore + crate::Store>(
-    store: &S,
-    city: RegionCode,
-    verification: &mut BooksVerification,
-) -> Result<(), StoreError> {
+async fn reconcile_records<S: FundStore + crate::Store>(store: &S, city: RegionCode) -> Result<Vec<Breach>, StoreError> {
     let counts = store.record_counts(city).await?;
     let (budgets, targets) = store.fund_settings(city).await?;
     let records = std::sync::Arc::new(
@@ -803,7 +836,7 @@ async fn reconcile_records<S: FundStore + crate::Store>(
         )
         .with_clearings(store.payment_clearings(city).await?),
     );
-    let reconciler = crate::reconcile::Reconciler::new(std::mem::take(&mut verification.breaches));
+    let reconciler = crate::reconcile::Reconciler::new(Vec::new());
     let mut reconciler = replay_trail(store, city, &records, reconciler).await?;
     reconciler.fund_records(&records);
     reconciler.accumulators(store.accumulator_records(city).await?);
@@ -811,12 +844,12 @@ async fn reconcile_records<S: FundStore + crate::Store>(
         && reconciler.contributions == counts.contributions
         && reconciler.record_transfers == counts.record_transfers
         && reconciler.other_transfers == counts.other_transfers;
-    verification.breaches = reconciler.into_breaches();
+    let breaches = reconciler.into_breaches();
     if complete {
-        return Ok(());
+        return Ok(breaches);
     }
     let seen = replay_trail(store, city, &records, crate::reconcile::Reconciler::remembering()).await?.into_seen();
-    let mut reconciler = crate::reconcile::Reconciler::new(std::mem::take(&mut verification.breaches));
+    let mut reconciler = crate::reconcile::Reconciler::new(breaches);
     let mut after: Option<ClaimKey> = None;
     loop {
         let page = store.claims_page(city, after.clone(), AUDIT_PAGE).await?;
@@ -852,8 +885,7 @@ async fn reconcile_records<S: FundStore + crate::Store>(
             }
         }
     }
-    verification.breaches = reconciler.into_breaches();
-    Ok(())
+    Ok(reconciler.into_breaches())
 }
 
 /// Audit entries, claims and contributions read at a time by the book check.
