@@ -728,9 +728,8 @@ pub async fn verify_city_books<S: FundStore + crate::Store>(
     // neither waits for the other: they run together (issue 17), their breaches kept in
     // this order.
     let mut books = BooksVerification::default();
-    let (ledger, records) = tokio::join!(verify_city_ledger(store, city, &mut books), reconcile_records(store, city));
-    ledger?;
-    let reconciled = records?;
+    // The first error ends both: the other is dropped, not finished.
+    let ((), reconciled) = tokio::try_join!(verify_city_ledger(store, city, &mut books), reconcile_records(store, city))?;
     verification.cities += books.cities;
     verification.accounts += books.accounts;
     verification.transfers += books.transfers;
@@ -824,18 +823,16 @@ async fn verify_city_ledger<S: FundStore + crate::Store>(
 async fn reconcile_records<S: FundStore + crate::Store>(store: &S, city: RegionCode) -> Result<Vec<Breach>, StoreError> {
     let counts = store.record_counts(city).await?;
     let (budgets, targets) = store.fund_settings(city).await?;
-    let records = std::sync::Arc::new(
-        crate::replay::FundRecords::new(
-            store.pooling_runs(city).await?,
-            store.year_closes(city).await?,
-            store.handovers(city).await?,
-            store.legacy_requests(city).await?,
-            budgets,
-            targets,
-            city,
-        )
-        .with_clearings(store.payment_clearings(city).await?),
-    );
+    let records = crate::replay::FundRecords::new(
+        store.pooling_runs(city).await?,
+        store.year_closes(city).await?,
+        store.handovers(city).await?,
+        store.legacy_requests(city).await?,
+        budgets,
+        targets,
+        city,
+    )
+    .with_clearings(store.payment_clearings(city).await?);
     let reconciler = crate::reconcile::Reconciler::new(Vec::new());
     let mut reconciler = replay_trail(store, city, &records, reconciler).await?;
     reconciler.fund_records(&records);
@@ -907,7 +904,7 @@ const TRAIL_PAGES_AHEAD: usize = 1;
 async fn replay_trail<S: FundStore + crate::Store>(
     store: &S,
     city: RegionCode,
-    records: &std::sync::Arc<crate::replay::FundRecords>,
+    records: &crate::replay::FundRecords,
     reconciler: crate::reconcile::Reconciler,
 ) -> Result<crate::reconcile::Reconciler, StoreError> {
     let (pages, mut to_check) = tokio::sync::mpsc::channel::<TrailPage>(TRAIL_PAGES_AHEAD);
@@ -934,13 +931,16 @@ async fn read_trail<S: FundStore + crate::Store>(
     for region in store.audit_regions().await?.into_iter().filter(|r| city.contains(*r)) {
         let mut after = 0;
         loop {
-            let entries = store.audit_entries(region, after, TRAIL_PAGE).await?;
+            let mut entries = store.audit_entries(region, after, TRAIL_PAGE).await?;
             let Some(last) = entries.last() else { break };
             after = last.seq;
-            let page = TrailPage::read(store, city, region, entries, records).await?;
-            if pages.send(page).await.is_err() {
-                // The checking thread is gone: its failure is what the caller reports.
-                return Ok(());
+            while !entries.is_empty() {
+                let (page, rest) = TrailPage::read(store, city, region, entries, records).await?;
+                entries = rest;
+                if pages.send(page).await.is_err() {
+                    // The checking thread is gone: its failure is what the caller reports.
+                    return Ok(());
+                }
             }
         }
     }
@@ -962,18 +962,24 @@ struct TrailPage {
 }
 
 impl TrailPage {
+    /// Reads what `entries` name, and gives back the entries it left for the next page: a
+    /// page ends early after the fund run that brings its runs' transfers past
+    /// [`ENTRIES_PAGE_LIMIT`] (a city's trail is mostly runs, each with thousands of
+    /// transfers).
     async fn read<S: FundStore + crate::Store>(
         store: &S,
         city: RegionCode,
         region: RegionCode,
-        entries: Vec<crate::AuditEntry>,
+        mut entries: Vec<crate::AuditEntry>,
         records: &crate::replay::FundRecords,
-    ) -> Result<TrailPage, StoreError> {
+    ) -> Result<(TrailPage, Vec<crate::AuditEntry>), StoreError> {
         let claim_key = |entity: &str| entity.get(..12).zip(entity.get(13..)).map(|(i, c)| (i.to_owned(), c.to_owned()));
         let mut claim_keys = std::collections::BTreeSet::new();
         let mut seqs = std::collections::BTreeSet::new();
         let mut enrolled = Vec::new();
         let mut runs = HashMap::new();
+        let mut run_transfers = 0usize;
+        let mut rest = Vec::new();
         for (at, entry) in entries.iter().enumerate() {
             match entry.action.as_str() {
                 "claim.settle" | "claim.reverse" => claim_keys.extend(claim_key(&entry.entity)),
@@ -990,9 +996,14 @@ impl TrailPage {
                         for (kind, id) in &replay.causes {
                             caused.extend(store.transfers_caused_by(city, *kind, vec![id.clone()]).await?);
                         }
+                        run_transfers += caused.len();
                         runs.insert(at, Ok((replay, caused)));
                     }
                 },
+            }
+            if run_transfers > usize::try_from(ENTRIES_PAGE_LIMIT).unwrap_or(usize::MAX) {
+                rest = entries.split_off(at + 1);
+                break;
             }
         }
         let claims: HashMap<String, StoredClaim> = if claim_keys.is_empty() {
@@ -1024,7 +1035,7 @@ impl TrailPage {
                 transfers.extend(store.transfers_caused_by(city, kind, ids.clone()).await?);
             }
         }
-        Ok(TrailPage { region, entries, claims, contributions, transfers, runs })
+        Ok((TrailPage { region, entries, claims, contributions, transfers, runs }, rest))
     }
 
     /// Checks the page into `reconciler`: the records' entries in order, then the settings,

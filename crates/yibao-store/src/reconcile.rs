@@ -32,8 +32,8 @@ use crate::{ClaimStatus, ContributionKind, ContributionRecord, StoredClaim};
 type PersonYear = (RegionCode, NationalId, i32);
 
 /// Compares records with their audit entries and the transfers they caused, collecting
-/// breaches (at most [`yibao_ledger::limits::BREACHES_LIMIT`] in all, counting those
-/// already found). It owns what it collects, so that it can check on a thread of its own
+/// breaches (at most [`yibao_ledger::limits::BREACHES_LIMIT`] in all, counting those it
+/// was given). It owns what it collects, so that it can check on a thread of its own
 /// while the next page is read (issue 17).
 #[derive(Debug)]
 pub struct Reconciler {
