@@ -1335,6 +1335,8 @@ mod tests {
     #[test]
     fn visits_by_day_are_read_through_their_index() {
         let conn = Connection::open_in_memory().unwrap();
+        // As the store's connections plan (`db::open_connection`): values never steer a plan.
+        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true).unwrap();
         migrate(&conn).unwrap();
         let plan = query_all(
             &conn,
