@@ -952,7 +952,7 @@ fn migrated_visit(stay: LegacyStay, now: time::OffsetDateTime) -> Result<VisitRe
         .chain_update(b"\0")
         .chain_update(stay.ipt_otp_no.as_bytes())
         .finalize();
-    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let hex = yibao_store::hex_lower(&digest[..8]);
     let begin = stay.admission_date;
     let mdtrt_id = format!("{}{:02}{:02}{hex}", begin.year(), u8::from(begin.month()), begin.day());
     let new = crate::interface::NewVisit {
@@ -1014,7 +1014,7 @@ fn read_files(files: Vec<MigrationFile>) -> Result<ReadFiles, AppError> {
         tables.insert(kind, table);
         names.push(file.name);
     }
-    let id: String = hash.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let id = yibao_store::hex_lower(&hash.finalize()[..8]);
     Ok((id, names, tables))
 }
 

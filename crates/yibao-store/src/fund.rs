@@ -1042,16 +1042,18 @@ impl TrailPage {
     /// fund runs and bookings in order. Reads nothing.
     fn check(self, reconciler: &mut crate::reconcile::Reconciler) {
         let TrailPage { region, entries, claims, contributions, transfers, mut runs } = self;
-        let mut by_cause: HashMap<(RecordKind, String), Vec<&yibao_ledger::Transfer>> = HashMap::new();
+        // By kind, then by the record's id borrowed from the transfer: a claim's lookup
+        // allocates nothing.
+        let mut by_cause: HashMap<RecordKind, HashMap<&str, Vec<&yibao_ledger::Transfer>>> = HashMap::new();
         for entry in &transfers {
             let kind = match entry.transfer.cause.kind {
                 RecordKind::SettlementReversal => RecordKind::Settlement,
                 RecordKind::Subsidy => RecordKind::Contribution,
                 kind => kind,
             };
-            by_cause.entry((kind, entry.transfer.cause.id.clone())).or_default().push(&entry.transfer);
+            by_cause.entry(kind).or_default().entry(entry.transfer.cause.id.as_str()).or_default().push(&entry.transfer);
         }
-        let caused = |kind: RecordKind, id: &str| by_cause.get(&(kind, id.to_owned())).map_or(&[][..], Vec::as_slice);
+        let caused = |kind: RecordKind, id: &str| by_cause.get(&kind).and_then(|ids| ids.get(id)).map_or(&[][..], Vec::as_slice);
         for entry in &entries {
             match entry.action.as_str() {
                 "claim.settle" | "claim.reverse" => match claims.get(&entry.entity) {
