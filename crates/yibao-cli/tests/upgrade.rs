@@ -106,7 +106,8 @@ fn the_last_releases_sqlite_store_opens_checks_and_settles() {
 
 /// A damaged settlement in the release's store (its JSON cut short) does not stop the
 /// upgrade (issue 17: migration 24 fills two columns from every claim's JSON): the store
-/// opens, and the book check names the claim. On PostgreSQL too (migration 25).
+/// opens, and the book check names the claim. On PostgreSQL too (migration 25), where a
+/// damaged audit digest does not stop migration 26 either.
 #[test]
 fn a_damaged_settlement_of_the_last_release_is_named_not_a_failed_upgrade() {
     let damage = "UPDATE claims SET settlement = substr(settlement, 1, 500) \
@@ -124,6 +125,12 @@ fn a_damaged_settlement_of_the_last_release_is_named_not_a_failed_upgrade() {
 
     let (postgres, dir) = release_on_postgres("upgrade-pg-damaged");
     postgres.psql(damage).expect("damage one settlement");
+    // And an audit entry's digest that is no digest (migration 26 stores digests as their
+    // bytes): the upgrade keeps its text, and `audit verify` names the entry.
+    let region = postgres.psql("SELECT min(region_code) FROM audit_log").expect("a region");
+    postgres
+        .psql(&format!("ALTER TABLE audit_log DISABLE TRIGGER ALL; UPDATE audit_log SET hash = 'not a digest' WHERE region_code = '{region}' AND seq = 1"))
+        .expect("damage one digest");
     let out = yibao(&["fund", "check", "--database-url", postgres.url()]);
     let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert!(
@@ -131,7 +138,10 @@ fn a_damaged_settlement_of_the_last_release_is_named_not_a_failed_upgrade() {
         "{said}"
     );
     let migrated = postgres.psql("SELECT max(version) FROM schema_migrations").expect("versions");
-    assert_eq!(migrated, "25");
+    assert_eq!(migrated, "26");
+    let out = yibao(&["audit", "verify", "--database-url", postgres.url()]);
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!out.status.success() && said.contains(&region) && said.contains("entry 1"), "{said}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

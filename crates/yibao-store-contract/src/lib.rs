@@ -2684,6 +2684,47 @@ where
     let counters = yibao_store::compact::unpack_accumulators(&counters).expect("the counters");
     assert_eq!(counters.year, settled.year);
 
+    // 0a. The claim as the institution submitted it is stored compressed against the
+    //     claims' dictionary and returned byte for byte; the fields SQL reads from it are
+    //     columns beside it, which the untouched books above found equal to it.
+    let stored_claim = attacker.read_bytes("SELECT claim FROM claims WHERE claim_id = 'TAMPER-1'").await;
+    assert!(stored_claim.starts_with(&[0x28, 0xB5, 0x2F, 0xFD]), "a zstd frame");
+    assert!(stored_claim.len() * 2 < settled.claim_json.len(), "{} bytes stored for {}", stored_claim.len(), settled.claim_json.len());
+    assert_eq!(yibao_store::compact::unpack(&stored_claim).expect("unpack"), settled.claim_json);
+    let columns = yibao_store::compact::ClaimColumns::of(&settled.claim_json);
+    assert_eq!(columns.kind.as_deref(), Some("inpatient"), "{columns:?}");
+    assert!(columns.admission_date.is_some() && columns.discharge_date.is_some(), "{columns:?}");
+
+    // 0c. The claim's audit entry is stored compactly (issue 17): its detail compressed
+    //     against the audit dictionary, its digests as their 32 bytes; `audit verify`
+    //     passed above on what they read back as.
+    let entry_where = "FROM audit_log WHERE action = 'claim.settle' AND entity = 'H41992100007/TAMPER-1'";
+    let detail = attacker.read_bytes(&format!("SELECT detail {entry_where}")).await;
+    assert!(detail.starts_with(&[0x28, 0xB5, 0x2F, 0xFD]), "a zstd frame");
+    assert!(yibao_store::compact::unpack(&detail).expect("unpack").contains("\"settlement_sha256\""));
+    assert_eq!(attacker.read_bytes(&format!("SELECT hash {entry_where}")).await.len(), 32);
+    assert_eq!(attacker.read_bytes(&format!("SELECT prev_hash {entry_where}")).await.len(), 32);
+
+    // 0b. Those columns edited (a stay made a visit on another day): the person's visits
+    //     and stays would be counted from them, so the check names each.
+    attacker.run("UPDATE claims SET kind = 'general-outpatient', admission_date = NULL WHERE claim_id = 'TAMPER-1'").await;
+    let found = book_breaches(&*store).await;
+    assert!(
+        found
+            .iter()
+            .any(|b| b.contains(claim_name)
+                && b.contains("its column kind holds 'general-outpatient', but its stored claim says 'inpatient'")),
+        "{found:?}"
+    );
+    assert!(found.iter().any(|b| b.contains(claim_name) && b.contains("its column admission_date holds NULL")), "{found:?}");
+    attacker
+        .run(&format!(
+            "UPDATE claims SET kind = 'inpatient', admission_date = '{}' WHERE claim_id = 'TAMPER-1'",
+            columns.admission_date.as_deref().unwrap_or_default()
+        ))
+        .await;
+    assert!(book_breaches(&*store).await.is_empty());
+
     // 1. A claim's stored fund pay edited: its column no longer matches its settlement, nor
     //    its audit entry.
     attacker.run("UPDATE claims SET fund_pay_fen = fund_pay_fen - 100 WHERE claim_id = 'TAMPER-1'").await;
@@ -3024,10 +3065,12 @@ where
     assert!(found.iter().any(|b| b.contains(claim_name) && b.contains("no audit entry records its settlement")), "{found:?}");
 
     // 8. The head rewritten to the new end: the chain looks whole, and only the anchor kept
-    //    outside shows that an entry was removed.
+    //    outside shows that an entry was removed. (The log stores a digest as its 32 bytes,
+    //    the head as hex: the attacker writes it as the head holds it.)
+    let hash_hex = if sqlite { "lower(hex(hash))" } else { "encode(hash, 'hex')" };
     attacker
         .run(&format!(
-            "UPDATE audit_heads SET seq = {prev}, hash = (SELECT hash FROM audit_log WHERE region_code = '{EAST}' AND seq = {prev}) WHERE region_code = '{EAST}'",
+            "UPDATE audit_heads SET seq = {prev}, hash = (SELECT {hash_hex} FROM audit_log WHERE region_code = '{EAST}' AND seq = {prev}) WHERE region_code = '{EAST}'",
             prev = last - 1
         ))
         .await;

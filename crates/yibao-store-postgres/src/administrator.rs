@@ -31,7 +31,7 @@ async fn underwritten_claims(
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {CLAIM_COLUMNS} FROM claims WHERE region_code = $1 AND settled_at >= $2 AND status = 'settled' \
          AND supplementary_fen <> 0 AND insutype IN ({}) \
-         AND claim::jsonb ->> 'admission_date' BETWEEN $3 AND $4 LIMIT $5",
+         AND admission_date BETWEEN $3 AND $4 LIMIT $5",
         insutypes_sql(&terms.schemes)
     )))
     .bind(county.to_string())

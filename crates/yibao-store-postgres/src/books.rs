@@ -47,20 +47,28 @@ fn stored_claim(row: &PgRow) -> Result<yibao_store::StoredClaim, StoreError> {
     let read = || -> Result<_, StoreError> {
         Ok((
             yibao_store::compact::unpack(row.try_get("settlement").map_err(backend)?)?,
+            yibao_store::compact::unpack(row.try_get("claim").map_err(backend)?)?,
             yibao_store::compact::unpack_accumulators(row.try_get("acc_before").map_err(backend)?)?,
             yibao_store::compact::unpack_accumulators(row.try_get("acc_after").map_err(backend)?)?,
         ))
     };
-    let (settlement, acc_before, acc_after, unreadable) = match read() {
-        Ok((settlement, before, after)) => (settlement, before, after, None),
-        Err(e) => (String::new(), yibao_engine::Accumulators::default(), yibao_engine::Accumulators::default(), Some(e.to_string())),
+    let (settlement, claim, acc_before, acc_after, unreadable) = match read() {
+        Ok((settlement, claim, before, after)) => (settlement, claim, before, after, None),
+        Err(e) => (
+            String::new(),
+            String::new(),
+            yibao_engine::Accumulators::default(),
+            yibao_engine::Accumulators::default(),
+            Some(e.to_string()),
+        ),
     };
     Ok(yibao_store::StoredClaim {
-        record: crate::claim_with_settlement(row, settlement)?,
+        record: crate::claim_with(row, settlement, claim)?,
         acc_before,
         acc_after,
         insutype: row.try_get("insutype").map_err(backend)?,
         supplementary_fen: row.try_get("supplementary_fen").map_err(backend)?,
+        columns: crate::claim_columns(row)?,
         unreadable,
     })
 }
@@ -1195,9 +1203,10 @@ impl FundStore for PostgresStore {
         let (region, institution, claim) = after.map(|(r, i, c)| (r.to_string(), i, c)).unwrap_or_default();
         let limit = limit.clamp(1, yibao_store::ENTRIES_PAGE_LIMIT);
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {}, acc_before, acc_after, insutype, supplementary_fen FROM claims WHERE region_code BETWEEN $1 AND $2 \
+            "SELECT {}, acc_before, acc_after, insutype, supplementary_fen, {} FROM claims WHERE region_code BETWEEN $1 AND $2 \
              AND (region_code, institution_code, claim_id) > ($3, $4, $5) ORDER BY region_code, institution_code, claim_id LIMIT $6",
-            crate::CLAIM_COLUMNS
+            crate::CLAIM_COLUMNS,
+            crate::CLAIM_COLUMN_NAMES
         )))
         .bind(low)
         .bind(high)
@@ -1314,9 +1323,10 @@ impl FundStore for PostgresStore {
     async fn claims_by_keys(&self, region: RegionCode, keys: Vec<(String, String)>) -> Result<Vec<yibao_store::StoredClaim>, StoreError> {
         let (institutions, claim_ids): (Vec<String>, Vec<String>) = keys.into_iter().unzip();
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {}, acc_before, acc_after, insutype, supplementary_fen FROM claims \
+            "SELECT {}, acc_before, acc_after, insutype, supplementary_fen, {} FROM claims \
              WHERE region_code = $1 AND (institution_code, claim_id) IN (SELECT * FROM UNNEST($2::text[], $3::text[]))",
-            crate::CLAIM_COLUMNS
+            crate::CLAIM_COLUMNS,
+            crate::CLAIM_COLUMN_NAMES
         )))
         .bind(region.to_string())
         .bind(institutions)

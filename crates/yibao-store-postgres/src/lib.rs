@@ -55,6 +55,7 @@ use sqlx::{Postgres, Row, Transaction};
 use time::Date;
 use yibao_domain::{HouseholdId, NationalId, RegionCode};
 use yibao_engine::{Accumulators, Coverage};
+use yibao_store::compact::ClaimColumns;
 use yibao_store::{
     Actor, AuditEntry, ClaimRecord, ClaimStatus, HouseholdRecord, NewHousehold, NewPerson, NewReferral, PersonQuery, PersonRecord,
     PersonUpdate, REFERRALS_LIMIT, ReferralRecord, SEARCH_LIMIT, SettleFn, SettleOutcome, SettleRequest, Store, StoreError, TierEdit,
@@ -88,6 +89,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (23, include_str!("../migrations/0023_visits_by_day.sql")),
     (24, include_str!("../migrations/0024_running_payables.sql")),
     (25, include_str!("../migrations/0025_compact_settlements.sql")),
+    (26, include_str!("../migrations/0026_compact_claims_and_audit.sql")),
 ];
 /// Connections in the pool.
 const POOL_SIZE: u32 = 16;
@@ -261,7 +263,7 @@ const HEAD_LOCK: &str = "INSERT INTO audit_heads (region_code, seq, hash) VALUES
 const AUDIT_APPEND: &str = "WITH appended AS ( \
          INSERT INTO audit_log (region_code, seq, at, actor, source, action, entity, detail, prev_hash, hash) \
          SELECT $1, u.seq, u.at, u.actor, u.source, u.action, u.entity, u.detail, u.prev_hash, u.hash \
-         FROM unnest($2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[]) \
+         FROM unnest($2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[], $9::bytea[], $10::bytea[]) \
              AS u(seq, at, actor, source, action, entity, detail, prev_hash, hash) \
      ) \
      UPDATE audit_heads SET seq = $11, hash = $12 WHERE region_code = $1";
@@ -297,16 +299,17 @@ pub(crate) async fn append_audits(tx: &mut PgConnection, region: RegionCode, ent
             hash: String::new(),
         };
         entry.hash = entry_hash(&entry.prev_hash, &entry);
-        hash = entry.hash.clone();
+        let stored = yibao_store::StoredAudit::of(&entry)?;
+        hash = entry.hash;
         seqs.push(entry.seq);
         ats.push(entry.at);
         actors.push(entry.actor);
         sources.push(entry.source);
         actions.push(entry.action);
         entities.push(entry.entity);
-        details.push(entry.detail);
-        prev_hashes.push(entry.prev_hash);
-        hashes.push(entry.hash);
+        details.push(stored.detail);
+        prev_hashes.push(stored.prev_hash);
+        hashes.push(stored.hash);
     }
     sqlx::query(AUDIT_APPEND)
         .bind(&region_code)
@@ -519,11 +522,13 @@ pub(crate) fn person_from_row(row: &PgRow) -> Result<PersonRecord, StoreError> {
 }
 
 pub(crate) fn claim_from_row(row: &PgRow) -> Result<ClaimRecord, StoreError> {
-    claim_with_settlement(row, yibao_store::compact::unpack(row.try_get("settlement").map_err(backend)?)?)
+    let unpack = |column: &str| yibao_store::compact::unpack(row.try_get(column).map_err(backend)?);
+    claim_with(row, unpack("settlement")?, unpack("claim")?)
 }
 
-/// A claim row with its settlement as already read (or, for the book check, as could be).
-pub(crate) fn claim_with_settlement(row: &PgRow, settlement_json: String) -> Result<ClaimRecord, StoreError> {
+/// A claim row with its settlement and claim as already read (or, for the book check, as
+/// could be).
+pub(crate) fn claim_with(row: &PgRow, settlement_json: String, claim_json: String) -> Result<ClaimRecord, StoreError> {
     let status: String = row.try_get("status").map_err(backend)?;
     Ok(ClaimRecord {
         region: region_of(row.try_get("region_code").map_err(backend)?)?,
@@ -537,7 +542,7 @@ pub(crate) fn claim_with_settlement(row: &PgRow, settlement_json: String) -> Res
         fund_pay_fen: fen_of(row.try_get("fund_pay_fen").map_err(backend)?)?,
         psn_part_fen: fen_of(row.try_get("psn_part_fen").map_err(backend)?)?,
         settlement_json,
-        claim_json: row.try_get("claim").map_err(backend)?,
+        claim_json,
         reversed_at: row.try_get::<Option<&str>, _>("reversed_at").map_err(backend)?.map(time_of).transpose()?,
         reversal_reason: row.try_get("reversal_reason").map_err(backend)?,
     })
@@ -547,27 +552,41 @@ const PERSON_COLUMNS: &str =
     "person_id, name, card_no, household_id, coverage::text AS coverage, enrolled_at, updated_at, history::text AS history, died_on";
 pub(crate) const CLAIM_COLUMNS: &str = "region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, settlement, claim, reversed_at, reversal_reason";
 
-/// The person's settled claims at `institution`: (institution, claim JSON).
+/// The columns [`claim_columns`] reads: a claim's fields SQL reads in place of its
+/// compressed JSON (`yibao_store::compact::ClaimColumns`).
+pub(crate) const CLAIM_COLUMN_NAMES: &str = "kind, admission_date, discharge_date, institution_level, diagnosis, physician";
+
+/// A claim row's [`CLAIM_COLUMN_NAMES`].
+pub(crate) fn claim_columns(row: &PgRow) -> Result<ClaimColumns, StoreError> {
+    let text = |name: &str| row.try_get::<Option<String>, _>(name).map_err(backend);
+    Ok(ClaimColumns {
+        kind: text("kind")?,
+        admission_date: text("admission_date")?,
+        discharge_date: text("discharge_date")?,
+        institution_level: text("institution_level")?,
+        diagnosis: text("diagnosis")?,
+        physician: text("physician")?,
+    })
+}
+
+/// The person's settled claims at `institution`: (institution, the claim's columns).
 pub(crate) async fn settled_at(
     tx: &mut PgConnection,
     regions: &[RegionCode],
     person: &NationalId,
     institution: &str,
-) -> Result<Vec<(String, String)>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT institution_code, claim FROM claims WHERE region_code = ANY($1) AND person_id = $2 AND status = 'settled' AND institution_code = $3",
-    )
+) -> Result<Vec<(String, ClaimColumns)>, StoreError> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT institution_code, {CLAIM_COLUMN_NAMES} FROM claims \
+         WHERE region_code = ANY($1) AND person_id = $2 AND status = 'settled' AND institution_code = $3"
+    )))
     .bind(regions.iter().map(ToString::to_string).collect::<Vec<_>>())
     .bind(person.as_str())
     .bind(institution)
     .fetch_all(&mut *tx)
     .await
     .map_err(backend)?;
-    rows.iter()
-        .map(|row| {
-            Ok((row.try_get::<String, _>("institution_code").map_err(backend)?, row.try_get::<String, _>("claim").map_err(backend)?))
-        })
-        .collect()
+    rows.iter().map(|row| Ok((row.try_get::<String, _>("institution_code").map_err(backend)?, claim_columns(row)?))).collect()
 }
 
 /// A person's referrals, newest first, each with its cancellation if any.
@@ -1253,12 +1272,12 @@ impl Store for PostgresStore {
         // The expressions of the index `claims_visits_by_day`, one region at a time: with
         // the region fixed, the index's order serves the ORDER BY and the LIMIT stops it.
         let sql = format!(
-            "SELECT claim::jsonb ->> 'admission_date' FROM claims \
+            "SELECT admission_date FROM claims \
              WHERE region_code = $1 AND person_id = $2 AND status = 'settled' \
-               AND (claim::jsonb ->> 'kind') NOT IN ({}) \
-               AND (claim::jsonb ->> 'admission_date') BETWEEN $3 AND $4 \
+               AND kind NOT IN ({}) \
+               AND admission_date BETWEEN $3 AND $4 \
                AND NOT (institution_code = $5 AND claim_id = $6) \
-             ORDER BY claim::jsonb ->> 'admission_date' DESC LIMIT $7",
+             ORDER BY admission_date DESC LIMIT $7",
             yibao_store::NOT_VISIT_KINDS_SQL
         );
         let mut days = Vec::new();
@@ -1420,9 +1439,9 @@ impl Store for PostgresStore {
                     source: row.try_get("source").map_err(backend)?,
                     action: row.try_get("action").map_err(backend)?,
                     entity: row.try_get("entity").map_err(backend)?,
-                    detail: row.try_get("detail").map_err(backend)?,
-                    prev_hash: row.try_get("prev_hash").map_err(backend)?,
-                    hash: row.try_get("hash").map_err(backend)?,
+                    detail: yibao_store::audit::detail_text(row.try_get("detail").map_err(backend)?),
+                    prev_hash: yibao_store::audit::digest_text(row.try_get("prev_hash").map_err(backend)?),
+                    hash: yibao_store::audit::digest_text(row.try_get("hash").map_err(backend)?),
                 })
             })
             .collect()

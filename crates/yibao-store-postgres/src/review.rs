@@ -176,11 +176,9 @@ impl ReviewStore for PostgresStore {
         let (low, high) = scope_bounds(scope);
         type Row = (String, String, String, String, String, String, Option<String>, String, i64);
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT institution_code, claim_id, person_id, c ->> 'kind', c ->> 'institution_level', c ->> 'diagnosis', c ->> 'physician', \
-                    c ->> 'admission_date', medfee_fen \
-             FROM (SELECT institution_code, claim_id, person_id, medfee_fen, claim::jsonb AS c FROM claims \
-                   WHERE region_code BETWEEN $1 AND $2 AND status = 'settled' AND settled_at >= $6) settled \
-             WHERE c ->> 'admission_date' BETWEEN $3 AND $4 ORDER BY institution_code, claim_id LIMIT $5",
+            "SELECT institution_code, claim_id, person_id, kind, institution_level, diagnosis, physician, admission_date, medfee_fen \
+             FROM claims WHERE region_code BETWEEN $1 AND $2 AND status = 'settled' AND settled_at >= $6 \
+               AND admission_date BETWEEN $3 AND $4 ORDER BY institution_code, claim_id LIMIT $5",
         )
         .bind(low)
         .bind(high)

@@ -417,14 +417,17 @@ const WRITE: &str = "WITH keys AS ( \
          FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(region_code, institution_code, claim_id, n) ORDER BY u.n \
      ), claims AS ( \
          INSERT INTO claims (region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, \
-             psn_part_fen, settlement, claim, acc_before, acc_after, insutype, supplementary_fen) \
+             psn_part_fen, settlement, claim, acc_before, acc_after, insutype, supplementary_fen, \
+             kind, admission_date, discharge_date, institution_level, diagnosis, physician) \
          SELECT u.region_code, u.institution_code, u.claim_id, u.person_id, u.year, 'settled', u.settled_at, u.medfee_fen, \
              u.fund_pay_fen, u.psn_part_fen, u.settlement, u.claim, u.acc_before, u.acc_after, u.insutype, \
-             u.supplementary_fen \
+             u.supplementary_fen, u.kind, u.admission_date, u.discharge_date, u.institution_level, u.diagnosis, u.physician \
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int4[], $6::text[], $7::int8[], $8::int8[], $9::int8[], \
-             $10::bytea[], $11::text[], $12::bytea[], $13::bytea[], $25::text[], $26::int8[]) \
+             $10::bytea[], $11::bytea[], $12::bytea[], $13::bytea[], $25::text[], $26::int8[], \
+             $27::text[], $28::text[], $29::text[], $30::text[], $31::text[], $32::text[]) \
              AS u(region_code, institution_code, claim_id, person_id, year, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, \
-             settlement, claim, acc_before, acc_after, insutype, supplementary_fen) \
+             settlement, claim, acc_before, acc_after, insutype, supplementary_fen, \
+             kind, admission_date, discharge_date, institution_level, diagnosis, physician) \
      ), acc AS ( \
          UPDATE accumulators a SET state = u.state::jsonb \
          FROM unnest($14::text[], $15::text[], $16::int4[], $17::text[]) AS u(region_code, person_id, year, state) \
@@ -439,7 +442,7 @@ const WRITE: &str = "WITH keys AS ( \
 
 /// Columns of the claims to insert, one vector per column.
 #[derive(Default)]
-struct ClaimColumns {
+struct ClaimRows {
     region: Vec<String>,
     institution: Vec<String>,
     claim_id: Vec<String>,
@@ -451,7 +454,10 @@ struct ClaimColumns {
     psn_part_fen: Vec<i64>,
     /// Compressed (`yibao_store::compact`).
     settlement: Vec<Vec<u8>>,
-    claim: Vec<String>,
+    /// Compressed, as the settlement, its fields SQL reads beside it, one vector each in
+    /// the order of `ClaimColumns::fields`.
+    claim: Vec<Vec<u8>>,
+    claim_fields: [Vec<Option<String>>; 6],
     /// Compressed, as the settlement.
     acc_before: Vec<Vec<u8>>,
     acc_after: Vec<Vec<u8>>,
@@ -605,7 +611,7 @@ async fn try_batch(
 
     // 4. The engine, request by request in queue order, on the locked values as the batch
     // leaves them.
-    let mut claims = ClaimColumns::default();
+    let mut claims = ClaimRows::default();
     let mut written: BTreeMap<AccKey, Accumulators> = BTreeMap::new();
     let mut audits: BTreeMap<RegionCode, Vec<NewAudit<'_>>> = BTreeMap::new();
     let mut flagged: Vec<(yibao_store::ClaimRecord, &[yibao_store::review::RaisedFlag])> = Vec::new();
@@ -671,7 +677,11 @@ async fn try_batch(
         claims.settlement.push(stored.bytes);
         claims.insutype.push(stored.insutype);
         claims.supplementary_fen.push(stored.supplementary_fen);
-        claims.claim.push(record.claim_json.clone());
+        let claim = yibao_store::compact::PackedClaim::new(&record.claim_json)?;
+        for (column, (_, value)) in claims.claim_fields.iter_mut().zip(claim.columns.fields()) {
+            column.push(value.map(str::to_owned));
+        }
+        claims.claim.push(claim.bytes);
         claims.acc_before.push(yibao_store::compact::pack_accumulators(&before)?);
         claims.acc_after.push(yibao_store::compact::pack_accumulators(&after)?);
         ledger_entries.extend(yibao_store::books::settlement_entries(
@@ -712,7 +722,7 @@ async fn try_batch(
     let coverage_persons: Vec<String> = changed.iter().map(|((_, id), _, _)| id.to_string()).collect();
     let coverages: Vec<String> = changed.iter().map(|(_, coverage, _)| json(coverage)).collect::<Result<_, _>>()?;
     let coverage_times: Vec<String> = changed.iter().map(|(_, _, at)| (*at).clone()).collect();
-    sqlx::query(WRITE)
+    let write = sqlx::query(WRITE)
         .bind(claims.region)
         .bind(claims.institution)
         .bind(claims.claim_id)
@@ -738,10 +748,9 @@ async fn try_batch(
         .bind(coverages)
         .bind(coverage_times)
         .bind(claims.insutype)
-        .bind(claims.supplementary_fen)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
+        .bind(claims.supplementary_fen);
+    let write = claims.claim_fields.into_iter().fold(write, sqlx::query::Query::bind);
+    write.execute(&mut *tx).await.map_err(backend)?;
 
     // What monitoring flagged on them (issue 18), with them.
     let flagged: Vec<(&yibao_store::ClaimRecord, &[yibao_store::review::RaisedFlag])> = flagged.iter().map(|(c, f)| (c, *f)).collect();
@@ -798,7 +807,8 @@ async fn settled_stays(tx: &mut PgConnection, persons: &[PersonKey]) -> Result<H
     let regions: Vec<String> = persons.iter().map(|(region, _)| region.to_string()).collect();
     let ids: Vec<String> = persons.iter().map(|(_, id)| id.to_string()).collect();
     let rows = sqlx::query(
-        "SELECT c.region_code, c.person_id, c.institution_code, c.claim_id, c.claim FROM unnest($1::text[], $2::text[]) AS u(region_code, person_id) \
+        "SELECT c.region_code, c.person_id, c.institution_code, c.claim_id, c.kind, c.admission_date, c.discharge_date, c.institution_level, \
+         c.diagnosis, c.physician FROM unnest($1::text[], $2::text[]) AS u(region_code, person_id) \
          JOIN claims c ON c.region_code = u.region_code AND c.person_id = u.person_id WHERE c.status = 'settled'",
     )
     .bind(regions)
@@ -810,7 +820,7 @@ async fn settled_stays(tx: &mut PgConnection, persons: &[PersonKey]) -> Result<H
     for row in &rows {
         let text = |name: &str| row.try_get::<String, _>(name).map_err(backend);
         let key = (region_of(&text("region_code")?)?, crate::id_of(&text("person_id")?)?);
-        if let Some(stay) = yibao_store::stay_days(&text("institution_code")?, &text("claim_id")?, &text("claim")?)? {
+        if let Some(stay) = crate::claim_columns(row)?.stay(&text("institution_code")?, &text("claim_id")?) {
             stays.entry(key).or_default().push(stay);
         }
     }
@@ -856,6 +866,7 @@ pub(crate) async fn settle_one(
     let after = settlement.accumulators;
     let record = yibao_store::settled_claim(region, &request, &settlement, actor.at)?;
     let stored = yibao_store::compact::StoredSettlement::new(&record.settlement_json, &settlement)?;
+    let claim = yibao_store::compact::PackedClaim::new(&record.claim_json)?;
     let keyed = sqlx::query("INSERT INTO claim_keys (institution_code, claim_id, region_code) VALUES ($1, $2, $3)")
         .bind(record.institution_code.as_str())
         .bind(&record.claim_id)
@@ -883,9 +894,10 @@ pub(crate) async fn settle_one(
         }
         other => other.map_err(backend)?,
     };
-    sqlx::query(
-        "INSERT INTO claims (region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, settlement, claim, acc_before, acc_after, insutype, supplementary_fen) \
-         VALUES ($1, $2, $3, $4, $5, 'settled', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+    let insert = sqlx::query(
+        "INSERT INTO claims (region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, settlement, claim, acc_before, acc_after, insutype, supplementary_fen, \
+         kind, admission_date, discharge_date, institution_level, diagnosis, physician) \
+         VALUES ($1, $2, $3, $4, $5, 'settled', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
     )
     .bind(region.to_string())
     .bind(record.institution_code.as_str())
@@ -897,14 +909,12 @@ pub(crate) async fn settle_one(
     .bind(record.fund_pay_fen.get())
     .bind(record.psn_part_fen.get())
     .bind(&stored.bytes)
-    .bind(&record.claim_json)
+    .bind(&claim.bytes)
     .bind(yibao_store::compact::pack_accumulators(&before)?)
     .bind(yibao_store::compact::pack_accumulators(&after)?)
     .bind(stored.insutype)
-    .bind(stored.supplementary_fen)
-    .execute(&mut *tx)
-    .await
-    .map_err(backend)?;
+    .bind(stored.supplementary_fen);
+    claim.columns.fields().into_iter().fold(insert, |insert, (_, value)| insert.bind(value)).execute(&mut *tx).await.map_err(backend)?;
     save_accumulators(&mut tx, region, &record.person_id, &after).await?;
     crate::review::insert_flags(&mut tx, &[(&record, &request.flags)]).await?;
     if settlement.acct_balance_after != person.coverage.personal_account_balance {

@@ -67,7 +67,7 @@ async fn concurrent_connects_migrate_once() {
     let pool = sqlx::PgPool::connect(pg.url()).await.expect("raw connection");
     let versions: Vec<i64> =
         sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version").fetch_all(&pool).await.expect("read");
-    assert_eq!(versions, (1..=25).collect::<Vec<i64>>());
+    assert_eq!(versions, (1..=26).collect::<Vec<i64>>());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

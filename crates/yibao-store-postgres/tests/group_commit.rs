@@ -103,7 +103,7 @@ async fn store(pg: &TestPostgres) -> Arc<PostgresStore> {
 
 /// A claim row as stored: its claim, its counters before and after (compressed) and its
 /// settlement (compressed).
-type StoredRow = (String, Vec<u8>, Vec<u8>, Vec<u8>);
+type StoredRow = (Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>);
 
 /// Checks that `person`'s settled claims form one chain, each computed on the accumulators
 /// and personal account the one before it left, from a new year to what is stored: no two
@@ -129,7 +129,7 @@ async fn assert_one_chain(
         .into_iter()
         .map(|(claim, before, after, settlement)| {
             (
-                serde_json::from_str(&claim).expect("claim"),
+                serde_json::from_str(&yibao_store::compact::unpack(&claim).expect("stored claim")).expect("claim"),
                 yibao_store::compact::unpack_accumulators(&before).expect("before"),
                 yibao_store::compact::unpack_accumulators(&after).expect("after"),
                 serde_json::from_str(&yibao_store::compact::unpack(&settlement).expect("stored settlement")).expect("settlement"),

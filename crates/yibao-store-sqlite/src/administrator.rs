@@ -38,7 +38,7 @@ fn underwritten_claims(
         &format!(
             "SELECT {CLAIM_COLUMNS} FROM claims WHERE region_code = ?1 AND settled_at >= ?2 AND status = 'settled' \
              AND supplementary_fen <> 0 AND insutype IN ({}) \
-             AND json_extract(claim, '$.admission_date') BETWEEN ?3 AND ?4 LIMIT ?5",
+             AND admission_date BETWEEN ?3 AND ?4 LIMIT ?5",
             insutypes_sql(&terms.schemes)
         ),
         params![county.to_string(), settled_since, first_day, last_day, (UNDERWRITTEN_CLAIMS_MAX + 1) as i64],

@@ -41,18 +41,30 @@ fn account_row(row: &Row<'_>) -> Result<AccountRow, StoreError> {
 /// columns filtered on in place of its settlement (16 and 17).
 fn stored_claim(row: &Row<'_>) -> Result<yibao_store::StoredClaim, StoreError> {
     let read = || -> Result<_, StoreError> {
-        Ok((crate::packed_col(row, 10)?, from_json(&crate::packed_col(row, 14)?)?, from_json(&crate::packed_col(row, 15)?)?))
+        Ok((
+            crate::packed_col(row, 10)?,
+            crate::packed_col(row, 11)?,
+            from_json(&crate::packed_col(row, 14)?)?,
+            from_json(&crate::packed_col(row, 15)?)?,
+        ))
     };
-    let (settlement, acc_before, acc_after, unreadable) = match read() {
-        Ok((settlement, before, after)) => (settlement, before, after, None),
-        Err(e) => (String::new(), yibao_engine::Accumulators::default(), yibao_engine::Accumulators::default(), Some(e.to_string())),
+    let (settlement, claim, acc_before, acc_after, unreadable) = match read() {
+        Ok((settlement, claim, before, after)) => (settlement, claim, before, after, None),
+        Err(e) => (
+            String::new(),
+            String::new(),
+            yibao_engine::Accumulators::default(),
+            yibao_engine::Accumulators::default(),
+            Some(e.to_string()),
+        ),
     };
     Ok(yibao_store::StoredClaim {
-        record: crate::claim_with_settlement(row, settlement)?,
+        record: crate::claim_with(row, settlement, claim)?,
         acc_before,
         acc_after,
         insutype: col(row, 16)?,
         supplementary_fen: col(row, 17)?,
+        columns: crate::claim_columns(row, 18)?,
         unreadable,
     })
 }
@@ -991,7 +1003,8 @@ impl FundStore for SqliteStore {
             query_all(
                 conn,
                 "SELECT region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, \
-                 settlement, claim, reversed_at, reversal_reason, acc_before, acc_after, insutype, supplementary_fen FROM claims WHERE region_code BETWEEN ?1 AND ?2 \
+                 settlement, claim, reversed_at, reversal_reason, acc_before, acc_after, insutype, supplementary_fen, \
+                 kind, admission_date, discharge_date, institution_level, diagnosis, physician FROM claims WHERE region_code BETWEEN ?1 AND ?2 \
                  AND (region_code, institution_code, claim_id) > (?3, ?4, ?5) ORDER BY region_code, institution_code, claim_id LIMIT ?6",
                 params![low, high, region, institution, claim, limit],
                 stored_claim,
@@ -1110,7 +1123,8 @@ impl FundStore for SqliteStore {
             query_all(
                 conn,
                 "SELECT c.region_code, c.institution_code, c.claim_id, c.person_id, c.year, c.status, c.settled_at, c.medfee_fen, c.fund_pay_fen, \
-                 c.psn_part_fen, c.settlement, c.claim, c.reversed_at, c.reversal_reason, c.acc_before, c.acc_after, c.insutype, c.supplementary_fen \
+                 c.psn_part_fen, c.settlement, c.claim, c.reversed_at, c.reversal_reason, c.acc_before, c.acc_after, c.insutype, c.supplementary_fen, \
+                 c.kind, c.admission_date, c.discharge_date, c.institution_level, c.diagnosis, c.physician \
                  FROM json_each(?2) AS k CROSS JOIN claims c ON c.region_code = ?1 \
                  AND c.institution_code = json_extract(k.value, '$[0]') AND c.claim_id = json_extract(k.value, '$[1]')",
                 params![region.to_string(), keys],

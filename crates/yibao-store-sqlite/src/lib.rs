@@ -25,10 +25,11 @@ use rusqlite::{Connection, Params, Row, params};
 use time::Date;
 use yibao_domain::{HouseholdId, NationalId, RegionCode};
 use yibao_engine::{Accumulators, Coverage, CoverageChange};
+use yibao_store::compact::ClaimColumns;
 use yibao_store::{
     Actor, AuditEntry, ClaimRecord, ClaimStatus, CoverageEnd, GENESIS_HASH, HouseholdRecord, NewHousehold, NewPerson, NewReferral,
     PersonQuery, PersonRecord, PersonUpdate, REFERRALS_LIMIT, ReferralRecord, SEARCH_LIMIT, SettleFn, SettleOutcome, SettleRequest, Store,
-    StoreError, TierEdit, check_scope, entry_hash, run_settlement, settled_claim,
+    StoreError, StoredAudit, TierEdit, check_scope, entry_hash, run_settlement, settled_claim,
 };
 
 pub use db::BATCH_LEN_MAX;
@@ -60,6 +61,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (22, include_str!("../migrations/0022_visits_by_day.sql")),
     (23, include_str!("../migrations/0023_running_payables.sql")),
     (24, include_str!("../migrations/0024_compact_settlements.sql")),
+    (25, include_str!("../migrations/0025_compact_claims_and_audit.sql")),
 ];
 
 /// A store in one SQLite file. Cloning shares the same writer and readers.
@@ -110,13 +112,18 @@ pub(crate) fn col<T: rusqlite::types::FromSql>(row: &Row<'_>, index: usize) -> R
     row.get(index).map_err(backend)
 }
 
-/// A stored settlement or claim's counters: compressed (a BLOB), or JSON text as written
-/// before store version 24 (`yibao_store::compact`).
-pub(crate) fn packed_col(row: &Row<'_>, index: usize) -> Result<String, StoreError> {
+/// Column `index` of `row` as stored, a BLOB's bytes or a text's.
+pub(crate) fn stored_bytes<'row>(row: &'row Row<'_>, index: usize) -> Result<&'row [u8], StoreError> {
     match row.get_ref(index).map_err(backend)? {
-        rusqlite::types::ValueRef::Blob(bytes) | rusqlite::types::ValueRef::Text(bytes) => yibao_store::compact::unpack(bytes),
-        other => Err(StoreError::Backend(format!("a stored settlement is {}", other.data_type()))),
+        rusqlite::types::ValueRef::Blob(bytes) | rusqlite::types::ValueRef::Text(bytes) => Ok(bytes),
+        other => Err(StoreError::Backend(format!("a stored value is {}", other.data_type()))),
     }
+}
+
+/// A stored settlement, claim or claim's counters: compressed (a BLOB), or JSON text as
+/// written before store version 24 (25 for claims; `yibao_store::compact`).
+pub(crate) fn packed_col(row: &Row<'_>, index: usize) -> Result<String, StoreError> {
+    yibao_store::compact::unpack(stored_bytes(row, index)?)
 }
 
 impl SqliteStore {
@@ -289,6 +296,7 @@ pub(crate) fn audit(
         hash: String::new(),
     };
     entry.hash = entry_hash(&entry.prev_hash, &entry);
+    let stored = StoredAudit::of(&entry)?;
     exec(
         conn,
         "INSERT INTO audit_log (region_code, seq, at, actor, source, action, entity, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -300,9 +308,9 @@ pub(crate) fn audit(
             entry.source,
             entry.action,
             entry.entity,
-            entry.detail,
-            entry.prev_hash,
-            entry.hash
+            stored.detail,
+            stored.prev_hash,
+            stored.hash
         ],
     )?;
     exec(
@@ -447,15 +455,15 @@ const CLAIMS_OF_PERSON: &str = "SELECT region_code, institution_code, claim_id, 
      FROM claims WHERE region_code = ?1 AND person_id = ?2 ORDER BY settled_at DESC, claim_id DESC LIMIT ?3";
 
 /// A person's visits by day, latest first (`visit_days`): the expressions of the index
-/// `claims_visits_by_day` (migration 22), word for word, so that SQLite walks it.
+/// `claims_visits_by_day` (migrations 22 and 25), word for word, so that SQLite walks it.
 fn visit_days_sql() -> String {
     format!(
-        "SELECT json_extract(claim, '$.admission_date') FROM claims \
+        "SELECT admission_date FROM claims \
          WHERE region_code = ?1 AND person_id = ?2 AND status = 'settled' \
-           AND json_extract(claim, '$.kind') NOT IN ({}) \
-           AND json_extract(claim, '$.admission_date') BETWEEN ?3 AND ?4 \
+           AND kind NOT IN ({}) \
+           AND admission_date BETWEEN ?3 AND ?4 \
            AND NOT (institution_code = ?5 AND claim_id = ?6) \
-         ORDER BY json_extract(claim, '$.admission_date') DESC LIMIT ?7",
+         ORDER BY admission_date DESC LIMIT ?7",
         yibao_store::NOT_VISIT_KINDS_SQL
     )
 }
@@ -477,11 +485,12 @@ fn person_from_row(row: &Row<'_>) -> Result<PersonRecord, StoreError> {
 
 /// A claim row (columns as in [`CLAIM_BY_KEY`]).
 pub(crate) fn claim_from_row(row: &Row<'_>) -> Result<ClaimRecord, StoreError> {
-    claim_with_settlement(row, packed_col(row, 10)?)
+    claim_with(row, packed_col(row, 10)?, packed_col(row, 11)?)
 }
 
-/// A claim row with its settlement as already read (or, for the book check, as could be).
-pub(crate) fn claim_with_settlement(row: &Row<'_>, settlement_json: String) -> Result<ClaimRecord, StoreError> {
+/// A claim row with its settlement and claim as already read (or, for the book check, as
+/// could be).
+pub(crate) fn claim_with(row: &Row<'_>, settlement_json: String, claim_json: String) -> Result<ClaimRecord, StoreError> {
     let status: String = col(row, 5)?;
     Ok(ClaimRecord {
         region: region_of(&col::<String>(row, 0)?)?,
@@ -495,7 +504,7 @@ pub(crate) fn claim_with_settlement(row: &Row<'_>, settlement_json: String) -> R
         fund_pay_fen: fen_of(col(row, 8)?)?,
         psn_part_fen: fen_of(col(row, 9)?)?,
         settlement_json,
-        claim_json: col(row, 11)?,
+        claim_json,
         reversed_at: col::<Option<String>>(row, 12)?.as_deref().map(time_of).transpose()?,
         reversal_reason: col(row, 13)?,
     })
@@ -597,20 +606,39 @@ pub(crate) fn find_claim(conn: &Connection, institution: &str, claim_id: &str) -
     record.ok_or_else(|| StoreError::Backend(format!("claim key {institution}/{claim_id} has no claim"))).map(Some)
 }
 
-/// The person's settled claims at `institution`: (institution, claim JSON).
+/// A claim's columns (`ClaimColumns`), in the order of [`CLAIM_COLUMN_NAMES`], from
+/// column `first` of `row` on.
+pub(crate) fn claim_columns(row: &Row<'_>, first: usize) -> Result<ClaimColumns, StoreError> {
+    Ok(ClaimColumns {
+        kind: col(row, first)?,
+        admission_date: col(row, first + 1)?,
+        discharge_date: col(row, first + 2)?,
+        institution_level: col(row, first + 3)?,
+        diagnosis: col(row, first + 4)?,
+        physician: col(row, first + 5)?,
+    })
+}
+
+/// The columns [`claim_columns`] reads.
+pub(crate) const CLAIM_COLUMN_NAMES: &str = "kind, admission_date, discharge_date, institution_level, diagnosis, physician";
+
+/// The person's settled claims at `institution`: (institution, the claim's columns).
 fn settled_at(
     conn: &Connection,
     regions: &[RegionCode],
     person: &NationalId,
     institution: &str,
-) -> Result<Vec<(String, String)>, StoreError> {
+) -> Result<Vec<(String, ClaimColumns)>, StoreError> {
     let mut all = Vec::new();
     for region in regions {
         all.extend(query_all(
             conn,
-            "SELECT institution_code, claim FROM claims WHERE region_code = ?1 AND person_id = ?2 AND status = 'settled' AND institution_code = ?3",
+            &format!(
+                "SELECT institution_code, {CLAIM_COLUMN_NAMES} FROM claims \
+                 WHERE region_code = ?1 AND person_id = ?2 AND status = 'settled' AND institution_code = ?3"
+            ),
             params![region.to_string(), person.as_str(), institution],
-            |row| Ok((col::<String>(row, 0)?, col::<String>(row, 1)?)),
+            |row| Ok((col::<String>(row, 0)?, claim_columns(row, 1)?)),
         )?);
     }
     Ok(all)
@@ -620,15 +648,13 @@ fn settled_at(
 fn settled_stays(conn: &Connection, region: RegionCode, person: &NationalId) -> Result<Vec<yibao_store::StayDays>, StoreError> {
     let rows = query_all(
         conn,
-        "SELECT institution_code, claim_id, claim FROM claims WHERE region_code = ?1 AND person_id = ?2 AND status = 'settled'",
+        &format!(
+            "SELECT institution_code, claim_id, {CLAIM_COLUMN_NAMES} FROM claims WHERE region_code = ?1 AND person_id = ?2 AND status = 'settled'"
+        ),
         params![region.to_string(), person.as_str()],
-        |row| Ok((col::<String>(row, 0)?, col::<String>(row, 1)?, col::<String>(row, 2)?)),
+        |row| Ok((col::<String>(row, 0)?, col::<String>(row, 1)?, claim_columns(row, 2)?)),
     )?;
-    let mut stays = Vec::new();
-    for (institution, claim_id, claim) in rows {
-        stays.extend(yibao_store::stay_days(&institution, &claim_id, &claim)?);
-    }
-    Ok(stays)
+    Ok(rows.into_iter().filter_map(|(institution, claim_id, columns)| columns.stay(&institution, &claim_id)).collect())
 }
 
 /// Settles one claim inside the writer's transaction (see [`Store::settle`]).
@@ -664,6 +690,8 @@ fn settle_in(
     let after = settlement.accumulators;
     let record = settled_claim(region, &request, &settlement, actor.at)?;
     let stored = yibao_store::compact::StoredSettlement::new(&record.settlement_json, &settlement)?;
+    let claim = yibao_store::compact::PackedClaim::new(&record.claim_json)?;
+    let [kind, admission, discharge, level, diagnosis, physician] = claim.columns.fields().map(|(_, value)| value);
     let region_text = region.to_string();
     exec(
         conn,
@@ -672,8 +700,9 @@ fn settle_in(
     )?;
     exec(
         conn,
-        "INSERT INTO claims (region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, settlement, claim, acc_before, acc_after, insutype, supplementary_fen) \
-         VALUES (?1, ?2, ?3, ?4, ?5, 'settled', ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+        "INSERT INTO claims (region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, settlement, claim, acc_before, acc_after, insutype, supplementary_fen, \
+         kind, admission_date, discharge_date, institution_level, diagnosis, physician) \
+         VALUES (?1, ?2, ?3, ?4, ?5, 'settled', ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
         params![
             region_text,
             record.institution_code.as_str(),
@@ -685,11 +714,17 @@ fn settle_in(
             record.fund_pay_fen.get(),
             record.psn_part_fen.get(),
             stored.bytes,
-            record.claim_json,
+            claim.bytes,
             yibao_store::compact::pack_accumulators(&before)?,
             yibao_store::compact::pack_accumulators(&after)?,
             stored.insutype,
-            stored.supplementary_fen
+            stored.supplementary_fen,
+            kind,
+            admission,
+            discharge,
+            level,
+            diagnosis,
+            physician
         ],
     )?;
     save_accumulators(conn, region, &record.person_id, &after)?;
@@ -1267,9 +1302,9 @@ impl Store for SqliteStore {
                         source: col(row, 4)?,
                         action: col(row, 5)?,
                         entity: col(row, 6)?,
-                        detail: col(row, 7)?,
-                        prev_hash: col(row, 8)?,
-                        hash: col(row, 9)?,
+                        detail: yibao_store::audit::detail_text(stored_bytes(row, 7)?),
+                        prev_hash: yibao_store::audit::digest_text(stored_bytes(row, 8)?),
+                        hash: yibao_store::audit::digest_text(stored_bytes(row, 9)?),
                     })
                 },
             )

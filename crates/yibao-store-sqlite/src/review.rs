@@ -131,10 +131,9 @@ impl ReviewStore for SqliteStore {
         self.read(move |conn| {
             let claims = query_all(
                 conn,
-                "SELECT institution_code, claim_id, person_id, json_extract(claim, '$.kind'), json_extract(claim, '$.institution_level'), \
-                        json_extract(claim, '$.diagnosis'), json_extract(claim, '$.physician'), json_extract(claim, '$.admission_date'), medfee_fen \
+                "SELECT institution_code, claim_id, person_id, kind, institution_level, diagnosis, physician, admission_date, medfee_fen \
                  FROM claims WHERE region_code BETWEEN ?1 AND ?2 AND status = 'settled' AND settled_at >= ?6 \
-                   AND json_extract(claim, '$.admission_date') BETWEEN ?3 AND ?4 \
+                   AND admission_date BETWEEN ?3 AND ?4 \
                  ORDER BY institution_code, claim_id LIMIT ?5",
                 params![low, high, days.0.to_string(), days.1.to_string(), SCAN_CLAIMS_MAX as i64 + 1, settled_since(days.0)],
                 |row| {

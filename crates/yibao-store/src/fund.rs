@@ -632,7 +632,8 @@ pub struct RecordCounts {
 
 /// A claim as the book check reads it: the record, the person's accumulators the
 /// settlement started from and left, and the columns SQL filters on in place of the
-/// settlement (its insurance type and supplementary layer), which must say what it says.
+/// settlement (its insurance type and supplementary layer) and of the claim (its kind,
+/// days, level, diagnosis and physician), which must say what they say.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredClaim {
     pub record: crate::ClaimRecord,
@@ -640,7 +641,8 @@ pub struct StoredClaim {
     pub acc_after: yibao_engine::Accumulators,
     pub insutype: String,
     pub supplementary_fen: i64,
-    /// Why the row's stored settlement or counters could not be read, if they could not:
+    pub columns: crate::compact::ClaimColumns,
+    /// Why the row's stored settlement, claim or counters could not be read, if they could not:
     /// the check names the claim and goes on (the record then holds no settlement, and
     /// the counters are zero).
     pub unreadable: Option<String>,

@@ -16,7 +16,7 @@ mod access;
 pub mod administrator;
 pub mod agreement;
 pub mod arrears;
-mod audit;
+pub mod audit;
 pub mod books;
 pub mod catalogue;
 pub mod closing;
@@ -49,7 +49,7 @@ pub use access::{
     SIGN_IN_TEXT_CHARS_MAX, SessionRecord, SignInOutcome, SignInReason, SignInRefusal, StaffRecord, StaffUpdate,
 };
 pub use arrears::{ArrearsStore, InstalmentPayment, NewPlan, PlanPaymentRecord, PlanRecord, PlanStatus};
-pub use audit::{AuditEntry, AuditVerification, GENESIS_HASH, entry_hash, hex_lower};
+pub use audit::{AuditEntry, AuditVerification, GENESIS_HASH, StoredAudit, entry_hash, hex_lower};
 pub use catalogue::{
     CATALOGUE_LOAD_MAX, CatalogueChange, CatalogueLoad, CatalogueLoadRecord, CatalogueProposal, CatalogueRow, CatalogueStore,
     PROPOSAL_BYTES_MAX,
@@ -301,21 +301,10 @@ pub type StayDays = (String, String, Date, Date);
 
 /// The days of the stay `claim_json` holds, if it is a stay (inpatient or maternity). Only
 /// the kind and the dates are read: a claim without them (a test's or a loader's stand-in)
-/// is no stay.
+/// is no stay. A store reads a stored claim's days from its columns
+/// ([`compact::ClaimColumns::stay`]), the same way.
 pub fn stay_days(institution: &str, claim_id: &str, claim_json: &str) -> Result<Option<StayDays>, StoreError> {
-    #[derive(serde::Deserialize)]
-    struct Days {
-        kind: Option<yibao_domain::ClaimKind>,
-        admission_date: Option<Date>,
-        discharge_date: Option<Date>,
-    }
-    let Ok(days) = serde_json::from_str::<Days>(claim_json) else { return Ok(None) };
-    Ok(match days {
-        Days { kind: Some(kind), admission_date: Some(admission), discharge_date: Some(discharge) } if kind.is_stay() => {
-            Some((institution.to_owned(), claim_id.to_owned(), admission, discharge))
-        }
-        _ => None,
-    })
+    Ok(compact::ClaimColumns::of(claim_json).stay(institution, claim_id))
 }
 
 /// Whether two stays, each (admission, discharge), share a day. A stay holds the days from
@@ -366,7 +355,7 @@ pub fn check_referral_live(
     request: &SettleRequest,
     settlement: &Settlement,
     referrals: &[ReferralRecord],
-    settled_there: &[(String, String)],
+    settled_there: &[(String, compact::ClaimColumns)],
 ) -> Result<(), StoreError> {
     if !settlement.referral {
         return Ok(());
@@ -391,21 +380,14 @@ pub fn check_referral_live(
 }
 
 /// Whether an inpatient claim settled at the referral's receiving institution (`claims`:
-/// institution and claim JSON) was admitted while the referral was valid: the referral is
-/// used and cannot be cancelled (`referral.used`).
+/// institution and the claim's columns) was admitted while the referral was valid: the
+/// referral is used and cannot be cancelled (`referral.used`).
 #[must_use]
-pub fn referral_used(referral: &ReferralRecord, claims: &[(String, String)]) -> bool {
-    #[derive(serde::Deserialize)]
-    struct Admission {
-        kind: Option<yibao_domain::ClaimKind>,
-        admission_date: Option<Date>,
-    }
-    claims.iter().any(|(institution, claim_json)| {
+pub fn referral_used(referral: &ReferralRecord, claims: &[(String, compact::ClaimColumns)]) -> bool {
+    claims.iter().any(|(institution, claim)| {
         institution == referral.to_institution.as_str()
-            && serde_json::from_str::<Admission>(claim_json).is_ok_and(|a| {
-                a.kind.is_some_and(yibao_domain::ClaimKind::is_inpatient)
-                    && a.admission_date.is_some_and(|day| referral.issued_on <= day && day <= referral.valid_until)
-            })
+            && claim.claim_kind().is_some_and(yibao_domain::ClaimKind::is_inpatient)
+            && claim.admission().is_some_and(|day| referral.issued_on <= day && day <= referral.valid_until)
     })
 }
 
@@ -417,11 +399,7 @@ pub const NOT_VISIT_KINDS_SQL: &str = "'inpatient', 'single-disease', 'day-surge
 
 /// The stored claim's admission day (its day of care), if it reads.
 pub(crate) fn claim_admission(claim_json: &str) -> Option<Date> {
-    #[derive(serde::Deserialize)]
-    struct Admission {
-        admission_date: Option<Date>,
-    }
-    serde_json::from_str::<Admission>(claim_json).ok()?.admission_date
+    compact::ClaimColumns::of(claim_json).admission()
 }
 
 /// The claim row of a fresh settlement of `request` in `region`.

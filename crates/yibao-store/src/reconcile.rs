@@ -25,6 +25,7 @@ use yibao_engine::Accumulators;
 use yibao_ledger::{Breach, Transfer};
 
 use crate::books::{PaidBefore, contribution_entries, opening_account_entries, reversal_entries, settlement_entries, settlement_record_id};
+use crate::compact::ClaimColumns;
 use crate::replay::{FundRecords, Owns, RunReplay, differing, same_json, setting_disagrees};
 use crate::{ClaimStatus, ContributionKind, ContributionRecord, StoredClaim};
 
@@ -143,7 +144,7 @@ impl Reconciler {
             seen.transfers.extend(transfers.iter().map(|t| t.id.to_string()));
         }
         if let Some(why) = &stored.unreadable {
-            return self.breach(&name, format!("its stored settlement or counters cannot be read: {why}"));
+            return self.breach(&name, format!("its stored settlement, claim or counters cannot be read: {why}"));
         }
         // The audit detail holds the totals and digests of the stored settlement and of the
         // accumulators: any of them edited since is named here.
@@ -171,6 +172,12 @@ impl Reconciler {
                 &name,
                 format!("its column insutype holds '{}', but its stored settlement says '{}'", stored.insutype, settlement.insutype),
             );
+        }
+        // The claim's fields SQL reads in place of its JSON (issue 17: columns beside the
+        // compressed claim) are the claim's own.
+        for (column, held, says) in stored.columns.differing(&ClaimColumns::of(&claim.claim_json)) {
+            let shown = |value: Option<&str>| value.map_or_else(|| "NULL".to_owned(), |value| format!("'{value}'"));
+            self.breach(&name, format!("its column {column} holds {}, but its stored claim says {}", shown(held), shown(says)));
         }
         let year = (claim.region, claim.person_id, stored.acc_after.year);
         let reached = self.reached.get(&year).copied().unwrap_or_else(|| Accumulators::new_year(year.2));
@@ -246,6 +253,12 @@ impl Reconciler {
                     reason.as_deref().unwrap_or("")
                 ),
             );
+        }
+        // The claim's fields SQL reads in place of its JSON (issue 17: columns beside the
+        // compressed claim) are the claim's own.
+        for (column, held, says) in stored.columns.differing(&ClaimColumns::of(&claim.claim_json)) {
+            let shown = |value: Option<&str>| value.map_or_else(|| "NULL".to_owned(), |value| format!("'{value}'"));
+            self.breach(&name, format!("its column {column} holds {}, but its stored claim says {}", shown(held), shown(says)));
         }
         let year = (claim.region, claim.person_id, stored.acc_after.year);
         let reached = self.reached.get(&year).copied().unwrap_or_else(|| Accumulators::new_year(year.2));
