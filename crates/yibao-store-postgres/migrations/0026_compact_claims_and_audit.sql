@@ -16,6 +16,10 @@ ALTER TABLE claims
     ADD COLUMN institution_level TEXT,
     ADD COLUMN diagnosis TEXT,
     ADD COLUMN physician TEXT;
+-- The index of a person's live visits by day (migration 23) reads the JSON: it goes first,
+-- so that the filling below does not maintain it, and is made again on the columns at the
+-- end. The query (`visit_days`) repeats its expressions, so that the planner uses it.
+DROP INDEX claims_visits_by_day;
 CREATE FUNCTION pg_temp.claim_json(value text) RETURNS jsonb LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
     RETURN value::jsonb;
@@ -35,10 +39,6 @@ UPDATE claims c SET
     physician = pg_temp.text_field(s.stored, 'physician')
 FROM (SELECT ctid AS row_id, pg_temp.claim_json(claim) AS stored FROM claims) s
 WHERE c.ctid = s.row_id AND s.stored IS NOT NULL;
--- The index of a person's live visits by day (migration 23) read the JSON: it goes with
--- the type, and is made again on the columns. The query (`visit_days`) repeats these
--- expressions, so that the planner uses it.
-DROP INDEX claims_visits_by_day;
 ALTER TABLE claims ALTER COLUMN claim TYPE bytea USING convert_to(claim, 'UTF8');
 CREATE INDEX claims_visits_by_day ON claims (region_code, person_id, admission_date)
     WHERE status = 'settled' AND kind NOT IN ('inpatient', 'single-disease', 'day-surgery', 'maternity', 'pharmacy-purchase');

@@ -6,6 +6,9 @@
 -- the rows already written: each holds the field's JSON string, or NULL where the claim has
 -- no string there. A row whose JSON does not parse (damaged) gets none, and stays for the
 -- book check to name.
+-- The index of visits by day reads the JSON (migration 22): it goes first, so that the
+-- filling does not maintain it, and is made again on the columns below.
+DROP INDEX claims_visits_by_day;
 ALTER TABLE claims ADD COLUMN kind TEXT;
 ALTER TABLE claims ADD COLUMN admission_date TEXT;
 ALTER TABLE claims ADD COLUMN discharge_date TEXT;
@@ -22,7 +25,6 @@ UPDATE claims SET
 WHERE json_valid(claim);
 -- A person's live visits by day (migration 22), now on the columns: the query
 -- (`visit_days_sql`) repeats these expressions word for word, so that SQLite uses it.
-DROP INDEX claims_visits_by_day;
 CREATE INDEX claims_visits_by_day ON claims (region_code, person_id, admission_date)
     WHERE status = 'settled' AND kind NOT IN ('inpatient', 'single-disease', 'day-surgery', 'maternity', 'pharmacy-purchase');
 -- Audit entries stored compactly (issue 17): from this version an entry's `detail` holds a

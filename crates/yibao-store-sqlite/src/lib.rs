@@ -1383,4 +1383,47 @@ mod tests {
         assert_eq!(plan.len(), 1, "no sort of its own: {plan:?}");
         assert!(plan[0].starts_with("SEARCH claims USING INDEX claims_visits_by_day"), "{plan:?}");
     }
+
+    /// Migration 25 fills the claims' columns from the JSON of the rows written before as
+    /// `ClaimColumns::of` takes them from a new claim, whatever the claim holds (a
+    /// physician, a field that is no string, a null, none; JSON that does not parse cannot be
+    /// there, since the index of migration 22 reads every claim's): the book check compares
+    /// the two, so an upgraded store must not disagree with itself.
+    #[test]
+    fn the_upgrade_fills_a_claims_columns_as_a_new_claim_gets_them() {
+        let conn = Connection::open_in_memory().unwrap();
+        let (before, upgrade) = MIGRATIONS.split_at(24);
+        for (_, sql) in before {
+            conn.execute_batch(sql).unwrap();
+        }
+        let claims = [
+            r#"{"kind":"general-outpatient","institution_level":"primary","admission_date":"2025-01-07","discharge_date":"2025-01-07","diagnosis":"I10.x00","physician":"D410001"}"#,
+            r#"{"kind":"inpatient","admission_date":"2025-02-01","discharge_date":"2025-02-09","diagnosis":"I21.000","physician":null}"#,
+            r#"{"kind":7,"admission_date":["2025-02-01"],"diagnosis":{"code":"I21"}}"#,
+            r#"{}"#,
+        ];
+        for (n, claim) in claims.iter().enumerate() {
+            conn.execute(
+                "INSERT INTO claims (region_code, institution_code, claim_id, person_id, year, status, settled_at, medfee_fen, fund_pay_fen, psn_part_fen, settlement, claim, acc_before, acc_after) \
+                 VALUES ('419902', 'H1', ?1, 'P', 2025, 'settled', 't', 0, 0, 0, '{}', ?2, '{}', '{}')",
+                params![format!("C{n}"), claim],
+            )
+            .unwrap();
+            conn.execute("INSERT INTO claim_keys (institution_code, claim_id, region_code) VALUES ('H1', ?1, '419902')", [format!("C{n}")])
+                .unwrap();
+        }
+        conn.execute_batch(upgrade[0].1).unwrap();
+        for (n, claim) in claims.iter().enumerate() {
+            let filled =
+                query_opt(&conn, &format!("SELECT {CLAIM_COLUMN_NAMES} FROM claims WHERE claim_id = ?1"), [format!("C{n}")], |row| {
+                    claim_columns(row, 0)
+                })
+                .unwrap()
+                .unwrap();
+            assert_eq!(filled, ClaimColumns::of(claim), "{claim}");
+        }
+        assert_eq!(ClaimColumns::of(claims[0]).physician.as_deref(), Some("D410001"), "the first claim fills every column");
+        let keys: i64 = conn.query_row("SELECT count(*) FROM claim_keys", [], |row| row.get(0)).unwrap();
+        assert_eq!(keys, claims.len() as i64, "the claim keys copied whole");
+    }
 }

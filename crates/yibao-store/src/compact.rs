@@ -258,8 +258,13 @@ pub fn pack_claim(json: &str) -> Result<Vec<u8>, StoreError> {
     pack_with(CLAIMS, json)
 }
 
-/// Compresses an audit entry's detail for storing (`audit::StoredAudit`).
+/// Compresses an audit entry's detail for storing (`audit::StoredAudit`). A detail beyond
+/// [`SETTLEMENT_BYTES_MAX`] is kept as its text, which reads the same: the write it
+/// records was not refused for its size before details were compressed, and is not now.
 pub fn pack_audit_detail(json: &str) -> Result<Vec<u8>, StoreError> {
+    if json.len() > SETTLEMENT_BYTES_MAX {
+        return Ok(json.as_bytes().to_vec());
+    }
     pack_with(AUDIT_DETAILS, json)
 }
 
@@ -423,12 +428,23 @@ mod tests {
     }
 
     #[test]
-    fn the_released_claim_dictionary_is_the_one_it_was() {
-        assert_eq!(
-            crate::hex_lower(&<sha2::Sha256 as sha2::Digest>::digest(CLAIMS.1)),
-            "0ac00cacc3c58e5fea54689d1b0c7ccc6dd3779b35453c5da0e67cf1bc9f3930"
-        );
+    fn the_released_claim_and_audit_dictionaries_are_the_ones_they_were() {
+        let digest = |bytes: &[u8]| crate::hex_lower(&<sha2::Sha256 as sha2::Digest>::digest(bytes));
+        assert_eq!(digest(CLAIMS.1), "0ac00cacc3c58e5fea54689d1b0c7ccc6dd3779b35453c5da0e67cf1bc9f3930");
         assert_eq!(CLAIMS.0, 1_822_405_517);
+        assert_eq!(digest(AUDIT_DETAILS.1), "4f16417ad12ec39d7f8a648cbf57e0e245f6842b10310a235f76e1cfa9b76d09");
+        assert_eq!(AUDIT_DETAILS.0, 1_634_218_773);
+    }
+
+    /// An audit detail beyond what a frame may hold is stored as its text: an audited
+    /// write is never refused for the size of its detail.
+    #[test]
+    fn an_audit_detail_beyond_the_limit_is_kept_as_text() {
+        let huge = format!(r#"{{"lines":"{}"}}"#, "x".repeat(SETTLEMENT_BYTES_MAX));
+        let stored = pack_audit_detail(&huge).expect("kept");
+        assert_eq!(stored, huge.as_bytes());
+        let ordinary = pack_audit_detail(r#"{"reason":"duplicate"}"#).expect("pack");
+        assert!(ordinary.starts_with(&ZSTD_MAGIC));
     }
 
     #[test]

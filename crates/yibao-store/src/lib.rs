@@ -868,8 +868,8 @@ mod stay_tests {
         stays.sort_unstable();
         assert_eq!(named, stays);
         for migration in [
-            include_str!("../../yibao-store-sqlite/migrations/0022_visits_by_day.sql"),
-            include_str!("../../yibao-store-postgres/migrations/0023_visits_by_day.sql"),
+            include_str!("../../yibao-store-sqlite/migrations/0025_compact_claims_and_audit.sql"),
+            include_str!("../../yibao-store-postgres/migrations/0026_compact_claims_and_audit.sql"),
         ] {
             assert!(migration.contains(&format!("NOT IN ({})", super::NOT_VISIT_KINDS_SQL)), "{migration}");
         }

@@ -173,12 +173,7 @@ impl Reconciler {
                 format!("its column insutype holds '{}', but its stored settlement says '{}'", stored.insutype, settlement.insutype),
             );
         }
-        // The claim's fields SQL reads in place of its JSON (issue 17: columns beside the
-        // compressed claim) are the claim's own.
-        for (column, held, says) in stored.columns.differing(&ClaimColumns::of(&claim.claim_json)) {
-            let shown = |value: Option<&str>| value.map_or_else(|| "NULL".to_owned(), |value| format!("'{value}'"));
-            self.breach(&name, format!("its column {column} holds {}, but its stored claim says {}", shown(held), shown(says)));
-        }
+        self.claim_columns_match(&name, stored, &claim.claim_json);
         let year = (claim.region, claim.person_id, stored.acc_after.year);
         let reached = self.reached.get(&year).copied().unwrap_or_else(|| Accumulators::new_year(year.2));
         if reached != stored.acc_before {
@@ -254,18 +249,21 @@ impl Reconciler {
                 ),
             );
         }
-        // The claim's fields SQL reads in place of its JSON (issue 17: columns beside the
-        // compressed claim) are the claim's own.
-        for (column, held, says) in stored.columns.differing(&ClaimColumns::of(&claim.claim_json)) {
-            let shown = |value: Option<&str>| value.map_or_else(|| "NULL".to_owned(), |value| format!("'{value}'"));
-            self.breach(&name, format!("its column {column} holds {}, but its stored claim says {}", shown(held), shown(says)));
-        }
         let year = (claim.region, claim.person_id, stored.acc_after.year);
         let reached = self.reached.get(&year).copied().unwrap_or_else(|| Accumulators::new_year(year.2));
         if reached != stored.acc_after {
             self.breach(&name, format!("it was reversed while the person's accumulators were {}, not those it left", summary(&reached)));
         }
         self.reached.insert(year, stored.acc_before);
+    }
+
+    /// The claim's fields SQL reads in place of its JSON (issue 17: columns beside the
+    /// compressed claim) are the claim's own: each column that is not is named.
+    fn claim_columns_match(&mut self, name: &str, stored: &StoredClaim, claim_json: &str) {
+        for (column, held, says) in stored.columns.differing(&ClaimColumns::of(claim_json)) {
+            let shown = |value: Option<&str>| value.map_or_else(|| "NULL".to_owned(), |value| format!("'{value}'"));
+            self.breach(name, format!("its column {column} holds {}, but its stored claim says {}", shown(held), shown(says)));
+        }
     }
 
     /// A `contribution.record` entry with its contribution and the transfers caused by it
