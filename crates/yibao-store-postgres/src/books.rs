@@ -44,32 +44,17 @@ fn account_row(row: &PgRow) -> Result<AccountRow, StoreError> {
 
 /// A claim row with the accumulators it started from and left (`acc_before`, `acc_after`).
 fn stored_claim(row: &PgRow) -> Result<yibao_store::StoredClaim, StoreError> {
-    let read = || -> Result<_, StoreError> {
-        Ok((
-            yibao_store::compact::unpack(row.try_get("settlement").map_err(backend)?)?,
-            yibao_store::compact::unpack(row.try_get("claim").map_err(backend)?)?,
-            yibao_store::compact::unpack_accumulators(row.try_get("acc_before").map_err(backend)?)?,
-            yibao_store::compact::unpack_accumulators(row.try_get("acc_after").map_err(backend)?)?,
-        ))
-    };
-    let (settlement, claim, acc_before, acc_after, unreadable) = match read() {
-        Ok((settlement, claim, before, after)) => (settlement, claim, before, after, None),
-        Err(e) => (
-            String::new(),
-            String::new(),
-            yibao_engine::Accumulators::default(),
-            yibao_engine::Accumulators::default(),
-            Some(e.to_string()),
-        ),
-    };
+    let bytes = |column: &str| row.try_get::<&[u8], _>(column).map_err(backend);
+    let stored = || Ok([bytes("settlement")?, bytes("claim")?, bytes("acc_before")?, bytes("acc_after")?]);
+    let unpacked = yibao_store::compact::UnpackedClaim::read(stored());
     Ok(yibao_store::StoredClaim {
-        record: crate::claim_with(row, settlement, claim)?,
-        acc_before,
-        acc_after,
+        record: crate::claim_with(row, unpacked.settlement, unpacked.claim)?,
+        acc_before: unpacked.acc_before,
+        acc_after: unpacked.acc_after,
         insutype: row.try_get("insutype").map_err(backend)?,
         supplementary_fen: row.try_get("supplementary_fen").map_err(backend)?,
         columns: crate::claim_columns(row)?,
-        unreadable,
+        unreadable: unpacked.unreadable,
     })
 }
 

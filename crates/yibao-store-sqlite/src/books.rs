@@ -40,32 +40,17 @@ fn account_row(row: &Row<'_>) -> Result<AccountRow, StoreError> {
 /// A claim row with the accumulators it started from and left (columns 14 and 15) and the
 /// columns filtered on in place of its settlement (16 and 17).
 fn stored_claim(row: &Row<'_>) -> Result<yibao_store::StoredClaim, StoreError> {
-    let read = || -> Result<_, StoreError> {
-        Ok((
-            crate::packed_col(row, 10)?,
-            crate::packed_col(row, 11)?,
-            from_json(&crate::packed_col(row, 14)?)?,
-            from_json(&crate::packed_col(row, 15)?)?,
-        ))
-    };
-    let (settlement, claim, acc_before, acc_after, unreadable) = match read() {
-        Ok((settlement, claim, before, after)) => (settlement, claim, before, after, None),
-        Err(e) => (
-            String::new(),
-            String::new(),
-            yibao_engine::Accumulators::default(),
-            yibao_engine::Accumulators::default(),
-            Some(e.to_string()),
-        ),
-    };
+    let stored =
+        || Ok([crate::stored_bytes(row, 10)?, crate::stored_bytes(row, 11)?, crate::stored_bytes(row, 14)?, crate::stored_bytes(row, 15)?]);
+    let unpacked = yibao_store::compact::UnpackedClaim::read(stored());
     Ok(yibao_store::StoredClaim {
-        record: crate::claim_with(row, settlement, claim)?,
-        acc_before,
-        acc_after,
+        record: crate::claim_with(row, unpacked.settlement, unpacked.claim)?,
+        acc_before: unpacked.acc_before,
+        acc_after: unpacked.acc_after,
         insutype: col(row, 16)?,
         supplementary_fen: col(row, 17)?,
         columns: crate::claim_columns(row, 18)?,
-        unreadable,
+        unreadable: unpacked.unreadable,
     })
 }
 

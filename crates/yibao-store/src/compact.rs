@@ -238,6 +238,36 @@ impl ClaimColumns {
     }
 }
 
+/// A claim row's stored values as the book check reads them: the settlement, the claim,
+/// and the counters before and after it; or, if any of them does not read, empty ones and
+/// why (the check names the claim and reads on).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UnpackedClaim {
+    pub settlement: String,
+    pub claim: String,
+    pub acc_before: Accumulators,
+    pub acc_after: Accumulators,
+    pub unreadable: Option<String>,
+}
+
+impl UnpackedClaim {
+    /// `stored` is the row's [settlement, claim, counters before, counters after] as
+    /// stored, or why the store could not read them.
+    #[must_use]
+    pub fn read(stored: Result<[&[u8]; 4], StoreError>) -> UnpackedClaim {
+        let unpacked = stored.and_then(|[settlement, claim, before, after]| {
+            Ok(UnpackedClaim {
+                settlement: unpack(settlement)?,
+                claim: unpack(claim)?,
+                acc_before: unpack_accumulators(before)?,
+                acc_after: unpack_accumulators(after)?,
+                unreadable: None,
+            })
+        });
+        unpacked.unwrap_or_else(|e| UnpackedClaim { unreadable: Some(e.to_string()), ..UnpackedClaim::default() })
+    }
+}
+
 /// A claim's counters (before or after it) as stored.
 pub fn pack_accumulators(accumulators: &Accumulators) -> Result<Vec<u8>, StoreError> {
     pack(&crate::stored::json(accumulators)?)
