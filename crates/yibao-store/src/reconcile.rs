@@ -403,17 +403,23 @@ impl Reconciler {
         for name in unaudited {
             self.breach(&name, "it is reversed, but no audit entry records its reversal".to_owned());
         }
+        // Only the rows that disagree are kept: a city's every person-year, held twice over
+        // beside the map, was most of the check's memory (issue 17 item 4).
         let mut reached = std::mem::take(&mut self.reached);
-        let mut rows: Vec<(PersonYear, Accumulators, Accumulators)> = stored
-            .into_iter()
-            .map(|(region, person, state)| {
-                let year = (region, person, state.year);
-                let left = reached.remove(&year).unwrap_or_else(|| Accumulators::new_year(year.2));
-                (year, state, left)
-            })
-            .collect();
-        rows.extend(reached.into_iter().map(|(year, left)| (year, Accumulators::new_year(year.2), left)));
-        rows.retain(|(_, kept, left)| kept != left);
+        let mut rows: Vec<(PersonYear, Accumulators, Accumulators)> = Vec::new();
+        for (region, person, kept) in stored {
+            let year = (region, person, kept.year);
+            let left = reached.remove(&year).unwrap_or_else(|| Accumulators::new_year(year.2));
+            if kept != left {
+                rows.push((year, kept, left));
+            }
+        }
+        for (year, left) in reached {
+            let kept = Accumulators::new_year(year.2);
+            if kept != left {
+                rows.push((year, kept, left));
+            }
+        }
         rows.sort_by_key(|(year, _, _)| *year);
         for ((region, person, year), kept, left) in rows {
             self.breach(
